@@ -1,0 +1,115 @@
+"""Hardware configuration: the one object threaded through lowering, simulation and RTL.
+
+All records are frozen and validate themselves on construction; a bad value raises
+:class:`hwcnn.errors.ConfigError` naming the field and the value.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+from .errors import ConfigError
+
+#: Operand widths the numeric contract supports (signed two's complement).
+MIN_BITS = 2
+MAX_BITS = 32
+
+
+class Dataflow(enum.Enum):
+    """What stays inside each processing element while a GEMM tile runs.
+
+    ``OUTPUT_STATIONARY``: PE(i, j) accumulates ``C[i, j]``; rows of A enter from the west,
+    columns of B from the north, both skewed, K values streamed in time.
+    ``WEIGHT_STATIONARY``: PE(k, j) holds ``B[k, j]``; rows of A enter from the west (skewed),
+    partial sums flow south and leave the bottom row, M rows streamed in time.
+    """
+
+    OUTPUT_STATIONARY = "os"
+    WEIGHT_STATIONARY = "ws"
+
+    @classmethod
+    def parse(cls, text: str) -> "Dataflow":
+        for member in cls:
+            if text.lower() in (member.value, member.name.lower()):
+                return member
+        raise ConfigError(f"unknown dataflow {text!r}; expected 'ws' or 'os'")
+
+
+def _check_int(owner: str, name: str, value: object, lo: int, hi: int | None = None) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigError(f"{owner}: {name} must be an integer, not {value!r}")
+    if value < lo or (hi is not None and value > hi):
+        bound = f"between {lo} and {hi}" if hi is not None else f"at least {lo}"
+        raise ConfigError(f"{owner}: {name} must be {bound}, not {value!r}")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ArrayConfig:
+    """An R x C systolic MAC array: ``rows`` x ``cols`` PEs, signed operands.
+
+    ``acc_bits`` is the accumulator register width inside each PE; the numeric contract
+    (:mod:`hwcnn.fixedpoint`) decides which K a given width can hold without overflow.
+    """
+
+    rows: int
+    cols: int
+    dataflow: Dataflow = Dataflow.WEIGHT_STATIONARY
+    act_bits: int = 8
+    weight_bits: int = 8
+    acc_bits: int = 32
+
+    def __post_init__(self) -> None:
+        _check_int("array", "rows", self.rows, 1, 1024)
+        _check_int("array", "cols", self.cols, 1, 1024)
+        if not isinstance(self.dataflow, Dataflow):
+            raise ConfigError(f"array: dataflow must be a Dataflow, not {self.dataflow!r}")
+        _check_int("array", "act_bits", self.act_bits, MIN_BITS, MAX_BITS)
+        _check_int("array", "weight_bits", self.weight_bits, MIN_BITS, MAX_BITS)
+        _check_int("array", "acc_bits", self.acc_bits, MIN_BITS, 64)
+        if self.acc_bits < self.act_bits + self.weight_bits:
+            raise ConfigError(
+                f"array: acc_bits {self.acc_bits!r} cannot hold one product of "
+                f"{self.act_bits}-bit by {self.weight_bits}-bit operands "
+                f"(needs at least {self.act_bits + self.weight_bits})"
+            )
+
+    @property
+    def pes(self) -> int:
+        """Number of processing elements (= multipliers)."""
+        return self.rows * self.cols
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MemoryConfig:
+    """On-chip buffers (KiB) and the off-chip (DRAM) interface.
+
+    ``dram_bytes_per_cycle`` is the sustained off-chip bandwidth at the array clock.
+    """
+
+    act_kib: int = 64
+    weight_kib: int = 64
+    out_kib: int = 64
+    dram_bytes_per_cycle: float = 16.0
+
+    def __post_init__(self) -> None:
+        _check_int("memory", "act_kib", self.act_kib, 1)
+        _check_int("memory", "weight_kib", self.weight_kib, 1)
+        _check_int("memory", "out_kib", self.out_kib, 1)
+        bw = self.dram_bytes_per_cycle
+        if isinstance(bw, bool) or not isinstance(bw, (int, float)) or not bw > 0:
+            raise ConfigError(f"memory: dram_bytes_per_cycle must be positive, not {bw!r}")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HardwareConfig:
+    """Array + memories + clock: everything the lowering, simulators and RTL need."""
+
+    array: ArrayConfig
+    memory: MemoryConfig = field(default_factory=MemoryConfig)
+    clock_mhz: float = 100.0
+
+    def __post_init__(self) -> None:
+        c = self.clock_mhz
+        if isinstance(c, bool) or not isinstance(c, (int, float)) or not c > 0:
+            raise ConfigError(f"clock_mhz must be positive, not {c!r}")
