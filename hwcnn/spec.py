@@ -1,0 +1,344 @@
+"""Stage 1: a YAML network spec -> :class:`hwcnn.layers.NetworkSpec`.
+
+The format (documented in README.md, schema in :mod:`hwcnn.schema`)::
+
+    name: lenet5
+    input: [1, 32, 32]            # channels-first: (C, H, W), or (C, D, H, W) for 3D nets
+    formats: {weight_bits: 8, activation_bits: 8, bias_bits: 32}   # optional
+    strict: false                 # optional: reject windows that do not fit exactly
+    blocks:                       # optional templates, used as {block: NAME, args: {...}}
+      fire: {params: [s, e], layers: [...]}
+    layers:
+      - {name: c1, kind: conv2d, filters: 6, kernel: 5, activation: relu}
+      - {name: s2, kind: maxpool, kernel: 2}
+
+A layer reads the previous layer unless it names ``inputs: [...]``. The network input is the
+layer named ``input``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import jsonschema
+
+from . import layers as L
+from .errors import SpecError
+from .schema import BLOCK_USE, KINDS, TOP, layer_schema
+from .yamlload import LocatedDict, load_yaml
+
+INPUT_NAME = "input"
+
+
+def load_spec(path: str | os.PathLike[str]) -> L.NetworkSpec:
+    """Read and validate a spec file; every problem raises a one-line :class:`SpecError`."""
+    file = os.fspath(path)
+    try:
+        with open(file, encoding="utf-8") as fh:
+            text = fh.read()
+    except OSError as exc:
+        raise SpecError(f"cannot read spec: {exc.strerror}", file=file) from None
+    except UnicodeDecodeError:
+        raise SpecError("spec is not UTF-8 text", file=file) from None
+    return parse_spec(text, file=file)
+
+
+def parse_spec(text: str, *, file: str | None = None) -> L.NetworkSpec:
+    """Parse spec text (``file`` only labels error messages)."""
+    try:
+        return _parse(text, file)
+    except SpecError as exc:
+        raise exc.located(file=file) from None
+
+
+# -- structure -------------------------------------------------------------------------------
+
+
+def _schema_error(err: jsonschema.ValidationError) -> str:
+    """Turn a jsonschema error into a short sentence."""
+    field = ".".join(str(p) for p in err.absolute_path)
+    where = f"field {field!r}: " if field else ""
+    match err.validator:
+        case "additionalProperties":
+            extra = sorted(set(err.instance) - set(err.schema.get("properties", {})))
+            allowed = ", ".join(sorted(err.schema.get("properties", {})))
+            return f"{where}unknown field {extra[0]!r} (allowed: {allowed})"
+        case "required":
+            missing = [r for r in err.validator_value if r not in err.instance]
+            return f"{where}missing required field {missing[0]!r}"
+        case "minimum" | "exclusiveMinimum" if isinstance(err.instance, (int, float)):
+            return f"{where}{err.instance!r} is too small (minimum {err.validator_value})"
+        case "maximum" | "exclusiveMaximum" if isinstance(err.instance, (int, float)):
+            return f"{where}{err.instance!r} is too large (maximum {err.validator_value})"
+        case "oneOf" | "anyOf" | "type" | "enum":
+            return f"{where}invalid value {err.instance!r} ({_expectation(err.schema)})"
+        case "minItems":
+            return f"{where}needs at least {err.validator_value} item(s)"
+        case "maxItems":
+            return f"{where}has more than {err.validator_value} items"
+        case "pattern":
+            return f"{where}{err.instance!r} is not a valid name (letters, digits, _ . - /)"
+    return f"{where}{err.message}"
+
+
+def _expectation(schema: Mapping[str, Any]) -> str:
+    if "enum" in schema:
+        return "expected one of " + ", ".join(repr(v) for v in schema["enum"] if v is not None)
+    if "oneOf" in schema:
+        return " or ".join(_expectation(s) for s in schema["oneOf"])
+    kind = schema.get("type")
+    if kind == "integer":
+        lo = schema.get("minimum", 0)
+        return "a positive integer" if lo == 1 else "a non-negative integer" if lo == 0 else "an integer"
+    if kind == "array":
+        return "a list of " + _expectation(schema.get("items", {})).removeprefix("a ").removeprefix("an ") + "s"
+    return f"expected {kind}"
+
+
+def _validate(instance: Any, schema: Mapping[str, Any], line: int | None, layer: str | None) -> None:
+    validator = jsonschema.Draft202012Validator(schema)
+    errors = sorted(validator.iter_errors(instance), key=lambda e: (len(e.absolute_path), str(e.absolute_path)))
+    if errors:
+        err = errors[0]
+        # deepest-first where the path tells us more (oneOf reports at the parent)
+        if isinstance(instance, LocatedDict) and err.absolute_path:
+            line = instance.line_of(str(err.absolute_path[0])) or line
+        raise SpecError(_schema_error(err), layer=layer, line=line)
+
+
+# -- block expansion -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    """One concrete layer entry after block expansion, with names resolved later."""
+
+    fields: Mapping[str, Any]
+    name: str
+    line: int | None
+    #: Names (already global) this entry reads; None = "the previous layer".
+    inputs: tuple[str, ...] | None
+
+
+def _substitute(value: Any, args: Mapping[str, Any], where: str, line: int | None) -> Any:
+    if isinstance(value, str) and value.startswith("$") and value != "$input":
+        key = value[1:]
+        if key not in args:
+            raise SpecError(f"block parameter {value!r} has no value", layer=where, line=line)
+        return args[key]
+    if isinstance(value, list):
+        return [_substitute(v, args, where, line) for v in value]
+    return value
+
+
+def _expand(
+    entries: list[Any],
+    blocks: Mapping[str, Any],
+    prefix: str,
+    block_input: str | None,
+    alias: dict[str, str],
+    stack: tuple[str, ...],
+    counters: dict[str, int],
+) -> Iterator[_Entry]:
+    """Yield concrete layers; ``alias`` maps block-instance names to their output layer."""
+    local: dict[str, str] = {}
+    previous = block_input
+    for raw in entries:
+        line = raw.line if isinstance(raw, LocatedDict) else None
+        if not isinstance(raw, dict):
+            raise SpecError(f"each layer must be a mapping, not {raw!r}", line=line)
+        if "block" in raw:
+            _validate(raw, BLOCK_USE, line, raw.get("name") if isinstance(raw.get("name"), str) else None)
+            yield from _expand_use(raw, blocks, prefix, previous, local, alias, stack, counters, line)
+            previous = alias[prefix + raw["name"]]
+            local[raw["name"]] = previous
+            continue
+        kind = raw.get("kind")
+        label = raw.get("name") if isinstance(raw.get("name"), str) else None
+        if kind is None:
+            raise SpecError("missing required field 'kind'", layer=label, line=line)
+        if not isinstance(kind, str) or kind not in KINDS:
+            known = ", ".join(KINDS)
+            raise SpecError(f"unknown layer kind {kind!r} (known: {known})", layer=label, line=line)
+        if label is None:
+            if "name" in raw:
+                raise SpecError(f"field 'name' must be a string, not {raw['name']!r}", line=line)
+            counters[kind] = counters.get(kind, 0) + 1
+            label = f"{kind}{counters[kind]}"
+        full = prefix + label
+        inputs = None
+        if "inputs" in raw:
+            if not isinstance(raw["inputs"], list) or not all(isinstance(i, str) for i in raw["inputs"]):
+                raise SpecError("field 'inputs' must be a list of layer names", layer=full, line=line)
+            inputs = tuple(_resolve_local(i, local, prefix, block_input, full, line) for i in raw["inputs"])
+        elif previous is not None:
+            inputs = (previous,)
+        yield _Entry(fields=raw, name=full, line=line, inputs=inputs)
+        if label in local:
+            raise SpecError(f"duplicate layer name {label!r}", layer=full, line=line)
+        local[label] = full
+        previous = full
+
+
+def _resolve_local(ref: str, local: Mapping[str, str], prefix: str, block_input: str | None,
+                   layer: str, line: int | None) -> str:
+    if not prefix:  # top level: names are global, resolved after expansion
+        return ref
+    if ref == "$input":
+        assert block_input is not None
+        return block_input
+    if ref in local:
+        return local[ref]
+    raise SpecError(f"input {ref!r} is not a layer of this block (use '$input' for the block's input)",
+                    layer=layer, line=line)
+
+
+def _expand_use(raw: Mapping[str, Any], blocks: Mapping[str, Any], prefix: str, previous: str | None,
+                local: Mapping[str, str], alias: dict[str, str], stack: tuple[str, ...],
+                counters: dict[str, int], line: int | None) -> Iterator[_Entry]:
+    name = raw["name"]
+    block_name = raw["block"]
+    where = prefix + name
+    if block_name not in blocks:
+        raise SpecError(f"unknown block {block_name!r}", layer=where, line=line)
+    if block_name in stack:
+        raise SpecError(f"block {block_name!r} uses itself", layer=where, line=line)
+    block = blocks[block_name]
+    params = block.get("params", [])
+    args = raw.get("args", {})
+    for key in args:
+        if key not in params:
+            raise SpecError(f"block {block_name!r} has no parameter {key!r}", layer=where, line=line)
+    for key in params:
+        if key not in args:
+            raise SpecError(f"block {block_name!r} needs parameter {key!r}", layer=where, line=line)
+    if "inputs" in raw:
+        if len(raw["inputs"]) != 1:
+            raise SpecError("a block takes exactly one input", layer=where, line=line)
+        source = _resolve_local(raw["inputs"][0], local, prefix, previous, where, line)
+    else:
+        source = previous
+    if source is None:
+        raise SpecError("a block cannot be the first layer", layer=where, line=line)
+    copies = raw.get("repeat", 1)
+    for i in range(1, copies + 1):
+        inst = f"{where}_{i}" if copies > 1 else where
+        body = [_instantiate(e, args, inst) for e in block["layers"]]
+        produced = list(_expand(body, blocks, inst + "/", source, alias, (*stack, block_name), {}))
+        yield from produced
+        source = produced[-1].name
+        alias[inst] = source
+    alias[where] = source
+
+
+def _instantiate(entry: Any, args: Mapping[str, Any], inst: str) -> Any:
+    if not isinstance(entry, LocatedDict):
+        return entry
+    out = LocatedDict({k: (v if k in ("name", "kind", "inputs", "block") else
+                           _substitute(v, args, inst, entry.line_of(k))) for k, v in entry.items()})
+    if "args" in entry and isinstance(entry["args"], dict):
+        out["args"] = {k: _substitute(v, args, inst, entry.line) for k, v in entry["args"].items()}
+    out.line = entry.line
+    out.key_lines = dict(entry.key_lines)
+    return out
+
+
+# -- layer records ---------------------------------------------------------------------------
+
+
+def _tuple(value: Any, rank: int, field: str, layer: str, line: int | None) -> tuple[int, ...]:
+    if isinstance(value, int):
+        return (value,) * rank
+    if len(value) != rank:
+        raise SpecError(f"field {field!r} needs {rank} values for a {rank}D layer, got {len(value)}",
+                        layer=layer, line=line)
+    return tuple(value)
+
+
+def _activation(value: Any) -> L.Act | None:
+    return None if value in (None, "none") else L.Act(value)
+
+
+def _record(entry: _Entry, inputs: tuple[str, ...]) -> L.Layer:
+    f = entry.fields
+    kind = f["kind"]
+    _validate(f, layer_schema(kind), entry.line, entry.name)
+    common = {"name": entry.name, "inputs": inputs, "line": entry.line}
+    line = entry.line
+    if kind in ("conv2d", "conv3d"):
+        rank = int(kind[4])
+        pad = f.get("padding", 0)
+        padding: L.Padding = "same" if pad == "same" else (0,) * rank if pad == "valid" else \
+            _tuple(pad, rank, "padding", entry.name, line)
+        return L.Conv(**common, rank=rank, filters=f["filters"],
+                      kernel=_tuple(f["kernel"], rank, "kernel", entry.name, line),
+                      stride=_tuple(f.get("stride", 1), rank, "stride", entry.name, line),
+                      padding=padding,
+                      dilation=_tuple(f.get("dilation", 1), rank, "dilation", entry.name, line),
+                      groups=f.get("groups", 1), bias=f.get("bias", True),
+                      activation=_activation(f.get("activation")))
+    if kind in ("maxpool", "avgpool", "sumpool"):
+        k = f["kernel"]
+        s = f.get("stride")
+        p = f.get("padding", 0)
+        return L.Pool(**common, op=L.PoolOp(kind[:3]), kernel=k if isinstance(k, int) else tuple(k),
+                      stride=s if s is None or isinstance(s, int) else tuple(s),
+                      padding=p if isinstance(p, int) else tuple(p), ceil_mode=f.get("ceil_mode", False))
+    if kind == "dense":
+        return L.Dense(**common, units=f["units"], bias=f.get("bias", True),
+                       activation=_activation(f.get("activation")))
+    simple: dict[str, Any] = {
+        "global_avgpool": lambda: L.GlobalAvgPool(**common),
+        "relu": lambda: L.Activation(**common, fn=L.Act.RELU),
+        "relu6": lambda: L.Activation(**common, fn=L.Act.RELU6),
+        "batchnorm": lambda: L.BatchNorm(**common, eps=float(f.get("eps", 1e-5))),
+        "add": lambda: L.Add(**common),
+        "concat": lambda: L.Concat(**common),
+        "flatten": lambda: L.Flatten(**common),
+        "dropout": lambda: L.Dropout(**common, rate=float(f.get("rate", 0.5))),
+        "softmax": lambda: L.Softmax(**common),
+    }
+    return simple[kind]()
+
+
+def _parse(text: str, file: str | None) -> L.NetworkSpec:
+    doc = load_yaml(text, file=file)
+    if not isinstance(doc, LocatedDict):
+        raise SpecError("a spec must be a YAML mapping with 'name', 'input' and 'layers'", line=1)
+    _validate(doc, TOP, doc.line, None)
+    blocks = doc.get("blocks", {})
+    for bname, block in blocks.items():
+        for param in block.get("params", []):
+            if param == "input":
+                raise SpecError(f"block {bname!r}: parameter name 'input' is reserved",
+                                line=blocks.line_of(bname))
+    alias: dict[str, str] = {}
+    entries = list(_expand(doc["layers"], blocks, "", INPUT_NAME, alias, (), {}))
+
+    seen: dict[str, int | None] = {INPUT_NAME: doc.line_of("input")}
+    for e in entries:
+        if e.name in seen:
+            first = seen[e.name]
+            at = f" (first defined on line {first})" if first else ""
+            raise SpecError(f"duplicate layer name {e.name!r}{at}", layer=e.name, line=e.line)
+        seen[e.name] = e.line
+    known = set(seen)
+    records: list[L.Layer] = [L.Input(name=INPUT_NAME, shape=L.TensorShape(doc["input"][0], tuple(doc["input"][1:])),
+                                      line=doc.line_of("input"))]
+    for e in entries:
+        resolved = tuple(alias.get(i, i) for i in (e.inputs or ()))
+        for ref in resolved:
+            if ref not in known:
+                raise SpecError(f"input {ref!r} is not a layer name", layer=e.name, line=e.line)
+            if ref == e.name:
+                raise SpecError("a layer cannot read its own output", layer=e.name, line=e.line)
+        records.append(_record(e, resolved))
+    fmt = doc.get("formats", {})
+    formats = L.NumberFormats(weight_bits=fmt.get("weight_bits", 8),
+                              activation_bits=fmt.get("activation_bits", 8),
+                              bias_bits=fmt.get("bias_bits", 32))
+    return L.NetworkSpec(name=doc["name"], layers=tuple(records), formats=formats,
+                         strict=doc.get("strict", False), source=file)
