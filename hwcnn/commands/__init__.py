@@ -1,0 +1,1 @@
+"""One module per ``hwcnn`` subcommand (imported lazily by :mod:`hwcnn.cli`)."""

@@ -1,0 +1,42 @@
+"""Options and helpers shared by several subcommands."""
+
+from __future__ import annotations
+
+import click
+import networkx as nx
+
+from ..errors import HwcnnError
+from ..fileio import write_text_atomic
+
+
+def model_argument(func):  # type: ignore[no-untyped-def]
+    """``MODEL.yaml`` positional argument (existence is checked by the spec loader)."""
+    return click.argument("model", metavar="MODEL.yaml")(func)
+
+
+def strict_option(func):  # type: ignore[no-untyped-def]
+    return click.option("--strict/--no-strict", default=None,
+                        help="Reject windows that do not fit their input exactly "
+                             "(default: the spec's 'strict' switch, off).")(func)
+
+
+def load_graph(model: str, strict: bool | None = None) -> nx.DiGraph:
+    """Spec file -> layer graph; errors name the file."""
+    from ..graph import build_graph
+    from ..spec import load_spec
+
+    spec = load_spec(model)
+    try:
+        return build_graph(spec, strict=strict)
+    except HwcnnError as exc:
+        located = getattr(exc, "located", None)
+        raise (located(file=model) if located else exc) from None
+
+
+def emit(text: str, output: str | None) -> None:
+    """Print ``text`` or write it atomically to ``output``."""
+    if output:
+        write_text_atomic(output, text)
+        click.echo(f"wrote {output}", err=True)
+    else:
+        click.echo(text, nl=False)
