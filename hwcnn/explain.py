@@ -1,0 +1,130 @@
+"""Worked, lecture-style calculations for every layer (``hwcnn explain``).
+
+The numbers come from the graph (the same :mod:`hwcnn.shapes` / :mod:`hwcnn.costs` values the
+report prints); this module only spells out how they arise, e.g. ``(227 - 11 + 2*0)/4 + 1 = 55``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from fractions import Fraction
+from typing import Any
+
+import networkx as nx
+
+from . import layers as L
+from .graph import ordered_nodes
+from .shapes import Window
+
+
+def _n(v: int) -> str:
+    return f"{v:,}"
+
+
+def _prod(dims: tuple[int, ...] | list[int]) -> str:
+    return "*".join(str(d) for d in dims)
+
+
+def _dims(dims: tuple[int, ...] | list[int]) -> str:
+    """One number when every dimension agrees (``4``), else ``2x3``."""
+    return str(dims[0]) if len(set(dims)) == 1 else "x".join(str(d) for d in dims)
+
+
+def size_step(w: int, f: int, s: int, d: int, lo: int, hi: int, ceil_mode: bool, out: int) -> str:
+    """One output-size calculation, e.g. ``(227 - 11 + 2*0)/4 + 1 = 55``."""
+    kern = str(f) if d == 1 else f"({d}*({f}-1) + 1)"
+    pad = f"2*{lo}" if lo == hi else f"{lo} + {hi}"
+    frac = Fraction(w - (d * (f - 1) + 1) + lo + hi, s)
+    expr = f"({w} - {kern} + {pad})/{s} + 1"
+    exact = frac + 1
+    if exact.denominator == 1:
+        return f"{expr} = {out}"
+    rule = "ceil" if ceil_mode else "floor"
+    note = " (last window would start in the right padding: dropped)" if ceil_mode and out < math.ceil(exact) else ""
+    return f"{expr} = {float(exact):.2f} -> {rule} {out}{note}"
+
+
+def _window_lines(win: Window, in_shape: L.TensorShape) -> Iterator[str]:
+    names = ("D", "H", "W")[-len(win.out):] if len(win.out) <= 3 else tuple(f"dim{i}" for i in range(len(win.out)))
+    steps = [size_step(w, f, s, d, lo, hi, win.ceil_mode, o)
+             for w, f, s, d, (lo, hi), o in zip(in_shape.spatial, win.kernel, win.stride, win.dilation,
+                                                 win.pads, win.out)]
+    if len(set(steps)) == 1:
+        yield f"  output size: {steps[0]}"
+    else:
+        for name, step in zip(names, steps):
+            yield f"  output {name}: {step}"
+
+
+def explain_layer(name: str, node: dict[str, Any], bits: L.NumberFormats) -> list[str]:
+    """Lines explaining one layer's shape, parameters, operations and memory."""
+    layer: L.Layer = node["layer"]
+    out: L.TensorShape = node["out_shape"]
+    ins: tuple[L.TensorShape, ...] = node["in_shapes"]
+    cost = node["cost"]
+    win: Window | None = node["window"]
+    lines = [f"{name} ({L.kind_name(layer)})"]
+    match layer:
+        case L.Input():
+            lines.append(f"  input volume: {out.lecture()}")
+        case L.Conv():
+            x = ins[0]
+            assert win is not None
+            kern = "x".join(map(str, layer.kernel))
+            extra = "".join([f", dilation {_dims(layer.dilation)}" if set(layer.dilation) != {1} else "",
+                             f", groups {layer.groups}" if layer.groups > 1 else ""])
+            lines.append(f"  {layer.filters} filters {kern}, stride {_dims(layer.stride)}, "
+                         f"padding {layer.padding if isinstance(layer.padding, str) else _dims(layer.padding)}"
+                         f"{extra}, on {x.lecture()}")
+            lines.extend(_window_lines(win, x))
+            lines.append(f"  output volume: {out.lecture()}")
+            cin = x.channels // layer.groups
+            per = f"({_prod(layer.kernel)}*{cin})" if layer.groups == 1 else f"({_prod(layer.kernel)}*{x.channels}/{layer.groups})"
+            bias = f" + {layer.filters}" if layer.bias else ""
+            lines.append(f"  parameters: {per}*{layer.filters}{bias} = {_n(cost.params)}")
+            lines.append(f"  MACs = ops: {_prod(out.spatial)}*{out.channels} * {per} = {_n(cost.macs)}")
+        case L.Pool() | L.GlobalAvgPool():
+            x = ins[0]
+            assert win is not None
+            what = "global average pool" if isinstance(layer, L.GlobalAvgPool) else f"{layer.op.value} pool"
+            lines.append(f"  {what} {'x'.join(map(str, win.kernel))}, stride {_dims(win.stride)}, "
+                         f"padding {_dims([p for p, _ in win.pads])}{', ceil_mode' if win.ceil_mode else ''}, "
+                         f"on {x.lecture()}")
+            lines.extend(_window_lines(win, x))
+            lines.append(f"  output volume: {out.lecture()}")
+            lines.append("  parameters: 0 (a fixed function of the input)")
+            lines.append(f"  ops: {_prod(out.spatial)}*{out.channels} * ({_prod(win.kernel)}) = {_n(cost.ops)}")
+        case L.Dense():
+            x = ins[0]
+            flat = f"{x.lecture()} = {x.size}" if x.rank else str(x.size)
+            bias = f" + {layer.units}" if layer.bias else ""
+            lines.append(f"  inputs: {flat} features, outputs: {layer.units}")
+            lines.append(f"  parameters: ({x.size}*{layer.units}){bias} = {_n(cost.params)}")
+            lines.append(f"  MACs = ops: {x.size}*{layer.units} = {_n(cost.macs)}")
+        case L.Flatten():
+            lines.append(f"  flatten: {_prod(ins[0].spatial + (ins[0].channels,))} = {out.size}")
+        case L.BatchNorm():
+            lines.append(f"  parameters: gamma and beta per channel: 2*{out.channels} = {_n(cost.params)} "
+                         "(running mean/variance are buffers; folded into the previous conv for inference)")
+        case L.Add():
+            lines.append(f"  adds {len(ins)} tensors of {out.lecture()}: {_n(cost.eltwise_ops)} additions")
+        case L.Concat():
+            lines.append(f"  channels: {' + '.join(str(s.channels) for s in ins)} = {out.channels} -> {out.lecture()}")
+        case _:
+            lines.append(f"  shape unchanged: {out.lecture()}")
+    if not isinstance(layer, L.Input):
+        lines.append(f"  activations: {out.lecture()} = {_n(out.size)} elements = "
+                     f"{_n(cost.activation_bytes)} bytes at {bits.activation_bits} bits")
+    if cost.params:
+        lines.append(f"  weight memory: {_n(cost.weights)}*{bits.weight_bits} bits + {_n(cost.biases)}*"
+                     f"{bits.bias_bits} bits = {_n(cost.weight_bytes)} bytes")
+    return lines
+
+
+def explain(g: nx.DiGraph, layer: str | None = None) -> str:
+    """The worked calculation of every layer (or only ``layer``)."""
+    spec: L.NetworkSpec = g.graph["spec"]
+    blocks = [explain_layer(name, node, spec.formats) for name, node in ordered_nodes(g)
+              if layer is None or name == layer]
+    return "\n\n".join("\n".join(b) for b in blocks) + "\n"
