@@ -1,0 +1,30 @@
+"""Shared test helpers: paths, and building graphs from inline YAML."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+MODELS = ROOT / "models"
+
+
+@pytest.fixture
+def models_dir() -> Path:
+    return MODELS
+
+
+def graph_of(text: str, **kwargs):  # type: ignore[no-untyped-def]
+    """Parse inline spec text and build its graph."""
+    from hwcnn.graph import build_graph
+    from hwcnn.spec import parse_spec
+
+    return build_graph(parse_spec(text, file="inline.yaml"), **kwargs)
+
+
+def model_graph(name: str):  # type: ignore[no-untyped-def]
+    from hwcnn.graph import build_graph
+    from hwcnn.spec import load_spec
+
+    return build_graph(load_spec(MODELS / f"{name}.yaml"))
