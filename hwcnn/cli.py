@@ -20,6 +20,7 @@ COMMANDS: dict[str, str] = {
     "report": "hwcnn.commands.report:report",
     "explain": "hwcnn.commands.explain:explain",
     "graph": "hwcnn.commands.graph:graph",
+    "schema": "hwcnn.commands.schema:schema",
 }
 
 
