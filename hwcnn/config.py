@@ -29,7 +29,7 @@ class Dataflow(enum.Enum):
     WEIGHT_STATIONARY = "ws"
 
     @classmethod
-    def parse(cls, text: str) -> "Dataflow":
+    def parse(cls, text: str) -> Dataflow:
         for member in cls:
             if text.lower() in (member.value, member.name.lower()):
                 return member

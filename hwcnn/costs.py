@@ -63,7 +63,7 @@ class LayerCost:
     def params(self) -> int:
         return self.weights + self.biases
 
-    def __add__(self, other: "LayerCost") -> "LayerCost":
+    def __add__(self, other: LayerCost) -> LayerCost:
         return LayerCost(**{f.name: getattr(self, f.name) + getattr(other, f.name) for f in fields(self)})
 
 
