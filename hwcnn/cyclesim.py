@@ -1,0 +1,370 @@
+"""Stage 5b: a stepped, register-level model of the accelerator (``rtl/README.md``).
+
+The model advances one clock at a time and keeps every state element of the documented
+microarchitecture: the buffer read-port output registers, the input skew delay lines, each PE's
+forwarding registers (``a`` east; ``b`` south in OS, partial sums south in WS), the OS
+accumulators and the WS weight registers, the WS output de-skew lines, the accumulator buffer,
+the three-stage post-processing pipeline and the tile sequencer. All PEs of one cycle are
+updated together with NumPy (one call of :func:`hwcnn.fixedpoint.mac` per cycle for the whole
+grid), so the arithmetic is the numeric contract, bit for bit.
+
+Cycle counts are not taken from a formula: control tokens travel with the data (a "last"
+marker with the final OS operand, a row tag with every WS activation row) and the sequencer ends
+a fold only when the last result has left the write stage. ``tests/test_cyclesim.py`` checks
+that the counts equal :mod:`hwcnn.timing` (the closed form the RTL is measured against) and
+that the outputs equal :func:`hwcnn.golden.gemm_tile` / :func:`hwcnn.golden.pool_tile`.
+
+Use it for small tiles and tests; whole networks use the closed form (:func:`fast_gemm_cycles`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import fixedpoint as fp
+from . import timing
+from .config import ArrayConfig, Dataflow
+from .golden_ops import Requant
+from .layers import PoolOp
+
+#: Latency (cycles) from a value entering the post-processing pipeline to its buffer write.
+POST_STAGES = timing.POST_CYCLES
+
+
+def fast_gemm_cycles(m: int, n: int, k: int, array: ArrayConfig) -> int:
+    """The fast per-tile model: the closed form of :mod:`hwcnn.timing` (exact)."""
+    return timing.gemm_tile_cycles(m, n, k, array)
+
+
+def fast_pool_cycles(out_h: int, out_w: int, win_h: int, win_w: int, array: ArrayConfig) -> int:
+    """The fast per-tile model of a pool tile (exact)."""
+    return timing.pool_tile_cycles(out_h, out_w, win_h, win_w, array)
+
+
+class _DelayLines:
+    """``lanes`` shift registers; lane ``i`` delays its input by ``delays[i]`` cycles."""
+
+    def __init__(self, delays: np.ndarray, dtype: type = np.int64) -> None:
+        self.delays = delays
+        depth = max(int(delays.max(initial=0)), 1)
+        self.regs = np.zeros((len(delays), depth), dtype=dtype)
+        self.lanes = np.arange(len(delays))
+
+    def output(self, inp: np.ndarray) -> np.ndarray:
+        """Combinational output this cycle given this cycle's input."""
+        tapped = self.regs[self.lanes, np.maximum(self.delays - 1, 0)]
+        return np.where(self.delays == 0, inp, tapped)
+
+    def clock(self, inp: np.ndarray) -> None:
+        self.regs[:, 1:] = self.regs[:, :-1]
+        self.regs[:, 0] = inp
+
+
+class _Post:
+    """Post-processing pipeline: stage 1 adds bias / partial sum, stage 2 multiplies by M0,
+    stage 3 rounds, shifts, wraps/clamps and writes. A slot is ``(tag, values)`` or None."""
+
+    def __init__(self) -> None:
+        self.stages: list[tuple[int, np.ndarray] | None] = [None] * POST_STAGES
+
+    def clock(self, entering: tuple[int, np.ndarray] | None) -> tuple[int, np.ndarray] | None:
+        """Advance one cycle; return the slot written in THIS cycle (the last stage)."""
+        leaving = self.stages[-1]
+        self.stages = [entering, *self.stages[:-1]]
+        return leaving
+
+    @property
+    def empty(self) -> bool:
+        return all(s is None for s in self.stages)
+
+
+def _requant(lanes: np.ndarray, rq: Requant, cols: slice) -> np.ndarray:
+    """Stages 2 and 3 on the lanes of output columns ``cols``: multiply, round, wrap/clamp."""
+    acc = lanes[: cols.stop - cols.start]
+    m0 = np.asarray(rq.m0, dtype=np.int64)
+    sh = np.asarray(rq.shift, dtype=np.int64)
+    m0 = m0[cols] if m0.ndim else m0
+    sh = sh[cols] if sh.ndim else sh
+    y = fp.round_shift(acc * m0, sh, rq.rounding)
+    return fp.overflow(y, rq.lo, rq.hi, rq.mode, rq.bits)
+
+
+def run_gemm_tile(a: np.ndarray, b: np.ndarray, bias: np.ndarray | None, requant: Requant,
+                  array: ArrayConfig) -> tuple[np.ndarray, int]:
+    """Run ``Out[m x n] = requant(bias + A[m x k] @ B[k x n])`` through the stepped model.
+
+    Parameters
+    ----------
+    a : (m, k) int array
+        Activations (im2col rows), within ``array.act_bits``.
+    b : (k, n) int array
+        Weights, within ``array.weight_bits``.
+    bias : (n,) int array or None
+        Accumulator-scale bias.
+    requant : hwcnn.golden_ops.Requant
+        M0/shift (per tensor or per column), clamp, rounding and overflow mode.
+    array : ArrayConfig
+        Rows, columns, dataflow and accumulator width.
+
+    Returns
+    -------
+    (outputs, cycles)
+        ``(m, n)`` int64 outputs and the cycle count from ``start`` to ``done``.
+    """
+    a = np.asarray(a, dtype=np.int64)
+    b = np.asarray(b, dtype=np.int64)
+    if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[0] or 0 in a.shape or 0 in b.shape:
+        raise ValueError(f"need A (m, k) and B (k, n) with sizes >= 1, got {a.shape} and {b.shape}")
+    m, k = a.shape
+    n = b.shape[1]
+    bias_v = np.zeros(n, dtype=np.int64) if bias is None else np.asarray(bias, dtype=np.int64)
+    out = np.zeros((m, n), dtype=np.int64)
+    r, c = array.rows, array.cols
+    cycles = timing.START_CYCLES  # cycle 0: ``start`` sampled, descriptor latched
+    if array.dataflow is Dataflow.OUTPUT_STATIONARY:
+        for mf in range(-(-m // r)):
+            for nf in range(-(-n // c)):
+                cycles += _os_fold(a, b, bias_v, requant, array, mf, nf, out)
+    else:
+        accbuf = np.zeros((m, c), dtype=np.int64)
+        for nf in range(-(-n // c)):
+            kfs = -(-k // r)
+            for kf in range(kfs):
+                cycles += _ws_fold(a, b, bias_v, requant, array, kf, nf, kfs, accbuf, out)
+    return out, cycles
+
+
+def _os_fold(a: np.ndarray, b: np.ndarray, bias: np.ndarray, rq: Requant, array: ArrayConfig,
+             mf: int, nf: int, out: np.ndarray) -> int:
+    """One output-stationary fold; returns its cycle count."""
+    r, c = array.rows, array.cols
+    m, k = a.shape
+    n = b.shape[1]
+    rows = slice(mf * r, min(mf * r + r, m))
+    cols = slice(nf * c, min(nf * c + c, n))
+    # Buffer words: OS activation word kk = column kk of the R-row slice; weight word kk = row kk.
+    a_words = np.zeros((k, r), dtype=np.int64)
+    a_words[:, : rows.stop - rows.start] = a[rows, :].T
+    b_words = np.zeros((k, c), dtype=np.int64)
+    b_words[:, : cols.stop - cols.start] = b[:, cols]
+    bias_l = np.zeros(c, dtype=np.int64)
+    bias_l[: cols.stop - cols.start] = bias[cols]
+    skew_a = _DelayLines(np.arange(r))
+    skew_b = _DelayLines(np.arange(c))
+    last_skew = _DelayLines(np.arange(r), dtype=bool)
+    mem_a = np.zeros(r, dtype=np.int64)   # read-port output registers (1-cycle latency)
+    mem_b = np.zeros(c, dtype=np.int64)
+    mem_last = False
+    a_reg = np.zeros((r, c), dtype=np.int64)
+    b_reg = np.zeros((r, c), dtype=np.int64)
+    last_reg = np.zeros((r, c), dtype=bool)
+    acc = np.zeros((r, c), dtype=np.int64)
+    post = _Post()
+    drain_row: int | None = None  # row the drain multiplexer selects, None = not draining
+    t = 0
+    while True:
+        # -- combinational values of cycle t ----------------------------------------------
+        a_w = skew_a.output(mem_a)
+        b_n = skew_b.output(mem_b)
+        l_w = last_skew.output(np.full(r, mem_last))
+        a_in = np.concatenate((a_w[:, None], a_reg[:, :-1]), axis=1)
+        b_in = np.concatenate((b_n[None, :], b_reg[:-1, :]), axis=0)
+        l_in = np.concatenate((l_w[:, None], last_reg[:, :-1]), axis=1)
+        if t == 0:
+            acc[:] = 0  # cleared in fold cycle 0
+        # The drain multiplexer reads one accumulator row per cycle into the pipeline.
+        entering = None
+        if drain_row is not None:
+            entering = (drain_row, fp.wrap(acc[drain_row] + bias_l, array.acc_bits))
+        written = post.clock(None if entering is None else entering)
+        if written is not None:
+            row, s = written
+            if mf * r + row < m:  # rows past the tile edge are not written
+                out[mf * r + row, cols] = _requant(s, rq, cols)
+        # -- end of cycle t: registers take their next values -----------------------------
+        acc = fp.mac(acc, a_in, b_in, array.acc_bits)
+        a_reg, b_reg, last_reg = a_in, b_in, l_in
+        skew_a.clock(mem_a)
+        skew_b.clock(mem_b)
+        last_skew.clock(np.full(r, mem_last))
+        if t < k:  # the sequencer issues read kk = t; zeros outside the stream
+            mem_a, mem_b, mem_last = a_words[t], b_words[t], t == k - 1
+        else:
+            mem_a, mem_b, mem_last = np.zeros(r, np.int64), np.zeros(c, np.int64), False
+        if drain_row is not None:
+            drain_row = drain_row + 1 if drain_row + 1 < r else None
+        elif bool(l_in[r - 1, c - 1]):
+            drain_row = 0  # the final product reached the last PE: drain from next cycle
+        t += 1
+        if written is not None and written[0] == r - 1:
+            return t
+
+
+def _ws_fold(a: np.ndarray, b: np.ndarray, bias: np.ndarray, rq: Requant, array: ArrayConfig,
+             kf: int, nf: int, kfs: int, accbuf: np.ndarray, out: np.ndarray) -> int:
+    """One weight-stationary fold; returns its cycle count."""
+    r, c = array.rows, array.cols
+    m, k = a.shape
+    n = b.shape[1]
+    cols = slice(nf * c, min(nf * c + c, n))
+    width = cols.stop - cols.start
+    ks = slice(kf * r, min(kf * r + r, k))
+    # Weight words for rows kf*R + R-1 ... kf*R (rows >= k are loaded as 0).
+    w_words = np.zeros((r, c), dtype=np.int64)
+    w_words[: ks.stop - ks.start, :width] = b[ks, cols]
+    # Activation word i = row i of A restricted to this K slice (lanes >= k are 0).
+    a_words = np.zeros((m, r), dtype=np.int64)
+    a_words[:, : ks.stop - ks.start] = a[:, ks]
+    bias_l = np.zeros(c, dtype=np.int64)
+    bias_l[:width] = bias[cols]
+    weights = np.zeros((r, c), dtype=np.int64)
+    mem_w: np.ndarray | None = None
+    mem_a = np.zeros(r, dtype=np.int64)
+    mem_tag = -1  # row tag travelling with the activation word (-1 = bubble)
+    skew_a = _DelayLines(np.arange(r))
+    skew_tag = _DelayLines(np.arange(r))
+    skew_tag.regs[:] = -1
+    deskew = _DelayLines(c - 1 - np.arange(c))
+    deskew_tag = _DelayLines(c - 1 - np.arange(c))
+    deskew_tag.regs[:] = -1
+    a_reg = np.zeros((r, c), dtype=np.int64)
+    tag_a = np.full((r, c), -1)          # tag of the activation each PE forwards east
+    psum = np.zeros((r, c), dtype=np.int64)
+    tag_p = np.full((r, c), -1)          # tag of the partial sum each PE passes south
+    post = _Post()
+    t = 0
+    while True:
+        a_w = skew_a.output(mem_a)
+        g_w = skew_tag.output(np.full(r, mem_tag))
+        a_in = np.concatenate((a_w[:, None], a_reg[:, :-1]), axis=1)
+        g_in = np.concatenate((g_w[:, None], tag_a[:, :-1]), axis=1)
+        p_in = np.concatenate((np.zeros((1, c), np.int64), psum[:-1, :]), axis=0)
+        # Row 0 starts a partial sum with the tag of the activation it multiplies.
+        pt_in = np.concatenate((g_in[:1, :], tag_p[:-1, :]), axis=0)
+        bottom = deskew.output(psum[r - 1])
+        bottom_tag = deskew_tag.output(tag_p[r - 1])
+        entering = None
+        if bottom_tag[0] >= 0:  # after de-skew every lane of the row carries the same tag
+            i = int(bottom_tag[0])
+            base = bias_l if kf == 0 else accbuf[i]
+            entering = (i, fp.wrap(bottom + base, array.acc_bits))
+        written = post.clock(entering)
+        if written is not None:
+            i, s = written
+            if kf < kfs - 1:
+                accbuf[i] = s
+            else:
+                out[i, cols] = _requant(s, rq, cols)
+        # -- end of cycle t ----------------------------------------------------------------
+        if np.any((g_in >= 0) & (pt_in >= 0) & (g_in != pt_in)):
+            raise AssertionError("WS skew broken: a partial sum met the wrong activation row")
+        deskew.clock(psum[r - 1])
+        deskew_tag.clock(tag_p[r - 1])
+        psum, tag_p = fp.mac(p_in, a_in, weights, array.acc_bits), pt_in
+        if mem_w is not None:  # weight words shift in from the top row
+            weights = np.concatenate((mem_w[None, :], weights[:-1, :]), axis=0)
+        a_reg, tag_a = a_in, g_in
+        skew_a.clock(mem_a)
+        skew_tag.clock(np.full(r, mem_tag))
+        # Sequencer: R weight reads (bottom row first), then one activation row per cycle.
+        mem_w = w_words[r - 1 - t] if t < r else None
+        if r <= t < r + m:
+            mem_a, mem_tag = a_words[t - r], t - r
+        else:
+            mem_a, mem_tag = np.zeros(r, np.int64), -1
+        t += 1
+        if written is not None and written[0] == m - 1:
+            return t
+
+
+def _restoring_divide(t: np.ndarray, n: np.ndarray, steps: int) -> np.ndarray:
+    """``t // n`` one quotient bit per step, MSB first (valid while ``t < n * 2**steps``)."""
+    rem = t >> steps
+    if np.any(rem >= n):
+        raise AssertionError("divider overflow: t >= n * 2**act_bits")
+    q = np.zeros_like(t)
+    for bit in range(steps - 1, -1, -1):  # one clock cycle each
+        rem = (rem << 1) | ((t >> bit) & 1)
+        q_bit = rem >= n
+        rem = rem - np.where(q_bit, n, 0)
+        q = q | (q_bit.astype(np.int64) << bit)
+    return q
+
+
+def run_pool_tile(x: np.ndarray, op: PoolOp, *, win: tuple[int, int], stride: tuple[int, int],
+                  pad: tuple[int, int], out_hw: tuple[int, int], array: ArrayConfig,
+                  lo: int | None = None, hi: int | None = None, m0: int = 1, shift: int = 0,
+                  rounding: fp.Rounding = fp.Rounding.HALF_UP, wrap: bool = False
+                  ) -> tuple[np.ndarray, int]:
+    """Run one pool tile (one group of up to ``array.cols`` channels) through the pool unit.
+
+    Parameters
+    ----------
+    x : (channels, in_h, in_w) int array
+        Input map, ``channels <= array.cols`` (one lane per channel).
+    op : PoolOp
+        MAX, AVG or SUM (see ``rtl/README.md`` section 4).
+    win, stride, pad, out_hw : (h, w) pairs
+        Window, stride, top/left padding and output size; window ``(oy, ox)`` covers rows
+        ``oy*stride_h - pad_top + [0, win_h)`` (out-of-bounds positions are skipped).
+    lo, hi : int, optional
+        Output clamp; defaults to the full ``act_bits`` range.
+    m0, shift, rounding, wrap
+        Requantization of SUM.
+
+    Returns
+    -------
+    (outputs, cycles)
+        ``(channels, out_h, out_w)`` int64 outputs and the cycle count from start to done.
+    """
+    x = np.asarray(x, dtype=np.int64)
+    ch, in_h, in_w = x.shape
+    if not 1 <= ch <= array.cols:
+        raise ValueError(f"a pool tile has 1..{array.cols} channels, got {ch}")
+    bits = array.act_bits
+    flo, fhi = fp.int_range(bits)
+    lo = flo if lo is None else lo
+    hi = fhi if hi is None else hi
+    (wh, ww), (sh_, sw), (pt, pl), (oh, ow) = win, stride, pad, out_hw
+    lanes = array.cols
+    words = np.zeros((in_h * in_w, lanes), dtype=np.int64)  # output-buffer words, C lanes
+    words[:, :ch] = x.reshape(ch, -1).T
+    out = np.zeros((ch, oh, ow), dtype=np.int64)
+    cycles = timing.START_CYCLES
+    for oy in range(oh):
+        for ox in range(ow):
+            mem, mem_ok = np.zeros(lanes, np.int64), False   # read-port output register
+            best = np.full(lanes, np.iinfo(np.int64).min)
+            total = np.zeros(lanes, np.int64)
+            count = 0
+            t = 0
+            for e in range(wh * ww + 1):   # reads 0..W-1, each lands one cycle later
+                if mem_ok:
+                    best, total, count = np.maximum(best, mem), total + mem, count + 1
+                if e < wh * ww:
+                    y, xx = oy * sh_ - pt + e // ww, ox * sw - pl + e % ww
+                    mem_ok = 0 <= y < in_h and 0 <= xx < in_w
+                    mem = words[y * in_w + xx] if mem_ok else np.zeros(lanes, np.int64)
+                t += 1
+            if count == 0:
+                raise ValueError(f"pool window ({oy}, {ox}) lies entirely in the padding")
+            total = fp.wrap(total, array.acc_bits)
+            n = np.full(lanes, count, np.int64)
+            dividend = np.abs(total) + n // 2          # divider set-up
+            t += 1
+            quotient = _restoring_divide(dividend, n, bits)
+            t += bits
+            match op:                                   # result select and clamp
+                case PoolOp.MAX:
+                    y_val = best
+                case PoolOp.AVG:
+                    y_val = np.where(total >= 0, quotient, -quotient)
+                case PoolOp.SUM:
+                    y_val = fp.overflow(fp.round_shift(total * m0, shift, rounding), flo, fhi,
+                                        fp.Overflow.WRAP if wrap else fp.Overflow.SATURATE, bits)
+            y_val = fp.saturate(y_val, lo, hi)
+            t += 1
+            out[:, oy, ox] = y_val[:ch]                 # write
+            t += 1
+            cycles += t
+    return out, cycles
