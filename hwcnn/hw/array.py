@@ -1,0 +1,70 @@
+"""The R x C systolic array: a grid of PEs chained to their neighbours, nothing else."""
+
+from __future__ import annotations
+
+from amaranth.hdl import Module, signed
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from ..config import Dataflow, HardwareConfig
+from .pe import PE
+
+
+class SystolicArray(wiring.Component):
+    """``rows`` x ``cols`` PEs; no skew, no control logic (see :mod:`.skew`, :mod:`.controller`).
+
+    Parameters
+    ----------
+    config : HardwareConfig
+
+    Members (output stationary)
+    ---------------------------
+    a_in : In(signed(act_bits)).array(rows)     west edge, row r
+    b_in : In(signed(weight_bits)).array(cols)  north edge, column c
+    clr : In(1)                                 clear every accumulator
+    acc : Out(signed(acc_bits)).array(rows, cols)  accumulator of PE(r, c)
+
+    Members (weight stationary)
+    ---------------------------
+    a_in : In(signed(act_bits)).array(rows)     west edge, row r
+    w_in : In(signed(weight_bits)).array(cols)  weight shifted into row 0 of column c
+    load : In(1)                                shift every weight column down one row
+    psum_out : Out(signed(acc_bits)).array(cols)  bottom edge, column c (psum_in of row 0 is 0)
+    """
+
+    def __init__(self, config: HardwareConfig) -> None:
+        arr = config.array
+        self._config = config
+        r, c = arr.rows, arr.cols
+        a, b, acc = signed(arr.act_bits), signed(arr.weight_bits), signed(arr.acc_bits)
+        if arr.dataflow is Dataflow.OUTPUT_STATIONARY:
+            members = {"a_in": In(a).array(r), "b_in": In(b).array(c), "clr": In(1),
+                       "acc": Out(acc).array(r, c)}
+        else:
+            members = {"a_in": In(a).array(r), "w_in": In(b).array(c), "load": In(1),
+                       "psum_out": Out(acc).array(c)}
+        super().__init__(members)
+
+    def elaborate(self, platform: object) -> Module:
+        m = Module()
+        arr = self._config.array
+        rows, cols = arr.rows, arr.cols
+        pes = [[PE(self._config) for _ in range(cols)] for _ in range(rows)]
+        for i in range(rows):
+            for j in range(cols):
+                m.submodules[f"pe_{i}_{j}"] = pe = pes[i][j]
+                west = self.a_in[i] if j == 0 else pes[i][j - 1].a_out
+                m.d.comb += pe.a_in.eq(west)
+                if arr.dataflow is Dataflow.OUTPUT_STATIONARY:
+                    north = self.b_in[j] if i == 0 else pes[i - 1][j].b_out
+                    m.d.comb += [pe.b_in.eq(north), pe.clr.eq(self.clr),
+                                 self.acc[i][j].eq(pe.acc)]
+                else:
+                    north_w = self.w_in[j] if i == 0 else pes[i - 1][j].w_out
+                    north_p = 0 if i == 0 else pes[i - 1][j].psum_out
+                    m.d.comb += [pe.w_in.eq(north_w), pe.psum_in.eq(north_p),
+                                 pe.load.eq(self.load)]
+        if arr.dataflow is Dataflow.WEIGHT_STATIONARY:
+            for j in range(cols):
+                m.d.comb += self.psum_out[j].eq(pes[rows - 1][j].psum_out)
+        return m

@@ -1,0 +1,90 @@
+"""On-chip buffers: activation, weight, parameter, output and accumulator memories."""
+
+from __future__ import annotations
+
+from amaranth.hdl import Module, Mux
+from amaranth.lib import wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In
+
+from ..config import Dataflow, HardwareConfig
+from .params import BufferDepths, addr_bits, param_lane_bits
+from .signatures import ReadSignature, WriteSignature
+
+
+class Buffers(wiring.Component):
+    """The accelerator's memories (``amaranth.lib.memory.Memory``, synchronous read ports, so
+    they infer as block RAM); word layouts are in rtl/README.md section 3.
+
+    Every memory has one write and one read port. The act, weight and parameter memories are
+    written by the host and read by the engine. The output memory is shared: while
+    ``engine_owns_out`` the engine drives its write port and its read address (pool tiles read
+    it), otherwise the host does. The accumulator memory (weight stationary only) belongs to
+    the engine.
+
+    Parameters
+    ----------
+    config : HardwareConfig
+    depths : BufferDepths
+
+    Members
+    -------
+    act_wr, wgt_wr, par_wr, out_wr : In(WriteSignature)   host writes
+    out_rd : In(ReadSignature)                            host reads of the output memory
+    act_rd, wgt_rd, par_rd, eng_out_rd : In(ReadSignature)  engine reads
+    eng_out_wr : In(WriteSignature)                       engine writes of the output memory
+    acc_rd : In(ReadSignature), acc_wr : In(WriteSignature)  (weight stationary only)
+    engine_owns_out : In(1)
+    """
+
+    def __init__(self, config: HardwareConfig, depths: BufferDepths) -> None:
+        arr = config.array
+        self._config, self._depths = config, depths
+        widths = {
+            "act": (addr_bits(depths.act), arr.rows * arr.act_bits),
+            "wgt": (addr_bits(depths.weight), arr.cols * arr.weight_bits),
+            "par": (addr_bits(depths.param), arr.cols * param_lane_bits(config)),
+            "out": (addr_bits(depths.out), arr.cols * arr.act_bits),
+            "acc": (addr_bits(depths.acc), arr.cols * arr.acc_bits),
+        }
+        self._widths = widths
+        members = {}
+        for name in ("act", "wgt", "par", "out"):
+            members[f"{name}_wr"] = In(WriteSignature(*widths[name]))
+        members["out_rd"] = In(ReadSignature(*widths["out"]))
+        for name in ("act", "wgt", "par"):
+            members[f"{name}_rd"] = In(ReadSignature(*widths[name]))
+        members["eng_out_rd"] = In(ReadSignature(*widths["out"]))
+        members["eng_out_wr"] = In(WriteSignature(*widths["out"]))
+        if arr.dataflow is Dataflow.WEIGHT_STATIONARY:
+            members["acc_rd"] = In(ReadSignature(*widths["acc"]))
+            members["acc_wr"] = In(WriteSignature(*widths["acc"]))
+        members["engine_owns_out"] = In(1)
+        super().__init__(members)
+
+    def elaborate(self, platform: object) -> Module:
+        m = Module()
+        d = self._depths
+        depth = {"act": d.act, "wgt": d.weight, "par": d.param, "out": d.out, "acc": d.acc}
+        names = ["act", "wgt", "par", "out"]
+        if self._config.array.dataflow is Dataflow.WEIGHT_STATIONARY:
+            names.append("acc")
+        for name in names:
+            mem = Memory(shape=self._widths[name][1], depth=depth[name], init=[])
+            m.submodules[f"{name}_mem"] = mem
+            wp, rp = mem.write_port(), mem.read_port()
+            if name == "out":
+                own = self.engine_owns_out
+                m.d.comb += [
+                    wp.en.eq(Mux(own, self.eng_out_wr.en, self.out_wr.en)),
+                    wp.addr.eq(Mux(own, self.eng_out_wr.addr, self.out_wr.addr)),
+                    wp.data.eq(Mux(own, self.eng_out_wr.data, self.out_wr.data)),
+                    rp.addr.eq(Mux(own, self.eng_out_rd.addr, self.out_rd.addr)),
+                    self.out_rd.data.eq(rp.data),
+                    self.eng_out_rd.data.eq(rp.data),
+                ]
+                continue
+            w, r = getattr(self, f"{name}_wr"), getattr(self, f"{name}_rd")
+            m.d.comb += [wp.en.eq(w.en), wp.addr.eq(w.addr), wp.data.eq(w.data),
+                         rp.addr.eq(r.addr), r.data.eq(rp.data)]
+        return m

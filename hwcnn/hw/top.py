@@ -1,0 +1,155 @@
+"""Accelerator top level (Verilog module ``hwcnn_top``): buffers, array, skew, requantizers,
+pool unit and tile sequencer, with the host interface of rtl/README.md section 2.
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Array, Cat, Module, Mux, Signal, signed
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from ..config import Dataflow, HardwareConfig
+from .arith import wrap
+from .array import SystolicArray
+from .buffers import Buffers
+from .controller import TileSequencer
+from .descriptor import PoolOpCode, TileKind
+from .params import M0_BITS, SHIFT_BITS, BufferDepths, addr_bits, param_lane_bits
+from .pool import PoolUnit
+from .requant import Requant
+from .signatures import DescriptorSignature, ReadSignature, WriteSignature
+from .skew import Skew
+
+
+def _lanes(word, count: int, bits: int) -> list:
+    """Split a word into ``count`` signed lanes of ``bits`` (lane 0 = low bits)."""
+    return [word[i * bits:(i + 1) * bits].as_signed() for i in range(count)]
+
+
+class Accelerator(wiring.Component):
+    """The whole accelerator for one :class:`HardwareConfig` and :class:`BufferDepths`.
+
+    Parameters
+    ----------
+    config : HardwareConfig
+    depths : BufferDepths
+
+    Members
+    -------
+    act_wr, wgt_wr, par_wr, out_wr : In(WriteSignature)  host buffer writes
+    out_rd : In(ReadSignature)                           host output-buffer reads (latency 1)
+    start : In(1)
+    desc : In(DescriptorSignature)                       tile descriptor
+    busy, done, error : Out(1)
+    """
+
+    def __init__(self, config: HardwareConfig, depths: BufferDepths) -> None:
+        arr = config.array
+        self._config, self._depths = config, depths
+        super().__init__({
+            "act_wr": In(WriteSignature(addr_bits(depths.act), arr.rows * arr.act_bits)),
+            "wgt_wr": In(WriteSignature(addr_bits(depths.weight), arr.cols * arr.weight_bits)),
+            "par_wr": In(WriteSignature(addr_bits(depths.param),
+                                        arr.cols * param_lane_bits(config))),
+            "out_wr": In(WriteSignature(addr_bits(depths.out), arr.cols * arr.act_bits)),
+            "out_rd": In(ReadSignature(addr_bits(depths.out), arr.cols * arr.act_bits)),
+            "start": In(1),
+            "desc": In(DescriptorSignature(config, depths)),
+            "busy": Out(1), "done": Out(1), "error": Out(1),
+        })
+
+    def elaborate(self, platform: object) -> Module:  # noqa: C901 - wiring only
+        m = Module()
+        cfg, arr = self._config, self._config.array
+        R, C = arr.rows, arr.cols
+        a_bits, b_bits, acc_bits = arr.act_bits, arr.weight_bits, arr.acc_bits
+        is_os = arr.dataflow is Dataflow.OUTPUT_STATIONARY
+
+        m.submodules.buffers = buf = Buffers(cfg, self._depths)
+        m.submodules.seq = seq = TileSequencer(cfg, self._depths)
+        m.submodules.array = array = SystolicArray(cfg)
+        m.submodules.skew_a = skew_a = Skew(R, signed(a_bits))
+        m.submodules.pool = pool = PoolUnit(cfg)
+
+        # Host side.
+        for name in ("act_wr", "wgt_wr", "par_wr", "out_wr", "out_rd"):
+            wiring.connect(m, wiring.flipped(getattr(self, name)), getattr(buf, name))
+        wiring.connect(m, wiring.flipped(self.desc), seq.desc)
+        m.d.comb += [seq.start.eq(self.start), self.busy.eq(seq.busy),
+                     self.done.eq(seq.done), self.error.eq(seq.error)]
+
+        # Sequencer -> buffers.
+        m.d.comb += [
+            buf.engine_owns_out.eq(seq.busy),
+            buf.act_rd.addr.eq(seq.act_addr), buf.wgt_rd.addr.eq(seq.wgt_addr),
+            buf.par_rd.addr.eq(seq.par_addr), buf.eng_out_rd.addr.eq(seq.out_rd_addr),
+            buf.eng_out_wr.en.eq(seq.out_wr_en), buf.eng_out_wr.addr.eq(seq.out_wr_addr),
+        ]
+
+        # Operands into the array: zero outside the stream, then skewed.
+        act = _lanes(buf.act_rd.data, R, a_bits)
+        wgt = _lanes(buf.wgt_rd.data, C, b_bits)
+        for r in range(R):
+            m.d.comb += [skew_a.i_data[r].eq(Mux(seq.feed, act[r], 0)),
+                         array.a_in[r].eq(skew_a.o_data[r])]
+        rows_out = []
+        if is_os:
+            m.submodules.skew_b = skew_b = Skew(C, signed(b_bits))
+            for c in range(C):
+                m.d.comb += [skew_b.i_data[c].eq(Mux(seq.feed, wgt[c], 0)),
+                             array.b_in[c].eq(skew_b.o_data[c])]
+            m.d.comb += array.clr.eq(seq.clr)
+            grid = Array([Array([array.acc[r][c] for c in range(C)]) for r in range(R)])
+            rows_out = [grid[seq.row_sel][c] for c in range(C)]
+        else:
+            m.submodules.deskew = deskew = Skew(C, signed(acc_bits), reverse=True)
+            for c in range(C):
+                m.d.comb += [array.w_in[c].eq(Mux(seq.wrow_valid, wgt[c], 0)),
+                             deskew.i_data[c].eq(array.psum_out[c])]
+            m.d.comb += array.load.eq(seq.load)
+            rows_out = [deskew.o_data[c] for c in range(C)]
+            acc_prev = _lanes(buf.acc_rd.data, C, acc_bits)
+            m.d.comb += buf.acc_rd.addr.eq(seq.acc_rd_addr)
+
+        # Post-processing: bias (or the previous K-folds' partial sums) + requantization.
+        lane_bits = param_lane_bits(cfg)
+        pars = [buf.par_rd.data[c * lane_bits:(c + 1) * lane_bits] for c in range(C)]
+        r1 = [Signal(signed(acc_bits), name=f"pp_acc{c}") for c in range(C)]
+        results = []
+        for c in range(C):
+            bias = pars[c][:acc_bits].as_signed()
+            p_m0 = pars[c][acc_bits:acc_bits + M0_BITS]
+            p_shift = pars[c][acc_bits + M0_BITS:acc_bits + M0_BITS + SHIFT_BITS]
+            addend = Mux(seq.bias_en, bias, 0)
+            if not is_os:
+                addend = Mux(seq.pp_first, addend, acc_prev[c])
+            with m.If(seq.pp_in):
+                m.d.sync += r1[c].eq(wrap(rows_out[c] + addend, acc_bits))
+            m.submodules[f"requant{c}"] = rq = Requant(cfg)
+            per_ch = (seq.kind == TileKind.GEMM) & seq.per_channel
+            m.d.comb += [
+                rq.acc.eq(Mux(seq.kind == TileKind.POOL, pool.sum[c], r1[c])),
+                rq.m0.eq(Mux(per_ch, p_m0, seq.m0)),
+                rq.shift.eq(Mux(per_ch, p_shift, seq.shift)),
+                rq.rounding.eq(seq.rounding), rq.wrap.eq(seq.wrap),
+                rq.lo.eq(seq.lo), rq.hi.eq(seq.hi),
+            ]
+            gemm_y = Mux(seq.lane_mask[c], rq.y, 0)
+            pool_y = Mux(seq.pool_op == PoolOpCode.SUM, rq.y, pool.y[c])
+            results.append(Mux(seq.kind == TileKind.POOL, pool_y, gemm_y)[:a_bits])
+        m.d.comb += buf.eng_out_wr.data.eq(Cat(*results))
+        if not is_os:
+            m.d.comb += [buf.acc_wr.en.eq(seq.acc_wr_en), buf.acc_wr.addr.eq(seq.acc_wr_addr),
+                         buf.acc_wr.data.eq(Cat(*[v[:acc_bits] for v in r1]))]
+
+        # Pool unit reads the output buffer.
+        pix = _lanes(buf.eng_out_rd.data, C, a_bits)
+        for c in range(C):
+            m.d.comb += pool.x[c].eq(pix[c])
+        m.d.comb += [
+            pool.clear.eq(seq.pool_clear), pool.acc_en.eq(seq.pool_acc),
+            pool.div_init.eq(seq.pool_div_init), pool.div_step.eq(seq.pool_div_step),
+            pool.finish.eq(seq.pool_finish), pool.op.eq(seq.pool_op),
+            pool.lo.eq(seq.lo), pool.hi.eq(seq.hi),
+        ]
+        return m
