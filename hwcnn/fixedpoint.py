@@ -445,9 +445,14 @@ def round_half_away(x: object) -> np.ndarray:
     >>> round_half_away([0.5, 1.5, 2.5, -0.5, -2.5, 0.49999999999999994, -1.4]).tolist()
     [1.0, 2.0, 3.0, -1.0, -3.0, 0.0, -1.0]
     """
-    a = np.asarray(x, dtype=np.float64)
-    t = np.trunc(a)
-    return t + np.where(np.abs(a - t) >= 0.5, np.sign(a), 0.0)
+    a0 = np.asarray(x, dtype=np.float64)
+    a = a0.reshape(-1)          # 1-d so the in-place ops below never meet NumPy scalars
+    mag = np.abs(a)
+    f = np.floor(mag)
+    # |a| - floor(|a|) is exact, so the tie test is exact; in-place ops keep big tensors cheap.
+    np.subtract(mag, f, out=mag)
+    f += mag >= 0.5
+    return np.copysign(f, a, out=f).reshape(a0.shape)
 
 
 def quantize_scaled(x: object, scale: object, lo: int, hi: int) -> IntArray:

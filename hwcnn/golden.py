@@ -1,11 +1,177 @@
-"""The bit-exact golden model: integer execution of a quantized network.
+"""The bit-exact golden model: integer execution of a :class:`QuantizedNetwork`.
 
-The per-layer integer kernels live in :mod:`hwcnn.golden_ops`; this module re-exports the two
-hardware-facing entry points with stable signatures, :func:`gemm_tile` and :func:`pool_tile`.
+Per-layer integer kernels live in :mod:`hwcnn.golden_ops` (written only in terms of
+:mod:`hwcnn.fixedpoint`); this module sequences them over a quantized network, counts
+saturations, and measures the quantization error against the float64 reference.
+
+Hardware-facing entry points with stable signatures (re-exported here):
+:func:`gemm_tile` -- one GEMM tile plus requantization, and :func:`pool_tile` -- the pool unit.
 """
 
 from __future__ import annotations
 
-from .golden_ops import gemm_tile, pool_tile
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
 
-__all__ = ["gemm_tile", "pool_tile"]
+import numpy as np
+
+from . import fixedpoint as fp
+from . import layers as L
+from .errors import DataError
+from .floatref import run_float
+from .golden_ops import (add, clamp, concat, conv_acc, dense_acc, flatten, gemm_tile,
+                         global_avg_pool, pool, pool_tile, requantize_counted)
+from .quantize import QLayer, QuantizedNetwork
+from .weights import Params
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
+class GoldenResult:
+    """Integer outputs of every QLayer (by its name) and the saturation count of each."""
+
+    tensors: dict[str, np.ndarray]
+    saturated: dict[str, int]
+
+    def tensor(self, qnet: QuantizedNetwork, layer: str) -> np.ndarray:
+        """The integer tensor of any layer name (aliases resolve to their fused layer)."""
+        return self.tensors[qnet.alias[layer]]
+
+
+def quantize_input(qnet: QuantizedNetwork, x: np.ndarray) -> np.ndarray:
+    """Float input image -> integers in the network's input format (half away, saturate)."""
+    f = qnet.input_format
+    return fp.quantize_scaled(x, f.scale, f.lo, f.hi)
+
+
+def check_input(qnet: QuantizedNetwork, x: np.ndarray) -> np.ndarray:
+    """Validate an integer input image (shape, dtype, range); returns it as int64."""
+    arr = np.asarray(x)
+    want = tuple(qnet.graph.nodes[qnet.input_name]["out_shape"].as_list())
+    if tuple(arr.shape) != want:
+        raise DataError(f"input has shape {list(arr.shape)}, expected {list(want)}")
+    if arr.dtype.kind not in "iu":
+        raise DataError(f"input has dtype {arr.dtype}, expected integers")
+    f = qnet.input_format
+    if arr.size and (int(arr.min()) < f.lo or int(arr.max()) > f.hi):
+        raise DataError(f"input values {int(arr.min())}..{int(arr.max())} exceed {f.lo}..{f.hi}")
+    return arr.astype(np.int64)
+
+
+def run_network(qnet: QuantizedNetwork, x: np.ndarray) -> GoldenResult:
+    """Execute the quantized network on one integer input image, bit-exactly."""
+    x = check_input(qnet, x)
+    t: dict[str, np.ndarray] = {}
+    sat: dict[str, int] = {}
+    for ql in qnet.layers:
+        ins = [t[s] for s in ql.inputs]
+        t[ql.name], sat[ql.name] = _run_layer(ql, ins, x, qnet.policy.acc_bits)
+    return GoldenResult(tensors=t, saturated=sat)
+
+
+def _run_layer(ql: QLayer, ins: list[np.ndarray], x: np.ndarray, acc_bits: int
+               ) -> tuple[np.ndarray, int]:
+    match ql.layer:
+        case L.Input():
+            return x, 0
+        case L.Conv(groups=groups):
+            acc = conv_acc(ins[0], None, ql.bias, ql.window, groups, acc_bits,
+                           wmat=ql.wmat, wmax=ql.wmax)
+            return requantize_counted(acc, ql.requant, axis=0)
+        case L.Dense():
+            acc = dense_acc(ins[0], None, ql.bias, acc_bits, wmat=ql.wmat, wmax=ql.wmax)
+            return requantize_counted(acc, ql.requant, axis=-1)
+        case L.Pool(op=L.PoolOp.SUM):
+            sums = pool(ins[0], ql.window, L.PoolOp.SUM, lo=-(1 << 31), hi=(1 << 31) - 1,
+                        acc_bits=acc_bits)
+            return requantize_counted(sums, ql.requant)
+        case L.Pool(op=op):
+            return pool(ins[0], ql.window, op, lo=ql.lo, hi=ql.hi, acc_bits=acc_bits), 0
+        case L.GlobalAvgPool():
+            return global_avg_pool(ins[0], ql.lo, ql.hi), 0
+        case L.Activation():
+            return clamp(ins[0], ql.lo, ql.hi), 0
+        case L.Add():
+            return add(ins, list(ql.add_m0), ql.add_shift, ql.requant)
+        case L.Concat():
+            return concat(ins, list(ql.concat_rq))
+        case L.Flatten():
+            return flatten(ins[0]), 0
+    raise TypeError(f"layer kind not executable: {ql.layer!r}")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LayerError:
+    """Quantization error of one QLayer over the evaluation inputs."""
+
+    name: str
+    fused: tuple[str, ...]
+    kind: str
+    fmt: str
+    weight_fmt: str
+    sqnr_db: float
+    max_abs_err: float
+    max_abs_ref: float
+    saturated: int
+    acc_bits: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Evaluation:
+    layers: tuple[LayerError, ...]
+    top1_agree: int
+    n_inputs: int
+    output: str
+
+
+def dequantize(ql: QLayer, q: np.ndarray) -> np.ndarray:
+    return q.astype(np.float64) * ql.out.scale
+
+
+def evaluate(qnet: QuantizedNetwork, params: Params, inputs: Sequence[np.ndarray]) -> Evaluation:
+    """Run float reference and golden model on ``inputs``; per-layer SQNR, max error, top-1.
+
+    SQNR = 10 log10(sum ref^2 / sum (ref - deq)^2) over all inputs, where ``deq`` is the
+    golden integer output times its scale and ``ref`` the float64 output of the last layer the
+    QLayer computes (:attr:`QLayer.tail`). Top-1 agreement compares argmax of the network
+    output (the logits; a trailing softmax does not change the argmax).
+    """
+    sig = {q.name: 0.0 for q in qnet.layers}
+    err = dict(sig)
+    max_err = dict(sig)
+    max_ref = dict(sig)
+    sat = {q.name: q.bias_saturated for q in qnet.layers}
+    agree = 0
+    out_name = qnet.outputs[-1]
+    out_q = qnet.by_name[out_name]
+    for x in inputs:
+        ref = run_float(qnet.graph, params, x)
+        res = run_network(qnet, quantize_input(qnet, x))
+        for ql in qnet.layers:
+            r = ref[ql.tail].reshape(-1)
+            d = dequantize(ql, res.tensors[ql.name]).reshape(-1)
+            sig[ql.name] += float(np.sum(r * r))
+            err[ql.name] += float(np.sum((r - d) ** 2))
+            max_err[ql.name] = max(max_err[ql.name], float(np.max(np.abs(r - d), initial=0.0)))
+            max_ref[ql.name] = max(max_ref[ql.name], float(np.max(np.abs(r), initial=0.0)))
+            sat[ql.name] += res.saturated[ql.name]
+        if int(np.argmax(ref[out_q.tail])) == int(np.argmax(res.tensors[out_name])):
+            agree += 1
+    rows = []
+    for ql in qnet.layers:
+        sqnr = math.inf if err[ql.name] == 0 else (
+            -math.inf if sig[ql.name] == 0 else 10 * math.log10(sig[ql.name] / err[ql.name]))
+        wfmt = ""
+        if ql.weight_scale is not None:
+            bits = qnet.policy.weight_bits
+            lo, hi = float(ql.weight_scale.min()), float(ql.weight_scale.max())
+            wfmt = f"int{bits}*{lo:.3g}" + (f"..{hi:.3g}" if hi != lo else "")
+        rows.append(LayerError(name=ql.name, fused=ql.fused, kind=L.kind_name(ql.layer),
+                               fmt=str(ql.out), weight_fmt=wfmt, sqnr_db=sqnr,
+                               max_abs_err=max_err[ql.name], max_abs_ref=max_ref[ql.name],
+                               saturated=sat[ql.name], acc_bits=ql.acc_bits_needed))
+    return Evaluation(layers=tuple(rows), top1_agree=agree, n_inputs=len(inputs), output=out_name)
+
+
+__all__ = ["Evaluation", "GoldenResult", "LayerError", "check_input", "evaluate", "gemm_tile",
+           "pool_tile", "quantize_input", "run_network"]

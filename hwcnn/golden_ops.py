@@ -27,7 +27,25 @@ F32_EXACT = 1 << 24
 F64_EXACT = 1 << 53
 
 
-def exact_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+def gemm_dtype(k: int, amax: int, bmax: int) -> type | None:
+    """The BLAS float type that computes a ``k``-term integer dot product exactly, or None.
+
+    float32 when chunks of at least ``min(k, 64)`` terms satisfy ``chunk * amax * bmax <=
+    2**24``, else float64 under the ``2**53`` bound, else None (integer matmul needed). See
+    :func:`exact_matmul` for the proof.
+    """
+    term = amax * bmax
+    if term == 0:
+        return np.float32
+    for dtype, limit in ((np.float32, F32_EXACT), (np.float64, F64_EXACT)):
+        # Tiny chunks would turn one GEMM into thousands; prefer the wider float then.
+        if limit // term >= min(k, 64):
+            return dtype
+    return None
+
+
+def exact_matmul(a: np.ndarray, b: np.ndarray, *, amax: int | None = None,
+                 bmax: int | None = None) -> np.ndarray:
     """Exact integer ``a @ b`` (int64 result) computed on BLAS floating point.
 
     Why this is exact: with ``|a| <= amax`` and ``|b| <= bmax`` every partial sum of a ``k``-term
@@ -42,27 +60,29 @@ def exact_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     when that fails too, NumPy's int64 matmul (exact, not BLAS, slow).
 
     ``a`` is ``(..., m, k)``, ``b`` is ``(..., k, n)`` (batched over leading axes), integer or
-    integer-valued float arrays.
+    integer-valued float arrays. ``amax``/``bmax`` are bounds on ``|a|``/``|b|`` when known
+    (saves a pass over big weight matrices); they must be true bounds.
     """
     k = a.shape[-1]
-    amax = int(np.abs(a).max()) if a.size else 0
-    bmax = int(np.abs(b).max()) if b.size else 0
+    if amax is None:
+        amax = int(np.abs(a).max()) if a.size else 0
+    if bmax is None:
+        bmax = int(np.abs(b).max()) if b.size else 0
     term = amax * bmax
     if term == 0 or k == 0:
         return np.zeros(np.broadcast_shapes(a.shape[:-2], b.shape[:-2]) + (a.shape[-2], b.shape[-1]),
                         dtype=np.int64)
-    for dtype, limit in ((np.float32, F32_EXACT), (np.float64, F64_EXACT)):
-        chunk = limit // term
-        # Tiny chunks would turn one GEMM into thousands; prefer the wider float then.
-        if chunk >= min(k, 64):
-            af = a.astype(dtype, copy=False)
-            bf = b.astype(dtype, copy=False)
-            out = None
-            for k0 in range(0, k, chunk):
-                part = np.matmul(af[..., k0:k0 + chunk], bf[..., k0:k0 + chunk, :])
-                part = part.astype(np.int64)
-                out = part if out is None else out + part
-            return out
+    dtype = gemm_dtype(k, amax, bmax)
+    if dtype is not None:
+        chunk = (F32_EXACT if dtype is np.float32 else F64_EXACT) // term
+        af = a.astype(dtype, copy=False)
+        bf = b.astype(dtype, copy=False)
+        out = None
+        for k0 in range(0, k, chunk):
+            part = np.matmul(af[..., k0:k0 + chunk], bf[..., k0:k0 + chunk, :])
+            part = part.astype(np.int64)
+            out = part if out is None else out + part
+        return out
     if term * k >= 1 << 63:
         raise OverflowError(f"dot product of {k} terms of up to {term} overflows int64")
     return np.matmul(a.astype(np.int64), b.astype(np.int64))
@@ -84,6 +104,10 @@ class Requant:
     bits: int = 8
     rounding: Rounding = Rounding.HALF_UP
     mode: Overflow = Overflow.SATURATE
+    #: Clipping a fused activation intends (ReLU: below 0, ReLU6: also above q6); values cut
+    #: there are not counted as saturated.
+    act_lo: int | None = None
+    act_hi: int | None = None
 
     def __post_init__(self) -> None:
         flo, fhi = fp.int_range(self.bits)
@@ -95,7 +119,7 @@ def requantize_counted(acc: np.ndarray, rq: Requant, axis: int = -1) -> tuple[np
     """Requantize ``acc`` with per-channel parameters along ``axis``; also count saturations.
 
     The count is the number of values whose rounded result lies outside the ``bits``-wide
-    format (clipping by a fused ReLU/ReLU6 is intended and not counted).
+    format, except where a fused ReLU/ReLU6 clips them anyway (``act_lo``/``act_hi``).
     """
     m0 = np.asarray(rq.m0, dtype=np.int64)
     sh = np.asarray(rq.shift, dtype=np.int64)
@@ -112,7 +136,12 @@ def requantize_counted(acc: np.ndarray, rq: Requant, axis: int = -1) -> tuple[np
         raise ValueError("acc * m0 exceeds 2**62; the requantizer's product width is 63 bits")
     r = fp.round_shift(a * m0, sh, rq.rounding)
     flo, fhi = fp.int_range(rq.bits)
-    n_sat = int(np.count_nonzero((r < flo) | (r > fhi)))
+    outside = (r < flo) | (r > fhi)
+    if rq.act_lo is not None:
+        outside &= r >= rq.act_lo
+    if rq.act_hi is not None:
+        outside &= r <= rq.act_hi
+    n_sat = int(np.count_nonzero(outside))
     return fp.overflow(r, rq.lo, rq.hi, rq.mode, rq.bits), n_sat
 
 
@@ -246,34 +275,66 @@ def im2col(x: np.ndarray, win: Window, groups: int = 1) -> np.ndarray:
     return v.transpose(0, 2, 1, 3).reshape(groups, m, (c // groups) * vol)
 
 
-def conv_acc(x: np.ndarray, w: np.ndarray, bias: np.ndarray | None, win: Window,
-             groups: int = 1, acc_bits: int = 32) -> np.ndarray:
+def conv_matrix(w: np.ndarray, groups: int, dtype: type | None = None) -> np.ndarray:
+    """Conv weights ``(F, C/g, *kernel)`` as the GEMM B operand ``(g, K, F/g)`` (optionally cast)."""
+    f = w.shape[0]
+    b = w.reshape(groups, f // groups, -1).transpose(0, 2, 1)
+    return np.ascontiguousarray(b, dtype=dtype)
+
+
+def conv_acc(x: np.ndarray, w: np.ndarray | None, bias: np.ndarray | None, win: Window,
+             groups: int = 1, acc_bits: int = 32, *, wmat: np.ndarray | None = None,
+             wmax: int | None = None) -> np.ndarray:
     """Convolution accumulators ``(F, *out)`` of ``x`` (C, *sp) with ``w`` (F, C/groups, *kernel).
 
     ``acc[f, p] = bias[f] + sum_{c in group(f), t} w[f, c, t] * x[c, p*S + t*d - P_lo]``
     (cross-correlation, zero padding), one exact GEMM per group, wrapped to ``acc_bits``.
+    ``wmat`` (from :func:`conv_matrix`) and ``wmax`` (max ``|w|``) may be given precomputed,
+    in which case ``w`` may be None.
     """
-    f = w.shape[0]
-    if x.shape[0] % groups or f % groups or w.shape[1] * groups != x.shape[0]:
-        raise ValueError(f"weights {w.shape} do not fit input {x.shape} with groups={groups}")
-    if tuple(w.shape[2:]) != tuple(win.kernel):
-        raise ValueError(f"weights {w.shape} do not match kernel {win.kernel}")
-    a = im2col(x, win, groups)                          # (g, M, K)
-    b = w.reshape(groups, f // groups, -1).transpose(0, 2, 1)   # (g, K, F/g)
-    acc = exact_matmul(a, b)                            # (g, M, F/g)
+    if wmat is None:
+        if w is None:
+            raise ValueError("conv_acc needs w or wmat")
+        if tuple(w.shape[2:]) != tuple(win.kernel):
+            raise ValueError(f"weights {w.shape} do not match kernel {win.kernel}")
+        if x.shape[0] % groups or w.shape[0] % groups or w.shape[1] * groups != x.shape[0]:
+            raise ValueError(f"weights {w.shape} do not fit input {x.shape} with groups={groups}")
+        wmat = conv_matrix(w, groups)
+    g, k, fg = wmat.shape
+    if g != groups or k * groups != x.shape[0] * math.prod(win.kernel):
+        raise ValueError(f"weight matrix {wmat.shape} does not fit input {x.shape}")
+    if wmax is None:
+        wmax = int(np.abs(wmat).max()) if wmat.size else 0
+    xmax = int(np.abs(x).max()) if x.size else 0
+    dtype = gemm_dtype(k, xmax, wmax)
+    # im2col directly in the BLAS type: the patch matrix is the biggest temporary.
+    a = im2col(np.asarray(x, dtype=dtype or np.int64), win, groups)     # (g, M, K)
+    acc = exact_matmul(a, wmat, amax=xmax, bmax=wmax)                    # (g, M, F/g)
+    f = g * fg
     acc = acc.transpose(0, 2, 1).reshape(f, *win.out)
     if bias is not None:
         acc = acc + np.asarray(bias, dtype=np.int64).reshape((f,) + (1,) * len(win.out))
     return fp.wrap(acc, acc_bits)
 
 
-def dense_acc(x: np.ndarray, w: np.ndarray, bias: np.ndarray | None,
-              acc_bits: int = 32) -> np.ndarray:
-    """Dense accumulators ``(N,)``: ``bias[j] + sum_i w[j, i] * x.flatten()[i]`` (CHW order)."""
+def dense_acc(x: np.ndarray, w: np.ndarray | None, bias: np.ndarray | None,
+              acc_bits: int = 32, *, wmat: np.ndarray | None = None,
+              wmax: int | None = None) -> np.ndarray:
+    """Dense accumulators ``(N,)``: ``bias[j] + sum_i w[j, i] * x.flatten()[i]`` (CHW order).
+
+    ``wmat`` = ``w.T`` (K, N) and ``wmax`` may be given precomputed (then ``w`` may be None).
+    """
     flat = np.asarray(x).reshape(1, -1)
-    if w.shape[1] != flat.shape[1]:
-        raise ValueError(f"weights {w.shape} do not fit {flat.shape[1]} inputs")
-    return gemm_acc(flat, np.asarray(w).T, bias, acc_bits)[0]
+    if wmat is None:
+        if w is None:
+            raise ValueError("dense_acc needs w or wmat")
+        wmat = np.asarray(w).T
+    if wmat.shape[0] != flat.shape[1]:
+        raise ValueError(f"weights for {wmat.shape[0]} inputs do not fit {flat.shape[1]} inputs")
+    acc = exact_matmul(flat, wmat, bmax=wmax)
+    if bias is not None:
+        acc = acc + np.asarray(bias, dtype=np.int64)
+    return fp.wrap(acc, acc_bits)[0]
 
 
 def pool(x: np.ndarray, win: Window, op: PoolOp, *, lo: int = -128, hi: int = 127,

@@ -1,0 +1,107 @@
+"""Float64 reference forward pass of a network: the yardstick for quantization error.
+
+Same layer semantics as the golden model (cross-correlation convs with zero padding, average
+pooling over the in-bounds elements only, dense on the CHW-flattened input), but in float64,
+unquantized, and with BatchNorm applied as written (not folded).
+"""
+
+from __future__ import annotations
+
+import math
+
+import networkx as nx
+import numpy as np
+
+from . import layers as L
+from .golden_ops import im2col, windows
+from .graph import ordered_nodes
+from .shapes import Window
+from .weights import Params
+
+
+def conv_float(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, win: Window,
+               groups: int) -> np.ndarray:
+    """Float convolution ``(C, *sp) -> (F, *out)`` via im2col + matmul."""
+    f = w.shape[0]
+    a = im2col(x, win, groups)                                  # (g, M, K)
+    bm = w.reshape(groups, f // groups, -1).transpose(0, 2, 1)  # (g, K, F/g)
+    y = np.matmul(a, bm).transpose(0, 2, 1).reshape(f, *win.out)
+    if b is not None:
+        y = y + b.reshape((f,) + (1,) * len(win.out))
+    return y
+
+
+def pool_float(x: np.ndarray, win: Window, op: L.PoolOp) -> np.ndarray:
+    """Float max / average (in-bounds divisor) / sum pooling."""
+    c = x.shape[0]
+    m, vol = math.prod(win.out), math.prod(win.kernel)
+    vals = windows(x, win).reshape(c, m, vol)
+    valid = windows(np.ones((1,) + x.shape[1:]), win, pad_value=0).reshape(1, m, vol) > 0
+    match op:
+        case L.PoolOp.MAX:
+            out = np.where(valid, vals, -np.inf).max(axis=2)
+        case L.PoolOp.AVG:
+            out = np.where(valid, vals, 0.0).sum(axis=2) / valid.sum(axis=2)
+        case L.PoolOp.SUM:
+            out = np.where(valid, vals, 0.0).sum(axis=2)
+    return out.reshape(c, *win.out)
+
+
+def run_float(g: nx.DiGraph, params: Params, x: np.ndarray) -> dict[str, np.ndarray]:
+    """Forward one image ``x`` (input shape, float) through the network in float64.
+
+    Returns every layer's output by layer name.
+    """
+    out: dict[str, np.ndarray] = {}
+    for name, node in ordered_nodes(g):
+        layer = node["layer"]
+        ins = [out[s] for s in layer.inputs]
+        match layer:
+            case L.Input():
+                y = np.asarray(x, dtype=np.float64)
+            case L.Conv():
+                y = conv_float(ins[0], params[f"{name}.weight"], params.get(f"{name}.bias"),
+                               node["window"], layer.groups)
+                y = _act(y, layer.activation)
+            case L.Dense():
+                y = params[f"{name}.weight"] @ ins[0].reshape(-1)
+                if layer.bias:
+                    y = y + params[f"{name}.bias"]
+                y = _act(y, layer.activation)
+            case L.Pool():
+                y = pool_float(ins[0], node["window"], layer.op)
+            case L.GlobalAvgPool():
+                c = ins[0].shape[0]
+                y = ins[0].reshape(c, -1).mean(axis=1).reshape((c,) + (1,) * (ins[0].ndim - 1))
+            case L.BatchNorm():
+                shape = (-1,) + (1,) * (ins[0].ndim - 1)
+                p = {k: params[f"{name}.{k}"].reshape(shape) for k in ("gamma", "beta", "mean", "var")}
+                y = p["gamma"] * (ins[0] - p["mean"]) / np.sqrt(p["var"] + layer.eps) + p["beta"]
+            case L.Activation():
+                y = _act(ins[0], layer.fn)
+            case L.Add():
+                y = sum(ins[1:], ins[0])
+            case L.Concat():
+                y = np.concatenate(ins, axis=0)
+            case L.Flatten():
+                y = ins[0].reshape(-1)
+            case L.Dropout():
+                y = ins[0]
+            case L.Softmax():
+                e = np.exp(ins[0] - ins[0].max(axis=0, keepdims=True))
+                y = e / e.sum(axis=0, keepdims=True)
+            case _:
+                raise TypeError(f"unknown layer record {layer!r}")
+        out[name] = y
+    return out
+
+
+def _act(y: np.ndarray, act: L.Act | None) -> np.ndarray:
+    match act:
+        case None:
+            return y
+        case L.Act.RELU:
+            return np.maximum(y, 0.0)
+        case L.Act.RELU6:
+            return np.clip(y, 0.0, 6.0)
+    raise TypeError(f"unknown activation {act!r}")

@@ -1,0 +1,389 @@
+"""Stage 3: float network -> :class:`QuantizedNetwork` (integer weights + requantization).
+
+Scheme (symmetric, zero point 0, see ``docs/numerics.md``):
+
+* every activation tensor has ONE scale ``s`` (per tensor) and ``act_bits``; ``real = q * s``;
+* weights are quantized per output channel (or per tensor) to ``[-(2**(w-1)-1), 2**(w-1)-1]``
+  (symmetric, as TFLite), biases to int in the accumulator scale ``s_in * s_w[c]``;
+* a conv/dense output is ``requantize(acc, M0[c], shift[c])`` with
+  ``M0 * 2**-shift ~= s_in * s_w[c] / s_out`` (:func:`hwcnn.fixedpoint.quantize_multiplier`;
+  ``ScaleMode.POW2`` restricts every scale to a power of two, i.e. ``Qm.n`` formats, so that
+  requantization is a pure shift);
+* BatchNorm folds into the preceding conv when that conv feeds only the BatchNorm; a ReLU /
+  ReLU6 that is the only consumer of a conv / dense / add (after the fold) is fused as the
+  clamp ``[0, hi]``; the absorbed layers become aliases of the fused layer's output;
+* output scales come from calibration: float64 reference runs on sample inputs, statistic
+  max |x| (or a percentile of |x|) per tensor; max/avg pooling and stand-alone activations keep
+  their input's scale.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import networkx as nx
+import numpy as np
+
+from . import fixedpoint as fp
+from . import layers as L
+from .errors import ConfigError, SpecError
+from .fixedpoint import Overflow, Rounding
+from .floatref import run_float
+from .golden_ops import Requant, conv_matrix, gemm_dtype
+from .graph import ordered_nodes, output_names
+from .shapes import Window
+from .weights import Params
+
+
+class Calibration(enum.Enum):
+    MAX_ABS = "maxabs"
+    PERCENTILE = "percentile"
+
+
+class ScaleMode(enum.Enum):
+    REAL = "real"     # any positive scale; requantize with a 31-bit multiplier + shift
+    POW2 = "pow2"     # scales are powers of two (Qm.n); requantize with a shift only
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class QuantPolicy:
+    """How to quantize: widths, granularity, calibration statistic, scale mode, rounding."""
+
+    act_bits: int = 8
+    weight_bits: int = 8
+    acc_bits: int = 32
+    per_channel: bool = True
+    calibration: Calibration = Calibration.MAX_ABS
+    percentile: float = 99.99
+    scale_mode: ScaleMode = ScaleMode.REAL
+    rounding: Rounding = Rounding.HALF_UP
+    overflow: Overflow = Overflow.SATURATE
+
+    def __post_init__(self) -> None:
+        for what, bits in (("activation", self.act_bits), ("weight", self.weight_bits)):
+            if isinstance(bits, bool) or not isinstance(bits, int) or not 2 <= bits <= 16:
+                raise ConfigError(f"unsupported {what} width {bits!r}: the golden model "
+                                  "supports 2..16-bit activations and weights")
+        if self.acc_bits != 32:
+            raise ConfigError(f"unsupported accumulator width {self.acc_bits!r}: the "
+                              "requantizer takes 32-bit accumulators")
+        if not 50.0 <= self.percentile <= 100.0:
+            raise ConfigError(f"percentile must be within 50..100, not {self.percentile!r}")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TensorFormat:
+    """Format of one activation tensor: ``bits``-wide signed ints, ``real = q * scale``."""
+
+    scale: float
+    bits: int
+    pow2: bool = False
+
+    @property
+    def lo(self) -> int:
+        return -(1 << (self.bits - 1))
+
+    @property
+    def hi(self) -> int:
+        return (1 << (self.bits - 1)) - 1
+
+    @property
+    def qformat(self) -> fp.QFormat | None:
+        """The ``ap_fixed`` format when the scale is a power of two."""
+        if not self.pow2:
+            return None
+        frac = -int(math.log2(self.scale))
+        return fp.QFormat(width=self.bits, int_bits=self.bits - frac)
+
+    def __str__(self) -> str:
+        q = self.qformat
+        return str(q).split(" ")[0] if q is not None else f"int{self.bits}*{self.scale:.4g}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
+class QLayer:
+    """One integer operation of the quantized network (a layer plus what was fused into it).
+
+    ``inputs`` name the tensors read (each the name of another QLayer). Conv/dense carry
+    integer ``weight`` / ``bias`` (accumulator scale) and ``requant``; sum pools ``requant``;
+    adds ``add_m0`` + ``add_shift`` (single-rounding alignment); concats ``concat_rq``; every
+    layer has the clamp ``lo``/``hi`` of its output (activation bounds).
+    """
+
+    name: str
+    layer: L.Layer
+    inputs: tuple[str, ...]
+    out: TensorFormat
+    lo: int
+    hi: int
+    fused: tuple[str, ...] = ()
+    window: Window | None = None
+    weight: np.ndarray | None = None
+    bias: np.ndarray | None = None
+    weight_scale: np.ndarray | None = None
+    #: the weights as the GEMM B operand, pre-cast to the exact BLAS type (see golden_ops)
+    wmat: np.ndarray | None = None
+    wmax: int = 0
+    requant: Requant | None = None
+    add_m0: tuple[int, ...] = ()
+    add_shift: int = 0
+    concat_rq: tuple[Requant, ...] = ()
+    acc_bits_needed: int = 0
+    bias_saturated: int = 0
+
+    @property
+    def tail(self) -> str:
+        """The last original layer this operation computes (whose float output it matches)."""
+        return self.fused[-1] if self.fused else self.name
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
+class QuantizedNetwork:
+    """Frozen result of quantization; ``alias`` maps EVERY layer name to the QLayer holding
+    its tensor (itself, or the layer it was folded/fused into)."""
+
+    name: str
+    graph: nx.DiGraph
+    policy: QuantPolicy
+    layers: tuple[QLayer, ...]
+    alias: Mapping[str, str]
+    input_name: str
+    outputs: tuple[str, ...]
+    by_name: Mapping[str, QLayer] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "by_name", {q.name: q for q in self.layers})
+
+    @property
+    def input_format(self) -> TensorFormat:
+        return self.by_name[self.input_name].out
+
+
+def _fusion(g: nx.DiGraph) -> tuple[dict[str, tuple[str, ...]], dict[str, str]]:
+    """Chains head -> absorbed layers, and alias layer -> head."""
+    chains: dict[str, tuple[str, ...]] = {}
+    alias: dict[str, str] = {}
+
+    def only_consumer(n: str) -> str | None:
+        succ = list(g.successors(n))
+        return succ[0] if len(succ) == 1 else None
+
+    for name, node in ordered_nodes(g):
+        if name in alias:
+            continue
+        layer = node["layer"]
+        chain: list[str] = []
+        if isinstance(layer, L.Conv | L.Dense | L.Add):
+            tail = name
+            nxt = only_consumer(tail)
+            if isinstance(layer, L.Conv) and nxt and isinstance(g.nodes[nxt]["layer"], L.BatchNorm):
+                chain.append(nxt)
+                tail = nxt
+                nxt = only_consumer(tail)
+            own_act = getattr(layer, "activation", None)
+            if own_act is None and nxt and isinstance(g.nodes[nxt]["layer"], L.Activation):
+                chain.append(nxt)
+        elif isinstance(layer, L.BatchNorm):
+            raise SpecError("batchnorm can only be folded into a preceding conv that feeds "
+                            "nothing else", layer=name, line=layer.line)
+        chains[name] = tuple(chain)
+        for c in chain:
+            alias[c] = name
+        if isinstance(layer, L.Dropout | L.Softmax):
+            # identity in the integer domain (softmax: the integer model outputs the logits)
+            alias[name] = alias.get(layer.inputs[0], layer.inputs[0])
+            del chains[name]
+    return chains, alias
+
+
+def _stat(values: list[np.ndarray], policy: QuantPolicy) -> float:
+    a = np.abs(np.concatenate([v.reshape(-1) for v in values]))
+    if policy.calibration is Calibration.PERCENTILE:
+        return float(np.percentile(a, policy.percentile))
+    return float(a.max()) if a.size else 0.0
+
+
+def _scale(stat: float, qmax: int, pow2: bool) -> float:
+    if stat <= 0.0 or not math.isfinite(stat):
+        return 1.0
+    s = stat / qmax
+    return 2.0 ** math.ceil(math.log2(s)) if pow2 else s
+
+
+def _multiplier(real: np.ndarray, pow2: bool) -> tuple[np.ndarray, np.ndarray]:
+    real = np.asarray(real, dtype=np.float64)
+    if pow2:
+        pairs = [fp.pow2_multiplier(round(math.log2(r))) for r in real.reshape(-1)]
+        m0 = np.array([p[0] for p in pairs], dtype=np.int64).reshape(real.shape)
+        sh = np.array([p[1] for p in pairs], dtype=np.int64).reshape(real.shape)
+        return m0, sh
+    return fp.quantize_multiplier(real)
+
+
+def _clamp(fmt: TensorFormat, act: L.Act | None) -> tuple[int, int]:
+    match act:
+        case None:
+            return fmt.lo, fmt.hi
+        case L.Act.RELU:
+            return 0, fmt.hi
+        case L.Act.RELU6:
+            q6 = int(fp.round_half_away(6.0 / fmt.scale))
+            return 0, min(fmt.hi, q6)
+    raise TypeError(f"unknown activation {act!r}")
+
+
+def quantize_network(g: nx.DiGraph, params: Params, calib: Sequence[np.ndarray],
+                     policy: QuantPolicy = QuantPolicy()) -> QuantizedNetwork:
+    """Quantize the network of ``g`` with float ``params`` calibrated on ``calib`` inputs.
+
+    Parameters
+    ----------
+    g : networkx.DiGraph
+        From :func:`hwcnn.graph.build_graph`.
+    params : Params
+        Validated float parameters (:mod:`hwcnn.weights`).
+    calib : sequence of float arrays
+        At least one sample input of the network's input shape.
+    policy : QuantPolicy
+    """
+    if not calib:
+        raise ConfigError("calibration needs at least one input")
+    chains, alias = _fusion(g)
+    runs = [run_float(g, params, x) for x in calib]
+    pow2 = policy.scale_mode is ScaleMode.POW2
+    qmax = (1 << (policy.act_bits - 1)) - 1
+    wmax = (1 << (policy.weight_bits - 1)) - 1
+    q: dict[str, QLayer] = {}
+    input_name = ""
+
+    def head(n: str) -> str:
+        return alias.get(n, n)
+
+    def fmt_of(tail: str) -> TensorFormat:
+        return TensorFormat(scale=_scale(_stat([r[tail] for r in runs], policy), qmax, pow2),
+                            bits=policy.act_bits, pow2=pow2)
+
+    def rq(m0: object, shift: object, lo: int, hi: int, act: L.Act | None = None) -> Requant:
+        return Requant(m0=m0, shift=shift, lo=lo, hi=hi, bits=policy.act_bits,
+                       rounding=policy.rounding, mode=policy.overflow,
+                       act_lo=None if act is None else 0,
+                       act_hi=hi if act is L.Act.RELU6 else None)
+
+    for name, node in ordered_nodes(g):
+        if name not in chains:
+            continue
+        layer = node["layer"]
+        chain = chains[name]
+        tail = chain[-1] if chain else name
+        ins = tuple(head(s) for s in layer.inputs)
+        in_fmts = [q[s].out for s in ins]
+        fused_act = next((g.nodes[c]["layer"].fn for c in chain
+                          if isinstance(g.nodes[c]["layer"], L.Activation)), None)
+        common = dict(name=name, layer=layer, inputs=ins, fused=chain, window=node["window"])
+        match layer:
+            case L.Input():
+                out = fmt_of(name)
+                q[name] = QLayer(**common, out=out, lo=out.lo, hi=out.hi)
+                input_name = name
+            case L.Conv() | L.Dense():
+                q[name] = _quantize_gemm(g, name, node, layer, chain, params, in_fmts[0],
+                                         fmt_of(tail), layer.activation or fused_act, policy,
+                                         common, rq)
+            case L.Pool(op=L.PoolOp.SUM):
+                out = fmt_of(tail)
+                m0, sh = _multiplier(np.array(in_fmts[0].scale / out.scale), pow2)
+                q[name] = QLayer(**common, out=out, lo=out.lo, hi=out.hi,
+                                 requant=rq(int(m0), int(sh), out.lo, out.hi))
+            case L.Pool() | L.GlobalAvgPool() | L.Flatten():
+                out = in_fmts[0]
+                q[name] = QLayer(**common, out=out, lo=out.lo, hi=out.hi)
+            case L.Activation(fn=fn):
+                out = in_fmts[0]
+                lo, hi = _clamp(out, fn)
+                q[name] = QLayer(**common, out=out, lo=lo, hi=hi)
+            case L.Add():
+                out = fmt_of(tail)
+                lo, hi = _clamp(out, fused_act)
+                reals = np.array([f.scale / out.scale for f in in_fmts])
+                m0s, shifts = _multiplier(reals, pow2)
+                # REAL: the largest ratio keeps a full 31-bit m0; POW2: every m0 is exact.
+                shift = int(shifts.max() if pow2 else shifts.min())
+                m0 = [int(fp.round_half_away(r * 2.0 ** shift)) for r in reals]
+                if max(m0) >= 1 << 31:
+                    raise ConfigError(f"layer {name!r}: add operand scales differ too much")
+                q[name] = QLayer(**common, out=out, lo=lo, hi=hi, add_m0=tuple(m0),
+                                 add_shift=shift, requant=rq(1, shift, lo, hi, fused_act))
+            case L.Concat():
+                out = fmt_of(tail)
+                rqs = []
+                for f in in_fmts:
+                    m0, sh = _multiplier(np.array(f.scale / out.scale), pow2)
+                    rqs.append(rq(int(m0), int(sh), out.lo, out.hi))
+                q[name] = QLayer(**common, out=out, lo=out.lo, hi=out.hi, concat_rq=tuple(rqs))
+            case _:
+                raise SpecError(f"{L.kind_name(layer)} is not supported by the golden model",
+                                layer=name, line=layer.line)
+    outs = tuple(dict.fromkeys(head(n) for n in output_names(g)))
+    full_alias = {n: head(n) for n in g}
+    return QuantizedNetwork(name=g.graph.get("name") or g.name, graph=g, policy=policy,
+                            layers=tuple(q.values()), alias=full_alias, input_name=input_name,
+                            outputs=outs)
+
+
+def fold_batchnorm(w: np.ndarray, b: np.ndarray | None, bn: Mapping[str, np.ndarray],
+                   eps: float) -> tuple[np.ndarray, np.ndarray]:
+    """Fold ``y = gamma (conv(x) + b - mean) / sqrt(var + eps) + beta`` into conv weights.
+
+    Returns ``(w', b')`` with ``w'[f] = w[f] * k[f]``, ``b' = (b - mean) * k + beta`` and
+    ``k = gamma / sqrt(var + eps)``.
+    """
+    k = bn["gamma"] / np.sqrt(bn["var"] + eps)
+    b0 = np.zeros(w.shape[0]) if b is None else b
+    return w * k.reshape((-1,) + (1,) * (w.ndim - 1)), (b0 - bn["mean"]) * k + bn["beta"]
+
+
+def _quantize_gemm(g, name, node, layer, chain, params, in_fmt, out, act, policy, common, rq):
+    w = params[f"{name}.weight"]
+    b = params.get(f"{name}.bias")
+    bn_name = next((c for c in chain if isinstance(g.nodes[c]["layer"], L.BatchNorm)), None)
+    if bn_name is not None:
+        bn = {k: params[f"{bn_name}.{k}"] for k in ("gamma", "beta", "mean", "var")}
+        w, b = fold_batchnorm(w, b, bn, g.nodes[bn_name]["layer"].eps)
+    pow2 = policy.scale_mode is ScaleMode.POW2
+    wmax = (1 << (policy.weight_bits - 1)) - 1
+    flat = np.abs(w.reshape(w.shape[0], -1))
+    stat = flat.max(axis=1) if policy.per_channel else np.full(w.shape[0], flat.max())
+    s_w = np.array([_scale(float(v), wmax, pow2) for v in stat])
+    wq = fp.quantize_scaled(w, s_w.reshape((-1,) + (1,) * (w.ndim - 1)), -wmax, wmax)
+    k = node["gemm"].k
+    need = fp.acc_bits_for(policy.act_bits, policy.weight_bits, k, bias=b is not None)
+    if need > policy.acc_bits:
+        raise ConfigError(f"layer {name!r}: a {k}-term dot product of {policy.act_bits}-bit by "
+                          f"{policy.weight_bits}-bit values needs a {need}-bit accumulator, "
+                          f"more than {policy.acc_bits}")
+    bq, bias_sat = None, 0
+    if b is not None:
+        # Bias range: that of the product sum, so bias + sum fits the accumulator (+1 bit).
+        blo, bhi = fp.int_range(max(need - 1, 2))
+        raw = fp.round_half_away(b / (in_fmt.scale * s_w))
+        bias_sat = int(np.count_nonzero((raw < blo) | (raw > bhi)))
+        bq = np.clip(raw, blo, bhi).astype(np.int64)
+    m0, sh = _multiplier(in_fmt.scale * s_w / out.scale, pow2)
+    lo, hi = _clamp(out, act)
+    wq = wq.astype(np.int8 if policy.weight_bits <= 8 else np.int16)
+    wmax_q = int(np.abs(wq).max(initial=0))
+    dtype = gemm_dtype(k, 1 << (policy.act_bits - 1), wmax_q) or np.int64
+    wmat = (conv_matrix(wq, layer.groups, dtype) if isinstance(layer, L.Conv)
+            else np.ascontiguousarray(wq.T, dtype=dtype))
+    return QLayer(**common, out=out, lo=lo, hi=hi, weight=wq, bias=bq, weight_scale=s_w,
+                  wmat=wmat, wmax=wmax_q,
+                  requant=rq(m0, sh, lo, hi, act), acc_bits_needed=need, bias_saturated=bias_sat)
+
+
+def calibration_inputs(shape: L.TensorShape, n: int, seed: int = 0) -> list[np.ndarray]:
+    """``n`` seeded random float inputs, uniform in [-1, 1) (used when the user gives none)."""
+    rng = np.random.default_rng(seed)
+    return [rng.uniform(-1.0, 1.0, size=tuple(shape.as_list())) for _ in range(n)]
