@@ -21,9 +21,9 @@ class PoolUnit(wiring.Component):
 
     * MAX: the largest accumulated element,
     * AVG: ``div_round_half_away(sum, n)`` (``fixedpoint`` contract; exact, see below),
-    * SUM: unspecified here -- the sum (``sum``) goes through the requantizer instead,
+    * SUM: unspecified here -- the sum (``sum``) goes through the requantizer instead;
 
-    clamped to ``[lo, hi]``. The divider computes ``q = t // n`` for ``t = |sum| + n // 2`` by
+    only AVG is clamped to ``[lo, hi]`` (the contract's MAX keeps the input format). The divider computes ``q = t // n`` for ``t = |sum| + n // 2`` by
     restoring division, one quotient bit per step for ``act_bits`` steps; it is exact because
     ``|sum| <= n * 2**(act_bits-1)`` implies ``t < n * 2**act_bits``.
 
@@ -87,8 +87,7 @@ class PoolUnit(wiring.Component):
             with m.Elif(self.div_step):
                 fits = rem >= div
                 m.d.sync += [rem.eq(Mux(fits, rem - div, rem)), q.eq((q << 1) | fits)]
-            avg = Mux(neg, -q, q)
-            value = Mux(self.op == PoolOpCode.MAX, mx, avg)
+            avg = saturate(Mux(neg, -q, q), self.lo, self.hi)
             with m.If(self.finish):
-                m.d.sync += self.y[c].eq(saturate(value, self.lo, self.hi))
+                m.d.sync += self.y[c].eq(Mux(self.op == PoolOpCode.MAX, mx, avg))
         return m

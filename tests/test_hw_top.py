@@ -1,0 +1,340 @@
+"""Accelerator top level in Amaranth's simulator: GEMM and pool tiles, bit-exact outputs and
+start->done cycles equal to the closed forms of :mod:`hwcnn.timing`.
+
+References are independent of the RTL: :func:`hwcnn.golden_ops.gemm_tile` / ``pool_tile``
+(NumPy, the numeric contract) fed by window loops written here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+from amaranth.sim import Simulator
+
+from hwcnn import golden_ops
+from hwcnn.config import ArrayConfig, Dataflow, HardwareConfig
+from hwcnn.errors import ConfigError
+from hwcnn.fixedpoint import Overflow, Rounding
+from hwcnn.hw import layout
+from hwcnn.hw.descriptor import GemmDesc, PoolDesc, PoolOpCode, Requant
+from hwcnn.hw.params import BufferDepths
+from hwcnn.hw.top import Accelerator
+from hwcnn.layers import PoolOp
+from hwcnn.timing import REFUSED_TILE_CYCLES, gemm_tile_cycles, pool_tile_cycles
+
+DEPTHS = BufferDepths(act=128, weight=64, out=128, param=8, acc=32)
+FULL = (-128, 127)
+
+
+@dataclass(frozen=True)
+class GemmCase:
+    """One GEMM tile with its operands (``bias`` per column, ``m0``/``shift`` scalars or
+    per-column arrays when ``per_channel``)."""
+
+    name: str
+    a: np.ndarray
+    b: np.ndarray
+    bias: np.ndarray
+    m0: object
+    shift: object
+    lo: int = -128
+    hi: int = 127
+    rounding: Rounding = Rounding.HALF_UP
+    overflow: Overflow = Overflow.SATURATE
+    per_channel: bool = False
+    bias_en: bool = True
+
+
+@dataclass(frozen=True)
+class PoolCase:
+    name: str
+    x: np.ndarray            # (ch, h, w)
+    op: PoolOpCode
+    win: tuple[int, int]
+    stride: tuple[int, int]
+    pad: tuple[int, int]     # top, left (the bottom/right padding follows from out size)
+    out: tuple[int, int]
+    lo: int = -128
+    hi: int = 127
+    m0: int = 1
+    shift: int = 0
+
+
+def gemm_case(rng, name, m, n, k, *, per_channel=False, **kw) -> GemmCase:
+    a = rng.integers(-128, 128, (m, k))
+    b = rng.integers(-128, 128, (k, n))
+    # Corner operands: the extreme product (-128 * -128) must appear in every case.
+    a[0, 0], b[0, 0] = -128, -128
+    bias = rng.integers(-5000, 5000, n)
+    if per_channel:
+        m0 = rng.integers(1 << 29, 1 << 31, n)
+        shift = rng.integers(34, 40, n)
+    else:
+        m0, shift = int(rng.integers(1 << 29, 1 << 31)), 37
+    return GemmCase(name, a, b, bias, kw.pop("m0", m0), kw.pop("shift", shift),
+                    per_channel=per_channel, **kw)
+
+
+def expected_gemm(case: GemmCase) -> np.ndarray:
+    bias = case.bias if case.bias_en else None
+    return golden_ops.gemm_tile(case.a, case.b, bias, case.m0, case.shift, case.lo, case.hi,
+                                case.rounding, acc_bits=32, mode=case.overflow, bits=8)
+
+
+def expected_pool(case: PoolCase) -> np.ndarray:
+    """Naive window loops collect (values, valid) per output pixel, then the contract op."""
+    ch, h, w = case.x.shape
+    (wh, ww), (sh, sw), (pt, pl), (oh, ow) = case.win, case.stride, case.pad, case.out
+    vals = np.zeros((ch, oh * ow, wh * ww), dtype=np.int64)
+    valid = np.zeros((oh * ow, wh * ww), dtype=bool)
+    for oy in range(oh):
+        for ox in range(ow):
+            for fy in range(wh):
+                for fx in range(ww):
+                    iy, ix = oy * sh - pt + fy, ox * sw - pl + fx
+                    if 0 <= iy < h and 0 <= ix < w:
+                        vals[:, oy * ow + ox, fy * ww + fx] = case.x[:, iy, ix]
+                        valid[oy * ow + ox, fy * ww + fx] = True
+    op = {PoolOpCode.MAX: PoolOp.MAX, PoolOpCode.AVG: PoolOp.AVG, PoolOpCode.SUM: PoolOp.SUM}
+    out = [golden_ops.pool_tile(vals[c], valid, op[case.op], lo=case.lo, hi=case.hi,
+                                m0=case.m0, shift=case.shift) for c in range(ch)]
+    return np.stack(out).reshape(ch, oh, ow)
+
+
+def assert_same(tile: str, expected: np.ndarray, actual: np.ndarray) -> None:
+    """Fail with the tile, the first mismatching output coordinate, expected and actual."""
+    assert expected.shape == actual.shape, (tile, expected.shape, actual.shape)
+    bad = np.argwhere(expected != actual)
+    if bad.size:
+        idx = tuple(int(i) for i in bad[0])
+        pytest.fail(f"tile {tile}: {len(bad)} mismatches; first at output {idx}: expected "
+                    f"{int(expected[idx])}, actual {int(actual[idx])}")
+
+
+class Host:
+    """Drives the host interface of :class:`Accelerator` from an async pysim testbench."""
+
+    def __init__(self, dut: Accelerator, ctx) -> None:
+        self.dut, self.ctx = dut, ctx
+
+    async def write(self, port, base: int, words: list[int]) -> None:
+        ctx = self.ctx
+        ctx.set(port.en, 1)
+        for i, w in enumerate(words):
+            ctx.set(port.addr, base + i)
+            ctx.set(port.data, w)
+            await ctx.tick()
+        ctx.set(port.en, 0)
+
+    async def read_out(self, base: int, count: int) -> list[int]:
+        ctx, words = self.ctx, []
+        for i in range(count):
+            ctx.set(self.dut.out_rd.addr, base + i)
+            await ctx.tick()
+            words.append(ctx.get(self.dut.out_rd.data))
+        return words
+
+    async def run(self, fields: dict[str, int]) -> tuple[int, int]:
+        """Start a tile; return (cycles from start to done, error)."""
+        ctx, dut = self.ctx, self.dut
+        for name in dut.desc.signature.members:
+            ctx.set(getattr(dut.desc, name), int(fields.get(name, 0)))
+        ctx.set(dut.start, 1)
+        await ctx.tick()
+        ctx.set(dut.start, 0)
+        cycles = 1
+        while not ctx.get(dut.done):
+            assert ctx.get(dut.busy), "busy must stay high until done"
+            await ctx.tick()
+            cycles += 1
+            assert cycles < 200_000, "tile never finished"
+        return cycles, ctx.get(dut.error)
+
+
+def gemm_desc(case: GemmCase, cfg: HardwareConfig, bases=(0, 0, 0, 0)) -> GemmDesc:
+    m, k = case.a.shape
+    n = case.b.shape[1]
+    rq = Requant(lo=case.lo, hi=case.hi, m0=0 if case.per_channel else case.m0,
+                 shift=0 if case.per_channel else case.shift, rounding=case.rounding,
+                 overflow=case.overflow)
+    d = GemmDesc(m=m, n=n, k=k, requant=rq, a_base=bases[0], b_base=bases[1],
+                 p_base=bases[2], c_base=bases[3], per_channel=case.per_channel,
+                 bias_en=case.bias_en)
+    d.check(cfg, DEPTHS)
+    return d
+
+
+def pool_desc(case: PoolCase, cfg: HardwareConfig, pin_base: int, c_base: int) -> PoolDesc:
+    ch, h, w = case.x.shape
+    rq = Requant(lo=case.lo, hi=case.hi, m0=case.m0, shift=case.shift)
+    d = PoolDesc(op=case.op, in_h=h, in_w=w, out_h=case.out[0], out_w=case.out[1],
+                 win_h=case.win[0], win_w=case.win[1], stride_h=case.stride[0],
+                 stride_w=case.stride[1], pad_top=case.pad[0], pad_left=case.pad[1],
+                 pin_base=pin_base, c_base=c_base, requant=rq)
+    d.check(cfg, DEPTHS)
+    return d
+
+
+def simulate(cfg: HardwareConfig, tiles: list) -> list[tuple[str, int, int, np.ndarray]]:
+    """Run ``tiles`` back to back on one simulated accelerator.
+
+    Returns ``(name, cycles, error, result)`` per tile.
+    """
+    dut = Accelerator(cfg, DEPTHS)
+    results = []
+
+    async def bench(ctx) -> None:
+        host = Host(dut, ctx)
+        for i, tile in enumerate(tiles):
+            match tile:
+                case GemmCase():
+                    # Vary the offsets from tile to tile so addressing is exercised.
+                    bases = (i % 3, 2 * (i % 2), i % 2, 5 + i % 4)
+                    d = gemm_desc(tile, cfg, bases)
+                    await host.write(dut.act_wr, bases[0], layout.act_words(tile.a, cfg))
+                    await host.write(dut.wgt_wr, bases[1], layout.weight_words(tile.b, cfg))
+                    m0 = tile.m0 if tile.per_channel else 0
+                    sh = tile.shift if tile.per_channel else 0
+                    await host.write(dut.par_wr, bases[2],
+                                     layout.param_words(tile.bias, m0, sh, cfg))
+                    cycles, err = await host.run(d.fields())
+                    m, n = tile.a.shape[0], tile.b.shape[1]
+                    words = await host.read_out(bases[3], -(-n // cfg.array.cols) * m)
+                    results.append((tile.name, cycles, err, layout.gemm_out(words, m, n, cfg)))
+                case PoolCase():
+                    pin, cb = 3, 64
+                    d = pool_desc(tile, cfg, pin, cb)
+                    await host.write(dut.out_wr, pin, layout.pool_in_words(tile.x, cfg))
+                    cycles, err = await host.run(d.fields())
+                    oh, ow = tile.out
+                    words = await host.read_out(cb, oh * ow)
+                    y = layout.pool_out(words, tile.x.shape[0], oh, ow, cfg)
+                    results.append((tile.name, cycles, err, y))
+                case dict():
+                    cycles, err = await host.run(tile)
+                    results.append(("raw", cycles, err, None))
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    sim.run()
+    return results
+
+
+def check(cfg: HardwareConfig, tiles: list) -> None:
+    for tile, (name, cycles, err, got) in zip(tiles, simulate(cfg, tiles), strict=True):
+        match tile:
+            case GemmCase():
+                m, k = tile.a.shape
+                n = tile.b.shape[1]
+                assert err == 0, name
+                assert_same(name, expected_gemm(tile), got)
+                assert cycles == gemm_tile_cycles(m, n, k, cfg.array), (name, cycles)
+            case PoolCase():
+                assert err == 0, name
+                assert_same(name, expected_pool(tile), got)
+                assert cycles == pool_tile_cycles(*tile.out, *tile.win, cfg.array), (name, cycles)
+            case dict():
+                assert err == 1 and cycles == REFUSED_TILE_CYCLES, (tile, cycles, err)
+
+
+def config(rows: int, cols: int, df: str) -> HardwareConfig:
+    return HardwareConfig(array=ArrayConfig(rows=rows, cols=cols, dataflow=Dataflow.parse(df)))
+
+
+def gemm_corpus(seed: int, r: int, c: int) -> list[GemmCase]:
+    """Ragged sizes around the array: smaller, equal, larger than R x C (and K vs R)."""
+    rng = np.random.default_rng(seed)
+    return [
+        gemm_case(rng, "1x1x1", 1, 1, 1),
+        gemm_case(rng, "exact", r, c, r),
+        gemm_case(rng, "larger", 2 * r + 1, c + 1, 2 * r + 1),
+        gemm_case(rng, "thin", 1, 2 * c + 1, 3),
+        gemm_case(rng, "relu-perchannel", r + 1, c + 2, 5, per_channel=True, lo=0),
+        gemm_case(rng, "relu6-halfeven", 3, c, r + 2, lo=0, hi=40,
+                  rounding=Rounding.HALF_EVEN),
+        gemm_case(rng, "ties-halfaway", 2, 2, 2, m0=1, shift=1, rounding=Rounding.HALF_AWAY),
+        gemm_case(rng, "truncate-nobias", 2, 3, 4, rounding=Rounding.TRUNCATE, bias_en=False),
+        gemm_case(rng, "wrap", 3, 2, 2, m0=1, shift=2, overflow=Overflow.WRAP),
+    ]
+
+
+def pool_corpus(seed: int, ch: int) -> list[PoolCase]:
+    rng = np.random.default_rng(seed)
+
+    def x(h, w):
+        v = rng.integers(-128, 128, (ch, h, w))
+        v[0, 0, 0] = -128
+        return v
+
+    return [
+        PoolCase("max2x2s2", x(4, 5), PoolOpCode.MAX, (2, 2), (2, 2), (0, 0), (2, 2)),
+        PoolCase("avg3x3pad1", x(4, 4), PoolOpCode.AVG, (3, 3), (1, 1), (1, 1), (4, 4)),
+        PoolCase("max3x3s2pad1-ignores-lo", x(5, 5), PoolOpCode.MAX, (3, 3), (2, 2), (1, 1), (3, 3),
+                 lo=0),
+        PoolCase("sum2x3", x(3, 4), PoolOpCode.SUM, (2, 3), (1, 1), (0, 0), (2, 2),
+                 m0=3 << 28, shift=30),
+        PoolCase("global-avg", x(3, 3), PoolOpCode.AVG, (3, 3), (1, 1), (0, 0), (1, 1)),
+    ]
+
+
+@pytest.mark.parametrize("df", ["os", "ws"])
+@pytest.mark.parametrize("rows,cols", [(2, 3), (3, 2)])
+def test_gemm_tiles(df: str, rows: int, cols: int) -> None:
+    cfg = config(rows, cols, df)
+    check(cfg, gemm_corpus(rows * 10 + cols, rows, cols))
+
+
+@pytest.mark.parametrize("df", ["os", "ws"])
+def test_pool_tiles(df: str) -> None:
+    cfg = config(2, 3, df)
+    check(cfg, pool_corpus(7, 3))
+
+
+@pytest.mark.parametrize("df", ["os", "ws"])
+def test_zero_size_refused_then_next_tile_runs(df: str) -> None:
+    cfg = config(2, 2, df)
+    rng = np.random.default_rng(1)
+    zero_m = {"kind": 0, "m": 0, "n": 2, "k": 2}
+    zero_win = {"kind": 1, "in_h": 2, "in_w": 2, "out_h": 1, "out_w": 1, "win_h": 0,
+                "win_w": 2, "stride_h": 1, "stride_w": 1}
+    check(cfg, [zero_m, gemm_case(rng, "after-refusal", 3, 3, 3), zero_win,
+                PoolCase("after-refusal", rng.integers(-128, 128, (2, 2, 2)), PoolOpCode.MAX,
+                         (2, 2), (1, 1), (0, 0), (1, 1))])
+
+
+@pytest.mark.parametrize("df", ["os", "ws"])
+def test_4x4_corpus(df: str) -> None:
+    cfg = config(4, 4, df)
+    check(cfg, gemm_corpus(44, 4, 4) + pool_corpus(45, 4))
+
+
+def test_mismatch_message_names_tile_coordinate_values() -> None:
+    with pytest.raises(pytest.fail.Exception, match=r"tile t: 1 mismatches; first at output "
+                       r"\(1, 0\): expected 3, actual 4"):
+        assert_same("t", np.array([[1], [3]]), np.array([[1], [4]]))
+
+
+def test_descriptor_validation() -> None:
+    cfg = config(2, 2, "ws")
+    rq = Requant(lo=-128, hi=127)
+    for bad in ({"m": 0}, {"n": -1}, {"k": 1 << 16}):
+        with pytest.raises(ConfigError):
+            GemmDesc(**{"m": 1, "n": 1, "k": 1, **bad}, requant=rq)
+    with pytest.raises(ConfigError, match="exceed the buffer depth"):
+        GemmDesc(m=4, n=4, k=40, requant=rq, b_base=0).check(cfg, DEPTHS)
+    with pytest.raises(ConfigError, match="accumulator buffer depth"):
+        GemmDesc(m=33, n=1, k=1, requant=rq).check(cfg, DEPTHS)
+    with pytest.raises(ConfigError, match="outside the 8-bit range"):
+        GemmDesc(m=1, n=1, k=1, requant=Requant(lo=-200, hi=0)).check(cfg, DEPTHS)
+    with pytest.raises(ConfigError, match="lies in the padding"):
+        PoolDesc(op=PoolOpCode.MAX, in_h=4, in_w=4, out_h=2, out_w=2, win_h=2, win_w=2,
+                 pad_top=2, requant=rq)
+    with pytest.raises(ConfigError, match="overlap"):
+        PoolDesc(op=PoolOpCode.MAX, in_h=2, in_w=2, out_h=1, out_w=1, win_h=2, win_w=2,
+                 pin_base=0, c_base=3, requant=rq).check(cfg, DEPTHS)
+    with pytest.raises(ConfigError, match="k 40000 needs 32 accumulator bits, the array has 20"):
+        big = HardwareConfig(array=ArrayConfig(rows=2, cols=2, acc_bits=20))
+        GemmDesc(m=1, n=1, k=40000, requant=rq).check(big, BufferDepths(act=1 << 16, weight=1 << 16))
