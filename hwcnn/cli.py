@@ -21,6 +21,7 @@ COMMANDS: dict[str, str] = {
     "explain": "hwcnn.commands.explain:explain",
     "graph": "hwcnn.commands.graph:graph",
     "schema": "hwcnn.commands.schema:schema",
+    "rtl": "hwcnn.commands.rtl:rtl",
 }
 
 
