@@ -150,15 +150,12 @@ class Board:
             side *= 2
         return side
 
-    def default_buffer_kib(self) -> int:
-        """Per-buffer KiB of the default plan: the largest power of two such that the three
-        buffers (activation, weight, output) take at most half of the on-chip RAM; the other
-        half is left for skew/deskew registers, FIFOs and the host interface."""
-        budget_kib = self.onchip_bytes // 1024 // 2
-        kib = 1
-        while 3 * (2 * kib) <= budget_kib:
-            kib *= 2
-        return kib
+    def default_buffer_kib(self) -> tuple[int, int, int]:
+        """Default (activation, weight, output) buffer KiB: 7/8 of the on-chip RAM (the rest
+        is left for skew registers, FIFOs and the host interface), half of it for weights
+        (a whole-K weight slice must fit), a quarter each for activations and outputs."""
+        usable = self.onchip_bytes * 7 // 8 // 1024
+        return max(usable // 4, 1), max(usable // 2, 1), max(usable // 4, 1)
 
     def check_fit(self, hw: HardwareConfig) -> None:
         """Raise :class:`ConfigError` (one line) when ``hw`` does not fit this board."""

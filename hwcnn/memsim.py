@@ -69,7 +69,7 @@ def transfer_cycles(nbytes: int, bytes_per_cycle: float) -> int:
 
 
 def simulate(compute: Sequence[int], dram_read: Sequence[int], dram_write: Sequence[int],
-             bytes_per_cycle: float) -> Timeline:
+             bytes_per_cycle: float, *, double_buffered: Sequence[bool] | None = None) -> Timeline:
     """Run the double-buffered pipeline described in the module docstring.
 
     Parameters
@@ -78,6 +78,10 @@ def simulate(compute: Sequence[int], dram_read: Sequence[int], dram_write: Seque
         Per tile: array cycles, bytes loaded before it, bytes written after it.
     bytes_per_cycle : float
         Sustained DRAM bandwidth at the array clock.
+    double_buffered : sequence of bool, optional
+        Per tile: whether it fits half of each buffer (default: all). Two neighbours overlap
+        (load/store of one during the compute of the other) only when both do; a tile that
+        needs whole buffers waits for its predecessor to finish and be written back.
 
     Examples
     --------
@@ -88,38 +92,45 @@ def simulate(compute: Sequence[int], dram_read: Sequence[int], dram_write: Seque
     >>> t = simulate([10, 10], [32, 32], [16, 16], 16.0)
     >>> t.start.tolist(), t.stall.tolist(), t.total
     ([2, 12], [2, 1], 23)
+
+    The same tiles single-buffered: load1 waits for compute0, compute1 for store0.
+
+    >>> t = simulate([10, 10], [32, 32], [16, 16], 16.0, double_buffered=[False, False])
+    >>> t.start.tolist(), t.stall.tolist(), t.total
+    ([2, 15], [2, 4], 26)
     """
     n = len(compute)
-    if not (len(dram_read) == len(dram_write) == n):
-        raise ValueError("compute, dram_read and dram_write need one entry per tile")
-    comp = [int(c) for c in compute]
-    load = [transfer_cycles(int(b), bytes_per_cycle) for b in dram_read]
-    store = [transfer_cycles(int(b), bytes_per_cycle) for b in dram_write]
-    start = [0] * n
-    end = [0] * n
-    store_done = [0] * n
+    dbl = [True] * n if double_buffered is None else [bool(x) for x in double_buffered]
+    if not (len(dram_read) == len(dram_write) == len(dbl) == n):
+        raise ValueError("compute, dram_read, dram_write and double_buffered need one entry per tile")
     if n == 0:
         z = np.zeros(0, dtype=np.int64)
         return Timeline(compute=z, stall=z, start=z, end=z, load_cycles=z, store_cycles=z, total=0)
-    port = load[0]
-    load_done = load[0]
-    next_load_done = 0
+    comp = [int(c) for c in compute]
+    load = [transfer_cycles(int(b), bytes_per_cycle) for b in dram_read]
+    store = [transfer_cycles(int(b), bytes_per_cycle) for b in dram_write]
+    # overlap[t]: tiles t-1 and t use opposite buffer halves.
+    overlap = [False] + [dbl[t] and dbl[t - 1] for t in range(1, n)]
+    start = [0] * n
+    end = [0] * n
+    store_done = [0] * n
+    load_done = [0] * n
+    port = load_done[0] = load[0]
     for t in range(n):
-        # Prefetch tile t+1 into the half tile t-1 used; it must have finished computing.
-        if t + 1 < n:
-            free = end[t - 1] if t >= 1 else 0
-            port = max(port, free) + load[t + 1]
-            next_load_done = port
-        ready = load_done
+        ready = load_done[t]
         if t >= 1:
             ready = max(ready, end[t - 1])
-        if t >= 2:
-            ready = max(ready, store_done[t - 2])
+            # The output half this tile writes must have been drained to DRAM.
+            ready = max(ready, store_done[t - 2] if overlap[t] and t >= 2 else
+                        0 if overlap[t] else store_done[t - 1])
         start[t] = ready
         end[t] = ready + comp[t]
+        if t + 1 < n:  # prefetch first, then write back (port serves in program order)
+            free = end[t - 1] if overlap[t + 1] and t >= 1 else (0 if overlap[t + 1] else end[t])
+            port = max(port, free) + load[t + 1]
+            load_done[t + 1] = port
         port = max(port, end[t]) + store[t]
         store_done[t] = port
-        load_done = next_load_done
     total = max(end[-1], store_done[-1])
     start_a = np.asarray(start, dtype=np.int64)
     end_a = np.asarray(end, dtype=np.int64)
