@@ -22,6 +22,8 @@ COMMANDS: dict[str, str] = {
     "graph": "hwcnn.commands.graph:graph",
     "schema": "hwcnn.commands.schema:schema",
     "rtl": "hwcnn.commands.rtl:rtl",
+    "quantize": "hwcnn.commands.quantize:quantize",
+    "run": "hwcnn.commands.run:run",
 }
 
 

@@ -199,6 +199,51 @@ def _fusion(g: nx.DiGraph) -> tuple[dict[str, tuple[str, ...]], dict[str, str]]:
     return chains, alias
 
 
+def _inherits(layer: L.Layer) -> bool:
+    """Layers whose output keeps the input's scale (no requantization of their own)."""
+    match layer:
+        case L.Pool(op=L.PoolOp.SUM):
+            return False
+        case L.Pool() | L.GlobalAvgPool() | L.Activation() | L.Flatten():
+            return True
+    return False
+
+
+def _scale_groups(g: nx.DiGraph, chains: Mapping[str, tuple[str, ...]],
+                  alias: Mapping[str, str]) -> dict[str, str]:
+    """Tensors that must share one scale, as a union-find: head name -> group root.
+
+    The accelerator adds on the pool unit with ONE requantizer (so all inputs of an add share a
+    scale) and concatenates by writing producers side by side (inputs and output of a concat
+    share a scale); max/avg pools, stand-alone activations and flatten keep their input's scale.
+    """
+    parent = {n: n for n in chains}
+
+    def find(n: str) -> str:
+        while parent[n] != n:
+            parent[n] = parent[parent[n]]
+            n = parent[n]
+        return n
+
+    def union(a: str, b: str) -> None:
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+
+    for name in chains:
+        layer = g.nodes[name]["layer"]
+        ins = [alias.get(s, s) for s in layer.inputs]
+        if _inherits(layer):
+            union(name, ins[0])
+        elif isinstance(layer, L.Add):
+            for other in ins[1:]:
+                union(ins[0], other)
+        elif isinstance(layer, L.Concat):
+            for other in ins:
+                union(name, other)
+    return {n: find(n) for n in chains}
+
+
 def _stat(values: list[np.ndarray], policy: QuantPolicy) -> float:
     a = np.abs(np.concatenate([v.reshape(-1) for v in values]))
     if policy.calibration is Calibration.PERCENTILE:
@@ -262,8 +307,16 @@ def quantize_network(g: nx.DiGraph, params: Params, calib: Sequence[np.ndarray],
     def head(n: str) -> str:
         return alias.get(n, n)
 
-    def fmt_of(tail: str) -> TensorFormat:
-        return TensorFormat(scale=_scale(_stat([r[tail] for r in runs], policy), qmax, pow2),
+    group = _scale_groups(g, chains, alias)
+    stats: dict[str, float] = {}
+    for name, chain in chains.items():
+        tail = chain[-1] if chain else name
+        if not _inherits(g.nodes[name]["layer"]):
+            root = group[name]
+            stats[root] = max(stats.get(root, 0.0), _stat([r[tail] for r in runs], policy))
+
+    def fmt_of(name: str) -> TensorFormat:
+        return TensorFormat(scale=_scale(stats.get(group[name], 0.0), qmax, pow2),
                             bits=policy.act_bits, pow2=pow2)
 
     def rq(m0: object, shift: object, lo: int, hi: int, act: L.Act | None = None) -> Requant:
@@ -290,10 +343,10 @@ def quantize_network(g: nx.DiGraph, params: Params, calib: Sequence[np.ndarray],
                 input_name = name
             case L.Conv() | L.Dense():
                 q[name] = _quantize_gemm(g, name, node, layer, chain, params, in_fmts[0],
-                                         fmt_of(tail), layer.activation or fused_act, policy,
+                                         fmt_of(name), layer.activation or fused_act, policy,
                                          common, rq)
             case L.Pool(op=L.PoolOp.SUM):
-                out = fmt_of(tail)
+                out = fmt_of(name)
                 m0, sh = _multiplier(np.array(in_fmts[0].scale / out.scale), pow2)
                 q[name] = QLayer(**common, out=out, lo=out.lo, hi=out.hi,
                                  requant=rq(int(m0), int(sh), out.lo, out.hi))
@@ -305,7 +358,7 @@ def quantize_network(g: nx.DiGraph, params: Params, calib: Sequence[np.ndarray],
                 lo, hi = _clamp(out, fn)
                 q[name] = QLayer(**common, out=out, lo=lo, hi=hi)
             case L.Add():
-                out = fmt_of(tail)
+                out = fmt_of(name)
                 lo, hi = _clamp(out, fused_act)
                 reals = np.array([f.scale / out.scale for f in in_fmts])
                 m0s, shifts = _multiplier(reals, pow2)
@@ -317,7 +370,7 @@ def quantize_network(g: nx.DiGraph, params: Params, calib: Sequence[np.ndarray],
                 q[name] = QLayer(**common, out=out, lo=lo, hi=hi, add_m0=tuple(m0),
                                  add_shift=shift, requant=rq(1, shift, lo, hi, fused_act))
             case L.Concat():
-                out = fmt_of(tail)
+                out = fmt_of(name)
                 rqs = []
                 for f in in_fmts:
                     m0, sh = _multiplier(np.array(f.scale / out.scale), pow2)

@@ -1,0 +1,80 @@
+"""``hwcnn run``: execute the golden integer model and save layer outputs to .npz."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+
+import click
+import numpy as np
+
+from ..errors import ConfigError
+from ..fileio import write_bytes_atomic
+from .common import model_argument
+from .quantize import _input_name, build, quant_options
+
+
+def npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
+    """A .npz (readable by ``numpy.load``) with fixed timestamps, so output is reproducible."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_STORED) as zf:
+        for key, arr in arrays.items():
+            info = zipfile.ZipInfo(f"{key}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            member = io.BytesIO()
+            np.lib.format.write_array(member, np.ascontiguousarray(arr), allow_pickle=False)
+            zf.writestr(info, member.getvalue())
+    return buf.getvalue()
+
+
+@click.command()
+@model_argument
+@quant_options
+@click.option("--input", "input_path", required=True, type=click.Path(dir_okay=False),
+              help=".npy input: one image (C, H, W) or a batch (N, C, H, W). Integer dtype = "
+                   "already quantized to the input format; float dtype = quantized here.")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
+              help=".npz to write: one int array per layer, keyed by layer name.")
+@click.option("--layers", help="Comma-separated layer names to save (default: every layer).")
+def run(model: str, input_path: str, output: str, layers: str | None, **opts: object) -> None:
+    """Run MODEL.yaml in the bit-exact golden model on --input and write integer outputs.
+
+    Layers folded or fused into another (BatchNorm, ReLU after a conv, dropout, softmax) hold
+    the output of the layer they were fused into. With a batch input each array gets a leading
+    N axis. The network is quantized with the same options as ``hwcnn quantize``.
+    """
+    from ..golden import quantize_input, run_network
+    from ..weights import load_input
+
+    b = build(model, **opts)  # type: ignore[arg-type]
+    qnet = b.qnet
+    names = [n.strip() for n in layers.split(",")] if layers else list(qnet.alias)
+    unknown = [n for n in names if n not in qnet.alias]
+    if unknown or not names:
+        raise ConfigError(f"--layers: {unknown[0]!r} is not a layer of {model}" if unknown
+                          else "--layers: no layer named")
+    in_shape = b.graph.nodes[_input_name(b.graph)]["out_shape"]
+    f = qnet.input_format
+    raw = _peek(input_path)
+    integer = raw is not None and raw.dtype.kind in "iu"
+    batch = load_input(input_path, in_shape, integer=integer, lo=f.lo, hi=f.hi)
+    single = raw is not None and tuple(raw.shape) == tuple(in_shape.as_list())
+    results = []
+    for x in batch:
+        xi = x if integer else quantize_input(qnet, x)
+        res = run_network(qnet, xi)
+        results.append({n: res.tensor(qnet, n) for n in names})
+    arrays = {n: (results[0][n] if single else np.stack([r[n] for r in results]))
+              .astype(np.int32 if qnet.policy.act_bits > 16 else np.int16
+                      if qnet.policy.act_bits > 8 else np.int8) for n in names}
+    write_bytes_atomic(output, npz_bytes(arrays))
+    click.echo(f"wrote {output} ({len(arrays)} layers, {len(batch)} input"
+               f"{'s' if len(batch) != 1 else ''})", err=True)
+
+
+def _peek(path: str) -> np.ndarray | None:
+    """The array in ``path`` if it is a readable .npy (load_input reports every other case)."""
+    try:
+        arr = np.load(path, allow_pickle=False, mmap_mode="r")
+    except (OSError, ValueError, EOFError):
+        return None
+    return arr if isinstance(arr, np.ndarray) else None
