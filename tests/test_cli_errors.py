@@ -1,0 +1,240 @@
+"""CLI behaviour around files: unreadable specs, output paths, unknown ``--layer`` names.
+
+The product rule: user errors end with exit status 2 and exactly one ``hwcnn: error:`` line on
+stderr, no traceback and no (partial) output file. ``-o`` into a directory that does not exist yet
+creates it: :func:`hwcnn.fileio.write_bytes_atomic` makes the parent directories on purpose.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from hwcnn.cli import main
+
+PREFIX = "hwcnn: error: "
+SPEC = ("name: small\ninput: [1, 8, 8]\nlayers:\n"
+        "  - {name: conv1, kind: conv2d, filters: 4, kernel: 3, padding: 1, activation: relu}\n"
+        "  - {name: pool1, kind: maxpool, kernel: 2}\n"
+        "  - {name: fc, kind: dense, units: 10}\n")
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    code: int | str | None
+    out: str
+    err: str
+    crash: str | None
+
+
+def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> Run:
+    capsys.readouterr()
+    code: int | str | None = 0
+    crash = None
+    try:
+        main(args)
+    except SystemExit as exc:
+        code = exc.code
+    except Exception:  # noqa: BLE001 - an escaping exception IS the finding
+        tb = traceback.format_exc().rstrip().splitlines()
+        code, crash = "raised", "\n".join(tb[-4:])
+    cap = capsys.readouterr()
+    return Run(code, cap.out, cap.err, crash)
+
+
+def one_error_line(run: Run) -> str:
+    """Assert a clean user error and return its single line."""
+    assert run.crash is None, f"hwcnn crashed instead of reporting an error:\n{run.crash}"
+    assert "Traceback" not in run.out + run.err
+    assert run.code == 2, f"exit status {run.code!r}, expected 2; stderr={run.err!r}"
+    lines = run.err.splitlines()
+    assert len(lines) == 1, f"stderr must be one line, got {run.err!r}"
+    assert lines[0].startswith(PREFIX), lines[0]
+    return lines[0]
+
+
+def ok(run: Run) -> None:
+    assert run.crash is None, run.crash
+    assert run.code in (0, None), f"exit {run.code!r}: {run.err!r}"
+
+
+@pytest.fixture
+def spec(tmp_path: Path) -> Path:
+    path = tmp_path / "small.yaml"
+    path.write_text(SPEC, encoding="utf-8")
+    return path
+
+
+# -- unreadable spec files -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("command", ["report", "explain", "graph"])
+def test_missing_file(command: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    missing = tmp_path / "nope" / "missing.yaml"
+    line = one_error_line(run_cli([command, str(missing)], capsys))
+    assert str(missing) in line
+    assert "cannot read" in line and "No such file" in line
+
+
+@pytest.mark.parametrize("command", ["report", "explain", "graph"])
+def test_directory_given_as_spec(command: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    line = one_error_line(run_cli([command, str(tmp_path)], capsys))
+    assert str(tmp_path) in line
+    assert "directory" in line.lower()
+
+
+@pytest.mark.parametrize("data", [b"name: t\ninput: [1, 8, 8]\nlayers: [{kind: relu}]\n# caf\xe9\n",
+                                  b"\xff\xfe\x00n\x00a\x00m\x00e\x00", b"\x80" * 16],
+                         ids=["latin1", "utf16", "binary"])
+def test_non_utf8_spec(data: bytes, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "latin.yaml"
+    path.write_bytes(data)
+    out = tmp_path / "r.json"
+    line = one_error_line(run_cli(["report", str(path), "-f", "json", "-o", str(out)], capsys))
+    assert str(path) in line and "UTF-8" in line
+    assert not out.exists()
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root reads any file")
+def test_unreadable_permissions(spec: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spec.chmod(0)
+    try:
+        line = one_error_line(run_cli(["report", str(spec)], capsys))
+    finally:
+        spec.chmod(0o644)
+    assert str(spec) in line and "cannot read" in line
+
+
+def test_bom_and_crlf_are_ordinary_text(spec: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Windows editors write a BOM and CRLF line ends; the report must not change."""
+    plain = run_cli(["report", str(spec), "-f", "json"], capsys)
+    ok(plain)
+    windows = tmp_path / "windows.yaml"
+    windows.write_bytes(b"\xef\xbb\xbf" + SPEC.replace("\n", "\r\n").encode("utf-8"))
+    run = run_cli(["report", str(windows), "-f", "json"], capsys)
+    ok(run)
+    assert run.out == plain.out
+
+
+# -- output paths ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("command", "extra"), [("report", ["-f", "json"]), ("explain", []),
+                                                ("graph", ["-f", "dot"])])
+def test_output_into_new_directory_is_created(command: str, extra: list[str], spec: Path, tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    to_stdout = run_cli([command, str(spec), *extra], capsys)
+    ok(to_stdout)
+    target = tmp_path / "new" / "deeper" / "out.txt"
+    run = run_cli([command, str(spec), *extra, "-o", str(target)], capsys)
+    ok(run)
+    assert run.out == ""
+    assert target.read_text(encoding="utf-8") == to_stdout.out
+    assert sorted(p.name for p in target.parent.iterdir()) == ["out.txt"], "temporary files left behind"
+
+
+def test_report_json_written_to_file_is_the_network(spec: Path, tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """Independent numbers for the small spec: conv 1->4 3x3 'same' + pool 2 + dense 64->10."""
+    out = tmp_path / "r.json"
+    ok(run_cli(["report", str(spec), "-f", "json", "-o", str(out)], capsys))
+    doc = json.loads(out.read_text(encoding="utf-8"))
+    rows = {r["name"]: r for r in doc["layers"]}
+    assert rows["conv1"]["output_shape"] == [4, 8, 8]
+    assert rows["conv1"]["params"] == 4 * (3 * 3 * 1 + 1)
+    assert rows["pool1"]["output_shape"] == [4, 4, 4]
+    assert rows["fc"]["params"] == 4 * 4 * 4 * 10 + 10
+
+
+def test_output_parent_is_a_file(spec: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    blocker = tmp_path / "blocker"
+    blocker.write_text("I am a file\n", encoding="utf-8")
+    target = blocker / "out.json"
+    line = one_error_line(run_cli(["report", str(spec), "-f", "json", "-o", str(target)], capsys))
+    assert str(target) in line or str(blocker) in line
+    assert blocker.read_text(encoding="utf-8") == "I am a file\n"
+
+
+def test_output_is_a_directory(spec: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """click rejects it before hwcnn runs (usage error, status 2); nothing may be written."""
+    run = run_cli(["report", str(spec), "-o", str(tmp_path)], capsys)
+    assert run.crash is None and "Traceback" not in run.err
+    assert run.code == 2
+    assert "directory" in run.err.lower()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["small.yaml"]
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root writes anywhere")
+def test_output_directory_not_writable(spec: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o555)
+    try:
+        line = one_error_line(run_cli(["report", str(spec), "-o", str(locked / "r.txt")], capsys))
+    finally:
+        locked.chmod(0o755)
+    assert "r.txt" in line
+
+
+def test_output_write_refused(spec: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                              capsys: pytest.CaptureFixture[str]) -> None:
+    """The OS refusing the write (read-only mount, permissions; simulated because the tests may
+    run as root) is a user-facing problem: one line, status 2, nothing left behind."""
+    import hwcnn.fileio
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise PermissionError(13, "Permission denied", str(tmp_path / "out"))
+
+    monkeypatch.setattr(hwcnn.fileio.tempfile, "mkstemp", refuse)
+    target = tmp_path / "out" / "r.json"
+    line = one_error_line(run_cli(["report", str(spec), "-f", "json", "-o", str(target)], capsys))
+    assert "Permission denied" in line
+    assert not target.exists()
+
+
+def test_failed_run_keeps_previous_output(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A bad spec must not truncate or replace an earlier report at the same path."""
+    out = tmp_path / "r.json"
+    out.write_text("previous\n", encoding="utf-8")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: t\ninput: [1, 4, 4]\nlayers:\n  - {name: c, kind: conv2d, filters: 2, kernel: 5}\n",
+                   encoding="utf-8")
+    one_error_line(run_cli(["report", str(bad), "-f", "json", "-o", str(out)], capsys))
+    assert out.read_text(encoding="utf-8") == "previous\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.yaml", "r.json"]
+
+
+# -- explain --layer -------------------------------------------------------------------------
+
+
+def test_explain_unknown_layer(spec: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "e.txt"
+    line = one_error_line(run_cli(["explain", str(spec), "--layer", "conv9", "-o", str(out)], capsys))
+    assert str(spec) in line and "'conv9'" in line
+    assert not out.exists()
+
+
+def test_explain_known_layer_only_that_layer(spec: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run = run_cli(["explain", str(spec), "--layer", "conv1"], capsys)
+    ok(run)
+    assert run.out.startswith("conv1 (conv2d)")
+    assert "pool1" not in run.out and "fc (dense)" not in run.out
+    assert "40" in run.out  # 4 * (3*3*1 + 1) parameters
+
+
+# -- command-line usage mistakes (click's own errors: status 2, no traceback) -----------------
+
+
+@pytest.mark.parametrize("args", [["report"], ["report", "{spec}", "-f", "xml"], ["nosuchcommand"],
+                                  ["graph", "{spec}", "--bogus"]],
+                         ids=["no-model", "bad-format", "unknown-command", "unknown-option"])
+def test_usage_errors(args: list[str], spec: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run = run_cli([a.replace("{spec}", str(spec)) for a in args], capsys)
+    assert run.crash is None, run.crash
+    assert run.code == 2
+    assert "Traceback" not in run.err
+    assert "Error" in run.err
