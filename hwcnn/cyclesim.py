@@ -42,22 +42,25 @@ def fast_pool_cycles(out_h: int, out_w: int, win_h: int, win_w: int, array: Arra
 
 
 class _DelayLines:
-    """``lanes`` shift registers; lane ``i`` delays its input by ``delays[i]`` cycles."""
+    """``lanes`` shift registers; lane ``i`` delays its input by ``delays[i]`` cycles.
+
+    ``regs[:, d]`` (d >= 1) is the input of ``d`` cycles ago; column 0 holds this cycle's input
+    so that a lane with delay 0 is a plain wire.
+    """
 
     def __init__(self, delays: np.ndarray, dtype: type = np.int64) -> None:
         self.delays = delays
-        depth = max(int(delays.max(initial=0)), 1)
-        self.regs = np.zeros((len(delays), depth), dtype=dtype)
+        self.regs = np.zeros((len(delays), int(delays.max(initial=0)) + 1), dtype=dtype)
         self.lanes = np.arange(len(delays))
 
     def output(self, inp: np.ndarray) -> np.ndarray:
         """Combinational output this cycle given this cycle's input."""
-        tapped = self.regs[self.lanes, np.maximum(self.delays - 1, 0)]
-        return np.where(self.delays == 0, inp, tapped)
+        self.regs[:, 0] = inp
+        return self.regs[self.lanes, self.delays]
 
     def clock(self, inp: np.ndarray) -> None:
-        self.regs[:, 1:] = self.regs[:, :-1]
         self.regs[:, 0] = inp
+        self.regs[:, 1:] = self.regs[:, :-1].copy()
 
 
 class _Post:

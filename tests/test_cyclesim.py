@@ -1,0 +1,231 @@
+"""Stepped cycle model: bit-exact with the golden model, cycle-exact with the closed form.
+
+Cycle counts in the hand-worked cases are computed in the comments from rtl/README.md section 5,
+not taken from :mod:`hwcnn.timing`; the random sweeps then check that the stepped model (which
+derives its counts from tokens moving through registers) and the closed form agree exactly.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from hwcnn import cyclesim, golden, timing
+from hwcnn.config import ArrayConfig, Dataflow
+from hwcnn.fixedpoint import Overflow, Rounding
+from hwcnn.golden_ops import Requant
+from hwcnn.layers import PoolOp
+
+OS, WS = Dataflow.OUTPUT_STATIONARY, Dataflow.WEIGHT_STATIONARY
+
+
+def arr(r: int, c: int, df: Dataflow, **kw: int) -> ArrayConfig:
+    return ArrayConfig(rows=r, cols=c, dataflow=df, **kw)
+
+
+def naive_gemm(a, b, bias, m0, shift, lo, hi):  # type: ignore[no-untyped-def]
+    """Independent reference: Python ints, HALF_UP single rounding, saturate."""
+    m, k = len(a), len(a[0])
+    n = len(b[0])
+    out = np.zeros((m, n), dtype=np.int64)
+    for i in range(m):
+        for j in range(n):
+            acc = int(bias[j]) + sum(int(a[i][kk]) * int(b[kk][j]) for kk in range(k))
+            mm = int(m0[j]) if np.ndim(m0) else int(m0)
+            s = int(shift[j]) if np.ndim(shift) else int(shift)
+            p = acc * mm
+            y = (p + (1 << (s - 1))) >> s if s else p
+            out[i, j] = min(max(y, lo), hi)
+    return out
+
+
+def random_case(rng: np.random.Generator, m: int, n: int, k: int):  # type: ignore[no-untyped-def]
+    a = rng.integers(-128, 128, (m, k))
+    b = rng.integers(-128, 128, (k, n))
+    bias = rng.integers(-20000, 20000, n)
+    m0 = rng.integers(1 << 29, 1 << 31, n)
+    shift = rng.integers(30, 40, n)
+    return a, b, bias, m0, shift
+
+
+# -- hand-worked cycle counts ------------------------------------------------------------------
+
+@pytest.mark.parametrize("df, expected", [
+    # OS, 4x4 array, m=n=k=4: one fold of k+R+C-2 = 10 skewed compute + 1 read latency
+    # + R=4 drain + 3 post = 18 cycles, plus the start cycle: 19.
+    (OS, 19),
+    # WS: one fold of R=4 preload + m+R+C-2 = 10 stream + 5 (2 read latencies + 3 post) = 19,
+    # plus the start cycle: 20.
+    (WS, 20),
+])
+def test_gemm_that_fits_the_array_exactly(df: Dataflow, expected: int) -> None:
+    rng = np.random.default_rng(0)
+    a, b, bias, m0, shift = random_case(rng, 4, 4, 4)
+    out, cycles = cyclesim.run_gemm_tile(a, b, bias, Requant(m0=m0, shift=shift, lo=-128, hi=127),
+                                         arr(4, 4, df))
+    assert cycles == expected
+    assert (out == naive_gemm(a, b, bias, m0, shift, -128, 127)).all()
+
+
+@pytest.mark.parametrize("df, expected", [
+    # OS 4x4, m=10, n=9, k=11: F_M = 3, F_N = 3 -> 9 folds of (11+4+4-2) + 1 + 4 + 3 = 25
+    # -> 1 + 9*25 = 226.
+    (OS, 226),
+    # WS 4x4: F_K = 3, F_N = 3 -> 9 folds of 4 + (10+4+4-2) + 5 = 25 -> 1 + 225 = 226.
+    (WS, 226),
+])
+def test_gemm_with_several_folds_in_each_dimension(df: Dataflow, expected: int) -> None:
+    rng = np.random.default_rng(1)
+    a, b, bias, m0, shift = random_case(rng, 10, 9, 11)
+    out, cycles = cyclesim.run_gemm_tile(a, b, bias, Requant(m0=m0, shift=shift, lo=-128, hi=127),
+                                         arr(4, 4, df))
+    assert cycles == expected
+    assert (out == naive_gemm(a, b, bias, m0, shift, -128, 127)).all()
+
+
+def test_non_square_array_hand_count() -> None:
+    # WS 2 rows x 3 cols, m=5, n=4, k=3: F_K=2, F_N=2 -> 4 folds of 2 + (5+2+3-2) + 5 = 15
+    # -> 61. OS: F_M=3, F_N=2 -> 6 folds of (3+2+3-2) + 1 + 2 + 3 = 12 -> 73.
+    rng = np.random.default_rng(2)
+    a, b, bias, m0, shift = random_case(rng, 5, 4, 3)
+    rq = Requant(m0=m0, shift=shift, lo=-128, hi=127)
+    assert cyclesim.run_gemm_tile(a, b, bias, rq, arr(2, 3, WS))[1] == 61
+    assert cyclesim.run_gemm_tile(a, b, bias, rq, arr(2, 3, OS))[1] == 73
+
+
+def test_pool_hand_count() -> None:
+    # 2x2 max pool, stride 2, on a 4x4 map, 8-bit: 4 output pixels of 4 reads + 8 divider
+    # steps + 4 (read latency, set-up, select, write) = 16 -> 1 + 64 = 65.
+    x = np.arange(3 * 16).reshape(3, 4, 4) - 20
+    out, cycles = cyclesim.run_pool_tile(x, PoolOp.MAX, win=(2, 2), stride=(2, 2), pad=(0, 0),
+                                         out_hw=(2, 2), array=arr(4, 4, WS))
+    assert cycles == 65
+    expected = x.reshape(3, 2, 2, 2, 2).max(axis=(2, 4))
+    assert (out == expected).all()
+
+
+# -- random sweeps: stepped == golden (bit-exact), stepped == closed form (cycles) -------------
+
+def sweep(count: int, seed: int, max_arr: int, max_dim: int) -> None:
+    rng = np.random.default_rng(seed)
+    for i in range(count):
+        r, c = (int(v) for v in rng.integers(1, max_arr + 1, 2))
+        m, n, k = (int(v) for v in rng.integers(1, max_dim + 1, 3))
+        df = (OS, WS)[i % 2]
+        a, b, bias, m0, shift = random_case(rng, m, n, k)
+        per_tensor = i % 3 == 0
+        if per_tensor:
+            m0, shift = int(m0[0]), int(shift[0])
+        lo = 0 if i % 4 == 0 else -128
+        rq = Requant(m0=m0, shift=shift, lo=lo, hi=127)
+        array = arr(r, c, df)
+        out, cycles = cyclesim.run_gemm_tile(a, b, bias, rq, array)
+        case = f"case {i}: {df.value} {r}x{c} m={m} n={n} k={k}"
+        assert cycles == timing.gemm_tile_cycles(m, n, k, array), case
+        assert cycles == cyclesim.fast_gemm_cycles(m, n, k, array), case
+        assert (out == golden.gemm_tile(a, b, bias, m0, shift, lo, 127)).all(), case
+
+
+def test_random_tiles_fast() -> None:
+    sweep(300, seed=10, max_arr=4, max_dim=9)
+
+
+@pytest.mark.slow
+def test_random_tiles_thousands() -> None:
+    sweep(2000, seed=11, max_arr=5, max_dim=12)
+
+
+def test_ragged_edges_every_remainder() -> None:
+    # Every remainder of m, n, k modulo a 3x2 array, both dataflows.
+    rng = np.random.default_rng(3)
+    for df in (OS, WS):
+        array = arr(3, 2, df)
+        for m in range(1, 7):
+            for n in range(1, 5):
+                for k in (1, 2, 4, 5):
+                    a, b, bias, m0, shift = random_case(rng, m, n, k)
+                    out, cycles = cyclesim.run_gemm_tile(
+                        a, b, bias, Requant(m0=m0, shift=shift, lo=-128, hi=127), array)
+                    assert cycles == timing.gemm_tile_cycles(m, n, k, array)
+                    assert (out == naive_gemm(a, b, bias, m0, shift, -128, 127)).all()
+
+
+def test_rounding_wrap_and_accumulator_wrap() -> None:
+    rng = np.random.default_rng(4)
+    a, b, bias, _, _ = random_case(rng, 5, 3, 7)
+    for rounding in Rounding:
+        rq = Requant(m0=3, shift=9, lo=-128, hi=127, rounding=rounding, mode=Overflow.WRAP)
+        for df in (OS, WS):
+            out, _ = cyclesim.run_gemm_tile(a, b, bias, rq, arr(2, 2, df))
+            exp = golden.gemm_tile(a, b, bias, 3, 9, -128, 127, rounding, mode=Overflow.WRAP, bits=8)
+            assert (out == exp).all()
+    # 16-bit accumulators wrap inside the PEs exactly as the golden model's wrap(acc, 16).
+    big_a = np.full((2, 4), 127)
+    big_b = np.full((4, 2), 127)
+    for df in (OS, WS):
+        out, _ = cyclesim.run_gemm_tile(big_a, big_b, None, Requant(m0=1, shift=0, lo=-128, hi=127),
+                                        arr(2, 2, df, acc_bits=16))
+        exp = golden.gemm_tile(big_a, big_b, None, 1, 0, -128, 127, acc_bits=16)
+        assert (out == exp).all()
+
+
+def test_bad_shapes_rejected() -> None:
+    with pytest.raises(ValueError):
+        cyclesim.run_gemm_tile(np.zeros((2, 3)), np.zeros((4, 2)), None,
+                               Requant(m0=1, shift=0, lo=-128, hi=127), arr(2, 2, OS))
+
+
+def naive_pool(x, op, win, stride, pad, out_hw, m0=1, shift=0):  # type: ignore[no-untyped-def]
+    ch, h, w = x.shape
+    out = np.zeros((ch, *out_hw), dtype=np.int64)
+    for c in range(ch):
+        for oy in range(out_hw[0]):
+            for ox in range(out_hw[1]):
+                vals = [int(x[c, y, xx]) for y in range(oy * stride[0] - pad[0], oy * stride[0] - pad[0] + win[0])
+                        for xx in range(ox * stride[1] - pad[1], ox * stride[1] - pad[1] + win[1])
+                        if 0 <= y < h and 0 <= xx < w]
+                s = sum(vals)
+                if op is PoolOp.MAX:
+                    y = max(vals)
+                elif op is PoolOp.AVG:
+                    n = len(vals)
+                    y = (s + n // 2) // n if s >= 0 else -((-s + n // 2) // n)
+                else:
+                    p = s * m0
+                    y = (p + (1 << (shift - 1))) >> shift if shift else p
+                out[c, oy, ox] = min(max(y, -128), 127)
+    return out
+
+
+def test_pool_random_against_naive_and_closed_form() -> None:
+    rng = np.random.default_rng(5)
+    done = 0
+    while done < 120:
+        lanes = int(rng.integers(1, 5))
+        array = arr(2, lanes, WS)
+        ch = int(rng.integers(1, lanes + 1))
+        h, w = (int(v) for v in rng.integers(1, 7, 2))
+        win = tuple(int(v) for v in rng.integers(1, 4, 2))
+        stride = tuple(int(v) for v in rng.integers(1, 3, 2))
+        pad = (int(rng.integers(0, win[0])), int(rng.integers(0, win[1])))
+        out_hw = ((h + pad[0] - win[0]) // stride[0] + 1, (w + pad[1] - win[1]) // stride[1] + 1)
+        if min(out_hw) < 1:
+            continue
+        op = (PoolOp.MAX, PoolOp.AVG, PoolOp.SUM)[done % 3]
+        x = rng.integers(-128, 128, (ch, h, w))
+        m0, shift = int(rng.integers(1 << 29, 1 << 31)), int(rng.integers(28, 34))
+        out, cycles = cyclesim.run_pool_tile(x, op, win=win, stride=stride, pad=pad, out_hw=out_hw,
+                                             array=array, m0=m0, shift=shift)
+        assert cycles == timing.pool_tile_cycles(*out_hw, *win, array)
+        assert (out == naive_pool(x, op, win, stride, pad, out_hw, m0, shift)).all()
+        done += 1
+
+
+def test_pool_matches_golden_pool_tile() -> None:
+    x = np.array([[[1, -4, 7], [3, 8, -2], [5, 5, 5]]])
+    out, _ = cyclesim.run_pool_tile(x, PoolOp.AVG, win=(2, 2), stride=(1, 1), pad=(1, 1),
+                                    out_hw=(3, 3), array=arr(1, 1, OS))
+    for oy in range(3):
+        for ox in range(3):
+            vals = [x[0, y, xx] for y in (oy - 1, oy) for xx in (ox - 1, ox) if 0 <= y < 3 and 0 <= xx < 3]
+            assert out[0, oy, ox] == golden.pool_tile([vals], None, PoolOp.AVG)[0]
