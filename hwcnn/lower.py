@@ -248,7 +248,7 @@ def _choose_gemm(name: str, arr: ArrayConfig, hw: HardwareConfig, m: int, n: int
     for double, caps in ((True, half), (False, full)):
         for nt in nts:
             mt = _max_mt(arr, caps, nt, k, m)
-            if arr.dataflow is Dataflow.OUTPUT_STATIONARY and mt > arr.rows:
+            if arr.dataflow is Dataflow.OUTPUT_STATIONARY and arr.rows < mt < m:
                 mt -= mt % arr.rows
             if mt == 0 or nt > MAX_DESC:
                 continue

@@ -1,0 +1,219 @@
+"""Lowering: hand-checked tiles, cycles and DRAM bytes; tiling invariants; fusion rules."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from hwcnn import lower as LW
+from hwcnn.config import ArrayConfig, Dataflow, HardwareConfig, MemoryConfig
+from hwcnn.errors import ConfigError
+from hwcnn.graph import ordered_nodes
+from tests.conftest import graph_of, model_graph
+
+OS, WS = Dataflow.OUTPUT_STATIONARY, Dataflow.WEIGHT_STATIONARY
+#: parameter word bits per column for 32-bit accumulators: bias 32 + M0 31 + shift 6
+PARAM_BITS = 69
+
+
+def hw(df: Dataflow, r: int = 4, c: int = 4, kib: int = 64, bpc: float = 16.0) -> HardwareConfig:
+    return HardwareConfig(array=ArrayConfig(rows=r, cols=c, dataflow=df),
+                          memory=MemoryConfig(act_kib=kib, weight_kib=kib, out_kib=kib,
+                                              dram_bytes_per_cycle=bpc))
+
+
+def net(input_shape: str, *layers: str):  # type: ignore[no-untyped-def]
+    body = "\n".join(f"  - {ln}" for ln in layers)
+    return graph_of(f"name: t\ninput: {input_shape}\nlayers:\n{body}\n")
+
+
+def plan(g, h: HardwareConfig, name: str) -> LW.LayerPlan:  # type: ignore[no-untyped-def]
+    return next(p for p in LW.lower(g, h).layers if p.name == name)
+
+
+@pytest.mark.parametrize("df, cycles", [
+    # M=K=N=4 on 4x4: OS 1 + (4+4+4-2) + 1 + 4 + 3 = 19; WS 1 + 4 + (4+4+4-2) + 5 = 20.
+    (OS, 19), (WS, 20)])
+def test_gemm_fits_array_exactly(df: Dataflow, cycles: int) -> None:
+    g = net("[4, 2, 2]", "{name: c, kind: conv2d, filters: 4, kernel: 1}")
+    p = plan(g, hw(df), "c")
+    assert p.tiles == 1 and p.cycles.tolist() == [cycles] and p.macs == 64
+
+
+@pytest.mark.parametrize("df, cycles", [
+    # M=10 (2x5 pixels), K=11 channels, N=9 filters on 4x4, one tile:
+    # OS: 3*3 folds of 11+4+4-2+1+4+3 = 25 -> 226; WS: 3*3 folds of 4+(10+4+4-2)+5 = 25 -> 226.
+    (OS, 226), (WS, 226)])
+def test_gemm_with_folds_in_every_dimension(df: Dataflow, cycles: int) -> None:
+    g = net("[11, 2, 5]", "{name: c, kind: conv2d, filters: 9, kernel: 1}")
+    p = plan(g, hw(df), "c")
+    assert p.cycles.tolist() == [cycles]
+
+
+def test_one_by_one_conv_cycles_and_bytes() -> None:
+    # 1x1 conv, 8 -> 6 channels on a 5x5 map: M=25, K=8, N=6.
+    g = net("[8, 5, 5]", "{name: c, kind: conv2d, filters: 6, kernel: 1}")
+    # WS 4x4: F_K=2, F_N=2 -> 4 folds of 4 + (25+4+4-2) + 5 = 40 -> 161.
+    p = plan(g, hw(WS), "c")
+    assert p.cycles.tolist() == [161]
+    # DRAM: A = 25*8 bytes, B = 8*6 bytes + 6 parameter columns of 69 bits, out = 25*6.
+    assert p.dram_read.tolist() == [200 + 48 + (6 * PARAM_BITS + 7) // 8]
+    assert p.dram_write.tolist() == [150]
+    # OS 4x4: F_M=7, F_N=2 -> 14 folds of 8+4+4-2+1+4+3 = 22 -> 309.
+    assert plan(g, hw(OS), "c").cycles.tolist() == [309]
+
+
+def test_depthwise_conv_one_gemm_per_group() -> None:
+    # 3 channels, 3x3, pad 1, groups 3: per group M=16, K=9, N=1 (one array column in use).
+    g = net("[3, 4, 4]", "{name: dw, kind: conv2d, filters: 3, kernel: 3, padding: 1, groups: 3}")
+    p = plan(g, hw(WS), "dw")
+    # WS 4x4 per group: F_K=3, F_N=1 -> 3 folds of 4 + (16+4+4-2) + 5 = 31 -> 94.
+    assert p.cycles.tolist() == [94, 94, 94]
+    # im2col counted honestly: 16 pixels x 9 taps per group, plus 9 weights + one param column.
+    assert p.dram_read.tolist() == [144 + 9 + 9] * 3
+    assert p.dram_write.tolist() == [16] * 3
+    tiles = list(p.make_tiles())
+    assert [t.group for t in tiles] == [0, 1, 2] and all(t.n == 1 and t.k == 9 for t in tiles)
+
+
+@pytest.mark.parametrize("df, cycles", [
+    # dense 20 -> 5 (M=1, K=20, N=5) on 4x4:
+    # WS: F_K=5, F_N=2 -> 10 folds of 4 + (1+4+4-2) + 5 = 16 -> 161.
+    # OS: F_M=1, F_N=2 -> 2 folds of 20+4+4-2+1+4+3 = 34 -> 69.
+    (WS, 161), (OS, 69)])
+def test_dense_layer(df: Dataflow, cycles: int) -> None:
+    g = net("[5, 2, 2]", "{name: f, kind: flatten}", "{name: d, kind: dense, units: 5}")
+    p = plan(g, hw(df), "d")
+    assert p.cycles.tolist() == [cycles]
+    assert plan(g, hw(df), "f").unit == LW.Unit.FREE
+
+
+def test_pool_layer() -> None:
+    # 2x2/2 max pool on 3x4x4 with 4 lanes: one tile, 4 pixels x (4 reads + 8 + 4) + 1 = 65.
+    g = net("[3, 4, 4]", "{name: p, kind: maxpool, kernel: 2}")
+    p = plan(g, hw(WS), "p")
+    assert p.unit == LW.Unit.POOL and p.cycles.tolist() == [65]
+    assert p.dram_read.tolist() == [48] and p.dram_write.tolist() == [12]
+    # 6 channels on 4 lanes: two channel groups.
+    g6 = net("[6, 4, 4]", "{name: p, kind: maxpool, kernel: 2}")
+    assert plan(g6, hw(WS), "p").cycles.tolist() == [65, 65]
+
+
+def test_pool_bands_when_the_map_does_not_fit() -> None:
+    # 1 KiB output memory = 256 words of 4 lanes; half = 128 words. A 3x3/1 pool on 16x16 -> 14x14
+    # needs (16 + 14) words per output row plus 2 halo rows: bands of output rows.
+    g = net("[4, 16, 16]", "{name: p, kind: maxpool, kernel: 3, stride: 1}")
+    p = plan(g, hw(WS, kib=1), "p")
+    tiles = list(p.make_tiles())
+    assert p.tiles > 1
+    assert sum(t.out_h for t in tiles) == 14
+    for t in tiles:
+        assert t.in_h == min(16 - t.iy0, t.out_h + 2)          # band plus halo rows
+        assert (t.in_h * 16 + t.out_h * 14) * 4 <= (512 if t.double_buffered else 1024)
+    # every band's cycles follow the per-pixel formula: out pixels x (9 + 8 + 4), + 1
+    assert p.cycles.tolist() == [1 + t.out_h * 14 * 21 for t in tiles]
+    # halo rows are re-read from DRAM: more than the 4*16*16 input bytes in total
+    assert p.dram_read.sum() > 4 * 16 * 16
+
+
+def test_tiles_partition_every_gemm_and_fit_the_buffers() -> None:
+    g = model_graph("lenet5")
+    for df in (OS, WS):
+        h = hw(df, kib=2)
+        prog = LW.lower(g, h)
+        for p in prog.layers:
+            node = g.nodes[p.name]
+            if p.unit != LW.Unit.ARRAY or node["gemm"] is None:
+                continue
+            gd = node["gemm"]
+            cover = np.zeros((gd.groups, gd.m, gd.n), dtype=int)
+            for t in p.make_tiles():
+                cover[t.group, t.m0:t.m0 + t.m, t.n0:t.n0 + t.n] += 1
+                cap = 1024 if t.double_buffered else 2048
+                assert t.act_bytes <= cap and t.weight_bytes <= cap and t.out_bytes <= cap
+                assert t.k == gd.k
+            assert (cover == 1).all(), p.name
+            assert p.macs == gd.macs
+
+
+def test_loop_order_reuse_counts_each_operand_once_when_it_fits() -> None:
+    # With ample buffers a GEMM is one tile: A, B and outputs cross DRAM exactly once.
+    g = net("[16, 8, 8]", "{name: c, kind: conv2d, filters: 32, kernel: 3, padding: 1}")
+    p = plan(g, hw(WS, kib=256), "c")
+    m, k, n = 64, 144, 32
+    assert p.tiles == 1
+    assert int(p.dram_read.sum()) == m * k + k * n + (n * PARAM_BITS + 7) // 8
+    assert int(p.dram_write.sum()) == m * n
+
+
+def test_fusion_rules() -> None:
+    g = net("[4, 4, 4]",
+            "{name: c1, kind: conv2d, filters: 4, kernel: 3, padding: 1, bias: false}",
+            "{name: bn1, kind: batchnorm}",
+            "{name: r1, kind: relu}",
+            "{name: c2, kind: conv2d, filters: 4, kernel: 1}",
+            "{name: add, kind: add, inputs: [c2, r1]}",
+            "{name: r2, kind: relu}",
+            "{name: cat, kind: concat, inputs: [r2, r1]}",
+            "{name: r3, kind: relu}",
+            "{name: bn2, kind: batchnorm}",
+            "{name: gp, kind: global_avgpool}",
+            "{name: f, kind: flatten}",
+            "{name: dr, kind: dropout}",
+            "{name: d, kind: dense, units: 3}",
+            "{name: sm, kind: softmax}")
+    units = {p.name: (p.unit, p.note) for p in LW.lower(g, hw(WS)).layers}
+    assert units["bn1"] == (LW.Unit.FUSED, "folded into c1")
+    assert units["r1"] == (LW.Unit.FUSED, "output clamp of c1")
+    assert units["add"][0] == LW.Unit.POOL
+    assert units["r2"] == (LW.Unit.FUSED, "output clamp of add")
+    assert units["cat"][0] == LW.Unit.FREE
+    assert units["r3"][0] == LW.Unit.POOL          # after a concat: nobody to fuse into
+    assert units["bn2"][0] == LW.Unit.ARRAY        # after a relu: a depthwise 1x1 GEMM
+    assert units["gp"][0] == LW.Unit.POOL
+    assert units["f"][0] == units["dr"][0] == LW.Unit.FREE
+    assert units["sm"][0] == LW.Unit.HOST
+    # r1 has two readers (c2 and add): it is still the clamp of c1, whose output both read.
+    p_add = plan(g, hw(WS), "add")
+    # 16 pixels x (2-wide window + 8 divider steps + 4) + 1 = 225 on 4 lanes (4 channels).
+    assert p_add.cycles.tolist() == [225]
+
+
+def test_batchnorm_not_folded_when_the_conv_has_another_reader() -> None:
+    g = net("[4, 4, 4]",
+            "{name: c1, kind: conv2d, filters: 4, kernel: 1}",
+            "{name: bn, kind: batchnorm}",
+            "{name: add, kind: add, inputs: [bn, c1]}")
+    units = {p.name: p.unit for p in LW.lower(g, hw(WS)).layers}
+    assert units["bn"] == LW.Unit.ARRAY
+
+
+def test_buffers_too_small_for_one_tile() -> None:
+    g = net("[512, 7, 7]", "{name: f, kind: flatten}", "{name: d, kind: dense, units: 16}")
+    with pytest.raises(ConfigError, match=r"layer 'd': buffers too small for one tile .*K=25088"):
+        LW.lower(g, hw(WS, kib=16))
+
+
+def test_accumulator_too_narrow() -> None:
+    g = net("[64, 4, 4]", "{name: c, kind: conv2d, filters: 4, kernel: 3}")
+    h = HardwareConfig(array=ArrayConfig(rows=4, cols=4, acc_bits=18))
+    # |sum| <= 576 * 128 * 128 = 9,437,184 < 2**24: 25 signed bits, + 1 for the bias = 26.
+    with pytest.raises(ConfigError, match=r"layer 'c': K=576 needs 26-bit accumulators"):
+        LW.lower(g, h)
+
+
+def test_resnet50_spec_matches_torchvision() -> None:
+    g = model_graph("resnet50")
+    assert sum(a["cost"].params for _, a in ordered_nodes(g)) == 25_557_032
+    convs = [a for _, a in ordered_nodes(g) if a["gemm"] is not None]
+    assert len(convs) == 54                      # 53 convolutions + fc
+    prog = LW.lower(g, hw(WS, r=16, c=16, kib=1024))
+    assert sum(p.macs for p in prog.layers) == sum(a["gemm"].macs for a in convs)
+
+
+def test_progress_callback_sees_every_layer() -> None:
+    g = model_graph("lenet5")
+    seen: list[tuple[int, int]] = []
+    LW.lower(g, hw(WS, kib=8), progress=lambda d, t: seen.append((d, t)))
+    n = g.number_of_nodes()
+    assert seen[-1] == (n, n) and len(seen) == n
