@@ -62,11 +62,12 @@ class PoolCase:
     shift: int = 0
 
 
-def gemm_case(rng, name, m, n, k, *, per_channel=False, **kw) -> GemmCase:
-    a = rng.integers(-128, 128, (m, k))
-    b = rng.integers(-128, 128, (k, n))
-    # Corner operands: the extreme product (-128 * -128) must appear in every case.
-    a[0, 0], b[0, 0] = -128, -128
+def gemm_case(rng, name, m, n, k, *, per_channel=False, a_bits=8, b_bits=8, **kw) -> GemmCase:
+    amin, bmin = -(1 << (a_bits - 1)), -(1 << (b_bits - 1))
+    a = rng.integers(amin, -amin, (m, k))
+    b = rng.integers(bmin, -bmin, (k, n))
+    # Corner operands: the extreme product (min * min) must appear in every case.
+    a[0, 0], b[0, 0] = amin, bmin
     bias = rng.integers(-5000, 5000, n)
     if per_channel:
         m0 = rng.integers(1 << 29, 1 << 31, n)
@@ -77,10 +78,12 @@ def gemm_case(rng, name, m, n, k, *, per_channel=False, **kw) -> GemmCase:
                     per_channel=per_channel, **kw)
 
 
-def expected_gemm(case: GemmCase) -> np.ndarray:
+def expected_gemm(case: GemmCase, cfg: HardwareConfig) -> np.ndarray:
     bias = case.bias if case.bias_en else None
+    arr = cfg.array
     return golden_ops.gemm_tile(case.a, case.b, bias, case.m0, case.shift, case.lo, case.hi,
-                                case.rounding, acc_bits=32, mode=case.overflow, bits=8)
+                                case.rounding, acc_bits=arr.acc_bits, mode=case.overflow,
+                                bits=arr.act_bits)
 
 
 def expected_pool(case: PoolCase) -> np.ndarray:
@@ -230,7 +233,7 @@ def check(cfg: HardwareConfig, tiles: list) -> None:
                 m, k = tile.a.shape
                 n = tile.b.shape[1]
                 assert err == 0, name
-                assert_same(name, expected_gemm(tile), got)
+                assert_same(name, expected_gemm(tile, cfg), got)
                 assert cycles == gemm_tile_cycles(m, n, k, cfg.array), (name, cycles)
             case PoolCase():
                 assert err == 0, name
@@ -240,8 +243,9 @@ def check(cfg: HardwareConfig, tiles: list) -> None:
                 assert err == 1 and cycles == REFUSED_TILE_CYCLES, (tile, cycles, err)
 
 
-def config(rows: int, cols: int, df: str) -> HardwareConfig:
-    return HardwareConfig(array=ArrayConfig(rows=rows, cols=cols, dataflow=Dataflow.parse(df)))
+def config(rows: int, cols: int, df: str, **widths: int) -> HardwareConfig:
+    return HardwareConfig(array=ArrayConfig(rows=rows, cols=cols, dataflow=Dataflow.parse(df),
+                                            **widths))
 
 
 def gemm_corpus(seed: int, r: int, c: int) -> list[GemmCase]:
@@ -285,6 +289,33 @@ def pool_corpus(seed: int, ch: int) -> list[PoolCase]:
 def test_gemm_tiles(df: str, rows: int, cols: int) -> None:
     cfg = config(rows, cols, df)
     check(cfg, gemm_corpus(rows * 10 + cols, rows, cols))
+
+
+@pytest.mark.parametrize("df", ["os", "ws"])
+@pytest.mark.parametrize("rows,cols", [(1, 1), (1, 4), (4, 1)])
+def test_degenerate_arrays(df: str, rows: int, cols: int) -> None:
+    cfg = config(rows, cols, df)
+    check(cfg, gemm_corpus(rows + 10 * cols, rows, cols)[:4] + pool_corpus(5, cols)[:2])
+
+
+@pytest.mark.parametrize("df", ["os", "ws"])
+def test_narrow_widths(df: str) -> None:
+    """4-bit activations, 6-bit weights, 20-bit accumulator (wraps and clamps at 4 bits)."""
+    cfg = config(2, 3, df, act_bits=4, weight_bits=6, acc_bits=20)
+    rng = np.random.default_rng(11)
+    kw = {"a_bits": 4, "b_bits": 6, "lo": -8, "hi": 7, "m0": 1 << 30}
+    check(cfg, [gemm_case(rng, "narrow", 5, 4, 7, shift=36, **kw),
+                gemm_case(rng, "narrow-relu-wrap", 3, 5, 3, shift=33, overflow=Overflow.WRAP,
+                          **{**kw, "lo": 0})])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("df", ["os", "ws"])
+def test_8x8_larger_tiles(df: str) -> None:
+    cfg = config(8, 8, df)
+    rng = np.random.default_rng(88)
+    check(cfg, [gemm_case(rng, "8x8-a", 17, 19, 21),
+                gemm_case(rng, "8x8-b", 9, 8, 30, per_channel=True, lo=0)])
 
 
 @pytest.mark.parametrize("df", ["os", "ws"])

@@ -70,7 +70,8 @@ class Buffers(wiring.Component):
         if self._config.array.dataflow is Dataflow.WEIGHT_STATIONARY:
             names.append("acc")
         for name in names:
-            mem = Memory(shape=self._widths[name][1], depth=depth[name], init=[])
+            # A 1-word Memory has a 0-bit address, which Verilog cannot declare cleanly.
+            mem = Memory(shape=self._widths[name][1], depth=max(2, depth[name]), init=[])
             m.submodules[f"{name}_mem"] = mem
             wp, rp = mem.write_port(), mem.read_port()
             if name == "out":
