@@ -24,6 +24,8 @@ COMMANDS: dict[str, str] = {
     "rtl": "hwcnn.commands.rtl:rtl",
     "quantize": "hwcnn.commands.quantize:quantize",
     "run": "hwcnn.commands.run:run",
+    "plot": "hwcnn.commands.plot:plot",
+    "compare": "hwcnn.commands.compare:compare",
 }
 
 
