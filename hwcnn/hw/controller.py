@@ -74,7 +74,7 @@ class TileSequencer(wiring.Component):
             "per_channel": Out(1), "bias_en": Out(1), "lo": Out(a), "hi": Out(a),
         })
 
-    def elaborate(self, platform: object) -> Module:  # noqa: C901 - one FSM, kept in one place
+    def elaborate(self, platform: object) -> Module:
         m = Module()
         arr = self._config.array
         R, C, qb = arr.rows, arr.cols, arr.act_bits
@@ -142,7 +142,7 @@ class TileSequencer(wiring.Component):
                     out_h.eq(desc.out_h), out_w.eq(desc.out_w), win_w.eq(desc.win_w),
                     stride_h.eq(desc.stride_h), stride_w.eq(desc.stride_w),
                     pad_left.eq(desc.pad_left),
-                    t.eq(0), error.eq(refused),
+                    t.eq(0), self.error.eq(refused),
                     n_rem.eq(desc.n), inner_rem.eq(desc.m if is_os else desc.k),
                     a_ptr.eq(desc.a_base), b_nptr.eq(desc.b_base), b_kptr.eq(desc.b_base),
                     c_nptr.eq(desc.c_base), c_row.eq(desc.c_base),
@@ -155,8 +155,6 @@ class TileSequencer(wiring.Component):
                     m.next = "DONE"
                 with m.Else():
                     m.next = "RUN"
-
-        error = self.error
 
         def next_fold() -> None:
             inner_last = inner_rem <= R
