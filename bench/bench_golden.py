@@ -22,11 +22,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from hwcnn.golden import quantize_input, run_network  # noqa: E402
-from hwcnn.graph import build_graph, ordered_nodes  # noqa: E402
-from hwcnn.quantize import QuantPolicy, calibration_inputs, quantize_network  # noqa: E402
-from hwcnn.spec import load_spec  # noqa: E402
-from hwcnn.weights import init_weights  # noqa: E402
+from hwcnn.golden import quantize_input, run_network
+from hwcnn.graph import build_graph, ordered_nodes
+from hwcnn.quantize import QuantPolicy, calibration_inputs, quantize_network
+from hwcnn.spec import load_spec
+from hwcnn.weights import init_weights
 
 
 def main() -> None:

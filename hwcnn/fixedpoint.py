@@ -96,23 +96,23 @@ class QFormat:
 
     def __post_init__(self) -> None:
         if isinstance(self.width, bool) or not isinstance(self.width, int):
-            raise ValueError(f"QFormat width must be an int, not {self.width!r}")
+            raise TypeError(f"QFormat width must be an int, not {self.width!r}")
         if not MIN_BITS <= self.width <= MAX_BITS:
             raise ValueError(
                 f"QFormat width must be {MIN_BITS}..{MAX_BITS} bits, not {self.width!r}"
             )
         if isinstance(self.int_bits, bool) or not isinstance(self.int_bits, int):
-            raise ValueError(f"QFormat int_bits must be an int, not {self.int_bits!r}")
+            raise TypeError(f"QFormat int_bits must be an int, not {self.int_bits!r}")
         if abs(self.int_bits) > 64:
             raise ValueError(f"QFormat int_bits must be within -64..64, not {self.int_bits!r}")
 
     @classmethod
-    def q(cls, m: int, n: int, *, signed: bool = True) -> "QFormat":
+    def q(cls, m: int, n: int, *, signed: bool = True) -> QFormat:
         """``Qm.n``: ``m`` integer bits (sign excluded), ``n`` fractional bits."""
         return cls(width=m + n + int(signed), int_bits=m + int(signed), signed=signed)
 
     @classmethod
-    def integer(cls, bits: int, *, signed: bool = True) -> "QFormat":
+    def integer(cls, bits: int, *, signed: bool = True) -> QFormat:
         """A plain ``bits``-wide integer (no fractional bits), e.g. int8."""
         return cls(width=bits, int_bits=bits, signed=signed)
 

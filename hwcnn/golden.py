@@ -20,8 +20,19 @@ from . import fixedpoint as fp
 from . import layers as L
 from .errors import DataError
 from .floatref import run_float
-from .golden_ops import (add, clamp, concat, conv_acc, dense_acc, flatten, gemm_tile,
-                         global_avg_pool, pool, pool_tile, requantize_counted)
+from .golden_ops import (
+    add,
+    clamp,
+    concat,
+    conv_acc,
+    dense_acc,
+    flatten,
+    gemm_tile,
+    global_avg_pool,
+    pool,
+    pool_tile,
+    requantize_counted,
+)
 from .quantize import QLayer, QuantizedNetwork
 from .weights import Params
 

@@ -300,7 +300,6 @@ def quantize_network(g: nx.DiGraph, params: Params, calib: Sequence[np.ndarray],
     runs = [run_float(g, params, x) for x in calib]
     pow2 = policy.scale_mode is ScaleMode.POW2
     qmax = (1 << (policy.act_bits - 1)) - 1
-    wmax = (1 << (policy.weight_bits - 1)) - 1
     q: dict[str, QLayer] = {}
     input_name = ""
 
@@ -335,7 +334,8 @@ def quantize_network(g: nx.DiGraph, params: Params, calib: Sequence[np.ndarray],
         in_fmts = [q[s].out for s in ins]
         fused_act = next((g.nodes[c]["layer"].fn for c in chain
                           if isinstance(g.nodes[c]["layer"], L.Activation)), None)
-        common = dict(name=name, layer=layer, inputs=ins, fused=chain, window=node["window"])
+        common = {"name": name, "layer": layer, "inputs": ins, "fused": chain,
+                  "window": node["window"]}
         match layer:
             case L.Input():
                 out = fmt_of(name)
@@ -361,7 +361,7 @@ def quantize_network(g: nx.DiGraph, params: Params, calib: Sequence[np.ndarray],
                 out = fmt_of(name)
                 lo, hi = _clamp(out, fused_act)
                 reals = np.array([f.scale / out.scale for f in in_fmts])
-                m0s, shifts = _multiplier(reals, pow2)
+                _, shifts = _multiplier(reals, pow2)
                 # REAL: the largest ratio keeps a full 31-bit m0; POW2: every m0 is exact.
                 shift = int(shifts.max() if pow2 else shifts.min())
                 m0 = [int(fp.round_half_away(r * 2.0 ** shift)) for r in reals]

@@ -155,7 +155,7 @@ def test_conv2d_matches_naive(kernel, stride, pads, dilation, groups) -> None:
 ])
 def test_conv3d_matches_naive(kernel, stride, pads, dilation, groups) -> None:
     rng = np.random.default_rng(3)
-    c, f, sp = 3 * (groups if groups > 1 else 1), 6, (4, 5, 4)
+    c, f, sp = 3 * (max(1, groups)), 6, (4, 5, 4)
     x = rand_int8(rng, (c, *sp))
     w = rand_int8(rng, (f, c // groups, *kernel))
     bias = rng.integers(-1000, 1000, size=f)
@@ -181,7 +181,7 @@ def test_conv_rejects_mismatched_weights() -> None:
 def test_pool2d_matches_naive(op, kernel, stride, pad, ceil_mode) -> None:
     rng = np.random.default_rng(11)
     x = rand_int8(rng, (3, 7, 8))
-    want, outs = naive_pool(x, kernel, stride, pad, ceil_mode, op)
+    want, _ = naive_pool(x, kernel, stride, pad, ceil_mode, op)
     win = make_window((7, 8), kernel, stride, tuple((p, p) for p in pad), None, ceil_mode)
     got = G.pool(x, win, op)
     if op is PoolOp.SUM:
@@ -197,9 +197,9 @@ def test_pool3d_and_sum_requant() -> None:
         want, _ = naive_pool(x, (2, 2, 3), (2, 2, 2), (1, 1, 1), True, op)
         win = make_window((4, 5, 5), (2, 2, 3), (2, 2, 2), ((1, 1),) * 3, None, True)
         if op is PoolOp.SUM:
-            m0 = 1 << 30
-            got = G.pool(x, win, op, m0=m0, shift=33)   # x 1/8
-            want = np.vectorize(lambda v: naive_requant(v, m0, 33, -128, 127), otypes=[object])(want)
+            got = G.pool(x, win, op, m0=1 << 30, shift=33)   # x 1/8
+            want = np.vectorize(lambda v: naive_requant(v, 1 << 30, 33, -128, 127),
+                                otypes=[object])(want)
         else:
             got = G.pool(x, win, op)
         assert got.tolist() == want.tolist(), op

@@ -12,8 +12,14 @@ from hwcnn.errors import ConfigError, DataError, SpecError
 from hwcnn.fixedpoint import round_half_away
 from hwcnn.floatref import run_float
 from hwcnn.graph import build_graph
-from hwcnn.quantize import (Calibration, QuantPolicy, ScaleMode, calibration_inputs,
-                            fold_batchnorm, quantize_network)
+from hwcnn.quantize import (
+    Calibration,
+    QuantPolicy,
+    ScaleMode,
+    calibration_inputs,
+    fold_batchnorm,
+    quantize_network,
+)
 from hwcnn.spec import parse_spec
 from hwcnn.weights import check_params, expected_shapes, init_weights, load_input, load_weights
 
@@ -93,7 +99,7 @@ def test_fusion_and_aliases(mixed) -> None:
 
 
 def test_weights_bias_and_multipliers_recomputed_independently(mixed) -> None:
-    g, params, _, q = mixed
+    _, params, _, q = mixed
     c3 = q.by_name["c3"]
     w = params["c3.weight"]
     s_w = np.abs(w.reshape(8, -1)).max(axis=1) / 127          # per output channel, symmetric

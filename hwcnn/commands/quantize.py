@@ -62,8 +62,7 @@ def build(model: str, *, weights: str | None, calib: str | None, calib_n: int, s
           percentile: float, scales: str, rounding: str, strict: bool | None) -> Built:
     """Load, validate and quantize (shared by the ``quantize`` and ``run`` commands)."""
     from ..fixedpoint import Rounding
-    from ..quantize import (Calibration, QuantPolicy, ScaleMode, calibration_inputs,
-                            quantize_network)
+    from ..quantize import Calibration, QuantPolicy, ScaleMode, calibration_inputs, quantize_network
     from ..weights import init_weights, load_input, load_weights
 
     g = load_graph(model, strict)
