@@ -369,3 +369,46 @@ def test_descriptor_validation() -> None:
     with pytest.raises(ConfigError, match="k 40000 needs 32 accumulator bits, the array has 20"):
         big = HardwareConfig(array=ArrayConfig(rows=2, cols=2, acc_bits=20))
         GemmDesc(m=1, n=1, k=40000, requant=rq).check(big, BufferDepths(act=1 << 16, weight=1 << 16))
+
+
+def test_busy_ignores_host_output_writes_and_restarts() -> None:
+    """While busy: an out_wr to an unrelated word is dropped, a second start is ignored."""
+    cfg = config(2, 2, "os")
+    dut = Accelerator(cfg, DEPTHS)
+    rng = np.random.default_rng(2)
+    case = gemm_case(rng, "busy", 3, 2, 4)
+    d = gemm_desc(case, cfg, (0, 0, 0, 0))
+    seen = {}
+
+    async def bench(ctx) -> None:
+        host = Host(dut, ctx)
+        await host.write(dut.act_wr, 0, layout.act_words(case.a, cfg))
+        await host.write(dut.wgt_wr, 0, layout.weight_words(case.b, cfg))
+        await host.write(dut.par_wr, 0, layout.param_words(case.bias, 0, 0, cfg))
+        await host.write(dut.out_wr, 100, [0x1234])
+        for name, value in d.fields().items():
+            ctx.set(getattr(dut.desc, name), int(value))
+        ctx.set(dut.start, 1)
+        await ctx.tick()
+        ctx.set(dut.desc.m, 0)          # would be refused if it were accepted
+        cycles = 1
+        ctx.set(dut.out_wr.en, 1)
+        ctx.set(dut.out_wr.addr, 100)
+        ctx.set(dut.out_wr.data, 0x5555)
+        while not ctx.get(dut.done):
+            await ctx.tick()
+            cycles += 1
+        ctx.set(dut.start, 0)
+        ctx.set(dut.out_wr.en, 0)
+        seen["cycles"], seen["error"] = cycles, ctx.get(dut.error)
+        seen["kept"] = (await host.read_out(100, 1))[0]
+        words = await host.read_out(0, 3)
+        seen["out"] = layout.gemm_out(words, 3, 2, cfg)
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    sim.run()
+    assert seen["cycles"] == gemm_tile_cycles(3, 2, 4, cfg.array) and seen["error"] == 0
+    assert seen["kept"] == 0x1234
+    assert_same("busy", expected_gemm(case, cfg), seen["out"])

@@ -23,7 +23,7 @@ def pack_word(lanes: Sequence[int], bits: int) -> int:
     """Pack signed lane values into one word.
 
     >>> hex(pack_word([1, -1, 0, -128], 8))
-    '0x80ff0001'
+    '0x8000ff01'
     """
     mask = (1 << bits) - 1
     word = 0
@@ -38,7 +38,7 @@ def pack_word(lanes: Sequence[int], bits: int) -> int:
 def unpack_word(word: int, lanes: int, bits: int) -> list[int]:
     """Inverse of :func:`pack_word`.
 
-    >>> unpack_word(0x80ff0001, 4, 8)
+    >>> unpack_word(0x8000ff01, 4, 8)
     [1, -1, 0, -128]
     """
     mask, sign = (1 << bits) - 1, 1 << (bits - 1)
