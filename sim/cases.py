@@ -22,7 +22,6 @@ the simulator by the golden model (:mod:`hwcnn.golden_ops`). Seeds: :data:`CI_SE
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -35,8 +34,16 @@ from hwcnn.fixedpoint import Overflow, Rounding, quantize_multiplier
 from hwcnn.graph import build_graph
 from hwcnn.shapes import Window
 from hwcnn.spec import load_spec
-from sim.tb.tiles import (SCHEMA, GemmCase, PoolCase, RefusedCase, TileCase, read_case_file,
-                          write_case_file)
+from sim.tb.tiles import (
+    SCHEMA,
+    GemmCase,
+    PoolCase,
+    RefusedCase,
+    TileCase,
+    read_case_file,
+    write_case_file,
+)
+
 #: Seeds run in CI; ``HWCNN_RANDOM_SEEDS`` replaces them.
 CI_SEEDS = (1, 2, 3)
 MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
@@ -159,33 +166,56 @@ def _layer(model: str, name: str, models_dir: Path) -> dict:  # type: ignore[typ
     return dict(g.nodes[name])
 
 
+def conv_slice_data(sl: LayerSlice, node: dict, rng: np.random.Generator  # type: ignore[type-arg]
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Random input ``x`` and weights ``w`` of a conv layer and the slice's ``(A, B)``.
+
+    -128 and 127 are forced into input pixels the slice actually reads (not padding) and into
+    the sliced weights, so every real-layer tile exercises both extremes.
+    """
+    layer, gemm, win = node["layer"], node["gemm"], node["window"]
+    in_shape = node["in_shapes"][0]
+    cin = in_shape.channels // layer.groups
+    f0, f1 = sl.filters or (0, gemm.n)
+    c0, c1 = sl.channels or (0, cin)
+    if not (0 <= sl.pixels[0] < sl.pixels[1] <= gemm.m and 0 <= f0 < f1 <= gemm.n
+            and 0 <= c0 < c1 <= cin and 0 <= sl.group < gemm.groups):
+        raise ValueError(f"slice {sl!r} is outside layer dims {gemm!r}")
+    x = int8_data(rng, (in_shape.channels, *in_shape.spatial))
+    w = int8_data(rng, (layer.filters, cin, *win.kernel))
+    base = sl.group * cin
+    pixels, chans = range(*sl.pixels), range(base + c0, base + c1)
+    # Which input element each A entry reads (flat index + 1; 0 = padding).
+    where = im2col_rows(np.arange(1, x.size + 1).reshape(x.shape), win, pixels, chans)
+    read = np.unique(where[where > 0]) - 1
+    x.flat[rng.choice(read, size=min(2, read.size), replace=False)] = (-128, 127)[:min(2, read.size)]
+    filt = sl.group * gemm.n + np.arange(f0, f1)
+    wf = w[filt][:, c0:c1].reshape(f1 - f0, -1)
+    wf.flat[rng.choice(wf.size, size=min(2, wf.size), replace=False)] = (-128, 127)[:min(2, wf.size)]
+    w[filt, c0:c1] = wf.reshape(f1 - f0, c1 - c0, *win.kernel)
+    a = im2col_rows(x, win, pixels, chans)
+    b = w[filt][:, c0:c1].reshape(f1 - f0, -1).T
+    if c1 - c0 == cin:
+        assert a.shape[1] == gemm.k, (a.shape, gemm)
+    return x, w, a, b
+
+
 def _slice_gemm(sl: LayerSlice, node: dict, rng: np.random.Generator) -> GemmCase:  # type: ignore[type-arg]
     layer, gemm = node["layer"], node["gemm"]
-    in_shape = node["in_shapes"][0]
     f0, f1 = sl.filters or (0, gemm.n)
     origin = f"{sl.model}/{sl.layer}"
     match layer:
         case L.Conv():
             win = node["window"]
-            cin = in_shape.channels // layer.groups
-            c0, c1 = sl.channels or (0, cin)
-            if not (0 <= sl.pixels[0] < sl.pixels[1] <= gemm.m and 0 <= f0 < f1 <= gemm.n
-                    and 0 <= c0 < c1 <= cin and 0 <= sl.group < gemm.groups):
-                raise ValueError(f"slice {sl!r} is outside layer dims {gemm!r}")
-            x = int8_data(rng, (in_shape.channels, *in_shape.spatial))
-            w = int8_data(rng, (layer.filters, cin, *win.kernel))
-            base = sl.group * cin
-            a = im2col_rows(x, win, range(*sl.pixels), range(base + c0, base + c1))
-            filt = sl.group * gemm.n + np.arange(f0, f1)
-            b = w[filt][:, c0:c1].reshape(f1 - f0, -1).T
-            if c1 - c0 == cin:
-                assert a.shape[1] == gemm.k, (a.shape, gemm)
+            c0, c1 = sl.channels or (0, node["in_shapes"][0].channels // layer.groups)
+            _, _, a, b = conv_slice_data(sl, node, rng)
             origin += (f" pixels {sl.pixels[0]}..{sl.pixels[1] - 1} filters {f0}..{f1 - 1}"
                        f" channels {c0}..{c1 - 1}" + (f" group {sl.group}" if gemm.groups > 1 else "")
                        + f" (stride {win.stride}, pads {win.pads}; layer GEMM {gemm.m}x{gemm.n}x{gemm.k})")
         case L.Dense():
             a = int8_data(rng, (1, gemm.k))
-            b = int8_data(rng, (gemm.k, gemm.n))[:, f0:f1]
+            b = int8_data(rng, (gemm.k, gemm.n))[:, f0:f1].copy()
+            b.flat[:2] = (-128, 127)
             origin += f" units {f0}..{f1 - 1} (layer GEMM {gemm.m}x{gemm.n}x{gemm.k})"
         case _:
             raise TypeError(f"{origin} is not a conv or dense layer")
@@ -216,12 +246,17 @@ def _slice_pool(sl: LayerSlice, node: dict, rng: np.random.Generator) -> PoolCas
         m0=1, shift=0, lo=-128, hi=127)
 
 
+def slice_rng(seed: int, index: int) -> np.random.Generator:
+    """The random stream of slice number ``index`` (so a test can regenerate its data)."""
+    return np.random.default_rng([seed, index])
+
+
 def layer_cases(seed: int = 0, models_dir: Path = MODELS_DIR,
                 slices: Iterable[LayerSlice] = LAYER_SLICES) -> tuple[TileCase, ...]:
     """Tiles cut from real layers of the shipped models (data random with ``seed``)."""
     out: list[TileCase] = []
     for i, sl in enumerate(slices):
-        rng = np.random.default_rng([seed, i])
+        rng = slice_rng(seed, i)
         node = _layer(sl.model, sl.layer, models_dir)
         match node["layer"]:
             case L.Pool():
@@ -320,7 +355,7 @@ def random_cases(seed: int, rows: int, cols: int) -> tuple[TileCase, ...]:
         b = np.full((k, n), -128, dtype=np.int64)
         # acc_j = 64 * 2**14 + bias_j = j * 2**17 + 12345: outputs spread over the int8 range.
         bias = -(1 << 20) + np.arange(n, dtype=np.int64) * (1 << 17) + 12345
-        cases.append(GemmCase(name="all_min", origin=f"all -128, {m}x{n}x{k}", a=a, b=b,
+        cases.append(GemmCase(name=f"{tag}/all_min", origin=f"all -128, {m}x{n}x{k}", a=a, b=b,
                               bias=bias,
                               m0=np.array([1]), shift=np.array([13]), lo=-128, hi=127,
                               per_channel=False))
@@ -342,6 +377,21 @@ def describe(cases: Sequence[TileCase]) -> str:
     return "\n".join(f"{c.name:28s} {c.summary()}" for c in cases)
 
 
-__all__ = ["CI_SEEDS", "LAYER_SLICES", "LayerSlice", "SCHEMA", "corpus", "describe",
-           "im2col_rows", "int8_data", "layer_cases", "random_cases", "read_case_file",
-           "seeds_from_env", "spread_requant", "write_case_file"]
+__all__ = [
+    "CI_SEEDS",
+    "LAYER_SLICES",
+    "SCHEMA",
+    "LayerSlice",
+    "conv_slice_data",
+    "corpus",
+    "describe",
+    "im2col_rows",
+    "int8_data",
+    "layer_cases",
+    "random_cases",
+    "read_case_file",
+    "seeds_from_env",
+    "slice_rng",
+    "spread_requant",
+    "write_case_file",
+]

@@ -16,9 +16,9 @@ fixes, applied only around the runner calls (``os.environ`` is restored afterwar
 - its ``verilated.mk`` has an empty ``CFG_CXXFLAGS_PCH_I``, which breaks multi-file models with
   ``Vtop__pch.h.fast: linker input file not found``; ``MAKEFLAGS`` sets it to ``-include``.
 
-Waveforms: builds compile tracing in by default; a run writes ``dump.vcd`` (Verilator) or the
-Icarus runner's dump into its test directory when ``HWCNN_WAVES=1``, and a failed run is re-run
-once with waves into ``<test_dir>/waves``.
+Waveforms (VCD): with ``HWCNN_WAVES=1`` builds compile tracing in and every run writes
+``dump.vcd`` into its test directory; without it, a failed run is re-run once with waves into
+``<test_dir>/waves`` (rebuilding a traced model in ``<build_dir>-waves`` first).
 """
 
 from __future__ import annotations
@@ -41,6 +41,8 @@ SIMULATORS = ("verilator", "icarus")
 TIMESCALE = ("1ns", "1ps")
 #: Directory holding the simulator-side testbench package (``sim.tb``); its parent goes on the
 #: simulator's ``PYTHONPATH`` so ``test_module="sim.tb.tb_gemm"`` imports.
+#: C++ optimisation of Verilator models (``HWCNN_VERILATOR_OPT`` overrides it).
+DEFAULT_CXX_OPT = "-O1"
 SIM_DIR = Path(__file__).resolve().parent
 REPO_ROOT = SIM_DIR.parent
 
@@ -155,6 +157,11 @@ def simulator_env(sim: str) -> dict[str, str]:
             makeflags = os.environ.get("MAKEFLAGS", "")
             if "CFG_CXXFLAGS_PCH_I" not in makeflags:
                 makeflags = f"{makeflags} CFG_CXXFLAGS_PCH_I=-include".strip()
+            if "OPT_FAST" not in makeflags:
+                # The C++ compile dominates a build; the runs are bound by cocotb's Python, so
+                # light optimisation is the better trade (measured in sim/README.md).
+                opt = os.environ.get("HWCNN_VERILATOR_OPT", DEFAULT_CXX_OPT)
+                makeflags += f" OPT_FAST={opt} OPT_GLOBAL={opt} OPT_SLOW=-O0"
             return {
                 "VERILATOR_ROOT": str(root),
                 "PATH": str(root / "bin") + os.pathsep + os.environ.get("PATH", ""),
@@ -216,7 +223,7 @@ def build(
     build_dir: Path,
     *,
     sim: str | None = None,
-    waves: bool = True,
+    waves: bool | None = None,
 ) -> Build:
     """Compile ``sources`` (Verilog) with ``toplevel`` as the top into ``build_dir``.
 
@@ -230,10 +237,11 @@ def build(
         A directory owned by the caller (a pytest ``tmp_path``, ``build/...``); created if missing.
     sim : str, optional
         Simulator; defaults to :func:`simulator_name`.
-    waves : bool
-        Compile waveform tracing in (default True). A traced Verilator model writes a trace only
-        when a run asks for it, so this costs ~10 % build time and keeps the re-run with waves
-        after a failure cheap; pass False for the smallest, fastest model.
+    waves : bool, optional
+        Compile waveform tracing in; defaults to :func:`waves_requested`. A traced Verilator
+        model writes a trace only when a run asks for it. An untraced build is smaller and
+        faster to compile; :func:`run` rebuilds with tracing when it needs waves after a
+        failure.
 
     Raises
     ------
@@ -241,6 +249,7 @@ def build(
         When the simulator is missing or the build fails; the message names the build log.
     """
     sim = simulator_name(sim)
+    waves = waves_requested() if waves is None else waves
     build_dir = Path(build_dir).resolve()
     build_dir.mkdir(parents=True, exist_ok=True)
     srcs = tuple(Path(s).resolve() for s in sources)
@@ -333,7 +342,8 @@ def run(
         Verilator.
     waves_on_failure : bool
         When the run fails and no waveform was written, run it once more with waves into
-        ``test_dir/waves`` (Verilator: only if the build has tracing compiled in).
+        ``test_dir/waves`` (for an untraced Verilator build this first builds a traced copy
+        next to it).
     seed : int
         cocotb's random seed (fixed so reruns are reproducible).
 
@@ -349,17 +359,21 @@ def run(
         When the simulator produced no results file at all (crash, missing module).
     """
     waves = waves_requested() if waves is None else waves
+    if waves and not _can_trace(build_):
+        build_ = _traced(build_)
     result = _run_once(build_, test_module, test_dir, extra_env, testcase, waves, seed)
-    if not result.passed and waves_on_failure and not waves and _can_trace(build_):
-        again = _run_once(build_, test_module, test_dir / "waves", extra_env, testcase, True, seed)
-        result = RunResult(
-            results_xml=result.results_xml,
-            log=result.log,
-            tests=result.tests,
-            waves=again.waves,
-            seconds=result.seconds,
-        )
+    if not result.passed and waves_on_failure and not waves:
+        traced = build_ if _can_trace(build_) else _traced(build_)
+        again = _run_once(traced, test_module, test_dir / "waves", extra_env, testcase, True, seed)
+        result = RunResult(results_xml=result.results_xml, log=result.log, tests=result.tests,
+                           waves=again.waves, seconds=result.seconds)
     return result
+
+
+def _traced(build_: Build) -> Build:
+    """The same model with tracing compiled in, in a sibling ``<build_dir>-waves`` directory."""
+    return build(build_.sources, build_.toplevel, build_.build_dir.with_name(
+        build_.build_dir.name + "-waves"), sim=build_.simulator, waves=True)
 
 
 def _can_trace(build_: Build) -> bool:

@@ -21,8 +21,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import cocotb
 from cocotb.clock import Clock
-from cocotb.triggers import ClockCycles, FallingEdge, RisingEdge
+from cocotb.simtime import get_sim_time
+from cocotb.triggers import ClockCycles, FallingEdge, First, RisingEdge, Timer, ValueChange
 
 #: Clock period in ns (the runner's timescale is 1ns/1ps).
 CLOCK_NS = 10
@@ -86,21 +88,21 @@ class HostDriver:
                 en.value = 1
             if not iters:
                 break
-            await RisingEdge(self.clk)
-            await FallingEdge(self.clk)
+            await FallingEdge(self.clk)   # the rising edge in between did the write
             cycles += 1
         return cycles
 
     async def read_out(self, addrs: list[int]) -> list[int]:
-        """Read output-buffer words (pipelined: address in cycle t, data in cycle t+1)."""
+        """Read output-buffer words, one per cycle.
+
+        The address driven in cycle t is sampled by the rising edge ending t; its data is on
+        ``out_rd__data`` in cycle t+1, where the next falling edge reads it.
+        """
         out: list[int] = []
-        for i in range(len(addrs) + 1):
-            if i < len(addrs):
-                self.dut.out_rd__addr.value = addrs[i]
-            await RisingEdge(self.clk)
+        for addr in addrs:
+            self.dut.out_rd__addr.value = addr
             await FallingEdge(self.clk)
-            if i:
-                out.append(int(self.dut.out_rd__data.value))
+            out.append(int(self.dut.out_rd__data.value))
         return out
 
     def set_desc(self, fields: Mapping[str, int]) -> None:
@@ -119,48 +121,75 @@ class TileRun:
 
 
 class TileMonitor:
-    """Pulses ``start`` and samples the handshake every cycle until ``done`` (README section 5).
+    """Pulses ``start`` and measures the handshake of one tile (README section 5).
 
-    Checks: ``busy`` is 1 in cycles ``1..T-1`` and 0 at ``T``; ``done`` is 0 before ``T``, 1 in
-    exactly cycle ``T``; ``error`` is only raised with ``done``.
+    Checks: ``busy`` is 1 exactly in cycles ``1..T-1``; ``done`` is 1 in exactly cycle ``T``;
+    ``error`` only rises with ``done``. Instead of sampling every cycle from Python (which
+    bounds the simulation at a few thousand cycles per second) the monitor records the value
+    changes of ``busy``, ``done`` and ``error`` with their simulation times and checks them
+    against the clock edges afterwards: outputs are registered, so they change only at rising
+    edges, and a change at rising edge ``t0 + (c-1)*P`` is what the host sees in cycle ``c``.
     """
 
     def __init__(self, dut, limit: int = 2_000_000) -> None:  # type: ignore[no-untyped-def]
         self.dut = dut
         self.limit = limit
 
+    async def _watch(self, signal, name: str, log: list[tuple[int, str, int]]) -> None:  # type: ignore[no-untyped-def]
+        while True:
+            await ValueChange(signal)
+            log.append((get_sim_time("ns"), name, int(signal.value)))
+
+    def _cycle(self, t: float, t0: float) -> int:
+        # A change at rising edge t0 + (c-1)*P is seen in cycle c.
+        return round((t - t0) / CLOCK_NS) + 1
+
     async def run(self, driver: HostDriver, desc: Mapping[str, int]) -> TileRun:
         dut = self.dut
         driver.set_desc(desc)
+        prev_error = int(dut.error.value)
         dut.start.value = 1
+        log: list[tuple[int, str, int]] = []
+        watchers = [cocotb.start_soon(self._watch(sig, name, log))
+                    for sig, name in ((dut.busy, "busy"), (dut.done, "done"),
+                                      (dut.error, "error"))]
         await RisingEdge(dut.clk)          # cycle 0: start sampled
+        t0 = get_sim_time("ns")
         await FallingEdge(dut.clk)
         dut.start.value = 0
         bad: list[str] = []
-        cycle = 1
-        while True:
-            busy, done, error = int(dut.busy.value), int(dut.done.value), int(dut.error.value)
-            if done:
-                if busy:
-                    bad.append(f"busy=1 together with done in cycle {cycle}")
-                break
-            if not busy:
-                bad.append(f"busy=0 in cycle {cycle} before done")
-            if error:
-                bad.append(f"error=1 without done in cycle {cycle}")
-            if cycle >= self.limit:
-                bad.append(f"no done within {self.limit} cycles")
-                return TileRun(cycles=cycle, error=False, violations=bad)
-            await RisingEdge(dut.clk)
+        if not int(dut.done.value):
+            timeout = Timer(self.limit * CLOCK_NS, unit="ns")
+            if await First(RisingEdge(dut.done), timeout) is timeout:
+                for w in watchers:
+                    w.cancel()
+                return TileRun(cycles=self.limit, error=False,
+                               violations=[f"no done within {self.limit} cycles"])
             await FallingEdge(dut.clk)
-            cycle += 1
-        await RisingEdge(dut.clk)
+        # Now in cycle T, after the falling edge.
+        t_done = get_sim_time("ns")
+        cycles = round((t_done - t0) / CLOCK_NS + 0.5)
+        error = bool(int(dut.error.value))
+        if int(dut.busy.value):
+            bad.append(f"busy=1 together with done in cycle {cycles}")
         await FallingEdge(dut.clk)
         if int(dut.done.value):
-            bad.append(f"done still 1 in cycle {cycle + 1} (must be a one-cycle pulse)")
+            bad.append(f"done still 1 in cycle {cycles + 1} (must be a one-cycle pulse)")
         if int(dut.busy.value):
-            bad.append(f"busy=1 in cycle {cycle + 1} after done")
-        return TileRun(cycles=cycle, error=bool(error), violations=bad)
+            bad.append(f"busy=1 in cycle {cycles + 1} after done")
+        for w in watchers:
+            w.cancel()
+        # ``error`` is cleared by the next start (cycle 1) and set with ``done`` (cycle T).
+        err = [(1, 0)] if prev_error else []
+        if error:
+            err = [] if err and cycles == 1 else err + [(cycles, 1)]
+        want = {"busy": [(1, 1), (cycles, 0)] if cycles > 1 else [],
+                "done": [(cycles, 1), (cycles + 1, 0)], "error": err}
+        for name, expected in want.items():
+            seen = [(self._cycle(t, t0), v) for t, n, v in log if n == name]
+            if seen != expected:
+                bad.append(f"{name} changed at (cycle, value) {seen}, expected {expected}")
+        return TileRun(cycles=cycles, error=error, violations=bad)
 
 
 @dataclass(slots=True)

@@ -63,7 +63,7 @@ class TbConfig:
         return json.dumps({f: getattr(self, f) for f in self.__slots__})  # type: ignore[attr-defined]
 
     @classmethod
-    def from_env(cls, var: str = "HWCNN_TB_CONFIG") -> "TbConfig":
+    def from_env(cls, var: str = "HWCNN_TB_CONFIG") -> TbConfig:
         text = os.environ.get(var)
         if not text:
             raise RuntimeError(f"{var} is not set: the host test passes the design's config")

@@ -16,7 +16,15 @@ import numpy as np
 from hwcnn import golden_ops, timing
 from hwcnn.layers import PoolOp
 from sim.tb.common import HostDriver, Scoreboard, TileMonitor, TileRecord
-from sim.tb.layout import TbConfig, pack, pool_desc, pool_fits, pool_groups, pool_input_words, unpack
+from sim.tb.layout import (
+    TbConfig,
+    pack,
+    pool_desc,
+    pool_fits,
+    pool_groups,
+    pool_input_words,
+    unpack,
+)
 from sim.tb.tiles import PoolCase
 
 _OPS = {"max": PoolOp.MAX, "avg": PoolOp.AVG, "sum": PoolOp.SUM}

@@ -15,6 +15,7 @@ import json
 import os
 import random
 import time
+from pathlib import Path
 
 import cocotb
 from cocotb.triggers import FallingEdge, RisingEdge
@@ -54,5 +55,4 @@ async def mac_random(dut) -> None:  # type: ignore[no-untyped-def]
     dut._log.info("%d cycles in %.2f s (%.0f cycles/s)", cycles, seconds, cycles / seconds)
     out = os.environ.get("HWCNN_RESULTS")
     if out:
-        with open(out, "w", encoding="utf-8") as fh:
-            json.dump({"cycles": cycles, "seconds": seconds}, fh)
+        Path(out).write_text(json.dumps({"cycles": cycles, "seconds": seconds}), encoding="utf-8")
