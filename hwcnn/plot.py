@@ -17,7 +17,8 @@ from .perf import LayerPerf, PerfTotals
 FORMATS = {".png": "png", ".svg": "svg"}
 
 
-def _format_of(path: str | os.PathLike[str]) -> str:
+def check_path(path: str | os.PathLike[str]) -> str:
+    """The image format of ``path`` from its suffix; ConfigError unless .png or .svg."""
     ext = os.path.splitext(os.fspath(path))[1].lower()
     if ext not in FORMATS:
         raise ConfigError(f"plot file {os.fspath(path)!r} must end in .png or .svg")
@@ -77,7 +78,7 @@ def render(rows: Sequence[LayerPerf], tot: PerfTotals, *, title: str, fmt: str,
 def write_plot(path: str | os.PathLike[str], rows: Sequence[LayerPerf], tot: PerfTotals, *,
                title: str, peak_ops_per_cycle: float, bytes_per_cycle: float) -> None:
     """Render and write atomically (no partial file if anything fails)."""
-    fmt = _format_of(path)
+    fmt = check_path(path)
     data = render(rows, tot, title=title, fmt=fmt, peak_ops_per_cycle=peak_ops_per_cycle,
                   bytes_per_cycle=bytes_per_cycle)
     write_bytes_atomic(path, data)

@@ -107,7 +107,7 @@ def _side_by_side(model: str, a_opts: dict, b_opts: dict, fmt: str,  # type: ign
         ra = perf.estimate(g, hw_a, brd_a, progress)
         rb = perf.estimate(g, hw_b, brd_b, progress)
     la, lb = _label(hw_a, brd_a), _label(hw_b, brd_b)
-    headers = ["layer", "unit", f"A cycles", "B cycles", "B/A", "A us", "B us", "A util %",
+    headers = ["layer", "unit", "A cycles", "B cycles", "B/A", "A us", "B us", "A util %",
                "B util %", "A bound", "B bound"]
     rows = []
     for x, y in zip(ra, rb):

@@ -6,7 +6,7 @@ import click
 
 from .. import perf
 from ..perf_cli import hardware_for_spec, hardware_options, progress_bar
-from ..plot import write_plot
+from ..plot import check_path, write_plot
 from .common import load_graph, model_argument, strict_option
 
 
@@ -18,6 +18,7 @@ from .common import load_graph, model_argument, strict_option
 @strict_option
 def plot(model: str, output: str, strict: bool | None, **hw_opts: str | None) -> None:
     """Draw per-layer latency (compute + DRAM stall) and a roofline for MODEL.yaml."""
+    check_path(output)  # fail before the estimate, not after
     g = load_graph(model, strict)
     hw, board = hardware_for_spec(g, **hw_opts)
     with progress_bar("estimating") as progress:
