@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
@@ -206,6 +207,42 @@ def test_failed_run_keeps_previous_output(tmp_path: Path, capsys: pytest.Capture
     one_error_line(run_cli(["report", str(bad), "-f", "json", "-o", str(out)], capsys))
     assert out.read_text(encoding="utf-8") == "previous\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.yaml", "r.json"]
+
+
+# -- specs that expand to absurd sizes -------------------------------------------------------
+
+
+class _TookTooLong(BaseException):  # not Exception: run_cli must not swallow it
+    pass
+
+
+@pytest.mark.slow  # only while it fails: a fixed hwcnn rejects this in milliseconds
+@pytest.mark.skipif(not hasattr(signal, "SIGALRM"), reason="needs SIGALRM")
+def test_block_repeat_explosion_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Nine lines that expand to 1024**3 layers (~2.5 ms each today: weeks of CPU) must be
+    refused up front, like any other absurd size, instead of hanging the tool."""
+    path = tmp_path / "bomb.yaml"
+    path.write_text("name: bomb\ninput: [1, 8, 8]\nblocks:\n"
+                    "  a: {layers: [{name: r, kind: relu}]}\n"
+                    "  b: {layers: [{name: x, block: a, repeat: 1024}]}\n"
+                    "  c: {layers: [{name: y, block: b, repeat: 1024}]}\n"
+                    "layers:\n  - {name: u, block: c, repeat: 1024}\n", encoding="utf-8")
+
+    def alarm(signum: int, frame: object) -> None:
+        raise _TookTooLong
+
+    previous = signal.signal(signal.SIGALRM, alarm)
+    signal.alarm(5)
+    try:
+        run = run_cli(["report", str(path), "-o", str(tmp_path / "r.txt")], capsys)
+    except _TookTooLong:
+        pytest.fail("hwcnn was still expanding the blocks after 5 s instead of refusing the spec")
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+    line = one_error_line(run)
+    assert "layers" in line
+    assert not (tmp_path / "r.txt").exists()
 
 
 # -- explain --layer -------------------------------------------------------------------------
