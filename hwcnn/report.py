@@ -175,22 +175,38 @@ def render_markdown(report: Report) -> str:
 
 
 def render_table(report: Report, *, width: int | None = None) -> str:
+    """Terminal tables: the budget columns, then (if present) the other columns in a second table."""
     from rich.console import Console
+
+    budget_keys = {c.key for c in BUDGET_COLUMNS}
+    name_col = next(c for c in report.columns if c.key == "name")
+    budget = [c for c in report.columns if c.in_table and c.key in budget_keys]
+    extra = [c for c in report.columns if c.in_table and c.key not in budget_keys]
+    buf = io.StringIO()
+    # Natural width: never truncate numbers (the caller's terminal wraps long lines if it must).
+    console = Console(file=buf, width=width or 1000, color_system=None, force_terminal=False,
+                      highlight=False)
+    console.print(_rich_table(report, budget, f"{report.model}: per-layer budget"))
+    if extra:
+        console.print(_rich_table(report, [name_col, *extra], f"{report.model}: performance"))
+    for key, value in report.facts.items():
+        if key != "shape_order" and not isinstance(value, (dict, list)):
+            console.print(f"{key}: {value}")
+    return "\n".join(line.rstrip() for line in buf.getvalue().splitlines()) + "\n"
+
+
+def _rich_table(report: Report, cols: Sequence[Column], title: str):  # type: ignore[no-untyped-def]
     from rich.table import Table
 
-    cols = [c for c in report.columns if c.in_table]
-    table = Table(title=f"{report.model}: per-layer budget", title_justify="left", show_lines=False)
+    table = Table(title=title, title_justify="left")
     for c in cols:
-        table.add_column(c.header, justify="left" if c.key in ("name", "kind", "bound") else "right",
-                         no_wrap=c.key == "name")
+        table.add_column(c.header, justify="left" if c.key in ("name", "kind", "unit", "bound") else "right",
+                         no_wrap=True)
     for r in report.rows:
         table.add_row(*(_cell(c, r.get(c.key)) for c in cols))
     for i, (label, t) in enumerate(report.totals):
-        table.add_row(*_total_cells(report, cols, label, t), end_section=False, style="bold" if i == 0 else None)
-    buf = io.StringIO()
-    console = Console(file=buf, width=width or 200, color_system=None, force_terminal=False, highlight=False)
-    console.print(table)
-    for key, value in report.facts.items():
-        if key not in ("formats",) and not isinstance(value, (dict, list)):
-            console.print(f"{key}: {value}")
-    return buf.getvalue()
+        cells = _total_cells(report, cols, label, t)
+        if i and not any(cells[1:]):
+            continue  # a subtotal with nothing in these columns
+        table.add_row(*cells, style="bold" if i == 0 else None)
+    return table

@@ -1,24 +1,61 @@
-"""``hwcnn report``: per-layer budget table of a network."""
+"""``hwcnn report``: per-layer budget table of a network, plus performance on a hardware config."""
 
 from __future__ import annotations
 
 import click
 
-from ..report import FORMATS, budget_report, render
+from ..perf_cli import hardware_options
+from ..report import FORMATS, budget_report, extend, render
 from .common import emit, load_graph, model_argument, strict_option
 
 
 @click.command()
 @model_argument
 @click.option("-f", "--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
-              help="Output format. JSON: {model, shape_order, formats, layers, totals}.")
+              help="Output format. JSON: {model, shape_order, formats, [hardware facts], layers, totals}.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to FILE instead of stdout.")
+@hardware_options()
+@click.option("--plot", "plot_file", type=click.Path(dir_okay=False), metavar="FILE",
+              help="Also draw latency bars and a roofline chart (.png or .svg); implies a hardware estimate.")
 @strict_option
-def report(model: str, fmt: str, output: str | None, strict: bool | None) -> None:
+def report(model: str, fmt: str, output: str | None, strict: bool | None, plot_file: str | None,
+           **hw_opts: str | None) -> None:
     """Per-layer shapes, parameters, MACs, operations and memory of MODEL.yaml.
+
+    With any hardware option (--board, --array, --dataflow, --clock-mhz, --dram-gbps,
+    --buffers) or --plot, also lowers the network to tiles for a systolic array and adds per
+    layer: tiles, compute/stall/total cycles, latency, utilization, DRAM bytes, buffer peak and
+    whether the layer is compute- or memory-bound; totals give frames per second.
 
     Shapes are channels-first (C, H, W) in JSON/CSV and HxWxC (the lecture's spelling) in
     tables. Totals include the lecture's conv+pool vs dense subtotals.
+
+    Example: hwcnn report models/alexnet227.yaml --board pynq-z2 --array 16x16 --dataflow ws
     """
+    if plot_file:
+        from ..plot import check_path
+
+        check_path(plot_file)  # fail before the estimate, not after
     g = load_graph(model, strict)
-    emit(render(budget_report(g), fmt), output)
+    rep = budget_report(g)
+    if plot_file or any(v is not None for v in hw_opts.values()):
+        from .. import perf
+        from ..perf_cli import hardware_for_spec, progress_bar
+
+        hw, board = hardware_for_spec(g, **hw_opts)
+        with progress_bar("estimating") as progress:
+            rows = perf.estimate(g, hw, board, progress)
+        tot = perf.totals(rows, hw)
+        rep = extend(rep, perf.report_columns(), perf.report_rows(rows), {"total": tot.values()},
+                     {**perf.facts(hw, board), "fps": round(tot.fps, 2),
+                      "latency_ms": round(tot.latency_us / 1000, 3)})
+        if plot_file:
+            from ..plot import write_plot
+
+            a = hw.array
+            where = f" on {board.id}" if board else ""
+            write_plot(plot_file, rows, tot,
+                       title=f"{g.graph['spec'].name}{where}, {a.rows}x{a.cols} {a.dataflow.value.upper()}",
+                       peak_ops_per_cycle=2.0 * a.pes, bytes_per_cycle=hw.memory.dram_bytes_per_cycle)
+            click.echo(f"wrote {plot_file}", err=True)
+    emit(render(rep, fmt), output)
