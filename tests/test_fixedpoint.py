@@ -8,6 +8,8 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hwcnn import fixedpoint as fp
 from hwcnn.fixedpoint import Overflow, QFormat, Rounding
@@ -237,3 +239,16 @@ def test_convert_between_formats() -> None:
     b = QFormat(width=16, int_bits=4)
     assert fp.convert([5, -128], a, b).tolist() == [5 * 256, -128 * 256]
     assert fp.convert([5 * 256 + 128, -5 * 256 - 128], b, a).tolist() == [6, -5]   # half up
+
+
+@settings(max_examples=300, deadline=None)
+@given(acc=st.integers(-(2**31) + 1, 2**31 - 1), m0=st.integers(0, 2**31 - 1),
+       shift=st.integers(0, 62), mode=st.sampled_from(list(Rounding)),
+       bits=st.integers(2, 16))
+def test_requantize_property(acc: int, m0: int, shift: int, mode: Rounding, bits: int) -> None:
+    lo, hi = -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
+    exact = ref_round(Fraction(acc * m0, 2**shift), mode)
+    assert int(fp.requantize([acc], m0, shift, lo, hi, rounding=mode)[0]) == min(max(exact, lo), hi)
+    wrapped = ((exact - lo) % 2**bits) + lo
+    assert int(fp.requantize([acc], m0, shift, lo, hi, rounding=mode, mode=Overflow.WRAP,
+                             bits=bits)[0]) == wrapped

@@ -311,3 +311,20 @@ def test_add_and_concat_align_formats() -> None:
     assert y.tolist() == [12, -11, 127] and n == 1
     y2, _ = G.concat([a[None], b[None]], [rq, G.Requant(m0=1, shift=1, lo=-128, hi=127)])
     assert y2.tolist() == [[10, -10, 100], [2, -1, 50]]
+
+
+def test_golden_ops_doctests() -> None:
+    import doctest
+    result = doctest.testmod(G)
+    assert result.attempted >= 4 and result.failed == 0
+
+
+@pytest.mark.parametrize("amax,bmax,k,want", [
+    (128, 127, 4608, np.float32),     # int8 x int8: float32 chunks of 1032
+    (512, 511, 10_000, np.float32),   # int10: 64-term chunks, still float32
+    (2048, 2047, 100, np.float64),    # int12: float32 chunks would be 4 terms
+    (32768, 32767, 65536, np.float64),
+    (2**27, 2**27, 300, None),        # 2**54 per term: int64 matmul
+])
+def test_gemm_dtype_paths(amax, bmax, k, want) -> None:
+    assert G.gemm_dtype(k, amax, bmax) is want

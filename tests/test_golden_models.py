@@ -133,6 +133,27 @@ def test_single_conv_error_within_analytic_bound() -> None:
     assert row.saturated == 0
 
 
+def test_report_numbers_recomputed() -> None:
+    """SQNR, max error and top-1 of the report, recomputed from the float and integer outputs."""
+    from hwcnn.floatref import run_float
+    g = build_graph(load_spec(MODELS / "tiny_cnn.yaml"))
+    params = init_weights(g, seed=1)
+    shape = g.nodes["input"]["out_shape"]
+    q = quantize_network(g, params, calibration_inputs(shape, 2, seed=1))
+    xs = calibration_inputs(shape, 3, seed=2)
+    ev = evaluate(q, params, xs)
+    refs = [run_float(g, params, x)["fc"] for x in xs]
+    outs = [run_network(q, quantize_input(q, x)).tensors["fc"] * q.by_name["fc"].out.scale
+            for x in xs]
+    sig = sum(float((r**2).sum()) for r in refs)
+    noise = sum(float(((r - o) ** 2).sum()) for r, o in zip(refs, outs))
+    row = ev.layers[-1]
+    assert row.name == "fc"
+    assert row.sqnr_db == pytest.approx(10 * math.log10(sig / noise))
+    assert row.max_abs_err == pytest.approx(max(float(np.abs(r - o).max()) for r, o in zip(refs, outs)))
+    assert ev.top1_agree == sum(int(np.argmax(r) == np.argmax(o)) for r, o in zip(refs, outs))
+
+
 def test_golden_is_deterministic_and_rejects_bad_input() -> None:
     g = build_graph(load_spec(MODELS / "lenet5.yaml"))
     params = init_weights(g)
