@@ -216,12 +216,14 @@ def report_columns() -> tuple[Any, ...]:
     return tuple(Column(c.key, c.header, fmt) for c in COLUMNS)
 
 
-def extend_report(report: Any, g: nx.DiGraph, hw: HardwareConfig, board: Board | None = None,
-                  progress: Callable[[int, int], None] | None = None) -> Any:
-    """Add the performance columns, totals (with FPS) and facts to a budget report."""
+def extend_report(report: Any, rows: tuple[LayerPerf, ...], hw: HardwareConfig,
+                  board: Board | None = None) -> Any:
+    """Add the performance columns, totals (with FPS) and facts to a budget report.
+
+    ``rows`` come from :func:`estimate` (computed once, so ``--plot`` can reuse them).
+    """
     from .report import extend
 
-    rows = estimate(g, hw, board, progress)
     tot = totals(rows, hw)
     return extend(report, report_columns(), report_rows(rows), {"total": tot.values()},
                   {**facts(hw, board), "fps": round(tot.fps, 2),

@@ -12,7 +12,9 @@ from collections.abc import Sequence
 
 from .errors import ConfigError
 from .fileio import write_bytes_atomic
-from .perf import LayerPerf, PerfTotals
+from .boards import Board
+from .config import HardwareConfig
+from .perf import LayerPerf, PerfTotals, totals
 
 FORMATS = {".png": "png", ".svg": "svg"}
 
@@ -82,3 +84,13 @@ def write_plot(path: str | os.PathLike[str], rows: Sequence[LayerPerf], tot: Per
     data = render(rows, tot, title=title, fmt=fmt, peak_ops_per_cycle=peak_ops_per_cycle,
                   bytes_per_cycle=bytes_per_cycle)
     write_bytes_atomic(path, data)
+
+
+def plot_estimate(path: str | os.PathLike[str], rows: Sequence[LayerPerf], hw: HardwareConfig,
+                  board: Board | None, model: str) -> None:
+    """:func:`write_plot` with the title and roofs taken from the configuration."""
+    a = hw.array
+    where = f" on {board.id}" if board else ""
+    title = f"{model}{where}, {a.rows}x{a.cols} {a.dataflow.value.upper()} @ {hw.clock_mhz:g} MHz"
+    write_plot(path, rows, totals(rows, hw), title=title, peak_ops_per_cycle=2.0 * a.pes,
+               bytes_per_cycle=hw.memory.dram_bytes_per_cycle)

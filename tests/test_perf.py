@@ -69,7 +69,7 @@ def test_board_fit_is_checked() -> None:
 def test_extend_budget_report() -> None:
     g = model_graph("lenet5")
     h = hw(kib=16)
-    rep = perf.extend_report(budget_report(g), g, h)
+    rep = perf.extend_report(budget_report(g), perf.estimate(g, h), h)
     keys = [c.key for c in rep.columns]
     assert [c.key for c in perf.COLUMNS] == keys[-len(perf.COLUMNS):]
     assert rep.facts["array"] == "4x4" and rep.facts["fps"] > 0

@@ -6,7 +6,7 @@ import click
 
 from .. import perf
 from ..perf_cli import hardware_for_spec, hardware_options, progress_bar
-from ..plot import check_path, write_plot
+from ..plot import check_path, plot_estimate
 from .common import load_graph, model_argument, strict_option
 
 
@@ -23,10 +23,5 @@ def plot(model: str, output: str, strict: bool | None, **hw_opts: str | None) ->
     hw, board = hardware_for_spec(g, **hw_opts)
     with progress_bar("estimating") as progress:
         rows = perf.estimate(g, hw, board, progress)
-    tot = perf.totals(rows, hw)
-    a = hw.array
-    where = f" on {board.id}" if board else ""
-    title = f"{g.graph['spec'].name}{where}, {a.rows}x{a.cols} {a.dataflow.value.upper()}"
-    write_plot(output, rows, tot, title=title, peak_ops_per_cycle=2.0 * a.pes,
-               bytes_per_cycle=hw.memory.dram_bytes_per_cycle)
+    plot_estimate(output, rows, hw, board, g.graph["spec"].name)
     click.echo(f"wrote {output}", err=True)
