@@ -92,6 +92,12 @@ def _run_layer(ql: QLayer, ins: list[np.ndarray], x: np.ndarray, acc_bits: int
         case L.Dense():
             acc = dense_acc(ins[0], None, ql.bias, acc_bits, wmat=ql.wmat, wmax=ql.wmax)
             return requantize_counted(acc, ql.requant, axis=-1)
+        case L.BatchNorm():
+            # per-channel multiply-add on the channel axis (a depthwise 1x1 conv, K = 1)
+            shape = (-1,) + (1,) * (ins[0].ndim - 1)
+            acc = ins[0].astype(np.int64) * ql.weight.astype(np.int64).reshape(shape)
+            acc = fp.wrap(acc + ql.bias.reshape(shape), acc_bits)
+            return requantize_counted(acc, ql.requant, axis=0)
         case L.Pool(op=L.PoolOp.SUM):
             sums = pool(ins[0], ql.window, L.PoolOp.SUM, lo=-(1 << 31), hi=(1 << 31) - 1,
                         acc_bits=acc_bits)

@@ -9,9 +9,12 @@ Scheme (symmetric, zero point 0, see ``docs/numerics.md``):
   ``M0 * 2**-shift ~= s_in * s_w[c] / s_out`` (:func:`hwcnn.fixedpoint.quantize_multiplier`;
   ``ScaleMode.POW2`` restricts every scale to a power of two, i.e. ``Qm.n`` formats, so that
   requantization is a pure shift);
-* BatchNorm folds into the preceding conv when that conv feeds only the BatchNorm; a ReLU /
-  ReLU6 that is the only consumer of a conv / dense / add (after the fold) is fused as the
-  clamp ``[0, hi]``; the absorbed layers become aliases of the fused layer's output;
+* BatchNorm folds into the preceding conv / dense when that layer feeds only the BatchNorm
+  and has no activation of its own; any other BatchNorm becomes a per-channel integer
+  multiply-add (a depthwise 1x1 conv: weight ``k = gamma / sqrt(var + eps)``, bias
+  ``beta - mean * k``); a ReLU / ReLU6 that is the only consumer of a conv / dense / add /
+  BatchNorm (after the fold) is fused as the clamp ``[0, hi]``; the absorbed layers become
+  aliases of the fused layer's output;
 * output scales come from calibration: float64 reference runs on sample inputs, statistic
   max |x| (or a percentile of |x|) per tensor; max/avg pooling and stand-alone activations keep
   their input's scale.
@@ -176,19 +179,18 @@ def _fusion(g: nx.DiGraph) -> tuple[dict[str, tuple[str, ...]], dict[str, str]]:
             continue
         layer = node["layer"]
         chain: list[str] = []
-        if isinstance(layer, L.Conv | L.Dense | L.Add):
+        if isinstance(layer, L.Conv | L.Dense | L.Add | L.BatchNorm):
             tail = name
             nxt = only_consumer(tail)
-            if isinstance(layer, L.Conv) and nxt and isinstance(g.nodes[nxt]["layer"], L.BatchNorm):
+            own_act = getattr(layer, "activation", None)
+            # BatchNorm folds only into a linear output (not after the layer's own ReLU).
+            if (isinstance(layer, L.Conv | L.Dense) and own_act is None and nxt
+                    and isinstance(g.nodes[nxt]["layer"], L.BatchNorm)):
                 chain.append(nxt)
                 tail = nxt
                 nxt = only_consumer(tail)
-            own_act = getattr(layer, "activation", None)
             if own_act is None and nxt and isinstance(g.nodes[nxt]["layer"], L.Activation):
                 chain.append(nxt)
-        elif isinstance(layer, L.BatchNorm):
-            raise SpecError("batchnorm can only be folded into a preceding conv that feeds "
-                            "nothing else", layer=name, line=layer.line)
         chains[name] = tuple(chain)
         for c in chain:
             alias[c] = name
@@ -341,9 +343,10 @@ def quantize_network(g: nx.DiGraph, params: Params, calib: Sequence[np.ndarray],
                 out = fmt_of(name)
                 q[name] = QLayer(**common, out=out, lo=out.lo, hi=out.hi)
                 input_name = name
-            case L.Conv() | L.Dense():
+            case L.Conv() | L.Dense() | L.BatchNorm():
                 q[name] = _quantize_gemm(g, name, node, layer, chain, params, in_fmts[0],
-                                         fmt_of(name), layer.activation or fused_act, policy,
+                                         fmt_of(name),
+                                         getattr(layer, "activation", None) or fused_act, policy,
                                          common, rq)
             case L.Pool(op=L.PoolOp.SUM):
                 out = fmt_of(name)
@@ -399,9 +402,16 @@ def fold_batchnorm(w: np.ndarray, b: np.ndarray | None, bn: Mapping[str, np.ndar
 
 
 def _quantize_gemm(g, name, node, layer, chain, params, in_fmt, out, act, policy, common, rq):
-    w = params[f"{name}.weight"]
-    b = params.get(f"{name}.bias")
+    """Conv / dense (with a folded BatchNorm) or a stand-alone BatchNorm (per-channel scale)."""
     bn_name = next((c for c in chain if isinstance(g.nodes[c]["layer"], L.BatchNorm)), None)
+    if isinstance(layer, L.BatchNorm):
+        # y = k x + (beta - mean k): a depthwise 1x1 "GEMM" with K = 1 per channel
+        bn = {k: params[f"{name}.{k}"] for k in ("gamma", "beta", "mean", "var")}
+        kk = bn["gamma"] / np.sqrt(bn["var"] + layer.eps)
+        w, b = kk.reshape(-1, 1), bn["beta"] - bn["mean"] * kk
+    else:
+        w = params[f"{name}.weight"]
+        b = params.get(f"{name}.bias")
     if bn_name is not None:
         bn = {k: params[f"{bn_name}.{k}"] for k in ("gamma", "beta", "mean", "var")}
         w, b = fold_batchnorm(w, b, bn, g.nodes[bn_name]["layer"].eps)
@@ -411,7 +421,7 @@ def _quantize_gemm(g, name, node, layer, chain, params, in_fmt, out, act, policy
     stat = flat.max(axis=1) if policy.per_channel else np.full(w.shape[0], flat.max())
     s_w = np.array([_scale(float(v), wmax, pow2) for v in stat])
     wq = fp.quantize_scaled(w, s_w.reshape((-1,) + (1,) * (w.ndim - 1)), -wmax, wmax)
-    k = node["gemm"].k
+    k = 1 if node["gemm"] is None else node["gemm"].k
     need = fp.acc_bits_for(policy.act_bits, policy.weight_bits, k, bias=b is not None)
     if need > policy.acc_bits:
         raise ConfigError(f"layer {name!r}: a {k}-term dot product of {policy.act_bits}-bit by "
@@ -429,8 +439,13 @@ def _quantize_gemm(g, name, node, layer, chain, params, in_fmt, out, act, policy
     wq = wq.astype(np.int8 if policy.weight_bits <= 8 else np.int16)
     wmax_q = int(np.abs(wq).max(initial=0))
     dtype = gemm_dtype(k, 1 << (policy.act_bits - 1), wmax_q) or np.int64
-    wmat = (conv_matrix(wq, layer.groups, dtype) if isinstance(layer, L.Conv)
-            else np.ascontiguousarray(wq.T, dtype=dtype))
+    match layer:
+        case L.Conv():
+            wmat = conv_matrix(wq, layer.groups, dtype)
+        case L.Dense():
+            wmat = np.ascontiguousarray(wq.T, dtype=dtype)
+        case _:
+            wmat = None
     return QLayer(**common, out=out, lo=lo, hi=hi, weight=wq, bias=bq, weight_scale=s_w,
                   wmat=wmat, wmax=wmax_q,
                   requant=rq(m0, sh, lo, hi, act), acc_bits_needed=need, bias_saturated=bias_sat)

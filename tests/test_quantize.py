@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 
 import numpy as np
 import pytest
 
 from hwcnn import golden
-from hwcnn.errors import ConfigError, DataError, SpecError
+from hwcnn.errors import ConfigError, DataError
 from hwcnn.fixedpoint import round_half_away
 from hwcnn.floatref import run_float
 from hwcnn.graph import build_graph
@@ -157,11 +158,39 @@ def test_per_tensor_weights(mixed) -> None:
     assert len(set(q.by_name["c3"].weight_scale.tolist())) == 1
 
 
-def test_unfoldable_batchnorm_is_a_spec_error() -> None:
-    g = build_graph(parse_spec("name: b\ninput: [2, 4, 4]\nlayers:\n"
-                               "  - {name: bn, kind: batchnorm}\n"))
-    with pytest.raises(SpecError, match="batchnorm"):
-        quantize_network(g, init_weights(g), calibration_inputs(g.nodes["input"]["out_shape"], 1))
+STANDALONE_BN = """
+name: b
+input: [2, 4, 4]
+layers:
+  - {name: bn0, kind: batchnorm}
+  - {name: c, kind: conv2d, filters: 3, kernel: 1, activation: relu}
+  - {name: bn1, kind: batchnorm}
+  - {name: r, kind: relu}
+  - {name: fc, kind: dense, units: 4}
+  - {name: bn2, kind: batchnorm}
+"""
+
+
+def test_batchnorm_standalone_and_folded_into_dense() -> None:
+    g = build_graph(parse_spec(STANDALONE_BN))
+    params = init_weights(g, seed=2)
+    xs = calibration_inputs(g.nodes["input"]["out_shape"], 3, seed=2)
+    q = quantize_network(g, params, xs)
+    # bn0 follows the input and bn1 follows a conv with its own ReLU: neither folds
+    assert q.by_name["bn0"].fused == () and q.by_name["c"].fused == ()
+    assert q.by_name["bn1"].fused == ("r",)
+    assert q.by_name["fc"].fused == ("bn2",)
+    x = golden.quantize_input(q, xs[0])
+    res = golden.run_network(q, x)
+    bn0 = q.by_name["bn0"]
+    for c in range(2):
+        for v, y in zip(x[c].ravel(), res.tensors["bn0"][c].ravel()):
+            acc = int(v) * int(bn0.weight[c, 0]) + int(bn0.bias[c])
+            m0, sh = int(bn0.requant.m0[c]), int(bn0.requant.shift[c])
+            r = math.floor(Fraction(acc * m0, 2**sh) + Fraction(1, 2))
+            assert y == min(max(r, -128), 127)
+    ev = golden.evaluate(q, params, xs)
+    assert all(r.sqnr_db > 25 for r in ev.layers)
 
 
 # ------------------------------------------------------------------ weights files and inputs
