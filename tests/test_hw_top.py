@@ -180,6 +180,26 @@ def pool_desc(case: PoolCase, cfg: HardwareConfig, pin_base: int, c_base: int) -
     return d
 
 
+def with_junk_lanes(case: GemmCase, cfg: HardwareConfig, seed: int
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """A and B padded to whole folds with random junk: the lanes README section 3 calls
+    don't-care (OS: rows >= m; WS: columns >= k; B: columns >= n) must not leak into results.
+    """
+    arr = cfg.array
+    rng = np.random.default_rng(1000 + seed)
+    (m, k), n = case.a.shape, case.b.shape[1]
+    lo_a, lo_b = -(1 << (arr.act_bits - 1)), -(1 << (arr.weight_bits - 1))
+    if arr.dataflow is Dataflow.OUTPUT_STATIONARY:
+        a = rng.integers(lo_a, -lo_a, (-(-m // arr.rows) * arr.rows, k))
+        a[:m] = case.a
+    else:
+        a = rng.integers(lo_a, -lo_a, (m, -(-k // arr.rows) * arr.rows))
+        a[:, :k] = case.a
+    b = rng.integers(lo_b, -lo_b, (k, -(-n // arr.cols) * arr.cols))
+    b[:, :n] = case.b
+    return a, b
+
+
 def simulate(cfg: HardwareConfig, tiles: list) -> list[tuple[str, int, int, np.ndarray]]:
     """Run ``tiles`` back to back on one simulated accelerator.
 
@@ -196,8 +216,9 @@ def simulate(cfg: HardwareConfig, tiles: list) -> list[tuple[str, int, int, np.n
                     # Vary the offsets from tile to tile so addressing is exercised.
                     bases = (i % 3, 2 * (i % 2), i % 2, 5 + i % 4)
                     d = gemm_desc(tile, cfg, bases)
-                    await host.write(dut.act_wr, bases[0], layout.act_words(tile.a, cfg))
-                    await host.write(dut.wgt_wr, bases[1], layout.weight_words(tile.b, cfg))
+                    a_junk, b_junk = with_junk_lanes(tile, cfg, i)
+                    await host.write(dut.act_wr, bases[0], layout.act_words(a_junk, cfg))
+                    await host.write(dut.wgt_wr, bases[1], layout.weight_words(b_junk, cfg))
                     m0 = tile.m0 if tile.per_channel else 0
                     sh = tile.shift if tile.per_channel else 0
                     await host.write(dut.par_wr, bases[2],
