@@ -7,7 +7,7 @@ offset (word 0 goes to ``base``).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 
@@ -19,7 +19,7 @@ def _ceil_div(a: int, b: int) -> int:
     return -(-a // b)
 
 
-def pack_word(lanes: Sequence[int], bits: int) -> int:
+def pack_word(lanes: Iterable[int] | np.ndarray, bits: int) -> int:
     """Pack signed lane values into one word.
 
     >>> hex(pack_word([1, -1, 0, -128], 8))

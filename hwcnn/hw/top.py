@@ -4,7 +4,7 @@ pool unit and tile sequencer, with the host interface of rtl/README.md section 2
 
 from __future__ import annotations
 
-from amaranth.hdl import Array, Cat, Module, Mux, Signal, signed
+from amaranth.hdl import Array, Cat, Module, Mux, Signal, Value, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -21,7 +21,7 @@ from .signatures import DescriptorSignature, ReadSignature, WriteSignature
 from .skew import Skew
 
 
-def _lanes(word, count: int, bits: int) -> list:
+def _lanes(word: Value, count: int, bits: int) -> list[Value]:
     """Split a word into ``count`` signed lanes of ``bits`` (lane 0 = low bits)."""
     return [word[i * bits:(i + 1) * bits].as_signed() for i in range(count)]
 
