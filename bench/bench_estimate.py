@@ -22,13 +22,13 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from hwcnn import cyclesim, perf, timing  # noqa: E402
-from hwcnn.config import ArrayConfig, Dataflow, HardwareConfig, MemoryConfig  # noqa: E402
-from hwcnn.golden_ops import Requant  # noqa: E402
-from hwcnn.graph import build_graph  # noqa: E402
-from hwcnn.layers import PoolOp  # noqa: E402
-from hwcnn.lower import GemmTile, PoolTile  # noqa: E402
-from hwcnn.spec import load_spec  # noqa: E402
+from hwcnn import cyclesim, perf, timing
+from hwcnn.config import ArrayConfig, Dataflow, HardwareConfig, MemoryConfig
+from hwcnn.golden_ops import Requant
+from hwcnn.graph import build_graph
+from hwcnn.layers import PoolOp
+from hwcnn.lower import GemmTile, PoolTile
+from hwcnn.spec import load_spec
 
 NETWORKS = ("vgg16", "resnet50")
 #: 128x128 int8 array, 4 MiB per buffer (VGG16's fc6 keeps K = 25,088 in one tile: 3.1 MiB

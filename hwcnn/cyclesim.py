@@ -50,7 +50,7 @@ class _DelayLines:
 
     def __init__(self, delays: np.ndarray, dtype: type = np.int64) -> None:
         self.delays = delays
-        self.regs = np.zeros((len(delays), int(delays.max(initial=0)) + 1), dtype=dtype)
+        self.regs: np.ndarray = np.zeros((len(delays), int(delays.max(initial=0)) + 1), dtype=dtype)
         self.lanes = np.arange(len(delays))
 
     def output(self, inp: np.ndarray) -> np.ndarray:

@@ -408,7 +408,7 @@ def plan_pool(name: str, layer: L.Layer, hw: HardwareConfig, geoms: tuple[PoolGe
                            stride=g.stride, pad=(pt, g.pad[1]), out_bytes=occ[i],
                            dram_read=rd[i], dram_write=wr[i], double_buffered=d)
 
-    i64 = lambda v: np.asarray(v, dtype=np.int64)  # noqa: E731
+    i64 = lambda v: np.asarray(v, dtype=np.int64)
     return LayerPlan(name=name, layer=layer, unit=Unit.POOL, note=note, macs=0, cycles=i64(cyc),
                      dram_read=i64(rd), dram_write=i64(wr), occupancy=i64(occ),
                      double_buffered=np.asarray(dbl, dtype=bool), make_tiles=tiles)
@@ -465,11 +465,11 @@ def lower(g: nx.DiGraph, hw: HardwareConfig,
     excl: dict[str, bool] = {}       # the value is read only along this chain (fusable)
     runs: set[str] = set()           # nodes with tiles of their own
     plans: list[LayerPlan] = []
-    cache: dict[tuple, LayerPlan] = {}
+    cache: dict[tuple[object, ...], LayerPlan] = {}
     for i, (name, attrs) in enumerate(nodes):
         layer = attrs["layer"]
-        u = layer.inputs[0] if len(layer.inputs) == 1 else None
-        sole = u is not None and g.out_degree(u) == 1 and excl.get(u, False)
+        u: str = layer.inputs[0] if len(layer.inputs) == 1 else ""
+        sole = bool(u) and g.out_degree(u) == 1 and excl.get(u, False)
         host[name], act[name], excl[name] = name, False, True
         plan: LayerPlan
         match layer:
@@ -477,7 +477,7 @@ def lower(g: nx.DiGraph, hw: HardwareConfig,
                 plan = _empty(name, layer, Unit.FREE, "network input (in DRAM)")
                 excl[name] = False
             case L.Dropout() | L.Flatten():
-                assert u is not None
+                assert u
                 host[name], act[name] = host[u], act[u]
                 excl[name] = excl[u] and g.out_degree(u) == 1
                 plan = _empty(name, layer, Unit.FREE, "identity on the stored tensor")
@@ -489,11 +489,11 @@ def lower(g: nx.DiGraph, hw: HardwareConfig,
                 excl[name] = False
             case L.BatchNorm() if sole and not act[u] and isinstance(
                     g.nodes[host[u]]["layer"], (L.Conv, L.Dense)) and host[u] in runs:
-                assert u is not None
+                assert u
                 host[name] = host[u]
                 plan = _empty(name, layer, Unit.FUSED, f"folded into {host[u]}")
             case L.Activation() if sole and host[u] in runs:
-                assert u is not None
+                assert u
                 host[name], act[name] = host[u], True
                 plan = _empty(name, layer, Unit.FUSED, f"output clamp of {host[u]}")
             case L.BatchNorm():
@@ -511,7 +511,7 @@ def lower(g: nx.DiGraph, hw: HardwareConfig,
                 runs.add(name)
             case L.Conv() | L.Dense():
                 gd = attrs["gemm"]
-                key = ("gemm", gd.m, gd.n, gd.k, gd.groups)
+                key: tuple[object, ...] = ("gemm", gd.m, gd.n, gd.k, gd.groups)
                 plan = _reuse(cache, key, name, layer) or plan_gemm(
                     name, layer, hw, gd.m, gd.n, gd.k, gd.groups)
                 cache.setdefault(key, plan)
@@ -541,7 +541,7 @@ def lower(g: nx.DiGraph, hw: HardwareConfig,
     return Program(hw=hw, layers=tuple(plans))
 
 
-def _reuse(cache: dict[tuple, LayerPlan], key: tuple, name: str, layer: L.Layer) -> LayerPlan | None:
+def _reuse(cache: dict[tuple[object, ...], LayerPlan], key: tuple[object, ...], name: str, layer: L.Layer) -> LayerPlan | None:
     """A plan for an identical earlier layer, renamed (ResNet/VGG repeat their shapes)."""
     old = cache.get(key)
     if old is None:

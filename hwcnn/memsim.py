@@ -24,10 +24,14 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TypeAlias
 
 import numpy as np
 
 from .errors import ConfigError
+
+#: Per-tile integer inputs: a sequence or a NumPy array.
+Ints: TypeAlias = Sequence[int] | np.ndarray
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -68,8 +72,8 @@ def transfer_cycles(nbytes: int, bytes_per_cycle: float) -> int:
     return math.ceil(nbytes / bytes_per_cycle - 1e-9)
 
 
-def simulate(compute: Sequence[int], dram_read: Sequence[int], dram_write: Sequence[int],
-             bytes_per_cycle: float, *, double_buffered: Sequence[bool] | None = None) -> Timeline:
+def simulate(compute: Ints, dram_read: Ints, dram_write: Ints, bytes_per_cycle: float, *,
+             double_buffered: Sequence[bool] | np.ndarray | None = None) -> Timeline:
     """Run the double-buffered pipeline described in the module docstring.
 
     Parameters

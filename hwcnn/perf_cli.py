@@ -12,6 +12,7 @@ one, a 16x16 array, 100 MHz, the :class:`~hwcnn.config.MemoryConfig` defaults.
 
 from __future__ import annotations
 
+import math
 import re
 import sys
 from collections.abc import Callable, Iterator
@@ -78,8 +79,8 @@ def _positive(name: str, text: str | float) -> float:
         v = float(text)
     except (TypeError, ValueError):
         raise ConfigError(f"{name} must be a number, not {text!r}") from None
-    if not v > 0 or v != v or v == float("inf"):
-        raise ConfigError(f"{name} must be positive, not {text!r}")
+    if not math.isfinite(v) or v <= 0:
+        raise ConfigError(f"{name} must be a positive number, not {text!r}")
     return v
 
 

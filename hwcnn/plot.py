@@ -10,10 +10,10 @@ import io
 import os
 from collections.abc import Sequence
 
-from .errors import ConfigError
-from .fileio import write_bytes_atomic
 from .boards import Board
 from .config import HardwareConfig
+from .errors import ConfigError
+from .fileio import write_bytes_atomic
 from .perf import LayerPerf, PerfTotals, totals
 
 FORMATS = {".png": "png", ".svg": "svg"}
@@ -92,5 +92,5 @@ def plot_estimate(path: str | os.PathLike[str], rows: Sequence[LayerPerf], hw: H
     a = hw.array
     where = f" on {board.id}" if board else ""
     title = f"{model}{where}, {a.rows}x{a.cols} {a.dataflow.value.upper()} @ {hw.clock_mhz:g} MHz"
-    write_plot(path, rows, totals(rows, hw), title=title, peak_ops_per_cycle=2.0 * a.pes,
+    write_plot(path, rows, totals(tuple(rows), hw), title=title, peak_ops_per_cycle=2.0 * a.pes,
                bytes_per_cycle=hw.memory.dram_bytes_per_cycle)

@@ -34,7 +34,7 @@ def test_option_parsing() -> None:
 @pytest.mark.parametrize("opts, message", [
     ({"array": "16by16"}, "--array must be ROWSxCOLS (e.g. 16x16), not '16by16'"),
     ({"array": "0x4"}, "--array needs at least one row and one column, not '0x4'"),
-    ({"dram_gbps": "0"}, "--dram-gbps must be positive, not '0'"),
+    ({"dram_gbps": "0"}, "--dram-gbps must be a positive number, not '0'"),
     ({"clock_mhz": "fast"}, "--clock-mhz must be a number, not 'fast'"),
     ({"buffers": "1,2"}, "--buffers must be KIB or ACT,WEIGHT,OUT in KiB, not '1,2'"),
     ({"dataflow": "is"}, "unknown dataflow 'is'; expected 'ws' or 'os'"),
@@ -48,7 +48,7 @@ def test_option_errors(opts: dict, message: str) -> None:  # type: ignore[type-a
 @pytest.mark.parametrize("args, fragment", [
     (["--board", "pynq-z9"], "unknown board 'pynq-z9'"),
     (["--board", "pynq-z2", "--array", "16x16"], "needs 256 DSP48E1 multipliers"),
-    (["--dram-gbps", "0"], "--dram-gbps must be positive"),
+    (["--dram-gbps", "0"], "--dram-gbps must be a positive number"),
     (["--buffers", "4"], "buffers too small for one tile"),
 ])
 def test_bad_input_is_one_line_and_exit_2(tmp_path, args: list[str], fragment: str) -> None:  # type: ignore[no-untyped-def]
