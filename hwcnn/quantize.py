@@ -137,6 +137,12 @@ class QLayer:
     acc_bits_needed: int = 0
     bias_saturated: int = 0
 
+    def __post_init__(self) -> None:
+        # Frozen means frozen: the integer parameters are shared by every run and must not drift.
+        for arr in (self.weight, self.bias, self.weight_scale, self.wmat):
+            if arr is not None:
+                arr.flags.writeable = False
+
     @property
     def tail(self) -> str:
         """The last original layer this operation computes (whose float output it matches)."""

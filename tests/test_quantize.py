@@ -256,3 +256,11 @@ def test_load_input_checks(mixed, tmp_path) -> None:
     np.save(p, np.zeros((3, 9, 9), dtype=complex))
     with pytest.raises(DataError, match="dtype"):
         load_input(p, shape, integer=False)
+
+
+def test_quantized_parameters_are_read_only(mixed) -> None:
+    q = mixed[3]
+    with pytest.raises(ValueError):
+        q.by_name["c3"].weight[0, 0, 0, 0] = 1
+    with pytest.raises(AttributeError):
+        q.by_name["c3"].lo = 5  # type: ignore[misc]
