@@ -12,7 +12,7 @@ systolic array plus its requantization) and :func:`pool_tile` (the pool unit).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -378,8 +378,7 @@ def add(xs: list[np.ndarray], m0s: list[int], shift: int, rq: Requant) -> tuple[
     total = np.zeros(np.shape(xs[0]), dtype=np.int64)
     for x, m in zip(xs, m0s):
         total = total + np.asarray(x, dtype=np.int64) * np.int64(m)
-    return requantize_counted(total, Requant(m0=1, shift=shift, lo=rq.lo, hi=rq.hi, bits=rq.bits,
-                                             rounding=rq.rounding, mode=rq.mode))
+    return requantize_counted(total, replace(rq, m0=1, shift=shift))
 
 
 def concat(xs: list[np.ndarray], rqs: list[Requant]) -> tuple[np.ndarray, int]:

@@ -328,3 +328,60 @@ def test_golden_ops_doctests() -> None:
 ])
 def test_gemm_dtype_paths(amax, bmax, k, want) -> None:
     assert G.gemm_dtype(k, amax, bmax) is want
+
+
+# ---------------------------------------------------------------- element-wise kinds, random
+
+@pytest.mark.parametrize("lo,hi", [(0, 127), (0, 47), (-128, 127)])   # relu, relu6 (q6=47), none
+def test_clamp_matches_naive(lo, hi) -> None:
+    rng = np.random.default_rng(abs(lo) + hi)
+    x = rand_int8(rng, (3, 5, 5))
+    want = [[[min(max(int(v), lo), hi) for v in row] for row in ch] for ch in x]
+    assert G.clamp(x, lo, hi).tolist() == want
+
+
+@pytest.mark.parametrize("n_in", [2, 3])
+@pytest.mark.parametrize("relu", [False, True])
+def test_add_matches_naive(n_in, relu) -> None:
+    rng = np.random.default_rng(n_in)
+    xs = [rand_int8(rng, (2, 4, 3)) for _ in range(n_in)]
+    m0s = [int(v) for v in rng.integers(1 << 29, 1 << 31, size=n_in)]
+    shift = 31
+    rq = G.Requant(m0=1, shift=shift, lo=0 if relu else -128, hi=127, act_lo=0 if relu else None)
+    got, n_sat = G.add(xs, m0s, shift, rq)
+    sat = 0
+    for idx in np.ndindex(2, 4, 3):
+        total = sum(int(x[idx]) * m for x, m in zip(xs, m0s))
+        r = math.floor(Fraction(total, 2**shift) + Fraction(1, 2))
+        sat += (r > 127 or r < -128) and not (relu and r < 0)
+        assert got[idx] == min(max(r, rq.lo), rq.hi)
+    assert n_sat == sat
+
+
+def test_concat_and_flatten_match_naive() -> None:
+    rng = np.random.default_rng(8)
+    a, b = rand_int8(rng, (2, 3, 3)), rand_int8(rng, (3, 3, 3))
+    ident = G.Requant(m0=1 << 30, shift=30, lo=-128, hi=127)
+    half = G.Requant(m0=1, shift=1, lo=-128, hi=127)
+    y, _ = G.concat([a, b], [ident, half])
+    want = [ch.tolist() for ch in a] + [[[math.floor(Fraction(int(v), 2) + Fraction(1, 2))
+                                          for v in row] for row in ch] for ch in b]
+    assert y.tolist() == want
+    flat = G.flatten(y)
+    assert flat.tolist() == [v for ch in want for row in ch for v in row]   # CHW order
+
+
+def test_conv1d_and_pool1d_match_naive() -> None:
+    rng = np.random.default_rng(12)
+    x = rand_int8(rng, (4, 11))
+    for kernel, stride, pads, dil, groups in [((3,), (2,), ((1, 2),), (2,), 2), ((1,), (1,), ((0, 0),), (1,), 4)]:
+        w = rand_int8(rng, (4, 4 // groups, *kernel))
+        win = make_window((11,), kernel, stride, pads, dil)
+        want = naive_conv(x, w, None, kernel, stride, pads, dil, groups)
+        assert G.conv_acc(x, w, None, win, groups).tolist() == want.tolist()
+    for op in PoolOp:
+        if op is PoolOp.SUM:
+            continue
+        want, _ = naive_pool(x, (3,), (2,), (1,), True, op)
+        win = make_window((11,), (3,), (2,), ((1, 1),), None, True)
+        assert G.pool(x, win, op).tolist() == want.tolist()
