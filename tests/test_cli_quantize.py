@@ -144,3 +144,20 @@ def test_run_unknown_layer_and_missing_input(tmp_path) -> None:
     one_line_error(invoke("run", TINY, "--input", str(tmp_path / "none.npy"), "-o", str(out)),
                    "not found")
     assert not out.exists()
+
+
+def test_quantize_with_calibration_and_evaluation_files(tmp_path) -> None:
+    cal, ev = tmp_path / "cal.npy", tmp_path / "ev.npy"
+    rng = np.random.default_rng(3)
+    np.save(cal, rng.uniform(-2, 2, size=(5, 1, 8, 8)))
+    np.save(ev, rng.uniform(-2, 2, size=(1, 8, 8)))
+    r = invoke("quantize", TINY, "--calib", str(cal), "--inputs", str(ev), "-f", "json",
+               "--calibration", "percentile", "--percentile", "99")
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.output)
+    assert doc["n_inputs"] == 1 and doc["policy"]["calibration"] == "percentile"
+    # input scale = 99th percentile of |calibration inputs| / 127
+    vals = np.abs(np.load(cal)).ravel()
+    assert doc["layers"][0]["format"] == f"int8*{np.percentile(vals, 99) / 127:.4g}"
+    np.save(cal, rng.uniform(-2, 2, size=(5, 2, 8, 8)))
+    one_line_error(invoke("quantize", TINY, "--calib", str(cal)), "cal.npy", "expected [1, 8, 8]")
