@@ -311,7 +311,7 @@ def run_pool_tile(x: np.ndarray, op: PoolOp, *, win: tuple[int, int], stride: tu
         Window, stride, top/left padding and output size; window ``(oy, ox)`` covers rows
         ``oy*stride_h - pad_top + [0, win_h)`` (out-of-bounds positions are skipped).
     lo, hi : int, optional
-        Output clamp; defaults to the full ``act_bits`` range.
+        Output clamp of AVG and SUM (MAX ignores it); defaults to the full ``act_bits`` range.
     m0, shift, rounding, wrap
         Requantization of SUM.
 
@@ -358,14 +358,13 @@ def run_pool_tile(x: np.ndarray, op: PoolOp, *, win: tuple[int, int], stride: tu
             quotient = _restoring_divide(dividend, n, bits)
             t += bits
             match op:                                   # result select and clamp
-                case PoolOp.MAX:
+                case PoolOp.MAX:                        # MAX ignores lo/hi (rtl/README.md 4)
                     y_val = best
                 case PoolOp.AVG:
-                    y_val = np.where(total >= 0, quotient, -quotient)
+                    y_val = fp.saturate(np.where(total >= 0, quotient, -quotient), lo, hi)
                 case PoolOp.SUM:
-                    y_val = fp.overflow(fp.round_shift(total * m0, shift, rounding), flo, fhi,
+                    y_val = fp.overflow(fp.round_shift(total * m0, shift, rounding), lo, hi,
                                         fp.Overflow.WRAP if wrap else fp.Overflow.SATURATE, bits)
-            y_val = fp.saturate(y_val, lo, hi)
             t += 1
             out[:, oy, ox] = y_val[:ch]                 # write
             t += 1

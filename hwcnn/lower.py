@@ -12,7 +12,8 @@ What runs where (the accelerator of ``rtl/README.md``):
 * add -> pool-unit SUM tiles: the ``n`` inputs of each pixel are stacked as a 1 x n window
   (requantized with one M0/shift, so the quantizer gives the inputs one scale).
 * relu/relu6 -> the output clamp of the layer that produces their input (conv, dense, add,
-  pool) when they are its only reader; otherwise a 1 x 1 MAX pool tile with ``lo = 0``.
+  avg/sum pool; MAX pooling ignores the clamp) when they are its only reader; otherwise a
+  1 x 1 AVG pool tile with ``lo = 0`` (an average of one element is the element).
 * batchnorm -> folded into the preceding conv/dense (only reader); otherwise a depthwise
   1 x 1 GEMM (groups = C, K = 1, N = 1).
 * concat, flatten, dropout -> free (producers write to the right DRAM offsets); softmax -> host.
@@ -443,7 +444,10 @@ def _pool_geoms(name: str, layer: L.Pool | L.GlobalAvgPool, x: L.TensorShape, wi
 
 # -- the graph walk ----------------------------------------------------------------------------
 
-_RUNS = (L.Conv, L.Dense, L.Add, L.Pool, L.GlobalAvgPool)
+def _has_clamp(layer: L.Layer) -> bool:
+    """Whether the unit computing ``layer`` applies the ``[lo, hi]`` output clamp (a fused
+    ReLU/ReLU6): GEMM requantization, AVG/SUM pooling and adds do; MAX pooling ignores it."""
+    return not (isinstance(layer, L.Pool) and layer.op is L.PoolOp.MAX)
 
 
 def _empty(name: str, layer: L.Layer, unit: str, note: str) -> LayerPlan:
@@ -492,7 +496,7 @@ def lower(g: nx.DiGraph, hw: HardwareConfig,
                 assert u
                 host[name] = host[u]
                 plan = _empty(name, layer, Unit.FUSED, f"folded into {host[u]}")
-            case L.Activation() if sole and host[u] in runs:
+            case L.Activation() if sole and host[u] in runs and _has_clamp(g.nodes[host[u]]["layer"]):
                 assert u
                 host[name], act[name] = host[u], True
                 plan = _empty(name, layer, Unit.FUSED, f"output clamp of {host[u]}")
@@ -506,7 +510,7 @@ def lower(g: nx.DiGraph, hw: HardwareConfig,
                 p = math.prod(x.spatial)
                 geom = PoolGeom(channels=x.channels, in_h=p, in_w=1, out_h=p, out_w=1,
                                 win=(1, 1), stride=(1, 1), pad=(0, 0))
-                plan = plan_pool(name, layer, hw, (geom,), "1x1 max pool with clamp lo=0")
+                plan = plan_pool(name, layer, hw, (geom,), "1x1 avg pool with clamp lo=0")
                 act[name] = True
                 runs.add(name)
             case L.Conv() | L.Dense():

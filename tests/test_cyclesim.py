@@ -10,7 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hwcnn import cyclesim, golden, timing
+from hwcnn import cyclesim, timing
+from hwcnn import golden_ops as golden
 from hwcnn.config import ArrayConfig, Dataflow
 from hwcnn.fixedpoint import Overflow, Rounding
 from hwcnn.golden_ops import Requant
@@ -229,3 +230,41 @@ def test_pool_matches_golden_pool_tile() -> None:
         for ox in range(3):
             vals = [x[0, y, xx] for y in (oy - 1, oy) for xx in (ox - 1, ox) if 0 <= y < 3 and 0 <= xx < 3]
             assert out[0, oy, ox] == golden.pool_tile([vals], None, PoolOp.AVG)[0]
+
+
+def test_pool_clamp_applies_to_avg_and_sum_not_max() -> None:
+    x = np.array([[[-50, -20], [-30, -40]]])
+    kw = {"win": (2, 2), "stride": (1, 1), "pad": (0, 0), "out_hw": (1, 1), "array": arr(1, 1, WS),
+          "lo": 0, "hi": 127}
+    assert cyclesim.run_pool_tile(x, PoolOp.MAX, **kw)[0].item() == -20   # MAX ignores lo
+    assert cyclesim.run_pool_tile(x, PoolOp.AVG, **kw)[0].item() == 0     # -35 clamped
+    assert cyclesim.run_pool_tile(x, PoolOp.SUM, **kw)[0].item() == 0
+
+
+# -- the same tiles through the Amaranth RTL (pysim) and the stepped model ---------------------
+
+@pytest.mark.parametrize("df", ["os", "ws"])
+@pytest.mark.parametrize("rows, cols", [(2, 3), (3, 2), (4, 4)])
+def test_stepped_model_equals_rtl(df: str, rows: int, cols: int) -> None:
+    from tests import test_hw_top as rtl
+
+    cfg = rtl.config(rows, cols, df)
+    gemms = rtl.gemm_corpus(rows * 7 + cols, rows, cols)[:5]
+    pools = rtl.pool_corpus(3, cols)[:3]
+    results = rtl.simulate(cfg, gemms + pools)
+    ops = {rtl.PoolOpCode.MAX: PoolOp.MAX, rtl.PoolOpCode.AVG: PoolOp.AVG,
+           rtl.PoolOpCode.SUM: PoolOp.SUM}
+    for case, (name, rtl_cycles, err, rtl_out) in zip(gemms + pools, results, strict=True):
+        assert err == 0, name
+        if isinstance(case, rtl.GemmCase):
+            rq = Requant(m0=case.m0, shift=case.shift, lo=case.lo, hi=case.hi,
+                         rounding=case.rounding, mode=case.overflow)
+            out, cycles = cyclesim.run_gemm_tile(case.a, case.b,
+                                                 case.bias if case.bias_en else None, rq, cfg.array)
+        else:
+            out, cycles = cyclesim.run_pool_tile(case.x, ops[case.op], win=case.win,
+                                                 stride=case.stride, pad=case.pad, out_hw=case.out,
+                                                 array=cfg.array, lo=case.lo, hi=case.hi,
+                                                 m0=case.m0, shift=case.shift)
+        assert cycles == rtl_cycles, (name, cycles, rtl_cycles)
+        assert (out == rtl_out).all(), name

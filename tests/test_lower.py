@@ -179,6 +179,21 @@ def test_fusion_rules() -> None:
     assert p_add.cycles.tolist() == [225]
 
 
+def test_relu_after_max_pool_is_not_fused() -> None:
+    # MAX pooling ignores the clamp: a ReLU after it runs as a 1x1 AVG pool tile; after an
+    # AVG pool it is the pool's clamp.
+    g = net("[4, 4, 4]",
+            "{name: mp, kind: maxpool, kernel: 2}",
+            "{name: r1, kind: relu}",
+            "{name: ap, kind: avgpool, kernel: 2}",
+            "{name: r2, kind: relu}")
+    plans = {p.name: p for p in LW.lower(g, hw(WS)).layers}
+    assert plans["r1"].unit == LW.Unit.POOL
+    # 2x2 pixels x (1 read + 8 + 4) + 1 = 53 on 4 lanes
+    assert plans["r1"].cycles.tolist() == [53]
+    assert plans["r2"].unit == LW.Unit.FUSED
+
+
 def test_batchnorm_not_folded_when_the_conv_has_another_reader() -> None:
     g = net("[4, 4, 4]",
             "{name: c1, kind: conv2d, filters: 4, kernel: 1}",
