@@ -21,6 +21,7 @@ from . import layers as L
 from .errors import DataError
 from .floatref import run_float
 from .golden_ops import (
+    Requant,
     add,
     clamp,
     concat,
@@ -69,6 +70,10 @@ def check_input(qnet: QuantizedNetwork, x: np.ndarray) -> np.ndarray:
     return arr.astype(np.int64)
 
 
+#: Placeholder for kinds that never requantize (never used to compute anything).
+_NO_REQUANT = Requant(m0=1, shift=0, lo=-128, hi=127)
+
+
 def run_network(qnet: QuantizedNetwork, x: np.ndarray) -> GoldenResult:
     """Execute the quantized network on one integer input image, bit-exactly."""
     x = check_input(qnet, x)
@@ -82,34 +87,41 @@ def run_network(qnet: QuantizedNetwork, x: np.ndarray) -> GoldenResult:
 
 def _run_layer(ql: QLayer, ins: list[np.ndarray], x: np.ndarray, acc_bits: int
                ) -> tuple[np.ndarray, int]:
+    # Fields a QLayer of each kind always carries (set by the quantizer); typed views here.
+    rq = ql.requant if ql.requant is not None else _NO_REQUANT
+    win = ql.window
     match ql.layer:
         case L.Input():
             return x, 0
         case L.Conv(groups=groups):
-            acc = conv_acc(ins[0], None, ql.bias, ql.window, groups, acc_bits,
+            assert win is not None
+            acc = conv_acc(ins[0], None, ql.bias, win, groups, acc_bits,
                            wmat=ql.wmat, wmax=ql.wmax)
-            return requantize_counted(acc, ql.requant, axis=0)
+            return requantize_counted(acc, rq, axis=0)
         case L.Dense():
             acc = dense_acc(ins[0], None, ql.bias, acc_bits, wmat=ql.wmat, wmax=ql.wmax)
-            return requantize_counted(acc, ql.requant, axis=-1)
+            return requantize_counted(acc, rq, axis=-1)
         case L.BatchNorm():
             # per-channel multiply-add on the channel axis (a depthwise 1x1 conv, K = 1)
             shape = (-1,) + (1,) * (ins[0].ndim - 1)
+            assert ql.weight is not None and ql.bias is not None
             acc = ins[0].astype(np.int64) * ql.weight.astype(np.int64).reshape(shape)
             acc = fp.wrap(acc + ql.bias.reshape(shape), acc_bits)
-            return requantize_counted(acc, ql.requant, axis=0)
+            return requantize_counted(acc, rq, axis=0)
         case L.Pool(op=L.PoolOp.SUM):
-            sums = pool(ins[0], ql.window, L.PoolOp.SUM, lo=-(1 << 31), hi=(1 << 31) - 1,
+            assert win is not None
+            sums = pool(ins[0], win, L.PoolOp.SUM, lo=-(1 << 31), hi=(1 << 31) - 1,
                         acc_bits=acc_bits)
-            return requantize_counted(sums, ql.requant)
+            return requantize_counted(sums, rq)
         case L.Pool(op=op):
-            return pool(ins[0], ql.window, op, lo=ql.lo, hi=ql.hi, acc_bits=acc_bits), 0
+            assert win is not None
+            return pool(ins[0], win, op, lo=ql.lo, hi=ql.hi, acc_bits=acc_bits), 0
         case L.GlobalAvgPool():
             return global_avg_pool(ins[0], ql.lo, ql.hi), 0
         case L.Activation():
             return clamp(ins[0], ql.lo, ql.hi), 0
         case L.Add():
-            return add(ins, list(ql.add_m0), ql.add_shift, ql.requant)
+            return add(ins, list(ql.add_m0), ql.add_shift, rq)
         case L.Concat():
             return concat(ins, list(ql.concat_rq))
         case L.Flatten():

@@ -75,13 +75,14 @@ def exact_matmul(a: np.ndarray, b: np.ndarray, *, amax: int | None = None,
     dtype = gemm_dtype(k, amax, bmax)
     if dtype is not None:
         chunk = (F32_EXACT if dtype is np.float32 else F64_EXACT) // term
-        af = a.astype(dtype, copy=False)
-        bf = b.astype(dtype, copy=False)
-        out = None
+        af: np.ndarray = a.astype(dtype, copy=False)
+        bf: np.ndarray = b.astype(dtype, copy=False)
+        out: np.ndarray | None = None
         for k0 in range(0, k, chunk):
             part = np.matmul(af[..., k0:k0 + chunk], bf[..., k0:k0 + chunk, :])
             part = part.astype(np.int64)
             out = part if out is None else out + part
+        assert out is not None      # k > 0, so at least one chunk ran
         return out
     if term * k >= 1 << 63:
         raise OverflowError(f"dot product of {k} terms of up to {term} overflows int64")

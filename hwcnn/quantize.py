@@ -326,7 +326,8 @@ def quantize_network(g: nx.DiGraph, params: Params, calib: Sequence[np.ndarray],
         return TensorFormat(scale=_scale(stats.get(group[name], 0.0), qmax, pow2),
                             bits=policy.act_bits, pow2=pow2)
 
-    def rq(m0: object, shift: object, lo: int, hi: int, act: L.Act | None = None) -> Requant:
+    def rq(m0: int | np.ndarray, shift: int | np.ndarray, lo: int, hi: int,
+           act: L.Act | None = None) -> Requant:
         return Requant(m0=m0, shift=shift, lo=lo, hi=hi, bits=policy.act_bits,
                        rounding=policy.rounding, mode=policy.overflow,
                        act_lo=None if act is None else 0,
@@ -373,10 +374,10 @@ def quantize_network(g: nx.DiGraph, params: Params, calib: Sequence[np.ndarray],
                 _, shifts = _multiplier(reals, pow2)
                 # REAL: the largest ratio keeps a full 31-bit m0; POW2: every m0 is exact.
                 shift = int(shifts.max() if pow2 else shifts.min())
-                m0 = [int(fp.round_half_away(r * 2.0 ** shift)) for r in reals]
-                if max(m0) >= 1 << 31:
+                m0s = [int(fp.round_half_away(r * 2.0 ** shift)) for r in reals]
+                if max(m0s) >= 1 << 31:
                     raise ConfigError(f"layer {name!r}: add operand scales differ too much")
-                q[name] = QLayer(**common, out=out, lo=lo, hi=hi, add_m0=tuple(m0),
+                q[name] = QLayer(**common, out=out, lo=lo, hi=hi, add_m0=tuple(m0s),
                                  add_shift=shift, requant=rq(1, shift, lo, hi, fused_act))
             case L.Concat():
                 out = fmt_of(name)

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import io
 import json
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import click
 
 from .common import emit, load_graph, model_argument, strict_option
+
+if TYPE_CHECKING:
+    import networkx as nx
+    import numpy as np
+
+    from ..golden import Evaluation
+    from ..quantize import QuantizedNetwork
 
 _ROUNDING = ("half_up", "half_away", "half_even", "truncate")
 
@@ -51,10 +60,12 @@ def quant_options(func):  # type: ignore[no-untyped-def]
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Built:
-    graph: object
-    params: dict
-    qnet: object
-    calib: list
+    """What ``quantize`` and ``run`` share: graph, float parameters, quantized network."""
+
+    graph: nx.DiGraph
+    params: dict[str, np.ndarray]
+    qnet: QuantizedNetwork
+    calib: list[np.ndarray]
 
 
 def build(model: str, *, weights: str | None, calib: str | None, calib_n: int, seed: int,
@@ -113,7 +124,7 @@ def quantize(model: str, inputs: str | None, n_eval: int, fmt: str, output: str 
     if inputs:
         xs = list(load_input(inputs, in_shape, integer=False))
     else:
-        xs = calibration_inputs(in_shape, n_eval, int(opts["seed"]) + 1)
+        xs = calibration_inputs(in_shape, n_eval, int(opts["seed"]) + 1)  # type: ignore[call-overload]
     ev = evaluate(b.qnet, b.params, xs)
     emit(_json(b, ev) if fmt == "json" else _table(b, ev), output)
 
@@ -122,7 +133,7 @@ def _db(v: float) -> str:
     return "inf" if math.isinf(v) and v > 0 else ("-inf" if math.isinf(v) else f"{v:.1f}")
 
 
-def _json(b: Built, ev) -> str:  # type: ignore[no-untyped-def]
+def _json(b: Built, ev: Evaluation) -> str:
     p = b.qnet.policy
     doc = {
         "model": b.qnet.name,
@@ -138,7 +149,7 @@ def _json(b: Built, ev) -> str:  # type: ignore[no-untyped-def]
     return json.dumps(doc, indent=2) + "\n"
 
 
-def _table(b: Built, ev) -> str:  # type: ignore[no-untyped-def]
+def _table(b: Built, ev: Evaluation) -> str:
     from rich.console import Console
     from rich.table import Table
 
@@ -154,16 +165,8 @@ def _table(b: Built, ev) -> str:  # type: ignore[no-untyped-def]
         name = r.name + (f" (+{', '.join(r.fused)})" if r.fused else "")
         t.add_row(name, r.kind, r.fmt, r.weight_fmt, str(r.acc_bits or ""), _db(r.sqnr_db),
                   f"{r.max_abs_err:.4g}", f"{r.max_abs_ref:.4g}", str(r.saturated))
-    console = Console(width=160, record=True, file=_Null())
+    console = Console(width=160, record=True, file=io.StringIO())
     console.print(t)
     console.print(f"top-1 agreement golden vs float64 at {ev.output!r}: "
                   f"{ev.top1_agree}/{ev.n_inputs}")
     return console.export_text()
-
-
-class _Null:
-    def write(self, s: str) -> int:
-        return len(s)
-
-    def flush(self) -> None:
-        pass
