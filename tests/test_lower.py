@@ -232,3 +232,39 @@ def test_progress_callback_sees_every_layer() -> None:
     LW.lower(g, hw(WS, kib=8), progress=lambda d, t: seen.append((d, t)))
     n = g.number_of_nodes()
     assert seen[-1] == (n, n) and len(seen) == n
+
+
+def test_three_d_layers() -> None:
+    g = net("[2, 4, 6, 6]",
+            "{name: c, kind: conv3d, filters: 4, kernel: 3, padding: 1}",
+            "{name: p, kind: maxpool, kernel: 2}",
+            "{name: g, kind: global_avgpool}")
+    plans = {p.name: p for p in LW.lower(g, hw(WS)).layers}
+    # conv3d: M = 4*6*6 = 144, K = 27*2 = 54, N = 4: WS F_K = 14, F_N = 1 -> 14 folds of
+    # 4 + (144+4+4-2) + 5 = 159 -> 2227.
+    assert plans["c"].cycles.tolist() == [2227]
+    # 3-D max pool (4 ch, 4x6x6 -> 2x3x3) as two passes: 16 maps of 6x6 -> 3x3 on 4 lanes
+    # (4 tiles of 1 + 9*(4+8+4) = 145), then 4 maps of 4x9 -> 2x9 with a 2x1 window
+    # (1 + 18*(2+8+4) = 253).
+    assert plans["p"].cycles.tolist() == [145] * 4 + [253]
+    # global average over 2x3x3 folded to a 6x3 window: 1 + (18 + 8 + 4) = 31.
+    assert plans["g"].cycles.tolist() == [31]
+    g_avg = net("[2, 4, 6, 6]", "{name: a, kind: avgpool, kernel: 2}")
+    with pytest.raises(ConfigError, match="3-D avg pooling cannot be computed exactly"):
+        LW.lower(g_avg, hw(WS))
+
+
+def test_chosen_tiling_cost_matches_the_emitted_tiles() -> None:
+    # The tile search's traffic and compute predictions are what the tiles then carry.
+    g = model_graph("resnet18")
+    for df in (OS, WS):
+        for kib in (64, 512):
+            h = HardwareConfig(array=ArrayConfig(rows=8, cols=8, dataflow=df),
+                               memory=MemoryConfig(act_kib=kib, weight_kib=2 * kib, out_kib=kib))
+            for p in LW.lower(g, h).layers:
+                gd = g.nodes[p.name]["gemm"]
+                if p.unit != LW.Unit.ARRAY or gd is None:
+                    continue
+                ch = LW._choose_gemm(p.name, h.array, h, gd.m, gd.n, gd.k, gd.groups)
+                assert ch.traffic == int(p.dram_read.sum() + p.dram_write.sum())
+                assert ch.compute == int(p.cycles.sum())
