@@ -39,22 +39,28 @@ def hardware_options(prefix: str = "", label: str = "") -> Callable[[Any], Any]:
     what = f" of {label}" if label else ""
 
     def deco(func: Any) -> Any:
+        def default(text: str) -> str:
+            return " (default: configuration A's value)" if prefix else text
+
         opts = [
             click.option(f"--{p}board", f"{u}board", metavar="NAME",
                          help=f"FPGA board{what} (e.g. pynq-z2, zcu104): sets clock, bandwidth, "
                               "default array and buffers, and checks fit."),
             click.option(f"--{p}array", f"{u}array", metavar="RxC",
-                         help=f"Systolic array{what}, rows x cols (default: the board's largest "
-                              "square, or 16x16)."),
+                         help=f"Systolic array{what}, rows x cols"
+                              + default(" (default: the board's largest square, or 16x16).")),
             click.option(f"--{p}dataflow", f"{u}dataflow", metavar="ws|os",
-                         help=f"Dataflow{what}: weight or output stationary (default ws)."),
+                         help=f"Dataflow{what}: weight or output stationary"
+                              + default(" (default ws).")),
             click.option(f"--{p}clock-mhz", f"{u}clock_mhz", metavar="MHZ",
-                         help=f"Array clock{what} (default: the board's typical clock, or 100)."),
+                         help=f"Array clock{what}"
+                              + default(" (default: the board's typical clock, or 100).")),
             click.option(f"--{p}dram-gbps", f"{u}dram_gbps", metavar="GB/S",
-                         help=f"Off-chip bandwidth{what} in GB/s (default: the board's peak)."),
+                         help=f"Off-chip bandwidth{what} in GB/s"
+                              + default(" (default: the board's peak, or 1.6 GB/s at 100 MHz).")),
             click.option(f"--{p}buffers", f"{u}buffers", metavar="KIB",
                          help=f"On-chip buffers{what} in KiB: one number for all three, or "
-                              "ACT,WEIGHT,OUT."),
+                              "ACT,WEIGHT,OUT" + default(" (default: the board's split, or 64).")),
         ]
         for opt in reversed(opts):
             func = opt(func)
