@@ -44,23 +44,26 @@ def fast_pool_cycles(out_h: int, out_w: int, win_h: int, win_w: int, array: Arra
 class _DelayLines:
     """``lanes`` shift registers; lane ``i`` delays its input by ``delays[i]`` cycles.
 
-    ``regs[:, d]`` (d >= 1) is the input of ``d`` cycles ago; column 0 holds this cycle's input
-    so that a lane with delay 0 is a plain wire.
+    Stored as a ring: column ``head`` takes this cycle's input, so the input of ``d`` cycles
+    ago sits ``d`` columns behind it and a lane with delay 0 is a plain wire.
     """
 
-    def __init__(self, delays: np.ndarray, dtype: type = np.int64) -> None:
-        self.delays = delays
-        self.regs: np.ndarray = np.zeros((len(delays), int(delays.max(initial=0)) + 1), dtype=dtype)
+    def __init__(self, delays: np.ndarray, dtype: type = np.int64, fill: int = 0) -> None:
+        depth = int(delays.max(initial=0)) + 1
+        self.regs: np.ndarray = np.full((len(delays), depth), fill, dtype=dtype)
         self.lanes = np.arange(len(delays))
+        self.taps = (np.arange(depth)[:, None] - delays[None, :]) % depth
+        self.head = 0
+        self.depth = depth
 
     def output(self, inp: np.ndarray) -> np.ndarray:
         """Combinational output this cycle given this cycle's input."""
-        self.regs[:, 0] = inp
-        return self.regs[self.lanes, self.delays]
+        self.regs[:, self.head] = inp
+        return self.regs[self.lanes, self.taps[self.head]]
 
     def clock(self, inp: np.ndarray) -> None:
-        self.regs[:, 0] = inp
-        self.regs[:, 1:] = self.regs[:, :-1].copy()
+        self.regs[:, self.head] = inp
+        self.head = (self.head + 1) % self.depth
 
 
 class _Post:
@@ -158,6 +161,7 @@ def _os_fold(a: np.ndarray, b: np.ndarray, bias: np.ndarray, rq: Requant, array:
     mem_a = np.zeros(r, dtype=np.int64)   # read-port output registers (1-cycle latency)
     mem_b = np.zeros(c, dtype=np.int64)
     mem_last = False
+    lane_true, lane_false = np.ones(r, dtype=bool), np.zeros(r, dtype=bool)
     a_reg = np.zeros((r, c), dtype=np.int64)
     b_reg = np.zeros((r, c), dtype=np.int64)
     last_reg = np.zeros((r, c), dtype=bool)
@@ -169,7 +173,8 @@ def _os_fold(a: np.ndarray, b: np.ndarray, bias: np.ndarray, rq: Requant, array:
         # -- combinational values of cycle t ----------------------------------------------
         a_w = skew_a.output(mem_a)
         b_n = skew_b.output(mem_b)
-        l_w = last_skew.output(np.full(r, mem_last))
+        last_v = lane_true if mem_last else lane_false
+        l_w = last_skew.output(last_v)
         a_in = np.concatenate((a_w[:, None], a_reg[:, :-1]), axis=1)
         b_in = np.concatenate((b_n[None, :], b_reg[:-1, :]), axis=0)
         l_in = np.concatenate((l_w[:, None], last_reg[:, :-1]), axis=1)
@@ -189,7 +194,7 @@ def _os_fold(a: np.ndarray, b: np.ndarray, bias: np.ndarray, rq: Requant, array:
         a_reg, b_reg, last_reg = a_in, b_in, l_in
         skew_a.clock(mem_a)
         skew_b.clock(mem_b)
-        last_skew.clock(np.full(r, mem_last))
+        last_skew.clock(last_v)
         if t < k:  # the sequencer issues read kk = t; zeros outside the stream
             mem_a, mem_b, mem_last = a_words[t], b_words[t], t == k - 1
         else:
@@ -225,11 +230,9 @@ def _ws_fold(a: np.ndarray, b: np.ndarray, bias: np.ndarray, rq: Requant, array:
     mem_a = np.zeros(r, dtype=np.int64)
     mem_tag = -1  # row tag travelling with the activation word (-1 = bubble)
     skew_a = _DelayLines(np.arange(r))
-    skew_tag = _DelayLines(np.arange(r))
-    skew_tag.regs[:] = -1
+    skew_tag = _DelayLines(np.arange(r), fill=-1)
     deskew = _DelayLines(c - 1 - np.arange(c))
-    deskew_tag = _DelayLines(c - 1 - np.arange(c))
-    deskew_tag.regs[:] = -1
+    deskew_tag = _DelayLines(c - 1 - np.arange(c), fill=-1)
     a_reg = np.zeros((r, c), dtype=np.int64)
     tag_a = np.full((r, c), -1)          # tag of the activation each PE forwards east
     psum = np.zeros((r, c), dtype=np.int64)
@@ -238,7 +241,8 @@ def _ws_fold(a: np.ndarray, b: np.ndarray, bias: np.ndarray, rq: Requant, array:
     t = 0
     while True:
         a_w = skew_a.output(mem_a)
-        g_w = skew_tag.output(np.full(r, mem_tag))
+        tag_v = np.full(r, mem_tag)
+        g_w = skew_tag.output(tag_v)
         a_in = np.concatenate((a_w[:, None], a_reg[:, :-1]), axis=1)
         g_in = np.concatenate((g_w[:, None], tag_a[:, :-1]), axis=1)
         p_in = np.concatenate((np.zeros((1, c), np.int64), psum[:-1, :]), axis=0)
@@ -268,7 +272,7 @@ def _ws_fold(a: np.ndarray, b: np.ndarray, bias: np.ndarray, rq: Requant, array:
             weights = np.concatenate((mem_w[None, :], weights[:-1, :]), axis=0)
         a_reg, tag_a = a_in, g_in
         skew_a.clock(mem_a)
-        skew_tag.clock(np.full(r, mem_tag))
+        skew_tag.clock(tag_v)
         # Sequencer: R weight reads (bottom row first), then one activation row per cycle.
         mem_w = w_words[r - 1 - t] if t < r else None
         if r <= t < r + m:
