@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import networkx as nx
 import numpy as np
@@ -213,6 +213,13 @@ def _footprint(arr: ArrayConfig, mt: int, nt: int, k: int) -> tuple[int, int, in
     return act, weight, out
 
 
+def _min_footprint(arr: ArrayConfig, m: int, n: int, k: int) -> tuple[int, int, int]:
+    """Footprint of the smallest tile the array can run: one fold of rows (OS) or one row
+    (WS), one fold of columns, the whole K."""
+    mt = min(m, arr.rows) if arr.dataflow is Dataflow.OUTPUT_STATIONARY else 1
+    return _footprint(arr, mt, min(n, arr.cols), k)
+
+
 def _max_mt(arr: ArrayConfig, caps: _Caps, nt: int, k: int, m: int) -> int:
     """Largest tile height (<= m) whose footprint fits ``caps`` (0 if none)."""
     lo, hi = 0, min(m, MAX_DESC)
@@ -269,12 +276,16 @@ def _choose_gemm(name: str, arr: ArrayConfig, hw: HardwareConfig, m: int, n: int
                                                              _cdiv(m, best.mt) * _cdiv(n, best.nt)):
                     best = cand
     if best is None:
-        a, w, o = _footprint(arr, 1 if arr.dataflow is Dataflow.WEIGHT_STATIONARY else min(m, arr.rows),
-                             min(n, arr.cols), k)
+        a, w, o = _min_footprint(arr, m, n, k)
+        other = replace(arr, dataflow=Dataflow.OUTPUT_STATIONARY
+                        if arr.dataflow is Dataflow.WEIGHT_STATIONARY else Dataflow.WEIGHT_STATIONARY)
+        oa, ow, oo = _min_footprint(other, m, n, k)
+        hint = (f"; the {other.dataflow.value} dataflow would fit"
+                if oa <= full.act and ow <= full.weight and oo <= full.out else "")
         raise ConfigError(
             f"layer {name!r}: buffers too small for one tile (M={m}, N={n}, K={k}): it needs "
             f"act {a / 1024:.1f} KiB, weight {w / 1024:.1f} KiB, out {o / 1024:.1f} KiB; have "
-            f"{hw.memory.act_kib}/{hw.memory.weight_kib}/{hw.memory.out_kib} KiB"
+            f"{hw.memory.act_kib}/{hw.memory.weight_kib}/{hw.memory.out_kib} KiB{hint}"
         )
     return best
 

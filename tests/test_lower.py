@@ -209,6 +209,15 @@ def test_buffers_too_small_for_one_tile() -> None:
         LW.lower(g, hw(WS, kib=16))
 
 
+def test_buffers_error_suggests_the_other_dataflow() -> None:
+    # OS dense needs K words of R lanes for M = 1: 4x4 array, K = 4096 -> 16 KiB of act; WS only
+    # needs ceil(K/R) = 1024 words for its one row (4 KiB).
+    g = net("[256, 4, 4]", "{name: f, kind: flatten}", "{name: d, kind: dense, units: 4}")
+    with pytest.raises(ConfigError, match=r"it needs act 16\.0 KiB.*; the ws dataflow would fit$"):
+        LW.lower(g, HardwareConfig(array=ArrayConfig(rows=4, cols=4, dataflow=OS),
+                                   memory=MemoryConfig(act_kib=8, weight_kib=32, out_kib=8)))
+
+
 def test_accumulator_too_narrow() -> None:
     g = net("[64, 4, 4]", "{name: c, kind: conv2d, filters: 4, kernel: 3}")
     h = HardwareConfig(array=ArrayConfig(rows=4, cols=4, acc_bits=18))
