@@ -8,6 +8,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 MODEL  ?= models/alexnet227.yaml
+BOARD  ?= pynq-z2
 
 .PHONY: demo test test-fast bench rtl clean venv
 
@@ -20,7 +21,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/hwcnn report $(MODEL)
+	$(BIN)/hwcnn report $(MODEL) --board $(BOARD)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2

@@ -26,3 +26,34 @@ def test_readme_explain_excerpt_is_current():
     excerpt = re.search(r"\$ hwcnn explain models/alexnet227.yaml --layer conv1\n(.*?)```", README, re.S)
     assert excerpt
     assert excerpt.group(1) == explain(model_graph("alexnet227"), "conv1")
+
+
+def test_readme_board_table_is_current():
+    from click.testing import CliRunner
+
+    from hwcnn.cli import cli
+
+    block = re.search(r"<!-- boards-table:begin -->\n(.*?)<!-- boards-table:end -->", README, re.S)
+    assert block
+    models = [f"models/{m}.yaml" for m in ("lenet5", "alexnet227", "vgg16", "resnet18", "resnet50",
+                                            "squeezenet1_1", "mobilenet_v2")]
+    result = CliRunner().invoke(cli, ["compare", *models, "--boards", "pynq-z2,ultra96-v2,kv260",
+                                      "-f", "markdown"], catch_exceptions=False)
+    assert result.exit_code == 0
+    assert block.group(1) == result.output, "regenerate the README table with the command above it"
+
+
+def test_readme_cycle_formulas_match_timing():
+    from hwcnn.config import ArrayConfig, Dataflow
+    from hwcnn.timing import gemm_tile_cycles, pool_tile_cycles
+
+    # The README states the closed forms in simplified algebra; check them on a ragged example.
+    r, c, m, n, k = 4, 3, 10, 7, 9
+    fm, fn, fk = -(-m // r), -(-n // c), -(-k // r)
+    os_ = ArrayConfig(rows=r, cols=c, dataflow=Dataflow.OUTPUT_STATIONARY)
+    ws = ArrayConfig(rows=r, cols=c, dataflow=Dataflow.WEIGHT_STATIONARY)
+    assert "T = 1 + F_M*F_N*(k + 2R + C + 2)" in README
+    assert gemm_tile_cycles(m, n, k, os_) == 1 + fm * fn * (k + 2 * r + c + 2)
+    assert "T = 1 + F_K*F_N*(2R + C + m + 3)" in README
+    assert gemm_tile_cycles(m, n, k, ws) == 1 + fk * fn * (2 * r + c + m + 3)
+    assert pool_tile_cycles(5, 6, 3, 3, ws) == 1 + 5 * 6 * (9 + 8 + 4)

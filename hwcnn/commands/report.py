@@ -30,7 +30,7 @@ def report(model: str, fmt: str, output: str | None, strict: bool | None, plot_f
     Shapes are channels-first (C, H, W) in JSON/CSV and HxWxC (the lecture's spelling) in
     tables. Totals include the lecture's conv+pool vs dense subtotals.
 
-    Example: hwcnn report models/alexnet227.yaml --board pynq-z2 --array 16x16 --dataflow ws
+    Example: hwcnn report models/alexnet227.yaml --board pynq-z2 --array 8x8 --dataflow ws
     """
     if plot_file:
         from ..plot import check_path
