@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed-stamp
 MODEL  ?= models/alexnet227.yaml
 BOARD  ?= pynq-z2
 
-.PHONY: demo test test-fast bench rtl clean venv
+.PHONY: demo test test-fast bench clean venv
 
 venv: $(STAMP)
 
