@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 import yaml
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, Phase, assume, given, settings
 from hypothesis import strategies as st
 
 from hwcnn.errors import SpecError
@@ -31,8 +31,10 @@ from hwcnn.report import budget_report, render
 from hwcnn.spec import parse_spec
 
 # Parsing goes through the spec loader's pure-Python YAML (~15 ms per example), so the example
-# counts are chosen to keep this whole file under ~20 s on one core.
-SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# counts are chosen to keep this whole file under ~20 s on one core. No shrink phase: shrinking a
+# failure costs thousands of parses (minutes); the unshrunk stack is a few layers and readable.
+SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow],
+                    phases=(Phase.explicit, Phase.reuse, Phase.generate))
 FEWER = settings(SETTINGS, max_examples=120)
 FEWEST = settings(SETTINGS, max_examples=40)
 #: The C dumper when PyYAML has libyaml (only writing the test input; the loader is hwcnn's).
