@@ -16,6 +16,7 @@ against hand-worked examples and a direct convolution.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sys
@@ -204,6 +205,32 @@ def test_tile_corpus(design) -> None:  # type: ignore[no-untyped-def]
     records = run_corpus(design, corpus, "corpus")
     assert all(r["ok"] for r in records)
     check_cycles(corpus, records, cfg, stepped=True)
+    negative_control(design, corpus)
+
+
+def negative_control(design, corpus: tuple[tiles.TileCase, ...]) -> None:  # type: ignore[no-untyped-def]
+    """The checker can fail: drive the same model as if it had the OTHER dataflow.
+
+    The buffer layout and the closed form then disagree with the hardware, so the testbench
+    must report value mismatches (tile, coordinate, expected, actual) and cycle differences.
+    """
+    cfg, built, work = design
+    wrong = dataclasses.replace(cfg, dataflow="os" if cfg.dataflow == "ws" else "ws")
+    picked = tuple(c for c in corpus if c.name in ("lenet5/c1#17g0", "rand1/ragged"))
+    run_dir = work / "negative"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    tiles.write_case_file(run_dir / "cases.json", picked)
+    result = runner.run(built, "sim.tb.tb_gemm", run_dir, waves_on_failure=False, extra_env={
+        "HWCNN_TB_CONFIG": wrong.to_env(), "HWCNN_CASES": str(run_dir / "cases.json"),
+        "HWCNN_RESULTS_DIR": str(run_dir)})
+    assert not result.passed
+    recs = json.loads((run_dir / "tb_gemm.json").read_text())["tiles"]
+    assert len(recs) == 2 and not any(r["ok"] for r in recs)
+    assert all(r["cycles"] != r["expected_cycles"] for r in recs)
+    assert any(r["mismatches"] for r in recs)
+    first = next(r for r in recs if r["mismatches"])["first_mismatches"][0]
+    assert set(first) == {"what", "at", "expected", "actual"} and len(first["at"]) == 2
+    assert "expected" in result.failures() and "got" in result.failures()
 
 
 # --- pure tests: the case builder and the buffer layout (no simulator) --------------------------
