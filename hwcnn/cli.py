@@ -48,6 +48,10 @@ class LazyGroup(click.Group):
         except HwcnnError as exc:
             click.echo(f"hwcnn: error: {exc}", err=True)
             ctx.exit(2)
+        except OSError as exc:  # an output file or directory that cannot be written
+            where = f"{exc.filename}: " if exc.filename else ""
+            click.echo(f"hwcnn: error: {where}{exc.strerror or exc}", err=True)
+            ctx.exit(2)
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})

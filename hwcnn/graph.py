@@ -23,6 +23,10 @@ from .costs import layer_cost
 from .errors import SpecError
 from .shapes import gemm_dims, infer
 
+#: Sizes beyond these are typos, not networks (checked so later stages never allocate them).
+MAX_WEIGHTS = 1 << 36
+MAX_MACS = 1 << 48
+
 
 def build_graph(spec: L.NetworkSpec, *, strict: bool | None = None) -> nx.DiGraph:
     """Build the layer graph and infer shapes and budgets.
@@ -46,17 +50,27 @@ def build_graph(spec: L.NetworkSpec, *, strict: bool | None = None) -> nx.DiGrap
             if src not in g:
                 raise SpecError(f"input {src!r} is not a layer name", layer=layer.name, line=layer.line)
             g.add_edge(src, layer.name)
-    _check_structure(g)
-    is_strict = spec.strict if strict is None else strict
+    try:
+        _check_structure(g)
+        _infer_all(g, spec, spec.strict if strict is None else strict)
+    except SpecError as exc:
+        raise exc.located(file=spec.source) from None
+    return g
+
+
+def _infer_all(g: nx.DiGraph, spec: L.NetworkSpec, strict: bool) -> None:
     for name in _topo(g):
         node = g.nodes[name]
         layer = node["layer"]
         in_shapes = tuple(g.nodes[src]["out_shape"] for src in layer.inputs)
-        out_shape, window = infer(layer, in_shapes, is_strict)
+        out_shape, window = infer(layer, in_shapes, strict)
         gemm = gemm_dims(layer, in_shapes[0], window, out_shape) if in_shapes else None
-        node.update(in_shapes=in_shapes, out_shape=out_shape, window=window, gemm=gemm,
-                    cost=layer_cost(layer, in_shapes, out_shape, window, gemm, spec.formats))
-    return g
+        cost = layer_cost(layer, in_shapes, out_shape, window, gemm, spec.formats)
+        for what, value, limit in (("weights", cost.weights, MAX_WEIGHTS), ("MACs", cost.macs, MAX_MACS)):
+            if value > limit:
+                raise SpecError(f"layer has {value:,} {what}, more than the {limit:,} hwcnn accepts",
+                                layer=name, line=layer.line)
+        node.update(in_shapes=in_shapes, out_shape=out_shape, window=window, gemm=gemm, cost=cost)
 
 
 def _check_structure(g: nx.DiGraph) -> None:

@@ -114,7 +114,7 @@ TOP: dict[str, Any] = {
             "additionalProperties": {
                 "type": "object",
                 "properties": {
-                    "params": {"type": "array", "items": {"type": "string"}},
+                    "params": {"type": "array", "items": {"type": "string"}, "uniqueItems": True},
                     "layers": {"type": "array", "items": {"type": "object"}, "minItems": 1},
                 },
                 "required": ["layers"],

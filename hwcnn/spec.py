@@ -18,6 +18,7 @@ layer named ``input``.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -31,6 +32,23 @@ from .schema import BLOCK_USE, KINDS, TOP, layer_schema
 from .yamlload import LocatedDict, load_yaml
 
 INPUT_NAME = "input"
+#: Most layers a spec may expand to (after blocks and repeats): more is a typo or a bomb.
+MAX_LAYERS = 20_000
+
+
+def _is_int(checker: Any, value: Any) -> bool:
+    # YAML's 3.0 is a float: sizes must be written as integers.
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(checker: Any, value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+_TYPES = jsonschema.Draft202012Validator.TYPE_CHECKER.redefine_many(
+    {"integer": _is_int, "number": _is_number})
+_Validator = jsonschema.validators.extend(jsonschema.Draft202012Validator, type_checker=_TYPES)
+_VALIDATORS: dict[int, Any] = {}
 
 
 def load_spec(path: str | os.PathLike[str]) -> L.NetworkSpec:
@@ -90,6 +108,8 @@ def _expectation(schema: Mapping[str, Any]) -> str:
     if "oneOf" in schema:
         return " or ".join(_expectation(s) for s in schema["oneOf"])
     kind = schema.get("type")
+    if kind == "string":
+        return "a string"
     if kind == "integer":
         lo = schema.get("minimum", 0)
         return "a positive integer" if lo == 1 else "a non-negative integer" if lo == 0 else "an integer"
@@ -99,13 +119,18 @@ def _expectation(schema: Mapping[str, Any]) -> str:
 
 
 def _validate(instance: Any, schema: Mapping[str, Any], line: int | None, layer: str | None) -> None:
-    validator = jsonschema.Draft202012Validator(schema)
+    validator = _VALIDATORS.get(id(schema))
+    if validator is None:  # schemas are module-level constants: build each validator once
+        validator = _VALIDATORS[id(schema)] = _Validator(schema)
     errors = sorted(validator.iter_errors(instance), key=lambda e: (len(e.absolute_path), str(e.absolute_path)))
     if errors:
         err = errors[0]
-        # deepest-first where the path tells us more (oneOf reports at the parent)
-        if isinstance(instance, LocatedDict) and err.absolute_path:
-            line = instance.line_of(str(err.absolute_path[0])) or line
+        if isinstance(instance, LocatedDict):
+            if err.absolute_path:
+                line = instance.line_of(str(err.absolute_path[0])) or line
+            elif err.validator == "additionalProperties":
+                extra = sorted(set(err.instance) - set(err.schema.get("properties", {})))
+                line = instance.line_of(extra[0]) or line
         raise SpecError(_schema_error(err), layer=layer, line=line)
 
 
@@ -152,6 +177,9 @@ def _expand(
             raise SpecError(f"each layer must be a mapping, not {raw!r}", line=line)
         if "block" in raw:
             _validate(raw, BLOCK_USE, line, raw.get("name") if isinstance(raw.get("name"), str) else None)
+            if raw["name"] in local or (not prefix and raw["name"] == INPUT_NAME):
+                raise SpecError(f"duplicate layer name {raw['name']!r}", layer=prefix + raw["name"],
+                                line=raw.line_of("name") if isinstance(raw, LocatedDict) else line)
             yield from _expand_use(raw, blocks, prefix, previous, local, alias, stack, counters, line)
             previous = alias[prefix + raw["name"]]
             local[raw["name"]] = previous
@@ -227,9 +255,12 @@ def _expand_use(raw: Mapping[str, Any], blocks: Mapping[str, Any], prefix: str, 
     for i in range(1, copies + 1):
         inst = f"{where}_{i}" if copies > 1 else where
         body = [_instantiate(e, args, inst) for e in block["layers"]]
-        produced = list(_expand(body, blocks, inst + "/", source, alias, (*stack, block_name), {}))
-        yield from produced
-        source = produced[-1].name
+        last = None
+        for entry in _expand(body, blocks, inst + "/", source, alias, (*stack, block_name), {}):
+            last = entry  # stream entries: the caller caps the total before it explodes
+            yield entry
+        assert last is not None  # the schema requires at least one layer per block
+        source = last.name
         alias[inst] = source
     alias[where] = source
 
@@ -316,7 +347,12 @@ def _parse(text: str, file: str | None) -> L.NetworkSpec:
                 raise SpecError(f"block {bname!r}: parameter name 'input' is reserved",
                                 line=blocks.line_of(bname))
     alias: dict[str, str] = {}
-    entries = list(_expand(doc["layers"], blocks, "", INPUT_NAME, alias, (), {}))
+    entries = []
+    for entry in _expand(doc["layers"], blocks, "", INPUT_NAME, alias, (), {}):
+        entries.append(entry)
+        if len(entries) > MAX_LAYERS:
+            raise SpecError(f"the spec expands to more than {MAX_LAYERS:,} layers (check 'repeat')",
+                            layer=entry.name, line=entry.line)
 
     seen: dict[str, int | None] = {INPUT_NAME: doc.line_of("input")}
     for e in entries:

@@ -48,12 +48,37 @@ def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> LocatedDict:
     return out
 
 
+def _construct_int(loader: _Loader, node: yaml.ScalarNode) -> int:
+    try:
+        return yaml.SafeLoader.construct_yaml_int(loader, node)
+    except ValueError as exc:  # e.g. Python's limit on the digits of an integer literal
+        raise SpecError(f"integer {node.value[:20]!r}... is too long: {str(exc).splitlines()[0]}",
+                        line=node.start_mark.line + 1) from None
+
+
 _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+_Loader.add_constructor("tag:yaml.org,2002:int", _construct_int)
+
+#: Deeper nesting than this is refused before PyYAML's recursive composer meets Python's limit.
+MAX_DEPTH = 64
+
+
+def _check_depth(text: str) -> None:
+    depth = 0
+    for event in yaml.parse(text, Loader=_Loader):
+        if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise SpecError(f"YAML is nested more than {MAX_DEPTH} levels deep",
+                                line=event.start_mark.line + 1)
+        elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+            depth -= 1
 
 
 def load_yaml(text: str, *, file: str | None = None) -> Any:
     """Parse YAML text; syntax errors become a one-line :class:`SpecError` with the line."""
     try:
+        _check_depth(text)
         return yaml.load(text, Loader=_Loader)
     except SpecError as exc:
         raise exc.located(file=file) from None
@@ -63,4 +88,6 @@ def load_yaml(text: str, *, file: str | None = None) -> Any:
         problem = exc.problem or exc.context or "invalid YAML"
         raise SpecError(f"YAML syntax error: {problem}", file=file, line=line) from None
     except yaml.YAMLError as exc:
-        raise SpecError(f"YAML error: {exc}", file=file) from None
+        position = getattr(exc, "position", None)
+        line = text.count("\n", 0, position) + 1 if isinstance(position, int) else None
+        raise SpecError(f"YAML error: {str(exc).splitlines()[0]}", file=file, line=line) from None

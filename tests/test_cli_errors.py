@@ -216,7 +216,7 @@ class _TookTooLong(BaseException):  # not Exception: run_cli must not swallow it
     pass
 
 
-@pytest.mark.slow  # only while it fails: a fixed hwcnn rejects this in milliseconds
+
 @pytest.mark.skipif(not hasattr(signal, "SIGALRM"), reason="needs SIGALRM")
 def test_block_repeat_explosion_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """Nine lines that expand to 1024**3 layers (~2.5 ms each today: weeks of CPU) must be
