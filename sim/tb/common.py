@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import cocotb
+import numpy as np
 from cocotb.clock import Clock
 from cocotb.simtime import get_sim_time
 from cocotb.triggers import ClockCycles, FallingEdge, First, RisingEdge, Timer, ValueChange
@@ -241,7 +242,12 @@ class Scoreboard:
     @staticmethod
     def compare(record: TileRecord, what: str, expected: Any, actual: Any,
                 coords: Iterable[tuple[int, ...]]) -> None:
-        """Compare ``expected[c]`` with ``actual[c]`` for every coordinate ``c``."""
+        """Compare ``expected[c]`` with ``actual[c]`` for every coordinate ``c``.
+
+        Lists (of whole buffer words, which may exceed int64) are indexed like 1-d arrays.
+        """
+        expected = np.asarray(expected, dtype=object)
+        actual = np.asarray(actual, dtype=object)
         for at in coords:
             e, a = int(expected[at]), int(actual[at])
             record.compared += 1

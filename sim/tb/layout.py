@@ -191,6 +191,21 @@ def gemm_unpack(words: list[int], case: GemmCase, cfg: TbConfig) -> tuple[np.nda
     return out, np.array(pads, dtype=np.int64)
 
 
+def junk_words(count: int, cfg: TbConfig, rng: np.random.Generator) -> list[int]:
+    """Random output-buffer words (C lanes of act_bits)."""
+    return [pack(rng.integers(-(1 << (cfg.act_bits - 1)), 1 << (cfg.act_bits - 1), size=cfg.cols),
+                 cfg.act_bits) for _ in range(count)]
+
+
+def guard_addrs(base: int, words: int, depth: int, avoid: range = range(0)) -> list[int]:
+    """The words just below and above ``[base, base + words)`` inside the buffer, not in ``avoid``.
+
+    The testbench fills them with junk before a tile and checks they are unchanged after it, so
+    a tile writing one word too many (or too early) is caught.
+    """
+    return [a for a in (base - 1, base + words) if 0 <= a < depth and a not in avoid]
+
+
 def pool_groups(case: PoolCase, cfg: TbConfig) -> list[range]:
     """Channel groups of ``cfg.cols`` channels: one pool tile each."""
     return [range(g, min(case.channels, g + cfg.cols)) for g in range(0, case.channels, cfg.cols)]
@@ -226,5 +241,6 @@ def pool_fits(case: PoolCase, cfg: TbConfig) -> str | None:
     return None if need <= cfg.out_depth else f"pool needs {need} output-buffer words > {cfg.out_depth}"
 
 
-__all__ = ["GemmWords", "TbConfig", "ceil_div", "gemm_desc", "gemm_unpack", "gemm_words", "pack",
+__all__ = ["GemmWords", "TbConfig", "ceil_div", "gemm_desc", "gemm_unpack", "gemm_words", "guard_addrs",
+           "junk_words", "pack",
            "pool_desc", "pool_fits", "pool_groups", "pool_input_words", "unpack"]

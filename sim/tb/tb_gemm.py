@@ -18,7 +18,7 @@ import numpy as np
 
 from hwcnn import golden_ops, timing
 from sim.tb.common import HostDriver, Scoreboard, TileMonitor, TileRecord
-from sim.tb.layout import TbConfig, gemm_desc, gemm_unpack, gemm_words, pack
+from sim.tb.layout import TbConfig, gemm_desc, gemm_unpack, gemm_words, guard_addrs, junk_words
 from sim.tb.tiles import GemmCase, RefusedCase, read_case_file
 
 
@@ -59,19 +59,23 @@ class GemmTestbench:
         b0 = _base(rng, len(words.weight), cfg.weight_depth)
         p0 = _base(rng, len(words.param), cfg.param_depth)
         c0 = _base(rng, words.out_words, cfg.out_depth)
-        junk = [pack(rng.integers(-128, 128, size=cfg.cols), cfg.act_bits)
-                for _ in range(words.out_words)]
+        guards = guard_addrs(c0, words.out_words, cfg.out_depth)
+        fill = junk_words(words.out_words + len(guards), cfg, rng)
+        out_addrs = [c0 + i for i in range(words.out_words)] + guards
         await self.driver.write({
             "act_wr": [(a0 + off, w) for off, w in sorted(words.act.items())],
             "wgt_wr": [(b0 + off, w) for off, w in sorted(words.weight.items())],
             "par_wr": [(p0 + off, w) for off, w in sorted(words.param.items())],
-            "out_wr": [(c0 + i, w) for i, w in enumerate(junk)],
+            "out_wr": list(zip(out_addrs, fill, strict=True)),
         })
         run = await self.monitor.run(self.driver, gemm_desc(case, a0, b0, p0, c0))
         record.cycles, record.error = run.cycles, run.error
         record.violations.extend(run.violations)
-        raw = await self.driver.read_out([c0 + i for i in range(words.out_words)])
-        actual, pads = gemm_unpack(raw, case, cfg)
+        raw = await self.driver.read_out(out_addrs)
+        actual, pads = gemm_unpack(raw[: words.out_words], case, cfg)
+        n = words.out_words
+        self.board.compare(record, "output-buffer word next to the tile's range (must not change)",
+                           fill[n:], raw[n:], [(i,) for i in range(len(guards))])
         expected = expected_gemm(case, cfg)
         self.board.compare(record, "Out[i, j]", expected, actual, np.ndindex(case.m, case.n))
         self.board.compare(record, "unused output lane (must be 0)", np.zeros_like(pads), pads,

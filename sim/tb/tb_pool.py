@@ -18,7 +18,8 @@ from hwcnn.layers import PoolOp
 from sim.tb.common import HostDriver, Scoreboard, TileMonitor, TileRecord
 from sim.tb.layout import (
     TbConfig,
-    pack,
+    guard_addrs,
+    junk_words,
     pool_desc,
     pool_fits,
     pool_groups,
@@ -72,14 +73,20 @@ class PoolTestbench:
             else:
                 c0, pin = first, first + n_out + gap
             inputs = pool_input_words(case, group, cfg, rng)
-            junk = [pack(rng.integers(-128, 128, size=cfg.cols), cfg.act_bits)
-                    for _ in range(n_out)]
-            await self.driver.write({"out_wr": [(pin + i, w) for i, w in enumerate(inputs)]
-                                     + [(c0 + i, w) for i, w in enumerate(junk)]})
+            in_range = range(pin, pin + n_in)
+            guards = guard_addrs(c0, n_out, cfg.out_depth, avoid=in_range)
+            fill = junk_words(n_out + len(guards), cfg, rng)
+            out_addrs = [c0 + i for i in range(n_out)] + guards
+            await self.driver.write({"out_wr": list(zip(in_range, inputs, strict=True))
+                                     + list(zip(out_addrs, fill, strict=True))})
             run = await self.monitor.run(self.driver, pool_desc(case, pin, c0))
             record.cycles, record.error = run.cycles, run.error
             record.violations.extend(run.violations)
-            raw = await self.driver.read_out([c0 + i for i in range(n_out)])
+            raw = await self.driver.read_out(out_addrs + list(in_range))
+            kept, want = raw[n_out:], fill[n_out:] + inputs
+            self.board.compare(record, "output-buffer word outside the pool output (must not "
+                               "change)", want, kept, [(i,) for i in range(len(want))])
+            raw = raw[:n_out]
             actual = np.array([unpack(w, cfg.cols, cfg.act_bits) for w in raw], dtype=np.int64)
             for lane, ch in enumerate(group):
                 exp = expected_pool(case, ch).reshape(case.out_h, case.out_w)
