@@ -22,6 +22,7 @@ the simulator by the golden model (:mod:`hwcnn.golden_ops`). Seeds: :data:`CI_SE
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -44,7 +45,7 @@ from sim.tb.tiles import (
     write_case_file,
 )
 
-#: Seeds run in CI; ``HWCNN_RANDOM_SEEDS`` replaces them.
+#: Seeds run in CI; ``HWCNN_RANDOM_SEEDS`` adds more (see :func:`run_seeds`).
 CI_SEEDS = (1, 2, 3)
 MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
 
@@ -107,6 +108,12 @@ def seeds_from_env(default: Sequence[int] = CI_SEEDS) -> tuple[int, ...]:
     return tuple(seeds)
 
 
+def run_seeds() -> tuple[int, ...]:
+    """:data:`CI_SEEDS` followed by the extra seeds of ``HWCNN_RANDOM_SEEDS`` (no repeats)."""
+    extra = seeds_from_env(default=())
+    return CI_SEEDS + tuple(dict.fromkeys(s for s in extra if s not in CI_SEEDS))
+
+
 def int8_data(rng: np.random.Generator, shape: tuple[int, ...], extreme: float = 0.05) -> np.ndarray:
     """Uniform int8 with a fraction ``extreme`` of -128/127, and both extremes always present."""
     x = rng.integers(-128, 128, size=shape, dtype=np.int64)
@@ -159,8 +166,13 @@ def im2col_rows(x: np.ndarray, win: Window, pixels: range, channels: range) -> n
     return rows
 
 
+@functools.lru_cache(maxsize=8)
+def _model_graph(path: Path):  # type: ignore[no-untyped-def]
+    return build_graph(load_spec(path))
+
+
 def _layer(model: str, name: str, models_dir: Path) -> dict:  # type: ignore[type-arg]
-    g = build_graph(load_spec(models_dir / f"{model}.yaml"))
+    g = _model_graph(models_dir / f"{model}.yaml")
     if name not in g:
         raise KeyError(f"{model} has no layer {name!r}")
     return dict(g.nodes[name])
@@ -364,8 +376,11 @@ def random_cases(seed: int, rows: int, cols: int) -> tuple[TileCase, ...]:
 
 def corpus(rows: int, cols: int, seeds: Sequence[int] | None = None, *,
            data_seed: int = 0) -> tuple[TileCase, ...]:
-    """The tile corpus of one array size: real-layer slices, then random tiles per seed."""
-    seeds = seeds_from_env() if seeds is None else tuple(seeds)
+    """The tile corpus of one array size: real-layer slices, then random tiles per seed.
+
+    ``seeds`` defaults to :func:`run_seeds` (CI seeds plus ``HWCNN_RANDOM_SEEDS``).
+    """
+    seeds = run_seeds() if seeds is None else tuple(seeds)
     out = list(layer_cases(data_seed))
     for s in seeds:
         out.extend(random_cases(s, rows, cols))

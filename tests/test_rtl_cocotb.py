@@ -199,9 +199,7 @@ def test_tile_corpus(design) -> None:  # type: ignore[no-untyped-def]
     bigger sweep in the same build and simulator launch.
     """
     cfg = design[0]
-    seeds = cases.CI_SEEDS + tuple(s for s in cases.seeds_from_env(default=())
-                                   if s not in cases.CI_SEEDS)
-    corpus = cases.corpus(cfg.rows, cfg.cols, seeds=seeds)
+    corpus = cases.corpus(cfg.rows, cfg.cols, seeds=cases.run_seeds())
     records = run_corpus(design, corpus, "corpus")
     assert all(r["ok"] for r in records)
     check_cycles(corpus, records, cfg, stepped=True)
@@ -350,6 +348,8 @@ def test_seeds_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
     assert cases.seeds_from_env() == cases.CI_SEEDS
     monkeypatch.setenv("HWCNN_RANDOM_SEEDS", "4, 9-11")
     assert cases.seeds_from_env() == (4, 9, 10, 11)
+    monkeypatch.setenv("HWCNN_RANDOM_SEEDS", "2-5,5")
+    assert cases.run_seeds() == (1, 2, 3, 4, 5)
     monkeypatch.setenv("HWCNN_RANDOM_SEEDS", "x")
     with pytest.raises(ValueError, match="HWCNN_RANDOM_SEEDS"):
         cases.seeds_from_env()
