@@ -17,6 +17,7 @@ against hand-worked examples and a direct convolution.
 from __future__ import annotations
 
 import dataclasses
+import fcntl
 import json
 import os
 import sys
@@ -72,9 +73,15 @@ def design(request):  # type: ignore[no-untyped-def]
     """Generated and Verilator-built accelerator of one configuration (built once per module)."""
     rows, cols, dataflow = request.param
     work = build_root() / f"{rows}x{cols}{dataflow}"
-    top = generate_verilog(rows, cols, dataflow, work / "rtl")
-    built = runner.build([top], "hwcnn_top", work / "sim_build")
-    return tb_config(rows, cols, dataflow), built, work
+    work.mkdir(parents=True, exist_ok=True)
+    # build/ is shared by every pytest run in this checkout: a second run of the same
+    # configuration waits here instead of recompiling the model under a running simulator or
+    # rewriting its case file (seen: a concurrent run swapped cases.json mid-simulation).
+    with (work / ".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        top = generate_verilog(rows, cols, dataflow, work / "rtl")
+        built = runner.build([top], "hwcnn_top", work / "sim_build")
+        yield tb_config(rows, cols, dataflow), built, work
 
 
 def run_corpus(design, corpus: tuple[tiles.TileCase, ...], tag: str) -> list[dict]:  # type: ignore[no-untyped-def,type-arg]
