@@ -36,6 +36,7 @@ from hwcnn.graph import build_graph
 from hwcnn.shapes import Window
 from hwcnn.spec import load_spec
 from sim.tb.tiles import (
+    REFUSED_SIZE_FIELDS,
     SCHEMA,
     GemmCase,
     PoolCase,
@@ -332,10 +333,11 @@ def _random_pool(rng: np.random.Generator, name: str, channels: int) -> PoolCase
                     stride=(sh, sw), pad=(ph, pw), m0=m0, shift=shift, lo=lo, hi=hi)
 
 
-def _refused(rng: np.random.Generator, name: str) -> RefusedCase:
-    sizes = [int(v) for v in rng.integers(0, 4, size=3)]
-    sizes[int(rng.integers(0, 3))] = 0
-    return RefusedCase(name=name, m=sizes[0], n=sizes[1], k=sizes[2])
+def _refused(rng: np.random.Generator, name: str, tile: str) -> RefusedCase:
+    fields = REFUSED_SIZE_FIELDS[tile]
+    sizes = {f: int(v) for f, v in zip(fields, rng.integers(0, 4, size=len(fields)), strict=True)}
+    sizes[fields[int(rng.integers(0, len(fields)))]] = 0
+    return RefusedCase(name=name, tile=tile, sizes=sizes)
 
 
 def random_cases(seed: int, rows: int, cols: int) -> tuple[TileCase, ...]:
@@ -358,7 +360,8 @@ def random_cases(seed: int, rows: int, cols: int) -> tuple[TileCase, ...]:
         _random_gemm(rng, f"{tag}/n1k1", pick(1, 2 * r), 1, 1),
         _random_pool(rng, f"{tag}/pool_a", pick(1, c)),
         _random_pool(rng, f"{tag}/pool_b", c),
-        _refused(rng, f"{tag}/refused"),
+        _refused(rng, f"{tag}/refused", "gemm"),
+        _refused(rng, f"{tag}/refused_pool", "pool"),
     ]
     if seed == CI_SEEDS[0]:
         # One deterministic worst case per array: every product is (-128)*(-128) = 2**14.

@@ -324,7 +324,9 @@ def test_zero_size_tiles_are_refused() -> None:
         tiles.PoolCase(name="p", origin="", op="max", x=np.zeros((1, 2, 2)), out_h=2, out_w=1,
                        win=(1, 1), stride=(1, 1), pad=(1, 0))
     with pytest.raises(ValueError, match="needs a zero size"):
-        tiles.RefusedCase(name="r", m=1, n=2, k=3)
+        tiles.RefusedCase(name="r", tile="gemm", sizes={"m": 1, "n": 2, "k": 3})
+    with pytest.raises(ValueError, match="needs sizes"):
+        tiles.RefusedCase(name="r", tile="pool", sizes={"m": 0, "n": 2, "k": 3})
     with pytest.raises(ValueError, match=r"in \[-128, 127\]"):
         tiles.GemmCase(a=[[128]], b=[[1]], **ok)
 
@@ -347,7 +349,8 @@ def test_random_cases_are_ragged_around_the_array() -> None:
         assert max(got["small"].m, got["small"].n, got["small"].k) < 8
         assert got["ragged"].m > 8 and got["ragged"].n > 8 and got["ragged"].k > 8
         assert set(np.unique(got["extreme"].a)) <= {-128, 127}
-        assert 0 in (got["refused"].m, got["refused"].n, got["refused"].k)
+        assert 0 in got["refused"].sizes.values() and got["refused"].tile == "gemm"
+        assert 0 in got["refused_pool"].sizes.values() and got["refused_pool"].desc()["kind"] == 1
 
 
 def test_seeds_from_env(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -86,8 +86,7 @@ class GemmTestbench:
         record = TileRecord(name=case.name, kind="refused", summary=case.summary(), cycles=-1,
                             expected_cycles=timing.REFUSED_TILE_CYCLES, error=False,
                             expected_error=True)
-        run = await self.monitor.run(self.driver, {"kind": 0, "m": case.m, "n": case.n,
-                                                   "k": case.k})
+        run = await self.monitor.run(self.driver, case.desc())
         record.cycles, record.error = run.cycles, run.error
         record.violations.extend(run.violations)
         return self.board.add(record)

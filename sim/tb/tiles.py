@@ -188,26 +188,41 @@ class PoolCase:
                 "m0": self.m0, "shift": self.shift, "lo": self.lo, "hi": self.hi}
 
 
+#: Descriptor size fields per tile kind; a zero in any of them must be refused (README 4-5).
+REFUSED_SIZE_FIELDS = {"gemm": ("m", "n", "k"),
+                       "pool": ("in_h", "in_w", "out_h", "out_w", "win_h", "win_w")}
+
+
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False)
 class RefusedCase:
-    """A GEMM descriptor with a zero size: the sequencer must answer ``done`` + ``error``."""
+    """A descriptor with a zero size: the sequencer must answer ``done`` + ``error`` at T = 1.
+
+    ``tile`` is ``"gemm"`` or ``"pool"``; ``sizes`` gives every size field of that kind
+    (:data:`REFUSED_SIZE_FIELDS`), at least one of them 0.
+    """
 
     name: str
-    m: int
-    n: int
-    k: int
+    tile: str
+    sizes: dict[str, int]
     origin: str = "zero-size descriptor"
 
     def __post_init__(self) -> None:
-        if min(self.m, self.n, self.k) < 0 or 0 not in (self.m, self.n, self.k):
+        fields = REFUSED_SIZE_FIELDS.get(self.tile)
+        if fields is None or set(self.sizes) != set(fields):
+            raise ValueError(f"{self.name}: a refused {self.tile!r} case needs sizes {fields}")
+        if min(self.sizes.values()) < 0 or 0 not in self.sizes.values():
             raise ValueError(f"{self.name}: a refused case needs a zero size and no negative one,"
-                             f" got m={self.m} n={self.n} k={self.k}")
+                             f" got {self.sizes}")
+
+    def desc(self) -> dict[str, int]:
+        """The descriptor fields to drive (``kind`` + the sizes)."""
+        return {"kind": 0 if self.tile == "gemm" else 1, **self.sizes}
 
     def summary(self) -> str:
-        return f"refused m={self.m} n={self.n} k={self.k}"
+        return f"refused {self.tile} " + " ".join(f"{k}={v}" for k, v in self.sizes.items())
 
     def to_json(self) -> dict[str, Any]:
-        return {"kind": "refused", "name": self.name, "m": self.m, "n": self.n, "k": self.k}
+        return {"kind": "refused", "name": self.name, "tile": self.tile, "sizes": self.sizes}
 
 
 TileCase: TypeAlias = GemmCase | PoolCase | RefusedCase
@@ -227,7 +242,7 @@ def case_from_json(d: dict[str, Any]) -> TileCase:
                             stride=tuple(d["stride"]), pad=tuple(d["pad"]), m0=d["m0"],
                             shift=d["shift"], lo=d["lo"], hi=d["hi"])
         case "refused":
-            return RefusedCase(name=d["name"], m=d["m"], n=d["n"], k=d["k"])
+            return RefusedCase(name=d["name"], tile=d["tile"], sizes=dict(d["sizes"]))
     raise ValueError(f"unknown case kind {d.get('kind')!r}")
 
 
