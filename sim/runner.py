@@ -306,9 +306,12 @@ def read_results(results_xml: Path) -> tuple[TestCaseResult, ...]:
 
 
 def _waves_file(build_: Build, test_dir: Path) -> Path | None:
-    for name in ("dump.fst", "dump.vcd", f"{build_.toplevel}.fst", f"{build_.toplevel}.vcd"):
-        if (test_dir / name).is_file():
-            return test_dir / name
+    # Verilator writes dump.vcd into the test directory; cocotb's Icarus runner writes
+    # <toplevel>.fst into the build directory.
+    for where in (test_dir, build_.build_dir):
+        for name in ("dump.vcd", "dump.fst", f"{build_.toplevel}.fst", f"{build_.toplevel}.vcd"):
+            if (where / name).is_file():
+                return where / name
     return None
 
 
@@ -377,8 +380,8 @@ def _traced(build_: Build) -> Build:
 
 
 def _can_trace(build_: Build) -> bool:
-    # Icarus decides at run time; Verilator only if tracing was compiled in.
-    return build_.simulator != "verilator" or build_.waves
+    # Both Verilator and cocotb's Icarus runner need tracing chosen at build time.
+    return build_.waves
 
 
 def _run_once(
