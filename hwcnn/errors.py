@@ -40,7 +40,7 @@ class SpecError(HwcnnError):
         self.line = line
         super().__init__(self.__str__())
 
-    def located(self, *, file: str | None = None) -> "SpecError":
+    def located(self, *, file: str | None = None) -> SpecError:
         """Return a copy that names ``file`` when this error does not name one yet."""
         return SpecError(self.message, file=self.file or file, layer=self.layer, line=self.line)
 

@@ -46,7 +46,7 @@ def expectation(path: Path) -> Expectation:
         if not m:
             break
         found[m.group(1)] = m.group(2)
-    assert "expect" in found and found["expect"], f"{path.name}: first line must be '# expect: ...'"
+    assert found.get("expect"), f"{path.name}: first line must be '# expect: ...'"
     return Expectation(fragment=found["expect"], layer=found.get("layer"),
                        line=int(found["line"]) if "line" in found else None)
 

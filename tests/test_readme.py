@@ -13,7 +13,7 @@ README = (ROOT / "README.md").read_text()
 
 
 def test_readme_spec_example_builds():
-    block = re.search(r"```yaml\n(name: example.*?)```", README, re.S)
+    block = re.search(r"```yaml\n(name: example.*?)```", README, re.DOTALL)
     assert block, "README lost its complete spec example"
     g = graph_of(block.group(1))
     nodes = dict(ordered_nodes(g))
@@ -23,7 +23,7 @@ def test_readme_spec_example_builds():
 
 
 def test_readme_explain_excerpt_is_current():
-    excerpt = re.search(r"\$ hwcnn explain models/alexnet227.yaml --layer conv1\n(.*?)```", README, re.S)
+    excerpt = re.search(r"\$ hwcnn explain models/alexnet227.yaml --layer conv1\n(.*?)```", README, re.DOTALL)
     assert excerpt
     assert excerpt.group(1) == explain(model_graph("alexnet227"), "conv1")
 
@@ -33,7 +33,7 @@ def test_readme_board_table_is_current():
 
     from hwcnn.cli import cli
 
-    block = re.search(r"<!-- boards-table:begin -->\n(.*?)<!-- boards-table:end -->", README, re.S)
+    block = re.search(r"<!-- boards-table:begin -->\n(.*?)<!-- boards-table:end -->", README, re.DOTALL)
     assert block
     models = [f"models/{m}.yaml" for m in ("lenet5", "alexnet227", "vgg16", "resnet18", "resnet50",
                                             "squeezenet1_1", "mobilenet_v2")]
