@@ -10,13 +10,11 @@ from __future__ import annotations
 import json
 import os
 import signal
-import traceback
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from hwcnn.cli import main
+from .cli_run import Run, run_cli
 
 PREFIX = "hwcnn: error: "
 SPEC = ("name: small\ninput: [1, 8, 8]\nlayers:\n"
@@ -25,27 +23,6 @@ SPEC = ("name: small\ninput: [1, 8, 8]\nlayers:\n"
         "  - {name: fc, kind: dense, units: 10}\n")
 
 
-@dataclass(frozen=True, slots=True)
-class Run:
-    code: int | str | None
-    out: str
-    err: str
-    crash: str | None
-
-
-def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> Run:
-    capsys.readouterr()
-    code: int | str | None = 0
-    crash = None
-    try:
-        main(args)
-    except SystemExit as exc:
-        code = exc.code
-    except Exception:  # noqa: BLE001 - an escaping exception IS the finding
-        tb = traceback.format_exc().rstrip().splitlines()
-        code, crash = "raised", "\n".join(tb[-4:])
-    cap = capsys.readouterr()
-    return Run(code, cap.out, cap.err, crash)
 
 
 def one_error_line(run: Run) -> str:

@@ -15,13 +15,12 @@ form ``hwcnn: error: FILE[:LINE]: [layer 'NAME': ]MESSAGE``, no traceback, and n
 from __future__ import annotations
 
 import re
-import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from hwcnn.cli import main
+from .cli_run import Run, run_cli
 
 CORPUS_DIR = Path(__file__).resolve().parent / "malformed"
 CORPUS = sorted(CORPUS_DIR.glob("*.yaml"))
@@ -51,30 +50,6 @@ def expectation(path: Path) -> Expectation:
                        line=int(found["line"]) if "line" in found else None)
 
 
-@dataclass(frozen=True, slots=True)
-class Run:
-    code: int | str | None
-    out: str
-    err: str
-    #: The traceback when the CLI raised instead of exiting (a bug in hwcnn).
-    crash: str | None
-
-
-def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> Run:
-    """Run ``hwcnn ARGS`` in-process; never lets an exception escape the test helper."""
-    capsys.readouterr()
-    code: int | str | None = 0
-    crash = None
-    try:
-        main(args)
-    except SystemExit as exc:
-        code = exc.code
-    except Exception:  # noqa: BLE001 - an escaping exception IS the finding
-        # The innermost frame and the exception are what the fix needs; the click frames are noise.
-        tb = traceback.format_exc().rstrip().splitlines()
-        code, crash = "raised", "\n".join(tb[-4:])
-    captured = capsys.readouterr()
-    return Run(code, captured.out, captured.err, crash)
 
 
 def assert_clean_failure(run: Run, path: Path) -> str:
