@@ -113,7 +113,7 @@ def conv_window(layer: L.Conv, in_shape: L.TensorShape, strict: bool) -> Window:
     if layer.filters % layer.groups:
         raise SpecError(f"groups {layer.groups} does not divide the {layer.filters} filters",
                         layer=layer.name, line=layer.line)
-    if layer.padding == "same":
+    if isinstance(layer.padding, str):  # "same" (spec.py turns "valid" into zeros)
         pads = tuple(same_pads(w, f, s, d) for w, f, s, d in
                      zip(in_shape.spatial, layer.kernel, layer.stride, layer.dilation))
     else:

@@ -246,7 +246,7 @@ def _expand_use(raw: Mapping[str, Any], blocks: Mapping[str, Any], prefix: str, 
     if "inputs" in raw:
         if len(raw["inputs"]) != 1:
             raise SpecError("a block takes exactly one input", layer=where, line=line)
-        source = _resolve_local(raw["inputs"][0], local, prefix, previous, where, line)
+        source: str | None = _resolve_local(raw["inputs"][0], local, prefix, previous, where, line)
     else:
         source = previous
     if source is None:
@@ -297,7 +297,7 @@ def _record(entry: _Entry, inputs: tuple[str, ...]) -> L.Layer:
     f = entry.fields
     kind = f["kind"]
     _validate(f, layer_schema(kind), entry.line, entry.name)
-    common = {"name": entry.name, "inputs": inputs, "line": entry.line}
+    common: dict[str, Any] = {"name": entry.name, "inputs": inputs, "line": entry.line}
     line = entry.line
     if kind in ("conv2d", "conv3d"):
         rank = int(kind[4])
