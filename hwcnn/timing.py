@@ -13,6 +13,9 @@ Folds are not overlapped:
   + 1 buffer read latency + ``R`` drain + 3 post-processing;
 * weight stationary (WS), per fold ``(kf, nf)``: ``R`` preload + ``m + R + C - 2`` skewed
   stream + 2 buffer read latencies + 3 post-processing;
+* the K-split flags ``acc_in`` / ``acc_out`` of a GEMM tile never change its count (the
+  partial sum replaces the bias in the existing post-processing stage 1), so a K-split chain
+  of chunks ``k_1 .. k_s`` takes ``sum_j gemm_tile_cycles(m, n, k_j)`` (rtl/README.md 5);
 * pool, per output pixel: ``win_h * win_w`` reads + 1 read latency + 1 divider set-up
   + ``act_bits`` divider steps + 1 select + 1 write.
 

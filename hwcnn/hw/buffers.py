@@ -7,7 +7,7 @@ from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In
 
-from ..config import Dataflow, HardwareConfig
+from ..config import HardwareConfig
 from .params import BufferDepths, addr_bits, param_lane_bits
 from .signatures import ReadSignature, WriteSignature
 
@@ -19,8 +19,8 @@ class Buffers(wiring.Component):
     Every memory has one write and one read port. The act, weight and parameter memories are
     written by the host and read by the engine. The output memory is shared: while
     ``engine_owns_out`` the engine drives its write port and its read address (pool tiles read
-    it), otherwise the host does. The accumulator memory (weight stationary only) belongs to
-    the engine.
+    it), otherwise the host does. The accumulator memory (int32 partial sums: WS K-folds and
+    K-split tiles of both dataflows, rtl/README.md section 3) belongs to the engine.
 
     Parameters
     ----------
@@ -33,7 +33,7 @@ class Buffers(wiring.Component):
     out_rd : In(ReadSignature)                            host reads of the output memory
     act_rd, wgt_rd, par_rd, eng_out_rd : In(ReadSignature)  engine reads
     eng_out_wr : In(WriteSignature)                       engine writes of the output memory
-    acc_rd : In(ReadSignature), acc_wr : In(WriteSignature)  (weight stationary only)
+    acc_rd : In(ReadSignature), acc_wr : In(WriteSignature)  engine accumulator memory
     engine_owns_out : In(1)
     """
 
@@ -56,9 +56,8 @@ class Buffers(wiring.Component):
             members[f"{name}_rd"] = In(ReadSignature(*widths[name]))
         members["eng_out_rd"] = In(ReadSignature(*widths["out"]))
         members["eng_out_wr"] = In(WriteSignature(*widths["out"]))
-        if arr.dataflow is Dataflow.WEIGHT_STATIONARY:
-            members["acc_rd"] = In(ReadSignature(*widths["acc"]))
-            members["acc_wr"] = In(WriteSignature(*widths["acc"]))
+        members["acc_rd"] = In(ReadSignature(*widths["acc"]))
+        members["acc_wr"] = In(WriteSignature(*widths["acc"]))
         members["engine_owns_out"] = In(1)
         super().__init__(members)
 
@@ -66,10 +65,7 @@ class Buffers(wiring.Component):
         m = Module()
         d = self._depths
         depth = {"act": d.act, "wgt": d.weight, "par": d.param, "out": d.out, "acc": d.acc}
-        names = ["act", "wgt", "par", "out"]
-        if self._config.array.dataflow is Dataflow.WEIGHT_STATIONARY:
-            names.append("acc")
-        for name in names:
+        for name in ("act", "wgt", "par", "out", "acc"):
             # A 1-word Memory has a 0-bit address, which Verilog cannot declare cleanly.
             mem = Memory(shape=self._widths[name][1], depth=max(2, depth[name]), init=[])
             m.submodules[f"{name}_mem"] = mem

@@ -36,17 +36,19 @@ class TileSequencer(wiring.Component):
     desc : In(DescriptorSignature)           latched when ``start`` is accepted
     busy, done, error : Out(1)               see rtl/README.md section 2
     act_addr, wgt_addr, par_addr : Out       engine read addresses
-    acc_rd_addr, acc_wr_en, acc_wr_addr : Out   accumulator memory (weight stationary)
+    acc_rd_addr, acc_wr_en, acc_wr_addr : Out   accumulator memory (WS K-folds; K-split tiles
+                           ``acc_in``/``acc_out``: word ``nf*m + i`` of N-fold ``nf``, row ``i``)
     out_rd_addr, out_wr_en, out_wr_addr : Out   output memory (pool reads, results)
     feed : Out(1)          the act (OS: and weight) read data of this cycle is a stream element
     clr : Out(1)           OS: clear the PE accumulators
     load, wrow_valid : Out(1)   WS: shift weights down; the word shifted in is a real row of B
     row_sel : Out          OS: array row presented to the post-processing this cycle
     pp_in : Out(1)         a row of C accumulators enters the post-processing this cycle
-    pp_first : Out(1)      WS: first K-fold (add the bias, not the accumulator memory)
+    pp_first : Out(1)      add the bias, not the accumulator memory word (OS: ``acc_in = 0``;
+                           WS: first K-fold and ``acc_in = 0``)
     lane_mask : Out(cols)  output lanes that exist in this N-fold
     pool_clear, pool_acc, pool_div_init, pool_div_step, pool_finish : Out(1)
-    kind, pool_op, m0, shift, rounding, wrap, per_channel, bias_en, lo, hi : Out
+    kind, pool_op, m0, shift, rounding, wrap, per_channel, bias_en, acc_in, acc_out, lo, hi : Out
         the latched descriptor fields the datapath needs
     """
 
@@ -71,7 +73,8 @@ class TileSequencer(wiring.Component):
             "pool_div_step": Out(1), "pool_finish": Out(1),
             "kind": Out(1), "pool_op": Out(2), "m0": Out(unsigned(M0_BITS)),
             "shift": Out(unsigned(SHIFT_BITS)), "rounding": Out(2), "wrap": Out(1),
-            "per_channel": Out(1), "bias_en": Out(1), "lo": Out(a), "hi": Out(a),
+            "per_channel": Out(1), "bias_en": Out(1), "acc_in": Out(1), "acc_out": Out(1),
+            "lo": Out(a), "hi": Out(a),
         })
 
     def elaborate(self, platform: object) -> Module:
@@ -92,7 +95,7 @@ class TileSequencer(wiring.Component):
         stride_h, stride_w = Signal(WIN_BITS), Signal(WIN_BITS)
         pad_left = Signal(WIN_BITS)
         passthrough = ("kind", "pool_op", "m0", "shift", "rounding", "wrap", "per_channel",
-                       "bias_en", "lo", "hi")
+                       "bias_en", "acc_in", "acc_out", "lo", "hi")
 
         t = Signal(T_BITS)
         t_last = Signal(T_BITS)
@@ -105,6 +108,10 @@ class TileSequencer(wiring.Component):
         c_nptr = Signal.like(self.out_wr_addr)
         c_row = Signal.like(self.out_wr_addr)  # OS: output word of array row 0
         first = Signal()
+        # Accumulator memory: first word of this N-fold (advances by m only for K-split tiles,
+        # so a plain WS tile keeps using words 0..m-1) and, OS, the word of array row 0.
+        acc_nptr = Signal.like(self.acc_wr_addr)
+        acc_row = Signal.like(self.acc_wr_addr)
         # Pool state.
         ox, oy = Signal(DIM_BITS), Signal(DIM_BITS)
         base_x, base_y = Signal(signed(DIM_BITS + 2)), Signal(signed(DIM_BITS + 2))
@@ -147,6 +154,7 @@ class TileSequencer(wiring.Component):
                     a_ptr.eq(desc.a_base), b_nptr.eq(desc.b_base), b_kptr.eq(desc.b_base),
                     c_nptr.eq(desc.c_base), c_row.eq(desc.c_base),
                     self.par_addr.eq(desc.p_base), first.eq(1),
+                    acc_nptr.eq(0), acc_row.eq(0),
                     ox.eq(0), oy.eq(0), base_x.eq(-desc.pad_left), base_y.eq(-desc.pad_top),
                     fx.eq(0), fy.eq(0), win.eq(win_now), out_ptr.eq(desc.c_base),
                     t_last.eq(Mux(desc.kind == TileKind.POOL, pool_last, gemm_last)),
@@ -155,6 +163,8 @@ class TileSequencer(wiring.Component):
                     m.next = "DONE"
                 with m.Else():
                     m.next = "RUN"
+
+        chained = self.acc_in | self.acc_out
 
         def next_fold() -> None:
             inner_last = inner_rem <= R
@@ -167,11 +177,14 @@ class TileSequencer(wiring.Component):
                     b_nptr.eq(b_nptr + k_), b_kptr.eq(b_nptr + k_),
                     c_nptr.eq(c_nptr + m_), c_row.eq(c_nptr + m_),
                     self.par_addr.eq(self.par_addr + 1), a_ptr.eq(a_base), first.eq(1),
+                    acc_nptr.eq(Mux(chained, acc_nptr + m_, 0)),
+                    acc_row.eq(Mux(chained, acc_nptr + m_, 0)),
                 ]
             with m.Else():
                 m.d.sync += [inner_rem.eq(inner_rem - R), first.eq(0)]
                 if is_os:
-                    m.d.sync += [a_ptr.eq(a_ptr + k_), c_row.eq(c_row + R)]
+                    m.d.sync += [a_ptr.eq(a_ptr + k_), c_row.eq(c_row + R),
+                                 acc_row.eq(acc_row + R)]
                 else:
                     m.d.sync += [a_ptr.eq(a_ptr + m_), b_kptr.eq(b_kptr + R)]
 
@@ -210,6 +223,7 @@ class TileSequencer(wiring.Component):
             d0 = k_ + (R + C - 2 + READ_LATENCY)          # first drain cycle
             wr0 = d0 + POST_CYCLES
             row_out = (t - wr0)[:DIM_BITS + 1]
+            row_acc = (t - (d0 + 1))[:DIM_BITS + 1]       # row whose pp stage-1 sum is ready
             m.d.comb += [
                 self.act_addr.eq(a_ptr + t),
                 self.wgt_addr.eq(b_nptr + t),
@@ -217,8 +231,17 @@ class TileSequencer(wiring.Component):
                 self.clr.eq(gemm_run & (t == 0)),
                 self.row_sel.eq((t - d0)[:max(1, (R - 1).bit_length())]),
                 self.pp_in.eq(gemm_run & (t >= d0) & (t < d0 + R)),
-                self.out_wr_en.eq(gemm_run & (t >= wr0) & (t < wr0 + R) & (row_out < inner_rem)),
+                self.out_wr_en.eq(gemm_run & ~self.acc_out & (t >= wr0) & (t < wr0 + R)
+                                  & (row_out < inner_rem)),
                 self.out_wr_addr.eq(c_row + row_out),
+                # K-split: the stored partial sum of row i is read one cycle before the row
+                # enters the post-processing (added instead of the bias), and the stage-1 sum
+                # is written back instead of being requantized.
+                self.pp_first.eq(~self.acc_in),
+                self.acc_rd_addr.eq(acc_row + (t - (d0 - 1))),
+                self.acc_wr_en.eq(gemm_run & self.acc_out & (t >= d0 + 1) & (t < d0 + 1 + R)
+                                  & (row_acc < inner_rem)),
+                self.acc_wr_addr.eq(acc_row + row_acc),
             ]
         else:
             a0 = R                                         # first activation read
@@ -233,11 +256,12 @@ class TileSequencer(wiring.Component):
                 self.act_addr.eq(a_ptr + (t - a0)),
                 self.feed.eq(gemm_run & (t >= a0 + READ_LATENCY) & (t <= a0 + m_)),
                 self.pp_in.eq(gemm_run & (t >= e0) & (t < e0 + m_)),
-                self.pp_first.eq(first),
-                self.acc_rd_addr.eq(t - (e0 - 1)),
-                self.acc_wr_en.eq(gemm_run & ~last & (t >= e0 + 1) & (t < e0 + 1 + m_)),
-                self.acc_wr_addr.eq(acc_row),
-                self.out_wr_en.eq(gemm_run & last & (t >= e0 + POST_CYCLES)
+                self.pp_first.eq(first & ~self.acc_in),
+                self.acc_rd_addr.eq(acc_nptr + (t - (e0 - 1))),
+                self.acc_wr_en.eq(gemm_run & (~last | self.acc_out) & (t >= e0 + 1)
+                                  & (t < e0 + 1 + m_)),
+                self.acc_wr_addr.eq(acc_nptr + acc_row),
+                self.out_wr_en.eq(gemm_run & last & ~self.acc_out & (t >= e0 + POST_CYCLES)
                                   & (t < e0 + POST_CYCLES + m_)),
                 self.out_wr_addr.eq(c_nptr + out_row),
             ]

@@ -82,7 +82,15 @@ class Requant:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class GemmDesc:
-    """One GEMM tile: ``Out[m x n] = requant(bias + A[m x k] @ B[k x n])`` (rtl/README.md)."""
+    """One GEMM tile: ``Out[m x n] = requant(bias + A[m x k] @ B[k x n])`` (rtl/README.md).
+
+    K-split chains (a GEMM whose K is cut into chunks run as consecutive tiles): ``acc_in``
+    starts the sums from the int32 partial sums in the accumulator buffer instead of the bias;
+    ``acc_out`` writes the int32 sums to the accumulator buffer (word ``nf*m + i``) instead of
+    requantizing into the output buffer. The accumulator width is checked for this tile's
+    ``k``; the host must check the chain's total K (wrapping partial sums are exact whenever
+    the final sum fits ``acc_bits``).
+    """
 
     m: int
     n: int
@@ -94,6 +102,8 @@ class GemmDesc:
     c_base: int = 0
     per_channel: bool = False
     bias_en: bool = True
+    acc_in: bool = False
+    acc_out: bool = False
 
     def __post_init__(self) -> None:
         for name in ("m", "n", "k"):
@@ -111,7 +121,10 @@ class GemmDesc:
         _check_range("gemm tile", "activation", self.a_base, act_words, depths.act)
         _check_range("gemm tile", "weight", self.b_base, fn * self.k, depths.weight)
         _check_range("gemm tile", "parameter", self.p_base, fn, depths.param)
-        _check_range("gemm tile", "output", self.c_base, fn * self.m, depths.out)
+        if not self.acc_out:
+            _check_range("gemm tile", "output", self.c_base, fn * self.m, depths.out)
+        if self.acc_in or self.acc_out:
+            _check_range("gemm tile", "accumulator", 0, fn * self.m, depths.acc)
         if not os_ and self.m > depths.acc:
             raise ConfigError(f"gemm tile: m {self.m} exceeds the accumulator buffer depth "
                               f"{depths.acc}")
@@ -126,7 +139,8 @@ class GemmDesc:
         return {"kind": TileKind.GEMM, "m": self.m, "n": self.n, "k": self.k,
                 "a_base": self.a_base, "b_base": self.b_base, "p_base": self.p_base,
                 "c_base": self.c_base, "per_channel": int(self.per_channel),
-                "bias_en": int(self.bias_en), **self.requant.fields()}
+                "bias_en": int(self.bias_en), "acc_in": int(self.acc_in),
+                "acc_out": int(self.acc_out), **self.requant.fields()}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -92,6 +92,7 @@ def descriptor_members(config: HardwareConfig, depths: BufferDepths) -> dict[str
         "wrap": Out(1),
         "per_channel": Out(1),
         "bias_en": Out(1),
+        "acc_in": Out(1), "acc_out": Out(1),
         "lo": Out(signed(a)), "hi": Out(signed(a)),
         "pool_op": Out(2),
         "in_h": Out(DIM_BITS), "in_w": Out(DIM_BITS),

@@ -108,10 +108,11 @@ class Accelerator(wiring.Component):
                              deskew.i_data[c].eq(array.psum_out[c])]
             m.d.comb += array.load.eq(seq.load)
             rows_out = [deskew.o_data[c] for c in range(C)]
-            acc_prev = _lanes(buf.acc_rd.data, C, acc_bits)
-            m.d.comb += buf.acc_rd.addr.eq(seq.acc_rd_addr)
+        acc_prev = _lanes(buf.acc_rd.data, C, acc_bits)
+        m.d.comb += buf.acc_rd.addr.eq(seq.acc_rd_addr)
 
-        # Post-processing: bias (or the previous K-folds' partial sums) + requantization.
+        # Post-processing: bias (or the partial sums of the previous K-folds / K-split tiles,
+        # from the accumulator memory) + requantization.
         lane_bits = param_lane_bits(cfg)
         pars = [buf.par_rd.data[c * lane_bits:(c + 1) * lane_bits] for c in range(C)]
         r1 = [Signal(signed(acc_bits), name=f"pp_acc{c}") for c in range(C)]
@@ -120,9 +121,7 @@ class Accelerator(wiring.Component):
             bias = pars[c][:acc_bits].as_signed()
             p_m0 = pars[c][acc_bits:acc_bits + M0_BITS]
             p_shift = pars[c][acc_bits + M0_BITS:acc_bits + M0_BITS + SHIFT_BITS]
-            addend = Mux(seq.bias_en, bias, 0)
-            if not is_os:
-                addend = Mux(seq.pp_first, addend, acc_prev[c])
+            addend = Mux(seq.pp_first, Mux(seq.bias_en, bias, 0), acc_prev[c])
             with m.If(seq.pp_in):
                 m.d.sync += r1[c].eq(wrap(rows_out[c] + addend, acc_bits))
             m.submodules[f"requant{c}"] = rq = Requant(cfg)
@@ -138,9 +137,8 @@ class Accelerator(wiring.Component):
             pool_y = Mux(seq.pool_op == PoolOpCode.SUM, rq.y, pool.y[c])
             results.append(Mux(seq.kind == TileKind.POOL, pool_y, gemm_y)[:a_bits])
         m.d.comb += buf.eng_out_wr.data.eq(Cat(*results))
-        if not is_os:
-            m.d.comb += [buf.acc_wr.en.eq(seq.acc_wr_en), buf.acc_wr.addr.eq(seq.acc_wr_addr),
-                         buf.acc_wr.data.eq(Cat(*[v[:acc_bits] for v in r1]))]
+        m.d.comb += [buf.acc_wr.en.eq(seq.acc_wr_en), buf.acc_wr.addr.eq(seq.acc_wr_addr),
+                     buf.acc_wr.data.eq(Cat(*[v[:acc_bits] for v in r1]))]
 
         # Pool unit reads the output buffer.
         pix = _lanes(buf.eng_out_rd.data, C, a_bits)

@@ -6,8 +6,8 @@
 (* top =  1  *)
 (* generator = "Amaranth" *)
 module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__data, par_wr__en, par_wr__addr, par_wr__data, out_wr__en, out_wr__addr, out_wr__data, out_rd__addr, start, desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc__b_base, desc__p_base, desc__c_base
-, desc__pin_base, desc__m0, desc__shift, desc__rounding, desc__wrap, desc__per_channel, desc__bias_en, desc__lo, desc__hi, desc__pool_op, desc__in_h, desc__in_w, desc__out_h, desc__out_w, desc__win_h, desc__win_w, desc__stride_h, desc__stride_w, desc__pad_top, desc__pad_left, clk
-, rst, out_rd__data, busy, done, error, act_wr__en);
+, desc__pin_base, desc__m0, desc__shift, desc__rounding, desc__wrap, desc__per_channel, desc__bias_en, desc__acc_in, desc__acc_out, desc__lo, desc__hi, desc__pool_op, desc__in_h, desc__in_w, desc__out_h, desc__out_w, desc__win_h, desc__win_w, desc__stride_h, desc__stride_w, desc__pad_top
+, desc__pad_left, clk, rst, out_rd__data, busy, done, error, act_wr__en);
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire \$1 ;
   wire \$10 ;
@@ -46,26 +46,30 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
   wire [7:0] \$40 ;
   reg [31:0] \$41 ;
   wire [31:0] \$42 ;
-  wire [32:0] \$43 ;
-  reg [31:0] \$44 ;
-  wire [31:0] \$45 ;
-  wire [32:0] \$46 ;
-  reg [31:0] \$47 ;
-  wire [31:0] \$48 ;
-  wire [32:0] \$49 ;
+  wire [31:0] \$43 ;
+  wire [32:0] \$44 ;
+  reg [31:0] \$45 ;
+  wire [31:0] \$46 ;
+  wire [31:0] \$47 ;
+  wire [32:0] \$48 ;
+  reg [31:0] \$49 ;
   wire \$5 ;
-  reg [31:0] \$50 ;
+  wire [31:0] \$50 ;
   wire [31:0] \$51 ;
   wire [32:0] \$52 ;
   reg [31:0] \$53 ;
-  reg [31:0] \$54 ;
-  reg [31:0] \$55 ;
-  reg [31:0] \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
+  wire [31:0] \$54 ;
+  wire [31:0] \$55 ;
+  wire [32:0] \$56 ;
+  reg [31:0] \$57 ;
+  reg [31:0] \$58 ;
+  reg [31:0] \$59 ;
   wire \$6 ;
-  wire \$60 ;
+  reg [31:0] \$60 ;
+  wire \$61 ;
+  wire \$62 ;
+  wire \$63 ;
+  wire \$64 ;
   wire \$7 ;
   wire \$8 ;
   wire \$9 ;
@@ -74,9 +78,9 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
   wire [7:0] a_in__2;
   wire [7:0] a_in__3;
   wire [31:0] acc;
-  wire [31:0] \acc$154 ;
-  wire [31:0] \acc$163 ;
-  wire [31:0] \acc$172 ;
+  wire [31:0] \acc$160 ;
+  wire [31:0] \acc$169 ;
+  wire [31:0] \acc$178 ;
   wire [31:0] acc__0__0;
   wire [31:0] acc__0__1;
   wire [31:0] acc__0__2;
@@ -94,18 +98,26 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
   wire [31:0] acc__3__2;
   wire [31:0] acc__3__3;
   wire acc_en;
+  wire [7:0] acc_rd__addr;
+  wire [127:0] acc_rd__data;
+  wire [7:0] acc_rd_addr;
+  wire [7:0] acc_wr__addr;
+  wire [127:0] acc_wr__data;
+  wire acc_wr__en;
+  wire [7:0] acc_wr_addr;
+  wire acc_wr_en;
   wire [7:0] act_addr;
   wire [7:0] act_rd__addr;
   wire [31:0] act_rd__data;
   input [7:0] act_wr__addr;
   wire [7:0] act_wr__addr;
-  wire [7:0] \act_wr__addr$48 ;
+  wire [7:0] \act_wr__addr$50 ;
   input [31:0] act_wr__data;
   wire [31:0] act_wr__data;
-  wire [31:0] \act_wr__data$49 ;
+  wire [31:0] \act_wr__data$51 ;
   input act_wr__en;
   wire act_wr__en;
-  wire \act_wr__en$50 ;
+  wire \act_wr__en$52 ;
   wire [7:0] b_in__0;
   wire [7:0] b_in__1;
   wire [7:0] b_in__2;
@@ -113,101 +125,107 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
   wire bias_en;
   output busy;
   wire busy;
-  wire \busy$91 ;
+  wire \busy$95 ;
   wire clear;
   input clk;
   wire clk;
   wire clr;
-  wire \clr$135 ;
+  wire \clr$139 ;
   input [7:0] desc__a_base;
   wire [7:0] desc__a_base;
-  wire [7:0] \desc__a_base$62 ;
+  wire [7:0] \desc__a_base$64 ;
+  input desc__acc_in;
+  wire desc__acc_in;
+  wire \desc__acc_in$65 ;
+  input desc__acc_out;
+  wire desc__acc_out;
+  wire \desc__acc_out$66 ;
   input [7:0] desc__b_base;
   wire [7:0] desc__b_base;
-  wire [7:0] \desc__b_base$63 ;
+  wire [7:0] \desc__b_base$67 ;
   input desc__bias_en;
   wire desc__bias_en;
-  wire \desc__bias_en$64 ;
+  wire \desc__bias_en$68 ;
   input [7:0] desc__c_base;
   wire [7:0] desc__c_base;
-  wire [7:0] \desc__c_base$65 ;
+  wire [7:0] \desc__c_base$69 ;
   input [7:0] desc__hi;
   wire [7:0] desc__hi;
-  wire [7:0] \desc__hi$66 ;
+  wire [7:0] \desc__hi$70 ;
   input [15:0] desc__in_h;
   wire [15:0] desc__in_h;
-  wire [15:0] \desc__in_h$67 ;
+  wire [15:0] \desc__in_h$71 ;
   input [15:0] desc__in_w;
   wire [15:0] desc__in_w;
-  wire [15:0] \desc__in_w$68 ;
+  wire [15:0] \desc__in_w$72 ;
   input [15:0] desc__k;
   wire [15:0] desc__k;
-  wire [15:0] \desc__k$69 ;
+  wire [15:0] \desc__k$73 ;
   input desc__kind;
   wire desc__kind;
-  wire \desc__kind$70 ;
+  wire \desc__kind$74 ;
   input [7:0] desc__lo;
   wire [7:0] desc__lo;
-  wire [7:0] \desc__lo$71 ;
+  wire [7:0] \desc__lo$75 ;
   input [15:0] desc__m;
   wire [15:0] desc__m;
-  wire [15:0] \desc__m$72 ;
+  wire [15:0] \desc__m$76 ;
   input [30:0] desc__m0;
   wire [30:0] desc__m0;
-  wire [30:0] \desc__m0$73 ;
+  wire [30:0] \desc__m0$77 ;
   input [15:0] desc__n;
   wire [15:0] desc__n;
-  wire [15:0] \desc__n$74 ;
+  wire [15:0] \desc__n$78 ;
   input [15:0] desc__out_h;
   wire [15:0] desc__out_h;
-  wire [15:0] \desc__out_h$75 ;
+  wire [15:0] \desc__out_h$79 ;
   input [15:0] desc__out_w;
   wire [15:0] desc__out_w;
-  wire [15:0] \desc__out_w$76 ;
+  wire [15:0] \desc__out_w$80 ;
   input [3:0] desc__p_base;
   wire [3:0] desc__p_base;
-  wire [3:0] \desc__p_base$77 ;
+  wire [3:0] \desc__p_base$81 ;
   input [7:0] desc__pad_left;
   wire [7:0] desc__pad_left;
-  wire [7:0] \desc__pad_left$78 ;
+  wire [7:0] \desc__pad_left$82 ;
   input [7:0] desc__pad_top;
   wire [7:0] desc__pad_top;
-  wire [7:0] \desc__pad_top$79 ;
+  wire [7:0] \desc__pad_top$83 ;
   input desc__per_channel;
   wire desc__per_channel;
-  wire \desc__per_channel$80 ;
+  wire \desc__per_channel$84 ;
   input [7:0] desc__pin_base;
   wire [7:0] desc__pin_base;
-  wire [7:0] \desc__pin_base$81 ;
+  wire [7:0] \desc__pin_base$85 ;
   input [1:0] desc__pool_op;
   wire [1:0] desc__pool_op;
-  wire [1:0] \desc__pool_op$82 ;
+  wire [1:0] \desc__pool_op$86 ;
   input [1:0] desc__rounding;
   wire [1:0] desc__rounding;
-  wire [1:0] \desc__rounding$83 ;
+  wire [1:0] \desc__rounding$87 ;
   input [5:0] desc__shift;
   wire [5:0] desc__shift;
-  wire [5:0] \desc__shift$84 ;
+  wire [5:0] \desc__shift$88 ;
   input [7:0] desc__stride_h;
   wire [7:0] desc__stride_h;
-  wire [7:0] \desc__stride_h$85 ;
+  wire [7:0] \desc__stride_h$89 ;
   input [7:0] desc__stride_w;
   wire [7:0] desc__stride_w;
-  wire [7:0] \desc__stride_w$86 ;
+  wire [7:0] \desc__stride_w$90 ;
   input [7:0] desc__win_h;
   wire [7:0] desc__win_h;
-  wire [7:0] \desc__win_h$87 ;
+  wire [7:0] \desc__win_h$91 ;
   input [7:0] desc__win_w;
   wire [7:0] desc__win_w;
-  wire [7:0] \desc__win_w$88 ;
+  wire [7:0] \desc__win_w$92 ;
   input desc__wrap;
   wire desc__wrap;
-  wire \desc__wrap$89 ;
+  wire \desc__wrap$93 ;
   wire div_init;
   wire div_step;
   output done;
   wire done;
-  wire \done$92 ;
+  wire \done$96 ;
   wire [7:0] eng_out_rd__addr;
   wire [31:0] eng_out_rd__data;
   wire [7:0] eng_out_wr__addr;
@@ -216,61 +234,61 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
   wire engine_owns_out;
   output error;
   wire error;
-  wire \error$93 ;
+  wire \error$97 ;
   wire feed;
   wire finish;
   wire [7:0] hi;
-  wire [7:0] \hi$153 ;
-  wire [7:0] \hi$162 ;
-  wire [7:0] \hi$171 ;
-  wire [7:0] \hi$180 ;
-  wire [7:0] \hi$209 ;
+  wire [7:0] \hi$159 ;
+  wire [7:0] \hi$168 ;
+  wire [7:0] \hi$177 ;
+  wire [7:0] \hi$186 ;
+  wire [7:0] \hi$220 ;
   wire [7:0] i_data__0;
-  wire [7:0] \i_data__0$121 ;
+  wire [7:0] \i_data__0$125 ;
   wire [7:0] i_data__1;
-  wire [7:0] \i_data__1$125 ;
+  wire [7:0] \i_data__1$129 ;
   wire [7:0] i_data__2;
-  wire [7:0] \i_data__2$128 ;
+  wire [7:0] \i_data__2$132 ;
   wire [7:0] i_data__3;
-  wire [7:0] \i_data__3$131 ;
+  wire [7:0] \i_data__3$135 ;
   wire kind;
   wire [3:0] lane_mask;
   wire [7:0] lo;
-  wire [7:0] \lo$151 ;
-  wire [7:0] \lo$161 ;
-  wire [7:0] \lo$170 ;
-  wire [7:0] \lo$179 ;
-  wire [7:0] \lo$208 ;
+  wire [7:0] \lo$157 ;
+  wire [7:0] \lo$167 ;
+  wire [7:0] \lo$176 ;
+  wire [7:0] \lo$185 ;
+  wire [7:0] \lo$219 ;
   wire [30:0] m0;
-  wire [30:0] \m0$142 ;
-  wire [30:0] \m0$157 ;
-  wire [30:0] \m0$166 ;
-  wire [30:0] \m0$175 ;
+  wire [30:0] \m0$148 ;
+  wire [30:0] \m0$163 ;
+  wire [30:0] \m0$172 ;
+  wire [30:0] \m0$181 ;
   wire [7:0] o_data__0;
-  wire [7:0] \o_data__0$124 ;
+  wire [7:0] \o_data__0$128 ;
   wire [7:0] o_data__1;
-  wire [7:0] \o_data__1$127 ;
+  wire [7:0] \o_data__1$131 ;
   wire [7:0] o_data__2;
-  wire [7:0] \o_data__2$130 ;
+  wire [7:0] \o_data__2$134 ;
   wire [7:0] o_data__3;
-  wire [7:0] \o_data__3$133 ;
+  wire [7:0] \o_data__3$137 ;
   wire [1:0] op;
   input [7:0] out_rd__addr;
   wire [7:0] out_rd__addr;
-  wire [7:0] \out_rd__addr$60 ;
+  wire [7:0] \out_rd__addr$62 ;
   output [31:0] out_rd__data;
   wire [31:0] out_rd__data;
-  wire [31:0] \out_rd__data$61 ;
+  wire [31:0] \out_rd__data$63 ;
   wire [7:0] out_rd_addr;
   input [7:0] out_wr__addr;
   wire [7:0] out_wr__addr;
-  wire [7:0] \out_wr__addr$57 ;
+  wire [7:0] \out_wr__addr$59 ;
   input [31:0] out_wr__data;
   wire [31:0] out_wr__data;
-  wire [31:0] \out_wr__data$58 ;
+  wire [31:0] \out_wr__data$60 ;
   input out_wr__en;
   wire out_wr__en;
-  wire \out_wr__en$59 ;
+  wire \out_wr__en$61 ;
   wire [7:0] out_wr_addr;
   wire out_wr_en;
   wire [3:0] par_addr;
@@ -278,13 +296,13 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
   wire [275:0] par_rd__data;
   input [3:0] par_wr__addr;
   wire [3:0] par_wr__addr;
-  wire [3:0] \par_wr__addr$54 ;
+  wire [3:0] \par_wr__addr$56 ;
   input [275:0] par_wr__data;
   wire [275:0] par_wr__data;
-  wire [275:0] \par_wr__data$55 ;
+  wire [275:0] \par_wr__data$57 ;
   input par_wr__en;
   wire par_wr__en;
-  wire \par_wr__en$56 ;
+  wire \par_wr__en$58 ;
   wire per_channel;
   wire pool_acc;
   wire pool_clear;
@@ -296,23 +314,24 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
   reg [31:0] pp_acc1 = 32'd0;
   reg [31:0] pp_acc2 = 32'd0;
   reg [31:0] pp_acc3 = 32'd0;
+  wire pp_first;
   wire pp_in;
   wire [1:0] rounding;
-  wire [1:0] \rounding$147 ;
-  wire [1:0] \rounding$159 ;
-  wire [1:0] \rounding$168 ;
-  wire [1:0] \rounding$177 ;
+  wire [1:0] \rounding$153 ;
+  wire [1:0] \rounding$165 ;
+  wire [1:0] \rounding$174 ;
+  wire [1:0] \rounding$183 ;
   wire [1:0] row_sel;
   input rst;
   wire rst;
   wire [5:0] shift;
-  wire [5:0] \shift$145 ;
-  wire [5:0] \shift$158 ;
-  wire [5:0] \shift$167 ;
-  wire [5:0] \shift$176 ;
+  wire [5:0] \shift$151 ;
+  wire [5:0] \shift$164 ;
+  wire [5:0] \shift$173 ;
+  wire [5:0] \shift$182 ;
   input start;
   wire start;
-  wire \start$90 ;
+  wire \start$94 ;
   wire [24:0] sum__0;
   wire [24:0] sum__1;
   wire [24:0] sum__2;
@@ -322,98 +341,102 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
   wire [31:0] wgt_rd__data;
   input [7:0] wgt_wr__addr;
   wire [7:0] wgt_wr__addr;
-  wire [7:0] \wgt_wr__addr$51 ;
+  wire [7:0] \wgt_wr__addr$53 ;
   input [31:0] wgt_wr__data;
   wire [31:0] wgt_wr__data;
-  wire [31:0] \wgt_wr__data$52 ;
+  wire [31:0] \wgt_wr__data$54 ;
   input wgt_wr__en;
   wire wgt_wr__en;
-  wire \wgt_wr__en$53 ;
+  wire \wgt_wr__en$55 ;
   wire wrap;
-  wire \wrap$149 ;
-  wire \wrap$160 ;
-  wire \wrap$169 ;
-  wire \wrap$178 ;
+  wire \wrap$155 ;
+  wire \wrap$166 ;
+  wire \wrap$175 ;
+  wire \wrap$184 ;
   wire [7:0] x__0;
   wire [7:0] x__1;
   wire [7:0] x__2;
   wire [7:0] x__3;
   wire [7:0] y;
-  wire [7:0] \y$186 ;
-  wire [7:0] \y$188 ;
-  wire [7:0] \y$190 ;
+  wire [7:0] \y$192 ;
+  wire [7:0] \y$194 ;
+  wire [7:0] \y$196 ;
   wire [7:0] y__0;
   wire [7:0] y__1;
   wire [7:0] y__2;
   wire [7:0] y__3;
-  assign \shift$176  = \$20  ? par_rd__data[275:270] : \shift$145 ;
+  assign \$18  = \$17  & per_channel;
+  assign \m0$181  = \$18  ? par_rd__data[269:239] : \m0$148 ;
+  assign \$19  = ! kind;
+  assign \$20  = \$19  & per_channel;
+  assign \shift$182  = \$20  ? par_rd__data[275:270] : \shift$151 ;
   assign \$22  = pool_op == 2'h2;
   assign \$23  = \$22  ? y : y__0;
-  assign \$24  = \$57  ? y : 8'h00;
+  assign \$24  = \$61  ? y : 8'h00;
   assign \$25  = \$21  ? \$23  : \$24 ;
   assign \$27  = pool_op == 2'h2;
-  assign \$28  = \$27  ? \y$186  : y__1;
-  assign \$29  = \$58  ? \y$186  : 8'h00;
+  assign \$28  = \$27  ? \y$192  : y__1;
+  assign \$29  = \$62  ? \y$192  : 8'h00;
   assign \$30  = \$26  ? \$28  : \$29 ;
   assign \$32  = pool_op == 2'h2;
-  assign \$33  = \$32  ? \y$188  : y__2;
-  assign \$34  = \$59  ? \y$188  : 8'h00;
+  assign \$33  = \$32  ? \y$194  : y__2;
+  assign \$34  = \$63  ? \y$194  : 8'h00;
   assign \$35  = \$31  ? \$33  : \$34 ;
   assign \$37  = pool_op == 2'h2;
-  assign \$38  = \$37  ? \y$190  : y__3;
-  assign \$39  = \$60  ? \y$190  : 8'h00;
+  assign \$38  = \$37  ? \y$196  : y__3;
+  assign \$39  = \$64  ? \y$196  : 8'h00;
   assign \$40  = \$36  ? \$38  : \$39 ;
   assign \$42  = bias_en ? par_rd__data[31:0] : 32'd0;
-  assign \$43  = $signed(\$41 ) + $signed(\$42 );
-  assign \$45  = bias_en ? par_rd__data[100:69] : 32'd0;
-  assign \$46  = $signed(\$44 ) + $signed(\$45 );
-  assign \$48  = bias_en ? par_rd__data[169:138] : 32'd0;
-  assign \$49  = $signed(\$47 ) + $signed(\$48 );
-  assign \$51  = bias_en ? par_rd__data[238:207] : 32'd0;
-  assign \$52  = $signed(\$50 ) + $signed(\$51 );
+  assign \$43  = pp_first ? \$42  : acc_rd__data[31:0];
+  assign \$44  = $signed(\$41 ) + $signed(\$43 );
+  assign \$46  = bias_en ? par_rd__data[100:69] : 32'd0;
+  assign \$47  = pp_first ? \$46  : acc_rd__data[63:32];
+  assign \$48  = $signed(\$45 ) + $signed(\$47 );
+  assign \$50  = bias_en ? par_rd__data[169:138] : 32'd0;
+  assign \$51  = pp_first ? \$50  : acc_rd__data[95:64];
+  assign \$52  = $signed(\$49 ) + $signed(\$51 );
+  assign \$54  = bias_en ? par_rd__data[238:207] : 32'd0;
+  assign \$55  = pp_first ? \$54  : acc_rd__data[127:96];
+  assign \$56  = $signed(\$53 ) + $signed(\$55 );
   always @(posedge clk)
-    pp_acc0 <= \$53 ;
+    pp_acc0 <= \$57 ;
   always @(posedge clk)
-    pp_acc1 <= \$54 ;
+    pp_acc1 <= \$58 ;
   always @(posedge clk)
-    pp_acc2 <= \$55 ;
+    pp_acc2 <= \$59 ;
   always @(posedge clk)
-    pp_acc3 <= \$56 ;
+    pp_acc3 <= \$60 ;
   assign i_data__0 = feed ? act_rd__data[7:0] : 8'h00;
   assign i_data__1 = feed ? act_rd__data[15:8] : 8'h00;
   assign i_data__2 = feed ? act_rd__data[23:16] : 8'h00;
   assign i_data__3 = feed ? act_rd__data[31:24] : 8'h00;
-  assign \i_data__0$121  = feed ? wgt_rd__data[7:0] : 8'h00;
-  assign \i_data__1$125  = feed ? wgt_rd__data[15:8] : 8'h00;
-  assign \i_data__2$128  = feed ? wgt_rd__data[23:16] : 8'h00;
-  assign \i_data__3$131  = feed ? wgt_rd__data[31:24] : 8'h00;
+  assign \i_data__0$125  = feed ? wgt_rd__data[7:0] : 8'h00;
+  assign \i_data__1$129  = feed ? wgt_rd__data[15:8] : 8'h00;
+  assign \i_data__2$132  = feed ? wgt_rd__data[23:16] : 8'h00;
+  assign \i_data__3$135  = feed ? wgt_rd__data[31:24] : 8'h00;
   assign acc = \$1  ? { sum__0[24], sum__0[24], sum__0[24], sum__0[24], sum__0[24], sum__0[24], sum__0[24], sum__0 } : pp_acc0;
   assign \$2  = ! kind;
   assign \$3  = \$2  & per_channel;
-  assign m0 = \$3  ? par_rd__data[62:32] : \m0$142 ;
+  assign m0 = \$3  ? par_rd__data[62:32] : \m0$148 ;
   assign \$4  = ! kind;
   assign \$5  = \$4  & per_channel;
-  assign shift = \$5  ? par_rd__data[68:63] : \shift$145 ;
-  assign \acc$154  = \$6  ? { sum__1[24], sum__1[24], sum__1[24], sum__1[24], sum__1[24], sum__1[24], sum__1[24], sum__1 } : pp_acc1;
+  assign shift = \$5  ? par_rd__data[68:63] : \shift$151 ;
+  assign \acc$160  = \$6  ? { sum__1[24], sum__1[24], sum__1[24], sum__1[24], sum__1[24], sum__1[24], sum__1[24], sum__1 } : pp_acc1;
   assign \$7  = ! kind;
   assign \$8  = \$7  & per_channel;
-  assign \m0$157  = \$8  ? par_rd__data[131:101] : \m0$142 ;
+  assign \m0$163  = \$8  ? par_rd__data[131:101] : \m0$148 ;
   assign \$9  = ! kind;
   assign \$10  = \$9  & per_channel;
-  assign \shift$158  = \$10  ? par_rd__data[137:132] : \shift$145 ;
-  assign \acc$163  = \$11  ? { sum__2[24], sum__2[24], sum__2[24], sum__2[24], sum__2[24], sum__2[24], sum__2[24], sum__2 } : pp_acc2;
+  assign \shift$164  = \$10  ? par_rd__data[137:132] : \shift$151 ;
+  assign \acc$169  = \$11  ? { sum__2[24], sum__2[24], sum__2[24], sum__2[24], sum__2[24], sum__2[24], sum__2[24], sum__2 } : pp_acc2;
   assign \$12  = ! kind;
   assign \$13  = \$12  & per_channel;
-  assign \m0$166  = \$13  ? par_rd__data[200:170] : \m0$142 ;
+  assign \m0$172  = \$13  ? par_rd__data[200:170] : \m0$148 ;
   assign \$14  = ! kind;
   assign \$15  = \$14  & per_channel;
-  assign \shift$167  = \$15  ? par_rd__data[206:201] : \shift$145 ;
-  assign \acc$172  = \$16  ? { sum__3[24], sum__3[24], sum__3[24], sum__3[24], sum__3[24], sum__3[24], sum__3[24], sum__3 } : pp_acc3;
+  assign \shift$173  = \$15  ? par_rd__data[206:201] : \shift$151 ;
+  assign \acc$178  = \$16  ? { sum__3[24], sum__3[24], sum__3[24], sum__3[24], sum__3[24], sum__3[24], sum__3[24], sum__3 } : pp_acc3;
   assign \$17  = ! kind;
-  assign \$18  = \$17  & per_channel;
-  assign \m0$175  = \$18  ? par_rd__data[269:239] : \m0$142 ;
-  assign \$19  = ! kind;
-  assign \$20  = \$19  & per_channel;
   \hwcnn_top.array  array (
     .a_in(i_data__0),
     .\a_in$29 (a_in__1),
@@ -435,7 +458,7 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
     .acc__3__1(acc__3__1),
     .acc__3__2(acc__3__2),
     .acc__3__3(acc__3__3),
-    .b_in(\i_data__0$121 ),
+    .b_in(\i_data__0$125 ),
     .\b_in$10 (b_in__1),
     .\b_in$17 (b_in__2),
     .\b_in$24 (b_in__3),
@@ -444,6 +467,9 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
     .rst(rst)
   );
   \hwcnn_top.buffers  buffers (
+    .acc_rd__data(acc_rd__data),
+    .acc_wr__addr(acc_wr__addr),
+    .acc_wr__en(acc_wr__en),
     .act_rd__data(act_rd__data),
     .act_wr__addr(act_wr__addr),
     .act_wr__data(act_wr__data),
@@ -466,9 +492,14 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
     .\port$50$0 (\$30 ),
     .\port$55$0 (\$35 ),
     .\port$60$0 (\$40 ),
+    .\port$625$0 (pp_acc0),
+    .\port$627$0 (pp_acc1),
+    .\port$629$0 (pp_acc2),
+    .\port$631$0 (pp_acc3),
     .rp__addr(act_rd__addr),
     .\rp__addr$16 (wgt_rd__addr),
     .\rp__addr$26 (par_rd__addr),
+    .\rp__addr$52 (acc_rd__addr),
     .rst(rst),
     .wgt_rd__data(wgt_rd__data),
     .wgt_wr__addr(wgt_wr__addr),
@@ -485,7 +516,7 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
     .hi(hi),
     .lo(lo),
     .op(pool_op),
-    .\port$95$0 (out_rd__data),
+    .\port$99$0 (out_rd__data),
     .rst(rst),
     .sum__0(sum__0),
     .sum__1(sum__1),
@@ -509,48 +540,53 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
     .y(y)
   );
   \hwcnn_top.requant1  requant1 (
-    .acc(\acc$154 ),
+    .acc(\acc$160 ),
     .clk(clk),
     .\hi$14 (hi),
     .lo(lo),
-    .m0(\m0$157 ),
+    .m0(\m0$163 ),
     .\rounding$8 (rounding),
     .rst(rst),
-    .\shift$6 (\shift$158 ),
+    .\shift$6 (\shift$164 ),
     .wrap(wrap),
-    .y(\y$186 )
+    .y(\y$192 )
   );
   \hwcnn_top.requant2  requant2 (
-    .acc(\acc$163 ),
+    .acc(\acc$169 ),
     .clk(clk),
     .\hi$14 (hi),
     .lo(lo),
-    .m0(\m0$166 ),
+    .m0(\m0$172 ),
     .\rounding$8 (rounding),
     .rst(rst),
-    .\shift$6 (\shift$167 ),
+    .\shift$6 (\shift$173 ),
     .wrap(wrap),
-    .y(\y$188 )
+    .y(\y$194 )
   );
   \hwcnn_top.requant3  requant3 (
-    .acc(\acc$172 ),
+    .acc(\acc$178 ),
     .clk(clk),
     .\hi$14 (hi),
     .lo(lo),
-    .m0(\m0$175 ),
+    .m0(\m0$181 ),
     .\rounding$8 (rounding),
     .rst(rst),
-    .\shift$6 (\shift$176 ),
+    .\shift$6 (\shift$182 ),
     .wrap(wrap),
-    .y(\y$190 )
+    .y(\y$196 )
   );
   \hwcnn_top.seq  seq (
+    .acc_rd_addr(acc_rd__addr),
+    .acc_wr_addr(acc_wr__addr),
+    .acc_wr_en(acc_wr__en),
     .act_addr(act_rd__addr),
     .bias_en(bias_en),
     .busy(busy),
     .clk(clk),
     .clr(clr),
     .desc__a_base(desc__a_base),
+    .desc__acc_in(desc__acc_in),
+    .desc__acc_out(desc__acc_out),
     .desc__b_base(desc__b_base),
     .desc__bias_en(desc__bias_en),
     .desc__c_base(desc__c_base),
@@ -584,7 +620,7 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
     .hi(hi),
     .kind(kind),
     .lo(lo),
-    .m0(\m0$142 ),
+    .m0(\m0$148 ),
     .out_rd_addr(eng_out_rd__addr),
     .out_wr_addr(eng_out_wr__addr),
     .out_wr_en(eng_out_wr__en),
@@ -596,15 +632,16 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
     .pool_div_step(div_step),
     .pool_finish(finish),
     .pool_op(pool_op),
-    .\port$123$0 (\$57 ),
-    .\port$124$0 (\$58 ),
-    .\port$125$0 (\$59 ),
-    .\port$126$0 (\$60 ),
+    .\port$130$0 (\$61 ),
+    .\port$131$0 (\$62 ),
+    .\port$132$0 (\$63 ),
+    .\port$133$0 (\$64 ),
+    .pp_first(pp_first),
     .pp_in(pp_in),
     .rounding(rounding),
     .row_sel(row_sel),
     .rst(rst),
-    .shift(\shift$145 ),
+    .shift(\shift$151 ),
     .start(start),
     .wgt_addr(wgt_rd__addr),
     .wrap(wrap)
@@ -622,10 +659,10 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
   );
   \hwcnn_top.skew_b  skew_b (
     .clk(clk),
-    .i_data__1(\i_data__1$125 ),
-    .i_data__2(\i_data__2$128 ),
-    .i_data__3(\i_data__3$131 ),
-    .o_data__0(\i_data__0$121 ),
+    .i_data__1(\i_data__1$129 ),
+    .i_data__2(\i_data__2$132 ),
+    .i_data__3(\i_data__3$135 ),
+    .o_data__0(\i_data__0$125 ),
     .o_data__1(b_in__1),
     .o_data__2(b_in__2),
     .o_data__3(b_in__3),
@@ -650,13 +687,13 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
     (* full_case = 32'd1 *)
     casez (row_sel)
       2'h0:
-          \$44  = acc__0__1;
+          \$45  = acc__0__1;
       2'h1:
-          \$44  = acc__1__1;
+          \$45  = acc__1__1;
       2'h2:
-          \$44  = acc__2__1;
+          \$45  = acc__2__1;
       2'h3:
-          \$44  = acc__3__1;
+          \$45  = acc__3__1;
     endcase
   end
   always @* begin
@@ -664,13 +701,13 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
     (* full_case = 32'd1 *)
     casez (row_sel)
       2'h0:
-          \$47  = acc__0__2;
+          \$49  = acc__0__2;
       2'h1:
-          \$47  = acc__1__2;
+          \$49  = acc__1__2;
       2'h2:
-          \$47  = acc__2__2;
+          \$49  = acc__2__2;
       2'h3:
-          \$47  = acc__3__2;
+          \$49  = acc__3__2;
     endcase
   end
   always @* begin
@@ -678,101 +715,103 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
     (* full_case = 32'd1 *)
     casez (row_sel)
       2'h0:
-          \$50  = acc__0__3;
+          \$53  = acc__0__3;
       2'h1:
-          \$50  = acc__1__3;
+          \$53  = acc__1__3;
       2'h2:
-          \$50  = acc__2__3;
+          \$53  = acc__2__3;
       2'h3:
-          \$50  = acc__3__3;
+          \$53  = acc__3__3;
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$53  = pp_acc0;
+    \$57  = pp_acc0;
     if (pp_in) begin
-      \$53  = \$43 [31:0];
+      \$57  = \$44 [31:0];
     end
     if (rst) begin
-      \$53  = 32'd0;
+      \$57  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$54  = pp_acc1;
+    \$58  = pp_acc1;
     if (pp_in) begin
-      \$54  = \$46 [31:0];
+      \$58  = \$48 [31:0];
     end
     if (rst) begin
-      \$54  = 32'd0;
+      \$58  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$55  = pp_acc2;
+    \$59  = pp_acc2;
     if (pp_in) begin
-      \$55  = \$49 [31:0];
+      \$59  = \$52 [31:0];
     end
     if (rst) begin
-      \$55  = 32'd0;
+      \$59  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$56  = pp_acc3;
+    \$60  = pp_acc3;
     if (pp_in) begin
-      \$56  = \$52 [31:0];
+      \$60  = \$56 [31:0];
     end
     if (rst) begin
-      \$56  = 32'd0;
+      \$60  = 32'd0;
     end
   end
-  assign \act_wr__addr$48  = act_wr__addr;
-  assign \act_wr__data$49  = act_wr__data;
-  assign \act_wr__en$50  = act_wr__en;
-  assign \wgt_wr__addr$51  = wgt_wr__addr;
-  assign \wgt_wr__data$52  = wgt_wr__data;
-  assign \wgt_wr__en$53  = wgt_wr__en;
-  assign \par_wr__addr$54  = par_wr__addr;
-  assign \par_wr__data$55  = par_wr__data;
-  assign \par_wr__en$56  = par_wr__en;
-  assign \out_wr__addr$57  = out_wr__addr;
-  assign \out_wr__data$58  = out_wr__data;
-  assign \out_wr__en$59  = out_wr__en;
-  assign \out_rd__addr$60  = out_rd__addr;
-  assign \out_rd__data$61  = out_rd__data;
-  assign \desc__a_base$62  = desc__a_base;
-  assign \desc__b_base$63  = desc__b_base;
-  assign \desc__bias_en$64  = desc__bias_en;
-  assign \desc__c_base$65  = desc__c_base;
-  assign \desc__hi$66  = desc__hi;
-  assign \desc__in_h$67  = desc__in_h;
-  assign \desc__in_w$68  = desc__in_w;
-  assign \desc__k$69  = desc__k;
-  assign \desc__kind$70  = desc__kind;
-  assign \desc__lo$71  = desc__lo;
-  assign \desc__m$72  = desc__m;
-  assign \desc__m0$73  = desc__m0;
-  assign \desc__n$74  = desc__n;
-  assign \desc__out_h$75  = desc__out_h;
-  assign \desc__out_w$76  = desc__out_w;
-  assign \desc__p_base$77  = desc__p_base;
-  assign \desc__pad_left$78  = desc__pad_left;
-  assign \desc__pad_top$79  = desc__pad_top;
-  assign \desc__per_channel$80  = desc__per_channel;
-  assign \desc__pin_base$81  = desc__pin_base;
-  assign \desc__pool_op$82  = desc__pool_op;
-  assign \desc__rounding$83  = desc__rounding;
-  assign \desc__shift$84  = desc__shift;
-  assign \desc__stride_h$85  = desc__stride_h;
-  assign \desc__stride_w$86  = desc__stride_w;
-  assign \desc__win_h$87  = desc__win_h;
-  assign \desc__win_w$88  = desc__win_w;
-  assign \desc__wrap$89  = desc__wrap;
-  assign \start$90  = start;
-  assign \busy$91  = busy;
-  assign \done$92  = done;
-  assign \error$93  = error;
+  assign \act_wr__addr$50  = act_wr__addr;
+  assign \act_wr__data$51  = act_wr__data;
+  assign \act_wr__en$52  = act_wr__en;
+  assign \wgt_wr__addr$53  = wgt_wr__addr;
+  assign \wgt_wr__data$54  = wgt_wr__data;
+  assign \wgt_wr__en$55  = wgt_wr__en;
+  assign \par_wr__addr$56  = par_wr__addr;
+  assign \par_wr__data$57  = par_wr__data;
+  assign \par_wr__en$58  = par_wr__en;
+  assign \out_wr__addr$59  = out_wr__addr;
+  assign \out_wr__data$60  = out_wr__data;
+  assign \out_wr__en$61  = out_wr__en;
+  assign \out_rd__addr$62  = out_rd__addr;
+  assign \out_rd__data$63  = out_rd__data;
+  assign \desc__a_base$64  = desc__a_base;
+  assign \desc__acc_in$65  = desc__acc_in;
+  assign \desc__acc_out$66  = desc__acc_out;
+  assign \desc__b_base$67  = desc__b_base;
+  assign \desc__bias_en$68  = desc__bias_en;
+  assign \desc__c_base$69  = desc__c_base;
+  assign \desc__hi$70  = desc__hi;
+  assign \desc__in_h$71  = desc__in_h;
+  assign \desc__in_w$72  = desc__in_w;
+  assign \desc__k$73  = desc__k;
+  assign \desc__kind$74  = desc__kind;
+  assign \desc__lo$75  = desc__lo;
+  assign \desc__m$76  = desc__m;
+  assign \desc__m0$77  = desc__m0;
+  assign \desc__n$78  = desc__n;
+  assign \desc__out_h$79  = desc__out_h;
+  assign \desc__out_w$80  = desc__out_w;
+  assign \desc__p_base$81  = desc__p_base;
+  assign \desc__pad_left$82  = desc__pad_left;
+  assign \desc__pad_top$83  = desc__pad_top;
+  assign \desc__per_channel$84  = desc__per_channel;
+  assign \desc__pin_base$85  = desc__pin_base;
+  assign \desc__pool_op$86  = desc__pool_op;
+  assign \desc__rounding$87  = desc__rounding;
+  assign \desc__shift$88  = desc__shift;
+  assign \desc__stride_h$89  = desc__stride_h;
+  assign \desc__stride_w$90  = desc__stride_w;
+  assign \desc__win_h$91  = desc__win_h;
+  assign \desc__win_w$92  = desc__win_w;
+  assign \desc__wrap$93  = desc__wrap;
+  assign \start$94  = start;
+  assign \busy$95  = busy;
+  assign \done$96  = done;
+  assign \error$97  = error;
   assign engine_owns_out = busy;
   assign act_addr = act_rd__addr;
   assign wgt_addr = wgt_rd__addr;
@@ -785,30 +824,34 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
   assign o_data__1 = a_in__1;
   assign o_data__2 = a_in__2;
   assign o_data__3 = a_in__3;
-  assign b_in__0 = \i_data__0$121 ;
-  assign \o_data__0$124  = \i_data__0$121 ;
-  assign \o_data__1$127  = b_in__1;
-  assign \o_data__2$130  = b_in__2;
-  assign \o_data__3$133  = b_in__3;
-  assign \clr$135  = clr;
-  assign \rounding$147  = rounding;
-  assign \wrap$149  = wrap;
-  assign \lo$151  = lo;
-  assign \hi$153  = hi;
-  assign \rounding$159  = rounding;
-  assign \wrap$160  = wrap;
-  assign \lo$161  = lo;
-  assign \hi$162  = hi;
-  assign \rounding$168  = rounding;
-  assign \wrap$169  = wrap;
-  assign \lo$170  = lo;
-  assign \hi$171  = hi;
-  assign \rounding$177  = rounding;
-  assign \wrap$178  = wrap;
-  assign \lo$179  = lo;
-  assign \hi$180  = hi;
+  assign b_in__0 = \i_data__0$125 ;
+  assign \o_data__0$128  = \i_data__0$125 ;
+  assign \o_data__1$131  = b_in__1;
+  assign \o_data__2$134  = b_in__2;
+  assign \o_data__3$137  = b_in__3;
+  assign \clr$139  = clr;
+  assign acc_rd_addr = acc_rd__addr;
+  assign \rounding$153  = rounding;
+  assign \wrap$155  = wrap;
+  assign \lo$157  = lo;
+  assign \hi$159  = hi;
+  assign \rounding$165  = rounding;
+  assign \wrap$166  = wrap;
+  assign \lo$167  = lo;
+  assign \hi$168  = hi;
+  assign \rounding$174  = rounding;
+  assign \wrap$175  = wrap;
+  assign \lo$176  = lo;
+  assign \hi$177  = hi;
+  assign \rounding$183  = rounding;
+  assign \wrap$184  = wrap;
+  assign \lo$185  = lo;
+  assign \hi$186  = hi;
   assign eng_out_wr__data = { \$40 , \$35 , \$30 , \$25  };
-  assign lane_mask = { \$60 , \$59 , \$58 , \$57  };
+  assign lane_mask = { \$64 , \$63 , \$62 , \$61  };
+  assign acc_wr_en = acc_wr__en;
+  assign acc_wr_addr = acc_wr__addr;
+  assign acc_wr__data = { pp_acc3, pp_acc2, pp_acc1, pp_acc0 };
   assign x__0 = out_rd__data[7:0];
   assign eng_out_rd__data = out_rd__data;
   assign x__1 = out_rd__data[15:8];
@@ -820,8 +863,8 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
   assign pool_div_step = div_step;
   assign pool_finish = finish;
   assign op = pool_op;
-  assign \lo$208  = lo;
-  assign \hi$209  = hi;
+  assign \lo$219  = lo;
+  assign \hi$220  = hi;
   assign \$1  = kind;
   assign \$6  = kind;
   assign \$11  = kind;
@@ -2149,19 +2192,30 @@ endmodule
 
 (* generator = "Amaranth" *)
 module \hwcnn_top.buffers (act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__data, par_wr__en, par_wr__addr, par_wr__data, out_wr__en, out_wr__addr, out_wr__data, out_rd__addr, clk, rst, \port$45$0 , \port$50$0 , \port$55$0 , \port$60$0 , act_rd__data, wgt_rd__data, par_rd__data
-, out_rd__data, rp__addr, \rp__addr$16 , engine_owns_out, eng_out_wr__en, eng_out_wr__addr, eng_out_rd__addr, \rp__addr$26 , act_wr__en);
+, out_rd__data, acc_rd__data, rp__addr, \rp__addr$16 , \rp__addr$52 , acc_wr__en, acc_wr__addr, \port$625$0 , \port$627$0 , \port$629$0 , \port$631$0 , engine_owns_out, eng_out_wr__en, eng_out_wr__addr, eng_out_rd__addr, \rp__addr$26 , act_wr__en);
   wire [7:0] \$signature__addr ;
   wire [7:0] \$signature__addr$12 ;
   wire [3:0] \$signature__addr$22 ;
   wire [7:0] \$signature__addr$34 ;
+  wire [7:0] \$signature__addr$48 ;
   wire [31:0] \$signature__data ;
   wire [31:0] \$signature__data$14 ;
   wire [275:0] \$signature__data$24 ;
   wire [31:0] \$signature__data$37 ;
+  wire [127:0] \$signature__data$50 ;
   wire \$signature__en ;
   wire \$signature__en$10 ;
   wire \$signature__en$20 ;
   wire \$signature__en$30 ;
+  wire \$signature__en$46 ;
+  wire [7:0] acc_rd__addr;
+  output [127:0] acc_rd__data;
+  wire [127:0] acc_rd__data;
+  input [7:0] acc_wr__addr;
+  wire [7:0] acc_wr__addr;
+  wire [127:0] acc_wr__data;
+  input acc_wr__en;
+  wire acc_wr__en;
   wire [7:0] act_rd__addr;
   output [31:0] act_rd__data;
   wire [31:0] act_rd__data;
@@ -2210,6 +2264,14 @@ module \hwcnn_top.buffers (act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr,
   wire [7:0] \port$55$0 ;
   input [7:0] \port$60$0 ;
   wire [7:0] \port$60$0 ;
+  input [31:0] \port$625$0 ;
+  wire [31:0] \port$625$0 ;
+  input [31:0] \port$627$0 ;
+  wire [31:0] \port$627$0 ;
+  input [31:0] \port$629$0 ;
+  wire [31:0] \port$629$0 ;
+  input [31:0] \port$631$0 ;
+  wire [31:0] \port$631$0 ;
   input [7:0] rp__addr;
   wire [7:0] rp__addr;
   input [7:0] \rp__addr$16 ;
@@ -2217,10 +2279,13 @@ module \hwcnn_top.buffers (act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr,
   input [3:0] \rp__addr$26 ;
   wire [3:0] \rp__addr$26 ;
   wire [7:0] \rp__addr$40 ;
+  input [7:0] \rp__addr$52 ;
+  wire [7:0] \rp__addr$52 ;
   wire [31:0] rp__data;
   wire [31:0] \rp__data$19 ;
   wire [275:0] \rp__data$29 ;
   wire [31:0] \rp__data$44 ;
+  wire [127:0] \rp__data$55 ;
   input rst;
   wire rst;
   wire [7:0] wgt_rd__addr;
@@ -2232,6 +2297,274 @@ module \hwcnn_top.buffers (act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr,
   wire [31:0] wgt_wr__data;
   input wgt_wr__en;
   wire wgt_wr__en;
+  reg [127:0] acc_mem [255:0];
+  initial begin
+    acc_mem[0] = 128'h00000000000000000000000000000000;
+    acc_mem[1] = 128'h00000000000000000000000000000000;
+    acc_mem[2] = 128'h00000000000000000000000000000000;
+    acc_mem[3] = 128'h00000000000000000000000000000000;
+    acc_mem[4] = 128'h00000000000000000000000000000000;
+    acc_mem[5] = 128'h00000000000000000000000000000000;
+    acc_mem[6] = 128'h00000000000000000000000000000000;
+    acc_mem[7] = 128'h00000000000000000000000000000000;
+    acc_mem[8] = 128'h00000000000000000000000000000000;
+    acc_mem[9] = 128'h00000000000000000000000000000000;
+    acc_mem[10] = 128'h00000000000000000000000000000000;
+    acc_mem[11] = 128'h00000000000000000000000000000000;
+    acc_mem[12] = 128'h00000000000000000000000000000000;
+    acc_mem[13] = 128'h00000000000000000000000000000000;
+    acc_mem[14] = 128'h00000000000000000000000000000000;
+    acc_mem[15] = 128'h00000000000000000000000000000000;
+    acc_mem[16] = 128'h00000000000000000000000000000000;
+    acc_mem[17] = 128'h00000000000000000000000000000000;
+    acc_mem[18] = 128'h00000000000000000000000000000000;
+    acc_mem[19] = 128'h00000000000000000000000000000000;
+    acc_mem[20] = 128'h00000000000000000000000000000000;
+    acc_mem[21] = 128'h00000000000000000000000000000000;
+    acc_mem[22] = 128'h00000000000000000000000000000000;
+    acc_mem[23] = 128'h00000000000000000000000000000000;
+    acc_mem[24] = 128'h00000000000000000000000000000000;
+    acc_mem[25] = 128'h00000000000000000000000000000000;
+    acc_mem[26] = 128'h00000000000000000000000000000000;
+    acc_mem[27] = 128'h00000000000000000000000000000000;
+    acc_mem[28] = 128'h00000000000000000000000000000000;
+    acc_mem[29] = 128'h00000000000000000000000000000000;
+    acc_mem[30] = 128'h00000000000000000000000000000000;
+    acc_mem[31] = 128'h00000000000000000000000000000000;
+    acc_mem[32] = 128'h00000000000000000000000000000000;
+    acc_mem[33] = 128'h00000000000000000000000000000000;
+    acc_mem[34] = 128'h00000000000000000000000000000000;
+    acc_mem[35] = 128'h00000000000000000000000000000000;
+    acc_mem[36] = 128'h00000000000000000000000000000000;
+    acc_mem[37] = 128'h00000000000000000000000000000000;
+    acc_mem[38] = 128'h00000000000000000000000000000000;
+    acc_mem[39] = 128'h00000000000000000000000000000000;
+    acc_mem[40] = 128'h00000000000000000000000000000000;
+    acc_mem[41] = 128'h00000000000000000000000000000000;
+    acc_mem[42] = 128'h00000000000000000000000000000000;
+    acc_mem[43] = 128'h00000000000000000000000000000000;
+    acc_mem[44] = 128'h00000000000000000000000000000000;
+    acc_mem[45] = 128'h00000000000000000000000000000000;
+    acc_mem[46] = 128'h00000000000000000000000000000000;
+    acc_mem[47] = 128'h00000000000000000000000000000000;
+    acc_mem[48] = 128'h00000000000000000000000000000000;
+    acc_mem[49] = 128'h00000000000000000000000000000000;
+    acc_mem[50] = 128'h00000000000000000000000000000000;
+    acc_mem[51] = 128'h00000000000000000000000000000000;
+    acc_mem[52] = 128'h00000000000000000000000000000000;
+    acc_mem[53] = 128'h00000000000000000000000000000000;
+    acc_mem[54] = 128'h00000000000000000000000000000000;
+    acc_mem[55] = 128'h00000000000000000000000000000000;
+    acc_mem[56] = 128'h00000000000000000000000000000000;
+    acc_mem[57] = 128'h00000000000000000000000000000000;
+    acc_mem[58] = 128'h00000000000000000000000000000000;
+    acc_mem[59] = 128'h00000000000000000000000000000000;
+    acc_mem[60] = 128'h00000000000000000000000000000000;
+    acc_mem[61] = 128'h00000000000000000000000000000000;
+    acc_mem[62] = 128'h00000000000000000000000000000000;
+    acc_mem[63] = 128'h00000000000000000000000000000000;
+    acc_mem[64] = 128'h00000000000000000000000000000000;
+    acc_mem[65] = 128'h00000000000000000000000000000000;
+    acc_mem[66] = 128'h00000000000000000000000000000000;
+    acc_mem[67] = 128'h00000000000000000000000000000000;
+    acc_mem[68] = 128'h00000000000000000000000000000000;
+    acc_mem[69] = 128'h00000000000000000000000000000000;
+    acc_mem[70] = 128'h00000000000000000000000000000000;
+    acc_mem[71] = 128'h00000000000000000000000000000000;
+    acc_mem[72] = 128'h00000000000000000000000000000000;
+    acc_mem[73] = 128'h00000000000000000000000000000000;
+    acc_mem[74] = 128'h00000000000000000000000000000000;
+    acc_mem[75] = 128'h00000000000000000000000000000000;
+    acc_mem[76] = 128'h00000000000000000000000000000000;
+    acc_mem[77] = 128'h00000000000000000000000000000000;
+    acc_mem[78] = 128'h00000000000000000000000000000000;
+    acc_mem[79] = 128'h00000000000000000000000000000000;
+    acc_mem[80] = 128'h00000000000000000000000000000000;
+    acc_mem[81] = 128'h00000000000000000000000000000000;
+    acc_mem[82] = 128'h00000000000000000000000000000000;
+    acc_mem[83] = 128'h00000000000000000000000000000000;
+    acc_mem[84] = 128'h00000000000000000000000000000000;
+    acc_mem[85] = 128'h00000000000000000000000000000000;
+    acc_mem[86] = 128'h00000000000000000000000000000000;
+    acc_mem[87] = 128'h00000000000000000000000000000000;
+    acc_mem[88] = 128'h00000000000000000000000000000000;
+    acc_mem[89] = 128'h00000000000000000000000000000000;
+    acc_mem[90] = 128'h00000000000000000000000000000000;
+    acc_mem[91] = 128'h00000000000000000000000000000000;
+    acc_mem[92] = 128'h00000000000000000000000000000000;
+    acc_mem[93] = 128'h00000000000000000000000000000000;
+    acc_mem[94] = 128'h00000000000000000000000000000000;
+    acc_mem[95] = 128'h00000000000000000000000000000000;
+    acc_mem[96] = 128'h00000000000000000000000000000000;
+    acc_mem[97] = 128'h00000000000000000000000000000000;
+    acc_mem[98] = 128'h00000000000000000000000000000000;
+    acc_mem[99] = 128'h00000000000000000000000000000000;
+    acc_mem[100] = 128'h00000000000000000000000000000000;
+    acc_mem[101] = 128'h00000000000000000000000000000000;
+    acc_mem[102] = 128'h00000000000000000000000000000000;
+    acc_mem[103] = 128'h00000000000000000000000000000000;
+    acc_mem[104] = 128'h00000000000000000000000000000000;
+    acc_mem[105] = 128'h00000000000000000000000000000000;
+    acc_mem[106] = 128'h00000000000000000000000000000000;
+    acc_mem[107] = 128'h00000000000000000000000000000000;
+    acc_mem[108] = 128'h00000000000000000000000000000000;
+    acc_mem[109] = 128'h00000000000000000000000000000000;
+    acc_mem[110] = 128'h00000000000000000000000000000000;
+    acc_mem[111] = 128'h00000000000000000000000000000000;
+    acc_mem[112] = 128'h00000000000000000000000000000000;
+    acc_mem[113] = 128'h00000000000000000000000000000000;
+    acc_mem[114] = 128'h00000000000000000000000000000000;
+    acc_mem[115] = 128'h00000000000000000000000000000000;
+    acc_mem[116] = 128'h00000000000000000000000000000000;
+    acc_mem[117] = 128'h00000000000000000000000000000000;
+    acc_mem[118] = 128'h00000000000000000000000000000000;
+    acc_mem[119] = 128'h00000000000000000000000000000000;
+    acc_mem[120] = 128'h00000000000000000000000000000000;
+    acc_mem[121] = 128'h00000000000000000000000000000000;
+    acc_mem[122] = 128'h00000000000000000000000000000000;
+    acc_mem[123] = 128'h00000000000000000000000000000000;
+    acc_mem[124] = 128'h00000000000000000000000000000000;
+    acc_mem[125] = 128'h00000000000000000000000000000000;
+    acc_mem[126] = 128'h00000000000000000000000000000000;
+    acc_mem[127] = 128'h00000000000000000000000000000000;
+    acc_mem[128] = 128'h00000000000000000000000000000000;
+    acc_mem[129] = 128'h00000000000000000000000000000000;
+    acc_mem[130] = 128'h00000000000000000000000000000000;
+    acc_mem[131] = 128'h00000000000000000000000000000000;
+    acc_mem[132] = 128'h00000000000000000000000000000000;
+    acc_mem[133] = 128'h00000000000000000000000000000000;
+    acc_mem[134] = 128'h00000000000000000000000000000000;
+    acc_mem[135] = 128'h00000000000000000000000000000000;
+    acc_mem[136] = 128'h00000000000000000000000000000000;
+    acc_mem[137] = 128'h00000000000000000000000000000000;
+    acc_mem[138] = 128'h00000000000000000000000000000000;
+    acc_mem[139] = 128'h00000000000000000000000000000000;
+    acc_mem[140] = 128'h00000000000000000000000000000000;
+    acc_mem[141] = 128'h00000000000000000000000000000000;
+    acc_mem[142] = 128'h00000000000000000000000000000000;
+    acc_mem[143] = 128'h00000000000000000000000000000000;
+    acc_mem[144] = 128'h00000000000000000000000000000000;
+    acc_mem[145] = 128'h00000000000000000000000000000000;
+    acc_mem[146] = 128'h00000000000000000000000000000000;
+    acc_mem[147] = 128'h00000000000000000000000000000000;
+    acc_mem[148] = 128'h00000000000000000000000000000000;
+    acc_mem[149] = 128'h00000000000000000000000000000000;
+    acc_mem[150] = 128'h00000000000000000000000000000000;
+    acc_mem[151] = 128'h00000000000000000000000000000000;
+    acc_mem[152] = 128'h00000000000000000000000000000000;
+    acc_mem[153] = 128'h00000000000000000000000000000000;
+    acc_mem[154] = 128'h00000000000000000000000000000000;
+    acc_mem[155] = 128'h00000000000000000000000000000000;
+    acc_mem[156] = 128'h00000000000000000000000000000000;
+    acc_mem[157] = 128'h00000000000000000000000000000000;
+    acc_mem[158] = 128'h00000000000000000000000000000000;
+    acc_mem[159] = 128'h00000000000000000000000000000000;
+    acc_mem[160] = 128'h00000000000000000000000000000000;
+    acc_mem[161] = 128'h00000000000000000000000000000000;
+    acc_mem[162] = 128'h00000000000000000000000000000000;
+    acc_mem[163] = 128'h00000000000000000000000000000000;
+    acc_mem[164] = 128'h00000000000000000000000000000000;
+    acc_mem[165] = 128'h00000000000000000000000000000000;
+    acc_mem[166] = 128'h00000000000000000000000000000000;
+    acc_mem[167] = 128'h00000000000000000000000000000000;
+    acc_mem[168] = 128'h00000000000000000000000000000000;
+    acc_mem[169] = 128'h00000000000000000000000000000000;
+    acc_mem[170] = 128'h00000000000000000000000000000000;
+    acc_mem[171] = 128'h00000000000000000000000000000000;
+    acc_mem[172] = 128'h00000000000000000000000000000000;
+    acc_mem[173] = 128'h00000000000000000000000000000000;
+    acc_mem[174] = 128'h00000000000000000000000000000000;
+    acc_mem[175] = 128'h00000000000000000000000000000000;
+    acc_mem[176] = 128'h00000000000000000000000000000000;
+    acc_mem[177] = 128'h00000000000000000000000000000000;
+    acc_mem[178] = 128'h00000000000000000000000000000000;
+    acc_mem[179] = 128'h00000000000000000000000000000000;
+    acc_mem[180] = 128'h00000000000000000000000000000000;
+    acc_mem[181] = 128'h00000000000000000000000000000000;
+    acc_mem[182] = 128'h00000000000000000000000000000000;
+    acc_mem[183] = 128'h00000000000000000000000000000000;
+    acc_mem[184] = 128'h00000000000000000000000000000000;
+    acc_mem[185] = 128'h00000000000000000000000000000000;
+    acc_mem[186] = 128'h00000000000000000000000000000000;
+    acc_mem[187] = 128'h00000000000000000000000000000000;
+    acc_mem[188] = 128'h00000000000000000000000000000000;
+    acc_mem[189] = 128'h00000000000000000000000000000000;
+    acc_mem[190] = 128'h00000000000000000000000000000000;
+    acc_mem[191] = 128'h00000000000000000000000000000000;
+    acc_mem[192] = 128'h00000000000000000000000000000000;
+    acc_mem[193] = 128'h00000000000000000000000000000000;
+    acc_mem[194] = 128'h00000000000000000000000000000000;
+    acc_mem[195] = 128'h00000000000000000000000000000000;
+    acc_mem[196] = 128'h00000000000000000000000000000000;
+    acc_mem[197] = 128'h00000000000000000000000000000000;
+    acc_mem[198] = 128'h00000000000000000000000000000000;
+    acc_mem[199] = 128'h00000000000000000000000000000000;
+    acc_mem[200] = 128'h00000000000000000000000000000000;
+    acc_mem[201] = 128'h00000000000000000000000000000000;
+    acc_mem[202] = 128'h00000000000000000000000000000000;
+    acc_mem[203] = 128'h00000000000000000000000000000000;
+    acc_mem[204] = 128'h00000000000000000000000000000000;
+    acc_mem[205] = 128'h00000000000000000000000000000000;
+    acc_mem[206] = 128'h00000000000000000000000000000000;
+    acc_mem[207] = 128'h00000000000000000000000000000000;
+    acc_mem[208] = 128'h00000000000000000000000000000000;
+    acc_mem[209] = 128'h00000000000000000000000000000000;
+    acc_mem[210] = 128'h00000000000000000000000000000000;
+    acc_mem[211] = 128'h00000000000000000000000000000000;
+    acc_mem[212] = 128'h00000000000000000000000000000000;
+    acc_mem[213] = 128'h00000000000000000000000000000000;
+    acc_mem[214] = 128'h00000000000000000000000000000000;
+    acc_mem[215] = 128'h00000000000000000000000000000000;
+    acc_mem[216] = 128'h00000000000000000000000000000000;
+    acc_mem[217] = 128'h00000000000000000000000000000000;
+    acc_mem[218] = 128'h00000000000000000000000000000000;
+    acc_mem[219] = 128'h00000000000000000000000000000000;
+    acc_mem[220] = 128'h00000000000000000000000000000000;
+    acc_mem[221] = 128'h00000000000000000000000000000000;
+    acc_mem[222] = 128'h00000000000000000000000000000000;
+    acc_mem[223] = 128'h00000000000000000000000000000000;
+    acc_mem[224] = 128'h00000000000000000000000000000000;
+    acc_mem[225] = 128'h00000000000000000000000000000000;
+    acc_mem[226] = 128'h00000000000000000000000000000000;
+    acc_mem[227] = 128'h00000000000000000000000000000000;
+    acc_mem[228] = 128'h00000000000000000000000000000000;
+    acc_mem[229] = 128'h00000000000000000000000000000000;
+    acc_mem[230] = 128'h00000000000000000000000000000000;
+    acc_mem[231] = 128'h00000000000000000000000000000000;
+    acc_mem[232] = 128'h00000000000000000000000000000000;
+    acc_mem[233] = 128'h00000000000000000000000000000000;
+    acc_mem[234] = 128'h00000000000000000000000000000000;
+    acc_mem[235] = 128'h00000000000000000000000000000000;
+    acc_mem[236] = 128'h00000000000000000000000000000000;
+    acc_mem[237] = 128'h00000000000000000000000000000000;
+    acc_mem[238] = 128'h00000000000000000000000000000000;
+    acc_mem[239] = 128'h00000000000000000000000000000000;
+    acc_mem[240] = 128'h00000000000000000000000000000000;
+    acc_mem[241] = 128'h00000000000000000000000000000000;
+    acc_mem[242] = 128'h00000000000000000000000000000000;
+    acc_mem[243] = 128'h00000000000000000000000000000000;
+    acc_mem[244] = 128'h00000000000000000000000000000000;
+    acc_mem[245] = 128'h00000000000000000000000000000000;
+    acc_mem[246] = 128'h00000000000000000000000000000000;
+    acc_mem[247] = 128'h00000000000000000000000000000000;
+    acc_mem[248] = 128'h00000000000000000000000000000000;
+    acc_mem[249] = 128'h00000000000000000000000000000000;
+    acc_mem[250] = 128'h00000000000000000000000000000000;
+    acc_mem[251] = 128'h00000000000000000000000000000000;
+    acc_mem[252] = 128'h00000000000000000000000000000000;
+    acc_mem[253] = 128'h00000000000000000000000000000000;
+    acc_mem[254] = 128'h00000000000000000000000000000000;
+    acc_mem[255] = 128'h00000000000000000000000000000000;
+  end
+  always @(posedge clk) begin
+    if (acc_wr__en)
+      acc_mem[acc_wr__addr] <= { \port$631$0 , \port$629$0 , \port$627$0 , \port$625$0  };
+  end
+  reg [127:0] _0_;
+  always @(posedge clk) begin
+    _0_ <= acc_mem[\rp__addr$52 ];
+  end
+  assign acc_rd__data = _0_;
   reg [31:0] act_mem [255:0];
   initial begin
     act_mem[0] = 32'd0;
@@ -2495,11 +2828,11 @@ module \hwcnn_top.buffers (act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr,
     if (act_wr__en)
       act_mem[act_wr__addr] <= act_wr__data;
   end
-  reg [31:0] _0_;
+  reg [31:0] _1_;
   always @(posedge clk) begin
-    _0_ <= act_mem[rp__addr];
+    _1_ <= act_mem[rp__addr];
   end
-  assign act_rd__data = _0_;
+  assign act_rd__data = _1_;
   reg [31:0] out_mem [255:0];
   initial begin
     out_mem[0] = 32'd0;
@@ -2763,11 +3096,11 @@ module \hwcnn_top.buffers (act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr,
     if (\$signature__en$30 )
       out_mem[\$signature__addr$34 ] <= \$signature__data$37 ;
   end
-  reg [31:0] _1_;
+  reg [31:0] _2_;
   always @(posedge clk) begin
-    _1_ <= out_mem[\rp__addr$40 ];
+    _2_ <= out_mem[\rp__addr$40 ];
   end
-  assign out_rd__data = _1_;
+  assign out_rd__data = _2_;
   reg [275:0] par_mem [15:0];
   initial begin
     par_mem[0] = 276'h000000000000000000000000000000000000000000000000000000000000000000000;
@@ -2791,11 +3124,11 @@ module \hwcnn_top.buffers (act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr,
     if (par_wr__en)
       par_mem[par_wr__addr] <= par_wr__data;
   end
-  reg [275:0] _2_;
+  reg [275:0] _3_;
   always @(posedge clk) begin
-    _2_ <= par_mem[\rp__addr$26 ];
+    _3_ <= par_mem[\rp__addr$26 ];
   end
-  assign par_rd__data = _2_;
+  assign par_rd__data = _3_;
   reg [31:0] wgt_mem [255:0];
   initial begin
     wgt_mem[0] = 32'd0;
@@ -3059,11 +3392,11 @@ module \hwcnn_top.buffers (act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr,
     if (wgt_wr__en)
       wgt_mem[wgt_wr__addr] <= wgt_wr__data;
   end
-  reg [31:0] _3_;
+  reg [31:0] _4_;
   always @(posedge clk) begin
-    _3_ <= wgt_mem[\rp__addr$16 ];
+    _4_ <= wgt_mem[\rp__addr$16 ];
   end
-  assign wgt_rd__data = _3_;
+  assign wgt_rd__data = _4_;
   assign \$signature__en$30  = engine_owns_out ? eng_out_wr__en : out_wr__en;
   assign \$signature__addr$34  = engine_owns_out ? eng_out_wr__addr : out_wr__addr;
   assign \$signature__data$37  = engine_owns_out ? { \port$60$0 , \port$55$0 , \port$50$0 , \port$45$0  } : out_wr__data;
@@ -3086,10 +3419,16 @@ module \hwcnn_top.buffers (act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr,
   assign eng_out_wr__data = { \port$60$0 , \port$55$0 , \port$50$0 , \port$45$0  };
   assign \rp__data$44  = out_rd__data;
   assign eng_out_rd__data = out_rd__data;
+  assign \$signature__en$46  = acc_wr__en;
+  assign \$signature__addr$48  = acc_wr__addr;
+  assign \$signature__data$50  = { \port$631$0 , \port$629$0 , \port$627$0 , \port$625$0  };
+  assign acc_wr__data = { \port$631$0 , \port$629$0 , \port$627$0 , \port$625$0  };
+  assign acc_rd__addr = \rp__addr$52 ;
+  assign \rp__data$55  = acc_rd__data;
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.pool (rst, \port$95$0 , clear, acc_en, div_init, div_step, finish, op, lo, hi, sum__0, y__0, sum__1, y__1, sum__2, y__2, sum__3, y__3, clk);
+module \hwcnn_top.pool (rst, \port$99$0 , clear, acc_en, div_init, div_step, finish, op, lo, hi, sum__0, y__0, sum__1, y__1, sum__2, y__2, sum__3, y__3, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$18  = 0;
   wire [17:0] \$1 ;
   wire [16:0] \$10 ;
@@ -3256,8 +3595,8 @@ module \hwcnn_top.pool (rst, \port$95$0 , clear, acc_en, div_init, div_step, fin
   reg neg3 = 1'h0;
   input [1:0] op;
   wire [1:0] op;
-  input [31:0] \port$95$0 ;
-  wire [31:0] \port$95$0 ;
+  input [31:0] \port$99$0 ;
+  wire [31:0] \port$99$0 ;
   reg [7:0] q0 = 8'h00;
   reg [7:0] q1 = 8'h00;
   reg [7:0] q2 = 8'h00;
@@ -3289,9 +3628,9 @@ module \hwcnn_top.pool (rst, \port$95$0 , clear, acc_en, div_init, div_step, fin
   output [7:0] y__3;
   reg [7:0] y__3 = 8'h00;
   assign \$1  = n + 1'h1;
-  assign \$4  = $signed(sum__0) + $signed(\port$95$0 [7:0]);
-  assign \$5  = $signed(\port$95$0 [7:0]) > $signed(max0);
-  assign \$6  = \$5  ? \port$95$0 [7:0] : max0;
+  assign \$4  = $signed(sum__0) + $signed(\port$99$0 [7:0]);
+  assign \$5  = $signed(\port$99$0 [7:0]) > $signed(max0);
+  assign \$6  = \$5  ? \port$99$0 [7:0] : max0;
   assign \$7  = $signed(sum__0) < $signed(1'h0);
   assign \$8  = - $signed(sum__0);
   assign \$9  = \$7  ? \$8  : { sum__0[24], sum__0 };
@@ -3314,9 +3653,9 @@ module \hwcnn_top.pool (rst, \port$95$0 , clear, acc_en, div_init, div_step, fin
   assign \$28  = \$25  ? { hi[7], hi } : \$27 ;
   assign \$29  = \$22  ? { lo[7], lo } : \$28 ;
   assign \$30  = \$19  ? { max0[7], max0 } : \$29 ;
-  assign \$31  = $signed(sum__1) + $signed(\port$95$0 [15:8]);
-  assign \$32  = $signed(\port$95$0 [15:8]) > $signed(max1);
-  assign \$33  = \$32  ? \port$95$0 [15:8] : max1;
+  assign \$31  = $signed(sum__1) + $signed(\port$99$0 [15:8]);
+  assign \$32  = $signed(\port$99$0 [15:8]) > $signed(max1);
+  assign \$33  = \$32  ? \port$99$0 [15:8] : max1;
   assign \$34  = $signed(sum__1) < $signed(1'h0);
   assign \$35  = - $signed(sum__1);
   assign \$36  = \$34  ? \$35  : { sum__1[24], sum__1 };
@@ -3339,9 +3678,9 @@ module \hwcnn_top.pool (rst, \port$95$0 , clear, acc_en, div_init, div_step, fin
   assign \$55  = \$52  ? { hi[7], hi } : \$54 ;
   assign \$56  = \$49  ? { lo[7], lo } : \$55 ;
   assign \$57  = \$46  ? { max1[7], max1 } : \$56 ;
-  assign \$58  = $signed(sum__2) + $signed(\port$95$0 [23:16]);
-  assign \$59  = $signed(\port$95$0 [23:16]) > $signed(max2);
-  assign \$60  = \$59  ? \port$95$0 [23:16] : max2;
+  assign \$58  = $signed(sum__2) + $signed(\port$99$0 [23:16]);
+  assign \$59  = $signed(\port$99$0 [23:16]) > $signed(max2);
+  assign \$60  = \$59  ? \port$99$0 [23:16] : max2;
   assign \$61  = $signed(sum__2) < $signed(1'h0);
   assign \$62  = - $signed(sum__2);
   assign \$63  = \$61  ? \$62  : { sum__2[24], sum__2 };
@@ -3364,9 +3703,9 @@ module \hwcnn_top.pool (rst, \port$95$0 , clear, acc_en, div_init, div_step, fin
   assign \$82  = \$79  ? { hi[7], hi } : \$81 ;
   assign \$83  = \$76  ? { lo[7], lo } : \$82 ;
   assign \$84  = \$73  ? { max2[7], max2 } : \$83 ;
-  assign \$85  = $signed(sum__3) + $signed(\port$95$0 [31:24]);
-  assign \$86  = $signed(\port$95$0 [31:24]) > $signed(max3);
-  assign \$87  = \$86  ? \port$95$0 [31:24] : max3;
+  assign \$85  = $signed(sum__3) + $signed(\port$99$0 [31:24]);
+  assign \$86  = $signed(\port$99$0 [31:24]) > $signed(max3);
+  assign \$87  = \$86  ? \port$99$0 [31:24] : max3;
   assign \$88  = $signed(sum__3) < $signed(1'h0);
   assign \$89  = - $signed(sum__3);
   assign \$90  = \$88  ? \$89  : { sum__3[24], sum__3 };
@@ -3737,10 +4076,10 @@ module \hwcnn_top.pool (rst, \port$95$0 , clear, acc_en, div_init, div_step, fin
       \$137  = 8'h00;
     end
   end
-  assign x__0 = \port$95$0 [7:0];
-  assign x__1 = \port$95$0 [15:8];
-  assign x__2 = \port$95$0 [23:16];
-  assign x__3 = \port$95$0 [31:24];
+  assign x__0 = \port$99$0 [7:0];
+  assign x__1 = \port$99$0 [15:8];
+  assign x__2 = \port$99$0 [23:16];
+  assign x__3 = \port$99$0 [31:24];
   assign \$2  = { n, 7'h00 };
   assign \$3  = { 1'h0, div[24:1] };
   assign \$10  = { 1'h0, n[16:1] };
@@ -4390,122 +4729,159 @@ module \hwcnn_top.requant3 (rst, acc, m0, \shift$6 , \rounding$8 , wrap, lo, \hi
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc__b_base, desc__p_base, desc__c_base, desc__pin_base, desc__m0, desc__shift, desc__rounding, desc__wrap, desc__per_channel, desc__bias_en, desc__lo, desc__hi, desc__pool_op, desc__in_h, desc__in_w, desc__out_h
-, desc__out_w, desc__win_h, desc__win_w, desc__stride_h, desc__stride_w, desc__pad_top, desc__pad_left, clk, rst, \port$123$0 , \port$124$0 , \port$125$0 , \port$126$0 , act_addr, wgt_addr, feed, clr, row_sel, pp_in, busy, done
-, out_wr_en, out_wr_addr, out_rd_addr, pool_clear, pool_acc, pool_div_init, pool_div_step, pool_finish, kind, pool_op, m0, shift, rounding, wrap, per_channel, bias_en, lo, hi, error, par_addr, start
-);
+module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc__b_base, desc__p_base, desc__c_base, desc__pin_base, desc__m0, desc__shift, desc__rounding, desc__wrap, desc__per_channel, desc__bias_en, desc__acc_in, desc__acc_out, desc__lo, desc__hi, desc__pool_op, desc__in_h
+, desc__in_w, desc__out_h, desc__out_w, desc__win_h, desc__win_w, desc__stride_h, desc__stride_w, desc__pad_top, desc__pad_left, clk, rst, \port$130$0 , \port$131$0 , \port$132$0 , \port$133$0 , act_addr, wgt_addr, feed, clr, row_sel, pp_in
+, pp_first, acc_rd_addr, acc_wr_en, acc_wr_addr, busy, done, out_wr_en, out_wr_addr, out_rd_addr, pool_clear, pool_acc, pool_div_init, pool_div_step, pool_finish, kind, pool_op, m0, shift, rounding, wrap, per_channel
+, bias_en, lo, hi, error, par_addr, start);
   reg \$auto$verilog_backend.cc:2355:dump_module$23  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire [16:0] \$100 ;
-  wire \$101 ;
-  wire [16:0] \$102 ;
+  wire \$100 ;
+  wire [16:0] \$101 ;
+  wire [17:0] \$102 ;
   wire \$103 ;
   wire \$104 ;
   wire [16:0] \$105 ;
-  wire \$106 ;
-  wire [8:0] \$107 ;
+  wire [17:0] \$106 ;
+  wire \$107 ;
   wire [16:0] \$108 ;
-  wire [18:0] \$109 ;
+  wire [17:0] \$109 ;
   wire \$11 ;
-  wire [16:0] \$110 ;
-  wire [18:0] \$111 ;
+  wire [18:0] \$110 ;
+  wire \$111 ;
   wire \$112 ;
   wire \$113 ;
   wire \$114 ;
-  wire \$115 ;
-  wire [17:0] \$116 ;
-  wire [16:0] \$117 ;
-  wire [16:0] \$118 ;
-  wire [16:0] \$119 ;
+  wire [8:0] \$115 ;
+  wire [8:0] \$116 ;
+  wire [15:0] \$117 ;
+  wire \$118 ;
+  wire [15:0] \$119 ;
   wire \$12 ;
   wire [16:0] \$120 ;
-  wire [4:0] \$121 ;
-  wire [17:0] \$122 ;
-  wire [16:0] \$123 ;
-  wire [8:0] \$124 ;
+  wire [16:0] \$121 ;
+  wire [16:0] \$122 ;
+  wire [20:0] \$123 ;
+  wire \$124 ;
   wire [8:0] \$125 ;
-  wire [8:0] \$126 ;
-  wire [15:0] \$127 ;
-  wire \$128 ;
-  wire [15:0] \$129 ;
+  wire [16:0] \$126 ;
+  wire \$127 ;
+  wire [16:0] \$128 ;
+  wire \$129 ;
   wire \$13 ;
-  wire [16:0] \$130 ;
+  wire \$130 ;
   wire [16:0] \$131 ;
-  wire [16:0] \$132 ;
-  wire \$133 ;
-  wire \$134 ;
-  wire \$135 ;
-  wire \$136 ;
-  wire \$137 ;
+  wire \$132 ;
+  wire [8:0] \$133 ;
+  wire [16:0] \$134 ;
+  wire [18:0] \$135 ;
+  wire [16:0] \$136 ;
+  wire [18:0] \$137 ;
   wire \$138 ;
   wire \$139 ;
   wire \$14 ;
   wire \$140 ;
   wire \$141 ;
-  wire \$142 ;
-  wire \$143 ;
-  wire \$144 ;
-  wire \$145 ;
-  wire \$146 ;
-  wire [8:0] \$147 ;
+  wire [17:0] \$142 ;
+  wire [16:0] \$143 ;
+  wire [16:0] \$144 ;
+  wire [16:0] \$145 ;
+  wire [16:0] \$146 ;
+  wire [4:0] \$147 ;
   wire \$148 ;
-  wire [8:0] \$149 ;
+  wire [16:0] \$149 ;
   wire \$15 ;
-  wire [8:0] \$150 ;
-  reg \$151 ;
-  reg [1:0] \$152 ;
-  reg [30:0] \$153 ;
-  reg [5:0] \$154 ;
-  reg [1:0] \$155 ;
-  reg \$156 ;
-  reg \$157 ;
-  reg \$158 ;
-  reg [7:0] \$159 ;
+  wire [16:0] \$150 ;
+  wire \$151 ;
+  wire [16:0] \$152 ;
+  wire [16:0] \$153 ;
+  wire [17:0] \$154 ;
+  wire [16:0] \$155 ;
+  wire [8:0] \$156 ;
+  wire [8:0] \$157 ;
+  wire [8:0] \$158 ;
+  wire [8:0] \$159 ;
   wire \$16 ;
-  reg [7:0] \$160 ;
-  reg [15:0] \$161 ;
-  reg [15:0] \$162 ;
-  reg [7:0] \$163 ;
-  reg [7:0] \$164 ;
-  reg [15:0] \$165 ;
-  reg [15:0] \$166 ;
-  reg [15:0] \$167 ;
-  reg [15:0] \$168 ;
-  reg [7:0] \$169 ;
+  wire [15:0] \$160 ;
+  wire \$161 ;
+  wire [15:0] \$162 ;
+  wire [16:0] \$163 ;
+  wire [16:0] \$164 ;
+  wire [16:0] \$165 ;
+  wire \$166 ;
+  wire \$167 ;
+  wire \$168 ;
+  wire \$169 ;
   wire \$17 ;
-  reg [7:0] \$170 ;
-  reg [7:0] \$171 ;
-  reg [7:0] \$172 ;
-  reg [19:0] \$173 ;
-  reg \$174 ;
-  reg [16:0] \$175 ;
-  reg [16:0] \$176 ;
-  reg [7:0] \$177 ;
-  reg [7:0] \$178 ;
-  reg [7:0] \$179 ;
+  wire \$170 ;
+  wire \$171 ;
+  wire \$172 ;
+  wire \$173 ;
+  wire \$174 ;
+  wire \$175 ;
+  wire \$176 ;
+  wire \$177 ;
+  wire \$178 ;
+  wire \$179 ;
   wire \$18 ;
-  reg [7:0] \$180 ;
-  reg [7:0] \$181 ;
-  reg [3:0] \$182 ;
-  reg \$183 ;
-  reg [15:0] \$184 ;
-  reg [15:0] \$185 ;
-  reg [17:0] \$186 ;
-  reg [17:0] \$187 ;
-  reg [7:0] \$188 ;
-  reg [7:0] \$189 ;
+  wire [8:0] \$180 ;
+  wire \$181 ;
+  wire [8:0] \$182 ;
+  wire [8:0] \$183 ;
+  reg \$184 ;
+  reg [1:0] \$185 ;
+  reg [30:0] \$186 ;
+  reg [5:0] \$187 ;
+  reg [1:0] \$188 ;
+  reg \$189 ;
   wire \$19 ;
-  reg [15:0] \$190 ;
-  reg [7:0] \$191 ;
-  reg [19:0] \$192 ;
-  reg [1:0] \$193 ;
-  reg \$194 ;
+  reg \$190 ;
+  reg \$191 ;
+  reg \$192 ;
+  reg \$193 ;
+  reg [7:0] \$194 ;
+  reg [7:0] \$195 ;
+  reg [15:0] \$196 ;
+  reg [15:0] \$197 ;
+  reg [7:0] \$198 ;
+  reg [7:0] \$199 ;
   wire \$2 ;
   wire \$20 ;
+  reg [15:0] \$200 ;
+  reg [15:0] \$201 ;
+  reg [15:0] \$202 ;
+  reg [15:0] \$203 ;
+  reg [7:0] \$204 ;
+  reg [7:0] \$205 ;
+  reg [7:0] \$206 ;
+  reg [7:0] \$207 ;
+  reg [19:0] \$208 ;
+  reg \$209 ;
   wire \$21 ;
+  reg [16:0] \$210 ;
+  reg [16:0] \$211 ;
+  reg [7:0] \$212 ;
+  reg [7:0] \$213 ;
+  reg [7:0] \$214 ;
+  reg [7:0] \$215 ;
+  reg [7:0] \$216 ;
+  reg [3:0] \$217 ;
+  reg \$218 ;
+  reg [7:0] \$219 ;
   wire \$22 ;
+  reg [7:0] \$220 ;
+  reg [15:0] \$221 ;
+  reg [15:0] \$222 ;
+  reg [17:0] \$223 ;
+  reg [17:0] \$224 ;
+  reg [7:0] \$225 ;
+  reg [7:0] \$226 ;
+  reg [15:0] \$227 ;
+  reg [7:0] \$228 ;
+  reg [19:0] \$229 ;
   wire \$23 ;
+  reg [1:0] \$230 ;
+  reg \$231 ;
   wire \$24 ;
   wire \$25 ;
   wire [20:0] \$26 ;
@@ -4532,35 +4908,35 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
   wire \$45 ;
   wire \$46 ;
   wire \$47 ;
-  wire [16:0] \$48 ;
-  wire [17:0] \$49 ;
+  wire \$48 ;
+  wire \$49 ;
   wire \$5 ;
-  wire \$50 ;
-  wire \$51 ;
-  wire [16:0] \$52 ;
-  wire [17:0] \$53 ;
-  wire [18:0] \$54 ;
-  wire \$55 ;
-  wire \$56 ;
-  wire [16:0] \$57 ;
-  wire [17:0] \$58 ;
-  wire [20:0] \$59 ;
+  wire [16:0] \$50 ;
+  wire [17:0] \$51 ;
+  wire \$52 ;
+  wire \$53 ;
+  wire [16:0] \$54 ;
+  wire [17:0] \$55 ;
+  wire [18:0] \$56 ;
+  wire \$57 ;
+  wire \$58 ;
+  wire [16:0] \$59 ;
   wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire [16:0] \$62 ;
-  wire [17:0] \$63 ;
-  wire [20:0] \$64 ;
+  wire [17:0] \$60 ;
+  wire [20:0] \$61 ;
+  wire \$62 ;
+  wire \$63 ;
+  wire [16:0] \$64 ;
   wire [17:0] \$65 ;
-  wire \$66 ;
-  wire [34:0] \$67 ;
-  wire [35:0] \$68 ;
-  wire [36:0] \$69 ;
+  wire [20:0] \$66 ;
+  wire [17:0] \$67 ;
+  wire [16:0] \$68 ;
+  wire [17:0] \$69 ;
   wire \$7 ;
-  wire \$70 ;
-  wire [16:0] \$71 ;
+  wire [21:0] \$70 ;
+  wire [22:0] \$71 ;
   wire \$72 ;
-  wire [16:0] \$73 ;
+  wire \$73 ;
   wire \$74 ;
   wire [16:0] \$75 ;
   wire [17:0] \$76 ;
@@ -4569,40 +4945,50 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
   wire [16:0] \$79 ;
   wire \$8 ;
   wire [17:0] \$80 ;
-  wire \$81 ;
-  wire [16:0] \$82 ;
-  wire [17:0] \$83 ;
-  wire [18:0] \$84 ;
-  wire \$85 ;
-  wire \$86 ;
+  wire [18:0] \$81 ;
+  wire \$82 ;
+  wire \$83 ;
+  wire [16:0] \$84 ;
+  wire [17:0] \$85 ;
+  wire [20:0] \$86 ;
   wire \$87 ;
-  wire \$88 ;
-  wire [8:0] \$89 ;
+  wire [16:0] \$88 ;
+  wire [17:0] \$89 ;
   wire \$9 ;
-  wire [8:0] \$90 ;
-  wire [15:0] \$91 ;
+  wire [20:0] \$90 ;
+  wire [17:0] \$91 ;
   wire \$92 ;
-  wire [15:0] \$93 ;
-  wire [16:0] \$94 ;
-  wire [16:0] \$95 ;
-  wire [16:0] \$96 ;
-  wire [20:0] \$97 ;
+  wire [34:0] \$93 ;
+  wire [35:0] \$94 ;
+  wire [36:0] \$95 ;
+  wire \$96 ;
+  wire [16:0] \$97 ;
   wire \$98 ;
-  wire [8:0] \$99 ;
+  wire [16:0] \$99 ;
   reg [17:0] \$signal  = 18'h00000;
-  reg [7:0] \$signal$37  = 8'h00;
-  reg [17:0] \$signal$39  = 18'h00000;
-  reg [7:0] \$signal$40  = 8'h00;
-  reg [15:0] \$signal$43  = 16'h0000;
-  reg [15:0] \$signal$77  = 16'h0000;
-  reg [15:0] \$signal$78  = 16'h0000;
-  reg [15:0] \$signal$79  = 16'h0000;
-  reg [7:0] \$signal$81  = 8'h00;
-  reg [7:0] \$signal$82  = 8'h00;
-  reg [15:0] \$signal$93  = 16'h0000;
-  reg [15:0] \$signal$94  = 16'h0000;
+  reg [15:0] \$signal$103  = 16'h0000;
+  reg [15:0] \$signal$104  = 16'h0000;
+  reg [7:0] \$signal$44  = 8'h00;
+  reg [17:0] \$signal$46  = 18'h00000;
+  reg [7:0] \$signal$47  = 8'h00;
+  reg [15:0] \$signal$50  = 16'h0000;
+  reg [15:0] \$signal$86  = 16'h0000;
+  reg [15:0] \$signal$87  = 16'h0000;
+  reg [15:0] \$signal$88  = 16'h0000;
+  reg [7:0] \$signal$90  = 8'h00;
+  reg [7:0] \$signal$91  = 8'h00;
   reg [7:0] a_base = 8'h00;
   reg [7:0] a_ptr = 8'h00;
+  reg acc_in = 1'h0;
+  reg [7:0] acc_nptr = 8'h00;
+  reg acc_out = 1'h0;
+  output [7:0] acc_rd_addr;
+  wire [7:0] acc_rd_addr;
+  reg [7:0] acc_row = 8'h00;
+  output [7:0] acc_wr_addr;
+  wire [7:0] acc_wr_addr;
+  output acc_wr_en;
+  wire acc_wr_en;
   output [7:0] act_addr;
   wire [7:0] act_addr;
   reg [7:0] b_kptr = 8'h00;
@@ -4619,6 +5005,10 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
   wire clr;
   input [7:0] desc__a_base;
   wire [7:0] desc__a_base;
+  input desc__acc_in;
+  wire desc__acc_in;
+  input desc__acc_out;
+  wire desc__acc_out;
   input [7:0] desc__b_base;
   wire [7:0] desc__b_base;
   input desc__bias_en;
@@ -4723,14 +5113,16 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
   reg pool_finish;
   output [1:0] pool_op;
   reg [1:0] pool_op = 2'h0;
-  output \port$123$0 ;
-  wire \port$123$0 ;
-  output \port$124$0 ;
-  wire \port$124$0 ;
-  output \port$125$0 ;
-  wire \port$125$0 ;
-  output \port$126$0 ;
-  wire \port$126$0 ;
+  output \port$130$0 ;
+  wire \port$130$0 ;
+  output \port$131$0 ;
+  wire \port$131$0 ;
+  output \port$132$0 ;
+  wire \port$132$0 ;
+  output \port$133$0 ;
+  wire \port$133$0 ;
+  output pp_first;
+  wire pp_first;
   output pp_in;
   wire pp_in;
   wire refused;
@@ -4803,197 +5195,240 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
   assign pp_in = \$42  & \$45 ;
   assign \$46  = ~ is_pool;
   assign \$47  = busy & \$46 ;
-  assign \$48  = k_ + 3'h7;
-  assign \$49  = \$48  + 2'h3;
-  assign \$50  = t >= \$49 ;
-  assign \$51  = \$47  & \$50 ;
-  assign \$52  = k_ + 3'h7;
-  assign \$53  = \$52  + 2'h3;
-  assign \$54  = \$53  + 3'h4;
-  assign \$55  = t < \$54 ;
-  assign \$56  = \$51  & \$55 ;
-  assign \$57  = k_ + 3'h7;
-  assign \$58  = \$57  + 2'h3;
-  assign \$59  = t - \$58 ;
-  assign \$60  = \$59 [16:0] < inner_rem;
-  assign \$61  = \$56  & \$60 ;
-  assign \$62  = k_ + 3'h7;
-  assign \$63  = \$62  + 2'h3;
-  assign \$64  = t - \$63 ;
-  assign \$65  = c_row + \$64 [16:0];
-  assign iy = $signed(\$signal ) + $signed({ 1'h0, \$signal$37  });
-  assign ix = $signed(\$signal$39 ) + $signed({ 1'h0, \$signal$40  });
-  assign \$66  = busy & is_pool;
-  assign \$67  = $signed(iy) * $signed({ 1'h0, \$signal$43  });
-  assign \$68  = $signed({ 1'h0, pin_base }) + $signed(\$67 );
-  assign \$69  = $signed(\$68 ) + $signed(ix);
-  assign \$70  = ! t;
-  assign \$71  = win + 1'h1;
-  assign \$72  = t == \$71 ;
-  assign \$73  = win + 2'h2;
-  assign \$74  = t >= \$73 ;
-  assign \$75  = win + 2'h2;
-  assign \$76  = \$75  + 4'h8;
-  assign \$77  = t < \$76 ;
+  assign \$48  = ~ acc_out;
+  assign \$49  = \$47  & \$48 ;
+  assign \$50  = k_ + 3'h7;
+  assign \$51  = \$50  + 2'h3;
+  assign \$52  = t >= \$51 ;
+  assign \$53  = \$49  & \$52 ;
+  assign \$54  = k_ + 3'h7;
+  assign \$55  = \$54  + 2'h3;
+  assign \$56  = \$55  + 3'h4;
+  assign \$57  = t < \$56 ;
+  assign \$58  = \$53  & \$57 ;
+  assign \$59  = k_ + 3'h7;
+  assign \$60  = \$59  + 2'h3;
+  assign \$61  = t - \$60 ;
+  assign \$62  = \$61 [16:0] < inner_rem;
+  assign \$63  = \$58  & \$62 ;
+  assign \$64  = k_ + 3'h7;
+  assign \$65  = \$64  + 2'h3;
+  assign \$66  = t - \$65 ;
+  assign \$67  = c_row + \$66 [16:0];
+  assign pp_first = ~ acc_in;
+  assign \$68  = k_ + 3'h7;
+  assign \$69  = \$68  - 1'h1;
+  assign \$70  = $signed({ 1'h0, t }) - $signed(\$69 );
+  assign \$71  = $signed({ 1'h0, acc_row }) + $signed(\$70 );
+  assign \$72  = ~ is_pool;
+  assign \$73  = busy & \$72 ;
+  assign \$74  = \$73  & acc_out;
+  assign \$75  = k_ + 3'h7;
+  assign \$76  = \$75  + 1'h1;
+  assign \$77  = t >= \$76 ;
   assign \$78  = \$74  & \$77 ;
-  assign \$79  = win + 2'h2;
-  assign \$80  = \$79  + 4'h8;
-  assign \$81  = t == \$80 ;
-  assign \$82  = win + 2'h2;
-  assign \$83  = \$82  + 4'h8;
-  assign \$84  = \$83  + 1'h1;
-  assign \$85  = t == \$84 ;
-  assign \$86  = ! fsm_state;
-  assign \$87  = fsm_state == 1'h1;
-  assign \$88  = fsm_state == 2'h2;
-  assign \$89  = - desc__pad_left;
-  assign \$90  = - desc__pad_top;
-  assign \$91  = desc__win_h * desc__win_w;
-  assign \$93  = desc__win_h * desc__win_w;
-  assign \$94  = \$93  + 4'hb;
-  assign \$95  = desc__k + 4'hd;
-  assign \$96  = \$92  ? \$94  : \$95 ;
-  assign \$97  = t + 1'h1;
-  assign \$98  = t == t_last;
-  assign \$99  = out_ptr + 1'h1;
-  assign \$100  = \$signal$79  - 1'h1;
-  assign \$101  = \$signal$93  == \$100 ;
-  assign \$102  = \$signal$78  - 1'h1;
-  assign \$103  = \$signal$94  == \$102 ;
-  assign \$104  = \$101  & \$103 ;
-  assign \$105  = \$signal$79  - 1'h1;
-  assign \$106  = \$signal$93  == \$105 ;
-  assign \$107  = - pad_left;
-  assign \$108  = \$signal$94  + 1'h1;
-  assign \$109  = $signed(\$signal ) + $signed({ 1'h0, \$signal$81  });
-  assign \$110  = \$signal$93  + 1'h1;
-  assign \$111  = $signed(\$signal$39 ) + $signed({ 1'h0, \$signal$82  });
-  assign \$112  = inner_rem <= 3'h4;
-  assign \$113  = n_rem <= 3'h4;
-  assign \$114  = \$112  & \$113 ;
-  assign \$115  = inner_rem <= 3'h4;
-  assign \$116  = n_rem - 3'h4;
-  assign \$117  = b_nptr + k_;
-  assign \$118  = b_nptr + k_;
-  assign \$119  = c_nptr + m_;
-  assign \$120  = c_nptr + m_;
-  assign \$121  = par_addr + 1'h1;
-  assign \$122  = inner_rem - 3'h4;
-  assign \$123  = a_ptr + k_;
-  assign \$124  = c_row + 3'h4;
-  assign \$125  = - desc__pad_left;
-  assign \$126  = - desc__pad_top;
-  assign \$127  = desc__win_h * desc__win_w;
-  assign \$129  = desc__win_h * desc__win_w;
-  assign \$130  = \$129  + 4'hb;
-  assign \$131  = desc__k + 4'hd;
-  assign \$132  = \$128  ? \$130  : \$131 ;
-  assign \$133  = busy & is_pool;
-  assign \$134  = t < win;
-  assign \$135  = \$133  & \$134 ;
-  assign \$136  = $signed(iy) >= $signed(1'h0);
-  assign \$137  = $signed(iy) < $signed({ 1'h0, \$signal$77  });
-  assign \$138  = \$136  & \$137 ;
-  assign \$139  = $signed(ix) >= $signed(1'h0);
+  assign \$79  = k_ + 3'h7;
+  assign \$80  = \$79  + 1'h1;
+  assign \$81  = \$80  + 3'h4;
+  assign \$82  = t < \$81 ;
+  assign \$83  = \$78  & \$82 ;
+  assign \$84  = k_ + 3'h7;
+  assign \$85  = \$84  + 1'h1;
+  assign \$86  = t - \$85 ;
+  assign \$87  = \$86 [16:0] < inner_rem;
+  assign acc_wr_en = \$83  & \$87 ;
+  assign \$88  = k_ + 3'h7;
+  assign \$89  = \$88  + 1'h1;
+  assign \$90  = t - \$89 ;
+  assign \$91  = acc_row + \$90 [16:0];
+  assign iy = $signed(\$signal ) + $signed({ 1'h0, \$signal$44  });
+  assign ix = $signed(\$signal$46 ) + $signed({ 1'h0, \$signal$47  });
+  assign \$92  = busy & is_pool;
+  assign \$93  = $signed(iy) * $signed({ 1'h0, \$signal$50  });
+  assign \$94  = $signed({ 1'h0, pin_base }) + $signed(\$93 );
+  assign \$95  = $signed(\$94 ) + $signed(ix);
+  assign \$96  = ! t;
+  assign \$97  = win + 1'h1;
+  assign \$98  = t == \$97 ;
+  assign \$99  = win + 2'h2;
+  assign \$100  = t >= \$99 ;
+  assign \$101  = win + 2'h2;
+  assign \$102  = \$101  + 4'h8;
+  assign \$103  = t < \$102 ;
+  assign \$104  = \$100  & \$103 ;
+  assign \$105  = win + 2'h2;
+  assign \$106  = \$105  + 4'h8;
+  assign \$107  = t == \$106 ;
+  assign \$108  = win + 2'h2;
+  assign \$109  = \$108  + 4'h8;
+  assign \$110  = \$109  + 1'h1;
+  assign \$111  = t == \$110 ;
+  assign \$112  = ! fsm_state;
+  assign \$113  = fsm_state == 1'h1;
+  assign \$114  = fsm_state == 2'h2;
+  assign \$115  = - desc__pad_left;
+  assign \$116  = - desc__pad_top;
+  assign \$117  = desc__win_h * desc__win_w;
+  assign \$119  = desc__win_h * desc__win_w;
+  assign \$120  = \$119  + 4'hb;
+  assign \$121  = desc__k + 4'hd;
+  assign \$122  = \$118  ? \$120  : \$121 ;
+  assign \$123  = t + 1'h1;
+  assign \$124  = t == t_last;
+  assign \$125  = out_ptr + 1'h1;
+  assign \$126  = \$signal$88  - 1'h1;
+  assign \$127  = \$signal$103  == \$126 ;
+  assign \$128  = \$signal$87  - 1'h1;
+  assign \$129  = \$signal$104  == \$128 ;
+  assign \$130  = \$127  & \$129 ;
+  assign \$131  = \$signal$88  - 1'h1;
+  assign \$132  = \$signal$103  == \$131 ;
+  assign \$133  = - pad_left;
+  assign \$134  = \$signal$104  + 1'h1;
+  assign \$135  = $signed(\$signal ) + $signed({ 1'h0, \$signal$90  });
+  assign \$136  = \$signal$103  + 1'h1;
+  assign \$137  = $signed(\$signal$46 ) + $signed({ 1'h0, \$signal$91  });
+  assign \$138  = inner_rem <= 3'h4;
+  assign \$139  = n_rem <= 3'h4;
   assign \$140  = \$138  & \$139 ;
-  assign \$141  = $signed(ix) < $signed({ 1'h0, \$signal$43  });
-  assign \$142  = \$140  & \$141 ;
-  assign \$143  = \$135  & \$142 ;
-  assign \$144  = busy & is_pool;
-  assign \$145  = t < win;
-  assign \$146  = \$144  & \$145 ;
-  assign \$147  = win_w - 1'h1;
-  assign \$148  = \$signal$40  == \$147 ;
-  assign \$149  = \$signal$37  + 1'h1;
-  assign \$150  = \$signal$40  + 1'h1;
+  assign \$141  = inner_rem <= 3'h4;
+  assign \$142  = n_rem - 3'h4;
+  assign \$143  = b_nptr + k_;
+  assign \$144  = b_nptr + k_;
+  assign \$145  = c_nptr + m_;
+  assign \$146  = c_nptr + m_;
+  assign \$147  = par_addr + 1'h1;
+  assign \$148  = acc_in | acc_out;
+  assign \$149  = acc_nptr + m_;
+  assign \$150  = \$148  ? \$149  : 17'h00000;
+  assign \$151  = acc_in | acc_out;
+  assign \$152  = acc_nptr + m_;
+  assign \$153  = \$151  ? \$152  : 17'h00000;
+  assign \$154  = inner_rem - 3'h4;
+  assign \$155  = a_ptr + k_;
+  assign \$156  = c_row + 3'h4;
+  assign \$157  = acc_row + 3'h4;
+  assign \$158  = - desc__pad_left;
+  assign \$159  = - desc__pad_top;
+  assign \$160  = desc__win_h * desc__win_w;
+  assign \$162  = desc__win_h * desc__win_w;
+  assign \$163  = \$162  + 4'hb;
+  assign \$164  = desc__k + 4'hd;
+  assign \$165  = \$161  ? \$163  : \$164 ;
+  assign \$166  = busy & is_pool;
+  assign \$167  = t < win;
+  assign \$168  = \$166  & \$167 ;
+  assign \$169  = $signed(iy) >= $signed(1'h0);
+  assign \$170  = $signed(iy) < $signed({ 1'h0, \$signal$86  });
+  assign \$171  = \$169  & \$170 ;
+  assign \$172  = $signed(ix) >= $signed(1'h0);
+  assign \$173  = \$171  & \$172 ;
+  assign \$174  = $signed(ix) < $signed({ 1'h0, \$signal$50  });
+  assign \$175  = \$173  & \$174 ;
+  assign \$176  = \$168  & \$175 ;
+  assign \$177  = busy & is_pool;
+  assign \$178  = t < win;
+  assign \$179  = \$177  & \$178 ;
+  assign \$180  = win_w - 1'h1;
+  assign \$181  = \$signal$47  == \$180 ;
+  assign \$182  = \$signal$44  + 1'h1;
+  assign \$183  = \$signal$47  + 1'h1;
   always @(posedge clk)
-    kind <= \$151 ;
+    kind <= \$184 ;
   always @(posedge clk)
-    pool_op <= \$152 ;
+    pool_op <= \$185 ;
   always @(posedge clk)
-    m0 <= \$153 ;
+    m0 <= \$186 ;
   always @(posedge clk)
-    shift <= \$154 ;
+    shift <= \$187 ;
   always @(posedge clk)
-    rounding <= \$155 ;
+    rounding <= \$188 ;
   always @(posedge clk)
-    wrap <= \$156 ;
+    wrap <= \$189 ;
   always @(posedge clk)
-    per_channel <= \$157 ;
+    per_channel <= \$190 ;
   always @(posedge clk)
-    bias_en <= \$158 ;
+    bias_en <= \$191 ;
   always @(posedge clk)
-    lo <= \$159 ;
+    acc_in <= \$192 ;
   always @(posedge clk)
-    hi <= \$160 ;
+    acc_out <= \$193 ;
   always @(posedge clk)
-    k_ <= \$161 ;
+    lo <= \$194 ;
   always @(posedge clk)
-    m_ <= \$162 ;
+    hi <= \$195 ;
   always @(posedge clk)
-    a_base <= \$163 ;
+    k_ <= \$196 ;
   always @(posedge clk)
-    pin_base <= \$164 ;
+    m_ <= \$197 ;
   always @(posedge clk)
-    \$signal$77  <= \$165 ;
+    a_base <= \$198 ;
   always @(posedge clk)
-    \$signal$43  <= \$166 ;
+    pin_base <= \$199 ;
   always @(posedge clk)
-    \$signal$78  <= \$167 ;
+    \$signal$86  <= \$200 ;
   always @(posedge clk)
-    \$signal$79  <= \$168 ;
+    \$signal$50  <= \$201 ;
   always @(posedge clk)
-    win_w <= \$169 ;
+    \$signal$87  <= \$202 ;
   always @(posedge clk)
-    \$signal$81  <= \$170 ;
+    \$signal$88  <= \$203 ;
   always @(posedge clk)
-    \$signal$82  <= \$171 ;
+    win_w <= \$204 ;
   always @(posedge clk)
-    pad_left <= \$172 ;
+    \$signal$90  <= \$205 ;
   always @(posedge clk)
-    t <= \$173 ;
+    \$signal$91  <= \$206 ;
   always @(posedge clk)
-    error <= \$174 ;
+    pad_left <= \$207 ;
   always @(posedge clk)
-    n_rem <= \$175 ;
+    t <= \$208 ;
   always @(posedge clk)
-    inner_rem <= \$176 ;
+    error <= \$209 ;
   always @(posedge clk)
-    a_ptr <= \$177 ;
+    n_rem <= \$210 ;
   always @(posedge clk)
-    b_nptr <= \$178 ;
+    inner_rem <= \$211 ;
   always @(posedge clk)
-    b_kptr <= \$179 ;
+    a_ptr <= \$212 ;
   always @(posedge clk)
-    c_nptr <= \$180 ;
+    b_nptr <= \$213 ;
   always @(posedge clk)
-    c_row <= \$181 ;
+    b_kptr <= \$214 ;
   always @(posedge clk)
-    par_addr <= \$182 ;
+    c_nptr <= \$215 ;
   always @(posedge clk)
-    first <= \$183 ;
+    c_row <= \$216 ;
   always @(posedge clk)
-    \$signal$93  <= \$184 ;
+    par_addr <= \$217 ;
   always @(posedge clk)
-    \$signal$94  <= \$185 ;
+    first <= \$218 ;
   always @(posedge clk)
-    \$signal$39  <= \$186 ;
+    acc_nptr <= \$219 ;
   always @(posedge clk)
-    \$signal  <= \$187 ;
+    acc_row <= \$220 ;
   always @(posedge clk)
-    \$signal$40  <= \$188 ;
+    \$signal$103  <= \$221 ;
   always @(posedge clk)
-    \$signal$37  <= \$189 ;
+    \$signal$104  <= \$222 ;
   always @(posedge clk)
-    win <= \$190 ;
+    \$signal$46  <= \$223 ;
   always @(posedge clk)
-    out_ptr <= \$191 ;
+    \$signal  <= \$224 ;
   always @(posedge clk)
-    t_last <= \$192 ;
+    \$signal$47  <= \$225 ;
   always @(posedge clk)
-    fsm_state <= \$193 ;
+    \$signal$44  <= \$226 ;
   always @(posedge clk)
-    inb_d <= \$194 ;
+    win <= \$227 ;
+  always @(posedge clk)
+    out_ptr <= \$228 ;
+  always @(posedge clk)
+    t_last <= \$229 ;
+  always @(posedge clk)
+    fsm_state <= \$230 ;
+  always @(posedge clk)
+    inb_d <= \$231 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
     busy = 1'h0;
@@ -5018,1078 +5453,1177 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    out_wr_en = \$61 ;
-    if (\$66 ) begin
-      out_wr_en = \$85 ;
+    out_wr_en = \$63 ;
+    if (\$92 ) begin
+      out_wr_en = \$111 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    out_wr_addr = \$65 [7:0];
-    if (\$66 ) begin
+    out_wr_addr = \$67 [7:0];
+    if (\$92 ) begin
       out_wr_addr = out_ptr;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
     out_rd_addr = 8'h00;
-    if (\$66 ) begin
-      out_rd_addr = \$69 [7:0];
+    if (\$92 ) begin
+      out_rd_addr = \$95 [7:0];
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
     pool_clear = 1'h0;
-    if (\$66 ) begin
-      pool_clear = \$70 ;
+    if (\$92 ) begin
+      pool_clear = \$96 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
     pool_acc = 1'h0;
-    if (\$66 ) begin
+    if (\$92 ) begin
       pool_acc = inb_d;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
     pool_div_init = 1'h0;
-    if (\$66 ) begin
-      pool_div_init = \$72 ;
+    if (\$92 ) begin
+      pool_div_init = \$98 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
     pool_div_step = 1'h0;
-    if (\$66 ) begin
-      pool_div_step = \$78 ;
+    if (\$92 ) begin
+      pool_div_step = \$104 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
     pool_finish = 1'h0;
-    if (\$66 ) begin
-      pool_finish = \$81 ;
+    if (\$92 ) begin
+      pool_finish = \$107 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$151  = kind;
+    \$184  = kind;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$151  = desc__kind;
+            \$184  = desc__kind;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$151  = desc__kind;
+            \$184  = desc__kind;
           end
     endcase
     if (rst) begin
-      \$151  = 1'h0;
+      \$184  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$152  = pool_op;
+    \$185  = pool_op;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$152  = desc__pool_op;
+            \$185  = desc__pool_op;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$152  = desc__pool_op;
+            \$185  = desc__pool_op;
           end
     endcase
     if (rst) begin
-      \$152  = 2'h0;
+      \$185  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$153  = m0;
+    \$186  = m0;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$153  = desc__m0;
+            \$186  = desc__m0;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$153  = desc__m0;
+            \$186  = desc__m0;
           end
     endcase
     if (rst) begin
-      \$153  = 31'h00000000;
+      \$186  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$154  = shift;
+    \$187  = shift;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$154  = desc__shift;
+            \$187  = desc__shift;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$154  = desc__shift;
+            \$187  = desc__shift;
           end
     endcase
     if (rst) begin
-      \$154  = 6'h00;
+      \$187  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$155  = rounding;
+    \$188  = rounding;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$155  = desc__rounding;
+            \$188  = desc__rounding;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$155  = desc__rounding;
+            \$188  = desc__rounding;
           end
     endcase
     if (rst) begin
-      \$155  = 2'h0;
+      \$188  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$156  = wrap;
+    \$189  = wrap;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$156  = desc__wrap;
+            \$189  = desc__wrap;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$156  = desc__wrap;
+            \$189  = desc__wrap;
           end
     endcase
     if (rst) begin
-      \$156  = 1'h0;
+      \$189  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$157  = per_channel;
+    \$190  = per_channel;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$157  = desc__per_channel;
+            \$190  = desc__per_channel;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$157  = desc__per_channel;
+            \$190  = desc__per_channel;
           end
     endcase
     if (rst) begin
-      \$157  = 1'h0;
+      \$190  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$158  = bias_en;
+    \$191  = bias_en;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$158  = desc__bias_en;
+            \$191  = desc__bias_en;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$158  = desc__bias_en;
+            \$191  = desc__bias_en;
           end
     endcase
     if (rst) begin
-      \$158  = 1'h0;
+      \$191  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$159  = lo;
+    \$192  = acc_in;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$159  = desc__lo;
+            \$192  = desc__acc_in;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$159  = desc__lo;
+            \$192  = desc__acc_in;
           end
     endcase
     if (rst) begin
-      \$159  = 8'h00;
+      \$192  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$160  = hi;
+    \$193  = acc_out;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$160  = desc__hi;
+            \$193  = desc__acc_out;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$160  = desc__hi;
+            \$193  = desc__acc_out;
           end
     endcase
     if (rst) begin
-      \$160  = 8'h00;
+      \$193  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$161  = k_;
+    \$194  = lo;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$161  = desc__k;
+            \$194  = desc__lo;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$161  = desc__k;
+            \$194  = desc__lo;
           end
     endcase
     if (rst) begin
-      \$161  = 16'h0000;
+      \$194  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$162  = m_;
+    \$195  = hi;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$162  = desc__m;
+            \$195  = desc__hi;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$162  = desc__m;
+            \$195  = desc__hi;
           end
     endcase
     if (rst) begin
-      \$162  = 16'h0000;
+      \$195  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$163  = a_base;
+    \$196  = k_;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$163  = desc__a_base;
+            \$196  = desc__k;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$163  = desc__a_base;
+            \$196  = desc__k;
           end
     endcase
     if (rst) begin
-      \$163  = 8'h00;
+      \$196  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$164  = pin_base;
+    \$197  = m_;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$164  = desc__pin_base;
+            \$197  = desc__m;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$164  = desc__pin_base;
+            \$197  = desc__m;
           end
     endcase
     if (rst) begin
-      \$164  = 8'h00;
+      \$197  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$165  = \$signal$77 ;
+    \$198  = a_base;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$165  = desc__in_h;
+            \$198  = desc__a_base;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$165  = desc__in_h;
+            \$198  = desc__a_base;
           end
     endcase
     if (rst) begin
-      \$165  = 16'h0000;
+      \$198  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$166  = \$signal$43 ;
+    \$199  = pin_base;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$166  = desc__in_w;
+            \$199  = desc__pin_base;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$166  = desc__in_w;
+            \$199  = desc__pin_base;
           end
     endcase
     if (rst) begin
-      \$166  = 16'h0000;
+      \$199  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$167  = \$signal$78 ;
+    \$200  = \$signal$86 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$167  = desc__out_h;
+            \$200  = desc__in_h;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$167  = desc__out_h;
+            \$200  = desc__in_h;
           end
     endcase
     if (rst) begin
-      \$167  = 16'h0000;
+      \$200  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$168  = \$signal$79 ;
+    \$201  = \$signal$50 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$168  = desc__out_w;
+            \$201  = desc__in_w;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$168  = desc__out_w;
+            \$201  = desc__in_w;
           end
     endcase
     if (rst) begin
-      \$168  = 16'h0000;
+      \$201  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$169  = win_w;
+    \$202  = \$signal$87 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$169  = desc__win_w;
+            \$202  = desc__out_h;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$169  = desc__win_w;
+            \$202  = desc__out_h;
           end
     endcase
     if (rst) begin
-      \$169  = 8'h00;
+      \$202  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$170  = \$signal$81 ;
+    \$203  = \$signal$88 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$170  = desc__stride_h;
+            \$203  = desc__out_w;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$170  = desc__stride_h;
+            \$203  = desc__out_w;
           end
     endcase
     if (rst) begin
-      \$170  = 8'h00;
+      \$203  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$171  = \$signal$82 ;
+    \$204  = win_w;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$171  = desc__stride_w;
+            \$204  = desc__win_w;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$171  = desc__stride_w;
+            \$204  = desc__win_w;
           end
     endcase
     if (rst) begin
-      \$171  = 8'h00;
+      \$204  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$172  = pad_left;
+    \$205  = \$signal$90 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$172  = desc__pad_left;
+            \$205  = desc__stride_h;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$172  = desc__pad_left;
+            \$205  = desc__stride_h;
           end
     endcase
     if (rst) begin
-      \$172  = 8'h00;
+      \$205  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$173  = t;
+    \$206  = \$signal$91 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$173  = 20'h00000;
+            \$206  = desc__stride_w;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$206  = desc__stride_w;
+          end
+    endcase
+    if (rst) begin
+      \$206  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$207  = pad_left;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$207  = desc__pad_left;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$207  = desc__pad_left;
+          end
+    endcase
+    if (rst) begin
+      \$207  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$208  = t;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$208  = 20'h00000;
           end
       2'h2:
         begin
-          \$173  = \$97 [19:0];
-          if (\$98 ) begin
-            \$173  = 20'h00000;
+          \$208  = \$123 [19:0];
+          if (\$124 ) begin
+            \$208  = 20'h00000;
           end
         end
       2'h1:
           if (start) begin
-            \$173  = 20'h00000;
+            \$208  = 20'h00000;
           end
     endcase
     if (rst) begin
-      \$173  = 20'h00000;
+      \$208  = 20'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$174  = error;
+    \$209  = error;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$174  = refused;
+            \$209  = refused;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$174  = refused;
+            \$209  = refused;
           end
     endcase
     if (rst) begin
-      \$174  = 1'h0;
+      \$209  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$175  = n_rem;
+    \$210  = n_rem;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$175  = { 1'h0, desc__n };
+            \$210  = { 1'h0, desc__n };
           end
       2'h2:
-          if (\$98 ) begin
+          if (\$124 ) begin
             (* full_case = 32'd1 *)
             if (is_pool) begin
             end else begin
-              if (\$114 ) begin
-              end else if (\$115 ) begin
-                \$175  = \$116 [16:0];
+              if (\$140 ) begin
+              end else if (\$141 ) begin
+                \$210  = \$142 [16:0];
               end
             end
           end
       2'h1:
           if (start) begin
-            \$175  = { 1'h0, desc__n };
+            \$210  = { 1'h0, desc__n };
           end
     endcase
     if (rst) begin
-      \$175  = 17'h00000;
+      \$210  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$176  = inner_rem;
+    \$211  = inner_rem;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$176  = { 1'h0, desc__m };
+            \$211  = { 1'h0, desc__m };
           end
       2'h2:
-          if (\$98 ) begin
-            (* full_case = 32'd1 *)
-            if (is_pool) begin
-            end else begin
-              (* full_case = 32'd1 *)
-              if (\$114 ) begin
-              end else if (\$115 ) begin
-                \$176  = { 1'h0, m_ };
-              end else begin
-                \$176  = \$122 [16:0];
-              end
-            end
-          end
-      2'h1:
-          if (start) begin
-            \$176  = { 1'h0, desc__m };
-          end
-    endcase
-    if (rst) begin
-      \$176  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$177  = a_ptr;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$177  = desc__a_base;
-          end
-      2'h2:
-          if (\$98 ) begin
+          if (\$124 ) begin
             (* full_case = 32'd1 *)
             if (is_pool) begin
             end else begin
               (* full_case = 32'd1 *)
-              if (\$114 ) begin
-              end else if (\$115 ) begin
-                \$177  = a_base;
+              if (\$140 ) begin
+              end else if (\$141 ) begin
+                \$211  = { 1'h0, m_ };
               end else begin
-                \$177  = \$123 [7:0];
+                \$211  = \$154 [16:0];
               end
             end
           end
       2'h1:
           if (start) begin
-            \$177  = desc__a_base;
+            \$211  = { 1'h0, desc__m };
           end
     endcase
     if (rst) begin
-      \$177  = 8'h00;
+      \$211  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$178  = b_nptr;
+    \$212  = a_ptr;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$178  = desc__b_base;
+            \$212  = desc__a_base;
           end
       2'h2:
-          if (\$98 ) begin
-            (* full_case = 32'd1 *)
-            if (is_pool) begin
-            end else begin
-              if (\$114 ) begin
-              end else if (\$115 ) begin
-                \$178  = \$117 [7:0];
-              end
-            end
-          end
-      2'h1:
-          if (start) begin
-            \$178  = desc__b_base;
-          end
-    endcase
-    if (rst) begin
-      \$178  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$179  = b_kptr;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$179  = desc__b_base;
-          end
-      2'h2:
-          if (\$98 ) begin
-            (* full_case = 32'd1 *)
-            if (is_pool) begin
-            end else begin
-              if (\$114 ) begin
-              end else if (\$115 ) begin
-                \$179  = \$118 [7:0];
-              end
-            end
-          end
-      2'h1:
-          if (start) begin
-            \$179  = desc__b_base;
-          end
-    endcase
-    if (rst) begin
-      \$179  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$180  = c_nptr;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$180  = desc__c_base;
-          end
-      2'h2:
-          if (\$98 ) begin
-            (* full_case = 32'd1 *)
-            if (is_pool) begin
-            end else begin
-              if (\$114 ) begin
-              end else if (\$115 ) begin
-                \$180  = \$119 [7:0];
-              end
-            end
-          end
-      2'h1:
-          if (start) begin
-            \$180  = desc__c_base;
-          end
-    endcase
-    if (rst) begin
-      \$180  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$181  = c_row;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$181  = desc__c_base;
-          end
-      2'h2:
-          if (\$98 ) begin
+          if (\$124 ) begin
             (* full_case = 32'd1 *)
             if (is_pool) begin
             end else begin
               (* full_case = 32'd1 *)
-              if (\$114 ) begin
-              end else if (\$115 ) begin
-                \$181  = \$120 [7:0];
+              if (\$140 ) begin
+              end else if (\$141 ) begin
+                \$212  = a_base;
               end else begin
-                \$181  = \$124 [7:0];
+                \$212  = \$155 [7:0];
               end
             end
           end
       2'h1:
           if (start) begin
-            \$181  = desc__c_base;
+            \$212  = desc__a_base;
           end
     endcase
     if (rst) begin
-      \$181  = 8'h00;
+      \$212  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$182  = par_addr;
+    \$213  = b_nptr;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$182  = desc__p_base;
+            \$213  = desc__b_base;
           end
       2'h2:
-          if (\$98 ) begin
+          if (\$124 ) begin
             (* full_case = 32'd1 *)
             if (is_pool) begin
             end else begin
-              if (\$114 ) begin
-              end else if (\$115 ) begin
-                \$182  = \$121 [3:0];
+              if (\$140 ) begin
+              end else if (\$141 ) begin
+                \$213  = \$143 [7:0];
               end
             end
           end
       2'h1:
           if (start) begin
-            \$182  = desc__p_base;
+            \$213  = desc__b_base;
           end
     endcase
     if (rst) begin
-      \$182  = 4'h0;
+      \$213  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$183  = first;
+    \$214  = b_kptr;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$183  = 1'h1;
+            \$214  = desc__b_base;
           end
       2'h2:
-          if (\$98 ) begin
+          if (\$124 ) begin
+            (* full_case = 32'd1 *)
+            if (is_pool) begin
+            end else begin
+              if (\$140 ) begin
+              end else if (\$141 ) begin
+                \$214  = \$144 [7:0];
+              end
+            end
+          end
+      2'h1:
+          if (start) begin
+            \$214  = desc__b_base;
+          end
+    endcase
+    if (rst) begin
+      \$214  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$215  = c_nptr;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$215  = desc__c_base;
+          end
+      2'h2:
+          if (\$124 ) begin
+            (* full_case = 32'd1 *)
+            if (is_pool) begin
+            end else begin
+              if (\$140 ) begin
+              end else if (\$141 ) begin
+                \$215  = \$145 [7:0];
+              end
+            end
+          end
+      2'h1:
+          if (start) begin
+            \$215  = desc__c_base;
+          end
+    endcase
+    if (rst) begin
+      \$215  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$216  = c_row;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$216  = desc__c_base;
+          end
+      2'h2:
+          if (\$124 ) begin
             (* full_case = 32'd1 *)
             if (is_pool) begin
             end else begin
               (* full_case = 32'd1 *)
-              if (\$114 ) begin
-              end else if (\$115 ) begin
-                \$183  = 1'h1;
+              if (\$140 ) begin
+              end else if (\$141 ) begin
+                \$216  = \$146 [7:0];
               end else begin
-                \$183  = 1'h0;
+                \$216  = \$156 [7:0];
               end
             end
           end
       2'h1:
           if (start) begin
-            \$183  = 1'h1;
+            \$216  = desc__c_base;
           end
     endcase
     if (rst) begin
-      \$183  = 1'h0;
+      \$216  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$184  = \$signal$93 ;
+    \$217  = par_addr;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$184  = 16'h0000;
+            \$217  = desc__p_base;
           end
       2'h2:
-          if (\$98 ) begin
+          if (\$124 ) begin
+            (* full_case = 32'd1 *)
+            if (is_pool) begin
+            end else begin
+              if (\$140 ) begin
+              end else if (\$141 ) begin
+                \$217  = \$147 [3:0];
+              end
+            end
+          end
+      2'h1:
+          if (start) begin
+            \$217  = desc__p_base;
+          end
+    endcase
+    if (rst) begin
+      \$217  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$218  = first;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$218  = 1'h1;
+          end
+      2'h2:
+          if (\$124 ) begin
+            (* full_case = 32'd1 *)
+            if (is_pool) begin
+            end else begin
+              (* full_case = 32'd1 *)
+              if (\$140 ) begin
+              end else if (\$141 ) begin
+                \$218  = 1'h1;
+              end else begin
+                \$218  = 1'h0;
+              end
+            end
+          end
+      2'h1:
+          if (start) begin
+            \$218  = 1'h1;
+          end
+    endcase
+    if (rst) begin
+      \$218  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$219  = acc_nptr;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$219  = 8'h00;
+          end
+      2'h2:
+          if (\$124 ) begin
+            (* full_case = 32'd1 *)
+            if (is_pool) begin
+            end else begin
+              if (\$140 ) begin
+              end else if (\$141 ) begin
+                \$219  = \$150 [7:0];
+              end
+            end
+          end
+      2'h1:
+          if (start) begin
+            \$219  = 8'h00;
+          end
+    endcase
+    if (rst) begin
+      \$219  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$220  = acc_row;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$220  = 8'h00;
+          end
+      2'h2:
+          if (\$124 ) begin
+            (* full_case = 32'd1 *)
+            if (is_pool) begin
+            end else begin
+              (* full_case = 32'd1 *)
+              if (\$140 ) begin
+              end else if (\$141 ) begin
+                \$220  = \$153 [7:0];
+              end else begin
+                \$220  = \$157 [7:0];
+              end
+            end
+          end
+      2'h1:
+          if (start) begin
+            \$220  = 8'h00;
+          end
+    endcase
+    if (rst) begin
+      \$220  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$221  = \$signal$103 ;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$221  = 16'h0000;
+          end
+      2'h2:
+          if (\$124 ) begin
             if (is_pool) begin
               (* full_case = 32'd1 *)
-              if (\$104 ) begin
-              end else if (\$106 ) begin
-                \$184  = 16'h0000;
+              if (\$130 ) begin
+              end else if (\$132 ) begin
+                \$221  = 16'h0000;
               end else begin
-                \$184  = \$110 [15:0];
+                \$221  = \$136 [15:0];
               end
             end
           end
       2'h1:
           if (start) begin
-            \$184  = 16'h0000;
+            \$221  = 16'h0000;
           end
     endcase
     if (rst) begin
-      \$184  = 16'h0000;
+      \$221  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$185  = \$signal$94 ;
+    \$222  = \$signal$104 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$185  = 16'h0000;
+            \$222  = 16'h0000;
           end
       2'h2:
-          if (\$98 ) begin
+          if (\$124 ) begin
             if (is_pool) begin
-              if (\$104 ) begin
-              end else if (\$106 ) begin
-                \$185  = \$108 [15:0];
+              if (\$130 ) begin
+              end else if (\$132 ) begin
+                \$222  = \$134 [15:0];
               end
             end
           end
       2'h1:
           if (start) begin
-            \$185  = 16'h0000;
+            \$222  = 16'h0000;
           end
     endcase
     if (rst) begin
-      \$185  = 16'h0000;
+      \$222  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$186  = \$signal$39 ;
+    \$223  = \$signal$46 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$186  = { \$89 [8], \$89 [8], \$89 [8], \$89 [8], \$89 [8], \$89 [8], \$89 [8], \$89 [8], \$89 [8], \$89  };
+            \$223  = { \$115 [8], \$115 [8], \$115 [8], \$115 [8], \$115 [8], \$115 [8], \$115 [8], \$115 [8], \$115 [8], \$115  };
           end
       2'h2:
-          if (\$98 ) begin
+          if (\$124 ) begin
             if (is_pool) begin
               (* full_case = 32'd1 *)
-              if (\$104 ) begin
-              end else if (\$106 ) begin
-                \$186  = { \$107 [8], \$107 [8], \$107 [8], \$107 [8], \$107 [8], \$107 [8], \$107 [8], \$107 [8], \$107 [8], \$107  };
+              if (\$130 ) begin
+              end else if (\$132 ) begin
+                \$223  = { \$133 [8], \$133 [8], \$133 [8], \$133 [8], \$133 [8], \$133 [8], \$133 [8], \$133 [8], \$133 [8], \$133  };
               end else begin
-                \$186  = \$111 [17:0];
+                \$223  = \$137 [17:0];
               end
             end
           end
       2'h1:
           if (start) begin
-            \$186  = { \$125 [8], \$125 [8], \$125 [8], \$125 [8], \$125 [8], \$125 [8], \$125 [8], \$125 [8], \$125 [8], \$125  };
+            \$223  = { \$158 [8], \$158 [8], \$158 [8], \$158 [8], \$158 [8], \$158 [8], \$158 [8], \$158 [8], \$158 [8], \$158  };
           end
     endcase
     if (rst) begin
-      \$186  = 18'h00000;
+      \$223  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$187  = \$signal ;
+    \$224  = \$signal ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$187  = { \$90 [8], \$90 [8], \$90 [8], \$90 [8], \$90 [8], \$90 [8], \$90 [8], \$90 [8], \$90 [8], \$90  };
+            \$224  = { \$116 [8], \$116 [8], \$116 [8], \$116 [8], \$116 [8], \$116 [8], \$116 [8], \$116 [8], \$116 [8], \$116  };
           end
       2'h2:
-          if (\$98 ) begin
+          if (\$124 ) begin
             if (is_pool) begin
-              if (\$104 ) begin
-              end else if (\$106 ) begin
-                \$187  = \$109 [17:0];
+              if (\$130 ) begin
+              end else if (\$132 ) begin
+                \$224  = \$135 [17:0];
               end
             end
           end
       2'h1:
           if (start) begin
-            \$187  = { \$126 [8], \$126 [8], \$126 [8], \$126 [8], \$126 [8], \$126 [8], \$126 [8], \$126 [8], \$126 [8], \$126  };
+            \$224  = { \$159 [8], \$159 [8], \$159 [8], \$159 [8], \$159 [8], \$159 [8], \$159 [8], \$159 [8], \$159 [8], \$159  };
           end
     endcase
     if (rst) begin
-      \$187  = 18'h00000;
+      \$224  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$188  = \$signal$40 ;
+    \$225  = \$signal$47 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$188  = 8'h00;
+            \$225  = 8'h00;
           end
       2'h2:
-          if (\$98 ) begin
+          if (\$124 ) begin
             if (is_pool) begin
-              \$188  = 8'h00;
+              \$225  = 8'h00;
             end
           end
       2'h1:
           if (start) begin
-            \$188  = 8'h00;
+            \$225  = 8'h00;
           end
     endcase
-    if (\$146 ) begin
+    if (\$179 ) begin
       (* full_case = 32'd1 *)
-      if (\$148 ) begin
-        \$188  = 8'h00;
+      if (\$181 ) begin
+        \$225  = 8'h00;
       end else begin
-        \$188  = \$150 [7:0];
+        \$225  = \$183 [7:0];
       end
     end
     if (rst) begin
-      \$188  = 8'h00;
+      \$225  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$189  = \$signal$37 ;
+    \$226  = \$signal$44 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$189  = 8'h00;
+            \$226  = 8'h00;
           end
       2'h2:
-          if (\$98 ) begin
+          if (\$124 ) begin
             if (is_pool) begin
-              \$189  = 8'h00;
+              \$226  = 8'h00;
             end
           end
       2'h1:
           if (start) begin
-            \$189  = 8'h00;
+            \$226  = 8'h00;
           end
     endcase
-    if (\$146 ) begin
-      if (\$148 ) begin
-        \$189  = \$149 [7:0];
+    if (\$179 ) begin
+      if (\$181 ) begin
+        \$226  = \$182 [7:0];
       end
     end
     if (rst) begin
-      \$189  = 8'h00;
+      \$226  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$190  = win;
+    \$227  = win;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$190  = \$91 ;
+            \$227  = \$117 ;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$190  = \$127 ;
+            \$227  = \$160 ;
           end
     endcase
     if (rst) begin
-      \$190  = 16'h0000;
+      \$227  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$191  = out_ptr;
+    \$228  = out_ptr;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$191  = desc__c_base;
+            \$228  = desc__c_base;
           end
       2'h2:
-          if (\$98 ) begin
+          if (\$124 ) begin
             if (is_pool) begin
-              \$191  = \$99 [7:0];
+              \$228  = \$125 [7:0];
             end
           end
       2'h1:
           if (start) begin
-            \$191  = desc__c_base;
+            \$228  = desc__c_base;
           end
     endcase
     if (rst) begin
-      \$191  = 8'h00;
+      \$228  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$192  = t_last;
+    \$229  = t_last;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$192  = { 3'h0, \$96  };
+            \$229  = { 3'h0, \$122  };
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$192  = { 3'h0, \$132  };
+            \$229  = { 3'h0, \$165  };
           end
     endcase
     if (rst) begin
-      \$192  = 20'h00000;
+      \$229  = 20'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$193  = fsm_state;
+    \$230  = fsm_state;
     casez (fsm_state)
       2'h0:
           if (start) begin
             (* full_case = 32'd1 *)
             if (refused) begin
-              \$193  = 2'h1;
+              \$230  = 2'h1;
             end else begin
-              \$193  = 2'h2;
+              \$230  = 2'h2;
             end
           end
       2'h2:
-          if (\$98 ) begin
+          if (\$124 ) begin
             (* full_case = 32'd1 *)
             if (is_pool) begin
-              if (\$104 ) begin
-                \$193  = 2'h1;
+              if (\$130 ) begin
+                \$230  = 2'h1;
               end
             end else begin
-              if (\$114 ) begin
-                \$193  = 2'h1;
+              if (\$140 ) begin
+                \$230  = 2'h1;
               end
             end
           end
       2'h1:
         begin
-          \$193  = 2'h0;
+          \$230  = 2'h0;
           if (start) begin
             (* full_case = 32'd1 *)
             if (refused) begin
-              \$193  = 2'h1;
+              \$230  = 2'h1;
             end else begin
-              \$193  = 2'h2;
+              \$230  = 2'h2;
             end
           end
         end
     endcase
     if (rst) begin
-      \$193  = 2'h0;
+      \$230  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$194  = \$143 ;
+    \$231  = \$176 ;
     if (rst) begin
-      \$194  = 1'h0;
+      \$231  = 1'h0;
     end
   end
   assign run = busy;
   assign lane_mask = { \$25 , \$24 , \$23 , \$22  };
-  assign \port$123$0  = \$22 ;
-  assign \port$124$0  = \$23 ;
-  assign \port$125$0  = \$24 ;
-  assign \port$126$0  = \$25 ;
+  assign \port$130$0  = \$22 ;
+  assign \port$131$0  = \$23 ;
+  assign \port$132$0  = \$24 ;
+  assign \port$133$0  = \$25 ;
   assign act_addr = \$26 [7:0];
   assign wgt_addr = \$27 [7:0];
   assign row_sel = \$37 [1:0];
+  assign acc_rd_addr = \$71 [7:0];
+  assign acc_wr_addr = \$91 [7:0];
   assign is_pool = kind;
   assign \$1  = desc__kind;
-  assign \$92  = desc__kind;
-  assign \$128  = desc__kind;
+  assign \$118  = desc__kind;
+  assign \$161  = desc__kind;
 endmodule
 
 (* generator = "Amaranth" *)

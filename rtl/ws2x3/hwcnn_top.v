@@ -6,8 +6,8 @@
 (* top =  1  *)
 (* generator = "Amaranth" *)
 module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__data, par_wr__en, par_wr__addr, par_wr__data, out_wr__en, out_wr__addr, out_wr__data, out_rd__addr, start, desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc__b_base, desc__p_base, desc__c_base
-, desc__pin_base, desc__m0, desc__shift, desc__rounding, desc__wrap, desc__per_channel, desc__bias_en, desc__lo, desc__hi, desc__pool_op, desc__in_h, desc__in_w, desc__out_h, desc__out_w, desc__win_h, desc__win_w, desc__stride_h, desc__stride_w, desc__pad_top, desc__pad_left, clk
-, rst, out_rd__data, busy, done, error, act_wr__en);
+, desc__pin_base, desc__m0, desc__shift, desc__rounding, desc__wrap, desc__per_channel, desc__bias_en, desc__acc_in, desc__acc_out, desc__lo, desc__hi, desc__pool_op, desc__in_h, desc__in_w, desc__out_h, desc__out_w, desc__win_h, desc__win_w, desc__stride_h, desc__stride_w, desc__pad_top
+, desc__pad_left, clk, rst, out_rd__data, busy, done, error, act_wr__en);
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire \$1 ;
   wire \$10 ;
@@ -57,8 +57,8 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
   wire [7:0] a_in__0;
   wire [7:0] a_in__1;
   wire [31:0] acc;
-  wire [31:0] \acc$148 ;
-  wire [31:0] \acc$157 ;
+  wire [31:0] \acc$152 ;
+  wire [31:0] \acc$161 ;
   wire acc_en;
   wire [7:0] acc_rd__addr;
   wire [95:0] acc_rd__data;
@@ -73,109 +73,115 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
   wire [15:0] act_rd__data;
   input [7:0] act_wr__addr;
   wire [7:0] act_wr__addr;
-  wire [7:0] \act_wr__addr$48 ;
+  wire [7:0] \act_wr__addr$50 ;
   input [15:0] act_wr__data;
   wire [15:0] act_wr__data;
-  wire [15:0] \act_wr__data$49 ;
+  wire [15:0] \act_wr__data$51 ;
   input act_wr__en;
   wire act_wr__en;
-  wire \act_wr__en$50 ;
+  wire \act_wr__en$52 ;
   wire bias_en;
   output busy;
   wire busy;
-  wire \busy$91 ;
+  wire \busy$95 ;
   wire clear;
   input clk;
   wire clk;
   input [7:0] desc__a_base;
   wire [7:0] desc__a_base;
-  wire [7:0] \desc__a_base$62 ;
+  wire [7:0] \desc__a_base$64 ;
+  input desc__acc_in;
+  wire desc__acc_in;
+  wire \desc__acc_in$65 ;
+  input desc__acc_out;
+  wire desc__acc_out;
+  wire \desc__acc_out$66 ;
   input [7:0] desc__b_base;
   wire [7:0] desc__b_base;
-  wire [7:0] \desc__b_base$63 ;
+  wire [7:0] \desc__b_base$67 ;
   input desc__bias_en;
   wire desc__bias_en;
-  wire \desc__bias_en$64 ;
+  wire \desc__bias_en$68 ;
   input [7:0] desc__c_base;
   wire [7:0] desc__c_base;
-  wire [7:0] \desc__c_base$65 ;
+  wire [7:0] \desc__c_base$69 ;
   input [7:0] desc__hi;
   wire [7:0] desc__hi;
-  wire [7:0] \desc__hi$66 ;
+  wire [7:0] \desc__hi$70 ;
   input [15:0] desc__in_h;
   wire [15:0] desc__in_h;
-  wire [15:0] \desc__in_h$67 ;
+  wire [15:0] \desc__in_h$71 ;
   input [15:0] desc__in_w;
   wire [15:0] desc__in_w;
-  wire [15:0] \desc__in_w$68 ;
+  wire [15:0] \desc__in_w$72 ;
   input [15:0] desc__k;
   wire [15:0] desc__k;
-  wire [15:0] \desc__k$69 ;
+  wire [15:0] \desc__k$73 ;
   input desc__kind;
   wire desc__kind;
-  wire \desc__kind$70 ;
+  wire \desc__kind$74 ;
   input [7:0] desc__lo;
   wire [7:0] desc__lo;
-  wire [7:0] \desc__lo$71 ;
+  wire [7:0] \desc__lo$75 ;
   input [15:0] desc__m;
   wire [15:0] desc__m;
-  wire [15:0] \desc__m$72 ;
+  wire [15:0] \desc__m$76 ;
   input [30:0] desc__m0;
   wire [30:0] desc__m0;
-  wire [30:0] \desc__m0$73 ;
+  wire [30:0] \desc__m0$77 ;
   input [15:0] desc__n;
   wire [15:0] desc__n;
-  wire [15:0] \desc__n$74 ;
+  wire [15:0] \desc__n$78 ;
   input [15:0] desc__out_h;
   wire [15:0] desc__out_h;
-  wire [15:0] \desc__out_h$75 ;
+  wire [15:0] \desc__out_h$79 ;
   input [15:0] desc__out_w;
   wire [15:0] desc__out_w;
-  wire [15:0] \desc__out_w$76 ;
+  wire [15:0] \desc__out_w$80 ;
   input [3:0] desc__p_base;
   wire [3:0] desc__p_base;
-  wire [3:0] \desc__p_base$77 ;
+  wire [3:0] \desc__p_base$81 ;
   input [7:0] desc__pad_left;
   wire [7:0] desc__pad_left;
-  wire [7:0] \desc__pad_left$78 ;
+  wire [7:0] \desc__pad_left$82 ;
   input [7:0] desc__pad_top;
   wire [7:0] desc__pad_top;
-  wire [7:0] \desc__pad_top$79 ;
+  wire [7:0] \desc__pad_top$83 ;
   input desc__per_channel;
   wire desc__per_channel;
-  wire \desc__per_channel$80 ;
+  wire \desc__per_channel$84 ;
   input [7:0] desc__pin_base;
   wire [7:0] desc__pin_base;
-  wire [7:0] \desc__pin_base$81 ;
+  wire [7:0] \desc__pin_base$85 ;
   input [1:0] desc__pool_op;
   wire [1:0] desc__pool_op;
-  wire [1:0] \desc__pool_op$82 ;
+  wire [1:0] \desc__pool_op$86 ;
   input [1:0] desc__rounding;
   wire [1:0] desc__rounding;
-  wire [1:0] \desc__rounding$83 ;
+  wire [1:0] \desc__rounding$87 ;
   input [5:0] desc__shift;
   wire [5:0] desc__shift;
-  wire [5:0] \desc__shift$84 ;
+  wire [5:0] \desc__shift$88 ;
   input [7:0] desc__stride_h;
   wire [7:0] desc__stride_h;
-  wire [7:0] \desc__stride_h$85 ;
+  wire [7:0] \desc__stride_h$89 ;
   input [7:0] desc__stride_w;
   wire [7:0] desc__stride_w;
-  wire [7:0] \desc__stride_w$86 ;
+  wire [7:0] \desc__stride_w$90 ;
   input [7:0] desc__win_h;
   wire [7:0] desc__win_h;
-  wire [7:0] \desc__win_h$87 ;
+  wire [7:0] \desc__win_h$91 ;
   input [7:0] desc__win_w;
   wire [7:0] desc__win_w;
-  wire [7:0] \desc__win_w$88 ;
+  wire [7:0] \desc__win_w$92 ;
   input desc__wrap;
   wire desc__wrap;
-  wire \desc__wrap$89 ;
+  wire \desc__wrap$93 ;
   wire div_init;
   wire div_step;
   output done;
   wire done;
-  wire \done$92 ;
+  wire \done$96 ;
   wire [7:0] eng_out_rd__addr;
   wire [23:0] eng_out_rd__data;
   wire [7:0] eng_out_wr__addr;
@@ -184,54 +190,54 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
   wire engine_owns_out;
   output error;
   wire error;
-  wire \error$93 ;
+  wire \error$97 ;
   wire feed;
   wire finish;
   wire [7:0] hi;
-  wire [7:0] \hi$147 ;
-  wire [7:0] \hi$156 ;
-  wire [7:0] \hi$165 ;
-  wire [7:0] \hi$196 ;
+  wire [7:0] \hi$151 ;
+  wire [7:0] \hi$160 ;
+  wire [7:0] \hi$169 ;
+  wire [7:0] \hi$200 ;
   wire [7:0] i_data__0;
-  wire [31:0] \i_data__0$118 ;
+  wire [31:0] \i_data__0$122 ;
   wire [7:0] i_data__1;
-  wire [31:0] \i_data__1$121 ;
+  wire [31:0] \i_data__1$125 ;
   wire [31:0] i_data__2;
   wire kind;
   wire [2:0] lane_mask;
   wire [7:0] lo;
-  wire [7:0] \lo$145 ;
-  wire [7:0] \lo$155 ;
-  wire [7:0] \lo$164 ;
-  wire [7:0] \lo$195 ;
+  wire [7:0] \lo$149 ;
+  wire [7:0] \lo$159 ;
+  wire [7:0] \lo$168 ;
+  wire [7:0] \lo$199 ;
   wire load;
-  wire \load$127 ;
+  wire \load$131 ;
   wire [30:0] m0;
-  wire [30:0] \m0$136 ;
-  wire [30:0] \m0$151 ;
-  wire [30:0] \m0$160 ;
+  wire [30:0] \m0$140 ;
+  wire [30:0] \m0$155 ;
+  wire [30:0] \m0$164 ;
   wire [7:0] o_data__0;
-  wire [31:0] \o_data__0$198 ;
+  wire [31:0] \o_data__0$202 ;
   wire [7:0] o_data__1;
-  wire [31:0] \o_data__1$202 ;
+  wire [31:0] \o_data__1$206 ;
   wire [31:0] o_data__2;
   wire [1:0] op;
   input [7:0] out_rd__addr;
   wire [7:0] out_rd__addr;
-  wire [7:0] \out_rd__addr$60 ;
+  wire [7:0] \out_rd__addr$62 ;
   output [23:0] out_rd__data;
   wire [23:0] out_rd__data;
-  wire [23:0] \out_rd__data$61 ;
+  wire [23:0] \out_rd__data$63 ;
   wire [7:0] out_rd_addr;
   input [7:0] out_wr__addr;
   wire [7:0] out_wr__addr;
-  wire [7:0] \out_wr__addr$57 ;
+  wire [7:0] \out_wr__addr$59 ;
   input [23:0] out_wr__data;
   wire [23:0] out_wr__data;
-  wire [23:0] \out_wr__data$58 ;
+  wire [23:0] \out_wr__data$60 ;
   input out_wr__en;
   wire out_wr__en;
-  wire \out_wr__en$59 ;
+  wire \out_wr__en$61 ;
   wire [7:0] out_wr_addr;
   wire out_wr_en;
   wire [3:0] par_addr;
@@ -239,13 +245,13 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
   wire [206:0] par_rd__data;
   input [3:0] par_wr__addr;
   wire [3:0] par_wr__addr;
-  wire [3:0] \par_wr__addr$54 ;
+  wire [3:0] \par_wr__addr$56 ;
   input [206:0] par_wr__data;
   wire [206:0] par_wr__data;
-  wire [206:0] \par_wr__data$55 ;
+  wire [206:0] \par_wr__data$57 ;
   input par_wr__en;
   wire par_wr__en;
-  wire \par_wr__en$56 ;
+  wire \par_wr__en$58 ;
   wire per_channel;
   wire pool_acc;
   wire pool_clear;
@@ -262,18 +268,18 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
   wire [31:0] psum_out__1;
   wire [31:0] psum_out__2;
   wire [1:0] rounding;
-  wire [1:0] \rounding$141 ;
-  wire [1:0] \rounding$153 ;
-  wire [1:0] \rounding$162 ;
+  wire [1:0] \rounding$145 ;
+  wire [1:0] \rounding$157 ;
+  wire [1:0] \rounding$166 ;
   input rst;
   wire rst;
   wire [5:0] shift;
-  wire [5:0] \shift$139 ;
-  wire [5:0] \shift$152 ;
-  wire [5:0] \shift$161 ;
+  wire [5:0] \shift$143 ;
+  wire [5:0] \shift$156 ;
+  wire [5:0] \shift$165 ;
   input start;
   wire start;
-  wire \start$90 ;
+  wire \start$94 ;
   wire [24:0] sum__0;
   wire [24:0] sum__1;
   wire [24:0] sum__2;
@@ -285,24 +291,24 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
   wire [23:0] wgt_rd__data;
   input [7:0] wgt_wr__addr;
   wire [7:0] wgt_wr__addr;
-  wire [7:0] \wgt_wr__addr$51 ;
+  wire [7:0] \wgt_wr__addr$53 ;
   input [23:0] wgt_wr__data;
   wire [23:0] wgt_wr__data;
-  wire [23:0] \wgt_wr__data$52 ;
+  wire [23:0] \wgt_wr__data$54 ;
   input wgt_wr__en;
   wire wgt_wr__en;
-  wire \wgt_wr__en$53 ;
+  wire \wgt_wr__en$55 ;
   wire wrap;
-  wire \wrap$143 ;
-  wire \wrap$154 ;
-  wire \wrap$163 ;
+  wire \wrap$147 ;
+  wire \wrap$158 ;
+  wire \wrap$167 ;
   wire wrow_valid;
   wire [7:0] x__0;
   wire [7:0] x__1;
   wire [7:0] x__2;
   wire [7:0] y;
-  wire [7:0] \y$171 ;
-  wire [7:0] \y$173 ;
+  wire [7:0] \y$175 ;
+  wire [7:0] \y$177 ;
   wire [7:0] y__0;
   wire [7:0] y__1;
   wire [7:0] y__2;
@@ -320,42 +326,42 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
   assign acc = \$1  ? { sum__0[24], sum__0[24], sum__0[24], sum__0[24], sum__0[24], sum__0[24], sum__0[24], sum__0 } : pp_acc0;
   assign \$2  = ! kind;
   assign \$3  = \$2  & per_channel;
-  assign m0 = \$3  ? par_rd__data[62:32] : \m0$136 ;
+  assign m0 = \$3  ? par_rd__data[62:32] : \m0$140 ;
   assign \$4  = ! kind;
   assign \$5  = \$4  & per_channel;
-  assign shift = \$5  ? par_rd__data[68:63] : \shift$139 ;
-  assign \acc$148  = \$6  ? { sum__1[24], sum__1[24], sum__1[24], sum__1[24], sum__1[24], sum__1[24], sum__1[24], sum__1 } : pp_acc1;
+  assign shift = \$5  ? par_rd__data[68:63] : \shift$143 ;
+  assign \acc$152  = \$6  ? { sum__1[24], sum__1[24], sum__1[24], sum__1[24], sum__1[24], sum__1[24], sum__1[24], sum__1 } : pp_acc1;
   assign \$7  = ! kind;
   assign \$8  = \$7  & per_channel;
-  assign \m0$151  = \$8  ? par_rd__data[131:101] : \m0$136 ;
+  assign \m0$155  = \$8  ? par_rd__data[131:101] : \m0$140 ;
   assign \$9  = ! kind;
   assign \$10  = \$9  & per_channel;
-  assign \shift$152  = \$10  ? par_rd__data[137:132] : \shift$139 ;
-  assign \acc$157  = \$11  ? { sum__2[24], sum__2[24], sum__2[24], sum__2[24], sum__2[24], sum__2[24], sum__2[24], sum__2 } : pp_acc2;
+  assign \shift$156  = \$10  ? par_rd__data[137:132] : \shift$143 ;
+  assign \acc$161  = \$11  ? { sum__2[24], sum__2[24], sum__2[24], sum__2[24], sum__2[24], sum__2[24], sum__2[24], sum__2 } : pp_acc2;
   assign \$12  = ! kind;
   assign \$13  = \$12  & per_channel;
-  assign \m0$160  = \$13  ? par_rd__data[200:170] : \m0$136 ;
+  assign \m0$164  = \$13  ? par_rd__data[200:170] : \m0$140 ;
   assign \$14  = ! kind;
   assign \$15  = \$14  & per_channel;
-  assign \shift$161  = \$15  ? par_rd__data[206:201] : \shift$139 ;
+  assign \shift$165  = \$15  ? par_rd__data[206:201] : \shift$143 ;
   assign \$17  = pool_op == 2'h2;
   assign \$18  = \$17  ? y : y__0;
   assign \$19  = \$43  ? y : 8'h00;
   assign \$20  = \$16  ? \$18  : \$19 ;
   assign \$22  = pool_op == 2'h2;
-  assign \$23  = \$22  ? \y$171  : y__1;
-  assign \$24  = \$44  ? \y$171  : 8'h00;
+  assign \$23  = \$22  ? \y$175  : y__1;
+  assign \$24  = \$44  ? \y$175  : 8'h00;
   assign \$25  = \$21  ? \$23  : \$24 ;
   assign \$27  = pool_op == 2'h2;
-  assign \$28  = \$27  ? \y$173  : y__2;
-  assign \$29  = \$45  ? \y$173  : 8'h00;
+  assign \$28  = \$27  ? \y$177  : y__2;
+  assign \$29  = \$45  ? \y$177  : 8'h00;
   assign \$30  = \$26  ? \$28  : \$29 ;
   assign \$31  = bias_en ? par_rd__data[31:0] : 32'd0;
   assign \$32  = pp_first ? \$31  : acc_rd__data[31:0];
-  assign \$33  = $signed(\o_data__0$198 ) + $signed(\$32 );
+  assign \$33  = $signed(\o_data__0$202 ) + $signed(\$32 );
   assign \$34  = bias_en ? par_rd__data[100:69] : 32'd0;
   assign \$35  = pp_first ? \$34  : acc_rd__data[63:32];
-  assign \$36  = $signed(\o_data__1$202 ) + $signed(\$35 );
+  assign \$36  = $signed(\o_data__1$206 ) + $signed(\$35 );
   assign \$37  = bias_en ? par_rd__data[169:138] : 32'd0;
   assign \$38  = pp_first ? \$37  : acc_rd__data[95:64];
   assign \$39  = $signed(i_data__2) + $signed(\$38 );
@@ -364,8 +370,8 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
     .\a_in$19 (a_in__1),
     .clk(clk),
     .load(load),
-    .psum_out__0(\i_data__0$118 ),
-    .psum_out__1(\i_data__1$121 ),
+    .psum_out__0(\i_data__0$122 ),
+    .psum_out__1(\i_data__1$125 ),
     .psum_out__2(i_data__2),
     .rst(rst),
     .w_in(w_in__0),
@@ -397,9 +403,9 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
     .\port$34$0 (\$20 ),
     .\port$39$0 (\$25 ),
     .\port$44$0 (\$30 ),
-    .\port$472$0 (pp_acc0),
-    .\port$474$0 (pp_acc1),
-    .\port$476$0 (pp_acc2),
+    .\port$485$0 (pp_acc0),
+    .\port$487$0 (pp_acc1),
+    .\port$489$0 (pp_acc2),
     .rp__addr(act_rd__addr),
     .\rp__addr$16 (wgt_rd__addr),
     .\rp__addr$26 (par_rd__addr),
@@ -412,10 +418,10 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
   );
   \hwcnn_top.deskew  deskew (
     .clk(clk),
-    .i_data__0(\i_data__0$118 ),
-    .i_data__1(\i_data__1$121 ),
-    .lane0_d1(\o_data__0$198 ),
-    .lane1_d0(\o_data__1$202 ),
+    .i_data__0(\i_data__0$122 ),
+    .i_data__1(\i_data__1$125 ),
+    .lane0_d1(\o_data__0$202 ),
+    .lane1_d0(\o_data__1$206 ),
     .o_data__2(i_data__2),
     .rst(rst)
   );
@@ -451,28 +457,28 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
     .y(y)
   );
   \hwcnn_top.requant1  requant1 (
-    .acc(\acc$148 ),
+    .acc(\acc$152 ),
     .clk(clk),
     .\hi$14 (hi),
     .lo(lo),
-    .m0(\m0$151 ),
+    .m0(\m0$155 ),
     .\rounding$8 (rounding),
     .rst(rst),
-    .\shift$6 (\shift$152 ),
+    .\shift$6 (\shift$156 ),
     .wrap(wrap),
-    .y(\y$171 )
+    .y(\y$175 )
   );
   \hwcnn_top.requant2  requant2 (
-    .acc(\acc$157 ),
+    .acc(\acc$161 ),
     .clk(clk),
     .\hi$14 (hi),
     .lo(lo),
-    .m0(\m0$160 ),
+    .m0(\m0$164 ),
     .\rounding$8 (rounding),
     .rst(rst),
-    .\shift$6 (\shift$161 ),
+    .\shift$6 (\shift$165 ),
     .wrap(wrap),
-    .y(\y$173 )
+    .y(\y$177 )
   );
   \hwcnn_top.seq  seq (
     .acc_rd_addr(acc_rd__addr),
@@ -483,6 +489,8 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
     .busy(busy),
     .clk(clk),
     .desc__a_base(desc__a_base),
+    .desc__acc_in(desc__acc_in),
+    .desc__acc_out(desc__acc_out),
     .desc__b_base(desc__b_base),
     .desc__bias_en(desc__bias_en),
     .desc__c_base(desc__c_base),
@@ -517,7 +525,7 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
     .kind(kind),
     .lo(lo),
     .load(load),
-    .m0(\m0$136 ),
+    .m0(\m0$140 ),
     .out_rd_addr(eng_out_rd__addr),
     .out_wr_addr(eng_out_wr__addr),
     .out_wr_en(eng_out_wr__en),
@@ -536,7 +544,7 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
     .pp_in(pp_in),
     .rounding(rounding),
     .rst(rst),
-    .shift(\shift$139 ),
+    .shift(\shift$143 ),
     .start(start),
     .wgt_addr(wgt_rd__addr),
     .wrap(wrap),
@@ -579,52 +587,54 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
       \$40  = 32'd0;
     end
   end
-  assign \act_wr__addr$48  = act_wr__addr;
-  assign \act_wr__data$49  = act_wr__data;
-  assign \act_wr__en$50  = act_wr__en;
-  assign \wgt_wr__addr$51  = wgt_wr__addr;
-  assign \wgt_wr__data$52  = wgt_wr__data;
-  assign \wgt_wr__en$53  = wgt_wr__en;
-  assign \par_wr__addr$54  = par_wr__addr;
-  assign \par_wr__data$55  = par_wr__data;
-  assign \par_wr__en$56  = par_wr__en;
-  assign \out_wr__addr$57  = out_wr__addr;
-  assign \out_wr__data$58  = out_wr__data;
-  assign \out_wr__en$59  = out_wr__en;
-  assign \out_rd__addr$60  = out_rd__addr;
-  assign \out_rd__data$61  = out_rd__data;
-  assign \desc__a_base$62  = desc__a_base;
-  assign \desc__b_base$63  = desc__b_base;
-  assign \desc__bias_en$64  = desc__bias_en;
-  assign \desc__c_base$65  = desc__c_base;
-  assign \desc__hi$66  = desc__hi;
-  assign \desc__in_h$67  = desc__in_h;
-  assign \desc__in_w$68  = desc__in_w;
-  assign \desc__k$69  = desc__k;
-  assign \desc__kind$70  = desc__kind;
-  assign \desc__lo$71  = desc__lo;
-  assign \desc__m$72  = desc__m;
-  assign \desc__m0$73  = desc__m0;
-  assign \desc__n$74  = desc__n;
-  assign \desc__out_h$75  = desc__out_h;
-  assign \desc__out_w$76  = desc__out_w;
-  assign \desc__p_base$77  = desc__p_base;
-  assign \desc__pad_left$78  = desc__pad_left;
-  assign \desc__pad_top$79  = desc__pad_top;
-  assign \desc__per_channel$80  = desc__per_channel;
-  assign \desc__pin_base$81  = desc__pin_base;
-  assign \desc__pool_op$82  = desc__pool_op;
-  assign \desc__rounding$83  = desc__rounding;
-  assign \desc__shift$84  = desc__shift;
-  assign \desc__stride_h$85  = desc__stride_h;
-  assign \desc__stride_w$86  = desc__stride_w;
-  assign \desc__win_h$87  = desc__win_h;
-  assign \desc__win_w$88  = desc__win_w;
-  assign \desc__wrap$89  = desc__wrap;
-  assign \start$90  = start;
-  assign \busy$91  = busy;
-  assign \done$92  = done;
-  assign \error$93  = error;
+  assign \act_wr__addr$50  = act_wr__addr;
+  assign \act_wr__data$51  = act_wr__data;
+  assign \act_wr__en$52  = act_wr__en;
+  assign \wgt_wr__addr$53  = wgt_wr__addr;
+  assign \wgt_wr__data$54  = wgt_wr__data;
+  assign \wgt_wr__en$55  = wgt_wr__en;
+  assign \par_wr__addr$56  = par_wr__addr;
+  assign \par_wr__data$57  = par_wr__data;
+  assign \par_wr__en$58  = par_wr__en;
+  assign \out_wr__addr$59  = out_wr__addr;
+  assign \out_wr__data$60  = out_wr__data;
+  assign \out_wr__en$61  = out_wr__en;
+  assign \out_rd__addr$62  = out_rd__addr;
+  assign \out_rd__data$63  = out_rd__data;
+  assign \desc__a_base$64  = desc__a_base;
+  assign \desc__acc_in$65  = desc__acc_in;
+  assign \desc__acc_out$66  = desc__acc_out;
+  assign \desc__b_base$67  = desc__b_base;
+  assign \desc__bias_en$68  = desc__bias_en;
+  assign \desc__c_base$69  = desc__c_base;
+  assign \desc__hi$70  = desc__hi;
+  assign \desc__in_h$71  = desc__in_h;
+  assign \desc__in_w$72  = desc__in_w;
+  assign \desc__k$73  = desc__k;
+  assign \desc__kind$74  = desc__kind;
+  assign \desc__lo$75  = desc__lo;
+  assign \desc__m$76  = desc__m;
+  assign \desc__m0$77  = desc__m0;
+  assign \desc__n$78  = desc__n;
+  assign \desc__out_h$79  = desc__out_h;
+  assign \desc__out_w$80  = desc__out_w;
+  assign \desc__p_base$81  = desc__p_base;
+  assign \desc__pad_left$82  = desc__pad_left;
+  assign \desc__pad_top$83  = desc__pad_top;
+  assign \desc__per_channel$84  = desc__per_channel;
+  assign \desc__pin_base$85  = desc__pin_base;
+  assign \desc__pool_op$86  = desc__pool_op;
+  assign \desc__rounding$87  = desc__rounding;
+  assign \desc__shift$88  = desc__shift;
+  assign \desc__stride_h$89  = desc__stride_h;
+  assign \desc__stride_w$90  = desc__stride_w;
+  assign \desc__win_h$91  = desc__win_h;
+  assign \desc__win_w$92  = desc__win_w;
+  assign \desc__wrap$93  = desc__wrap;
+  assign \start$94  = start;
+  assign \busy$95  = busy;
+  assign \done$96  = done;
+  assign \error$97  = error;
   assign engine_owns_out = busy;
   assign act_addr = act_rd__addr;
   assign wgt_addr = wgt_rd__addr;
@@ -635,23 +645,23 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
   assign a_in__0 = i_data__0;
   assign o_data__0 = i_data__0;
   assign o_data__1 = a_in__1;
-  assign psum_out__0 = \i_data__0$118 ;
-  assign psum_out__1 = \i_data__1$121 ;
+  assign psum_out__0 = \i_data__0$122 ;
+  assign psum_out__1 = \i_data__1$125 ;
   assign psum_out__2 = i_data__2;
-  assign \load$127  = load;
+  assign \load$131  = load;
   assign acc_rd_addr = acc_rd__addr;
-  assign \rounding$141  = rounding;
-  assign \wrap$143  = wrap;
-  assign \lo$145  = lo;
-  assign \hi$147  = hi;
-  assign \rounding$153  = rounding;
-  assign \wrap$154  = wrap;
-  assign \lo$155  = lo;
-  assign \hi$156  = hi;
-  assign \rounding$162  = rounding;
-  assign \wrap$163  = wrap;
-  assign \lo$164  = lo;
-  assign \hi$165  = hi;
+  assign \rounding$145  = rounding;
+  assign \wrap$147  = wrap;
+  assign \lo$149  = lo;
+  assign \hi$151  = hi;
+  assign \rounding$157  = rounding;
+  assign \wrap$158  = wrap;
+  assign \lo$159  = lo;
+  assign \hi$160  = hi;
+  assign \rounding$166  = rounding;
+  assign \wrap$167  = wrap;
+  assign \lo$168  = lo;
+  assign \hi$169  = hi;
   assign eng_out_wr__data = { \$30 , \$25 , \$20  };
   assign lane_mask = { \$45 , \$44 , \$43  };
   assign acc_wr_en = acc_wr__en;
@@ -667,8 +677,8 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
   assign pool_div_step = div_step;
   assign pool_finish = finish;
   assign op = pool_op;
-  assign \lo$195  = lo;
-  assign \hi$196  = hi;
+  assign \lo$199  = lo;
+  assign \hi$200  = hi;
   assign o_data__2 = i_data__2;
   assign \$1  = kind;
   assign \$6  = kind;
@@ -1183,7 +1193,7 @@ endmodule
 
 (* generator = "Amaranth" *)
 module \hwcnn_top.buffers (act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__data, par_wr__en, par_wr__addr, par_wr__data, out_wr__en, out_wr__addr, out_wr__data, out_rd__addr, clk, rst, \port$34$0 , \port$39$0 , \port$44$0 , act_rd__data, wgt_rd__data, par_rd__data, out_rd__data
-, acc_rd__data, \rp__addr$16 , rp__addr, \rp__addr$52 , acc_wr__en, acc_wr__addr, \port$472$0 , \port$474$0 , \port$476$0 , engine_owns_out, eng_out_wr__en, eng_out_wr__addr, eng_out_rd__addr, \rp__addr$26 , act_wr__en);
+, acc_rd__data, \rp__addr$16 , rp__addr, \rp__addr$52 , acc_wr__en, acc_wr__addr, \port$485$0 , \port$487$0 , \port$489$0 , engine_owns_out, eng_out_wr__en, eng_out_wr__addr, eng_out_rd__addr, \rp__addr$26 , act_wr__en);
   wire [7:0] \$signature__addr ;
   wire [7:0] \$signature__addr$12 ;
   wire [3:0] \$signature__addr$22 ;
@@ -1253,12 +1263,12 @@ module \hwcnn_top.buffers (act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr,
   wire [7:0] \port$39$0 ;
   input [7:0] \port$44$0 ;
   wire [7:0] \port$44$0 ;
-  input [31:0] \port$472$0 ;
-  wire [31:0] \port$472$0 ;
-  input [31:0] \port$474$0 ;
-  wire [31:0] \port$474$0 ;
-  input [31:0] \port$476$0 ;
-  wire [31:0] \port$476$0 ;
+  input [31:0] \port$485$0 ;
+  wire [31:0] \port$485$0 ;
+  input [31:0] \port$487$0 ;
+  wire [31:0] \port$487$0 ;
+  input [31:0] \port$489$0 ;
+  wire [31:0] \port$489$0 ;
   input [7:0] rp__addr;
   wire [7:0] rp__addr;
   input [7:0] \rp__addr$16 ;
@@ -1545,7 +1555,7 @@ module \hwcnn_top.buffers (act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr,
   end
   always @(posedge clk) begin
     if (acc_wr__en)
-      acc_mem[acc_wr__addr] <= { \port$476$0 , \port$474$0 , \port$472$0  };
+      acc_mem[acc_wr__addr] <= { \port$489$0 , \port$487$0 , \port$485$0  };
   end
   reg [95:0] _0_;
   always @(posedge clk) begin
@@ -2408,8 +2418,8 @@ module \hwcnn_top.buffers (act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr,
   assign eng_out_rd__data = out_rd__data;
   assign \$signature__en$46  = acc_wr__en;
   assign \$signature__addr$48  = acc_wr__addr;
-  assign \$signature__data$50  = { \port$476$0 , \port$474$0 , \port$472$0  };
-  assign acc_wr__data = { \port$476$0 , \port$474$0 , \port$472$0  };
+  assign \$signature__data$50  = { \port$489$0 , \port$487$0 , \port$485$0  };
+  assign acc_wr__data = { \port$489$0 , \port$487$0 , \port$485$0  };
   assign acc_rd__addr = \rp__addr$52 ;
   assign \rp__data$55  = acc_rd__data;
 endmodule
@@ -3465,123 +3475,139 @@ module \hwcnn_top.requant2 (rst, acc, m0, \shift$6 , \rounding$8 , wrap, lo, \hi
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc__b_base, desc__p_base, desc__c_base, desc__pin_base, desc__m0, desc__shift, desc__rounding, desc__wrap, desc__per_channel, desc__bias_en, desc__lo, desc__hi, desc__pool_op, desc__in_h, desc__in_w, desc__out_h
-, desc__out_w, desc__win_h, desc__win_w, desc__stride_h, desc__stride_w, desc__pad_top, desc__pad_left, clk, rst, \port$102$0 , \port$103$0 , \port$104$0 , wgt_addr, load, wrow_valid, act_addr, feed, pp_in, acc_rd_addr, acc_wr_en, acc_wr_addr
-, busy, done, out_wr_en, out_wr_addr, out_rd_addr, pool_clear, pool_acc, pool_div_init, pool_div_step, pool_finish, kind, pool_op, m0, shift, rounding, wrap, per_channel, bias_en, lo, hi, error
-, par_addr, pp_first, start);
+module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc__b_base, desc__p_base, desc__c_base, desc__pin_base, desc__m0, desc__shift, desc__rounding, desc__wrap, desc__per_channel, desc__bias_en, desc__acc_in, desc__acc_out, desc__lo, desc__hi, desc__pool_op, desc__in_h
+, desc__in_w, desc__out_h, desc__out_w, desc__win_h, desc__win_w, desc__stride_h, desc__stride_w, desc__pad_top, desc__pad_left, clk, rst, \port$102$0 , \port$103$0 , \port$104$0 , wgt_addr, load, wrow_valid, act_addr, feed, pp_in, pp_first
+, acc_rd_addr, acc_wr_en, acc_wr_addr, busy, done, out_wr_en, out_wr_addr, out_rd_addr, pool_clear, pool_acc, pool_div_init, pool_div_step, pool_finish, kind, pool_op, m0, shift, rounding, wrap, per_channel, bias_en
+, lo, hi, error, par_addr, start);
   reg \$auto$verilog_backend.cc:2355:dump_module$13  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire [20:0] \$100 ;
+  wire [15:0] \$100 ;
   wire \$101 ;
-  wire [8:0] \$102 ;
+  wire [15:0] \$102 ;
   wire [16:0] \$103 ;
-  wire \$104 ;
+  wire [16:0] \$104 ;
   wire [16:0] \$105 ;
-  wire \$106 ;
+  wire [20:0] \$106 ;
   wire \$107 ;
-  wire [16:0] \$108 ;
-  wire \$109 ;
+  wire [8:0] \$108 ;
+  wire [16:0] \$109 ;
   wire \$11 ;
-  wire [8:0] \$110 ;
+  wire \$110 ;
   wire [16:0] \$111 ;
-  wire [18:0] \$112 ;
-  wire [16:0] \$113 ;
-  wire [18:0] \$114 ;
+  wire \$112 ;
+  wire \$113 ;
+  wire [16:0] \$114 ;
   wire \$115 ;
-  wire \$116 ;
-  wire \$117 ;
-  wire \$118 ;
-  wire [17:0] \$119 ;
+  wire [8:0] \$116 ;
+  wire [16:0] \$117 ;
+  wire [18:0] \$118 ;
+  wire [16:0] \$119 ;
   wire \$12 ;
-  wire [16:0] \$120 ;
-  wire [16:0] \$121 ;
-  wire [16:0] \$122 ;
-  wire [16:0] \$123 ;
-  wire [4:0] \$124 ;
+  wire [18:0] \$120 ;
+  wire \$121 ;
+  wire \$122 ;
+  wire \$123 ;
+  wire \$124 ;
   wire [17:0] \$125 ;
   wire [16:0] \$126 ;
-  wire [8:0] \$127 ;
-  wire [8:0] \$128 ;
-  wire [8:0] \$129 ;
+  wire [16:0] \$127 ;
+  wire [16:0] \$128 ;
+  wire [16:0] \$129 ;
   wire \$13 ;
-  wire [15:0] \$130 ;
+  wire [4:0] \$130 ;
   wire \$131 ;
-  wire [15:0] \$132 ;
+  wire [16:0] \$132 ;
   wire [16:0] \$133 ;
-  wire [16:0] \$134 ;
+  wire \$134 ;
   wire [16:0] \$135 ;
-  wire \$136 ;
-  wire \$137 ;
-  wire \$138 ;
-  wire \$139 ;
+  wire [16:0] \$136 ;
+  wire [17:0] \$137 ;
+  wire [16:0] \$138 ;
+  wire [8:0] \$139 ;
   wire \$14 ;
-  wire \$140 ;
-  wire \$141 ;
-  wire \$142 ;
+  wire [8:0] \$140 ;
+  wire [8:0] \$141 ;
+  wire [15:0] \$142 ;
   wire \$143 ;
-  wire \$144 ;
-  wire \$145 ;
-  wire \$146 ;
-  wire \$147 ;
+  wire [15:0] \$144 ;
+  wire [16:0] \$145 ;
+  wire [16:0] \$146 ;
+  wire [16:0] \$147 ;
   wire \$148 ;
   wire \$149 ;
   wire \$15 ;
-  wire [8:0] \$150 ;
+  wire \$150 ;
   wire \$151 ;
-  wire [8:0] \$152 ;
-  wire [8:0] \$153 ;
-  reg \$154 ;
-  reg [1:0] \$155 ;
-  reg [30:0] \$156 ;
-  reg [5:0] \$157 ;
-  reg [1:0] \$158 ;
-  reg \$159 ;
+  wire \$152 ;
+  wire \$153 ;
+  wire \$154 ;
+  wire \$155 ;
+  wire \$156 ;
+  wire \$157 ;
+  wire \$158 ;
+  wire \$159 ;
   wire \$16 ;
-  reg \$160 ;
-  reg \$161 ;
-  reg [7:0] \$162 ;
-  reg [7:0] \$163 ;
-  reg [15:0] \$164 ;
-  reg [15:0] \$165 ;
-  reg [7:0] \$166 ;
-  reg [7:0] \$167 ;
-  reg [15:0] \$168 ;
-  reg [15:0] \$169 ;
+  wire \$160 ;
+  wire \$161 ;
+  wire [8:0] \$162 ;
+  wire \$163 ;
+  wire [8:0] \$164 ;
+  wire [8:0] \$165 ;
+  reg \$166 ;
+  reg [1:0] \$167 ;
+  reg [30:0] \$168 ;
+  reg [5:0] \$169 ;
   wire \$17 ;
-  reg [15:0] \$170 ;
-  reg [15:0] \$171 ;
-  reg [7:0] \$172 ;
-  reg [7:0] \$173 ;
-  reg [7:0] \$174 ;
-  reg [7:0] \$175 ;
-  reg [19:0] \$176 ;
-  reg \$177 ;
-  reg [16:0] \$178 ;
-  reg [16:0] \$179 ;
+  reg [1:0] \$170 ;
+  reg \$171 ;
+  reg \$172 ;
+  reg \$173 ;
+  reg \$174 ;
+  reg \$175 ;
+  reg [7:0] \$176 ;
+  reg [7:0] \$177 ;
+  reg [15:0] \$178 ;
+  reg [15:0] \$179 ;
   wire \$18 ;
   reg [7:0] \$180 ;
   reg [7:0] \$181 ;
-  reg [7:0] \$182 ;
-  reg [7:0] \$183 ;
-  reg [7:0] \$184 ;
-  reg [3:0] \$185 ;
-  reg \$186 ;
-  reg [15:0] \$187 ;
-  reg [15:0] \$188 ;
-  reg [17:0] \$189 ;
+  reg [15:0] \$182 ;
+  reg [15:0] \$183 ;
+  reg [15:0] \$184 ;
+  reg [15:0] \$185 ;
+  reg [7:0] \$186 ;
+  reg [7:0] \$187 ;
+  reg [7:0] \$188 ;
+  reg [7:0] \$189 ;
   wire \$19 ;
-  reg [17:0] \$190 ;
-  reg [7:0] \$191 ;
-  reg [7:0] \$192 ;
-  reg [15:0] \$193 ;
+  reg [19:0] \$190 ;
+  reg \$191 ;
+  reg [16:0] \$192 ;
+  reg [16:0] \$193 ;
   reg [7:0] \$194 ;
-  reg [19:0] \$195 ;
-  reg [1:0] \$196 ;
-  reg \$197 ;
+  reg [7:0] \$195 ;
+  reg [7:0] \$196 ;
+  reg [7:0] \$197 ;
+  reg [7:0] \$198 ;
+  reg [3:0] \$199 ;
   wire \$2 ;
   wire \$20 ;
+  reg \$200 ;
+  reg [7:0] \$201 ;
+  reg [7:0] \$202 ;
+  reg [15:0] \$203 ;
+  reg [15:0] \$204 ;
+  reg [17:0] \$205 ;
+  reg [17:0] \$206 ;
+  reg [7:0] \$207 ;
+  reg [7:0] \$208 ;
+  reg [15:0] \$209 ;
   wire \$21 ;
+  reg [7:0] \$210 ;
+  reg [19:0] \$211 ;
+  reg [1:0] \$212 ;
+  reg \$213 ;
   wire \$22 ;
   wire \$23 ;
   wire \$24 ;
@@ -3609,80 +3635,84 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
   wire \$44 ;
   wire [16:0] \$45 ;
   wire \$46 ;
-  wire [20:0] \$47 ;
-  wire \$48 ;
-  wire \$49 ;
+  wire \$47 ;
+  wire [20:0] \$48 ;
+  wire [21:0] \$49 ;
   wire \$5 ;
   wire \$50 ;
   wire \$51 ;
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
-  wire [16:0] \$55 ;
+  wire \$55 ;
   wire \$56 ;
-  wire [20:0] \$57 ;
-  wire \$58 ;
+  wire \$57 ;
+  wire [16:0] \$58 ;
   wire \$59 ;
   wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
+  wire [20:0] \$60 ;
+  wire [17:0] \$61 ;
   wire \$62 ;
   wire \$63 ;
-  wire [16:0] \$64 ;
+  wire \$64 ;
   wire \$65 ;
   wire \$66 ;
-  wire [20:0] \$67 ;
-  wire [17:0] \$68 ;
+  wire \$67 ;
+  wire \$68 ;
   wire \$69 ;
   wire \$7 ;
-  wire [34:0] \$70 ;
-  wire [35:0] \$71 ;
-  wire [36:0] \$72 ;
-  wire \$73 ;
-  wire [16:0] \$74 ;
+  wire [16:0] \$70 ;
+  wire \$71 ;
+  wire \$72 ;
+  wire [20:0] \$73 ;
+  wire [17:0] \$74 ;
   wire \$75 ;
-  wire [16:0] \$76 ;
-  wire \$77 ;
-  wire [16:0] \$78 ;
-  wire [17:0] \$79 ;
+  wire [34:0] \$76 ;
+  wire [35:0] \$77 ;
+  wire [36:0] \$78 ;
+  wire \$79 ;
   wire \$8 ;
-  wire \$80 ;
+  wire [16:0] \$80 ;
   wire \$81 ;
   wire [16:0] \$82 ;
-  wire [17:0] \$83 ;
-  wire \$84 ;
-  wire [16:0] \$85 ;
-  wire [17:0] \$86 ;
-  wire [18:0] \$87 ;
-  wire \$88 ;
-  wire \$89 ;
+  wire \$83 ;
+  wire [16:0] \$84 ;
+  wire [17:0] \$85 ;
+  wire \$86 ;
+  wire \$87 ;
+  wire [16:0] \$88 ;
+  wire [17:0] \$89 ;
   wire \$9 ;
   wire \$90 ;
-  wire \$91 ;
-  wire [8:0] \$92 ;
-  wire [8:0] \$93 ;
-  wire [15:0] \$94 ;
+  wire [16:0] \$91 ;
+  wire [17:0] \$92 ;
+  wire [18:0] \$93 ;
+  wire \$94 ;
   wire \$95 ;
-  wire [15:0] \$96 ;
-  wire [16:0] \$97 ;
-  wire [16:0] \$98 ;
-  wire [16:0] \$99 ;
+  wire \$96 ;
+  wire \$97 ;
+  wire [8:0] \$98 ;
+  wire [8:0] \$99 ;
   reg [17:0] \$signal  = 18'h00000;
-  reg [7:0] \$signal$42  = 8'h00;
-  reg [17:0] \$signal$44  = 18'h00000;
+  reg [15:0] \$signal$103  = 16'h0000;
+  reg [15:0] \$signal$104  = 16'h0000;
   reg [7:0] \$signal$45  = 8'h00;
-  reg [15:0] \$signal$48  = 16'h0000;
-  reg [15:0] \$signal$82  = 16'h0000;
-  reg [15:0] \$signal$83  = 16'h0000;
-  reg [15:0] \$signal$84  = 16'h0000;
-  reg [7:0] \$signal$86  = 8'h00;
-  reg [7:0] \$signal$87  = 8'h00;
-  reg [15:0] \$signal$97  = 16'h0000;
-  reg [15:0] \$signal$98  = 16'h0000;
+  reg [17:0] \$signal$47  = 18'h00000;
+  reg [7:0] \$signal$48  = 8'h00;
+  reg [15:0] \$signal$51  = 16'h0000;
+  reg [15:0] \$signal$87  = 16'h0000;
+  reg [15:0] \$signal$88  = 16'h0000;
+  reg [15:0] \$signal$89  = 16'h0000;
+  reg [7:0] \$signal$91  = 8'h00;
+  reg [7:0] \$signal$92  = 8'h00;
   reg [7:0] a_base = 8'h00;
   reg [7:0] a_ptr = 8'h00;
+  reg acc_in = 1'h0;
+  reg [7:0] acc_nptr = 8'h00;
+  reg acc_out = 1'h0;
   output [7:0] acc_rd_addr;
   wire [7:0] acc_rd_addr;
+  reg [7:0] acc_row = 8'h00;
   output [7:0] acc_wr_addr;
   wire [7:0] acc_wr_addr;
   output acc_wr_en;
@@ -3701,6 +3731,10 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
   wire clk;
   input [7:0] desc__a_base;
   wire [7:0] desc__a_base;
+  input desc__acc_in;
+  wire desc__acc_in;
+  input desc__acc_out;
+  wire desc__acc_out;
   input [7:0] desc__b_base;
   wire [7:0] desc__b_base;
   input desc__bias_en;
@@ -3761,8 +3795,7 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
   reg error = 1'h0;
   output feed;
   wire feed;
-  (* init = 1'h0 *)
-  wire first;
+  reg first = 1'h0;
   reg [1:0] fsm_state = 2'h0;
   output [7:0] hi;
   reg [7:0] hi = 8'h00;
@@ -3815,7 +3848,7 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
   output \port$104$0 ;
   wire \port$104$0 ;
   output pp_first;
-  reg pp_first = 1'h0;
+  wire pp_first;
   output pp_in;
   wire pp_in;
   wire refused;
@@ -3888,202 +3921,223 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
   assign \$45  = 3'h7 + m_;
   assign \$46  = t < \$45 ;
   assign pp_in = \$44  & \$46 ;
-  assign \$47  = t - 3'h6;
-  assign \$48  = ~ is_pool;
-  assign \$49  = busy & \$48 ;
-  assign \$50  = inner_rem <= 2'h2;
-  assign \$51  = ~ \$50 ;
-  assign \$52  = \$49  & \$51 ;
-  assign \$53  = t >= 4'h8;
-  assign \$54  = \$52  & \$53 ;
-  assign \$55  = 4'h8 + m_;
-  assign \$56  = t < \$55 ;
-  assign acc_wr_en = \$54  & \$56 ;
-  assign \$57  = t - 4'h8;
-  assign \$58  = ~ is_pool;
-  assign \$59  = busy & \$58 ;
-  assign \$60  = inner_rem <= 2'h2;
-  assign \$61  = \$59  & \$60 ;
-  assign \$62  = t >= 4'ha;
-  assign \$63  = \$61  & \$62 ;
-  assign \$64  = 4'ha + m_;
-  assign \$65  = t < \$64 ;
-  assign \$66  = \$63  & \$65 ;
-  assign \$67  = t - 4'ha;
-  assign \$68  = c_nptr + \$67 [16:0];
-  assign iy = $signed(\$signal ) + $signed({ 1'h0, \$signal$42  });
-  assign ix = $signed(\$signal$44 ) + $signed({ 1'h0, \$signal$45  });
-  assign \$69  = busy & is_pool;
-  assign \$70  = $signed(iy) * $signed({ 1'h0, \$signal$48  });
-  assign \$71  = $signed({ 1'h0, pin_base }) + $signed(\$70 );
-  assign \$72  = $signed(\$71 ) + $signed(ix);
-  assign \$73  = ! t;
-  assign \$74  = win + 1'h1;
-  assign \$75  = t == \$74 ;
-  assign \$76  = win + 2'h2;
-  assign \$77  = t >= \$76 ;
-  assign \$78  = win + 2'h2;
-  assign \$79  = \$78  + 4'h8;
-  assign \$80  = t < \$79 ;
-  assign \$81  = \$77  & \$80 ;
+  assign \$47  = ~ acc_in;
+  assign pp_first = first & \$47 ;
+  assign \$48  = t - 3'h6;
+  assign \$49  = $signed({ 1'h0, acc_nptr }) + $signed(\$48 );
+  assign \$50  = ~ is_pool;
+  assign \$51  = busy & \$50 ;
+  assign \$52  = inner_rem <= 2'h2;
+  assign \$53  = ~ \$52 ;
+  assign \$54  = \$53  | acc_out;
+  assign \$55  = \$51  & \$54 ;
+  assign \$56  = t >= 4'h8;
+  assign \$57  = \$55  & \$56 ;
+  assign \$58  = 4'h8 + m_;
+  assign \$59  = t < \$58 ;
+  assign acc_wr_en = \$57  & \$59 ;
+  assign \$60  = t - 4'h8;
+  assign \$61  = acc_nptr + \$60 [16:0];
+  assign \$62  = ~ is_pool;
+  assign \$63  = busy & \$62 ;
+  assign \$64  = inner_rem <= 2'h2;
+  assign \$65  = \$63  & \$64 ;
+  assign \$66  = ~ acc_out;
+  assign \$67  = \$65  & \$66 ;
+  assign \$68  = t >= 4'ha;
+  assign \$69  = \$67  & \$68 ;
+  assign \$70  = 4'ha + m_;
+  assign \$71  = t < \$70 ;
+  assign \$72  = \$69  & \$71 ;
+  assign \$73  = t - 4'ha;
+  assign \$74  = c_nptr + \$73 [16:0];
+  assign iy = $signed(\$signal ) + $signed({ 1'h0, \$signal$45  });
+  assign ix = $signed(\$signal$47 ) + $signed({ 1'h0, \$signal$48  });
+  assign \$75  = busy & is_pool;
+  assign \$76  = $signed(iy) * $signed({ 1'h0, \$signal$51  });
+  assign \$77  = $signed({ 1'h0, pin_base }) + $signed(\$76 );
+  assign \$78  = $signed(\$77 ) + $signed(ix);
+  assign \$79  = ! t;
+  assign \$80  = win + 1'h1;
+  assign \$81  = t == \$80 ;
   assign \$82  = win + 2'h2;
-  assign \$83  = \$82  + 4'h8;
-  assign \$84  = t == \$83 ;
-  assign \$85  = win + 2'h2;
-  assign \$86  = \$85  + 4'h8;
-  assign \$87  = \$86  + 1'h1;
-  assign \$88  = t == \$87 ;
-  assign \$89  = ! fsm_state;
-  assign \$90  = fsm_state == 1'h1;
-  assign \$91  = fsm_state == 2'h2;
-  assign \$92  = - desc__pad_left;
-  assign \$93  = - desc__pad_top;
-  assign \$94  = desc__win_h * desc__win_w;
-  assign \$96  = desc__win_h * desc__win_w;
-  assign \$97  = \$96  + 4'hb;
-  assign \$98  = desc__m + 4'h9;
-  assign \$99  = \$95  ? \$97  : \$98 ;
-  assign \$100  = t + 1'h1;
-  assign \$101  = t == t_last;
-  assign \$102  = out_ptr + 1'h1;
-  assign \$103  = \$signal$84  - 1'h1;
-  assign \$104  = \$signal$97  == \$103 ;
-  assign \$105  = \$signal$83  - 1'h1;
-  assign \$106  = \$signal$98  == \$105 ;
-  assign \$107  = \$104  & \$106 ;
-  assign \$108  = \$signal$84  - 1'h1;
-  assign \$109  = \$signal$97  == \$108 ;
-  assign \$110  = - pad_left;
-  assign \$111  = \$signal$98  + 1'h1;
-  assign \$112  = $signed(\$signal ) + $signed({ 1'h0, \$signal$86  });
-  assign \$113  = \$signal$97  + 1'h1;
-  assign \$114  = $signed(\$signal$44 ) + $signed({ 1'h0, \$signal$87  });
-  assign \$115  = inner_rem <= 2'h2;
-  assign \$116  = n_rem <= 2'h3;
-  assign \$117  = \$115  & \$116 ;
-  assign \$118  = inner_rem <= 2'h2;
-  assign \$119  = n_rem - 2'h3;
-  assign \$120  = b_nptr + k_;
-  assign \$121  = b_nptr + k_;
-  assign \$122  = c_nptr + m_;
-  assign \$123  = c_nptr + m_;
-  assign \$124  = par_addr + 1'h1;
-  assign \$125  = inner_rem - 2'h2;
-  assign \$126  = a_ptr + m_;
-  assign \$127  = b_kptr + 2'h2;
-  assign \$128  = - desc__pad_left;
-  assign \$129  = - desc__pad_top;
-  assign \$130  = desc__win_h * desc__win_w;
-  assign \$132  = desc__win_h * desc__win_w;
-  assign \$133  = \$132  + 4'hb;
-  assign \$134  = desc__m + 4'h9;
-  assign \$135  = \$131  ? \$133  : \$134 ;
-  assign \$136  = busy & is_pool;
-  assign \$137  = t < win;
-  assign \$138  = \$136  & \$137 ;
-  assign \$139  = $signed(iy) >= $signed(1'h0);
-  assign \$140  = $signed(iy) < $signed({ 1'h0, \$signal$82  });
-  assign \$141  = \$139  & \$140 ;
-  assign \$142  = $signed(ix) >= $signed(1'h0);
-  assign \$143  = \$141  & \$142 ;
-  assign \$144  = $signed(ix) < $signed({ 1'h0, \$signal$48  });
-  assign \$145  = \$143  & \$144 ;
-  assign \$146  = \$138  & \$145 ;
-  assign \$147  = busy & is_pool;
-  assign \$148  = t < win;
-  assign \$149  = \$147  & \$148 ;
-  assign \$150  = win_w - 1'h1;
-  assign \$151  = \$signal$45  == \$150 ;
-  assign \$152  = \$signal$42  + 1'h1;
-  assign \$153  = \$signal$45  + 1'h1;
+  assign \$83  = t >= \$82 ;
+  assign \$84  = win + 2'h2;
+  assign \$85  = \$84  + 4'h8;
+  assign \$86  = t < \$85 ;
+  assign \$87  = \$83  & \$86 ;
+  assign \$88  = win + 2'h2;
+  assign \$89  = \$88  + 4'h8;
+  assign \$90  = t == \$89 ;
+  assign \$91  = win + 2'h2;
+  assign \$92  = \$91  + 4'h8;
+  assign \$93  = \$92  + 1'h1;
+  assign \$94  = t == \$93 ;
+  assign \$95  = ! fsm_state;
+  assign \$96  = fsm_state == 1'h1;
+  assign \$97  = fsm_state == 2'h2;
+  assign \$98  = - desc__pad_left;
+  assign \$99  = - desc__pad_top;
+  assign \$100  = desc__win_h * desc__win_w;
+  assign \$102  = desc__win_h * desc__win_w;
+  assign \$103  = \$102  + 4'hb;
+  assign \$104  = desc__m + 4'h9;
+  assign \$105  = \$101  ? \$103  : \$104 ;
+  assign \$106  = t + 1'h1;
+  assign \$107  = t == t_last;
+  assign \$108  = out_ptr + 1'h1;
+  assign \$109  = \$signal$89  - 1'h1;
+  assign \$110  = \$signal$103  == \$109 ;
+  assign \$111  = \$signal$88  - 1'h1;
+  assign \$112  = \$signal$104  == \$111 ;
+  assign \$113  = \$110  & \$112 ;
+  assign \$114  = \$signal$89  - 1'h1;
+  assign \$115  = \$signal$103  == \$114 ;
+  assign \$116  = - pad_left;
+  assign \$117  = \$signal$104  + 1'h1;
+  assign \$118  = $signed(\$signal ) + $signed({ 1'h0, \$signal$91  });
+  assign \$119  = \$signal$103  + 1'h1;
+  assign \$120  = $signed(\$signal$47 ) + $signed({ 1'h0, \$signal$92  });
+  assign \$121  = inner_rem <= 2'h2;
+  assign \$122  = n_rem <= 2'h3;
+  assign \$123  = \$121  & \$122 ;
+  assign \$124  = inner_rem <= 2'h2;
+  assign \$125  = n_rem - 2'h3;
+  assign \$126  = b_nptr + k_;
+  assign \$127  = b_nptr + k_;
+  assign \$128  = c_nptr + m_;
+  assign \$129  = c_nptr + m_;
+  assign \$130  = par_addr + 1'h1;
+  assign \$131  = acc_in | acc_out;
+  assign \$132  = acc_nptr + m_;
+  assign \$133  = \$131  ? \$132  : 17'h00000;
+  assign \$134  = acc_in | acc_out;
+  assign \$135  = acc_nptr + m_;
+  assign \$136  = \$134  ? \$135  : 17'h00000;
+  assign \$137  = inner_rem - 2'h2;
+  assign \$138  = a_ptr + m_;
+  assign \$139  = b_kptr + 2'h2;
+  assign \$140  = - desc__pad_left;
+  assign \$141  = - desc__pad_top;
+  assign \$142  = desc__win_h * desc__win_w;
+  assign \$144  = desc__win_h * desc__win_w;
+  assign \$145  = \$144  + 4'hb;
+  assign \$146  = desc__m + 4'h9;
+  assign \$147  = \$143  ? \$145  : \$146 ;
+  assign \$148  = busy & is_pool;
+  assign \$149  = t < win;
+  assign \$150  = \$148  & \$149 ;
+  assign \$151  = $signed(iy) >= $signed(1'h0);
+  assign \$152  = $signed(iy) < $signed({ 1'h0, \$signal$87  });
+  assign \$153  = \$151  & \$152 ;
+  assign \$154  = $signed(ix) >= $signed(1'h0);
+  assign \$155  = \$153  & \$154 ;
+  assign \$156  = $signed(ix) < $signed({ 1'h0, \$signal$51  });
+  assign \$157  = \$155  & \$156 ;
+  assign \$158  = \$150  & \$157 ;
+  assign \$159  = busy & is_pool;
+  assign \$160  = t < win;
+  assign \$161  = \$159  & \$160 ;
+  assign \$162  = win_w - 1'h1;
+  assign \$163  = \$signal$48  == \$162 ;
+  assign \$164  = \$signal$45  + 1'h1;
+  assign \$165  = \$signal$48  + 1'h1;
   always @(posedge clk)
-    kind <= \$154 ;
+    kind <= \$166 ;
   always @(posedge clk)
-    pool_op <= \$155 ;
+    pool_op <= \$167 ;
   always @(posedge clk)
-    m0 <= \$156 ;
+    m0 <= \$168 ;
   always @(posedge clk)
-    shift <= \$157 ;
+    shift <= \$169 ;
   always @(posedge clk)
-    rounding <= \$158 ;
+    rounding <= \$170 ;
   always @(posedge clk)
-    wrap <= \$159 ;
+    wrap <= \$171 ;
   always @(posedge clk)
-    per_channel <= \$160 ;
+    per_channel <= \$172 ;
   always @(posedge clk)
-    bias_en <= \$161 ;
+    bias_en <= \$173 ;
   always @(posedge clk)
-    lo <= \$162 ;
+    acc_in <= \$174 ;
   always @(posedge clk)
-    hi <= \$163 ;
+    acc_out <= \$175 ;
   always @(posedge clk)
-    k_ <= \$164 ;
+    lo <= \$176 ;
   always @(posedge clk)
-    m_ <= \$165 ;
+    hi <= \$177 ;
   always @(posedge clk)
-    a_base <= \$166 ;
+    k_ <= \$178 ;
   always @(posedge clk)
-    pin_base <= \$167 ;
+    m_ <= \$179 ;
   always @(posedge clk)
-    \$signal$82  <= \$168 ;
+    a_base <= \$180 ;
   always @(posedge clk)
-    \$signal$48  <= \$169 ;
+    pin_base <= \$181 ;
   always @(posedge clk)
-    \$signal$83  <= \$170 ;
+    \$signal$87  <= \$182 ;
   always @(posedge clk)
-    \$signal$84  <= \$171 ;
+    \$signal$51  <= \$183 ;
   always @(posedge clk)
-    win_w <= \$172 ;
+    \$signal$88  <= \$184 ;
   always @(posedge clk)
-    \$signal$86  <= \$173 ;
+    \$signal$89  <= \$185 ;
   always @(posedge clk)
-    \$signal$87  <= \$174 ;
+    win_w <= \$186 ;
   always @(posedge clk)
-    pad_left <= \$175 ;
+    \$signal$91  <= \$187 ;
   always @(posedge clk)
-    t <= \$176 ;
+    \$signal$92  <= \$188 ;
   always @(posedge clk)
-    error <= \$177 ;
+    pad_left <= \$189 ;
   always @(posedge clk)
-    n_rem <= \$178 ;
+    t <= \$190 ;
   always @(posedge clk)
-    inner_rem <= \$179 ;
+    error <= \$191 ;
   always @(posedge clk)
-    a_ptr <= \$180 ;
+    n_rem <= \$192 ;
   always @(posedge clk)
-    b_nptr <= \$181 ;
+    inner_rem <= \$193 ;
   always @(posedge clk)
-    b_kptr <= \$182 ;
+    a_ptr <= \$194 ;
   always @(posedge clk)
-    c_nptr <= \$183 ;
+    b_nptr <= \$195 ;
   always @(posedge clk)
-    c_row <= \$184 ;
+    b_kptr <= \$196 ;
   always @(posedge clk)
-    par_addr <= \$185 ;
+    c_nptr <= \$197 ;
   always @(posedge clk)
-    pp_first <= \$186 ;
+    c_row <= \$198 ;
   always @(posedge clk)
-    \$signal$97  <= \$187 ;
+    par_addr <= \$199 ;
   always @(posedge clk)
-    \$signal$98  <= \$188 ;
+    first <= \$200 ;
   always @(posedge clk)
-    \$signal$44  <= \$189 ;
+    acc_nptr <= \$201 ;
   always @(posedge clk)
-    \$signal  <= \$190 ;
+    acc_row <= \$202 ;
   always @(posedge clk)
-    \$signal$45  <= \$191 ;
+    \$signal$103  <= \$203 ;
   always @(posedge clk)
-    \$signal$42  <= \$192 ;
+    \$signal$104  <= \$204 ;
   always @(posedge clk)
-    win <= \$193 ;
+    \$signal$47  <= \$205 ;
   always @(posedge clk)
-    out_ptr <= \$194 ;
+    \$signal  <= \$206 ;
   always @(posedge clk)
-    t_last <= \$195 ;
+    \$signal$48  <= \$207 ;
   always @(posedge clk)
-    fsm_state <= \$196 ;
+    \$signal$45  <= \$208 ;
   always @(posedge clk)
-    inb_d <= \$197 ;
+    win <= \$209 ;
+  always @(posedge clk)
+    out_ptr <= \$210 ;
+  always @(posedge clk)
+    t_last <= \$211 ;
+  always @(posedge clk)
+    fsm_state <= \$212 ;
+  always @(posedge clk)
+    inb_d <= \$213 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
     busy = 1'h0;
@@ -4108,602 +4162,336 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    out_wr_en = \$66 ;
-    if (\$69 ) begin
-      out_wr_en = \$88 ;
+    out_wr_en = \$72 ;
+    if (\$75 ) begin
+      out_wr_en = \$94 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    out_wr_addr = \$68 [7:0];
-    if (\$69 ) begin
+    out_wr_addr = \$74 [7:0];
+    if (\$75 ) begin
       out_wr_addr = out_ptr;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
     out_rd_addr = 8'h00;
-    if (\$69 ) begin
-      out_rd_addr = \$72 [7:0];
+    if (\$75 ) begin
+      out_rd_addr = \$78 [7:0];
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
     pool_clear = 1'h0;
-    if (\$69 ) begin
-      pool_clear = \$73 ;
+    if (\$75 ) begin
+      pool_clear = \$79 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
     pool_acc = 1'h0;
-    if (\$69 ) begin
+    if (\$75 ) begin
       pool_acc = inb_d;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
     pool_div_init = 1'h0;
-    if (\$69 ) begin
-      pool_div_init = \$75 ;
+    if (\$75 ) begin
+      pool_div_init = \$81 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
     pool_div_step = 1'h0;
-    if (\$69 ) begin
-      pool_div_step = \$81 ;
+    if (\$75 ) begin
+      pool_div_step = \$87 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
     pool_finish = 1'h0;
-    if (\$69 ) begin
-      pool_finish = \$84 ;
+    if (\$75 ) begin
+      pool_finish = \$90 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$154  = kind;
+    \$166  = kind;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$154  = desc__kind;
+            \$166  = desc__kind;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$154  = desc__kind;
+            \$166  = desc__kind;
           end
     endcase
     if (rst) begin
-      \$154  = 1'h0;
+      \$166  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$155  = pool_op;
+    \$167  = pool_op;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$155  = desc__pool_op;
+            \$167  = desc__pool_op;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$155  = desc__pool_op;
+            \$167  = desc__pool_op;
           end
     endcase
     if (rst) begin
-      \$155  = 2'h0;
+      \$167  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$156  = m0;
+    \$168  = m0;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$156  = desc__m0;
+            \$168  = desc__m0;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$156  = desc__m0;
+            \$168  = desc__m0;
           end
     endcase
     if (rst) begin
-      \$156  = 31'h00000000;
+      \$168  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$157  = shift;
+    \$169  = shift;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$157  = desc__shift;
+            \$169  = desc__shift;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$157  = desc__shift;
+            \$169  = desc__shift;
           end
     endcase
     if (rst) begin
-      \$157  = 6'h00;
+      \$169  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$158  = rounding;
+    \$170  = rounding;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$158  = desc__rounding;
+            \$170  = desc__rounding;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$158  = desc__rounding;
+            \$170  = desc__rounding;
           end
     endcase
     if (rst) begin
-      \$158  = 2'h0;
+      \$170  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$159  = wrap;
+    \$171  = wrap;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$159  = desc__wrap;
+            \$171  = desc__wrap;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$159  = desc__wrap;
+            \$171  = desc__wrap;
           end
     endcase
     if (rst) begin
-      \$159  = 1'h0;
+      \$171  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$160  = per_channel;
+    \$172  = per_channel;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$160  = desc__per_channel;
+            \$172  = desc__per_channel;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$160  = desc__per_channel;
+            \$172  = desc__per_channel;
           end
     endcase
     if (rst) begin
-      \$160  = 1'h0;
+      \$172  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$161  = bias_en;
+    \$173  = bias_en;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$161  = desc__bias_en;
+            \$173  = desc__bias_en;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$161  = desc__bias_en;
+            \$173  = desc__bias_en;
           end
     endcase
     if (rst) begin
-      \$161  = 1'h0;
+      \$173  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$162  = lo;
+    \$174  = acc_in;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$162  = desc__lo;
+            \$174  = desc__acc_in;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$162  = desc__lo;
+            \$174  = desc__acc_in;
           end
     endcase
     if (rst) begin
-      \$162  = 8'h00;
+      \$174  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$163  = hi;
+    \$175  = acc_out;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$163  = desc__hi;
+            \$175  = desc__acc_out;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$163  = desc__hi;
+            \$175  = desc__acc_out;
           end
     endcase
     if (rst) begin
-      \$163  = 8'h00;
+      \$175  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$164  = k_;
+    \$176  = lo;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$164  = desc__k;
+            \$176  = desc__lo;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$164  = desc__k;
+            \$176  = desc__lo;
           end
     endcase
     if (rst) begin
-      \$164  = 16'h0000;
+      \$176  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$165  = m_;
+    \$177  = hi;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$165  = desc__m;
+            \$177  = desc__hi;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$165  = desc__m;
+            \$177  = desc__hi;
           end
     endcase
     if (rst) begin
-      \$165  = 16'h0000;
+      \$177  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$166  = a_base;
+    \$178  = k_;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$166  = desc__a_base;
+            \$178  = desc__k;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$166  = desc__a_base;
+            \$178  = desc__k;
           end
     endcase
     if (rst) begin
-      \$166  = 8'h00;
+      \$178  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$167  = pin_base;
+    \$179  = m_;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$167  = desc__pin_base;
+            \$179  = desc__m;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$167  = desc__pin_base;
+            \$179  = desc__m;
           end
     endcase
     if (rst) begin
-      \$167  = 8'h00;
+      \$179  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$168  = \$signal$82 ;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$168  = desc__in_h;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$168  = desc__in_h;
-          end
-    endcase
-    if (rst) begin
-      \$168  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$169  = \$signal$48 ;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$169  = desc__in_w;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$169  = desc__in_w;
-          end
-    endcase
-    if (rst) begin
-      \$169  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$170  = \$signal$83 ;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$170  = desc__out_h;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$170  = desc__out_h;
-          end
-    endcase
-    if (rst) begin
-      \$170  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$171  = \$signal$84 ;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$171  = desc__out_w;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$171  = desc__out_w;
-          end
-    endcase
-    if (rst) begin
-      \$171  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$172  = win_w;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$172  = desc__win_w;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$172  = desc__win_w;
-          end
-    endcase
-    if (rst) begin
-      \$172  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$173  = \$signal$86 ;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$173  = desc__stride_h;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$173  = desc__stride_h;
-          end
-    endcase
-    if (rst) begin
-      \$173  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$174  = \$signal$87 ;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$174  = desc__stride_w;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$174  = desc__stride_w;
-          end
-    endcase
-    if (rst) begin
-      \$174  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$175  = pad_left;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$175  = desc__pad_left;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$175  = desc__pad_left;
-          end
-    endcase
-    if (rst) begin
-      \$175  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$176  = t;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$176  = 20'h00000;
-          end
-      2'h2:
-        begin
-          \$176  = \$100 [19:0];
-          if (\$101 ) begin
-            \$176  = 20'h00000;
-          end
-        end
-      2'h1:
-          if (start) begin
-            \$176  = 20'h00000;
-          end
-    endcase
-    if (rst) begin
-      \$176  = 20'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$177  = error;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$177  = refused;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$177  = refused;
-          end
-    endcase
-    if (rst) begin
-      \$177  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$178  = n_rem;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$178  = { 1'h0, desc__n };
-          end
-      2'h2:
-          if (\$101 ) begin
-            (* full_case = 32'd1 *)
-            if (is_pool) begin
-            end else begin
-              if (\$117 ) begin
-              end else if (\$118 ) begin
-                \$178  = \$119 [16:0];
-              end
-            end
-          end
-      2'h1:
-          if (start) begin
-            \$178  = { 1'h0, desc__n };
-          end
-    endcase
-    if (rst) begin
-      \$178  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$179  = inner_rem;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$179  = { 1'h0, desc__k };
-          end
-      2'h2:
-          if (\$101 ) begin
-            (* full_case = 32'd1 *)
-            if (is_pool) begin
-            end else begin
-              (* full_case = 32'd1 *)
-              if (\$117 ) begin
-              end else if (\$118 ) begin
-                \$179  = { 1'h0, k_ };
-              end else begin
-                \$179  = \$125 [16:0];
-              end
-            end
-          end
-      2'h1:
-          if (start) begin
-            \$179  = { 1'h0, desc__k };
-          end
-    endcase
-    if (rst) begin
-      \$179  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$180  = a_ptr;
+    \$180  = a_base;
     casez (fsm_state)
       2'h0:
           if (start) begin
             \$180  = desc__a_base;
           end
       2'h2:
-          if (\$101 ) begin
-            (* full_case = 32'd1 *)
-            if (is_pool) begin
-            end else begin
-              (* full_case = 32'd1 *)
-              if (\$117 ) begin
-              end else if (\$118 ) begin
-                \$180  = a_base;
-              end else begin
-                \$180  = \$126 [7:0];
-              end
-            end
-          end
+          /* empty */;
       2'h1:
           if (start) begin
             \$180  = desc__a_base;
@@ -4715,26 +4503,17 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$181  = b_nptr;
+    \$181  = pin_base;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$181  = desc__b_base;
+            \$181  = desc__pin_base;
           end
       2'h2:
-          if (\$101 ) begin
-            (* full_case = 32'd1 *)
-            if (is_pool) begin
-            end else begin
-              if (\$117 ) begin
-              end else if (\$118 ) begin
-                \$181  = \$120 [7:0];
-              end
-            end
-          end
+          /* empty */;
       2'h1:
           if (start) begin
-            \$181  = desc__b_base;
+            \$181  = desc__pin_base;
           end
     endcase
     if (rst) begin
@@ -4743,355 +4522,283 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$182  = b_kptr;
+    \$182  = \$signal$87 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$182  = desc__b_base;
-          end
-      2'h2:
-          if (\$101 ) begin
-            (* full_case = 32'd1 *)
-            if (is_pool) begin
-            end else begin
-              (* full_case = 32'd1 *)
-              if (\$117 ) begin
-              end else if (\$118 ) begin
-                \$182  = \$121 [7:0];
-              end else begin
-                \$182  = \$127 [7:0];
-              end
-            end
-          end
-      2'h1:
-          if (start) begin
-            \$182  = desc__b_base;
-          end
-    endcase
-    if (rst) begin
-      \$182  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$183  = c_nptr;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$183  = desc__c_base;
-          end
-      2'h2:
-          if (\$101 ) begin
-            (* full_case = 32'd1 *)
-            if (is_pool) begin
-            end else begin
-              if (\$117 ) begin
-              end else if (\$118 ) begin
-                \$183  = \$122 [7:0];
-              end
-            end
-          end
-      2'h1:
-          if (start) begin
-            \$183  = desc__c_base;
-          end
-    endcase
-    if (rst) begin
-      \$183  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$184  = c_row;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$184  = desc__c_base;
-          end
-      2'h2:
-          if (\$101 ) begin
-            (* full_case = 32'd1 *)
-            if (is_pool) begin
-            end else begin
-              if (\$117 ) begin
-              end else if (\$118 ) begin
-                \$184  = \$123 [7:0];
-              end
-            end
-          end
-      2'h1:
-          if (start) begin
-            \$184  = desc__c_base;
-          end
-    endcase
-    if (rst) begin
-      \$184  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$185  = par_addr;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$185  = desc__p_base;
-          end
-      2'h2:
-          if (\$101 ) begin
-            (* full_case = 32'd1 *)
-            if (is_pool) begin
-            end else begin
-              if (\$117 ) begin
-              end else if (\$118 ) begin
-                \$185  = \$124 [3:0];
-              end
-            end
-          end
-      2'h1:
-          if (start) begin
-            \$185  = desc__p_base;
-          end
-    endcase
-    if (rst) begin
-      \$185  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$186  = pp_first;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$186  = 1'h1;
-          end
-      2'h2:
-          if (\$101 ) begin
-            (* full_case = 32'd1 *)
-            if (is_pool) begin
-            end else begin
-              (* full_case = 32'd1 *)
-              if (\$117 ) begin
-              end else if (\$118 ) begin
-                \$186  = 1'h1;
-              end else begin
-                \$186  = 1'h0;
-              end
-            end
-          end
-      2'h1:
-          if (start) begin
-            \$186  = 1'h1;
-          end
-    endcase
-    if (rst) begin
-      \$186  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$187  = \$signal$97 ;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$187  = 16'h0000;
-          end
-      2'h2:
-          if (\$101 ) begin
-            if (is_pool) begin
-              (* full_case = 32'd1 *)
-              if (\$107 ) begin
-              end else if (\$109 ) begin
-                \$187  = 16'h0000;
-              end else begin
-                \$187  = \$113 [15:0];
-              end
-            end
-          end
-      2'h1:
-          if (start) begin
-            \$187  = 16'h0000;
-          end
-    endcase
-    if (rst) begin
-      \$187  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$188  = \$signal$98 ;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$188  = 16'h0000;
-          end
-      2'h2:
-          if (\$101 ) begin
-            if (is_pool) begin
-              if (\$107 ) begin
-              end else if (\$109 ) begin
-                \$188  = \$111 [15:0];
-              end
-            end
-          end
-      2'h1:
-          if (start) begin
-            \$188  = 16'h0000;
-          end
-    endcase
-    if (rst) begin
-      \$188  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$189  = \$signal$44 ;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$189  = { \$92 [8], \$92 [8], \$92 [8], \$92 [8], \$92 [8], \$92 [8], \$92 [8], \$92 [8], \$92 [8], \$92  };
-          end
-      2'h2:
-          if (\$101 ) begin
-            if (is_pool) begin
-              (* full_case = 32'd1 *)
-              if (\$107 ) begin
-              end else if (\$109 ) begin
-                \$189  = { \$110 [8], \$110 [8], \$110 [8], \$110 [8], \$110 [8], \$110 [8], \$110 [8], \$110 [8], \$110 [8], \$110  };
-              end else begin
-                \$189  = \$114 [17:0];
-              end
-            end
-          end
-      2'h1:
-          if (start) begin
-            \$189  = { \$128 [8], \$128 [8], \$128 [8], \$128 [8], \$128 [8], \$128 [8], \$128 [8], \$128 [8], \$128 [8], \$128  };
-          end
-    endcase
-    if (rst) begin
-      \$189  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$190  = \$signal ;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$190  = { \$93 [8], \$93 [8], \$93 [8], \$93 [8], \$93 [8], \$93 [8], \$93 [8], \$93 [8], \$93 [8], \$93  };
-          end
-      2'h2:
-          if (\$101 ) begin
-            if (is_pool) begin
-              if (\$107 ) begin
-              end else if (\$109 ) begin
-                \$190  = \$112 [17:0];
-              end
-            end
-          end
-      2'h1:
-          if (start) begin
-            \$190  = { \$129 [8], \$129 [8], \$129 [8], \$129 [8], \$129 [8], \$129 [8], \$129 [8], \$129 [8], \$129 [8], \$129  };
-          end
-    endcase
-    if (rst) begin
-      \$190  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$191  = \$signal$45 ;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$191  = 8'h00;
-          end
-      2'h2:
-          if (\$101 ) begin
-            if (is_pool) begin
-              \$191  = 8'h00;
-            end
-          end
-      2'h1:
-          if (start) begin
-            \$191  = 8'h00;
-          end
-    endcase
-    if (\$149 ) begin
-      (* full_case = 32'd1 *)
-      if (\$151 ) begin
-        \$191  = 8'h00;
-      end else begin
-        \$191  = \$153 [7:0];
-      end
-    end
-    if (rst) begin
-      \$191  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$192  = \$signal$42 ;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$192  = 8'h00;
-          end
-      2'h2:
-          if (\$101 ) begin
-            if (is_pool) begin
-              \$192  = 8'h00;
-            end
-          end
-      2'h1:
-          if (start) begin
-            \$192  = 8'h00;
-          end
-    endcase
-    if (\$149 ) begin
-      if (\$151 ) begin
-        \$192  = \$152 [7:0];
-      end
-    end
-    if (rst) begin
-      \$192  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$193  = win;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$193  = \$94 ;
+            \$182  = desc__in_h;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$193  = \$130 ;
+            \$182  = desc__in_h;
           end
     endcase
     if (rst) begin
-      \$193  = 16'h0000;
+      \$182  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$194  = out_ptr;
+    \$183  = \$signal$51 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$194  = desc__c_base;
+            \$183  = desc__in_w;
           end
       2'h2:
-          if (\$101 ) begin
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$183  = desc__in_w;
+          end
+    endcase
+    if (rst) begin
+      \$183  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    \$184  = \$signal$88 ;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$184  = desc__out_h;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$184  = desc__out_h;
+          end
+    endcase
+    if (rst) begin
+      \$184  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    \$185  = \$signal$89 ;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$185  = desc__out_w;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$185  = desc__out_w;
+          end
+    endcase
+    if (rst) begin
+      \$185  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    \$186  = win_w;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$186  = desc__win_w;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$186  = desc__win_w;
+          end
+    endcase
+    if (rst) begin
+      \$186  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    \$187  = \$signal$91 ;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$187  = desc__stride_h;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$187  = desc__stride_h;
+          end
+    endcase
+    if (rst) begin
+      \$187  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    \$188  = \$signal$92 ;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$188  = desc__stride_w;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$188  = desc__stride_w;
+          end
+    endcase
+    if (rst) begin
+      \$188  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    \$189  = pad_left;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$189  = desc__pad_left;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$189  = desc__pad_left;
+          end
+    endcase
+    if (rst) begin
+      \$189  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    \$190  = t;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$190  = 20'h00000;
+          end
+      2'h2:
+        begin
+          \$190  = \$106 [19:0];
+          if (\$107 ) begin
+            \$190  = 20'h00000;
+          end
+        end
+      2'h1:
+          if (start) begin
+            \$190  = 20'h00000;
+          end
+    endcase
+    if (rst) begin
+      \$190  = 20'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    \$191  = error;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$191  = refused;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$191  = refused;
+          end
+    endcase
+    if (rst) begin
+      \$191  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    \$192  = n_rem;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$192  = { 1'h0, desc__n };
+          end
+      2'h2:
+          if (\$107 ) begin
+            (* full_case = 32'd1 *)
             if (is_pool) begin
-              \$194  = \$102 [7:0];
+            end else begin
+              if (\$123 ) begin
+              end else if (\$124 ) begin
+                \$192  = \$125 [16:0];
+              end
             end
           end
       2'h1:
           if (start) begin
-            \$194  = desc__c_base;
+            \$192  = { 1'h0, desc__n };
+          end
+    endcase
+    if (rst) begin
+      \$192  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    \$193  = inner_rem;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$193  = { 1'h0, desc__k };
+          end
+      2'h2:
+          if (\$107 ) begin
+            (* full_case = 32'd1 *)
+            if (is_pool) begin
+            end else begin
+              (* full_case = 32'd1 *)
+              if (\$123 ) begin
+              end else if (\$124 ) begin
+                \$193  = { 1'h0, k_ };
+              end else begin
+                \$193  = \$137 [16:0];
+              end
+            end
+          end
+      2'h1:
+          if (start) begin
+            \$193  = { 1'h0, desc__k };
+          end
+    endcase
+    if (rst) begin
+      \$193  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    \$194  = a_ptr;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$194  = desc__a_base;
+          end
+      2'h2:
+          if (\$107 ) begin
+            (* full_case = 32'd1 *)
+            if (is_pool) begin
+            end else begin
+              (* full_case = 32'd1 *)
+              if (\$123 ) begin
+              end else if (\$124 ) begin
+                \$194  = a_base;
+              end else begin
+                \$194  = \$138 [7:0];
+              end
+            end
+          end
+      2'h1:
+          if (start) begin
+            \$194  = desc__a_base;
           end
     endcase
     if (rst) begin
@@ -5100,87 +4807,527 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$195  = t_last;
+    \$195  = b_nptr;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$195  = { 3'h0, \$99  };
+            \$195  = desc__b_base;
+          end
+      2'h2:
+          if (\$107 ) begin
+            (* full_case = 32'd1 *)
+            if (is_pool) begin
+            end else begin
+              if (\$123 ) begin
+              end else if (\$124 ) begin
+                \$195  = \$126 [7:0];
+              end
+            end
+          end
+      2'h1:
+          if (start) begin
+            \$195  = desc__b_base;
+          end
+    endcase
+    if (rst) begin
+      \$195  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    \$196  = b_kptr;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$196  = desc__b_base;
+          end
+      2'h2:
+          if (\$107 ) begin
+            (* full_case = 32'd1 *)
+            if (is_pool) begin
+            end else begin
+              (* full_case = 32'd1 *)
+              if (\$123 ) begin
+              end else if (\$124 ) begin
+                \$196  = \$127 [7:0];
+              end else begin
+                \$196  = \$139 [7:0];
+              end
+            end
+          end
+      2'h1:
+          if (start) begin
+            \$196  = desc__b_base;
+          end
+    endcase
+    if (rst) begin
+      \$196  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    \$197  = c_nptr;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$197  = desc__c_base;
+          end
+      2'h2:
+          if (\$107 ) begin
+            (* full_case = 32'd1 *)
+            if (is_pool) begin
+            end else begin
+              if (\$123 ) begin
+              end else if (\$124 ) begin
+                \$197  = \$128 [7:0];
+              end
+            end
+          end
+      2'h1:
+          if (start) begin
+            \$197  = desc__c_base;
+          end
+    endcase
+    if (rst) begin
+      \$197  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    \$198  = c_row;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$198  = desc__c_base;
+          end
+      2'h2:
+          if (\$107 ) begin
+            (* full_case = 32'd1 *)
+            if (is_pool) begin
+            end else begin
+              if (\$123 ) begin
+              end else if (\$124 ) begin
+                \$198  = \$129 [7:0];
+              end
+            end
+          end
+      2'h1:
+          if (start) begin
+            \$198  = desc__c_base;
+          end
+    endcase
+    if (rst) begin
+      \$198  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    \$199  = par_addr;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$199  = desc__p_base;
+          end
+      2'h2:
+          if (\$107 ) begin
+            (* full_case = 32'd1 *)
+            if (is_pool) begin
+            end else begin
+              if (\$123 ) begin
+              end else if (\$124 ) begin
+                \$199  = \$130 [3:0];
+              end
+            end
+          end
+      2'h1:
+          if (start) begin
+            \$199  = desc__p_base;
+          end
+    endcase
+    if (rst) begin
+      \$199  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    \$200  = first;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$200  = 1'h1;
+          end
+      2'h2:
+          if (\$107 ) begin
+            (* full_case = 32'd1 *)
+            if (is_pool) begin
+            end else begin
+              (* full_case = 32'd1 *)
+              if (\$123 ) begin
+              end else if (\$124 ) begin
+                \$200  = 1'h1;
+              end else begin
+                \$200  = 1'h0;
+              end
+            end
+          end
+      2'h1:
+          if (start) begin
+            \$200  = 1'h1;
+          end
+    endcase
+    if (rst) begin
+      \$200  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    \$201  = acc_nptr;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$201  = 8'h00;
+          end
+      2'h2:
+          if (\$107 ) begin
+            (* full_case = 32'd1 *)
+            if (is_pool) begin
+            end else begin
+              if (\$123 ) begin
+              end else if (\$124 ) begin
+                \$201  = \$133 [7:0];
+              end
+            end
+          end
+      2'h1:
+          if (start) begin
+            \$201  = 8'h00;
+          end
+    endcase
+    if (rst) begin
+      \$201  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    \$202  = acc_row;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$202  = 8'h00;
+          end
+      2'h2:
+          if (\$107 ) begin
+            (* full_case = 32'd1 *)
+            if (is_pool) begin
+            end else begin
+              if (\$123 ) begin
+              end else if (\$124 ) begin
+                \$202  = \$136 [7:0];
+              end
+            end
+          end
+      2'h1:
+          if (start) begin
+            \$202  = 8'h00;
+          end
+    endcase
+    if (rst) begin
+      \$202  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    \$203  = \$signal$103 ;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$203  = 16'h0000;
+          end
+      2'h2:
+          if (\$107 ) begin
+            if (is_pool) begin
+              (* full_case = 32'd1 *)
+              if (\$113 ) begin
+              end else if (\$115 ) begin
+                \$203  = 16'h0000;
+              end else begin
+                \$203  = \$119 [15:0];
+              end
+            end
+          end
+      2'h1:
+          if (start) begin
+            \$203  = 16'h0000;
+          end
+    endcase
+    if (rst) begin
+      \$203  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    \$204  = \$signal$104 ;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$204  = 16'h0000;
+          end
+      2'h2:
+          if (\$107 ) begin
+            if (is_pool) begin
+              if (\$113 ) begin
+              end else if (\$115 ) begin
+                \$204  = \$117 [15:0];
+              end
+            end
+          end
+      2'h1:
+          if (start) begin
+            \$204  = 16'h0000;
+          end
+    endcase
+    if (rst) begin
+      \$204  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    \$205  = \$signal$47 ;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$205  = { \$98 [8], \$98 [8], \$98 [8], \$98 [8], \$98 [8], \$98 [8], \$98 [8], \$98 [8], \$98 [8], \$98  };
+          end
+      2'h2:
+          if (\$107 ) begin
+            if (is_pool) begin
+              (* full_case = 32'd1 *)
+              if (\$113 ) begin
+              end else if (\$115 ) begin
+                \$205  = { \$116 [8], \$116 [8], \$116 [8], \$116 [8], \$116 [8], \$116 [8], \$116 [8], \$116 [8], \$116 [8], \$116  };
+              end else begin
+                \$205  = \$120 [17:0];
+              end
+            end
+          end
+      2'h1:
+          if (start) begin
+            \$205  = { \$140 [8], \$140 [8], \$140 [8], \$140 [8], \$140 [8], \$140 [8], \$140 [8], \$140 [8], \$140 [8], \$140  };
+          end
+    endcase
+    if (rst) begin
+      \$205  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    \$206  = \$signal ;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$206  = { \$99 [8], \$99 [8], \$99 [8], \$99 [8], \$99 [8], \$99 [8], \$99 [8], \$99 [8], \$99 [8], \$99  };
+          end
+      2'h2:
+          if (\$107 ) begin
+            if (is_pool) begin
+              if (\$113 ) begin
+              end else if (\$115 ) begin
+                \$206  = \$118 [17:0];
+              end
+            end
+          end
+      2'h1:
+          if (start) begin
+            \$206  = { \$141 [8], \$141 [8], \$141 [8], \$141 [8], \$141 [8], \$141 [8], \$141 [8], \$141 [8], \$141 [8], \$141  };
+          end
+    endcase
+    if (rst) begin
+      \$206  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    \$207  = \$signal$48 ;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$207  = 8'h00;
+          end
+      2'h2:
+          if (\$107 ) begin
+            if (is_pool) begin
+              \$207  = 8'h00;
+            end
+          end
+      2'h1:
+          if (start) begin
+            \$207  = 8'h00;
+          end
+    endcase
+    if (\$161 ) begin
+      (* full_case = 32'd1 *)
+      if (\$163 ) begin
+        \$207  = 8'h00;
+      end else begin
+        \$207  = \$165 [7:0];
+      end
+    end
+    if (rst) begin
+      \$207  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    \$208  = \$signal$45 ;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$208  = 8'h00;
+          end
+      2'h2:
+          if (\$107 ) begin
+            if (is_pool) begin
+              \$208  = 8'h00;
+            end
+          end
+      2'h1:
+          if (start) begin
+            \$208  = 8'h00;
+          end
+    endcase
+    if (\$161 ) begin
+      if (\$163 ) begin
+        \$208  = \$164 [7:0];
+      end
+    end
+    if (rst) begin
+      \$208  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    \$209  = win;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$209  = \$100 ;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$195  = { 3'h0, \$135  };
+            \$209  = \$142 ;
           end
     endcase
     if (rst) begin
-      \$195  = 20'h00000;
+      \$209  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$196  = fsm_state;
+    \$210  = out_ptr;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$210  = desc__c_base;
+          end
+      2'h2:
+          if (\$107 ) begin
+            if (is_pool) begin
+              \$210  = \$108 [7:0];
+            end
+          end
+      2'h1:
+          if (start) begin
+            \$210  = desc__c_base;
+          end
+    endcase
+    if (rst) begin
+      \$210  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    \$211  = t_last;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$211  = { 3'h0, \$105  };
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$211  = { 3'h0, \$147  };
+          end
+    endcase
+    if (rst) begin
+      \$211  = 20'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    \$212  = fsm_state;
     casez (fsm_state)
       2'h0:
           if (start) begin
             (* full_case = 32'd1 *)
             if (refused) begin
-              \$196  = 2'h1;
+              \$212  = 2'h1;
             end else begin
-              \$196  = 2'h2;
+              \$212  = 2'h2;
             end
           end
       2'h2:
-          if (\$101 ) begin
+          if (\$107 ) begin
             (* full_case = 32'd1 *)
             if (is_pool) begin
-              if (\$107 ) begin
-                \$196  = 2'h1;
+              if (\$113 ) begin
+                \$212  = 2'h1;
               end
             end else begin
-              if (\$117 ) begin
-                \$196  = 2'h1;
+              if (\$123 ) begin
+                \$212  = 2'h1;
               end
             end
           end
       2'h1:
         begin
-          \$196  = 2'h0;
+          \$212  = 2'h0;
           if (start) begin
             (* full_case = 32'd1 *)
             if (refused) begin
-              \$196  = 2'h1;
+              \$212  = 2'h1;
             end else begin
-              \$196  = 2'h2;
+              \$212  = 2'h2;
             end
           end
         end
     endcase
     if (rst) begin
-      \$196  = 2'h0;
+      \$212  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$197  = \$146 ;
+    \$213  = \$158 ;
     if (rst) begin
-      \$197  = 1'h0;
+      \$213  = 1'h0;
     end
   end
   assign run = busy;
   assign lane_mask = { \$24 , \$23 , \$22  };
-  assign first = pp_first;
   assign \port$102$0  = \$22 ;
   assign \port$103$0  = \$23 ;
   assign \port$104$0  = \$24 ;
   assign wgt_addr = \$26 [7:0];
   assign act_addr = \$34 [7:0];
-  assign acc_rd_addr = \$47 [7:0];
-  assign acc_wr_addr = \$57 [7:0];
+  assign acc_rd_addr = \$49 [7:0];
+  assign acc_wr_addr = \$61 [7:0];
   assign is_pool = kind;
   assign \$1  = desc__kind;
-  assign \$95  = desc__kind;
-  assign \$131  = desc__kind;
+  assign \$101  = desc__kind;
+  assign \$143  = desc__kind;
 endmodule
 
 (* generator = "Amaranth" *)

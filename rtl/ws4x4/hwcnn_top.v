@@ -6,8 +6,8 @@
 (* top =  1  *)
 (* generator = "Amaranth" *)
 module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__data, par_wr__en, par_wr__addr, par_wr__data, out_wr__en, out_wr__addr, out_wr__data, out_rd__addr, start, desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc__b_base, desc__p_base, desc__c_base
-, desc__pin_base, desc__m0, desc__shift, desc__rounding, desc__wrap, desc__per_channel, desc__bias_en, desc__lo, desc__hi, desc__pool_op, desc__in_h, desc__in_w, desc__out_h, desc__out_w, desc__win_h, desc__win_w, desc__stride_h, desc__stride_w, desc__pad_top, desc__pad_left, clk
-, rst, out_rd__data, busy, done, error, act_wr__en);
+, desc__pin_base, desc__m0, desc__shift, desc__rounding, desc__wrap, desc__per_channel, desc__bias_en, desc__acc_in, desc__acc_out, desc__lo, desc__hi, desc__pool_op, desc__in_h, desc__in_w, desc__out_h, desc__out_w, desc__win_h, desc__win_w, desc__stride_h, desc__stride_w, desc__pad_top
+, desc__pad_left, clk, rst, out_rd__data, busy, done, error, act_wr__en);
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire \$1 ;
   wire \$10 ;
@@ -74,9 +74,9 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
   wire [7:0] a_in__2;
   wire [7:0] a_in__3;
   wire [31:0] acc;
-  wire [31:0] \acc$157 ;
-  wire [31:0] \acc$166 ;
-  wire [31:0] \acc$175 ;
+  wire [31:0] \acc$161 ;
+  wire [31:0] \acc$170 ;
+  wire [31:0] \acc$179 ;
   wire acc_en;
   wire [7:0] acc_rd__addr;
   wire [127:0] acc_rd__data;
@@ -91,109 +91,115 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
   wire [31:0] act_rd__data;
   input [7:0] act_wr__addr;
   wire [7:0] act_wr__addr;
-  wire [7:0] \act_wr__addr$48 ;
+  wire [7:0] \act_wr__addr$50 ;
   input [31:0] act_wr__data;
   wire [31:0] act_wr__data;
-  wire [31:0] \act_wr__data$49 ;
+  wire [31:0] \act_wr__data$51 ;
   input act_wr__en;
   wire act_wr__en;
-  wire \act_wr__en$50 ;
+  wire \act_wr__en$52 ;
   wire bias_en;
   output busy;
   wire busy;
-  wire \busy$91 ;
+  wire \busy$95 ;
   wire clear;
   input clk;
   wire clk;
   input [7:0] desc__a_base;
   wire [7:0] desc__a_base;
-  wire [7:0] \desc__a_base$62 ;
+  wire [7:0] \desc__a_base$64 ;
+  input desc__acc_in;
+  wire desc__acc_in;
+  wire \desc__acc_in$65 ;
+  input desc__acc_out;
+  wire desc__acc_out;
+  wire \desc__acc_out$66 ;
   input [7:0] desc__b_base;
   wire [7:0] desc__b_base;
-  wire [7:0] \desc__b_base$63 ;
+  wire [7:0] \desc__b_base$67 ;
   input desc__bias_en;
   wire desc__bias_en;
-  wire \desc__bias_en$64 ;
+  wire \desc__bias_en$68 ;
   input [7:0] desc__c_base;
   wire [7:0] desc__c_base;
-  wire [7:0] \desc__c_base$65 ;
+  wire [7:0] \desc__c_base$69 ;
   input [7:0] desc__hi;
   wire [7:0] desc__hi;
-  wire [7:0] \desc__hi$66 ;
+  wire [7:0] \desc__hi$70 ;
   input [15:0] desc__in_h;
   wire [15:0] desc__in_h;
-  wire [15:0] \desc__in_h$67 ;
+  wire [15:0] \desc__in_h$71 ;
   input [15:0] desc__in_w;
   wire [15:0] desc__in_w;
-  wire [15:0] \desc__in_w$68 ;
+  wire [15:0] \desc__in_w$72 ;
   input [15:0] desc__k;
   wire [15:0] desc__k;
-  wire [15:0] \desc__k$69 ;
+  wire [15:0] \desc__k$73 ;
   input desc__kind;
   wire desc__kind;
-  wire \desc__kind$70 ;
+  wire \desc__kind$74 ;
   input [7:0] desc__lo;
   wire [7:0] desc__lo;
-  wire [7:0] \desc__lo$71 ;
+  wire [7:0] \desc__lo$75 ;
   input [15:0] desc__m;
   wire [15:0] desc__m;
-  wire [15:0] \desc__m$72 ;
+  wire [15:0] \desc__m$76 ;
   input [30:0] desc__m0;
   wire [30:0] desc__m0;
-  wire [30:0] \desc__m0$73 ;
+  wire [30:0] \desc__m0$77 ;
   input [15:0] desc__n;
   wire [15:0] desc__n;
-  wire [15:0] \desc__n$74 ;
+  wire [15:0] \desc__n$78 ;
   input [15:0] desc__out_h;
   wire [15:0] desc__out_h;
-  wire [15:0] \desc__out_h$75 ;
+  wire [15:0] \desc__out_h$79 ;
   input [15:0] desc__out_w;
   wire [15:0] desc__out_w;
-  wire [15:0] \desc__out_w$76 ;
+  wire [15:0] \desc__out_w$80 ;
   input [3:0] desc__p_base;
   wire [3:0] desc__p_base;
-  wire [3:0] \desc__p_base$77 ;
+  wire [3:0] \desc__p_base$81 ;
   input [7:0] desc__pad_left;
   wire [7:0] desc__pad_left;
-  wire [7:0] \desc__pad_left$78 ;
+  wire [7:0] \desc__pad_left$82 ;
   input [7:0] desc__pad_top;
   wire [7:0] desc__pad_top;
-  wire [7:0] \desc__pad_top$79 ;
+  wire [7:0] \desc__pad_top$83 ;
   input desc__per_channel;
   wire desc__per_channel;
-  wire \desc__per_channel$80 ;
+  wire \desc__per_channel$84 ;
   input [7:0] desc__pin_base;
   wire [7:0] desc__pin_base;
-  wire [7:0] \desc__pin_base$81 ;
+  wire [7:0] \desc__pin_base$85 ;
   input [1:0] desc__pool_op;
   wire [1:0] desc__pool_op;
-  wire [1:0] \desc__pool_op$82 ;
+  wire [1:0] \desc__pool_op$86 ;
   input [1:0] desc__rounding;
   wire [1:0] desc__rounding;
-  wire [1:0] \desc__rounding$83 ;
+  wire [1:0] \desc__rounding$87 ;
   input [5:0] desc__shift;
   wire [5:0] desc__shift;
-  wire [5:0] \desc__shift$84 ;
+  wire [5:0] \desc__shift$88 ;
   input [7:0] desc__stride_h;
   wire [7:0] desc__stride_h;
-  wire [7:0] \desc__stride_h$85 ;
+  wire [7:0] \desc__stride_h$89 ;
   input [7:0] desc__stride_w;
   wire [7:0] desc__stride_w;
-  wire [7:0] \desc__stride_w$86 ;
+  wire [7:0] \desc__stride_w$90 ;
   input [7:0] desc__win_h;
   wire [7:0] desc__win_h;
-  wire [7:0] \desc__win_h$87 ;
+  wire [7:0] \desc__win_h$91 ;
   input [7:0] desc__win_w;
   wire [7:0] desc__win_w;
-  wire [7:0] \desc__win_w$88 ;
+  wire [7:0] \desc__win_w$92 ;
   input desc__wrap;
   wire desc__wrap;
-  wire \desc__wrap$89 ;
+  wire \desc__wrap$93 ;
   wire div_init;
   wire div_step;
   output done;
   wire done;
-  wire \done$92 ;
+  wire \done$96 ;
   wire [7:0] eng_out_rd__addr;
   wire [31:0] eng_out_rd__data;
   wire [7:0] eng_out_wr__addr;
@@ -202,63 +208,63 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
   wire engine_owns_out;
   output error;
   wire error;
-  wire \error$93 ;
+  wire \error$97 ;
   wire feed;
   wire finish;
   wire [7:0] hi;
-  wire [7:0] \hi$156 ;
-  wire [7:0] \hi$165 ;
-  wire [7:0] \hi$174 ;
-  wire [7:0] \hi$183 ;
-  wire [7:0] \hi$217 ;
+  wire [7:0] \hi$160 ;
+  wire [7:0] \hi$169 ;
+  wire [7:0] \hi$178 ;
+  wire [7:0] \hi$187 ;
+  wire [7:0] \hi$221 ;
   wire [7:0] i_data__0;
-  wire [31:0] \i_data__0$124 ;
+  wire [31:0] \i_data__0$128 ;
   wire [7:0] i_data__1;
-  wire [31:0] \i_data__1$127 ;
+  wire [31:0] \i_data__1$131 ;
   wire [7:0] i_data__2;
-  wire [31:0] \i_data__2$130 ;
+  wire [31:0] \i_data__2$134 ;
   wire [7:0] i_data__3;
-  wire [31:0] \i_data__3$133 ;
+  wire [31:0] \i_data__3$137 ;
   wire kind;
   wire [3:0] lane_mask;
   wire [7:0] lo;
-  wire [7:0] \lo$154 ;
-  wire [7:0] \lo$164 ;
-  wire [7:0] \lo$173 ;
-  wire [7:0] \lo$182 ;
-  wire [7:0] \lo$216 ;
+  wire [7:0] \lo$158 ;
+  wire [7:0] \lo$168 ;
+  wire [7:0] \lo$177 ;
+  wire [7:0] \lo$186 ;
+  wire [7:0] \lo$220 ;
   wire load;
-  wire \load$136 ;
+  wire \load$140 ;
   wire [30:0] m0;
-  wire [30:0] \m0$145 ;
-  wire [30:0] \m0$160 ;
-  wire [30:0] \m0$169 ;
-  wire [30:0] \m0$178 ;
+  wire [30:0] \m0$149 ;
+  wire [30:0] \m0$164 ;
+  wire [30:0] \m0$173 ;
+  wire [30:0] \m0$182 ;
   wire [7:0] o_data__0;
-  wire [31:0] \o_data__0$219 ;
+  wire [31:0] \o_data__0$223 ;
   wire [7:0] o_data__1;
-  wire [31:0] \o_data__1$223 ;
+  wire [31:0] \o_data__1$227 ;
   wire [7:0] o_data__2;
-  wire [31:0] \o_data__2$224 ;
+  wire [31:0] \o_data__2$228 ;
   wire [7:0] o_data__3;
-  wire [31:0] \o_data__3$225 ;
+  wire [31:0] \o_data__3$229 ;
   wire [1:0] op;
   input [7:0] out_rd__addr;
   wire [7:0] out_rd__addr;
-  wire [7:0] \out_rd__addr$60 ;
+  wire [7:0] \out_rd__addr$62 ;
   output [31:0] out_rd__data;
   wire [31:0] out_rd__data;
-  wire [31:0] \out_rd__data$61 ;
+  wire [31:0] \out_rd__data$63 ;
   wire [7:0] out_rd_addr;
   input [7:0] out_wr__addr;
   wire [7:0] out_wr__addr;
-  wire [7:0] \out_wr__addr$57 ;
+  wire [7:0] \out_wr__addr$59 ;
   input [31:0] out_wr__data;
   wire [31:0] out_wr__data;
-  wire [31:0] \out_wr__data$58 ;
+  wire [31:0] \out_wr__data$60 ;
   input out_wr__en;
   wire out_wr__en;
-  wire \out_wr__en$59 ;
+  wire \out_wr__en$61 ;
   wire [7:0] out_wr_addr;
   wire out_wr_en;
   wire [3:0] par_addr;
@@ -266,13 +272,13 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
   wire [275:0] par_rd__data;
   input [3:0] par_wr__addr;
   wire [3:0] par_wr__addr;
-  wire [3:0] \par_wr__addr$54 ;
+  wire [3:0] \par_wr__addr$56 ;
   input [275:0] par_wr__data;
   wire [275:0] par_wr__data;
-  wire [275:0] \par_wr__data$55 ;
+  wire [275:0] \par_wr__data$57 ;
   input par_wr__en;
   wire par_wr__en;
-  wire \par_wr__en$56 ;
+  wire \par_wr__en$58 ;
   wire per_channel;
   wire pool_acc;
   wire pool_clear;
@@ -291,20 +297,20 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
   wire [31:0] psum_out__2;
   wire [31:0] psum_out__3;
   wire [1:0] rounding;
-  wire [1:0] \rounding$150 ;
-  wire [1:0] \rounding$162 ;
-  wire [1:0] \rounding$171 ;
-  wire [1:0] \rounding$180 ;
+  wire [1:0] \rounding$154 ;
+  wire [1:0] \rounding$166 ;
+  wire [1:0] \rounding$175 ;
+  wire [1:0] \rounding$184 ;
   input rst;
   wire rst;
   wire [5:0] shift;
-  wire [5:0] \shift$148 ;
-  wire [5:0] \shift$161 ;
-  wire [5:0] \shift$170 ;
-  wire [5:0] \shift$179 ;
+  wire [5:0] \shift$152 ;
+  wire [5:0] \shift$165 ;
+  wire [5:0] \shift$174 ;
+  wire [5:0] \shift$183 ;
   input start;
   wire start;
-  wire \start$90 ;
+  wire \start$94 ;
   wire [24:0] sum__0;
   wire [24:0] sum__1;
   wire [24:0] sum__2;
@@ -318,60 +324,60 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
   wire [31:0] wgt_rd__data;
   input [7:0] wgt_wr__addr;
   wire [7:0] wgt_wr__addr;
-  wire [7:0] \wgt_wr__addr$51 ;
+  wire [7:0] \wgt_wr__addr$53 ;
   input [31:0] wgt_wr__data;
   wire [31:0] wgt_wr__data;
-  wire [31:0] \wgt_wr__data$52 ;
+  wire [31:0] \wgt_wr__data$54 ;
   input wgt_wr__en;
   wire wgt_wr__en;
-  wire \wgt_wr__en$53 ;
+  wire \wgt_wr__en$55 ;
   wire wrap;
-  wire \wrap$152 ;
-  wire \wrap$163 ;
-  wire \wrap$172 ;
-  wire \wrap$181 ;
+  wire \wrap$156 ;
+  wire \wrap$167 ;
+  wire \wrap$176 ;
+  wire \wrap$185 ;
   wire wrow_valid;
   wire [7:0] x__0;
   wire [7:0] x__1;
   wire [7:0] x__2;
   wire [7:0] x__3;
   wire [7:0] y;
-  wire [7:0] \y$189 ;
-  wire [7:0] \y$191 ;
   wire [7:0] \y$193 ;
+  wire [7:0] \y$195 ;
+  wire [7:0] \y$197 ;
   wire [7:0] y__0;
   wire [7:0] y__1;
   wire [7:0] y__2;
   wire [7:0] y__3;
-  assign \shift$179  = \$20  ? par_rd__data[275:270] : \shift$148 ;
+  assign \shift$183  = \$20  ? par_rd__data[275:270] : \shift$152 ;
   assign \$22  = pool_op == 2'h2;
   assign \$23  = \$22  ? y : y__0;
   assign \$24  = \$57  ? y : 8'h00;
   assign \$25  = \$21  ? \$23  : \$24 ;
   assign \$27  = pool_op == 2'h2;
-  assign \$28  = \$27  ? \y$189  : y__1;
-  assign \$29  = \$58  ? \y$189  : 8'h00;
+  assign \$28  = \$27  ? \y$193  : y__1;
+  assign \$29  = \$58  ? \y$193  : 8'h00;
   assign \$30  = \$26  ? \$28  : \$29 ;
   assign \$32  = pool_op == 2'h2;
-  assign \$33  = \$32  ? \y$191  : y__2;
-  assign \$34  = \$59  ? \y$191  : 8'h00;
+  assign \$33  = \$32  ? \y$195  : y__2;
+  assign \$34  = \$59  ? \y$195  : 8'h00;
   assign \$35  = \$31  ? \$33  : \$34 ;
   assign \$37  = pool_op == 2'h2;
-  assign \$38  = \$37  ? \y$193  : y__3;
-  assign \$39  = \$60  ? \y$193  : 8'h00;
+  assign \$38  = \$37  ? \y$197  : y__3;
+  assign \$39  = \$60  ? \y$197  : 8'h00;
   assign \$40  = \$36  ? \$38  : \$39 ;
   assign \$41  = bias_en ? par_rd__data[31:0] : 32'd0;
   assign \$42  = pp_first ? \$41  : acc_rd__data[31:0];
-  assign \$43  = $signed(\o_data__0$219 ) + $signed(\$42 );
+  assign \$43  = $signed(\o_data__0$223 ) + $signed(\$42 );
   assign \$44  = bias_en ? par_rd__data[100:69] : 32'd0;
   assign \$45  = pp_first ? \$44  : acc_rd__data[63:32];
-  assign \$46  = $signed(\o_data__1$223 ) + $signed(\$45 );
+  assign \$46  = $signed(\o_data__1$227 ) + $signed(\$45 );
   assign \$47  = bias_en ? par_rd__data[169:138] : 32'd0;
   assign \$48  = pp_first ? \$47  : acc_rd__data[95:64];
-  assign \$49  = $signed(\o_data__2$224 ) + $signed(\$48 );
+  assign \$49  = $signed(\o_data__2$228 ) + $signed(\$48 );
   assign \$50  = bias_en ? par_rd__data[238:207] : 32'd0;
   assign \$51  = pp_first ? \$50  : acc_rd__data[127:96];
-  assign \$52  = $signed(\i_data__3$133 ) + $signed(\$51 );
+  assign \$52  = $signed(\i_data__3$137 ) + $signed(\$51 );
   always @(posedge clk)
     pp_acc0 <= \$53 ;
   always @(posedge clk)
@@ -391,28 +397,28 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
   assign acc = \$1  ? { sum__0[24], sum__0[24], sum__0[24], sum__0[24], sum__0[24], sum__0[24], sum__0[24], sum__0 } : pp_acc0;
   assign \$2  = ! kind;
   assign \$3  = \$2  & per_channel;
-  assign m0 = \$3  ? par_rd__data[62:32] : \m0$145 ;
+  assign m0 = \$3  ? par_rd__data[62:32] : \m0$149 ;
   assign \$4  = ! kind;
   assign \$5  = \$4  & per_channel;
-  assign shift = \$5  ? par_rd__data[68:63] : \shift$148 ;
-  assign \acc$157  = \$6  ? { sum__1[24], sum__1[24], sum__1[24], sum__1[24], sum__1[24], sum__1[24], sum__1[24], sum__1 } : pp_acc1;
+  assign shift = \$5  ? par_rd__data[68:63] : \shift$152 ;
+  assign \acc$161  = \$6  ? { sum__1[24], sum__1[24], sum__1[24], sum__1[24], sum__1[24], sum__1[24], sum__1[24], sum__1 } : pp_acc1;
   assign \$7  = ! kind;
   assign \$8  = \$7  & per_channel;
-  assign \m0$160  = \$8  ? par_rd__data[131:101] : \m0$145 ;
+  assign \m0$164  = \$8  ? par_rd__data[131:101] : \m0$149 ;
   assign \$9  = ! kind;
   assign \$10  = \$9  & per_channel;
-  assign \shift$161  = \$10  ? par_rd__data[137:132] : \shift$148 ;
-  assign \acc$166  = \$11  ? { sum__2[24], sum__2[24], sum__2[24], sum__2[24], sum__2[24], sum__2[24], sum__2[24], sum__2 } : pp_acc2;
+  assign \shift$165  = \$10  ? par_rd__data[137:132] : \shift$152 ;
+  assign \acc$170  = \$11  ? { sum__2[24], sum__2[24], sum__2[24], sum__2[24], sum__2[24], sum__2[24], sum__2[24], sum__2 } : pp_acc2;
   assign \$12  = ! kind;
   assign \$13  = \$12  & per_channel;
-  assign \m0$169  = \$13  ? par_rd__data[200:170] : \m0$145 ;
+  assign \m0$173  = \$13  ? par_rd__data[200:170] : \m0$149 ;
   assign \$14  = ! kind;
   assign \$15  = \$14  & per_channel;
-  assign \shift$170  = \$15  ? par_rd__data[206:201] : \shift$148 ;
-  assign \acc$175  = \$16  ? { sum__3[24], sum__3[24], sum__3[24], sum__3[24], sum__3[24], sum__3[24], sum__3[24], sum__3 } : pp_acc3;
+  assign \shift$174  = \$15  ? par_rd__data[206:201] : \shift$152 ;
+  assign \acc$179  = \$16  ? { sum__3[24], sum__3[24], sum__3[24], sum__3[24], sum__3[24], sum__3[24], sum__3[24], sum__3 } : pp_acc3;
   assign \$17  = ! kind;
   assign \$18  = \$17  & per_channel;
-  assign \m0$178  = \$18  ? par_rd__data[269:239] : \m0$145 ;
+  assign \m0$182  = \$18  ? par_rd__data[269:239] : \m0$149 ;
   assign \$19  = ! kind;
   assign \$20  = \$19  & per_channel;
   \hwcnn_top.array  array (
@@ -422,10 +428,10 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
     .\a_in$81 (a_in__3),
     .clk(clk),
     .load(load),
-    .psum_out__0(\i_data__0$124 ),
-    .psum_out__1(\i_data__1$127 ),
-    .psum_out__2(\i_data__2$130 ),
-    .psum_out__3(\i_data__3$133 ),
+    .psum_out__0(\i_data__0$128 ),
+    .psum_out__1(\i_data__1$131 ),
+    .psum_out__2(\i_data__2$134 ),
+    .psum_out__3(\i_data__3$137 ),
     .rst(rst),
     .w_in(w_in__0),
     .\w_in$15 (w_in__2),
@@ -457,11 +463,11 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
     .\port$45$0 (\$25 ),
     .\port$50$0 (\$30 ),
     .\port$55$0 (\$35 ),
-    .\port$587$0 (pp_acc0),
-    .\port$589$0 (pp_acc1),
-    .\port$591$0 (pp_acc2),
-    .\port$593$0 (pp_acc3),
     .\port$60$0 (\$40 ),
+    .\port$600$0 (pp_acc0),
+    .\port$602$0 (pp_acc1),
+    .\port$604$0 (pp_acc2),
+    .\port$606$0 (pp_acc3),
     .rp__addr(act_rd__addr),
     .\rp__addr$16 (wgt_rd__addr),
     .\rp__addr$26 (par_rd__addr),
@@ -474,13 +480,13 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
   );
   \hwcnn_top.deskew  deskew (
     .clk(clk),
-    .i_data__0(\i_data__0$124 ),
-    .i_data__1(\i_data__1$127 ),
-    .i_data__2(\i_data__2$130 ),
-    .lane0_d2(\o_data__0$219 ),
-    .lane1_d1(\o_data__1$223 ),
-    .lane2_d0(\o_data__2$224 ),
-    .o_data__3(\i_data__3$133 ),
+    .i_data__0(\i_data__0$128 ),
+    .i_data__1(\i_data__1$131 ),
+    .i_data__2(\i_data__2$134 ),
+    .lane0_d2(\o_data__0$223 ),
+    .lane1_d1(\o_data__1$227 ),
+    .lane2_d0(\o_data__2$228 ),
+    .o_data__3(\i_data__3$137 ),
     .rst(rst)
   );
   \hwcnn_top.pool  pool (
@@ -517,40 +523,40 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
     .y(y)
   );
   \hwcnn_top.requant1  requant1 (
-    .acc(\acc$157 ),
+    .acc(\acc$161 ),
     .clk(clk),
     .\hi$14 (hi),
     .lo(lo),
-    .m0(\m0$160 ),
+    .m0(\m0$164 ),
     .\rounding$8 (rounding),
     .rst(rst),
-    .\shift$6 (\shift$161 ),
-    .wrap(wrap),
-    .y(\y$189 )
-  );
-  \hwcnn_top.requant2  requant2 (
-    .acc(\acc$166 ),
-    .clk(clk),
-    .\hi$14 (hi),
-    .lo(lo),
-    .m0(\m0$169 ),
-    .\rounding$8 (rounding),
-    .rst(rst),
-    .\shift$6 (\shift$170 ),
-    .wrap(wrap),
-    .y(\y$191 )
-  );
-  \hwcnn_top.requant3  requant3 (
-    .acc(\acc$175 ),
-    .clk(clk),
-    .\hi$14 (hi),
-    .lo(lo),
-    .m0(\m0$178 ),
-    .\rounding$8 (rounding),
-    .rst(rst),
-    .\shift$6 (\shift$179 ),
+    .\shift$6 (\shift$165 ),
     .wrap(wrap),
     .y(\y$193 )
+  );
+  \hwcnn_top.requant2  requant2 (
+    .acc(\acc$170 ),
+    .clk(clk),
+    .\hi$14 (hi),
+    .lo(lo),
+    .m0(\m0$173 ),
+    .\rounding$8 (rounding),
+    .rst(rst),
+    .\shift$6 (\shift$174 ),
+    .wrap(wrap),
+    .y(\y$195 )
+  );
+  \hwcnn_top.requant3  requant3 (
+    .acc(\acc$179 ),
+    .clk(clk),
+    .\hi$14 (hi),
+    .lo(lo),
+    .m0(\m0$182 ),
+    .\rounding$8 (rounding),
+    .rst(rst),
+    .\shift$6 (\shift$183 ),
+    .wrap(wrap),
+    .y(\y$197 )
   );
   \hwcnn_top.seq  seq (
     .acc_rd_addr(acc_rd__addr),
@@ -561,6 +567,8 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
     .busy(busy),
     .clk(clk),
     .desc__a_base(desc__a_base),
+    .desc__acc_in(desc__acc_in),
+    .desc__acc_out(desc__acc_out),
     .desc__b_base(desc__b_base),
     .desc__bias_en(desc__bias_en),
     .desc__c_base(desc__c_base),
@@ -595,7 +603,7 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
     .kind(kind),
     .lo(lo),
     .load(load),
-    .m0(\m0$145 ),
+    .m0(\m0$149 ),
     .out_rd_addr(eng_out_rd__addr),
     .out_wr_addr(eng_out_wr__addr),
     .out_wr_en(eng_out_wr__en),
@@ -615,7 +623,7 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
     .pp_in(pp_in),
     .rounding(rounding),
     .rst(rst),
-    .shift(\shift$148 ),
+    .shift(\shift$152 ),
     .start(start),
     .wgt_addr(wgt_rd__addr),
     .wrap(wrap),
@@ -672,52 +680,54 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
       \$56  = 32'd0;
     end
   end
-  assign \act_wr__addr$48  = act_wr__addr;
-  assign \act_wr__data$49  = act_wr__data;
-  assign \act_wr__en$50  = act_wr__en;
-  assign \wgt_wr__addr$51  = wgt_wr__addr;
-  assign \wgt_wr__data$52  = wgt_wr__data;
-  assign \wgt_wr__en$53  = wgt_wr__en;
-  assign \par_wr__addr$54  = par_wr__addr;
-  assign \par_wr__data$55  = par_wr__data;
-  assign \par_wr__en$56  = par_wr__en;
-  assign \out_wr__addr$57  = out_wr__addr;
-  assign \out_wr__data$58  = out_wr__data;
-  assign \out_wr__en$59  = out_wr__en;
-  assign \out_rd__addr$60  = out_rd__addr;
-  assign \out_rd__data$61  = out_rd__data;
-  assign \desc__a_base$62  = desc__a_base;
-  assign \desc__b_base$63  = desc__b_base;
-  assign \desc__bias_en$64  = desc__bias_en;
-  assign \desc__c_base$65  = desc__c_base;
-  assign \desc__hi$66  = desc__hi;
-  assign \desc__in_h$67  = desc__in_h;
-  assign \desc__in_w$68  = desc__in_w;
-  assign \desc__k$69  = desc__k;
-  assign \desc__kind$70  = desc__kind;
-  assign \desc__lo$71  = desc__lo;
-  assign \desc__m$72  = desc__m;
-  assign \desc__m0$73  = desc__m0;
-  assign \desc__n$74  = desc__n;
-  assign \desc__out_h$75  = desc__out_h;
-  assign \desc__out_w$76  = desc__out_w;
-  assign \desc__p_base$77  = desc__p_base;
-  assign \desc__pad_left$78  = desc__pad_left;
-  assign \desc__pad_top$79  = desc__pad_top;
-  assign \desc__per_channel$80  = desc__per_channel;
-  assign \desc__pin_base$81  = desc__pin_base;
-  assign \desc__pool_op$82  = desc__pool_op;
-  assign \desc__rounding$83  = desc__rounding;
-  assign \desc__shift$84  = desc__shift;
-  assign \desc__stride_h$85  = desc__stride_h;
-  assign \desc__stride_w$86  = desc__stride_w;
-  assign \desc__win_h$87  = desc__win_h;
-  assign \desc__win_w$88  = desc__win_w;
-  assign \desc__wrap$89  = desc__wrap;
-  assign \start$90  = start;
-  assign \busy$91  = busy;
-  assign \done$92  = done;
-  assign \error$93  = error;
+  assign \act_wr__addr$50  = act_wr__addr;
+  assign \act_wr__data$51  = act_wr__data;
+  assign \act_wr__en$52  = act_wr__en;
+  assign \wgt_wr__addr$53  = wgt_wr__addr;
+  assign \wgt_wr__data$54  = wgt_wr__data;
+  assign \wgt_wr__en$55  = wgt_wr__en;
+  assign \par_wr__addr$56  = par_wr__addr;
+  assign \par_wr__data$57  = par_wr__data;
+  assign \par_wr__en$58  = par_wr__en;
+  assign \out_wr__addr$59  = out_wr__addr;
+  assign \out_wr__data$60  = out_wr__data;
+  assign \out_wr__en$61  = out_wr__en;
+  assign \out_rd__addr$62  = out_rd__addr;
+  assign \out_rd__data$63  = out_rd__data;
+  assign \desc__a_base$64  = desc__a_base;
+  assign \desc__acc_in$65  = desc__acc_in;
+  assign \desc__acc_out$66  = desc__acc_out;
+  assign \desc__b_base$67  = desc__b_base;
+  assign \desc__bias_en$68  = desc__bias_en;
+  assign \desc__c_base$69  = desc__c_base;
+  assign \desc__hi$70  = desc__hi;
+  assign \desc__in_h$71  = desc__in_h;
+  assign \desc__in_w$72  = desc__in_w;
+  assign \desc__k$73  = desc__k;
+  assign \desc__kind$74  = desc__kind;
+  assign \desc__lo$75  = desc__lo;
+  assign \desc__m$76  = desc__m;
+  assign \desc__m0$77  = desc__m0;
+  assign \desc__n$78  = desc__n;
+  assign \desc__out_h$79  = desc__out_h;
+  assign \desc__out_w$80  = desc__out_w;
+  assign \desc__p_base$81  = desc__p_base;
+  assign \desc__pad_left$82  = desc__pad_left;
+  assign \desc__pad_top$83  = desc__pad_top;
+  assign \desc__per_channel$84  = desc__per_channel;
+  assign \desc__pin_base$85  = desc__pin_base;
+  assign \desc__pool_op$86  = desc__pool_op;
+  assign \desc__rounding$87  = desc__rounding;
+  assign \desc__shift$88  = desc__shift;
+  assign \desc__stride_h$89  = desc__stride_h;
+  assign \desc__stride_w$90  = desc__stride_w;
+  assign \desc__win_h$91  = desc__win_h;
+  assign \desc__win_w$92  = desc__win_w;
+  assign \desc__wrap$93  = desc__wrap;
+  assign \start$94  = start;
+  assign \busy$95  = busy;
+  assign \done$96  = done;
+  assign \error$97  = error;
   assign engine_owns_out = busy;
   assign act_addr = act_rd__addr;
   assign wgt_addr = wgt_rd__addr;
@@ -730,28 +740,28 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
   assign o_data__1 = a_in__1;
   assign o_data__2 = a_in__2;
   assign o_data__3 = a_in__3;
-  assign psum_out__0 = \i_data__0$124 ;
-  assign psum_out__1 = \i_data__1$127 ;
-  assign psum_out__2 = \i_data__2$130 ;
-  assign psum_out__3 = \i_data__3$133 ;
-  assign \load$136  = load;
+  assign psum_out__0 = \i_data__0$128 ;
+  assign psum_out__1 = \i_data__1$131 ;
+  assign psum_out__2 = \i_data__2$134 ;
+  assign psum_out__3 = \i_data__3$137 ;
+  assign \load$140  = load;
   assign acc_rd_addr = acc_rd__addr;
-  assign \rounding$150  = rounding;
-  assign \wrap$152  = wrap;
-  assign \lo$154  = lo;
-  assign \hi$156  = hi;
-  assign \rounding$162  = rounding;
-  assign \wrap$163  = wrap;
-  assign \lo$164  = lo;
-  assign \hi$165  = hi;
-  assign \rounding$171  = rounding;
-  assign \wrap$172  = wrap;
-  assign \lo$173  = lo;
-  assign \hi$174  = hi;
-  assign \rounding$180  = rounding;
-  assign \wrap$181  = wrap;
-  assign \lo$182  = lo;
-  assign \hi$183  = hi;
+  assign \rounding$154  = rounding;
+  assign \wrap$156  = wrap;
+  assign \lo$158  = lo;
+  assign \hi$160  = hi;
+  assign \rounding$166  = rounding;
+  assign \wrap$167  = wrap;
+  assign \lo$168  = lo;
+  assign \hi$169  = hi;
+  assign \rounding$175  = rounding;
+  assign \wrap$176  = wrap;
+  assign \lo$177  = lo;
+  assign \hi$178  = hi;
+  assign \rounding$184  = rounding;
+  assign \wrap$185  = wrap;
+  assign \lo$186  = lo;
+  assign \hi$187  = hi;
   assign eng_out_wr__data = { \$40 , \$35 , \$30 , \$25  };
   assign lane_mask = { \$60 , \$59 , \$58 , \$57  };
   assign acc_wr_en = acc_wr__en;
@@ -768,9 +778,9 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
   assign pool_div_step = div_step;
   assign pool_finish = finish;
   assign op = pool_op;
-  assign \lo$216  = lo;
-  assign \hi$217  = hi;
-  assign \o_data__3$225  = \i_data__3$133 ;
+  assign \lo$220  = lo;
+  assign \hi$221  = hi;
+  assign \o_data__3$229  = \i_data__3$137 ;
   assign \$1  = kind;
   assign \$6  = kind;
   assign \$11  = kind;
@@ -2105,7 +2115,7 @@ endmodule
 
 (* generator = "Amaranth" *)
 module \hwcnn_top.buffers (act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__data, par_wr__en, par_wr__addr, par_wr__data, out_wr__en, out_wr__addr, out_wr__data, out_rd__addr, clk, rst, \port$45$0 , \port$50$0 , \port$55$0 , \port$60$0 , act_rd__data, wgt_rd__data, par_rd__data
-, out_rd__data, acc_rd__data, \rp__addr$16 , rp__addr, \rp__addr$52 , acc_wr__en, acc_wr__addr, \port$587$0 , \port$589$0 , \port$591$0 , \port$593$0 , engine_owns_out, eng_out_wr__en, eng_out_wr__addr, eng_out_rd__addr, \rp__addr$26 , act_wr__en);
+, out_rd__data, acc_rd__data, \rp__addr$16 , rp__addr, \rp__addr$52 , acc_wr__en, acc_wr__addr, \port$600$0 , \port$602$0 , \port$604$0 , \port$606$0 , engine_owns_out, eng_out_wr__en, eng_out_wr__addr, eng_out_rd__addr, \rp__addr$26 , act_wr__en);
   wire [7:0] \$signature__addr ;
   wire [7:0] \$signature__addr$12 ;
   wire [3:0] \$signature__addr$22 ;
@@ -2175,16 +2185,16 @@ module \hwcnn_top.buffers (act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr,
   wire [7:0] \port$50$0 ;
   input [7:0] \port$55$0 ;
   wire [7:0] \port$55$0 ;
-  input [31:0] \port$587$0 ;
-  wire [31:0] \port$587$0 ;
-  input [31:0] \port$589$0 ;
-  wire [31:0] \port$589$0 ;
-  input [31:0] \port$591$0 ;
-  wire [31:0] \port$591$0 ;
-  input [31:0] \port$593$0 ;
-  wire [31:0] \port$593$0 ;
   input [7:0] \port$60$0 ;
   wire [7:0] \port$60$0 ;
+  input [31:0] \port$600$0 ;
+  wire [31:0] \port$600$0 ;
+  input [31:0] \port$602$0 ;
+  wire [31:0] \port$602$0 ;
+  input [31:0] \port$604$0 ;
+  wire [31:0] \port$604$0 ;
+  input [31:0] \port$606$0 ;
+  wire [31:0] \port$606$0 ;
   input [7:0] rp__addr;
   wire [7:0] rp__addr;
   input [7:0] \rp__addr$16 ;
@@ -2471,7 +2481,7 @@ module \hwcnn_top.buffers (act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr,
   end
   always @(posedge clk) begin
     if (acc_wr__en)
-      acc_mem[acc_wr__addr] <= { \port$593$0 , \port$591$0 , \port$589$0 , \port$587$0  };
+      acc_mem[acc_wr__addr] <= { \port$606$0 , \port$604$0 , \port$602$0 , \port$600$0  };
   end
   reg [127:0] _0_;
   always @(posedge clk) begin
@@ -3334,8 +3344,8 @@ module \hwcnn_top.buffers (act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr,
   assign eng_out_rd__data = out_rd__data;
   assign \$signature__en$46  = acc_wr__en;
   assign \$signature__addr$48  = acc_wr__addr;
-  assign \$signature__data$50  = { \port$593$0 , \port$591$0 , \port$589$0 , \port$587$0  };
-  assign acc_wr__data = { \port$593$0 , \port$591$0 , \port$589$0 , \port$587$0  };
+  assign \$signature__data$50  = { \port$606$0 , \port$604$0 , \port$602$0 , \port$600$0  };
+  assign acc_wr__data = { \port$606$0 , \port$604$0 , \port$602$0 , \port$600$0  };
   assign acc_rd__addr = \rp__addr$52 ;
   assign \rp__data$55  = acc_rd__data;
 endmodule
@@ -4739,124 +4749,140 @@ module \hwcnn_top.requant3 (rst, acc, m0, \shift$6 , \rounding$8 , wrap, lo, \hi
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc__b_base, desc__p_base, desc__c_base, desc__pin_base, desc__m0, desc__shift, desc__rounding, desc__wrap, desc__per_channel, desc__bias_en, desc__lo, desc__hi, desc__pool_op, desc__in_h, desc__in_w, desc__out_h
-, desc__out_w, desc__win_h, desc__win_w, desc__stride_h, desc__stride_w, desc__pad_top, desc__pad_left, clk, rst, \port$121$0 , \port$122$0 , \port$123$0 , \port$124$0 , wgt_addr, load, wrow_valid, act_addr, feed, pp_in, acc_rd_addr, acc_wr_en
-, acc_wr_addr, busy, done, out_wr_en, out_wr_addr, out_rd_addr, pool_clear, pool_acc, pool_div_init, pool_div_step, pool_finish, kind, pool_op, m0, shift, rounding, wrap, per_channel, bias_en, lo, hi
-, error, par_addr, pp_first, start);
+module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc__b_base, desc__p_base, desc__c_base, desc__pin_base, desc__m0, desc__shift, desc__rounding, desc__wrap, desc__per_channel, desc__bias_en, desc__acc_in, desc__acc_out, desc__lo, desc__hi, desc__pool_op, desc__in_h
+, desc__in_w, desc__out_h, desc__out_w, desc__win_h, desc__win_w, desc__stride_h, desc__stride_w, desc__pad_top, desc__pad_left, clk, rst, \port$121$0 , \port$122$0 , \port$123$0 , \port$124$0 , wgt_addr, load, wrow_valid, act_addr, feed, pp_in
+, pp_first, acc_rd_addr, acc_wr_en, acc_wr_addr, busy, done, out_wr_en, out_wr_addr, out_rd_addr, pool_clear, pool_acc, pool_div_init, pool_div_step, pool_finish, kind, pool_op, m0, shift, rounding, wrap, per_channel
+, bias_en, lo, hi, error, par_addr, start);
   reg \$auto$verilog_backend.cc:2355:dump_module$24  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire [16:0] \$100 ;
-  wire [20:0] \$101 ;
+  wire [8:0] \$100 ;
+  wire [15:0] \$101 ;
   wire \$102 ;
-  wire [8:0] \$103 ;
+  wire [15:0] \$103 ;
   wire [16:0] \$104 ;
-  wire \$105 ;
+  wire [16:0] \$105 ;
   wire [16:0] \$106 ;
-  wire \$107 ;
+  wire [20:0] \$107 ;
   wire \$108 ;
-  wire [16:0] \$109 ;
+  wire [8:0] \$109 ;
   wire \$11 ;
-  wire \$110 ;
-  wire [8:0] \$111 ;
+  wire [16:0] \$110 ;
+  wire \$111 ;
   wire [16:0] \$112 ;
-  wire [18:0] \$113 ;
-  wire [16:0] \$114 ;
-  wire [18:0] \$115 ;
+  wire \$113 ;
+  wire \$114 ;
+  wire [16:0] \$115 ;
   wire \$116 ;
-  wire \$117 ;
-  wire \$118 ;
-  wire \$119 ;
+  wire [8:0] \$117 ;
+  wire [16:0] \$118 ;
+  wire [18:0] \$119 ;
   wire \$12 ;
-  wire [17:0] \$120 ;
-  wire [16:0] \$121 ;
-  wire [16:0] \$122 ;
-  wire [16:0] \$123 ;
-  wire [16:0] \$124 ;
-  wire [4:0] \$125 ;
+  wire [16:0] \$120 ;
+  wire [18:0] \$121 ;
+  wire \$122 ;
+  wire \$123 ;
+  wire \$124 ;
+  wire \$125 ;
   wire [17:0] \$126 ;
   wire [16:0] \$127 ;
-  wire [8:0] \$128 ;
-  wire [8:0] \$129 ;
+  wire [16:0] \$128 ;
+  wire [16:0] \$129 ;
   wire \$13 ;
-  wire [8:0] \$130 ;
-  wire [15:0] \$131 ;
+  wire [16:0] \$130 ;
+  wire [4:0] \$131 ;
   wire \$132 ;
-  wire [15:0] \$133 ;
+  wire [16:0] \$133 ;
   wire [16:0] \$134 ;
-  wire [16:0] \$135 ;
+  wire \$135 ;
   wire [16:0] \$136 ;
-  wire \$137 ;
-  wire \$138 ;
-  wire \$139 ;
+  wire [16:0] \$137 ;
+  wire [17:0] \$138 ;
+  wire [16:0] \$139 ;
   wire \$14 ;
-  wire \$140 ;
-  wire \$141 ;
-  wire \$142 ;
-  wire \$143 ;
+  wire [8:0] \$140 ;
+  wire [8:0] \$141 ;
+  wire [8:0] \$142 ;
+  wire [15:0] \$143 ;
   wire \$144 ;
-  wire \$145 ;
-  wire \$146 ;
-  wire \$147 ;
-  wire \$148 ;
+  wire [15:0] \$145 ;
+  wire [16:0] \$146 ;
+  wire [16:0] \$147 ;
+  wire [16:0] \$148 ;
   wire \$149 ;
   wire \$15 ;
   wire \$150 ;
-  wire [8:0] \$151 ;
+  wire \$151 ;
   wire \$152 ;
-  wire [8:0] \$153 ;
-  wire [8:0] \$154 ;
-  reg \$155 ;
-  reg [1:0] \$156 ;
-  reg [30:0] \$157 ;
-  reg [5:0] \$158 ;
-  reg [1:0] \$159 ;
+  wire \$153 ;
+  wire \$154 ;
+  wire \$155 ;
+  wire \$156 ;
+  wire \$157 ;
+  wire \$158 ;
+  wire \$159 ;
   wire \$16 ;
-  reg \$160 ;
-  reg \$161 ;
-  reg \$162 ;
-  reg [7:0] \$163 ;
-  reg [7:0] \$164 ;
-  reg [15:0] \$165 ;
-  reg [15:0] \$166 ;
-  reg [7:0] \$167 ;
-  reg [7:0] \$168 ;
-  reg [15:0] \$169 ;
+  wire \$160 ;
+  wire \$161 ;
+  wire \$162 ;
+  wire [8:0] \$163 ;
+  wire \$164 ;
+  wire [8:0] \$165 ;
+  wire [8:0] \$166 ;
+  reg \$167 ;
+  reg [1:0] \$168 ;
+  reg [30:0] \$169 ;
   wire \$17 ;
-  reg [15:0] \$170 ;
-  reg [15:0] \$171 ;
-  reg [15:0] \$172 ;
-  reg [7:0] \$173 ;
-  reg [7:0] \$174 ;
-  reg [7:0] \$175 ;
-  reg [7:0] \$176 ;
-  reg [19:0] \$177 ;
-  reg \$178 ;
-  reg [16:0] \$179 ;
+  reg [5:0] \$170 ;
+  reg [1:0] \$171 ;
+  reg \$172 ;
+  reg \$173 ;
+  reg \$174 ;
+  reg \$175 ;
+  reg \$176 ;
+  reg [7:0] \$177 ;
+  reg [7:0] \$178 ;
+  reg [15:0] \$179 ;
   wire \$18 ;
-  reg [16:0] \$180 ;
+  reg [15:0] \$180 ;
   reg [7:0] \$181 ;
   reg [7:0] \$182 ;
-  reg [7:0] \$183 ;
-  reg [7:0] \$184 ;
-  reg [7:0] \$185 ;
-  reg [3:0] \$186 ;
-  reg \$187 ;
-  reg [15:0] \$188 ;
-  reg [15:0] \$189 ;
+  reg [15:0] \$183 ;
+  reg [15:0] \$184 ;
+  reg [15:0] \$185 ;
+  reg [15:0] \$186 ;
+  reg [7:0] \$187 ;
+  reg [7:0] \$188 ;
+  reg [7:0] \$189 ;
   wire \$19 ;
-  reg [17:0] \$190 ;
-  reg [17:0] \$191 ;
-  reg [7:0] \$192 ;
-  reg [7:0] \$193 ;
-  reg [15:0] \$194 ;
+  reg [7:0] \$190 ;
+  reg [19:0] \$191 ;
+  reg \$192 ;
+  reg [16:0] \$193 ;
+  reg [16:0] \$194 ;
   reg [7:0] \$195 ;
-  reg [19:0] \$196 ;
-  reg [1:0] \$197 ;
-  reg \$198 ;
+  reg [7:0] \$196 ;
+  reg [7:0] \$197 ;
+  reg [7:0] \$198 ;
+  reg [7:0] \$199 ;
   wire \$2 ;
   wire \$20 ;
+  reg [3:0] \$200 ;
+  reg \$201 ;
+  reg [7:0] \$202 ;
+  reg [7:0] \$203 ;
+  reg [15:0] \$204 ;
+  reg [15:0] \$205 ;
+  reg [17:0] \$206 ;
+  reg [17:0] \$207 ;
+  reg [7:0] \$208 ;
+  reg [7:0] \$209 ;
   wire \$21 ;
+  reg [15:0] \$210 ;
+  reg [7:0] \$211 ;
+  reg [19:0] \$212 ;
+  reg [1:0] \$213 ;
+  reg \$214 ;
   wire \$22 ;
   wire \$23 ;
   wire \$24 ;
@@ -4885,79 +4911,83 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
   wire \$45 ;
   wire [16:0] \$46 ;
   wire \$47 ;
-  wire [20:0] \$48 ;
-  wire \$49 ;
+  wire \$48 ;
+  wire [20:0] \$49 ;
   wire \$5 ;
-  wire \$50 ;
+  wire [21:0] \$50 ;
   wire \$51 ;
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire [16:0] \$56 ;
+  wire \$56 ;
   wire \$57 ;
-  wire [20:0] \$58 ;
-  wire \$59 ;
+  wire \$58 ;
+  wire [16:0] \$59 ;
   wire \$6 ;
   wire \$60 ;
-  wire \$61 ;
-  wire \$62 ;
+  wire [20:0] \$61 ;
+  wire [17:0] \$62 ;
   wire \$63 ;
   wire \$64 ;
-  wire [16:0] \$65 ;
+  wire \$65 ;
   wire \$66 ;
   wire \$67 ;
-  wire [20:0] \$68 ;
-  wire [17:0] \$69 ;
+  wire \$68 ;
+  wire \$69 ;
   wire \$7 ;
   wire \$70 ;
-  wire [34:0] \$71 ;
-  wire [35:0] \$72 ;
-  wire [36:0] \$73 ;
-  wire \$74 ;
-  wire [16:0] \$75 ;
+  wire [16:0] \$71 ;
+  wire \$72 ;
+  wire \$73 ;
+  wire [20:0] \$74 ;
+  wire [17:0] \$75 ;
   wire \$76 ;
-  wire [16:0] \$77 ;
-  wire \$78 ;
-  wire [16:0] \$79 ;
+  wire [34:0] \$77 ;
+  wire [35:0] \$78 ;
+  wire [36:0] \$79 ;
   wire \$8 ;
-  wire [17:0] \$80 ;
-  wire \$81 ;
+  wire \$80 ;
+  wire [16:0] \$81 ;
   wire \$82 ;
   wire [16:0] \$83 ;
-  wire [17:0] \$84 ;
-  wire \$85 ;
-  wire [16:0] \$86 ;
-  wire [17:0] \$87 ;
-  wire [18:0] \$88 ;
-  wire \$89 ;
+  wire \$84 ;
+  wire [16:0] \$85 ;
+  wire [17:0] \$86 ;
+  wire \$87 ;
+  wire \$88 ;
+  wire [16:0] \$89 ;
   wire \$9 ;
-  wire \$90 ;
+  wire [17:0] \$90 ;
   wire \$91 ;
-  wire \$92 ;
-  wire [8:0] \$93 ;
-  wire [8:0] \$94 ;
-  wire [15:0] \$95 ;
+  wire [16:0] \$92 ;
+  wire [17:0] \$93 ;
+  wire [18:0] \$94 ;
+  wire \$95 ;
   wire \$96 ;
-  wire [15:0] \$97 ;
-  wire [16:0] \$98 ;
-  wire [16:0] \$99 ;
+  wire \$97 ;
+  wire \$98 ;
+  wire [8:0] \$99 ;
   reg [17:0] \$signal  = 18'h00000;
-  reg [7:0] \$signal$42  = 8'h00;
-  reg [17:0] \$signal$44  = 18'h00000;
+  reg [15:0] \$signal$103  = 16'h0000;
+  reg [15:0] \$signal$104  = 16'h0000;
   reg [7:0] \$signal$45  = 8'h00;
-  reg [15:0] \$signal$48  = 16'h0000;
-  reg [15:0] \$signal$82  = 16'h0000;
-  reg [15:0] \$signal$83  = 16'h0000;
-  reg [15:0] \$signal$84  = 16'h0000;
-  reg [7:0] \$signal$86  = 8'h00;
-  reg [7:0] \$signal$87  = 8'h00;
-  reg [15:0] \$signal$97  = 16'h0000;
-  reg [15:0] \$signal$98  = 16'h0000;
+  reg [17:0] \$signal$47  = 18'h00000;
+  reg [7:0] \$signal$48  = 8'h00;
+  reg [15:0] \$signal$51  = 16'h0000;
+  reg [15:0] \$signal$87  = 16'h0000;
+  reg [15:0] \$signal$88  = 16'h0000;
+  reg [15:0] \$signal$89  = 16'h0000;
+  reg [7:0] \$signal$91  = 8'h00;
+  reg [7:0] \$signal$92  = 8'h00;
   reg [7:0] a_base = 8'h00;
   reg [7:0] a_ptr = 8'h00;
+  reg acc_in = 1'h0;
+  reg [7:0] acc_nptr = 8'h00;
+  reg acc_out = 1'h0;
   output [7:0] acc_rd_addr;
   wire [7:0] acc_rd_addr;
+  reg [7:0] acc_row = 8'h00;
   output [7:0] acc_wr_addr;
   wire [7:0] acc_wr_addr;
   output acc_wr_en;
@@ -4976,6 +5006,10 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
   wire clk;
   input [7:0] desc__a_base;
   wire [7:0] desc__a_base;
+  input desc__acc_in;
+  wire desc__acc_in;
+  input desc__acc_out;
+  wire desc__acc_out;
   input [7:0] desc__b_base;
   wire [7:0] desc__b_base;
   input desc__bias_en;
@@ -5036,8 +5070,7 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
   reg error = 1'h0;
   output feed;
   wire feed;
-  (* init = 1'h0 *)
-  wire first;
+  reg first = 1'h0;
   reg [1:0] fsm_state = 2'h0;
   output [7:0] hi;
   reg [7:0] hi = 8'h00;
@@ -5092,7 +5125,7 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
   output \port$124$0 ;
   wire \port$124$0 ;
   output pp_first;
-  reg pp_first = 1'h0;
+  wire pp_first;
   output pp_in;
   wire pp_in;
   wire refused;
@@ -5166,202 +5199,223 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
   assign \$46  = 4'hc + m_;
   assign \$47  = t < \$46 ;
   assign pp_in = \$45  & \$47 ;
-  assign \$48  = t - 4'hb;
-  assign \$49  = ~ is_pool;
-  assign \$50  = busy & \$49 ;
-  assign \$51  = inner_rem <= 3'h4;
-  assign \$52  = ~ \$51 ;
-  assign \$53  = \$50  & \$52 ;
-  assign \$54  = t >= 4'hd;
-  assign \$55  = \$53  & \$54 ;
-  assign \$56  = 4'hd + m_;
-  assign \$57  = t < \$56 ;
-  assign acc_wr_en = \$55  & \$57 ;
-  assign \$58  = t - 4'hd;
-  assign \$59  = ~ is_pool;
-  assign \$60  = busy & \$59 ;
-  assign \$61  = inner_rem <= 3'h4;
-  assign \$62  = \$60  & \$61 ;
-  assign \$63  = t >= 4'hf;
-  assign \$64  = \$62  & \$63 ;
-  assign \$65  = 4'hf + m_;
-  assign \$66  = t < \$65 ;
-  assign \$67  = \$64  & \$66 ;
-  assign \$68  = t - 4'hf;
-  assign \$69  = c_nptr + \$68 [16:0];
-  assign iy = $signed(\$signal ) + $signed({ 1'h0, \$signal$42  });
-  assign ix = $signed(\$signal$44 ) + $signed({ 1'h0, \$signal$45  });
-  assign \$70  = busy & is_pool;
-  assign \$71  = $signed(iy) * $signed({ 1'h0, \$signal$48  });
-  assign \$72  = $signed({ 1'h0, pin_base }) + $signed(\$71 );
-  assign \$73  = $signed(\$72 ) + $signed(ix);
-  assign \$74  = ! t;
-  assign \$75  = win + 1'h1;
-  assign \$76  = t == \$75 ;
-  assign \$77  = win + 2'h2;
-  assign \$78  = t >= \$77 ;
-  assign \$79  = win + 2'h2;
-  assign \$80  = \$79  + 4'h8;
-  assign \$81  = t < \$80 ;
-  assign \$82  = \$78  & \$81 ;
+  assign \$48  = ~ acc_in;
+  assign pp_first = first & \$48 ;
+  assign \$49  = t - 4'hb;
+  assign \$50  = $signed({ 1'h0, acc_nptr }) + $signed(\$49 );
+  assign \$51  = ~ is_pool;
+  assign \$52  = busy & \$51 ;
+  assign \$53  = inner_rem <= 3'h4;
+  assign \$54  = ~ \$53 ;
+  assign \$55  = \$54  | acc_out;
+  assign \$56  = \$52  & \$55 ;
+  assign \$57  = t >= 4'hd;
+  assign \$58  = \$56  & \$57 ;
+  assign \$59  = 4'hd + m_;
+  assign \$60  = t < \$59 ;
+  assign acc_wr_en = \$58  & \$60 ;
+  assign \$61  = t - 4'hd;
+  assign \$62  = acc_nptr + \$61 [16:0];
+  assign \$63  = ~ is_pool;
+  assign \$64  = busy & \$63 ;
+  assign \$65  = inner_rem <= 3'h4;
+  assign \$66  = \$64  & \$65 ;
+  assign \$67  = ~ acc_out;
+  assign \$68  = \$66  & \$67 ;
+  assign \$69  = t >= 4'hf;
+  assign \$70  = \$68  & \$69 ;
+  assign \$71  = 4'hf + m_;
+  assign \$72  = t < \$71 ;
+  assign \$73  = \$70  & \$72 ;
+  assign \$74  = t - 4'hf;
+  assign \$75  = c_nptr + \$74 [16:0];
+  assign iy = $signed(\$signal ) + $signed({ 1'h0, \$signal$45  });
+  assign ix = $signed(\$signal$47 ) + $signed({ 1'h0, \$signal$48  });
+  assign \$76  = busy & is_pool;
+  assign \$77  = $signed(iy) * $signed({ 1'h0, \$signal$51  });
+  assign \$78  = $signed({ 1'h0, pin_base }) + $signed(\$77 );
+  assign \$79  = $signed(\$78 ) + $signed(ix);
+  assign \$80  = ! t;
+  assign \$81  = win + 1'h1;
+  assign \$82  = t == \$81 ;
   assign \$83  = win + 2'h2;
-  assign \$84  = \$83  + 4'h8;
-  assign \$85  = t == \$84 ;
-  assign \$86  = win + 2'h2;
-  assign \$87  = \$86  + 4'h8;
-  assign \$88  = \$87  + 1'h1;
-  assign \$89  = t == \$88 ;
-  assign \$90  = ! fsm_state;
-  assign \$91  = fsm_state == 1'h1;
-  assign \$92  = fsm_state == 2'h2;
-  assign \$93  = - desc__pad_left;
-  assign \$94  = - desc__pad_top;
-  assign \$95  = desc__win_h * desc__win_w;
-  assign \$97  = desc__win_h * desc__win_w;
-  assign \$98  = \$97  + 4'hb;
-  assign \$99  = desc__m + 4'he;
-  assign \$100  = \$96  ? \$98  : \$99 ;
-  assign \$101  = t + 1'h1;
-  assign \$102  = t == t_last;
-  assign \$103  = out_ptr + 1'h1;
-  assign \$104  = \$signal$84  - 1'h1;
-  assign \$105  = \$signal$97  == \$104 ;
-  assign \$106  = \$signal$83  - 1'h1;
-  assign \$107  = \$signal$98  == \$106 ;
-  assign \$108  = \$105  & \$107 ;
-  assign \$109  = \$signal$84  - 1'h1;
-  assign \$110  = \$signal$97  == \$109 ;
-  assign \$111  = - pad_left;
-  assign \$112  = \$signal$98  + 1'h1;
-  assign \$113  = $signed(\$signal ) + $signed({ 1'h0, \$signal$86  });
-  assign \$114  = \$signal$97  + 1'h1;
-  assign \$115  = $signed(\$signal$44 ) + $signed({ 1'h0, \$signal$87  });
-  assign \$116  = inner_rem <= 3'h4;
-  assign \$117  = n_rem <= 3'h4;
-  assign \$118  = \$116  & \$117 ;
-  assign \$119  = inner_rem <= 3'h4;
-  assign \$120  = n_rem - 3'h4;
-  assign \$121  = b_nptr + k_;
-  assign \$122  = b_nptr + k_;
-  assign \$123  = c_nptr + m_;
-  assign \$124  = c_nptr + m_;
-  assign \$125  = par_addr + 1'h1;
-  assign \$126  = inner_rem - 3'h4;
-  assign \$127  = a_ptr + m_;
-  assign \$128  = b_kptr + 3'h4;
-  assign \$129  = - desc__pad_left;
-  assign \$130  = - desc__pad_top;
-  assign \$131  = desc__win_h * desc__win_w;
-  assign \$133  = desc__win_h * desc__win_w;
-  assign \$134  = \$133  + 4'hb;
-  assign \$135  = desc__m + 4'he;
-  assign \$136  = \$132  ? \$134  : \$135 ;
-  assign \$137  = busy & is_pool;
-  assign \$138  = t < win;
-  assign \$139  = \$137  & \$138 ;
-  assign \$140  = $signed(iy) >= $signed(1'h0);
-  assign \$141  = $signed(iy) < $signed({ 1'h0, \$signal$82  });
-  assign \$142  = \$140  & \$141 ;
-  assign \$143  = $signed(ix) >= $signed(1'h0);
-  assign \$144  = \$142  & \$143 ;
-  assign \$145  = $signed(ix) < $signed({ 1'h0, \$signal$48  });
-  assign \$146  = \$144  & \$145 ;
-  assign \$147  = \$139  & \$146 ;
-  assign \$148  = busy & is_pool;
-  assign \$149  = t < win;
-  assign \$150  = \$148  & \$149 ;
-  assign \$151  = win_w - 1'h1;
-  assign \$152  = \$signal$45  == \$151 ;
-  assign \$153  = \$signal$42  + 1'h1;
-  assign \$154  = \$signal$45  + 1'h1;
+  assign \$84  = t >= \$83 ;
+  assign \$85  = win + 2'h2;
+  assign \$86  = \$85  + 4'h8;
+  assign \$87  = t < \$86 ;
+  assign \$88  = \$84  & \$87 ;
+  assign \$89  = win + 2'h2;
+  assign \$90  = \$89  + 4'h8;
+  assign \$91  = t == \$90 ;
+  assign \$92  = win + 2'h2;
+  assign \$93  = \$92  + 4'h8;
+  assign \$94  = \$93  + 1'h1;
+  assign \$95  = t == \$94 ;
+  assign \$96  = ! fsm_state;
+  assign \$97  = fsm_state == 1'h1;
+  assign \$98  = fsm_state == 2'h2;
+  assign \$99  = - desc__pad_left;
+  assign \$100  = - desc__pad_top;
+  assign \$101  = desc__win_h * desc__win_w;
+  assign \$103  = desc__win_h * desc__win_w;
+  assign \$104  = \$103  + 4'hb;
+  assign \$105  = desc__m + 4'he;
+  assign \$106  = \$102  ? \$104  : \$105 ;
+  assign \$107  = t + 1'h1;
+  assign \$108  = t == t_last;
+  assign \$109  = out_ptr + 1'h1;
+  assign \$110  = \$signal$89  - 1'h1;
+  assign \$111  = \$signal$103  == \$110 ;
+  assign \$112  = \$signal$88  - 1'h1;
+  assign \$113  = \$signal$104  == \$112 ;
+  assign \$114  = \$111  & \$113 ;
+  assign \$115  = \$signal$89  - 1'h1;
+  assign \$116  = \$signal$103  == \$115 ;
+  assign \$117  = - pad_left;
+  assign \$118  = \$signal$104  + 1'h1;
+  assign \$119  = $signed(\$signal ) + $signed({ 1'h0, \$signal$91  });
+  assign \$120  = \$signal$103  + 1'h1;
+  assign \$121  = $signed(\$signal$47 ) + $signed({ 1'h0, \$signal$92  });
+  assign \$122  = inner_rem <= 3'h4;
+  assign \$123  = n_rem <= 3'h4;
+  assign \$124  = \$122  & \$123 ;
+  assign \$125  = inner_rem <= 3'h4;
+  assign \$126  = n_rem - 3'h4;
+  assign \$127  = b_nptr + k_;
+  assign \$128  = b_nptr + k_;
+  assign \$129  = c_nptr + m_;
+  assign \$130  = c_nptr + m_;
+  assign \$131  = par_addr + 1'h1;
+  assign \$132  = acc_in | acc_out;
+  assign \$133  = acc_nptr + m_;
+  assign \$134  = \$132  ? \$133  : 17'h00000;
+  assign \$135  = acc_in | acc_out;
+  assign \$136  = acc_nptr + m_;
+  assign \$137  = \$135  ? \$136  : 17'h00000;
+  assign \$138  = inner_rem - 3'h4;
+  assign \$139  = a_ptr + m_;
+  assign \$140  = b_kptr + 3'h4;
+  assign \$141  = - desc__pad_left;
+  assign \$142  = - desc__pad_top;
+  assign \$143  = desc__win_h * desc__win_w;
+  assign \$145  = desc__win_h * desc__win_w;
+  assign \$146  = \$145  + 4'hb;
+  assign \$147  = desc__m + 4'he;
+  assign \$148  = \$144  ? \$146  : \$147 ;
+  assign \$149  = busy & is_pool;
+  assign \$150  = t < win;
+  assign \$151  = \$149  & \$150 ;
+  assign \$152  = $signed(iy) >= $signed(1'h0);
+  assign \$153  = $signed(iy) < $signed({ 1'h0, \$signal$87  });
+  assign \$154  = \$152  & \$153 ;
+  assign \$155  = $signed(ix) >= $signed(1'h0);
+  assign \$156  = \$154  & \$155 ;
+  assign \$157  = $signed(ix) < $signed({ 1'h0, \$signal$51  });
+  assign \$158  = \$156  & \$157 ;
+  assign \$159  = \$151  & \$158 ;
+  assign \$160  = busy & is_pool;
+  assign \$161  = t < win;
+  assign \$162  = \$160  & \$161 ;
+  assign \$163  = win_w - 1'h1;
+  assign \$164  = \$signal$48  == \$163 ;
+  assign \$165  = \$signal$45  + 1'h1;
+  assign \$166  = \$signal$48  + 1'h1;
   always @(posedge clk)
-    kind <= \$155 ;
+    kind <= \$167 ;
   always @(posedge clk)
-    pool_op <= \$156 ;
+    pool_op <= \$168 ;
   always @(posedge clk)
-    m0 <= \$157 ;
+    m0 <= \$169 ;
   always @(posedge clk)
-    shift <= \$158 ;
+    shift <= \$170 ;
   always @(posedge clk)
-    rounding <= \$159 ;
+    rounding <= \$171 ;
   always @(posedge clk)
-    wrap <= \$160 ;
+    wrap <= \$172 ;
   always @(posedge clk)
-    per_channel <= \$161 ;
+    per_channel <= \$173 ;
   always @(posedge clk)
-    bias_en <= \$162 ;
+    bias_en <= \$174 ;
   always @(posedge clk)
-    lo <= \$163 ;
+    acc_in <= \$175 ;
   always @(posedge clk)
-    hi <= \$164 ;
+    acc_out <= \$176 ;
   always @(posedge clk)
-    k_ <= \$165 ;
+    lo <= \$177 ;
   always @(posedge clk)
-    m_ <= \$166 ;
+    hi <= \$178 ;
   always @(posedge clk)
-    a_base <= \$167 ;
+    k_ <= \$179 ;
   always @(posedge clk)
-    pin_base <= \$168 ;
+    m_ <= \$180 ;
   always @(posedge clk)
-    \$signal$82  <= \$169 ;
+    a_base <= \$181 ;
   always @(posedge clk)
-    \$signal$48  <= \$170 ;
+    pin_base <= \$182 ;
   always @(posedge clk)
-    \$signal$83  <= \$171 ;
+    \$signal$87  <= \$183 ;
   always @(posedge clk)
-    \$signal$84  <= \$172 ;
+    \$signal$51  <= \$184 ;
   always @(posedge clk)
-    win_w <= \$173 ;
+    \$signal$88  <= \$185 ;
   always @(posedge clk)
-    \$signal$86  <= \$174 ;
+    \$signal$89  <= \$186 ;
   always @(posedge clk)
-    \$signal$87  <= \$175 ;
+    win_w <= \$187 ;
   always @(posedge clk)
-    pad_left <= \$176 ;
+    \$signal$91  <= \$188 ;
   always @(posedge clk)
-    t <= \$177 ;
+    \$signal$92  <= \$189 ;
   always @(posedge clk)
-    error <= \$178 ;
+    pad_left <= \$190 ;
   always @(posedge clk)
-    n_rem <= \$179 ;
+    t <= \$191 ;
   always @(posedge clk)
-    inner_rem <= \$180 ;
+    error <= \$192 ;
   always @(posedge clk)
-    a_ptr <= \$181 ;
+    n_rem <= \$193 ;
   always @(posedge clk)
-    b_nptr <= \$182 ;
+    inner_rem <= \$194 ;
   always @(posedge clk)
-    b_kptr <= \$183 ;
+    a_ptr <= \$195 ;
   always @(posedge clk)
-    c_nptr <= \$184 ;
+    b_nptr <= \$196 ;
   always @(posedge clk)
-    c_row <= \$185 ;
+    b_kptr <= \$197 ;
   always @(posedge clk)
-    par_addr <= \$186 ;
+    c_nptr <= \$198 ;
   always @(posedge clk)
-    pp_first <= \$187 ;
+    c_row <= \$199 ;
   always @(posedge clk)
-    \$signal$97  <= \$188 ;
+    par_addr <= \$200 ;
   always @(posedge clk)
-    \$signal$98  <= \$189 ;
+    first <= \$201 ;
   always @(posedge clk)
-    \$signal$44  <= \$190 ;
+    acc_nptr <= \$202 ;
   always @(posedge clk)
-    \$signal  <= \$191 ;
+    acc_row <= \$203 ;
   always @(posedge clk)
-    \$signal$45  <= \$192 ;
+    \$signal$103  <= \$204 ;
   always @(posedge clk)
-    \$signal$42  <= \$193 ;
+    \$signal$104  <= \$205 ;
   always @(posedge clk)
-    win <= \$194 ;
+    \$signal$47  <= \$206 ;
   always @(posedge clk)
-    out_ptr <= \$195 ;
+    \$signal  <= \$207 ;
   always @(posedge clk)
-    t_last <= \$196 ;
+    \$signal$48  <= \$208 ;
   always @(posedge clk)
-    fsm_state <= \$197 ;
+    \$signal$45  <= \$209 ;
   always @(posedge clk)
-    inb_d <= \$198 ;
+    win <= \$210 ;
+  always @(posedge clk)
+    out_ptr <= \$211 ;
+  always @(posedge clk)
+    t_last <= \$212 ;
+  always @(posedge clk)
+    fsm_state <= \$213 ;
+  always @(posedge clk)
+    inb_d <= \$214 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
     busy = 1'h0;
@@ -5386,602 +5440,336 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    out_wr_en = \$67 ;
-    if (\$70 ) begin
-      out_wr_en = \$89 ;
+    out_wr_en = \$73 ;
+    if (\$76 ) begin
+      out_wr_en = \$95 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    out_wr_addr = \$69 [7:0];
-    if (\$70 ) begin
+    out_wr_addr = \$75 [7:0];
+    if (\$76 ) begin
       out_wr_addr = out_ptr;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
     out_rd_addr = 8'h00;
-    if (\$70 ) begin
-      out_rd_addr = \$73 [7:0];
+    if (\$76 ) begin
+      out_rd_addr = \$79 [7:0];
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
     pool_clear = 1'h0;
-    if (\$70 ) begin
-      pool_clear = \$74 ;
+    if (\$76 ) begin
+      pool_clear = \$80 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
     pool_acc = 1'h0;
-    if (\$70 ) begin
+    if (\$76 ) begin
       pool_acc = inb_d;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
     pool_div_init = 1'h0;
-    if (\$70 ) begin
-      pool_div_init = \$76 ;
+    if (\$76 ) begin
+      pool_div_init = \$82 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
     pool_div_step = 1'h0;
-    if (\$70 ) begin
-      pool_div_step = \$82 ;
+    if (\$76 ) begin
+      pool_div_step = \$88 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
     pool_finish = 1'h0;
-    if (\$70 ) begin
-      pool_finish = \$85 ;
+    if (\$76 ) begin
+      pool_finish = \$91 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$155  = kind;
+    \$167  = kind;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$155  = desc__kind;
+            \$167  = desc__kind;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$155  = desc__kind;
+            \$167  = desc__kind;
           end
     endcase
     if (rst) begin
-      \$155  = 1'h0;
+      \$167  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$156  = pool_op;
+    \$168  = pool_op;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$156  = desc__pool_op;
+            \$168  = desc__pool_op;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$156  = desc__pool_op;
+            \$168  = desc__pool_op;
           end
     endcase
     if (rst) begin
-      \$156  = 2'h0;
+      \$168  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$157  = m0;
+    \$169  = m0;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$157  = desc__m0;
+            \$169  = desc__m0;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$157  = desc__m0;
+            \$169  = desc__m0;
           end
     endcase
     if (rst) begin
-      \$157  = 31'h00000000;
+      \$169  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$158  = shift;
+    \$170  = shift;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$158  = desc__shift;
+            \$170  = desc__shift;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$158  = desc__shift;
+            \$170  = desc__shift;
           end
     endcase
     if (rst) begin
-      \$158  = 6'h00;
+      \$170  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$159  = rounding;
+    \$171  = rounding;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$159  = desc__rounding;
+            \$171  = desc__rounding;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$159  = desc__rounding;
+            \$171  = desc__rounding;
           end
     endcase
     if (rst) begin
-      \$159  = 2'h0;
+      \$171  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$160  = wrap;
+    \$172  = wrap;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$160  = desc__wrap;
+            \$172  = desc__wrap;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$160  = desc__wrap;
+            \$172  = desc__wrap;
           end
     endcase
     if (rst) begin
-      \$160  = 1'h0;
+      \$172  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$161  = per_channel;
+    \$173  = per_channel;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$161  = desc__per_channel;
+            \$173  = desc__per_channel;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$161  = desc__per_channel;
+            \$173  = desc__per_channel;
           end
     endcase
     if (rst) begin
-      \$161  = 1'h0;
+      \$173  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$162  = bias_en;
+    \$174  = bias_en;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$162  = desc__bias_en;
+            \$174  = desc__bias_en;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$162  = desc__bias_en;
+            \$174  = desc__bias_en;
           end
     endcase
     if (rst) begin
-      \$162  = 1'h0;
+      \$174  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$163  = lo;
+    \$175  = acc_in;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$163  = desc__lo;
+            \$175  = desc__acc_in;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$163  = desc__lo;
+            \$175  = desc__acc_in;
           end
     endcase
     if (rst) begin
-      \$163  = 8'h00;
+      \$175  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$164  = hi;
+    \$176  = acc_out;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$164  = desc__hi;
+            \$176  = desc__acc_out;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$164  = desc__hi;
+            \$176  = desc__acc_out;
           end
     endcase
     if (rst) begin
-      \$164  = 8'h00;
+      \$176  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$165  = k_;
+    \$177  = lo;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$165  = desc__k;
+            \$177  = desc__lo;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$165  = desc__k;
+            \$177  = desc__lo;
           end
     endcase
     if (rst) begin
-      \$165  = 16'h0000;
+      \$177  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$166  = m_;
+    \$178  = hi;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$166  = desc__m;
+            \$178  = desc__hi;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$166  = desc__m;
+            \$178  = desc__hi;
           end
     endcase
     if (rst) begin
-      \$166  = 16'h0000;
+      \$178  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$167  = a_base;
+    \$179  = k_;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$167  = desc__a_base;
+            \$179  = desc__k;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$167  = desc__a_base;
+            \$179  = desc__k;
           end
     endcase
     if (rst) begin
-      \$167  = 8'h00;
+      \$179  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$168  = pin_base;
+    \$180  = m_;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$168  = desc__pin_base;
+            \$180  = desc__m;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$168  = desc__pin_base;
+            \$180  = desc__m;
           end
     endcase
     if (rst) begin
-      \$168  = 8'h00;
+      \$180  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$169  = \$signal$82 ;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$169  = desc__in_h;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$169  = desc__in_h;
-          end
-    endcase
-    if (rst) begin
-      \$169  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$170  = \$signal$48 ;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$170  = desc__in_w;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$170  = desc__in_w;
-          end
-    endcase
-    if (rst) begin
-      \$170  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$171  = \$signal$83 ;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$171  = desc__out_h;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$171  = desc__out_h;
-          end
-    endcase
-    if (rst) begin
-      \$171  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$172  = \$signal$84 ;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$172  = desc__out_w;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$172  = desc__out_w;
-          end
-    endcase
-    if (rst) begin
-      \$172  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$173  = win_w;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$173  = desc__win_w;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$173  = desc__win_w;
-          end
-    endcase
-    if (rst) begin
-      \$173  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$174  = \$signal$86 ;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$174  = desc__stride_h;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$174  = desc__stride_h;
-          end
-    endcase
-    if (rst) begin
-      \$174  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$175  = \$signal$87 ;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$175  = desc__stride_w;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$175  = desc__stride_w;
-          end
-    endcase
-    if (rst) begin
-      \$175  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$176  = pad_left;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$176  = desc__pad_left;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$176  = desc__pad_left;
-          end
-    endcase
-    if (rst) begin
-      \$176  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$177  = t;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$177  = 20'h00000;
-          end
-      2'h2:
-        begin
-          \$177  = \$101 [19:0];
-          if (\$102 ) begin
-            \$177  = 20'h00000;
-          end
-        end
-      2'h1:
-          if (start) begin
-            \$177  = 20'h00000;
-          end
-    endcase
-    if (rst) begin
-      \$177  = 20'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$178  = error;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$178  = refused;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$178  = refused;
-          end
-    endcase
-    if (rst) begin
-      \$178  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$179  = n_rem;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$179  = { 1'h0, desc__n };
-          end
-      2'h2:
-          if (\$102 ) begin
-            (* full_case = 32'd1 *)
-            if (is_pool) begin
-            end else begin
-              if (\$118 ) begin
-              end else if (\$119 ) begin
-                \$179  = \$120 [16:0];
-              end
-            end
-          end
-      2'h1:
-          if (start) begin
-            \$179  = { 1'h0, desc__n };
-          end
-    endcase
-    if (rst) begin
-      \$179  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$180  = inner_rem;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$180  = { 1'h0, desc__k };
-          end
-      2'h2:
-          if (\$102 ) begin
-            (* full_case = 32'd1 *)
-            if (is_pool) begin
-            end else begin
-              (* full_case = 32'd1 *)
-              if (\$118 ) begin
-              end else if (\$119 ) begin
-                \$180  = { 1'h0, k_ };
-              end else begin
-                \$180  = \$126 [16:0];
-              end
-            end
-          end
-      2'h1:
-          if (start) begin
-            \$180  = { 1'h0, desc__k };
-          end
-    endcase
-    if (rst) begin
-      \$180  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$181  = a_ptr;
+    \$181  = a_base;
     casez (fsm_state)
       2'h0:
           if (start) begin
             \$181  = desc__a_base;
           end
       2'h2:
-          if (\$102 ) begin
-            (* full_case = 32'd1 *)
-            if (is_pool) begin
-            end else begin
-              (* full_case = 32'd1 *)
-              if (\$118 ) begin
-              end else if (\$119 ) begin
-                \$181  = a_base;
-              end else begin
-                \$181  = \$127 [7:0];
-              end
-            end
-          end
+          /* empty */;
       2'h1:
           if (start) begin
             \$181  = desc__a_base;
@@ -5993,26 +5781,17 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$182  = b_nptr;
+    \$182  = pin_base;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$182  = desc__b_base;
+            \$182  = desc__pin_base;
           end
       2'h2:
-          if (\$102 ) begin
-            (* full_case = 32'd1 *)
-            if (is_pool) begin
-            end else begin
-              if (\$118 ) begin
-              end else if (\$119 ) begin
-                \$182  = \$121 [7:0];
-              end
-            end
-          end
+          /* empty */;
       2'h1:
           if (start) begin
-            \$182  = desc__b_base;
+            \$182  = desc__pin_base;
           end
     endcase
     if (rst) begin
@@ -6021,355 +5800,283 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$183  = b_kptr;
+    \$183  = \$signal$87 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$183  = desc__b_base;
-          end
-      2'h2:
-          if (\$102 ) begin
-            (* full_case = 32'd1 *)
-            if (is_pool) begin
-            end else begin
-              (* full_case = 32'd1 *)
-              if (\$118 ) begin
-              end else if (\$119 ) begin
-                \$183  = \$122 [7:0];
-              end else begin
-                \$183  = \$128 [7:0];
-              end
-            end
-          end
-      2'h1:
-          if (start) begin
-            \$183  = desc__b_base;
-          end
-    endcase
-    if (rst) begin
-      \$183  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$184  = c_nptr;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$184  = desc__c_base;
-          end
-      2'h2:
-          if (\$102 ) begin
-            (* full_case = 32'd1 *)
-            if (is_pool) begin
-            end else begin
-              if (\$118 ) begin
-              end else if (\$119 ) begin
-                \$184  = \$123 [7:0];
-              end
-            end
-          end
-      2'h1:
-          if (start) begin
-            \$184  = desc__c_base;
-          end
-    endcase
-    if (rst) begin
-      \$184  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$185  = c_row;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$185  = desc__c_base;
-          end
-      2'h2:
-          if (\$102 ) begin
-            (* full_case = 32'd1 *)
-            if (is_pool) begin
-            end else begin
-              if (\$118 ) begin
-              end else if (\$119 ) begin
-                \$185  = \$124 [7:0];
-              end
-            end
-          end
-      2'h1:
-          if (start) begin
-            \$185  = desc__c_base;
-          end
-    endcase
-    if (rst) begin
-      \$185  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$186  = par_addr;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$186  = desc__p_base;
-          end
-      2'h2:
-          if (\$102 ) begin
-            (* full_case = 32'd1 *)
-            if (is_pool) begin
-            end else begin
-              if (\$118 ) begin
-              end else if (\$119 ) begin
-                \$186  = \$125 [3:0];
-              end
-            end
-          end
-      2'h1:
-          if (start) begin
-            \$186  = desc__p_base;
-          end
-    endcase
-    if (rst) begin
-      \$186  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$187  = pp_first;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$187  = 1'h1;
-          end
-      2'h2:
-          if (\$102 ) begin
-            (* full_case = 32'd1 *)
-            if (is_pool) begin
-            end else begin
-              (* full_case = 32'd1 *)
-              if (\$118 ) begin
-              end else if (\$119 ) begin
-                \$187  = 1'h1;
-              end else begin
-                \$187  = 1'h0;
-              end
-            end
-          end
-      2'h1:
-          if (start) begin
-            \$187  = 1'h1;
-          end
-    endcase
-    if (rst) begin
-      \$187  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$188  = \$signal$97 ;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$188  = 16'h0000;
-          end
-      2'h2:
-          if (\$102 ) begin
-            if (is_pool) begin
-              (* full_case = 32'd1 *)
-              if (\$108 ) begin
-              end else if (\$110 ) begin
-                \$188  = 16'h0000;
-              end else begin
-                \$188  = \$114 [15:0];
-              end
-            end
-          end
-      2'h1:
-          if (start) begin
-            \$188  = 16'h0000;
-          end
-    endcase
-    if (rst) begin
-      \$188  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$189  = \$signal$98 ;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$189  = 16'h0000;
-          end
-      2'h2:
-          if (\$102 ) begin
-            if (is_pool) begin
-              if (\$108 ) begin
-              end else if (\$110 ) begin
-                \$189  = \$112 [15:0];
-              end
-            end
-          end
-      2'h1:
-          if (start) begin
-            \$189  = 16'h0000;
-          end
-    endcase
-    if (rst) begin
-      \$189  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$190  = \$signal$44 ;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$190  = { \$93 [8], \$93 [8], \$93 [8], \$93 [8], \$93 [8], \$93 [8], \$93 [8], \$93 [8], \$93 [8], \$93  };
-          end
-      2'h2:
-          if (\$102 ) begin
-            if (is_pool) begin
-              (* full_case = 32'd1 *)
-              if (\$108 ) begin
-              end else if (\$110 ) begin
-                \$190  = { \$111 [8], \$111 [8], \$111 [8], \$111 [8], \$111 [8], \$111 [8], \$111 [8], \$111 [8], \$111 [8], \$111  };
-              end else begin
-                \$190  = \$115 [17:0];
-              end
-            end
-          end
-      2'h1:
-          if (start) begin
-            \$190  = { \$129 [8], \$129 [8], \$129 [8], \$129 [8], \$129 [8], \$129 [8], \$129 [8], \$129 [8], \$129 [8], \$129  };
-          end
-    endcase
-    if (rst) begin
-      \$190  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$191  = \$signal ;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$191  = { \$94 [8], \$94 [8], \$94 [8], \$94 [8], \$94 [8], \$94 [8], \$94 [8], \$94 [8], \$94 [8], \$94  };
-          end
-      2'h2:
-          if (\$102 ) begin
-            if (is_pool) begin
-              if (\$108 ) begin
-              end else if (\$110 ) begin
-                \$191  = \$113 [17:0];
-              end
-            end
-          end
-      2'h1:
-          if (start) begin
-            \$191  = { \$130 [8], \$130 [8], \$130 [8], \$130 [8], \$130 [8], \$130 [8], \$130 [8], \$130 [8], \$130 [8], \$130  };
-          end
-    endcase
-    if (rst) begin
-      \$191  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$192  = \$signal$45 ;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$192  = 8'h00;
-          end
-      2'h2:
-          if (\$102 ) begin
-            if (is_pool) begin
-              \$192  = 8'h00;
-            end
-          end
-      2'h1:
-          if (start) begin
-            \$192  = 8'h00;
-          end
-    endcase
-    if (\$150 ) begin
-      (* full_case = 32'd1 *)
-      if (\$152 ) begin
-        \$192  = 8'h00;
-      end else begin
-        \$192  = \$154 [7:0];
-      end
-    end
-    if (rst) begin
-      \$192  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$193  = \$signal$42 ;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$193  = 8'h00;
-          end
-      2'h2:
-          if (\$102 ) begin
-            if (is_pool) begin
-              \$193  = 8'h00;
-            end
-          end
-      2'h1:
-          if (start) begin
-            \$193  = 8'h00;
-          end
-    endcase
-    if (\$150 ) begin
-      if (\$152 ) begin
-        \$193  = \$153 [7:0];
-      end
-    end
-    if (rst) begin
-      \$193  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$194  = win;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$194  = \$95 ;
+            \$183  = desc__in_h;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$194  = \$131 ;
+            \$183  = desc__in_h;
           end
     endcase
     if (rst) begin
-      \$194  = 16'h0000;
+      \$183  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$195  = out_ptr;
+    \$184  = \$signal$51 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$195  = desc__c_base;
+            \$184  = desc__in_w;
           end
       2'h2:
-          if (\$102 ) begin
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$184  = desc__in_w;
+          end
+    endcase
+    if (rst) begin
+      \$184  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    \$185  = \$signal$88 ;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$185  = desc__out_h;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$185  = desc__out_h;
+          end
+    endcase
+    if (rst) begin
+      \$185  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    \$186  = \$signal$89 ;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$186  = desc__out_w;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$186  = desc__out_w;
+          end
+    endcase
+    if (rst) begin
+      \$186  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    \$187  = win_w;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$187  = desc__win_w;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$187  = desc__win_w;
+          end
+    endcase
+    if (rst) begin
+      \$187  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    \$188  = \$signal$91 ;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$188  = desc__stride_h;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$188  = desc__stride_h;
+          end
+    endcase
+    if (rst) begin
+      \$188  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    \$189  = \$signal$92 ;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$189  = desc__stride_w;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$189  = desc__stride_w;
+          end
+    endcase
+    if (rst) begin
+      \$189  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    \$190  = pad_left;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$190  = desc__pad_left;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$190  = desc__pad_left;
+          end
+    endcase
+    if (rst) begin
+      \$190  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    \$191  = t;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$191  = 20'h00000;
+          end
+      2'h2:
+        begin
+          \$191  = \$107 [19:0];
+          if (\$108 ) begin
+            \$191  = 20'h00000;
+          end
+        end
+      2'h1:
+          if (start) begin
+            \$191  = 20'h00000;
+          end
+    endcase
+    if (rst) begin
+      \$191  = 20'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    \$192  = error;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$192  = refused;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$192  = refused;
+          end
+    endcase
+    if (rst) begin
+      \$192  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    \$193  = n_rem;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$193  = { 1'h0, desc__n };
+          end
+      2'h2:
+          if (\$108 ) begin
+            (* full_case = 32'd1 *)
             if (is_pool) begin
-              \$195  = \$103 [7:0];
+            end else begin
+              if (\$124 ) begin
+              end else if (\$125 ) begin
+                \$193  = \$126 [16:0];
+              end
             end
           end
       2'h1:
           if (start) begin
-            \$195  = desc__c_base;
+            \$193  = { 1'h0, desc__n };
+          end
+    endcase
+    if (rst) begin
+      \$193  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    \$194  = inner_rem;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$194  = { 1'h0, desc__k };
+          end
+      2'h2:
+          if (\$108 ) begin
+            (* full_case = 32'd1 *)
+            if (is_pool) begin
+            end else begin
+              (* full_case = 32'd1 *)
+              if (\$124 ) begin
+              end else if (\$125 ) begin
+                \$194  = { 1'h0, k_ };
+              end else begin
+                \$194  = \$138 [16:0];
+              end
+            end
+          end
+      2'h1:
+          if (start) begin
+            \$194  = { 1'h0, desc__k };
+          end
+    endcase
+    if (rst) begin
+      \$194  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    \$195  = a_ptr;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$195  = desc__a_base;
+          end
+      2'h2:
+          if (\$108 ) begin
+            (* full_case = 32'd1 *)
+            if (is_pool) begin
+            end else begin
+              (* full_case = 32'd1 *)
+              if (\$124 ) begin
+              end else if (\$125 ) begin
+                \$195  = a_base;
+              end else begin
+                \$195  = \$139 [7:0];
+              end
+            end
+          end
+      2'h1:
+          if (start) begin
+            \$195  = desc__a_base;
           end
     endcase
     if (rst) begin
@@ -6378,88 +6085,528 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$196  = t_last;
+    \$196  = b_nptr;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$196  = { 3'h0, \$100  };
+            \$196  = desc__b_base;
+          end
+      2'h2:
+          if (\$108 ) begin
+            (* full_case = 32'd1 *)
+            if (is_pool) begin
+            end else begin
+              if (\$124 ) begin
+              end else if (\$125 ) begin
+                \$196  = \$127 [7:0];
+              end
+            end
+          end
+      2'h1:
+          if (start) begin
+            \$196  = desc__b_base;
+          end
+    endcase
+    if (rst) begin
+      \$196  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    \$197  = b_kptr;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$197  = desc__b_base;
+          end
+      2'h2:
+          if (\$108 ) begin
+            (* full_case = 32'd1 *)
+            if (is_pool) begin
+            end else begin
+              (* full_case = 32'd1 *)
+              if (\$124 ) begin
+              end else if (\$125 ) begin
+                \$197  = \$128 [7:0];
+              end else begin
+                \$197  = \$140 [7:0];
+              end
+            end
+          end
+      2'h1:
+          if (start) begin
+            \$197  = desc__b_base;
+          end
+    endcase
+    if (rst) begin
+      \$197  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    \$198  = c_nptr;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$198  = desc__c_base;
+          end
+      2'h2:
+          if (\$108 ) begin
+            (* full_case = 32'd1 *)
+            if (is_pool) begin
+            end else begin
+              if (\$124 ) begin
+              end else if (\$125 ) begin
+                \$198  = \$129 [7:0];
+              end
+            end
+          end
+      2'h1:
+          if (start) begin
+            \$198  = desc__c_base;
+          end
+    endcase
+    if (rst) begin
+      \$198  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    \$199  = c_row;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$199  = desc__c_base;
+          end
+      2'h2:
+          if (\$108 ) begin
+            (* full_case = 32'd1 *)
+            if (is_pool) begin
+            end else begin
+              if (\$124 ) begin
+              end else if (\$125 ) begin
+                \$199  = \$130 [7:0];
+              end
+            end
+          end
+      2'h1:
+          if (start) begin
+            \$199  = desc__c_base;
+          end
+    endcase
+    if (rst) begin
+      \$199  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    \$200  = par_addr;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$200  = desc__p_base;
+          end
+      2'h2:
+          if (\$108 ) begin
+            (* full_case = 32'd1 *)
+            if (is_pool) begin
+            end else begin
+              if (\$124 ) begin
+              end else if (\$125 ) begin
+                \$200  = \$131 [3:0];
+              end
+            end
+          end
+      2'h1:
+          if (start) begin
+            \$200  = desc__p_base;
+          end
+    endcase
+    if (rst) begin
+      \$200  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    \$201  = first;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$201  = 1'h1;
+          end
+      2'h2:
+          if (\$108 ) begin
+            (* full_case = 32'd1 *)
+            if (is_pool) begin
+            end else begin
+              (* full_case = 32'd1 *)
+              if (\$124 ) begin
+              end else if (\$125 ) begin
+                \$201  = 1'h1;
+              end else begin
+                \$201  = 1'h0;
+              end
+            end
+          end
+      2'h1:
+          if (start) begin
+            \$201  = 1'h1;
+          end
+    endcase
+    if (rst) begin
+      \$201  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    \$202  = acc_nptr;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$202  = 8'h00;
+          end
+      2'h2:
+          if (\$108 ) begin
+            (* full_case = 32'd1 *)
+            if (is_pool) begin
+            end else begin
+              if (\$124 ) begin
+              end else if (\$125 ) begin
+                \$202  = \$134 [7:0];
+              end
+            end
+          end
+      2'h1:
+          if (start) begin
+            \$202  = 8'h00;
+          end
+    endcase
+    if (rst) begin
+      \$202  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    \$203  = acc_row;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$203  = 8'h00;
+          end
+      2'h2:
+          if (\$108 ) begin
+            (* full_case = 32'd1 *)
+            if (is_pool) begin
+            end else begin
+              if (\$124 ) begin
+              end else if (\$125 ) begin
+                \$203  = \$137 [7:0];
+              end
+            end
+          end
+      2'h1:
+          if (start) begin
+            \$203  = 8'h00;
+          end
+    endcase
+    if (rst) begin
+      \$203  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    \$204  = \$signal$103 ;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$204  = 16'h0000;
+          end
+      2'h2:
+          if (\$108 ) begin
+            if (is_pool) begin
+              (* full_case = 32'd1 *)
+              if (\$114 ) begin
+              end else if (\$116 ) begin
+                \$204  = 16'h0000;
+              end else begin
+                \$204  = \$120 [15:0];
+              end
+            end
+          end
+      2'h1:
+          if (start) begin
+            \$204  = 16'h0000;
+          end
+    endcase
+    if (rst) begin
+      \$204  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    \$205  = \$signal$104 ;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$205  = 16'h0000;
+          end
+      2'h2:
+          if (\$108 ) begin
+            if (is_pool) begin
+              if (\$114 ) begin
+              end else if (\$116 ) begin
+                \$205  = \$118 [15:0];
+              end
+            end
+          end
+      2'h1:
+          if (start) begin
+            \$205  = 16'h0000;
+          end
+    endcase
+    if (rst) begin
+      \$205  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    \$206  = \$signal$47 ;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$206  = { \$99 [8], \$99 [8], \$99 [8], \$99 [8], \$99 [8], \$99 [8], \$99 [8], \$99 [8], \$99 [8], \$99  };
+          end
+      2'h2:
+          if (\$108 ) begin
+            if (is_pool) begin
+              (* full_case = 32'd1 *)
+              if (\$114 ) begin
+              end else if (\$116 ) begin
+                \$206  = { \$117 [8], \$117 [8], \$117 [8], \$117 [8], \$117 [8], \$117 [8], \$117 [8], \$117 [8], \$117 [8], \$117  };
+              end else begin
+                \$206  = \$121 [17:0];
+              end
+            end
+          end
+      2'h1:
+          if (start) begin
+            \$206  = { \$141 [8], \$141 [8], \$141 [8], \$141 [8], \$141 [8], \$141 [8], \$141 [8], \$141 [8], \$141 [8], \$141  };
+          end
+    endcase
+    if (rst) begin
+      \$206  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    \$207  = \$signal ;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$207  = { \$100 [8], \$100 [8], \$100 [8], \$100 [8], \$100 [8], \$100 [8], \$100 [8], \$100 [8], \$100 [8], \$100  };
+          end
+      2'h2:
+          if (\$108 ) begin
+            if (is_pool) begin
+              if (\$114 ) begin
+              end else if (\$116 ) begin
+                \$207  = \$119 [17:0];
+              end
+            end
+          end
+      2'h1:
+          if (start) begin
+            \$207  = { \$142 [8], \$142 [8], \$142 [8], \$142 [8], \$142 [8], \$142 [8], \$142 [8], \$142 [8], \$142 [8], \$142  };
+          end
+    endcase
+    if (rst) begin
+      \$207  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    \$208  = \$signal$48 ;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$208  = 8'h00;
+          end
+      2'h2:
+          if (\$108 ) begin
+            if (is_pool) begin
+              \$208  = 8'h00;
+            end
+          end
+      2'h1:
+          if (start) begin
+            \$208  = 8'h00;
+          end
+    endcase
+    if (\$162 ) begin
+      (* full_case = 32'd1 *)
+      if (\$164 ) begin
+        \$208  = 8'h00;
+      end else begin
+        \$208  = \$166 [7:0];
+      end
+    end
+    if (rst) begin
+      \$208  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    \$209  = \$signal$45 ;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$209  = 8'h00;
+          end
+      2'h2:
+          if (\$108 ) begin
+            if (is_pool) begin
+              \$209  = 8'h00;
+            end
+          end
+      2'h1:
+          if (start) begin
+            \$209  = 8'h00;
+          end
+    endcase
+    if (\$162 ) begin
+      if (\$164 ) begin
+        \$209  = \$165 [7:0];
+      end
+    end
+    if (rst) begin
+      \$209  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    \$210  = win;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$210  = \$101 ;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$196  = { 3'h0, \$136  };
+            \$210  = \$143 ;
           end
     endcase
     if (rst) begin
-      \$196  = 20'h00000;
+      \$210  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$197  = fsm_state;
+    \$211  = out_ptr;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$211  = desc__c_base;
+          end
+      2'h2:
+          if (\$108 ) begin
+            if (is_pool) begin
+              \$211  = \$109 [7:0];
+            end
+          end
+      2'h1:
+          if (start) begin
+            \$211  = desc__c_base;
+          end
+    endcase
+    if (rst) begin
+      \$211  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    \$212  = t_last;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$212  = { 3'h0, \$106  };
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$212  = { 3'h0, \$148  };
+          end
+    endcase
+    if (rst) begin
+      \$212  = 20'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    \$213  = fsm_state;
     casez (fsm_state)
       2'h0:
           if (start) begin
             (* full_case = 32'd1 *)
             if (refused) begin
-              \$197  = 2'h1;
+              \$213  = 2'h1;
             end else begin
-              \$197  = 2'h2;
+              \$213  = 2'h2;
             end
           end
       2'h2:
-          if (\$102 ) begin
+          if (\$108 ) begin
             (* full_case = 32'd1 *)
             if (is_pool) begin
-              if (\$108 ) begin
-                \$197  = 2'h1;
+              if (\$114 ) begin
+                \$213  = 2'h1;
               end
             end else begin
-              if (\$118 ) begin
-                \$197  = 2'h1;
+              if (\$124 ) begin
+                \$213  = 2'h1;
               end
             end
           end
       2'h1:
         begin
-          \$197  = 2'h0;
+          \$213  = 2'h0;
           if (start) begin
             (* full_case = 32'd1 *)
             if (refused) begin
-              \$197  = 2'h1;
+              \$213  = 2'h1;
             end else begin
-              \$197  = 2'h2;
+              \$213  = 2'h2;
             end
           end
         end
     endcase
     if (rst) begin
-      \$197  = 2'h0;
+      \$213  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$198  = \$147 ;
+    \$214  = \$159 ;
     if (rst) begin
-      \$198  = 1'h0;
+      \$214  = 1'h0;
     end
   end
   assign run = busy;
   assign lane_mask = { \$25 , \$24 , \$23 , \$22  };
-  assign first = pp_first;
   assign \port$121$0  = \$22 ;
   assign \port$122$0  = \$23 ;
   assign \port$123$0  = \$24 ;
   assign \port$124$0  = \$25 ;
   assign wgt_addr = \$27 [7:0];
   assign act_addr = \$35 [7:0];
-  assign acc_rd_addr = \$48 [7:0];
-  assign acc_wr_addr = \$58 [7:0];
+  assign acc_rd_addr = \$50 [7:0];
+  assign acc_wr_addr = \$62 [7:0];
   assign is_pool = kind;
   assign \$1  = desc__kind;
-  assign \$96  = desc__kind;
-  assign \$132  = desc__kind;
+  assign \$102  = desc__kind;
+  assign \$144  = desc__kind;
 endmodule
 
 (* generator = "Amaranth" *)
