@@ -96,8 +96,14 @@ def _requant(lanes: np.ndarray, rq: Requant, cols: slice) -> np.ndarray:
 
 
 def run_gemm_tile(a: np.ndarray, b: np.ndarray, bias: np.ndarray | None, requant: Requant,
-                  array: ArrayConfig) -> tuple[np.ndarray, int]:
+                  array: ArrayConfig, *, acc_in: np.ndarray | None = None,
+                  acc_out: bool = False) -> tuple[np.ndarray, int]:
     """Run ``Out[m x n] = requant(bias + A[m x k] @ B[k x n])`` through the stepped model.
+
+    K-split tiles (``rtl/README.md`` 4): ``acc_in`` gives the ``(m, n)`` int32 partial sums the
+    accumulator buffer holds (they replace the bias), ``acc_out`` returns the wrapped
+    ``acc_bits`` sums ``[acc_in or bias] + A @ B`` instead of requantized outputs. The cycle
+    count does not depend on either.
 
     Parameters
     ----------
@@ -115,7 +121,8 @@ def run_gemm_tile(a: np.ndarray, b: np.ndarray, bias: np.ndarray | None, requant
     Returns
     -------
     (outputs, cycles)
-        ``(m, n)`` int64 outputs and the cycle count from ``start`` to ``done``.
+        ``(m, n)`` int64 outputs (``acc_out``: partial sums) and the cycle count from
+        ``start`` to ``done``.
     """
     a = np.asarray(a, dtype=np.int64)
     b = np.asarray(b, dtype=np.int64)
@@ -124,24 +131,66 @@ def run_gemm_tile(a: np.ndarray, b: np.ndarray, bias: np.ndarray | None, requant
     m, k = a.shape
     n = b.shape[1]
     bias_v = np.zeros(n, dtype=np.int64) if bias is None else np.asarray(bias, dtype=np.int64)
-    out = np.zeros((m, n), dtype=np.int64)
     r, c = array.rows, array.cols
+    fn = -(-n // c)
+    # The accumulator buffer of a K-split tile: word nf*m + i, C lanes (rtl/README.md 3).
+    chain = None
+    if acc_in is not None or acc_out:
+        chain = np.zeros((fn * m, c), dtype=np.int64)
+        if acc_in is not None:
+            part = np.asarray(acc_in, dtype=np.int64)
+            if part.shape != (m, n):
+                raise ValueError(f"acc_in must be ({m}, {n}), got {part.shape}")
+            padded = np.zeros((m, fn * c), dtype=np.int64)
+            padded[:, :n] = part
+            chain[:] = padded.reshape(m, fn, c).transpose(1, 0, 2).reshape(fn * m, c)
+    out = np.zeros((m, n), dtype=np.int64)
+    sink = _Sink(out, chain, acc_in is not None, acc_out, m)
     cycles = timing.START_CYCLES  # cycle 0: ``start`` sampled, descriptor latched
     if array.dataflow is Dataflow.OUTPUT_STATIONARY:
         for mf in range(-(-m // r)):
-            for nf in range(-(-n // c)):
-                cycles += _os_fold(a, b, bias_v, requant, array, mf, nf, out)
+            for nf in range(fn):
+                cycles += _os_fold(a, b, bias_v, requant, array, mf, nf, sink)
     else:
         accbuf = np.zeros((m, c), dtype=np.int64)
-        for nf in range(-(-n // c)):
+        for nf in range(fn):
             kfs = -(-k // r)
             for kf in range(kfs):
-                cycles += _ws_fold(a, b, bias_v, requant, array, kf, nf, kfs, accbuf, out)
+                cycles += _ws_fold(a, b, bias_v, requant, array, kf, nf, kfs, accbuf, sink)
+    if acc_out:
+        assert chain is not None
+        out = chain.reshape(fn, m, c).transpose(1, 0, 2).reshape(m, fn * c)[:, :n].copy()
     return out, cycles
 
 
+class _Sink:
+    """Where the post-processing of a GEMM tile reads its addend and writes its results: the
+    output buffer and, for K-split tiles, the accumulator buffer (``chain``, word nf*m + i)."""
+
+    def __init__(self, out: np.ndarray, chain: np.ndarray | None, acc_in: bool, acc_out: bool,
+                 m: int) -> None:
+        self.out, self.chain, self.acc_in, self.acc_out, self.m = out, chain, acc_in, acc_out, m
+
+    def partial(self, nf: int, row: int, bias_l: np.ndarray) -> np.ndarray:
+        """Stage-1 addend of tile row ``row`` (first K-fold): the bias or the stored sum."""
+        if not self.acc_in:
+            return bias_l
+        assert self.chain is not None
+        if row >= self.m:  # OS rows past the tile edge: whatever the word holds, not written
+            return np.zeros_like(bias_l)
+        return self.chain[nf * self.m + row]
+
+    def write(self, nf: int, row: int, s: np.ndarray, rq: Requant, cols: slice) -> None:
+        """Stage-3 write of tile row ``row``: partial sums (acc_out) or requantized outputs."""
+        if self.acc_out:
+            assert self.chain is not None
+            self.chain[nf * self.m + row] = s
+        else:
+            self.out[row, cols] = _requant(s, rq, cols)
+
+
 def _os_fold(a: np.ndarray, b: np.ndarray, bias: np.ndarray, rq: Requant, array: ArrayConfig,
-             mf: int, nf: int, out: np.ndarray) -> int:
+             mf: int, nf: int, sink: _Sink) -> int:
     """One output-stationary fold; returns its cycle count."""
     r, c = array.rows, array.cols
     m, k = a.shape
@@ -183,12 +232,13 @@ def _os_fold(a: np.ndarray, b: np.ndarray, bias: np.ndarray, rq: Requant, array:
         # The drain multiplexer reads one accumulator row per cycle into the pipeline.
         entering = None
         if drain_row is not None:
-            entering = (drain_row, fp.wrap(acc[drain_row] + bias_l, array.acc_bits))
+            addend = sink.partial(nf, mf * r + drain_row, bias_l)
+            entering = (drain_row, fp.wrap(acc[drain_row] + addend, array.acc_bits))
         written = post.clock(None if entering is None else entering)
         if written is not None:
             row, s = written
             if mf * r + row < m:  # rows past the tile edge are not written
-                out[mf * r + row, cols] = _requant(s, rq, cols)
+                sink.write(nf, mf * r + row, s, rq, cols)
         # -- end of cycle t: registers take their next values -----------------------------
         acc = fp.mac(acc, a_in, b_in, array.acc_bits)
         a_reg, b_reg, last_reg = a_in, b_in, l_in
@@ -209,7 +259,7 @@ def _os_fold(a: np.ndarray, b: np.ndarray, bias: np.ndarray, rq: Requant, array:
 
 
 def _ws_fold(a: np.ndarray, b: np.ndarray, bias: np.ndarray, rq: Requant, array: ArrayConfig,
-             kf: int, nf: int, kfs: int, accbuf: np.ndarray, out: np.ndarray) -> int:
+             kf: int, nf: int, kfs: int, accbuf: np.ndarray, sink: _Sink) -> int:
     """One weight-stationary fold; returns its cycle count."""
     r, c = array.rows, array.cols
     m, k = a.shape
@@ -253,7 +303,7 @@ def _ws_fold(a: np.ndarray, b: np.ndarray, bias: np.ndarray, rq: Requant, array:
         entering = None
         if bottom_tag[0] >= 0:  # after de-skew every lane of the row carries the same tag
             i = int(bottom_tag[0])
-            base = bias_l if kf == 0 else accbuf[i]
+            base = sink.partial(nf, i, bias_l) if kf == 0 else accbuf[i]
             entering = (i, fp.wrap(bottom + base, array.acc_bits))
         written = post.clock(entering)
         if written is not None:
@@ -261,7 +311,7 @@ def _ws_fold(a: np.ndarray, b: np.ndarray, bias: np.ndarray, rq: Requant, array:
             if kf < kfs - 1:
                 accbuf[i] = s
             else:
-                out[i, cols] = _requant(s, rq, cols)
+                sink.write(nf, i, s, rq, cols)
         # -- end of cycle t ----------------------------------------------------------------
         if np.any((g_in >= 0) & (pt_in >= 0) & (g_in != pt_in)):
             raise AssertionError("WS skew broken: a partial sum met the wrong activation row")

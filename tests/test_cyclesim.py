@@ -268,3 +268,75 @@ def test_stepped_model_equals_rtl(df: str, rows: int, cols: int) -> None:
                                                  m0=case.m0, shift=case.shift)
         assert cycles == rtl_cycles, (name, cycles, rtl_cycles)
         assert (out == rtl_out).all(), name
+
+
+# -- K-split chains (acc_in / acc_out) ---------------------------------------------------------
+
+def run_chain(a, b, bias, rq, array, cuts):  # type: ignore[no-untyped-def]
+    """Chunks ``[cuts[i], cuts[i+1])`` of K as consecutive tiles; (output, cycles per tile)."""
+    part, cycles = None, []
+    last = len(cuts) - 2
+    for i, (k0, k1) in enumerate(zip(cuts, cuts[1:])):
+        part, t = cyclesim.run_gemm_tile(a[:, k0:k1], b[k0:k1], bias, rq, array,
+                                         acc_in=part, acc_out=i < last)
+        cycles.append(t)
+    return part, cycles
+
+
+@pytest.mark.parametrize("df", [OS, WS])
+@pytest.mark.parametrize("r, c, m, n, cuts", [(2, 3, 5, 7, [0, 3, 8]), (3, 2, 4, 5, [0, 1, 5, 11]),
+                                              (4, 4, 9, 6, [0, 7, 13, 14]), (1, 1, 2, 2, [0, 2, 3])])
+def test_ksplit_chain_equals_whole_gemm(df: Dataflow, r, c, m, n, cuts) -> None:  # type: ignore[no-untyped-def]
+    rng = np.random.default_rng(r * 31 + m)
+    a, b, bias, m0, shift = random_case(rng, m, n, cuts[-1])
+    rq = Requant(m0=m0, shift=shift, lo=-128, hi=127)
+    out, cycles = run_chain(a, b, bias, rq, arr(r, c, df), cuts)
+    assert (out == naive_gemm(a, b, bias, m0, shift, -128, 127)).all()
+    assert cycles == [timing.gemm_tile_cycles(m, n, k1 - k0, arr(r, c, df))
+                      for k0, k1 in zip(cuts, cuts[1:])]
+
+
+def test_ksplit_partial_sums_hand_worked() -> None:
+    """acc_out returns bias + A @ B unrequantized; acc_in replaces the bias by the partials."""
+    a = np.array([[1, 2, 3], [-4, 5, 6]])
+    b = np.array([[1, 0], [0, 1], [2, -1]])
+    bias = np.array([100, -100])
+    rq = Requant(m0=1, shift=0, lo=-128, hi=127)
+    for df in (OS, WS):
+        p, _ = cyclesim.run_gemm_tile(a[:, :2], b[:2], bias, rq, arr(2, 2, df), acc_out=True)
+        assert p.tolist() == [[101, -98], [96, -95]]
+        y, _ = cyclesim.run_gemm_tile(a[:, 2:], b[2:], bias, rq, arr(2, 2, df), acc_in=p)
+        assert y.tolist() == [[107, -101], [108, -101]]
+        # acc_in and acc_out together: partials in, partials out (beyond the int8 range).
+        q, _ = cyclesim.run_gemm_tile(a[:, 2:], b[2:], None, rq, arr(2, 2, df), acc_in=p * 3,
+                                      acc_out=True)
+        assert q.tolist() == [[309, -297], [300, -291]]
+
+
+def test_ksplit_partials_wrap_at_acc_bits() -> None:
+    """Intermediate partial sums wrap at acc_bits; the chain is exact when the total fits."""
+    a = np.array([[127] * 4 + [-127] * 4])
+    b = np.full((8, 1), 127)
+    rq = Requant(m0=3, shift=1, lo=-128, hi=127)
+    for df in (OS, WS):
+        small = arr(1, 1, df, acc_bits=16)
+        p, _ = cyclesim.run_gemm_tile(a[:, :4], b[:4], np.array([5]), rq, small, acc_out=True)
+        assert p.item() == 4 * 127 * 127 + 5 - (1 << 16)    # 64521 wraps to -1015
+        y, _ = cyclesim.run_gemm_tile(a[:, 4:], b[4:], None, rq, small, acc_in=p)
+        assert y.item() == 8                                 # (-1015 - 64516) mod 2**16 = 5; 15/2
+
+
+@pytest.mark.parametrize("df", ["os", "ws"])
+def test_stepped_model_equals_rtl_ksplit(df: str) -> None:
+    from tests import test_hw_ksplit as ks
+    from tests import test_hw_top as rtl
+
+    cfg = rtl.config(3, 2, df)
+    rng = np.random.default_rng(17)
+    case = rtl.gemm_case(rng, "ksplit", 5, 3, 8, per_channel=True, lo=-50)
+    cuts = [0, 2, 7, 8]
+    rtl_out, rtl_cycles, _, _ = ks.run_chain(cfg, case, cuts, seed=3)
+    rq = Requant(m0=case.m0, shift=case.shift, lo=case.lo, hi=case.hi)
+    out, cycles = run_chain(case.a, case.b, case.bias, rq, cfg.array, cuts)
+    assert cycles == rtl_cycles
+    assert (out == rtl_out).all()
