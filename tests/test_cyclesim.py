@@ -7,6 +7,8 @@ derives its counts from tokens moving through registers) and the closed form agr
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -276,7 +278,7 @@ def run_chain(a, b, bias, rq, array, cuts):  # type: ignore[no-untyped-def]
     """Chunks ``[cuts[i], cuts[i+1])`` of K as consecutive tiles; (output, cycles per tile)."""
     part, cycles = None, []
     last = len(cuts) - 2
-    for i, (k0, k1) in enumerate(zip(cuts, cuts[1:])):
+    for i, (k0, k1) in enumerate(itertools.pairwise(cuts)):
         part, t = cyclesim.run_gemm_tile(a[:, k0:k1], b[k0:k1], bias, rq, array,
                                          acc_in=part, acc_out=i < last)
         cycles.append(t)
@@ -293,7 +295,7 @@ def test_ksplit_chain_equals_whole_gemm(df: Dataflow, r, c, m, n, cuts) -> None:
     out, cycles = run_chain(a, b, bias, rq, arr(r, c, df), cuts)
     assert (out == naive_gemm(a, b, bias, m0, shift, -128, 127)).all()
     assert cycles == [timing.gemm_tile_cycles(m, n, k1 - k0, arr(r, c, df))
-                      for k0, k1 in zip(cuts, cuts[1:])]
+                      for k0, k1 in itertools.pairwise(cuts)]
 
 
 def test_ksplit_partial_sums_hand_worked() -> None:

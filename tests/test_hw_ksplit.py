@@ -9,6 +9,8 @@ must equal :func:`hwcnn.timing.gemm_tile_cycles` of its own (m, n, k_chunk).
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 from amaranth.sim import Simulator
@@ -20,8 +22,16 @@ from hwcnn.hw.descriptor import GemmDesc, Requant
 from hwcnn.hw.params import BufferDepths
 from hwcnn.hw.top import Accelerator
 from hwcnn.timing import gemm_tile_cycles
-from tests.test_hw_top import (DEPTHS, GemmCase, Host, assert_same, config, expected_gemm,
-                               gemm_case, with_junk_lanes)
+from tests.test_hw_top import (
+    DEPTHS,
+    GemmCase,
+    Host,
+    assert_same,
+    config,
+    expected_gemm,
+    gemm_case,
+    with_junk_lanes,
+)
 
 #: A word no GEMM output of these tests produces in every lane at once (sentinel).
 SENTINEL_LANE = 0x5A
@@ -33,7 +43,7 @@ def run_chain(cfg, case: GemmCase, cuts: list[int], seed: int
     output words after the acc_out tiles, sentinel words)."""
     dut = Accelerator(cfg, DEPTHS)
     arr = cfg.array
-    (m, k), n = case.a.shape, case.b.shape[1]
+    (m, _k), n = case.a.shape, case.b.shape[1]
     fn = -(-n // arr.cols)
     c_base = 7
     sentinel = layout.pack_word([SENTINEL_LANE] * arr.cols, arr.act_bits)
@@ -48,7 +58,7 @@ def run_chain(cfg, case: GemmCase, cuts: list[int], seed: int
         m0 = case.m0 if case.per_channel else 0
         sh = case.shift if case.per_channel else 0
         await host.write(dut.par_wr, 1, layout.param_words(case.bias, m0, sh, cfg))
-        for i, (k0, k1) in enumerate(zip(cuts, cuts[1:])):
+        for i, (k0, k1) in enumerate(itertools.pairwise(cuts)):
             part = GemmCase(case.name, case.a[:, k0:k1], case.b[k0:k1], case.bias, case.m0,
                             case.shift, lo=case.lo, hi=case.hi, rounding=case.rounding,
                             per_channel=case.per_channel, bias_en=case.bias_en)
@@ -112,7 +122,7 @@ def test_ksplit_chain_equals_whole_gemm(df, rows, cols, m, n, cuts) -> None:
     assert_same(case.name, naive_gemm(case), y)
     assert_same(case.name, expected_gemm(case, cfg), y)
     assert before == sentinel, "an acc_out tile wrote the output buffer"
-    want = [gemm_tile_cycles(m, n, k1 - k0, cfg.array) for k0, k1 in zip(cuts, cuts[1:])]
+    want = [gemm_tile_cycles(m, n, k1 - k0, cfg.array) for k0, k1 in itertools.pairwise(cuts)]
     assert cycles == want
 
 

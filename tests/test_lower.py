@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -128,11 +130,10 @@ def test_tiles_partition_every_gemm_and_fit_the_buffers() -> None:
             gd = node["gemm"]
             cover = np.zeros((gd.groups, gd.m, gd.n), dtype=int)
             for t in p.make_tiles():
-                cover[t.group, t.m0:t.m0 + t.m, t.n0:t.n0 + t.n] += 1
+                cover[t.group, t.m0:t.m0 + t.m, t.n0:t.n0 + t.n] += t.k
                 cap = 1024 if t.double_buffered else 2048
                 assert t.act_bytes <= cap and t.weight_bytes <= cap and t.out_bytes <= cap
-                assert t.k == gd.k
-            assert (cover == 1).all(), p.name
+            assert (cover == gd.k).all(), p.name
             assert p.macs == gd.macs
 
 
@@ -204,18 +205,95 @@ def test_batchnorm_not_folded_when_the_conv_has_another_reader() -> None:
 
 
 def test_buffers_too_small_for_one_tile() -> None:
-    g = net("[512, 7, 7]", "{name: f, kind: flatten}", "{name: d, kind: dense, units: 16}")
-    with pytest.raises(ConfigError, match=r"layer 'd': buffers too small for one tile .*K=25088"):
-        LW.lower(g, hw(WS, kib=16))
+    # 1 x 256 array, 1 KiB memories: even the smallest tile (1 row, K chunk 1, one column fold)
+    # needs one weight word of 256 B + 256 x 69-bit parameters (2208 B) = 2464 B of weight
+    # memory, and 256 B of output + 256 x 4 B of accumulator words = 1280 B of out memory.
+    # Both dataflows: no hint.
+    g = net("[64, 10, 10]", "{name: c, kind: conv2d, filters: 4, kernel: 3, padding: 1}")
+    for df in (WS, OS):
+        with pytest.raises(ConfigError, match=r"layer 'c': buffers too small for one tile "
+                           r"\(M=100, N=4, K=576\): it needs act 0\.0 KiB, weight 2\.4 KiB, "
+                           r"out 1\.2 KiB; have 1/1/1 KiB$"):
+            LW.lower(g, hw(df, r=1, c=256, kib=1))
 
 
 def test_buffers_error_suggests_the_other_dataflow() -> None:
-    # OS dense needs K words of R lanes for M = 1: 4x4 array, K = 4096 -> 16 KiB of act; WS only
-    # needs ceil(K/R) = 1024 words for its one row (4 KiB).
-    g = net("[256, 4, 4]", "{name: f, kind: flatten}", "{name: d, kind: dense, units: 4}")
-    with pytest.raises(ConfigError, match=r"it needs act 16\.0 KiB.*; the ws dataflow would fit$"):
-        LW.lower(g, HardwareConfig(array=ArrayConfig(rows=4, cols=4, dataflow=OS),
-                                   memory=MemoryConfig(act_kib=8, weight_kib=32, out_kib=8)))
+    # WS 64x64, 1 KiB: the smallest WS tile holds one K-fold of weights, 64 words of 64 B +
+    # 64 x 69-bit parameters (552 B) = 4.5 KiB; act 1 word of 64 B; out 64 B + 256 B of
+    # accumulator. OS can split K into chunks of 1: weight 64 + 552 B, out 320 B -> fits.
+    g = net("[64, 10, 10]", "{name: c, kind: conv2d, filters: 4, kernel: 3, padding: 1}")
+    with pytest.raises(ConfigError, match=r"it needs act 0\.1 KiB, weight 4\.5 KiB, out 0\.3 KiB; "
+                       r"have 1/1/1 KiB; the os dataflow would fit$"):
+        LW.lower(g, hw(WS, r=64, c=64, kib=1))
+    assert LW.lower(g, hw(OS, r=64, c=64, kib=1)).layers[-1].tiles > 0
+
+
+@pytest.mark.parametrize("df, chunks, cycles, reads", [
+    # Dense K=512 -> N=4 (M=1) on 4x4 with 1 KiB memories: a whole-K tile needs 512 weight
+    # words of 4 B (2 KiB). Double-buffered (512 B halves) a chunk of kc weight words + 35 B of
+    # parameters (4 x 69 bits) must fit 512 B: kc <= 119. The chunk candidates are K cut into
+    # 2, 3, 4, 5, ... parts (WS: rounded up to multiples of R = 4): 5 parts -> 104 (WS) / 103
+    # (OS) is the largest that fits. Cost: double max(compute, bytes/16) beats single-buffered
+    # 3 chunks (compute + 2599/16).
+    # WS tile: 1 + ceil(kc/4) * (4 + 1 + 4 + 4 - 2 + 5) -> 1 + 26*16 = 417, 1 + 24*16 = 385.
+    # Reads: A kc B + B 4*kc B (+ 35 B of parameters with the first chunk).
+    (WS, [104, 104, 104, 104, 96], [417] * 4 + [385], [104 + 416 + 35] + [520] * 3 + [480]),
+    # OS tile: 1 + (kc + 4 + 4 - 2) + 1 + 4 + 3 = kc + 15.
+    (OS, [103, 103, 103, 103, 100], [118] * 4 + [115], [103 + 412 + 35] + [515] * 3 + [500]),
+])
+def test_k_split_hand_worked(df, chunks, cycles, reads) -> None:  # type: ignore[no-untyped-def]
+    g = net("[512]", "{name: d, kind: dense, units: 4}")
+    p = plan(g, hw(df, kib=1, bpc=16.0), "d")
+    tiles = list(p.make_tiles())
+    assert [t.k for t in tiles] == chunks
+    assert [t.k0 for t in tiles] == [0, chunks[0], 2 * chunks[0], 3 * chunks[0], 4 * chunks[0]]
+    assert [t.acc_in for t in tiles] == [False, True, True, True, True]
+    assert [t.acc_out for t in tiles] == [True, True, True, True, False]
+    assert all((t.m, t.n, t.m0, t.n0) == (1, 4, 0, 0) and t.double_buffered for t in tiles)
+    assert p.cycles.tolist() == cycles
+    assert p.dram_read.tolist() == reads
+    assert p.dram_write.tolist() == [0, 0, 0, 0, 4]   # only the last chunk writes outputs
+    assert "K split into 5 chunks" in p.note
+    for t in tiles:   # every tile fits half of each 1 KiB memory (double-buffered)
+        assert max(t.act_bytes, t.weight_bytes, t.out_bytes) <= 512
+        # out memory: 1 output word (4 B) + 1 accumulator word of 4 x 32 bits (16 B)
+        assert t.out_bytes == 20
+
+
+def test_vgg16_os_on_pynq_z2_splits_k() -> None:
+    from click.testing import CliRunner
+
+    from hwcnn.cli import cli
+    from hwcnn.perf_cli import hardware_from_options
+
+    res = CliRunner().invoke(cli, ["report", "models/vgg16.yaml", "--board", "pynq-z2",
+                                   "--dataflow", "os"])
+    assert res.exit_code == 0, res.output
+    assert "fc6" in res.output
+    h, _ = hardware_from_options(board="pynq-z2", dataflow="os")
+    g = model_graph("vgg16")
+    caps = [kib * 1024 for kib in (h.memory.act_kib, h.memory.weight_kib, h.memory.out_kib)]
+    for p in LW.lower(g, h).layers:
+        gd = g.nodes[p.name]["gemm"]
+        if p.name not in ("fc6", "fc7", "fc8") or gd is None:
+            continue
+        chains: dict[tuple[int, int, int], list] = {}
+        for t in p.make_tiles():
+            chains.setdefault((t.group, t.m0, t.n0), []).append(t)
+            lim = [c // 2 if t.double_buffered else c for c in caps]
+            assert t.act_bytes <= lim[0] and t.weight_bytes <= lim[1] and t.out_bytes <= lim[2]
+        cover = np.zeros((gd.m, gd.n), dtype=int)
+        for chain in chains.values():
+            ks = [t.k0 for t in chain]
+            assert ks[0] == 0 and all(a.k0 + a.k == b.k0 for a, b in itertools.pairwise(chain))
+            assert chain[-1].k0 + chain[-1].k == gd.k
+            assert [t.acc_in for t in chain] == [False] + [True] * (len(chain) - 1)
+            assert [t.acc_out for t in chain] == [True] * (len(chain) - 1) + [False]
+            assert [t.dram_write > 0 for t in chain] == [False] * (len(chain) - 1) + [True]
+            cover[chain[0].m0:chain[0].m0 + chain[0].m, chain[0].n0:chain[0].n0 + chain[0].n] += 1
+        assert (cover == 1).all(), p.name
+        if p.name == "fc6":
+            assert len(chains[(0, 0, 0)]) > 1, "fc6 (K = 25088) must be K-split"
 
 
 def test_accumulator_too_narrow() -> None:
