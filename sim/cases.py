@@ -25,7 +25,7 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -340,6 +340,16 @@ def _refused(rng: np.random.Generator, name: str, tile: str) -> RefusedCase:
     return RefusedCase(name=name, tile=tile, sizes=sizes)
 
 
+def _with_k_split(case: GemmCase, rng: np.random.Generator) -> GemmCase:
+    """The same GEMM run as a K-split chain of 2-3 ragged chunks (rtl/README.md 4)."""
+    parts = min(case.k, int(rng.integers(2, 4)))
+    cuts = sorted(int(v) for v in rng.choice(np.arange(1, case.k), size=parts - 1,
+                                              replace=False))
+    sizes = np.diff([0, *cuts, case.k])
+    return replace(case, origin=f"{case.origin}, K-split chain",
+                   k_split=tuple(int(v) for v in sizes))
+
+
 def random_cases(seed: int, rows: int, cols: int) -> tuple[TileCase, ...]:
     """Constrained-random tiles for an ``rows`` x ``cols`` array (sizes relative to it)."""
     rng = np.random.default_rng([seed, rows, cols])
@@ -363,6 +373,8 @@ def random_cases(seed: int, rows: int, cols: int) -> tuple[TileCase, ...]:
         _refused(rng, f"{tag}/refused", "gemm"),
         _refused(rng, f"{tag}/refused_pool", "pool"),
     ]
+    cases.append(_with_k_split(_random_gemm(rng, f"{tag}/ksplit", pick(1, 2 * r), pick(1, 2 * c),
+                                            pick(r + 2, 4 * r)), rng))
     if seed == CI_SEEDS[0]:
         # One deterministic worst case per array: every product is (-128)*(-128) = 2**14.
         m, n, k = r + 1, c + 1, 64

@@ -118,8 +118,8 @@ def run_corpus(design, corpus: tuple[tiles.TileCase, ...], tag: str) -> list[dic
 
 def closed_form(case: tiles.TileCase, cfg: layout.TbConfig) -> int:
     match case:
-        case tiles.GemmCase():
-            return timing.gemm_tile_cycles(case.m, case.n, case.k, cfg.array)
+        case tiles.GemmCase():  # a K-split chain: the sum over its tiles
+            return sum(timing.gemm_tile_cycles(p.m, p.n, p.k, cfg.array) for p in case.chunks())
         case tiles.PoolCase():
             return timing.pool_tile_cycles(case.out_h, case.out_w, *case.win, cfg.array)
         case tiles.RefusedCase():
@@ -134,7 +134,12 @@ def stepped_cycles(case: tiles.TileCase, cfg: layout.TbConfig) -> int:
             rq = Requant(m0=case.m0 if case.per_channel else int(case.m0[0]),
                          shift=case.shift if case.per_channel else int(case.shift[0]),
                          lo=case.lo, hi=case.hi, rounding=case.rounding, mode=case.mode)
-            return cyclesim.run_gemm_tile(case.a, case.b, case.bias, rq, cfg.array)[1]
+            parts, partial, total = case.chunks(), None, 0
+            for i, p in enumerate(parts):   # a K-split chain carries its partial sums
+                partial, t = cyclesim.run_gemm_tile(p.a, p.b, case.bias, rq, cfg.array,
+                                                    acc_in=partial, acc_out=i < len(parts) - 1)
+                total += t
+            return total
         case tiles.PoolCase():
             op = {"max": PoolOp.MAX, "avg": PoolOp.AVG, "sum": PoolOp.SUM}[case.op]
             x = case.x[: min(case.channels, cfg.cols)]
@@ -351,6 +356,12 @@ def test_random_cases_are_ragged_around_the_array() -> None:
         assert set(np.unique(got["extreme"].a)) <= {-128, 127}
         assert 0 in got["refused"].sizes.values() and got["refused"].tile == "gemm"
         assert 0 in got["refused_pool"].sizes.values() and got["refused_pool"].desc()["kind"] == 1
+        ks = got["ksplit"]
+        assert 2 <= len(ks.k_split) <= 3 and sum(ks.k_split) == ks.k > 8
+        parts = ks.chunks()
+        assert np.array_equal(np.hstack([p.a for p in parts]), ks.a)
+        assert np.array_equal(np.vstack([p.b for p in parts]), ks.b)
+        assert [p.k for p in parts] == list(ks.k_split) and not any(p.k_split for p in parts)
 
 
 def test_seeds_from_env(monkeypatch: pytest.MonkeyPatch) -> None:

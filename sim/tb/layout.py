@@ -171,6 +171,8 @@ def gemm_desc(case: GemmCase, a_base: int, b_base: int, p_base: int, c_base: int
         "rounding": ROUNDING_CODES.index(case.rounding.value),
         "wrap": int(case.mode.value == "wrap"), "per_channel": int(case.per_channel),
         "bias_en": int(case.bias is not None), "lo": case.lo, "hi": case.hi,
+        # A plain tile: no K-split chaining (the driver keeps unlisted fields at their value).
+        "acc_in": 0, "acc_out": 0,
     }
 
 

@@ -5,7 +5,9 @@ Environment (set by ``tests/test_rtl_cocotb.py``): ``HWCNN_TB_CONFIG`` (the desi
 ``HWCNN_RESULTS_DIR`` (where ``tb_gemm.json`` goes: one record per tile with the measured
 cycles). Every tile is loaded at random buffer offsets with junk in the don't-care lanes and in
 the output range, run, read back and compared with :func:`hwcnn.golden_ops.gemm_tile`; the
-cycles from ``start`` to ``done`` must equal :func:`hwcnn.timing.gemm_tile_cycles`.
+cycles from ``start`` to ``done`` must equal :func:`hwcnn.timing.gemm_tile_cycles`. A K-split
+case runs as a chain of ``acc_out`` / ``acc_in`` tiles whose last output must equal the golden
+model of the whole GEMM (cycles: the sum over the chain).
 """
 
 from __future__ import annotations
@@ -46,34 +48,53 @@ class GemmTestbench:
         self.rng = np.random.default_rng(seed)
 
     async def run_gemm(self, case: GemmCase) -> TileRecord:
+        """One GEMM tile, or a K-split chain of tiles (``case.k_split``) recorded as one: its
+        cycles are the sum over the chain, the output is the last tile's."""
         cfg, rng = self.cfg, self.rng
-        words = gemm_words(case, cfg, rng)
-        expected_cycles = timing.gemm_tile_cycles(case.m, case.n, case.k, cfg.array)
+        parts = case.chunks()
+        words = [gemm_words(p, cfg, rng) for p in parts]
+        expected_cycles = sum(timing.gemm_tile_cycles(p.m, p.n, p.k, cfg.array) for p in parts)
         record = TileRecord(name=case.name, kind="gemm", summary=case.summary(), cycles=-1,
                             expected_cycles=expected_cycles, error=False, expected_error=False)
-        why = words.fits(cfg)
+        why = next((w for w in (ws.fits(cfg) for ws in words) if w), None)
+        acc_words = -(-case.n // cfg.cols) * case.m
+        if len(parts) > 1 and acc_words > cfg.acc_depth:
+            why = f"accumulator words {acc_words} > depth {cfg.acc_depth}"
         if why:
             record.violations.append(f"tile does not fit the buffers: {why}")
             return self.board.add(record)
-        a0 = _base(rng, len(words.act), cfg.act_depth)
-        b0 = _base(rng, len(words.weight), cfg.weight_depth)
-        p0 = _base(rng, len(words.param), cfg.param_depth)
-        c0 = _base(rng, words.out_words, cfg.out_depth)
-        guards = guard_addrs(c0, words.out_words, cfg.out_depth)
-        fill = junk_words(words.out_words + len(guards), cfg, rng)
-        out_addrs = [c0 + i for i in range(words.out_words)] + guards
-        await self.driver.write({
-            "act_wr": [(a0 + off, w) for off, w in sorted(words.act.items())],
-            "wgt_wr": [(b0 + off, w) for off, w in sorted(words.weight.items())],
-            "par_wr": [(p0 + off, w) for off, w in sorted(words.param.items())],
-            "out_wr": list(zip(out_addrs, fill, strict=True)),
-        })
-        run = await self.monitor.run(self.driver, gemm_desc(case, a0, b0, p0, c0))
-        record.cycles, record.error = run.cycles, run.error
-        record.violations.extend(run.violations)
+        n = words[0].out_words
+        c0 = _base(rng, n, cfg.out_depth)
+        guards = guard_addrs(c0, n, cfg.out_depth)
+        fill = junk_words(n + len(guards), cfg, rng)
+        out_addrs = [c0 + i for i in range(n)] + guards
+        record.cycles = 0
+        for i, (part, w) in enumerate(zip(parts, words, strict=True)):
+            # Every chunk at fresh random offsets: the chain must not depend on addresses.
+            a0 = _base(rng, len(w.act), cfg.act_depth)
+            b0 = _base(rng, len(w.weight), cfg.weight_depth)
+            p0 = _base(rng, len(w.param), cfg.param_depth)
+            streams = {
+                "act_wr": [(a0 + off, v) for off, v in sorted(w.act.items())],
+                "wgt_wr": [(b0 + off, v) for off, v in sorted(w.weight.items())],
+                "par_wr": [(p0 + off, v) for off, v in sorted(w.param.items())],
+            }
+            if i == 0:
+                streams["out_wr"] = list(zip(out_addrs, fill, strict=True))
+            await self.driver.write(streams)
+            desc = gemm_desc(part, a0, b0, p0, c0)
+            desc |= {"acc_in": int(i > 0), "acc_out": int(i < len(parts) - 1)}
+            run = await self.monitor.run(self.driver, desc)
+            record.cycles += run.cycles
+            record.error = record.error or bool(run.error)
+            record.violations.extend(run.violations)
+            if i == len(parts) - 2:
+                kept = await self.driver.read_out(out_addrs)
+                self.board.compare(record, "output word during a K-split chain (acc_out tiles "
+                                   "must not write it)", fill, kept,
+                                   [(j,) for j in range(len(fill))])
         raw = await self.driver.read_out(out_addrs)
-        actual, pads = gemm_unpack(raw[: words.out_words], case, cfg)
-        n = words.out_words
+        actual, pads = gemm_unpack(raw[:n], case, cfg)
         self.board.compare(record, "output-buffer word next to the tile's range (must not change)",
                            fill[n:], raw[n:], [(i,) for i in range(len(guards))])
         expected = expected_gemm(case, cfg)

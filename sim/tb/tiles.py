@@ -9,7 +9,7 @@ that the hardware must refuse them).
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TypeAlias
 
@@ -43,7 +43,9 @@ class GemmCase:
     """``Out[m x n] = requant(bias + A[m x k] @ B[k x n])``, int8 operands, int8 outputs.
 
     ``m0``/``shift`` have one entry (per tensor, ``per_channel=False``) or ``n`` entries.
-    ``bias`` None means the descriptor's ``bias_en = 0``.
+    ``bias`` None means the descriptor's ``bias_en = 0``. ``k_split`` (chunk sizes summing to
+    ``k``, at least 2) runs the GEMM as a K-split chain of tiles (rtl/README.md 4: ``acc_out``
+    on all but the last, ``acc_in`` on all but the first); empty = one whole-K tile.
     """
 
     name: str
@@ -58,6 +60,7 @@ class GemmCase:
     per_channel: bool
     rounding: Rounding = Rounding.HALF_UP
     mode: Overflow = Overflow.SATURATE
+    k_split: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         a = _ints(f"{self.name}: A", self.a, 2, *INT8)
@@ -78,6 +81,11 @@ class GemmCase:
             raise ValueError(f"{self.name}: m0/shift need {want} entries, got "
                              f"{m0.shape[0]}/{shift.shape[0]}")
         _clamp_ok(self.lo, self.hi)
+        split = tuple(int(v) for v in self.k_split)
+        if split and (len(split) < 2 or min(split) < 1 or sum(split) != a.shape[1]):
+            raise ValueError(f"{self.name}: k_split {split} must be >= 2 positive chunks "
+                             f"summing to k = {a.shape[1]}")
+        object.__setattr__(self, "k_split", split)
         object.__setattr__(self, "a", a)
         object.__setattr__(self, "b", b)
         object.__setattr__(self, "bias", bias)
@@ -100,7 +108,19 @@ class GemmCase:
         req = "per-channel" if self.per_channel else "per-tensor"
         return (f"gemm m={self.m} n={self.n} k={self.k} {req} {self.rounding.value} "
                 f"{self.mode.value} clamp[{self.lo},{self.hi}] bias={'off' if self.bias is None else 'on'}"
-                f" -- {self.origin}")
+                + (f" k-split {'+'.join(map(str, self.k_split))}" if self.k_split else "")
+                + f" -- {self.origin}")
+
+    def chunks(self) -> list[GemmCase]:
+        """The tiles of a K-split chain (``[self]`` without ``k_split``)."""
+        if not self.k_split:
+            return [self]
+        out, k0 = [], 0
+        for i, kk in enumerate(self.k_split):
+            out.append(replace(self, name=f"{self.name}[k{i}]", a=self.a[:, k0:k0 + kk],
+                               b=self.b[k0:k0 + kk], k_split=()))
+            k0 += kk
+        return out
 
     def to_json(self) -> dict[str, Any]:
         return {"kind": "gemm", "name": self.name, "origin": self.origin,
@@ -108,7 +128,8 @@ class GemmCase:
                 "bias": None if self.bias is None else self.bias.tolist(),
                 "m0": self.m0.tolist(), "shift": self.shift.tolist(), "lo": self.lo,
                 "hi": self.hi, "per_channel": self.per_channel,
-                "rounding": self.rounding.value, "mode": self.mode.value}
+                "rounding": self.rounding.value, "mode": self.mode.value,
+                "k_split": list(self.k_split)}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False)
@@ -235,7 +256,7 @@ def case_from_json(d: dict[str, Any]) -> TileCase:
             return GemmCase(name=d["name"], origin=d["origin"], a=d["a"], b=d["b"],
                             bias=d["bias"], m0=d["m0"], shift=d["shift"], lo=d["lo"], hi=d["hi"],
                             per_channel=d["per_channel"], rounding=Rounding(d["rounding"]),
-                            mode=Overflow(d["mode"]))
+                            mode=Overflow(d["mode"]), k_split=tuple(d.get("k_split", ())))
         case "pool":
             return PoolCase(name=d["name"], origin=d["origin"], op=d["op"], x=d["x"],
                             out_h=d["out_h"], out_w=d["out_w"], win=tuple(d["win"]),
