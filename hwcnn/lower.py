@@ -43,7 +43,9 @@ import numpy as np
 from . import layers as L
 from .config import HardwareConfig
 from .graph import ordered_nodes
-from .lower_gemm import _choose_gemm, _footprint, plan_gemm
+
+# _choose_gemm: the tile search, kept importable here for tests and tools.
+from .lower_gemm import _choose_gemm, plan_gemm  # noqa: F401
 from .lower_plan import (
     MAX_DESC,
     PARAM_EXTRA_BITS,
@@ -58,7 +60,6 @@ from .lower_pool import PoolGeom, _pool_geoms, plan_pool
 
 __all__ = ["MAX_DESC", "PARAM_EXTRA_BITS", "GemmTile", "LayerPlan", "PoolGeom", "PoolTile",
            "Program", "Tile", "Unit", "lower", "plan_gemm", "plan_pool"]
-_ = (_choose_gemm, _footprint)  # re-exported for tests and tools (hwcnn.lower._choose_gemm)
 
 
 # -- the graph walk ----------------------------------------------------------------------------

@@ -292,6 +292,10 @@ def test_vgg16_os_on_pynq_z2_splits_k() -> None:
             assert [t.dram_write > 0 for t in chain] == [False] * (len(chain) - 1) + [True]
             cover[chain[0].m0:chain[0].m0 + chain[0].m, chain[0].n0:chain[0].n0 + chain[0].n] += 1
         assert (cover == 1).all(), p.name
+        # The search's predicted compute and traffic are what the emitted chains carry.
+        ch = LW._choose_gemm(p.name, h.array, h, gd.m, gd.n, gd.k, gd.groups)
+        assert ch.compute == int(p.cycles.sum())
+        assert ch.traffic == int(p.dram_read.sum() + p.dram_write.sum())
         if p.name == "fc6":
             assert len(chains[(0, 0, 0)]) > 1, "fc6 (K = 25088) must be K-split"
 
