@@ -26,6 +26,7 @@ COMMANDS: dict[str, str] = {
     "run": "hwcnn.commands.run:run",
     "plot": "hwcnn.commands.plot:plot",
     "compare": "hwcnn.commands.compare:compare",
+    "verify": "hwcnn.commands.verify:verify",
 }
 
 

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 
 import networkx as nx
 import numpy as np
@@ -111,8 +112,10 @@ def lower(g: nx.DiGraph, hw: HardwareConfig,
             case L.Softmax():
                 plan = _empty(name, layer, Unit.HOST, "runs on the host CPU")
                 excl[name] = False
-            case L.BatchNorm() if sole and not act[u] and isinstance(
-                    g.nodes[host[u]]["layer"], (L.Conv, L.Dense)) and host[u] in runs:
+            # Fold only straight after the conv/dense (as the quantizer does): not through a
+            # dropout/flatten, not a second BatchNorm onto an already folded one.
+            case L.BatchNorm() if sole and not act[u] and host[u] == u and isinstance(
+                    g.nodes[u]["layer"], (L.Conv, L.Dense)) and u in runs:
                 assert u
                 host[name] = host[u]
                 plan = _empty(name, layer, Unit.FUSED, f"folded into {host[u]}")
@@ -159,7 +162,7 @@ def lower(g: nx.DiGraph, hw: HardwareConfig,
                 runs.add(name)
             case _:
                 raise TypeError(f"lower: unknown layer record {layer!r}")
-        plans.append(plan)
+        plans.append(replace(plan, host=host[name]))
         if progress is not None:
             progress(i + 1, len(nodes))
     return Program(hw=hw, layers=tuple(plans))

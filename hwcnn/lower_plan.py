@@ -101,6 +101,8 @@ class LayerPlan:
     occupancy: np.ndarray
     double_buffered: np.ndarray
     make_tiles: Callable[[], Iterator[Tile]] = field(repr=False, compare=False)
+    #: the layer whose tiles compute this layer's value (itself, or what it is fused into)
+    host: str = ""
 
     @property
     def tiles(self) -> int:

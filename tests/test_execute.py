@@ -1,0 +1,224 @@
+"""Whole networks, tile by tile, on the stepped hardware model and the golden kernels: every
+layer bit-exact with the golden network, every tile on its predicted cycle count."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from hwcnn import execute as EX
+from hwcnn import lower as LW
+from hwcnn.config import ArrayConfig, Dataflow, HardwareConfig, MemoryConfig
+from hwcnn.golden import quantize_input, run_network
+from hwcnn.quantize import calibration_inputs, quantize_network
+from hwcnn.verify import verify
+from hwcnn.weights import init_weights
+from tests.conftest import graph_of, model_graph
+
+OS, WS = Dataflow.OUTPUT_STATIONARY, Dataflow.WEIGHT_STATIONARY
+
+
+def hw(df: Dataflow, r: int = 4, c: int = 4, kib: int = 64) -> HardwareConfig:
+    return HardwareConfig(array=ArrayConfig(rows=r, cols=c, dataflow=df),
+                          memory=MemoryConfig(act_kib=kib, weight_kib=kib, out_kib=kib))
+
+
+def setup(g, seed: int = 0):  # type: ignore[no-untyped-def]
+    shape = g.nodes["input"]["out_shape"]
+    q = quantize_network(g, init_weights(g, seed), calibration_inputs(shape, 2, seed))
+    x = quantize_input(q, calibration_inputs(shape, 1, seed + 1)[0])
+    return q, x
+
+
+def check(g, h: HardwareConfig, engine: str = "cyclesim", seed: int = 0):  # type: ignore[no-untyped-def]
+    q, x = setup(g, seed)
+    prog = LW.lower(g, h)
+    res = verify(prog, q, x, engine)
+    assert res.first_mismatch is None, str(res.first_mismatch)
+    assert res.first_cycle_mismatch is None, res.first_cycle_mismatch
+    assert res.ok
+    for c, p in zip(res.layers, prog.layers):
+        assert c.match and c.cycles == c.predicted_cycles == int(p.cycles.sum()), c
+        assert c.tiles == p.tiles
+    # Not vacuous: the network's output is not all one value.
+    out = run_network(q, x).tensor(q, res.layers[-1].represents)
+    assert len(np.unique(out)) > 1
+    return prog, res
+
+
+ARRAYS = [(4, 4, WS), (4, 4, OS), (3, 2, WS), (3, 2, OS)]
+
+
+@pytest.mark.parametrize("r, c, df", ARRAYS)
+def test_tiny_cnn_cyclesim(r: int, c: int, df: Dataflow) -> None:
+    _, res = check(model_graph("tiny_cnn"), hw(df, r, c))
+    if (r, c) == (4, 4):
+        # conv1: M=64, N=4, K=9. WS: 3 K-folds of 4 + (64+4+4-2) + 5 = 79 -> 1 + 237;
+        # OS: 16 M-folds of (9+4+4-2) + 1 + 4 + 3 = 23 -> 1 + 368.
+        conv1 = next(x for x in res.layers if x.name == "conv1")
+        assert conv1.cycles == (238 if df is WS else 369)
+
+
+@pytest.mark.parametrize("r, c, df", [
+    pytest.param(4, 4, OS),
+    pytest.param(4, 4, WS, marks=pytest.mark.slow),     # ~7 s
+    pytest.param(3, 2, WS, marks=pytest.mark.slow),     # ~13 s
+    pytest.param(3, 2, OS, marks=pytest.mark.slow)])
+def test_lenet5_cyclesim(r: int, c: int, df: Dataflow) -> None:
+    check(model_graph("lenet5"), hw(df, r, c))
+
+
+@pytest.mark.parametrize("df", [OS, pytest.param(WS, marks=pytest.mark.slow)])
+def test_small_buffers_k_split_and_pool_bands(df: Dataflow) -> None:
+    """1 KiB memories: lenet5's dense layers need K-split chains, its pools several bands."""
+    prog, _ = check(model_graph("lenet5"), hw(df, 4, 4, kib=1))
+    tiles = list(prog.tiles())
+    chained = {t.layer for t in tiles if isinstance(t, LW.GemmTile) and t.acc_in}
+    banded = {t.layer for t in tiles if isinstance(t, LW.PoolTile) and t.oy0 > 0}
+    assert "c5" in chained
+    assert {"s2"} <= banded
+
+
+RESIDUAL = """name: residual
+input: [4, 6, 6]
+layers:
+  - {name: c1, kind: conv2d, filters: 4, kernel: 3, padding: 1, bias: false}
+  - {name: bn1, kind: batchnorm}
+  - {name: r1, kind: relu}
+  - {name: c2, kind: conv2d, filters: 4, kernel: 3, padding: 1}
+  - {name: bn2, kind: batchnorm}
+  - {name: add, kind: add, inputs: [bn2, input]}
+  - {name: r2, kind: relu}
+  - {name: dw, kind: conv2d, filters: 4, kernel: 3, groups: 4, padding: 1, activation: relu}
+  - {name: bn3, kind: batchnorm}
+  - {name: r3, kind: relu}
+  - {name: ap, kind: avgpool, kernel: 2, stride: 2}
+  - {name: r4, kind: relu}
+  - {name: mp, kind: maxpool, kernel: 2, padding: 1}
+  - {name: r5, kind: relu}
+  - {name: gp, kind: global_avgpool}
+  - {name: f, kind: flatten}
+  - {name: d, kind: dense, units: 5}
+"""
+
+
+@pytest.mark.parametrize("r, c, df", ARRAYS)
+def test_residual_batchnorm_depthwise_cyclesim(r: int, c: int, df: Dataflow) -> None:
+    """conv-bn-relu, conv-bn, add with the input (+relu), a depthwise conv, a stand-alone
+    batchnorm (depthwise 1x1 GEMM) with its relu, relu after avg pool (the lowering's clamp,
+    the quantizer's separate layer), relu after a padded max pool (a 1x1 pool tile)."""
+    g = graph_of(RESIDUAL)
+    prog, _ = check(g, hw(df, r, c))
+    units = {p.name: p.unit for p in prog.layers}
+    assert units["bn1"] == units["bn2"] == units["r1"] == units["r2"] == LW.Unit.FUSED
+    assert units["add"] == units["r5"] == LW.Unit.POOL
+    assert units["bn3"] == LW.Unit.ARRAY and units["r3"] == units["r4"] == LW.Unit.FUSED
+    groups = {t.group for t in prog.tiles() if t.layer == "dw"}
+    assert groups == {0, 1, 2, 3}
+
+
+def test_batchnorm_fold_follows_the_quantizer() -> None:
+    """A BatchNorm after a dropout, or a second BatchNorm, is not folded by the quantizer
+    (it folds only a BatchNorm that directly follows a conv/dense); the lowering used to fold
+    both into the conv, which no integer tile can compute. Now both run as 1x1 GEMMs."""
+    g = graph_of("""name: bn
+input: [2, 5, 5]
+layers:
+  - {name: c1, kind: conv2d, filters: 3, kernel: 3}
+  - {name: bn1, kind: batchnorm}
+  - {name: bn2, kind: batchnorm}
+  - {name: c2, kind: conv2d, filters: 3, kernel: 1}
+  - {name: dr, kind: dropout}
+  - {name: bn3, kind: batchnorm}
+  - {name: f, kind: flatten}
+  - {name: d, kind: dense, units: 4}
+""")
+    prog, _ = check(g, hw(WS))
+    units = {p.name: p.unit for p in prog.layers}
+    assert units["bn1"] == LW.Unit.FUSED
+    assert units["bn2"] == units["bn3"] == LW.Unit.ARRAY
+
+
+@pytest.mark.parametrize("df", [WS, OS])
+def test_squeezenet_golden_engine(df: Dataflow) -> None:
+    """Concat (fire modules), 1x1/3x3 convs, ceil-mode max pools, global average: the golden
+    kernels per tile on a 16x16 array."""
+    check(model_graph("squeezenet1_1"), hw(df, 16, 16), engine="golden")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("df", [WS, OS])
+def test_resnet18_golden_engine(df: Dataflow) -> None:
+    check(model_graph("resnet18"), hw(df, 16, 16), engine="golden")
+
+
+def test_corrupted_gemm_operands_are_located(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Corrupt the bias of one fc tile: the report names fc, that tile and the first output
+    of the tile whose golden value is not the corrupted (saturated) one."""
+    g = model_graph("tiny_cnn")
+    q, x = setup(g)
+    prog = LW.lower(g, hw(WS, 3, 2, kib=64))
+    fc_tiles = [t for t in prog.tiles() if t.layer == "fc"]
+    real = EX.gather_gemm
+
+    def corrupt(d, t):  # type: ignore[no-untyped-def]
+        a, b, bias, rq = real(d, t)
+        if t.layer == "fc" and t.index == len(fc_tiles) - 1:
+            bias = bias - 10 ** 7        # every output of the tile saturates to -128
+        return a, b, bias, rq
+
+    monkeypatch.setattr(EX, "gather_gemm", corrupt)
+    res = verify(prog, q, x, "golden")
+    assert not res.ok
+    mis = res.first_mismatch
+    assert mis is not None and mis.layer == "fc" and mis.tile == len(fc_tiles) - 1
+    gold = run_network(q, x).tensor(q, "fc")
+    t = fc_tiles[-1]
+    cols = [j for j in range(t.n0, t.n0 + t.n) if gold[j] != -128]
+    assert mis.coordinate == (cols[0],)
+    assert (mis.expected, mis.actual) == (int(gold[cols[0]]), -128)
+    assert [c.name for c in res.layers if not c.match] == ["fc"]
+    assert "layer 'fc' tile" in str(mis) and f"[{cols[0]}]" in str(mis)
+
+
+def test_corrupted_pool_band_is_located(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Corrupt channel 0 of the second band of lenet5's first avg pool (1 KiB buffers split
+    it): every output of that band's channel 0 is then -5 where golden (after a ReLU) is >= 0,
+    so the first mismatch is at (0, oy0, 0) of that tile."""
+    g = model_graph("lenet5")
+    q, x = setup(g)
+    prog = LW.lower(g, hw(OS, 4, 4, kib=1))
+    pool = [t for t in prog.tiles() if t.layer == "s2"]
+    second = next(t for t in pool if t.oy0 > 0 and t.c0 == 0)
+    real = EX.gather_pool
+
+    def corrupt(src, t):  # type: ignore[no-untyped-def]
+        band = real(src, t)
+        if t.layer == "s2" and t.index == second.index:
+            band = band.copy()
+            band[0] = -5
+        return band
+
+    monkeypatch.setattr(EX, "gather_pool", corrupt)
+    res = verify(prog, q, x, "golden")
+    mis = res.first_mismatch
+    assert mis is not None
+    gold = run_network(q, x).tensor(q, "s2")
+    assert (mis.layer, mis.tile, mis.coordinate) == ("s2", second.index, (0, second.oy0, 0))
+    assert (mis.expected, mis.actual) == (int(gold[0, second.oy0, 0]), -5)
+    assert res.first_cycle_mismatch is None
+
+
+def test_add_with_unequal_multipliers_is_refused() -> None:
+    """The pool unit applies one multiplier to a sum; a quantized add whose inputs need
+    different ones cannot run there and must say so (not silently compute something)."""
+    import dataclasses
+
+    g = graph_of(RESIDUAL)
+    q, x = setup(g)
+    add = q.by_name["add"]
+    bad = dataclasses.replace(add, add_m0=(add.add_m0[0], add.add_m0[0] + 1))
+    layers = tuple(bad if ql.name == "add" else ql for ql in q.layers)
+    q2 = dataclasses.replace(q, layers=layers)
+    with pytest.raises(EX.ExecutionError, match="add 'add'.*different multipliers"):
+        EX.execute(LW.lower(g, hw(WS)), q2, x, "golden")
