@@ -222,3 +222,55 @@ def test_add_with_unequal_multipliers_is_refused() -> None:
     q2 = dataclasses.replace(q, layers=layers)
     with pytest.raises(EX.ExecutionError, match="add 'add'.*different multipliers"):
         EX.execute(LW.lower(g, hw(WS)), q2, x, "golden")
+
+
+@pytest.mark.parametrize("scales, rounding, per_channel", [
+    ("pow2", "half_even", True), ("real", "truncate", False), ("real", "half_away", True)])
+def test_other_quantization_policies(scales: str, rounding: str, per_channel: bool) -> None:
+    """Power-of-two scales, per-tensor weights and every rounding mode reach the tiles: the
+    GEMM requantizer and the pool unit's SUM (the add) take the policy's rounding."""
+    from hwcnn.fixedpoint import Rounding
+    from hwcnn.quantize import QuantPolicy, ScaleMode
+
+    g = graph_of(RESIDUAL)
+    shape = g.nodes["input"]["out_shape"]
+    pol = QuantPolicy(scale_mode=ScaleMode(scales), rounding=Rounding(rounding),
+                      per_channel=per_channel)
+    q = quantize_network(g, init_weights(g, 3), calibration_inputs(shape, 2, 3), pol)
+    x = quantize_input(q, calibration_inputs(shape, 1, 4)[0])
+    for df in (WS, OS):
+        res = verify(LW.lower(g, hw(df)), q, x, "cyclesim")
+        assert res.ok, (str(res.first_mismatch), res.first_cycle_mismatch)
+
+
+MIXED = """name: mixed
+input: [3, 8, 8]
+layers:
+  - {name: r0, kind: relu}
+  - {name: c1, kind: conv2d, filters: 4, kernel: 3, padding: 1, activation: relu6}
+  - {name: r1, kind: relu}
+  - {name: c2, kind: conv2d, filters: 2, kernel: 1, inputs: [r0]}
+  - {name: cat, kind: concat, inputs: [r1, c2]}
+  - {name: r2, kind: relu}
+  - {name: sp, kind: sumpool, kernel: 2}
+  - {name: f, kind: flatten}
+  - {name: d1, kind: dense, units: 6}
+  - {name: dr, kind: dropout}
+  - {name: r3, kind: relu}
+  - {name: d2, kind: dense, units: 3}
+  - {name: sm, kind: softmax}
+"""
+
+
+@pytest.mark.parametrize("r, c, df", [(4, 4, WS), (3, 2, OS)])
+def test_concat_sumpool_softmax_and_unfused_relus(r: int, c: int, df: Dataflow) -> None:
+    """Relu after the input / after a concat (1x1 pool tiles), a second relu after a conv's
+    own relu6 and a relu after dropout (the lowering's clamp, the quantizer's own layer: the
+    clamps intersect), a sum pool (requantized on the pool unit), concat and host softmax."""
+    g = graph_of(MIXED)
+    prog, _ = check(g, hw(df, r, c))
+    units = {p.name: p.unit for p in prog.layers}
+    assert units["r0"] == units["r2"] == units["sp"] == LW.Unit.POOL
+    assert units["r1"] == units["r3"] == LW.Unit.FUSED
+    assert units["cat"] == units["f"] == units["dr"] == LW.Unit.FREE
+    assert units["sm"] == LW.Unit.HOST
