@@ -274,3 +274,43 @@ def test_concat_sumpool_softmax_and_unfused_relus(r: int, c: int, df: Dataflow) 
     assert units["r1"] == units["r3"] == LW.Unit.FUSED
     assert units["cat"] == units["f"] == units["dr"] == LW.Unit.FREE
     assert units["sm"] == LW.Unit.HOST
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("df", [WS, OS])
+def test_mobilenet_v2_golden_engine(df: Dataflow) -> None:
+    """Depthwise convs, relu6 clamps, linear bottlenecks and residual adds (~5 s each)."""
+    check(model_graph("mobilenet_v2"), hw(df, 16, 16), engine="golden")
+
+
+def test_cycle_mismatch_is_located(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A tile taking one cycle more than predicted is reported (layer, tile, both counts)
+    even when every value matches."""
+    g = model_graph("tiny_cnn")
+    q, x = setup(g)
+    prog = LW.lower(g, hw(WS, 3, 2))
+    real = EX._run_gemm
+    seen = {"n": 0}
+
+    def slow(*args):  # type: ignore[no-untyped-def]
+        y, c = real(*args)
+        seen["n"] += 1
+        return y, c + (1 if seen["n"] == 2 else 0)   # the 2nd GEMM tile of the program
+
+    monkeypatch.setattr(EX, "_run_gemm", slow)
+    res = verify(prog, q, x, "cyclesim")
+    assert res.first_mismatch is None and not res.ok
+    second = [t for t in prog.tiles() if isinstance(t, LW.GemmTile)][1]
+    cm = res.first_cycle_mismatch
+    assert cm is not None and (cm.layer, cm.tile) == (second.layer, second.index)
+    assert cm.measured == cm.predicted + 1
+    p = next(p for p in prog.layers if p.name == second.layer)
+    assert cm.predicted == int(p.cycles[second.index])
+
+
+def test_array_and_network_widths_must_agree() -> None:
+    g = model_graph("tiny_cnn")
+    q, x = setup(g)
+    h = HardwareConfig(array=ArrayConfig(rows=4, cols=4, act_bits=6))
+    with pytest.raises(EX.ConfigError, match="int6 x int8"):
+        EX.execute(LW.lower(g, h), q, x)
