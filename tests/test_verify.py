@@ -64,6 +64,23 @@ def test_cli_bad_input_exits_2(args: list[str], needle: str,
     assert r.err.count("\n") == 1 and needle in r.err
 
 
+def test_cli_quantization_options_and_input_file(tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    # The quantize options reach the network that is verified: with power-of-two scales every
+    # requantization multiplier is 1, so the cycle-exact run must still match bit for bit.
+    r = run_cli(["verify", TINY, "--array", "4x4", "--scales", "pow2", "--per-tensor",
+                 "--rounding", "half_even", "--seed", "3"], capsys)
+    assert r.code == 0 and r.out.splitlines()[0].endswith("seed 3"), (r.err, r.crash)
+    img = tmp_path / "img.npy"
+    np.save(img, np.arange(64, dtype=np.int8).reshape(1, 8, 8) - 32)
+    r = run_cli(["verify", TINY, "--array", "4x4", "--input", str(img)], capsys)
+    assert r.code == 0 and r.out.splitlines()[-1] == "all layers match", (r.err, r.crash)
+    batch = tmp_path / "batch.npy"
+    np.save(batch, np.zeros((2, 1, 8, 8), dtype=np.float32))
+    r = run_cli(["verify", TINY, "--array", "4x4", "--input", str(batch)], capsys)
+    assert r.code == 2 and r.crash is None and "batch of 2" in r.err
+
+
 def test_cli_missing_model_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     r = run_cli(["verify", str(tmp_path / "none.yaml")], capsys)
     assert r.code == 2 and r.crash is None and "none.yaml" in r.err

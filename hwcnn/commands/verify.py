@@ -5,20 +5,24 @@ from __future__ import annotations
 import click
 
 from ..perf_cli import hardware_options
-from .common import model_argument, strict_option
+from .common import model_argument
+from .quantize import quant_options
+
+_HW_KEYS = ("board", "array", "dataflow", "clock_mhz", "dram_gbps", "buffers")
 
 
 @click.command()
 @model_argument
 @hardware_options()
+@quant_options
 @click.option("--engine", type=click.Choice(["golden", "cyclesim"]), default="golden",
               show_default=True,
               help="golden: golden-model kernels per tile (fast); cyclesim: the stepped "
                    "register-level model per tile (slow, small networks).")
-@click.option("--seed", type=int, default=0, show_default=True,
-              help="Seed of the random weights, calibration inputs and the test input.")
-@strict_option
-def verify(model: str, engine: str, seed: int, strict: bool | None, **hw_opts: object) -> None:
+@click.option("--input", "input_path", type=click.Path(dir_okay=False),
+              help=".npy image (C, H, W) to run: integer dtype = already in the input format, "
+                   "float = quantized here (default: a seeded random image).")
+def verify(model: str, engine: str, input_path: str | None, **opts: object) -> None:
     """Lower MODEL.yaml onto the array, execute every tile (operands gathered as the tile
     describes, K-split chains, pool bands) and compare every layer bit for bit with the golden
     network, and every tile's cycles with the lowering's prediction.
@@ -33,12 +37,16 @@ def verify(model: str, engine: str, seed: int, strict: bool | None, **hw_opts: o
     from ..verify import verify as run_verify
     from .quantize import _input_name, build
 
-    b = build(model, weights=None, calib=None, calib_n=4, seed=seed, act_bits=None,
-              weight_bits=None, per_tensor=False, calibration="maxabs", percentile=99.99,
-              scales="real", rounding="half_up", strict=strict)
+    hw_opts = {k: opts.pop(k) for k in _HW_KEYS}
+    seed = opts["seed"]
+    assert isinstance(seed, int)
+    b = build(model, **opts)  # type: ignore[arg-type]
     hw, _ = hardware_for_spec(b.graph, **hw_opts)
     shape = b.graph.nodes[_input_name(b.graph)]["out_shape"]
-    x = quantize_input(b.qnet, calibration_inputs(shape, 1, seed + 1)[0])
+    if input_path is None:
+        x = quantize_input(b.qnet, calibration_inputs(shape, 1, seed + 1)[0])
+    else:
+        x = _one_input(input_path, b.qnet, shape)
     res = run_verify(lower(b.graph, hw), b.qnet, x, engine)
     a = hw.array
     click.echo(f"{b.qnet.name} on {a.rows}x{a.cols} {a.dataflow.value}, engine {engine}, "
@@ -63,3 +71,19 @@ def verify(model: str, engine: str, seed: int, strict: bool | None, **hw_opts: o
     if not res.ok:
         raise SystemExit(1)
     click.echo("all layers match")
+
+
+def _one_input(path: str, qnet, shape):  # type: ignore[no-untyped-def]
+    """One image from ``path`` in the network's input format (integer .npy kept as is)."""
+    from ..errors import DataError
+    from ..golden import quantize_input
+    from ..weights import load_input
+    from .run import _peek
+
+    raw = _peek(path)
+    integer = raw is not None and raw.dtype.kind in "iu"
+    f = qnet.input_format
+    batch = load_input(path, shape, integer=integer, lo=f.lo, hi=f.hi)
+    if len(batch) != 1:
+        raise DataError(f"{path}: verify runs one image, got a batch of {len(batch)}")
+    return batch[0] if integer else quantize_input(qnet, batch[0])
