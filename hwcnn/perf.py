@@ -50,8 +50,25 @@ COLUMNS: tuple[PerfColumn, ...] = (
 )
 
 
+class _Timed:
+    """Cycles -> latency, defined once for a layer row and for the totals."""
+
+    __slots__ = ()
+    compute_cycles: int
+    stall_cycles: int
+    clock_mhz: float
+
+    @property
+    def total_cycles(self) -> int:
+        return self.compute_cycles + self.stall_cycles
+
+    @property
+    def latency_us(self) -> float:
+        return self.total_cycles / self.clock_mhz
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
-class LayerPerf:
+class LayerPerf(_Timed):
     """Performance of one layer (one row of the report)."""
 
     name: str
@@ -70,13 +87,6 @@ class LayerPerf:
     bound: str
     intensity: float
 
-    @property
-    def total_cycles(self) -> int:
-        return self.compute_cycles + self.stall_cycles
-
-    @property
-    def latency_us(self) -> float:
-        return self.total_cycles / self.clock_mhz
 
     @property
     def dram_bytes(self) -> int:
@@ -101,7 +111,7 @@ class LayerPerf:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class PerfTotals:
+class PerfTotals(_Timed):
     """Whole-network sums: end-to-end cycles, latency, frames per second."""
 
     tiles: int
@@ -113,13 +123,6 @@ class PerfTotals:
     pes: int
     clock_mhz: float
 
-    @property
-    def total_cycles(self) -> int:
-        return self.compute_cycles + self.stall_cycles
-
-    @property
-    def latency_us(self) -> float:
-        return self.total_cycles / self.clock_mhz
 
     @property
     def fps(self) -> float:
