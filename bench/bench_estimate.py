@@ -2,7 +2,7 @@
 
 For VGG16 and ResNet-50, in both dataflows, it times ``perf.estimate`` (lowering + closed-form
 tile cycles + the DRAM model) over every layer, then runs the stepped, register-level model
-(:mod:`hwcnn.cyclesim`) on a sample of the same tiles, checks that the sampled cycle counts
+(:mod:`hwcnn.machine.cyclesim`) on a sample of the same tiles, checks that the sampled cycle counts
 equal the closed form, and extrapolates the stepped model's time for the whole program from
 its measured seconds per simulated cycle (the stepped model updates the whole PE grid each
 cycle, so its cost per cycle barely depends on the tile shape). It prints the speed-up.
@@ -22,13 +22,15 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from hwcnn import cyclesim, perf, timing
-from hwcnn.config import ArrayConfig, Dataflow, HardwareConfig, MemoryConfig
-from hwcnn.golden_ops import Requant
-from hwcnn.graph import build_graph
-from hwcnn.layers import PoolOp
-from hwcnn.lower import GemmTile, PoolTile
-from hwcnn.spec import load_spec
+from hwcnn.arch import timing
+from hwcnn.arch.config import ArrayConfig, Dataflow, HardwareConfig, MemoryConfig
+from hwcnn.compiler.lowering import GemmTile, PoolTile
+from hwcnn.frontend.layers import PoolOp
+from hwcnn.frontend.spec import load_spec
+from hwcnn.graph.build import build_graph
+from hwcnn.machine import cyclesim, poolsim
+from hwcnn.numerics.golden_ops import Requant
+from hwcnn.report import perf
 
 NETWORKS = ("vgg16", "resnet50")
 #: 128x128 int8 array, 4 MiB per buffer (VGG16's fc6 keeps K = 25,088 in one tile: 3.1 MiB
@@ -79,7 +81,7 @@ def stepped_seconds_per_cycle(tiles: list, hw: HardwareConfig, samples: int,  # 
     for t in pool[:max(1, samples // 2)]:
         x = rng.integers(-128, 128, (t.channels, t.in_h, t.in_w))
         t0 = time.perf_counter()
-        _, cycles = cyclesim.run_pool_tile(x, PoolOp.MAX, win=t.win, stride=t.stride, pad=t.pad,
+        _, cycles = poolsim.run_pool_tile(x, PoolOp.MAX, win=t.win, stride=t.stride, pad=t.pad,
                                            out_hw=(t.out_h, t.out_w), array=arr)
         pool_rates.append((time.perf_counter() - t0) / cycles)
         assert cycles == timing.pool_tile_cycles(t.out_h, t.out_w, *t.win, arr), t

@@ -2,7 +2,7 @@
 
 Both are measured in the same run on the same machine. The reference does, for every conv and
 dense layer, ``groups`` float32 matmuls of exactly the layer's im2col GEMM shapes
-(``M x K @ K x N`` from :func:`hwcnn.shapes.gemm_dims`) on operands prepared beforehand; the
+(``M x K @ K x N`` from :func:`hwcnn.graph.shapes.gemm_dims`) on operands prepared beforehand; the
 golden pass does everything (im2col, exact chunked GEMMs, bias, requantization, pooling) from
 the integer input image to the integer logits. Prints the ratio golden / float32 (target <= 3).
 
@@ -22,11 +22,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from hwcnn.golden import quantize_input, run_network
-from hwcnn.graph import build_graph, ordered_nodes
-from hwcnn.quantize import QuantPolicy, calibration_inputs, quantize_network
-from hwcnn.spec import load_spec
-from hwcnn.weights import init_weights
+from hwcnn.frontend.spec import load_spec
+from hwcnn.graph.build import build_graph, ordered_nodes
+from hwcnn.numerics.golden import quantize_input, run_network
+from hwcnn.numerics.quantize import QuantPolicy, calibration_inputs, quantize_network
+from hwcnn.numerics.weights import init_weights
 
 
 def main() -> None:

@@ -36,9 +36,9 @@ def main() -> None:
     print(f"hwcnn report models/vgg16.yaml     {report * 1e3:8.1f} ms   "
           f"= {report / nx_import:.2f}x the networkx import, {report / base:.1f}x interpreter start")
 
-    from hwcnn.graph import build_graph
-    from hwcnn.report import budget_report, render
-    from hwcnn.spec import load_spec
+    from hwcnn.frontend.spec import load_spec
+    from hwcnn.graph.build import build_graph
+    from hwcnn.report.tables import budget_report, render
 
     for f in sorted((ROOT / "models").glob("*.yaml")):
         times = []

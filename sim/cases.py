@@ -4,11 +4,11 @@ Two sources of tiles:
 
 * **Slices of real layers** of the shipped models (:data:`LAYER_SLICES`): the layer's geometry
   comes from :func:`hwcnn.graph.build_graph` (window, stride, padding, groups and the im2col
-  dimensions of :func:`hwcnn.shapes.gemm_dims`), its data is random int8 with the extremes -128
+  dimensions of :func:`hwcnn.graph.shapes.gemm_dims`), its data is random int8 with the extremes -128
   and 127 forced into every operand. A slice takes a range of output pixels, a range of filters
   and, for layers whose K does not fit the test buffers, a range of input channels (a K-slice
   is exactly the partial GEMM a K-fold computes). The im2col here is a plain loop, independent
-  of :mod:`hwcnn.golden_ops`; ``tests/test_sim_cases.py`` checks it against a direct
+  of :mod:`hwcnn.numerics.golden_ops`; ``tests/test_sim_cases.py`` checks it against a direct
   convolution.
 * **Constrained-random tiles** per array size and seed (:func:`random_cases`): sizes below, at
   and above the array (ragged), ``m``/``n``/``k`` = 1 edges, all-extreme operands, every
@@ -16,7 +16,7 @@ Two sources of tiles:
   pool geometries, and zero-size descriptors that the hardware must refuse.
 
 Cases carry operands and requantization parameters only; expected values are computed inside
-the simulator by the golden model (:mod:`hwcnn.golden_ops`). Seeds: :data:`CI_SEEDS` by default,
+the simulator by the golden model (:mod:`hwcnn.numerics.golden_ops`). Seeds: :data:`CI_SEEDS` by default,
 ``HWCNN_RANDOM_SEEDS="4,5,10-20"`` for more.
 """
 
@@ -30,11 +30,11 @@ from pathlib import Path
 
 import numpy as np
 
-from hwcnn import layers as L
-from hwcnn.fixedpoint import Overflow, Rounding, quantize_multiplier
-from hwcnn.graph import build_graph
-from hwcnn.shapes import Window
-from hwcnn.spec import load_spec
+from hwcnn.frontend import layers as L
+from hwcnn.frontend.spec import load_spec
+from hwcnn.graph.build import build_graph
+from hwcnn.graph.shapes import Window
+from hwcnn.numerics.fixedpoint import Overflow, Rounding, quantize_multiplier
 from sim.tb.tiles import (
     REFUSED_SIZE_FIELDS,
     SCHEMA,

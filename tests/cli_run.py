@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from hwcnn.cli import main
+from hwcnn.cli.main import main
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,14 +17,14 @@ def models_dir() -> Path:
 
 def graph_of(text: str, **kwargs):  # type: ignore[no-untyped-def]
     """Parse inline spec text and build its graph."""
-    from hwcnn.graph import build_graph
-    from hwcnn.spec import parse_spec
+    from hwcnn.frontend.spec import parse_spec
+    from hwcnn.graph.build import build_graph
 
     return build_graph(parse_spec(text, file="inline.yaml"), **kwargs)
 
 
 def model_graph(name: str):  # type: ignore[no-untyped-def]
-    from hwcnn.graph import build_graph
-    from hwcnn.spec import load_spec
+    from hwcnn.frontend.spec import load_spec
+    from hwcnn.graph.build import build_graph
 
     return build_graph(load_spec(MODELS / f"{name}.yaml"))

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from hwcnn.boards import _chunks, all_boards, get_board, normalize_id
-from hwcnn.config import ArrayConfig, HardwareConfig, MemoryConfig
+from hwcnn.arch.config import ArrayConfig, HardwareConfig, MemoryConfig
+from hwcnn.boards.profiles import all_boards, get_board, normalize_id, operand_chunks
 from hwcnn.errors import ConfigError
 
 REQUIRED = {"pynq-z2", "arty-a7-100t", "zcu104", "ultra96-v2", "kv260", "icebreaker",
@@ -46,8 +46,8 @@ def test_unknown_board() -> None:
 def test_operand_chunks() -> None:
     # signed w-bit operand on a signed p-bit port: 1 chunk if w <= p, else a signed top chunk
     # of p bits and unsigned low chunks of p-1 bits.
-    assert [_chunks(w, 18) for w in (8, 18, 19, 35, 36)] == [1, 1, 2, 2, 3]
-    assert _chunks(16, 9) == 2 and _chunks(17, 9) == 2 and _chunks(18, 9) == 3
+    assert [operand_chunks(w, 18) for w in (8, 18, 19, 35, 36)] == [1, 1, 2, 2, 3]
+    assert operand_chunks(16, 9) == 2 and operand_chunks(17, 9) == 2 and operand_chunks(18, 9) == 3
 
 
 def test_dsp_plan_and_mode_choice() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from click.testing import CliRunner
 
-from hwcnn.cli import COMMANDS, cli
+from hwcnn.cli.main import COMMANDS, cli
 
 
 def test_top_level_help_lists_every_command():

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from click.testing import CliRunner
 
-from hwcnn.cli import cli
-from hwcnn.config import Dataflow
+from hwcnn.arch.config import Dataflow
+from hwcnn.cli.main import cli
+from hwcnn.cli.options import hardware_from_options, parse_array, parse_buffers
 from hwcnn.errors import ConfigError
-from hwcnn.perf_cli import hardware_from_options, parse_array, parse_buffers
 from tests.conftest import MODELS
 
 LENET = str(MODELS / "lenet5.yaml")

@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from hwcnn.cli import cli
-from hwcnn.golden import run_network
-from hwcnn.graph import build_graph
-from hwcnn.quantize import calibration_inputs, quantize_network
-from hwcnn.spec import load_spec
-from hwcnn.weights import init_weights
+from hwcnn.cli.main import cli
+from hwcnn.frontend.spec import load_spec
+from hwcnn.graph.build import build_graph
+from hwcnn.numerics.golden import run_network
+from hwcnn.numerics.quantize import calibration_inputs, quantize_network
+from hwcnn.numerics.weights import init_weights
 
 MODELS = Path(__file__).resolve().parents[1] / "models"
 TINY = str(MODELS / "tiny_cnn.yaml")

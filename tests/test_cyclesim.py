@@ -1,7 +1,7 @@
 """Stepped cycle model: bit-exact with the golden model, cycle-exact with the closed form.
 
 Cycle counts in the hand-worked cases are computed in the comments from rtl/README.md section 5,
-not taken from :mod:`hwcnn.timing`; the random sweeps then check that the stepped model (which
+not taken from :mod:`hwcnn.arch.timing`; the random sweeps then check that the stepped model (which
 derives its counts from tokens moving through registers) and the closed form agree exactly.
 """
 
@@ -12,12 +12,13 @@ import itertools
 import numpy as np
 import pytest
 
-from hwcnn import cyclesim, timing
-from hwcnn import golden_ops as golden
-from hwcnn.config import ArrayConfig, Dataflow
-from hwcnn.fixedpoint import Overflow, Rounding
-from hwcnn.golden_ops import Requant
-from hwcnn.layers import PoolOp
+from hwcnn.arch import timing
+from hwcnn.arch.config import ArrayConfig, Dataflow
+from hwcnn.frontend.layers import PoolOp
+from hwcnn.machine import cyclesim, poolsim
+from hwcnn.numerics import golden_ops as golden
+from hwcnn.numerics.fixedpoint import Overflow, Rounding
+from hwcnn.numerics.golden_ops import Requant
 
 OS, WS = Dataflow.OUTPUT_STATIONARY, Dataflow.WEIGHT_STATIONARY
 
@@ -100,7 +101,7 @@ def test_pool_hand_count() -> None:
     # 2x2 max pool, stride 2, on a 4x4 map, 8-bit: 4 output pixels of 4 reads + 8 divider
     # steps + 4 (read latency, set-up, select, write) = 16 -> 1 + 64 = 65.
     x = np.arange(3 * 16).reshape(3, 4, 4) - 20
-    out, cycles = cyclesim.run_pool_tile(x, PoolOp.MAX, win=(2, 2), stride=(2, 2), pad=(0, 0),
+    out, cycles = poolsim.run_pool_tile(x, PoolOp.MAX, win=(2, 2), stride=(2, 2), pad=(0, 0),
                                          out_hw=(2, 2), array=arr(4, 4, WS))
     assert cycles == 65
     expected = x.reshape(3, 2, 2, 2, 2).max(axis=(2, 4))
@@ -217,7 +218,7 @@ def test_pool_random_against_naive_and_closed_form() -> None:
         op = (PoolOp.MAX, PoolOp.AVG, PoolOp.SUM)[done % 3]
         x = rng.integers(-128, 128, (ch, h, w))
         m0, shift = int(rng.integers(1 << 29, 1 << 31)), int(rng.integers(28, 34))
-        out, cycles = cyclesim.run_pool_tile(x, op, win=win, stride=stride, pad=pad, out_hw=out_hw,
+        out, cycles = poolsim.run_pool_tile(x, op, win=win, stride=stride, pad=pad, out_hw=out_hw,
                                              array=array, m0=m0, shift=shift)
         assert cycles == timing.pool_tile_cycles(*out_hw, *win, array)
         assert (out == naive_pool(x, op, win, stride, pad, out_hw, m0, shift)).all()
@@ -226,7 +227,7 @@ def test_pool_random_against_naive_and_closed_form() -> None:
 
 def test_pool_matches_golden_pool_tile() -> None:
     x = np.array([[[1, -4, 7], [3, 8, -2], [5, 5, 5]]])
-    out, _ = cyclesim.run_pool_tile(x, PoolOp.AVG, win=(2, 2), stride=(1, 1), pad=(1, 1),
+    out, _ = poolsim.run_pool_tile(x, PoolOp.AVG, win=(2, 2), stride=(1, 1), pad=(1, 1),
                                     out_hw=(3, 3), array=arr(1, 1, OS))
     for oy in range(3):
         for ox in range(3):
@@ -238,9 +239,9 @@ def test_pool_clamp_applies_to_avg_and_sum_not_max() -> None:
     x = np.array([[[-50, -20], [-30, -40]]])
     kw = {"win": (2, 2), "stride": (1, 1), "pad": (0, 0), "out_hw": (1, 1), "array": arr(1, 1, WS),
           "lo": 0, "hi": 127}
-    assert cyclesim.run_pool_tile(x, PoolOp.MAX, **kw)[0].item() == -20   # MAX ignores lo
-    assert cyclesim.run_pool_tile(x, PoolOp.AVG, **kw)[0].item() == 0     # -35 clamped
-    assert cyclesim.run_pool_tile(x, PoolOp.SUM, **kw)[0].item() == 0
+    assert poolsim.run_pool_tile(x, PoolOp.MAX, **kw)[0].item() == -20   # MAX ignores lo
+    assert poolsim.run_pool_tile(x, PoolOp.AVG, **kw)[0].item() == 0     # -35 clamped
+    assert poolsim.run_pool_tile(x, PoolOp.SUM, **kw)[0].item() == 0
 
 
 # -- the same tiles through the Amaranth RTL (pysim) and the stepped model ---------------------
@@ -264,7 +265,7 @@ def test_stepped_model_equals_rtl(df: str, rows: int, cols: int) -> None:
             out, cycles = cyclesim.run_gemm_tile(case.a, case.b,
                                                  case.bias if case.bias_en else None, rq, cfg.array)
         else:
-            out, cycles = cyclesim.run_pool_tile(case.x, ops[case.op], win=case.win,
+            out, cycles = poolsim.run_pool_tile(case.x, ops[case.op], win=case.win,
                                                  stride=case.stride, pad=case.pad, out_hw=case.out,
                                                  array=cfg.array, lo=case.lo, hi=case.hi,
                                                  m0=case.m0, shift=case.shift)

@@ -6,13 +6,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hwcnn import execute as EX
-from hwcnn import lower as LW
-from hwcnn.config import ArrayConfig, Dataflow, HardwareConfig, MemoryConfig
-from hwcnn.golden import quantize_input, run_network
-from hwcnn.quantize import calibration_inputs, quantize_network
-from hwcnn.verify import verify
-from hwcnn.weights import init_weights
+from hwcnn import compiler as LW
+from hwcnn.arch.config import ArrayConfig, Dataflow, HardwareConfig, MemoryConfig
+from hwcnn.errors import ConfigError
+from hwcnn.machine import execution as EX
+from hwcnn.machine.verification import verify
+from hwcnn.numerics.golden import quantize_input, run_network
+from hwcnn.numerics.quantize import calibration_inputs, quantize_network
+from hwcnn.numerics.weights import init_weights
 from tests.conftest import graph_of, model_graph
 
 OS, WS = Dataflow.OUTPUT_STATIONARY, Dataflow.WEIGHT_STATIONARY
@@ -229,8 +230,8 @@ def test_add_with_unequal_multipliers_is_refused() -> None:
 def test_other_quantization_policies(scales: str, rounding: str, per_channel: bool) -> None:
     """Power-of-two scales, per-tensor weights and every rounding mode reach the tiles: the
     GEMM requantizer and the pool unit's SUM (the add) take the policy's rounding."""
-    from hwcnn.fixedpoint import Rounding
-    from hwcnn.quantize import QuantPolicy, ScaleMode
+    from hwcnn.numerics.fixedpoint import Rounding
+    from hwcnn.numerics.quantize import QuantPolicy, ScaleMode
 
     g = graph_of(RESIDUAL)
     shape = g.nodes["input"]["out_shape"]
@@ -312,5 +313,5 @@ def test_array_and_network_widths_must_agree() -> None:
     g = model_graph("tiny_cnn")
     q, x = setup(g)
     h = HardwareConfig(array=ArrayConfig(rows=4, cols=4, act_bits=6))
-    with pytest.raises(EX.ConfigError, match="int6 x int8"):
+    with pytest.raises(ConfigError, match="int6 x int8"):
         EX.execute(LW.lower(g, h), q, x)

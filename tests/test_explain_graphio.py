@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from hwcnn.explain import explain
-from hwcnn.graphio import to_dot, to_graphml
+from hwcnn.graph.export import to_dot, to_graphml
+from hwcnn.report.explanation import explain
 
 from .conftest import model_graph
 

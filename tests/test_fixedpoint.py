@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hwcnn import fixedpoint as fp
-from hwcnn.fixedpoint import Overflow, QFormat, Rounding
+from hwcnn.numerics import fixedpoint as fp
+from hwcnn.numerics.fixedpoint import Overflow, QFormat, Rounding
 
 
 def ref_round(q: Fraction, mode: Rounding) -> int:

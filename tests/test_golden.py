@@ -9,10 +9,10 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from hwcnn import golden_ops as G
-from hwcnn.fixedpoint import Rounding
-from hwcnn.layers import PoolOp
-from hwcnn.shapes import Window, out_size
+from hwcnn.frontend.layers import PoolOp
+from hwcnn.graph.shapes import Window, out_size
+from hwcnn.numerics import golden_ops as G
+from hwcnn.numerics.fixedpoint import Rounding
 
 SEED_IMAGE = np.array([
     [3, 0, 1, 2, 7, 4],

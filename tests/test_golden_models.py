@@ -11,12 +11,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hwcnn import golden_ops as G
-from hwcnn.golden import evaluate, quantize_input, run_network
-from hwcnn.graph import build_graph, ordered_nodes
-from hwcnn.quantize import QuantPolicy, calibration_inputs, quantize_network
-from hwcnn.spec import load_spec, parse_spec
-from hwcnn.weights import init_weights
+from hwcnn.frontend.spec import load_spec, parse_spec
+from hwcnn.graph.build import build_graph, ordered_nodes
+from hwcnn.numerics import golden_ops as G
+from hwcnn.numerics.golden import evaluate, quantize_input, run_network
+from hwcnn.numerics.quantize import QuantPolicy, calibration_inputs, quantize_network
+from hwcnn.numerics.weights import init_weights
 
 MODELS = Path(__file__).resolve().parents[1] / "models"
 FAST = {"tiny_cnn", "lenet5", "squeezenet1_1"}          # the others take 5-60 s each
@@ -135,7 +135,7 @@ def test_single_conv_error_within_analytic_bound() -> None:
 
 def test_report_numbers_recomputed() -> None:
     """SQNR, max error and top-1 of the report, recomputed from the float and integer outputs."""
-    from hwcnn.floatref import run_float
+    from hwcnn.numerics.floatref import run_float
     g = build_graph(load_spec(MODELS / "tiny_cnn.yaml"))
     params = init_weights(g, seed=1)
     shape = g.nodes["input"]["out_shape"]

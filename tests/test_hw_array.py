@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from amaranth.sim import Simulator
 
-from hwcnn.config import ArrayConfig, Dataflow, HardwareConfig
-from hwcnn.fixedpoint import wrap
+from hwcnn.arch.config import ArrayConfig, Dataflow, HardwareConfig
 from hwcnn.hw.array import SystolicArray
+from hwcnn.numerics.fixedpoint import wrap
 
 
 def naive_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -4,7 +4,7 @@ A GEMM is cut into 2-3 K-chunks run as consecutive tiles: every tile but the las
 int32 sums to the accumulator buffer (``acc_out``), every tile but the first starts from them
 (``acc_in``). The last tile's output must equal the golden model of the WHOLE GEMM bit for
 bit, the output buffer must be untouched by the ``acc_out`` tiles, and every tile's cycle count
-must equal :func:`hwcnn.timing.gemm_tile_cycles` of its own (m, n, k_chunk).
+must equal :func:`hwcnn.arch.timing.gemm_tile_cycles` of its own (m, n, k_chunk).
 """
 
 from __future__ import annotations
@@ -15,13 +15,13 @@ import numpy as np
 import pytest
 from amaranth.sim import Simulator
 
+from hwcnn.arch.timing import gemm_tile_cycles
 from hwcnn.errors import ConfigError
-from hwcnn.fixedpoint import Rounding
 from hwcnn.hw import layout
 from hwcnn.hw.descriptor import GemmDesc, Requant
 from hwcnn.hw.params import BufferDepths
 from hwcnn.hw.top import Accelerator
-from hwcnn.timing import gemm_tile_cycles
+from hwcnn.numerics.fixedpoint import Rounding
 from tests.test_hw_top import (
     DEPTHS,
     GemmCase,

@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hwcnn.config import ArrayConfig, Dataflow, HardwareConfig
-from hwcnn.fixedpoint import Overflow, Rounding
+from hwcnn.arch.config import ArrayConfig, Dataflow, HardwareConfig
 from hwcnn.hw import layout
 from hwcnn.hw.descriptor import GemmDesc, PoolDesc, PoolOpCode, Requant
 from hwcnn.hw.params import BufferDepths
+from hwcnn.numerics.fixedpoint import Overflow, Rounding
 
 OS = HardwareConfig(array=ArrayConfig(rows=2, cols=3, dataflow=Dataflow.OUTPUT_STATIONARY))
 WS = HardwareConfig(array=ArrayConfig(rows=2, cols=3, dataflow=Dataflow.WEIGHT_STATIONARY))

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from amaranth.sim import Simulator
 
-from hwcnn.config import ArrayConfig, Dataflow, HardwareConfig
-from hwcnn.fixedpoint import mac
+from hwcnn.arch.config import ArrayConfig, Dataflow, HardwareConfig
 from hwcnn.hw.pe import PE
+from hwcnn.numerics.fixedpoint import mac
 
 CORNERS = [-128, -127, -1, 0, 1, 126, 127]
 

@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 from amaranth.sim import Simulator
 
-from hwcnn.config import ArrayConfig, HardwareConfig
-from hwcnn.fixedpoint import div_round_half_away, saturate
+from hwcnn.arch.config import ArrayConfig, HardwareConfig
 from hwcnn.hw.descriptor import PoolOpCode
 from hwcnn.hw.pool import PoolUnit
+from hwcnn.numerics.fixedpoint import div_round_half_away, saturate
 
 LANES = 16
 

@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 from amaranth.sim import Simulator
 
-from hwcnn.config import ArrayConfig, HardwareConfig
-from hwcnn.fixedpoint import Overflow, Rounding, requantize
+from hwcnn.arch.config import ArrayConfig, HardwareConfig
 from hwcnn.hw.descriptor import ROUNDING_CODE
 from hwcnn.hw.requant import REQUANT_LATENCY, Requant
+from hwcnn.numerics.fixedpoint import Overflow, Rounding, requantize
 
 ACC_LIM = 1 << 31
 

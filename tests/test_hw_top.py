@@ -1,7 +1,7 @@
 """Accelerator top level in Amaranth's simulator: GEMM and pool tiles, bit-exact outputs and
-start->done cycles equal to the closed forms of :mod:`hwcnn.timing`.
+start->done cycles equal to the closed forms of :mod:`hwcnn.arch.timing`.
 
-References are independent of the RTL: :func:`hwcnn.golden_ops.gemm_tile` / ``pool_tile``
+References are independent of the RTL: :func:`hwcnn.numerics.golden_ops.gemm_tile` / ``pool_tile``
 (NumPy, the numeric contract) fed by window loops written here.
 """
 
@@ -13,16 +13,16 @@ import numpy as np
 import pytest
 from amaranth.sim import Simulator
 
-from hwcnn import golden_ops
-from hwcnn.config import ArrayConfig, Dataflow, HardwareConfig
+from hwcnn.arch.config import ArrayConfig, Dataflow, HardwareConfig
+from hwcnn.arch.timing import REFUSED_TILE_CYCLES, gemm_tile_cycles, pool_tile_cycles
 from hwcnn.errors import ConfigError
-from hwcnn.fixedpoint import Overflow, Rounding
+from hwcnn.frontend.layers import PoolOp
 from hwcnn.hw import layout
 from hwcnn.hw.descriptor import GemmDesc, PoolDesc, PoolOpCode, Requant
 from hwcnn.hw.params import BufferDepths
 from hwcnn.hw.top import Accelerator
-from hwcnn.layers import PoolOp
-from hwcnn.timing import REFUSED_TILE_CYCLES, gemm_tile_cycles, pool_tile_cycles
+from hwcnn.numerics import golden_ops
+from hwcnn.numerics.fixedpoint import Overflow, Rounding
 
 DEPTHS = BufferDepths(act=128, weight=64, out=128, param=8, acc=32)
 FULL = (-128, 127)

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from hwcnn.costs import Group, LayerCost, group_of
-from hwcnn.graph import ordered_nodes
+from hwcnn.graph.build import ordered_nodes
+from hwcnn.graph.costs import Group, LayerCost, group_of
 
 from .conftest import graph_of, model_graph
 
@@ -207,8 +207,8 @@ def test_published_parameter_counts(model, params):
 
 
 def test_every_shipped_model_builds(models_dir):
-    from hwcnn.graph import build_graph
-    from hwcnn.spec import load_spec
+    from hwcnn.frontend.spec import load_spec
+    from hwcnn.graph.build import build_graph
 
     files = sorted(models_dir.glob("*.yaml"))
     assert len(files) >= 8

@@ -7,10 +7,10 @@ import itertools
 import numpy as np
 import pytest
 
-from hwcnn import lower as LW
-from hwcnn.config import ArrayConfig, Dataflow, HardwareConfig, MemoryConfig
+from hwcnn import compiler as LW
+from hwcnn.arch.config import ArrayConfig, Dataflow, HardwareConfig, MemoryConfig
 from hwcnn.errors import ConfigError
-from hwcnn.graph import ordered_nodes
+from hwcnn.graph.build import ordered_nodes
 from tests.conftest import graph_of, model_graph
 
 OS, WS = Dataflow.OUTPUT_STATIONARY, Dataflow.WEIGHT_STATIONARY
@@ -263,8 +263,8 @@ def test_k_split_hand_worked(df, chunks, cycles, reads) -> None:  # type: ignore
 def test_vgg16_os_on_pynq_z2_splits_k() -> None:
     from click.testing import CliRunner
 
-    from hwcnn.cli import cli
-    from hwcnn.perf_cli import hardware_from_options
+    from hwcnn.cli.main import cli
+    from hwcnn.cli.options import hardware_from_options
 
     res = CliRunner().invoke(cli, ["report", "models/vgg16.yaml", "--board", "pynq-z2",
                                    "--dataflow", "os"])
@@ -293,7 +293,7 @@ def test_vgg16_os_on_pynq_z2_splits_k() -> None:
             cover[chain[0].m0:chain[0].m0 + chain[0].m, chain[0].n0:chain[0].n0 + chain[0].n] += 1
         assert (cover == 1).all(), p.name
         # The search's predicted compute and traffic are what the emitted chains carry.
-        ch = LW._choose_gemm(p.name, h.array, h, gd.m, gd.n, gd.k, gd.groups)
+        ch = LW.choose_gemm(p.name, h.array, h, gd.m, gd.n, gd.k, gd.groups)
         assert ch.compute == int(p.cycles.sum())
         assert ch.traffic == int(p.dram_read.sum() + p.dram_write.sum())
         if p.name == "fc6":
@@ -356,6 +356,6 @@ def test_chosen_tiling_cost_matches_the_emitted_tiles() -> None:
                 gd = g.nodes[p.name]["gemm"]
                 if p.unit != LW.Unit.ARRAY or gd is None:
                     continue
-                ch = LW._choose_gemm(p.name, h.array, h, gd.m, gd.n, gd.k, gd.groups)
+                ch = LW.choose_gemm(p.name, h.array, h, gd.m, gd.n, gd.k, gd.groups)
                 assert ch.traffic == int(p.dram_read.sum() + p.dram_write.sum())
                 assert ch.compute == int(p.cycles.sum())

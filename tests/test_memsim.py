@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hwcnn import memsim
 from hwcnn.errors import ConfigError
+from hwcnn.machine import memsim
 
 
 def test_transfer_cycles() -> None:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from hwcnn import perf
-from hwcnn.boards import get_board
-from hwcnn.config import ArrayConfig, Dataflow, HardwareConfig, MemoryConfig
+from hwcnn.arch.config import ArrayConfig, Dataflow, HardwareConfig, MemoryConfig
+from hwcnn.boards.profiles import get_board
 from hwcnn.errors import ConfigError
-from hwcnn.report import budget_report, render
+from hwcnn.report import perf
+from hwcnn.report.tables import budget_report, render
 from tests.conftest import graph_of, model_graph
 
 

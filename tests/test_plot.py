@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from hwcnn import perf, plot
-from hwcnn.config import ArrayConfig, HardwareConfig, MemoryConfig
+from hwcnn.arch.config import ArrayConfig, HardwareConfig, MemoryConfig
 from hwcnn.errors import ConfigError
+from hwcnn.report import perf, plot
 from tests.conftest import model_graph
 
 HW = HardwareConfig(array=ArrayConfig(rows=4, cols=4), memory=MemoryConfig(act_kib=16))

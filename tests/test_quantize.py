@@ -8,12 +8,13 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from hwcnn import golden
 from hwcnn.errors import ConfigError, DataError
-from hwcnn.fixedpoint import round_half_away
-from hwcnn.floatref import run_float
-from hwcnn.graph import build_graph
-from hwcnn.quantize import (
+from hwcnn.frontend.spec import parse_spec
+from hwcnn.graph.build import build_graph
+from hwcnn.numerics import golden
+from hwcnn.numerics.fixedpoint import round_half_away
+from hwcnn.numerics.floatref import run_float
+from hwcnn.numerics.quantize import (
     Calibration,
     QuantPolicy,
     ScaleMode,
@@ -21,8 +22,13 @@ from hwcnn.quantize import (
     fold_batchnorm,
     quantize_network,
 )
-from hwcnn.spec import parse_spec
-from hwcnn.weights import check_params, expected_shapes, init_weights, load_input, load_weights
+from hwcnn.numerics.weights import (
+    check_params,
+    expected_shapes,
+    init_weights,
+    load_input,
+    load_weights,
+)
 
 MIXED = """
 name: mixed

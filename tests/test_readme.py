@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
-from hwcnn.explain import explain
-from hwcnn.graph import ordered_nodes
+from hwcnn.graph.build import ordered_nodes
+from hwcnn.report.explanation import explain
 
 from .conftest import ROOT, graph_of, model_graph
 
@@ -31,7 +31,7 @@ def test_readme_explain_excerpt_is_current():
 def test_readme_board_table_is_current():
     from click.testing import CliRunner
 
-    from hwcnn.cli import cli
+    from hwcnn.cli.main import cli
 
     block = re.search(r"<!-- boards-table:begin -->\n(.*?)<!-- boards-table:end -->", README, re.DOTALL)
     assert block
@@ -44,8 +44,8 @@ def test_readme_board_table_is_current():
 
 
 def test_readme_cycle_formulas_match_timing():
-    from hwcnn.config import ArrayConfig, Dataflow
-    from hwcnn.timing import gemm_tile_cycles, pool_tile_cycles
+    from hwcnn.arch.config import ArrayConfig, Dataflow
+    from hwcnn.arch.timing import gemm_tile_cycles, pool_tile_cycles
 
     # The README states the closed forms in simplified algebra; check them on a ragged example.
     r, c, m, n, k = 4, 3, 10, 7, 9

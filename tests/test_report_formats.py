@@ -6,8 +6,8 @@ import csv
 import io
 import json
 
-from hwcnn.cli import main
-from hwcnn.report import budget_report, render
+from hwcnn.cli.main import main
+from hwcnn.report.tables import budget_report, render
 
 from .conftest import model_graph
 

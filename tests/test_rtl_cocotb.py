@@ -1,12 +1,12 @@
 """RTL tier: the generated accelerator Verilog under cocotb + Verilator (``sim/``).
 
-Per configuration (4x4 and 8x8, WS and OS) the Verilog is generated with ``hwcnn.rtlgen`` and built
+Per configuration (4x4 and 8x8, WS and OS) the Verilog is generated with ``hwcnn.hw.rtlgen`` and built
 ONCE (module-scoped fixture; a Verilator build costs 10-25 s), then one simulator launch runs the
 whole tile corpus of ``sim/cases.py`` through ``sim/tb/tb_gemm.py`` and ``sim/tb/tb_pool.py``:
 real-layer slices plus constrained-random tiles for :data:`sim.cases.CI_SEEDS`
 (``HWCNN_RANDOM_SEEDS=4-40`` adds more seeds to the same run). Every output is compared bit for bit with the golden model inside
 the simulator; here the host re-checks every tile's measured cycles against
-:mod:`hwcnn.timing`'s closed form and the stepped cycle simulator, prints a table and leaves
+:mod:`hwcnn.arch.timing`'s closed form and the stepped cycle simulator, prints a table and leaves
 ``results.json`` per configuration under the build directory (``$HWCNN_BUILD_DIR`` or
 ``build/``, ``cocotb/<config>/``).
 
@@ -30,10 +30,11 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # ``sim`` is a top-level package next to ``hwcnn``
     sys.path.insert(0, str(ROOT))
 
-from hwcnn import cyclesim, timing
-from hwcnn.config import Dataflow
-from hwcnn.golden_ops import Requant
-from hwcnn.layers import PoolOp
+from hwcnn.arch import timing
+from hwcnn.arch.config import Dataflow
+from hwcnn.frontend.layers import PoolOp
+from hwcnn.machine import cyclesim, poolsim
+from hwcnn.numerics.golden_ops import Requant
 from sim import cases, runner
 from sim.tb import layout, tiles
 
@@ -55,9 +56,9 @@ def tb_config(rows: int, cols: int, dataflow: str) -> layout.TbConfig:
 
 
 def generate_verilog(rows: int, cols: int, dataflow: str, out_dir: Path) -> Path:
-    """``hwcnn.rtlgen.write`` (what ``hwcnn rtl`` runs) into ``out_dir``; returns the top file."""
-    from hwcnn import rtlgen
-    from hwcnn.config import ArrayConfig, HardwareConfig
+    """``hwcnn.hw.rtlgen.write`` (what ``hwcnn rtl`` runs) into ``out_dir``; returns the top file."""
+    from hwcnn.arch.config import ArrayConfig, HardwareConfig
+    from hwcnn.hw import rtlgen
     from hwcnn.hw.params import BufferDepths
 
     config = HardwareConfig(array=ArrayConfig(rows=rows, cols=cols,
@@ -128,7 +129,7 @@ def closed_form(case: tiles.TileCase, cfg: layout.TbConfig) -> int:
 
 
 def stepped_cycles(case: tiles.TileCase, cfg: layout.TbConfig) -> int:
-    """Cycles of the stepped cycle-level simulator (:mod:`hwcnn.cyclesim`) for the same tile."""
+    """Cycles of the stepped cycle-level simulator (:mod:`hwcnn.machine.cyclesim`) for the same tile."""
     match case:
         case tiles.GemmCase():
             rq = Requant(m0=case.m0 if case.per_channel else int(case.m0[0]),
@@ -143,7 +144,7 @@ def stepped_cycles(case: tiles.TileCase, cfg: layout.TbConfig) -> int:
         case tiles.PoolCase():
             op = {"max": PoolOp.MAX, "avg": PoolOp.AVG, "sum": PoolOp.SUM}[case.op]
             x = case.x[: min(case.channels, cfg.cols)]
-            return cyclesim.run_pool_tile(x, op, win=case.win, stride=case.stride, pad=case.pad,
+            return poolsim.run_pool_tile(x, op, win=case.win, stride=case.stride, pad=case.pad,
                                           out_hw=(case.out_h, case.out_w), array=cfg.array,
                                           lo=case.lo, hi=case.hi, m0=case.m0,
                                           shift=case.shift)[1]
@@ -271,7 +272,7 @@ def direct_conv(x: np.ndarray, w: np.ndarray, stride, pads, dilation) -> np.ndar
 @pytest.mark.parametrize("stride,pad,dil", [((1, 1), 0, (1, 1)), ((2, 3), 1, (1, 1)),
                                             ((1, 1), 2, (2, 1))])
 def test_im2col_rows_equal_direct_convolution(stride, pad, dil) -> None:  # type: ignore[no-untyped-def]
-    from hwcnn.shapes import Window, out_size
+    from hwcnn.graph.shapes import Window, out_size
 
     rng = np.random.default_rng(7)
     x = rng.integers(-128, 128, size=(3, 7, 8))
@@ -302,8 +303,8 @@ def test_layer_cases_follow_real_layer_dims() -> None:
 
 def test_layer_case_matches_direct_convolution() -> None:
     """The LeNet conv2 and AlexNet conv3 slices equal a direct convolution of the same data."""
-    from hwcnn.graph import build_graph
-    from hwcnn.spec import load_spec
+    from hwcnn.frontend.spec import load_spec
+    from hwcnn.graph.build import build_graph
 
     for index in (1, 7):
         sl = cases.LAYER_SLICES[index]

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from hwcnn import rtlgen
-from hwcnn.cli import cli
+from hwcnn.cli.main import cli
+from hwcnn.hw import rtlgen
 
 ROOT = Path(__file__).resolve().parent.parent
 

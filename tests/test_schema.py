@@ -6,7 +6,7 @@ import jsonschema
 import pytest
 import yaml
 
-from hwcnn.schema import full_schema
+from hwcnn.frontend.schema import full_schema
 
 
 @pytest.fixture(scope="module")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from hwcnn.errors import SpecError
-from hwcnn.graph import ordered_nodes
-from hwcnn.shapes import out_size, same_pads
+from hwcnn.graph.build import ordered_nodes
+from hwcnn.graph.shapes import out_size, same_pads
 
 from .conftest import graph_of
 

@@ -25,10 +25,10 @@ from hypothesis import HealthCheck, Phase, assume, given, settings
 from hypothesis import strategies as st
 
 from hwcnn.errors import SpecError
-from hwcnn.explain import explain
-from hwcnn.graph import build_graph
-from hwcnn.report import budget_report, render
-from hwcnn.spec import parse_spec
+from hwcnn.frontend.spec import parse_spec
+from hwcnn.graph.build import build_graph
+from hwcnn.report.explanation import explain
+from hwcnn.report.tables import budget_report, render
 
 # Parsing goes through the spec loader's pure-Python YAML (~15 ms per example), so the example
 # counts are chosen to keep this whole file under ~20 s on one core. No shrink phase: shrinking a

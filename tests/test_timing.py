@@ -1,4 +1,4 @@
-"""Closed-form cycle counts of hwcnn.timing against hand-worked numbers.
+"""Closed-form cycle counts of hwcnn.arch.timing against hand-worked numbers.
 
 The RTL itself is measured against these functions in tests/test_hw_top.py (pysim) and by the
 cocotb tests; here the formulas are checked against arithmetic done by hand from
@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from hwcnn import timing
-from hwcnn.config import ArrayConfig, Dataflow
+from hwcnn.arch import timing
+from hwcnn.arch.config import ArrayConfig, Dataflow
 
 OS = Dataflow.OUTPUT_STATIONARY
 WS = Dataflow.WEIGHT_STATIONARY

@@ -1,4 +1,4 @@
-"""``hwcnn verify`` and the comparison records of :mod:`hwcnn.verify`."""
+"""``hwcnn verify`` and the comparison records of :mod:`hwcnn.machine.verification`."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hwcnn import execute as EX
-from hwcnn.verify import LayerCheck, Mismatch
+from hwcnn.machine import execution as EX
+from hwcnn.machine.verification import LayerCheck, Mismatch
 from tests.cli_run import run_cli
 
 MODELS = Path(__file__).resolve().parents[1] / "models"

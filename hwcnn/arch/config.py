@@ -9,7 +9,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 #: Operand widths the numeric contract supports (signed two's complement).
 MIN_BITS = 2
@@ -49,7 +49,7 @@ class ArrayConfig:
     """An R x C systolic MAC array: ``rows`` x ``cols`` PEs, signed operands.
 
     ``acc_bits`` is the accumulator register width inside each PE; the numeric contract
-    (:mod:`hwcnn.fixedpoint`) decides which K a given width can hold without overflow.
+    (:mod:`hwcnn.numerics.fixedpoint`) decides which K a given width can hold without overflow.
     """
 
     rows: int

@@ -21,7 +21,7 @@ Folds are not overlapped:
 
 Examples
 --------
->>> from hwcnn.config import ArrayConfig, Dataflow
+>>> from hwcnn.arch.config import ArrayConfig, Dataflow
 >>> os4 = ArrayConfig(rows=4, cols=4, dataflow=Dataflow.OUTPUT_STATIONARY)
 >>> gemm_tile_cycles(4, 4, 8, os4)          # one fold: 1 + (8 + 4 + 4 - 2) + 1 + 4 + 3
 23

@@ -1,8 +1,8 @@
 """FPGA board profiles: resources, typical clock and off-chip bandwidth, each with its source.
 
-The data lives in ``hwcnn/data/boards.yaml``; this module parses it into frozen records, finds a
+The data lives in ``hwcnn/boards/data/boards.yaml``; this module parses it into frozen records, finds a
 board by a forgiving id (``PYNQ_Z2`` == ``pynq-z2``), derives defaults for a
-:class:`~hwcnn.config.HardwareConfig`, and checks that a configuration fits the board.
+:class:`~hwcnn.arch.config.HardwareConfig`, and checks that a configuration fits the board.
 
 Multipliers per PE. A PE multiplies an ``act_bits`` by a ``weight_bits`` signed operand. A DSP
 multiplier mode with signed ports ``a x b`` holds it directly when the operands fit the ports
@@ -22,8 +22,8 @@ from importlib import resources
 
 import yaml
 
-from .config import ArrayConfig, HardwareConfig
-from .errors import ConfigError
+from ..arch.config import ArrayConfig, HardwareConfig
+from ..errors import ConfigError
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -62,15 +62,15 @@ class MultiplierMode:
 
     def per_pe(self, act_bits: int, weight_bits: int) -> int:
         """Multipliers of this mode one ``act_bits x weight_bits`` signed product needs."""
-        straight = _chunks(act_bits, self.a) * _chunks(weight_bits, self.b)
-        swapped = _chunks(act_bits, self.b) * _chunks(weight_bits, self.a)
+        straight = operand_chunks(act_bits, self.a) * operand_chunks(weight_bits, self.b)
+        swapped = operand_chunks(act_bits, self.b) * operand_chunks(weight_bits, self.a)
         return min(straight, swapped)
 
 
-def _chunks(width: int, port: int) -> int:
+def operand_chunks(width: int, port: int) -> int:
     """Chunks a signed ``width``-bit operand splits into for a signed ``port``-bit input.
 
-    >>> _chunks(8, 18), _chunks(18, 18), _chunks(19, 18), _chunks(35, 18), _chunks(36, 18)
+    >>> operand_chunks(8, 18), operand_chunks(18, 18), operand_chunks(19, 18), operand_chunks(35, 18), operand_chunks(36, 18)
     (1, 1, 2, 2, 3)
     """
     if width <= port:
@@ -214,8 +214,8 @@ def _parse_board(raw: dict) -> Board:
 
 @cache
 def all_boards() -> tuple[Board, ...]:
-    """Every board in ``hwcnn/data/boards.yaml``, in file order."""
-    text = resources.files("hwcnn").joinpath("data/boards.yaml").read_text(encoding="utf-8")
+    """Every board in ``hwcnn/boards/data/boards.yaml``, in file order."""
+    text = resources.files("hwcnn.boards").joinpath("data/boards.yaml").read_text(encoding="utf-8")
     data = yaml.safe_load(text)
     boards = tuple(_parse_board(b) for b in data["boards"])
     seen: set[str] = set()

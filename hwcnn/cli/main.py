@@ -1,6 +1,6 @@
 """Command-line interface: ``hwcnn <command> ...``.
 
-Subcommands live in :mod:`hwcnn.commands` (one module each) and are imported only when used,
+Subcommands live in :mod:`hwcnn.cli.commands` (one module each) and are imported only when used,
 so ``hwcnn report`` never pays for importing Amaranth or cocotb. Every user error is a
 :class:`hwcnn.errors.HwcnnError`: it is printed as one line on stderr and the exit status is 2.
 """
@@ -12,21 +12,21 @@ import sys
 
 import click
 
-from . import __version__
-from .errors import HwcnnError
+from .. import __version__
+from ..errors import HwcnnError
 
 #: command name -> "module:attribute" of its click command, in ``--help`` order.
 COMMANDS: dict[str, str] = {
-    "report": "hwcnn.commands.report:report",
-    "explain": "hwcnn.commands.explain:explain",
-    "graph": "hwcnn.commands.graph:graph",
-    "schema": "hwcnn.commands.schema:schema",
-    "rtl": "hwcnn.commands.rtl:rtl",
-    "quantize": "hwcnn.commands.quantize:quantize",
-    "run": "hwcnn.commands.run:run",
-    "plot": "hwcnn.commands.plot:plot",
-    "compare": "hwcnn.commands.compare:compare",
-    "verify": "hwcnn.commands.verify:verify",
+    "report": "hwcnn.cli.commands.report:report",
+    "explain": "hwcnn.cli.commands.explain:explain",
+    "graph": "hwcnn.cli.commands.graph:graph",
+    "schema": "hwcnn.cli.commands.schema:schema",
+    "rtl": "hwcnn.cli.commands.rtl:rtl",
+    "quantize": "hwcnn.cli.commands.quantize:quantize",
+    "run": "hwcnn.cli.commands.run:run",
+    "plot": "hwcnn.cli.commands.plot:plot",
+    "compare": "hwcnn.cli.commands.compare:compare",
+    "verify": "hwcnn.cli.commands.verify:verify",
 }
 
 

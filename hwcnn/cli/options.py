@@ -2,12 +2,12 @@
 
 Option parsing and validation live here once: :func:`hardware_options` adds the click options
 to a command, :func:`hardware_from_options` turns their values into a
-:class:`~hwcnn.config.HardwareConfig` (plus the :class:`~hwcnn.boards.Board`, if any) and
+:class:`~hwcnn.arch.config.HardwareConfig` (plus the :class:`~hwcnn.boards.Board`, if any) and
 raises a one-line :class:`~hwcnn.errors.ConfigError` for anything invalid.
 
 Defaults: with ``--board``, the board's typical clock and DRAM bandwidth, the largest
 power-of-two square array its multipliers allow and the board's default buffer split; without
-one, a 16x16 array, 100 MHz, the :class:`~hwcnn.config.MemoryConfig` defaults.
+one, a 16x16 array, 100 MHz, the :class:`~hwcnn.arch.config.MemoryConfig` defaults.
 """
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ from typing import Any
 
 import click
 
-from .boards import Board, get_board
-from .config import ArrayConfig, Dataflow, HardwareConfig, MemoryConfig
-from .errors import ConfigError
+from ..arch.config import ArrayConfig, Dataflow, HardwareConfig, MemoryConfig
+from ..boards.profiles import Board, get_board
+from ..errors import ConfigError
 
 DEFAULT_ARRAY = (16, 16)
 DEFAULT_CLOCK_MHZ = 100.0

@@ -1,4 +1,4 @@
-"""GEMM planning of the lowering (:mod:`hwcnn.lower`): conv/dense GEMMs -> GEMM tiles.
+"""GEMM planning of the lowering (:mod:`hwcnn.compiler`): conv/dense GEMMs -> GEMM tiles.
 
 A tile keeps the layer's whole K when such a tile fits the buffers. Otherwise K is split into
 chunks run as chained tiles (``rtl/README.md`` 4, ``acc_in`` / ``acc_out``): the first chunk
@@ -15,22 +15,12 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from . import fixedpoint as fp
-from . import layers as L
-from . import timing
-from .config import ArrayConfig, Dataflow, HardwareConfig
-from .errors import ConfigError
-from .lower_plan import (
-    MAX_DESC,
-    PARAM_EXTRA_BITS,
-    GemmTile,
-    LayerPlan,
-    Unit,
-    _bytes,
-    _Caps,
-    _caps,
-    _cdiv,
-)
+from ..arch import timing
+from ..arch.config import ArrayConfig, Dataflow, HardwareConfig
+from ..errors import ConfigError
+from ..frontend import layers as L
+from ..numerics import fixedpoint as fp
+from .plan import MAX_DESC, PARAM_EXTRA_BITS, GemmTile, LayerPlan, Unit, _bytes, _Caps, _caps, _cdiv
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,7 +146,7 @@ def _better(cand: _GemmChoice, best: _GemmChoice | None, m: int, n: int, k: int)
     return (cand.cost, cand.traffic, tiles(cand)) < (best.cost, best.traffic, tiles(best))
 
 
-def _choose_gemm(name: str, arr: ArrayConfig, hw: HardwareConfig, m: int, n: int, k: int,
+def choose_gemm(name: str, arr: ArrayConfig, hw: HardwareConfig, m: int, n: int, k: int,
                  groups: int) -> _GemmChoice:
     full = _caps(hw)
     half = _Caps(full.act // 2, full.weight // 2, full.out // 2)
@@ -223,7 +213,7 @@ def plan_gemm(name: str, layer: L.Layer, hw: HardwareConfig, m: int, n: int, k: 
     if need > arr.acc_bits:
         raise ConfigError(f"layer {name!r}: K={k} needs {need}-bit accumulators, the array has "
                           f"{arr.acc_bits}")
-    ch = _choose_gemm(name, arr, hw, m, n, k, groups)
+    ch = choose_gemm(name, arr, hw, m, n, k, groups)
     if ch.kc:
         return _plan_split(name, layer, hw, m, n, k, groups, ch, note)
     tm, tn = _cdiv(m, ch.mt), _cdiv(n, ch.nt)

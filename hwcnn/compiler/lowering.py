@@ -2,12 +2,12 @@
 
 What runs where (the accelerator of ``rtl/README.md``):
 
-* conv (any rank) and dense -> GEMM tiles, im2col mapping from :func:`hwcnn.shapes.gemm_dims`
+* conv (any rank) and dense -> GEMM tiles, im2col mapping from :func:`hwcnn.graph.shapes.gemm_dims`
   (M = output pixels, K = kernel volume x C_in/groups, N = filters/groups), one GEMM per group
   (a depthwise conv is ``C`` GEMMs with N = 1: it uses one array column, honestly). A tile keeps
   the layer's whole K when such a tile fits the buffers, otherwise K is split into chunks run as
   chained tiles that carry int32 partial sums in the accumulator buffer (``acc_in`` /
-  ``acc_out``, :mod:`hwcnn.lower_gemm`); a tile covers ``m x n`` (x a K chunk) of one group.
+  ``acc_out``, :mod:`hwcnn.compiler.gemm`); a tile covers ``m x n`` (x a K chunk) of one group.
 * max/avg/sum pooling and global average pooling -> pool-unit tiles (one tile = up to ``C``
   channels x a band of output rows).
 * add -> pool-unit SUM tiles: the ``n`` inputs of each pixel are stacked as a 1 x n window
@@ -24,7 +24,7 @@ memories; the output memory also holds the accumulator words (WS: ``m`` x C x ac
 tiles, both dataflows: ``F_N * m`` x C x acc_bits) and the
 pool unit's input and output maps; the weight memory also holds the parameter words
 (C x (acc_bits + 37) bits per column fold). A tile whose footprint fits HALF of every memory is
-double-buffered (its loads overlap the previous tile's compute, see :mod:`hwcnn.memsim`);
+double-buffered (its loads overlap the previous tile's compute, see :mod:`hwcnn.machine.memsim`);
 otherwise it uses the whole memory and runs single-buffered.
 
 DRAM traffic counts the data a tile needs that is not already on chip: the im2col-expanded A
@@ -41,26 +41,14 @@ from dataclasses import replace
 import networkx as nx
 import numpy as np
 
-from . import layers as L
-from .config import HardwareConfig
-from .graph import ordered_nodes
+from ..arch.config import HardwareConfig
+from ..frontend import layers as L
+from ..graph.build import ordered_nodes
+from .gemm import plan_gemm
+from .plan import LayerPlan, Program, Tile, Unit
+from .pool import PoolGeom, plan_pool, pool_geoms
 
-# _choose_gemm: the tile search, kept importable here for tests and tools.
-from .lower_gemm import _choose_gemm, plan_gemm  # noqa: F401
-from .lower_plan import (
-    MAX_DESC,
-    PARAM_EXTRA_BITS,
-    GemmTile,
-    LayerPlan,
-    PoolTile,
-    Program,
-    Tile,
-    Unit,
-)
-from .lower_pool import PoolGeom, _pool_geoms, plan_pool
-
-__all__ = ["MAX_DESC", "PARAM_EXTRA_BITS", "GemmTile", "LayerPlan", "PoolGeom", "PoolTile",
-           "Program", "Tile", "Unit", "lower", "plan_gemm", "plan_pool"]
+__all__ = ["lower"]
 
 
 # -- the graph walk ----------------------------------------------------------------------------
@@ -156,7 +144,7 @@ def lower(g: nx.DiGraph, hw: HardwareConfig,
                 runs.add(name)
             case L.Pool() | L.GlobalAvgPool():
                 x = attrs["in_shapes"][0]
-                geoms = _pool_geoms(name, layer, x, attrs["window"])
+                geoms = pool_geoms(name, layer, x, attrs["window"])
                 kind = "global average" if isinstance(layer, L.GlobalAvgPool) else layer.op.value
                 plan = plan_pool(name, layer, hw, geoms, f"{kind} pool")
                 runs.add(name)

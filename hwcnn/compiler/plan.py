@@ -1,4 +1,4 @@
-"""Records of the lowering (:mod:`hwcnn.lower`): tiles, layer plans, the program, buffer caps."""
+"""Records of the lowering (:mod:`hwcnn.compiler`): tiles, layer plans, the program, buffer caps."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import layers as L
-from .config import HardwareConfig
+from ..arch.config import HardwareConfig
+from ..frontend import layers as L
 
 #: Parameter word bits per column besides the bias: M0 (31) + shift (6) (rtl/README.md 2).
 PARAM_EXTRA_BITS = 37

@@ -1,4 +1,4 @@
-"""Pool-unit planning of the lowering (:mod:`hwcnn.lower`): pool, global-average, add and
+"""Pool-unit planning of the lowering (:mod:`hwcnn.compiler`): pool, global-average, add and
 stand-alone activation layers become pool-unit tiles (one tile = up to ``C`` channels x a band
 of output rows that fits the output memory)."""
 
@@ -10,11 +10,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import layers as L
-from . import timing
-from .config import HardwareConfig
-from .errors import ConfigError
-from .lower_plan import MAX_DESC, LayerPlan, PoolTile, Unit, _bytes, _caps
+from ..arch import timing
+from ..arch.config import HardwareConfig
+from ..errors import ConfigError
+from ..frontend import layers as L
+from .plan import MAX_DESC, LayerPlan, PoolTile, Unit, _bytes, _caps
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -89,7 +89,7 @@ def plan_pool(name: str, layer: L.Layer, hw: HardwareConfig, geoms: tuple[PoolGe
                      double_buffered=np.asarray(dbl, dtype=bool), make_tiles=tiles)
 
 
-def _pool_geoms(name: str, layer: L.Pool | L.GlobalAvgPool, x: L.TensorShape, win) -> tuple[PoolGeom, ...]:
+def pool_geoms(name: str, layer: L.Pool | L.GlobalAvgPool, x: L.TensorShape, win) -> tuple[PoolGeom, ...]:
     """2-D pool-unit passes computing a pool layer exactly."""
     sp = x.spatial
     if isinstance(layer, L.GlobalAvgPool):  # the window covers everything: fold dims into 2

@@ -2,7 +2,7 @@
 
 Shapes are channels-first: a feature map is ``(C, H, W)`` (``(C, D, H, W)`` for 3D layers) and
 a flat vector is ``(C,)`` with no spatial dimensions. Stages dispatch on these classes with
-``match``; there is no string registry of kinds outside :mod:`hwcnn.spec` (which maps the YAML
+``match``; there is no string registry of kinds outside :mod:`hwcnn.frontend.spec` (which maps the YAML
 ``kind:`` names to these classes).
 """
 

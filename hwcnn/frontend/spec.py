@@ -1,6 +1,6 @@
-"""Stage 1: a YAML network spec -> :class:`hwcnn.layers.NetworkSpec`.
+"""Stage 1: a YAML network spec -> :class:`hwcnn.frontend.layers.NetworkSpec`.
 
-The format (documented in README.md, schema in :mod:`hwcnn.schema`)::
+The format (documented in README.md, schema in :mod:`hwcnn.frontend.schema`)::
 
     name: lenet5
     input: [1, 32, 32]            # channels-first: (C, H, W), or (C, D, H, W) for 3D nets
@@ -26,8 +26,8 @@ from typing import Any
 
 import jsonschema
 
+from ..errors import SpecError
 from . import layers as L
-from .errors import SpecError
 from .schema import BLOCK_USE, KINDS, TOP, layer_schema
 from .yamlload import LocatedDict, load_yaml
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-from .errors import SpecError
+from ..errors import SpecError
 
 
 class LocatedDict(dict[str, Any]):

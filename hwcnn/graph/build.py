@@ -2,12 +2,12 @@
 
 Nodes are layer names; an edge ``u -> v`` means v reads u's output. Node attributes:
 
-``layer``      the frozen layer record (:mod:`hwcnn.layers`)
+``layer``      the frozen layer record (:mod:`hwcnn.frontend.layers`)
 ``in_shapes``  tuple of :class:`TensorShape`, in ``layer.inputs`` order
 ``out_shape``  :class:`TensorShape` (channels-first)
-``window``     :class:`hwcnn.shapes.Window` for conv/pool layers, else None
-``gemm``       :class:`hwcnn.shapes.GemmDims` for conv/dense layers, else None
-``cost``       :class:`hwcnn.costs.LayerCost`
+``window``     :class:`hwcnn.graph.shapes.Window` for conv/pool layers, else None
+``gemm``       :class:`hwcnn.graph.shapes.GemmDims` for conv/dense layers, else None
+``cost``       :class:`hwcnn.graph.costs.LayerCost`
 ``order``      position in the spec file (topological order breaks ties with it)
 """
 
@@ -18,9 +18,9 @@ from typing import Any
 
 import networkx as nx
 
-from . import layers as L
+from ..errors import SpecError
+from ..frontend import layers as L
 from .costs import layer_cost
-from .errors import SpecError
 from .shapes import gemm_dims, infer
 
 #: Sizes beyond these are typos, not networks (checked so later stages never allocate them).

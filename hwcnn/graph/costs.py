@@ -21,7 +21,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, fields
 
-from . import layers as L
+from ..frontend import layers as L
 from .shapes import GemmDims, Window
 
 

@@ -9,8 +9,8 @@ import io
 
 import networkx as nx
 
-from . import layers as L
-from .graph import ordered_nodes
+from ..frontend import layers as L
+from .build import ordered_nodes
 
 
 def _flat(g: nx.DiGraph) -> nx.DiGraph:

@@ -13,8 +13,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from . import layers as L
-from .errors import SpecError
+from ..errors import SpecError
+from ..frontend import layers as L
 
 #: Largest activation tensor accepted (elements per image); anything bigger is a typo.
 MAX_ELEMENTS = 1 << 36

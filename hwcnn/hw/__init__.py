@@ -1,11 +1,57 @@
-"""Amaranth RTL of the systolic MAC accelerator (stage 5c).
+"""Stage 5c, the Amaranth RTL of the systolic MAC accelerator.
 
 One ``wiring.Component`` per file: :mod:`.pe`, :mod:`.array`, :mod:`.skew`, :mod:`.requant`,
 :mod:`.pool`, :mod:`.buffers`, :mod:`.controller` (tile sequencer) and :mod:`.top`
-(``Accelerator``, Verilog module ``hwcnn_top``). Pure-Python helpers that do not need Amaranth:
-:mod:`.params` (buffer depths, derived widths), :mod:`.descriptor` (validated tile descriptors)
-and :mod:`.layout` (buffer word packing). The host interface is documented in ``rtl/README.md``;
-exact cycle counts are in :mod:`hwcnn.timing`.
+(``Accelerator``, Verilog module ``hwcnn_top``); :mod:`.rtlgen` writes the Verilog. Pure-Python
+helpers that do not need Amaranth: :mod:`.params` (buffer depths, derived widths),
+:mod:`.descriptor` (validated tile descriptors) and :mod:`.layout` (buffer word packing). The host
+interface is documented in ``rtl/README.md``; exact cycle counts are in :mod:`hwcnn.arch.timing`.
 
-Nothing is imported here so that ``import hwcnn.hw.layout`` does not pay for Amaranth.
+The hardware depends only on :mod:`hwcnn.arch` (configuration, cycle constants), the numeric
+contract :mod:`hwcnn.numerics.fixedpoint` and :mod:`hwcnn.errors`. The names below are imported on
+first use, so that ``import hwcnn.hw.layout`` does not pay for Amaranth.
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+#: public name -> submodule that defines it
+_EXPORTS = {
+    "Accelerator": "top", "Buffers": "buffers", "PE": "pe", "PoolUnit": "pool",
+    "Requant": "requant", "Skew": "skew", "SystolicArray": "array", "TileSequencer": "controller",
+    "BufferDepths": "params", "GemmDesc": "descriptor", "PoolDesc": "descriptor",
+    "PoolOpCode": "descriptor", "TileKind": "descriptor", "TOP_NAME": "rtlgen",
+    "generate": "rtlgen", "write": "rtlgen",
+}
+
+__all__ = [
+    "PE",
+    "TOP_NAME",
+    "Accelerator",
+    "BufferDepths",
+    "Buffers",
+    "GemmDesc",
+    "PoolDesc",
+    "PoolOpCode",
+    "PoolUnit",
+    "Requant",
+    "Skew",
+    "SystolicArray",
+    "TileKind",
+    "TileSequencer",
+    "generate",
+    "write",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'hwcnn.hw' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))

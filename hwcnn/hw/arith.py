@@ -1,4 +1,4 @@
-"""Amaranth twin of :mod:`hwcnn.fixedpoint`: the same operations as HDL expressions.
+"""Amaranth twin of :mod:`hwcnn.numerics.fixedpoint`: the same operations as HDL expressions.
 
 Each function returns an Amaranth value with exactly the semantics of the NumPy function of the
 same name (``tests/test_hw_requant.py`` and ``tests/test_hw_pe.py`` sweep one against the
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from amaranth.hdl import Cat, Const, Mux, Value
 
-from ..fixedpoint import Rounding
+from ..numerics.fixedpoint import Rounding
 from .descriptor import ROUNDING_CODE
 
 __all__ = ["ROUNDING_CODE", "mac", "round_shift", "saturate", "wrap"]
@@ -41,7 +41,7 @@ def round_shift(p: Value, shift: Value, rounding: Value) -> Value:
     shift : unsigned Value
         0..62; ``shift == 0`` returns ``p``.
     rounding : 2-bit Value
-        ``ROUNDING_CODE`` of the :class:`hwcnn.fixedpoint.Rounding` mode.
+        ``ROUNDING_CODE`` of the :class:`hwcnn.numerics.fixedpoint.Rounding` mode.
 
     All four modes are "add a rounding term, then arithmetic shift right" (floor): the term is
     0 (TRUNCATE), ``2**(s-1)`` (HALF_UP), ``2**(s-1) - [p < 0]`` (HALF_AWAY) or

@@ -7,7 +7,7 @@ from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In
 
-from ..config import HardwareConfig
+from ..arch.config import HardwareConfig
 from .params import BufferDepths, addr_bits, param_lane_bits
 from .signatures import ReadSignature, WriteSignature
 

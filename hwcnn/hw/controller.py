@@ -1,7 +1,7 @@
 """Tile sequencer: runs one GEMM tile or one pool tile per ``start`` (rtl/README.md 4-5).
 
 All timing is decoded from one fold counter ``t`` that runs ``0 .. fold_cycles - 1`` for every
-fold (GEMM) or output pixel (pool); the event cycles below are the ones ``hwcnn.timing``
+fold (GEMM) or output pixel (pool); the event cycles below are the ones ``hwcnn.arch.timing``
 counts, so the closed forms hold by construction (and are measured in tests/test_hw_top.py).
 """
 
@@ -11,8 +11,8 @@ from amaranth.hdl import Cat, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from ..config import Dataflow, HardwareConfig
-from ..timing import POST_CYCLES, READ_LATENCY
+from ..arch.config import Dataflow, HardwareConfig
+from ..arch.timing import POST_CYCLES, READ_LATENCY
 from .descriptor import TileKind
 from .params import DIM_BITS, M0_BITS, SHIFT_BITS, WIN_BITS, BufferDepths, addr_bits
 from .signatures import DescriptorSignature

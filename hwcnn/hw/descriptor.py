@@ -11,12 +11,12 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from ..config import Dataflow, HardwareConfig
+from ..arch.config import Dataflow, HardwareConfig
 from ..errors import ConfigError
-from ..fixedpoint import MAX_SHIFT, Overflow, Rounding, acc_bits_for
+from ..numerics.fixedpoint import MAX_SHIFT, Overflow, Rounding, acc_bits_for
 from .params import DIM_BITS, WIN_BITS, BufferDepths
 
-#: Encoding of the ``rounding`` field: the order of :class:`hwcnn.fixedpoint.Rounding`.
+#: Encoding of the ``rounding`` field: the order of :class:`hwcnn.numerics.fixedpoint.Rounding`.
 ROUNDING_CODE: dict[Rounding, int] = {r: i for i, r in enumerate(Rounding)}
 
 

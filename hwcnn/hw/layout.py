@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-from ..config import Dataflow, HardwareConfig
+from ..arch.config import Dataflow, HardwareConfig
 from .params import M0_BITS, SHIFT_BITS
 
 

@@ -1,6 +1,6 @@
 """Buffer depths and the widths derived from a hardware configuration (no Amaranth needed).
 
-:class:`hwcnn.config.MemoryConfig` sizes buffers in KiB for the estimators; the RTL needs word
+:class:`hwcnn.arch.config.MemoryConfig` sizes buffers in KiB for the estimators; the RTL needs word
 depths, so they live in their own record here.
 """
 
@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..config import HardwareConfig
+from ..arch.config import HardwareConfig
 from ..errors import ConfigError
-from ..fixedpoint import acc_bits_for
+from ..numerics.fixedpoint import acc_bits_for
 
 #: Width of the size fields m, n, k, in_h, in_w, out_h, out_w of a tile descriptor.
 DIM_BITS = 16

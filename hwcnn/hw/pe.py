@@ -6,7 +6,7 @@ from amaranth.hdl import Module, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from ..config import Dataflow, HardwareConfig
+from ..arch.config import Dataflow, HardwareConfig
 from .arith import mac
 
 

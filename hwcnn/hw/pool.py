@@ -6,7 +6,7 @@ from amaranth.hdl import Module, Mux, Signal, signed, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from ..config import HardwareConfig
+from ..arch.config import HardwareConfig
 from .arith import saturate
 from .descriptor import PoolOpCode
 from .params import WIN_BITS, pool_sum_bits

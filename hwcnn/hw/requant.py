@@ -6,7 +6,7 @@ from amaranth.hdl import Module, Mux, Signal, signed, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from ..config import HardwareConfig
+from ..arch.config import HardwareConfig
 from .arith import round_shift, saturate, wrap
 from .params import M0_BITS, SHIFT_BITS
 
@@ -17,7 +17,7 @@ REQUANT_LATENCY = 2
 class Requant(wiring.Component):
     """``y = clamp(overflow(round_shift(acc * m0, shift, rounding)), lo, hi)`` in 2 stages.
 
-    Bit-exact with :func:`hwcnn.fixedpoint.requantize` (``bits = act_bits``). All inputs are
+    Bit-exact with :func:`hwcnn.numerics.fixedpoint.requantize` (``bits = act_bits``). All inputs are
     sampled together; ``y`` shows the result ``REQUANT_LATENCY`` cycles later.
 
     Parameters

@@ -12,10 +12,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from . import __version__
-from .config import ArrayConfig, Dataflow, HardwareConfig
-from .fileio import write_files_atomic
-from .hw.params import BufferDepths, check_buildable
+from .. import __version__
+from ..arch.config import ArrayConfig, Dataflow, HardwareConfig
+from ..fileio import write_files_atomic
+from .params import BufferDepths, check_buildable
 
 #: Verilog module (and file stem) of the top level.
 TOP_NAME = "hwcnn_top"
@@ -70,7 +70,7 @@ def generate(config: HardwareConfig, depths: BufferDepths) -> dict[str, str]:
     check_buildable(config, depths)
     from amaranth.back import verilog
 
-    from .hw.top import Accelerator
+    from .top import Accelerator
 
     with _builtin_yosys():
         text = verilog.convert(Accelerator(config, depths), name=TOP_NAME, emit_src=False)

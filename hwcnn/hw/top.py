@@ -8,7 +8,7 @@ from amaranth.hdl import Array, Cat, Module, Mux, Signal, Value, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from ..config import Dataflow, HardwareConfig
+from ..arch.config import Dataflow, HardwareConfig
 from .arith import wrap
 from .array import SystolicArray
 from .buffers import Buffers

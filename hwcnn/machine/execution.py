@@ -1,4 +1,4 @@
-"""Run a lowered :class:`~hwcnn.lower.Program` tile by tile on an execution engine.
+"""Run a lowered :class:`~hwcnn.compiler.Program` tile by tile on an execution engine.
 
 Every layer of the program is executed the way the accelerator would: a GEMM tile reads its
 ``m`` im2col rows, its K range and its ``n`` weight columns, the per-channel bias and
@@ -9,15 +9,15 @@ layers read -- the executor never looks at the golden model's tensors.
 
 Engines:
 
-* ``"golden"``: :func:`hwcnn.golden_ops.gemm_tile` / :func:`~hwcnn.golden_ops.pool_tile` per
-  tile, cycles from the closed forms of :mod:`hwcnn.timing` (fast, whole networks);
-* ``"cyclesim"``: the stepped register-level model :mod:`hwcnn.cyclesim`, which measures its
+* ``"golden"``: :func:`hwcnn.numerics.golden_ops.gemm_tile` / :func:`~hwcnn.numerics.golden_ops.pool_tile` per
+  tile, cycles from the closed forms of :mod:`hwcnn.arch.timing` (fast, whole networks);
+* ``"cyclesim"``: the stepped register-level model :mod:`hwcnn.machine.cyclesim`, which measures its
   cycles (slow: small networks and arrays).
 
 Either way each tile's cycle count is checked against the Program's prediction for that tile.
 
 The lowering decides which layers are fused (``LayerPlan.host``); the numbers come from the
-:class:`~hwcnn.quantize.QuantizedNetwork`. Where the lowering fuses an activation that the
+:class:`~hwcnn.numerics.quantize.QuantizedNetwork`. Where the lowering fuses an activation that the
 quantizer keeps as a separate clamp, the clamps are intersected (``clamp(clamp(y, a), b)`` is
 one clamp, under SATURATE and WRAP alike). Anything the hardware cannot compute exactly from
 the quantized parameters (a BatchNorm the lowering folds but the quantizer does not, an add
@@ -26,77 +26,23 @@ whose inputs need different multipliers) is an :class:`ExecutionError`.
 
 from __future__ import annotations
 
-import enum
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
-from . import cyclesim, timing
-from . import fixedpoint as fp
-from . import golden_ops as G
-from . import layers as L
-from .errors import ConfigError
-from .golden import check_input
-from .golden_ops import Requant
-from .lower_plan import GemmTile, LayerPlan, PoolTile, Program, Unit
-from .quantize import QLayer, QuantizedNetwork
-
-
-class Engine(enum.Enum):
-    """What computes each tile."""
-
-    GOLDEN = "golden"
-    CYCLESIM = "cyclesim"
-
-
-class ExecutionError(ConfigError):
-    """The lowered program cannot be executed exactly with the quantized parameters."""
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CycleMismatch:
-    """A tile whose engine cycle count differs from the Program's prediction."""
-
-    layer: str
-    tile: int
-    predicted: int
-    measured: int
-
-
-@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
-class LayerExecution:
-    """One layer of the program after execution.
-
-    ``output`` is the tensor the hardware stores for this layer (shape of the layer's output);
-    it equals the golden value of ``represents`` (the last layer fused into the same tiles).
-    ``writer`` gives, per output element, the index of the tile (of layer ``host``) that wrote
-    it (-1: not written by a tile, e.g. the network input).
-    """
-
-    name: str
-    unit: str
-    host: str
-    represents: str
-    tiles: int
-    cycles: int
-    predicted_cycles: int
-    cycle_mismatch: CycleMismatch | None
-    output: np.ndarray
-    writer: np.ndarray
-
-
-@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
-class Execution:
-    """Result of :func:`execute`: every layer in program order."""
-
-    engine: Engine
-    layers: tuple[LayerExecution, ...]
-
-    def layer(self, name: str) -> LayerExecution:
-        return next(le for le in self.layers if le.name == name)
-
+from ..arch import timing
+from ..compiler.plan import GemmTile, LayerPlan, PoolTile, Program, Unit
+from ..errors import ConfigError
+from ..frontend import layers as L
+from ..numerics import fixedpoint as fp
+from ..numerics import golden_ops as G
+from ..numerics.golden import check_input
+from ..numerics.golden_ops import Requant
+from ..numerics.quantize import QLayer, QuantizedNetwork
+from . import cyclesim, poolsim
+from .results import CycleMismatch, Engine, Execution, ExecutionError, LayerExecution
 
 # -- operand gathering (module-level so tests can corrupt one tile on purpose) ------------------
 
@@ -167,7 +113,7 @@ def _run_pool(engine: Engine, hw_arr, band: np.ndarray, t: PoolTile, p: _PoolPar
               ) -> tuple[np.ndarray, int]:
     (wh, ww), (sy, sx), (pt, pl) = t.win, t.stride, t.pad
     if engine is Engine.CYCLESIM:
-        return cyclesim.run_pool_tile(band, p.op, win=t.win, stride=t.stride, pad=t.pad,
+        return poolsim.run_pool_tile(band, p.op, win=t.win, stride=t.stride, pad=t.pad,
                                       out_hw=(t.out_h, t.out_w), array=hw_arr, lo=p.lo,
                                       hi=p.hi, m0=p.m0, shift=p.shift, rounding=p.rounding,
                                       wrap=p.mode is fp.Overflow.WRAP)
@@ -205,7 +151,7 @@ def execute(program: Program, qnet: QuantizedNetwork, x: np.ndarray,
     Parameters
     ----------
     program : Program
-        From :func:`hwcnn.lower.lower` on ``qnet.graph``.
+        From :func:`hwcnn.compiler.lower` on ``qnet.graph``.
     qnet : QuantizedNetwork
         The integer parameters (weights, biases, requantization, clamps).
     x : int array

@@ -1,7 +1,7 @@
 """Memory model: DRAM transfers, double-buffered prefetch overlapping compute, stall cycles.
 
 The accelerator has one off-chip port moving ``bytes_per_cycle`` bytes per array clock, shared
-by reads and writes. Every tile of a :class:`hwcnn.lower.Program` first needs its new operand
+by reads and writes. Every tile of a :class:`hwcnn.compiler.Program` first needs its new operand
 bytes loaded (``dram_read``), then computes for ``compute`` cycles, then writes ``dram_write``
 bytes back. The on-chip buffers are split in two halves (ping/pong):
 
@@ -28,7 +28,7 @@ from typing import TypeAlias
 
 import numpy as np
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 #: Per-tile integer inputs: a sequence or a NumPy array.
 Ints: TypeAlias = Sequence[int] | np.ndarray

@@ -1,8 +1,8 @@
 """Stage 6: a whole lowered network, executed tile by tile, against the golden model.
 
-:func:`verify` runs the :class:`~hwcnn.lower.Program` on an engine (:mod:`hwcnn.execute`) and
-compares every layer's stored output, bit for bit, with :func:`hwcnn.golden.run_network` on the
-same :class:`~hwcnn.quantize.QuantizedNetwork` and input; it also checks that every tile took
+:func:`verify` runs the :class:`~hwcnn.compiler.Program` on an engine (:mod:`hwcnn.machine.execution`) and
+compares every layer's stored output, bit for bit, with :func:`hwcnn.numerics.golden.run_network` on the
+same :class:`~hwcnn.numerics.quantize.QuantizedNetwork` and input; it also checks that every tile took
 exactly the cycles the Program predicted. A mismatch is reported with its place: layer, the
 tile that wrote the element, the coordinate, expected and actual values.
 """
@@ -13,10 +13,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .execute import CycleMismatch, Engine, Execution, execute
-from .golden import run_network
-from .lower_plan import Program
-from .quantize import QuantizedNetwork
+from ..compiler.plan import Program
+from ..numerics.golden import run_network
+from ..numerics.quantize import QuantizedNetwork
+from .execution import CycleMismatch, Engine, Execution, execute
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -94,7 +94,7 @@ class Verification:
 
 
 def compare(execution: Execution, qnet: QuantizedNetwork, x: np.ndarray) -> Verification:
-    """Compare an :class:`~hwcnn.execute.Execution` with the golden network on ``x``."""
+    """Compare an :class:`~hwcnn.machine.execution.Execution` with the golden network on ``x``."""
     gold = run_network(qnet, x)
     checks = []
     for le in execution.layers:
@@ -126,7 +126,7 @@ def verify(program: Program, qnet: QuantizedNetwork, x: np.ndarray,
     Parameters
     ----------
     program : Program
-        :func:`hwcnn.lower.lower` of ``qnet.graph``.
+        :func:`hwcnn.compiler.lower` of ``qnet.graph``.
     qnet : QuantizedNetwork
     x : int array
         One input image in the network's input format.

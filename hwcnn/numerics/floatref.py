@@ -12,10 +12,10 @@ import math
 import networkx as nx
 import numpy as np
 
-from . import layers as L
+from ..frontend import layers as L
+from ..graph.build import ordered_nodes
+from ..graph.shapes import Window
 from .golden_ops import im2col, windows
-from .graph import ordered_nodes
-from .shapes import Window
 from .weights import Params
 
 

@@ -1,7 +1,7 @@
 """The bit-exact golden model: integer execution of a :class:`QuantizedNetwork`.
 
-Per-layer integer kernels live in :mod:`hwcnn.golden_ops` (written only in terms of
-:mod:`hwcnn.fixedpoint`); this module sequences them over a quantized network, counts
+Per-layer integer kernels live in :mod:`hwcnn.numerics.golden_ops` (written only in terms of
+:mod:`hwcnn.numerics.fixedpoint`); this module sequences them over a quantized network, counts
 saturations, and measures the quantization error against the float64 reference.
 
 Hardware-facing entry points with stable signatures (re-exported here):
@@ -16,9 +16,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..errors import DataError
+from ..frontend import layers as L
 from . import fixedpoint as fp
-from . import layers as L
-from .errors import DataError
 from .floatref import run_float
 from .golden_ops import (
     Requant,

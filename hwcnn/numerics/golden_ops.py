@@ -1,9 +1,9 @@
 """Integer layer kernels of the golden model, on NumPy arrays, independent of the graph.
 
-Every kernel is exact integer arithmetic expressed with :mod:`hwcnn.fixedpoint`; convolutions
+Every kernel is exact integer arithmetic expressed with :mod:`hwcnn.numerics.fixedpoint`; convolutions
 are im2col + one exact GEMM per group (:func:`exact_matmul`). Tensors are channels-first, one
-image: ``(C, *spatial)``. Window geometry comes resolved (:class:`hwcnn.shapes.Window`), so
-stride, per-side padding, dilation and ceil_mode are already decided by :mod:`hwcnn.shapes`.
+image: ``(C, *spatial)``. Window geometry comes resolved (:class:`hwcnn.graph.shapes.Window`), so
+stride, per-side padding, dilation and ceil_mode are already decided by :mod:`hwcnn.graph.shapes`.
 
 Hardware-facing entry points with stable signatures: :func:`gemm_tile` (one GEMM tile of the
 systolic array plus its requantization) and :func:`pool_tile` (the pool unit).
@@ -17,10 +17,10 @@ from dataclasses import dataclass, replace
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from ..frontend.layers import PoolOp
+from ..graph.shapes import Window
 from . import fixedpoint as fp
 from .fixedpoint import Overflow, Rounding
-from .layers import PoolOp
-from .shapes import Window
 
 #: float32 represents every integer of magnitude <= 2**24 exactly; float64 up to 2**53.
 F32_EXACT = 1 << 24

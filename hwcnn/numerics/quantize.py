@@ -6,7 +6,7 @@ Scheme (symmetric, zero point 0, see ``docs/numerics.md``):
 * weights are quantized per output channel (or per tensor) to ``[-(2**(w-1)-1), 2**(w-1)-1]``
   (symmetric, as TFLite), biases to int in the accumulator scale ``s_in * s_w[c]``;
 * a conv/dense output is ``requantize(acc, M0[c], shift[c])`` with
-  ``M0 * 2**-shift ~= s_in * s_w[c] / s_out`` (:func:`hwcnn.fixedpoint.quantize_multiplier`;
+  ``M0 * 2**-shift ~= s_in * s_w[c] / s_out`` (:func:`hwcnn.numerics.fixedpoint.quantize_multiplier`;
   ``ScaleMode.POW2`` restricts every scale to a power of two, i.e. ``Qm.n`` formats, so that
   requantization is a pure shift);
 * BatchNorm folds into the preceding conv / dense when that layer feeds only the BatchNorm
@@ -30,14 +30,15 @@ from dataclasses import dataclass, field
 import networkx as nx
 import numpy as np
 
+from ..errors import ConfigError, SpecError
+from ..frontend import layers as L
+from ..graph.build import ordered_nodes, output_names
+from ..graph.shapes import Window
 from . import fixedpoint as fp
-from . import layers as L
-from .errors import ConfigError, SpecError
 from .fixedpoint import Overflow, Rounding
 from .floatref import run_float
+from .fusion import fusion_chains, inherits_scale, scale_groups
 from .golden_ops import Requant, conv_matrix, gemm_dtype
-from .graph import ordered_nodes, output_names
-from .shapes import Window
 from .weights import Params
 
 
@@ -171,87 +172,6 @@ class QuantizedNetwork:
         return self.by_name[self.input_name].out
 
 
-def _fusion(g: nx.DiGraph) -> tuple[dict[str, tuple[str, ...]], dict[str, str]]:
-    """Chains head -> absorbed layers, and alias layer -> head."""
-    chains: dict[str, tuple[str, ...]] = {}
-    alias: dict[str, str] = {}
-
-    def only_consumer(n: str) -> str | None:
-        succ = list(g.successors(n))
-        return succ[0] if len(succ) == 1 else None
-
-    for name, node in ordered_nodes(g):
-        if name in alias:
-            continue
-        layer = node["layer"]
-        chain: list[str] = []
-        if isinstance(layer, L.Conv | L.Dense | L.Add | L.BatchNorm):
-            tail = name
-            nxt = only_consumer(tail)
-            own_act = getattr(layer, "activation", None)
-            # BatchNorm folds only into a linear output (not after the layer's own ReLU).
-            if (isinstance(layer, L.Conv | L.Dense) and own_act is None and nxt
-                    and isinstance(g.nodes[nxt]["layer"], L.BatchNorm)):
-                chain.append(nxt)
-                tail = nxt
-                nxt = only_consumer(tail)
-            if own_act is None and nxt and isinstance(g.nodes[nxt]["layer"], L.Activation):
-                chain.append(nxt)
-        chains[name] = tuple(chain)
-        for c in chain:
-            alias[c] = name
-        if isinstance(layer, L.Dropout | L.Softmax):
-            # identity in the integer domain (softmax: the integer model outputs the logits)
-            alias[name] = alias.get(layer.inputs[0], layer.inputs[0])
-            del chains[name]
-    return chains, alias
-
-
-def _inherits(layer: L.Layer) -> bool:
-    """Layers whose output keeps the input's scale (no requantization of their own)."""
-    match layer:
-        case L.Pool(op=L.PoolOp.SUM):
-            return False
-        case L.Pool() | L.GlobalAvgPool() | L.Activation() | L.Flatten():
-            return True
-    return False
-
-
-def _scale_groups(g: nx.DiGraph, chains: Mapping[str, tuple[str, ...]],
-                  alias: Mapping[str, str]) -> dict[str, str]:
-    """Tensors that must share one scale, as a union-find: head name -> group root.
-
-    The accelerator adds on the pool unit with ONE requantizer (so all inputs of an add share a
-    scale) and concatenates by writing producers side by side (inputs and output of a concat
-    share a scale); max/avg pools, stand-alone activations and flatten keep their input's scale.
-    """
-    parent = {n: n for n in chains}
-
-    def find(n: str) -> str:
-        while parent[n] != n:
-            parent[n] = parent[parent[n]]
-            n = parent[n]
-        return n
-
-    def union(a: str, b: str) -> None:
-        ra, rb = find(a), find(b)
-        if ra != rb:
-            parent[max(ra, rb)] = min(ra, rb)
-
-    for name in chains:
-        layer = g.nodes[name]["layer"]
-        ins = [alias.get(s, s) for s in layer.inputs]
-        if _inherits(layer):
-            union(name, ins[0])
-        elif isinstance(layer, L.Add):
-            for other in ins[1:]:
-                union(ins[0], other)
-        elif isinstance(layer, L.Concat):
-            for other in ins:
-                union(name, other)
-    return {n: find(n) for n in chains}
-
-
 def _stat(values: list[np.ndarray], policy: QuantPolicy) -> float:
     a = np.abs(np.concatenate([v.reshape(-1) for v in values]))
     if policy.calibration is Calibration.PERCENTILE:
@@ -297,14 +217,14 @@ def quantize_network(g: nx.DiGraph, params: Params, calib: Sequence[np.ndarray],
     g : networkx.DiGraph
         From :func:`hwcnn.graph.build_graph`.
     params : Params
-        Validated float parameters (:mod:`hwcnn.weights`).
+        Validated float parameters (:mod:`hwcnn.numerics.weights`).
     calib : sequence of float arrays
         At least one sample input of the network's input shape.
     policy : QuantPolicy
     """
     if not calib:
         raise ConfigError("calibration needs at least one input")
-    chains, alias = _fusion(g)
+    chains, alias = fusion_chains(g)
     runs = [run_float(g, params, x) for x in calib]
     pow2 = policy.scale_mode is ScaleMode.POW2
     qmax = (1 << (policy.act_bits - 1)) - 1
@@ -314,11 +234,11 @@ def quantize_network(g: nx.DiGraph, params: Params, calib: Sequence[np.ndarray],
     def head(n: str) -> str:
         return alias.get(n, n)
 
-    group = _scale_groups(g, chains, alias)
+    group = scale_groups(g, chains, alias)
     stats: dict[str, float] = {}
     for name, chain in chains.items():
         tail = chain[-1] if chain else name
-        if not _inherits(g.nodes[name]["layer"]):
+        if not inherits_scale(g.nodes[name]["layer"]):
             root = group[name]
             stats[root] = max(stats.get(root, 0.0), _stat([r[tail] for r in runs], policy))
 

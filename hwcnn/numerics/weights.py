@@ -31,9 +31,9 @@ from collections.abc import Mapping
 import networkx as nx
 import numpy as np
 
-from . import layers as L
-from .errors import DataError
-from .graph import ordered_nodes
+from ..errors import DataError
+from ..frontend import layers as L
+from ..graph.build import ordered_nodes
 
 #: Parameters in a "<layer>.<param>" -> float64 array mapping.
 Params = dict[str, np.ndarray]

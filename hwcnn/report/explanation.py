@@ -1,6 +1,6 @@
 """Worked, lecture-style calculations for every layer (``hwcnn explain``).
 
-The numbers come from the graph (the same :mod:`hwcnn.shapes` / :mod:`hwcnn.costs` values the
+The numbers come from the graph (the same :mod:`hwcnn.graph.shapes` / :mod:`hwcnn.graph.costs` values the
 report prints); this module only spells out how they arise, e.g. ``(227 - 11 + 2*0)/4 + 1 = 55``.
 """
 
@@ -13,9 +13,9 @@ from typing import Any
 
 import networkx as nx
 
-from . import layers as L
-from .graph import ordered_nodes
-from .shapes import Window
+from ..frontend import layers as L
+from ..graph.build import ordered_nodes
+from ..graph.shapes import Window
 
 
 def _n(v: int) -> str:

@@ -1,8 +1,8 @@
 """Per-layer performance of a network on a hardware configuration (and optionally a board).
 
-``estimate`` lowers the graph (:mod:`hwcnn.lower`), gives every tile its exact cycle count
-(:mod:`hwcnn.timing`, the closed form the RTL is measured against), runs the double-buffered
-DRAM model over the whole program (:mod:`hwcnn.memsim`) and sums per layer:
+``estimate`` lowers the graph (:mod:`hwcnn.compiler`), gives every tile its exact cycle count
+(:mod:`hwcnn.arch.timing`, the closed form the RTL is measured against), runs the double-buffered
+DRAM model over the whole program (:mod:`hwcnn.machine.memsim`) and sums per layer:
 
 * ``compute`` = array/pool-unit cycles of the layer's tiles, ``stall`` = cycles the units wait
   for DRAM (memsim), ``total = compute + stall``; latency = total / clock;
@@ -19,11 +19,11 @@ from typing import Any
 
 import networkx as nx
 
-from . import layers as L
-from . import memsim
-from .boards import Board
-from .config import HardwareConfig
-from .lower import Program, Unit, lower
+from ..arch.config import HardwareConfig
+from ..boards.profiles import Board
+from ..compiler.lowering import Program, Unit, lower
+from ..frontend import layers as L
+from ..machine import memsim
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,7 +209,7 @@ def report_rows(rows: tuple[LayerPerf, ...]) -> dict[str, Mapping[str, Any]]:
 
 def report_columns() -> tuple[Any, ...]:
     """:data:`COLUMNS` as :class:`hwcnn.report.Column` records (header carries the unit)."""
-    from .report import Column
+    from .tables import Column
 
     def fmt(v: Any) -> str:
         if isinstance(v, float):
@@ -225,7 +225,7 @@ def extend_report(report: Any, rows: tuple[LayerPerf, ...], hw: HardwareConfig,
 
     ``rows`` come from :func:`estimate` (computed once, so ``--plot`` can reuse them).
     """
-    from .report import extend
+    from .tables import extend
 
     tot = totals(rows, hw)
     return extend(report, report_columns(), report_rows(rows), {"total": tot.values()},

@@ -10,10 +10,10 @@ import io
 import os
 from collections.abc import Sequence
 
-from .boards import Board
-from .config import HardwareConfig
-from .errors import ConfigError
-from .fileio import write_bytes_atomic
+from ..arch.config import HardwareConfig
+from ..boards.profiles import Board
+from ..errors import ConfigError
+from ..fileio import write_bytes_atomic
 from .perf import LayerPerf, PerfTotals, totals
 
 FORMATS = {".png": "png", ".svg": "svg"}

@@ -16,9 +16,9 @@ from typing import Any
 
 import networkx as nx
 
-from . import layers as L
-from .costs import Group, LayerCost, group_of
-from .graph import ordered_nodes
+from ..frontend import layers as L
+from ..graph.build import ordered_nodes
+from ..graph.costs import Group, LayerCost, group_of
 
 FORMATS = ("table", "csv", "json", "markdown")
 

@@ -3,7 +3,7 @@
 The cocotb ``matrix_multiplier`` split: a :class:`HostDriver` puts words into the buffers and
 descriptors on ``desc__*``, a :class:`TileMonitor` watches ``start``/``busy``/``done``/``error``
 cycle by cycle and measures ``T`` (cycles from start to done), a model
-(:mod:`hwcnn.golden_ops`, which never imports cocotb) gives the expected outputs, and a
+(:mod:`hwcnn.numerics.golden_ops`, which never imports cocotb) gives the expected outputs, and a
 :class:`Scoreboard` compares and keeps every mismatch with its tile, output coordinate, expected
 and actual value.
 
@@ -220,7 +220,7 @@ class TileRecord:
             out.append(f"{self.name}: error={int(self.error)}, expected {int(self.expected_error)}")
         if self.cycles != self.expected_cycles:
             out.append(f"{self.name}: {self.cycles} cycles from start to done, closed form "
-                       f"(hwcnn.timing) says {self.expected_cycles}")
+                       f"(hwcnn.arch.timing) says {self.expected_cycles}")
         for mm in self.first_mismatches:
             out.append(f"{self.name}: {mm['what']} at {mm['at']}: expected {mm['expected']}, "
                        f"got {mm['actual']}")

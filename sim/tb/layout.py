@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from hwcnn.config import ArrayConfig, Dataflow
+from hwcnn.arch.config import ArrayConfig, Dataflow
 from sim.tb.tiles import GemmCase, PoolCase
 
 #: Parameter word lane: bias (acc bits), M0 (31 bits), shift (6 bits).

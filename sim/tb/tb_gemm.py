@@ -4,8 +4,8 @@ Environment (set by ``tests/test_rtl_cocotb.py``): ``HWCNN_TB_CONFIG`` (the desi
 :class:`~sim.tb.layout.TbConfig` as JSON), ``HWCNN_CASES`` (a case file from ``sim/cases.py``),
 ``HWCNN_RESULTS_DIR`` (where ``tb_gemm.json`` goes: one record per tile with the measured
 cycles). Every tile is loaded at random buffer offsets with junk in the don't-care lanes and in
-the output range, run, read back and compared with :func:`hwcnn.golden_ops.gemm_tile`; the
-cycles from ``start`` to ``done`` must equal :func:`hwcnn.timing.gemm_tile_cycles`. A K-split
+the output range, run, read back and compared with :func:`hwcnn.numerics.golden_ops.gemm_tile`; the
+cycles from ``start`` to ``done`` must equal :func:`hwcnn.arch.timing.gemm_tile_cycles`. A K-split
 case runs as a chain of ``acc_out`` / ``acc_in`` tiles whose last output must equal the golden
 model of the whole GEMM (cycles: the sum over the chain).
 """
@@ -18,7 +18,8 @@ from pathlib import Path
 import cocotb
 import numpy as np
 
-from hwcnn import golden_ops, timing
+from hwcnn.arch import timing
+from hwcnn.numerics import golden_ops
 from sim.tb.common import HostDriver, Scoreboard, TileMonitor, TileRecord
 from sim.tb.layout import TbConfig, gemm_desc, gemm_unpack, gemm_words, guard_addrs, junk_words
 from sim.tb.tiles import GemmCase, RefusedCase, read_case_file

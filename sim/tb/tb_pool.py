@@ -3,9 +3,9 @@
 Same environment as :mod:`sim.tb.tb_gemm` (results go to ``tb_pool.json``). A pool case with
 more channels than the array has columns becomes one tile per group of ``cols`` channels. The
 input map is written into the output buffer (where pool tiles read it), the output range is
-pre-filled with junk, and the result is compared with :func:`hwcnn.golden_ops.pool_tile`
+pre-filled with junk, and the result is compared with :func:`hwcnn.numerics.golden_ops.pool_tile`
 clamped to ``[lo, hi]`` (the RTL clamps every op; the clamp is a no-op for the contract's
-full-range MAX/AVG). Cycles must equal :func:`hwcnn.timing.pool_tile_cycles`.
+full-range MAX/AVG). Cycles must equal :func:`hwcnn.arch.timing.pool_tile_cycles`.
 """
 
 from __future__ import annotations
@@ -13,8 +13,9 @@ from __future__ import annotations
 import cocotb
 import numpy as np
 
-from hwcnn import golden_ops, timing
-from hwcnn.layers import PoolOp
+from hwcnn.arch import timing
+from hwcnn.frontend.layers import PoolOp
+from hwcnn.numerics import golden_ops
 from sim.tb.common import HostDriver, Scoreboard, TileMonitor, TileRecord
 from sim.tb.layout import (
     TbConfig,

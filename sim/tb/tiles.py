@@ -15,7 +15,7 @@ from typing import Any, TypeAlias
 
 import numpy as np
 
-from hwcnn.fixedpoint import Overflow, Rounding
+from hwcnn.numerics.fixedpoint import Overflow, Rounding
 
 #: Format tag of the case files (bump when the JSON layout changes).
 SCHEMA = "hwcnn-tile-cases/1"
@@ -193,7 +193,7 @@ class PoolCase:
         return ys, xs, valid
 
     def window_values(self, channel: int) -> tuple[np.ndarray, np.ndarray]:
-        """``(values, valid)`` of one channel in :func:`hwcnn.golden_ops.pool_tile` layout."""
+        """``(values, valid)`` of one channel in :func:`hwcnn.numerics.golden_ops.pool_tile` layout."""
         ys, xs, valid = self.window_coords()
         vals = self.x[channel][np.clip(ys, 0, self.in_h - 1), np.clip(xs, 0, self.in_w - 1)]
         return np.where(valid, vals, 0), valid

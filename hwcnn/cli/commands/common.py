@@ -5,8 +5,8 @@ from __future__ import annotations
 import click
 import networkx as nx
 
-from ..errors import HwcnnError
-from ..fileio import write_text_atomic
+from ...errors import HwcnnError
+from ...fileio import write_text_atomic
 
 
 def model_argument(func):  # type: ignore[no-untyped-def]
@@ -22,8 +22,8 @@ def strict_option(func):  # type: ignore[no-untyped-def]
 
 def load_graph(model: str, strict: bool | None = None) -> nx.DiGraph:
     """Spec file -> layer graph; errors name the file."""
-    from ..graph import build_graph
-    from ..spec import load_spec
+    from ...frontend.spec import load_spec
+    from ...graph.build import build_graph
 
     spec = load_spec(model)
     try:

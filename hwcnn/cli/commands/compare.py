@@ -17,9 +17,9 @@ from collections.abc import Sequence
 
 import click
 
-from .. import perf
-from ..errors import ConfigError
-from ..perf_cli import hardware_for_spec, hardware_options, progress_bar
+from ...errors import ConfigError
+from ...report import perf
+from ..options import hardware_for_spec, hardware_options, progress_bar
 from .common import emit, load_graph, strict_option
 
 FORMATS = ("table", "markdown", "csv")

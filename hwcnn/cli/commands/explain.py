@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from ..errors import SpecError
-from ..explain import explain as explain_text
+from ...errors import SpecError
+from ...report.explanation import explain as explain_text
 from .common import emit, load_graph, model_argument, strict_option
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ..graphio import to_dot, to_graphml
+from ...graph.export import to_dot, to_graphml
 from .common import emit, load_graph, model_argument, strict_option
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import click
 
-from .. import perf
-from ..perf_cli import hardware_for_spec, hardware_options, progress_bar
-from ..plot import check_path, plot_estimate
+from ...report import perf
+from ...report.plot import check_path, plot_estimate
+from ..options import hardware_for_spec, hardware_options, progress_bar
 from .common import load_graph, model_argument, strict_option
 
 

@@ -16,8 +16,8 @@ if TYPE_CHECKING:
     import networkx as nx
     import numpy as np
 
-    from ..golden import Evaluation
-    from ..quantize import QuantizedNetwork
+    from ...numerics.golden import Evaluation
+    from ...numerics.quantize import QuantizedNetwork
 
 _ROUNDING = ("half_up", "half_away", "half_even", "truncate")
 
@@ -72,9 +72,15 @@ def build(model: str, *, weights: str | None, calib: str | None, calib_n: int, s
           act_bits: int | None, weight_bits: int | None, per_tensor: bool, calibration: str,
           percentile: float, scales: str, rounding: str, strict: bool | None) -> Built:
     """Load, validate and quantize (shared by the ``quantize`` and ``run`` commands)."""
-    from ..fixedpoint import Rounding
-    from ..quantize import Calibration, QuantPolicy, ScaleMode, calibration_inputs, quantize_network
-    from ..weights import init_weights, load_input, load_weights
+    from ...numerics.fixedpoint import Rounding
+    from ...numerics.quantize import (
+        Calibration,
+        QuantPolicy,
+        ScaleMode,
+        calibration_inputs,
+        quantize_network,
+    )
+    from ...numerics.weights import init_weights, load_input, load_weights
 
     g = load_graph(model, strict)
     formats = g.graph["spec"].formats
@@ -115,9 +121,9 @@ def quantize(model: str, inputs: str | None, n_eval: int, fmt: str, output: str 
     Folded BatchNorm and fused ReLU/ReLU6 layers are listed with the layer they were folded
     into (their row compares the fused output with the float output of the last fused layer).
     """
-    from ..golden import evaluate
-    from ..quantize import calibration_inputs
-    from ..weights import load_input
+    from ...numerics.golden import evaluate
+    from ...numerics.quantize import calibration_inputs
+    from ...numerics.weights import load_input
 
     b = build(model, **opts)  # type: ignore[arg-type]
     in_shape = b.graph.nodes[_input_name(b.graph)]["out_shape"]

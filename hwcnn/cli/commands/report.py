@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from ..perf_cli import hardware_options
-from ..report import FORMATS, budget_report, extend, render
+from ...report.tables import FORMATS, budget_report, extend, render
+from ..options import hardware_options
 from .common import emit, load_graph, model_argument, strict_option
 
 
@@ -33,14 +33,14 @@ def report(model: str, fmt: str, output: str | None, strict: bool | None, plot_f
     Example: hwcnn report models/alexnet227.yaml --board pynq-z2 --array 8x8 --dataflow ws
     """
     if plot_file:
-        from ..plot import check_path
+        from ...report.plot import check_path
 
         check_path(plot_file)  # fail before the estimate, not after
     g = load_graph(model, strict)
     rep = budget_report(g)
     if plot_file or any(v is not None for v in hw_opts.values()):
-        from .. import perf
-        from ..perf_cli import hardware_for_spec, progress_bar
+        from ...report import perf
+        from ..options import hardware_for_spec, progress_bar
 
         hw, board = hardware_for_spec(g, **hw_opts)
         with progress_bar("estimating") as progress:
@@ -50,7 +50,7 @@ def report(model: str, fmt: str, output: str | None, strict: bool | None, plot_f
                      {**perf.facts(hw, board), "fps": round(tot.fps, 2),
                       "latency_ms": round(tot.latency_us / 1000, 3)})
         if plot_file:
-            from ..plot import write_plot
+            from ...report.plot import write_plot
 
             a = hw.array
             where = f" on {board.id}" if board else ""

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import click
 
-from ..config import ArrayConfig, Dataflow, HardwareConfig
-from ..errors import ConfigError
-from ..hw.params import BufferDepths
+from ...arch.config import ArrayConfig, Dataflow, HardwareConfig
+from ...errors import ConfigError
+from ...hw.params import BufferDepths
 
 
 @click.command()
@@ -37,7 +37,7 @@ def rtl(rows: int, cols: int, dataflow: str, act_bits: int, weight_bits: int, ac
     Same options -> byte-identical output (no timestamps or paths). The host interface, the
     tile descriptor and the exact cycle counts are documented in rtl/README.md.
     """
-    from .. import rtlgen
+    from ...hw import rtlgen
 
     config = HardwareConfig(array=ArrayConfig(
         rows=rows, cols=cols, dataflow=Dataflow.parse(dataflow), act_bits=act_bits,

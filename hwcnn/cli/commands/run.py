@@ -8,8 +8,8 @@ import zipfile
 import click
 import numpy as np
 
-from ..errors import ConfigError
-from ..fileio import write_bytes_atomic
+from ...errors import ConfigError
+from ...fileio import write_bytes_atomic
 from .common import model_argument
 from .quantize import _input_name, build, quant_options
 
@@ -42,8 +42,8 @@ def run(model: str, input_path: str, output: str, layers: str | None, **opts: ob
     the output of the layer they were fused into. With a batch input each array gets a leading
     N axis. The network is quantized with the same options as ``hwcnn quantize``.
     """
-    from ..golden import quantize_input, run_network
-    from ..weights import load_input
+    from ...numerics.golden import quantize_input, run_network
+    from ...numerics.weights import load_input
 
     b = build(model, **opts)  # type: ignore[arg-type]
     qnet = b.qnet

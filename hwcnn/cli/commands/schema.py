@@ -6,7 +6,7 @@ import json
 
 import click
 
-from ..schema import full_schema
+from ...frontend.schema import full_schema
 from .common import emit
 
 

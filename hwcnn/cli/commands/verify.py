@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ..perf_cli import hardware_options
+from ..options import hardware_options
 from .common import model_argument
 from .quantize import quant_options
 
@@ -30,11 +30,11 @@ def verify(model: str, engine: str, input_path: str | None, **opts: object) -> N
     Exit status 0 when everything matches, 1 on the first mismatch (one line naming layer,
     tile, coordinate and values), 2 on bad input.
     """
-    from ..golden import quantize_input
-    from ..lower import lower
-    from ..perf_cli import hardware_for_spec
-    from ..quantize import calibration_inputs
-    from ..verify import verify as run_verify
+    from ...compiler.lowering import lower
+    from ...machine.verification import verify as run_verify
+    from ...numerics.golden import quantize_input
+    from ...numerics.quantize import calibration_inputs
+    from ..options import hardware_for_spec
     from .quantize import _input_name, build
 
     hw_opts = {k: opts.pop(k) for k in _HW_KEYS}
@@ -75,9 +75,9 @@ def verify(model: str, engine: str, input_path: str | None, **opts: object) -> N
 
 def _one_input(path: str, qnet, shape):  # type: ignore[no-untyped-def]
     """One image from ``path`` in the network's input format (integer .npy kept as is)."""
-    from ..errors import DataError
-    from ..golden import quantize_input
-    from ..weights import load_input
+    from ...errors import DataError
+    from ...numerics.golden import quantize_input
+    from ...numerics.weights import load_input
     from .run import _peek
 
     raw = _peek(path)
