@@ -1,0 +1,184 @@
+"""The Python API: the pipeline's entry points for notebooks and scripts (``import hwcnn``).
+
+Each function is one stage, taking the previous stage's value; together they are what the
+command line does::
+
+    import hwcnn
+
+    g = hwcnn.build_graph("models/alexnet227.yaml")        # stage 1+2: spec -> shapes, budgets
+    print(hwcnn.render_report(hwcnn.budget_report(g)))     # per-layer table
+    hw = hwcnn.hardware(board="pynq-z2")                   # board defaults, fit-checked
+    rows = hwcnn.estimate(g, hw, board="pynq-z2")          # per-layer cycles, latency
+    qnet = hwcnn.quantize(g)                               # stage 3: fixed point
+    out = hwcnn.run_golden(qnet, image)                    # stage 5a: bit-exact integers
+    hwcnn.generate_rtl(hw, "build/rtl")                    # stage 5c: Verilog
+
+Every user error raises a :class:`hwcnn.errors.HwcnnError` with a one-line message (the same
+text the command line prints). The stage packages (``hwcnn.graph``, ``hwcnn.numerics``, ...)
+hold the full interfaces; ``docs/api.md`` lists these entry points with examples.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import networkx as nx
+import numpy as np
+
+from .arch.config import Dataflow, HardwareConfig
+from .boards import Board, get_board
+from .compiler import Program
+from .compiler import lower as _lower
+from .frontend import NetworkSpec, load_spec
+from .graph import build_graph as _build_graph
+from .machine import Verification
+from .machine import verify as _verify
+from .numerics import (
+    GoldenResult,
+    QuantizedNetwork,
+    QuantPolicy,
+    calibration_inputs,
+    init_weights,
+    load_weights,
+    quantize_input,
+    quantize_network,
+    run_network,
+)
+from .report import LayerPerf, Report, budget_report, render
+from .report import estimate as _estimate
+from .report import explain as _explain
+
+__all__ = [
+    "Dataflow", "HardwareConfig", "NetworkSpec", "QuantPolicy", "budget_report", "build_graph",
+    "estimate", "explain", "generate_rtl", "hardware", "load_model", "lower", "quantize",
+    "render_report", "run_golden", "verify",
+]
+
+PathLike = str | os.PathLike[str]
+
+
+def load_model(path: PathLike) -> NetworkSpec:
+    """Read and validate a network spec file (YAML) into a frozen :class:`NetworkSpec`."""
+    return load_spec(path)
+
+
+def build_graph(model: PathLike | NetworkSpec, *, strict: bool | None = None) -> nx.DiGraph:
+    """The layer graph of ``model`` (a spec file path or a :class:`NetworkSpec`).
+
+    Every node carries ``layer`` (the frozen record), ``out_shape`` (channels first),
+    ``cost`` (parameters, MACs, operations, memory) and, for conv/dense, ``gemm`` (the im2col
+    dimensions). ``strict`` rejects windows that do not tile their input exactly.
+    """
+    spec = model if isinstance(model, NetworkSpec) else load_spec(model)
+    return _build_graph(spec, strict=strict)
+
+
+def render_report(report: Report, fmt: str = "table") -> str:
+    """Render a :func:`budget_report` (optionally extended with performance columns) as
+    ``table``, ``csv``, ``json`` or ``markdown`` text."""
+    return render(report, fmt)
+
+
+def hardware(board: str | Board | None = None, *, array: tuple[int, int] | str | None = None,
+             dataflow: Dataflow | str | None = None, clock_mhz: float | None = None,
+             dram_gbps: float | None = None,
+             buffers_kib: int | tuple[int, int, int] | None = None,
+             act_bits: int = 8, weight_bits: int = 8, acc_bits: int = 32) -> HardwareConfig:
+    """A hardware configuration, as ``--board/--array/--dataflow/...`` build it on the CLI.
+
+    With a ``board``, unset values take the board's defaults (typical clock, peak DRAM
+    bandwidth, the largest square array its multipliers allow, its buffer split) and the
+    result is checked to fit the board. ``array`` is ``(rows, cols)`` or ``"RxC"``;
+    ``buffers_kib`` one size for all three buffers or ``(act, weight, out)``.
+    """
+    from .cli.options import hardware_from_options
+
+    name = board.id if isinstance(board, Board) else board
+    arr = f"{array[0]}x{array[1]}" if isinstance(array, tuple) else array
+    flow = dataflow.name.lower() if isinstance(dataflow, Dataflow) else dataflow
+    if flow in ("weight_stationary", "output_stationary"):
+        flow = "ws" if flow.startswith("weight") else "os"
+    bufs = (",".join(str(b) for b in buffers_kib) if isinstance(buffers_kib, tuple)
+            else None if buffers_kib is None else str(buffers_kib))
+    hw, _ = hardware_from_options(board=name, array=arr, dataflow=flow, clock_mhz=clock_mhz,
+                                  dram_gbps=dram_gbps, buffers=bufs, act_bits=act_bits,
+                                  weight_bits=weight_bits, acc_bits=acc_bits)
+    return hw
+
+
+def estimate(g: nx.DiGraph, hw: HardwareConfig, board: str | Board | None = None
+             ) -> tuple[LayerPerf, ...]:
+    """Per-layer tiles, cycles, latency, utilization and DRAM traffic of ``g`` on ``hw``
+    (checked to fit ``board`` when given). Cycles come from the closed forms of
+    :mod:`hwcnn.arch.timing`, proven equal to the stepped model and the RTL."""
+    brd = get_board(board) if isinstance(board, str) else board
+    return _estimate(g, hw, brd)
+
+
+def lower(g: nx.DiGraph, hw: HardwareConfig) -> Program:
+    """The tile program of ``g`` on ``hw``: per layer its GEMM / pool tiles and their cycles."""
+    return _lower(g, hw)
+
+
+def quantize(g: nx.DiGraph, *, weights: PathLike | None = None,
+             calib: Sequence[np.ndarray] | None = None, seed: int = 0,
+             policy: QuantPolicy | None = None) -> QuantizedNetwork:
+    """Quantize ``g`` to fixed point (``hwcnn quantize``).
+
+    ``weights``: an ``.npz`` keyed ``<layer>.<param>``; without it, seeded He initialization
+    (``seed``). ``calib``: float input images for the scales; without them, 4 seeded random
+    images. ``policy``: widths, rounding, calibration statistic (default: the spec's
+    widths with :class:`QuantPolicy`'s other defaults).
+    """
+    params = load_weights(weights, g) if weights is not None else init_weights(g, seed)
+    shape = g.nodes[_input_name(g)]["out_shape"]
+    inputs = list(calib) if calib is not None else calibration_inputs(shape, 4, seed)
+    if policy is None:
+        formats = g.graph["spec"].formats
+        policy = QuantPolicy(act_bits=formats.activation_bits, weight_bits=formats.weight_bits)
+    return quantize_network(g, params, inputs, policy)
+
+
+def _input_name(g: nx.DiGraph) -> str:
+    return next(n for n in g if g.in_degree(n) == 0)
+
+
+def run_golden(qnet: QuantizedNetwork, image: np.ndarray, *, is_integer: bool = False
+               ) -> GoldenResult:
+    """Run the bit-exact integer golden model on one image.
+
+    ``image`` is a float array of the network's input shape (quantized to the input format
+    first) or, with ``is_integer=True``, integers already in that format. The result holds
+    every layer's integer output tensor (``.tensors[name]``).
+    """
+    x = np.asarray(image) if is_integer else quantize_input(qnet, np.asarray(image))
+    return run_network(qnet, x)
+
+
+def verify(qnet: QuantizedNetwork, hw: HardwareConfig, image: np.ndarray, *,
+           engine: str = "golden") -> Verification:
+    """Lower ``qnet``'s network onto ``hw``, execute it tile by tile on ``engine``
+    (``golden`` kernels or the stepped ``cyclesim`` model) and compare every layer with the
+    golden model bit for bit and every tile's cycles with the prediction."""
+    program = _lower(qnet.graph, hw)
+    return _verify(program, qnet, quantize_input(qnet, np.asarray(image)), engine)
+
+
+def explain(g: nx.DiGraph, layer: str | None = None) -> str:
+    """The worked, lecture-style calculation of every layer's shape, parameters, operations
+    and memory (or of one ``layer``)."""
+    return _explain(g, layer)
+
+
+def generate_rtl(hw: HardwareConfig, out_dir: PathLike, depths: object | None = None
+                 ) -> list[Path]:
+    """Write the accelerator's reproducible Verilog for ``hw`` into ``out_dir``
+    (``hwcnn rtl``); ``depths`` is a :class:`hwcnn.hw.BufferDepths` (default depths if None).
+    Returns the written paths."""
+    from .hw import rtlgen
+    from .hw.params import BufferDepths
+
+    d = depths if isinstance(depths, BufferDepths) else BufferDepths()
+    return rtlgen.write(hw, d, out_dir)
