@@ -180,7 +180,7 @@ def _expand(
             if raw["name"] in local or (not prefix and raw["name"] == INPUT_NAME):
                 raise SpecError(f"duplicate layer name {raw['name']!r}", layer=prefix + raw["name"],
                                 line=raw.line_of("name") if isinstance(raw, LocatedDict) else line)
-            yield from _expand_use(raw, blocks, prefix, previous, local, alias, stack, counters, line)
+            yield from _expand_use(raw, blocks, prefix, previous, block_input, local, alias, stack, line)
             previous = alias[prefix + raw["name"]]
             local[raw["name"]] = previous
             continue
@@ -225,8 +225,10 @@ def _resolve_local(ref: str, local: Mapping[str, str], prefix: str, block_input:
 
 
 def _expand_use(raw: Mapping[str, Any], blocks: Mapping[str, Any], prefix: str, previous: str | None,
-                local: Mapping[str, str], alias: dict[str, str], stack: tuple[str, ...],
-                counters: dict[str, int], line: int | None) -> Iterator[_Entry]:
+                block_input: str | None, local: Mapping[str, str], alias: dict[str, str],
+                stack: tuple[str, ...], line: int | None) -> Iterator[_Entry]:
+    """Expand one block use; ``previous`` is the layer before it, ``block_input`` the input of the
+    enclosing block (what ``$input`` means in ``inputs``; None at the top level)."""
     name = raw["name"]
     block_name = raw["block"]
     where = prefix + name
@@ -246,7 +248,7 @@ def _expand_use(raw: Mapping[str, Any], blocks: Mapping[str, Any], prefix: str, 
     if "inputs" in raw:
         if len(raw["inputs"]) != 1:
             raise SpecError("a block takes exactly one input", layer=where, line=line)
-        source: str | None = _resolve_local(raw["inputs"][0], local, prefix, previous, where, line)
+        source: str | None = _resolve_local(raw["inputs"][0], local, prefix, block_input, where, line)
     else:
         source = previous
     if source is None:
