@@ -84,8 +84,8 @@ def test_subtotals_add_up_to_the_totals_in_every_format(model):
     table = render(rep, "table")
     for label in ("total", *SUBTOTALS):
         params = f"{doc['totals'][label]['params']:,}"
-        assert re.search(rf"^\| \*\*{re.escape(label)}\*\* \|  \|  \| \*\*{params}\*\* \|", md, re.M), label
-        assert re.search(rf"^│ {re.escape(label)} +│ +│ +│ +{params} │", table, re.M), label
+        assert re.search(rf"^\| \*\*{re.escape(label)}\*\* \|  \|  \| \*\*{params}\*\* \|", md, re.MULTILINE), label
+        assert re.search(rf"^│ {re.escape(label)} +│ +│ +│ +{params} │", table, re.MULTILINE), label
 
 
 def test_resnet18_other_subtotal_is_its_batchnorm():
