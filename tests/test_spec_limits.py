@@ -358,3 +358,18 @@ def test_long_nested_layer_names_keep_head_and_tail(tmp_path, capsys) -> None:
     full = f"{seg}/{seg}/bad"
     assert f"layer {short_name(full)!r}: kernel 99 is larger than the padded input 8" in line, line
     assert short_name(full).endswith("s/bad")
+
+
+def test_long_cycles_and_many_branch_shapes_are_echoed_short(tmp_path, capsys) -> None:
+    n = 60
+    cycle = "".join(f"  - {{name: layer_number_{i}, kind: relu, inputs: [layer_number_{(i + 1) % n}]}}\n"
+                    for i in range(n))
+    line = reject(spec_file(tmp_path, HEAD + "layers:\n" + cycle, "cycle.yaml"), capsys, tmp_path)
+    assert re.fullmatch(r".*: layers form a cycle: layer_number_\d+ -> layer_number_\d+ -> .{60,}\.\.\.", line), line
+    branches = "".join(f"  - {{name: b{i}, kind: conv2d, filters: 1, kernel: {1 + i % 2}, inputs: [input]}}\n"
+                       for i in range(64))
+    text = HEAD + "layers:\n" + branches + "  - {name: cat, kind: concat, inputs: [" + \
+        ", ".join(f"b{i}" for i in range(64)) + "]}\n"
+    line = reject(spec_file(tmp_path, text, "cat.yaml"), capsys, tmp_path)
+    assert re.fullmatch(r".*layer 'cat': concat inputs differ in spatial size: \[1, 8, 8\], \[1, 7, 7\], .*\.\.\.",
+                        line), line

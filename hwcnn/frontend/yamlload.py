@@ -127,21 +127,23 @@ class _Loader(Reader, Scanner, Parser, Composer, SafeConstructor, _Resolver):
         if isinstance(parent, SequenceNode) and isinstance(index, int) and index >= MAX_ITEMS:
             raise SpecError(f"a YAML list has more than {MAX_ITEMS:,} items",
                             line=self.peek_event().start_mark.line + 1)
-        if self.check_event(yaml.AliasEvent):
+        container = self.check_event(yaml.MappingStartEvent, yaml.SequenceStartEvent)
+        if container:
+            self._depth += 1
+            if self._depth > MAX_DEPTH:
+                raise SpecError(f"YAML is nested more than {MAX_DEPTH} levels deep",
+                                line=self.peek_event().start_mark.line + 1)
+        elif self.check_event(yaml.AliasEvent):
             event = self.peek_event()
             target = self.anchors.get(event.anchor)
             if target is not None and id(target) not in self._sizes:
                 raise SpecError(f"YAML alias *{shorten(event.anchor, quote=False)} is used inside "
                                 "its own anchor (a recursive structure)", line=event.start_mark.line + 1)
-        else:
-            self._depth += 1
-            if self._depth > MAX_DEPTH:
-                raise SpecError(f"YAML is nested more than {MAX_DEPTH} levels deep",
-                                line=self.peek_event().start_mark.line + 1)
         node = super().compose_node(parent, index)
         if id(node) in self._sizes:  # an alias: the anchored node, composed (and sized) before
             return node
-        self._depth -= 1
+        if container:
+            self._depth -= 1
         size = 1
         if isinstance(node, SequenceNode):
             size += sum(self._sizes[id(item)] for item in node.value)
