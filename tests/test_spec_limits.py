@@ -373,3 +373,26 @@ def test_long_cycles_and_many_branch_shapes_are_echoed_short(tmp_path, capsys) -
     line = reject(spec_file(tmp_path, text, "cat.yaml"), capsys, tmp_path)
     assert re.fullmatch(r".*layer 'cat': concat inputs differ in spatial size: \[1, 8, 8\], \[1, 7, 7\], .*\.\.\.",
                         line), line
+
+
+def test_run_writes_member_names_that_stay_inside_the_archive(tmp_path, capsys) -> None:
+    """``hwcnn run`` names .npz members after layers: a name with '..' never gets that far."""
+    import zipfile
+
+    import numpy as np
+
+    x = tmp_path / "x.npy"
+    np.save(x, np.zeros((1, 8, 8), dtype=np.int8))
+    bad = spec_file(tmp_path, HEAD + "layers:\n  - {name: a/../../../tmp/evil, kind: relu}\n", "bad.yaml")
+    out = tmp_path / "out.npz"
+    run = run_cli(["run", str(bad), "--input", str(x), "-o", str(out)], capsys)
+    line = assert_clean_failure(run, bad)
+    assert "'a/../../../tmp/evil' is not a valid name" in line and not out.exists()
+    # the nested names blocks make are fine as members: no part is '..' or empty
+    good = spec_file(tmp_path, HEAD + "blocks: {b: {layers: [{name: c, kind: conv2d, filters: 2, kernel: 3}]}}\n"
+                     "layers:\n  - {name: s, block: b}\n", "good.yaml")
+    run = run_cli(["run", str(good), "--input", str(x), "-o", str(out)], capsys)
+    assert run.code in (0, None), run
+    members = zipfile.ZipFile(out).namelist()
+    assert "s/c.npy" in members, members
+    assert all(".." not in m.split("/") and not m.startswith("/") for m in members), members
