@@ -62,7 +62,7 @@ def test_every_integer_field_has_a_maximum():
 @pytest.mark.parametrize("name, ok", [
     ("conv1", True), ("stage1_2/branch.a/conv-3", True), ("_x", True),
     ("c1\n", False), ("a/../b", False), ("../a", False), ("/a", False), ("a//b", False), ("a b", False),
-    ("a|b", False), ("1a", False), ("a/", False),
+    ("a|b", False), ("1a", False), ("a/", False), ("conv1/7x7_s2", True), ("a/.b", False),
 ])
 def test_published_name_pattern(validator, name, ok):
     """The pattern is ECMA-262 style ^...$; hwcnn itself matches it in full (re.fullmatch)."""

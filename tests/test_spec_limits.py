@@ -274,8 +274,8 @@ def test_unsafe_layer_names_are_refused(name, tmp_path, capsys) -> None:
     quoted = '"' + name.encode("unicode_escape").decode().replace('"', '\\"') + '"'
     path = spec_file(tmp_path, HEAD + f"layers:\n  - {{name: {quoted}, kind: relu}}\n")
     line = reject(path, capsys, tmp_path)
-    assert f"field 'name': {shorten(name)} is not a valid name (letters, digits, _ . -, parts separated " \
-           "by / each starting with a letter or _)" in line, line
+    assert f"field 'name': {shorten(name)} is not a valid name (letters, digits, _ . - and /, " \
+           "starting with a letter or _, no empty, . or .. part)" in line, line
 
 
 @pytest.mark.parametrize("where", ["model", "block use", "block template", "block param"])

@@ -15,9 +15,10 @@ MAX_DIM = 1 << 20
 MAX_KERNEL = 1 << 12
 
 #: Names (layers, block uses, the model) are matched in full: letters, digits, ``_ . -``, and ``/``
-#: between parts that each start with a letter or ``_`` (so no ``..`` part, no leading or doubled
-#: ``/``, no spaces, quotes, ``|`` or newlines: names are safe in Markdown, DOT and ``.npz`` members).
-NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.\-]*(/[A-Za-z_][A-Za-z0-9_.\-]*)*$"
+#: between parts; the name starts with a letter or ``_``, every later part with a letter, digit or
+#: ``_`` (so no ``.``/``..`` part, no leading or doubled ``/``, no spaces, quotes, ``|`` or newlines:
+#: names are safe in Markdown, DOT and as ``.npz`` member names). ``conv1/7x7_s2`` is a name.
+NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.\-]*(/[A-Za-z0-9_][A-Za-z0-9_.\-]*)*$"
 #: Block template names: one part of a layer name.
 BLOCK_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.\-]*$"
 #: Block parameter names (referenced as ``$name``).

@@ -81,7 +81,7 @@ def schema_error(err: jsonschema.ValidationError) -> str:
 def name_rule(pattern: str) -> str:
     """The rule a name pattern of :mod:`.schema` states, in words."""
     if "/" in pattern:
-        return "letters, digits, _ . -, parts separated by / each starting with a letter or _"
+        return "letters, digits, _ . - and /, starting with a letter or _, no empty, . or .. part"
     if "." in pattern:
         return "letters, digits, _ . -, starting with a letter or _"
     return "letters, digits, _, starting with a letter or _"
