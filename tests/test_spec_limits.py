@@ -18,7 +18,7 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from hwcnn.errors import SpecError, short_name, shorten
@@ -396,3 +396,18 @@ def test_run_writes_member_names_that_stay_inside_the_archive(tmp_path, capsys) 
     members = zipfile.ZipFile(out).namelist()
     assert "s/c.npy" in members, members
     assert all(".." not in m.split("/") and not m.startswith("/") for m in members), members
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet=st.sampled_from("019+-_:.bxe"), min_size=1, max_size=30))
+@example("+_")
+@example("0b_")
+@example("+_.")
+def test_any_number_like_scalar_loads_or_is_one_clean_error(value: str) -> None:
+    """The YAML 1.1 number refusals never crash, whatever the spelling (found: '+_', '0b_')."""
+    try:
+        doc = load_yaml(f"a: {value}\n")
+    except SpecError as exc:
+        assert "\n" not in str(exc) and len(str(exc)) < 200, str(exc)
+        return
+    assert isinstance(doc, dict) and set(doc) == {"a"}

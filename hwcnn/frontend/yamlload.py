@@ -212,14 +212,17 @@ def _construct_ambiguous(loader: _Loader, node: ScalarNode) -> None:
     text = str(node.value)
     shown = shorten(text)
     body = text.lstrip("+-")
+    try:
+        old = _yaml11_value(text) if len(text) <= 20 else None
+    except ValueError:  # e.g. '+_' or '0b_': no number even in YAML 1.1
+        old = None
     if body.startswith("0") and not body.startswith("0b") and ":" not in body:
         what = "has a leading zero (octal in YAML 1.1, decimal in YAML 1.2)"
         advice = "write it without the leading zero"
-    elif len(text) > 40:
+    elif old is None:
         what = "is spelled as a YAML 1.1 number (a string in YAML 1.2)"
         advice = "write a plain decimal number"
     else:
-        old = _yaml11_value(text)
         kind = ("a base-60 number" if ":" in text else "a binary number" if "0b" in text
                 else "a number with digit separators")
         what = f"is {kind} in YAML 1.1 ({old}) and a string in YAML 1.2"
