@@ -6,6 +6,40 @@ and exits with status 2. Anything else escaping is a bug in hwcnn.
 
 from __future__ import annotations
 
+import reprlib
+
+#: Longest echo of a user's value in an error message (longer ones end in "...").
+ECHO_LIMIT = 40
+#: Longest layer name shown in an error message (longer ones keep their head and tail).
+NAME_LIMIT = 60
+
+_REPR = reprlib.Repr()
+_REPR.maxlevel, _REPR.maxdict, _REPR.maxlist, _REPR.maxtuple = 2, 3, 4, 4
+_REPR.maxstring = _REPR.maxother = _REPR.maxlong = ECHO_LIMIT + 2
+
+
+def shorten(value: object, *, limit: int = ECHO_LIMIT, quote: bool = True) -> str:
+    """``repr(value)`` (or ``str`` when ``quote`` is false) cut to ``limit`` characters + ``...``.
+
+    The work is bounded too: a huge nested value is never rendered in full.
+    """
+    if isinstance(value, str):
+        cut = value[:limit]
+        return (repr(cut) if quote else cut) + ("..." if len(value) > limit else "")
+    try:
+        text = _REPR.repr(value)
+    except ValueError:  # an int beyond Python's digit limit for str()
+        text = "a huge number"
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def short_name(name: str) -> str:
+    """A layer name for a message: at most :data:`NAME_LIMIT` characters, head and tail kept."""
+    if len(name) <= NAME_LIMIT:
+        return name
+    half = (NAME_LIMIT - 3) // 2
+    return name[:half] + "..." + name[-(NAME_LIMIT - 3 - half):]
+
 
 class HwcnnError(Exception):
     """Base class of user-facing errors (bad input, impossible configuration)."""
@@ -50,7 +84,7 @@ class SpecError(HwcnnError):
             where = self.file + (f":{self.line}" if self.line else "") + ": "
         elif self.line:
             where = f"line {self.line}: "
-        who = f"layer {self.layer!r}: " if self.layer else ""
+        who = f"layer {short_name(self.layer)!r}: " if self.layer else ""
         return f"{where}{who}{self.message}"
 
 

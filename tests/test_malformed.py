@@ -9,7 +9,8 @@ must say::
 
 "Cleanly" is the product rule for bad input: exit status 2, exactly one line on stderr of the
 form ``hwcnn: error: FILE[:LINE]: [layer 'NAME': ]MESSAGE``, no traceback, and no output file
-(not even a partial or temporary one). The CLI runs in-process through :func:`hwcnn.cli.main`.
+(not even a partial or temporary one), and the line is shorter than 300 characters. The CLI runs
+in-process through :func:`hwcnn.cli.main`.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from .cli_run import Run, run_cli
 CORPUS_DIR = Path(__file__).resolve().parent / "malformed"
 CORPUS = sorted(CORPUS_DIR.glob("*.yaml"))
 PREFIX = "hwcnn: error: "
+#: Longest error line accepted (issue 9): echoed values are shortened.
+MAX_LINE = 300
 _HEADER = re.compile(r"^#\s*(expect|layer|line):\s*(.*?)\s*$")
 
 
@@ -62,6 +65,7 @@ def assert_clean_failure(run: Run, path: Path) -> str:
     line = lines[0]
     assert line.startswith(PREFIX), f"stderr does not start with {PREFIX!r}: {line!r}"
     assert str(path) in line, f"error does not name the file {str(path)!r}: {line!r}"
+    assert len(line) < MAX_LINE, f"error line of {len(line)} characters: {line[:200]!r}..."
     return line
 
 

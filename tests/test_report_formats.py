@@ -5,6 +5,10 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
+from pathlib import Path
+
+import pytest
 
 from hwcnn.cli.main import main
 from hwcnn.report.tables import budget_report, render
@@ -56,3 +60,46 @@ def test_same_input_same_bytes():
     a = render(budget_report(model_graph("resnet18")), "json")
     b = render(budget_report(model_graph("resnet18")), "json")
     assert a == b
+
+
+SUBTOTALS = ("conv+pool", "dense", "other")
+MODELS = sorted(p.stem for p in (Path(__file__).resolve().parent.parent / "models").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_subtotals_add_up_to_the_totals_in_every_format(model):
+    rep = budget_report(model_graph(model))
+    doc = json.loads(render(rep, "json"))
+    assert list(doc["totals"]) == ["total", *SUBTOTALS]
+    total = doc["totals"]["total"]
+    for key, value in total.items():
+        assert sum(doc["totals"][s][key] for s in SUBTOTALS) == value, (model, key)
+    # ... and the total is the sum of the layer rows (so no layer is left out of every group)
+    for key in ("params", "macs", "activation_elements", "weight_bytes"):
+        assert total[key] == sum(layer[key] for layer in doc["layers"]), (model, key)
+    rows = {r["name"]: r for r in csv.DictReader(io.StringIO(render(rep, "csv")))}
+    for key in ("params", "macs", "ops", "weight_bytes"):
+        assert sum(int(rows[s][key]) for s in SUBTOTALS) == int(rows["total"][key]), (model, key)
+    md = render(rep, "markdown")
+    table = render(rep, "table")
+    for label in ("total", *SUBTOTALS):
+        params = f"{doc['totals'][label]['params']:,}"
+        assert re.search(rf"^\| \*\*{re.escape(label)}\*\* \|  \|  \| \*\*{params}\*\* \|", md, re.MULTILINE), label
+        assert re.search(rf"^│ {re.escape(label)} +│ +│ +│ +{params} │", table, re.MULTILINE), label
+
+
+def test_resnet18_other_subtotal_is_its_batchnorm():
+    """ResNet-18's only parameters outside conv and dense are BatchNorm's gamma and beta."""
+    # BN channels, counted from torchvision's resnet18: bn1 64; layer1: 2 blocks x 2 BN x 64;
+    # layer2..4: a downsampling block (bn1, bn2, downsample BN) + a basic block (bn1, bn2).
+    channels = 64 + 2 * 2 * 64 + 5 * 128 + 5 * 256 + 5 * 512
+    assert channels == 4_800
+    doc = json.loads(render(budget_report(model_graph("resnet18")), "json"))
+    other = doc["totals"]["other"]
+    assert other["params"] == 2 * channels == 9_600
+    assert other["weights"] == other["biases"] == channels
+    assert other["macs"] == 0
+    assert doc["totals"]["conv+pool"]["params"] + doc["totals"]["dense"]["params"] == 11_689_512 - 9_600
+    # LeNet-5 has no BatchNorm: nothing but the input image and activations in 'other'
+    lenet = json.loads(render(budget_report(model_graph("lenet5")), "json"))["totals"]["other"]
+    assert lenet["params"] == 0 and lenet["activation_elements"] == 32 * 32

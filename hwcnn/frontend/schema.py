@@ -7,13 +7,25 @@ need shapes (kernel larger than the input, mismatched branches ...) are checked 
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 #: Largest size accepted for a channel count / unit count / spatial dimension: bigger is absurd.
 MAX_DIM = 1 << 20
 MAX_KERNEL = 1 << 12
 
-_NAME = {"type": "string", "pattern": r"^[A-Za-z_][A-Za-z0-9_.\-/]*$", "maxLength": 200}
+#: Names (layers, block uses, the model) are matched in full: letters, digits, ``_ . -``, and ``/``
+#: between parts; the name starts with a letter or ``_``, every later part with a letter, digit or
+#: ``_`` (so no ``.``/``..`` part, no leading or doubled ``/``, no spaces, quotes, ``|`` or newlines:
+#: names are safe in Markdown, DOT and as ``.npz`` member names). ``conv1/7x7_s2`` is a name.
+NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.\-]*(/[A-Za-z0-9_][A-Za-z0-9_.\-]*)*$"
+#: Block template names: one part of a layer name.
+BLOCK_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.\-]*$"
+#: Block parameter names (referenced as ``$name``).
+PARAM_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
+MAX_NAME = 200
+
+_NAME = {"type": "string", "pattern": NAME_PATTERN, "maxLength": MAX_NAME}
 
 
 def _pos(maximum: int = MAX_DIM) -> dict[str, Any]:
@@ -69,8 +81,9 @@ KINDS: dict[str, tuple[dict[str, Any], tuple[str, ...]]] = {
 }
 
 
+@functools.cache
 def layer_schema(kind: str) -> dict[str, Any]:
-    """Schema of one layer entry of ``kind``."""
+    """Schema of one layer entry of ``kind`` (one object per kind: validators are cached by it)."""
     fields, required = KINDS[kind]
     return {
         "type": "object",
@@ -80,12 +93,18 @@ def layer_schema(kind: str) -> dict[str, Any]:
     }
 
 
+_SCALAR = {"type": ["integer", "number", "string", "boolean", "null"], "maxLength": MAX_NAME}
+#: A block argument is a field value: a scalar, or a list of up to 3 (one per spatial dimension).
+_ARG = {"oneOf": [_SCALAR, {"type": "array", "items": _SCALAR, "maxItems": 3}],
+        "description": "a number, string, boolean or a list of up to 3 of them"}
+
 BLOCK_USE: dict[str, Any] = {
     "type": "object",
     "properties": {
         "name": _NAME,
-        "block": {"type": "string"},
-        "args": {"type": "object"},
+        "block": {"type": "string", "maxLength": MAX_NAME},
+        "args": {"type": "object", "propertyNames": {"pattern": PARAM_PATTERN, "maxLength": MAX_NAME},
+                 "additionalProperties": _ARG},
         "inputs": _INPUTS,
         "repeat": _pos(1024),
     },
@@ -97,7 +116,7 @@ TOP: dict[str, Any] = {
     "type": "object",
     "properties": {
         "name": _NAME,
-        "description": {"type": "string"},
+        "description": {"type": "string", "maxLength": 10_000},
         "input": {"type": "array", "items": _pos(), "minItems": 1, "maxItems": 4},
         "formats": {
             "type": "object",
@@ -111,10 +130,12 @@ TOP: dict[str, Any] = {
         "strict": {"type": "boolean"},
         "blocks": {
             "type": "object",
+            "propertyNames": {"pattern": BLOCK_NAME_PATTERN, "maxLength": MAX_NAME},
             "additionalProperties": {
                 "type": "object",
                 "properties": {
-                    "params": {"type": "array", "items": {"type": "string"}, "uniqueItems": True},
+                    "params": {"type": "array", "uniqueItems": True, "maxItems": 64,
+                               "items": {"type": "string", "pattern": PARAM_PATTERN, "maxLength": MAX_NAME}},
                     "layers": {"type": "array", "items": {"type": "object"}, "minItems": 1},
                 },
                 "required": ["layers"],

@@ -18,120 +18,58 @@ layer named ``input``.
 
 from __future__ import annotations
 
-import math
+import difflib
 import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import jsonschema
-
-from ..errors import SpecError
+from ..errors import SpecError, shorten
 from . import layers as L
 from .schema import BLOCK_USE, KINDS, TOP, layer_schema
+from .validate import validate as _validate
 from .yamlload import LocatedDict, load_yaml
 
 INPUT_NAME = "input"
 #: Most layers a spec may expand to (after blocks and repeats): more is a typo or a bomb.
 MAX_LAYERS = 20_000
-
-
-def _is_int(checker: Any, value: Any) -> bool:
-    # YAML's 3.0 is a float: sizes must be written as integers.
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_number(checker: Any, value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
-_TYPES = jsonschema.Draft202012Validator.TYPE_CHECKER.redefine_many(
-    {"integer": _is_int, "number": _is_number})
-_Validator = jsonschema.validators.extend(jsonschema.Draft202012Validator, type_checker=_TYPES)
-_VALIDATORS: dict[int, Any] = {}
+#: Largest spec file read (bytes), checked before parsing: 160x the largest shipped model
+#: (mobilenet_v2.yaml, 3.3 KB) and 7x a flat, one-layer-per-line DenseNet-121.
+MAX_SPEC_BYTES = 512 * 1024
 
 
 def load_spec(path: str | os.PathLike[str]) -> L.NetworkSpec:
     """Read and validate a spec file; every problem raises a one-line :class:`SpecError`."""
     file = os.fspath(path)
     try:
-        with open(file, encoding="utf-8") as fh:
-            text = fh.read()
+        with open(file, "rb") as fh:
+            size = os.fstat(fh.fileno()).st_size
+            if size > MAX_SPEC_BYTES:  # a regular file: its size is known before reading
+                raise SpecError(_too_big(f"{size:,} bytes"), file=file)
+            data = fh.read(MAX_SPEC_BYTES + 1)  # a pipe or device: never read more than the cap
     except OSError as exc:
         raise SpecError(f"cannot read spec: {exc.strerror}", file=file) from None
+    if len(data) > MAX_SPEC_BYTES:
+        raise SpecError(_too_big(f"more than {MAX_SPEC_BYTES:,} bytes"), file=file)
+    try:
+        text = data.decode("utf-8")
     except UnicodeDecodeError:
         raise SpecError("spec is not UTF-8 text", file=file) from None
     return parse_spec(text, file=file)
 
 
+def _too_big(size: str) -> str:
+    return f"spec is {size}, more than the {MAX_SPEC_BYTES:,} bytes hwcnn reads (is this a spec?)"
+
+
 def parse_spec(text: str, *, file: str | None = None) -> L.NetworkSpec:
     """Parse spec text (``file`` only labels error messages)."""
+    if len(text) > MAX_SPEC_BYTES:
+        raise SpecError(_too_big(f"{len(text):,} characters"), file=file)
     try:
         return _parse(text, file)
     except SpecError as exc:
         raise exc.located(file=file) from None
-
-
-# -- structure -------------------------------------------------------------------------------
-
-
-def _schema_error(err: jsonschema.ValidationError) -> str:
-    """Turn a jsonschema error into a short sentence."""
-    field = ".".join(str(p) for p in err.absolute_path)
-    where = f"field {field!r}: " if field else ""
-    match err.validator:
-        case "additionalProperties":
-            extra = sorted(set(err.instance) - set(err.schema.get("properties", {})))
-            allowed = ", ".join(sorted(err.schema.get("properties", {})))
-            return f"{where}unknown field {extra[0]!r} (allowed: {allowed})"
-        case "required":
-            missing = [r for r in err.validator_value if r not in err.instance]
-            return f"{where}missing required field {missing[0]!r}"
-        case "minimum" | "exclusiveMinimum" if isinstance(err.instance, (int, float)):
-            return f"{where}{err.instance!r} is too small (minimum {err.validator_value})"
-        case "maximum" | "exclusiveMaximum" if isinstance(err.instance, (int, float)):
-            return f"{where}{err.instance!r} is too large (maximum {err.validator_value})"
-        case "oneOf" | "anyOf" | "type" | "enum":
-            return f"{where}invalid value {err.instance!r} ({_expectation(err.schema)})"
-        case "minItems":
-            return f"{where}needs at least {err.validator_value} item(s)"
-        case "maxItems":
-            return f"{where}has more than {err.validator_value} items"
-        case "pattern":
-            return f"{where}{err.instance!r} is not a valid name (letters, digits, _ . - /)"
-    return f"{where}{err.message}"
-
-
-def _expectation(schema: Mapping[str, Any]) -> str:
-    if "enum" in schema:
-        return "expected one of " + ", ".join(repr(v) for v in schema["enum"] if v is not None)
-    if "oneOf" in schema:
-        return " or ".join(_expectation(s) for s in schema["oneOf"])
-    kind = schema.get("type")
-    if kind == "string":
-        return "a string"
-    if kind == "integer":
-        lo = schema.get("minimum", 0)
-        return "a positive integer" if lo == 1 else "a non-negative integer" if lo == 0 else "an integer"
-    if kind == "array":
-        return "a list of " + _expectation(schema.get("items", {})).removeprefix("a ").removeprefix("an ") + "s"
-    return f"expected {kind}"
-
-
-def _validate(instance: Any, schema: Mapping[str, Any], line: int | None, layer: str | None) -> None:
-    validator = _VALIDATORS.get(id(schema))
-    if validator is None:  # schemas are module-level constants: build each validator once
-        validator = _VALIDATORS[id(schema)] = _Validator(schema)
-    errors = sorted(validator.iter_errors(instance), key=lambda e: (len(e.absolute_path), str(e.absolute_path)))
-    if errors:
-        err = errors[0]
-        if isinstance(instance, LocatedDict):
-            if err.absolute_path:
-                line = instance.line_of(str(err.absolute_path[0])) or line
-            elif err.validator == "additionalProperties":
-                extra = sorted(set(err.instance) - set(err.schema.get("properties", {})))
-                line = instance.line_of(extra[0]) or line
-        raise SpecError(_schema_error(err), layer=layer, line=line)
 
 
 # -- block expansion -------------------------------------------------------------------------
@@ -152,7 +90,7 @@ def _substitute(value: Any, args: Mapping[str, Any], where: str, line: int | Non
     if isinstance(value, str) and value.startswith("$") and value != "$input":
         key = value[1:]
         if key not in args:
-            raise SpecError(f"block parameter {value!r} has no value", layer=where, line=line)
+            raise SpecError(f"block parameter {shorten(value)} has no value", layer=where, line=line)
         return args[key]
     if isinstance(value, list):
         return [_substitute(v, args, where, line) for v in value]
@@ -174,13 +112,13 @@ def _expand(
     for raw in entries:
         line = raw.line if isinstance(raw, LocatedDict) else None
         if not isinstance(raw, dict):
-            raise SpecError(f"each layer must be a mapping, not {raw!r}", line=line)
+            raise SpecError(f"each layer must be a mapping, not {shorten(raw)}", line=line)
         if "block" in raw:
             _validate(raw, BLOCK_USE, line, raw.get("name") if isinstance(raw.get("name"), str) else None)
             if raw["name"] in local or (not prefix and raw["name"] == INPUT_NAME):
-                raise SpecError(f"duplicate layer name {raw['name']!r}", layer=prefix + raw["name"],
+                raise SpecError(f"duplicate layer name {shorten(raw['name'])}", layer=prefix + raw["name"],
                                 line=raw.line_of("name") if isinstance(raw, LocatedDict) else line)
-            yield from _expand_use(raw, blocks, prefix, previous, local, alias, stack, counters, line)
+            yield from _expand_use(raw, blocks, prefix, previous, block_input, local, alias, stack, line)
             previous = alias[prefix + raw["name"]]
             local[raw["name"]] = previous
             continue
@@ -189,11 +127,10 @@ def _expand(
         if kind is None:
             raise SpecError("missing required field 'kind'", layer=label, line=line)
         if not isinstance(kind, str) or kind not in KINDS:
-            known = ", ".join(KINDS)
-            raise SpecError(f"unknown layer kind {kind!r} (known: {known})", layer=label, line=line)
+            raise SpecError(f"unknown layer kind {shorten(kind)} ({_known_kinds(kind)})", layer=label, line=line)
         if label is None:
             if "name" in raw:
-                raise SpecError(f"field 'name' must be a string, not {raw['name']!r}", line=line)
+                raise SpecError(f"field 'name' must be a string, not {shorten(raw['name'])}", line=line)
             counters[kind] = counters.get(kind, 0) + 1
             label = f"{kind}{counters[kind]}"
         full = prefix + label
@@ -206,9 +143,16 @@ def _expand(
             inputs = (previous,)
         yield _Entry(fields=raw, name=full, line=line, inputs=inputs)
         if label in local:
-            raise SpecError(f"duplicate layer name {label!r}", layer=full, line=line)
+            raise SpecError(f"duplicate layer name {shorten(label)}", layer=full, line=line)
         local[label] = full
         previous = full
+
+
+def _known_kinds(kind: Any) -> str:
+    close = difflib.get_close_matches(kind[:40], KINDS, n=1) if isinstance(kind, str) else []
+    if close:
+        return f"did you mean {close[0]!r}?"
+    return "known: " + shorten(", ".join(KINDS), limit=100, quote=False)
 
 
 def _resolve_local(ref: str, local: Mapping[str, str], prefix: str, block_input: str | None,
@@ -220,33 +164,35 @@ def _resolve_local(ref: str, local: Mapping[str, str], prefix: str, block_input:
         return block_input
     if ref in local:
         return local[ref]
-    raise SpecError(f"input {ref!r} is not a layer of this block (use '$input' for the block's input)",
+    raise SpecError(f"input {shorten(ref)} is not a layer of this block (use '$input' for the block's input)",
                     layer=layer, line=line)
 
 
 def _expand_use(raw: Mapping[str, Any], blocks: Mapping[str, Any], prefix: str, previous: str | None,
-                local: Mapping[str, str], alias: dict[str, str], stack: tuple[str, ...],
-                counters: dict[str, int], line: int | None) -> Iterator[_Entry]:
+                block_input: str | None, local: Mapping[str, str], alias: dict[str, str],
+                stack: tuple[str, ...], line: int | None) -> Iterator[_Entry]:
+    """Expand one block use; ``previous`` is the layer before it, ``block_input`` the input of the
+    enclosing block (what ``$input`` means in ``inputs``; None at the top level)."""
     name = raw["name"]
     block_name = raw["block"]
     where = prefix + name
     if block_name not in blocks:
-        raise SpecError(f"unknown block {block_name!r}", layer=where, line=line)
+        raise SpecError(f"unknown block {shorten(block_name)}", layer=where, line=line)
     if block_name in stack:
-        raise SpecError(f"block {block_name!r} uses itself", layer=where, line=line)
+        raise SpecError(f"block {shorten(block_name)} uses itself", layer=where, line=line)
     block = blocks[block_name]
     params = block.get("params", [])
     args = raw.get("args", {})
     for key in args:
         if key not in params:
-            raise SpecError(f"block {block_name!r} has no parameter {key!r}", layer=where, line=line)
+            raise SpecError(f"block {shorten(block_name)} has no parameter {shorten(key)}", layer=where, line=line)
     for key in params:
         if key not in args:
-            raise SpecError(f"block {block_name!r} needs parameter {key!r}", layer=where, line=line)
+            raise SpecError(f"block {shorten(block_name)} needs parameter {shorten(key)}", layer=where, line=line)
     if "inputs" in raw:
         if len(raw["inputs"]) != 1:
             raise SpecError("a block takes exactly one input", layer=where, line=line)
-        source: str | None = _resolve_local(raw["inputs"][0], local, prefix, previous, where, line)
+        source: str | None = _resolve_local(raw["inputs"][0], local, prefix, block_input, where, line)
     else:
         source = previous
     if source is None:
@@ -284,7 +230,7 @@ def _tuple(value: Any, rank: int, field: str, layer: str, line: int | None) -> t
     if isinstance(value, int):
         return (value,) * rank
     if len(value) != rank:
-        raise SpecError(f"field {field!r} needs {rank} values for a {rank}D layer, got {len(value)}",
+        raise SpecError(f"field {shorten(field)} needs {rank} values for a {rank}D layer, got {len(value)}",
                         layer=layer, line=line)
     return tuple(value)
 
@@ -344,7 +290,7 @@ def _parse(text: str, file: str | None) -> L.NetworkSpec:
     for bname, block in blocks.items():
         for param in block.get("params", []):
             if param == "input":
-                raise SpecError(f"block {bname!r}: parameter name 'input' is reserved",
+                raise SpecError(f"block {shorten(bname)}: parameter name 'input' is reserved",
                                 line=blocks.line_of(bname))
     alias: dict[str, str] = {}
     entries = []
@@ -359,7 +305,7 @@ def _parse(text: str, file: str | None) -> L.NetworkSpec:
         if e.name in seen:
             first = seen[e.name]
             at = f" (first defined on line {first})" if first else ""
-            raise SpecError(f"duplicate layer name {e.name!r}{at}", layer=e.name, line=e.line)
+            raise SpecError(f"duplicate layer name {shorten(e.name)}{at}", layer=e.name, line=e.line)
         seen[e.name] = e.line
     known = set(seen)
     records: list[L.Layer] = [L.Input(name=INPUT_NAME, shape=L.TensorShape(doc["input"][0], tuple(doc["input"][1:])),
@@ -368,7 +314,7 @@ def _parse(text: str, file: str | None) -> L.NetworkSpec:
         resolved = tuple(alias.get(i, i) for i in (e.inputs or ()))
         for ref in resolved:
             if ref not in known:
-                raise SpecError(f"input {ref!r} is not a layer name", layer=e.name, line=e.line)
+                raise SpecError(f"input {shorten(ref)} is not a layer name", layer=e.name, line=e.line)
             if ref == e.name:
                 raise SpecError("a layer cannot read its own output", layer=e.name, line=e.line)
         records.append(_record(e, resolved))

@@ -18,7 +18,7 @@ from typing import Any
 
 import networkx as nx
 
-from ..errors import SpecError
+from ..errors import SpecError, shorten
 from ..frontend import layers as L
 from .costs import layer_cost
 from .shapes import gemm_dims, infer
@@ -81,7 +81,7 @@ def _check_structure(g: nx.DiGraph) -> None:
     if cycle:
         names = [u for u, _ in cycle]
         layer = g.nodes[names[0]]["layer"]
-        raise SpecError("layers form a cycle: " + " -> ".join([*names, names[0]]),
+        raise SpecError("layers form a cycle: " + shorten(" -> ".join([*names, names[0]]), limit=120, quote=False),
                         layer=layer.name, line=layer.line)
     sources = [n for n in g if g.in_degree(n) == 0]
     for n in sources:

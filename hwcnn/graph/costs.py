@@ -26,7 +26,11 @@ from .shapes import GemmDims, Window
 
 
 class Group(enum.Enum):
-    """Which subtotal a layer belongs to (the lecture's conv-vs-FC comparison)."""
+    """Which subtotal a layer belongs to: the lecture's conv-vs-FC comparison, and the rest.
+
+    ``OTHER`` holds the input image, batchnorm, activations, add, concat, flatten, dropout and
+    softmax, so the subtotals of the groups add up to the total of the network.
+    """
 
     CONV = "conv+pool"
     DENSE = "dense"

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from ..errors import SpecError
+from ..errors import SpecError, shorten
 from ..frontend import layers as L
 
 #: Largest activation tensor accepted (elements per image); anything bigger is a typo.
@@ -206,14 +206,14 @@ def _infer(layer: L.Layer, ins: tuple[L.TensorShape, ...], strict: bool
             if len(ins) < 2:
                 raise SpecError("add needs at least two inputs", layer=layer.name, line=layer.line)
             if len(set(ins)) != 1:
-                shapes = ", ".join(str(s.as_list()) for s in ins)
+                shapes = shorten(", ".join(str(s.as_list()) for s in ins), limit=120, quote=False)
                 raise SpecError(f"add inputs have different shapes: {shapes}", layer=layer.name, line=layer.line)
             return ins[0], None
         case L.Concat():
             if len(ins) < 2:
                 raise SpecError("concat needs at least two inputs", layer=layer.name, line=layer.line)
             if len({s.spatial for s in ins}) != 1:
-                shapes = ", ".join(str(s.as_list()) for s in ins)
+                shapes = shorten(", ".join(str(s.as_list()) for s in ins), limit=120, quote=False)
                 raise SpecError(f"concat inputs differ in spatial size: {shapes}", layer=layer.name, line=layer.line)
             return L.TensorShape(sum(s.channels for s in ins), ins[0].spatial), None
     raise TypeError(f"unknown layer record {layer!r}")

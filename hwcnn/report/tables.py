@@ -1,7 +1,8 @@
 """Stage 7: per-layer tables (budgets, and performance when a hardware config is given).
 
 A report is a :class:`Report`: fixed columns, one row per layer in topological order, and totals
-(all layers, plus the lecture's conv+pool vs dense subtotals). It renders as a terminal table,
+(all layers, then the lecture's conv+pool vs dense subtotals and an ``other`` subtotal for every
+remaining layer, so the three subtotals add up to the total in every column). It renders as a terminal table,
 CSV, JSON or Markdown; every renderer reads the same rows, so the formats never disagree.
 """
 
@@ -84,10 +85,10 @@ def budget_report(g: nx.DiGraph) -> Report:
         sums[group_of(layer)] += cost
         rows.append({"name": name, "kind": L.kind_name(layer), "inputs": list(layer.inputs),
                      "output_shape": node["out_shape"].as_list(), **cost_dict(cost)})
-    total = sums[Group.CONV] + sums[Group.DENSE] + sums[Group.OTHER]
-    totals = (("total", cost_dict(total)),
-              ("conv+pool", cost_dict(sums[Group.CONV])),
-              ("dense", cost_dict(sums[Group.DENSE])))
+    total = LayerCost()
+    for grp in Group:
+        total += sums[grp]
+    totals = (("total", cost_dict(total)), *((grp.value, cost_dict(sums[grp])) for grp in Group))
     facts = {"shape_order": "CHW" if all(len(r["output_shape"]) <= 3 for r in rows) else "CDHW",
              "formats": {"weight_bits": spec.formats.weight_bits,
                          "activation_bits": spec.formats.activation_bits,

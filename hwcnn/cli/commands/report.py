@@ -28,7 +28,8 @@ def report(model: str, fmt: str, output: str | None, strict: bool | None, plot_f
     whether the layer is compute- or memory-bound; totals give frames per second.
 
     Shapes are channels-first (C, H, W) in JSON/CSV and HxWxC (the lecture's spelling) in
-    tables. Totals include the lecture's conv+pool vs dense subtotals.
+    tables. Totals include the lecture's conv+pool vs dense subtotals and an 'other' subtotal
+    (batchnorm, activations, ...), which add up to the total.
 
     Example: hwcnn report models/alexnet227.yaml --board pynq-z2 --array 8x8 --dataflow ws
     """
