@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from .common import emit, load_graph, model_argument, strict_option
+from .common import OUTPUT_FILE, OUTPUT_HELP, emit, load_graph, model_argument, strict_option
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -111,7 +111,8 @@ def _input_name(g) -> str:  # type: ignore[no-untyped-def]
               help="Number of random evaluation inputs (SQNR, max error, top-1 agreement).")
 @click.option("-f", "--format", "fmt", type=click.Choice(["table", "json"]), default="table",
               show_default=True)
-@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to FILE.")
+@click.option("-o", "--output", type=OUTPUT_FILE,
+              help="Write to FILE instead of stdout; " + OUTPUT_HELP)
 def quantize(model: str, inputs: str | None, n_eval: int, fmt: str, output: str | None,
              **opts: object) -> None:
     """Quantize MODEL.yaml and report, per layer: the number formats chosen, SQNR (dB) and max
