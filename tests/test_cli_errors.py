@@ -272,3 +272,56 @@ def test_help_still_works(capsys: pytest.CaptureFixture[str]) -> None:
     run = run_cli(["report", "--help"], capsys)
     assert run.code in (0, None) and run.err == ""
     assert run.out.startswith("Usage: hwcnn report [OPTIONS] MODEL.yaml")
+
+
+# -- option values that used to give tracebacks or nonsense: one line naming the option -------
+
+_RANGE_CLOCK = "--clock-mhz must be between 1 and 5000 MHz, not "
+_RANGE_DRAM = "--dram-gbps must be between 0.001 and 10000 GB/s, not "
+_SEED = "Invalid value for '--seed': {} is not in the range 0<=x<=4294967295."
+
+
+@pytest.mark.parametrize(("command", "args", "message"), [
+    ("report", ["--dram-gbps", "1e-300"], _RANGE_DRAM + "'1e-300'"),  # was OverflowError
+    ("plot", ["--dram-gbps", "1e-300"], _RANGE_DRAM + "'1e-300'"),
+    ("report", ["--dram-gbps", "1e300"], _RANGE_DRAM + "'1e300'"),
+    ("report", ["--dram-gbps", "nan"], "--dram-gbps must be a positive number, not 'nan'"),
+    ("report", ["--dram-gbps", "inf"], "--dram-gbps must be a positive number, not 'inf'"),
+    ("report", ["--dram-gbps", "-1"], "--dram-gbps must be a positive number, not '-1'"),
+    ("report", ["--clock-mhz", "1e-300"], _RANGE_CLOCK + "'1e-300'"),
+    ("report", ["--clock-mhz", "1e300"], _RANGE_CLOCK + "'1e300'"),
+    ("report", ["--clock-mhz", "nan"], "--clock-mhz must be a positive number, not 'nan'"),
+    ("report", ["--clock-mhz", "-inf"], "--clock-mhz must be a positive number, not '-inf'"),
+    ("compare", ["--array", "4x4", "--vs-clock-mhz", "0.5"], _RANGE_CLOCK + "'0.5'"),
+    ("report", ["--array", "100000x100000"],
+     "--array: rows and cols must be between 1 and 1024, not '100000x100000'"),
+    ("report", ["--array", "9" * 5000 + "x2"],  # int() refuses 4,300+ digits: no ValueError
+     "--array: rows and cols must be between 1 and 1024, not '" + "9" * 40 + "...'"),
+    ("report", ["--buffers", "99999999999"],
+     "--buffers must be at most 1048576 KiB each, not '99999999999'"),
+    ("report", ["--buffers", "9" * 5000], "--buffers must be at most 1048576 KiB each, not '"
+     + "9" * 40 + "...'"),
+    ("quantize", ["--seed", "-1"], _SEED.format("-1")  # was numpy's ValueError
+     + " (see 'hwcnn quantize --help')"),
+    ("verify", ["--seed", "-1"], _SEED.format("-1") + " (see 'hwcnn verify --help')"),
+    ("quantize", ["--seed", "4294967296"], _SEED.format("4294967296")
+     + " (see 'hwcnn quantize --help')"),
+    ("quantize", ["--act-bits", "64"], ("unsupported activation width 64: the golden model "
+                                       "supports 2..16-bit activations and weights")),
+])
+def test_option_values_are_bounded(command: str, args: list[str], message: str, spec: Path,
+                                   tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = ["-o", str(tmp_path / "p.png")] if command == "plot" else []
+    hw = ["--array", "4x4"] if command in ("plot", "verify") else []
+    line = one_error_line(run_cli([command, str(spec), *hw, *args, *out], capsys))
+    assert line == PREFIX + message
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["small.yaml"]
+
+
+def test_rtl_huge_integer_is_cut_short(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A 4,000-digit --rows is a valid Python int: the config error echoes it, the line is cut."""
+    huge = "9" * 4000
+    line = one_error_line(run_cli(["rtl", "--rows", huge, "--cols", "2", "-o",
+                                   str(tmp_path / "rtl")], capsys))
+    assert line == (PREFIX + "array: rows must be between 1 and 1024, not " + huge)[:297] + "..."
+    assert not (tmp_path / "rtl").exists()

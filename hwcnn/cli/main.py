@@ -18,8 +18,10 @@ import click
 from .. import __version__, fileio
 from ..errors import HwcnnError
 
-#: Longest error line printed for a usage error (values echoed by click are cut short).
+#: Longest message printed for a usage error (values echoed by click are cut short).
 MAX_MESSAGE = 240
+#: Longest ``hwcnn: error:`` line: a safety net for messages that echo a huge value.
+MAX_ERROR_LINE = 300
 
 
 class Terminated(BaseException):
@@ -39,13 +41,20 @@ def _one_line(text: str) -> str:
     return line if len(line) <= MAX_MESSAGE else line[:MAX_MESSAGE - 3] + "..."
 
 
+def _error_line(exc: BaseException) -> str:
+    """``hwcnn: error: <message>`` on one line: line breaks escaped, cut at MAX_ERROR_LINE."""
+    text = str(exc).replace("\r", "\\r").replace("\n", "\\n")
+    line = f"hwcnn: error: {text}"
+    return line if len(line) <= MAX_ERROR_LINE else line[:MAX_ERROR_LINE - 3] + "..."
+
+
 def _usage_line(exc: click.UsageError, args: list[str]) -> str:
     """``hwcnn: error: <click's message> (see 'hwcnn CMD --help')``: one line.
 
     Some parser errors carry no context; then the command is the first argument naming one.
     """
-    if exc.ctx is not None:
-        path = exc.ctx.command_path
+    if exc.ctx is not None:  # the root's name is "hwcnn" whatever the caller named it
+        path = " ".join(["hwcnn", *exc.ctx.command_path.split()[1:]])
     else:
         named = next((a for a in args if a in COMMANDS), None)
         path = f"hwcnn {named}" if named else "hwcnn"
@@ -124,7 +133,7 @@ class LazyGroup(click.Group):
         try:
             return super().invoke(ctx)
         except HwcnnError as exc:
-            click.echo(f"hwcnn: error: {exc}", err=True)
+            click.echo(_error_line(exc), err=True)
             ctx.exit(2)
         except OSError as exc:  # an output file or directory that cannot be written
             where = f"{exc.filename}: " if exc.filename else ""

@@ -33,7 +33,7 @@ def quant_options(func):  # type: ignore[no-untyped-def]
                           "default: --calib-n seeded uniform [-1, 1) images."),
         click.option("--calib-n", type=click.IntRange(1, 10_000), default=4, show_default=True,
                      help="Number of random calibration inputs when --calib is not given."),
-        click.option("--seed", type=int, default=0, show_default=True,
+        click.option("--seed", type=click.IntRange(0, 2**32 - 1), default=0, show_default=True,
                      help="Seed of the random weights and inputs."),
         click.option("--act-bits", type=int, default=None,
                      help="Activation width (default: the spec's formats, 8)."),
