@@ -455,11 +455,9 @@ def test_sigterm_while_writing_leaves_nothing(kind: str, spec: Path, tmp_path: P
         # mid-write: the temporary file or staging directory exists (and has a short name)
         assert re.fullmatch(r"\.hwcnn-[0-9a-f]{8}\.(tmp|stage)", listing(work)[0]), listing(work)
         proc.send_signal(signal.SIGTERM)
-        _, err = proc.communicate(timeout=20)
+        _, err = proc.communicate(timeout=60)  # generous: the machine may be loaded
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    assert proc.returncode == 143, err
-    assert err.strip() == "hwcnn: terminated"
-    assert listing(work) == []
+    assert (proc.returncode, err.strip(), listing(work)) == (143, "hwcnn: terminated", [])
