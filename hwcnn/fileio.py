@@ -324,6 +324,8 @@ def write_files_atomic(out_dir: str | os.PathLike[str], files: Mapping[str, byte
                 for name in files:
                     dest = final_dir / name
                     dest.parent.mkdir(parents=True, exist_ok=True)
+                    if dest.is_symlink():  # replace the link's target, keep the link
+                        dest = Path(_resolve(dest))
                     os.replace(stage / name, dest)
     except OSError as exc:
         raise _fail(shown, f"cannot write: {_why(exc)}") from None

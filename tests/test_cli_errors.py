@@ -292,7 +292,9 @@ _SEED = "Invalid value for '--seed': {} is not in the range 0<=x<=4294967295."
     ("report", ["--clock-mhz", "1e300"], _RANGE_CLOCK + "'1e300'"),
     ("report", ["--clock-mhz", "nan"], "--clock-mhz must be a positive number, not 'nan'"),
     ("report", ["--clock-mhz", "-inf"], "--clock-mhz must be a positive number, not '-inf'"),
-    ("compare", ["--array", "4x4", "--vs-clock-mhz", "0.5"], _RANGE_CLOCK + "'0.5'"),
+    ("compare", ["--array", "4x4", "--vs-clock-mhz", "0.5"], "--vs-" + _RANGE_CLOCK[2:] + "'0.5'"),
+    ("compare", ["--array", "4x4", "--vs-array", "4x"],
+     "--vs-array must be ROWSxCOLS (e.g. 16x16), not '4x'"),
     ("report", ["--array", "100000x100000"],
      "--array: rows and cols must be between 1 and 1024, not '100000x100000'"),
     ("report", ["--array", "9" * 5000 + "x2"],  # int() refuses 4,300+ digits: no ValueError

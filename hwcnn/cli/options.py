@@ -87,19 +87,19 @@ def _shown(text: object) -> str:
     return repr(t if len(t) <= _ECHO else t[:_ECHO] + "...")
 
 
-def parse_array(text: str) -> tuple[int, int]:
-    """``"16x16"`` -> ``(16, 16)``; ConfigError otherwise."""
+def parse_array(text: str, name: str = "--array") -> tuple[int, int]:
+    """``"16x16"`` -> ``(16, 16)``; ConfigError (naming option ``name``) otherwise."""
     m = re.fullmatch(r"\s*(\d{1,9})\s*[xX*]\s*(\d{1,9})\s*", text)
     if not m:
         if re.fullmatch(r"\s*\d+\s*[xX*]\s*\d+\s*", text):
-            raise ConfigError(f"--array: rows and cols must be between 1 and {MAX_ARRAY_SIDE}, "
+            raise ConfigError(f"{name}: rows and cols must be between 1 and {MAX_ARRAY_SIDE}, "
                               f"not {_shown(text)}")
-        raise ConfigError(f"--array must be ROWSxCOLS (e.g. 16x16), not {_shown(text)}")
+        raise ConfigError(f"{name} must be ROWSxCOLS (e.g. 16x16), not {_shown(text)}")
     rows, cols = int(m[1]), int(m[2])
     if rows < 1 or cols < 1:
-        raise ConfigError(f"--array needs at least one row and one column, not {_shown(text)}")
+        raise ConfigError(f"{name} needs at least one row and one column, not {_shown(text)}")
     if rows > MAX_ARRAY_SIDE or cols > MAX_ARRAY_SIDE:
-        raise ConfigError(f"--array: rows and cols must be between 1 and {MAX_ARRAY_SIDE}, "
+        raise ConfigError(f"{name}: rows and cols must be between 1 and {MAX_ARRAY_SIDE}, "
                           f"not {_shown(text)}")
     return rows, cols
 
@@ -117,19 +117,19 @@ def _positive(name: str, text: str | float, bounds: tuple[float, float], unit: s
     return v
 
 
-def parse_buffers(text: str) -> tuple[int, int, int]:
+def parse_buffers(text: str, name: str = "--buffers") -> tuple[int, int, int]:
     """``"64"`` -> (64, 64, 64); ``"32,128,64"`` -> (32, 128, 64) (KiB)."""
     parts = [p.strip() for p in str(text).split(",")]
     if len(parts) not in (1, 3) or not all(re.fullmatch(r"\d+", p) for p in parts):
-        raise ConfigError(f"--buffers must be KIB or ACT,WEIGHT,OUT in KiB, not {_shown(text)}")
+        raise ConfigError(f"{name} must be KIB or ACT,WEIGHT,OUT in KiB, not {_shown(text)}")
     if any(len(p.lstrip("0")) > 9 for p in parts):
-        raise ConfigError(f"--buffers must be at most {MAX_BUFFER_KIB} KiB each, "
+        raise ConfigError(f"{name} must be at most {MAX_BUFFER_KIB} KiB each, "
                           f"not {_shown(text)}")
     vals = [int(p) for p in parts] * (3 if len(parts) == 1 else 1)
     if min(vals) < 1:
-        raise ConfigError(f"--buffers must be at least 1 KiB each, not {_shown(text)}")
+        raise ConfigError(f"{name} must be at least 1 KiB each, not {_shown(text)}")
     if max(vals) > MAX_BUFFER_KIB:
-        raise ConfigError(f"--buffers must be at most {MAX_BUFFER_KIB} KiB each, "
+        raise ConfigError(f"{name} must be at most {MAX_BUFFER_KIB} KiB each, "
                           f"not {_shown(text)}")
     return vals[0], vals[1], vals[2]
 
@@ -137,29 +137,33 @@ def parse_buffers(text: str) -> tuple[int, int, int]:
 def hardware_from_options(board: str | None = None, array: str | None = None,
                           dataflow: str | None = None, clock_mhz: str | float | None = None,
                           dram_gbps: str | float | None = None, buffers: str | None = None, *,
-                          act_bits: int = 8, weight_bits: int = 8, acc_bits: int = 32
-                          ) -> tuple[HardwareConfig, Board | None]:
-    """Build (and, with a board, fit-check) a hardware configuration from option values."""
+                          act_bits: int = 8, weight_bits: int = 8, acc_bits: int = 32,
+                          option_prefix: str = "") -> tuple[HardwareConfig, Board | None]:
+    """Build (and, with a board, fit-check) a hardware configuration from option values.
+
+    Errors name the options as ``--{option_prefix}array`` etc. (``vs-`` for configuration B).
+    """
+    o = f"--{option_prefix}"
     brd = get_board(board) if board else None
     if array:
-        rows, cols = parse_array(array)
+        rows, cols = parse_array(array, f"{o}array")
     elif brd is not None:
         rows = cols = brd.max_square_array(act_bits, weight_bits)
     else:
         rows, cols = DEFAULT_ARRAY
     flow = Dataflow.parse(dataflow) if dataflow else Dataflow.WEIGHT_STATIONARY
     if clock_mhz is not None:
-        clock = _positive("--clock-mhz", clock_mhz, CLOCK_MHZ_RANGE, "MHz")
+        clock = _positive(f"{o}clock-mhz", clock_mhz, CLOCK_MHZ_RANGE, "MHz")
     else:
         clock = brd.clock_mhz.value if brd is not None else DEFAULT_CLOCK_MHZ
     if dram_gbps is not None:
-        bpc = _positive("--dram-gbps", dram_gbps, DRAM_GBPS_RANGE, "GB/s") * 1000.0 / clock
+        bpc = _positive(f"{o}dram-gbps", dram_gbps, DRAM_GBPS_RANGE, "GB/s") * 1000.0 / clock
     elif brd is not None:
         bpc = brd.dram_bytes_per_cycle(clock)
     else:
         bpc = MemoryConfig().dram_bytes_per_cycle
     if buffers:
-        act, wgt, out = parse_buffers(buffers)
+        act, wgt, out = parse_buffers(buffers, f"{o}buffers")
     elif brd is not None:
         act, wgt, out = brd.default_buffer_kib()
     else:

@@ -103,7 +103,7 @@ def _side_by_side(model: str, a_opts: dict, b_opts: dict, fmt: str,  # type: ign
                   strict: bool | None) -> str:
     g = load_graph(model, strict)
     hw_a, brd_a = hardware_for_spec(g, **a_opts)
-    hw_b, brd_b = hardware_for_spec(g, **b_opts)
+    hw_b, brd_b = hardware_for_spec(g, **b_opts, option_prefix="vs-")
     with progress_bar("estimating") as progress:
         ra = perf.estimate(g, hw_a, brd_a, progress)
         rb = perf.estimate(g, hw_b, brd_b, progress)
