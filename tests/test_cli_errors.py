@@ -310,6 +310,15 @@ _SEED = "Invalid value for '--seed': {} is not in the range 0<=x<=4294967295."
      + " (see 'hwcnn quantize --help')"),
     ("quantize", ["--act-bits", "64"], ("unsupported activation width 64: the golden model "
                                        "supports 2..16-bit activations and weights")),
+    ("report", ["--array", ""], "--array must be ROWSxCOLS (e.g. 16x16), not ''"),  # was: default
+    ("report", ["--buffers", ""], "--buffers must be KIB or ACT,WEIGHT,OUT in KiB, not ''"),
+    ("report", ["--dataflow", ""], "unknown dataflow ''; expected 'ws' or 'os'"),
+    ("report", ["--array", "\u0664x4"],  # Arabic-Indic digit four: int() would take it
+     "--array must be ROWSxCOLS (e.g. 16x16), not '\u0664x4'"),
+    ("report", ["--clock-mhz", "1_0"], "--clock-mhz must be a number, not '1_0'"),
+    ("report", ["--clock-mhz", "\uff11\uff10\uff10"],
+     "--clock-mhz must be a number, not '\uff11\uff10\uff10'"),
+    ("report", ["-o", ""], "--output: the path is empty"),  # was: written to stdout
 ])
 def test_option_values_are_bounded(command: str, args: list[str], message: str, spec: Path,
                                    tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -318,6 +327,15 @@ def test_option_values_are_bounded(command: str, args: list[str], message: str, 
     line = one_error_line(run_cli([command, str(spec), *hw, *args, *out], capsys))
     assert line == PREFIX + message
     assert sorted(p.name for p in tmp_path.iterdir()) == ["small.yaml"]
+
+
+def test_rtl_empty_output_directory(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """``-o ''`` (an unset shell variable) must not mean the current directory."""
+    monkeypatch.chdir(tmp_path)
+    line = one_error_line(run_cli(["rtl", "--rows", "2", "--cols", "2", "-o", ""], capsys))
+    assert line == PREFIX + "--out-dir: the path is empty"
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_rtl_huge_integer_is_cut_short(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

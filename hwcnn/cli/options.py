@@ -89,9 +89,9 @@ def _shown(text: object) -> str:
 
 def parse_array(text: str, name: str = "--array") -> tuple[int, int]:
     """``"16x16"`` -> ``(16, 16)``; ConfigError (naming option ``name``) otherwise."""
-    m = re.fullmatch(r"\s*(\d{1,9})\s*[xX*]\s*(\d{1,9})\s*", text)
+    m = re.fullmatch(r"\s*([0-9]{1,9})\s*[xX*]\s*([0-9]{1,9})\s*", text)
     if not m:
-        if re.fullmatch(r"\s*\d+\s*[xX*]\s*\d+\s*", text):
+        if re.fullmatch(r"\s*[0-9]+\s*[xX*]\s*[0-9]+\s*", text):
             raise ConfigError(f"{name}: rows and cols must be between 1 and {MAX_ARRAY_SIDE}, "
                               f"not {_shown(text)}")
         raise ConfigError(f"{name} must be ROWSxCOLS (e.g. 16x16), not {_shown(text)}")
@@ -104,8 +104,15 @@ def parse_array(text: str, name: str = "--array") -> tuple[int, int]:
     return rows, cols
 
 
+#: A plain decimal number (ASCII digits; no ``1_0``, no other scripts' digits) or nan/inf.
+_NUMBER = re.compile(r"\s*[+-]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
+                     r"|nan|inf|infinity)\s*", re.IGNORECASE)
+
+
 def _positive(name: str, text: str | float, bounds: tuple[float, float], unit: str) -> float:
     try:
+        if isinstance(text, str) and not _NUMBER.fullmatch(text):
+            raise ValueError(text)
         v = float(text)
     except (TypeError, ValueError, OverflowError):
         raise ConfigError(f"{name} must be a number, not {_shown(text)}") from None
@@ -120,7 +127,7 @@ def _positive(name: str, text: str | float, bounds: tuple[float, float], unit: s
 def parse_buffers(text: str, name: str = "--buffers") -> tuple[int, int, int]:
     """``"64"`` -> (64, 64, 64); ``"32,128,64"`` -> (32, 128, 64) (KiB)."""
     parts = [p.strip() for p in str(text).split(",")]
-    if len(parts) not in (1, 3) or not all(re.fullmatch(r"\d+", p) for p in parts):
+    if len(parts) not in (1, 3) or not all(re.fullmatch(r"[0-9]+", p) for p in parts):
         raise ConfigError(f"{name} must be KIB or ACT,WEIGHT,OUT in KiB, not {_shown(text)}")
     if any(len(p.lstrip("0")) > 9 for p in parts):
         raise ConfigError(f"{name} must be at most {MAX_BUFFER_KIB} KiB each, "
@@ -144,14 +151,14 @@ def hardware_from_options(board: str | None = None, array: str | None = None,
     Errors name the options as ``--{option_prefix}array`` etc. (``vs-`` for configuration B).
     """
     o = f"--{option_prefix}"
-    brd = get_board(board) if board else None
-    if array:
+    brd = get_board(board) if board is not None else None
+    if array is not None:
         rows, cols = parse_array(array, f"{o}array")
     elif brd is not None:
         rows = cols = brd.max_square_array(act_bits, weight_bits)
     else:
         rows, cols = DEFAULT_ARRAY
-    flow = Dataflow.parse(dataflow) if dataflow else Dataflow.WEIGHT_STATIONARY
+    flow = Dataflow.parse(dataflow) if dataflow is not None else Dataflow.WEIGHT_STATIONARY
     if clock_mhz is not None:
         clock = _positive(f"{o}clock-mhz", clock_mhz, CLOCK_MHZ_RANGE, "MHz")
     else:
@@ -162,7 +169,7 @@ def hardware_from_options(board: str | None = None, array: str | None = None,
         bpc = brd.dram_bytes_per_cycle(clock)
     else:
         bpc = MemoryConfig().dram_bytes_per_cycle
-    if buffers:
+    if buffers is not None:
         act, wgt, out = parse_buffers(buffers, f"{o}buffers")
     elif brd is not None:
         act, wgt, out = brd.default_buffer_kib()

@@ -6,11 +6,25 @@ import click
 import networkx as nx
 
 from ...errors import HwcnnError
-from ...fileio import STDOUT, check_output, check_output_dir, is_descriptor, write_text_atomic
+from ...fileio import (
+    STDOUT,
+    OutputError,
+    check_output,
+    check_output_dir,
+    is_descriptor,
+    write_text_atomic,
+)
 
 #: How ``-o`` behaves, for the commands' ``--help`` (README.md says the same at more length).
 OUTPUT_HELP = ("'-' is standard output; a file is replaced atomically (keeping its mode), a "
                "device or FIFO written into; the directory must exist.")
+
+
+def _not_empty(value: str, param: click.Parameter | None) -> None:
+    """``-o ''`` is a mistake (an unset shell variable), not "standard output" or ".". """
+    if value == "":
+        opt = param.opts[-1] if param is not None and param.opts else "-o"
+        raise OutputError(f"{opt}: the path is empty")
 
 
 class OutputFile(click.ParamType):
@@ -23,6 +37,7 @@ class OutputFile(click.ParamType):
     name = "file"
 
     def convert(self, value, param, ctx):  # type: ignore[no-untyped-def]
+        _not_empty(value, param)
         check_output(value)
         return value
 
@@ -36,6 +51,7 @@ class OutputDir(click.ParamType):
     name = "directory"
 
     def convert(self, value, param, ctx):  # type: ignore[no-untyped-def]
+        _not_empty(value, param)
         check_output_dir(value)
         return value
 
