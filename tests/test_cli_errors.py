@@ -1,8 +1,8 @@
 """CLI behaviour around files: unreadable specs, output paths, unknown ``--layer`` names.
 
 The product rule: user errors end with exit status 2 and exactly one ``hwcnn: error:`` line on
-stderr, no traceback and no (partial) output file. ``-o`` into a directory that does not exist yet
-creates it: :func:`hwcnn.fileio.write_bytes_atomic` makes the parent directories on purpose.
+stderr, no traceback and no (partial) output file. ``-o`` into a directory that does not exist is
+an error: no directory is created (tests/test_fileio.py covers the kinds of output path).
 """
 
 from __future__ import annotations
@@ -104,16 +104,14 @@ def test_bom_and_crlf_are_ordinary_text(spec: Path, tmp_path: Path, capsys: pyte
 
 @pytest.mark.parametrize(("command", "extra"), [("report", ["-f", "json"]), ("explain", []),
                                                 ("graph", ["-f", "dot"])])
-def test_output_into_new_directory_is_created(command: str, extra: list[str], spec: Path, tmp_path: Path,
-                                              capsys: pytest.CaptureFixture[str]) -> None:
-    to_stdout = run_cli([command, str(spec), *extra], capsys)
-    ok(to_stdout)
+def test_output_into_missing_directory_is_refused(command: str, extra: list[str], spec: Path,
+                                                  tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    """A mistyped directory must not silently become a new directory tree."""
     target = tmp_path / "new" / "deeper" / "out.txt"
-    run = run_cli([command, str(spec), *extra, "-o", str(target)], capsys)
-    ok(run)
-    assert run.out == ""
-    assert target.read_text(encoding="utf-8") == to_stdout.out
-    assert sorted(p.name for p in target.parent.iterdir()) == ["out.txt"], "temporary files left behind"
+    line = one_error_line(run_cli([command, str(spec), *extra, "-o", str(target)], capsys))
+    assert line == f"{PREFIX}{target}: directory {target.parent} does not exist"
+    assert not (tmp_path / "new").exists()
 
 
 def test_report_json_written_to_file_is_the_network(spec: Path, tmp_path: Path,
@@ -134,16 +132,14 @@ def test_output_parent_is_a_file(spec: Path, tmp_path: Path, capsys: pytest.Capt
     blocker.write_text("I am a file\n", encoding="utf-8")
     target = blocker / "out.json"
     line = one_error_line(run_cli(["report", str(spec), "-f", "json", "-o", str(target)], capsys))
-    assert str(target) in line or str(blocker) in line
+    assert line == f"{PREFIX}{target}: a parent in the path is not a directory"
     assert blocker.read_text(encoding="utf-8") == "I am a file\n"
 
 
 def test_output_is_a_directory(spec: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """click rejects it before hwcnn runs (usage error, status 2); nothing may be written."""
-    run = run_cli(["report", str(spec), "-o", str(tmp_path)], capsys)
-    assert run.crash is None and "Traceback" not in run.err
-    assert run.code == 2
-    assert "directory" in run.err.lower()
+    """Refused while the options are parsed (before any work); nothing may be written."""
+    line = one_error_line(run_cli(["report", str(spec), "-o", str(tmp_path)], capsys))
+    assert line == f"{PREFIX}{tmp_path}: is a directory"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["small.yaml"]
 
 
@@ -161,17 +157,17 @@ def test_output_directory_not_writable(spec: Path, tmp_path: Path, capsys: pytes
 def test_output_write_refused(spec: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                               capsys: pytest.CaptureFixture[str]) -> None:
     """The OS refusing the write (read-only mount, permissions; simulated because the tests may
-    run as root) is a user-facing problem: one line, status 2, nothing left behind."""
+    run as root) is a user-facing problem: one line naming the output, status 2, nothing left."""
     import hwcnn.fileio
 
-    def refuse(*args: object, **kwargs: object) -> None:
-        raise PermissionError(13, "Permission denied", str(tmp_path / "out"))
+    def refuse(fd: int, data: bytes) -> None:
+        raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(hwcnn.fileio.tempfile, "mkstemp", refuse)
-    target = tmp_path / "out" / "r.json"
+    monkeypatch.setattr(hwcnn.fileio, "_write_all", refuse)
+    target = tmp_path / "r.json"
     line = one_error_line(run_cli(["report", str(spec), "-f", "json", "-o", str(target)], capsys))
-    assert "Permission denied" in line
-    assert not target.exists()
+    assert line == f"{PREFIX}{target}: cannot write: Permission denied"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["small.yaml"]
 
 
 def test_failed_run_keeps_previous_output(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -240,15 +236,112 @@ def test_explain_known_layer_only_that_layer(spec: Path, capsys: pytest.CaptureF
     assert "40" in run.out  # 4 * (3*3*1 + 1) parameters
 
 
-# -- command-line usage mistakes (click's own errors: status 2, no traceback) -----------------
+# -- command-line usage mistakes: one line, status 2, pointing at --help ----------------------
 
 
-@pytest.mark.parametrize("args", [["report"], ["report", "{spec}", "-f", "xml"], ["nosuchcommand"],
-                                  ["graph", "{spec}", "--bogus"]],
-                         ids=["no-model", "bad-format", "unknown-command", "unknown-option"])
-def test_usage_errors(args: list[str], spec: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    run = run_cli([a.replace("{spec}", str(spec)) for a in args], capsys)
-    assert run.crash is None, run.crash
-    assert run.code == 2
-    assert "Traceback" not in run.err
-    assert "Error" in run.err
+@pytest.mark.parametrize(("args", "message"), [
+    (["report"], "Missing argument 'MODEL.yaml'. (see 'hwcnn report --help')"),
+    (["report", "{spec}", "-f", "xml"],
+     ("Invalid value for '-f' / '--format': 'xml' is not one of 'table', 'csv', 'json', "
+     "'markdown'. (see 'hwcnn report --help')")),
+    (["nosuchcommand"], "No such command 'nosuchcommand'. (see 'hwcnn --help')"),
+    (["graph", "{spec}", "--bogus"], "No such option '--bogus'. (see 'hwcnn graph --help')"),
+    (["report", "{spec}", "--board"], ("Option '--board' requires an argument. "
+                                      "(see 'hwcnn report --help')")),
+    (["explain", "{spec}", "extra.yaml"], ("Got unexpected extra argument (extra.yaml) "
+                                          "(see 'hwcnn explain --help')")),
+    (["rtl", "--rows", "two", "--cols", "2", "-o", "-"],
+     "Invalid value for '--rows': 'two' is not a valid integer. (see 'hwcnn rtl --help')"),
+    (["--bogus"], "No such option '--bogus'. (see 'hwcnn --help')"),
+], ids=["no-model", "bad-format", "unknown-command", "unknown-option", "missing-value",
+        "extra-argument", "not-an-integer", "top-level-option"])
+def test_usage_errors(args: list[str], message: str, spec: Path,
+                      capsys: pytest.CaptureFixture[str]) -> None:
+    line = one_error_line(run_cli([a.replace("{spec}", str(spec)) for a in args], capsys))
+    assert line == PREFIX + message
+
+
+def test_usage_error_echo_is_cut_short(spec: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A 100,000-character value is not echoed back whole."""
+    line = one_error_line(run_cli(["report", str(spec), "-f", "x" * 100_000], capsys))
+    assert len(line) < 300
+    assert line.endswith("... (see 'hwcnn report --help')")
+
+
+def test_help_still_works(capsys: pytest.CaptureFixture[str]) -> None:
+    run = run_cli(["report", "--help"], capsys)
+    assert run.code in (0, None) and run.err == ""
+    assert run.out.startswith("Usage: hwcnn report [OPTIONS] MODEL.yaml")
+
+
+# -- option values that used to give tracebacks or nonsense: one line naming the option -------
+
+_RANGE_CLOCK = "--clock-mhz must be between 1 and 5000 MHz, not "
+_RANGE_DRAM = "--dram-gbps must be between 0.001 and 10000 GB/s, not "
+_SEED = "Invalid value for '--seed': {} is not in the range 0<=x<=4294967295."
+
+
+@pytest.mark.parametrize(("command", "args", "message"), [
+    ("report", ["--dram-gbps", "1e-300"], _RANGE_DRAM + "'1e-300'"),  # was OverflowError
+    ("plot", ["--dram-gbps", "1e-300"], _RANGE_DRAM + "'1e-300'"),
+    ("report", ["--dram-gbps", "1e300"], _RANGE_DRAM + "'1e300'"),
+    ("report", ["--dram-gbps", "nan"], "--dram-gbps must be a positive number, not 'nan'"),
+    ("report", ["--dram-gbps", "inf"], "--dram-gbps must be a positive number, not 'inf'"),
+    ("report", ["--dram-gbps", "-1"], "--dram-gbps must be a positive number, not '-1'"),
+    ("report", ["--clock-mhz", "1e-300"], _RANGE_CLOCK + "'1e-300'"),
+    ("report", ["--clock-mhz", "1e300"], _RANGE_CLOCK + "'1e300'"),
+    ("report", ["--clock-mhz", "nan"], "--clock-mhz must be a positive number, not 'nan'"),
+    ("report", ["--clock-mhz", "-inf"], "--clock-mhz must be a positive number, not '-inf'"),
+    ("compare", ["--array", "4x4", "--vs-clock-mhz", "0.5"], "--vs-" + _RANGE_CLOCK[2:] + "'0.5'"),
+    ("compare", ["--array", "4x4", "--vs-array", "4x"],
+     "--vs-array must be ROWSxCOLS (e.g. 16x16), not '4x'"),
+    ("report", ["--array", "100000x100000"],
+     "--array: rows and cols must be between 1 and 1024, not '100000x100000'"),
+    ("report", ["--array", "9" * 5000 + "x2"],  # int() refuses 4,300+ digits: no ValueError
+     "--array: rows and cols must be between 1 and 1024, not '" + "9" * 40 + "...'"),
+    ("report", ["--buffers", "99999999999"],
+     "--buffers must be at most 1048576 KiB each, not '99999999999'"),
+    ("report", ["--buffers", "9" * 5000], "--buffers must be at most 1048576 KiB each, not '"
+     + "9" * 40 + "...'"),
+    ("quantize", ["--seed", "-1"], _SEED.format("-1")  # was numpy's ValueError
+     + " (see 'hwcnn quantize --help')"),
+    ("verify", ["--seed", "-1"], _SEED.format("-1") + " (see 'hwcnn verify --help')"),
+    ("quantize", ["--seed", "4294967296"], _SEED.format("4294967296")
+     + " (see 'hwcnn quantize --help')"),
+    ("quantize", ["--act-bits", "64"], ("unsupported activation width 64: the golden model "
+                                       "supports 2..16-bit activations and weights")),
+    ("report", ["--array", ""], "--array must be ROWSxCOLS (e.g. 16x16), not ''"),  # was: default
+    ("report", ["--buffers", ""], "--buffers must be KIB or ACT,WEIGHT,OUT in KiB, not ''"),
+    ("report", ["--dataflow", ""], "unknown dataflow ''; expected 'ws' or 'os'"),
+    ("report", ["--array", "\u0664x4"],  # Arabic-Indic digit four: int() would take it
+     "--array must be ROWSxCOLS (e.g. 16x16), not '\u0664x4'"),
+    ("report", ["--clock-mhz", "1_0"], "--clock-mhz must be a number, not '1_0'"),
+    ("report", ["--clock-mhz", "\uff11\uff10\uff10"],
+     "--clock-mhz must be a number, not '\uff11\uff10\uff10'"),
+    ("report", ["-o", ""], "--output: the path is empty"),  # was: written to stdout
+])
+def test_option_values_are_bounded(command: str, args: list[str], message: str, spec: Path,
+                                   tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = ["-o", str(tmp_path / "p.png")] if command == "plot" else []
+    hw = ["--array", "4x4"] if command in ("plot", "verify") else []
+    line = one_error_line(run_cli([command, str(spec), *hw, *args, *out], capsys))
+    assert line == PREFIX + message
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["small.yaml"]
+
+
+def test_rtl_empty_output_directory(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """``-o ''`` (an unset shell variable) must not mean the current directory."""
+    monkeypatch.chdir(tmp_path)
+    line = one_error_line(run_cli(["rtl", "--rows", "2", "--cols", "2", "-o", ""], capsys))
+    assert line == PREFIX + "--out-dir: the path is empty"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_rtl_huge_integer_is_cut_short(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A 4,000-digit --rows is a valid Python int: the config error echoes it, the line is cut."""
+    huge = "9" * 4000
+    line = one_error_line(run_cli(["rtl", "--rows", huge, "--cols", "2", "-o",
+                                   str(tmp_path / "rtl")], capsys))
+    assert line == (PREFIX + "array: rows must be between 1 and 1024, not " + huge)[:297] + "..."
+    assert not (tmp_path / "rtl").exists()

@@ -47,7 +47,7 @@ def test_csv_and_markdown_match_json():
 
 
 def test_report_writes_file_atomically(tmp_path, capsys):
-    out = tmp_path / "sub" / "r.json"
+    out = tmp_path / "r.json"
     try:
         main(["report", "models/tiny_cnn.yaml", "-f", "json", "-o", str(out)])
     except SystemExit as exc:

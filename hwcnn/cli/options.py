@@ -28,6 +28,18 @@ from ..errors import ConfigError
 DEFAULT_ARRAY = (16, 16)
 DEFAULT_CLOCK_MHZ = 100.0
 
+#: Sane ranges of the numeric options. Values outside are typos or nonsense, and extreme ones
+#: overflow later arithmetic (``--dram-gbps 1e-300`` gave a traceback); FPGA fabric clocks are
+#: tens to hundreds of MHz, off-chip bandwidths 0.01 GB/s (SPI flash) to ~1 TB/s (HBM).
+CLOCK_MHZ_RANGE = (1.0, 5000.0)
+DRAM_GBPS_RANGE = (0.001, 10_000.0)
+#: Largest array side (the same bound as :class:`~hwcnn.arch.config.ArrayConfig`).
+MAX_ARRAY_SIDE = 1024
+#: Largest on-chip buffer, KiB (1 GiB: far beyond any FPGA's block RAM).
+MAX_BUFFER_KIB = 1 << 20
+#: Longest option value echoed back in an error message.
+_ECHO = 40
+
 
 def hardware_options(prefix: str = "", label: str = "") -> Callable[[Any], Any]:
     """Decorator adding ``--{prefix}board/array/dataflow/clock-mhz/dram-gbps/buffers``.
@@ -69,64 +81,96 @@ def hardware_options(prefix: str = "", label: str = "") -> Callable[[Any], Any]:
     return deco
 
 
-def parse_array(text: str) -> tuple[int, int]:
-    """``"16x16"`` -> ``(16, 16)``; ConfigError otherwise."""
-    m = re.fullmatch(r"\s*(\d+)\s*[xX*]\s*(\d+)\s*", text)
+def _shown(text: object) -> str:
+    """``repr`` of an option value, cut short (a 10,000-character value is not echoed whole)."""
+    t = str(text)
+    return repr(t if len(t) <= _ECHO else t[:_ECHO] + "...")
+
+
+def parse_array(text: str, name: str = "--array") -> tuple[int, int]:
+    """``"16x16"`` -> ``(16, 16)``; ConfigError (naming option ``name``) otherwise."""
+    m = re.fullmatch(r"\s*([0-9]{1,9})\s*[xX*]\s*([0-9]{1,9})\s*", text)
     if not m:
-        raise ConfigError(f"--array must be ROWSxCOLS (e.g. 16x16), not {text!r}")
+        if re.fullmatch(r"\s*[0-9]+\s*[xX*]\s*[0-9]+\s*", text):
+            raise ConfigError(f"{name}: rows and cols must be between 1 and {MAX_ARRAY_SIDE}, "
+                              f"not {_shown(text)}")
+        raise ConfigError(f"{name} must be ROWSxCOLS (e.g. 16x16), not {_shown(text)}")
     rows, cols = int(m[1]), int(m[2])
     if rows < 1 or cols < 1:
-        raise ConfigError(f"--array needs at least one row and one column, not {text!r}")
+        raise ConfigError(f"{name} needs at least one row and one column, not {_shown(text)}")
+    if rows > MAX_ARRAY_SIDE or cols > MAX_ARRAY_SIDE:
+        raise ConfigError(f"{name}: rows and cols must be between 1 and {MAX_ARRAY_SIDE}, "
+                          f"not {_shown(text)}")
     return rows, cols
 
 
-def _positive(name: str, text: str | float) -> float:
+#: A plain decimal number (ASCII digits; no ``1_0``, no other scripts' digits) or nan/inf.
+_NUMBER = re.compile(r"\s*[+-]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
+                     r"|nan|inf|infinity)\s*", re.IGNORECASE)
+
+
+def _positive(name: str, text: str | float, bounds: tuple[float, float], unit: str) -> float:
     try:
+        if isinstance(text, str) and not _NUMBER.fullmatch(text):
+            raise ValueError(text)
         v = float(text)
-    except (TypeError, ValueError):
-        raise ConfigError(f"{name} must be a number, not {text!r}") from None
+    except (TypeError, ValueError, OverflowError):
+        raise ConfigError(f"{name} must be a number, not {_shown(text)}") from None
     if not math.isfinite(v) or v <= 0:
-        raise ConfigError(f"{name} must be a positive number, not {text!r}")
+        raise ConfigError(f"{name} must be a positive number, not {_shown(text)}")
+    lo, hi = bounds
+    if not lo <= v <= hi:
+        raise ConfigError(f"{name} must be between {lo:g} and {hi:g} {unit}, not {_shown(text)}")
     return v
 
 
-def parse_buffers(text: str) -> tuple[int, int, int]:
+def parse_buffers(text: str, name: str = "--buffers") -> tuple[int, int, int]:
     """``"64"`` -> (64, 64, 64); ``"32,128,64"`` -> (32, 128, 64) (KiB)."""
     parts = [p.strip() for p in str(text).split(",")]
-    if len(parts) not in (1, 3) or not all(re.fullmatch(r"\d+", p) for p in parts):
-        raise ConfigError(f"--buffers must be KIB or ACT,WEIGHT,OUT in KiB, not {text!r}")
+    if len(parts) not in (1, 3) or not all(re.fullmatch(r"[0-9]+", p) for p in parts):
+        raise ConfigError(f"{name} must be KIB or ACT,WEIGHT,OUT in KiB, not {_shown(text)}")
+    if any(len(p.lstrip("0")) > 9 for p in parts):
+        raise ConfigError(f"{name} must be at most {MAX_BUFFER_KIB} KiB each, "
+                          f"not {_shown(text)}")
     vals = [int(p) for p in parts] * (3 if len(parts) == 1 else 1)
     if min(vals) < 1:
-        raise ConfigError(f"--buffers must be at least 1 KiB each, not {text!r}")
+        raise ConfigError(f"{name} must be at least 1 KiB each, not {_shown(text)}")
+    if max(vals) > MAX_BUFFER_KIB:
+        raise ConfigError(f"{name} must be at most {MAX_BUFFER_KIB} KiB each, "
+                          f"not {_shown(text)}")
     return vals[0], vals[1], vals[2]
 
 
 def hardware_from_options(board: str | None = None, array: str | None = None,
                           dataflow: str | None = None, clock_mhz: str | float | None = None,
                           dram_gbps: str | float | None = None, buffers: str | None = None, *,
-                          act_bits: int = 8, weight_bits: int = 8, acc_bits: int = 32
-                          ) -> tuple[HardwareConfig, Board | None]:
-    """Build (and, with a board, fit-check) a hardware configuration from option values."""
-    brd = get_board(board) if board else None
-    if array:
-        rows, cols = parse_array(array)
+                          act_bits: int = 8, weight_bits: int = 8, acc_bits: int = 32,
+                          option_prefix: str = "") -> tuple[HardwareConfig, Board | None]:
+    """Build (and, with a board, fit-check) a hardware configuration from option values.
+
+    Errors name the options as ``--{option_prefix}array`` etc. (``vs-`` for configuration B).
+    """
+    o = f"--{option_prefix}"
+    brd = get_board(board) if board is not None else None
+    if array is not None:
+        rows, cols = parse_array(array, f"{o}array")
     elif brd is not None:
         rows = cols = brd.max_square_array(act_bits, weight_bits)
     else:
         rows, cols = DEFAULT_ARRAY
-    flow = Dataflow.parse(dataflow) if dataflow else Dataflow.WEIGHT_STATIONARY
+    flow = Dataflow.parse(dataflow) if dataflow is not None else Dataflow.WEIGHT_STATIONARY
     if clock_mhz is not None:
-        clock = _positive("--clock-mhz", clock_mhz)
+        clock = _positive(f"{o}clock-mhz", clock_mhz, CLOCK_MHZ_RANGE, "MHz")
     else:
         clock = brd.clock_mhz.value if brd is not None else DEFAULT_CLOCK_MHZ
     if dram_gbps is not None:
-        bpc = _positive("--dram-gbps", dram_gbps) * 1000.0 / clock
+        bpc = _positive(f"{o}dram-gbps", dram_gbps, DRAM_GBPS_RANGE, "GB/s") * 1000.0 / clock
     elif brd is not None:
         bpc = brd.dram_bytes_per_cycle(clock)
     else:
         bpc = MemoryConfig().dram_bytes_per_cycle
-    if buffers:
-        act, wgt, out = parse_buffers(buffers)
+    if buffers is not None:
+        act, wgt, out = parse_buffers(buffers, f"{o}buffers")
     elif brd is not None:
         act, wgt, out = brd.default_buffer_kib()
     else:

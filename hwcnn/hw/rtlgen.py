@@ -79,5 +79,10 @@ def generate(config: HardwareConfig, depths: BufferDepths) -> dict[str, str]:
 
 def write(config: HardwareConfig, depths: BufferDepths, out_dir: str | os.PathLike[str]
           ) -> list[Path]:
-    """Generate and write the files atomically into ``out_dir``; returns their paths."""
+    """Generate the files, then write them into ``out_dir``; returns their paths.
+
+    Nothing is written before generation succeeds. A new ``out_dir`` (its parent must exist)
+    appears only once every file is complete; in an existing one each file is replaced
+    atomically (see :func:`hwcnn.fileio.write_files_atomic`).
+    """
     return write_files_atomic(out_dir, generate(config, depths))

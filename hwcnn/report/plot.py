@@ -10,21 +10,28 @@ from __future__ import annotations
 import io
 import math
 import os
+import stat
 from collections.abc import Sequence
 from typing import Any
 
 from ..arch.config import HardwareConfig
 from ..boards.profiles import Board
 from ..errors import ConfigError
-from ..fileio import write_bytes_atomic
+from ..fileio import is_descriptor, write_bytes_atomic
 from .perf import LayerPerf, PerfTotals, totals
 
 FORMATS = {".png": "png", ".svg": "svg"}
 
 
 def check_path(path: str | os.PathLike[str]) -> str:
-    """The image format of ``path`` from its suffix; ConfigError unless .png or .svg."""
+    """The image format of ``path`` from its suffix; ConfigError unless .png or .svg.
+
+    A stream (``-``, ``/dev/stdout``, a character device or FIFO) without one of those suffixes
+    gets PNG.
+    """
     ext = os.path.splitext(os.fspath(path))[1].lower()
+    if ext not in FORMATS and _is_stream(path):
+        return "png"
     if ext not in FORMATS:
         raise ConfigError(f"plot file {os.fspath(path)!r} must end in .png or .svg")
     return FORMATS[ext]
@@ -109,6 +116,14 @@ def figure(rows: Sequence[LayerPerf], tot: PerfTotals, *, title: str,
     ax2.grid(True, which="both", linewidth=0.3)
     fig.tight_layout()
     return fig
+def _is_stream(path: str | os.PathLike[str]) -> bool:
+    if is_descriptor(path):
+        return True
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False
+    return stat.S_ISCHR(mode) or stat.S_ISFIFO(mode)
 
 
 def render(rows: Sequence[LayerPerf], tot: PerfTotals, *, title: str, fmt: str,

@@ -6,7 +6,57 @@ import click
 import networkx as nx
 
 from ...errors import HwcnnError
-from ...fileio import write_text_atomic
+from ...fileio import (
+    STDOUT,
+    OutputError,
+    check_output,
+    check_output_dir,
+    is_descriptor,
+    write_text_atomic,
+)
+
+#: How ``-o`` behaves, for the commands' ``--help`` (README.md says the same at more length).
+OUTPUT_HELP = ("'-' is standard output; a file is replaced atomically (keeping its mode), a "
+               "device or FIFO written into; the directory must exist.")
+
+
+def _not_empty(value: str, param: click.Parameter | None) -> None:
+    """``-o ''`` is a mistake (an unset shell variable), not "standard output" or ".". """
+    if value == "":
+        opt = param.opts[-1] if param is not None and param.opts else "-o"
+        raise OutputError(f"{opt}: the path is empty")
+
+
+class OutputFile(click.ParamType):
+    """An ``-o`` file: checked while the options are parsed, before any work.
+
+    ``-``, an existing regular file, character device or FIFO (symlinks followed), or a new
+    name in an existing directory; anything else is a one-line OutputError.
+    """
+
+    name = "file"
+
+    def convert(self, value, param, ctx):  # type: ignore[no-untyped-def]
+        _not_empty(value, param)
+        check_output(value)
+        return value
+
+
+OUTPUT_FILE = OutputFile()
+
+
+class OutputDir(click.ParamType):
+    """An ``-o`` directory: ``-``, an existing directory or a new name in an existing one."""
+
+    name = "directory"
+
+    def convert(self, value, param, ctx):  # type: ignore[no-untyped-def]
+        _not_empty(value, param)
+        check_output_dir(value)
+        return value
+
+
+OUTPUT_DIR = OutputDir()
 
 
 def model_argument(func):  # type: ignore[no-untyped-def]
@@ -34,9 +84,15 @@ def load_graph(model: str, strict: bool | None = None) -> nx.DiGraph:
 
 
 def emit(text: str, output: str | None) -> None:
-    """Print ``text`` or write it atomically to ``output``."""
-    if output:
+    """Print ``text`` (no ``output``, or ``-``) or write it to ``output`` (see hwcnn.fileio)."""
+    if output and output != STDOUT:
         write_text_atomic(output, text)
-        click.echo(f"wrote {output}", err=True)
+        wrote(output)
     else:
         click.echo(text, nl=False)
+
+
+def wrote(output: str, detail: str = "") -> None:
+    """``wrote FILE`` on stderr (not for ``-`` or ``/dev/stdout``: the output went there)."""
+    if not is_descriptor(output):
+        click.echo(f"wrote {output}{detail}", err=True)

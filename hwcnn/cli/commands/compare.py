@@ -20,7 +20,7 @@ import click
 from ...errors import ConfigError
 from ...report import perf
 from ..options import hardware_for_spec, hardware_options, progress_bar
-from .common import emit, load_graph, strict_option
+from .common import OUTPUT_FILE, OUTPUT_HELP, emit, load_graph, strict_option
 
 FORMATS = ("table", "markdown", "csv")
 
@@ -75,7 +75,8 @@ def _util(v: float | None) -> str:
               help="Summary mode: one row per model and board (comma-separated board ids).")
 @click.option("-f", "--format", "fmt", type=click.Choice(FORMATS), default="table",
               show_default=True)
-@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to FILE.")
+@click.option("-o", "--output", type=OUTPUT_FILE,
+              help="Write to FILE instead of stdout; " + OUTPUT_HELP)
 @strict_option
 def compare(models: tuple[str, ...], boards: str | None, fmt: str, output: str | None,
             strict: bool | None, **opts: str | None) -> None:
@@ -102,7 +103,7 @@ def _side_by_side(model: str, a_opts: dict, b_opts: dict, fmt: str,  # type: ign
                   strict: bool | None) -> str:
     g = load_graph(model, strict)
     hw_a, brd_a = hardware_for_spec(g, **a_opts)
-    hw_b, brd_b = hardware_for_spec(g, **b_opts)
+    hw_b, brd_b = hardware_for_spec(g, **b_opts, option_prefix="vs-")
     with progress_bar("estimating") as progress:
         ra = perf.estimate(g, hw_a, brd_a, progress)
         rb = perf.estimate(g, hw_b, brd_b, progress)

@@ -6,13 +6,14 @@ import click
 
 from ...errors import SpecError
 from ...report.explanation import explain as explain_text
-from .common import emit, load_graph, model_argument, strict_option
+from .common import OUTPUT_FILE, OUTPUT_HELP, emit, load_graph, model_argument, strict_option
 
 
 @click.command()
 @model_argument
 @click.option("--layer", "layer", metavar="NAME", help="Only this layer.")
-@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to FILE instead of stdout.")
+@click.option("-o", "--output", type=OUTPUT_FILE,
+              help="Write to FILE instead of stdout; " + OUTPUT_HELP)
 @strict_option
 def explain(model: str, layer: str | None, output: str | None, strict: bool | None) -> None:
     """Show how each layer's output size, parameters, MACs/ops and memory are calculated,

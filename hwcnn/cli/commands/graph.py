@@ -5,13 +5,14 @@ from __future__ import annotations
 import click
 
 from ...graph.export import to_dot, to_graphml
-from .common import emit, load_graph, model_argument, strict_option
+from .common import OUTPUT_FILE, OUTPUT_HELP, emit, load_graph, model_argument, strict_option
 
 
 @click.command()
 @model_argument
 @click.option("-f", "--format", "fmt", type=click.Choice(["dot", "graphml"]), default="dot", show_default=True)
-@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to FILE instead of stdout.")
+@click.option("-o", "--output", type=OUTPUT_FILE,
+              help="Write to FILE instead of stdout; " + OUTPUT_HELP)
 @strict_option
 def graph(model: str, fmt: str, output: str | None, strict: bool | None) -> None:
     """Export MODEL.yaml's layer graph (nodes = layers with shape and budget, edges = data flow).

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from .common import emit, load_graph, model_argument, strict_option
+from .common import OUTPUT_FILE, OUTPUT_HELP, emit, load_graph, model_argument, strict_option
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -33,7 +33,7 @@ def quant_options(func):  # type: ignore[no-untyped-def]
                           "default: --calib-n seeded uniform [-1, 1) images."),
         click.option("--calib-n", type=click.IntRange(1, 10_000), default=4, show_default=True,
                      help="Number of random calibration inputs when --calib is not given."),
-        click.option("--seed", type=int, default=0, show_default=True,
+        click.option("--seed", type=click.IntRange(0, 2**32 - 1), default=0, show_default=True,
                      help="Seed of the random weights and inputs."),
         click.option("--act-bits", type=int, default=None,
                      help="Activation width (default: the spec's formats, 8)."),
@@ -111,7 +111,8 @@ def _input_name(g) -> str:  # type: ignore[no-untyped-def]
               help="Number of random evaluation inputs (SQNR, max error, top-1 agreement).")
 @click.option("-f", "--format", "fmt", type=click.Choice(["table", "json"]), default="table",
               show_default=True)
-@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to FILE.")
+@click.option("-o", "--output", type=OUTPUT_FILE,
+              help="Write to FILE instead of stdout; " + OUTPUT_HELP)
 def quantize(model: str, inputs: str | None, n_eval: int, fmt: str, output: str | None,
              **opts: object) -> None:
     """Quantize MODEL.yaml and report, per layer: the number formats chosen, SQNR (dB) and max

@@ -6,16 +6,17 @@ import click
 
 from ...report.tables import FORMATS, budget_report, extend, render
 from ..options import hardware_options
-from .common import emit, load_graph, model_argument, strict_option
+from .common import OUTPUT_FILE, OUTPUT_HELP, emit, load_graph, model_argument, strict_option, wrote
 
 
 @click.command()
 @model_argument
 @click.option("-f", "--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
               help="Output format. JSON: {model, shape_order, formats, [hardware facts], layers, totals}.")
-@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to FILE instead of stdout.")
+@click.option("-o", "--output", type=OUTPUT_FILE,
+              help="Write to FILE instead of stdout; " + OUTPUT_HELP)
 @hardware_options()
-@click.option("--plot", "plot_file", type=click.Path(dir_okay=False), metavar="FILE",
+@click.option("--plot", "plot_file", type=OUTPUT_FILE, metavar="FILE",
               help="Also draw latency bars and a roofline chart (.png or .svg); implies a hardware estimate.")
 @strict_option
 def report(model: str, fmt: str, output: str | None, strict: bool | None, plot_file: str | None,
@@ -58,5 +59,5 @@ def report(model: str, fmt: str, output: str | None, strict: bool | None, plot_f
             write_plot(plot_file, rows, tot,
                        title=f"{g.graph['spec'].name}{where}, {a.rows}x{a.cols} {a.dataflow.value.upper()}",
                        peak_ops_per_cycle=2.0 * a.pes, bytes_per_cycle=hw.memory.dram_bytes_per_cycle)
-            click.echo(f"wrote {plot_file}", err=True)
+            wrote(plot_file)
     emit(render(rep, fmt), output)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import click
 
 from ...arch.config import ArrayConfig, Dataflow, HardwareConfig
-from ...errors import ConfigError
+from ...fileio import STDOUT
 from ...hw.params import BufferDepths
+from .common import OUTPUT_DIR
 
 
 @click.command()
@@ -27,8 +28,10 @@ from ...hw.params import BufferDepths
               help="Parameter (bias/M0/shift) buffer words.")
 @click.option("--acc-depth", type=int, default=BufferDepths().acc, show_default=True,
               help="Accumulator buffer words (weight stationary; the largest tile M).")
-@click.option("-o", "--out-dir", type=click.Path(file_okay=False), required=True,
-              help="Directory for hwcnn_top.v (created; files are written atomically).")
+@click.option("-o", "--out-dir", type=OUTPUT_DIR, required=True,
+              help="Directory for hwcnn_top.v, or '-' to print it. A new directory (its "
+                   "parent must exist) appears only once complete; in an existing one each "
+                   "file is replaced atomically.")
 def rtl(rows: int, cols: int, dataflow: str, act_bits: int, weight_bits: int, acc_bits: int,
         act_depth: int, weight_depth: int, out_depth: int, param_depth: int, acc_depth: int,
         out_dir: str) -> None:
@@ -44,9 +47,9 @@ def rtl(rows: int, cols: int, dataflow: str, act_bits: int, weight_bits: int, ac
         weight_bits=weight_bits, acc_bits=acc_bits))
     depths = BufferDepths(act=act_depth, weight=weight_depth, out=out_depth,
                           param=param_depth, acc=acc_depth)
-    try:
-        paths = rtlgen.write(config, depths, out_dir)
-    except OSError as exc:
-        raise ConfigError(f"cannot write {out_dir}: {exc.strerror or exc}") from exc
-    for p in paths:
+    if out_dir == STDOUT:
+        for text in rtlgen.generate(config, depths).values():
+            click.echo(text, nl=False)
+        return
+    for p in rtlgen.write(config, depths, out_dir):
         click.echo(str(p))

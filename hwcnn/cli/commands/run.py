@@ -10,7 +10,7 @@ import numpy as np
 
 from ...errors import ConfigError
 from ...fileio import write_bytes_atomic
-from .common import model_argument
+from .common import OUTPUT_FILE, OUTPUT_HELP, model_argument, wrote
 from .quantize import _input_name, build, quant_options
 
 
@@ -32,8 +32,8 @@ def npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
 @click.option("--input", "input_path", required=True, type=click.Path(dir_okay=False),
               help=".npy input: one image (C, H, W) or a batch (N, C, H, W). Integer dtype = "
                    "already quantized to the input format; float dtype = quantized here.")
-@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
-              help=".npz to write: one int array per layer, keyed by layer name.")
+@click.option("-o", "--output", required=True, type=OUTPUT_FILE,
+              help=".npz to write: one int array per layer, keyed by layer name; " + OUTPUT_HELP)
 @click.option("--layers", help="Comma-separated layer names to save (default: every layer).")
 def run(model: str, input_path: str, output: str, layers: str | None, **opts: object) -> None:
     """Run MODEL.yaml in the bit-exact golden model on --input and write integer outputs.
@@ -67,8 +67,8 @@ def run(model: str, input_path: str, output: str, layers: str | None, **opts: ob
               .astype(np.int32 if qnet.policy.act_bits > 16 else np.int16
                       if qnet.policy.act_bits > 8 else np.int8) for n in names}
     write_bytes_atomic(output, npz_bytes(arrays))
-    click.echo(f"wrote {output} ({len(arrays)} layers, {len(batch)} input"
-               f"{'s' if len(batch) != 1 else ''})", err=True)
+    wrote(output, f" ({len(arrays)} layers, {len(batch)} input"
+                  f"{'s' if len(batch) != 1 else ''})")
 
 
 def _peek(path: str) -> np.ndarray | None:

@@ -7,11 +7,12 @@ import json
 import click
 
 from ...frontend.schema import full_schema
-from .common import emit
+from .common import OUTPUT_FILE, OUTPUT_HELP, emit
 
 
 @click.command()
-@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to FILE instead of stdout.")
+@click.option("-o", "--output", type=OUTPUT_FILE,
+              help="Write to FILE instead of stdout; " + OUTPUT_HELP)
 def schema(output: str | None) -> None:
     """Print the JSON Schema of MODEL.yaml files (for editors that validate YAML, e.g. with
     yaml-language-server). Shape checks (kernel vs input size, branch shapes) are done by
