@@ -9,7 +9,7 @@ from hwcnn.errors import ConfigError
 from hwcnn.frontend.spec import parse_spec
 from hwcnn.graph.build import build_graph
 from hwcnn.report import perf
-from hwcnn.report.energy import HOROWITZ_45NM, get_table, layer_energy, sram_traffic
+from hwcnn.report.energy import get_table, layer_energy, sram_traffic
 
 SPEC = """name: t
 input: [16, 1, 1]

@@ -19,7 +19,6 @@ from hwcnn.arch.scalesim_timing import (
 from hwcnn.errors import ConfigError, SpecError
 from hwcnn.frontend.scalesim import read_config, read_topology
 
-
 # -- the formula on hand-worked layers ----------------------------------------------------------
 
 def test_output_stationary_by_hand() -> None:
@@ -177,22 +176,22 @@ HEAD = ALEXNET.splitlines()[0]
 
 @pytest.mark.parametrize("body,message", [
     ("", "{p}: empty topology file"),
-    ("Name, a, b\nx,1,2,", "{p}:1: header must start 'Layer name, IFMAP Height, ...' "
-                          "(convolution) or 'Layer Name, M, N, K' (GEMM)"),
+    ("Name, a, b\nx,1,2,", ("{p}:1: header must start 'Layer name, IFMAP Height, ...' "
+                          "(convolution) or 'Layer Name, M, N, K' (GEMM)")),
     (HEAD + "\n", "{p}: topology has a header but no layers"),
-    (HEAD + "\nConv1,224,224,11,11,3,96,", "{p}:2: layer 'Conv1': a convolution row needs a "
-                                           "name and 7 values (got 6)"),
-    (HEAD + "\nConv1,224,224,11,eleven,3,96,4,", "{p}:2: layer 'Conv1': filter width must be "
-                                                 "an integer, not 'eleven'"),
-    (HEAD + "\nConv1,224,224,11,11,0,96,4,", "{p}:2: layer 'Conv1': channels must be at least "
-                                             "1, not 0"),
-    (HEAD + "\nConv1,5,5,7,7,3,96,1,", "{p}:2: layer 'Conv1': filter 7x7 is larger than the "
-                                       "IFMAP 5x5"),
+    (HEAD + "\nConv1,224,224,11,11,3,96,", ("{p}:2: layer 'Conv1': a convolution row needs a "
+                                           "name and 7 values (got 6)")),
+    (HEAD + "\nConv1,224,224,11,eleven,3,96,4,", ("{p}:2: layer 'Conv1': filter width must be "
+                                                 "an integer, not 'eleven'")),
+    (HEAD + "\nConv1,224,224,11,11,0,96,4,", ("{p}:2: layer 'Conv1': channels must be at least "
+                                             "1, not 0")),
+    (HEAD + "\nConv1,5,5,7,7,3,96,1,", ("{p}:2: layer 'Conv1': filter 7x7 is larger than the "
+                                       "IFMAP 5x5")),
     (HEAD + "\nA,5,5,1,1,3,9,1,\nA,5,5,1,1,3,9,1,", "{p}:3: layer 'A': duplicate layer name"),
-    (HEAD + "\nA,5,5,1,1,3,9,1,2:4,", "{p}:2: layer 'A': sparsity 2:4 is not supported "
-                                      "(only dense layers, 1:1)"),
-    ("Layer Name, M, N, K,\nfc,10,20,", "{p}:2: layer 'fc': a GEMM row needs name, M, N, K "
-                                        "(got 2 values)"),
+    (HEAD + "\nA,5,5,1,1,3,9,1,2:4,", ("{p}:2: layer 'A': sparsity 2:4 is not supported "
+                                      "(only dense layers, 1:1)")),
+    ("Layer Name, M, N, K,\nfc,10,20,", ("{p}:2: layer 'fc': a GEMM row needs name, M, N, K "
+                                        "(got 2 values)")),
 ])
 def test_malformed_topologies(tmp_path: Path, body: str, message: str) -> None:
     p = _write(tmp_path, "bad.csv", body)
@@ -229,15 +228,15 @@ def test_reads_a_config(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("edit,message", [
     (("ArrayWidth:     16\n", ""), "{p}: [architecture_presets]: missing ArrayWidth"),
-    (("ArrayHeight:    32", "ArrayHeight: -4"), "{p}: [architecture_presets]: ArrayHeight "
-                                                 "must be a positive integer, not '-4'"),
-    (("Dataflow : is", "Dataflow : rs"), "{p}: [architecture_presets]: Dataflow must be os, "
-                                         "ws or is, not 'rs'"),
+    (("ArrayHeight:    32", "ArrayHeight: -4"), ("{p}: [architecture_presets]: ArrayHeight "
+                                                 "must be a positive integer, not '-4'")),
+    (("Dataflow : is", "Dataflow : rs"), ("{p}: [architecture_presets]: Dataflow must be os, "
+                                         "ws or is, not 'rs'")),
     (("[run_presets]\nInterfaceBandwidth: USER\n", ""), "{p}: missing section [run_presets]"),
-    (("InterfaceBandwidth: USER", "InterfaceBandwidth: FAST"), "{p}: [run_presets]: "
-     "InterfaceBandwidth must be CALC or USER, not 'FAST'"),
-    (("[general]", "general"), "{p}: not a SCALE-Sim configuration: File contains no section "
-                               "headers"),
+    (("InterfaceBandwidth: USER", "InterfaceBandwidth: FAST"), ("{p}: [run_presets]: "
+     "InterfaceBandwidth must be CALC or USER, not 'FAST'")),
+    (("[general]", "general"), ("{p}: not a SCALE-Sim configuration: File contains no section "
+                               "headers")),
 ])
 def test_malformed_configs(tmp_path: Path, edit: tuple[str, str], message: str) -> None:
     text = SCALE_CFG.format(mode="USER").replace(*edit)

@@ -105,13 +105,23 @@ def _dense(path: str, lineno: int, layer: str, text: str) -> None:
 
 
 def read_topology(path: str | os.PathLike[str], form: str | None = None) -> ScaleSimTopology:
-    """Parse a SCALE-Sim topology CSV; ``form`` ``conv``/``gemm`` (default: from the header)."""
+    """Read a SCALE-Sim topology CSV (see :func:`parse_topology`)."""
     p = os.fspath(path)
     try:
         with open(p, encoding="utf-8") as fh:
-            lines = fh.read().splitlines()
+            text = fh.read()
+    except OSError as exc:
+        raise SpecError(f"cannot read topology: {exc.strerror}", file=p) from None
     except UnicodeDecodeError:
         raise SpecError("not a text file", file=p) from None
+    return parse_topology(text, file=p, form=form)
+
+
+def parse_topology(text: str, *, file: str, form: str | None = None) -> ScaleSimTopology:
+    """Parse topology text; ``form`` ``conv``/``gemm`` (default: from the header); ``file``
+    names the topology (its stem) and labels errors."""
+    p = file
+    lines = text.splitlines()
     numbered = [(i + 1, ln) for i, ln in enumerate(lines) if ln.strip()]
     if not numbered:
         raise SpecError("empty topology file", file=p)
@@ -157,8 +167,8 @@ def read_topology(path: str | os.PathLike[str], form: str | None = None) -> Scal
         if fh_ > ih or fw > iw:
             raise SpecError(f"filter {fh_}x{fw} is larger than the IFMAP {ih}x{iw}", file=p,
                             layer=name, line=lineno)
-        rec = dict(line=lineno, ifmap_h=ih, ifmap_w=iw, filter_h=fh_, filter_w=fw,
-                   filters=nf, stride_h=st, stride_w=st)
+        rec = {"line": lineno, "ifmap_h": ih, "ifmap_w": iw, "filter_h": fh_, "filter_w": fw,
+               "filters": nf, "stride_h": st, "stride_w": st}
         if "DP" in name:  # SCALE-Sim's depthwise convention
             layers.extend(ScaleSimLayer(name=f"{name}Channel_{c}", channels=1, **rec)
                           for c in range(ch))
@@ -218,5 +228,5 @@ def read_config(path: str | os.PathLike[str]) -> ScaleSimConfig:
                           dataflow=df, bandwidth=bandwidth)
 
 
-__all__ = ["ScaleSimConfig", "ScaleSimLayer", "ScaleSimTopology", "read_config",
-           "read_topology"]
+__all__ = ["ScaleSimConfig", "ScaleSimLayer", "ScaleSimTopology", "parse_topology",
+           "read_config", "read_topology"]

@@ -21,6 +21,7 @@ compute and stall over all tiles equals the end-to-end cycle count exactly.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -154,7 +155,7 @@ def simulate(compute: Ints, dram_read: Ints, dram_write: Ints, bytes_per_cycle: 
     # (All times are >= 0, so the 0 start values act as "no such tile".)
     port = ld = int(load[0])
     e1 = sd1 = sd2 = 0
-    for a, b in zip(bounds[:-1], bounds[1:]):
+    for a, b in itertools.pairwise(bounds):
         c, s, o, nl, no = c_l[a], s_l[a], o_l[a], nl_l[a], no_l[a]
         t = a
         while t < b:

@@ -34,6 +34,7 @@ own depthwise GEMM count MAC and DRAM energy but no buffer traffic.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -66,7 +67,7 @@ class EnergyTable:
         pts = self.sram_pj_per_byte
         if size_bytes <= pts[0][0]:
             return pts[0][1]
-        for (s0, e0), (s1, e1) in zip(pts, pts[1:]):
+        for (s0, e0), (s1, e1) in itertools.pairwise(pts):
             if size_bytes <= s1:
                 f = (math.log2(size_bytes) - math.log2(s0)) / (math.log2(s1) - math.log2(s0))
                 return e0 + f * (e1 - e0)
