@@ -331,3 +331,20 @@ def test_sweep_file_and_parquet(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert run.code == 0, run.err
     table = pq.read_table(tmp_path / "r.parquet").to_pylist()
     assert [int(r["cycles"]) for r in _csv_rows(tmp_path / "r.csv")] == [r["cycles"] for r in table]
+
+
+def test_a_configuration_that_cannot_run_is_a_row_with_a_note(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "r.csv"
+    run = run_cli(["sweep", LENET, "--buffers", "1,64", "--engine", "inprocess", "-o", str(out),
+                   "--pareto", "latency,dsp"], capsys)
+    assert run.code == 0, run.err
+    assert "2 points (2 computed, 0 reused, 1 cannot run the model (see the note column))" \
+        in run.err
+    small, big = _csv_rows(out)
+    assert small["note"] == ("layer 's2': output buffer too small for one pool tile: needs "
+                             "1.1 KiB, have 1 KiB")
+    assert small["cycles"] == small["latency_ms"] == ""
+    assert big["note"] == "" and int(big["cycles"]) > 0
+    front_lines = run.out.splitlines()[2:]
+    assert len(front_lines) == 1 and " 64 " in front_lines[0]    # the failed point is not on it

@@ -210,20 +210,23 @@ def evaluate(src: ModelSource, p: Point, *, layers: bool = False,
                                   "native_minus_scalesim": diff, "why": why,
                                   "dram_bytes": None, "energy_uj": None})
         row = {**key, **_rounded(total, macs, p), "compute_cycles": total, "stall_cycles": 0,
-               "dram_bytes": None, **_resources(src, p), "energy_uj": None}
+               "dram_bytes": None, **_resources(src, p), "energy_uj": None, "note": ""}
         return row, per_layer
     if src.kind != "spec":
         raise SpecError("a SCALE-Sim topology has no layer graph for the native estimate; "
                         "use --timing scalesim", file=src.file)
     hw = hardware(src, p)
     g = graph_of(src)
-    rows = _estimate(src.file, src.digest, src.text, src.strict, hw)
+    try:
+        rows = _estimate(src.file, src.digest, src.text, src.strict, hw)
+    except HwcnnError as exc:  # e.g. buffers too small for a layer: a point, not a crash
+        return {**key, **_resources(src, p), "note": str(exc)}, []
     tot = perf.totals(rows, hw)
     energies = layer_energy(g, rows, hw, get_table(energy_node))
     row = {**key, **_rounded(tot.total_cycles, tot.macs, p),
            "compute_cycles": tot.compute_cycles, "stall_cycles": tot.stall_cycles,
            "dram_bytes": tot.dram_bytes, **_resources(src, p),
-           "energy_uj": round(sum(e.total_pj for e in energies) / 1e6, 3)}
+           "energy_uj": round(sum(e.total_pj for e in energies) / 1e6, 3), "note": ""}
     if layers:
         for r, e in zip(rows, energies):
             if not r.tiles:

@@ -32,6 +32,7 @@ METRICS: tuple[tuple[str, type, str], ...] = (
     ("bram_kib", int, "on-chip buffers, activation + weight + output KiB"),
     ("bram_pct", float, "of the board's on-chip RAM"),
     ("energy_uj", float, "ESTIMATE, Horowitz 45 nm figures (hwcnn.report.energy)"),
+    ("note", str, "why the configuration cannot run the model (metrics empty), else empty"),
 )
 COLUMNS: tuple[tuple[str, type], ...] = KEY_COLUMNS + tuple((n, t) for n, t, _ in METRICS)
 LAYER_COLUMNS: tuple[tuple[str, type], ...] = KEY_COLUMNS + (

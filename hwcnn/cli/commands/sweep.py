@@ -162,6 +162,8 @@ def sweep(models: tuple[str, ...], **opts: Any) -> None:
                         energy_node=opts["energy_node"], progress=progress)
     where = f"wrote {opts['output']}: " if opts["output"] else ""
     note = f", {len(out.skipped)} skipped (do not fit their board)" if out.skipped else ""
+    failed = sum(1 for r in out.rows if r.get("note"))
+    note += f", {failed} cannot run the model (see the note column)" if failed else ""
     click.echo(f"{where}{len(out.rows)} points ({out.computed} computed, {out.reused} reused"
                f"{note})", err=True)
     if opts["per_layer"]:
