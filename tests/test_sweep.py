@@ -348,3 +348,28 @@ def test_a_configuration_that_cannot_run_is_a_row_with_a_note(
     assert big["note"] == "" and int(big["cycles"]) > 0
     front_lines = run.out.splitlines()[2:]
     assert len(front_lines) == 1 and " 64 " in front_lines[0]    # the failed point is not on it
+
+
+def test_an_interrupted_sweep_keeps_its_finished_points(tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    models = {k: v for k, v in _sources().items() if k == "lenet5"}
+    axes = Axes(models=("lenet5",), arrays=((4, 4), (8, 8), (16, 16)), dataflows=("ws",))
+    out = str(tmp_path / "r.csv")
+    real = ev.evaluate
+    calls = [0]
+
+    def stop_at_third(src, p, **kw):  # type: ignore[no-untyped-def]
+        calls[0] += 1
+        if calls[0] == 3:
+            raise KeyboardInterrupt
+        return real(src, p, **kw)
+
+    monkeypatch.setattr(ev, "evaluate", stop_at_third)
+    with pytest.raises(KeyboardInterrupt):
+        run_sweep(models, axes, output=out, engine="inprocess", batch_size=1)
+    assert [r["rows"] for r in _csv_rows(tmp_path / "r.csv")] == ["4", "8"]
+    monkeypatch.setattr(ev, "evaluate", real)
+    again = run_sweep(models, axes, output=out, engine="inprocess")
+    assert (again.computed, again.reused) == (1, 2)
+    run_sweep(models, axes, output=str(tmp_path / "w.csv"), engine="inprocess")
+    assert (tmp_path / "r.csv").read_bytes() == (tmp_path / "w.csv").read_bytes()
