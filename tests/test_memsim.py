@@ -79,3 +79,80 @@ def test_roofline_bound() -> None:
     assert r.intensity == 20.0 and r.ridge == 8.0
     r = memsim.roofline(macs=1000, dram_bytes=1000, compute_cycles=50, pes=16, bytes_per_cycle=4.0)
     assert r.bound == "memory"
+
+
+# -- the fast simulate against a plain loop ---------------------------------------------------
+
+def _loop_reference(compute, dram_read, dram_write, bw, dbl):  # type: ignore[no-untyped-def]
+    """The tile-by-tile loop of the module docstring, kept here as the reference: each tile's
+    start, end and write-back, in program order, with the port serving requests in order."""
+    import math
+
+    n = len(compute)
+    comp = [int(c) for c in compute]
+    load = [0 if b <= 0 else math.ceil(int(b) / bw - 1e-9) for b in dram_read]
+    store = [0 if b <= 0 else math.ceil(int(b) / bw - 1e-9) for b in dram_write]
+    overlap = [False] + [bool(dbl[t]) and bool(dbl[t - 1]) for t in range(1, n)]
+    start, end, store_done, load_done = [0] * n, [0] * n, [0] * n, [0] * n
+    port = load_done[0] = load[0]
+    for t in range(n):
+        ready = load_done[t]
+        if t >= 1:
+            ready = max(ready, end[t - 1])
+            ready = max(ready, store_done[t - 2] if overlap[t] and t >= 2 else
+                        0 if overlap[t] else store_done[t - 1])
+        start[t] = ready
+        end[t] = ready + comp[t]
+        if t + 1 < n:
+            free = end[t - 1] if overlap[t + 1] and t >= 1 else (0 if overlap[t + 1] else end[t])
+            port = max(port, free) + load[t + 1]
+            load_done[t + 1] = port
+        port = max(port, end[t]) + store[t]
+        store_done[t] = port
+    total = max(end[-1], store_done[-1])
+    stall = [start[0]] + [start[t] - end[t - 1] for t in range(1, n)]
+    stall[-1] += total - end[-1]
+    return start, end, stall, load, store, total
+
+
+def _runs(rng: np.random.Generator, n_runs: int) -> tuple[np.ndarray, ...]:
+    """Random programs made of runs of identical tiles (as a layer's tiles are)."""
+    parts: list[list[int | bool]] = [[], [], [], []]
+    for _ in range(n_runs):
+        length = int(rng.choice([1, 2, 3, 7, 50, 400]))
+        row = (int(rng.integers(0, 300)), int(rng.choice([0, *rng.integers(1, 5000, 3)])),
+               int(rng.choice([0, *rng.integers(1, 2000, 3)])), bool(rng.random() < 0.75))
+        for p, v in zip(parts, row):
+            p.extend([v] * length)
+    return tuple(np.asarray(p) for p in parts)
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_simulate_equals_the_loop_on_random_programs(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    for trial in range(25):
+        if trial % 2:
+            comp, rd, wr, dbl = _runs(rng, int(rng.integers(1, 12)))
+        else:  # fully random, no runs
+            n = int(rng.integers(1, 60))
+            comp, rd, wr = rng.integers(0, 300, n), rng.integers(0, 5000, n), rng.integers(0, 2000, n)
+            dbl = rng.random(n) < 0.7
+        bw = float(rng.choice([1.0, 3.5, 16.0, 13.3, 64.0]))
+        got = memsim.simulate(comp, rd, wr, bw, double_buffered=dbl)
+        start, end, stall, load, store, total = _loop_reference(comp, rd, wr, bw, dbl)
+        assert got.start.tolist() == start
+        assert got.end.tolist() == end
+        assert got.stall.tolist() == stall
+        assert got.load_cycles.tolist() == load and got.store_cycles.tolist() == store
+        assert got.total == total
+
+
+def test_the_reference_loop_differs_when_the_schedule_does() -> None:
+    """Negative control: the comparison sees a one-cycle change in one tile of a long run."""
+    comp, rd, wr = np.full(500, 40), np.full(500, 640), np.full(500, 64)
+    base = _loop_reference(comp, rd, wr, 16.0, np.ones(500, bool))
+    comp2 = comp.copy()
+    comp2[321] += 1
+    got = memsim.simulate(comp2, rd, wr, 16.0)
+    assert got.end.tolist() != base[1]
+    assert got.end.tolist() == _loop_reference(comp2, rd, wr, 16.0, np.ones(500, bool))[1]

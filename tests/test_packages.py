@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent / "hwcnn"
 
 #: the stage packages in pipeline order
 PACKAGES = ("arch", "frontend", "graph", "numerics", "compiler", "machine", "hw", "boards",
-            "report", "cli")
+            "report", "explore", "cli")
 #: cross-cutting modules every package may use
 CORE = {"errors", "fileio", ""}
 #: top-level modules that are not stages: the Python API (a front door, like cli)
@@ -35,6 +35,8 @@ ALLOWED: dict[str, set[str]] = {
     "hw": {"arch", "numerics.fixedpoint"},
     "boards": {"arch"},
     "report": {"arch", "frontend", "graph", "numerics", "compiler", "machine", "boards"},
+    "explore": {"arch", "frontend", "graph", "numerics", "compiler", "machine", "boards",
+                "report"},
     "cli": set(PACKAGES) - {"cli"},
     "api": set(PACKAGES),
 }

@@ -72,6 +72,7 @@ COMMANDS: dict[str, str] = {
     "plot": "hwcnn.cli.commands.plot:plot",
     "compare": "hwcnn.cli.commands.compare:compare",
     "verify": "hwcnn.cli.commands.verify:verify",
+    "sweep": "hwcnn.cli.commands.sweep:sweep",
 }
 
 

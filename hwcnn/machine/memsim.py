@@ -21,6 +21,7 @@ compute and stall over all tiles equals the end-to-end cycle count exactly.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -72,6 +73,15 @@ def transfer_cycles(nbytes: int, bytes_per_cycle: float) -> int:
     return math.ceil(nbytes / bytes_per_cycle - 1e-9)
 
 
+def _transfer_array(nbytes: np.ndarray, bytes_per_cycle: float) -> np.ndarray:
+    """:func:`transfer_cycles` of every entry (the same float arithmetic, element-wise)."""
+    if not bytes_per_cycle > 0:
+        raise ConfigError(f"DRAM bandwidth must be positive, not {bytes_per_cycle!r} bytes/cycle")
+    b = np.asarray(nbytes, dtype=np.int64)
+    cyc = np.ceil(b / bytes_per_cycle - 1e-9).astype(np.int64)
+    return np.where(b > 0, cyc, 0)
+
+
 def simulate(compute: Ints, dram_read: Ints, dram_write: Ints, bytes_per_cycle: float, *,
              double_buffered: Sequence[bool] | np.ndarray | None = None) -> Timeline:
     """Run the double-buffered pipeline described in the module docstring.
@@ -86,6 +96,17 @@ def simulate(compute: Ints, dram_read: Ints, dram_write: Ints, bytes_per_cycle: 
         Per tile: whether it fits half of each buffer (default: all). Two neighbours overlap
         (load/store of one during the compute of the other) only when both do; a tile that
         needs whole buffers waits for its predecessor to finish and be written back.
+
+    Notes
+    -----
+    The schedule is a max-plus recurrence on five times (DRAM port free, load of the next
+    tile done, end of the previous tile, write-back done of the two previous tiles); every
+    step only takes maxima and adds durations, so shifting the state by ``d`` cycles shifts
+    the next state by ``d``. Inside a run of identical tiles (same compute, transfers and
+    buffering, as a layer's tiles mostly are) the pipeline therefore repeats exactly once one
+    step moves every time by the same ``d``: the rest of the run is filled with NumPy as
+    ``d``-cycle steps instead of being stepped tile by tile. The result is identical to
+    stepping every tile (``tests/test_memsim.py`` checks it against a plain loop).
 
     Examples
     --------
@@ -103,47 +124,69 @@ def simulate(compute: Ints, dram_read: Ints, dram_write: Ints, bytes_per_cycle: 
     >>> t.start.tolist(), t.stall.tolist(), t.total
     ([2, 15], [2, 4], 26)
     """
-    n = len(compute)
-    dbl = [True] * n if double_buffered is None else [bool(x) for x in double_buffered]
+    comp = np.asarray(compute, dtype=np.int64).reshape(-1)
+    n = len(comp)
+    dbl = (np.ones(n, dtype=bool) if double_buffered is None
+           else np.asarray(double_buffered, dtype=bool).reshape(-1))
     if not (len(dram_read) == len(dram_write) == len(dbl) == n):
         raise ValueError("compute, dram_read, dram_write and double_buffered need one entry per tile")
+    load = _transfer_array(np.asarray(dram_read).reshape(-1), bytes_per_cycle)
+    store = _transfer_array(np.asarray(dram_write).reshape(-1), bytes_per_cycle)
     if n == 0:
         z = np.zeros(0, dtype=np.int64)
         return Timeline(compute=z, stall=z, start=z, end=z, load_cycles=z, store_cycles=z, total=0)
-    comp = [int(c) for c in compute]
-    load = [transfer_cycles(int(b), bytes_per_cycle) for b in dram_read]
-    store = [transfer_cycles(int(b), bytes_per_cycle) for b in dram_write]
     # overlap[t]: tiles t-1 and t use opposite buffer halves.
-    overlap = [False] + [dbl[t] and dbl[t - 1] for t in range(1, n)]
-    start = [0] * n
-    end = [0] * n
-    store_done = [0] * n
-    load_done = [0] * n
-    port = load_done[0] = load[0]
-    for t in range(n):
-        ready = load_done[t]
-        if t >= 1:
-            ready = max(ready, end[t - 1])
-            # The output half this tile writes must have been drained to DRAM.
-            ready = max(ready, store_done[t - 2] if overlap[t] and t >= 2 else
-                        0 if overlap[t] else store_done[t - 1])
-        start[t] = ready
-        end[t] = ready + comp[t]
-        if t + 1 < n:  # prefetch first, then write back (port serves in program order)
-            free = end[t - 1] if overlap[t + 1] and t >= 1 else (0 if overlap[t + 1] else end[t])
-            port = max(port, free) + load[t + 1]
-            load_done[t + 1] = port
-        port = max(port, end[t]) + store[t]
-        store_done[t] = port
-    total = max(end[-1], store_done[-1])
-    start_a = np.asarray(start, dtype=np.int64)
-    end_a = np.asarray(end, dtype=np.int64)
-    prev_end = np.concatenate(([0], end_a[:-1]))
-    stall = start_a - prev_end
-    stall[-1] += total - end_a[-1]
-    return Timeline(compute=np.asarray(comp, dtype=np.int64), stall=stall, start=start_a,
-                    end=end_a, load_cycles=np.asarray(load, dtype=np.int64),
-                    store_cycles=np.asarray(store, dtype=np.int64), total=int(total))
+    overlap = np.zeros(n, dtype=bool)
+    overlap[1:] = dbl[1:] & dbl[:-1]
+    next_load = np.zeros(n, dtype=np.int64)
+    next_load[:-1] = load[1:]
+    next_overlap = np.zeros(n, dtype=bool)
+    next_overlap[:-1] = overlap[1:]
+    # Step t depends on these five numbers; runs of equal steps are extrapolated.
+    params = np.stack([comp, store, overlap, next_load, next_overlap], axis=1)
+    cuts = np.flatnonzero((params[1:] != params[:-1]).any(axis=1)) + 1
+    bounds = [0, *cuts.tolist(), n]
+    start = np.zeros(n, dtype=np.int64)
+    end = np.zeros(n, dtype=np.int64)
+    store_done = np.zeros(n, dtype=np.int64)
+    c_l, s_l, o_l = comp.tolist(), store.tolist(), overlap.tolist()
+    nl_l, no_l = next_load.tolist(), next_overlap.tolist()
+    # State before step t: port free, load of t done, end of t-1, store of t-1 / t-2 done.
+    # (All times are >= 0, so the 0 start values act as "no such tile".)
+    port = ld = int(load[0])
+    e1 = sd1 = sd2 = 0
+    for a, b in itertools.pairwise(bounds):
+        c, s, o, nl, no = c_l[a], s_l[a], o_l[a], nl_l[a], no_l[a]
+        t = a
+        while t < b:
+            before = (port, ld, e1, sd1, sd2)
+            ready = max(ld, e1, sd2 if o else sd1)
+            e = ready + c
+            # prefetch the next tile first (into the half tile t-1 used, or after t itself)
+            port = max(port, e1 if no else e) + nl
+            ld = port
+            port = max(port, e) + s
+            sd2, sd1, e1 = sd1, port, e
+            start[t], end[t], store_done[t] = ready, e, port
+            t += 1
+            d = port - before[0]
+            if t < b and ld - before[1] == d and e1 - before[2] == d and sd1 - before[3] == d \
+                    and sd2 - before[4] == d:
+                # periodic from here on: every later step of the run adds d to every time
+                steps = np.arange(1, b - t + 1, dtype=np.int64) * d
+                start[t:b] = ready + steps
+                end[t:b] = e + steps
+                store_done[t:b] = port + steps
+                shift = (b - t) * d
+                port, ld, e1, sd1, sd2 = port + shift, ld + shift, e1 + shift, sd1 + shift, \
+                    sd2 + shift
+                t = b
+    total = int(max(end[-1], store_done[-1]))
+    prev_end = np.concatenate(([0], end[:-1]))
+    stall = start - prev_end
+    stall[-1] += total - end[-1]
+    return Timeline(compute=comp, stall=stall, start=start, end=end, load_cycles=load,
+                    store_cycles=store, total=total)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
