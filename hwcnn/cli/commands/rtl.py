@@ -7,6 +7,7 @@ import click
 from ...arch.config import ArrayConfig, Dataflow, HardwareConfig
 from ...errors import ConfigError
 from ...hw.params import BufferDepths
+from ..options import max_memory_option
 
 
 @click.command()
@@ -29,21 +30,26 @@ from ...hw.params import BufferDepths
               help="Accumulator buffer words (weight stationary; the largest tile M).")
 @click.option("-o", "--out-dir", type=click.Path(file_okay=False), required=True,
               help="Directory for hwcnn_top.v (created; files are written atomically).")
+@max_memory_option
 def rtl(rows: int, cols: int, dataflow: str, act_bits: int, weight_bits: int, acc_bits: int,
         act_depth: int, weight_depth: int, out_depth: int, param_depth: int, acc_depth: int,
-        out_dir: str) -> None:
+        out_dir: str, max_memory: int) -> None:
     """Generate reproducible Verilog (top module hwcnn_top) for an R x C systolic array.
 
     Same options -> byte-identical output (no timestamps or paths). The host interface, the
-    tile descriptor and the exact cycle counts are documented in rtl/README.md.
+    tile descriptor and the exact cycle counts are documented in rtl/README.md. Arrays of
+    more than 1,024 PEs or buffers of more than 4 Mbit are refused (elaboration time and
+    memory measured in hwcnn/hw/elaboration.py).
     """
     from ...hw import rtlgen
+    from ...hw.elaboration import check_elaboration
 
     config = HardwareConfig(array=ArrayConfig(
         rows=rows, cols=cols, dataflow=Dataflow.parse(dataflow), act_bits=act_bits,
         weight_bits=weight_bits, acc_bits=acc_bits))
     depths = BufferDepths(act=act_depth, weight=weight_depth, out=out_depth,
                           param=param_depth, acc=acc_depth)
+    check_elaboration(config, depths, max_memory)
     try:
         paths = rtlgen.write(config, depths, out_dir)
     except OSError as exc:
