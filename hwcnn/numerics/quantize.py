@@ -16,7 +16,8 @@ Scheme (symmetric, zero point 0, see ``docs/numerics.md``):
   BatchNorm (after the fold) is fused as the clamp ``[0, hi]``; the absorbed layers become
   aliases of the fused layer's output;
 * output scales come from calibration: float64 reference runs on sample inputs, statistic
-  max |x| (or a percentile of |x|) per tensor; max/avg pooling and stand-alone activations keep
+  max |x| (or a percentile of |x|) per tensor (below 2**-100 the tensor counts as zero, scale 1;
+  a reference that overflows float64 is an error naming the layer); max/avg pooling and stand-alone activations keep
   their input's scale.
 """
 
@@ -39,7 +40,7 @@ from .fixedpoint import Overflow, Rounding
 from .floatref import run_float
 from .fusion import fusion_chains, inherits_scale, scale_groups
 from .golden_ops import Requant, conv_matrix, gemm_dtype
-from .weights import Params
+from .weights import FLUSH_BELOW, Params
 
 
 class Calibration(enum.Enum):
@@ -180,7 +181,9 @@ def _stat(values: list[np.ndarray], policy: QuantPolicy) -> float:
 
 
 def _scale(stat: float, qmax: int, pow2: bool) -> float:
-    if stat <= 0.0 or not math.isfinite(stat):
+    # A tensor whose largest value is below FLUSH_BELOW counts as zero (as side inputs do):
+    # its scale would leave float64's normal range and the multipliers with it.
+    if stat < FLUSH_BELOW or not math.isfinite(stat):
         return 1.0
     s = stat / qmax
     return 2.0 ** math.ceil(math.log2(s)) if pow2 else s
