@@ -184,3 +184,31 @@ def test_estimate_bounds_the_measured_peak(source) -> None:
         tracemalloc.stop()
     est = budget.estimate(g, calib_n=4, eval_n=8).bytes - budget.BASE_BYTES
     assert peak <= est <= 6 * peak + budget.OBJECT_BYTES, (peak, est)
+
+
+def test_verify_cyclesim_of_a_big_network_is_refused_by_its_cycles(tmp_path, capsys) -> None:
+    spec = str(MODELS / "vgg16.yaml")
+    _refused(["verify", spec, "--engine", "cyclesim", "--array", "16x16"], capsys, tmp_path,
+             re.escape(f"hwcnn: error: {spec}: the stepped model would step about ")
+             + r"[\d,]+" + re.escape(" cycles, more than 5,000,000; use --engine golden"))
+
+
+@pytest.mark.parametrize("name, array", [("tiny_cnn", "4x4"), ("lenet5", "8x8")])
+def test_stepped_cycles_estimate_is_close_to_the_stepped_model(name, array) -> None:
+    """The cyclesim work estimate against the cycles the stepped model actually steps."""
+    from hwcnn.cli.options import hardware_for_spec
+    from hwcnn.compiler.lowering import lower
+    from hwcnn.machine.execution import execute
+    from hwcnn.numerics.golden import quantize_input
+    from hwcnn.numerics.quantize import calibration_inputs, quantize_network
+    from hwcnn.numerics.weights import init_weights
+
+    g = model_graph(name)
+    shape = g.nodes["input"]["out_shape"]
+    qnet = quantize_network(g, init_weights(g, 0), calibration_inputs(shape, 1, 0))
+    hw, _ = hardware_for_spec(g, board=None, array=array, dataflow=None, clock_mhz=None,
+                              dram_gbps=None, buffers=None)
+    x = quantize_input(qnet, calibration_inputs(shape, 1, 1)[0])
+    stepped = sum(le.cycles for le in execute(lower(g, hw), qnet, x, "cyclesim").layers)
+    est = budget.estimate(g, calib_n=1, eval_n=1, hw=hw, engine="cyclesim").cycles
+    assert 0.9 * stepped <= est <= 1.1 * stepped, (est, stepped)

@@ -29,8 +29,9 @@ Work: the float and golden passes together may do at most :data:`MAX_MACS` multi
 ``verify`` runs every tile in Python; :func:`estimate` counts them (GEMM tiles from the
 lowering's own tile choice, :func:`hwcnn.compiler.gemm.choose_gemm`; pool tiles bounded by
 channel folds x output rows) and :func:`enforce` refuses more than :data:`MAX_TILES` (golden
-engine, measured ~40 us per tile: about a minute) or more than :data:`MAX_STEPPED_CYCLES`
-stepped cycles (cyclesim engine, which steps every cycle of every tile).
+engine, measured 60-90 us per tile) or more than :data:`MAX_STEPPED_CYCLES` stepped cycles
+(cyclesim engine, which steps every cycle of every tile: measured 28-40 us per cycle; the
+cycles are the lowering's closed forms for GEMMs, ops for the pool unit).
 """
 
 from __future__ import annotations
@@ -56,10 +57,10 @@ OBJECT_BYTES = 4 << 20
 LAYER_BYTES = 16 << 10
 #: Integer temporaries of an element-wise requantize / clamp / add pass, per output element.
 TEMPS = 6
-#: Tiles ``verify --engine golden`` runs (about a minute at the measured ~40 us per tile).
+#: Tiles ``verify --engine golden`` runs (measured 60-90 us of CPU per tile: 2-3 minutes).
 MAX_TILES = 2_000_000
-#: Cycles ``verify --engine cyclesim`` steps (the stepped model: ~1 us per cycle and PE row).
-MAX_STEPPED_CYCLES = 200_000_000
+#: Cycles ``verify --engine cyclesim`` steps (measured 28-40 us per cycle: 2-3 minutes).
+MAX_STEPPED_CYCLES = 5_000_000
 #: Multiply-accumulates of all float and golden passes (~1-3 minutes of BLAS on 2 cores).
 MAX_MACS = 2 * 10**12
 #: Bytes held per tile: the lowering's per-tile arrays plus one tile record when iterated.
