@@ -41,7 +41,9 @@ from __future__ import annotations
 import math
 import os
 import struct
+import tokenize
 import zipfile
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import IO
@@ -92,7 +94,9 @@ def read_header(fh: IO[bytes], where: str) -> ArrayHeader:
         else:
             raise DataError(f"{where}: .npy format version {version[0]}.{version[1]} is not "
                             "supported (1.0 or 2.0)")
-    except (ValueError, EOFError, OSError, zipfile.BadZipFile, SyntaxError, TypeError) as exc:
+    except (ValueError, EOFError, OSError, zipfile.BadZipFile, zlib.error, SyntaxError,
+            TypeError, KeyError, IndexError, tokenize.TokenError) as exc:
+        # NumPy parses the header dict with ast/tokenize: a damaged one raises any of these
         raise DataError(f"{where}: not a readable .npy array ({_short(exc)})") from None
     if dtype.hasobject:
         raise DataError(f"{where}: object arrays (pickles) are refused")
@@ -222,7 +226,7 @@ def load_weights(path: str | os.PathLike[str], g: nx.DiGraph) -> Params:
             check_keys(members, want, where)
             raw = {key: _read_member(zf, info, want[key], f"{where}: tensor {key!r}")
                    for key, info in members.items()}
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError, RuntimeError,
+    except (OSError, ValueError, zipfile.BadZipFile, zlib.error, EOFError, RuntimeError,
             NotImplementedError) as exc:
         raise DataError(f"{where}: not a readable .npz file ({_short(exc)})") from None
     return check_params(raw, g, where)
