@@ -215,3 +215,34 @@ def progress_bar(label: str, enabled: bool | None = None) -> Iterator[Callable[[
             prog.update(task, completed=done, total=total)
 
         yield update
+
+
+_SIZE_UNITS = {"": 1, "b": 1, "k": 1 << 10, "kb": 10**3, "kib": 1 << 10, "m": 1 << 20,
+               "mb": 10**6, "mib": 1 << 20, "g": 1 << 30, "gb": 10**9, "gib": 1 << 30,
+               "t": 1 << 40, "tb": 10**12, "tib": 1 << 40}
+
+
+def parse_size(text: str, name: str = "--max-memory") -> int:
+    """``"512M"``/``"8GiB"``/``"2e9"`` -> bytes (K/M/G/T are binary, KB/MB/... decimal)."""
+    m = re.fullmatch(r"\s*(\d+(?:\.\d*)?(?:[eE]\d{1,2})?)\s*([A-Za-z]{0,3})\s*", str(text))
+    unit = m[2].lower() if m else ""
+    if not m or unit not in _SIZE_UNITS:
+        raise ConfigError(f"{name} must be a size such as 4GiB, 512M or 2000000000, "
+                          f"not {str(text)[:40]!r}")
+    value = float(m[1]) * _SIZE_UNITS[unit]
+    if not 1 <= value <= 1 << 60:
+        raise ConfigError(f"{name} must be between 1 byte and 1 EiB, not {str(text)[:40]!r}")
+    return int(value)
+
+
+def max_memory_option(func: Any) -> Any:
+    """``--max-memory SIZE``: the memory budget checked before a command allocates (value in
+    bytes as ``max_memory``, the default from :func:`hwcnn.machine.budget.default_max_memory`)."""
+    def convert(ctx: click.Context, param: click.Parameter, value: str | None) -> int:
+        from ..machine.budget import default_max_memory
+
+        return default_max_memory() if value is None else parse_size(value)
+
+    return click.option("--max-memory", "max_memory", metavar="SIZE", callback=convert,
+                        help="Refuse to start when the estimated peak memory exceeds SIZE "
+                             "(e.g. 4GiB, 512M; default: half the machine's RAM).")(func)

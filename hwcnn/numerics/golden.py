@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import DataError
+from ..errors import ConfigError, DataError
 from ..frontend import layers as L
 from . import fixedpoint as fp
 from .floatref import run_float
@@ -157,14 +157,35 @@ def dequantize(ql: QLayer, q: np.ndarray) -> np.ndarray:
     return q.astype(np.float64) * ql.out.scale
 
 
+def sqnr_db(signal: float, noise: float) -> float:
+    """``10 log10(signal / noise)``, defined on degenerate data too.
+
+    ``noise == 0`` (the golden output equals the reference exactly, including an all-zero
+    layer) gives ``+inf`` -- shown as "exact"; a zero reference with a nonzero error gives
+    ``-inf``. Sums that overflowed (not finite) raise ValueError: callers sum in units of the
+    output scale, where that cannot happen for accepted inputs.
+    """
+    if not (math.isfinite(signal) and math.isfinite(noise)):
+        raise ValueError(f"SQNR of non-finite sums {signal!r} / {noise!r}")
+    if noise == 0:
+        return math.inf
+    if signal == 0:
+        return -math.inf
+    return 10 * math.log10(signal / noise)
+
+
 def evaluate(qnet: QuantizedNetwork, params: Params, inputs: Sequence[np.ndarray]) -> Evaluation:
     """Run float reference and golden model on ``inputs``; per-layer SQNR, max error, top-1.
 
-    SQNR = 10 log10(sum ref^2 / sum (ref - deq)^2) over all inputs, where ``deq`` is the
-    golden integer output times its scale and ``ref`` the float64 output of the last layer the
-    QLayer computes (:attr:`QLayer.tail`). Top-1 agreement compares argmax of the network
-    output (the logits; a trailing softmax does not change the argmax).
+    SQNR = 10 log10(sum ref^2 / sum (ref - deq)^2) over all inputs (:func:`sqnr_db`), where
+    ``deq`` is the golden integer output times its scale and ``ref`` the float64 output of the
+    last layer the QLayer computes (:attr:`QLayer.tail`); both sums are accumulated in units
+    of the layer's output scale (the ratio is the same; the sums cannot overflow). Top-1
+    agreement compares argmax of the network output (the logits; a trailing softmax does not
+    change the argmax). At least one input is required (an empty batch has no statistics).
     """
+    if not len(inputs):
+        raise ConfigError("evaluation needs at least one input (the batch is empty)")
     sig = {q.name: 0.0 for q in qnet.layers}
     err = dict(sig)
     max_err = dict(sig)
@@ -174,13 +195,18 @@ def evaluate(qnet: QuantizedNetwork, params: Params, inputs: Sequence[np.ndarray
     out_name = qnet.outputs[-1]
     out_q = qnet.by_name[out_name]
     for x in inputs:
-        ref = run_float(qnet.graph, params, x)
+        with np.errstate(over="ignore", invalid="ignore"):   # overflow is checked below
+            ref = run_float(qnet.graph, params, x)
         res = run_network(qnet, quantize_input(qnet, x))
         for ql in qnet.layers:
             r = ref[ql.tail].reshape(-1)
+            if not np.all(np.isfinite(r)):
+                raise DataError(f"layer {ql.tail!r}: the float64 reference overflows "
+                                "(values beyond 1e308) on the evaluation inputs")
             d = dequantize(ql, res.tensors[ql.name]).reshape(-1)
-            sig[ql.name] += float(np.sum(r * r))
-            err[ql.name] += float(np.sum((r - d) ** 2))
+            rs, es = r / ql.out.scale, (r - d) / ql.out.scale
+            sig[ql.name] += float(np.sum(rs * rs))
+            err[ql.name] += float(np.sum(es * es))
             max_err[ql.name] = max(max_err[ql.name], float(np.max(np.abs(r - d), initial=0.0)))
             max_ref[ql.name] = max(max_ref[ql.name], float(np.max(np.abs(r), initial=0.0)))
             sat[ql.name] += res.saturated[ql.name]
@@ -188,8 +214,11 @@ def evaluate(qnet: QuantizedNetwork, params: Params, inputs: Sequence[np.ndarray
             agree += 1
     rows = []
     for ql in qnet.layers:
-        sqnr = math.inf if err[ql.name] == 0 else (
-            -math.inf if sig[ql.name] == 0 else 10 * math.log10(sig[ql.name] / err[ql.name]))
+        try:
+            sqnr = sqnr_db(sig[ql.name], err[ql.name])
+        except ValueError:
+            raise DataError(f"layer {ql.tail!r}: the quantization error overflows float64 "
+                            "(values too large for the reference)") from None
         wfmt = ""
         if ql.weight_scale is not None:
             bits = qnet.policy.weight_bits
@@ -203,4 +232,4 @@ def evaluate(qnet: QuantizedNetwork, params: Params, inputs: Sequence[np.ndarray
 
 
 __all__ = ["Evaluation", "GoldenResult", "LayerError", "check_input", "evaluate", "gemm_tile",
-           "pool_tile", "quantize_input", "run_network"]
+           "pool_tile", "quantize_input", "run_network", "sqnr_db"]

@@ -16,7 +16,8 @@ Scheme (symmetric, zero point 0, see ``docs/numerics.md``):
   BatchNorm (after the fold) is fused as the clamp ``[0, hi]``; the absorbed layers become
   aliases of the fused layer's output;
 * output scales come from calibration: float64 reference runs on sample inputs, statistic
-  max |x| (or a percentile of |x|) per tensor; max/avg pooling and stand-alone activations keep
+  max |x| (or a percentile of |x|) per tensor (below 2**-100 the tensor counts as zero, scale 1;
+  a reference that overflows float64 is an error naming the layer); max/avg pooling and stand-alone activations keep
   their input's scale.
 """
 
@@ -30,7 +31,7 @@ from dataclasses import dataclass, field
 import networkx as nx
 import numpy as np
 
-from ..errors import ConfigError, SpecError
+from ..errors import ConfigError, DataError, SpecError
 from ..frontend import layers as L
 from ..graph.build import ordered_nodes, output_names
 from ..graph.shapes import Window
@@ -39,7 +40,7 @@ from .fixedpoint import Overflow, Rounding
 from .floatref import run_float
 from .fusion import fusion_chains, inherits_scale, scale_groups
 from .golden_ops import Requant, conv_matrix, gemm_dtype
-from .weights import Params
+from .weights import FLUSH_BELOW, Params
 
 
 class Calibration(enum.Enum):
@@ -180,7 +181,9 @@ def _stat(values: list[np.ndarray], policy: QuantPolicy) -> float:
 
 
 def _scale(stat: float, qmax: int, pow2: bool) -> float:
-    if stat <= 0.0 or not math.isfinite(stat):
+    # A tensor whose largest value is below FLUSH_BELOW counts as zero (as side inputs do):
+    # its scale would leave float64's normal range and the multipliers with it.
+    if stat < FLUSH_BELOW or not math.isfinite(stat):
         return 1.0
     s = stat / qmax
     return 2.0 ** math.ceil(math.log2(s)) if pow2 else s
@@ -225,7 +228,8 @@ def quantize_network(g: nx.DiGraph, params: Params, calib: Sequence[np.ndarray],
     if not calib:
         raise ConfigError("calibration needs at least one input")
     chains, alias = fusion_chains(g)
-    runs = [run_float(g, params, x) for x in calib]
+    with np.errstate(over="ignore", invalid="ignore"):   # overflow is checked below
+        runs = [run_float(g, params, x) for x in calib]
     pow2 = policy.scale_mode is ScaleMode.POW2
     qmax = (1 << (policy.act_bits - 1)) - 1
     q: dict[str, QLayer] = {}
@@ -240,7 +244,11 @@ def quantize_network(g: nx.DiGraph, params: Params, calib: Sequence[np.ndarray],
         tail = chain[-1] if chain else name
         if not inherits_scale(g.nodes[name]["layer"]):
             root = group[name]
-            stats[root] = max(stats.get(root, 0.0), _stat([r[tail] for r in runs], policy))
+            st = _stat([r[tail] for r in runs], policy)
+            if not math.isfinite(st):
+                raise DataError(f"layer {tail!r}: the float64 reference overflows (values beyond "
+                                "1e308) on the calibration inputs")
+            stats[root] = max(stats.get(root, 0.0), st)
 
     def fmt_of(name: str) -> TensorFormat:
         return TensorFormat(scale=_scale(stats.get(group[name], 0.0), qmax, pow2),
@@ -265,50 +273,58 @@ def quantize_network(g: nx.DiGraph, params: Params, calib: Sequence[np.ndarray],
                           if isinstance(g.nodes[c]["layer"], L.Activation)), None)
         common = {"name": name, "layer": layer, "inputs": ins, "fused": chain,
                   "window": node["window"]}
-        match layer:
-            case L.Input():
-                out = fmt_of(name)
-                q[name] = QLayer(**common, out=out, lo=out.lo, hi=out.hi)
-                input_name = name
-            case L.Conv() | L.Dense() | L.BatchNorm():
-                q[name] = _quantize_gemm(g, name, node, layer, chain, params, in_fmts[0],
-                                         fmt_of(name),
-                                         getattr(layer, "activation", None) or fused_act, policy,
-                                         common, rq)
-            case L.Pool(op=L.PoolOp.SUM):
-                out = fmt_of(name)
-                m0, sh = _multiplier(np.array(in_fmts[0].scale / out.scale), pow2)
-                q[name] = QLayer(**common, out=out, lo=out.lo, hi=out.hi,
-                                 requant=rq(int(m0), int(sh), out.lo, out.hi))
-            case L.Pool() | L.GlobalAvgPool() | L.Flatten():
-                out = in_fmts[0]
-                q[name] = QLayer(**common, out=out, lo=out.lo, hi=out.hi)
-            case L.Activation(fn=fn):
-                out = in_fmts[0]
-                lo, hi = _clamp(out, fn)
-                q[name] = QLayer(**common, out=out, lo=lo, hi=hi)
-            case L.Add():
-                out = fmt_of(name)
-                lo, hi = _clamp(out, fused_act)
-                reals = np.array([f.scale / out.scale for f in in_fmts])
-                _, shifts = _multiplier(reals, pow2)
-                # REAL: the largest ratio keeps a full 31-bit m0; POW2: every m0 is exact.
-                shift = int(shifts.max() if pow2 else shifts.min())
-                m0s = [int(fp.round_half_away(r * 2.0 ** shift)) for r in reals]
-                if max(m0s) >= 1 << 31:
-                    raise ConfigError(f"layer {name!r}: add operand scales differ too much")
-                q[name] = QLayer(**common, out=out, lo=lo, hi=hi, add_m0=tuple(m0s),
-                                 add_shift=shift, requant=rq(1, shift, lo, hi, fused_act))
-            case L.Concat():
-                out = fmt_of(name)
-                rqs = []
-                for f in in_fmts:
-                    m0, sh = _multiplier(np.array(f.scale / out.scale), pow2)
-                    rqs.append(rq(int(m0), int(sh), out.lo, out.hi))
-                q[name] = QLayer(**common, out=out, lo=out.lo, hi=out.hi, concat_rq=tuple(rqs))
-            case _:
-                raise SpecError(f"{L.kind_name(layer)} is not supported by the golden model",
-                                layer=name, line=layer.line)
+        try:
+            with np.errstate(divide="raise", over="raise", invalid="raise"):
+                match layer:
+                    case L.Input():
+                        out = fmt_of(name)
+                        q[name] = QLayer(**common, out=out, lo=out.lo, hi=out.hi)
+                        input_name = name
+                    case L.Conv() | L.Dense() | L.BatchNorm():
+                        q[name] = _quantize_gemm(g, name, node, layer, chain, params, in_fmts[0],
+                                                 fmt_of(name),
+                                                 getattr(layer, "activation", None) or fused_act, policy,
+                                                 common, rq)
+                    case L.Pool(op=L.PoolOp.SUM):
+                        out = fmt_of(name)
+                        m0, sh = _multiplier(np.array(in_fmts[0].scale / out.scale), pow2)
+                        q[name] = QLayer(**common, out=out, lo=out.lo, hi=out.hi,
+                                         requant=rq(int(m0), int(sh), out.lo, out.hi))
+                    case L.Pool() | L.GlobalAvgPool() | L.Flatten():
+                        out = in_fmts[0]
+                        q[name] = QLayer(**common, out=out, lo=out.lo, hi=out.hi)
+                    case L.Activation(fn=fn):
+                        out = in_fmts[0]
+                        lo, hi = _clamp(out, fn)
+                        q[name] = QLayer(**common, out=out, lo=lo, hi=hi)
+                    case L.Add():
+                        out = fmt_of(name)
+                        lo, hi = _clamp(out, fused_act)
+                        reals = np.array([f.scale / out.scale for f in in_fmts])
+                        _, shifts = _multiplier(reals, pow2)
+                        # REAL: the largest ratio keeps a full 31-bit m0; POW2: every m0 is exact.
+                        shift = int(shifts.max() if pow2 else shifts.min())
+                        m0s = [int(fp.round_half_away(r * 2.0 ** shift)) for r in reals]
+                        if max(m0s) >= 1 << 31:
+                            raise ConfigError(f"layer {name!r}: add operand scales differ too much")
+                        q[name] = QLayer(**common, out=out, lo=lo, hi=hi, add_m0=tuple(m0s),
+                                         add_shift=shift, requant=rq(1, shift, lo, hi, fused_act))
+                    case L.Concat():
+                        out = fmt_of(name)
+                        rqs = []
+                        for f in in_fmts:
+                            m0, sh = _multiplier(np.array(f.scale / out.scale), pow2)
+                            rqs.append(rq(int(m0), int(sh), out.lo, out.hi))
+                        q[name] = QLayer(**common, out=out, lo=out.lo, hi=out.hi, concat_rq=tuple(rqs))
+                    case _:
+                        raise SpecError(f"{L.kind_name(layer)} is not supported by the golden model",
+                                        layer=name, line=layer.line)
+        except (ValueError, FloatingPointError) as exc:
+            # A multiplier out of range: the float activations of the calibration inputs grew
+            # (or decayed) beyond what 31-bit requantization represents, e.g. a deep chain.
+            ref = stats.get(group[name], 0.0)
+            raise DataError(f"layer {name!r}: cannot quantize: {exc} (float activations up to "
+                            f"{ref:.3g} on the calibration inputs)") from None
     outs = tuple(dict.fromkeys(head(n) for n in output_names(g)))
     full_alias = {n: head(n) for n in g}
     return QuantizedNetwork(name=g.graph.get("name") or g.name, graph=g, policy=policy,

@@ -16,17 +16,37 @@ batchnorm   ``gamma``,   ``(channels,)`` each                             y = ga
             ``var``
 =========== ============ ================================================ ===================
 
-Every expected key must be present, no other key may be, shapes must match exactly, values
-must be finite (and ``var >= 0``). Violations raise :class:`hwcnn.errors.DataError` with one
-line naming the file, the key and the problem.
+Every expected key must be present, no other key may be, shapes must match exactly. Violations
+raise :class:`hwcnn.errors.DataError` with one line naming the file, the key and the problem.
+
+Side inputs (``--weights W.npz``, ``--calib X.npy``, ``--input X.npy``) are checked from their
+headers before any data is read (:func:`npy_header`, :func:`npz_members`): a ``.npy`` must have
+a version 1.0/2.0 header, a plain integer or float dtype (object/pickle, structured, string,
+bool and complex arrays are refused) and exactly as many data bytes as its header declares
+(so a header declaring TiBs is refused by the file's size); a ``.npz`` must be a zip archive of
+``<key>.npy`` members (at most twice as many as the network has tensors, plus 16, counted from the
+end record before the directory is read), stored or deflated, each
+member's header giving the expected shape and its declared size matching the archive's
+directory, and a member is inflated only up to that size (a deflate bomb stops there).
+
+Values (:func:`check_values`): finite, of magnitude at most :data:`MAX_ABS` (1e30; larger
+values overflow the float64 reference within a few layers); magnitudes below
+:data:`FLUSH_BELOW` (2**-100, which includes every float32 and float64 subnormal) are read as
+0 (flush to zero), so a channel of denormals quantizes like a zero channel. BatchNorm variances
+must be ``>= 0``.
 """
 
 from __future__ import annotations
 
 import math
 import os
+import struct
+import tokenize
 import zipfile
+import zlib
 from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import IO
 
 import networkx as nx
 import numpy as np
@@ -37,6 +57,118 @@ from ..graph.build import ordered_nodes
 
 #: Parameters in a "<layer>.<param>" -> float64 array mapping.
 Params = dict[str, np.ndarray]
+
+#: Largest magnitude accepted in any float side input (weights, calibration, inputs).
+MAX_ABS = 1e30
+#: Magnitudes below this are read as 0 (flush to zero; covers every float32/64 subnormal).
+FLUSH_BELOW = 2.0 ** -100
+#: Largest .npy header read (NumPy's own default limit).
+MAX_HEADER = 10_000
+_NPY_MAGIC = b"\x93NUMPY"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ArrayHeader:
+    """What a .npy header declares: shape, dtype, memory order, where the data starts."""
+
+    shape: tuple[int, ...]
+    dtype: np.dtype
+    fortran: bool
+    offset: int
+
+    @property
+    def nbytes(self) -> int:
+        return math.prod(self.shape) * self.dtype.itemsize
+
+
+def read_header(fh: IO[bytes], where: str) -> ArrayHeader:
+    """Parse the .npy header at the start of ``fh`` (nothing past it is read)."""
+    try:
+        version = np.lib.format.read_magic(fh)
+        if version == (1, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_1_0(
+                fh, max_header_size=MAX_HEADER)
+        elif version == (2, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_2_0(
+                fh, max_header_size=MAX_HEADER)
+        else:
+            raise DataError(f"{where}: .npy format version {version[0]}.{version[1]} is not "
+                            "supported (1.0 or 2.0)")
+    except (ValueError, EOFError, OSError, zipfile.BadZipFile, zlib.error, SyntaxError,
+            TypeError, KeyError, IndexError, tokenize.TokenError) as exc:
+        # NumPy parses the header dict with ast/tokenize: a damaged one raises any of these
+        raise DataError(f"{where}: not a readable .npy array ({_short(exc)})") from None
+    if dtype.hasobject:
+        raise DataError(f"{where}: object arrays (pickles) are refused")
+    if dtype.fields is not None or dtype.subdtype is not None or dtype.kind not in "fiu":
+        raise DataError(f"{where}: dtype {_short(dtype)} is refused; expected a plain integer or "
+                        "float array")
+    return ArrayHeader(shape=tuple(int(n) for n in shape), dtype=dtype, fortran=bool(fortran),
+                       offset=fh.tell())
+
+
+def npy_header(path: str | os.PathLike[str], what: str = "input") -> ArrayHeader:
+    """The validated header of a .npy file whose size matches what the header declares."""
+    where = os.fspath(path)
+    try:
+        size = os.path.getsize(where)
+        with open(where, "rb") as fh:
+            if fh.read(len(_NPY_MAGIC)) != _NPY_MAGIC:
+                kind = "a .npz archive" if zipfile.is_zipfile(where) else "not a .npy array"
+                raise DataError(f"{where}: {what} file is {kind}; expected a .npy array")
+            fh.seek(0)
+            head = read_header(fh, where)
+    except FileNotFoundError:
+        raise DataError(f"{where}: {what} file not found") from None
+    except IsADirectoryError:
+        raise DataError(f"{where}: {what} file is a directory") from None
+    except OSError as exc:
+        raise DataError(f"{where}: cannot read {what} file ({exc.strerror or exc})") from None
+    _check_size(where, head, size - head.offset)
+    return head
+
+
+def _check_size(where: str, head: ArrayHeader, have: int) -> None:
+    if head.nbytes != have:
+        raise DataError(f"{where}: header declares shape {list(head.shape)} ({head.nbytes:,} "
+                        f"bytes of data), the file holds {have:,}")
+
+
+def _short(obj: object, limit: int = 80) -> str:
+    text = " ".join(str(obj).split())
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def _read_data(fh: IO[bytes], head: ArrayHeader, where: str) -> np.ndarray:
+    data = fh.read(head.nbytes)
+    if len(data) != head.nbytes:
+        raise DataError(f"{where}: data ends after {len(data):,} of {head.nbytes:,} bytes")
+    arr = np.frombuffer(data, dtype=head.dtype)
+    return arr.reshape(head.shape, order="F" if head.fortran else "C")
+
+
+def zip_entries(path: str, size: int) -> int:
+    """Members a zip archive declares in its end-of-central-directory record (zip64 too).
+
+    Read from the last 64 KiB before the directory itself is parsed, so an archive
+    declaring millions of members is refused without building millions of records.
+    """
+    with open(path, "rb") as fh:
+        tail_len = min(size, 22 + 65535 + 20)
+        fh.seek(size - tail_len)
+        tail = fh.read(tail_len)
+    at = tail.rfind(b"PK\x05\x06")
+    if at < 0 or len(tail) - at < 22:
+        raise DataError(f"{path}: not a readable .npz archive (no zip directory)")
+    total = struct.unpack_from("<H", tail, at + 10)[0]
+    if total == 0xFFFF and at >= 20 and tail[at - 20:at - 16] == b"PK\x06\x07":
+        z64 = struct.unpack_from("<Q", tail, at - 12)[0]
+        with open(path, "rb") as fh:
+            fh.seek(z64)
+            rec = fh.read(56)
+        if len(rec) == 56 and rec[:4] == b"PK\x06\x06":
+            total = struct.unpack_from("<Q", rec, 32)[0]
+    return int(total)
 
 
 def expected_shapes(g: nx.DiGraph) -> dict[str, tuple[int, ...]]:
@@ -62,41 +194,114 @@ def expected_shapes(g: nx.DiGraph) -> dict[str, tuple[int, ...]]:
 
 
 def load_weights(path: str | os.PathLike[str], g: nx.DiGraph) -> Params:
-    """Load and validate a .npz weights file against the graph (see module docstring)."""
+    """Load and validate a .npz weights file against the graph (see module docstring).
+
+    Keys, shapes, dtypes and sizes are checked from the zip directory and the member headers
+    before any member's data is read.
+    """
     where = os.fspath(path)
+    want = expected_shapes(g)
     try:
-        with np.load(where, allow_pickle=False) as z:
-            raw = {k: z[k] for k in z.files}
+        size = os.path.getsize(where)
+        with open(where, "rb") as fh:
+            magic = fh.read(len(_NPY_MAGIC))
     except FileNotFoundError:
         raise DataError(f"{where}: weights file not found") from None
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
-        raise DataError(f"{where}: not a readable .npz file ({exc})") from None
+    except IsADirectoryError:
+        raise DataError(f"{where}: weights file is a directory") from None
+    except OSError as exc:
+        raise DataError(f"{where}: cannot read weights file ({exc.strerror or exc})") from None
+    if magic == _NPY_MAGIC:
+        raise DataError(f"{where}: is a .npy array; --weights takes a .npz archive of "
+                        "'<layer>.<param>' tensors (numpy.savez)")
+    if not zipfile.is_zipfile(where):
+        raise DataError(f"{where}: not a readable .npz file (not a zip archive)")
+    entries = zip_entries(where, size)
+    if entries > 2 * len(want) + 16:   # more: refused before the directory is parsed
+        raise DataError(f"{where}: archive declares {entries:,} members, the network has "
+                        f"{len(want):,} tensors")
+    try:
+        with zipfile.ZipFile(where) as zf:
+            members = _members(zf, where)
+            check_keys(members, want, where)
+            raw = {key: _read_member(zf, info, want[key], f"{where}: tensor {key!r}")
+                   for key, info in members.items()}
+    except (OSError, ValueError, zipfile.BadZipFile, zlib.error, EOFError, RuntimeError,
+            NotImplementedError) as exc:
+        raise DataError(f"{where}: not a readable .npz file ({_short(exc)})") from None
     return check_params(raw, g, where)
 
 
-def check_params(raw: Mapping[str, np.ndarray], g: nx.DiGraph, where: str = "weights") -> Params:
-    """Validate a parameter mapping; returns float64 copies."""
-    want = expected_shapes(g)
+def _members(zf: zipfile.ZipFile, where: str) -> dict[str, zipfile.ZipInfo]:
+    out: dict[str, zipfile.ZipInfo] = {}
+    for info in zf.infolist():
+        name = info.filename
+        if not name.endswith(".npy") or info.is_dir():
+            raise DataError(f"{where}: member {_short(name, 60)!r} is not a '<key>.npy' array")
+        key = name[:-4]
+        if key in out:
+            raise DataError(f"{where}: member {_short(name, 60)!r} appears twice")
+        if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+            raise DataError(f"{where}: member {_short(name, 60)!r} uses zip compression "
+                            f"method {info.compress_type}; expected stored or deflated")
+        out[key] = info
+    return out
+
+
+def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, shape: tuple[int, ...],
+                 where: str) -> np.ndarray:
+    """One member: header checked against ``shape`` and the directory's size, then read."""
+    with zf.open(info) as fh:
+        head = read_header(fh, where)  # type: ignore[arg-type]
+        if head.shape != shape:
+            raise DataError(f"{where} has shape {list(head.shape)}, expected {list(shape)}")
+        _check_size(where, head, info.file_size - head.offset)
+        return _read_data(fh, head, where)  # type: ignore[arg-type]
+
+
+def check_keys(raw: Mapping[str, object], want: Mapping[str, tuple[int, ...]],
+               where: str) -> None:
+    """Every expected key present and no other (one line naming the first offender)."""
     missing = [k for k in want if k not in raw]
     if missing:
         more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
-        raise DataError(f"{where}: missing tensor {missing[0]!r}{more}")
+        raise DataError(f"{where}: missing tensor {_short(missing[0], 60)!r}{more}")
     extra = sorted(k for k in raw if k not in want)
     if extra:
         more = f" (and {len(extra) - 1} more)" if len(extra) > 1 else ""
-        raise DataError(f"{where}: unexpected tensor {extra[0]!r}{more}; keys are "
+        raise DataError(f"{where}: unexpected tensor {_short(extra[0], 60)!r}{more}; keys are "
                         "'<layer>.<param>' for the network's conv/dense/batchnorm layers")
+
+
+def check_values(arr: np.ndarray, where: str) -> np.ndarray:
+    """Float64 copy of ``arr``: finite, ``|v| <= MAX_ABS``, ``|v| < FLUSH_BELOW`` read as 0."""
+    out = np.asarray(arr).astype(np.float64)
+    if not out.size:
+        return out
+    if not np.all(np.isfinite(out)):
+        raise DataError(f"{where} contains NaN or infinity")
+    peak = float(np.max(np.abs(out)))
+    if peak > MAX_ABS:
+        raise DataError(f"{where} has a value of magnitude {peak:.3g}, more than the "
+                        f"{MAX_ABS:g} hwcnn accepts")
+    out[np.abs(out) < FLUSH_BELOW] = 0.0
+    return out
+
+
+def check_params(raw: Mapping[str, np.ndarray], g: nx.DiGraph, where: str = "weights") -> Params:
+    """Validate a parameter mapping; returns float64 copies (see :func:`check_values`)."""
+    want = expected_shapes(g)
+    check_keys(raw, want, where)
     params: Params = {}
     for key, shape in want.items():
         arr = np.asarray(raw[key])
         if arr.dtype.kind not in "fiu":
-            raise DataError(f"{where}: tensor {key!r} has dtype {arr.dtype}, expected a number type")
+            raise DataError(f"{where}: tensor {key!r} has dtype {_short(arr.dtype)}, expected a "
+                            "number type")
         if tuple(arr.shape) != shape:
             raise DataError(f"{where}: tensor {key!r} has shape {list(arr.shape)}, "
                             f"expected {list(shape)}")
-        arr = arr.astype(np.float64)
-        if not np.all(np.isfinite(arr)):
-            raise DataError(f"{where}: tensor {key!r} contains NaN or infinity")
+        arr = check_values(arr, f"{where}: tensor {key!r}")
         if key.endswith(".var") and np.any(arr < 0):
             raise DataError(f"{where}: tensor {key!r} has negative variances")
         params[key] = arr
@@ -126,39 +331,49 @@ def init_weights(g: nx.DiGraph, seed: int = 0) -> Params:
     return params
 
 
+def input_header(path: str | os.PathLike[str], shape: L.TensorShape,
+                 what: str = "input") -> ArrayHeader:
+    """The validated header of an input .npy: one image of ``shape`` or a batch of N >= 1."""
+    where = os.fspath(path)
+    head = npy_header(where, what)
+    want = tuple(shape.as_list())
+    if head.shape != want and (len(head.shape) != len(want) + 1 or head.shape[1:] != want):
+        raise DataError(f"{where}: {what} has shape {list(head.shape)}, expected {list(want)} "
+                        f"or [N, {', '.join(map(str, want))}]")
+    if head.shape != want and head.shape[0] == 0:
+        raise DataError(f"{where}: {what} batch is empty (shape {list(head.shape)})")
+    return head
+
+
+def batch_size(head: ArrayHeader, shape: L.TensorShape) -> int:
+    """Images in an input whose header :func:`input_header` accepted."""
+    return 1 if head.shape == tuple(shape.as_list()) else head.shape[0]
+
+
 def load_input(path: str | os.PathLike[str], shape: L.TensorShape, *, integer: bool,
-               lo: int = -128, hi: int = 127) -> np.ndarray:
+               lo: int = -128, hi: int = 127, what: str = "input") -> np.ndarray:
     """Load a .npy input: one image of ``shape`` or a batch ``(N, *shape)``; returns a batch.
 
+    The header is validated first (:func:`input_header`: shape, dtype, declared size, N >= 1).
     ``integer=True`` demands an integer dtype and values in ``[lo, hi]`` (an already quantized
-    input); otherwise any finite float/int array is accepted and returned as float64.
+    input); otherwise any integer or float array with values as :func:`check_values` accepts
+    is returned as float64.
     """
     where = os.fspath(path)
+    head = input_header(where, shape, what)
+    if integer and head.dtype.kind not in "iu":
+        raise DataError(f"{where}: {what} has dtype {head.dtype}, expected an integer type "
+                        "(already quantized activations)")
     try:
-        arr = np.load(where, allow_pickle=False)
-    except FileNotFoundError:
-        raise DataError(f"{where}: input file not found") from None
-    except (OSError, ValueError, EOFError) as exc:
-        raise DataError(f"{where}: not a readable .npy file ({exc})") from None
-    if not isinstance(arr, np.ndarray):
-        raise DataError(f"{where}: expected a .npy array, got an archive")
-    want = tuple(shape.as_list())
-    if tuple(arr.shape) == want:
-        arr = arr[None]
-    if tuple(arr.shape[1:]) != want or arr.ndim != len(want) + 1:
-        raise DataError(f"{where}: input has shape {list(arr.shape)}, expected {list(want)} "
-                        f"or [N, {', '.join(map(str, want))}]")
+        with open(where, "rb") as fh:
+            fh.seek(head.offset)
+            arr = _read_data(fh, head, where)
+    except OSError as exc:
+        raise DataError(f"{where}: cannot read {what} file ({exc.strerror or exc})") from None
+    arr = arr.reshape((batch_size(head, shape), *shape.as_list()))
     if integer:
-        if arr.dtype.kind not in "iu":
-            raise DataError(f"{where}: input has dtype {arr.dtype}, expected an integer type "
-                            "(already quantized activations)")
-        if arr.size and (int(arr.min()) < lo or int(arr.max()) > hi):
-            raise DataError(f"{where}: input values {int(arr.min())}..{int(arr.max())} are "
+        if int(arr.min()) < lo or int(arr.max()) > hi:
+            raise DataError(f"{where}: {what} values {int(arr.min())}..{int(arr.max())} are "
                             f"outside the input format's range {lo}..{hi}")
         return arr.astype(np.int64)
-    if arr.dtype.kind not in "fiu":
-        raise DataError(f"{where}: input has dtype {arr.dtype}, expected numbers")
-    arr = arr.astype(np.float64)
-    if not np.all(np.isfinite(arr)):
-        raise DataError(f"{where}: input contains NaN or infinity")
-    return arr
+    return check_values(arr, f"{where}: {what}")

@@ -10,12 +10,14 @@ from typing import TYPE_CHECKING
 
 import click
 
+from ..options import max_memory_option
 from .common import OUTPUT_FILE, OUTPUT_HELP, emit, load_graph, model_argument, strict_option
 
 if TYPE_CHECKING:
     import networkx as nx
     import numpy as np
 
+    from ...arch.config import HardwareConfig
     from ...numerics.golden import Evaluation
     from ...numerics.quantize import QuantizedNetwork
 
@@ -70,8 +72,17 @@ class Built:
 
 def build(model: str, *, weights: str | None, calib: str | None, calib_n: int, seed: int,
           act_bits: int | None, weight_bits: int | None, per_tensor: bool, calibration: str,
-          percentile: float, scales: str, rounding: str, strict: bool | None) -> Built:
-    """Load, validate and quantize (shared by the ``quantize`` and ``run`` commands)."""
+          percentile: float, scales: str, rounding: str, strict: bool | None,
+          max_memory: int, eval_n: int = 0, kept_n: int = 0, hw: HardwareConfig | None = None,
+          engine: str = "golden", graph: nx.DiGraph | None = None) -> Built:
+    """Load, validate and quantize (shared by the ``quantize``, ``run`` and ``verify``).
+
+    Before anything is loaded or allocated, the memory and work budget of the whole command
+    (``eval_n`` evaluation inputs, ``kept_n`` images whose outputs are kept, ``hw``/``engine``
+    for verify; :mod:`hwcnn.machine.budget`) is checked against ``max_memory``.
+    """
+    from ...errors import DataError
+    from ...machine.budget import enforce, estimate
     from ...numerics.fixedpoint import Rounding
     from ...numerics.quantize import (
         Calibration,
@@ -80,9 +91,14 @@ def build(model: str, *, weights: str | None, calib: str | None, calib_n: int, s
         calibration_inputs,
         quantize_network,
     )
-    from ...numerics.weights import init_weights, load_input, load_weights
+    from ...numerics.weights import batch_size, init_weights, input_header, load_input, load_weights
 
-    g = load_graph(model, strict)
+    g = load_graph(model, strict) if graph is None else graph
+    in_shape = g.nodes[_input_name(g)]["out_shape"]
+    n_cal = (batch_size(input_header(calib, in_shape, "calibration input"), in_shape)
+             if calib else calib_n)
+    enforce(estimate(g, calib_n=n_cal, eval_n=eval_n, kept_n=kept_n, hw=hw, engine=engine),
+            max_memory, model)
     formats = g.graph["spec"].formats
     policy = QuantPolicy(act_bits=formats.activation_bits if act_bits is None else act_bits,
                          weight_bits=formats.weight_bits if weight_bits is None else weight_bits,
@@ -90,12 +106,15 @@ def build(model: str, *, weights: str | None, calib: str | None, calib_n: int, s
                          percentile=percentile, scale_mode=ScaleMode(scales),
                          rounding=Rounding(rounding))
     params = load_weights(weights, g) if weights else init_weights(g, seed)
-    in_shape = g.nodes[_input_name(g)]["out_shape"]
     if calib:
-        cal = list(load_input(calib, in_shape, integer=False))
+        cal = list(load_input(calib, in_shape, integer=False, what="calibration input"))
     else:
         cal = calibration_inputs(in_shape, calib_n, seed)
-    return Built(graph=g, params=params, qnet=quantize_network(g, params, cal, policy), calib=cal)
+    try:
+        qnet = quantize_network(g, params, cal, policy)
+    except DataError as exc:
+        raise DataError(f"{model}: {exc}") from None
+    return Built(graph=g, params=params, qnet=qnet, calib=cal)
 
 
 def _input_name(g) -> str:  # type: ignore[no-untyped-def]
@@ -113,6 +132,7 @@ def _input_name(g) -> str:  # type: ignore[no-untyped-def]
               show_default=True)
 @click.option("-o", "--output", type=OUTPUT_FILE,
               help="Write to FILE instead of stdout; " + OUTPUT_HELP)
+@max_memory_option
 def quantize(model: str, inputs: str | None, n_eval: int, fmt: str, output: str | None,
              **opts: object) -> None:
     """Quantize MODEL.yaml and report, per layer: the number formats chosen, SQNR (dB) and max
@@ -124,10 +144,13 @@ def quantize(model: str, inputs: str | None, n_eval: int, fmt: str, output: str 
     """
     from ...numerics.golden import evaluate
     from ...numerics.quantize import calibration_inputs
-    from ...numerics.weights import load_input
+    from ...numerics.weights import batch_size, input_header, load_input
 
-    b = build(model, **opts)  # type: ignore[arg-type]
-    in_shape = b.graph.nodes[_input_name(b.graph)]["out_shape"]
+    strict = opts["strict"]
+    g = load_graph(model, strict if isinstance(strict, bool) else None)
+    in_shape = g.nodes[_input_name(g)]["out_shape"]
+    n = batch_size(input_header(inputs, in_shape), in_shape) if inputs else n_eval
+    b = build(model, **opts, eval_n=n, graph=g)  # type: ignore[arg-type]
     if inputs:
         xs = list(load_input(inputs, in_shape, integer=False))
     else:
@@ -137,7 +160,8 @@ def quantize(model: str, inputs: str | None, n_eval: int, fmt: str, output: str 
 
 
 def _db(v: float) -> str:
-    return "inf" if math.isinf(v) and v > 0 else ("-inf" if math.isinf(v) else f"{v:.1f}")
+    """SQNR for display: "exact" when the error is 0 (SQNR +inf), "-inf" for a zero reference."""
+    return "exact" if math.isinf(v) and v > 0 else ("-inf" if math.isinf(v) else f"{v:.1f}")
 
 
 def _json(b: Built, ev: Evaluation) -> str:

@@ -10,7 +10,8 @@ import numpy as np
 
 from ...errors import ConfigError
 from ...fileio import write_bytes_atomic
-from .common import OUTPUT_FILE, OUTPUT_HELP, model_argument, wrote
+from ..options import max_memory_option
+from .common import OUTPUT_FILE, OUTPUT_HELP, load_graph, model_argument, wrote
 from .quantize import _input_name, build, quant_options
 
 
@@ -35,6 +36,7 @@ def npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
 @click.option("-o", "--output", required=True, type=OUTPUT_FILE,
               help=".npz to write: one int array per layer, keyed by layer name; " + OUTPUT_HELP)
 @click.option("--layers", help="Comma-separated layer names to save (default: every layer).")
+@max_memory_option
 def run(model: str, input_path: str, output: str, layers: str | None, **opts: object) -> None:
     """Run MODEL.yaml in the bit-exact golden model on --input and write integer outputs.
 
@@ -43,21 +45,23 @@ def run(model: str, input_path: str, output: str, layers: str | None, **opts: ob
     N axis. The network is quantized with the same options as ``hwcnn quantize``.
     """
     from ...numerics.golden import quantize_input, run_network
-    from ...numerics.weights import load_input
+    from ...numerics.weights import batch_size, input_header, load_input
 
-    b = build(model, **opts)  # type: ignore[arg-type]
+    g = load_graph(model, opts["strict"])  # type: ignore[arg-type]
+    in_shape = g.nodes[_input_name(g)]["out_shape"]
+    head = input_header(input_path, in_shape)
+    n = batch_size(head, in_shape)
+    b = build(model, **opts, eval_n=n, kept_n=n, graph=g)  # type: ignore[arg-type]
     qnet = b.qnet
     names = [n.strip() for n in layers.split(",")] if layers else list(qnet.alias)
     unknown = [n for n in names if n not in qnet.alias]
     if unknown or not names:
         raise ConfigError(f"--layers: {unknown[0]!r} is not a layer of {model}" if unknown
                           else "--layers: no layer named")
-    in_shape = b.graph.nodes[_input_name(b.graph)]["out_shape"]
     f = qnet.input_format
-    raw = _peek(input_path)
-    integer = raw is not None and raw.dtype.kind in "iu"
+    integer = head.dtype.kind in "iu"
     batch = load_input(input_path, in_shape, integer=integer, lo=f.lo, hi=f.hi)
-    single = raw is not None and tuple(raw.shape) == tuple(in_shape.as_list())
+    single = head.shape == tuple(in_shape.as_list())
     results = []
     for x in batch:
         xi = x if integer else quantize_input(qnet, x)
@@ -70,11 +74,3 @@ def run(model: str, input_path: str, output: str, layers: str | None, **opts: ob
     wrote(output, f" ({len(arrays)} layers, {len(batch)} input"
                   f"{'s' if len(batch) != 1 else ''})")
 
-
-def _peek(path: str) -> np.ndarray | None:
-    """The array in ``path`` if it is a readable .npy (load_input reports every other case)."""
-    try:
-        arr = np.load(path, allow_pickle=False, mmap_mode="r")
-    except (OSError, ValueError, EOFError):
-        return None
-    return arr if isinstance(arr, np.ndarray) else None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ..options import hardware_options
+from ..options import hardware_options, max_memory_option
 from .common import model_argument
 from .quantize import quant_options
 
@@ -22,6 +22,7 @@ _HW_KEYS = ("board", "array", "dataflow", "clock_mhz", "dram_gbps", "buffers")
 @click.option("--input", "input_path", type=click.Path(dir_okay=False),
               help=".npy image (C, H, W) to run: integer dtype = already in the input format, "
                    "float = quantized here (default: a seeded random image).")
+@max_memory_option
 def verify(model: str, engine: str, input_path: str | None, **opts: object) -> None:
     """Lower MODEL.yaml onto the array, execute every tile (operands gathered as the tile
     describes, K-split chains, pool bands) and compare every layer bit for bit with the golden
@@ -34,15 +35,21 @@ def verify(model: str, engine: str, input_path: str | None, **opts: object) -> N
     from ...machine.verification import verify as run_verify
     from ...numerics.golden import quantize_input
     from ...numerics.quantize import calibration_inputs
+    from ...numerics.weights import input_header
     from ..options import hardware_for_spec
+    from .common import load_graph
     from .quantize import _input_name, build
 
     hw_opts = {k: opts.pop(k) for k in _HW_KEYS}
     seed = opts["seed"]
     assert isinstance(seed, int)
-    b = build(model, **opts)  # type: ignore[arg-type]
-    hw, _ = hardware_for_spec(b.graph, **hw_opts)
-    shape = b.graph.nodes[_input_name(b.graph)]["out_shape"]
+    strict = opts["strict"]
+    g = load_graph(model, strict if isinstance(strict, bool) else None)
+    hw, _ = hardware_for_spec(g, **hw_opts)
+    shape = g.nodes[_input_name(g)]["out_shape"]
+    if input_path is not None:
+        input_header(input_path, shape)   # checked before the budget and any loading
+    b = build(model, **opts, eval_n=1, hw=hw, engine=engine, graph=g)  # type: ignore[arg-type]
     if input_path is None:
         x = quantize_input(b.qnet, calibration_inputs(shape, 1, seed + 1)[0])
     else:
@@ -77,11 +84,9 @@ def _one_input(path: str, qnet, shape):  # type: ignore[no-untyped-def]
     """One image from ``path`` in the network's input format (integer .npy kept as is)."""
     from ...errors import DataError
     from ...numerics.golden import quantize_input
-    from ...numerics.weights import load_input
-    from .run import _peek
+    from ...numerics.weights import input_header, load_input
 
-    raw = _peek(path)
-    integer = raw is not None and raw.dtype.kind in "iu"
+    integer = input_header(path, shape).dtype.kind in "iu"
     f = qnet.input_format
     batch = load_input(path, shape, integer=integer, lo=f.lo, hi=f.hi)
     if len(batch) != 1:
