@@ -53,33 +53,6 @@ TINY = MODELS / "tiny_cnn.yaml"
 TINY_SHAPES = {"conv1.weight": (4, 1, 3, 3), "conv1.bias": (4,), "conv2.weight": (8, 4, 3, 3),
                "conv2.bias": (8,), "fc.weight": (10, 32), "fc.bias": (10,)}
 
-#: Failures owned by other branches of issue 9, recognised by their symptom: tolerated (the
-#: batch is reported as xfail naming them) unless ``HWCNN_FUZZ_STRICT=1``. Once those branches
-#: are merged, run with the knob set and delete the entry.
-PENDING: dict[str, Callable[[Run], bool]] = {
-    # item 5 (one-line errors, click usage errors): click prints Usage + Try + Error lines
-    "click usage error spans several lines (issue 9 item 5)":
-        lambda r: r.code == 2 and "Usage: hwcnn" in r.err and "Try 'hwcnn" in r.err,
-    # item 5 / option bounds: a negative --seed reaches numpy.random.default_rng
-    "negative --seed gives a traceback (issue 9 item 5, option bounds)":
-        lambda r: r.crash is not None and "expected non-negative integer" in r.crash,
-    # item 5 / option bounds: --dram-gbps 1e-300, --clock-mhz 1e300 overflow an int
-    "extreme --dram-gbps/--clock-mhz give an OverflowError (issue 9 item 5, option bounds)":
-        lambda r: r.crash is not None and "too large to convert to C long" in r.crash,
-    # item 2 (integer fields bounded): 309+ digit integers in a spec
-    "a huge integer in a spec gives an OverflowError (issue 9 item 2, hwcnn/frontend/)":
-        lambda r: r.crash is not None and "int too large to convert to float" in r.crash,
-    # item 2 (error messages truncate what they echo): the spec parser echoes long values
-    "spec error echoes a long value verbatim (issue 9 item 2, hwcnn/frontend/)":
-        lambda r: r.code == 2 and len(r.err.splitlines()) == 1 and len(r.err) > MAX_LINE
-        and re.match(r"hwcnn: error: [^:]*m\.yaml(:\d+)?: ", r.err) is not None,
-}
-STRICT = os.environ.get("HWCNN_FUZZ_STRICT") == "1"
-
-
-class Pending(AssertionError):
-    """A case failing only in a way another branch fixes (see :data:`PENDING`)."""
-
 HOSTILE_NUMBERS = ["0", "-1", "1.5", "010", "1:30", "0x10", "1e3", "99999999", "4096",
                    "1" + "0" * 30, "1" * 400, ".inf", ".nan", "true", "null", "[]", "{}", "'7'"]
 HOSTILE_NAMES = ["../x", "a/../../b", "x\n", "", "input", "conv1", "a" * 300, "é", "a b",
@@ -118,9 +91,6 @@ def check_case(args: list[str], tmp: Path, capsys, outputs: tuple[Path, ...] = (
             signal.signal(signal.SIGALRM, signal.SIG_DFL)
     took = time.perf_counter() - t0
     shown = " ".join(repr(a) if (" " in a or not a) else a for a in args)[:400]
-    for why, match in PENDING.items():
-        if match(r) and not STRICT:
-            raise Pending(f"{why}: hwcnn {shown}")
     assert r.crash is None, f"hwcnn {shown}\n{r.crash}"
     assert "Traceback" not in r.err, f"hwcnn {shown}\n{r.err}"
     assert r.code in (0, 1, 2), f"hwcnn {shown}: exit {r.code!r}\n{r.err}"
@@ -379,19 +349,15 @@ def _batches() -> list[tuple[str, int]]:
 def test_fuzz(family: str, batch: int, tmp_path: Path, capsys) -> None:
     per = max(1, CASES // len(FAMILIES))
     nb = min(BATCHES, per)
-    failures, pending = [], []
+    failures = []
     for i in range(batch, per, nb):
         case_dir = tmp_path / f"{family}{i}"
         case_dir.mkdir()
         try:
             RUNNERS[family](i, case_dir, capsys)
-        except Pending as exc:
-            pending.append(f"{family} case {i}: {str(exc)[:300]}")
         except AssertionError as exc:
             failures.append(f"{family} case {i}: {str(exc)[:1500]}")
     assert not failures, f"{len(failures)} failing cases:\n" + "\n\n".join(failures)
-    if pending:
-        pytest.xfail(f"{len(pending)} cases pending other branches, e.g. {pending[0][:160]}")
 
 
 @pytest.mark.parametrize("fake, leave", [
@@ -409,9 +375,6 @@ def test_harness_catches_each_violation(fake, leave, tmp_path, capsys, monkeypat
         return fake
 
     monkeypatch.setattr(f"{__name__}.run_cli", fake_run)
-    monkeypatch.setitem(PENDING, "none", lambda r: False)
-    for key in [k for k in PENDING if k != "none"]:
-        monkeypatch.delitem(PENDING, key)
     with pytest.raises(AssertionError):
         check_case(["report", "x.yaml"], tmp_path, capsys)
 
