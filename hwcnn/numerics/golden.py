@@ -20,6 +20,7 @@ from ..errors import DataError
 from ..frontend import layers as L
 from . import fixedpoint as fp
 from .floatref import run_float
+from .golden_act import HOST_INTEGER_KINDS, run_host
 from .golden_ops import (
     Requant,
     add,
@@ -81,6 +82,11 @@ def run_network(qnet: QuantizedNetwork, x: np.ndarray) -> GoldenResult:
     sat: dict[str, int] = {}
     for ql in qnet.layers:
         ins = [t[s] for s in ql.inputs]
+        if isinstance(ql.layer, HOST_INTEGER_KINDS):  # look-up tables and data movement
+            t[ql.name] = run_host(ql.layer, qnet.graph.nodes[ql.name], ins[0], ql.weight,
+                                  ql.out.bits)
+            sat[ql.name] = 0
+            continue
         t[ql.name], sat[ql.name] = _run_layer(ql, ins, x, qnet.policy.acc_bits)
     return GoldenResult(tensors=t, saturated=sat)
 

@@ -38,6 +38,7 @@ from . import fixedpoint as fp
 from .fixedpoint import Overflow, Rounding
 from .floatref import run_float
 from .fusion import fusion_chains, inherits_scale, scale_groups
+from .golden_act import act_table, check_integer_support
 from .golden_ops import Requant, conv_matrix, gemm_dtype
 from .weights import Params
 
@@ -224,6 +225,7 @@ def quantize_network(g: nx.DiGraph, params: Params, calib: Sequence[np.ndarray],
     """
     if not calib:
         raise ConfigError("calibration needs at least one input")
+    check_integer_support(g)
     chains, alias = fusion_chains(g)
     runs = [run_float(g, params, x) for x in calib]
     pow2 = policy.scale_mode is ScaleMode.POW2
@@ -299,6 +301,13 @@ def quantize_network(g: nx.DiGraph, params: Params, calib: Sequence[np.ndarray],
                     raise ConfigError(f"layer {name!r}: add operand scales differ too much")
                 q[name] = QLayer(**common, out=out, lo=lo, hi=hi, add_m0=tuple(m0s),
                                  add_shift=shift, requant=rq(1, shift, lo, hi, fused_act))
+            case L.Nonlinear():  # look-up table over every input code (golden_act)
+                out = fmt_of(name)
+                q[name] = QLayer(**common, out=out, lo=out.lo, hi=out.hi,
+                                 weight=act_table(layer, in_fmts[0].scale, out.scale, policy.act_bits))
+            case L.Pad() | L.Resize() | L.ChannelShuffle():  # data movement: the input's scale
+                out = in_fmts[0]
+                q[name] = QLayer(**common, out=out, lo=out.lo, hi=out.hi)
             case L.Concat():
                 out = fmt_of(name)
                 rqs = []

@@ -1,0 +1,97 @@
+"""Integer model of the host-side layer kinds: activation look-up tables and data movement.
+
+Numeric contract (see ``docs/numerics.md``) for tanh, sigmoid, hardsigmoid, hardswish, SiLU:
+the quantizer tabulates the function once per layer over EVERY input code of its ``bits``-wide
+input format,
+
+    table[q - lo] = saturate(round_half_away(f(q * s_in) / s_out), lo, hi)   for q in lo..hi
+
+(float64 ``f`` from :func:`hwcnn.numerics.floatkinds.nonlinear`, ``lo = -2**(bits-1)``,
+``hi = 2**(bits-1) - 1``, ``s_out`` from calibration), and the integer model is the look-up
+``y = table[x - lo]``. The table is part of the quantized network (like the weights), so every
+consumer (golden model, host) applies the same integers: bit-exact by construction. The float
+error of one element is at most half an output step, ``s_out / 2``, plus the saturation at
+``hi * s_out`` (a property the tests check against the float reference).
+
+Zero padding, nearest resize and channel shuffle move integers unchanged (zero point 0, so a
+padded zero is the real 0) and keep their input's scale.
+
+Kinds without an integer model (LRN, mul, adaptive average pooling, pad with a non-zero value,
+dilated or ``count_include_pad`` pooling) are refused by :func:`check_integer_support` with one
+line before quantization starts.
+"""
+
+from __future__ import annotations
+
+import networkx as nx
+import numpy as np
+
+from ..errors import SpecError
+from ..frontend import layers as L
+from ..graph.build import ordered_nodes
+from ..graph.shapes import pad_pairs
+from . import fixedpoint as fp
+from . import floatkinds as FK
+
+
+def _no_model(layer: L.Layer, node: dict) -> str | None:  # type: ignore[type-arg]
+    """Why ``layer`` has no integer model (None when it has one)."""
+    match layer:
+        case L.LRN() | L.Mul() | L.AdaptiveAvgPool():
+            return f"kind {L.kind_name(layer)!r} has no integer model yet"
+        case L.Pad(value=v) if v != 0.0:
+            return f"kind 'pad' with a non-zero value ({v:g}) has no integer model yet"
+        case L.Pool():
+            win = node["window"]
+            if any(d > 1 for d in win.dilation):
+                return f"kind {L.kind_name(layer)!r} with dilation has no integer model yet"
+            if (layer.op is L.PoolOp.AVG and layer.count_include_pad
+                    and any(lo or hi for lo, hi in win.pads)):
+                return "kind 'avgpool' with count_include_pad has no integer model yet"
+    return None
+
+
+def check_integer_support(g: nx.DiGraph) -> None:
+    """Raise one :class:`SpecError` for the first layer the integer model cannot compute."""
+    spec = g.graph.get("spec")
+    for name, node in ordered_nodes(g):
+        why = _no_model(node["layer"], node)
+        if why is not None:
+            raise SpecError(why, layer=name, file=getattr(spec, "source", None))
+
+
+def act_table(layer: L.Nonlinear, s_in: float, s_out: float, bits: int) -> np.ndarray:
+    """The look-up table of the module docstring: ``2**bits`` int64 entries, index ``q - lo``."""
+    lo, hi = fp.int_range(bits)
+    q = np.arange(lo, hi + 1, dtype=np.int64)
+    y = FK.nonlinear(layer.fn, q * s_in, layer.alpha, layer.beta)
+    return fp.saturate(fp.round_half_away(y / s_out).astype(np.int64), lo, hi).astype(np.int64)
+
+
+def lookup(x: np.ndarray, table: np.ndarray, bits: int) -> np.ndarray:
+    """``table[x - lo]`` for integer ``x`` in the ``bits``-wide format."""
+    lo, hi = fp.int_range(bits)
+    xi = np.asarray(x, dtype=np.int64)
+    if xi.size and (int(xi.min()) < lo or int(xi.max()) > hi):
+        raise ValueError(f"look-up input outside {lo}..{hi}")
+    return table[xi - lo]
+
+
+def run_host(layer: L.Layer, node: dict, x: np.ndarray, table: np.ndarray | None,  # type: ignore[type-arg]
+             bits: int) -> np.ndarray:
+    """Integer output of one host kind (a table look-up or data movement)."""
+    match layer:
+        case L.Nonlinear():
+            assert table is not None
+            return lookup(x, table, bits)
+        case L.Pad():
+            return FK.pad(x, pad_pairs(layer, node["in_shapes"][0]), 0)
+        case L.Resize():
+            scale = tuple(o // i for o, i in zip(node["out_shape"].spatial, node["in_shapes"][0].spatial))
+            return FK.resize(x, scale)
+        case L.ChannelShuffle(groups=groups):
+            return FK.channel_shuffle(x, groups)
+    raise TypeError(f"not a host kind with an integer model: {layer!r}")
+
+
+HOST_INTEGER_KINDS = (L.Nonlinear, L.Pad, L.Resize, L.ChannelShuffle)
