@@ -27,6 +27,7 @@ COMMANDS: dict[str, str] = {
     "plot": "hwcnn.cli.commands.plot:plot",
     "compare": "hwcnn.cli.commands.compare:compare",
     "verify": "hwcnn.cli.commands.verify:verify",
+    "import": "hwcnn.cli.commands.import_:import_",
 }
 
 

@@ -27,7 +27,8 @@ def quant_options(func):  # type: ignore[no-untyped-def]
     opts = [
         click.option("--weights", type=click.Path(dir_okay=False),
                      help=".npz of float weights keyed '<layer>.<param>' (see docs/numerics.md); "
-                          "default: seeded He initialization."),
+                          "default: an ONNX model's own initializers, else seeded He "
+                          "initialization."),
         click.option("--calib", type=click.Path(dir_okay=False),
                      help=".npy of float calibration inputs (one image or a batch [N, C, H, W]); "
                           "default: --calib-n seeded uniform [-1, 1) images."),
@@ -72,6 +73,7 @@ def build(model: str, *, weights: str | None, calib: str | None, calib_n: int, s
           act_bits: int | None, weight_bits: int | None, per_tensor: bool, calibration: str,
           percentile: float, scales: str, rounding: str, strict: bool | None) -> Built:
     """Load, validate and quantize (shared by the ``quantize`` and ``run`` commands)."""
+    from ...frontend.onnx_import import is_onnx, load_onnx
     from ...numerics.fixedpoint import Rounding
     from ...numerics.quantize import (
         Calibration,
@@ -80,7 +82,7 @@ def build(model: str, *, weights: str | None, calib: str | None, calib_n: int, s
         calibration_inputs,
         quantize_network,
     )
-    from ...numerics.weights import init_weights, load_input, load_weights
+    from ...numerics.weights import check_params, init_weights, load_input, load_weights
 
     g = load_graph(model, strict)
     formats = g.graph["spec"].formats
@@ -89,7 +91,12 @@ def build(model: str, *, weights: str | None, calib: str | None, calib_n: int, s
                          per_channel=not per_tensor, calibration=Calibration(calibration),
                          percentile=percentile, scale_mode=ScaleMode(scales),
                          rounding=Rounding(rounding))
-    params = load_weights(weights, g) if weights else init_weights(g, seed)
+    if weights:
+        params = load_weights(weights, g)
+    elif is_onnx(model):  # the model's own initializers
+        params = check_params(load_onnx(model).weights, g, model)
+    else:
+        params = init_weights(g, seed)
     in_shape = g.nodes[_input_name(g)]["out_shape"]
     if calib:
         cal = list(load_input(calib, in_shape, integer=False))
