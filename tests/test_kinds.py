@@ -81,17 +81,17 @@ def test_pad_resize_shuffle_shapes_and_semantics() -> None:
 
 
 @pytest.mark.parametrize("layers,msg", [
-    ("  - {name: m, kind: mul, inputs: [input, g]}\n  - {name: g, kind: global_avgpool, inputs: [input]}\n"
-     "  - {name: z, kind: dense, units: 3, inputs: [input]}\n  - {name: bad, kind: mul, inputs: [input, z]}\n",
-     "line 7: layer 'bad': mul inputs do not broadcast: [8, 9, 9], [3] (each must equal the largest, or be "
-     "(C, 1, 1) or (C,) with its channel count)"),
+    (("  - {name: m, kind: mul, inputs: [input, g]}\n  - {name: g, kind: global_avgpool, inputs: [input]}\n"
+     "  - {name: z, kind: dense, units: 3, inputs: [input]}\n  - {name: bad, kind: mul, inputs: [input, z]}\n"),
+     ("line 7: layer 'bad': mul inputs do not broadcast: [8, 9, 9], [3] (each must equal the largest, or be "
+     "(C, 1, 1) or (C,) with its channel count)")),
     ("  - {name: c, kind: channel_shuffle, groups: 3}\n",
      "line 4: layer 'c': groups 3 does not divide the 8 channels"),
     ("  - {name: a, kind: adaptive_avgpool, output: 10}\n",
      "line 4: layer 'a': output size 10 is larger than the input 9 along spatial axis 0"),
     ("  - {name: d, kind: maxpool, kernel: 3, dilation: 5}\n",
-     "line 4: layer 'd': kernel 3 (dilated extent 11) is larger than the padded input 9 (9 + 2*0) along "
-     "spatial axis 0"),
+     ("line 4: layer 'd': kernel 3 (dilated extent 11) is larger than the padded input 9 (9 + 2*0) along "
+     "spatial axis 0")),
 ])
 def test_kind_errors_verbatim(layers: str, msg: str) -> None:
     with pytest.raises(SpecError) as e:
