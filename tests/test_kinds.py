@@ -155,7 +155,7 @@ def test_golden_network_with_new_kinds_is_the_table_lookup() -> None:
 @pytest.mark.parametrize("layer,kind", [
     ("{name: x1, kind: lrn, size: 3}", "kind 'lrn'"),
     ("{name: x1, kind: adaptive_avgpool, output: 3}", "kind 'adaptive_avgpool'"),
-    ("{name: x1, kind: mul, inputs: [input, input]}", "kind 'mul'"),
+    ("{name: x1, kind: mul, inputs: [input, input, input]}", "kind 'mul' with 3 inputs"),
     ("{name: x1, kind: avgpool, kernel: 3, padding: 1, count_include_pad: true}",
      "kind 'avgpool' with count_include_pad"),
     ("{name: x1, kind: maxpool, kernel: 2, dilation: 2}", "kind 'maxpool' with dilation"),
@@ -195,5 +195,45 @@ def test_verify_runs_host_layers(tmp_path: Path, capsys: pytest.CaptureFixture[s
                  "  - {name: cs, kind: channel_shuffle, groups: 2}\n  - {name: r, kind: resize, scale: 2}\n"
                  "  - {name: hs, kind: hardswish}\n  - {name: g, kind: global_avgpool}\n"
                  "  - {name: f, kind: flatten}\n  - {name: d, kind: dense, units: 5}\n")
+    r = run_cli(["verify", str(p)], capsys)
+    assert r.code == 0 and "all layers match" in r.out, r.out + r.err
+
+
+def test_mul_integer_model_hand_worked() -> None:
+    from hwcnn.numerics.golden_act import mul
+    from hwcnn.numerics.golden_ops import Requant
+
+    x = np.array([[[3, -3], [5, 127]], [[1, -1], [0, -128]]])    # (2, 2, 2)
+    g = np.array([[[1]], [[-2]]])                                 # (2, 1, 1) per channel
+    half = Requant(m0=1 << 30, shift=31, lo=-128, hi=127)         # x * g * 0.5, half up
+    y, sat = mul([x, g], half)
+    # channel 0: 1.5 -> 2, -1.5 -> -1, 2.5 -> 3, 63.5 -> 64;
+    # channel 1: -1 -> -1, 1 -> 1, 0, 128 -> saturated to 127
+    assert y.tolist() == [[[2, -1], [3, 64]], [[-1, 1], [0, 127]]] and sat == 1
+    y2, _ = mul([g, x], half)  # operand order does not matter
+    assert y2.tolist() == y.tolist()
+
+
+def test_squeeze_excitation_quantizes_and_verifies(tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    spec = ("name: se\ninput: [8, 6, 6]\nlayers:\n"
+            "  - {name: c, kind: conv2d, filters: 8, kernel: 3, padding: 1}\n"
+            "  - {name: g, kind: global_avgpool}\n  - {name: f1, kind: conv2d, filters: 2, kernel: 1}\n"
+            "  - {name: r, kind: relu}\n  - {name: f2, kind: conv2d, filters: 8, kernel: 1}\n"
+            "  - {name: s, kind: hardsigmoid}\n  - {name: m, kind: mul, inputs: [c, s]}\n")
+    g = build_graph(parse_spec(spec))
+    params = init_weights(g, 0)
+    shape = g.nodes["input"]["out_shape"]
+    qnet = quantize_network(g, params, calibration_inputs(shape, 3, 0))
+    x = calibration_inputs(shape, 1, 5)[0]
+    res = run_network(qnet, quantize_input(qnet, x))
+    qm, qc, qs = qnet.by_name["m"], qnet.by_name["c"], qnet.by_name["s"]
+    # against the float product of the dequantized operands: one rounding, half an output step
+    ref = (res.tensors["c"] * qc.out.scale) * (res.tensors["s"] * qs.out.scale)
+    deq = res.tensors["m"] * qm.out.scale
+    inside = np.abs(ref) <= 127 * qm.out.scale
+    assert np.max(np.abs(deq - ref)[inside]) <= qm.out.scale / 2 + 1e-6 * qm.out.scale
+    p = tmp_path / "se.yaml"
+    p.write_text(spec)
     r = run_cli(["verify", str(p)], capsys)
     assert r.code == 0 and "all layers match" in r.out, r.out + r.err

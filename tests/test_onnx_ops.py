@@ -177,12 +177,13 @@ def test_resize_nearest(op: str, opset: int, ct: str | None, nm: str | None) -> 
 
 def test_lrn_against_the_operator_definition() -> None:
     """onnx.reference's LRN loops over the batch axis instead of the channels (only channel 0
-    is normalized), so the expected values are the ONNX operator definition, written out."""
+    is normalized), so the expected values are the ONNX operator definition, written out.
+    (Float attributes are float32 in ONNX; the import reads their shortest decimal, 0.01.)"""
     from hwcnn.graph.build import output_names
     from hwcnn.numerics.floatref import run_float
     from hwcnn.numerics.weights import check_params
 
-    size, alpha, beta, bias = 5, float(np.float32(1e-2)), 0.75, 2.0
+    size, alpha, beta, bias = 5, 1e-2, 0.75, 2.0
     m = make([node("LRN", ["x"], ["y"], size=size, alpha=alpha, beta=beta, bias=bias)],
              [1, 6, 3, 3], {}, "y")
     imp, g = check(m, compare=False)

@@ -6,84 +6,19 @@ from __future__ import annotations
 
 from collections import Counter
 
-import numpy as np
 import onnx
 import pytest
-from onnx import TensorProto, helper, numpy_helper
 
 from hwcnn.frontend.layers import kind_name
 from hwcnn.frontend.onnx_import import import_model
 from hwcnn.graph.build import build_graph
-from tests.conftest import model_graph
+from tests.conftest import MODELS, model_graph
+from tests.test_onnx_zoo import independent_counts
+from tests.torchvision_onnx import SHIPPED, Net
 
 
-class Net:
-    """A tiny torch-like builder that writes the nodes torch.onnx.export emits."""
-
-    def __init__(self, shape: tuple[int, ...]) -> None:
-        self.nodes: list[onnx.NodeProto] = []
-        self.inits: list[onnx.TensorProto] = []
-        self.shape = shape
-        self.n = 0
-
-    def _t(self, op: str) -> str:
-        self.n += 1
-        return f"/{op.lower()}_{self.n}"
-
-    def _w(self, name: str, shape: tuple[int, ...]) -> str:
-        # weights as ConstantOfShape (as the model-zoo graphs make them): a 138M-parameter VGG
-        # costs no memory, and only shapes matter here
-        self.inits.append(numpy_helper.from_array(np.array(shape, np.int64), f"{name}.shape"))
-        self.nodes.append(helper.make_node(
-            "ConstantOfShape", [f"{name}.shape"], [name],
-            value=helper.make_tensor("v", TensorProto.FLOAT, [1], [0.01])))
-        return name
-
-    def op(self, op: str, ins: list[str], **attrs: object) -> str:
-        out = self._t(op)
-        self.nodes.append(helper.make_node(op, ins, [out], name=out, **attrs))
-        return out
-
-    def conv(self, x: str, cin: int, cout: int, k: int, s: int = 1, p: int = 0, g: int = 1,
-             bias: bool = True) -> str:
-        name = f"conv{self.n + 1}"
-        ins = [x, self._w(f"{name}.weight", (cout, cin // g, k, k))]
-        if bias:
-            ins.append(self._w(f"{name}.bias", (cout,)))
-        return self.op("Conv", ins, kernel_shape=[k, k], strides=[s, s], pads=[p] * 4, group=g,
-                       dilations=[1, 1])
-
-    def bn(self, x: str, c: int) -> str:
-        base = f"bn{self.n + 1}"
-        ins = [x] + [self._w(f"{base}.{p}", (c,)) for p in ("weight", "bias", "mean", "var")]
-        return self.op("BatchNormalization", ins, epsilon=1e-5)
-
-    def relu(self, x: str) -> str:
-        return self.op("Relu", [x])
-
-    def relu6(self, x: str) -> str:
-        if "six" not in {i.name for i in self.inits}:
-            self.inits += [numpy_helper.from_array(np.array(0.0, np.float32), "zero"),
-                           numpy_helper.from_array(np.array(6.0, np.float32), "six")]
-        return self.op("Clip", [x, "zero", "six"])
-
-    def maxpool(self, x: str, k: int, s: int, p: int = 0, ceil: bool = False) -> str:
-        return self.op("MaxPool", [x], kernel_shape=[k, k], strides=[s, s], pads=[p] * 4,
-                       ceil_mode=int(ceil))
-
-    def flatten(self, x: str) -> str:
-        return self.op("Flatten", [x], axis=1)
-
-    def linear(self, x: str, fin: int, fout: int) -> str:
-        name = f"fc{self.n + 1}"
-        return self.op("Gemm", [x, self._w(f"{name}.weight", (fout, fin)),
-                                self._w(f"{name}.bias", (fout,))], alpha=1.0, beta=1.0, transB=1)
-
-    def model(self, out: str) -> onnx.ModelProto:
-        g = helper.make_graph(self.nodes, "torch_jit",
-                              [helper.make_tensor_value_info("input.1", TensorProto.FLOAT, list(self.shape))],
-                              [helper.make_tensor_value_info(out, TensorProto.FLOAT, None)], self.inits)
-        return helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+def relu(net: Net, x: str) -> str:
+    return net.act(x, "relu")
 
 
 def vgg16() -> onnx.ModelProto:
@@ -93,17 +28,17 @@ def vgg16() -> onnx.ModelProto:
         if v == "M":
             x = net.maxpool(x, 2, 2)
         else:
-            x, c = net.relu(net.conv(x, c, int(v), 3, p=1)), int(v)
+            x, c = relu(net, net.conv(x, c, int(v), 3, p=1)), int(v)
     x = net.op("AveragePool", [x], kernel_shape=[1, 1], strides=[1, 1])  # AdaptiveAvgPool2d(7) on 7x7
     x = net.flatten(x)
-    x = net.relu(net.linear(x, 512 * 7 * 7, 4096))
-    x = net.relu(net.linear(x, 4096, 4096))
+    x = relu(net, net.linear(x, 512 * 7 * 7, 4096))
+    x = relu(net, net.linear(x, 4096, 4096))
     return net.model(net.linear(x, 4096, 1000))
 
 
 def resnet(bottleneck: bool, layers: list[int], v15: bool = True) -> onnx.ModelProto:
     net = Net((1, 3, 224, 224))
-    x = net.maxpool(net.relu(net.bn(net.conv("input.1", 3, 64, 7, 2, 3, bias=False), 64)), 3, 2, 1)
+    x = net.maxpool(relu(net, net.bn(net.conv("input.1", 3, 64, 7, 2, 3, bias=False), 64)), 3, 2, 1)
     cin, exp = 64, 4 if bottleneck else 1
     for i, (planes, blocks) in enumerate(zip([64, 128, 256, 512], layers)):
         for b in range(blocks):
@@ -111,16 +46,16 @@ def resnet(bottleneck: bool, layers: list[int], v15: bool = True) -> onnx.ModelP
             cout = planes * exp
             if bottleneck:  # torchvision v1.5: the stride sits on the 3x3 conv
                 s1, s3 = (1, s) if v15 else (s, 1)
-                y = net.relu(net.bn(net.conv(x, cin, planes, 1, s1, bias=False), planes))
-                y = net.relu(net.bn(net.conv(y, planes, planes, 3, s3, 1, bias=False), planes))
+                y = relu(net, net.bn(net.conv(x, cin, planes, 1, s1, bias=False), planes))
+                y = relu(net, net.bn(net.conv(y, planes, planes, 3, s3, 1, bias=False), planes))
                 y = net.bn(net.conv(y, planes, cout, 1, bias=False), cout)
             else:
-                y = net.relu(net.bn(net.conv(x, cin, planes, 3, s, 1, bias=False), planes))
+                y = relu(net, net.bn(net.conv(x, cin, planes, 3, s, 1, bias=False), planes))
                 y = net.bn(net.conv(y, planes, planes, 3, 1, 1, bias=False), planes)
             short = x
             if s != 1 or cin != cout:
                 short = net.bn(net.conv(x, cin, cout, 1, s, bias=False), cout)
-            x, cin = net.relu(net.op("Add", [y, short])), cout
+            x, cin = relu(net, net.op("Add", [y, short])), cout
     x = net.flatten(net.op("GlobalAveragePool", [x]))
     return net.model(net.linear(x, 512 * exp, 1000))
 
@@ -129,17 +64,17 @@ def squeezenet1_1() -> onnx.ModelProto:
     net = Net((1, 3, 224, 224))
 
     def fire(x: str, cin: int, sq: int, e: int) -> str:
-        s = net.relu(net.conv(x, cin, sq, 1))
-        return net.op("Concat", [net.relu(net.conv(s, sq, e, 1)), net.relu(net.conv(s, sq, e, 3, p=1))], axis=1)
+        s = relu(net, net.conv(x, cin, sq, 1))
+        return net.op("Concat", [relu(net, net.conv(s, sq, e, 1)), relu(net, net.conv(s, sq, e, 3, p=1))], axis=1)
 
-    x = net.maxpool(net.relu(net.conv("input.1", 3, 64, 3, 2)), 3, 2, ceil=True)
+    x = net.maxpool(relu(net, net.conv("input.1", 3, 64, 3, 2, 0)), 3, 2, ceil=True)
     x = fire(fire(x, 64, 16, 64), 128, 16, 64)
     x = net.maxpool(x, 3, 2, ceil=True)
     x = fire(fire(x, 128, 32, 128), 256, 32, 128)
     x = net.maxpool(x, 3, 2, ceil=True)
     x = fire(fire(x, 256, 48, 192), 384, 48, 192)
     x = fire(fire(x, 384, 64, 256), 512, 64, 256)
-    x = net.relu(net.conv(x, 512, 1000, 1))
+    x = relu(net, net.conv(x, 512, 1000, 1))
     return net.model(net.flatten(net.op("GlobalAveragePool", [x])))
 
 
@@ -148,7 +83,7 @@ def mobilenet_v2() -> onnx.ModelProto:
 
     def cbr(x: str, cin: int, cout: int, k: int, s: int = 1, g: int = 1, act: bool = True) -> str:
         y = net.bn(net.conv(x, cin, cout, k, s, (k - 1) // 2, g, bias=False), cout)
-        return net.relu6(y) if act else y
+        return net.act(y, "relu6") if act else y
 
     x, cin = cbr("input.1", 3, 32, 3, 2), 32
     for t, c, n, s in [[1, 16, 1, 1], [6, 24, 2, 2], [6, 32, 3, 2], [6, 64, 4, 2], [6, 96, 3, 1],
@@ -204,3 +139,28 @@ def test_negative_control_resnet_v1_stride_placement() -> None:
     assert rows(v1) != rows(hand)
     assert sum(v1.nodes[n]["cost"].params for n in v1) == sum(hand.nodes[n]["cost"].params for n in hand)
     assert sum(v1.nodes[n]["cost"].macs for n in v1) < sum(hand.nodes[n]["cost"].macs for n in hand)
+
+
+#: torchvision's published parameter counts, and the papers' multiply-adds (56M: Howard et al.
+#: 2019, Table 3; 0.39B: Tan & Le 2019, Table 2)
+PUBLISHED = {"mobilenet_v3_small": (2_542_856, 56e6), "efficientnet_b0": (5_288_548, 0.39e9)}
+
+
+@pytest.mark.parametrize("name", list(SHIPPED))
+def test_shipped_mobilenet_v3_efficientnet(name: str) -> None:
+    """The shipped specs are the import of the graphs (current), with torchvision's parameter
+    count, the paper's multiply-adds, and per-layer numbers from the ONNX graph's shapes."""
+    model = SHIPPED[name]()
+    imp = import_model(model, file=f"{name}.onnx")
+    assert (MODELS / f"{name}.yaml").read_text().split("\n", 2)[2] == imp.yaml.split("\n", 1)[1], \
+        "regenerate with python -m tests.torchvision_onnx"
+    g = model_graph(name)
+    params, madds = PUBLISHED[name]
+    assert sum(g.nodes[n]["cost"].params for n in g) == params
+    macs = sum(g.nodes[n]["cost"].macs for n in g)
+    assert abs(macs - madds) / madds < 0.015, macs
+    want = independent_counts(model)
+    assert len(want) > 50
+    for layer, (p, m) in want.items():
+        key = layer.lstrip("/")
+        assert (g.nodes[key]["cost"].params, g.nodes[key]["cost"].macs) == (p, m), layer

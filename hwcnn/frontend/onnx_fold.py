@@ -92,6 +92,8 @@ def _attrs(node) -> dict[str, Any]:  # type: ignore[no-untyped-def]
         v = helper.get_attribute_value(a)
         if a.type == a.TENSOR:
             v = numpy_helper.to_array(v)
+        elif a.type == a.FLOAT:  # stored as float32: its shortest decimal (1e-05, not 9.99...e-06)
+            v = float(str(np.float32(v)))
         elif isinstance(v, bytes):
             v = v.decode("utf-8", "replace")
         elif isinstance(v, list) and v and isinstance(v[0], bytes):

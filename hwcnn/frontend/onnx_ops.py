@@ -99,7 +99,7 @@ class Translator:
         return self.by_name[layer]
 
     def new_name(self, n: Node) -> str:
-        raw = n.name or n.outputs[0] or f"{n.op.lower()}{n.index}"
+        raw = (n.name or n.outputs[0]).lstrip("/") or f"{n.op.lower()}{n.index}"
         s = re.sub(r"[^A-Za-z0-9_.\-/]", "_", raw)[:190]
         if not re.match(r"^[A-Za-z_]", s):
             s = "_" + s

@@ -381,13 +381,12 @@ def _free_layer(plan: LayerPlan, x: np.ndarray, val: Mapping[str, np.ndarray],
     match layer:
         case L.Input():
             return x.reshape(shape), np.full(shape, -1, np.int64)
-        case L.Nonlinear() | L.Pad() | L.Resize() | L.ChannelShuffle():
-            # host layers: the CPU applies the golden look-up table / data movement
+        case L.Nonlinear() | L.Pad() | L.Resize() | L.ChannelShuffle() | L.Mul():
+            # host layers: the CPU applies the golden look-up table / product / data movement
             ql = qnet.by_name[plan.name]
             node = qnet.graph.nodes[plan.name]
-            u = layer.inputs[0]
-            y = run_host(layer, node, val[u].reshape(node["in_shapes"][0].as_list()), ql.weight,
-                         ql.out.bits)
+            ins = [val[u].reshape(s.as_list()) for u, s in zip(layer.inputs, node["in_shapes"])]
+            y, _ = run_host(layer, node, ins, ql.weight, ql.out.bits, ql.requant)
             return y.reshape(shape), np.full(shape, -1, np.int64)
         case L.Concat():
             # Producers write side by side; the quantizer gives all inputs the output's scale.

@@ -83,9 +83,8 @@ def run_network(qnet: QuantizedNetwork, x: np.ndarray) -> GoldenResult:
     for ql in qnet.layers:
         ins = [t[s] for s in ql.inputs]
         if isinstance(ql.layer, HOST_INTEGER_KINDS):  # look-up tables and data movement
-            t[ql.name] = run_host(ql.layer, qnet.graph.nodes[ql.name], ins[0], ql.weight,
-                                  ql.out.bits)
-            sat[ql.name] = 0
+            t[ql.name], sat[ql.name] = run_host(ql.layer, qnet.graph.nodes[ql.name], ins,
+                                                ql.weight, ql.out.bits, ql.requant)
             continue
         t[ql.name], sat[ql.name] = _run_layer(ql, ins, x, qnet.policy.acc_bits)
     return GoldenResult(tensors=t, saturated=sat)

@@ -16,8 +16,14 @@ error of one element is at most half an output step, ``s_out / 2``, plus the sat
 Zero padding, nearest resize and channel shuffle move integers unchanged (zero point 0, so a
 padded zero is the real 0) and keep their input's scale.
 
-Kinds without an integer model (LRN, mul, adaptive average pooling, pad with a non-zero value,
-dilated or ``count_include_pad`` pooling) are refused by :func:`check_integer_support` with one
+A two-input ``mul`` (``x * g``, a ``(C, 1, 1)`` or ``(C,)`` operand broadcast over the other's
+positions) is one exact product and one requantization to its calibrated output scale:
+``y = requantize(x * g, M0, shift)`` with ``M0 * 2**-shift ~= s_x * s_g / s_y``
+(:func:`hwcnn.numerics.fixedpoint.quantize_multiplier`, per tensor; the product of two
+``bits``-wide values fits the 32-bit accumulator for ``bits <= 16``).
+
+Kinds without an integer model (LRN, mul of three or more inputs, adaptive average pooling, pad
+with a non-zero value, dilated or ``count_include_pad`` pooling) are refused by :func:`check_integer_support` with one
 line before quantization starts.
 """
 
@@ -32,12 +38,15 @@ from ..graph.build import ordered_nodes
 from ..graph.shapes import pad_pairs
 from . import fixedpoint as fp
 from . import floatkinds as FK
+from .golden_ops import Requant, requantize_counted
 
 
 def _no_model(layer: L.Layer, node: dict) -> str | None:  # type: ignore[type-arg]
     """Why ``layer`` has no integer model (None when it has one)."""
     match layer:
-        case L.LRN() | L.Mul() | L.AdaptiveAvgPool():
+        case L.Mul(inputs=ins) if len(ins) != 2:
+            return f"kind 'mul' with {len(ins)} inputs has no integer model yet"
+        case L.LRN() | L.AdaptiveAvgPool():
             return f"kind {L.kind_name(layer)!r} has no integer model yet"
         case L.Pad(value=v) if v != 0.0:
             return f"kind 'pad' with a non-zero value ({v:g}) has no integer model yet"
@@ -77,9 +86,27 @@ def lookup(x: np.ndarray, table: np.ndarray, bits: int) -> np.ndarray:
     return table[xi - lo]
 
 
-def run_host(layer: L.Layer, node: dict, x: np.ndarray, table: np.ndarray | None,  # type: ignore[type-arg]
-             bits: int) -> np.ndarray:
-    """Integer output of one host kind (a table look-up or data movement)."""
+def mul(xs: list[np.ndarray], rq: Requant) -> tuple[np.ndarray, int]:
+    """Broadcast product of two integer tensors, requantized once (module docstring)."""
+    a, b = (np.asarray(v, dtype=np.int64) for v in xs)
+    full, small = (a, b) if a.size >= b.size else (b, a)
+    if small.shape != full.shape:
+        small = small.reshape(small.shape[:1] + (1,) * (full.ndim - 1))
+    return requantize_counted(full * small, rq)
+
+
+def run_host(layer: L.Layer, node: dict, ins: list[np.ndarray], table: np.ndarray | None,  # type: ignore[type-arg]
+             bits: int, rq: Requant | None = None) -> tuple[np.ndarray, int]:
+    """Integer output (and saturation count) of one host kind: a table look-up, a product, or
+    data movement."""
+    if isinstance(layer, L.Mul):
+        assert rq is not None
+        return mul(ins, rq)
+    return _move(layer, node, ins[0], table, bits), 0
+
+
+def _move(layer: L.Layer, node: dict, x: np.ndarray, table: np.ndarray | None,  # type: ignore[type-arg]
+          bits: int) -> np.ndarray:
     match layer:
         case L.Nonlinear():
             assert table is not None
@@ -94,4 +121,4 @@ def run_host(layer: L.Layer, node: dict, x: np.ndarray, table: np.ndarray | None
     raise TypeError(f"not a host kind with an integer model: {layer!r}")
 
 
-HOST_INTEGER_KINDS = (L.Nonlinear, L.Pad, L.Resize, L.ChannelShuffle)
+HOST_INTEGER_KINDS = (L.Nonlinear, L.Pad, L.Resize, L.ChannelShuffle, L.Mul)

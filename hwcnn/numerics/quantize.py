@@ -305,6 +305,11 @@ def quantize_network(g: nx.DiGraph, params: Params, calib: Sequence[np.ndarray],
                 out = fmt_of(name)
                 q[name] = QLayer(**common, out=out, lo=out.lo, hi=out.hi,
                                  weight=act_table(layer, in_fmts[0].scale, out.scale, policy.act_bits))
+            case L.Mul():  # x * g, one requantization (golden_act.mul)
+                out = fmt_of(name)
+                m0, sh = _multiplier(np.array(in_fmts[0].scale * in_fmts[1].scale / out.scale), pow2)
+                q[name] = QLayer(**common, out=out, lo=out.lo, hi=out.hi,
+                                 requant=rq(int(m0), int(sh), out.lo, out.hi))
             case L.Pad() | L.Resize() | L.ChannelShuffle():  # data movement: the input's scale
                 out = in_fmts[0]
                 q[name] = QLayer(**common, out=out, lo=out.lo, hi=out.hi)
