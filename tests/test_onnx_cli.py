@@ -152,6 +152,19 @@ def test_unrepresentable_attributes(nodes, inits, want, tmp_path: Path,  # type:
     assert one_error(run_cli(["import", str(p)], capsys)) == f"{p}: {want}"
 
 
+def test_malformed_node_and_unrepresentable_size(tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    p = _write(tmp_path, make([node("LRN", ["x"], ["y"], name="norm")], [1, 2, 3, 3], {}, "y"))
+    assert one_error(run_cli(["import", str(p)], capsys)) == (
+        f"{p}: node 0 'norm' (LRN): missing required attribute 'size'")
+    big = make([node("Conv", ["x", "w"], ["y"], name="c", group=1)], [1, 1, 8, 8],
+               {"w": np.zeros((1, 1, 1, 1), np.float32)}, "y")
+    big.graph.node[0].attribute.append(helper.make_attribute("strides", [5000, 1]))
+    assert one_error(run_cli(["import", str(_write(tmp_path, big, "big.onnx"))], capsys)) == (
+        f"{tmp_path / 'big.onnx'}: layer 'c': field 'stride': invalid value [5000, 1] (a positive "
+        "integer or a list of positive integers)")
+
+
 def test_two_inputs_rejected(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     g = helper.make_graph([node("Add", ["a", "b"], ["y"])], "t",
                           [helper.make_tensor_value_info(n, onnx.TensorProto.FLOAT, [1, 2, 3, 3])

@@ -22,6 +22,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from ..errors import SpecError
 from . import layers as L
 from .onnx_ops import Translator
 from .spec import parse_spec
@@ -101,7 +102,10 @@ def import_model(model, file: str | None = None) -> Imported:  # type: ignore[no
     stem = os.path.splitext(os.path.basename(file))[0] if file else ""
     name = _name(prep.name or stem or "onnx_model")
     text = _yaml(name, tr.input_shape, tr.entries, tr.act_scales, stem or name)
-    spec = parse_spec(text, file=None)
+    try:
+        spec = parse_spec(text, file=None)
+    except SpecError as exc:  # a value the spec format cannot hold (e.g. an absurd size)
+        raise SpecError(exc.message, file=file, layer=exc.layer) from None
     spec = replace(spec, layers=tuple(replace(layer, line=None) for layer in spec.layers),
                    source=file)
     return Imported(spec=spec, yaml=text, weights=tr.params, onnx_shapes=tr.layer_shapes,

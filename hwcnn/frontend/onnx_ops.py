@@ -14,6 +14,7 @@ import math
 import re
 from collections import Counter
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -84,6 +85,12 @@ class Translator:
                               "initializers or constant subgraphs)")
         return self.p.consts[t]
 
+    def req(self, n: Node, key: str) -> Any:
+        """A required attribute."""
+        if key not in n.attrs:
+            raise self.err(n, f"missing required attribute {key!r}")
+        return n.attrs[key]
+
     def act(self, n: Node, t: str) -> str:
         """The layer computing activation tensor ``t``."""
         if t in self.pending:
@@ -133,7 +140,12 @@ class Translator:
             if handler is None:
                 raise self.err(n, f"unsupported operator {n.op!r} (hwcnn import --help lists "
                                   "the supported ones)")
-            handler(self, n)
+            try:
+                handler(self, n)
+            except (KeyError, IndexError, ValueError, TypeError, ZeroDivisionError) as exc:
+                # a malformed node (a required attribute or input missing, a wrong type):
+                # still one line, naming the node
+                raise self.err(n, f"malformed node ({type(exc).__name__}: {exc})") from None
         for t in self.pending:
             if self.uses[t]:
                 raise fail(None, f"tensor {t!r}: a Reshape/Transpose sequence that is not a "
@@ -387,7 +399,7 @@ def _swish(t: Translator, n: Node) -> None:
 def _pool(t: Translator, n: Node) -> None:
     if len(n.outputs) > 1 and n.outputs[1] and t.uses[n.outputs[1]]:
         raise t.err(n, "MaxPool indices output is not supported")
-    kernel = _ints(n.attrs["kernel_shape"])
+    kernel = _ints(t.req(n, "kernel_shape"))
     fields = t.window(n, kernel)
     if int(n.attrs.get("ceil_mode", 0)):  # type: ignore[call-overload]
         fields["ceil_mode"] = True
@@ -561,7 +573,7 @@ def _dequantize(t: Translator, n: Node) -> None:
 
 
 def _lrn(t: Translator, n: Node) -> None:
-    t.emit(n, "lrn", [t.act(n, n.inputs[0])], size=int(n.attrs["size"]),  # type: ignore[call-overload]
+    t.emit(n, "lrn", [t.act(n, n.inputs[0])], size=int(t.req(n, "size")),  # type: ignore[call-overload]
            alpha=float(n.attrs.get("alpha", 1e-4)), beta=float(n.attrs.get("beta", 0.75)),  # type: ignore[arg-type]
            bias=float(n.attrs.get("bias", 1.0)))  # type: ignore[arg-type]
 
