@@ -154,11 +154,9 @@ def test_golden_network_with_new_kinds_is_the_table_lookup() -> None:
 
 @pytest.mark.parametrize("layer,kind", [
     ("{name: x1, kind: lrn, size: 3}", "kind 'lrn'"),
-    ("{name: x1, kind: adaptive_avgpool, output: 3}", "kind 'adaptive_avgpool'"),
     ("{name: x1, kind: mul, inputs: [input, input, input]}", "kind 'mul' with 3 inputs"),
-    ("{name: x1, kind: avgpool, kernel: 3, padding: 1, count_include_pad: true}",
-     "kind 'avgpool' with count_include_pad"),
-    ("{name: x1, kind: maxpool, kernel: 2, dilation: 2}", "kind 'maxpool' with dilation"),
+    ("{name: x1, kind: sumpool, kernel: 2, dilation: 2}",
+     "kind 'sumpool' with dilation or count_include_pad"),
     ("{name: x1, kind: pad, padding: 1, value: 1.5}", "kind 'pad' with a non-zero value (1.5)"),
 ])
 @pytest.mark.parametrize("command", ["quantize", "run", "verify"])
@@ -237,3 +235,49 @@ def test_squeeze_excitation_quantizes_and_verifies(tmp_path: Path,
     p.write_text(spec)
     r = run_cli(["verify", str(p)], capsys)
     assert r.code == 0 and "all layers match" in r.out, r.out + r.err
+
+
+def test_integer_averages_hand_worked() -> None:
+    from hwcnn.graph.shapes import Window
+    from hwcnn.numerics.golden_act import adaptive_avg, avg_include_pad
+
+    x = np.array([[[1, 2, 4], [3, 5, 7], [6, 8, 9]]])
+    # 3 -> 2 adaptive windows: rows/cols [0, 2) and [1, 3)
+    # [[1+2+3+5, 2+4+5+7], [3+5+6+8, 5+7+8+9]] / 4 = [[2.75, 4.5], [5.5, 7.25]] -> half away
+    assert adaptive_avg(x, (2, 2), -128, 127).tolist() == [[[3, 5], [6, 7]]]
+    assert adaptive_avg(-x, (2, 2), -128, 127).tolist() == [[[-3, -5], [-6, -7]]]
+    # 3x3 kernel, stride 2, padding 1 -> 2x2; every window has 9 taps in the padded input
+    win = Window(kernel=(3, 3), stride=(2, 2), dilation=(1, 1), pads=((1, 1), (1, 1)), out=(2, 2))
+    # sums: top-left 1+2+3+5 = 11 -> 1.22 -> 1; top-right 2+4+5+7 = 18 -> 2;
+    # bottom-left 3+5+6+8 = 22 -> 2.44 -> 2; bottom-right 5+7+8+9 = 29 -> 3.22 -> 3
+    assert avg_include_pad(x, win, -128, 127).tolist() == [[[1, 2], [2, 3]]]
+
+
+def test_integer_adaptive_avg_against_naive_loop() -> None:
+    from hwcnn.numerics.fixedpoint import div_round_half_away
+    from hwcnn.numerics.golden_act import adaptive_avg
+
+    x = np.random.default_rng(4).integers(-128, 128, size=(3, 13, 10))
+    got = adaptive_avg(x, (6, 4), -128, 127)
+    for c in range(3):
+        for i in range(6):
+            for j in range(4):
+                h0, h1 = (i * 13) // 6, -(-((i + 1) * 13) // 6)
+                w0, w1 = (j * 10) // 4, -(-((j + 1) * 10) // 4)
+                win = x[c, h0:h1, w0:w1]
+                assert got[c, i, j] == int(div_round_half_away(int(win.sum()), win.size))
+
+
+def test_host_pools_quantize_and_verify(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    p = tmp_path / "pools.yaml"
+    p.write_text("name: pools\ninput: [4, 12, 12]\nlayers:\n"
+                 "  - {name: c, kind: conv2d, filters: 8, kernel: 3, padding: 1}\n"
+                 "  - {name: a, kind: avgpool, kernel: 3, stride: 2, padding: 1, count_include_pad: true}\n"
+                 "  - {name: d, kind: maxpool, kernel: 2, dilation: 2, stride: 1}\n"
+                 "  - {name: e, kind: avgpool, kernel: 2, dilation: 2, stride: 1}\n"
+                 "  - {name: ad, kind: adaptive_avgpool, output: 2}\n"
+                 "  - {name: f, kind: flatten}\n  - {name: fc, kind: dense, units: 3}\n")
+    r = run_cli(["verify", str(p)], capsys)
+    assert r.code == 0 and "all layers match" in r.out, r.out + r.err
+    r = run_cli(["quantize", str(p), "-f", "json"], capsys)
+    assert r.code == 0, r.err

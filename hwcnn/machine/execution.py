@@ -381,8 +381,10 @@ def _free_layer(plan: LayerPlan, x: np.ndarray, val: Mapping[str, np.ndarray],
     match layer:
         case L.Input():
             return x.reshape(shape), np.full(shape, -1, np.int64)
-        case L.Nonlinear() | L.Pad() | L.Resize() | L.ChannelShuffle() | L.Mul():
-            # host layers: the CPU applies the golden look-up table / product / data movement
+        case (L.Nonlinear() | L.Pad() | L.Resize() | L.ChannelShuffle() | L.Mul()
+              | L.AdaptiveAvgPool() | L.Pool()):
+            # host layers: the CPU applies the golden look-up table / product / average /
+            # data movement (a Pool here is one the pool unit cannot do)
             ql = qnet.by_name[plan.name]
             node = qnet.graph.nodes[plan.name]
             ins = [val[u].reshape(s.as_list()) for u, s in zip(layer.inputs, node["in_shapes"])]

@@ -59,7 +59,7 @@ def inherits_scale(layer: L.Layer) -> bool:
         case L.Pool(op=L.PoolOp.SUM):
             return False
         case (L.Pool() | L.GlobalAvgPool() | L.Activation() | L.Flatten() | L.Pad() | L.Resize()
-              | L.ChannelShuffle()):
+              | L.ChannelShuffle() | L.AdaptiveAvgPool()):
             return True
     return False
 

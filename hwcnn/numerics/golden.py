@@ -20,7 +20,7 @@ from ..errors import DataError
 from ..frontend import layers as L
 from . import fixedpoint as fp
 from .floatref import run_float
-from .golden_act import HOST_INTEGER_KINDS, run_host
+from .golden_act import is_host_integer, run_host
 from .golden_ops import (
     Requant,
     add,
@@ -82,7 +82,7 @@ def run_network(qnet: QuantizedNetwork, x: np.ndarray) -> GoldenResult:
     sat: dict[str, int] = {}
     for ql in qnet.layers:
         ins = [t[s] for s in ql.inputs]
-        if isinstance(ql.layer, HOST_INTEGER_KINDS):  # look-up tables and data movement
+        if is_host_integer(ql.layer):  # look-up tables, products, averages, data movement
             t[ql.name], sat[ql.name] = run_host(ql.layer, qnet.graph.nodes[ql.name], ins,
                                                 ql.weight, ql.out.bits, ql.requant)
             continue

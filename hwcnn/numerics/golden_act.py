@@ -22,12 +22,19 @@ positions) is one exact product and one requantization to its calibrated output 
 (:func:`hwcnn.numerics.fixedpoint.quantize_multiplier`, per tensor; the product of two
 ``bits``-wide values fits the 32-bit accumulator for ``bits <= 16``).
 
-Kinds without an integer model (LRN, mul of three or more inputs, adaptive average pooling, pad
-with a non-zero value, dilated or ``count_include_pad`` pooling) are refused by :func:`check_integer_support` with one
+Averages the pool unit cannot compute keep their input's scale and divide the exact integer
+sum half away from zero (:func:`hwcnn.numerics.fixedpoint.div_round_half_away`): adaptive
+average pooling by each PyTorch window's element count, ``count_include_pad`` pooling by the
+window's taps inside the padded input; dilated max / average pooling is the golden pool.
+
+Kinds without an integer model (LRN, mul of three or more inputs, pad with a non-zero value,
+sum pooling with dilation or ``count_include_pad``) are refused by :func:`check_integer_support` with one
 line before quantization starts.
 """
 
 from __future__ import annotations
+
+import math
 
 import networkx as nx
 import numpy as np
@@ -35,10 +42,10 @@ import numpy as np
 from ..errors import SpecError
 from ..frontend import layers as L
 from ..graph.build import ordered_nodes
-from ..graph.shapes import pad_pairs
+from ..graph.shapes import Window, adaptive_bounds, pad_pairs
 from . import fixedpoint as fp
 from . import floatkinds as FK
-from .golden_ops import Requant, requantize_counted
+from .golden_ops import Requant, pool, requantize_counted, windows
 
 
 def _no_model(layer: L.Layer, node: dict) -> str | None:  # type: ignore[type-arg]
@@ -46,18 +53,45 @@ def _no_model(layer: L.Layer, node: dict) -> str | None:  # type: ignore[type-ar
     match layer:
         case L.Mul(inputs=ins) if len(ins) != 2:
             return f"kind 'mul' with {len(ins)} inputs has no integer model yet"
-        case L.LRN() | L.AdaptiveAvgPool():
+        case L.LRN():
             return f"kind {L.kind_name(layer)!r} has no integer model yet"
         case L.Pad(value=v) if v != 0.0:
             return f"kind 'pad' with a non-zero value ({v:g}) has no integer model yet"
-        case L.Pool():
-            win = node["window"]
-            if any(d > 1 for d in win.dilation):
-                return f"kind {L.kind_name(layer)!r} with dilation has no integer model yet"
-            if (layer.op is L.PoolOp.AVG and layer.count_include_pad
-                    and any(lo or hi for lo, hi in win.pads)):
-                return "kind 'avgpool' with count_include_pad has no integer model yet"
+        case L.Pool(op=L.PoolOp.SUM) if layer.count_include_pad or any(
+                d > 1 for d in node["window"].dilation):
+            return "kind 'sumpool' with dilation or count_include_pad has no integer model yet"
     return None
+
+
+def is_host_integer(layer: L.Layer) -> bool:
+    """Layers whose integer model lives here (the golden model dispatches on this)."""
+    return isinstance(layer, HOST_INTEGER_KINDS) or (
+        isinstance(layer, L.Pool) and layer.op is L.PoolOp.AVG and layer.count_include_pad)
+
+
+def avg_include_pad(x: np.ndarray, win: Window, lo: int, hi: int) -> np.ndarray:
+    """``count_include_pad`` average: the in-bounds sum divided, half away, by the window's
+    taps inside the padded input (:func:`hwcnn.numerics.floatkinds.pad_counts`)."""
+    c = x.shape[0]
+    m, vol = math.prod(win.out), math.prod(win.kernel)
+    s = windows(np.asarray(x, dtype=np.int64), win, pad_value=0).reshape(c, m, vol).sum(axis=2)
+    n = FK.pad_counts(x.shape[1:], win).reshape(1, m).astype(np.int64)
+    return fp.saturate(fp.div_round_half_away(s, np.broadcast_to(n, s.shape)), lo, hi).reshape(c, *win.out)
+
+
+def adaptive_avg(x: np.ndarray, output: tuple[int, ...], lo: int, hi: int) -> np.ndarray:
+    """Adaptive average pooling in integers: per window (PyTorch's bounds) the exact sum
+    divided, half away from zero, by the window's element count; the input scale is kept."""
+    xi = np.asarray(x, dtype=np.int64)
+    sums, counts = xi, np.ones((1,) * xi.ndim, dtype=np.int64)
+    for axis, (w, o) in enumerate(zip(x.shape[1:], output), start=1):
+        bounds = adaptive_bounds(w, o)
+        sums = np.concatenate([np.take(sums, range(a, b), axis=axis).sum(axis=axis, keepdims=True)
+                               for a, b in bounds], axis=axis)
+        shape = [1] * xi.ndim
+        shape[axis] = o
+        counts = counts * np.array([b - a for a, b in bounds], dtype=np.int64).reshape(shape)
+    return fp.saturate(fp.div_round_half_away(sums, np.broadcast_to(counts, sums.shape)), lo, hi)
 
 
 def check_integer_support(g: nx.DiGraph) -> None:
@@ -97,11 +131,19 @@ def mul(xs: list[np.ndarray], rq: Requant) -> tuple[np.ndarray, int]:
 
 def run_host(layer: L.Layer, node: dict, ins: list[np.ndarray], table: np.ndarray | None,  # type: ignore[type-arg]
              bits: int, rq: Requant | None = None) -> tuple[np.ndarray, int]:
-    """Integer output (and saturation count) of one host kind: a table look-up, a product, or
-    data movement."""
-    if isinstance(layer, L.Mul):
-        assert rq is not None
-        return mul(ins, rq)
+    """Integer output (and saturation count) of one host kind: a table look-up, a product, an
+    average the pool unit cannot compute, or data movement."""
+    lo, hi = fp.int_range(bits)
+    match layer:
+        case L.Mul():
+            assert rq is not None
+            return mul(ins, rq)
+        case L.AdaptiveAvgPool():
+            return adaptive_avg(ins[0], node["out_shape"].spatial, lo, hi), 0
+        case L.Pool(op=L.PoolOp.AVG, count_include_pad=True):
+            return avg_include_pad(ins[0], node["window"], lo, hi), 0
+        case L.Pool(op=op):  # dilated max / average pooling: the golden pool on the host
+            return pool(ins[0], node["window"], op, lo=lo, hi=hi), 0
     return _move(layer, node, ins[0], table, bits), 0
 
 
@@ -121,4 +163,4 @@ def _move(layer: L.Layer, node: dict, x: np.ndarray, table: np.ndarray | None,  
     raise TypeError(f"not a host kind with an integer model: {layer!r}")
 
 
-HOST_INTEGER_KINDS = (L.Nonlinear, L.Pad, L.Resize, L.ChannelShuffle, L.Mul)
+HOST_INTEGER_KINDS = (L.Nonlinear, L.Pad, L.Resize, L.ChannelShuffle, L.Mul, L.AdaptiveAvgPool)

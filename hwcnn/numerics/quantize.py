@@ -282,7 +282,7 @@ def quantize_network(g: nx.DiGraph, params: Params, calib: Sequence[np.ndarray],
                 m0, sh = _multiplier(np.array(in_fmts[0].scale / out.scale), pow2)
                 q[name] = QLayer(**common, out=out, lo=out.lo, hi=out.hi,
                                  requant=rq(int(m0), int(sh), out.lo, out.hi))
-            case L.Pool() | L.GlobalAvgPool() | L.Flatten():
+            case L.Pool() | L.GlobalAvgPool() | L.Flatten() | L.AdaptiveAvgPool():
                 out = in_fmts[0]
                 q[name] = QLayer(**common, out=out, lo=out.lo, hi=out.hi)
             case L.Activation(fn=fn):
