@@ -24,7 +24,8 @@ import numpy as np
 
 from ..errors import SpecError
 from . import layers as L
-from .onnx_ops import Translator
+from .onnx_ops import HANDLERS
+from .onnx_translate import Translator
 from .spec import parse_spec
 
 #: ONNX operator -> what it becomes (``hwcnn import --help`` prints this table).
@@ -97,7 +98,7 @@ def import_model(model, file: str | None = None) -> Imported:  # type: ignore[no
     from .onnx_fold import prepare
 
     prep = prepare(model, file)
-    tr = Translator(prep, file)
+    tr = Translator(prep, file, HANDLERS)
     tr.run()
     stem = os.path.splitext(os.path.basename(file))[0] if file else ""
     name = _name(prep.name or stem or "onnx_model")
