@@ -36,6 +36,21 @@ def vgg16() -> onnx.ModelProto:
     return net.model(net.linear(x, 4096, 1000))
 
 
+def alexnet() -> onnx.ModelProto:
+    """torchvision ``alexnet``; AdaptiveAvgPool2d((6, 6)) on a 6x6 map is exported as a 1x1
+    AveragePool, the Dropouts vanish in eval mode."""
+    net = Net((1, 3, 224, 224))
+    x = net.maxpool(relu(net, net.conv("input.1", 3, 64, 11, 4, 2)), 3, 2)
+    x = net.maxpool(relu(net, net.conv(x, 64, 192, 5, 1, 2)), 3, 2)
+    x = relu(net, net.conv(x, 192, 384, 3, 1, 1))
+    x = relu(net, net.conv(x, 384, 256, 3, 1, 1))
+    x = net.maxpool(relu(net, net.conv(x, 256, 256, 3, 1, 1)), 3, 2)
+    x = net.flatten(net.op("AveragePool", [x], kernel_shape=[1, 1], strides=[1, 1]))
+    x = relu(net, net.linear(x, 256 * 6 * 6, 4096))
+    x = relu(net, net.linear(x, 4096, 4096))
+    return net.model(net.linear(x, 4096, 1000))
+
+
 def resnet(bottleneck: bool, layers: list[int], v15: bool = True) -> onnx.ModelProto:
     net = Net((1, 3, 224, 224))
     x = net.maxpool(relu(net, net.bn(net.conv("input.1", 3, 64, 7, 2, 3, bias=False), 64)), 3, 2, 1)
@@ -116,6 +131,7 @@ def rows(g) -> Counter:  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.parametrize("shipped,build", [
+    ("alexnet_torchvision", alexnet),
     ("vgg16", vgg16),
     ("resnet18", lambda: resnet(False, [2, 2, 2, 2])),
     ("resnet50", lambda: resnet(True, [3, 4, 6, 3])),
@@ -139,6 +155,15 @@ def test_negative_control_resnet_v1_stride_placement() -> None:
     assert rows(v1) != rows(hand)
     assert sum(v1.nodes[n]["cost"].params for n in v1) == sum(hand.nodes[n]["cost"].params for n in hand)
     assert sum(v1.nodes[n]["cost"].macs for n in v1) < sum(hand.nodes[n]["cost"].macs for n in hand)
+
+
+def test_torchvision_alexnet_published_figures() -> None:
+    """torchvision's AlexNet: 61,100,840 parameters, 0.71 GFLOPS (its docs count MACs)."""
+    g = model_graph("alexnet_torchvision")
+    assert sum(g.nodes[n]["cost"].params for n in g) == 61_100_840
+    macs = sum(g.nodes[n]["cost"].macs for n in g)
+    assert round(macs / 1e9, 2) == 0.71, macs
+    assert g.nodes["avgpool"]["out_shape"].as_list() == [256, 6, 6]
 
 
 #: torchvision's published parameter counts, and the papers' multiply-adds (56M: Howard et al.
