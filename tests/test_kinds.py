@@ -153,7 +153,6 @@ def test_golden_network_with_new_kinds_is_the_table_lookup() -> None:
 
 
 @pytest.mark.parametrize("layer,kind", [
-    ("{name: x1, kind: lrn, size: 3}", "kind 'lrn'"),
     ("{name: x1, kind: mul, inputs: [input, input, input]}", "kind 'mul' with 3 inputs"),
     ("{name: x1, kind: sumpool, kernel: 2, dilation: 2}",
      "kind 'sumpool' with dilation or count_include_pad"),
@@ -281,3 +280,42 @@ def test_host_pools_quantize_and_verify(tmp_path: Path, capsys: pytest.CaptureFi
     assert r.code == 0 and "all layers match" in r.out, r.out + r.err
     r = run_cli(["quantize", str(p), "-f", "json"], capsys)
     assert r.code == 0, r.err
+
+
+def test_lrn_integer_model_hand_worked_and_against_float() -> None:
+    from hwcnn.numerics.fixedpoint import quantize_multiplier
+    from hwcnn.numerics.golden_act import lrn, lrn_tables
+    from hwcnn.numerics.golden_ops import Requant
+
+    layer = L.LRN(name="n", size=3, alpha=0.3, beta=0.75, bias=1.0)
+    s_in, s_out = 0.1, 0.05
+    m0, sh = lrn_tables(layer, s_in, s_out, 8)
+    assert len(m0) == 3 * 128 * 128 + 1
+    x = np.array([[[10]], [[-20]], [[0]]])    # reals 1.0, -2.0, 0.0
+    y = lrn(x, 3, m0, sh, Requant(m0=1, shift=0, lo=-128, hi=127))
+    # channel 0: window {0, 1}: S = 100 + 400 = 500 -> real sum 5.0;
+    #   1.0 / (1 + 0.1 * 5.0) ** 0.75 = 0.7378 -> /0.05 = 14.76 -> 15
+    # channel 1: window {0, 1, 2}: S = 500 -> -2.0 / 1.5 ** 0.75 = -1.4757 -> -29.51 -> -30
+    # channel 2: x = 0 -> 0
+    assert y.reshape(-1).tolist() == [15, -30, 0]
+    want_m0, want_sh = quantize_multiplier((s_in / s_out) / (1 + 0.1 * 500 * s_in**2) ** 0.75)
+    assert (int(m0[500]), int(sh[500])) == (int(want_m0), int(want_sh))
+    # every code against the float LRN of the dequantized input: one rounding
+    xs = np.random.default_rng(2).integers(-128, 128, size=(6, 4, 4))
+    got = lrn(xs, 3, m0, sh, Requant(m0=1, shift=0, lo=-128, hi=127)) * s_out
+    ref = FK.lrn(xs * s_in, 3, 0.3, 0.75, 1.0)
+    inside = np.abs(ref) <= 127 * s_out
+    assert np.max(np.abs(got - ref)[inside]) <= s_out / 2 + 1e-9
+
+
+def test_lrn_network_verifies(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    p = tmp_path / "lrn.yaml"
+    p.write_text("name: l\ninput: [3, 9, 9]\nlayers:\n"
+                 "  - {name: c, kind: conv2d, filters: 8, kernel: 3, activation: relu}\n"
+                 "  - {name: n, kind: lrn, size: 5, alpha: 0.001}\n  - {name: p, kind: maxpool, kernel: 2}\n")
+    r = run_cli(["verify", str(p)], capsys)
+    assert r.code == 0 and "all layers match" in r.out, r.out + r.err
+    r = run_cli(["quantize", str(p), "--act-bits", "12"], capsys)
+    assert r.code == 2 and r.err == (
+        "hwcnn: error: layer 'n': the lrn integer model tabulates every sum of squares "
+        "(20,971,521 entries for 12-bit activations and size 5), more than 1,048,576\n")

@@ -382,13 +382,13 @@ def _free_layer(plan: LayerPlan, x: np.ndarray, val: Mapping[str, np.ndarray],
         case L.Input():
             return x.reshape(shape), np.full(shape, -1, np.int64)
         case (L.Nonlinear() | L.Pad() | L.Resize() | L.ChannelShuffle() | L.Mul()
-              | L.AdaptiveAvgPool() | L.Pool()):
+              | L.AdaptiveAvgPool() | L.Pool() | L.LRN()):
             # host layers: the CPU applies the golden look-up table / product / average /
             # data movement (a Pool here is one the pool unit cannot do)
             ql = qnet.by_name[plan.name]
             node = qnet.graph.nodes[plan.name]
             ins = [val[u].reshape(s.as_list()) for u, s in zip(layer.inputs, node["in_shapes"])]
-            y, _ = run_host(layer, node, ins, ql.weight, ql.out.bits, ql.requant)
+            y, _ = run_host(layer, node, ins, ql.weight, ql.out.bits, ql.requant, ql.bias)
             return y.reshape(shape), np.full(shape, -1, np.int64)
         case L.Concat():
             # Producers write side by side; the quantizer gives all inputs the output's scale.

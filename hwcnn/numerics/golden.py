@@ -84,7 +84,7 @@ def run_network(qnet: QuantizedNetwork, x: np.ndarray) -> GoldenResult:
         ins = [t[s] for s in ql.inputs]
         if is_host_integer(ql.layer):  # look-up tables, products, averages, data movement
             t[ql.name], sat[ql.name] = run_host(ql.layer, qnet.graph.nodes[ql.name], ins,
-                                                ql.weight, ql.out.bits, ql.requant)
+                                                ql.weight, ql.out.bits, ql.requant, ql.bias)
             continue
         t[ql.name], sat[ql.name] = _run_layer(ql, ins, x, qnet.policy.acc_bits)
     return GoldenResult(tensors=t, saturated=sat)

@@ -27,7 +27,13 @@ sum half away from zero (:func:`hwcnn.numerics.fixedpoint.div_round_half_away`):
 average pooling by each PyTorch window's element count, ``count_include_pad`` pooling by the
 window's taps inside the padded input; dilated max / average pooling is the golden pool.
 
-Kinds without an integer model (LRN, mul of three or more inputs, pad with a non-zero value,
+LRN: the window sum of squares ``S`` is exact (integers), and the per-``S`` real factor
+``(s_in / s_out) / (bias + alpha/size * S * s_in**2) ** beta`` is tabulated at quantization time
+for every possible ``S`` (``0 .. size * 2**(2*bits-2)``) as a multiplier + shift
+(:func:`hwcnn.numerics.fixedpoint.quantize_multiplier`); the integer model is one
+requantization ``y = saturate(round_shift(x * M0[S], shift[S]))``.
+
+Kinds without an integer model (mul of three or more inputs, pad with a non-zero value,
 sum pooling with dilation or ``count_include_pad``) are refused by :func:`check_integer_support` with one
 line before quantization starts.
 """
@@ -39,7 +45,7 @@ import math
 import networkx as nx
 import numpy as np
 
-from ..errors import SpecError
+from ..errors import ConfigError, SpecError
 from ..frontend import layers as L
 from ..graph.build import ordered_nodes
 from ..graph.shapes import Window, adaptive_bounds, pad_pairs
@@ -53,14 +59,41 @@ def _no_model(layer: L.Layer, node: dict) -> str | None:  # type: ignore[type-ar
     match layer:
         case L.Mul(inputs=ins) if len(ins) != 2:
             return f"kind 'mul' with {len(ins)} inputs has no integer model yet"
-        case L.LRN():
-            return f"kind {L.kind_name(layer)!r} has no integer model yet"
         case L.Pad(value=v) if v != 0.0:
             return f"kind 'pad' with a non-zero value ({v:g}) has no integer model yet"
         case L.Pool(op=L.PoolOp.SUM) if layer.count_include_pad or any(
                 d > 1 for d in node["window"].dilation):
             return "kind 'sumpool' with dilation or count_include_pad has no integer model yet"
     return None
+
+
+#: Largest LRN multiplier table (entries): 8-bit activations with size <= 64.
+MAX_LRN_TABLE = 1 << 20
+
+
+def lrn_tables(layer: L.LRN, s_in: float, s_out: float, bits: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(M0, shift)`` for every window sum of squares ``S`` (module docstring)."""
+    top = layer.size * (1 << (2 * bits - 2))
+    if top + 1 > MAX_LRN_TABLE:
+        raise ConfigError(f"layer {layer.name!r}: the lrn integer model tabulates every sum of "
+                          f"squares ({top + 1:,} entries for {bits}-bit activations and size "
+                          f"{layer.size}), more than {MAX_LRN_TABLE:,}")
+    s = np.arange(top + 1, dtype=np.float64)
+    real = (s_in / s_out) / (layer.bias + layer.alpha / layer.size * s * s_in * s_in) ** layer.beta
+    return fp.quantize_multiplier(real)
+
+
+def lrn(x: np.ndarray, size: int, m0: np.ndarray, shift: np.ndarray, rq: Requant) -> np.ndarray:
+    """Integer LRN: exact window sums of squares across channels, one requantization."""
+    xi = np.asarray(x, dtype=np.int64)
+    c = xi.shape[0]
+    sq = np.cumsum(np.concatenate([np.zeros((1, *xi.shape[1:]), np.int64), xi * xi]), axis=0)
+    lo_off, hi_off = (size - 1) // 2, -(-(size - 1) // 2)
+    first = np.clip(np.arange(c) - lo_off, 0, c)
+    last = np.clip(np.arange(c) + hi_off + 1, 0, c)
+    ssum = sq[last] - sq[first]
+    r = fp.round_shift(xi * m0[ssum], shift[ssum], rq.rounding)
+    return fp.saturate(r, rq.lo, rq.hi)
 
 
 def is_host_integer(layer: L.Layer) -> bool:
@@ -130,7 +163,8 @@ def mul(xs: list[np.ndarray], rq: Requant) -> tuple[np.ndarray, int]:
 
 
 def run_host(layer: L.Layer, node: dict, ins: list[np.ndarray], table: np.ndarray | None,  # type: ignore[type-arg]
-             bits: int, rq: Requant | None = None) -> tuple[np.ndarray, int]:
+             bits: int, rq: Requant | None = None, shifts: np.ndarray | None = None
+             ) -> tuple[np.ndarray, int]:
     """Integer output (and saturation count) of one host kind: a table look-up, a product, an
     average the pool unit cannot compute, or data movement."""
     lo, hi = fp.int_range(bits)
@@ -138,6 +172,9 @@ def run_host(layer: L.Layer, node: dict, ins: list[np.ndarray], table: np.ndarra
         case L.Mul():
             assert rq is not None
             return mul(ins, rq)
+        case L.LRN(size=size):
+            assert rq is not None and table is not None and shifts is not None
+            return lrn(ins[0], size, table, shifts, rq), 0
         case L.AdaptiveAvgPool():
             return adaptive_avg(ins[0], node["out_shape"].spatial, lo, hi), 0
         case L.Pool(op=L.PoolOp.AVG, count_include_pad=True):
@@ -163,4 +200,5 @@ def _move(layer: L.Layer, node: dict, x: np.ndarray, table: np.ndarray | None,  
     raise TypeError(f"not a host kind with an integer model: {layer!r}")
 
 
-HOST_INTEGER_KINDS = (L.Nonlinear, L.Pad, L.Resize, L.ChannelShuffle, L.Mul, L.AdaptiveAvgPool)
+HOST_INTEGER_KINDS = (L.Nonlinear, L.Pad, L.Resize, L.ChannelShuffle, L.Mul, L.AdaptiveAvgPool,
+                      L.LRN)

@@ -38,7 +38,7 @@ from . import fixedpoint as fp
 from .fixedpoint import Overflow, Rounding
 from .floatref import run_float
 from .fusion import fusion_chains, inherits_scale, scale_groups
-from .golden_act import act_table, check_integer_support
+from .golden_act import act_table, check_integer_support, lrn_tables
 from .golden_ops import Requant, conv_matrix, gemm_dtype
 from .weights import Params
 
@@ -310,6 +310,11 @@ def quantize_network(g: nx.DiGraph, params: Params, calib: Sequence[np.ndarray],
                 m0, sh = _multiplier(np.array(in_fmts[0].scale * in_fmts[1].scale / out.scale), pow2)
                 q[name] = QLayer(**common, out=out, lo=out.lo, hi=out.hi,
                                  requant=rq(int(m0), int(sh), out.lo, out.hi))
+            case L.LRN():  # per-sum-of-squares multiplier tables (golden_act.lrn)
+                out = fmt_of(name)
+                lrn_m0, shifts = lrn_tables(layer, in_fmts[0].scale, out.scale, policy.act_bits)
+                q[name] = QLayer(**common, out=out, lo=out.lo, hi=out.hi, weight=lrn_m0, bias=shifts,
+                                 requant=rq(1, 0, out.lo, out.hi))
             case L.Pad() | L.Resize() | L.ChannelShuffle():  # data movement: the input's scale
                 out = in_fmts[0]
                 q[name] = QLayer(**common, out=out, lo=out.lo, hi=out.hi)
