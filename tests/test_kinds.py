@@ -319,3 +319,16 @@ def test_lrn_network_verifies(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert r.code == 2 and r.err == (
         "hwcnn: error: layer 'n': the lrn integer model tabulates every sum of squares "
         "(20,971,521 entries for 12-bit activations and size 5), more than 1,048,576\n")
+
+
+def test_explain_new_kinds() -> None:
+    from hwcnn.report.explanation import explain
+    g = net("  - {name: n, kind: lrn, size: 5}\n  - {name: a, kind: adaptive_avgpool, output: 2}\n"
+            "  - {name: p, kind: avgpool, kernel: 2, stride: 1, padding: [[0, 1], [1, 0]], "
+            "count_include_pad: true}\n", "[4, 3, 3]")
+    text = explain(g)
+    # 4*3*3 = 36 elements, (5 + 3) ops each
+    assert "= 8 ops per element, 36*8 = 288" in text
+    # 3 -> 2 adaptive: windows [0, 2) and [1, 3): 2 + 2 per dim, 4 channels * 4 * 4 = 64
+    assert "ops: 4 channels * (sum of window volumes) = 64" in text
+    assert "padding (0, 1)x(1, 0), count_include_pad" in text

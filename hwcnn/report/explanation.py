@@ -129,7 +129,11 @@ def explain_layer(name: str, node: dict[str, Any], bits: L.NumberFormats) -> lis
                          "input floor(i*W/O) .. ceil((i+1)*W/O) - 1 (PyTorch's windows)")
             lines.append("  parameters: 0 (a fixed function of the input)")
             lines.append(f"  ops: {out.channels} channels * (sum of window volumes) = {_n(cost.ops)}")
-        case L.Nonlinear() | L.Mul() | L.LRN():
+        case L.LRN(size=size):
+            lines.append(f"  lrn across {size} channels on {out.lecture()}: ({size} squares summed "
+                         f"+ 3: scale-and-offset, power, divide) = {size + 3} ops per element, "
+                         f"{_n(out.size)}*{size + 3} = {_n(cost.eltwise_ops)}")
+        case L.Nonlinear() | L.Mul():
             per = cost.eltwise_ops // max(out.size, 1)
             lines.append(f"  element-wise {L.kind_name(layer)} on {out.lecture()}: {per} op(s) per "
                          f"output element = {_n(cost.eltwise_ops)}")
