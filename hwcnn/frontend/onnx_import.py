@@ -16,6 +16,7 @@ import io
 import json
 import os
 import re
+import tempfile
 import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -72,17 +73,30 @@ class Imported:
     #: layer name -> activation scale of a QuantizeLinear/DequantizeLinear pair on its output
     act_scales: Mapping[str, float]
 
-    def npz_bytes(self) -> bytes:
-        """The weights as a reproducible ``.npz`` (fixed zip timestamps, sorted keys)."""
-        buf = io.BytesIO()
-        with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_STORED) as zf:
+    def write_npz(self, path: str | os.PathLike[str]) -> None:
+        """Write the weights to ``path`` as a reproducible ``.npz`` (sorted keys, fixed zip
+        timestamps), atomically, streaming one array at a time (a VGG's 575 MB of weights
+        never sit in memory twice)."""
+        target = os.fspath(path)
+        folder = os.path.dirname(os.path.abspath(target))
+        os.makedirs(folder, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(target)}.", suffix=".tmp", dir=folder)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                self._write_npz(fh)
+            os.replace(tmp, target)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+
+    def _write_npz(self, fh: io.IOBase | io.BufferedWriter) -> None:
+        with zipfile.ZipFile(fh, "w", compression=zipfile.ZIP_STORED) as zf:  # type: ignore[arg-type]
             for key in sorted(self.weights):
-                arr = io.BytesIO()
-                np.lib.format.write_array(arr, np.ascontiguousarray(self.weights[key]),
-                                          allow_pickle=False)
-                zf.writestr(zipfile.ZipInfo(f"{key}.npy", date_time=(1980, 1, 1, 0, 0, 0)),
-                            arr.getvalue())
-        return buf.getvalue()
+                info = zipfile.ZipInfo(f"{key}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+                with zf.open(info, "w", force_zip64=True) as member:
+                    np.lib.format.write_array(member, np.ascontiguousarray(self.weights[key]),
+                                              allow_pickle=False)
 
 
 def load_onnx(path: str | os.PathLike[str]) -> Imported:

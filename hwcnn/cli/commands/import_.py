@@ -36,20 +36,22 @@ Supported operators:
 @click.option("--weights-out", type=click.Path(dir_okay=False),
               help="Write the model's weights to FILE (.npz keyed '<layer>.<param>').")
 def import_(model: str, output: str | None, weights_out: str | None) -> None:
-    from ...fileio import write_bytes_atomic
+    from ...errors import DataError
     from ...frontend.onnx_import import load_onnx
     from ...graph.build import build_graph
-    from ...numerics.weights import check_params
+    from ...numerics.weights import expected_shapes
     from .common import emit
 
     imp = load_onnx(model)
     g = build_graph(imp.spec)  # the imported network must be a valid hwcnn graph
-    npz = None
     if weights_out:
-        check_params(imp.weights, g, model)
-        npz = imp.npz_bytes()
-    # everything is computed before the first file is written
-    emit(imp.yaml, output)
-    if npz is not None and weights_out:
-        write_bytes_atomic(weights_out, npz)
+        # the keys and shapes hwcnn quantize --weights will demand (without float64 copies)
+        want = expected_shapes(g)
+        got = {k: tuple(v.shape) for k, v in imp.weights.items()}
+        if got != want:
+            bad = sorted(set(got) ^ set(want)) or sorted(k for k in want if got[k] != want[k])
+            raise DataError(f"{model}: imported weights do not fit the network ({bad[0]!r})")
+        # the weights first: the larger write, the one more likely to fail (disk space)
+        imp.write_npz(weights_out)
         click.echo(f"wrote {weights_out}", err=True)
+    emit(imp.yaml, output)
