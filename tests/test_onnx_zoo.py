@@ -120,3 +120,23 @@ def test_light_alexnet_structure() -> None:
     assert [c.groups for c in convs] == [1, 2, 1, 2, 2]
     pools = [n for n in g if kind_name(g.nodes[n]["layer"]) == "maxpool"]
     assert g.nodes[pools[-1]]["out_shape"].as_list() == [256, 6, 6]
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_light_model_reports_from_the_cli(name: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """``hwcnn report light_x.onnx -f json``: per-layer rows whose parameters and MACs add up
+    to the independent count of the ONNX graph."""
+    import json
+
+    from tests.cli_run import run_cli
+
+    path = LIGHT / f"light_{name}.onnx"
+    r = run_cli(["report", str(path), "-f", "json"], capsys)
+    assert r.crash is None and r.code == 0, r.err
+    doc = json.loads(r.out)
+    want = independent_counts(onnx.load(path))
+    rows = {row["name"]: row for row in doc["layers"]}
+    for layer, (params, macs) in want.items():
+        assert (rows[layer]["params"], rows[layer]["macs"]) == (params, macs), layer
+    assert doc["totals"]["total"]["params"] == sum(p for p, _ in want.values())
+    assert doc["totals"]["total"]["macs"] == sum(m for _, m in want.values())
