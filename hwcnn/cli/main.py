@@ -73,6 +73,7 @@ COMMANDS: dict[str, str] = {
     "compare": "hwcnn.cli.commands.compare:compare",
     "verify": "hwcnn.cli.commands.verify:verify",
     "sweep": "hwcnn.cli.commands.sweep:sweep",
+    "import": "hwcnn.cli.commands.import_:import_",
 }
 
 

@@ -18,6 +18,10 @@ What runs where (the accelerator of ``rtl/README.md``):
 * batchnorm -> folded into the preceding conv/dense (only reader); otherwise a depthwise
   1 x 1 GEMM (groups = C, K = 1, N = 1).
 * concat, flatten, dropout -> free (producers write to the right DRAM offsets); softmax -> host.
+* host layers (the CPU computes them between accelerator layers; no tiles, no cycles counted):
+  tanh, sigmoid, hardsigmoid, hardswish, SiLU, mul, LRN, pad, resize, adaptive average pooling,
+  channel shuffle, and pooling the pool unit cannot do (dilation > 1, or ``count_include_pad``
+  averages over a padded window).
 
 Buffers. ``act_kib``/``weight_kib``/``out_kib`` of :class:`MemoryConfig` are the three on-chip
 memories; the output memory also holds the accumulator words (WS: ``m`` x C x acc_bits; K-split
@@ -100,6 +104,15 @@ def lower(g: nx.DiGraph, hw: HardwareConfig,
             case L.Softmax():
                 plan = _empty(name, layer, Unit.HOST, "runs on the host CPU")
                 excl[name] = False
+            case (L.Nonlinear() | L.Mul() | L.LRN() | L.Pad() | L.Resize() | L.AdaptiveAvgPool()
+                  | L.ChannelShuffle()):
+                plan = _empty(name, layer, Unit.HOST, f"{L.kind_name(layer)} runs on the host CPU "
+                              "(no accelerator unit)")
+                excl[name] = False
+            case L.Pool() if _pool_on_host(layer, attrs["window"]):
+                plan = _empty(name, layer, Unit.HOST, "pooling the pool unit cannot do (dilation "
+                              "or count_include_pad) runs on the host CPU")
+                excl[name] = False
             # Fold only straight after the conv/dense (as the quantizer does): not through a
             # dropout/flatten, not a second BatchNorm onto an already folded one.
             case L.BatchNorm() if sole and not act[u] and host[u] == u and isinstance(
@@ -154,6 +167,14 @@ def lower(g: nx.DiGraph, hw: HardwareConfig,
         if progress is not None:
             progress(i + 1, len(nodes))
     return Program(hw=hw, layers=tuple(plans))
+
+
+def _pool_on_host(layer: L.Pool, win: object) -> bool:
+    """Dilated windows, and averages dividing by padded positions, are not pool-unit work."""
+    dil = getattr(win, "dilation", ())
+    pads = getattr(win, "pads", ())
+    padded = any(lo or hi for lo, hi in pads)
+    return any(d > 1 for d in dil) or (layer.op is L.PoolOp.AVG and layer.count_include_pad and padded)
 
 
 def _reuse(cache: dict[tuple[object, ...], LayerPlan], key: tuple[object, ...], name: str, layer: L.Layer) -> LayerPlan | None:

@@ -47,14 +47,26 @@ class Act(enum.Enum):
     RELU6 = "relu6"
 
 
+class Fn(enum.Enum):
+    """A stand-alone smooth or piecewise nonlinearity (not fusable into a GEMM clamp)."""
+
+    TANH = "tanh"
+    SIGMOID = "sigmoid"
+    HARDSIGMOID = "hardsigmoid"
+    HARDSWISH = "hardswish"
+    SILU = "silu"
+
+
 class PoolOp(enum.Enum):
     MAX = "max"
     AVG = "avg"
     SUM = "sum"
 
 
-#: Padding as given: per spatial dim a symmetric amount, or "same" / "valid".
-Padding: TypeAlias = tuple[int, ...] | str
+#: Padding as given: per spatial dim a symmetric amount, per spatial dim a ``(low, high)`` pair
+#: (asymmetric, as ONNX ``pads``), or "same" / "valid".
+Pads: TypeAlias = tuple[int, ...] | tuple[tuple[int, int], ...]
+Padding: TypeAlias = Pads | str
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -93,13 +105,19 @@ class Conv(_Layer):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Pool(_Layer):
-    """Max / average / sum pooling over a window, per channel (2D or 3D by the input)."""
+    """Max / average / sum pooling over a window, per channel (2D or 3D by the input).
+
+    ``count_include_pad``: an average divides by the window clipped to the padded input (as
+    PyTorch's default and ONNX's ``count_include_pad=1``) instead of by its in-bounds elements.
+    """
 
     op: PoolOp
     kernel: tuple[int, ...] | int
     stride: tuple[int, ...] | int | None = None
-    padding: tuple[int, ...] | int = 0
+    padding: Pads | int = 0
     ceil_mode: bool = False
+    dilation: tuple[int, ...] | int = 1
+    count_include_pad: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -121,6 +139,66 @@ class Activation(_Layer):
     """A stand-alone ReLU or ReLU6."""
 
     fn: Act
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Nonlinear(_Layer):
+    """Element-wise tanh, sigmoid, hardsigmoid (``clip(alpha*x + beta, 0, 1)``), hardswish
+    (``x * relu6(x + 3) / 6``) or SiLU (``x * sigmoid(x)``)."""
+
+    fn: Fn
+    alpha: float = 1.0 / 6.0
+    beta: float = 0.5
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Mul(_Layer):
+    """Element-wise product of two or more inputs; an input of shape ``(C, 1, 1)`` or ``(C,)``
+    broadcasts over the spatial positions of a ``(C, H, W)`` one (squeeze-excitation)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LRN(_Layer):
+    """Local response normalization across channels (AlexNet; ONNX ``LRN``):
+    ``y[c] = x[c] / (bias + alpha/size * sum_{c' in window(c)} x[c']**2) ** beta``, the window
+    ``c - floor((size-1)/2) .. c + ceil((size-1)/2)`` clipped to the channels."""
+
+    size: int
+    alpha: float = 1e-4
+    beta: float = 0.75
+    bias: float = 1.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Pad(_Layer):
+    """Constant padding of the spatial dimensions, ``(low, high)`` per dimension."""
+
+    pads: tuple[tuple[int, int], ...]
+    value: float = 0.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Resize(_Layer):
+    """Nearest-neighbour upsampling by an integer factor per spatial dimension:
+    ``y[c, i, j] = x[c, i // s_h, j // s_w]``."""
+
+    scale: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AdaptiveAvgPool(_Layer):
+    """PyTorch's adaptive average pooling to ``output`` positions per spatial dimension: output
+    ``i`` averages input ``floor(i*W/O) .. ceil((i+1)*W/O) - 1``."""
+
+    output: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ChannelShuffle(_Layer):
+    """ShuffleNet's channel shuffle: channels viewed as ``(groups, C/groups)``, transposed,
+    flattened: output channel ``j*groups + i`` is input channel ``i*(C/groups) + j``."""
+
+    groups: int
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -159,7 +237,8 @@ class Softmax(_Layer):
 
 Layer: TypeAlias = (
     Input | Conv | Pool | GlobalAvgPool | Dense | Activation | BatchNorm | Add | Concat
-    | Flatten | Dropout | Softmax
+    | Flatten | Dropout | Softmax | Nonlinear | Mul | LRN | Pad | Resize | AdaptiveAvgPool
+    | ChannelShuffle
 )
 
 
@@ -190,6 +269,20 @@ def kind_name(layer: Layer) -> str:
             return "dropout"
         case Softmax():
             return "softmax"
+        case Nonlinear(fn=fn):
+            return fn.value
+        case Mul():
+            return "mul"
+        case LRN():
+            return "lrn"
+        case Pad():
+            return "pad"
+        case Resize():
+            return "resize"
+        case AdaptiveAvgPool():
+            return "adaptive_avgpool"
+        case ChannelShuffle():
+            return "channel_shuffle"
     raise TypeError(f"not a layer: {layer!r}")
 
 

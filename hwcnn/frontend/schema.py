@@ -44,11 +44,17 @@ _ACTIVATION = {"enum": ["relu", "relu6", "none", None]}
 _INPUTS = {"type": "array", "items": {"type": "string"}, "minItems": 1, "maxItems": 64}
 _COMMON = {"name": _NAME, "kind": {"type": "string"}, "inputs": _INPUTS}
 
+#: Per spatial dim a ``[low, high]`` pair (asymmetric padding, as ONNX ``pads``).
+_PAIRS = {"type": "array", "items": {"type": "array", "items": _nonneg(), "minItems": 2, "maxItems": 2},
+          "minItems": 1, "maxItems": 3}
+_PADS = {"oneOf": [_int_or_list(_nonneg()), _PAIRS]}
+_REAL = {"type": "number"}
+
 _CONV = {
     "filters": _pos(),
     "kernel": _int_or_list(_pos(MAX_KERNEL)),
     "stride": _int_or_list(_pos(MAX_KERNEL)),
-    "padding": {"oneOf": [_int_or_list(_nonneg()), {"enum": ["same", "valid"]}]},
+    "padding": {"oneOf": [_int_or_list(_nonneg()), _PAIRS, {"enum": ["same", "valid"]}]},
     "dilation": _int_or_list(_pos(MAX_KERNEL)),
     "groups": _pos(),
     "bias": {"type": "boolean"},
@@ -57,8 +63,10 @@ _CONV = {
 _POOL = {
     "kernel": _int_or_list(_pos(MAX_KERNEL)),
     "stride": _int_or_list(_pos(MAX_KERNEL)),
-    "padding": _int_or_list(_nonneg()),
+    "padding": _PADS,
     "ceil_mode": {"type": "boolean"},
+    "dilation": _int_or_list(_pos(MAX_KERNEL)),
+    "count_include_pad": {"type": "boolean"},
 }
 
 #: kind -> (fields beyond the common ones, required fields)
@@ -78,6 +86,20 @@ KINDS: dict[str, tuple[dict[str, Any], tuple[str, ...]]] = {
     "flatten": ({}, ()),
     "dropout": ({"rate": {"type": "number", "minimum": 0, "exclusiveMaximum": 1}}, ()),
     "softmax": ({}, ()),
+    "tanh": ({}, ()),
+    "sigmoid": ({}, ()),
+    "hardsigmoid": ({"alpha": {"type": "number", "exclusiveMinimum": 0, "maximum": 1e3},
+                     "beta": _REAL}, ()),
+    "hardswish": ({}, ()),
+    "silu": ({}, ()),
+    "mul": ({}, ("inputs",)),
+    "lrn": ({"size": _pos(MAX_KERNEL), "alpha": _REAL,
+             "beta": {"type": "number", "minimum": 0, "maximum": 16},
+             "bias": {"type": "number", "exclusiveMinimum": 0}}, ("size",)),
+    "pad": ({"padding": _PADS, "value": _REAL}, ("padding",)),
+    "resize": ({"scale": _int_or_list(_pos(MAX_KERNEL))}, ("scale",)),
+    "adaptive_avgpool": ({"output": _int_or_list(_pos())}, ("output",)),
+    "channel_shuffle": ({"groups": _pos()}, ("groups",)),
 }
 
 

@@ -235,6 +235,16 @@ def _tuple(value: Any, rank: int, field: str, layer: str, line: int | None) -> t
     return tuple(value)
 
 
+def _pads(value: Any, rank: int, field: str, layer: str, line: int | None) -> L.Pads:
+    """Symmetric amounts stay per-dim ints; ``[[lo, hi], ...]`` pairs stay pairs."""
+    if isinstance(value, list) and value and isinstance(value[0], list):
+        if len(value) != rank:
+            raise SpecError(f"field {field!r} needs {rank} [low, high] pairs for a {rank}D layer, "
+                            f"got {len(value)}", layer=layer, line=line)
+        return tuple((int(lo), int(hi)) for lo, hi in value)
+    return _tuple(value, rank, field, layer, line)
+
+
 def _activation(value: Any) -> L.Act | None:
     return None if value in (None, "none") else L.Act(value)
 
@@ -249,7 +259,7 @@ def _record(entry: _Entry, inputs: tuple[str, ...]) -> L.Layer:
         rank = int(kind[4])
         pad = f.get("padding", 0)
         padding: L.Padding = "same" if pad == "same" else (0,) * rank if pad == "valid" else \
-            _tuple(pad, rank, "padding", entry.name, line)
+            _pads(pad, rank, "padding", entry.name, line)
         return L.Conv(**common, rank=rank, filters=f["filters"],
                       kernel=_tuple(f["kernel"], rank, "kernel", entry.name, line),
                       stride=_tuple(f.get("stride", 1), rank, "stride", entry.name, line),
@@ -261,9 +271,14 @@ def _record(entry: _Entry, inputs: tuple[str, ...]) -> L.Layer:
         k = f["kernel"]
         s = f.get("stride")
         p = f.get("padding", 0)
+        d = f.get("dilation", 1)
         return L.Pool(**common, op=L.PoolOp(kind[:3]), kernel=k if isinstance(k, int) else tuple(k),
                       stride=s if s is None or isinstance(s, int) else tuple(s),
-                      padding=p if isinstance(p, int) else tuple(p), ceil_mode=f.get("ceil_mode", False))
+                      padding=p if isinstance(p, int) else
+                      tuple(tuple(v) if isinstance(v, list) else v for v in p),  # type: ignore[misc]
+                      ceil_mode=f.get("ceil_mode", False),
+                      dilation=d if isinstance(d, int) else tuple(d),
+                      count_include_pad=f.get("count_include_pad", False))
     if kind == "dense":
         return L.Dense(**common, units=f["units"], bias=f.get("bias", True),
                        activation=_activation(f.get("activation")))
@@ -277,8 +292,37 @@ def _record(entry: _Entry, inputs: tuple[str, ...]) -> L.Layer:
         "flatten": lambda: L.Flatten(**common),
         "dropout": lambda: L.Dropout(**common, rate=float(f.get("rate", 0.5))),
         "softmax": lambda: L.Softmax(**common),
+        **{fn.value: (lambda fn=fn: L.Nonlinear(**common, fn=fn)) for fn in L.Fn
+           if fn is not L.Fn.HARDSIGMOID},
+        "hardsigmoid": lambda: L.Nonlinear(**common, fn=L.Fn.HARDSIGMOID,
+                                           alpha=float(f.get("alpha", 1.0 / 6.0)),
+                                           beta=float(f.get("beta", 0.5))),
+        "mul": lambda: L.Mul(**common),
+        "lrn": lambda: L.LRN(**common, size=f["size"], alpha=float(f.get("alpha", 1e-4)),
+                             beta=float(f.get("beta", 0.75)), bias=float(f.get("bias", 1.0))),
+        "pad": lambda: L.Pad(**common, pads=_pad_pairs(f["padding"], entry.name, line),
+                             value=float(f.get("value", 0.0))),
+        "resize": lambda: L.Resize(**common, scale=_ints(f["scale"])),
+        "adaptive_avgpool": lambda: L.AdaptiveAvgPool(**common, output=_ints(f["output"])),
+        "channel_shuffle": lambda: L.ChannelShuffle(**common, groups=f["groups"]),
     }
     return simple[kind]()
+
+
+def _ints(value: Any) -> tuple[int, ...]:
+    """An int or list of ints as given (a single int is expanded by the graph to every dim)."""
+    return (value,) if isinstance(value, int) else tuple(value)
+
+
+def _pad_pairs(value: Any, layer: str, line: int | None) -> tuple[tuple[int, int], ...]:
+    """``pad`` layer padding: an int (all dims, both sides), per-dim ints, or per-dim pairs.
+
+    A single int is stored as one pair; the graph repeats it for every spatial dimension."""
+    if isinstance(value, int):
+        return ((value, value),)
+    if value and isinstance(value[0], list):
+        return tuple((int(lo), int(hi)) for lo, hi in value)
+    return tuple((int(v), int(v)) for v in value)
 
 
 def _parse(text: str, file: str | None) -> L.NetworkSpec:

@@ -10,7 +10,13 @@ Conventions (the lecture's, see README "Budgets"):
 - ``ops`` (the lecture's "operations"): conv = MACs, dense = inputs x outputs, pooling = output
   elements x window volume (F*F; the whole map for global average pooling); element-wise
   layers count 0 here and appear in ``eltwise_ops`` instead (relu/relu6: 1 per element,
-  batchnorm: 2 (multiply and add), add with n inputs: n-1, softmax: 3 (exp, sum, divide)).
+  batchnorm: 2 (multiply and add), add with n inputs: n-1, softmax: 3 (exp, sum, divide);
+  tanh / sigmoid / hardsigmoid: 1 per element (one function evaluation or table look-up),
+  hardswish / silu: 2 (the gate and the product), mul with n inputs: n-1 per output element,
+  lrn: ``size + 3`` (``size`` squares summed, then scale-and-offset, power and divide)).
+  Adaptive average pooling counts like pooling: per output element its window's volume
+  (PyTorch's windows, :func:`hwcnn.graph.shapes.adaptive_bounds`). pad, resize and
+  channel_shuffle move data and count 0.
 - ``activation_elements``: elements of the layer's output (the input layer counts the image);
   ``activation_bytes`` at ``activation_bits``; ``weight_bytes`` = weights at ``weight_bits``
   plus biases at ``bias_bits`` (each rounded up to whole bytes).
@@ -22,7 +28,7 @@ import enum
 from dataclasses import dataclass, fields
 
 from ..frontend import layers as L
-from .shapes import GemmDims, Window
+from .shapes import GemmDims, Window, adaptive_bounds
 
 
 class Group(enum.Enum):
@@ -94,6 +100,18 @@ def layer_cost(layer: L.Layer, in_shapes: tuple[L.TensorShape, ...], out_shape: 
             elt = out * (len(in_shapes) - 1)
         case L.Softmax():
             elt = 3 * out
+        case L.Nonlinear(fn=fn):
+            elt = (2 if fn in (L.Fn.HARDSWISH, L.Fn.SILU) else 1) * out
+        case L.Mul():
+            elt = out * (len(in_shapes) - 1)
+        case L.LRN(size=size):
+            elt = (size + 3) * out
+        case L.AdaptiveAvgPool():
+            # separable: the sum over output positions of the window volume is a product of sums
+            per_channel = 1
+            for w, o in zip(in_shapes[0].spatial, out_shape.spatial):
+                per_channel *= sum(hi - lo for lo, hi in adaptive_bounds(w, o))
+            ops = out_shape.channels * per_channel
     return LayerCost(
         weights=weights, biases=biases, macs=macs, ops=ops, eltwise_ops=elt,
         activation_elements=out,

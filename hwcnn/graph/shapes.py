@@ -117,8 +117,20 @@ def conv_window(layer: L.Conv, in_shape: L.TensorShape, strict: bool) -> Window:
         pads = tuple(same_pads(w, f, s, d) for w, f, s, d in
                      zip(in_shape.spatial, layer.kernel, layer.stride, layer.dilation))
     else:
-        pads = tuple((p, p) for p in layer.padding)
+        pads = _pairs(layer.padding, in_shape.rank, "padding", layer)
     return _fit(layer, in_shape, layer.kernel, layer.stride, layer.dilation, pads, False, strict)
+
+
+def _pairs(value: int | L.Pads, rank: int, field: str, layer: L.Layer) -> tuple[tuple[int, int], ...]:
+    """Padding as ``(low, high)`` per spatial dim, from an int, per-dim ints or per-dim pairs."""
+    if isinstance(value, tuple) and value and isinstance(value[0], tuple):
+        if len(value) == 1 and rank > 1 and isinstance(layer, L.Pad):
+            value = value * rank
+        if len(value) != rank:
+            raise SpecError(f"field {field!r} needs {rank} values for a {rank}D input, got {len(value)}",
+                            layer=layer.name, line=layer.line)
+        return tuple((int(p[0]), int(p[1])) for p in value)  # type: ignore[index]
+    return tuple((p, p) for p in _per_dim(value, rank, field, layer))  # type: ignore[arg-type]
 
 
 def pool_window(layer: L.Pool, in_shape: L.TensorShape, strict: bool) -> Window:
@@ -129,12 +141,49 @@ def pool_window(layer: L.Pool, in_shape: L.TensorShape, strict: bool) -> Window:
                         layer=layer.name, line=layer.line)
     kernel = _per_dim(layer.kernel, rank, "kernel", layer)
     stride = kernel if layer.stride is None else _per_dim(layer.stride, rank, "stride", layer)
-    padding = _per_dim(layer.padding, rank, "padding", layer)
-    for p, f in zip(padding, kernel):
-        if 2 * p > f:
-            raise SpecError(f"padding {p} is more than half the kernel {f}", layer=layer.name, line=layer.line)
-    return _fit(layer, in_shape, kernel, stride, (1,) * rank, tuple((p, p) for p in padding),
-                layer.ceil_mode, strict)
+    dilation = _per_dim(layer.dilation, rank, "dilation", layer)
+    pads = _pairs(layer.padding, rank, "padding", layer)
+    for (lo, hi), f, d in zip(pads, kernel, dilation):
+        for p in (lo, hi):
+            if 2 * p > _extent(f, d):
+                raise SpecError(f"padding {p} is more than half the kernel {f}", layer=layer.name,
+                                line=layer.line)
+    return _fit(layer, in_shape, kernel, stride, dilation, pads, layer.ceil_mode, strict)
+
+
+def adaptive_bounds(w: int, out: int) -> tuple[tuple[int, int], ...]:
+    """PyTorch's adaptive pooling windows along one dim: ``[floor(i*W/O), ceil((i+1)*W/O))``."""
+    return tuple(((i * w) // out, -(-((i + 1) * w) // out)) for i in range(out))
+
+
+def _spatial(layer: L.Layer, x: L.TensorShape, what: str) -> None:
+    if x.rank == 0:
+        raise SpecError(f"{what} needs a spatial input, got a flat vector", layer=layer.name,
+                        line=layer.line)
+
+
+def per_dim(value: tuple[int, ...], rank: int, field: str, layer: L.Layer) -> tuple[int, ...]:
+    """A per-dimension field given once (applies to every dim) or once per spatial dim."""
+    return _per_dim(value[0] if len(value) == 1 else value, rank, field, layer)
+
+
+def pad_pairs(layer: L.Pad, x: L.TensorShape) -> tuple[tuple[int, int], ...]:
+    """The ``(low, high)`` padding of a ``pad`` layer per spatial dim of ``x``."""
+    return _pairs(layer.pads, x.rank, "padding", layer)
+
+
+def broadcast(layer: L.Layer, ins: tuple[L.TensorShape, ...]) -> L.TensorShape:
+    """Output of an element-wise ``mul``: equal shapes, or ``(C, 1, ..)`` / ``(C,)`` inputs
+    broadcast over the positions of the one full ``(C, H, W)`` input."""
+    full = max(ins, key=lambda s: s.size)
+    for s in ins:
+        same_c = s.channels == full.channels
+        if s == full or (same_c and (s.rank == 0 or (s.rank == full.rank and set(s.spatial) == {1}))):
+            continue
+        shapes = ", ".join(str(t.as_list()) for t in ins)
+        raise SpecError(f"mul inputs do not broadcast: {shapes} (each must equal the largest, or "
+                        "be (C, 1, 1) or (C,) with its channel count)", layer=layer.name, line=layer.line)
+    return full
 
 
 def global_window(in_shape: L.TensorShape) -> Window:
@@ -200,8 +249,43 @@ def _infer(layer: L.Layer, ins: tuple[L.TensorShape, ...], strict: bool
             return L.TensorShape(layer.units), None
         case L.Flatten():
             return L.TensorShape(one().size), None
-        case L.Activation() | L.Dropout() | L.Softmax() | L.BatchNorm():
+        case L.Activation() | L.Dropout() | L.Softmax() | L.BatchNorm() | L.Nonlinear():
             return one(), None
+        case L.LRN():
+            x = one()
+            if x.rank == 0:
+                raise SpecError("lrn needs a (C, H, W) input, got a flat vector",
+                                layer=layer.name, line=layer.line)
+            return x, None
+        case L.ChannelShuffle(groups=groups):
+            x = one()
+            if x.channels % groups:
+                raise SpecError(f"groups {groups} does not divide the {x.channels} channels",
+                                layer=layer.name, line=layer.line)
+            return x, None
+        case L.Pad():
+            x = one()
+            _spatial(layer, x, "pad")
+            pads = pad_pairs(layer, x)
+            return L.TensorShape(x.channels, tuple(w + lo + hi for w, (lo, hi) in zip(x.spatial, pads))), None
+        case L.Resize():
+            x = one()
+            _spatial(layer, x, "resize")
+            scale = per_dim(layer.scale, x.rank, "scale", layer)
+            return L.TensorShape(x.channels, tuple(w * f for w, f in zip(x.spatial, scale))), None
+        case L.AdaptiveAvgPool():
+            x = one()
+            _spatial(layer, x, "adaptive_avgpool")
+            outs = per_dim(layer.output, x.rank, "output", layer)
+            for axis, (size, o) in enumerate(zip(x.spatial, outs)):
+                if o > size:
+                    raise SpecError(f"output size {o} is larger than the input {size} along spatial "
+                                    f"axis {axis}", layer=layer.name, line=layer.line)
+            return L.TensorShape(x.channels, outs), None
+        case L.Mul():
+            if len(ins) < 2:
+                raise SpecError("mul needs at least two inputs", layer=layer.name, line=layer.line)
+            return broadcast(layer, ins), None
         case L.Add():
             if len(ins) < 2:
                 raise SpecError("add needs at least two inputs", layer=layer.name, line=layer.line)

@@ -39,6 +39,7 @@ from ..frontend import layers as L
 from ..numerics import fixedpoint as fp
 from ..numerics import golden_ops as G
 from ..numerics.golden import check_input
+from ..numerics.golden_act import run_host
 from ..numerics.golden_ops import Requant
 from ..numerics.quantize import QLayer, QuantizedNetwork
 from . import cyclesim, poolsim
@@ -380,6 +381,15 @@ def _free_layer(plan: LayerPlan, x: np.ndarray, val: Mapping[str, np.ndarray],
     match layer:
         case L.Input():
             return x.reshape(shape), np.full(shape, -1, np.int64)
+        case (L.Nonlinear() | L.Pad() | L.Resize() | L.ChannelShuffle() | L.Mul()
+              | L.AdaptiveAvgPool() | L.Pool() | L.LRN()):
+            # host layers: the CPU applies the golden look-up table / product / average /
+            # data movement (a Pool here is one the pool unit cannot do)
+            ql = qnet.by_name[plan.name]
+            node = qnet.graph.nodes[plan.name]
+            ins = [val[u].reshape(s.as_list()) for u, s in zip(layer.inputs, node["in_shapes"])]
+            y, _ = run_host(layer, node, ins, ql.weight, ql.out.bits, ql.requant, ql.bias)
+            return y.reshape(shape), np.full(shape, -1, np.int64)
         case L.Concat():
             # Producers write side by side; the quantizer gives all inputs the output's scale.
             return (np.concatenate([val[u] for u in layer.inputs], axis=0).reshape(shape),

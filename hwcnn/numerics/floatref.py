@@ -14,7 +14,8 @@ import numpy as np
 
 from ..frontend import layers as L
 from ..graph.build import ordered_nodes
-from ..graph.shapes import Window
+from ..graph.shapes import Window, pad_pairs
+from . import floatkinds as FK
 from .golden_ops import im2col, windows
 from .weights import Params
 
@@ -31,8 +32,10 @@ def conv_float(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, win: Window,
     return y
 
 
-def pool_float(x: np.ndarray, win: Window, op: L.PoolOp) -> np.ndarray:
-    """Float max / average (in-bounds divisor) / sum pooling."""
+def pool_float(x: np.ndarray, win: Window, op: L.PoolOp, count_include_pad: bool = False
+               ) -> np.ndarray:
+    """Float max / average (in-bounds divisor, or the padded window's with
+    ``count_include_pad``) / sum pooling."""
     c = x.shape[0]
     m, vol = math.prod(win.out), math.prod(win.kernel)
     vals = windows(x, win).reshape(c, m, vol)
@@ -40,6 +43,9 @@ def pool_float(x: np.ndarray, win: Window, op: L.PoolOp) -> np.ndarray:
     match op:
         case L.PoolOp.MAX:
             out = np.where(valid, vals, -np.inf).max(axis=2)
+        case L.PoolOp.AVG if count_include_pad:
+            div = FK.pad_counts(x.shape[1:], win).reshape(1, m)
+            out = np.where(valid, vals, 0.0).sum(axis=2) / div
         case L.PoolOp.AVG:
             out = np.where(valid, vals, 0.0).sum(axis=2) / valid.sum(axis=2)
         case L.PoolOp.SUM:
@@ -69,7 +75,7 @@ def run_float(g: nx.DiGraph, params: Params, x: np.ndarray) -> dict[str, np.ndar
                     y = y + params[f"{name}.bias"]
                 y = _act(y, layer.activation)
             case L.Pool():
-                y = pool_float(ins[0], node["window"], layer.op)
+                y = pool_float(ins[0], node["window"], layer.op, layer.count_include_pad)
             case L.GlobalAvgPool():
                 c = ins[0].shape[0]
                 y = ins[0].reshape(c, -1).mean(axis=1).reshape((c,) + (1,) * (ins[0].ndim - 1))
@@ -90,10 +96,34 @@ def run_float(g: nx.DiGraph, params: Params, x: np.ndarray) -> dict[str, np.ndar
             case L.Softmax():
                 e = np.exp(ins[0] - ins[0].max(axis=0, keepdims=True))
                 y = e / e.sum(axis=0, keepdims=True)
+            case L.Nonlinear():
+                y = FK.nonlinear(layer.fn, ins[0], layer.alpha, layer.beta)
+            case L.Mul():
+                y = FK.mul(ins)
+            case L.LRN():
+                y = FK.lrn(ins[0], layer.size, layer.alpha, layer.beta, layer.bias)
+            case L.Pad():
+                y = FK.pad(ins[0], _pads_of(node), layer.value)
+            case L.Resize():
+                y = FK.resize(ins[0], _scale_of(node))
+            case L.AdaptiveAvgPool():
+                y = FK.adaptive_avg(ins[0], node["out_shape"].spatial)
+            case L.ChannelShuffle():
+                y = FK.channel_shuffle(ins[0], layer.groups)
             case _:
                 raise TypeError(f"unknown layer record {layer!r}")
         out[name] = y
     return out
+
+
+def _pads_of(node: dict) -> tuple[tuple[int, int], ...]:  # type: ignore[type-arg]
+    """A pad layer's per-dim (low, high) for its resolved input shape."""
+    return pad_pairs(node["layer"], node["in_shapes"][0])
+
+
+def _scale_of(node: dict) -> tuple[int, ...]:  # type: ignore[type-arg]
+    """A resize layer's integer factor per spatial dim (output / input)."""
+    return tuple(o // i for o, i in zip(node["out_shape"].spatial, node["in_shapes"][0].spatial))
 
 
 def _act(y: np.ndarray, act: L.Act | None) -> np.ndarray:

@@ -58,7 +58,8 @@ def inherits_scale(layer: L.Layer) -> bool:
     match layer:
         case L.Pool(op=L.PoolOp.SUM):
             return False
-        case L.Pool() | L.GlobalAvgPool() | L.Activation() | L.Flatten():
+        case (L.Pool() | L.GlobalAvgPool() | L.Activation() | L.Flatten() | L.Pad() | L.Resize()
+              | L.ChannelShuffle() | L.AdaptiveAvgPool()):
             return True
     return False
 

@@ -20,6 +20,7 @@ from ..errors import ConfigError, DataError
 from ..frontend import layers as L
 from . import fixedpoint as fp
 from .floatref import run_float
+from .golden_act import is_host_integer, run_host
 from .golden_ops import (
     Requant,
     add,
@@ -81,6 +82,10 @@ def run_network(qnet: QuantizedNetwork, x: np.ndarray) -> GoldenResult:
     sat: dict[str, int] = {}
     for ql in qnet.layers:
         ins = [t[s] for s in ql.inputs]
+        if is_host_integer(ql.layer):  # look-up tables, products, averages, data movement
+            t[ql.name], sat[ql.name] = run_host(ql.layer, qnet.graph.nodes[ql.name], ins,
+                                                ql.weight, ql.out.bits, ql.requant, ql.bias)
+            continue
         t[ql.name], sat[ql.name] = _run_layer(ql, ins, x, qnet.policy.acc_bits)
     return GoldenResult(tensors=t, saturated=sat)
 

@@ -39,6 +39,7 @@ from . import fixedpoint as fp
 from .fixedpoint import Overflow, Rounding
 from .floatref import run_float
 from .fusion import fusion_chains, inherits_scale, scale_groups
+from .golden_act import act_table, check_integer_support, lrn_tables
 from .golden_ops import Requant, conv_matrix, gemm_dtype
 from .weights import FLUSH_BELOW, Params
 
@@ -227,6 +228,7 @@ def quantize_network(g: nx.DiGraph, params: Params, calib: Sequence[np.ndarray],
     """
     if not calib:
         raise ConfigError("calibration needs at least one input")
+    check_integer_support(g)
     chains, alias = fusion_chains(g)
     with np.errstate(over="ignore", invalid="ignore"):   # overflow is checked below
         runs = [run_float(g, params, x) for x in calib]
@@ -290,7 +292,7 @@ def quantize_network(g: nx.DiGraph, params: Params, calib: Sequence[np.ndarray],
                         m0, sh = _multiplier(np.array(in_fmts[0].scale / out.scale), pow2)
                         q[name] = QLayer(**common, out=out, lo=out.lo, hi=out.hi,
                                          requant=rq(int(m0), int(sh), out.lo, out.hi))
-                    case L.Pool() | L.GlobalAvgPool() | L.Flatten():
+                    case L.Pool() | L.GlobalAvgPool() | L.Flatten() | L.AdaptiveAvgPool():
                         out = in_fmts[0]
                         q[name] = QLayer(**common, out=out, lo=out.lo, hi=out.hi)
                     case L.Activation(fn=fn):
@@ -309,6 +311,23 @@ def quantize_network(g: nx.DiGraph, params: Params, calib: Sequence[np.ndarray],
                             raise ConfigError(f"layer {name!r}: add operand scales differ too much")
                         q[name] = QLayer(**common, out=out, lo=lo, hi=hi, add_m0=tuple(m0s),
                                          add_shift=shift, requant=rq(1, shift, lo, hi, fused_act))
+                    case L.Nonlinear():  # look-up table over every input code (golden_act)
+                        out = fmt_of(name)
+                        q[name] = QLayer(**common, out=out, lo=out.lo, hi=out.hi,
+                                         weight=act_table(layer, in_fmts[0].scale, out.scale, policy.act_bits))
+                    case L.Mul():  # x * g, one requantization (golden_act.mul)
+                        out = fmt_of(name)
+                        m0, sh = _multiplier(np.array(in_fmts[0].scale * in_fmts[1].scale / out.scale), pow2)
+                        q[name] = QLayer(**common, out=out, lo=out.lo, hi=out.hi,
+                                         requant=rq(int(m0), int(sh), out.lo, out.hi))
+                    case L.LRN():  # per-sum-of-squares multiplier tables (golden_act.lrn)
+                        out = fmt_of(name)
+                        lrn_m0, shifts = lrn_tables(layer, in_fmts[0].scale, out.scale, policy.act_bits)
+                        q[name] = QLayer(**common, out=out, lo=out.lo, hi=out.hi, weight=lrn_m0, bias=shifts,
+                                         requant=rq(1, 0, out.lo, out.hi))
+                    case L.Pad() | L.Resize() | L.ChannelShuffle():  # data movement: the input's scale
+                        out = in_fmts[0]
+                        q[name] = QLayer(**common, out=out, lo=out.lo, hi=out.hi)
                     case L.Concat():
                         out = fmt_of(name)
                         rqs = []

@@ -31,6 +31,16 @@ def _dims(dims: tuple[int, ...] | list[int]) -> str:
     return str(dims[0]) if len(set(dims)) == 1 else "x".join(str(d) for d in dims)
 
 
+def _padding(pad: object) -> str:
+    """Padding as given: 'same', one number, ``2x3``, or ``(lo, hi)`` pairs when asymmetric."""
+    if isinstance(pad, str):
+        return pad
+    pairs = [(p, p) if isinstance(p, int) else tuple(p) for p in pad]  # type: ignore[attr-defined]
+    if all(lo == hi for lo, hi in pairs):
+        return _dims([lo for lo, _ in pairs])
+    return "x".join(f"({lo}, {hi})" for lo, hi in pairs)
+
+
 def size_step(w: int, f: int, s: int, d: int, lo: int, hi: int, ceil_mode: bool, out: int) -> str:
     """One output-size calculation, e.g. ``(227 - 11 + 2*0)/4 + 1 = 55``."""
     kern = str(f) if d == 1 else f"({d}*({f}-1) + 1)"
@@ -75,7 +85,7 @@ def explain_layer(name: str, node: dict[str, Any], bits: L.NumberFormats) -> lis
             extra = "".join([f", dilation {_dims(layer.dilation)}" if set(layer.dilation) != {1} else "",
                              f", groups {layer.groups}" if layer.groups > 1 else ""])
             lines.append(f"  {layer.filters} filters {kern}, stride {_dims(layer.stride)}, "
-                         f"padding {layer.padding if isinstance(layer.padding, str) else _dims(layer.padding)}"
+                         f"padding {_padding(layer.padding)}"
                          f"{extra}, on {x.lecture()}")
             lines.extend(_window_lines(win, x))
             lines.append(f"  output volume: {out.lecture()}")
@@ -88,9 +98,11 @@ def explain_layer(name: str, node: dict[str, Any], bits: L.NumberFormats) -> lis
             x = ins[0]
             assert win is not None
             what = "global average pool" if isinstance(layer, L.GlobalAvgPool) else f"{layer.op.value} pool"
+            extra = "".join([", ceil_mode" if win.ceil_mode else "",
+                             f", dilation {_dims(win.dilation)}" if set(win.dilation) != {1} else "",
+                             ", count_include_pad" if getattr(layer, "count_include_pad", False) else ""])
             lines.append(f"  {what} {'x'.join(map(str, win.kernel))}, stride {_dims(win.stride)}, "
-                         f"padding {_dims([p for p, _ in win.pads])}{', ceil_mode' if win.ceil_mode else ''}, "
-                         f"on {x.lecture()}")
+                         f"padding {_padding(win.pads)}{extra}, on {x.lecture()}")
             lines.extend(_window_lines(win, x))
             lines.append(f"  output volume: {out.lecture()}")
             lines.append("  parameters: 0 (a fixed function of the input)")
@@ -111,6 +123,23 @@ def explain_layer(name: str, node: dict[str, Any], bits: L.NumberFormats) -> lis
             lines.append(f"  adds {len(ins)} tensors of {out.lecture()}: {_n(cost.eltwise_ops)} additions")
         case L.Concat():
             lines.append(f"  channels: {' + '.join(str(s.channels) for s in ins)} = {out.channels} -> {out.lecture()}")
+        case L.AdaptiveAvgPool():
+            x = ins[0]
+            lines.append(f"  adaptive average pool {x.lecture()} -> {out.lecture()}: output i averages "
+                         "input floor(i*W/O) .. ceil((i+1)*W/O) - 1 (PyTorch's windows)")
+            lines.append("  parameters: 0 (a fixed function of the input)")
+            lines.append(f"  ops: {out.channels} channels * (sum of window volumes) = {_n(cost.ops)}")
+        case L.LRN(size=size):
+            lines.append(f"  lrn across {size} channels on {out.lecture()}: ({size} squares summed "
+                         f"+ 3: scale-and-offset, power, divide) = {size + 3} ops per element, "
+                         f"{_n(out.size)}*{size + 3} = {_n(cost.eltwise_ops)}")
+        case L.Nonlinear() | L.Mul():
+            per = cost.eltwise_ops // max(out.size, 1)
+            lines.append(f"  element-wise {L.kind_name(layer)} on {out.lecture()}: {per} op(s) per "
+                         f"output element = {_n(cost.eltwise_ops)}")
+        case L.Pad() | L.Resize() | L.ChannelShuffle():
+            lines.append(f"  {L.kind_name(layer)}: {ins[0].lecture()} -> {out.lecture()} "
+                         "(data movement, no arithmetic)")
         case _:
             lines.append(f"  shape unchanged: {out.lecture()}")
     if not isinstance(layer, L.Input):

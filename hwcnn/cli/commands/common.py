@@ -60,8 +60,8 @@ OUTPUT_DIR = OutputDir()
 
 
 def model_argument(func):  # type: ignore[no-untyped-def]
-    """``MODEL.yaml`` positional argument (existence is checked by the spec loader)."""
-    return click.argument("model", metavar="MODEL.yaml")(func)
+    """``MODEL`` positional argument: a YAML spec or an ``.onnx`` file (checked by the loader)."""
+    return click.argument("model", metavar="MODEL")(func)
 
 
 def strict_option(func):  # type: ignore[no-untyped-def]
@@ -71,11 +71,11 @@ def strict_option(func):  # type: ignore[no-untyped-def]
 
 
 def load_graph(model: str, strict: bool | None = None) -> nx.DiGraph:
-    """Spec file -> layer graph; errors name the file."""
-    from ...frontend.spec import load_spec
+    """Model file (YAML spec, or ONNX by the ``.onnx`` suffix) -> layer graph; errors name the file."""
+    from ...frontend.load import load_model
     from ...graph.build import build_graph
 
-    spec = load_spec(model)
+    spec = load_model(model)
     try:
         return build_graph(spec, strict=strict)
     except HwcnnError as exc:

@@ -29,7 +29,8 @@ def quant_options(func):  # type: ignore[no-untyped-def]
     opts = [
         click.option("--weights", type=click.Path(dir_okay=False),
                      help=".npz of float weights keyed '<layer>.<param>' (see docs/numerics.md); "
-                          "default: seeded He initialization."),
+                          "default: an ONNX model's own initializers, else seeded He "
+                          "initialization."),
         click.option("--calib", type=click.Path(dir_okay=False),
                      help=".npy of float calibration inputs (one image or a batch [N, C, H, W]); "
                           "default: --calib-n seeded uniform [-1, 1) images."),
@@ -82,6 +83,7 @@ def build(model: str, *, weights: str | None, calib: str | None, calib_n: int, s
     for verify; :mod:`hwcnn.machine.budget`) is checked against ``max_memory``.
     """
     from ...errors import DataError
+    from ...frontend.onnx_import import is_onnx, load_onnx
     from ...machine.budget import enforce, estimate
     from ...numerics.fixedpoint import Rounding
     from ...numerics.quantize import (
@@ -91,7 +93,14 @@ def build(model: str, *, weights: str | None, calib: str | None, calib_n: int, s
         calibration_inputs,
         quantize_network,
     )
-    from ...numerics.weights import batch_size, init_weights, input_header, load_input, load_weights
+    from ...numerics.weights import (
+        batch_size,
+        check_params,
+        init_weights,
+        input_header,
+        load_input,
+        load_weights,
+    )
 
     g = load_graph(model, strict) if graph is None else graph
     in_shape = g.nodes[_input_name(g)]["out_shape"]
@@ -105,7 +114,12 @@ def build(model: str, *, weights: str | None, calib: str | None, calib_n: int, s
                          per_channel=not per_tensor, calibration=Calibration(calibration),
                          percentile=percentile, scale_mode=ScaleMode(scales),
                          rounding=Rounding(rounding))
-    params = load_weights(weights, g) if weights else init_weights(g, seed)
+    if weights:
+        params = load_weights(weights, g)
+    elif is_onnx(model):  # the model's own initializers
+        params = check_params(load_onnx(model).weights, g, model)
+    else:
+        params = init_weights(g, seed)
     if calib:
         cal = list(load_input(calib, in_shape, integer=False, what="calibration input"))
     else:
