@@ -16,7 +16,7 @@ from typing import Any
 import click
 
 from .. import __version__, fileio
-from ..errors import HwcnnError
+from ..errors import HwcnnError, SpecError
 
 #: Longest message printed for a usage error (values echoed by click are cut short).
 MAX_MESSAGE = 240
@@ -41,11 +41,24 @@ def _one_line(text: str) -> str:
     return line if len(line) <= MAX_MESSAGE else line[:MAX_MESSAGE - 3] + "..."
 
 
-def _error_line(exc: BaseException) -> str:
+def _error_line(exc: BaseException | str) -> str:
     """``hwcnn: error: <message>`` on one line: line breaks escaped, cut at MAX_ERROR_LINE."""
     text = str(exc).replace("\r", "\\r").replace("\n", "\\n")
     line = f"hwcnn: error: {text}"
     return line if len(line) <= MAX_ERROR_LINE else line[:MAX_ERROR_LINE - 3] + "..."
+
+
+def _located(exc: HwcnnError, model: str | None) -> HwcnnError | str:
+    """Name the model file in a later stage's error about one of its layers.
+
+    Spec errors carry their file already; hardware and data errors raised about a layer
+    (``layer 'conv1': ...``) get the model path in front, as ``file: layer: problem``.
+    """
+    text = str(exc)
+    if model is None or isinstance(exc, SpecError) or not text.startswith("layer ") \
+            or text.startswith(model):
+        return exc
+    return f"{model}: {text}"
 
 
 def _usage_line(exc: click.UsageError, args: list[str]) -> str:
@@ -135,7 +148,7 @@ class LazyGroup(click.Group):
         try:
             return super().invoke(ctx)
         except HwcnnError as exc:
-            click.echo(_error_line(exc), err=True)
+            click.echo(_error_line(_located(exc, ctx.meta.get("hwcnn.model"))), err=True)
             ctx.exit(2)
         except OSError as exc:  # an output file or directory that cannot be written
             where = f"{exc.filename}: " if exc.filename else ""

@@ -59,9 +59,19 @@ class OutputDir(click.ParamType):
 OUTPUT_DIR = OutputDir()
 
 
+#: key of the model path in ``click.Context.meta`` (shared by the whole context chain), so the
+#: CLI can name the file in errors that later stages raise about one of its layers
+MODEL_META = "hwcnn.model"
+
+
+def _remember_model(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    ctx.meta[MODEL_META] = value
+    return value
+
+
 def model_argument(func):  # type: ignore[no-untyped-def]
     """``MODEL`` positional argument: a YAML spec or an ``.onnx`` file (checked by the loader)."""
-    return click.argument("model", metavar="MODEL")(func)
+    return click.argument("model", metavar="MODEL", callback=_remember_model)(func)
 
 
 def strict_option(func):  # type: ignore[no-untyped-def]
