@@ -162,6 +162,28 @@ def test_random_tiles_thousands() -> None:
     sweep(2000, seed=11, max_arr=5, max_dim=12)
 
 
+def test_random_tiles_many_folds() -> None:
+    # Small arrays, larger tiles: 4 .. 100+ folds per tile, streams shorter and longer than P.
+    sweep(50, seed=12, max_arr=3, max_dim=16)
+
+
+def test_random_ksplit_chains_equal_whole_gemm_and_closed_form() -> None:
+    rng = np.random.default_rng(13)
+    for i in range(40):
+        r, c = (int(v) for v in rng.integers(1, 4, 2))
+        m, n, k = (int(v) for v in rng.integers(1, 9, 3))
+        k += 1
+        cuts = sorted({0, k, *(int(v) for v in rng.integers(1, k, int(rng.integers(1, 3))))})
+        df = (OS, WS)[i % 2]
+        a, b, bias, m0, shift = random_case(rng, m, n, k)
+        rq = Requant(m0=m0, shift=shift, lo=-128, hi=127)
+        out, cycles = run_chain(a, b, bias, rq, arr(r, c, df), cuts)
+        case = f"case {i}: {df.value} {r}x{c} m={m} n={n} cuts={cuts}"
+        assert (out == naive_gemm(a, b, bias, m0, shift, -128, 127)).all(), case
+        assert cycles == [timing.gemm_tile_cycles(m, n, k1 - k0, arr(r, c, df))
+                          for k0, k1 in itertools.pairwise(cuts)], case
+
+
 def test_ragged_edges_every_remainder() -> None:
     # Every remainder of m, n, k modulo a 3x2 array, both dataflows.
     rng = np.random.default_rng(3)

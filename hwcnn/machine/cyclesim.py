@@ -29,9 +29,6 @@ Use it for small tiles and tests; whole networks use the closed form (:func:`fas
 from __future__ import annotations
 
 import collections
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
@@ -39,56 +36,13 @@ from ..arch import timing
 from ..arch.config import ArrayConfig, Dataflow
 from ..numerics import fixedpoint as fp
 from ..numerics.golden_ops import Requant
+from .postproc import BEFORE, AccMemory, BackEnd, DelayLines, PipelineHazard, RowToken
 
-#: Latency (cycles) from a value entering the post-processing pipeline to its buffer write.
-POST_STAGES = timing.POST_CYCLES
-
+__all__ = ["PipelineHazard", "fast_gemm_cycles", "run_gemm_tile"]
 
 def fast_gemm_cycles(m: int, n: int, k: int, array: ArrayConfig) -> int:
     """The fast per-tile model: the closed form of :mod:`hwcnn.arch.timing` (exact)."""
     return timing.gemm_tile_cycles(m, n, k, array)
-
-
-class PipelineHazard(AssertionError):
-    """Two folds in flight met in one register (the fold period is too short)."""
-
-
-class _DelayLines:
-    """``lanes`` shift registers; lane ``i`` delays its input by ``delays[i]`` cycles.
-
-    Stored as a ring: column ``head`` takes this cycle's input, so the input of ``d`` cycles
-    ago sits ``d`` columns behind it and a lane with delay 0 is a plain wire.
-    """
-
-    def __init__(self, delays: np.ndarray, dtype: type = np.int64, fill: int = 0) -> None:
-        depth = int(delays.max(initial=0)) + 1
-        self.regs: np.ndarray = np.full((len(delays), depth), fill, dtype=dtype)
-        self.lanes = np.arange(len(delays))
-        self.taps = (np.arange(depth)[:, None] - delays[None, :]) % depth
-        self.head = 0
-        self.depth = depth
-
-    def output(self, inp: np.ndarray) -> np.ndarray:
-        """Combinational output this cycle given this cycle's input."""
-        self.regs[:, self.head] = inp
-        return self.regs[self.lanes, self.taps[self.head]]
-
-    def clock(self, inp: np.ndarray) -> None:
-        self.regs[:, self.head] = inp
-        self.head = (self.head + 1) % self.depth
-
-
-def _requant(lanes: np.ndarray, rq: Requant, cols: slice) -> np.ndarray:
-    """Stages 2 and 3 on the lanes of output columns ``cols``: multiply, round, wrap/clamp."""
-    acc = lanes[: cols.stop - cols.start]
-    m0 = np.asarray(rq.m0, dtype=np.int64)
-    sh = np.asarray(rq.shift, dtype=np.int64)
-    m0 = m0[cols] if m0.ndim else m0
-    sh = sh[cols] if sh.ndim else sh
-    y = fp.round_shift(acc * m0, sh, rq.rounding)
-    return fp.overflow(y, rq.lo, rq.hi, rq.mode, rq.bits)
-
-
 
 
 def run_gemm_tile(a: np.ndarray, b: np.ndarray, bias: np.ndarray | None, requant: Requant,
@@ -135,7 +89,7 @@ def run_gemm_tile(a: np.ndarray, b: np.ndarray, bias: np.ndarray | None, requant
     fn = -(-n // c)
     chained = acc_in is not None or acc_out
     # The accumulator memory: K-split word nf*m + i (rtl/README.md 3), plain WS words 0..m-1.
-    mem = _AccMemory(fn * m if chained else m, c)
+    mem = AccMemory(fn * m if chained else m, c)
     if acc_in is not None:
         part = np.asarray(acc_in, dtype=np.int64)
         if part.shape != (m, n):
@@ -148,7 +102,7 @@ def run_gemm_tile(a: np.ndarray, b: np.ndarray, bias: np.ndarray | None, requant
     if period < stream:
         raise ValueError(f"fold period {period} is shorter than the fold's stream of {stream}")
     out = np.zeros((m, n), dtype=np.int64)
-    back = _BackEnd(array, mem, out, bias_v, requant, n, chained=chained,
+    back = BackEnd(array, mem, out, bias_v, requant, n, chained=chained,
                     acc_in=acc_in is not None, acc_out=acc_out)
     if array.dataflow is Dataflow.OUTPUT_STATIONARY:
         cycles = _run_os(a, b, array, period, back)
@@ -159,116 +113,13 @@ def run_gemm_tile(a: np.ndarray, b: np.ndarray, bias: np.ndarray | None, requant
     return out, cycles
 
 
-#: Tag of accumulator-memory words written before the tile (``acc_in``: the previous chunk).
-_BEFORE = -2
-
-
-class _AccMemory:
-    """The accumulator memory: ``words`` plus the fold that wrote each word (hazard checks).
-    The read port is synchronous: a read issued in cycle ``t`` sees the writes of cycles < t."""
-
-    def __init__(self, depth: int, lanes: int) -> None:
-        self.words = np.zeros((depth, lanes), dtype=np.int64)
-        self.tags = np.full(depth, _BEFORE)
-        self.port: tuple[np.ndarray, int] = (self.words[0].copy(), _BEFORE)
-
-    def read(self, word: int) -> tuple[np.ndarray, int]:
-        word %= len(self.words)  # OS rows past the tile edge: a don't-care word, not written
-        return self.words[word].copy(), int(self.tags[word])
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class _Row:
-    """One result row's token payload: which fold and row it is and where it goes."""
-
-    fold: int          # fold index in issue order
-    nf: int            # N-fold (output columns nf*C ..)
-    row: int           # tile row
-    arow: int          # OS: array row of the drain multiplexer (WS: 0)
-    first: bool        # stage 1 adds the bias (or, with acc_in, the stored partial sum)
-    prev: int          # fold that must have written the accumulator word read (hazard check)
-    acc_word: int
-    wacc: bool         # stage 2 writes the sum to the accumulator memory
-    wout: bool         # stage 4 writes the requantized row
-    final: bool        # the tile's last row
-
-
-class _BackEnd:
-    """Post-processing side: the back-end fold iterator (one :class:`_Row` per issue), the
-    accumulator-memory read one cycle before stage 1, stage 1 (bias or partial sum), the
-    accumulator write in stage 2, requantization and the output write in stage 4 (= post
-    stage 3), and ``done`` one cycle after the final row's write."""
-
-    def __init__(self, array: ArrayConfig, mem: _AccMemory, out: np.ndarray, bias: np.ndarray,
-                 rq: Requant, n: int, *, chained: bool, acc_in: bool, acc_out: bool) -> None:
-        self.array, self.mem, self.out, self.bias, self.rq, self.n = array, mem, out, bias, rq, n
-        self.chained, self.acc_in, self.acc_out = chained, acc_in, acc_out
-        self.rows: list[_Row] = []
-        self.next_row = 0
-        self.issued: _Row | None = None           # registered issue -> stage 1
-        self.stages: list[tuple[_Row, np.ndarray] | None] = [None] * POST_STAGES
-        self.finished = False
-
-    def add(self, **kw: Any) -> None:
-        self.rows.append(_Row(**kw))
-
-    def clock(self, issue: bool, data: Callable[[_Row], tuple[np.ndarray, tuple[int, int]]]
-              ) -> None:
-        """One cycle. ``issue``: a token arrived; ``data(row)`` gives the array's values of the
-        row in stage 1 and the fold/row tag they carry."""
-        c = self.array.cols
-        # Stage 1 (registered issue of the previous cycle): add bias or partial sum.
-        entering = None
-        rec = self.issued
-        if rec is not None:
-            vals, tag = data(rec)
-            if tag != (rec.fold, rec.row):
-                raise PipelineHazard(f"post-processing expected fold {rec.fold} row {rec.row}, "
-                                     f"the array delivered fold {tag[0]} row {tag[1]}")
-            cols = slice(rec.nf * c, min(rec.nf * c + c, self.n))
-            if rec.first and not self.acc_in:
-                addend = np.zeros(c, dtype=np.int64)
-                addend[: cols.stop - cols.start] = self.bias[cols]
-            else:
-                addend, wrote = self.mem.port
-                # Rows past the OS tile edge read don't-care words.
-                if (rec.wacc or rec.wout) and wrote != rec.prev:
-                    raise PipelineHazard(f"fold {rec.fold} row {rec.row} read a partial sum "
-                                         f"of fold {wrote}, expected {rec.prev}")
-            entering = (rec, fp.wrap(vals + addend, self.array.acc_bits))
-        leaving = self.stages[-1]
-        after_s1 = self.stages[0]
-        self.stages = [entering, *self.stages[:-1]]
-        # Accumulator read for the row issued now (sees writes of earlier cycles only).
-        new = None
-        if issue:
-            new = self.rows[self.next_row]
-            self.next_row += 1
-            self.mem.port = self.mem.read(new.acc_word)
-        # Stage 2: the stage-1 sum goes to the accumulator memory (end of this cycle).
-        if after_s1 is not None and after_s1[0].wacc:
-            r_, s = after_s1
-            self.mem.words[r_.acc_word] = s
-            self.mem.tags[r_.acc_word] = r_.fold
-        # Stage 4: requantized row written.
-        if self.finished:
-            raise AssertionError("clocked after done")
-        if leaving is not None:
-            r_, s = leaving
-            if r_.wout:
-                cols = slice(r_.nf * c, min(r_.nf * c + c, self.n))
-                self.out[r_.row, cols] = _requant(s, self.rq, cols)
-            self.finished = bool(r_.final)
-        self.issued = new
-
-
 def _fold_order(outer: int, inner: int) -> list[tuple[int, int]]:
     """Folds in issue order: (outer, inner) with the inner index fastest."""
     return [(o, i) for o in range(outer) for i in range(inner)]
 
 
 def _run_ws(a: np.ndarray, b: np.ndarray, array: ArrayConfig, period: int,
-            back: _BackEnd) -> int:
+            back: BackEnd) -> int:
     """Weight stationary, folds (kf inside nf), streams ``period`` apart; returns T."""
     r, c = array.rows, array.cols
     m, k = a.shape
@@ -278,7 +129,7 @@ def _run_ws(a: np.ndarray, b: np.ndarray, array: ArrayConfig, period: int,
     for g, (nf, kf) in enumerate(folds):
         for i in range(m):
             back.add(fold=g, nf=nf, row=i, arow=0, first=kf == 0,
-                     prev=(_BEFORE if kf == 0 else g - 1),
+                     prev=(BEFORE if kf == 0 else g - 1),
                      acc_word=(nf * m if back.chained else 0) + i,
                      wacc=kf < fk - 1 or back.acc_out, wout=kf == fk - 1 and not back.acc_out,
                      final=g == len(folds) - 1 and i == m - 1)
@@ -299,13 +150,13 @@ def _run_ws(a: np.ndarray, b: np.ndarray, array: ArrayConfig, period: int,
     # (load, bank, fold) token.
     mem_a, mem_at = np.zeros(r, np.int64), (0, -1, -1)
     mem_w, mem_wt = np.zeros(c, np.int64), (0, 0, -1)
-    skew_a, skew_as = _DelayLines(np.arange(r)), _DelayLines(np.arange(r))
-    skew_af, skew_ar = _DelayLines(np.arange(r), fill=-1), _DelayLines(np.arange(r), fill=-1)
-    skew_w, skew_wl = _DelayLines(np.arange(c)), _DelayLines(np.arange(c))
-    skew_wb, skew_wf = _DelayLines(np.arange(c)), _DelayLines(np.arange(c), fill=-1)
-    deskew = _DelayLines(c - 1 - np.arange(c))
-    deskew_f = _DelayLines(c - 1 - np.arange(c), fill=-1)
-    deskew_r = _DelayLines(c - 1 - np.arange(c), fill=-1)
+    skew_a, skew_as = DelayLines(np.arange(r)), DelayLines(np.arange(r))
+    skew_af, skew_ar = DelayLines(np.arange(r), fill=-1), DelayLines(np.arange(r), fill=-1)
+    skew_w, skew_wl = DelayLines(np.arange(c)), DelayLines(np.arange(c))
+    skew_wb, skew_wf = DelayLines(np.arange(c)), DelayLines(np.arange(c), fill=-1)
+    deskew = DelayLines(c - 1 - np.arange(c))
+    deskew_f = DelayLines(c - 1 - np.arange(c), fill=-1)
+    deskew_r = DelayLines(c - 1 - np.arange(c), fill=-1)
     a_reg, sel_reg = np.zeros((r, c), np.int64), np.zeros((r, c), np.int64)
     fold_reg, row_reg = np.full((r, c), -1), np.full((r, c), -1)
     psum, psum_f, psum_r = np.zeros((r, c), np.int64), np.full((r, c), -1), np.full((r, c), -1)
@@ -318,7 +169,7 @@ def _run_ws(a: np.ndarray, b: np.ndarray, array: ArrayConfig, period: int,
     cycle = timing.START_CYCLES          # cycle 0: ``start`` sampled, descriptor latched
     bottom_now: dict[str, np.ndarray] = {}
 
-    def row_data(rec: _Row) -> tuple[np.ndarray, tuple[int, int]]:
+    def row_data(rec: RowToken) -> tuple[np.ndarray, tuple[int, int]]:
         tags = {(int(f), int(q)) for f, q in zip(bottom_now["f"], bottom_now["r"], strict=True)}
         if len(tags) != 1:
             raise PipelineHazard(f"de-skewed row mixes folds/rows {sorted(tags)}")
@@ -410,7 +261,7 @@ def _run_ws(a: np.ndarray, b: np.ndarray, array: ArrayConfig, period: int,
 
 
 def _run_os(a: np.ndarray, b: np.ndarray, array: ArrayConfig, period: int,
-            back: _BackEnd) -> int:
+            back: BackEnd) -> int:
     """Output stationary, folds (mf inside nf), streams ``period`` apart; returns T."""
     r, c = array.rows, array.cols
     m, k = a.shape
@@ -421,7 +272,7 @@ def _run_os(a: np.ndarray, b: np.ndarray, array: ArrayConfig, period: int,
         for i in range(r):
             ok = mf * r + i < m
             back.add(fold=g, nf=nf, row=mf * r + i, arow=i, first=True,
-                     prev=_BEFORE, acc_word=nf * m + mf * r + i if back.chained else 0,
+                     prev=BEFORE, acc_word=nf * m + mf * r + i if back.chained else 0,
                      wacc=ok and back.acc_out, wout=ok and not back.acc_out,
                      final=g == len(folds) - 1 and i == r - 1)
     a_words, b_words = [], []
@@ -435,9 +286,9 @@ def _run_os(a: np.ndarray, b: np.ndarray, array: ArrayConfig, period: int,
         a_words.append(aw)
         b_words.append(bw)
     mem_a, mem_b, mem_last, mem_f = np.zeros(r, np.int64), np.zeros(c, np.int64), False, -1
-    skew_a, skew_l = _DelayLines(np.arange(r)), _DelayLines(np.arange(r), dtype=bool)
-    skew_af = _DelayLines(np.arange(r), fill=-1)
-    skew_b, skew_bf = _DelayLines(np.arange(c)), _DelayLines(np.arange(c), fill=-1)
+    skew_a, skew_l = DelayLines(np.arange(r)), DelayLines(np.arange(r), dtype=bool)
+    skew_af = DelayLines(np.arange(r), fill=-1)
+    skew_b, skew_bf = DelayLines(np.arange(c)), DelayLines(np.arange(c), fill=-1)
     a_reg, b_reg = np.zeros((r, c), np.int64), np.zeros((r, c), np.int64)
     l_reg = np.zeros((r, c), dtype=bool)
     af_reg, bf_reg = np.full((r, c), -1), np.full((r, c), -1)
@@ -448,7 +299,7 @@ def _run_os(a: np.ndarray, b: np.ndarray, array: ArrayConfig, period: int,
     t, g, phase = 0, 0, "stream"
     cycle = timing.START_CYCLES
 
-    def row_data(rec: _Row) -> tuple[np.ndarray, tuple[int, int]]:
+    def row_data(rec: RowToken) -> tuple[np.ndarray, tuple[int, int]]:
         tags = set(res_f[rec.arow].tolist())
         if len(tags) != 1:
             raise PipelineHazard(f"drain row {rec.arow} mixes folds {sorted(tags)}")
