@@ -168,9 +168,8 @@ class TileSequencer(wiring.Component):
         # cycles), TAIL (reads finished, the back end drains).
         fe_load0, fe_stream = Signal(), Signal()
         starting = Signal()   # a GEMM / pool tile is accepted this cycle
-        self._fe = _FrontState(m, self, R, C, is_os)
-        self._be = _BackState(m, self, R, C, is_os)
-        fe, be = self._fe, self._be
+        fe = _FrontState(m, self, R, C, is_os)
+        be = _BackState(m, self, R, C, is_os)
 
         def accept_start() -> None:
             with m.If(self.start):
