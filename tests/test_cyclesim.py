@@ -55,11 +55,12 @@ def random_case(rng: np.random.Generator, m: int, n: int, k: int):  # type: igno
 # -- hand-worked cycle counts ------------------------------------------------------------------
 
 @pytest.mark.parametrize("df, expected", [
-    # OS, 4x4 array, m=n=k=4: one fold of k+R+C-2 = 10 skewed compute + 1 read latency
-    # + R=4 drain + 3 post = 18 cycles, plus the start cycle: 19.
-    (OS, 19),
-    # WS: one fold of R=4 preload + m+R+C-2 = 10 stream + 5 (2 read latencies + 3 post) = 19,
-    # plus the start cycle: 20.
+    # OS, 4x4 array, m=n=k=4, one fold: k=4 reads, C=4 until row 0's last product is in its
+    # shadow register, R=4 drain rows, 3 post-processing stages, 1 to done, + the start cycle:
+    # 1 + 4 + 4 + 4 + 3 = 16.
+    (OS, 16),
+    # WS, one fold: R=4 weight loads, m=4 activation rows, R+C=8 through the array and the
+    # de-skew, 3 post, 1 to done -> 1 + 4 + 4 + 8 + 3 = 20.
     (WS, 20),
 ])
 def test_gemm_that_fits_the_array_exactly(df: Dataflow, expected: int) -> None:
@@ -72,11 +73,12 @@ def test_gemm_that_fits_the_array_exactly(df: Dataflow, expected: int) -> None:
 
 
 @pytest.mark.parametrize("df, expected", [
-    # OS 4x4, m=10, n=9, k=11: F_M = 3, F_N = 3 -> 9 folds of (11+4+4-2) + 1 + 4 + 3 = 25
-    # -> 1 + 9*25 = 226.
-    (OS, 226),
-    # WS 4x4: F_K = 3, F_N = 3 -> 9 folds of 4 + (10+4+4-2) + 5 = 25 -> 1 + 225 = 226.
-    (WS, 226),
+    # OS 4x4, m=10, n=9, k=11: F_M = 3, F_N = 3 -> 9 folds, period max(k, R, C) = 11;
+    # the last fold takes k + R + C + 3 = 22 -> 1 + 8*11 + 22 = 111.
+    (OS, 111),
+    # WS 4x4: F_K = 3, F_N = 3 -> 9 folds, period max(m=10, ceil(10/2) + 4 - 1 = 8, 3) = 10;
+    # the last fold m + 2R + C + 3 = 25 -> 1 + 8*10 + 25 = 106.
+    (WS, 106),
 ])
 def test_gemm_with_several_folds_in_each_dimension(df: Dataflow, expected: int) -> None:
     rng = np.random.default_rng(1)
@@ -88,13 +90,34 @@ def test_gemm_with_several_folds_in_each_dimension(df: Dataflow, expected: int) 
 
 
 def test_non_square_array_hand_count() -> None:
-    # WS 2 rows x 3 cols, m=5, n=4, k=3: F_K=2, F_N=2 -> 4 folds of 2 + (5+2+3-2) + 5 = 15
-    # -> 61. OS: F_M=3, F_N=2 -> 6 folds of (3+2+3-2) + 1 + 2 + 3 = 12 -> 73.
+    # WS 2 rows x 3 cols, m=5, n=4, k=3: F_K=2, F_N=2 -> 4 folds, P = max(5, 3 + 1, 3) = 5,
+    # last fold 5 + 4 + 3 + 3 = 15 -> 1 + 3*5 + 15 = 31. OS: F_M=3, F_N=2 -> 6 folds,
+    # P = max(3, 2, 3) = 3, last fold 3 + 2 + 3 + 3 = 11 -> 1 + 5*3 + 11 = 27.
     rng = np.random.default_rng(2)
     a, b, bias, m0, shift = random_case(rng, 5, 4, 3)
     rq = Requant(m0=m0, shift=shift, lo=-128, hi=127)
-    assert cyclesim.run_gemm_tile(a, b, bias, rq, arr(2, 3, WS))[1] == 61
-    assert cyclesim.run_gemm_tile(a, b, bias, rq, arr(2, 3, OS))[1] == 73
+    assert cyclesim.run_gemm_tile(a, b, bias, rq, arr(2, 3, WS))[1] == 31
+    assert cyclesim.run_gemm_tile(a, b, bias, rq, arr(2, 3, OS))[1] == 27
+
+
+@pytest.mark.parametrize("df, r, c, m, n, k, period", [
+    # Each term of the fold period is needed: one cycle less and two folds meet in a register.
+    (WS, 4, 2, 2, 2, 8, 4),    # ceil(m/2) + R - 1 = 4: a weight bank reloaded while in use
+    (WS, 1, 1, 1, 1, 3, 3),    # 3: a K-fold reads the partial sum before it is written
+    (WS, 2, 2, 2, 2, 4, 3),    # 3 (the 2x2 trace in tests/test_timing.py)
+    (OS, 1, 4, 2, 4, 1, 4),    # C = 4: a shadow register overwritten before it is drained
+    (OS, 4, 1, 8, 1, 1, 4),    # R = 4: the next fold's drain while R rows still drain
+])
+def test_fold_period_is_minimal(df, r, c, m, n, k, period) -> None:  # type: ignore[no-untyped-def]
+    array = arr(r, c, df)
+    assert timing.gemm_fold_cycles(m, k, array) == period
+    rng = np.random.default_rng(r * 10 + c)
+    a, b, bias, m0, shift = random_case(rng, m, n, k)
+    rq = Requant(m0=m0, shift=shift, lo=-128, hi=127)
+    out, _ = cyclesim.run_gemm_tile(a, b, bias, rq, array, fold_period=period)
+    assert (out == naive_gemm(a, b, bias, m0, shift, -128, 127)).all()
+    with pytest.raises(cyclesim.PipelineHazard):
+        cyclesim.run_gemm_tile(a, b, bias, rq, array, fold_period=period - 1)
 
 
 def test_pool_hand_count() -> None:
@@ -137,6 +160,28 @@ def test_random_tiles_fast() -> None:
 @pytest.mark.slow
 def test_random_tiles_thousands() -> None:
     sweep(2000, seed=11, max_arr=5, max_dim=12)
+
+
+def test_random_tiles_many_folds() -> None:
+    # Small arrays, larger tiles: 4 .. 100+ folds per tile, streams shorter and longer than P.
+    sweep(50, seed=12, max_arr=3, max_dim=16)
+
+
+def test_random_ksplit_chains_equal_whole_gemm_and_closed_form() -> None:
+    rng = np.random.default_rng(13)
+    for i in range(40):
+        r, c = (int(v) for v in rng.integers(1, 4, 2))
+        m, n, k = (int(v) for v in rng.integers(1, 9, 3))
+        k += 1
+        cuts = sorted({0, k, *(int(v) for v in rng.integers(1, k, int(rng.integers(1, 3))))})
+        df = (OS, WS)[i % 2]
+        a, b, bias, m0, shift = random_case(rng, m, n, k)
+        rq = Requant(m0=m0, shift=shift, lo=-128, hi=127)
+        out, cycles = run_chain(a, b, bias, rq, arr(r, c, df), cuts)
+        case = f"case {i}: {df.value} {r}x{c} m={m} n={n} cuts={cuts}"
+        assert (out == naive_gemm(a, b, bias, m0, shift, -128, 127)).all(), case
+        assert cycles == [timing.gemm_tile_cycles(m, n, k1 - k0, arr(r, c, df))
+                          for k0, k1 in itertools.pairwise(cuts)], case
 
 
 def test_ragged_edges_every_remainder() -> None:

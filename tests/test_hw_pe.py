@@ -33,18 +33,26 @@ def test_os_pe_accumulates_like_the_contract(acc_bits: int) -> None:
     dut = PE(cfg)
     ops = operands(acc_bits, 300, 8, 8)
     clear_at = {0, 60, 200}
+    last_at = {17, 18, 100, 250}   # fold ends: the sum moves to the shadow register
 
     async def bench(ctx) -> None:
-        acc = 0
+        acc, res = 0, 0
         for t, (a, b) in enumerate(ops):
-            clr = t in clear_at
+            clr, last = t in clear_at, t in last_at
             ctx.set(dut.a_in, a)
             ctx.set(dut.b_in, b)
             ctx.set(dut.clr, clr)
+            ctx.set(dut.last_in, last)
             await ctx.tick()
-            acc = 0 if clr else int(mac(acc, a, b, acc_bits))
-            assert ctx.get(dut.acc) == acc, (t, a, b)
+            if clr:
+                acc = 0
+            elif last:
+                acc, res = 0, int(mac(acc, a, b, acc_bits))
+            else:
+                acc = int(mac(acc, a, b, acc_bits))
+            assert (ctx.get(dut.acc), ctx.get(dut.res)) == (acc, res), (t, a, b)
             assert (ctx.get(dut.a_out), ctx.get(dut.b_out)) == (a, b)
+            assert ctx.get(dut.last_out) == last
 
     sim = Simulator(dut)
     sim.add_clock(1e-8)
@@ -52,29 +60,33 @@ def test_os_pe_accumulates_like_the_contract(acc_bits: int) -> None:
     sim.run()
 
 
-def test_ws_pe_holds_weight_and_adds_psum() -> None:
+def test_ws_pe_two_weight_banks_and_psum() -> None:
     cfg = HardwareConfig(array=ArrayConfig(rows=1, cols=1, dataflow=Dataflow.WEIGHT_STATIONARY))
     dut = PE(cfg)
     ops = operands(5, 300, 8, 8)
     rng = np.random.default_rng(9)
     psums = rng.integers(-(1 << 31), 1 << 31, len(ops)).tolist()
     psums[:4] = [(1 << 31) - 1, -(1 << 31), (1 << 31) - 1, 0]   # wrap at 32 bits
+    sels = rng.integers(0, 2, (len(ops), 2)).tolist()
 
     async def bench(ctx) -> None:
-        w = 0
-        for t, ((a, b), p) in enumerate(zip(ops, psums)):
-            load = t % 7 == 0
+        w = [0, 0]
+        for t, ((a, b), p, (sel, lsel)) in enumerate(zip(ops, psums, sels)):
+            load = t % 7 == 0 or t % 5 == 0
             ctx.set(dut.a_in, a)
+            ctx.set(dut.sel_in, sel)
             ctx.set(dut.w_in, b)
             ctx.set(dut.load, load)
+            ctx.set(dut.lsel, lsel)
             ctx.set(dut.psum_in, p)
+            # w_out shows the bank being loaded (the shift chain to the PE below).
+            assert ctx.get(dut.w_out) == w[lsel]
             await ctx.tick()
-            # The MAC uses the weight held during the cycle, the load takes effect after it.
-            assert ctx.get(dut.psum_out) == int(mac(p, a, w, 32)), (t, a, w, p)
+            # The MAC uses bank sel_in as held during the cycle; the load takes effect after.
+            assert ctx.get(dut.psum_out) == int(mac(p, a, w[sel], 32)), (t, a, w, p)
             if load:
-                w = b
-            assert ctx.get(dut.w_out) == w
-            assert ctx.get(dut.a_out) == a
+                w[lsel] = b
+            assert (ctx.get(dut.a_out), ctx.get(dut.sel_out)) == (a, sel)
 
     sim = Simulator(dut)
     sim.add_clock(1e-8)

@@ -433,3 +433,61 @@ def test_busy_ignores_host_output_writes_and_restarts() -> None:
     assert seen["cycles"] == gemm_tile_cycles(3, 2, 4, cfg.array) and seen["error"] == 0
     assert seen["kept"] == 0x1234
     assert_same("busy", expected_gemm(case, cfg), seen["out"])
+
+
+@pytest.mark.parametrize("df", ["os", "ws"])
+def test_back_to_back_tiles_start_in_the_done_cycle(df: str) -> None:
+    """Three tiles, each started in the previous tile's ``done`` cycle: no cycle between them,
+    nothing of one tile's folds in flight leaks into the next (results and counts exact)."""
+    cfg = config(2, 3, df)
+    dut = Accelerator(cfg, DEPTHS)
+    rng = np.random.default_rng(21)
+    cases = [gemm_case(rng, "b2b-a", 5, 7, 6), gemm_case(rng, "b2b-b", 1, 4, 9, lo=0),
+             gemm_case(rng, "b2b-c", 4, 3, 2, per_channel=True)]
+    # Disjoint buffer ranges, all written before the first start.
+    bases = [(0, 0, 0, 0), (20, 30, 4, 40), (40, 50, 6, 60)]
+    descs = [gemm_desc(c, cfg, b) for c, b in zip(cases, bases, strict=True)]
+    seen: dict[str, list] = {"cycles": [], "out": []}
+
+    async def bench(ctx) -> None:
+        host = Host(dut, ctx)
+        for case, base, i in zip(cases, bases, range(3), strict=True):
+            a_junk, b_junk = with_junk_lanes(case, cfg, i)
+            await host.write(dut.act_wr, base[0], layout.act_words(a_junk, cfg))
+            await host.write(dut.wgt_wr, base[1], layout.weight_words(b_junk, cfg))
+            m0 = case.m0 if case.per_channel else 0
+            sh = case.shift if case.per_channel else 0
+            await host.write(dut.par_wr, base[2], layout.param_words(case.bias, m0, sh, cfg))
+        for d in descs:
+            for name in dut.desc.signature.members:
+                ctx.set(getattr(dut.desc, name), int(d.fields().get(name, 0)))
+            ctx.set(dut.start, 1)
+            await ctx.tick()
+            ctx.set(dut.start, 0)
+            cycles = 1
+            while not ctx.get(dut.done):
+                await ctx.tick()
+                cycles += 1
+            seen["cycles"].append(cycles)     # the loop presents the next start in this cycle
+        for case, base in zip(cases, bases, strict=True):
+            m, n = case.a.shape[0], case.b.shape[1]
+            words = await host.read_out(base[3], -(-n // cfg.array.cols) * m)
+            seen["out"].append(layout.gemm_out(words, m, n, cfg))
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    sim.run()
+    assert seen["cycles"] == [gemm_tile_cycles(c.a.shape[0], c.b.shape[1], c.a.shape[1],
+                                               cfg.array) for c in cases]
+    for case, got in zip(cases, seen["out"], strict=True):
+        assert_same(case.name, expected_gemm(case, cfg), got)
+
+
+@pytest.mark.parametrize("df", ["os", "ws"])
+def test_many_folds(df: str) -> None:
+    """16 OS folds / 20 WS folds on 2x3 (ragged in m, n and k), and a dense-like m = 1 tile
+    whose WS period is longer than its stream."""
+    cfg = config(2, 3, df)
+    rng = np.random.default_rng(31)
+    check(cfg, [gemm_case(rng, "many", 7, 10, 9), gemm_case(rng, "dense", 1, 7, 11, lo=0)])

@@ -34,8 +34,8 @@ def plan(g, h: HardwareConfig, name: str) -> LW.LayerPlan:  # type: ignore[no-un
 
 
 @pytest.mark.parametrize("df, cycles", [
-    # M=K=N=4 on 4x4: OS 1 + (4+4+4-2) + 1 + 4 + 3 = 19; WS 1 + 4 + (4+4+4-2) + 5 = 20.
-    (OS, 19), (WS, 20)])
+    # M=K=N=4 on 4x4, one fold: OS 1 + k + R + C + 3 = 16; WS 1 + m + 2R + C + 3 = 20.
+    (OS, 16), (WS, 20)])
 def test_gemm_fits_array_exactly(df: Dataflow, cycles: int) -> None:
     g = net("[4, 2, 2]", "{name: c, kind: conv2d, filters: 4, kernel: 1}")
     p = plan(g, hw(df), "c")
@@ -44,8 +44,9 @@ def test_gemm_fits_array_exactly(df: Dataflow, cycles: int) -> None:
 
 @pytest.mark.parametrize("df, cycles", [
     # M=10 (2x5 pixels), K=11 channels, N=9 filters on 4x4, one tile:
-    # OS: 3*3 folds of 11+4+4-2+1+4+3 = 25 -> 226; WS: 3*3 folds of 4+(10+4+4-2)+5 = 25 -> 226.
-    (OS, 226), (WS, 226)])
+    # OS: 3*3 folds, P = max(k, R, C) = 11, last fold 11+4+4+3 -> 1 + 8*11 + 22 = 111;
+    # WS: 3*3 folds, P = max(m, ceil(m/2)+R-1, 3) = 10, last 10+8+4+3 -> 1 + 8*10 + 25 = 106.
+    (OS, 111), (WS, 106)])
 def test_gemm_with_folds_in_every_dimension(df: Dataflow, cycles: int) -> None:
     g = net("[11, 2, 5]", "{name: c, kind: conv2d, filters: 9, kernel: 1}")
     p = plan(g, hw(df), "c")
@@ -55,22 +56,22 @@ def test_gemm_with_folds_in_every_dimension(df: Dataflow, cycles: int) -> None:
 def test_one_by_one_conv_cycles_and_bytes() -> None:
     # 1x1 conv, 8 -> 6 channels on a 5x5 map: M=25, K=8, N=6.
     g = net("[8, 5, 5]", "{name: c, kind: conv2d, filters: 6, kernel: 1}")
-    # WS 4x4: F_K=2, F_N=2 -> 4 folds of 4 + (25+4+4-2) + 5 = 40 -> 161.
+    # WS 4x4: F_K=2, F_N=2 -> 4 folds, P = max(25, 13+3, 3) = 25 -> 1 + 3*25 + (25+8+4+3) = 116.
     p = plan(g, hw(WS), "c")
-    assert p.cycles.tolist() == [161]
+    assert p.cycles.tolist() == [116]
     # DRAM: A = 25*8 bytes, B = 8*6 bytes + 6 parameter columns of 69 bits, out = 25*6.
     assert p.dram_read.tolist() == [200 + 48 + (6 * PARAM_BITS + 7) // 8]
     assert p.dram_write.tolist() == [150]
-    # OS 4x4: F_M=7, F_N=2 -> 14 folds of 8+4+4-2+1+4+3 = 22 -> 309.
-    assert plan(g, hw(OS), "c").cycles.tolist() == [309]
+    # OS 4x4: F_M=7, F_N=2 -> 14 folds, P = max(8, 4, 4) = 8 -> 1 + 13*8 + (8+4+4+3) = 124.
+    assert plan(g, hw(OS), "c").cycles.tolist() == [124]
 
 
 def test_depthwise_conv_one_gemm_per_group() -> None:
     # 3 channels, 3x3, pad 1, groups 3: per group M=16, K=9, N=1 (one array column in use).
     g = net("[3, 4, 4]", "{name: dw, kind: conv2d, filters: 3, kernel: 3, padding: 1, groups: 3}")
     p = plan(g, hw(WS), "dw")
-    # WS 4x4 per group: F_K=3, F_N=1 -> 3 folds of 4 + (16+4+4-2) + 5 = 31 -> 94.
-    assert p.cycles.tolist() == [94, 94, 94]
+    # WS 4x4 per group: F_K=3, F_N=1 -> 3 folds, P = max(16, 8+3, 3) = 16 -> 1 + 2*16 + 31 = 64.
+    assert p.cycles.tolist() == [64, 64, 64]
     # im2col counted honestly: 16 pixels x 9 taps per group, plus 9 weights + one param column.
     assert p.dram_read.tolist() == [144 + 9 + 9] * 3
     assert p.dram_write.tolist() == [16] * 3
@@ -80,9 +81,9 @@ def test_depthwise_conv_one_gemm_per_group() -> None:
 
 @pytest.mark.parametrize("df, cycles", [
     # dense 20 -> 5 (M=1, K=20, N=5) on 4x4:
-    # WS: F_K=5, F_N=2 -> 10 folds of 4 + (1+4+4-2) + 5 = 16 -> 161.
-    # OS: F_M=1, F_N=2 -> 2 folds of 20+4+4-2+1+4+3 = 34 -> 69.
-    (WS, 161), (OS, 69)])
+    # WS: F_K=5, F_N=2 -> 10 folds, P = max(1, 1+3, 3) = 4 -> 1 + 9*4 + (1+8+4+3) = 53.
+    # OS: F_M=1, F_N=2 -> 2 folds, P = max(20, 4, 4) = 20 -> 1 + 20 + (20+4+4+3) = 52.
+    (WS, 53), (OS, 52)])
 def test_dense_layer(df: Dataflow, cycles: int) -> None:
     g = net("[5, 2, 2]", "{name: f, kind: flatten}", "{name: d, kind: dense, units: 5}")
     p = plan(g, hw(df), "d")
@@ -235,11 +236,12 @@ def test_buffers_error_suggests_the_other_dataflow() -> None:
     # 2, 3, 4, 5, ... parts (WS: rounded up to multiples of R = 4): 5 parts -> 104 (WS) / 103
     # (OS) is the largest that fits. Cost: double max(compute, bytes/16) beats single-buffered
     # 3 chunks (compute + 2599/16).
-    # WS tile: 1 + ceil(kc/4) * (4 + 1 + 4 + 4 - 2 + 5) -> 1 + 26*16 = 417, 1 + 24*16 = 385.
+    # WS tile (m = 1): ceil(kc/4) folds, P = max(1, 1 + 3, 3) = 4, last fold 1 + 8 + 4 + 3 = 16
+    # -> 1 + 25*4 + 16 = 117, 1 + 23*4 + 16 = 109.
     # Reads: A kc B + B 4*kc B (+ 35 B of parameters with the first chunk).
-    (WS, [104, 104, 104, 104, 96], [417] * 4 + [385], [104 + 416 + 35] + [520] * 3 + [480]),
-    # OS tile: 1 + (kc + 4 + 4 - 2) + 1 + 4 + 3 = kc + 15.
-    (OS, [103, 103, 103, 103, 100], [118] * 4 + [115], [103 + 412 + 35] + [515] * 3 + [500]),
+    (WS, [104, 104, 104, 104, 96], [117] * 4 + [109], [104 + 416 + 35] + [520] * 3 + [480]),
+    # OS tile, one fold: 1 + kc + 4 + 4 + 3 = kc + 12.
+    (OS, [103, 103, 103, 103, 100], [115] * 4 + [112], [103 + 412 + 35] + [515] * 3 + [500]),
 ])
 def test_k_split_hand_worked(df, chunks, cycles, reads) -> None:  # type: ignore[no-untyped-def]
     g = net("[512]", "{name: d, kind: dense, units: 4}")
@@ -331,9 +333,9 @@ def test_three_d_layers() -> None:
             "{name: p, kind: maxpool, kernel: 2}",
             "{name: g, kind: global_avgpool}")
     plans = {p.name: p for p in LW.lower(g, hw(WS)).layers}
-    # conv3d: M = 4*6*6 = 144, K = 27*2 = 54, N = 4: WS F_K = 14, F_N = 1 -> 14 folds of
-    # 4 + (144+4+4-2) + 5 = 159 -> 2227.
-    assert plans["c"].cycles.tolist() == [2227]
+    # conv3d: M = 4*6*6 = 144, K = 27*2 = 54, N = 4: WS F_K = 14, F_N = 1 -> 14 folds,
+    # P = max(144, 72+3, 3) = 144 -> 1 + 13*144 + (144+8+4+3) = 2032.
+    assert plans["c"].cycles.tolist() == [2032]
     # 3-D max pool (4 ch, 4x6x6 -> 2x3x3) as two passes: 16 maps of 6x6 -> 3x3 on 4 lanes
     # (4 tiles of 1 + 9*(4+8+4) = 145), then 4 maps of 4x9 -> 2x9 with a 2x1 window
     # (1 + 18*(2+8+4) = 253).

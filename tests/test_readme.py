@@ -52,8 +52,11 @@ def test_readme_cycle_formulas_match_timing():
     fm, fn, fk = -(-m // r), -(-n // c), -(-k // r)
     os_ = ArrayConfig(rows=r, cols=c, dataflow=Dataflow.OUTPUT_STATIONARY)
     ws = ArrayConfig(rows=r, cols=c, dataflow=Dataflow.WEIGHT_STATIONARY)
-    assert "T = 1 + F_M*F_N*(k + 2R + C + 2)" in README
-    assert gemm_tile_cycles(m, n, k, os_) == 1 + fm * fn * (k + 2 * r + c + 2)
-    assert "T = 1 + F_K*F_N*(2R + C + m + 3)" in README
-    assert gemm_tile_cycles(m, n, k, ws) == 1 + fk * fn * (2 * r + c + m + 3)
+    assert "T = 1 + (F_M*F_N - 1)*P + k + R + C + 3`, `P = max(k, R, C)`" in README
+    p_os = max(k, r, c)
+    assert gemm_tile_cycles(m, n, k, os_) == 1 + (fm * fn - 1) * p_os + k + r + c + 3
+    assert "T = 1 + (F_K*F_N - 1)*P + m + 2R + C + 3`," in README
+    assert "`P = max(m, ceil(m/2) + R - 1, 3)`" in README
+    p_ws = max(m, -(-m // 2) + r - 1, 3)
+    assert gemm_tile_cycles(m, n, k, ws) == 1 + (fk * fn - 1) * p_ws + m + 2 * r + c + 3
     assert pool_tile_cycles(5, 6, 3, 3, ws) == 1 + 5 * 6 * (9 + 8 + 4)

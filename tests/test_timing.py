@@ -22,32 +22,63 @@ def arr(r: int, c: int, df: Dataflow, act_bits: int = 8) -> ArrayConfig:
 
 def test_hardware_md_worked_example() -> None:
     # HARDWARE.md 1.3: R=C=16, M=196, K=576, N=64. SCALE-Sim non-overlapped: OS 31,512 and WS
-    # 34,848 cycles. Ours adds per fold: OS 1 read + R drain + 3 post = 20; WS 2 reads + 3
-    # post = 5; plus 1 start cycle per tile.
-    assert timing.gemm_tile_cycles(196, 64, 576, arr(16, 16, OS)) == 31_512 + 52 * 20 + 1
-    assert timing.gemm_tile_cycles(196, 64, 576, arr(16, 16, WS)) == 34_848 + 144 * 5 + 1
+    # 34,848 cycles. With pipelined folds the per-fold fill and drain is paid once:
+    # OS: 13 * 4 = 52 folds of P = max(576, 16, 16) = 576, last fold 576 + 16 + 16 + 3 = 611
+    #     -> 1 + 51 * 576 + 611 = 29,988 (the 52 * 576 = 29,952 MAC-stream cycles + 36).
+    # WS: 36 * 4 = 144 folds of P = max(196, 98 + 15, 3) = 196, last 196 + 32 + 16 + 3 = 247
+    #     -> 1 + 143 * 196 + 247 = 28,276 (144 * 196 = 28,224 + 52).
+    assert timing.gemm_tile_cycles(196, 64, 576, arr(16, 16, OS)) == 29_988
+    assert timing.gemm_tile_cycles(196, 64, 576, arr(16, 16, WS)) == 28_276
 
 
 @pytest.mark.parametrize("m,n,k,r,c,expected", [
-    # OS: folds = ceil(m/R) * ceil(n/C); fold = k + 2R + C + 2
-    (1, 1, 1, 1, 1, 1 + 1 * (1 + 2 + 1 + 2)),
-    (4, 4, 8, 4, 4, 1 + 1 * (8 + 8 + 4 + 2)),
-    (5, 4, 7, 2, 3, 1 + 3 * 2 * (7 + 4 + 3 + 2)),     # 97, also measured in pysim
-    (9, 5, 9, 4, 4, 1 + 3 * 2 * (9 + 8 + 4 + 2)),
+    # OS: G = ceil(m/R) * ceil(n/C) folds, P = max(k, R, C), T = 1 + (G-1)*P + k + R + C + 3
+    (1, 1, 1, 1, 1, 1 + 0 + (1 + 1 + 1 + 3)),
+    (4, 4, 8, 4, 4, 1 + 0 + (8 + 4 + 4 + 3)),
+    (5, 4, 7, 2, 3, 1 + 5 * 7 + (7 + 2 + 3 + 3)),     # 51, also measured in pysim
+    (9, 5, 9, 4, 4, 1 + 5 * 9 + (9 + 4 + 4 + 3)),
+    (9, 5, 2, 4, 4, 1 + 5 * 4 + (2 + 4 + 4 + 3)),     # k < R: P = R = 4
+    (2, 9, 1, 1, 3, 1 + 5 * 3 + (1 + 1 + 3 + 3)),     # k < C: P = C = 3
 ])
 def test_os_by_hand(m: int, n: int, k: int, r: int, c: int, expected: int) -> None:
     assert timing.gemm_tile_cycles(m, n, k, arr(r, c, OS)) == expected
 
 
 @pytest.mark.parametrize("m,n,k,r,c,expected", [
-    # WS: folds = ceil(k/R) * ceil(n/C); fold = m + 2R + C + 3
-    (1, 1, 1, 1, 1, 1 + 1 * (1 + 2 + 1 + 3)),
-    (5, 4, 4, 4, 4, 1 + 1 * (5 + 8 + 4 + 3)),
-    (5, 4, 7, 2, 3, 1 + 4 * 2 * (5 + 4 + 3 + 3)),     # 121, also measured in pysim
-    (9, 5, 9, 4, 4, 1 + 3 * 2 * (9 + 8 + 4 + 3)),
+    # WS: G = ceil(k/R) * ceil(n/C), P = max(m, ceil(m/2) + R - 1, 3),
+    # T = 1 + (G-1)*P + m + 2R + C + 3
+    (1, 1, 1, 1, 1, 1 + 0 + (1 + 2 + 1 + 3)),
+    (5, 4, 4, 4, 4, 1 + 0 + (5 + 8 + 4 + 3)),
+    (5, 4, 7, 2, 3, 1 + 7 * 5 + (5 + 4 + 3 + 3)),     # 51, also measured in pysim
+    (9, 5, 9, 4, 4, 1 + 5 * 9 + (9 + 8 + 4 + 3)),     # P = max(9, 5 + 3, 3) = 9
+    (4, 4, 9, 4, 4, 1 + 2 * 5 + (4 + 8 + 4 + 3)),     # P = max(4, 2 + 3, 3) = 5
+    (1, 1, 3, 1, 1, 1 + 2 * 3 + (1 + 2 + 1 + 3)),     # P = max(1, 1 + 0, 3) = 3
 ])
 def test_ws_by_hand(m: int, n: int, k: int, r: int, c: int, expected: int) -> None:
     assert timing.gemm_tile_cycles(m, n, k, arr(r, c, WS)) == expected
+
+
+def test_two_fold_traces_on_a_2x2_array() -> None:
+    """Two folds traced cycle by cycle (cycle 0 = ``start``; rtl/README.md 5-6).
+
+    WS, m=2, n=2, k=4 -> folds (kf=0), (kf=1); P = max(2, 1 + 2 - 1, 3) = 3.
+      cycles 1, 2   weight reads of fold 0 (rows 1, 0) -> bank 0; column j shifts at 2+j, 3+j
+      cycles 3, 4   A rows 0, 1 of fold 0 (bank 0); row read at s reaches PE(r, j) at s+1+r+j
+      cycles 4, 5   weight reads of fold 1 -> bank 1 (unused so far), column j shifts at 5+j,
+                    6+j, before bank 1's first use at PE(0, j) at 6+1+j = 7+j; bank 0 is
+                    last used at PE(1, j) at 4+1+1+j = 6+j
+      cycles 6, 7   A rows 0, 1 of fold 1 (bank 1)
+      a row read at s is de-skewed at s+R+C = s+4 (stage 1), its partial sum is written to
+      the accumulator memory at s+5 and read by the next K-fold at (s+P)+3 = s+6 > s+5;
+      the requantized row is written at s+7: fold 1 row 1 (s=7) at cycle 14, done at 15.
+    OS, m=4, n=2, k=2 -> folds (mf=0), (mf=1); P = max(2, 2, 2) = 2.
+      cycles 1, 2   operands kk=0, 1 of fold 0; cycles 3, 4 those of fold 1
+      PE(i, j) takes fold 0's last operand at 3+i+j (shadow register from 4+i+j); drain row i
+      at 1+k+C+i = 5+i reads PE(i, 1) (ready at 5+i) before PE(i, 0) takes fold 1's last
+      operand (end of 5+i); fold 1 drains at 7, 8, written at 10, 11, done at 12.
+    """
+    assert timing.gemm_tile_cycles(2, 2, 4, arr(2, 2, WS)) == 15
+    assert timing.gemm_tile_cycles(4, 2, 2, arr(2, 2, OS)) == 12
 
 
 @pytest.mark.parametrize("out_h,out_w,win_h,win_w,act_bits,expected", [
@@ -63,13 +94,25 @@ def test_pool_by_hand(out_h, out_w, win_h, win_w, act_bits, expected) -> None:
 
 def test_breakdown_record() -> None:
     t = timing.gemm_tile_timing(5, 4, 7, arr(2, 3, OS))
-    assert (t.folds, t.fold_cycles, t.compute_cycles, t.macs) == (6, 16, 10, 140)
-    assert t.total == 1 + 6 * 16
+    # 6 folds of P = 7; the last fold's 7 + 2 + 3 + 3 = 15 is P + 8 of fill and drain.
+    assert (t.folds, t.fold_cycles, t.fill_cycles, t.compute_cycles, t.macs) == (6, 7, 8, 7, 140)
+    assert t.total == 1 + 6 * 7 + 8
     p = timing.pool_tile_timing(2, 3, 2, 2, arr(2, 2, WS))
-    assert (p.folds, p.fold_cycles, p.macs, p.total) == (6, 16, 0, 97)
+    assert (p.folds, p.fold_cycles, p.fill_cycles, p.macs, p.total) == (6, 16, 0, 0, 97)
+
+
+def test_fill_and_drain_paid_once_per_tile() -> None:
+    # Doubling the folds adds exactly G * P: the fill/drain does not grow with the folds.
+    for df in (OS, WS):
+        a = arr(4, 4, df)
+        one = timing.gemm_tile_timing(16, 4, 16, a)
+        two = timing.gemm_tile_timing(16, 8, 16, a)
+        assert two.total - one.total == one.folds * one.fold_cycles
+        assert two.fill_cycles == one.fill_cycles
 
 
 def test_ws_cost_does_not_depend_on_k_within_a_fold_and_os_not_on_m() -> None:
+    # A fold's cost depends on the tile's stream length only (OS k, WS m), not on how full it is.
     a_os, a_ws = arr(4, 4, OS), arr(4, 4, WS)
     assert timing.gemm_tile_cycles(1, 4, 9, a_os) == timing.gemm_tile_cycles(4, 4, 9, a_os)
     assert timing.gemm_tile_cycles(9, 4, 1, a_ws) == timing.gemm_tile_cycles(9, 4, 4, a_ws)

@@ -7,12 +7,26 @@ cycle-level simulator import these functions instead of re-deriving the formulas
 A tile's cycle count ``T`` runs from the cycle in which ``start`` is sampled (cycle 0) to the
 cycle in which ``done`` is high (cycle ``T``); see ``rtl/README.md`` section 5.
 
-Folds are not overlapped:
+Folds are pipelined: a fold of the next (or previous) fold is in flight in the array while the
+current fold streams, so fill and drain are paid once per tile, and consecutive folds start
+``P`` cycles apart (the fold period, rtl/README.md 5):
 
-* output stationary (OS), per fold ``(mf, nf)``: ``k + R + C - 2`` skewed compute
-  + 1 buffer read latency + ``R`` drain + 3 post-processing;
-* weight stationary (WS), per fold ``(kf, nf)``: ``R`` preload + ``m + R + C - 2`` skewed
-  stream + 2 buffer read latencies + 3 post-processing;
+* output stationary (OS), folds ``(mf, nf)``, ``G = F_M * F_N``:
+  ``P = max(k, R, C)``; every PE keeps its finished sum in a shadow register (the ``last``
+  token travelling with the final operand moves it there and restarts the accumulator), and
+  the drain reads the shadow rows while the next fold accumulates.
+  ``T = 1 + (G - 1) * P + (k + R + C + 3)``: ``k`` reads, ``C`` until row 0's last product
+  is in its shadow register, ``R`` drain rows, 3 post-processing stages (the last one writes),
+  1 cycle to ``done``.
+* weight stationary (WS), folds ``(kf, nf)``, ``G = F_K * F_N``:
+  ``P = max(m, ceil(m / 2) + R - 1, 3)``; every PE holds two weight banks, the fold's parity
+  bit travels with its activations and selects the bank, and the next fold's weights shift
+  into the other bank while the current fold streams. ``T = 1 + (G - 1) * P + (m + 2R + C +
+  3)``: ``R`` weight loads of the first fold, ``m`` activation rows, ``R + C`` through the
+  array and the de-skew, 3 post-processing, 1 to ``done``. ``ceil(m/2) + R - 1``: a bank is
+  reloaded (``R`` skewed shifts) between the last use by fold ``g - 2`` and the first use by
+  fold ``g``, so ``2P >= m + 2R - 2``; ``3``: a K-fold's partial sum is written back to the
+  accumulator memory before the next K-fold reads it.
 * the K-split flags ``acc_in`` / ``acc_out`` of a GEMM tile never change its count (the
   partial sum replaces the bias in the existing post-processing stage 1), so a K-split chain
   of chunks ``k_1 .. k_s`` takes ``sum_j gemm_tile_cycles(m, n, k_j)`` (rtl/README.md 5);
@@ -23,11 +37,15 @@ Examples
 --------
 >>> from hwcnn.arch.config import ArrayConfig, Dataflow
 >>> os4 = ArrayConfig(rows=4, cols=4, dataflow=Dataflow.OUTPUT_STATIONARY)
->>> gemm_tile_cycles(4, 4, 8, os4)          # one fold: 1 + (8 + 4 + 4 - 2) + 1 + 4 + 3
-23
+>>> gemm_tile_cycles(4, 4, 8, os4)          # one fold: 1 + 8 + 4 + 4 + 3
+20
+>>> gemm_tile_cycles(8, 8, 8, os4)          # 4 folds, P = 8: 1 + 3 * 8 + 19
+44
 >>> ws4 = ArrayConfig(rows=4, cols=4, dataflow=Dataflow.WEIGHT_STATIONARY)
->>> gemm_tile_cycles(5, 4, 4, ws4)          # one fold: 1 + 4 + (5 + 4 + 4 - 2) + 5
+>>> gemm_tile_cycles(5, 4, 4, ws4)          # one fold: 1 + 5 + 8 + 4 + 3
 21
+>>> gemm_tile_cycles(5, 4, 8, ws4)          # 2 folds, P = max(5, 3 + 3, 3) = 6: 1 + 6 + 20
+27
 >>> pool_tile_cycles(2, 2, 2, 2, os4)       # 4 pixels of 4 + 8 + 4
 65
 """
@@ -61,28 +79,46 @@ def _check_sizes(**sizes: int) -> None:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TileTiming:
-    """``total = START_CYCLES + folds * fold_cycles`` (one GEMM or pool tile).
+    """``total = START_CYCLES + folds * fold_cycles + fill_cycles`` (one GEMM or pool tile).
 
-    For pool tiles a "fold" is one output pixel. ``macs`` is the useful work (GEMM: ``m*n*k``;
-    pool: 0), ``compute_cycles`` the part of ``fold_cycles`` that is skewed array streaming.
+    ``fold_cycles`` is the steady-state fold period ``P`` (GEMM) or the cycles per output pixel
+    (pool, a "fold" is one pixel); ``fill_cycles`` the fill and drain paid once per tile (the
+    last fold's latency beyond ``P``; 0 for pool). ``compute_cycles`` is the useful stream of
+    one fold (OS: ``k``, WS: ``m`` operand words; pool: the window reads), ``macs`` the useful
+    work (GEMM: ``m*n*k``; pool: 0).
     """
 
     folds: int
     fold_cycles: int
+    fill_cycles: int
     compute_cycles: int
     macs: int
 
     @property
     def total(self) -> int:
-        return START_CYCLES + self.folds * self.fold_cycles
+        return START_CYCLES + self.folds * self.fold_cycles + self.fill_cycles
+
+
+#: WS: a K-fold's partial sum must be in the accumulator memory (written in post-processing
+#: stage 2) before the next K-fold's read of the same word (one cycle before its stage 1).
+WS_MIN_FOLD_PERIOD = 3
 
 
 def gemm_fold_cycles(m: int, k: int, array: ArrayConfig) -> int:
-    """Cycles of one GEMM fold (see module docstring); ``m``/``k`` are the TILE's sizes."""
+    """Fold period ``P`` (cycles between consecutive folds' streams); ``m``/``k`` are the
+    TILE's sizes (see module docstring)."""
     r, c = array.rows, array.cols
     if array.dataflow is Dataflow.OUTPUT_STATIONARY:
-        return (k + r + c - 2) + READ_LATENCY + r + POST_CYCLES
-    return r + (m + r + c - 2) + 2 * READ_LATENCY + POST_CYCLES
+        return max(k, r, c)
+    return max(m, _ceil_div(m, 2) + r - 1, WS_MIN_FOLD_PERIOD)
+
+
+def gemm_last_fold_cycles(m: int, k: int, array: ArrayConfig) -> int:
+    """Cycles from the last fold's first read to ``done`` minus one: the one-fold latency."""
+    r, c = array.rows, array.cols
+    if array.dataflow is Dataflow.OUTPUT_STATIONARY:
+        return k + r + c + POST_CYCLES
+    return m + 2 * r + c + POST_CYCLES
 
 
 def gemm_tile_timing(m: int, n: int, k: int, array: ArrayConfig) -> TileTiming:
@@ -91,12 +127,14 @@ def gemm_tile_timing(m: int, n: int, k: int, array: ArrayConfig) -> TileTiming:
     r, c = array.rows, array.cols
     if array.dataflow is Dataflow.OUTPUT_STATIONARY:
         folds = _ceil_div(m, r) * _ceil_div(n, c)
-        compute = k + r + c - 2
+        stream = k
     else:
         folds = _ceil_div(k, r) * _ceil_div(n, c)
-        compute = m + r + c - 2
-    return TileTiming(folds=folds, fold_cycles=gemm_fold_cycles(m, k, array),
-                      compute_cycles=compute, macs=m * n * k)
+        stream = m
+    period = gemm_fold_cycles(m, k, array)
+    return TileTiming(folds=folds, fold_cycles=period,
+                      fill_cycles=gemm_last_fold_cycles(m, k, array) - period,
+                      compute_cycles=stream, macs=m * n * k)
 
 
 def gemm_tile_cycles(m: int, n: int, k: int, array: ArrayConfig) -> int:
@@ -114,7 +152,7 @@ def pool_tile_timing(out_h: int, out_w: int, win_h: int, win_w: int,
     """Breakdown of one pool tile (one group of ``array.cols`` channels)."""
     _check_sizes(out_h=out_h, out_w=out_w, win_h=win_h, win_w=win_w)
     return TileTiming(folds=out_h * out_w, fold_cycles=pool_pixel_cycles(win_h, win_w, array),
-                      compute_cycles=win_h * win_w, macs=0)
+                      fill_cycles=0, compute_cycles=win_h * win_w, macs=0)
 
 
 def pool_tile_cycles(out_h: int, out_w: int, win_h: int, win_w: int, array: ArrayConfig) -> int:
@@ -126,7 +164,18 @@ def pool_tile_cycles(out_h: int, out_w: int, win_h: int, win_w: int, array: Arra
 REFUSED_TILE_CYCLES = START_CYCLES
 
 __all__ = [
-    "POOL_PIXEL_EXTRA", "POST_CYCLES", "READ_LATENCY", "REFUSED_TILE_CYCLES", "START_CYCLES",
-    "TileTiming", "gemm_fold_cycles", "gemm_tile_cycles", "gemm_tile_timing",
-    "pool_pixel_cycles", "pool_tile_cycles", "pool_tile_timing",
+    "POOL_PIXEL_EXTRA",
+    "POST_CYCLES",
+    "READ_LATENCY",
+    "REFUSED_TILE_CYCLES",
+    "START_CYCLES",
+    "WS_MIN_FOLD_PERIOD",
+    "TileTiming",
+    "gemm_fold_cycles",
+    "gemm_last_fold_cycles",
+    "gemm_tile_cycles",
+    "gemm_tile_timing",
+    "pool_pixel_cycles",
+    "pool_tile_cycles",
+    "pool_tile_timing",
 ]

@@ -1,7 +1,8 @@
 """Stage 5c, the Amaranth RTL of the systolic MAC accelerator.
 
 One ``wiring.Component`` per file: :mod:`.pe`, :mod:`.array`, :mod:`.skew`, :mod:`.requant`,
-:mod:`.pool`, :mod:`.buffers`, :mod:`.controller` (tile sequencer) and :mod:`.top`
+:mod:`.pool`, :mod:`.buffers`, :mod:`.controller` (tile sequencer, with its fold iterators in
+:mod:`.foldseq`) and :mod:`.top`
 (``Accelerator``, Verilog module ``hwcnn_top``); :mod:`.rtlgen` writes the Verilog. Pure-Python
 helpers that do not need Amaranth: :mod:`.params` (buffer depths, derived widths),
 :mod:`.descriptor` (validated tile descriptors) and :mod:`.layout` (buffer word packing). The host

@@ -1,4 +1,8 @@
-"""The R x C systolic array: a grid of PEs chained to their neighbours, nothing else."""
+"""The R x C systolic array: a grid of PEs chained to their neighbours, nothing else.
+
+Control tokens travel with the data like the operands: OS ``last`` east with the activations,
+WS the weight-bank select east with the activations and the load strobe per column.
+"""
 
 from __future__ import annotations
 
@@ -20,15 +24,17 @@ class SystolicArray(wiring.Component):
     Members (output stationary)
     ---------------------------
     a_in : In(signed(act_bits)).array(rows)     west edge, row r
+    last_in : In(1).array(rows)                 ``a_in[r]`` is the last operand of its fold
     b_in : In(signed(weight_bits)).array(cols)  north edge, column c
     clr : In(1)                                 clear every accumulator
-    acc : Out(signed(acc_bits)).array(rows, cols)  accumulator of PE(r, c)
+    res : Out(signed(acc_bits)).array(rows, cols)  shadow (finished-fold) register of PE(r, c)
 
     Members (weight stationary)
     ---------------------------
     a_in : In(signed(act_bits)).array(rows)     west edge, row r
+    sel_in : In(1).array(rows)                  weight bank of ``a_in[r]`` (fold parity)
     w_in : In(signed(weight_bits)).array(cols)  weight shifted into row 0 of column c
-    load : In(1)                                shift every weight column down one row
+    load, lsel : In(1).array(cols)              shift bank ``lsel[c]`` of column c down a row
     psum_out : Out(signed(acc_bits)).array(cols)  bottom edge, column c (psum_in of row 0 is 0)
     """
 
@@ -38,10 +44,11 @@ class SystolicArray(wiring.Component):
         r, c = arr.rows, arr.cols
         a, b, acc = signed(arr.act_bits), signed(arr.weight_bits), signed(arr.acc_bits)
         if arr.dataflow is Dataflow.OUTPUT_STATIONARY:
-            members = {"a_in": In(a).array(r), "b_in": In(b).array(c), "clr": In(1),
-                       "acc": Out(acc).array(r, c)}
+            members = {"a_in": In(a).array(r), "last_in": In(1).array(r),
+                       "b_in": In(b).array(c), "clr": In(1), "res": Out(acc).array(r, c)}
         else:
-            members = {"a_in": In(a).array(r), "w_in": In(b).array(c), "load": In(1),
+            members = {"a_in": In(a).array(r), "sel_in": In(1).array(r),
+                       "w_in": In(b).array(c), "load": In(1).array(c), "lsel": In(1).array(c),
                        "psum_out": Out(acc).array(c)}
         super().__init__(members)
 
@@ -57,13 +64,16 @@ class SystolicArray(wiring.Component):
                 m.d.comb += pe.a_in.eq(west)
                 if arr.dataflow is Dataflow.OUTPUT_STATIONARY:
                     north = self.b_in[j] if i == 0 else pes[i - 1][j].b_out
-                    m.d.comb += [pe.b_in.eq(north), pe.clr.eq(self.clr),
-                                 self.acc[i][j].eq(pe.acc)]
+                    west_l = self.last_in[i] if j == 0 else pes[i][j - 1].last_out
+                    m.d.comb += [pe.b_in.eq(north), pe.last_in.eq(west_l),
+                                 pe.clr.eq(self.clr), self.res[i][j].eq(pe.res)]
                 else:
+                    west_s = self.sel_in[i] if j == 0 else pes[i][j - 1].sel_out
                     north_w = self.w_in[j] if i == 0 else pes[i - 1][j].w_out
                     north_p = 0 if i == 0 else pes[i - 1][j].psum_out
-                    m.d.comb += [pe.w_in.eq(north_w), pe.psum_in.eq(north_p),
-                                 pe.load.eq(self.load)]
+                    m.d.comb += [pe.sel_in.eq(west_s), pe.w_in.eq(north_w),
+                                 pe.psum_in.eq(north_p), pe.load.eq(self.load[j]),
+                                 pe.lsel.eq(self.lsel[j])]
         if arr.dataflow is Dataflow.WEIGHT_STATIONARY:
             for j in range(cols):
                 m.d.comb += self.psum_out[j].eq(pes[rows - 1][j].psum_out)

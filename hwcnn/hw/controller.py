@@ -1,19 +1,26 @@
 """Tile sequencer: runs one GEMM tile or one pool tile per ``start`` (rtl/README.md 4-5).
 
-All timing is decoded from one fold counter ``t`` that runs ``0 .. fold_cycles - 1`` for every
-fold (GEMM) or output pixel (pool); the event cycles below are the ones ``hwcnn.arch.timing``
-counts, so the closed forms hold by construction (and are measured in tests/test_hw_top.py).
+GEMM tiles have a front end and a back end. The front end issues the buffer reads: one fold
+window of ``P`` cycles (``hwcnn.arch.timing.gemm_fold_cycles``) per fold, back to back (WS:
+the next fold's weights are read at the end of the current window into the other weight bank).
+The back end runs the post-processing: it is driven by tokens that the front end emits with
+its reads and that travel through a delay line as long as the array's latency (WS: one token
+per activation row, OS: one per fold, at its last operand), so each result row carries its own
+addresses and flags through the post-processing stages and folds in flight never mix. ``done``
+follows the tile's final row out of the write stage. Pool tiles use one pixel counter ``t``.
 """
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Module, Mux, Signal, signed, unsigned
-from amaranth.lib import wiring
+from amaranth.hdl import Module, Mux, Signal, Value, signed, unsigned
+from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..arch.config import Dataflow, HardwareConfig
-from ..arch.timing import POST_CYCLES, READ_LATENCY
+from ..arch.timing import READ_LATENCY, WS_MIN_FOLD_PERIOD
 from .descriptor import TileKind
+from .foldseq import BackState as _BackState
+from .foldseq import FrontState as _FrontState
 from .params import DIM_BITS, M0_BITS, SHIFT_BITS, WIN_BITS, BufferDepths, addr_bits
 from .signatures import DescriptorSignature
 
@@ -22,8 +29,21 @@ from .signatures import DescriptorSignature
 T_BITS = 20
 
 
+def stage_layout(config: HardwareConfig, depths: BufferDepths) -> data.StructLayout:
+    """One result row in the post-processing pipeline (the token's payload)."""
+    arr = config.array
+    return data.StructLayout({
+        "valid": 1, "final": 1,        # a row is here; it is the tile's last row
+        "first": 1,                    # add the bias (else the accumulator-memory word)
+        "wacc": 1, "wout": 1,          # write the stage-1 sum / the requantized row
+        "row": max(1, (arr.rows - 1).bit_length()),   # OS: array row of the drain mux
+        "acc_addr": addr_bits(depths.acc), "out_addr": addr_bits(depths.out),
+        "mask": arr.cols,              # output lanes that exist in this N-fold
+    })
+
+
 class TileSequencer(wiring.Component):
-    """FSM ``IDLE -> RUN (folds) -> DONE``; drives buffer addresses and datapath strobes.
+    """FSM ``IDLE -> RUN -> DONE``; drives buffer addresses and datapath strobes.
 
     Parameters
     ----------
@@ -40,13 +60,16 @@ class TileSequencer(wiring.Component):
                            ``acc_in``/``acc_out``: word ``nf*m + i`` of N-fold ``nf``, row ``i``)
     out_rd_addr, out_wr_en, out_wr_addr : Out   output memory (pool reads, results)
     feed : Out(1)          the act (OS: and weight) read data of this cycle is a stream element
-    clr : Out(1)           OS: clear the PE accumulators
-    load, wrow_valid : Out(1)   WS: shift weights down; the word shifted in is a real row of B
+    a_last : Out(1)        OS: ... and it is the last operand of its fold
+    a_sel : Out(1)         WS: ... and its fold's weight bank
+    clr : Out(1)           OS: clear the PE accumulators (first cycle of a GEMM tile)
+    load, lsel, wrow_valid : Out(1)   WS: the weight read data of this cycle is shifted into
+                           bank ``lsel``; it is a real row of B (else 0 is shifted in)
     row_sel : Out          OS: array row presented to the post-processing this cycle
     pp_in : Out(1)         a row of C accumulators enters the post-processing this cycle
     pp_first : Out(1)      add the bias, not the accumulator memory word (OS: ``acc_in = 0``;
                            WS: first K-fold and ``acc_in = 0``)
-    lane_mask : Out(cols)  output lanes that exist in this N-fold
+    lane_mask : Out(cols)  output lanes of the row written this cycle that exist
     pool_clear, pool_acc, pool_div_init, pool_div_step, pool_finish : Out(1)
     kind, pool_op, m0, shift, rounding, wrap, per_channel, bias_en, acc_in, acc_out, lo, hi : Out
         the latched descriptor fields the datapath needs
@@ -65,7 +88,8 @@ class TileSequencer(wiring.Component):
             "acc_wr_addr": Out(addr_bits(depths.acc)),
             "out_rd_addr": Out(addr_bits(depths.out)), "out_wr_en": Out(1),
             "out_wr_addr": Out(addr_bits(depths.out)),
-            "feed": Out(1), "clr": Out(1), "load": Out(1), "wrow_valid": Out(1),
+            "feed": Out(1), "a_last": Out(1), "a_sel": Out(1), "clr": Out(1),
+            "load": Out(1), "lsel": Out(1), "wrow_valid": Out(1),
             "row_sel": Out(max(1, (arr.rows - 1).bit_length())), "pp_in": Out(1),
             "pp_first": Out(1),
             "lane_mask": Out(arr.cols),
@@ -87,7 +111,11 @@ class TileSequencer(wiring.Component):
         # Latched descriptor (fields the sequencer itself uses).
         k_ = Signal(DIM_BITS)
         m_ = Signal(DIM_BITS)
+        n_ = Signal(DIM_BITS)
         a_base = Signal.like(desc.a_base)
+        b_base = Signal.like(desc.b_base)
+        c_base = Signal.like(desc.c_base)
+        p_base = Signal.like(desc.p_base)
         pin_base = Signal.like(desc.pin_base)
         in_h, in_w = Signal(DIM_BITS), Signal(DIM_BITS)
         out_h, out_w = Signal(DIM_BITS), Signal(DIM_BITS)
@@ -98,20 +126,9 @@ class TileSequencer(wiring.Component):
                        "bias_en", "acc_in", "acc_out", "lo", "hi")
 
         t = Signal(T_BITS)
-        t_last = Signal(T_BITS)
-        # GEMM fold state.
-        n_rem = Signal(DIM_BITS + 1)          # columns left, this N-fold included
-        inner_rem = Signal(DIM_BITS + 1)      # OS: rows left (m); WS: k left, this fold included
-        a_ptr = Signal.like(self.act_addr)
-        b_nptr = Signal.like(self.wgt_addr)   # first weight word of this N-fold
-        b_kptr = Signal.like(self.wgt_addr)   # WS: first weight word of this K-fold
-        c_nptr = Signal.like(self.out_wr_addr)
-        c_row = Signal.like(self.out_wr_addr)  # OS: output word of array row 0
-        first = Signal()
-        # Accumulator memory: first word of this N-fold (advances by m only for K-split tiles,
-        # so a plain WS tile keeps using words 0..m-1) and, OS, the word of array row 0.
-        acc_nptr = Signal.like(self.acc_wr_addr)
-        acc_row = Signal.like(self.acc_wr_addr)
+        t_last = Signal(T_BITS)     # pool: last cycle of a pixel
+        period = Signal(DIM_BITS + 1)     # GEMM: fold period P
+        stream = Signal(DIM_BITS)         # GEMM: reads per fold (OS k, WS m)
         # Pool state.
         ox, oy = Signal(DIM_BITS), Signal(DIM_BITS)
         base_x, base_y = Signal(signed(DIM_BITS + 2)), Signal(signed(DIM_BITS + 2))
@@ -126,67 +143,58 @@ class TileSequencer(wiring.Component):
         gemm_run = run & ~is_pool
         pool_run = run & is_pool
 
-        # ---- start: validate, latch, initialise the first fold ------------------------------
+        # ---- start: validate, latch ----------------------------------------------------------
         zero_gemm = (desc.m == 0) | (desc.n == 0) | (desc.k == 0)
         zero_pool = ((desc.in_h == 0) | (desc.in_w == 0) | (desc.out_h == 0) |
                      (desc.out_w == 0) | (desc.win_h == 0) | (desc.win_w == 0) |
                      (desc.stride_h == 0) | (desc.stride_w == 0))
         refused = Signal()
         m.d.comb += refused.eq(Mux(desc.kind == TileKind.POOL, zero_pool, zero_gemm))
-        if is_os:
-            gemm_last = desc.k + (2 * R + C + READ_LATENCY + POST_CYCLES - 3)
-        else:
-            gemm_last = desc.m + (2 * R + C + 2 * READ_LATENCY + POST_CYCLES - 3)
         win_now = desc.win_h * desc.win_w
         pool_last = win_now + (qb + 3)
 
+        def vmax(*vals: Value | int) -> Value:
+            out: Value | int = vals[0]
+            for v in vals[1:]:
+                out = Mux(out > v, out, v)
+            return out  # type: ignore[return-value]
+
+        if is_os:
+            period_now = vmax(desc.k, max(R, C))
+        else:
+            period_now = vmax(desc.m, ((desc.m + 1) >> 1) + (R - 1), WS_MIN_FOLD_PERIOD)
+
+        # Front end: phase LOAD0 (WS: weights of the first fold), STREAM (fold windows of P
+        # cycles), TAIL (reads finished, the back end drains).
+        fe_load0, fe_stream = Signal(), Signal()
+        starting = Signal()   # a GEMM / pool tile is accepted this cycle
+        fe = _FrontState(m, self, R, C, is_os)
+        be = _BackState(m, self, R, C, is_os)
+
         def accept_start() -> None:
             with m.If(self.start):
+                m.d.comb += starting.eq(~refused)
                 m.d.sync += [getattr(self, f).eq(getattr(desc, f)) for f in passthrough]
                 m.d.sync += [
-                    k_.eq(desc.k), m_.eq(desc.m), a_base.eq(desc.a_base),
+                    k_.eq(desc.k), m_.eq(desc.m), n_.eq(desc.n), a_base.eq(desc.a_base),
+                    b_base.eq(desc.b_base), c_base.eq(desc.c_base), p_base.eq(desc.p_base),
                     pin_base.eq(desc.pin_base), in_h.eq(desc.in_h), in_w.eq(desc.in_w),
                     out_h.eq(desc.out_h), out_w.eq(desc.out_w), win_w.eq(desc.win_w),
                     stride_h.eq(desc.stride_h), stride_w.eq(desc.stride_w),
                     pad_left.eq(desc.pad_left),
                     t.eq(0), self.error.eq(refused),
-                    n_rem.eq(desc.n), inner_rem.eq(desc.m if is_os else desc.k),
-                    a_ptr.eq(desc.a_base), b_nptr.eq(desc.b_base), b_kptr.eq(desc.b_base),
-                    c_nptr.eq(desc.c_base), c_row.eq(desc.c_base),
-                    self.par_addr.eq(desc.p_base), first.eq(1),
-                    acc_nptr.eq(0), acc_row.eq(0),
+                    period.eq(period_now), stream.eq(desc.k if is_os else desc.m),
+                    fe_load0.eq(0 if is_os else 1), fe_stream.eq(1 if is_os else 0),
                     ox.eq(0), oy.eq(0), base_x.eq(-desc.pad_left), base_y.eq(-desc.pad_top),
                     fx.eq(0), fy.eq(0), win.eq(win_now), out_ptr.eq(desc.c_base),
-                    t_last.eq(Mux(desc.kind == TileKind.POOL, pool_last, gemm_last)),
+                    t_last.eq(pool_last),
                 ]
+                fe.reset(desc)
+                be.reset(desc)
                 with m.If(refused):
                     m.next = "DONE"
                 with m.Else():
                     m.next = "RUN"
-
-        chained = self.acc_in | self.acc_out
-
-        def next_fold() -> None:
-            inner_last = inner_rem <= R
-            with m.If(inner_last & (n_rem <= C)):
-                m.next = "DONE"
-            with m.Elif(inner_last):
-                # Next N-fold: back to the first M-fold (OS) / K-fold (WS).
-                m.d.sync += [
-                    n_rem.eq(n_rem - C), inner_rem.eq(m_ if is_os else k_),
-                    b_nptr.eq(b_nptr + k_), b_kptr.eq(b_nptr + k_),
-                    c_nptr.eq(c_nptr + m_), c_row.eq(c_nptr + m_),
-                    self.par_addr.eq(self.par_addr + 1), a_ptr.eq(a_base), first.eq(1),
-                    acc_nptr.eq(Mux(chained, acc_nptr + m_, 0)),
-                    acc_row.eq(Mux(chained, acc_nptr + m_, 0)),
-                ]
-            with m.Else():
-                m.d.sync += [inner_rem.eq(inner_rem - R), first.eq(0)]
-                if is_os:
-                    m.d.sync += [a_ptr.eq(a_ptr + k_), c_row.eq(c_row + R),
-                                 acc_row.eq(acc_row + R)]
-                else:
-                    m.d.sync += [a_ptr.eq(a_ptr + m_), b_kptr.eq(b_kptr + R)]
 
         def next_pixel() -> None:
             last_x = ox == out_w - 1
@@ -199,81 +207,91 @@ class TileSequencer(wiring.Component):
             with m.Else():
                 m.d.sync += [ox.eq(ox + 1), base_x.eq(base_x + stride_w)]
 
+        sizes = (m_, n_, k_, a_base, b_base, c_base, p_base)
+        s3 = Signal(stage_layout(self._config, self._depths))
         with m.FSM():
             with m.State("IDLE"):
                 accept_start()
             with m.State("RUN"):
                 m.d.comb += run.eq(1)
                 m.d.sync += t.eq(t + 1)
-                with m.If(t == t_last):
+                with m.If(is_pool), m.If(t == t_last):
                     m.d.sync += t.eq(0)
-                    with m.If(is_pool):
-                        next_pixel()
-                    with m.Else():
-                        next_fold()
+                    next_pixel()
+                with m.Elif(s3.valid & s3.final):
+                    m.next = "DONE"
             with m.State("DONE"):
                 m.d.comb += self.done.eq(1)
                 m.next = "IDLE"
                 accept_start()
 
-        # ---- GEMM strobes ------------------------------------------------------------------
-        lanes = [n_rem > c for c in range(C)]
-        m.d.comb += self.lane_mask.eq(Cat(*lanes))
+        # ---- GEMM front end: reads and the tokens that travel with them ---------------------
+        reading = Signal()        # an activation (OS: and weight) word is read this cycle
+        w_reading = Signal()      # WS: a weight word is read this cycle
+        wrow = Signal(DIM_BITS + 1)   # WS: array row the weight word is for
+        streaming = gemm_run & fe_stream
+        m.d.comb += reading.eq(streaming & (t < stream))
+        with m.If(gemm_run & fe_stream):
+            with m.If(fe.last & (t == stream - 1)):
+                m.d.sync += fe_stream.eq(0)          # TAIL: the back end finishes the tile
+            with m.Elif(t == period - 1):
+                m.d.sync += t.eq(0)
+                fe.advance_stream(sizes)
+        m.d.comb += self.act_addr.eq(fe.a_ptr + t)
+        m.d.sync += self.feed.eq(reading)
         if is_os:
-            d0 = k_ + (R + C - 2 + READ_LATENCY)          # first drain cycle
-            wr0 = d0 + POST_CYCLES
-            row_out = (t - wr0)[:DIM_BITS + 1]
-            row_acc = (t - (d0 + 1))[:DIM_BITS + 1]       # row whose pp stage-1 sum is ready
-            m.d.comb += [
-                self.act_addr.eq(a_ptr + t),
-                self.wgt_addr.eq(b_nptr + t),
-                self.feed.eq(gemm_run & (t >= READ_LATENCY) & (t <= k_)),
-                self.clr.eq(gemm_run & (t == 0)),
-                self.row_sel.eq((t - d0)[:max(1, (R - 1).bit_length())]),
-                self.pp_in.eq(gemm_run & (t >= d0) & (t < d0 + R)),
-                self.out_wr_en.eq(gemm_run & ~self.acc_out & (t >= wr0) & (t < wr0 + R)
-                                  & (row_out < inner_rem)),
-                self.out_wr_addr.eq(c_row + row_out),
-                # K-split: the stored partial sum of row i is read one cycle before the row
-                # enters the post-processing (added instead of the bias), and the stage-1 sum
-                # is written back instead of being requantized.
-                self.pp_first.eq(~self.acc_in),
-                self.acc_rd_addr.eq(acc_row + (t - (d0 - 1))),
-                self.acc_wr_en.eq(gemm_run & self.acc_out & (t >= d0 + 1) & (t < d0 + 1 + R)
-                                  & (row_acc < inner_rem)),
-                self.acc_wr_addr.eq(acc_row + row_acc),
-            ]
+            m.d.comb += self.wgt_addr.eq(fe.b_ptr + t)
+            m.d.sync += [self.a_last.eq(reading & (t == stream - 1)),
+                         self.clr.eq(starting & (desc.kind == TileKind.GEMM))]
+            token = reading & (t == stream - 1)
+            token_delay = C
         else:
-            a0 = R                                         # first activation read
-            e0 = 2 * R + C                                 # first de-skewed psum row
-            last = inner_rem <= R
-            acc_row = (t - (e0 + 1))[:DIM_BITS + 1]
-            out_row = (t - (e0 + POST_CYCLES))[:DIM_BITS + 1]
+            with m.If(gemm_run & fe_load0), m.If(t == R - 1):
+                m.d.sync += [t.eq(0), fe_load0.eq(0), fe_stream.eq(1)]
+                fe.advance_weights(sizes)
+            w_window = streaming & ~fe.last & (t + R >= period)
+            with m.If(w_window & (t == period - 1)):
+                fe.advance_weights(sizes)
             m.d.comb += [
-                self.wgt_addr.eq(b_kptr + (R - 1) - t),
-                self.load.eq(gemm_run & (t >= 1) & (t <= R)),
-                self.wrow_valid.eq((R - t)[:DIM_BITS + 1] < inner_rem),
-                self.act_addr.eq(a_ptr + (t - a0)),
-                self.feed.eq(gemm_run & (t >= a0 + READ_LATENCY) & (t <= a0 + m_)),
-                self.pp_in.eq(gemm_run & (t >= e0) & (t < e0 + m_)),
-                self.pp_first.eq(first & ~self.acc_in),
-                self.acc_rd_addr.eq(acc_nptr + (t - (e0 - 1))),
-                self.acc_wr_en.eq(gemm_run & (~last | self.acc_out) & (t >= e0 + 1)
-                                  & (t < e0 + 1 + m_)),
-                self.acc_wr_addr.eq(acc_nptr + acc_row),
-                self.out_wr_en.eq(gemm_run & last & ~self.acc_out & (t >= e0 + POST_CYCLES)
-                                  & (t < e0 + POST_CYCLES + m_)),
-                self.out_wr_addr.eq(c_nptr + out_row),
+                w_reading.eq((gemm_run & fe_load0) | w_window),
+                wrow.eq(Mux(fe_load0, (R - 1) - t, (period - 1) - t)[:DIM_BITS + 1]),
+                self.wgt_addr.eq(fe.w_ptr + wrow),
             ]
+            m.d.sync += [self.a_sel.eq(fe.a_par), self.load.eq(w_reading),
+                         self.lsel.eq(fe.w_par), self.wrow_valid.eq(wrow < fe.w_rem)]
+            token = reading
+            token_delay = R + C - 1
+
+        # Token delay line: the back end sees a read's token when its data is one cycle before
+        # the post-processing (WS: the de-skewed psum row; OS: the first drain row).
+        tok = token
+        for d in range(token_delay):
+            reg = Signal(name=f"tok_d{d}")
+            m.d.sync += reg.eq(tok)
+            tok = reg
+
+        # ---- GEMM back end: post-processing stages s0 (add) .. s3 (write) ---------------------
+        layout = stage_layout(self._config, self._depths)
+        issue = Signal(layout)
+        be.issue(tok, gemm_run, issue, sizes)
+        s0, s1, s2 = Signal(layout), Signal(layout), Signal(layout)
+        m.d.sync += [s0.eq(issue), s1.eq(s0), s2.eq(s1), s3.eq(s2)]
+        with m.If(~gemm_run):
+            m.d.sync += [s0.valid.eq(0), s1.valid.eq(0), s2.valid.eq(0), s3.valid.eq(0)]
+        m.d.comb += [
+            self.row_sel.eq(s0.row), self.pp_in.eq(s0.valid), self.pp_first.eq(s0.first),
+            self.acc_wr_en.eq(s1.valid & s1.wacc), self.acc_wr_addr.eq(s1.acc_addr),
+            self.lane_mask.eq(s3.mask),
+        ]
 
         # ---- pool strobes ------------------------------------------------------------------
         iy = Signal(signed(DIM_BITS + 3))
         ix = Signal(signed(DIM_BITS + 3))
         m.d.comb += [iy.eq(base_y + fy), ix.eq(base_x + fx)]
         inb = (iy >= 0) & (iy < in_h) & (ix >= 0) & (ix < in_w)
-        reading = pool_run & (t < win)
-        m.d.sync += inb_d.eq(reading & inb)
-        with m.If(reading):
+        pool_reading = pool_run & (t < win)
+        m.d.sync += inb_d.eq(pool_reading & inb)
+        with m.If(pool_reading):
             with m.If(fx == win_w - 1):
                 m.d.sync += [fx.eq(0), fy.eq(fy + 1)]
             with m.Else():
@@ -290,4 +308,7 @@ class TileSequencer(wiring.Component):
                 self.out_wr_en.eq(t == div0 + qb + 1),
                 self.out_wr_addr.eq(out_ptr),
             ]
+        with m.Else():
+            m.d.comb += [self.out_wr_en.eq(s3.valid & s3.wout),
+                         self.out_wr_addr.eq(s3.out_addr)]
         return m

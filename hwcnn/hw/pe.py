@@ -1,8 +1,8 @@
-"""Processing element: one signed multiply-accumulate, for either dataflow."""
+"""Processing element: one signed multiply-accumulate, for either dataflow, fold-pipelined."""
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, signed
+from amaranth.hdl import Module, Mux, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -11,7 +11,7 @@ from .arith import mac
 
 
 class PE(wiring.Component):
-    """One PE of the systolic array; every output is a register.
+    """One PE of the systolic array; every output is a register (``w_out`` is a bank select).
 
     Parameters
     ----------
@@ -21,20 +21,26 @@ class PE(wiring.Component):
     Members (output stationary)
     ---------------------------
     a_in : In(signed(act_bits))       activation from the west
+    last_in : In(1)                   ``a_in`` is the last operand of its fold
     b_in : In(signed(weight_bits))    weight from the north
     clr : In(1)                       ``acc <= 0`` this cycle (instead of accumulating)
-    a_out, b_out : Out                ``a_in`` / ``b_in`` delayed one cycle (east / south)
-    acc : Out(signed(acc_bits))       ``acc <= wrap(acc + a_in * b_in, acc_bits)``
+    a_out, last_out, b_out : Out      ``a_in`` / ``last_in`` / ``b_in`` delayed one cycle
+    res : Out(signed(acc_bits))       shadow register: with ``last_in``,
+                                      ``res <= wrap(acc + a_in * b_in)`` and ``acc <= 0``,
+                                      so the drain reads ``res`` while the next fold accumulates
+    acc : Out(signed(acc_bits))       otherwise ``acc <= wrap(acc + a_in * b_in, acc_bits)``
 
     Members (weight stationary)
     ---------------------------
     a_in : In(signed(act_bits))       activation from the west
+    sel_in : In(1)                    weight bank of ``a_in`` (its fold's parity)
     w_in : In(signed(weight_bits))    weight shifted in from the north while ``load``
-    load : In(1)                      ``w <= w_in`` (the whole column shifts down one row)
+    load : In(1)                      ``w[lsel] <= w_in`` (bank ``lsel`` of the column shifts)
+    lsel : In(1)                      the bank being loaded
     psum_in : In(signed(acc_bits))    partial sum from the north
-    a_out : Out                       ``a_in`` delayed one cycle (east)
-    w_out : Out(signed(weight_bits))  the held weight (to the PE below)
-    psum_out : Out(signed(acc_bits))  ``psum_out <= wrap(psum_in + a_in * w, acc_bits)``
+    a_out, sel_out : Out              ``a_in`` / ``sel_in`` delayed one cycle (east)
+    w_out : Out(signed(weight_bits))  ``w[lsel]`` (combinational, to the PE below)
+    psum_out : Out(signed(acc_bits))  ``psum_out <= wrap(psum_in + a_in * w[sel_in])``
     """
 
     def __init__(self, config: HardwareConfig) -> None:
@@ -42,11 +48,14 @@ class PE(wiring.Component):
         self._config = config
         a, b, acc = signed(arr.act_bits), signed(arr.weight_bits), signed(arr.acc_bits)
         if arr.dataflow is Dataflow.OUTPUT_STATIONARY:
-            members = {"a_in": In(a), "b_in": In(b), "clr": In(1),
-                       "a_out": Out(a), "b_out": Out(b), "acc": Out(acc)}
+            members = {"a_in": In(a), "last_in": In(1), "b_in": In(b), "clr": In(1),
+                       "a_out": Out(a), "last_out": Out(1), "b_out": Out(b),
+                       "res": Out(acc), "acc": Out(acc)}
         else:
-            members = {"a_in": In(a), "w_in": In(b), "load": In(1), "psum_in": In(acc),
-                       "a_out": Out(a), "w_out": Out(b), "psum_out": Out(acc)}
+            members = {"a_in": In(a), "sel_in": In(1), "w_in": In(b), "load": In(1),
+                       "lsel": In(1), "psum_in": In(acc),
+                       "a_out": Out(a), "sel_out": Out(1), "w_out": Out(b),
+                       "psum_out": Out(acc)}
         super().__init__(members)
 
     def elaborate(self, platform: object) -> Module:
@@ -54,13 +63,23 @@ class PE(wiring.Component):
         arr = self._config.array
         m.d.sync += self.a_out.eq(self.a_in)
         if arr.dataflow is Dataflow.OUTPUT_STATIONARY:
-            m.d.sync += self.b_out.eq(self.b_in)
+            m.d.sync += [self.b_out.eq(self.b_in), self.last_out.eq(self.last_in)]
+            total = mac(self.acc, self.a_in, self.b_in, arr.acc_bits)
             with m.If(self.clr):
                 m.d.sync += self.acc.eq(0)
+            with m.Elif(self.last_in):
+                m.d.sync += [self.res.eq(total), self.acc.eq(0)]
             with m.Else():
-                m.d.sync += self.acc.eq(mac(self.acc, self.a_in, self.b_in, arr.acc_bits))
+                m.d.sync += self.acc.eq(total)
         else:
-            with m.If(self.load):
-                m.d.sync += self.w_out.eq(self.w_in)
-            m.d.sync += self.psum_out.eq(mac(self.psum_in, self.a_in, self.w_out, arr.acc_bits))
+            w0 = Signal(signed(arr.weight_bits))
+            w1 = Signal(signed(arr.weight_bits))
+            m.d.sync += self.sel_out.eq(self.sel_in)
+            m.d.comb += self.w_out.eq(Mux(self.lsel, w1, w0))
+            with m.If(self.load & ~self.lsel):
+                m.d.sync += w0.eq(self.w_in)
+            with m.If(self.load & self.lsel):
+                m.d.sync += w1.eq(self.w_in)
+            w = Mux(self.sel_in, w1, w0)
+            m.d.sync += self.psum_out.eq(mac(self.psum_in, self.a_in, w, arr.acc_bits))
         return m

@@ -86,27 +86,41 @@ class Accelerator(wiring.Component):
             buf.eng_out_wr.en.eq(seq.out_wr_en), buf.eng_out_wr.addr.eq(seq.out_wr_addr),
         ]
 
-        # Operands into the array: zero outside the stream, then skewed.
+        # Operands into the array: zero outside the stream, then skewed; the control tokens
+        # (OS: last operand of a fold; WS: weight bank of the activation, weight load strobe
+        # and bank) are skewed with them.
         act = _lanes(buf.act_rd.data, R, a_bits)
         wgt = _lanes(buf.wgt_rd.data, C, b_bits)
+        m.submodules.skew_tok = skew_tok = Skew(R, 1)
         for r in range(R):
             m.d.comb += [skew_a.i_data[r].eq(Mux(seq.feed, act[r], 0)),
                          array.a_in[r].eq(skew_a.o_data[r])]
         rows_out = []
         if is_os:
             m.submodules.skew_b = skew_b = Skew(C, signed(b_bits))
+            for r in range(R):
+                m.d.comb += [skew_tok.i_data[r].eq(seq.a_last),
+                             array.last_in[r].eq(skew_tok.o_data[r])]
             for c in range(C):
                 m.d.comb += [skew_b.i_data[c].eq(Mux(seq.feed, wgt[c], 0)),
                              array.b_in[c].eq(skew_b.o_data[c])]
             m.d.comb += array.clr.eq(seq.clr)
-            grid = Array([Array([array.acc[r][c] for c in range(C)]) for r in range(R)])
+            grid = Array([Array([array.res[r][c] for c in range(C)]) for r in range(R)])
             rows_out = [grid[seq.row_sel][c] for c in range(C)]
         else:
+            m.submodules.skew_w = skew_w = Skew(C, signed(b_bits))
+            m.submodules.skew_ld = skew_ld = Skew(C, 2)
             m.submodules.deskew = deskew = Skew(C, signed(acc_bits), reverse=True)
+            for r in range(R):
+                m.d.comb += [skew_tok.i_data[r].eq(seq.a_sel),
+                             array.sel_in[r].eq(skew_tok.o_data[r])]
             for c in range(C):
-                m.d.comb += [array.w_in[c].eq(Mux(seq.wrow_valid, wgt[c], 0)),
+                m.d.comb += [skew_w.i_data[c].eq(Mux(seq.wrow_valid, wgt[c], 0)),
+                             array.w_in[c].eq(skew_w.o_data[c]),
+                             skew_ld.i_data[c].eq(Cat(seq.load, seq.lsel)),
+                             array.load[c].eq(skew_ld.o_data[c][0]),
+                             array.lsel[c].eq(skew_ld.o_data[c][1]),
                              deskew.i_data[c].eq(array.psum_out[c])]
-            m.d.comb += array.load.eq(seq.load)
             rows_out = [deskew.o_data[c] for c in range(C)]
         acc_prev = _lanes(buf.acc_rd.data, C, acc_bits)
         m.d.comb += buf.acc_rd.addr.eq(seq.acc_rd_addr)
@@ -116,6 +130,10 @@ class Accelerator(wiring.Component):
         lane_bits = param_lane_bits(cfg)
         pars = [buf.par_rd.data[c * lane_bits:(c + 1) * lane_bits] for c in range(C)]
         r1 = [Signal(signed(acc_bits), name=f"pp_acc{c}") for c in range(C)]
+        # The row's own M0/shift travel with its stage-1 sum (the next row may belong to the
+        # next N-fold and read the next parameter word).
+        m0_1 = [Signal(M0_BITS, name=f"pp_m0_{c}") for c in range(C)]
+        sh_1 = [Signal(SHIFT_BITS, name=f"pp_shift{c}") for c in range(C)]
         results = []
         for c in range(C):
             bias = pars[c][:acc_bits].as_signed()
@@ -123,13 +141,14 @@ class Accelerator(wiring.Component):
             p_shift = pars[c][acc_bits + M0_BITS:acc_bits + M0_BITS + SHIFT_BITS]
             addend = Mux(seq.pp_first, Mux(seq.bias_en, bias, 0), acc_prev[c])
             with m.If(seq.pp_in):
-                m.d.sync += r1[c].eq(wrap(rows_out[c] + addend, acc_bits))
+                m.d.sync += [r1[c].eq(wrap(rows_out[c] + addend, acc_bits)),
+                             m0_1[c].eq(p_m0), sh_1[c].eq(p_shift)]
             m.submodules[f"requant{c}"] = rq = Requant(cfg)
             per_ch = (seq.kind == TileKind.GEMM) & seq.per_channel
             m.d.comb += [
                 rq.acc.eq(Mux(seq.kind == TileKind.POOL, pool.sum[c], r1[c])),
-                rq.m0.eq(Mux(per_ch, p_m0, seq.m0)),
-                rq.shift.eq(Mux(per_ch, p_shift, seq.shift)),
+                rq.m0.eq(Mux(per_ch, m0_1[c], seq.m0)),
+                rq.shift.eq(Mux(per_ch, sh_1[c], seq.shift)),
                 rq.rounding.eq(seq.rounding), rq.wrap.eq(seq.wrap),
                 rq.lo.eq(seq.lo), rq.hi.eq(seq.hi),
             ]

@@ -1,24 +1,34 @@
 """Stage 5b: a stepped, register-level model of the accelerator (``rtl/README.md``).
 
-The model advances one clock at a time and keeps every state element of the documented
-microarchitecture: the buffer read-port output registers, the input skew delay lines, each PE's
-forwarding registers (``a`` east; ``b`` south in OS, partial sums south in WS), the OS
-accumulators and the WS weight registers, the WS output de-skew lines, the accumulator buffer,
-the three-stage post-processing pipeline and the tile sequencer. All PEs of one cycle are
-updated together with NumPy (one call of :func:`hwcnn.numerics.fixedpoint.mac` per cycle for the whole
-grid), so the arithmetic is the numeric contract, bit for bit.
+The model advances one clock at a time through a whole tile and keeps every state element of
+the documented fold-pipelined microarchitecture: the buffer read-port output registers, the
+input skew delay lines (operands and their control tokens), each PE's forwarding registers
+(``a`` east; ``b`` south in OS, partial sums south in WS), the OS accumulators and shadow
+(drain) registers, the WS double weight banks and the skewed weight-load lines, the WS output
+de-skew lines, the token delay line to the post-processing, the accumulator memory with its
+synchronous read port, the three-stage post-processing pipeline and the tile sequencer. All PEs
+of one cycle are updated together with NumPy (one call of
+:func:`hwcnn.numerics.fixedpoint.mac` per cycle for the whole grid), so the arithmetic is the
+numeric contract, bit for bit.
 
-Cycle counts are not taken from a formula: control tokens travel with the data (a "last"
-marker with the final OS operand, a row tag with every WS activation row) and the sequencer ends
-a fold only when the last result has left the write stage. ``tests/test_cyclesim.py`` checks
-that the counts equal :mod:`hwcnn.arch.timing` (the closed form the RTL is measured against) and
-that the outputs equal :func:`hwcnn.numerics.golden_ops.gemm_tile`. The pool unit's stepped model
-is :mod:`.poolsim`.
+Only the fold period ``P`` (the sequencer's descriptor-derived issue interval,
+:func:`hwcnn.arch.timing.gemm_fold_cycles`) is taken from :mod:`hwcnn.arch.timing`; the cycle
+count is measured: control tokens travel with the data (the OS ``last`` marker, the WS bank
+select, a fold/row tag on every operand and partial sum) and ``done`` follows the tile's final
+row out of the write stage. Every register value also carries the fold it belongs to, and the
+model raises :class:`PipelineHazard` when a PE multiplies with another fold's weights, the drain
+reads a shadow register of the wrong fold, or a K-fold reads a partial sum its predecessor has
+not written yet, so ``fold_period=P - 1`` demonstrates that each term of ``P`` is needed.
+``tests/test_cyclesim.py`` checks that the counts equal :mod:`hwcnn.arch.timing` (the closed
+form the RTL is measured against) and that the outputs equal
+:func:`hwcnn.numerics.golden_ops.gemm_tile`. The pool unit's stepped model is :mod:`.poolsim`.
 
 Use it for small tiles and tests; whole networks use the closed form (:func:`fast_gemm_cycles`).
 """
 
 from __future__ import annotations
+
+import collections
 
 import numpy as np
 
@@ -26,73 +36,19 @@ from ..arch import timing
 from ..arch.config import ArrayConfig, Dataflow
 from ..numerics import fixedpoint as fp
 from ..numerics.golden_ops import Requant
+from .postproc import BEFORE, AccMemory, BackEnd, DelayLines, PipelineHazard, RowToken
 
-#: Latency (cycles) from a value entering the post-processing pipeline to its buffer write.
-POST_STAGES = timing.POST_CYCLES
-
+__all__ = ["PipelineHazard", "fast_gemm_cycles", "run_gemm_tile"]
 
 def fast_gemm_cycles(m: int, n: int, k: int, array: ArrayConfig) -> int:
     """The fast per-tile model: the closed form of :mod:`hwcnn.arch.timing` (exact)."""
     return timing.gemm_tile_cycles(m, n, k, array)
 
 
-class _DelayLines:
-    """``lanes`` shift registers; lane ``i`` delays its input by ``delays[i]`` cycles.
-
-    Stored as a ring: column ``head`` takes this cycle's input, so the input of ``d`` cycles
-    ago sits ``d`` columns behind it and a lane with delay 0 is a plain wire.
-    """
-
-    def __init__(self, delays: np.ndarray, dtype: type = np.int64, fill: int = 0) -> None:
-        depth = int(delays.max(initial=0)) + 1
-        self.regs: np.ndarray = np.full((len(delays), depth), fill, dtype=dtype)
-        self.lanes = np.arange(len(delays))
-        self.taps = (np.arange(depth)[:, None] - delays[None, :]) % depth
-        self.head = 0
-        self.depth = depth
-
-    def output(self, inp: np.ndarray) -> np.ndarray:
-        """Combinational output this cycle given this cycle's input."""
-        self.regs[:, self.head] = inp
-        return self.regs[self.lanes, self.taps[self.head]]
-
-    def clock(self, inp: np.ndarray) -> None:
-        self.regs[:, self.head] = inp
-        self.head = (self.head + 1) % self.depth
-
-
-class _Post:
-    """Post-processing pipeline: stage 1 adds bias / partial sum, stage 2 multiplies by M0,
-    stage 3 rounds, shifts, wraps/clamps and writes. A slot is ``(tag, values)`` or None."""
-
-    def __init__(self) -> None:
-        self.stages: list[tuple[int, np.ndarray] | None] = [None] * POST_STAGES
-
-    def clock(self, entering: tuple[int, np.ndarray] | None) -> tuple[int, np.ndarray] | None:
-        """Advance one cycle; return the slot written in THIS cycle (the last stage)."""
-        leaving = self.stages[-1]
-        self.stages = [entering, *self.stages[:-1]]
-        return leaving
-
-    @property
-    def empty(self) -> bool:
-        return all(s is None for s in self.stages)
-
-
-def _requant(lanes: np.ndarray, rq: Requant, cols: slice) -> np.ndarray:
-    """Stages 2 and 3 on the lanes of output columns ``cols``: multiply, round, wrap/clamp."""
-    acc = lanes[: cols.stop - cols.start]
-    m0 = np.asarray(rq.m0, dtype=np.int64)
-    sh = np.asarray(rq.shift, dtype=np.int64)
-    m0 = m0[cols] if m0.ndim else m0
-    sh = sh[cols] if sh.ndim else sh
-    y = fp.round_shift(acc * m0, sh, rq.rounding)
-    return fp.overflow(y, rq.lo, rq.hi, rq.mode, rq.bits)
-
-
 def run_gemm_tile(a: np.ndarray, b: np.ndarray, bias: np.ndarray | None, requant: Requant,
                   array: ArrayConfig, *, acc_in: np.ndarray | None = None,
-                  acc_out: bool = False) -> tuple[np.ndarray, int]:
+                  acc_out: bool = False,
+                  fold_period: int | None = None) -> tuple[np.ndarray, int]:
     """Run ``Out[m x n] = requant(bias + A[m x k] @ B[k x n])`` through the stepped model.
 
     K-split tiles (``rtl/README.md`` 4): ``acc_in`` gives the ``(m, n)`` int32 partial sums the
@@ -112,6 +68,9 @@ def run_gemm_tile(a: np.ndarray, b: np.ndarray, bias: np.ndarray | None, requant
         M0/shift (per tensor or per column), clamp, rounding and overflow mode.
     array : ArrayConfig
         Rows, columns, dataflow and accumulator width.
+    fold_period : int, optional
+        Override the sequencer's fold period (hazard experiments; default: the hardware's
+        :func:`hwcnn.arch.timing.gemm_fold_cycles`). Too short raises :class:`PipelineHazard`.
 
     Returns
     -------
@@ -126,204 +85,282 @@ def run_gemm_tile(a: np.ndarray, b: np.ndarray, bias: np.ndarray | None, requant
     m, k = a.shape
     n = b.shape[1]
     bias_v = np.zeros(n, dtype=np.int64) if bias is None else np.asarray(bias, dtype=np.int64)
-    r, c = array.rows, array.cols
+    c = array.cols
     fn = -(-n // c)
-    # The accumulator buffer of a K-split tile: word nf*m + i, C lanes (rtl/README.md 3).
-    chain = None
-    if acc_in is not None or acc_out:
-        chain = np.zeros((fn * m, c), dtype=np.int64)
-        if acc_in is not None:
-            part = np.asarray(acc_in, dtype=np.int64)
-            if part.shape != (m, n):
-                raise ValueError(f"acc_in must be ({m}, {n}), got {part.shape}")
-            padded = np.zeros((m, fn * c), dtype=np.int64)
-            padded[:, :n] = part
-            chain[:] = padded.reshape(m, fn, c).transpose(1, 0, 2).reshape(fn * m, c)
+    chained = acc_in is not None or acc_out
+    # The accumulator memory: K-split word nf*m + i (rtl/README.md 3), plain WS words 0..m-1.
+    mem = AccMemory(fn * m if chained else m, c)
+    if acc_in is not None:
+        part = np.asarray(acc_in, dtype=np.int64)
+        if part.shape != (m, n):
+            raise ValueError(f"acc_in must be ({m}, {n}), got {part.shape}")
+        padded = np.zeros((m, fn * c), dtype=np.int64)
+        padded[:, :n] = part
+        mem.words[:] = padded.reshape(m, fn, c).transpose(1, 0, 2).reshape(fn * m, c)
+    period = timing.gemm_fold_cycles(m, k, array) if fold_period is None else fold_period
+    stream = k if array.dataflow is Dataflow.OUTPUT_STATIONARY else m
+    if period < stream:
+        raise ValueError(f"fold period {period} is shorter than the fold's stream of {stream}")
     out = np.zeros((m, n), dtype=np.int64)
-    sink = _Sink(out, chain, acc_in is not None, acc_out, m)
-    cycles = timing.START_CYCLES  # cycle 0: ``start`` sampled, descriptor latched
+    back = BackEnd(array, mem, out, bias_v, requant, n, chained=chained,
+                    acc_in=acc_in is not None, acc_out=acc_out)
     if array.dataflow is Dataflow.OUTPUT_STATIONARY:
-        for mf in range(-(-m // r)):
-            for nf in range(fn):
-                cycles += _os_fold(a, b, bias_v, requant, array, mf, nf, sink)
+        cycles = _run_os(a, b, array, period, back)
     else:
-        accbuf = np.zeros((m, c), dtype=np.int64)
-        for nf in range(fn):
-            kfs = -(-k // r)
-            for kf in range(kfs):
-                cycles += _ws_fold(a, b, bias_v, requant, array, kf, nf, kfs, accbuf, sink)
+        cycles = _run_ws(a, b, array, period, back)
     if acc_out:
-        assert chain is not None
-        out = chain.reshape(fn, m, c).transpose(1, 0, 2).reshape(m, fn * c)[:, :n].copy()
+        out = mem.words.reshape(fn, m, c).transpose(1, 0, 2).reshape(m, fn * c)[:, :n].copy()
     return out, cycles
 
 
-class _Sink:
-    """Where the post-processing of a GEMM tile reads its addend and writes its results: the
-    output buffer and, for K-split tiles, the accumulator buffer (``chain``, word nf*m + i)."""
-
-    def __init__(self, out: np.ndarray, chain: np.ndarray | None, acc_in: bool, acc_out: bool,
-                 m: int) -> None:
-        self.out, self.chain, self.acc_in, self.acc_out, self.m = out, chain, acc_in, acc_out, m
-
-    def partial(self, nf: int, row: int, bias_l: np.ndarray) -> np.ndarray:
-        """Stage-1 addend of tile row ``row`` (first K-fold): the bias or the stored sum."""
-        if not self.acc_in:
-            return bias_l
-        assert self.chain is not None
-        if row >= self.m:  # OS rows past the tile edge: whatever the word holds, not written
-            return np.zeros_like(bias_l)
-        return self.chain[nf * self.m + row]
-
-    def write(self, nf: int, row: int, s: np.ndarray, rq: Requant, cols: slice) -> None:
-        """Stage-3 write of tile row ``row``: partial sums (acc_out) or requantized outputs."""
-        if self.acc_out:
-            assert self.chain is not None
-            self.chain[nf * self.m + row] = s
-        else:
-            self.out[row, cols] = _requant(s, rq, cols)
+def _fold_order(outer: int, inner: int) -> list[tuple[int, int]]:
+    """Folds in issue order: (outer, inner) with the inner index fastest."""
+    return [(o, i) for o in range(outer) for i in range(inner)]
 
 
-def _os_fold(a: np.ndarray, b: np.ndarray, bias: np.ndarray, rq: Requant, array: ArrayConfig,
-             mf: int, nf: int, sink: _Sink) -> int:
-    """One output-stationary fold; returns its cycle count."""
+def _run_ws(a: np.ndarray, b: np.ndarray, array: ArrayConfig, period: int,
+            back: BackEnd) -> int:
+    """Weight stationary, folds (kf inside nf), streams ``period`` apart; returns T."""
     r, c = array.rows, array.cols
     m, k = a.shape
     n = b.shape[1]
-    rows = slice(mf * r, min(mf * r + r, m))
-    cols = slice(nf * c, min(nf * c + c, n))
-    # Buffer words: OS activation word kk = column kk of the R-row slice; weight word kk = row kk.
-    a_words = np.zeros((k, r), dtype=np.int64)
-    a_words[:, : rows.stop - rows.start] = a[rows, :].T
-    b_words = np.zeros((k, c), dtype=np.int64)
-    b_words[:, : cols.stop - cols.start] = b[:, cols]
-    bias_l = np.zeros(c, dtype=np.int64)
-    bias_l[: cols.stop - cols.start] = bias[cols]
-    skew_a = _DelayLines(np.arange(r))
-    skew_b = _DelayLines(np.arange(c))
-    last_skew = _DelayLines(np.arange(r), dtype=bool)
-    mem_a = np.zeros(r, dtype=np.int64)   # read-port output registers (1-cycle latency)
-    mem_b = np.zeros(c, dtype=np.int64)
-    mem_last = False
-    lane_true, lane_false = np.ones(r, dtype=bool), np.zeros(r, dtype=bool)
-    a_reg = np.zeros((r, c), dtype=np.int64)
-    b_reg = np.zeros((r, c), dtype=np.int64)
-    last_reg = np.zeros((r, c), dtype=bool)
-    acc = np.zeros((r, c), dtype=np.int64)
-    post = _Post()
-    drain_row: int | None = None  # row the drain multiplexer selects, None = not draining
-    t = 0
-    while True:
-        # -- combinational values of cycle t ----------------------------------------------
-        a_w = skew_a.output(mem_a)
-        b_n = skew_b.output(mem_b)
-        last_v = lane_true if mem_last else lane_false
-        l_w = last_skew.output(last_v)
-        a_in = np.concatenate((a_w[:, None], a_reg[:, :-1]), axis=1)
-        b_in = np.concatenate((b_n[None, :], b_reg[:-1, :]), axis=0)
-        l_in = np.concatenate((l_w[:, None], last_reg[:, :-1]), axis=1)
-        if t == 0:
-            acc[:] = 0  # cleared in fold cycle 0
-        # The drain multiplexer reads one accumulator row per cycle into the pipeline.
-        entering = None
-        if drain_row is not None:
-            addend = sink.partial(nf, mf * r + drain_row, bias_l)
-            entering = (drain_row, fp.wrap(acc[drain_row] + addend, array.acc_bits))
-        written = post.clock(None if entering is None else entering)
-        if written is not None:
-            row, s = written
-            if mf * r + row < m:  # rows past the tile edge are not written
-                sink.write(nf, mf * r + row, s, rq, cols)
-        # -- end of cycle t: registers take their next values -----------------------------
-        acc = fp.mac(acc, a_in, b_in, array.acc_bits)
-        a_reg, b_reg, last_reg = a_in, b_in, l_in
-        skew_a.clock(mem_a)
-        skew_b.clock(mem_b)
-        last_skew.clock(last_v)
-        if t < k:  # the sequencer issues read kk = t; zeros outside the stream
-            mem_a, mem_b, mem_last = a_words[t], b_words[t], t == k - 1
-        else:
-            mem_a, mem_b, mem_last = np.zeros(r, np.int64), np.zeros(c, np.int64), False
-        if drain_row is not None:
-            drain_row = drain_row + 1 if drain_row + 1 < r else None
-        elif bool(l_in[r - 1, c - 1]):
-            drain_row = 0  # the final product reached the last PE: drain from next cycle
-        t += 1
-        if written is not None and written[0] == r - 1:
-            return t
+    fk, fn = -(-k // r), -(-n // c)
+    folds = _fold_order(fn, fk)
+    for g, (nf, kf) in enumerate(folds):
+        for i in range(m):
+            back.add(fold=g, nf=nf, row=i, arow=0, first=kf == 0,
+                     prev=(BEFORE if kf == 0 else g - 1),
+                     acc_word=(nf * m if back.chained else 0) + i,
+                     wacc=kf < fk - 1 or back.acc_out, wout=kf == fk - 1 and not back.acc_out,
+                     final=g == len(folds) - 1 and i == m - 1)
 
+    def words(g: int) -> tuple[np.ndarray, np.ndarray]:
+        """Fold g's weight rows (rows >= k loaded as 0) and activation words (lanes >= k: 0)."""
+        nf, kf = folds[g]
+        ks = slice(kf * r, min(kf * r + r, k))
+        cols = slice(nf * c, min(nf * c + c, n))
+        w = np.zeros((r, c), dtype=np.int64)
+        w[: ks.stop - ks.start, : cols.stop - cols.start] = b[ks, cols]
+        x = np.zeros((m, r), dtype=np.int64)
+        x[:, : ks.stop - ks.start] = a[:, ks]
+        return w, x
 
-def _ws_fold(a: np.ndarray, b: np.ndarray, bias: np.ndarray, rq: Requant, array: ArrayConfig,
-             kf: int, nf: int, kfs: int, accbuf: np.ndarray, sink: _Sink) -> int:
-    """One weight-stationary fold; returns its cycle count."""
-    r, c = array.rows, array.cols
-    m, k = a.shape
-    n = b.shape[1]
-    cols = slice(nf * c, min(nf * c + c, n))
-    width = cols.stop - cols.start
-    ks = slice(kf * r, min(kf * r + r, k))
-    # Weight words for rows kf*R + R-1 ... kf*R (rows >= k are loaded as 0).
-    w_words = np.zeros((r, c), dtype=np.int64)
-    w_words[: ks.stop - ks.start, :width] = b[ks, cols]
-    # Activation word i = row i of A restricted to this K slice (lanes >= k are 0).
-    a_words = np.zeros((m, r), dtype=np.int64)
-    a_words[:, : ks.stop - ks.start] = a[:, ks]
-    bias_l = np.zeros(c, dtype=np.int64)
-    bias_l[:width] = bias[cols]
-    weights = np.zeros((r, c), dtype=np.int64)
-    mem_w: np.ndarray | None = None
-    mem_a = np.zeros(r, dtype=np.int64)
-    mem_tag = -1  # row tag travelling with the activation word (-1 = bubble)
-    skew_a = _DelayLines(np.arange(r))
-    skew_tag = _DelayLines(np.arange(r), fill=-1)
-    deskew = _DelayLines(c - 1 - np.arange(c))
-    deskew_tag = _DelayLines(c - 1 - np.arange(c), fill=-1)
-    a_reg = np.zeros((r, c), dtype=np.int64)
-    tag_a = np.full((r, c), -1)          # tag of the activation each PE forwards east
-    psum = np.zeros((r, c), dtype=np.int64)
-    tag_p = np.full((r, c), -1)          # tag of the partial sum each PE passes south
-    post = _Post()
-    t = 0
+    fold_words = [words(g) for g in range(len(folds))]
+    # Read-port output registers: activation word + (bank, fold, row) token; weight word +
+    # (load, bank, fold) token.
+    mem_a, mem_at = np.zeros(r, np.int64), (0, -1, -1)
+    mem_w, mem_wt = np.zeros(c, np.int64), (0, 0, -1)
+    skew_a, skew_as = DelayLines(np.arange(r)), DelayLines(np.arange(r))
+    skew_af, skew_ar = DelayLines(np.arange(r), fill=-1), DelayLines(np.arange(r), fill=-1)
+    skew_w, skew_wl = DelayLines(np.arange(c)), DelayLines(np.arange(c))
+    skew_wb, skew_wf = DelayLines(np.arange(c)), DelayLines(np.arange(c), fill=-1)
+    deskew = DelayLines(c - 1 - np.arange(c))
+    deskew_f = DelayLines(c - 1 - np.arange(c), fill=-1)
+    deskew_r = DelayLines(c - 1 - np.arange(c), fill=-1)
+    a_reg, sel_reg = np.zeros((r, c), np.int64), np.zeros((r, c), np.int64)
+    fold_reg, row_reg = np.full((r, c), -1), np.full((r, c), -1)
+    psum, psum_f, psum_r = np.zeros((r, c), np.int64), np.full((r, c), -1), np.full((r, c), -1)
+    banks = np.zeros((2, r, c), np.int64)
+    bank_fold = np.full((2, r, c), -1)        # the fold whose weights each bank register holds
+    tokens = collections.deque([False] * (r + c - 1))
+    zr, zc = np.zeros(r, np.int64), np.zeros(c, np.int64)
+    # Front end: LOAD0 (fold 0's weights) then one window of ``period`` cycles per fold.
+    phase, t, g = "load0", 0, 0
+    cycle = timing.START_CYCLES          # cycle 0: ``start`` sampled, descriptor latched
+    bottom_now: dict[str, np.ndarray] = {}
+
+    def row_data(rec: RowToken) -> tuple[np.ndarray, tuple[int, int]]:
+        tags = {(int(f), int(q)) for f, q in zip(bottom_now["f"], bottom_now["r"], strict=True)}
+        if len(tags) != 1:
+            raise PipelineHazard(f"de-skewed row mixes folds/rows {sorted(tags)}")
+        return bottom_now["v"], tags.pop()
+
     while True:
+        # -- combinational values of this cycle -------------------------------------------
         a_w = skew_a.output(mem_a)
-        tag_v = np.full(r, mem_tag)
-        g_w = skew_tag.output(tag_v)
+        s_w = skew_as.output(np.full(r, mem_at[0]))
+        f_w = skew_af.output(np.full(r, mem_at[1]))
+        q_w = skew_ar.output(np.full(r, mem_at[2]))
         a_in = np.concatenate((a_w[:, None], a_reg[:, :-1]), axis=1)
-        g_in = np.concatenate((g_w[:, None], tag_a[:, :-1]), axis=1)
+        sel_in = np.concatenate((s_w[:, None], sel_reg[:, :-1]), axis=1)
+        f_in = np.concatenate((f_w[:, None], fold_reg[:, :-1]), axis=1)
+        q_in = np.concatenate((q_w[:, None], row_reg[:, :-1]), axis=1)
         p_in = np.concatenate((np.zeros((1, c), np.int64), psum[:-1, :]), axis=0)
-        # Row 0 starts a partial sum with the tag of the activation it multiplies.
-        pt_in = np.concatenate((g_in[:1, :], tag_p[:-1, :]), axis=0)
-        bottom = deskew.output(psum[r - 1])
-        bottom_tag = deskew_tag.output(tag_p[r - 1])
-        entering = None
-        if bottom_tag[0] >= 0:  # after de-skew every lane of the row carries the same tag
-            i = int(bottom_tag[0])
-            base = sink.partial(nf, i, bias_l) if kf == 0 else accbuf[i]
-            entering = (i, fp.wrap(bottom + base, array.acc_bits))
-        written = post.clock(entering)
-        if written is not None:
-            i, s = written
-            if kf < kfs - 1:
-                accbuf[i] = s
+        pf_in = np.concatenate((f_in[:1, :], psum_f[:-1, :]), axis=0)
+        pq_in = np.concatenate((q_in[:1, :], psum_r[:-1, :]), axis=0)
+        w_top = skew_w.output(mem_w)
+        ld = skew_wl.output(np.full(c, mem_wt[0])).astype(bool)
+        lb = skew_wb.output(np.full(c, mem_wt[1]))
+        lf = skew_wf.output(np.full(c, mem_wt[2]))
+        live = f_in >= 0
+        w_used = np.where(sel_in == 1, banks[1], banks[0])
+        wf_used = np.where(sel_in == 1, bank_fold[1], bank_fold[0])
+        if np.any(live & (wf_used != f_in)):
+            raise PipelineHazard("a PE multiplied an activation with another fold's weights")
+        if np.any(live & (pf_in >= 0) & ((pf_in != f_in) | (pq_in != q_in))):
+            raise PipelineHazard("a partial sum met an activation of another fold or row")
+        bottom_now = {"v": deskew.output(psum[r - 1]), "f": deskew_f.output(psum_f[r - 1]),
+                      "r": deskew_r.output(psum_r[r - 1])}
+        tok = tokens.popleft()
+        back.clock(tok, row_data)
+        if back.finished:
+            return cycle + 1             # ``done`` the cycle after the final write
+        # Front end reads of this cycle (data in the read-port registers at the end).
+        a_read = w_read = None
+        token = False
+        if phase == "load0":
+            w_read = (0, r - 1 - t)
+            t += 1
+            if t == r:
+                phase, t = "stream", 0
+        elif phase == "stream":
+            last = g == len(folds) - 1
+            if t < m:
+                a_read, token = (g, t), True
+            if not last and t >= period - r:
+                w_read = (g + 1, period - 1 - t)
+            if last and t == m - 1:
+                phase = "tail"
+            elif t == period - 1:
+                g, t = g + 1, 0
             else:
-                sink.write(nf, i, s, rq, cols)
-        # -- end of cycle t ----------------------------------------------------------------
-        if np.any((g_in >= 0) & (pt_in >= 0) & (g_in != pt_in)):
-            raise AssertionError("WS skew broken: a partial sum met the wrong activation row")
+                t += 1
+        tokens.append(token)
+        # -- end of cycle: registers take their next values -------------------------------
         deskew.clock(psum[r - 1])
-        deskew_tag.clock(tag_p[r - 1])
-        psum, tag_p = fp.mac(p_in, a_in, weights, array.acc_bits), pt_in
-        if mem_w is not None:  # weight words shift in from the top row
-            weights = np.concatenate((mem_w[None, :], weights[:-1, :]), axis=0)
-        a_reg, tag_a = a_in, g_in
-        skew_a.clock(mem_a)
-        skew_tag.clock(tag_v)
-        # Sequencer: R weight reads (bottom row first), then one activation row per cycle.
-        mem_w = w_words[r - 1 - t] if t < r else None
-        if r <= t < r + m:
-            mem_a, mem_tag = a_words[t - r], t - r
+        deskew_f.clock(psum_f[r - 1])
+        deskew_r.clock(psum_r[r - 1])
+        psum = fp.mac(p_in, a_in, w_used, array.acc_bits)
+        psum_f, psum_r = np.where(live, f_in, -1), np.where(live, q_in, -1)
+        # Bank ``lb`` of a column shifts down while its (skewed) load strobe is high.
+        for bank in (0, 1):
+            cols_ld = ld & (lb == bank)
+            if cols_ld.any():
+                shifted = np.concatenate((w_top[None, :], banks[bank][:-1, :]), axis=0)
+                fshift = np.concatenate((lf[None, :], bank_fold[bank][:-1, :]), axis=0)
+                banks[bank][:, cols_ld] = shifted[:, cols_ld]
+                bank_fold[bank][:, cols_ld] = fshift[:, cols_ld]
+        a_reg, sel_reg, fold_reg, row_reg = a_in, sel_in, f_in, q_in
+        for line, v in ((skew_a, mem_a), (skew_as, np.full(r, mem_at[0])),
+                        (skew_af, np.full(r, mem_at[1])), (skew_ar, np.full(r, mem_at[2]))):
+            line.clock(v)
+        for line, v in ((skew_w, mem_w), (skew_wl, np.full(c, mem_wt[0])),
+                        (skew_wb, np.full(c, mem_wt[1])), (skew_wf, np.full(c, mem_wt[2]))):
+            line.clock(v)
+        if a_read is not None:
+            fa, i = a_read
+            mem_a, mem_at = fold_words[fa][1][i], (fa % 2, fa, i)
         else:
-            mem_a, mem_tag = np.zeros(r, np.int64), -1
-        t += 1
-        if written is not None and written[0] == m - 1:
-            return t
+            mem_a, mem_at = zr, (0, -1, -1)
+        if w_read is not None:
+            fw, row = w_read
+            mem_w, mem_wt = fold_words[fw][0][row], (1, fw % 2, fw)
+        else:
+            mem_w, mem_wt = zc, (0, 0, -1)
+        cycle += 1
+
+
+def _run_os(a: np.ndarray, b: np.ndarray, array: ArrayConfig, period: int,
+            back: BackEnd) -> int:
+    """Output stationary, folds (mf inside nf), streams ``period`` apart; returns T."""
+    r, c = array.rows, array.cols
+    m, k = a.shape
+    n = b.shape[1]
+    fm, fn = -(-m // r), -(-n // c)
+    folds = _fold_order(fn, fm)
+    for g, (nf, mf) in enumerate(folds):
+        for i in range(r):
+            ok = mf * r + i < m
+            back.add(fold=g, nf=nf, row=mf * r + i, arow=i, first=True,
+                     prev=BEFORE, acc_word=nf * m + mf * r + i if back.chained else 0,
+                     wacc=ok and back.acc_out, wout=ok and not back.acc_out,
+                     final=g == len(folds) - 1 and i == r - 1)
+    a_words, b_words = [], []
+    for nf, mf in folds:
+        rows = slice(mf * r, min(mf * r + r, m))
+        cols = slice(nf * c, min(nf * c + c, n))
+        aw = np.zeros((k, r), dtype=np.int64)
+        aw[:, : rows.stop - rows.start] = a[rows, :].T
+        bw = np.zeros((k, c), dtype=np.int64)
+        bw[:, : cols.stop - cols.start] = b[:, cols]
+        a_words.append(aw)
+        b_words.append(bw)
+    mem_a, mem_b, mem_last, mem_f = np.zeros(r, np.int64), np.zeros(c, np.int64), False, -1
+    skew_a, skew_l = DelayLines(np.arange(r)), DelayLines(np.arange(r), dtype=bool)
+    skew_af = DelayLines(np.arange(r), fill=-1)
+    skew_b, skew_bf = DelayLines(np.arange(c)), DelayLines(np.arange(c), fill=-1)
+    a_reg, b_reg = np.zeros((r, c), np.int64), np.zeros((r, c), np.int64)
+    l_reg = np.zeros((r, c), dtype=bool)
+    af_reg, bf_reg = np.full((r, c), -1), np.full((r, c), -1)
+    acc = np.zeros((r, c), np.int64)
+    res, res_f = np.zeros((r, c), np.int64), np.full((r, c), -1)
+    tokens = collections.deque([False] * c)
+    draining: int | None = None           # back end: next drain row, None = idle
+    t, g, phase = 0, 0, "stream"
+    cycle = timing.START_CYCLES
+
+    def row_data(rec: RowToken) -> tuple[np.ndarray, tuple[int, int]]:
+        tags = set(res_f[rec.arow].tolist())
+        if len(tags) != 1:
+            raise PipelineHazard(f"drain row {rec.arow} mixes folds {sorted(tags)}")
+        return res[rec.arow].copy(), (tags.pop(), rec.row)
+
+    while True:
+        a_w = skew_a.output(mem_a)
+        l_w = skew_l.output(np.full(r, mem_last))
+        af_w = skew_af.output(np.full(r, mem_f))
+        b_n = skew_b.output(mem_b)
+        bf_n = skew_bf.output(np.full(c, mem_f))
+        a_in = np.concatenate((a_w[:, None], a_reg[:, :-1]), axis=1)
+        l_in = np.concatenate((l_w[:, None], l_reg[:, :-1]), axis=1)
+        af_in = np.concatenate((af_w[:, None], af_reg[:, :-1]), axis=1)
+        b_in = np.concatenate((b_n[None, :], b_reg[:-1, :]), axis=0)
+        bf_in = np.concatenate((bf_n[None, :], bf_reg[:-1, :]), axis=0)
+        if np.any((af_in >= 0) & (af_in != bf_in)):
+            raise PipelineHazard("OS skew broken: operands of different folds met")
+        tok = tokens.popleft()
+        issue = tok or draining is not None
+        back.clock(issue, row_data)
+        if back.finished:
+            return cycle + 1
+        if tok and draining is not None:
+            raise PipelineHazard("a fold's drain started before the previous drain finished")
+        if issue:
+            row = 0 if draining is None else draining
+            draining = row + 1 if row + 1 < r else None
+        token = False
+        if phase == "stream":
+            last = g == len(folds) - 1
+            if t < k:
+                kk = t
+                rd = (a_words[g][kk], b_words[g][kk], kk == k - 1, g)
+                token = kk == k - 1
+            else:
+                rd = None
+            if last and t == k - 1:
+                phase = "tail"
+            elif t == period - 1:
+                g, t = g + 1, 0
+            else:
+                t += 1
+        else:
+            rd = None
+        tokens.append(token)
+        # -- end of cycle ----------------------------------------------------------------
+        total = fp.mac(acc, a_in, b_in, array.acc_bits)
+        res = np.where(l_in, total, res)
+        res_f = np.where(l_in, af_in, res_f)
+        acc = np.where(l_in, 0, total)
+        if cycle == timing.START_CYCLES:
+            acc[:] = 0                    # ``clr`` in the first cycle of the tile
+        a_reg, b_reg, l_reg, af_reg, bf_reg = a_in, b_in, l_in, af_in, bf_in
+        skew_a.clock(mem_a)
+        skew_l.clock(np.full(r, mem_last))
+        skew_af.clock(np.full(r, mem_f))
+        skew_b.clock(mem_b)
+        skew_bf.clock(np.full(c, mem_f))
+        if rd is not None:
+            mem_a, mem_b, mem_last, mem_f = rd
+        else:
+            mem_a, mem_b, mem_last, mem_f = np.zeros(r, np.int64), np.zeros(c, np.int64), False, -1
+        cycle += 1

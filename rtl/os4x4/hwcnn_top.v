@@ -62,14 +62,18 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
   wire [31:0] \$55 ;
   wire [32:0] \$56 ;
   reg [31:0] \$57 ;
-  reg [31:0] \$58 ;
-  reg [31:0] \$59 ;
+  reg [30:0] \$58 ;
+  reg [5:0] \$59 ;
   wire \$6 ;
   reg [31:0] \$60 ;
-  wire \$61 ;
-  wire \$62 ;
-  wire \$63 ;
-  wire \$64 ;
+  reg [30:0] \$61 ;
+  reg [5:0] \$62 ;
+  reg [31:0] \$63 ;
+  reg [30:0] \$64 ;
+  reg [5:0] \$65 ;
+  reg [31:0] \$66 ;
+  reg [30:0] \$67 ;
+  reg [5:0] \$68 ;
   wire \$7 ;
   wire \$8 ;
   wire \$9 ;
@@ -77,26 +81,11 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
   wire [7:0] a_in__1;
   wire [7:0] a_in__2;
   wire [7:0] a_in__3;
+  wire a_last;
   wire [31:0] acc;
-  wire [31:0] \acc$160 ;
-  wire [31:0] \acc$169 ;
-  wire [31:0] \acc$178 ;
-  wire [31:0] acc__0__0;
-  wire [31:0] acc__0__1;
-  wire [31:0] acc__0__2;
-  wire [31:0] acc__0__3;
-  wire [31:0] acc__1__0;
-  wire [31:0] acc__1__1;
-  wire [31:0] acc__1__2;
-  wire [31:0] acc__1__3;
-  wire [31:0] acc__2__0;
-  wire [31:0] acc__2__1;
-  wire [31:0] acc__2__2;
-  wire [31:0] acc__2__3;
-  wire [31:0] acc__3__0;
-  wire [31:0] acc__3__1;
-  wire [31:0] acc__3__2;
-  wire [31:0] acc__3__3;
+  wire [31:0] \acc$174 ;
+  wire [31:0] \acc$185 ;
+  wire [31:0] \acc$196 ;
   wire acc_en;
   wire [7:0] acc_rd__addr;
   wire [127:0] acc_rd__data;
@@ -130,7 +119,7 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
   input clk;
   wire clk;
   wire clr;
-  wire \clr$139 ;
+  wire \clr$152 ;
   input [7:0] desc__a_base;
   wire [7:0] desc__a_base;
   wire [7:0] \desc__a_base$64 ;
@@ -238,40 +227,52 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
   wire feed;
   wire finish;
   wire [7:0] hi;
-  wire [7:0] \hi$159 ;
-  wire [7:0] \hi$168 ;
-  wire [7:0] \hi$177 ;
-  wire [7:0] \hi$186 ;
-  wire [7:0] \hi$220 ;
+  wire [7:0] \hi$173 ;
+  wire [7:0] \hi$184 ;
+  wire [7:0] \hi$195 ;
+  wire [7:0] \hi$206 ;
+  wire [7:0] \hi$240 ;
   wire [7:0] i_data__0;
-  wire [7:0] \i_data__0$125 ;
+  wire \i_data__0$125 ;
+  wire [7:0] \i_data__0$138 ;
   wire [7:0] i_data__1;
-  wire [7:0] \i_data__1$129 ;
+  wire \i_data__1$129 ;
+  wire [7:0] \i_data__1$142 ;
   wire [7:0] i_data__2;
-  wire [7:0] \i_data__2$132 ;
+  wire \i_data__2$132 ;
+  wire [7:0] \i_data__2$145 ;
   wire [7:0] i_data__3;
-  wire [7:0] \i_data__3$135 ;
+  wire \i_data__3$135 ;
+  wire [7:0] \i_data__3$148 ;
   wire kind;
   wire [3:0] lane_mask;
+  wire last_in__0;
+  wire last_in__1;
+  wire last_in__2;
+  wire last_in__3;
   wire [7:0] lo;
-  wire [7:0] \lo$157 ;
-  wire [7:0] \lo$167 ;
-  wire [7:0] \lo$176 ;
-  wire [7:0] \lo$185 ;
-  wire [7:0] \lo$219 ;
+  wire [7:0] \lo$171 ;
+  wire [7:0] \lo$183 ;
+  wire [7:0] \lo$194 ;
+  wire [7:0] \lo$205 ;
+  wire [7:0] \lo$239 ;
   wire [30:0] m0;
-  wire [30:0] \m0$148 ;
-  wire [30:0] \m0$163 ;
-  wire [30:0] \m0$172 ;
-  wire [30:0] \m0$181 ;
+  wire [30:0] \m0$161 ;
+  wire [30:0] \m0$177 ;
+  wire [30:0] \m0$188 ;
+  wire [30:0] \m0$199 ;
   wire [7:0] o_data__0;
-  wire [7:0] \o_data__0$128 ;
+  wire \o_data__0$128 ;
+  wire [7:0] \o_data__0$141 ;
   wire [7:0] o_data__1;
-  wire [7:0] \o_data__1$131 ;
+  wire \o_data__1$131 ;
+  wire [7:0] \o_data__1$144 ;
   wire [7:0] o_data__2;
-  wire [7:0] \o_data__2$134 ;
+  wire \o_data__2$134 ;
+  wire [7:0] \o_data__2$147 ;
   wire [7:0] o_data__3;
-  wire [7:0] \o_data__3$137 ;
+  wire \o_data__3$137 ;
+  wire [7:0] \o_data__3$150 ;
   wire [1:0] op;
   input [7:0] out_rd__addr;
   wire [7:0] out_rd__addr;
@@ -316,19 +317,43 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
   reg [31:0] pp_acc3 = 32'd0;
   wire pp_first;
   wire pp_in;
+  reg [30:0] pp_m0_0 = 31'h00000000;
+  reg [30:0] pp_m0_1 = 31'h00000000;
+  reg [30:0] pp_m0_2 = 31'h00000000;
+  reg [30:0] pp_m0_3 = 31'h00000000;
+  reg [5:0] pp_shift0 = 6'h00;
+  reg [5:0] pp_shift1 = 6'h00;
+  reg [5:0] pp_shift2 = 6'h00;
+  reg [5:0] pp_shift3 = 6'h00;
+  wire [31:0] res__0__0;
+  wire [31:0] res__0__1;
+  wire [31:0] res__0__2;
+  wire [31:0] res__0__3;
+  wire [31:0] res__1__0;
+  wire [31:0] res__1__1;
+  wire [31:0] res__1__2;
+  wire [31:0] res__1__3;
+  wire [31:0] res__2__0;
+  wire [31:0] res__2__1;
+  wire [31:0] res__2__2;
+  wire [31:0] res__2__3;
+  wire [31:0] res__3__0;
+  wire [31:0] res__3__1;
+  wire [31:0] res__3__2;
+  wire [31:0] res__3__3;
   wire [1:0] rounding;
-  wire [1:0] \rounding$153 ;
-  wire [1:0] \rounding$165 ;
-  wire [1:0] \rounding$174 ;
-  wire [1:0] \rounding$183 ;
+  wire [1:0] \rounding$167 ;
+  wire [1:0] \rounding$181 ;
+  wire [1:0] \rounding$192 ;
+  wire [1:0] \rounding$203 ;
   wire [1:0] row_sel;
   input rst;
   wire rst;
   wire [5:0] shift;
-  wire [5:0] \shift$151 ;
   wire [5:0] \shift$164 ;
-  wire [5:0] \shift$173 ;
-  wire [5:0] \shift$182 ;
+  wire [5:0] \shift$179 ;
+  wire [5:0] \shift$190 ;
+  wire [5:0] \shift$201 ;
   input start;
   wire start;
   wire \start$94 ;
@@ -349,42 +374,45 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
   wire wgt_wr__en;
   wire \wgt_wr__en$55 ;
   wire wrap;
-  wire \wrap$155 ;
-  wire \wrap$166 ;
-  wire \wrap$175 ;
-  wire \wrap$184 ;
+  wire \wrap$169 ;
+  wire \wrap$182 ;
+  wire \wrap$193 ;
+  wire \wrap$204 ;
   wire [7:0] x__0;
   wire [7:0] x__1;
   wire [7:0] x__2;
   wire [7:0] x__3;
   wire [7:0] y;
-  wire [7:0] \y$192 ;
-  wire [7:0] \y$194 ;
-  wire [7:0] \y$196 ;
+  wire [7:0] \y$212 ;
+  wire [7:0] \y$214 ;
+  wire [7:0] \y$216 ;
   wire [7:0] y__0;
   wire [7:0] y__1;
   wire [7:0] y__2;
   wire [7:0] y__3;
+  assign \shift$190  = \$15  ? pp_shift2 : \shift$164 ;
+  assign \acc$196  = \$16  ? { sum__3[24], sum__3[24], sum__3[24], sum__3[24], sum__3[24], sum__3[24], sum__3[24], sum__3 } : pp_acc3;
+  assign \$17  = ! kind;
   assign \$18  = \$17  & per_channel;
-  assign \m0$181  = \$18  ? par_rd__data[269:239] : \m0$148 ;
+  assign \m0$199  = \$18  ? pp_m0_3 : \m0$161 ;
   assign \$19  = ! kind;
   assign \$20  = \$19  & per_channel;
-  assign \shift$182  = \$20  ? par_rd__data[275:270] : \shift$151 ;
+  assign \shift$201  = \$20  ? pp_shift3 : \shift$164 ;
   assign \$22  = pool_op == 2'h2;
   assign \$23  = \$22  ? y : y__0;
-  assign \$24  = \$61  ? y : 8'h00;
+  assign \$24  = lane_mask[0] ? y : 8'h00;
   assign \$25  = \$21  ? \$23  : \$24 ;
   assign \$27  = pool_op == 2'h2;
-  assign \$28  = \$27  ? \y$192  : y__1;
-  assign \$29  = \$62  ? \y$192  : 8'h00;
+  assign \$28  = \$27  ? \y$212  : y__1;
+  assign \$29  = lane_mask[1] ? \y$212  : 8'h00;
   assign \$30  = \$26  ? \$28  : \$29 ;
   assign \$32  = pool_op == 2'h2;
-  assign \$33  = \$32  ? \y$194  : y__2;
-  assign \$34  = \$63  ? \y$194  : 8'h00;
+  assign \$33  = \$32  ? \y$214  : y__2;
+  assign \$34  = lane_mask[2] ? \y$214  : 8'h00;
   assign \$35  = \$31  ? \$33  : \$34 ;
   assign \$37  = pool_op == 2'h2;
-  assign \$38  = \$37  ? \y$196  : y__3;
-  assign \$39  = \$64  ? \y$196  : 8'h00;
+  assign \$38  = \$37  ? \y$216  : y__3;
+  assign \$39  = lane_mask[3] ? \y$216  : 8'h00;
   assign \$40  = \$36  ? \$38  : \$39 ;
   assign \$42  = bias_en ? par_rd__data[31:0] : 32'd0;
   assign \$43  = pp_first ? \$42  : acc_rd__data[31:0];
@@ -401,69 +429,86 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
   always @(posedge clk)
     pp_acc0 <= \$57 ;
   always @(posedge clk)
-    pp_acc1 <= \$58 ;
+    pp_m0_0 <= \$58 ;
   always @(posedge clk)
-    pp_acc2 <= \$59 ;
+    pp_shift0 <= \$59 ;
   always @(posedge clk)
-    pp_acc3 <= \$60 ;
+    pp_acc1 <= \$60 ;
+  always @(posedge clk)
+    pp_m0_1 <= \$61 ;
+  always @(posedge clk)
+    pp_shift1 <= \$62 ;
+  always @(posedge clk)
+    pp_acc2 <= \$63 ;
+  always @(posedge clk)
+    pp_m0_2 <= \$64 ;
+  always @(posedge clk)
+    pp_shift2 <= \$65 ;
+  always @(posedge clk)
+    pp_acc3 <= \$66 ;
+  always @(posedge clk)
+    pp_m0_3 <= \$67 ;
+  always @(posedge clk)
+    pp_shift3 <= \$68 ;
   assign i_data__0 = feed ? act_rd__data[7:0] : 8'h00;
   assign i_data__1 = feed ? act_rd__data[15:8] : 8'h00;
   assign i_data__2 = feed ? act_rd__data[23:16] : 8'h00;
   assign i_data__3 = feed ? act_rd__data[31:24] : 8'h00;
-  assign \i_data__0$125  = feed ? wgt_rd__data[7:0] : 8'h00;
-  assign \i_data__1$129  = feed ? wgt_rd__data[15:8] : 8'h00;
-  assign \i_data__2$132  = feed ? wgt_rd__data[23:16] : 8'h00;
-  assign \i_data__3$135  = feed ? wgt_rd__data[31:24] : 8'h00;
+  assign \i_data__0$138  = feed ? wgt_rd__data[7:0] : 8'h00;
+  assign \i_data__1$142  = feed ? wgt_rd__data[15:8] : 8'h00;
+  assign \i_data__2$145  = feed ? wgt_rd__data[23:16] : 8'h00;
+  assign \i_data__3$148  = feed ? wgt_rd__data[31:24] : 8'h00;
   assign acc = \$1  ? { sum__0[24], sum__0[24], sum__0[24], sum__0[24], sum__0[24], sum__0[24], sum__0[24], sum__0 } : pp_acc0;
   assign \$2  = ! kind;
   assign \$3  = \$2  & per_channel;
-  assign m0 = \$3  ? par_rd__data[62:32] : \m0$148 ;
+  assign m0 = \$3  ? pp_m0_0 : \m0$161 ;
   assign \$4  = ! kind;
   assign \$5  = \$4  & per_channel;
-  assign shift = \$5  ? par_rd__data[68:63] : \shift$151 ;
-  assign \acc$160  = \$6  ? { sum__1[24], sum__1[24], sum__1[24], sum__1[24], sum__1[24], sum__1[24], sum__1[24], sum__1 } : pp_acc1;
+  assign shift = \$5  ? pp_shift0 : \shift$164 ;
+  assign \acc$174  = \$6  ? { sum__1[24], sum__1[24], sum__1[24], sum__1[24], sum__1[24], sum__1[24], sum__1[24], sum__1 } : pp_acc1;
   assign \$7  = ! kind;
   assign \$8  = \$7  & per_channel;
-  assign \m0$163  = \$8  ? par_rd__data[131:101] : \m0$148 ;
+  assign \m0$177  = \$8  ? pp_m0_1 : \m0$161 ;
   assign \$9  = ! kind;
   assign \$10  = \$9  & per_channel;
-  assign \shift$164  = \$10  ? par_rd__data[137:132] : \shift$151 ;
-  assign \acc$169  = \$11  ? { sum__2[24], sum__2[24], sum__2[24], sum__2[24], sum__2[24], sum__2[24], sum__2[24], sum__2 } : pp_acc2;
+  assign \shift$179  = \$10  ? pp_shift1 : \shift$164 ;
+  assign \acc$185  = \$11  ? { sum__2[24], sum__2[24], sum__2[24], sum__2[24], sum__2[24], sum__2[24], sum__2[24], sum__2 } : pp_acc2;
   assign \$12  = ! kind;
   assign \$13  = \$12  & per_channel;
-  assign \m0$172  = \$13  ? par_rd__data[200:170] : \m0$148 ;
+  assign \m0$188  = \$13  ? pp_m0_2 : \m0$161 ;
   assign \$14  = ! kind;
   assign \$15  = \$14  & per_channel;
-  assign \shift$173  = \$15  ? par_rd__data[206:201] : \shift$151 ;
-  assign \acc$178  = \$16  ? { sum__3[24], sum__3[24], sum__3[24], sum__3[24], sum__3[24], sum__3[24], sum__3[24], sum__3 } : pp_acc3;
-  assign \$17  = ! kind;
   \hwcnn_top.array  array (
     .a_in(i_data__0),
-    .\a_in$29 (a_in__1),
-    .\a_in$57 (a_in__2),
-    .\a_in$85 (a_in__3),
-    .acc__0__0(acc__0__0),
-    .acc__0__1(acc__0__1),
-    .acc__0__2(acc__0__2),
-    .acc__0__3(acc__0__3),
-    .acc__1__0(acc__1__0),
-    .acc__1__1(acc__1__1),
-    .acc__1__2(acc__1__2),
-    .acc__1__3(acc__1__3),
-    .acc__2__0(acc__2__0),
-    .acc__2__1(acc__2__1),
-    .acc__2__2(acc__2__2),
-    .acc__2__3(acc__2__3),
-    .acc__3__0(acc__3__0),
-    .acc__3__1(acc__3__1),
-    .acc__3__2(acc__3__2),
-    .acc__3__3(acc__3__3),
-    .b_in(\i_data__0$125 ),
-    .\b_in$10 (b_in__1),
-    .\b_in$17 (b_in__2),
-    .\b_in$24 (b_in__3),
+    .\a_in$109 (a_in__3),
+    .\a_in$37 (a_in__1),
+    .\a_in$73 (a_in__2),
+    .b_in(\i_data__0$138 ),
+    .\b_in$12 (b_in__1),
+    .\b_in$21 (b_in__2),
+    .\b_in$30 (b_in__3),
     .clk(clk),
     .clr(clr),
+    .last_in(\i_data__0$125 ),
+    .\last_in$113 (last_in__3),
+    .\last_in$41 (last_in__1),
+    .\last_in$77 (last_in__2),
+    .res__0__0(res__0__0),
+    .res__0__1(res__0__1),
+    .res__0__2(res__0__2),
+    .res__0__3(res__0__3),
+    .res__1__0(res__1__0),
+    .res__1__1(res__1__1),
+    .res__1__2(res__1__2),
+    .res__1__3(res__1__3),
+    .res__2__0(res__2__0),
+    .res__2__1(res__2__1),
+    .res__2__2(res__2__2),
+    .res__2__3(res__2__3),
+    .res__3__0(res__3__0),
+    .res__3__1(res__3__1),
+    .res__3__2(res__3__2),
+    .res__3__3(res__3__3),
     .rst(rst)
   );
   \hwcnn_top.buffers  buffers (
@@ -492,10 +537,10 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
     .\port$50$0 (\$30 ),
     .\port$55$0 (\$35 ),
     .\port$60$0 (\$40 ),
-    .\port$625$0 (pp_acc0),
-    .\port$627$0 (pp_acc1),
-    .\port$629$0 (pp_acc2),
-    .\port$631$0 (pp_acc3),
+    .\port$672$0 (pp_acc0),
+    .\port$678$0 (pp_acc1),
+    .\port$684$0 (pp_acc2),
+    .\port$690$0 (pp_acc3),
     .rp__addr(act_rd__addr),
     .\rp__addr$16 (wgt_rd__addr),
     .\rp__addr$26 (par_rd__addr),
@@ -540,42 +585,43 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
     .y(y)
   );
   \hwcnn_top.requant1  requant1 (
-    .acc(\acc$160 ),
+    .acc(\acc$174 ),
     .clk(clk),
     .\hi$14 (hi),
     .lo(lo),
-    .m0(\m0$163 ),
+    .m0(\m0$177 ),
     .\rounding$8 (rounding),
     .rst(rst),
-    .\shift$6 (\shift$164 ),
+    .\shift$6 (\shift$179 ),
     .wrap(wrap),
-    .y(\y$192 )
+    .y(\y$212 )
   );
   \hwcnn_top.requant2  requant2 (
-    .acc(\acc$169 ),
+    .acc(\acc$185 ),
     .clk(clk),
     .\hi$14 (hi),
     .lo(lo),
-    .m0(\m0$172 ),
+    .m0(\m0$188 ),
     .\rounding$8 (rounding),
     .rst(rst),
-    .\shift$6 (\shift$173 ),
+    .\shift$6 (\shift$190 ),
     .wrap(wrap),
-    .y(\y$194 )
+    .y(\y$214 )
   );
   \hwcnn_top.requant3  requant3 (
-    .acc(\acc$178 ),
+    .acc(\acc$196 ),
     .clk(clk),
     .\hi$14 (hi),
     .lo(lo),
-    .m0(\m0$181 ),
+    .m0(\m0$199 ),
     .\rounding$8 (rounding),
     .rst(rst),
-    .\shift$6 (\shift$182 ),
+    .\shift$6 (\shift$201 ),
     .wrap(wrap),
-    .y(\y$196 )
+    .y(\y$216 )
   );
   \hwcnn_top.seq  seq (
+    .a_last(\i_data__0$125 ),
     .acc_rd_addr(acc_rd__addr),
     .acc_wr_addr(acc_wr__addr),
     .acc_wr_en(acc_wr__en),
@@ -619,8 +665,9 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
     .feed(feed),
     .hi(hi),
     .kind(kind),
+    .lane_mask(lane_mask),
     .lo(lo),
-    .m0(\m0$148 ),
+    .m0(\m0$161 ),
     .out_rd_addr(eng_out_rd__addr),
     .out_wr_addr(eng_out_wr__addr),
     .out_wr_en(eng_out_wr__en),
@@ -632,16 +679,12 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
     .pool_div_step(div_step),
     .pool_finish(finish),
     .pool_op(pool_op),
-    .\port$130$0 (\$61 ),
-    .\port$131$0 (\$62 ),
-    .\port$132$0 (\$63 ),
-    .\port$133$0 (\$64 ),
     .pp_first(pp_first),
     .pp_in(pp_in),
     .rounding(rounding),
     .row_sel(row_sel),
     .rst(rst),
-    .shift(\shift$151 ),
+    .shift(\shift$164 ),
     .start(start),
     .wgt_addr(wgt_rd__addr),
     .wrap(wrap)
@@ -659,13 +702,21 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
   );
   \hwcnn_top.skew_b  skew_b (
     .clk(clk),
-    .i_data__1(\i_data__1$129 ),
-    .i_data__2(\i_data__2$132 ),
-    .i_data__3(\i_data__3$135 ),
-    .o_data__0(\i_data__0$125 ),
+    .i_data__1(\i_data__1$142 ),
+    .i_data__2(\i_data__2$145 ),
+    .i_data__3(\i_data__3$148 ),
+    .o_data__0(\i_data__0$138 ),
     .o_data__1(b_in__1),
     .o_data__2(b_in__2),
     .o_data__3(b_in__3),
+    .rst(rst)
+  );
+  \hwcnn_top.skew_tok  skew_tok (
+    .clk(clk),
+    .o_data__0(\i_data__0$125 ),
+    .o_data__1(last_in__1),
+    .o_data__2(last_in__2),
+    .o_data__3(last_in__3),
     .rst(rst)
   );
   always @* begin
@@ -673,13 +724,13 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
     (* full_case = 32'd1 *)
     casez (row_sel)
       2'h0:
-          \$41  = acc__0__0;
+          \$41  = res__0__0;
       2'h1:
-          \$41  = acc__1__0;
+          \$41  = res__1__0;
       2'h2:
-          \$41  = acc__2__0;
+          \$41  = res__2__0;
       2'h3:
-          \$41  = acc__3__0;
+          \$41  = res__3__0;
     endcase
   end
   always @* begin
@@ -687,13 +738,13 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
     (* full_case = 32'd1 *)
     casez (row_sel)
       2'h0:
-          \$45  = acc__0__1;
+          \$45  = res__0__1;
       2'h1:
-          \$45  = acc__1__1;
+          \$45  = res__1__1;
       2'h2:
-          \$45  = acc__2__1;
+          \$45  = res__2__1;
       2'h3:
-          \$45  = acc__3__1;
+          \$45  = res__3__1;
     endcase
   end
   always @* begin
@@ -701,13 +752,13 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
     (* full_case = 32'd1 *)
     casez (row_sel)
       2'h0:
-          \$49  = acc__0__2;
+          \$49  = res__0__2;
       2'h1:
-          \$49  = acc__1__2;
+          \$49  = res__1__2;
       2'h2:
-          \$49  = acc__2__2;
+          \$49  = res__2__2;
       2'h3:
-          \$49  = acc__3__2;
+          \$49  = res__3__2;
     endcase
   end
   always @* begin
@@ -715,13 +766,13 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
     (* full_case = 32'd1 *)
     casez (row_sel)
       2'h0:
-          \$53  = acc__0__3;
+          \$53  = res__0__3;
       2'h1:
-          \$53  = acc__1__3;
+          \$53  = res__1__3;
       2'h2:
-          \$53  = acc__2__3;
+          \$53  = res__2__3;
       2'h3:
-          \$53  = acc__3__3;
+          \$53  = res__3__3;
     endcase
   end
   always @* begin
@@ -736,32 +787,112 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$58  = pp_acc1;
+    \$58  = pp_m0_0;
     if (pp_in) begin
-      \$58  = \$48 [31:0];
+      \$58  = par_rd__data[62:32];
     end
     if (rst) begin
-      \$58  = 32'd0;
+      \$58  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$59  = pp_acc2;
+    \$59  = pp_shift0;
     if (pp_in) begin
-      \$59  = \$52 [31:0];
+      \$59  = par_rd__data[68:63];
     end
     if (rst) begin
-      \$59  = 32'd0;
+      \$59  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$60  = pp_acc3;
+    \$60  = pp_acc1;
     if (pp_in) begin
-      \$60  = \$56 [31:0];
+      \$60  = \$48 [31:0];
     end
     if (rst) begin
       \$60  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$61  = pp_m0_1;
+    if (pp_in) begin
+      \$61  = par_rd__data[131:101];
+    end
+    if (rst) begin
+      \$61  = 31'h00000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$62  = pp_shift1;
+    if (pp_in) begin
+      \$62  = par_rd__data[137:132];
+    end
+    if (rst) begin
+      \$62  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$63  = pp_acc2;
+    if (pp_in) begin
+      \$63  = \$52 [31:0];
+    end
+    if (rst) begin
+      \$63  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$64  = pp_m0_2;
+    if (pp_in) begin
+      \$64  = par_rd__data[200:170];
+    end
+    if (rst) begin
+      \$64  = 31'h00000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$65  = pp_shift2;
+    if (pp_in) begin
+      \$65  = par_rd__data[206:201];
+    end
+    if (rst) begin
+      \$65  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$66  = pp_acc3;
+    if (pp_in) begin
+      \$66  = \$56 [31:0];
+    end
+    if (rst) begin
+      \$66  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$67  = pp_m0_3;
+    if (pp_in) begin
+      \$67  = par_rd__data[269:239];
+    end
+    if (rst) begin
+      \$67  = 31'h00000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$68  = pp_shift3;
+    if (pp_in) begin
+      \$68  = par_rd__data[275:270];
+    end
+    if (rst) begin
+      \$68  = 6'h00;
     end
   end
   assign \act_wr__addr$50  = act_wr__addr;
@@ -824,31 +955,39 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
   assign o_data__1 = a_in__1;
   assign o_data__2 = a_in__2;
   assign o_data__3 = a_in__3;
-  assign b_in__0 = \i_data__0$125 ;
+  assign a_last = \i_data__0$125 ;
+  assign last_in__0 = \i_data__0$125 ;
   assign \o_data__0$128  = \i_data__0$125 ;
-  assign \o_data__1$131  = b_in__1;
-  assign \o_data__2$134  = b_in__2;
-  assign \o_data__3$137  = b_in__3;
-  assign \clr$139  = clr;
+  assign \i_data__1$129  = \i_data__0$125 ;
+  assign \o_data__1$131  = last_in__1;
+  assign \i_data__2$132  = \i_data__0$125 ;
+  assign \o_data__2$134  = last_in__2;
+  assign \i_data__3$135  = \i_data__0$125 ;
+  assign \o_data__3$137  = last_in__3;
+  assign b_in__0 = \i_data__0$138 ;
+  assign \o_data__0$141  = \i_data__0$138 ;
+  assign \o_data__1$144  = b_in__1;
+  assign \o_data__2$147  = b_in__2;
+  assign \o_data__3$150  = b_in__3;
+  assign \clr$152  = clr;
   assign acc_rd_addr = acc_rd__addr;
-  assign \rounding$153  = rounding;
-  assign \wrap$155  = wrap;
-  assign \lo$157  = lo;
-  assign \hi$159  = hi;
-  assign \rounding$165  = rounding;
-  assign \wrap$166  = wrap;
-  assign \lo$167  = lo;
-  assign \hi$168  = hi;
-  assign \rounding$174  = rounding;
-  assign \wrap$175  = wrap;
-  assign \lo$176  = lo;
-  assign \hi$177  = hi;
-  assign \rounding$183  = rounding;
-  assign \wrap$184  = wrap;
-  assign \lo$185  = lo;
-  assign \hi$186  = hi;
+  assign \rounding$167  = rounding;
+  assign \wrap$169  = wrap;
+  assign \lo$171  = lo;
+  assign \hi$173  = hi;
+  assign \rounding$181  = rounding;
+  assign \wrap$182  = wrap;
+  assign \lo$183  = lo;
+  assign \hi$184  = hi;
+  assign \rounding$192  = rounding;
+  assign \wrap$193  = wrap;
+  assign \lo$194  = lo;
+  assign \hi$195  = hi;
+  assign \rounding$203  = rounding;
+  assign \wrap$204  = wrap;
+  assign \lo$205  = lo;
+  assign \hi$206  = hi;
   assign eng_out_wr__data = { \$40 , \$35 , \$30 , \$25  };
-  assign lane_mask = { \$64 , \$63 , \$62 , \$61  };
   assign acc_wr_en = acc_wr__en;
   assign acc_wr_addr = acc_wr__addr;
   assign acc_wr__data = { pp_acc3, pp_acc2, pp_acc1, pp_acc0 };
@@ -863,8 +1002,8 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
   assign pool_div_step = div_step;
   assign pool_finish = finish;
   assign op = pool_op;
-  assign \lo$219  = lo;
-  assign \hi$220  = hi;
+  assign \lo$239  = lo;
+  assign \hi$240  = hi;
   assign \$1  = kind;
   assign \$6  = kind;
   assign \$11  = kind;
@@ -876,381 +1015,464 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.array (rst, a_in, b_in, clr, acc__0__0, acc__0__1, acc__0__2, acc__0__3, acc__1__0, acc__1__1, acc__1__2, acc__1__3, acc__2__0, acc__2__1, acc__2__2, acc__2__3, acc__3__0, acc__3__1, acc__3__2, acc__3__3, \a_in$29 
-, \a_in$57 , \a_in$85 , \b_in$10 , \b_in$17 , \b_in$24 , clk);
+module \hwcnn_top.array (rst, a_in, b_in, last_in, clr, res__0__0, res__0__1, res__0__2, res__0__3, res__1__0, res__1__1, res__1__2, res__1__3, res__2__0, res__2__1, res__2__2, res__2__3, res__3__0, res__3__1, res__3__2, res__3__3
+, \a_in$37 , \a_in$73 , \a_in$109 , \last_in$41 , \last_in$77 , \last_in$113 , \b_in$12 , \b_in$21 , \b_in$30 , clk);
   input [7:0] a_in;
   wire [7:0] a_in;
-  wire [7:0] \a_in$106 ;
-  wire [7:0] \a_in$15 ;
-  wire [7:0] \a_in$22 ;
-  input [7:0] \a_in$29 ;
-  wire [7:0] \a_in$29 ;
-  wire [7:0] \a_in$36 ;
-  wire [7:0] \a_in$43 ;
-  wire [7:0] \a_in$50 ;
-  input [7:0] \a_in$57 ;
-  wire [7:0] \a_in$57 ;
+  wire [7:0] \a_in$10 ;
+  wire [7:0] \a_in$100 ;
+  input [7:0] \a_in$109 ;
+  wire [7:0] \a_in$109 ;
+  wire [7:0] \a_in$118 ;
+  wire [7:0] \a_in$127 ;
+  wire [7:0] \a_in$136 ;
+  wire [7:0] \a_in$19 ;
+  wire [7:0] \a_in$28 ;
+  input [7:0] \a_in$37 ;
+  wire [7:0] \a_in$37 ;
+  wire [7:0] \a_in$46 ;
+  wire [7:0] \a_in$55 ;
   wire [7:0] \a_in$64 ;
-  wire [7:0] \a_in$71 ;
-  wire [7:0] \a_in$78 ;
-  wire [7:0] \a_in$8 ;
-  input [7:0] \a_in$85 ;
-  wire [7:0] \a_in$85 ;
-  wire [7:0] \a_in$92 ;
-  wire [7:0] \a_in$99 ;
+  input [7:0] \a_in$73 ;
+  wire [7:0] \a_in$73 ;
+  wire [7:0] \a_in$82 ;
+  wire [7:0] \a_in$91 ;
   wire [7:0] a_in__0;
   wire [7:0] a_in__1;
   wire [7:0] a_in__2;
   wire [7:0] a_in__3;
   wire [7:0] a_out;
-  wire [7:0] \a_out$100 ;
-  wire [7:0] \a_out$107 ;
-  wire [7:0] \a_out$16 ;
-  wire [7:0] \a_out$23 ;
-  wire [7:0] \a_out$37 ;
-  wire [7:0] \a_out$44 ;
-  wire [7:0] \a_out$51 ;
+  wire [7:0] \a_out$101 ;
+  wire [7:0] \a_out$119 ;
+  wire [7:0] \a_out$128 ;
+  wire [7:0] \a_out$137 ;
+  wire [7:0] \a_out$20 ;
+  wire [7:0] \a_out$29 ;
+  wire [7:0] \a_out$47 ;
+  wire [7:0] \a_out$56 ;
   wire [7:0] \a_out$65 ;
-  wire [7:0] \a_out$72 ;
-  wire [7:0] \a_out$79 ;
-  wire [7:0] \a_out$93 ;
-  wire [31:0] acc;
-  wire [31:0] \acc$105 ;
-  wire [31:0] \acc$112 ;
-  wire [31:0] \acc$14 ;
-  wire [31:0] \acc$21 ;
-  wire [31:0] \acc$28 ;
-  wire [31:0] \acc$35 ;
-  wire [31:0] \acc$42 ;
-  wire [31:0] \acc$49 ;
-  wire [31:0] \acc$56 ;
-  wire [31:0] \acc$63 ;
-  wire [31:0] \acc$70 ;
-  wire [31:0] \acc$77 ;
-  wire [31:0] \acc$84 ;
-  wire [31:0] \acc$91 ;
-  wire [31:0] \acc$98 ;
-  output [31:0] acc__0__0;
-  wire [31:0] acc__0__0;
-  output [31:0] acc__0__1;
-  wire [31:0] acc__0__1;
-  output [31:0] acc__0__2;
-  wire [31:0] acc__0__2;
-  output [31:0] acc__0__3;
-  wire [31:0] acc__0__3;
-  output [31:0] acc__1__0;
-  wire [31:0] acc__1__0;
-  output [31:0] acc__1__1;
-  wire [31:0] acc__1__1;
-  output [31:0] acc__1__2;
-  wire [31:0] acc__1__2;
-  output [31:0] acc__1__3;
-  wire [31:0] acc__1__3;
-  output [31:0] acc__2__0;
-  wire [31:0] acc__2__0;
-  output [31:0] acc__2__1;
-  wire [31:0] acc__2__1;
-  output [31:0] acc__2__2;
-  wire [31:0] acc__2__2;
-  output [31:0] acc__2__3;
-  wire [31:0] acc__2__3;
-  output [31:0] acc__3__0;
-  wire [31:0] acc__3__0;
-  output [31:0] acc__3__1;
-  wire [31:0] acc__3__1;
-  output [31:0] acc__3__2;
-  wire [31:0] acc__3__2;
-  output [31:0] acc__3__3;
-  wire [31:0] acc__3__3;
+  wire [7:0] \a_out$83 ;
+  wire [7:0] \a_out$92 ;
   input [7:0] b_in;
   wire [7:0] b_in;
-  input [7:0] \b_in$10 ;
-  wire [7:0] \b_in$10 ;
-  wire [7:0] \b_in$101 ;
-  wire [7:0] \b_in$108 ;
-  input [7:0] \b_in$17 ;
-  wire [7:0] \b_in$17 ;
-  input [7:0] \b_in$24 ;
-  wire [7:0] \b_in$24 ;
-  wire [7:0] \b_in$31 ;
-  wire [7:0] \b_in$38 ;
-  wire [7:0] \b_in$45 ;
-  wire [7:0] \b_in$52 ;
-  wire [7:0] \b_in$59 ;
+  wire [7:0] \b_in$102 ;
+  wire [7:0] \b_in$111 ;
+  input [7:0] \b_in$12 ;
+  wire [7:0] \b_in$12 ;
+  wire [7:0] \b_in$120 ;
+  wire [7:0] \b_in$129 ;
+  wire [7:0] \b_in$138 ;
+  input [7:0] \b_in$21 ;
+  wire [7:0] \b_in$21 ;
+  input [7:0] \b_in$30 ;
+  wire [7:0] \b_in$30 ;
+  wire [7:0] \b_in$39 ;
+  wire [7:0] \b_in$48 ;
+  wire [7:0] \b_in$57 ;
   wire [7:0] \b_in$66 ;
-  wire [7:0] \b_in$73 ;
-  wire [7:0] \b_in$80 ;
-  wire [7:0] \b_in$87 ;
-  wire [7:0] \b_in$94 ;
+  wire [7:0] \b_in$75 ;
+  wire [7:0] \b_in$84 ;
+  wire [7:0] \b_in$93 ;
   wire [7:0] b_in__0;
   wire [7:0] b_in__1;
   wire [7:0] b_in__2;
   wire [7:0] b_in__3;
   wire [7:0] b_out;
-  wire [7:0] \b_out$102 ;
-  wire [7:0] \b_out$109 ;
-  wire [7:0] \b_out$39 ;
-  wire [7:0] \b_out$46 ;
-  wire [7:0] \b_out$53 ;
-  wire [7:0] \b_out$60 ;
+  wire [7:0] \b_out$103 ;
+  wire [7:0] \b_out$112 ;
+  wire [7:0] \b_out$121 ;
+  wire [7:0] \b_out$130 ;
+  wire [7:0] \b_out$139 ;
+  wire [7:0] \b_out$49 ;
+  wire [7:0] \b_out$58 ;
   wire [7:0] \b_out$67 ;
-  wire [7:0] \b_out$74 ;
-  wire [7:0] \b_out$81 ;
-  wire [7:0] \b_out$88 ;
-  wire [7:0] \b_out$95 ;
+  wire [7:0] \b_out$76 ;
+  wire [7:0] \b_out$85 ;
+  wire [7:0] \b_out$94 ;
   input clk;
   wire clk;
   input clr;
   wire clr;
-  wire \clr$103 ;
-  wire \clr$110 ;
-  wire \clr$12 ;
-  wire \clr$19 ;
-  wire \clr$26 ;
-  wire \clr$33 ;
-  wire \clr$40 ;
-  wire \clr$47 ;
-  wire \clr$5 ;
-  wire \clr$54 ;
+  wire \clr$106 ;
+  wire \clr$115 ;
+  wire \clr$124 ;
+  wire \clr$133 ;
+  wire \clr$142 ;
+  wire \clr$16 ;
+  wire \clr$25 ;
+  wire \clr$34 ;
+  wire \clr$43 ;
+  wire \clr$52 ;
   wire \clr$61 ;
-  wire \clr$68 ;
-  wire \clr$75 ;
-  wire \clr$82 ;
-  wire \clr$89 ;
-  wire \clr$96 ;
+  wire \clr$7 ;
+  wire \clr$70 ;
+  wire \clr$79 ;
+  wire \clr$88 ;
+  wire \clr$97 ;
+  input last_in;
+  wire last_in;
+  wire \last_in$104 ;
+  input \last_in$113 ;
+  wire \last_in$113 ;
+  wire \last_in$122 ;
+  wire \last_in$131 ;
+  wire \last_in$14 ;
+  wire \last_in$140 ;
+  wire \last_in$23 ;
+  wire \last_in$32 ;
+  input \last_in$41 ;
+  wire \last_in$41 ;
+  wire \last_in$50 ;
+  wire \last_in$59 ;
+  wire \last_in$68 ;
+  input \last_in$77 ;
+  wire \last_in$77 ;
+  wire \last_in$86 ;
+  wire \last_in$95 ;
+  wire last_in__0;
+  wire last_in__1;
+  wire last_in__2;
+  wire last_in__3;
+  wire last_out;
+  wire \last_out$105 ;
+  wire \last_out$123 ;
+  wire \last_out$132 ;
+  wire \last_out$141 ;
+  wire \last_out$24 ;
+  wire \last_out$33 ;
+  wire \last_out$51 ;
+  wire \last_out$60 ;
+  wire \last_out$69 ;
+  wire \last_out$87 ;
+  wire \last_out$96 ;
+  wire [31:0] res;
+  wire [31:0] \res$108 ;
+  wire [31:0] \res$117 ;
+  wire [31:0] \res$126 ;
+  wire [31:0] \res$135 ;
+  wire [31:0] \res$144 ;
+  wire [31:0] \res$18 ;
+  wire [31:0] \res$27 ;
+  wire [31:0] \res$36 ;
+  wire [31:0] \res$45 ;
+  wire [31:0] \res$54 ;
+  wire [31:0] \res$63 ;
+  wire [31:0] \res$72 ;
+  wire [31:0] \res$81 ;
+  wire [31:0] \res$90 ;
+  wire [31:0] \res$99 ;
+  output [31:0] res__0__0;
+  wire [31:0] res__0__0;
+  output [31:0] res__0__1;
+  wire [31:0] res__0__1;
+  output [31:0] res__0__2;
+  wire [31:0] res__0__2;
+  output [31:0] res__0__3;
+  wire [31:0] res__0__3;
+  output [31:0] res__1__0;
+  wire [31:0] res__1__0;
+  output [31:0] res__1__1;
+  wire [31:0] res__1__1;
+  output [31:0] res__1__2;
+  wire [31:0] res__1__2;
+  output [31:0] res__1__3;
+  wire [31:0] res__1__3;
+  output [31:0] res__2__0;
+  wire [31:0] res__2__0;
+  output [31:0] res__2__1;
+  wire [31:0] res__2__1;
+  output [31:0] res__2__2;
+  wire [31:0] res__2__2;
+  output [31:0] res__2__3;
+  wire [31:0] res__2__3;
+  output [31:0] res__3__0;
+  wire [31:0] res__3__0;
+  output [31:0] res__3__1;
+  wire [31:0] res__3__1;
+  output [31:0] res__3__2;
+  wire [31:0] res__3__2;
+  output [31:0] res__3__3;
+  wire [31:0] res__3__3;
   input rst;
   wire rst;
   \hwcnn_top.array.pe_0_0  pe_0_0 (
     .a_in(a_in),
-    .a_out(\a_in$8 ),
-    .acc(acc__0__0),
+    .a_out(\a_in$10 ),
     .b_in(b_in),
-    .b_out(\b_in$31 ),
+    .b_out(\b_in$39 ),
     .clk(clk),
     .clr(clr),
+    .last_in(last_in),
+    .last_out(\last_in$14 ),
+    .res(res__0__0),
     .rst(rst)
   );
   \hwcnn_top.array.pe_0_1  pe_0_1 (
-    .a_in(\a_in$8 ),
-    .a_out(\a_in$15 ),
-    .acc(acc__0__1),
-    .b_in(\b_in$10 ),
-    .b_out(\b_in$38 ),
+    .a_in(\a_in$10 ),
+    .a_out(\a_in$19 ),
+    .b_in(\b_in$12 ),
+    .b_out(\b_in$48 ),
     .clk(clk),
     .clr(clr),
+    .last_in(\last_in$14 ),
+    .last_out(\last_in$23 ),
+    .res(res__0__1),
     .rst(rst)
   );
   \hwcnn_top.array.pe_0_2  pe_0_2 (
-    .a_in(\a_in$15 ),
-    .a_out(\a_in$22 ),
-    .acc(acc__0__2),
-    .b_in(\b_in$17 ),
-    .b_out(\b_in$45 ),
+    .a_in(\a_in$19 ),
+    .a_out(\a_in$28 ),
+    .b_in(\b_in$21 ),
+    .b_out(\b_in$57 ),
     .clk(clk),
     .clr(clr),
+    .last_in(\last_in$23 ),
+    .last_out(\last_in$32 ),
+    .res(res__0__2),
     .rst(rst)
   );
   \hwcnn_top.array.pe_0_3  pe_0_3 (
-    .a_in(\a_in$22 ),
-    .acc(acc__0__3),
-    .b_in(\b_in$24 ),
-    .b_out(\b_in$52 ),
-    .clk(clk),
-    .clr(clr),
-    .rst(rst)
-  );
-  \hwcnn_top.array.pe_1_0  pe_1_0 (
-    .a_in(\a_in$29 ),
-    .a_out(\a_in$36 ),
-    .acc(acc__1__0),
-    .b_in(\b_in$31 ),
-    .b_out(\b_in$59 ),
-    .clk(clk),
-    .clr(clr),
-    .rst(rst)
-  );
-  \hwcnn_top.array.pe_1_1  pe_1_1 (
-    .a_in(\a_in$36 ),
-    .a_out(\a_in$43 ),
-    .acc(acc__1__1),
-    .b_in(\b_in$38 ),
+    .a_in(\a_in$28 ),
+    .b_in(\b_in$30 ),
     .b_out(\b_in$66 ),
     .clk(clk),
     .clr(clr),
+    .last_in(\last_in$32 ),
+    .res(res__0__3),
+    .rst(rst)
+  );
+  \hwcnn_top.array.pe_1_0  pe_1_0 (
+    .a_in(\a_in$37 ),
+    .a_out(\a_in$46 ),
+    .b_in(\b_in$39 ),
+    .b_out(\b_in$75 ),
+    .clk(clk),
+    .clr(clr),
+    .last_in(\last_in$41 ),
+    .last_out(\last_in$50 ),
+    .res(res__1__0),
+    .rst(rst)
+  );
+  \hwcnn_top.array.pe_1_1  pe_1_1 (
+    .a_in(\a_in$46 ),
+    .a_out(\a_in$55 ),
+    .b_in(\b_in$48 ),
+    .b_out(\b_in$84 ),
+    .clk(clk),
+    .clr(clr),
+    .last_in(\last_in$50 ),
+    .last_out(\last_in$59 ),
+    .res(res__1__1),
     .rst(rst)
   );
   \hwcnn_top.array.pe_1_2  pe_1_2 (
-    .a_in(\a_in$43 ),
-    .a_out(\a_in$50 ),
-    .acc(acc__1__2),
-    .b_in(\b_in$45 ),
-    .b_out(\b_in$73 ),
+    .a_in(\a_in$55 ),
+    .a_out(\a_in$64 ),
+    .b_in(\b_in$57 ),
+    .b_out(\b_in$93 ),
     .clk(clk),
     .clr(clr),
+    .last_in(\last_in$59 ),
+    .last_out(\last_in$68 ),
+    .res(res__1__2),
     .rst(rst)
   );
   \hwcnn_top.array.pe_1_3  pe_1_3 (
-    .a_in(\a_in$50 ),
-    .acc(acc__1__3),
-    .b_in(\b_in$52 ),
-    .b_out(\b_in$80 ),
+    .a_in(\a_in$64 ),
+    .b_in(\b_in$66 ),
+    .b_out(\b_in$102 ),
     .clk(clk),
     .clr(clr),
+    .last_in(\last_in$68 ),
+    .res(res__1__3),
     .rst(rst)
   );
   \hwcnn_top.array.pe_2_0  pe_2_0 (
-    .a_in(\a_in$57 ),
-    .a_out(\a_in$64 ),
-    .acc(acc__2__0),
-    .b_in(\b_in$59 ),
-    .b_out(\b_in$87 ),
+    .a_in(\a_in$73 ),
+    .a_out(\a_in$82 ),
+    .b_in(\b_in$75 ),
+    .b_out(\b_in$111 ),
     .clk(clk),
     .clr(clr),
+    .last_in(\last_in$77 ),
+    .last_out(\last_in$86 ),
+    .res(res__2__0),
     .rst(rst)
   );
   \hwcnn_top.array.pe_2_1  pe_2_1 (
-    .a_in(\a_in$64 ),
-    .a_out(\a_in$71 ),
-    .acc(acc__2__1),
-    .b_in(\b_in$66 ),
-    .b_out(\b_in$94 ),
+    .a_in(\a_in$82 ),
+    .a_out(\a_in$91 ),
+    .b_in(\b_in$84 ),
+    .b_out(\b_in$120 ),
     .clk(clk),
     .clr(clr),
+    .last_in(\last_in$86 ),
+    .last_out(\last_in$95 ),
+    .res(res__2__1),
     .rst(rst)
   );
   \hwcnn_top.array.pe_2_2  pe_2_2 (
-    .a_in(\a_in$71 ),
-    .a_out(\a_in$78 ),
-    .acc(acc__2__2),
-    .b_in(\b_in$73 ),
-    .b_out(\b_in$101 ),
+    .a_in(\a_in$91 ),
+    .a_out(\a_in$100 ),
+    .b_in(\b_in$93 ),
+    .b_out(\b_in$129 ),
     .clk(clk),
     .clr(clr),
+    .last_in(\last_in$95 ),
+    .last_out(\last_in$104 ),
+    .res(res__2__2),
     .rst(rst)
   );
   \hwcnn_top.array.pe_2_3  pe_2_3 (
-    .a_in(\a_in$78 ),
-    .acc(acc__2__3),
-    .b_in(\b_in$80 ),
-    .b_out(\b_in$108 ),
+    .a_in(\a_in$100 ),
+    .b_in(\b_in$102 ),
+    .b_out(\b_in$138 ),
     .clk(clk),
     .clr(clr),
+    .last_in(\last_in$104 ),
+    .res(res__2__3),
     .rst(rst)
   );
   \hwcnn_top.array.pe_3_0  pe_3_0 (
-    .a_in(\a_in$85 ),
-    .a_out(\a_in$92 ),
-    .acc(acc__3__0),
-    .b_in(\b_in$87 ),
+    .a_in(\a_in$109 ),
+    .a_out(\a_in$118 ),
+    .b_in(\b_in$111 ),
     .clk(clk),
     .clr(clr),
+    .last_in(\last_in$113 ),
+    .last_out(\last_in$122 ),
+    .res(res__3__0),
     .rst(rst)
   );
   \hwcnn_top.array.pe_3_1  pe_3_1 (
-    .a_in(\a_in$92 ),
-    .a_out(\a_in$99 ),
-    .acc(acc__3__1),
-    .b_in(\b_in$94 ),
+    .a_in(\a_in$118 ),
+    .a_out(\a_in$127 ),
+    .b_in(\b_in$120 ),
     .clk(clk),
     .clr(clr),
+    .last_in(\last_in$122 ),
+    .last_out(\last_in$131 ),
+    .res(res__3__1),
     .rst(rst)
   );
   \hwcnn_top.array.pe_3_2  pe_3_2 (
-    .a_in(\a_in$99 ),
-    .a_out(\a_in$106 ),
-    .acc(acc__3__2),
-    .b_in(\b_in$101 ),
+    .a_in(\a_in$127 ),
+    .a_out(\a_in$136 ),
+    .b_in(\b_in$129 ),
     .clk(clk),
     .clr(clr),
+    .last_in(\last_in$131 ),
+    .last_out(\last_in$140 ),
+    .res(res__3__2),
     .rst(rst)
   );
   \hwcnn_top.array.pe_3_3  pe_3_3 (
-    .a_in(\a_in$106 ),
-    .acc(acc__3__3),
-    .b_in(\b_in$108 ),
+    .a_in(\a_in$136 ),
+    .b_in(\b_in$138 ),
     .clk(clk),
     .clr(clr),
+    .last_in(\last_in$140 ),
+    .res(res__3__3),
     .rst(rst)
   );
   assign a_in__0 = a_in;
   assign b_in__0 = b_in;
-  assign \clr$5  = clr;
-  assign acc = acc__0__0;
-  assign a_out = \a_in$8 ;
-  assign b_in__1 = \b_in$10 ;
-  assign \clr$12  = clr;
-  assign \acc$14  = acc__0__1;
-  assign \a_out$16  = \a_in$15 ;
-  assign b_in__2 = \b_in$17 ;
-  assign \clr$19  = clr;
-  assign \acc$21  = acc__0__2;
-  assign \a_out$23  = \a_in$22 ;
-  assign b_in__3 = \b_in$24 ;
-  assign \clr$26  = clr;
-  assign \acc$28  = acc__0__3;
-  assign a_in__1 = \a_in$29 ;
-  assign b_out = \b_in$31 ;
-  assign \clr$33  = clr;
-  assign \acc$35  = acc__1__0;
-  assign \a_out$37  = \a_in$36 ;
-  assign \b_out$39  = \b_in$38 ;
-  assign \clr$40  = clr;
-  assign \acc$42  = acc__1__1;
-  assign \a_out$44  = \a_in$43 ;
-  assign \b_out$46  = \b_in$45 ;
-  assign \clr$47  = clr;
-  assign \acc$49  = acc__1__2;
-  assign \a_out$51  = \a_in$50 ;
-  assign \b_out$53  = \b_in$52 ;
-  assign \clr$54  = clr;
-  assign \acc$56  = acc__1__3;
-  assign a_in__2 = \a_in$57 ;
-  assign \b_out$60  = \b_in$59 ;
+  assign last_in__0 = last_in;
+  assign \clr$7  = clr;
+  assign res = res__0__0;
+  assign a_out = \a_in$10 ;
+  assign b_in__1 = \b_in$12 ;
+  assign last_out = \last_in$14 ;
+  assign \clr$16  = clr;
+  assign \res$18  = res__0__1;
+  assign \a_out$20  = \a_in$19 ;
+  assign b_in__2 = \b_in$21 ;
+  assign \last_out$24  = \last_in$23 ;
+  assign \clr$25  = clr;
+  assign \res$27  = res__0__2;
+  assign \a_out$29  = \a_in$28 ;
+  assign b_in__3 = \b_in$30 ;
+  assign \last_out$33  = \last_in$32 ;
+  assign \clr$34  = clr;
+  assign \res$36  = res__0__3;
+  assign a_in__1 = \a_in$37 ;
+  assign b_out = \b_in$39 ;
+  assign last_in__1 = \last_in$41 ;
+  assign \clr$43  = clr;
+  assign \res$45  = res__1__0;
+  assign \a_out$47  = \a_in$46 ;
+  assign \b_out$49  = \b_in$48 ;
+  assign \last_out$51  = \last_in$50 ;
+  assign \clr$52  = clr;
+  assign \res$54  = res__1__1;
+  assign \a_out$56  = \a_in$55 ;
+  assign \b_out$58  = \b_in$57 ;
+  assign \last_out$60  = \last_in$59 ;
   assign \clr$61  = clr;
-  assign \acc$63  = acc__2__0;
+  assign \res$63  = res__1__2;
   assign \a_out$65  = \a_in$64 ;
   assign \b_out$67  = \b_in$66 ;
-  assign \clr$68  = clr;
-  assign \acc$70  = acc__2__1;
-  assign \a_out$72  = \a_in$71 ;
-  assign \b_out$74  = \b_in$73 ;
-  assign \clr$75  = clr;
-  assign \acc$77  = acc__2__2;
-  assign \a_out$79  = \a_in$78 ;
-  assign \b_out$81  = \b_in$80 ;
-  assign \clr$82  = clr;
-  assign \acc$84  = acc__2__3;
-  assign a_in__3 = \a_in$85 ;
-  assign \b_out$88  = \b_in$87 ;
-  assign \clr$89  = clr;
-  assign \acc$91  = acc__3__0;
-  assign \a_out$93  = \a_in$92 ;
-  assign \b_out$95  = \b_in$94 ;
-  assign \clr$96  = clr;
-  assign \acc$98  = acc__3__1;
-  assign \a_out$100  = \a_in$99 ;
-  assign \b_out$102  = \b_in$101 ;
-  assign \clr$103  = clr;
-  assign \acc$105  = acc__3__2;
-  assign \a_out$107  = \a_in$106 ;
-  assign \b_out$109  = \b_in$108 ;
-  assign \clr$110  = clr;
-  assign \acc$112  = acc__3__3;
+  assign \last_out$69  = \last_in$68 ;
+  assign \clr$70  = clr;
+  assign \res$72  = res__1__3;
+  assign a_in__2 = \a_in$73 ;
+  assign \b_out$76  = \b_in$75 ;
+  assign last_in__2 = \last_in$77 ;
+  assign \clr$79  = clr;
+  assign \res$81  = res__2__0;
+  assign \a_out$83  = \a_in$82 ;
+  assign \b_out$85  = \b_in$84 ;
+  assign \last_out$87  = \last_in$86 ;
+  assign \clr$88  = clr;
+  assign \res$90  = res__2__1;
+  assign \a_out$92  = \a_in$91 ;
+  assign \b_out$94  = \b_in$93 ;
+  assign \last_out$96  = \last_in$95 ;
+  assign \clr$97  = clr;
+  assign \res$99  = res__2__2;
+  assign \a_out$101  = \a_in$100 ;
+  assign \b_out$103  = \b_in$102 ;
+  assign \last_out$105  = \last_in$104 ;
+  assign \clr$106  = clr;
+  assign \res$108  = res__2__3;
+  assign a_in__3 = \a_in$109 ;
+  assign \b_out$112  = \b_in$111 ;
+  assign last_in__3 = \last_in$113 ;
+  assign \clr$115  = clr;
+  assign \res$117  = res__3__0;
+  assign \a_out$119  = \a_in$118 ;
+  assign \b_out$121  = \b_in$120 ;
+  assign \last_out$123  = \last_in$122 ;
+  assign \clr$124  = clr;
+  assign \res$126  = res__3__1;
+  assign \a_out$128  = \a_in$127 ;
+  assign \b_out$130  = \b_in$129 ;
+  assign \last_out$132  = \last_in$131 ;
+  assign \clr$133  = clr;
+  assign \res$135  = res__3__2;
+  assign \a_out$137  = \a_in$136 ;
+  assign \b_out$139  = \b_in$138 ;
+  assign \last_out$141  = \last_in$140 ;
+  assign \clr$142  = clr;
+  assign \res$144  = res__3__3;
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.array.pe_0_0 (rst, a_in, b_in, clr, a_out, b_out, acc, clk);
+module \hwcnn_top.array.pe_0_0 (rst, a_in, b_in, last_in, clr, a_out, b_out, last_out, res, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$2  = 0;
   wire [15:0] \$1 ;
   wire [32:0] \$2 ;
-  reg [7:0] \$3 ;
-  reg [7:0] \$4 ;
-  reg [31:0] \$5 ;
+  wire [15:0] \$3 ;
+  wire [32:0] \$4 ;
+  reg [7:0] \$5 ;
+  reg [7:0] \$6 ;
+  reg \$7 ;
+  reg [31:0] \$8 ;
+  reg [31:0] \$9 ;
   input [7:0] a_in;
   wire [7:0] a_in;
   output [7:0] a_out;
   reg [7:0] a_out = 8'h00;
-  output [31:0] acc;
   reg [31:0] acc = 32'd0;
   input [7:0] b_in;
   wire [7:0] b_in;
@@ -1260,57 +1482,92 @@ module \hwcnn_top.array.pe_0_0 (rst, a_in, b_in, clr, a_out, b_out, acc, clk);
   wire clk;
   input clr;
   wire clr;
+  input last_in;
+  wire last_in;
+  output last_out;
+  reg last_out = 1'h0;
+  output [31:0] res;
+  reg [31:0] res = 32'd0;
   input rst;
   wire rst;
-  always @(posedge clk)
-    b_out <= \$4 ;
-  always @(posedge clk)
-    acc <= \$5 ;
   assign \$1  = $signed(a_in) * $signed(b_in);
   assign \$2  = $signed(acc) + $signed(\$1 );
+  assign \$3  = $signed(a_in) * $signed(b_in);
+  assign \$4  = $signed(acc) + $signed(\$3 );
   always @(posedge clk)
-    a_out <= \$3 ;
+    a_out <= \$5 ;
+  always @(posedge clk)
+    b_out <= \$6 ;
+  always @(posedge clk)
+    last_out <= \$7 ;
+  always @(posedge clk)
+    acc <= \$8 ;
+  always @(posedge clk)
+    res <= \$9 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$4  = b_in;
+    \$5  = a_in;
     if (rst) begin
-      \$4  = 8'h00;
+      \$5  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$6  = b_in;
+    if (rst) begin
+      \$6  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$7  = last_in;
+    if (rst) begin
+      \$7  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     (* full_case = 32'd1 *)
     if (clr) begin
-      \$5  = 32'd0;
+      \$8  = 32'd0;
+    end else if (last_in) begin
+      \$8  = 32'd0;
     end else begin
-      \$5  = \$2 [31:0];
+      \$8  = \$4 [31:0];
     end
     if (rst) begin
-      \$5  = 32'd0;
+      \$8  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$3  = a_in;
+    \$9  = res;
+    if (clr) begin
+    end else if (last_in) begin
+      \$9  = \$2 [31:0];
+    end
     if (rst) begin
-      \$3  = 8'h00;
+      \$9  = 32'd0;
     end
   end
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.array.pe_0_1 (rst, clr, a_in, a_out, b_out, acc, b_in, clk);
+module \hwcnn_top.array.pe_0_1 (rst, clr, a_in, last_in, a_out, b_out, last_out, res, b_in, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$3  = 0;
   wire [15:0] \$1 ;
   wire [32:0] \$2 ;
-  reg [7:0] \$3 ;
-  reg [7:0] \$4 ;
-  reg [31:0] \$5 ;
+  wire [15:0] \$3 ;
+  wire [32:0] \$4 ;
+  reg [7:0] \$5 ;
+  reg [7:0] \$6 ;
+  reg \$7 ;
+  reg [31:0] \$8 ;
+  reg [31:0] \$9 ;
   input [7:0] a_in;
   wire [7:0] a_in;
   output [7:0] a_out;
   reg [7:0] a_out = 8'h00;
-  output [31:0] acc;
   reg [31:0] acc = 32'd0;
   input [7:0] b_in;
   wire [7:0] b_in;
@@ -1320,57 +1577,92 @@ module \hwcnn_top.array.pe_0_1 (rst, clr, a_in, a_out, b_out, acc, b_in, clk);
   wire clk;
   input clr;
   wire clr;
+  input last_in;
+  wire last_in;
+  output last_out;
+  reg last_out = 1'h0;
+  output [31:0] res;
+  reg [31:0] res = 32'd0;
   input rst;
   wire rst;
-  always @(posedge clk)
-    b_out <= \$4 ;
-  always @(posedge clk)
-    acc <= \$5 ;
   assign \$1  = $signed(a_in) * $signed(b_in);
   assign \$2  = $signed(acc) + $signed(\$1 );
+  assign \$3  = $signed(a_in) * $signed(b_in);
+  assign \$4  = $signed(acc) + $signed(\$3 );
   always @(posedge clk)
-    a_out <= \$3 ;
+    a_out <= \$5 ;
+  always @(posedge clk)
+    b_out <= \$6 ;
+  always @(posedge clk)
+    last_out <= \$7 ;
+  always @(posedge clk)
+    acc <= \$8 ;
+  always @(posedge clk)
+    res <= \$9 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$4  = b_in;
+    \$5  = a_in;
     if (rst) begin
-      \$4  = 8'h00;
+      \$5  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$6  = b_in;
+    if (rst) begin
+      \$6  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$7  = last_in;
+    if (rst) begin
+      \$7  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     (* full_case = 32'd1 *)
     if (clr) begin
-      \$5  = 32'd0;
+      \$8  = 32'd0;
+    end else if (last_in) begin
+      \$8  = 32'd0;
     end else begin
-      \$5  = \$2 [31:0];
+      \$8  = \$4 [31:0];
     end
     if (rst) begin
-      \$5  = 32'd0;
+      \$8  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$3  = a_in;
+    \$9  = res;
+    if (clr) begin
+    end else if (last_in) begin
+      \$9  = \$2 [31:0];
+    end
     if (rst) begin
-      \$3  = 8'h00;
+      \$9  = 32'd0;
     end
   end
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.array.pe_0_2 (rst, clr, a_in, a_out, b_out, acc, b_in, clk);
+module \hwcnn_top.array.pe_0_2 (rst, clr, a_in, last_in, a_out, b_out, last_out, res, b_in, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$4  = 0;
   wire [15:0] \$1 ;
   wire [32:0] \$2 ;
-  reg [7:0] \$3 ;
-  reg [7:0] \$4 ;
-  reg [31:0] \$5 ;
+  wire [15:0] \$3 ;
+  wire [32:0] \$4 ;
+  reg [7:0] \$5 ;
+  reg [7:0] \$6 ;
+  reg \$7 ;
+  reg [31:0] \$8 ;
+  reg [31:0] \$9 ;
   input [7:0] a_in;
   wire [7:0] a_in;
   output [7:0] a_out;
   reg [7:0] a_out = 8'h00;
-  output [31:0] acc;
   reg [31:0] acc = 32'd0;
   input [7:0] b_in;
   wire [7:0] b_in;
@@ -1380,56 +1672,91 @@ module \hwcnn_top.array.pe_0_2 (rst, clr, a_in, a_out, b_out, acc, b_in, clk);
   wire clk;
   input clr;
   wire clr;
+  input last_in;
+  wire last_in;
+  output last_out;
+  reg last_out = 1'h0;
+  output [31:0] res;
+  reg [31:0] res = 32'd0;
   input rst;
   wire rst;
-  always @(posedge clk)
-    b_out <= \$4 ;
-  always @(posedge clk)
-    acc <= \$5 ;
   assign \$1  = $signed(a_in) * $signed(b_in);
   assign \$2  = $signed(acc) + $signed(\$1 );
+  assign \$3  = $signed(a_in) * $signed(b_in);
+  assign \$4  = $signed(acc) + $signed(\$3 );
   always @(posedge clk)
-    a_out <= \$3 ;
+    a_out <= \$5 ;
+  always @(posedge clk)
+    b_out <= \$6 ;
+  always @(posedge clk)
+    last_out <= \$7 ;
+  always @(posedge clk)
+    acc <= \$8 ;
+  always @(posedge clk)
+    res <= \$9 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$4  = b_in;
+    \$5  = a_in;
     if (rst) begin
-      \$4  = 8'h00;
+      \$5  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$6  = b_in;
+    if (rst) begin
+      \$6  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$7  = last_in;
+    if (rst) begin
+      \$7  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
     (* full_case = 32'd1 *)
     if (clr) begin
-      \$5  = 32'd0;
+      \$8  = 32'd0;
+    end else if (last_in) begin
+      \$8  = 32'd0;
     end else begin
-      \$5  = \$2 [31:0];
+      \$8  = \$4 [31:0];
     end
     if (rst) begin
-      \$5  = 32'd0;
+      \$8  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$3  = a_in;
+    \$9  = res;
+    if (clr) begin
+    end else if (last_in) begin
+      \$9  = \$2 [31:0];
+    end
     if (rst) begin
-      \$3  = 8'h00;
+      \$9  = 32'd0;
     end
   end
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.array.pe_0_3 (rst, clr, a_in, b_out, acc, b_in, clk);
+module \hwcnn_top.array.pe_0_3 (rst, clr, a_in, last_in, b_out, res, b_in, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$5  = 0;
   wire [15:0] \$1 ;
   wire [32:0] \$2 ;
-  reg [7:0] \$3 ;
-  reg [7:0] \$4 ;
-  reg [31:0] \$5 ;
+  wire [15:0] \$3 ;
+  wire [32:0] \$4 ;
+  reg [7:0] \$5 ;
+  reg [7:0] \$6 ;
+  reg \$7 ;
+  reg [31:0] \$8 ;
+  reg [31:0] \$9 ;
   input [7:0] a_in;
   wire [7:0] a_in;
   reg [7:0] a_out = 8'h00;
-  output [31:0] acc;
   reg [31:0] acc = 32'd0;
   input [7:0] b_in;
   wire [7:0] b_in;
@@ -1439,57 +1766,91 @@ module \hwcnn_top.array.pe_0_3 (rst, clr, a_in, b_out, acc, b_in, clk);
   wire clk;
   input clr;
   wire clr;
+  input last_in;
+  wire last_in;
+  reg last_out = 1'h0;
+  output [31:0] res;
+  reg [31:0] res = 32'd0;
   input rst;
   wire rst;
-  always @(posedge clk)
-    b_out <= \$4 ;
-  always @(posedge clk)
-    acc <= \$5 ;
   assign \$1  = $signed(a_in) * $signed(b_in);
   assign \$2  = $signed(acc) + $signed(\$1 );
+  assign \$3  = $signed(a_in) * $signed(b_in);
+  assign \$4  = $signed(acc) + $signed(\$3 );
   always @(posedge clk)
-    a_out <= \$3 ;
+    a_out <= \$5 ;
+  always @(posedge clk)
+    b_out <= \$6 ;
+  always @(posedge clk)
+    last_out <= \$7 ;
+  always @(posedge clk)
+    acc <= \$8 ;
+  always @(posedge clk)
+    res <= \$9 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$4  = b_in;
+    \$5  = a_in;
     if (rst) begin
-      \$4  = 8'h00;
+      \$5  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$6  = b_in;
+    if (rst) begin
+      \$6  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$7  = last_in;
+    if (rst) begin
+      \$7  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
     (* full_case = 32'd1 *)
     if (clr) begin
-      \$5  = 32'd0;
+      \$8  = 32'd0;
+    end else if (last_in) begin
+      \$8  = 32'd0;
     end else begin
-      \$5  = \$2 [31:0];
+      \$8  = \$4 [31:0];
     end
     if (rst) begin
-      \$5  = 32'd0;
+      \$8  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$3  = a_in;
+    \$9  = res;
+    if (clr) begin
+    end else if (last_in) begin
+      \$9  = \$2 [31:0];
+    end
     if (rst) begin
-      \$3  = 8'h00;
+      \$9  = 32'd0;
     end
   end
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.array.pe_1_0 (rst, clr, b_in, a_out, b_out, acc, a_in, clk);
+module \hwcnn_top.array.pe_1_0 (rst, clr, b_in, a_out, b_out, last_out, res, a_in, last_in, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$6  = 0;
   wire [15:0] \$1 ;
   wire [32:0] \$2 ;
-  reg [7:0] \$3 ;
-  reg [7:0] \$4 ;
-  reg [31:0] \$5 ;
+  wire [15:0] \$3 ;
+  wire [32:0] \$4 ;
+  reg [7:0] \$5 ;
+  reg [7:0] \$6 ;
+  reg \$7 ;
+  reg [31:0] \$8 ;
+  reg [31:0] \$9 ;
   input [7:0] a_in;
   wire [7:0] a_in;
   output [7:0] a_out;
   reg [7:0] a_out = 8'h00;
-  output [31:0] acc;
   reg [31:0] acc = 32'd0;
   input [7:0] b_in;
   wire [7:0] b_in;
@@ -1499,57 +1860,92 @@ module \hwcnn_top.array.pe_1_0 (rst, clr, b_in, a_out, b_out, acc, a_in, clk);
   wire clk;
   input clr;
   wire clr;
+  input last_in;
+  wire last_in;
+  output last_out;
+  reg last_out = 1'h0;
+  output [31:0] res;
+  reg [31:0] res = 32'd0;
   input rst;
   wire rst;
-  always @(posedge clk)
-    b_out <= \$4 ;
-  always @(posedge clk)
-    acc <= \$5 ;
   assign \$1  = $signed(a_in) * $signed(b_in);
   assign \$2  = $signed(acc) + $signed(\$1 );
+  assign \$3  = $signed(a_in) * $signed(b_in);
+  assign \$4  = $signed(acc) + $signed(\$3 );
   always @(posedge clk)
-    a_out <= \$3 ;
+    a_out <= \$5 ;
+  always @(posedge clk)
+    b_out <= \$6 ;
+  always @(posedge clk)
+    last_out <= \$7 ;
+  always @(posedge clk)
+    acc <= \$8 ;
+  always @(posedge clk)
+    res <= \$9 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$4  = b_in;
+    \$5  = a_in;
     if (rst) begin
-      \$4  = 8'h00;
+      \$5  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$6  = b_in;
+    if (rst) begin
+      \$6  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$7  = last_in;
+    if (rst) begin
+      \$7  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
     (* full_case = 32'd1 *)
     if (clr) begin
-      \$5  = 32'd0;
+      \$8  = 32'd0;
+    end else if (last_in) begin
+      \$8  = 32'd0;
     end else begin
-      \$5  = \$2 [31:0];
+      \$8  = \$4 [31:0];
     end
     if (rst) begin
-      \$5  = 32'd0;
+      \$8  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$3  = a_in;
+    \$9  = res;
+    if (clr) begin
+    end else if (last_in) begin
+      \$9  = \$2 [31:0];
+    end
     if (rst) begin
-      \$3  = 8'h00;
+      \$9  = 32'd0;
     end
   end
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.array.pe_1_1 (rst, clr, b_in, a_in, a_out, b_out, acc, clk);
+module \hwcnn_top.array.pe_1_1 (rst, clr, b_in, a_in, last_in, a_out, b_out, last_out, res, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$7  = 0;
   wire [15:0] \$1 ;
   wire [32:0] \$2 ;
-  reg [7:0] \$3 ;
-  reg [7:0] \$4 ;
-  reg [31:0] \$5 ;
+  wire [15:0] \$3 ;
+  wire [32:0] \$4 ;
+  reg [7:0] \$5 ;
+  reg [7:0] \$6 ;
+  reg \$7 ;
+  reg [31:0] \$8 ;
+  reg [31:0] \$9 ;
   input [7:0] a_in;
   wire [7:0] a_in;
   output [7:0] a_out;
   reg [7:0] a_out = 8'h00;
-  output [31:0] acc;
   reg [31:0] acc = 32'd0;
   input [7:0] b_in;
   wire [7:0] b_in;
@@ -1559,57 +1955,92 @@ module \hwcnn_top.array.pe_1_1 (rst, clr, b_in, a_in, a_out, b_out, acc, clk);
   wire clk;
   input clr;
   wire clr;
+  input last_in;
+  wire last_in;
+  output last_out;
+  reg last_out = 1'h0;
+  output [31:0] res;
+  reg [31:0] res = 32'd0;
   input rst;
   wire rst;
-  always @(posedge clk)
-    b_out <= \$4 ;
-  always @(posedge clk)
-    acc <= \$5 ;
   assign \$1  = $signed(a_in) * $signed(b_in);
   assign \$2  = $signed(acc) + $signed(\$1 );
+  assign \$3  = $signed(a_in) * $signed(b_in);
+  assign \$4  = $signed(acc) + $signed(\$3 );
   always @(posedge clk)
-    a_out <= \$3 ;
+    a_out <= \$5 ;
+  always @(posedge clk)
+    b_out <= \$6 ;
+  always @(posedge clk)
+    last_out <= \$7 ;
+  always @(posedge clk)
+    acc <= \$8 ;
+  always @(posedge clk)
+    res <= \$9 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$4  = b_in;
+    \$5  = a_in;
     if (rst) begin
-      \$4  = 8'h00;
+      \$5  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
+    \$6  = b_in;
+    if (rst) begin
+      \$6  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
+    \$7  = last_in;
+    if (rst) begin
+      \$7  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
     (* full_case = 32'd1 *)
     if (clr) begin
-      \$5  = 32'd0;
+      \$8  = 32'd0;
+    end else if (last_in) begin
+      \$8  = 32'd0;
     end else begin
-      \$5  = \$2 [31:0];
+      \$8  = \$4 [31:0];
     end
     if (rst) begin
-      \$5  = 32'd0;
+      \$8  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$3  = a_in;
+    \$9  = res;
+    if (clr) begin
+    end else if (last_in) begin
+      \$9  = \$2 [31:0];
+    end
     if (rst) begin
-      \$3  = 8'h00;
+      \$9  = 32'd0;
     end
   end
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.array.pe_1_2 (rst, clr, b_in, a_in, a_out, b_out, acc, clk);
+module \hwcnn_top.array.pe_1_2 (rst, clr, b_in, a_in, last_in, a_out, b_out, last_out, res, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$8  = 0;
   wire [15:0] \$1 ;
   wire [32:0] \$2 ;
-  reg [7:0] \$3 ;
-  reg [7:0] \$4 ;
-  reg [31:0] \$5 ;
+  wire [15:0] \$3 ;
+  wire [32:0] \$4 ;
+  reg [7:0] \$5 ;
+  reg [7:0] \$6 ;
+  reg \$7 ;
+  reg [31:0] \$8 ;
+  reg [31:0] \$9 ;
   input [7:0] a_in;
   wire [7:0] a_in;
   output [7:0] a_out;
   reg [7:0] a_out = 8'h00;
-  output [31:0] acc;
   reg [31:0] acc = 32'd0;
   input [7:0] b_in;
   wire [7:0] b_in;
@@ -1619,56 +2050,91 @@ module \hwcnn_top.array.pe_1_2 (rst, clr, b_in, a_in, a_out, b_out, acc, clk);
   wire clk;
   input clr;
   wire clr;
+  input last_in;
+  wire last_in;
+  output last_out;
+  reg last_out = 1'h0;
+  output [31:0] res;
+  reg [31:0] res = 32'd0;
   input rst;
   wire rst;
-  always @(posedge clk)
-    b_out <= \$4 ;
-  always @(posedge clk)
-    acc <= \$5 ;
   assign \$1  = $signed(a_in) * $signed(b_in);
   assign \$2  = $signed(acc) + $signed(\$1 );
+  assign \$3  = $signed(a_in) * $signed(b_in);
+  assign \$4  = $signed(acc) + $signed(\$3 );
   always @(posedge clk)
-    a_out <= \$3 ;
+    a_out <= \$5 ;
+  always @(posedge clk)
+    b_out <= \$6 ;
+  always @(posedge clk)
+    last_out <= \$7 ;
+  always @(posedge clk)
+    acc <= \$8 ;
+  always @(posedge clk)
+    res <= \$9 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$4  = b_in;
+    \$5  = a_in;
     if (rst) begin
-      \$4  = 8'h00;
+      \$5  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
+    \$6  = b_in;
+    if (rst) begin
+      \$6  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
+    \$7  = last_in;
+    if (rst) begin
+      \$7  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
     (* full_case = 32'd1 *)
     if (clr) begin
-      \$5  = 32'd0;
+      \$8  = 32'd0;
+    end else if (last_in) begin
+      \$8  = 32'd0;
     end else begin
-      \$5  = \$2 [31:0];
+      \$8  = \$4 [31:0];
     end
     if (rst) begin
-      \$5  = 32'd0;
+      \$8  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$3  = a_in;
+    \$9  = res;
+    if (clr) begin
+    end else if (last_in) begin
+      \$9  = \$2 [31:0];
+    end
     if (rst) begin
-      \$3  = 8'h00;
+      \$9  = 32'd0;
     end
   end
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.array.pe_1_3 (rst, clr, b_in, a_in, b_out, acc, clk);
+module \hwcnn_top.array.pe_1_3 (rst, clr, b_in, a_in, last_in, b_out, res, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$9  = 0;
   wire [15:0] \$1 ;
   wire [32:0] \$2 ;
-  reg [7:0] \$3 ;
-  reg [7:0] \$4 ;
-  reg [31:0] \$5 ;
+  wire [15:0] \$3 ;
+  wire [32:0] \$4 ;
+  reg [7:0] \$5 ;
+  reg [7:0] \$6 ;
+  reg \$7 ;
+  reg [31:0] \$8 ;
+  reg [31:0] \$9 ;
   input [7:0] a_in;
   wire [7:0] a_in;
   reg [7:0] a_out = 8'h00;
-  output [31:0] acc;
   reg [31:0] acc = 32'd0;
   input [7:0] b_in;
   wire [7:0] b_in;
@@ -1678,57 +2144,91 @@ module \hwcnn_top.array.pe_1_3 (rst, clr, b_in, a_in, b_out, acc, clk);
   wire clk;
   input clr;
   wire clr;
+  input last_in;
+  wire last_in;
+  reg last_out = 1'h0;
+  output [31:0] res;
+  reg [31:0] res = 32'd0;
   input rst;
   wire rst;
-  always @(posedge clk)
-    b_out <= \$4 ;
-  always @(posedge clk)
-    acc <= \$5 ;
   assign \$1  = $signed(a_in) * $signed(b_in);
   assign \$2  = $signed(acc) + $signed(\$1 );
+  assign \$3  = $signed(a_in) * $signed(b_in);
+  assign \$4  = $signed(acc) + $signed(\$3 );
   always @(posedge clk)
-    a_out <= \$3 ;
+    a_out <= \$5 ;
+  always @(posedge clk)
+    b_out <= \$6 ;
+  always @(posedge clk)
+    last_out <= \$7 ;
+  always @(posedge clk)
+    acc <= \$8 ;
+  always @(posedge clk)
+    res <= \$9 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$4  = b_in;
+    \$5  = a_in;
     if (rst) begin
-      \$4  = 8'h00;
+      \$5  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$6  = b_in;
+    if (rst) begin
+      \$6  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$7  = last_in;
+    if (rst) begin
+      \$7  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
     (* full_case = 32'd1 *)
     if (clr) begin
-      \$5  = 32'd0;
+      \$8  = 32'd0;
+    end else if (last_in) begin
+      \$8  = 32'd0;
     end else begin
-      \$5  = \$2 [31:0];
+      \$8  = \$4 [31:0];
     end
     if (rst) begin
-      \$5  = 32'd0;
+      \$8  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$3  = a_in;
+    \$9  = res;
+    if (clr) begin
+    end else if (last_in) begin
+      \$9  = \$2 [31:0];
+    end
     if (rst) begin
-      \$3  = 8'h00;
+      \$9  = 32'd0;
     end
   end
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.array.pe_2_0 (rst, clr, b_in, a_out, b_out, acc, a_in, clk);
+module \hwcnn_top.array.pe_2_0 (rst, clr, b_in, a_out, b_out, last_out, res, a_in, last_in, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$10  = 0;
   wire [15:0] \$1 ;
   wire [32:0] \$2 ;
-  reg [7:0] \$3 ;
-  reg [7:0] \$4 ;
-  reg [31:0] \$5 ;
+  wire [15:0] \$3 ;
+  wire [32:0] \$4 ;
+  reg [7:0] \$5 ;
+  reg [7:0] \$6 ;
+  reg \$7 ;
+  reg [31:0] \$8 ;
+  reg [31:0] \$9 ;
   input [7:0] a_in;
   wire [7:0] a_in;
   output [7:0] a_out;
   reg [7:0] a_out = 8'h00;
-  output [31:0] acc;
   reg [31:0] acc = 32'd0;
   input [7:0] b_in;
   wire [7:0] b_in;
@@ -1738,57 +2238,92 @@ module \hwcnn_top.array.pe_2_0 (rst, clr, b_in, a_out, b_out, acc, a_in, clk);
   wire clk;
   input clr;
   wire clr;
+  input last_in;
+  wire last_in;
+  output last_out;
+  reg last_out = 1'h0;
+  output [31:0] res;
+  reg [31:0] res = 32'd0;
   input rst;
   wire rst;
-  always @(posedge clk)
-    b_out <= \$4 ;
-  always @(posedge clk)
-    acc <= \$5 ;
   assign \$1  = $signed(a_in) * $signed(b_in);
   assign \$2  = $signed(acc) + $signed(\$1 );
+  assign \$3  = $signed(a_in) * $signed(b_in);
+  assign \$4  = $signed(acc) + $signed(\$3 );
   always @(posedge clk)
-    a_out <= \$3 ;
+    a_out <= \$5 ;
+  always @(posedge clk)
+    b_out <= \$6 ;
+  always @(posedge clk)
+    last_out <= \$7 ;
+  always @(posedge clk)
+    acc <= \$8 ;
+  always @(posedge clk)
+    res <= \$9 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$4  = b_in;
+    \$5  = a_in;
     if (rst) begin
-      \$4  = 8'h00;
+      \$5  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    \$6  = b_in;
+    if (rst) begin
+      \$6  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    \$7  = last_in;
+    if (rst) begin
+      \$7  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
     (* full_case = 32'd1 *)
     if (clr) begin
-      \$5  = 32'd0;
+      \$8  = 32'd0;
+    end else if (last_in) begin
+      \$8  = 32'd0;
     end else begin
-      \$5  = \$2 [31:0];
+      \$8  = \$4 [31:0];
     end
     if (rst) begin
-      \$5  = 32'd0;
+      \$8  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$3  = a_in;
+    \$9  = res;
+    if (clr) begin
+    end else if (last_in) begin
+      \$9  = \$2 [31:0];
+    end
     if (rst) begin
-      \$3  = 8'h00;
+      \$9  = 32'd0;
     end
   end
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.array.pe_2_1 (rst, clr, b_in, a_in, a_out, b_out, acc, clk);
+module \hwcnn_top.array.pe_2_1 (rst, clr, b_in, a_in, last_in, a_out, b_out, last_out, res, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$11  = 0;
   wire [15:0] \$1 ;
   wire [32:0] \$2 ;
-  reg [7:0] \$3 ;
-  reg [7:0] \$4 ;
-  reg [31:0] \$5 ;
+  wire [15:0] \$3 ;
+  wire [32:0] \$4 ;
+  reg [7:0] \$5 ;
+  reg [7:0] \$6 ;
+  reg \$7 ;
+  reg [31:0] \$8 ;
+  reg [31:0] \$9 ;
   input [7:0] a_in;
   wire [7:0] a_in;
   output [7:0] a_out;
   reg [7:0] a_out = 8'h00;
-  output [31:0] acc;
   reg [31:0] acc = 32'd0;
   input [7:0] b_in;
   wire [7:0] b_in;
@@ -1798,57 +2333,92 @@ module \hwcnn_top.array.pe_2_1 (rst, clr, b_in, a_in, a_out, b_out, acc, clk);
   wire clk;
   input clr;
   wire clr;
+  input last_in;
+  wire last_in;
+  output last_out;
+  reg last_out = 1'h0;
+  output [31:0] res;
+  reg [31:0] res = 32'd0;
   input rst;
   wire rst;
-  always @(posedge clk)
-    b_out <= \$4 ;
-  always @(posedge clk)
-    acc <= \$5 ;
   assign \$1  = $signed(a_in) * $signed(b_in);
   assign \$2  = $signed(acc) + $signed(\$1 );
+  assign \$3  = $signed(a_in) * $signed(b_in);
+  assign \$4  = $signed(acc) + $signed(\$3 );
   always @(posedge clk)
-    a_out <= \$3 ;
+    a_out <= \$5 ;
+  always @(posedge clk)
+    b_out <= \$6 ;
+  always @(posedge clk)
+    last_out <= \$7 ;
+  always @(posedge clk)
+    acc <= \$8 ;
+  always @(posedge clk)
+    res <= \$9 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
-    \$4  = b_in;
+    \$5  = a_in;
     if (rst) begin
-      \$4  = 8'h00;
+      \$5  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
+    \$6  = b_in;
+    if (rst) begin
+      \$6  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
+    \$7  = last_in;
+    if (rst) begin
+      \$7  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
     (* full_case = 32'd1 *)
     if (clr) begin
-      \$5  = 32'd0;
+      \$8  = 32'd0;
+    end else if (last_in) begin
+      \$8  = 32'd0;
     end else begin
-      \$5  = \$2 [31:0];
+      \$8  = \$4 [31:0];
     end
     if (rst) begin
-      \$5  = 32'd0;
+      \$8  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
-    \$3  = a_in;
+    \$9  = res;
+    if (clr) begin
+    end else if (last_in) begin
+      \$9  = \$2 [31:0];
+    end
     if (rst) begin
-      \$3  = 8'h00;
+      \$9  = 32'd0;
     end
   end
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.array.pe_2_2 (rst, clr, b_in, a_in, a_out, b_out, acc, clk);
+module \hwcnn_top.array.pe_2_2 (rst, clr, b_in, a_in, last_in, a_out, b_out, last_out, res, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$12  = 0;
   wire [15:0] \$1 ;
   wire [32:0] \$2 ;
-  reg [7:0] \$3 ;
-  reg [7:0] \$4 ;
-  reg [31:0] \$5 ;
+  wire [15:0] \$3 ;
+  wire [32:0] \$4 ;
+  reg [7:0] \$5 ;
+  reg [7:0] \$6 ;
+  reg \$7 ;
+  reg [31:0] \$8 ;
+  reg [31:0] \$9 ;
   input [7:0] a_in;
   wire [7:0] a_in;
   output [7:0] a_out;
   reg [7:0] a_out = 8'h00;
-  output [31:0] acc;
   reg [31:0] acc = 32'd0;
   input [7:0] b_in;
   wire [7:0] b_in;
@@ -1858,56 +2428,91 @@ module \hwcnn_top.array.pe_2_2 (rst, clr, b_in, a_in, a_out, b_out, acc, clk);
   wire clk;
   input clr;
   wire clr;
+  input last_in;
+  wire last_in;
+  output last_out;
+  reg last_out = 1'h0;
+  output [31:0] res;
+  reg [31:0] res = 32'd0;
   input rst;
   wire rst;
-  always @(posedge clk)
-    b_out <= \$4 ;
-  always @(posedge clk)
-    acc <= \$5 ;
   assign \$1  = $signed(a_in) * $signed(b_in);
   assign \$2  = $signed(acc) + $signed(\$1 );
+  assign \$3  = $signed(a_in) * $signed(b_in);
+  assign \$4  = $signed(acc) + $signed(\$3 );
   always @(posedge clk)
-    a_out <= \$3 ;
+    a_out <= \$5 ;
+  always @(posedge clk)
+    b_out <= \$6 ;
+  always @(posedge clk)
+    last_out <= \$7 ;
+  always @(posedge clk)
+    acc <= \$8 ;
+  always @(posedge clk)
+    res <= \$9 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    \$4  = b_in;
+    \$5  = a_in;
     if (rst) begin
-      \$4  = 8'h00;
+      \$5  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$6  = b_in;
+    if (rst) begin
+      \$6  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$7  = last_in;
+    if (rst) begin
+      \$7  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
     (* full_case = 32'd1 *)
     if (clr) begin
-      \$5  = 32'd0;
+      \$8  = 32'd0;
+    end else if (last_in) begin
+      \$8  = 32'd0;
     end else begin
-      \$5  = \$2 [31:0];
+      \$8  = \$4 [31:0];
     end
     if (rst) begin
-      \$5  = 32'd0;
+      \$8  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    \$3  = a_in;
+    \$9  = res;
+    if (clr) begin
+    end else if (last_in) begin
+      \$9  = \$2 [31:0];
+    end
     if (rst) begin
-      \$3  = 8'h00;
+      \$9  = 32'd0;
     end
   end
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.array.pe_2_3 (rst, clr, b_in, a_in, b_out, acc, clk);
+module \hwcnn_top.array.pe_2_3 (rst, clr, b_in, a_in, last_in, b_out, res, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$13  = 0;
   wire [15:0] \$1 ;
   wire [32:0] \$2 ;
-  reg [7:0] \$3 ;
-  reg [7:0] \$4 ;
-  reg [31:0] \$5 ;
+  wire [15:0] \$3 ;
+  wire [32:0] \$4 ;
+  reg [7:0] \$5 ;
+  reg [7:0] \$6 ;
+  reg \$7 ;
+  reg [31:0] \$8 ;
+  reg [31:0] \$9 ;
   input [7:0] a_in;
   wire [7:0] a_in;
   reg [7:0] a_out = 8'h00;
-  output [31:0] acc;
   reg [31:0] acc = 32'd0;
   input [7:0] b_in;
   wire [7:0] b_in;
@@ -1917,57 +2522,91 @@ module \hwcnn_top.array.pe_2_3 (rst, clr, b_in, a_in, b_out, acc, clk);
   wire clk;
   input clr;
   wire clr;
+  input last_in;
+  wire last_in;
+  reg last_out = 1'h0;
+  output [31:0] res;
+  reg [31:0] res = 32'd0;
   input rst;
   wire rst;
-  always @(posedge clk)
-    b_out <= \$4 ;
-  always @(posedge clk)
-    acc <= \$5 ;
   assign \$1  = $signed(a_in) * $signed(b_in);
   assign \$2  = $signed(acc) + $signed(\$1 );
+  assign \$3  = $signed(a_in) * $signed(b_in);
+  assign \$4  = $signed(acc) + $signed(\$3 );
   always @(posedge clk)
-    a_out <= \$3 ;
+    a_out <= \$5 ;
+  always @(posedge clk)
+    b_out <= \$6 ;
+  always @(posedge clk)
+    last_out <= \$7 ;
+  always @(posedge clk)
+    acc <= \$8 ;
+  always @(posedge clk)
+    res <= \$9 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$4  = b_in;
+    \$5  = a_in;
     if (rst) begin
-      \$4  = 8'h00;
+      \$5  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    \$6  = b_in;
+    if (rst) begin
+      \$6  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    \$7  = last_in;
+    if (rst) begin
+      \$7  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
     (* full_case = 32'd1 *)
     if (clr) begin
-      \$5  = 32'd0;
+      \$8  = 32'd0;
+    end else if (last_in) begin
+      \$8  = 32'd0;
     end else begin
-      \$5  = \$2 [31:0];
+      \$8  = \$4 [31:0];
     end
     if (rst) begin
-      \$5  = 32'd0;
+      \$8  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$3  = a_in;
+    \$9  = res;
+    if (clr) begin
+    end else if (last_in) begin
+      \$9  = \$2 [31:0];
+    end
     if (rst) begin
-      \$3  = 8'h00;
+      \$9  = 32'd0;
     end
   end
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.array.pe_3_0 (rst, clr, b_in, a_out, acc, a_in, clk);
+module \hwcnn_top.array.pe_3_0 (rst, clr, b_in, a_out, last_out, res, a_in, last_in, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$14  = 0;
   wire [15:0] \$1 ;
   wire [32:0] \$2 ;
-  reg [7:0] \$3 ;
-  reg [7:0] \$4 ;
-  reg [31:0] \$5 ;
+  wire [15:0] \$3 ;
+  wire [32:0] \$4 ;
+  reg [7:0] \$5 ;
+  reg [7:0] \$6 ;
+  reg \$7 ;
+  reg [31:0] \$8 ;
+  reg [31:0] \$9 ;
   input [7:0] a_in;
   wire [7:0] a_in;
   output [7:0] a_out;
   reg [7:0] a_out = 8'h00;
-  output [31:0] acc;
   reg [31:0] acc = 32'd0;
   input [7:0] b_in;
   wire [7:0] b_in;
@@ -1976,57 +2615,92 @@ module \hwcnn_top.array.pe_3_0 (rst, clr, b_in, a_out, acc, a_in, clk);
   wire clk;
   input clr;
   wire clr;
+  input last_in;
+  wire last_in;
+  output last_out;
+  reg last_out = 1'h0;
+  output [31:0] res;
+  reg [31:0] res = 32'd0;
   input rst;
   wire rst;
-  always @(posedge clk)
-    b_out <= \$4 ;
-  always @(posedge clk)
-    acc <= \$5 ;
   assign \$1  = $signed(a_in) * $signed(b_in);
   assign \$2  = $signed(acc) + $signed(\$1 );
+  assign \$3  = $signed(a_in) * $signed(b_in);
+  assign \$4  = $signed(acc) + $signed(\$3 );
   always @(posedge clk)
-    a_out <= \$3 ;
+    a_out <= \$5 ;
+  always @(posedge clk)
+    b_out <= \$6 ;
+  always @(posedge clk)
+    last_out <= \$7 ;
+  always @(posedge clk)
+    acc <= \$8 ;
+  always @(posedge clk)
+    res <= \$9 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
-    \$4  = b_in;
+    \$5  = a_in;
     if (rst) begin
-      \$4  = 8'h00;
+      \$5  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
+    \$6  = b_in;
+    if (rst) begin
+      \$6  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
+    \$7  = last_in;
+    if (rst) begin
+      \$7  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
     (* full_case = 32'd1 *)
     if (clr) begin
-      \$5  = 32'd0;
+      \$8  = 32'd0;
+    end else if (last_in) begin
+      \$8  = 32'd0;
     end else begin
-      \$5  = \$2 [31:0];
+      \$8  = \$4 [31:0];
     end
     if (rst) begin
-      \$5  = 32'd0;
+      \$8  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
-    \$3  = a_in;
+    \$9  = res;
+    if (clr) begin
+    end else if (last_in) begin
+      \$9  = \$2 [31:0];
+    end
     if (rst) begin
-      \$3  = 8'h00;
+      \$9  = 32'd0;
     end
   end
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.array.pe_3_1 (rst, clr, b_in, a_in, a_out, acc, clk);
+module \hwcnn_top.array.pe_3_1 (rst, clr, b_in, a_in, last_in, a_out, last_out, res, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$15  = 0;
   wire [15:0] \$1 ;
   wire [32:0] \$2 ;
-  reg [7:0] \$3 ;
-  reg [7:0] \$4 ;
-  reg [31:0] \$5 ;
+  wire [15:0] \$3 ;
+  wire [32:0] \$4 ;
+  reg [7:0] \$5 ;
+  reg [7:0] \$6 ;
+  reg \$7 ;
+  reg [31:0] \$8 ;
+  reg [31:0] \$9 ;
   input [7:0] a_in;
   wire [7:0] a_in;
   output [7:0] a_out;
   reg [7:0] a_out = 8'h00;
-  output [31:0] acc;
   reg [31:0] acc = 32'd0;
   input [7:0] b_in;
   wire [7:0] b_in;
@@ -2035,57 +2709,92 @@ module \hwcnn_top.array.pe_3_1 (rst, clr, b_in, a_in, a_out, acc, clk);
   wire clk;
   input clr;
   wire clr;
+  input last_in;
+  wire last_in;
+  output last_out;
+  reg last_out = 1'h0;
+  output [31:0] res;
+  reg [31:0] res = 32'd0;
   input rst;
   wire rst;
-  always @(posedge clk)
-    b_out <= \$4 ;
-  always @(posedge clk)
-    acc <= \$5 ;
   assign \$1  = $signed(a_in) * $signed(b_in);
   assign \$2  = $signed(acc) + $signed(\$1 );
+  assign \$3  = $signed(a_in) * $signed(b_in);
+  assign \$4  = $signed(acc) + $signed(\$3 );
   always @(posedge clk)
-    a_out <= \$3 ;
+    a_out <= \$5 ;
+  always @(posedge clk)
+    b_out <= \$6 ;
+  always @(posedge clk)
+    last_out <= \$7 ;
+  always @(posedge clk)
+    acc <= \$8 ;
+  always @(posedge clk)
+    res <= \$9 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
-    \$4  = b_in;
+    \$5  = a_in;
     if (rst) begin
-      \$4  = 8'h00;
+      \$5  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
+    \$6  = b_in;
+    if (rst) begin
+      \$6  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
+    \$7  = last_in;
+    if (rst) begin
+      \$7  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
     (* full_case = 32'd1 *)
     if (clr) begin
-      \$5  = 32'd0;
+      \$8  = 32'd0;
+    end else if (last_in) begin
+      \$8  = 32'd0;
     end else begin
-      \$5  = \$2 [31:0];
+      \$8  = \$4 [31:0];
     end
     if (rst) begin
-      \$5  = 32'd0;
+      \$8  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
-    \$3  = a_in;
+    \$9  = res;
+    if (clr) begin
+    end else if (last_in) begin
+      \$9  = \$2 [31:0];
+    end
     if (rst) begin
-      \$3  = 8'h00;
+      \$9  = 32'd0;
     end
   end
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.array.pe_3_2 (rst, clr, b_in, a_in, a_out, acc, clk);
+module \hwcnn_top.array.pe_3_2 (rst, clr, b_in, a_in, last_in, a_out, last_out, res, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$16  = 0;
   wire [15:0] \$1 ;
   wire [32:0] \$2 ;
-  reg [7:0] \$3 ;
-  reg [7:0] \$4 ;
-  reg [31:0] \$5 ;
+  wire [15:0] \$3 ;
+  wire [32:0] \$4 ;
+  reg [7:0] \$5 ;
+  reg [7:0] \$6 ;
+  reg \$7 ;
+  reg [31:0] \$8 ;
+  reg [31:0] \$9 ;
   input [7:0] a_in;
   wire [7:0] a_in;
   output [7:0] a_out;
   reg [7:0] a_out = 8'h00;
-  output [31:0] acc;
   reg [31:0] acc = 32'd0;
   input [7:0] b_in;
   wire [7:0] b_in;
@@ -2094,56 +2803,91 @@ module \hwcnn_top.array.pe_3_2 (rst, clr, b_in, a_in, a_out, acc, clk);
   wire clk;
   input clr;
   wire clr;
+  input last_in;
+  wire last_in;
+  output last_out;
+  reg last_out = 1'h0;
+  output [31:0] res;
+  reg [31:0] res = 32'd0;
   input rst;
   wire rst;
-  always @(posedge clk)
-    b_out <= \$4 ;
-  always @(posedge clk)
-    acc <= \$5 ;
   assign \$1  = $signed(a_in) * $signed(b_in);
   assign \$2  = $signed(acc) + $signed(\$1 );
+  assign \$3  = $signed(a_in) * $signed(b_in);
+  assign \$4  = $signed(acc) + $signed(\$3 );
   always @(posedge clk)
-    a_out <= \$3 ;
+    a_out <= \$5 ;
+  always @(posedge clk)
+    b_out <= \$6 ;
+  always @(posedge clk)
+    last_out <= \$7 ;
+  always @(posedge clk)
+    acc <= \$8 ;
+  always @(posedge clk)
+    res <= \$9 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
-    \$4  = b_in;
+    \$5  = a_in;
     if (rst) begin
-      \$4  = 8'h00;
+      \$5  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
+    \$6  = b_in;
+    if (rst) begin
+      \$6  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
+    \$7  = last_in;
+    if (rst) begin
+      \$7  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
     (* full_case = 32'd1 *)
     if (clr) begin
-      \$5  = 32'd0;
+      \$8  = 32'd0;
+    end else if (last_in) begin
+      \$8  = 32'd0;
     end else begin
-      \$5  = \$2 [31:0];
+      \$8  = \$4 [31:0];
     end
     if (rst) begin
-      \$5  = 32'd0;
+      \$8  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
-    \$3  = a_in;
+    \$9  = res;
+    if (clr) begin
+    end else if (last_in) begin
+      \$9  = \$2 [31:0];
+    end
     if (rst) begin
-      \$3  = 8'h00;
+      \$9  = 32'd0;
     end
   end
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.array.pe_3_3 (rst, clr, b_in, a_in, acc, clk);
+module \hwcnn_top.array.pe_3_3 (rst, clr, b_in, a_in, last_in, res, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$17  = 0;
   wire [15:0] \$1 ;
   wire [32:0] \$2 ;
-  reg [7:0] \$3 ;
-  reg [7:0] \$4 ;
-  reg [31:0] \$5 ;
+  wire [15:0] \$3 ;
+  wire [32:0] \$4 ;
+  reg [7:0] \$5 ;
+  reg [7:0] \$6 ;
+  reg \$7 ;
+  reg [31:0] \$8 ;
+  reg [31:0] \$9 ;
   input [7:0] a_in;
   wire [7:0] a_in;
   reg [7:0] a_out = 8'h00;
-  output [31:0] acc;
   reg [31:0] acc = 32'd0;
   input [7:0] b_in;
   wire [7:0] b_in;
@@ -2152,47 +2896,78 @@ module \hwcnn_top.array.pe_3_3 (rst, clr, b_in, a_in, acc, clk);
   wire clk;
   input clr;
   wire clr;
+  input last_in;
+  wire last_in;
+  reg last_out = 1'h0;
+  output [31:0] res;
+  reg [31:0] res = 32'd0;
   input rst;
   wire rst;
-  always @(posedge clk)
-    b_out <= \$4 ;
-  always @(posedge clk)
-    acc <= \$5 ;
   assign \$1  = $signed(a_in) * $signed(b_in);
   assign \$2  = $signed(acc) + $signed(\$1 );
+  assign \$3  = $signed(a_in) * $signed(b_in);
+  assign \$4  = $signed(acc) + $signed(\$3 );
   always @(posedge clk)
-    a_out <= \$3 ;
+    a_out <= \$5 ;
+  always @(posedge clk)
+    b_out <= \$6 ;
+  always @(posedge clk)
+    last_out <= \$7 ;
+  always @(posedge clk)
+    acc <= \$8 ;
+  always @(posedge clk)
+    res <= \$9 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
-    \$4  = b_in;
+    \$5  = a_in;
     if (rst) begin
-      \$4  = 8'h00;
+      \$5  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
+    \$6  = b_in;
+    if (rst) begin
+      \$6  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
+    \$7  = last_in;
+    if (rst) begin
+      \$7  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
     (* full_case = 32'd1 *)
     if (clr) begin
-      \$5  = 32'd0;
+      \$8  = 32'd0;
+    end else if (last_in) begin
+      \$8  = 32'd0;
     end else begin
-      \$5  = \$2 [31:0];
+      \$8  = \$4 [31:0];
     end
     if (rst) begin
-      \$5  = 32'd0;
+      \$8  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
-    \$3  = a_in;
+    \$9  = res;
+    if (clr) begin
+    end else if (last_in) begin
+      \$9  = \$2 [31:0];
+    end
     if (rst) begin
-      \$3  = 8'h00;
+      \$9  = 32'd0;
     end
   end
 endmodule
 
 (* generator = "Amaranth" *)
 module \hwcnn_top.buffers (act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__data, par_wr__en, par_wr__addr, par_wr__data, out_wr__en, out_wr__addr, out_wr__data, out_rd__addr, clk, rst, \port$45$0 , \port$50$0 , \port$55$0 , \port$60$0 , act_rd__data, wgt_rd__data, par_rd__data
-, out_rd__data, acc_rd__data, rp__addr, \rp__addr$16 , \rp__addr$52 , acc_wr__en, acc_wr__addr, \port$625$0 , \port$627$0 , \port$629$0 , \port$631$0 , engine_owns_out, eng_out_wr__en, eng_out_wr__addr, eng_out_rd__addr, \rp__addr$26 , act_wr__en);
+, out_rd__data, acc_rd__data, rp__addr, \rp__addr$16 , \rp__addr$52 , acc_wr__en, \port$672$0 , \port$678$0 , \port$684$0 , \port$690$0 , engine_owns_out, eng_out_rd__addr, eng_out_wr__en, eng_out_wr__addr, \rp__addr$26 , acc_wr__addr, act_wr__en);
   wire [7:0] \$signature__addr ;
   wire [7:0] \$signature__addr$12 ;
   wire [3:0] \$signature__addr$22 ;
@@ -2264,14 +3039,14 @@ module \hwcnn_top.buffers (act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr,
   wire [7:0] \port$55$0 ;
   input [7:0] \port$60$0 ;
   wire [7:0] \port$60$0 ;
-  input [31:0] \port$625$0 ;
-  wire [31:0] \port$625$0 ;
-  input [31:0] \port$627$0 ;
-  wire [31:0] \port$627$0 ;
-  input [31:0] \port$629$0 ;
-  wire [31:0] \port$629$0 ;
-  input [31:0] \port$631$0 ;
-  wire [31:0] \port$631$0 ;
+  input [31:0] \port$672$0 ;
+  wire [31:0] \port$672$0 ;
+  input [31:0] \port$678$0 ;
+  wire [31:0] \port$678$0 ;
+  input [31:0] \port$684$0 ;
+  wire [31:0] \port$684$0 ;
+  input [31:0] \port$690$0 ;
+  wire [31:0] \port$690$0 ;
   input [7:0] rp__addr;
   wire [7:0] rp__addr;
   input [7:0] \rp__addr$16 ;
@@ -2558,7 +3333,7 @@ module \hwcnn_top.buffers (act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr,
   end
   always @(posedge clk) begin
     if (acc_wr__en)
-      acc_mem[acc_wr__addr] <= { \port$631$0 , \port$629$0 , \port$627$0 , \port$625$0  };
+      acc_mem[acc_wr__addr] <= { \port$690$0 , \port$684$0 , \port$678$0 , \port$672$0  };
   end
   reg [127:0] _0_;
   always @(posedge clk) begin
@@ -3421,8 +4196,8 @@ module \hwcnn_top.buffers (act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr,
   assign eng_out_rd__data = out_rd__data;
   assign \$signature__en$46  = acc_wr__en;
   assign \$signature__addr$48  = acc_wr__addr;
-  assign \$signature__data$50  = { \port$631$0 , \port$629$0 , \port$627$0 , \port$625$0  };
-  assign acc_wr__data = { \port$631$0 , \port$629$0 , \port$627$0 , \port$625$0  };
+  assign \$signature__data$50  = { \port$690$0 , \port$684$0 , \port$678$0 , \port$672$0  };
+  assign acc_wr__data = { \port$690$0 , \port$684$0 , \port$678$0 , \port$672$0  };
   assign acc_rd__addr = \rp__addr$52 ;
   assign \rp__data$55  = acc_rd__data;
 endmodule
@@ -4730,254 +5505,293 @@ endmodule
 
 (* generator = "Amaranth" *)
 module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc__b_base, desc__p_base, desc__c_base, desc__pin_base, desc__m0, desc__shift, desc__rounding, desc__wrap, desc__per_channel, desc__bias_en, desc__acc_in, desc__acc_out, desc__lo, desc__hi, desc__pool_op, desc__in_h
-, desc__in_w, desc__out_h, desc__out_w, desc__win_h, desc__win_w, desc__stride_h, desc__stride_w, desc__pad_top, desc__pad_left, clk, rst, \port$130$0 , \port$131$0 , \port$132$0 , \port$133$0 , act_addr, wgt_addr, feed, clr, row_sel, pp_in
-, pp_first, acc_rd_addr, acc_wr_en, acc_wr_addr, busy, done, out_wr_en, out_wr_addr, out_rd_addr, pool_clear, pool_acc, pool_div_init, pool_div_step, pool_finish, kind, pool_op, m0, shift, rounding, wrap, per_channel
-, bias_en, lo, hi, error, par_addr, start);
+, desc__in_w, desc__out_h, desc__out_w, desc__win_h, desc__win_w, desc__stride_h, desc__stride_w, desc__pad_top, desc__pad_left, clk, rst, act_addr, wgt_addr, acc_rd_addr, acc_wr_en, busy, done, out_rd_addr, pool_clear, pool_acc, pool_div_init
+, pool_div_step, pool_finish, out_wr_en, out_wr_addr, kind, pool_op, m0, shift, rounding, wrap, per_channel, bias_en, lo, hi, error, par_addr, feed, a_last, clr, pp_in, pp_first
+, row_sel, acc_wr_addr, lane_mask, start);
   reg \$auto$verilog_backend.cc:2355:dump_module$23  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire \$100 ;
-  wire [16:0] \$101 ;
-  wire [17:0] \$102 ;
-  wire \$103 ;
-  wire \$104 ;
-  wire [16:0] \$105 ;
-  wire [17:0] \$106 ;
-  wire \$107 ;
-  wire [16:0] \$108 ;
-  wire [17:0] \$109 ;
+  wire [18:0] \$100 ;
+  wire \$101 ;
+  wire [15:0] \$102 ;
+  wire [8:0] \$103 ;
+  wire [8:0] \$104 ;
+  wire [15:0] \$105 ;
+  wire [15:0] \$106 ;
+  wire [16:0] \$107 ;
+  wire \$108 ;
+  wire \$109 ;
   wire \$11 ;
-  wire [18:0] \$110 ;
-  wire \$111 ;
+  wire \$110 ;
+  wire [16:0] \$111 ;
   wire \$112 ;
   wire \$113 ;
-  wire \$114 ;
-  wire [8:0] \$115 ;
-  wire [8:0] \$116 ;
-  wire [15:0] \$117 ;
-  wire \$118 ;
-  wire [15:0] \$119 ;
+  wire [17:0] \$114 ;
+  wire \$115 ;
+  wire \$116 ;
+  wire \$117 ;
+  wire [17:0] \$118 ;
+  wire [16:0] \$119 ;
   wire \$12 ;
-  wire [16:0] \$120 ;
+  wire [17:0] \$120 ;
   wire [16:0] \$121 ;
   wire [16:0] \$122 ;
-  wire [20:0] \$123 ;
+  wire \$123 ;
   wire \$124 ;
-  wire [8:0] \$125 ;
-  wire [16:0] \$126 ;
-  wire \$127 ;
-  wire [16:0] \$128 ;
+  wire \$125 ;
+  wire \$126 ;
+  wire [16:0] \$127 ;
+  wire \$128 ;
   wire \$129 ;
   wire \$13 ;
   wire \$130 ;
-  wire [16:0] \$131 ;
+  wire \$131 ;
   wire \$132 ;
-  wire [8:0] \$133 ;
-  wire [16:0] \$134 ;
-  wire [18:0] \$135 ;
-  wire [16:0] \$136 ;
-  wire [18:0] \$137 ;
-  wire \$138 ;
+  wire \$133 ;
+  wire \$134 ;
+  wire \$135 ;
+  wire [17:0] \$136 ;
+  wire [16:0] \$137 ;
+  wire [16:0] \$138 ;
   wire \$139 ;
   wire \$14 ;
-  wire \$140 ;
-  wire \$141 ;
-  wire [17:0] \$142 ;
+  wire [16:0] \$140 ;
+  wire [16:0] \$141 ;
+  wire \$142 ;
   wire [16:0] \$143 ;
   wire [16:0] \$144 ;
-  wire [16:0] \$145 ;
-  wire [16:0] \$146 ;
-  wire [4:0] \$147 ;
-  wire \$148 ;
+  wire [4:0] \$145 ;
+  wire [17:0] \$146 ;
+  wire [8:0] \$147 ;
+  wire [8:0] \$148 ;
   wire [16:0] \$149 ;
   wire \$15 ;
-  wire [16:0] \$150 ;
+  wire \$150 ;
   wire \$151 ;
-  wire [16:0] \$152 ;
-  wire [16:0] \$153 ;
-  wire [17:0] \$154 ;
-  wire [16:0] \$155 ;
-  wire [8:0] \$156 ;
-  wire [8:0] \$157 ;
-  wire [8:0] \$158 ;
-  wire [8:0] \$159 ;
+  wire \$152 ;
+  wire \$153 ;
+  wire \$154 ;
+  wire \$155 ;
+  wire \$156 ;
+  wire \$157 ;
+  wire \$158 ;
+  wire \$159 ;
   wire \$16 ;
-  wire [15:0] \$160 ;
+  wire \$160 ;
   wire \$161 ;
-  wire [15:0] \$162 ;
-  wire [16:0] \$163 ;
-  wire [16:0] \$164 ;
-  wire [16:0] \$165 ;
+  wire \$162 ;
+  wire \$163 ;
+  wire \$164 ;
+  wire \$165 ;
   wire \$166 ;
-  wire \$167 ;
+  wire [8:0] \$167 ;
   wire \$168 ;
-  wire \$169 ;
+  wire [8:0] \$169 ;
   wire \$17 ;
-  wire \$170 ;
-  wire \$171 ;
-  wire \$172 ;
-  wire \$173 ;
-  wire \$174 ;
-  wire \$175 ;
-  wire \$176 ;
-  wire \$177 ;
-  wire \$178 ;
-  wire \$179 ;
+  wire [8:0] \$170 ;
+  reg \$171 ;
+  reg [1:0] \$172 ;
+  reg [30:0] \$173 ;
+  reg [5:0] \$174 ;
+  reg [1:0] \$175 ;
+  reg \$176 ;
+  reg \$177 ;
+  reg \$178 ;
+  reg \$179 ;
   wire \$18 ;
-  wire [8:0] \$180 ;
-  wire \$181 ;
-  wire [8:0] \$182 ;
-  wire [8:0] \$183 ;
-  reg \$184 ;
-  reg [1:0] \$185 ;
-  reg [30:0] \$186 ;
-  reg [5:0] \$187 ;
-  reg [1:0] \$188 ;
-  reg \$189 ;
+  reg \$180 ;
+  reg [7:0] \$181 ;
+  reg [7:0] \$182 ;
+  reg [15:0] \$183 ;
+  reg [15:0] \$184 ;
+  reg [15:0] \$185 ;
+  reg [7:0] \$186 ;
+  reg [7:0] \$187 ;
+  reg [7:0] \$188 ;
+  reg [3:0] \$189 ;
   wire \$19 ;
-  reg \$190 ;
-  reg \$191 ;
-  reg \$192 ;
-  reg \$193 ;
-  reg [7:0] \$194 ;
+  reg [7:0] \$190 ;
+  reg [15:0] \$191 ;
+  reg [15:0] \$192 ;
+  reg [15:0] \$193 ;
+  reg [15:0] \$194 ;
   reg [7:0] \$195 ;
-  reg [15:0] \$196 ;
-  reg [15:0] \$197 ;
+  reg [7:0] \$196 ;
+  reg [7:0] \$197 ;
   reg [7:0] \$198 ;
-  reg [7:0] \$199 ;
+  reg [19:0] \$199 ;
   wire \$2 ;
   wire \$20 ;
-  reg [15:0] \$200 ;
-  reg [15:0] \$201 ;
+  reg \$200 ;
+  reg [16:0] \$201 ;
   reg [15:0] \$202 ;
-  reg [15:0] \$203 ;
-  reg [7:0] \$204 ;
-  reg [7:0] \$205 ;
-  reg [7:0] \$206 ;
-  reg [7:0] \$207 ;
-  reg [19:0] \$208 ;
-  reg \$209 ;
+  reg \$203 ;
+  reg \$204 ;
+  reg [15:0] \$205 ;
+  reg [15:0] \$206 ;
+  reg [17:0] \$207 ;
+  reg [17:0] \$208 ;
+  reg [7:0] \$209 ;
   wire \$21 ;
-  reg [16:0] \$210 ;
-  reg [16:0] \$211 ;
+  reg [7:0] \$210 ;
+  reg [15:0] \$211 ;
   reg [7:0] \$212 ;
-  reg [7:0] \$213 ;
+  reg [19:0] \$213 ;
   reg [7:0] \$214 ;
   reg [7:0] \$215 ;
-  reg [7:0] \$216 ;
-  reg [3:0] \$217 ;
+  reg [16:0] \$216 ;
+  reg [16:0] \$217 ;
   reg \$218 ;
   reg [7:0] \$219 ;
   wire \$22 ;
   reg [7:0] \$220 ;
-  reg [15:0] \$221 ;
-  reg [15:0] \$222 ;
-  reg [17:0] \$223 ;
-  reg [17:0] \$224 ;
-  reg [7:0] \$225 ;
-  reg [7:0] \$226 ;
-  reg [15:0] \$227 ;
+  reg [16:0] \$221 ;
+  reg \$222 ;
+  reg [15:0] \$223 ;
+  reg \$224 ;
+  reg [16:0] \$225 ;
+  reg [16:0] \$226 ;
+  reg \$227 ;
   reg [7:0] \$228 ;
-  reg [19:0] \$229 ;
+  reg [7:0] \$229 ;
   wire \$23 ;
-  reg [1:0] \$230 ;
-  reg \$231 ;
+  reg [7:0] \$230 ;
+  reg [7:0] \$231 ;
+  reg [3:0] \$232 ;
+  reg [1:0] \$233 ;
+  reg \$234 ;
+  reg \$235 ;
+  reg \$236 ;
+  reg \$237 ;
+  reg \$238 ;
+  reg \$239 ;
   wire \$24 ;
+  reg \$240 ;
+  reg [26:0] \$241 ;
+  reg [26:0] \$242 ;
+  reg [26:0] \$243 ;
+  reg [26:0] \$244 ;
+  reg \$245 ;
   wire \$25 ;
-  wire [20:0] \$26 ;
-  wire [20:0] \$27 ;
+  wire \$26 ;
+  wire \$27 ;
   wire \$28 ;
   wire \$29 ;
   wire \$3 ;
-  wire \$30 ;
-  wire \$31 ;
-  wire \$32 ;
+  wire [20:0] \$30 ;
+  wire [20:0] \$31 ;
+  wire [16:0] \$32 ;
   wire \$33 ;
   wire \$34 ;
   wire \$35 ;
-  wire [16:0] \$36 ;
-  wire [20:0] \$37 ;
+  wire \$36 ;
+  wire \$37 ;
   wire \$38 ;
   wire \$39 ;
   wire \$4 ;
-  wire [16:0] \$40 ;
+  wire \$40 ;
   wire \$41 ;
   wire \$42 ;
-  wire [16:0] \$43 ;
-  wire [17:0] \$44 ;
+  wire \$43 ;
+  wire \$44 ;
   wire \$45 ;
   wire \$46 ;
   wire \$47 ;
-  wire \$48 ;
-  wire \$49 ;
+  wire [16:0] \$48 ;
+  wire [16:0] \$49 ;
   wire \$5 ;
-  wire [16:0] \$50 ;
-  wire [17:0] \$51 ;
+  wire \$50 ;
+  wire \$51 ;
   wire \$52 ;
   wire \$53 ;
-  wire [16:0] \$54 ;
-  wire [17:0] \$55 ;
-  wire [18:0] \$56 ;
-  wire \$57 ;
+  wire \$54 ;
+  wire [34:0] \$55 ;
+  wire [35:0] \$56 ;
+  wire [36:0] \$57 ;
   wire \$58 ;
   wire [16:0] \$59 ;
   wire \$6 ;
-  wire [17:0] \$60 ;
-  wire [20:0] \$61 ;
+  wire \$60 ;
+  wire [16:0] \$61 ;
   wire \$62 ;
-  wire \$63 ;
-  wire [16:0] \$64 ;
-  wire [17:0] \$65 ;
-  wire [20:0] \$66 ;
-  wire [17:0] \$67 ;
-  wire [16:0] \$68 ;
-  wire [17:0] \$69 ;
+  wire [16:0] \$63 ;
+  wire [17:0] \$64 ;
+  wire \$65 ;
+  wire \$66 ;
+  wire [16:0] \$67 ;
+  wire [17:0] \$68 ;
+  wire \$69 ;
   wire \$7 ;
-  wire [21:0] \$70 ;
-  wire [22:0] \$71 ;
-  wire \$72 ;
+  wire [16:0] \$70 ;
+  wire [17:0] \$71 ;
+  wire [18:0] \$72 ;
   wire \$73 ;
   wire \$74 ;
-  wire [16:0] \$75 ;
-  wire [17:0] \$76 ;
+  wire \$75 ;
+  wire \$76 ;
   wire \$77 ;
   wire \$78 ;
-  wire [16:0] \$79 ;
+  wire [15:0] \$79 ;
   wire \$8 ;
-  wire [17:0] \$80 ;
-  wire [18:0] \$81 ;
-  wire \$82 ;
-  wire \$83 ;
+  wire [8:0] \$80 ;
+  wire [8:0] \$81 ;
+  wire [15:0] \$82 ;
+  wire [15:0] \$83 ;
   wire [16:0] \$84 ;
-  wire [17:0] \$85 ;
-  wire [20:0] \$86 ;
+  wire [20:0] \$85 ;
+  wire \$86 ;
   wire \$87 ;
-  wire [16:0] \$88 ;
-  wire [17:0] \$89 ;
+  wire [8:0] \$88 ;
+  wire [16:0] \$89 ;
   wire \$9 ;
-  wire [20:0] \$90 ;
-  wire [17:0] \$91 ;
+  wire \$90 ;
+  wire [16:0] \$91 ;
   wire \$92 ;
-  wire [34:0] \$93 ;
-  wire [35:0] \$94 ;
-  wire [36:0] \$95 ;
-  wire \$96 ;
+  wire \$93 ;
+  wire [16:0] \$94 ;
+  wire \$95 ;
+  wire [8:0] \$96 ;
   wire [16:0] \$97 ;
-  wire \$98 ;
+  wire [18:0] \$98 ;
   wire [16:0] \$99 ;
-  reg [17:0] \$signal  = 18'h00000;
-  reg [15:0] \$signal$103  = 16'h0000;
-  reg [15:0] \$signal$104  = 16'h0000;
-  reg [7:0] \$signal$44  = 8'h00;
-  reg [17:0] \$signal$46  = 18'h00000;
-  reg [7:0] \$signal$47  = 8'h00;
-  reg [15:0] \$signal$50  = 16'h0000;
-  reg [15:0] \$signal$86  = 16'h0000;
-  reg [15:0] \$signal$87  = 16'h0000;
-  reg [15:0] \$signal$88  = 16'h0000;
-  reg [7:0] \$signal$90  = 8'h00;
-  reg [7:0] \$signal$91  = 8'h00;
+  reg \$signal  = 1'h0;
+  reg [15:0] \$signal$108  = 16'h0000;
+  reg [15:0] \$signal$109  = 16'h0000;
+  reg [15:0] \$signal$110  = 16'h0000;
+  reg [7:0] \$signal$112  = 8'h00;
+  reg [7:0] \$signal$113  = 8'h00;
+  reg \$signal$118  = 1'h0;
+  reg [15:0] \$signal$119  = 16'h0000;
+  reg [15:0] \$signal$120  = 16'h0000;
+  reg [26:0] \$signal$47  = 27'h0000000;
+  wire [7:0] \$signal$47.acc_addr ;
+  wire \$signal$47.final ;
+  wire \$signal$47.first ;
+  wire [3:0] \$signal$47.mask ;
+  wire [7:0] \$signal$47.out_addr ;
+  wire [1:0] \$signal$47.row ;
+  wire \$signal$47.valid ;
+  wire \$signal$47.wacc ;
+  wire \$signal$47.wout ;
+  reg [26:0] \$signal$51  = 27'h0000000;
+  wire [7:0] \$signal$51.acc_addr ;
+  wire \$signal$51.final ;
+  wire \$signal$51.first ;
+  wire [3:0] \$signal$51.mask ;
+  wire [7:0] \$signal$51.out_addr ;
+  wire [1:0] \$signal$51.row ;
+  wire \$signal$51.valid ;
+  wire \$signal$51.wacc ;
+  wire \$signal$51.wout ;
+  reg [17:0] \$signal$56  = 18'h00000;
+  reg [7:0] \$signal$57  = 8'h00;
+  reg [17:0] \$signal$59  = 18'h00000;
+  reg [7:0] \$signal$60  = 8'h00;
+  reg [15:0] \$signal$63  = 16'h0000;
   reg [7:0] a_base = 8'h00;
+  output a_last;
+  reg a_last = 1'h0;
+  reg a_par = 1'h0;
   reg [7:0] a_ptr = 8'h00;
   reg acc_in = 1'h0;
   reg [7:0] acc_nptr = 8'h00;
@@ -4991,18 +5805,19 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
   wire acc_wr_en;
   output [7:0] act_addr;
   wire [7:0] act_addr;
-  reg [7:0] b_kptr = 8'h00;
-  reg [7:0] b_nptr = 8'h00;
+  reg [7:0] b_base = 8'h00;
+  reg [7:0] b_ptr = 8'h00;
   output bias_en;
   reg bias_en = 1'h0;
   output busy;
   reg busy;
+  reg [7:0] c_base = 8'h00;
   reg [7:0] c_nptr = 8'h00;
   reg [7:0] c_row = 8'h00;
   input clk;
   wire clk;
   output clr;
-  wire clr;
+  reg clr = 1'h0;
   input [7:0] desc__a_base;
   wire [7:0] desc__a_base;
   input desc__acc_in;
@@ -5065,29 +5880,44 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
   wire desc__wrap;
   output done;
   reg done;
+  reg draining = 1'h0;
   output error;
   reg error = 1'h0;
   output feed;
-  wire feed;
+  reg feed = 1'h0;
   reg first = 1'h0;
   reg [1:0] fsm_state = 2'h0;
   output [7:0] hi;
   reg [7:0] hi = 8'h00;
+  reg [15:0] i = 16'h0000;
   reg inb_d = 1'h0;
-  reg [16:0] inner_rem = 17'h00000;
   wire is_pool;
+  wire [26:0] issue;
+  wire [7:0] \issue.acc_addr ;
+  wire \issue.final ;
+  wire \issue.first ;
+  wire [3:0] \issue.mask ;
+  wire [7:0] \issue.out_addr ;
+  wire [1:0] \issue.row ;
+  wire \issue.valid ;
+  wire \issue.wacc ;
+  wire \issue.wout ;
   wire [18:0] ix;
   wire [18:0] iy;
   reg [15:0] k_ = 16'h0000;
   output kind;
   reg kind = 1'h0;
+  output [3:0] lane_mask;
   wire [3:0] lane_mask;
+  wire last;
   output [7:0] lo;
   reg [7:0] lo = 8'h00;
   output [30:0] m0;
   reg [30:0] m0 = 31'h00000000;
   reg [15:0] m_ = 16'h0000;
+  reg [15:0] n_ = 16'h0000;
   reg [16:0] n_rem = 17'h00000;
+  reg [16:0] \n_rem$41  = 17'h00000;
   reg [7:0] out_ptr = 8'h00;
   output [7:0] out_rd_addr;
   reg [7:0] out_rd_addr;
@@ -5095,11 +5925,15 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
   reg [7:0] out_wr_addr;
   output out_wr_en;
   reg out_wr_en;
+  reg [3:0] p_base = 4'h0;
   reg [7:0] pad_left = 8'h00;
+  (* init = 4'h0 *)
+  wire [3:0] par;
   output [3:0] par_addr;
   reg [3:0] par_addr = 4'h0;
   output per_channel;
   reg per_channel = 1'h0;
+  reg [16:0] period = 17'h00000;
   reg [7:0] pin_base = 8'h00;
   output pool_acc;
   reg pool_acc;
@@ -5113,32 +5947,58 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
   reg pool_finish;
   output [1:0] pool_op;
   reg [1:0] pool_op = 2'h0;
-  output \port$130$0 ;
-  wire \port$130$0 ;
-  output \port$131$0 ;
-  wire \port$131$0 ;
-  output \port$132$0 ;
-  wire \port$132$0 ;
-  output \port$133$0 ;
-  wire \port$133$0 ;
   output pp_first;
   wire pp_first;
   output pp_in;
   wire pp_in;
+  wire reading;
   wire refused;
+  reg [16:0] rem = 17'h00000;
+  reg [16:0] \rem$42  = 17'h00000;
   output [1:0] rounding;
   reg [1:0] rounding = 2'h0;
+  wire [15:0] row;
   output [1:0] row_sel;
   wire [1:0] row_sel;
   input rst;
   wire rst;
   wire run;
+  reg [26:0] s2 = 27'h0000000;
+  wire [7:0] \s2.acc_addr ;
+  wire \s2.final ;
+  wire \s2.first ;
+  wire [3:0] \s2.mask ;
+  wire [7:0] \s2.out_addr ;
+  wire [1:0] \s2.row ;
+  wire \s2.valid ;
+  wire \s2.wacc ;
+  wire \s2.wout ;
+  reg [26:0] s3 = 27'h0000000;
+  wire [7:0] \s3.acc_addr ;
+  wire \s3.final ;
+  wire \s3.first ;
+  wire [3:0] \s3.mask ;
+  wire [7:0] \s3.out_addr ;
+  wire [1:0] \s3.row ;
+  wire \s3.valid ;
+  wire \s3.wacc ;
+  wire \s3.wout ;
   output [5:0] shift;
   reg [5:0] shift = 6'h00;
   input start;
   wire start;
+  reg starting;
+  reg [15:0] stream = 16'h0000;
   reg [19:0] t = 20'h00000;
   reg [19:0] t_last = 20'h00000;
+  reg tok_d0 = 1'h0;
+  reg tok_d1 = 1'h0;
+  reg tok_d2 = 1'h0;
+  reg tok_d3 = 1'h0;
+  reg [7:0] w_nptr = 8'h00;
+  reg w_par = 1'h0;
+  reg [7:0] w_ptr = 8'h00;
+  reg [16:0] w_rem = 17'h00000;
   output [7:0] wgt_addr;
   wire [7:0] wgt_addr;
   reg [15:0] win = 16'h0000;
@@ -5166,269 +6026,327 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
   assign \$20  = ! desc__k;
   assign \$21  = \$19  | \$20 ;
   assign refused = \$1  ? \$16  : \$21 ;
-  assign \$22  = n_rem > 1'h0;
-  assign \$23  = n_rem > 1'h1;
-  assign \$24  = n_rem > 2'h2;
-  assign \$25  = n_rem > 2'h3;
-  assign \$26  = a_ptr + t;
-  assign \$27  = b_nptr + t;
-  assign \$28  = ~ is_pool;
-  assign \$29  = busy & \$28 ;
-  assign \$30  = t >= 1'h1;
-  assign \$31  = \$29  & \$30 ;
-  assign \$32  = t <= k_;
-  assign feed = \$31  & \$32 ;
-  assign \$33  = ~ is_pool;
-  assign \$34  = busy & \$33 ;
-  assign \$35  = ! t;
-  assign clr = \$34  & \$35 ;
-  assign \$36  = k_ + 3'h7;
-  assign \$37  = t - \$36 ;
-  assign \$38  = ~ is_pool;
-  assign \$39  = busy & \$38 ;
-  assign \$40  = k_ + 3'h7;
-  assign \$41  = t >= \$40 ;
-  assign \$42  = \$39  & \$41 ;
-  assign \$43  = k_ + 3'h7;
-  assign \$44  = \$43  + 3'h4;
-  assign \$45  = t < \$44 ;
-  assign pp_in = \$42  & \$45 ;
-  assign \$46  = ~ is_pool;
-  assign \$47  = busy & \$46 ;
-  assign \$48  = ~ acc_out;
-  assign \$49  = \$47  & \$48 ;
-  assign \$50  = k_ + 3'h7;
-  assign \$51  = \$50  + 2'h3;
-  assign \$52  = t >= \$51 ;
-  assign \$53  = \$49  & \$52 ;
-  assign \$54  = k_ + 3'h7;
-  assign \$55  = \$54  + 2'h3;
-  assign \$56  = \$55  + 3'h4;
-  assign \$57  = t < \$56 ;
-  assign \$58  = \$53  & \$57 ;
-  assign \$59  = k_ + 3'h7;
-  assign \$60  = \$59  + 2'h3;
-  assign \$61  = t - \$60 ;
-  assign \$62  = \$61 [16:0] < inner_rem;
-  assign \$63  = \$58  & \$62 ;
-  assign \$64  = k_ + 3'h7;
-  assign \$65  = \$64  + 2'h3;
-  assign \$66  = t - \$65 ;
-  assign \$67  = c_row + \$66 [16:0];
-  assign pp_first = ~ acc_in;
-  assign \$68  = k_ + 3'h7;
-  assign \$69  = \$68  - 1'h1;
-  assign \$70  = $signed({ 1'h0, t }) - $signed(\$69 );
-  assign \$71  = $signed({ 1'h0, acc_row }) + $signed(\$70 );
-  assign \$72  = ~ is_pool;
-  assign \$73  = busy & \$72 ;
-  assign \$74  = \$73  & acc_out;
-  assign \$75  = k_ + 3'h7;
-  assign \$76  = \$75  + 1'h1;
-  assign \$77  = t >= \$76 ;
-  assign \$78  = \$74  & \$77 ;
-  assign \$79  = k_ + 3'h7;
-  assign \$80  = \$79  + 1'h1;
-  assign \$81  = \$80  + 3'h4;
-  assign \$82  = t < \$81 ;
-  assign \$83  = \$78  & \$82 ;
-  assign \$84  = k_ + 3'h7;
-  assign \$85  = \$84  + 1'h1;
-  assign \$86  = t - \$85 ;
-  assign \$87  = \$86 [16:0] < inner_rem;
-  assign acc_wr_en = \$83  & \$87 ;
-  assign \$88  = k_ + 3'h7;
-  assign \$89  = \$88  + 1'h1;
-  assign \$90  = t - \$89 ;
-  assign \$91  = acc_row + \$90 [16:0];
-  assign iy = $signed(\$signal ) + $signed({ 1'h0, \$signal$44  });
-  assign ix = $signed(\$signal$46 ) + $signed({ 1'h0, \$signal$47  });
-  assign \$92  = busy & is_pool;
-  assign \$93  = $signed(iy) * $signed({ 1'h0, \$signal$50  });
-  assign \$94  = $signed({ 1'h0, pin_base }) + $signed(\$93 );
-  assign \$95  = $signed(\$94 ) + $signed(ix);
-  assign \$96  = ! t;
-  assign \$97  = win + 1'h1;
-  assign \$98  = t == \$97 ;
-  assign \$99  = win + 2'h2;
-  assign \$100  = t >= \$99 ;
-  assign \$101  = win + 2'h2;
-  assign \$102  = \$101  + 4'h8;
-  assign \$103  = t < \$102 ;
-  assign \$104  = \$100  & \$103 ;
-  assign \$105  = win + 2'h2;
-  assign \$106  = \$105  + 4'h8;
-  assign \$107  = t == \$106 ;
-  assign \$108  = win + 2'h2;
-  assign \$109  = \$108  + 4'h8;
-  assign \$110  = \$109  + 1'h1;
-  assign \$111  = t == \$110 ;
-  assign \$112  = ! fsm_state;
-  assign \$113  = fsm_state == 1'h1;
-  assign \$114  = fsm_state == 2'h2;
-  assign \$115  = - desc__pad_left;
-  assign \$116  = - desc__pad_top;
-  assign \$117  = desc__win_h * desc__win_w;
-  assign \$119  = desc__win_h * desc__win_w;
-  assign \$120  = \$119  + 4'hb;
-  assign \$121  = desc__k + 4'hd;
-  assign \$122  = \$118  ? \$120  : \$121 ;
-  assign \$123  = t + 1'h1;
-  assign \$124  = t == t_last;
-  assign \$125  = out_ptr + 1'h1;
-  assign \$126  = \$signal$88  - 1'h1;
-  assign \$127  = \$signal$103  == \$126 ;
-  assign \$128  = \$signal$87  - 1'h1;
-  assign \$129  = \$signal$104  == \$128 ;
-  assign \$130  = \$127  & \$129 ;
-  assign \$131  = \$signal$88  - 1'h1;
-  assign \$132  = \$signal$103  == \$131 ;
-  assign \$133  = - pad_left;
-  assign \$134  = \$signal$104  + 1'h1;
-  assign \$135  = $signed(\$signal ) + $signed({ 1'h0, \$signal$90  });
-  assign \$136  = \$signal$103  + 1'h1;
-  assign \$137  = $signed(\$signal$46 ) + $signed({ 1'h0, \$signal$91  });
-  assign \$138  = inner_rem <= 3'h4;
-  assign \$139  = n_rem <= 3'h4;
-  assign \$140  = \$138  & \$139 ;
-  assign \$141  = inner_rem <= 3'h4;
-  assign \$142  = n_rem - 3'h4;
-  assign \$143  = b_nptr + k_;
-  assign \$144  = b_nptr + k_;
-  assign \$145  = c_nptr + m_;
-  assign \$146  = c_nptr + m_;
-  assign \$147  = par_addr + 1'h1;
-  assign \$148  = acc_in | acc_out;
-  assign \$149  = acc_nptr + m_;
-  assign \$150  = \$148  ? \$149  : 17'h00000;
-  assign \$151  = acc_in | acc_out;
-  assign \$152  = acc_nptr + m_;
-  assign \$153  = \$151  ? \$152  : 17'h00000;
-  assign \$154  = inner_rem - 3'h4;
-  assign \$155  = a_ptr + k_;
-  assign \$156  = c_row + 3'h4;
-  assign \$157  = acc_row + 3'h4;
-  assign \$158  = - desc__pad_left;
-  assign \$159  = - desc__pad_top;
-  assign \$160  = desc__win_h * desc__win_w;
-  assign \$162  = desc__win_h * desc__win_w;
-  assign \$163  = \$162  + 4'hb;
-  assign \$164  = desc__k + 4'hd;
-  assign \$165  = \$161  ? \$163  : \$164 ;
-  assign \$166  = busy & is_pool;
-  assign \$167  = t < win;
-  assign \$168  = \$166  & \$167 ;
-  assign \$169  = $signed(iy) >= $signed(1'h0);
-  assign \$170  = $signed(iy) < $signed({ 1'h0, \$signal$86  });
-  assign \$171  = \$169  & \$170 ;
-  assign \$172  = $signed(ix) >= $signed(1'h0);
-  assign \$173  = \$171  & \$172 ;
-  assign \$174  = $signed(ix) < $signed({ 1'h0, \$signal$50  });
-  assign \$175  = \$173  & \$174 ;
-  assign \$176  = \$168  & \$175 ;
-  assign \$177  = busy & is_pool;
-  assign \$178  = t < win;
-  assign \$179  = \$177  & \$178 ;
-  assign \$180  = win_w - 1'h1;
-  assign \$181  = \$signal$47  == \$180 ;
-  assign \$182  = \$signal$44  + 1'h1;
-  assign \$183  = \$signal$47  + 1'h1;
+  assign \$22  = rem <= 3'h4;
+  assign \$23  = n_rem <= 3'h4;
+  assign last = \$22  & \$23 ;
+  assign \$24  = ~ refused;
+  assign \$25  = ~ refused;
+  assign \$26  = ~ is_pool;
+  assign \$27  = busy & \$26 ;
+  assign \$28  = \$27  & \$signal ;
+  assign \$29  = t < stream;
+  assign reading = \$28  & \$29 ;
+  assign \$30  = a_ptr + t;
+  assign \$31  = b_ptr + t;
+  assign row = draining ? i : 16'h0000;
+  assign \$32  = acc_row + row;
+  assign \$33  = tok_d3 | draining;
+  assign \$34  = ~ is_pool;
+  assign \$35  = busy & \$34 ;
+  assign \$36  = \$33  & \$35 ;
+  assign \$37  = \n_rem$41  <= 3'h4;
+  assign \$38  = \rem$42  <= 3'h4;
+  assign \$39  = \$37  & \$38 ;
+  assign \$40  = row == 2'h3;
+  assign \$41  = \$39  & \$40 ;
+  assign \$42  = ~ acc_in;
+  assign \$43  = row < \rem$42 ;
+  assign \$44  = acc_out & \$43 ;
+  assign \$45  = ~ acc_out;
+  assign \$46  = row < \rem$42 ;
+  assign \$47  = \$45  & \$46 ;
+  assign \$48  = acc_row + row;
+  assign \$49  = c_row + row;
+  assign \$50  = \n_rem$41  > 1'h0;
+  assign \$51  = \n_rem$41  > 1'h1;
+  assign \$52  = \n_rem$41  > 2'h2;
+  assign \$53  = \n_rem$41  > 2'h3;
+  assign acc_wr_en = \$signal$51 [0] & \$signal$51 [3];
+  assign iy = $signed(\$signal$56 ) + $signed({ 1'h0, \$signal$57  });
+  assign ix = $signed(\$signal$59 ) + $signed({ 1'h0, \$signal$60  });
+  assign \$54  = busy & is_pool;
+  assign \$55  = $signed(iy) * $signed({ 1'h0, \$signal$63  });
+  assign \$56  = $signed({ 1'h0, pin_base }) + $signed(\$55 );
+  assign \$57  = $signed(\$56 ) + $signed(ix);
+  assign \$58  = ! t;
+  assign \$59  = win + 1'h1;
+  assign \$60  = t == \$59 ;
+  assign \$61  = win + 2'h2;
+  assign \$62  = t >= \$61 ;
+  assign \$63  = win + 2'h2;
+  assign \$64  = \$63  + 4'h8;
+  assign \$65  = t < \$64 ;
+  assign \$66  = \$62  & \$65 ;
+  assign \$67  = win + 2'h2;
+  assign \$68  = \$67  + 4'h8;
+  assign \$69  = t == \$68 ;
+  assign \$70  = win + 2'h2;
+  assign \$71  = \$70  + 4'h8;
+  assign \$72  = \$71  + 1'h1;
+  assign \$73  = t == \$72 ;
+  assign \$74  = s3[0] & s3[4];
+  assign \$75  = ! fsm_state;
+  assign \$76  = fsm_state == 1'h1;
+  assign \$77  = fsm_state == 2'h2;
+  assign \$78  = desc__k > 3'h4;
+  assign \$79  = \$78  ? desc__k : 16'h0004;
+  assign \$80  = - desc__pad_left;
+  assign \$81  = - desc__pad_top;
+  assign \$82  = desc__win_h * desc__win_w;
+  assign \$83  = desc__win_h * desc__win_w;
+  assign \$84  = \$83  + 4'hb;
+  assign \$85  = t + 1'h1;
+  assign \$86  = s3[0] & s3[1];
+  assign \$87  = t == t_last;
+  assign \$88  = out_ptr + 1'h1;
+  assign \$89  = \$signal$110  - 1'h1;
+  assign \$90  = \$signal$119  == \$89 ;
+  assign \$91  = \$signal$109  - 1'h1;
+  assign \$92  = \$signal$120  == \$91 ;
+  assign \$93  = \$90  & \$92 ;
+  assign \$94  = \$signal$110  - 1'h1;
+  assign \$95  = \$signal$119  == \$94 ;
+  assign \$96  = - pad_left;
+  assign \$97  = \$signal$120  + 1'h1;
+  assign \$98  = $signed(\$signal$56 ) + $signed({ 1'h0, \$signal$112  });
+  assign \$99  = \$signal$119  + 1'h1;
+  assign \$100  = $signed(\$signal$59 ) + $signed({ 1'h0, \$signal$113  });
+  assign \$101  = desc__k > 3'h4;
+  assign \$102  = \$101  ? desc__k : 16'h0004;
+  assign \$103  = - desc__pad_left;
+  assign \$104  = - desc__pad_top;
+  assign \$105  = desc__win_h * desc__win_w;
+  assign \$106  = desc__win_h * desc__win_w;
+  assign \$107  = \$106  + 4'hb;
+  assign \$108  = ~ is_pool;
+  assign \$109  = busy & \$108 ;
+  assign \$110  = \$109  & \$signal ;
+  assign \$111  = stream - 1'h1;
+  assign \$112  = $signed({ 1'h0, t }) == $signed(\$111 );
+  assign \$113  = last & \$112 ;
+  assign \$114  = period - 1'h1;
+  assign \$115  = $signed({ 1'h0, t }) == $signed(\$114 );
+  assign \$116  = ~ a_par;
+  assign \$117  = rem <= 3'h4;
+  assign \$118  = n_rem - 3'h4;
+  assign \$119  = b_ptr + k_;
+  assign \$120  = rem - 3'h4;
+  assign \$121  = a_ptr + k_;
+  assign \$122  = stream - 1'h1;
+  assign \$123  = $signed({ 1'h0, t }) == $signed(\$122 );
+  assign \$124  = reading & \$123 ;
+  assign \$125  = ! desc__kind;
+  assign \$126  = starting & \$125 ;
+  assign \$127  = stream - 1'h1;
+  assign \$128  = $signed({ 1'h0, t }) == $signed(\$127 );
+  assign \$129  = reading & \$128 ;
+  assign \$130  = tok_d3 | draining;
+  assign \$131  = ~ is_pool;
+  assign \$132  = busy & \$131 ;
+  assign \$133  = \$130  & \$132 ;
+  assign \$134  = row == 2'h3;
+  assign \$135  = \rem$42  <= 3'h4;
+  assign \$136  = \n_rem$41  - 3'h4;
+  assign \$137  = c_nptr + m_;
+  assign \$138  = c_nptr + m_;
+  assign \$139  = acc_in | acc_out;
+  assign \$140  = acc_nptr + m_;
+  assign \$141  = \$139  ? \$140  : 17'h00000;
+  assign \$142  = acc_in | acc_out;
+  assign \$143  = acc_nptr + m_;
+  assign \$144  = \$142  ? \$143  : 17'h00000;
+  assign \$145  = par_addr + 1'h1;
+  assign \$146  = \rem$42  - 3'h4;
+  assign \$147  = c_row + 3'h4;
+  assign \$148  = acc_row + 3'h4;
+  assign \$149  = row + 1'h1;
+  assign \$150  = ~ is_pool;
+  assign \$151  = busy & \$150 ;
+  assign \$152  = ~ \$151 ;
+  assign \$153  = busy & is_pool;
+  assign \$154  = t < win;
+  assign \$155  = \$153  & \$154 ;
+  assign \$156  = $signed(iy) >= $signed(1'h0);
+  assign \$157  = $signed(iy) < $signed({ 1'h0, \$signal$108  });
+  assign \$158  = \$156  & \$157 ;
+  assign \$159  = $signed(ix) >= $signed(1'h0);
+  assign \$160  = \$158  & \$159 ;
+  assign \$161  = $signed(ix) < $signed({ 1'h0, \$signal$63  });
+  assign \$162  = \$160  & \$161 ;
+  assign \$163  = \$155  & \$162 ;
+  assign \$164  = busy & is_pool;
+  assign \$165  = t < win;
+  assign \$166  = \$164  & \$165 ;
+  assign \$167  = win_w - 1'h1;
+  assign \$168  = \$signal$60  == \$167 ;
+  assign \$169  = \$signal$57  + 1'h1;
+  assign \$170  = \$signal$60  + 1'h1;
   always @(posedge clk)
-    kind <= \$184 ;
+    kind <= \$171 ;
   always @(posedge clk)
-    pool_op <= \$185 ;
+    pool_op <= \$172 ;
   always @(posedge clk)
-    m0 <= \$186 ;
+    m0 <= \$173 ;
   always @(posedge clk)
-    shift <= \$187 ;
+    shift <= \$174 ;
   always @(posedge clk)
-    rounding <= \$188 ;
+    rounding <= \$175 ;
   always @(posedge clk)
-    wrap <= \$189 ;
+    wrap <= \$176 ;
   always @(posedge clk)
-    per_channel <= \$190 ;
+    per_channel <= \$177 ;
   always @(posedge clk)
-    bias_en <= \$191 ;
+    bias_en <= \$178 ;
   always @(posedge clk)
-    acc_in <= \$192 ;
+    acc_in <= \$179 ;
   always @(posedge clk)
-    acc_out <= \$193 ;
+    acc_out <= \$180 ;
   always @(posedge clk)
-    lo <= \$194 ;
+    lo <= \$181 ;
   always @(posedge clk)
-    hi <= \$195 ;
+    hi <= \$182 ;
   always @(posedge clk)
-    k_ <= \$196 ;
+    k_ <= \$183 ;
   always @(posedge clk)
-    m_ <= \$197 ;
+    m_ <= \$184 ;
   always @(posedge clk)
-    a_base <= \$198 ;
+    n_ <= \$185 ;
   always @(posedge clk)
-    pin_base <= \$199 ;
+    a_base <= \$186 ;
   always @(posedge clk)
-    \$signal$86  <= \$200 ;
+    b_base <= \$187 ;
   always @(posedge clk)
-    \$signal$50  <= \$201 ;
+    c_base <= \$188 ;
   always @(posedge clk)
-    \$signal$87  <= \$202 ;
+    p_base <= \$189 ;
   always @(posedge clk)
-    \$signal$88  <= \$203 ;
+    pin_base <= \$190 ;
   always @(posedge clk)
-    win_w <= \$204 ;
+    \$signal$108  <= \$191 ;
   always @(posedge clk)
-    \$signal$90  <= \$205 ;
+    \$signal$63  <= \$192 ;
   always @(posedge clk)
-    \$signal$91  <= \$206 ;
+    \$signal$109  <= \$193 ;
   always @(posedge clk)
-    pad_left <= \$207 ;
+    \$signal$110  <= \$194 ;
   always @(posedge clk)
-    t <= \$208 ;
+    win_w <= \$195 ;
   always @(posedge clk)
-    error <= \$209 ;
+    \$signal$112  <= \$196 ;
   always @(posedge clk)
-    n_rem <= \$210 ;
+    \$signal$113  <= \$197 ;
   always @(posedge clk)
-    inner_rem <= \$211 ;
+    pad_left <= \$198 ;
   always @(posedge clk)
-    a_ptr <= \$212 ;
+    t <= \$199 ;
   always @(posedge clk)
-    b_nptr <= \$213 ;
+    error <= \$200 ;
   always @(posedge clk)
-    b_kptr <= \$214 ;
+    period <= \$201 ;
   always @(posedge clk)
-    c_nptr <= \$215 ;
+    stream <= \$202 ;
   always @(posedge clk)
-    c_row <= \$216 ;
+    \$signal$118  <= \$203 ;
   always @(posedge clk)
-    par_addr <= \$217 ;
+    \$signal  <= \$204 ;
   always @(posedge clk)
-    first <= \$218 ;
+    \$signal$119  <= \$205 ;
   always @(posedge clk)
-    acc_nptr <= \$219 ;
+    \$signal$120  <= \$206 ;
   always @(posedge clk)
-    acc_row <= \$220 ;
+    \$signal$59  <= \$207 ;
   always @(posedge clk)
-    \$signal$103  <= \$221 ;
+    \$signal$56  <= \$208 ;
   always @(posedge clk)
-    \$signal$104  <= \$222 ;
+    \$signal$60  <= \$209 ;
   always @(posedge clk)
-    \$signal$46  <= \$223 ;
+    \$signal$57  <= \$210 ;
   always @(posedge clk)
-    \$signal  <= \$224 ;
+    win <= \$211 ;
   always @(posedge clk)
-    \$signal$47  <= \$225 ;
+    out_ptr <= \$212 ;
   always @(posedge clk)
-    \$signal$44  <= \$226 ;
+    t_last <= \$213 ;
   always @(posedge clk)
-    win <= \$227 ;
+    a_ptr <= \$214 ;
   always @(posedge clk)
-    out_ptr <= \$228 ;
+    b_ptr <= \$215 ;
   always @(posedge clk)
-    t_last <= \$229 ;
+    rem <= \$216 ;
   always @(posedge clk)
-    fsm_state <= \$230 ;
+    n_rem <= \$217 ;
   always @(posedge clk)
-    inb_d <= \$231 ;
+    a_par <= \$218 ;
+  always @(posedge clk)
+    w_ptr <= \$219 ;
+  always @(posedge clk)
+    w_nptr <= \$220 ;
+  always @(posedge clk)
+    w_rem <= \$221 ;
+  always @(posedge clk)
+    w_par <= \$222 ;
+  always @(posedge clk)
+    i <= \$223 ;
+  always @(posedge clk)
+    draining <= \$224 ;
+  always @(posedge clk)
+    \rem$42  <= \$225 ;
+  always @(posedge clk)
+    \n_rem$41  <= \$226 ;
+  always @(posedge clk)
+    first <= \$227 ;
+  always @(posedge clk)
+    c_nptr <= \$228 ;
+  always @(posedge clk)
+    c_row <= \$229 ;
+  always @(posedge clk)
+    acc_nptr <= \$230 ;
+  always @(posedge clk)
+    acc_row <= \$231 ;
+  always @(posedge clk)
+    par_addr <= \$232 ;
+  always @(posedge clk)
+    fsm_state <= \$233 ;
+  always @(posedge clk)
+    feed <= \$234 ;
+  always @(posedge clk)
+    a_last <= \$235 ;
+  always @(posedge clk)
+    clr <= \$236 ;
+  always @(posedge clk)
+    tok_d0 <= \$237 ;
+  always @(posedge clk)
+    tok_d1 <= \$238 ;
+  always @(posedge clk)
+    tok_d2 <= \$239 ;
+  always @(posedge clk)
+    tok_d3 <= \$240 ;
+  always @(posedge clk)
+    \$signal$47  <= \$241 ;
+  always @(posedge clk)
+    \$signal$51  <= \$242 ;
+  always @(posedge clk)
+    s2 <= \$243 ;
+  always @(posedge clk)
+    s3 <= \$244 ;
+  always @(posedge clk)
+    inb_d <= \$245 ;
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    starting = 1'h0;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            starting = \$24 ;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            starting = \$25 ;
+          end
+    endcase
+  end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
     busy = 1'h0;
@@ -5453,282 +6371,533 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    out_wr_en = \$63 ;
-    if (\$92 ) begin
-      out_wr_en = \$111 ;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    out_wr_addr = \$67 [7:0];
-    if (\$92 ) begin
-      out_wr_addr = out_ptr;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
     out_rd_addr = 8'h00;
-    if (\$92 ) begin
-      out_rd_addr = \$95 [7:0];
+    if (\$54 ) begin
+      out_rd_addr = \$57 [7:0];
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
     pool_clear = 1'h0;
-    if (\$92 ) begin
-      pool_clear = \$96 ;
+    if (\$54 ) begin
+      pool_clear = \$58 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
     pool_acc = 1'h0;
-    if (\$92 ) begin
+    if (\$54 ) begin
       pool_acc = inb_d;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
     pool_div_init = 1'h0;
-    if (\$92 ) begin
-      pool_div_init = \$98 ;
+    if (\$54 ) begin
+      pool_div_init = \$60 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
     pool_div_step = 1'h0;
-    if (\$92 ) begin
-      pool_div_step = \$104 ;
+    if (\$54 ) begin
+      pool_div_step = \$66 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
     pool_finish = 1'h0;
-    if (\$92 ) begin
-      pool_finish = \$107 ;
+    if (\$54 ) begin
+      pool_finish = \$69 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$184  = kind;
+    (* full_case = 32'd1 *)
+    if (\$54 ) begin
+      out_wr_en = \$73 ;
+    end else begin
+      out_wr_en = \$74 ;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    (* full_case = 32'd1 *)
+    if (\$54 ) begin
+      out_wr_addr = out_ptr;
+    end else begin
+      out_wr_addr = s3[22:15];
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$171  = kind;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$184  = desc__kind;
+            \$171  = desc__kind;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$184  = desc__kind;
+            \$171  = desc__kind;
           end
     endcase
     if (rst) begin
-      \$184  = 1'h0;
+      \$171  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$185  = pool_op;
+    \$172  = pool_op;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$185  = desc__pool_op;
+            \$172  = desc__pool_op;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$185  = desc__pool_op;
+            \$172  = desc__pool_op;
           end
     endcase
     if (rst) begin
-      \$185  = 2'h0;
+      \$172  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$186  = m0;
+    \$173  = m0;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$186  = desc__m0;
+            \$173  = desc__m0;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$186  = desc__m0;
+            \$173  = desc__m0;
           end
     endcase
     if (rst) begin
-      \$186  = 31'h00000000;
+      \$173  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$187  = shift;
+    \$174  = shift;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$187  = desc__shift;
+            \$174  = desc__shift;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$187  = desc__shift;
+            \$174  = desc__shift;
           end
     endcase
     if (rst) begin
-      \$187  = 6'h00;
+      \$174  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$188  = rounding;
+    \$175  = rounding;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$188  = desc__rounding;
+            \$175  = desc__rounding;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$188  = desc__rounding;
+            \$175  = desc__rounding;
           end
     endcase
     if (rst) begin
-      \$188  = 2'h0;
+      \$175  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$189  = wrap;
+    \$176  = wrap;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$189  = desc__wrap;
+            \$176  = desc__wrap;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$189  = desc__wrap;
+            \$176  = desc__wrap;
           end
     endcase
     if (rst) begin
-      \$189  = 1'h0;
+      \$176  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$190  = per_channel;
+    \$177  = per_channel;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$190  = desc__per_channel;
+            \$177  = desc__per_channel;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$190  = desc__per_channel;
+            \$177  = desc__per_channel;
           end
     endcase
     if (rst) begin
-      \$190  = 1'h0;
+      \$177  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$191  = bias_en;
+    \$178  = bias_en;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$191  = desc__bias_en;
+            \$178  = desc__bias_en;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$191  = desc__bias_en;
+            \$178  = desc__bias_en;
           end
     endcase
     if (rst) begin
-      \$191  = 1'h0;
+      \$178  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$192  = acc_in;
+    \$179  = acc_in;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$192  = desc__acc_in;
+            \$179  = desc__acc_in;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$192  = desc__acc_in;
+            \$179  = desc__acc_in;
           end
     endcase
     if (rst) begin
-      \$192  = 1'h0;
+      \$179  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$193  = acc_out;
+    \$180  = acc_out;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$193  = desc__acc_out;
+            \$180  = desc__acc_out;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$193  = desc__acc_out;
+            \$180  = desc__acc_out;
           end
     endcase
     if (rst) begin
-      \$193  = 1'h0;
+      \$180  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$194  = lo;
+    \$181  = lo;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$194  = desc__lo;
+            \$181  = desc__lo;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$194  = desc__lo;
+            \$181  = desc__lo;
           end
     endcase
     if (rst) begin
-      \$194  = 8'h00;
+      \$181  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$195  = hi;
+    \$182  = hi;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$195  = desc__hi;
+            \$182  = desc__hi;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$195  = desc__hi;
+            \$182  = desc__hi;
+          end
+    endcase
+    if (rst) begin
+      \$182  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$183  = k_;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$183  = desc__k;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$183  = desc__k;
+          end
+    endcase
+    if (rst) begin
+      \$183  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$184  = m_;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$184  = desc__m;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$184  = desc__m;
+          end
+    endcase
+    if (rst) begin
+      \$184  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$185  = n_;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$185  = desc__n;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$185  = desc__n;
+          end
+    endcase
+    if (rst) begin
+      \$185  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$186  = a_base;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$186  = desc__a_base;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$186  = desc__a_base;
+          end
+    endcase
+    if (rst) begin
+      \$186  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$187  = b_base;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$187  = desc__b_base;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$187  = desc__b_base;
+          end
+    endcase
+    if (rst) begin
+      \$187  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$188  = c_base;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$188  = desc__c_base;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$188  = desc__c_base;
+          end
+    endcase
+    if (rst) begin
+      \$188  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$189  = p_base;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$189  = desc__p_base;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$189  = desc__p_base;
+          end
+    endcase
+    if (rst) begin
+      \$189  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$190  = pin_base;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$190  = desc__pin_base;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$190  = desc__pin_base;
+          end
+    endcase
+    if (rst) begin
+      \$190  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$191  = \$signal$108 ;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$191  = desc__in_h;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$191  = desc__in_h;
+          end
+    endcase
+    if (rst) begin
+      \$191  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$192  = \$signal$63 ;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$192  = desc__in_w;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$192  = desc__in_w;
+          end
+    endcase
+    if (rst) begin
+      \$192  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$193  = \$signal$109 ;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$193  = desc__out_h;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$193  = desc__out_h;
+          end
+    endcase
+    if (rst) begin
+      \$193  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$194  = \$signal$110 ;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$194  = desc__out_w;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$194  = desc__out_w;
+          end
+    endcase
+    if (rst) begin
+      \$194  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$195  = win_w;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$195  = desc__win_w;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$195  = desc__win_w;
           end
     endcase
     if (rst) begin
@@ -5737,55 +6906,55 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$196  = k_;
+    \$196  = \$signal$112 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$196  = desc__k;
+            \$196  = desc__stride_h;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$196  = desc__k;
+            \$196  = desc__stride_h;
           end
     endcase
     if (rst) begin
-      \$196  = 16'h0000;
+      \$196  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$197  = m_;
+    \$197  = \$signal$113 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$197  = desc__m;
+            \$197  = desc__stride_w;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$197  = desc__m;
+            \$197  = desc__stride_w;
           end
     endcase
     if (rst) begin
-      \$197  = 16'h0000;
+      \$197  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$198  = a_base;
+    \$198  = pad_left;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$198  = desc__a_base;
+            \$198  = desc__pad_left;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$198  = desc__a_base;
+            \$198  = desc__pad_left;
           end
     endcase
     if (rst) begin
@@ -5794,74 +6963,87 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$199  = pin_base;
+    \$199  = t;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$199  = desc__pin_base;
+            \$199  = 20'h00000;
           end
       2'h2:
-          /* empty */;
+        begin
+          \$199  = \$85 [19:0];
+          if (is_pool) begin
+            if (\$87 ) begin
+              \$199  = 20'h00000;
+            end
+          end
+        end
       2'h1:
           if (start) begin
-            \$199  = desc__pin_base;
+            \$199  = 20'h00000;
           end
     endcase
+    if (\$110 ) begin
+      if (\$113 ) begin
+      end else if (\$115 ) begin
+        \$199  = 20'h00000;
+      end
+    end
     if (rst) begin
-      \$199  = 8'h00;
+      \$199  = 20'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$200  = \$signal$86 ;
+    \$200  = error;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$200  = desc__in_h;
+            \$200  = refused;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$200  = desc__in_h;
+            \$200  = refused;
           end
     endcase
     if (rst) begin
-      \$200  = 16'h0000;
+      \$200  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$201  = \$signal$50 ;
+    \$201  = period;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$201  = desc__in_w;
+            \$201  = { 1'h0, \$79  };
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$201  = desc__in_w;
+            \$201  = { 1'h0, \$102  };
           end
     endcase
     if (rst) begin
-      \$201  = 16'h0000;
+      \$201  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$202  = \$signal$87 ;
+    \$202  = stream;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$202  = desc__out_h;
+            \$202  = desc__k;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$202  = desc__out_h;
+            \$202  = desc__k;
           end
     endcase
     if (rst) begin
@@ -5870,226 +7052,252 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$203  = \$signal$88 ;
+    \$203  = \$signal$118 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$203  = desc__out_w;
+            \$203  = 1'h0;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$203  = desc__out_w;
+            \$203  = 1'h0;
           end
     endcase
     if (rst) begin
-      \$203  = 16'h0000;
+      \$203  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$204  = win_w;
+    \$204  = \$signal ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$204  = desc__win_w;
+            \$204  = 1'h1;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$204  = desc__win_w;
+            \$204  = 1'h1;
           end
     endcase
+    if (\$110 ) begin
+      if (\$113 ) begin
+        \$204  = 1'h0;
+      end
+    end
     if (rst) begin
-      \$204  = 8'h00;
+      \$204  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$205  = \$signal$90 ;
+    \$205  = \$signal$119 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$205  = desc__stride_h;
+            \$205  = 16'h0000;
           end
       2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$205  = desc__stride_h;
-          end
-    endcase
-    if (rst) begin
-      \$205  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$206  = \$signal$91 ;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$206  = desc__stride_w;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$206  = desc__stride_w;
-          end
-    endcase
-    if (rst) begin
-      \$206  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$207  = pad_left;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$207  = desc__pad_left;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$207  = desc__pad_left;
-          end
-    endcase
-    if (rst) begin
-      \$207  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$208  = t;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$208  = 20'h00000;
-          end
-      2'h2:
-        begin
-          \$208  = \$123 [19:0];
-          if (\$124 ) begin
-            \$208  = 20'h00000;
-          end
-        end
-      2'h1:
-          if (start) begin
-            \$208  = 20'h00000;
-          end
-    endcase
-    if (rst) begin
-      \$208  = 20'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$209  = error;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$209  = refused;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$209  = refused;
-          end
-    endcase
-    if (rst) begin
-      \$209  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$210  = n_rem;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$210  = { 1'h0, desc__n };
-          end
-      2'h2:
-          if (\$124 ) begin
-            (* full_case = 32'd1 *)
-            if (is_pool) begin
-            end else begin
-              if (\$140 ) begin
-              end else if (\$141 ) begin
-                \$210  = \$142 [16:0];
-              end
-            end
-          end
-      2'h1:
-          if (start) begin
-            \$210  = { 1'h0, desc__n };
-          end
-    endcase
-    if (rst) begin
-      \$210  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$211  = inner_rem;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$211  = { 1'h0, desc__m };
-          end
-      2'h2:
-          if (\$124 ) begin
-            (* full_case = 32'd1 *)
-            if (is_pool) begin
-            end else begin
+          if (is_pool) begin
+            if (\$87 ) begin
               (* full_case = 32'd1 *)
-              if (\$140 ) begin
-              end else if (\$141 ) begin
-                \$211  = { 1'h0, m_ };
+              if (\$93 ) begin
+              end else if (\$95 ) begin
+                \$205  = 16'h0000;
               end else begin
-                \$211  = \$154 [16:0];
+                \$205  = \$99 [15:0];
               end
             end
           end
       2'h1:
           if (start) begin
-            \$211  = { 1'h0, desc__m };
+            \$205  = 16'h0000;
           end
     endcase
     if (rst) begin
-      \$211  = 17'h00000;
+      \$205  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$212  = a_ptr;
+    \$206  = \$signal$120 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$212  = desc__a_base;
+            \$206  = 16'h0000;
           end
       2'h2:
-          if (\$124 ) begin
-            (* full_case = 32'd1 *)
-            if (is_pool) begin
-            end else begin
-              (* full_case = 32'd1 *)
-              if (\$140 ) begin
-              end else if (\$141 ) begin
-                \$212  = a_base;
-              end else begin
-                \$212  = \$155 [7:0];
+          if (is_pool) begin
+            if (\$87 ) begin
+              if (\$93 ) begin
+              end else if (\$95 ) begin
+                \$206  = \$97 [15:0];
               end
             end
           end
       2'h1:
           if (start) begin
-            \$212  = desc__a_base;
+            \$206  = 16'h0000;
+          end
+    endcase
+    if (rst) begin
+      \$206  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$207  = \$signal$59 ;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$207  = { \$80 [8], \$80 [8], \$80 [8], \$80 [8], \$80 [8], \$80 [8], \$80 [8], \$80 [8], \$80 [8], \$80  };
+          end
+      2'h2:
+          if (is_pool) begin
+            if (\$87 ) begin
+              (* full_case = 32'd1 *)
+              if (\$93 ) begin
+              end else if (\$95 ) begin
+                \$207  = { \$96 [8], \$96 [8], \$96 [8], \$96 [8], \$96 [8], \$96 [8], \$96 [8], \$96 [8], \$96 [8], \$96  };
+              end else begin
+                \$207  = \$100 [17:0];
+              end
+            end
+          end
+      2'h1:
+          if (start) begin
+            \$207  = { \$103 [8], \$103 [8], \$103 [8], \$103 [8], \$103 [8], \$103 [8], \$103 [8], \$103 [8], \$103 [8], \$103  };
+          end
+    endcase
+    if (rst) begin
+      \$207  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$208  = \$signal$56 ;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$208  = { \$81 [8], \$81 [8], \$81 [8], \$81 [8], \$81 [8], \$81 [8], \$81 [8], \$81 [8], \$81 [8], \$81  };
+          end
+      2'h2:
+          if (is_pool) begin
+            if (\$87 ) begin
+              if (\$93 ) begin
+              end else if (\$95 ) begin
+                \$208  = \$98 [17:0];
+              end
+            end
+          end
+      2'h1:
+          if (start) begin
+            \$208  = { \$104 [8], \$104 [8], \$104 [8], \$104 [8], \$104 [8], \$104 [8], \$104 [8], \$104 [8], \$104 [8], \$104  };
+          end
+    endcase
+    if (rst) begin
+      \$208  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$209  = \$signal$60 ;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$209  = 8'h00;
+          end
+      2'h2:
+          if (is_pool) begin
+            if (\$87 ) begin
+              \$209  = 8'h00;
+            end
+          end
+      2'h1:
+          if (start) begin
+            \$209  = 8'h00;
+          end
+    endcase
+    if (\$166 ) begin
+      (* full_case = 32'd1 *)
+      if (\$168 ) begin
+        \$209  = 8'h00;
+      end else begin
+        \$209  = \$170 [7:0];
+      end
+    end
+    if (rst) begin
+      \$209  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$210  = \$signal$57 ;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$210  = 8'h00;
+          end
+      2'h2:
+          if (is_pool) begin
+            if (\$87 ) begin
+              \$210  = 8'h00;
+            end
+          end
+      2'h1:
+          if (start) begin
+            \$210  = 8'h00;
+          end
+    endcase
+    if (\$166 ) begin
+      if (\$168 ) begin
+        \$210  = \$169 [7:0];
+      end
+    end
+    if (rst) begin
+      \$210  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$211  = win;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$211  = \$82 ;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$211  = \$105 ;
+          end
+    endcase
+    if (rst) begin
+      \$211  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$212  = out_ptr;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$212  = desc__c_base;
+          end
+      2'h2:
+          if (is_pool) begin
+            if (\$87 ) begin
+              \$212  = \$88 [7:0];
+            end
+          end
+      2'h1:
+          if (start) begin
+            \$212  = desc__c_base;
           end
     endcase
     if (rst) begin
@@ -6098,200 +7306,175 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$213  = b_nptr;
+    \$213  = t_last;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$213  = desc__b_base;
+            \$213  = { 3'h0, \$84  };
           end
       2'h2:
-          if (\$124 ) begin
-            (* full_case = 32'd1 *)
-            if (is_pool) begin
-            end else begin
-              if (\$140 ) begin
-              end else if (\$141 ) begin
-                \$213  = \$143 [7:0];
-              end
-            end
-          end
+          /* empty */;
       2'h1:
           if (start) begin
-            \$213  = desc__b_base;
+            \$213  = { 3'h0, \$107  };
           end
     endcase
     if (rst) begin
-      \$213  = 8'h00;
+      \$213  = 20'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$214  = b_kptr;
+    \$214  = a_ptr;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$214  = desc__b_base;
+            \$214  = desc__a_base;
           end
       2'h2:
-          if (\$124 ) begin
-            (* full_case = 32'd1 *)
-            if (is_pool) begin
-            end else begin
-              if (\$140 ) begin
-              end else if (\$141 ) begin
-                \$214  = \$144 [7:0];
-              end
-            end
-          end
+          /* empty */;
       2'h1:
           if (start) begin
-            \$214  = desc__b_base;
+            \$214  = desc__a_base;
           end
     endcase
+    if (\$110 ) begin
+      if (\$113 ) begin
+      end else if (\$115 ) begin
+        (* full_case = 32'd1 *)
+        if (\$117 ) begin
+          \$214  = a_base;
+        end else begin
+          \$214  = \$121 [7:0];
+        end
+      end
+    end
     if (rst) begin
       \$214  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$215  = c_nptr;
+    \$215  = b_ptr;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$215  = desc__c_base;
+            \$215  = desc__b_base;
           end
       2'h2:
-          if (\$124 ) begin
-            (* full_case = 32'd1 *)
-            if (is_pool) begin
-            end else begin
-              if (\$140 ) begin
-              end else if (\$141 ) begin
-                \$215  = \$145 [7:0];
-              end
-            end
-          end
+          /* empty */;
       2'h1:
           if (start) begin
-            \$215  = desc__c_base;
+            \$215  = desc__b_base;
           end
     endcase
+    if (\$110 ) begin
+      if (\$113 ) begin
+      end else if (\$115 ) begin
+        if (\$117 ) begin
+          \$215  = \$119 [7:0];
+        end
+      end
+    end
     if (rst) begin
       \$215  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$216  = c_row;
+    \$216  = rem;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$216  = desc__c_base;
+            \$216  = { 1'h0, desc__m };
           end
       2'h2:
-          if (\$124 ) begin
-            (* full_case = 32'd1 *)
-            if (is_pool) begin
-            end else begin
-              (* full_case = 32'd1 *)
-              if (\$140 ) begin
-              end else if (\$141 ) begin
-                \$216  = \$146 [7:0];
-              end else begin
-                \$216  = \$156 [7:0];
-              end
-            end
-          end
+          /* empty */;
       2'h1:
           if (start) begin
-            \$216  = desc__c_base;
+            \$216  = { 1'h0, desc__m };
           end
     endcase
+    if (\$110 ) begin
+      if (\$113 ) begin
+      end else if (\$115 ) begin
+        (* full_case = 32'd1 *)
+        if (\$117 ) begin
+          \$216  = { 1'h0, m_ };
+        end else begin
+          \$216  = \$120 [16:0];
+        end
+      end
+    end
     if (rst) begin
-      \$216  = 8'h00;
+      \$216  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$217  = par_addr;
+    \$217  = n_rem;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$217  = desc__p_base;
+            \$217  = { 1'h0, desc__n };
           end
       2'h2:
-          if (\$124 ) begin
-            (* full_case = 32'd1 *)
-            if (is_pool) begin
-            end else begin
-              if (\$140 ) begin
-              end else if (\$141 ) begin
-                \$217  = \$147 [3:0];
-              end
-            end
-          end
+          /* empty */;
       2'h1:
           if (start) begin
-            \$217  = desc__p_base;
+            \$217  = { 1'h0, desc__n };
           end
     endcase
+    if (\$110 ) begin
+      if (\$113 ) begin
+      end else if (\$115 ) begin
+        if (\$117 ) begin
+          \$217  = \$118 [16:0];
+        end
+      end
+    end
     if (rst) begin
-      \$217  = 4'h0;
+      \$217  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$218  = first;
+    \$218  = a_par;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$218  = 1'h1;
+            \$218  = 1'h0;
           end
       2'h2:
-          if (\$124 ) begin
-            (* full_case = 32'd1 *)
-            if (is_pool) begin
-            end else begin
-              (* full_case = 32'd1 *)
-              if (\$140 ) begin
-              end else if (\$141 ) begin
-                \$218  = 1'h1;
-              end else begin
-                \$218  = 1'h0;
-              end
-            end
-          end
+          /* empty */;
       2'h1:
           if (start) begin
-            \$218  = 1'h1;
+            \$218  = 1'h0;
           end
     endcase
+    if (\$110 ) begin
+      if (\$113 ) begin
+      end else if (\$115 ) begin
+        \$218  = \$116 ;
+      end
+    end
     if (rst) begin
       \$218  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$219  = acc_nptr;
+    \$219  = w_ptr;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$219  = 8'h00;
+            \$219  = desc__b_base;
           end
       2'h2:
-          if (\$124 ) begin
-            (* full_case = 32'd1 *)
-            if (is_pool) begin
-            end else begin
-              if (\$140 ) begin
-              end else if (\$141 ) begin
-                \$219  = \$150 [7:0];
-              end
-            end
-          end
+          /* empty */;
       2'h1:
           if (start) begin
-            \$219  = 8'h00;
+            \$219  = desc__b_base;
           end
     endcase
     if (rst) begin
@@ -6300,29 +7483,17 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$220  = acc_row;
+    \$220  = w_nptr;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$220  = 8'h00;
+            \$220  = desc__b_base;
           end
       2'h2:
-          if (\$124 ) begin
-            (* full_case = 32'd1 *)
-            if (is_pool) begin
-            end else begin
-              (* full_case = 32'd1 *)
-              if (\$140 ) begin
-              end else if (\$141 ) begin
-                \$220  = \$153 [7:0];
-              end else begin
-                \$220  = \$157 [7:0];
-              end
-            end
-          end
+          /* empty */;
       2'h1:
           if (start) begin
-            \$220  = 8'h00;
+            \$220  = desc__b_base;
           end
     endcase
     if (rst) begin
@@ -6331,299 +7502,514 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$221  = \$signal$103 ;
+    \$221  = w_rem;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$221  = 16'h0000;
-          end
-      2'h2:
-          if (\$124 ) begin
-            if (is_pool) begin
-              (* full_case = 32'd1 *)
-              if (\$130 ) begin
-              end else if (\$132 ) begin
-                \$221  = 16'h0000;
-              end else begin
-                \$221  = \$136 [15:0];
-              end
-            end
-          end
-      2'h1:
-          if (start) begin
-            \$221  = 16'h0000;
-          end
-    endcase
-    if (rst) begin
-      \$221  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$222  = \$signal$104 ;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$222  = 16'h0000;
-          end
-      2'h2:
-          if (\$124 ) begin
-            if (is_pool) begin
-              if (\$130 ) begin
-              end else if (\$132 ) begin
-                \$222  = \$134 [15:0];
-              end
-            end
-          end
-      2'h1:
-          if (start) begin
-            \$222  = 16'h0000;
-          end
-    endcase
-    if (rst) begin
-      \$222  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$223  = \$signal$46 ;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$223  = { \$115 [8], \$115 [8], \$115 [8], \$115 [8], \$115 [8], \$115 [8], \$115 [8], \$115 [8], \$115 [8], \$115  };
-          end
-      2'h2:
-          if (\$124 ) begin
-            if (is_pool) begin
-              (* full_case = 32'd1 *)
-              if (\$130 ) begin
-              end else if (\$132 ) begin
-                \$223  = { \$133 [8], \$133 [8], \$133 [8], \$133 [8], \$133 [8], \$133 [8], \$133 [8], \$133 [8], \$133 [8], \$133  };
-              end else begin
-                \$223  = \$137 [17:0];
-              end
-            end
-          end
-      2'h1:
-          if (start) begin
-            \$223  = { \$158 [8], \$158 [8], \$158 [8], \$158 [8], \$158 [8], \$158 [8], \$158 [8], \$158 [8], \$158 [8], \$158  };
-          end
-    endcase
-    if (rst) begin
-      \$223  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$224  = \$signal ;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$224  = { \$116 [8], \$116 [8], \$116 [8], \$116 [8], \$116 [8], \$116 [8], \$116 [8], \$116 [8], \$116 [8], \$116  };
-          end
-      2'h2:
-          if (\$124 ) begin
-            if (is_pool) begin
-              if (\$130 ) begin
-              end else if (\$132 ) begin
-                \$224  = \$135 [17:0];
-              end
-            end
-          end
-      2'h1:
-          if (start) begin
-            \$224  = { \$159 [8], \$159 [8], \$159 [8], \$159 [8], \$159 [8], \$159 [8], \$159 [8], \$159 [8], \$159 [8], \$159  };
-          end
-    endcase
-    if (rst) begin
-      \$224  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$225  = \$signal$47 ;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$225  = 8'h00;
-          end
-      2'h2:
-          if (\$124 ) begin
-            if (is_pool) begin
-              \$225  = 8'h00;
-            end
-          end
-      2'h1:
-          if (start) begin
-            \$225  = 8'h00;
-          end
-    endcase
-    if (\$179 ) begin
-      (* full_case = 32'd1 *)
-      if (\$181 ) begin
-        \$225  = 8'h00;
-      end else begin
-        \$225  = \$183 [7:0];
-      end
-    end
-    if (rst) begin
-      \$225  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$226  = \$signal$44 ;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$226  = 8'h00;
-          end
-      2'h2:
-          if (\$124 ) begin
-            if (is_pool) begin
-              \$226  = 8'h00;
-            end
-          end
-      2'h1:
-          if (start) begin
-            \$226  = 8'h00;
-          end
-    endcase
-    if (\$179 ) begin
-      if (\$181 ) begin
-        \$226  = \$182 [7:0];
-      end
-    end
-    if (rst) begin
-      \$226  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$227  = win;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$227  = \$117 ;
+            \$221  = { 1'h0, desc__k };
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$227  = \$160 ;
+            \$221  = { 1'h0, desc__k };
           end
     endcase
     if (rst) begin
-      \$227  = 16'h0000;
+      \$221  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$228  = out_ptr;
+    \$222  = w_par;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$222  = 1'h0;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$222  = 1'h0;
+          end
+    endcase
+    if (rst) begin
+      \$222  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$223  = i;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$223  = 16'h0000;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$223  = 16'h0000;
+          end
+    endcase
+    if (\$133 ) begin
+      (* full_case = 32'd1 *)
+      if (\$134 ) begin
+      end else begin
+        \$223  = \$149 [15:0];
+      end
+    end
+    if (rst) begin
+      \$223  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$224  = draining;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$224  = 1'h0;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$224  = 1'h0;
+          end
+    endcase
+    if (\$133 ) begin
+      (* full_case = 32'd1 *)
+      if (\$134 ) begin
+        \$224  = 1'h0;
+      end else begin
+        \$224  = 1'h1;
+      end
+    end
+    if (rst) begin
+      \$224  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$225  = \rem$42 ;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$225  = { 1'h0, desc__m };
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$225  = { 1'h0, desc__m };
+          end
+    endcase
+    if (\$133 ) begin
+      if (\$134 ) begin
+        (* full_case = 32'd1 *)
+        if (\$135 ) begin
+          \$225  = { 1'h0, m_ };
+        end else begin
+          \$225  = \$146 [16:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$225  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$226  = \n_rem$41 ;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$226  = { 1'h0, desc__n };
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$226  = { 1'h0, desc__n };
+          end
+    endcase
+    if (\$133 ) begin
+      if (\$134 ) begin
+        if (\$135 ) begin
+          \$226  = \$136 [16:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$226  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$227  = first;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$227  = 1'h1;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$227  = 1'h1;
+          end
+    endcase
+    if (\$133 ) begin
+      if (\$134 ) begin
+        if (\$135 ) begin
+          \$227  = 1'h1;
+        end
+      end
+    end
+    if (rst) begin
+      \$227  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$228  = c_nptr;
     casez (fsm_state)
       2'h0:
           if (start) begin
             \$228  = desc__c_base;
           end
       2'h2:
-          if (\$124 ) begin
-            if (is_pool) begin
-              \$228  = \$125 [7:0];
-            end
-          end
+          /* empty */;
       2'h1:
           if (start) begin
             \$228  = desc__c_base;
           end
     endcase
+    if (\$133 ) begin
+      if (\$134 ) begin
+        if (\$135 ) begin
+          \$228  = \$137 [7:0];
+        end
+      end
+    end
     if (rst) begin
       \$228  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$229  = t_last;
+    \$229  = c_row;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$229  = { 3'h0, \$122  };
+            \$229  = desc__c_base;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$229  = { 3'h0, \$165  };
+            \$229  = desc__c_base;
           end
     endcase
+    if (\$133 ) begin
+      if (\$134 ) begin
+        (* full_case = 32'd1 *)
+        if (\$135 ) begin
+          \$229  = \$138 [7:0];
+        end else begin
+          \$229  = \$147 [7:0];
+        end
+      end
+    end
     if (rst) begin
-      \$229  = 20'h00000;
+      \$229  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$230  = fsm_state;
+    \$230  = acc_nptr;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$230  = 8'h00;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$230  = 8'h00;
+          end
+    endcase
+    if (\$133 ) begin
+      if (\$134 ) begin
+        if (\$135 ) begin
+          \$230  = \$141 [7:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$230  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$231  = acc_row;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$231  = 8'h00;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$231  = 8'h00;
+          end
+    endcase
+    if (\$133 ) begin
+      if (\$134 ) begin
+        (* full_case = 32'd1 *)
+        if (\$135 ) begin
+          \$231  = \$144 [7:0];
+        end else begin
+          \$231  = \$148 [7:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$231  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$232  = par_addr;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$232  = desc__p_base;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$232  = desc__p_base;
+          end
+    endcase
+    if (\$133 ) begin
+      if (\$134 ) begin
+        if (\$135 ) begin
+          \$232  = \$145 [3:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$232  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$233  = fsm_state;
     casez (fsm_state)
       2'h0:
           if (start) begin
             (* full_case = 32'd1 *)
             if (refused) begin
-              \$230  = 2'h1;
+              \$233  = 2'h1;
             end else begin
-              \$230  = 2'h2;
+              \$233  = 2'h2;
             end
           end
       2'h2:
-          if (\$124 ) begin
-            (* full_case = 32'd1 *)
-            if (is_pool) begin
-              if (\$130 ) begin
-                \$230  = 2'h1;
-              end
-            end else begin
-              if (\$140 ) begin
-                \$230  = 2'h1;
+          if (is_pool) begin
+            if (\$87 ) begin
+              if (\$93 ) begin
+                \$233  = 2'h1;
               end
             end
+          end else if (\$86 ) begin
+            \$233  = 2'h1;
           end
       2'h1:
         begin
-          \$230  = 2'h0;
+          \$233  = 2'h0;
           if (start) begin
             (* full_case = 32'd1 *)
             if (refused) begin
-              \$230  = 2'h1;
+              \$233  = 2'h1;
             end else begin
-              \$230  = 2'h2;
+              \$233  = 2'h2;
             end
           end
         end
     endcase
     if (rst) begin
-      \$230  = 2'h0;
+      \$233  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$231  = \$176 ;
+    \$234  = reading;
     if (rst) begin
-      \$231  = 1'h0;
+      \$234  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$235  = \$124 ;
+    if (rst) begin
+      \$235  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$236  = \$126 ;
+    if (rst) begin
+      \$236  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$237  = \$129 ;
+    if (rst) begin
+      \$237  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$238  = tok_d0;
+    if (rst) begin
+      \$238  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$239  = tok_d1;
+    if (rst) begin
+      \$239  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$240  = tok_d2;
+    if (rst) begin
+      \$240  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$241  = issue;
+    if (\$152 ) begin
+      \$241 [0] = 1'h0;
+    end
+    if (rst) begin
+      \$241  = 27'h0000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$242  = \$signal$47 ;
+    if (\$152 ) begin
+      \$242 [0] = 1'h0;
+    end
+    if (rst) begin
+      \$242  = 27'h0000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$243  = \$signal$51 ;
+    if (\$152 ) begin
+      \$243 [0] = 1'h0;
+    end
+    if (rst) begin
+      \$243  = 27'h0000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$244  = s2;
+    if (\$152 ) begin
+      \$244 [0] = 1'h0;
+    end
+    if (rst) begin
+      \$244  = 27'h0000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$245  = \$163 ;
+    if (rst) begin
+      \$245  = 1'h0;
     end
   end
   assign run = busy;
-  assign lane_mask = { \$25 , \$24 , \$23 , \$22  };
-  assign \port$130$0  = \$22 ;
-  assign \port$131$0  = \$23 ;
-  assign \port$132$0  = \$24 ;
-  assign \port$133$0  = \$25 ;
-  assign act_addr = \$26 [7:0];
-  assign wgt_addr = \$27 [7:0];
-  assign row_sel = \$37 [1:0];
-  assign acc_rd_addr = \$71 [7:0];
-  assign acc_wr_addr = \$91 [7:0];
+  assign par = par_addr;
+  assign act_addr = \$30 [7:0];
+  assign wgt_addr = \$31 [7:0];
+  assign acc_rd_addr = \$32 [7:0];
+  assign pp_in = \$signal$47 [0];
+  assign pp_first = \$signal$47 [2];
+  assign row_sel = \$signal$47 [6:5];
+  assign acc_wr_addr = \$signal$51 [14:7];
+  assign lane_mask = s3[26:23];
+  assign \issue.valid  = issue[0];
+  assign \issue.final  = issue[1];
+  assign \issue.first  = issue[2];
+  assign \issue.wacc  = issue[3];
+  assign \issue.wout  = issue[4];
+  assign \issue.row  = issue[6:5];
+  assign \issue.acc_addr  = issue[14:7];
+  assign \issue.out_addr  = issue[22:15];
+  assign \issue.mask  = issue[26:23];
+  assign \$signal$47.valid  = \$signal$47 [0];
+  assign \$signal$47.final  = \$signal$47 [1];
+  assign \$signal$47.first  = \$signal$47 [2];
+  assign \$signal$47.wacc  = \$signal$47 [3];
+  assign \$signal$47.wout  = \$signal$47 [4];
+  assign \$signal$47.row  = \$signal$47 [6:5];
+  assign \$signal$47.acc_addr  = \$signal$47 [14:7];
+  assign \$signal$47.out_addr  = \$signal$47 [22:15];
+  assign \$signal$47.mask  = \$signal$47 [26:23];
+  assign \$signal$51.valid  = \$signal$51 [0];
+  assign \$signal$51.final  = \$signal$51 [1];
+  assign \$signal$51.first  = \$signal$51 [2];
+  assign \$signal$51.wacc  = \$signal$51 [3];
+  assign \$signal$51.wout  = \$signal$51 [4];
+  assign \$signal$51.row  = \$signal$51 [6:5];
+  assign \$signal$51.acc_addr  = \$signal$51 [14:7];
+  assign \$signal$51.out_addr  = \$signal$51 [22:15];
+  assign \$signal$51.mask  = \$signal$51 [26:23];
+  assign \s3.valid  = s3[0];
+  assign \s3.final  = s3[1];
+  assign \s3.first  = s3[2];
+  assign \s3.wacc  = s3[3];
+  assign \s3.wout  = s3[4];
+  assign \s3.row  = s3[6:5];
+  assign \s3.acc_addr  = s3[14:7];
+  assign \s3.out_addr  = s3[22:15];
+  assign \s3.mask  = s3[26:23];
+  assign \s2.valid  = s2[0];
+  assign \s2.final  = s2[1];
+  assign \s2.first  = s2[2];
+  assign \s2.wacc  = s2[3];
+  assign \s2.wout  = s2[4];
+  assign \s2.row  = s2[6:5];
+  assign \s2.acc_addr  = s2[14:7];
+  assign \s2.out_addr  = s2[22:15];
+  assign \s2.mask  = s2[26:23];
+  assign issue[26:23] = { \$53 , \$52 , \$51 , \$50  };
+  assign issue[22:15] = \$49 [7:0];
+  assign issue[14:7] = \$48 [7:0];
+  assign issue[6:5] = row[1:0];
+  assign issue[4] = \$47 ;
+  assign issue[3] = \$44 ;
+  assign issue[2] = \$42 ;
+  assign issue[1] = \$41 ;
+  assign issue[0] = \$36 ;
   assign is_pool = kind;
   assign \$1  = desc__kind;
-  assign \$118  = desc__kind;
-  assign \$161  = desc__kind;
 endmodule
 
 (* generator = "Amaranth" *)
@@ -6818,4 +8204,101 @@ module \hwcnn_top.skew_b (rst, o_data__0, i_data__1, i_data__2, i_data__3, o_dat
   assign lane1_d0 = o_data__1;
   assign lane2_d1 = o_data__2;
   assign lane3_d2 = o_data__3;
+endmodule
+
+(* generator = "Amaranth" *)
+module \hwcnn_top.skew_tok (rst, o_data__0, o_data__1, o_data__2, o_data__3, clk);
+  reg \$auto$verilog_backend.cc:2355:dump_module$26  = 0;
+  reg \$1 ;
+  reg \$2 ;
+  reg \$3 ;
+  reg \$4 ;
+  reg \$5 ;
+  reg \$6 ;
+  input clk;
+  wire clk;
+  wire i_data__0;
+  wire i_data__1;
+  wire i_data__2;
+  wire i_data__3;
+  (* init = 1'h0 *)
+  wire lane1_d0;
+  reg lane2_d0 = 1'h0;
+  (* init = 1'h0 *)
+  wire lane2_d1;
+  reg lane3_d0 = 1'h0;
+  reg lane3_d1 = 1'h0;
+  (* init = 1'h0 *)
+  wire lane3_d2;
+  input o_data__0;
+  wire o_data__0;
+  output o_data__1;
+  reg o_data__1 = 1'h0;
+  output o_data__2;
+  reg o_data__2 = 1'h0;
+  output o_data__3;
+  reg o_data__3 = 1'h0;
+  input rst;
+  wire rst;
+  always @(posedge clk)
+    lane2_d0 <= \$2 ;
+  always @(posedge clk)
+    o_data__2 <= \$3 ;
+  always @(posedge clk)
+    lane3_d0 <= \$4 ;
+  always @(posedge clk)
+    lane3_d1 <= \$5 ;
+  always @(posedge clk)
+    o_data__3 <= \$6 ;
+  always @(posedge clk)
+    o_data__1 <= \$1 ;
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
+    \$3  = lane2_d0;
+    if (rst) begin
+      \$3  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
+    \$4  = o_data__0;
+    if (rst) begin
+      \$4  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
+    \$5  = lane3_d0;
+    if (rst) begin
+      \$5  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
+    \$6  = lane3_d1;
+    if (rst) begin
+      \$6  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
+    \$1  = o_data__0;
+    if (rst) begin
+      \$1  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
+    \$2  = o_data__0;
+    if (rst) begin
+      \$2  = 1'h0;
+    end
+  end
+  assign i_data__0 = o_data__0;
+  assign lane1_d0 = o_data__1;
+  assign lane2_d1 = o_data__2;
+  assign lane3_d2 = o_data__3;
+  assign i_data__1 = o_data__0;
+  assign i_data__2 = o_data__0;
+  assign i_data__3 = o_data__0;
 endmodule

@@ -44,11 +44,14 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
   wire [32:0] \$39 ;
   wire \$4 ;
   reg [31:0] \$40 ;
-  reg [31:0] \$41 ;
-  reg [31:0] \$42 ;
-  wire \$43 ;
-  wire \$44 ;
-  wire \$45 ;
+  reg [30:0] \$41 ;
+  reg [5:0] \$42 ;
+  reg [31:0] \$43 ;
+  reg [30:0] \$44 ;
+  reg [5:0] \$45 ;
+  reg [31:0] \$46 ;
+  reg [30:0] \$47 ;
+  reg [5:0] \$48 ;
   wire \$5 ;
   wire \$6 ;
   wire \$7 ;
@@ -56,9 +59,10 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
   wire \$9 ;
   wire [7:0] a_in__0;
   wire [7:0] a_in__1;
+  wire a_sel;
   wire [31:0] acc;
-  wire [31:0] \acc$152 ;
-  wire [31:0] \acc$161 ;
+  wire [31:0] \acc$178 ;
+  wire [31:0] \acc$189 ;
   wire acc_en;
   wire [7:0] acc_rd__addr;
   wire [95:0] acc_rd__data;
@@ -194,33 +198,55 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
   wire feed;
   wire finish;
   wire [7:0] hi;
-  wire [7:0] \hi$151 ;
-  wire [7:0] \hi$160 ;
-  wire [7:0] \hi$169 ;
-  wire [7:0] \hi$200 ;
+  wire [7:0] \hi$177 ;
+  wire [7:0] \hi$188 ;
+  wire [7:0] \hi$199 ;
+  wire [7:0] \hi$230 ;
   wire [7:0] i_data__0;
-  wire [31:0] \i_data__0$122 ;
+  wire \i_data__0$119 ;
+  wire [7:0] \i_data__0$126 ;
+  wire [1:0] \i_data__0$131 ;
+  wire [31:0] \i_data__0$137 ;
   wire [7:0] i_data__1;
-  wire [31:0] \i_data__1$125 ;
-  wire [31:0] i_data__2;
+  wire \i_data__1$123 ;
+  wire [7:0] \i_data__1$139 ;
+  wire [1:0] \i_data__1$142 ;
+  wire [31:0] \i_data__1$146 ;
+  wire [7:0] i_data__2;
+  wire [1:0] \i_data__2$151 ;
+  wire [31:0] \i_data__2$155 ;
   wire kind;
   wire [2:0] lane_mask;
   wire [7:0] lo;
-  wire [7:0] \lo$149 ;
-  wire [7:0] \lo$159 ;
-  wire [7:0] \lo$168 ;
-  wire [7:0] \lo$199 ;
+  wire [7:0] \lo$175 ;
+  wire [7:0] \lo$187 ;
+  wire [7:0] \lo$198 ;
+  wire [7:0] \lo$229 ;
   wire load;
-  wire \load$131 ;
+  wire load__0;
+  wire load__1;
+  wire load__2;
+  wire lsel;
+  wire lsel__0;
+  wire lsel__1;
+  wire lsel__2;
   wire [30:0] m0;
-  wire [30:0] \m0$140 ;
-  wire [30:0] \m0$155 ;
-  wire [30:0] \m0$164 ;
+  wire [30:0] \m0$165 ;
+  wire [30:0] \m0$181 ;
+  wire [30:0] \m0$192 ;
   wire [7:0] o_data__0;
-  wire [31:0] \o_data__0$202 ;
+  wire \o_data__0$122 ;
+  wire [7:0] \o_data__0$130 ;
+  wire [1:0] \o_data__0$135 ;
+  wire [31:0] \o_data__0$232 ;
   wire [7:0] o_data__1;
-  wire [31:0] \o_data__1$206 ;
-  wire [31:0] o_data__2;
+  wire \o_data__1$125 ;
+  wire [7:0] \o_data__1$141 ;
+  wire [1:0] \o_data__1$144 ;
+  wire [31:0] \o_data__1$237 ;
+  wire [7:0] o_data__2;
+  wire [1:0] \o_data__2$153 ;
+  wire [31:0] \o_data__2$238 ;
   wire [1:0] op;
   input [7:0] out_rd__addr;
   wire [7:0] out_rd__addr;
@@ -264,19 +290,27 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
   reg [31:0] pp_acc2 = 32'd0;
   wire pp_first;
   wire pp_in;
+  reg [30:0] pp_m0_0 = 31'h00000000;
+  reg [30:0] pp_m0_1 = 31'h00000000;
+  reg [30:0] pp_m0_2 = 31'h00000000;
+  reg [5:0] pp_shift0 = 6'h00;
+  reg [5:0] pp_shift1 = 6'h00;
+  reg [5:0] pp_shift2 = 6'h00;
   wire [31:0] psum_out__0;
   wire [31:0] psum_out__1;
   wire [31:0] psum_out__2;
   wire [1:0] rounding;
-  wire [1:0] \rounding$145 ;
-  wire [1:0] \rounding$157 ;
-  wire [1:0] \rounding$166 ;
+  wire [1:0] \rounding$171 ;
+  wire [1:0] \rounding$185 ;
+  wire [1:0] \rounding$196 ;
   input rst;
   wire rst;
+  wire sel_in__0;
+  wire sel_in__1;
   wire [5:0] shift;
-  wire [5:0] \shift$143 ;
-  wire [5:0] \shift$156 ;
-  wire [5:0] \shift$165 ;
+  wire [5:0] \shift$168 ;
+  wire [5:0] \shift$183 ;
+  wire [5:0] \shift$194 ;
   input start;
   wire start;
   wire \start$94 ;
@@ -299,84 +333,101 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
   wire wgt_wr__en;
   wire \wgt_wr__en$55 ;
   wire wrap;
-  wire \wrap$147 ;
-  wire \wrap$158 ;
-  wire \wrap$167 ;
+  wire \wrap$173 ;
+  wire \wrap$186 ;
+  wire \wrap$197 ;
   wire wrow_valid;
   wire [7:0] x__0;
   wire [7:0] x__1;
   wire [7:0] x__2;
   wire [7:0] y;
-  wire [7:0] \y$175 ;
-  wire [7:0] \y$177 ;
+  wire [7:0] \y$205 ;
+  wire [7:0] \y$207 ;
   wire [7:0] y__0;
   wire [7:0] y__1;
   wire [7:0] y__2;
+  assign \$38  = pp_first ? \$37  : acc_rd__data[95:64];
+  assign \$39  = $signed(\i_data__2$155 ) + $signed(\$38 );
   always @(posedge clk)
     pp_acc0 <= \$40 ;
   always @(posedge clk)
-    pp_acc1 <= \$41 ;
+    pp_m0_0 <= \$41 ;
   always @(posedge clk)
-    pp_acc2 <= \$42 ;
+    pp_shift0 <= \$42 ;
+  always @(posedge clk)
+    pp_acc1 <= \$43 ;
+  always @(posedge clk)
+    pp_m0_1 <= \$44 ;
+  always @(posedge clk)
+    pp_shift1 <= \$45 ;
+  always @(posedge clk)
+    pp_acc2 <= \$46 ;
+  always @(posedge clk)
+    pp_m0_2 <= \$47 ;
+  always @(posedge clk)
+    pp_shift2 <= \$48 ;
   assign i_data__0 = feed ? act_rd__data[7:0] : 8'h00;
   assign i_data__1 = feed ? act_rd__data[15:8] : 8'h00;
-  assign w_in__0 = wrow_valid ? wgt_rd__data[7:0] : 8'h00;
-  assign w_in__1 = wrow_valid ? wgt_rd__data[15:8] : 8'h00;
-  assign w_in__2 = wrow_valid ? wgt_rd__data[23:16] : 8'h00;
+  assign \i_data__0$126  = wrow_valid ? wgt_rd__data[7:0] : 8'h00;
+  assign \i_data__1$139  = wrow_valid ? wgt_rd__data[15:8] : 8'h00;
+  assign i_data__2 = wrow_valid ? wgt_rd__data[23:16] : 8'h00;
   assign acc = \$1  ? { sum__0[24], sum__0[24], sum__0[24], sum__0[24], sum__0[24], sum__0[24], sum__0[24], sum__0 } : pp_acc0;
   assign \$2  = ! kind;
   assign \$3  = \$2  & per_channel;
-  assign m0 = \$3  ? par_rd__data[62:32] : \m0$140 ;
+  assign m0 = \$3  ? pp_m0_0 : \m0$165 ;
   assign \$4  = ! kind;
   assign \$5  = \$4  & per_channel;
-  assign shift = \$5  ? par_rd__data[68:63] : \shift$143 ;
-  assign \acc$152  = \$6  ? { sum__1[24], sum__1[24], sum__1[24], sum__1[24], sum__1[24], sum__1[24], sum__1[24], sum__1 } : pp_acc1;
+  assign shift = \$5  ? pp_shift0 : \shift$168 ;
+  assign \acc$178  = \$6  ? { sum__1[24], sum__1[24], sum__1[24], sum__1[24], sum__1[24], sum__1[24], sum__1[24], sum__1 } : pp_acc1;
   assign \$7  = ! kind;
   assign \$8  = \$7  & per_channel;
-  assign \m0$155  = \$8  ? par_rd__data[131:101] : \m0$140 ;
+  assign \m0$181  = \$8  ? pp_m0_1 : \m0$165 ;
   assign \$9  = ! kind;
   assign \$10  = \$9  & per_channel;
-  assign \shift$156  = \$10  ? par_rd__data[137:132] : \shift$143 ;
-  assign \acc$161  = \$11  ? { sum__2[24], sum__2[24], sum__2[24], sum__2[24], sum__2[24], sum__2[24], sum__2[24], sum__2 } : pp_acc2;
+  assign \shift$183  = \$10  ? pp_shift1 : \shift$168 ;
+  assign \acc$189  = \$11  ? { sum__2[24], sum__2[24], sum__2[24], sum__2[24], sum__2[24], sum__2[24], sum__2[24], sum__2 } : pp_acc2;
   assign \$12  = ! kind;
   assign \$13  = \$12  & per_channel;
-  assign \m0$164  = \$13  ? par_rd__data[200:170] : \m0$140 ;
+  assign \m0$192  = \$13  ? pp_m0_2 : \m0$165 ;
   assign \$14  = ! kind;
   assign \$15  = \$14  & per_channel;
-  assign \shift$165  = \$15  ? par_rd__data[206:201] : \shift$143 ;
+  assign \shift$194  = \$15  ? pp_shift2 : \shift$168 ;
   assign \$17  = pool_op == 2'h2;
   assign \$18  = \$17  ? y : y__0;
-  assign \$19  = \$43  ? y : 8'h00;
+  assign \$19  = lane_mask[0] ? y : 8'h00;
   assign \$20  = \$16  ? \$18  : \$19 ;
   assign \$22  = pool_op == 2'h2;
-  assign \$23  = \$22  ? \y$175  : y__1;
-  assign \$24  = \$44  ? \y$175  : 8'h00;
+  assign \$23  = \$22  ? \y$205  : y__1;
+  assign \$24  = lane_mask[1] ? \y$205  : 8'h00;
   assign \$25  = \$21  ? \$23  : \$24 ;
   assign \$27  = pool_op == 2'h2;
-  assign \$28  = \$27  ? \y$177  : y__2;
-  assign \$29  = \$45  ? \y$177  : 8'h00;
+  assign \$28  = \$27  ? \y$207  : y__2;
+  assign \$29  = lane_mask[2] ? \y$207  : 8'h00;
   assign \$30  = \$26  ? \$28  : \$29 ;
   assign \$31  = bias_en ? par_rd__data[31:0] : 32'd0;
   assign \$32  = pp_first ? \$31  : acc_rd__data[31:0];
-  assign \$33  = $signed(\o_data__0$202 ) + $signed(\$32 );
+  assign \$33  = $signed(\o_data__0$232 ) + $signed(\$32 );
   assign \$34  = bias_en ? par_rd__data[100:69] : 32'd0;
   assign \$35  = pp_first ? \$34  : acc_rd__data[63:32];
-  assign \$36  = $signed(\o_data__1$206 ) + $signed(\$35 );
+  assign \$36  = $signed(\o_data__1$237 ) + $signed(\$35 );
   assign \$37  = bias_en ? par_rd__data[169:138] : 32'd0;
-  assign \$38  = pp_first ? \$37  : acc_rd__data[95:64];
-  assign \$39  = $signed(i_data__2) + $signed(\$38 );
   \hwcnn_top.array  array (
     .a_in(i_data__0),
-    .\a_in$19 (a_in__1),
+    .\a_in$33 (a_in__1),
     .clk(clk),
     .load(load),
-    .psum_out__0(\i_data__0$122 ),
-    .psum_out__1(\i_data__1$125 ),
-    .psum_out__2(i_data__2),
+    .lsel(lsel),
+    .\port$937$0 (\o_data__1$144 ),
+    .\port$941$0 (\o_data__2$153 ),
+    .psum_out__0(\i_data__0$137 ),
+    .psum_out__1(\i_data__1$146 ),
+    .psum_out__2(\i_data__2$155 ),
     .rst(rst),
-    .w_in(w_in__0),
-    .\w_in$15 (w_in__2),
-    .\w_in$9 (w_in__1)
+    .sel_in(\i_data__0$119 ),
+    .\sel_in$35 (sel_in__1),
+    .w_in(\i_data__0$126 ),
+    .\w_in$15 (w_in__1),
+    .\w_in$26 (w_in__2)
   );
   \hwcnn_top.buffers  buffers (
     .acc_rd__data(acc_rd__data),
@@ -403,9 +454,9 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
     .\port$34$0 (\$20 ),
     .\port$39$0 (\$25 ),
     .\port$44$0 (\$30 ),
-    .\port$485$0 (pp_acc0),
-    .\port$487$0 (pp_acc1),
-    .\port$489$0 (pp_acc2),
+    .\port$619$0 (pp_acc0),
+    .\port$625$0 (pp_acc1),
+    .\port$631$0 (pp_acc2),
     .rp__addr(act_rd__addr),
     .\rp__addr$16 (wgt_rd__addr),
     .\rp__addr$26 (par_rd__addr),
@@ -418,11 +469,11 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
   );
   \hwcnn_top.deskew  deskew (
     .clk(clk),
-    .i_data__0(\i_data__0$122 ),
-    .i_data__1(\i_data__1$125 ),
-    .lane0_d1(\o_data__0$202 ),
-    .lane1_d0(\o_data__1$206 ),
-    .o_data__2(i_data__2),
+    .i_data__0(\i_data__0$137 ),
+    .i_data__1(\i_data__1$146 ),
+    .lane0_d1(\o_data__0$232 ),
+    .lane1_d0(\o_data__1$237 ),
+    .o_data__2(\i_data__2$155 ),
     .rst(rst)
   );
   \hwcnn_top.pool  pool (
@@ -457,30 +508,31 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
     .y(y)
   );
   \hwcnn_top.requant1  requant1 (
-    .acc(\acc$152 ),
+    .acc(\acc$178 ),
     .clk(clk),
     .\hi$14 (hi),
     .lo(lo),
-    .m0(\m0$155 ),
+    .m0(\m0$181 ),
     .\rounding$8 (rounding),
     .rst(rst),
-    .\shift$6 (\shift$156 ),
+    .\shift$6 (\shift$183 ),
     .wrap(wrap),
-    .y(\y$175 )
+    .y(\y$205 )
   );
   \hwcnn_top.requant2  requant2 (
-    .acc(\acc$161 ),
+    .acc(\acc$189 ),
     .clk(clk),
     .\hi$14 (hi),
     .lo(lo),
-    .m0(\m0$164 ),
+    .m0(\m0$192 ),
     .\rounding$8 (rounding),
     .rst(rst),
-    .\shift$6 (\shift$165 ),
+    .\shift$6 (\shift$194 ),
     .wrap(wrap),
-    .y(\y$177 )
+    .y(\y$207 )
   );
   \hwcnn_top.seq  seq (
+    .a_sel(\i_data__0$119 ),
     .acc_rd_addr(acc_rd__addr),
     .acc_wr_addr(acc_wr__addr),
     .acc_wr_en(acc_wr__en),
@@ -523,9 +575,11 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
     .feed(feed),
     .hi(hi),
     .kind(kind),
+    .lane_mask(lane_mask),
     .lo(lo),
     .load(load),
-    .m0(\m0$140 ),
+    .lsel(lsel),
+    .m0(\m0$165 ),
     .out_rd_addr(eng_out_rd__addr),
     .out_wr_addr(eng_out_wr__addr),
     .out_wr_en(eng_out_wr__en),
@@ -537,14 +591,11 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
     .pool_div_step(div_step),
     .pool_finish(finish),
     .pool_op(pool_op),
-    .\port$102$0 (\$43 ),
-    .\port$103$0 (\$44 ),
-    .\port$104$0 (\$45 ),
     .pp_first(pp_first),
     .pp_in(pp_in),
     .rounding(rounding),
     .rst(rst),
-    .shift(\shift$143 ),
+    .shift(\shift$168 ),
     .start(start),
     .wgt_addr(wgt_rd__addr),
     .wrap(wrap),
@@ -557,26 +608,29 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
     .o_data__1(a_in__1),
     .rst(rst)
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$41  = pp_acc1;
-    if (pp_in) begin
-      \$41  = \$36 [31:0];
-    end
-    if (rst) begin
-      \$41  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$42  = pp_acc2;
-    if (pp_in) begin
-      \$42  = \$39 [31:0];
-    end
-    if (rst) begin
-      \$42  = 32'd0;
-    end
-  end
+  \hwcnn_top.skew_ld  skew_ld (
+    .clk(clk),
+    .o_data__1(\o_data__1$144 ),
+    .o_data__2(\o_data__2$153 ),
+    .\port$781$0 (load),
+    .\port$783$0 (lsel),
+    .rst(rst)
+  );
+  \hwcnn_top.skew_tok  skew_tok (
+    .clk(clk),
+    .o_data__0(\i_data__0$119 ),
+    .o_data__1(sel_in__1),
+    .rst(rst)
+  );
+  \hwcnn_top.skew_w  skew_w (
+    .clk(clk),
+    .i_data__1(\i_data__1$139 ),
+    .i_data__2(i_data__2),
+    .o_data__0(\i_data__0$126 ),
+    .o_data__1(w_in__1),
+    .o_data__2(w_in__2),
+    .rst(rst)
+  );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$40  = pp_acc0;
@@ -585,6 +639,86 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
     end
     if (rst) begin
       \$40  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$41  = pp_m0_0;
+    if (pp_in) begin
+      \$41  = par_rd__data[62:32];
+    end
+    if (rst) begin
+      \$41  = 31'h00000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$42  = pp_shift0;
+    if (pp_in) begin
+      \$42  = par_rd__data[68:63];
+    end
+    if (rst) begin
+      \$42  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$43  = pp_acc1;
+    if (pp_in) begin
+      \$43  = \$36 [31:0];
+    end
+    if (rst) begin
+      \$43  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$44  = pp_m0_1;
+    if (pp_in) begin
+      \$44  = par_rd__data[131:101];
+    end
+    if (rst) begin
+      \$44  = 31'h00000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$45  = pp_shift1;
+    if (pp_in) begin
+      \$45  = par_rd__data[137:132];
+    end
+    if (rst) begin
+      \$45  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$46  = pp_acc2;
+    if (pp_in) begin
+      \$46  = \$39 [31:0];
+    end
+    if (rst) begin
+      \$46  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$47  = pp_m0_2;
+    if (pp_in) begin
+      \$47  = par_rd__data[200:170];
+    end
+    if (rst) begin
+      \$47  = 31'h00000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$48  = pp_shift2;
+    if (pp_in) begin
+      \$48  = par_rd__data[206:201];
+    end
+    if (rst) begin
+      \$48  = 6'h00;
     end
   end
   assign \act_wr__addr$50  = act_wr__addr;
@@ -645,25 +779,42 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
   assign a_in__0 = i_data__0;
   assign o_data__0 = i_data__0;
   assign o_data__1 = a_in__1;
-  assign psum_out__0 = \i_data__0$122 ;
-  assign psum_out__1 = \i_data__1$125 ;
-  assign psum_out__2 = i_data__2;
-  assign \load$131  = load;
+  assign a_sel = \i_data__0$119 ;
+  assign sel_in__0 = \i_data__0$119 ;
+  assign \o_data__0$122  = \i_data__0$119 ;
+  assign \i_data__1$123  = \i_data__0$119 ;
+  assign \o_data__1$125  = sel_in__1;
+  assign w_in__0 = \i_data__0$126 ;
+  assign \o_data__0$130  = \i_data__0$126 ;
+  assign \i_data__0$131  = { lsel, load };
+  assign load__0 = load;
+  assign \o_data__0$135  = { lsel, load };
+  assign lsel__0 = lsel;
+  assign psum_out__0 = \i_data__0$137 ;
+  assign \o_data__1$141  = w_in__1;
+  assign \i_data__1$142  = { lsel, load };
+  assign load__1 = \o_data__1$144 [0];
+  assign lsel__1 = \o_data__1$144 [1];
+  assign psum_out__1 = \i_data__1$146 ;
+  assign o_data__2 = w_in__2;
+  assign \i_data__2$151  = { lsel, load };
+  assign load__2 = \o_data__2$153 [0];
+  assign lsel__2 = \o_data__2$153 [1];
+  assign psum_out__2 = \i_data__2$155 ;
   assign acc_rd_addr = acc_rd__addr;
-  assign \rounding$145  = rounding;
-  assign \wrap$147  = wrap;
-  assign \lo$149  = lo;
-  assign \hi$151  = hi;
-  assign \rounding$157  = rounding;
-  assign \wrap$158  = wrap;
-  assign \lo$159  = lo;
-  assign \hi$160  = hi;
-  assign \rounding$166  = rounding;
-  assign \wrap$167  = wrap;
-  assign \lo$168  = lo;
-  assign \hi$169  = hi;
+  assign \rounding$171  = rounding;
+  assign \wrap$173  = wrap;
+  assign \lo$175  = lo;
+  assign \hi$177  = hi;
+  assign \rounding$185  = rounding;
+  assign \wrap$186  = wrap;
+  assign \lo$187  = lo;
+  assign \hi$188  = hi;
+  assign \rounding$196  = rounding;
+  assign \wrap$197  = wrap;
+  assign \lo$198  = lo;
+  assign \hi$199  = hi;
   assign eng_out_wr__data = { \$30 , \$25 , \$20  };
-  assign lane_mask = { \$45 , \$44 , \$43  };
   assign acc_wr_en = acc_wr__en;
   assign acc_wr_addr = acc_wr__addr;
   assign acc_wr__data = { pp_acc2, pp_acc1, pp_acc0 };
@@ -677,9 +828,9 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
   assign pool_div_step = div_step;
   assign pool_finish = finish;
   assign op = pool_op;
-  assign \lo$199  = lo;
-  assign \hi$200  = hi;
-  assign o_data__2 = i_data__2;
+  assign \lo$229  = lo;
+  assign \hi$230  = hi;
+  assign \o_data__2$238  = \i_data__2$155 ;
   assign \$1  = kind;
   assign \$6  = kind;
   assign \$11  = kind;
@@ -689,43 +840,59 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.array (rst, a_in, w_in, \w_in$9 , \w_in$15 , load, psum_out__0, psum_out__1, psum_out__2, \a_in$19 , clk);
+module \hwcnn_top.array (rst, a_in, w_in, sel_in, load, lsel, psum_out__0, psum_out__1, psum_out__2, \a_in$33 , \sel_in$35 , \w_in$15 , \w_in$26 , \port$937$0 , \port$941$0 , clk);
   input [7:0] a_in;
   wire [7:0] a_in;
-  wire [7:0] \a_in$13 ;
-  input [7:0] \a_in$19 ;
-  wire [7:0] \a_in$19 ;
-  wire [7:0] \a_in$26 ;
+  wire [7:0] \a_in$11 ;
+  wire [7:0] \a_in$22 ;
+  input [7:0] \a_in$33 ;
   wire [7:0] \a_in$33 ;
-  wire [7:0] \a_in$7 ;
+  wire [7:0] \a_in$43 ;
+  wire [7:0] \a_in$53 ;
   wire [7:0] a_in__0;
   wire [7:0] a_in__1;
   wire [7:0] a_out;
-  wire [7:0] \a_out$14 ;
-  wire [7:0] \a_out$27 ;
-  wire [7:0] \a_out$34 ;
+  wire [7:0] \a_out$23 ;
+  wire [7:0] \a_out$44 ;
+  wire [7:0] \a_out$54 ;
   input clk;
   wire clk;
   input load;
   wire load;
-  wire \load$12 ;
   wire \load$18 ;
-  wire \load$25 ;
-  wire \load$32 ;
-  wire \load$39 ;
-  wire \load$6 ;
+  wire \load$29 ;
+  wire \load$41 ;
+  wire \load$51 ;
+  wire \load$61 ;
+  wire load__0;
+  wire load__1;
+  wire load__2;
+  input lsel;
+  wire lsel;
+  wire \lsel$20 ;
+  wire \lsel$31 ;
+  wire \lsel$42 ;
+  wire \lsel$52 ;
+  wire \lsel$62 ;
+  wire lsel__0;
+  wire lsel__1;
+  wire lsel__2;
+  input [1:0] \port$937$0 ;
+  wire [1:0] \port$937$0 ;
+  input [1:0] \port$941$0 ;
+  wire [1:0] \port$941$0 ;
   wire [31:0] psum_in;
-  wire [31:0] \psum_in$11 ;
   wire [31:0] \psum_in$17 ;
-  wire [31:0] \psum_in$23 ;
-  wire [31:0] \psum_in$30 ;
-  wire [31:0] \psum_in$37 ;
+  wire [31:0] \psum_in$28 ;
+  wire [31:0] \psum_in$39 ;
+  wire [31:0] \psum_in$49 ;
+  wire [31:0] \psum_in$59 ;
   wire [31:0] psum_out;
-  wire [31:0] \psum_out$31 ;
-  wire [31:0] \psum_out$38 ;
-  wire [31:0] \psum_out$41 ;
-  wire [31:0] \psum_out$43 ;
-  wire [31:0] \psum_out$45 ;
+  wire [31:0] \psum_out$50 ;
+  wire [31:0] \psum_out$60 ;
+  wire [31:0] \psum_out$64 ;
+  wire [31:0] \psum_out$66 ;
+  wire [31:0] \psum_out$68 ;
   output [31:0] psum_out__0;
   wire [31:0] psum_out__0;
   output [31:0] psum_out__1;
@@ -734,116 +901,164 @@ module \hwcnn_top.array (rst, a_in, w_in, \w_in$9 , \w_in$15 , load, psum_out__0
   wire [31:0] psum_out__2;
   input rst;
   wire rst;
+  input sel_in;
+  wire sel_in;
+  wire \sel_in$13 ;
+  wire \sel_in$24 ;
+  input \sel_in$35 ;
+  wire \sel_in$35 ;
+  wire \sel_in$45 ;
+  wire \sel_in$55 ;
+  wire sel_in__0;
+  wire sel_in__1;
+  wire sel_out;
+  wire \sel_out$25 ;
+  wire \sel_out$46 ;
+  wire \sel_out$56 ;
   input [7:0] w_in;
   wire [7:0] w_in;
   input [7:0] \w_in$15 ;
   wire [7:0] \w_in$15 ;
-  wire [7:0] \w_in$21 ;
-  wire [7:0] \w_in$28 ;
-  wire [7:0] \w_in$35 ;
-  input [7:0] \w_in$9 ;
-  wire [7:0] \w_in$9 ;
+  input [7:0] \w_in$26 ;
+  wire [7:0] \w_in$26 ;
+  wire [7:0] \w_in$37 ;
+  wire [7:0] \w_in$47 ;
+  wire [7:0] \w_in$57 ;
   wire [7:0] w_in__0;
   wire [7:0] w_in__1;
   wire [7:0] w_in__2;
   wire [7:0] w_out;
-  wire [7:0] \w_out$29 ;
-  wire [7:0] \w_out$36 ;
+  wire [7:0] \w_out$48 ;
+  wire [7:0] \w_out$58 ;
   \hwcnn_top.array.pe_0_0  pe_0_0 (
     .a_in(a_in),
-    .a_out(\a_in$7 ),
+    .a_out(\a_in$11 ),
     .clk(clk),
     .load(load),
-    .psum_out(\psum_in$23 ),
+    .lsel(lsel),
+    .psum_out(\psum_in$39 ),
     .rst(rst),
+    .sel_in(sel_in),
+    .sel_out(\sel_in$13 ),
     .w_in(w_in),
-    .w_out(\w_in$21 )
+    .w_out(\w_in$37 )
   );
   \hwcnn_top.array.pe_0_1  pe_0_1 (
-    .a_in(\a_in$7 ),
-    .a_out(\a_in$13 ),
+    .a_in(\a_in$11 ),
+    .a_out(\a_in$22 ),
     .clk(clk),
-    .load(load),
-    .psum_out(\psum_in$30 ),
+    .\port$937$0 (\port$937$0 ),
+    .psum_out(\psum_in$49 ),
     .rst(rst),
-    .w_in(\w_in$9 ),
-    .w_out(\w_in$28 )
+    .sel_in(\sel_in$13 ),
+    .sel_out(\sel_in$24 ),
+    .w_in(\w_in$15 ),
+    .w_out(\w_in$47 )
   );
   \hwcnn_top.array.pe_0_2  pe_0_2 (
-    .a_in(\a_in$13 ),
+    .a_in(\a_in$22 ),
     .clk(clk),
-    .load(load),
-    .psum_out(\psum_in$37 ),
+    .\port$941$0 (\port$941$0 ),
+    .psum_out(\psum_in$59 ),
     .rst(rst),
-    .w_in(\w_in$15 ),
-    .w_out(\w_in$35 )
+    .sel_in(\sel_in$24 ),
+    .w_in(\w_in$26 ),
+    .w_out(\w_in$57 )
   );
   \hwcnn_top.array.pe_1_0  pe_1_0 (
-    .a_in(\a_in$19 ),
-    .a_out(\a_in$26 ),
+    .a_in(\a_in$33 ),
+    .a_out(\a_in$43 ),
     .clk(clk),
     .load(load),
-    .psum_in(\psum_in$23 ),
+    .lsel(lsel),
+    .psum_in(\psum_in$39 ),
     .psum_out(psum_out__0),
     .rst(rst),
-    .w_in(\w_in$21 )
+    .sel_in(\sel_in$35 ),
+    .sel_out(\sel_in$45 ),
+    .w_in(\w_in$37 )
   );
   \hwcnn_top.array.pe_1_1  pe_1_1 (
-    .a_in(\a_in$26 ),
-    .a_out(\a_in$33 ),
+    .a_in(\a_in$43 ),
+    .a_out(\a_in$53 ),
     .clk(clk),
-    .load(load),
-    .psum_in(\psum_in$30 ),
+    .\port$937$0 (\port$937$0 ),
+    .psum_in(\psum_in$49 ),
     .psum_out(psum_out__1),
     .rst(rst),
-    .w_in(\w_in$28 )
+    .sel_in(\sel_in$45 ),
+    .sel_out(\sel_in$55 ),
+    .w_in(\w_in$47 )
   );
   \hwcnn_top.array.pe_1_2  pe_1_2 (
-    .a_in(\a_in$33 ),
+    .a_in(\a_in$53 ),
     .clk(clk),
-    .load(load),
-    .psum_in(\psum_in$37 ),
+    .\port$941$0 (\port$941$0 ),
+    .psum_in(\psum_in$59 ),
     .psum_out(psum_out__2),
     .rst(rst),
-    .w_in(\w_in$35 )
+    .sel_in(\sel_in$55 ),
+    .w_in(\w_in$57 )
   );
   assign a_in__0 = a_in;
+  assign sel_in__0 = sel_in;
   assign w_in__0 = w_in;
   assign psum_in = 32'd0;
-  assign \load$6  = load;
-  assign a_out = \a_in$7 ;
-  assign w_in__1 = \w_in$9 ;
-  assign \psum_in$11  = 32'd0;
-  assign \load$12  = load;
-  assign \a_out$14  = \a_in$13 ;
-  assign w_in__2 = \w_in$15 ;
+  assign load__0 = load;
+  assign lsel__0 = lsel;
+  assign a_out = \a_in$11 ;
+  assign sel_out = \sel_in$13 ;
+  assign w_in__1 = \w_in$15 ;
   assign \psum_in$17  = 32'd0;
-  assign \load$18  = load;
-  assign a_in__1 = \a_in$19 ;
-  assign w_out = \w_in$21 ;
-  assign psum_out = \psum_in$23 ;
-  assign \load$25  = load;
-  assign \a_out$27  = \a_in$26 ;
-  assign \w_out$29  = \w_in$28 ;
-  assign \psum_out$31  = \psum_in$30 ;
-  assign \load$32  = load;
-  assign \a_out$34  = \a_in$33 ;
-  assign \w_out$36  = \w_in$35 ;
-  assign \psum_out$38  = \psum_in$37 ;
-  assign \load$39  = load;
-  assign \psum_out$41  = psum_out__0;
-  assign \psum_out$43  = psum_out__1;
-  assign \psum_out$45  = psum_out__2;
+  assign \load$18  = \port$937$0 [0];
+  assign load__1 = \port$937$0 [0];
+  assign \lsel$20  = \port$937$0 [1];
+  assign lsel__1 = \port$937$0 [1];
+  assign \a_out$23  = \a_in$22 ;
+  assign \sel_out$25  = \sel_in$24 ;
+  assign w_in__2 = \w_in$26 ;
+  assign \psum_in$28  = 32'd0;
+  assign \load$29  = \port$941$0 [0];
+  assign load__2 = \port$941$0 [0];
+  assign \lsel$31  = \port$941$0 [1];
+  assign lsel__2 = \port$941$0 [1];
+  assign a_in__1 = \a_in$33 ;
+  assign sel_in__1 = \sel_in$35 ;
+  assign w_out = \w_in$37 ;
+  assign psum_out = \psum_in$39 ;
+  assign \load$41  = load;
+  assign \lsel$42  = lsel;
+  assign \a_out$44  = \a_in$43 ;
+  assign \sel_out$46  = \sel_in$45 ;
+  assign \w_out$48  = \w_in$47 ;
+  assign \psum_out$50  = \psum_in$49 ;
+  assign \load$51  = \port$937$0 [0];
+  assign \lsel$52  = \port$937$0 [1];
+  assign \a_out$54  = \a_in$53 ;
+  assign \sel_out$56  = \sel_in$55 ;
+  assign \w_out$58  = \w_in$57 ;
+  assign \psum_out$60  = \psum_in$59 ;
+  assign \load$61  = \port$941$0 [0];
+  assign \lsel$62  = \port$941$0 [1];
+  assign \psum_out$64  = psum_out__0;
+  assign \psum_out$66  = psum_out__1;
+  assign \psum_out$68  = psum_out__2;
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.array.pe_0_0 (rst, a_in, w_in, load, a_out, w_out, psum_out, clk);
+module \hwcnn_top.array.pe_0_0 (rst, a_in, w_in, w_out, sel_in, load, lsel, a_out, sel_out, psum_out, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$2  = 0;
-  wire [15:0] \$1 ;
-  wire [32:0] \$2 ;
-  reg [7:0] \$3 ;
-  reg [7:0] \$4 ;
-  reg [31:0] \$5 ;
+  wire \$1 ;
+  reg [7:0] \$10 ;
+  reg [31:0] \$11 ;
+  wire \$2 ;
+  wire \$3 ;
+  wire [7:0] \$4 ;
+  wire [15:0] \$5 ;
+  wire [32:0] \$6 ;
+  reg [7:0] \$7 ;
+  reg \$8 ;
+  reg [7:0] \$9 ;
   input [7:0] a_in;
   wire [7:0] a_in;
   output [7:0] a_out;
@@ -852,177 +1067,300 @@ module \hwcnn_top.array.pe_0_0 (rst, a_in, w_in, load, a_out, w_out, psum_out, c
   wire clk;
   input load;
   wire load;
+  input lsel;
+  wire lsel;
   wire [31:0] psum_in;
   output [31:0] psum_out;
   reg [31:0] psum_out = 32'd0;
   input rst;
   wire rst;
+  input sel_in;
+  wire sel_in;
+  output sel_out;
+  reg sel_out = 1'h0;
+  reg [7:0] w0 = 8'h00;
+  reg [7:0] w1 = 8'h00;
   input [7:0] w_in;
   wire [7:0] w_in;
   output [7:0] w_out;
-  reg [7:0] w_out = 8'h00;
+  wire [7:0] w_out;
+  assign \$1  = ~ lsel;
+  assign \$2  = load & \$1 ;
+  assign \$3  = load & lsel;
+  assign \$4  = sel_in ? w1 : w0;
+  assign \$5  = $signed(a_in) * $signed(\$4 );
+  assign \$6  = $signed(1'h0) + $signed(\$5 );
+  assign w_out = lsel ? w1 : w0;
   always @(posedge clk)
-    w_out <= \$4 ;
+    a_out <= \$7 ;
   always @(posedge clk)
-    psum_out <= \$5 ;
-  assign \$1  = $signed(a_in) * $signed(w_out);
-  assign \$2  = $signed(1'h0) + $signed(\$1 );
+    sel_out <= \$8 ;
   always @(posedge clk)
-    a_out <= \$3 ;
+    w0 <= \$9 ;
+  always @(posedge clk)
+    w1 <= \$10 ;
+  always @(posedge clk)
+    psum_out <= \$11 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$4  = w_out;
-    if (load) begin
-      \$4  = w_in;
-    end
+    \$7  = a_in;
     if (rst) begin
-      \$4  = 8'h00;
+      \$7  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$5  = \$2 [31:0];
+    \$8  = sel_in;
     if (rst) begin
-      \$5  = 32'd0;
+      \$8  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$3  = a_in;
+    \$9  = w0;
+    if (\$2 ) begin
+      \$9  = w_in;
+    end
     if (rst) begin
-      \$3  = 8'h00;
+      \$9  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$10  = w1;
+    if (\$3 ) begin
+      \$10  = w_in;
+    end
+    if (rst) begin
+      \$10  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$11  = \$6 [31:0];
+    if (rst) begin
+      \$11  = 32'd0;
     end
   end
   assign psum_in = 32'd0;
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.array.pe_0_1 (rst, w_in, load, a_in, a_out, w_out, psum_out, clk);
+module \hwcnn_top.array.pe_0_1 (rst, w_out, a_in, sel_in, a_out, sel_out, psum_out, w_in, \port$937$0 , clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$3  = 0;
-  wire [15:0] \$1 ;
-  wire [32:0] \$2 ;
-  reg [7:0] \$3 ;
-  reg [7:0] \$4 ;
-  reg [31:0] \$5 ;
+  wire \$1 ;
+  reg [7:0] \$10 ;
+  reg [31:0] \$11 ;
+  wire \$2 ;
+  wire \$3 ;
+  wire [7:0] \$4 ;
+  wire [15:0] \$5 ;
+  wire [32:0] \$6 ;
+  reg [7:0] \$7 ;
+  reg \$8 ;
+  reg [7:0] \$9 ;
   input [7:0] a_in;
   wire [7:0] a_in;
   output [7:0] a_out;
   reg [7:0] a_out = 8'h00;
   input clk;
   wire clk;
-  input load;
   wire load;
+  wire lsel;
+  input [1:0] \port$937$0 ;
+  wire [1:0] \port$937$0 ;
   wire [31:0] psum_in;
   output [31:0] psum_out;
   reg [31:0] psum_out = 32'd0;
   input rst;
   wire rst;
+  input sel_in;
+  wire sel_in;
+  output sel_out;
+  reg sel_out = 1'h0;
+  reg [7:0] w0 = 8'h00;
+  reg [7:0] w1 = 8'h00;
   input [7:0] w_in;
   wire [7:0] w_in;
   output [7:0] w_out;
-  reg [7:0] w_out = 8'h00;
+  wire [7:0] w_out;
+  assign \$1  = ~ \port$937$0 [1];
+  assign \$2  = \port$937$0 [0] & \$1 ;
+  assign \$3  = \port$937$0 [0] & \port$937$0 [1];
+  assign \$4  = sel_in ? w1 : w0;
+  assign \$5  = $signed(a_in) * $signed(\$4 );
+  assign \$6  = $signed(1'h0) + $signed(\$5 );
+  assign w_out = \port$937$0 [1] ? w1 : w0;
   always @(posedge clk)
-    w_out <= \$4 ;
+    a_out <= \$7 ;
   always @(posedge clk)
-    psum_out <= \$5 ;
-  assign \$1  = $signed(a_in) * $signed(w_out);
-  assign \$2  = $signed(1'h0) + $signed(\$1 );
+    sel_out <= \$8 ;
   always @(posedge clk)
-    a_out <= \$3 ;
+    w0 <= \$9 ;
+  always @(posedge clk)
+    w1 <= \$10 ;
+  always @(posedge clk)
+    psum_out <= \$11 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$4  = w_out;
-    if (load) begin
-      \$4  = w_in;
-    end
+    \$7  = a_in;
     if (rst) begin
-      \$4  = 8'h00;
+      \$7  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$5  = \$2 [31:0];
+    \$8  = sel_in;
     if (rst) begin
-      \$5  = 32'd0;
+      \$8  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$3  = a_in;
+    \$9  = w0;
+    if (\$2 ) begin
+      \$9  = w_in;
+    end
     if (rst) begin
-      \$3  = 8'h00;
+      \$9  = 8'h00;
     end
   end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$10  = w1;
+    if (\$3 ) begin
+      \$10  = w_in;
+    end
+    if (rst) begin
+      \$10  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$11  = \$6 [31:0];
+    if (rst) begin
+      \$11  = 32'd0;
+    end
+  end
+  assign load = \port$937$0 [0];
+  assign lsel = \port$937$0 [1];
   assign psum_in = 32'd0;
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.array.pe_0_2 (rst, w_in, load, a_in, w_out, psum_out, clk);
+module \hwcnn_top.array.pe_0_2 (rst, w_out, a_in, sel_in, psum_out, w_in, \port$941$0 , clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$4  = 0;
-  wire [15:0] \$1 ;
-  wire [32:0] \$2 ;
-  reg [7:0] \$3 ;
-  reg [7:0] \$4 ;
-  reg [31:0] \$5 ;
+  wire \$1 ;
+  reg [7:0] \$10 ;
+  reg [31:0] \$11 ;
+  wire \$2 ;
+  wire \$3 ;
+  wire [7:0] \$4 ;
+  wire [15:0] \$5 ;
+  wire [32:0] \$6 ;
+  reg [7:0] \$7 ;
+  reg \$8 ;
+  reg [7:0] \$9 ;
   input [7:0] a_in;
   wire [7:0] a_in;
   reg [7:0] a_out = 8'h00;
   input clk;
   wire clk;
-  input load;
   wire load;
+  wire lsel;
+  input [1:0] \port$941$0 ;
+  wire [1:0] \port$941$0 ;
   wire [31:0] psum_in;
   output [31:0] psum_out;
   reg [31:0] psum_out = 32'd0;
   input rst;
   wire rst;
+  input sel_in;
+  wire sel_in;
+  reg sel_out = 1'h0;
+  reg [7:0] w0 = 8'h00;
+  reg [7:0] w1 = 8'h00;
   input [7:0] w_in;
   wire [7:0] w_in;
   output [7:0] w_out;
-  reg [7:0] w_out = 8'h00;
+  wire [7:0] w_out;
+  assign \$1  = ~ \port$941$0 [1];
+  assign \$2  = \port$941$0 [0] & \$1 ;
+  assign \$3  = \port$941$0 [0] & \port$941$0 [1];
+  assign \$4  = sel_in ? w1 : w0;
+  assign \$5  = $signed(a_in) * $signed(\$4 );
+  assign \$6  = $signed(1'h0) + $signed(\$5 );
+  assign w_out = \port$941$0 [1] ? w1 : w0;
   always @(posedge clk)
-    w_out <= \$4 ;
+    a_out <= \$7 ;
   always @(posedge clk)
-    psum_out <= \$5 ;
-  assign \$1  = $signed(a_in) * $signed(w_out);
-  assign \$2  = $signed(1'h0) + $signed(\$1 );
+    sel_out <= \$8 ;
   always @(posedge clk)
-    a_out <= \$3 ;
+    w0 <= \$9 ;
+  always @(posedge clk)
+    w1 <= \$10 ;
+  always @(posedge clk)
+    psum_out <= \$11 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$4  = w_out;
-    if (load) begin
-      \$4  = w_in;
-    end
+    \$7  = a_in;
     if (rst) begin
-      \$4  = 8'h00;
+      \$7  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$5  = \$2 [31:0];
+    \$8  = sel_in;
     if (rst) begin
-      \$5  = 32'd0;
+      \$8  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$3  = a_in;
+    \$9  = w0;
+    if (\$2 ) begin
+      \$9  = w_in;
+    end
     if (rst) begin
-      \$3  = 8'h00;
+      \$9  = 8'h00;
     end
   end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$10  = w1;
+    if (\$3 ) begin
+      \$10  = w_in;
+    end
+    if (rst) begin
+      \$10  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$11  = \$6 [31:0];
+    if (rst) begin
+      \$11  = 32'd0;
+    end
+  end
+  assign load = \port$941$0 [0];
+  assign lsel = \port$941$0 [1];
   assign psum_in = 32'd0;
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.array.pe_1_0 (rst, load, w_in, psum_in, a_out, psum_out, a_in, clk);
+module \hwcnn_top.array.pe_1_0 (rst, w_in, load, lsel, psum_in, a_out, sel_out, psum_out, a_in, sel_in, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$5  = 0;
-  wire [15:0] \$1 ;
-  wire [32:0] \$2 ;
-  reg [7:0] \$3 ;
-  reg [7:0] \$4 ;
-  reg [31:0] \$5 ;
+  wire \$1 ;
+  reg [7:0] \$10 ;
+  reg [31:0] \$11 ;
+  wire \$2 ;
+  wire \$3 ;
+  wire [7:0] \$4 ;
+  wire [15:0] \$5 ;
+  wire [32:0] \$6 ;
+  reg [7:0] \$7 ;
+  reg \$8 ;
+  reg [7:0] \$9 ;
   input [7:0] a_in;
   wire [7:0] a_in;
   output [7:0] a_out;
@@ -1031,169 +1369,286 @@ module \hwcnn_top.array.pe_1_0 (rst, load, w_in, psum_in, a_out, psum_out, a_in,
   wire clk;
   input load;
   wire load;
+  input lsel;
+  wire lsel;
   input [31:0] psum_in;
   wire [31:0] psum_in;
   output [31:0] psum_out;
   reg [31:0] psum_out = 32'd0;
   input rst;
   wire rst;
+  input sel_in;
+  wire sel_in;
+  output sel_out;
+  reg sel_out = 1'h0;
+  reg [7:0] w0 = 8'h00;
+  reg [7:0] w1 = 8'h00;
   input [7:0] w_in;
   wire [7:0] w_in;
-  reg [7:0] w_out = 8'h00;
+  wire [7:0] w_out;
+  assign \$1  = ~ lsel;
+  assign \$2  = load & \$1 ;
+  assign \$3  = load & lsel;
+  assign \$4  = sel_in ? w1 : w0;
+  assign \$5  = $signed(a_in) * $signed(\$4 );
+  assign \$6  = $signed(psum_in) + $signed(\$5 );
+  assign w_out = lsel ? w1 : w0;
   always @(posedge clk)
-    w_out <= \$4 ;
+    a_out <= \$7 ;
   always @(posedge clk)
-    psum_out <= \$5 ;
-  assign \$1  = $signed(a_in) * $signed(w_out);
-  assign \$2  = $signed(psum_in) + $signed(\$1 );
+    sel_out <= \$8 ;
   always @(posedge clk)
-    a_out <= \$3 ;
+    w0 <= \$9 ;
+  always @(posedge clk)
+    w1 <= \$10 ;
+  always @(posedge clk)
+    psum_out <= \$11 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$4  = w_out;
-    if (load) begin
-      \$4  = w_in;
-    end
+    \$7  = a_in;
     if (rst) begin
-      \$4  = 8'h00;
+      \$7  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$5  = \$2 [31:0];
+    \$8  = sel_in;
     if (rst) begin
-      \$5  = 32'd0;
+      \$8  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$3  = a_in;
+    \$9  = w0;
+    if (\$2 ) begin
+      \$9  = w_in;
+    end
     if (rst) begin
-      \$3  = 8'h00;
+      \$9  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$10  = w1;
+    if (\$3 ) begin
+      \$10  = w_in;
+    end
+    if (rst) begin
+      \$10  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$11  = \$6 [31:0];
+    if (rst) begin
+      \$11  = 32'd0;
     end
   end
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.array.pe_1_1 (rst, load, w_in, psum_in, a_in, a_out, psum_out, clk);
+module \hwcnn_top.array.pe_1_1 (rst, w_in, psum_in, a_in, sel_in, a_out, sel_out, psum_out, \port$937$0 , clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$6  = 0;
-  wire [15:0] \$1 ;
-  wire [32:0] \$2 ;
-  reg [7:0] \$3 ;
-  reg [7:0] \$4 ;
-  reg [31:0] \$5 ;
+  wire \$1 ;
+  reg [7:0] \$10 ;
+  reg [31:0] \$11 ;
+  wire \$2 ;
+  wire \$3 ;
+  wire [7:0] \$4 ;
+  wire [15:0] \$5 ;
+  wire [32:0] \$6 ;
+  reg [7:0] \$7 ;
+  reg \$8 ;
+  reg [7:0] \$9 ;
   input [7:0] a_in;
   wire [7:0] a_in;
   output [7:0] a_out;
   reg [7:0] a_out = 8'h00;
   input clk;
   wire clk;
-  input load;
   wire load;
+  wire lsel;
+  input [1:0] \port$937$0 ;
+  wire [1:0] \port$937$0 ;
   input [31:0] psum_in;
   wire [31:0] psum_in;
   output [31:0] psum_out;
   reg [31:0] psum_out = 32'd0;
   input rst;
   wire rst;
+  input sel_in;
+  wire sel_in;
+  output sel_out;
+  reg sel_out = 1'h0;
+  reg [7:0] w0 = 8'h00;
+  reg [7:0] w1 = 8'h00;
   input [7:0] w_in;
   wire [7:0] w_in;
-  reg [7:0] w_out = 8'h00;
+  wire [7:0] w_out;
+  assign \$1  = ~ \port$937$0 [1];
+  assign \$2  = \port$937$0 [0] & \$1 ;
+  assign \$3  = \port$937$0 [0] & \port$937$0 [1];
+  assign \$4  = sel_in ? w1 : w0;
+  assign \$5  = $signed(a_in) * $signed(\$4 );
+  assign \$6  = $signed(psum_in) + $signed(\$5 );
+  assign w_out = \port$937$0 [1] ? w1 : w0;
   always @(posedge clk)
-    w_out <= \$4 ;
+    a_out <= \$7 ;
   always @(posedge clk)
-    psum_out <= \$5 ;
-  assign \$1  = $signed(a_in) * $signed(w_out);
-  assign \$2  = $signed(psum_in) + $signed(\$1 );
+    sel_out <= \$8 ;
   always @(posedge clk)
-    a_out <= \$3 ;
+    w0 <= \$9 ;
+  always @(posedge clk)
+    w1 <= \$10 ;
+  always @(posedge clk)
+    psum_out <= \$11 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$4  = w_out;
-    if (load) begin
-      \$4  = w_in;
-    end
+    \$7  = a_in;
     if (rst) begin
-      \$4  = 8'h00;
+      \$7  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$5  = \$2 [31:0];
+    \$8  = sel_in;
     if (rst) begin
-      \$5  = 32'd0;
+      \$8  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$3  = a_in;
+    \$9  = w0;
+    if (\$2 ) begin
+      \$9  = w_in;
+    end
     if (rst) begin
-      \$3  = 8'h00;
+      \$9  = 8'h00;
     end
   end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$10  = w1;
+    if (\$3 ) begin
+      \$10  = w_in;
+    end
+    if (rst) begin
+      \$10  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$11  = \$6 [31:0];
+    if (rst) begin
+      \$11  = 32'd0;
+    end
+  end
+  assign load = \port$937$0 [0];
+  assign lsel = \port$937$0 [1];
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.array.pe_1_2 (rst, load, w_in, psum_in, a_in, psum_out, clk);
+module \hwcnn_top.array.pe_1_2 (rst, w_in, psum_in, a_in, sel_in, psum_out, \port$941$0 , clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$7  = 0;
-  wire [15:0] \$1 ;
-  wire [32:0] \$2 ;
-  reg [7:0] \$3 ;
-  reg [7:0] \$4 ;
-  reg [31:0] \$5 ;
+  wire \$1 ;
+  reg [7:0] \$10 ;
+  reg [31:0] \$11 ;
+  wire \$2 ;
+  wire \$3 ;
+  wire [7:0] \$4 ;
+  wire [15:0] \$5 ;
+  wire [32:0] \$6 ;
+  reg [7:0] \$7 ;
+  reg \$8 ;
+  reg [7:0] \$9 ;
   input [7:0] a_in;
   wire [7:0] a_in;
   reg [7:0] a_out = 8'h00;
   input clk;
   wire clk;
-  input load;
   wire load;
+  wire lsel;
+  input [1:0] \port$941$0 ;
+  wire [1:0] \port$941$0 ;
   input [31:0] psum_in;
   wire [31:0] psum_in;
   output [31:0] psum_out;
   reg [31:0] psum_out = 32'd0;
   input rst;
   wire rst;
+  input sel_in;
+  wire sel_in;
+  reg sel_out = 1'h0;
+  reg [7:0] w0 = 8'h00;
+  reg [7:0] w1 = 8'h00;
   input [7:0] w_in;
   wire [7:0] w_in;
-  reg [7:0] w_out = 8'h00;
+  wire [7:0] w_out;
+  assign \$1  = ~ \port$941$0 [1];
+  assign \$2  = \port$941$0 [0] & \$1 ;
+  assign \$3  = \port$941$0 [0] & \port$941$0 [1];
+  assign \$4  = sel_in ? w1 : w0;
+  assign \$5  = $signed(a_in) * $signed(\$4 );
+  assign \$6  = $signed(psum_in) + $signed(\$5 );
+  assign w_out = \port$941$0 [1] ? w1 : w0;
   always @(posedge clk)
-    w_out <= \$4 ;
+    a_out <= \$7 ;
   always @(posedge clk)
-    psum_out <= \$5 ;
-  assign \$1  = $signed(a_in) * $signed(w_out);
-  assign \$2  = $signed(psum_in) + $signed(\$1 );
+    sel_out <= \$8 ;
   always @(posedge clk)
-    a_out <= \$3 ;
+    w0 <= \$9 ;
+  always @(posedge clk)
+    w1 <= \$10 ;
+  always @(posedge clk)
+    psum_out <= \$11 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$4  = w_out;
-    if (load) begin
-      \$4  = w_in;
-    end
+    \$7  = a_in;
     if (rst) begin
-      \$4  = 8'h00;
+      \$7  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$5  = \$2 [31:0];
+    \$8  = sel_in;
     if (rst) begin
-      \$5  = 32'd0;
+      \$8  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$3  = a_in;
+    \$9  = w0;
+    if (\$2 ) begin
+      \$9  = w_in;
+    end
     if (rst) begin
-      \$3  = 8'h00;
+      \$9  = 8'h00;
     end
   end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
+    \$10  = w1;
+    if (\$3 ) begin
+      \$10  = w_in;
+    end
+    if (rst) begin
+      \$10  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
+    \$11  = \$6 [31:0];
+    if (rst) begin
+      \$11  = 32'd0;
+    end
+  end
+  assign load = \port$941$0 [0];
+  assign lsel = \port$941$0 [1];
 endmodule
 
 (* generator = "Amaranth" *)
 module \hwcnn_top.buffers (act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__data, par_wr__en, par_wr__addr, par_wr__data, out_wr__en, out_wr__addr, out_wr__data, out_rd__addr, clk, rst, \port$34$0 , \port$39$0 , \port$44$0 , act_rd__data, wgt_rd__data, par_rd__data, out_rd__data
-, acc_rd__data, \rp__addr$16 , rp__addr, \rp__addr$52 , acc_wr__en, acc_wr__addr, \port$485$0 , \port$487$0 , \port$489$0 , engine_owns_out, eng_out_wr__en, eng_out_wr__addr, eng_out_rd__addr, \rp__addr$26 , act_wr__en);
+, acc_rd__data, rp__addr, \rp__addr$16 , \rp__addr$52 , acc_wr__en, \port$619$0 , \port$625$0 , \port$631$0 , engine_owns_out, eng_out_rd__addr, eng_out_wr__en, eng_out_wr__addr, \rp__addr$26 , acc_wr__addr, act_wr__en);
   wire [7:0] \$signature__addr ;
   wire [7:0] \$signature__addr$12 ;
   wire [3:0] \$signature__addr$22 ;
@@ -1263,12 +1718,12 @@ module \hwcnn_top.buffers (act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr,
   wire [7:0] \port$39$0 ;
   input [7:0] \port$44$0 ;
   wire [7:0] \port$44$0 ;
-  input [31:0] \port$485$0 ;
-  wire [31:0] \port$485$0 ;
-  input [31:0] \port$487$0 ;
-  wire [31:0] \port$487$0 ;
-  input [31:0] \port$489$0 ;
-  wire [31:0] \port$489$0 ;
+  input [31:0] \port$619$0 ;
+  wire [31:0] \port$619$0 ;
+  input [31:0] \port$625$0 ;
+  wire [31:0] \port$625$0 ;
+  input [31:0] \port$631$0 ;
+  wire [31:0] \port$631$0 ;
   input [7:0] rp__addr;
   wire [7:0] rp__addr;
   input [7:0] \rp__addr$16 ;
@@ -1555,7 +2010,7 @@ module \hwcnn_top.buffers (act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr,
   end
   always @(posedge clk) begin
     if (acc_wr__en)
-      acc_mem[acc_wr__addr] <= { \port$489$0 , \port$487$0 , \port$485$0  };
+      acc_mem[acc_wr__addr] <= { \port$631$0 , \port$625$0 , \port$619$0  };
   end
   reg [95:0] _0_;
   always @(posedge clk) begin
@@ -2418,8 +2873,8 @@ module \hwcnn_top.buffers (act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr,
   assign eng_out_rd__data = out_rd__data;
   assign \$signature__en$46  = acc_wr__en;
   assign \$signature__addr$48  = acc_wr__addr;
-  assign \$signature__data$50  = { \port$489$0 , \port$487$0 , \port$485$0  };
-  assign acc_wr__data = { \port$489$0 , \port$487$0 , \port$485$0  };
+  assign \$signature__data$50  = { \port$631$0 , \port$625$0 , \port$619$0  };
+  assign acc_wr__data = { \port$631$0 , \port$625$0 , \port$619$0  };
   assign acc_rd__addr = \rp__addr$52 ;
   assign \rp__data$55  = acc_rd__data;
 endmodule
@@ -3476,237 +3931,362 @@ endmodule
 
 (* generator = "Amaranth" *)
 module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc__b_base, desc__p_base, desc__c_base, desc__pin_base, desc__m0, desc__shift, desc__rounding, desc__wrap, desc__per_channel, desc__bias_en, desc__acc_in, desc__acc_out, desc__lo, desc__hi, desc__pool_op, desc__in_h
-, desc__in_w, desc__out_h, desc__out_w, desc__win_h, desc__win_w, desc__stride_h, desc__stride_w, desc__pad_top, desc__pad_left, clk, rst, \port$102$0 , \port$103$0 , \port$104$0 , wgt_addr, load, wrow_valid, act_addr, feed, pp_in, pp_first
-, acc_rd_addr, acc_wr_en, acc_wr_addr, busy, done, out_wr_en, out_wr_addr, out_rd_addr, pool_clear, pool_acc, pool_div_init, pool_div_step, pool_finish, kind, pool_op, m0, shift, rounding, wrap, per_channel, bias_en
-, lo, hi, error, par_addr, start);
+, desc__in_w, desc__out_h, desc__out_w, desc__win_h, desc__win_w, desc__stride_h, desc__stride_w, desc__pad_top, desc__pad_left, clk, rst, act_addr, wgt_addr, acc_rd_addr, acc_wr_en, busy, done, out_rd_addr, pool_clear, pool_acc, pool_div_init
+, pool_div_step, pool_finish, out_wr_en, out_wr_addr, kind, pool_op, m0, shift, rounding, wrap, per_channel, bias_en, lo, hi, error, par_addr, feed, a_sel, load, lsel, wrow_valid
+, pp_in, pp_first, acc_wr_addr, lane_mask, start);
   reg \$auto$verilog_backend.cc:2355:dump_module$13  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire [15:0] \$100 ;
-  wire \$101 ;
-  wire [15:0] \$102 ;
+  wire [17:0] \$100 ;
+  wire [17:0] \$101 ;
+  wire \$102 ;
   wire [16:0] \$103 ;
   wire [16:0] \$104 ;
-  wire [16:0] \$105 ;
-  wire [20:0] \$106 ;
-  wire \$107 ;
-  wire [8:0] \$108 ;
-  wire [16:0] \$109 ;
+  wire [17:0] \$105 ;
+  wire \$106 ;
+  wire [16:0] \$107 ;
+  wire [16:0] \$108 ;
+  wire [17:0] \$109 ;
   wire \$11 ;
-  wire \$110 ;
-  wire [16:0] \$111 ;
-  wire \$112 ;
-  wire \$113 ;
-  wire [16:0] \$114 ;
-  wire \$115 ;
-  wire [8:0] \$116 ;
-  wire [16:0] \$117 ;
-  wire [18:0] \$118 ;
-  wire [16:0] \$119 ;
+  wire [17:0] \$110 ;
+  wire [17:0] \$111 ;
+  wire [8:0] \$112 ;
+  wire [8:0] \$113 ;
+  wire [15:0] \$114 ;
+  wire [15:0] \$115 ;
+  wire [16:0] \$116 ;
+  wire [20:0] \$117 ;
+  wire \$118 ;
+  wire \$119 ;
   wire \$12 ;
-  wire [18:0] \$120 ;
-  wire \$121 ;
+  wire [8:0] \$120 ;
+  wire [16:0] \$121 ;
   wire \$122 ;
-  wire \$123 ;
+  wire [16:0] \$123 ;
   wire \$124 ;
-  wire [17:0] \$125 ;
+  wire \$125 ;
   wire [16:0] \$126 ;
-  wire [16:0] \$127 ;
-  wire [16:0] \$128 ;
+  wire \$127 ;
+  wire [8:0] \$128 ;
   wire [16:0] \$129 ;
   wire \$13 ;
-  wire [4:0] \$130 ;
-  wire \$131 ;
-  wire [16:0] \$132 ;
+  wire [18:0] \$130 ;
+  wire [16:0] \$131 ;
+  wire [18:0] \$132 ;
   wire [16:0] \$133 ;
-  wire \$134 ;
-  wire [16:0] \$135 ;
-  wire [16:0] \$136 ;
-  wire [17:0] \$137 ;
+  wire [16:0] \$134 ;
+  wire [17:0] \$135 ;
+  wire \$136 ;
+  wire [16:0] \$137 ;
   wire [16:0] \$138 ;
-  wire [8:0] \$139 ;
+  wire [17:0] \$139 ;
   wire \$14 ;
-  wire [8:0] \$140 ;
-  wire [8:0] \$141 ;
-  wire [15:0] \$142 ;
-  wire \$143 ;
-  wire [15:0] \$144 ;
-  wire [16:0] \$145 ;
+  wire [17:0] \$140 ;
+  wire \$141 ;
+  wire [16:0] \$142 ;
+  wire [16:0] \$143 ;
+  wire [17:0] \$144 ;
+  wire \$145 ;
   wire [16:0] \$146 ;
   wire [16:0] \$147 ;
-  wire \$148 ;
-  wire \$149 ;
+  wire [17:0] \$148 ;
+  wire [17:0] \$149 ;
   wire \$15 ;
-  wire \$150 ;
-  wire \$151 ;
-  wire \$152 ;
-  wire \$153 ;
-  wire \$154 ;
-  wire \$155 ;
+  wire [17:0] \$150 ;
+  wire [8:0] \$151 ;
+  wire [8:0] \$152 ;
+  wire [15:0] \$153 ;
+  wire [15:0] \$154 ;
+  wire [16:0] \$155 ;
   wire \$156 ;
   wire \$157 ;
   wire \$158 ;
-  wire \$159 ;
+  wire [16:0] \$159 ;
   wire \$16 ;
   wire \$160 ;
   wire \$161 ;
-  wire [8:0] \$162 ;
+  wire [17:0] \$162 ;
   wire \$163 ;
-  wire [8:0] \$164 ;
-  wire [8:0] \$165 ;
-  reg \$166 ;
-  reg [1:0] \$167 ;
-  reg [30:0] \$168 ;
-  reg [5:0] \$169 ;
+  wire \$164 ;
+  wire \$165 ;
+  wire [17:0] \$166 ;
+  wire [16:0] \$167 ;
+  wire [17:0] \$168 ;
+  wire [16:0] \$169 ;
   wire \$17 ;
-  reg [1:0] \$170 ;
-  reg \$171 ;
-  reg \$172 ;
-  reg \$173 ;
-  reg \$174 ;
-  reg \$175 ;
-  reg [7:0] \$176 ;
-  reg [7:0] \$177 ;
-  reg [15:0] \$178 ;
-  reg [15:0] \$179 ;
+  wire \$170 ;
+  wire \$171 ;
+  wire \$172 ;
+  wire \$173 ;
+  wire \$174 ;
+  wire \$175 ;
+  wire [16:0] \$176 ;
+  wire [16:0] \$177 ;
+  wire [17:0] \$178 ;
+  wire [8:0] \$179 ;
   wire \$18 ;
-  reg [7:0] \$180 ;
-  reg [7:0] \$181 ;
-  reg [15:0] \$182 ;
-  reg [15:0] \$183 ;
-  reg [15:0] \$184 ;
-  reg [15:0] \$185 ;
-  reg [7:0] \$186 ;
-  reg [7:0] \$187 ;
-  reg [7:0] \$188 ;
-  reg [7:0] \$189 ;
+  wire \$180 ;
+  wire \$181 ;
+  wire \$182 ;
+  wire \$183 ;
+  wire \$184 ;
+  wire [20:0] \$185 ;
+  wire \$186 ;
+  wire \$187 ;
+  wire [17:0] \$188 ;
+  wire \$189 ;
   wire \$19 ;
-  reg [19:0] \$190 ;
-  reg \$191 ;
-  reg [16:0] \$192 ;
-  reg [16:0] \$193 ;
-  reg [7:0] \$194 ;
-  reg [7:0] \$195 ;
-  reg [7:0] \$196 ;
-  reg [7:0] \$197 ;
-  reg [7:0] \$198 ;
-  reg [3:0] \$199 ;
+  wire \$190 ;
+  wire \$191 ;
+  wire \$192 ;
+  wire [16:0] \$193 ;
+  wire [16:0] \$194 ;
+  wire [17:0] \$195 ;
+  wire [8:0] \$196 ;
+  wire \$197 ;
+  wire \$198 ;
+  wire \$199 ;
   wire \$2 ;
   wire \$20 ;
-  reg \$200 ;
-  reg [7:0] \$201 ;
-  reg [7:0] \$202 ;
-  reg [15:0] \$203 ;
-  reg [15:0] \$204 ;
-  reg [17:0] \$205 ;
-  reg [17:0] \$206 ;
-  reg [7:0] \$207 ;
-  reg [7:0] \$208 ;
-  reg [15:0] \$209 ;
+  wire \$200 ;
+  wire [16:0] \$201 ;
+  wire \$202 ;
+  wire \$203 ;
+  wire [17:0] \$204 ;
+  wire [16:0] \$205 ;
+  wire [16:0] \$206 ;
+  wire \$207 ;
+  wire [16:0] \$208 ;
+  wire [16:0] \$209 ;
   wire \$21 ;
-  reg [7:0] \$210 ;
-  reg [19:0] \$211 ;
-  reg [1:0] \$212 ;
-  reg \$213 ;
+  wire \$210 ;
+  wire [16:0] \$211 ;
+  wire [16:0] \$212 ;
+  wire [4:0] \$213 ;
+  wire [17:0] \$214 ;
+  wire [16:0] \$215 ;
+  wire \$216 ;
+  wire \$217 ;
+  wire \$218 ;
+  wire \$219 ;
   wire \$22 ;
+  wire \$220 ;
+  wire \$221 ;
+  wire \$222 ;
+  wire \$223 ;
+  wire \$224 ;
+  wire \$225 ;
+  wire \$226 ;
+  wire \$227 ;
+  wire \$228 ;
+  wire \$229 ;
   wire \$23 ;
+  wire \$230 ;
+  wire \$231 ;
+  wire \$232 ;
+  wire [8:0] \$233 ;
+  wire \$234 ;
+  wire [8:0] \$235 ;
+  wire [8:0] \$236 ;
+  reg \$237 ;
+  reg [1:0] \$238 ;
+  reg [30:0] \$239 ;
   wire \$24 ;
-  wire [8:0] \$25 ;
-  wire [20:0] \$26 ;
+  reg [5:0] \$240 ;
+  reg [1:0] \$241 ;
+  reg \$242 ;
+  reg \$243 ;
+  reg \$244 ;
+  reg \$245 ;
+  reg \$246 ;
+  reg [7:0] \$247 ;
+  reg [7:0] \$248 ;
+  reg [15:0] \$249 ;
+  wire \$25 ;
+  reg [15:0] \$250 ;
+  reg [15:0] \$251 ;
+  reg [7:0] \$252 ;
+  reg [7:0] \$253 ;
+  reg [7:0] \$254 ;
+  reg [3:0] \$255 ;
+  reg [7:0] \$256 ;
+  reg [15:0] \$257 ;
+  reg [15:0] \$258 ;
+  reg [15:0] \$259 ;
+  wire \$26 ;
+  reg [15:0] \$260 ;
+  reg [7:0] \$261 ;
+  reg [7:0] \$262 ;
+  reg [7:0] \$263 ;
+  reg [7:0] \$264 ;
+  reg [19:0] \$265 ;
+  reg \$266 ;
+  reg [16:0] \$267 ;
+  reg [15:0] \$268 ;
+  reg \$269 ;
   wire \$27 ;
+  reg \$270 ;
+  reg [15:0] \$271 ;
+  reg [15:0] \$272 ;
+  reg [17:0] \$273 ;
+  reg [17:0] \$274 ;
+  reg [7:0] \$275 ;
+  reg [7:0] \$276 ;
+  reg [15:0] \$277 ;
+  reg [7:0] \$278 ;
+  reg [19:0] \$279 ;
   wire \$28 ;
+  reg [7:0] \$280 ;
+  reg [7:0] \$281 ;
+  reg [16:0] \$282 ;
+  reg [16:0] \$283 ;
+  reg \$284 ;
+  reg [7:0] \$285 ;
+  reg [7:0] \$286 ;
+  reg [16:0] \$287 ;
+  reg \$288 ;
+  reg [15:0] \$289 ;
   wire \$29 ;
+  reg \$290 ;
+  reg [16:0] \$291 ;
+  reg [16:0] \$292 ;
+  reg \$293 ;
+  reg [7:0] \$294 ;
+  reg [7:0] \$295 ;
+  reg [7:0] \$296 ;
+  reg [7:0] \$297 ;
+  reg [3:0] \$298 ;
+  reg [1:0] \$299 ;
   wire \$3 ;
-  wire \$30 ;
+  wire [20:0] \$30 ;
+  reg \$300 ;
+  reg \$301 ;
+  reg \$302 ;
+  reg \$303 ;
+  reg \$304 ;
+  reg \$305 ;
+  reg \$306 ;
+  reg \$307 ;
+  reg \$308 ;
+  reg [24:0] \$309 ;
   wire \$31 ;
-  wire [20:0] \$32 ;
-  wire [20:0] \$33 ;
-  wire [21:0] \$34 ;
+  reg [24:0] \$310 ;
+  reg [24:0] \$311 ;
+  reg [24:0] \$312 ;
+  reg \$313 ;
+  wire \$32 ;
+  wire \$33 ;
+  wire \$34 ;
   wire \$35 ;
   wire \$36 ;
   wire \$37 ;
   wire \$38 ;
-  wire [16:0] \$39 ;
+  wire [20:0] \$39 ;
   wire \$4 ;
   wire \$40 ;
   wire \$41 ;
-  wire \$42 ;
-  wire \$43 ;
-  wire \$44 ;
-  wire [16:0] \$45 ;
-  wire \$46 ;
-  wire \$47 ;
-  wire [20:0] \$48 ;
-  wire [21:0] \$49 ;
+  wire [20:0] \$42 ;
+  wire [17:0] \$43 ;
+  wire [21:0] \$44 ;
+  wire [21:0] \$45 ;
+  wire [17:0] \$46 ;
+  wire [16:0] \$47 ;
+  wire \$48 ;
+  wire \$49 ;
   wire \$5 ;
   wire \$50 ;
   wire \$51 ;
   wire \$52 ;
   wire \$53 ;
-  wire \$54 ;
+  wire [16:0] \$54 ;
   wire \$55 ;
   wire \$56 ;
   wire \$57 ;
-  wire [16:0] \$58 ;
+  wire \$58 ;
   wire \$59 ;
   wire \$6 ;
-  wire [20:0] \$60 ;
-  wire [17:0] \$61 ;
+  wire \$60 ;
+  wire \$61 ;
   wire \$62 ;
   wire \$63 ;
   wire \$64 ;
-  wire \$65 ;
-  wire \$66 ;
+  wire [16:0] \$65 ;
+  wire [16:0] \$66 ;
   wire \$67 ;
   wire \$68 ;
   wire \$69 ;
   wire \$7 ;
-  wire [16:0] \$70 ;
-  wire \$71 ;
-  wire \$72 ;
-  wire [20:0] \$73 ;
-  wire [17:0] \$74 ;
-  wire \$75 ;
-  wire [34:0] \$76 ;
-  wire [35:0] \$77 ;
-  wire [36:0] \$78 ;
-  wire \$79 ;
+  wire \$70 ;
+  wire [34:0] \$71 ;
+  wire [35:0] \$72 ;
+  wire [36:0] \$73 ;
+  wire \$74 ;
+  wire [16:0] \$75 ;
+  wire \$76 ;
+  wire [16:0] \$77 ;
+  wire \$78 ;
+  wire [16:0] \$79 ;
   wire \$8 ;
-  wire [16:0] \$80 ;
+  wire [17:0] \$80 ;
   wire \$81 ;
-  wire [16:0] \$82 ;
-  wire \$83 ;
-  wire [16:0] \$84 ;
-  wire [17:0] \$85 ;
-  wire \$86 ;
-  wire \$87 ;
-  wire [16:0] \$88 ;
-  wire [17:0] \$89 ;
+  wire \$82 ;
+  wire [16:0] \$83 ;
+  wire [17:0] \$84 ;
+  wire \$85 ;
+  wire [16:0] \$86 ;
+  wire [17:0] \$87 ;
+  wire [18:0] \$88 ;
+  wire \$89 ;
   wire \$9 ;
   wire \$90 ;
-  wire [16:0] \$91 ;
-  wire [17:0] \$92 ;
-  wire [18:0] \$93 ;
-  wire \$94 ;
-  wire \$95 ;
-  wire \$96 ;
+  wire \$91 ;
+  wire \$92 ;
+  wire \$93 ;
+  wire [16:0] \$94 ;
+  wire [16:0] \$95 ;
+  wire [17:0] \$96 ;
   wire \$97 ;
-  wire [8:0] \$98 ;
-  wire [8:0] \$99 ;
-  reg [17:0] \$signal  = 18'h00000;
-  reg [15:0] \$signal$103  = 16'h0000;
-  reg [15:0] \$signal$104  = 16'h0000;
-  reg [7:0] \$signal$45  = 8'h00;
-  reg [17:0] \$signal$47  = 18'h00000;
-  reg [7:0] \$signal$48  = 8'h00;
-  reg [15:0] \$signal$51  = 16'h0000;
-  reg [15:0] \$signal$87  = 16'h0000;
-  reg [15:0] \$signal$88  = 16'h0000;
-  reg [15:0] \$signal$89  = 16'h0000;
-  reg [7:0] \$signal$91  = 8'h00;
-  reg [7:0] \$signal$92  = 8'h00;
+  wire [16:0] \$98 ;
+  wire [16:0] \$99 ;
+  reg \$signal  = 1'h0;
+  reg [15:0] \$signal$111  = 16'h0000;
+  reg [15:0] \$signal$112  = 16'h0000;
+  reg [15:0] \$signal$113  = 16'h0000;
+  reg [7:0] \$signal$115  = 8'h00;
+  reg [7:0] \$signal$116  = 8'h00;
+  reg [15:0] \$signal$120  = 16'h0000;
+  reg [15:0] \$signal$121  = 16'h0000;
+  reg \$signal$31  = 1'h0;
+  reg [24:0] \$signal$51  = 25'h0000000;
+  wire [7:0] \$signal$51.acc_addr ;
+  wire \$signal$51.final ;
+  wire \$signal$51.first ;
+  wire [2:0] \$signal$51.mask ;
+  wire [7:0] \$signal$51.out_addr ;
+  wire \$signal$51.row ;
+  wire \$signal$51.valid ;
+  wire \$signal$51.wacc ;
+  wire \$signal$51.wout ;
+  reg [24:0] \$signal$55  = 25'h0000000;
+  wire [7:0] \$signal$55.acc_addr ;
+  wire \$signal$55.final ;
+  wire \$signal$55.first ;
+  wire [2:0] \$signal$55.mask ;
+  wire [7:0] \$signal$55.out_addr ;
+  wire \$signal$55.row ;
+  wire \$signal$55.valid ;
+  wire \$signal$55.wacc ;
+  wire \$signal$55.wout ;
+  reg [17:0] \$signal$60  = 18'h00000;
+  reg [7:0] \$signal$61  = 8'h00;
+  reg [17:0] \$signal$63  = 18'h00000;
+  reg [7:0] \$signal$64  = 8'h00;
+  reg [15:0] \$signal$67  = 16'h0000;
   reg [7:0] a_base = 8'h00;
+  reg a_par = 1'h0;
   reg [7:0] a_ptr = 8'h00;
+  output a_sel;
+  reg a_sel = 1'h0;
   reg acc_in = 1'h0;
   reg [7:0] acc_nptr = 8'h00;
   reg acc_out = 1'h0;
@@ -3719,12 +4299,13 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
   wire acc_wr_en;
   output [7:0] act_addr;
   wire [7:0] act_addr;
-  reg [7:0] b_kptr = 8'h00;
-  reg [7:0] b_nptr = 8'h00;
+  reg [7:0] b_base = 8'h00;
+  reg [7:0] b_ptr = 8'h00;
   output bias_en;
   reg bias_en = 1'h0;
   output busy;
   reg busy;
+  reg [7:0] c_base = 8'h00;
   reg [7:0] c_nptr = 8'h00;
   reg [7:0] c_row = 8'h00;
   input clk;
@@ -3791,31 +4372,48 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
   wire desc__wrap;
   output done;
   reg done;
+  reg draining = 1'h0;
   output error;
   reg error = 1'h0;
   output feed;
-  wire feed;
+  reg feed = 1'h0;
   reg first = 1'h0;
   reg [1:0] fsm_state = 2'h0;
   output [7:0] hi;
   reg [7:0] hi = 8'h00;
+  reg [15:0] i = 16'h0000;
   reg inb_d = 1'h0;
-  reg [16:0] inner_rem = 17'h00000;
   wire is_pool;
+  wire [24:0] issue;
+  wire [7:0] \issue.acc_addr ;
+  wire \issue.final ;
+  wire \issue.first ;
+  wire [2:0] \issue.mask ;
+  wire [7:0] \issue.out_addr ;
+  wire \issue.row ;
+  wire \issue.valid ;
+  wire \issue.wacc ;
+  wire \issue.wout ;
   wire [18:0] ix;
   wire [18:0] iy;
   reg [15:0] k_ = 16'h0000;
   output kind;
   reg kind = 1'h0;
+  output [2:0] lane_mask;
   wire [2:0] lane_mask;
+  wire last;
   output [7:0] lo;
   reg [7:0] lo = 8'h00;
   output load;
-  wire load;
+  reg load = 1'h0;
+  output lsel;
+  reg lsel = 1'h0;
   output [30:0] m0;
   reg [30:0] m0 = 31'h00000000;
   reg [15:0] m_ = 16'h0000;
+  reg [15:0] n_ = 16'h0000;
   reg [16:0] n_rem = 17'h00000;
+  reg [16:0] \n_rem$43  = 17'h00000;
   reg [7:0] out_ptr = 8'h00;
   output [7:0] out_rd_addr;
   reg [7:0] out_rd_addr;
@@ -3823,11 +4421,15 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
   reg [7:0] out_wr_addr;
   output out_wr_en;
   reg out_wr_en;
+  reg [3:0] p_base = 4'h0;
   reg [7:0] pad_left = 8'h00;
+  (* init = 4'h0 *)
+  wire [3:0] par;
   output [3:0] par_addr;
   reg [3:0] par_addr = 4'h0;
   output per_channel;
   reg per_channel = 1'h0;
+  reg [16:0] period = 17'h00000;
   reg [7:0] pin_base = 8'h00;
   output pool_acc;
   reg pool_acc;
@@ -3841,36 +4443,66 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
   reg pool_finish;
   output [1:0] pool_op;
   reg [1:0] pool_op = 2'h0;
-  output \port$102$0 ;
-  wire \port$102$0 ;
-  output \port$103$0 ;
-  wire \port$103$0 ;
-  output \port$104$0 ;
-  wire \port$104$0 ;
   output pp_first;
   wire pp_first;
   output pp_in;
   wire pp_in;
+  wire reading;
   wire refused;
+  reg [16:0] rem = 17'h00000;
+  reg [16:0] \rem$44  = 17'h00000;
   output [1:0] rounding;
   reg [1:0] rounding = 2'h0;
+  wire row_sel;
   input rst;
   wire rst;
   wire run;
+  reg [24:0] s2 = 25'h0000000;
+  wire [7:0] \s2.acc_addr ;
+  wire \s2.final ;
+  wire \s2.first ;
+  wire [2:0] \s2.mask ;
+  wire [7:0] \s2.out_addr ;
+  wire \s2.row ;
+  wire \s2.valid ;
+  wire \s2.wacc ;
+  wire \s2.wout ;
+  reg [24:0] s3 = 25'h0000000;
+  wire [7:0] \s3.acc_addr ;
+  wire \s3.final ;
+  wire \s3.first ;
+  wire [2:0] \s3.mask ;
+  wire [7:0] \s3.out_addr ;
+  wire \s3.row ;
+  wire \s3.valid ;
+  wire \s3.wacc ;
+  wire \s3.wout ;
   output [5:0] shift;
   reg [5:0] shift = 6'h00;
   input start;
   wire start;
+  reg starting;
+  reg [15:0] stream = 16'h0000;
   reg [19:0] t = 20'h00000;
   reg [19:0] t_last = 20'h00000;
+  reg tok_d0 = 1'h0;
+  reg tok_d1 = 1'h0;
+  reg tok_d2 = 1'h0;
+  reg tok_d3 = 1'h0;
+  reg [7:0] w_nptr = 8'h00;
+  reg w_par = 1'h0;
+  reg [7:0] w_ptr = 8'h00;
+  wire w_reading;
+  reg [16:0] w_rem = 17'h00000;
   output [7:0] wgt_addr;
   wire [7:0] wgt_addr;
   reg [15:0] win = 16'h0000;
   reg [7:0] win_w = 8'h00;
   output wrap;
   reg wrap = 1'h0;
+  wire [16:0] wrow;
   output wrow_valid;
-  wire wrow_valid;
+  reg wrow_valid = 1'h0;
   assign \$2  = ! desc__in_h;
   assign \$3  = ! desc__in_w;
   assign \$4  = \$2  | \$3 ;
@@ -3892,252 +4524,389 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
   assign \$20  = ! desc__k;
   assign \$21  = \$19  | \$20 ;
   assign refused = \$1  ? \$16  : \$21 ;
-  assign \$22  = n_rem > 1'h0;
-  assign \$23  = n_rem > 1'h1;
-  assign \$24  = n_rem > 2'h2;
-  assign \$25  = b_kptr + 1'h1;
-  assign \$26  = \$25  - t;
-  assign \$27  = ~ is_pool;
-  assign \$28  = busy & \$27 ;
-  assign \$29  = t >= 1'h1;
-  assign \$30  = \$28  & \$29 ;
-  assign \$31  = t <= 2'h2;
-  assign load = \$30  & \$31 ;
-  assign \$32  = 2'h2 - t;
-  assign wrow_valid = \$32 [16:0] < inner_rem;
-  assign \$33  = t - 2'h2;
-  assign \$34  = $signed({ 1'h0, a_ptr }) + $signed(\$33 );
-  assign \$35  = ~ is_pool;
-  assign \$36  = busy & \$35 ;
-  assign \$37  = t >= 2'h3;
+  assign \$22  = rem <= 2'h2;
+  assign \$23  = n_rem <= 2'h3;
+  assign last = \$22  & \$23 ;
+  assign \$24  = ~ refused;
+  assign \$25  = ~ refused;
+  assign \$26  = ~ is_pool;
+  assign \$27  = busy & \$26 ;
+  assign \$28  = \$27  & \$signal ;
+  assign \$29  = t < stream;
+  assign reading = \$28  & \$29 ;
+  assign \$30  = a_ptr + t;
+  assign \$31  = ~ is_pool;
+  assign \$32  = busy & \$31 ;
+  assign \$33  = \$32  & \$signal$31 ;
+  assign \$34  = ~ is_pool;
+  assign \$35  = busy & \$34 ;
+  assign \$36  = \$35  & \$signal ;
+  assign \$37  = ~ last;
   assign \$38  = \$36  & \$37 ;
-  assign \$39  = 2'h2 + m_;
-  assign \$40  = t <= \$39 ;
-  assign feed = \$38  & \$40 ;
-  assign \$41  = ~ is_pool;
-  assign \$42  = busy & \$41 ;
-  assign \$43  = t >= 3'h7;
-  assign \$44  = \$42  & \$43 ;
-  assign \$45  = 3'h7 + m_;
-  assign \$46  = t < \$45 ;
-  assign pp_in = \$44  & \$46 ;
-  assign \$47  = ~ acc_in;
-  assign pp_first = first & \$47 ;
-  assign \$48  = t - 3'h6;
-  assign \$49  = $signed({ 1'h0, acc_nptr }) + $signed(\$48 );
-  assign \$50  = ~ is_pool;
-  assign \$51  = busy & \$50 ;
-  assign \$52  = inner_rem <= 2'h2;
-  assign \$53  = ~ \$52 ;
-  assign \$54  = \$53  | acc_out;
-  assign \$55  = \$51  & \$54 ;
-  assign \$56  = t >= 4'h8;
-  assign \$57  = \$55  & \$56 ;
-  assign \$58  = 4'h8 + m_;
-  assign \$59  = t < \$58 ;
-  assign acc_wr_en = \$57  & \$59 ;
-  assign \$60  = t - 4'h8;
-  assign \$61  = acc_nptr + \$60 [16:0];
-  assign \$62  = ~ is_pool;
-  assign \$63  = busy & \$62 ;
-  assign \$64  = inner_rem <= 2'h2;
-  assign \$65  = \$63  & \$64 ;
-  assign \$66  = ~ acc_out;
-  assign \$67  = \$65  & \$66 ;
-  assign \$68  = t >= 4'ha;
-  assign \$69  = \$67  & \$68 ;
-  assign \$70  = 4'ha + m_;
-  assign \$71  = t < \$70 ;
-  assign \$72  = \$69  & \$71 ;
-  assign \$73  = t - 4'ha;
-  assign \$74  = c_nptr + \$73 [16:0];
-  assign iy = $signed(\$signal ) + $signed({ 1'h0, \$signal$45  });
-  assign ix = $signed(\$signal$47 ) + $signed({ 1'h0, \$signal$48  });
-  assign \$75  = busy & is_pool;
-  assign \$76  = $signed(iy) * $signed({ 1'h0, \$signal$51  });
-  assign \$77  = $signed({ 1'h0, pin_base }) + $signed(\$76 );
-  assign \$78  = $signed(\$77 ) + $signed(ix);
-  assign \$79  = ! t;
-  assign \$80  = win + 1'h1;
-  assign \$81  = t == \$80 ;
-  assign \$82  = win + 2'h2;
-  assign \$83  = t >= \$82 ;
-  assign \$84  = win + 2'h2;
-  assign \$85  = \$84  + 4'h8;
-  assign \$86  = t < \$85 ;
-  assign \$87  = \$83  & \$86 ;
-  assign \$88  = win + 2'h2;
-  assign \$89  = \$88  + 4'h8;
-  assign \$90  = t == \$89 ;
-  assign \$91  = win + 2'h2;
-  assign \$92  = \$91  + 4'h8;
-  assign \$93  = \$92  + 1'h1;
-  assign \$94  = t == \$93 ;
-  assign \$95  = ! fsm_state;
-  assign \$96  = fsm_state == 1'h1;
-  assign \$97  = fsm_state == 2'h2;
-  assign \$98  = - desc__pad_left;
-  assign \$99  = - desc__pad_top;
-  assign \$100  = desc__win_h * desc__win_w;
-  assign \$102  = desc__win_h * desc__win_w;
-  assign \$103  = \$102  + 4'hb;
-  assign \$104  = desc__m + 4'h9;
-  assign \$105  = \$101  ? \$103  : \$104 ;
-  assign \$106  = t + 1'h1;
-  assign \$107  = t == t_last;
-  assign \$108  = out_ptr + 1'h1;
-  assign \$109  = \$signal$89  - 1'h1;
-  assign \$110  = \$signal$103  == \$109 ;
-  assign \$111  = \$signal$88  - 1'h1;
-  assign \$112  = \$signal$104  == \$111 ;
-  assign \$113  = \$110  & \$112 ;
-  assign \$114  = \$signal$89  - 1'h1;
-  assign \$115  = \$signal$103  == \$114 ;
-  assign \$116  = - pad_left;
-  assign \$117  = \$signal$104  + 1'h1;
-  assign \$118  = $signed(\$signal ) + $signed({ 1'h0, \$signal$91  });
-  assign \$119  = \$signal$103  + 1'h1;
-  assign \$120  = $signed(\$signal$47 ) + $signed({ 1'h0, \$signal$92  });
-  assign \$121  = inner_rem <= 2'h2;
-  assign \$122  = n_rem <= 2'h3;
-  assign \$123  = \$121  & \$122 ;
-  assign \$124  = inner_rem <= 2'h2;
-  assign \$125  = n_rem - 2'h3;
-  assign \$126  = b_nptr + k_;
-  assign \$127  = b_nptr + k_;
-  assign \$128  = c_nptr + m_;
-  assign \$129  = c_nptr + m_;
-  assign \$130  = par_addr + 1'h1;
-  assign \$131  = acc_in | acc_out;
-  assign \$132  = acc_nptr + m_;
-  assign \$133  = \$131  ? \$132  : 17'h00000;
-  assign \$134  = acc_in | acc_out;
-  assign \$135  = acc_nptr + m_;
-  assign \$136  = \$134  ? \$135  : 17'h00000;
-  assign \$137  = inner_rem - 2'h2;
-  assign \$138  = a_ptr + m_;
-  assign \$139  = b_kptr + 2'h2;
-  assign \$140  = - desc__pad_left;
-  assign \$141  = - desc__pad_top;
-  assign \$142  = desc__win_h * desc__win_w;
-  assign \$144  = desc__win_h * desc__win_w;
-  assign \$145  = \$144  + 4'hb;
-  assign \$146  = desc__m + 4'h9;
-  assign \$147  = \$143  ? \$145  : \$146 ;
-  assign \$148  = busy & is_pool;
-  assign \$149  = t < win;
-  assign \$150  = \$148  & \$149 ;
-  assign \$151  = $signed(iy) >= $signed(1'h0);
-  assign \$152  = $signed(iy) < $signed({ 1'h0, \$signal$87  });
-  assign \$153  = \$151  & \$152 ;
-  assign \$154  = $signed(ix) >= $signed(1'h0);
-  assign \$155  = \$153  & \$154 ;
-  assign \$156  = $signed(ix) < $signed({ 1'h0, \$signal$51  });
-  assign \$157  = \$155  & \$156 ;
-  assign \$158  = \$150  & \$157 ;
-  assign \$159  = busy & is_pool;
-  assign \$160  = t < win;
-  assign \$161  = \$159  & \$160 ;
-  assign \$162  = win_w - 1'h1;
-  assign \$163  = \$signal$48  == \$162 ;
-  assign \$164  = \$signal$45  + 1'h1;
-  assign \$165  = \$signal$48  + 1'h1;
+  assign \$39  = t + 2'h2;
+  assign \$40  = \$39  >= period;
+  assign \$41  = \$38  & \$40 ;
+  assign w_reading = \$33  | \$41 ;
+  assign \$42  = 1'h1 - t;
+  assign \$43  = period - 1'h1;
+  assign \$44  = $signed(\$43 ) - $signed({ 1'h0, t });
+  assign \$45  = \$signal$31  ? { \$42 [20], \$42  } : \$44 ;
+  assign \$46  = w_ptr + \$45 [16:0];
+  assign \$47  = acc_nptr + i;
+  assign \$48  = ~ is_pool;
+  assign \$49  = busy & \$48 ;
+  assign \$50  = tok_d3 & \$49 ;
+  assign \$51  = \n_rem$43  <= 2'h3;
+  assign \$52  = \rem$44  <= 2'h2;
+  assign \$53  = \$51  & \$52 ;
+  assign \$54  = m_ - 1'h1;
+  assign \$55  = i == \$54 ;
+  assign \$56  = \$53  & \$55 ;
+  assign \$57  = ~ acc_in;
+  assign \$58  = first & \$57 ;
+  assign \$59  = \rem$44  <= 2'h2;
+  assign \$60  = ~ \$59 ;
+  assign \$61  = \$60  | acc_out;
+  assign \$62  = \rem$44  <= 2'h2;
+  assign \$63  = ~ acc_out;
+  assign \$64  = \$62  & \$63 ;
+  assign \$65  = acc_nptr + i;
+  assign \$66  = c_nptr + i;
+  assign \$67  = \n_rem$43  > 1'h0;
+  assign \$68  = \n_rem$43  > 1'h1;
+  assign \$69  = \n_rem$43  > 2'h2;
+  assign acc_wr_en = \$signal$55 [0] & \$signal$55 [3];
+  assign iy = $signed(\$signal$60 ) + $signed({ 1'h0, \$signal$61  });
+  assign ix = $signed(\$signal$63 ) + $signed({ 1'h0, \$signal$64  });
+  assign \$70  = busy & is_pool;
+  assign \$71  = $signed(iy) * $signed({ 1'h0, \$signal$67  });
+  assign \$72  = $signed({ 1'h0, pin_base }) + $signed(\$71 );
+  assign \$73  = $signed(\$72 ) + $signed(ix);
+  assign \$74  = ! t;
+  assign \$75  = win + 1'h1;
+  assign \$76  = t == \$75 ;
+  assign \$77  = win + 2'h2;
+  assign \$78  = t >= \$77 ;
+  assign \$79  = win + 2'h2;
+  assign \$80  = \$79  + 4'h8;
+  assign \$81  = t < \$80 ;
+  assign \$82  = \$78  & \$81 ;
+  assign \$83  = win + 2'h2;
+  assign \$84  = \$83  + 4'h8;
+  assign \$85  = t == \$84 ;
+  assign \$86  = win + 2'h2;
+  assign \$87  = \$86  + 4'h8;
+  assign \$88  = \$87  + 1'h1;
+  assign \$89  = t == \$88 ;
+  assign \$90  = s3[0] & s3[4];
+  assign \$91  = ! fsm_state;
+  assign \$92  = fsm_state == 1'h1;
+  assign \$93  = fsm_state == 2'h2;
+  assign \$94  = desc__m + 1'h1;
+  assign \$96  = \$95  + 1'h1;
+  assign \$97  = desc__m > \$96 ;
+  assign \$98  = desc__m + 1'h1;
+  assign \$100  = \$99  + 1'h1;
+  assign \$101  = \$97  ? { 2'h0, desc__m } : \$100 ;
+  assign \$102  = \$101  > 2'h3;
+  assign \$103  = desc__m + 1'h1;
+  assign \$105  = \$104  + 1'h1;
+  assign \$106  = desc__m > \$105 ;
+  assign \$107  = desc__m + 1'h1;
+  assign \$109  = \$108  + 1'h1;
+  assign \$110  = \$106  ? { 2'h0, desc__m } : \$109 ;
+  assign \$111  = \$102  ? \$110  : 18'h00003;
+  assign \$112  = - desc__pad_left;
+  assign \$113  = - desc__pad_top;
+  assign \$114  = desc__win_h * desc__win_w;
+  assign \$115  = desc__win_h * desc__win_w;
+  assign \$116  = \$115  + 4'hb;
+  assign \$117  = t + 1'h1;
+  assign \$118  = s3[0] & s3[1];
+  assign \$119  = t == t_last;
+  assign \$120  = out_ptr + 1'h1;
+  assign \$121  = \$signal$113  - 1'h1;
+  assign \$122  = \$signal$120  == \$121 ;
+  assign \$123  = \$signal$112  - 1'h1;
+  assign \$124  = \$signal$121  == \$123 ;
+  assign \$125  = \$122  & \$124 ;
+  assign \$126  = \$signal$113  - 1'h1;
+  assign \$127  = \$signal$120  == \$126 ;
+  assign \$128  = - pad_left;
+  assign \$129  = \$signal$121  + 1'h1;
+  assign \$130  = $signed(\$signal$60 ) + $signed({ 1'h0, \$signal$115  });
+  assign \$131  = \$signal$120  + 1'h1;
+  assign \$132  = $signed(\$signal$63 ) + $signed({ 1'h0, \$signal$116  });
+  assign \$133  = desc__m + 1'h1;
+  assign \$135  = \$134  + 1'h1;
+  assign \$136  = desc__m > \$135 ;
+  assign \$137  = desc__m + 1'h1;
+  assign \$139  = \$138  + 1'h1;
+  assign \$140  = \$136  ? { 2'h0, desc__m } : \$139 ;
+  assign \$141  = \$140  > 2'h3;
+  assign \$142  = desc__m + 1'h1;
+  assign \$144  = \$143  + 1'h1;
+  assign \$145  = desc__m > \$144 ;
+  assign \$146  = desc__m + 1'h1;
+  assign \$148  = \$147  + 1'h1;
+  assign \$149  = \$145  ? { 2'h0, desc__m } : \$148 ;
+  assign \$150  = \$141  ? \$149  : 18'h00003;
+  assign \$151  = - desc__pad_left;
+  assign \$152  = - desc__pad_top;
+  assign \$153  = desc__win_h * desc__win_w;
+  assign \$154  = desc__win_h * desc__win_w;
+  assign \$155  = \$154  + 4'hb;
+  assign \$156  = ~ is_pool;
+  assign \$157  = busy & \$156 ;
+  assign \$158  = \$157  & \$signal ;
+  assign \$159  = stream - 1'h1;
+  assign \$160  = $signed({ 1'h0, t }) == $signed(\$159 );
+  assign \$161  = last & \$160 ;
+  assign \$162  = period - 1'h1;
+  assign \$163  = $signed({ 1'h0, t }) == $signed(\$162 );
+  assign \$164  = ~ a_par;
+  assign \$165  = rem <= 2'h2;
+  assign \$166  = n_rem - 2'h3;
+  assign \$167  = b_ptr + k_;
+  assign \$168  = rem - 2'h2;
+  assign \$169  = a_ptr + m_;
+  assign \$170  = ~ is_pool;
+  assign \$171  = busy & \$170 ;
+  assign \$172  = \$171  & \$signal$31 ;
+  assign \$173  = t == 1'h1;
+  assign \$174  = ~ w_par;
+  assign \$175  = w_rem <= 2'h2;
+  assign \$176  = w_nptr + k_;
+  assign \$177  = w_nptr + k_;
+  assign \$178  = w_rem - 2'h2;
+  assign \$179  = w_ptr + 2'h2;
+  assign \$180  = ~ is_pool;
+  assign \$181  = busy & \$180 ;
+  assign \$182  = \$181  & \$signal ;
+  assign \$183  = ~ last;
+  assign \$184  = \$182  & \$183 ;
+  assign \$185  = t + 2'h2;
+  assign \$186  = \$185  >= period;
+  assign \$187  = \$184  & \$186 ;
+  assign \$188  = period - 1'h1;
+  assign \$189  = $signed({ 1'h0, t }) == $signed(\$188 );
+  assign \$190  = \$187  & \$189 ;
+  assign \$191  = ~ w_par;
+  assign \$192  = w_rem <= 2'h2;
+  assign \$193  = w_nptr + k_;
+  assign \$194  = w_nptr + k_;
+  assign \$195  = w_rem - 2'h2;
+  assign \$196  = w_ptr + 2'h2;
+  assign \$197  = \$45 [16:0] < w_rem;
+  assign \$198  = ~ is_pool;
+  assign \$199  = busy & \$198 ;
+  assign \$200  = tok_d3 & \$199 ;
+  assign \$201  = m_ - 1'h1;
+  assign \$202  = i == \$201 ;
+  assign \$203  = \rem$44  <= 2'h2;
+  assign \$204  = \n_rem$43  - 2'h3;
+  assign \$205  = c_nptr + m_;
+  assign \$206  = c_nptr + m_;
+  assign \$207  = acc_in | acc_out;
+  assign \$208  = acc_nptr + m_;
+  assign \$209  = \$207  ? \$208  : 17'h00000;
+  assign \$210  = acc_in | acc_out;
+  assign \$211  = acc_nptr + m_;
+  assign \$212  = \$210  ? \$211  : 17'h00000;
+  assign \$213  = par_addr + 1'h1;
+  assign \$214  = \rem$44  - 2'h2;
+  assign \$215  = i + 1'h1;
+  assign \$216  = ~ is_pool;
+  assign \$217  = busy & \$216 ;
+  assign \$218  = ~ \$217 ;
+  assign \$219  = busy & is_pool;
+  assign \$220  = t < win;
+  assign \$221  = \$219  & \$220 ;
+  assign \$222  = $signed(iy) >= $signed(1'h0);
+  assign \$223  = $signed(iy) < $signed({ 1'h0, \$signal$111  });
+  assign \$224  = \$222  & \$223 ;
+  assign \$225  = $signed(ix) >= $signed(1'h0);
+  assign \$226  = \$224  & \$225 ;
+  assign \$227  = $signed(ix) < $signed({ 1'h0, \$signal$67  });
+  assign \$228  = \$226  & \$227 ;
+  assign \$229  = \$221  & \$228 ;
+  assign \$230  = busy & is_pool;
+  assign \$231  = t < win;
+  assign \$232  = \$230  & \$231 ;
+  assign \$233  = win_w - 1'h1;
+  assign \$234  = \$signal$64  == \$233 ;
+  assign \$235  = \$signal$61  + 1'h1;
+  assign \$236  = \$signal$64  + 1'h1;
   always @(posedge clk)
-    kind <= \$166 ;
+    kind <= \$237 ;
   always @(posedge clk)
-    pool_op <= \$167 ;
+    pool_op <= \$238 ;
   always @(posedge clk)
-    m0 <= \$168 ;
+    m0 <= \$239 ;
   always @(posedge clk)
-    shift <= \$169 ;
+    shift <= \$240 ;
   always @(posedge clk)
-    rounding <= \$170 ;
+    rounding <= \$241 ;
   always @(posedge clk)
-    wrap <= \$171 ;
+    wrap <= \$242 ;
   always @(posedge clk)
-    per_channel <= \$172 ;
+    per_channel <= \$243 ;
   always @(posedge clk)
-    bias_en <= \$173 ;
+    bias_en <= \$244 ;
   always @(posedge clk)
-    acc_in <= \$174 ;
+    acc_in <= \$245 ;
   always @(posedge clk)
-    acc_out <= \$175 ;
+    acc_out <= \$246 ;
   always @(posedge clk)
-    lo <= \$176 ;
+    lo <= \$247 ;
   always @(posedge clk)
-    hi <= \$177 ;
+    hi <= \$248 ;
   always @(posedge clk)
-    k_ <= \$178 ;
+    k_ <= \$249 ;
   always @(posedge clk)
-    m_ <= \$179 ;
+    m_ <= \$250 ;
   always @(posedge clk)
-    a_base <= \$180 ;
+    n_ <= \$251 ;
   always @(posedge clk)
-    pin_base <= \$181 ;
+    a_base <= \$252 ;
   always @(posedge clk)
-    \$signal$87  <= \$182 ;
+    b_base <= \$253 ;
   always @(posedge clk)
-    \$signal$51  <= \$183 ;
+    c_base <= \$254 ;
   always @(posedge clk)
-    \$signal$88  <= \$184 ;
+    p_base <= \$255 ;
   always @(posedge clk)
-    \$signal$89  <= \$185 ;
+    pin_base <= \$256 ;
   always @(posedge clk)
-    win_w <= \$186 ;
+    \$signal$111  <= \$257 ;
   always @(posedge clk)
-    \$signal$91  <= \$187 ;
+    \$signal$67  <= \$258 ;
   always @(posedge clk)
-    \$signal$92  <= \$188 ;
+    \$signal$112  <= \$259 ;
   always @(posedge clk)
-    pad_left <= \$189 ;
+    \$signal$113  <= \$260 ;
   always @(posedge clk)
-    t <= \$190 ;
+    win_w <= \$261 ;
   always @(posedge clk)
-    error <= \$191 ;
+    \$signal$115  <= \$262 ;
   always @(posedge clk)
-    n_rem <= \$192 ;
+    \$signal$116  <= \$263 ;
   always @(posedge clk)
-    inner_rem <= \$193 ;
+    pad_left <= \$264 ;
   always @(posedge clk)
-    a_ptr <= \$194 ;
+    t <= \$265 ;
   always @(posedge clk)
-    b_nptr <= \$195 ;
+    error <= \$266 ;
   always @(posedge clk)
-    b_kptr <= \$196 ;
+    period <= \$267 ;
   always @(posedge clk)
-    c_nptr <= \$197 ;
+    stream <= \$268 ;
   always @(posedge clk)
-    c_row <= \$198 ;
+    \$signal$31  <= \$269 ;
   always @(posedge clk)
-    par_addr <= \$199 ;
+    \$signal  <= \$270 ;
   always @(posedge clk)
-    first <= \$200 ;
+    \$signal$120  <= \$271 ;
   always @(posedge clk)
-    acc_nptr <= \$201 ;
+    \$signal$121  <= \$272 ;
   always @(posedge clk)
-    acc_row <= \$202 ;
+    \$signal$63  <= \$273 ;
   always @(posedge clk)
-    \$signal$103  <= \$203 ;
+    \$signal$60  <= \$274 ;
   always @(posedge clk)
-    \$signal$104  <= \$204 ;
+    \$signal$64  <= \$275 ;
   always @(posedge clk)
-    \$signal$47  <= \$205 ;
+    \$signal$61  <= \$276 ;
   always @(posedge clk)
-    \$signal  <= \$206 ;
+    win <= \$277 ;
   always @(posedge clk)
-    \$signal$48  <= \$207 ;
+    out_ptr <= \$278 ;
   always @(posedge clk)
-    \$signal$45  <= \$208 ;
+    t_last <= \$279 ;
   always @(posedge clk)
-    win <= \$209 ;
+    a_ptr <= \$280 ;
   always @(posedge clk)
-    out_ptr <= \$210 ;
+    b_ptr <= \$281 ;
   always @(posedge clk)
-    t_last <= \$211 ;
+    rem <= \$282 ;
   always @(posedge clk)
-    fsm_state <= \$212 ;
+    n_rem <= \$283 ;
   always @(posedge clk)
-    inb_d <= \$213 ;
+    a_par <= \$284 ;
+  always @(posedge clk)
+    w_ptr <= \$285 ;
+  always @(posedge clk)
+    w_nptr <= \$286 ;
+  always @(posedge clk)
+    w_rem <= \$287 ;
+  always @(posedge clk)
+    w_par <= \$288 ;
+  always @(posedge clk)
+    i <= \$289 ;
+  always @(posedge clk)
+    draining <= \$290 ;
+  always @(posedge clk)
+    \rem$44  <= \$291 ;
+  always @(posedge clk)
+    \n_rem$43  <= \$292 ;
+  always @(posedge clk)
+    first <= \$293 ;
+  always @(posedge clk)
+    c_nptr <= \$294 ;
+  always @(posedge clk)
+    c_row <= \$295 ;
+  always @(posedge clk)
+    acc_nptr <= \$296 ;
+  always @(posedge clk)
+    acc_row <= \$297 ;
+  always @(posedge clk)
+    par_addr <= \$298 ;
+  always @(posedge clk)
+    fsm_state <= \$299 ;
+  always @(posedge clk)
+    feed <= \$300 ;
+  always @(posedge clk)
+    a_sel <= \$301 ;
+  always @(posedge clk)
+    load <= \$302 ;
+  always @(posedge clk)
+    lsel <= \$303 ;
+  always @(posedge clk)
+    wrow_valid <= \$304 ;
+  always @(posedge clk)
+    tok_d0 <= \$305 ;
+  always @(posedge clk)
+    tok_d1 <= \$306 ;
+  always @(posedge clk)
+    tok_d2 <= \$307 ;
+  always @(posedge clk)
+    tok_d3 <= \$308 ;
+  always @(posedge clk)
+    \$signal$51  <= \$309 ;
+  always @(posedge clk)
+    \$signal$55  <= \$310 ;
+  always @(posedge clk)
+    s2 <= \$311 ;
+  always @(posedge clk)
+    s3 <= \$312 ;
+  always @(posedge clk)
+    inb_d <= \$313 ;
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    starting = 1'h0;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            starting = \$24 ;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            starting = \$25 ;
+          end
+    endcase
+  end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
     busy = 1'h0;
@@ -4162,1172 +4931,1729 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    out_wr_en = \$72 ;
-    if (\$75 ) begin
-      out_wr_en = \$94 ;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    out_wr_addr = \$74 [7:0];
-    if (\$75 ) begin
-      out_wr_addr = out_ptr;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
     out_rd_addr = 8'h00;
-    if (\$75 ) begin
-      out_rd_addr = \$78 [7:0];
+    if (\$70 ) begin
+      out_rd_addr = \$73 [7:0];
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
     pool_clear = 1'h0;
-    if (\$75 ) begin
-      pool_clear = \$79 ;
+    if (\$70 ) begin
+      pool_clear = \$74 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
     pool_acc = 1'h0;
-    if (\$75 ) begin
+    if (\$70 ) begin
       pool_acc = inb_d;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
     pool_div_init = 1'h0;
-    if (\$75 ) begin
-      pool_div_init = \$81 ;
+    if (\$70 ) begin
+      pool_div_init = \$76 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
     pool_div_step = 1'h0;
-    if (\$75 ) begin
-      pool_div_step = \$87 ;
+    if (\$70 ) begin
+      pool_div_step = \$82 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
     pool_finish = 1'h0;
-    if (\$75 ) begin
-      pool_finish = \$90 ;
+    if (\$70 ) begin
+      pool_finish = \$85 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$166  = kind;
+    (* full_case = 32'd1 *)
+    if (\$70 ) begin
+      out_wr_en = \$89 ;
+    end else begin
+      out_wr_en = \$90 ;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    (* full_case = 32'd1 *)
+    if (\$70 ) begin
+      out_wr_addr = out_ptr;
+    end else begin
+      out_wr_addr = s3[21:14];
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    \$237  = kind;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$166  = desc__kind;
+            \$237  = desc__kind;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$166  = desc__kind;
+            \$237  = desc__kind;
           end
     endcase
     if (rst) begin
-      \$166  = 1'h0;
+      \$237  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$167  = pool_op;
+    \$238  = pool_op;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$167  = desc__pool_op;
+            \$238  = desc__pool_op;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$167  = desc__pool_op;
+            \$238  = desc__pool_op;
           end
     endcase
     if (rst) begin
-      \$167  = 2'h0;
+      \$238  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$168  = m0;
+    \$239  = m0;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$168  = desc__m0;
+            \$239  = desc__m0;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$168  = desc__m0;
+            \$239  = desc__m0;
           end
     endcase
     if (rst) begin
-      \$168  = 31'h00000000;
+      \$239  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$169  = shift;
+    \$240  = shift;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$169  = desc__shift;
+            \$240  = desc__shift;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$169  = desc__shift;
+            \$240  = desc__shift;
           end
     endcase
     if (rst) begin
-      \$169  = 6'h00;
+      \$240  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$170  = rounding;
+    \$241  = rounding;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$170  = desc__rounding;
+            \$241  = desc__rounding;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$170  = desc__rounding;
+            \$241  = desc__rounding;
           end
     endcase
     if (rst) begin
-      \$170  = 2'h0;
+      \$241  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$171  = wrap;
+    \$242  = wrap;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$171  = desc__wrap;
+            \$242  = desc__wrap;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$171  = desc__wrap;
+            \$242  = desc__wrap;
           end
     endcase
     if (rst) begin
-      \$171  = 1'h0;
+      \$242  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$172  = per_channel;
+    \$243  = per_channel;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$172  = desc__per_channel;
+            \$243  = desc__per_channel;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$172  = desc__per_channel;
+            \$243  = desc__per_channel;
           end
     endcase
     if (rst) begin
-      \$172  = 1'h0;
+      \$243  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$173  = bias_en;
+    \$244  = bias_en;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$173  = desc__bias_en;
+            \$244  = desc__bias_en;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$173  = desc__bias_en;
+            \$244  = desc__bias_en;
           end
     endcase
     if (rst) begin
-      \$173  = 1'h0;
+      \$244  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$174  = acc_in;
+    \$245  = acc_in;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$174  = desc__acc_in;
+            \$245  = desc__acc_in;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$174  = desc__acc_in;
+            \$245  = desc__acc_in;
           end
     endcase
     if (rst) begin
-      \$174  = 1'h0;
+      \$245  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$175  = acc_out;
+    \$246  = acc_out;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$175  = desc__acc_out;
+            \$246  = desc__acc_out;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$175  = desc__acc_out;
+            \$246  = desc__acc_out;
           end
     endcase
     if (rst) begin
-      \$175  = 1'h0;
+      \$246  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$176  = lo;
+    \$247  = lo;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$176  = desc__lo;
+            \$247  = desc__lo;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$176  = desc__lo;
+            \$247  = desc__lo;
           end
     endcase
     if (rst) begin
-      \$176  = 8'h00;
+      \$247  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$177  = hi;
+    \$248  = hi;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$177  = desc__hi;
+            \$248  = desc__hi;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$177  = desc__hi;
+            \$248  = desc__hi;
           end
     endcase
     if (rst) begin
-      \$177  = 8'h00;
+      \$248  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$178  = k_;
+    \$249  = k_;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$178  = desc__k;
+            \$249  = desc__k;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$178  = desc__k;
+            \$249  = desc__k;
           end
     endcase
     if (rst) begin
-      \$178  = 16'h0000;
+      \$249  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$179  = m_;
+    \$250  = m_;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$179  = desc__m;
+            \$250  = desc__m;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$179  = desc__m;
+            \$250  = desc__m;
           end
     endcase
     if (rst) begin
-      \$179  = 16'h0000;
+      \$250  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$180  = a_base;
+    \$251  = n_;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$180  = desc__a_base;
+            \$251  = desc__n;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$180  = desc__a_base;
+            \$251  = desc__n;
           end
     endcase
     if (rst) begin
-      \$180  = 8'h00;
+      \$251  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$181  = pin_base;
+    \$252  = a_base;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$181  = desc__pin_base;
+            \$252  = desc__a_base;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$181  = desc__pin_base;
+            \$252  = desc__a_base;
           end
     endcase
     if (rst) begin
-      \$181  = 8'h00;
+      \$252  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$182  = \$signal$87 ;
+    \$253  = b_base;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$182  = desc__in_h;
+            \$253  = desc__b_base;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$182  = desc__in_h;
+            \$253  = desc__b_base;
           end
     endcase
     if (rst) begin
-      \$182  = 16'h0000;
+      \$253  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$183  = \$signal$51 ;
+    \$254  = c_base;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$183  = desc__in_w;
+            \$254  = desc__c_base;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$183  = desc__in_w;
+            \$254  = desc__c_base;
           end
     endcase
     if (rst) begin
-      \$183  = 16'h0000;
+      \$254  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$184  = \$signal$88 ;
+    \$255  = p_base;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$184  = desc__out_h;
+            \$255  = desc__p_base;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$184  = desc__out_h;
+            \$255  = desc__p_base;
           end
     endcase
     if (rst) begin
-      \$184  = 16'h0000;
+      \$255  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$185  = \$signal$89 ;
+    \$256  = pin_base;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$185  = desc__out_w;
+            \$256  = desc__pin_base;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$185  = desc__out_w;
+            \$256  = desc__pin_base;
           end
     endcase
     if (rst) begin
-      \$185  = 16'h0000;
+      \$256  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$186  = win_w;
+    \$257  = \$signal$111 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$186  = desc__win_w;
+            \$257  = desc__in_h;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$186  = desc__win_w;
+            \$257  = desc__in_h;
           end
     endcase
     if (rst) begin
-      \$186  = 8'h00;
+      \$257  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$187  = \$signal$91 ;
+    \$258  = \$signal$67 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$187  = desc__stride_h;
+            \$258  = desc__in_w;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$187  = desc__stride_h;
+            \$258  = desc__in_w;
           end
     endcase
     if (rst) begin
-      \$187  = 8'h00;
+      \$258  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$188  = \$signal$92 ;
+    \$259  = \$signal$112 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$188  = desc__stride_w;
+            \$259  = desc__out_h;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$188  = desc__stride_w;
+            \$259  = desc__out_h;
           end
     endcase
     if (rst) begin
-      \$188  = 8'h00;
+      \$259  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$189  = pad_left;
+    \$260  = \$signal$113 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$189  = desc__pad_left;
+            \$260  = desc__out_w;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$189  = desc__pad_left;
+            \$260  = desc__out_w;
           end
     endcase
     if (rst) begin
-      \$189  = 8'h00;
+      \$260  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$190  = t;
+    \$261  = win_w;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$190  = 20'h00000;
+            \$261  = desc__win_w;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$261  = desc__win_w;
+          end
+    endcase
+    if (rst) begin
+      \$261  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    \$262  = \$signal$115 ;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$262  = desc__stride_h;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$262  = desc__stride_h;
+          end
+    endcase
+    if (rst) begin
+      \$262  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    \$263  = \$signal$116 ;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$263  = desc__stride_w;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$263  = desc__stride_w;
+          end
+    endcase
+    if (rst) begin
+      \$263  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    \$264  = pad_left;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$264  = desc__pad_left;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$264  = desc__pad_left;
+          end
+    endcase
+    if (rst) begin
+      \$264  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    \$265  = t;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$265  = 20'h00000;
           end
       2'h2:
         begin
-          \$190  = \$106 [19:0];
-          if (\$107 ) begin
-            \$190  = 20'h00000;
+          \$265  = \$117 [19:0];
+          if (is_pool) begin
+            if (\$119 ) begin
+              \$265  = 20'h00000;
+            end
           end
         end
       2'h1:
           if (start) begin
-            \$190  = 20'h00000;
+            \$265  = 20'h00000;
           end
     endcase
+    if (\$158 ) begin
+      if (\$161 ) begin
+      end else if (\$163 ) begin
+        \$265  = 20'h00000;
+      end
+    end
+    if (\$172 ) begin
+      if (\$173 ) begin
+        \$265  = 20'h00000;
+      end
+    end
     if (rst) begin
-      \$190  = 20'h00000;
+      \$265  = 20'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$191  = error;
+    \$266  = error;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$191  = refused;
+            \$266  = refused;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$191  = refused;
+            \$266  = refused;
           end
     endcase
     if (rst) begin
-      \$191  = 1'h0;
+      \$266  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$192  = n_rem;
+    \$267  = period;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$192  = { 1'h0, desc__n };
+            \$267  = \$111 [16:0];
           end
       2'h2:
-          if (\$107 ) begin
-            (* full_case = 32'd1 *)
-            if (is_pool) begin
-            end else begin
-              if (\$123 ) begin
-              end else if (\$124 ) begin
-                \$192  = \$125 [16:0];
-              end
-            end
-          end
+          /* empty */;
       2'h1:
           if (start) begin
-            \$192  = { 1'h0, desc__n };
+            \$267  = \$150 [16:0];
           end
     endcase
     if (rst) begin
-      \$192  = 17'h00000;
+      \$267  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$193  = inner_rem;
+    \$268  = stream;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$193  = { 1'h0, desc__k };
+            \$268  = desc__m;
           end
       2'h2:
-          if (\$107 ) begin
-            (* full_case = 32'd1 *)
-            if (is_pool) begin
-            end else begin
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$268  = desc__m;
+          end
+    endcase
+    if (rst) begin
+      \$268  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    \$269  = \$signal$31 ;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$269  = 1'h1;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$269  = 1'h1;
+          end
+    endcase
+    if (\$172 ) begin
+      if (\$173 ) begin
+        \$269  = 1'h0;
+      end
+    end
+    if (rst) begin
+      \$269  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    \$270  = \$signal ;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$270  = 1'h0;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$270  = 1'h0;
+          end
+    endcase
+    if (\$158 ) begin
+      if (\$161 ) begin
+        \$270  = 1'h0;
+      end
+    end
+    if (\$172 ) begin
+      if (\$173 ) begin
+        \$270  = 1'h1;
+      end
+    end
+    if (rst) begin
+      \$270  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    \$271  = \$signal$120 ;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$271  = 16'h0000;
+          end
+      2'h2:
+          if (is_pool) begin
+            if (\$119 ) begin
               (* full_case = 32'd1 *)
-              if (\$123 ) begin
-              end else if (\$124 ) begin
-                \$193  = { 1'h0, k_ };
+              if (\$125 ) begin
+              end else if (\$127 ) begin
+                \$271  = 16'h0000;
               end else begin
-                \$193  = \$137 [16:0];
+                \$271  = \$131 [15:0];
               end
             end
           end
       2'h1:
           if (start) begin
-            \$193  = { 1'h0, desc__k };
+            \$271  = 16'h0000;
           end
     endcase
     if (rst) begin
-      \$193  = 17'h00000;
+      \$271  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$194  = a_ptr;
+    \$272  = \$signal$121 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$194  = desc__a_base;
+            \$272  = 16'h0000;
           end
       2'h2:
-          if (\$107 ) begin
-            (* full_case = 32'd1 *)
-            if (is_pool) begin
-            end else begin
+          if (is_pool) begin
+            if (\$119 ) begin
+              if (\$125 ) begin
+              end else if (\$127 ) begin
+                \$272  = \$129 [15:0];
+              end
+            end
+          end
+      2'h1:
+          if (start) begin
+            \$272  = 16'h0000;
+          end
+    endcase
+    if (rst) begin
+      \$272  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    \$273  = \$signal$63 ;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$273  = { \$112 [8], \$112 [8], \$112 [8], \$112 [8], \$112 [8], \$112 [8], \$112 [8], \$112 [8], \$112 [8], \$112  };
+          end
+      2'h2:
+          if (is_pool) begin
+            if (\$119 ) begin
               (* full_case = 32'd1 *)
-              if (\$123 ) begin
-              end else if (\$124 ) begin
-                \$194  = a_base;
+              if (\$125 ) begin
+              end else if (\$127 ) begin
+                \$273  = { \$128 [8], \$128 [8], \$128 [8], \$128 [8], \$128 [8], \$128 [8], \$128 [8], \$128 [8], \$128 [8], \$128  };
               end else begin
-                \$194  = \$138 [7:0];
+                \$273  = \$132 [17:0];
               end
             end
           end
       2'h1:
           if (start) begin
-            \$194  = desc__a_base;
+            \$273  = { \$151 [8], \$151 [8], \$151 [8], \$151 [8], \$151 [8], \$151 [8], \$151 [8], \$151 [8], \$151 [8], \$151  };
           end
     endcase
     if (rst) begin
-      \$194  = 8'h00;
+      \$273  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$195  = b_nptr;
+    \$274  = \$signal$60 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$195  = desc__b_base;
+            \$274  = { \$113 [8], \$113 [8], \$113 [8], \$113 [8], \$113 [8], \$113 [8], \$113 [8], \$113 [8], \$113 [8], \$113  };
           end
       2'h2:
-          if (\$107 ) begin
-            (* full_case = 32'd1 *)
-            if (is_pool) begin
-            end else begin
-              if (\$123 ) begin
-              end else if (\$124 ) begin
-                \$195  = \$126 [7:0];
+          if (is_pool) begin
+            if (\$119 ) begin
+              if (\$125 ) begin
+              end else if (\$127 ) begin
+                \$274  = \$130 [17:0];
               end
             end
           end
       2'h1:
           if (start) begin
-            \$195  = desc__b_base;
+            \$274  = { \$152 [8], \$152 [8], \$152 [8], \$152 [8], \$152 [8], \$152 [8], \$152 [8], \$152 [8], \$152 [8], \$152  };
           end
     endcase
     if (rst) begin
-      \$195  = 8'h00;
+      \$274  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$196  = b_kptr;
+    \$275  = \$signal$64 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$196  = desc__b_base;
+            \$275  = 8'h00;
           end
       2'h2:
-          if (\$107 ) begin
-            (* full_case = 32'd1 *)
-            if (is_pool) begin
-            end else begin
-              (* full_case = 32'd1 *)
-              if (\$123 ) begin
-              end else if (\$124 ) begin
-                \$196  = \$127 [7:0];
-              end else begin
-                \$196  = \$139 [7:0];
-              end
+          if (is_pool) begin
+            if (\$119 ) begin
+              \$275  = 8'h00;
             end
           end
       2'h1:
           if (start) begin
-            \$196  = desc__b_base;
+            \$275  = 8'h00;
           end
     endcase
-    if (rst) begin
-      \$196  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$197  = c_nptr;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$197  = desc__c_base;
-          end
-      2'h2:
-          if (\$107 ) begin
-            (* full_case = 32'd1 *)
-            if (is_pool) begin
-            end else begin
-              if (\$123 ) begin
-              end else if (\$124 ) begin
-                \$197  = \$128 [7:0];
-              end
-            end
-          end
-      2'h1:
-          if (start) begin
-            \$197  = desc__c_base;
-          end
-    endcase
-    if (rst) begin
-      \$197  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$198  = c_row;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$198  = desc__c_base;
-          end
-      2'h2:
-          if (\$107 ) begin
-            (* full_case = 32'd1 *)
-            if (is_pool) begin
-            end else begin
-              if (\$123 ) begin
-              end else if (\$124 ) begin
-                \$198  = \$129 [7:0];
-              end
-            end
-          end
-      2'h1:
-          if (start) begin
-            \$198  = desc__c_base;
-          end
-    endcase
-    if (rst) begin
-      \$198  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$199  = par_addr;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$199  = desc__p_base;
-          end
-      2'h2:
-          if (\$107 ) begin
-            (* full_case = 32'd1 *)
-            if (is_pool) begin
-            end else begin
-              if (\$123 ) begin
-              end else if (\$124 ) begin
-                \$199  = \$130 [3:0];
-              end
-            end
-          end
-      2'h1:
-          if (start) begin
-            \$199  = desc__p_base;
-          end
-    endcase
-    if (rst) begin
-      \$199  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$200  = first;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$200  = 1'h1;
-          end
-      2'h2:
-          if (\$107 ) begin
-            (* full_case = 32'd1 *)
-            if (is_pool) begin
-            end else begin
-              (* full_case = 32'd1 *)
-              if (\$123 ) begin
-              end else if (\$124 ) begin
-                \$200  = 1'h1;
-              end else begin
-                \$200  = 1'h0;
-              end
-            end
-          end
-      2'h1:
-          if (start) begin
-            \$200  = 1'h1;
-          end
-    endcase
-    if (rst) begin
-      \$200  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$201  = acc_nptr;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$201  = 8'h00;
-          end
-      2'h2:
-          if (\$107 ) begin
-            (* full_case = 32'd1 *)
-            if (is_pool) begin
-            end else begin
-              if (\$123 ) begin
-              end else if (\$124 ) begin
-                \$201  = \$133 [7:0];
-              end
-            end
-          end
-      2'h1:
-          if (start) begin
-            \$201  = 8'h00;
-          end
-    endcase
-    if (rst) begin
-      \$201  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$202  = acc_row;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$202  = 8'h00;
-          end
-      2'h2:
-          if (\$107 ) begin
-            (* full_case = 32'd1 *)
-            if (is_pool) begin
-            end else begin
-              if (\$123 ) begin
-              end else if (\$124 ) begin
-                \$202  = \$136 [7:0];
-              end
-            end
-          end
-      2'h1:
-          if (start) begin
-            \$202  = 8'h00;
-          end
-    endcase
-    if (rst) begin
-      \$202  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$203  = \$signal$103 ;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$203  = 16'h0000;
-          end
-      2'h2:
-          if (\$107 ) begin
-            if (is_pool) begin
-              (* full_case = 32'd1 *)
-              if (\$113 ) begin
-              end else if (\$115 ) begin
-                \$203  = 16'h0000;
-              end else begin
-                \$203  = \$119 [15:0];
-              end
-            end
-          end
-      2'h1:
-          if (start) begin
-            \$203  = 16'h0000;
-          end
-    endcase
-    if (rst) begin
-      \$203  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$204  = \$signal$104 ;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$204  = 16'h0000;
-          end
-      2'h2:
-          if (\$107 ) begin
-            if (is_pool) begin
-              if (\$113 ) begin
-              end else if (\$115 ) begin
-                \$204  = \$117 [15:0];
-              end
-            end
-          end
-      2'h1:
-          if (start) begin
-            \$204  = 16'h0000;
-          end
-    endcase
-    if (rst) begin
-      \$204  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$205  = \$signal$47 ;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$205  = { \$98 [8], \$98 [8], \$98 [8], \$98 [8], \$98 [8], \$98 [8], \$98 [8], \$98 [8], \$98 [8], \$98  };
-          end
-      2'h2:
-          if (\$107 ) begin
-            if (is_pool) begin
-              (* full_case = 32'd1 *)
-              if (\$113 ) begin
-              end else if (\$115 ) begin
-                \$205  = { \$116 [8], \$116 [8], \$116 [8], \$116 [8], \$116 [8], \$116 [8], \$116 [8], \$116 [8], \$116 [8], \$116  };
-              end else begin
-                \$205  = \$120 [17:0];
-              end
-            end
-          end
-      2'h1:
-          if (start) begin
-            \$205  = { \$140 [8], \$140 [8], \$140 [8], \$140 [8], \$140 [8], \$140 [8], \$140 [8], \$140 [8], \$140 [8], \$140  };
-          end
-    endcase
-    if (rst) begin
-      \$205  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$206  = \$signal ;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$206  = { \$99 [8], \$99 [8], \$99 [8], \$99 [8], \$99 [8], \$99 [8], \$99 [8], \$99 [8], \$99 [8], \$99  };
-          end
-      2'h2:
-          if (\$107 ) begin
-            if (is_pool) begin
-              if (\$113 ) begin
-              end else if (\$115 ) begin
-                \$206  = \$118 [17:0];
-              end
-            end
-          end
-      2'h1:
-          if (start) begin
-            \$206  = { \$141 [8], \$141 [8], \$141 [8], \$141 [8], \$141 [8], \$141 [8], \$141 [8], \$141 [8], \$141 [8], \$141  };
-          end
-    endcase
-    if (rst) begin
-      \$206  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$207  = \$signal$48 ;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$207  = 8'h00;
-          end
-      2'h2:
-          if (\$107 ) begin
-            if (is_pool) begin
-              \$207  = 8'h00;
-            end
-          end
-      2'h1:
-          if (start) begin
-            \$207  = 8'h00;
-          end
-    endcase
-    if (\$161 ) begin
+    if (\$232 ) begin
       (* full_case = 32'd1 *)
-      if (\$163 ) begin
-        \$207  = 8'h00;
+      if (\$234 ) begin
+        \$275  = 8'h00;
       end else begin
-        \$207  = \$165 [7:0];
+        \$275  = \$236 [7:0];
       end
     end
     if (rst) begin
-      \$207  = 8'h00;
+      \$275  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$208  = \$signal$45 ;
+    \$276  = \$signal$61 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$208  = 8'h00;
+            \$276  = 8'h00;
           end
       2'h2:
-          if (\$107 ) begin
-            if (is_pool) begin
-              \$208  = 8'h00;
+          if (is_pool) begin
+            if (\$119 ) begin
+              \$276  = 8'h00;
             end
           end
       2'h1:
           if (start) begin
-            \$208  = 8'h00;
+            \$276  = 8'h00;
           end
     endcase
-    if (\$161 ) begin
-      if (\$163 ) begin
-        \$208  = \$164 [7:0];
+    if (\$232 ) begin
+      if (\$234 ) begin
+        \$276  = \$235 [7:0];
       end
     end
     if (rst) begin
-      \$208  = 8'h00;
+      \$276  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$209  = win;
+    \$277  = win;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$209  = \$100 ;
+            \$277  = \$114 ;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$209  = \$142 ;
+            \$277  = \$153 ;
           end
     endcase
     if (rst) begin
-      \$209  = 16'h0000;
+      \$277  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$210  = out_ptr;
+    \$278  = out_ptr;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$210  = desc__c_base;
+            \$278  = desc__c_base;
           end
       2'h2:
-          if (\$107 ) begin
-            if (is_pool) begin
-              \$210  = \$108 [7:0];
+          if (is_pool) begin
+            if (\$119 ) begin
+              \$278  = \$120 [7:0];
             end
           end
       2'h1:
           if (start) begin
-            \$210  = desc__c_base;
+            \$278  = desc__c_base;
           end
     endcase
     if (rst) begin
-      \$210  = 8'h00;
+      \$278  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$211  = t_last;
+    \$279  = t_last;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$211  = { 3'h0, \$105  };
+            \$279  = { 3'h0, \$116  };
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$211  = { 3'h0, \$147  };
+            \$279  = { 3'h0, \$155  };
           end
     endcase
     if (rst) begin
-      \$211  = 20'h00000;
+      \$279  = 20'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$212  = fsm_state;
+    \$280  = a_ptr;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$280  = desc__a_base;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$280  = desc__a_base;
+          end
+    endcase
+    if (\$158 ) begin
+      if (\$161 ) begin
+      end else if (\$163 ) begin
+        (* full_case = 32'd1 *)
+        if (\$165 ) begin
+          \$280  = a_base;
+        end else begin
+          \$280  = \$169 [7:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$280  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    \$281  = b_ptr;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$281  = desc__b_base;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$281  = desc__b_base;
+          end
+    endcase
+    if (\$158 ) begin
+      if (\$161 ) begin
+      end else if (\$163 ) begin
+        if (\$165 ) begin
+          \$281  = \$167 [7:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$281  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    \$282  = rem;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$282  = { 1'h0, desc__k };
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$282  = { 1'h0, desc__k };
+          end
+    endcase
+    if (\$158 ) begin
+      if (\$161 ) begin
+      end else if (\$163 ) begin
+        (* full_case = 32'd1 *)
+        if (\$165 ) begin
+          \$282  = { 1'h0, k_ };
+        end else begin
+          \$282  = \$168 [16:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$282  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    \$283  = n_rem;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$283  = { 1'h0, desc__n };
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$283  = { 1'h0, desc__n };
+          end
+    endcase
+    if (\$158 ) begin
+      if (\$161 ) begin
+      end else if (\$163 ) begin
+        if (\$165 ) begin
+          \$283  = \$166 [16:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$283  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    \$284  = a_par;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$284  = 1'h0;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$284  = 1'h0;
+          end
+    endcase
+    if (\$158 ) begin
+      if (\$161 ) begin
+      end else if (\$163 ) begin
+        \$284  = \$164 ;
+      end
+    end
+    if (rst) begin
+      \$284  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    \$285  = w_ptr;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$285  = desc__b_base;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$285  = desc__b_base;
+          end
+    endcase
+    if (\$172 ) begin
+      if (\$173 ) begin
+        (* full_case = 32'd1 *)
+        if (\$175 ) begin
+          \$285  = \$177 [7:0];
+        end else begin
+          \$285  = \$179 [7:0];
+        end
+      end
+    end
+    if (\$190 ) begin
+      (* full_case = 32'd1 *)
+      if (\$192 ) begin
+        \$285  = \$194 [7:0];
+      end else begin
+        \$285  = \$196 [7:0];
+      end
+    end
+    if (rst) begin
+      \$285  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    \$286  = w_nptr;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$286  = desc__b_base;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$286  = desc__b_base;
+          end
+    endcase
+    if (\$172 ) begin
+      if (\$173 ) begin
+        if (\$175 ) begin
+          \$286  = \$176 [7:0];
+        end
+      end
+    end
+    if (\$190 ) begin
+      if (\$192 ) begin
+        \$286  = \$193 [7:0];
+      end
+    end
+    if (rst) begin
+      \$286  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    \$287  = w_rem;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$287  = { 1'h0, desc__k };
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$287  = { 1'h0, desc__k };
+          end
+    endcase
+    if (\$172 ) begin
+      if (\$173 ) begin
+        (* full_case = 32'd1 *)
+        if (\$175 ) begin
+          \$287  = { 1'h0, k_ };
+        end else begin
+          \$287  = \$178 [16:0];
+        end
+      end
+    end
+    if (\$190 ) begin
+      (* full_case = 32'd1 *)
+      if (\$192 ) begin
+        \$287  = { 1'h0, k_ };
+      end else begin
+        \$287  = \$195 [16:0];
+      end
+    end
+    if (rst) begin
+      \$287  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    \$288  = w_par;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$288  = 1'h0;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$288  = 1'h0;
+          end
+    endcase
+    if (\$172 ) begin
+      if (\$173 ) begin
+        \$288  = \$174 ;
+      end
+    end
+    if (\$190 ) begin
+      \$288  = \$191 ;
+    end
+    if (rst) begin
+      \$288  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    \$289  = i;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$289  = 16'h0000;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$289  = 16'h0000;
+          end
+    endcase
+    if (\$200 ) begin
+      (* full_case = 32'd1 *)
+      if (\$202 ) begin
+        \$289  = 16'h0000;
+      end else begin
+        \$289  = \$215 [15:0];
+      end
+    end
+    if (rst) begin
+      \$289  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    \$290  = draining;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$290  = 1'h0;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$290  = 1'h0;
+          end
+    endcase
+    if (rst) begin
+      \$290  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    \$291  = \rem$44 ;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$291  = { 1'h0, desc__k };
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$291  = { 1'h0, desc__k };
+          end
+    endcase
+    if (\$200 ) begin
+      if (\$202 ) begin
+        (* full_case = 32'd1 *)
+        if (\$203 ) begin
+          \$291  = { 1'h0, k_ };
+        end else begin
+          \$291  = \$214 [16:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$291  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    \$292  = \n_rem$43 ;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$292  = { 1'h0, desc__n };
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$292  = { 1'h0, desc__n };
+          end
+    endcase
+    if (\$200 ) begin
+      if (\$202 ) begin
+        if (\$203 ) begin
+          \$292  = \$204 [16:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$292  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    \$293  = first;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$293  = 1'h1;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$293  = 1'h1;
+          end
+    endcase
+    if (\$200 ) begin
+      if (\$202 ) begin
+        (* full_case = 32'd1 *)
+        if (\$203 ) begin
+          \$293  = 1'h1;
+        end else begin
+          \$293  = 1'h0;
+        end
+      end
+    end
+    if (rst) begin
+      \$293  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    \$294  = c_nptr;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$294  = desc__c_base;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$294  = desc__c_base;
+          end
+    endcase
+    if (\$200 ) begin
+      if (\$202 ) begin
+        if (\$203 ) begin
+          \$294  = \$205 [7:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$294  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    \$295  = c_row;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$295  = desc__c_base;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$295  = desc__c_base;
+          end
+    endcase
+    if (\$200 ) begin
+      if (\$202 ) begin
+        if (\$203 ) begin
+          \$295  = \$206 [7:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$295  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    \$296  = acc_nptr;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$296  = 8'h00;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$296  = 8'h00;
+          end
+    endcase
+    if (\$200 ) begin
+      if (\$202 ) begin
+        if (\$203 ) begin
+          \$296  = \$209 [7:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$296  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    \$297  = acc_row;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$297  = 8'h00;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$297  = 8'h00;
+          end
+    endcase
+    if (\$200 ) begin
+      if (\$202 ) begin
+        if (\$203 ) begin
+          \$297  = \$212 [7:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$297  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    \$298  = par_addr;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$298  = desc__p_base;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$298  = desc__p_base;
+          end
+    endcase
+    if (\$200 ) begin
+      if (\$202 ) begin
+        if (\$203 ) begin
+          \$298  = \$213 [3:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$298  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    \$299  = fsm_state;
     casez (fsm_state)
       2'h0:
           if (start) begin
             (* full_case = 32'd1 *)
             if (refused) begin
-              \$212  = 2'h1;
+              \$299  = 2'h1;
             end else begin
-              \$212  = 2'h2;
+              \$299  = 2'h2;
             end
           end
       2'h2:
-          if (\$107 ) begin
-            (* full_case = 32'd1 *)
-            if (is_pool) begin
-              if (\$113 ) begin
-                \$212  = 2'h1;
-              end
-            end else begin
-              if (\$123 ) begin
-                \$212  = 2'h1;
+          if (is_pool) begin
+            if (\$119 ) begin
+              if (\$125 ) begin
+                \$299  = 2'h1;
               end
             end
+          end else if (\$118 ) begin
+            \$299  = 2'h1;
           end
       2'h1:
         begin
-          \$212  = 2'h0;
+          \$299  = 2'h0;
           if (start) begin
             (* full_case = 32'd1 *)
             if (refused) begin
-              \$212  = 2'h1;
+              \$299  = 2'h1;
             end else begin
-              \$212  = 2'h2;
+              \$299  = 2'h2;
             end
           end
         end
     endcase
     if (rst) begin
-      \$212  = 2'h0;
+      \$299  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$213  = \$158 ;
+    \$300  = reading;
     if (rst) begin
-      \$213  = 1'h0;
+      \$300  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    \$301  = a_par;
+    if (rst) begin
+      \$301  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    \$302  = w_reading;
+    if (rst) begin
+      \$302  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    \$303  = w_par;
+    if (rst) begin
+      \$303  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    \$304  = \$197 ;
+    if (rst) begin
+      \$304  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    \$305  = reading;
+    if (rst) begin
+      \$305  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    \$306  = tok_d0;
+    if (rst) begin
+      \$306  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    \$307  = tok_d1;
+    if (rst) begin
+      \$307  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    \$308  = tok_d2;
+    if (rst) begin
+      \$308  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    \$309  = issue;
+    if (\$218 ) begin
+      \$309 [0] = 1'h0;
+    end
+    if (rst) begin
+      \$309  = 25'h0000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    \$310  = \$signal$51 ;
+    if (\$218 ) begin
+      \$310 [0] = 1'h0;
+    end
+    if (rst) begin
+      \$310  = 25'h0000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    \$311  = \$signal$55 ;
+    if (\$218 ) begin
+      \$311 [0] = 1'h0;
+    end
+    if (rst) begin
+      \$311  = 25'h0000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    \$312  = s2;
+    if (\$218 ) begin
+      \$312 [0] = 1'h0;
+    end
+    if (rst) begin
+      \$312  = 25'h0000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    \$313  = \$229 ;
+    if (rst) begin
+      \$313  = 1'h0;
     end
   end
   assign run = busy;
-  assign lane_mask = { \$24 , \$23 , \$22  };
-  assign \port$102$0  = \$22 ;
-  assign \port$103$0  = \$23 ;
-  assign \port$104$0  = \$24 ;
-  assign wgt_addr = \$26 [7:0];
-  assign act_addr = \$34 [7:0];
-  assign acc_rd_addr = \$49 [7:0];
-  assign acc_wr_addr = \$61 [7:0];
+  assign wrow = \$45 [16:0];
+  assign par = par_addr;
+  assign row_sel = \$signal$51 [5];
+  assign act_addr = \$30 [7:0];
+  assign wgt_addr = \$46 [7:0];
+  assign acc_rd_addr = \$47 [7:0];
+  assign pp_in = \$signal$51 [0];
+  assign pp_first = \$signal$51 [2];
+  assign acc_wr_addr = \$signal$55 [13:6];
+  assign lane_mask = s3[24:22];
+  assign \issue.valid  = issue[0];
+  assign \issue.final  = issue[1];
+  assign \issue.first  = issue[2];
+  assign \issue.wacc  = issue[3];
+  assign \issue.wout  = issue[4];
+  assign \issue.row  = issue[5];
+  assign \issue.acc_addr  = issue[13:6];
+  assign \issue.out_addr  = issue[21:14];
+  assign \issue.mask  = issue[24:22];
+  assign \$signal$51.valid  = \$signal$51 [0];
+  assign \$signal$51.final  = \$signal$51 [1];
+  assign \$signal$51.first  = \$signal$51 [2];
+  assign \$signal$51.wacc  = \$signal$51 [3];
+  assign \$signal$51.wout  = \$signal$51 [4];
+  assign \$signal$51.row  = \$signal$51 [5];
+  assign \$signal$51.acc_addr  = \$signal$51 [13:6];
+  assign \$signal$51.out_addr  = \$signal$51 [21:14];
+  assign \$signal$51.mask  = \$signal$51 [24:22];
+  assign \$signal$55.valid  = \$signal$55 [0];
+  assign \$signal$55.final  = \$signal$55 [1];
+  assign \$signal$55.first  = \$signal$55 [2];
+  assign \$signal$55.wacc  = \$signal$55 [3];
+  assign \$signal$55.wout  = \$signal$55 [4];
+  assign \$signal$55.row  = \$signal$55 [5];
+  assign \$signal$55.acc_addr  = \$signal$55 [13:6];
+  assign \$signal$55.out_addr  = \$signal$55 [21:14];
+  assign \$signal$55.mask  = \$signal$55 [24:22];
+  assign \s3.valid  = s3[0];
+  assign \s3.final  = s3[1];
+  assign \s3.first  = s3[2];
+  assign \s3.wacc  = s3[3];
+  assign \s3.wout  = s3[4];
+  assign \s3.row  = s3[5];
+  assign \s3.acc_addr  = s3[13:6];
+  assign \s3.out_addr  = s3[21:14];
+  assign \s3.mask  = s3[24:22];
+  assign \s2.valid  = s2[0];
+  assign \s2.final  = s2[1];
+  assign \s2.first  = s2[2];
+  assign \s2.wacc  = s2[3];
+  assign \s2.wout  = s2[4];
+  assign \s2.row  = s2[5];
+  assign \s2.acc_addr  = s2[13:6];
+  assign \s2.out_addr  = s2[21:14];
+  assign \s2.mask  = s2[24:22];
+  assign issue[24:22] = { \$69 , \$68 , \$67  };
+  assign issue[21:14] = \$66 [7:0];
+  assign issue[13:6] = \$65 [7:0];
+  assign issue[5] = 1'h0;
+  assign issue[4] = \$64 ;
+  assign issue[3] = \$61 ;
+  assign issue[2] = \$58 ;
+  assign issue[1] = \$56 ;
+  assign issue[0] = \$50 ;
   assign is_pool = kind;
   assign \$1  = desc__kind;
-  assign \$101  = desc__kind;
-  assign \$143  = desc__kind;
+  assign \$95  = { 1'h0, \$94 [16:1] };
+  assign \$99  = { 1'h0, \$98 [16:1] };
+  assign \$104  = { 1'h0, \$103 [16:1] };
+  assign \$108  = { 1'h0, \$107 [16:1] };
+  assign \$134  = { 1'h0, \$133 [16:1] };
+  assign \$138  = { 1'h0, \$137 [16:1] };
+  assign \$143  = { 1'h0, \$142 [16:1] };
+  assign \$147  = { 1'h0, \$146 [16:1] };
 endmodule
 
 (* generator = "Amaranth" *)
@@ -5358,4 +6684,154 @@ module \hwcnn_top.skew_a (rst, o_data__0, i_data__1, o_data__1, clk);
   end
   assign i_data__0 = o_data__0;
   assign lane1_d0 = o_data__1;
+endmodule
+
+(* generator = "Amaranth" *)
+module \hwcnn_top.skew_ld (rst, \port$781$0 , \port$783$0 , o_data__1, o_data__2, clk);
+  reg \$auto$verilog_backend.cc:2355:dump_module$15  = 0;
+  reg [1:0] \$1 ;
+  reg [1:0] \$2 ;
+  reg [1:0] \$3 ;
+  input clk;
+  wire clk;
+  wire [1:0] i_data__0;
+  wire [1:0] i_data__1;
+  wire [1:0] i_data__2;
+  (* init = 2'h0 *)
+  wire [1:0] lane1_d0;
+  reg [1:0] lane2_d0 = 2'h0;
+  (* init = 2'h0 *)
+  wire [1:0] lane2_d1;
+  wire [1:0] o_data__0;
+  output [1:0] o_data__1;
+  reg [1:0] o_data__1 = 2'h0;
+  output [1:0] o_data__2;
+  reg [1:0] o_data__2 = 2'h0;
+  input \port$781$0 ;
+  wire \port$781$0 ;
+  input \port$783$0 ;
+  wire \port$783$0 ;
+  input rst;
+  wire rst;
+  always @(posedge clk)
+    o_data__1 <= \$1 ;
+  always @(posedge clk)
+    lane2_d0 <= \$2 ;
+  always @(posedge clk)
+    o_data__2 <= \$3 ;
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
+    \$1  = { \port$783$0 , \port$781$0  };
+    if (rst) begin
+      \$1  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
+    \$2  = { \port$783$0 , \port$781$0  };
+    if (rst) begin
+      \$2  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
+    \$3  = lane2_d0;
+    if (rst) begin
+      \$3  = 2'h0;
+    end
+  end
+  assign o_data__0 = { \port$783$0 , \port$781$0  };
+  assign i_data__0 = { \port$783$0 , \port$781$0  };
+  assign lane1_d0 = o_data__1;
+  assign lane2_d1 = o_data__2;
+  assign i_data__1 = { \port$783$0 , \port$781$0  };
+  assign i_data__2 = { \port$783$0 , \port$781$0  };
+endmodule
+
+(* generator = "Amaranth" *)
+module \hwcnn_top.skew_tok (rst, o_data__0, o_data__1, clk);
+  reg \$auto$verilog_backend.cc:2355:dump_module$16  = 0;
+  reg \$1 ;
+  input clk;
+  wire clk;
+  wire i_data__0;
+  wire i_data__1;
+  (* init = 1'h0 *)
+  wire lane1_d0;
+  input o_data__0;
+  wire o_data__0;
+  output o_data__1;
+  reg o_data__1 = 1'h0;
+  input rst;
+  wire rst;
+  always @(posedge clk)
+    o_data__1 <= \$1 ;
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
+    \$1  = o_data__0;
+    if (rst) begin
+      \$1  = 1'h0;
+    end
+  end
+  assign i_data__0 = o_data__0;
+  assign lane1_d0 = o_data__1;
+  assign i_data__1 = o_data__0;
+endmodule
+
+(* generator = "Amaranth" *)
+module \hwcnn_top.skew_w (rst, o_data__0, i_data__1, i_data__2, o_data__1, o_data__2, clk);
+  reg \$auto$verilog_backend.cc:2355:dump_module$17  = 0;
+  reg [7:0] \$1 ;
+  reg [7:0] \$2 ;
+  reg [7:0] \$3 ;
+  input clk;
+  wire clk;
+  wire [7:0] i_data__0;
+  input [7:0] i_data__1;
+  wire [7:0] i_data__1;
+  input [7:0] i_data__2;
+  wire [7:0] i_data__2;
+  (* init = 8'h00 *)
+  wire [7:0] lane1_d0;
+  reg [7:0] lane2_d0 = 8'h00;
+  (* init = 8'h00 *)
+  wire [7:0] lane2_d1;
+  input [7:0] o_data__0;
+  wire [7:0] o_data__0;
+  output [7:0] o_data__1;
+  reg [7:0] o_data__1 = 8'h00;
+  output [7:0] o_data__2;
+  reg [7:0] o_data__2 = 8'h00;
+  input rst;
+  wire rst;
+  always @(posedge clk)
+    o_data__1 <= \$1 ;
+  always @(posedge clk)
+    lane2_d0 <= \$2 ;
+  always @(posedge clk)
+    o_data__2 <= \$3 ;
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
+    \$1  = i_data__1;
+    if (rst) begin
+      \$1  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
+    \$2  = i_data__2;
+    if (rst) begin
+      \$2  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
+    \$3  = lane2_d0;
+    if (rst) begin
+      \$3  = 8'h00;
+    end
+  end
+  assign i_data__0 = o_data__0;
+  assign lane1_d0 = o_data__1;
+  assign lane2_d1 = o_data__2;
 endmodule

@@ -58,14 +58,18 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
   wire [31:0] \$51 ;
   wire [32:0] \$52 ;
   reg [31:0] \$53 ;
-  reg [31:0] \$54 ;
-  reg [31:0] \$55 ;
+  reg [30:0] \$54 ;
+  reg [5:0] \$55 ;
   reg [31:0] \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
+  reg [30:0] \$57 ;
+  reg [5:0] \$58 ;
+  reg [31:0] \$59 ;
   wire \$6 ;
-  wire \$60 ;
+  reg [30:0] \$60 ;
+  reg [5:0] \$61 ;
+  reg [31:0] \$62 ;
+  reg [30:0] \$63 ;
+  reg [5:0] \$64 ;
   wire \$7 ;
   wire \$8 ;
   wire \$9 ;
@@ -73,10 +77,11 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
   wire [7:0] a_in__1;
   wire [7:0] a_in__2;
   wire [7:0] a_in__3;
+  wire a_sel;
   wire [31:0] acc;
-  wire [31:0] \acc$161 ;
-  wire [31:0] \acc$170 ;
-  wire [31:0] \acc$179 ;
+  wire [31:0] \acc$199 ;
+  wire [31:0] \acc$210 ;
+  wire [31:0] \acc$221 ;
   wire acc_en;
   wire [7:0] acc_rd__addr;
   wire [127:0] acc_rd__data;
@@ -212,42 +217,74 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
   wire feed;
   wire finish;
   wire [7:0] hi;
-  wire [7:0] \hi$160 ;
-  wire [7:0] \hi$169 ;
-  wire [7:0] \hi$178 ;
-  wire [7:0] \hi$187 ;
-  wire [7:0] \hi$221 ;
+  wire [7:0] \hi$198 ;
+  wire [7:0] \hi$209 ;
+  wire [7:0] \hi$220 ;
+  wire [7:0] \hi$231 ;
+  wire [7:0] \hi$265 ;
   wire [7:0] i_data__0;
-  wire [31:0] \i_data__0$128 ;
+  wire \i_data__0$125 ;
+  wire [7:0] \i_data__0$138 ;
+  wire [1:0] \i_data__0$143 ;
+  wire [31:0] \i_data__0$149 ;
   wire [7:0] i_data__1;
-  wire [31:0] \i_data__1$131 ;
+  wire \i_data__1$129 ;
+  wire [7:0] \i_data__1$151 ;
+  wire [1:0] \i_data__1$154 ;
+  wire [31:0] \i_data__1$158 ;
   wire [7:0] i_data__2;
-  wire [31:0] \i_data__2$134 ;
+  wire \i_data__2$132 ;
+  wire [7:0] \i_data__2$160 ;
+  wire [1:0] \i_data__2$163 ;
+  wire [31:0] \i_data__2$167 ;
   wire [7:0] i_data__3;
-  wire [31:0] \i_data__3$137 ;
+  wire \i_data__3$135 ;
+  wire [7:0] \i_data__3$169 ;
+  wire [1:0] \i_data__3$172 ;
+  wire [31:0] \i_data__3$176 ;
   wire kind;
   wire [3:0] lane_mask;
   wire [7:0] lo;
-  wire [7:0] \lo$158 ;
-  wire [7:0] \lo$168 ;
-  wire [7:0] \lo$177 ;
-  wire [7:0] \lo$186 ;
-  wire [7:0] \lo$220 ;
+  wire [7:0] \lo$196 ;
+  wire [7:0] \lo$208 ;
+  wire [7:0] \lo$219 ;
+  wire [7:0] \lo$230 ;
+  wire [7:0] \lo$264 ;
   wire load;
-  wire \load$140 ;
+  wire load__0;
+  wire load__1;
+  wire load__2;
+  wire load__3;
+  wire lsel;
+  wire lsel__0;
+  wire lsel__1;
+  wire lsel__2;
+  wire lsel__3;
   wire [30:0] m0;
-  wire [30:0] \m0$149 ;
-  wire [30:0] \m0$164 ;
-  wire [30:0] \m0$173 ;
-  wire [30:0] \m0$182 ;
+  wire [30:0] \m0$186 ;
+  wire [30:0] \m0$202 ;
+  wire [30:0] \m0$213 ;
+  wire [30:0] \m0$224 ;
   wire [7:0] o_data__0;
-  wire [31:0] \o_data__0$223 ;
+  wire \o_data__0$128 ;
+  wire [7:0] \o_data__0$142 ;
+  wire [1:0] \o_data__0$147 ;
+  wire [31:0] \o_data__0$267 ;
   wire [7:0] o_data__1;
-  wire [31:0] \o_data__1$227 ;
+  wire \o_data__1$131 ;
+  wire [7:0] \o_data__1$153 ;
+  wire [1:0] \o_data__1$156 ;
+  wire [31:0] \o_data__1$272 ;
   wire [7:0] o_data__2;
-  wire [31:0] \o_data__2$228 ;
+  wire \o_data__2$134 ;
+  wire [7:0] \o_data__2$162 ;
+  wire [1:0] \o_data__2$165 ;
+  wire [31:0] \o_data__2$273 ;
   wire [7:0] o_data__3;
-  wire [31:0] \o_data__3$229 ;
+  wire \o_data__3$137 ;
+  wire [7:0] \o_data__3$171 ;
+  wire [1:0] \o_data__3$174 ;
+  wire [31:0] \o_data__3$274 ;
   wire [1:0] op;
   input [7:0] out_rd__addr;
   wire [7:0] out_rd__addr;
@@ -292,22 +329,34 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
   reg [31:0] pp_acc3 = 32'd0;
   wire pp_first;
   wire pp_in;
+  reg [30:0] pp_m0_0 = 31'h00000000;
+  reg [30:0] pp_m0_1 = 31'h00000000;
+  reg [30:0] pp_m0_2 = 31'h00000000;
+  reg [30:0] pp_m0_3 = 31'h00000000;
+  reg [5:0] pp_shift0 = 6'h00;
+  reg [5:0] pp_shift1 = 6'h00;
+  reg [5:0] pp_shift2 = 6'h00;
+  reg [5:0] pp_shift3 = 6'h00;
   wire [31:0] psum_out__0;
   wire [31:0] psum_out__1;
   wire [31:0] psum_out__2;
   wire [31:0] psum_out__3;
   wire [1:0] rounding;
-  wire [1:0] \rounding$154 ;
-  wire [1:0] \rounding$166 ;
-  wire [1:0] \rounding$175 ;
-  wire [1:0] \rounding$184 ;
+  wire [1:0] \rounding$192 ;
+  wire [1:0] \rounding$206 ;
+  wire [1:0] \rounding$217 ;
+  wire [1:0] \rounding$228 ;
   input rst;
   wire rst;
+  wire sel_in__0;
+  wire sel_in__1;
+  wire sel_in__2;
+  wire sel_in__3;
   wire [5:0] shift;
-  wire [5:0] \shift$152 ;
-  wire [5:0] \shift$165 ;
-  wire [5:0] \shift$174 ;
-  wire [5:0] \shift$183 ;
+  wire [5:0] \shift$189 ;
+  wire [5:0] \shift$204 ;
+  wire [5:0] \shift$215 ;
+  wire [5:0] \shift$226 ;
   input start;
   wire start;
   wire \start$94 ;
@@ -332,111 +381,135 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
   wire wgt_wr__en;
   wire \wgt_wr__en$55 ;
   wire wrap;
-  wire \wrap$156 ;
-  wire \wrap$167 ;
-  wire \wrap$176 ;
-  wire \wrap$185 ;
+  wire \wrap$194 ;
+  wire \wrap$207 ;
+  wire \wrap$218 ;
+  wire \wrap$229 ;
   wire wrow_valid;
   wire [7:0] x__0;
   wire [7:0] x__1;
   wire [7:0] x__2;
   wire [7:0] x__3;
   wire [7:0] y;
-  wire [7:0] \y$193 ;
-  wire [7:0] \y$195 ;
-  wire [7:0] \y$197 ;
+  wire [7:0] \y$237 ;
+  wire [7:0] \y$239 ;
+  wire [7:0] \y$241 ;
   wire [7:0] y__0;
   wire [7:0] y__1;
   wire [7:0] y__2;
   wire [7:0] y__3;
-  assign \shift$183  = \$20  ? par_rd__data[275:270] : \shift$152 ;
+  assign \$18  = \$17  & per_channel;
+  assign \m0$224  = \$18  ? pp_m0_3 : \m0$186 ;
+  assign \$19  = ! kind;
+  assign \$20  = \$19  & per_channel;
+  assign \shift$226  = \$20  ? pp_shift3 : \shift$189 ;
   assign \$22  = pool_op == 2'h2;
   assign \$23  = \$22  ? y : y__0;
-  assign \$24  = \$57  ? y : 8'h00;
+  assign \$24  = lane_mask[0] ? y : 8'h00;
   assign \$25  = \$21  ? \$23  : \$24 ;
   assign \$27  = pool_op == 2'h2;
-  assign \$28  = \$27  ? \y$193  : y__1;
-  assign \$29  = \$58  ? \y$193  : 8'h00;
+  assign \$28  = \$27  ? \y$237  : y__1;
+  assign \$29  = lane_mask[1] ? \y$237  : 8'h00;
   assign \$30  = \$26  ? \$28  : \$29 ;
   assign \$32  = pool_op == 2'h2;
-  assign \$33  = \$32  ? \y$195  : y__2;
-  assign \$34  = \$59  ? \y$195  : 8'h00;
+  assign \$33  = \$32  ? \y$239  : y__2;
+  assign \$34  = lane_mask[2] ? \y$239  : 8'h00;
   assign \$35  = \$31  ? \$33  : \$34 ;
   assign \$37  = pool_op == 2'h2;
-  assign \$38  = \$37  ? \y$197  : y__3;
-  assign \$39  = \$60  ? \y$197  : 8'h00;
+  assign \$38  = \$37  ? \y$241  : y__3;
+  assign \$39  = lane_mask[3] ? \y$241  : 8'h00;
   assign \$40  = \$36  ? \$38  : \$39 ;
   assign \$41  = bias_en ? par_rd__data[31:0] : 32'd0;
   assign \$42  = pp_first ? \$41  : acc_rd__data[31:0];
-  assign \$43  = $signed(\o_data__0$223 ) + $signed(\$42 );
+  assign \$43  = $signed(\o_data__0$267 ) + $signed(\$42 );
   assign \$44  = bias_en ? par_rd__data[100:69] : 32'd0;
   assign \$45  = pp_first ? \$44  : acc_rd__data[63:32];
-  assign \$46  = $signed(\o_data__1$227 ) + $signed(\$45 );
+  assign \$46  = $signed(\o_data__1$272 ) + $signed(\$45 );
   assign \$47  = bias_en ? par_rd__data[169:138] : 32'd0;
   assign \$48  = pp_first ? \$47  : acc_rd__data[95:64];
-  assign \$49  = $signed(\o_data__2$228 ) + $signed(\$48 );
+  assign \$49  = $signed(\o_data__2$273 ) + $signed(\$48 );
   assign \$50  = bias_en ? par_rd__data[238:207] : 32'd0;
   assign \$51  = pp_first ? \$50  : acc_rd__data[127:96];
-  assign \$52  = $signed(\i_data__3$137 ) + $signed(\$51 );
+  assign \$52  = $signed(\i_data__3$176 ) + $signed(\$51 );
   always @(posedge clk)
     pp_acc0 <= \$53 ;
   always @(posedge clk)
-    pp_acc1 <= \$54 ;
+    pp_m0_0 <= \$54 ;
   always @(posedge clk)
-    pp_acc2 <= \$55 ;
+    pp_shift0 <= \$55 ;
   always @(posedge clk)
-    pp_acc3 <= \$56 ;
+    pp_acc1 <= \$56 ;
+  always @(posedge clk)
+    pp_m0_1 <= \$57 ;
+  always @(posedge clk)
+    pp_shift1 <= \$58 ;
+  always @(posedge clk)
+    pp_acc2 <= \$59 ;
+  always @(posedge clk)
+    pp_m0_2 <= \$60 ;
+  always @(posedge clk)
+    pp_shift2 <= \$61 ;
+  always @(posedge clk)
+    pp_acc3 <= \$62 ;
+  always @(posedge clk)
+    pp_m0_3 <= \$63 ;
+  always @(posedge clk)
+    pp_shift3 <= \$64 ;
   assign i_data__0 = feed ? act_rd__data[7:0] : 8'h00;
   assign i_data__1 = feed ? act_rd__data[15:8] : 8'h00;
   assign i_data__2 = feed ? act_rd__data[23:16] : 8'h00;
   assign i_data__3 = feed ? act_rd__data[31:24] : 8'h00;
-  assign w_in__0 = wrow_valid ? wgt_rd__data[7:0] : 8'h00;
-  assign w_in__1 = wrow_valid ? wgt_rd__data[15:8] : 8'h00;
-  assign w_in__2 = wrow_valid ? wgt_rd__data[23:16] : 8'h00;
-  assign w_in__3 = wrow_valid ? wgt_rd__data[31:24] : 8'h00;
+  assign \i_data__0$138  = wrow_valid ? wgt_rd__data[7:0] : 8'h00;
+  assign \i_data__1$151  = wrow_valid ? wgt_rd__data[15:8] : 8'h00;
+  assign \i_data__2$160  = wrow_valid ? wgt_rd__data[23:16] : 8'h00;
+  assign \i_data__3$169  = wrow_valid ? wgt_rd__data[31:24] : 8'h00;
   assign acc = \$1  ? { sum__0[24], sum__0[24], sum__0[24], sum__0[24], sum__0[24], sum__0[24], sum__0[24], sum__0 } : pp_acc0;
   assign \$2  = ! kind;
   assign \$3  = \$2  & per_channel;
-  assign m0 = \$3  ? par_rd__data[62:32] : \m0$149 ;
+  assign m0 = \$3  ? pp_m0_0 : \m0$186 ;
   assign \$4  = ! kind;
   assign \$5  = \$4  & per_channel;
-  assign shift = \$5  ? par_rd__data[68:63] : \shift$152 ;
-  assign \acc$161  = \$6  ? { sum__1[24], sum__1[24], sum__1[24], sum__1[24], sum__1[24], sum__1[24], sum__1[24], sum__1 } : pp_acc1;
+  assign shift = \$5  ? pp_shift0 : \shift$189 ;
+  assign \acc$199  = \$6  ? { sum__1[24], sum__1[24], sum__1[24], sum__1[24], sum__1[24], sum__1[24], sum__1[24], sum__1 } : pp_acc1;
   assign \$7  = ! kind;
   assign \$8  = \$7  & per_channel;
-  assign \m0$164  = \$8  ? par_rd__data[131:101] : \m0$149 ;
+  assign \m0$202  = \$8  ? pp_m0_1 : \m0$186 ;
   assign \$9  = ! kind;
   assign \$10  = \$9  & per_channel;
-  assign \shift$165  = \$10  ? par_rd__data[137:132] : \shift$152 ;
-  assign \acc$170  = \$11  ? { sum__2[24], sum__2[24], sum__2[24], sum__2[24], sum__2[24], sum__2[24], sum__2[24], sum__2 } : pp_acc2;
+  assign \shift$204  = \$10  ? pp_shift1 : \shift$189 ;
+  assign \acc$210  = \$11  ? { sum__2[24], sum__2[24], sum__2[24], sum__2[24], sum__2[24], sum__2[24], sum__2[24], sum__2 } : pp_acc2;
   assign \$12  = ! kind;
   assign \$13  = \$12  & per_channel;
-  assign \m0$173  = \$13  ? par_rd__data[200:170] : \m0$149 ;
+  assign \m0$213  = \$13  ? pp_m0_2 : \m0$186 ;
   assign \$14  = ! kind;
   assign \$15  = \$14  & per_channel;
-  assign \shift$174  = \$15  ? par_rd__data[206:201] : \shift$152 ;
-  assign \acc$179  = \$16  ? { sum__3[24], sum__3[24], sum__3[24], sum__3[24], sum__3[24], sum__3[24], sum__3[24], sum__3 } : pp_acc3;
+  assign \shift$215  = \$15  ? pp_shift2 : \shift$189 ;
+  assign \acc$221  = \$16  ? { sum__3[24], sum__3[24], sum__3[24], sum__3[24], sum__3[24], sum__3[24], sum__3[24], sum__3 } : pp_acc3;
   assign \$17  = ! kind;
-  assign \$18  = \$17  & per_channel;
-  assign \m0$182  = \$18  ? par_rd__data[269:239] : \m0$149 ;
-  assign \$19  = ! kind;
-  assign \$20  = \$19  & per_channel;
   \hwcnn_top.array  array (
     .a_in(i_data__0),
-    .\a_in$25 (a_in__1),
-    .\a_in$53 (a_in__2),
-    .\a_in$81 (a_in__3),
+    .\a_in$124 (a_in__3),
+    .\a_in$44 (a_in__1),
+    .\a_in$84 (a_in__2),
     .clk(clk),
     .load(load),
-    .psum_out__0(\i_data__0$128 ),
-    .psum_out__1(\i_data__1$131 ),
-    .psum_out__2(\i_data__2$134 ),
-    .psum_out__3(\i_data__3$137 ),
+    .lsel(lsel),
+    .\port$1292$0 (\o_data__1$156 ),
+    .\port$1296$0 (\o_data__2$165 ),
+    .\port$1302$0 (\o_data__3$174 ),
+    .psum_out__0(\i_data__0$149 ),
+    .psum_out__1(\i_data__1$158 ),
+    .psum_out__2(\i_data__2$167 ),
+    .psum_out__3(\i_data__3$176 ),
     .rst(rst),
-    .w_in(w_in__0),
-    .\w_in$15 (w_in__2),
-    .\w_in$21 (w_in__3),
-    .\w_in$9 (w_in__1)
+    .sel_in(\i_data__0$125 ),
+    .\sel_in$126 (sel_in__3),
+    .\sel_in$46 (sel_in__1),
+    .\sel_in$86 (sel_in__2),
+    .w_in(\i_data__0$138 ),
+    .\w_in$15 (w_in__1),
+    .\w_in$26 (w_in__2),
+    .\w_in$37 (w_in__3)
   );
   \hwcnn_top.buffers  buffers (
     .acc_rd__data(acc_rd__data),
@@ -464,10 +537,10 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
     .\port$50$0 (\$30 ),
     .\port$55$0 (\$35 ),
     .\port$60$0 (\$40 ),
-    .\port$600$0 (pp_acc0),
-    .\port$602$0 (pp_acc1),
-    .\port$604$0 (pp_acc2),
-    .\port$606$0 (pp_acc3),
+    .\port$804$0 (pp_acc0),
+    .\port$810$0 (pp_acc1),
+    .\port$816$0 (pp_acc2),
+    .\port$822$0 (pp_acc3),
     .rp__addr(act_rd__addr),
     .\rp__addr$16 (wgt_rd__addr),
     .\rp__addr$26 (par_rd__addr),
@@ -480,13 +553,13 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
   );
   \hwcnn_top.deskew  deskew (
     .clk(clk),
-    .i_data__0(\i_data__0$128 ),
-    .i_data__1(\i_data__1$131 ),
-    .i_data__2(\i_data__2$134 ),
-    .lane0_d2(\o_data__0$223 ),
-    .lane1_d1(\o_data__1$227 ),
-    .lane2_d0(\o_data__2$228 ),
-    .o_data__3(\i_data__3$137 ),
+    .i_data__0(\i_data__0$149 ),
+    .i_data__1(\i_data__1$158 ),
+    .i_data__2(\i_data__2$167 ),
+    .lane0_d2(\o_data__0$267 ),
+    .lane1_d1(\o_data__1$272 ),
+    .lane2_d0(\o_data__2$273 ),
+    .o_data__3(\i_data__3$176 ),
     .rst(rst)
   );
   \hwcnn_top.pool  pool (
@@ -523,42 +596,43 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
     .y(y)
   );
   \hwcnn_top.requant1  requant1 (
-    .acc(\acc$161 ),
+    .acc(\acc$199 ),
     .clk(clk),
     .\hi$14 (hi),
     .lo(lo),
-    .m0(\m0$164 ),
+    .m0(\m0$202 ),
     .\rounding$8 (rounding),
     .rst(rst),
-    .\shift$6 (\shift$165 ),
+    .\shift$6 (\shift$204 ),
     .wrap(wrap),
-    .y(\y$193 )
+    .y(\y$237 )
   );
   \hwcnn_top.requant2  requant2 (
-    .acc(\acc$170 ),
+    .acc(\acc$210 ),
     .clk(clk),
     .\hi$14 (hi),
     .lo(lo),
-    .m0(\m0$173 ),
+    .m0(\m0$213 ),
     .\rounding$8 (rounding),
     .rst(rst),
-    .\shift$6 (\shift$174 ),
+    .\shift$6 (\shift$215 ),
     .wrap(wrap),
-    .y(\y$195 )
+    .y(\y$239 )
   );
   \hwcnn_top.requant3  requant3 (
-    .acc(\acc$179 ),
+    .acc(\acc$221 ),
     .clk(clk),
     .\hi$14 (hi),
     .lo(lo),
-    .m0(\m0$182 ),
+    .m0(\m0$224 ),
     .\rounding$8 (rounding),
     .rst(rst),
-    .\shift$6 (\shift$183 ),
+    .\shift$6 (\shift$226 ),
     .wrap(wrap),
-    .y(\y$197 )
+    .y(\y$241 )
   );
   \hwcnn_top.seq  seq (
+    .a_sel(\i_data__0$125 ),
     .acc_rd_addr(acc_rd__addr),
     .acc_wr_addr(acc_wr__addr),
     .acc_wr_en(acc_wr__en),
@@ -601,9 +675,11 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
     .feed(feed),
     .hi(hi),
     .kind(kind),
+    .lane_mask(lane_mask),
     .lo(lo),
     .load(load),
-    .m0(\m0$149 ),
+    .lsel(lsel),
+    .m0(\m0$186 ),
     .out_rd_addr(eng_out_rd__addr),
     .out_wr_addr(eng_out_wr__addr),
     .out_wr_en(eng_out_wr__en),
@@ -615,15 +691,11 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
     .pool_div_step(div_step),
     .pool_finish(finish),
     .pool_op(pool_op),
-    .\port$121$0 (\$57 ),
-    .\port$122$0 (\$58 ),
-    .\port$123$0 (\$59 ),
-    .\port$124$0 (\$60 ),
     .pp_first(pp_first),
     .pp_in(pp_in),
     .rounding(rounding),
     .rst(rst),
-    .shift(\shift$152 ),
+    .shift(\shift$189 ),
     .start(start),
     .wgt_addr(wgt_rd__addr),
     .wrap(wrap),
@@ -640,6 +712,34 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
     .o_data__3(a_in__3),
     .rst(rst)
   );
+  \hwcnn_top.skew_ld  skew_ld (
+    .clk(clk),
+    .o_data__1(\o_data__1$156 ),
+    .o_data__2(\o_data__2$165 ),
+    .o_data__3(\o_data__3$174 ),
+    .\port$972$0 (load),
+    .\port$974$0 (lsel),
+    .rst(rst)
+  );
+  \hwcnn_top.skew_tok  skew_tok (
+    .clk(clk),
+    .o_data__0(\i_data__0$125 ),
+    .o_data__1(sel_in__1),
+    .o_data__2(sel_in__2),
+    .o_data__3(sel_in__3),
+    .rst(rst)
+  );
+  \hwcnn_top.skew_w  skew_w (
+    .clk(clk),
+    .i_data__1(\i_data__1$151 ),
+    .i_data__2(\i_data__2$160 ),
+    .i_data__3(\i_data__3$169 ),
+    .o_data__0(\i_data__0$138 ),
+    .o_data__1(w_in__1),
+    .o_data__2(w_in__2),
+    .o_data__3(w_in__3),
+    .rst(rst)
+  );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$53  = pp_acc0;
@@ -652,32 +752,112 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$54  = pp_acc1;
+    \$54  = pp_m0_0;
     if (pp_in) begin
-      \$54  = \$46 [31:0];
+      \$54  = par_rd__data[62:32];
     end
     if (rst) begin
-      \$54  = 32'd0;
+      \$54  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$55  = pp_acc2;
+    \$55  = pp_shift0;
     if (pp_in) begin
-      \$55  = \$49 [31:0];
+      \$55  = par_rd__data[68:63];
     end
     if (rst) begin
-      \$55  = 32'd0;
+      \$55  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$56  = pp_acc3;
+    \$56  = pp_acc1;
     if (pp_in) begin
-      \$56  = \$52 [31:0];
+      \$56  = \$46 [31:0];
     end
     if (rst) begin
       \$56  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$57  = pp_m0_1;
+    if (pp_in) begin
+      \$57  = par_rd__data[131:101];
+    end
+    if (rst) begin
+      \$57  = 31'h00000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$58  = pp_shift1;
+    if (pp_in) begin
+      \$58  = par_rd__data[137:132];
+    end
+    if (rst) begin
+      \$58  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$59  = pp_acc2;
+    if (pp_in) begin
+      \$59  = \$49 [31:0];
+    end
+    if (rst) begin
+      \$59  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$60  = pp_m0_2;
+    if (pp_in) begin
+      \$60  = par_rd__data[200:170];
+    end
+    if (rst) begin
+      \$60  = 31'h00000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$61  = pp_shift2;
+    if (pp_in) begin
+      \$61  = par_rd__data[206:201];
+    end
+    if (rst) begin
+      \$61  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$62  = pp_acc3;
+    if (pp_in) begin
+      \$62  = \$52 [31:0];
+    end
+    if (rst) begin
+      \$62  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$63  = pp_m0_3;
+    if (pp_in) begin
+      \$63  = par_rd__data[269:239];
+    end
+    if (rst) begin
+      \$63  = 31'h00000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$64  = pp_shift3;
+    if (pp_in) begin
+      \$64  = par_rd__data[275:270];
+    end
+    if (rst) begin
+      \$64  = 6'h00;
     end
   end
   assign \act_wr__addr$50  = act_wr__addr;
@@ -740,30 +920,55 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
   assign o_data__1 = a_in__1;
   assign o_data__2 = a_in__2;
   assign o_data__3 = a_in__3;
-  assign psum_out__0 = \i_data__0$128 ;
-  assign psum_out__1 = \i_data__1$131 ;
-  assign psum_out__2 = \i_data__2$134 ;
-  assign psum_out__3 = \i_data__3$137 ;
-  assign \load$140  = load;
+  assign a_sel = \i_data__0$125 ;
+  assign sel_in__0 = \i_data__0$125 ;
+  assign \o_data__0$128  = \i_data__0$125 ;
+  assign \i_data__1$129  = \i_data__0$125 ;
+  assign \o_data__1$131  = sel_in__1;
+  assign \i_data__2$132  = \i_data__0$125 ;
+  assign \o_data__2$134  = sel_in__2;
+  assign \i_data__3$135  = \i_data__0$125 ;
+  assign \o_data__3$137  = sel_in__3;
+  assign w_in__0 = \i_data__0$138 ;
+  assign \o_data__0$142  = \i_data__0$138 ;
+  assign \i_data__0$143  = { lsel, load };
+  assign load__0 = load;
+  assign \o_data__0$147  = { lsel, load };
+  assign lsel__0 = lsel;
+  assign psum_out__0 = \i_data__0$149 ;
+  assign \o_data__1$153  = w_in__1;
+  assign \i_data__1$154  = { lsel, load };
+  assign load__1 = \o_data__1$156 [0];
+  assign lsel__1 = \o_data__1$156 [1];
+  assign psum_out__1 = \i_data__1$158 ;
+  assign \o_data__2$162  = w_in__2;
+  assign \i_data__2$163  = { lsel, load };
+  assign load__2 = \o_data__2$165 [0];
+  assign lsel__2 = \o_data__2$165 [1];
+  assign psum_out__2 = \i_data__2$167 ;
+  assign \o_data__3$171  = w_in__3;
+  assign \i_data__3$172  = { lsel, load };
+  assign load__3 = \o_data__3$174 [0];
+  assign lsel__3 = \o_data__3$174 [1];
+  assign psum_out__3 = \i_data__3$176 ;
   assign acc_rd_addr = acc_rd__addr;
-  assign \rounding$154  = rounding;
-  assign \wrap$156  = wrap;
-  assign \lo$158  = lo;
-  assign \hi$160  = hi;
-  assign \rounding$166  = rounding;
-  assign \wrap$167  = wrap;
-  assign \lo$168  = lo;
-  assign \hi$169  = hi;
-  assign \rounding$175  = rounding;
-  assign \wrap$176  = wrap;
-  assign \lo$177  = lo;
-  assign \hi$178  = hi;
-  assign \rounding$184  = rounding;
-  assign \wrap$185  = wrap;
-  assign \lo$186  = lo;
-  assign \hi$187  = hi;
+  assign \rounding$192  = rounding;
+  assign \wrap$194  = wrap;
+  assign \lo$196  = lo;
+  assign \hi$198  = hi;
+  assign \rounding$206  = rounding;
+  assign \wrap$207  = wrap;
+  assign \lo$208  = lo;
+  assign \hi$209  = hi;
+  assign \rounding$217  = rounding;
+  assign \wrap$218  = wrap;
+  assign \lo$219  = lo;
+  assign \hi$220  = hi;
+  assign \rounding$228  = rounding;
+  assign \wrap$229  = wrap;
+  assign \lo$230  = lo;
+  assign \hi$231  = hi;
   assign eng_out_wr__data = { \$40 , \$35 , \$30 , \$25  };
-  assign lane_mask = { \$60 , \$59 , \$58 , \$57  };
   assign acc_wr_en = acc_wr__en;
   assign acc_wr_addr = acc_wr__addr;
   assign acc_wr__data = { pp_acc3, pp_acc2, pp_acc1, pp_acc0 };
@@ -778,9 +983,9 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
   assign pool_div_step = div_step;
   assign pool_finish = finish;
   assign op = pool_op;
-  assign \lo$220  = lo;
-  assign \hi$221  = hi;
-  assign \o_data__3$229  = \i_data__3$137 ;
+  assign \lo$264  = lo;
+  assign \hi$265  = hi;
+  assign \o_data__3$274  = \i_data__3$176 ;
   assign \$1  = kind;
   assign \$6  = kind;
   assign \$11  = kind;
@@ -792,95 +997,126 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.array (rst, a_in, w_in, \w_in$9 , \w_in$15 , \w_in$21 , load, psum_out__0, psum_out__1, psum_out__2, psum_out__3, \a_in$25 , \a_in$53 , \a_in$81 , clk);
+module \hwcnn_top.array (rst, a_in, w_in, sel_in, load, lsel, psum_out__0, psum_out__1, psum_out__2, psum_out__3, \a_in$44 , \a_in$84 , \a_in$124 , \sel_in$46 , \sel_in$86 , \sel_in$126 , \w_in$15 , \w_in$26 , \w_in$37 , \port$1292$0 , \port$1296$0 
+, \port$1302$0 , clk);
   input [7:0] a_in;
   wire [7:0] a_in;
-  wire [7:0] \a_in$102 ;
-  wire [7:0] \a_in$13 ;
-  wire [7:0] \a_in$19 ;
-  input [7:0] \a_in$25 ;
-  wire [7:0] \a_in$25 ;
-  wire [7:0] \a_in$32 ;
-  wire [7:0] \a_in$39 ;
-  wire [7:0] \a_in$46 ;
-  input [7:0] \a_in$53 ;
-  wire [7:0] \a_in$53 ;
-  wire [7:0] \a_in$60 ;
-  wire [7:0] \a_in$67 ;
-  wire [7:0] \a_in$7 ;
+  wire [7:0] \a_in$104 ;
+  wire [7:0] \a_in$11 ;
+  wire [7:0] \a_in$114 ;
+  input [7:0] \a_in$124 ;
+  wire [7:0] \a_in$124 ;
+  wire [7:0] \a_in$134 ;
+  wire [7:0] \a_in$144 ;
+  wire [7:0] \a_in$154 ;
+  wire [7:0] \a_in$22 ;
+  wire [7:0] \a_in$33 ;
+  input [7:0] \a_in$44 ;
+  wire [7:0] \a_in$44 ;
+  wire [7:0] \a_in$54 ;
+  wire [7:0] \a_in$64 ;
   wire [7:0] \a_in$74 ;
-  input [7:0] \a_in$81 ;
-  wire [7:0] \a_in$81 ;
-  wire [7:0] \a_in$88 ;
-  wire [7:0] \a_in$95 ;
+  input [7:0] \a_in$84 ;
+  wire [7:0] \a_in$84 ;
+  wire [7:0] \a_in$94 ;
   wire [7:0] a_in__0;
   wire [7:0] a_in__1;
   wire [7:0] a_in__2;
   wire [7:0] a_in__3;
   wire [7:0] a_out;
-  wire [7:0] \a_out$103 ;
-  wire [7:0] \a_out$14 ;
-  wire [7:0] \a_out$20 ;
-  wire [7:0] \a_out$33 ;
-  wire [7:0] \a_out$40 ;
-  wire [7:0] \a_out$47 ;
-  wire [7:0] \a_out$61 ;
-  wire [7:0] \a_out$68 ;
+  wire [7:0] \a_out$105 ;
+  wire [7:0] \a_out$115 ;
+  wire [7:0] \a_out$135 ;
+  wire [7:0] \a_out$145 ;
+  wire [7:0] \a_out$155 ;
+  wire [7:0] \a_out$23 ;
+  wire [7:0] \a_out$34 ;
+  wire [7:0] \a_out$55 ;
+  wire [7:0] \a_out$65 ;
   wire [7:0] \a_out$75 ;
-  wire [7:0] \a_out$89 ;
-  wire [7:0] \a_out$96 ;
+  wire [7:0] \a_out$95 ;
   input clk;
   wire clk;
   input load;
   wire load;
-  wire \load$101 ;
-  wire \load$108 ;
-  wire \load$12 ;
+  wire \load$102 ;
+  wire \load$112 ;
+  wire \load$122 ;
+  wire \load$132 ;
+  wire \load$142 ;
+  wire \load$152 ;
+  wire \load$162 ;
   wire \load$18 ;
-  wire \load$24 ;
-  wire \load$31 ;
-  wire \load$38 ;
-  wire \load$45 ;
+  wire \load$29 ;
+  wire \load$40 ;
   wire \load$52 ;
-  wire \load$59 ;
-  wire \load$6 ;
-  wire \load$66 ;
-  wire \load$73 ;
-  wire \load$80 ;
-  wire \load$87 ;
-  wire \load$94 ;
+  wire \load$62 ;
+  wire \load$72 ;
+  wire \load$82 ;
+  wire \load$92 ;
+  wire load__0;
+  wire load__1;
+  wire load__2;
+  wire load__3;
+  input lsel;
+  wire lsel;
+  wire \lsel$103 ;
+  wire \lsel$113 ;
+  wire \lsel$123 ;
+  wire \lsel$133 ;
+  wire \lsel$143 ;
+  wire \lsel$153 ;
+  wire \lsel$163 ;
+  wire \lsel$20 ;
+  wire \lsel$31 ;
+  wire \lsel$42 ;
+  wire \lsel$53 ;
+  wire \lsel$63 ;
+  wire \lsel$73 ;
+  wire \lsel$83 ;
+  wire \lsel$93 ;
+  wire lsel__0;
+  wire lsel__1;
+  wire lsel__2;
+  wire lsel__3;
+  input [1:0] \port$1292$0 ;
+  wire [1:0] \port$1292$0 ;
+  input [1:0] \port$1296$0 ;
+  wire [1:0] \port$1296$0 ;
+  input [1:0] \port$1302$0 ;
+  wire [1:0] \port$1302$0 ;
   wire [31:0] psum_in;
-  wire [31:0] \psum_in$106 ;
-  wire [31:0] \psum_in$11 ;
+  wire [31:0] \psum_in$100 ;
+  wire [31:0] \psum_in$110 ;
+  wire [31:0] \psum_in$120 ;
+  wire [31:0] \psum_in$130 ;
+  wire [31:0] \psum_in$140 ;
+  wire [31:0] \psum_in$150 ;
+  wire [31:0] \psum_in$160 ;
   wire [31:0] \psum_in$17 ;
-  wire [31:0] \psum_in$23 ;
-  wire [31:0] \psum_in$29 ;
-  wire [31:0] \psum_in$36 ;
-  wire [31:0] \psum_in$43 ;
+  wire [31:0] \psum_in$28 ;
+  wire [31:0] \psum_in$39 ;
   wire [31:0] \psum_in$50 ;
-  wire [31:0] \psum_in$57 ;
-  wire [31:0] \psum_in$64 ;
-  wire [31:0] \psum_in$71 ;
-  wire [31:0] \psum_in$78 ;
-  wire [31:0] \psum_in$85 ;
-  wire [31:0] \psum_in$92 ;
-  wire [31:0] \psum_in$99 ;
+  wire [31:0] \psum_in$60 ;
+  wire [31:0] \psum_in$70 ;
+  wire [31:0] \psum_in$80 ;
+  wire [31:0] \psum_in$90 ;
   wire [31:0] psum_out;
-  wire [31:0] \psum_out$100 ;
-  wire [31:0] \psum_out$107 ;
-  wire [31:0] \psum_out$110 ;
-  wire [31:0] \psum_out$112 ;
-  wire [31:0] \psum_out$114 ;
-  wire [31:0] \psum_out$116 ;
-  wire [31:0] \psum_out$37 ;
-  wire [31:0] \psum_out$44 ;
-  wire [31:0] \psum_out$51 ;
-  wire [31:0] \psum_out$58 ;
-  wire [31:0] \psum_out$65 ;
-  wire [31:0] \psum_out$72 ;
-  wire [31:0] \psum_out$79 ;
-  wire [31:0] \psum_out$86 ;
-  wire [31:0] \psum_out$93 ;
+  wire [31:0] \psum_out$101 ;
+  wire [31:0] \psum_out$111 ;
+  wire [31:0] \psum_out$121 ;
+  wire [31:0] \psum_out$131 ;
+  wire [31:0] \psum_out$141 ;
+  wire [31:0] \psum_out$151 ;
+  wire [31:0] \psum_out$161 ;
+  wire [31:0] \psum_out$165 ;
+  wire [31:0] \psum_out$167 ;
+  wire [31:0] \psum_out$169 ;
+  wire [31:0] \psum_out$171 ;
+  wire [31:0] \psum_out$61 ;
+  wire [31:0] \psum_out$71 ;
+  wire [31:0] \psum_out$81 ;
+  wire [31:0] \psum_out$91 ;
   output [31:0] psum_out__0;
   wire [31:0] psum_out__0;
   output [31:0] psum_out__1;
@@ -891,284 +1127,396 @@ module \hwcnn_top.array (rst, a_in, w_in, \w_in$9 , \w_in$15 , \w_in$21 , load, 
   wire [31:0] psum_out__3;
   input rst;
   wire rst;
+  input sel_in;
+  wire sel_in;
+  wire \sel_in$106 ;
+  wire \sel_in$116 ;
+  input \sel_in$126 ;
+  wire \sel_in$126 ;
+  wire \sel_in$13 ;
+  wire \sel_in$136 ;
+  wire \sel_in$146 ;
+  wire \sel_in$156 ;
+  wire \sel_in$24 ;
+  wire \sel_in$35 ;
+  input \sel_in$46 ;
+  wire \sel_in$46 ;
+  wire \sel_in$56 ;
+  wire \sel_in$66 ;
+  wire \sel_in$76 ;
+  input \sel_in$86 ;
+  wire \sel_in$86 ;
+  wire \sel_in$96 ;
+  wire sel_in__0;
+  wire sel_in__1;
+  wire sel_in__2;
+  wire sel_in__3;
+  wire sel_out;
+  wire \sel_out$107 ;
+  wire \sel_out$117 ;
+  wire \sel_out$137 ;
+  wire \sel_out$147 ;
+  wire \sel_out$157 ;
+  wire \sel_out$25 ;
+  wire \sel_out$36 ;
+  wire \sel_out$57 ;
+  wire \sel_out$67 ;
+  wire \sel_out$77 ;
+  wire \sel_out$97 ;
   input [7:0] w_in;
   wire [7:0] w_in;
-  wire [7:0] \w_in$104 ;
+  wire [7:0] \w_in$108 ;
+  wire [7:0] \w_in$118 ;
+  wire [7:0] \w_in$128 ;
+  wire [7:0] \w_in$138 ;
+  wire [7:0] \w_in$148 ;
   input [7:0] \w_in$15 ;
   wire [7:0] \w_in$15 ;
-  input [7:0] \w_in$21 ;
-  wire [7:0] \w_in$21 ;
-  wire [7:0] \w_in$27 ;
-  wire [7:0] \w_in$34 ;
-  wire [7:0] \w_in$41 ;
+  wire [7:0] \w_in$158 ;
+  input [7:0] \w_in$26 ;
+  wire [7:0] \w_in$26 ;
+  input [7:0] \w_in$37 ;
+  wire [7:0] \w_in$37 ;
   wire [7:0] \w_in$48 ;
-  wire [7:0] \w_in$55 ;
-  wire [7:0] \w_in$62 ;
-  wire [7:0] \w_in$69 ;
-  wire [7:0] \w_in$76 ;
-  wire [7:0] \w_in$83 ;
-  input [7:0] \w_in$9 ;
-  wire [7:0] \w_in$9 ;
-  wire [7:0] \w_in$90 ;
-  wire [7:0] \w_in$97 ;
+  wire [7:0] \w_in$58 ;
+  wire [7:0] \w_in$68 ;
+  wire [7:0] \w_in$78 ;
+  wire [7:0] \w_in$88 ;
+  wire [7:0] \w_in$98 ;
   wire [7:0] w_in__0;
   wire [7:0] w_in__1;
   wire [7:0] w_in__2;
   wire [7:0] w_in__3;
   wire [7:0] w_out;
-  wire [7:0] \w_out$105 ;
-  wire [7:0] \w_out$35 ;
-  wire [7:0] \w_out$42 ;
-  wire [7:0] \w_out$49 ;
-  wire [7:0] \w_out$56 ;
-  wire [7:0] \w_out$63 ;
-  wire [7:0] \w_out$70 ;
-  wire [7:0] \w_out$77 ;
-  wire [7:0] \w_out$84 ;
-  wire [7:0] \w_out$91 ;
-  wire [7:0] \w_out$98 ;
+  wire [7:0] \w_out$109 ;
+  wire [7:0] \w_out$119 ;
+  wire [7:0] \w_out$129 ;
+  wire [7:0] \w_out$139 ;
+  wire [7:0] \w_out$149 ;
+  wire [7:0] \w_out$159 ;
+  wire [7:0] \w_out$59 ;
+  wire [7:0] \w_out$69 ;
+  wire [7:0] \w_out$79 ;
+  wire [7:0] \w_out$89 ;
+  wire [7:0] \w_out$99 ;
   \hwcnn_top.array.pe_0_0  pe_0_0 (
     .a_in(a_in),
-    .a_out(\a_in$7 ),
+    .a_out(\a_in$11 ),
     .clk(clk),
     .load(load),
-    .psum_out(\psum_in$29 ),
-    .rst(rst),
-    .w_in(w_in),
-    .w_out(\w_in$27 )
-  );
-  \hwcnn_top.array.pe_0_1  pe_0_1 (
-    .a_in(\a_in$7 ),
-    .a_out(\a_in$13 ),
-    .clk(clk),
-    .load(load),
-    .psum_out(\psum_in$36 ),
-    .rst(rst),
-    .w_in(\w_in$9 ),
-    .w_out(\w_in$34 )
-  );
-  \hwcnn_top.array.pe_0_2  pe_0_2 (
-    .a_in(\a_in$13 ),
-    .a_out(\a_in$19 ),
-    .clk(clk),
-    .load(load),
-    .psum_out(\psum_in$43 ),
-    .rst(rst),
-    .w_in(\w_in$15 ),
-    .w_out(\w_in$41 )
-  );
-  \hwcnn_top.array.pe_0_3  pe_0_3 (
-    .a_in(\a_in$19 ),
-    .clk(clk),
-    .load(load),
+    .lsel(lsel),
     .psum_out(\psum_in$50 ),
     .rst(rst),
-    .w_in(\w_in$21 ),
+    .sel_in(sel_in),
+    .sel_out(\sel_in$13 ),
+    .w_in(w_in),
     .w_out(\w_in$48 )
   );
+  \hwcnn_top.array.pe_0_1  pe_0_1 (
+    .a_in(\a_in$11 ),
+    .a_out(\a_in$22 ),
+    .clk(clk),
+    .\port$1292$0 (\port$1292$0 ),
+    .psum_out(\psum_in$60 ),
+    .rst(rst),
+    .sel_in(\sel_in$13 ),
+    .sel_out(\sel_in$24 ),
+    .w_in(\w_in$15 ),
+    .w_out(\w_in$58 )
+  );
+  \hwcnn_top.array.pe_0_2  pe_0_2 (
+    .a_in(\a_in$22 ),
+    .a_out(\a_in$33 ),
+    .clk(clk),
+    .\port$1296$0 (\port$1296$0 ),
+    .psum_out(\psum_in$70 ),
+    .rst(rst),
+    .sel_in(\sel_in$24 ),
+    .sel_out(\sel_in$35 ),
+    .w_in(\w_in$26 ),
+    .w_out(\w_in$68 )
+  );
+  \hwcnn_top.array.pe_0_3  pe_0_3 (
+    .a_in(\a_in$33 ),
+    .clk(clk),
+    .\port$1302$0 (\port$1302$0 ),
+    .psum_out(\psum_in$80 ),
+    .rst(rst),
+    .sel_in(\sel_in$35 ),
+    .w_in(\w_in$37 ),
+    .w_out(\w_in$78 )
+  );
   \hwcnn_top.array.pe_1_0  pe_1_0 (
-    .a_in(\a_in$25 ),
-    .a_out(\a_in$32 ),
+    .a_in(\a_in$44 ),
+    .a_out(\a_in$54 ),
     .clk(clk),
     .load(load),
-    .psum_in(\psum_in$29 ),
-    .psum_out(\psum_in$57 ),
+    .lsel(lsel),
+    .psum_in(\psum_in$50 ),
+    .psum_out(\psum_in$90 ),
     .rst(rst),
-    .w_in(\w_in$27 ),
-    .w_out(\w_in$55 )
+    .sel_in(\sel_in$46 ),
+    .sel_out(\sel_in$56 ),
+    .w_in(\w_in$48 ),
+    .w_out(\w_in$88 )
   );
   \hwcnn_top.array.pe_1_1  pe_1_1 (
-    .a_in(\a_in$32 ),
-    .a_out(\a_in$39 ),
+    .a_in(\a_in$54 ),
+    .a_out(\a_in$64 ),
     .clk(clk),
-    .load(load),
-    .psum_in(\psum_in$36 ),
-    .psum_out(\psum_in$64 ),
+    .\port$1292$0 (\port$1292$0 ),
+    .psum_in(\psum_in$60 ),
+    .psum_out(\psum_in$100 ),
     .rst(rst),
-    .w_in(\w_in$34 ),
-    .w_out(\w_in$62 )
+    .sel_in(\sel_in$56 ),
+    .sel_out(\sel_in$66 ),
+    .w_in(\w_in$58 ),
+    .w_out(\w_in$98 )
   );
   \hwcnn_top.array.pe_1_2  pe_1_2 (
-    .a_in(\a_in$39 ),
-    .a_out(\a_in$46 ),
-    .clk(clk),
-    .load(load),
-    .psum_in(\psum_in$43 ),
-    .psum_out(\psum_in$71 ),
-    .rst(rst),
-    .w_in(\w_in$41 ),
-    .w_out(\w_in$69 )
-  );
-  \hwcnn_top.array.pe_1_3  pe_1_3 (
-    .a_in(\a_in$46 ),
-    .clk(clk),
-    .load(load),
-    .psum_in(\psum_in$50 ),
-    .psum_out(\psum_in$78 ),
-    .rst(rst),
-    .w_in(\w_in$48 ),
-    .w_out(\w_in$76 )
-  );
-  \hwcnn_top.array.pe_2_0  pe_2_0 (
-    .a_in(\a_in$53 ),
-    .a_out(\a_in$60 ),
-    .clk(clk),
-    .load(load),
-    .psum_in(\psum_in$57 ),
-    .psum_out(\psum_in$85 ),
-    .rst(rst),
-    .w_in(\w_in$55 ),
-    .w_out(\w_in$83 )
-  );
-  \hwcnn_top.array.pe_2_1  pe_2_1 (
-    .a_in(\a_in$60 ),
-    .a_out(\a_in$67 ),
-    .clk(clk),
-    .load(load),
-    .psum_in(\psum_in$64 ),
-    .psum_out(\psum_in$92 ),
-    .rst(rst),
-    .w_in(\w_in$62 ),
-    .w_out(\w_in$90 )
-  );
-  \hwcnn_top.array.pe_2_2  pe_2_2 (
-    .a_in(\a_in$67 ),
+    .a_in(\a_in$64 ),
     .a_out(\a_in$74 ),
     .clk(clk),
-    .load(load),
-    .psum_in(\psum_in$71 ),
-    .psum_out(\psum_in$99 ),
+    .\port$1296$0 (\port$1296$0 ),
+    .psum_in(\psum_in$70 ),
+    .psum_out(\psum_in$110 ),
     .rst(rst),
-    .w_in(\w_in$69 ),
-    .w_out(\w_in$97 )
+    .sel_in(\sel_in$66 ),
+    .sel_out(\sel_in$76 ),
+    .w_in(\w_in$68 ),
+    .w_out(\w_in$108 )
   );
-  \hwcnn_top.array.pe_2_3  pe_2_3 (
+  \hwcnn_top.array.pe_1_3  pe_1_3 (
     .a_in(\a_in$74 ),
     .clk(clk),
-    .load(load),
-    .psum_in(\psum_in$78 ),
-    .psum_out(\psum_in$106 ),
+    .\port$1302$0 (\port$1302$0 ),
+    .psum_in(\psum_in$80 ),
+    .psum_out(\psum_in$120 ),
     .rst(rst),
-    .w_in(\w_in$76 ),
-    .w_out(\w_in$104 )
+    .sel_in(\sel_in$76 ),
+    .w_in(\w_in$78 ),
+    .w_out(\w_in$118 )
+  );
+  \hwcnn_top.array.pe_2_0  pe_2_0 (
+    .a_in(\a_in$84 ),
+    .a_out(\a_in$94 ),
+    .clk(clk),
+    .load(load),
+    .lsel(lsel),
+    .psum_in(\psum_in$90 ),
+    .psum_out(\psum_in$130 ),
+    .rst(rst),
+    .sel_in(\sel_in$86 ),
+    .sel_out(\sel_in$96 ),
+    .w_in(\w_in$88 ),
+    .w_out(\w_in$128 )
+  );
+  \hwcnn_top.array.pe_2_1  pe_2_1 (
+    .a_in(\a_in$94 ),
+    .a_out(\a_in$104 ),
+    .clk(clk),
+    .\port$1292$0 (\port$1292$0 ),
+    .psum_in(\psum_in$100 ),
+    .psum_out(\psum_in$140 ),
+    .rst(rst),
+    .sel_in(\sel_in$96 ),
+    .sel_out(\sel_in$106 ),
+    .w_in(\w_in$98 ),
+    .w_out(\w_in$138 )
+  );
+  \hwcnn_top.array.pe_2_2  pe_2_2 (
+    .a_in(\a_in$104 ),
+    .a_out(\a_in$114 ),
+    .clk(clk),
+    .\port$1296$0 (\port$1296$0 ),
+    .psum_in(\psum_in$110 ),
+    .psum_out(\psum_in$150 ),
+    .rst(rst),
+    .sel_in(\sel_in$106 ),
+    .sel_out(\sel_in$116 ),
+    .w_in(\w_in$108 ),
+    .w_out(\w_in$148 )
+  );
+  \hwcnn_top.array.pe_2_3  pe_2_3 (
+    .a_in(\a_in$114 ),
+    .clk(clk),
+    .\port$1302$0 (\port$1302$0 ),
+    .psum_in(\psum_in$120 ),
+    .psum_out(\psum_in$160 ),
+    .rst(rst),
+    .sel_in(\sel_in$116 ),
+    .w_in(\w_in$118 ),
+    .w_out(\w_in$158 )
   );
   \hwcnn_top.array.pe_3_0  pe_3_0 (
-    .a_in(\a_in$81 ),
-    .a_out(\a_in$88 ),
+    .a_in(\a_in$124 ),
+    .a_out(\a_in$134 ),
     .clk(clk),
     .load(load),
-    .psum_in(\psum_in$85 ),
+    .lsel(lsel),
+    .psum_in(\psum_in$130 ),
     .psum_out(psum_out__0),
     .rst(rst),
-    .w_in(\w_in$83 )
+    .sel_in(\sel_in$126 ),
+    .sel_out(\sel_in$136 ),
+    .w_in(\w_in$128 )
   );
   \hwcnn_top.array.pe_3_1  pe_3_1 (
-    .a_in(\a_in$88 ),
-    .a_out(\a_in$95 ),
+    .a_in(\a_in$134 ),
+    .a_out(\a_in$144 ),
     .clk(clk),
-    .load(load),
-    .psum_in(\psum_in$92 ),
+    .\port$1292$0 (\port$1292$0 ),
+    .psum_in(\psum_in$140 ),
     .psum_out(psum_out__1),
     .rst(rst),
-    .w_in(\w_in$90 )
+    .sel_in(\sel_in$136 ),
+    .sel_out(\sel_in$146 ),
+    .w_in(\w_in$138 )
   );
   \hwcnn_top.array.pe_3_2  pe_3_2 (
-    .a_in(\a_in$95 ),
-    .a_out(\a_in$102 ),
+    .a_in(\a_in$144 ),
+    .a_out(\a_in$154 ),
     .clk(clk),
-    .load(load),
-    .psum_in(\psum_in$99 ),
+    .\port$1296$0 (\port$1296$0 ),
+    .psum_in(\psum_in$150 ),
     .psum_out(psum_out__2),
     .rst(rst),
-    .w_in(\w_in$97 )
+    .sel_in(\sel_in$146 ),
+    .sel_out(\sel_in$156 ),
+    .w_in(\w_in$148 )
   );
   \hwcnn_top.array.pe_3_3  pe_3_3 (
-    .a_in(\a_in$102 ),
+    .a_in(\a_in$154 ),
     .clk(clk),
-    .load(load),
-    .psum_in(\psum_in$106 ),
+    .\port$1302$0 (\port$1302$0 ),
+    .psum_in(\psum_in$160 ),
     .psum_out(psum_out__3),
     .rst(rst),
-    .w_in(\w_in$104 )
+    .sel_in(\sel_in$156 ),
+    .w_in(\w_in$158 )
   );
   assign a_in__0 = a_in;
+  assign sel_in__0 = sel_in;
   assign w_in__0 = w_in;
   assign psum_in = 32'd0;
-  assign \load$6  = load;
-  assign a_out = \a_in$7 ;
-  assign w_in__1 = \w_in$9 ;
-  assign \psum_in$11  = 32'd0;
-  assign \load$12  = load;
-  assign \a_out$14  = \a_in$13 ;
-  assign w_in__2 = \w_in$15 ;
+  assign load__0 = load;
+  assign lsel__0 = lsel;
+  assign a_out = \a_in$11 ;
+  assign sel_out = \sel_in$13 ;
+  assign w_in__1 = \w_in$15 ;
   assign \psum_in$17  = 32'd0;
-  assign \load$18  = load;
-  assign \a_out$20  = \a_in$19 ;
-  assign w_in__3 = \w_in$21 ;
-  assign \psum_in$23  = 32'd0;
-  assign \load$24  = load;
-  assign a_in__1 = \a_in$25 ;
-  assign w_out = \w_in$27 ;
-  assign psum_out = \psum_in$29 ;
-  assign \load$31  = load;
-  assign \a_out$33  = \a_in$32 ;
-  assign \w_out$35  = \w_in$34 ;
-  assign \psum_out$37  = \psum_in$36 ;
-  assign \load$38  = load;
-  assign \a_out$40  = \a_in$39 ;
-  assign \w_out$42  = \w_in$41 ;
-  assign \psum_out$44  = \psum_in$43 ;
-  assign \load$45  = load;
-  assign \a_out$47  = \a_in$46 ;
-  assign \w_out$49  = \w_in$48 ;
-  assign \psum_out$51  = \psum_in$50 ;
+  assign \load$18  = \port$1292$0 [0];
+  assign load__1 = \port$1292$0 [0];
+  assign \lsel$20  = \port$1292$0 [1];
+  assign lsel__1 = \port$1292$0 [1];
+  assign \a_out$23  = \a_in$22 ;
+  assign \sel_out$25  = \sel_in$24 ;
+  assign w_in__2 = \w_in$26 ;
+  assign \psum_in$28  = 32'd0;
+  assign \load$29  = \port$1296$0 [0];
+  assign load__2 = \port$1296$0 [0];
+  assign \lsel$31  = \port$1296$0 [1];
+  assign lsel__2 = \port$1296$0 [1];
+  assign \a_out$34  = \a_in$33 ;
+  assign \sel_out$36  = \sel_in$35 ;
+  assign w_in__3 = \w_in$37 ;
+  assign \psum_in$39  = 32'd0;
+  assign \load$40  = \port$1302$0 [0];
+  assign load__3 = \port$1302$0 [0];
+  assign \lsel$42  = \port$1302$0 [1];
+  assign lsel__3 = \port$1302$0 [1];
+  assign a_in__1 = \a_in$44 ;
+  assign sel_in__1 = \sel_in$46 ;
+  assign w_out = \w_in$48 ;
+  assign psum_out = \psum_in$50 ;
   assign \load$52  = load;
-  assign a_in__2 = \a_in$53 ;
-  assign \w_out$56  = \w_in$55 ;
-  assign \psum_out$58  = \psum_in$57 ;
-  assign \load$59  = load;
-  assign \a_out$61  = \a_in$60 ;
-  assign \w_out$63  = \w_in$62 ;
-  assign \psum_out$65  = \psum_in$64 ;
-  assign \load$66  = load;
-  assign \a_out$68  = \a_in$67 ;
-  assign \w_out$70  = \w_in$69 ;
-  assign \psum_out$72  = \psum_in$71 ;
-  assign \load$73  = load;
+  assign \lsel$53  = lsel;
+  assign \a_out$55  = \a_in$54 ;
+  assign \sel_out$57  = \sel_in$56 ;
+  assign \w_out$59  = \w_in$58 ;
+  assign \psum_out$61  = \psum_in$60 ;
+  assign \load$62  = \port$1292$0 [0];
+  assign \lsel$63  = \port$1292$0 [1];
+  assign \a_out$65  = \a_in$64 ;
+  assign \sel_out$67  = \sel_in$66 ;
+  assign \w_out$69  = \w_in$68 ;
+  assign \psum_out$71  = \psum_in$70 ;
+  assign \load$72  = \port$1296$0 [0];
+  assign \lsel$73  = \port$1296$0 [1];
   assign \a_out$75  = \a_in$74 ;
-  assign \w_out$77  = \w_in$76 ;
-  assign \psum_out$79  = \psum_in$78 ;
-  assign \load$80  = load;
-  assign a_in__3 = \a_in$81 ;
-  assign \w_out$84  = \w_in$83 ;
-  assign \psum_out$86  = \psum_in$85 ;
-  assign \load$87  = load;
-  assign \a_out$89  = \a_in$88 ;
-  assign \w_out$91  = \w_in$90 ;
-  assign \psum_out$93  = \psum_in$92 ;
-  assign \load$94  = load;
-  assign \a_out$96  = \a_in$95 ;
-  assign \w_out$98  = \w_in$97 ;
-  assign \psum_out$100  = \psum_in$99 ;
-  assign \load$101  = load;
-  assign \a_out$103  = \a_in$102 ;
-  assign \w_out$105  = \w_in$104 ;
-  assign \psum_out$107  = \psum_in$106 ;
-  assign \load$108  = load;
-  assign \psum_out$110  = psum_out__0;
-  assign \psum_out$112  = psum_out__1;
-  assign \psum_out$114  = psum_out__2;
-  assign \psum_out$116  = psum_out__3;
+  assign \sel_out$77  = \sel_in$76 ;
+  assign \w_out$79  = \w_in$78 ;
+  assign \psum_out$81  = \psum_in$80 ;
+  assign \load$82  = \port$1302$0 [0];
+  assign \lsel$83  = \port$1302$0 [1];
+  assign a_in__2 = \a_in$84 ;
+  assign sel_in__2 = \sel_in$86 ;
+  assign \w_out$89  = \w_in$88 ;
+  assign \psum_out$91  = \psum_in$90 ;
+  assign \load$92  = load;
+  assign \lsel$93  = lsel;
+  assign \a_out$95  = \a_in$94 ;
+  assign \sel_out$97  = \sel_in$96 ;
+  assign \w_out$99  = \w_in$98 ;
+  assign \psum_out$101  = \psum_in$100 ;
+  assign \load$102  = \port$1292$0 [0];
+  assign \lsel$103  = \port$1292$0 [1];
+  assign \a_out$105  = \a_in$104 ;
+  assign \sel_out$107  = \sel_in$106 ;
+  assign \w_out$109  = \w_in$108 ;
+  assign \psum_out$111  = \psum_in$110 ;
+  assign \load$112  = \port$1296$0 [0];
+  assign \lsel$113  = \port$1296$0 [1];
+  assign \a_out$115  = \a_in$114 ;
+  assign \sel_out$117  = \sel_in$116 ;
+  assign \w_out$119  = \w_in$118 ;
+  assign \psum_out$121  = \psum_in$120 ;
+  assign \load$122  = \port$1302$0 [0];
+  assign \lsel$123  = \port$1302$0 [1];
+  assign a_in__3 = \a_in$124 ;
+  assign sel_in__3 = \sel_in$126 ;
+  assign \w_out$129  = \w_in$128 ;
+  assign \psum_out$131  = \psum_in$130 ;
+  assign \load$132  = load;
+  assign \lsel$133  = lsel;
+  assign \a_out$135  = \a_in$134 ;
+  assign \sel_out$137  = \sel_in$136 ;
+  assign \w_out$139  = \w_in$138 ;
+  assign \psum_out$141  = \psum_in$140 ;
+  assign \load$142  = \port$1292$0 [0];
+  assign \lsel$143  = \port$1292$0 [1];
+  assign \a_out$145  = \a_in$144 ;
+  assign \sel_out$147  = \sel_in$146 ;
+  assign \w_out$149  = \w_in$148 ;
+  assign \psum_out$151  = \psum_in$150 ;
+  assign \load$152  = \port$1296$0 [0];
+  assign \lsel$153  = \port$1296$0 [1];
+  assign \a_out$155  = \a_in$154 ;
+  assign \sel_out$157  = \sel_in$156 ;
+  assign \w_out$159  = \w_in$158 ;
+  assign \psum_out$161  = \psum_in$160 ;
+  assign \load$162  = \port$1302$0 [0];
+  assign \lsel$163  = \port$1302$0 [1];
+  assign \psum_out$165  = psum_out__0;
+  assign \psum_out$167  = psum_out__1;
+  assign \psum_out$169  = psum_out__2;
+  assign \psum_out$171  = psum_out__3;
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.array.pe_0_0 (rst, a_in, w_in, load, a_out, w_out, psum_out, clk);
+module \hwcnn_top.array.pe_0_0 (rst, a_in, w_in, w_out, sel_in, load, lsel, a_out, sel_out, psum_out, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$2  = 0;
-  wire [15:0] \$1 ;
-  wire [32:0] \$2 ;
-  reg [7:0] \$3 ;
-  reg [7:0] \$4 ;
-  reg [31:0] \$5 ;
+  wire \$1 ;
+  reg [7:0] \$10 ;
+  reg [31:0] \$11 ;
+  wire \$2 ;
+  wire \$3 ;
+  wire [7:0] \$4 ;
+  wire [15:0] \$5 ;
+  wire [32:0] \$6 ;
+  reg [7:0] \$7 ;
+  reg \$8 ;
+  reg [7:0] \$9 ;
   input [7:0] a_in;
   wire [7:0] a_in;
   output [7:0] a_out;
@@ -1177,237 +1525,402 @@ module \hwcnn_top.array.pe_0_0 (rst, a_in, w_in, load, a_out, w_out, psum_out, c
   wire clk;
   input load;
   wire load;
+  input lsel;
+  wire lsel;
   wire [31:0] psum_in;
   output [31:0] psum_out;
   reg [31:0] psum_out = 32'd0;
   input rst;
   wire rst;
+  input sel_in;
+  wire sel_in;
+  output sel_out;
+  reg sel_out = 1'h0;
+  reg [7:0] w0 = 8'h00;
+  reg [7:0] w1 = 8'h00;
   input [7:0] w_in;
   wire [7:0] w_in;
   output [7:0] w_out;
-  reg [7:0] w_out = 8'h00;
+  wire [7:0] w_out;
+  assign \$1  = ~ lsel;
+  assign \$2  = load & \$1 ;
+  assign \$3  = load & lsel;
+  assign \$4  = sel_in ? w1 : w0;
+  assign \$5  = $signed(a_in) * $signed(\$4 );
+  assign \$6  = $signed(1'h0) + $signed(\$5 );
+  assign w_out = lsel ? w1 : w0;
   always @(posedge clk)
-    w_out <= \$4 ;
+    a_out <= \$7 ;
   always @(posedge clk)
-    psum_out <= \$5 ;
-  assign \$1  = $signed(a_in) * $signed(w_out);
-  assign \$2  = $signed(1'h0) + $signed(\$1 );
+    sel_out <= \$8 ;
   always @(posedge clk)
-    a_out <= \$3 ;
+    w0 <= \$9 ;
+  always @(posedge clk)
+    w1 <= \$10 ;
+  always @(posedge clk)
+    psum_out <= \$11 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$4  = w_out;
-    if (load) begin
-      \$4  = w_in;
-    end
+    \$7  = a_in;
     if (rst) begin
-      \$4  = 8'h00;
+      \$7  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$5  = \$2 [31:0];
+    \$8  = sel_in;
     if (rst) begin
-      \$5  = 32'd0;
+      \$8  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$3  = a_in;
+    \$9  = w0;
+    if (\$2 ) begin
+      \$9  = w_in;
+    end
     if (rst) begin
-      \$3  = 8'h00;
+      \$9  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$10  = w1;
+    if (\$3 ) begin
+      \$10  = w_in;
+    end
+    if (rst) begin
+      \$10  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$11  = \$6 [31:0];
+    if (rst) begin
+      \$11  = 32'd0;
     end
   end
   assign psum_in = 32'd0;
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.array.pe_0_1 (rst, w_in, load, a_in, a_out, w_out, psum_out, clk);
+module \hwcnn_top.array.pe_0_1 (rst, w_out, a_in, sel_in, a_out, sel_out, psum_out, w_in, \port$1292$0 , clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$3  = 0;
-  wire [15:0] \$1 ;
-  wire [32:0] \$2 ;
-  reg [7:0] \$3 ;
-  reg [7:0] \$4 ;
-  reg [31:0] \$5 ;
+  wire \$1 ;
+  reg [7:0] \$10 ;
+  reg [31:0] \$11 ;
+  wire \$2 ;
+  wire \$3 ;
+  wire [7:0] \$4 ;
+  wire [15:0] \$5 ;
+  wire [32:0] \$6 ;
+  reg [7:0] \$7 ;
+  reg \$8 ;
+  reg [7:0] \$9 ;
   input [7:0] a_in;
   wire [7:0] a_in;
   output [7:0] a_out;
   reg [7:0] a_out = 8'h00;
   input clk;
   wire clk;
-  input load;
   wire load;
+  wire lsel;
+  input [1:0] \port$1292$0 ;
+  wire [1:0] \port$1292$0 ;
   wire [31:0] psum_in;
   output [31:0] psum_out;
   reg [31:0] psum_out = 32'd0;
   input rst;
   wire rst;
+  input sel_in;
+  wire sel_in;
+  output sel_out;
+  reg sel_out = 1'h0;
+  reg [7:0] w0 = 8'h00;
+  reg [7:0] w1 = 8'h00;
   input [7:0] w_in;
   wire [7:0] w_in;
   output [7:0] w_out;
-  reg [7:0] w_out = 8'h00;
+  wire [7:0] w_out;
+  assign \$1  = ~ \port$1292$0 [1];
+  assign \$2  = \port$1292$0 [0] & \$1 ;
+  assign \$3  = \port$1292$0 [0] & \port$1292$0 [1];
+  assign \$4  = sel_in ? w1 : w0;
+  assign \$5  = $signed(a_in) * $signed(\$4 );
+  assign \$6  = $signed(1'h0) + $signed(\$5 );
+  assign w_out = \port$1292$0 [1] ? w1 : w0;
   always @(posedge clk)
-    w_out <= \$4 ;
+    a_out <= \$7 ;
   always @(posedge clk)
-    psum_out <= \$5 ;
-  assign \$1  = $signed(a_in) * $signed(w_out);
-  assign \$2  = $signed(1'h0) + $signed(\$1 );
+    sel_out <= \$8 ;
   always @(posedge clk)
-    a_out <= \$3 ;
+    w0 <= \$9 ;
+  always @(posedge clk)
+    w1 <= \$10 ;
+  always @(posedge clk)
+    psum_out <= \$11 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$4  = w_out;
-    if (load) begin
-      \$4  = w_in;
-    end
+    \$7  = a_in;
     if (rst) begin
-      \$4  = 8'h00;
+      \$7  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$5  = \$2 [31:0];
+    \$8  = sel_in;
     if (rst) begin
-      \$5  = 32'd0;
+      \$8  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$3  = a_in;
+    \$9  = w0;
+    if (\$2 ) begin
+      \$9  = w_in;
+    end
     if (rst) begin
-      \$3  = 8'h00;
+      \$9  = 8'h00;
     end
   end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$10  = w1;
+    if (\$3 ) begin
+      \$10  = w_in;
+    end
+    if (rst) begin
+      \$10  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$11  = \$6 [31:0];
+    if (rst) begin
+      \$11  = 32'd0;
+    end
+  end
+  assign load = \port$1292$0 [0];
+  assign lsel = \port$1292$0 [1];
   assign psum_in = 32'd0;
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.array.pe_0_2 (rst, w_in, load, a_in, a_out, w_out, psum_out, clk);
+module \hwcnn_top.array.pe_0_2 (rst, w_out, a_in, sel_in, a_out, sel_out, psum_out, w_in, \port$1296$0 , clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$4  = 0;
-  wire [15:0] \$1 ;
-  wire [32:0] \$2 ;
-  reg [7:0] \$3 ;
-  reg [7:0] \$4 ;
-  reg [31:0] \$5 ;
+  wire \$1 ;
+  reg [7:0] \$10 ;
+  reg [31:0] \$11 ;
+  wire \$2 ;
+  wire \$3 ;
+  wire [7:0] \$4 ;
+  wire [15:0] \$5 ;
+  wire [32:0] \$6 ;
+  reg [7:0] \$7 ;
+  reg \$8 ;
+  reg [7:0] \$9 ;
   input [7:0] a_in;
   wire [7:0] a_in;
   output [7:0] a_out;
   reg [7:0] a_out = 8'h00;
   input clk;
   wire clk;
-  input load;
   wire load;
+  wire lsel;
+  input [1:0] \port$1296$0 ;
+  wire [1:0] \port$1296$0 ;
   wire [31:0] psum_in;
   output [31:0] psum_out;
   reg [31:0] psum_out = 32'd0;
   input rst;
   wire rst;
+  input sel_in;
+  wire sel_in;
+  output sel_out;
+  reg sel_out = 1'h0;
+  reg [7:0] w0 = 8'h00;
+  reg [7:0] w1 = 8'h00;
   input [7:0] w_in;
   wire [7:0] w_in;
   output [7:0] w_out;
-  reg [7:0] w_out = 8'h00;
+  wire [7:0] w_out;
+  assign \$1  = ~ \port$1296$0 [1];
+  assign \$2  = \port$1296$0 [0] & \$1 ;
+  assign \$3  = \port$1296$0 [0] & \port$1296$0 [1];
+  assign \$4  = sel_in ? w1 : w0;
+  assign \$5  = $signed(a_in) * $signed(\$4 );
+  assign \$6  = $signed(1'h0) + $signed(\$5 );
+  assign w_out = \port$1296$0 [1] ? w1 : w0;
   always @(posedge clk)
-    w_out <= \$4 ;
+    a_out <= \$7 ;
   always @(posedge clk)
-    psum_out <= \$5 ;
-  assign \$1  = $signed(a_in) * $signed(w_out);
-  assign \$2  = $signed(1'h0) + $signed(\$1 );
+    sel_out <= \$8 ;
   always @(posedge clk)
-    a_out <= \$3 ;
+    w0 <= \$9 ;
+  always @(posedge clk)
+    w1 <= \$10 ;
+  always @(posedge clk)
+    psum_out <= \$11 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$4  = w_out;
-    if (load) begin
-      \$4  = w_in;
-    end
+    \$7  = a_in;
     if (rst) begin
-      \$4  = 8'h00;
+      \$7  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$5  = \$2 [31:0];
+    \$8  = sel_in;
     if (rst) begin
-      \$5  = 32'd0;
+      \$8  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$3  = a_in;
+    \$9  = w0;
+    if (\$2 ) begin
+      \$9  = w_in;
+    end
     if (rst) begin
-      \$3  = 8'h00;
+      \$9  = 8'h00;
     end
   end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$10  = w1;
+    if (\$3 ) begin
+      \$10  = w_in;
+    end
+    if (rst) begin
+      \$10  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$11  = \$6 [31:0];
+    if (rst) begin
+      \$11  = 32'd0;
+    end
+  end
+  assign load = \port$1296$0 [0];
+  assign lsel = \port$1296$0 [1];
   assign psum_in = 32'd0;
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.array.pe_0_3 (rst, w_in, load, a_in, w_out, psum_out, clk);
+module \hwcnn_top.array.pe_0_3 (rst, w_out, a_in, sel_in, psum_out, w_in, \port$1302$0 , clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$5  = 0;
-  wire [15:0] \$1 ;
-  wire [32:0] \$2 ;
-  reg [7:0] \$3 ;
-  reg [7:0] \$4 ;
-  reg [31:0] \$5 ;
+  wire \$1 ;
+  reg [7:0] \$10 ;
+  reg [31:0] \$11 ;
+  wire \$2 ;
+  wire \$3 ;
+  wire [7:0] \$4 ;
+  wire [15:0] \$5 ;
+  wire [32:0] \$6 ;
+  reg [7:0] \$7 ;
+  reg \$8 ;
+  reg [7:0] \$9 ;
   input [7:0] a_in;
   wire [7:0] a_in;
   reg [7:0] a_out = 8'h00;
   input clk;
   wire clk;
-  input load;
   wire load;
+  wire lsel;
+  input [1:0] \port$1302$0 ;
+  wire [1:0] \port$1302$0 ;
   wire [31:0] psum_in;
   output [31:0] psum_out;
   reg [31:0] psum_out = 32'd0;
   input rst;
   wire rst;
+  input sel_in;
+  wire sel_in;
+  reg sel_out = 1'h0;
+  reg [7:0] w0 = 8'h00;
+  reg [7:0] w1 = 8'h00;
   input [7:0] w_in;
   wire [7:0] w_in;
   output [7:0] w_out;
-  reg [7:0] w_out = 8'h00;
+  wire [7:0] w_out;
+  assign \$1  = ~ \port$1302$0 [1];
+  assign \$2  = \port$1302$0 [0] & \$1 ;
+  assign \$3  = \port$1302$0 [0] & \port$1302$0 [1];
+  assign \$4  = sel_in ? w1 : w0;
+  assign \$5  = $signed(a_in) * $signed(\$4 );
+  assign \$6  = $signed(1'h0) + $signed(\$5 );
+  assign w_out = \port$1302$0 [1] ? w1 : w0;
   always @(posedge clk)
-    w_out <= \$4 ;
+    a_out <= \$7 ;
   always @(posedge clk)
-    psum_out <= \$5 ;
-  assign \$1  = $signed(a_in) * $signed(w_out);
-  assign \$2  = $signed(1'h0) + $signed(\$1 );
+    sel_out <= \$8 ;
   always @(posedge clk)
-    a_out <= \$3 ;
+    w0 <= \$9 ;
+  always @(posedge clk)
+    w1 <= \$10 ;
+  always @(posedge clk)
+    psum_out <= \$11 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$4  = w_out;
-    if (load) begin
-      \$4  = w_in;
-    end
+    \$7  = a_in;
     if (rst) begin
-      \$4  = 8'h00;
+      \$7  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$5  = \$2 [31:0];
+    \$8  = sel_in;
     if (rst) begin
-      \$5  = 32'd0;
+      \$8  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$3  = a_in;
+    \$9  = w0;
+    if (\$2 ) begin
+      \$9  = w_in;
+    end
     if (rst) begin
-      \$3  = 8'h00;
+      \$9  = 8'h00;
     end
   end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$10  = w1;
+    if (\$3 ) begin
+      \$10  = w_in;
+    end
+    if (rst) begin
+      \$10  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$11  = \$6 [31:0];
+    if (rst) begin
+      \$11  = 32'd0;
+    end
+  end
+  assign load = \port$1302$0 [0];
+  assign lsel = \port$1302$0 [1];
   assign psum_in = 32'd0;
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.array.pe_1_0 (rst, load, w_in, psum_in, a_out, w_out, psum_out, a_in, clk);
+module \hwcnn_top.array.pe_1_0 (rst, w_in, w_out, load, lsel, psum_in, a_out, sel_out, psum_out, a_in, sel_in, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$6  = 0;
-  wire [15:0] \$1 ;
-  wire [32:0] \$2 ;
-  reg [7:0] \$3 ;
-  reg [7:0] \$4 ;
-  reg [31:0] \$5 ;
+  wire \$1 ;
+  reg [7:0] \$10 ;
+  reg [31:0] \$11 ;
+  wire \$2 ;
+  wire \$3 ;
+  wire [7:0] \$4 ;
+  wire [15:0] \$5 ;
+  wire [32:0] \$6 ;
+  reg [7:0] \$7 ;
+  reg \$8 ;
+  reg [7:0] \$9 ;
   input [7:0] a_in;
   wire [7:0] a_in;
   output [7:0] a_out;
@@ -1416,237 +1929,402 @@ module \hwcnn_top.array.pe_1_0 (rst, load, w_in, psum_in, a_out, w_out, psum_out
   wire clk;
   input load;
   wire load;
+  input lsel;
+  wire lsel;
   input [31:0] psum_in;
   wire [31:0] psum_in;
   output [31:0] psum_out;
   reg [31:0] psum_out = 32'd0;
   input rst;
   wire rst;
+  input sel_in;
+  wire sel_in;
+  output sel_out;
+  reg sel_out = 1'h0;
+  reg [7:0] w0 = 8'h00;
+  reg [7:0] w1 = 8'h00;
   input [7:0] w_in;
   wire [7:0] w_in;
   output [7:0] w_out;
-  reg [7:0] w_out = 8'h00;
+  wire [7:0] w_out;
+  assign \$1  = ~ lsel;
+  assign \$2  = load & \$1 ;
+  assign \$3  = load & lsel;
+  assign \$4  = sel_in ? w1 : w0;
+  assign \$5  = $signed(a_in) * $signed(\$4 );
+  assign \$6  = $signed(psum_in) + $signed(\$5 );
+  assign w_out = lsel ? w1 : w0;
   always @(posedge clk)
-    w_out <= \$4 ;
+    a_out <= \$7 ;
   always @(posedge clk)
-    psum_out <= \$5 ;
-  assign \$1  = $signed(a_in) * $signed(w_out);
-  assign \$2  = $signed(psum_in) + $signed(\$1 );
+    sel_out <= \$8 ;
   always @(posedge clk)
-    a_out <= \$3 ;
+    w0 <= \$9 ;
+  always @(posedge clk)
+    w1 <= \$10 ;
+  always @(posedge clk)
+    psum_out <= \$11 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$4  = w_out;
-    if (load) begin
-      \$4  = w_in;
-    end
+    \$7  = a_in;
     if (rst) begin
-      \$4  = 8'h00;
+      \$7  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$5  = \$2 [31:0];
+    \$8  = sel_in;
     if (rst) begin
-      \$5  = 32'd0;
+      \$8  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$3  = a_in;
+    \$9  = w0;
+    if (\$2 ) begin
+      \$9  = w_in;
+    end
     if (rst) begin
-      \$3  = 8'h00;
+      \$9  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$10  = w1;
+    if (\$3 ) begin
+      \$10  = w_in;
+    end
+    if (rst) begin
+      \$10  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$11  = \$6 [31:0];
+    if (rst) begin
+      \$11  = 32'd0;
     end
   end
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.array.pe_1_1 (rst, load, w_in, psum_in, a_in, a_out, w_out, psum_out, clk);
+module \hwcnn_top.array.pe_1_1 (rst, w_in, w_out, psum_in, a_in, sel_in, a_out, sel_out, psum_out, \port$1292$0 , clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$7  = 0;
-  wire [15:0] \$1 ;
-  wire [32:0] \$2 ;
-  reg [7:0] \$3 ;
-  reg [7:0] \$4 ;
-  reg [31:0] \$5 ;
+  wire \$1 ;
+  reg [7:0] \$10 ;
+  reg [31:0] \$11 ;
+  wire \$2 ;
+  wire \$3 ;
+  wire [7:0] \$4 ;
+  wire [15:0] \$5 ;
+  wire [32:0] \$6 ;
+  reg [7:0] \$7 ;
+  reg \$8 ;
+  reg [7:0] \$9 ;
   input [7:0] a_in;
   wire [7:0] a_in;
   output [7:0] a_out;
   reg [7:0] a_out = 8'h00;
   input clk;
   wire clk;
-  input load;
   wire load;
+  wire lsel;
+  input [1:0] \port$1292$0 ;
+  wire [1:0] \port$1292$0 ;
   input [31:0] psum_in;
   wire [31:0] psum_in;
   output [31:0] psum_out;
   reg [31:0] psum_out = 32'd0;
   input rst;
   wire rst;
+  input sel_in;
+  wire sel_in;
+  output sel_out;
+  reg sel_out = 1'h0;
+  reg [7:0] w0 = 8'h00;
+  reg [7:0] w1 = 8'h00;
   input [7:0] w_in;
   wire [7:0] w_in;
   output [7:0] w_out;
-  reg [7:0] w_out = 8'h00;
+  wire [7:0] w_out;
+  assign \$1  = ~ \port$1292$0 [1];
+  assign \$2  = \port$1292$0 [0] & \$1 ;
+  assign \$3  = \port$1292$0 [0] & \port$1292$0 [1];
+  assign \$4  = sel_in ? w1 : w0;
+  assign \$5  = $signed(a_in) * $signed(\$4 );
+  assign \$6  = $signed(psum_in) + $signed(\$5 );
+  assign w_out = \port$1292$0 [1] ? w1 : w0;
   always @(posedge clk)
-    w_out <= \$4 ;
+    a_out <= \$7 ;
   always @(posedge clk)
-    psum_out <= \$5 ;
-  assign \$1  = $signed(a_in) * $signed(w_out);
-  assign \$2  = $signed(psum_in) + $signed(\$1 );
+    sel_out <= \$8 ;
   always @(posedge clk)
-    a_out <= \$3 ;
+    w0 <= \$9 ;
+  always @(posedge clk)
+    w1 <= \$10 ;
+  always @(posedge clk)
+    psum_out <= \$11 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$4  = w_out;
-    if (load) begin
-      \$4  = w_in;
-    end
+    \$7  = a_in;
     if (rst) begin
-      \$4  = 8'h00;
+      \$7  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$5  = \$2 [31:0];
+    \$8  = sel_in;
     if (rst) begin
-      \$5  = 32'd0;
+      \$8  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$3  = a_in;
+    \$9  = w0;
+    if (\$2 ) begin
+      \$9  = w_in;
+    end
     if (rst) begin
-      \$3  = 8'h00;
+      \$9  = 8'h00;
     end
   end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
+    \$10  = w1;
+    if (\$3 ) begin
+      \$10  = w_in;
+    end
+    if (rst) begin
+      \$10  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
+    \$11  = \$6 [31:0];
+    if (rst) begin
+      \$11  = 32'd0;
+    end
+  end
+  assign load = \port$1292$0 [0];
+  assign lsel = \port$1292$0 [1];
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.array.pe_1_2 (rst, load, w_in, psum_in, a_in, a_out, w_out, psum_out, clk);
+module \hwcnn_top.array.pe_1_2 (rst, w_in, w_out, psum_in, a_in, sel_in, a_out, sel_out, psum_out, \port$1296$0 , clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$8  = 0;
-  wire [15:0] \$1 ;
-  wire [32:0] \$2 ;
-  reg [7:0] \$3 ;
-  reg [7:0] \$4 ;
-  reg [31:0] \$5 ;
+  wire \$1 ;
+  reg [7:0] \$10 ;
+  reg [31:0] \$11 ;
+  wire \$2 ;
+  wire \$3 ;
+  wire [7:0] \$4 ;
+  wire [15:0] \$5 ;
+  wire [32:0] \$6 ;
+  reg [7:0] \$7 ;
+  reg \$8 ;
+  reg [7:0] \$9 ;
   input [7:0] a_in;
   wire [7:0] a_in;
   output [7:0] a_out;
   reg [7:0] a_out = 8'h00;
   input clk;
   wire clk;
-  input load;
   wire load;
+  wire lsel;
+  input [1:0] \port$1296$0 ;
+  wire [1:0] \port$1296$0 ;
   input [31:0] psum_in;
   wire [31:0] psum_in;
   output [31:0] psum_out;
   reg [31:0] psum_out = 32'd0;
   input rst;
   wire rst;
+  input sel_in;
+  wire sel_in;
+  output sel_out;
+  reg sel_out = 1'h0;
+  reg [7:0] w0 = 8'h00;
+  reg [7:0] w1 = 8'h00;
   input [7:0] w_in;
   wire [7:0] w_in;
   output [7:0] w_out;
-  reg [7:0] w_out = 8'h00;
+  wire [7:0] w_out;
+  assign \$1  = ~ \port$1296$0 [1];
+  assign \$2  = \port$1296$0 [0] & \$1 ;
+  assign \$3  = \port$1296$0 [0] & \port$1296$0 [1];
+  assign \$4  = sel_in ? w1 : w0;
+  assign \$5  = $signed(a_in) * $signed(\$4 );
+  assign \$6  = $signed(psum_in) + $signed(\$5 );
+  assign w_out = \port$1296$0 [1] ? w1 : w0;
   always @(posedge clk)
-    w_out <= \$4 ;
+    a_out <= \$7 ;
   always @(posedge clk)
-    psum_out <= \$5 ;
-  assign \$1  = $signed(a_in) * $signed(w_out);
-  assign \$2  = $signed(psum_in) + $signed(\$1 );
+    sel_out <= \$8 ;
   always @(posedge clk)
-    a_out <= \$3 ;
+    w0 <= \$9 ;
+  always @(posedge clk)
+    w1 <= \$10 ;
+  always @(posedge clk)
+    psum_out <= \$11 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$4  = w_out;
-    if (load) begin
-      \$4  = w_in;
-    end
+    \$7  = a_in;
     if (rst) begin
-      \$4  = 8'h00;
+      \$7  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$5  = \$2 [31:0];
+    \$8  = sel_in;
     if (rst) begin
-      \$5  = 32'd0;
+      \$8  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$3  = a_in;
+    \$9  = w0;
+    if (\$2 ) begin
+      \$9  = w_in;
+    end
     if (rst) begin
-      \$3  = 8'h00;
+      \$9  = 8'h00;
     end
   end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
+    \$10  = w1;
+    if (\$3 ) begin
+      \$10  = w_in;
+    end
+    if (rst) begin
+      \$10  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
+    \$11  = \$6 [31:0];
+    if (rst) begin
+      \$11  = 32'd0;
+    end
+  end
+  assign load = \port$1296$0 [0];
+  assign lsel = \port$1296$0 [1];
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.array.pe_1_3 (rst, load, w_in, psum_in, a_in, w_out, psum_out, clk);
+module \hwcnn_top.array.pe_1_3 (rst, w_in, w_out, psum_in, a_in, sel_in, psum_out, \port$1302$0 , clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$9  = 0;
-  wire [15:0] \$1 ;
-  wire [32:0] \$2 ;
-  reg [7:0] \$3 ;
-  reg [7:0] \$4 ;
-  reg [31:0] \$5 ;
+  wire \$1 ;
+  reg [7:0] \$10 ;
+  reg [31:0] \$11 ;
+  wire \$2 ;
+  wire \$3 ;
+  wire [7:0] \$4 ;
+  wire [15:0] \$5 ;
+  wire [32:0] \$6 ;
+  reg [7:0] \$7 ;
+  reg \$8 ;
+  reg [7:0] \$9 ;
   input [7:0] a_in;
   wire [7:0] a_in;
   reg [7:0] a_out = 8'h00;
   input clk;
   wire clk;
-  input load;
   wire load;
+  wire lsel;
+  input [1:0] \port$1302$0 ;
+  wire [1:0] \port$1302$0 ;
   input [31:0] psum_in;
   wire [31:0] psum_in;
   output [31:0] psum_out;
   reg [31:0] psum_out = 32'd0;
   input rst;
   wire rst;
+  input sel_in;
+  wire sel_in;
+  reg sel_out = 1'h0;
+  reg [7:0] w0 = 8'h00;
+  reg [7:0] w1 = 8'h00;
   input [7:0] w_in;
   wire [7:0] w_in;
   output [7:0] w_out;
-  reg [7:0] w_out = 8'h00;
+  wire [7:0] w_out;
+  assign \$1  = ~ \port$1302$0 [1];
+  assign \$2  = \port$1302$0 [0] & \$1 ;
+  assign \$3  = \port$1302$0 [0] & \port$1302$0 [1];
+  assign \$4  = sel_in ? w1 : w0;
+  assign \$5  = $signed(a_in) * $signed(\$4 );
+  assign \$6  = $signed(psum_in) + $signed(\$5 );
+  assign w_out = \port$1302$0 [1] ? w1 : w0;
   always @(posedge clk)
-    w_out <= \$4 ;
+    a_out <= \$7 ;
   always @(posedge clk)
-    psum_out <= \$5 ;
-  assign \$1  = $signed(a_in) * $signed(w_out);
-  assign \$2  = $signed(psum_in) + $signed(\$1 );
+    sel_out <= \$8 ;
   always @(posedge clk)
-    a_out <= \$3 ;
+    w0 <= \$9 ;
+  always @(posedge clk)
+    w1 <= \$10 ;
+  always @(posedge clk)
+    psum_out <= \$11 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$4  = w_out;
-    if (load) begin
-      \$4  = w_in;
-    end
+    \$7  = a_in;
     if (rst) begin
-      \$4  = 8'h00;
+      \$7  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$5  = \$2 [31:0];
+    \$8  = sel_in;
     if (rst) begin
-      \$5  = 32'd0;
+      \$8  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$3  = a_in;
+    \$9  = w0;
+    if (\$2 ) begin
+      \$9  = w_in;
+    end
     if (rst) begin
-      \$3  = 8'h00;
+      \$9  = 8'h00;
     end
   end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$10  = w1;
+    if (\$3 ) begin
+      \$10  = w_in;
+    end
+    if (rst) begin
+      \$10  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$11  = \$6 [31:0];
+    if (rst) begin
+      \$11  = 32'd0;
+    end
+  end
+  assign load = \port$1302$0 [0];
+  assign lsel = \port$1302$0 [1];
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.array.pe_2_0 (rst, load, w_in, psum_in, a_out, w_out, psum_out, a_in, clk);
+module \hwcnn_top.array.pe_2_0 (rst, w_in, w_out, load, lsel, psum_in, a_out, sel_out, psum_out, a_in, sel_in, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$10  = 0;
-  wire [15:0] \$1 ;
-  wire [32:0] \$2 ;
-  reg [7:0] \$3 ;
-  reg [7:0] \$4 ;
-  reg [31:0] \$5 ;
+  wire \$1 ;
+  reg [7:0] \$10 ;
+  reg [31:0] \$11 ;
+  wire \$2 ;
+  wire \$3 ;
+  wire [7:0] \$4 ;
+  wire [15:0] \$5 ;
+  wire [32:0] \$6 ;
+  reg [7:0] \$7 ;
+  reg \$8 ;
+  reg [7:0] \$9 ;
   input [7:0] a_in;
   wire [7:0] a_in;
   output [7:0] a_out;
@@ -1655,237 +2333,402 @@ module \hwcnn_top.array.pe_2_0 (rst, load, w_in, psum_in, a_out, w_out, psum_out
   wire clk;
   input load;
   wire load;
+  input lsel;
+  wire lsel;
   input [31:0] psum_in;
   wire [31:0] psum_in;
   output [31:0] psum_out;
   reg [31:0] psum_out = 32'd0;
   input rst;
   wire rst;
+  input sel_in;
+  wire sel_in;
+  output sel_out;
+  reg sel_out = 1'h0;
+  reg [7:0] w0 = 8'h00;
+  reg [7:0] w1 = 8'h00;
   input [7:0] w_in;
   wire [7:0] w_in;
   output [7:0] w_out;
-  reg [7:0] w_out = 8'h00;
+  wire [7:0] w_out;
+  assign \$1  = ~ lsel;
+  assign \$2  = load & \$1 ;
+  assign \$3  = load & lsel;
+  assign \$4  = sel_in ? w1 : w0;
+  assign \$5  = $signed(a_in) * $signed(\$4 );
+  assign \$6  = $signed(psum_in) + $signed(\$5 );
+  assign w_out = lsel ? w1 : w0;
   always @(posedge clk)
-    w_out <= \$4 ;
+    a_out <= \$7 ;
   always @(posedge clk)
-    psum_out <= \$5 ;
-  assign \$1  = $signed(a_in) * $signed(w_out);
-  assign \$2  = $signed(psum_in) + $signed(\$1 );
+    sel_out <= \$8 ;
   always @(posedge clk)
-    a_out <= \$3 ;
+    w0 <= \$9 ;
+  always @(posedge clk)
+    w1 <= \$10 ;
+  always @(posedge clk)
+    psum_out <= \$11 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$4  = w_out;
-    if (load) begin
-      \$4  = w_in;
-    end
+    \$7  = a_in;
     if (rst) begin
-      \$4  = 8'h00;
+      \$7  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$5  = \$2 [31:0];
+    \$8  = sel_in;
     if (rst) begin
-      \$5  = 32'd0;
+      \$8  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$3  = a_in;
+    \$9  = w0;
+    if (\$2 ) begin
+      \$9  = w_in;
+    end
     if (rst) begin
-      \$3  = 8'h00;
+      \$9  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    \$10  = w1;
+    if (\$3 ) begin
+      \$10  = w_in;
+    end
+    if (rst) begin
+      \$10  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    \$11  = \$6 [31:0];
+    if (rst) begin
+      \$11  = 32'd0;
     end
   end
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.array.pe_2_1 (rst, load, w_in, psum_in, a_in, a_out, w_out, psum_out, clk);
+module \hwcnn_top.array.pe_2_1 (rst, w_in, w_out, psum_in, a_in, sel_in, a_out, sel_out, psum_out, \port$1292$0 , clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$11  = 0;
-  wire [15:0] \$1 ;
-  wire [32:0] \$2 ;
-  reg [7:0] \$3 ;
-  reg [7:0] \$4 ;
-  reg [31:0] \$5 ;
+  wire \$1 ;
+  reg [7:0] \$10 ;
+  reg [31:0] \$11 ;
+  wire \$2 ;
+  wire \$3 ;
+  wire [7:0] \$4 ;
+  wire [15:0] \$5 ;
+  wire [32:0] \$6 ;
+  reg [7:0] \$7 ;
+  reg \$8 ;
+  reg [7:0] \$9 ;
   input [7:0] a_in;
   wire [7:0] a_in;
   output [7:0] a_out;
   reg [7:0] a_out = 8'h00;
   input clk;
   wire clk;
-  input load;
   wire load;
+  wire lsel;
+  input [1:0] \port$1292$0 ;
+  wire [1:0] \port$1292$0 ;
   input [31:0] psum_in;
   wire [31:0] psum_in;
   output [31:0] psum_out;
   reg [31:0] psum_out = 32'd0;
   input rst;
   wire rst;
+  input sel_in;
+  wire sel_in;
+  output sel_out;
+  reg sel_out = 1'h0;
+  reg [7:0] w0 = 8'h00;
+  reg [7:0] w1 = 8'h00;
   input [7:0] w_in;
   wire [7:0] w_in;
   output [7:0] w_out;
-  reg [7:0] w_out = 8'h00;
+  wire [7:0] w_out;
+  assign \$1  = ~ \port$1292$0 [1];
+  assign \$2  = \port$1292$0 [0] & \$1 ;
+  assign \$3  = \port$1292$0 [0] & \port$1292$0 [1];
+  assign \$4  = sel_in ? w1 : w0;
+  assign \$5  = $signed(a_in) * $signed(\$4 );
+  assign \$6  = $signed(psum_in) + $signed(\$5 );
+  assign w_out = \port$1292$0 [1] ? w1 : w0;
   always @(posedge clk)
-    w_out <= \$4 ;
+    a_out <= \$7 ;
   always @(posedge clk)
-    psum_out <= \$5 ;
-  assign \$1  = $signed(a_in) * $signed(w_out);
-  assign \$2  = $signed(psum_in) + $signed(\$1 );
+    sel_out <= \$8 ;
   always @(posedge clk)
-    a_out <= \$3 ;
+    w0 <= \$9 ;
+  always @(posedge clk)
+    w1 <= \$10 ;
+  always @(posedge clk)
+    psum_out <= \$11 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
-    \$4  = w_out;
-    if (load) begin
-      \$4  = w_in;
-    end
+    \$7  = a_in;
     if (rst) begin
-      \$4  = 8'h00;
+      \$7  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
-    \$5  = \$2 [31:0];
+    \$8  = sel_in;
     if (rst) begin
-      \$5  = 32'd0;
+      \$8  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
-    \$3  = a_in;
+    \$9  = w0;
+    if (\$2 ) begin
+      \$9  = w_in;
+    end
     if (rst) begin
-      \$3  = 8'h00;
+      \$9  = 8'h00;
     end
   end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
+    \$10  = w1;
+    if (\$3 ) begin
+      \$10  = w_in;
+    end
+    if (rst) begin
+      \$10  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
+    \$11  = \$6 [31:0];
+    if (rst) begin
+      \$11  = 32'd0;
+    end
+  end
+  assign load = \port$1292$0 [0];
+  assign lsel = \port$1292$0 [1];
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.array.pe_2_2 (rst, load, w_in, psum_in, a_in, a_out, w_out, psum_out, clk);
+module \hwcnn_top.array.pe_2_2 (rst, w_in, w_out, psum_in, a_in, sel_in, a_out, sel_out, psum_out, \port$1296$0 , clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$12  = 0;
-  wire [15:0] \$1 ;
-  wire [32:0] \$2 ;
-  reg [7:0] \$3 ;
-  reg [7:0] \$4 ;
-  reg [31:0] \$5 ;
+  wire \$1 ;
+  reg [7:0] \$10 ;
+  reg [31:0] \$11 ;
+  wire \$2 ;
+  wire \$3 ;
+  wire [7:0] \$4 ;
+  wire [15:0] \$5 ;
+  wire [32:0] \$6 ;
+  reg [7:0] \$7 ;
+  reg \$8 ;
+  reg [7:0] \$9 ;
   input [7:0] a_in;
   wire [7:0] a_in;
   output [7:0] a_out;
   reg [7:0] a_out = 8'h00;
   input clk;
   wire clk;
-  input load;
   wire load;
+  wire lsel;
+  input [1:0] \port$1296$0 ;
+  wire [1:0] \port$1296$0 ;
   input [31:0] psum_in;
   wire [31:0] psum_in;
   output [31:0] psum_out;
   reg [31:0] psum_out = 32'd0;
   input rst;
   wire rst;
+  input sel_in;
+  wire sel_in;
+  output sel_out;
+  reg sel_out = 1'h0;
+  reg [7:0] w0 = 8'h00;
+  reg [7:0] w1 = 8'h00;
   input [7:0] w_in;
   wire [7:0] w_in;
   output [7:0] w_out;
-  reg [7:0] w_out = 8'h00;
+  wire [7:0] w_out;
+  assign \$1  = ~ \port$1296$0 [1];
+  assign \$2  = \port$1296$0 [0] & \$1 ;
+  assign \$3  = \port$1296$0 [0] & \port$1296$0 [1];
+  assign \$4  = sel_in ? w1 : w0;
+  assign \$5  = $signed(a_in) * $signed(\$4 );
+  assign \$6  = $signed(psum_in) + $signed(\$5 );
+  assign w_out = \port$1296$0 [1] ? w1 : w0;
   always @(posedge clk)
-    w_out <= \$4 ;
+    a_out <= \$7 ;
   always @(posedge clk)
-    psum_out <= \$5 ;
-  assign \$1  = $signed(a_in) * $signed(w_out);
-  assign \$2  = $signed(psum_in) + $signed(\$1 );
+    sel_out <= \$8 ;
   always @(posedge clk)
-    a_out <= \$3 ;
+    w0 <= \$9 ;
+  always @(posedge clk)
+    w1 <= \$10 ;
+  always @(posedge clk)
+    psum_out <= \$11 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    \$4  = w_out;
-    if (load) begin
-      \$4  = w_in;
-    end
+    \$7  = a_in;
     if (rst) begin
-      \$4  = 8'h00;
+      \$7  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    \$5  = \$2 [31:0];
+    \$8  = sel_in;
     if (rst) begin
-      \$5  = 32'd0;
+      \$8  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    \$3  = a_in;
+    \$9  = w0;
+    if (\$2 ) begin
+      \$9  = w_in;
+    end
     if (rst) begin
-      \$3  = 8'h00;
+      \$9  = 8'h00;
     end
   end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$10  = w1;
+    if (\$3 ) begin
+      \$10  = w_in;
+    end
+    if (rst) begin
+      \$10  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$11  = \$6 [31:0];
+    if (rst) begin
+      \$11  = 32'd0;
+    end
+  end
+  assign load = \port$1296$0 [0];
+  assign lsel = \port$1296$0 [1];
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.array.pe_2_3 (rst, load, w_in, psum_in, a_in, w_out, psum_out, clk);
+module \hwcnn_top.array.pe_2_3 (rst, w_in, w_out, psum_in, a_in, sel_in, psum_out, \port$1302$0 , clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$13  = 0;
-  wire [15:0] \$1 ;
-  wire [32:0] \$2 ;
-  reg [7:0] \$3 ;
-  reg [7:0] \$4 ;
-  reg [31:0] \$5 ;
+  wire \$1 ;
+  reg [7:0] \$10 ;
+  reg [31:0] \$11 ;
+  wire \$2 ;
+  wire \$3 ;
+  wire [7:0] \$4 ;
+  wire [15:0] \$5 ;
+  wire [32:0] \$6 ;
+  reg [7:0] \$7 ;
+  reg \$8 ;
+  reg [7:0] \$9 ;
   input [7:0] a_in;
   wire [7:0] a_in;
   reg [7:0] a_out = 8'h00;
   input clk;
   wire clk;
-  input load;
   wire load;
+  wire lsel;
+  input [1:0] \port$1302$0 ;
+  wire [1:0] \port$1302$0 ;
   input [31:0] psum_in;
   wire [31:0] psum_in;
   output [31:0] psum_out;
   reg [31:0] psum_out = 32'd0;
   input rst;
   wire rst;
+  input sel_in;
+  wire sel_in;
+  reg sel_out = 1'h0;
+  reg [7:0] w0 = 8'h00;
+  reg [7:0] w1 = 8'h00;
   input [7:0] w_in;
   wire [7:0] w_in;
   output [7:0] w_out;
-  reg [7:0] w_out = 8'h00;
+  wire [7:0] w_out;
+  assign \$1  = ~ \port$1302$0 [1];
+  assign \$2  = \port$1302$0 [0] & \$1 ;
+  assign \$3  = \port$1302$0 [0] & \port$1302$0 [1];
+  assign \$4  = sel_in ? w1 : w0;
+  assign \$5  = $signed(a_in) * $signed(\$4 );
+  assign \$6  = $signed(psum_in) + $signed(\$5 );
+  assign w_out = \port$1302$0 [1] ? w1 : w0;
   always @(posedge clk)
-    w_out <= \$4 ;
+    a_out <= \$7 ;
   always @(posedge clk)
-    psum_out <= \$5 ;
-  assign \$1  = $signed(a_in) * $signed(w_out);
-  assign \$2  = $signed(psum_in) + $signed(\$1 );
+    sel_out <= \$8 ;
   always @(posedge clk)
-    a_out <= \$3 ;
+    w0 <= \$9 ;
+  always @(posedge clk)
+    w1 <= \$10 ;
+  always @(posedge clk)
+    psum_out <= \$11 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$4  = w_out;
-    if (load) begin
-      \$4  = w_in;
-    end
+    \$7  = a_in;
     if (rst) begin
-      \$4  = 8'h00;
+      \$7  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$5  = \$2 [31:0];
+    \$8  = sel_in;
     if (rst) begin
-      \$5  = 32'd0;
+      \$8  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$3  = a_in;
+    \$9  = w0;
+    if (\$2 ) begin
+      \$9  = w_in;
+    end
     if (rst) begin
-      \$3  = 8'h00;
+      \$9  = 8'h00;
     end
   end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    \$10  = w1;
+    if (\$3 ) begin
+      \$10  = w_in;
+    end
+    if (rst) begin
+      \$10  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    \$11  = \$6 [31:0];
+    if (rst) begin
+      \$11  = 32'd0;
+    end
+  end
+  assign load = \port$1302$0 [0];
+  assign lsel = \port$1302$0 [1];
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.array.pe_3_0 (rst, load, w_in, psum_in, a_out, psum_out, a_in, clk);
+module \hwcnn_top.array.pe_3_0 (rst, w_in, load, lsel, psum_in, a_out, sel_out, psum_out, a_in, sel_in, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$14  = 0;
-  wire [15:0] \$1 ;
-  wire [32:0] \$2 ;
-  reg [7:0] \$3 ;
-  reg [7:0] \$4 ;
-  reg [31:0] \$5 ;
+  wire \$1 ;
+  reg [7:0] \$10 ;
+  reg [31:0] \$11 ;
+  wire \$2 ;
+  wire \$3 ;
+  wire [7:0] \$4 ;
+  wire [15:0] \$5 ;
+  wire [32:0] \$6 ;
+  reg [7:0] \$7 ;
+  reg \$8 ;
+  reg [7:0] \$9 ;
   input [7:0] a_in;
   wire [7:0] a_in;
   output [7:0] a_out;
@@ -1894,228 +2737,387 @@ module \hwcnn_top.array.pe_3_0 (rst, load, w_in, psum_in, a_out, psum_out, a_in,
   wire clk;
   input load;
   wire load;
+  input lsel;
+  wire lsel;
   input [31:0] psum_in;
   wire [31:0] psum_in;
   output [31:0] psum_out;
   reg [31:0] psum_out = 32'd0;
   input rst;
   wire rst;
+  input sel_in;
+  wire sel_in;
+  output sel_out;
+  reg sel_out = 1'h0;
+  reg [7:0] w0 = 8'h00;
+  reg [7:0] w1 = 8'h00;
   input [7:0] w_in;
   wire [7:0] w_in;
-  reg [7:0] w_out = 8'h00;
+  wire [7:0] w_out;
+  assign \$1  = ~ lsel;
+  assign \$2  = load & \$1 ;
+  assign \$3  = load & lsel;
+  assign \$4  = sel_in ? w1 : w0;
+  assign \$5  = $signed(a_in) * $signed(\$4 );
+  assign \$6  = $signed(psum_in) + $signed(\$5 );
+  assign w_out = lsel ? w1 : w0;
   always @(posedge clk)
-    w_out <= \$4 ;
+    a_out <= \$7 ;
   always @(posedge clk)
-    psum_out <= \$5 ;
-  assign \$1  = $signed(a_in) * $signed(w_out);
-  assign \$2  = $signed(psum_in) + $signed(\$1 );
+    sel_out <= \$8 ;
   always @(posedge clk)
-    a_out <= \$3 ;
+    w0 <= \$9 ;
+  always @(posedge clk)
+    w1 <= \$10 ;
+  always @(posedge clk)
+    psum_out <= \$11 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
-    \$4  = w_out;
-    if (load) begin
-      \$4  = w_in;
-    end
+    \$7  = a_in;
     if (rst) begin
-      \$4  = 8'h00;
+      \$7  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
-    \$5  = \$2 [31:0];
+    \$8  = sel_in;
     if (rst) begin
-      \$5  = 32'd0;
+      \$8  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
-    \$3  = a_in;
+    \$9  = w0;
+    if (\$2 ) begin
+      \$9  = w_in;
+    end
     if (rst) begin
-      \$3  = 8'h00;
+      \$9  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
+    \$10  = w1;
+    if (\$3 ) begin
+      \$10  = w_in;
+    end
+    if (rst) begin
+      \$10  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
+    \$11  = \$6 [31:0];
+    if (rst) begin
+      \$11  = 32'd0;
     end
   end
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.array.pe_3_1 (rst, load, w_in, psum_in, a_in, a_out, psum_out, clk);
+module \hwcnn_top.array.pe_3_1 (rst, w_in, psum_in, a_in, sel_in, a_out, sel_out, psum_out, \port$1292$0 , clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$15  = 0;
-  wire [15:0] \$1 ;
-  wire [32:0] \$2 ;
-  reg [7:0] \$3 ;
-  reg [7:0] \$4 ;
-  reg [31:0] \$5 ;
+  wire \$1 ;
+  reg [7:0] \$10 ;
+  reg [31:0] \$11 ;
+  wire \$2 ;
+  wire \$3 ;
+  wire [7:0] \$4 ;
+  wire [15:0] \$5 ;
+  wire [32:0] \$6 ;
+  reg [7:0] \$7 ;
+  reg \$8 ;
+  reg [7:0] \$9 ;
   input [7:0] a_in;
   wire [7:0] a_in;
   output [7:0] a_out;
   reg [7:0] a_out = 8'h00;
   input clk;
   wire clk;
-  input load;
   wire load;
+  wire lsel;
+  input [1:0] \port$1292$0 ;
+  wire [1:0] \port$1292$0 ;
   input [31:0] psum_in;
   wire [31:0] psum_in;
   output [31:0] psum_out;
   reg [31:0] psum_out = 32'd0;
   input rst;
   wire rst;
+  input sel_in;
+  wire sel_in;
+  output sel_out;
+  reg sel_out = 1'h0;
+  reg [7:0] w0 = 8'h00;
+  reg [7:0] w1 = 8'h00;
   input [7:0] w_in;
   wire [7:0] w_in;
-  reg [7:0] w_out = 8'h00;
+  wire [7:0] w_out;
+  assign \$1  = ~ \port$1292$0 [1];
+  assign \$2  = \port$1292$0 [0] & \$1 ;
+  assign \$3  = \port$1292$0 [0] & \port$1292$0 [1];
+  assign \$4  = sel_in ? w1 : w0;
+  assign \$5  = $signed(a_in) * $signed(\$4 );
+  assign \$6  = $signed(psum_in) + $signed(\$5 );
+  assign w_out = \port$1292$0 [1] ? w1 : w0;
   always @(posedge clk)
-    w_out <= \$4 ;
+    a_out <= \$7 ;
   always @(posedge clk)
-    psum_out <= \$5 ;
-  assign \$1  = $signed(a_in) * $signed(w_out);
-  assign \$2  = $signed(psum_in) + $signed(\$1 );
+    sel_out <= \$8 ;
   always @(posedge clk)
-    a_out <= \$3 ;
+    w0 <= \$9 ;
+  always @(posedge clk)
+    w1 <= \$10 ;
+  always @(posedge clk)
+    psum_out <= \$11 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
-    \$4  = w_out;
-    if (load) begin
-      \$4  = w_in;
-    end
+    \$7  = a_in;
     if (rst) begin
-      \$4  = 8'h00;
+      \$7  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
-    \$5  = \$2 [31:0];
+    \$8  = sel_in;
     if (rst) begin
-      \$5  = 32'd0;
+      \$8  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
-    \$3  = a_in;
+    \$9  = w0;
+    if (\$2 ) begin
+      \$9  = w_in;
+    end
     if (rst) begin
-      \$3  = 8'h00;
+      \$9  = 8'h00;
     end
   end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
+    \$10  = w1;
+    if (\$3 ) begin
+      \$10  = w_in;
+    end
+    if (rst) begin
+      \$10  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
+    \$11  = \$6 [31:0];
+    if (rst) begin
+      \$11  = 32'd0;
+    end
+  end
+  assign load = \port$1292$0 [0];
+  assign lsel = \port$1292$0 [1];
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.array.pe_3_2 (rst, load, w_in, psum_in, a_in, a_out, psum_out, clk);
+module \hwcnn_top.array.pe_3_2 (rst, w_in, psum_in, a_in, sel_in, a_out, sel_out, psum_out, \port$1296$0 , clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$16  = 0;
-  wire [15:0] \$1 ;
-  wire [32:0] \$2 ;
-  reg [7:0] \$3 ;
-  reg [7:0] \$4 ;
-  reg [31:0] \$5 ;
+  wire \$1 ;
+  reg [7:0] \$10 ;
+  reg [31:0] \$11 ;
+  wire \$2 ;
+  wire \$3 ;
+  wire [7:0] \$4 ;
+  wire [15:0] \$5 ;
+  wire [32:0] \$6 ;
+  reg [7:0] \$7 ;
+  reg \$8 ;
+  reg [7:0] \$9 ;
   input [7:0] a_in;
   wire [7:0] a_in;
   output [7:0] a_out;
   reg [7:0] a_out = 8'h00;
   input clk;
   wire clk;
-  input load;
   wire load;
+  wire lsel;
+  input [1:0] \port$1296$0 ;
+  wire [1:0] \port$1296$0 ;
   input [31:0] psum_in;
   wire [31:0] psum_in;
   output [31:0] psum_out;
   reg [31:0] psum_out = 32'd0;
   input rst;
   wire rst;
+  input sel_in;
+  wire sel_in;
+  output sel_out;
+  reg sel_out = 1'h0;
+  reg [7:0] w0 = 8'h00;
+  reg [7:0] w1 = 8'h00;
   input [7:0] w_in;
   wire [7:0] w_in;
-  reg [7:0] w_out = 8'h00;
+  wire [7:0] w_out;
+  assign \$1  = ~ \port$1296$0 [1];
+  assign \$2  = \port$1296$0 [0] & \$1 ;
+  assign \$3  = \port$1296$0 [0] & \port$1296$0 [1];
+  assign \$4  = sel_in ? w1 : w0;
+  assign \$5  = $signed(a_in) * $signed(\$4 );
+  assign \$6  = $signed(psum_in) + $signed(\$5 );
+  assign w_out = \port$1296$0 [1] ? w1 : w0;
   always @(posedge clk)
-    w_out <= \$4 ;
+    a_out <= \$7 ;
   always @(posedge clk)
-    psum_out <= \$5 ;
-  assign \$1  = $signed(a_in) * $signed(w_out);
-  assign \$2  = $signed(psum_in) + $signed(\$1 );
+    sel_out <= \$8 ;
   always @(posedge clk)
-    a_out <= \$3 ;
+    w0 <= \$9 ;
+  always @(posedge clk)
+    w1 <= \$10 ;
+  always @(posedge clk)
+    psum_out <= \$11 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
-    \$4  = w_out;
-    if (load) begin
-      \$4  = w_in;
-    end
+    \$7  = a_in;
     if (rst) begin
-      \$4  = 8'h00;
+      \$7  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
-    \$5  = \$2 [31:0];
+    \$8  = sel_in;
     if (rst) begin
-      \$5  = 32'd0;
+      \$8  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
-    \$3  = a_in;
+    \$9  = w0;
+    if (\$2 ) begin
+      \$9  = w_in;
+    end
     if (rst) begin
-      \$3  = 8'h00;
+      \$9  = 8'h00;
     end
   end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
+    \$10  = w1;
+    if (\$3 ) begin
+      \$10  = w_in;
+    end
+    if (rst) begin
+      \$10  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
+    \$11  = \$6 [31:0];
+    if (rst) begin
+      \$11  = 32'd0;
+    end
+  end
+  assign load = \port$1296$0 [0];
+  assign lsel = \port$1296$0 [1];
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.array.pe_3_3 (rst, load, w_in, psum_in, a_in, psum_out, clk);
+module \hwcnn_top.array.pe_3_3 (rst, w_in, psum_in, a_in, sel_in, psum_out, \port$1302$0 , clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$17  = 0;
-  wire [15:0] \$1 ;
-  wire [32:0] \$2 ;
-  reg [7:0] \$3 ;
-  reg [7:0] \$4 ;
-  reg [31:0] \$5 ;
+  wire \$1 ;
+  reg [7:0] \$10 ;
+  reg [31:0] \$11 ;
+  wire \$2 ;
+  wire \$3 ;
+  wire [7:0] \$4 ;
+  wire [15:0] \$5 ;
+  wire [32:0] \$6 ;
+  reg [7:0] \$7 ;
+  reg \$8 ;
+  reg [7:0] \$9 ;
   input [7:0] a_in;
   wire [7:0] a_in;
   reg [7:0] a_out = 8'h00;
   input clk;
   wire clk;
-  input load;
   wire load;
+  wire lsel;
+  input [1:0] \port$1302$0 ;
+  wire [1:0] \port$1302$0 ;
   input [31:0] psum_in;
   wire [31:0] psum_in;
   output [31:0] psum_out;
   reg [31:0] psum_out = 32'd0;
   input rst;
   wire rst;
+  input sel_in;
+  wire sel_in;
+  reg sel_out = 1'h0;
+  reg [7:0] w0 = 8'h00;
+  reg [7:0] w1 = 8'h00;
   input [7:0] w_in;
   wire [7:0] w_in;
-  reg [7:0] w_out = 8'h00;
+  wire [7:0] w_out;
+  assign \$1  = ~ \port$1302$0 [1];
+  assign \$2  = \port$1302$0 [0] & \$1 ;
+  assign \$3  = \port$1302$0 [0] & \port$1302$0 [1];
+  assign \$4  = sel_in ? w1 : w0;
+  assign \$5  = $signed(a_in) * $signed(\$4 );
+  assign \$6  = $signed(psum_in) + $signed(\$5 );
+  assign w_out = \port$1302$0 [1] ? w1 : w0;
   always @(posedge clk)
-    w_out <= \$4 ;
+    a_out <= \$7 ;
   always @(posedge clk)
-    psum_out <= \$5 ;
-  assign \$1  = $signed(a_in) * $signed(w_out);
-  assign \$2  = $signed(psum_in) + $signed(\$1 );
+    sel_out <= \$8 ;
   always @(posedge clk)
-    a_out <= \$3 ;
+    w0 <= \$9 ;
+  always @(posedge clk)
+    w1 <= \$10 ;
+  always @(posedge clk)
+    psum_out <= \$11 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
-    \$4  = w_out;
-    if (load) begin
-      \$4  = w_in;
-    end
+    \$7  = a_in;
     if (rst) begin
-      \$4  = 8'h00;
+      \$7  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
-    \$5  = \$2 [31:0];
+    \$8  = sel_in;
     if (rst) begin
-      \$5  = 32'd0;
+      \$8  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
-    \$3  = a_in;
+    \$9  = w0;
+    if (\$2 ) begin
+      \$9  = w_in;
+    end
     if (rst) begin
-      \$3  = 8'h00;
+      \$9  = 8'h00;
     end
   end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
+    \$10  = w1;
+    if (\$3 ) begin
+      \$10  = w_in;
+    end
+    if (rst) begin
+      \$10  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
+    \$11  = \$6 [31:0];
+    if (rst) begin
+      \$11  = 32'd0;
+    end
+  end
+  assign load = \port$1302$0 [0];
+  assign lsel = \port$1302$0 [1];
 endmodule
 
 (* generator = "Amaranth" *)
 module \hwcnn_top.buffers (act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__data, par_wr__en, par_wr__addr, par_wr__data, out_wr__en, out_wr__addr, out_wr__data, out_rd__addr, clk, rst, \port$45$0 , \port$50$0 , \port$55$0 , \port$60$0 , act_rd__data, wgt_rd__data, par_rd__data
-, out_rd__data, acc_rd__data, \rp__addr$16 , rp__addr, \rp__addr$52 , acc_wr__en, acc_wr__addr, \port$600$0 , \port$602$0 , \port$604$0 , \port$606$0 , engine_owns_out, eng_out_wr__en, eng_out_wr__addr, eng_out_rd__addr, \rp__addr$26 , act_wr__en);
+, out_rd__data, acc_rd__data, rp__addr, \rp__addr$16 , \rp__addr$52 , acc_wr__en, \port$804$0 , \port$810$0 , \port$816$0 , \port$822$0 , engine_owns_out, eng_out_rd__addr, eng_out_wr__en, eng_out_wr__addr, \rp__addr$26 , acc_wr__addr, act_wr__en);
   wire [7:0] \$signature__addr ;
   wire [7:0] \$signature__addr$12 ;
   wire [3:0] \$signature__addr$22 ;
@@ -2187,14 +3189,14 @@ module \hwcnn_top.buffers (act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr,
   wire [7:0] \port$55$0 ;
   input [7:0] \port$60$0 ;
   wire [7:0] \port$60$0 ;
-  input [31:0] \port$600$0 ;
-  wire [31:0] \port$600$0 ;
-  input [31:0] \port$602$0 ;
-  wire [31:0] \port$602$0 ;
-  input [31:0] \port$604$0 ;
-  wire [31:0] \port$604$0 ;
-  input [31:0] \port$606$0 ;
-  wire [31:0] \port$606$0 ;
+  input [31:0] \port$804$0 ;
+  wire [31:0] \port$804$0 ;
+  input [31:0] \port$810$0 ;
+  wire [31:0] \port$810$0 ;
+  input [31:0] \port$816$0 ;
+  wire [31:0] \port$816$0 ;
+  input [31:0] \port$822$0 ;
+  wire [31:0] \port$822$0 ;
   input [7:0] rp__addr;
   wire [7:0] rp__addr;
   input [7:0] \rp__addr$16 ;
@@ -2481,7 +3483,7 @@ module \hwcnn_top.buffers (act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr,
   end
   always @(posedge clk) begin
     if (acc_wr__en)
-      acc_mem[acc_wr__addr] <= { \port$606$0 , \port$604$0 , \port$602$0 , \port$600$0  };
+      acc_mem[acc_wr__addr] <= { \port$822$0 , \port$816$0 , \port$810$0 , \port$804$0  };
   end
   reg [127:0] _0_;
   always @(posedge clk) begin
@@ -3344,8 +4346,8 @@ module \hwcnn_top.buffers (act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr,
   assign eng_out_rd__data = out_rd__data;
   assign \$signature__en$46  = acc_wr__en;
   assign \$signature__addr$48  = acc_wr__addr;
-  assign \$signature__data$50  = { \port$606$0 , \port$604$0 , \port$602$0 , \port$600$0  };
-  assign acc_wr__data = { \port$606$0 , \port$604$0 , \port$602$0 , \port$600$0  };
+  assign \$signature__data$50  = { \port$822$0 , \port$816$0 , \port$810$0 , \port$804$0  };
+  assign acc_wr__data = { \port$822$0 , \port$816$0 , \port$810$0 , \port$804$0  };
   assign acc_rd__addr = \rp__addr$52 ;
   assign \rp__data$55  = acc_rd__data;
 endmodule
@@ -4750,238 +5752,366 @@ endmodule
 
 (* generator = "Amaranth" *)
 module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc__b_base, desc__p_base, desc__c_base, desc__pin_base, desc__m0, desc__shift, desc__rounding, desc__wrap, desc__per_channel, desc__bias_en, desc__acc_in, desc__acc_out, desc__lo, desc__hi, desc__pool_op, desc__in_h
-, desc__in_w, desc__out_h, desc__out_w, desc__win_h, desc__win_w, desc__stride_h, desc__stride_w, desc__pad_top, desc__pad_left, clk, rst, \port$121$0 , \port$122$0 , \port$123$0 , \port$124$0 , wgt_addr, load, wrow_valid, act_addr, feed, pp_in
-, pp_first, acc_rd_addr, acc_wr_en, acc_wr_addr, busy, done, out_wr_en, out_wr_addr, out_rd_addr, pool_clear, pool_acc, pool_div_init, pool_div_step, pool_finish, kind, pool_op, m0, shift, rounding, wrap, per_channel
-, bias_en, lo, hi, error, par_addr, start);
+, desc__in_w, desc__out_h, desc__out_w, desc__win_h, desc__win_w, desc__stride_h, desc__stride_w, desc__pad_top, desc__pad_left, clk, rst, act_addr, wgt_addr, acc_rd_addr, acc_wr_en, busy, done, out_rd_addr, pool_clear, pool_acc, pool_div_init
+, pool_div_step, pool_finish, out_wr_en, out_wr_addr, kind, pool_op, m0, shift, rounding, wrap, per_channel, bias_en, lo, hi, error, par_addr, feed, a_sel, load, lsel, wrow_valid
+, pp_in, pp_first, acc_wr_addr, lane_mask, start);
   reg \$auto$verilog_backend.cc:2355:dump_module$24  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire [8:0] \$100 ;
-  wire [15:0] \$101 ;
-  wire \$102 ;
-  wire [15:0] \$103 ;
+  wire [16:0] \$100 ;
+  wire [17:0] \$101 ;
+  wire [17:0] \$102 ;
+  wire \$103 ;
   wire [16:0] \$104 ;
   wire [16:0] \$105 ;
-  wire [16:0] \$106 ;
-  wire [20:0] \$107 ;
-  wire \$108 ;
-  wire [8:0] \$109 ;
+  wire [17:0] \$106 ;
+  wire \$107 ;
+  wire [16:0] \$108 ;
+  wire [16:0] \$109 ;
   wire \$11 ;
-  wire [16:0] \$110 ;
-  wire \$111 ;
-  wire [16:0] \$112 ;
-  wire \$113 ;
-  wire \$114 ;
-  wire [16:0] \$115 ;
-  wire \$116 ;
-  wire [8:0] \$117 ;
-  wire [16:0] \$118 ;
-  wire [18:0] \$119 ;
+  wire [17:0] \$110 ;
+  wire [17:0] \$111 ;
+  wire [17:0] \$112 ;
+  wire [8:0] \$113 ;
+  wire [8:0] \$114 ;
+  wire [15:0] \$115 ;
+  wire [15:0] \$116 ;
+  wire [16:0] \$117 ;
+  wire [20:0] \$118 ;
+  wire \$119 ;
   wire \$12 ;
-  wire [16:0] \$120 ;
-  wire [18:0] \$121 ;
-  wire \$122 ;
+  wire \$120 ;
+  wire [8:0] \$121 ;
+  wire [16:0] \$122 ;
   wire \$123 ;
-  wire \$124 ;
+  wire [16:0] \$124 ;
   wire \$125 ;
-  wire [17:0] \$126 ;
+  wire \$126 ;
   wire [16:0] \$127 ;
-  wire [16:0] \$128 ;
-  wire [16:0] \$129 ;
+  wire \$128 ;
+  wire [8:0] \$129 ;
   wire \$13 ;
   wire [16:0] \$130 ;
-  wire [4:0] \$131 ;
-  wire \$132 ;
-  wire [16:0] \$133 ;
+  wire [18:0] \$131 ;
+  wire [16:0] \$132 ;
+  wire [18:0] \$133 ;
   wire [16:0] \$134 ;
-  wire \$135 ;
-  wire [16:0] \$136 ;
-  wire [16:0] \$137 ;
-  wire [17:0] \$138 ;
+  wire [16:0] \$135 ;
+  wire [17:0] \$136 ;
+  wire \$137 ;
+  wire [16:0] \$138 ;
   wire [16:0] \$139 ;
   wire \$14 ;
-  wire [8:0] \$140 ;
-  wire [8:0] \$141 ;
-  wire [8:0] \$142 ;
-  wire [15:0] \$143 ;
-  wire \$144 ;
-  wire [15:0] \$145 ;
-  wire [16:0] \$146 ;
+  wire [17:0] \$140 ;
+  wire [17:0] \$141 ;
+  wire \$142 ;
+  wire [16:0] \$143 ;
+  wire [16:0] \$144 ;
+  wire [17:0] \$145 ;
+  wire \$146 ;
   wire [16:0] \$147 ;
   wire [16:0] \$148 ;
-  wire \$149 ;
+  wire [17:0] \$149 ;
   wire \$15 ;
-  wire \$150 ;
-  wire \$151 ;
-  wire \$152 ;
-  wire \$153 ;
-  wire \$154 ;
-  wire \$155 ;
-  wire \$156 ;
+  wire [17:0] \$150 ;
+  wire [17:0] \$151 ;
+  wire [8:0] \$152 ;
+  wire [8:0] \$153 ;
+  wire [15:0] \$154 ;
+  wire [15:0] \$155 ;
+  wire [16:0] \$156 ;
   wire \$157 ;
   wire \$158 ;
   wire \$159 ;
   wire \$16 ;
-  wire \$160 ;
+  wire [16:0] \$160 ;
   wire \$161 ;
   wire \$162 ;
-  wire [8:0] \$163 ;
+  wire [17:0] \$163 ;
   wire \$164 ;
-  wire [8:0] \$165 ;
-  wire [8:0] \$166 ;
-  reg \$167 ;
-  reg [1:0] \$168 ;
-  reg [30:0] \$169 ;
+  wire \$165 ;
+  wire \$166 ;
+  wire [17:0] \$167 ;
+  wire [16:0] \$168 ;
+  wire [17:0] \$169 ;
   wire \$17 ;
-  reg [5:0] \$170 ;
-  reg [1:0] \$171 ;
-  reg \$172 ;
-  reg \$173 ;
-  reg \$174 ;
-  reg \$175 ;
-  reg \$176 ;
-  reg [7:0] \$177 ;
-  reg [7:0] \$178 ;
-  reg [15:0] \$179 ;
+  wire [16:0] \$170 ;
+  wire \$171 ;
+  wire \$172 ;
+  wire \$173 ;
+  wire \$174 ;
+  wire \$175 ;
+  wire \$176 ;
+  wire [16:0] \$177 ;
+  wire [16:0] \$178 ;
+  wire [17:0] \$179 ;
   wire \$18 ;
-  reg [15:0] \$180 ;
-  reg [7:0] \$181 ;
-  reg [7:0] \$182 ;
-  reg [15:0] \$183 ;
-  reg [15:0] \$184 ;
-  reg [15:0] \$185 ;
-  reg [15:0] \$186 ;
-  reg [7:0] \$187 ;
-  reg [7:0] \$188 ;
-  reg [7:0] \$189 ;
+  wire [8:0] \$180 ;
+  wire \$181 ;
+  wire \$182 ;
+  wire \$183 ;
+  wire \$184 ;
+  wire \$185 ;
+  wire [20:0] \$186 ;
+  wire \$187 ;
+  wire \$188 ;
+  wire [17:0] \$189 ;
   wire \$19 ;
-  reg [7:0] \$190 ;
-  reg [19:0] \$191 ;
-  reg \$192 ;
-  reg [16:0] \$193 ;
-  reg [16:0] \$194 ;
-  reg [7:0] \$195 ;
-  reg [7:0] \$196 ;
-  reg [7:0] \$197 ;
-  reg [7:0] \$198 ;
-  reg [7:0] \$199 ;
+  wire \$190 ;
+  wire \$191 ;
+  wire \$192 ;
+  wire \$193 ;
+  wire [16:0] \$194 ;
+  wire [16:0] \$195 ;
+  wire [17:0] \$196 ;
+  wire [8:0] \$197 ;
+  wire \$198 ;
+  wire \$199 ;
   wire \$2 ;
   wire \$20 ;
-  reg [3:0] \$200 ;
-  reg \$201 ;
-  reg [7:0] \$202 ;
-  reg [7:0] \$203 ;
-  reg [15:0] \$204 ;
-  reg [15:0] \$205 ;
-  reg [17:0] \$206 ;
-  reg [17:0] \$207 ;
-  reg [7:0] \$208 ;
-  reg [7:0] \$209 ;
+  wire \$200 ;
+  wire \$201 ;
+  wire [16:0] \$202 ;
+  wire \$203 ;
+  wire \$204 ;
+  wire [17:0] \$205 ;
+  wire [16:0] \$206 ;
+  wire [16:0] \$207 ;
+  wire \$208 ;
+  wire [16:0] \$209 ;
   wire \$21 ;
-  reg [15:0] \$210 ;
-  reg [7:0] \$211 ;
-  reg [19:0] \$212 ;
-  reg [1:0] \$213 ;
-  reg \$214 ;
+  wire [16:0] \$210 ;
+  wire \$211 ;
+  wire [16:0] \$212 ;
+  wire [16:0] \$213 ;
+  wire [4:0] \$214 ;
+  wire [17:0] \$215 ;
+  wire [16:0] \$216 ;
+  wire \$217 ;
+  wire \$218 ;
+  wire \$219 ;
   wire \$22 ;
+  wire \$220 ;
+  wire \$221 ;
+  wire \$222 ;
+  wire \$223 ;
+  wire \$224 ;
+  wire \$225 ;
+  wire \$226 ;
+  wire \$227 ;
+  wire \$228 ;
+  wire \$229 ;
   wire \$23 ;
+  wire \$230 ;
+  wire \$231 ;
+  wire \$232 ;
+  wire \$233 ;
+  wire [8:0] \$234 ;
+  wire \$235 ;
+  wire [8:0] \$236 ;
+  wire [8:0] \$237 ;
+  reg \$238 ;
+  reg [1:0] \$239 ;
   wire \$24 ;
+  reg [30:0] \$240 ;
+  reg [5:0] \$241 ;
+  reg [1:0] \$242 ;
+  reg \$243 ;
+  reg \$244 ;
+  reg \$245 ;
+  reg \$246 ;
+  reg \$247 ;
+  reg [7:0] \$248 ;
+  reg [7:0] \$249 ;
   wire \$25 ;
-  wire [8:0] \$26 ;
-  wire [20:0] \$27 ;
+  reg [15:0] \$250 ;
+  reg [15:0] \$251 ;
+  reg [15:0] \$252 ;
+  reg [7:0] \$253 ;
+  reg [7:0] \$254 ;
+  reg [7:0] \$255 ;
+  reg [3:0] \$256 ;
+  reg [7:0] \$257 ;
+  reg [15:0] \$258 ;
+  reg [15:0] \$259 ;
+  wire \$26 ;
+  reg [15:0] \$260 ;
+  reg [15:0] \$261 ;
+  reg [7:0] \$262 ;
+  reg [7:0] \$263 ;
+  reg [7:0] \$264 ;
+  reg [7:0] \$265 ;
+  reg [19:0] \$266 ;
+  reg \$267 ;
+  reg [16:0] \$268 ;
+  reg [15:0] \$269 ;
+  wire \$27 ;
+  reg \$270 ;
+  reg \$271 ;
+  reg [15:0] \$272 ;
+  reg [15:0] \$273 ;
+  reg [17:0] \$274 ;
+  reg [17:0] \$275 ;
+  reg [7:0] \$276 ;
+  reg [7:0] \$277 ;
+  reg [15:0] \$278 ;
+  reg [7:0] \$279 ;
   wire \$28 ;
+  reg [19:0] \$280 ;
+  reg [7:0] \$281 ;
+  reg [7:0] \$282 ;
+  reg [16:0] \$283 ;
+  reg [16:0] \$284 ;
+  reg \$285 ;
+  reg [7:0] \$286 ;
+  reg [7:0] \$287 ;
+  reg [16:0] \$288 ;
+  reg \$289 ;
   wire \$29 ;
+  reg [15:0] \$290 ;
+  reg \$291 ;
+  reg [16:0] \$292 ;
+  reg [16:0] \$293 ;
+  reg \$294 ;
+  reg [7:0] \$295 ;
+  reg [7:0] \$296 ;
+  reg [7:0] \$297 ;
+  reg [7:0] \$298 ;
+  reg [3:0] \$299 ;
   wire \$3 ;
-  wire \$30 ;
+  wire [20:0] \$30 ;
+  reg [1:0] \$300 ;
+  reg \$301 ;
+  reg \$302 ;
+  reg \$303 ;
+  reg \$304 ;
+  reg \$305 ;
+  reg \$306 ;
+  reg \$307 ;
+  reg \$308 ;
+  reg \$309 ;
   wire \$31 ;
+  reg \$310 ;
+  reg \$311 ;
+  reg \$312 ;
+  reg [26:0] \$313 ;
+  reg [26:0] \$314 ;
+  reg [26:0] \$315 ;
+  reg [26:0] \$316 ;
+  reg \$317 ;
   wire \$32 ;
-  wire [20:0] \$33 ;
-  wire [20:0] \$34 ;
-  wire [21:0] \$35 ;
+  wire \$33 ;
+  wire \$34 ;
+  wire \$35 ;
   wire \$36 ;
   wire \$37 ;
   wire \$38 ;
-  wire \$39 ;
+  wire [20:0] \$39 ;
   wire \$4 ;
-  wire [16:0] \$40 ;
+  wire \$40 ;
   wire \$41 ;
-  wire \$42 ;
-  wire \$43 ;
-  wire \$44 ;
-  wire \$45 ;
-  wire [16:0] \$46 ;
-  wire \$47 ;
+  wire [20:0] \$42 ;
+  wire [17:0] \$43 ;
+  wire [21:0] \$44 ;
+  wire [21:0] \$45 ;
+  wire [17:0] \$46 ;
+  wire [16:0] \$47 ;
   wire \$48 ;
-  wire [20:0] \$49 ;
+  wire \$49 ;
   wire \$5 ;
-  wire [21:0] \$50 ;
+  wire \$50 ;
   wire \$51 ;
   wire \$52 ;
   wire \$53 ;
-  wire \$54 ;
+  wire [16:0] \$54 ;
   wire \$55 ;
   wire \$56 ;
   wire \$57 ;
   wire \$58 ;
-  wire [16:0] \$59 ;
+  wire \$59 ;
   wire \$6 ;
   wire \$60 ;
-  wire [20:0] \$61 ;
-  wire [17:0] \$62 ;
+  wire \$61 ;
+  wire \$62 ;
   wire \$63 ;
   wire \$64 ;
-  wire \$65 ;
-  wire \$66 ;
+  wire [16:0] \$65 ;
+  wire [16:0] \$66 ;
   wire \$67 ;
   wire \$68 ;
   wire \$69 ;
   wire \$7 ;
   wire \$70 ;
-  wire [16:0] \$71 ;
-  wire \$72 ;
-  wire \$73 ;
-  wire [20:0] \$74 ;
-  wire [17:0] \$75 ;
-  wire \$76 ;
-  wire [34:0] \$77 ;
-  wire [35:0] \$78 ;
-  wire [36:0] \$79 ;
+  wire \$71 ;
+  wire [34:0] \$72 ;
+  wire [35:0] \$73 ;
+  wire [36:0] \$74 ;
+  wire \$75 ;
+  wire [16:0] \$76 ;
+  wire \$77 ;
+  wire [16:0] \$78 ;
+  wire \$79 ;
   wire \$8 ;
-  wire \$80 ;
-  wire [16:0] \$81 ;
+  wire [16:0] \$80 ;
+  wire [17:0] \$81 ;
   wire \$82 ;
-  wire [16:0] \$83 ;
-  wire \$84 ;
-  wire [16:0] \$85 ;
-  wire [17:0] \$86 ;
-  wire \$87 ;
-  wire \$88 ;
-  wire [16:0] \$89 ;
+  wire \$83 ;
+  wire [16:0] \$84 ;
+  wire [17:0] \$85 ;
+  wire \$86 ;
+  wire [16:0] \$87 ;
+  wire [17:0] \$88 ;
+  wire [18:0] \$89 ;
   wire \$9 ;
-  wire [17:0] \$90 ;
+  wire \$90 ;
   wire \$91 ;
-  wire [16:0] \$92 ;
-  wire [17:0] \$93 ;
-  wire [18:0] \$94 ;
-  wire \$95 ;
-  wire \$96 ;
-  wire \$97 ;
+  wire \$92 ;
+  wire \$93 ;
+  wire \$94 ;
+  wire [16:0] \$95 ;
+  wire [16:0] \$96 ;
+  wire [17:0] \$97 ;
   wire \$98 ;
-  wire [8:0] \$99 ;
-  reg [17:0] \$signal  = 18'h00000;
-  reg [15:0] \$signal$103  = 16'h0000;
-  reg [15:0] \$signal$104  = 16'h0000;
-  reg [7:0] \$signal$45  = 8'h00;
-  reg [17:0] \$signal$47  = 18'h00000;
-  reg [7:0] \$signal$48  = 8'h00;
-  reg [15:0] \$signal$51  = 16'h0000;
-  reg [15:0] \$signal$87  = 16'h0000;
-  reg [15:0] \$signal$88  = 16'h0000;
-  reg [15:0] \$signal$89  = 16'h0000;
-  reg [7:0] \$signal$91  = 8'h00;
-  reg [7:0] \$signal$92  = 8'h00;
+  wire [16:0] \$99 ;
+  reg \$signal  = 1'h0;
+  reg [15:0] \$signal$111  = 16'h0000;
+  reg [15:0] \$signal$112  = 16'h0000;
+  reg [15:0] \$signal$113  = 16'h0000;
+  reg [7:0] \$signal$115  = 8'h00;
+  reg [7:0] \$signal$116  = 8'h00;
+  reg [15:0] \$signal$120  = 16'h0000;
+  reg [15:0] \$signal$121  = 16'h0000;
+  reg \$signal$31  = 1'h0;
+  reg [26:0] \$signal$51  = 27'h0000000;
+  wire [7:0] \$signal$51.acc_addr ;
+  wire \$signal$51.final ;
+  wire \$signal$51.first ;
+  wire [3:0] \$signal$51.mask ;
+  wire [7:0] \$signal$51.out_addr ;
+  wire [1:0] \$signal$51.row ;
+  wire \$signal$51.valid ;
+  wire \$signal$51.wacc ;
+  wire \$signal$51.wout ;
+  reg [26:0] \$signal$55  = 27'h0000000;
+  wire [7:0] \$signal$55.acc_addr ;
+  wire \$signal$55.final ;
+  wire \$signal$55.first ;
+  wire [3:0] \$signal$55.mask ;
+  wire [7:0] \$signal$55.out_addr ;
+  wire [1:0] \$signal$55.row ;
+  wire \$signal$55.valid ;
+  wire \$signal$55.wacc ;
+  wire \$signal$55.wout ;
+  reg [17:0] \$signal$60  = 18'h00000;
+  reg [7:0] \$signal$61  = 8'h00;
+  reg [17:0] \$signal$63  = 18'h00000;
+  reg [7:0] \$signal$64  = 8'h00;
+  reg [15:0] \$signal$67  = 16'h0000;
   reg [7:0] a_base = 8'h00;
+  reg a_par = 1'h0;
   reg [7:0] a_ptr = 8'h00;
+  output a_sel;
+  reg a_sel = 1'h0;
   reg acc_in = 1'h0;
   reg [7:0] acc_nptr = 8'h00;
   reg acc_out = 1'h0;
@@ -4994,12 +6124,13 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
   wire acc_wr_en;
   output [7:0] act_addr;
   wire [7:0] act_addr;
-  reg [7:0] b_kptr = 8'h00;
-  reg [7:0] b_nptr = 8'h00;
+  reg [7:0] b_base = 8'h00;
+  reg [7:0] b_ptr = 8'h00;
   output bias_en;
   reg bias_en = 1'h0;
   output busy;
   reg busy;
+  reg [7:0] c_base = 8'h00;
   reg [7:0] c_nptr = 8'h00;
   reg [7:0] c_row = 8'h00;
   input clk;
@@ -5066,31 +6197,48 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
   wire desc__wrap;
   output done;
   reg done;
+  reg draining = 1'h0;
   output error;
   reg error = 1'h0;
   output feed;
-  wire feed;
+  reg feed = 1'h0;
   reg first = 1'h0;
   reg [1:0] fsm_state = 2'h0;
   output [7:0] hi;
   reg [7:0] hi = 8'h00;
+  reg [15:0] i = 16'h0000;
   reg inb_d = 1'h0;
-  reg [16:0] inner_rem = 17'h00000;
   wire is_pool;
+  wire [26:0] issue;
+  wire [7:0] \issue.acc_addr ;
+  wire \issue.final ;
+  wire \issue.first ;
+  wire [3:0] \issue.mask ;
+  wire [7:0] \issue.out_addr ;
+  wire [1:0] \issue.row ;
+  wire \issue.valid ;
+  wire \issue.wacc ;
+  wire \issue.wout ;
   wire [18:0] ix;
   wire [18:0] iy;
   reg [15:0] k_ = 16'h0000;
   output kind;
   reg kind = 1'h0;
+  output [3:0] lane_mask;
   wire [3:0] lane_mask;
+  wire last;
   output [7:0] lo;
   reg [7:0] lo = 8'h00;
   output load;
-  wire load;
+  reg load = 1'h0;
+  output lsel;
+  reg lsel = 1'h0;
   output [30:0] m0;
   reg [30:0] m0 = 31'h00000000;
   reg [15:0] m_ = 16'h0000;
+  reg [15:0] n_ = 16'h0000;
   reg [16:0] n_rem = 17'h00000;
+  reg [16:0] \n_rem$43  = 17'h00000;
   reg [7:0] out_ptr = 8'h00;
   output [7:0] out_rd_addr;
   reg [7:0] out_rd_addr;
@@ -5098,11 +6246,15 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
   reg [7:0] out_wr_addr;
   output out_wr_en;
   reg out_wr_en;
+  reg [3:0] p_base = 4'h0;
   reg [7:0] pad_left = 8'h00;
+  (* init = 4'h0 *)
+  wire [3:0] par;
   output [3:0] par_addr;
   reg [3:0] par_addr = 4'h0;
   output per_channel;
   reg per_channel = 1'h0;
+  reg [16:0] period = 17'h00000;
   reg [7:0] pin_base = 8'h00;
   output pool_acc;
   reg pool_acc;
@@ -5116,38 +6268,69 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
   reg pool_finish;
   output [1:0] pool_op;
   reg [1:0] pool_op = 2'h0;
-  output \port$121$0 ;
-  wire \port$121$0 ;
-  output \port$122$0 ;
-  wire \port$122$0 ;
-  output \port$123$0 ;
-  wire \port$123$0 ;
-  output \port$124$0 ;
-  wire \port$124$0 ;
   output pp_first;
   wire pp_first;
   output pp_in;
   wire pp_in;
+  wire reading;
   wire refused;
+  reg [16:0] rem = 17'h00000;
+  reg [16:0] \rem$44  = 17'h00000;
   output [1:0] rounding;
   reg [1:0] rounding = 2'h0;
+  wire [1:0] row_sel;
   input rst;
   wire rst;
   wire run;
+  reg [26:0] s2 = 27'h0000000;
+  wire [7:0] \s2.acc_addr ;
+  wire \s2.final ;
+  wire \s2.first ;
+  wire [3:0] \s2.mask ;
+  wire [7:0] \s2.out_addr ;
+  wire [1:0] \s2.row ;
+  wire \s2.valid ;
+  wire \s2.wacc ;
+  wire \s2.wout ;
+  reg [26:0] s3 = 27'h0000000;
+  wire [7:0] \s3.acc_addr ;
+  wire \s3.final ;
+  wire \s3.first ;
+  wire [3:0] \s3.mask ;
+  wire [7:0] \s3.out_addr ;
+  wire [1:0] \s3.row ;
+  wire \s3.valid ;
+  wire \s3.wacc ;
+  wire \s3.wout ;
   output [5:0] shift;
   reg [5:0] shift = 6'h00;
   input start;
   wire start;
+  reg starting;
+  reg [15:0] stream = 16'h0000;
   reg [19:0] t = 20'h00000;
   reg [19:0] t_last = 20'h00000;
+  reg tok_d0 = 1'h0;
+  reg tok_d1 = 1'h0;
+  reg tok_d2 = 1'h0;
+  reg tok_d3 = 1'h0;
+  reg tok_d4 = 1'h0;
+  reg tok_d5 = 1'h0;
+  reg tok_d6 = 1'h0;
+  reg [7:0] w_nptr = 8'h00;
+  reg w_par = 1'h0;
+  reg [7:0] w_ptr = 8'h00;
+  wire w_reading;
+  reg [16:0] w_rem = 17'h00000;
   output [7:0] wgt_addr;
   wire [7:0] wgt_addr;
   reg [15:0] win = 16'h0000;
   reg [7:0] win_w = 8'h00;
   output wrap;
   reg wrap = 1'h0;
+  wire [16:0] wrow;
   output wrow_valid;
-  wire wrow_valid;
+  reg wrow_valid = 1'h0;
   assign \$2  = ! desc__in_h;
   assign \$3  = ! desc__in_w;
   assign \$4  = \$2  | \$3 ;
@@ -5169,253 +6352,396 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
   assign \$20  = ! desc__k;
   assign \$21  = \$19  | \$20 ;
   assign refused = \$1  ? \$16  : \$21 ;
-  assign \$22  = n_rem > 1'h0;
-  assign \$23  = n_rem > 1'h1;
-  assign \$24  = n_rem > 2'h2;
-  assign \$25  = n_rem > 2'h3;
-  assign \$26  = b_kptr + 2'h3;
-  assign \$27  = \$26  - t;
-  assign \$28  = ~ is_pool;
-  assign \$29  = busy & \$28 ;
-  assign \$30  = t >= 1'h1;
-  assign \$31  = \$29  & \$30 ;
-  assign \$32  = t <= 3'h4;
-  assign load = \$31  & \$32 ;
-  assign \$33  = 3'h4 - t;
-  assign wrow_valid = \$33 [16:0] < inner_rem;
-  assign \$34  = t - 3'h4;
-  assign \$35  = $signed({ 1'h0, a_ptr }) + $signed(\$34 );
-  assign \$36  = ~ is_pool;
-  assign \$37  = busy & \$36 ;
-  assign \$38  = t >= 3'h5;
-  assign \$39  = \$37  & \$38 ;
-  assign \$40  = 3'h4 + m_;
-  assign \$41  = t <= \$40 ;
-  assign feed = \$39  & \$41 ;
-  assign \$42  = ~ is_pool;
-  assign \$43  = busy & \$42 ;
-  assign \$44  = t >= 4'hc;
-  assign \$45  = \$43  & \$44 ;
-  assign \$46  = 4'hc + m_;
-  assign \$47  = t < \$46 ;
-  assign pp_in = \$45  & \$47 ;
-  assign \$48  = ~ acc_in;
-  assign pp_first = first & \$48 ;
-  assign \$49  = t - 4'hb;
-  assign \$50  = $signed({ 1'h0, acc_nptr }) + $signed(\$49 );
-  assign \$51  = ~ is_pool;
-  assign \$52  = busy & \$51 ;
-  assign \$53  = inner_rem <= 3'h4;
-  assign \$54  = ~ \$53 ;
-  assign \$55  = \$54  | acc_out;
-  assign \$56  = \$52  & \$55 ;
-  assign \$57  = t >= 4'hd;
-  assign \$58  = \$56  & \$57 ;
-  assign \$59  = 4'hd + m_;
-  assign \$60  = t < \$59 ;
-  assign acc_wr_en = \$58  & \$60 ;
-  assign \$61  = t - 4'hd;
-  assign \$62  = acc_nptr + \$61 [16:0];
-  assign \$63  = ~ is_pool;
-  assign \$64  = busy & \$63 ;
-  assign \$65  = inner_rem <= 3'h4;
-  assign \$66  = \$64  & \$65 ;
-  assign \$67  = ~ acc_out;
-  assign \$68  = \$66  & \$67 ;
-  assign \$69  = t >= 4'hf;
-  assign \$70  = \$68  & \$69 ;
-  assign \$71  = 4'hf + m_;
-  assign \$72  = t < \$71 ;
-  assign \$73  = \$70  & \$72 ;
-  assign \$74  = t - 4'hf;
-  assign \$75  = c_nptr + \$74 [16:0];
-  assign iy = $signed(\$signal ) + $signed({ 1'h0, \$signal$45  });
-  assign ix = $signed(\$signal$47 ) + $signed({ 1'h0, \$signal$48  });
-  assign \$76  = busy & is_pool;
-  assign \$77  = $signed(iy) * $signed({ 1'h0, \$signal$51  });
-  assign \$78  = $signed({ 1'h0, pin_base }) + $signed(\$77 );
-  assign \$79  = $signed(\$78 ) + $signed(ix);
-  assign \$80  = ! t;
-  assign \$81  = win + 1'h1;
-  assign \$82  = t == \$81 ;
-  assign \$83  = win + 2'h2;
-  assign \$84  = t >= \$83 ;
-  assign \$85  = win + 2'h2;
-  assign \$86  = \$85  + 4'h8;
-  assign \$87  = t < \$86 ;
-  assign \$88  = \$84  & \$87 ;
-  assign \$89  = win + 2'h2;
-  assign \$90  = \$89  + 4'h8;
-  assign \$91  = t == \$90 ;
-  assign \$92  = win + 2'h2;
-  assign \$93  = \$92  + 4'h8;
-  assign \$94  = \$93  + 1'h1;
-  assign \$95  = t == \$94 ;
-  assign \$96  = ! fsm_state;
-  assign \$97  = fsm_state == 1'h1;
-  assign \$98  = fsm_state == 2'h2;
-  assign \$99  = - desc__pad_left;
-  assign \$100  = - desc__pad_top;
-  assign \$101  = desc__win_h * desc__win_w;
-  assign \$103  = desc__win_h * desc__win_w;
-  assign \$104  = \$103  + 4'hb;
-  assign \$105  = desc__m + 4'he;
-  assign \$106  = \$102  ? \$104  : \$105 ;
-  assign \$107  = t + 1'h1;
-  assign \$108  = t == t_last;
-  assign \$109  = out_ptr + 1'h1;
-  assign \$110  = \$signal$89  - 1'h1;
-  assign \$111  = \$signal$103  == \$110 ;
-  assign \$112  = \$signal$88  - 1'h1;
-  assign \$113  = \$signal$104  == \$112 ;
-  assign \$114  = \$111  & \$113 ;
-  assign \$115  = \$signal$89  - 1'h1;
-  assign \$116  = \$signal$103  == \$115 ;
-  assign \$117  = - pad_left;
-  assign \$118  = \$signal$104  + 1'h1;
-  assign \$119  = $signed(\$signal ) + $signed({ 1'h0, \$signal$91  });
-  assign \$120  = \$signal$103  + 1'h1;
-  assign \$121  = $signed(\$signal$47 ) + $signed({ 1'h0, \$signal$92  });
-  assign \$122  = inner_rem <= 3'h4;
-  assign \$123  = n_rem <= 3'h4;
-  assign \$124  = \$122  & \$123 ;
-  assign \$125  = inner_rem <= 3'h4;
-  assign \$126  = n_rem - 3'h4;
-  assign \$127  = b_nptr + k_;
-  assign \$128  = b_nptr + k_;
-  assign \$129  = c_nptr + m_;
-  assign \$130  = c_nptr + m_;
-  assign \$131  = par_addr + 1'h1;
-  assign \$132  = acc_in | acc_out;
-  assign \$133  = acc_nptr + m_;
-  assign \$134  = \$132  ? \$133  : 17'h00000;
-  assign \$135  = acc_in | acc_out;
-  assign \$136  = acc_nptr + m_;
-  assign \$137  = \$135  ? \$136  : 17'h00000;
-  assign \$138  = inner_rem - 3'h4;
-  assign \$139  = a_ptr + m_;
-  assign \$140  = b_kptr + 3'h4;
-  assign \$141  = - desc__pad_left;
-  assign \$142  = - desc__pad_top;
-  assign \$143  = desc__win_h * desc__win_w;
-  assign \$145  = desc__win_h * desc__win_w;
-  assign \$146  = \$145  + 4'hb;
-  assign \$147  = desc__m + 4'he;
-  assign \$148  = \$144  ? \$146  : \$147 ;
-  assign \$149  = busy & is_pool;
-  assign \$150  = t < win;
-  assign \$151  = \$149  & \$150 ;
-  assign \$152  = $signed(iy) >= $signed(1'h0);
-  assign \$153  = $signed(iy) < $signed({ 1'h0, \$signal$87  });
-  assign \$154  = \$152  & \$153 ;
-  assign \$155  = $signed(ix) >= $signed(1'h0);
-  assign \$156  = \$154  & \$155 ;
-  assign \$157  = $signed(ix) < $signed({ 1'h0, \$signal$51  });
-  assign \$158  = \$156  & \$157 ;
-  assign \$159  = \$151  & \$158 ;
-  assign \$160  = busy & is_pool;
-  assign \$161  = t < win;
-  assign \$162  = \$160  & \$161 ;
-  assign \$163  = win_w - 1'h1;
-  assign \$164  = \$signal$48  == \$163 ;
-  assign \$165  = \$signal$45  + 1'h1;
-  assign \$166  = \$signal$48  + 1'h1;
+  assign \$22  = rem <= 3'h4;
+  assign \$23  = n_rem <= 3'h4;
+  assign last = \$22  & \$23 ;
+  assign \$24  = ~ refused;
+  assign \$25  = ~ refused;
+  assign \$26  = ~ is_pool;
+  assign \$27  = busy & \$26 ;
+  assign \$28  = \$27  & \$signal ;
+  assign \$29  = t < stream;
+  assign reading = \$28  & \$29 ;
+  assign \$30  = a_ptr + t;
+  assign \$31  = ~ is_pool;
+  assign \$32  = busy & \$31 ;
+  assign \$33  = \$32  & \$signal$31 ;
+  assign \$34  = ~ is_pool;
+  assign \$35  = busy & \$34 ;
+  assign \$36  = \$35  & \$signal ;
+  assign \$37  = ~ last;
+  assign \$38  = \$36  & \$37 ;
+  assign \$39  = t + 3'h4;
+  assign \$40  = \$39  >= period;
+  assign \$41  = \$38  & \$40 ;
+  assign w_reading = \$33  | \$41 ;
+  assign \$42  = 2'h3 - t;
+  assign \$43  = period - 1'h1;
+  assign \$44  = $signed(\$43 ) - $signed({ 1'h0, t });
+  assign \$45  = \$signal$31  ? { \$42 [20], \$42  } : \$44 ;
+  assign \$46  = w_ptr + \$45 [16:0];
+  assign \$47  = acc_nptr + i;
+  assign \$48  = ~ is_pool;
+  assign \$49  = busy & \$48 ;
+  assign \$50  = tok_d6 & \$49 ;
+  assign \$51  = \n_rem$43  <= 3'h4;
+  assign \$52  = \rem$44  <= 3'h4;
+  assign \$53  = \$51  & \$52 ;
+  assign \$54  = m_ - 1'h1;
+  assign \$55  = i == \$54 ;
+  assign \$56  = \$53  & \$55 ;
+  assign \$57  = ~ acc_in;
+  assign \$58  = first & \$57 ;
+  assign \$59  = \rem$44  <= 3'h4;
+  assign \$60  = ~ \$59 ;
+  assign \$61  = \$60  | acc_out;
+  assign \$62  = \rem$44  <= 3'h4;
+  assign \$63  = ~ acc_out;
+  assign \$64  = \$62  & \$63 ;
+  assign \$65  = acc_nptr + i;
+  assign \$66  = c_nptr + i;
+  assign \$67  = \n_rem$43  > 1'h0;
+  assign \$68  = \n_rem$43  > 1'h1;
+  assign \$69  = \n_rem$43  > 2'h2;
+  assign \$70  = \n_rem$43  > 2'h3;
+  assign acc_wr_en = \$signal$55 [0] & \$signal$55 [3];
+  assign iy = $signed(\$signal$60 ) + $signed({ 1'h0, \$signal$61  });
+  assign ix = $signed(\$signal$63 ) + $signed({ 1'h0, \$signal$64  });
+  assign \$71  = busy & is_pool;
+  assign \$72  = $signed(iy) * $signed({ 1'h0, \$signal$67  });
+  assign \$73  = $signed({ 1'h0, pin_base }) + $signed(\$72 );
+  assign \$74  = $signed(\$73 ) + $signed(ix);
+  assign \$75  = ! t;
+  assign \$76  = win + 1'h1;
+  assign \$77  = t == \$76 ;
+  assign \$78  = win + 2'h2;
+  assign \$79  = t >= \$78 ;
+  assign \$80  = win + 2'h2;
+  assign \$81  = \$80  + 4'h8;
+  assign \$82  = t < \$81 ;
+  assign \$83  = \$79  & \$82 ;
+  assign \$84  = win + 2'h2;
+  assign \$85  = \$84  + 4'h8;
+  assign \$86  = t == \$85 ;
+  assign \$87  = win + 2'h2;
+  assign \$88  = \$87  + 4'h8;
+  assign \$89  = \$88  + 1'h1;
+  assign \$90  = t == \$89 ;
+  assign \$91  = s3[0] & s3[4];
+  assign \$92  = ! fsm_state;
+  assign \$93  = fsm_state == 1'h1;
+  assign \$94  = fsm_state == 2'h2;
+  assign \$95  = desc__m + 1'h1;
+  assign \$97  = \$96  + 2'h3;
+  assign \$98  = desc__m > \$97 ;
+  assign \$99  = desc__m + 1'h1;
+  assign \$101  = \$100  + 2'h3;
+  assign \$102  = \$98  ? { 2'h0, desc__m } : \$101 ;
+  assign \$103  = \$102  > 2'h3;
+  assign \$104  = desc__m + 1'h1;
+  assign \$106  = \$105  + 2'h3;
+  assign \$107  = desc__m > \$106 ;
+  assign \$108  = desc__m + 1'h1;
+  assign \$110  = \$109  + 2'h3;
+  assign \$111  = \$107  ? { 2'h0, desc__m } : \$110 ;
+  assign \$112  = \$103  ? \$111  : 18'h00003;
+  assign \$113  = - desc__pad_left;
+  assign \$114  = - desc__pad_top;
+  assign \$115  = desc__win_h * desc__win_w;
+  assign \$116  = desc__win_h * desc__win_w;
+  assign \$117  = \$116  + 4'hb;
+  assign \$118  = t + 1'h1;
+  assign \$119  = s3[0] & s3[1];
+  assign \$120  = t == t_last;
+  assign \$121  = out_ptr + 1'h1;
+  assign \$122  = \$signal$113  - 1'h1;
+  assign \$123  = \$signal$120  == \$122 ;
+  assign \$124  = \$signal$112  - 1'h1;
+  assign \$125  = \$signal$121  == \$124 ;
+  assign \$126  = \$123  & \$125 ;
+  assign \$127  = \$signal$113  - 1'h1;
+  assign \$128  = \$signal$120  == \$127 ;
+  assign \$129  = - pad_left;
+  assign \$130  = \$signal$121  + 1'h1;
+  assign \$131  = $signed(\$signal$60 ) + $signed({ 1'h0, \$signal$115  });
+  assign \$132  = \$signal$120  + 1'h1;
+  assign \$133  = $signed(\$signal$63 ) + $signed({ 1'h0, \$signal$116  });
+  assign \$134  = desc__m + 1'h1;
+  assign \$136  = \$135  + 2'h3;
+  assign \$137  = desc__m > \$136 ;
+  assign \$138  = desc__m + 1'h1;
+  assign \$140  = \$139  + 2'h3;
+  assign \$141  = \$137  ? { 2'h0, desc__m } : \$140 ;
+  assign \$142  = \$141  > 2'h3;
+  assign \$143  = desc__m + 1'h1;
+  assign \$145  = \$144  + 2'h3;
+  assign \$146  = desc__m > \$145 ;
+  assign \$147  = desc__m + 1'h1;
+  assign \$149  = \$148  + 2'h3;
+  assign \$150  = \$146  ? { 2'h0, desc__m } : \$149 ;
+  assign \$151  = \$142  ? \$150  : 18'h00003;
+  assign \$152  = - desc__pad_left;
+  assign \$153  = - desc__pad_top;
+  assign \$154  = desc__win_h * desc__win_w;
+  assign \$155  = desc__win_h * desc__win_w;
+  assign \$156  = \$155  + 4'hb;
+  assign \$157  = ~ is_pool;
+  assign \$158  = busy & \$157 ;
+  assign \$159  = \$158  & \$signal ;
+  assign \$160  = stream - 1'h1;
+  assign \$161  = $signed({ 1'h0, t }) == $signed(\$160 );
+  assign \$162  = last & \$161 ;
+  assign \$163  = period - 1'h1;
+  assign \$164  = $signed({ 1'h0, t }) == $signed(\$163 );
+  assign \$165  = ~ a_par;
+  assign \$166  = rem <= 3'h4;
+  assign \$167  = n_rem - 3'h4;
+  assign \$168  = b_ptr + k_;
+  assign \$169  = rem - 3'h4;
+  assign \$170  = a_ptr + m_;
+  assign \$171  = ~ is_pool;
+  assign \$172  = busy & \$171 ;
+  assign \$173  = \$172  & \$signal$31 ;
+  assign \$174  = t == 2'h3;
+  assign \$175  = ~ w_par;
+  assign \$176  = w_rem <= 3'h4;
+  assign \$177  = w_nptr + k_;
+  assign \$178  = w_nptr + k_;
+  assign \$179  = w_rem - 3'h4;
+  assign \$180  = w_ptr + 3'h4;
+  assign \$181  = ~ is_pool;
+  assign \$182  = busy & \$181 ;
+  assign \$183  = \$182  & \$signal ;
+  assign \$184  = ~ last;
+  assign \$185  = \$183  & \$184 ;
+  assign \$186  = t + 3'h4;
+  assign \$187  = \$186  >= period;
+  assign \$188  = \$185  & \$187 ;
+  assign \$189  = period - 1'h1;
+  assign \$190  = $signed({ 1'h0, t }) == $signed(\$189 );
+  assign \$191  = \$188  & \$190 ;
+  assign \$192  = ~ w_par;
+  assign \$193  = w_rem <= 3'h4;
+  assign \$194  = w_nptr + k_;
+  assign \$195  = w_nptr + k_;
+  assign \$196  = w_rem - 3'h4;
+  assign \$197  = w_ptr + 3'h4;
+  assign \$198  = \$45 [16:0] < w_rem;
+  assign \$199  = ~ is_pool;
+  assign \$200  = busy & \$199 ;
+  assign \$201  = tok_d6 & \$200 ;
+  assign \$202  = m_ - 1'h1;
+  assign \$203  = i == \$202 ;
+  assign \$204  = \rem$44  <= 3'h4;
+  assign \$205  = \n_rem$43  - 3'h4;
+  assign \$206  = c_nptr + m_;
+  assign \$207  = c_nptr + m_;
+  assign \$208  = acc_in | acc_out;
+  assign \$209  = acc_nptr + m_;
+  assign \$210  = \$208  ? \$209  : 17'h00000;
+  assign \$211  = acc_in | acc_out;
+  assign \$212  = acc_nptr + m_;
+  assign \$213  = \$211  ? \$212  : 17'h00000;
+  assign \$214  = par_addr + 1'h1;
+  assign \$215  = \rem$44  - 3'h4;
+  assign \$216  = i + 1'h1;
+  assign \$217  = ~ is_pool;
+  assign \$218  = busy & \$217 ;
+  assign \$219  = ~ \$218 ;
+  assign \$220  = busy & is_pool;
+  assign \$221  = t < win;
+  assign \$222  = \$220  & \$221 ;
+  assign \$223  = $signed(iy) >= $signed(1'h0);
+  assign \$224  = $signed(iy) < $signed({ 1'h0, \$signal$111  });
+  assign \$225  = \$223  & \$224 ;
+  assign \$226  = $signed(ix) >= $signed(1'h0);
+  assign \$227  = \$225  & \$226 ;
+  assign \$228  = $signed(ix) < $signed({ 1'h0, \$signal$67  });
+  assign \$229  = \$227  & \$228 ;
+  assign \$230  = \$222  & \$229 ;
+  assign \$231  = busy & is_pool;
+  assign \$232  = t < win;
+  assign \$233  = \$231  & \$232 ;
+  assign \$234  = win_w - 1'h1;
+  assign \$235  = \$signal$64  == \$234 ;
+  assign \$236  = \$signal$61  + 1'h1;
+  assign \$237  = \$signal$64  + 1'h1;
   always @(posedge clk)
-    kind <= \$167 ;
+    kind <= \$238 ;
   always @(posedge clk)
-    pool_op <= \$168 ;
+    pool_op <= \$239 ;
   always @(posedge clk)
-    m0 <= \$169 ;
+    m0 <= \$240 ;
   always @(posedge clk)
-    shift <= \$170 ;
+    shift <= \$241 ;
   always @(posedge clk)
-    rounding <= \$171 ;
+    rounding <= \$242 ;
   always @(posedge clk)
-    wrap <= \$172 ;
+    wrap <= \$243 ;
   always @(posedge clk)
-    per_channel <= \$173 ;
+    per_channel <= \$244 ;
   always @(posedge clk)
-    bias_en <= \$174 ;
+    bias_en <= \$245 ;
   always @(posedge clk)
-    acc_in <= \$175 ;
+    acc_in <= \$246 ;
   always @(posedge clk)
-    acc_out <= \$176 ;
+    acc_out <= \$247 ;
   always @(posedge clk)
-    lo <= \$177 ;
+    lo <= \$248 ;
   always @(posedge clk)
-    hi <= \$178 ;
+    hi <= \$249 ;
   always @(posedge clk)
-    k_ <= \$179 ;
+    k_ <= \$250 ;
   always @(posedge clk)
-    m_ <= \$180 ;
+    m_ <= \$251 ;
   always @(posedge clk)
-    a_base <= \$181 ;
+    n_ <= \$252 ;
   always @(posedge clk)
-    pin_base <= \$182 ;
+    a_base <= \$253 ;
   always @(posedge clk)
-    \$signal$87  <= \$183 ;
+    b_base <= \$254 ;
   always @(posedge clk)
-    \$signal$51  <= \$184 ;
+    c_base <= \$255 ;
   always @(posedge clk)
-    \$signal$88  <= \$185 ;
+    p_base <= \$256 ;
   always @(posedge clk)
-    \$signal$89  <= \$186 ;
+    pin_base <= \$257 ;
   always @(posedge clk)
-    win_w <= \$187 ;
+    \$signal$111  <= \$258 ;
   always @(posedge clk)
-    \$signal$91  <= \$188 ;
+    \$signal$67  <= \$259 ;
   always @(posedge clk)
-    \$signal$92  <= \$189 ;
+    \$signal$112  <= \$260 ;
   always @(posedge clk)
-    pad_left <= \$190 ;
+    \$signal$113  <= \$261 ;
   always @(posedge clk)
-    t <= \$191 ;
+    win_w <= \$262 ;
   always @(posedge clk)
-    error <= \$192 ;
+    \$signal$115  <= \$263 ;
   always @(posedge clk)
-    n_rem <= \$193 ;
+    \$signal$116  <= \$264 ;
   always @(posedge clk)
-    inner_rem <= \$194 ;
+    pad_left <= \$265 ;
   always @(posedge clk)
-    a_ptr <= \$195 ;
+    t <= \$266 ;
   always @(posedge clk)
-    b_nptr <= \$196 ;
+    error <= \$267 ;
   always @(posedge clk)
-    b_kptr <= \$197 ;
+    period <= \$268 ;
   always @(posedge clk)
-    c_nptr <= \$198 ;
+    stream <= \$269 ;
   always @(posedge clk)
-    c_row <= \$199 ;
+    \$signal$31  <= \$270 ;
   always @(posedge clk)
-    par_addr <= \$200 ;
+    \$signal  <= \$271 ;
   always @(posedge clk)
-    first <= \$201 ;
+    \$signal$120  <= \$272 ;
   always @(posedge clk)
-    acc_nptr <= \$202 ;
+    \$signal$121  <= \$273 ;
   always @(posedge clk)
-    acc_row <= \$203 ;
+    \$signal$63  <= \$274 ;
   always @(posedge clk)
-    \$signal$103  <= \$204 ;
+    \$signal$60  <= \$275 ;
   always @(posedge clk)
-    \$signal$104  <= \$205 ;
+    \$signal$64  <= \$276 ;
   always @(posedge clk)
-    \$signal$47  <= \$206 ;
+    \$signal$61  <= \$277 ;
   always @(posedge clk)
-    \$signal  <= \$207 ;
+    win <= \$278 ;
   always @(posedge clk)
-    \$signal$48  <= \$208 ;
+    out_ptr <= \$279 ;
   always @(posedge clk)
-    \$signal$45  <= \$209 ;
+    t_last <= \$280 ;
   always @(posedge clk)
-    win <= \$210 ;
+    a_ptr <= \$281 ;
   always @(posedge clk)
-    out_ptr <= \$211 ;
+    b_ptr <= \$282 ;
   always @(posedge clk)
-    t_last <= \$212 ;
+    rem <= \$283 ;
   always @(posedge clk)
-    fsm_state <= \$213 ;
+    n_rem <= \$284 ;
   always @(posedge clk)
-    inb_d <= \$214 ;
+    a_par <= \$285 ;
+  always @(posedge clk)
+    w_ptr <= \$286 ;
+  always @(posedge clk)
+    w_nptr <= \$287 ;
+  always @(posedge clk)
+    w_rem <= \$288 ;
+  always @(posedge clk)
+    w_par <= \$289 ;
+  always @(posedge clk)
+    i <= \$290 ;
+  always @(posedge clk)
+    draining <= \$291 ;
+  always @(posedge clk)
+    \rem$44  <= \$292 ;
+  always @(posedge clk)
+    \n_rem$43  <= \$293 ;
+  always @(posedge clk)
+    first <= \$294 ;
+  always @(posedge clk)
+    c_nptr <= \$295 ;
+  always @(posedge clk)
+    c_row <= \$296 ;
+  always @(posedge clk)
+    acc_nptr <= \$297 ;
+  always @(posedge clk)
+    acc_row <= \$298 ;
+  always @(posedge clk)
+    par_addr <= \$299 ;
+  always @(posedge clk)
+    fsm_state <= \$300 ;
+  always @(posedge clk)
+    feed <= \$301 ;
+  always @(posedge clk)
+    a_sel <= \$302 ;
+  always @(posedge clk)
+    load <= \$303 ;
+  always @(posedge clk)
+    lsel <= \$304 ;
+  always @(posedge clk)
+    wrow_valid <= \$305 ;
+  always @(posedge clk)
+    tok_d0 <= \$306 ;
+  always @(posedge clk)
+    tok_d1 <= \$307 ;
+  always @(posedge clk)
+    tok_d2 <= \$308 ;
+  always @(posedge clk)
+    tok_d3 <= \$309 ;
+  always @(posedge clk)
+    tok_d4 <= \$310 ;
+  always @(posedge clk)
+    tok_d5 <= \$311 ;
+  always @(posedge clk)
+    tok_d6 <= \$312 ;
+  always @(posedge clk)
+    \$signal$51  <= \$313 ;
+  always @(posedge clk)
+    \$signal$55  <= \$314 ;
+  always @(posedge clk)
+    s2 <= \$315 ;
+  always @(posedge clk)
+    s3 <= \$316 ;
+  always @(posedge clk)
+    inb_d <= \$317 ;
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    starting = 1'h0;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            starting = \$24 ;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            starting = \$25 ;
+          end
+    endcase
+  end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
     busy = 1'h0;
@@ -5440,1173 +6766,1750 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    out_wr_en = \$73 ;
-    if (\$76 ) begin
-      out_wr_en = \$95 ;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    out_wr_addr = \$75 [7:0];
-    if (\$76 ) begin
-      out_wr_addr = out_ptr;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
     out_rd_addr = 8'h00;
-    if (\$76 ) begin
-      out_rd_addr = \$79 [7:0];
+    if (\$71 ) begin
+      out_rd_addr = \$74 [7:0];
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
     pool_clear = 1'h0;
-    if (\$76 ) begin
-      pool_clear = \$80 ;
+    if (\$71 ) begin
+      pool_clear = \$75 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
     pool_acc = 1'h0;
-    if (\$76 ) begin
+    if (\$71 ) begin
       pool_acc = inb_d;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
     pool_div_init = 1'h0;
-    if (\$76 ) begin
-      pool_div_init = \$82 ;
+    if (\$71 ) begin
+      pool_div_init = \$77 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
     pool_div_step = 1'h0;
-    if (\$76 ) begin
-      pool_div_step = \$88 ;
+    if (\$71 ) begin
+      pool_div_step = \$83 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
     pool_finish = 1'h0;
-    if (\$76 ) begin
-      pool_finish = \$91 ;
+    if (\$71 ) begin
+      pool_finish = \$86 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$167  = kind;
+    (* full_case = 32'd1 *)
+    if (\$71 ) begin
+      out_wr_en = \$90 ;
+    end else begin
+      out_wr_en = \$91 ;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    (* full_case = 32'd1 *)
+    if (\$71 ) begin
+      out_wr_addr = out_ptr;
+    end else begin
+      out_wr_addr = s3[22:15];
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    \$238  = kind;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$167  = desc__kind;
+            \$238  = desc__kind;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$167  = desc__kind;
+            \$238  = desc__kind;
           end
     endcase
     if (rst) begin
-      \$167  = 1'h0;
+      \$238  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$168  = pool_op;
+    \$239  = pool_op;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$168  = desc__pool_op;
+            \$239  = desc__pool_op;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$168  = desc__pool_op;
+            \$239  = desc__pool_op;
           end
     endcase
     if (rst) begin
-      \$168  = 2'h0;
+      \$239  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$169  = m0;
+    \$240  = m0;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$169  = desc__m0;
+            \$240  = desc__m0;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$169  = desc__m0;
+            \$240  = desc__m0;
           end
     endcase
     if (rst) begin
-      \$169  = 31'h00000000;
+      \$240  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$170  = shift;
+    \$241  = shift;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$170  = desc__shift;
+            \$241  = desc__shift;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$170  = desc__shift;
+            \$241  = desc__shift;
           end
     endcase
     if (rst) begin
-      \$170  = 6'h00;
+      \$241  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$171  = rounding;
+    \$242  = rounding;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$171  = desc__rounding;
+            \$242  = desc__rounding;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$171  = desc__rounding;
+            \$242  = desc__rounding;
           end
     endcase
     if (rst) begin
-      \$171  = 2'h0;
+      \$242  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$172  = wrap;
+    \$243  = wrap;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$172  = desc__wrap;
+            \$243  = desc__wrap;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$172  = desc__wrap;
+            \$243  = desc__wrap;
           end
     endcase
     if (rst) begin
-      \$172  = 1'h0;
+      \$243  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$173  = per_channel;
+    \$244  = per_channel;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$173  = desc__per_channel;
+            \$244  = desc__per_channel;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$173  = desc__per_channel;
+            \$244  = desc__per_channel;
           end
     endcase
     if (rst) begin
-      \$173  = 1'h0;
+      \$244  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$174  = bias_en;
+    \$245  = bias_en;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$174  = desc__bias_en;
+            \$245  = desc__bias_en;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$174  = desc__bias_en;
+            \$245  = desc__bias_en;
           end
     endcase
     if (rst) begin
-      \$174  = 1'h0;
+      \$245  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$175  = acc_in;
+    \$246  = acc_in;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$175  = desc__acc_in;
+            \$246  = desc__acc_in;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$175  = desc__acc_in;
+            \$246  = desc__acc_in;
           end
     endcase
     if (rst) begin
-      \$175  = 1'h0;
+      \$246  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$176  = acc_out;
+    \$247  = acc_out;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$176  = desc__acc_out;
+            \$247  = desc__acc_out;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$176  = desc__acc_out;
+            \$247  = desc__acc_out;
           end
     endcase
     if (rst) begin
-      \$176  = 1'h0;
+      \$247  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$177  = lo;
+    \$248  = lo;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$177  = desc__lo;
+            \$248  = desc__lo;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$177  = desc__lo;
+            \$248  = desc__lo;
           end
     endcase
     if (rst) begin
-      \$177  = 8'h00;
+      \$248  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$178  = hi;
+    \$249  = hi;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$178  = desc__hi;
+            \$249  = desc__hi;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$178  = desc__hi;
+            \$249  = desc__hi;
           end
     endcase
     if (rst) begin
-      \$178  = 8'h00;
+      \$249  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$179  = k_;
+    \$250  = k_;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$179  = desc__k;
+            \$250  = desc__k;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$179  = desc__k;
+            \$250  = desc__k;
           end
     endcase
     if (rst) begin
-      \$179  = 16'h0000;
+      \$250  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$180  = m_;
+    \$251  = m_;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$180  = desc__m;
+            \$251  = desc__m;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$180  = desc__m;
+            \$251  = desc__m;
           end
     endcase
     if (rst) begin
-      \$180  = 16'h0000;
+      \$251  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$181  = a_base;
+    \$252  = n_;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$181  = desc__a_base;
+            \$252  = desc__n;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$181  = desc__a_base;
+            \$252  = desc__n;
           end
     endcase
     if (rst) begin
-      \$181  = 8'h00;
+      \$252  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$182  = pin_base;
+    \$253  = a_base;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$182  = desc__pin_base;
+            \$253  = desc__a_base;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$182  = desc__pin_base;
+            \$253  = desc__a_base;
           end
     endcase
     if (rst) begin
-      \$182  = 8'h00;
+      \$253  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$183  = \$signal$87 ;
+    \$254  = b_base;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$183  = desc__in_h;
+            \$254  = desc__b_base;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$183  = desc__in_h;
+            \$254  = desc__b_base;
           end
     endcase
     if (rst) begin
-      \$183  = 16'h0000;
+      \$254  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$184  = \$signal$51 ;
+    \$255  = c_base;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$184  = desc__in_w;
+            \$255  = desc__c_base;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$184  = desc__in_w;
+            \$255  = desc__c_base;
           end
     endcase
     if (rst) begin
-      \$184  = 16'h0000;
+      \$255  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$185  = \$signal$88 ;
+    \$256  = p_base;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$185  = desc__out_h;
+            \$256  = desc__p_base;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$185  = desc__out_h;
+            \$256  = desc__p_base;
           end
     endcase
     if (rst) begin
-      \$185  = 16'h0000;
+      \$256  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$186  = \$signal$89 ;
+    \$257  = pin_base;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$186  = desc__out_w;
+            \$257  = desc__pin_base;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$186  = desc__out_w;
+            \$257  = desc__pin_base;
           end
     endcase
     if (rst) begin
-      \$186  = 16'h0000;
+      \$257  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$187  = win_w;
+    \$258  = \$signal$111 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$187  = desc__win_w;
+            \$258  = desc__in_h;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$187  = desc__win_w;
+            \$258  = desc__in_h;
           end
     endcase
     if (rst) begin
-      \$187  = 8'h00;
+      \$258  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$188  = \$signal$91 ;
+    \$259  = \$signal$67 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$188  = desc__stride_h;
+            \$259  = desc__in_w;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$188  = desc__stride_h;
+            \$259  = desc__in_w;
           end
     endcase
     if (rst) begin
-      \$188  = 8'h00;
+      \$259  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$189  = \$signal$92 ;
+    \$260  = \$signal$112 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$189  = desc__stride_w;
+            \$260  = desc__out_h;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$189  = desc__stride_w;
+            \$260  = desc__out_h;
           end
     endcase
     if (rst) begin
-      \$189  = 8'h00;
+      \$260  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$190  = pad_left;
+    \$261  = \$signal$113 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$190  = desc__pad_left;
+            \$261  = desc__out_w;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$190  = desc__pad_left;
+            \$261  = desc__out_w;
           end
     endcase
     if (rst) begin
-      \$190  = 8'h00;
+      \$261  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$191  = t;
+    \$262  = win_w;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$191  = 20'h00000;
+            \$262  = desc__win_w;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$262  = desc__win_w;
+          end
+    endcase
+    if (rst) begin
+      \$262  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    \$263  = \$signal$115 ;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$263  = desc__stride_h;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$263  = desc__stride_h;
+          end
+    endcase
+    if (rst) begin
+      \$263  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    \$264  = \$signal$116 ;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$264  = desc__stride_w;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$264  = desc__stride_w;
+          end
+    endcase
+    if (rst) begin
+      \$264  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    \$265  = pad_left;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$265  = desc__pad_left;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$265  = desc__pad_left;
+          end
+    endcase
+    if (rst) begin
+      \$265  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    \$266  = t;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$266  = 20'h00000;
           end
       2'h2:
         begin
-          \$191  = \$107 [19:0];
-          if (\$108 ) begin
-            \$191  = 20'h00000;
+          \$266  = \$118 [19:0];
+          if (is_pool) begin
+            if (\$120 ) begin
+              \$266  = 20'h00000;
+            end
           end
         end
       2'h1:
           if (start) begin
-            \$191  = 20'h00000;
+            \$266  = 20'h00000;
           end
     endcase
+    if (\$159 ) begin
+      if (\$162 ) begin
+      end else if (\$164 ) begin
+        \$266  = 20'h00000;
+      end
+    end
+    if (\$173 ) begin
+      if (\$174 ) begin
+        \$266  = 20'h00000;
+      end
+    end
     if (rst) begin
-      \$191  = 20'h00000;
+      \$266  = 20'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$192  = error;
+    \$267  = error;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$192  = refused;
+            \$267  = refused;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$192  = refused;
+            \$267  = refused;
           end
     endcase
     if (rst) begin
-      \$192  = 1'h0;
+      \$267  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$193  = n_rem;
+    \$268  = period;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$193  = { 1'h0, desc__n };
+            \$268  = \$112 [16:0];
           end
       2'h2:
-          if (\$108 ) begin
-            (* full_case = 32'd1 *)
-            if (is_pool) begin
-            end else begin
-              if (\$124 ) begin
-              end else if (\$125 ) begin
-                \$193  = \$126 [16:0];
-              end
-            end
-          end
+          /* empty */;
       2'h1:
           if (start) begin
-            \$193  = { 1'h0, desc__n };
+            \$268  = \$151 [16:0];
           end
     endcase
     if (rst) begin
-      \$193  = 17'h00000;
+      \$268  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$194  = inner_rem;
+    \$269  = stream;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$194  = { 1'h0, desc__k };
+            \$269  = desc__m;
           end
       2'h2:
-          if (\$108 ) begin
-            (* full_case = 32'd1 *)
-            if (is_pool) begin
-            end else begin
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$269  = desc__m;
+          end
+    endcase
+    if (rst) begin
+      \$269  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    \$270  = \$signal$31 ;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$270  = 1'h1;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$270  = 1'h1;
+          end
+    endcase
+    if (\$173 ) begin
+      if (\$174 ) begin
+        \$270  = 1'h0;
+      end
+    end
+    if (rst) begin
+      \$270  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    \$271  = \$signal ;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$271  = 1'h0;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$271  = 1'h0;
+          end
+    endcase
+    if (\$159 ) begin
+      if (\$162 ) begin
+        \$271  = 1'h0;
+      end
+    end
+    if (\$173 ) begin
+      if (\$174 ) begin
+        \$271  = 1'h1;
+      end
+    end
+    if (rst) begin
+      \$271  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    \$272  = \$signal$120 ;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$272  = 16'h0000;
+          end
+      2'h2:
+          if (is_pool) begin
+            if (\$120 ) begin
               (* full_case = 32'd1 *)
-              if (\$124 ) begin
-              end else if (\$125 ) begin
-                \$194  = { 1'h0, k_ };
+              if (\$126 ) begin
+              end else if (\$128 ) begin
+                \$272  = 16'h0000;
               end else begin
-                \$194  = \$138 [16:0];
+                \$272  = \$132 [15:0];
               end
             end
           end
       2'h1:
           if (start) begin
-            \$194  = { 1'h0, desc__k };
+            \$272  = 16'h0000;
           end
     endcase
     if (rst) begin
-      \$194  = 17'h00000;
+      \$272  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$195  = a_ptr;
+    \$273  = \$signal$121 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$195  = desc__a_base;
+            \$273  = 16'h0000;
           end
       2'h2:
-          if (\$108 ) begin
-            (* full_case = 32'd1 *)
-            if (is_pool) begin
-            end else begin
+          if (is_pool) begin
+            if (\$120 ) begin
+              if (\$126 ) begin
+              end else if (\$128 ) begin
+                \$273  = \$130 [15:0];
+              end
+            end
+          end
+      2'h1:
+          if (start) begin
+            \$273  = 16'h0000;
+          end
+    endcase
+    if (rst) begin
+      \$273  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    \$274  = \$signal$63 ;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$274  = { \$113 [8], \$113 [8], \$113 [8], \$113 [8], \$113 [8], \$113 [8], \$113 [8], \$113 [8], \$113 [8], \$113  };
+          end
+      2'h2:
+          if (is_pool) begin
+            if (\$120 ) begin
               (* full_case = 32'd1 *)
-              if (\$124 ) begin
-              end else if (\$125 ) begin
-                \$195  = a_base;
+              if (\$126 ) begin
+              end else if (\$128 ) begin
+                \$274  = { \$129 [8], \$129 [8], \$129 [8], \$129 [8], \$129 [8], \$129 [8], \$129 [8], \$129 [8], \$129 [8], \$129  };
               end else begin
-                \$195  = \$139 [7:0];
+                \$274  = \$133 [17:0];
               end
             end
           end
       2'h1:
           if (start) begin
-            \$195  = desc__a_base;
+            \$274  = { \$152 [8], \$152 [8], \$152 [8], \$152 [8], \$152 [8], \$152 [8], \$152 [8], \$152 [8], \$152 [8], \$152  };
           end
     endcase
     if (rst) begin
-      \$195  = 8'h00;
+      \$274  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$196  = b_nptr;
+    \$275  = \$signal$60 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$196  = desc__b_base;
+            \$275  = { \$114 [8], \$114 [8], \$114 [8], \$114 [8], \$114 [8], \$114 [8], \$114 [8], \$114 [8], \$114 [8], \$114  };
           end
       2'h2:
-          if (\$108 ) begin
-            (* full_case = 32'd1 *)
-            if (is_pool) begin
-            end else begin
-              if (\$124 ) begin
-              end else if (\$125 ) begin
-                \$196  = \$127 [7:0];
+          if (is_pool) begin
+            if (\$120 ) begin
+              if (\$126 ) begin
+              end else if (\$128 ) begin
+                \$275  = \$131 [17:0];
               end
             end
           end
       2'h1:
           if (start) begin
-            \$196  = desc__b_base;
+            \$275  = { \$153 [8], \$153 [8], \$153 [8], \$153 [8], \$153 [8], \$153 [8], \$153 [8], \$153 [8], \$153 [8], \$153  };
           end
     endcase
     if (rst) begin
-      \$196  = 8'h00;
+      \$275  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$197  = b_kptr;
+    \$276  = \$signal$64 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$197  = desc__b_base;
+            \$276  = 8'h00;
           end
       2'h2:
-          if (\$108 ) begin
-            (* full_case = 32'd1 *)
-            if (is_pool) begin
-            end else begin
-              (* full_case = 32'd1 *)
-              if (\$124 ) begin
-              end else if (\$125 ) begin
-                \$197  = \$128 [7:0];
-              end else begin
-                \$197  = \$140 [7:0];
-              end
+          if (is_pool) begin
+            if (\$120 ) begin
+              \$276  = 8'h00;
             end
           end
       2'h1:
           if (start) begin
-            \$197  = desc__b_base;
+            \$276  = 8'h00;
           end
     endcase
-    if (rst) begin
-      \$197  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$198  = c_nptr;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$198  = desc__c_base;
-          end
-      2'h2:
-          if (\$108 ) begin
-            (* full_case = 32'd1 *)
-            if (is_pool) begin
-            end else begin
-              if (\$124 ) begin
-              end else if (\$125 ) begin
-                \$198  = \$129 [7:0];
-              end
-            end
-          end
-      2'h1:
-          if (start) begin
-            \$198  = desc__c_base;
-          end
-    endcase
-    if (rst) begin
-      \$198  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$199  = c_row;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$199  = desc__c_base;
-          end
-      2'h2:
-          if (\$108 ) begin
-            (* full_case = 32'd1 *)
-            if (is_pool) begin
-            end else begin
-              if (\$124 ) begin
-              end else if (\$125 ) begin
-                \$199  = \$130 [7:0];
-              end
-            end
-          end
-      2'h1:
-          if (start) begin
-            \$199  = desc__c_base;
-          end
-    endcase
-    if (rst) begin
-      \$199  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$200  = par_addr;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$200  = desc__p_base;
-          end
-      2'h2:
-          if (\$108 ) begin
-            (* full_case = 32'd1 *)
-            if (is_pool) begin
-            end else begin
-              if (\$124 ) begin
-              end else if (\$125 ) begin
-                \$200  = \$131 [3:0];
-              end
-            end
-          end
-      2'h1:
-          if (start) begin
-            \$200  = desc__p_base;
-          end
-    endcase
-    if (rst) begin
-      \$200  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$201  = first;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$201  = 1'h1;
-          end
-      2'h2:
-          if (\$108 ) begin
-            (* full_case = 32'd1 *)
-            if (is_pool) begin
-            end else begin
-              (* full_case = 32'd1 *)
-              if (\$124 ) begin
-              end else if (\$125 ) begin
-                \$201  = 1'h1;
-              end else begin
-                \$201  = 1'h0;
-              end
-            end
-          end
-      2'h1:
-          if (start) begin
-            \$201  = 1'h1;
-          end
-    endcase
-    if (rst) begin
-      \$201  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$202  = acc_nptr;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$202  = 8'h00;
-          end
-      2'h2:
-          if (\$108 ) begin
-            (* full_case = 32'd1 *)
-            if (is_pool) begin
-            end else begin
-              if (\$124 ) begin
-              end else if (\$125 ) begin
-                \$202  = \$134 [7:0];
-              end
-            end
-          end
-      2'h1:
-          if (start) begin
-            \$202  = 8'h00;
-          end
-    endcase
-    if (rst) begin
-      \$202  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$203  = acc_row;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$203  = 8'h00;
-          end
-      2'h2:
-          if (\$108 ) begin
-            (* full_case = 32'd1 *)
-            if (is_pool) begin
-            end else begin
-              if (\$124 ) begin
-              end else if (\$125 ) begin
-                \$203  = \$137 [7:0];
-              end
-            end
-          end
-      2'h1:
-          if (start) begin
-            \$203  = 8'h00;
-          end
-    endcase
-    if (rst) begin
-      \$203  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$204  = \$signal$103 ;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$204  = 16'h0000;
-          end
-      2'h2:
-          if (\$108 ) begin
-            if (is_pool) begin
-              (* full_case = 32'd1 *)
-              if (\$114 ) begin
-              end else if (\$116 ) begin
-                \$204  = 16'h0000;
-              end else begin
-                \$204  = \$120 [15:0];
-              end
-            end
-          end
-      2'h1:
-          if (start) begin
-            \$204  = 16'h0000;
-          end
-    endcase
-    if (rst) begin
-      \$204  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$205  = \$signal$104 ;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$205  = 16'h0000;
-          end
-      2'h2:
-          if (\$108 ) begin
-            if (is_pool) begin
-              if (\$114 ) begin
-              end else if (\$116 ) begin
-                \$205  = \$118 [15:0];
-              end
-            end
-          end
-      2'h1:
-          if (start) begin
-            \$205  = 16'h0000;
-          end
-    endcase
-    if (rst) begin
-      \$205  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$206  = \$signal$47 ;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$206  = { \$99 [8], \$99 [8], \$99 [8], \$99 [8], \$99 [8], \$99 [8], \$99 [8], \$99 [8], \$99 [8], \$99  };
-          end
-      2'h2:
-          if (\$108 ) begin
-            if (is_pool) begin
-              (* full_case = 32'd1 *)
-              if (\$114 ) begin
-              end else if (\$116 ) begin
-                \$206  = { \$117 [8], \$117 [8], \$117 [8], \$117 [8], \$117 [8], \$117 [8], \$117 [8], \$117 [8], \$117 [8], \$117  };
-              end else begin
-                \$206  = \$121 [17:0];
-              end
-            end
-          end
-      2'h1:
-          if (start) begin
-            \$206  = { \$141 [8], \$141 [8], \$141 [8], \$141 [8], \$141 [8], \$141 [8], \$141 [8], \$141 [8], \$141 [8], \$141  };
-          end
-    endcase
-    if (rst) begin
-      \$206  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$207  = \$signal ;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$207  = { \$100 [8], \$100 [8], \$100 [8], \$100 [8], \$100 [8], \$100 [8], \$100 [8], \$100 [8], \$100 [8], \$100  };
-          end
-      2'h2:
-          if (\$108 ) begin
-            if (is_pool) begin
-              if (\$114 ) begin
-              end else if (\$116 ) begin
-                \$207  = \$119 [17:0];
-              end
-            end
-          end
-      2'h1:
-          if (start) begin
-            \$207  = { \$142 [8], \$142 [8], \$142 [8], \$142 [8], \$142 [8], \$142 [8], \$142 [8], \$142 [8], \$142 [8], \$142  };
-          end
-    endcase
-    if (rst) begin
-      \$207  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$208  = \$signal$48 ;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$208  = 8'h00;
-          end
-      2'h2:
-          if (\$108 ) begin
-            if (is_pool) begin
-              \$208  = 8'h00;
-            end
-          end
-      2'h1:
-          if (start) begin
-            \$208  = 8'h00;
-          end
-    endcase
-    if (\$162 ) begin
+    if (\$233 ) begin
       (* full_case = 32'd1 *)
-      if (\$164 ) begin
-        \$208  = 8'h00;
+      if (\$235 ) begin
+        \$276  = 8'h00;
       end else begin
-        \$208  = \$166 [7:0];
+        \$276  = \$237 [7:0];
       end
     end
     if (rst) begin
-      \$208  = 8'h00;
+      \$276  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$209  = \$signal$45 ;
+    \$277  = \$signal$61 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$209  = 8'h00;
+            \$277  = 8'h00;
           end
       2'h2:
-          if (\$108 ) begin
-            if (is_pool) begin
-              \$209  = 8'h00;
+          if (is_pool) begin
+            if (\$120 ) begin
+              \$277  = 8'h00;
             end
           end
       2'h1:
           if (start) begin
-            \$209  = 8'h00;
+            \$277  = 8'h00;
           end
     endcase
-    if (\$162 ) begin
-      if (\$164 ) begin
-        \$209  = \$165 [7:0];
+    if (\$233 ) begin
+      if (\$235 ) begin
+        \$277  = \$236 [7:0];
       end
     end
     if (rst) begin
-      \$209  = 8'h00;
+      \$277  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$210  = win;
+    \$278  = win;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$210  = \$101 ;
+            \$278  = \$115 ;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$210  = \$143 ;
+            \$278  = \$154 ;
           end
     endcase
     if (rst) begin
-      \$210  = 16'h0000;
+      \$278  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$211  = out_ptr;
+    \$279  = out_ptr;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$211  = desc__c_base;
+            \$279  = desc__c_base;
           end
       2'h2:
-          if (\$108 ) begin
-            if (is_pool) begin
-              \$211  = \$109 [7:0];
+          if (is_pool) begin
+            if (\$120 ) begin
+              \$279  = \$121 [7:0];
             end
           end
       2'h1:
           if (start) begin
-            \$211  = desc__c_base;
+            \$279  = desc__c_base;
           end
     endcase
     if (rst) begin
-      \$211  = 8'h00;
+      \$279  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$212  = t_last;
+    \$280  = t_last;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$212  = { 3'h0, \$106  };
+            \$280  = { 3'h0, \$117  };
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$212  = { 3'h0, \$148  };
+            \$280  = { 3'h0, \$156  };
           end
     endcase
     if (rst) begin
-      \$212  = 20'h00000;
+      \$280  = 20'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$213  = fsm_state;
+    \$281  = a_ptr;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$281  = desc__a_base;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$281  = desc__a_base;
+          end
+    endcase
+    if (\$159 ) begin
+      if (\$162 ) begin
+      end else if (\$164 ) begin
+        (* full_case = 32'd1 *)
+        if (\$166 ) begin
+          \$281  = a_base;
+        end else begin
+          \$281  = \$170 [7:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$281  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    \$282  = b_ptr;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$282  = desc__b_base;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$282  = desc__b_base;
+          end
+    endcase
+    if (\$159 ) begin
+      if (\$162 ) begin
+      end else if (\$164 ) begin
+        if (\$166 ) begin
+          \$282  = \$168 [7:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$282  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    \$283  = rem;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$283  = { 1'h0, desc__k };
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$283  = { 1'h0, desc__k };
+          end
+    endcase
+    if (\$159 ) begin
+      if (\$162 ) begin
+      end else if (\$164 ) begin
+        (* full_case = 32'd1 *)
+        if (\$166 ) begin
+          \$283  = { 1'h0, k_ };
+        end else begin
+          \$283  = \$169 [16:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$283  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    \$284  = n_rem;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$284  = { 1'h0, desc__n };
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$284  = { 1'h0, desc__n };
+          end
+    endcase
+    if (\$159 ) begin
+      if (\$162 ) begin
+      end else if (\$164 ) begin
+        if (\$166 ) begin
+          \$284  = \$167 [16:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$284  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    \$285  = a_par;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$285  = 1'h0;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$285  = 1'h0;
+          end
+    endcase
+    if (\$159 ) begin
+      if (\$162 ) begin
+      end else if (\$164 ) begin
+        \$285  = \$165 ;
+      end
+    end
+    if (rst) begin
+      \$285  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    \$286  = w_ptr;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$286  = desc__b_base;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$286  = desc__b_base;
+          end
+    endcase
+    if (\$173 ) begin
+      if (\$174 ) begin
+        (* full_case = 32'd1 *)
+        if (\$176 ) begin
+          \$286  = \$178 [7:0];
+        end else begin
+          \$286  = \$180 [7:0];
+        end
+      end
+    end
+    if (\$191 ) begin
+      (* full_case = 32'd1 *)
+      if (\$193 ) begin
+        \$286  = \$195 [7:0];
+      end else begin
+        \$286  = \$197 [7:0];
+      end
+    end
+    if (rst) begin
+      \$286  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    \$287  = w_nptr;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$287  = desc__b_base;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$287  = desc__b_base;
+          end
+    endcase
+    if (\$173 ) begin
+      if (\$174 ) begin
+        if (\$176 ) begin
+          \$287  = \$177 [7:0];
+        end
+      end
+    end
+    if (\$191 ) begin
+      if (\$193 ) begin
+        \$287  = \$194 [7:0];
+      end
+    end
+    if (rst) begin
+      \$287  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    \$288  = w_rem;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$288  = { 1'h0, desc__k };
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$288  = { 1'h0, desc__k };
+          end
+    endcase
+    if (\$173 ) begin
+      if (\$174 ) begin
+        (* full_case = 32'd1 *)
+        if (\$176 ) begin
+          \$288  = { 1'h0, k_ };
+        end else begin
+          \$288  = \$179 [16:0];
+        end
+      end
+    end
+    if (\$191 ) begin
+      (* full_case = 32'd1 *)
+      if (\$193 ) begin
+        \$288  = { 1'h0, k_ };
+      end else begin
+        \$288  = \$196 [16:0];
+      end
+    end
+    if (rst) begin
+      \$288  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    \$289  = w_par;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$289  = 1'h0;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$289  = 1'h0;
+          end
+    endcase
+    if (\$173 ) begin
+      if (\$174 ) begin
+        \$289  = \$175 ;
+      end
+    end
+    if (\$191 ) begin
+      \$289  = \$192 ;
+    end
+    if (rst) begin
+      \$289  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    \$290  = i;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$290  = 16'h0000;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$290  = 16'h0000;
+          end
+    endcase
+    if (\$201 ) begin
+      (* full_case = 32'd1 *)
+      if (\$203 ) begin
+        \$290  = 16'h0000;
+      end else begin
+        \$290  = \$216 [15:0];
+      end
+    end
+    if (rst) begin
+      \$290  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    \$291  = draining;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$291  = 1'h0;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$291  = 1'h0;
+          end
+    endcase
+    if (rst) begin
+      \$291  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    \$292  = \rem$44 ;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$292  = { 1'h0, desc__k };
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$292  = { 1'h0, desc__k };
+          end
+    endcase
+    if (\$201 ) begin
+      if (\$203 ) begin
+        (* full_case = 32'd1 *)
+        if (\$204 ) begin
+          \$292  = { 1'h0, k_ };
+        end else begin
+          \$292  = \$215 [16:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$292  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    \$293  = \n_rem$43 ;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$293  = { 1'h0, desc__n };
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$293  = { 1'h0, desc__n };
+          end
+    endcase
+    if (\$201 ) begin
+      if (\$203 ) begin
+        if (\$204 ) begin
+          \$293  = \$205 [16:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$293  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    \$294  = first;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$294  = 1'h1;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$294  = 1'h1;
+          end
+    endcase
+    if (\$201 ) begin
+      if (\$203 ) begin
+        (* full_case = 32'd1 *)
+        if (\$204 ) begin
+          \$294  = 1'h1;
+        end else begin
+          \$294  = 1'h0;
+        end
+      end
+    end
+    if (rst) begin
+      \$294  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    \$295  = c_nptr;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$295  = desc__c_base;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$295  = desc__c_base;
+          end
+    endcase
+    if (\$201 ) begin
+      if (\$203 ) begin
+        if (\$204 ) begin
+          \$295  = \$206 [7:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$295  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    \$296  = c_row;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$296  = desc__c_base;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$296  = desc__c_base;
+          end
+    endcase
+    if (\$201 ) begin
+      if (\$203 ) begin
+        if (\$204 ) begin
+          \$296  = \$207 [7:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$296  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    \$297  = acc_nptr;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$297  = 8'h00;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$297  = 8'h00;
+          end
+    endcase
+    if (\$201 ) begin
+      if (\$203 ) begin
+        if (\$204 ) begin
+          \$297  = \$210 [7:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$297  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    \$298  = acc_row;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$298  = 8'h00;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$298  = 8'h00;
+          end
+    endcase
+    if (\$201 ) begin
+      if (\$203 ) begin
+        if (\$204 ) begin
+          \$298  = \$213 [7:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$298  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    \$299  = par_addr;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$299  = desc__p_base;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$299  = desc__p_base;
+          end
+    endcase
+    if (\$201 ) begin
+      if (\$203 ) begin
+        if (\$204 ) begin
+          \$299  = \$214 [3:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$299  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    \$300  = fsm_state;
     casez (fsm_state)
       2'h0:
           if (start) begin
             (* full_case = 32'd1 *)
             if (refused) begin
-              \$213  = 2'h1;
+              \$300  = 2'h1;
             end else begin
-              \$213  = 2'h2;
+              \$300  = 2'h2;
             end
           end
       2'h2:
-          if (\$108 ) begin
-            (* full_case = 32'd1 *)
-            if (is_pool) begin
-              if (\$114 ) begin
-                \$213  = 2'h1;
-              end
-            end else begin
-              if (\$124 ) begin
-                \$213  = 2'h1;
+          if (is_pool) begin
+            if (\$120 ) begin
+              if (\$126 ) begin
+                \$300  = 2'h1;
               end
             end
+          end else if (\$119 ) begin
+            \$300  = 2'h1;
           end
       2'h1:
         begin
-          \$213  = 2'h0;
+          \$300  = 2'h0;
           if (start) begin
             (* full_case = 32'd1 *)
             if (refused) begin
-              \$213  = 2'h1;
+              \$300  = 2'h1;
             end else begin
-              \$213  = 2'h2;
+              \$300  = 2'h2;
             end
           end
         end
     endcase
     if (rst) begin
-      \$213  = 2'h0;
+      \$300  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$214  = \$159 ;
+    \$301  = reading;
     if (rst) begin
-      \$214  = 1'h0;
+      \$301  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    \$302  = a_par;
+    if (rst) begin
+      \$302  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    \$303  = w_reading;
+    if (rst) begin
+      \$303  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    \$304  = w_par;
+    if (rst) begin
+      \$304  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    \$305  = \$198 ;
+    if (rst) begin
+      \$305  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    \$306  = reading;
+    if (rst) begin
+      \$306  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    \$307  = tok_d0;
+    if (rst) begin
+      \$307  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    \$308  = tok_d1;
+    if (rst) begin
+      \$308  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    \$309  = tok_d2;
+    if (rst) begin
+      \$309  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    \$310  = tok_d3;
+    if (rst) begin
+      \$310  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    \$311  = tok_d4;
+    if (rst) begin
+      \$311  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    \$312  = tok_d5;
+    if (rst) begin
+      \$312  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    \$313  = issue;
+    if (\$219 ) begin
+      \$313 [0] = 1'h0;
+    end
+    if (rst) begin
+      \$313  = 27'h0000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    \$314  = \$signal$51 ;
+    if (\$219 ) begin
+      \$314 [0] = 1'h0;
+    end
+    if (rst) begin
+      \$314  = 27'h0000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    \$315  = \$signal$55 ;
+    if (\$219 ) begin
+      \$315 [0] = 1'h0;
+    end
+    if (rst) begin
+      \$315  = 27'h0000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    \$316  = s2;
+    if (\$219 ) begin
+      \$316 [0] = 1'h0;
+    end
+    if (rst) begin
+      \$316  = 27'h0000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    \$317  = \$230 ;
+    if (rst) begin
+      \$317  = 1'h0;
     end
   end
   assign run = busy;
-  assign lane_mask = { \$25 , \$24 , \$23 , \$22  };
-  assign \port$121$0  = \$22 ;
-  assign \port$122$0  = \$23 ;
-  assign \port$123$0  = \$24 ;
-  assign \port$124$0  = \$25 ;
-  assign wgt_addr = \$27 [7:0];
-  assign act_addr = \$35 [7:0];
-  assign acc_rd_addr = \$50 [7:0];
-  assign acc_wr_addr = \$62 [7:0];
+  assign wrow = \$45 [16:0];
+  assign par = par_addr;
+  assign row_sel = \$signal$51 [6:5];
+  assign act_addr = \$30 [7:0];
+  assign wgt_addr = \$46 [7:0];
+  assign acc_rd_addr = \$47 [7:0];
+  assign pp_in = \$signal$51 [0];
+  assign pp_first = \$signal$51 [2];
+  assign acc_wr_addr = \$signal$55 [14:7];
+  assign lane_mask = s3[26:23];
+  assign \issue.valid  = issue[0];
+  assign \issue.final  = issue[1];
+  assign \issue.first  = issue[2];
+  assign \issue.wacc  = issue[3];
+  assign \issue.wout  = issue[4];
+  assign \issue.row  = issue[6:5];
+  assign \issue.acc_addr  = issue[14:7];
+  assign \issue.out_addr  = issue[22:15];
+  assign \issue.mask  = issue[26:23];
+  assign \$signal$51.valid  = \$signal$51 [0];
+  assign \$signal$51.final  = \$signal$51 [1];
+  assign \$signal$51.first  = \$signal$51 [2];
+  assign \$signal$51.wacc  = \$signal$51 [3];
+  assign \$signal$51.wout  = \$signal$51 [4];
+  assign \$signal$51.row  = \$signal$51 [6:5];
+  assign \$signal$51.acc_addr  = \$signal$51 [14:7];
+  assign \$signal$51.out_addr  = \$signal$51 [22:15];
+  assign \$signal$51.mask  = \$signal$51 [26:23];
+  assign \$signal$55.valid  = \$signal$55 [0];
+  assign \$signal$55.final  = \$signal$55 [1];
+  assign \$signal$55.first  = \$signal$55 [2];
+  assign \$signal$55.wacc  = \$signal$55 [3];
+  assign \$signal$55.wout  = \$signal$55 [4];
+  assign \$signal$55.row  = \$signal$55 [6:5];
+  assign \$signal$55.acc_addr  = \$signal$55 [14:7];
+  assign \$signal$55.out_addr  = \$signal$55 [22:15];
+  assign \$signal$55.mask  = \$signal$55 [26:23];
+  assign \s3.valid  = s3[0];
+  assign \s3.final  = s3[1];
+  assign \s3.first  = s3[2];
+  assign \s3.wacc  = s3[3];
+  assign \s3.wout  = s3[4];
+  assign \s3.row  = s3[6:5];
+  assign \s3.acc_addr  = s3[14:7];
+  assign \s3.out_addr  = s3[22:15];
+  assign \s3.mask  = s3[26:23];
+  assign \s2.valid  = s2[0];
+  assign \s2.final  = s2[1];
+  assign \s2.first  = s2[2];
+  assign \s2.wacc  = s2[3];
+  assign \s2.wout  = s2[4];
+  assign \s2.row  = s2[6:5];
+  assign \s2.acc_addr  = s2[14:7];
+  assign \s2.out_addr  = s2[22:15];
+  assign \s2.mask  = s2[26:23];
+  assign issue[26:23] = { \$70 , \$69 , \$68 , \$67  };
+  assign issue[22:15] = \$66 [7:0];
+  assign issue[14:7] = \$65 [7:0];
+  assign issue[6:5] = 2'h0;
+  assign issue[4] = \$64 ;
+  assign issue[3] = \$61 ;
+  assign issue[2] = \$58 ;
+  assign issue[1] = \$56 ;
+  assign issue[0] = \$50 ;
   assign is_pool = kind;
   assign \$1  = desc__kind;
-  assign \$102  = desc__kind;
-  assign \$144  = desc__kind;
+  assign \$96  = { 1'h0, \$95 [16:1] };
+  assign \$100  = { 1'h0, \$99 [16:1] };
+  assign \$105  = { 1'h0, \$104 [16:1] };
+  assign \$109  = { 1'h0, \$108 [16:1] };
+  assign \$135  = { 1'h0, \$134 [16:1] };
+  assign \$139  = { 1'h0, \$138 [16:1] };
+  assign \$144  = { 1'h0, \$143 [16:1] };
+  assign \$148  = { 1'h0, \$147 [16:1] };
 endmodule
 
 (* generator = "Amaranth" *)
@@ -6695,6 +8598,301 @@ module \hwcnn_top.skew_a (rst, o_data__0, i_data__1, i_data__2, i_data__3, o_dat
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
+    \$2  = i_data__2;
+    if (rst) begin
+      \$2  = 8'h00;
+    end
+  end
+  assign i_data__0 = o_data__0;
+  assign lane1_d0 = o_data__1;
+  assign lane2_d1 = o_data__2;
+  assign lane3_d2 = o_data__3;
+endmodule
+
+(* generator = "Amaranth" *)
+module \hwcnn_top.skew_ld (rst, \port$972$0 , \port$974$0 , o_data__1, o_data__2, o_data__3, clk);
+  reg \$auto$verilog_backend.cc:2355:dump_module$26  = 0;
+  reg [1:0] \$1 ;
+  reg [1:0] \$2 ;
+  reg [1:0] \$3 ;
+  reg [1:0] \$4 ;
+  reg [1:0] \$5 ;
+  reg [1:0] \$6 ;
+  input clk;
+  wire clk;
+  wire [1:0] i_data__0;
+  wire [1:0] i_data__1;
+  wire [1:0] i_data__2;
+  wire [1:0] i_data__3;
+  (* init = 2'h0 *)
+  wire [1:0] lane1_d0;
+  reg [1:0] lane2_d0 = 2'h0;
+  (* init = 2'h0 *)
+  wire [1:0] lane2_d1;
+  reg [1:0] lane3_d0 = 2'h0;
+  reg [1:0] lane3_d1 = 2'h0;
+  (* init = 2'h0 *)
+  wire [1:0] lane3_d2;
+  wire [1:0] o_data__0;
+  output [1:0] o_data__1;
+  reg [1:0] o_data__1 = 2'h0;
+  output [1:0] o_data__2;
+  reg [1:0] o_data__2 = 2'h0;
+  output [1:0] o_data__3;
+  reg [1:0] o_data__3 = 2'h0;
+  input \port$972$0 ;
+  wire \port$972$0 ;
+  input \port$974$0 ;
+  wire \port$974$0 ;
+  input rst;
+  wire rst;
+  always @(posedge clk)
+    lane2_d0 <= \$2 ;
+  always @(posedge clk)
+    o_data__2 <= \$3 ;
+  always @(posedge clk)
+    lane3_d0 <= \$4 ;
+  always @(posedge clk)
+    lane3_d1 <= \$5 ;
+  always @(posedge clk)
+    o_data__3 <= \$6 ;
+  always @(posedge clk)
+    o_data__1 <= \$1 ;
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
+    \$3  = lane2_d0;
+    if (rst) begin
+      \$3  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
+    \$4  = { \port$974$0 , \port$972$0  };
+    if (rst) begin
+      \$4  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
+    \$5  = lane3_d0;
+    if (rst) begin
+      \$5  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
+    \$6  = lane3_d1;
+    if (rst) begin
+      \$6  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
+    \$1  = { \port$974$0 , \port$972$0  };
+    if (rst) begin
+      \$1  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
+    \$2  = { \port$974$0 , \port$972$0  };
+    if (rst) begin
+      \$2  = 2'h0;
+    end
+  end
+  assign o_data__0 = { \port$974$0 , \port$972$0  };
+  assign i_data__0 = { \port$974$0 , \port$972$0  };
+  assign lane1_d0 = o_data__1;
+  assign lane2_d1 = o_data__2;
+  assign lane3_d2 = o_data__3;
+  assign i_data__1 = { \port$974$0 , \port$972$0  };
+  assign i_data__2 = { \port$974$0 , \port$972$0  };
+  assign i_data__3 = { \port$974$0 , \port$972$0  };
+endmodule
+
+(* generator = "Amaranth" *)
+module \hwcnn_top.skew_tok (rst, o_data__0, o_data__1, o_data__2, o_data__3, clk);
+  reg \$auto$verilog_backend.cc:2355:dump_module$27  = 0;
+  reg \$1 ;
+  reg \$2 ;
+  reg \$3 ;
+  reg \$4 ;
+  reg \$5 ;
+  reg \$6 ;
+  input clk;
+  wire clk;
+  wire i_data__0;
+  wire i_data__1;
+  wire i_data__2;
+  wire i_data__3;
+  (* init = 1'h0 *)
+  wire lane1_d0;
+  reg lane2_d0 = 1'h0;
+  (* init = 1'h0 *)
+  wire lane2_d1;
+  reg lane3_d0 = 1'h0;
+  reg lane3_d1 = 1'h0;
+  (* init = 1'h0 *)
+  wire lane3_d2;
+  input o_data__0;
+  wire o_data__0;
+  output o_data__1;
+  reg o_data__1 = 1'h0;
+  output o_data__2;
+  reg o_data__2 = 1'h0;
+  output o_data__3;
+  reg o_data__3 = 1'h0;
+  input rst;
+  wire rst;
+  always @(posedge clk)
+    lane2_d0 <= \$2 ;
+  always @(posedge clk)
+    o_data__2 <= \$3 ;
+  always @(posedge clk)
+    lane3_d0 <= \$4 ;
+  always @(posedge clk)
+    lane3_d1 <= \$5 ;
+  always @(posedge clk)
+    o_data__3 <= \$6 ;
+  always @(posedge clk)
+    o_data__1 <= \$1 ;
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
+    \$3  = lane2_d0;
+    if (rst) begin
+      \$3  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
+    \$4  = o_data__0;
+    if (rst) begin
+      \$4  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
+    \$5  = lane3_d0;
+    if (rst) begin
+      \$5  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
+    \$6  = lane3_d1;
+    if (rst) begin
+      \$6  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
+    \$1  = o_data__0;
+    if (rst) begin
+      \$1  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
+    \$2  = o_data__0;
+    if (rst) begin
+      \$2  = 1'h0;
+    end
+  end
+  assign i_data__0 = o_data__0;
+  assign lane1_d0 = o_data__1;
+  assign lane2_d1 = o_data__2;
+  assign lane3_d2 = o_data__3;
+  assign i_data__1 = o_data__0;
+  assign i_data__2 = o_data__0;
+  assign i_data__3 = o_data__0;
+endmodule
+
+(* generator = "Amaranth" *)
+module \hwcnn_top.skew_w (rst, o_data__0, i_data__1, i_data__2, i_data__3, o_data__1, o_data__2, o_data__3, clk);
+  reg \$auto$verilog_backend.cc:2355:dump_module$28  = 0;
+  reg [7:0] \$1 ;
+  reg [7:0] \$2 ;
+  reg [7:0] \$3 ;
+  reg [7:0] \$4 ;
+  reg [7:0] \$5 ;
+  reg [7:0] \$6 ;
+  input clk;
+  wire clk;
+  wire [7:0] i_data__0;
+  input [7:0] i_data__1;
+  wire [7:0] i_data__1;
+  input [7:0] i_data__2;
+  wire [7:0] i_data__2;
+  input [7:0] i_data__3;
+  wire [7:0] i_data__3;
+  (* init = 8'h00 *)
+  wire [7:0] lane1_d0;
+  reg [7:0] lane2_d0 = 8'h00;
+  (* init = 8'h00 *)
+  wire [7:0] lane2_d1;
+  reg [7:0] lane3_d0 = 8'h00;
+  reg [7:0] lane3_d1 = 8'h00;
+  (* init = 8'h00 *)
+  wire [7:0] lane3_d2;
+  input [7:0] o_data__0;
+  wire [7:0] o_data__0;
+  output [7:0] o_data__1;
+  reg [7:0] o_data__1 = 8'h00;
+  output [7:0] o_data__2;
+  reg [7:0] o_data__2 = 8'h00;
+  output [7:0] o_data__3;
+  reg [7:0] o_data__3 = 8'h00;
+  input rst;
+  wire rst;
+  always @(posedge clk)
+    lane2_d0 <= \$2 ;
+  always @(posedge clk)
+    o_data__2 <= \$3 ;
+  always @(posedge clk)
+    lane3_d0 <= \$4 ;
+  always @(posedge clk)
+    lane3_d1 <= \$5 ;
+  always @(posedge clk)
+    o_data__3 <= \$6 ;
+  always @(posedge clk)
+    o_data__1 <= \$1 ;
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
+    \$3  = lane2_d0;
+    if (rst) begin
+      \$3  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
+    \$4  = i_data__3;
+    if (rst) begin
+      \$4  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
+    \$5  = lane3_d0;
+    if (rst) begin
+      \$5  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
+    \$6  = lane3_d1;
+    if (rst) begin
+      \$6  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
+    \$1  = i_data__1;
+    if (rst) begin
+      \$1  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
     \$2  = i_data__2;
     if (rst) begin
       \$2  = 8'h00;
