@@ -205,24 +205,27 @@ def test_batchnorm_not_folded_when_the_conv_has_another_reader() -> None:
 
 
 def test_buffers_too_small_for_one_tile() -> None:
-    # 1 x 256 array, 1 KiB memories: even the smallest tile (1 row, K chunk 1, one column fold)
-    # needs one weight word of 256 B + 256 x 69-bit parameters (2208 B) = 2464 B of weight
-    # memory, and 256 B of output + 256 x 4 B of accumulator words = 1280 B of out memory.
-    # Both dataflows: no hint.
+    # 1 x 1024 array with 16-bit weights (40-bit accumulators), 1 KiB memories: even the smallest tile (1 row, K
+    # chunk 1, one column fold) needs one weight word of 1024 x 16 bits = 2 KiB; act 1 word of
+    # 1 B, out 1 word of 1024 B (the parameter and accumulator words have memories of their
+    # own). Both dataflows: no hint.
     g = net("[64, 10, 10]", "{name: c, kind: conv2d, filters: 4, kernel: 3, padding: 1}")
     for df in (WS, OS):
+        h = HardwareConfig(array=ArrayConfig(rows=1, cols=1024, dataflow=df, weight_bits=16,
+                                             acc_bits=40),
+                           memory=MemoryConfig(act_kib=1, weight_kib=1, out_kib=1))
         with pytest.raises(ConfigError, match=r"layer 'c': buffers too small for one tile "
-                           r"\(M=100, N=4, K=576\): it needs act 0\.0 KiB, weight 2\.4 KiB, "
-                           r"out 1\.2 KiB; have 1/1/1 KiB$"):
-            LW.lower(g, hw(df, r=1, c=256, kib=1))
+                           r"\(M=100, N=4, K=576\): it needs act 0\.0 KiB, weight 2\.0 KiB, "
+                           r"out 1\.0 KiB; have 1/1/1 KiB$"):
+            LW.lower(g, h)
 
 
 def test_buffers_error_suggests_the_other_dataflow() -> None:
-    # WS 64x64, 1 KiB: the smallest WS tile holds one K-fold of weights, 64 words of 64 B +
-    # 64 x 69-bit parameters (552 B) = 4.5 KiB; act 1 word of 64 B; out 64 B + 256 B of
-    # accumulator. OS can split K into chunks of 1: weight 64 + 552 B, out 320 B -> fits.
+    # WS 64x64, 1 KiB: the smallest WS tile holds one K-fold of weights, 64 words of 64 B =
+    # 4 KiB; act 1 word of 64 B; out 1 word of 64 B. OS can split K into chunks of 1: weight
+    # 64 B -> fits.
     g = net("[64, 10, 10]", "{name: c, kind: conv2d, filters: 4, kernel: 3, padding: 1}")
-    with pytest.raises(ConfigError, match=r"it needs act 0\.1 KiB, weight 4\.5 KiB, out 0\.3 KiB; "
+    with pytest.raises(ConfigError, match=r"it needs act 0\.1 KiB, weight 4\.0 KiB, out 0\.1 KiB; "
                        r"have 1/1/1 KiB; the os dataflow would fit$"):
         LW.lower(g, hw(WS, r=64, c=64, kib=1))
     assert LW.lower(g, hw(OS, r=64, c=64, kib=1)).layers[-1].tiles > 0
@@ -230,34 +233,33 @@ def test_buffers_error_suggests_the_other_dataflow() -> None:
 
 @pytest.mark.parametrize("df, chunks, cycles, reads", [
     # Dense K=512 -> N=4 (M=1) on 4x4 with 1 KiB memories: a whole-K tile needs 512 weight
-    # words of 4 B (2 KiB). Double-buffered (512 B halves) a chunk of kc weight words + 35 B of
-    # parameters (4 x 69 bits) must fit 512 B: kc <= 119. The chunk candidates are K cut into
-    # 2, 3, 4, 5, ... parts (WS: rounded up to multiples of R = 4): 5 parts -> 104 (WS) / 103
-    # (OS) is the largest that fits. Cost: double max(compute, bytes/16) beats single-buffered
-    # 3 chunks (compute + 2599/16).
-    # WS tile: 1 + ceil(kc/4) * (4 + 1 + 4 + 4 - 2 + 5) -> 1 + 26*16 = 417, 1 + 24*16 = 385.
-    # Reads: A kc B + B 4*kc B (+ 35 B of parameters with the first chunk).
-    (WS, [104, 104, 104, 104, 96], [417] * 4 + [385], [104 + 416 + 35] + [520] * 3 + [480]),
+    # words of 4 B (2 KiB). Double-buffered (512 B halves) a chunk of kc weight words must fit
+    # 512 B: kc <= 128 (the parameters have a memory of their own). The chunk candidates are K
+    # cut into 2, 3, 4, ... parts: 4 parts -> 128 is the largest that fits. Cost: double
+    # 4 x max(compute, 675 B / 16) beats single-buffered 2 chunks (compute + 2599 B / 16).
+    # WS tile: 1 + ceil(kc/4) * (4 + (1 + 4 + 4 - 2) + 5) = 1 + 32*16 = 513.
+    # Reads: A kc B + B 4*kc B (+ 35 B of parameters, 4 x 69 bits, with the first chunk).
+    (WS, [128] * 4, [513] * 4, [128 + 512 + 35] + [640] * 3),
     # OS tile: 1 + (kc + 4 + 4 - 2) + 1 + 4 + 3 = kc + 15.
-    (OS, [103, 103, 103, 103, 100], [118] * 4 + [115], [103 + 412 + 35] + [515] * 3 + [500]),
+    (OS, [128] * 4, [143] * 4, [128 + 512 + 35] + [640] * 3),
 ])
 def test_k_split_hand_worked(df, chunks, cycles, reads) -> None:  # type: ignore[no-untyped-def]
     g = net("[512]", "{name: d, kind: dense, units: 4}")
     p = plan(g, hw(df, kib=1, bpc=16.0), "d")
     tiles = list(p.make_tiles())
     assert [t.k for t in tiles] == chunks
-    assert [t.k0 for t in tiles] == [0, chunks[0], 2 * chunks[0], 3 * chunks[0], 4 * chunks[0]]
-    assert [t.acc_in for t in tiles] == [False, True, True, True, True]
-    assert [t.acc_out for t in tiles] == [True, True, True, True, False]
+    assert [t.k0 for t in tiles] == [0, 128, 256, 384]
+    assert [t.acc_in for t in tiles] == [False, True, True, True]
+    assert [t.acc_out for t in tiles] == [True, True, True, False]
     assert all((t.m, t.n, t.m0, t.n0) == (1, 4, 0, 0) and t.double_buffered for t in tiles)
     assert p.cycles.tolist() == cycles
     assert p.dram_read.tolist() == reads
-    assert p.dram_write.tolist() == [0, 0, 0, 0, 4]   # only the last chunk writes outputs
-    assert "K split into 5 chunks" in p.note
+    assert p.dram_write.tolist() == [0, 0, 0, 4]   # only the last chunk writes outputs
+    assert "K split into 4 chunks" in p.note
     for t in tiles:   # every tile fits half of each 1 KiB memory (double-buffered)
         assert max(t.act_bytes, t.weight_bytes, t.out_bytes) <= 512
-        # out memory: 1 output word (4 B) + 1 accumulator word of 4 x 32 bits (16 B)
-        assert t.out_bytes == 20
+        # out memory: 1 output word (4 B); weight memory: 128 words of 4 B
+        assert t.out_bytes == 4 and t.weight_bytes == 512
 
 
 def test_vgg16_os_on_pynq_z2_splits_k() -> None:
