@@ -27,13 +27,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from hwcnn.arch.config import Dataflow, HardwareConfig  # noqa: E402
-from hwcnn.cli.options import hardware_from_options  # noqa: E402
-from hwcnn.compiler.plan import Unit  # noqa: E402
-from hwcnn.frontend import layers as L  # noqa: E402
-from hwcnn.frontend.spec import load_spec  # noqa: E402
-from hwcnn.graph.build import build_graph  # noqa: E402
-from hwcnn.report import perf  # noqa: E402
+from hwcnn.arch.config import Dataflow, HardwareConfig
+from hwcnn.cli.options import hardware_from_options
+from hwcnn.compiler.plan import Unit
+from hwcnn.frontend import layers as L
+from hwcnn.frontend.spec import load_spec
+from hwcnn.graph.build import build_graph
+from hwcnn.report import perf
 
 NETWORKS = ("vgg16", "resnet50")
 #: (label, board, array): board defaults and the same arrays without a board
@@ -76,9 +76,9 @@ def run(g, hw: HardwareConfig, label: str, name: str, quiet: bool) -> None:  # t
         if r.unit != Unit.ARRAY or not r.macs:
             continue
         if gd is None:   # a stand-alone batchnorm as a depthwise GEMM
-            m, n, k, groups = r.macs, 1, 1, 1
+            m, n, k = r.macs, 1, 1
         else:
-            m, n, k, groups = gd.m, gd.n, gd.k, gd.groups
+            m, n, k = gd.m, gd.n, gd.k
         ideal = r.macs / pes
         bound = mapping_bound(df, m, n, k, arr.rows, arr.cols)
         util = ideal / r.total_cycles

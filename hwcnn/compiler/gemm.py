@@ -15,11 +15,11 @@ from collections.abc import Callable, Iterator
 import numpy as np
 
 from ..arch import timing
-from ..arch.config import HardwareConfig
+from ..arch.config import PARAM_EXTRA_BITS, HardwareConfig
 from ..errors import ConfigError
 from ..frontend import layers as L
 from ..numerics import fixedpoint as fp
-from .plan import PARAM_EXTRA_BITS, GemmTile, LayerPlan, Unit, _cdiv
+from .plan import GemmTile, LayerPlan, Unit, _cdiv
 from .search import _GemmChoice, choose_gemm, footprint, occupancy
 
 

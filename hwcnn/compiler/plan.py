@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..arch.config import PARAM_EXTRA_BITS, HardwareConfig
+from ..arch.config import HardwareConfig
 from ..frontend import layers as L
 
 #: Descriptor size fields are 16 bits wide.

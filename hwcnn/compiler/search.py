@@ -11,8 +11,9 @@ rtl/README.md 4). The search enumerates
   widths of ``N`` cut into 2..8 tiles, and ``N`` itself;
 * the K chunk: the whole ``K`` and every candidate chunk of :func:`k_chunks` (split chains cost
   no extra cycles in the RTL, so a split is taken whenever the taller tile it allows pays off),
-  smallest chunks last: the search stops shrinking ``kc`` once the tile height is bound by
-  something other than the activation memory;
+  smallest chunks last: a chunk that gives the same tile height as the next larger one is
+  skipped (it only adds tiles), and the search stops shrinking ``kc`` once the tile height is
+  bound by something other than the activation memory;
 * the loop order of whole-K tilings: ``n-inner`` keeps the A slice resident while B slices
   stream, ``m-inner`` keeps the B slice resident (split chains re-read both);
 * the tile height ``mt``: the largest that fits (closed form per memory, :func:`max_rows`),
@@ -35,9 +36,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
 from ..arch import timing
-from ..arch.config import ArrayConfig, Dataflow, HardwareConfig
+from ..arch.config import PARAM_EXTRA_BITS, ArrayConfig, Dataflow, HardwareConfig
 from ..errors import ConfigError
-from .plan import MAX_DESC, PARAM_EXTRA_BITS, _bytes, _Caps, _caps, _cdiv
+from .plan import MAX_DESC, _bytes, _Caps, _caps, _cdiv
 
 #: Tile-count splits of N tried besides the powers of two (evened widths).
 N_SPLITS = range(2, 9)
@@ -282,12 +283,17 @@ def _candidates(arr: ArrayConfig, caps: _Caps, m: int, n: int, k: int
                 if lim:
                     yield double, nt, 0, _even_rows(arr, m, lim)
             bound = _other_rows(arr, caps, m, nt, True, double)
+            prev = 0
             for kc in chunks:
                 lim = max_rows(arr, caps, m, nt, kc, True, double)
-                if lim:
-                    yield double, nt, kc, _even_rows(arr, m, lim)
-                    if lim >= bound:
-                        break   # smaller chunks cannot make the tile taller
+                if not lim:
+                    continue
+                mt = _even_rows(arr, m, lim)
+                if mt != prev:   # a smaller chunk with the same tile height only adds tiles
+                    yield double, nt, kc, mt
+                    prev = mt
+                if lim >= bound:
+                    break       # smaller chunks cannot make the tile taller
 
 
 def _better(cand: _GemmChoice, best: _GemmChoice | None, m: int, n: int, k: int) -> bool:
