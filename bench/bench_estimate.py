@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 
 from hwcnn.arch import timing
 from hwcnn.arch.config import ArrayConfig, Dataflow, HardwareConfig, MemoryConfig
-from hwcnn.compiler.lowering import GemmTile, PoolTile
+from hwcnn.compiler import GemmTile, PoolTile
 from hwcnn.frontend.layers import PoolOp
 from hwcnn.frontend.spec import load_spec
 from hwcnn.graph.build import build_graph
