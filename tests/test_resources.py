@@ -190,3 +190,21 @@ def test_cli_rtl_board_writes_the_estimated_configuration(tmp_path: Path) -> Non
                     f"param_depth={d.param} acc_depth={d.acc}")
     assert d.act == hw.memory.act_kib * 1024 // 4
     assert res_.stderr.startswith("arty-a7-35t: 33 DSP48E1, ")
+
+
+def test_pynq_z2_default_by_hand_and_in_the_report() -> None:
+    # `make demo`'s configuration: 8x8 on PYNQ-Z2 with 100/200/100 KiB, 512 parameter and
+    # 2,048 accumulator words. DSP48E1: 64 + 8 x 4 + 1 = 97. RAMB36 (512 x 72 mode): act
+    # 12,800 x 64 bits -> 25, weight 25,600 -> 50, out 25, parameters 512 x 552 -> 8;
+    # accumulator 2,048 x 256 -> 29 RAMB18 (2K x 9) = 14.5; total 122.5 of 140.
+    from hwcnn.cli.options import hardware_from_options
+    from hwcnn.report import perf
+
+    hw, brd = hardware_from_options(board="pynq-z2")
+    assert brd is not None
+    m = hw.memory
+    assert (m.act_kib, m.weight_kib, m.out_kib, m.param_words, m.acc_words) == (
+        100, 200, 100, 512, 2048)
+    use = brd.usage(hw)
+    assert [u.blocks for u in use.memories] == [25, 50, 8, 25, 14.5]
+    assert perf.facts(hw, brd)["resources"] == "97/220 DSP48E1, 122.5/140 RAMB36E1, ~9619/53200 LUTs"

@@ -201,14 +201,12 @@ def facts(hw: HardwareConfig, board: Board | None) -> dict[str, Any]:
     if board is not None:
         out["board"] = board.id
         use = board.usage(hw)
-        out["resources"] = {
-            "multipliers": f"{use.multipliers}/{board.dsp_plan(a).available} "
-                           f"{use.multiplier_type}",
-            "ram_blocks": f"{use.blocks:g}/{board.ram_blocks} {use.block}"
-                          + (f", {use.large_blocks}/{board.large_ram_blocks} {use.large}"
-                             if board.large_ram_blocks else ""),
-            "luts": f"~{use.luts}/{int(board.luts.value)}",
-        }
+        out["resources"] = (
+            f"{use.multipliers}/{board.dsp_plan(a).available} {use.multiplier_type}, "
+            f"{use.blocks:g}/{board.ram_blocks} {use.block}"
+            + (f", {use.large_blocks}/{board.large_ram_blocks} {use.large}"
+               if board.large_ram_blocks else "")
+            + f", ~{use.luts}/{int(board.luts.value)} LUTs")
     return out
 
 
