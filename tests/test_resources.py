@@ -208,3 +208,19 @@ def test_pynq_z2_default_by_hand_and_in_the_report() -> None:
     use = brd.usage(hw)
     assert [u.blocks for u in use.memories] == [25, 50, 8, 25, 14.5]
     assert perf.facts(hw, brd)["resources"] == "97/220 DSP48E1, 122.5/140 RAMB36E1, ~9619/53200 LUTs"
+
+
+def test_arty_default_against_synthesis() -> None:
+    # `hwcnn rtl --board arty-a7-35t` (4x4, depths 8,192/16,384/8,192/512/2,048), synth_xilinx:
+    # 36 RAMB36E1 + 15 RAMB18E1 = 43.5, exactly the model's block count for these deep
+    # memories; 5,184 LUT1..6 (model 5,185); 34 DSP48E1: one more than the model's 33 (at these
+    # address widths Yosys also maps one 8 x 8-bit window-size product to a DSP), so the count
+    # is exact at the default depths and one low here (the default leaves 56 spare).
+    from hwcnn.cli.options import hardware_from_options
+
+    hw, brd = hardware_from_options(board="arty-a7-35t")
+    assert brd is not None
+    use = brd.usage(hw)
+    assert use.blocks == 36 + 15 / 2
+    assert use.multipliers == 34 - 1
+    assert use.luts == pytest.approx(5184, rel=0.02)

@@ -8,7 +8,7 @@ rtl/README.md 4). The search enumerates
 * the buffering: double-buffered (the tile fits HALF of the act, weight, output and parameter
   memories, so its loads overlap the previous tile's compute) or single-buffered;
 * the tile width ``nt``: whole column folds (multiples of ``C``), powers of two, the evened
-  widths of ``N`` cut into 2..8 tiles, and ``N`` itself;
+  widths of ``N`` cut into 2..8 tiles (whole-K tilings only), and ``N`` itself;
 * the K chunk: the whole ``K`` and every candidate chunk of :func:`k_chunks` (split chains cost
   no extra cycles in the RTL, so a split is taken whenever the taller tile it allows pays off),
   smallest chunks last: a chunk that gives the same tile height as the next larger one is
@@ -262,11 +262,12 @@ class _Scorer:
         return compute, traffic, self._score(groups, double)
 
 
-def _widths(arr: ArrayConfig, n: int) -> list[int]:
+def _widths(arr: ArrayConfig, n: int, evened: bool = True) -> list[int]:
     c = arr.cols
     fn_all = _cdiv(n, c)
     out = {min(n, c * (1 << i)) for i in range(fn_all.bit_length() + 1)} | {n}
-    out |= {min(n, _cdiv(_cdiv(n, t), c) * c) for t in N_SPLITS if t <= fn_all}
+    if evened:
+        out |= {min(n, _cdiv(_cdiv(n, t), c) * c) for t in N_SPLITS if t <= fn_all}
     return sorted(out, reverse=True)
 
 
@@ -274,6 +275,7 @@ def _candidates(arr: ArrayConfig, caps: _Caps, m: int, n: int, k: int
                 ) -> Iterator[tuple[bool, int, int, int]]:
     """``(double, nt, kc, mt)`` of every tiling that fits (``kc = 0``: whole K)."""
     chunks = k_chunks(arr, k)
+    pow2 = _widths(arr, n, evened=False)
     for double in (True, False):
         for nt in _widths(arr, n):
             if nt > MAX_DESC:
@@ -282,6 +284,8 @@ def _candidates(arr: ArrayConfig, caps: _Caps, m: int, n: int, k: int
                 lim = max_rows(arr, caps, m, nt, k, False, double)
                 if lim:
                     yield double, nt, 0, _even_rows(arr, m, lim)
+            if nt not in pow2 and k <= MAX_DESC:
+                continue        # K-split chains: whole powers of two of column folds only
             bound = _other_rows(arr, caps, m, nt, True, double)
             prev = 0
             for kc in chunks:
