@@ -7,6 +7,10 @@ equal the closed form, and extrapolates the stepped model's time for the whole p
 its measured seconds per simulated cycle (the stepped model updates the whole PE grid each
 cycle, so its cost per cycle barely depends on the tile shape). It prints the speed-up.
 
+Then it times the whole VGG16 estimate in-process on the board defaults (ultra96-v2, kv260)
+and on 16x16 / 32x32 without a board, both dataflows, split into lowering (the tile search)
+and the DRAM model (target: < 0.2 s per estimate).
+
 Run: ``.venv/bin/python bench/bench_estimate.py [--samples N]``.
 """
 
@@ -24,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 
 from hwcnn.arch import timing
 from hwcnn.arch.config import ArrayConfig, Dataflow, HardwareConfig, MemoryConfig
-from hwcnn.compiler.lowering import GemmTile, PoolTile
+from hwcnn.compiler import GemmTile, PoolTile
 from hwcnn.frontend.layers import PoolOp
 from hwcnn.frontend.spec import load_spec
 from hwcnn.graph.build import build_graph
@@ -118,6 +122,36 @@ def main() -> None:
                   f"{stepped / est_s:9,.0f}x")
     verdict = "OK" if worst < 1.0 else "SLOWER THAN 1 s"
     print(f"slowest whole-network estimate: {worst:.3f} s ({verdict}; target < 1 s per network)")
+    vgg16_configs()
+
+
+def vgg16_configs(repeat: int = 3) -> None:
+    """Whole VGG16 estimates (lowering + DRAM model) on the board defaults and plain arrays."""
+    from hwcnn.cli.options import hardware_from_options
+    from hwcnn.compiler import lower
+    from hwcnn.machine import memsim
+
+    g = build_graph(load_spec(ROOT / "models" / "vgg16.yaml"))
+    print(f"\nVGG16 estimate in-process (best of {repeat}):")
+    print(f"{'config':11s} {'df':3s} {'tiles':>6s} {'lower s':>8s} {'memsim s':>9s} {'total s':>8s}")
+    worst = 0.0
+    for label, board, array in (("ultra96-v2", "ultra96-v2", None), ("kv260", "kv260", None),
+                                ("16x16", None, "16x16"), ("32x32", None, "32x32")):
+        for df in ("ws", "os"):
+            hw, _ = hardware_from_options(board=board, array=array, dataflow=df)
+            lo = sim = float("inf")
+            for _ in range(repeat):
+                t0 = time.perf_counter()
+                prog = lower(g, hw)
+                t1 = time.perf_counter()
+                comp, rd, wr, dbl = prog.arrays()
+                memsim.simulate(comp, rd, wr, hw.memory.dram_bytes_per_cycle, double_buffered=dbl)
+                t2 = time.perf_counter()
+                lo, sim = min(lo, t1 - t0), min(sim, t2 - t1)
+            worst = max(worst, lo + sim)
+            print(f"{label:11s} {df:3s} {len(comp):6d} {lo:8.3f} {sim:9.3f} {lo + sim:8.3f}")
+    print(f"slowest VGG16 estimate: {worst:.3f} s "
+          f"({'OK' if worst < 0.2 else 'SLOWER THAN'} target 0.2 s)")
 
 
 if __name__ == "__main__":

@@ -56,40 +56,58 @@ def test_operand_chunks() -> None:
 def test_dsp_plan_and_mode_choice() -> None:
     a8 = ArrayConfig(rows=4, cols=4)
     tang = get_board("tang-nano-9k")
-    plan = tang.dsp_plan(a8)                      # int8 fits MULT9X9: 40 of them
-    assert plan.mode.type == "MULT9X9" and plan.needed == 16 and plan.per_pe == 1
-    a16 = ArrayConfig(rows=2, cols=2, act_bits=16, weight_bits=16, acc_bits=40)
-    plan16 = tang.dsp_plan(a16)                   # 16-bit: MULT18X18 (1 each) beats 4 MULT9X9
-    assert plan16.mode.type == "MULT18X18" and plan16.needed == 4
-    # 8x26-bit on DSP48E1 (25x18): swap so 26 bits meet the 25-bit port? 26 > 25 -> chunks
+    # MULT9X9 (40, unsigned ports): 16 PEs + 4 lanes x (32/9 -> 4 chunks)^2 + pool address
+    # (19 bits -> 3 chunks x 17 bits -> 2) = 16 + 64 + 6 = 86 (2.15 of 40); MULT18X18 (20):
+    # 16 + 4 x 2 x 2 + 2 x 1 = 34 (1.7 of 20) leaves more headroom.
+    plan = tang.dsp_plan(a8)
+    assert plan.mode.type == "MULT18X18" and plan.needed == 34 and plan.per_pe == 1
+    # 8x26-bit on DSP48E1 (25x18, signed ports): 26 on the 18-bit port is 2 chunks; 8 on 25.
     z2 = get_board("pynq-z2")
     wide = ArrayConfig(rows=1, cols=1, act_bits=8, weight_bits=26, acc_bits=40)
-    assert z2.dsp_plan(wide).per_pe == 2          # 26 on the 18-bit port: 2 chunks; 8 on 25
+    assert z2.dsp_plan(wide).per_pe == 2
+    # requant 40 x 32 bits on 25x18 signed: (1 + ceil(15/24)) * (1 + ceil(14/17)) = 4; pool 1
+    assert z2.dsp_plan(wide).needed == 2 + 4 + 1
 
 
 def test_fit_checks() -> None:
     z2 = get_board("pynq-z2")
     ok = HardwareConfig(array=ArrayConfig(rows=8, cols=8))
     z2.check_fit(ok)
-    with pytest.raises(ConfigError, match=r"^array 16x16 needs 256 DSP48E1 multipliers \(1 per PE "
-                       r"for 8x8-bit operands\) but pynq-z2 has 220; largest square array that "
-                       r"fits: 8x8$"):
+    # 16x16: 256 PEs + 16 requant lanes x 4 + 1 pool address = 321 DSP48E1
+    with pytest.raises(ConfigError, match=r"^array 16x16 needs 321 DSP48E1 multipliers \(1 per PE "
+                       r"for 8x8-bit operands, 65 for the requantizers and the pool unit\) but "
+                       r"pynq-z2 has 220; largest square array that fits: 8x8$"):
         z2.check_fit(HardwareConfig(array=ArrayConfig(rows=16, cols=16)))
+    # 8x8, act 512 KiB = 65,536 words of 64 bits -> 128 RAMB36 (512 x 72); weight and out
+    # 64 KiB = 8,192 words -> 16 each; parameters 512 x 552 bits -> 8 (512 x 72); accumulator
+    # 2,048 x 256 bits -> 29 RAMB18 in 2K x 9 = 14.5 (512 x 72 would take 16) = 182.5 > 140.
     big = HardwareConfig(array=ArrayConfig(rows=8, cols=8),
                          memory=MemoryConfig(act_kib=512, weight_kib=64, out_kib=64))
-    with pytest.raises(ConfigError, match=r"buffers 512\+64\+64 KiB = 640 KiB exceed the 630 KiB"):
+    with pytest.raises(ConfigError, match=r"^buffers 512\+64\+64 KiB, 512 parameter and 2048 "
+                       r"accumulator words need 182\.5 RAMB36E1 blocks \(of 140\) on pynq-z2$"):
         z2.check_fit(big)
 
 
 def test_defaults_fit_their_board() -> None:
+    # Every board's default configuration (largest square array, default memories) fits by
+    # the corrected count, and the next larger square does not.
     for b in all_boards():
         side = b.max_square_array(8, 8)
-        act, wgt, out = b.default_buffer_kib()
-        hw = HardwareConfig(array=ArrayConfig(rows=side, cols=side),
-                            memory=MemoryConfig(act_kib=act, weight_kib=wgt, out_kib=out))
+        arr = ArrayConfig(rows=side, cols=side)
+        hw = HardwareConfig(array=arr, memory=b.default_memory(arr, 10.0))
         b.check_fit(hw)
         with pytest.raises(ConfigError):
-            b.check_fit(HardwareConfig(array=ArrayConfig(rows=2 * side, cols=2 * side)))
+            b.check_fit(HardwareConfig(array=ArrayConfig(rows=2 * side, cols=2 * side),
+                                       memory=hw.memory))
+
+
+def test_issue_examples_no_longer_fit() -> None:
+    # The old defaults the issue lists: Arty A7-35T 8x8 needs 97 of 90 DSPs, OrangeCrab 4x4
+    # 34 of 28 MULT18X18D (2 for the pool address), iCEBreaker 2x2 13 of 8 SB_MAC16.
+    for bid, side, need in (("arty-a7-35t", 8, 97), ("orangecrab-25f", 4, 34),
+                            ("icebreaker", 2, 13)):
+        plan = get_board(bid).dsp_plan(ArrayConfig(rows=side, cols=side))
+        assert plan.needed == need and not plan.fits, bid
 
 
 #: What makes a source checkable by a reader: a URL, a vendor document number, a named vendor

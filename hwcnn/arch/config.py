@@ -82,8 +82,11 @@ class ArrayConfig:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class MemoryConfig:
-    """On-chip buffers (KiB) and the off-chip (DRAM) interface.
+    """On-chip buffers and the off-chip (DRAM) interface.
 
+    The accelerator has five memories (rtl/README.md section 3): the activation, weight and
+    output memories sized in KiB, and the parameter (bias/M0/shift, one word per column fold)
+    and accumulator (int32 partial sums) memories sized in words (``C`` lanes each).
     ``dram_bytes_per_cycle`` is the sustained off-chip bandwidth at the array clock.
     """
 
@@ -91,14 +94,35 @@ class MemoryConfig:
     weight_kib: int = 64
     out_kib: int = 64
     dram_bytes_per_cycle: float = 16.0
+    param_words: int = 512
+    acc_words: int = 2048
 
     def __post_init__(self) -> None:
         _check_int("memory", "act_kib", self.act_kib, 1)
         _check_int("memory", "weight_kib", self.weight_kib, 1)
         _check_int("memory", "out_kib", self.out_kib, 1)
+        _check_int("memory", "param_words", self.param_words, 1)
+        _check_int("memory", "acc_words", self.acc_words, 1)
         bw = self.dram_bytes_per_cycle
         if isinstance(bw, bool) or not isinstance(bw, (int, float)) or not bw > 0:
             raise ConfigError(f"memory: dram_bytes_per_cycle must be positive, not {bw!r}")
+
+
+#: Parameter word bits per column besides the bias: M0 (31) + shift (6) (rtl/README.md 2).
+PARAM_EXTRA_BITS = 37
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MemoryShape:
+    """One on-chip memory of the design: ``depth`` words of ``width`` bits."""
+
+    name: str
+    width: int
+    depth: int
+
+    @property
+    def bits(self) -> int:
+        return self.width * self.depth
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -113,3 +137,28 @@ class HardwareConfig:
         c = self.clock_mhz
         if isinstance(c, bool) or not isinstance(c, (int, float)) or not c > 0:
             raise ConfigError(f"clock_mhz must be positive, not {c!r}")
+
+    def memories(self) -> tuple[MemoryShape, ...]:
+        """The five memories this configuration describes, in words (rtl/README.md 3).
+
+        A KiB budget holds ``KiB * 1024 // word bytes`` words, where a word of ``L`` lanes of
+        ``w`` bits takes ``ceil(L * w / 8)`` bytes, exactly as the compiler counts tile
+        footprints; the parameter and accumulator memories are given in words. The RTL
+        generator (``hwcnn rtl --buffers/--board``) and the board fit use these depths.
+        """
+        a, m = self.array, self.memory
+
+        def words(kib: int, lanes: int, bits: int) -> int:
+            return kib * 1024 // -(-lanes * bits // 8)
+
+        return (
+            MemoryShape(name="act", width=a.rows * a.act_bits,
+                        depth=words(m.act_kib, a.rows, a.act_bits)),
+            MemoryShape(name="weight", width=a.cols * a.weight_bits,
+                        depth=words(m.weight_kib, a.cols, a.weight_bits)),
+            MemoryShape(name="param", width=a.cols * (a.acc_bits + PARAM_EXTRA_BITS),
+                        depth=m.param_words),
+            MemoryShape(name="out", width=a.cols * a.act_bits,
+                        depth=words(m.out_kib, a.cols, a.act_bits)),
+            MemoryShape(name="acc", width=a.cols * a.acc_bits, depth=m.acc_words),
+        )

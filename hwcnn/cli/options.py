@@ -17,6 +17,7 @@ import re
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import Any
 
 import click
@@ -155,7 +156,7 @@ def hardware_from_options(board: str | None = None, array: str | None = None,
     if array is not None:
         rows, cols = parse_array(array, f"{o}array")
     elif brd is not None:
-        rows = cols = brd.max_square_array(act_bits, weight_bits)
+        rows = cols = brd.max_square_array(act_bits, weight_bits, acc_bits)
     else:
         rows, cols = DEFAULT_ARRAY
     flow = Dataflow.parse(dataflow) if dataflow is not None else Dataflow.WEIGHT_STATIONARY
@@ -169,18 +170,15 @@ def hardware_from_options(board: str | None = None, array: str | None = None,
         bpc = brd.dram_bytes_per_cycle(clock)
     else:
         bpc = MemoryConfig().dram_bytes_per_cycle
+    arr = ArrayConfig(rows=rows, cols=cols, dataflow=flow, act_bits=act_bits,
+                      weight_bits=weight_bits, acc_bits=acc_bits)
+    # A board's defaults fit it by the resource model (parameter/accumulator words included).
+    base = (brd.default_memory(arr, bpc) if brd is not None
+            else MemoryConfig(dram_bytes_per_cycle=bpc))
     if buffers is not None:
         act, wgt, out = parse_buffers(buffers, f"{o}buffers")
-    elif brd is not None:
-        act, wgt, out = brd.default_buffer_kib()
-    else:
-        d = MemoryConfig()
-        act, wgt, out = d.act_kib, d.weight_kib, d.out_kib
-    hw = HardwareConfig(
-        array=ArrayConfig(rows=rows, cols=cols, dataflow=flow, act_bits=act_bits,
-                          weight_bits=weight_bits, acc_bits=acc_bits),
-        memory=MemoryConfig(act_kib=act, weight_kib=wgt, out_kib=out, dram_bytes_per_cycle=bpc),
-        clock_mhz=clock)
+        base = replace(base, act_kib=act, weight_kib=wgt, out_kib=out)
+    hw = HardwareConfig(array=arr, memory=base, clock_mhz=clock)
     if brd is not None:
         brd.check_fit(hw)
     return hw, brd

@@ -10,8 +10,6 @@ import numpy as np
 from ..arch.config import HardwareConfig
 from ..frontend import layers as L
 
-#: Parameter word bits per column besides the bias: M0 (31) + shift (6) (rtl/README.md 2).
-PARAM_EXTRA_BITS = 37
 #: Descriptor size fields are 16 bits wide.
 MAX_DESC = (1 << 16) - 1
 
@@ -140,14 +138,20 @@ class Program:
 
 @dataclass(frozen=True, slots=True)
 class _Caps:
+    """Capacities: act/weight/out memories in bytes, parameter and accumulator memories in
+    words."""
+
     act: int
     weight: int
     out: int
+    param: int
+    acc: int
 
 
 def _caps(hw: HardwareConfig) -> _Caps:
     m = hw.memory
-    return _Caps(m.act_kib * 1024, m.weight_kib * 1024, m.out_kib * 1024)
+    return _Caps(m.act_kib * 1024, m.weight_kib * 1024, m.out_kib * 1024, m.param_words,
+                 m.acc_words)
 
 
 def _bytes(elements: int, bits: int) -> int:

@@ -47,6 +47,15 @@ class BufferDepths:
                 raise ConfigError(f"buffer depth {name} must be between 1 and {MAX_DEPTH}, "
                                   f"not {v!r}")
 
+    @classmethod
+    def for_config(cls, config: HardwareConfig) -> BufferDepths:
+        """The word depths of the memories ``config`` describes (its KiB budgets, parameter
+        and accumulator words; :meth:`hwcnn.arch.config.HardwareConfig.memories`), so that
+        the generated RTL is the machine the estimate and the board fit count."""
+        d = {m.name: m.depth for m in config.memories()}
+        return cls(act=d["act"], weight=d["weight"], out=d["out"], param=d["param"],
+                   acc=d["acc"])
+
 
 def param_lane_bits(config: HardwareConfig) -> int:
     """Width of one lane of a parameter word: bias (acc_bits) + M0 (31) + shift (6)."""

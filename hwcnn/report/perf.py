@@ -196,9 +196,17 @@ def facts(hw: HardwareConfig, board: Board | None) -> dict[str, Any]:
         "array": f"{a.rows}x{a.cols}", "dataflow": a.dataflow.value, "clock_mhz": hw.clock_mhz,
         "dram_bytes_per_cycle": round(m.dram_bytes_per_cycle, 4),
         "buffers_kib": {"act": m.act_kib, "weight": m.weight_kib, "out": m.out_kib},
+        "memory_words": {"param": m.param_words, "acc": m.acc_words},
     }
     if board is not None:
         out["board"] = board.id
+        use = board.usage(hw)
+        out["resources"] = (
+            f"{use.multipliers}/{board.dsp_plan(a).available} {use.multiplier_type}, "
+            f"{use.blocks:g}/{board.ram_blocks} {use.block}"
+            + (f", {use.large_blocks}/{board.large_ram_blocks} {use.large}"
+               if board.large_ram_blocks else "")
+            + f", ~{use.luts}/{int(board.luts.value)} LUTs")
     return out
 
 

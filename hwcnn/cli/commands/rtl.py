@@ -12,8 +12,8 @@ from .common import OUTPUT_DIR
 
 
 @click.command()
-@click.option("--rows", type=int, required=True, help="Array rows R.")
-@click.option("--cols", type=int, required=True, help="Array columns C.")
+@click.option("--rows", type=int, help="Array rows R (default: the board's largest square).")
+@click.option("--cols", type=int, help="Array columns C (default: the board's largest square).")
 @click.option("--dataflow", default="ws", show_default=True,
               help="ws (weight stationary) or os (output stationary).")
 @click.option("--act-bits", type=int, default=8, show_default=True)
@@ -29,15 +29,28 @@ from .common import OUTPUT_DIR
               help="Parameter (bias/M0/shift) buffer words.")
 @click.option("--acc-depth", type=int, default=BufferDepths().acc, show_default=True,
               help="Accumulator buffer words (weight stationary; the largest tile M).")
+@click.option("--board", metavar="NAME",
+              help="Size everything as `hwcnn report --board` does: the board's default array "
+                   "and memories (or --buffers), checked against its resources; the depth "
+                   "options are then derived, not given.")
+@click.option("--buffers", metavar="KIB",
+              help="Act/weight/out memories in KiB (one number or ACT,WEIGHT,OUT), converted "
+                   "to word depths as the estimate counts them (parameter and accumulator "
+                   "depths: the configuration defaults or the board's).")
 @click.option("-o", "--out-dir", type=OUTPUT_DIR, required=True,
               help="Directory for hwcnn_top.v, or '-' to print it. A new directory (its "
                    "parent must exist) appears only once complete; in an existing one each "
                    "file is replaced atomically.")
 @max_memory_option
-def rtl(rows: int, cols: int, dataflow: str, act_bits: int, weight_bits: int, acc_bits: int,
-        act_depth: int, weight_depth: int, out_depth: int, param_depth: int, acc_depth: int,
-        out_dir: str, max_memory: int) -> None:
+def rtl(rows: int | None, cols: int | None, dataflow: str, act_bits: int, weight_bits: int,
+        acc_bits: int, act_depth: int, weight_depth: int, out_depth: int, param_depth: int,
+        acc_depth: int, board: str | None, buffers: str | None, out_dir: str,
+        max_memory: int) -> None:
     """Generate reproducible Verilog (top module hwcnn_top) for an R x C systolic array.
+
+    With --board (and/or --buffers) the design is exactly the configuration `hwcnn report`
+    estimates: the memories' word depths come from the buffer KiB, parameter and accumulator
+    words of that configuration, and the board's resource use is printed on stderr.
 
     Same options -> byte-identical output (no timestamps or paths). The host interface, the
     tile descriptor and the exact cycle counts are documented in rtl/README.md. Arrays of
@@ -47,11 +60,30 @@ def rtl(rows: int, cols: int, dataflow: str, act_bits: int, weight_bits: int, ac
     from ...hw import rtlgen
     from ...hw.elaboration import check_elaboration
 
-    config = HardwareConfig(array=ArrayConfig(
-        rows=rows, cols=cols, dataflow=Dataflow.parse(dataflow), act_bits=act_bits,
-        weight_bits=weight_bits, acc_bits=acc_bits))
-    depths = BufferDepths(act=act_depth, weight=weight_depth, out=out_depth,
-                          param=param_depth, acc=acc_depth)
+    if board or buffers:
+        from ..options import hardware_from_options
+
+        if (rows is None) != (cols is None) or (rows is None and not board):
+            raise ConfigError("--rows and --cols are required without --board")
+        array = f"{rows}x{cols}" if rows is not None else None
+        config, brd = hardware_from_options(board=board, array=array, dataflow=dataflow,
+                                            buffers=buffers, act_bits=act_bits,
+                                            weight_bits=weight_bits, acc_bits=acc_bits)
+        depths = BufferDepths.for_config(config)
+        if brd is not None:
+            use = brd.usage(config)
+            click.echo(f"{brd.id}: {use.multipliers} {use.multiplier_type}, {use.blocks:g} "
+                       f"{use.block}" + (f" + {use.large_blocks} {use.large}"
+                                         if use.large_blocks else "")
+                       + f", ~{use.luts} LUTs", err=True)
+    else:
+        if rows is None or cols is None:
+            raise ConfigError("--rows and --cols are required without --board")
+        config = HardwareConfig(array=ArrayConfig(
+            rows=rows, cols=cols, dataflow=Dataflow.parse(dataflow), act_bits=act_bits,
+            weight_bits=weight_bits, acc_bits=acc_bits))
+        depths = BufferDepths(act=act_depth, weight=weight_depth, out=out_depth,
+                              param=param_depth, acc=acc_depth)
     check_elaboration(config, depths, max_memory)
     if out_dir == STDOUT:
         for text in rtlgen.generate(config, depths).values():

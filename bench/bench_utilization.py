@@ -1,0 +1,123 @@
+"""Benchmark: array utilization of VGG16 and ResNet-50, per layer, and where the cycles go.
+
+For each network on the board defaults (ultra96-v2 16x16, kv260 32x32) and on 16x16 / 32x32
+without a board (the ``MemoryConfig`` defaults), both dataflows, it prints per GEMM layer
+
+* ``util``: ideal MAC cycles (``MACs / (R*C)``) over the layer's cycles with DRAM stalls;
+* ``bound``: the mapping bound, the share of PE slots that ragged edges leave usable:
+  OS ``M*N / (ceil(M/R)*R * ceil(N/C)*C)``, WS ``K*N / (ceil(K/R)*R * ceil(N/C)*C)``;
+* ``of bound``: util / bound (the issue's target: >= 95 % for every VGG16 conv layer);
+* the chosen tiling (the lowering's note);
+
+then the totals (conv layers alone and the whole network) and the split of the lost cycles:
+mapping of ragged edges (``ideal / bound - ideal``), fill/drain and per-tile overhead (compute
+cycles beyond the mapped slots), DRAM stalls, and the pool/vector unit's cycles (pool, add and
+stand-alone activation layers, which do no MACs).
+
+Run: ``.venv/bin python bench/bench_utilization.py [--network vgg16] [--quiet]`` (``--quiet``
+prints only the totals).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from hwcnn.arch.config import Dataflow, HardwareConfig
+from hwcnn.cli.options import hardware_from_options
+from hwcnn.compiler.plan import Unit
+from hwcnn.frontend import layers as L
+from hwcnn.frontend.spec import load_spec
+from hwcnn.graph.build import build_graph
+from hwcnn.report import perf
+
+NETWORKS = ("vgg16", "resnet50")
+#: (label, board, array): board defaults and the same arrays without a board
+CONFIGS = (("ultra96-v2", "ultra96-v2", None), ("kv260", "kv260", None),
+           ("16x16", None, "16x16"), ("32x32", None, "32x32"))
+
+
+def _cdiv(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+def mapping_bound(df: Dataflow, m: int, n: int, k: int, r: int, c: int) -> float:
+    """The share of PE slots a GEMM can use at best (ragged edges of the array)."""
+    if df is Dataflow.OUTPUT_STATIONARY:
+        return m * n / (_cdiv(m, r) * r * _cdiv(n, c) * c)
+    return k * n / (_cdiv(k, r) * r * _cdiv(n, c) * c)
+
+
+def run(g, hw: HardwareConfig, label: str, name: str, quiet: bool) -> None:  # type: ignore[no-untyped-def]
+    rows = perf.estimate(g, hw)
+    tot = perf.totals(rows, hw)
+    arr = hw.array
+    pes = arr.pes
+    df = arr.dataflow
+    if not quiet:
+        print(f"\n== {name} on {label}: {arr.rows}x{arr.cols} {df.value}, buffers "
+              f"{hw.memory.act_kib}/{hw.memory.weight_kib}/{hw.memory.out_kib} KiB, "
+              f"{hw.memory.acc_words} acc words, {hw.memory.dram_bytes_per_cycle:.1f} B/cycle")
+        print(f"{'layer':22s} {'M':>6s} {'N':>5s} {'K':>6s} {'util %':>7s} {'bound %':>7s} "
+              f"{'of bound':>8s}  tiling")
+    conv_ideal = conv_total = 0.0
+    mapping = filldrain = stall = vector = 0.0
+    worst = (2.0, "")
+    for r in rows:
+        node = g.nodes[r.name]
+        gd = node.get("gemm")
+        if r.unit == Unit.POOL:
+            vector += r.total_cycles
+            continue
+        if r.unit != Unit.ARRAY or not r.macs:
+            continue
+        if gd is None:   # a stand-alone batchnorm as a depthwise GEMM
+            m, n, k = r.macs, 1, 1
+        else:
+            m, n, k = gd.m, gd.n, gd.k
+        ideal = r.macs / pes
+        bound = mapping_bound(df, m, n, k, arr.rows, arr.cols)
+        util = ideal / r.total_cycles
+        mapped = ideal / bound
+        mapping += mapped - ideal
+        filldrain += r.compute_cycles - mapped
+        stall += r.stall_cycles
+        if isinstance(node["layer"], L.Conv):
+            conv_ideal += ideal
+            conv_total += r.total_cycles
+            worst = min(worst, (util / bound, r.name))
+        if not quiet:
+            tiling = r.note.split("GEMM ", 1)[-1]
+            print(f"{r.name[:22]:22s} {m:6d} {n:5d} {k:6d} {100 * util:7.1f} {100 * bound:7.1f} "
+                  f"{100 * util / bound:7.1f}%  {tiling}")
+    total = tot.total_cycles
+    ideal_all = tot.macs / pes
+    lost = total - ideal_all
+    print(f"{name:9s} {label:11s} {df.value}: total util {100 * tot.utilization:5.1f} %, conv "
+          f"layers {100 * conv_ideal / conv_total:5.1f} %, worst conv of bound "
+          f"{100 * worst[0]:5.1f} % ({worst[1]}); {tot.tiles} tiles, {total:,} cycles")
+    if lost > 0:
+        print(f"{'':9s} lost {lost:,.0f} cycles: mapping {100 * mapping / lost:4.1f} %, "
+              f"fill/drain+tile overhead {100 * filldrain / lost:4.1f} %, DRAM stall "
+              f"{100 * stall / lost:4.1f} %, pool/vector unit {100 * vector / lost:4.1f} %")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--network", choices=NETWORKS, action="append")
+    ap.add_argument("--quiet", action="store_true", help="totals only")
+    args = ap.parse_args()
+    for name in args.network or NETWORKS:
+        g = build_graph(load_spec(ROOT / "models" / f"{name}.yaml"))
+        for label, board, array in CONFIGS:
+            for df in ("ws", "os"):
+                hw, _ = hardware_from_options(board=board, array=array, dataflow=df)
+                run(g, hw, label, name, args.quiet)
+
+
+if __name__ == "__main__":
+    main()
