@@ -176,9 +176,11 @@ def generate_rtl(hw: HardwareConfig, out_dir: PathLike, depths: object | None = 
                  ) -> list[Path]:
     """Write the accelerator's reproducible Verilog for ``hw`` into ``out_dir``
     (``hwcnn rtl``); ``depths`` is a :class:`hwcnn.hw.BufferDepths` (default depths if None).
+    Missing parent directories are created (the CLI refuses them; a script asks explicitly).
     Returns the written paths."""
     from .hw import rtlgen
     from .hw.params import BufferDepths
 
+    Path(out_dir).parent.mkdir(parents=True, exist_ok=True)
     d = depths if isinstance(depths, BufferDepths) else BufferDepths()
     return rtlgen.write(hw, d, out_dir)

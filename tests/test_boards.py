@@ -113,7 +113,7 @@ def test_issue_examples_no_longer_fit() -> None:
 #: What makes a source checkable by a reader: a URL, a vendor document number, a named vendor
 #: document, a measurement naming the tool and its version, or an explicit planning value.
 _CHECKABLE = re.compile(
-    r"https?://\S+|\b(?:DS|UG|PG|WP)\d{3,4}\b|FPGA-DS-\d+|FINN platforms\.py"
+    r"https?://\S+|\b(?:DS|UG|PG|WP|TN)\d{3,4}\b|FPGA-(?:DS|TN)-\d+|FINN platforms\.py"
     r"|reference manual|device overview|data ?sheet|product (?:brief|page)|DE10-Nano manual"
     r"|^measured: \S+ \d+\.\d+|^planning value|\bderived\b|no UltraRAM|no large RAM|LUT RAM"
     r"|off-chip memory", re.IGNORECASE)

@@ -240,7 +240,7 @@ def test_explain_known_layer_only_that_layer(spec: Path, capsys: pytest.CaptureF
 
 
 @pytest.mark.parametrize(("args", "message"), [
-    (["report"], "Missing argument 'MODEL.yaml'. (see 'hwcnn report --help')"),
+    (["report"], "Missing argument 'MODEL'. (see 'hwcnn report --help')"),
     (["report", "{spec}", "-f", "xml"],
      ("Invalid value for '-f' / '--format': 'xml' is not one of 'table', 'csv', 'json', "
      "'markdown'. (see 'hwcnn report --help')")),
@@ -271,7 +271,7 @@ def test_usage_error_echo_is_cut_short(spec: Path, capsys: pytest.CaptureFixture
 def test_help_still_works(capsys: pytest.CaptureFixture[str]) -> None:
     run = run_cli(["report", "--help"], capsys)
     assert run.code in (0, None) and run.err == ""
-    assert run.out.startswith("Usage: hwcnn report [OPTIONS] MODEL.yaml")
+    assert run.out.startswith("Usage: hwcnn report [OPTIONS] MODEL")
 
 
 # -- option values that used to give tracebacks or nonsense: one line naming the option -------

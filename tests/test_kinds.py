@@ -317,7 +317,7 @@ def test_lrn_network_verifies(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert r.code == 0 and "all layers match" in r.out, r.out + r.err
     r = run_cli(["quantize", str(p), "--act-bits", "12"], capsys)
     assert r.code == 2 and r.err == (
-        "hwcnn: error: layer 'n': the lrn integer model tabulates every sum of squares "
+        f"hwcnn: error: {p}: layer 'n': the lrn integer model tabulates every sum of squares "
         "(20,971,521 entries for 12-bit activations and size 5), more than 1,048,576\n")
 
 

@@ -42,6 +42,7 @@ from dataclasses import dataclass
 
 import networkx as nx
 
+from ..arch import timing
 from ..arch.config import HardwareConfig
 from ..compiler.gemm import choose_gemm
 from ..errors import HwcnnError
@@ -182,8 +183,15 @@ def _tiles(g: nx.DiGraph, hw: HardwareConfig) -> tuple[int, str, int]:
             case L.Pool() | L.GlobalAvgPool() | L.Add() | L.Activation() | L.BatchNorm():
                 x = node["out_shape"]
                 rows = x.spatial[0] if len(x.spatial) >= 2 else 1
-                n = -(-x.channels // arr.cols) * max(rows, 1)
-                cycles += node["cost"].ops + node["cost"].eltwise_ops
+                groups = -(-x.channels // arr.cols)
+                n = groups * max(rows, 1)
+                win = node.get("window")
+                if isinstance(layer, L.Pool) and win is not None and len(win.out) == 2:
+                    # the pool unit's closed form, one channel group at a time
+                    cycles += groups * timing.pool_tile_cycles(
+                        win.out[0], win.out[1], win.kernel[0], win.kernel[1], arr)
+                else:
+                    cycles += node["cost"].ops + node["cost"].eltwise_ops
         total += n
         if n > most:
             most, most_layer = n, name

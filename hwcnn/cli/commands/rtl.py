@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from ...arch.config import ArrayConfig, Dataflow, HardwareConfig
+from ...errors import ConfigError
 from ...fileio import STDOUT
 from ...hw.params import BufferDepths
 from ..options import max_memory_option
