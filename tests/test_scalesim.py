@@ -108,26 +108,46 @@ def test_ceil_mode_conv_outputs() -> None:
 
 @pytest.mark.parametrize("m,n,k,r", [(8, 8, 27, 4), (49, 64, 576, 16), (3025, 96, 363, 8),
                                      (1, 1, 1, 2), (100, 10, 7, 32)])
-def test_native_differs_by_f_r_plus_4_plus_2_under_os(m: int, n: int, k: int, r: int) -> None:
+def test_native_difference_under_os(m: int, n: int, k: int, r: int) -> None:
     arr = ArrayConfig(rows=r, cols=r, dataflow=Dataflow.OUTPUT_STATIONARY)
     f = math.ceil(m / r) * math.ceil(n / r)
     d = native_difference(m, n, k, arr)
-    # native, written out from rtl/README.md: 1 + F*(k + 2R + C + 2)
-    assert d.native == 1 + f * (k + 2 * r + r + 2)
+    # native, written out from rtl/README.md: folds every P = max(k, R, C) cycles, the last
+    # one takes k + R + C + 3: T = 1 + (F-1)*P + k + R + C + 3
+    p = max(k, r, r)
+    assert d.native == 1 + (f - 1) * p + k + r + r + 3
+    # SCALE-Sim: F folds of L = k + R + C - 2, minus 1
     assert d.scalesim == f * (k + r + r - 2) - 1
-    assert d.difference == f * (r + 4) + 2
-    assert d.explain(arr) == f"F*(R+4)+2 = {f}*({r}+4)+2 = {f * (r + 4) + 2:,}"
+    fill = k + 2 * r + 3 - p
+    assert d.difference == f * (p - (k + 2 * r - 2)) + fill + 2
+    assert d.explain(arr) == (f"F*(P-L)+fill+2 = {f}*({p}-{k + 2 * r - 2})+{fill}+2 = "
+                              f"{d.difference:,}")
 
 
 @pytest.mark.parametrize("m,n,k,r", [(8, 8, 27, 4), (49, 64, 576, 16), (3025, 96, 363, 8),
                                      (1, 1, 1, 2)])
-def test_native_differs_by_5f_plus_2_under_ws(m: int, n: int, k: int, r: int) -> None:
+def test_native_difference_under_ws(m: int, n: int, k: int, r: int) -> None:
     arr = ArrayConfig(rows=r, cols=r, dataflow=Dataflow.WEIGHT_STATIONARY)
     f = math.ceil(k / r) * math.ceil(n / r)
     d = native_difference(m, n, k, arr)
-    assert d.native == 1 + f * (2 * r + r + m + 3)      # rtl/README.md: 1 + F_K F_N (2R+C+m+3)
-    assert d.difference == 5 * f + 2
-    assert d.explain(arr) == f"5F+2 = 5*{f}+2 = {5 * f + 2:,}"
+    # rtl/README.md: P = max(m, ceil(m/2) + R - 1, 3), T = 1 + (F-1)*P + m + 2R + C + 3
+    p = max(m, math.ceil(m / 2) + r - 1, 3)
+    assert d.native == 1 + (f - 1) * p + m + 2 * r + r + 3
+    # SCALE-Sim: F folds of L = 2R + C + m - 2, minus 1
+    assert d.scalesim == f * (2 * r + r + m - 2) - 1
+    fill = m + 3 * r + 3 - p
+    assert d.difference == f * (p - (3 * r + m - 2)) + fill + 2
+
+
+def test_native_difference_worked_example() -> None:
+    """VGG16 conv5-like GEMM 196x64x576 on 16x16 OS, worked by hand: F = 13*4 = 52 folds.
+    Native: P = max(576, 16, 16) = 576, T = 1 + 51*576 + 576 + 16 + 16 + 3 = 29,988.
+    SCALE-Sim: L = 576 + 30 = 606, 52*606 - 1 = 31,511. Difference -1,523: pipelined folds
+    save 30 cycles each and pay fill (35) and start (1 + 1) once."""
+    arr = ArrayConfig(rows=16, cols=16, dataflow=Dataflow.OUTPUT_STATIONARY)
+    d = native_difference(196, 64, 576, arr)
+    assert (d.native, d.scalesim, d.difference) == (29_988, 31_511, -1_523)
+    assert d.explain(arr) == "F*(P-L)+fill+2 = 52*(576-606)+35+2 = -1,523"
 
 
 # -- topology and configuration files ----------------------------------------------------------

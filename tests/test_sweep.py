@@ -75,8 +75,10 @@ def test_sweep_rows_equal_report_runs(tmp_path: Path, capsys: pytest.CaptureFixt
     b = doc["buffers_kib"]
     assert (int(row["act_kib"]), int(row["weight_kib"]), int(row["out_kib"])) == \
         (b["act"], b["weight"], b["out"])
-    pes = int(array.split("x")[0]) * int(array.split("x")[1])
-    assert int(row["dsp"]) == pes                        # int8 x int8: one DSP per PE
+    r, c = int(array.split("x")[0]), int(array.split("x")[1])
+    # int8 x int8: one DSP48 per PE; on a board also 4 per requantizer lane (its 32x32-bit
+    # multiply, one lane per column) and 1 for the pool address: 4x4 -> 33, 16x16 -> 321
+    assert int(row["dsp"]) == (r * c + 4 * c + 1 if board else r * c)
 
 
 # -- engines -----------------------------------------------------------------------------------
@@ -212,16 +214,19 @@ def test_scalesim_topology_and_config(tmp_path: Path, capsys: pytest.CaptureFixt
     assert (row["act_kib"], row["weight_kib"], row["out_kib"]) == ("16", "32", "8")
     assert float(row["bandwidth_gbps"]) == pytest.approx(4 * 100 / 1000)   # 4 B/cycle, 100 MHz
     if df == "os":   # the native one-tile count of each layer, and why it differs
-        f = [12, 2]
-        assert [int(r["native_minus_scalesim"]) for r in layers] == [x * (4 + 4) + 2 for x in f]
-        assert layers[0]["why"] == "F*(R+4)+2 = 12*(4+4)+2 = 98"
+        # conv: F = 12, P = max(18, 4, 2) = 18: 1 + 11*18 + (18+4+2+3) = 226 vs 263;
+        # fc: F = 2, P = 12: 1 + 12 + (12+4+2+3) = 34 vs 31
+        assert [int(r["native_minus_scalesim"]) for r in layers] == [226 - 263, 34 - 31]
+        assert layers[0]["why"] == "F*(P-L)+fill+2 = 12*(18-22)+9+2 = -37"
     elif df == "ws":
-        assert [int(r["native_minus_scalesim"]) for r in layers] == [5 * 15 + 2, 5 * 6 + 2]
+        # conv: F = 15, m = 16: P = max(16, 8+3, 3) = 16: 1 + 14*16 + (16+8+2+3) = 254 vs 359;
+        # fc: F = 6, m = 1: P = max(1, 1+3, 3) = 4: 1 + 5*4 + (1+8+2+3) = 35 vs 53
+        assert [int(r["native_minus_scalesim"]) for r in layers] == [254 - 359, 35 - 53]
     else:
         assert [r["native_minus_scalesim"] for r in layers] == ["", ""]   # no native IS
 
 
-def test_native_one_tile_layers_differ_as_the_issue_says(tmp_path: Path) -> None:
+def test_native_one_tile_layers_differ_by_the_pipelined_closed_form(tmp_path: Path) -> None:
     models = {k: v for k, v in _sources().items() if k == "lenet5"}
     axes = Axes(models=("lenet5",), arrays=((4, 4),), dataflows=("os", "ws"),
                 buffers=((256, 256, 256),))
@@ -232,12 +237,15 @@ def test_native_one_tile_layers_differ_as_the_issue_says(tmp_path: Path) -> None
         if r["native_minus_scalesim"] is None:
             continue
         gd = g.nodes[r["layer"]]["gemm"]
+        m, n, k = gd.m, gd.n, gd.k
+        # one tile: native 1 + (F-1)*P + last fold, SCALE-Sim F*L - 1 (rtl/README.md, 4x4)
         if r["dataflow"] == "os":
-            f = math.ceil(gd.m / 4) * math.ceil(gd.n / 4)
-            assert r["native_minus_scalesim"] == f * (4 + 4) + 2
+            f, p = math.ceil(m / 4) * math.ceil(n / 4), max(k, 4)
+            native, ss = 1 + (f - 1) * p + k + 8 + 3, f * (k + 6) - 1
         else:
-            f = math.ceil(gd.k / 4) * math.ceil(gd.n / 4)
-            assert r["native_minus_scalesim"] == 5 * f + 2
+            f, p = math.ceil(k / 4) * math.ceil(n / 4), max(m, math.ceil(m / 2) + 3, 3)
+            native, ss = 1 + (f - 1) * p + m + 12 + 3, f * (m + 10) - 1
+        assert r["native_minus_scalesim"] == native - ss
         checked += 1
     assert checked >= 4      # lenet5's conv and dense layers are one tile each with 256 KiB
 

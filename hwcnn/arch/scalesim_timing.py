@@ -19,10 +19,11 @@ from 0). Convolution outputs are ``ceil((H - Fh + S) / S)`` per axis
 padded input), which is not hwcnn's floor rule: :func:`conv_gemm_dims` is that rule, once.
 
 hwcnn's own closed forms (:mod:`hwcnn.arch.timing`) count the RTL's real cycles: the same
-folds, plus per fold the buffer read latency, the ``R``-cycle drain (OS) or two read latencies
-(WS), the 3 post-processing cycles, and one start cycle per tile. For a layer that is one tile,
-native minus SCALE-Sim is exactly ``F * (R + 4) + 2`` (OS) and ``5 F + 2`` (WS):
-:func:`native_difference` says so per layer.
+folds, but pipelined (one fold every ``P`` cycles: OS ``max(K, R, C)``, WS
+``max(M, ceil(M/2) + R - 1, 3)``) with fill, drain, read latencies and post-processing paid once
+per tile, plus one start cycle. For a layer that is one tile, native minus SCALE-Sim is exactly
+``F * (P - L) + fill + 2``: :func:`native_difference` says so per layer. (Before fold
+pipelining it was ``F * (R + 4) + 2`` (OS) and ``5 F + 2`` (WS).)
 
 Examples
 --------
@@ -37,7 +38,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from . import timing
-from .config import ArrayConfig, Dataflow
+from .config import ArrayConfig
 
 #: SCALE-Sim's dataflow names (``Dataflow`` in its ``.cfg``).
 SCALESIM_DATAFLOWS = ("os", "ws", "is")
@@ -128,13 +129,18 @@ def scalesim_cycles(m: int, n: int, k: int, rows: int, cols: int, dataflow: str)
 class NativeDifference:
     """hwcnn's one-tile cycles of a GEMM versus SCALE-Sim's, and what the difference is made of.
 
-    ``native - scalesim = start + folds * per_fold + 1`` (SCALE-Sim's last-line index).
+    Native: ``start + F * P + fill`` (pipelined folds: one fold every ``P`` cycles, fill and
+    drain once per tile, :func:`hwcnn.arch.timing.gemm_tile_timing`); SCALE-Sim:
+    ``F * L - 1`` (folds back to back, each paying its whole latency ``L``). So
+    ``native - scalesim = F * (P - L) + fill + start + 1``.
     """
 
     native: int
     scalesim: int
     folds: int
-    per_fold: int
+    period: int
+    scalesim_fold: int
+    fill: int
     start: int
 
     @property
@@ -142,29 +148,25 @@ class NativeDifference:
         return self.native - self.scalesim
 
     def explain(self, array: ArrayConfig) -> str:
-        """E.g. ``F*(R+4)+2 = 52*(16+4)+2 = 1042``."""
-        f, r = self.folds, array.rows
-        if array.dataflow is Dataflow.OUTPUT_STATIONARY:
-            return (f"F*(R+{self.per_fold - r})+{self.start + 1} = {f}*({r}+{self.per_fold - r})"
-                    f"+{self.start + 1} = {self.difference:,}")
-        return f"{self.per_fold}F+{self.start + 1} = {self.per_fold}*{f}+{self.start + 1} = " \
-               f"{self.difference:,}"
+        """E.g. ``F*(P-L)+fill+2 = 52*(576-606)+35+2 = -1,523``."""
+        return (f"F*(P-L)+fill+{self.start + 1} = {self.folds}*({self.period}-"
+                f"{self.scalesim_fold})+{self.fill}+{self.start + 1} = {self.difference:,}")
 
 
 def native_difference(m: int, n: int, k: int, array: ArrayConfig) -> NativeDifference:
     """Compare :func:`hwcnn.arch.timing.gemm_tile_cycles` (the GEMM as one tile) with SCALE-Sim.
 
     Both models fold identically (OS: ``ceil(M/R) ceil(N/C)``, WS: ``ceil(K/R) ceil(N/C)``);
-    per fold the RTL adds the read latency, the ``R``-cycle drain and post-processing (OS) or
-    two read latencies and post-processing (WS).
+    hwcnn's RTL overlaps consecutive folds (period ``P``) and pays fill, drain, read latencies
+    and post-processing once per tile, SCALE-Sim pays each fold's latency ``L`` in full.
     """
     ss = scalesim_gemm_timing(m, n, k, array.rows, array.cols, array.dataflow.value)
     tile = timing.gemm_tile_timing(m, n, k, array)
     if tile.folds != ss.folds:  # cannot happen: both count the same folds
         raise AssertionError(f"fold counts differ: native {tile.folds}, SCALE-Sim {ss.folds}")
     return NativeDifference(native=tile.total, scalesim=ss.cycles, folds=ss.folds,
-                            per_fold=tile.fold_cycles - ss.fold_cycles,
-                            start=timing.START_CYCLES)
+                            period=tile.fold_cycles, scalesim_fold=ss.fold_cycles,
+                            fill=tile.fill_cycles, start=timing.START_CYCLES)
 
 
 __all__ = [

@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any
 
@@ -105,15 +105,22 @@ def operand_bits(src: ModelSource) -> tuple[int, int]:
     return fmt.activation_bits, fmt.weight_bits
 
 
+def _memory(p: Point, arr: ArrayConfig) -> MemoryConfig:
+    """The point's buffers; parameter and accumulator words as ``hwcnn report`` sizes them
+    (the board's defaults for this array, or the configuration defaults)."""
+    bpc = p.bandwidth_gbps * 1000.0 / p.clock_mhz
+    base = (get_board(p.board).default_memory(arr, bpc) if p.board
+            else MemoryConfig(dram_bytes_per_cycle=bpc))
+    return replace(base, act_kib=p.act_kib, weight_kib=p.weight_kib, out_kib=p.out_kib,
+                   dram_bytes_per_cycle=bpc)
+
+
 def hardware(src: ModelSource, p: Point) -> HardwareConfig:
     """The :class:`HardwareConfig` of point ``p`` (native dataflows only)."""
     a_bits, w_bits = operand_bits(src)
-    return HardwareConfig(
-        array=ArrayConfig(rows=p.rows, cols=p.cols, dataflow=Dataflow.parse(p.dataflow),
-                          act_bits=a_bits, weight_bits=w_bits),
-        memory=MemoryConfig(act_kib=p.act_kib, weight_kib=p.weight_kib, out_kib=p.out_kib,
-                            dram_bytes_per_cycle=p.bandwidth_gbps * 1000.0 / p.clock_mhz),
-        clock_mhz=p.clock_mhz)
+    arr = ArrayConfig(rows=p.rows, cols=p.cols, dataflow=Dataflow.parse(p.dataflow),
+                      act_bits=a_bits, weight_bits=w_bits)
+    return HardwareConfig(array=arr, memory=_memory(p, arr), clock_mhz=p.clock_mhz)
 
 
 def fit_error(src: ModelSource, p: Point) -> str | None:
@@ -122,10 +129,9 @@ def fit_error(src: ModelSource, p: Point) -> str | None:
         return None
     a_bits, w_bits = operand_bits(src)
     df = Dataflow.WEIGHT_STATIONARY if p.dataflow == "is" else Dataflow.parse(p.dataflow)
-    hw = HardwareConfig(array=ArrayConfig(rows=p.rows, cols=p.cols, dataflow=df,
-                                          act_bits=a_bits, weight_bits=w_bits),
-                        memory=MemoryConfig(act_kib=p.act_kib, weight_kib=p.weight_kib,
-                                            out_kib=p.out_kib), clock_mhz=p.clock_mhz)
+    arr = ArrayConfig(rows=p.rows, cols=p.cols, dataflow=df, act_bits=a_bits,
+                      weight_bits=w_bits)
+    hw = HardwareConfig(array=arr, memory=_memory(p, arr), clock_mhz=p.clock_mhz)
     try:
         get_board(p.board).check_fit(hw)
     except HwcnnError as exc:
@@ -146,8 +152,9 @@ def _resources(src: ModelSource, p: Point) -> dict[str, Any]:
     if not p.board:
         return {"dsp": pes, "dsp_pct": None, "bram_kib": kib, "bram_pct": None}
     board = get_board(p.board)
-    plan = board.dsp_plan(ArrayConfig(rows=p.rows, cols=p.cols, act_bits=a_bits,
-                                      weight_bits=w_bits))
+    df = Dataflow.WEIGHT_STATIONARY if p.dataflow == "is" else Dataflow.parse(p.dataflow)
+    arr = ArrayConfig(rows=p.rows, cols=p.cols, dataflow=df, act_bits=a_bits, weight_bits=w_bits)
+    plan = board.dsp_plan(arr)   # PEs, requantizer lanes and the pool address, as check_fit
     return {"dsp": plan.needed, "dsp_pct": round(100 * plan.needed / plan.available, 2),
             "bram_kib": kib, "bram_pct": round(100 * kib * 1024 / board.onchip_bytes, 2)}
 

@@ -20,7 +20,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from ..arch.config import MemoryConfig
+from ..arch.config import ArrayConfig, MemoryConfig
 from ..boards.profiles import Board, get_board
 from ..errors import ConfigError
 
@@ -180,7 +180,7 @@ def expand(axes: Axes, bits: Mapping[str, tuple[int, int]] | None = None) -> lis
             clock = axes.clock_mhz or (board.clock_mhz.value if board else DEFAULT_CLOCK_MHZ)
             if board is not None:
                 side = board.max_square_array(*(bits or {}).get(model, (8, 8)))
-                default_array, default_buf = (side, side), board.default_buffer_kib()
+                default_array, default_buf = (side, side), None   # per array, below
                 peak = board.dram_gbps.value
             else:
                 m = MemoryConfig()
@@ -190,7 +190,9 @@ def expand(axes: Axes, bits: Mapping[str, tuple[int, int]] | None = None) -> lis
                 combos = [(arr, df, buf, bw) for arr, df, buf, bw in axes.configs]
             else:
                 combos = [(arr, df, buf, None) for arr in (axes.arrays or [default_array])
-                          for df in flows for buf in (axes.buffers or [default_buf])]
+                          for df in flows
+                          for buf in (axes.buffers or [default_buf or _board_buffers(
+                              board, arr, (bits or {}).get(model, (8, 8)))])]
             for arr, df, buf, cfg_bw in combos:
                 # a SCALE-Sim USER bandwidth is bytes per cycle at this point's clock
                 bws = [cfg_bw * clock / 1000.0] if cfg_bw is not None else \
@@ -202,3 +204,11 @@ def expand(axes: Axes, bits: Mapping[str, tuple[int, int]] | None = None) -> lis
                                         bandwidth_gbps=float(bw), clock_mhz=float(clock),
                                         timing=axes.timing))
     return list(dict.fromkeys(points))
+
+
+def _board_buffers(board: Board | None, arr: tuple[int, int],
+                   bits: tuple[int, int]) -> tuple[int, int, int]:
+    """The board's default buffer KiB for this array (as ``hwcnn report --board`` sizes them)."""
+    assert board is not None
+    return board.default_buffer_kib(ArrayConfig(rows=arr[0], cols=arr[1], act_bits=bits[0],
+                                                weight_bits=bits[1]))
