@@ -100,7 +100,9 @@ def test_layer_outputs_are_stored_in_the_narrowest_dtype() -> None:
     calib = calibration_inputs(g.nodes["input"]["out_shape"], 1, seed=0)
     for bits, dtype in ((8, np.int8), (12, np.int16)):
         q = quantize_network(g, params, calib, QuantPolicy(act_bits=bits, weight_bits=6))
-        res = run_network(q, quantize_input(q, calib[0]))
+        times: dict[str, float] = {}
+        res = run_network(q, quantize_input(q, calib[0]), times=times)
+        assert list(times) == [ql.name for ql in q.layers] and min(times.values()) >= 0
         assert {t.dtype for t in res.tensors.values()} == {np.dtype(dtype)}, bits
     # 12-bit activations do need the 16 bits
     assert max(int(np.abs(t.astype(np.int64)).max()) for t in res.tensors.values()) > 127

@@ -77,9 +77,9 @@ _NO_REQUANT = Requant(m0=1, shift=0, lo=-128, hi=127)
 
 
 #: Kinds whose kernels take their inputs in any integer dtype (they widen where they need to);
-#: every other kind gets int64 inputs.
-_ANY_INT_INPUT = (L.Input, L.Conv, L.Dense, L.BatchNorm, L.Pool, L.GlobalAvgPool, L.Activation,
-                  L.Add, L.Concat, L.Flatten)
+#: every other kind (and stand-alone activations, whose functions may index tables) gets int64.
+_ANY_INT_INPUT = (L.Input, L.Conv, L.Dense, L.BatchNorm, L.Pool, L.GlobalAvgPool, L.Add,
+                  L.Concat, L.Flatten)
 
 
 def run_network(qnet: QuantizedNetwork, x: np.ndarray, *,
