@@ -248,7 +248,7 @@ def test_blocked_conv_accumulator_wraps(acc_bits: int) -> None:
     assert want[0] != exact[0] or acc_bits == 40
 
 
-# ---------------------------------------------------------------- VGG16 at scale
+# ---------------------------------------------------------------- VGG16 at scale (slow)
 
 @pytest.mark.slow
 def test_vgg16_quantize_and_run_peak_memory_under_1_5_gb(tmp_path) -> None:
@@ -274,3 +274,11 @@ def test_vgg16_quantize_and_run_peak_memory_under_1_5_gb(tmp_path) -> None:
     assert peak < 1.5e9, peak
     with np.load(tmp_path / "y.npz") as z:
         assert z["fc8"].shape == (1000,) and z["fc8"].dtype == np.int8
+
+
+def test_all_zero_conv_keeps_a_wide_bias() -> None:
+    """No product at all (zero input): the accumulator is the bias, wrapped at acc_bits."""
+    win = make_window((3, 3), (3, 3), (1, 1), ((0, 0), (0, 0)))
+    x, w, bias = np.zeros((1, 3, 3), int), np.ones((1, 1, 3, 3), int), np.array([(1 << 35) + 7])
+    assert G.conv_acc(x, w, bias, win, acc_bits=40).tolist() == [[[(1 << 35) + 7]]]
+    assert G.conv_acc(x, w, bias, win, acc_bits=32).tolist() == [[[7]]]

@@ -214,7 +214,8 @@ def conv_blocks(x: np.ndarray, w: np.ndarray, win: Window, groups: int, *, acc_b
     wm = w.reshape(groups, fg, k)
     if term == 0:
         m = math.prod(win.out)
-        yield 0, groups, 0, win.out[0], np.zeros((groups, fg, m), dtype=np.int32)
+        zeros = np.zeros((groups, fg, m), dtype=np.int32 if acc_bits <= 32 else np.int64)
+        yield 0, groups, 0, win.out[0], zeros
         return
     dtype = gemm_dtype(k, xmax, wmax)
     if dtype is None:

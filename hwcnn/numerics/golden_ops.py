@@ -65,8 +65,9 @@ def requantize_counted(acc: np.ndarray, rq: Requant, axis: int = -1) -> tuple[np
     The count is the number of values whose rounded result lies outside the ``bits``-wide
     format, except where a fused ReLU/ReLU6 clips them anyway (``act_lo``/``act_hi``).
     """
-    m0, sh, m0max = _requant_params(rq, np.ndim(acc), axis)
-    return _requant_core(np.asarray(acc), m0, sh, m0max, rq)
+    a = np.asarray(acc)
+    m0, sh, m0max = _requant_params(rq, a.ndim, axis)
+    return _requant_core(a if a.dtype.kind in "iu" else a.astype(np.int64), m0, sh, m0max, rq)
 
 
 def _requant_params(rq: Requant, ndim: int, axis: int) -> tuple[np.ndarray, np.ndarray, int]:
