@@ -3,8 +3,9 @@
 :mod:`.fixedpoint` is the numeric contract (the only place rounding and overflow are defined;
 the cycle model and the RTL follow it bit for bit). :mod:`.quantize` turns a graph and float
 weights (:mod:`.weights`) into a :class:`QuantizedNetwork`; :mod:`.golden` runs it bit-exactly
-with the integer kernels of :mod:`.golden_ops`; :mod:`.floatref` is the float64 reference used
-for calibration and error statistics.
+with the integer kernels of :mod:`.golden_ops` (whose GEMMs are the exact, blocked BLAS GEMMs of
+:mod:`.exactgemm`); :mod:`.floatref` is the float64 reference used for calibration and error
+statistics.
 """
 
 from .fixedpoint import Overflow, QFormat, Rounding, requantize

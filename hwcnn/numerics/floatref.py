@@ -8,6 +8,8 @@ unquantized, and with BatchNorm applied as written (not folded).
 from __future__ import annotations
 
 import math
+from collections import Counter
+from collections.abc import Iterator
 
 import networkx as nx
 import numpy as np
@@ -16,19 +18,37 @@ from ..frontend import layers as L
 from ..graph.build import ordered_nodes
 from ..graph.shapes import Window, pad_pairs
 from . import floatkinds as FK
-from .golden_ops import im2col, windows
+from .exactgemm import im2col_blocks, windows
 from .weights import Params
+
+#: Largest float64 im2col block (elements) the reference builds at once: 16 MiB.
+FLOAT_BLOCK_ELEMS = 1 << 21
 
 
 def conv_float(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, win: Window,
                groups: int) -> np.ndarray:
-    """Float convolution ``(C, *sp) -> (F, *out)`` via im2col + matmul."""
+    """Float convolution ``(C, *sp) -> (F, *out)``: im2col + matmul, a block of rows at a time.
+
+    The im2col blocks (:func:`hwcnn.numerics.exactgemm.im2col_blocks`, in the row-major
+    layout of :func:`~hwcnn.numerics.exactgemm.im2col`) bound the temporary whatever the layer
+    size. A layer that fits one block makes the BLAS call of the whole matrix; a bigger one
+    makes it on blocks of at least ``FLOAT_BLOCK_ELEMS / 2`` elements, which OpenBLAS computes
+    with the same kernel: every shipped model's reference is bit-identical to the unblocked
+    one (tiny blocks would take its small-matrix kernels and round differently).
+    """
     f = w.shape[0]
-    a = im2col(x, win, groups)                                  # (g, M, K)
-    bm = w.reshape(groups, f // groups, -1).transpose(0, 2, 1)  # (g, K, F/g)
-    y = np.matmul(a, bm).transpose(0, 2, 1).reshape(f, *win.out)
+    fg = f // groups
+    rest = math.prod(win.out[1:])
+    bm = w.reshape(groups, fg, -1).transpose(0, 2, 1)          # (g, K, F/g)
+    prod = np.empty((groups, math.prod(win.out), fg))
+    for g0, g1, o0, o1, a in im2col_blocks(np.asarray(x, dtype=np.float64), win, groups,
+                                           transposed=False, most=FLOAT_BLOCK_ELEMS):
+        # (g, M, K) rows of the patch matrix (the layout of im2col) times (g, K, F/g)
+        prod[g0:g1, o0 * rest:o1 * rest] = np.matmul(a, bm[g0:g1])
+    # (with one group a strided view: later reductions see the memory order they always saw)
+    y = prod.transpose(0, 2, 1).reshape(f, *win.out)
     if b is not None:
-        y = y + b.reshape((f,) + (1,) * len(win.out))
+        y += b.reshape((f,) + (1,) * len(win.out))
     return y
 
 
@@ -58,6 +78,17 @@ def run_float(g: nx.DiGraph, params: Params, x: np.ndarray) -> dict[str, np.ndar
 
     Returns every layer's output by layer name.
     """
+    return dict(iter_float(g, params, x))
+
+
+def iter_float(g: nx.DiGraph, params: Params, x: np.ndarray
+               ) -> Iterator[tuple[str, np.ndarray]]:
+    """:func:`run_float` as a stream: yields ``(layer name, output)`` in layer order.
+
+    Holds a tensor only until its last reader has run (the caller keeps what it wants), so a
+    pass over a big network holds a few activations, not all of them.
+    """
+    readers = Counter(s for _, node in ordered_nodes(g) for s in node["layer"].inputs)
     out: dict[str, np.ndarray] = {}
     for name, node in ordered_nodes(g):
         layer = node["layer"]
@@ -112,8 +143,14 @@ def run_float(g: nx.DiGraph, params: Params, x: np.ndarray) -> dict[str, np.ndar
                 y = FK.channel_shuffle(ins[0], layer.groups)
             case _:
                 raise TypeError(f"unknown layer record {layer!r}")
-        out[name] = y
-    return out
+        for s in layer.inputs:
+            readers[s] -= 1
+            if not readers[s]:
+                out.pop(s, None)
+        if readers[name]:
+            out[name] = y
+        del ins
+        yield name, y
 
 
 def _pads_of(node: dict) -> tuple[tuple[int, int], ...]:  # type: ignore[type-arg]

@@ -11,6 +11,7 @@ Hardware-facing entry points with stable signatures (re-exported here):
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -26,7 +27,7 @@ from .golden_ops import (
     add,
     clamp,
     concat,
-    conv_acc,
+    conv_requant,
     dense_acc,
     flatten,
     gemm_tile,
@@ -34,6 +35,7 @@ from .golden_ops import (
     pool,
     pool_tile,
     requantize_counted,
+    storage_dtype,
 )
 from .quantize import QLayer, QuantizedNetwork
 from .weights import Params
@@ -75,19 +77,46 @@ def check_input(qnet: QuantizedNetwork, x: np.ndarray) -> np.ndarray:
 _NO_REQUANT = Requant(m0=1, shift=0, lo=-128, hi=127)
 
 
-def run_network(qnet: QuantizedNetwork, x: np.ndarray) -> GoldenResult:
-    """Execute the quantized network on one integer input image, bit-exactly."""
+#: Kinds whose kernels take their inputs in any integer dtype (they widen where they need to);
+#: every other kind (and stand-alone activations, whose functions may index tables) gets int64.
+_ANY_INT_INPUT = (L.Input, L.Conv, L.Dense, L.BatchNorm, L.Pool, L.GlobalAvgPool, L.Add,
+                  L.Concat, L.Flatten)
+
+
+def run_network(qnet: QuantizedNetwork, x: np.ndarray, *,
+                times: dict[str, float] | None = None) -> GoldenResult:
+    """Execute the quantized network on one integer input image, bit-exactly.
+
+    Every layer output is stored in the narrowest integer dtype holding its values (int8 for
+    8-bit activations, see :func:`golden_ops.storage_dtype`); the values are those of the
+    integer contract, the dtype only saves memory. ``times``, when given, receives each
+    QLayer's wall time in seconds (``bench/bench_golden.py``).
+    """
     x = check_input(qnet, x)
     t: dict[str, np.ndarray] = {}
     sat: dict[str, int] = {}
     for ql in qnet.layers:
+        start = time.perf_counter()
         ins = [t[s] for s in ql.inputs]
+        if not isinstance(ql.layer, _ANY_INT_INPUT):
+            ins = [a.astype(np.int64) for a in ins]
         if is_host_integer(ql.layer):  # look-up tables, products, averages, data movement
-            t[ql.name], sat[ql.name] = run_host(ql.layer, qnet.graph.nodes[ql.name], ins,
-                                                ql.weight, ql.out.bits, ql.requant, ql.bias)
-            continue
-        t[ql.name], sat[ql.name] = _run_layer(ql, ins, x, qnet.policy.acc_bits)
+            y, sat[ql.name] = run_host(ql.layer, qnet.graph.nodes[ql.name], ins, ql.weight,
+                                       ql.out.bits, ql.requant, ql.bias)
+        else:
+            y, sat[ql.name] = _run_layer(ql, ins, x, qnet.policy.acc_bits)
+        t[ql.name] = _narrow(np.asarray(y))
+        if times is not None:
+            times[ql.name] = time.perf_counter() - start
     return GoldenResult(tensors=t, saturated=sat)
+
+
+def _narrow(y: np.ndarray) -> np.ndarray:
+    """``y`` in the narrowest integer dtype that holds its values (a view if already so)."""
+    if y.dtype.kind not in "iu" or y.dtype.itemsize == 1 or not y.size:
+        return y
+    dtype = storage_dtype(int(y.min()), int(y.max()))
+    return y if np.dtype(dtype).itemsize >= y.dtype.itemsize else y.astype(dtype)
 
 
 def _run_layer(ql: QLayer, ins: list[np.ndarray], x: np.ndarray, acc_bits: int
@@ -100,11 +129,12 @@ def _run_layer(ql: QLayer, ins: list[np.ndarray], x: np.ndarray, acc_bits: int
             return x, 0
         case L.Conv(groups=groups):
             assert win is not None
-            acc = conv_acc(ins[0], None, ql.bias, win, groups, acc_bits,
-                           wmat=ql.wmat, wmax=ql.wmax)
-            return requantize_counted(acc, rq, axis=0)
+            assert ql.weight is not None
+            return conv_requant(ins[0], ql.weight, ql.bias, win, rq, groups, acc_bits,
+                                wmax=ql.wmax)
         case L.Dense():
-            acc = dense_acc(ins[0], None, ql.bias, acc_bits, wmat=ql.wmat, wmax=ql.wmax)
+            assert ql.weight is not None
+            acc = dense_acc(ins[0], ql.weight, ql.bias, acc_bits, wmax=ql.wmax)
             return requantize_counted(acc, rq, axis=-1)
         case L.BatchNorm():
             # per-channel multiply-add on the channel axis (a depthwise 1x1 conv, K = 1)

@@ -1,8 +1,8 @@
 """Integer layer kernels of the golden model, on NumPy arrays, independent of the graph.
 
 Every kernel is exact integer arithmetic expressed with :mod:`hwcnn.numerics.fixedpoint`; convolutions
-are im2col + one exact GEMM per group (:func:`exact_matmul`). Tensors are channels-first, one
-image: ``(C, *spatial)``. Window geometry comes resolved (:class:`hwcnn.graph.shapes.Window`), so
+and dense layers are exact blocked GEMMs on BLAS (:mod:`hwcnn.numerics.exactgemm`). Tensors are
+channels-first, one image: ``(C, *spatial)``. Window geometry comes resolved (:class:`hwcnn.graph.shapes.Window`), so
 stride, per-side padding, dilation and ceil_mode are already decided by :mod:`hwcnn.graph.shapes`.
 
 Hardware-facing entry points with stable signatures: :func:`gemm_tile` (one GEMM tile of the
@@ -15,78 +15,21 @@ import math
 from dataclasses import dataclass, replace
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
 from ..frontend.layers import PoolOp
 from ..graph.shapes import Window
 from . import fixedpoint as fp
+from .exactgemm import (
+    F32_EXACT,
+    F64_EXACT,
+    conv_blocks,
+    dense_exact,
+    exact_matmul,
+    gemm_dtype,
+    im2col,
+    windows,
+)
 from .fixedpoint import Overflow, Rounding
-
-#: float32 represents every integer of magnitude <= 2**24 exactly; float64 up to 2**53.
-F32_EXACT = 1 << 24
-F64_EXACT = 1 << 53
-
-
-def gemm_dtype(k: int, amax: int, bmax: int) -> type | None:
-    """The BLAS float type that computes a ``k``-term integer dot product exactly, or None.
-
-    float32 when chunks of at least ``min(k, 64)`` terms satisfy ``chunk * amax * bmax <=
-    2**24``, else float64 under the ``2**53`` bound, else None (integer matmul needed). See
-    :func:`exact_matmul` for the proof.
-    """
-    term = amax * bmax
-    if term == 0:
-        return np.float32
-    for dtype, limit in ((np.float32, F32_EXACT), (np.float64, F64_EXACT)):
-        # Tiny chunks would turn one GEMM into thousands; prefer the wider float then.
-        if limit // term >= min(k, 64):
-            return dtype
-    return None
-
-
-def exact_matmul(a: np.ndarray, b: np.ndarray, *, amax: int | None = None,
-                 bmax: int | None = None) -> np.ndarray:
-    """Exact integer ``a @ b`` (int64 result) computed on BLAS floating point.
-
-    Why this is exact: with ``|a| <= amax`` and ``|b| <= bmax`` every partial sum of a ``k``-term
-    dot product -- whatever order or fused multiply-add the BLAS uses -- is an integer of
-    magnitude at most ``k * amax * bmax``. Floating point adds and multiplies integers without
-    error while all operands and results stay within the exactly representable range
-    (``2**24`` for float32, ``2**53`` for float64), so each BLAS call is exact if
-    ``k * amax * bmax <= 2**24`` (float32) or ``<= 2**53`` (float64). The K axis is therefore
-    cut into chunks that satisfy the float32 bound (int8 x int8: chunks of 1032 terms), each
-    chunk product is converted to int64 and the chunks are summed in int64. When even one term
-    per chunk exceeds the bound (operands wider than ~12 bits), float64 chunks are used, and
-    when that fails too, NumPy's int64 matmul (exact, not BLAS, slow).
-
-    ``a`` is ``(..., m, k)``, ``b`` is ``(..., k, n)`` (batched over leading axes), integer or
-    integer-valued float arrays. ``amax``/``bmax`` are bounds on ``|a|``/``|b|`` when known
-    (saves a pass over big weight matrices); they must be true bounds.
-    """
-    k = a.shape[-1]
-    if amax is None:
-        amax = int(np.abs(a).max()) if a.size else 0
-    if bmax is None:
-        bmax = int(np.abs(b).max()) if b.size else 0
-    term = amax * bmax
-    if term == 0 or k == 0:
-        return np.zeros(np.broadcast_shapes(a.shape[:-2], b.shape[:-2]) + (a.shape[-2], b.shape[-1]),
-                        dtype=np.int64)
-    dtype = gemm_dtype(k, amax, bmax)
-    if dtype is not None:
-        chunk = (F32_EXACT if dtype is np.float32 else F64_EXACT) // term
-        af: np.ndarray = a.astype(dtype, copy=False)
-        bf: np.ndarray = b.astype(dtype, copy=False)
-        out: np.ndarray | None = None
-        for k0 in range(0, k, chunk):
-            part = np.matmul(af[..., k0:k0 + chunk], bf[..., k0:k0 + chunk, :])
-            part = part.astype(np.int64)
-            out = part if out is None else out + part
-        assert out is not None      # k > 0, so at least one chunk ran
-        return out
-    if term * k >= 1 << 63:
-        raise OverflowError(f"dot product of {k} terms of up to {term} overflows int64")
-    return np.matmul(a.astype(np.int64), b.astype(np.int64))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -122,28 +65,62 @@ def requantize_counted(acc: np.ndarray, rq: Requant, axis: int = -1) -> tuple[np
     The count is the number of values whose rounded result lies outside the ``bits``-wide
     format, except where a fused ReLU/ReLU6 clips them anyway (``act_lo``/``act_hi``).
     """
+    a = np.asarray(acc)
+    m0, sh, m0max = _requant_params(rq, a.ndim, axis)
+    return _requant_core(a if a.dtype.kind in "iu" else a.astype(np.int64), m0, sh, m0max, rq)
+
+
+def _requant_params(rq: Requant, ndim: int, axis: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """``rq``'s multiplier and shift as int64 arrays broadcasting along ``axis``, and max m0."""
     m0 = np.asarray(rq.m0, dtype=np.int64)
     sh = np.asarray(rq.shift, dtype=np.int64)
     if m0.ndim or sh.ndim:
-        shape = [1] * acc.ndim
+        shape = [1] * ndim
         shape[axis] = -1
         m0 = m0.reshape(shape) if m0.ndim else m0
         sh = sh.reshape(shape) if sh.ndim else sh
     if m0.size and (int(m0.min()) < 0 or int(m0.max()) >= 1 << 31):
         raise ValueError("multiplier must be within 0..2**31-1")
-    a = np.asarray(acc, dtype=np.int64)
-    # acc * m0 must stay below 2**62 so round_shift cannot overflow int64.
-    if a.size and m0.size and int(np.abs(a).max()) * int(m0.max()) >= 1 << 62:
+    return m0, sh, int(m0.max()) if m0.size else 0
+
+
+def _requant_core(acc: np.ndarray, m0: np.ndarray, sh: np.ndarray, m0max: int, rq: Requant
+                  ) -> tuple[np.ndarray, int]:
+    # acc * m0 must stay below 2**62 so round_shift cannot overflow int64 (always true for
+    # accumulators of at most 32 bits: 2**31 * (2**31 - 1) < 2**62).
+    narrow = acc.dtype.kind == "i" and acc.dtype.itemsize <= 4
+    if not narrow and acc.size and m0.size and int(np.abs(acc).max()) * m0max >= 1 << 62:
         raise ValueError("acc * m0 exceeds 2**62; the requantizer's product width is 63 bits")
-    r = fp.round_shift(a * m0, sh, rq.rounding)
+    r = fp.round_shift(np.multiply(acc, m0, dtype=np.int64), sh, rq.rounding)
     flo, fhi = fp.int_range(rq.bits)
-    outside = (r < flo) | (r > fhi)
-    if rq.act_lo is not None:
-        outside &= r >= rq.act_lo
-    if rq.act_hi is not None:
-        outside &= r <= rq.act_hi
-    n_sat = int(np.count_nonzero(outside))
+    # saturated: r outside [flo, fhi] but inside the fused activation's range [act_lo, act_hi]
+    # (the two sides are disjoint; a test implied by the side's own bound is skipped)
+    alo, ahi = rq.act_lo, rq.act_hi
+    n_sat = 0
+    if alo is None or alo < flo:
+        low = r < flo
+        if alo is not None:
+            low &= r >= alo
+        if ahi is not None and ahi < flo - 1:
+            low &= r <= ahi
+        n_sat += int(np.count_nonzero(low))
+    if ahi is None or ahi > fhi:
+        high = r > fhi
+        if ahi is not None:
+            high &= r <= ahi
+        if alo is not None and alo > fhi + 1:
+            high &= r >= alo
+        n_sat += int(np.count_nonzero(high))
     return fp.overflow(r, rq.lo, rq.hi, rq.mode, rq.bits), n_sat
+
+
+def storage_dtype(lo: int, hi: int) -> type:
+    """The narrowest of int8/int16/int32/int64 holding ``[lo, hi]`` (layer output storage)."""
+    for dtype in (np.int8, np.int16, np.int32):
+        info = np.iinfo(dtype)
+        if info.min <= lo and hi <= info.max:
+            return dtype
+    return np.int64
 
 
 def gemm_acc(a: np.ndarray, b: np.ndarray, bias: np.ndarray | int | None = None,
@@ -246,36 +223,6 @@ def pool_tile(values: np.ndarray, valid: np.ndarray | None, op: PoolOp, *,
     raise ValueError(f"not a PoolOp: {op!r}")
 
 
-def windows(x: np.ndarray, win: Window, pad_value: int = 0) -> np.ndarray:
-    """View ``x`` (C, *spatial) as ``(C, *out, *kernel)`` window elements (a strided view).
-
-    Padding is per side (``win.pads``); the high side is extended when ceil_mode windows run
-    past it. Padding positions hold ``pad_value``.
-    """
-    r = len(win.kernel)
-    if x.ndim != r + 1:
-        raise ValueError(f"expected a (C, {r} spatial dims) tensor, got shape {x.shape}")
-    ext = [d * (f - 1) + 1 for f, d in zip(win.kernel, win.dilation)]
-    pads = [(0, 0)]
-    for w, (lo, hi), o, s, e in zip(x.shape[1:], win.pads, win.out, win.stride, ext):
-        need = (o - 1) * s + e
-        pads.append((lo, max(hi, need - w - lo)))
-    xp = np.pad(x, pads, constant_values=pad_value) if any(p != (0, 0) for p in pads) else x
-    v = sliding_window_view(xp, ext, axis=tuple(range(1, r + 1)))
-    sl = (slice(None),) + tuple(slice(0, (o - 1) * s + 1, s) for o, s in zip(win.out, win.stride)) \
-        + tuple(slice(None, None, d) for d in win.dilation)
-    return v[sl]
-
-
-def im2col(x: np.ndarray, win: Window, groups: int = 1) -> np.ndarray:
-    """``(groups, M, K)`` patches: M = output pixels, K = (C/groups) * kernel volume (c-major)."""
-    c = x.shape[0]
-    v = windows(x, win)                                 # (C, *out, *kernel)
-    m, vol = math.prod(win.out), math.prod(win.kernel)
-    v = v.reshape(groups, c // groups, m, vol)          # copies once (strided view -> dense)
-    return v.transpose(0, 2, 1, 3).reshape(groups, m, (c // groups) * vol)
-
-
 def conv_matrix(w: np.ndarray, groups: int, dtype: type | None = None) -> np.ndarray:
     """Conv weights ``(F, C/g, *kernel)`` as the GEMM B operand ``(g, K, F/g)`` (optionally cast)."""
     f = w.shape[0]
@@ -283,59 +230,88 @@ def conv_matrix(w: np.ndarray, groups: int, dtype: type | None = None) -> np.nda
     return np.ascontiguousarray(b, dtype=dtype)
 
 
-def conv_acc(x: np.ndarray, w: np.ndarray | None, bias: np.ndarray | None, win: Window,
-             groups: int = 1, acc_bits: int = 32, *, wmat: np.ndarray | None = None,
-             wmax: int | None = None) -> np.ndarray:
-    """Convolution accumulators ``(F, *out)`` of ``x`` (C, *sp) with ``w`` (F, C/groups, *kernel).
+def _check_conv(x: np.ndarray, w: np.ndarray, win: Window, groups: int) -> None:
+    if tuple(w.shape[2:]) != tuple(win.kernel):
+        raise ValueError(f"weights {w.shape} do not match kernel {win.kernel}")
+    if x.shape[0] % groups or w.shape[0] % groups or w.shape[1] * groups != x.shape[0]:
+        raise ValueError(f"weights {w.shape} do not fit input {x.shape} with groups={groups}")
 
-    ``acc[f, p] = bias[f] + sum_{c in group(f), t} w[f, c, t] * x[c, p*S + t*d - P_lo]``
-    (cross-correlation, zero padding), one exact GEMM per group, wrapped to ``acc_bits``.
-    ``wmat`` (from :func:`conv_matrix`) and ``wmax`` (max ``|w|``) may be given precomputed,
-    in which case ``w`` may be None.
-    """
-    if wmat is None:
-        if w is None:
-            raise ValueError("conv_acc needs w or wmat")
-        if tuple(w.shape[2:]) != tuple(win.kernel):
-            raise ValueError(f"weights {w.shape} do not match kernel {win.kernel}")
-        if x.shape[0] % groups or w.shape[0] % groups or w.shape[1] * groups != x.shape[0]:
-            raise ValueError(f"weights {w.shape} do not fit input {x.shape} with groups={groups}")
-        wmat = conv_matrix(w, groups)
-    g, k, fg = wmat.shape
-    if g != groups or k * groups != x.shape[0] * math.prod(win.kernel):
-        raise ValueError(f"weight matrix {wmat.shape} does not fit input {x.shape}")
-    if wmax is None:
-        wmax = int(np.abs(wmat).max()) if wmat.size else 0
-    xmax = int(np.abs(x).max()) if x.size else 0
-    dtype = gemm_dtype(k, xmax, wmax)
-    # im2col directly in the BLAS type: the patch matrix is the biggest temporary.
-    a = im2col(np.asarray(x, dtype=dtype or np.int64), win, groups)     # (g, M, K)
-    acc = exact_matmul(a, wmat, amax=xmax, bmax=wmax)                    # (g, M, F/g)
-    f = g * fg
-    acc = acc.transpose(0, 2, 1).reshape(f, *win.out)
+
+def _finish_acc(acc: np.ndarray, bias: np.ndarray | None, acc_bits: int) -> np.ndarray:
+    """``wrap(acc + bias, acc_bits)``; int32 sums already wrap modulo 2**32, so a 32-bit
+    accumulator stays int32 (two's-complement addition is the wrap)."""
     if bias is not None:
-        acc = acc + np.asarray(bias, dtype=np.int64).reshape((f,) + (1,) * len(win.out))
+        b = np.asarray(bias, dtype=np.int64).astype(acc.dtype)     # modulo 2**(8*itemsize)
+        acc = np.add(acc, b, out=acc if acc.flags.writeable else None)
+    if acc.dtype == np.int32 and acc_bits == 32:
+        return acc
     return fp.wrap(acc, acc_bits)
 
 
-def dense_acc(x: np.ndarray, w: np.ndarray | None, bias: np.ndarray | None,
-              acc_bits: int = 32, *, wmat: np.ndarray | None = None,
-              wmax: int | None = None) -> np.ndarray:
+def conv_acc(x: np.ndarray, w: np.ndarray, bias: np.ndarray | None, win: Window,
+             groups: int = 1, acc_bits: int = 32, *, wmax: int | None = None) -> np.ndarray:
+    """Convolution accumulators ``(F, *out)`` of ``x`` (C, *sp) with ``w`` (F, C/groups, *kernel).
+
+    ``acc[f, p] = bias[f] + sum_{c in group(f), t} w[f, c, t] * x[c, p*S + t*d - P_lo]``
+    (cross-correlation, zero padding), exact blocked GEMMs (:func:`conv_blocks`), wrapped to
+    ``acc_bits``. ``wmax`` (max ``|w|``) may be given precomputed.
+    """
+    w = np.asarray(w)
+    _check_conv(x, w, win, groups)
+    f = w.shape[0]
+    rest = math.prod(win.out[1:])
+    out: np.ndarray | None = None
+    for g0, g1, o0, o1, acc in conv_blocks(x, w, win, groups, acc_bits=acc_bits, wmax=wmax):
+        if out is None:
+            out = np.empty((groups, f // groups, math.prod(win.out)), dtype=acc.dtype)
+        out[g0:g1, :, o0 * rest:o1 * rest] = acc
+    assert out is not None
+    b = None if bias is None else np.asarray(bias, dtype=np.int64).reshape(groups, f // groups, 1)
+    return _finish_acc(out, b, acc_bits).reshape(f, *win.out)
+
+
+def conv_requant(x: np.ndarray, w: np.ndarray, bias: np.ndarray | None, win: Window,
+                 rq: Requant, groups: int = 1, acc_bits: int = 32, *,
+                 wmax: int | None = None) -> tuple[np.ndarray, int]:
+    """``requantize_counted(conv_acc(...), rq, axis=0)``, block by block (same values).
+
+    Each block's accumulators are requantized while they are small, so no full-size int64
+    temporary exists; the output ``(F, *out)`` is stored in :func:`storage_dtype` of
+    ``[rq.lo, rq.hi]``. Returns the output and its saturation count.
+    """
+    w = np.asarray(w)
+    _check_conv(x, w, win, groups)
+    f = w.shape[0]
+    fg = f // groups
+    rest = math.prod(win.out[1:])
+    m0, sh, m0max = _requant_params(rq, 1, 0)
+    m0 = np.broadcast_to(m0, (f,)).reshape(groups, fg, 1)
+    sh = np.broadcast_to(sh, (f,)).reshape(groups, fg, 1)
+    b = None if bias is None else np.asarray(bias, dtype=np.int64).reshape(groups, fg, 1)
+    y = np.empty((groups, fg, math.prod(win.out)), dtype=storage_dtype(rq.lo, rq.hi))
+    n_sat = 0
+    for g0, g1, o0, o1, acc in conv_blocks(x, w, win, groups, acc_bits=acc_bits, wmax=wmax):
+        acc = _finish_acc(acc, None if b is None else b[g0:g1], acc_bits)
+        q, n = _requant_core(acc, m0[g0:g1], sh[g0:g1], m0max, rq)
+        y[g0:g1, :, o0 * rest:o1 * rest] = q
+        n_sat += n
+    return y.reshape(f, *win.out), n_sat
+
+
+def dense_acc(x: np.ndarray, w: np.ndarray, bias: np.ndarray | None,
+              acc_bits: int = 32, *, wmax: int | None = None) -> np.ndarray:
     """Dense accumulators ``(N,)``: ``bias[j] + sum_i w[j, i] * x.flatten()[i]`` (CHW order).
 
-    ``wmat`` = ``w.T`` (K, N) and ``wmax`` may be given precomputed (then ``w`` may be None).
+    ``w`` is ``(N, K)`` (PyTorch layout); ``wmax`` (max ``|w|``) may be given precomputed.
     """
-    flat = np.asarray(x).reshape(1, -1)
-    if wmat is None:
-        if w is None:
-            raise ValueError("dense_acc needs w or wmat")
-        wmat = np.asarray(w).T
-    if wmat.shape[0] != flat.shape[1]:
-        raise ValueError(f"weights for {wmat.shape[0]} inputs do not fit {flat.shape[1]} inputs")
-    acc = exact_matmul(flat, wmat, bmax=wmax)
+    flat = np.asarray(x).reshape(-1)
+    w = np.asarray(w)
+    if w.ndim != 2 or w.shape[1] != flat.shape[0]:
+        raise ValueError(f"weights {list(w.shape)} do not fit {flat.shape[0]} inputs")
+    acc = dense_exact(flat, w, wmax=wmax)
     if bias is not None:
         acc = acc + np.asarray(bias, dtype=np.int64)
-    return fp.wrap(acc, acc_bits)[0]
+    return fp.wrap(acc, acc_bits)
 
 
 def pool(x: np.ndarray, win: Window, op: PoolOp, *, lo: int = -128, hi: int = 127,
@@ -343,14 +319,20 @@ def pool(x: np.ndarray, win: Window, op: PoolOp, *, lo: int = -128, hi: int = 12
     """Max / avg / sum pooling of ``x`` (C, *sp) -> (C, *out); semantics of :func:`pool_tile`."""
     c = x.shape[0]
     m, vol = math.prod(win.out), math.prod(win.kernel)
-    vals = windows(np.asarray(x, dtype=np.int64), win).reshape(c * m, vol)
     ones = np.ones((1,) + x.shape[1:], dtype=np.int8)
     valid = windows(ones, win, pad_value=0).reshape(m, vol).astype(bool)
-    valid = np.broadcast_to(valid[None], (c, m, vol)).reshape(c * m, vol)
     if op is PoolOp.MAX and bool(valid.all()):
-        out = vals.max(axis=1)          # fast path: no padding inside any window
-    else:
-        out = pool_tile(vals, valid, op, lo=lo, hi=hi, m0=m0, shift=shift, acc_bits=acc_bits)
+        # fast path: no padding inside any window; the running max over the kernel taps of
+        # the strided view (no copy of the window elements)
+        v = windows(np.asarray(x), win)
+        taps = iter(np.ndindex(*win.kernel))
+        out = v[(Ellipsis, *next(taps))].astype(np.int64)
+        for t in taps:
+            np.maximum(out, v[(Ellipsis, *t)], out=out)
+        return out
+    vals = windows(np.asarray(x, dtype=np.int64), win).reshape(c * m, vol)
+    valid = np.broadcast_to(valid[None], (c, m, vol)).reshape(c * m, vol)
+    out = pool_tile(vals, valid, op, lo=lo, hi=hi, m0=m0, shift=shift, acc_bits=acc_bits)
     return out.reshape(c, *win.out)
 
 
@@ -395,3 +377,11 @@ def concat(xs: list[np.ndarray], rqs: list[Requant]) -> tuple[np.ndarray, int]:
 def flatten(x: np.ndarray) -> np.ndarray:
     """(C, *sp) -> (C*prod(sp),) in channels-first order."""
     return np.asarray(x).reshape(-1)
+
+
+__all__ = [
+    "F32_EXACT", "F64_EXACT", "Requant", "add", "clamp", "concat", "conv_acc", "conv_matrix",
+    "conv_requant", "dense_acc", "exact_matmul", "flatten", "gemm_acc", "gemm_dtype",
+    "gemm_tile", "global_avg_pool", "im2col", "pool", "pool_tile", "requantize_counted",
+    "storage_dtype", "windows",
+]

@@ -37,10 +37,10 @@ from ..graph.build import ordered_nodes, output_names
 from ..graph.shapes import Window
 from . import fixedpoint as fp
 from .fixedpoint import Overflow, Rounding
-from .floatref import run_float
+from .floatref import iter_float
 from .fusion import fusion_chains, inherits_scale, scale_groups
 from .golden_act import act_table, check_integer_support, lrn_tables
-from .golden_ops import Requant, conv_matrix, gemm_dtype
+from .golden_ops import Requant
 from .weights import FLUSH_BELOW, Params
 
 
@@ -130,8 +130,7 @@ class QLayer:
     weight: np.ndarray | None = None
     bias: np.ndarray | None = None
     weight_scale: np.ndarray | None = None
-    #: the weights as the GEMM B operand, pre-cast to the exact BLAS type (see golden_ops)
-    wmat: np.ndarray | None = None
+    #: max |weight| (the exactness bound of the BLAS GEMMs uses it, see exactgemm)
     wmax: int = 0
     requant: Requant | None = None
     add_m0: tuple[int, ...] = ()
@@ -142,7 +141,7 @@ class QLayer:
 
     def __post_init__(self) -> None:
         # Frozen means frozen: the integer parameters are shared by every run and must not drift.
-        for arr in (self.weight, self.bias, self.weight_scale, self.wmat):
+        for arr in (self.weight, self.bias, self.weight_scale):
             if arr is not None:
                 arr.flags.writeable = False
 
@@ -179,6 +178,46 @@ def _stat(values: list[np.ndarray], policy: QuantPolicy) -> float:
     if policy.calibration is Calibration.PERCENTILE:
         return float(np.percentile(a, policy.percentile))
     return float(a.max()) if a.size else 0.0
+
+
+def _calibrate(g: nx.DiGraph, params: Params, calib: Sequence[np.ndarray],
+               chains: Mapping[str, tuple[str, ...]], group: Mapping[str, str],
+               policy: QuantPolicy) -> dict[str, float]:
+    """The calibration statistic of every scale group root, over the float64 reference runs.
+
+    Streams: each run's tensors are dropped once their consumers are done, and only the
+    tensors that set a scale are kept (all their values for a percentile, else their max |x|,
+    combined over the runs exactly as :func:`_stat` over the concatenated values).
+    """
+    tails: dict[str, list[str]] = {}
+    for name, chain in chains.items():
+        if not inherits_scale(g.nodes[name]["layer"]):
+            tails.setdefault(chain[-1] if chain else name, []).append(group[name])
+    kept: dict[str, list[np.ndarray]] = {t: [] for t in tails}
+    maxes: dict[str, float] = {}
+    with np.errstate(over="ignore", invalid="ignore"):   # overflow is checked below
+        for x in calib:
+            for name, y in iter_float(g, params, x):
+                if name not in tails:
+                    continue
+                if policy.calibration is Calibration.PERCENTILE:
+                    kept[name].append(y)
+                else:
+                    m = _stat([y], policy)
+                    # as the max of the concatenation: NaN anywhere makes the statistic NaN
+                    prev = maxes.get(name, m)
+                    maxes[name] = math.nan if math.isnan(m) or math.isnan(prev) else max(prev, m)
+    stats: dict[str, float] = {}
+    for tail, roots in tails.items():
+        st = _stat(kept[tail], policy) if policy.calibration is Calibration.PERCENTILE \
+            else maxes[tail]
+        if not math.isfinite(st):
+            raise DataError(f"layer {tail!r}: the float64 reference overflows (values beyond "
+                            "1e308) on the calibration inputs")
+        for root in roots:
+            stats[root] = max(stats.get(root, 0.0), st)
+    return stats
+
 
 
 def _scale(stat: float, qmax: int, pow2: bool) -> float:
@@ -230,8 +269,6 @@ def quantize_network(g: nx.DiGraph, params: Params, calib: Sequence[np.ndarray],
         raise ConfigError("calibration needs at least one input")
     check_integer_support(g)
     chains, alias = fusion_chains(g)
-    with np.errstate(over="ignore", invalid="ignore"):   # overflow is checked below
-        runs = [run_float(g, params, x) for x in calib]
     pow2 = policy.scale_mode is ScaleMode.POW2
     qmax = (1 << (policy.act_bits - 1)) - 1
     q: dict[str, QLayer] = {}
@@ -241,16 +278,7 @@ def quantize_network(g: nx.DiGraph, params: Params, calib: Sequence[np.ndarray],
         return alias.get(n, n)
 
     group = scale_groups(g, chains, alias)
-    stats: dict[str, float] = {}
-    for name, chain in chains.items():
-        tail = chain[-1] if chain else name
-        if not inherits_scale(g.nodes[name]["layer"]):
-            root = group[name]
-            st = _stat([r[tail] for r in runs], policy)
-            if not math.isfinite(st):
-                raise DataError(f"layer {tail!r}: the float64 reference overflows (values beyond "
-                                "1e308) on the calibration inputs")
-            stats[root] = max(stats.get(root, 0.0), st)
+    stats = _calibrate(g, params, calib, chains, group, policy)
 
     def fmt_of(name: str) -> TensorFormat:
         return TensorFormat(scale=_scale(stats.get(group[name], 0.0), qmax, pow2),
@@ -268,7 +296,6 @@ def quantize_network(g: nx.DiGraph, params: Params, calib: Sequence[np.ndarray],
             continue
         layer = node["layer"]
         chain = chains[name]
-        tail = chain[-1] if chain else name
         ins = tuple(head(s) for s in layer.inputs)
         in_fmts = [q[s].out for s in ins]
         fused_act = next((g.nodes[c]["layer"].fn for c in chain
@@ -358,9 +385,53 @@ def fold_batchnorm(w: np.ndarray, b: np.ndarray | None, bn: Mapping[str, np.ndar
     Returns ``(w', b')`` with ``w'[f] = w[f] * k[f]``, ``b' = (b - mean) * k + beta`` and
     ``k = gamma / sqrt(var + eps)``.
     """
+    k, b1 = _fold_factors(b, bn, eps, w.shape[0])
+    return w * k.reshape((-1,) + (1,) * (w.ndim - 1)), b1
+
+
+def _fold_factors(b: np.ndarray | None, bn: Mapping[str, np.ndarray], eps: float, f: int
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """``(k, b')`` of :func:`fold_batchnorm` (the weights are scaled row by row by ``k``)."""
     k = bn["gamma"] / np.sqrt(bn["var"] + eps)
-    b0 = np.zeros(w.shape[0]) if b is None else b
-    return w * k.reshape((-1,) + (1,) * (w.ndim - 1)), (b0 - bn["mean"]) * k + bn["beta"]
+    b0 = np.zeros(f) if b is None else b
+    return k, (b0 - bn["mean"]) * k + bn["beta"]
+
+
+#: Float weight elements quantized at once (bounds the float64 temporaries: 2 MiB each).
+QUANT_BLOCK = 1 << 18
+
+
+def _quantize_weights(w: np.ndarray, fold: np.ndarray | None, policy: QuantPolicy
+                      ) -> tuple[np.ndarray, np.ndarray, int]:
+    """``(wq, s_w, max |wq|)``: symmetric integer weights, one scale per output channel (row).
+
+    ``w'[f] = w[f] * fold[f]`` (a folded BatchNorm) when ``fold`` is given. Works on blocks of
+    rows, so the float temporaries stay small whatever the layer size; every operation is
+    per element (or a max), so the result is that of the whole tensor at once.
+    """
+    pow2 = policy.scale_mode is ScaleMode.POW2
+    wmax = (1 << (policy.weight_bits - 1)) - 1
+    f = w.shape[0]
+    per_row = max(1, w.size // max(f, 1))
+    blocks = [(r0, min(r0 + max(1, QUANT_BLOCK // per_row), f))
+              for r0 in range(0, f, max(1, QUANT_BLOCK // per_row))]
+    bshape = (-1,) + (1,) * (w.ndim - 1)
+
+    def rows(r0: int, r1: int) -> np.ndarray:
+        return w[r0:r1] if fold is None else w[r0:r1] * fold[r0:r1].reshape(bshape)
+
+    stat = np.concatenate([np.abs(rows(r0, r1).reshape(r1 - r0, -1)).max(axis=1)
+                           for r0, r1 in blocks])
+    if not policy.per_channel:
+        stat = np.full(f, stat.max())
+    s_w = np.array([_scale(float(v), wmax, pow2) for v in stat])
+    wq = np.empty(w.shape, dtype=np.int8 if policy.weight_bits <= 8 else np.int16)
+    wmax_q = 0
+    for r0, r1 in blocks:
+        qb = fp.quantize_scaled(rows(r0, r1), s_w[r0:r1].reshape(bshape), -wmax, wmax)
+        wmax_q = max(wmax_q, int(np.abs(qb).max(initial=0)))
+        wq[r0:r1] = qb
+    return wq, s_w, wmax_q
 
 
 def _quantize_gemm(g, name, node, layer, chain, params, in_fmt, out, act, policy, common, rq):
@@ -374,15 +445,11 @@ def _quantize_gemm(g, name, node, layer, chain, params, in_fmt, out, act, policy
     else:
         w = params[f"{name}.weight"]
         b = params.get(f"{name}.bias")
+    fold = None
     if bn_name is not None:
         bn = {k: params[f"{bn_name}.{k}"] for k in ("gamma", "beta", "mean", "var")}
-        w, b = fold_batchnorm(w, b, bn, g.nodes[bn_name]["layer"].eps)
-    pow2 = policy.scale_mode is ScaleMode.POW2
-    wmax = (1 << (policy.weight_bits - 1)) - 1
-    flat = np.abs(w.reshape(w.shape[0], -1))
-    stat = flat.max(axis=1) if policy.per_channel else np.full(w.shape[0], flat.max())
-    s_w = np.array([_scale(float(v), wmax, pow2) for v in stat])
-    wq = fp.quantize_scaled(w, s_w.reshape((-1,) + (1,) * (w.ndim - 1)), -wmax, wmax)
+        fold, b = _fold_factors(b, bn, g.nodes[bn_name]["layer"].eps, w.shape[0])
+    wq, s_w, wmax_q = _quantize_weights(w, fold, policy)
     k = 1 if node["gemm"] is None else node["gemm"].k
     need = fp.acc_bits_for(policy.act_bits, policy.weight_bits, k, bias=b is not None)
     if need > policy.acc_bits:
@@ -396,20 +463,10 @@ def _quantize_gemm(g, name, node, layer, chain, params, in_fmt, out, act, policy
         raw = fp.round_half_away(b / (in_fmt.scale * s_w))
         bias_sat = int(np.count_nonzero((raw < blo) | (raw > bhi)))
         bq = np.clip(raw, blo, bhi).astype(np.int64)
-    m0, sh = _multiplier(in_fmt.scale * s_w / out.scale, pow2)
+    m0, sh = _multiplier(in_fmt.scale * s_w / out.scale, policy.scale_mode is ScaleMode.POW2)
     lo, hi = _clamp(out, act)
-    wq = wq.astype(np.int8 if policy.weight_bits <= 8 else np.int16)
-    wmax_q = int(np.abs(wq).max(initial=0))
-    dtype = gemm_dtype(k, 1 << (policy.act_bits - 1), wmax_q) or np.int64
-    match layer:
-        case L.Conv():
-            wmat = conv_matrix(wq, layer.groups, dtype)
-        case L.Dense():
-            wmat = np.ascontiguousarray(wq.T, dtype=dtype)
-        case _:
-            wmat = None
     return QLayer(**common, out=out, lo=lo, hi=hi, weight=wq, bias=bq, weight_scale=s_w,
-                  wmat=wmat, wmax=wmax_q,
+                  wmax=wmax_q,
                   requant=rq(m0, sh, lo, hi, act), acc_bits_needed=need, bias_saturated=bias_sat)
 
 
