@@ -140,7 +140,7 @@ def test_golden_network_with_new_kinds_is_the_table_lookup() -> None:
     res = run_network(qnet, quantize_input(qnet, x))
     t, c = qnet.by_name["t"], qnet.by_name["c"]
     assert t.weight is not None
-    np.testing.assert_array_equal(res.tensors["t"], t.weight[res.tensors["c"] + 128])
+    np.testing.assert_array_equal(res.tensors["t"], t.weight[res.tensors["c"].astype(np.int64) + 128])
     # data movement keeps the integers: pad zeros, shuffle, nearest repeat
     padded = np.pad(res.tensors["t"], ((0, 0), (1, 1), (1, 1)))
     np.testing.assert_array_equal(res.tensors["p"], padded)
