@@ -104,33 +104,59 @@ class TileTiming:
 WS_MIN_FOLD_PERIOD = 3
 
 
+def gemm_period_terms(m: int, k: int, array: ArrayConfig) -> tuple[tuple[str, int], ...]:
+    """The named terms whose maximum is the fold period ``P`` (for explanations).
+
+    OS: ``("k", k), ("R", R), ("C", C)``; WS: ``("m", m), ("ceil(m/2)+R-1", ...), ("3", 3)``.
+    """
+    r, c = array.rows, array.cols
+    if array.dataflow is Dataflow.OUTPUT_STATIONARY:
+        return (("k", k), ("R", r), ("C", c))
+    return (("m", m), ("ceil(m/2)+R-1", _ceil_div(m, 2) + r - 1), ("3", WS_MIN_FOLD_PERIOD))
+
+
 def gemm_fold_cycles(m: int, k: int, array: ArrayConfig) -> int:
     """Fold period ``P`` (cycles between consecutive folds' streams); ``m``/``k`` are the
     TILE's sizes (see module docstring)."""
+    return max(v for _, v in gemm_period_terms(m, k, array))
+
+
+def gemm_last_fold_terms(m: int, k: int, array: ArrayConfig) -> tuple[tuple[str, int], ...]:
+    """The named terms whose sum is the one-fold latency (:func:`gemm_last_fold_cycles`).
+
+    OS: ``k`` operand reads, ``C`` read latency + skew, ``R`` drain rows, 3 post-processing;
+    WS: ``R`` weight loads, ``m`` activation rows, ``R + C`` array and de-skew, 3 post.
+    """
     r, c = array.rows, array.cols
     if array.dataflow is Dataflow.OUTPUT_STATIONARY:
-        return max(k, r, c)
-    return max(m, _ceil_div(m, 2) + r - 1, WS_MIN_FOLD_PERIOD)
+        return (("k (reads)", k), ("C (latency + skew)", c), ("R (drain rows)", r),
+                ("3 (post-processing)", POST_CYCLES))
+    return (("R (weight loads)", r), ("m (activation rows)", m), ("R+C (array, de-skew)", r + c),
+            ("3 (post-processing)", POST_CYCLES))
 
 
 def gemm_last_fold_cycles(m: int, k: int, array: ArrayConfig) -> int:
     """Cycles from the last fold's first read to ``done`` minus one: the one-fold latency."""
+    return sum(v for _, v in gemm_last_fold_terms(m, k, array))
+
+
+def gemm_fold_grid(m: int, n: int, k: int, array: ArrayConfig) -> tuple[tuple[str, int], ...]:
+    """The named factors whose product is the tile's fold count ``G``.
+
+    OS: ``ceil(m/R) * ceil(n/C)``; WS: ``ceil(k/R) * ceil(n/C)``.
+    """
     r, c = array.rows, array.cols
     if array.dataflow is Dataflow.OUTPUT_STATIONARY:
-        return k + r + c + POST_CYCLES
-    return m + 2 * r + c + POST_CYCLES
+        return (("ceil(m/R)", _ceil_div(m, r)), ("ceil(n/C)", _ceil_div(n, c)))
+    return (("ceil(k/R)", _ceil_div(k, r)), ("ceil(n/C)", _ceil_div(n, c)))
 
 
 def gemm_tile_timing(m: int, n: int, k: int, array: ArrayConfig) -> TileTiming:
     """Breakdown of one GEMM tile ``Out[m x n] = A[m x k] @ B[k x n]`` on ``array``."""
     _check_sizes(m=m, n=n, k=k)
-    r, c = array.rows, array.cols
-    if array.dataflow is Dataflow.OUTPUT_STATIONARY:
-        folds = _ceil_div(m, r) * _ceil_div(n, c)
-        stream = k
-    else:
-        folds = _ceil_div(k, r) * _ceil_div(n, c)
-        stream = m
+    (_, f1), (_, f2) = gemm_fold_grid(m, n, k, array)
+    folds = f1 * f2
+    stream = k if array.dataflow is Dataflow.OUTPUT_STATIONARY else m
     period = gemm_fold_cycles(m, k, array)
     return TileTiming(folds=folds, fold_cycles=period,
                       fill_cycles=gemm_last_fold_cycles(m, k, array) - period,
@@ -172,7 +198,10 @@ __all__ = [
     "WS_MIN_FOLD_PERIOD",
     "TileTiming",
     "gemm_fold_cycles",
+    "gemm_fold_grid",
     "gemm_last_fold_cycles",
+    "gemm_last_fold_terms",
+    "gemm_period_terms",
     "gemm_tile_cycles",
     "gemm_tile_timing",
     "pool_pixel_cycles",

@@ -87,6 +87,7 @@ COMMANDS: dict[str, str] = {
     "verify": "hwcnn.cli.commands.verify:verify",
     "sweep": "hwcnn.cli.commands.sweep:sweep",
     "import": "hwcnn.cli.commands.import_:import_",
+    "trace": "hwcnn.cli.commands.trace:trace",
 }
 
 

@@ -29,6 +29,8 @@ Use it for small tiles and tests; whole networks use the closed form (:func:`fas
 from __future__ import annotations
 
 import collections
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -38,7 +40,33 @@ from ..numerics import fixedpoint as fp
 from ..numerics.golden_ops import Requant
 from .postproc import BEFORE, AccMemory, BackEnd, DelayLines, PipelineHazard, RowToken
 
-__all__ = ["PipelineHazard", "fast_gemm_cycles", "run_gemm_tile"]
+__all__ = ["Observer", "PipelineHazard", "Snapshot", "fast_gemm_cycles", "run_gemm_tile"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Snapshot:
+    """The array in one cycle: per PE (``R x C``) whether it does a MAC (``active``), its
+    operands ``a`` (activation) and ``b`` (OS: the B operand, WS: the weight it uses), the
+    sum it produces (``acc``: OS accumulator + a*b, WS: partial sum passed south), the fold and
+    the A row (WS) the operation belongs to (-1: idle), and the output row segment written to
+    the output buffer in this cycle (``write = (row, col0, col1)`` or None)."""
+
+    cycle: int
+    active: np.ndarray
+    a: np.ndarray
+    b: np.ndarray
+    acc: np.ndarray
+    fold: np.ndarray
+    write: tuple[int, int, int] | None
+
+
+Observer = Callable[[Snapshot], None]
+
+
+def _idle(cycle: int, shape: tuple[int, int], write: tuple[int, int, int] | None) -> Snapshot:
+    z = np.zeros(shape, np.int64)
+    return Snapshot(cycle=cycle, active=np.zeros(shape, bool), a=z, b=z, acc=z,
+                    fold=np.full(shape, -1), write=write)
 
 def fast_gemm_cycles(m: int, n: int, k: int, array: ArrayConfig) -> int:
     """The fast per-tile model: the closed form of :mod:`hwcnn.arch.timing` (exact)."""
@@ -48,7 +76,8 @@ def fast_gemm_cycles(m: int, n: int, k: int, array: ArrayConfig) -> int:
 def run_gemm_tile(a: np.ndarray, b: np.ndarray, bias: np.ndarray | None, requant: Requant,
                   array: ArrayConfig, *, acc_in: np.ndarray | None = None,
                   acc_out: bool = False,
-                  fold_period: int | None = None) -> tuple[np.ndarray, int]:
+                  fold_period: int | None = None,
+                  observe: Observer | None = None) -> tuple[np.ndarray, int]:
     """Run ``Out[m x n] = requant(bias + A[m x k] @ B[k x n])`` through the stepped model.
 
     K-split tiles (``rtl/README.md`` 4): ``acc_in`` gives the ``(m, n)`` int32 partial sums the
@@ -71,6 +100,9 @@ def run_gemm_tile(a: np.ndarray, b: np.ndarray, bias: np.ndarray | None, requant
     fold_period : int, optional
         Override the sequencer's fold period (hazard experiments; default: the hardware's
         :func:`hwcnn.arch.timing.gemm_fold_cycles`). Too short raises :class:`PipelineHazard`.
+    observe : callable, optional
+        Called once per cycle (1 .. T-1, then T with no PE activity) with a :class:`Snapshot`
+        of the model's own registers (``hwcnn trace``); off by default.
 
     Returns
     -------
@@ -105,9 +137,9 @@ def run_gemm_tile(a: np.ndarray, b: np.ndarray, bias: np.ndarray | None, requant
     back = BackEnd(array, mem, out, bias_v, requant, n, chained=chained,
                     acc_in=acc_in is not None, acc_out=acc_out)
     if array.dataflow is Dataflow.OUTPUT_STATIONARY:
-        cycles = _run_os(a, b, array, period, back)
+        cycles = _run_os(a, b, array, period, back, observe)
     else:
-        cycles = _run_ws(a, b, array, period, back)
+        cycles = _run_ws(a, b, array, period, back, observe)
     if acc_out:
         out = mem.words.reshape(fn, m, c).transpose(1, 0, 2).reshape(m, fn * c)[:, :n].copy()
     return out, cycles
@@ -119,7 +151,7 @@ def _fold_order(outer: int, inner: int) -> list[tuple[int, int]]:
 
 
 def _run_ws(a: np.ndarray, b: np.ndarray, array: ArrayConfig, period: int,
-            back: BackEnd) -> int:
+            back: BackEnd, observe: Observer | None = None) -> int:
     """Weight stationary, folds (kf inside nf), streams ``period`` apart; returns T."""
     r, c = array.rows, array.cols
     m, k = a.shape
@@ -204,6 +236,9 @@ def _run_ws(a: np.ndarray, b: np.ndarray, array: ArrayConfig, period: int,
         tok = tokens.popleft()
         back.clock(tok, row_data)
         if back.finished:
+            if observe is not None:
+                observe(_idle(cycle, (r, c), back.last_write))
+                observe(_idle(cycle + 1, (r, c), None))
             return cycle + 1             # ``done`` the cycle after the final write
         # Front end reads of this cycle (data in the read-port registers at the end).
         a_read = w_read = None
@@ -232,6 +267,10 @@ def _run_ws(a: np.ndarray, b: np.ndarray, array: ArrayConfig, period: int,
         deskew_r.clock(psum_r[r - 1])
         psum = fp.mac(p_in, a_in, w_used, array.acc_bits)
         psum_f, psum_r = np.where(live, f_in, -1), np.where(live, q_in, -1)
+        if observe is not None:
+            observe(Snapshot(cycle=cycle, active=live.copy(), a=np.where(live, a_in, 0),
+                             b=np.where(live, w_used, 0), acc=np.where(live, psum, 0),
+                             fold=psum_f.copy(), write=back.last_write))
         # Bank ``lb`` of a column shifts down while its (skewed) load strobe is high.
         for bank in (0, 1):
             cols_ld = ld & (lb == bank)
@@ -261,7 +300,7 @@ def _run_ws(a: np.ndarray, b: np.ndarray, array: ArrayConfig, period: int,
 
 
 def _run_os(a: np.ndarray, b: np.ndarray, array: ArrayConfig, period: int,
-            back: BackEnd) -> int:
+            back: BackEnd, observe: Observer | None = None) -> int:
     """Output stationary, folds (mf inside nf), streams ``period`` apart; returns T."""
     r, c = array.rows, array.cols
     m, k = a.shape
@@ -322,6 +361,9 @@ def _run_os(a: np.ndarray, b: np.ndarray, array: ArrayConfig, period: int,
         issue = tok or draining is not None
         back.clock(issue, row_data)
         if back.finished:
+            if observe is not None:
+                observe(_idle(cycle, (r, c), back.last_write))
+                observe(_idle(cycle + 1, (r, c), None))
             return cycle + 1
         if tok and draining is not None:
             raise PipelineHazard("a fold's drain started before the previous drain finished")
@@ -348,6 +390,11 @@ def _run_os(a: np.ndarray, b: np.ndarray, array: ArrayConfig, period: int,
         tokens.append(token)
         # -- end of cycle ----------------------------------------------------------------
         total = fp.mac(acc, a_in, b_in, array.acc_bits)
+        if observe is not None:
+            on = af_in >= 0
+            observe(Snapshot(cycle=cycle, active=on, a=np.where(on, a_in, 0),
+                             b=np.where(on, b_in, 0), acc=np.where(on, total, 0),
+                             fold=np.where(on, af_in, -1), write=back.last_write))
         res = np.where(l_in, total, res)
         res_f = np.where(l_in, af_in, res_f)
         acc = np.where(l_in, 0, total)

@@ -111,6 +111,8 @@ class BackEnd:
         self.issued: RowToken | None = None           # registered issue -> stage 1
         self.stages: list[tuple[RowToken, np.ndarray] | None] = [None] * POST_STAGES
         self.finished = False
+        #: (row, first column, end column) written in the last cycle, or None (for observers)
+        self.last_write: tuple[int, int, int] | None = None
 
     def add(self, **kw: Any) -> None:
         self.rows.append(RowToken(**kw))
@@ -156,9 +158,11 @@ class BackEnd:
         # Stage 4: requantized row written.
         if self.finished:
             raise AssertionError("clocked after done")
+        self.last_write = None
         if leaving is not None:
             r_, s = leaving
             if r_.wout:
+                self.last_write = (r_.row, r_.nf * c, min(r_.nf * c + c, self.n))
                 cols = slice(r_.nf * c, min(r_.nf * c + c, self.n))
                 self.out[r_.row, cols] = requant_lanes(s, self.rq, cols)
             self.finished = bool(r_.final)

@@ -157,3 +157,67 @@ def explain(g: nx.DiGraph, layer: str | None = None) -> str:
     blocks = [explain_layer(name, node, spec.formats) for name, node in ordered_nodes(g)
               if layer is None or name == layer]
     return "\n\n".join("\n".join(b) for b in blocks) + "\n"
+
+
+def _terms(terms: tuple[tuple[str, int], ...], op: str) -> tuple[str, str]:
+    """``("k + C + R + 3", "36 + 4 + 4 + 3")`` style name and number rows of a formula."""
+    return op.join(t for t, _ in terms), op.join(str(v) for _, v in terms)
+
+
+def explain_cycles(g: nx.DiGraph, layer: str, hw: Any, board: Any = None) -> list[str]:
+    """Lines working out the cycle count of one conv/dense layer's tiles on ``hw``.
+
+    Every number comes from :mod:`hwcnn.arch.timing` (the closed form the RTL is measured
+    against), the tiles from :func:`hwcnn.compiler.lower`, the stalls from
+    :func:`hwcnn.report.perf.estimate`; this function only formats them.
+    """
+    from ..arch import timing
+    from . import perf
+
+    node = g.nodes[layer]
+    gd = node["gemm"]
+    arr = hw.array
+    rows, program, _ = perf.estimate_program(g, hw, board)
+    plan = next(p for p in program.layers if p.name == layer)
+    row = next(r for r in rows if r.name == layer)
+    flow = arr.dataflow.value.upper()
+    lines = [(f"  cycles on a {arr.rows}x{arr.cols} {flow} array (R = {arr.rows}, C = {arr.cols}), "
+             f"{hw.clock_mhz:g} MHz:")]
+    grp = f", {gd.groups} groups" if gd.groups > 1 else ""
+    lines.append(f"    GEMM (im2col): M = {gd.m} output positions, K = {gd.k} (one filter's "
+                 f"weights), N = {gd.n} (outputs){grp}")
+    shapes: dict[tuple[int, int, int], int] = {}
+    for tile in plan.make_tiles():
+        key = (tile.m, tile.n, tile.k)  # type: ignore[union-attr]
+        shapes[key] = shapes.get(key, 0) + 1
+    lines.append(f"    tiles: {plan.tiles} ("
+                 + ", ".join(f"{c} of m={m} n={n} k={k}" for (m, n, k), c in shapes.items()) + ")")
+    for (m, n, k), count in shapes.items():
+        t = timing.gemm_tile_timing(m, n, k, arr)
+        grid = timing.gemm_fold_grid(m, n, k, arr)
+        period = timing.gemm_period_terms(m, k, arr)
+        last = timing.gemm_last_fold_terms(m, k, arr)
+        lp = sum(v for _, v in last)
+        gn, gv = _terms(grid, " * ")
+        pn, pv = _terms(period, ", ")
+        ln, lv = _terms(last, " + ")
+        lines += [
+            f"    tile m={m} n={n} k={k} ({count} tile{'s' if count > 1 else ''}):",
+            f"      folds G = {gn} = {gv} = {t.folds}",
+            f"      fold period P = max({pn}) = max({pv}) = {t.fold_cycles}",
+            f"      one fold, first read to done: {ln} = {lv} = {lp}",
+            f"      start: {timing.START_CYCLES} (descriptor latched)",
+            f"      steady state: G*P = {t.folds}*{t.fold_cycles} = {_n(t.folds * t.fold_cycles)}",
+            f"      fill + drain, paid once: {lp} - P = {lp} - {t.fold_cycles} = {t.fill_cycles}",
+            (f"      T = {timing.START_CYCLES} + {_n(t.folds * t.fold_cycles)} + {t.fill_cycles} "
+            f"= {_n(t.total)} cycles per tile"),
+        ]
+    per = " + ".join(f"{c}*{_n(timing.gemm_tile_cycles(m, n, k, arr))}"
+                     for (m, n, k), c in shapes.items())
+    lines += [
+        f"    compute: {per} = {_n(row.compute_cycles)} cycles",
+        f"    DRAM stalls (double-buffered transfer model): {_n(row.stall_cycles)} cycles",
+        (f"    total: {_n(row.compute_cycles)} + {_n(row.stall_cycles)} = "
+        f"{_n(row.total_cycles)} cycles = {row.latency_us:.3f} us at {hw.clock_mhz:g} MHz"),
+    ]
+    return lines

@@ -1,0 +1,97 @@
+"""``hwcnn explain --layer NAME --array RxC --dataflow D``: the cycle formula worked out.
+
+The expected text is worked by hand (rtl/README.md 5) for tiny_cnn's conv2: input 8x8x1, conv1
+(pad 1) 8x8x4, pool1 2x2 -> 4x4x4, conv2 3x3 no pad -> 2x2x8; as a GEMM M = 2*2 = 4,
+K = 3*3*4 = 36, N = 8, one tile (m=4, n=8, k=36) on a 4x4 array.
+"""
+
+from __future__ import annotations
+
+from click.testing import CliRunner
+
+from hwcnn.cli.main import cli
+
+MODEL = "models/tiny_cnn.yaml"
+
+# WS: G = ceil(36/4) * ceil(8/4) = 9 * 2 = 18; P = max(m=4, ceil(4/2)+4-1 = 5, 3) = 5;
+# last fold 4 + 4 + 8 + 3 = 19; T = 1 + 18*5 + (19 - 5) = 1 + 90 + 14 = 105
+# (= 1 + (G-1)*P + (m + 2R + C + 3) = 1 + 85 + 19).
+WS = """\
+  cycles on a 4x4 WS array (R = 4, C = 4), 100 MHz:
+    GEMM (im2col): M = 4 output positions, K = 36 (one filter's weights), N = 8 (outputs)
+    tiles: 1 (1 of m=4 n=8 k=36)
+    tile m=4 n=8 k=36 (1 tile):
+      folds G = ceil(k/R) * ceil(n/C) = 9 * 2 = 18
+      fold period P = max(m, ceil(m/2)+R-1, 3) = max(4, 5, 3) = 5
+      one fold, first read to done: R (weight loads) + m (activation rows) + R+C (array, de-skew) + 3 (post-processing) = 4 + 4 + 8 + 3 = 19
+      start: 1 (descriptor latched)
+      steady state: G*P = 18*5 = 90
+      fill + drain, paid once: 19 - P = 19 - 5 = 14
+      T = 1 + 90 + 14 = 105 cycles per tile
+    compute: 1*105 = 105 cycles
+"""
+
+# OS: G = ceil(4/4) * ceil(8/4) = 1 * 2 = 2; P = max(k=36, 4, 4) = 36; last fold
+# 36 + 4 + 4 + 3 = 47; T = 1 + 2*36 + (47 - 36) = 1 + 72 + 11 = 84 (= 1 + 36 + 47).
+OS = """\
+  cycles on a 4x4 OS array (R = 4, C = 4), 100 MHz:
+    GEMM (im2col): M = 4 output positions, K = 36 (one filter's weights), N = 8 (outputs)
+    tiles: 1 (1 of m=4 n=8 k=36)
+    tile m=4 n=8 k=36 (1 tile):
+      folds G = ceil(m/R) * ceil(n/C) = 1 * 2 = 2
+      fold period P = max(k, R, C) = max(36, 4, 4) = 36
+      one fold, first read to done: k (reads) + C (latency + skew) + R (drain rows) + 3 (post-processing) = 36 + 4 + 4 + 3 = 47
+      start: 1 (descriptor latched)
+      steady state: G*P = 2*36 = 72
+      fill + drain, paid once: 47 - P = 47 - 36 = 11
+      T = 1 + 72 + 11 = 84 cycles per tile
+    compute: 1*84 = 84 cycles
+"""
+
+
+def _run(*args: str) -> tuple[int, str, str]:
+    r = CliRunner().invoke(cli, list(args))
+    return r.exit_code, r.stdout, r.stderr
+
+
+def _check(flow: str, expected: str, cycles: int) -> None:
+    code, out, _ = _run("explain", MODEL, "--layer", "conv2", "--array", "4x4", "--dataflow", flow)
+    assert code == 0
+    assert out.startswith("conv2 (conv2d)\n  8 filters 3x3")
+    assert expected in out
+    tail = out.split(expected, 1)[1].splitlines()
+    assert tail[0].startswith("    DRAM stalls (double-buffered transfer model): ")
+    stall = int(tail[0].rsplit(": ", 1)[1].split()[0].replace(",", ""))
+    assert tail[1] == (f"    total: {cycles} + {stall} = {cycles + stall} cycles = "
+                       f"{(cycles + stall) / 100:.3f} us at 100 MHz")
+
+
+def test_ws_conv2_by_hand() -> None:
+    _check("ws", WS, 105)
+
+
+def test_os_conv2_by_hand() -> None:
+    _check("os", OS, 84)
+
+
+def test_negative_control_other_array_changes_numbers() -> None:
+    code, out, _ = _run("explain", MODEL, "--layer", "conv2", "--array", "2x2", "--dataflow", "ws")
+    assert code == 0 and WS not in out and "cycles on a 2x2 WS array" in out
+
+
+def test_without_hardware_options_no_cycles() -> None:
+    code, out, _ = _run("explain", MODEL, "--layer", "conv2")
+    assert code == 0 and "cycles on" not in out
+
+
+def test_not_a_gemm_layer() -> None:
+    code, _, err = _run("explain", MODEL, "--layer", "pool1", "--array", "4x4")
+    assert code == 2
+    assert err == (f"hwcnn: error: {MODEL}: pool1: the cycle explanation needs a conv or dense "
+                   "layer, not maxpool\n")
+
+
+def test_cycles_need_a_layer() -> None:
+    code, _, err = _run("explain", MODEL, "--array", "4x4")
+    assert code == 2
+    assert err == f"hwcnn: error: {MODEL}: the cycle explanation needs --layer NAME\n"

@@ -1,0 +1,79 @@
+"""``hwcnn trace``: the stepped model's per-cycle snapshots against cycle tables worked by hand.
+
+Hand tables (rtl/README.md 5-6, cycle 0 = start, fold cycle 0 = cycle 1, one fold):
+* OS: operand kk reaches PE(i, j) at fold cycle kk + i + j + 1, so PE(i, j) is first busy in
+  cycle 2 + i + j; drain row i is read at fold cycle k + C + i and written 3 cycles later:
+  cycle 1 + k + C + i + 3; T = 1 + (k + R + C + 3).
+* WS: R weight loads (fold cycles 0..R-1), A row 0 read at fold cycle R, lane r delayed r,
+  column j delayed j: PE(i, j) first busy in cycle 1 + R + 1 + i + j; row i's result enters
+  stage 1 R + C cycles after its read and is written 3 later: cycle 1 + R + i + R + C + 3;
+  T = 1 + (m + 2R + C + 3).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from hwcnn.arch.config import ArrayConfig, Dataflow
+from hwcnn.arch.timing import gemm_tile_cycles
+from hwcnn.cli.main import cli
+from hwcnn.report import trace as tr
+
+OS, WS = Dataflow.OUTPUT_STATIONARY, Dataflow.WEIGHT_STATIONARY
+
+# (size s of the s x s x s GEMM on an s x s array, dataflow, first-busy table, write cycle of
+# output row i, T)
+CASES = [
+    # OS 2x2: first busy 2 + i + j; writes 1 + 2 + 2 + i + 3 = 8, 9; T = 1 + 2+2+2+3 = 10
+    (2, OS, [[2, 3], [3, 4]], [8, 9], 10),
+    # OS 3x3: writes 1 + 3 + 3 + i + 3 = 10, 11, 12; T = 1 + 3+3+3+3 = 13
+    (3, OS, [[2, 3, 4], [3, 4, 5], [4, 5, 6]], [10, 11, 12], 13),
+    # WS 2x2: first busy 4 + i + j; writes 1 + 2 + i + 2 + 2 + 3 = 10, 11; T = 1 + 2+4+2+3 = 12
+    (2, WS, [[4, 5], [5, 6]], [10, 11], 12),
+    # WS 3x3: first busy 5 + i + j; writes 13, 14, 15; T = 1 + 3+6+3+3 = 16
+    (3, WS, [[5, 6, 7], [6, 7, 8], [7, 8, 9]], [13, 14, 15], 16),
+]
+
+
+@pytest.mark.parametrize(("s", "flow", "busy", "writes", "total"), CASES)
+def test_trace_matches_the_hand_table(s: int, flow: Dataflow, busy: list[list[int]],
+                                      writes: list[int], total: int) -> None:
+    arr = ArrayConfig(rows=s, cols=s, dataflow=flow)
+    rng = np.random.default_rng(1)
+    a, b = rng.integers(-4, 5, (s, s)), rng.integers(-4, 5, (s, s))
+    t = tr.record(a, b, arr)
+    assert t.cycles == total == gemm_tile_cycles(s, s, s, arr)
+    assert [f.cycle for f in t.frames] == list(range(1, total + 1))
+    assert t.first_active().tolist() == busy
+    assert t.produced() == {(i, j): writes[i] for i in range(s) for j in range(s)}
+    assert np.array_equal(t.out, np.clip(a @ b, -128, 127))
+
+
+def test_os_accumulator_values_are_the_models_running_sums() -> None:
+    # PE(0, 0) does a[0, kk] * b[kk, 0] in cycle 2 + kk: running sums 1*5, + 2*7.
+    t = tr.record(np.array([[1, 2]]), np.array([[5], [7]]), ArrayConfig(rows=1, cols=1,
+                                                                        dataflow=OS))
+    seen = [(f.cycle, int(f.a[0, 0]), int(f.b[0, 0]), int(f.acc[0, 0])) for f in t.frames
+            if f.active[0, 0]]
+    assert seen == [(2, 1, 5, 5), (3, 2, 7, 19)]
+
+
+def test_cli_frames_and_errors(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    r = CliRunner().invoke(cli, ["trace", "--gemm", "2x2x2", "--array", "2x2", "--dataflow",
+                                 "os", "--cycles", "2..3"])
+    assert r.exit_code == 0
+    assert r.stdout.startswith("cycle 2/10 (fill), 1 of 4 PEs busy\n")
+    assert "cycle 3/10" in r.stdout and "cycle 4/10" not in r.stdout
+    page = tmp_path / "t.html"
+    r = CliRunner().invoke(cli, ["trace", "--gemm", "3x3x3", "--array", "3x3", "-o", str(page)])
+    assert r.exit_code == 0
+    body = page.read_text()
+    assert 'type="range"' in body and "http" not in body and "cycle 16/16" in body
+    for args, msg in ((["--gemm", "0x3x3"], ("--gemm must be MxKxN with sizes 1..64 (e.g. 3x3x3), "
+                       "not '0x3x3'")),
+                      (["--gemm", "2x2x2", "--cycles", "5..2"],
+                       "--cycles must be A..B with 1 <= A <= B, not '5..2'")):
+        r = CliRunner().invoke(cli, ["trace", *args])
+        assert r.exit_code == 2 and r.stderr == f"hwcnn: error: {msg}\n"
