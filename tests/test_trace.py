@@ -77,3 +77,26 @@ def test_cli_frames_and_errors(tmp_path) -> None:  # type: ignore[no-untyped-def
                        "--cycles must be A..B with 1 <= A <= B, not '5..2'")):
         r = CliRunner().invoke(cli, ["trace", *args])
         assert r.exit_code == 2 and r.stderr == f"hwcnn: error: {msg}\n"
+
+
+def test_cli_trace_of_a_layer_tile_and_layer_errors() -> None:
+    # tiny_cnn conv2: 8 filters 3x3 on the 4x4x4 pooled map, no padding -> 2x2 outputs:
+    # M = 4 pixels, K = 4 * 9 = 36, N = 8, one tile on a 4x4 array.
+    arr = ArrayConfig(rows=4, cols=4, dataflow=OS)
+    total = gemm_tile_cycles(4, 8, 36, arr)
+    r = CliRunner().invoke(cli, ["trace", "--layer", "models/tiny_cnn.yaml:conv2", "--array",
+                                 "4x4", "--dataflow", "os", "--cycles", f"{total}..{total}"])
+    assert r.exit_code == 0, r.output
+    assert r.stdout.startswith(f"cycle {total}/{total} (done)")
+    for args, msg in (
+            (["--layer", "models/tiny_cnn.yaml:pool1"],
+             ("models/tiny_cnn.yaml: layer 'pool1': needs a conv or dense layer (a GEMM on the "
+             "array), not maxpool")),
+            (["--layer", "models/tiny_cnn.yaml:nope"], "models/tiny_cnn.yaml: no layer named 'nope'"),
+            (["--layer", "conv2"],
+             "--layer must be MODEL:NAME (e.g. models/tiny_cnn.yaml:conv2), not 'conv2'"),
+            (["--layer", "models/tiny_cnn.yaml:conv2", "--gemm", "2x2x2"],
+             "give exactly one of --gemm MxKxN and --layer MODEL:NAME"),
+            ([], "give exactly one of --gemm MxKxN and --layer MODEL:NAME")):
+        r = CliRunner().invoke(cli, ["trace", *args])
+        assert r.exit_code == 2 and r.stderr == f"hwcnn: error: {msg}\n", r.output

@@ -88,6 +88,7 @@ COMMANDS: dict[str, str] = {
     "sweep": "hwcnn.cli.commands.sweep:sweep",
     "import": "hwcnn.cli.commands.import_:import_",
     "trace": "hwcnn.cli.commands.trace:trace",
+    "wave": "hwcnn.cli.commands.wave:wave",
 }
 
 

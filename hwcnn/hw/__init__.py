@@ -5,7 +5,8 @@ One ``wiring.Component`` per file: :mod:`.pe`, :mod:`.array`, :mod:`.skew`, :mod
 :mod:`.foldseq`) and :mod:`.top`
 (``Accelerator``, Verilog module ``hwcnn_top``); :mod:`.rtlgen` writes the Verilog. Pure-Python
 helpers that do not need Amaranth: :mod:`.params` (buffer depths, derived widths),
-:mod:`.descriptor` (validated tile descriptors) and :mod:`.layout` (buffer word packing). The host
+:mod:`.descriptor` (validated tile descriptors) and :mod:`.layout` (buffer word packing).
+:mod:`.wave` simulates one tile on the top level and writes its VCD (``hwcnn wave``). The host
 interface is documented in ``rtl/README.md``; exact cycle counts are in :mod:`hwcnn.arch.timing`.
 
 The hardware depends only on :mod:`hwcnn.arch` (configuration, cycle constants), the numeric
@@ -24,7 +25,7 @@ _EXPORTS = {
     "Requant": "requant", "Skew": "skew", "SystolicArray": "array", "TileSequencer": "controller",
     "BufferDepths": "params", "GemmDesc": "descriptor", "PoolDesc": "descriptor",
     "PoolOpCode": "descriptor", "TileKind": "descriptor", "TOP_NAME": "rtlgen",
-    "generate": "rtlgen", "write": "rtlgen",
+    "generate": "rtlgen", "write": "rtlgen", "gemm_wave": "wave", "signal_table": "wave",
 }
 
 __all__ = [
@@ -42,7 +43,9 @@ __all__ = [
     "SystolicArray",
     "TileKind",
     "TileSequencer",
+    "gemm_wave",
     "generate",
+    "signal_table",
     "write",
 ]
 

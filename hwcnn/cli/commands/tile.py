@@ -1,0 +1,134 @@
+"""The tile options ``hwcnn trace`` and ``hwcnn wave`` share (not a command of its own).
+
+A tile is either ``--gemm MxKxN`` or ``--layer MODEL:NAME``, the first GEMM tile of a conv or
+dense layer as the compiler lowers it onto the array (its m, k, n); the operands are random
+integers in -4..4 from ``--seed`` (A as activations, B as weights).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import click
+import numpy as np
+
+from ...arch.config import HardwareConfig
+from ...arch.timing import gemm_tile_cycles
+from ...errors import ConfigError, SpecError
+from ...frontend import layers as L
+from ..options import hardware_for_spec, hardware_from_options
+from .common import load_graph
+
+#: Largest tile a trace shows: start -> done cycles (the closed form) times PEs, so the
+#: frames stay a few tens of MB at most.
+MAX_TRACE_PE_CYCLES = 1_000_000
+#: Operand range of the random tiles.
+SEEDED_RANGE = (-4, 4)
+
+
+def parse_gemm(text: str) -> tuple[int, int, int]:
+    """``"3x4x5"`` -> (m, k, n), each 1..64."""
+    m = re.fullmatch(r"\s*([0-9]{1,4})x([0-9]{1,4})x([0-9]{1,4})\s*", text)
+    if not m or not all(1 <= int(v) <= 64 for v in m.groups()):
+        raise ConfigError(f"--gemm must be MxKxN with sizes 1..64 (e.g. 3x3x3), not {text[:40]!r}")
+    return int(m[1]), int(m[2]), int(m[3])
+
+
+def parse_layer(text: str) -> tuple[str, str]:
+    """``"models/tiny_cnn.yaml:conv2"`` -> (model path, layer name); the last ``:`` splits."""
+    model, sep, name = text.rpartition(":")
+    if not sep or not model or not name:
+        raise ConfigError(f"--layer must be MODEL:NAME (e.g. models/tiny_cnn.yaml:conv2), not "
+                          f"{text[:40]!r}")
+    return model, name
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Tile:
+    """The chosen tile: hardware, operands ``a`` (m x k) and ``b`` (k x n), a description."""
+
+    hw: HardwareConfig
+    a: np.ndarray
+    b: np.ndarray
+    label: str
+
+    @property
+    def dims(self) -> tuple[int, int, int]:
+        return self.a.shape[0], self.a.shape[1], self.b.shape[1]
+
+
+def tile_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """``--gemm``, ``--layer``, ``--array``, ``--dataflow``, ``--seed``."""
+    opts = [
+        click.option("--gemm", metavar="MxKxN",
+                     help="Tile Out[M x N] = A[M x K] @ B[K x N], sizes 1..64."),
+        click.option("--layer", "layer", metavar="MODEL:NAME",
+                     help="The first GEMM tile of conv/dense layer NAME of MODEL, as lowered "
+                          "onto the array (instead of --gemm)."),
+        click.option("--array", default="2x2", show_default=True, metavar="RxC",
+                     help="Array rows x cols."),
+        click.option("--dataflow", default="ws", show_default=True, metavar="ws|os",
+                     help="Weight or output stationary."),
+        click.option("--seed", default=0, show_default=True, type=int,
+                     help="Random operands: A and B in -4..4 from this seed."),
+    ]
+    for opt in reversed(opts):
+        func = opt(func)
+    return func
+
+
+def _seeded(m: int, k: int, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    lo, hi = SEEDED_RANGE
+    return rng.integers(lo, hi + 1, size=(m, k)), rng.integers(lo, hi + 1, size=(k, n))
+
+
+def _layer_tile(spec: str, array: str, dataflow: str) -> tuple[HardwareConfig, tuple[int, int, int],
+                                                                str]:
+    from ...compiler.gemm import plan_gemm
+    from ...compiler.plan import GemmTile
+
+    model, name = parse_layer(spec)
+    g = load_graph(model)
+    if name not in g:
+        raise SpecError(f"no layer named {name!r}", file=model)
+    layer = g.nodes[name]["layer"]
+    if not isinstance(layer, (L.Conv, L.Dense)):
+        raise SpecError(f"needs a conv or dense layer (a GEMM on the array), not "
+                        f"{L.kind_name(layer)}", file=model, layer=name)
+    hw, _ = hardware_for_spec(g, array=array, dataflow=dataflow)
+    gd = g.nodes[name]["gemm"]
+    plan = plan_gemm(name, layer, hw, gd.m, gd.n, gd.k, gd.groups)
+    first = next(iter(plan.make_tiles()))
+    assert isinstance(first, GemmTile)
+    label = (f"{first.m}x{first.k}x{first.n} tile, the first of {plan.tiles} of {name} "
+             f"({model}: GEMM {gd.m}x{gd.k}x{gd.n})")
+    return hw, (first.m, first.k, first.n), label
+
+
+def choose_tile(gemm: str | None, layer: str | None, array: str, dataflow: str,
+                seed: int, *, max_pe_cycles: int = MAX_TRACE_PE_CYCLES,
+                what: str = "a trace") -> Tile:
+    """The tile the options name (one-line errors for every bad combination); tiles of more
+    than ``max_pe_cycles`` cycles x PEs are refused (``what`` names the output in the error)."""
+    if (gemm is None) == (layer is None):
+        raise ConfigError("give exactly one of --gemm MxKxN and --layer MODEL:NAME")
+    if gemm is not None:
+        dims = parse_gemm(gemm)
+        hw, _ = hardware_from_options(array=array, dataflow=dataflow)
+        label = f"{dims[0]}x{dims[1]}x{dims[2]} GEMM"
+    else:
+        assert layer is not None
+        hw, dims, label = _layer_tile(layer, array, dataflow)
+    m, k, n = dims
+    arr = hw.array
+    cycles = gemm_tile_cycles(m, n, k, arr)
+    if cycles * arr.rows * arr.cols > max_pe_cycles:
+        raise ConfigError(f"the {m}x{k}x{n} tile takes {cycles} cycles on {arr.rows}x"
+                          f"{arr.cols} PEs; {what} is limited to {max_pe_cycles} cycles x PEs "
+                          f"(use a smaller --gemm or --array)")
+    a, b = _seeded(m, k, n, seed)
+    return Tile(hw=hw, a=a, b=b, label=label)
