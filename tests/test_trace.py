@@ -12,6 +12,8 @@ Hand tables (rtl/README.md 5-6, cycle 0 = start, fold cycle 0 = cycle 1, one fol
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 from click.testing import CliRunner
@@ -100,3 +102,31 @@ def test_cli_trace_of_a_layer_tile_and_layer_errors() -> None:
             ([], "give exactly one of --gemm MxKxN and --layer MODEL:NAME")):
         r = CliRunner().invoke(cli, ["trace", *args])
         assert r.exit_code == 2 and r.stderr == f"hwcnn: error: {msg}\n", r.output
+
+
+def _plain(ansi: str) -> str:
+    return re.sub(r"\x1b\[[0-9;]*m", "", ansi)
+
+
+def test_terminal_view_colours_the_model_numbers(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from hwcnn.cli.commands import trace as cmd
+
+    monkeypatch.setattr(cmd, "color_terminal", lambda: True)
+    monkeypatch.setenv("TERM", "xterm-256color")
+    monkeypatch.setenv("FORCE_COLOR", "1")
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    args = ["trace", "--gemm", "1x2x1", "--array", "1x1", "--dataflow", "os"]
+    r = CliRunner().invoke(cli, args)
+    assert r.exit_code == 0, r.output
+    assert "\x1b[" in r.stdout
+    # OS 1x1 (hand table above): PE(0, 0) does a[0, kk] * b[kk, 0] in cycle 2 + kk, running
+    # sums; T = 1 + (k + R + C + 3) = 8. Operands: the CLI's seeding (seed 0, A then B).
+    rng = np.random.default_rng(0)
+    a, b = rng.integers(-4, 5, (1, 2)), rng.integers(-4, 5, (2, 1))
+    p0, p1 = a[0, 0] * b[0, 0], a[0, 0] * b[0, 0] + a[0, 1] * b[1, 0]
+    lines = _plain(r.stdout).splitlines()
+    for cycle, kk, acc in ((2, 0, p0), (3, 1, p1)):
+        at = next(i for i, x in enumerate(lines) if x.startswith(f"cycle {cycle}/8 "))
+        assert lines[at + 2].split() == ["row", "0", f"{a[0, kk]}*{b[kk, 0]}->{acc}", "f0"]
+    plain = CliRunner().invoke(cli, [*args, "--no-color"])
+    assert "\x1b[" not in plain.stdout and plain.stdout.startswith("cycle 1/8 (fill), 0 of 1")

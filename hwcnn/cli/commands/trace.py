@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
+import sys
 
 import click
 
 from ...errors import ConfigError
-from ...fileio import STDOUT
-from .common import OUTPUT_FILE, OUTPUT_HELP, emit
+from ...fileio import STDOUT, write_bytes_atomic
+from .common import OUTPUT_FILE, OUTPUT_HELP, emit, wrote
 from .tile import choose_tile, parse_gemm, tile_options
 
 __all__ = ["parse_cycles", "parse_gemm", "trace"]
@@ -22,14 +23,23 @@ def parse_cycles(text: str) -> tuple[int, int]:
     return int(m[1]), int(m[2])
 
 
+def color_terminal() -> bool:
+    """Whether standard output is a terminal that gets the rich view."""
+    return sys.stdout.isatty()
+
+
 @click.command()
 @tile_options
 @click.option("--cycles", "window", metavar="A..B", help="Only frames of cycles A..B (terminal).")
+@click.option("--no-color", is_flag=True,
+              help="Plain text frames even on a terminal (pipes and files always get them).")
 @click.option("-o", "--output", type=OUTPUT_FILE,
-              help="Write FILE: .html is a page with a cycle slider, anything else the text "
-                   "frames; " + OUTPUT_HELP)
+              help="Write FILE by its extension: .html a page with a cycle slider, .gif an "
+                   "animation (one frame per cycle of --cycles), .mp4 the same as a video "
+                   "(needs the extra hwcnn[video]), anything else the text frames; "
+                   + OUTPUT_HELP)
 def trace(gemm: str | None, layer: str | None, array: str, dataflow: str, seed: int,
-          window: str | None, output: str | None) -> None:
+          window: str | None, no_color: bool, output: str | None) -> None:
     """Show the stepped register-level model of one GEMM tile cycle by cycle: per PE the
     operands a*b, the sum it produces and its fold (the model's own registers), the phase
     (fill/steady/drain), and the output row written in each cycle. Cycle 0 is start; the
@@ -43,9 +53,24 @@ def trace(gemm: str | None, layer: str | None, array: str, dataflow: str, seed: 
     first, last = parse_cycles(window) if window else (1, None)
     tile = choose_tile(gemm, layer, array, dataflow, seed)
     t = tr.record(tile.a, tile.b, tile.hw.array)
-    if output and output != STDOUT and output.lower().endswith(".html"):
-        title = (f"{tile.label} on a {array} {tile.hw.array.dataflow.value.upper()} array, "
-                 f"{t.cycles} cycles")
+    title = (f"{tile.label} on a {array} {tile.hw.array.dataflow.value.upper()} array, "
+             f"{t.cycles} cycles")
+    kind = output.lower().rpartition(".")[2] if output and output != STDOUT else ""
+    if kind == "html":
         emit(tr.html_page(t, title), output)
+    elif kind in ("gif", "mp4"):
+        from ...report import trace_anim
+
+        assert output is not None
+        last = t.cycles if last is None else min(last, t.cycles)
+        make = trace_anim.gif_bytes if kind == "gif" else trace_anim.mp4_bytes
+        write_bytes_atomic(output, make(t, title, first, last))
+        wrote(output, f": cycles {first}..{last} of {t.cycles}")
+    elif not output and not no_color and color_terminal():
+        from rich.console import Console
+
+        from ...report.trace_term import print_frames
+
+        print_frames(t, first, last, Console())
     else:
         emit(tr.text(t, first, last), output)
