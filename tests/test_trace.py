@@ -12,6 +12,7 @@ Hand tables (rtl/README.md 5-6, cycle 0 = start, fold cycle 0 = cycle 1, one fol
 
 from __future__ import annotations
 
+import json
 import re
 
 import numpy as np
@@ -130,3 +131,18 @@ def test_terminal_view_colours_the_model_numbers(monkeypatch) -> None:  # type: 
         assert lines[at + 2].split() == ["row", "0", f"{a[0, kk]}*{b[kk, 0]}->{acc}", "f0"]
     plain = CliRunner().invoke(cli, [*args, "--no-color"])
     assert "\x1b[" not in plain.stdout and plain.stdout.startswith("cycle 1/8 (fill), 0 of 1")
+
+
+def test_html_page_is_self_contained_and_holds_every_frame() -> None:
+    t = tr.record(np.array([[1, 2]]), np.array([[5], [7]]), ArrayConfig(rows=1, cols=1,
+                                                                        dataflow=OS))
+    page = tr.html_page(t, "<b>&</script>")
+    # Nothing is fetched: no external scripts, styles, images, fonts or links.
+    assert not re.search(r"(?i)\b(src|href)\s*=|url\(|@import|https?:|//cdn", page)
+    assert "<b>&</script>" not in page and "&lt;b&gt;&amp;&lt;/script&gt;" in page
+    assert page.count("</script>") == 1
+    frames = json.loads(re.search(r"const F=(\[.*?\]);const c", page, re.DOTALL)[1])
+    assert frames == tr.text(t).rstrip("\n").split("\n\n")
+    assert len(frames) == t.cycles == 8 and f'max="{t.cycles - 1}"' in page
+    # the running sums of the hand table above: 1*5 -> 5 in cycle 2, 2*7 -> 19 in cycle 3
+    assert "1*5->5 f0" in frames[1] and "2*7->19 f0" in frames[2]

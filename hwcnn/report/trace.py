@@ -61,11 +61,21 @@ def record(a: np.ndarray, b: np.ndarray, array: ArrayConfig) -> Trace:
                  frames=tuple(frames))
 
 
-def text_frame(t: Trace, f: Snapshot) -> str:
-    """One cycle: a grid of PEs ``a*b->acc [fold]`` (``.`` idle) and the output written."""
-    cells = [[(f"{f.a[i, j]}*{f.b[i, j]}->{f.acc[i, j]} f{f.fold[i, j]}" if f.active[i, j]
-               else ".") for j in range(t.array.cols)] for i in range(t.array.rows)]
-    width = max(len(c) for row in cells for c in row)
+def _cell(f: Snapshot, i: int, j: int) -> str:
+    return f"{f.a[i, j]}*{f.b[i, j]}->{f.acc[i, j]} f{f.fold[i, j]}" if f.active[i, j] else "."
+
+
+def cell_width(t: Trace) -> int:
+    """The widest PE cell of the whole trace, so every frame's columns line up."""
+    return max([len(_cell(f, int(i), int(j))) for f in t.frames
+                for i, j in zip(*f.active.nonzero(), strict=True)] + [1])
+
+
+def text_frame(t: Trace, f: Snapshot, width: int | None = None) -> str:
+    """One cycle: a grid of PEs ``a*b->acc [fold]`` (``.`` idle) and the output written;
+    PE columns are ``width`` characters (default: :func:`cell_width`)."""
+    width = cell_width(t) if width is None else width
+    cells = [[_cell(f, i, j) for j in range(t.array.cols)] for i in range(t.array.rows)]
     lines = [(f"cycle {f.cycle}/{t.cycles} ({t.phase(f.cycle)}), "
              f"{int(f.active.sum())} of {f.active.size} PEs busy")]
     lines += ["  " + " | ".join(c.rjust(width) for c in row) for row in cells]
@@ -81,23 +91,53 @@ def text_frame(t: Trace, f: Snapshot) -> str:
 def text(t: Trace, first: int = 1, last: int | None = None) -> str:
     """Every frame in ``first..last`` (inclusive)."""
     last = t.cycles if last is None else last
-    return "\n\n".join(text_frame(t, f) for f in t.frames if first <= f.cycle <= last) + "\n"
+    w = cell_width(t)
+    return "\n\n".join(text_frame(t, f, w) for f in t.frames if first <= f.cycle <= last) + "\n"
+
+
+def _matrix(name: str, x: np.ndarray) -> str:
+    w = max(len(str(v)) for v in x.ravel())
+    rows = "\n".join("  " + " ".join(str(v).rjust(w) for v in row) for row in x)
+    return f"{name} ({x.shape[0]} x {x.shape[1]}):\n{rows}"
 
 
 def html_page(t: Trace, title: str) -> str:
-    """A self-contained page (inline CSS/JS, no network) with a cycle slider."""
-    frames = [text_frame(t, f) for f in t.frames]
+    """A self-contained page (inline CSS/JS, no network) with a cycle slider, step and play
+    buttons (keys: left/right arrows, space), and the operands and result for reference."""
+    w = cell_width(t)
+    frames = [text_frame(t, f, w) for f in t.frames]
     data = json.dumps(frames).replace("</", "<\\/")
+    ops = html.escape("\n\n".join((_matrix("A", t.a), _matrix("B", t.b),
+                                    _matrix("Out = clip(A @ B)", t.out))))
     return f"""<!DOCTYPE html>
-<html><head><meta charset="utf-8"><title>{html.escape(title)}</title>
-<style>body{{font-family:sans-serif;margin:2em}}pre{{font-size:15px;background:#f4f4f4;
-padding:1em}}input{{width:40em}}</style></head>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{html.escape(title)}</title>
+<style>body{{font-family:sans-serif;margin:1.5em;max-width:80em;color:#222}}
+h1{{font-size:1.3em}}pre{{font-size:15px;background:#f4f4f4;padding:1em;overflow-x:auto}}
+#c{{width:min(40em,90vw)}}button{{font-size:1em;margin-right:.3em}}
+.row{{display:flex;flex-wrap:wrap;gap:1.5em;align-items:flex-start}}</style></head>
 <body><h1>{html.escape(title)}</h1>
-<p>cycle <input id="c" type="range" min="0" max="{len(frames) - 1}" value="0">
-<span id="n"></span></p><pre id="f"></pre>
-<p>Each PE shows a*b-&gt;sum and its fold (fN); '.' is an idle PE.</p>
+<p><button id="prev" title="previous cycle (left arrow)">&#9664;</button><button id="play"
+title="play / pause (space)">play</button><button id="next" title="next cycle (right arrow)"
+>&#9654;</button> cycle <input id="c" type="range" min="0" max="{len(frames) - 1}" value="0"
+aria-label="cycle"> <span id="n"></span></p>
+<div class="row"><pre id="f"></pre><pre>{ops}</pre></div>
+<p>Each PE shows a*b-&gt;sum and its fold (fN): its operands this cycle and the sum it
+produces (output stationary: its running accumulator; weight stationary: the partial sum it
+passes south); '.' is an idle PE. Cycle 0 is start; the last cycle is done.</p>
 <script>const F={data};const c=document.getElementById("c");
+const play=document.getElementById("play");let timer=null;
 function show(){{document.getElementById("f").textContent=F[c.value];
 document.getElementById("n").textContent=(+c.value+1)+" / "+F.length;}}
-c.addEventListener("input",show);show();</script></body></html>
+function step(d){{c.value=Math.min(F.length-1,Math.max(0,+c.value+d));show();}}
+function toggle(){{if(timer){{clearInterval(timer);timer=null;play.textContent="play";return;}}
+if(+c.value>=F.length-1)c.value=0;play.textContent="pause";
+timer=setInterval(function(){{step(1);if(+c.value>=F.length-1)toggle();}},500);show();}}
+c.addEventListener("input",show);play.addEventListener("click",toggle);
+document.getElementById("prev").addEventListener("click",function(){{step(-1);}});
+document.getElementById("next").addEventListener("click",function(){{step(1);}});
+document.addEventListener("keydown",function(e){{
+if(e.target===c||e.target.tagName==="BUTTON")return;if(e.key==="ArrowLeft")step(-1);else if(e.key==="ArrowRight")step(1);
+else if(e.key===" "){{e.preventDefault();toggle();}}}});show();</script></body></html>
 """
