@@ -38,7 +38,9 @@ __all__ = [
     "quantize",
     "render_report",
     "run_golden",
+    "trace_tile",
     "verify",
+    "wave_tile",
 ]
 
 

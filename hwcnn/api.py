@@ -23,6 +23,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import networkx as nx
 import numpy as np
@@ -49,11 +50,15 @@ from .numerics import (
 from .report import LayerPerf, Report, budget_report, render
 from .report import estimate as _estimate
 from .report import explain as _explain
+from .report.trace import Trace
+
+if TYPE_CHECKING:
+    from .hw.wave import Wave
 
 __all__ = [
     "Dataflow", "HardwareConfig", "NetworkSpec", "QuantPolicy", "budget_report", "build_graph",
     "estimate", "explain", "generate_rtl", "hardware", "load_model", "lower", "quantize",
-    "render_report", "run_golden", "verify",
+    "render_report", "run_golden", "trace_tile", "verify", "wave_tile",
 ]
 
 PathLike = str | os.PathLike[str]
@@ -184,3 +189,30 @@ def generate_rtl(hw: HardwareConfig, out_dir: PathLike, depths: object | None = 
     Path(out_dir).parent.mkdir(parents=True, exist_ok=True)
     d = depths if isinstance(depths, BufferDepths) else BufferDepths()
     return rtlgen.write(hw, d, out_dir)
+
+
+def trace_tile(a: np.ndarray, b: np.ndarray, hw: HardwareConfig) -> Trace:
+    """Run ``clip(A @ B)`` (``a`` m x k activations, ``b`` k x n weights) through the stepped
+    register-level model and keep one snapshot per cycle (``hwcnn trace``): ``.frames[i]`` has
+    per PE ``active``, ``a``, ``b``, ``acc``, ``fold`` and the output row ``write``;
+    ``.cycles`` is ``hwcnn.arch.timing.gemm_tile_cycles``. Render it with
+    :func:`hwcnn.report.trace.text` / ``html_page`` or :mod:`hwcnn.report.trace_anim`."""
+    from .report.trace import record
+
+    return record(a, b, hw.array)
+
+
+def wave_tile(a: np.ndarray, b: np.ndarray, hw: HardwareConfig, path: PathLike | None = None
+              ) -> Wave:
+    """Simulate ``clip(A @ B)`` on the generated top level in Amaranth's simulator
+    (``hwcnn wave``) and return a :class:`hwcnn.hw.wave.Wave`: ``.vcd`` (the text),
+    ``.cycles`` (start -> done) and ``.out`` (read back); with ``path``, also write the VCD
+    there (atomically; missing parent directories are created). Arrays up to 16x16."""
+    from .fileio import write_text_atomic
+    from .hw.wave import gemm_wave
+
+    w = gemm_wave(a, b, hw)
+    if path is not None:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(path, w.vcd)
+    return w

@@ -151,7 +151,7 @@ def test_the_examples_in_docs_api_run(tmp_path: Path, monkeypatch: pytest.Monkey
                                       capsys: pytest.CaptureFixture[str]) -> None:
     doc = (ROOT / "docs" / "api.md").read_text(encoding="utf-8")
     blocks = [b.split("```", 1)[0] for b in doc.split("```python\n")[1:]]
-    assert len(blocks) == 3
+    assert len(blocks) == 4
     (tmp_path / "models").symlink_to(ROOT / "models")
     monkeypatch.chdir(tmp_path)
     scope: dict[str, object] = {}
@@ -160,3 +160,17 @@ def test_the_examples_in_docs_api_run(tmp_path: Path, monkeypatch: pytest.Monkey
     out = capsys.readouterr().out
     assert "3747200 58631144" in out
     assert (tmp_path / "build" / "rtl4x4" / "hwcnn_top.v").is_file()
+    assert (tmp_path / "build" / "tile.vcd").read_text().count("$enddefinitions") == 1
+
+
+def test_trace_and_wave_of_one_tile_agree_with_the_hand_table(tmp_path: Path) -> None:
+    # OS 2x2x2 on 2x2 (tests/test_trace.py): T = 1 + (k + R + C + 3) = 10, PE(0, 0) runs
+    # 1*5 -> 5 in cycle 2 and 2*7 -> 19 in cycle 3.
+    a, b = np.array([[1, 2], [3, 4]]), np.array([[5, 6], [7, 8]])
+    hw = hwcnn.hardware(array=(2, 2), dataflow="os")
+    t = hwcnn.trace_tile(a, b, hw)
+    assert t.cycles == 10
+    assert [int(t.frames[c - 1].acc[0, 0]) for c in (2, 3)] == [5, 19]
+    w = hwcnn.wave_tile(a, b, hw, tmp_path / "t.vcd")
+    assert w.cycles == 10 and w.out.tolist() == [[19, 22], [43, 50]]
+    assert (tmp_path / "t.vcd").read_text() == w.vcd
