@@ -146,3 +146,35 @@ def test_html_page_is_self_contained_and_holds_every_frame() -> None:
     assert len(frames) == t.cycles == 8 and f'max="{t.cycles - 1}"' in page
     # the running sums of the hand table above: 1*5 -> 5 in cycle 2, 2*7 -> 19 in cycle 3
     assert "1*5->5 f0" in frames[1] and "2*7->19 f0" in frames[2]
+
+
+def test_layer_tile_with_weights_uses_the_quantized_layer(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import hwcnn
+    from hwcnn.cli.commands.tile import choose_tile
+    from hwcnn.numerics import init_weights
+
+    g = hwcnn.build_graph("models/tiny_cnn.yaml")
+    npz = tmp_path / "w.npz"
+    np.savez(npz, **init_weights(g, 3))
+    tile = choose_tile(None, "models/tiny_cnn.yaml:conv2", "4x4", "os", 0, weights=str(npz))
+    assert tile.a.shape == (4, 36) and tile.b.shape == (36, 8)
+    assert tile.label.endswith(", quantized operands")
+    # Independently: quantize the same way (4 calibration images from seed 0), run the golden
+    # model on the first, and compute conv2 (3x3, no padding, 2x2 outputs) as a naive loop.
+    qnet = hwcnn.quantize(g, weights=npz, seed=0)
+    from hwcnn.numerics import calibration_inputs
+    img = calibration_inputs(g.nodes["input"]["out_shape"], 4, 0)[0]
+    x = hwcnn.run_golden(qnet, img).tensor(qnet, "pool1").astype(np.int64)   # (4, 4, 4)
+    w = qnet.by_name["conv2"].weight.astype(np.int64)                     # (8, 4, 3, 3)
+    naive = np.zeros((4, 8), np.int64)
+    for oy in range(2):
+        for ox in range(2):
+            for f in range(8):
+                naive[oy * 2 + ox, f] = sum(x[c, oy + ky, ox + kx] * w[f, c, ky, kx]
+                                            for c in range(4) for ky in range(3)
+                                            for kx in range(3))
+    assert np.array_equal(tile.a @ tile.b, naive)
+    assert sorted(tile.b[:, 5].tolist()) == sorted(w[5].ravel().tolist())
+    assert not np.array_equal(tile.a @ tile.b, np.zeros_like(naive))
+    r = CliRunner().invoke(cli, ["trace", "--gemm", "2x2x2", "--weights", str(npz)])
+    assert r.exit_code == 2 and r.stderr == "hwcnn: error: --weights needs --layer MODEL:NAME\n"

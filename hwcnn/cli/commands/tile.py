@@ -1,8 +1,12 @@
 """The tile options ``hwcnn trace`` and ``hwcnn wave`` share (not a command of its own).
 
 A tile is either ``--gemm MxKxN`` or ``--layer MODEL:NAME``, the first GEMM tile of a conv or
-dense layer as the compiler lowers it onto the array (its m, k, n); the operands are random
-integers in -4..4 from ``--seed`` (A as activations, B as weights).
+dense layer as the compiler lowers it onto the array (its m, k, n). The operands are random
+integers in -4..4 from ``--seed`` (A as activations, B as weights), or, with ``--layer`` and
+``--weights W.npz``, the tile's slice of the quantized layer: B its integer weights, A the
+im2col rows of its integer input when the network (quantized with 4 calibration images from
+``--seed``) runs on the first of them. Bias and requantization are left out in both cases, so
+the tile computes ``clip(A @ B)``.
 """
 
 from __future__ import annotations
@@ -73,7 +77,11 @@ def tile_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--dataflow", default="ws", show_default=True, metavar="ws|os",
                      help="Weight or output stationary."),
         click.option("--seed", default=0, show_default=True, type=int,
-                     help="Random operands: A and B in -4..4 from this seed."),
+                     help="Random operands: A and B in -4..4 from this seed (with --weights: "
+                          "the seed of the calibration images)."),
+        click.option("--weights", type=click.Path(dir_okay=False), metavar="W.npz",
+                     help="With --layer: the quantized layer's operands (weights keyed "
+                          "<layer>.<param>, as hwcnn quantize takes them)."),
     ]
     for opt in reversed(opts):
         func = opt(func)
@@ -86,8 +94,45 @@ def _seeded(m: int, k: int, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return rng.integers(lo, hi + 1, size=(m, k)), rng.integers(lo, hi + 1, size=(k, n))
 
 
-def _layer_tile(spec: str, array: str, dataflow: str) -> tuple[HardwareConfig, tuple[int, int, int],
-                                                                str]:
+def _quantized(g: Any, name: str, weights: str, seed: int, t: Any) -> tuple[np.ndarray,
+                                                                             np.ndarray]:
+    """A and B of tile ``t`` of layer ``name`` in the quantized network (see the docstring)."""
+    from ...numerics import (
+        QuantPolicy,
+        calibration_inputs,
+        load_weights,
+        quantize_input,
+        quantize_network,
+        run_network,
+    )
+    from ...numerics.golden_ops import conv_matrix, im2col
+
+    params = load_weights(weights, g)
+    source = next(v for v in g if g.in_degree(v) == 0)
+    calib = calibration_inputs(g.nodes[source]["out_shape"], 4, seed)
+    fmt = g.graph["spec"].formats
+    qnet = quantize_network(g, params, calib, QuantPolicy(act_bits=fmt.activation_bits,
+                                                          weight_bits=fmt.weight_bits))
+    ql = qnet.by_name[qnet.alias[name]]
+    x = run_network(qnet, quantize_input(qnet, calib[0])).tensors[ql.inputs[0]]
+    x = x.astype(np.int64)
+    assert ql.weight is not None
+    w = ql.weight.astype(np.int64)
+    layer = g.nodes[name]["layer"]
+    if isinstance(layer, L.Conv):
+        assert ql.window is not None
+        in_shape = tuple(g.nodes[name]["in_shapes"][0].as_list())
+        a = im2col(x.reshape(in_shape), ql.window, layer.groups)
+        b = conv_matrix(w, layer.groups)
+    else:
+        a, b = x.reshape(1, 1, -1), w.T[None]
+    return (a[t.group, t.m0:t.m0 + t.m, t.k0:t.k0 + t.k].copy(),
+            b[t.group, t.k0:t.k0 + t.k, t.n0:t.n0 + t.n].copy())
+
+
+def _layer_tile(spec: str, array: str, dataflow: str
+                ) -> tuple[HardwareConfig, Any, Any, str]:
+    """(hardware, the layer's first GemmTile, the graph, a description)."""
     from ...compiler.gemm import plan_gemm
     from ...compiler.plan import GemmTile
 
@@ -106,23 +151,27 @@ def _layer_tile(spec: str, array: str, dataflow: str) -> tuple[HardwareConfig, t
     assert isinstance(first, GemmTile)
     label = (f"{first.m}x{first.k}x{first.n} tile, the first of {plan.tiles} of {name} "
              f"({model}: GEMM {gd.m}x{gd.k}x{gd.n})")
-    return hw, (first.m, first.k, first.n), label
+    return hw, first, g, label
 
 
 def choose_tile(gemm: str | None, layer: str | None, array: str, dataflow: str,
-                seed: int, *, max_pe_cycles: int = MAX_TRACE_PE_CYCLES,
-                what: str = "a trace") -> Tile:
+                seed: int, *, weights: str | None = None,
+                max_pe_cycles: int = MAX_TRACE_PE_CYCLES, what: str = "a trace") -> Tile:
     """The tile the options name (one-line errors for every bad combination); tiles of more
     than ``max_pe_cycles`` cycles x PEs are refused (``what`` names the output in the error)."""
     if (gemm is None) == (layer is None):
         raise ConfigError("give exactly one of --gemm MxKxN and --layer MODEL:NAME")
+    if weights is not None and layer is None:
+        raise ConfigError("--weights needs --layer MODEL:NAME")
+    first = g = None
     if gemm is not None:
         dims = parse_gemm(gemm)
         hw, _ = hardware_from_options(array=array, dataflow=dataflow)
         label = f"{dims[0]}x{dims[1]}x{dims[2]} GEMM"
     else:
         assert layer is not None
-        hw, dims, label = _layer_tile(layer, array, dataflow)
+        hw, first, g, label = _layer_tile(layer, array, dataflow)
+        dims = (first.m, first.k, first.n)
     m, k, n = dims
     arr = hw.array
     cycles = gemm_tile_cycles(m, n, k, arr)
@@ -130,5 +179,10 @@ def choose_tile(gemm: str | None, layer: str | None, array: str, dataflow: str,
         raise ConfigError(f"the {m}x{k}x{n} tile takes {cycles} cycles on {arr.rows}x"
                           f"{arr.cols} PEs; {what} is limited to {max_pe_cycles} cycles x PEs "
                           f"(use a smaller --gemm or --array)")
-    a, b = _seeded(m, k, n, seed)
+    if weights is not None:
+        assert first is not None
+        a, b = _quantized(g, first.layer, weights, seed, first)
+        label += ", quantized operands"
+    else:
+        a, b = _seeded(m, k, n, seed)
     return Tile(hw=hw, a=a, b=b, label=label)

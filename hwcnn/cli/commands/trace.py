@@ -39,7 +39,7 @@ def color_terminal() -> bool:
                    "(needs the extra hwcnn[video]), anything else the text frames; "
                    + OUTPUT_HELP)
 def trace(gemm: str | None, layer: str | None, array: str, dataflow: str, seed: int,
-          window: str | None, no_color: bool, output: str | None) -> None:
+          weights: str | None, window: str | None, no_color: bool, output: str | None) -> None:
     """Show the stepped register-level model of one GEMM tile cycle by cycle: per PE the
     operands a*b, the sum it produces and its fold (the model's own registers), the phase
     (fill/steady/drain), and the output row written in each cycle. Cycle 0 is start; the
@@ -51,7 +51,7 @@ def trace(gemm: str | None, layer: str | None, array: str, dataflow: str, seed: 
     from ...report import trace as tr
 
     first, last = parse_cycles(window) if window else (1, None)
-    tile = choose_tile(gemm, layer, array, dataflow, seed)
+    tile = choose_tile(gemm, layer, array, dataflow, seed, weights=weights)
     t = tr.record(tile.a, tile.b, tile.hw.array)
     title = (f"{tile.label} on a {array} {tile.hw.array.dataflow.value.upper()} array, "
              f"{t.cycles} cycles")

@@ -27,7 +27,7 @@ def check_wave_path(output: str) -> None:
 @click.option("-o", "--output", type=OUTPUT_FILE, required=True, metavar="FILE.vcd",
               help="The VCD file; " + OUTPUT_HELP)
 def wave(gemm: str | None, layer: str | None, array: str, dataflow: str, seed: int,
-         output: str) -> None:
+         weights: str | None, output: str) -> None:
     """Simulate one GEMM tile on the generated accelerator (hwcnn_top, Amaranth's simulator)
     and write every signal to a VCD: the host writes of the operands, the descriptor, start,
     busy and done, the buffer reads, each PE's registers and the output writes, under the
@@ -40,8 +40,8 @@ def wave(gemm: str | None, layer: str | None, array: str, dataflow: str, seed: i
     from ...hw.wave import MAX_WAVE_PE_CYCLES, MAX_WAVE_SIDE, gemm_wave
 
     check_wave_path(output)
-    tile = choose_tile(gemm, layer, array, dataflow, seed, max_pe_cycles=MAX_WAVE_PE_CYCLES,
-                       what="a wave")
+    tile = choose_tile(gemm, layer, array, dataflow, seed, weights=weights,
+                       max_pe_cycles=MAX_WAVE_PE_CYCLES, what="a wave")
     arr = tile.hw.array
     if max(arr.rows, arr.cols) > MAX_WAVE_SIDE:
         raise ConfigError(f"--array: wave simulates arrays up to {MAX_WAVE_SIDE}x"
