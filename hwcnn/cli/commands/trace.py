@@ -30,7 +30,9 @@ def color_terminal() -> bool:
 
 @click.command()
 @tile_options
-@click.option("--cycles", "window", metavar="A..B", help="Only frames of cycles A..B (terminal).")
+@click.option("--cycles", "window", metavar="A..B",
+              help="Only frames of cycles A..B (terminal, text, GIF and MP4; the HTML page "
+                   "holds every cycle).")
 @click.option("--no-color", is_flag=True,
               help="Plain text frames even on a terminal (pipes and files always get them).")
 @click.option("-o", "--output", type=OUTPUT_FILE,
