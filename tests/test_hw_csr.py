@@ -1,6 +1,6 @@
 """The AXI4-Lite control/status registers (``hwcnn.hw.axi.csr``) in Amaranth's simulator:
 handshakes cycle by cycle (W before AW, AW before W, B only after both, READY independent of
-VALID), the register map of rtl/README.md section 6, SLVERR, start/done/error, counters."""
+VALID), the register map of rtl/README.md section 7, SLVERR, start/done/error, counters."""
 
 from __future__ import annotations
 
@@ -120,3 +120,15 @@ def test_reads_start_done_error() -> None:
         await ctx.tick()
         assert await read(ctx, b, OFF["BUSY0"]) == (0, 0)
     run(bench)
+
+
+def test_readme_register_table_is_the_map() -> None:
+    import re
+    from pathlib import Path
+
+    from hwcnn.hw.axi.regmap import register_map
+
+    text = (Path(__file__).resolve().parent.parent / "rtl" / "README.md").read_text()
+    section = text.split("## 7. Control/status registers")[1].split("## 8.")[0]
+    rows = re.findall(r"^\| `(0x[0-9a-f]+)` \| `(\w+)` \|", section, re.M)
+    assert [(int(o, 16), n) for o, n in rows] == [(r.offset, r.name) for r in register_map()]

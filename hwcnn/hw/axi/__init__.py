@@ -1,4 +1,4 @@
-"""AXI building blocks of the accelerator's memory interface (rtl/README.md sections 6-7).
+"""AXI building blocks of the accelerator's memory interface (rtl/README.md sections 7-8).
 
 :mod:`.bus` (AXI4 / AXI4-Lite signatures, master side), :mod:`.regmap` + :mod:`.csr` (the
 AXI4-Lite control/status registers), :mod:`.desc` (descriptor, burst and beat layouts),

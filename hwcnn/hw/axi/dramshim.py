@@ -1,7 +1,7 @@
 """Simulation only: a DRAM timing shim between the DMA and a backing AXI RAM (cocotbext-axi's
 AxiRam, or any slave that answers fast), imposing :class:`hwcnn.arch.dma_timing.DramTiming`.
 
-Facing the DMA (``s_axi``) the shim behaves exactly like the model (rtl/README.md section 7):
+Facing the DMA (``s_axi``) the shim behaves exactly like the model (rtl/README.md section 8):
 
 - AR and AW are always accepted (8-deep queues; the DMA never has more in flight);
 - the first beat of a read burst may leave ``latency`` cycles after its AR handshake, later

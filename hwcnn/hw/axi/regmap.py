@@ -1,4 +1,4 @@
-"""The control/status register map of the AXI4-Lite slave (rtl/README.md section 6); no Amaranth.
+"""The control/status register map of the AXI4-Lite slave (rtl/README.md section 7); no Amaranth.
 
 Every register is 32 bits at a 4-byte stride; 64-bit values are two words, low word first.
 """
