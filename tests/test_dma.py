@@ -145,3 +145,14 @@ def test_dram_timing_validation() -> None:
     with pytest.raises(ConfigError, match=r"^DMA descriptor: rows 65536 needs more than 16 bits$"):
         DmaDesc(dram_addr=0, row_bytes=1, rows=1 << 16)
     assert DramTiming.from_board(2.1, 100).bytes_per_cycle == 21
+
+
+def test_board_dram_timing() -> None:
+    from hwcnn.boards.profiles import get_board
+
+    # PYNQ-Z2: 2.1 GB/s at its 100 MHz planning clock = 21 bytes per cycle; 64-bit beats move
+    # every cycle, 256-bit beats every 32/21 cycles
+    t = get_board("pynq-z2").dram_timing()
+    assert t.bytes_per_cycle == 21 and t.latency == 16
+    assert t.slot(8) == (1, 1) and t.slot(32) == (32, 21)
+    assert get_board("pynq-z2").dram_timing(150).bytes_per_cycle == 14

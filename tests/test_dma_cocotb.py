@@ -53,3 +53,19 @@ def test_dma_on_verilator() -> None:
         if r["closed_form"] is not None:
             assert r["cycles"] == r["closed_form"], r
     assert {r["width"] for r in recs} == set(dma_top.WIDTHS)
+    assert {r["kind"] for r in recs} == {"read", "write", "arbitration"}
+    # negative control: the same closed form with one cycle more DRAM latency disagrees with
+    # the measured cycles of every read and write that moved data
+    from hwcnn.arch.dma import DmaDesc, DramTiming
+    from hwcnn.arch.dma_timing import transfer_cycles
+
+    slower = DramTiming(latency=dma_top.TIMING.latency + 1,
+                        bytes_per_cycle=dma_top.TIMING.bytes_per_cycle)
+    moved = [r for r in recs if r["kind"] != "arbitration" and r["desc"]["row_bytes"]
+             and r["cycles"] > 18]
+    assert moved
+    for r in moved:
+        wrong = transfer_cycles(DmaDesc(**r["desc"]), write=r["kind"] == "write",
+                                bus_bytes=r["width"] // 8, dram=slower,
+                                outstanding=dma_top.OUTSTANDING)
+        assert wrong != r["cycles"], r

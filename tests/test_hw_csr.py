@@ -130,5 +130,5 @@ def test_readme_register_table_is_the_map() -> None:
 
     text = (Path(__file__).resolve().parent.parent / "rtl" / "README.md").read_text()
     section = text.split("## 7. Control/status registers")[1].split("## 8.")[0]
-    rows = re.findall(r"^\| `(0x[0-9a-f]+)` \| `(\w+)` \|", section, re.M)
+    rows = re.findall(r"^\| `(0x[0-9a-f]+)` \| `(\w+)` \|", section, re.MULTILINE)
     assert [(int(o, 16), n) for o, n in rows] == [(r.offset, r.name) for r in register_map()]
