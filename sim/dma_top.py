@@ -3,7 +3,8 @@
 One top module ``dma_tb_top`` holds, for every data width W in :data:`WIDTHS`, a
 :class:`hwcnn.hw.axi.dma.Dma` (clients ``fetch`` / ``load`` read, ``store`` writes) whose AXI
 port goes through the DRAM timing shim (:class:`hwcnn.hw.axi.dramshim.DramShim`) to the port
-``d<W>_axi`` (cocotbext-axi's AxiRam), plus one :class:`ControlRegisters` block on ``csr`` whose
+``d<W>_axi`` (cocotbext-axi's AxiRam), plus a 128-bit DMA ``r128`` wired to its AxiRam without the shim, plus one
+:class:`ControlRegisters` block on ``csr`` whose
 DMA window feeds every DMA. The store client's buffer is a :class:`WordReader` whose 1-cycle
 read port (``d<W>_store_mem_addr`` / ``_data``) the testbench serves. Everything else is a
 stream port of the DMA, driven and watched by ``sim/tb/tb_dma.py``.
@@ -27,6 +28,9 @@ from hwcnn.hw.axi.dma import Dma
 from hwcnn.hw.axi.dramshim import DramShim
 
 WIDTHS = (64, 128, 256)
+#: (port prefix, data width, behind the DRAM shim?): one DMA per shimmed width, and one 128-bit
+#: DMA wired straight to its AxiRam (so that RAM back-pressure reaches the DMA's own AR/AW/W).
+INSTANCES = (*((f"d{w}", w, True) for w in WIDTHS), ("r128", 128, False))
 ADDR_WIDTH = 32
 BUF_ADDR_WIDTH = 12
 OUTSTANDING = 4
@@ -46,48 +50,52 @@ class DmaHarness(wiring.Component):
             "m_done": In(1), "m_error": In(1), "m_code": In(8),
         }
         desc = stream.Signature(desc_layout(ADDR_WIDTH, BUF_ADDR_WIDTH))
-        for w in WIDTHS:
-            members[f"d{w}_axi"] = Out(AxiSignature(ADDR_WIDTH, w))
+        for key, w, _ in INSTANCES:
+            members[f"{key}_axi"] = Out(AxiSignature(ADDR_WIDTH, w))
             for c in READ_CLIENTS + WRITE_CLIENTS:
-                members[f"d{w}_{c}_cmd"] = In(desc)
-                members[f"d{w}_{c}_status"] = Out(stream.Signature(8))
+                members[f"{key}_{c}_cmd"] = In(desc)
+                members[f"{key}_{c}_status"] = Out(stream.Signature(8))
             for c in READ_CLIENTS:
-                members[f"d{w}_{c}_beats"] = Out(stream.Signature(beat_layout(BUF_ADDR_WIDTH, w)))
-            members[f"d{w}_store_mem_addr"] = Out(BUF_ADDR_WIDTH)
-            members[f"d{w}_store_mem_data"] = In(w)
+                members[f"{key}_{c}_beats"] = Out(stream.Signature(beat_layout(BUF_ADDR_WIDTH, w)))
+            members[f"{key}_store_mem_addr"] = Out(BUF_ADDR_WIDTH)
+            members[f"{key}_store_mem_data"] = In(w)
         super().__init__(members)
 
     def elaborate(self, platform: object) -> Module:
         m = Module()
-        csr = m.submodules.csr = ControlRegisters(n_bases=4, n_units=2 * len(WIDTHS))
+        csr = m.submodules.csr = ControlRegisters(n_bases=4, n_units=2 * len(INSTANCES))
         wiring.connect(m, wiring.flipped(self.csr), csr.s_axil)
         busy = []
-        for i, w in enumerate(WIDTHS):
+        for i, (key, w, shimmed) in enumerate(INSTANCES):
             dma = Dma(addr_width=ADDR_WIDTH, data_width=w, buf_addr_width=BUF_ADDR_WIDTH,
                       outstanding=OUTSTANDING, read_clients=READ_CLIENTS,
                       write_clients=WRITE_CLIENTS)
-            shim = DramShim(self.timing, addr_width=ADDR_WIDTH, data_width=w)
             rdr = WordReader(BUF_ADDR_WIDTH, w)
-            m.submodules[f"dma{w}"], m.submodules[f"shim{w}"] = dma, shim
-            m.submodules[f"reader{w}"] = rdr
-            wiring.connect(m, dma.m_axi, shim.s_axi)
-            wiring.connect(m, shim.m_axi, wiring.flipped(getattr(self, f"d{w}_axi")))
+            m.submodules[f"dma_{key}"] = dma
+            m.submodules[f"reader_{key}"] = rdr
+            if shimmed:
+                shim = m.submodules[f"shim_{key}"] = DramShim(self.timing, addr_width=ADDR_WIDTH,
+                                                              data_width=w)
+                wiring.connect(m, dma.m_axi, shim.s_axi)
+                wiring.connect(m, shim.m_axi, wiring.flipped(getattr(self, f"{key}_axi")))
+            else:
+                wiring.connect(m, dma.m_axi, wiring.flipped(getattr(self, f"{key}_axi")))
             m.d.comb += [dma.win_base.eq(csr.win_base), dma.win_size.eq(csr.win_size),
                          csr.unit_busy[2 * i].eq(dma.read_busy),
                          csr.unit_busy[2 * i + 1].eq(dma.write_busy)]
             busy += [dma.read_busy, dma.write_busy]
             for c in READ_CLIENTS + WRITE_CLIENTS:
-                wiring.connect(m, wiring.flipped(getattr(self, f"d{w}_{c}_cmd")),
+                wiring.connect(m, wiring.flipped(getattr(self, f"{key}_{c}_cmd")),
                                getattr(dma, f"{c}_cmd"))
                 wiring.connect(m, getattr(dma, f"{c}_status"),
-                               wiring.flipped(getattr(self, f"d{w}_{c}_status")))
+                               wiring.flipped(getattr(self, f"{key}_{c}_status")))
             for c in READ_CLIENTS:
                 wiring.connect(m, getattr(dma, f"{c}_beats"),
-                               wiring.flipped(getattr(self, f"d{w}_{c}_beats")))
+                               wiring.flipped(getattr(self, f"{key}_{c}_beats")))
             wiring.connect(m, dma.store_rd_addr, rdr.addr)
             wiring.connect(m, rdr.words, dma.store_rd_data)
-            m.d.comb += [getattr(self, f"d{w}_store_mem_addr").eq(rdr.rd_addr),
-                         rdr.rd_data.eq(getattr(self, f"d{w}_store_mem_data"))]
+            m.d.comb += [getattr(self, f"{key}_store_mem_addr").eq(rdr.rd_addr),
+                         rdr.rd_data.eq(getattr(self, f"{key}_store_mem_data"))]
         any_busy = busy[0]
         for b in busy[1:]:
             any_busy = any_busy | b
