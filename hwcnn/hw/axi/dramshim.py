@@ -23,7 +23,7 @@ from amaranth.hdl import Cat, Module, Signal, signed
 from amaranth.lib import fifo, wiring
 from amaranth.lib.wiring import In, Out
 
-from ...arch.dma_timing import DramTiming
+from ...arch.dma import DramTiming
 from .bus import AxiSignature
 
 ADDR_QUEUE = 8

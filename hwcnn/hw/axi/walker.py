@@ -14,7 +14,7 @@ into INCR bursts of ``min(remaining beats, 256, beats to the next 4 KiB boundary
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Const, Module, Mux, Signal
+from amaranth.hdl import Const, Module, Mux, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -147,5 +147,4 @@ class BurstWalker(wiring.Component):
                 m.d.comb += self.status.valid.eq(1)
                 with m.If(self.status.ready):
                     m.next = "IDLE"
-        _ = Cat  # (kept for readers: payload fields are plain slices)
         return m
