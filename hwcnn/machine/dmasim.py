@@ -8,6 +8,11 @@ R and W beats with R priority, B ``latency`` cycles after WLAST). Every rule mir
 or a handshake of the RTL (the module docstrings of ``hw/axi/walker.py``, ``engines.py``,
 ``bufport.py``, ``dramshim.py``); for one transfer alone it equals the closed form of
 :mod:`hwcnn.arch.dma_timing`, and the cocotb tests compare both with the Verilog.
+
+Assumptions (those of the test harness): clients take beats and statuses at once, the write
+clients' buffers answer through ``hw.axi.bufport.WordReader`` on a 1-cycle memory, the backing
+RAM behind the DRAM model is faster than the model. Not modelled: AXI error responses (their
+data path is the same; the RTL tests check the codes), window refusal is.
 """
 
 from __future__ import annotations
