@@ -28,8 +28,13 @@ from importlib import resources
 import yaml
 
 from ..arch.config import ArrayConfig, HardwareConfig, MemoryConfig, MemoryShape
+from ..arch.dma import DramTiming
 from ..errors import ConfigError
 from . import resources as res
+
+#: DRAM read latency of :meth:`Board.dram_timing` in array cycles: a planning value, not a
+#: measurement (no board in boards.yaml publishes one).
+DEFAULT_DRAM_LATENCY = 16
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -149,6 +154,14 @@ class Board:
     def dram_bytes_per_cycle(self, clock_mhz: float) -> float:
         """Peak off-chip bytes per array clock cycle at ``clock_mhz``."""
         return self.dram_gbps.value * 1000.0 / clock_mhz
+
+    def dram_timing(self, clock_mhz: float | None = None,
+                    latency: int = DEFAULT_DRAM_LATENCY) -> DramTiming:
+        """The DMA's DRAM model (:class:`hwcnn.arch.dma.DramTiming`) for this board: its peak
+        bandwidth at ``clock_mhz`` (default: the board's clock) as an exact fraction of bytes per
+        cycle; ``latency`` is a planning value (no board lists one)."""
+        return DramTiming.from_board(self.dram_gbps.value, clock_mhz or self.clock_mhz.value,
+                                     latency=latency)
 
     @property
     def ram(self) -> res.RamFamily:

@@ -1,0 +1,157 @@
+"""DMA transfers as data: the descriptor, its INCR bursts, and the DRAM timing parameters.
+
+Pure Python (no Amaranth): the RTL (``hwcnn.hw.axi``), the closed form (:mod:`.dma_timing`),
+the stepped model (``hwcnn.machine.dmasim``) and the tests share these definitions.
+
+A transfer moves ``planes`` x ``rows`` rows of ``row_bytes`` bytes. Row ``r`` of plane ``p``
+starts at DRAM byte ``dram_addr + p*plane_stride + r*row_stride`` and is buffer row
+``i = p*rows + r``, whose first beat is buffer word ``buf_addr + i*buf_stride``. Byte lanes are
+preserved (no data-realignment engine): DRAM byte ``x`` travels in byte lane ``x mod B`` of its
+beat (``B`` = bus bytes), so a row of ``n = ceil((x0 mod B + row_bytes) / B)`` beats (``x0`` its
+first byte) fills words ``buf_addr + i*buf_stride + [0, n)``; its first and last beat carry
+partial strobes. Each row is cut into INCR bursts of ``min(remaining beats, 256, beats to the
+next 4 KiB boundary)`` beats from its beat-aligned start.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+
+from ..errors import ConfigError
+
+#: Bits of ``rows`` / ``planes`` (the RTL's window check multiplies them bit-serially).
+DIM_BITS = 16
+#: Bits of ``row_bytes``.
+ROW_BYTES_BITS = 20
+MAX_BURST_BEATS = 256
+PAGE_BYTES = 4096
+#: Smallest DRAM latency the simulation shim can honour in front of cocotbext-axi's AxiRam.
+MIN_LATENCY = 4
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DmaDesc:
+    """One transfer (see the module docstring); a zero size makes a no-op transfer."""
+
+    dram_addr: int
+    row_bytes: int
+    rows: int = 1
+    row_stride: int = 0
+    planes: int = 1
+    plane_stride: int = 0
+    buf_addr: int = 0
+    buf_stride: int = 0
+
+    def __post_init__(self) -> None:
+        limits = {"rows": DIM_BITS, "planes": DIM_BITS, "row_bytes": ROW_BYTES_BITS}
+        for name in FIELDS:
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+                raise ConfigError(f"DMA descriptor: {name} must be a non-negative integer, "
+                                  f"not {v!r}")
+            if name in limits and v >= 1 << limits[name]:
+                raise ConfigError(f"DMA descriptor: {name} {v} needs more than "
+                                  f"{limits[name]} bits")
+
+    @property
+    def empty(self) -> bool:
+        return self.rows == 0 or self.planes == 0 or self.row_bytes == 0
+
+    def row_starts(self) -> list[int]:
+        """DRAM address of every row, in transfer order."""
+        return [self.dram_addr + p * self.plane_stride + r * self.row_stride
+                for p in range(self.planes) for r in range(self.rows)]
+
+    def end(self) -> int:
+        """One past the last DRAM byte of the last row (strides are non-negative)."""
+        if self.empty:
+            return self.dram_addr
+        return (self.dram_addr + (self.planes - 1) * self.plane_stride
+                + (self.rows - 1) * self.row_stride + self.row_bytes)
+
+    def fields(self) -> dict[str, int]:
+        return {name: getattr(self, name) for name in FIELDS}
+
+
+FIELDS = ("dram_addr", "row_bytes", "rows", "row_stride", "planes", "plane_stride", "buf_addr",
+          "buf_stride")
+
+
+def in_window(desc: DmaDesc, window: tuple[int, int], addr_width: int = 32) -> bool:
+    """The DMA's window check: every byte of ``desc`` inside ``[base, base + size)`` and below
+    ``2**addr_width`` (an empty transfer is never refused)."""
+    if desc.empty:
+        return True
+    base, size = window
+    return desc.dram_addr >= base and desc.end() <= min(base + size, 1 << addr_width)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Burst:
+    """One INCR burst: beat-aligned ``addr``, ``beats`` (1..256), the buffer word of its first
+    beat, and the byte strobes of its first and last beat (all ones inside a row)."""
+
+    addr: int
+    beats: int
+    buf_addr: int
+    first_strb: int
+    last_strb: int
+
+
+def bursts(desc: DmaDesc, bus_bytes: int) -> list[Burst]:
+    """The bursts of ``desc`` in issue order (the RTL's address walker emits exactly these)."""
+    if desc.empty:
+        return []
+    ones = (1 << bus_bytes) - 1
+    out = []
+    for i, start in enumerate(desc.row_starts()):
+        off = start % bus_bytes
+        beats = -(-(off + desc.row_bytes) // bus_bytes)
+        end_off = (off + desc.row_bytes) % bus_bytes
+        first_mask = (ones << off) & ones
+        last_mask = ones if end_off == 0 else (1 << end_off) - 1
+        beat0 = start // bus_bytes
+        done = 0
+        while done < beats:
+            cur = beat0 + done
+            page_left = PAGE_BYTES // bus_bytes - cur % (PAGE_BYTES // bus_bytes)
+            n = min(beats - done, MAX_BURST_BEATS, page_left)
+            out.append(Burst(addr=cur * bus_bytes, beats=n,
+                             buf_addr=desc.buf_addr + i * desc.buf_stride + done,
+                             first_strb=first_mask if done == 0 else ones,
+                             last_strb=last_mask if done + n == beats else ones))
+            done += n
+    return out
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DramTiming:
+    """The DRAM model: ``latency`` cycles from an AR handshake to the earliest first R beat (and
+    from a WLAST handshake to its B), and an average ``bytes_per_cycle`` shared by reads and
+    writes (at most one bus beat per cycle)."""
+
+    latency: int = 16
+    bytes_per_cycle: Fraction = Fraction(16)
+
+    def __post_init__(self) -> None:
+        lat = self.latency
+        if isinstance(lat, bool) or not isinstance(lat, int) or lat < MIN_LATENCY:
+            raise ConfigError(f"DRAM latency must be an integer of at least {MIN_LATENCY} "
+                              f"cycles, not {lat!r}")
+        bw = self.bytes_per_cycle
+        if isinstance(bw, bool) or not isinstance(bw, (int, Fraction)) or not bw > 0:
+            raise ConfigError(f"DRAM bandwidth must be a positive integer or Fraction of "
+                              f"bytes per cycle, not {bw!r}")
+
+    def slot(self, bus_bytes: int) -> tuple[int, int]:
+        """Cycles per beat ``tau = B / min(bandwidth, B)`` as ``(p, q)``, ``tau = p/q >= 1``."""
+        tau = Fraction(bus_bytes) / min(Fraction(self.bytes_per_cycle), Fraction(bus_bytes))
+        return tau.numerator, tau.denominator
+
+    @classmethod
+    def from_board(cls, dram_gbps: float, clock_mhz: float, latency: int = 16) -> DramTiming:
+        """Bandwidth of a board's DRAM at the array clock (bytes per cycle, as an exact
+        fraction of the decimal figures)."""
+        bw = Fraction(str(dram_gbps)) * 1000 / Fraction(str(clock_mhz))
+        return cls(latency=latency, bytes_per_cycle=bw)

@@ -1,0 +1,92 @@
+"""Exact cycles of one DMA transfer on an idle machine (the RTL of ``hwcnn.hw.axi`` in front of
+the DRAM model :class:`~.dma.DramTiming`): the one source of DMA cycle numbers.
+
+Cycle 0 is the descriptor handshake; the result is the cycle of the status handshake (the
+client takes the status at once). ``S = DIM_BITS + 2`` cycles of set-up (bit-serial window
+check) come first; an empty or refused transfer ends there. Burst ``i`` (``n_i`` beats) then
+issues its AR / AW at
+
+    a_0 = S,   a_i = max(a_{i-1} + 1, done_{i-N} + 1)      (N = outstanding bursts)
+
+(``done`` = the RLAST handshake of a read burst, the B handshake of a write burst). The DRAM's
+data slots start every ``tau = p/q`` cycles (:meth:`DramTiming.slot`); in units of ``1/q``
+cycles burst ``i``'s first beat starts at
+
+    s_i = max((e_i - 1)*q + 1, s_{i-1} + n_{i-1}*p)
+
+where ``e_i`` is the first cycle the beat could move: ``a_i + L`` for a read (DRAM latency),
+``a_i + 3`` for a write (the buffer word needs 2 cycles after the beat walker sees the burst).
+Inside a burst beats follow the server (``s + j*p``; the beat moves in cycle
+``ceil(s / q)``), so the last beat moves in ``l_i = ceil((s_i + (n_i - 1)*p) / q)``;
+``done_i = l_i`` for a read, ``l_i + L`` for a write. The status handshake is
+``done_last + 2``. This is a recurrence over bursts, O(bursts), never over cycles.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .dma import DIM_BITS, DmaDesc, DramTiming, bursts, in_window
+
+#: Cycles from the descriptor handshake to the first AR / AW (and to the status of an empty or
+#: refused transfer).
+SETUP_CYCLES = DIM_BITS + 2
+#: Cycles from an AW handshake to the earliest W beat of that burst.
+WRITE_DATA_DELAY = 3
+#: Cycles from the last RLAST / B handshake to the status handshake.
+FINISH_CYCLES = 2
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TransferTiming:
+    """Per-burst times of one transfer (cycles from the descriptor handshake)."""
+
+    issue: tuple[int, ...]        # AR / AW handshake of each burst
+    last_beat: tuple[int, ...]    # cycle of each burst's last R / W beat
+    done: tuple[int, ...]         # RLAST (read) / B (write) handshake
+    status: int                   # status handshake = the transfer's cycle count
+
+    @property
+    def cycles(self) -> int:
+        return self.status
+
+
+def transfer_timing(desc: DmaDesc, *, write: bool, bus_bytes: int, dram: DramTiming,
+                    outstanding: int, window: tuple[int, int] | None = None,
+                    addr_width: int = 32) -> TransferTiming:
+    """Every burst's issue / last-beat / done cycle and the status cycle (module docstring);
+    a descriptor outside ``window`` (base, size) is refused after the set-up."""
+    if window is not None and not in_window(desc, window, addr_width):
+        return TransferTiming(issue=(), last_beat=(), done=(), status=SETUP_CYCLES)
+    p, q = dram.slot(bus_bytes)
+    lat = dram.latency
+    issue: list[int] = []
+    last: list[int] = []
+    done: list[int] = []
+    s_prev = n_prev = None
+    for i, b in enumerate(bursts(desc, bus_bytes)):
+        a = SETUP_CYCLES if i == 0 else issue[-1] + 1
+        if i >= outstanding:
+            a = max(a, done[i - outstanding] + 1)
+        e = a + (WRITE_DATA_DELAY if write else lat)
+        s = (e - 1) * q + 1
+        if s_prev is not None and n_prev is not None:
+            s = max(s, s_prev + n_prev * p)
+        lb = -(-(s + (b.beats - 1) * p) // q)
+        issue.append(a)
+        last.append(lb)
+        done.append(lb + lat if write else lb)
+        s_prev, n_prev = s, b.beats
+    status = done[-1] + FINISH_CYCLES if done else SETUP_CYCLES
+    return TransferTiming(issue=tuple(issue), last_beat=tuple(last), done=tuple(done),
+                          status=status)
+
+
+def transfer_cycles(desc: DmaDesc, *, write: bool, bus_bytes: int, dram: DramTiming,
+                    outstanding: int = 4, window: tuple[int, int] | None = None,
+                    addr_width: int = 32) -> int:
+    """Cycles of one transfer on an idle DMA and DRAM (descriptor handshake = cycle 0 to the
+    status handshake); ``SETUP_CYCLES`` for an empty or refused one."""
+    return transfer_timing(desc, write=write, bus_bytes=bus_bytes, dram=dram,
+                           outstanding=outstanding, window=window,
+                           addr_width=addr_width).status

@@ -1,0 +1,72 @@
+"""The control/status register map of the AXI4-Lite slave (rtl/README.md section 7); no Amaranth.
+
+Every register is 32 bits at a 4-byte stride; 64-bit values are two words, low word first.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+#: ``ID`` register value: ASCII "HWCN".
+ID_VALUE = 0x4857434E
+#: ``VERSION`` register: major << 16 | minor of this register map.
+VERSION_VALUE = (1 << 16) | 0
+
+CTRL_START = 1 << 0
+STATUS_BUSY, STATUS_DONE, STATUS_ERROR = 1 << 0, 1 << 1, 1 << 2
+#: STATUS bits [15:8] hold the error code.
+STATUS_CODE_SHIFT = 8
+
+
+class ErrorCode(enum.IntEnum):
+    """Codes in STATUS[15:8] (and on the DMA status stream); 0 = no error."""
+
+    NONE = 0
+    DMA_WINDOW = 1      # a DMA transfer outside [WIN_BASE, WIN_BASE + WIN_SIZE): refused, no traffic
+    DMA_SLVERR = 2      # an AXI SLVERR response (sticky; the transfer's bursts were finished)
+    DMA_DECERR = 3      # an AXI DECERR response
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Register:
+    """One 32-bit register: byte ``offset``, ``name``, writable or read-only."""
+
+    offset: int
+    name: str
+    writable: bool
+    doc: str
+
+
+def register_map(n_bases: int = 4, n_units: int = 4) -> tuple[Register, ...]:
+    """Every register of a CSR block with ``n_bases`` tensor bases and ``n_units`` busy counters."""
+    regs = [Register(offset=0x00, name="ID", writable=False, doc=f"{ID_VALUE:#010x} ('HWCN')"),
+            Register(offset=0x04, name="VERSION", writable=False, doc="major << 16 | minor"),
+            Register(offset=0x08, name="CTRL", writable=True,
+                     doc="write bit 0 = 1: start (ignored while busy); reads 0"),
+            Register(offset=0x0C, name="STATUS", writable=False,
+                     doc="bit 0 busy, bit 1 done, bit 2 error, bits 15:8 error code"),
+            Register(offset=0x10, name="PROG_BASE_LO", writable=True, doc="program address"),
+            Register(offset=0x14, name="PROG_BASE_HI", writable=True, doc=""),
+            Register(offset=0x18, name="PROG_LEN", writable=True, doc="program length"),
+            Register(offset=0x20, name="WIN_BASE_LO", writable=True, doc="DMA window base"),
+            Register(offset=0x24, name="WIN_BASE_HI", writable=True, doc=""),
+            Register(offset=0x28, name="WIN_SIZE_LO", writable=True, doc="DMA window size (bytes)"),
+            Register(offset=0x2C, name="WIN_SIZE_HI", writable=True, doc=""),
+            Register(offset=0x30, name="CYCLES_LO", writable=False,
+                     doc="free-running cycle counter; reading LO latches HI"),
+            Register(offset=0x34, name="CYCLES_HI", writable=False, doc="latched by CYCLES_LO")]
+    for i in range(n_bases):
+        regs += [Register(offset=0x40 + 8 * i, name=f"BASE{i}_LO", writable=True,
+                          doc=f"tensor base address {i}"),
+                 Register(offset=0x44 + 8 * i, name=f"BASE{i}_HI", writable=True, doc="")]
+    unit0 = 0x40 + 8 * n_bases
+    for i in range(n_units):
+        regs.append(Register(offset=unit0 + 4 * i, name=f"BUSY{i}", writable=False,
+                             doc=f"cycles unit {i} was busy since the last start"))
+    return tuple(regs)
+
+
+def offsets(n_bases: int = 4, n_units: int = 4) -> dict[str, int]:
+    """Register name -> byte offset."""
+    return {r.name: r.offset for r in register_map(n_bases, n_units)}

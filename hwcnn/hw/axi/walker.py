@@ -1,0 +1,150 @@
+"""The DMA front end shared by the read and write engines: descriptor in, window check, bursts out.
+
+Timing (cycle 0 = the descriptor handshake): ``DIM_BITS`` cycles of a bit-serial shift-add that
+computes ``(planes-1)*plane_stride`` and ``(rows-1)*row_stride`` (no DSP), one CHECK cycle, then
+bursts from cycle ``DIM_BITS + 2``, one per cycle while the engine takes them. A transfer whose
+last byte lies outside ``[win_base, win_base + win_size)`` is refused in CHECK (status
+``DMA_WINDOW``, no burst); a transfer with a zero size ends in CHECK with status 0. Once the last
+burst is taken (or the engine ``abort``\\s after an error response) the walker waits for
+``drained`` and then offers the status (the engine's ``code``) until it is taken.
+
+Bursts: each row (``ceil((addr mod B + row_bytes)/B)`` beats from its beat-aligned start) is cut
+into INCR bursts of ``min(remaining beats, 256, beats to the next 4 KiB boundary)``.
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Const, Module, Mux, Signal
+from amaranth.lib import stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from ..params import addr_bits
+from .bus import MAX_BURST_BEATS, PAGE_BYTES
+from .desc import DIM_BITS, ROW_BYTES_BITS, burst_layout, desc_layout
+from .regmap import ErrorCode
+
+
+class BurstWalker(wiring.Component):
+    """Descriptor stream ``cmd`` -> burst stream ``burst`` + status stream (error code)."""
+
+    def __init__(self, *, addr_width: int, buf_addr_width: int, data_width: int) -> None:
+        self.addr_width, self.buf_addr_width, self.data_width = addr_width, buf_addr_width, data_width
+        super().__init__({
+            "cmd": In(stream.Signature(desc_layout(addr_width, buf_addr_width))),
+            "burst": Out(stream.Signature(burst_layout(addr_width, buf_addr_width, data_width))),
+            "status": Out(stream.Signature(8)),
+            "win_base": In(64), "win_size": In(64),
+            "begin": Out(1),          # pulse: a descriptor was accepted (engines clear state)
+            "abort": In(1),           # stop emitting bursts (an error response arrived)
+            "drained": In(1),         # the engine has no burst in flight
+            "code": In(8),            # the engine's sticky error code
+        })
+
+    def elaborate(self, platform: object) -> Module:
+        m = Module()
+        aw, nb = self.addr_width, self.data_width // 8
+        lg = addr_bits(nb)
+        page_beats = PAGE_BYTES // nb
+        d = Signal.like(self.cmd.payload)
+        # shift-add products, (n-1)*stride
+        prod_r, prod_p = Signal(aw + DIM_BITS), Signal(aw + DIM_BITS)
+        mr, mp = Signal(DIM_BITS), Signal(DIM_BITS)        # multiplier bits, shifted right
+        sr, sp = Signal(aw + DIM_BITS), Signal(aw + DIM_BITS)  # multiplicands, shifted left
+        step = Signal(range(DIM_BITS))
+        code = Signal(8)
+        # walk state
+        row_addr, plane_addr = Signal(aw + 1), Signal(aw + 1)
+        rows_left, planes_left = Signal(DIM_BITS), Signal(DIM_BITS)
+        beat_in_row = Signal(ROW_BYTES_BITS)
+        buf_row = Signal(self.buf_addr_width)
+
+        off = row_addr[:lg]
+        row_beats = Signal(ROW_BYTES_BITS + 1)
+        m.d.comb += row_beats.eq((off + d.row_bytes + nb - 1) >> lg)
+        cur = Signal(aw - lg + 1)
+        m.d.comb += cur.eq((row_addr >> lg) + beat_in_row)
+        page_left = Signal(range(page_beats + 1))
+        m.d.comb += page_left.eq(page_beats - cur[:addr_bits(page_beats)])
+        rem = Signal(ROW_BYTES_BITS + 1)
+        m.d.comb += rem.eq(row_beats - beat_in_row)
+        n1 = Signal(range(MAX_BURST_BEATS + 1))
+        m.d.comb += n1.eq(Mux(page_left < MAX_BURST_BEATS, page_left, MAX_BURST_BEATS))
+        blen = Signal(range(MAX_BURST_BEATS + 1))
+        m.d.comb += blen.eq(Mux(rem < n1, rem, n1))
+        last_of_row = Signal()
+        m.d.comb += last_of_row.eq(blen == rem)
+        ones = Const((1 << nb) - 1, nb)
+        end_off = Signal(lg)
+        m.d.comb += end_off.eq(off + d.row_bytes[:lg])
+        first_mask = Signal(nb)
+        last_mask = Signal(nb)
+        m.d.comb += [first_mask.eq(ones << off), last_mask.eq(Mux(end_off == 0, ones,
+                                                                   ~(ones << end_off)))]
+        p = self.burst.payload
+        m.d.comb += [p.addr.eq(cur << lg), p.len.eq(blen - 1),
+                     p.buf_addr.eq(buf_row + beat_in_row),
+                     p.first_strb.eq(Mux(beat_in_row == 0, first_mask, ones)),
+                     p.last_strb.eq(Mux(last_of_row, last_mask, ones))]
+
+        m.d.comb += self.status.payload.eq(code)
+        with m.FSM():
+            with m.State("IDLE"):
+                m.d.comb += self.cmd.ready.eq(1)
+                with m.If(self.cmd.valid):
+                    c = self.cmd.payload
+                    m.d.comb += self.begin.eq(1)
+                    m.d.sync += [d.eq(c), step.eq(0), prod_r.eq(0), prod_p.eq(0),
+                                 mr.eq(c.rows - 1), mp.eq(c.planes - 1),
+                                 sr.eq(c.row_stride), sp.eq(c.plane_stride)]
+                    m.next = "SETUP"
+            with m.State("SETUP"):
+                m.d.sync += [prod_r.eq(prod_r + Mux(mr[0], sr, 0)),
+                             prod_p.eq(prod_p + Mux(mp[0], sp, 0)),
+                             mr.eq(mr >> 1), mp.eq(mp >> 1), sr.eq(sr << 1), sp.eq(sp << 1),
+                             step.eq(step + 1)]
+                with m.If(step == DIM_BITS - 1):
+                    m.next = "CHECK"
+            with m.State("CHECK"):
+                last_end = Signal(aw + DIM_BITS + 2)
+                win_end = Signal(66)
+                m.d.comb += [last_end.eq(d.dram_addr + prod_r + prod_p + d.row_bytes),
+                             win_end.eq(self.win_base + self.win_size)]
+                empty = (d.rows == 0) | (d.planes == 0) | (d.row_bytes == 0)
+                inside = ((d.dram_addr >= self.win_base) & (last_end <= win_end)
+                          & (last_end <= (1 << aw)))
+                m.d.sync += [row_addr.eq(d.dram_addr), plane_addr.eq(d.dram_addr),
+                             rows_left.eq(d.rows), planes_left.eq(d.planes),
+                             beat_in_row.eq(0), buf_row.eq(d.buf_addr), code.eq(0)]
+                with m.If(empty):
+                    m.next = "STATUS"
+                with m.Elif(~inside):
+                    m.d.sync += code.eq(ErrorCode.DMA_WINDOW)
+                    m.next = "STATUS"
+                with m.Else():
+                    m.next = "ISSUE"
+            with m.State("ISSUE"):
+                m.d.comb += self.burst.valid.eq(~self.abort)
+                with m.If(self.abort):
+                    m.next = "DRAIN"
+                with m.Elif(self.burst.ready):
+                    with m.If(last_of_row):
+                        m.d.sync += [beat_in_row.eq(0), buf_row.eq(buf_row + d.buf_stride)]
+                        with m.If(rows_left == 1):
+                            with m.If(planes_left == 1):
+                                m.next = "DRAIN"
+                            nxt = plane_addr + d.plane_stride
+                            m.d.sync += [plane_addr.eq(nxt), row_addr.eq(nxt),
+                                         rows_left.eq(d.rows), planes_left.eq(planes_left - 1)]
+                        with m.Else():
+                            m.d.sync += [row_addr.eq(row_addr + d.row_stride),
+                                         rows_left.eq(rows_left - 1)]
+                    with m.Else():
+                        m.d.sync += beat_in_row.eq(beat_in_row + blen)
+            with m.State("DRAIN"), m.If(self.drained):
+                m.d.sync += code.eq(self.code)
+                m.next = "STATUS"
+            with m.State("STATUS"):
+                m.d.comb += self.status.valid.eq(1)
+                with m.If(self.status.ready):
+                    m.next = "IDLE"
+        return m

@@ -1,0 +1,158 @@
+"""The DMA's pure parts: burst splitting, the closed form (hand-worked cycles), the stepped model
+against the closed form, the DRAM timing parameters (no simulator; the RTL is compared with both
+in ``tests/test_dma_cocotb.py``)."""
+
+from __future__ import annotations
+
+import random
+from fractions import Fraction
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from hwcnn.arch.dma import DmaDesc, DramTiming, bursts, in_window
+from hwcnn.arch.dma_timing import SETUP_CYCLES, transfer_cycles, transfer_timing
+from hwcnn.errors import ConfigError
+from hwcnn.machine.dmasim import DmaModel, Request
+
+FULL = DramTiming(latency=12, bytes_per_cycle=Fraction(64))
+
+
+def test_bursts_hand_examples() -> None:
+    # 12 bytes from 0xFFC on a 64-bit bus: beats 0xFF8 (lanes 4-7) and 0x1000 (lanes 0-7):
+    # the 4 KiB boundary splits them into two one-beat bursts.
+    b = bursts(DmaDesc(dram_addr=0xFFC, row_bytes=12, buf_addr=5), 8)
+    assert [(x.addr, x.beats, x.buf_addr, x.first_strb, x.last_strb) for x in b] == [
+        (0xFF8, 1, 5, 0xF0, 0xFF), (0x1000, 1, 6, 0xFF, 0xFF)]
+    # 2,056 bytes from 0 on a 64-bit bus: 257 beats -> 256 + 1 (the 256-beat limit)
+    b = bursts(DmaDesc(dram_addr=0, row_bytes=2056), 8)
+    assert [(x.addr, x.beats) for x in b] == [(0, 256), (2048, 1)]
+    # 128-bit bus, 4 KiB from 0x800: 256 beats but the boundary at 0x1000 cuts at 128
+    b = bursts(DmaDesc(dram_addr=0x800, row_bytes=4096), 16)
+    assert [(x.addr, x.beats) for x in b] == [(0x800, 128), (0x1000, 128)]
+    # two rows, 3 bytes each at offset 6 of a 64-bit beat: row 1 starts 13 bytes later
+    b = bursts(DmaDesc(dram_addr=6, row_bytes=3, rows=2, row_stride=13, buf_addr=0,
+                       buf_stride=4), 8)
+    assert [(x.addr, x.beats, x.buf_addr, x.first_strb, x.last_strb) for x in b] == [
+        (0, 2, 0, 0xC0, 0x01), (16, 1, 4, 0xF8, 0x3F)]   # row 1: bytes 19-21 = lanes 3-5
+    assert bursts(DmaDesc(dram_addr=0, row_bytes=0, rows=3), 8) == []
+
+
+@settings(max_examples=300, deadline=None)
+@given(addr=st.integers(0, 1 << 20), row_bytes=st.integers(1, 9000), rows=st.integers(1, 3),
+       stride=st.integers(0, 5000), nb=st.sampled_from([8, 16, 32]))
+def test_bursts_obey_axi_and_cover_every_byte(addr: int, row_bytes: int, rows: int,
+                                              stride: int, nb: int) -> None:
+    desc = DmaDesc(dram_addr=addr, row_bytes=row_bytes, rows=rows, row_stride=stride)
+    covered: list[int] = []
+    for b in bursts(desc, nb):
+        assert 1 <= b.beats <= 256 and b.addr % nb == 0
+        assert b.addr // 4096 == (b.addr + b.beats * nb - 1) // 4096      # no 4 KiB crossing
+        for j in range(b.beats):
+            strb = (b.first_strb if j == 0 else (1 << nb) - 1) & \
+                   (b.last_strb if j == b.beats - 1 else (1 << nb) - 1)
+            covered += [b.addr + j * nb + lane for lane in range(nb) if strb >> lane & 1]
+    want = [x0 + i for x0 in desc.row_starts() for i in range(row_bytes)]
+    assert covered == want
+
+
+def test_closed_form_hand_examples() -> None:
+    # 64-bit bus, one beat per cycle, latency 12: the two bursts of 0xFFC+12 bytes issue at
+    # 18 and 19 (set-up 16 + check 1 + 1); their beats move at 18+12 = 30 and 31; status 33.
+    t = transfer_timing(DmaDesc(dram_addr=0xFFC, row_bytes=12), write=False, bus_bytes=8,
+                        dram=FULL, outstanding=4)
+    assert (t.issue, t.last_beat, t.status) == ((18, 19), (30, 31), 33)
+    # one outstanding burst: burst 1 waits for RLAST of burst 0 (30 + 255 = 285) -> AR at 286,
+    # its beat at 286 + 12 = 298, status 300
+    t = transfer_timing(DmaDesc(dram_addr=0, row_bytes=2056), write=False, bus_bytes=8,
+                        dram=FULL, outstanding=1)
+    assert (t.issue, t.last_beat, t.status) == ((18, 286), (285, 298), 300)
+    # 256-bit beats at 13.3 bytes/cycle: tau = 32/13.3 = 320/133 cycles. Beat 0 may start at
+    # (30 - 1)*133 + 1 = 3858/133 (moves in cycle 30), beat 1 at (3858 + 320)/133 = 31.4
+    # (cycle 32); status 34.
+    arty = DramTiming.from_board(1.33, 100, latency=12)
+    assert arty.slot(32) == (320, 133) and arty.slot(8) == (1, 1)
+    t = transfer_timing(DmaDesc(dram_addr=0, row_bytes=64), write=False, bus_bytes=32,
+                        dram=arty, outstanding=4)
+    assert (t.last_beat, t.status) == ((32,), 34)
+    # a one-beat write: AW at 18, its word at 18 + 3 = 21, B at 21 + 12 = 33, status 35
+    t = transfer_timing(DmaDesc(dram_addr=64, row_bytes=1), write=True, bus_bytes=8,
+                        dram=FULL, outstanding=4)
+    assert (t.issue, t.last_beat, t.done, t.status) == ((18,), (21,), (33,), 35)
+    # empty and refused transfers end after the set-up
+    assert transfer_cycles(DmaDesc(dram_addr=0, row_bytes=0), write=False, bus_bytes=8,
+                           dram=FULL) == SETUP_CYCLES == 18
+    assert transfer_cycles(DmaDesc(dram_addr=0, row_bytes=9), write=True, bus_bytes=8,
+                           dram=FULL, window=(1, 100)) == 18
+
+
+def test_window_check() -> None:
+    d = DmaDesc(dram_addr=100, row_bytes=10, rows=3, row_stride=20)   # bytes 100 .. 149
+    assert d.end() == 150
+    assert in_window(d, (100, 50)) and not in_window(d, (100, 49)) and not in_window(d, (101, 60))
+    assert not in_window(DmaDesc(dram_addr=(1 << 32) - 4, row_bytes=5), (0, 1 << 40))
+
+
+@pytest.mark.parametrize("nb", [8, 16, 32])
+@pytest.mark.parametrize("write", [False, True])
+def test_stepped_model_equals_closed_form(nb: int, write: bool) -> None:
+    rng = random.Random(nb * 2 + write)
+    for _ in range(40):
+        dram = DramTiming(latency=rng.randint(4, 40),
+                          bytes_per_cycle=Fraction(rng.randint(1, 80), rng.randint(1, 7)))
+        n = rng.randint(1, 5)
+        desc = DmaDesc(dram_addr=rng.randrange(0, 1 << 16), row_bytes=rng.randint(0, 3000),
+                       rows=rng.randint(1, 4), row_stride=rng.randint(0, 5000),
+                       planes=rng.randint(1, 2), plane_stride=rng.randint(0, 20000))
+        client = "store" if write else "load"
+        model = DmaModel(bus_bytes=nb, dram=dram, outstanding=n)
+        (out,) = model.run([Request(client=client, desc=desc)])
+        want = transfer_cycles(desc, write=write, bus_bytes=nb, dram=dram, outstanding=n)
+        assert out.cycles == want, (desc, dram, n)
+        assert out.code == 0
+
+
+def test_stepped_model_arbitration_round_robin() -> None:
+    """fetch and load both pending: fetch first, then load, alternating; a load that arrives
+    later waits for the transfer in progress."""
+    d = DmaDesc(dram_addr=0, row_bytes=64)
+    model = DmaModel(bus_bytes=8, dram=FULL)
+    out = model.run([Request(client="fetch", desc=d), Request(client="fetch", desc=d),
+                     Request(client="load", desc=d), Request(client="load", desc=d)])
+    order = sorted(out, key=lambda o: o.cmd_cycle)
+    assert [o.client for o in order] == ["fetch", "load", "fetch", "load"]
+    one = transfer_cycles(d, write=False, bus_bytes=8, dram=FULL)
+    # each transfer alone takes `one` cycles; the next is taken the cycle after a status
+    assert [o.cmd_cycle for o in order] == [0, one + 1, 2 * one + 2, 3 * one + 3]
+    assert all(o.cycles == one for o in out)
+
+
+def test_negative_control_other_latency_differs() -> None:
+    d = DmaDesc(dram_addr=8, row_bytes=500, rows=2, row_stride=600)
+    slow = DramTiming(latency=13, bytes_per_cycle=Fraction(64))
+    (out,) = DmaModel(bus_bytes=8, dram=FULL).run([Request(client="load", desc=d)])
+    assert out.cycles != transfer_cycles(d, write=False, bus_bytes=8, dram=slow)
+
+
+def test_dram_timing_validation() -> None:
+    with pytest.raises(ConfigError, match=r"^DRAM latency must be an integer of at least 4 "
+                                          r"cycles, not 3$"):
+        DramTiming(latency=3)
+    with pytest.raises(ConfigError, match=r"^DRAM bandwidth must be a positive integer or "
+                                          r"Fraction of bytes per cycle, not 0$"):
+        DramTiming(bytes_per_cycle=0)
+    with pytest.raises(ConfigError, match=r"^DMA descriptor: rows 65536 needs more than 16 bits$"):
+        DmaDesc(dram_addr=0, row_bytes=1, rows=1 << 16)
+    assert DramTiming.from_board(2.1, 100).bytes_per_cycle == 21
+
+
+def test_board_dram_timing() -> None:
+    from hwcnn.boards.profiles import get_board
+
+    # PYNQ-Z2: 2.1 GB/s at its 100 MHz planning clock = 21 bytes per cycle; 64-bit beats move
+    # every cycle, 256-bit beats every 32/21 cycles
+    t = get_board("pynq-z2").dram_timing()
+    assert t.bytes_per_cycle == 21 and t.latency == 16
+    assert t.slot(8) == (1, 1) and t.slot(32) == (32, 21)
+    assert get_board("pynq-z2").dram_timing(150).bytes_per_cycle == 14
