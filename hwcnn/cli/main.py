@@ -88,6 +88,8 @@ COMMANDS: dict[str, str] = {
     "sweep": "hwcnn.cli.commands.sweep:sweep",
     "import": "hwcnn.cli.commands.import_:import_",
     "trace": "hwcnn.cli.commands.trace:trace",
+    "compile": "hwcnn.cli.commands.compile_:compile_",
+    "disasm": "hwcnn.cli.commands.disasm:disasm",
 }
 
 

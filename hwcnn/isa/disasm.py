@@ -30,6 +30,8 @@ def line(index: int, insn: Insn) -> str:
     q = _QUEUE[queue_of(insn)]
     name = insn.op.name
     skip = {"opcode", *TOKEN_FIELDS, "reserved"}
+    if insn.op in (Opcode.LOAD, Opcode.STORE) and insn["mode"] == MemMode.WORDS:
+        skip |= {"elems", "dram_stride", "sram_stride", "fold_stride"}
     if is_nop(insn):
         body = "nop"
     else:
