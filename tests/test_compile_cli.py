@@ -92,7 +92,7 @@ def test_disasm(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     prog = (out / "program.bin").read_bytes()
     assert len(lines) == len(prog) // INSN_BYTES
     assert lines[0].startswith("     0  L  LOAD2D sram_base=0 ") and lines[0].endswith("; pop g2l")
-    assert lines[-1] == f"{len(lines) - 1:6d}  G  END    "
+    assert lines[-1] == f"{len(lines) - 1:6d}  G  END"
     bad = tmp_path / "bad.bin"
     bad.write_bytes(prog[:-1])
     r = run_cli(["disasm", str(bad)], capsys)
@@ -104,3 +104,22 @@ def test_disasm(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     r = run_cli(["disasm", str(tmp_path / "none.bin")], capsys)
     assert r.code == 2 and r.err == (f"hwcnn: error: {tmp_path / 'none.bin'}: No such file or "
                                      "directory\n")
+
+
+def test_rtl_readme_tables_and_worked_example_are_current(tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture[str]
+                                                          ) -> None:
+    import re
+
+    from hwcnn.isa.doc import field_tables
+
+    text = (Path(__file__).resolve().parents[1] / "rtl" / "README.md").read_text()
+    block = re.search(r"<!-- isa-tables:begin -->\n(.*?)<!-- isa-tables:end -->", text, re.DOTALL)
+    assert block and block.group(1) == field_tables()
+    out = tmp_path / "tiny"
+    r = run_cli(["compile", TINY, "--array", "4x4", "-o", str(out)], capsys)
+    assert r.code == 0, (r.err, r.crash)
+    r = run_cli(["disasm", str(out)], capsys)
+    ex = re.search(r"<!-- tiny-disasm:begin -->\n```text\n(.*?)```\n<!-- tiny-disasm:end -->",
+                   text, re.DOTALL)
+    assert ex and ex.group(1) == r.out, "regenerate rtl/README.md 7.6 with the command above it"

@@ -213,3 +213,14 @@ def test_same_inputs_same_bytes() -> None:
     a = _compiled("fire", OS)[3]
     b = _compiled("fire", OS)[3]
     assert a.image == b.image and a.insns == b.insns
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("df", [WS, OS])
+def test_squeezenet_from_dram_equals_golden(df: Dataflow) -> None:
+    """The whole SqueezeNet 1.1 (fire concats, ceil-mode pools, global average) on 16x16."""
+    g = model_graph("squeezenet1_1")
+    q, x = setup(g)
+    prog = LW.lower(g, hw(df, 16, 16))
+    res = check_compiled(compile_network(prog, q, x=x), prog, q, x)
+    assert res.ok, str(res.first_mismatch)

@@ -44,7 +44,7 @@ def line(index: int, insn: Insn) -> str:
             vals.append(f"{f.name}={enum_(v).name if enum_ else v}")
         body = " ".join(vals)
     tok = tokens(insn)
-    return f"{index:6d}  {q}  {name:<6} {body}" + (f"  ; {tok}" if tok else "")
+    return (f"{index:6d}  {q}  {name:<6} {body}".rstrip() + (f"  ; {tok}" if tok else ""))
 
 
 def disassemble(insns: list[Insn]) -> str:
