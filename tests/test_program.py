@@ -11,6 +11,7 @@ from hwcnn import compiler as LW
 from hwcnn.arch.config import Dataflow
 from hwcnn.compiler.codegen import compile_network
 from hwcnn.compiler.progcheck import check_program
+from hwcnn.errors import ConfigError
 from hwcnn.hw.layout import act_words, unpack_word
 from hwcnn.isa import Buffer, Opcode, ProgramError, make
 from hwcnn.machine.program_exec import _Machine, check_compiled, run_program
@@ -57,7 +58,17 @@ layers:
   - {name: gap, kind: global_avgpool}
 """
 
-MODELS = {"tiny_cnn": None, "lenet5": None, "resblock": RESBLOCK, "mbv2_block": MBV2,
+FLAT = """name: flat
+input: [2, 6, 6]
+layers:
+  - {name: c, kind: conv2d, filters: 3, kernel: 3, stride: 2, padding: 1, activation: relu}
+  - {name: f, kind: flatten}
+  - {name: dr, kind: dropout}
+  - {name: d, kind: dense, units: 4}
+  - {name: s, kind: softmax}
+"""
+
+MODELS = {"tiny_cnn": None, "flat": FLAT, "lenet5": None, "resblock": RESBLOCK, "mbv2_block": MBV2,
           "fire": FIRE, "residual": RESIDUAL}
 
 
@@ -196,6 +207,34 @@ def test_refusals_are_one_line() -> None:
     total = comp.regions[-1].offset + comp.regions[-1].size
     assert str(e.value) == (f"the memory map needs {total} bytes, more than the DRAM window of "
                             "2048 bytes (--dram-bytes)")
+
+
+def test_host_layers_are_refused() -> None:
+    g = graph_of("name: h\ninput: [1, 6, 6]\nlayers:\n"
+                 "  - {name: c, kind: conv2d, filters: 2, kernel: 3}\n"
+                 "  - {name: t, kind: tanh}\n")
+    q, _ = setup(g)
+    with pytest.raises(ConfigError) as e:
+        compile_network(LW.lower(g, hw(WS)), q)
+    assert str(e.value) == ("layer 't': tanh runs on the host CPU; a compiled program cannot "
+                            "contain it")
+
+
+def test_undefined_codes_are_refused() -> None:
+    _, _, _, comp = _compiled("tiny_cnn", OS)
+    vec = make(Opcode.VEC, pool_op=3, in_h=1, in_w=1, out_h=1, out_w=1, win_h=1, win_w=1,
+               stride_h=1, stride_w=1, pin_base=0, c_base=1, hi=1)
+    with pytest.raises(ProgramError) as e:
+        check_program([vec], comp.target)
+    assert str(e.value) == "instruction 0 (VEC): pool_op 3 is not defined"
+    f = vec.get()
+    f.pop("opcode")
+    with pytest.raises(ProgramError) as e:
+        check_program([make(Opcode.VEC, **{**f, "pool_op": 0, "reserved": 1})], comp.target)
+    assert str(e.value) == "instruction 0 (VEC): reserved bits are set"
+    with pytest.raises(ProgramError) as e:
+        check_program([make(Opcode.STORE, buffer=Buffer.WGT, rows=1)], comp.target)
+    assert str(e.value) == "instruction 0 (STORE): STORE reads the WGT buffer (only OUT is stored)"
 
 
 def test_field_overflow_refused_by_the_compiler() -> None:

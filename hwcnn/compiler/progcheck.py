@@ -94,6 +94,8 @@ def check_insn(insn: Insn, t: Target) -> None:
             case Opcode.VEC:
                 if f["pool_op"] > PoolOpCode.SUM:
                     raise ProgramError(f"pool_op {f['pool_op']} is not defined")
+                if f["reserved"]:
+                    raise ProgramError("reserved bits are set")
                 PoolDesc(op=PoolOpCode(f["pool_op"]), in_h=f["in_h"], in_w=f["in_w"],
                          out_h=f["out_h"], out_w=f["out_w"], win_h=f["win_h"],
                          win_w=f["win_w"], requant=_requant(f), stride_h=f["stride_h"],
