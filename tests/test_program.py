@@ -9,7 +9,7 @@ import pytest
 
 from hwcnn import compiler as LW
 from hwcnn.arch.config import Dataflow
-from hwcnn.compiler.codegen import compile_network
+from hwcnn.compiler.backend import compile_network
 from hwcnn.compiler.progcheck import check_program
 from hwcnn.errors import ConfigError
 from hwcnn.hw.layout import act_words, unpack_word

@@ -1,4 +1,5 @@
-"""Compiler back end: a lowered :class:`Program` -> an instruction stream + DRAM image.
+"""Compiler back end: the tiles of a lowered :class:`Program` -> instructions (placed and
+checked by :mod:`hwcnn.compiler.backend`).
 
 Each tile becomes LOADs of its operands into one half of each buffer (ping-pong; a tile that
 does not fit half a buffer takes the whole buffer), its GEMM or VEC, and STOREs of its
@@ -24,7 +25,6 @@ reads the channels-last tensors in that order, and B is permuted to match.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,37 +35,14 @@ from ..errors import ConfigError
 from ..frontend import layers as L
 from ..hw.descriptor import ROUNDING_CODE
 from ..hw.layout import param_words, weight_words
-from ..hw.params import BufferDepths
-from ..isa.fields import Buffer, Insn, MemMode, Opcode, ProgramError, VecOp, make
+from ..isa.fields import Buffer, MemMode, Opcode, ProgramError, VecOp
 from ..isa.queues import HALVES
-from ..isa.target import DEFAULT_DRAM_BYTES, Target
+from ..isa.target import Target
 from ..numerics import fixedpoint as fp
 from ..numerics.quantize import QuantizedNetwork
-from .memmap import ALIGN, Region, TensorView, align, owners, tensor_views
+from .memmap import TensorView, owners, tensor_views
 from .plan import GemmTile, PoolTile, Program, Unit
-from .progcheck import check_program
 from .qparams import gemm_b, gemm_columns, output_clamp, pool_params, tile_qlayer
-
-
-@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
-class Compiled:
-    """A compiled network: instructions, the initial DRAM image, the memory map."""
-
-    name: str
-    target: Target
-    insns: tuple[Insn, ...]
-    origin: tuple[str, ...]          # per instruction: "layer tile i" / "barrier" / "end"
-    image: bytes                      # program, weights, params, input (zeros without one)
-    regions: tuple[Region, ...]
-    views: Mapping[str, TensorView]  # every layer -> the tensor holding its value
-    shapes: Mapping[str, tuple[int, ...]]
-
-    def region(self, name: str) -> Region:
-        return next(r for r in self.regions if r.name == name)
-
-    def address(self, layer: str) -> int:
-        v = self.views[layer]
-        return self.region(v.region).offset + v.rel
 
 
 class _Rel:
@@ -418,81 +395,3 @@ class _Gen:
                 else:
                     self.pool_tile(t)
         self.end()
-
-
-def compile_network(program: Program, qnet: QuantizedNetwork, *,
-                    dram_bytes: int = DEFAULT_DRAM_BYTES, x: np.ndarray | None = None
-                    ) -> Compiled:
-    """Compile ``program`` (:func:`hwcnn.compiler.lower` of ``qnet.graph``) for ``qnet``.
-
-    ``x`` (one integer input image in the network's input format) is written into the input
-    region of the DRAM image; without it the region is zeros. Raises ProgramError /
-    ConfigError (one line) when a tile, address or field does not fit the machine.
-    """
-    hw = program.hw
-    d = BufferDepths.for_config(hw)
-    target = Target(array=hw.array, act=d.act, weight=d.weight, param=d.param, out=d.out,
-                    acc=d.acc, dram_bytes=dram_bytes)
-    gen = _Gen(program, qnet, target)
-    gen.run()
-    # place the regions
-    sizes = [("program", len(gen.out) * 32), ("weights", gen.size["weights"]),
-             ("params", gen.size["params"]), *gen.alloc]
-    regions, pos = [], 0
-    for name, size in sizes:
-        regions.append(Region(name=name, offset=pos, size=size))
-        pos = align(pos + size)
-    end = regions[-1].offset + regions[-1].size
-    if end > dram_bytes:
-        raise ProgramError(f"the memory map needs {end} bytes, more than the DRAM window of "
-                           f"{dram_bytes} bytes (--dram-bytes)")
-    where = {r.name: r.offset for r in regions}
-    insns, origin = [], []
-    for p in gen.out:
-        f = {k: (where[v.region] + v.rel if isinstance(v, _Rel) else int(v))
-             for k, v in p.f.items()}
-        try:
-            insns.append(make(p.op, **f))
-        except ProgramError as exc:
-            raise ProgramError(f"{p.origin}: {exc}") from None
-        origin.append(p.origin)
-    check_program(insns, target, origin)
-    from ..isa.fields import to_bytes
-
-    image = bytearray(where["input"] + regions[[r.name for r in regions].index("input")].size)
-    prog = to_bytes(insns)
-    image[0:len(prog)] = prog
-    for region, table in gen.blobs.items():
-        for off, data in table.values():
-            image[where[region] + off:where[region] + off + len(data)] = data
-    shapes = {n: tuple(gen.g.nodes[n]["out_shape"].as_list()) for n in gen.views}
-    comp = Compiled(name=qnet.name, target=target, insns=tuple(insns), origin=tuple(origin),
-                    image=bytes(image), regions=tuple(regions), views=gen.views, shapes=shapes)
-    if x is not None:
-        comp = replace_input(comp, qnet, x)
-    return comp
-
-
-def tensor_bytes(values: np.ndarray, eb: int) -> bytes:
-    """Elements as ``eb``-byte little-endian two's complement."""
-    v = np.asarray(values, dtype=np.int64)
-    return (v & ((1 << (8 * eb)) - 1)).astype(f"<u{eb}").tobytes()
-
-
-def replace_input(comp: Compiled, qnet: QuantizedNetwork, x: np.ndarray) -> Compiled:
-    """The same compiled program with ``x`` written into the input region of its image."""
-    from ..numerics.golden import check_input
-
-    x = check_input(qnet, x)
-    v = comp.views[qnet.input_name]
-    r = comp.region(v.region)
-    hwc = x.reshape(v.channels, -1).T          # (pixels, channels)
-    data = tensor_bytes(hwc, comp.target.elem_bytes)
-    image = bytearray(comp.image)
-    image[r.offset:r.offset + len(data)] = data
-    return Compiled(name=comp.name, target=comp.target, insns=comp.insns, origin=comp.origin,
-                    image=bytes(image), regions=comp.regions, views=comp.views,
-                    shapes=comp.shapes)
-
-
-__all__ = ["ALIGN", "Compiled", "compile_network", "replace_input", "tensor_bytes"]

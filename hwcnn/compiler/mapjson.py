@@ -11,7 +11,7 @@ from ..isa.fields import INSN_BYTES, Buffer
 from ..isa.queues import HALVES, TOKEN_DEPTH
 from ..isa.target import Target
 from ..numerics.quantize import QuantizedNetwork
-from .codegen import Compiled
+from .backend import Compiled
 from .memmap import ALIGN
 from .plan import Program
 

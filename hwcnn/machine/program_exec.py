@@ -24,7 +24,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..arch.config import Dataflow, HardwareConfig
-from ..compiler.codegen import Compiled
+from ..compiler.backend import Compiled
 from ..compiler.plan import PoolTile, Program
 from ..compiler.progcheck import check_program
 from ..compiler.qparams import PoolParams

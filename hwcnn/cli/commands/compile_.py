@@ -36,7 +36,7 @@ def compile_(model: str, input_path: str | None, dram_bytes: str, out_dir: str,
     values. Same inputs -> byte-identical files. Anything that does not fit the machine (a
     buffer range, the DRAM window, a field) is refused with one line.
     """
-    from ...compiler.codegen import compile_network
+    from ...compiler.backend import compile_network
     from ...compiler.lowering import lower
     from ...compiler.mapjson import dumps, memory_map
     from ...fileio import STDOUT, write_files_atomic
