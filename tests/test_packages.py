@@ -17,8 +17,8 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent / "hwcnn"
 
 #: the stage packages in pipeline order
-PACKAGES = ("arch", "frontend", "graph", "numerics", "compiler", "machine", "hw", "boards",
-            "report", "explore", "cli")
+PACKAGES = ("arch", "frontend", "graph", "numerics", "isa", "compiler", "machine", "hw",
+            "boards", "report", "explore", "cli")
 #: cross-cutting modules every package may use
 CORE = {"errors", "fileio", ""}
 #: top-level modules that are not stages: the Python API (a front door, like cli)
@@ -30,12 +30,15 @@ ALLOWED: dict[str, set[str]] = {
     "frontend": set(),
     "graph": {"frontend"},
     "numerics": {"frontend", "graph"},
-    "compiler": {"arch", "frontend", "graph", "numerics"},
-    "machine": {"arch", "frontend", "graph", "numerics", "compiler"},
-    "hw": {"arch", "numerics.fixedpoint"},
+    "isa": {"arch"},
+    "compiler": {"arch", "frontend", "graph", "numerics", "isa", "hw.descriptor", "hw.layout",
+                 "hw.params"},
+    "machine": {"arch", "frontend", "graph", "numerics", "compiler", "isa", "hw.layout",
+                "hw.params"},
+    "hw": {"arch", "isa", "numerics.fixedpoint"},
     "boards": {"arch"},
-    "report": {"arch", "frontend", "graph", "numerics", "compiler", "machine", "boards"},
-    "explore": {"arch", "frontend", "graph", "numerics", "compiler", "machine", "boards",
+    "report": {"arch", "frontend", "graph", "numerics", "isa", "compiler", "machine", "boards"},
+    "explore": {"arch", "frontend", "graph", "numerics", "isa", "compiler", "machine", "boards",
                 "report"},
     "cli": set(PACKAGES) - {"cli"},
     "api": set(PACKAGES),

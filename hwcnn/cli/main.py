@@ -89,6 +89,8 @@ COMMANDS: dict[str, str] = {
     "import": "hwcnn.cli.commands.import_:import_",
     "trace": "hwcnn.cli.commands.trace:trace",
     "wave": "hwcnn.cli.commands.wave:wave",
+    "compile": "hwcnn.cli.commands.compile_:compile_",
+    "disasm": "hwcnn.cli.commands.disasm:disasm",
 }
 
 

@@ -34,6 +34,14 @@ import numpy as np
 
 from ..arch import timing
 from ..compiler.plan import GemmTile, LayerPlan, PoolTile, Program, Unit
+from ..compiler.qparams import (
+    PoolParams,
+    gemm_b,
+    gemm_columns,
+    output_clamp,
+    pool_params,
+    tile_qlayer,
+)
 from ..errors import ConfigError
 from ..frontend import layers as L
 from ..numerics import fixedpoint as fp
@@ -99,18 +107,7 @@ def _run_gemm(engine: Engine, hw_arr, a, b, bias, rq: Requant, acc_in, acc_out: 
                        acc_bits=hw_arr.acc_bits, mode=rq.mode, bits=rq.bits), cyc
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class _PoolParams:
-    op: L.PoolOp
-    lo: int
-    hi: int
-    m0: int = 1
-    shift: int = 0
-    rounding: fp.Rounding = fp.Rounding.HALF_UP
-    mode: fp.Overflow = fp.Overflow.SATURATE
-
-
-def _run_pool(engine: Engine, hw_arr, band: np.ndarray, t: PoolTile, p: _PoolParams
+def _run_pool(engine: Engine, hw_arr, band: np.ndarray, t: PoolTile, p: PoolParams
               ) -> tuple[np.ndarray, int]:
     (wh, ww), (sy, sx), (pt, pl) = t.win, t.stride, t.pad
     if engine is Engine.CYCLESIM:
@@ -193,8 +190,8 @@ def execute(program: Program, qnet: QuantizedNetwork, x: np.ndarray,
         cyc = pred = 0
         cmis: CycleMismatch | None = None
         if plan.unit in (Unit.ARRAY, Unit.POOL):
-            ql = _qlayer(qnet, name)
-            lo, hi = _clamp(qnet, ql, fused.get(name, ()))
+            ql = tile_qlayer(qnet, name)
+            lo, hi = output_clamp(qnet, ql, fused.get(name, ()))
             ins = [val[u] for u in layer.inputs]
             if plan.unit == Unit.ARRAY:
                 res, w, cycles = _gemm_layer(engine, program, plan, ql, ins, lo, hi, shape,
@@ -217,35 +214,6 @@ def execute(program: Program, qnet: QuantizedNetwork, x: np.ndarray,
     return Execution(engine=engine, layers=tuple(out))
 
 
-def _qlayer(qnet: QuantizedNetwork, name: str) -> QLayer:
-    ql = qnet.by_name.get(name)
-    if ql is None:
-        raise ExecutionError(f"layer {name!r} has tiles of its own but the quantizer fused it "
-                             f"into {qnet.alias.get(name)!r}")
-    return ql
-
-
-def _clamp(qnet: QuantizedNetwork, ql: QLayer, fused: list[str] | tuple[str, ...]
-           ) -> tuple[int, int]:
-    """The output clamp of a tile layer: its own, intersected with every activation the
-    lowering fused into it that the quantizer kept as a separate clamp."""
-    lo, hi = ql.lo, ql.hi
-    for n in fused:
-        head = qnet.alias[n]
-        layer = qnet.graph.nodes[n]["layer"]
-        if head == ql.name:
-            continue   # the quantizer fused it too: already in ql.lo/hi (or the folded BN)
-        if isinstance(layer, L.BatchNorm):
-            raise ExecutionError(f"batchnorm {n!r}: the lowering folds it into {ql.name!r} "
-                                 f"but the quantizer computes it separately (in {head!r})")
-        assert isinstance(layer, L.Activation), n
-        other = qnet.by_name[head]
-        lo, hi = max(lo, other.lo), min(hi, other.hi)
-    if lo > hi:
-        raise ExecutionError(f"layer {ql.name!r}: fused clamps leave an empty range")
-    return lo, hi
-
-
 def _gemm_layer(engine: Engine, program: Program, plan: LayerPlan, ql: QLayer,
                 ins: list[np.ndarray], lo: int, hi: int, shape: tuple[int, ...],
                 in_node: L.TensorShape) -> tuple[np.ndarray, np.ndarray, list[int]]:
@@ -253,31 +221,26 @@ def _gemm_layer(engine: Engine, program: Program, plan: LayerPlan, ql: QLayer,
     arr = program.hw.array
     x = ins[0].astype(np.int64)
     assert ql.weight is not None and ql.requant is not None
-    wq = ql.weight.astype(np.int64)
     match layer:
         case L.Conv(groups=groups):
             assert ql.window is not None
             in_shape = tuple(in_node.as_list())
             a = G.im2col(x.reshape(in_shape), ql.window, groups)
-            b = G.conv_matrix(wq, groups)
         case L.Dense():
             a = x.reshape(1, 1, -1)
-            b = wq.T[None]
         case L.BatchNorm():
-            c = wq.shape[0]
-            a = x.reshape(c, -1, 1)
-            b = wq.reshape(c, 1, 1)
+            a = x.reshape(ql.weight.shape[0], -1, 1)
         case _:
             raise TypeError(f"not a GEMM layer: {layer!r}")
+    b = gemm_b(layer, ql.weight)
     groups_, m_total, _ = a.shape
     n_total = b.shape[2]
     f = groups_ * n_total
     rq = ql.requant
+    bias, m0, shift = gemm_columns(ql, f)
     d = GemmLayerData(
         a=np.ascontiguousarray(a, dtype=np.int64), b=np.ascontiguousarray(b, dtype=np.int64),
-        bias=np.zeros(f, np.int64) if ql.bias is None else ql.bias.astype(np.int64),
-        m0=np.broadcast_to(np.asarray(rq.m0, np.int64), (f,)).copy(),
-        shift=np.broadcast_to(np.asarray(rq.shift, np.int64), (f,)).copy(),
+        bias=bias, m0=m0, shift=shift,
         lo=lo, hi=hi, bits=rq.bits, rounding=rq.rounding, mode=rq.mode)
     res = np.zeros((groups_, m_total, n_total), np.int64)
     writer = np.full(res.shape, -1, np.int64)
@@ -337,25 +300,7 @@ def _pool_layer(engine: Engine, program: Program, plan: LayerPlan, qnet: Quantiz
     layer = plan.layer
     src = _pool_map(plan, [v.astype(np.int64) for v in ins],
                     g.nodes[plan.name]["in_shapes"][0]).astype(np.int64)
-    rq = ql.requant
-    match layer:
-        case L.Add():
-            assert rq is not None
-            if len(set(ql.add_m0)) != 1:
-                raise ExecutionError(f"add {plan.name!r}: its inputs need different multipliers "
-                                     f"{list(ql.add_m0)}; the pool unit applies one")
-            p = _PoolParams(op=L.PoolOp.SUM, lo=lo, hi=hi, m0=ql.add_m0[0], shift=ql.add_shift,
-                            rounding=rq.rounding, mode=rq.mode)
-        case L.Pool(op=L.PoolOp.SUM):
-            assert rq is not None
-            p = _PoolParams(op=L.PoolOp.SUM, lo=lo, hi=hi, m0=int(rq.m0), shift=int(rq.shift),
-                            rounding=rq.rounding, mode=rq.mode)
-        case L.Pool(op=op):
-            p = _PoolParams(op=op, lo=lo, hi=hi)
-        case L.GlobalAvgPool() | L.Activation():
-            p = _PoolParams(op=L.PoolOp.AVG, lo=lo, hi=hi)
-        case _:
-            raise TypeError(f"not a pool-unit layer: {layer!r}")
+    p = pool_params(plan.name, layer, ql, lo, hi)
     c = src.shape[0]
     size = math.prod(shape) // c
     tiles = [t for t in plan.make_tiles() if isinstance(t, PoolTile)]

@@ -7,7 +7,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import ConfigError
+from ..compiler.qparams import ExecutionError
+
+__all__ = ["CycleMismatch", "Engine", "Execution", "ExecutionError", "LayerExecution"]
 
 
 class Engine(enum.Enum):
@@ -15,10 +17,6 @@ class Engine(enum.Enum):
 
     GOLDEN = "golden"
     CYCLESIM = "cyclesim"
-
-
-class ExecutionError(ConfigError):
-    """The lowered program cannot be executed exactly with the quantized parameters."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -1,0 +1,397 @@
+"""Compiler back end: the tiles of a lowered :class:`Program` -> instructions (placed and
+checked by :mod:`hwcnn.compiler.backend`).
+
+Each tile becomes LOADs of its operands into one half of each buffer (ping-pong; a tile that
+does not fit half a buffer takes the whole buffer), its GEMM or VEC, and STOREs of its
+outputs, with the dependency tokens of :mod:`hwcnn.isa.queues` (``rtl/README.md`` 7.3):
+
+* load side (act / weight / param halves): a tile's first load pops ``g2l`` once per half it
+  takes (credits the load unit already holds are used first), its last load pushes ``l2g``;
+  the GEMM pops ``l2g`` and pushes ``g2l`` per half when done;
+* store side (output halves): the GEMM / the pool tile's first instruction pops ``s2g`` per
+  half, the tile's last compute instruction pushes ``g2s``; its first STORE pops ``g2s`` and
+  its last pushes ``s2g`` per half. Pool inputs are LOADed into the OUTPUT buffer by the
+  compute queue (VTA's LOAD ACC), so they follow the output half's tokens;
+* a layer that reads a tensor stored since the last barrier starts with a DRAM barrier: the
+  compute unit pops every ``s2g`` credit (all stores done) and pushes one extra ``g2l``
+  token, the load unit pops every ``g2l`` credit plus that token;
+* at the end the compute and load units pop the credits left (every queue ends empty), END.
+
+Operands already resident in the buffer region a tile uses (the same weight slice, the same
+activation rows) are not loaded again. Weights are packed once per distinct slice in the
+tile's buffer layout, with K in (ky, kx, c) order, channels innermost: the LOAD2D gather
+reads the channels-last tensors in that order, and B is permuted to match.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import networkx as nx
+import numpy as np
+
+from ..errors import ConfigError
+from ..frontend import layers as L
+from ..hw.descriptor import ROUNDING_CODE
+from ..hw.layout import param_words, weight_words
+from ..isa.fields import Buffer, MemMode, Opcode, ProgramError, VecOp
+from ..isa.queues import HALVES
+from ..isa.target import Target
+from ..numerics import fixedpoint as fp
+from ..numerics.quantize import QuantizedNetwork
+from .memmap import TensorView, owners, tensor_views
+from .plan import GemmTile, PoolTile, Program, Unit
+from .qparams import gemm_b, gemm_columns, output_clamp, pool_params, tile_qlayer
+
+
+class _Rel:
+    """A DRAM address ``region + rel``, resolved once the regions are placed."""
+
+    __slots__ = ("region", "rel")
+
+    def __init__(self, region: str, rel: int) -> None:
+        self.region, self.rel = region, rel
+
+
+@dataclass(slots=True)
+class _Pending:
+    op: Opcode
+    f: dict[str, Any]
+    origin: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _GemmLayer:
+    b: np.ndarray            # (groups, K, N), K in (ky, kx, c) order
+    bias: np.ndarray
+    m0: np.ndarray
+    shift: np.ndarray
+    bias_en: bool
+    lo: int
+    hi: int
+    rounding: int
+    wrap: int
+    geo: dict[str, int]      # LOAD2D geometry fields
+    cg: int
+    src: TensorView
+    dst: TensorView
+
+
+def _cdiv(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+def _two_d(sp: tuple[int, ...], name: str) -> tuple[int, int]:
+    if len(sp) > 2:
+        raise ConfigError(f"layer {name!r}: {len(sp)}-D tensors are not supported by the "
+                          "instruction set (2-D maps only)")
+    return (1, sp[0]) if len(sp) == 1 else (sp[0], sp[1]) if sp else (1, 1)
+
+
+class _Gen:
+    def __init__(self, program: Program, qnet: QuantizedNetwork, target: Target) -> None:
+        self.p, self.q, self.t = program, qnet, target
+        self.g: nx.DiGraph = qnet.graph
+        self.eb = target.elem_bytes
+        self.own = owners(program)
+        self.views, self.alloc = tensor_views(program, self.g, self.own, self.eb)
+        self.out: list[_Pending] = []
+        self.blobs: dict[str, dict[tuple[Any, ...], tuple[int, bytes]]] = {"weights": {},
+                                                                            "params": {}}
+        self.size = {"weights": 0, "params": 0}
+        self.held = {"l": 0, "s": 0}          # credits the load / compute unit holds
+        self.half = {"in": 0, "out": 0}
+        self.resident: dict[tuple[Buffer, str], tuple[Any, ...]] = {}
+        self.dirty = False
+        self.layers: dict[str, Any] = {}
+        self.fused: dict[str, list[str]] = {}
+        for pl in program.layers:
+            if pl.unit == Unit.FUSED:
+                self.fused.setdefault(pl.host, []).append(pl.name)
+
+    # -- emission helpers ---------------------------------------------------------------------
+    def emit(self, op: Opcode, origin: str, **f: Any) -> _Pending:
+        pend = _Pending(op, f, origin)
+        self.out.append(pend)
+        return pend
+
+    def nop(self, queue: str, origin: str, **bits: int) -> _Pending:
+        if queue == "l":
+            return self.emit(Opcode.LOAD, origin, buffer=Buffer.ACT, **bits)
+        if queue == "g":
+            return self.emit(Opcode.LOAD, origin, buffer=Buffer.OUT, **bits)
+        return self.emit(Opcode.STORE, origin, buffer=Buffer.OUT, **bits)
+
+    def blob(self, region: str, key: tuple[Any, ...], make_bytes: Any) -> _Rel:
+        table = self.blobs[region]
+        if key not in table:
+            data = make_bytes()
+            table[key] = (self.size[region], data)
+            self.size[region] += len(data)
+        return _Rel(region, table[key][0])
+
+    def dram(self, v: TensorView, pixel: int, channel: int) -> _Rel:
+        return _Rel(v.region, v.rel + (pixel * v.pix_stride + channel) * self.eb)
+
+    def slot(self, side: str, k: int, buf: Buffer) -> tuple[int, str]:
+        """(word base, region name) of the half (or whole) buffer the current tile uses."""
+        if k == HALVES:
+            return 0, "W"
+        h = self.half[side]
+        return h * (self.t.depth(buf) // 2), str(h)
+
+    def take(self, side: str, k: int) -> None:
+        self.half[side] = 0 if k == HALVES else 1 - self.half[side]
+
+    def pops(self, unit: str, k: int) -> int:
+        use = min(self.held[unit], k)
+        self.held[unit] -= use
+        return k - use
+
+    def fits(self, words: dict[Buffer, int]) -> int:
+        """1 if every buffer's words fit half of it, 2 if they fit the whole, else 0."""
+        if all(w <= self.t.depth(b) // 2 for b, w in words.items()):
+            return 1
+        return HALVES if all(w <= self.t.depth(b) for b, w in words.items()) else 0
+
+    # -- barrier and end ----------------------------------------------------------------------
+    def barrier(self) -> None:
+        sp = HALVES - self.held["s"]
+        if sp == 0:
+            self.nop("g", "barrier", push_prev=1)
+        for i in range(sp):
+            self.nop("g", "barrier", pop_next=1, push_prev=int(i == sp - 1))
+        self.held["s"] = HALVES
+        for _ in range(HALVES - self.held["l"] + 1):
+            self.nop("l", "barrier", pop_next=1)
+        self.held["l"] = HALVES
+        self.dirty = False
+
+    def end(self) -> None:
+        for _ in range(HALVES - self.held["s"]):
+            self.nop("g", "end", pop_next=1)
+        for _ in range(HALVES - self.held["l"]):
+            self.nop("l", "end", pop_next=1)
+        self.emit(Opcode.END, "end")
+
+    # -- token wiring of one tile -------------------------------------------------------------
+    def wire(self, origin: str, loads: list[_Pending], k_in: int, compute: list[_Pending],
+             k_out: int, stores: list[_Pending]) -> None:
+        """Append one tile's instructions with its tokens (loads/compute/stores built but not
+        yet appended)."""
+        if k_in:
+            n = self.pops("l", k_in)
+            seq = loads or [_Pending(Opcode.LOAD, {"buffer": Buffer.ACT}, origin)]
+            for _ in range(max(0, n - 1)):
+                self.nop("l", origin, pop_next=1)
+            if n:
+                seq[0].f["pop_next"] = 1
+            seq[-1].f["push_next"] = 1
+            self.out.extend(seq)
+        first, last = compute[0], compute[-1]
+        if k_out:
+            n = self.pops("s", k_out)
+            for _ in range(max(0, n - 1)):
+                self.nop("g", origin, pop_next=1)
+            if n:
+                first.f["pop_next"] = 1
+            last.f["push_next"] = 1
+        if k_in:
+            first.f["pop_prev"] = 1
+            last.f["push_prev"] = 1
+        self.out.extend(compute)
+        if k_in == HALVES:
+            self.nop("g", origin, push_prev=1)
+        if k_out:
+            stores[0].f["pop_prev"] = 1
+            stores[-1].f["push_prev"] = 1
+            self.out.extend(stores)
+            if k_out == HALVES:
+                self.nop("s", origin, push_prev=1)
+            self.dirty = True
+
+    # -- GEMM tiles ---------------------------------------------------------------------------
+    def gemm_layer(self, name: str) -> _GemmLayer:
+        if name in self.layers:
+            return self.layers[name]
+        q, g = self.q, self.g
+        layer = g.nodes[name]["layer"]
+        ql = tile_qlayer(q, name)
+        lo, hi = output_clamp(q, ql, self.fused.get(name, ()))
+        assert ql.weight is not None and ql.requant is not None
+        b = gemm_b(layer, ql.weight)
+        groups, k_total, n_total = b.shape
+        src = self.views[layer.inputs[0]]
+        match layer:
+            case L.Conv():
+                assert ql.window is not None
+                w = ql.window
+                if len(w.kernel) > 2:
+                    raise ConfigError(f"layer {name!r}: 3-D convolution is not supported by "
+                                      "the instruction set")
+                pad = (1, 1) if len(w.kernel) == 1 else None
+                kh, kw = (1, w.kernel[0]) if pad else w.kernel
+                sh, sw = (1, w.stride[0]) if pad else w.stride
+                dh, dw = (1, w.dilation[0]) if pad else w.dilation
+                ph, pw = (0, w.pads[0][0]) if pad else (w.pads[0][0], w.pads[1][0])
+                out_w = w.out[-1]
+                cg = src.channels // groups
+            case L.Dense():
+                kh, kw = _two_d(src.spatial, name)
+                sh = sw = dh = dw = 1
+                ph = pw = 0
+                out_w, cg = 1, src.channels
+            case _:  # stand-alone BatchNorm: a depthwise 1x1 GEMM
+                kh = kw = sh = sw = dh = dw = 1
+                ph = pw = 0
+                out_w, cg = _two_d(src.spatial, name)[1], 1
+        in_h, in_w = _two_d(src.spatial, name)
+        # K in (ky, kx, c) order: my index kk = (ky*kw + kx)*cg + c <- golden c*kh*kw + ky*kw + kx
+        kk = np.arange(k_total)
+        c, pos = kk % cg, kk // cg
+        perm = c * (kh * kw) + pos
+        bias, m0, shift = gemm_columns(ql, groups * n_total)
+        rq = ql.requant
+        gl = _GemmLayer(b=b[:, perm, :], bias=bias, m0=m0, shift=shift,
+                        bias_en=ql.bias is not None, lo=lo, hi=hi,
+                        rounding=ROUNDING_CODE[rq.rounding],
+                        wrap=int(rq.mode is fp.Overflow.WRAP),
+                        geo={"in_h": in_h, "in_w": in_w, "pix_stride": src.pix_stride,
+                             "out_w": out_w, "cg": cg, "kh": kh, "kw": kw, "sh": sh, "sw": sw,
+                             "ph": ph, "pw": pw, "dh": dh, "dw": dw},
+                        cg=cg, src=src, dst=self.views[name])
+        self.layers[name] = gl
+        return gl
+
+    def gemm_tile(self, t: GemmTile) -> None:
+        gl, arr, tg = self.gemm_layer(t.layer), self.t.array, self.t
+        origin = f"layer {t.layer!r} tile {t.index}"
+        r, c = arr.rows, arr.cols
+        fn = _cdiv(t.n, c)
+        os_ = arr.dataflow.value == "os"
+        a_words = _cdiv(t.m, r) * t.k if os_ else _cdiv(t.k, r) * t.m
+        k_in = self.fits({Buffer.ACT: a_words, Buffer.WGT: fn * t.k, Buffer.PARAM: fn})
+        k_out = 0 if t.acc_out else self.fits({Buffer.OUT: fn * t.m})
+        if not k_in or (not t.acc_out and not k_out):
+            need = f"{a_words} activation, {fn * t.k} weight, {fn} parameter, {fn * t.m} output"
+            raise ProgramError(f"{origin}: needs {need} words, more than the buffers hold "
+                               f"({tg.act}, {tg.weight}, {tg.param}, {tg.out})")
+        a_base, a_reg = self.slot("in", k_in, Buffer.ACT)
+        b_base, _ = self.slot("in", k_in, Buffer.WGT)
+        p_base, _ = self.slot("in", k_in, Buffer.PARAM)
+        self.take("in", k_in)
+        c_base = 0
+        if k_out:
+            c_base, _ = self.slot("out", k_out, Buffer.OUT)
+            self.take("out", k_out)
+        ch0 = t.group * gl.b.shape[2] + t.n0
+        loads: list[_Pending] = []
+
+        def load(buf: Buffer, key: tuple[Any, ...], pend: _Pending) -> None:
+            regs = ("0", "1", "W") if a_reg == "W" else (a_reg, "W")
+            if self.resident.get((buf, a_reg)) == key:
+                return
+            for rg in regs:
+                self.resident.pop((buf, rg), None)
+            self.resident[(buf, a_reg)] = key
+            loads.append(pend)
+
+        geo = gl.geo
+        load(Buffer.ACT, ("a", t.layer, t.group, t.m0, t.m, t.k0, t.k),
+             _Pending(Opcode.LOAD2D, dict(sram_base=a_base, dram_base=_Rel(
+                 gl.src.region, gl.src.rel + t.group * gl.cg * self.eb), m0=t.m0, m=t.m,
+                 k0=t.k0, k=t.k, **geo), origin))
+        bsl = gl.b[t.group, t.k0:t.k0 + t.k, t.n0:t.n0 + t.n]
+        wb = tg.word_bytes(Buffer.WGT)
+        wkey = ("w", t.layer, t.group, t.n0, t.n, t.k0, t.k)
+        wrel = self.blob("weights", wkey, lambda: b"".join(
+            w.to_bytes(wb, "little") for w in weight_words(bsl, self.p.hw)))
+        load(Buffer.WGT, wkey, _Pending(Opcode.LOAD, {
+            "buffer": Buffer.WGT, "mode": MemMode.WORDS, "sram_base": b_base, "dram_base": wrel,
+            "rows": fn * t.k}, origin))
+        ch = slice(ch0, ch0 + t.n)
+        pb = tg.word_bytes(Buffer.PARAM)
+        pkey = ("p", t.layer, t.group, t.n0, t.n)
+        prel = self.blob("params", pkey, lambda: b"".join(
+            w.to_bytes(pb, "little")
+            for w in param_words(gl.bias[ch], gl.m0[ch], gl.shift[ch], self.p.hw)))
+        load(Buffer.PARAM, pkey, _Pending(Opcode.LOAD, {
+            "buffer": Buffer.PARAM, "mode": MemMode.WORDS, "sram_base": p_base, "dram_base": prel,
+            "rows": fn}, origin))
+        gemm = _Pending(Opcode.GEMM, {
+            "m": t.m, "n": t.n, "k": t.k, "a_base": a_base, "b_base": b_base, "p_base": p_base,
+            "c_base": c_base,
+            "per_channel": 1, "bias_en": int(gl.bias_en), "acc_in": int(t.acc_in),
+            "acc_out": int(t.acc_out),
+            "rounding": gl.rounding, "wrap": gl.wrap, "lo": gl.lo, "hi": gl.hi}, origin)
+        stores = []
+        if k_out:
+            stores.append(_Pending(Opcode.STORE, {
+                "buffer": Buffer.OUT, "mode": MemMode.PIXELS, "sram_base": c_base,
+                "dram_base": self.dram(gl.dst, t.m0, ch0), "rows": t.m, "elems": t.n,
+                "dram_stride": gl.dst.pix_stride * self.eb, "sram_stride": 1, "fold_stride": t.m},
+                origin))
+        self.wire(origin, loads, k_in, [gemm], k_out, stores)
+
+    # -- pool tiles ---------------------------------------------------------------------------
+    def pool_tile(self, t: PoolTile) -> None:
+        name = t.layer
+        origin = f"layer {name!r} tile {t.index}"
+        layer = self.g.nodes[name]["layer"]
+        ql = tile_qlayer(self.q, name)
+        lo, hi = output_clamp(self.q, ql, self.fused.get(name, ()))
+        pp = pool_params(name, layer, ql, lo, hi)
+        if isinstance(layer, L.Pool) and len(self.g.nodes[name]["in_shapes"][0].spatial) > 2:
+            raise ConfigError(f"layer {name!r}: 3-D pooling is not supported by the "
+                              "instruction set")
+        nin, nout = t.in_h * t.in_w, t.out_h * t.out_w
+        k_out = self.fits({Buffer.OUT: nin + nout})
+        if not k_out:
+            raise ProgramError(f"{origin}: needs {nin + nout} output-buffer words, the buffer "
+                               f"holds {self.t.out}")
+        pin, _ = self.slot("out", k_out, Buffer.OUT)
+        self.take("out", k_out)
+        c_base = pin + nin
+        compute = []
+        srcs = ([self.views[u] for u in layer.inputs] if isinstance(layer, L.Add)
+                else [self.views[layer.inputs[0]]])
+        step = len(srcs)
+        rows = t.in_h if isinstance(layer, L.Add) else nin
+        first = t.iy0 if isinstance(layer, L.Add) else t.iy0 * t.in_w
+        for j, v in enumerate(srcs):
+            compute.append(_Pending(Opcode.LOAD, {
+                "buffer": Buffer.OUT, "mode": MemMode.PIXELS, "sram_base": pin + j,
+                "dram_base": self.dram(v, first, t.c0), "rows": rows, "elems": t.channels,
+                "dram_stride": v.pix_stride * self.eb, "sram_stride": step,
+                "fold_stride": 0}, origin))
+        compute.append(_Pending(Opcode.VEC, {
+            "pool_op": VecOp[pp.op.name], "in_h": t.in_h, "in_w": t.in_w, "out_h": t.out_h,
+            "out_w": t.out_w,
+            "win_h": t.win[0], "win_w": t.win[1], "stride_h": t.stride[0], "stride_w": t.stride[1],
+            "pad_top": t.pad[0], "pad_left": t.pad[1], "pin_base": pin, "c_base": c_base,
+            "m0": pp.m0,
+            "shift": pp.shift, "rounding": ROUNDING_CODE[pp.rounding],
+            "wrap": int(pp.mode is fp.Overflow.WRAP), "lo": pp.lo, "hi": pp.hi}, origin))
+        dst = self.views[name]
+        store = _Pending(Opcode.STORE, {
+            "buffer": Buffer.OUT, "mode": MemMode.PIXELS, "sram_base": c_base,
+            "dram_base": self.dram(dst, t.oy0 * t.out_w, t.c0), "rows": nout, "elems": t.channels,
+            "dram_stride": dst.pix_stride * self.eb, "sram_stride": 1, "fold_stride": nout}, origin)
+        self.wire(origin, [], 0, compute, k_out, [store])
+
+    # -- the walk -----------------------------------------------------------------------------
+    def run(self) -> None:
+        for pl in self.p.layers:
+            if pl.unit not in (Unit.ARRAY, Unit.POOL):
+                continue
+            reads = [self.own[u] for u in pl.layer.inputs]
+            if self.dirty and any(not isinstance(self.g.nodes[o]["layer"], L.Input)
+                                  for o in reads):
+                self.barrier()
+            for t in pl.make_tiles():
+                if isinstance(t, GemmTile):
+                    self.gemm_tile(t)
+                else:
+                    self.pool_tile(t)
+        self.end()

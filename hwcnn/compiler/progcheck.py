@@ -1,0 +1,121 @@
+"""Refusals before a program is written: every buffer range, DRAM range and descriptor rule.
+
+GEMM and VEC instructions are checked by the tile descriptors' own rules
+(:class:`hwcnn.hw.descriptor.GemmDesc` / :class:`~hwcnn.hw.descriptor.PoolDesc`: buffer ranges,
+accumulator width, window geometry); LOAD / STORE / LOAD2D by the ranges of words and bytes
+they touch (``rtl/README.md`` 7.2); the tokens by :func:`hwcnn.isa.queues.replay`. Errors are
+one line naming the tile and the instruction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from ..arch.config import Dataflow, HardwareConfig
+from ..errors import ConfigError
+from ..hw.descriptor import GemmDesc, PoolDesc, PoolOpCode, Requant
+from ..hw.params import BufferDepths
+from ..isa.fields import Buffer, Insn, MemMode, Opcode, ProgramError
+from ..isa.queues import replay
+from ..isa.target import Target
+from ..numerics.fixedpoint import Overflow, Rounding
+
+_ROUNDING = list(Rounding)
+
+
+def _cdiv(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+def _words(what: str, base: int, words: int, depth: int) -> None:
+    if base + words > depth:
+        raise ProgramError(f"{what} words [{base}, {base + words}) exceed the buffer depth "
+                           f"{depth}")
+
+
+def _dram(end: int, window: int) -> None:
+    if end > window:
+        raise ProgramError(f"DMA ends at byte {end}, outside the DRAM window of {window} bytes")
+
+
+def _requant(f: dict[str, int]) -> Requant:
+    if f["rounding"] >= len(_ROUNDING):
+        raise ProgramError(f"rounding code {f['rounding']} is not defined")
+    return Requant(lo=f["lo"], hi=f["hi"], m0=f["m0"], shift=f["shift"],
+                   rounding=_ROUNDING[f["rounding"]],
+                   overflow=Overflow.WRAP if f["wrap"] else Overflow.SATURATE)
+
+
+def check_insn(insn: Insn, t: Target) -> None:
+    """ProgramError unless ``insn`` stays inside the buffers and the DRAM window."""
+    f = insn.get()
+    cfg = HardwareConfig(array=t.array)
+    depths = BufferDepths(act=t.act, weight=t.weight, out=t.out, param=t.param, acc=t.acc)
+    try:
+        match insn.op:
+            case Opcode.LOAD | Opcode.STORE:
+                if f["rows"] == 0:
+                    return
+                buf = Buffer(f["buffer"])
+                if insn.op is Opcode.STORE and buf is not Buffer.OUT:
+                    raise ProgramError(f"STORE reads the {buf.name} buffer (only OUT is stored)")
+                what = buf.name.lower()
+                if f["mode"] == MemMode.WORDS:
+                    _words(what, f["sram_base"], f["rows"], t.depth(buf))
+                    _dram(f["dram_base"] + f["rows"] * t.word_bytes(buf), t.dram_bytes)
+                    return
+                if f["elems"] == 0:
+                    raise ProgramError("a PIXELS transfer of 0 elements per pixel")
+                folds = _cdiv(f["elems"], t.lanes(buf))
+                last = (f["sram_base"] + (folds - 1) * f["fold_stride"]
+                        + (f["rows"] - 1) * f["sram_stride"])
+                _words(what, last, 1, t.depth(buf))
+                _dram(f["dram_base"] + (f["rows"] - 1) * f["dram_stride"]
+                      + f["elems"] * t.elem_bytes, t.dram_bytes)
+            case Opcode.LOAD2D:
+                if f["m"] == 0:
+                    return
+                for name in ("in_h", "in_w", "out_w", "cg", "kh", "kw", "sh", "sw", "dh", "dw",
+                             "k", "pix_stride"):
+                    if f[name] == 0:
+                        raise ProgramError(f"LOAD2D field {name} is 0")
+                r = t.array.rows
+                os_ = t.array.dataflow is Dataflow.OUTPUT_STATIONARY
+                words = _cdiv(f["m"], r) * f["k"] if os_ else _cdiv(f["k"], r) * f["m"]
+                _words("act", f["sram_base"], words, t.act)
+                last = ((f["in_h"] - 1) * f["in_w"] + f["in_w"] - 1) * f["pix_stride"] + f["cg"]
+                _dram(f["dram_base"] + last * t.elem_bytes, t.dram_bytes)
+            case Opcode.GEMM:
+                GemmDesc(m=f["m"], n=f["n"], k=f["k"], requant=_requant(f), a_base=f["a_base"],
+                         b_base=f["b_base"], p_base=f["p_base"], c_base=f["c_base"],
+                         per_channel=bool(f["per_channel"]), bias_en=bool(f["bias_en"]),
+                         acc_in=bool(f["acc_in"]), acc_out=bool(f["acc_out"])
+                         ).check(cfg, depths)
+            case Opcode.VEC:
+                if f["pool_op"] > PoolOpCode.SUM:
+                    raise ProgramError(f"pool_op {f['pool_op']} is not defined")
+                if f["reserved"]:
+                    raise ProgramError("reserved bits are set")
+                PoolDesc(op=PoolOpCode(f["pool_op"]), in_h=f["in_h"], in_w=f["in_w"],
+                         out_h=f["out_h"], out_w=f["out_w"], win_h=f["win_h"],
+                         win_w=f["win_w"], requant=_requant(f), stride_h=f["stride_h"],
+                         stride_w=f["stride_w"], pad_top=f["pad_top"],
+                         pad_left=f["pad_left"], pin_base=f["pin_base"], c_base=f["c_base"]
+                         ).check(cfg, depths)
+    except ConfigError as exc:
+        raise ProgramError(str(exc)) from None
+
+
+def check_program(insns: Sequence[Insn], target: Target,
+                  origin: Sequence[str] | None = None) -> dict[str, int]:
+    """Check every instruction and replay the tokens; return the token peaks.
+
+    ProgramError ``<origin>: instruction I (OP): <problem>`` on the first problem.
+    """
+    for i, insn in enumerate(insns):
+        try:
+            check_insn(insn, target)
+        except ProgramError as exc:
+            where = f"{origin[i]}: " if origin else ""
+            raise ProgramError(f"{where}instruction {i} ({insn.op.name}): {exc}") from None
+    return replay(list(insns))

@@ -1,0 +1,265 @@
+"""Compiled programs run on the functional interpreter: every layer read back from DRAM equals
+the golden network, in both dataflows, under an adversarial (load-first) and a random unit
+schedule; the compiler's refusals are one line; a dropped token or a corrupted weight is caught."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from hwcnn import compiler as LW
+from hwcnn.arch.config import Dataflow
+from hwcnn.compiler.backend import compile_network
+from hwcnn.compiler.progcheck import check_program
+from hwcnn.errors import ConfigError
+from hwcnn.hw.layout import act_words, unpack_word
+from hwcnn.isa import Buffer, Opcode, ProgramError, make
+from hwcnn.machine.program_exec import _Machine, check_compiled, run_program
+from tests.conftest import graph_of, model_graph
+from tests.test_execute import RESIDUAL, hw, setup
+
+OS, WS = Dataflow.OUTPUT_STATIONARY, Dataflow.WEIGHT_STATIONARY
+
+RESBLOCK = """name: resblock
+input: [8, 6, 6]
+layers:
+  - {name: c1, kind: conv2d, filters: 8, kernel: 3, padding: 1, bias: false}
+  - {name: bn1, kind: batchnorm}
+  - {name: r1, kind: relu}
+  - {name: c2, kind: conv2d, filters: 8, kernel: 3, padding: 1, bias: false}
+  - {name: bn2, kind: batchnorm}
+  - {name: add, kind: add, inputs: [bn2, input]}
+  - {name: r2, kind: relu}
+"""
+
+MBV2 = """name: mbv2_block
+input: [4, 6, 6]
+layers:
+  - {name: expand, kind: conv2d, filters: 12, kernel: 1, bias: false}
+  - {name: bn1, kind: batchnorm}
+  - {name: r1, kind: relu6}
+  - {name: dw, kind: conv2d, filters: 12, kernel: 3, padding: 1, groups: 12, bias: false}
+  - {name: bn2, kind: batchnorm}
+  - {name: r2, kind: relu6}
+  - {name: project, kind: conv2d, filters: 4, kernel: 1, bias: false}
+  - {name: bn3, kind: batchnorm}
+  - {name: add, kind: add, inputs: [bn3, input]}
+"""
+
+FIRE = """name: fire
+input: [6, 6, 6]
+layers:
+  - {name: squeeze, kind: conv2d, filters: 3, kernel: 1, activation: relu}
+  - {name: e1, kind: conv2d, filters: 5, kernel: 1, activation: relu}
+  - {name: e3, kind: conv2d, filters: 5, kernel: 3, padding: 1, activation: relu,
+     inputs: [squeeze]}
+  - {name: cat, kind: concat, inputs: [e1, e3]}
+  - {name: pool, kind: maxpool, kernel: 3, stride: 2, ceil_mode: true}
+  - {name: gap, kind: global_avgpool}
+"""
+
+FLAT = """name: flat
+input: [2, 6, 6]
+layers:
+  - {name: c, kind: conv2d, filters: 3, kernel: 3, stride: 2, padding: 1, activation: relu}
+  - {name: f, kind: flatten}
+  - {name: dr, kind: dropout}
+  - {name: d, kind: dense, units: 4}
+  - {name: s, kind: softmax}
+"""
+
+MODELS = {"tiny_cnn": None, "flat": FLAT, "lenet5": None, "resblock": RESBLOCK, "mbv2_block": MBV2,
+          "fire": FIRE, "residual": RESIDUAL}
+
+
+def _graph(name: str):  # type: ignore[no-untyped-def]
+    text = MODELS[name]
+    return model_graph(name) if text is None else graph_of(text)
+
+
+def _compiled(name: str, df: Dataflow, r: int = 4, c: int = 4, kib: int = 64):  # type: ignore[no-untyped-def]
+    g = _graph(name)
+    q, x = setup(g)
+    prog = LW.lower(g, hw(df, r, c, kib))
+    return prog, q, x, compile_network(prog, q, x=x)
+
+
+CASES = [(m, df, 4, 4, 64) for m in MODELS for df in (WS, OS)] + [
+    ("tiny_cnn", WS, 3, 2, 64), ("tiny_cnn", OS, 3, 2, 64),
+    ("lenet5", WS, 4, 4, 1), ("lenet5", OS, 4, 4, 1),      # K-split chains, pool bands
+    ("fire", WS, 3, 2, 1), ("mbv2_block", OS, 3, 2, 1), ("resblock", WS, 2, 3, 1)]
+
+
+@pytest.mark.parametrize("name, df, r, c, kib", CASES)
+def test_whole_network_from_dram_equals_golden(name: str, df: Dataflow, r: int, c: int,
+                                               kib: int) -> None:
+    prog, q, x, comp = _compiled(name, df, r, c, kib)
+    for schedule in ("eager", "store-first", "random"):
+        res = check_compiled(comp, prog, q, x, schedule=schedule, seed=3)
+        assert res.first_mismatch is None, (schedule, str(res.first_mismatch))
+        assert res.ok and len(res.layers) == len(prog.layers)
+    out = res.layers[-1]
+    assert out.match
+    # not vacuous: the tile layers produce varied values
+    assert len({int(v) for v in comp.image[comp.region("input").offset:][:64]}) > 1
+
+
+def test_concat_is_free_strided_stores_into_one_tensor() -> None:
+    _prog, _q, _x, comp = _compiled("fire", WS)
+    cat = comp.address("cat")
+    assert comp.address("e1") == cat and comp.address("e3") == cat + 5   # channel offset 5
+    assert comp.views["e3"].pix_stride == 10
+    assert not any(r.name in ("tensor:e1", "tensor:e3") for r in comp.regions)
+
+
+def test_regions_are_aligned_and_disjoint() -> None:
+    _, _, _, comp = _compiled("lenet5", OS)
+    names = [r.name for r in comp.regions]
+    assert names[:4] == ["program", "weights", "params", "input"]
+    for a, b in zip(comp.regions, comp.regions[1:]):
+        assert b.offset % 64 == 0 and b.offset >= a.offset + a.size
+    assert comp.region("program").size == 32 * len(comp.insns)
+
+
+def test_act_layout_round_trip() -> None:
+    """The interpreter's GEMM reads A exactly as hw.layout.act_words packs it."""
+    for df in (WS, OS):
+        _, _, _, comp = _compiled("tiny_cnn", df, 3, 2)
+        mach = _Machine(comp.target, np.zeros(16, np.uint8), 0)
+        a = np.random.default_rng(1).integers(-128, 128, size=(7, 5))
+        words = act_words(a, mach.cfg)
+        mach.buf[Buffer.ACT][10:10 + len(words)] = [unpack_word(w, 3, 8) for w in words]
+        assert np.array_equal(mach.read_a(10, 7, 5), a)
+
+
+
+
+
+
+def test_dropped_barrier_or_token_is_caught() -> None:
+    """Negative controls: without the DRAM barrier the load unit reads conv1's output before it
+    is stored; without l2g the GEMM reads operands that were never loaded."""
+    prog, q, x, comp = _compiled("tiny_cnn", WS)
+    size = comp.regions[-1].offset + comp.regions[-1].size
+    base = check_compiled(comp, prog, q, x)
+    assert base.ok
+    insns = list(comp.insns)
+    barrier = [i for i, o in enumerate(comp.origin) if o == "barrier"
+               and insns[i].op is Opcode.LOAD and insns[i]["buffer"] == Buffer.ACT]
+    assert barrier
+    cut = [make(Opcode.LOAD, buffer=Buffer.ACT) if i in barrier else ins
+           for i, ins in enumerate(insns)]
+    with pytest.raises(ProgramError):   # the checker refuses the unbalanced stream ...
+        check_program(cut, comp.target)
+    dram = run_program(cut, comp.target, comp.image, size, check=False)   # ... and it is wrong
+    good = run_program(insns, comp.target, comp.image, size)
+    assert not np.array_equal(dram, good)
+    first = next(i for i, ins in enumerate(insns) if ins.op is Opcode.GEMM)
+    f = insns[first].get()
+    f.pop("opcode")
+    f["pop_prev"] = 0
+    nol2g = insns[:first] + [make(Opcode.GEMM, **f)] + insns[first + 1:]
+    try:
+        dram = run_program(nol2g, comp.target, comp.image, size, check=False,
+                           schedule="store-first")
+        assert not np.array_equal(dram, good)
+    except ProgramError as exc:
+        assert "overflows" in str(exc) or "deadlock" in str(exc)
+
+
+def test_corrupted_weight_is_caught() -> None:
+    prog, q, x, comp = _compiled("tiny_cnn", OS)
+    w = comp.region("weights").offset
+    img = bytearray(comp.image)
+    img[w + 2] ^= 0x40
+    bad = type(comp)(**{f: getattr(comp, f) for f in comp.__slots__ if f != "image"},
+                     image=bytes(img))
+    res = check_compiled(bad, prog, q, x)
+    assert not res.ok and res.first_mismatch is not None
+    assert res.first_mismatch.layer == "conv1"
+
+
+def test_refusals_are_one_line() -> None:
+    prog, q, _x, comp = _compiled("tiny_cnn", WS)
+    insns = list(comp.insns)
+    i = next(j for j, ins in enumerate(insns) if ins.op is Opcode.GEMM)
+    f = insns[i].get()
+    f.pop("opcode")
+    f["a_base"] = comp.target.act - 4
+    bad = insns[:i] + [make(Opcode.GEMM, **f)] + insns[i + 1:]
+    with pytest.raises(ProgramError) as e:
+        check_program(bad, comp.target, comp.origin)
+    depth = comp.target.act
+    assert str(e.value) == (f"layer 'conv1' tile 0: instruction {i} (GEMM): gemm tile: activation "
+                            f"words [{depth - 4}, {depth + 188}) exceed the buffer depth {depth}")
+    j = next(j for j, ins in enumerate(insns) if ins.op is Opcode.STORE and ins["rows"])
+    f = insns[j].get()
+    f.pop("opcode")
+    f["dram_base"] = comp.target.dram_bytes - 8
+    bad = insns[:j] + [make(Opcode.STORE, **f)] + insns[j + 1:]
+    with pytest.raises(ProgramError) as e:
+        check_program(bad, comp.target, comp.origin)
+    end = comp.target.dram_bytes - 8 + 63 * 4 + 4
+    assert str(e.value) == (f"layer 'conv1' tile 0: instruction {j} (STORE): DMA ends at byte "
+                            f"{end}, outside the DRAM window of {comp.target.dram_bytes} bytes")
+    with pytest.raises(ProgramError) as e:
+        compile_network(prog, q, dram_bytes=2048)
+    total = comp.regions[-1].offset + comp.regions[-1].size
+    assert str(e.value) == (f"the memory map needs {total} bytes, more than the DRAM window of "
+                            "2048 bytes (--dram-bytes)")
+
+
+def test_host_layers_are_refused() -> None:
+    g = graph_of("name: h\ninput: [1, 6, 6]\nlayers:\n"
+                 "  - {name: c, kind: conv2d, filters: 2, kernel: 3}\n"
+                 "  - {name: t, kind: tanh}\n")
+    q, _ = setup(g)
+    with pytest.raises(ConfigError) as e:
+        compile_network(LW.lower(g, hw(WS)), q)
+    assert str(e.value) == ("layer 't': tanh runs on the host CPU; a compiled program cannot "
+                            "contain it")
+
+
+def test_undefined_codes_are_refused() -> None:
+    _, _, _, comp = _compiled("tiny_cnn", OS)
+    vec = make(Opcode.VEC, pool_op=3, in_h=1, in_w=1, out_h=1, out_w=1, win_h=1, win_w=1,
+               stride_h=1, stride_w=1, pin_base=0, c_base=1, hi=1)
+    with pytest.raises(ProgramError) as e:
+        check_program([vec], comp.target)
+    assert str(e.value) == "instruction 0 (VEC): pool_op 3 is not defined"
+    f = vec.get()
+    f.pop("opcode")
+    with pytest.raises(ProgramError) as e:
+        check_program([make(Opcode.VEC, **{**f, "pool_op": 0, "reserved": 1})], comp.target)
+    assert str(e.value) == "instruction 0 (VEC): reserved bits are set"
+    with pytest.raises(ProgramError) as e:
+        check_program([make(Opcode.STORE, buffer=Buffer.WGT, rows=1)], comp.target)
+    assert str(e.value) == "instruction 0 (STORE): STORE reads the WGT buffer (only OUT is stored)"
+
+
+def test_field_overflow_refused_by_the_compiler() -> None:
+    """A dense layer over a 64x64 map: its LOAD2D kernel height 64 exceeds the 6-bit field."""
+    g = graph_of("name: wide\ninput: [1, 64, 64]\nlayers:\n"
+                 "  - {name: fc, kind: dense, units: 2}\n")
+    q, _ = setup(g)
+    prog = LW.lower(g, hw(WS))
+    with pytest.raises(ProgramError) as e:
+        compile_network(prog, q)
+    assert str(e.value) == "layer 'fc' tile 0: LOAD2D: field kh = 64 does not fit 6 bits"
+
+
+def test_same_inputs_same_bytes() -> None:
+    a = _compiled("fire", OS)[3]
+    b = _compiled("fire", OS)[3]
+    assert a.image == b.image and a.insns == b.insns
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("df", [WS, OS])
+def test_squeezenet_from_dram_equals_golden(df: Dataflow) -> None:
+    """The whole SqueezeNet 1.1 (fire concats, ceil-mode pools, global average) on 16x16."""
+    g = model_graph("squeezenet1_1")
+    q, x = setup(g)
+    prog = LW.lower(g, hw(df, 16, 16))
+    res = check_compiled(compile_network(prog, q, x=x), prog, q, x)
+    assert res.ok, str(res.first_mismatch)
