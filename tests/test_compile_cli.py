@@ -122,4 +122,4 @@ def test_rtl_readme_tables_and_worked_example_are_current(tmp_path: Path,
     r = run_cli(["disasm", str(out)], capsys)
     ex = re.search(r"<!-- tiny-disasm:begin -->\n```text\n(.*?)```\n<!-- tiny-disasm:end -->",
                    text, re.DOTALL)
-    assert ex and ex.group(1) == r.out, "regenerate rtl/README.md 7.6 with the command above it"
+    assert ex and ex.group(1) == r.out, "regenerate rtl/README.md 9.6 with the command above it"

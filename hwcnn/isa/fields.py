@@ -82,7 +82,7 @@ _REQUANT = (Field("m0", 31), Field("shift", 6), Field("rounding", 2), Field("wra
 #: format name -> its fields, bit 0 first
 FORMATS: dict[str, tuple[Field, ...]] = {
     # LOAD / STORE: DRAM <-> buffer. WORDS: `rows` words of the buffer's width, contiguous in
-    # DRAM. PIXELS: `rows` pixels of `elems` elements each (see rtl/README.md 7.2).
+    # DRAM. PIXELS: `rows` pixels of `elems` elements each (see rtl/README.md 9.2).
     "MEM": _HEAD + (Field("buffer", 2), Field("mode", 1), Field("sram_base", ADDR_BITS),
                     Field("dram_base", DRAM_BITS), Field("rows", 20), Field("elems", 16),
                     Field("dram_stride", 24), Field("sram_stride", 16),

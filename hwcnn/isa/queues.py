@@ -1,6 +1,6 @@
 """Routing of instructions to the load / compute / store queues and the dependency tokens.
 
-Four token queues link neighbouring units (VTA, ``rtl/README.md`` 7.3): ``l2g`` (load ->
+Four token queues link neighbouring units (VTA, ``rtl/README.md`` 9.3): ``l2g`` (load ->
 compute, "the operands are loaded"), ``g2l`` (compute -> load, "a buffer half is free again"),
 ``g2s`` (compute -> store, "the output half is ready") and ``s2g`` (store -> compute, "the output
 half is drained"). The two WAR queues start pre-charged with one token per buffer half
