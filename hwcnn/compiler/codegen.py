@@ -3,7 +3,7 @@ checked by :mod:`hwcnn.compiler.backend`).
 
 Each tile becomes LOADs of its operands into one half of each buffer (ping-pong; a tile that
 does not fit half a buffer takes the whole buffer), its GEMM or VEC, and STOREs of its
-outputs, with the dependency tokens of :mod:`hwcnn.isa.queues` (``rtl/README.md`` 7.3):
+outputs, with the dependency tokens of :mod:`hwcnn.isa.queues` (``rtl/README.md`` 9.3):
 
 * load side (act / weight / param halves): a tile's first load pops ``g2l`` once per half it
   takes (credits the load unit already holds are used first), its last load pushes ``l2g``;

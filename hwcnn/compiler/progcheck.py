@@ -3,7 +3,7 @@
 GEMM and VEC instructions are checked by the tile descriptors' own rules
 (:class:`hwcnn.hw.descriptor.GemmDesc` / :class:`~hwcnn.hw.descriptor.PoolDesc`: buffer ranges,
 accumulator width, window geometry); LOAD / STORE / LOAD2D by the ranges of words and bytes
-they touch (``rtl/README.md`` 7.2); the tokens by :func:`hwcnn.isa.queues.replay`. Errors are
+they touch (``rtl/README.md`` 9.2); the tokens by :func:`hwcnn.isa.queues.replay`. Errors are
 one line naming the tile and the instruction.
 """
 

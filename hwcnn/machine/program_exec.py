@@ -9,7 +9,7 @@ a tensor read from DRAM before it was stored; ``"store-first"`` prefers store, t
 (an operand used before it was loaded); ``"random"`` picks any ready unit.
 
 LOAD / LOAD2D / STORE move bytes between a copy of the DRAM image and the buffers
-(``rtl/README.md`` 7.2); GEMM and VEC run the bit-exact tile kernels of
+(``rtl/README.md`` 9.2); GEMM and VEC run the bit-exact tile kernels of
 :mod:`hwcnn.machine.execution` on the operands read back from the buffers. Buffers start
 filled with garbage, so an operand that was never loaded does not happen to be right.
 :func:`check_compiled` reads every layer's tensor back from DRAM and compares it with the
