@@ -278,11 +278,34 @@ def quantize_network(g: nx.DiGraph, params: Params, calib: Sequence[np.ndarray],
         return alias.get(n, n)
 
     group = scale_groups(g, chains, alias)
+    given = given_act_scales(params, policy)
     stats = _calibrate(g, params, calib, chains, group, policy)
 
+    def given_of(name: str) -> tuple[str, float] | None:
+        """The given scale of the tensor a QLayer computes: that of its chain's last layer,
+        or of the layer before a fused ReLU/ReLU6 (a clamp in the same scale)."""
+        for member in reversed((name, *chains.get(name, ()))):
+            if member in given:
+                return member, given[member]
+            if not isinstance(g.nodes[member]["layer"], L.Activation):
+                return None
+        return None
+
     def fmt_of(name: str) -> TensorFormat:
+        found = given_of(name)
+        if found is not None:
+            return given_format(found[0], found[1], policy)
         return TensorFormat(scale=_scale(stats.get(group[name], 0.0), qmax, pow2),
                             bits=policy.act_bits, pow2=pow2)
+
+    def kept(name: str, fmt: TensorFormat) -> TensorFormat:
+        """A layer keeping its input's scale: a given scale must be that scale."""
+        found = given_of(name)
+        if found is not None and found[1] != fmt.scale:
+            raise ConfigError(f"layer {found[0]!r}: given scale {found[1]!r} differs from its "
+                              f"input's scale {fmt.scale!r}; a {L.kind_name(g.nodes[name]['layer'])} "
+                              "keeps its input's scale")
+        return fmt
 
     def rq(m0: int | np.ndarray, shift: int | np.ndarray, lo: int, hi: int,
            act: L.Act | None = None) -> Requant:
@@ -320,10 +343,10 @@ def quantize_network(g: nx.DiGraph, params: Params, calib: Sequence[np.ndarray],
                         q[name] = QLayer(**common, out=out, lo=out.lo, hi=out.hi,
                                          requant=rq(int(m0), int(sh), out.lo, out.hi))
                     case L.Pool() | L.GlobalAvgPool() | L.Flatten() | L.AdaptiveAvgPool():
-                        out = in_fmts[0]
+                        out = kept(name, in_fmts[0])
                         q[name] = QLayer(**common, out=out, lo=out.lo, hi=out.hi)
                     case L.Activation(fn=fn):
-                        out = in_fmts[0]
+                        out = kept(name, in_fmts[0])
                         lo, hi = _clamp(out, fn)
                         q[name] = QLayer(**common, out=out, lo=lo, hi=hi)
                     case L.Add():
@@ -353,7 +376,7 @@ def quantize_network(g: nx.DiGraph, params: Params, calib: Sequence[np.ndarray],
                         q[name] = QLayer(**common, out=out, lo=out.lo, hi=out.hi, weight=lrn_m0, bias=shifts,
                                          requant=rq(1, 0, out.lo, out.hi))
                     case L.Pad() | L.Resize() | L.ChannelShuffle():  # data movement: the input's scale
-                        out = in_fmts[0]
+                        out = kept(name, in_fmts[0])
                         q[name] = QLayer(**common, out=out, lo=out.lo, hi=out.hi)
                     case L.Concat():
                         out = fmt_of(name)
@@ -449,7 +472,15 @@ def _quantize_gemm(g, name, node, layer, chain, params, in_fmt, out, act, policy
     if bn_name is not None:
         bn = {k: params[f"{bn_name}.{k}"] for k in ("gamma", "beta", "mean", "var")}
         fold, b = _fold_factors(b, bn, g.nodes[bn_name]["layer"].eps, w.shape[0])
-    wq, s_w, wmax_q = _quantize_weights(w, fold, policy)
+    given = params.get(f"{name}.weight_scale")
+    if given is None:
+        wq, s_w, wmax_q = _quantize_weights(w, fold, policy)
+    else:
+        if fold is not None:
+            raise ConfigError(f"layer {name!r}: given weight scales, but batchnorm {bn_name!r} "
+                              "folds into it and changes the weights (fold it before "
+                              "quantizing the model)")
+        wq, s_w, wmax_q = given_weights(name, w, given, policy)
     k = 1 if node["gemm"] is None else node["gemm"].k
     need = fp.acc_bits_for(policy.act_bits, policy.weight_bits, k, bias=b is not None)
     if need > policy.acc_bits:
@@ -468,6 +499,51 @@ def _quantize_gemm(g, name, node, layer, chain, params, in_fmt, out, act, policy
     return QLayer(**common, out=out, lo=lo, hi=hi, weight=wq, bias=bq, weight_scale=s_w,
                   wmax=wmax_q,
                   requant=rq(m0, sh, lo, hi, act), acc_bits_needed=need, bias_saturated=bias_sat)
+
+
+def given_act_scales(params: Params, policy: QuantPolicy) -> dict[str, float]:
+    """Layer -> the activation scale the weights give for its output (``<layer>.act_scale``,
+    e.g. from a QDQ ONNX model); checked against the policy (8-bit tensors)."""
+    given = {k[:-len(".act_scale")]: float(v) for k, v in params.items() if k.endswith(".act_scale")}
+    if given and policy.act_bits != 8:
+        raise ConfigError(f"given activation scales are for 8-bit tensors; the activations "
+                          f"are {policy.act_bits}-bit (--act-bits)")
+    return given
+
+
+def given_format(layer: str, scale: float, policy: QuantPolicy) -> TensorFormat:
+    """The format of a tensor with a given scale: 8-bit, ``real = q * scale``, exactly.
+
+    ``--scales pow2`` takes a given scale only when it is a power of two."""
+    pow2 = math.frexp(scale)[0] == 0.5
+    if policy.scale_mode is ScaleMode.POW2 and not pow2:
+        raise ConfigError(f"layer {layer!r}: given scale {scale!r} is not a power of two "
+                          "(--scales pow2 requantizes by shifts only)")
+    return TensorFormat(scale=scale, bits=policy.act_bits, pow2=pow2 and policy.scale_mode is ScaleMode.POW2)
+
+
+def given_weights(name: str, w: np.ndarray, scale: np.ndarray, policy: QuantPolicy
+                  ) -> tuple[np.ndarray, np.ndarray, int]:
+    """``(wq, s_w, max |wq|)`` with the given per-channel weight scales: ``wq =
+    round_half_away(w / s_w)``, saturated to the full 8-bit range ``-128..127`` (a QDQ
+    model's own integers: ``w`` is their dequantized value, so the division gives them back
+    exactly)."""
+    if policy.weight_bits != 8:
+        raise ConfigError(f"layer {name!r}: given weight scales are for 8-bit weights; the "
+                          f"weights are {policy.weight_bits}-bit (--weight-bits)")
+    if policy.scale_mode is ScaleMode.POW2 and any(math.frexp(float(v))[0] != 0.5 for v in scale):
+        raise ConfigError(f"layer {name!r}: given weight scales are not powers of two "
+                          "(--scales pow2 requantizes by shifts only)")
+    s_w = np.asarray(scale, dtype=np.float64)
+    bshape = (-1,) + (1,) * (w.ndim - 1)
+    wq = np.empty(w.shape, dtype=np.int8)
+    step = max(1, QUANT_BLOCK // max(1, w.size // max(w.shape[0], 1)))
+    wmax_q = 0
+    for r0 in range(0, w.shape[0], step):
+        qb = fp.quantize_scaled(w[r0:r0 + step], s_w[r0:r0 + step].reshape(bshape), -128, 127)
+        wmax_q = max(wmax_q, int(np.abs(qb).max(initial=0)))
+        wq[r0:r0 + step] = qb
+    return wq, s_w, wmax_q
 
 
 def calibration_inputs(shape: L.TensorShape, n: int, seed: int = 0) -> list[np.ndarray]:
