@@ -6,6 +6,7 @@ reference evaluator (which rounds half to even in float32, where hwcnn rounds ha
 from __future__ import annotations
 
 import math
+import re
 from fractions import Fraction
 
 import numpy as np
@@ -351,3 +352,40 @@ def test_given_scales_in_a_weights_file_are_checked(tmp_path) -> None:
         np.savez(path, **{**base, key: value})
         with pytest.raises(DataError, match=rf"^{path}: (tensor '{key}' )?{msg}"):
             load_weights(path, g)
+
+
+def test_cli_quantize_run_and_verify_use_the_model_scales(tmp_path, capsys) -> None:
+    """`hwcnn quantize/run/verify model.onnx` take the QDQ scales (no calibration); verify
+    matches the array bit for bit; an add of differently scaled operands is refused by verify
+    in one line (the pool unit has one multiplier)."""
+    import json
+
+    import onnx
+
+    from tests.cli_run import run_cli
+
+    b, *_ = _conv_model()
+    path = tmp_path / "conv.onnx"
+    onnx.save(b.model("outq_d"), path)
+    r = run_cli(["quantize", str(path), "-n", "2", "-f", "json"], capsys)
+    assert r.code == 0, r
+    doc = json.loads(r.out)
+    fmts = {row["name"]: row["format"] for row in doc["layers"]}
+    assert fmts == {"input": "int8*0.02", "conv": "int8*0.07"}
+    x = b.rng.uniform(-2, 2, size=(3, 6, 6))
+    np.save(tmp_path / "x.npy", x)
+    r = run_cli(["run", str(path), "--input", str(tmp_path / "x.npy"),
+                 "-o", str(tmp_path / "y.npz")], capsys)
+    assert r.code == 0, r
+    with np.load(tmp_path / "y.npz") as z:
+        got = z["conv"].astype(int)
+    ref = _reference(b.model("outq_d"), x, "outq_q").astype(int)
+    assert np.max(np.abs(ref - got)) <= 1
+    r = run_cli(["verify", str(path), "--array", "4x4"], capsys)
+    assert r.code == 0 and "all layers match" in r.out, r
+    _, m = _network()
+    onnx.save(m, tmp_path / "net.onnx")
+    r = run_cli(["verify", str(tmp_path / "net.onnx"), "--array", "4x4"], capsys)
+    assert r.code == 2 and re.fullmatch(
+        r"hwcnn: error: add 'add': its inputs need different multipliers \[\d+, \d+\]; the "
+        r"pool unit applies one\n", r.err), r

@@ -36,6 +36,7 @@ from ..frontend import layers as L
 from ..graph.build import ordered_nodes, output_names
 from ..graph.shapes import Window
 from . import fixedpoint as fp
+from . import given_scales as GS
 from .fixedpoint import Overflow, Rounding
 from .floatref import iter_float
 from .fusion import fusion_chains, inherits_scale, scale_groups
@@ -278,7 +279,7 @@ def quantize_network(g: nx.DiGraph, params: Params, calib: Sequence[np.ndarray],
         return alias.get(n, n)
 
     group = scale_groups(g, chains, alias)
-    given = given_act_scales(params, policy)
+    given = GS.act_scales(params, policy.act_bits)
     stats = _calibrate(g, params, calib, chains, group, policy)
 
     def given_of(name: str) -> tuple[str, float] | None:
@@ -480,7 +481,8 @@ def _quantize_gemm(g, name, node, layer, chain, params, in_fmt, out, act, policy
             raise ConfigError(f"layer {name!r}: given weight scales, but batchnorm {bn_name!r} "
                               "folds into it and changes the weights (fold it before "
                               "quantizing the model)")
-        wq, s_w, wmax_q = given_weights(name, w, given, policy)
+        wq, s_w, wmax_q = GS.weights(name, w, given, policy.weight_bits,
+                                     policy.scale_mode is ScaleMode.POW2, QUANT_BLOCK)
     k = 1 if node["gemm"] is None else node["gemm"].k
     need = fp.acc_bits_for(policy.act_bits, policy.weight_bits, k, bias=b is not None)
     if need > policy.acc_bits:
@@ -501,49 +503,11 @@ def _quantize_gemm(g, name, node, layer, chain, params, in_fmt, out, act, policy
                   requant=rq(m0, sh, lo, hi, act), acc_bits_needed=need, bias_saturated=bias_sat)
 
 
-def given_act_scales(params: Params, policy: QuantPolicy) -> dict[str, float]:
-    """Layer -> the activation scale the weights give for its output (``<layer>.act_scale``,
-    e.g. from a QDQ ONNX model); checked against the policy (8-bit tensors)."""
-    given = {k[:-len(".act_scale")]: float(v) for k, v in params.items() if k.endswith(".act_scale")}
-    if given and policy.act_bits != 8:
-        raise ConfigError(f"given activation scales are for 8-bit tensors; the activations "
-                          f"are {policy.act_bits}-bit (--act-bits)")
-    return given
-
-
 def given_format(layer: str, scale: float, policy: QuantPolicy) -> TensorFormat:
-    """The format of a tensor with a given scale: 8-bit, ``real = q * scale``, exactly.
-
-    ``--scales pow2`` takes a given scale only when it is a power of two."""
-    pow2 = math.frexp(scale)[0] == 0.5
-    if policy.scale_mode is ScaleMode.POW2 and not pow2:
-        raise ConfigError(f"layer {layer!r}: given scale {scale!r} is not a power of two "
-                          "(--scales pow2 requantizes by shifts only)")
-    return TensorFormat(scale=scale, bits=policy.act_bits, pow2=pow2 and policy.scale_mode is ScaleMode.POW2)
-
-
-def given_weights(name: str, w: np.ndarray, scale: np.ndarray, policy: QuantPolicy
-                  ) -> tuple[np.ndarray, np.ndarray, int]:
-    """``(wq, s_w, max |wq|)`` with the given per-channel weight scales: ``wq =
-    round_half_away(w / s_w)``, saturated to the full 8-bit range ``-128..127`` (a QDQ
-    model's own integers: ``w`` is their dequantized value, so the division gives them back
-    exactly)."""
-    if policy.weight_bits != 8:
-        raise ConfigError(f"layer {name!r}: given weight scales are for 8-bit weights; the "
-                          f"weights are {policy.weight_bits}-bit (--weight-bits)")
-    if policy.scale_mode is ScaleMode.POW2 and any(math.frexp(float(v))[0] != 0.5 for v in scale):
-        raise ConfigError(f"layer {name!r}: given weight scales are not powers of two "
-                          "(--scales pow2 requantizes by shifts only)")
-    s_w = np.asarray(scale, dtype=np.float64)
-    bshape = (-1,) + (1,) * (w.ndim - 1)
-    wq = np.empty(w.shape, dtype=np.int8)
-    step = max(1, QUANT_BLOCK // max(1, w.size // max(w.shape[0], 1)))
-    wmax_q = 0
-    for r0 in range(0, w.shape[0], step):
-        qb = fp.quantize_scaled(w[r0:r0 + step], s_w[r0:r0 + step].reshape(bshape), -128, 127)
-        wmax_q = max(wmax_q, int(np.abs(qb).max(initial=0)))
-        wq[r0:r0 + step] = qb
-    return wq, s_w, wmax_q
+    """The format of a tensor with a given scale: 8-bit, ``real = q * scale``, exactly."""
+    pow2 = policy.scale_mode is ScaleMode.POW2
+    GS.check_pow2(layer, [scale], pow2, "given scale")
+    return TensorFormat(scale=scale, bits=policy.act_bits, pow2=pow2)
 
 
 def calibration_inputs(shape: L.TensorShape, n: int, seed: int = 0) -> list[np.ndarray]:
