@@ -14,7 +14,7 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 from onnx.reference import ReferenceEvaluator
 
-from hwcnn.errors import ConfigError, DataError, SpecError
+from hwcnn.errors import ConfigError, DataError
 from hwcnn.frontend.onnx_import import import_model
 from hwcnn.graph import build_graph
 from hwcnn.numerics.golden import quantize_input, run_network
@@ -292,17 +292,39 @@ def test_imported_weights_file_keeps_the_scales(tmp_path) -> None:
     assert [ql.out.scale for ql in a.layers] == [ql.out.scale for ql in c.layers]
 
 
-def test_asymmetric_zero_point_refused_in_one_line() -> None:
+@pytest.mark.parametrize("dtype, zp, weight, want", [
+    (np.int8, 3, False, "layer 'input': its output has the asymmetric zero point +3"),
+    (np.uint8, 0, False, "layer 'input': its output has the asymmetric zero point -128"),
+    (np.int8, 0, True, "layer 'conv': its weights have the asymmetric zero point -5"),
+])
+def test_asymmetric_zero_point_imports_and_quantize_refuses_it(tmp_path, capsys, dtype, zp,
+                                                               weight, want) -> None:
+    """An asymmetric QDQ model imports (report needs no scales); quantize refuses it in one
+    line before any work, from the .onnx and from the imported weights file alike."""
+    import onnx
+
+    from tests.cli_run import run_cli
+
     b = QDQ([3, 6, 6])
-    b.inits["zp8"] = np.array(3, np.int8)
-    xd = b.q("x", 0.02, "inq", zp="zp8")
-    b.op("Relu", [xd], "r")
-    with pytest.raises(SpecError) as e:
-        import_model(b.model("r"), file="q.onnx")
-    assert str(e.value) == (
-        "q.onnx: node 0 'inq_quant' (QuantizeLinear): activation 'x' is int8 with zero point 3; "
-        "hwcnn keeps the scales of symmetric 8-bit tensors only (int8 with zero point 0, or "
-        "uint8 with zero point 128)")
+    b.inits["zpx"] = np.array(zp, dtype)
+    xd = b.q("x", 0.02, "inq", zp="zpx")
+    w = b.weight("c", b.rng.integers(-127, 128, size=(2, 3, 1, 1)), np.float32(0.01))
+    if weight:
+        b.inits["c_wz"] = np.array(-5, np.int8)
+    b.op("Conv", [xd, w], "conv")
+    path = tmp_path / "a.onnx"
+    onnx.save(b.model("conv"), path)
+    assert run_cli(["report", str(path)], capsys).code == 0
+    tail = ("(in int8 codes); hwcnn's fixed-point contract is symmetric (int8 with zero point 0, "
+            "or uint8 with zero point 128)\n")
+    r = run_cli(["quantize", str(path), "-o", str(tmp_path / "q.txt")], capsys)
+    assert r.code == 2 and r.err == f"hwcnn: error: {path}: {want} {tail}", r
+    assert not (tmp_path / "q.txt").exists()
+    assert run_cli(["import", str(path), "-o", str(tmp_path / "a.yaml"),
+                    "--weights-out", str(tmp_path / "a.npz")], capsys).code == 0
+    yml = str(tmp_path / "a.yaml")
+    r = run_cli(["quantize", yml, "--weights", str(tmp_path / "a.npz")], capsys)
+    assert r.code == 2 and r.err == f"hwcnn: error: {yml}: {want} {tail}", r
 
 
 def test_uint8_with_zero_point_128_is_symmetric() -> None:

@@ -146,7 +146,7 @@ def quantize(t: Translator, n: Node) -> None:
     """A QuantizeLinear of an activation: its scale becomes ``<layer>.act_scale``."""
     from onnx import helper
 
-    from .onnx_ops import symmetric_zero_point
+    from .onnx_ops import zero_point_offset
 
     x = t.act(n, n.inputs[0])
     scale = t.const(n, 1, "scale")
@@ -160,7 +160,11 @@ def quantize(t: Translator, n: Node) -> None:
         to = int(n.attrs.get("output_dtype", 0)) or 2  # type: ignore[call-overload]
         dtype = str(np.dtype(helper.tensor_dtype_to_np_dtype(to)))
         zp = np.zeros(1, np.int64)
-    symmetric_zero_point(t, n, dtype, zp, f"activation {n.inputs[0]!r}")
+    zero = zero_point_offset(dtype, zp)
+    if zero is None:   # not an 8-bit type: imported, its scale left to calibration
+        t.quantized.add(n.outputs[0])
+        t.src[n.outputs[0]] = x
+        return
     value = float(scale.reshape(-1)[0])
     if not value > 0 or not math.isfinite(value):
         raise t.err(n, f"scale {value!r} is not a positive number")
@@ -169,6 +173,8 @@ def quantize(t: Translator, n: Node) -> None:
                        f"{t.act_scales[x]!r})")
     t.act_scales[x] = value
     t.params[f"{x}.act_scale"] = np.array(value, dtype=np.float64)
+    if zero:   # kept so that quantize refuses it (report and explain do not need it)
+        t.params[f"{x}.act_zero_point"] = np.array(float(zero))
     t.quantized.add(n.outputs[0])
     t.src[n.outputs[0]] = x
 

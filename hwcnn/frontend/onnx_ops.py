@@ -20,17 +20,17 @@ from .onnx_translate import Translator, f32, ints, num, one
 _BN_EPS = 1e-5
 
 
-#: (ONNX integer type, zero point) pairs that are hwcnn's symmetric 8-bit contract
-SYMMETRIC = {("int8", 0): "int8", ("uint8", 128): "uint8"}
+#: ONNX 8-bit integer types -> the zero point that makes them hwcnn's symmetric int8 codes
+SYMMETRIC_ZERO = {"int8": 0, "uint8": 128}
 
 
-def symmetric_zero_point(t: Translator, n: Node, dtype: str, zp: np.ndarray, what: str) -> None:
-    """Refuse (one line) a QDQ zero point the symmetric fixed-point contract cannot represent."""
-    zs = sorted({int(v) for v in zp.reshape(-1)})
-    if len(zs) != 1 or (dtype, zs[0]) not in SYMMETRIC:
-        raise t.err(n, f"{what} is {dtype} with zero point {zs[0] if len(zs) == 1 else zs}; "
-                       "hwcnn keeps the scales of symmetric 8-bit tensors only (int8 with zero "
-                       "point 0, or uint8 with zero point 128)")
+def zero_point_offset(dtype: str, zp: np.ndarray) -> int | None:
+    """The zero point in int8 codes (0: the symmetric contract; uint8 ``u`` is ``u - 128``),
+    the first nonzero one of a per-channel zero point; None for a type other than 8 bits."""
+    if dtype not in SYMMETRIC_ZERO:
+        return None
+    offs = [int(v) - SYMMETRIC_ZERO[dtype] for v in zp.reshape(-1)]
+    return next((o for o in offs if o), 0)
 
 
 def _weight_scale(t: Translator, n: Node, i: int, out_axis: int, channels: int
@@ -43,7 +43,9 @@ def _weight_scale(t: Translator, n: Node, i: int, out_axis: int, channels: int
     dq = t.p.dequantized.get(n.inputs[i]) if i < len(n.inputs) else None
     if dq is None:
         return None
-    symmetric_zero_point(t, n, dq.dtype, dq.zero_point, f"weight {n.inputs[i]!r}")
+    zero = zero_point_offset(dq.dtype, dq.zero_point)
+    if zero is None:   # not 8-bit: the quantizer's own scales
+        return None
     w = t.p.consts[n.inputs[i]]
     if dq.scale.size == 1:
         scale = np.full(channels, float(dq.scale[0]))
@@ -51,7 +53,15 @@ def _weight_scale(t: Translator, n: Node, i: int, out_axis: int, channels: int
         scale = dq.scale.copy()
     else:
         return None
+    if zero:   # kept so that quantize refuses it (the float weights themselves are right)
+        t.weight_zero[n.outputs[0]] = zero
     return scale
+
+
+def _weight_zero(t: Translator, n: Node, name: str) -> None:
+    zero = t.weight_zero.pop(n.outputs[0], 0)
+    if zero:
+        t.params[f"{name}.weight_zero_point"] = np.array(float(zero))
 
 
 def _conv(t: Translator, n: Node) -> None:
@@ -75,6 +85,7 @@ def _conv(t: Translator, n: Node) -> None:
     t.params[f"{name}.weight"] = f32(w)
     if wscale is not None:
         t.params[f"{name}.weight_scale"] = wscale
+        _weight_zero(t, n, name)
     if b is not None:
         t.params[f"{name}.bias"] = f32(b.reshape(-1))
 
@@ -88,6 +99,7 @@ def _dense(t: Translator, n: Node, weight: np.ndarray, bias: np.ndarray | None,
     t.params[f"{name}.weight"] = f32(weight)
     if wscale is not None:
         t.params[f"{name}.weight_scale"] = wscale
+        _weight_zero(t, n, name)
     if bias is not None:
         t.params[f"{name}.bias"] = f32(bias)
 

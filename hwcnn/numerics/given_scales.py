@@ -18,8 +18,22 @@ from ..errors import ConfigError
 from . import fixedpoint as fp
 
 
+def check_symmetric(params: Mapping[str, np.ndarray]) -> None:
+    """Refuse (one line) a given nonzero zero point: the contract is symmetric."""
+    for key in sorted(params):
+        for what in ("act", "weight"):
+            if key.endswith(f".{what}_zero_point") and float(params[key]) != 0:
+                layer = key[:-len(f".{what}_zero_point")]
+                tensor = "its output has" if what == "act" else "its weights have"
+                raise ConfigError(f"layer {layer!r}: {tensor} the asymmetric zero point "
+                                  f"{int(float(params[key])):+d} (in int8 codes); hwcnn's "
+                                  "fixed-point contract is symmetric (int8 with zero point 0, "
+                                  "or uint8 with zero point 128)")
+
+
 def act_scales(params: Mapping[str, np.ndarray], act_bits: int) -> dict[str, float]:
     """Layer -> the given scale of its output (``<layer>.act_scale``); 8-bit tensors only."""
+    check_symmetric(params)
     given = {k[:-len(".act_scale")]: float(v) for k, v in params.items() if k.endswith(".act_scale")}
     if given and act_bits != 8:
         raise ConfigError(f"given activation scales are for 8-bit tensors; the activations "

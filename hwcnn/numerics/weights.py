@@ -20,13 +20,11 @@ Optional keys (:func:`optional_shapes`) carry scales given by the model, e.g. an
 QuantizeLinear/DequantizeLinear (QDQ) ONNX model; the quantizer uses them instead of
 calibrating (see ``docs/numerics.md``, "Given scales"):
 
-=========== ================ ============= ====================================================
-layer       param            shape         meaning
-=========== ================ ============= ====================================================
-any         ``act_scale``    ``()``        the scale of the layer's output tensor (real = q * s)
-conv/dense  ``weight_scale`` ``(filters,)`` one weight scale per output channel (a per-tensor
-                                           scale repeated)
-=========== ================ ============= ====================================================
+* ``<layer>.act_scale``, shape ``()``, any layer: the scale of its output tensor (real = q * s);
+* ``<layer>.weight_scale``, shape ``(filters,)`` / ``(units,)``, conv/dense: one weight scale per
+  output channel (a per-tensor scale repeated);
+* ``<layer>.act_zero_point`` / ``<layer>.weight_zero_point``, shape ``()``: a nonzero zero point
+  in int8 codes (an asymmetric QDQ tensor), which the quantizer refuses.
 
 Every expected key must be present, no key other than those and the optional ones may be,
 shapes must match exactly; scales must be positive, finite and at most :data:`MAX_ABS`.
@@ -209,6 +207,7 @@ def expected_shapes(g: nx.DiGraph) -> dict[str, tuple[int, ...]]:
 
 #: Optional parameter names (given scales) and the layers that may carry them.
 SCALE_KEYS = ("act_scale", "weight_scale")
+ZERO_KEYS = ("act_zero_point", "weight_zero_point")
 
 
 def optional_shapes(g: nx.DiGraph) -> dict[str, tuple[int, ...]]:
@@ -217,10 +216,11 @@ def optional_shapes(g: nx.DiGraph) -> dict[str, tuple[int, ...]]:
     for name, node in ordered_nodes(g):
         layer = node["layer"]
         out[f"{name}.act_scale"] = ()
-        if isinstance(layer, L.Conv):
-            out[f"{name}.weight_scale"] = (layer.filters,)
-        elif isinstance(layer, L.Dense):
-            out[f"{name}.weight_scale"] = (layer.units,)
+        out[f"{name}.act_zero_point"] = ()
+        if isinstance(layer, L.Conv | L.Dense):
+            out[f"{name}.weight_scale"] = (layer.filters if isinstance(layer, L.Conv)
+                                           else layer.units,)
+            out[f"{name}.weight_zero_point"] = ()
     return out
 
 
@@ -251,7 +251,7 @@ def load_weights(path: str | os.PathLike[str], g: nx.DiGraph) -> Params:
     entries = zip_entries(where, size)
     if entries > 2 * len(want) + len(opt) + 16:   # more: refused before the directory is parsed
         raise DataError(f"{where}: archive declares {entries:,} members, the network has "
-                        f"{len(want):,} tensors and {len(opt):,} optional scales")
+                        f"{len(want):,} tensors and {len(opt):,} optional keys")
     try:
         with zipfile.ZipFile(where) as zf:
             members = _members(zf, where)
@@ -340,7 +340,7 @@ def check_params(raw: Mapping[str, np.ndarray], g: nx.DiGraph, where: str = "wei
         arr = check_values(arr, f"{where}: tensor {key!r}")
         if key.endswith(".var") and np.any(arr < 0):
             raise DataError(f"{where}: tensor {key!r} has negative variances")
-        if key in given and not np.all(arr > 0):
+        if key in given and key.endswith(SCALE_KEYS) and not np.all(arr > 0):
             raise DataError(f"{where}: tensor {key!r} has a scale that is not positive")
         params[key] = arr
     return params
