@@ -212,3 +212,35 @@ def test_stepped_cycles_estimate_is_close_to_the_stepped_model(name, array) -> N
     stepped = sum(le.cycles for le in execute(lower(g, hw), qnet, x, "cyclesim").layers)
     est = budget.estimate(g, calib_n=1, eval_n=1, hw=hw, engine="cyclesim").cycles
     assert 0.9 * stepped <= est <= 1.1 * stepped, (est, stepped)
+
+
+def test_report_tile_records_are_bounded_by_max_memory(tmp_path, capsys) -> None:
+    """`hwcnn report` on a tiny array holds records for millions of tiles (linear, without
+    bound in the array size): refused before lowering when they exceed --max-memory."""
+    spec = str(MODELS / "vgg16.yaml")
+    _refused(["report", spec, "--array", "1x1", "--buffers", "1", "--max-memory", "500M",
+              "-o", str(tmp_path / "r.txt")], capsys, tmp_path,
+             re.escape(f"hwcnn: error: {spec}: layer 'conv4_2': the performance estimate of "
+                       "2,136,560 tiles needs about 736.0 MiB, more than --max-memory 500.0 MiB; "
+                       "use a larger --array or --buffers"))
+
+
+@pytest.mark.parametrize("array, kib", [("2x2", 2), ("4x4", 4), ("1x1", 8)])
+def test_report_estimate_bounds_the_measured_peak(array: str, kib: int) -> None:
+    """The tile-record estimate is never below the traced peak of the performance estimate
+    (lowering + DRAM timeline), and at most 3x above it where the tiles dominate."""
+    from hwcnn.api import hardware
+    from hwcnn.report import perf
+
+    g = model_graph("alexnet227")
+    hw = hardware(array=array, buffers_kib=kib)
+    est = budget.report_estimate(g, hw)
+    tracemalloc.start()
+    try:
+        perf.estimate(g, hw, None, None)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    records = est.bytes - budget.BASE_BYTES - budget.OBJECT_BYTES
+    assert peak <= est.bytes - budget.BASE_BYTES, (peak, est)
+    assert records <= 3 * peak, (peak, records)

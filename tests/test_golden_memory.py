@@ -10,6 +10,7 @@ weights, not whole-layer float64 temporaries, not int64 copies of every layer ou
 from __future__ import annotations
 
 import itertools
+import json
 import math
 import subprocess
 import sys
@@ -92,6 +93,82 @@ def test_the_memory_bound_catches_whole_layer_float64_temporaries(monkeypatch) -
     params = init_weights(g, seed=0)
     monkeypatch.setattr(Q, "QUANT_BLOCK", 1 << 40)
     assert _peak_above_params(g, params) > _budget_bound(g)
+
+
+DEEP = """
+name: deep
+input: [8, 64, 64]
+layers:
+""" + "".join(f"  - {{name: c{i}, kind: conv2d, filters: 8, kernel: 3, padding: 1, "
+              f"activation: {'relu' if i % 2 else 'null'}}}\n" for i in range(40)) + """\
+  - {name: gap, kind: global_avgpool}
+  - {name: fc, kind: dense, units: 10}
+"""
+
+
+def _evaluate_peak(g, params, monkeypatch=None):  # type: ignore[no-untyped-def]
+    from hwcnn.numerics.golden import evaluate
+    shape = g.nodes["input"]["out_shape"]
+    q = quantize_network(g, params, calibration_inputs(shape, 1, seed=0))
+    xs = calibration_inputs(shape, 2, seed=1)
+    peaks = []
+    for run in (lambda: run_network(q, quantize_input(q, xs[0])), lambda: evaluate(q, params, xs)):
+        tracemalloc.start()
+        try:
+            base = tracemalloc.get_traced_memory()[0]
+            ev = run()
+            peaks.append(tracemalloc.get_traced_memory()[1] - base)
+        finally:
+            tracemalloc.stop()
+    golden_peak, peak = peaks
+    return peak, golden_peak, ev, q, xs
+
+
+def _evaluate_bound(g, golden_peak: int) -> tuple[int, int]:  # type: ignore[no-untyped-def]
+    """(bound, every layer's float64 output at once) for one image of ``g``: a golden run, then
+    6 float64 copies of the largest activation."""
+    elems = [node["out_shape"].size for _, node in ordered_nodes(g)]
+    return golden_peak + 6 * 8 * max(elems), 8 * sum(elems)
+
+
+def test_evaluate_streams_the_float_reference() -> None:
+    """`golden.evaluate` (the report of `hwcnn quantize`) holds a few float64 activations, not
+    every layer's: its peak stays below that of a golden run plus 6 float64 copies of the
+    largest activation, which is less than the float64 outputs of all layers together."""
+    g = graph_of(DEEP)
+    params = init_weights(g, seed=0)
+    peak, golden_peak, ev, q, xs = _evaluate_peak(g, params)
+    bound, whole = _evaluate_bound(g, golden_peak)
+    assert bound < whole
+    assert peak <= bound, (peak, bound)
+    # the statistics are those of the whole reference, written out here from run_float
+    sig: dict[str, float] = {}
+    err: dict[str, float] = {}
+    mx: dict[str, float] = {}
+    for x in xs:
+        ref = run_float(g, params, x)
+        res = run_network(q, quantize_input(q, x))
+        for ql in q.layers:
+            r = ref[ql.tail].ravel()
+            d = res.tensors[ql.name].ravel().astype(np.float64) * ql.out.scale
+            sig[ql.name] = sig.get(ql.name, 0.0) + float(np.sum((r / ql.out.scale) ** 2))
+            err[ql.name] = err.get(ql.name, 0.0) + float(np.sum(((r - d) / ql.out.scale) ** 2))
+            mx[ql.name] = max(mx.get(ql.name, 0.0), float(np.max(np.abs(r - d))))
+    for row in ev.layers:
+        noise = err[row.name]
+        want = math.inf if noise == 0 else 10 * math.log10(sig[row.name] / noise)
+        assert row.sqnr_db == pytest.approx(want, rel=1e-12, abs=1e-12)
+        assert row.max_abs_err == mx[row.name]
+
+
+def test_evaluate_bound_catches_a_whole_reference(monkeypatch) -> None:
+    """Negative control: a float reference materialized whole (as before) breaks the bound."""
+    from hwcnn.numerics import golden
+    g = graph_of(DEEP)
+    params = init_weights(g, seed=0)
+    monkeypatch.setattr(golden, "iter_float", lambda *a: iter(list(iter_float(*a))))
+    peak, golden_peak, *_ = _evaluate_peak(g, params)
+    assert peak > _evaluate_bound(g, golden_peak)[0]
 
 
 def test_layer_outputs_are_stored_in_the_narrowest_dtype() -> None:
@@ -274,6 +351,31 @@ def test_vgg16_quantize_and_run_peak_memory_under_1_5_gb(tmp_path) -> None:
     assert peak < 1.5e9, peak
     with np.load(tmp_path / "y.npz") as z:
         assert z["fc8"].shape == (1000,) and z["fc8"].dtype == np.int8
+
+
+@pytest.mark.slow
+def test_vgg16_quantize_peak_memory_under_1_5_gb(tmp_path) -> None:
+    """`hwcnn quantize models/vgg16.yaml` (seeded He weights, one calibration image, two
+    evaluation images), in a fresh interpreter: peak resident memory below 1.5 GB. The report
+    streams the float64 reference layer by layer (before: every layer's float output of the
+    image held at once, 1.63 GB peak)."""
+    code = (
+        "import resource, sys\n"
+        "from hwcnn.cli.main import main\n"
+        "try:\n"
+        "    main(sys.argv[1:])\n"
+        "except SystemExit as e:\n"
+        "    assert not e.code, e.code\n"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code, "quantize",
+                          str(ROOT / "models" / "vgg16.yaml"), "-n", "2", "--calib-n", "1",
+                          "-f", "json", "-o", str(tmp_path / "q.json")],
+                         capture_output=True, text=True, check=True, timeout=900)
+    peak = int(out.stdout.split()[-1]) * 1024                   # Linux ru_maxrss: KiB
+    assert peak < 1.5e9, peak
+    doc = json.loads((tmp_path / "q.json").read_text())
+    assert doc["n_inputs"] == 2 and doc["layers"][-1]["name"] == "fc8"
 
 
 def test_all_zero_conv_keeps_a_wide_bias() -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -55,6 +55,21 @@ class Prepared:
     outputs: tuple[str, ...]
     #: version of the default ("ai.onnx") operator set
     opset: int
+    #: constant -> the DequantizeLinear it was folded from (QDQ weights keep their scales)
+    dequantized: Mapping[str, Dequantized] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Dequantized:
+    """A constant made by ``DequantizeLinear(q, scale, zero_point, axis)`` of constants."""
+
+    #: the scale, float64, one value or one per slice along ``axis``
+    scale: np.ndarray
+    #: the zero point(s) as integers (0 where absent)
+    zero_point: np.ndarray
+    axis: int
+    #: the quantized integer type (``int8``, ``uint8``, ``int32``, ...)
+    dtype: str
 
 
 def fail(node: Node | None, problem: str, file: str | None) -> SpecError:
@@ -212,7 +227,8 @@ def _const_inputs(n: Node, consts: Mapping[str, np.ndarray]) -> list[np.ndarray]
 
 
 def _fold_pass(nodes: list[Node], consts: dict[str, np.ndarray],
-               shapes: Mapping[str, tuple[int, ...]], file: str | None) -> list[Node]:
+               shapes: Mapping[str, tuple[int, ...]], file: str | None,
+               dequantized: dict[str, Dequantized]) -> list[Node]:
     """Fold every node whose inputs are constant (and ``Shape`` of a known static shape)."""
     rest = []
     for n in nodes:
@@ -231,6 +247,12 @@ def _fold_pass(nodes: list[Node], consts: dict[str, np.ndarray],
         if out.size > MAX_CONST:
             raise fail(n, f"constant of shape {list(out.shape)} is too large", file)
         consts[n.outputs[0]] = out
+        if n.op == "DequantizeLinear":
+            dequantized[n.outputs[0]] = Dequantized(
+                scale=vals[1].astype(np.float64).reshape(-1),
+                zero_point=(vals[2].astype(np.int64).reshape(-1) if len(vals) > 2
+                            else np.zeros(1, np.int64)),
+                axis=int(n.attrs.get("axis", 1)), dtype=str(vals[0].dtype))  # type: ignore[call-overload]
     return rest
 
 
@@ -262,11 +284,12 @@ def prepare(model, file: str | None) -> Prepared:  # type: ignore[no-untyped-def
                 raise fail(n, f"input {t!r} is neither an initializer nor the output of a node "
                               "(missing initializer?)", file)
     shapes: dict[str, tuple[int, ...]] = {inp.name: in_shape}
+    dequantized: dict[str, Dequantized] = {}
     for _ in range(8):  # fold, infer, fold the Shape nodes that inference resolved, ...
         before = len(nodes)
-        nodes = _fold_pass(nodes, consts, shapes, file)
+        nodes = _fold_pass(nodes, consts, shapes, file, dequantized)
         shapes = _infer(model, nodes, consts, inp, in_shape, file)
-        nodes = _fold_pass(nodes, consts, shapes, file)
+        nodes = _fold_pass(nodes, consts, shapes, file, dequantized)
         if len(nodes) == before:
             break
     for n in nodes:
@@ -275,7 +298,8 @@ def prepare(model, file: str | None) -> Prepared:  # type: ignore[no-untyped-def
                 raise fail(n, f"ONNX shape inference gives no static shape for {t!r}", file)
     return Prepared(name=g.name or "", input=inp.name, nodes=tuple(nodes), consts=consts,
                     shapes=shapes, outputs=tuple(o.name for o in g.output),
-                    opset=next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 1))
+                    opset=next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 1),
+                    dequantized=dequantized)
 
 
 def _input_shape(inp, file: str | None) -> tuple[int, ...]:  # type: ignore[no-untyped-def]

@@ -7,7 +7,8 @@ node becomes a spec layer (the mapping is :data:`SUPPORTED`, printed by ``hwcnn 
 The result is spec YAML, parsed by the ordinary YAML front end, so an imported network and a
 hand-written one are the same records. Initializers become the ``<layer>.<param>`` weights of
 :mod:`hwcnn.numerics.weights` (conv/dense ``weight`` in PyTorch layout, ``bias``; BatchNorm
-``gamma``, ``beta``, ``mean``, ``var``).
+``gamma``, ``beta``, ``mean``, ``var``); QuantizeLinear/DequantizeLinear scales become the
+optional ``<layer>.act_scale`` and ``<layer>.weight_scale`` (docs/numerics.md, "Given scales").
 """
 
 from __future__ import annotations
@@ -54,8 +55,9 @@ SUPPORTED: dict[str, str] = {
     "Pad": "pad (constant mode, spatial axes)",
     "Resize, Upsample": "resize (nearest, integer factors)",
     "Softmax": "softmax (channel axis)",
-    "QuantizeLinear, DequantizeLinear": "weights: dequantized; activations: removed, scales "
-                                        "listed in the YAML",
+    "QuantizeLinear, DequantizeLinear": "removed; weight and activation scales kept as "
+                                        "'<layer>.weight_scale' / '.act_scale' weights "
+                                        "(symmetric int8, or uint8 with zero point 128)",
     "LRN": "lrn",
     "Constant, ConstantOfShape, Shape, ...": "folded when their inputs are constant",
 }
@@ -95,8 +97,9 @@ class Imported:
             for key in sorted(self.weights):
                 info = zipfile.ZipInfo(f"{key}.npy", date_time=(1980, 1, 1, 0, 0, 0))
                 with zf.open(info, "w", force_zip64=True) as member:
-                    np.lib.format.write_array(member, np.ascontiguousarray(self.weights[key]),
-                                              allow_pickle=False)
+                    arr = self.weights[key]   # (ascontiguousarray would make a scalar 1-D)
+                    np.lib.format.write_array(member, np.ascontiguousarray(arr) if arr.ndim
+                                              else np.asarray(arr), allow_pickle=False)
 
 
 def load_onnx(path: str | os.PathLike[str]) -> Imported:

@@ -143,12 +143,38 @@ def softmax(t: Translator, n: Node) -> None:
 
 
 def quantize(t: Translator, n: Node) -> None:
+    """A QuantizeLinear of an activation: its scale becomes ``<layer>.act_scale``."""
+    from onnx import helper
+
+    from .onnx_ops import zero_point_offset
+
     x = t.act(n, n.inputs[0])
     scale = t.const(n, 1, "scale")
     assert scale is not None
     if scale.size != 1:
         raise t.err(n, "per-channel activation quantization is not supported")
-    t.act_scales[x] = float(scale.reshape(-1)[0])
+    zp = t.const(n, 2, "zero_point", optional=True)
+    if zp is not None:
+        dtype = str(zp.dtype)
+    else:  # no zero point: output_dtype (opset 21), else uint8
+        to = int(n.attrs.get("output_dtype", 0)) or 2  # type: ignore[call-overload]
+        dtype = str(np.dtype(helper.tensor_dtype_to_np_dtype(to)))
+        zp = np.zeros(1, np.int64)
+    zero = zero_point_offset(dtype, zp)
+    if zero is None:   # not an 8-bit type: imported, its scale left to calibration
+        t.quantized.add(n.outputs[0])
+        t.src[n.outputs[0]] = x
+        return
+    value = float(scale.reshape(-1)[0])
+    if not value > 0 or not math.isfinite(value):
+        raise t.err(n, f"scale {value!r} is not a positive number")
+    if t.act_scales.get(x, value) != value:
+        raise t.err(n, f"quantizes {n.inputs[0]!r} again with another scale ({value!r}, before "
+                       f"{t.act_scales[x]!r})")
+    t.act_scales[x] = value
+    t.params[f"{x}.act_scale"] = np.array(value, dtype=np.float64)
+    if zero:   # kept so that quantize refuses it (report and explain do not need it)
+        t.params[f"{x}.act_zero_point"] = np.array(float(zero))
     t.quantized.add(n.outputs[0])
     t.src[n.outputs[0]] = x
 

@@ -20,6 +20,50 @@ from .onnx_translate import Translator, f32, ints, num, one
 _BN_EPS = 1e-5
 
 
+#: ONNX 8-bit integer types -> the zero point that makes them hwcnn's symmetric int8 codes
+SYMMETRIC_ZERO = {"int8": 0, "uint8": 128}
+
+
+def zero_point_offset(dtype: str, zp: np.ndarray) -> int | None:
+    """The zero point in int8 codes (0: the symmetric contract; uint8 ``u`` is ``u - 128``),
+    the first nonzero one of a per-channel zero point; None for a type other than 8 bits."""
+    if dtype not in SYMMETRIC_ZERO:
+        return None
+    offs = [int(v) - SYMMETRIC_ZERO[dtype] for v in zp.reshape(-1)]
+    return next((o for o in offs if o), 0)
+
+
+def _weight_scale(t: Translator, n: Node, i: int, out_axis: int, channels: int
+                  ) -> np.ndarray | None:
+    """A DequantizeLinear weight keeps its scale: ``<layer>.weight_scale`` (per output channel).
+
+    ``out_axis`` is the weight constant's output-channel axis; a per-channel scale along another
+    axis (or a weight changed after dequantization) is left to the quantizer's own scales.
+    """
+    dq = t.p.dequantized.get(n.inputs[i]) if i < len(n.inputs) else None
+    if dq is None:
+        return None
+    zero = zero_point_offset(dq.dtype, dq.zero_point)
+    if zero is None:   # not 8-bit: the quantizer's own scales
+        return None
+    w = t.p.consts[n.inputs[i]]
+    if dq.scale.size == 1:
+        scale = np.full(channels, float(dq.scale[0]))
+    elif dq.scale.size == channels and dq.axis % w.ndim == out_axis:
+        scale = dq.scale.copy()
+    else:
+        return None
+    if zero:   # kept so that quantize refuses it (the float weights themselves are right)
+        t.weight_zero[n.outputs[0]] = zero
+    return scale
+
+
+def _weight_zero(t: Translator, n: Node, name: str) -> None:
+    zero = t.weight_zero.pop(n.outputs[0], 0)
+    if zero:
+        t.params[f"{name}.weight_zero_point"] = np.array(float(zero))
+
+
 def _conv(t: Translator, n: Node) -> None:
     x = t.act(n, n.inputs[0])
     w = t.const(n, 1, "weight")
@@ -36,18 +80,26 @@ def _conv(t: Translator, n: Node) -> None:
     if groups != 1:
         fields["groups"] = groups
     fields["bias"] = b is not None
+    wscale = _weight_scale(t, n, 1, 0, int(w.shape[0]))
     name = t.emit(n, f"conv{rank}d", [x], **fields)
     t.params[f"{name}.weight"] = f32(w)
+    if wscale is not None:
+        t.params[f"{name}.weight_scale"] = wscale
+        _weight_zero(t, n, name)
     if b is not None:
         t.params[f"{name}.bias"] = f32(b.reshape(-1))
 
 
-def _dense(t: Translator, n: Node, weight: np.ndarray, bias: np.ndarray | None) -> None:
+def _dense(t: Translator, n: Node, weight: np.ndarray, bias: np.ndarray | None,
+           wscale: np.ndarray | None = None) -> None:
     x = t.act(n, n.inputs[0])
     if len(t.shape(n.inputs[0])) != 2:
         raise t.err(n, f"expects a [N, features] input, got shape {list(t.shape(n.inputs[0]))}")
     name = t.emit(n, "dense", [x], units=int(weight.shape[0]), bias=bias is not None)
     t.params[f"{name}.weight"] = f32(weight)
+    if wscale is not None:
+        t.params[f"{name}.weight_scale"] = wscale
+        _weight_zero(t, n, name)
     if bias is not None:
         t.params[f"{name}.bias"] = f32(bias)
 
@@ -60,11 +112,15 @@ def _gemm(t: Translator, n: Node) -> None:
     assert b is not None
     alpha = float(n.attrs.get("alpha", 1.0))  # type: ignore[arg-type]
     beta = float(n.attrs.get("beta", 1.0))  # type: ignore[arg-type]
-    w = b if int(n.attrs.get("transB", 0)) else b.T  # type: ignore[call-overload]
+    trans_b = int(n.attrs.get("transB", 0))  # type: ignore[call-overload]
+    w = b if trans_b else b.T
+    wscale = None
     if alpha != 1.0:
         w = w * alpha
+    elif b.ndim == 2:
+        wscale = _weight_scale(t, n, 1, 0 if trans_b else 1, int(w.shape[0]))
     bias = None if c is None else np.broadcast_to(c.reshape(-1) * beta, (w.shape[0],)).copy()
-    _dense(t, n, w, bias)
+    _dense(t, n, w, bias, wscale)
 
 
 def _matmul(t: Translator, n: Node) -> None:
@@ -73,7 +129,7 @@ def _matmul(t: Translator, n: Node) -> None:
     if b.ndim != 2:
         raise t.err(n, f"MatMul by a constant of shape {list(b.shape)} is not supported (a 2-D "
                        "weight is)")
-    _dense(t, n, b.T, None)
+    _dense(t, n, b.T, None, _weight_scale(t, n, 1, 1, int(b.shape[1])))
 
 
 def _per_channel(t: Translator, n: Node, c: np.ndarray, x_shape: tuple[int, ...]) -> np.ndarray | None:

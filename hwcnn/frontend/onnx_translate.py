@@ -52,6 +52,8 @@ class Translator:
         self.params: dict[str, np.ndarray] = {}
         self.layer_shapes: dict[str, tuple[int, ...]] = {}
         self.act_scales: dict[str, float] = {}
+        #: node output -> the asymmetric zero point of its DequantizeLinear weight (int8 codes)
+        self.weight_zero: dict[str, int] = {}
         self.src: dict[str, str] = {prep.input: INPUT_NAME}
         self.uses = Counter(t for n in prep.nodes for t in n.inputs if t)
         self.uses.update(prep.outputs)

@@ -20,7 +20,7 @@ import numpy as np
 from ..errors import ConfigError, DataError
 from ..frontend import layers as L
 from . import fixedpoint as fp
-from .floatref import run_float
+from .floatref import iter_float
 from .golden_act import is_host_integer, run_host
 from .golden_ops import (
     Requant,
@@ -209,6 +209,16 @@ def sqnr_db(signal: float, noise: float) -> float:
     return 10 * math.log10(signal / noise)
 
 
+def _sum_sq(v: np.ndarray) -> float:
+    """``sum(v * v)``, squaring ``v`` in place (it is a temporary of the caller)."""
+    return float(np.sum(np.multiply(v, v, out=v)))
+
+
+def _max_abs(v: np.ndarray) -> float:
+    """``max |v|`` (0 for an empty array) without an ``abs`` temporary."""
+    return max(float(v.max(initial=0.0)), -float(v.min(initial=0.0))) + 0.0
+
+
 def evaluate(qnet: QuantizedNetwork, params: Params, inputs: Sequence[np.ndarray]) -> Evaluation:
     """Run float reference and golden model on ``inputs``; per-layer SQNR, max error, top-1.
 
@@ -229,24 +239,36 @@ def evaluate(qnet: QuantizedNetwork, params: Params, inputs: Sequence[np.ndarray
     agree = 0
     out_name = qnet.outputs[-1]
     out_q = qnet.by_name[out_name]
+    by_tail: dict[str, list[QLayer]] = {}
+    for ql in qnet.layers:
+        by_tail.setdefault(ql.tail, []).append(ql)
     for x in inputs:
-        with np.errstate(over="ignore", invalid="ignore"):   # overflow is checked below
-            ref = run_float(qnet.graph, params, x)
         res = run_network(qnet, quantize_input(qnet, x))
-        for ql in qnet.layers:
-            r = ref[ql.tail].reshape(-1)
-            if not np.all(np.isfinite(r)):
-                raise DataError(f"layer {ql.tail!r}: the float64 reference overflows "
-                                "(values beyond 1e308) on the evaluation inputs")
-            d = dequantize(ql, res.tensors[ql.name]).reshape(-1)
-            rs, es = r / ql.out.scale, (r - d) / ql.out.scale
-            sig[ql.name] += float(np.sum(rs * rs))
-            err[ql.name] += float(np.sum(es * es))
-            max_err[ql.name] = max(max_err[ql.name], float(np.max(np.abs(r - d), initial=0.0)))
-            max_ref[ql.name] = max(max_ref[ql.name], float(np.max(np.abs(r), initial=0.0)))
-            sat[ql.name] += res.saturated[ql.name]
-        if int(np.argmax(ref[out_q.tail])) == int(np.argmax(res.tensors[out_name])):
+        ref_top = -1
+        # Streams the float reference: each float64 tensor is compared while it is the
+        # current one and then dropped (a VGG16 holds a few activations, not all 121 MB).
+        with np.errstate(over="ignore", invalid="ignore"):   # overflow is checked below
+            for name, y in iter_float(qnet.graph, params, x):
+                for ql in by_tail.get(name, ()):
+                    r = y.reshape(-1)
+                    if not np.all(np.isfinite(r)):
+                        raise DataError(f"layer {ql.tail!r}: the float64 reference overflows "
+                                        "(values beyond 1e308) on the evaluation inputs")
+                    sig[ql.name] += _sum_sq(r / ql.out.scale)
+                    max_ref[ql.name] = max(max_ref[ql.name], _max_abs(r))
+                    e = dequantize(ql, res.tensors[ql.name]).reshape(-1)
+                    np.subtract(r, e, out=e)                # in place: one temporary per layer
+                    max_err[ql.name] = max(max_err[ql.name], _max_abs(e))
+                    np.divide(e, ql.out.scale, out=e)
+                    err[ql.name] += _sum_sq(e)
+                    sat[ql.name] += res.saturated[ql.name]
+                    del r, e
+                if name == out_q.tail:
+                    ref_top = int(np.argmax(y))
+                del y
+        if ref_top == int(np.argmax(res.tensors[out_name])):
             agree += 1
+        del res
     rows = []
     for ql in qnet.layers:
         try:

@@ -36,6 +36,7 @@ from ..frontend import layers as L
 from ..graph.build import ordered_nodes, output_names
 from ..graph.shapes import Window
 from . import fixedpoint as fp
+from . import given_scales as GS
 from .fixedpoint import Overflow, Rounding
 from .floatref import iter_float
 from .fusion import fusion_chains, inherits_scale, scale_groups
@@ -278,11 +279,34 @@ def quantize_network(g: nx.DiGraph, params: Params, calib: Sequence[np.ndarray],
         return alias.get(n, n)
 
     group = scale_groups(g, chains, alias)
+    given = GS.act_scales(params, policy.act_bits)
     stats = _calibrate(g, params, calib, chains, group, policy)
 
+    def given_of(name: str) -> tuple[str, float] | None:
+        """The given scale of the tensor a QLayer computes: that of its chain's last layer,
+        or of the layer before a fused ReLU/ReLU6 (a clamp in the same scale)."""
+        for member in reversed((name, *chains.get(name, ()))):
+            if member in given:
+                return member, given[member]
+            if not isinstance(g.nodes[member]["layer"], L.Activation):
+                return None
+        return None
+
     def fmt_of(name: str) -> TensorFormat:
+        found = given_of(name)
+        if found is not None:
+            return given_format(found[0], found[1], policy)
         return TensorFormat(scale=_scale(stats.get(group[name], 0.0), qmax, pow2),
                             bits=policy.act_bits, pow2=pow2)
+
+    def kept(name: str, fmt: TensorFormat) -> TensorFormat:
+        """A layer keeping its input's scale: a given scale must be that scale."""
+        found = given_of(name)
+        if found is not None and found[1] != fmt.scale:
+            raise ConfigError(f"layer {found[0]!r}: given scale {found[1]!r} differs from its "
+                              f"input's scale {fmt.scale!r}; a {L.kind_name(g.nodes[name]['layer'])} "
+                              "keeps its input's scale")
+        return fmt
 
     def rq(m0: int | np.ndarray, shift: int | np.ndarray, lo: int, hi: int,
            act: L.Act | None = None) -> Requant:
@@ -320,10 +344,10 @@ def quantize_network(g: nx.DiGraph, params: Params, calib: Sequence[np.ndarray],
                         q[name] = QLayer(**common, out=out, lo=out.lo, hi=out.hi,
                                          requant=rq(int(m0), int(sh), out.lo, out.hi))
                     case L.Pool() | L.GlobalAvgPool() | L.Flatten() | L.AdaptiveAvgPool():
-                        out = in_fmts[0]
+                        out = kept(name, in_fmts[0])
                         q[name] = QLayer(**common, out=out, lo=out.lo, hi=out.hi)
                     case L.Activation(fn=fn):
-                        out = in_fmts[0]
+                        out = kept(name, in_fmts[0])
                         lo, hi = _clamp(out, fn)
                         q[name] = QLayer(**common, out=out, lo=lo, hi=hi)
                     case L.Add():
@@ -353,7 +377,7 @@ def quantize_network(g: nx.DiGraph, params: Params, calib: Sequence[np.ndarray],
                         q[name] = QLayer(**common, out=out, lo=out.lo, hi=out.hi, weight=lrn_m0, bias=shifts,
                                          requant=rq(1, 0, out.lo, out.hi))
                     case L.Pad() | L.Resize() | L.ChannelShuffle():  # data movement: the input's scale
-                        out = in_fmts[0]
+                        out = kept(name, in_fmts[0])
                         q[name] = QLayer(**common, out=out, lo=out.lo, hi=out.hi)
                     case L.Concat():
                         out = fmt_of(name)
@@ -449,7 +473,16 @@ def _quantize_gemm(g, name, node, layer, chain, params, in_fmt, out, act, policy
     if bn_name is not None:
         bn = {k: params[f"{bn_name}.{k}"] for k in ("gamma", "beta", "mean", "var")}
         fold, b = _fold_factors(b, bn, g.nodes[bn_name]["layer"].eps, w.shape[0])
-    wq, s_w, wmax_q = _quantize_weights(w, fold, policy)
+    given = params.get(f"{name}.weight_scale")
+    if given is None:
+        wq, s_w, wmax_q = _quantize_weights(w, fold, policy)
+    else:
+        if fold is not None:
+            raise ConfigError(f"layer {name!r}: given weight scales, but batchnorm {bn_name!r} "
+                              "folds into it and changes the weights (fold it before "
+                              "quantizing the model)")
+        wq, s_w, wmax_q = GS.weights(name, w, given, policy.weight_bits,
+                                     policy.scale_mode is ScaleMode.POW2, QUANT_BLOCK)
     k = 1 if node["gemm"] is None else node["gemm"].k
     need = fp.acc_bits_for(policy.act_bits, policy.weight_bits, k, bias=b is not None)
     if need > policy.acc_bits:
@@ -468,6 +501,13 @@ def _quantize_gemm(g, name, node, layer, chain, params, in_fmt, out, act, policy
     return QLayer(**common, out=out, lo=lo, hi=hi, weight=wq, bias=bq, weight_scale=s_w,
                   wmax=wmax_q,
                   requant=rq(m0, sh, lo, hi, act), acc_bits_needed=need, bias_saturated=bias_sat)
+
+
+def given_format(layer: str, scale: float, policy: QuantPolicy) -> TensorFormat:
+    """The format of a tensor with a given scale: 8-bit, ``real = q * scale``, exactly."""
+    pow2 = policy.scale_mode is ScaleMode.POW2
+    GS.check_pow2(layer, [scale], pow2, "given scale")
+    return TensorFormat(scale=scale, bits=policy.act_bits, pow2=pow2)
 
 
 def calibration_inputs(shape: L.TensorShape, n: int, seed: int = 0) -> list[np.ndarray]:

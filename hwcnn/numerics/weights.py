@@ -16,16 +16,28 @@ batchnorm   ``gamma``,   ``(channels,)`` each                             y = ga
             ``var``
 =========== ============ ================================================ ===================
 
-Every expected key must be present, no other key may be, shapes must match exactly. Violations
-raise :class:`hwcnn.errors.DataError` with one line naming the file, the key and the problem.
+Optional keys (:func:`optional_shapes`) carry scales given by the model, e.g. an imported
+QuantizeLinear/DequantizeLinear (QDQ) ONNX model; the quantizer uses them instead of
+calibrating (see ``docs/numerics.md``, "Given scales"):
+
+* ``<layer>.act_scale``, shape ``()``, any layer: the scale of its output tensor (real = q * s);
+* ``<layer>.weight_scale``, shape ``(filters,)`` / ``(units,)``, conv/dense: one weight scale per
+  output channel (a per-tensor scale repeated);
+* ``<layer>.act_zero_point`` / ``<layer>.weight_zero_point``, shape ``()``: a nonzero zero point
+  in int8 codes (an asymmetric QDQ tensor), which the quantizer refuses.
+
+Every expected key must be present, no key other than those and the optional ones may be,
+shapes must match exactly; scales must be positive, finite and at most :data:`MAX_ABS`.
+Violations raise :class:`hwcnn.errors.DataError` with one line naming the file, the key and
+the problem.
 
 Side inputs (``--weights W.npz``, ``--calib X.npy``, ``--input X.npy``) are checked from their
 headers before any data is read (:func:`npy_header`, :func:`npz_members`): a ``.npy`` must have
 a version 1.0/2.0 header, a plain integer or float dtype (object/pickle, structured, string,
 bool and complex arrays are refused) and exactly as many data bytes as its header declares
 (so a header declaring TiBs is refused by the file's size); a ``.npz`` must be a zip archive of
-``<key>.npy`` members (at most twice as many as the network has tensors, plus 16, counted from the
-end record before the directory is read), stored or deflated, each
+``<key>.npy`` members (at most twice as many as the network has tensors, plus its optional
+scales, plus 16, counted from the end record before the directory is read), stored or deflated, each
 member's header giving the expected shape and its declared size matching the archive's
 directory, and a member is inflated only up to that size (a deflate bomb stops there).
 
@@ -193,6 +205,25 @@ def expected_shapes(g: nx.DiGraph) -> dict[str, tuple[int, ...]]:
     return out
 
 
+#: Optional parameter names (given scales) and the layers that may carry them.
+SCALE_KEYS = ("act_scale", "weight_scale")
+ZERO_KEYS = ("act_zero_point", "weight_zero_point")
+
+
+def optional_shapes(g: nx.DiGraph) -> dict[str, tuple[int, ...]]:
+    """The optional keys of the network (given scales) and their shapes, in layer order."""
+    out: dict[str, tuple[int, ...]] = {}
+    for name, node in ordered_nodes(g):
+        layer = node["layer"]
+        out[f"{name}.act_scale"] = ()
+        out[f"{name}.act_zero_point"] = ()
+        if isinstance(layer, L.Conv | L.Dense):
+            out[f"{name}.weight_scale"] = (layer.filters if isinstance(layer, L.Conv)
+                                           else layer.units,)
+            out[f"{name}.weight_zero_point"] = ()
+    return out
+
+
 def load_weights(path: str | os.PathLike[str], g: nx.DiGraph) -> Params:
     """Load and validate a .npz weights file against the graph (see module docstring).
 
@@ -201,6 +232,7 @@ def load_weights(path: str | os.PathLike[str], g: nx.DiGraph) -> Params:
     """
     where = os.fspath(path)
     want = expected_shapes(g)
+    opt = optional_shapes(g)
     try:
         size = os.path.getsize(where)
         with open(where, "rb") as fh:
@@ -217,14 +249,14 @@ def load_weights(path: str | os.PathLike[str], g: nx.DiGraph) -> Params:
     if not zipfile.is_zipfile(where):
         raise DataError(f"{where}: not a readable .npz file (not a zip archive)")
     entries = zip_entries(where, size)
-    if entries > 2 * len(want) + 16:   # more: refused before the directory is parsed
+    if entries > 2 * len(want) + len(opt) + 16:   # more: refused before the directory is parsed
         raise DataError(f"{where}: archive declares {entries:,} members, the network has "
-                        f"{len(want):,} tensors")
+                        f"{len(want):,} tensors and {len(opt):,} optional keys")
     try:
         with zipfile.ZipFile(where) as zf:
             members = _members(zf, where)
-            check_keys(members, want, where)
-            raw = {key: _read_member(zf, info, want[key], f"{where}: tensor {key!r}")
+            check_keys(members, want, where, opt)
+            raw = {key: _read_member(zf, info, want.get(key) or opt[key], f"{where}: tensor {key!r}")
                    for key, info in members.items()}
     except (OSError, ValueError, zipfile.BadZipFile, zlib.error, EOFError, RuntimeError,
             NotImplementedError) as exc:
@@ -260,17 +292,19 @@ def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, shape: tuple[int, .
 
 
 def check_keys(raw: Mapping[str, object], want: Mapping[str, tuple[int, ...]],
-               where: str) -> None:
-    """Every expected key present and no other (one line naming the first offender)."""
+               where: str, optional: Mapping[str, tuple[int, ...]] | None = None) -> None:
+    """Every expected key present and no other but ``optional`` ones (one line naming the
+    first offender)."""
     missing = [k for k in want if k not in raw]
     if missing:
         more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
         raise DataError(f"{where}: missing tensor {_short(missing[0], 60)!r}{more}")
-    extra = sorted(k for k in raw if k not in want)
+    extra = sorted(k for k in raw if k not in want and k not in (optional or {}))
     if extra:
         more = f" (and {len(extra) - 1} more)" if len(extra) > 1 else ""
         raise DataError(f"{where}: unexpected tensor {_short(extra[0], 60)!r}{more}; keys are "
-                        "'<layer>.<param>' for the network's conv/dense/batchnorm layers")
+                        "'<layer>.<param>' for the network's conv/dense/batchnorm layers "
+                        "(and optional given scales)")
 
 
 def check_values(arr: np.ndarray, where: str) -> np.ndarray:
@@ -291,9 +325,11 @@ def check_values(arr: np.ndarray, where: str) -> np.ndarray:
 def check_params(raw: Mapping[str, np.ndarray], g: nx.DiGraph, where: str = "weights") -> Params:
     """Validate a parameter mapping; returns float64 copies (see :func:`check_values`)."""
     want = expected_shapes(g)
-    check_keys(raw, want, where)
+    opt = optional_shapes(g)
+    check_keys(raw, want, where, opt)
     params: Params = {}
-    for key, shape in want.items():
+    given = {k: opt[k] for k in opt if k in raw}
+    for key, shape in {**want, **given}.items():
         arr = np.asarray(raw[key])
         if arr.dtype.kind not in "fiu":
             raise DataError(f"{where}: tensor {key!r} has dtype {_short(arr.dtype)}, expected a "
@@ -304,6 +340,8 @@ def check_params(raw: Mapping[str, np.ndarray], g: nx.DiGraph, where: str = "wei
         arr = check_values(arr, f"{where}: tensor {key!r}")
         if key.endswith(".var") and np.any(arr < 0):
             raise DataError(f"{where}: tensor {key!r} has negative variances")
+        if key in given and key.endswith(SCALE_KEYS) and not np.all(arr > 0):
+            raise DataError(f"{where}: tensor {key!r} has a scale that is not positive")
         params[key] = arr
     return params
 

@@ -39,7 +39,7 @@ def import_(model: str, output: str | None, weights_out: str | None) -> None:
     from ...errors import DataError
     from ...frontend.onnx_import import load_onnx
     from ...graph.build import build_graph
-    from ...numerics.weights import expected_shapes
+    from ...numerics.weights import expected_shapes, optional_shapes
     from .common import emit
 
     imp = load_onnx(model)
@@ -47,7 +47,8 @@ def import_(model: str, output: str | None, weights_out: str | None) -> None:
     if weights_out:
         # the keys and shapes hwcnn quantize --weights will demand (without float64 copies)
         want = expected_shapes(g)
-        got = {k: tuple(v.shape) for k, v in imp.weights.items()}
+        opt = optional_shapes(g)   # given scales (QDQ models) where they fit
+        got = {k: tuple(v.shape) for k, v in imp.weights.items() if opt.get(k) != v.shape}
         if got != want:
             bad = sorted(set(got) ^ set(want)) or sorted(k for k in want if got[k] != want[k])
             raise DataError(f"{model}: imported weights do not fit the network ({bad[0]!r})")

@@ -28,9 +28,10 @@ def quant_options(func):  # type: ignore[no-untyped-def]
     """Options shared by ``quantize`` and ``run`` (same options -> same quantized network)."""
     opts = [
         click.option("--weights", type=click.Path(dir_okay=False),
-                     help=".npz of float weights keyed '<layer>.<param>' (see docs/numerics.md); "
-                          "default: an ONNX model's own initializers, else seeded He "
-                          "initialization."),
+                     help=".npz of float weights keyed '<layer>.<param>' (see docs/numerics.md), "
+                          "optionally with given '<layer>.act_scale' / '.weight_scale' used "
+                          "instead of calibration; default: an ONNX model's own initializers "
+                          "(and QDQ scales), else seeded He initialization."),
         click.option("--calib", type=click.Path(dir_okay=False),
                      help=".npy of float calibration inputs (one image or a batch [N, C, H, W]); "
                           "default: --calib-n seeded uniform [-1, 1) images."),

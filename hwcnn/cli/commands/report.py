@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from ...report.tables import FORMATS, budget_report, extend, render
-from ..options import hardware_options
+from ..options import hardware_options, max_memory_option
 from .common import OUTPUT_FILE, OUTPUT_HELP, emit, load_graph, model_argument, strict_option, wrote
 
 
@@ -19,8 +19,9 @@ from .common import OUTPUT_FILE, OUTPUT_HELP, emit, load_graph, model_argument, 
 @click.option("--plot", "plot_file", type=OUTPUT_FILE, metavar="FILE",
               help="Also draw latency bars and a roofline chart (.png or .svg); implies a hardware estimate.")
 @strict_option
+@max_memory_option
 def report(model: str, fmt: str, output: str | None, strict: bool | None, plot_file: str | None,
-           **hw_opts: str | None) -> None:
+           max_memory: int, **hw_opts: str | None) -> None:
     """Per-layer shapes, parameters, MACs, operations and memory of MODEL.yaml.
 
     With any hardware option (--board, --array, --dataflow, --clock-mhz, --dram-gbps,
@@ -41,10 +42,13 @@ def report(model: str, fmt: str, output: str | None, strict: bool | None, plot_f
     g = load_graph(model, strict)
     rep = budget_report(g)
     if plot_file or any(v is not None for v in hw_opts.values()):
+        from ...machine.budget import enforce_report, report_estimate
         from ...report import perf
         from ..options import hardware_for_spec, progress_bar
 
         hw, board = hardware_for_spec(g, **hw_opts)
+        # the tile records grow with the tile count (a tiny array): refused before lowering
+        enforce_report(report_estimate(g, hw), max_memory, model)
         with progress_bar("estimating") as progress:
             rows = perf.estimate(g, hw, board, progress)
         tot = perf.totals(rows, hw)
