@@ -102,7 +102,7 @@ def test_non_square_array_hand_count() -> None:
 
 @pytest.mark.parametrize("df, r, c, m, n, k, period", [
     # Each term of the fold period is needed: one cycle less and two folds meet in a register.
-    (WS, 4, 2, 2, 2, 8, 4),    # ceil(m/2) + R - 1 = 4: a weight bank reloaded while in use
+    (WS, 4, 2, 2, 2, 8, 4),    # R = 4: the next fold's R weight rows are read in this window
     (WS, 1, 1, 1, 1, 3, 3),    # 3: a K-fold reads the partial sum before it is written
     (WS, 2, 2, 2, 2, 4, 3),    # 3 (the 2x2 trace in tests/test_timing.py)
     (OS, 1, 4, 2, 4, 1, 4),    # C = 4: a shadow register overwritten before it is drained
@@ -118,6 +118,23 @@ def test_fold_period_is_minimal(df, r, c, m, n, k, period) -> None:  # type: ign
     assert (out == naive_gemm(a, b, bias, m0, shift, -128, 127)).all()
     with pytest.raises(cyclesim.PipelineHazard):
         cyclesim.run_gemm_tile(a, b, bias, rq, array, fold_period=period - 1)
+
+
+def test_third_weight_bank_is_needed(monkeypatch: pytest.MonkeyPatch) -> None:
+    # WS 4x4, m=5, k=16 (the trace in tests/test_timing.py): with three banks P = max(5, 4, 3)
+    # = 5 is exact; with two, fold 2 reloads bank 0 while fold 0 still uses it, and the
+    # stepped model (which tags every bank register with its fold) reports the hazard.
+    rng = np.random.default_rng(5)
+    a, b, bias, m0, shift = random_case(rng, 5, 4, 16)
+    rq = Requant(m0=m0, shift=shift, lo=-128, hi=127)
+    out, cycles = cyclesim.run_gemm_tile(a, b, bias, rq, arr(4, 4, WS))
+    assert cycles == 36
+    assert (out == naive_gemm(a, b, bias, m0, shift, -128, 127)).all()
+    monkeypatch.setattr(timing, "WS_WEIGHT_BANKS", 2)
+    with pytest.raises(cyclesim.PipelineHazard):
+        cyclesim.run_gemm_tile(a, b, bias, rq, arr(4, 4, WS), fold_period=5)
+    out, _ = cyclesim.run_gemm_tile(a, b, bias, rq, arr(4, 4, WS), fold_period=6)
+    assert (out == naive_gemm(a, b, bias, m0, shift, -128, 127)).all()
 
 
 def test_pool_hand_count() -> None:

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from amaranth.sim import Simulator
 
+from hwcnn.arch import timing
 from hwcnn.arch.config import ArrayConfig, Dataflow, HardwareConfig
 from hwcnn.hw.array import SystolicArray
 from hwcnn.numerics.fixedpoint import wrap
@@ -82,20 +83,21 @@ def test_output_stationary(rows: int, cols: int, k: int) -> None:
 
 @pytest.mark.parametrize("rows,cols,m", [(2, 3, 5), (3, 2, 1), (4, 4, 6)])
 def test_weight_stationary(rows: int, cols: int, m: int) -> None:
-    """Two weight banks; two folds' activation streams back to back, each row carrying its
-    fold's bank select."""
+    """Three weight banks (WS_WEIGHT_BANKS); three folds' activation streams back to back, each
+    row carrying its fold's bank select."""
+    F = timing.WS_WEIGHT_BANKS
     cfg = HardwareConfig(array=ArrayConfig(rows=rows, cols=cols,
                                            dataflow=Dataflow.WEIGHT_STATIONARY))
     dut = SystolicArray(cfg)
     rng = np.random.default_rng(rows * cols + m + 100)
-    a = rng.integers(-128, 128, (2, m, rows))        # K = rows (one fold each)
-    b = rng.integers(-128, 128, (2, rows, cols))
+    a = rng.integers(-128, 128, (F, m, rows))        # K = rows (one fold each)
+    b = rng.integers(-128, 128, (F, rows, cols))
     a[:, 0, :], b[:, :, 0] = -128, -128
-    expected = [naive_matmul(a[f], b[f]) for f in range(2)]
+    expected = [naive_matmul(a[f], b[f]) for f in range(F)]
 
     async def bench(ctx) -> None:
         # Preload: push B rows bottom-first into bank f; after R shifts row r holds B[f][r, :].
-        for f in range(2):
+        for f in range(F):
             for c in range(cols):
                 ctx.set(dut.load[c], 1)
                 ctx.set(dut.lsel[c], f)
@@ -108,16 +110,16 @@ def test_weight_stationary(rows: int, cols: int, m: int) -> None:
         # Stream: row r receives stream row s - r at cycle s (row f*m + i = A[f][i, r]). The
         # bottom PE of column c finishes stream row q at cycle q + (R-1) + c.
         log = []
-        for s in range(2 * m + rows + cols):
+        for s in range(F * m + rows + cols):
             for r in range(rows):
                 q = s - r
                 f, i = divmod(q, m)
-                ok = 0 <= q < 2 * m
+                ok = 0 <= q < F * m
                 ctx.set(dut.a_in[r], int(a[f, i, r]) if ok else 0)
                 ctx.set(dut.sel_in[r], f if ok else 0)
             await ctx.tick()
             log.append([ctx.get(dut.psum_out[c]) for c in range(cols)])
-        for f in range(2):
+        for f in range(F):
             got = [[log[f * m + i + rows - 1 + c][c] for c in range(cols)] for i in range(m)]
             assert got == wrap(expected[f], 32).tolist()
 

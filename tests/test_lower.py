@@ -45,7 +45,7 @@ def test_gemm_fits_array_exactly(df: Dataflow, cycles: int) -> None:
 @pytest.mark.parametrize("df, cycles", [
     # M=10 (2x5 pixels), K=11 channels, N=9 filters on 4x4, one tile:
     # OS: 3*3 folds, P = max(k, R, C) = 11, last fold 11+4+4+3 -> 1 + 8*11 + 22 = 111;
-    # WS: 3*3 folds, P = max(m, ceil(m/2)+R-1, 3) = 10, last 10+8+4+3 -> 1 + 8*10 + 25 = 106.
+    # WS: 3*3 folds, P = max(m, R, 3) = 10, last 10+8+4+3 -> 1 + 8*10 + 25 = 106.
     (OS, 111), (WS, 106)])
 def test_gemm_with_folds_in_every_dimension(df: Dataflow, cycles: int) -> None:
     g = net("[11, 2, 5]", "{name: c, kind: conv2d, filters: 9, kernel: 1}")

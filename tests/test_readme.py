@@ -56,7 +56,7 @@ def test_readme_cycle_formulas_match_timing():
     p_os = max(k, r, c)
     assert gemm_tile_cycles(m, n, k, os_) == 1 + (fm * fn - 1) * p_os + k + r + c + 3
     assert "T = 1 + (F_K*F_N - 1)*P + m + 2R + C + 3`," in README
-    assert "`P = max(m, ceil(m/2) + R - 1, 3)`" in README
-    p_ws = max(m, -(-m // 2) + r - 1, 3)
+    assert "`P = max(m, R, 3)`" in README
+    p_ws = max(m, r, 3)
     assert gemm_tile_cycles(m, n, k, ws) == 1 + (fk * fn - 1) * p_ws + m + 2 * r + c + 3
     assert pool_tile_cycles(5, 6, 3, 3, ws) == 1 + 5 * 6 * (9 + 8 + 4)

@@ -130,8 +130,8 @@ def test_native_difference_under_ws(m: int, n: int, k: int, r: int) -> None:
     arr = ArrayConfig(rows=r, cols=r, dataflow=Dataflow.WEIGHT_STATIONARY)
     f = math.ceil(k / r) * math.ceil(n / r)
     d = native_difference(m, n, k, arr)
-    # rtl/README.md: P = max(m, ceil(m/2) + R - 1, 3), T = 1 + (F-1)*P + m + 2R + C + 3
-    p = max(m, math.ceil(m / 2) + r - 1, 3)
+    # rtl/README.md: P = max(m, R, 3), T = 1 + (F-1)*P + m + 2R + C + 3
+    p = max(m, r, 3)
     assert d.native == 1 + (f - 1) * p + m + 2 * r + r + 3
     # SCALE-Sim: F folds of L = 2R + C + m - 2, minus 1
     assert d.scalesim == f * (2 * r + r + m - 2) - 1

@@ -243,7 +243,7 @@ def test_native_one_tile_layers_differ_by_the_pipelined_closed_form(tmp_path: Pa
             f, p = math.ceil(m / 4) * math.ceil(n / 4), max(k, 4)
             native, ss = 1 + (f - 1) * p + k + 8 + 3, f * (k + 6) - 1
         else:
-            f, p = math.ceil(k / 4) * math.ceil(n / 4), max(m, math.ceil(m / 2) + 3, 3)
+            f, p = math.ceil(k / 4) * math.ceil(n / 4), max(m, 4, 3)
             native, ss = 1 + (f - 1) * p + m + 12 + 3, f * (m + 10) - 1
         assert r["native_minus_scalesim"] == native - ss
         checked += 1

@@ -45,14 +45,16 @@ def test_os_by_hand(m: int, n: int, k: int, r: int, c: int, expected: int) -> No
 
 
 @pytest.mark.parametrize("m,n,k,r,c,expected", [
-    # WS: G = ceil(k/R) * ceil(n/C), P = max(m, ceil(m/2) + R - 1, 3),
+    # WS: G = ceil(k/R) * ceil(n/C), P = max(m, R, 3) (three weight banks),
     # T = 1 + (G-1)*P + m + 2R + C + 3
     (1, 1, 1, 1, 1, 1 + 0 + (1 + 2 + 1 + 3)),
     (5, 4, 4, 4, 4, 1 + 0 + (5 + 8 + 4 + 3)),
     (5, 4, 7, 2, 3, 1 + 7 * 5 + (5 + 4 + 3 + 3)),     # 51, also measured in pysim
-    (9, 5, 9, 4, 4, 1 + 5 * 9 + (9 + 8 + 4 + 3)),     # P = max(9, 5 + 3, 3) = 9
-    (4, 4, 9, 4, 4, 1 + 2 * 5 + (4 + 8 + 4 + 3)),     # P = max(4, 2 + 3, 3) = 5
-    (1, 1, 3, 1, 1, 1 + 2 * 3 + (1 + 2 + 1 + 3)),     # P = max(1, 1 + 0, 3) = 3
+    (9, 5, 9, 4, 4, 1 + 5 * 9 + (9 + 8 + 4 + 3)),     # P = max(9, 4, 3) = 9
+    (4, 4, 9, 4, 4, 1 + 2 * 4 + (4 + 8 + 4 + 3)),     # P = max(4, 4, 3) = 4 (two banks: 5)
+    (5, 4, 16, 4, 4, 1 + 3 * 5 + (5 + 8 + 4 + 3)),    # P = 5 (two banks: 6), traced below
+    (2, 4, 12, 4, 4, 1 + 2 * 4 + (2 + 8 + 4 + 3)),    # m < R: P = R = 4 (weight reads)
+    (1, 1, 3, 1, 1, 1 + 2 * 3 + (1 + 2 + 1 + 3)),     # P = max(1, 1, 3) = 3
 ])
 def test_ws_by_hand(m: int, n: int, k: int, r: int, c: int, expected: int) -> None:
     assert timing.gemm_tile_cycles(m, n, k, arr(r, c, WS)) == expected
@@ -61,7 +63,7 @@ def test_ws_by_hand(m: int, n: int, k: int, r: int, c: int, expected: int) -> No
 def test_two_fold_traces_on_a_2x2_array() -> None:
     """Two folds traced cycle by cycle (cycle 0 = ``start``; rtl/README.md 5-6).
 
-    WS, m=2, n=2, k=4 -> folds (kf=0), (kf=1); P = max(2, 1 + 2 - 1, 3) = 3.
+    WS, m=2, n=2, k=4 -> folds (kf=0), (kf=1); P = max(m=2, R=2, 3) = 3.
       cycles 1, 2   weight reads of fold 0 (rows 1, 0) -> bank 0; column j shifts at 2+j, 3+j
       cycles 3, 4   A rows 0, 1 of fold 0 (bank 0); row read at s reaches PE(r, j) at s+1+r+j
       cycles 4, 5   weight reads of fold 1 -> bank 1 (unused so far), column j shifts at 5+j,
@@ -79,6 +81,24 @@ def test_two_fold_traces_on_a_2x2_array() -> None:
     """
     assert timing.gemm_tile_cycles(2, 2, 4, arr(2, 2, WS)) == 15
     assert timing.gemm_tile_cycles(4, 2, 2, arr(2, 2, OS)) == 12
+
+
+def test_three_weight_banks_trace_on_a_4x4_array() -> None:
+    """WS, m=5, n=4, k=16 on 4x4: folds kf = 0..3 in banks 0, 1, 2, 0; P = max(5, 4, 3) = 5.
+
+      cycles 1..4     weight reads of fold 0 -> bank 0 (LOAD0)
+      fold g's rows   read at 5 + 5g + i (i < 5): fold 0 5..9, 1 10..14, 2 15..19, 3 20..24
+      fold g+1's weights are read in the last R = 4 cycles of fold g's window, 6+5g .. 9+5g;
+      a weight read at s shifts column j at s+1+j, an A row read at s reaches PE(r, j) at
+      s+1+r+j.
+      fold 3 -> bank 0: reads 16..19, column j shifts in cycles 17+j .. 20+j; bank 0's last
+      use (fold 0, row 4, read at 9) is at PE(3, j) in cycle 13+j < 17+j, and fold 3's first
+      use is at PE(0, j) in cycle 20+1+j = 21+j, right after the last shift.
+      With two banks fold 2 would reload bank 0 in 12+j .. 15+j while fold 0 still uses it
+      at PE(3, j) in 13+j: two banks need P = ceil(5/2) + 4 - 1 = 6.
+      The last row (read at 24) enters stage 1 at 24+R+C = 32, is written at 35, done at 36.
+    """
+    assert timing.gemm_tile_cycles(5, 4, 16, arr(4, 4, WS)) == 36
 
 
 @pytest.mark.parametrize("out_h,out_w,win_h,win_w,act_bits,expected", [

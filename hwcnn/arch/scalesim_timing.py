@@ -20,7 +20,7 @@ padded input), which is not hwcnn's floor rule: :func:`conv_gemm_dims` is that r
 
 hwcnn's own closed forms (:mod:`hwcnn.arch.timing`) count the RTL's real cycles: the same
 folds, but pipelined (one fold every ``P`` cycles: OS ``max(K, R, C)``, WS
-``max(M, ceil(M/2) + R - 1, 3)``) with fill, drain, read latencies and post-processing paid once
+``max(M, R, 3)``) with fill, drain, read latencies and post-processing paid once
 per tile, plus one start cycle. For a layer that is one tile, native minus SCALE-Sim is exactly
 ``F * (P - L) + fill + 2``: :func:`native_difference` says so per layer. (Before fold
 pipelining it was ``F * (R + 4) + 2`` (OS) and ``5 F + 2`` (WS).)

@@ -19,13 +19,16 @@ current fold streams, so fill and drain are paid once per tile, and consecutive 
   is in its shadow register, ``R`` drain rows, 3 post-processing stages (the last one writes),
   1 cycle to ``done``.
 * weight stationary (WS), folds ``(kf, nf)``, ``G = F_K * F_N``:
-  ``P = max(m, ceil(m / 2) + R - 1, 3)``; every PE holds two weight banks, the fold's parity
-  bit travels with its activations and selects the bank, and the next fold's weights shift
-  into the other bank while the current fold streams. ``T = 1 + (G - 1) * P + (m + 2R + C +
-  3)``: ``R`` weight loads of the first fold, ``m`` activation rows, ``R + C`` through the
-  array and the de-skew, 3 post-processing, 1 to ``done``. ``ceil(m/2) + R - 1``: a bank is
-  reloaded (``R`` skewed shifts) between the last use by fold ``g - 2`` and the first use by
-  fold ``g``, so ``2P >= m + 2R - 2``; ``3``: a K-fold's partial sum is written back to the
+  ``P = max(m, R, 3)``; every PE holds three weight banks (:data:`WS_WEIGHT_BANKS`), the
+  fold's bank number (``g mod 3``) travels with its activations and selects the bank, and the
+  next fold's weights shift into a free bank in the last ``R`` cycles of the current fold's
+  window. ``T = 1 + (G - 1) * P + (m + 2R + C + 3)``: ``R`` weight loads of the first fold,
+  ``m`` activation rows, ``R + C`` through the array and the de-skew, 3 post-processing, 1 to
+  ``done``. ``R``: a fold's ``R`` weight words are read in its predecessor's window (one
+  weight read port); a bank is reloaded (``R`` skewed shifts) after its last use by fold
+  ``g - 3`` and before the first use by fold ``g``, so ``3P >= m + 2R - 2``, which
+  ``P >= max(m, R)`` always satisfies (with two banks it was ``2P >= m + 2R - 2``, i.e.
+  ``P >= ceil(m/2) + R - 1``); ``3``: a K-fold's partial sum is written back to the
   accumulator memory before the next K-fold reads it.
 * the K-split flags ``acc_in`` / ``acc_out`` of a GEMM tile never change its count (the
   partial sum replaces the bias in the existing post-processing stage 1), so a K-split chain
@@ -44,8 +47,10 @@ Examples
 >>> ws4 = ArrayConfig(rows=4, cols=4, dataflow=Dataflow.WEIGHT_STATIONARY)
 >>> gemm_tile_cycles(5, 4, 4, ws4)          # one fold: 1 + 5 + 8 + 4 + 3
 21
->>> gemm_tile_cycles(5, 4, 8, ws4)          # 2 folds, P = max(5, 3 + 3, 3) = 6: 1 + 6 + 20
-27
+>>> gemm_tile_cycles(5, 4, 8, ws4)          # 2 folds, P = max(5, 4, 3) = 5: 1 + 5 + 20
+26
+>>> gemm_tile_cycles(2, 4, 8, ws4)          # 2 folds, P = max(2, 4, 3) = 4: 1 + 4 + 17
+22
 >>> pool_tile_cycles(2, 2, 2, 2, os4)       # 4 pixels of 4 + 8 + 4
 65
 """
@@ -102,17 +107,21 @@ class TileTiming:
 #: WS: a K-fold's partial sum must be in the accumulator memory (written in post-processing
 #: stage 2) before the next K-fold's read of the same word (one cycle before its stage 1).
 WS_MIN_FOLD_PERIOD = 3
+#: WS: weight banks per PE. Fold ``g`` multiplies with bank ``g mod 3``; the bank that fold
+#: ``g + 1`` loads was last used by fold ``g - 2``, so a reload needs ``3P >= m + 2R - 2``,
+#: implied by ``P >= max(m, R)`` (rtl/README.md 5).
+WS_WEIGHT_BANKS = 3
 
 
 def gemm_period_terms(m: int, k: int, array: ArrayConfig) -> tuple[tuple[str, int], ...]:
     """The named terms whose maximum is the fold period ``P`` (for explanations).
 
-    OS: ``("k", k), ("R", R), ("C", C)``; WS: ``("m", m), ("ceil(m/2)+R-1", ...), ("3", 3)``.
+    OS: ``("k", k), ("R", R), ("C", C)``; WS: ``("m", m), ("R", R), ("3", 3)``.
     """
     r, c = array.rows, array.cols
     if array.dataflow is Dataflow.OUTPUT_STATIONARY:
         return (("k", k), ("R", r), ("C", c))
-    return (("m", m), ("ceil(m/2)+R-1", _ceil_div(m, 2) + r - 1), ("3", WS_MIN_FOLD_PERIOD))
+    return (("m", m), ("R", r), ("3", WS_MIN_FOLD_PERIOD))
 
 
 def gemm_fold_cycles(m: int, k: int, array: ArrayConfig) -> int:
@@ -196,6 +205,7 @@ __all__ = [
     "REFUSED_TILE_CYCLES",
     "START_CYCLES",
     "WS_MIN_FOLD_PERIOD",
+    "WS_WEIGHT_BANKS",
     "TileTiming",
     "gemm_fold_cycles",
     "gemm_fold_grid",

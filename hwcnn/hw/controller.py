@@ -2,7 +2,7 @@
 
 GEMM tiles have a front end and a back end. The front end issues the buffer reads: one fold
 window of ``P`` cycles (``hwcnn.arch.timing.gemm_fold_cycles``) per fold, back to back (WS:
-the next fold's weights are read at the end of the current window into the other weight bank).
+the next fold's weights are read at the end of the current window into a free weight bank).
 The back end runs the post-processing: it is driven by tokens that the front end emits with
 its reads and that travel through a delay line as long as the array's latency (WS: one token
 per activation row, OS: one per fold, at its last operand), so each result row carries its own
@@ -22,6 +22,7 @@ from .descriptor import TileKind
 from .foldseq import BackState as _BackState
 from .foldseq import FrontState as _FrontState
 from .params import DIM_BITS, M0_BITS, SHIFT_BITS, WIN_BITS, BufferDepths, addr_bits
+from .pe import BANK_BITS
 from .signatures import DescriptorSignature
 
 #: Width of the fold counter: the longest fold is a 16-bit m or k plus array overheads, or a
@@ -61,10 +62,10 @@ class TileSequencer(wiring.Component):
     out_rd_addr, out_wr_en, out_wr_addr : Out   output memory (pool reads, results)
     feed : Out(1)          the act (OS: and weight) read data of this cycle is a stream element
     a_last : Out(1)        OS: ... and it is the last operand of its fold
-    a_sel : Out(1)         WS: ... and its fold's weight bank
+    a_sel : Out(BANK_BITS) WS: ... and its fold's weight bank (fold number mod 3)
     clr : Out(1)           OS: clear the PE accumulators (first cycle of a GEMM tile)
-    load, lsel, wrow_valid : Out(1)   WS: the weight read data of this cycle is shifted into
-                           bank ``lsel``; it is a real row of B (else 0 is shifted in)
+    load, wrow_valid : Out(1), lsel : Out(BANK_BITS)   WS: the weight read data of this cycle
+                           is shifted into bank ``lsel``; it is a real row of B (else 0)
     row_sel : Out          OS: array row presented to the post-processing this cycle
     pp_in : Out(1)         a row of C accumulators enters the post-processing this cycle
     pp_first : Out(1)      add the bias, not the accumulator memory word (OS: ``acc_in = 0``;
@@ -88,8 +89,8 @@ class TileSequencer(wiring.Component):
             "acc_wr_addr": Out(addr_bits(depths.acc)),
             "out_rd_addr": Out(addr_bits(depths.out)), "out_wr_en": Out(1),
             "out_wr_addr": Out(addr_bits(depths.out)),
-            "feed": Out(1), "a_last": Out(1), "a_sel": Out(1), "clr": Out(1),
-            "load": Out(1), "lsel": Out(1), "wrow_valid": Out(1),
+            "feed": Out(1), "a_last": Out(1), "a_sel": Out(BANK_BITS), "clr": Out(1),
+            "load": Out(1), "lsel": Out(BANK_BITS), "wrow_valid": Out(1),
             "row_sel": Out(max(1, (arr.rows - 1).bit_length())), "pp_in": Out(1),
             "pp_first": Out(1),
             "lane_mask": Out(arr.cols),
@@ -162,7 +163,8 @@ class TileSequencer(wiring.Component):
         if is_os:
             period_now = vmax(desc.k, max(R, C))
         else:
-            period_now = vmax(desc.m, ((desc.m + 1) >> 1) + (R - 1), WS_MIN_FOLD_PERIOD)
+            # max(m, R, 3): three weight banks make 3P >= m + 2R - 2 hold (arch/timing.py)
+            period_now = vmax(desc.m, max(R, WS_MIN_FOLD_PERIOD))
 
         # Front end: phase LOAD0 (WS: weights of the first fold), STREAM (fold windows of P
         # cycles), TAIL (reads finished, the back end drains).

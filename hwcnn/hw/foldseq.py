@@ -12,10 +12,17 @@ from typing import Any
 
 from amaranth.hdl import Cat, Module, Mux, Signal, Value
 
+from ..arch.timing import WS_WEIGHT_BANKS
 from .params import DIM_BITS
+from .pe import BANK_BITS
 
 #: (m, n, k, a_base, b_base, c_base, p_base) of the latched descriptor.
 Sizes = tuple[Signal, Signal, Signal, Signal, Signal, Signal, Signal]
+
+
+def _next_bank(bank: Signal) -> Value:
+    """The bank of the next fold: ``(bank + 1) mod WS_WEIGHT_BANKS``."""
+    return Mux(bank == WS_WEIGHT_BANKS - 1, 0, bank + 1)
 
 
 class FrontState:
@@ -27,11 +34,11 @@ class FrontState:
         self.b_ptr = Signal.like(seq.wgt_addr)      # OS: weight word of kk = 0, this N-fold
         self.rem = Signal(DIM_BITS + 1)             # OS: rows left (m); WS: k left
         self.n_rem = Signal(DIM_BITS + 1)           # columns left, this N-fold included
-        self.a_par = Signal()                       # WS: weight bank of the streamed fold
+        self.a_par = Signal(BANK_BITS)              # WS: weight bank of the streamed fold
         self.w_ptr = Signal.like(seq.wgt_addr)      # WS: first weight word of the loaded fold
         self.w_nptr = Signal.like(seq.wgt_addr)     # WS: ... of its N-fold
         self.w_rem = Signal(DIM_BITS + 1)           # WS: k left at the loaded fold
-        self.w_par = Signal()                       # WS: bank being loaded
+        self.w_par = Signal(BANK_BITS)              # WS: bank being loaded
         self.last = Signal()
         m.d.comb += self.last.eq((self.rem <= rows) & (self.n_rem <= cols))
 
@@ -46,7 +53,7 @@ class FrontState:
     def advance_stream(self, sizes: Sizes) -> None:
         m_, _, k_, a_base = sizes[:4]
         sync = self.m.d.sync
-        sync += self.a_par.eq(~self.a_par)
+        sync += self.a_par.eq(_next_bank(self.a_par))
         with self.m.If(self.rem <= self.R):
             sync += [self.rem.eq(m_ if self.is_os else k_), self.n_rem.eq(self.n_rem - self.C),
                      self.a_ptr.eq(a_base), self.b_ptr.eq(self.b_ptr + k_)]
@@ -57,7 +64,7 @@ class FrontState:
     def advance_weights(self, sizes: Sizes) -> None:
         k_ = sizes[2]
         sync = self.m.d.sync
-        sync += self.w_par.eq(~self.w_par)
+        sync += self.w_par.eq(_next_bank(self.w_par))
         with self.m.If(self.w_rem <= self.R):
             sync += [self.w_rem.eq(k_), self.w_nptr.eq(self.w_nptr + k_),
                      self.w_ptr.eq(self.w_nptr + k_)]

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Mux, Signal, signed
+from amaranth.hdl import Module, Mux, Signal, Value, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from ..arch.config import Dataflow, HardwareConfig
+from ..arch.timing import WS_WEIGHT_BANKS
 from .arith import mac
+
+#: Width of a WS weight-bank number (``0 .. WS_WEIGHT_BANKS - 1``).
+BANK_BITS = (WS_WEIGHT_BANKS - 1).bit_length()
 
 
 class PE(wiring.Component):
@@ -33,10 +37,10 @@ class PE(wiring.Component):
     Members (weight stationary)
     ---------------------------
     a_in : In(signed(act_bits))       activation from the west
-    sel_in : In(1)                    weight bank of ``a_in`` (its fold's parity)
+    sel_in : In(BANK_BITS)            weight bank of ``a_in`` (its fold number mod 3)
     w_in : In(signed(weight_bits))    weight shifted in from the north while ``load``
     load : In(1)                      ``w[lsel] <= w_in`` (bank ``lsel`` of the column shifts)
-    lsel : In(1)                      the bank being loaded
+    lsel : In(BANK_BITS)              the bank being loaded
     psum_in : In(signed(acc_bits))    partial sum from the north
     a_out, sel_out : Out              ``a_in`` / ``sel_in`` delayed one cycle (east)
     w_out : Out(signed(weight_bits))  ``w[lsel]`` (combinational, to the PE below)
@@ -52,9 +56,9 @@ class PE(wiring.Component):
                        "a_out": Out(a), "last_out": Out(1), "b_out": Out(b),
                        "res": Out(acc), "acc": Out(acc)}
         else:
-            members = {"a_in": In(a), "sel_in": In(1), "w_in": In(b), "load": In(1),
-                       "lsel": In(1), "psum_in": In(acc),
-                       "a_out": Out(a), "sel_out": Out(1), "w_out": Out(b),
+            members = {"a_in": In(a), "sel_in": In(BANK_BITS), "w_in": In(b), "load": In(1),
+                       "lsel": In(BANK_BITS), "psum_in": In(acc),
+                       "a_out": Out(a), "sel_out": Out(BANK_BITS), "w_out": Out(b),
                        "psum_out": Out(acc)}
         super().__init__(members)
 
@@ -72,14 +76,21 @@ class PE(wiring.Component):
             with m.Else():
                 m.d.sync += self.acc.eq(total)
         else:
-            w0 = Signal(signed(arr.weight_bits))
-            w1 = Signal(signed(arr.weight_bits))
+            banks = [Signal(signed(arr.weight_bits), name=f"w{i}")
+                     for i in range(WS_WEIGHT_BANKS)]
             m.d.sync += self.sel_out.eq(self.sel_in)
-            m.d.comb += self.w_out.eq(Mux(self.lsel, w1, w0))
-            with m.If(self.load & ~self.lsel):
-                m.d.sync += w0.eq(self.w_in)
-            with m.If(self.load & self.lsel):
-                m.d.sync += w1.eq(self.w_in)
-            w = Mux(self.sel_in, w1, w0)
+            m.d.comb += self.w_out.eq(_pick(self.lsel, banks))
+            for i, w_i in enumerate(banks):
+                with m.If(self.load & (self.lsel == i)):
+                    m.d.sync += w_i.eq(self.w_in)
+            w = _pick(self.sel_in, banks)
             m.d.sync += self.psum_out.eq(mac(self.psum_in, self.a_in, w, arr.acc_bits))
         return m
+
+
+def _pick(sel: Value, banks: list[Signal]) -> Value:
+    """``banks[sel]`` as a multiplexer chain (``sel`` beyond the last bank: the last one)."""
+    out: Value = banks[-1]
+    for i in range(len(banks) - 2, -1, -1):
+        out = Mux(sel == i, banks[i], out)
+    return out

@@ -15,6 +15,7 @@ from .buffers import Buffers
 from .controller import TileSequencer
 from .descriptor import PoolOpCode, TileKind
 from .params import M0_BITS, SHIFT_BITS, BufferDepths, addr_bits, param_lane_bits
+from .pe import BANK_BITS
 from .pool import PoolUnit
 from .requant import Requant
 from .signatures import DescriptorSignature, ReadSignature, WriteSignature
@@ -91,7 +92,7 @@ class Accelerator(wiring.Component):
         # and bank) are skewed with them.
         act = _lanes(buf.act_rd.data, R, a_bits)
         wgt = _lanes(buf.wgt_rd.data, C, b_bits)
-        m.submodules.skew_tok = skew_tok = Skew(R, 1)
+        m.submodules.skew_tok = skew_tok = Skew(R, 1 if is_os else BANK_BITS)
         for r in range(R):
             m.d.comb += [skew_a.i_data[r].eq(Mux(seq.feed, act[r], 0)),
                          array.a_in[r].eq(skew_a.o_data[r])]
@@ -109,7 +110,7 @@ class Accelerator(wiring.Component):
             rows_out = [grid[seq.row_sel][c] for c in range(C)]
         else:
             m.submodules.skew_w = skew_w = Skew(C, signed(b_bits))
-            m.submodules.skew_ld = skew_ld = Skew(C, 2)
+            m.submodules.skew_ld = skew_ld = Skew(C, 1 + BANK_BITS)
             m.submodules.deskew = deskew = Skew(C, signed(acc_bits), reverse=True)
             for r in range(R):
                 m.d.comb += [skew_tok.i_data[r].eq(seq.a_sel),
@@ -119,7 +120,7 @@ class Accelerator(wiring.Component):
                              array.w_in[c].eq(skew_w.o_data[c]),
                              skew_ld.i_data[c].eq(Cat(seq.load, seq.lsel)),
                              array.load[c].eq(skew_ld.o_data[c][0]),
-                             array.lsel[c].eq(skew_ld.o_data[c][1]),
+                             array.lsel[c].eq(skew_ld.o_data[c][1:]),
                              deskew.i_data[c].eq(array.psum_out[c])]
             rows_out = [deskew.o_data[c] for c in range(C)]
         acc_prev = _lanes(buf.acc_rd.data, C, acc_bits)

@@ -4,7 +4,7 @@ The model advances one clock at a time through a whole tile and keeps every stat
 the documented fold-pipelined microarchitecture: the buffer read-port output registers, the
 input skew delay lines (operands and their control tokens), each PE's forwarding registers
 (``a`` east; ``b`` south in OS, partial sums south in WS), the OS accumulators and shadow
-(drain) registers, the WS double weight banks and the skewed weight-load lines, the WS output
+(drain) registers, the WS three weight banks and the skewed weight-load lines, the WS output
 de-skew lines, the token delay line to the post-processing, the accumulator memory with its
 synchronous read port, the three-stage post-processing pipeline and the tile sequencer. All PEs
 of one cycle are updated together with NumPy (one call of
@@ -16,8 +16,8 @@ Only the fold period ``P`` (the sequencer's descriptor-derived issue interval,
 count is measured: control tokens travel with the data (the OS ``last`` marker, the WS bank
 select, a fold/row tag on every operand and partial sum) and ``done`` follows the tile's final
 row out of the write stage. Every register value also carries the fold it belongs to, and the
-model raises :class:`PipelineHazard` when a PE multiplies with another fold's weights, the drain
-reads a shadow register of the wrong fold, or a K-fold reads a partial sum its predecessor has
+model raises :class:`PipelineHazard` when a PE multiplies with another fold's (or row's)
+weight, the drain reads a shadow register of the wrong fold, or a K-fold reads a partial sum its predecessor has
 not written yet, so ``fold_period=P - 1`` demonstrates that each term of ``P`` is needed.
 ``tests/test_cyclesim.py`` checks that the counts equal :mod:`hwcnn.arch.timing` (the closed
 form the RTL is measured against) and that the outputs equal
@@ -192,8 +192,12 @@ def _run_ws(a: np.ndarray, b: np.ndarray, array: ArrayConfig, period: int,
     a_reg, sel_reg = np.zeros((r, c), np.int64), np.zeros((r, c), np.int64)
     fold_reg, row_reg = np.full((r, c), -1), np.full((r, c), -1)
     psum, psum_f, psum_r = np.zeros((r, c), np.int64), np.full((r, c), -1), np.full((r, c), -1)
-    banks = np.zeros((2, r, c), np.int64)
-    bank_fold = np.full((2, r, c), -1)        # the fold whose weights each bank register holds
+    nb = timing.WS_WEIGHT_BANKS
+    banks = np.zeros((nb, r, c), np.int64)
+    # The weight each bank register holds, tagged ``fold * R + row of B in the fold`` (-1: none):
+    # PE(i, j) must use the weight of its activation's fold and of its own row i.
+    bank_fold = np.full((nb, r, c), -1)
+    own_row = np.arange(r)[:, None]
     tokens = collections.deque([False] * (r + c - 1))
     zr, zc = np.zeros(r, np.int64), np.zeros(c, np.int64)
     # Front end: LOAD0 (fold 0's weights) then one window of ``period`` cycles per fold.
@@ -225,10 +229,11 @@ def _run_ws(a: np.ndarray, b: np.ndarray, array: ArrayConfig, period: int,
         lb = skew_wb.output(np.full(c, mem_wt[1]))
         lf = skew_wf.output(np.full(c, mem_wt[2]))
         live = f_in >= 0
-        w_used = np.where(sel_in == 1, banks[1], banks[0])
-        wf_used = np.where(sel_in == 1, bank_fold[1], bank_fold[0])
-        if np.any(live & (wf_used != f_in)):
-            raise PipelineHazard("a PE multiplied an activation with another fold's weights")
+        w_used = np.choose(sel_in, banks)
+        wf_used = np.choose(sel_in, bank_fold)
+        if np.any(live & (wf_used != f_in * r + own_row)):
+            raise PipelineHazard("a PE multiplied an activation with another fold's (or "
+                                 "another row's) weight")
         if np.any(live & (pf_in >= 0) & ((pf_in != f_in) | (pq_in != q_in))):
             raise PipelineHazard("a partial sum met an activation of another fold or row")
         bottom_now = {"v": deskew.output(psum[r - 1]), "f": deskew_f.output(psum_f[r - 1]),
@@ -272,7 +277,7 @@ def _run_ws(a: np.ndarray, b: np.ndarray, array: ArrayConfig, period: int,
                              b=np.where(live, w_used, 0), acc=np.where(live, psum, 0),
                              fold=psum_f.copy(), write=back.last_write))
         # Bank ``lb`` of a column shifts down while its (skewed) load strobe is high.
-        for bank in (0, 1):
+        for bank in range(nb):
             cols_ld = ld & (lb == bank)
             if cols_ld.any():
                 shifted = np.concatenate((w_top[None, :], banks[bank][:-1, :]), axis=0)
@@ -288,12 +293,12 @@ def _run_ws(a: np.ndarray, b: np.ndarray, array: ArrayConfig, period: int,
             line.clock(v)
         if a_read is not None:
             fa, i = a_read
-            mem_a, mem_at = fold_words[fa][1][i], (fa % 2, fa, i)
+            mem_a, mem_at = fold_words[fa][1][i], (fa % nb, fa, i)
         else:
             mem_a, mem_at = zr, (0, -1, -1)
         if w_read is not None:
             fw, row = w_read
-            mem_w, mem_wt = fold_words[fw][0][row], (1, fw % 2, fw)
+            mem_w, mem_wt = fold_words[fw][0][row], (1, fw % nb, fw * r + row)
         else:
             mem_w, mem_wt = zc, (0, 0, -1)
         cycle += 1

@@ -537,10 +537,10 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
     .\port$50$0 (\$30 ),
     .\port$55$0 (\$35 ),
     .\port$60$0 (\$40 ),
-    .\port$672$0 (pp_acc0),
-    .\port$678$0 (pp_acc1),
-    .\port$684$0 (pp_acc2),
-    .\port$690$0 (pp_acc3),
+    .\port$674$0 (pp_acc0),
+    .\port$680$0 (pp_acc1),
+    .\port$686$0 (pp_acc2),
+    .\port$692$0 (pp_acc3),
     .rp__addr(act_rd__addr),
     .\rp__addr$16 (wgt_rd__addr),
     .\rp__addr$26 (par_rd__addr),
@@ -2967,7 +2967,7 @@ endmodule
 
 (* generator = "Amaranth" *)
 module \hwcnn_top.buffers (act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__data, par_wr__en, par_wr__addr, par_wr__data, out_wr__en, out_wr__addr, out_wr__data, out_rd__addr, clk, rst, \port$45$0 , \port$50$0 , \port$55$0 , \port$60$0 , act_rd__data, wgt_rd__data, par_rd__data
-, out_rd__data, acc_rd__data, rp__addr, \rp__addr$16 , \rp__addr$52 , acc_wr__en, \port$672$0 , \port$678$0 , \port$684$0 , \port$690$0 , engine_owns_out, eng_out_rd__addr, eng_out_wr__en, eng_out_wr__addr, \rp__addr$26 , acc_wr__addr, act_wr__en);
+, out_rd__data, acc_rd__data, rp__addr, \rp__addr$16 , \rp__addr$52 , acc_wr__en, \port$674$0 , \port$680$0 , \port$686$0 , \port$692$0 , engine_owns_out, eng_out_rd__addr, eng_out_wr__en, eng_out_wr__addr, \rp__addr$26 , acc_wr__addr, act_wr__en);
   wire [7:0] \$signature__addr ;
   wire [7:0] \$signature__addr$12 ;
   wire [3:0] \$signature__addr$22 ;
@@ -3039,14 +3039,14 @@ module \hwcnn_top.buffers (act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr,
   wire [7:0] \port$55$0 ;
   input [7:0] \port$60$0 ;
   wire [7:0] \port$60$0 ;
-  input [31:0] \port$672$0 ;
-  wire [31:0] \port$672$0 ;
-  input [31:0] \port$678$0 ;
-  wire [31:0] \port$678$0 ;
-  input [31:0] \port$684$0 ;
-  wire [31:0] \port$684$0 ;
-  input [31:0] \port$690$0 ;
-  wire [31:0] \port$690$0 ;
+  input [31:0] \port$674$0 ;
+  wire [31:0] \port$674$0 ;
+  input [31:0] \port$680$0 ;
+  wire [31:0] \port$680$0 ;
+  input [31:0] \port$686$0 ;
+  wire [31:0] \port$686$0 ;
+  input [31:0] \port$692$0 ;
+  wire [31:0] \port$692$0 ;
   input [7:0] rp__addr;
   wire [7:0] rp__addr;
   input [7:0] \rp__addr$16 ;
@@ -3333,7 +3333,7 @@ module \hwcnn_top.buffers (act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr,
   end
   always @(posedge clk) begin
     if (acc_wr__en)
-      acc_mem[acc_wr__addr] <= { \port$690$0 , \port$684$0 , \port$678$0 , \port$672$0  };
+      acc_mem[acc_wr__addr] <= { \port$692$0 , \port$686$0 , \port$680$0 , \port$674$0  };
   end
   reg [127:0] _0_;
   always @(posedge clk) begin
@@ -4196,8 +4196,8 @@ module \hwcnn_top.buffers (act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr,
   assign eng_out_rd__data = out_rd__data;
   assign \$signature__en$46  = acc_wr__en;
   assign \$signature__addr$48  = acc_wr__addr;
-  assign \$signature__data$50  = { \port$690$0 , \port$684$0 , \port$678$0 , \port$672$0  };
-  assign acc_wr__data = { \port$690$0 , \port$684$0 , \port$678$0 , \port$672$0  };
+  assign \$signature__data$50  = { \port$692$0 , \port$686$0 , \port$680$0 , \port$674$0  };
+  assign acc_wr__data = { \port$692$0 , \port$686$0 , \port$680$0 , \port$674$0  };
   assign acc_rd__addr = \rp__addr$52 ;
   assign \rp__data$55  = acc_rd__data;
 endmodule
@@ -5529,20 +5529,20 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
   wire [17:0] \$114 ;
   wire \$115 ;
   wire \$116 ;
-  wire \$117 ;
-  wire [17:0] \$118 ;
-  wire [16:0] \$119 ;
+  wire [2:0] \$117 ;
+  wire [2:0] \$118 ;
+  wire \$119 ;
   wire \$12 ;
   wire [17:0] \$120 ;
   wire [16:0] \$121 ;
-  wire [16:0] \$122 ;
-  wire \$123 ;
-  wire \$124 ;
+  wire [17:0] \$122 ;
+  wire [16:0] \$123 ;
+  wire [16:0] \$124 ;
   wire \$125 ;
   wire \$126 ;
-  wire [16:0] \$127 ;
+  wire \$127 ;
   wire \$128 ;
-  wire \$129 ;
+  wire [16:0] \$129 ;
   wire \$13 ;
   wire \$130 ;
   wire \$131 ;
@@ -5550,24 +5550,24 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
   wire \$133 ;
   wire \$134 ;
   wire \$135 ;
-  wire [17:0] \$136 ;
-  wire [16:0] \$137 ;
-  wire [16:0] \$138 ;
-  wire \$139 ;
+  wire \$136 ;
+  wire \$137 ;
+  wire [17:0] \$138 ;
+  wire [16:0] \$139 ;
   wire \$14 ;
   wire [16:0] \$140 ;
-  wire [16:0] \$141 ;
-  wire \$142 ;
+  wire \$141 ;
+  wire [16:0] \$142 ;
   wire [16:0] \$143 ;
-  wire [16:0] \$144 ;
-  wire [4:0] \$145 ;
-  wire [17:0] \$146 ;
-  wire [8:0] \$147 ;
-  wire [8:0] \$148 ;
-  wire [16:0] \$149 ;
+  wire \$144 ;
+  wire [16:0] \$145 ;
+  wire [16:0] \$146 ;
+  wire [4:0] \$147 ;
+  wire [17:0] \$148 ;
+  wire [8:0] \$149 ;
   wire \$15 ;
-  wire \$150 ;
-  wire \$151 ;
+  wire [8:0] \$150 ;
+  wire [16:0] \$151 ;
   wire \$152 ;
   wire \$153 ;
   wire \$154 ;
@@ -5584,94 +5584,96 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
   wire \$164 ;
   wire \$165 ;
   wire \$166 ;
-  wire [8:0] \$167 ;
+  wire \$167 ;
   wire \$168 ;
   wire [8:0] \$169 ;
   wire \$17 ;
-  wire [8:0] \$170 ;
-  reg \$171 ;
-  reg [1:0] \$172 ;
-  reg [30:0] \$173 ;
-  reg [5:0] \$174 ;
-  reg [1:0] \$175 ;
-  reg \$176 ;
-  reg \$177 ;
+  wire \$170 ;
+  wire [8:0] \$171 ;
+  wire [8:0] \$172 ;
+  reg \$173 ;
+  reg [1:0] \$174 ;
+  reg [30:0] \$175 ;
+  reg [5:0] \$176 ;
+  reg [1:0] \$177 ;
   reg \$178 ;
   reg \$179 ;
   wire \$18 ;
   reg \$180 ;
-  reg [7:0] \$181 ;
-  reg [7:0] \$182 ;
-  reg [15:0] \$183 ;
-  reg [15:0] \$184 ;
+  reg \$181 ;
+  reg \$182 ;
+  reg [7:0] \$183 ;
+  reg [7:0] \$184 ;
   reg [15:0] \$185 ;
-  reg [7:0] \$186 ;
-  reg [7:0] \$187 ;
+  reg [15:0] \$186 ;
+  reg [15:0] \$187 ;
   reg [7:0] \$188 ;
-  reg [3:0] \$189 ;
+  reg [7:0] \$189 ;
   wire \$19 ;
   reg [7:0] \$190 ;
-  reg [15:0] \$191 ;
-  reg [15:0] \$192 ;
+  reg [3:0] \$191 ;
+  reg [7:0] \$192 ;
   reg [15:0] \$193 ;
   reg [15:0] \$194 ;
-  reg [7:0] \$195 ;
-  reg [7:0] \$196 ;
+  reg [15:0] \$195 ;
+  reg [15:0] \$196 ;
   reg [7:0] \$197 ;
   reg [7:0] \$198 ;
-  reg [19:0] \$199 ;
+  reg [7:0] \$199 ;
   wire \$2 ;
   wire \$20 ;
-  reg \$200 ;
-  reg [16:0] \$201 ;
-  reg [15:0] \$202 ;
-  reg \$203 ;
-  reg \$204 ;
-  reg [15:0] \$205 ;
-  reg [15:0] \$206 ;
-  reg [17:0] \$207 ;
-  reg [17:0] \$208 ;
-  reg [7:0] \$209 ;
+  reg [7:0] \$200 ;
+  reg [19:0] \$201 ;
+  reg \$202 ;
+  reg [16:0] \$203 ;
+  reg [15:0] \$204 ;
+  reg \$205 ;
+  reg \$206 ;
+  reg [15:0] \$207 ;
+  reg [15:0] \$208 ;
+  reg [17:0] \$209 ;
   wire \$21 ;
-  reg [7:0] \$210 ;
-  reg [15:0] \$211 ;
+  reg [17:0] \$210 ;
+  reg [7:0] \$211 ;
   reg [7:0] \$212 ;
-  reg [19:0] \$213 ;
+  reg [15:0] \$213 ;
   reg [7:0] \$214 ;
-  reg [7:0] \$215 ;
-  reg [16:0] \$216 ;
-  reg [16:0] \$217 ;
-  reg \$218 ;
-  reg [7:0] \$219 ;
+  reg [19:0] \$215 ;
+  reg [7:0] \$216 ;
+  reg [7:0] \$217 ;
+  reg [16:0] \$218 ;
+  reg [16:0] \$219 ;
   wire \$22 ;
-  reg [7:0] \$220 ;
-  reg [16:0] \$221 ;
-  reg \$222 ;
-  reg [15:0] \$223 ;
-  reg \$224 ;
-  reg [16:0] \$225 ;
-  reg [16:0] \$226 ;
-  reg \$227 ;
-  reg [7:0] \$228 ;
-  reg [7:0] \$229 ;
+  reg [1:0] \$220 ;
+  reg [7:0] \$221 ;
+  reg [7:0] \$222 ;
+  reg [16:0] \$223 ;
+  reg [1:0] \$224 ;
+  reg [15:0] \$225 ;
+  reg \$226 ;
+  reg [16:0] \$227 ;
+  reg [16:0] \$228 ;
+  reg \$229 ;
   wire \$23 ;
   reg [7:0] \$230 ;
   reg [7:0] \$231 ;
-  reg [3:0] \$232 ;
-  reg [1:0] \$233 ;
-  reg \$234 ;
-  reg \$235 ;
+  reg [7:0] \$232 ;
+  reg [7:0] \$233 ;
+  reg [3:0] \$234 ;
+  reg [1:0] \$235 ;
   reg \$236 ;
   reg \$237 ;
   reg \$238 ;
   reg \$239 ;
   wire \$24 ;
   reg \$240 ;
-  reg [26:0] \$241 ;
-  reg [26:0] \$242 ;
+  reg \$241 ;
+  reg \$242 ;
   reg [26:0] \$243 ;
   reg [26:0] \$244 ;
-  reg \$245 ;
+  reg [26:0] \$245 ;
+  reg [26:0] \$246 ;
+  reg \$247 ;
   wire \$25 ;
   wire \$26 ;
   wire \$27 ;
@@ -5791,7 +5793,7 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
   reg [7:0] a_base = 8'h00;
   output a_last;
   reg a_last = 1'h0;
-  reg a_par = 1'h0;
+  reg [1:0] a_par = 2'h0;
   reg [7:0] a_ptr = 8'h00;
   reg acc_in = 1'h0;
   reg [7:0] acc_nptr = 8'h00;
@@ -5996,7 +5998,7 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
   reg tok_d2 = 1'h0;
   reg tok_d3 = 1'h0;
   reg [7:0] w_nptr = 8'h00;
-  reg w_par = 1'h0;
+  reg [1:0] w_par = 2'h0;
   reg [7:0] w_ptr = 8'h00;
   reg [16:0] w_rem = 17'h00000;
   output [7:0] wgt_addr;
@@ -6126,211 +6128,213 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
   assign \$113  = last & \$112 ;
   assign \$114  = period - 1'h1;
   assign \$115  = $signed({ 1'h0, t }) == $signed(\$114 );
-  assign \$116  = ~ a_par;
-  assign \$117  = rem <= 3'h4;
-  assign \$118  = n_rem - 3'h4;
-  assign \$119  = b_ptr + k_;
-  assign \$120  = rem - 3'h4;
-  assign \$121  = a_ptr + k_;
-  assign \$122  = stream - 1'h1;
-  assign \$123  = $signed({ 1'h0, t }) == $signed(\$122 );
-  assign \$124  = reading & \$123 ;
-  assign \$125  = ! desc__kind;
-  assign \$126  = starting & \$125 ;
-  assign \$127  = stream - 1'h1;
-  assign \$128  = $signed({ 1'h0, t }) == $signed(\$127 );
-  assign \$129  = reading & \$128 ;
-  assign \$130  = tok_d3 | draining;
-  assign \$131  = ~ is_pool;
-  assign \$132  = busy & \$131 ;
-  assign \$133  = \$130  & \$132 ;
-  assign \$134  = row == 2'h3;
-  assign \$135  = \rem$42  <= 3'h4;
-  assign \$136  = \n_rem$41  - 3'h4;
-  assign \$137  = c_nptr + m_;
-  assign \$138  = c_nptr + m_;
-  assign \$139  = acc_in | acc_out;
-  assign \$140  = acc_nptr + m_;
-  assign \$141  = \$139  ? \$140  : 17'h00000;
-  assign \$142  = acc_in | acc_out;
-  assign \$143  = acc_nptr + m_;
-  assign \$144  = \$142  ? \$143  : 17'h00000;
-  assign \$145  = par_addr + 1'h1;
-  assign \$146  = \rem$42  - 3'h4;
-  assign \$147  = c_row + 3'h4;
-  assign \$148  = acc_row + 3'h4;
-  assign \$149  = row + 1'h1;
-  assign \$150  = ~ is_pool;
-  assign \$151  = busy & \$150 ;
-  assign \$152  = ~ \$151 ;
-  assign \$153  = busy & is_pool;
-  assign \$154  = t < win;
-  assign \$155  = \$153  & \$154 ;
-  assign \$156  = $signed(iy) >= $signed(1'h0);
-  assign \$157  = $signed(iy) < $signed({ 1'h0, \$signal$108  });
-  assign \$158  = \$156  & \$157 ;
-  assign \$159  = $signed(ix) >= $signed(1'h0);
+  assign \$116  = a_par == 2'h2;
+  assign \$117  = a_par + 1'h1;
+  assign \$118  = \$116  ? 3'h0 : \$117 ;
+  assign \$119  = rem <= 3'h4;
+  assign \$120  = n_rem - 3'h4;
+  assign \$121  = b_ptr + k_;
+  assign \$122  = rem - 3'h4;
+  assign \$123  = a_ptr + k_;
+  assign \$124  = stream - 1'h1;
+  assign \$125  = $signed({ 1'h0, t }) == $signed(\$124 );
+  assign \$126  = reading & \$125 ;
+  assign \$127  = ! desc__kind;
+  assign \$128  = starting & \$127 ;
+  assign \$129  = stream - 1'h1;
+  assign \$130  = $signed({ 1'h0, t }) == $signed(\$129 );
+  assign \$131  = reading & \$130 ;
+  assign \$132  = tok_d3 | draining;
+  assign \$133  = ~ is_pool;
+  assign \$134  = busy & \$133 ;
+  assign \$135  = \$132  & \$134 ;
+  assign \$136  = row == 2'h3;
+  assign \$137  = \rem$42  <= 3'h4;
+  assign \$138  = \n_rem$41  - 3'h4;
+  assign \$139  = c_nptr + m_;
+  assign \$140  = c_nptr + m_;
+  assign \$141  = acc_in | acc_out;
+  assign \$142  = acc_nptr + m_;
+  assign \$143  = \$141  ? \$142  : 17'h00000;
+  assign \$144  = acc_in | acc_out;
+  assign \$145  = acc_nptr + m_;
+  assign \$146  = \$144  ? \$145  : 17'h00000;
+  assign \$147  = par_addr + 1'h1;
+  assign \$148  = \rem$42  - 3'h4;
+  assign \$149  = c_row + 3'h4;
+  assign \$150  = acc_row + 3'h4;
+  assign \$151  = row + 1'h1;
+  assign \$152  = ~ is_pool;
+  assign \$153  = busy & \$152 ;
+  assign \$154  = ~ \$153 ;
+  assign \$155  = busy & is_pool;
+  assign \$156  = t < win;
+  assign \$157  = \$155  & \$156 ;
+  assign \$158  = $signed(iy) >= $signed(1'h0);
+  assign \$159  = $signed(iy) < $signed({ 1'h0, \$signal$108  });
   assign \$160  = \$158  & \$159 ;
-  assign \$161  = $signed(ix) < $signed({ 1'h0, \$signal$63  });
+  assign \$161  = $signed(ix) >= $signed(1'h0);
   assign \$162  = \$160  & \$161 ;
-  assign \$163  = \$155  & \$162 ;
-  assign \$164  = busy & is_pool;
-  assign \$165  = t < win;
-  assign \$166  = \$164  & \$165 ;
-  assign \$167  = win_w - 1'h1;
-  assign \$168  = \$signal$60  == \$167 ;
-  assign \$169  = \$signal$57  + 1'h1;
-  assign \$170  = \$signal$60  + 1'h1;
+  assign \$163  = $signed(ix) < $signed({ 1'h0, \$signal$63  });
+  assign \$164  = \$162  & \$163 ;
+  assign \$165  = \$157  & \$164 ;
+  assign \$166  = busy & is_pool;
+  assign \$167  = t < win;
+  assign \$168  = \$166  & \$167 ;
+  assign \$169  = win_w - 1'h1;
+  assign \$170  = \$signal$60  == \$169 ;
+  assign \$171  = \$signal$57  + 1'h1;
+  assign \$172  = \$signal$60  + 1'h1;
   always @(posedge clk)
-    kind <= \$171 ;
+    kind <= \$173 ;
   always @(posedge clk)
-    pool_op <= \$172 ;
+    pool_op <= \$174 ;
   always @(posedge clk)
-    m0 <= \$173 ;
+    m0 <= \$175 ;
   always @(posedge clk)
-    shift <= \$174 ;
+    shift <= \$176 ;
   always @(posedge clk)
-    rounding <= \$175 ;
+    rounding <= \$177 ;
   always @(posedge clk)
-    wrap <= \$176 ;
+    wrap <= \$178 ;
   always @(posedge clk)
-    per_channel <= \$177 ;
+    per_channel <= \$179 ;
   always @(posedge clk)
-    bias_en <= \$178 ;
+    bias_en <= \$180 ;
   always @(posedge clk)
-    acc_in <= \$179 ;
+    acc_in <= \$181 ;
   always @(posedge clk)
-    acc_out <= \$180 ;
+    acc_out <= \$182 ;
   always @(posedge clk)
-    lo <= \$181 ;
+    lo <= \$183 ;
   always @(posedge clk)
-    hi <= \$182 ;
+    hi <= \$184 ;
   always @(posedge clk)
-    k_ <= \$183 ;
+    k_ <= \$185 ;
   always @(posedge clk)
-    m_ <= \$184 ;
+    m_ <= \$186 ;
   always @(posedge clk)
-    n_ <= \$185 ;
+    n_ <= \$187 ;
   always @(posedge clk)
-    a_base <= \$186 ;
+    a_base <= \$188 ;
   always @(posedge clk)
-    b_base <= \$187 ;
+    b_base <= \$189 ;
   always @(posedge clk)
-    c_base <= \$188 ;
+    c_base <= \$190 ;
   always @(posedge clk)
-    p_base <= \$189 ;
+    p_base <= \$191 ;
   always @(posedge clk)
-    pin_base <= \$190 ;
+    pin_base <= \$192 ;
   always @(posedge clk)
-    \$signal$108  <= \$191 ;
+    \$signal$108  <= \$193 ;
   always @(posedge clk)
-    \$signal$63  <= \$192 ;
+    \$signal$63  <= \$194 ;
   always @(posedge clk)
-    \$signal$109  <= \$193 ;
+    \$signal$109  <= \$195 ;
   always @(posedge clk)
-    \$signal$110  <= \$194 ;
+    \$signal$110  <= \$196 ;
   always @(posedge clk)
-    win_w <= \$195 ;
+    win_w <= \$197 ;
   always @(posedge clk)
-    \$signal$112  <= \$196 ;
+    \$signal$112  <= \$198 ;
   always @(posedge clk)
-    \$signal$113  <= \$197 ;
+    \$signal$113  <= \$199 ;
   always @(posedge clk)
-    pad_left <= \$198 ;
+    pad_left <= \$200 ;
   always @(posedge clk)
-    t <= \$199 ;
+    t <= \$201 ;
   always @(posedge clk)
-    error <= \$200 ;
+    error <= \$202 ;
   always @(posedge clk)
-    period <= \$201 ;
+    period <= \$203 ;
   always @(posedge clk)
-    stream <= \$202 ;
+    stream <= \$204 ;
   always @(posedge clk)
-    \$signal$118  <= \$203 ;
+    \$signal$118  <= \$205 ;
   always @(posedge clk)
-    \$signal  <= \$204 ;
+    \$signal  <= \$206 ;
   always @(posedge clk)
-    \$signal$119  <= \$205 ;
+    \$signal$119  <= \$207 ;
   always @(posedge clk)
-    \$signal$120  <= \$206 ;
+    \$signal$120  <= \$208 ;
   always @(posedge clk)
-    \$signal$59  <= \$207 ;
+    \$signal$59  <= \$209 ;
   always @(posedge clk)
-    \$signal$56  <= \$208 ;
+    \$signal$56  <= \$210 ;
   always @(posedge clk)
-    \$signal$60  <= \$209 ;
+    \$signal$60  <= \$211 ;
   always @(posedge clk)
-    \$signal$57  <= \$210 ;
+    \$signal$57  <= \$212 ;
   always @(posedge clk)
-    win <= \$211 ;
+    win <= \$213 ;
   always @(posedge clk)
-    out_ptr <= \$212 ;
+    out_ptr <= \$214 ;
   always @(posedge clk)
-    t_last <= \$213 ;
+    t_last <= \$215 ;
   always @(posedge clk)
-    a_ptr <= \$214 ;
+    a_ptr <= \$216 ;
   always @(posedge clk)
-    b_ptr <= \$215 ;
+    b_ptr <= \$217 ;
   always @(posedge clk)
-    rem <= \$216 ;
+    rem <= \$218 ;
   always @(posedge clk)
-    n_rem <= \$217 ;
+    n_rem <= \$219 ;
   always @(posedge clk)
-    a_par <= \$218 ;
+    a_par <= \$220 ;
   always @(posedge clk)
-    w_ptr <= \$219 ;
+    w_ptr <= \$221 ;
   always @(posedge clk)
-    w_nptr <= \$220 ;
+    w_nptr <= \$222 ;
   always @(posedge clk)
-    w_rem <= \$221 ;
+    w_rem <= \$223 ;
   always @(posedge clk)
-    w_par <= \$222 ;
+    w_par <= \$224 ;
   always @(posedge clk)
-    i <= \$223 ;
+    i <= \$225 ;
   always @(posedge clk)
-    draining <= \$224 ;
+    draining <= \$226 ;
   always @(posedge clk)
-    \rem$42  <= \$225 ;
+    \rem$42  <= \$227 ;
   always @(posedge clk)
-    \n_rem$41  <= \$226 ;
+    \n_rem$41  <= \$228 ;
   always @(posedge clk)
-    first <= \$227 ;
+    first <= \$229 ;
   always @(posedge clk)
-    c_nptr <= \$228 ;
+    c_nptr <= \$230 ;
   always @(posedge clk)
-    c_row <= \$229 ;
+    c_row <= \$231 ;
   always @(posedge clk)
-    acc_nptr <= \$230 ;
+    acc_nptr <= \$232 ;
   always @(posedge clk)
-    acc_row <= \$231 ;
+    acc_row <= \$233 ;
   always @(posedge clk)
-    par_addr <= \$232 ;
+    par_addr <= \$234 ;
   always @(posedge clk)
-    fsm_state <= \$233 ;
+    fsm_state <= \$235 ;
   always @(posedge clk)
-    feed <= \$234 ;
+    feed <= \$236 ;
   always @(posedge clk)
-    a_last <= \$235 ;
+    a_last <= \$237 ;
   always @(posedge clk)
-    clr <= \$236 ;
+    clr <= \$238 ;
   always @(posedge clk)
-    tok_d0 <= \$237 ;
+    tok_d0 <= \$239 ;
   always @(posedge clk)
-    tok_d1 <= \$238 ;
+    tok_d1 <= \$240 ;
   always @(posedge clk)
-    tok_d2 <= \$239 ;
+    tok_d2 <= \$241 ;
   always @(posedge clk)
-    tok_d3 <= \$240 ;
+    tok_d3 <= \$242 ;
   always @(posedge clk)
-    \$signal$47  <= \$241 ;
+    \$signal$47  <= \$243 ;
   always @(posedge clk)
-    \$signal$51  <= \$242 ;
+    \$signal$51  <= \$244 ;
   always @(posedge clk)
-    s2 <= \$243 ;
+    s2 <= \$245 ;
   always @(posedge clk)
-    s3 <= \$244 ;
+    s3 <= \$246 ;
   always @(posedge clk)
-    inb_d <= \$245 ;
+    inb_d <= \$247 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
     starting = 1'h0;
@@ -6431,150 +6435,112 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$171  = kind;
+    \$173  = kind;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$171  = desc__kind;
+            \$173  = desc__kind;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$171  = desc__kind;
+            \$173  = desc__kind;
           end
     endcase
     if (rst) begin
-      \$171  = 1'h0;
+      \$173  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$172  = pool_op;
+    \$174  = pool_op;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$172  = desc__pool_op;
+            \$174  = desc__pool_op;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$172  = desc__pool_op;
+            \$174  = desc__pool_op;
           end
     endcase
     if (rst) begin
-      \$172  = 2'h0;
+      \$174  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$173  = m0;
+    \$175  = m0;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$173  = desc__m0;
+            \$175  = desc__m0;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$173  = desc__m0;
+            \$175  = desc__m0;
           end
     endcase
     if (rst) begin
-      \$173  = 31'h00000000;
+      \$175  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$174  = shift;
+    \$176  = shift;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$174  = desc__shift;
+            \$176  = desc__shift;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$174  = desc__shift;
+            \$176  = desc__shift;
           end
     endcase
     if (rst) begin
-      \$174  = 6'h00;
+      \$176  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$175  = rounding;
+    \$177  = rounding;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$175  = desc__rounding;
+            \$177  = desc__rounding;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$175  = desc__rounding;
+            \$177  = desc__rounding;
           end
     endcase
     if (rst) begin
-      \$175  = 2'h0;
+      \$177  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$176  = wrap;
+    \$178  = wrap;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$176  = desc__wrap;
+            \$178  = desc__wrap;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$176  = desc__wrap;
-          end
-    endcase
-    if (rst) begin
-      \$176  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$177  = per_channel;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$177  = desc__per_channel;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$177  = desc__per_channel;
-          end
-    endcase
-    if (rst) begin
-      \$177  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$178  = bias_en;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$178  = desc__bias_en;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$178  = desc__bias_en;
+            \$178  = desc__wrap;
           end
     endcase
     if (rst) begin
@@ -6583,17 +6549,17 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$179  = acc_in;
+    \$179  = per_channel;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$179  = desc__acc_in;
+            \$179  = desc__per_channel;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$179  = desc__acc_in;
+            \$179  = desc__per_channel;
           end
     endcase
     if (rst) begin
@@ -6602,17 +6568,17 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$180  = acc_out;
+    \$180  = bias_en;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$180  = desc__acc_out;
+            \$180  = desc__bias_en;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$180  = desc__acc_out;
+            \$180  = desc__bias_en;
           end
     endcase
     if (rst) begin
@@ -6621,93 +6587,93 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$181  = lo;
+    \$181  = acc_in;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$181  = desc__lo;
+            \$181  = desc__acc_in;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$181  = desc__lo;
+            \$181  = desc__acc_in;
           end
     endcase
     if (rst) begin
-      \$181  = 8'h00;
+      \$181  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$182  = hi;
+    \$182  = acc_out;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$182  = desc__hi;
+            \$182  = desc__acc_out;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$182  = desc__hi;
+            \$182  = desc__acc_out;
           end
     endcase
     if (rst) begin
-      \$182  = 8'h00;
+      \$182  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$183  = k_;
+    \$183  = lo;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$183  = desc__k;
+            \$183  = desc__lo;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$183  = desc__k;
+            \$183  = desc__lo;
           end
     endcase
     if (rst) begin
-      \$183  = 16'h0000;
+      \$183  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$184  = m_;
+    \$184  = hi;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$184  = desc__m;
+            \$184  = desc__hi;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$184  = desc__m;
+            \$184  = desc__hi;
           end
     endcase
     if (rst) begin
-      \$184  = 16'h0000;
+      \$184  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$185  = n_;
+    \$185  = k_;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$185  = desc__n;
+            \$185  = desc__k;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$185  = desc__n;
+            \$185  = desc__k;
           end
     endcase
     if (rst) begin
@@ -6716,55 +6682,55 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$186  = a_base;
+    \$186  = m_;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$186  = desc__a_base;
+            \$186  = desc__m;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$186  = desc__a_base;
+            \$186  = desc__m;
           end
     endcase
     if (rst) begin
-      \$186  = 8'h00;
+      \$186  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$187  = b_base;
+    \$187  = n_;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$187  = desc__b_base;
+            \$187  = desc__n;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$187  = desc__b_base;
+            \$187  = desc__n;
           end
     endcase
     if (rst) begin
-      \$187  = 8'h00;
+      \$187  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$188  = c_base;
+    \$188  = a_base;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$188  = desc__c_base;
+            \$188  = desc__a_base;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$188  = desc__c_base;
+            \$188  = desc__a_base;
           end
     endcase
     if (rst) begin
@@ -6773,36 +6739,36 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$189  = p_base;
+    \$189  = b_base;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$189  = desc__p_base;
+            \$189  = desc__b_base;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$189  = desc__p_base;
+            \$189  = desc__b_base;
           end
     endcase
     if (rst) begin
-      \$189  = 4'h0;
+      \$189  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$190  = pin_base;
+    \$190  = c_base;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$190  = desc__pin_base;
+            \$190  = desc__c_base;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$190  = desc__pin_base;
+            \$190  = desc__c_base;
           end
     endcase
     if (rst) begin
@@ -6811,55 +6777,55 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$191  = \$signal$108 ;
+    \$191  = p_base;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$191  = desc__in_h;
+            \$191  = desc__p_base;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$191  = desc__in_h;
+            \$191  = desc__p_base;
           end
     endcase
     if (rst) begin
-      \$191  = 16'h0000;
+      \$191  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$192  = \$signal$63 ;
+    \$192  = pin_base;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$192  = desc__in_w;
+            \$192  = desc__pin_base;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$192  = desc__in_w;
+            \$192  = desc__pin_base;
           end
     endcase
     if (rst) begin
-      \$192  = 16'h0000;
+      \$192  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$193  = \$signal$109 ;
+    \$193  = \$signal$108 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$193  = desc__out_h;
+            \$193  = desc__in_h;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$193  = desc__out_h;
+            \$193  = desc__in_h;
           end
     endcase
     if (rst) begin
@@ -6868,17 +6834,17 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$194  = \$signal$110 ;
+    \$194  = \$signal$63 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$194  = desc__out_w;
+            \$194  = desc__in_w;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$194  = desc__out_w;
+            \$194  = desc__in_w;
           end
     endcase
     if (rst) begin
@@ -6887,55 +6853,55 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$195  = win_w;
+    \$195  = \$signal$109 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$195  = desc__win_w;
+            \$195  = desc__out_h;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$195  = desc__win_w;
+            \$195  = desc__out_h;
           end
     endcase
     if (rst) begin
-      \$195  = 8'h00;
+      \$195  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$196  = \$signal$112 ;
+    \$196  = \$signal$110 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$196  = desc__stride_h;
+            \$196  = desc__out_w;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$196  = desc__stride_h;
+            \$196  = desc__out_w;
           end
     endcase
     if (rst) begin
-      \$196  = 8'h00;
+      \$196  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$197  = \$signal$113 ;
+    \$197  = win_w;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$197  = desc__stride_w;
+            \$197  = desc__win_w;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$197  = desc__stride_w;
+            \$197  = desc__win_w;
           end
     endcase
     if (rst) begin
@@ -6944,17 +6910,17 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$198  = pad_left;
+    \$198  = \$signal$112 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$198  = desc__pad_left;
+            \$198  = desc__stride_h;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$198  = desc__pad_left;
+            \$198  = desc__stride_h;
           end
     endcase
     if (rst) begin
@@ -6963,143 +6929,181 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$199  = t;
+    \$199  = \$signal$113 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$199  = 20'h00000;
+            \$199  = desc__stride_w;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$199  = desc__stride_w;
+          end
+    endcase
+    if (rst) begin
+      \$199  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$200  = pad_left;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$200  = desc__pad_left;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$200  = desc__pad_left;
+          end
+    endcase
+    if (rst) begin
+      \$200  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$201  = t;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$201  = 20'h00000;
           end
       2'h2:
         begin
-          \$199  = \$85 [19:0];
+          \$201  = \$85 [19:0];
           if (is_pool) begin
             if (\$87 ) begin
-              \$199  = 20'h00000;
+              \$201  = 20'h00000;
             end
           end
         end
       2'h1:
           if (start) begin
-            \$199  = 20'h00000;
+            \$201  = 20'h00000;
           end
     endcase
     if (\$110 ) begin
       if (\$113 ) begin
       end else if (\$115 ) begin
-        \$199  = 20'h00000;
+        \$201  = 20'h00000;
       end
     end
     if (rst) begin
-      \$199  = 20'h00000;
+      \$201  = 20'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$200  = error;
+    \$202  = error;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$200  = refused;
+            \$202  = refused;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$200  = refused;
+            \$202  = refused;
           end
     endcase
     if (rst) begin
-      \$200  = 1'h0;
+      \$202  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$201  = period;
+    \$203  = period;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$201  = { 1'h0, \$79  };
+            \$203  = { 1'h0, \$79  };
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$201  = { 1'h0, \$102  };
+            \$203  = { 1'h0, \$102  };
           end
     endcase
     if (rst) begin
-      \$201  = 17'h00000;
+      \$203  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$202  = stream;
+    \$204  = stream;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$202  = desc__k;
+            \$204  = desc__k;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$202  = desc__k;
+            \$204  = desc__k;
           end
     endcase
     if (rst) begin
-      \$202  = 16'h0000;
+      \$204  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$203  = \$signal$118 ;
+    \$205  = \$signal$118 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$203  = 1'h0;
+            \$205  = 1'h0;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$203  = 1'h0;
+            \$205  = 1'h0;
           end
     endcase
     if (rst) begin
-      \$203  = 1'h0;
+      \$205  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$204  = \$signal ;
+    \$206  = \$signal ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$204  = 1'h1;
+            \$206  = 1'h1;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$204  = 1'h1;
+            \$206  = 1'h1;
           end
     endcase
     if (\$110 ) begin
       if (\$113 ) begin
-        \$204  = 1'h0;
+        \$206  = 1'h0;
       end
     end
     if (rst) begin
-      \$204  = 1'h0;
+      \$206  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$205  = \$signal$119 ;
+    \$207  = \$signal$119 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$205  = 16'h0000;
+            \$207  = 16'h0000;
           end
       2'h2:
           if (is_pool) begin
@@ -7107,54 +7111,54 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
               (* full_case = 32'd1 *)
               if (\$93 ) begin
               end else if (\$95 ) begin
-                \$205  = 16'h0000;
+                \$207  = 16'h0000;
               end else begin
-                \$205  = \$99 [15:0];
+                \$207  = \$99 [15:0];
               end
             end
           end
       2'h1:
           if (start) begin
-            \$205  = 16'h0000;
+            \$207  = 16'h0000;
           end
     endcase
     if (rst) begin
-      \$205  = 16'h0000;
+      \$207  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$206  = \$signal$120 ;
+    \$208  = \$signal$120 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$206  = 16'h0000;
+            \$208  = 16'h0000;
           end
       2'h2:
           if (is_pool) begin
             if (\$87 ) begin
               if (\$93 ) begin
               end else if (\$95 ) begin
-                \$206  = \$97 [15:0];
+                \$208  = \$97 [15:0];
               end
             end
           end
       2'h1:
           if (start) begin
-            \$206  = 16'h0000;
+            \$208  = 16'h0000;
           end
     endcase
     if (rst) begin
-      \$206  = 16'h0000;
+      \$208  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$207  = \$signal$59 ;
+    \$209  = \$signal$59 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$207  = { \$80 [8], \$80 [8], \$80 [8], \$80 [8], \$80 [8], \$80 [8], \$80 [8], \$80 [8], \$80 [8], \$80  };
+            \$209  = { \$80 [8], \$80 [8], \$80 [8], \$80 [8], \$80 [8], \$80 [8], \$80 [8], \$80 [8], \$80 [8], \$80  };
           end
       2'h2:
           if (is_pool) begin
@@ -7162,590 +7166,535 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
               (* full_case = 32'd1 *)
               if (\$93 ) begin
               end else if (\$95 ) begin
-                \$207  = { \$96 [8], \$96 [8], \$96 [8], \$96 [8], \$96 [8], \$96 [8], \$96 [8], \$96 [8], \$96 [8], \$96  };
+                \$209  = { \$96 [8], \$96 [8], \$96 [8], \$96 [8], \$96 [8], \$96 [8], \$96 [8], \$96 [8], \$96 [8], \$96  };
               end else begin
-                \$207  = \$100 [17:0];
+                \$209  = \$100 [17:0];
               end
             end
           end
       2'h1:
           if (start) begin
-            \$207  = { \$103 [8], \$103 [8], \$103 [8], \$103 [8], \$103 [8], \$103 [8], \$103 [8], \$103 [8], \$103 [8], \$103  };
+            \$209  = { \$103 [8], \$103 [8], \$103 [8], \$103 [8], \$103 [8], \$103 [8], \$103 [8], \$103 [8], \$103 [8], \$103  };
           end
     endcase
     if (rst) begin
-      \$207  = 18'h00000;
+      \$209  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$208  = \$signal$56 ;
+    \$210  = \$signal$56 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$208  = { \$81 [8], \$81 [8], \$81 [8], \$81 [8], \$81 [8], \$81 [8], \$81 [8], \$81 [8], \$81 [8], \$81  };
+            \$210  = { \$81 [8], \$81 [8], \$81 [8], \$81 [8], \$81 [8], \$81 [8], \$81 [8], \$81 [8], \$81 [8], \$81  };
           end
       2'h2:
           if (is_pool) begin
             if (\$87 ) begin
               if (\$93 ) begin
               end else if (\$95 ) begin
-                \$208  = \$98 [17:0];
+                \$210  = \$98 [17:0];
               end
             end
           end
       2'h1:
           if (start) begin
-            \$208  = { \$104 [8], \$104 [8], \$104 [8], \$104 [8], \$104 [8], \$104 [8], \$104 [8], \$104 [8], \$104 [8], \$104  };
+            \$210  = { \$104 [8], \$104 [8], \$104 [8], \$104 [8], \$104 [8], \$104 [8], \$104 [8], \$104 [8], \$104 [8], \$104  };
           end
     endcase
     if (rst) begin
-      \$208  = 18'h00000;
+      \$210  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$209  = \$signal$60 ;
+    \$211  = \$signal$60 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$209  = 8'h00;
+            \$211  = 8'h00;
           end
       2'h2:
           if (is_pool) begin
             if (\$87 ) begin
-              \$209  = 8'h00;
+              \$211  = 8'h00;
             end
           end
       2'h1:
           if (start) begin
-            \$209  = 8'h00;
+            \$211  = 8'h00;
           end
     endcase
-    if (\$166 ) begin
+    if (\$168 ) begin
       (* full_case = 32'd1 *)
-      if (\$168 ) begin
-        \$209  = 8'h00;
+      if (\$170 ) begin
+        \$211  = 8'h00;
       end else begin
-        \$209  = \$170 [7:0];
+        \$211  = \$172 [7:0];
       end
     end
     if (rst) begin
-      \$209  = 8'h00;
+      \$211  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$210  = \$signal$57 ;
+    \$212  = \$signal$57 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$210  = 8'h00;
+            \$212  = 8'h00;
           end
       2'h2:
           if (is_pool) begin
             if (\$87 ) begin
-              \$210  = 8'h00;
+              \$212  = 8'h00;
             end
           end
       2'h1:
           if (start) begin
-            \$210  = 8'h00;
+            \$212  = 8'h00;
           end
     endcase
-    if (\$166 ) begin
-      if (\$168 ) begin
-        \$210  = \$169 [7:0];
+    if (\$168 ) begin
+      if (\$170 ) begin
+        \$212  = \$171 [7:0];
       end
     end
-    if (rst) begin
-      \$210  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$211  = win;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$211  = \$82 ;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$211  = \$105 ;
-          end
-    endcase
-    if (rst) begin
-      \$211  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$212  = out_ptr;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$212  = desc__c_base;
-          end
-      2'h2:
-          if (is_pool) begin
-            if (\$87 ) begin
-              \$212  = \$88 [7:0];
-            end
-          end
-      2'h1:
-          if (start) begin
-            \$212  = desc__c_base;
-          end
-    endcase
     if (rst) begin
       \$212  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$213  = t_last;
+    \$213  = win;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$213  = { 3'h0, \$84  };
+            \$213  = \$82 ;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$213  = { 3'h0, \$107  };
+            \$213  = \$105 ;
           end
     endcase
     if (rst) begin
-      \$213  = 20'h00000;
+      \$213  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$214  = a_ptr;
+    \$214  = out_ptr;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$214  = desc__a_base;
+            \$214  = desc__c_base;
           end
       2'h2:
-          /* empty */;
+          if (is_pool) begin
+            if (\$87 ) begin
+              \$214  = \$88 [7:0];
+            end
+          end
       2'h1:
           if (start) begin
-            \$214  = desc__a_base;
+            \$214  = desc__c_base;
           end
     endcase
-    if (\$110 ) begin
-      if (\$113 ) begin
-      end else if (\$115 ) begin
-        (* full_case = 32'd1 *)
-        if (\$117 ) begin
-          \$214  = a_base;
-        end else begin
-          \$214  = \$121 [7:0];
-        end
-      end
-    end
     if (rst) begin
       \$214  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$215  = b_ptr;
+    \$215  = t_last;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$215  = desc__b_base;
+            \$215  = { 3'h0, \$84  };
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$215  = desc__b_base;
+            \$215  = { 3'h0, \$107  };
           end
     endcase
-    if (\$110 ) begin
-      if (\$113 ) begin
-      end else if (\$115 ) begin
-        if (\$117 ) begin
-          \$215  = \$119 [7:0];
-        end
-      end
-    end
     if (rst) begin
-      \$215  = 8'h00;
+      \$215  = 20'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$216  = rem;
+    \$216  = a_ptr;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$216  = { 1'h0, desc__m };
+            \$216  = desc__a_base;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$216  = { 1'h0, desc__m };
+            \$216  = desc__a_base;
           end
     endcase
     if (\$110 ) begin
       if (\$113 ) begin
       end else if (\$115 ) begin
         (* full_case = 32'd1 *)
-        if (\$117 ) begin
-          \$216  = { 1'h0, m_ };
+        if (\$119 ) begin
+          \$216  = a_base;
         end else begin
-          \$216  = \$120 [16:0];
+          \$216  = \$123 [7:0];
         end
       end
     end
     if (rst) begin
-      \$216  = 17'h00000;
+      \$216  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$217  = n_rem;
+    \$217  = b_ptr;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$217  = { 1'h0, desc__n };
+            \$217  = desc__b_base;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$217  = { 1'h0, desc__n };
+            \$217  = desc__b_base;
           end
     endcase
     if (\$110 ) begin
       if (\$113 ) begin
       end else if (\$115 ) begin
-        if (\$117 ) begin
-          \$217  = \$118 [16:0];
+        if (\$119 ) begin
+          \$217  = \$121 [7:0];
         end
       end
     end
     if (rst) begin
-      \$217  = 17'h00000;
+      \$217  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$218  = a_par;
+    \$218  = rem;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$218  = 1'h0;
+            \$218  = { 1'h0, desc__m };
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$218  = 1'h0;
+            \$218  = { 1'h0, desc__m };
           end
     endcase
     if (\$110 ) begin
       if (\$113 ) begin
       end else if (\$115 ) begin
-        \$218  = \$116 ;
+        (* full_case = 32'd1 *)
+        if (\$119 ) begin
+          \$218  = { 1'h0, m_ };
+        end else begin
+          \$218  = \$122 [16:0];
+        end
       end
     end
     if (rst) begin
-      \$218  = 1'h0;
+      \$218  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$219  = w_ptr;
+    \$219  = n_rem;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$219  = desc__b_base;
+            \$219  = { 1'h0, desc__n };
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$219  = desc__b_base;
+            \$219  = { 1'h0, desc__n };
+          end
+    endcase
+    if (\$110 ) begin
+      if (\$113 ) begin
+      end else if (\$115 ) begin
+        if (\$119 ) begin
+          \$219  = \$120 [16:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$219  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$220  = a_par;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$220  = 2'h0;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$220  = 2'h0;
+          end
+    endcase
+    if (\$110 ) begin
+      if (\$113 ) begin
+      end else if (\$115 ) begin
+        \$220  = \$118 [1:0];
+      end
+    end
+    if (rst) begin
+      \$220  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$221  = w_ptr;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$221  = desc__b_base;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$221  = desc__b_base;
           end
     endcase
     if (rst) begin
-      \$219  = 8'h00;
+      \$221  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$220  = w_nptr;
+    \$222  = w_nptr;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$220  = desc__b_base;
+            \$222  = desc__b_base;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$220  = desc__b_base;
+            \$222  = desc__b_base;
           end
     endcase
     if (rst) begin
-      \$220  = 8'h00;
+      \$222  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$221  = w_rem;
+    \$223  = w_rem;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$221  = { 1'h0, desc__k };
+            \$223  = { 1'h0, desc__k };
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$221  = { 1'h0, desc__k };
+            \$223  = { 1'h0, desc__k };
           end
     endcase
     if (rst) begin
-      \$221  = 17'h00000;
+      \$223  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$222  = w_par;
+    \$224  = w_par;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$222  = 1'h0;
+            \$224  = 2'h0;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$222  = 1'h0;
+            \$224  = 2'h0;
           end
     endcase
     if (rst) begin
-      \$222  = 1'h0;
+      \$224  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$223  = i;
+    \$225  = i;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$223  = 16'h0000;
+            \$225  = 16'h0000;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$223  = 16'h0000;
+            \$225  = 16'h0000;
           end
     endcase
-    if (\$133 ) begin
+    if (\$135 ) begin
       (* full_case = 32'd1 *)
-      if (\$134 ) begin
+      if (\$136 ) begin
       end else begin
-        \$223  = \$149 [15:0];
+        \$225  = \$151 [15:0];
       end
     end
     if (rst) begin
-      \$223  = 16'h0000;
+      \$225  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$224  = draining;
+    \$226  = draining;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$224  = 1'h0;
+            \$226  = 1'h0;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$224  = 1'h0;
+            \$226  = 1'h0;
           end
     endcase
-    if (\$133 ) begin
+    if (\$135 ) begin
       (* full_case = 32'd1 *)
-      if (\$134 ) begin
-        \$224  = 1'h0;
+      if (\$136 ) begin
+        \$226  = 1'h0;
       end else begin
-        \$224  = 1'h1;
+        \$226  = 1'h1;
       end
     end
     if (rst) begin
-      \$224  = 1'h0;
+      \$226  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$225  = \rem$42 ;
+    \$227  = \rem$42 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$225  = { 1'h0, desc__m };
+            \$227  = { 1'h0, desc__m };
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$225  = { 1'h0, desc__m };
+            \$227  = { 1'h0, desc__m };
           end
     endcase
-    if (\$133 ) begin
-      if (\$134 ) begin
+    if (\$135 ) begin
+      if (\$136 ) begin
         (* full_case = 32'd1 *)
-        if (\$135 ) begin
-          \$225  = { 1'h0, m_ };
+        if (\$137 ) begin
+          \$227  = { 1'h0, m_ };
         end else begin
-          \$225  = \$146 [16:0];
+          \$227  = \$148 [16:0];
         end
       end
     end
     if (rst) begin
-      \$225  = 17'h00000;
+      \$227  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$226  = \n_rem$41 ;
+    \$228  = \n_rem$41 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$226  = { 1'h0, desc__n };
+            \$228  = { 1'h0, desc__n };
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$226  = { 1'h0, desc__n };
+            \$228  = { 1'h0, desc__n };
           end
     endcase
-    if (\$133 ) begin
-      if (\$134 ) begin
-        if (\$135 ) begin
-          \$226  = \$136 [16:0];
+    if (\$135 ) begin
+      if (\$136 ) begin
+        if (\$137 ) begin
+          \$228  = \$138 [16:0];
         end
       end
     end
     if (rst) begin
-      \$226  = 17'h00000;
+      \$228  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$227  = first;
+    \$229  = first;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$227  = 1'h1;
+            \$229  = 1'h1;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$227  = 1'h1;
+            \$229  = 1'h1;
           end
     endcase
-    if (\$133 ) begin
-      if (\$134 ) begin
-        if (\$135 ) begin
-          \$227  = 1'h1;
+    if (\$135 ) begin
+      if (\$136 ) begin
+        if (\$137 ) begin
+          \$229  = 1'h1;
         end
       end
     end
     if (rst) begin
-      \$227  = 1'h0;
+      \$229  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$228  = c_nptr;
+    \$230  = c_nptr;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$228  = desc__c_base;
+            \$230  = desc__c_base;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$228  = desc__c_base;
+            \$230  = desc__c_base;
           end
     endcase
-    if (\$133 ) begin
-      if (\$134 ) begin
-        if (\$135 ) begin
-          \$228  = \$137 [7:0];
-        end
-      end
-    end
-    if (rst) begin
-      \$228  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$229  = c_row;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$229  = desc__c_base;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$229  = desc__c_base;
-          end
-    endcase
-    if (\$133 ) begin
-      if (\$134 ) begin
-        (* full_case = 32'd1 *)
-        if (\$135 ) begin
-          \$229  = \$138 [7:0];
-        end else begin
-          \$229  = \$147 [7:0];
-        end
-      end
-    end
-    if (rst) begin
-      \$229  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$230  = acc_nptr;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$230  = 8'h00;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$230  = 8'h00;
-          end
-    endcase
-    if (\$133 ) begin
-      if (\$134 ) begin
-        if (\$135 ) begin
-          \$230  = \$141 [7:0];
+    if (\$135 ) begin
+      if (\$136 ) begin
+        if (\$137 ) begin
+          \$230  = \$139 [7:0];
         end
       end
     end
@@ -7755,26 +7704,26 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$231  = acc_row;
+    \$231  = c_row;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$231  = 8'h00;
+            \$231  = desc__c_base;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$231  = 8'h00;
+            \$231  = desc__c_base;
           end
     endcase
-    if (\$133 ) begin
-      if (\$134 ) begin
+    if (\$135 ) begin
+      if (\$136 ) begin
         (* full_case = 32'd1 *)
-        if (\$135 ) begin
-          \$231  = \$144 [7:0];
+        if (\$137 ) begin
+          \$231  = \$140 [7:0];
         end else begin
-          \$231  = \$148 [7:0];
+          \$231  = \$149 [7:0];
         end
       end
     end
@@ -7784,143 +7733,178 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$232  = par_addr;
+    \$232  = acc_nptr;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$232  = desc__p_base;
+            \$232  = 8'h00;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$232  = desc__p_base;
+            \$232  = 8'h00;
           end
     endcase
-    if (\$133 ) begin
-      if (\$134 ) begin
-        if (\$135 ) begin
-          \$232  = \$145 [3:0];
+    if (\$135 ) begin
+      if (\$136 ) begin
+        if (\$137 ) begin
+          \$232  = \$143 [7:0];
         end
       end
     end
     if (rst) begin
-      \$232  = 4'h0;
+      \$232  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$233  = fsm_state;
+    \$233  = acc_row;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$233  = 8'h00;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$233  = 8'h00;
+          end
+    endcase
+    if (\$135 ) begin
+      if (\$136 ) begin
+        (* full_case = 32'd1 *)
+        if (\$137 ) begin
+          \$233  = \$146 [7:0];
+        end else begin
+          \$233  = \$150 [7:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$233  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$234  = par_addr;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$234  = desc__p_base;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$234  = desc__p_base;
+          end
+    endcase
+    if (\$135 ) begin
+      if (\$136 ) begin
+        if (\$137 ) begin
+          \$234  = \$147 [3:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$234  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$235  = fsm_state;
     casez (fsm_state)
       2'h0:
           if (start) begin
             (* full_case = 32'd1 *)
             if (refused) begin
-              \$233  = 2'h1;
+              \$235  = 2'h1;
             end else begin
-              \$233  = 2'h2;
+              \$235  = 2'h2;
             end
           end
       2'h2:
           if (is_pool) begin
             if (\$87 ) begin
               if (\$93 ) begin
-                \$233  = 2'h1;
+                \$235  = 2'h1;
               end
             end
           end else if (\$86 ) begin
-            \$233  = 2'h1;
+            \$235  = 2'h1;
           end
       2'h1:
         begin
-          \$233  = 2'h0;
+          \$235  = 2'h0;
           if (start) begin
             (* full_case = 32'd1 *)
             if (refused) begin
-              \$233  = 2'h1;
+              \$235  = 2'h1;
             end else begin
-              \$233  = 2'h2;
+              \$235  = 2'h2;
             end
           end
         end
     endcase
     if (rst) begin
-      \$233  = 2'h0;
+      \$235  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$234  = reading;
-    if (rst) begin
-      \$234  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$235  = \$124 ;
-    if (rst) begin
-      \$235  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$236  = \$126 ;
+    \$236  = reading;
     if (rst) begin
       \$236  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$237  = \$129 ;
+    \$237  = \$126 ;
     if (rst) begin
       \$237  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$238  = tok_d0;
+    \$238  = \$128 ;
     if (rst) begin
       \$238  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$239  = tok_d1;
+    \$239  = \$131 ;
     if (rst) begin
       \$239  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$240  = tok_d2;
+    \$240  = tok_d0;
     if (rst) begin
       \$240  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$241  = issue;
-    if (\$152 ) begin
-      \$241 [0] = 1'h0;
-    end
+    \$241  = tok_d1;
     if (rst) begin
-      \$241  = 27'h0000000;
+      \$241  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$242  = \$signal$47 ;
-    if (\$152 ) begin
-      \$242 [0] = 1'h0;
-    end
+    \$242  = tok_d2;
     if (rst) begin
-      \$242  = 27'h0000000;
+      \$242  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$243  = \$signal$51 ;
-    if (\$152 ) begin
+    \$243  = issue;
+    if (\$154 ) begin
       \$243 [0] = 1'h0;
     end
     if (rst) begin
@@ -7929,8 +7913,8 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$244  = s2;
-    if (\$152 ) begin
+    \$244  = \$signal$47 ;
+    if (\$154 ) begin
       \$244 [0] = 1'h0;
     end
     if (rst) begin
@@ -7939,9 +7923,29 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$245  = \$163 ;
+    \$245  = \$signal$51 ;
+    if (\$154 ) begin
+      \$245 [0] = 1'h0;
+    end
     if (rst) begin
-      \$245  = 1'h0;
+      \$245  = 27'h0000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$246  = s2;
+    if (\$154 ) begin
+      \$246 [0] = 1'h0;
+    end
+    if (rst) begin
+      \$246  = 27'h0000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$247  = \$165 ;
+    if (rst) begin
+      \$247  = 1'h0;
     end
   end
   assign run = busy;

@@ -59,7 +59,7 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
   wire \$9 ;
   wire [7:0] a_in__0;
   wire [7:0] a_in__1;
-  wire a_sel;
+  wire [1:0] a_sel;
   wire [31:0] acc;
   wire [31:0] \acc$178 ;
   wire [31:0] \acc$189 ;
@@ -203,17 +203,17 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
   wire [7:0] \hi$199 ;
   wire [7:0] \hi$230 ;
   wire [7:0] i_data__0;
-  wire \i_data__0$119 ;
+  wire [1:0] \i_data__0$119 ;
   wire [7:0] \i_data__0$126 ;
-  wire [1:0] \i_data__0$131 ;
+  wire [2:0] \i_data__0$131 ;
   wire [31:0] \i_data__0$137 ;
   wire [7:0] i_data__1;
-  wire \i_data__1$123 ;
+  wire [1:0] \i_data__1$123 ;
   wire [7:0] \i_data__1$139 ;
-  wire [1:0] \i_data__1$142 ;
+  wire [2:0] \i_data__1$142 ;
   wire [31:0] \i_data__1$146 ;
   wire [7:0] i_data__2;
-  wire [1:0] \i_data__2$151 ;
+  wire [2:0] \i_data__2$151 ;
   wire [31:0] \i_data__2$155 ;
   wire kind;
   wire [2:0] lane_mask;
@@ -226,26 +226,26 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
   wire load__0;
   wire load__1;
   wire load__2;
-  wire lsel;
-  wire lsel__0;
-  wire lsel__1;
-  wire lsel__2;
+  wire [1:0] lsel;
+  wire [1:0] lsel__0;
+  wire [1:0] lsel__1;
+  wire [1:0] lsel__2;
   wire [30:0] m0;
   wire [30:0] \m0$165 ;
   wire [30:0] \m0$181 ;
   wire [30:0] \m0$192 ;
   wire [7:0] o_data__0;
-  wire \o_data__0$122 ;
+  wire [1:0] \o_data__0$122 ;
   wire [7:0] \o_data__0$130 ;
-  wire [1:0] \o_data__0$135 ;
+  wire [2:0] \o_data__0$135 ;
   wire [31:0] \o_data__0$232 ;
   wire [7:0] o_data__1;
-  wire \o_data__1$125 ;
+  wire [1:0] \o_data__1$125 ;
   wire [7:0] \o_data__1$141 ;
-  wire [1:0] \o_data__1$144 ;
+  wire [2:0] \o_data__1$144 ;
   wire [31:0] \o_data__1$237 ;
   wire [7:0] o_data__2;
-  wire [1:0] \o_data__2$153 ;
+  wire [2:0] \o_data__2$153 ;
   wire [31:0] \o_data__2$238 ;
   wire [1:0] op;
   input [7:0] out_rd__addr;
@@ -305,8 +305,8 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
   wire [1:0] \rounding$196 ;
   input rst;
   wire rst;
-  wire sel_in__0;
-  wire sel_in__1;
+  wire [1:0] sel_in__0;
+  wire [1:0] sel_in__1;
   wire [5:0] shift;
   wire [5:0] \shift$168 ;
   wire [5:0] \shift$183 ;
@@ -417,8 +417,8 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
     .clk(clk),
     .load(load),
     .lsel(lsel),
-    .\port$937$0 (\o_data__1$144 ),
-    .\port$941$0 (\o_data__2$153 ),
+    .\port$989$0 (\o_data__1$144 ),
+    .\port$993$0 (\o_data__2$153 ),
     .psum_out__0(\i_data__0$137 ),
     .psum_out__1(\i_data__1$146 ),
     .psum_out__2(\i_data__2$155 ),
@@ -454,9 +454,9 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
     .\port$34$0 (\$20 ),
     .\port$39$0 (\$25 ),
     .\port$44$0 (\$30 ),
-    .\port$619$0 (pp_acc0),
-    .\port$625$0 (pp_acc1),
-    .\port$631$0 (pp_acc2),
+    .\port$659$0 (pp_acc0),
+    .\port$665$0 (pp_acc1),
+    .\port$671$0 (pp_acc2),
     .rp__addr(act_rd__addr),
     .\rp__addr$16 (wgt_rd__addr),
     .\rp__addr$26 (par_rd__addr),
@@ -612,8 +612,8 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
     .clk(clk),
     .o_data__1(\o_data__1$144 ),
     .o_data__2(\o_data__2$153 ),
-    .\port$781$0 (load),
-    .\port$783$0 (lsel),
+    .\port$821$0 (load),
+    .\port$823$0 (lsel),
     .rst(rst)
   );
   \hwcnn_top.skew_tok  skew_tok (
@@ -794,12 +794,12 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
   assign \o_data__1$141  = w_in__1;
   assign \i_data__1$142  = { lsel, load };
   assign load__1 = \o_data__1$144 [0];
-  assign lsel__1 = \o_data__1$144 [1];
+  assign lsel__1 = \o_data__1$144 [2:1];
   assign psum_out__1 = \i_data__1$146 ;
   assign o_data__2 = w_in__2;
   assign \i_data__2$151  = { lsel, load };
   assign load__2 = \o_data__2$153 [0];
-  assign lsel__2 = \o_data__2$153 [1];
+  assign lsel__2 = \o_data__2$153 [2:1];
   assign psum_out__2 = \i_data__2$155 ;
   assign acc_rd_addr = acc_rd__addr;
   assign \rounding$171  = rounding;
@@ -840,7 +840,7 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.array (rst, a_in, w_in, sel_in, load, lsel, psum_out__0, psum_out__1, psum_out__2, \a_in$33 , \sel_in$35 , \w_in$15 , \w_in$26 , \port$937$0 , \port$941$0 , clk);
+module \hwcnn_top.array (rst, a_in, w_in, sel_in, load, lsel, psum_out__0, psum_out__1, psum_out__2, \a_in$33 , \sel_in$35 , \w_in$15 , \w_in$26 , \port$989$0 , \port$993$0 , clk);
   input [7:0] a_in;
   wire [7:0] a_in;
   wire [7:0] \a_in$11 ;
@@ -867,20 +867,20 @@ module \hwcnn_top.array (rst, a_in, w_in, sel_in, load, lsel, psum_out__0, psum_
   wire load__0;
   wire load__1;
   wire load__2;
-  input lsel;
-  wire lsel;
-  wire \lsel$20 ;
-  wire \lsel$31 ;
-  wire \lsel$42 ;
-  wire \lsel$52 ;
-  wire \lsel$62 ;
-  wire lsel__0;
-  wire lsel__1;
-  wire lsel__2;
-  input [1:0] \port$937$0 ;
-  wire [1:0] \port$937$0 ;
-  input [1:0] \port$941$0 ;
-  wire [1:0] \port$941$0 ;
+  input [1:0] lsel;
+  wire [1:0] lsel;
+  wire [1:0] \lsel$20 ;
+  wire [1:0] \lsel$31 ;
+  wire [1:0] \lsel$42 ;
+  wire [1:0] \lsel$52 ;
+  wire [1:0] \lsel$62 ;
+  wire [1:0] lsel__0;
+  wire [1:0] lsel__1;
+  wire [1:0] lsel__2;
+  input [2:0] \port$989$0 ;
+  wire [2:0] \port$989$0 ;
+  input [2:0] \port$993$0 ;
+  wire [2:0] \port$993$0 ;
   wire [31:0] psum_in;
   wire [31:0] \psum_in$17 ;
   wire [31:0] \psum_in$28 ;
@@ -901,20 +901,20 @@ module \hwcnn_top.array (rst, a_in, w_in, sel_in, load, lsel, psum_out__0, psum_
   wire [31:0] psum_out__2;
   input rst;
   wire rst;
-  input sel_in;
-  wire sel_in;
-  wire \sel_in$13 ;
-  wire \sel_in$24 ;
-  input \sel_in$35 ;
-  wire \sel_in$35 ;
-  wire \sel_in$45 ;
-  wire \sel_in$55 ;
-  wire sel_in__0;
-  wire sel_in__1;
-  wire sel_out;
-  wire \sel_out$25 ;
-  wire \sel_out$46 ;
-  wire \sel_out$56 ;
+  input [1:0] sel_in;
+  wire [1:0] sel_in;
+  wire [1:0] \sel_in$13 ;
+  wire [1:0] \sel_in$24 ;
+  input [1:0] \sel_in$35 ;
+  wire [1:0] \sel_in$35 ;
+  wire [1:0] \sel_in$45 ;
+  wire [1:0] \sel_in$55 ;
+  wire [1:0] sel_in__0;
+  wire [1:0] sel_in__1;
+  wire [1:0] sel_out;
+  wire [1:0] \sel_out$25 ;
+  wire [1:0] \sel_out$46 ;
+  wire [1:0] \sel_out$56 ;
   input [7:0] w_in;
   wire [7:0] w_in;
   input [7:0] \w_in$15 ;
@@ -947,7 +947,7 @@ module \hwcnn_top.array (rst, a_in, w_in, sel_in, load, lsel, psum_out__0, psum_
     .a_in(\a_in$11 ),
     .a_out(\a_in$22 ),
     .clk(clk),
-    .\port$937$0 (\port$937$0 ),
+    .\port$989$0 (\port$989$0 ),
     .psum_out(\psum_in$49 ),
     .rst(rst),
     .sel_in(\sel_in$13 ),
@@ -958,7 +958,7 @@ module \hwcnn_top.array (rst, a_in, w_in, sel_in, load, lsel, psum_out__0, psum_
   \hwcnn_top.array.pe_0_2  pe_0_2 (
     .a_in(\a_in$22 ),
     .clk(clk),
-    .\port$941$0 (\port$941$0 ),
+    .\port$993$0 (\port$993$0 ),
     .psum_out(\psum_in$59 ),
     .rst(rst),
     .sel_in(\sel_in$24 ),
@@ -982,7 +982,7 @@ module \hwcnn_top.array (rst, a_in, w_in, sel_in, load, lsel, psum_out__0, psum_
     .a_in(\a_in$43 ),
     .a_out(\a_in$53 ),
     .clk(clk),
-    .\port$937$0 (\port$937$0 ),
+    .\port$989$0 (\port$989$0 ),
     .psum_in(\psum_in$49 ),
     .psum_out(psum_out__1),
     .rst(rst),
@@ -993,7 +993,7 @@ module \hwcnn_top.array (rst, a_in, w_in, sel_in, load, lsel, psum_out__0, psum_
   \hwcnn_top.array.pe_1_2  pe_1_2 (
     .a_in(\a_in$53 ),
     .clk(clk),
-    .\port$941$0 (\port$941$0 ),
+    .\port$993$0 (\port$993$0 ),
     .psum_in(\psum_in$59 ),
     .psum_out(psum_out__2),
     .rst(rst),
@@ -1010,18 +1010,18 @@ module \hwcnn_top.array (rst, a_in, w_in, sel_in, load, lsel, psum_out__0, psum_
   assign sel_out = \sel_in$13 ;
   assign w_in__1 = \w_in$15 ;
   assign \psum_in$17  = 32'd0;
-  assign \load$18  = \port$937$0 [0];
-  assign load__1 = \port$937$0 [0];
-  assign \lsel$20  = \port$937$0 [1];
-  assign lsel__1 = \port$937$0 [1];
+  assign \load$18  = \port$989$0 [0];
+  assign load__1 = \port$989$0 [0];
+  assign \lsel$20  = \port$989$0 [2:1];
+  assign lsel__1 = \port$989$0 [2:1];
   assign \a_out$23  = \a_in$22 ;
   assign \sel_out$25  = \sel_in$24 ;
   assign w_in__2 = \w_in$26 ;
   assign \psum_in$28  = 32'd0;
-  assign \load$29  = \port$941$0 [0];
-  assign load__2 = \port$941$0 [0];
-  assign \lsel$31  = \port$941$0 [1];
-  assign lsel__2 = \port$941$0 [1];
+  assign \load$29  = \port$993$0 [0];
+  assign load__2 = \port$993$0 [0];
+  assign \lsel$31  = \port$993$0 [2:1];
+  assign lsel__2 = \port$993$0 [2:1];
   assign a_in__1 = \a_in$33 ;
   assign sel_in__1 = \sel_in$35 ;
   assign w_out = \w_in$37 ;
@@ -1032,14 +1032,14 @@ module \hwcnn_top.array (rst, a_in, w_in, sel_in, load, lsel, psum_out__0, psum_
   assign \sel_out$46  = \sel_in$45 ;
   assign \w_out$48  = \w_in$47 ;
   assign \psum_out$50  = \psum_in$49 ;
-  assign \load$51  = \port$937$0 [0];
-  assign \lsel$52  = \port$937$0 [1];
+  assign \load$51  = \port$989$0 [0];
+  assign \lsel$52  = \port$989$0 [2:1];
   assign \a_out$54  = \a_in$53 ;
   assign \sel_out$56  = \sel_in$55 ;
   assign \w_out$58  = \w_in$57 ;
   assign \psum_out$60  = \psum_in$59 ;
-  assign \load$61  = \port$941$0 [0];
-  assign \lsel$62  = \port$941$0 [1];
+  assign \load$61  = \port$993$0 [0];
+  assign \lsel$62  = \port$993$0 [2:1];
   assign \psum_out$64  = psum_out__0;
   assign \psum_out$66  = psum_out__1;
   assign \psum_out$68  = psum_out__2;
@@ -1049,16 +1049,26 @@ endmodule
 module \hwcnn_top.array.pe_0_0 (rst, a_in, w_in, w_out, sel_in, load, lsel, a_out, sel_out, psum_out, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$2  = 0;
   wire \$1 ;
-  reg [7:0] \$10 ;
-  reg [31:0] \$11 ;
+  wire [7:0] \$10 ;
+  wire [15:0] \$11 ;
+  wire [32:0] \$12 ;
+  wire \$13 ;
+  wire \$14 ;
+  wire [7:0] \$15 ;
+  reg [7:0] \$16 ;
+  reg [1:0] \$17 ;
+  reg [7:0] \$18 ;
+  reg [7:0] \$19 ;
   wire \$2 ;
+  reg [7:0] \$20 ;
+  reg [31:0] \$21 ;
   wire \$3 ;
-  wire [7:0] \$4 ;
-  wire [15:0] \$5 ;
-  wire [32:0] \$6 ;
-  reg [7:0] \$7 ;
-  reg \$8 ;
-  reg [7:0] \$9 ;
+  wire \$4 ;
+  wire \$5 ;
+  wire \$6 ;
+  wire \$7 ;
+  wire \$8 ;
+  wire [7:0] \$9 ;
   input [7:0] a_in;
   wire [7:0] a_in;
   output [7:0] a_out;
@@ -1067,98 +1077,130 @@ module \hwcnn_top.array.pe_0_0 (rst, a_in, w_in, w_out, sel_in, load, lsel, a_ou
   wire clk;
   input load;
   wire load;
-  input lsel;
-  wire lsel;
+  input [1:0] lsel;
+  wire [1:0] lsel;
   wire [31:0] psum_in;
   output [31:0] psum_out;
   reg [31:0] psum_out = 32'd0;
   input rst;
   wire rst;
-  input sel_in;
-  wire sel_in;
-  output sel_out;
-  reg sel_out = 1'h0;
+  input [1:0] sel_in;
+  wire [1:0] sel_in;
+  output [1:0] sel_out;
+  reg [1:0] sel_out = 2'h0;
   reg [7:0] w0 = 8'h00;
   reg [7:0] w1 = 8'h00;
+  reg [7:0] w2 = 8'h00;
   input [7:0] w_in;
   wire [7:0] w_in;
   output [7:0] w_out;
   wire [7:0] w_out;
-  assign \$1  = ~ lsel;
+  assign \$1  = ! lsel;
   assign \$2  = load & \$1 ;
-  assign \$3  = load & lsel;
-  assign \$4  = sel_in ? w1 : w0;
-  assign \$5  = $signed(a_in) * $signed(\$4 );
-  assign \$6  = $signed(1'h0) + $signed(\$5 );
-  assign w_out = lsel ? w1 : w0;
+  assign \$3  = lsel == 1'h1;
+  assign \$4  = load & \$3 ;
+  assign \$5  = lsel == 2'h2;
+  assign \$6  = load & \$5 ;
+  assign \$7  = ! sel_in;
+  assign \$8  = sel_in == 1'h1;
+  assign \$9  = \$8  ? w1 : w2;
+  assign \$10  = \$7  ? w0 : \$9 ;
+  assign \$11  = $signed(a_in) * $signed(\$10 );
+  assign \$12  = $signed(1'h0) + $signed(\$11 );
+  assign \$13  = ! lsel;
+  assign \$14  = lsel == 1'h1;
+  assign \$15  = \$14  ? w1 : w2;
+  assign w_out = \$13  ? w0 : \$15 ;
   always @(posedge clk)
-    a_out <= \$7 ;
+    a_out <= \$16 ;
   always @(posedge clk)
-    sel_out <= \$8 ;
+    sel_out <= \$17 ;
   always @(posedge clk)
-    w0 <= \$9 ;
+    w0 <= \$18 ;
   always @(posedge clk)
-    w1 <= \$10 ;
+    w1 <= \$19 ;
   always @(posedge clk)
-    psum_out <= \$11 ;
+    w2 <= \$20 ;
+  always @(posedge clk)
+    psum_out <= \$21 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$7  = a_in;
+    \$16  = a_in;
     if (rst) begin
-      \$7  = 8'h00;
+      \$16  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$8  = sel_in;
+    \$17  = sel_in;
     if (rst) begin
-      \$8  = 1'h0;
+      \$17  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$9  = w0;
+    \$18  = w0;
     if (\$2 ) begin
-      \$9  = w_in;
+      \$18  = w_in;
     end
     if (rst) begin
-      \$9  = 8'h00;
+      \$18  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$10  = w1;
-    if (\$3 ) begin
-      \$10  = w_in;
+    \$19  = w1;
+    if (\$4 ) begin
+      \$19  = w_in;
     end
     if (rst) begin
-      \$10  = 8'h00;
+      \$19  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$11  = \$6 [31:0];
+    \$20  = w2;
+    if (\$6 ) begin
+      \$20  = w_in;
+    end
     if (rst) begin
-      \$11  = 32'd0;
+      \$20  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$21  = \$12 [31:0];
+    if (rst) begin
+      \$21  = 32'd0;
     end
   end
   assign psum_in = 32'd0;
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.array.pe_0_1 (rst, w_out, a_in, sel_in, a_out, sel_out, psum_out, w_in, \port$937$0 , clk);
+module \hwcnn_top.array.pe_0_1 (rst, w_out, a_in, sel_in, a_out, sel_out, psum_out, w_in, \port$989$0 , clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$3  = 0;
   wire \$1 ;
-  reg [7:0] \$10 ;
-  reg [31:0] \$11 ;
+  wire [7:0] \$10 ;
+  wire [15:0] \$11 ;
+  wire [32:0] \$12 ;
+  wire \$13 ;
+  wire \$14 ;
+  wire [7:0] \$15 ;
+  reg [7:0] \$16 ;
+  reg [1:0] \$17 ;
+  reg [7:0] \$18 ;
+  reg [7:0] \$19 ;
   wire \$2 ;
+  reg [7:0] \$20 ;
+  reg [31:0] \$21 ;
   wire \$3 ;
-  wire [7:0] \$4 ;
-  wire [15:0] \$5 ;
-  wire [32:0] \$6 ;
-  reg [7:0] \$7 ;
-  reg \$8 ;
-  reg [7:0] \$9 ;
+  wire \$4 ;
+  wire \$5 ;
+  wire \$6 ;
+  wire \$7 ;
+  wire \$8 ;
+  wire [7:0] \$9 ;
   input [7:0] a_in;
   wire [7:0] a_in;
   output [7:0] a_out;
@@ -1166,184 +1208,238 @@ module \hwcnn_top.array.pe_0_1 (rst, w_out, a_in, sel_in, a_out, sel_out, psum_o
   input clk;
   wire clk;
   wire load;
-  wire lsel;
-  input [1:0] \port$937$0 ;
-  wire [1:0] \port$937$0 ;
+  wire [1:0] lsel;
+  input [2:0] \port$989$0 ;
+  wire [2:0] \port$989$0 ;
   wire [31:0] psum_in;
   output [31:0] psum_out;
   reg [31:0] psum_out = 32'd0;
   input rst;
   wire rst;
-  input sel_in;
-  wire sel_in;
-  output sel_out;
-  reg sel_out = 1'h0;
+  input [1:0] sel_in;
+  wire [1:0] sel_in;
+  output [1:0] sel_out;
+  reg [1:0] sel_out = 2'h0;
   reg [7:0] w0 = 8'h00;
   reg [7:0] w1 = 8'h00;
+  reg [7:0] w2 = 8'h00;
   input [7:0] w_in;
   wire [7:0] w_in;
   output [7:0] w_out;
   wire [7:0] w_out;
-  assign \$1  = ~ \port$937$0 [1];
-  assign \$2  = \port$937$0 [0] & \$1 ;
-  assign \$3  = \port$937$0 [0] & \port$937$0 [1];
-  assign \$4  = sel_in ? w1 : w0;
-  assign \$5  = $signed(a_in) * $signed(\$4 );
-  assign \$6  = $signed(1'h0) + $signed(\$5 );
-  assign w_out = \port$937$0 [1] ? w1 : w0;
+  assign \$1  = ! \port$989$0 [2:1];
+  assign \$2  = \port$989$0 [0] & \$1 ;
+  assign \$3  = \port$989$0 [2:1] == 1'h1;
+  assign \$4  = \port$989$0 [0] & \$3 ;
+  assign \$5  = \port$989$0 [2:1] == 2'h2;
+  assign \$6  = \port$989$0 [0] & \$5 ;
+  assign \$7  = ! sel_in;
+  assign \$8  = sel_in == 1'h1;
+  assign \$9  = \$8  ? w1 : w2;
+  assign \$10  = \$7  ? w0 : \$9 ;
+  assign \$11  = $signed(a_in) * $signed(\$10 );
+  assign \$12  = $signed(1'h0) + $signed(\$11 );
+  assign \$13  = ! \port$989$0 [2:1];
+  assign \$14  = \port$989$0 [2:1] == 1'h1;
+  assign \$15  = \$14  ? w1 : w2;
+  assign w_out = \$13  ? w0 : \$15 ;
   always @(posedge clk)
-    a_out <= \$7 ;
+    a_out <= \$16 ;
   always @(posedge clk)
-    sel_out <= \$8 ;
+    sel_out <= \$17 ;
   always @(posedge clk)
-    w0 <= \$9 ;
+    w0 <= \$18 ;
   always @(posedge clk)
-    w1 <= \$10 ;
+    w1 <= \$19 ;
   always @(posedge clk)
-    psum_out <= \$11 ;
+    w2 <= \$20 ;
+  always @(posedge clk)
+    psum_out <= \$21 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$7  = a_in;
+    \$16  = a_in;
     if (rst) begin
-      \$7  = 8'h00;
+      \$16  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$8  = sel_in;
+    \$17  = sel_in;
     if (rst) begin
-      \$8  = 1'h0;
+      \$17  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$9  = w0;
+    \$18  = w0;
     if (\$2 ) begin
-      \$9  = w_in;
+      \$18  = w_in;
     end
     if (rst) begin
-      \$9  = 8'h00;
+      \$18  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$10  = w1;
-    if (\$3 ) begin
-      \$10  = w_in;
+    \$19  = w1;
+    if (\$4 ) begin
+      \$19  = w_in;
     end
     if (rst) begin
-      \$10  = 8'h00;
+      \$19  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$11  = \$6 [31:0];
+    \$20  = w2;
+    if (\$6 ) begin
+      \$20  = w_in;
+    end
     if (rst) begin
-      \$11  = 32'd0;
+      \$20  = 8'h00;
     end
   end
-  assign load = \port$937$0 [0];
-  assign lsel = \port$937$0 [1];
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$21  = \$12 [31:0];
+    if (rst) begin
+      \$21  = 32'd0;
+    end
+  end
+  assign load = \port$989$0 [0];
+  assign lsel = \port$989$0 [2:1];
   assign psum_in = 32'd0;
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.array.pe_0_2 (rst, w_out, a_in, sel_in, psum_out, w_in, \port$941$0 , clk);
+module \hwcnn_top.array.pe_0_2 (rst, w_out, a_in, sel_in, psum_out, w_in, \port$993$0 , clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$4  = 0;
   wire \$1 ;
-  reg [7:0] \$10 ;
-  reg [31:0] \$11 ;
+  wire [7:0] \$10 ;
+  wire [15:0] \$11 ;
+  wire [32:0] \$12 ;
+  wire \$13 ;
+  wire \$14 ;
+  wire [7:0] \$15 ;
+  reg [7:0] \$16 ;
+  reg [1:0] \$17 ;
+  reg [7:0] \$18 ;
+  reg [7:0] \$19 ;
   wire \$2 ;
+  reg [7:0] \$20 ;
+  reg [31:0] \$21 ;
   wire \$3 ;
-  wire [7:0] \$4 ;
-  wire [15:0] \$5 ;
-  wire [32:0] \$6 ;
-  reg [7:0] \$7 ;
-  reg \$8 ;
-  reg [7:0] \$9 ;
+  wire \$4 ;
+  wire \$5 ;
+  wire \$6 ;
+  wire \$7 ;
+  wire \$8 ;
+  wire [7:0] \$9 ;
   input [7:0] a_in;
   wire [7:0] a_in;
   reg [7:0] a_out = 8'h00;
   input clk;
   wire clk;
   wire load;
-  wire lsel;
-  input [1:0] \port$941$0 ;
-  wire [1:0] \port$941$0 ;
+  wire [1:0] lsel;
+  input [2:0] \port$993$0 ;
+  wire [2:0] \port$993$0 ;
   wire [31:0] psum_in;
   output [31:0] psum_out;
   reg [31:0] psum_out = 32'd0;
   input rst;
   wire rst;
-  input sel_in;
-  wire sel_in;
-  reg sel_out = 1'h0;
+  input [1:0] sel_in;
+  wire [1:0] sel_in;
+  reg [1:0] sel_out = 2'h0;
   reg [7:0] w0 = 8'h00;
   reg [7:0] w1 = 8'h00;
+  reg [7:0] w2 = 8'h00;
   input [7:0] w_in;
   wire [7:0] w_in;
   output [7:0] w_out;
   wire [7:0] w_out;
-  assign \$1  = ~ \port$941$0 [1];
-  assign \$2  = \port$941$0 [0] & \$1 ;
-  assign \$3  = \port$941$0 [0] & \port$941$0 [1];
-  assign \$4  = sel_in ? w1 : w0;
-  assign \$5  = $signed(a_in) * $signed(\$4 );
-  assign \$6  = $signed(1'h0) + $signed(\$5 );
-  assign w_out = \port$941$0 [1] ? w1 : w0;
+  assign \$1  = ! \port$993$0 [2:1];
+  assign \$2  = \port$993$0 [0] & \$1 ;
+  assign \$3  = \port$993$0 [2:1] == 1'h1;
+  assign \$4  = \port$993$0 [0] & \$3 ;
+  assign \$5  = \port$993$0 [2:1] == 2'h2;
+  assign \$6  = \port$993$0 [0] & \$5 ;
+  assign \$7  = ! sel_in;
+  assign \$8  = sel_in == 1'h1;
+  assign \$9  = \$8  ? w1 : w2;
+  assign \$10  = \$7  ? w0 : \$9 ;
+  assign \$11  = $signed(a_in) * $signed(\$10 );
+  assign \$12  = $signed(1'h0) + $signed(\$11 );
+  assign \$13  = ! \port$993$0 [2:1];
+  assign \$14  = \port$993$0 [2:1] == 1'h1;
+  assign \$15  = \$14  ? w1 : w2;
+  assign w_out = \$13  ? w0 : \$15 ;
   always @(posedge clk)
-    a_out <= \$7 ;
+    a_out <= \$16 ;
   always @(posedge clk)
-    sel_out <= \$8 ;
+    sel_out <= \$17 ;
   always @(posedge clk)
-    w0 <= \$9 ;
+    w0 <= \$18 ;
   always @(posedge clk)
-    w1 <= \$10 ;
+    w1 <= \$19 ;
   always @(posedge clk)
-    psum_out <= \$11 ;
+    w2 <= \$20 ;
+  always @(posedge clk)
+    psum_out <= \$21 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$7  = a_in;
+    \$16  = a_in;
     if (rst) begin
-      \$7  = 8'h00;
+      \$16  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$8  = sel_in;
+    \$17  = sel_in;
     if (rst) begin
-      \$8  = 1'h0;
+      \$17  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$9  = w0;
+    \$18  = w0;
     if (\$2 ) begin
-      \$9  = w_in;
+      \$18  = w_in;
     end
     if (rst) begin
-      \$9  = 8'h00;
+      \$18  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$10  = w1;
-    if (\$3 ) begin
-      \$10  = w_in;
+    \$19  = w1;
+    if (\$4 ) begin
+      \$19  = w_in;
     end
     if (rst) begin
-      \$10  = 8'h00;
+      \$19  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$11  = \$6 [31:0];
+    \$20  = w2;
+    if (\$6 ) begin
+      \$20  = w_in;
+    end
     if (rst) begin
-      \$11  = 32'd0;
+      \$20  = 8'h00;
     end
   end
-  assign load = \port$941$0 [0];
-  assign lsel = \port$941$0 [1];
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$21  = \$12 [31:0];
+    if (rst) begin
+      \$21  = 32'd0;
+    end
+  end
+  assign load = \port$993$0 [0];
+  assign lsel = \port$993$0 [2:1];
   assign psum_in = 32'd0;
 endmodule
 
@@ -1351,16 +1447,26 @@ endmodule
 module \hwcnn_top.array.pe_1_0 (rst, w_in, load, lsel, psum_in, a_out, sel_out, psum_out, a_in, sel_in, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$5  = 0;
   wire \$1 ;
-  reg [7:0] \$10 ;
-  reg [31:0] \$11 ;
+  wire [7:0] \$10 ;
+  wire [15:0] \$11 ;
+  wire [32:0] \$12 ;
+  wire \$13 ;
+  wire \$14 ;
+  wire [7:0] \$15 ;
+  reg [7:0] \$16 ;
+  reg [1:0] \$17 ;
+  reg [7:0] \$18 ;
+  reg [7:0] \$19 ;
   wire \$2 ;
+  reg [7:0] \$20 ;
+  reg [31:0] \$21 ;
   wire \$3 ;
-  wire [7:0] \$4 ;
-  wire [15:0] \$5 ;
-  wire [32:0] \$6 ;
-  reg [7:0] \$7 ;
-  reg \$8 ;
-  reg [7:0] \$9 ;
+  wire \$4 ;
+  wire \$5 ;
+  wire \$6 ;
+  wire \$7 ;
+  wire \$8 ;
+  wire [7:0] \$9 ;
   input [7:0] a_in;
   wire [7:0] a_in;
   output [7:0] a_out;
@@ -1369,97 +1475,129 @@ module \hwcnn_top.array.pe_1_0 (rst, w_in, load, lsel, psum_in, a_out, sel_out, 
   wire clk;
   input load;
   wire load;
-  input lsel;
-  wire lsel;
+  input [1:0] lsel;
+  wire [1:0] lsel;
   input [31:0] psum_in;
   wire [31:0] psum_in;
   output [31:0] psum_out;
   reg [31:0] psum_out = 32'd0;
   input rst;
   wire rst;
-  input sel_in;
-  wire sel_in;
-  output sel_out;
-  reg sel_out = 1'h0;
+  input [1:0] sel_in;
+  wire [1:0] sel_in;
+  output [1:0] sel_out;
+  reg [1:0] sel_out = 2'h0;
   reg [7:0] w0 = 8'h00;
   reg [7:0] w1 = 8'h00;
+  reg [7:0] w2 = 8'h00;
   input [7:0] w_in;
   wire [7:0] w_in;
   wire [7:0] w_out;
-  assign \$1  = ~ lsel;
+  assign \$1  = ! lsel;
   assign \$2  = load & \$1 ;
-  assign \$3  = load & lsel;
-  assign \$4  = sel_in ? w1 : w0;
-  assign \$5  = $signed(a_in) * $signed(\$4 );
-  assign \$6  = $signed(psum_in) + $signed(\$5 );
-  assign w_out = lsel ? w1 : w0;
+  assign \$3  = lsel == 1'h1;
+  assign \$4  = load & \$3 ;
+  assign \$5  = lsel == 2'h2;
+  assign \$6  = load & \$5 ;
+  assign \$7  = ! sel_in;
+  assign \$8  = sel_in == 1'h1;
+  assign \$9  = \$8  ? w1 : w2;
+  assign \$10  = \$7  ? w0 : \$9 ;
+  assign \$11  = $signed(a_in) * $signed(\$10 );
+  assign \$12  = $signed(psum_in) + $signed(\$11 );
+  assign \$13  = ! lsel;
+  assign \$14  = lsel == 1'h1;
+  assign \$15  = \$14  ? w1 : w2;
+  assign w_out = \$13  ? w0 : \$15 ;
   always @(posedge clk)
-    a_out <= \$7 ;
+    a_out <= \$16 ;
   always @(posedge clk)
-    sel_out <= \$8 ;
+    sel_out <= \$17 ;
   always @(posedge clk)
-    w0 <= \$9 ;
+    w0 <= \$18 ;
   always @(posedge clk)
-    w1 <= \$10 ;
+    w1 <= \$19 ;
   always @(posedge clk)
-    psum_out <= \$11 ;
+    w2 <= \$20 ;
+  always @(posedge clk)
+    psum_out <= \$21 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$7  = a_in;
+    \$16  = a_in;
     if (rst) begin
-      \$7  = 8'h00;
+      \$16  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$8  = sel_in;
+    \$17  = sel_in;
     if (rst) begin
-      \$8  = 1'h0;
+      \$17  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$9  = w0;
+    \$18  = w0;
     if (\$2 ) begin
-      \$9  = w_in;
+      \$18  = w_in;
     end
     if (rst) begin
-      \$9  = 8'h00;
+      \$18  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$10  = w1;
-    if (\$3 ) begin
-      \$10  = w_in;
+    \$19  = w1;
+    if (\$4 ) begin
+      \$19  = w_in;
     end
     if (rst) begin
-      \$10  = 8'h00;
+      \$19  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$11  = \$6 [31:0];
+    \$20  = w2;
+    if (\$6 ) begin
+      \$20  = w_in;
+    end
     if (rst) begin
-      \$11  = 32'd0;
+      \$20  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$21  = \$12 [31:0];
+    if (rst) begin
+      \$21  = 32'd0;
     end
   end
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.array.pe_1_1 (rst, w_in, psum_in, a_in, sel_in, a_out, sel_out, psum_out, \port$937$0 , clk);
+module \hwcnn_top.array.pe_1_1 (rst, w_in, psum_in, a_in, sel_in, a_out, sel_out, psum_out, \port$989$0 , clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$6  = 0;
   wire \$1 ;
-  reg [7:0] \$10 ;
-  reg [31:0] \$11 ;
+  wire [7:0] \$10 ;
+  wire [15:0] \$11 ;
+  wire [32:0] \$12 ;
+  wire \$13 ;
+  wire \$14 ;
+  wire [7:0] \$15 ;
+  reg [7:0] \$16 ;
+  reg [1:0] \$17 ;
+  reg [7:0] \$18 ;
+  reg [7:0] \$19 ;
   wire \$2 ;
+  reg [7:0] \$20 ;
+  reg [31:0] \$21 ;
   wire \$3 ;
-  wire [7:0] \$4 ;
-  wire [15:0] \$5 ;
-  wire [32:0] \$6 ;
-  reg [7:0] \$7 ;
-  reg \$8 ;
-  reg [7:0] \$9 ;
+  wire \$4 ;
+  wire \$5 ;
+  wire \$6 ;
+  wire \$7 ;
+  wire \$8 ;
+  wire [7:0] \$9 ;
   input [7:0] a_in;
   wire [7:0] a_in;
   output [7:0] a_out;
@@ -1467,188 +1605,242 @@ module \hwcnn_top.array.pe_1_1 (rst, w_in, psum_in, a_in, sel_in, a_out, sel_out
   input clk;
   wire clk;
   wire load;
-  wire lsel;
-  input [1:0] \port$937$0 ;
-  wire [1:0] \port$937$0 ;
+  wire [1:0] lsel;
+  input [2:0] \port$989$0 ;
+  wire [2:0] \port$989$0 ;
   input [31:0] psum_in;
   wire [31:0] psum_in;
   output [31:0] psum_out;
   reg [31:0] psum_out = 32'd0;
   input rst;
   wire rst;
-  input sel_in;
-  wire sel_in;
-  output sel_out;
-  reg sel_out = 1'h0;
+  input [1:0] sel_in;
+  wire [1:0] sel_in;
+  output [1:0] sel_out;
+  reg [1:0] sel_out = 2'h0;
   reg [7:0] w0 = 8'h00;
   reg [7:0] w1 = 8'h00;
+  reg [7:0] w2 = 8'h00;
   input [7:0] w_in;
   wire [7:0] w_in;
   wire [7:0] w_out;
-  assign \$1  = ~ \port$937$0 [1];
-  assign \$2  = \port$937$0 [0] & \$1 ;
-  assign \$3  = \port$937$0 [0] & \port$937$0 [1];
-  assign \$4  = sel_in ? w1 : w0;
-  assign \$5  = $signed(a_in) * $signed(\$4 );
-  assign \$6  = $signed(psum_in) + $signed(\$5 );
-  assign w_out = \port$937$0 [1] ? w1 : w0;
+  assign \$1  = ! \port$989$0 [2:1];
+  assign \$2  = \port$989$0 [0] & \$1 ;
+  assign \$3  = \port$989$0 [2:1] == 1'h1;
+  assign \$4  = \port$989$0 [0] & \$3 ;
+  assign \$5  = \port$989$0 [2:1] == 2'h2;
+  assign \$6  = \port$989$0 [0] & \$5 ;
+  assign \$7  = ! sel_in;
+  assign \$8  = sel_in == 1'h1;
+  assign \$9  = \$8  ? w1 : w2;
+  assign \$10  = \$7  ? w0 : \$9 ;
+  assign \$11  = $signed(a_in) * $signed(\$10 );
+  assign \$12  = $signed(psum_in) + $signed(\$11 );
+  assign \$13  = ! \port$989$0 [2:1];
+  assign \$14  = \port$989$0 [2:1] == 1'h1;
+  assign \$15  = \$14  ? w1 : w2;
+  assign w_out = \$13  ? w0 : \$15 ;
   always @(posedge clk)
-    a_out <= \$7 ;
+    a_out <= \$16 ;
   always @(posedge clk)
-    sel_out <= \$8 ;
+    sel_out <= \$17 ;
   always @(posedge clk)
-    w0 <= \$9 ;
+    w0 <= \$18 ;
   always @(posedge clk)
-    w1 <= \$10 ;
+    w1 <= \$19 ;
   always @(posedge clk)
-    psum_out <= \$11 ;
+    w2 <= \$20 ;
+  always @(posedge clk)
+    psum_out <= \$21 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$7  = a_in;
+    \$16  = a_in;
     if (rst) begin
-      \$7  = 8'h00;
+      \$16  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$8  = sel_in;
+    \$17  = sel_in;
     if (rst) begin
-      \$8  = 1'h0;
+      \$17  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$9  = w0;
+    \$18  = w0;
     if (\$2 ) begin
-      \$9  = w_in;
+      \$18  = w_in;
     end
     if (rst) begin
-      \$9  = 8'h00;
+      \$18  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$10  = w1;
-    if (\$3 ) begin
-      \$10  = w_in;
+    \$19  = w1;
+    if (\$4 ) begin
+      \$19  = w_in;
     end
     if (rst) begin
-      \$10  = 8'h00;
+      \$19  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$11  = \$6 [31:0];
+    \$20  = w2;
+    if (\$6 ) begin
+      \$20  = w_in;
+    end
     if (rst) begin
-      \$11  = 32'd0;
+      \$20  = 8'h00;
     end
   end
-  assign load = \port$937$0 [0];
-  assign lsel = \port$937$0 [1];
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$21  = \$12 [31:0];
+    if (rst) begin
+      \$21  = 32'd0;
+    end
+  end
+  assign load = \port$989$0 [0];
+  assign lsel = \port$989$0 [2:1];
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.array.pe_1_2 (rst, w_in, psum_in, a_in, sel_in, psum_out, \port$941$0 , clk);
+module \hwcnn_top.array.pe_1_2 (rst, w_in, psum_in, a_in, sel_in, psum_out, \port$993$0 , clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$7  = 0;
   wire \$1 ;
-  reg [7:0] \$10 ;
-  reg [31:0] \$11 ;
+  wire [7:0] \$10 ;
+  wire [15:0] \$11 ;
+  wire [32:0] \$12 ;
+  wire \$13 ;
+  wire \$14 ;
+  wire [7:0] \$15 ;
+  reg [7:0] \$16 ;
+  reg [1:0] \$17 ;
+  reg [7:0] \$18 ;
+  reg [7:0] \$19 ;
   wire \$2 ;
+  reg [7:0] \$20 ;
+  reg [31:0] \$21 ;
   wire \$3 ;
-  wire [7:0] \$4 ;
-  wire [15:0] \$5 ;
-  wire [32:0] \$6 ;
-  reg [7:0] \$7 ;
-  reg \$8 ;
-  reg [7:0] \$9 ;
+  wire \$4 ;
+  wire \$5 ;
+  wire \$6 ;
+  wire \$7 ;
+  wire \$8 ;
+  wire [7:0] \$9 ;
   input [7:0] a_in;
   wire [7:0] a_in;
   reg [7:0] a_out = 8'h00;
   input clk;
   wire clk;
   wire load;
-  wire lsel;
-  input [1:0] \port$941$0 ;
-  wire [1:0] \port$941$0 ;
+  wire [1:0] lsel;
+  input [2:0] \port$993$0 ;
+  wire [2:0] \port$993$0 ;
   input [31:0] psum_in;
   wire [31:0] psum_in;
   output [31:0] psum_out;
   reg [31:0] psum_out = 32'd0;
   input rst;
   wire rst;
-  input sel_in;
-  wire sel_in;
-  reg sel_out = 1'h0;
+  input [1:0] sel_in;
+  wire [1:0] sel_in;
+  reg [1:0] sel_out = 2'h0;
   reg [7:0] w0 = 8'h00;
   reg [7:0] w1 = 8'h00;
+  reg [7:0] w2 = 8'h00;
   input [7:0] w_in;
   wire [7:0] w_in;
   wire [7:0] w_out;
-  assign \$1  = ~ \port$941$0 [1];
-  assign \$2  = \port$941$0 [0] & \$1 ;
-  assign \$3  = \port$941$0 [0] & \port$941$0 [1];
-  assign \$4  = sel_in ? w1 : w0;
-  assign \$5  = $signed(a_in) * $signed(\$4 );
-  assign \$6  = $signed(psum_in) + $signed(\$5 );
-  assign w_out = \port$941$0 [1] ? w1 : w0;
+  assign \$1  = ! \port$993$0 [2:1];
+  assign \$2  = \port$993$0 [0] & \$1 ;
+  assign \$3  = \port$993$0 [2:1] == 1'h1;
+  assign \$4  = \port$993$0 [0] & \$3 ;
+  assign \$5  = \port$993$0 [2:1] == 2'h2;
+  assign \$6  = \port$993$0 [0] & \$5 ;
+  assign \$7  = ! sel_in;
+  assign \$8  = sel_in == 1'h1;
+  assign \$9  = \$8  ? w1 : w2;
+  assign \$10  = \$7  ? w0 : \$9 ;
+  assign \$11  = $signed(a_in) * $signed(\$10 );
+  assign \$12  = $signed(psum_in) + $signed(\$11 );
+  assign \$13  = ! \port$993$0 [2:1];
+  assign \$14  = \port$993$0 [2:1] == 1'h1;
+  assign \$15  = \$14  ? w1 : w2;
+  assign w_out = \$13  ? w0 : \$15 ;
   always @(posedge clk)
-    a_out <= \$7 ;
+    a_out <= \$16 ;
   always @(posedge clk)
-    sel_out <= \$8 ;
+    sel_out <= \$17 ;
   always @(posedge clk)
-    w0 <= \$9 ;
+    w0 <= \$18 ;
   always @(posedge clk)
-    w1 <= \$10 ;
+    w1 <= \$19 ;
   always @(posedge clk)
-    psum_out <= \$11 ;
+    w2 <= \$20 ;
+  always @(posedge clk)
+    psum_out <= \$21 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$7  = a_in;
+    \$16  = a_in;
     if (rst) begin
-      \$7  = 8'h00;
+      \$16  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$8  = sel_in;
+    \$17  = sel_in;
     if (rst) begin
-      \$8  = 1'h0;
+      \$17  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$9  = w0;
+    \$18  = w0;
     if (\$2 ) begin
-      \$9  = w_in;
+      \$18  = w_in;
     end
     if (rst) begin
-      \$9  = 8'h00;
+      \$18  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$10  = w1;
-    if (\$3 ) begin
-      \$10  = w_in;
+    \$19  = w1;
+    if (\$4 ) begin
+      \$19  = w_in;
     end
     if (rst) begin
-      \$10  = 8'h00;
+      \$19  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$11  = \$6 [31:0];
+    \$20  = w2;
+    if (\$6 ) begin
+      \$20  = w_in;
+    end
     if (rst) begin
-      \$11  = 32'd0;
+      \$20  = 8'h00;
     end
   end
-  assign load = \port$941$0 [0];
-  assign lsel = \port$941$0 [1];
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
+    \$21  = \$12 [31:0];
+    if (rst) begin
+      \$21  = 32'd0;
+    end
+  end
+  assign load = \port$993$0 [0];
+  assign lsel = \port$993$0 [2:1];
 endmodule
 
 (* generator = "Amaranth" *)
 module \hwcnn_top.buffers (act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__data, par_wr__en, par_wr__addr, par_wr__data, out_wr__en, out_wr__addr, out_wr__data, out_rd__addr, clk, rst, \port$34$0 , \port$39$0 , \port$44$0 , act_rd__data, wgt_rd__data, par_rd__data, out_rd__data
-, acc_rd__data, rp__addr, \rp__addr$16 , \rp__addr$52 , acc_wr__en, \port$619$0 , \port$625$0 , \port$631$0 , engine_owns_out, eng_out_rd__addr, eng_out_wr__en, eng_out_wr__addr, \rp__addr$26 , acc_wr__addr, act_wr__en);
+, acc_rd__data, rp__addr, \rp__addr$16 , \rp__addr$52 , acc_wr__en, \port$659$0 , \port$665$0 , \port$671$0 , engine_owns_out, eng_out_rd__addr, eng_out_wr__en, eng_out_wr__addr, \rp__addr$26 , acc_wr__addr, act_wr__en);
   wire [7:0] \$signature__addr ;
   wire [7:0] \$signature__addr$12 ;
   wire [3:0] \$signature__addr$22 ;
@@ -1718,12 +1910,12 @@ module \hwcnn_top.buffers (act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr,
   wire [7:0] \port$39$0 ;
   input [7:0] \port$44$0 ;
   wire [7:0] \port$44$0 ;
-  input [31:0] \port$619$0 ;
-  wire [31:0] \port$619$0 ;
-  input [31:0] \port$625$0 ;
-  wire [31:0] \port$625$0 ;
-  input [31:0] \port$631$0 ;
-  wire [31:0] \port$631$0 ;
+  input [31:0] \port$659$0 ;
+  wire [31:0] \port$659$0 ;
+  input [31:0] \port$665$0 ;
+  wire [31:0] \port$665$0 ;
+  input [31:0] \port$671$0 ;
+  wire [31:0] \port$671$0 ;
   input [7:0] rp__addr;
   wire [7:0] rp__addr;
   input [7:0] \rp__addr$16 ;
@@ -2010,7 +2202,7 @@ module \hwcnn_top.buffers (act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr,
   end
   always @(posedge clk) begin
     if (acc_wr__en)
-      acc_mem[acc_wr__addr] <= { \port$631$0 , \port$625$0 , \port$619$0  };
+      acc_mem[acc_wr__addr] <= { \port$671$0 , \port$665$0 , \port$659$0  };
   end
   reg [95:0] _0_;
   always @(posedge clk) begin
@@ -2873,8 +3065,8 @@ module \hwcnn_top.buffers (act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr,
   assign eng_out_rd__data = out_rd__data;
   assign \$signature__en$46  = acc_wr__en;
   assign \$signature__addr$48  = acc_wr__addr;
-  assign \$signature__data$50  = { \port$631$0 , \port$625$0 , \port$619$0  };
-  assign acc_wr__data = { \port$631$0 , \port$625$0 , \port$619$0  };
+  assign \$signature__data$50  = { \port$671$0 , \port$665$0 , \port$659$0  };
+  assign acc_wr__data = { \port$671$0 , \port$665$0 , \port$659$0  };
   assign acc_rd__addr = \rp__addr$52 ;
   assign \rp__data$55  = acc_rd__data;
 endmodule
@@ -3937,243 +4129,217 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
   reg \$auto$verilog_backend.cc:2355:dump_module$13  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire [17:0] \$100 ;
-  wire [17:0] \$101 ;
+  wire [16:0] \$100 ;
+  wire [20:0] \$101 ;
   wire \$102 ;
-  wire [16:0] \$103 ;
-  wire [16:0] \$104 ;
-  wire [17:0] \$105 ;
+  wire \$103 ;
+  wire [8:0] \$104 ;
+  wire [16:0] \$105 ;
   wire \$106 ;
   wire [16:0] \$107 ;
-  wire [16:0] \$108 ;
-  wire [17:0] \$109 ;
+  wire \$108 ;
+  wire \$109 ;
   wire \$11 ;
-  wire [17:0] \$110 ;
-  wire [17:0] \$111 ;
+  wire [16:0] \$110 ;
+  wire \$111 ;
   wire [8:0] \$112 ;
-  wire [8:0] \$113 ;
-  wire [15:0] \$114 ;
-  wire [15:0] \$115 ;
-  wire [16:0] \$116 ;
-  wire [20:0] \$117 ;
-  wire \$118 ;
-  wire \$119 ;
+  wire [16:0] \$113 ;
+  wire [18:0] \$114 ;
+  wire [16:0] \$115 ;
+  wire [18:0] \$116 ;
+  wire \$117 ;
+  wire [15:0] \$118 ;
+  wire [8:0] \$119 ;
   wire \$12 ;
   wire [8:0] \$120 ;
-  wire [16:0] \$121 ;
-  wire \$122 ;
+  wire [15:0] \$121 ;
+  wire [15:0] \$122 ;
   wire [16:0] \$123 ;
   wire \$124 ;
   wire \$125 ;
-  wire [16:0] \$126 ;
-  wire \$127 ;
-  wire [8:0] \$128 ;
-  wire [16:0] \$129 ;
+  wire \$126 ;
+  wire [16:0] \$127 ;
+  wire \$128 ;
+  wire \$129 ;
   wire \$13 ;
-  wire [18:0] \$130 ;
-  wire [16:0] \$131 ;
-  wire [18:0] \$132 ;
-  wire [16:0] \$133 ;
-  wire [16:0] \$134 ;
-  wire [17:0] \$135 ;
-  wire \$136 ;
+  wire [17:0] \$130 ;
+  wire \$131 ;
+  wire \$132 ;
+  wire [2:0] \$133 ;
+  wire [2:0] \$134 ;
+  wire \$135 ;
+  wire [17:0] \$136 ;
   wire [16:0] \$137 ;
-  wire [16:0] \$138 ;
-  wire [17:0] \$139 ;
+  wire [17:0] \$138 ;
+  wire [16:0] \$139 ;
   wire \$14 ;
-  wire [17:0] \$140 ;
+  wire \$140 ;
   wire \$141 ;
-  wire [16:0] \$142 ;
-  wire [16:0] \$143 ;
-  wire [17:0] \$144 ;
-  wire \$145 ;
-  wire [16:0] \$146 ;
-  wire [16:0] \$147 ;
-  wire [17:0] \$148 ;
-  wire [17:0] \$149 ;
+  wire \$142 ;
+  wire \$143 ;
+  wire \$144 ;
+  wire [2:0] \$145 ;
+  wire [2:0] \$146 ;
+  wire \$147 ;
+  wire [16:0] \$148 ;
+  wire [16:0] \$149 ;
   wire \$15 ;
   wire [17:0] \$150 ;
   wire [8:0] \$151 ;
-  wire [8:0] \$152 ;
-  wire [15:0] \$153 ;
-  wire [15:0] \$154 ;
-  wire [16:0] \$155 ;
+  wire \$152 ;
+  wire \$153 ;
+  wire \$154 ;
+  wire \$155 ;
   wire \$156 ;
-  wire \$157 ;
+  wire [20:0] \$157 ;
   wire \$158 ;
-  wire [16:0] \$159 ;
+  wire \$159 ;
   wire \$16 ;
-  wire \$160 ;
+  wire [17:0] \$160 ;
   wire \$161 ;
-  wire [17:0] \$162 ;
+  wire \$162 ;
   wire \$163 ;
-  wire \$164 ;
-  wire \$165 ;
-  wire [17:0] \$166 ;
+  wire [2:0] \$164 ;
+  wire [2:0] \$165 ;
+  wire \$166 ;
   wire [16:0] \$167 ;
-  wire [17:0] \$168 ;
-  wire [16:0] \$169 ;
+  wire [16:0] \$168 ;
+  wire [17:0] \$169 ;
   wire \$17 ;
-  wire \$170 ;
+  wire [8:0] \$170 ;
   wire \$171 ;
   wire \$172 ;
   wire \$173 ;
   wire \$174 ;
-  wire \$175 ;
-  wire [16:0] \$176 ;
-  wire [16:0] \$177 ;
+  wire [16:0] \$175 ;
+  wire \$176 ;
+  wire \$177 ;
   wire [17:0] \$178 ;
-  wire [8:0] \$179 ;
+  wire [16:0] \$179 ;
   wire \$18 ;
-  wire \$180 ;
+  wire [16:0] \$180 ;
   wire \$181 ;
-  wire \$182 ;
-  wire \$183 ;
+  wire [16:0] \$182 ;
+  wire [16:0] \$183 ;
   wire \$184 ;
-  wire [20:0] \$185 ;
-  wire \$186 ;
-  wire \$187 ;
+  wire [16:0] \$185 ;
+  wire [16:0] \$186 ;
+  wire [4:0] \$187 ;
   wire [17:0] \$188 ;
-  wire \$189 ;
+  wire [16:0] \$189 ;
   wire \$19 ;
   wire \$190 ;
   wire \$191 ;
   wire \$192 ;
-  wire [16:0] \$193 ;
-  wire [16:0] \$194 ;
-  wire [17:0] \$195 ;
-  wire [8:0] \$196 ;
+  wire \$193 ;
+  wire \$194 ;
+  wire \$195 ;
+  wire \$196 ;
   wire \$197 ;
   wire \$198 ;
   wire \$199 ;
   wire \$2 ;
   wire \$20 ;
   wire \$200 ;
-  wire [16:0] \$201 ;
+  wire \$201 ;
   wire \$202 ;
   wire \$203 ;
-  wire [17:0] \$204 ;
-  wire [16:0] \$205 ;
-  wire [16:0] \$206 ;
-  wire \$207 ;
-  wire [16:0] \$208 ;
-  wire [16:0] \$209 ;
+  wire \$204 ;
+  wire \$205 ;
+  wire \$206 ;
+  wire [8:0] \$207 ;
+  wire \$208 ;
+  wire [8:0] \$209 ;
   wire \$21 ;
-  wire \$210 ;
-  wire [16:0] \$211 ;
-  wire [16:0] \$212 ;
-  wire [4:0] \$213 ;
-  wire [17:0] \$214 ;
-  wire [16:0] \$215 ;
-  wire \$216 ;
-  wire \$217 ;
-  wire \$218 ;
-  wire \$219 ;
+  wire [8:0] \$210 ;
+  reg \$211 ;
+  reg [1:0] \$212 ;
+  reg [30:0] \$213 ;
+  reg [5:0] \$214 ;
+  reg [1:0] \$215 ;
+  reg \$216 ;
+  reg \$217 ;
+  reg \$218 ;
+  reg \$219 ;
   wire \$22 ;
-  wire \$220 ;
-  wire \$221 ;
-  wire \$222 ;
-  wire \$223 ;
-  wire \$224 ;
-  wire \$225 ;
-  wire \$226 ;
-  wire \$227 ;
-  wire \$228 ;
-  wire \$229 ;
+  reg \$220 ;
+  reg [7:0] \$221 ;
+  reg [7:0] \$222 ;
+  reg [15:0] \$223 ;
+  reg [15:0] \$224 ;
+  reg [15:0] \$225 ;
+  reg [7:0] \$226 ;
+  reg [7:0] \$227 ;
+  reg [7:0] \$228 ;
+  reg [3:0] \$229 ;
   wire \$23 ;
-  wire \$230 ;
-  wire \$231 ;
-  wire \$232 ;
-  wire [8:0] \$233 ;
-  wire \$234 ;
-  wire [8:0] \$235 ;
-  wire [8:0] \$236 ;
-  reg \$237 ;
-  reg [1:0] \$238 ;
-  reg [30:0] \$239 ;
+  reg [7:0] \$230 ;
+  reg [15:0] \$231 ;
+  reg [15:0] \$232 ;
+  reg [15:0] \$233 ;
+  reg [15:0] \$234 ;
+  reg [7:0] \$235 ;
+  reg [7:0] \$236 ;
+  reg [7:0] \$237 ;
+  reg [7:0] \$238 ;
+  reg [19:0] \$239 ;
   wire \$24 ;
-  reg [5:0] \$240 ;
-  reg [1:0] \$241 ;
-  reg \$242 ;
+  reg \$240 ;
+  reg [16:0] \$241 ;
+  reg [15:0] \$242 ;
   reg \$243 ;
   reg \$244 ;
-  reg \$245 ;
-  reg \$246 ;
-  reg [7:0] \$247 ;
-  reg [7:0] \$248 ;
-  reg [15:0] \$249 ;
+  reg [15:0] \$245 ;
+  reg [15:0] \$246 ;
+  reg [17:0] \$247 ;
+  reg [17:0] \$248 ;
+  reg [7:0] \$249 ;
   wire \$25 ;
-  reg [15:0] \$250 ;
+  reg [7:0] \$250 ;
   reg [15:0] \$251 ;
   reg [7:0] \$252 ;
-  reg [7:0] \$253 ;
+  reg [19:0] \$253 ;
   reg [7:0] \$254 ;
-  reg [3:0] \$255 ;
-  reg [7:0] \$256 ;
-  reg [15:0] \$257 ;
-  reg [15:0] \$258 ;
-  reg [15:0] \$259 ;
+  reg [7:0] \$255 ;
+  reg [16:0] \$256 ;
+  reg [16:0] \$257 ;
+  reg [1:0] \$258 ;
+  reg [7:0] \$259 ;
   wire \$26 ;
-  reg [15:0] \$260 ;
-  reg [7:0] \$261 ;
-  reg [7:0] \$262 ;
-  reg [7:0] \$263 ;
-  reg [7:0] \$264 ;
-  reg [19:0] \$265 ;
-  reg \$266 ;
-  reg [16:0] \$267 ;
-  reg [15:0] \$268 ;
-  reg \$269 ;
+  reg [7:0] \$260 ;
+  reg [16:0] \$261 ;
+  reg [1:0] \$262 ;
+  reg [15:0] \$263 ;
+  reg \$264 ;
+  reg [16:0] \$265 ;
+  reg [16:0] \$266 ;
+  reg \$267 ;
+  reg [7:0] \$268 ;
+  reg [7:0] \$269 ;
   wire \$27 ;
-  reg \$270 ;
-  reg [15:0] \$271 ;
-  reg [15:0] \$272 ;
-  reg [17:0] \$273 ;
-  reg [17:0] \$274 ;
-  reg [7:0] \$275 ;
-  reg [7:0] \$276 ;
-  reg [15:0] \$277 ;
-  reg [7:0] \$278 ;
-  reg [19:0] \$279 ;
+  reg [7:0] \$270 ;
+  reg [7:0] \$271 ;
+  reg [3:0] \$272 ;
+  reg [1:0] \$273 ;
+  reg \$274 ;
+  reg [1:0] \$275 ;
+  reg \$276 ;
+  reg [1:0] \$277 ;
+  reg \$278 ;
+  reg \$279 ;
   wire \$28 ;
-  reg [7:0] \$280 ;
-  reg [7:0] \$281 ;
-  reg [16:0] \$282 ;
-  reg [16:0] \$283 ;
-  reg \$284 ;
-  reg [7:0] \$285 ;
-  reg [7:0] \$286 ;
-  reg [16:0] \$287 ;
-  reg \$288 ;
-  reg [15:0] \$289 ;
+  reg \$280 ;
+  reg \$281 ;
+  reg \$282 ;
+  reg [24:0] \$283 ;
+  reg [24:0] \$284 ;
+  reg [24:0] \$285 ;
+  reg [24:0] \$286 ;
+  reg \$287 ;
   wire \$29 ;
-  reg \$290 ;
-  reg [16:0] \$291 ;
-  reg [16:0] \$292 ;
-  reg \$293 ;
-  reg [7:0] \$294 ;
-  reg [7:0] \$295 ;
-  reg [7:0] \$296 ;
-  reg [7:0] \$297 ;
-  reg [3:0] \$298 ;
-  reg [1:0] \$299 ;
   wire \$3 ;
   wire [20:0] \$30 ;
-  reg \$300 ;
-  reg \$301 ;
-  reg \$302 ;
-  reg \$303 ;
-  reg \$304 ;
-  reg \$305 ;
-  reg \$306 ;
-  reg \$307 ;
-  reg \$308 ;
-  reg [24:0] \$309 ;
   wire \$31 ;
-  reg [24:0] \$310 ;
-  reg [24:0] \$311 ;
-  reg [24:0] \$312 ;
-  reg \$313 ;
   wire \$32 ;
   wire \$33 ;
   wire \$34 ;
@@ -4242,12 +4408,12 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
   wire \$91 ;
   wire \$92 ;
   wire \$93 ;
-  wire [16:0] \$94 ;
-  wire [16:0] \$95 ;
-  wire [17:0] \$96 ;
-  wire \$97 ;
-  wire [16:0] \$98 ;
-  wire [16:0] \$99 ;
+  wire \$94 ;
+  wire [15:0] \$95 ;
+  wire [8:0] \$96 ;
+  wire [8:0] \$97 ;
+  wire [15:0] \$98 ;
+  wire [15:0] \$99 ;
   reg \$signal  = 1'h0;
   reg [15:0] \$signal$111  = 16'h0000;
   reg [15:0] \$signal$112  = 16'h0000;
@@ -4283,10 +4449,10 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
   reg [7:0] \$signal$64  = 8'h00;
   reg [15:0] \$signal$67  = 16'h0000;
   reg [7:0] a_base = 8'h00;
-  reg a_par = 1'h0;
+  reg [1:0] a_par = 2'h0;
   reg [7:0] a_ptr = 8'h00;
-  output a_sel;
-  reg a_sel = 1'h0;
+  output [1:0] a_sel;
+  reg [1:0] a_sel = 2'h0;
   reg acc_in = 1'h0;
   reg [7:0] acc_nptr = 8'h00;
   reg acc_out = 1'h0;
@@ -4406,8 +4572,8 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
   reg [7:0] lo = 8'h00;
   output load;
   reg load = 1'h0;
-  output lsel;
-  reg lsel = 1'h0;
+  output [1:0] lsel;
+  reg [1:0] lsel = 2'h0;
   output [30:0] m0;
   reg [30:0] m0 = 31'h00000000;
   reg [15:0] m_ = 16'h0000;
@@ -4490,7 +4656,7 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
   reg tok_d2 = 1'h0;
   reg tok_d3 = 1'h0;
   reg [7:0] w_nptr = 8'h00;
-  reg w_par = 1'h0;
+  reg [1:0] w_par = 2'h0;
   reg [7:0] w_ptr = 8'h00;
   wire w_reading;
   reg [16:0] w_rem = 17'h00000;
@@ -4602,295 +4768,277 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
   assign \$91  = ! fsm_state;
   assign \$92  = fsm_state == 1'h1;
   assign \$93  = fsm_state == 2'h2;
-  assign \$94  = desc__m + 1'h1;
-  assign \$96  = \$95  + 1'h1;
-  assign \$97  = desc__m > \$96 ;
-  assign \$98  = desc__m + 1'h1;
-  assign \$100  = \$99  + 1'h1;
-  assign \$101  = \$97  ? { 2'h0, desc__m } : \$100 ;
-  assign \$102  = \$101  > 2'h3;
-  assign \$103  = desc__m + 1'h1;
-  assign \$105  = \$104  + 1'h1;
-  assign \$106  = desc__m > \$105 ;
-  assign \$107  = desc__m + 1'h1;
-  assign \$109  = \$108  + 1'h1;
-  assign \$110  = \$106  ? { 2'h0, desc__m } : \$109 ;
-  assign \$111  = \$102  ? \$110  : 18'h00003;
-  assign \$112  = - desc__pad_left;
-  assign \$113  = - desc__pad_top;
-  assign \$114  = desc__win_h * desc__win_w;
-  assign \$115  = desc__win_h * desc__win_w;
-  assign \$116  = \$115  + 4'hb;
-  assign \$117  = t + 1'h1;
-  assign \$118  = s3[0] & s3[1];
-  assign \$119  = t == t_last;
-  assign \$120  = out_ptr + 1'h1;
-  assign \$121  = \$signal$113  - 1'h1;
-  assign \$122  = \$signal$120  == \$121 ;
-  assign \$123  = \$signal$112  - 1'h1;
-  assign \$124  = \$signal$121  == \$123 ;
-  assign \$125  = \$122  & \$124 ;
-  assign \$126  = \$signal$113  - 1'h1;
-  assign \$127  = \$signal$120  == \$126 ;
-  assign \$128  = - pad_left;
-  assign \$129  = \$signal$121  + 1'h1;
-  assign \$130  = $signed(\$signal$60 ) + $signed({ 1'h0, \$signal$115  });
-  assign \$131  = \$signal$120  + 1'h1;
-  assign \$132  = $signed(\$signal$63 ) + $signed({ 1'h0, \$signal$116  });
-  assign \$133  = desc__m + 1'h1;
-  assign \$135  = \$134  + 1'h1;
-  assign \$136  = desc__m > \$135 ;
-  assign \$137  = desc__m + 1'h1;
-  assign \$139  = \$138  + 1'h1;
-  assign \$140  = \$136  ? { 2'h0, desc__m } : \$139 ;
-  assign \$141  = \$140  > 2'h3;
-  assign \$142  = desc__m + 1'h1;
-  assign \$144  = \$143  + 1'h1;
-  assign \$145  = desc__m > \$144 ;
-  assign \$146  = desc__m + 1'h1;
-  assign \$148  = \$147  + 1'h1;
-  assign \$149  = \$145  ? { 2'h0, desc__m } : \$148 ;
-  assign \$150  = \$141  ? \$149  : 18'h00003;
-  assign \$151  = - desc__pad_left;
-  assign \$152  = - desc__pad_top;
-  assign \$153  = desc__win_h * desc__win_w;
-  assign \$154  = desc__win_h * desc__win_w;
-  assign \$155  = \$154  + 4'hb;
-  assign \$156  = ~ is_pool;
-  assign \$157  = busy & \$156 ;
-  assign \$158  = \$157  & \$signal ;
-  assign \$159  = stream - 1'h1;
-  assign \$160  = $signed({ 1'h0, t }) == $signed(\$159 );
-  assign \$161  = last & \$160 ;
-  assign \$162  = period - 1'h1;
-  assign \$163  = $signed({ 1'h0, t }) == $signed(\$162 );
-  assign \$164  = ~ a_par;
-  assign \$165  = rem <= 2'h2;
-  assign \$166  = n_rem - 2'h3;
-  assign \$167  = b_ptr + k_;
-  assign \$168  = rem - 2'h2;
-  assign \$169  = a_ptr + m_;
-  assign \$170  = ~ is_pool;
-  assign \$171  = busy & \$170 ;
-  assign \$172  = \$171  & \$signal$31 ;
-  assign \$173  = t == 1'h1;
-  assign \$174  = ~ w_par;
-  assign \$175  = w_rem <= 2'h2;
-  assign \$176  = w_nptr + k_;
-  assign \$177  = w_nptr + k_;
-  assign \$178  = w_rem - 2'h2;
-  assign \$179  = w_ptr + 2'h2;
-  assign \$180  = ~ is_pool;
-  assign \$181  = busy & \$180 ;
-  assign \$182  = \$181  & \$signal ;
-  assign \$183  = ~ last;
-  assign \$184  = \$182  & \$183 ;
-  assign \$185  = t + 2'h2;
-  assign \$186  = \$185  >= period;
-  assign \$187  = \$184  & \$186 ;
-  assign \$188  = period - 1'h1;
-  assign \$189  = $signed({ 1'h0, t }) == $signed(\$188 );
-  assign \$190  = \$187  & \$189 ;
-  assign \$191  = ~ w_par;
-  assign \$192  = w_rem <= 2'h2;
-  assign \$193  = w_nptr + k_;
-  assign \$194  = w_nptr + k_;
-  assign \$195  = w_rem - 2'h2;
-  assign \$196  = w_ptr + 2'h2;
-  assign \$197  = \$45 [16:0] < w_rem;
-  assign \$198  = ~ is_pool;
-  assign \$199  = busy & \$198 ;
-  assign \$200  = tok_d3 & \$199 ;
-  assign \$201  = m_ - 1'h1;
-  assign \$202  = i == \$201 ;
-  assign \$203  = \rem$44  <= 2'h2;
-  assign \$204  = \n_rem$43  - 2'h3;
-  assign \$205  = c_nptr + m_;
-  assign \$206  = c_nptr + m_;
-  assign \$207  = acc_in | acc_out;
-  assign \$208  = acc_nptr + m_;
-  assign \$209  = \$207  ? \$208  : 17'h00000;
-  assign \$210  = acc_in | acc_out;
-  assign \$211  = acc_nptr + m_;
-  assign \$212  = \$210  ? \$211  : 17'h00000;
-  assign \$213  = par_addr + 1'h1;
-  assign \$214  = \rem$44  - 2'h2;
-  assign \$215  = i + 1'h1;
-  assign \$216  = ~ is_pool;
-  assign \$217  = busy & \$216 ;
-  assign \$218  = ~ \$217 ;
-  assign \$219  = busy & is_pool;
-  assign \$220  = t < win;
-  assign \$221  = \$219  & \$220 ;
-  assign \$222  = $signed(iy) >= $signed(1'h0);
-  assign \$223  = $signed(iy) < $signed({ 1'h0, \$signal$111  });
-  assign \$224  = \$222  & \$223 ;
-  assign \$225  = $signed(ix) >= $signed(1'h0);
-  assign \$226  = \$224  & \$225 ;
-  assign \$227  = $signed(ix) < $signed({ 1'h0, \$signal$67  });
-  assign \$228  = \$226  & \$227 ;
-  assign \$229  = \$221  & \$228 ;
-  assign \$230  = busy & is_pool;
-  assign \$231  = t < win;
-  assign \$232  = \$230  & \$231 ;
-  assign \$233  = win_w - 1'h1;
-  assign \$234  = \$signal$64  == \$233 ;
-  assign \$235  = \$signal$61  + 1'h1;
-  assign \$236  = \$signal$64  + 1'h1;
+  assign \$94  = desc__m > 2'h3;
+  assign \$95  = \$94  ? desc__m : 16'h0003;
+  assign \$96  = - desc__pad_left;
+  assign \$97  = - desc__pad_top;
+  assign \$98  = desc__win_h * desc__win_w;
+  assign \$99  = desc__win_h * desc__win_w;
+  assign \$100  = \$99  + 4'hb;
+  assign \$101  = t + 1'h1;
+  assign \$102  = s3[0] & s3[1];
+  assign \$103  = t == t_last;
+  assign \$104  = out_ptr + 1'h1;
+  assign \$105  = \$signal$113  - 1'h1;
+  assign \$106  = \$signal$120  == \$105 ;
+  assign \$107  = \$signal$112  - 1'h1;
+  assign \$108  = \$signal$121  == \$107 ;
+  assign \$109  = \$106  & \$108 ;
+  assign \$110  = \$signal$113  - 1'h1;
+  assign \$111  = \$signal$120  == \$110 ;
+  assign \$112  = - pad_left;
+  assign \$113  = \$signal$121  + 1'h1;
+  assign \$114  = $signed(\$signal$60 ) + $signed({ 1'h0, \$signal$115  });
+  assign \$115  = \$signal$120  + 1'h1;
+  assign \$116  = $signed(\$signal$63 ) + $signed({ 1'h0, \$signal$116  });
+  assign \$117  = desc__m > 2'h3;
+  assign \$118  = \$117  ? desc__m : 16'h0003;
+  assign \$119  = - desc__pad_left;
+  assign \$120  = - desc__pad_top;
+  assign \$121  = desc__win_h * desc__win_w;
+  assign \$122  = desc__win_h * desc__win_w;
+  assign \$123  = \$122  + 4'hb;
+  assign \$124  = ~ is_pool;
+  assign \$125  = busy & \$124 ;
+  assign \$126  = \$125  & \$signal ;
+  assign \$127  = stream - 1'h1;
+  assign \$128  = $signed({ 1'h0, t }) == $signed(\$127 );
+  assign \$129  = last & \$128 ;
+  assign \$130  = period - 1'h1;
+  assign \$131  = $signed({ 1'h0, t }) == $signed(\$130 );
+  assign \$132  = a_par == 2'h2;
+  assign \$133  = a_par + 1'h1;
+  assign \$134  = \$132  ? 3'h0 : \$133 ;
+  assign \$135  = rem <= 2'h2;
+  assign \$136  = n_rem - 2'h3;
+  assign \$137  = b_ptr + k_;
+  assign \$138  = rem - 2'h2;
+  assign \$139  = a_ptr + m_;
+  assign \$140  = ~ is_pool;
+  assign \$141  = busy & \$140 ;
+  assign \$142  = \$141  & \$signal$31 ;
+  assign \$143  = t == 1'h1;
+  assign \$144  = w_par == 2'h2;
+  assign \$145  = w_par + 1'h1;
+  assign \$146  = \$144  ? 3'h0 : \$145 ;
+  assign \$147  = w_rem <= 2'h2;
+  assign \$148  = w_nptr + k_;
+  assign \$149  = w_nptr + k_;
+  assign \$150  = w_rem - 2'h2;
+  assign \$151  = w_ptr + 2'h2;
+  assign \$152  = ~ is_pool;
+  assign \$153  = busy & \$152 ;
+  assign \$154  = \$153  & \$signal ;
+  assign \$155  = ~ last;
+  assign \$156  = \$154  & \$155 ;
+  assign \$157  = t + 2'h2;
+  assign \$158  = \$157  >= period;
+  assign \$159  = \$156  & \$158 ;
+  assign \$160  = period - 1'h1;
+  assign \$161  = $signed({ 1'h0, t }) == $signed(\$160 );
+  assign \$162  = \$159  & \$161 ;
+  assign \$163  = w_par == 2'h2;
+  assign \$164  = w_par + 1'h1;
+  assign \$165  = \$163  ? 3'h0 : \$164 ;
+  assign \$166  = w_rem <= 2'h2;
+  assign \$167  = w_nptr + k_;
+  assign \$168  = w_nptr + k_;
+  assign \$169  = w_rem - 2'h2;
+  assign \$170  = w_ptr + 2'h2;
+  assign \$171  = \$45 [16:0] < w_rem;
+  assign \$172  = ~ is_pool;
+  assign \$173  = busy & \$172 ;
+  assign \$174  = tok_d3 & \$173 ;
+  assign \$175  = m_ - 1'h1;
+  assign \$176  = i == \$175 ;
+  assign \$177  = \rem$44  <= 2'h2;
+  assign \$178  = \n_rem$43  - 2'h3;
+  assign \$179  = c_nptr + m_;
+  assign \$180  = c_nptr + m_;
+  assign \$181  = acc_in | acc_out;
+  assign \$182  = acc_nptr + m_;
+  assign \$183  = \$181  ? \$182  : 17'h00000;
+  assign \$184  = acc_in | acc_out;
+  assign \$185  = acc_nptr + m_;
+  assign \$186  = \$184  ? \$185  : 17'h00000;
+  assign \$187  = par_addr + 1'h1;
+  assign \$188  = \rem$44  - 2'h2;
+  assign \$189  = i + 1'h1;
+  assign \$190  = ~ is_pool;
+  assign \$191  = busy & \$190 ;
+  assign \$192  = ~ \$191 ;
+  assign \$193  = busy & is_pool;
+  assign \$194  = t < win;
+  assign \$195  = \$193  & \$194 ;
+  assign \$196  = $signed(iy) >= $signed(1'h0);
+  assign \$197  = $signed(iy) < $signed({ 1'h0, \$signal$111  });
+  assign \$198  = \$196  & \$197 ;
+  assign \$199  = $signed(ix) >= $signed(1'h0);
+  assign \$200  = \$198  & \$199 ;
+  assign \$201  = $signed(ix) < $signed({ 1'h0, \$signal$67  });
+  assign \$202  = \$200  & \$201 ;
+  assign \$203  = \$195  & \$202 ;
+  assign \$204  = busy & is_pool;
+  assign \$205  = t < win;
+  assign \$206  = \$204  & \$205 ;
+  assign \$207  = win_w - 1'h1;
+  assign \$208  = \$signal$64  == \$207 ;
+  assign \$209  = \$signal$61  + 1'h1;
+  assign \$210  = \$signal$64  + 1'h1;
   always @(posedge clk)
-    kind <= \$237 ;
+    kind <= \$211 ;
   always @(posedge clk)
-    pool_op <= \$238 ;
+    pool_op <= \$212 ;
   always @(posedge clk)
-    m0 <= \$239 ;
+    m0 <= \$213 ;
   always @(posedge clk)
-    shift <= \$240 ;
+    shift <= \$214 ;
   always @(posedge clk)
-    rounding <= \$241 ;
+    rounding <= \$215 ;
   always @(posedge clk)
-    wrap <= \$242 ;
+    wrap <= \$216 ;
   always @(posedge clk)
-    per_channel <= \$243 ;
+    per_channel <= \$217 ;
   always @(posedge clk)
-    bias_en <= \$244 ;
+    bias_en <= \$218 ;
   always @(posedge clk)
-    acc_in <= \$245 ;
+    acc_in <= \$219 ;
   always @(posedge clk)
-    acc_out <= \$246 ;
+    acc_out <= \$220 ;
   always @(posedge clk)
-    lo <= \$247 ;
+    lo <= \$221 ;
   always @(posedge clk)
-    hi <= \$248 ;
+    hi <= \$222 ;
   always @(posedge clk)
-    k_ <= \$249 ;
+    k_ <= \$223 ;
   always @(posedge clk)
-    m_ <= \$250 ;
+    m_ <= \$224 ;
   always @(posedge clk)
-    n_ <= \$251 ;
+    n_ <= \$225 ;
   always @(posedge clk)
-    a_base <= \$252 ;
+    a_base <= \$226 ;
   always @(posedge clk)
-    b_base <= \$253 ;
+    b_base <= \$227 ;
   always @(posedge clk)
-    c_base <= \$254 ;
+    c_base <= \$228 ;
   always @(posedge clk)
-    p_base <= \$255 ;
+    p_base <= \$229 ;
   always @(posedge clk)
-    pin_base <= \$256 ;
+    pin_base <= \$230 ;
   always @(posedge clk)
-    \$signal$111  <= \$257 ;
+    \$signal$111  <= \$231 ;
   always @(posedge clk)
-    \$signal$67  <= \$258 ;
+    \$signal$67  <= \$232 ;
   always @(posedge clk)
-    \$signal$112  <= \$259 ;
+    \$signal$112  <= \$233 ;
   always @(posedge clk)
-    \$signal$113  <= \$260 ;
+    \$signal$113  <= \$234 ;
   always @(posedge clk)
-    win_w <= \$261 ;
+    win_w <= \$235 ;
   always @(posedge clk)
-    \$signal$115  <= \$262 ;
+    \$signal$115  <= \$236 ;
   always @(posedge clk)
-    \$signal$116  <= \$263 ;
+    \$signal$116  <= \$237 ;
   always @(posedge clk)
-    pad_left <= \$264 ;
+    pad_left <= \$238 ;
   always @(posedge clk)
-    t <= \$265 ;
+    t <= \$239 ;
   always @(posedge clk)
-    error <= \$266 ;
+    error <= \$240 ;
   always @(posedge clk)
-    period <= \$267 ;
+    period <= \$241 ;
   always @(posedge clk)
-    stream <= \$268 ;
+    stream <= \$242 ;
   always @(posedge clk)
-    \$signal$31  <= \$269 ;
+    \$signal$31  <= \$243 ;
   always @(posedge clk)
-    \$signal  <= \$270 ;
+    \$signal  <= \$244 ;
   always @(posedge clk)
-    \$signal$120  <= \$271 ;
+    \$signal$120  <= \$245 ;
   always @(posedge clk)
-    \$signal$121  <= \$272 ;
+    \$signal$121  <= \$246 ;
   always @(posedge clk)
-    \$signal$63  <= \$273 ;
+    \$signal$63  <= \$247 ;
   always @(posedge clk)
-    \$signal$60  <= \$274 ;
+    \$signal$60  <= \$248 ;
   always @(posedge clk)
-    \$signal$64  <= \$275 ;
+    \$signal$64  <= \$249 ;
   always @(posedge clk)
-    \$signal$61  <= \$276 ;
+    \$signal$61  <= \$250 ;
   always @(posedge clk)
-    win <= \$277 ;
+    win <= \$251 ;
   always @(posedge clk)
-    out_ptr <= \$278 ;
+    out_ptr <= \$252 ;
   always @(posedge clk)
-    t_last <= \$279 ;
+    t_last <= \$253 ;
   always @(posedge clk)
-    a_ptr <= \$280 ;
+    a_ptr <= \$254 ;
   always @(posedge clk)
-    b_ptr <= \$281 ;
+    b_ptr <= \$255 ;
   always @(posedge clk)
-    rem <= \$282 ;
+    rem <= \$256 ;
   always @(posedge clk)
-    n_rem <= \$283 ;
+    n_rem <= \$257 ;
   always @(posedge clk)
-    a_par <= \$284 ;
+    a_par <= \$258 ;
   always @(posedge clk)
-    w_ptr <= \$285 ;
+    w_ptr <= \$259 ;
   always @(posedge clk)
-    w_nptr <= \$286 ;
+    w_nptr <= \$260 ;
   always @(posedge clk)
-    w_rem <= \$287 ;
+    w_rem <= \$261 ;
   always @(posedge clk)
-    w_par <= \$288 ;
+    w_par <= \$262 ;
   always @(posedge clk)
-    i <= \$289 ;
+    i <= \$263 ;
   always @(posedge clk)
-    draining <= \$290 ;
+    draining <= \$264 ;
   always @(posedge clk)
-    \rem$44  <= \$291 ;
+    \rem$44  <= \$265 ;
   always @(posedge clk)
-    \n_rem$43  <= \$292 ;
+    \n_rem$43  <= \$266 ;
   always @(posedge clk)
-    first <= \$293 ;
+    first <= \$267 ;
   always @(posedge clk)
-    c_nptr <= \$294 ;
+    c_nptr <= \$268 ;
   always @(posedge clk)
-    c_row <= \$295 ;
+    c_row <= \$269 ;
   always @(posedge clk)
-    acc_nptr <= \$296 ;
+    acc_nptr <= \$270 ;
   always @(posedge clk)
-    acc_row <= \$297 ;
+    acc_row <= \$271 ;
   always @(posedge clk)
-    par_addr <= \$298 ;
+    par_addr <= \$272 ;
   always @(posedge clk)
-    fsm_state <= \$299 ;
+    fsm_state <= \$273 ;
   always @(posedge clk)
-    feed <= \$300 ;
+    feed <= \$274 ;
   always @(posedge clk)
-    a_sel <= \$301 ;
+    a_sel <= \$275 ;
   always @(posedge clk)
-    load <= \$302 ;
+    load <= \$276 ;
   always @(posedge clk)
-    lsel <= \$303 ;
+    lsel <= \$277 ;
   always @(posedge clk)
-    wrow_valid <= \$304 ;
+    wrow_valid <= \$278 ;
   always @(posedge clk)
-    tok_d0 <= \$305 ;
+    tok_d0 <= \$279 ;
   always @(posedge clk)
-    tok_d1 <= \$306 ;
+    tok_d1 <= \$280 ;
   always @(posedge clk)
-    tok_d2 <= \$307 ;
+    tok_d2 <= \$281 ;
   always @(posedge clk)
-    tok_d3 <= \$308 ;
+    tok_d3 <= \$282 ;
   always @(posedge clk)
-    \$signal$51  <= \$309 ;
+    \$signal$51  <= \$283 ;
   always @(posedge clk)
-    \$signal$55  <= \$310 ;
+    \$signal$55  <= \$284 ;
   always @(posedge clk)
-    s2 <= \$311 ;
+    s2 <= \$285 ;
   always @(posedge clk)
-    s3 <= \$312 ;
+    s3 <= \$286 ;
   always @(posedge clk)
-    inb_d <= \$313 ;
+    inb_d <= \$287 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
     starting = 1'h0;
@@ -4991,283 +5139,865 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$237  = kind;
+    \$211  = kind;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$237  = desc__kind;
+            \$211  = desc__kind;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$237  = desc__kind;
+            \$211  = desc__kind;
           end
     endcase
     if (rst) begin
-      \$237  = 1'h0;
+      \$211  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$238  = pool_op;
+    \$212  = pool_op;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$238  = desc__pool_op;
+            \$212  = desc__pool_op;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$238  = desc__pool_op;
+            \$212  = desc__pool_op;
           end
     endcase
     if (rst) begin
-      \$238  = 2'h0;
+      \$212  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$239  = m0;
+    \$213  = m0;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$239  = desc__m0;
+            \$213  = desc__m0;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$239  = desc__m0;
+            \$213  = desc__m0;
           end
     endcase
     if (rst) begin
-      \$239  = 31'h00000000;
+      \$213  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$240  = shift;
+    \$214  = shift;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$240  = desc__shift;
+            \$214  = desc__shift;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$240  = desc__shift;
+            \$214  = desc__shift;
           end
     endcase
     if (rst) begin
-      \$240  = 6'h00;
+      \$214  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$241  = rounding;
+    \$215  = rounding;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$241  = desc__rounding;
+            \$215  = desc__rounding;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$241  = desc__rounding;
+            \$215  = desc__rounding;
           end
     endcase
     if (rst) begin
-      \$241  = 2'h0;
+      \$215  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$242  = wrap;
+    \$216  = wrap;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$242  = desc__wrap;
+            \$216  = desc__wrap;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$242  = desc__wrap;
+            \$216  = desc__wrap;
           end
     endcase
     if (rst) begin
-      \$242  = 1'h0;
+      \$216  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$243  = per_channel;
+    \$217  = per_channel;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$243  = desc__per_channel;
+            \$217  = desc__per_channel;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$243  = desc__per_channel;
+            \$217  = desc__per_channel;
           end
     endcase
+    if (rst) begin
+      \$217  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    \$218  = bias_en;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$218  = desc__bias_en;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$218  = desc__bias_en;
+          end
+    endcase
+    if (rst) begin
+      \$218  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    \$219  = acc_in;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$219  = desc__acc_in;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$219  = desc__acc_in;
+          end
+    endcase
+    if (rst) begin
+      \$219  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    \$220  = acc_out;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$220  = desc__acc_out;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$220  = desc__acc_out;
+          end
+    endcase
+    if (rst) begin
+      \$220  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    \$221  = lo;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$221  = desc__lo;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$221  = desc__lo;
+          end
+    endcase
+    if (rst) begin
+      \$221  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    \$222  = hi;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$222  = desc__hi;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$222  = desc__hi;
+          end
+    endcase
+    if (rst) begin
+      \$222  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    \$223  = k_;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$223  = desc__k;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$223  = desc__k;
+          end
+    endcase
+    if (rst) begin
+      \$223  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    \$224  = m_;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$224  = desc__m;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$224  = desc__m;
+          end
+    endcase
+    if (rst) begin
+      \$224  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    \$225  = n_;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$225  = desc__n;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$225  = desc__n;
+          end
+    endcase
+    if (rst) begin
+      \$225  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    \$226  = a_base;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$226  = desc__a_base;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$226  = desc__a_base;
+          end
+    endcase
+    if (rst) begin
+      \$226  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    \$227  = b_base;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$227  = desc__b_base;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$227  = desc__b_base;
+          end
+    endcase
+    if (rst) begin
+      \$227  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    \$228  = c_base;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$228  = desc__c_base;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$228  = desc__c_base;
+          end
+    endcase
+    if (rst) begin
+      \$228  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    \$229  = p_base;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$229  = desc__p_base;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$229  = desc__p_base;
+          end
+    endcase
+    if (rst) begin
+      \$229  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    \$230  = pin_base;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$230  = desc__pin_base;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$230  = desc__pin_base;
+          end
+    endcase
+    if (rst) begin
+      \$230  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    \$231  = \$signal$111 ;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$231  = desc__in_h;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$231  = desc__in_h;
+          end
+    endcase
+    if (rst) begin
+      \$231  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    \$232  = \$signal$67 ;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$232  = desc__in_w;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$232  = desc__in_w;
+          end
+    endcase
+    if (rst) begin
+      \$232  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    \$233  = \$signal$112 ;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$233  = desc__out_h;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$233  = desc__out_h;
+          end
+    endcase
+    if (rst) begin
+      \$233  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    \$234  = \$signal$113 ;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$234  = desc__out_w;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$234  = desc__out_w;
+          end
+    endcase
+    if (rst) begin
+      \$234  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    \$235  = win_w;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$235  = desc__win_w;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$235  = desc__win_w;
+          end
+    endcase
+    if (rst) begin
+      \$235  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    \$236  = \$signal$115 ;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$236  = desc__stride_h;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$236  = desc__stride_h;
+          end
+    endcase
+    if (rst) begin
+      \$236  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    \$237  = \$signal$116 ;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$237  = desc__stride_w;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$237  = desc__stride_w;
+          end
+    endcase
+    if (rst) begin
+      \$237  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    \$238  = pad_left;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$238  = desc__pad_left;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$238  = desc__pad_left;
+          end
+    endcase
+    if (rst) begin
+      \$238  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    \$239  = t;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$239  = 20'h00000;
+          end
+      2'h2:
+        begin
+          \$239  = \$101 [19:0];
+          if (is_pool) begin
+            if (\$103 ) begin
+              \$239  = 20'h00000;
+            end
+          end
+        end
+      2'h1:
+          if (start) begin
+            \$239  = 20'h00000;
+          end
+    endcase
+    if (\$126 ) begin
+      if (\$129 ) begin
+      end else if (\$131 ) begin
+        \$239  = 20'h00000;
+      end
+    end
+    if (\$142 ) begin
+      if (\$143 ) begin
+        \$239  = 20'h00000;
+      end
+    end
+    if (rst) begin
+      \$239  = 20'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    \$240  = error;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$240  = refused;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$240  = refused;
+          end
+    endcase
+    if (rst) begin
+      \$240  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    \$241  = period;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$241  = { 1'h0, \$95  };
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$241  = { 1'h0, \$118  };
+          end
+    endcase
+    if (rst) begin
+      \$241  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    \$242  = stream;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$242  = desc__m;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$242  = desc__m;
+          end
+    endcase
+    if (rst) begin
+      \$242  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    \$243  = \$signal$31 ;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$243  = 1'h1;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$243  = 1'h1;
+          end
+    endcase
+    if (\$142 ) begin
+      if (\$143 ) begin
+        \$243  = 1'h0;
+      end
+    end
     if (rst) begin
       \$243  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$244  = bias_en;
+    \$244  = \$signal ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$244  = desc__bias_en;
+            \$244  = 1'h0;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$244  = desc__bias_en;
+            \$244  = 1'h0;
           end
     endcase
+    if (\$126 ) begin
+      if (\$129 ) begin
+        \$244  = 1'h0;
+      end
+    end
+    if (\$142 ) begin
+      if (\$143 ) begin
+        \$244  = 1'h1;
+      end
+    end
     if (rst) begin
       \$244  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$245  = acc_in;
+    \$245  = \$signal$120 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$245  = desc__acc_in;
+            \$245  = 16'h0000;
           end
       2'h2:
-          /* empty */;
+          if (is_pool) begin
+            if (\$103 ) begin
+              (* full_case = 32'd1 *)
+              if (\$109 ) begin
+              end else if (\$111 ) begin
+                \$245  = 16'h0000;
+              end else begin
+                \$245  = \$115 [15:0];
+              end
+            end
+          end
       2'h1:
           if (start) begin
-            \$245  = desc__acc_in;
+            \$245  = 16'h0000;
           end
     endcase
     if (rst) begin
-      \$245  = 1'h0;
+      \$245  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$246  = acc_out;
+    \$246  = \$signal$121 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$246  = desc__acc_out;
+            \$246  = 16'h0000;
           end
       2'h2:
-          /* empty */;
+          if (is_pool) begin
+            if (\$103 ) begin
+              if (\$109 ) begin
+              end else if (\$111 ) begin
+                \$246  = \$113 [15:0];
+              end
+            end
+          end
       2'h1:
           if (start) begin
-            \$246  = desc__acc_out;
+            \$246  = 16'h0000;
           end
     endcase
     if (rst) begin
-      \$246  = 1'h0;
+      \$246  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$247  = lo;
+    \$247  = \$signal$63 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$247  = desc__lo;
+            \$247  = { \$96 [8], \$96 [8], \$96 [8], \$96 [8], \$96 [8], \$96 [8], \$96 [8], \$96 [8], \$96 [8], \$96  };
           end
       2'h2:
-          /* empty */;
+          if (is_pool) begin
+            if (\$103 ) begin
+              (* full_case = 32'd1 *)
+              if (\$109 ) begin
+              end else if (\$111 ) begin
+                \$247  = { \$112 [8], \$112 [8], \$112 [8], \$112 [8], \$112 [8], \$112 [8], \$112 [8], \$112 [8], \$112 [8], \$112  };
+              end else begin
+                \$247  = \$116 [17:0];
+              end
+            end
+          end
       2'h1:
           if (start) begin
-            \$247  = desc__lo;
+            \$247  = { \$119 [8], \$119 [8], \$119 [8], \$119 [8], \$119 [8], \$119 [8], \$119 [8], \$119 [8], \$119 [8], \$119  };
           end
     endcase
     if (rst) begin
-      \$247  = 8'h00;
+      \$247  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$248  = hi;
+    \$248  = \$signal$60 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$248  = desc__hi;
+            \$248  = { \$97 [8], \$97 [8], \$97 [8], \$97 [8], \$97 [8], \$97 [8], \$97 [8], \$97 [8], \$97 [8], \$97  };
           end
       2'h2:
-          /* empty */;
+          if (is_pool) begin
+            if (\$103 ) begin
+              if (\$109 ) begin
+              end else if (\$111 ) begin
+                \$248  = \$114 [17:0];
+              end
+            end
+          end
       2'h1:
           if (start) begin
-            \$248  = desc__hi;
+            \$248  = { \$120 [8], \$120 [8], \$120 [8], \$120 [8], \$120 [8], \$120 [8], \$120 [8], \$120 [8], \$120 [8], \$120  };
           end
     endcase
     if (rst) begin
-      \$248  = 8'h00;
+      \$248  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$249  = k_;
+    \$249  = \$signal$64 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$249  = desc__k;
+            \$249  = 8'h00;
           end
       2'h2:
-          /* empty */;
+          if (is_pool) begin
+            if (\$103 ) begin
+              \$249  = 8'h00;
+            end
+          end
       2'h1:
           if (start) begin
-            \$249  = desc__k;
+            \$249  = 8'h00;
           end
     endcase
+    if (\$206 ) begin
+      (* full_case = 32'd1 *)
+      if (\$208 ) begin
+        \$249  = 8'h00;
+      end else begin
+        \$249  = \$210 [7:0];
+      end
+    end
     if (rst) begin
-      \$249  = 16'h0000;
+      \$249  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$250  = m_;
+    \$250  = \$signal$61 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$250  = desc__m;
+            \$250  = 8'h00;
           end
       2'h2:
-          /* empty */;
+          if (is_pool) begin
+            if (\$103 ) begin
+              \$250  = 8'h00;
+            end
+          end
       2'h1:
           if (start) begin
-            \$250  = desc__m;
+            \$250  = 8'h00;
           end
     endcase
+    if (\$206 ) begin
+      if (\$208 ) begin
+        \$250  = \$209 [7:0];
+      end
+    end
     if (rst) begin
-      \$250  = 16'h0000;
+      \$250  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$251  = n_;
+    \$251  = win;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$251  = desc__n;
+            \$251  = \$98 ;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$251  = desc__n;
+            \$251  = \$121 ;
           end
     endcase
     if (rst) begin
@@ -5276,17 +6006,21 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$252  = a_base;
+    \$252  = out_ptr;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$252  = desc__a_base;
+            \$252  = desc__c_base;
           end
       2'h2:
-          /* empty */;
+          if (is_pool) begin
+            if (\$103 ) begin
+              \$252  = \$104 [7:0];
+            end
+          end
       2'h1:
           if (start) begin
-            \$252  = desc__a_base;
+            \$252  = desc__c_base;
           end
     endcase
     if (rst) begin
@@ -5295,1288 +6029,702 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$253  = b_base;
+    \$253  = t_last;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$253  = desc__b_base;
+            \$253  = { 3'h0, \$100  };
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$253  = desc__b_base;
+            \$253  = { 3'h0, \$123  };
           end
     endcase
     if (rst) begin
-      \$253  = 8'h00;
+      \$253  = 20'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$254  = c_base;
+    \$254  = a_ptr;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$254  = desc__c_base;
+            \$254  = desc__a_base;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$254  = desc__c_base;
+            \$254  = desc__a_base;
           end
     endcase
+    if (\$126 ) begin
+      if (\$129 ) begin
+      end else if (\$131 ) begin
+        (* full_case = 32'd1 *)
+        if (\$135 ) begin
+          \$254  = a_base;
+        end else begin
+          \$254  = \$139 [7:0];
+        end
+      end
+    end
     if (rst) begin
       \$254  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$255  = p_base;
+    \$255  = b_ptr;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$255  = desc__p_base;
+            \$255  = desc__b_base;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$255  = desc__p_base;
+            \$255  = desc__b_base;
           end
     endcase
-    if (rst) begin
-      \$255  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$256  = pin_base;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$256  = desc__pin_base;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$256  = desc__pin_base;
-          end
-    endcase
-    if (rst) begin
-      \$256  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$257  = \$signal$111 ;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$257  = desc__in_h;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$257  = desc__in_h;
-          end
-    endcase
-    if (rst) begin
-      \$257  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$258  = \$signal$67 ;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$258  = desc__in_w;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$258  = desc__in_w;
-          end
-    endcase
-    if (rst) begin
-      \$258  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$259  = \$signal$112 ;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$259  = desc__out_h;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$259  = desc__out_h;
-          end
-    endcase
-    if (rst) begin
-      \$259  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$260  = \$signal$113 ;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$260  = desc__out_w;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$260  = desc__out_w;
-          end
-    endcase
-    if (rst) begin
-      \$260  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$261  = win_w;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$261  = desc__win_w;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$261  = desc__win_w;
-          end
-    endcase
-    if (rst) begin
-      \$261  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$262  = \$signal$115 ;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$262  = desc__stride_h;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$262  = desc__stride_h;
-          end
-    endcase
-    if (rst) begin
-      \$262  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$263  = \$signal$116 ;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$263  = desc__stride_w;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$263  = desc__stride_w;
-          end
-    endcase
-    if (rst) begin
-      \$263  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$264  = pad_left;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$264  = desc__pad_left;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$264  = desc__pad_left;
-          end
-    endcase
-    if (rst) begin
-      \$264  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$265  = t;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$265  = 20'h00000;
-          end
-      2'h2:
-        begin
-          \$265  = \$117 [19:0];
-          if (is_pool) begin
-            if (\$119 ) begin
-              \$265  = 20'h00000;
-            end
-          end
+    if (\$126 ) begin
+      if (\$129 ) begin
+      end else if (\$131 ) begin
+        if (\$135 ) begin
+          \$255  = \$137 [7:0];
         end
-      2'h1:
-          if (start) begin
-            \$265  = 20'h00000;
-          end
-    endcase
-    if (\$158 ) begin
-      if (\$161 ) begin
-      end else if (\$163 ) begin
-        \$265  = 20'h00000;
-      end
-    end
-    if (\$172 ) begin
-      if (\$173 ) begin
-        \$265  = 20'h00000;
       end
     end
     if (rst) begin
-      \$265  = 20'h00000;
+      \$255  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$266  = error;
+    \$256  = rem;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$266  = refused;
+            \$256  = { 1'h0, desc__k };
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$266  = refused;
+            \$256  = { 1'h0, desc__k };
           end
     endcase
-    if (rst) begin
-      \$266  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$267  = period;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$267  = \$111 [16:0];
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$267  = \$150 [16:0];
-          end
-    endcase
-    if (rst) begin
-      \$267  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$268  = stream;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$268  = desc__m;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$268  = desc__m;
-          end
-    endcase
-    if (rst) begin
-      \$268  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$269  = \$signal$31 ;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$269  = 1'h1;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$269  = 1'h1;
-          end
-    endcase
-    if (\$172 ) begin
-      if (\$173 ) begin
-        \$269  = 1'h0;
+    if (\$126 ) begin
+      if (\$129 ) begin
+      end else if (\$131 ) begin
+        (* full_case = 32'd1 *)
+        if (\$135 ) begin
+          \$256  = { 1'h0, k_ };
+        end else begin
+          \$256  = \$138 [16:0];
+        end
       end
     end
     if (rst) begin
-      \$269  = 1'h0;
+      \$256  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$270  = \$signal ;
+    \$257  = n_rem;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$270  = 1'h0;
+            \$257  = { 1'h0, desc__n };
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$270  = 1'h0;
+            \$257  = { 1'h0, desc__n };
           end
     endcase
-    if (\$158 ) begin
-      if (\$161 ) begin
-        \$270  = 1'h0;
+    if (\$126 ) begin
+      if (\$129 ) begin
+      end else if (\$131 ) begin
+        if (\$135 ) begin
+          \$257  = \$136 [16:0];
+        end
       end
     end
-    if (\$172 ) begin
-      if (\$173 ) begin
-        \$270  = 1'h1;
+    if (rst) begin
+      \$257  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    \$258  = a_par;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$258  = 2'h0;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$258  = 2'h0;
+          end
+    endcase
+    if (\$126 ) begin
+      if (\$129 ) begin
+      end else if (\$131 ) begin
+        \$258  = \$134 [1:0];
       end
     end
     if (rst) begin
-      \$270  = 1'h0;
+      \$258  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$271  = \$signal$120 ;
+    \$259  = w_ptr;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$271  = 16'h0000;
+            \$259  = desc__b_base;
           end
       2'h2:
-          if (is_pool) begin
-            if (\$119 ) begin
-              (* full_case = 32'd1 *)
-              if (\$125 ) begin
-              end else if (\$127 ) begin
-                \$271  = 16'h0000;
-              end else begin
-                \$271  = \$131 [15:0];
-              end
-            end
-          end
+          /* empty */;
       2'h1:
           if (start) begin
-            \$271  = 16'h0000;
+            \$259  = desc__b_base;
           end
     endcase
-    if (rst) begin
-      \$271  = 16'h0000;
+    if (\$142 ) begin
+      if (\$143 ) begin
+        (* full_case = 32'd1 *)
+        if (\$147 ) begin
+          \$259  = \$149 [7:0];
+        end else begin
+          \$259  = \$151 [7:0];
+        end
+      end
     end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$272  = \$signal$121 ;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$272  = 16'h0000;
-          end
-      2'h2:
-          if (is_pool) begin
-            if (\$119 ) begin
-              if (\$125 ) begin
-              end else if (\$127 ) begin
-                \$272  = \$129 [15:0];
-              end
-            end
-          end
-      2'h1:
-          if (start) begin
-            \$272  = 16'h0000;
-          end
-    endcase
-    if (rst) begin
-      \$272  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$273  = \$signal$63 ;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$273  = { \$112 [8], \$112 [8], \$112 [8], \$112 [8], \$112 [8], \$112 [8], \$112 [8], \$112 [8], \$112 [8], \$112  };
-          end
-      2'h2:
-          if (is_pool) begin
-            if (\$119 ) begin
-              (* full_case = 32'd1 *)
-              if (\$125 ) begin
-              end else if (\$127 ) begin
-                \$273  = { \$128 [8], \$128 [8], \$128 [8], \$128 [8], \$128 [8], \$128 [8], \$128 [8], \$128 [8], \$128 [8], \$128  };
-              end else begin
-                \$273  = \$132 [17:0];
-              end
-            end
-          end
-      2'h1:
-          if (start) begin
-            \$273  = { \$151 [8], \$151 [8], \$151 [8], \$151 [8], \$151 [8], \$151 [8], \$151 [8], \$151 [8], \$151 [8], \$151  };
-          end
-    endcase
-    if (rst) begin
-      \$273  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$274  = \$signal$60 ;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$274  = { \$113 [8], \$113 [8], \$113 [8], \$113 [8], \$113 [8], \$113 [8], \$113 [8], \$113 [8], \$113 [8], \$113  };
-          end
-      2'h2:
-          if (is_pool) begin
-            if (\$119 ) begin
-              if (\$125 ) begin
-              end else if (\$127 ) begin
-                \$274  = \$130 [17:0];
-              end
-            end
-          end
-      2'h1:
-          if (start) begin
-            \$274  = { \$152 [8], \$152 [8], \$152 [8], \$152 [8], \$152 [8], \$152 [8], \$152 [8], \$152 [8], \$152 [8], \$152  };
-          end
-    endcase
-    if (rst) begin
-      \$274  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$275  = \$signal$64 ;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$275  = 8'h00;
-          end
-      2'h2:
-          if (is_pool) begin
-            if (\$119 ) begin
-              \$275  = 8'h00;
-            end
-          end
-      2'h1:
-          if (start) begin
-            \$275  = 8'h00;
-          end
-    endcase
-    if (\$232 ) begin
+    if (\$162 ) begin
       (* full_case = 32'd1 *)
-      if (\$234 ) begin
-        \$275  = 8'h00;
+      if (\$166 ) begin
+        \$259  = \$168 [7:0];
       end else begin
-        \$275  = \$236 [7:0];
+        \$259  = \$170 [7:0];
       end
     end
     if (rst) begin
-      \$275  = 8'h00;
+      \$259  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$276  = \$signal$61 ;
+    \$260  = w_nptr;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$276  = 8'h00;
+            \$260  = desc__b_base;
           end
       2'h2:
-          if (is_pool) begin
-            if (\$119 ) begin
-              \$276  = 8'h00;
-            end
-          end
+          /* empty */;
       2'h1:
           if (start) begin
-            \$276  = 8'h00;
+            \$260  = desc__b_base;
           end
     endcase
-    if (\$232 ) begin
-      if (\$234 ) begin
-        \$276  = \$235 [7:0];
+    if (\$142 ) begin
+      if (\$143 ) begin
+        if (\$147 ) begin
+          \$260  = \$148 [7:0];
+        end
+      end
+    end
+    if (\$162 ) begin
+      if (\$166 ) begin
+        \$260  = \$167 [7:0];
       end
     end
     if (rst) begin
-      \$276  = 8'h00;
+      \$260  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$277  = win;
+    \$261  = w_rem;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$277  = \$114 ;
+            \$261  = { 1'h0, desc__k };
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$277  = \$153 ;
+            \$261  = { 1'h0, desc__k };
           end
     endcase
-    if (rst) begin
-      \$277  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$278  = out_ptr;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$278  = desc__c_base;
-          end
-      2'h2:
-          if (is_pool) begin
-            if (\$119 ) begin
-              \$278  = \$120 [7:0];
-            end
-          end
-      2'h1:
-          if (start) begin
-            \$278  = desc__c_base;
-          end
-    endcase
-    if (rst) begin
-      \$278  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$279  = t_last;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$279  = { 3'h0, \$116  };
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$279  = { 3'h0, \$155  };
-          end
-    endcase
-    if (rst) begin
-      \$279  = 20'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$280  = a_ptr;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$280  = desc__a_base;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$280  = desc__a_base;
-          end
-    endcase
-    if (\$158 ) begin
-      if (\$161 ) begin
-      end else if (\$163 ) begin
+    if (\$142 ) begin
+      if (\$143 ) begin
         (* full_case = 32'd1 *)
-        if (\$165 ) begin
-          \$280  = a_base;
+        if (\$147 ) begin
+          \$261  = { 1'h0, k_ };
         end else begin
-          \$280  = \$169 [7:0];
+          \$261  = \$150 [16:0];
         end
       end
     end
-    if (rst) begin
-      \$280  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$281  = b_ptr;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$281  = desc__b_base;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$281  = desc__b_base;
-          end
-    endcase
-    if (\$158 ) begin
-      if (\$161 ) begin
-      end else if (\$163 ) begin
-        if (\$165 ) begin
-          \$281  = \$167 [7:0];
-        end
-      end
-    end
-    if (rst) begin
-      \$281  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$282  = rem;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$282  = { 1'h0, desc__k };
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$282  = { 1'h0, desc__k };
-          end
-    endcase
-    if (\$158 ) begin
-      if (\$161 ) begin
-      end else if (\$163 ) begin
-        (* full_case = 32'd1 *)
-        if (\$165 ) begin
-          \$282  = { 1'h0, k_ };
-        end else begin
-          \$282  = \$168 [16:0];
-        end
-      end
-    end
-    if (rst) begin
-      \$282  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$283  = n_rem;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$283  = { 1'h0, desc__n };
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$283  = { 1'h0, desc__n };
-          end
-    endcase
-    if (\$158 ) begin
-      if (\$161 ) begin
-      end else if (\$163 ) begin
-        if (\$165 ) begin
-          \$283  = \$166 [16:0];
-        end
-      end
-    end
-    if (rst) begin
-      \$283  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$284  = a_par;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$284  = 1'h0;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$284  = 1'h0;
-          end
-    endcase
-    if (\$158 ) begin
-      if (\$161 ) begin
-      end else if (\$163 ) begin
-        \$284  = \$164 ;
-      end
-    end
-    if (rst) begin
-      \$284  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$285  = w_ptr;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$285  = desc__b_base;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$285  = desc__b_base;
-          end
-    endcase
-    if (\$172 ) begin
-      if (\$173 ) begin
-        (* full_case = 32'd1 *)
-        if (\$175 ) begin
-          \$285  = \$177 [7:0];
-        end else begin
-          \$285  = \$179 [7:0];
-        end
-      end
-    end
-    if (\$190 ) begin
+    if (\$162 ) begin
       (* full_case = 32'd1 *)
-      if (\$192 ) begin
-        \$285  = \$194 [7:0];
+      if (\$166 ) begin
+        \$261  = { 1'h0, k_ };
       end else begin
-        \$285  = \$196 [7:0];
+        \$261  = \$169 [16:0];
       end
     end
     if (rst) begin
-      \$285  = 8'h00;
+      \$261  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$286  = w_nptr;
+    \$262  = w_par;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$286  = desc__b_base;
+            \$262  = 2'h0;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$286  = desc__b_base;
+            \$262  = 2'h0;
           end
     endcase
-    if (\$172 ) begin
-      if (\$173 ) begin
-        if (\$175 ) begin
-          \$286  = \$176 [7:0];
-        end
+    if (\$142 ) begin
+      if (\$143 ) begin
+        \$262  = \$146 [1:0];
       end
     end
-    if (\$190 ) begin
-      if (\$192 ) begin
-        \$286  = \$193 [7:0];
-      end
+    if (\$162 ) begin
+      \$262  = \$165 [1:0];
     end
     if (rst) begin
-      \$286  = 8'h00;
+      \$262  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$287  = w_rem;
+    \$263  = i;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$287  = { 1'h0, desc__k };
+            \$263  = 16'h0000;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$287  = { 1'h0, desc__k };
+            \$263  = 16'h0000;
           end
     endcase
-    if (\$172 ) begin
-      if (\$173 ) begin
-        (* full_case = 32'd1 *)
-        if (\$175 ) begin
-          \$287  = { 1'h0, k_ };
-        end else begin
-          \$287  = \$178 [16:0];
-        end
-      end
-    end
-    if (\$190 ) begin
+    if (\$174 ) begin
       (* full_case = 32'd1 *)
-      if (\$192 ) begin
-        \$287  = { 1'h0, k_ };
+      if (\$176 ) begin
+        \$263  = 16'h0000;
       end else begin
-        \$287  = \$195 [16:0];
+        \$263  = \$189 [15:0];
       end
     end
     if (rst) begin
-      \$287  = 17'h00000;
+      \$263  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$288  = w_par;
+    \$264  = draining;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$288  = 1'h0;
+            \$264  = 1'h0;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$288  = 1'h0;
-          end
-    endcase
-    if (\$172 ) begin
-      if (\$173 ) begin
-        \$288  = \$174 ;
-      end
-    end
-    if (\$190 ) begin
-      \$288  = \$191 ;
-    end
-    if (rst) begin
-      \$288  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$289  = i;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$289  = 16'h0000;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$289  = 16'h0000;
-          end
-    endcase
-    if (\$200 ) begin
-      (* full_case = 32'd1 *)
-      if (\$202 ) begin
-        \$289  = 16'h0000;
-      end else begin
-        \$289  = \$215 [15:0];
-      end
-    end
-    if (rst) begin
-      \$289  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$290  = draining;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$290  = 1'h0;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$290  = 1'h0;
+            \$264  = 1'h0;
           end
     endcase
     if (rst) begin
-      \$290  = 1'h0;
+      \$264  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$291  = \rem$44 ;
+    \$265  = \rem$44 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$291  = { 1'h0, desc__k };
+            \$265  = { 1'h0, desc__k };
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$291  = { 1'h0, desc__k };
+            \$265  = { 1'h0, desc__k };
           end
     endcase
-    if (\$200 ) begin
-      if (\$202 ) begin
+    if (\$174 ) begin
+      if (\$176 ) begin
         (* full_case = 32'd1 *)
-        if (\$203 ) begin
-          \$291  = { 1'h0, k_ };
+        if (\$177 ) begin
+          \$265  = { 1'h0, k_ };
         end else begin
-          \$291  = \$214 [16:0];
+          \$265  = \$188 [16:0];
         end
       end
     end
     if (rst) begin
-      \$291  = 17'h00000;
+      \$265  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$292  = \n_rem$43 ;
+    \$266  = \n_rem$43 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$292  = { 1'h0, desc__n };
+            \$266  = { 1'h0, desc__n };
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$292  = { 1'h0, desc__n };
+            \$266  = { 1'h0, desc__n };
           end
     endcase
-    if (\$200 ) begin
-      if (\$202 ) begin
-        if (\$203 ) begin
-          \$292  = \$204 [16:0];
+    if (\$174 ) begin
+      if (\$176 ) begin
+        if (\$177 ) begin
+          \$266  = \$178 [16:0];
         end
       end
     end
     if (rst) begin
-      \$292  = 17'h00000;
+      \$266  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$293  = first;
+    \$267  = first;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$293  = 1'h1;
+            \$267  = 1'h1;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$293  = 1'h1;
+            \$267  = 1'h1;
           end
     endcase
-    if (\$200 ) begin
-      if (\$202 ) begin
+    if (\$174 ) begin
+      if (\$176 ) begin
         (* full_case = 32'd1 *)
-        if (\$203 ) begin
-          \$293  = 1'h1;
+        if (\$177 ) begin
+          \$267  = 1'h1;
         end else begin
-          \$293  = 1'h0;
+          \$267  = 1'h0;
         end
       end
     end
     if (rst) begin
-      \$293  = 1'h0;
+      \$267  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$294  = c_nptr;
+    \$268  = c_nptr;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$294  = desc__c_base;
+            \$268  = desc__c_base;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$294  = desc__c_base;
+            \$268  = desc__c_base;
           end
     endcase
-    if (\$200 ) begin
-      if (\$202 ) begin
-        if (\$203 ) begin
-          \$294  = \$205 [7:0];
+    if (\$174 ) begin
+      if (\$176 ) begin
+        if (\$177 ) begin
+          \$268  = \$179 [7:0];
         end
       end
     end
     if (rst) begin
-      \$294  = 8'h00;
+      \$268  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$295  = c_row;
+    \$269  = c_row;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$295  = desc__c_base;
+            \$269  = desc__c_base;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$295  = desc__c_base;
+            \$269  = desc__c_base;
           end
     endcase
-    if (\$200 ) begin
-      if (\$202 ) begin
-        if (\$203 ) begin
-          \$295  = \$206 [7:0];
+    if (\$174 ) begin
+      if (\$176 ) begin
+        if (\$177 ) begin
+          \$269  = \$180 [7:0];
         end
       end
     end
     if (rst) begin
-      \$295  = 8'h00;
+      \$269  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$296  = acc_nptr;
+    \$270  = acc_nptr;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$296  = 8'h00;
+            \$270  = 8'h00;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$296  = 8'h00;
+            \$270  = 8'h00;
           end
     endcase
-    if (\$200 ) begin
-      if (\$202 ) begin
-        if (\$203 ) begin
-          \$296  = \$209 [7:0];
+    if (\$174 ) begin
+      if (\$176 ) begin
+        if (\$177 ) begin
+          \$270  = \$183 [7:0];
         end
       end
     end
     if (rst) begin
-      \$296  = 8'h00;
+      \$270  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$297  = acc_row;
+    \$271  = acc_row;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$297  = 8'h00;
+            \$271  = 8'h00;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$297  = 8'h00;
+            \$271  = 8'h00;
           end
     endcase
-    if (\$200 ) begin
-      if (\$202 ) begin
-        if (\$203 ) begin
-          \$297  = \$212 [7:0];
+    if (\$174 ) begin
+      if (\$176 ) begin
+        if (\$177 ) begin
+          \$271  = \$186 [7:0];
         end
       end
     end
     if (rst) begin
-      \$297  = 8'h00;
+      \$271  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$298  = par_addr;
+    \$272  = par_addr;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$298  = desc__p_base;
+            \$272  = desc__p_base;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$298  = desc__p_base;
+            \$272  = desc__p_base;
           end
     endcase
-    if (\$200 ) begin
-      if (\$202 ) begin
-        if (\$203 ) begin
-          \$298  = \$213 [3:0];
+    if (\$174 ) begin
+      if (\$176 ) begin
+        if (\$177 ) begin
+          \$272  = \$187 [3:0];
         end
       end
     end
     if (rst) begin
-      \$298  = 4'h0;
+      \$272  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$299  = fsm_state;
+    \$273  = fsm_state;
     casez (fsm_state)
       2'h0:
           if (start) begin
             (* full_case = 32'd1 *)
             if (refused) begin
-              \$299  = 2'h1;
+              \$273  = 2'h1;
             end else begin
-              \$299  = 2'h2;
+              \$273  = 2'h2;
             end
           end
       2'h2:
           if (is_pool) begin
-            if (\$119 ) begin
-              if (\$125 ) begin
-                \$299  = 2'h1;
+            if (\$103 ) begin
+              if (\$109 ) begin
+                \$273  = 2'h1;
               end
             end
-          end else if (\$118 ) begin
-            \$299  = 2'h1;
+          end else if (\$102 ) begin
+            \$273  = 2'h1;
           end
       2'h1:
         begin
-          \$299  = 2'h0;
+          \$273  = 2'h0;
           if (start) begin
             (* full_case = 32'd1 *)
             if (refused) begin
-              \$299  = 2'h1;
+              \$273  = 2'h1;
             end else begin
-              \$299  = 2'h2;
+              \$273  = 2'h2;
             end
           end
         end
     endcase
     if (rst) begin
-      \$299  = 2'h0;
+      \$273  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$300  = reading;
+    \$274  = reading;
     if (rst) begin
-      \$300  = 1'h0;
+      \$274  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$301  = a_par;
+    \$275  = a_par;
     if (rst) begin
-      \$301  = 1'h0;
+      \$275  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$302  = w_reading;
+    \$276  = w_reading;
     if (rst) begin
-      \$302  = 1'h0;
+      \$276  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$303  = w_par;
+    \$277  = w_par;
     if (rst) begin
-      \$303  = 1'h0;
+      \$277  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$304  = \$197 ;
+    \$278  = \$171 ;
     if (rst) begin
-      \$304  = 1'h0;
+      \$278  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$305  = reading;
+    \$279  = reading;
     if (rst) begin
-      \$305  = 1'h0;
+      \$279  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$306  = tok_d0;
+    \$280  = tok_d0;
     if (rst) begin
-      \$306  = 1'h0;
+      \$280  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$307  = tok_d1;
+    \$281  = tok_d1;
     if (rst) begin
-      \$307  = 1'h0;
+      \$281  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$308  = tok_d2;
+    \$282  = tok_d2;
     if (rst) begin
-      \$308  = 1'h0;
+      \$282  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$309  = issue;
-    if (\$218 ) begin
-      \$309 [0] = 1'h0;
+    \$283  = issue;
+    if (\$192 ) begin
+      \$283 [0] = 1'h0;
     end
     if (rst) begin
-      \$309  = 25'h0000000;
+      \$283  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$310  = \$signal$51 ;
-    if (\$218 ) begin
-      \$310 [0] = 1'h0;
+    \$284  = \$signal$51 ;
+    if (\$192 ) begin
+      \$284 [0] = 1'h0;
     end
     if (rst) begin
-      \$310  = 25'h0000000;
+      \$284  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$311  = \$signal$55 ;
-    if (\$218 ) begin
-      \$311 [0] = 1'h0;
+    \$285  = \$signal$55 ;
+    if (\$192 ) begin
+      \$285 [0] = 1'h0;
     end
     if (rst) begin
-      \$311  = 25'h0000000;
+      \$285  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$312  = s2;
-    if (\$218 ) begin
-      \$312 [0] = 1'h0;
+    \$286  = s2;
+    if (\$192 ) begin
+      \$286 [0] = 1'h0;
     end
     if (rst) begin
-      \$312  = 25'h0000000;
+      \$286  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$313  = \$229 ;
+    \$287  = \$203 ;
     if (rst) begin
-      \$313  = 1'h0;
+      \$287  = 1'h0;
     end
   end
   assign run = busy;
@@ -6646,14 +6794,6 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
   assign issue[0] = \$50 ;
   assign is_pool = kind;
   assign \$1  = desc__kind;
-  assign \$95  = { 1'h0, \$94 [16:1] };
-  assign \$99  = { 1'h0, \$98 [16:1] };
-  assign \$104  = { 1'h0, \$103 [16:1] };
-  assign \$108  = { 1'h0, \$107 [16:1] };
-  assign \$134  = { 1'h0, \$133 [16:1] };
-  assign \$138  = { 1'h0, \$137 [16:1] };
-  assign \$143  = { 1'h0, \$142 [16:1] };
-  assign \$147  = { 1'h0, \$146 [16:1] };
 endmodule
 
 (* generator = "Amaranth" *)
@@ -6687,30 +6827,30 @@ module \hwcnn_top.skew_a (rst, o_data__0, i_data__1, o_data__1, clk);
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.skew_ld (rst, \port$781$0 , \port$783$0 , o_data__1, o_data__2, clk);
+module \hwcnn_top.skew_ld (rst, \port$821$0 , \port$823$0 , o_data__1, o_data__2, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$15  = 0;
-  reg [1:0] \$1 ;
-  reg [1:0] \$2 ;
-  reg [1:0] \$3 ;
+  reg [2:0] \$1 ;
+  reg [2:0] \$2 ;
+  reg [2:0] \$3 ;
   input clk;
   wire clk;
-  wire [1:0] i_data__0;
-  wire [1:0] i_data__1;
-  wire [1:0] i_data__2;
-  (* init = 2'h0 *)
-  wire [1:0] lane1_d0;
-  reg [1:0] lane2_d0 = 2'h0;
-  (* init = 2'h0 *)
-  wire [1:0] lane2_d1;
-  wire [1:0] o_data__0;
-  output [1:0] o_data__1;
-  reg [1:0] o_data__1 = 2'h0;
-  output [1:0] o_data__2;
-  reg [1:0] o_data__2 = 2'h0;
-  input \port$781$0 ;
-  wire \port$781$0 ;
-  input \port$783$0 ;
-  wire \port$783$0 ;
+  wire [2:0] i_data__0;
+  wire [2:0] i_data__1;
+  wire [2:0] i_data__2;
+  (* init = 3'h0 *)
+  wire [2:0] lane1_d0;
+  reg [2:0] lane2_d0 = 3'h0;
+  (* init = 3'h0 *)
+  wire [2:0] lane2_d1;
+  wire [2:0] o_data__0;
+  output [2:0] o_data__1;
+  reg [2:0] o_data__1 = 3'h0;
+  output [2:0] o_data__2;
+  reg [2:0] o_data__2 = 3'h0;
+  input \port$821$0 ;
+  wire \port$821$0 ;
+  input [1:0] \port$823$0 ;
+  wire [1:0] \port$823$0 ;
   input rst;
   wire rst;
   always @(posedge clk)
@@ -6721,47 +6861,47 @@ module \hwcnn_top.skew_ld (rst, \port$781$0 , \port$783$0 , o_data__1, o_data__2
     o_data__2 <= \$3 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
-    \$1  = { \port$783$0 , \port$781$0  };
+    \$1  = { \port$823$0 , \port$821$0  };
     if (rst) begin
-      \$1  = 2'h0;
+      \$1  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
-    \$2  = { \port$783$0 , \port$781$0  };
+    \$2  = { \port$823$0 , \port$821$0  };
     if (rst) begin
-      \$2  = 2'h0;
+      \$2  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
     \$3  = lane2_d0;
     if (rst) begin
-      \$3  = 2'h0;
+      \$3  = 3'h0;
     end
   end
-  assign o_data__0 = { \port$783$0 , \port$781$0  };
-  assign i_data__0 = { \port$783$0 , \port$781$0  };
+  assign o_data__0 = { \port$823$0 , \port$821$0  };
+  assign i_data__0 = { \port$823$0 , \port$821$0  };
   assign lane1_d0 = o_data__1;
   assign lane2_d1 = o_data__2;
-  assign i_data__1 = { \port$783$0 , \port$781$0  };
-  assign i_data__2 = { \port$783$0 , \port$781$0  };
+  assign i_data__1 = { \port$823$0 , \port$821$0  };
+  assign i_data__2 = { \port$823$0 , \port$821$0  };
 endmodule
 
 (* generator = "Amaranth" *)
 module \hwcnn_top.skew_tok (rst, o_data__0, o_data__1, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$16  = 0;
-  reg \$1 ;
+  reg [1:0] \$1 ;
   input clk;
   wire clk;
-  wire i_data__0;
-  wire i_data__1;
-  (* init = 1'h0 *)
-  wire lane1_d0;
-  input o_data__0;
-  wire o_data__0;
-  output o_data__1;
-  reg o_data__1 = 1'h0;
+  wire [1:0] i_data__0;
+  wire [1:0] i_data__1;
+  (* init = 2'h0 *)
+  wire [1:0] lane1_d0;
+  input [1:0] o_data__0;
+  wire [1:0] o_data__0;
+  output [1:0] o_data__1;
+  reg [1:0] o_data__1 = 2'h0;
   input rst;
   wire rst;
   always @(posedge clk)
@@ -6770,7 +6910,7 @@ module \hwcnn_top.skew_tok (rst, o_data__0, o_data__1, clk);
     if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
     \$1  = o_data__0;
     if (rst) begin
-      \$1  = 1'h0;
+      \$1  = 2'h0;
     end
   end
   assign i_data__0 = o_data__0;

@@ -77,7 +77,7 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
   wire [7:0] a_in__1;
   wire [7:0] a_in__2;
   wire [7:0] a_in__3;
-  wire a_sel;
+  wire [1:0] a_sel;
   wire [31:0] acc;
   wire [31:0] \acc$199 ;
   wire [31:0] \acc$210 ;
@@ -223,24 +223,24 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
   wire [7:0] \hi$231 ;
   wire [7:0] \hi$265 ;
   wire [7:0] i_data__0;
-  wire \i_data__0$125 ;
+  wire [1:0] \i_data__0$125 ;
   wire [7:0] \i_data__0$138 ;
-  wire [1:0] \i_data__0$143 ;
+  wire [2:0] \i_data__0$143 ;
   wire [31:0] \i_data__0$149 ;
   wire [7:0] i_data__1;
-  wire \i_data__1$129 ;
+  wire [1:0] \i_data__1$129 ;
   wire [7:0] \i_data__1$151 ;
-  wire [1:0] \i_data__1$154 ;
+  wire [2:0] \i_data__1$154 ;
   wire [31:0] \i_data__1$158 ;
   wire [7:0] i_data__2;
-  wire \i_data__2$132 ;
+  wire [1:0] \i_data__2$132 ;
   wire [7:0] \i_data__2$160 ;
-  wire [1:0] \i_data__2$163 ;
+  wire [2:0] \i_data__2$163 ;
   wire [31:0] \i_data__2$167 ;
   wire [7:0] i_data__3;
-  wire \i_data__3$135 ;
+  wire [1:0] \i_data__3$135 ;
   wire [7:0] \i_data__3$169 ;
-  wire [1:0] \i_data__3$172 ;
+  wire [2:0] \i_data__3$172 ;
   wire [31:0] \i_data__3$176 ;
   wire kind;
   wire [3:0] lane_mask;
@@ -255,35 +255,35 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
   wire load__1;
   wire load__2;
   wire load__3;
-  wire lsel;
-  wire lsel__0;
-  wire lsel__1;
-  wire lsel__2;
-  wire lsel__3;
+  wire [1:0] lsel;
+  wire [1:0] lsel__0;
+  wire [1:0] lsel__1;
+  wire [1:0] lsel__2;
+  wire [1:0] lsel__3;
   wire [30:0] m0;
   wire [30:0] \m0$186 ;
   wire [30:0] \m0$202 ;
   wire [30:0] \m0$213 ;
   wire [30:0] \m0$224 ;
   wire [7:0] o_data__0;
-  wire \o_data__0$128 ;
+  wire [1:0] \o_data__0$128 ;
   wire [7:0] \o_data__0$142 ;
-  wire [1:0] \o_data__0$147 ;
+  wire [2:0] \o_data__0$147 ;
   wire [31:0] \o_data__0$267 ;
   wire [7:0] o_data__1;
-  wire \o_data__1$131 ;
+  wire [1:0] \o_data__1$131 ;
   wire [7:0] \o_data__1$153 ;
-  wire [1:0] \o_data__1$156 ;
+  wire [2:0] \o_data__1$156 ;
   wire [31:0] \o_data__1$272 ;
   wire [7:0] o_data__2;
-  wire \o_data__2$134 ;
+  wire [1:0] \o_data__2$134 ;
   wire [7:0] \o_data__2$162 ;
-  wire [1:0] \o_data__2$165 ;
+  wire [2:0] \o_data__2$165 ;
   wire [31:0] \o_data__2$273 ;
   wire [7:0] o_data__3;
-  wire \o_data__3$137 ;
+  wire [1:0] \o_data__3$137 ;
   wire [7:0] \o_data__3$171 ;
-  wire [1:0] \o_data__3$174 ;
+  wire [2:0] \o_data__3$174 ;
   wire [31:0] \o_data__3$274 ;
   wire [1:0] op;
   input [7:0] out_rd__addr;
@@ -348,10 +348,10 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
   wire [1:0] \rounding$228 ;
   input rst;
   wire rst;
-  wire sel_in__0;
-  wire sel_in__1;
-  wire sel_in__2;
-  wire sel_in__3;
+  wire [1:0] sel_in__0;
+  wire [1:0] sel_in__1;
+  wire [1:0] sel_in__2;
+  wire [1:0] sel_in__3;
   wire [5:0] shift;
   wire [5:0] \shift$189 ;
   wire [5:0] \shift$204 ;
@@ -494,9 +494,9 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
     .clk(clk),
     .load(load),
     .lsel(lsel),
-    .\port$1292$0 (\o_data__1$156 ),
-    .\port$1296$0 (\o_data__2$165 ),
-    .\port$1302$0 (\o_data__3$174 ),
+    .\port$1474$0 (\o_data__1$156 ),
+    .\port$1478$0 (\o_data__2$165 ),
+    .\port$1484$0 (\o_data__3$174 ),
     .psum_out__0(\i_data__0$149 ),
     .psum_out__1(\i_data__1$158 ),
     .psum_out__2(\i_data__2$167 ),
@@ -537,10 +537,10 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
     .\port$50$0 (\$30 ),
     .\port$55$0 (\$35 ),
     .\port$60$0 (\$40 ),
-    .\port$804$0 (pp_acc0),
-    .\port$810$0 (pp_acc1),
-    .\port$816$0 (pp_acc2),
-    .\port$822$0 (pp_acc3),
+    .\port$954$0 (pp_acc0),
+    .\port$960$0 (pp_acc1),
+    .\port$966$0 (pp_acc2),
+    .\port$972$0 (pp_acc3),
     .rp__addr(act_rd__addr),
     .\rp__addr$16 (wgt_rd__addr),
     .\rp__addr$26 (par_rd__addr),
@@ -717,8 +717,8 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
     .o_data__1(\o_data__1$156 ),
     .o_data__2(\o_data__2$165 ),
     .o_data__3(\o_data__3$174 ),
-    .\port$972$0 (load),
-    .\port$974$0 (lsel),
+    .\port$1122$0 (load),
+    .\port$1124$0 (lsel),
     .rst(rst)
   );
   \hwcnn_top.skew_tok  skew_tok (
@@ -939,17 +939,17 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
   assign \o_data__1$153  = w_in__1;
   assign \i_data__1$154  = { lsel, load };
   assign load__1 = \o_data__1$156 [0];
-  assign lsel__1 = \o_data__1$156 [1];
+  assign lsel__1 = \o_data__1$156 [2:1];
   assign psum_out__1 = \i_data__1$158 ;
   assign \o_data__2$162  = w_in__2;
   assign \i_data__2$163  = { lsel, load };
   assign load__2 = \o_data__2$165 [0];
-  assign lsel__2 = \o_data__2$165 [1];
+  assign lsel__2 = \o_data__2$165 [2:1];
   assign psum_out__2 = \i_data__2$167 ;
   assign \o_data__3$171  = w_in__3;
   assign \i_data__3$172  = { lsel, load };
   assign load__3 = \o_data__3$174 [0];
-  assign lsel__3 = \o_data__3$174 [1];
+  assign lsel__3 = \o_data__3$174 [2:1];
   assign psum_out__3 = \i_data__3$176 ;
   assign acc_rd_addr = acc_rd__addr;
   assign \rounding$192  = rounding;
@@ -997,8 +997,8 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.array (rst, a_in, w_in, sel_in, load, lsel, psum_out__0, psum_out__1, psum_out__2, psum_out__3, \a_in$44 , \a_in$84 , \a_in$124 , \sel_in$46 , \sel_in$86 , \sel_in$126 , \w_in$15 , \w_in$26 , \w_in$37 , \port$1292$0 , \port$1296$0 
-, \port$1302$0 , clk);
+module \hwcnn_top.array (rst, a_in, w_in, sel_in, load, lsel, psum_out__0, psum_out__1, psum_out__2, psum_out__3, \a_in$44 , \a_in$84 , \a_in$124 , \sel_in$46 , \sel_in$86 , \sel_in$126 , \w_in$15 , \w_in$26 , \w_in$37 , \port$1474$0 , \port$1478$0 
+, \port$1484$0 , clk);
   input [7:0] a_in;
   wire [7:0] a_in;
   wire [7:0] \a_in$104 ;
@@ -1058,33 +1058,33 @@ module \hwcnn_top.array (rst, a_in, w_in, sel_in, load, lsel, psum_out__0, psum_
   wire load__1;
   wire load__2;
   wire load__3;
-  input lsel;
-  wire lsel;
-  wire \lsel$103 ;
-  wire \lsel$113 ;
-  wire \lsel$123 ;
-  wire \lsel$133 ;
-  wire \lsel$143 ;
-  wire \lsel$153 ;
-  wire \lsel$163 ;
-  wire \lsel$20 ;
-  wire \lsel$31 ;
-  wire \lsel$42 ;
-  wire \lsel$53 ;
-  wire \lsel$63 ;
-  wire \lsel$73 ;
-  wire \lsel$83 ;
-  wire \lsel$93 ;
-  wire lsel__0;
-  wire lsel__1;
-  wire lsel__2;
-  wire lsel__3;
-  input [1:0] \port$1292$0 ;
-  wire [1:0] \port$1292$0 ;
-  input [1:0] \port$1296$0 ;
-  wire [1:0] \port$1296$0 ;
-  input [1:0] \port$1302$0 ;
-  wire [1:0] \port$1302$0 ;
+  input [1:0] lsel;
+  wire [1:0] lsel;
+  wire [1:0] \lsel$103 ;
+  wire [1:0] \lsel$113 ;
+  wire [1:0] \lsel$123 ;
+  wire [1:0] \lsel$133 ;
+  wire [1:0] \lsel$143 ;
+  wire [1:0] \lsel$153 ;
+  wire [1:0] \lsel$163 ;
+  wire [1:0] \lsel$20 ;
+  wire [1:0] \lsel$31 ;
+  wire [1:0] \lsel$42 ;
+  wire [1:0] \lsel$53 ;
+  wire [1:0] \lsel$63 ;
+  wire [1:0] \lsel$73 ;
+  wire [1:0] \lsel$83 ;
+  wire [1:0] \lsel$93 ;
+  wire [1:0] lsel__0;
+  wire [1:0] lsel__1;
+  wire [1:0] lsel__2;
+  wire [1:0] lsel__3;
+  input [2:0] \port$1474$0 ;
+  wire [2:0] \port$1474$0 ;
+  input [2:0] \port$1478$0 ;
+  wire [2:0] \port$1478$0 ;
+  input [2:0] \port$1484$0 ;
+  wire [2:0] \port$1484$0 ;
   wire [31:0] psum_in;
   wire [31:0] \psum_in$100 ;
   wire [31:0] \psum_in$110 ;
@@ -1127,42 +1127,42 @@ module \hwcnn_top.array (rst, a_in, w_in, sel_in, load, lsel, psum_out__0, psum_
   wire [31:0] psum_out__3;
   input rst;
   wire rst;
-  input sel_in;
-  wire sel_in;
-  wire \sel_in$106 ;
-  wire \sel_in$116 ;
-  input \sel_in$126 ;
-  wire \sel_in$126 ;
-  wire \sel_in$13 ;
-  wire \sel_in$136 ;
-  wire \sel_in$146 ;
-  wire \sel_in$156 ;
-  wire \sel_in$24 ;
-  wire \sel_in$35 ;
-  input \sel_in$46 ;
-  wire \sel_in$46 ;
-  wire \sel_in$56 ;
-  wire \sel_in$66 ;
-  wire \sel_in$76 ;
-  input \sel_in$86 ;
-  wire \sel_in$86 ;
-  wire \sel_in$96 ;
-  wire sel_in__0;
-  wire sel_in__1;
-  wire sel_in__2;
-  wire sel_in__3;
-  wire sel_out;
-  wire \sel_out$107 ;
-  wire \sel_out$117 ;
-  wire \sel_out$137 ;
-  wire \sel_out$147 ;
-  wire \sel_out$157 ;
-  wire \sel_out$25 ;
-  wire \sel_out$36 ;
-  wire \sel_out$57 ;
-  wire \sel_out$67 ;
-  wire \sel_out$77 ;
-  wire \sel_out$97 ;
+  input [1:0] sel_in;
+  wire [1:0] sel_in;
+  wire [1:0] \sel_in$106 ;
+  wire [1:0] \sel_in$116 ;
+  input [1:0] \sel_in$126 ;
+  wire [1:0] \sel_in$126 ;
+  wire [1:0] \sel_in$13 ;
+  wire [1:0] \sel_in$136 ;
+  wire [1:0] \sel_in$146 ;
+  wire [1:0] \sel_in$156 ;
+  wire [1:0] \sel_in$24 ;
+  wire [1:0] \sel_in$35 ;
+  input [1:0] \sel_in$46 ;
+  wire [1:0] \sel_in$46 ;
+  wire [1:0] \sel_in$56 ;
+  wire [1:0] \sel_in$66 ;
+  wire [1:0] \sel_in$76 ;
+  input [1:0] \sel_in$86 ;
+  wire [1:0] \sel_in$86 ;
+  wire [1:0] \sel_in$96 ;
+  wire [1:0] sel_in__0;
+  wire [1:0] sel_in__1;
+  wire [1:0] sel_in__2;
+  wire [1:0] sel_in__3;
+  wire [1:0] sel_out;
+  wire [1:0] \sel_out$107 ;
+  wire [1:0] \sel_out$117 ;
+  wire [1:0] \sel_out$137 ;
+  wire [1:0] \sel_out$147 ;
+  wire [1:0] \sel_out$157 ;
+  wire [1:0] \sel_out$25 ;
+  wire [1:0] \sel_out$36 ;
+  wire [1:0] \sel_out$57 ;
+  wire [1:0] \sel_out$67 ;
+  wire [1:0] \sel_out$77 ;
+  wire [1:0] \sel_out$97 ;
   input [7:0] w_in;
   wire [7:0] w_in;
   wire [7:0] \w_in$108 ;
@@ -1216,7 +1216,7 @@ module \hwcnn_top.array (rst, a_in, w_in, sel_in, load, lsel, psum_out__0, psum_
     .a_in(\a_in$11 ),
     .a_out(\a_in$22 ),
     .clk(clk),
-    .\port$1292$0 (\port$1292$0 ),
+    .\port$1474$0 (\port$1474$0 ),
     .psum_out(\psum_in$60 ),
     .rst(rst),
     .sel_in(\sel_in$13 ),
@@ -1228,7 +1228,7 @@ module \hwcnn_top.array (rst, a_in, w_in, sel_in, load, lsel, psum_out__0, psum_
     .a_in(\a_in$22 ),
     .a_out(\a_in$33 ),
     .clk(clk),
-    .\port$1296$0 (\port$1296$0 ),
+    .\port$1478$0 (\port$1478$0 ),
     .psum_out(\psum_in$70 ),
     .rst(rst),
     .sel_in(\sel_in$24 ),
@@ -1239,7 +1239,7 @@ module \hwcnn_top.array (rst, a_in, w_in, sel_in, load, lsel, psum_out__0, psum_
   \hwcnn_top.array.pe_0_3  pe_0_3 (
     .a_in(\a_in$33 ),
     .clk(clk),
-    .\port$1302$0 (\port$1302$0 ),
+    .\port$1484$0 (\port$1484$0 ),
     .psum_out(\psum_in$80 ),
     .rst(rst),
     .sel_in(\sel_in$35 ),
@@ -1264,7 +1264,7 @@ module \hwcnn_top.array (rst, a_in, w_in, sel_in, load, lsel, psum_out__0, psum_
     .a_in(\a_in$54 ),
     .a_out(\a_in$64 ),
     .clk(clk),
-    .\port$1292$0 (\port$1292$0 ),
+    .\port$1474$0 (\port$1474$0 ),
     .psum_in(\psum_in$60 ),
     .psum_out(\psum_in$100 ),
     .rst(rst),
@@ -1277,7 +1277,7 @@ module \hwcnn_top.array (rst, a_in, w_in, sel_in, load, lsel, psum_out__0, psum_
     .a_in(\a_in$64 ),
     .a_out(\a_in$74 ),
     .clk(clk),
-    .\port$1296$0 (\port$1296$0 ),
+    .\port$1478$0 (\port$1478$0 ),
     .psum_in(\psum_in$70 ),
     .psum_out(\psum_in$110 ),
     .rst(rst),
@@ -1289,7 +1289,7 @@ module \hwcnn_top.array (rst, a_in, w_in, sel_in, load, lsel, psum_out__0, psum_
   \hwcnn_top.array.pe_1_3  pe_1_3 (
     .a_in(\a_in$74 ),
     .clk(clk),
-    .\port$1302$0 (\port$1302$0 ),
+    .\port$1484$0 (\port$1484$0 ),
     .psum_in(\psum_in$80 ),
     .psum_out(\psum_in$120 ),
     .rst(rst),
@@ -1315,7 +1315,7 @@ module \hwcnn_top.array (rst, a_in, w_in, sel_in, load, lsel, psum_out__0, psum_
     .a_in(\a_in$94 ),
     .a_out(\a_in$104 ),
     .clk(clk),
-    .\port$1292$0 (\port$1292$0 ),
+    .\port$1474$0 (\port$1474$0 ),
     .psum_in(\psum_in$100 ),
     .psum_out(\psum_in$140 ),
     .rst(rst),
@@ -1328,7 +1328,7 @@ module \hwcnn_top.array (rst, a_in, w_in, sel_in, load, lsel, psum_out__0, psum_
     .a_in(\a_in$104 ),
     .a_out(\a_in$114 ),
     .clk(clk),
-    .\port$1296$0 (\port$1296$0 ),
+    .\port$1478$0 (\port$1478$0 ),
     .psum_in(\psum_in$110 ),
     .psum_out(\psum_in$150 ),
     .rst(rst),
@@ -1340,7 +1340,7 @@ module \hwcnn_top.array (rst, a_in, w_in, sel_in, load, lsel, psum_out__0, psum_
   \hwcnn_top.array.pe_2_3  pe_2_3 (
     .a_in(\a_in$114 ),
     .clk(clk),
-    .\port$1302$0 (\port$1302$0 ),
+    .\port$1484$0 (\port$1484$0 ),
     .psum_in(\psum_in$120 ),
     .psum_out(\psum_in$160 ),
     .rst(rst),
@@ -1365,7 +1365,7 @@ module \hwcnn_top.array (rst, a_in, w_in, sel_in, load, lsel, psum_out__0, psum_
     .a_in(\a_in$134 ),
     .a_out(\a_in$144 ),
     .clk(clk),
-    .\port$1292$0 (\port$1292$0 ),
+    .\port$1474$0 (\port$1474$0 ),
     .psum_in(\psum_in$140 ),
     .psum_out(psum_out__1),
     .rst(rst),
@@ -1377,7 +1377,7 @@ module \hwcnn_top.array (rst, a_in, w_in, sel_in, load, lsel, psum_out__0, psum_
     .a_in(\a_in$144 ),
     .a_out(\a_in$154 ),
     .clk(clk),
-    .\port$1296$0 (\port$1296$0 ),
+    .\port$1478$0 (\port$1478$0 ),
     .psum_in(\psum_in$150 ),
     .psum_out(psum_out__2),
     .rst(rst),
@@ -1388,7 +1388,7 @@ module \hwcnn_top.array (rst, a_in, w_in, sel_in, load, lsel, psum_out__0, psum_
   \hwcnn_top.array.pe_3_3  pe_3_3 (
     .a_in(\a_in$154 ),
     .clk(clk),
-    .\port$1302$0 (\port$1302$0 ),
+    .\port$1484$0 (\port$1484$0 ),
     .psum_in(\psum_in$160 ),
     .psum_out(psum_out__3),
     .rst(rst),
@@ -1405,26 +1405,26 @@ module \hwcnn_top.array (rst, a_in, w_in, sel_in, load, lsel, psum_out__0, psum_
   assign sel_out = \sel_in$13 ;
   assign w_in__1 = \w_in$15 ;
   assign \psum_in$17  = 32'd0;
-  assign \load$18  = \port$1292$0 [0];
-  assign load__1 = \port$1292$0 [0];
-  assign \lsel$20  = \port$1292$0 [1];
-  assign lsel__1 = \port$1292$0 [1];
+  assign \load$18  = \port$1474$0 [0];
+  assign load__1 = \port$1474$0 [0];
+  assign \lsel$20  = \port$1474$0 [2:1];
+  assign lsel__1 = \port$1474$0 [2:1];
   assign \a_out$23  = \a_in$22 ;
   assign \sel_out$25  = \sel_in$24 ;
   assign w_in__2 = \w_in$26 ;
   assign \psum_in$28  = 32'd0;
-  assign \load$29  = \port$1296$0 [0];
-  assign load__2 = \port$1296$0 [0];
-  assign \lsel$31  = \port$1296$0 [1];
-  assign lsel__2 = \port$1296$0 [1];
+  assign \load$29  = \port$1478$0 [0];
+  assign load__2 = \port$1478$0 [0];
+  assign \lsel$31  = \port$1478$0 [2:1];
+  assign lsel__2 = \port$1478$0 [2:1];
   assign \a_out$34  = \a_in$33 ;
   assign \sel_out$36  = \sel_in$35 ;
   assign w_in__3 = \w_in$37 ;
   assign \psum_in$39  = 32'd0;
-  assign \load$40  = \port$1302$0 [0];
-  assign load__3 = \port$1302$0 [0];
-  assign \lsel$42  = \port$1302$0 [1];
-  assign lsel__3 = \port$1302$0 [1];
+  assign \load$40  = \port$1484$0 [0];
+  assign load__3 = \port$1484$0 [0];
+  assign \lsel$42  = \port$1484$0 [2:1];
+  assign lsel__3 = \port$1484$0 [2:1];
   assign a_in__1 = \a_in$44 ;
   assign sel_in__1 = \sel_in$46 ;
   assign w_out = \w_in$48 ;
@@ -1435,20 +1435,20 @@ module \hwcnn_top.array (rst, a_in, w_in, sel_in, load, lsel, psum_out__0, psum_
   assign \sel_out$57  = \sel_in$56 ;
   assign \w_out$59  = \w_in$58 ;
   assign \psum_out$61  = \psum_in$60 ;
-  assign \load$62  = \port$1292$0 [0];
-  assign \lsel$63  = \port$1292$0 [1];
+  assign \load$62  = \port$1474$0 [0];
+  assign \lsel$63  = \port$1474$0 [2:1];
   assign \a_out$65  = \a_in$64 ;
   assign \sel_out$67  = \sel_in$66 ;
   assign \w_out$69  = \w_in$68 ;
   assign \psum_out$71  = \psum_in$70 ;
-  assign \load$72  = \port$1296$0 [0];
-  assign \lsel$73  = \port$1296$0 [1];
+  assign \load$72  = \port$1478$0 [0];
+  assign \lsel$73  = \port$1478$0 [2:1];
   assign \a_out$75  = \a_in$74 ;
   assign \sel_out$77  = \sel_in$76 ;
   assign \w_out$79  = \w_in$78 ;
   assign \psum_out$81  = \psum_in$80 ;
-  assign \load$82  = \port$1302$0 [0];
-  assign \lsel$83  = \port$1302$0 [1];
+  assign \load$82  = \port$1484$0 [0];
+  assign \lsel$83  = \port$1484$0 [2:1];
   assign a_in__2 = \a_in$84 ;
   assign sel_in__2 = \sel_in$86 ;
   assign \w_out$89  = \w_in$88 ;
@@ -1459,20 +1459,20 @@ module \hwcnn_top.array (rst, a_in, w_in, sel_in, load, lsel, psum_out__0, psum_
   assign \sel_out$97  = \sel_in$96 ;
   assign \w_out$99  = \w_in$98 ;
   assign \psum_out$101  = \psum_in$100 ;
-  assign \load$102  = \port$1292$0 [0];
-  assign \lsel$103  = \port$1292$0 [1];
+  assign \load$102  = \port$1474$0 [0];
+  assign \lsel$103  = \port$1474$0 [2:1];
   assign \a_out$105  = \a_in$104 ;
   assign \sel_out$107  = \sel_in$106 ;
   assign \w_out$109  = \w_in$108 ;
   assign \psum_out$111  = \psum_in$110 ;
-  assign \load$112  = \port$1296$0 [0];
-  assign \lsel$113  = \port$1296$0 [1];
+  assign \load$112  = \port$1478$0 [0];
+  assign \lsel$113  = \port$1478$0 [2:1];
   assign \a_out$115  = \a_in$114 ;
   assign \sel_out$117  = \sel_in$116 ;
   assign \w_out$119  = \w_in$118 ;
   assign \psum_out$121  = \psum_in$120 ;
-  assign \load$122  = \port$1302$0 [0];
-  assign \lsel$123  = \port$1302$0 [1];
+  assign \load$122  = \port$1484$0 [0];
+  assign \lsel$123  = \port$1484$0 [2:1];
   assign a_in__3 = \a_in$124 ;
   assign sel_in__3 = \sel_in$126 ;
   assign \w_out$129  = \w_in$128 ;
@@ -1483,20 +1483,20 @@ module \hwcnn_top.array (rst, a_in, w_in, sel_in, load, lsel, psum_out__0, psum_
   assign \sel_out$137  = \sel_in$136 ;
   assign \w_out$139  = \w_in$138 ;
   assign \psum_out$141  = \psum_in$140 ;
-  assign \load$142  = \port$1292$0 [0];
-  assign \lsel$143  = \port$1292$0 [1];
+  assign \load$142  = \port$1474$0 [0];
+  assign \lsel$143  = \port$1474$0 [2:1];
   assign \a_out$145  = \a_in$144 ;
   assign \sel_out$147  = \sel_in$146 ;
   assign \w_out$149  = \w_in$148 ;
   assign \psum_out$151  = \psum_in$150 ;
-  assign \load$152  = \port$1296$0 [0];
-  assign \lsel$153  = \port$1296$0 [1];
+  assign \load$152  = \port$1478$0 [0];
+  assign \lsel$153  = \port$1478$0 [2:1];
   assign \a_out$155  = \a_in$154 ;
   assign \sel_out$157  = \sel_in$156 ;
   assign \w_out$159  = \w_in$158 ;
   assign \psum_out$161  = \psum_in$160 ;
-  assign \load$162  = \port$1302$0 [0];
-  assign \lsel$163  = \port$1302$0 [1];
+  assign \load$162  = \port$1484$0 [0];
+  assign \lsel$163  = \port$1484$0 [2:1];
   assign \psum_out$165  = psum_out__0;
   assign \psum_out$167  = psum_out__1;
   assign \psum_out$169  = psum_out__2;
@@ -1507,16 +1507,26 @@ endmodule
 module \hwcnn_top.array.pe_0_0 (rst, a_in, w_in, w_out, sel_in, load, lsel, a_out, sel_out, psum_out, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$2  = 0;
   wire \$1 ;
-  reg [7:0] \$10 ;
-  reg [31:0] \$11 ;
+  wire [7:0] \$10 ;
+  wire [15:0] \$11 ;
+  wire [32:0] \$12 ;
+  wire \$13 ;
+  wire \$14 ;
+  wire [7:0] \$15 ;
+  reg [7:0] \$16 ;
+  reg [1:0] \$17 ;
+  reg [7:0] \$18 ;
+  reg [7:0] \$19 ;
   wire \$2 ;
+  reg [7:0] \$20 ;
+  reg [31:0] \$21 ;
   wire \$3 ;
-  wire [7:0] \$4 ;
-  wire [15:0] \$5 ;
-  wire [32:0] \$6 ;
-  reg [7:0] \$7 ;
-  reg \$8 ;
-  reg [7:0] \$9 ;
+  wire \$4 ;
+  wire \$5 ;
+  wire \$6 ;
+  wire \$7 ;
+  wire \$8 ;
+  wire [7:0] \$9 ;
   input [7:0] a_in;
   wire [7:0] a_in;
   output [7:0] a_out;
@@ -1525,98 +1535,130 @@ module \hwcnn_top.array.pe_0_0 (rst, a_in, w_in, w_out, sel_in, load, lsel, a_ou
   wire clk;
   input load;
   wire load;
-  input lsel;
-  wire lsel;
+  input [1:0] lsel;
+  wire [1:0] lsel;
   wire [31:0] psum_in;
   output [31:0] psum_out;
   reg [31:0] psum_out = 32'd0;
   input rst;
   wire rst;
-  input sel_in;
-  wire sel_in;
-  output sel_out;
-  reg sel_out = 1'h0;
+  input [1:0] sel_in;
+  wire [1:0] sel_in;
+  output [1:0] sel_out;
+  reg [1:0] sel_out = 2'h0;
   reg [7:0] w0 = 8'h00;
   reg [7:0] w1 = 8'h00;
+  reg [7:0] w2 = 8'h00;
   input [7:0] w_in;
   wire [7:0] w_in;
   output [7:0] w_out;
   wire [7:0] w_out;
-  assign \$1  = ~ lsel;
+  assign \$1  = ! lsel;
   assign \$2  = load & \$1 ;
-  assign \$3  = load & lsel;
-  assign \$4  = sel_in ? w1 : w0;
-  assign \$5  = $signed(a_in) * $signed(\$4 );
-  assign \$6  = $signed(1'h0) + $signed(\$5 );
-  assign w_out = lsel ? w1 : w0;
+  assign \$3  = lsel == 1'h1;
+  assign \$4  = load & \$3 ;
+  assign \$5  = lsel == 2'h2;
+  assign \$6  = load & \$5 ;
+  assign \$7  = ! sel_in;
+  assign \$8  = sel_in == 1'h1;
+  assign \$9  = \$8  ? w1 : w2;
+  assign \$10  = \$7  ? w0 : \$9 ;
+  assign \$11  = $signed(a_in) * $signed(\$10 );
+  assign \$12  = $signed(1'h0) + $signed(\$11 );
+  assign \$13  = ! lsel;
+  assign \$14  = lsel == 1'h1;
+  assign \$15  = \$14  ? w1 : w2;
+  assign w_out = \$13  ? w0 : \$15 ;
   always @(posedge clk)
-    a_out <= \$7 ;
+    a_out <= \$16 ;
   always @(posedge clk)
-    sel_out <= \$8 ;
+    sel_out <= \$17 ;
   always @(posedge clk)
-    w0 <= \$9 ;
+    w0 <= \$18 ;
   always @(posedge clk)
-    w1 <= \$10 ;
+    w1 <= \$19 ;
   always @(posedge clk)
-    psum_out <= \$11 ;
+    w2 <= \$20 ;
+  always @(posedge clk)
+    psum_out <= \$21 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$7  = a_in;
+    \$16  = a_in;
     if (rst) begin
-      \$7  = 8'h00;
+      \$16  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$8  = sel_in;
+    \$17  = sel_in;
     if (rst) begin
-      \$8  = 1'h0;
+      \$17  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$9  = w0;
+    \$18  = w0;
     if (\$2 ) begin
-      \$9  = w_in;
+      \$18  = w_in;
     end
     if (rst) begin
-      \$9  = 8'h00;
+      \$18  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$10  = w1;
-    if (\$3 ) begin
-      \$10  = w_in;
+    \$19  = w1;
+    if (\$4 ) begin
+      \$19  = w_in;
     end
     if (rst) begin
-      \$10  = 8'h00;
+      \$19  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$11  = \$6 [31:0];
+    \$20  = w2;
+    if (\$6 ) begin
+      \$20  = w_in;
+    end
     if (rst) begin
-      \$11  = 32'd0;
+      \$20  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$21  = \$12 [31:0];
+    if (rst) begin
+      \$21  = 32'd0;
     end
   end
   assign psum_in = 32'd0;
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.array.pe_0_1 (rst, w_out, a_in, sel_in, a_out, sel_out, psum_out, w_in, \port$1292$0 , clk);
+module \hwcnn_top.array.pe_0_1 (rst, w_out, a_in, sel_in, a_out, sel_out, psum_out, w_in, \port$1474$0 , clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$3  = 0;
   wire \$1 ;
-  reg [7:0] \$10 ;
-  reg [31:0] \$11 ;
+  wire [7:0] \$10 ;
+  wire [15:0] \$11 ;
+  wire [32:0] \$12 ;
+  wire \$13 ;
+  wire \$14 ;
+  wire [7:0] \$15 ;
+  reg [7:0] \$16 ;
+  reg [1:0] \$17 ;
+  reg [7:0] \$18 ;
+  reg [7:0] \$19 ;
   wire \$2 ;
+  reg [7:0] \$20 ;
+  reg [31:0] \$21 ;
   wire \$3 ;
-  wire [7:0] \$4 ;
-  wire [15:0] \$5 ;
-  wire [32:0] \$6 ;
-  reg [7:0] \$7 ;
-  reg \$8 ;
-  reg [7:0] \$9 ;
+  wire \$4 ;
+  wire \$5 ;
+  wire \$6 ;
+  wire \$7 ;
+  wire \$8 ;
+  wire [7:0] \$9 ;
   input [7:0] a_in;
   wire [7:0] a_in;
   output [7:0] a_out;
@@ -1624,101 +1666,133 @@ module \hwcnn_top.array.pe_0_1 (rst, w_out, a_in, sel_in, a_out, sel_out, psum_o
   input clk;
   wire clk;
   wire load;
-  wire lsel;
-  input [1:0] \port$1292$0 ;
-  wire [1:0] \port$1292$0 ;
+  wire [1:0] lsel;
+  input [2:0] \port$1474$0 ;
+  wire [2:0] \port$1474$0 ;
   wire [31:0] psum_in;
   output [31:0] psum_out;
   reg [31:0] psum_out = 32'd0;
   input rst;
   wire rst;
-  input sel_in;
-  wire sel_in;
-  output sel_out;
-  reg sel_out = 1'h0;
+  input [1:0] sel_in;
+  wire [1:0] sel_in;
+  output [1:0] sel_out;
+  reg [1:0] sel_out = 2'h0;
   reg [7:0] w0 = 8'h00;
   reg [7:0] w1 = 8'h00;
+  reg [7:0] w2 = 8'h00;
   input [7:0] w_in;
   wire [7:0] w_in;
   output [7:0] w_out;
   wire [7:0] w_out;
-  assign \$1  = ~ \port$1292$0 [1];
-  assign \$2  = \port$1292$0 [0] & \$1 ;
-  assign \$3  = \port$1292$0 [0] & \port$1292$0 [1];
-  assign \$4  = sel_in ? w1 : w0;
-  assign \$5  = $signed(a_in) * $signed(\$4 );
-  assign \$6  = $signed(1'h0) + $signed(\$5 );
-  assign w_out = \port$1292$0 [1] ? w1 : w0;
+  assign \$1  = ! \port$1474$0 [2:1];
+  assign \$2  = \port$1474$0 [0] & \$1 ;
+  assign \$3  = \port$1474$0 [2:1] == 1'h1;
+  assign \$4  = \port$1474$0 [0] & \$3 ;
+  assign \$5  = \port$1474$0 [2:1] == 2'h2;
+  assign \$6  = \port$1474$0 [0] & \$5 ;
+  assign \$7  = ! sel_in;
+  assign \$8  = sel_in == 1'h1;
+  assign \$9  = \$8  ? w1 : w2;
+  assign \$10  = \$7  ? w0 : \$9 ;
+  assign \$11  = $signed(a_in) * $signed(\$10 );
+  assign \$12  = $signed(1'h0) + $signed(\$11 );
+  assign \$13  = ! \port$1474$0 [2:1];
+  assign \$14  = \port$1474$0 [2:1] == 1'h1;
+  assign \$15  = \$14  ? w1 : w2;
+  assign w_out = \$13  ? w0 : \$15 ;
   always @(posedge clk)
-    a_out <= \$7 ;
+    a_out <= \$16 ;
   always @(posedge clk)
-    sel_out <= \$8 ;
+    sel_out <= \$17 ;
   always @(posedge clk)
-    w0 <= \$9 ;
+    w0 <= \$18 ;
   always @(posedge clk)
-    w1 <= \$10 ;
+    w1 <= \$19 ;
   always @(posedge clk)
-    psum_out <= \$11 ;
+    w2 <= \$20 ;
+  always @(posedge clk)
+    psum_out <= \$21 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$7  = a_in;
+    \$16  = a_in;
     if (rst) begin
-      \$7  = 8'h00;
+      \$16  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$8  = sel_in;
+    \$17  = sel_in;
     if (rst) begin
-      \$8  = 1'h0;
+      \$17  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$9  = w0;
+    \$18  = w0;
     if (\$2 ) begin
-      \$9  = w_in;
+      \$18  = w_in;
     end
     if (rst) begin
-      \$9  = 8'h00;
+      \$18  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$10  = w1;
-    if (\$3 ) begin
-      \$10  = w_in;
+    \$19  = w1;
+    if (\$4 ) begin
+      \$19  = w_in;
     end
     if (rst) begin
-      \$10  = 8'h00;
+      \$19  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$11  = \$6 [31:0];
+    \$20  = w2;
+    if (\$6 ) begin
+      \$20  = w_in;
+    end
     if (rst) begin
-      \$11  = 32'd0;
+      \$20  = 8'h00;
     end
   end
-  assign load = \port$1292$0 [0];
-  assign lsel = \port$1292$0 [1];
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$21  = \$12 [31:0];
+    if (rst) begin
+      \$21  = 32'd0;
+    end
+  end
+  assign load = \port$1474$0 [0];
+  assign lsel = \port$1474$0 [2:1];
   assign psum_in = 32'd0;
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.array.pe_0_2 (rst, w_out, a_in, sel_in, a_out, sel_out, psum_out, w_in, \port$1296$0 , clk);
+module \hwcnn_top.array.pe_0_2 (rst, w_out, a_in, sel_in, a_out, sel_out, psum_out, w_in, \port$1478$0 , clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$4  = 0;
   wire \$1 ;
-  reg [7:0] \$10 ;
-  reg [31:0] \$11 ;
+  wire [7:0] \$10 ;
+  wire [15:0] \$11 ;
+  wire [32:0] \$12 ;
+  wire \$13 ;
+  wire \$14 ;
+  wire [7:0] \$15 ;
+  reg [7:0] \$16 ;
+  reg [1:0] \$17 ;
+  reg [7:0] \$18 ;
+  reg [7:0] \$19 ;
   wire \$2 ;
+  reg [7:0] \$20 ;
+  reg [31:0] \$21 ;
   wire \$3 ;
-  wire [7:0] \$4 ;
-  wire [15:0] \$5 ;
-  wire [32:0] \$6 ;
-  reg [7:0] \$7 ;
-  reg \$8 ;
-  reg [7:0] \$9 ;
+  wire \$4 ;
+  wire \$5 ;
+  wire \$6 ;
+  wire \$7 ;
+  wire \$8 ;
+  wire [7:0] \$9 ;
   input [7:0] a_in;
   wire [7:0] a_in;
   output [7:0] a_out;
@@ -1726,184 +1800,238 @@ module \hwcnn_top.array.pe_0_2 (rst, w_out, a_in, sel_in, a_out, sel_out, psum_o
   input clk;
   wire clk;
   wire load;
-  wire lsel;
-  input [1:0] \port$1296$0 ;
-  wire [1:0] \port$1296$0 ;
+  wire [1:0] lsel;
+  input [2:0] \port$1478$0 ;
+  wire [2:0] \port$1478$0 ;
   wire [31:0] psum_in;
   output [31:0] psum_out;
   reg [31:0] psum_out = 32'd0;
   input rst;
   wire rst;
-  input sel_in;
-  wire sel_in;
-  output sel_out;
-  reg sel_out = 1'h0;
+  input [1:0] sel_in;
+  wire [1:0] sel_in;
+  output [1:0] sel_out;
+  reg [1:0] sel_out = 2'h0;
   reg [7:0] w0 = 8'h00;
   reg [7:0] w1 = 8'h00;
+  reg [7:0] w2 = 8'h00;
   input [7:0] w_in;
   wire [7:0] w_in;
   output [7:0] w_out;
   wire [7:0] w_out;
-  assign \$1  = ~ \port$1296$0 [1];
-  assign \$2  = \port$1296$0 [0] & \$1 ;
-  assign \$3  = \port$1296$0 [0] & \port$1296$0 [1];
-  assign \$4  = sel_in ? w1 : w0;
-  assign \$5  = $signed(a_in) * $signed(\$4 );
-  assign \$6  = $signed(1'h0) + $signed(\$5 );
-  assign w_out = \port$1296$0 [1] ? w1 : w0;
+  assign \$1  = ! \port$1478$0 [2:1];
+  assign \$2  = \port$1478$0 [0] & \$1 ;
+  assign \$3  = \port$1478$0 [2:1] == 1'h1;
+  assign \$4  = \port$1478$0 [0] & \$3 ;
+  assign \$5  = \port$1478$0 [2:1] == 2'h2;
+  assign \$6  = \port$1478$0 [0] & \$5 ;
+  assign \$7  = ! sel_in;
+  assign \$8  = sel_in == 1'h1;
+  assign \$9  = \$8  ? w1 : w2;
+  assign \$10  = \$7  ? w0 : \$9 ;
+  assign \$11  = $signed(a_in) * $signed(\$10 );
+  assign \$12  = $signed(1'h0) + $signed(\$11 );
+  assign \$13  = ! \port$1478$0 [2:1];
+  assign \$14  = \port$1478$0 [2:1] == 1'h1;
+  assign \$15  = \$14  ? w1 : w2;
+  assign w_out = \$13  ? w0 : \$15 ;
   always @(posedge clk)
-    a_out <= \$7 ;
+    a_out <= \$16 ;
   always @(posedge clk)
-    sel_out <= \$8 ;
+    sel_out <= \$17 ;
   always @(posedge clk)
-    w0 <= \$9 ;
+    w0 <= \$18 ;
   always @(posedge clk)
-    w1 <= \$10 ;
+    w1 <= \$19 ;
   always @(posedge clk)
-    psum_out <= \$11 ;
+    w2 <= \$20 ;
+  always @(posedge clk)
+    psum_out <= \$21 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$7  = a_in;
+    \$16  = a_in;
     if (rst) begin
-      \$7  = 8'h00;
+      \$16  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$8  = sel_in;
+    \$17  = sel_in;
     if (rst) begin
-      \$8  = 1'h0;
+      \$17  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$9  = w0;
+    \$18  = w0;
     if (\$2 ) begin
-      \$9  = w_in;
+      \$18  = w_in;
     end
     if (rst) begin
-      \$9  = 8'h00;
+      \$18  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$10  = w1;
-    if (\$3 ) begin
-      \$10  = w_in;
+    \$19  = w1;
+    if (\$4 ) begin
+      \$19  = w_in;
     end
     if (rst) begin
-      \$10  = 8'h00;
+      \$19  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$11  = \$6 [31:0];
+    \$20  = w2;
+    if (\$6 ) begin
+      \$20  = w_in;
+    end
     if (rst) begin
-      \$11  = 32'd0;
+      \$20  = 8'h00;
     end
   end
-  assign load = \port$1296$0 [0];
-  assign lsel = \port$1296$0 [1];
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$21  = \$12 [31:0];
+    if (rst) begin
+      \$21  = 32'd0;
+    end
+  end
+  assign load = \port$1478$0 [0];
+  assign lsel = \port$1478$0 [2:1];
   assign psum_in = 32'd0;
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.array.pe_0_3 (rst, w_out, a_in, sel_in, psum_out, w_in, \port$1302$0 , clk);
+module \hwcnn_top.array.pe_0_3 (rst, w_out, a_in, sel_in, psum_out, w_in, \port$1484$0 , clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$5  = 0;
   wire \$1 ;
-  reg [7:0] \$10 ;
-  reg [31:0] \$11 ;
+  wire [7:0] \$10 ;
+  wire [15:0] \$11 ;
+  wire [32:0] \$12 ;
+  wire \$13 ;
+  wire \$14 ;
+  wire [7:0] \$15 ;
+  reg [7:0] \$16 ;
+  reg [1:0] \$17 ;
+  reg [7:0] \$18 ;
+  reg [7:0] \$19 ;
   wire \$2 ;
+  reg [7:0] \$20 ;
+  reg [31:0] \$21 ;
   wire \$3 ;
-  wire [7:0] \$4 ;
-  wire [15:0] \$5 ;
-  wire [32:0] \$6 ;
-  reg [7:0] \$7 ;
-  reg \$8 ;
-  reg [7:0] \$9 ;
+  wire \$4 ;
+  wire \$5 ;
+  wire \$6 ;
+  wire \$7 ;
+  wire \$8 ;
+  wire [7:0] \$9 ;
   input [7:0] a_in;
   wire [7:0] a_in;
   reg [7:0] a_out = 8'h00;
   input clk;
   wire clk;
   wire load;
-  wire lsel;
-  input [1:0] \port$1302$0 ;
-  wire [1:0] \port$1302$0 ;
+  wire [1:0] lsel;
+  input [2:0] \port$1484$0 ;
+  wire [2:0] \port$1484$0 ;
   wire [31:0] psum_in;
   output [31:0] psum_out;
   reg [31:0] psum_out = 32'd0;
   input rst;
   wire rst;
-  input sel_in;
-  wire sel_in;
-  reg sel_out = 1'h0;
+  input [1:0] sel_in;
+  wire [1:0] sel_in;
+  reg [1:0] sel_out = 2'h0;
   reg [7:0] w0 = 8'h00;
   reg [7:0] w1 = 8'h00;
+  reg [7:0] w2 = 8'h00;
   input [7:0] w_in;
   wire [7:0] w_in;
   output [7:0] w_out;
   wire [7:0] w_out;
-  assign \$1  = ~ \port$1302$0 [1];
-  assign \$2  = \port$1302$0 [0] & \$1 ;
-  assign \$3  = \port$1302$0 [0] & \port$1302$0 [1];
-  assign \$4  = sel_in ? w1 : w0;
-  assign \$5  = $signed(a_in) * $signed(\$4 );
-  assign \$6  = $signed(1'h0) + $signed(\$5 );
-  assign w_out = \port$1302$0 [1] ? w1 : w0;
+  assign \$1  = ! \port$1484$0 [2:1];
+  assign \$2  = \port$1484$0 [0] & \$1 ;
+  assign \$3  = \port$1484$0 [2:1] == 1'h1;
+  assign \$4  = \port$1484$0 [0] & \$3 ;
+  assign \$5  = \port$1484$0 [2:1] == 2'h2;
+  assign \$6  = \port$1484$0 [0] & \$5 ;
+  assign \$7  = ! sel_in;
+  assign \$8  = sel_in == 1'h1;
+  assign \$9  = \$8  ? w1 : w2;
+  assign \$10  = \$7  ? w0 : \$9 ;
+  assign \$11  = $signed(a_in) * $signed(\$10 );
+  assign \$12  = $signed(1'h0) + $signed(\$11 );
+  assign \$13  = ! \port$1484$0 [2:1];
+  assign \$14  = \port$1484$0 [2:1] == 1'h1;
+  assign \$15  = \$14  ? w1 : w2;
+  assign w_out = \$13  ? w0 : \$15 ;
   always @(posedge clk)
-    a_out <= \$7 ;
+    a_out <= \$16 ;
   always @(posedge clk)
-    sel_out <= \$8 ;
+    sel_out <= \$17 ;
   always @(posedge clk)
-    w0 <= \$9 ;
+    w0 <= \$18 ;
   always @(posedge clk)
-    w1 <= \$10 ;
+    w1 <= \$19 ;
   always @(posedge clk)
-    psum_out <= \$11 ;
+    w2 <= \$20 ;
+  always @(posedge clk)
+    psum_out <= \$21 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$7  = a_in;
+    \$16  = a_in;
     if (rst) begin
-      \$7  = 8'h00;
+      \$16  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$8  = sel_in;
+    \$17  = sel_in;
     if (rst) begin
-      \$8  = 1'h0;
+      \$17  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$9  = w0;
+    \$18  = w0;
     if (\$2 ) begin
-      \$9  = w_in;
+      \$18  = w_in;
     end
     if (rst) begin
-      \$9  = 8'h00;
+      \$18  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$10  = w1;
-    if (\$3 ) begin
-      \$10  = w_in;
+    \$19  = w1;
+    if (\$4 ) begin
+      \$19  = w_in;
     end
     if (rst) begin
-      \$10  = 8'h00;
+      \$19  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$11  = \$6 [31:0];
+    \$20  = w2;
+    if (\$6 ) begin
+      \$20  = w_in;
+    end
     if (rst) begin
-      \$11  = 32'd0;
+      \$20  = 8'h00;
     end
   end
-  assign load = \port$1302$0 [0];
-  assign lsel = \port$1302$0 [1];
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$21  = \$12 [31:0];
+    if (rst) begin
+      \$21  = 32'd0;
+    end
+  end
+  assign load = \port$1484$0 [0];
+  assign lsel = \port$1484$0 [2:1];
   assign psum_in = 32'd0;
 endmodule
 
@@ -1911,16 +2039,26 @@ endmodule
 module \hwcnn_top.array.pe_1_0 (rst, w_in, w_out, load, lsel, psum_in, a_out, sel_out, psum_out, a_in, sel_in, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$6  = 0;
   wire \$1 ;
-  reg [7:0] \$10 ;
-  reg [31:0] \$11 ;
+  wire [7:0] \$10 ;
+  wire [15:0] \$11 ;
+  wire [32:0] \$12 ;
+  wire \$13 ;
+  wire \$14 ;
+  wire [7:0] \$15 ;
+  reg [7:0] \$16 ;
+  reg [1:0] \$17 ;
+  reg [7:0] \$18 ;
+  reg [7:0] \$19 ;
   wire \$2 ;
+  reg [7:0] \$20 ;
+  reg [31:0] \$21 ;
   wire \$3 ;
-  wire [7:0] \$4 ;
-  wire [15:0] \$5 ;
-  wire [32:0] \$6 ;
-  reg [7:0] \$7 ;
-  reg \$8 ;
-  reg [7:0] \$9 ;
+  wire \$4 ;
+  wire \$5 ;
+  wire \$6 ;
+  wire \$7 ;
+  wire \$8 ;
+  wire [7:0] \$9 ;
   input [7:0] a_in;
   wire [7:0] a_in;
   output [7:0] a_out;
@@ -1929,98 +2067,130 @@ module \hwcnn_top.array.pe_1_0 (rst, w_in, w_out, load, lsel, psum_in, a_out, se
   wire clk;
   input load;
   wire load;
-  input lsel;
-  wire lsel;
+  input [1:0] lsel;
+  wire [1:0] lsel;
   input [31:0] psum_in;
   wire [31:0] psum_in;
   output [31:0] psum_out;
   reg [31:0] psum_out = 32'd0;
   input rst;
   wire rst;
-  input sel_in;
-  wire sel_in;
-  output sel_out;
-  reg sel_out = 1'h0;
+  input [1:0] sel_in;
+  wire [1:0] sel_in;
+  output [1:0] sel_out;
+  reg [1:0] sel_out = 2'h0;
   reg [7:0] w0 = 8'h00;
   reg [7:0] w1 = 8'h00;
+  reg [7:0] w2 = 8'h00;
   input [7:0] w_in;
   wire [7:0] w_in;
   output [7:0] w_out;
   wire [7:0] w_out;
-  assign \$1  = ~ lsel;
+  assign \$1  = ! lsel;
   assign \$2  = load & \$1 ;
-  assign \$3  = load & lsel;
-  assign \$4  = sel_in ? w1 : w0;
-  assign \$5  = $signed(a_in) * $signed(\$4 );
-  assign \$6  = $signed(psum_in) + $signed(\$5 );
-  assign w_out = lsel ? w1 : w0;
+  assign \$3  = lsel == 1'h1;
+  assign \$4  = load & \$3 ;
+  assign \$5  = lsel == 2'h2;
+  assign \$6  = load & \$5 ;
+  assign \$7  = ! sel_in;
+  assign \$8  = sel_in == 1'h1;
+  assign \$9  = \$8  ? w1 : w2;
+  assign \$10  = \$7  ? w0 : \$9 ;
+  assign \$11  = $signed(a_in) * $signed(\$10 );
+  assign \$12  = $signed(psum_in) + $signed(\$11 );
+  assign \$13  = ! lsel;
+  assign \$14  = lsel == 1'h1;
+  assign \$15  = \$14  ? w1 : w2;
+  assign w_out = \$13  ? w0 : \$15 ;
   always @(posedge clk)
-    a_out <= \$7 ;
+    a_out <= \$16 ;
   always @(posedge clk)
-    sel_out <= \$8 ;
+    sel_out <= \$17 ;
   always @(posedge clk)
-    w0 <= \$9 ;
+    w0 <= \$18 ;
   always @(posedge clk)
-    w1 <= \$10 ;
+    w1 <= \$19 ;
   always @(posedge clk)
-    psum_out <= \$11 ;
+    w2 <= \$20 ;
+  always @(posedge clk)
+    psum_out <= \$21 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$7  = a_in;
+    \$16  = a_in;
     if (rst) begin
-      \$7  = 8'h00;
+      \$16  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$8  = sel_in;
+    \$17  = sel_in;
     if (rst) begin
-      \$8  = 1'h0;
+      \$17  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$9  = w0;
+    \$18  = w0;
     if (\$2 ) begin
-      \$9  = w_in;
+      \$18  = w_in;
     end
     if (rst) begin
-      \$9  = 8'h00;
+      \$18  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$10  = w1;
-    if (\$3 ) begin
-      \$10  = w_in;
+    \$19  = w1;
+    if (\$4 ) begin
+      \$19  = w_in;
     end
     if (rst) begin
-      \$10  = 8'h00;
+      \$19  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$11  = \$6 [31:0];
+    \$20  = w2;
+    if (\$6 ) begin
+      \$20  = w_in;
+    end
     if (rst) begin
-      \$11  = 32'd0;
+      \$20  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$21  = \$12 [31:0];
+    if (rst) begin
+      \$21  = 32'd0;
     end
   end
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.array.pe_1_1 (rst, w_in, w_out, psum_in, a_in, sel_in, a_out, sel_out, psum_out, \port$1292$0 , clk);
+module \hwcnn_top.array.pe_1_1 (rst, w_in, w_out, psum_in, a_in, sel_in, a_out, sel_out, psum_out, \port$1474$0 , clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$7  = 0;
   wire \$1 ;
-  reg [7:0] \$10 ;
-  reg [31:0] \$11 ;
+  wire [7:0] \$10 ;
+  wire [15:0] \$11 ;
+  wire [32:0] \$12 ;
+  wire \$13 ;
+  wire \$14 ;
+  wire [7:0] \$15 ;
+  reg [7:0] \$16 ;
+  reg [1:0] \$17 ;
+  reg [7:0] \$18 ;
+  reg [7:0] \$19 ;
   wire \$2 ;
+  reg [7:0] \$20 ;
+  reg [31:0] \$21 ;
   wire \$3 ;
-  wire [7:0] \$4 ;
-  wire [15:0] \$5 ;
-  wire [32:0] \$6 ;
-  reg [7:0] \$7 ;
-  reg \$8 ;
-  reg [7:0] \$9 ;
+  wire \$4 ;
+  wire \$5 ;
+  wire \$6 ;
+  wire \$7 ;
+  wire \$8 ;
+  wire [7:0] \$9 ;
   input [7:0] a_in;
   wire [7:0] a_in;
   output [7:0] a_out;
@@ -2028,101 +2198,133 @@ module \hwcnn_top.array.pe_1_1 (rst, w_in, w_out, psum_in, a_in, sel_in, a_out, 
   input clk;
   wire clk;
   wire load;
-  wire lsel;
-  input [1:0] \port$1292$0 ;
-  wire [1:0] \port$1292$0 ;
+  wire [1:0] lsel;
+  input [2:0] \port$1474$0 ;
+  wire [2:0] \port$1474$0 ;
   input [31:0] psum_in;
   wire [31:0] psum_in;
   output [31:0] psum_out;
   reg [31:0] psum_out = 32'd0;
   input rst;
   wire rst;
-  input sel_in;
-  wire sel_in;
-  output sel_out;
-  reg sel_out = 1'h0;
+  input [1:0] sel_in;
+  wire [1:0] sel_in;
+  output [1:0] sel_out;
+  reg [1:0] sel_out = 2'h0;
   reg [7:0] w0 = 8'h00;
   reg [7:0] w1 = 8'h00;
+  reg [7:0] w2 = 8'h00;
   input [7:0] w_in;
   wire [7:0] w_in;
   output [7:0] w_out;
   wire [7:0] w_out;
-  assign \$1  = ~ \port$1292$0 [1];
-  assign \$2  = \port$1292$0 [0] & \$1 ;
-  assign \$3  = \port$1292$0 [0] & \port$1292$0 [1];
-  assign \$4  = sel_in ? w1 : w0;
-  assign \$5  = $signed(a_in) * $signed(\$4 );
-  assign \$6  = $signed(psum_in) + $signed(\$5 );
-  assign w_out = \port$1292$0 [1] ? w1 : w0;
+  assign \$1  = ! \port$1474$0 [2:1];
+  assign \$2  = \port$1474$0 [0] & \$1 ;
+  assign \$3  = \port$1474$0 [2:1] == 1'h1;
+  assign \$4  = \port$1474$0 [0] & \$3 ;
+  assign \$5  = \port$1474$0 [2:1] == 2'h2;
+  assign \$6  = \port$1474$0 [0] & \$5 ;
+  assign \$7  = ! sel_in;
+  assign \$8  = sel_in == 1'h1;
+  assign \$9  = \$8  ? w1 : w2;
+  assign \$10  = \$7  ? w0 : \$9 ;
+  assign \$11  = $signed(a_in) * $signed(\$10 );
+  assign \$12  = $signed(psum_in) + $signed(\$11 );
+  assign \$13  = ! \port$1474$0 [2:1];
+  assign \$14  = \port$1474$0 [2:1] == 1'h1;
+  assign \$15  = \$14  ? w1 : w2;
+  assign w_out = \$13  ? w0 : \$15 ;
   always @(posedge clk)
-    a_out <= \$7 ;
+    a_out <= \$16 ;
   always @(posedge clk)
-    sel_out <= \$8 ;
+    sel_out <= \$17 ;
   always @(posedge clk)
-    w0 <= \$9 ;
+    w0 <= \$18 ;
   always @(posedge clk)
-    w1 <= \$10 ;
+    w1 <= \$19 ;
   always @(posedge clk)
-    psum_out <= \$11 ;
+    w2 <= \$20 ;
+  always @(posedge clk)
+    psum_out <= \$21 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$7  = a_in;
+    \$16  = a_in;
     if (rst) begin
-      \$7  = 8'h00;
+      \$16  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$8  = sel_in;
+    \$17  = sel_in;
     if (rst) begin
-      \$8  = 1'h0;
+      \$17  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$9  = w0;
+    \$18  = w0;
     if (\$2 ) begin
-      \$9  = w_in;
+      \$18  = w_in;
     end
     if (rst) begin
-      \$9  = 8'h00;
+      \$18  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$10  = w1;
-    if (\$3 ) begin
-      \$10  = w_in;
+    \$19  = w1;
+    if (\$4 ) begin
+      \$19  = w_in;
     end
     if (rst) begin
-      \$10  = 8'h00;
+      \$19  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$11  = \$6 [31:0];
+    \$20  = w2;
+    if (\$6 ) begin
+      \$20  = w_in;
+    end
     if (rst) begin
-      \$11  = 32'd0;
+      \$20  = 8'h00;
     end
   end
-  assign load = \port$1292$0 [0];
-  assign lsel = \port$1292$0 [1];
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
+    \$21  = \$12 [31:0];
+    if (rst) begin
+      \$21  = 32'd0;
+    end
+  end
+  assign load = \port$1474$0 [0];
+  assign lsel = \port$1474$0 [2:1];
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.array.pe_1_2 (rst, w_in, w_out, psum_in, a_in, sel_in, a_out, sel_out, psum_out, \port$1296$0 , clk);
+module \hwcnn_top.array.pe_1_2 (rst, w_in, w_out, psum_in, a_in, sel_in, a_out, sel_out, psum_out, \port$1478$0 , clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$8  = 0;
   wire \$1 ;
-  reg [7:0] \$10 ;
-  reg [31:0] \$11 ;
+  wire [7:0] \$10 ;
+  wire [15:0] \$11 ;
+  wire [32:0] \$12 ;
+  wire \$13 ;
+  wire \$14 ;
+  wire [7:0] \$15 ;
+  reg [7:0] \$16 ;
+  reg [1:0] \$17 ;
+  reg [7:0] \$18 ;
+  reg [7:0] \$19 ;
   wire \$2 ;
+  reg [7:0] \$20 ;
+  reg [31:0] \$21 ;
   wire \$3 ;
-  wire [7:0] \$4 ;
-  wire [15:0] \$5 ;
-  wire [32:0] \$6 ;
-  reg [7:0] \$7 ;
-  reg \$8 ;
-  reg [7:0] \$9 ;
+  wire \$4 ;
+  wire \$5 ;
+  wire \$6 ;
+  wire \$7 ;
+  wire \$8 ;
+  wire [7:0] \$9 ;
   input [7:0] a_in;
   wire [7:0] a_in;
   output [7:0] a_out;
@@ -2130,201 +2332,265 @@ module \hwcnn_top.array.pe_1_2 (rst, w_in, w_out, psum_in, a_in, sel_in, a_out, 
   input clk;
   wire clk;
   wire load;
-  wire lsel;
-  input [1:0] \port$1296$0 ;
-  wire [1:0] \port$1296$0 ;
+  wire [1:0] lsel;
+  input [2:0] \port$1478$0 ;
+  wire [2:0] \port$1478$0 ;
   input [31:0] psum_in;
   wire [31:0] psum_in;
   output [31:0] psum_out;
   reg [31:0] psum_out = 32'd0;
   input rst;
   wire rst;
-  input sel_in;
-  wire sel_in;
-  output sel_out;
-  reg sel_out = 1'h0;
+  input [1:0] sel_in;
+  wire [1:0] sel_in;
+  output [1:0] sel_out;
+  reg [1:0] sel_out = 2'h0;
   reg [7:0] w0 = 8'h00;
   reg [7:0] w1 = 8'h00;
+  reg [7:0] w2 = 8'h00;
   input [7:0] w_in;
   wire [7:0] w_in;
   output [7:0] w_out;
   wire [7:0] w_out;
-  assign \$1  = ~ \port$1296$0 [1];
-  assign \$2  = \port$1296$0 [0] & \$1 ;
-  assign \$3  = \port$1296$0 [0] & \port$1296$0 [1];
-  assign \$4  = sel_in ? w1 : w0;
-  assign \$5  = $signed(a_in) * $signed(\$4 );
-  assign \$6  = $signed(psum_in) + $signed(\$5 );
-  assign w_out = \port$1296$0 [1] ? w1 : w0;
+  assign \$1  = ! \port$1478$0 [2:1];
+  assign \$2  = \port$1478$0 [0] & \$1 ;
+  assign \$3  = \port$1478$0 [2:1] == 1'h1;
+  assign \$4  = \port$1478$0 [0] & \$3 ;
+  assign \$5  = \port$1478$0 [2:1] == 2'h2;
+  assign \$6  = \port$1478$0 [0] & \$5 ;
+  assign \$7  = ! sel_in;
+  assign \$8  = sel_in == 1'h1;
+  assign \$9  = \$8  ? w1 : w2;
+  assign \$10  = \$7  ? w0 : \$9 ;
+  assign \$11  = $signed(a_in) * $signed(\$10 );
+  assign \$12  = $signed(psum_in) + $signed(\$11 );
+  assign \$13  = ! \port$1478$0 [2:1];
+  assign \$14  = \port$1478$0 [2:1] == 1'h1;
+  assign \$15  = \$14  ? w1 : w2;
+  assign w_out = \$13  ? w0 : \$15 ;
   always @(posedge clk)
-    a_out <= \$7 ;
+    a_out <= \$16 ;
   always @(posedge clk)
-    sel_out <= \$8 ;
+    sel_out <= \$17 ;
   always @(posedge clk)
-    w0 <= \$9 ;
+    w0 <= \$18 ;
   always @(posedge clk)
-    w1 <= \$10 ;
+    w1 <= \$19 ;
   always @(posedge clk)
-    psum_out <= \$11 ;
+    w2 <= \$20 ;
+  always @(posedge clk)
+    psum_out <= \$21 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$7  = a_in;
+    \$16  = a_in;
     if (rst) begin
-      \$7  = 8'h00;
+      \$16  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$8  = sel_in;
+    \$17  = sel_in;
     if (rst) begin
-      \$8  = 1'h0;
+      \$17  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$9  = w0;
+    \$18  = w0;
     if (\$2 ) begin
-      \$9  = w_in;
+      \$18  = w_in;
     end
     if (rst) begin
-      \$9  = 8'h00;
+      \$18  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$10  = w1;
-    if (\$3 ) begin
-      \$10  = w_in;
+    \$19  = w1;
+    if (\$4 ) begin
+      \$19  = w_in;
     end
     if (rst) begin
-      \$10  = 8'h00;
+      \$19  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$11  = \$6 [31:0];
+    \$20  = w2;
+    if (\$6 ) begin
+      \$20  = w_in;
+    end
     if (rst) begin
-      \$11  = 32'd0;
+      \$20  = 8'h00;
     end
   end
-  assign load = \port$1296$0 [0];
-  assign lsel = \port$1296$0 [1];
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
+    \$21  = \$12 [31:0];
+    if (rst) begin
+      \$21  = 32'd0;
+    end
+  end
+  assign load = \port$1478$0 [0];
+  assign lsel = \port$1478$0 [2:1];
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.array.pe_1_3 (rst, w_in, w_out, psum_in, a_in, sel_in, psum_out, \port$1302$0 , clk);
+module \hwcnn_top.array.pe_1_3 (rst, w_in, w_out, psum_in, a_in, sel_in, psum_out, \port$1484$0 , clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$9  = 0;
   wire \$1 ;
-  reg [7:0] \$10 ;
-  reg [31:0] \$11 ;
+  wire [7:0] \$10 ;
+  wire [15:0] \$11 ;
+  wire [32:0] \$12 ;
+  wire \$13 ;
+  wire \$14 ;
+  wire [7:0] \$15 ;
+  reg [7:0] \$16 ;
+  reg [1:0] \$17 ;
+  reg [7:0] \$18 ;
+  reg [7:0] \$19 ;
   wire \$2 ;
+  reg [7:0] \$20 ;
+  reg [31:0] \$21 ;
   wire \$3 ;
-  wire [7:0] \$4 ;
-  wire [15:0] \$5 ;
-  wire [32:0] \$6 ;
-  reg [7:0] \$7 ;
-  reg \$8 ;
-  reg [7:0] \$9 ;
+  wire \$4 ;
+  wire \$5 ;
+  wire \$6 ;
+  wire \$7 ;
+  wire \$8 ;
+  wire [7:0] \$9 ;
   input [7:0] a_in;
   wire [7:0] a_in;
   reg [7:0] a_out = 8'h00;
   input clk;
   wire clk;
   wire load;
-  wire lsel;
-  input [1:0] \port$1302$0 ;
-  wire [1:0] \port$1302$0 ;
+  wire [1:0] lsel;
+  input [2:0] \port$1484$0 ;
+  wire [2:0] \port$1484$0 ;
   input [31:0] psum_in;
   wire [31:0] psum_in;
   output [31:0] psum_out;
   reg [31:0] psum_out = 32'd0;
   input rst;
   wire rst;
-  input sel_in;
-  wire sel_in;
-  reg sel_out = 1'h0;
+  input [1:0] sel_in;
+  wire [1:0] sel_in;
+  reg [1:0] sel_out = 2'h0;
   reg [7:0] w0 = 8'h00;
   reg [7:0] w1 = 8'h00;
+  reg [7:0] w2 = 8'h00;
   input [7:0] w_in;
   wire [7:0] w_in;
   output [7:0] w_out;
   wire [7:0] w_out;
-  assign \$1  = ~ \port$1302$0 [1];
-  assign \$2  = \port$1302$0 [0] & \$1 ;
-  assign \$3  = \port$1302$0 [0] & \port$1302$0 [1];
-  assign \$4  = sel_in ? w1 : w0;
-  assign \$5  = $signed(a_in) * $signed(\$4 );
-  assign \$6  = $signed(psum_in) + $signed(\$5 );
-  assign w_out = \port$1302$0 [1] ? w1 : w0;
+  assign \$1  = ! \port$1484$0 [2:1];
+  assign \$2  = \port$1484$0 [0] & \$1 ;
+  assign \$3  = \port$1484$0 [2:1] == 1'h1;
+  assign \$4  = \port$1484$0 [0] & \$3 ;
+  assign \$5  = \port$1484$0 [2:1] == 2'h2;
+  assign \$6  = \port$1484$0 [0] & \$5 ;
+  assign \$7  = ! sel_in;
+  assign \$8  = sel_in == 1'h1;
+  assign \$9  = \$8  ? w1 : w2;
+  assign \$10  = \$7  ? w0 : \$9 ;
+  assign \$11  = $signed(a_in) * $signed(\$10 );
+  assign \$12  = $signed(psum_in) + $signed(\$11 );
+  assign \$13  = ! \port$1484$0 [2:1];
+  assign \$14  = \port$1484$0 [2:1] == 1'h1;
+  assign \$15  = \$14  ? w1 : w2;
+  assign w_out = \$13  ? w0 : \$15 ;
   always @(posedge clk)
-    a_out <= \$7 ;
+    a_out <= \$16 ;
   always @(posedge clk)
-    sel_out <= \$8 ;
+    sel_out <= \$17 ;
   always @(posedge clk)
-    w0 <= \$9 ;
+    w0 <= \$18 ;
   always @(posedge clk)
-    w1 <= \$10 ;
+    w1 <= \$19 ;
   always @(posedge clk)
-    psum_out <= \$11 ;
+    w2 <= \$20 ;
+  always @(posedge clk)
+    psum_out <= \$21 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$7  = a_in;
+    \$16  = a_in;
     if (rst) begin
-      \$7  = 8'h00;
+      \$16  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$8  = sel_in;
+    \$17  = sel_in;
     if (rst) begin
-      \$8  = 1'h0;
+      \$17  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$9  = w0;
+    \$18  = w0;
     if (\$2 ) begin
-      \$9  = w_in;
+      \$18  = w_in;
     end
     if (rst) begin
-      \$9  = 8'h00;
+      \$18  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$10  = w1;
-    if (\$3 ) begin
-      \$10  = w_in;
+    \$19  = w1;
+    if (\$4 ) begin
+      \$19  = w_in;
     end
     if (rst) begin
-      \$10  = 8'h00;
+      \$19  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$11  = \$6 [31:0];
+    \$20  = w2;
+    if (\$6 ) begin
+      \$20  = w_in;
+    end
     if (rst) begin
-      \$11  = 32'd0;
+      \$20  = 8'h00;
     end
   end
-  assign load = \port$1302$0 [0];
-  assign lsel = \port$1302$0 [1];
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$21  = \$12 [31:0];
+    if (rst) begin
+      \$21  = 32'd0;
+    end
+  end
+  assign load = \port$1484$0 [0];
+  assign lsel = \port$1484$0 [2:1];
 endmodule
 
 (* generator = "Amaranth" *)
 module \hwcnn_top.array.pe_2_0 (rst, w_in, w_out, load, lsel, psum_in, a_out, sel_out, psum_out, a_in, sel_in, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$10  = 0;
   wire \$1 ;
-  reg [7:0] \$10 ;
-  reg [31:0] \$11 ;
+  wire [7:0] \$10 ;
+  wire [15:0] \$11 ;
+  wire [32:0] \$12 ;
+  wire \$13 ;
+  wire \$14 ;
+  wire [7:0] \$15 ;
+  reg [7:0] \$16 ;
+  reg [1:0] \$17 ;
+  reg [7:0] \$18 ;
+  reg [7:0] \$19 ;
   wire \$2 ;
+  reg [7:0] \$20 ;
+  reg [31:0] \$21 ;
   wire \$3 ;
-  wire [7:0] \$4 ;
-  wire [15:0] \$5 ;
-  wire [32:0] \$6 ;
-  reg [7:0] \$7 ;
-  reg \$8 ;
-  reg [7:0] \$9 ;
+  wire \$4 ;
+  wire \$5 ;
+  wire \$6 ;
+  wire \$7 ;
+  wire \$8 ;
+  wire [7:0] \$9 ;
   input [7:0] a_in;
   wire [7:0] a_in;
   output [7:0] a_out;
@@ -2333,98 +2599,130 @@ module \hwcnn_top.array.pe_2_0 (rst, w_in, w_out, load, lsel, psum_in, a_out, se
   wire clk;
   input load;
   wire load;
-  input lsel;
-  wire lsel;
+  input [1:0] lsel;
+  wire [1:0] lsel;
   input [31:0] psum_in;
   wire [31:0] psum_in;
   output [31:0] psum_out;
   reg [31:0] psum_out = 32'd0;
   input rst;
   wire rst;
-  input sel_in;
-  wire sel_in;
-  output sel_out;
-  reg sel_out = 1'h0;
+  input [1:0] sel_in;
+  wire [1:0] sel_in;
+  output [1:0] sel_out;
+  reg [1:0] sel_out = 2'h0;
   reg [7:0] w0 = 8'h00;
   reg [7:0] w1 = 8'h00;
+  reg [7:0] w2 = 8'h00;
   input [7:0] w_in;
   wire [7:0] w_in;
   output [7:0] w_out;
   wire [7:0] w_out;
-  assign \$1  = ~ lsel;
+  assign \$1  = ! lsel;
   assign \$2  = load & \$1 ;
-  assign \$3  = load & lsel;
-  assign \$4  = sel_in ? w1 : w0;
-  assign \$5  = $signed(a_in) * $signed(\$4 );
-  assign \$6  = $signed(psum_in) + $signed(\$5 );
-  assign w_out = lsel ? w1 : w0;
+  assign \$3  = lsel == 1'h1;
+  assign \$4  = load & \$3 ;
+  assign \$5  = lsel == 2'h2;
+  assign \$6  = load & \$5 ;
+  assign \$7  = ! sel_in;
+  assign \$8  = sel_in == 1'h1;
+  assign \$9  = \$8  ? w1 : w2;
+  assign \$10  = \$7  ? w0 : \$9 ;
+  assign \$11  = $signed(a_in) * $signed(\$10 );
+  assign \$12  = $signed(psum_in) + $signed(\$11 );
+  assign \$13  = ! lsel;
+  assign \$14  = lsel == 1'h1;
+  assign \$15  = \$14  ? w1 : w2;
+  assign w_out = \$13  ? w0 : \$15 ;
   always @(posedge clk)
-    a_out <= \$7 ;
+    a_out <= \$16 ;
   always @(posedge clk)
-    sel_out <= \$8 ;
+    sel_out <= \$17 ;
   always @(posedge clk)
-    w0 <= \$9 ;
+    w0 <= \$18 ;
   always @(posedge clk)
-    w1 <= \$10 ;
+    w1 <= \$19 ;
   always @(posedge clk)
-    psum_out <= \$11 ;
+    w2 <= \$20 ;
+  always @(posedge clk)
+    psum_out <= \$21 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$7  = a_in;
+    \$16  = a_in;
     if (rst) begin
-      \$7  = 8'h00;
+      \$16  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$8  = sel_in;
+    \$17  = sel_in;
     if (rst) begin
-      \$8  = 1'h0;
+      \$17  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$9  = w0;
+    \$18  = w0;
     if (\$2 ) begin
-      \$9  = w_in;
+      \$18  = w_in;
     end
     if (rst) begin
-      \$9  = 8'h00;
+      \$18  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$10  = w1;
-    if (\$3 ) begin
-      \$10  = w_in;
+    \$19  = w1;
+    if (\$4 ) begin
+      \$19  = w_in;
     end
     if (rst) begin
-      \$10  = 8'h00;
+      \$19  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$11  = \$6 [31:0];
+    \$20  = w2;
+    if (\$6 ) begin
+      \$20  = w_in;
+    end
     if (rst) begin
-      \$11  = 32'd0;
+      \$20  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    \$21  = \$12 [31:0];
+    if (rst) begin
+      \$21  = 32'd0;
     end
   end
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.array.pe_2_1 (rst, w_in, w_out, psum_in, a_in, sel_in, a_out, sel_out, psum_out, \port$1292$0 , clk);
+module \hwcnn_top.array.pe_2_1 (rst, w_in, w_out, psum_in, a_in, sel_in, a_out, sel_out, psum_out, \port$1474$0 , clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$11  = 0;
   wire \$1 ;
-  reg [7:0] \$10 ;
-  reg [31:0] \$11 ;
+  wire [7:0] \$10 ;
+  wire [15:0] \$11 ;
+  wire [32:0] \$12 ;
+  wire \$13 ;
+  wire \$14 ;
+  wire [7:0] \$15 ;
+  reg [7:0] \$16 ;
+  reg [1:0] \$17 ;
+  reg [7:0] \$18 ;
+  reg [7:0] \$19 ;
   wire \$2 ;
+  reg [7:0] \$20 ;
+  reg [31:0] \$21 ;
   wire \$3 ;
-  wire [7:0] \$4 ;
-  wire [15:0] \$5 ;
-  wire [32:0] \$6 ;
-  reg [7:0] \$7 ;
-  reg \$8 ;
-  reg [7:0] \$9 ;
+  wire \$4 ;
+  wire \$5 ;
+  wire \$6 ;
+  wire \$7 ;
+  wire \$8 ;
+  wire [7:0] \$9 ;
   input [7:0] a_in;
   wire [7:0] a_in;
   output [7:0] a_out;
@@ -2432,101 +2730,133 @@ module \hwcnn_top.array.pe_2_1 (rst, w_in, w_out, psum_in, a_in, sel_in, a_out, 
   input clk;
   wire clk;
   wire load;
-  wire lsel;
-  input [1:0] \port$1292$0 ;
-  wire [1:0] \port$1292$0 ;
+  wire [1:0] lsel;
+  input [2:0] \port$1474$0 ;
+  wire [2:0] \port$1474$0 ;
   input [31:0] psum_in;
   wire [31:0] psum_in;
   output [31:0] psum_out;
   reg [31:0] psum_out = 32'd0;
   input rst;
   wire rst;
-  input sel_in;
-  wire sel_in;
-  output sel_out;
-  reg sel_out = 1'h0;
+  input [1:0] sel_in;
+  wire [1:0] sel_in;
+  output [1:0] sel_out;
+  reg [1:0] sel_out = 2'h0;
   reg [7:0] w0 = 8'h00;
   reg [7:0] w1 = 8'h00;
+  reg [7:0] w2 = 8'h00;
   input [7:0] w_in;
   wire [7:0] w_in;
   output [7:0] w_out;
   wire [7:0] w_out;
-  assign \$1  = ~ \port$1292$0 [1];
-  assign \$2  = \port$1292$0 [0] & \$1 ;
-  assign \$3  = \port$1292$0 [0] & \port$1292$0 [1];
-  assign \$4  = sel_in ? w1 : w0;
-  assign \$5  = $signed(a_in) * $signed(\$4 );
-  assign \$6  = $signed(psum_in) + $signed(\$5 );
-  assign w_out = \port$1292$0 [1] ? w1 : w0;
+  assign \$1  = ! \port$1474$0 [2:1];
+  assign \$2  = \port$1474$0 [0] & \$1 ;
+  assign \$3  = \port$1474$0 [2:1] == 1'h1;
+  assign \$4  = \port$1474$0 [0] & \$3 ;
+  assign \$5  = \port$1474$0 [2:1] == 2'h2;
+  assign \$6  = \port$1474$0 [0] & \$5 ;
+  assign \$7  = ! sel_in;
+  assign \$8  = sel_in == 1'h1;
+  assign \$9  = \$8  ? w1 : w2;
+  assign \$10  = \$7  ? w0 : \$9 ;
+  assign \$11  = $signed(a_in) * $signed(\$10 );
+  assign \$12  = $signed(psum_in) + $signed(\$11 );
+  assign \$13  = ! \port$1474$0 [2:1];
+  assign \$14  = \port$1474$0 [2:1] == 1'h1;
+  assign \$15  = \$14  ? w1 : w2;
+  assign w_out = \$13  ? w0 : \$15 ;
   always @(posedge clk)
-    a_out <= \$7 ;
+    a_out <= \$16 ;
   always @(posedge clk)
-    sel_out <= \$8 ;
+    sel_out <= \$17 ;
   always @(posedge clk)
-    w0 <= \$9 ;
+    w0 <= \$18 ;
   always @(posedge clk)
-    w1 <= \$10 ;
+    w1 <= \$19 ;
   always @(posedge clk)
-    psum_out <= \$11 ;
+    w2 <= \$20 ;
+  always @(posedge clk)
+    psum_out <= \$21 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
-    \$7  = a_in;
+    \$16  = a_in;
     if (rst) begin
-      \$7  = 8'h00;
+      \$16  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
-    \$8  = sel_in;
+    \$17  = sel_in;
     if (rst) begin
-      \$8  = 1'h0;
+      \$17  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
-    \$9  = w0;
+    \$18  = w0;
     if (\$2 ) begin
-      \$9  = w_in;
+      \$18  = w_in;
     end
     if (rst) begin
-      \$9  = 8'h00;
+      \$18  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
-    \$10  = w1;
-    if (\$3 ) begin
-      \$10  = w_in;
+    \$19  = w1;
+    if (\$4 ) begin
+      \$19  = w_in;
     end
     if (rst) begin
-      \$10  = 8'h00;
+      \$19  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
-    \$11  = \$6 [31:0];
+    \$20  = w2;
+    if (\$6 ) begin
+      \$20  = w_in;
+    end
     if (rst) begin
-      \$11  = 32'd0;
+      \$20  = 8'h00;
     end
   end
-  assign load = \port$1292$0 [0];
-  assign lsel = \port$1292$0 [1];
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
+    \$21  = \$12 [31:0];
+    if (rst) begin
+      \$21  = 32'd0;
+    end
+  end
+  assign load = \port$1474$0 [0];
+  assign lsel = \port$1474$0 [2:1];
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.array.pe_2_2 (rst, w_in, w_out, psum_in, a_in, sel_in, a_out, sel_out, psum_out, \port$1296$0 , clk);
+module \hwcnn_top.array.pe_2_2 (rst, w_in, w_out, psum_in, a_in, sel_in, a_out, sel_out, psum_out, \port$1478$0 , clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$12  = 0;
   wire \$1 ;
-  reg [7:0] \$10 ;
-  reg [31:0] \$11 ;
+  wire [7:0] \$10 ;
+  wire [15:0] \$11 ;
+  wire [32:0] \$12 ;
+  wire \$13 ;
+  wire \$14 ;
+  wire [7:0] \$15 ;
+  reg [7:0] \$16 ;
+  reg [1:0] \$17 ;
+  reg [7:0] \$18 ;
+  reg [7:0] \$19 ;
   wire \$2 ;
+  reg [7:0] \$20 ;
+  reg [31:0] \$21 ;
   wire \$3 ;
-  wire [7:0] \$4 ;
-  wire [15:0] \$5 ;
-  wire [32:0] \$6 ;
-  reg [7:0] \$7 ;
-  reg \$8 ;
-  reg [7:0] \$9 ;
+  wire \$4 ;
+  wire \$5 ;
+  wire \$6 ;
+  wire \$7 ;
+  wire \$8 ;
+  wire [7:0] \$9 ;
   input [7:0] a_in;
   wire [7:0] a_in;
   output [7:0] a_out;
@@ -2534,201 +2864,265 @@ module \hwcnn_top.array.pe_2_2 (rst, w_in, w_out, psum_in, a_in, sel_in, a_out, 
   input clk;
   wire clk;
   wire load;
-  wire lsel;
-  input [1:0] \port$1296$0 ;
-  wire [1:0] \port$1296$0 ;
+  wire [1:0] lsel;
+  input [2:0] \port$1478$0 ;
+  wire [2:0] \port$1478$0 ;
   input [31:0] psum_in;
   wire [31:0] psum_in;
   output [31:0] psum_out;
   reg [31:0] psum_out = 32'd0;
   input rst;
   wire rst;
-  input sel_in;
-  wire sel_in;
-  output sel_out;
-  reg sel_out = 1'h0;
+  input [1:0] sel_in;
+  wire [1:0] sel_in;
+  output [1:0] sel_out;
+  reg [1:0] sel_out = 2'h0;
   reg [7:0] w0 = 8'h00;
   reg [7:0] w1 = 8'h00;
+  reg [7:0] w2 = 8'h00;
   input [7:0] w_in;
   wire [7:0] w_in;
   output [7:0] w_out;
   wire [7:0] w_out;
-  assign \$1  = ~ \port$1296$0 [1];
-  assign \$2  = \port$1296$0 [0] & \$1 ;
-  assign \$3  = \port$1296$0 [0] & \port$1296$0 [1];
-  assign \$4  = sel_in ? w1 : w0;
-  assign \$5  = $signed(a_in) * $signed(\$4 );
-  assign \$6  = $signed(psum_in) + $signed(\$5 );
-  assign w_out = \port$1296$0 [1] ? w1 : w0;
+  assign \$1  = ! \port$1478$0 [2:1];
+  assign \$2  = \port$1478$0 [0] & \$1 ;
+  assign \$3  = \port$1478$0 [2:1] == 1'h1;
+  assign \$4  = \port$1478$0 [0] & \$3 ;
+  assign \$5  = \port$1478$0 [2:1] == 2'h2;
+  assign \$6  = \port$1478$0 [0] & \$5 ;
+  assign \$7  = ! sel_in;
+  assign \$8  = sel_in == 1'h1;
+  assign \$9  = \$8  ? w1 : w2;
+  assign \$10  = \$7  ? w0 : \$9 ;
+  assign \$11  = $signed(a_in) * $signed(\$10 );
+  assign \$12  = $signed(psum_in) + $signed(\$11 );
+  assign \$13  = ! \port$1478$0 [2:1];
+  assign \$14  = \port$1478$0 [2:1] == 1'h1;
+  assign \$15  = \$14  ? w1 : w2;
+  assign w_out = \$13  ? w0 : \$15 ;
   always @(posedge clk)
-    a_out <= \$7 ;
+    a_out <= \$16 ;
   always @(posedge clk)
-    sel_out <= \$8 ;
+    sel_out <= \$17 ;
   always @(posedge clk)
-    w0 <= \$9 ;
+    w0 <= \$18 ;
   always @(posedge clk)
-    w1 <= \$10 ;
+    w1 <= \$19 ;
   always @(posedge clk)
-    psum_out <= \$11 ;
+    w2 <= \$20 ;
+  always @(posedge clk)
+    psum_out <= \$21 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    \$7  = a_in;
+    \$16  = a_in;
     if (rst) begin
-      \$7  = 8'h00;
+      \$16  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    \$8  = sel_in;
+    \$17  = sel_in;
     if (rst) begin
-      \$8  = 1'h0;
+      \$17  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    \$9  = w0;
+    \$18  = w0;
     if (\$2 ) begin
-      \$9  = w_in;
+      \$18  = w_in;
     end
     if (rst) begin
-      \$9  = 8'h00;
+      \$18  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    \$10  = w1;
-    if (\$3 ) begin
-      \$10  = w_in;
+    \$19  = w1;
+    if (\$4 ) begin
+      \$19  = w_in;
     end
     if (rst) begin
-      \$10  = 8'h00;
+      \$19  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    \$11  = \$6 [31:0];
+    \$20  = w2;
+    if (\$6 ) begin
+      \$20  = w_in;
+    end
     if (rst) begin
-      \$11  = 32'd0;
+      \$20  = 8'h00;
     end
   end
-  assign load = \port$1296$0 [0];
-  assign lsel = \port$1296$0 [1];
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$21  = \$12 [31:0];
+    if (rst) begin
+      \$21  = 32'd0;
+    end
+  end
+  assign load = \port$1478$0 [0];
+  assign lsel = \port$1478$0 [2:1];
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.array.pe_2_3 (rst, w_in, w_out, psum_in, a_in, sel_in, psum_out, \port$1302$0 , clk);
+module \hwcnn_top.array.pe_2_3 (rst, w_in, w_out, psum_in, a_in, sel_in, psum_out, \port$1484$0 , clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$13  = 0;
   wire \$1 ;
-  reg [7:0] \$10 ;
-  reg [31:0] \$11 ;
+  wire [7:0] \$10 ;
+  wire [15:0] \$11 ;
+  wire [32:0] \$12 ;
+  wire \$13 ;
+  wire \$14 ;
+  wire [7:0] \$15 ;
+  reg [7:0] \$16 ;
+  reg [1:0] \$17 ;
+  reg [7:0] \$18 ;
+  reg [7:0] \$19 ;
   wire \$2 ;
+  reg [7:0] \$20 ;
+  reg [31:0] \$21 ;
   wire \$3 ;
-  wire [7:0] \$4 ;
-  wire [15:0] \$5 ;
-  wire [32:0] \$6 ;
-  reg [7:0] \$7 ;
-  reg \$8 ;
-  reg [7:0] \$9 ;
+  wire \$4 ;
+  wire \$5 ;
+  wire \$6 ;
+  wire \$7 ;
+  wire \$8 ;
+  wire [7:0] \$9 ;
   input [7:0] a_in;
   wire [7:0] a_in;
   reg [7:0] a_out = 8'h00;
   input clk;
   wire clk;
   wire load;
-  wire lsel;
-  input [1:0] \port$1302$0 ;
-  wire [1:0] \port$1302$0 ;
+  wire [1:0] lsel;
+  input [2:0] \port$1484$0 ;
+  wire [2:0] \port$1484$0 ;
   input [31:0] psum_in;
   wire [31:0] psum_in;
   output [31:0] psum_out;
   reg [31:0] psum_out = 32'd0;
   input rst;
   wire rst;
-  input sel_in;
-  wire sel_in;
-  reg sel_out = 1'h0;
+  input [1:0] sel_in;
+  wire [1:0] sel_in;
+  reg [1:0] sel_out = 2'h0;
   reg [7:0] w0 = 8'h00;
   reg [7:0] w1 = 8'h00;
+  reg [7:0] w2 = 8'h00;
   input [7:0] w_in;
   wire [7:0] w_in;
   output [7:0] w_out;
   wire [7:0] w_out;
-  assign \$1  = ~ \port$1302$0 [1];
-  assign \$2  = \port$1302$0 [0] & \$1 ;
-  assign \$3  = \port$1302$0 [0] & \port$1302$0 [1];
-  assign \$4  = sel_in ? w1 : w0;
-  assign \$5  = $signed(a_in) * $signed(\$4 );
-  assign \$6  = $signed(psum_in) + $signed(\$5 );
-  assign w_out = \port$1302$0 [1] ? w1 : w0;
+  assign \$1  = ! \port$1484$0 [2:1];
+  assign \$2  = \port$1484$0 [0] & \$1 ;
+  assign \$3  = \port$1484$0 [2:1] == 1'h1;
+  assign \$4  = \port$1484$0 [0] & \$3 ;
+  assign \$5  = \port$1484$0 [2:1] == 2'h2;
+  assign \$6  = \port$1484$0 [0] & \$5 ;
+  assign \$7  = ! sel_in;
+  assign \$8  = sel_in == 1'h1;
+  assign \$9  = \$8  ? w1 : w2;
+  assign \$10  = \$7  ? w0 : \$9 ;
+  assign \$11  = $signed(a_in) * $signed(\$10 );
+  assign \$12  = $signed(psum_in) + $signed(\$11 );
+  assign \$13  = ! \port$1484$0 [2:1];
+  assign \$14  = \port$1484$0 [2:1] == 1'h1;
+  assign \$15  = \$14  ? w1 : w2;
+  assign w_out = \$13  ? w0 : \$15 ;
   always @(posedge clk)
-    a_out <= \$7 ;
+    a_out <= \$16 ;
   always @(posedge clk)
-    sel_out <= \$8 ;
+    sel_out <= \$17 ;
   always @(posedge clk)
-    w0 <= \$9 ;
+    w0 <= \$18 ;
   always @(posedge clk)
-    w1 <= \$10 ;
+    w1 <= \$19 ;
   always @(posedge clk)
-    psum_out <= \$11 ;
+    w2 <= \$20 ;
+  always @(posedge clk)
+    psum_out <= \$21 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$7  = a_in;
+    \$16  = a_in;
     if (rst) begin
-      \$7  = 8'h00;
+      \$16  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$8  = sel_in;
+    \$17  = sel_in;
     if (rst) begin
-      \$8  = 1'h0;
+      \$17  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$9  = w0;
+    \$18  = w0;
     if (\$2 ) begin
-      \$9  = w_in;
+      \$18  = w_in;
     end
     if (rst) begin
-      \$9  = 8'h00;
+      \$18  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$10  = w1;
-    if (\$3 ) begin
-      \$10  = w_in;
+    \$19  = w1;
+    if (\$4 ) begin
+      \$19  = w_in;
     end
     if (rst) begin
-      \$10  = 8'h00;
+      \$19  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$11  = \$6 [31:0];
+    \$20  = w2;
+    if (\$6 ) begin
+      \$20  = w_in;
+    end
     if (rst) begin
-      \$11  = 32'd0;
+      \$20  = 8'h00;
     end
   end
-  assign load = \port$1302$0 [0];
-  assign lsel = \port$1302$0 [1];
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    \$21  = \$12 [31:0];
+    if (rst) begin
+      \$21  = 32'd0;
+    end
+  end
+  assign load = \port$1484$0 [0];
+  assign lsel = \port$1484$0 [2:1];
 endmodule
 
 (* generator = "Amaranth" *)
 module \hwcnn_top.array.pe_3_0 (rst, w_in, load, lsel, psum_in, a_out, sel_out, psum_out, a_in, sel_in, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$14  = 0;
   wire \$1 ;
-  reg [7:0] \$10 ;
-  reg [31:0] \$11 ;
+  wire [7:0] \$10 ;
+  wire [15:0] \$11 ;
+  wire [32:0] \$12 ;
+  wire \$13 ;
+  wire \$14 ;
+  wire [7:0] \$15 ;
+  reg [7:0] \$16 ;
+  reg [1:0] \$17 ;
+  reg [7:0] \$18 ;
+  reg [7:0] \$19 ;
   wire \$2 ;
+  reg [7:0] \$20 ;
+  reg [31:0] \$21 ;
   wire \$3 ;
-  wire [7:0] \$4 ;
-  wire [15:0] \$5 ;
-  wire [32:0] \$6 ;
-  reg [7:0] \$7 ;
-  reg \$8 ;
-  reg [7:0] \$9 ;
+  wire \$4 ;
+  wire \$5 ;
+  wire \$6 ;
+  wire \$7 ;
+  wire \$8 ;
+  wire [7:0] \$9 ;
   input [7:0] a_in;
   wire [7:0] a_in;
   output [7:0] a_out;
@@ -2737,97 +3131,129 @@ module \hwcnn_top.array.pe_3_0 (rst, w_in, load, lsel, psum_in, a_out, sel_out, 
   wire clk;
   input load;
   wire load;
-  input lsel;
-  wire lsel;
+  input [1:0] lsel;
+  wire [1:0] lsel;
   input [31:0] psum_in;
   wire [31:0] psum_in;
   output [31:0] psum_out;
   reg [31:0] psum_out = 32'd0;
   input rst;
   wire rst;
-  input sel_in;
-  wire sel_in;
-  output sel_out;
-  reg sel_out = 1'h0;
+  input [1:0] sel_in;
+  wire [1:0] sel_in;
+  output [1:0] sel_out;
+  reg [1:0] sel_out = 2'h0;
   reg [7:0] w0 = 8'h00;
   reg [7:0] w1 = 8'h00;
+  reg [7:0] w2 = 8'h00;
   input [7:0] w_in;
   wire [7:0] w_in;
   wire [7:0] w_out;
-  assign \$1  = ~ lsel;
+  assign \$1  = ! lsel;
   assign \$2  = load & \$1 ;
-  assign \$3  = load & lsel;
-  assign \$4  = sel_in ? w1 : w0;
-  assign \$5  = $signed(a_in) * $signed(\$4 );
-  assign \$6  = $signed(psum_in) + $signed(\$5 );
-  assign w_out = lsel ? w1 : w0;
+  assign \$3  = lsel == 1'h1;
+  assign \$4  = load & \$3 ;
+  assign \$5  = lsel == 2'h2;
+  assign \$6  = load & \$5 ;
+  assign \$7  = ! sel_in;
+  assign \$8  = sel_in == 1'h1;
+  assign \$9  = \$8  ? w1 : w2;
+  assign \$10  = \$7  ? w0 : \$9 ;
+  assign \$11  = $signed(a_in) * $signed(\$10 );
+  assign \$12  = $signed(psum_in) + $signed(\$11 );
+  assign \$13  = ! lsel;
+  assign \$14  = lsel == 1'h1;
+  assign \$15  = \$14  ? w1 : w2;
+  assign w_out = \$13  ? w0 : \$15 ;
   always @(posedge clk)
-    a_out <= \$7 ;
+    a_out <= \$16 ;
   always @(posedge clk)
-    sel_out <= \$8 ;
+    sel_out <= \$17 ;
   always @(posedge clk)
-    w0 <= \$9 ;
+    w0 <= \$18 ;
   always @(posedge clk)
-    w1 <= \$10 ;
+    w1 <= \$19 ;
   always @(posedge clk)
-    psum_out <= \$11 ;
+    w2 <= \$20 ;
+  always @(posedge clk)
+    psum_out <= \$21 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
-    \$7  = a_in;
+    \$16  = a_in;
     if (rst) begin
-      \$7  = 8'h00;
+      \$16  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
-    \$8  = sel_in;
+    \$17  = sel_in;
     if (rst) begin
-      \$8  = 1'h0;
+      \$17  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
-    \$9  = w0;
+    \$18  = w0;
     if (\$2 ) begin
-      \$9  = w_in;
+      \$18  = w_in;
     end
     if (rst) begin
-      \$9  = 8'h00;
+      \$18  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
-    \$10  = w1;
-    if (\$3 ) begin
-      \$10  = w_in;
+    \$19  = w1;
+    if (\$4 ) begin
+      \$19  = w_in;
     end
     if (rst) begin
-      \$10  = 8'h00;
+      \$19  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
-    \$11  = \$6 [31:0];
+    \$20  = w2;
+    if (\$6 ) begin
+      \$20  = w_in;
+    end
     if (rst) begin
-      \$11  = 32'd0;
+      \$20  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
+    \$21  = \$12 [31:0];
+    if (rst) begin
+      \$21  = 32'd0;
     end
   end
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.array.pe_3_1 (rst, w_in, psum_in, a_in, sel_in, a_out, sel_out, psum_out, \port$1292$0 , clk);
+module \hwcnn_top.array.pe_3_1 (rst, w_in, psum_in, a_in, sel_in, a_out, sel_out, psum_out, \port$1474$0 , clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$15  = 0;
   wire \$1 ;
-  reg [7:0] \$10 ;
-  reg [31:0] \$11 ;
+  wire [7:0] \$10 ;
+  wire [15:0] \$11 ;
+  wire [32:0] \$12 ;
+  wire \$13 ;
+  wire \$14 ;
+  wire [7:0] \$15 ;
+  reg [7:0] \$16 ;
+  reg [1:0] \$17 ;
+  reg [7:0] \$18 ;
+  reg [7:0] \$19 ;
   wire \$2 ;
+  reg [7:0] \$20 ;
+  reg [31:0] \$21 ;
   wire \$3 ;
-  wire [7:0] \$4 ;
-  wire [15:0] \$5 ;
-  wire [32:0] \$6 ;
-  reg [7:0] \$7 ;
-  reg \$8 ;
-  reg [7:0] \$9 ;
+  wire \$4 ;
+  wire \$5 ;
+  wire \$6 ;
+  wire \$7 ;
+  wire \$8 ;
+  wire [7:0] \$9 ;
   input [7:0] a_in;
   wire [7:0] a_in;
   output [7:0] a_out;
@@ -2835,100 +3261,132 @@ module \hwcnn_top.array.pe_3_1 (rst, w_in, psum_in, a_in, sel_in, a_out, sel_out
   input clk;
   wire clk;
   wire load;
-  wire lsel;
-  input [1:0] \port$1292$0 ;
-  wire [1:0] \port$1292$0 ;
+  wire [1:0] lsel;
+  input [2:0] \port$1474$0 ;
+  wire [2:0] \port$1474$0 ;
   input [31:0] psum_in;
   wire [31:0] psum_in;
   output [31:0] psum_out;
   reg [31:0] psum_out = 32'd0;
   input rst;
   wire rst;
-  input sel_in;
-  wire sel_in;
-  output sel_out;
-  reg sel_out = 1'h0;
+  input [1:0] sel_in;
+  wire [1:0] sel_in;
+  output [1:0] sel_out;
+  reg [1:0] sel_out = 2'h0;
   reg [7:0] w0 = 8'h00;
   reg [7:0] w1 = 8'h00;
+  reg [7:0] w2 = 8'h00;
   input [7:0] w_in;
   wire [7:0] w_in;
   wire [7:0] w_out;
-  assign \$1  = ~ \port$1292$0 [1];
-  assign \$2  = \port$1292$0 [0] & \$1 ;
-  assign \$3  = \port$1292$0 [0] & \port$1292$0 [1];
-  assign \$4  = sel_in ? w1 : w0;
-  assign \$5  = $signed(a_in) * $signed(\$4 );
-  assign \$6  = $signed(psum_in) + $signed(\$5 );
-  assign w_out = \port$1292$0 [1] ? w1 : w0;
+  assign \$1  = ! \port$1474$0 [2:1];
+  assign \$2  = \port$1474$0 [0] & \$1 ;
+  assign \$3  = \port$1474$0 [2:1] == 1'h1;
+  assign \$4  = \port$1474$0 [0] & \$3 ;
+  assign \$5  = \port$1474$0 [2:1] == 2'h2;
+  assign \$6  = \port$1474$0 [0] & \$5 ;
+  assign \$7  = ! sel_in;
+  assign \$8  = sel_in == 1'h1;
+  assign \$9  = \$8  ? w1 : w2;
+  assign \$10  = \$7  ? w0 : \$9 ;
+  assign \$11  = $signed(a_in) * $signed(\$10 );
+  assign \$12  = $signed(psum_in) + $signed(\$11 );
+  assign \$13  = ! \port$1474$0 [2:1];
+  assign \$14  = \port$1474$0 [2:1] == 1'h1;
+  assign \$15  = \$14  ? w1 : w2;
+  assign w_out = \$13  ? w0 : \$15 ;
   always @(posedge clk)
-    a_out <= \$7 ;
+    a_out <= \$16 ;
   always @(posedge clk)
-    sel_out <= \$8 ;
+    sel_out <= \$17 ;
   always @(posedge clk)
-    w0 <= \$9 ;
+    w0 <= \$18 ;
   always @(posedge clk)
-    w1 <= \$10 ;
+    w1 <= \$19 ;
   always @(posedge clk)
-    psum_out <= \$11 ;
+    w2 <= \$20 ;
+  always @(posedge clk)
+    psum_out <= \$21 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
-    \$7  = a_in;
+    \$16  = a_in;
     if (rst) begin
-      \$7  = 8'h00;
+      \$16  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
-    \$8  = sel_in;
+    \$17  = sel_in;
     if (rst) begin
-      \$8  = 1'h0;
+      \$17  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
-    \$9  = w0;
+    \$18  = w0;
     if (\$2 ) begin
-      \$9  = w_in;
+      \$18  = w_in;
     end
     if (rst) begin
-      \$9  = 8'h00;
+      \$18  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
-    \$10  = w1;
-    if (\$3 ) begin
-      \$10  = w_in;
+    \$19  = w1;
+    if (\$4 ) begin
+      \$19  = w_in;
     end
     if (rst) begin
-      \$10  = 8'h00;
+      \$19  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
-    \$11  = \$6 [31:0];
+    \$20  = w2;
+    if (\$6 ) begin
+      \$20  = w_in;
+    end
     if (rst) begin
-      \$11  = 32'd0;
+      \$20  = 8'h00;
     end
   end
-  assign load = \port$1292$0 [0];
-  assign lsel = \port$1292$0 [1];
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
+    \$21  = \$12 [31:0];
+    if (rst) begin
+      \$21  = 32'd0;
+    end
+  end
+  assign load = \port$1474$0 [0];
+  assign lsel = \port$1474$0 [2:1];
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.array.pe_3_2 (rst, w_in, psum_in, a_in, sel_in, a_out, sel_out, psum_out, \port$1296$0 , clk);
+module \hwcnn_top.array.pe_3_2 (rst, w_in, psum_in, a_in, sel_in, a_out, sel_out, psum_out, \port$1478$0 , clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$16  = 0;
   wire \$1 ;
-  reg [7:0] \$10 ;
-  reg [31:0] \$11 ;
+  wire [7:0] \$10 ;
+  wire [15:0] \$11 ;
+  wire [32:0] \$12 ;
+  wire \$13 ;
+  wire \$14 ;
+  wire [7:0] \$15 ;
+  reg [7:0] \$16 ;
+  reg [1:0] \$17 ;
+  reg [7:0] \$18 ;
+  reg [7:0] \$19 ;
   wire \$2 ;
+  reg [7:0] \$20 ;
+  reg [31:0] \$21 ;
   wire \$3 ;
-  wire [7:0] \$4 ;
-  wire [15:0] \$5 ;
-  wire [32:0] \$6 ;
-  reg [7:0] \$7 ;
-  reg \$8 ;
-  reg [7:0] \$9 ;
+  wire \$4 ;
+  wire \$5 ;
+  wire \$6 ;
+  wire \$7 ;
+  wire \$8 ;
+  wire [7:0] \$9 ;
   input [7:0] a_in;
   wire [7:0] a_in;
   output [7:0] a_out;
@@ -2936,188 +3394,242 @@ module \hwcnn_top.array.pe_3_2 (rst, w_in, psum_in, a_in, sel_in, a_out, sel_out
   input clk;
   wire clk;
   wire load;
-  wire lsel;
-  input [1:0] \port$1296$0 ;
-  wire [1:0] \port$1296$0 ;
+  wire [1:0] lsel;
+  input [2:0] \port$1478$0 ;
+  wire [2:0] \port$1478$0 ;
   input [31:0] psum_in;
   wire [31:0] psum_in;
   output [31:0] psum_out;
   reg [31:0] psum_out = 32'd0;
   input rst;
   wire rst;
-  input sel_in;
-  wire sel_in;
-  output sel_out;
-  reg sel_out = 1'h0;
+  input [1:0] sel_in;
+  wire [1:0] sel_in;
+  output [1:0] sel_out;
+  reg [1:0] sel_out = 2'h0;
   reg [7:0] w0 = 8'h00;
   reg [7:0] w1 = 8'h00;
+  reg [7:0] w2 = 8'h00;
   input [7:0] w_in;
   wire [7:0] w_in;
   wire [7:0] w_out;
-  assign \$1  = ~ \port$1296$0 [1];
-  assign \$2  = \port$1296$0 [0] & \$1 ;
-  assign \$3  = \port$1296$0 [0] & \port$1296$0 [1];
-  assign \$4  = sel_in ? w1 : w0;
-  assign \$5  = $signed(a_in) * $signed(\$4 );
-  assign \$6  = $signed(psum_in) + $signed(\$5 );
-  assign w_out = \port$1296$0 [1] ? w1 : w0;
+  assign \$1  = ! \port$1478$0 [2:1];
+  assign \$2  = \port$1478$0 [0] & \$1 ;
+  assign \$3  = \port$1478$0 [2:1] == 1'h1;
+  assign \$4  = \port$1478$0 [0] & \$3 ;
+  assign \$5  = \port$1478$0 [2:1] == 2'h2;
+  assign \$6  = \port$1478$0 [0] & \$5 ;
+  assign \$7  = ! sel_in;
+  assign \$8  = sel_in == 1'h1;
+  assign \$9  = \$8  ? w1 : w2;
+  assign \$10  = \$7  ? w0 : \$9 ;
+  assign \$11  = $signed(a_in) * $signed(\$10 );
+  assign \$12  = $signed(psum_in) + $signed(\$11 );
+  assign \$13  = ! \port$1478$0 [2:1];
+  assign \$14  = \port$1478$0 [2:1] == 1'h1;
+  assign \$15  = \$14  ? w1 : w2;
+  assign w_out = \$13  ? w0 : \$15 ;
   always @(posedge clk)
-    a_out <= \$7 ;
+    a_out <= \$16 ;
   always @(posedge clk)
-    sel_out <= \$8 ;
+    sel_out <= \$17 ;
   always @(posedge clk)
-    w0 <= \$9 ;
+    w0 <= \$18 ;
   always @(posedge clk)
-    w1 <= \$10 ;
+    w1 <= \$19 ;
   always @(posedge clk)
-    psum_out <= \$11 ;
+    w2 <= \$20 ;
+  always @(posedge clk)
+    psum_out <= \$21 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
-    \$7  = a_in;
+    \$16  = a_in;
     if (rst) begin
-      \$7  = 8'h00;
+      \$16  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
-    \$8  = sel_in;
+    \$17  = sel_in;
     if (rst) begin
-      \$8  = 1'h0;
+      \$17  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
-    \$9  = w0;
+    \$18  = w0;
     if (\$2 ) begin
-      \$9  = w_in;
+      \$18  = w_in;
     end
     if (rst) begin
-      \$9  = 8'h00;
+      \$18  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
-    \$10  = w1;
-    if (\$3 ) begin
-      \$10  = w_in;
+    \$19  = w1;
+    if (\$4 ) begin
+      \$19  = w_in;
     end
     if (rst) begin
-      \$10  = 8'h00;
+      \$19  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
-    \$11  = \$6 [31:0];
+    \$20  = w2;
+    if (\$6 ) begin
+      \$20  = w_in;
+    end
     if (rst) begin
-      \$11  = 32'd0;
+      \$20  = 8'h00;
     end
   end
-  assign load = \port$1296$0 [0];
-  assign lsel = \port$1296$0 [1];
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
+    \$21  = \$12 [31:0];
+    if (rst) begin
+      \$21  = 32'd0;
+    end
+  end
+  assign load = \port$1478$0 [0];
+  assign lsel = \port$1478$0 [2:1];
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.array.pe_3_3 (rst, w_in, psum_in, a_in, sel_in, psum_out, \port$1302$0 , clk);
+module \hwcnn_top.array.pe_3_3 (rst, w_in, psum_in, a_in, sel_in, psum_out, \port$1484$0 , clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$17  = 0;
   wire \$1 ;
-  reg [7:0] \$10 ;
-  reg [31:0] \$11 ;
+  wire [7:0] \$10 ;
+  wire [15:0] \$11 ;
+  wire [32:0] \$12 ;
+  wire \$13 ;
+  wire \$14 ;
+  wire [7:0] \$15 ;
+  reg [7:0] \$16 ;
+  reg [1:0] \$17 ;
+  reg [7:0] \$18 ;
+  reg [7:0] \$19 ;
   wire \$2 ;
+  reg [7:0] \$20 ;
+  reg [31:0] \$21 ;
   wire \$3 ;
-  wire [7:0] \$4 ;
-  wire [15:0] \$5 ;
-  wire [32:0] \$6 ;
-  reg [7:0] \$7 ;
-  reg \$8 ;
-  reg [7:0] \$9 ;
+  wire \$4 ;
+  wire \$5 ;
+  wire \$6 ;
+  wire \$7 ;
+  wire \$8 ;
+  wire [7:0] \$9 ;
   input [7:0] a_in;
   wire [7:0] a_in;
   reg [7:0] a_out = 8'h00;
   input clk;
   wire clk;
   wire load;
-  wire lsel;
-  input [1:0] \port$1302$0 ;
-  wire [1:0] \port$1302$0 ;
+  wire [1:0] lsel;
+  input [2:0] \port$1484$0 ;
+  wire [2:0] \port$1484$0 ;
   input [31:0] psum_in;
   wire [31:0] psum_in;
   output [31:0] psum_out;
   reg [31:0] psum_out = 32'd0;
   input rst;
   wire rst;
-  input sel_in;
-  wire sel_in;
-  reg sel_out = 1'h0;
+  input [1:0] sel_in;
+  wire [1:0] sel_in;
+  reg [1:0] sel_out = 2'h0;
   reg [7:0] w0 = 8'h00;
   reg [7:0] w1 = 8'h00;
+  reg [7:0] w2 = 8'h00;
   input [7:0] w_in;
   wire [7:0] w_in;
   wire [7:0] w_out;
-  assign \$1  = ~ \port$1302$0 [1];
-  assign \$2  = \port$1302$0 [0] & \$1 ;
-  assign \$3  = \port$1302$0 [0] & \port$1302$0 [1];
-  assign \$4  = sel_in ? w1 : w0;
-  assign \$5  = $signed(a_in) * $signed(\$4 );
-  assign \$6  = $signed(psum_in) + $signed(\$5 );
-  assign w_out = \port$1302$0 [1] ? w1 : w0;
+  assign \$1  = ! \port$1484$0 [2:1];
+  assign \$2  = \port$1484$0 [0] & \$1 ;
+  assign \$3  = \port$1484$0 [2:1] == 1'h1;
+  assign \$4  = \port$1484$0 [0] & \$3 ;
+  assign \$5  = \port$1484$0 [2:1] == 2'h2;
+  assign \$6  = \port$1484$0 [0] & \$5 ;
+  assign \$7  = ! sel_in;
+  assign \$8  = sel_in == 1'h1;
+  assign \$9  = \$8  ? w1 : w2;
+  assign \$10  = \$7  ? w0 : \$9 ;
+  assign \$11  = $signed(a_in) * $signed(\$10 );
+  assign \$12  = $signed(psum_in) + $signed(\$11 );
+  assign \$13  = ! \port$1484$0 [2:1];
+  assign \$14  = \port$1484$0 [2:1] == 1'h1;
+  assign \$15  = \$14  ? w1 : w2;
+  assign w_out = \$13  ? w0 : \$15 ;
   always @(posedge clk)
-    a_out <= \$7 ;
+    a_out <= \$16 ;
   always @(posedge clk)
-    sel_out <= \$8 ;
+    sel_out <= \$17 ;
   always @(posedge clk)
-    w0 <= \$9 ;
+    w0 <= \$18 ;
   always @(posedge clk)
-    w1 <= \$10 ;
+    w1 <= \$19 ;
   always @(posedge clk)
-    psum_out <= \$11 ;
+    w2 <= \$20 ;
+  always @(posedge clk)
+    psum_out <= \$21 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
-    \$7  = a_in;
+    \$16  = a_in;
     if (rst) begin
-      \$7  = 8'h00;
+      \$16  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
-    \$8  = sel_in;
+    \$17  = sel_in;
     if (rst) begin
-      \$8  = 1'h0;
+      \$17  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
-    \$9  = w0;
+    \$18  = w0;
     if (\$2 ) begin
-      \$9  = w_in;
+      \$18  = w_in;
     end
     if (rst) begin
-      \$9  = 8'h00;
+      \$18  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
-    \$10  = w1;
-    if (\$3 ) begin
-      \$10  = w_in;
+    \$19  = w1;
+    if (\$4 ) begin
+      \$19  = w_in;
     end
     if (rst) begin
-      \$10  = 8'h00;
+      \$19  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
-    \$11  = \$6 [31:0];
+    \$20  = w2;
+    if (\$6 ) begin
+      \$20  = w_in;
+    end
     if (rst) begin
-      \$11  = 32'd0;
+      \$20  = 8'h00;
     end
   end
-  assign load = \port$1302$0 [0];
-  assign lsel = \port$1302$0 [1];
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
+    \$21  = \$12 [31:0];
+    if (rst) begin
+      \$21  = 32'd0;
+    end
+  end
+  assign load = \port$1484$0 [0];
+  assign lsel = \port$1484$0 [2:1];
 endmodule
 
 (* generator = "Amaranth" *)
 module \hwcnn_top.buffers (act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__data, par_wr__en, par_wr__addr, par_wr__data, out_wr__en, out_wr__addr, out_wr__data, out_rd__addr, clk, rst, \port$45$0 , \port$50$0 , \port$55$0 , \port$60$0 , act_rd__data, wgt_rd__data, par_rd__data
-, out_rd__data, acc_rd__data, rp__addr, \rp__addr$16 , \rp__addr$52 , acc_wr__en, \port$804$0 , \port$810$0 , \port$816$0 , \port$822$0 , engine_owns_out, eng_out_rd__addr, eng_out_wr__en, eng_out_wr__addr, \rp__addr$26 , acc_wr__addr, act_wr__en);
+, out_rd__data, acc_rd__data, rp__addr, \rp__addr$16 , \rp__addr$52 , acc_wr__en, \port$954$0 , \port$960$0 , \port$966$0 , \port$972$0 , engine_owns_out, eng_out_rd__addr, eng_out_wr__en, eng_out_wr__addr, \rp__addr$26 , acc_wr__addr, act_wr__en);
   wire [7:0] \$signature__addr ;
   wire [7:0] \$signature__addr$12 ;
   wire [3:0] \$signature__addr$22 ;
@@ -3189,14 +3701,14 @@ module \hwcnn_top.buffers (act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr,
   wire [7:0] \port$55$0 ;
   input [7:0] \port$60$0 ;
   wire [7:0] \port$60$0 ;
-  input [31:0] \port$804$0 ;
-  wire [31:0] \port$804$0 ;
-  input [31:0] \port$810$0 ;
-  wire [31:0] \port$810$0 ;
-  input [31:0] \port$816$0 ;
-  wire [31:0] \port$816$0 ;
-  input [31:0] \port$822$0 ;
-  wire [31:0] \port$822$0 ;
+  input [31:0] \port$954$0 ;
+  wire [31:0] \port$954$0 ;
+  input [31:0] \port$960$0 ;
+  wire [31:0] \port$960$0 ;
+  input [31:0] \port$966$0 ;
+  wire [31:0] \port$966$0 ;
+  input [31:0] \port$972$0 ;
+  wire [31:0] \port$972$0 ;
   input [7:0] rp__addr;
   wire [7:0] rp__addr;
   input [7:0] \rp__addr$16 ;
@@ -3483,7 +3995,7 @@ module \hwcnn_top.buffers (act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr,
   end
   always @(posedge clk) begin
     if (acc_wr__en)
-      acc_mem[acc_wr__addr] <= { \port$822$0 , \port$816$0 , \port$810$0 , \port$804$0  };
+      acc_mem[acc_wr__addr] <= { \port$972$0 , \port$966$0 , \port$960$0 , \port$954$0  };
   end
   reg [127:0] _0_;
   always @(posedge clk) begin
@@ -4346,8 +4858,8 @@ module \hwcnn_top.buffers (act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr,
   assign eng_out_rd__data = out_rd__data;
   assign \$signature__en$46  = acc_wr__en;
   assign \$signature__addr$48  = acc_wr__addr;
-  assign \$signature__data$50  = { \port$822$0 , \port$816$0 , \port$810$0 , \port$804$0  };
-  assign acc_wr__data = { \port$822$0 , \port$816$0 , \port$810$0 , \port$804$0  };
+  assign \$signature__data$50  = { \port$972$0 , \port$966$0 , \port$960$0 , \port$954$0  };
+  assign acc_wr__data = { \port$972$0 , \port$966$0 , \port$960$0 , \port$954$0  };
   assign acc_rd__addr = \rp__addr$52 ;
   assign \rp__data$55  = acc_rd__data;
 endmodule
@@ -5758,247 +6270,221 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
   reg \$auto$verilog_backend.cc:2355:dump_module$24  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire [16:0] \$100 ;
-  wire [17:0] \$101 ;
-  wire [17:0] \$102 ;
+  wire [15:0] \$100 ;
+  wire [16:0] \$101 ;
+  wire [20:0] \$102 ;
   wire \$103 ;
-  wire [16:0] \$104 ;
-  wire [16:0] \$105 ;
-  wire [17:0] \$106 ;
+  wire \$104 ;
+  wire [8:0] \$105 ;
+  wire [16:0] \$106 ;
   wire \$107 ;
   wire [16:0] \$108 ;
-  wire [16:0] \$109 ;
+  wire \$109 ;
   wire \$11 ;
-  wire [17:0] \$110 ;
-  wire [17:0] \$111 ;
-  wire [17:0] \$112 ;
+  wire \$110 ;
+  wire [16:0] \$111 ;
+  wire \$112 ;
   wire [8:0] \$113 ;
-  wire [8:0] \$114 ;
-  wire [15:0] \$115 ;
-  wire [15:0] \$116 ;
-  wire [16:0] \$117 ;
-  wire [20:0] \$118 ;
-  wire \$119 ;
+  wire [16:0] \$114 ;
+  wire [18:0] \$115 ;
+  wire [16:0] \$116 ;
+  wire [18:0] \$117 ;
+  wire \$118 ;
+  wire [15:0] \$119 ;
   wire \$12 ;
-  wire \$120 ;
+  wire [8:0] \$120 ;
   wire [8:0] \$121 ;
-  wire [16:0] \$122 ;
-  wire \$123 ;
+  wire [15:0] \$122 ;
+  wire [15:0] \$123 ;
   wire [16:0] \$124 ;
   wire \$125 ;
   wire \$126 ;
-  wire [16:0] \$127 ;
-  wire \$128 ;
-  wire [8:0] \$129 ;
+  wire \$127 ;
+  wire [16:0] \$128 ;
+  wire \$129 ;
   wire \$13 ;
-  wire [16:0] \$130 ;
-  wire [18:0] \$131 ;
-  wire [16:0] \$132 ;
-  wire [18:0] \$133 ;
-  wire [16:0] \$134 ;
-  wire [16:0] \$135 ;
-  wire [17:0] \$136 ;
-  wire \$137 ;
+  wire \$130 ;
+  wire [17:0] \$131 ;
+  wire \$132 ;
+  wire \$133 ;
+  wire [2:0] \$134 ;
+  wire [2:0] \$135 ;
+  wire \$136 ;
+  wire [17:0] \$137 ;
   wire [16:0] \$138 ;
-  wire [16:0] \$139 ;
+  wire [17:0] \$139 ;
   wire \$14 ;
-  wire [17:0] \$140 ;
-  wire [17:0] \$141 ;
+  wire [16:0] \$140 ;
+  wire \$141 ;
   wire \$142 ;
-  wire [16:0] \$143 ;
-  wire [16:0] \$144 ;
-  wire [17:0] \$145 ;
-  wire \$146 ;
-  wire [16:0] \$147 ;
-  wire [16:0] \$148 ;
-  wire [17:0] \$149 ;
+  wire \$143 ;
+  wire \$144 ;
+  wire \$145 ;
+  wire [2:0] \$146 ;
+  wire [2:0] \$147 ;
+  wire \$148 ;
+  wire [16:0] \$149 ;
   wire \$15 ;
-  wire [17:0] \$150 ;
+  wire [16:0] \$150 ;
   wire [17:0] \$151 ;
   wire [8:0] \$152 ;
-  wire [8:0] \$153 ;
-  wire [15:0] \$154 ;
-  wire [15:0] \$155 ;
-  wire [16:0] \$156 ;
+  wire \$153 ;
+  wire \$154 ;
+  wire \$155 ;
+  wire \$156 ;
   wire \$157 ;
-  wire \$158 ;
+  wire [20:0] \$158 ;
   wire \$159 ;
   wire \$16 ;
-  wire [16:0] \$160 ;
-  wire \$161 ;
+  wire \$160 ;
+  wire [17:0] \$161 ;
   wire \$162 ;
-  wire [17:0] \$163 ;
+  wire \$163 ;
   wire \$164 ;
-  wire \$165 ;
-  wire \$166 ;
-  wire [17:0] \$167 ;
+  wire [2:0] \$165 ;
+  wire [2:0] \$166 ;
+  wire \$167 ;
   wire [16:0] \$168 ;
-  wire [17:0] \$169 ;
+  wire [16:0] \$169 ;
   wire \$17 ;
-  wire [16:0] \$170 ;
-  wire \$171 ;
+  wire [17:0] \$170 ;
+  wire [8:0] \$171 ;
   wire \$172 ;
   wire \$173 ;
   wire \$174 ;
   wire \$175 ;
-  wire \$176 ;
-  wire [16:0] \$177 ;
-  wire [16:0] \$178 ;
+  wire [16:0] \$176 ;
+  wire \$177 ;
+  wire \$178 ;
   wire [17:0] \$179 ;
   wire \$18 ;
-  wire [8:0] \$180 ;
-  wire \$181 ;
+  wire [16:0] \$180 ;
+  wire [16:0] \$181 ;
   wire \$182 ;
-  wire \$183 ;
-  wire \$184 ;
+  wire [16:0] \$183 ;
+  wire [16:0] \$184 ;
   wire \$185 ;
-  wire [20:0] \$186 ;
-  wire \$187 ;
-  wire \$188 ;
+  wire [16:0] \$186 ;
+  wire [16:0] \$187 ;
+  wire [4:0] \$188 ;
   wire [17:0] \$189 ;
   wire \$19 ;
-  wire \$190 ;
+  wire [16:0] \$190 ;
   wire \$191 ;
   wire \$192 ;
   wire \$193 ;
-  wire [16:0] \$194 ;
-  wire [16:0] \$195 ;
-  wire [17:0] \$196 ;
-  wire [8:0] \$197 ;
+  wire \$194 ;
+  wire \$195 ;
+  wire \$196 ;
+  wire \$197 ;
   wire \$198 ;
   wire \$199 ;
   wire \$2 ;
   wire \$20 ;
   wire \$200 ;
   wire \$201 ;
-  wire [16:0] \$202 ;
+  wire \$202 ;
   wire \$203 ;
   wire \$204 ;
-  wire [17:0] \$205 ;
-  wire [16:0] \$206 ;
-  wire [16:0] \$207 ;
-  wire \$208 ;
-  wire [16:0] \$209 ;
+  wire \$205 ;
+  wire \$206 ;
+  wire \$207 ;
+  wire [8:0] \$208 ;
+  wire \$209 ;
   wire \$21 ;
-  wire [16:0] \$210 ;
-  wire \$211 ;
-  wire [16:0] \$212 ;
-  wire [16:0] \$213 ;
-  wire [4:0] \$214 ;
-  wire [17:0] \$215 ;
-  wire [16:0] \$216 ;
-  wire \$217 ;
-  wire \$218 ;
-  wire \$219 ;
+  wire [8:0] \$210 ;
+  wire [8:0] \$211 ;
+  reg \$212 ;
+  reg [1:0] \$213 ;
+  reg [30:0] \$214 ;
+  reg [5:0] \$215 ;
+  reg [1:0] \$216 ;
+  reg \$217 ;
+  reg \$218 ;
+  reg \$219 ;
   wire \$22 ;
-  wire \$220 ;
-  wire \$221 ;
-  wire \$222 ;
-  wire \$223 ;
-  wire \$224 ;
-  wire \$225 ;
-  wire \$226 ;
-  wire \$227 ;
-  wire \$228 ;
-  wire \$229 ;
+  reg \$220 ;
+  reg \$221 ;
+  reg [7:0] \$222 ;
+  reg [7:0] \$223 ;
+  reg [15:0] \$224 ;
+  reg [15:0] \$225 ;
+  reg [15:0] \$226 ;
+  reg [7:0] \$227 ;
+  reg [7:0] \$228 ;
+  reg [7:0] \$229 ;
   wire \$23 ;
-  wire \$230 ;
-  wire \$231 ;
-  wire \$232 ;
-  wire \$233 ;
-  wire [8:0] \$234 ;
-  wire \$235 ;
-  wire [8:0] \$236 ;
-  wire [8:0] \$237 ;
-  reg \$238 ;
-  reg [1:0] \$239 ;
+  reg [3:0] \$230 ;
+  reg [7:0] \$231 ;
+  reg [15:0] \$232 ;
+  reg [15:0] \$233 ;
+  reg [15:0] \$234 ;
+  reg [15:0] \$235 ;
+  reg [7:0] \$236 ;
+  reg [7:0] \$237 ;
+  reg [7:0] \$238 ;
+  reg [7:0] \$239 ;
   wire \$24 ;
-  reg [30:0] \$240 ;
-  reg [5:0] \$241 ;
-  reg [1:0] \$242 ;
-  reg \$243 ;
+  reg [19:0] \$240 ;
+  reg \$241 ;
+  reg [16:0] \$242 ;
+  reg [15:0] \$243 ;
   reg \$244 ;
   reg \$245 ;
-  reg \$246 ;
-  reg \$247 ;
-  reg [7:0] \$248 ;
-  reg [7:0] \$249 ;
+  reg [15:0] \$246 ;
+  reg [15:0] \$247 ;
+  reg [17:0] \$248 ;
+  reg [17:0] \$249 ;
   wire \$25 ;
-  reg [15:0] \$250 ;
-  reg [15:0] \$251 ;
+  reg [7:0] \$250 ;
+  reg [7:0] \$251 ;
   reg [15:0] \$252 ;
   reg [7:0] \$253 ;
-  reg [7:0] \$254 ;
+  reg [19:0] \$254 ;
   reg [7:0] \$255 ;
-  reg [3:0] \$256 ;
-  reg [7:0] \$257 ;
-  reg [15:0] \$258 ;
-  reg [15:0] \$259 ;
+  reg [7:0] \$256 ;
+  reg [16:0] \$257 ;
+  reg [16:0] \$258 ;
+  reg [1:0] \$259 ;
   wire \$26 ;
-  reg [15:0] \$260 ;
-  reg [15:0] \$261 ;
-  reg [7:0] \$262 ;
-  reg [7:0] \$263 ;
-  reg [7:0] \$264 ;
-  reg [7:0] \$265 ;
-  reg [19:0] \$266 ;
-  reg \$267 ;
-  reg [16:0] \$268 ;
-  reg [15:0] \$269 ;
+  reg [7:0] \$260 ;
+  reg [7:0] \$261 ;
+  reg [16:0] \$262 ;
+  reg [1:0] \$263 ;
+  reg [15:0] \$264 ;
+  reg \$265 ;
+  reg [16:0] \$266 ;
+  reg [16:0] \$267 ;
+  reg \$268 ;
+  reg [7:0] \$269 ;
   wire \$27 ;
-  reg \$270 ;
-  reg \$271 ;
-  reg [15:0] \$272 ;
-  reg [15:0] \$273 ;
-  reg [17:0] \$274 ;
-  reg [17:0] \$275 ;
-  reg [7:0] \$276 ;
-  reg [7:0] \$277 ;
-  reg [15:0] \$278 ;
-  reg [7:0] \$279 ;
+  reg [7:0] \$270 ;
+  reg [7:0] \$271 ;
+  reg [7:0] \$272 ;
+  reg [3:0] \$273 ;
+  reg [1:0] \$274 ;
+  reg \$275 ;
+  reg [1:0] \$276 ;
+  reg \$277 ;
+  reg [1:0] \$278 ;
+  reg \$279 ;
   wire \$28 ;
-  reg [19:0] \$280 ;
-  reg [7:0] \$281 ;
-  reg [7:0] \$282 ;
-  reg [16:0] \$283 ;
-  reg [16:0] \$284 ;
+  reg \$280 ;
+  reg \$281 ;
+  reg \$282 ;
+  reg \$283 ;
+  reg \$284 ;
   reg \$285 ;
-  reg [7:0] \$286 ;
-  reg [7:0] \$287 ;
-  reg [16:0] \$288 ;
-  reg \$289 ;
+  reg \$286 ;
+  reg [26:0] \$287 ;
+  reg [26:0] \$288 ;
+  reg [26:0] \$289 ;
   wire \$29 ;
-  reg [15:0] \$290 ;
+  reg [26:0] \$290 ;
   reg \$291 ;
-  reg [16:0] \$292 ;
-  reg [16:0] \$293 ;
-  reg \$294 ;
-  reg [7:0] \$295 ;
-  reg [7:0] \$296 ;
-  reg [7:0] \$297 ;
-  reg [7:0] \$298 ;
-  reg [3:0] \$299 ;
   wire \$3 ;
   wire [20:0] \$30 ;
-  reg [1:0] \$300 ;
-  reg \$301 ;
-  reg \$302 ;
-  reg \$303 ;
-  reg \$304 ;
-  reg \$305 ;
-  reg \$306 ;
-  reg \$307 ;
-  reg \$308 ;
-  reg \$309 ;
   wire \$31 ;
-  reg \$310 ;
-  reg \$311 ;
-  reg \$312 ;
-  reg [26:0] \$313 ;
-  reg [26:0] \$314 ;
-  reg [26:0] \$315 ;
-  reg [26:0] \$316 ;
-  reg \$317 ;
   wire \$32 ;
   wire \$33 ;
   wire \$34 ;
@@ -6068,11 +6554,11 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
   wire \$92 ;
   wire \$93 ;
   wire \$94 ;
-  wire [16:0] \$95 ;
-  wire [16:0] \$96 ;
-  wire [17:0] \$97 ;
-  wire \$98 ;
-  wire [16:0] \$99 ;
+  wire \$95 ;
+  wire [15:0] \$96 ;
+  wire [8:0] \$97 ;
+  wire [8:0] \$98 ;
+  wire [15:0] \$99 ;
   reg \$signal  = 1'h0;
   reg [15:0] \$signal$111  = 16'h0000;
   reg [15:0] \$signal$112  = 16'h0000;
@@ -6108,10 +6594,10 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
   reg [7:0] \$signal$64  = 8'h00;
   reg [15:0] \$signal$67  = 16'h0000;
   reg [7:0] a_base = 8'h00;
-  reg a_par = 1'h0;
+  reg [1:0] a_par = 2'h0;
   reg [7:0] a_ptr = 8'h00;
-  output a_sel;
-  reg a_sel = 1'h0;
+  output [1:0] a_sel;
+  reg [1:0] a_sel = 2'h0;
   reg acc_in = 1'h0;
   reg [7:0] acc_nptr = 8'h00;
   reg acc_out = 1'h0;
@@ -6231,8 +6717,8 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
   reg [7:0] lo = 8'h00;
   output load;
   reg load = 1'h0;
-  output lsel;
-  reg lsel = 1'h0;
+  output [1:0] lsel;
+  reg [1:0] lsel = 2'h0;
   output [30:0] m0;
   reg [30:0] m0 = 31'h00000000;
   reg [15:0] m_ = 16'h0000;
@@ -6318,7 +6804,7 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
   reg tok_d5 = 1'h0;
   reg tok_d6 = 1'h0;
   reg [7:0] w_nptr = 8'h00;
-  reg w_par = 1'h0;
+  reg [1:0] w_par = 2'h0;
   reg [7:0] w_ptr = 8'h00;
   wire w_reading;
   reg [16:0] w_rem = 17'h00000;
@@ -6431,301 +6917,283 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
   assign \$92  = ! fsm_state;
   assign \$93  = fsm_state == 1'h1;
   assign \$94  = fsm_state == 2'h2;
-  assign \$95  = desc__m + 1'h1;
-  assign \$97  = \$96  + 2'h3;
-  assign \$98  = desc__m > \$97 ;
-  assign \$99  = desc__m + 1'h1;
-  assign \$101  = \$100  + 2'h3;
-  assign \$102  = \$98  ? { 2'h0, desc__m } : \$101 ;
-  assign \$103  = \$102  > 2'h3;
-  assign \$104  = desc__m + 1'h1;
-  assign \$106  = \$105  + 2'h3;
-  assign \$107  = desc__m > \$106 ;
-  assign \$108  = desc__m + 1'h1;
-  assign \$110  = \$109  + 2'h3;
-  assign \$111  = \$107  ? { 2'h0, desc__m } : \$110 ;
-  assign \$112  = \$103  ? \$111  : 18'h00003;
-  assign \$113  = - desc__pad_left;
-  assign \$114  = - desc__pad_top;
-  assign \$115  = desc__win_h * desc__win_w;
-  assign \$116  = desc__win_h * desc__win_w;
-  assign \$117  = \$116  + 4'hb;
-  assign \$118  = t + 1'h1;
-  assign \$119  = s3[0] & s3[1];
-  assign \$120  = t == t_last;
-  assign \$121  = out_ptr + 1'h1;
-  assign \$122  = \$signal$113  - 1'h1;
-  assign \$123  = \$signal$120  == \$122 ;
-  assign \$124  = \$signal$112  - 1'h1;
-  assign \$125  = \$signal$121  == \$124 ;
-  assign \$126  = \$123  & \$125 ;
-  assign \$127  = \$signal$113  - 1'h1;
-  assign \$128  = \$signal$120  == \$127 ;
-  assign \$129  = - pad_left;
-  assign \$130  = \$signal$121  + 1'h1;
-  assign \$131  = $signed(\$signal$60 ) + $signed({ 1'h0, \$signal$115  });
-  assign \$132  = \$signal$120  + 1'h1;
-  assign \$133  = $signed(\$signal$63 ) + $signed({ 1'h0, \$signal$116  });
-  assign \$134  = desc__m + 1'h1;
-  assign \$136  = \$135  + 2'h3;
-  assign \$137  = desc__m > \$136 ;
-  assign \$138  = desc__m + 1'h1;
-  assign \$140  = \$139  + 2'h3;
-  assign \$141  = \$137  ? { 2'h0, desc__m } : \$140 ;
-  assign \$142  = \$141  > 2'h3;
-  assign \$143  = desc__m + 1'h1;
-  assign \$145  = \$144  + 2'h3;
-  assign \$146  = desc__m > \$145 ;
-  assign \$147  = desc__m + 1'h1;
-  assign \$149  = \$148  + 2'h3;
-  assign \$150  = \$146  ? { 2'h0, desc__m } : \$149 ;
-  assign \$151  = \$142  ? \$150  : 18'h00003;
-  assign \$152  = - desc__pad_left;
-  assign \$153  = - desc__pad_top;
-  assign \$154  = desc__win_h * desc__win_w;
-  assign \$155  = desc__win_h * desc__win_w;
-  assign \$156  = \$155  + 4'hb;
-  assign \$157  = ~ is_pool;
-  assign \$158  = busy & \$157 ;
-  assign \$159  = \$158  & \$signal ;
-  assign \$160  = stream - 1'h1;
-  assign \$161  = $signed({ 1'h0, t }) == $signed(\$160 );
-  assign \$162  = last & \$161 ;
-  assign \$163  = period - 1'h1;
-  assign \$164  = $signed({ 1'h0, t }) == $signed(\$163 );
-  assign \$165  = ~ a_par;
-  assign \$166  = rem <= 3'h4;
-  assign \$167  = n_rem - 3'h4;
-  assign \$168  = b_ptr + k_;
-  assign \$169  = rem - 3'h4;
-  assign \$170  = a_ptr + m_;
-  assign \$171  = ~ is_pool;
-  assign \$172  = busy & \$171 ;
-  assign \$173  = \$172  & \$signal$31 ;
-  assign \$174  = t == 2'h3;
-  assign \$175  = ~ w_par;
-  assign \$176  = w_rem <= 3'h4;
-  assign \$177  = w_nptr + k_;
-  assign \$178  = w_nptr + k_;
-  assign \$179  = w_rem - 3'h4;
-  assign \$180  = w_ptr + 3'h4;
-  assign \$181  = ~ is_pool;
-  assign \$182  = busy & \$181 ;
-  assign \$183  = \$182  & \$signal ;
-  assign \$184  = ~ last;
-  assign \$185  = \$183  & \$184 ;
-  assign \$186  = t + 3'h4;
-  assign \$187  = \$186  >= period;
-  assign \$188  = \$185  & \$187 ;
-  assign \$189  = period - 1'h1;
-  assign \$190  = $signed({ 1'h0, t }) == $signed(\$189 );
-  assign \$191  = \$188  & \$190 ;
-  assign \$192  = ~ w_par;
-  assign \$193  = w_rem <= 3'h4;
-  assign \$194  = w_nptr + k_;
-  assign \$195  = w_nptr + k_;
-  assign \$196  = w_rem - 3'h4;
-  assign \$197  = w_ptr + 3'h4;
-  assign \$198  = \$45 [16:0] < w_rem;
-  assign \$199  = ~ is_pool;
-  assign \$200  = busy & \$199 ;
-  assign \$201  = tok_d6 & \$200 ;
-  assign \$202  = m_ - 1'h1;
-  assign \$203  = i == \$202 ;
-  assign \$204  = \rem$44  <= 3'h4;
-  assign \$205  = \n_rem$43  - 3'h4;
-  assign \$206  = c_nptr + m_;
-  assign \$207  = c_nptr + m_;
-  assign \$208  = acc_in | acc_out;
-  assign \$209  = acc_nptr + m_;
-  assign \$210  = \$208  ? \$209  : 17'h00000;
-  assign \$211  = acc_in | acc_out;
-  assign \$212  = acc_nptr + m_;
-  assign \$213  = \$211  ? \$212  : 17'h00000;
-  assign \$214  = par_addr + 1'h1;
-  assign \$215  = \rem$44  - 3'h4;
-  assign \$216  = i + 1'h1;
-  assign \$217  = ~ is_pool;
-  assign \$218  = busy & \$217 ;
-  assign \$219  = ~ \$218 ;
-  assign \$220  = busy & is_pool;
-  assign \$221  = t < win;
-  assign \$222  = \$220  & \$221 ;
-  assign \$223  = $signed(iy) >= $signed(1'h0);
-  assign \$224  = $signed(iy) < $signed({ 1'h0, \$signal$111  });
-  assign \$225  = \$223  & \$224 ;
-  assign \$226  = $signed(ix) >= $signed(1'h0);
-  assign \$227  = \$225  & \$226 ;
-  assign \$228  = $signed(ix) < $signed({ 1'h0, \$signal$67  });
-  assign \$229  = \$227  & \$228 ;
-  assign \$230  = \$222  & \$229 ;
-  assign \$231  = busy & is_pool;
-  assign \$232  = t < win;
-  assign \$233  = \$231  & \$232 ;
-  assign \$234  = win_w - 1'h1;
-  assign \$235  = \$signal$64  == \$234 ;
-  assign \$236  = \$signal$61  + 1'h1;
-  assign \$237  = \$signal$64  + 1'h1;
+  assign \$95  = desc__m > 3'h4;
+  assign \$96  = \$95  ? desc__m : 16'h0004;
+  assign \$97  = - desc__pad_left;
+  assign \$98  = - desc__pad_top;
+  assign \$99  = desc__win_h * desc__win_w;
+  assign \$100  = desc__win_h * desc__win_w;
+  assign \$101  = \$100  + 4'hb;
+  assign \$102  = t + 1'h1;
+  assign \$103  = s3[0] & s3[1];
+  assign \$104  = t == t_last;
+  assign \$105  = out_ptr + 1'h1;
+  assign \$106  = \$signal$113  - 1'h1;
+  assign \$107  = \$signal$120  == \$106 ;
+  assign \$108  = \$signal$112  - 1'h1;
+  assign \$109  = \$signal$121  == \$108 ;
+  assign \$110  = \$107  & \$109 ;
+  assign \$111  = \$signal$113  - 1'h1;
+  assign \$112  = \$signal$120  == \$111 ;
+  assign \$113  = - pad_left;
+  assign \$114  = \$signal$121  + 1'h1;
+  assign \$115  = $signed(\$signal$60 ) + $signed({ 1'h0, \$signal$115  });
+  assign \$116  = \$signal$120  + 1'h1;
+  assign \$117  = $signed(\$signal$63 ) + $signed({ 1'h0, \$signal$116  });
+  assign \$118  = desc__m > 3'h4;
+  assign \$119  = \$118  ? desc__m : 16'h0004;
+  assign \$120  = - desc__pad_left;
+  assign \$121  = - desc__pad_top;
+  assign \$122  = desc__win_h * desc__win_w;
+  assign \$123  = desc__win_h * desc__win_w;
+  assign \$124  = \$123  + 4'hb;
+  assign \$125  = ~ is_pool;
+  assign \$126  = busy & \$125 ;
+  assign \$127  = \$126  & \$signal ;
+  assign \$128  = stream - 1'h1;
+  assign \$129  = $signed({ 1'h0, t }) == $signed(\$128 );
+  assign \$130  = last & \$129 ;
+  assign \$131  = period - 1'h1;
+  assign \$132  = $signed({ 1'h0, t }) == $signed(\$131 );
+  assign \$133  = a_par == 2'h2;
+  assign \$134  = a_par + 1'h1;
+  assign \$135  = \$133  ? 3'h0 : \$134 ;
+  assign \$136  = rem <= 3'h4;
+  assign \$137  = n_rem - 3'h4;
+  assign \$138  = b_ptr + k_;
+  assign \$139  = rem - 3'h4;
+  assign \$140  = a_ptr + m_;
+  assign \$141  = ~ is_pool;
+  assign \$142  = busy & \$141 ;
+  assign \$143  = \$142  & \$signal$31 ;
+  assign \$144  = t == 2'h3;
+  assign \$145  = w_par == 2'h2;
+  assign \$146  = w_par + 1'h1;
+  assign \$147  = \$145  ? 3'h0 : \$146 ;
+  assign \$148  = w_rem <= 3'h4;
+  assign \$149  = w_nptr + k_;
+  assign \$150  = w_nptr + k_;
+  assign \$151  = w_rem - 3'h4;
+  assign \$152  = w_ptr + 3'h4;
+  assign \$153  = ~ is_pool;
+  assign \$154  = busy & \$153 ;
+  assign \$155  = \$154  & \$signal ;
+  assign \$156  = ~ last;
+  assign \$157  = \$155  & \$156 ;
+  assign \$158  = t + 3'h4;
+  assign \$159  = \$158  >= period;
+  assign \$160  = \$157  & \$159 ;
+  assign \$161  = period - 1'h1;
+  assign \$162  = $signed({ 1'h0, t }) == $signed(\$161 );
+  assign \$163  = \$160  & \$162 ;
+  assign \$164  = w_par == 2'h2;
+  assign \$165  = w_par + 1'h1;
+  assign \$166  = \$164  ? 3'h0 : \$165 ;
+  assign \$167  = w_rem <= 3'h4;
+  assign \$168  = w_nptr + k_;
+  assign \$169  = w_nptr + k_;
+  assign \$170  = w_rem - 3'h4;
+  assign \$171  = w_ptr + 3'h4;
+  assign \$172  = \$45 [16:0] < w_rem;
+  assign \$173  = ~ is_pool;
+  assign \$174  = busy & \$173 ;
+  assign \$175  = tok_d6 & \$174 ;
+  assign \$176  = m_ - 1'h1;
+  assign \$177  = i == \$176 ;
+  assign \$178  = \rem$44  <= 3'h4;
+  assign \$179  = \n_rem$43  - 3'h4;
+  assign \$180  = c_nptr + m_;
+  assign \$181  = c_nptr + m_;
+  assign \$182  = acc_in | acc_out;
+  assign \$183  = acc_nptr + m_;
+  assign \$184  = \$182  ? \$183  : 17'h00000;
+  assign \$185  = acc_in | acc_out;
+  assign \$186  = acc_nptr + m_;
+  assign \$187  = \$185  ? \$186  : 17'h00000;
+  assign \$188  = par_addr + 1'h1;
+  assign \$189  = \rem$44  - 3'h4;
+  assign \$190  = i + 1'h1;
+  assign \$191  = ~ is_pool;
+  assign \$192  = busy & \$191 ;
+  assign \$193  = ~ \$192 ;
+  assign \$194  = busy & is_pool;
+  assign \$195  = t < win;
+  assign \$196  = \$194  & \$195 ;
+  assign \$197  = $signed(iy) >= $signed(1'h0);
+  assign \$198  = $signed(iy) < $signed({ 1'h0, \$signal$111  });
+  assign \$199  = \$197  & \$198 ;
+  assign \$200  = $signed(ix) >= $signed(1'h0);
+  assign \$201  = \$199  & \$200 ;
+  assign \$202  = $signed(ix) < $signed({ 1'h0, \$signal$67  });
+  assign \$203  = \$201  & \$202 ;
+  assign \$204  = \$196  & \$203 ;
+  assign \$205  = busy & is_pool;
+  assign \$206  = t < win;
+  assign \$207  = \$205  & \$206 ;
+  assign \$208  = win_w - 1'h1;
+  assign \$209  = \$signal$64  == \$208 ;
+  assign \$210  = \$signal$61  + 1'h1;
+  assign \$211  = \$signal$64  + 1'h1;
   always @(posedge clk)
-    kind <= \$238 ;
+    kind <= \$212 ;
   always @(posedge clk)
-    pool_op <= \$239 ;
+    pool_op <= \$213 ;
   always @(posedge clk)
-    m0 <= \$240 ;
+    m0 <= \$214 ;
   always @(posedge clk)
-    shift <= \$241 ;
+    shift <= \$215 ;
   always @(posedge clk)
-    rounding <= \$242 ;
+    rounding <= \$216 ;
   always @(posedge clk)
-    wrap <= \$243 ;
+    wrap <= \$217 ;
   always @(posedge clk)
-    per_channel <= \$244 ;
+    per_channel <= \$218 ;
   always @(posedge clk)
-    bias_en <= \$245 ;
+    bias_en <= \$219 ;
   always @(posedge clk)
-    acc_in <= \$246 ;
+    acc_in <= \$220 ;
   always @(posedge clk)
-    acc_out <= \$247 ;
+    acc_out <= \$221 ;
   always @(posedge clk)
-    lo <= \$248 ;
+    lo <= \$222 ;
   always @(posedge clk)
-    hi <= \$249 ;
+    hi <= \$223 ;
   always @(posedge clk)
-    k_ <= \$250 ;
+    k_ <= \$224 ;
   always @(posedge clk)
-    m_ <= \$251 ;
+    m_ <= \$225 ;
   always @(posedge clk)
-    n_ <= \$252 ;
+    n_ <= \$226 ;
   always @(posedge clk)
-    a_base <= \$253 ;
+    a_base <= \$227 ;
   always @(posedge clk)
-    b_base <= \$254 ;
+    b_base <= \$228 ;
   always @(posedge clk)
-    c_base <= \$255 ;
+    c_base <= \$229 ;
   always @(posedge clk)
-    p_base <= \$256 ;
+    p_base <= \$230 ;
   always @(posedge clk)
-    pin_base <= \$257 ;
+    pin_base <= \$231 ;
   always @(posedge clk)
-    \$signal$111  <= \$258 ;
+    \$signal$111  <= \$232 ;
   always @(posedge clk)
-    \$signal$67  <= \$259 ;
+    \$signal$67  <= \$233 ;
   always @(posedge clk)
-    \$signal$112  <= \$260 ;
+    \$signal$112  <= \$234 ;
   always @(posedge clk)
-    \$signal$113  <= \$261 ;
+    \$signal$113  <= \$235 ;
   always @(posedge clk)
-    win_w <= \$262 ;
+    win_w <= \$236 ;
   always @(posedge clk)
-    \$signal$115  <= \$263 ;
+    \$signal$115  <= \$237 ;
   always @(posedge clk)
-    \$signal$116  <= \$264 ;
+    \$signal$116  <= \$238 ;
   always @(posedge clk)
-    pad_left <= \$265 ;
+    pad_left <= \$239 ;
   always @(posedge clk)
-    t <= \$266 ;
+    t <= \$240 ;
   always @(posedge clk)
-    error <= \$267 ;
+    error <= \$241 ;
   always @(posedge clk)
-    period <= \$268 ;
+    period <= \$242 ;
   always @(posedge clk)
-    stream <= \$269 ;
+    stream <= \$243 ;
   always @(posedge clk)
-    \$signal$31  <= \$270 ;
+    \$signal$31  <= \$244 ;
   always @(posedge clk)
-    \$signal  <= \$271 ;
+    \$signal  <= \$245 ;
   always @(posedge clk)
-    \$signal$120  <= \$272 ;
+    \$signal$120  <= \$246 ;
   always @(posedge clk)
-    \$signal$121  <= \$273 ;
+    \$signal$121  <= \$247 ;
   always @(posedge clk)
-    \$signal$63  <= \$274 ;
+    \$signal$63  <= \$248 ;
   always @(posedge clk)
-    \$signal$60  <= \$275 ;
+    \$signal$60  <= \$249 ;
   always @(posedge clk)
-    \$signal$64  <= \$276 ;
+    \$signal$64  <= \$250 ;
   always @(posedge clk)
-    \$signal$61  <= \$277 ;
+    \$signal$61  <= \$251 ;
   always @(posedge clk)
-    win <= \$278 ;
+    win <= \$252 ;
   always @(posedge clk)
-    out_ptr <= \$279 ;
+    out_ptr <= \$253 ;
   always @(posedge clk)
-    t_last <= \$280 ;
+    t_last <= \$254 ;
   always @(posedge clk)
-    a_ptr <= \$281 ;
+    a_ptr <= \$255 ;
   always @(posedge clk)
-    b_ptr <= \$282 ;
+    b_ptr <= \$256 ;
   always @(posedge clk)
-    rem <= \$283 ;
+    rem <= \$257 ;
   always @(posedge clk)
-    n_rem <= \$284 ;
+    n_rem <= \$258 ;
   always @(posedge clk)
-    a_par <= \$285 ;
+    a_par <= \$259 ;
   always @(posedge clk)
-    w_ptr <= \$286 ;
+    w_ptr <= \$260 ;
   always @(posedge clk)
-    w_nptr <= \$287 ;
+    w_nptr <= \$261 ;
   always @(posedge clk)
-    w_rem <= \$288 ;
+    w_rem <= \$262 ;
   always @(posedge clk)
-    w_par <= \$289 ;
+    w_par <= \$263 ;
   always @(posedge clk)
-    i <= \$290 ;
+    i <= \$264 ;
   always @(posedge clk)
-    draining <= \$291 ;
+    draining <= \$265 ;
   always @(posedge clk)
-    \rem$44  <= \$292 ;
+    \rem$44  <= \$266 ;
   always @(posedge clk)
-    \n_rem$43  <= \$293 ;
+    \n_rem$43  <= \$267 ;
   always @(posedge clk)
-    first <= \$294 ;
+    first <= \$268 ;
   always @(posedge clk)
-    c_nptr <= \$295 ;
+    c_nptr <= \$269 ;
   always @(posedge clk)
-    c_row <= \$296 ;
+    c_row <= \$270 ;
   always @(posedge clk)
-    acc_nptr <= \$297 ;
+    acc_nptr <= \$271 ;
   always @(posedge clk)
-    acc_row <= \$298 ;
+    acc_row <= \$272 ;
   always @(posedge clk)
-    par_addr <= \$299 ;
+    par_addr <= \$273 ;
   always @(posedge clk)
-    fsm_state <= \$300 ;
+    fsm_state <= \$274 ;
   always @(posedge clk)
-    feed <= \$301 ;
+    feed <= \$275 ;
   always @(posedge clk)
-    a_sel <= \$302 ;
+    a_sel <= \$276 ;
   always @(posedge clk)
-    load <= \$303 ;
+    load <= \$277 ;
   always @(posedge clk)
-    lsel <= \$304 ;
+    lsel <= \$278 ;
   always @(posedge clk)
-    wrow_valid <= \$305 ;
+    wrow_valid <= \$279 ;
   always @(posedge clk)
-    tok_d0 <= \$306 ;
+    tok_d0 <= \$280 ;
   always @(posedge clk)
-    tok_d1 <= \$307 ;
+    tok_d1 <= \$281 ;
   always @(posedge clk)
-    tok_d2 <= \$308 ;
+    tok_d2 <= \$282 ;
   always @(posedge clk)
-    tok_d3 <= \$309 ;
+    tok_d3 <= \$283 ;
   always @(posedge clk)
-    tok_d4 <= \$310 ;
+    tok_d4 <= \$284 ;
   always @(posedge clk)
-    tok_d5 <= \$311 ;
+    tok_d5 <= \$285 ;
   always @(posedge clk)
-    tok_d6 <= \$312 ;
+    tok_d6 <= \$286 ;
   always @(posedge clk)
-    \$signal$51  <= \$313 ;
+    \$signal$51  <= \$287 ;
   always @(posedge clk)
-    \$signal$55  <= \$314 ;
+    \$signal$55  <= \$288 ;
   always @(posedge clk)
-    s2 <= \$315 ;
+    s2 <= \$289 ;
   always @(posedge clk)
-    s3 <= \$316 ;
+    s3 <= \$290 ;
   always @(posedge clk)
-    inb_d <= \$317 ;
+    inb_d <= \$291 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
     starting = 1'h0;
@@ -6826,283 +7294,865 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$238  = kind;
+    \$212  = kind;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$238  = desc__kind;
+            \$212  = desc__kind;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$238  = desc__kind;
+            \$212  = desc__kind;
           end
     endcase
     if (rst) begin
-      \$238  = 1'h0;
+      \$212  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$239  = pool_op;
+    \$213  = pool_op;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$239  = desc__pool_op;
+            \$213  = desc__pool_op;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$239  = desc__pool_op;
+            \$213  = desc__pool_op;
           end
     endcase
     if (rst) begin
-      \$239  = 2'h0;
+      \$213  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$240  = m0;
+    \$214  = m0;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$240  = desc__m0;
+            \$214  = desc__m0;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$240  = desc__m0;
+            \$214  = desc__m0;
           end
     endcase
     if (rst) begin
-      \$240  = 31'h00000000;
+      \$214  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$241  = shift;
+    \$215  = shift;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$241  = desc__shift;
+            \$215  = desc__shift;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$241  = desc__shift;
+            \$215  = desc__shift;
           end
     endcase
     if (rst) begin
-      \$241  = 6'h00;
+      \$215  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$242  = rounding;
+    \$216  = rounding;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$242  = desc__rounding;
+            \$216  = desc__rounding;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$242  = desc__rounding;
+            \$216  = desc__rounding;
           end
     endcase
     if (rst) begin
-      \$242  = 2'h0;
+      \$216  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$243  = wrap;
+    \$217  = wrap;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$243  = desc__wrap;
+            \$217  = desc__wrap;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$243  = desc__wrap;
+            \$217  = desc__wrap;
           end
     endcase
     if (rst) begin
-      \$243  = 1'h0;
+      \$217  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$244  = per_channel;
+    \$218  = per_channel;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$244  = desc__per_channel;
+            \$218  = desc__per_channel;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$244  = desc__per_channel;
+            \$218  = desc__per_channel;
           end
     endcase
+    if (rst) begin
+      \$218  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    \$219  = bias_en;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$219  = desc__bias_en;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$219  = desc__bias_en;
+          end
+    endcase
+    if (rst) begin
+      \$219  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    \$220  = acc_in;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$220  = desc__acc_in;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$220  = desc__acc_in;
+          end
+    endcase
+    if (rst) begin
+      \$220  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    \$221  = acc_out;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$221  = desc__acc_out;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$221  = desc__acc_out;
+          end
+    endcase
+    if (rst) begin
+      \$221  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    \$222  = lo;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$222  = desc__lo;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$222  = desc__lo;
+          end
+    endcase
+    if (rst) begin
+      \$222  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    \$223  = hi;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$223  = desc__hi;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$223  = desc__hi;
+          end
+    endcase
+    if (rst) begin
+      \$223  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    \$224  = k_;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$224  = desc__k;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$224  = desc__k;
+          end
+    endcase
+    if (rst) begin
+      \$224  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    \$225  = m_;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$225  = desc__m;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$225  = desc__m;
+          end
+    endcase
+    if (rst) begin
+      \$225  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    \$226  = n_;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$226  = desc__n;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$226  = desc__n;
+          end
+    endcase
+    if (rst) begin
+      \$226  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    \$227  = a_base;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$227  = desc__a_base;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$227  = desc__a_base;
+          end
+    endcase
+    if (rst) begin
+      \$227  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    \$228  = b_base;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$228  = desc__b_base;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$228  = desc__b_base;
+          end
+    endcase
+    if (rst) begin
+      \$228  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    \$229  = c_base;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$229  = desc__c_base;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$229  = desc__c_base;
+          end
+    endcase
+    if (rst) begin
+      \$229  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    \$230  = p_base;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$230  = desc__p_base;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$230  = desc__p_base;
+          end
+    endcase
+    if (rst) begin
+      \$230  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    \$231  = pin_base;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$231  = desc__pin_base;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$231  = desc__pin_base;
+          end
+    endcase
+    if (rst) begin
+      \$231  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    \$232  = \$signal$111 ;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$232  = desc__in_h;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$232  = desc__in_h;
+          end
+    endcase
+    if (rst) begin
+      \$232  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    \$233  = \$signal$67 ;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$233  = desc__in_w;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$233  = desc__in_w;
+          end
+    endcase
+    if (rst) begin
+      \$233  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    \$234  = \$signal$112 ;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$234  = desc__out_h;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$234  = desc__out_h;
+          end
+    endcase
+    if (rst) begin
+      \$234  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    \$235  = \$signal$113 ;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$235  = desc__out_w;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$235  = desc__out_w;
+          end
+    endcase
+    if (rst) begin
+      \$235  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    \$236  = win_w;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$236  = desc__win_w;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$236  = desc__win_w;
+          end
+    endcase
+    if (rst) begin
+      \$236  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    \$237  = \$signal$115 ;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$237  = desc__stride_h;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$237  = desc__stride_h;
+          end
+    endcase
+    if (rst) begin
+      \$237  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    \$238  = \$signal$116 ;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$238  = desc__stride_w;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$238  = desc__stride_w;
+          end
+    endcase
+    if (rst) begin
+      \$238  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    \$239  = pad_left;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$239  = desc__pad_left;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$239  = desc__pad_left;
+          end
+    endcase
+    if (rst) begin
+      \$239  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    \$240  = t;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$240  = 20'h00000;
+          end
+      2'h2:
+        begin
+          \$240  = \$102 [19:0];
+          if (is_pool) begin
+            if (\$104 ) begin
+              \$240  = 20'h00000;
+            end
+          end
+        end
+      2'h1:
+          if (start) begin
+            \$240  = 20'h00000;
+          end
+    endcase
+    if (\$127 ) begin
+      if (\$130 ) begin
+      end else if (\$132 ) begin
+        \$240  = 20'h00000;
+      end
+    end
+    if (\$143 ) begin
+      if (\$144 ) begin
+        \$240  = 20'h00000;
+      end
+    end
+    if (rst) begin
+      \$240  = 20'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    \$241  = error;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$241  = refused;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$241  = refused;
+          end
+    endcase
+    if (rst) begin
+      \$241  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    \$242  = period;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$242  = { 1'h0, \$96  };
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$242  = { 1'h0, \$119  };
+          end
+    endcase
+    if (rst) begin
+      \$242  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    \$243  = stream;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$243  = desc__m;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$243  = desc__m;
+          end
+    endcase
+    if (rst) begin
+      \$243  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    \$244  = \$signal$31 ;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$244  = 1'h1;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$244  = 1'h1;
+          end
+    endcase
+    if (\$143 ) begin
+      if (\$144 ) begin
+        \$244  = 1'h0;
+      end
+    end
     if (rst) begin
       \$244  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$245  = bias_en;
+    \$245  = \$signal ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$245  = desc__bias_en;
+            \$245  = 1'h0;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$245  = desc__bias_en;
+            \$245  = 1'h0;
           end
     endcase
+    if (\$127 ) begin
+      if (\$130 ) begin
+        \$245  = 1'h0;
+      end
+    end
+    if (\$143 ) begin
+      if (\$144 ) begin
+        \$245  = 1'h1;
+      end
+    end
     if (rst) begin
       \$245  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$246  = acc_in;
+    \$246  = \$signal$120 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$246  = desc__acc_in;
+            \$246  = 16'h0000;
           end
       2'h2:
-          /* empty */;
+          if (is_pool) begin
+            if (\$104 ) begin
+              (* full_case = 32'd1 *)
+              if (\$110 ) begin
+              end else if (\$112 ) begin
+                \$246  = 16'h0000;
+              end else begin
+                \$246  = \$116 [15:0];
+              end
+            end
+          end
       2'h1:
           if (start) begin
-            \$246  = desc__acc_in;
+            \$246  = 16'h0000;
           end
     endcase
     if (rst) begin
-      \$246  = 1'h0;
+      \$246  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$247  = acc_out;
+    \$247  = \$signal$121 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$247  = desc__acc_out;
+            \$247  = 16'h0000;
           end
       2'h2:
-          /* empty */;
+          if (is_pool) begin
+            if (\$104 ) begin
+              if (\$110 ) begin
+              end else if (\$112 ) begin
+                \$247  = \$114 [15:0];
+              end
+            end
+          end
       2'h1:
           if (start) begin
-            \$247  = desc__acc_out;
+            \$247  = 16'h0000;
           end
     endcase
     if (rst) begin
-      \$247  = 1'h0;
+      \$247  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$248  = lo;
+    \$248  = \$signal$63 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$248  = desc__lo;
+            \$248  = { \$97 [8], \$97 [8], \$97 [8], \$97 [8], \$97 [8], \$97 [8], \$97 [8], \$97 [8], \$97 [8], \$97  };
           end
       2'h2:
-          /* empty */;
+          if (is_pool) begin
+            if (\$104 ) begin
+              (* full_case = 32'd1 *)
+              if (\$110 ) begin
+              end else if (\$112 ) begin
+                \$248  = { \$113 [8], \$113 [8], \$113 [8], \$113 [8], \$113 [8], \$113 [8], \$113 [8], \$113 [8], \$113 [8], \$113  };
+              end else begin
+                \$248  = \$117 [17:0];
+              end
+            end
+          end
       2'h1:
           if (start) begin
-            \$248  = desc__lo;
+            \$248  = { \$120 [8], \$120 [8], \$120 [8], \$120 [8], \$120 [8], \$120 [8], \$120 [8], \$120 [8], \$120 [8], \$120  };
           end
     endcase
     if (rst) begin
-      \$248  = 8'h00;
+      \$248  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$249  = hi;
+    \$249  = \$signal$60 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$249  = desc__hi;
+            \$249  = { \$98 [8], \$98 [8], \$98 [8], \$98 [8], \$98 [8], \$98 [8], \$98 [8], \$98 [8], \$98 [8], \$98  };
           end
       2'h2:
-          /* empty */;
+          if (is_pool) begin
+            if (\$104 ) begin
+              if (\$110 ) begin
+              end else if (\$112 ) begin
+                \$249  = \$115 [17:0];
+              end
+            end
+          end
       2'h1:
           if (start) begin
-            \$249  = desc__hi;
+            \$249  = { \$121 [8], \$121 [8], \$121 [8], \$121 [8], \$121 [8], \$121 [8], \$121 [8], \$121 [8], \$121 [8], \$121  };
           end
     endcase
     if (rst) begin
-      \$249  = 8'h00;
+      \$249  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$250  = k_;
+    \$250  = \$signal$64 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$250  = desc__k;
+            \$250  = 8'h00;
           end
       2'h2:
-          /* empty */;
+          if (is_pool) begin
+            if (\$104 ) begin
+              \$250  = 8'h00;
+            end
+          end
       2'h1:
           if (start) begin
-            \$250  = desc__k;
+            \$250  = 8'h00;
           end
     endcase
+    if (\$207 ) begin
+      (* full_case = 32'd1 *)
+      if (\$209 ) begin
+        \$250  = 8'h00;
+      end else begin
+        \$250  = \$211 [7:0];
+      end
+    end
     if (rst) begin
-      \$250  = 16'h0000;
+      \$250  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$251  = m_;
+    \$251  = \$signal$61 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$251  = desc__m;
+            \$251  = 8'h00;
           end
       2'h2:
-          /* empty */;
+          if (is_pool) begin
+            if (\$104 ) begin
+              \$251  = 8'h00;
+            end
+          end
       2'h1:
           if (start) begin
-            \$251  = desc__m;
+            \$251  = 8'h00;
           end
     endcase
+    if (\$207 ) begin
+      if (\$209 ) begin
+        \$251  = \$210 [7:0];
+      end
+    end
     if (rst) begin
-      \$251  = 16'h0000;
+      \$251  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$252  = n_;
+    \$252  = win;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$252  = desc__n;
+            \$252  = \$99 ;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$252  = desc__n;
+            \$252  = \$122 ;
           end
     endcase
     if (rst) begin
@@ -7111,17 +8161,21 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$253  = a_base;
+    \$253  = out_ptr;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$253  = desc__a_base;
+            \$253  = desc__c_base;
           end
       2'h2:
-          /* empty */;
+          if (is_pool) begin
+            if (\$104 ) begin
+              \$253  = \$105 [7:0];
+            end
+          end
       2'h1:
           if (start) begin
-            \$253  = desc__a_base;
+            \$253  = desc__c_base;
           end
     endcase
     if (rst) begin
@@ -7130,1309 +8184,723 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$254  = b_base;
+    \$254  = t_last;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$254  = desc__b_base;
+            \$254  = { 3'h0, \$101  };
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$254  = desc__b_base;
+            \$254  = { 3'h0, \$124  };
           end
     endcase
     if (rst) begin
-      \$254  = 8'h00;
+      \$254  = 20'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$255  = c_base;
+    \$255  = a_ptr;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$255  = desc__c_base;
+            \$255  = desc__a_base;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$255  = desc__c_base;
+            \$255  = desc__a_base;
           end
     endcase
+    if (\$127 ) begin
+      if (\$130 ) begin
+      end else if (\$132 ) begin
+        (* full_case = 32'd1 *)
+        if (\$136 ) begin
+          \$255  = a_base;
+        end else begin
+          \$255  = \$140 [7:0];
+        end
+      end
+    end
     if (rst) begin
       \$255  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$256  = p_base;
+    \$256  = b_ptr;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$256  = desc__p_base;
+            \$256  = desc__b_base;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$256  = desc__p_base;
+            \$256  = desc__b_base;
           end
     endcase
-    if (rst) begin
-      \$256  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$257  = pin_base;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$257  = desc__pin_base;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$257  = desc__pin_base;
-          end
-    endcase
-    if (rst) begin
-      \$257  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$258  = \$signal$111 ;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$258  = desc__in_h;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$258  = desc__in_h;
-          end
-    endcase
-    if (rst) begin
-      \$258  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$259  = \$signal$67 ;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$259  = desc__in_w;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$259  = desc__in_w;
-          end
-    endcase
-    if (rst) begin
-      \$259  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$260  = \$signal$112 ;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$260  = desc__out_h;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$260  = desc__out_h;
-          end
-    endcase
-    if (rst) begin
-      \$260  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$261  = \$signal$113 ;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$261  = desc__out_w;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$261  = desc__out_w;
-          end
-    endcase
-    if (rst) begin
-      \$261  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$262  = win_w;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$262  = desc__win_w;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$262  = desc__win_w;
-          end
-    endcase
-    if (rst) begin
-      \$262  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$263  = \$signal$115 ;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$263  = desc__stride_h;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$263  = desc__stride_h;
-          end
-    endcase
-    if (rst) begin
-      \$263  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$264  = \$signal$116 ;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$264  = desc__stride_w;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$264  = desc__stride_w;
-          end
-    endcase
-    if (rst) begin
-      \$264  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$265  = pad_left;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$265  = desc__pad_left;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$265  = desc__pad_left;
-          end
-    endcase
-    if (rst) begin
-      \$265  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$266  = t;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$266  = 20'h00000;
-          end
-      2'h2:
-        begin
-          \$266  = \$118 [19:0];
-          if (is_pool) begin
-            if (\$120 ) begin
-              \$266  = 20'h00000;
-            end
-          end
+    if (\$127 ) begin
+      if (\$130 ) begin
+      end else if (\$132 ) begin
+        if (\$136 ) begin
+          \$256  = \$138 [7:0];
         end
-      2'h1:
-          if (start) begin
-            \$266  = 20'h00000;
-          end
-    endcase
-    if (\$159 ) begin
-      if (\$162 ) begin
-      end else if (\$164 ) begin
-        \$266  = 20'h00000;
-      end
-    end
-    if (\$173 ) begin
-      if (\$174 ) begin
-        \$266  = 20'h00000;
       end
     end
     if (rst) begin
-      \$266  = 20'h00000;
+      \$256  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$267  = error;
+    \$257  = rem;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$267  = refused;
+            \$257  = { 1'h0, desc__k };
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$267  = refused;
+            \$257  = { 1'h0, desc__k };
           end
     endcase
-    if (rst) begin
-      \$267  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$268  = period;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$268  = \$112 [16:0];
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$268  = \$151 [16:0];
-          end
-    endcase
-    if (rst) begin
-      \$268  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$269  = stream;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$269  = desc__m;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$269  = desc__m;
-          end
-    endcase
-    if (rst) begin
-      \$269  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$270  = \$signal$31 ;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$270  = 1'h1;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$270  = 1'h1;
-          end
-    endcase
-    if (\$173 ) begin
-      if (\$174 ) begin
-        \$270  = 1'h0;
+    if (\$127 ) begin
+      if (\$130 ) begin
+      end else if (\$132 ) begin
+        (* full_case = 32'd1 *)
+        if (\$136 ) begin
+          \$257  = { 1'h0, k_ };
+        end else begin
+          \$257  = \$139 [16:0];
+        end
       end
     end
     if (rst) begin
-      \$270  = 1'h0;
+      \$257  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$271  = \$signal ;
+    \$258  = n_rem;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$271  = 1'h0;
+            \$258  = { 1'h0, desc__n };
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$271  = 1'h0;
+            \$258  = { 1'h0, desc__n };
           end
     endcase
-    if (\$159 ) begin
-      if (\$162 ) begin
-        \$271  = 1'h0;
+    if (\$127 ) begin
+      if (\$130 ) begin
+      end else if (\$132 ) begin
+        if (\$136 ) begin
+          \$258  = \$137 [16:0];
+        end
       end
     end
-    if (\$173 ) begin
-      if (\$174 ) begin
-        \$271  = 1'h1;
+    if (rst) begin
+      \$258  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    \$259  = a_par;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$259  = 2'h0;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$259  = 2'h0;
+          end
+    endcase
+    if (\$127 ) begin
+      if (\$130 ) begin
+      end else if (\$132 ) begin
+        \$259  = \$135 [1:0];
       end
     end
     if (rst) begin
-      \$271  = 1'h0;
+      \$259  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$272  = \$signal$120 ;
+    \$260  = w_ptr;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$272  = 16'h0000;
+            \$260  = desc__b_base;
           end
       2'h2:
-          if (is_pool) begin
-            if (\$120 ) begin
-              (* full_case = 32'd1 *)
-              if (\$126 ) begin
-              end else if (\$128 ) begin
-                \$272  = 16'h0000;
-              end else begin
-                \$272  = \$132 [15:0];
-              end
-            end
-          end
+          /* empty */;
       2'h1:
           if (start) begin
-            \$272  = 16'h0000;
+            \$260  = desc__b_base;
           end
     endcase
-    if (rst) begin
-      \$272  = 16'h0000;
+    if (\$143 ) begin
+      if (\$144 ) begin
+        (* full_case = 32'd1 *)
+        if (\$148 ) begin
+          \$260  = \$150 [7:0];
+        end else begin
+          \$260  = \$152 [7:0];
+        end
+      end
     end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$273  = \$signal$121 ;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$273  = 16'h0000;
-          end
-      2'h2:
-          if (is_pool) begin
-            if (\$120 ) begin
-              if (\$126 ) begin
-              end else if (\$128 ) begin
-                \$273  = \$130 [15:0];
-              end
-            end
-          end
-      2'h1:
-          if (start) begin
-            \$273  = 16'h0000;
-          end
-    endcase
-    if (rst) begin
-      \$273  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$274  = \$signal$63 ;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$274  = { \$113 [8], \$113 [8], \$113 [8], \$113 [8], \$113 [8], \$113 [8], \$113 [8], \$113 [8], \$113 [8], \$113  };
-          end
-      2'h2:
-          if (is_pool) begin
-            if (\$120 ) begin
-              (* full_case = 32'd1 *)
-              if (\$126 ) begin
-              end else if (\$128 ) begin
-                \$274  = { \$129 [8], \$129 [8], \$129 [8], \$129 [8], \$129 [8], \$129 [8], \$129 [8], \$129 [8], \$129 [8], \$129  };
-              end else begin
-                \$274  = \$133 [17:0];
-              end
-            end
-          end
-      2'h1:
-          if (start) begin
-            \$274  = { \$152 [8], \$152 [8], \$152 [8], \$152 [8], \$152 [8], \$152 [8], \$152 [8], \$152 [8], \$152 [8], \$152  };
-          end
-    endcase
-    if (rst) begin
-      \$274  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$275  = \$signal$60 ;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$275  = { \$114 [8], \$114 [8], \$114 [8], \$114 [8], \$114 [8], \$114 [8], \$114 [8], \$114 [8], \$114 [8], \$114  };
-          end
-      2'h2:
-          if (is_pool) begin
-            if (\$120 ) begin
-              if (\$126 ) begin
-              end else if (\$128 ) begin
-                \$275  = \$131 [17:0];
-              end
-            end
-          end
-      2'h1:
-          if (start) begin
-            \$275  = { \$153 [8], \$153 [8], \$153 [8], \$153 [8], \$153 [8], \$153 [8], \$153 [8], \$153 [8], \$153 [8], \$153  };
-          end
-    endcase
-    if (rst) begin
-      \$275  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$276  = \$signal$64 ;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$276  = 8'h00;
-          end
-      2'h2:
-          if (is_pool) begin
-            if (\$120 ) begin
-              \$276  = 8'h00;
-            end
-          end
-      2'h1:
-          if (start) begin
-            \$276  = 8'h00;
-          end
-    endcase
-    if (\$233 ) begin
+    if (\$163 ) begin
       (* full_case = 32'd1 *)
-      if (\$235 ) begin
-        \$276  = 8'h00;
+      if (\$167 ) begin
+        \$260  = \$169 [7:0];
       end else begin
-        \$276  = \$237 [7:0];
+        \$260  = \$171 [7:0];
       end
     end
     if (rst) begin
-      \$276  = 8'h00;
+      \$260  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$277  = \$signal$61 ;
+    \$261  = w_nptr;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$277  = 8'h00;
+            \$261  = desc__b_base;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$261  = desc__b_base;
+          end
+    endcase
+    if (\$143 ) begin
+      if (\$144 ) begin
+        if (\$148 ) begin
+          \$261  = \$149 [7:0];
+        end
+      end
+    end
+    if (\$163 ) begin
+      if (\$167 ) begin
+        \$261  = \$168 [7:0];
+      end
+    end
+    if (rst) begin
+      \$261  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    \$262  = w_rem;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$262  = { 1'h0, desc__k };
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$262  = { 1'h0, desc__k };
+          end
+    endcase
+    if (\$143 ) begin
+      if (\$144 ) begin
+        (* full_case = 32'd1 *)
+        if (\$148 ) begin
+          \$262  = { 1'h0, k_ };
+        end else begin
+          \$262  = \$151 [16:0];
+        end
+      end
+    end
+    if (\$163 ) begin
+      (* full_case = 32'd1 *)
+      if (\$167 ) begin
+        \$262  = { 1'h0, k_ };
+      end else begin
+        \$262  = \$170 [16:0];
+      end
+    end
+    if (rst) begin
+      \$262  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    \$263  = w_par;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$263  = 2'h0;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$263  = 2'h0;
+          end
+    endcase
+    if (\$143 ) begin
+      if (\$144 ) begin
+        \$263  = \$147 [1:0];
+      end
+    end
+    if (\$163 ) begin
+      \$263  = \$166 [1:0];
+    end
+    if (rst) begin
+      \$263  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    \$264  = i;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$264  = 16'h0000;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$264  = 16'h0000;
+          end
+    endcase
+    if (\$175 ) begin
+      (* full_case = 32'd1 *)
+      if (\$177 ) begin
+        \$264  = 16'h0000;
+      end else begin
+        \$264  = \$190 [15:0];
+      end
+    end
+    if (rst) begin
+      \$264  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    \$265  = draining;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$265  = 1'h0;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$265  = 1'h0;
+          end
+    endcase
+    if (rst) begin
+      \$265  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    \$266  = \rem$44 ;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$266  = { 1'h0, desc__k };
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$266  = { 1'h0, desc__k };
+          end
+    endcase
+    if (\$175 ) begin
+      if (\$177 ) begin
+        (* full_case = 32'd1 *)
+        if (\$178 ) begin
+          \$266  = { 1'h0, k_ };
+        end else begin
+          \$266  = \$189 [16:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$266  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    \$267  = \n_rem$43 ;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$267  = { 1'h0, desc__n };
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$267  = { 1'h0, desc__n };
+          end
+    endcase
+    if (\$175 ) begin
+      if (\$177 ) begin
+        if (\$178 ) begin
+          \$267  = \$179 [16:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$267  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    \$268  = first;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$268  = 1'h1;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$268  = 1'h1;
+          end
+    endcase
+    if (\$175 ) begin
+      if (\$177 ) begin
+        (* full_case = 32'd1 *)
+        if (\$178 ) begin
+          \$268  = 1'h1;
+        end else begin
+          \$268  = 1'h0;
+        end
+      end
+    end
+    if (rst) begin
+      \$268  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    \$269  = c_nptr;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$269  = desc__c_base;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$269  = desc__c_base;
+          end
+    endcase
+    if (\$175 ) begin
+      if (\$177 ) begin
+        if (\$178 ) begin
+          \$269  = \$180 [7:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$269  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    \$270  = c_row;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$270  = desc__c_base;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$270  = desc__c_base;
+          end
+    endcase
+    if (\$175 ) begin
+      if (\$177 ) begin
+        if (\$178 ) begin
+          \$270  = \$181 [7:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$270  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    \$271  = acc_nptr;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$271  = 8'h00;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$271  = 8'h00;
+          end
+    endcase
+    if (\$175 ) begin
+      if (\$177 ) begin
+        if (\$178 ) begin
+          \$271  = \$184 [7:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$271  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    \$272  = acc_row;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$272  = 8'h00;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$272  = 8'h00;
+          end
+    endcase
+    if (\$175 ) begin
+      if (\$177 ) begin
+        if (\$178 ) begin
+          \$272  = \$187 [7:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$272  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    \$273  = par_addr;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$273  = desc__p_base;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$273  = desc__p_base;
+          end
+    endcase
+    if (\$175 ) begin
+      if (\$177 ) begin
+        if (\$178 ) begin
+          \$273  = \$188 [3:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$273  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    \$274  = fsm_state;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            (* full_case = 32'd1 *)
+            if (refused) begin
+              \$274  = 2'h1;
+            end else begin
+              \$274  = 2'h2;
+            end
           end
       2'h2:
           if (is_pool) begin
-            if (\$120 ) begin
-              \$277  = 8'h00;
+            if (\$104 ) begin
+              if (\$110 ) begin
+                \$274  = 2'h1;
+              end
+            end
+          end else if (\$103 ) begin
+            \$274  = 2'h1;
+          end
+      2'h1:
+        begin
+          \$274  = 2'h0;
+          if (start) begin
+            (* full_case = 32'd1 *)
+            if (refused) begin
+              \$274  = 2'h1;
+            end else begin
+              \$274  = 2'h2;
             end
           end
-      2'h1:
-          if (start) begin
-            \$277  = 8'h00;
-          end
-    endcase
-    if (\$233 ) begin
-      if (\$235 ) begin
-        \$277  = \$236 [7:0];
-      end
-    end
-    if (rst) begin
-      \$277  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$278  = win;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$278  = \$115 ;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$278  = \$154 ;
-          end
-    endcase
-    if (rst) begin
-      \$278  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$279  = out_ptr;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$279  = desc__c_base;
-          end
-      2'h2:
-          if (is_pool) begin
-            if (\$120 ) begin
-              \$279  = \$121 [7:0];
-            end
-          end
-      2'h1:
-          if (start) begin
-            \$279  = desc__c_base;
-          end
-    endcase
-    if (rst) begin
-      \$279  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$280  = t_last;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$280  = { 3'h0, \$117  };
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$280  = { 3'h0, \$156  };
-          end
-    endcase
-    if (rst) begin
-      \$280  = 20'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$281  = a_ptr;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$281  = desc__a_base;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$281  = desc__a_base;
-          end
-    endcase
-    if (\$159 ) begin
-      if (\$162 ) begin
-      end else if (\$164 ) begin
-        (* full_case = 32'd1 *)
-        if (\$166 ) begin
-          \$281  = a_base;
-        end else begin
-          \$281  = \$170 [7:0];
         end
-      end
-    end
+    endcase
     if (rst) begin
-      \$281  = 8'h00;
+      \$274  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$282  = b_ptr;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$282  = desc__b_base;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$282  = desc__b_base;
-          end
-    endcase
-    if (\$159 ) begin
-      if (\$162 ) begin
-      end else if (\$164 ) begin
-        if (\$166 ) begin
-          \$282  = \$168 [7:0];
-        end
-      end
-    end
+    \$275  = reading;
     if (rst) begin
-      \$282  = 8'h00;
+      \$275  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$283  = rem;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$283  = { 1'h0, desc__k };
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$283  = { 1'h0, desc__k };
-          end
-    endcase
-    if (\$159 ) begin
-      if (\$162 ) begin
-      end else if (\$164 ) begin
-        (* full_case = 32'd1 *)
-        if (\$166 ) begin
-          \$283  = { 1'h0, k_ };
-        end else begin
-          \$283  = \$169 [16:0];
-        end
-      end
-    end
+    \$276  = a_par;
     if (rst) begin
-      \$283  = 17'h00000;
+      \$276  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$284  = n_rem;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$284  = { 1'h0, desc__n };
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$284  = { 1'h0, desc__n };
-          end
-    endcase
-    if (\$159 ) begin
-      if (\$162 ) begin
-      end else if (\$164 ) begin
-        if (\$166 ) begin
-          \$284  = \$167 [16:0];
-        end
-      end
-    end
+    \$277  = w_reading;
     if (rst) begin
-      \$284  = 17'h00000;
+      \$277  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$285  = a_par;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$285  = 1'h0;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$285  = 1'h0;
-          end
-    endcase
-    if (\$159 ) begin
-      if (\$162 ) begin
-      end else if (\$164 ) begin
-        \$285  = \$165 ;
-      end
+    \$278  = w_par;
+    if (rst) begin
+      \$278  = 2'h0;
     end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    \$279  = \$172 ;
+    if (rst) begin
+      \$279  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    \$280  = reading;
+    if (rst) begin
+      \$280  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    \$281  = tok_d0;
+    if (rst) begin
+      \$281  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    \$282  = tok_d1;
+    if (rst) begin
+      \$282  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    \$283  = tok_d2;
+    if (rst) begin
+      \$283  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    \$284  = tok_d3;
+    if (rst) begin
+      \$284  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    \$285  = tok_d4;
     if (rst) begin
       \$285  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$286  = w_ptr;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$286  = desc__b_base;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$286  = desc__b_base;
-          end
-    endcase
-    if (\$173 ) begin
-      if (\$174 ) begin
-        (* full_case = 32'd1 *)
-        if (\$176 ) begin
-          \$286  = \$178 [7:0];
-        end else begin
-          \$286  = \$180 [7:0];
-        end
-      end
-    end
-    if (\$191 ) begin
-      (* full_case = 32'd1 *)
-      if (\$193 ) begin
-        \$286  = \$195 [7:0];
-      end else begin
-        \$286  = \$197 [7:0];
-      end
-    end
+    \$286  = tok_d5;
     if (rst) begin
-      \$286  = 8'h00;
+      \$286  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$287  = w_nptr;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$287  = desc__b_base;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$287  = desc__b_base;
-          end
-    endcase
-    if (\$173 ) begin
-      if (\$174 ) begin
-        if (\$176 ) begin
-          \$287  = \$177 [7:0];
-        end
-      end
-    end
-    if (\$191 ) begin
-      if (\$193 ) begin
-        \$287  = \$194 [7:0];
-      end
+    \$287  = issue;
+    if (\$193 ) begin
+      \$287 [0] = 1'h0;
     end
     if (rst) begin
-      \$287  = 8'h00;
+      \$287  = 27'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$288  = w_rem;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$288  = { 1'h0, desc__k };
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$288  = { 1'h0, desc__k };
-          end
-    endcase
-    if (\$173 ) begin
-      if (\$174 ) begin
-        (* full_case = 32'd1 *)
-        if (\$176 ) begin
-          \$288  = { 1'h0, k_ };
-        end else begin
-          \$288  = \$179 [16:0];
-        end
-      end
-    end
-    if (\$191 ) begin
-      (* full_case = 32'd1 *)
-      if (\$193 ) begin
-        \$288  = { 1'h0, k_ };
-      end else begin
-        \$288  = \$196 [16:0];
-      end
+    \$288  = \$signal$51 ;
+    if (\$193 ) begin
+      \$288 [0] = 1'h0;
     end
     if (rst) begin
-      \$288  = 17'h00000;
+      \$288  = 27'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$289  = w_par;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$289  = 1'h0;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$289  = 1'h0;
-          end
-    endcase
-    if (\$173 ) begin
-      if (\$174 ) begin
-        \$289  = \$175 ;
-      end
-    end
-    if (\$191 ) begin
-      \$289  = \$192 ;
+    \$289  = \$signal$55 ;
+    if (\$193 ) begin
+      \$289 [0] = 1'h0;
     end
     if (rst) begin
-      \$289  = 1'h0;
+      \$289  = 27'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$290  = i;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$290  = 16'h0000;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$290  = 16'h0000;
-          end
-    endcase
-    if (\$201 ) begin
-      (* full_case = 32'd1 *)
-      if (\$203 ) begin
-        \$290  = 16'h0000;
-      end else begin
-        \$290  = \$216 [15:0];
-      end
+    \$290  = s2;
+    if (\$193 ) begin
+      \$290 [0] = 1'h0;
     end
     if (rst) begin
-      \$290  = 16'h0000;
+      \$290  = 27'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$291  = draining;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$291  = 1'h0;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$291  = 1'h0;
-          end
-    endcase
+    \$291  = \$204 ;
     if (rst) begin
       \$291  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$292  = \rem$44 ;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$292  = { 1'h0, desc__k };
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$292  = { 1'h0, desc__k };
-          end
-    endcase
-    if (\$201 ) begin
-      if (\$203 ) begin
-        (* full_case = 32'd1 *)
-        if (\$204 ) begin
-          \$292  = { 1'h0, k_ };
-        end else begin
-          \$292  = \$215 [16:0];
-        end
-      end
-    end
-    if (rst) begin
-      \$292  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$293  = \n_rem$43 ;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$293  = { 1'h0, desc__n };
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$293  = { 1'h0, desc__n };
-          end
-    endcase
-    if (\$201 ) begin
-      if (\$203 ) begin
-        if (\$204 ) begin
-          \$293  = \$205 [16:0];
-        end
-      end
-    end
-    if (rst) begin
-      \$293  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$294  = first;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$294  = 1'h1;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$294  = 1'h1;
-          end
-    endcase
-    if (\$201 ) begin
-      if (\$203 ) begin
-        (* full_case = 32'd1 *)
-        if (\$204 ) begin
-          \$294  = 1'h1;
-        end else begin
-          \$294  = 1'h0;
-        end
-      end
-    end
-    if (rst) begin
-      \$294  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$295  = c_nptr;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$295  = desc__c_base;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$295  = desc__c_base;
-          end
-    endcase
-    if (\$201 ) begin
-      if (\$203 ) begin
-        if (\$204 ) begin
-          \$295  = \$206 [7:0];
-        end
-      end
-    end
-    if (rst) begin
-      \$295  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$296  = c_row;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$296  = desc__c_base;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$296  = desc__c_base;
-          end
-    endcase
-    if (\$201 ) begin
-      if (\$203 ) begin
-        if (\$204 ) begin
-          \$296  = \$207 [7:0];
-        end
-      end
-    end
-    if (rst) begin
-      \$296  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$297  = acc_nptr;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$297  = 8'h00;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$297  = 8'h00;
-          end
-    endcase
-    if (\$201 ) begin
-      if (\$203 ) begin
-        if (\$204 ) begin
-          \$297  = \$210 [7:0];
-        end
-      end
-    end
-    if (rst) begin
-      \$297  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$298  = acc_row;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$298  = 8'h00;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$298  = 8'h00;
-          end
-    endcase
-    if (\$201 ) begin
-      if (\$203 ) begin
-        if (\$204 ) begin
-          \$298  = \$213 [7:0];
-        end
-      end
-    end
-    if (rst) begin
-      \$298  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$299  = par_addr;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$299  = desc__p_base;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$299  = desc__p_base;
-          end
-    endcase
-    if (\$201 ) begin
-      if (\$203 ) begin
-        if (\$204 ) begin
-          \$299  = \$214 [3:0];
-        end
-      end
-    end
-    if (rst) begin
-      \$299  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$300  = fsm_state;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            (* full_case = 32'd1 *)
-            if (refused) begin
-              \$300  = 2'h1;
-            end else begin
-              \$300  = 2'h2;
-            end
-          end
-      2'h2:
-          if (is_pool) begin
-            if (\$120 ) begin
-              if (\$126 ) begin
-                \$300  = 2'h1;
-              end
-            end
-          end else if (\$119 ) begin
-            \$300  = 2'h1;
-          end
-      2'h1:
-        begin
-          \$300  = 2'h0;
-          if (start) begin
-            (* full_case = 32'd1 *)
-            if (refused) begin
-              \$300  = 2'h1;
-            end else begin
-              \$300  = 2'h2;
-            end
-          end
-        end
-    endcase
-    if (rst) begin
-      \$300  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$301  = reading;
-    if (rst) begin
-      \$301  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$302  = a_par;
-    if (rst) begin
-      \$302  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$303  = w_reading;
-    if (rst) begin
-      \$303  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$304  = w_par;
-    if (rst) begin
-      \$304  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$305  = \$198 ;
-    if (rst) begin
-      \$305  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$306  = reading;
-    if (rst) begin
-      \$306  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$307  = tok_d0;
-    if (rst) begin
-      \$307  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$308  = tok_d1;
-    if (rst) begin
-      \$308  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$309  = tok_d2;
-    if (rst) begin
-      \$309  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$310  = tok_d3;
-    if (rst) begin
-      \$310  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$311  = tok_d4;
-    if (rst) begin
-      \$311  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$312  = tok_d5;
-    if (rst) begin
-      \$312  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$313  = issue;
-    if (\$219 ) begin
-      \$313 [0] = 1'h0;
-    end
-    if (rst) begin
-      \$313  = 27'h0000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$314  = \$signal$51 ;
-    if (\$219 ) begin
-      \$314 [0] = 1'h0;
-    end
-    if (rst) begin
-      \$314  = 27'h0000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$315  = \$signal$55 ;
-    if (\$219 ) begin
-      \$315 [0] = 1'h0;
-    end
-    if (rst) begin
-      \$315  = 27'h0000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$316  = s2;
-    if (\$219 ) begin
-      \$316 [0] = 1'h0;
-    end
-    if (rst) begin
-      \$316  = 27'h0000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$317  = \$230 ;
-    if (rst) begin
-      \$317  = 1'h0;
     end
   end
   assign run = busy;
@@ -8502,14 +8970,6 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
   assign issue[0] = \$50 ;
   assign is_pool = kind;
   assign \$1  = desc__kind;
-  assign \$96  = { 1'h0, \$95 [16:1] };
-  assign \$100  = { 1'h0, \$99 [16:1] };
-  assign \$105  = { 1'h0, \$104 [16:1] };
-  assign \$109  = { 1'h0, \$108 [16:1] };
-  assign \$135  = { 1'h0, \$134 [16:1] };
-  assign \$139  = { 1'h0, \$138 [16:1] };
-  assign \$144  = { 1'h0, \$143 [16:1] };
-  assign \$148  = { 1'h0, \$147 [16:1] };
 endmodule
 
 (* generator = "Amaranth" *)
@@ -8610,8 +9070,109 @@ module \hwcnn_top.skew_a (rst, o_data__0, i_data__1, i_data__2, i_data__3, o_dat
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.skew_ld (rst, \port$972$0 , \port$974$0 , o_data__1, o_data__2, o_data__3, clk);
+module \hwcnn_top.skew_ld (rst, \port$1122$0 , \port$1124$0 , o_data__1, o_data__2, o_data__3, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$26  = 0;
+  reg [2:0] \$1 ;
+  reg [2:0] \$2 ;
+  reg [2:0] \$3 ;
+  reg [2:0] \$4 ;
+  reg [2:0] \$5 ;
+  reg [2:0] \$6 ;
+  input clk;
+  wire clk;
+  wire [2:0] i_data__0;
+  wire [2:0] i_data__1;
+  wire [2:0] i_data__2;
+  wire [2:0] i_data__3;
+  (* init = 3'h0 *)
+  wire [2:0] lane1_d0;
+  reg [2:0] lane2_d0 = 3'h0;
+  (* init = 3'h0 *)
+  wire [2:0] lane2_d1;
+  reg [2:0] lane3_d0 = 3'h0;
+  reg [2:0] lane3_d1 = 3'h0;
+  (* init = 3'h0 *)
+  wire [2:0] lane3_d2;
+  wire [2:0] o_data__0;
+  output [2:0] o_data__1;
+  reg [2:0] o_data__1 = 3'h0;
+  output [2:0] o_data__2;
+  reg [2:0] o_data__2 = 3'h0;
+  output [2:0] o_data__3;
+  reg [2:0] o_data__3 = 3'h0;
+  input \port$1122$0 ;
+  wire \port$1122$0 ;
+  input [1:0] \port$1124$0 ;
+  wire [1:0] \port$1124$0 ;
+  input rst;
+  wire rst;
+  always @(posedge clk)
+    lane2_d0 <= \$2 ;
+  always @(posedge clk)
+    o_data__2 <= \$3 ;
+  always @(posedge clk)
+    lane3_d0 <= \$4 ;
+  always @(posedge clk)
+    lane3_d1 <= \$5 ;
+  always @(posedge clk)
+    o_data__3 <= \$6 ;
+  always @(posedge clk)
+    o_data__1 <= \$1 ;
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
+    \$3  = lane2_d0;
+    if (rst) begin
+      \$3  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
+    \$4  = { \port$1124$0 , \port$1122$0  };
+    if (rst) begin
+      \$4  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
+    \$5  = lane3_d0;
+    if (rst) begin
+      \$5  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
+    \$6  = lane3_d1;
+    if (rst) begin
+      \$6  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
+    \$1  = { \port$1124$0 , \port$1122$0  };
+    if (rst) begin
+      \$1  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
+    \$2  = { \port$1124$0 , \port$1122$0  };
+    if (rst) begin
+      \$2  = 3'h0;
+    end
+  end
+  assign o_data__0 = { \port$1124$0 , \port$1122$0  };
+  assign i_data__0 = { \port$1124$0 , \port$1122$0  };
+  assign lane1_d0 = o_data__1;
+  assign lane2_d1 = o_data__2;
+  assign lane3_d2 = o_data__3;
+  assign i_data__1 = { \port$1124$0 , \port$1122$0  };
+  assign i_data__2 = { \port$1124$0 , \port$1122$0  };
+  assign i_data__3 = { \port$1124$0 , \port$1122$0  };
+endmodule
+
+(* generator = "Amaranth" *)
+module \hwcnn_top.skew_tok (rst, o_data__0, o_data__1, o_data__2, o_data__3, clk);
+  reg \$auto$verilog_backend.cc:2355:dump_module$27  = 0;
   reg [1:0] \$1 ;
   reg [1:0] \$2 ;
   reg [1:0] \$3 ;
@@ -8633,6 +9194,7 @@ module \hwcnn_top.skew_ld (rst, \port$972$0 , \port$974$0 , o_data__1, o_data__2
   reg [1:0] lane3_d1 = 2'h0;
   (* init = 2'h0 *)
   wire [1:0] lane3_d2;
+  input [1:0] o_data__0;
   wire [1:0] o_data__0;
   output [1:0] o_data__1;
   reg [1:0] o_data__1 = 2'h0;
@@ -8640,10 +9202,6 @@ module \hwcnn_top.skew_ld (rst, \port$972$0 , \port$974$0 , o_data__1, o_data__2
   reg [1:0] o_data__2 = 2'h0;
   output [1:0] o_data__3;
   reg [1:0] o_data__3 = 2'h0;
-  input \port$972$0 ;
-  wire \port$972$0 ;
-  input \port$974$0 ;
-  wire \port$974$0 ;
   input rst;
   wire rst;
   always @(posedge clk)
@@ -8659,143 +9217,45 @@ module \hwcnn_top.skew_ld (rst, \port$972$0 , \port$974$0 , o_data__1, o_data__2
   always @(posedge clk)
     o_data__1 <= \$1 ;
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
     \$3  = lane2_d0;
     if (rst) begin
       \$3  = 2'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
-    \$4  = { \port$974$0 , \port$972$0  };
+    if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
+    \$4  = o_data__0;
     if (rst) begin
       \$4  = 2'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
     \$5  = lane3_d0;
     if (rst) begin
       \$5  = 2'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
     \$6  = lane3_d1;
     if (rst) begin
       \$6  = 2'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
-    \$1  = { \port$974$0 , \port$972$0  };
-    if (rst) begin
-      \$1  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
-    \$2  = { \port$974$0 , \port$972$0  };
-    if (rst) begin
-      \$2  = 2'h0;
-    end
-  end
-  assign o_data__0 = { \port$974$0 , \port$972$0  };
-  assign i_data__0 = { \port$974$0 , \port$972$0  };
-  assign lane1_d0 = o_data__1;
-  assign lane2_d1 = o_data__2;
-  assign lane3_d2 = o_data__3;
-  assign i_data__1 = { \port$974$0 , \port$972$0  };
-  assign i_data__2 = { \port$974$0 , \port$972$0  };
-  assign i_data__3 = { \port$974$0 , \port$972$0  };
-endmodule
-
-(* generator = "Amaranth" *)
-module \hwcnn_top.skew_tok (rst, o_data__0, o_data__1, o_data__2, o_data__3, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$27  = 0;
-  reg \$1 ;
-  reg \$2 ;
-  reg \$3 ;
-  reg \$4 ;
-  reg \$5 ;
-  reg \$6 ;
-  input clk;
-  wire clk;
-  wire i_data__0;
-  wire i_data__1;
-  wire i_data__2;
-  wire i_data__3;
-  (* init = 1'h0 *)
-  wire lane1_d0;
-  reg lane2_d0 = 1'h0;
-  (* init = 1'h0 *)
-  wire lane2_d1;
-  reg lane3_d0 = 1'h0;
-  reg lane3_d1 = 1'h0;
-  (* init = 1'h0 *)
-  wire lane3_d2;
-  input o_data__0;
-  wire o_data__0;
-  output o_data__1;
-  reg o_data__1 = 1'h0;
-  output o_data__2;
-  reg o_data__2 = 1'h0;
-  output o_data__3;
-  reg o_data__3 = 1'h0;
-  input rst;
-  wire rst;
-  always @(posedge clk)
-    lane2_d0 <= \$2 ;
-  always @(posedge clk)
-    o_data__2 <= \$3 ;
-  always @(posedge clk)
-    lane3_d0 <= \$4 ;
-  always @(posedge clk)
-    lane3_d1 <= \$5 ;
-  always @(posedge clk)
-    o_data__3 <= \$6 ;
-  always @(posedge clk)
-    o_data__1 <= \$1 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
-    \$3  = lane2_d0;
-    if (rst) begin
-      \$3  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
-    \$4  = o_data__0;
-    if (rst) begin
-      \$4  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
-    \$5  = lane3_d0;
-    if (rst) begin
-      \$5  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
-    \$6  = lane3_d1;
-    if (rst) begin
-      \$6  = 1'h0;
-    end
-  end
-  always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
     \$1  = o_data__0;
     if (rst) begin
-      \$1  = 1'h0;
+      \$1  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
     \$2  = o_data__0;
     if (rst) begin
-      \$2  = 1'h0;
+      \$2  = 2'h0;
     end
   end
   assign i_data__0 = o_data__0;
