@@ -14,6 +14,11 @@ mapping of ragged edges (``ideal / bound - ideal``), fill/drain and per-tile ove
 cycles beyond the mapped slots), DRAM stalls, and the pool/vector unit's cycles (pool, add and
 stand-alone activation layers, which do no MACs).
 
+Per vector-unit layer (max/avg pool, add, stand-alone ReLU) it prints ``x ideal``: the layer's
+compute cycles over ``output elements x taps / C`` (taps = window size, the number of add
+inputs, 1 for a ReLU; the issue's target is <= 1.1), and the same with DRAM stalls; the
+totals line gives the worst max-pool, add and other (average pool, ReLU) layer.
+
 Run: ``.venv/bin python bench/bench_utilization.py [--network vgg16] [--quiet]`` (``--quiet``
 prints only the totals).
 """
@@ -21,6 +26,7 @@ prints only the totals).
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 
@@ -52,6 +58,19 @@ def mapping_bound(df: Dataflow, m: int, n: int, k: int, r: int, c: int) -> float
     return k * n / (_cdiv(k, r) * r * _cdiv(n, c) * c)
 
 
+def vector_taps(node) -> int:  # type: ignore[no-untyped-def]
+    """Taps per output element on the vector unit (window size, add inputs, 1 for a ReLU)."""
+    layer = node["layer"]
+    match layer:
+        case L.Add():
+            return len(layer.inputs)
+        case L.GlobalAvgPool():
+            return math.prod(node["in_shapes"][0].spatial)
+        case L.Pool():
+            return math.prod(node["window"].kernel)
+    return 1
+
+
 def run(g, hw: HardwareConfig, label: str, name: str, quiet: bool) -> None:  # type: ignore[no-untyped-def]
     rows = perf.estimate(g, hw)
     tot = perf.totals(rows, hw)
@@ -67,11 +86,23 @@ def run(g, hw: HardwareConfig, label: str, name: str, quiet: bool) -> None:  # t
     conv_ideal = conv_total = 0.0
     mapping = filldrain = stall = vector = 0.0
     worst = (2.0, "")
+    vec_worst = {"max-pool": (0.0, ""), "add": (0.0, ""), "other": (0.0, "")}
+    vec_lines = []
     for r in rows:
         node = g.nodes[r.name]
         gd = node.get("gemm")
         if r.unit == Unit.POOL:
             vector += r.total_cycles
+            taps = vector_taps(node)
+            ideal_v = node["out_shape"].size * taps / arr.cols
+            ratio = r.compute_cycles / ideal_v
+            lay = node["layer"]
+            kind = "add" if isinstance(lay, L.Add) else (
+                "max-pool" if isinstance(lay, L.Pool) and lay.op is L.PoolOp.MAX else "other")
+            vec_worst[kind] = max(vec_worst[kind], (ratio, r.name))
+            vec_lines.append(f"{r.name[:22]:22s} {L.kind_name(node['layer']):>14s} taps {taps:4d}"
+                             f"  ideal {ideal_v:12,.0f}  x ideal {ratio:6.3f}"
+                             f"  with stalls {r.total_cycles / ideal_v:6.3f}")
             continue
         if r.unit != Unit.ARRAY or not r.macs:
             continue
@@ -94,6 +125,9 @@ def run(g, hw: HardwareConfig, label: str, name: str, quiet: bool) -> None:  # t
             tiling = r.note.split("GEMM ", 1)[-1]
             print(f"{r.name[:22]:22s} {m:6d} {n:5d} {k:6d} {100 * util:7.1f} {100 * bound:7.1f} "
                   f"{100 * util / bound:7.1f}%  {tiling}")
+    if not quiet and vec_lines:
+        print("vector unit (compute cycles / (output elements x taps / C)):")
+        print("\n".join(vec_lines))
     total = tot.total_cycles
     ideal_all = tot.macs / pes
     lost = total - ideal_all
@@ -104,6 +138,9 @@ def run(g, hw: HardwareConfig, label: str, name: str, quiet: bool) -> None:  # t
         print(f"{'':9s} lost {lost:,.0f} cycles: mapping {100 * mapping / lost:4.1f} %, "
               f"fill/drain+tile overhead {100 * filldrain / lost:4.1f} %, DRAM stall "
               f"{100 * stall / lost:4.1f} %, pool/vector unit {100 * vector / lost:4.1f} %")
+    worst_v = ", ".join(f"{k} {v[0]:.3f}x ideal ({v[1]})" for k, v in vec_worst.items() if v[1])
+    if worst_v:
+        print(f"{'':9s} vector unit worst: {worst_v}")
 
 
 def main() -> None:

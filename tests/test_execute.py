@@ -316,3 +316,35 @@ def test_array_and_network_widths_must_agree() -> None:
     h = HardwareConfig(array=ArrayConfig(rows=4, cols=4, act_bits=6))
     with pytest.raises(ConfigError, match="int6 x int8"):
         EX.execute(LW.lower(g, h), q, x)
+
+
+AVG_CONVENTIONS = """
+name: avgconv
+input: [3, 9, 9]
+layers:
+  - {name: c1, kind: conv2d, filters: 5, kernel: 3, padding: 1, activation: relu}
+  - {name: incl, kind: avgpool, kernel: 3, stride: 2, padding: 1, count_include_pad: true}
+  - {name: ceil, kind: avgpool, kernel: 2, stride: 2, ceil_mode: true, count_include_pad: true,
+     inputs: [c1]}
+  - {name: valid, kind: avgpool, kernel: 3, stride: 2, padding: 1, inputs: [c1]}
+  - {name: a, kind: add, inputs: [incl, valid]}
+  - {name: big, kind: global_avgpool, inputs: [ceil]}
+  - {name: fc, kind: dense, units: 3, inputs: [a]}
+"""
+
+
+@pytest.mark.parametrize("engine", ["cyclesim", "golden"])
+@pytest.mark.parametrize("r, c, df", [(4, 4, WS), (3, 2, OS)])
+def test_both_average_conventions_on_the_vector_unit(engine: str, r: int, c: int,
+                                                     df: Dataflow) -> None:
+    """count_include_pad averages (with padding, and ceil mode whose last window hangs past
+    the input) run on the vector unit next to valid-tap averages; every layer equals the
+    golden network (avg_include_pad divides by the taps inside the padded input)."""
+    g = graph_of(AVG_CONVENTIONS)
+    prog, _ = check(g, hw(df, r, c), engine=engine)
+    units = {p.name: p.unit for p in prog.layers}
+    assert units["incl"] == units["ceil"] == units["valid"] == units["big"] == LW.Unit.POOL
+    tiles = {p.name: list(p.make_tiles()) for p in prog.layers}
+    assert all(t.count_pad and t.pad_far == (1, 1) for t in tiles["incl"])
+    assert all(t.count_pad and t.pad_far == (0, 0) for t in tiles["ceil"])
+    assert not any(t.count_pad for t in tiles["valid"])

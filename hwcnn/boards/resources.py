@@ -5,8 +5,10 @@ defaults, the report and ``hwcnn rtl --board``.
 
 * **Multipliers**: the PEs (``R * C`` x the per-PE count of the board's multiplier mode, see
   :mod:`hwcnn.boards.profiles`), one requantizer lane per column (``acc_bits x 32``-bit signed
-  product, the unsigned 31-bit M0 zero-extended: 4 DSP48E1 / DSP48E2 / MULT18X18D), and 1 for
-  the pool unit's address arithmetic (a 16 x 16-bit product). ``synth_xilinx`` of the
+  product, the unsigned 31-bit M0 zero-extended: 4 DSP48E1 / DSP48E2 / MULT18X18D), 1 for
+  the vector unit's tap address arithmetic (a 16 x 16-bit product), and one reciprocal
+  multiplier per vector lane (the average's ``t x m`` unsigned product,
+  :func:`hwcnn.arch.vector.vector_widths`: 16 x 17 bits at int8, 1 DSP48E1 per lane). ``synth_xilinx`` of the
   generated RTL gives exactly ``R*C + 4*C + 1`` DSP48E1 (4x4: 33, 8x8: 97; measured,
   ``tests/test_resources.py``).
 * **RAM blocks**: each of the five memories (:meth:`hwcnn.arch.config.HardwareConfig.memories`)
@@ -157,6 +159,7 @@ class Usage:
     pe_multipliers: int
     requant_multipliers: int
     pool_multipliers: int
+    vector_multipliers: int
     multiplier_type: str
     memories: tuple[MemoryUse, ...]
     block: str
@@ -165,7 +168,8 @@ class Usage:
 
     @property
     def multipliers(self) -> int:
-        return self.pe_multipliers + self.requant_multipliers + self.pool_multipliers
+        return (self.pe_multipliers + self.requant_multipliers + self.pool_multipliers
+                + self.vector_multipliers)
 
     @property
     def blocks(self) -> float:

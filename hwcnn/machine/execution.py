@@ -117,7 +117,8 @@ def _run_pool(engine: Engine, hw_arr, band: np.ndarray, t: PoolTile, p: _PoolPar
         return poolsim.run_pool_tile(band, p.op, win=t.win, stride=t.stride, pad=t.pad,
                                       out_hw=(t.out_h, t.out_w), array=hw_arr, lo=p.lo,
                                       hi=p.hi, m0=p.m0, shift=p.shift, rounding=p.rounding,
-                                      wrap=p.mode is fp.Overflow.WRAP)
+                                      wrap=p.mode is fp.Overflow.WRAP, count_pad=t.count_pad,
+                                      pad_far=t.pad_far)
     ch, in_h, in_w = band.shape
     ys = (np.arange(t.out_h)[:, None, None, None] * sy - pt
           + np.arange(wh)[None, None, :, None])
@@ -127,6 +128,11 @@ def _run_pool(engine: Engine, hw_arr, band: np.ndarray, t: PoolTile, p: _PoolPar
     valid = (ys >= 0) & (ys < in_h) & (xs >= 0) & (xs < in_w)
     vals = band[:, np.clip(ys, 0, in_h - 1), np.clip(xs, 0, in_w - 1)]
     e = wh * ww
+    count = None
+    if t.count_pad:     # count_include_pad: the taps inside the padded input
+        inpad = (ys < in_h + t.pad_far[0]) & (xs < in_w + t.pad_far[1])
+        count = np.broadcast_to(inpad.reshape(1, -1, e).sum(axis=2),
+                                (ch, t.out_h * t.out_w)).reshape(-1)
     vals = vals.reshape(-1, e)
     ok = np.broadcast_to(valid.reshape(1, -1, e), (ch, t.out_h * t.out_w, e)).reshape(-1, e)
     if p.op is L.PoolOp.SUM and (p.rounding is not fp.Rounding.HALF_UP
@@ -138,7 +144,7 @@ def _run_pool(engine: Engine, hw_arr, band: np.ndarray, t: PoolTile, p: _PoolPar
                           bits=hw_arr.act_bits)
     else:
         y = G.pool_tile(vals, ok, p.op, lo=p.lo, hi=p.hi, m0=p.m0, shift=p.shift,
-                        acc_bits=hw_arr.acc_bits)
+                        acc_bits=hw_arr.acc_bits, count=count)
     return y.reshape(ch, t.out_h, t.out_w), timing.pool_tile_cycles(t.out_h, t.out_w, wh, ww,
                                                                     hw_arr)
 
@@ -390,6 +396,12 @@ def _free_layer(plan: LayerPlan, x: np.ndarray, val: Mapping[str, np.ndarray],
             ins = [val[u].reshape(s.as_list()) for u, s in zip(layer.inputs, node["in_shapes"])]
             y, _ = run_host(layer, node, ins, ql.weight, ql.out.bits, ql.requant, ql.bias)
             return y.reshape(shape), np.full(shape, -1, np.int64)
+        case L.GlobalAvgPool():
+            # an average over more taps than the vector unit's reciprocal table: the host
+            # computes the golden average
+            ql = qnet.by_name[plan.name]
+            return (G.global_avg_pool(val[layer.inputs[0]], ql.lo, ql.hi).reshape(shape),
+                    np.full(shape, -1, np.int64))
         case L.Concat():
             # Producers write side by side; the quantizer gives all inputs the output's scale.
             return (np.concatenate([val[u] for u in layer.inputs], axis=0).reshape(shape),

@@ -7,7 +7,7 @@
 (* generator = "Amaranth" *)
 module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__data, par_wr__en, par_wr__addr, par_wr__data, out_wr__en, out_wr__addr, out_wr__data, out_rd__addr, start, desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc__b_base, desc__p_base, desc__c_base
 , desc__pin_base, desc__m0, desc__shift, desc__rounding, desc__wrap, desc__per_channel, desc__bias_en, desc__acc_in, desc__acc_out, desc__lo, desc__hi, desc__pool_op, desc__in_h, desc__in_w, desc__out_h, desc__out_w, desc__win_h, desc__win_w, desc__stride_h, desc__stride_w, desc__pad_top
-, desc__pad_left, clk, rst, out_rd__data, busy, done, error, act_wr__en);
+, desc__pad_left, desc__pad_bottom, desc__pad_right, desc__count_pad, clk, rst, out_rd__data, busy, done, error, act_wr__en);
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire \$1 ;
   wire \$10 ;
@@ -18,40 +18,36 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
   wire \$15 ;
   wire \$16 ;
   wire \$17 ;
-  wire [7:0] \$18 ;
+  wire \$18 ;
   wire [7:0] \$19 ;
   wire \$2 ;
   wire [7:0] \$20 ;
   wire \$21 ;
-  wire \$22 ;
+  wire [7:0] \$22 ;
   wire [7:0] \$23 ;
-  wire [7:0] \$24 ;
+  wire \$24 ;
   wire [7:0] \$25 ;
-  wire \$26 ;
-  wire \$27 ;
-  wire [7:0] \$28 ;
-  wire [7:0] \$29 ;
+  wire [7:0] \$26 ;
+  wire [31:0] \$27 ;
+  wire [31:0] \$28 ;
+  wire [32:0] \$29 ;
   wire \$3 ;
-  wire [7:0] \$30 ;
+  wire [31:0] \$30 ;
   wire [31:0] \$31 ;
-  wire [31:0] \$32 ;
-  wire [32:0] \$33 ;
+  wire [32:0] \$32 ;
+  wire [31:0] \$33 ;
   wire [31:0] \$34 ;
-  wire [31:0] \$35 ;
-  wire [32:0] \$36 ;
-  wire [31:0] \$37 ;
-  wire [31:0] \$38 ;
-  wire [32:0] \$39 ;
+  wire [32:0] \$35 ;
+  reg [31:0] \$36 ;
+  reg [30:0] \$37 ;
+  reg [5:0] \$38 ;
+  reg [31:0] \$39 ;
   wire \$4 ;
-  reg [31:0] \$40 ;
-  reg [30:0] \$41 ;
-  reg [5:0] \$42 ;
-  reg [31:0] \$43 ;
-  reg [30:0] \$44 ;
-  reg [5:0] \$45 ;
-  reg [31:0] \$46 ;
-  reg [30:0] \$47 ;
-  reg [5:0] \$48 ;
+  reg [30:0] \$40 ;
+  reg [5:0] \$41 ;
+  reg [31:0] \$42 ;
+  reg [30:0] \$43 ;
+  reg [5:0] \$44 ;
   wire \$5 ;
   wire \$6 ;
   wire \$7 ;
@@ -61,9 +57,8 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
   wire [7:0] a_in__1;
   wire a_sel;
   wire [31:0] acc;
-  wire [31:0] \acc$178 ;
-  wire [31:0] \acc$189 ;
-  wire acc_en;
+  wire [31:0] \acc$188 ;
+  wire [31:0] \acc$201 ;
   wire [7:0] acc_rd__addr;
   wire [95:0] acc_rd__data;
   wire [7:0] acc_rd_addr;
@@ -77,115 +72,121 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
   wire [15:0] act_rd__data;
   input [7:0] act_wr__addr;
   wire [7:0] act_wr__addr;
-  wire [7:0] \act_wr__addr$50 ;
+  wire [7:0] \act_wr__addr$53 ;
   input [15:0] act_wr__data;
   wire [15:0] act_wr__data;
-  wire [15:0] \act_wr__data$51 ;
+  wire [15:0] \act_wr__data$54 ;
   input act_wr__en;
   wire act_wr__en;
-  wire \act_wr__en$52 ;
+  wire \act_wr__en$55 ;
   wire bias_en;
   output busy;
   wire busy;
-  wire \busy$95 ;
-  wire clear;
+  wire \busy$101 ;
   input clk;
   wire clk;
   input [7:0] desc__a_base;
   wire [7:0] desc__a_base;
-  wire [7:0] \desc__a_base$64 ;
+  wire [7:0] \desc__a_base$67 ;
   input desc__acc_in;
   wire desc__acc_in;
-  wire \desc__acc_in$65 ;
+  wire \desc__acc_in$68 ;
   input desc__acc_out;
   wire desc__acc_out;
-  wire \desc__acc_out$66 ;
+  wire \desc__acc_out$69 ;
   input [7:0] desc__b_base;
   wire [7:0] desc__b_base;
-  wire [7:0] \desc__b_base$67 ;
+  wire [7:0] \desc__b_base$70 ;
   input desc__bias_en;
   wire desc__bias_en;
-  wire \desc__bias_en$68 ;
+  wire \desc__bias_en$71 ;
   input [7:0] desc__c_base;
   wire [7:0] desc__c_base;
-  wire [7:0] \desc__c_base$69 ;
+  wire [7:0] \desc__c_base$72 ;
+  input desc__count_pad;
+  wire desc__count_pad;
+  wire \desc__count_pad$73 ;
   input [7:0] desc__hi;
   wire [7:0] desc__hi;
-  wire [7:0] \desc__hi$70 ;
+  wire [7:0] \desc__hi$74 ;
   input [15:0] desc__in_h;
   wire [15:0] desc__in_h;
-  wire [15:0] \desc__in_h$71 ;
+  wire [15:0] \desc__in_h$75 ;
   input [15:0] desc__in_w;
   wire [15:0] desc__in_w;
-  wire [15:0] \desc__in_w$72 ;
+  wire [15:0] \desc__in_w$76 ;
   input [15:0] desc__k;
   wire [15:0] desc__k;
-  wire [15:0] \desc__k$73 ;
+  wire [15:0] \desc__k$77 ;
   input desc__kind;
   wire desc__kind;
-  wire \desc__kind$74 ;
+  wire \desc__kind$78 ;
   input [7:0] desc__lo;
   wire [7:0] desc__lo;
-  wire [7:0] \desc__lo$75 ;
+  wire [7:0] \desc__lo$79 ;
   input [15:0] desc__m;
   wire [15:0] desc__m;
-  wire [15:0] \desc__m$76 ;
+  wire [15:0] \desc__m$80 ;
   input [30:0] desc__m0;
   wire [30:0] desc__m0;
-  wire [30:0] \desc__m0$77 ;
+  wire [30:0] \desc__m0$81 ;
   input [15:0] desc__n;
   wire [15:0] desc__n;
-  wire [15:0] \desc__n$78 ;
+  wire [15:0] \desc__n$82 ;
   input [15:0] desc__out_h;
   wire [15:0] desc__out_h;
-  wire [15:0] \desc__out_h$79 ;
+  wire [15:0] \desc__out_h$83 ;
   input [15:0] desc__out_w;
   wire [15:0] desc__out_w;
-  wire [15:0] \desc__out_w$80 ;
+  wire [15:0] \desc__out_w$84 ;
   input [3:0] desc__p_base;
   wire [3:0] desc__p_base;
-  wire [3:0] \desc__p_base$81 ;
+  wire [3:0] \desc__p_base$85 ;
+  input [7:0] desc__pad_bottom;
+  wire [7:0] desc__pad_bottom;
+  wire [7:0] \desc__pad_bottom$86 ;
   input [7:0] desc__pad_left;
   wire [7:0] desc__pad_left;
-  wire [7:0] \desc__pad_left$82 ;
+  wire [7:0] \desc__pad_left$87 ;
+  input [7:0] desc__pad_right;
+  wire [7:0] desc__pad_right;
+  wire [7:0] \desc__pad_right$88 ;
   input [7:0] desc__pad_top;
   wire [7:0] desc__pad_top;
-  wire [7:0] \desc__pad_top$83 ;
+  wire [7:0] \desc__pad_top$89 ;
   input desc__per_channel;
   wire desc__per_channel;
-  wire \desc__per_channel$84 ;
+  wire \desc__per_channel$90 ;
   input [7:0] desc__pin_base;
   wire [7:0] desc__pin_base;
-  wire [7:0] \desc__pin_base$85 ;
+  wire [7:0] \desc__pin_base$91 ;
   input [1:0] desc__pool_op;
   wire [1:0] desc__pool_op;
-  wire [1:0] \desc__pool_op$86 ;
+  wire [1:0] \desc__pool_op$92 ;
   input [1:0] desc__rounding;
   wire [1:0] desc__rounding;
-  wire [1:0] \desc__rounding$87 ;
+  wire [1:0] \desc__rounding$93 ;
   input [5:0] desc__shift;
   wire [5:0] desc__shift;
-  wire [5:0] \desc__shift$88 ;
+  wire [5:0] \desc__shift$94 ;
   input [7:0] desc__stride_h;
   wire [7:0] desc__stride_h;
-  wire [7:0] \desc__stride_h$89 ;
+  wire [7:0] \desc__stride_h$95 ;
   input [7:0] desc__stride_w;
   wire [7:0] desc__stride_w;
-  wire [7:0] \desc__stride_w$90 ;
+  wire [7:0] \desc__stride_w$96 ;
   input [7:0] desc__win_h;
   wire [7:0] desc__win_h;
-  wire [7:0] \desc__win_h$91 ;
+  wire [7:0] \desc__win_h$97 ;
   input [7:0] desc__win_w;
   wire [7:0] desc__win_w;
-  wire [7:0] \desc__win_w$92 ;
+  wire [7:0] \desc__win_w$98 ;
   input desc__wrap;
   wire desc__wrap;
-  wire \desc__wrap$93 ;
-  wire div_init;
-  wire div_step;
+  wire \desc__wrap$99 ;
   output done;
   wire done;
-  wire \done$96 ;
+  wire \done$102 ;
   wire [7:0] eng_out_rd__addr;
   wire [23:0] eng_out_rd__data;
   wire [7:0] eng_out_wr__addr;
@@ -194,34 +195,33 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
   wire engine_owns_out;
   output error;
   wire error;
-  wire \error$97 ;
+  wire \error$103 ;
   wire feed;
-  wire finish;
   wire [7:0] hi;
-  wire [7:0] \hi$177 ;
-  wire [7:0] \hi$188 ;
-  wire [7:0] \hi$199 ;
-  wire [7:0] \hi$230 ;
+  wire [7:0] \hi$185 ;
+  wire [7:0] \hi$198 ;
+  wire [7:0] \hi$211 ;
+  wire [7:0] \hi$232 ;
   wire [7:0] i_data__0;
-  wire \i_data__0$119 ;
-  wire [7:0] \i_data__0$126 ;
-  wire [1:0] \i_data__0$131 ;
-  wire [31:0] \i_data__0$137 ;
+  wire \i_data__0$128 ;
+  wire [7:0] \i_data__0$135 ;
+  wire [1:0] \i_data__0$140 ;
+  wire [31:0] \i_data__0$146 ;
   wire [7:0] i_data__1;
-  wire \i_data__1$123 ;
-  wire [7:0] \i_data__1$139 ;
-  wire [1:0] \i_data__1$142 ;
-  wire [31:0] \i_data__1$146 ;
+  wire \i_data__1$132 ;
+  wire [7:0] \i_data__1$148 ;
+  wire [1:0] \i_data__1$151 ;
+  wire [31:0] \i_data__1$155 ;
   wire [7:0] i_data__2;
-  wire [1:0] \i_data__2$151 ;
-  wire [31:0] \i_data__2$155 ;
+  wire [1:0] \i_data__2$160 ;
+  wire [31:0] \i_data__2$164 ;
   wire kind;
   wire [2:0] lane_mask;
   wire [7:0] lo;
-  wire [7:0] \lo$175 ;
-  wire [7:0] \lo$187 ;
-  wire [7:0] \lo$198 ;
-  wire [7:0] \lo$229 ;
+  wire [7:0] \lo$183 ;
+  wire [7:0] \lo$197 ;
+  wire [7:0] \lo$210 ;
+  wire [7:0] \lo$231 ;
   wire load;
   wire load__0;
   wire load__1;
@@ -231,39 +231,39 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
   wire lsel__1;
   wire lsel__2;
   wire [30:0] m0;
-  wire [30:0] \m0$165 ;
-  wire [30:0] \m0$181 ;
-  wire [30:0] \m0$192 ;
+  wire [30:0] \m0$173 ;
+  wire [30:0] \m0$191 ;
+  wire [30:0] \m0$204 ;
   wire [7:0] o_data__0;
-  wire \o_data__0$122 ;
-  wire [7:0] \o_data__0$130 ;
-  wire [1:0] \o_data__0$135 ;
-  wire [31:0] \o_data__0$232 ;
+  wire \o_data__0$131 ;
+  wire [7:0] \o_data__0$139 ;
+  wire [1:0] \o_data__0$144 ;
+  wire [31:0] \o_data__0$235 ;
   wire [7:0] o_data__1;
-  wire \o_data__1$125 ;
-  wire [7:0] \o_data__1$141 ;
-  wire [1:0] \o_data__1$144 ;
-  wire [31:0] \o_data__1$237 ;
+  wire \o_data__1$134 ;
+  wire [7:0] \o_data__1$150 ;
+  wire [1:0] \o_data__1$153 ;
+  wire [31:0] \o_data__1$240 ;
   wire [7:0] o_data__2;
-  wire [1:0] \o_data__2$153 ;
-  wire [31:0] \o_data__2$238 ;
+  wire [1:0] \o_data__2$162 ;
+  wire [31:0] \o_data__2$241 ;
   wire [1:0] op;
   input [7:0] out_rd__addr;
   wire [7:0] out_rd__addr;
-  wire [7:0] \out_rd__addr$62 ;
+  wire [7:0] \out_rd__addr$65 ;
   output [23:0] out_rd__data;
   wire [23:0] out_rd__data;
-  wire [23:0] \out_rd__data$63 ;
+  wire [23:0] \out_rd__data$66 ;
   wire [7:0] out_rd_addr;
   input [7:0] out_wr__addr;
   wire [7:0] out_wr__addr;
-  wire [7:0] \out_wr__addr$59 ;
+  wire [7:0] \out_wr__addr$62 ;
   input [23:0] out_wr__data;
   wire [23:0] out_wr__data;
-  wire [23:0] \out_wr__data$60 ;
+  wire [23:0] \out_wr__data$63 ;
   input out_wr__en;
   wire out_wr__en;
-  wire \out_wr__en$61 ;
+  wire \out_wr__en$64 ;
   wire [7:0] out_wr_addr;
   wire out_wr_en;
   wire [3:0] par_addr;
@@ -271,19 +271,15 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
   wire [206:0] par_rd__data;
   input [3:0] par_wr__addr;
   wire [3:0] par_wr__addr;
-  wire [3:0] \par_wr__addr$56 ;
+  wire [3:0] \par_wr__addr$59 ;
   input [206:0] par_wr__data;
   wire [206:0] par_wr__data;
-  wire [206:0] \par_wr__data$57 ;
+  wire [206:0] \par_wr__data$60 ;
   input par_wr__en;
   wire par_wr__en;
-  wire \par_wr__en$58 ;
+  wire \par_wr__en$61 ;
   wire per_channel;
-  wire pool_acc;
-  wire pool_clear;
-  wire pool_div_init;
-  wire pool_div_step;
-  wire pool_finish;
+  wire pool_final;
   wire [1:0] pool_op;
   reg [31:0] pp_acc0 = 32'd0;
   reg [31:0] pp_acc1 = 32'd0;
@@ -299,24 +295,51 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
   wire [31:0] psum_out__0;
   wire [31:0] psum_out__1;
   wire [31:0] psum_out__2;
+  wire [32:0] result__payload;
+  wire [7:0] \result__payload.addr ;
+  wire \result__payload.final ;
+  wire [23:0] \result__payload.y ;
+  wire [7:0] \result__payload.y[0] ;
+  wire [7:0] \result__payload.y[1] ;
+  wire [7:0] \result__payload.y[2] ;
+  wire result__valid;
   wire [1:0] rounding;
-  wire [1:0] \rounding$171 ;
-  wire [1:0] \rounding$185 ;
-  wire [1:0] \rounding$196 ;
+  wire [1:0] \rounding$179 ;
+  wire [1:0] \rounding$195 ;
+  wire [1:0] \rounding$208 ;
   input rst;
   wire rst;
   wire sel_in__0;
   wire sel_in__1;
   wire [5:0] shift;
-  wire [5:0] \shift$168 ;
-  wire [5:0] \shift$183 ;
-  wire [5:0] \shift$194 ;
+  wire [5:0] \shift$176 ;
+  wire [5:0] \shift$193 ;
+  wire [5:0] \shift$206 ;
   input start;
   wire start;
-  wire \start$94 ;
+  wire \start$100 ;
   wire [24:0] sum__0;
   wire [24:0] sum__1;
   wire [24:0] sum__2;
+  wire [7:0] sum_q__0;
+  wire [7:0] sum_q__1;
+  wire [7:0] sum_q__2;
+  wire [12:0] tap__payload;
+  wire [12:0] \tap__payload$222 ;
+  wire [7:0] \tap__payload$222.addr ;
+  wire \tap__payload$222.count ;
+  wire \tap__payload$222.final ;
+  wire \tap__payload$222.first ;
+  wire \tap__payload$222.inb ;
+  wire \tap__payload$222.last ;
+  wire [7:0] \tap__payload.addr ;
+  wire \tap__payload.count ;
+  wire \tap__payload.final ;
+  wire \tap__payload.first ;
+  wire \tap__payload.inb ;
+  wire \tap__payload.last ;
+  wire tap__valid;
+  wire \tap__valid$224 ;
   wire [7:0] w_in__0;
   wire [7:0] w_in__1;
   wire [7:0] w_in__2;
@@ -325,107 +348,101 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
   wire [23:0] wgt_rd__data;
   input [7:0] wgt_wr__addr;
   wire [7:0] wgt_wr__addr;
-  wire [7:0] \wgt_wr__addr$53 ;
+  wire [7:0] \wgt_wr__addr$56 ;
   input [23:0] wgt_wr__data;
   wire [23:0] wgt_wr__data;
-  wire [23:0] \wgt_wr__data$54 ;
+  wire [23:0] \wgt_wr__data$57 ;
   input wgt_wr__en;
   wire wgt_wr__en;
-  wire \wgt_wr__en$55 ;
+  wire \wgt_wr__en$58 ;
   wire wrap;
-  wire \wrap$173 ;
-  wire \wrap$186 ;
-  wire \wrap$197 ;
+  wire \wrap$181 ;
+  wire \wrap$196 ;
+  wire \wrap$209 ;
   wire wrow_valid;
   wire [7:0] x__0;
   wire [7:0] x__1;
   wire [7:0] x__2;
   wire [7:0] y;
-  wire [7:0] \y$205 ;
-  wire [7:0] \y$207 ;
-  wire [7:0] y__0;
-  wire [7:0] y__1;
-  wire [7:0] y__2;
-  assign \$38  = pp_first ? \$37  : acc_rd__data[95:64];
-  assign \$39  = $signed(\i_data__2$155 ) + $signed(\$38 );
+  wire [7:0] \y$200 ;
+  wire [7:0] \y$213 ;
   always @(posedge clk)
-    pp_acc0 <= \$40 ;
+    pp_m0_0 <= \$37 ;
   always @(posedge clk)
-    pp_m0_0 <= \$41 ;
+    pp_shift0 <= \$38 ;
   always @(posedge clk)
-    pp_shift0 <= \$42 ;
+    pp_acc1 <= \$39 ;
   always @(posedge clk)
-    pp_acc1 <= \$43 ;
+    pp_m0_1 <= \$40 ;
   always @(posedge clk)
-    pp_m0_1 <= \$44 ;
+    pp_shift1 <= \$41 ;
   always @(posedge clk)
-    pp_shift1 <= \$45 ;
+    pp_acc2 <= \$42 ;
   always @(posedge clk)
-    pp_acc2 <= \$46 ;
+    pp_m0_2 <= \$43 ;
   always @(posedge clk)
-    pp_m0_2 <= \$47 ;
-  always @(posedge clk)
-    pp_shift2 <= \$48 ;
+    pp_shift2 <= \$44 ;
+  assign eng_out_wr__en = \$1  ? result__valid : out_wr_en;
+  assign eng_out_wr__addr = \$2  ? result__payload[31:24] : out_wr_addr;
   assign i_data__0 = feed ? act_rd__data[7:0] : 8'h00;
   assign i_data__1 = feed ? act_rd__data[15:8] : 8'h00;
-  assign \i_data__0$126  = wrow_valid ? wgt_rd__data[7:0] : 8'h00;
-  assign \i_data__1$139  = wrow_valid ? wgt_rd__data[15:8] : 8'h00;
+  assign \i_data__0$135  = wrow_valid ? wgt_rd__data[7:0] : 8'h00;
+  assign \i_data__1$148  = wrow_valid ? wgt_rd__data[15:8] : 8'h00;
   assign i_data__2 = wrow_valid ? wgt_rd__data[23:16] : 8'h00;
-  assign acc = \$1  ? { sum__0[24], sum__0[24], sum__0[24], sum__0[24], sum__0[24], sum__0[24], sum__0[24], sum__0 } : pp_acc0;
-  assign \$2  = ! kind;
-  assign \$3  = \$2  & per_channel;
-  assign m0 = \$3  ? pp_m0_0 : \m0$165 ;
+  assign acc = \$3  ? { sum__0[24], sum__0[24], sum__0[24], sum__0[24], sum__0[24], sum__0[24], sum__0[24], sum__0 } : pp_acc0;
   assign \$4  = ! kind;
   assign \$5  = \$4  & per_channel;
-  assign shift = \$5  ? pp_shift0 : \shift$168 ;
-  assign \acc$178  = \$6  ? { sum__1[24], sum__1[24], sum__1[24], sum__1[24], sum__1[24], sum__1[24], sum__1[24], sum__1 } : pp_acc1;
-  assign \$7  = ! kind;
-  assign \$8  = \$7  & per_channel;
-  assign \m0$181  = \$8  ? pp_m0_1 : \m0$165 ;
+  assign m0 = \$5  ? pp_m0_0 : \m0$173 ;
+  assign \$6  = ! kind;
+  assign \$7  = \$6  & per_channel;
+  assign shift = \$7  ? pp_shift0 : \shift$176 ;
+  assign \acc$188  = \$8  ? { sum__1[24], sum__1[24], sum__1[24], sum__1[24], sum__1[24], sum__1[24], sum__1[24], sum__1 } : pp_acc1;
   assign \$9  = ! kind;
   assign \$10  = \$9  & per_channel;
-  assign \shift$183  = \$10  ? pp_shift1 : \shift$168 ;
-  assign \acc$189  = \$11  ? { sum__2[24], sum__2[24], sum__2[24], sum__2[24], sum__2[24], sum__2[24], sum__2[24], sum__2 } : pp_acc2;
-  assign \$12  = ! kind;
-  assign \$13  = \$12  & per_channel;
-  assign \m0$192  = \$13  ? pp_m0_2 : \m0$165 ;
+  assign \m0$191  = \$10  ? pp_m0_1 : \m0$173 ;
+  assign \$11  = ! kind;
+  assign \$12  = \$11  & per_channel;
+  assign \shift$193  = \$12  ? pp_shift1 : \shift$176 ;
+  assign \acc$201  = \$13  ? { sum__2[24], sum__2[24], sum__2[24], sum__2[24], sum__2[24], sum__2[24], sum__2[24], sum__2 } : pp_acc2;
   assign \$14  = ! kind;
   assign \$15  = \$14  & per_channel;
-  assign \shift$194  = \$15  ? pp_shift2 : \shift$168 ;
-  assign \$17  = pool_op == 2'h2;
-  assign \$18  = \$17  ? y : y__0;
-  assign \$19  = lane_mask[0] ? y : 8'h00;
-  assign \$20  = \$16  ? \$18  : \$19 ;
-  assign \$22  = pool_op == 2'h2;
-  assign \$23  = \$22  ? \y$205  : y__1;
-  assign \$24  = lane_mask[1] ? \y$205  : 8'h00;
-  assign \$25  = \$21  ? \$23  : \$24 ;
-  assign \$27  = pool_op == 2'h2;
-  assign \$28  = \$27  ? \y$207  : y__2;
-  assign \$29  = lane_mask[2] ? \y$207  : 8'h00;
-  assign \$30  = \$26  ? \$28  : \$29 ;
-  assign \$31  = bias_en ? par_rd__data[31:0] : 32'd0;
-  assign \$32  = pp_first ? \$31  : acc_rd__data[31:0];
-  assign \$33  = $signed(\o_data__0$232 ) + $signed(\$32 );
-  assign \$34  = bias_en ? par_rd__data[100:69] : 32'd0;
-  assign \$35  = pp_first ? \$34  : acc_rd__data[63:32];
-  assign \$36  = $signed(\o_data__1$237 ) + $signed(\$35 );
-  assign \$37  = bias_en ? par_rd__data[169:138] : 32'd0;
+  assign \m0$204  = \$15  ? pp_m0_2 : \m0$173 ;
+  assign \$16  = ! kind;
+  assign \$17  = \$16  & per_channel;
+  assign \shift$206  = \$17  ? pp_shift2 : \shift$176 ;
+  assign \$19  = lane_mask[0] ? sum_q__0 : 8'h00;
+  assign \$20  = \$18  ? result__payload[7:0] : \$19 ;
+  assign \$22  = lane_mask[1] ? sum_q__1 : 8'h00;
+  assign \$23  = \$21  ? result__payload[15:8] : \$22 ;
+  assign \$25  = lane_mask[2] ? sum_q__2 : 8'h00;
+  assign \$26  = \$24  ? result__payload[23:16] : \$25 ;
+  assign pool_final = result__valid & result__payload[32];
+  assign \$27  = bias_en ? par_rd__data[31:0] : 32'd0;
+  assign \$28  = pp_first ? \$27  : acc_rd__data[31:0];
+  assign \$29  = $signed(\o_data__0$235 ) + $signed(\$28 );
+  assign \$30  = bias_en ? par_rd__data[100:69] : 32'd0;
+  assign \$31  = pp_first ? \$30  : acc_rd__data[63:32];
+  assign \$32  = $signed(\o_data__1$240 ) + $signed(\$31 );
+  assign \$33  = bias_en ? par_rd__data[169:138] : 32'd0;
+  assign \$34  = pp_first ? \$33  : acc_rd__data[95:64];
+  assign \$35  = $signed(\i_data__2$164 ) + $signed(\$34 );
+  always @(posedge clk)
+    pp_acc0 <= \$36 ;
   \hwcnn_top.array  array (
     .a_in(i_data__0),
     .\a_in$33 (a_in__1),
     .clk(clk),
     .load(load),
     .lsel(lsel),
-    .\port$937$0 (\o_data__1$144 ),
-    .\port$941$0 (\o_data__2$153 ),
-    .psum_out__0(\i_data__0$137 ),
-    .psum_out__1(\i_data__1$146 ),
-    .psum_out__2(\i_data__2$155 ),
+    .\port$1225$0 (\o_data__1$153 ),
+    .\port$1229$0 (\o_data__2$162 ),
+    .psum_out__0(\i_data__0$146 ),
+    .psum_out__1(\i_data__1$155 ),
+    .psum_out__2(\i_data__2$164 ),
     .rst(rst),
-    .sel_in(\i_data__0$119 ),
+    .sel_in(\i_data__0$128 ),
     .\sel_in$35 (sel_in__1),
-    .w_in(\i_data__0$126 ),
+    .w_in(\i_data__0$135 ),
     .\w_in$15 (w_in__1),
     .\w_in$26 (w_in__2)
   );
@@ -451,12 +468,12 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
     .par_wr__addr(par_wr__addr),
     .par_wr__data(par_wr__data),
     .par_wr__en(par_wr__en),
-    .\port$34$0 (\$20 ),
-    .\port$39$0 (\$25 ),
-    .\port$44$0 (\$30 ),
-    .\port$619$0 (pp_acc0),
-    .\port$625$0 (pp_acc1),
-    .\port$631$0 (pp_acc2),
+    .\port$36$0 (\$20 ),
+    .\port$39$0 (\$23 ),
+    .\port$42$0 (\$26 ),
+    .\port$883$0 (pp_acc0),
+    .\port$889$0 (pp_acc1),
+    .\port$895$0 (pp_acc2),
     .rp__addr(act_rd__addr),
     .\rp__addr$16 (wgt_rd__addr),
     .\rp__addr$26 (par_rd__addr),
@@ -469,31 +486,12 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
   );
   \hwcnn_top.deskew  deskew (
     .clk(clk),
-    .i_data__0(\i_data__0$137 ),
-    .i_data__1(\i_data__1$146 ),
-    .lane0_d1(\o_data__0$232 ),
-    .lane1_d0(\o_data__1$237 ),
-    .o_data__2(\i_data__2$155 ),
+    .i_data__0(\i_data__0$146 ),
+    .i_data__1(\i_data__1$155 ),
+    .lane0_d1(\o_data__0$235 ),
+    .lane1_d0(\o_data__1$240 ),
+    .o_data__2(\i_data__2$164 ),
     .rst(rst)
-  );
-  \hwcnn_top.pool  pool (
-    .acc_en(acc_en),
-    .clear(clear),
-    .clk(clk),
-    .div_init(div_init),
-    .div_step(div_step),
-    .finish(finish),
-    .hi(hi),
-    .lo(lo),
-    .op(pool_op),
-    .\port$71$0 (out_rd__data),
-    .rst(rst),
-    .sum__0(sum__0),
-    .sum__1(sum__1),
-    .sum__2(sum__2),
-    .y__0(y__0),
-    .y__1(y__1),
-    .y__2(y__2)
   );
   \hwcnn_top.requant0  requant0 (
     .acc(acc),
@@ -505,34 +503,34 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
     .rst(rst),
     .\shift$6 (shift),
     .wrap(wrap),
-    .y(y)
+    .y(sum_q__0)
   );
   \hwcnn_top.requant1  requant1 (
-    .acc(\acc$178 ),
+    .acc(\acc$188 ),
     .clk(clk),
     .\hi$14 (hi),
     .lo(lo),
-    .m0(\m0$181 ),
+    .m0(\m0$191 ),
     .\rounding$8 (rounding),
     .rst(rst),
-    .\shift$6 (\shift$183 ),
+    .\shift$6 (\shift$193 ),
     .wrap(wrap),
-    .y(\y$205 )
+    .y(sum_q__1)
   );
   \hwcnn_top.requant2  requant2 (
-    .acc(\acc$189 ),
+    .acc(\acc$201 ),
     .clk(clk),
     .\hi$14 (hi),
     .lo(lo),
-    .m0(\m0$192 ),
+    .m0(\m0$204 ),
     .\rounding$8 (rounding),
     .rst(rst),
-    .\shift$6 (\shift$194 ),
+    .\shift$6 (\shift$206 ),
     .wrap(wrap),
-    .y(\y$207 )
+    .y(sum_q__2)
   );
   \hwcnn_top.seq  seq (
-    .a_sel(\i_data__0$119 ),
+    .a_sel(\i_data__0$128 ),
     .acc_rd_addr(acc_rd__addr),
     .acc_wr_addr(acc_wr__addr),
     .acc_wr_en(acc_wr__en),
@@ -546,6 +544,7 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
     .desc__b_base(desc__b_base),
     .desc__bias_en(desc__bias_en),
     .desc__c_base(desc__c_base),
+    .desc__count_pad(desc__count_pad),
     .desc__hi(desc__hi),
     .desc__in_h(desc__in_h),
     .desc__in_w(desc__in_w),
@@ -558,7 +557,9 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
     .desc__out_h(desc__out_h),
     .desc__out_w(desc__out_w),
     .desc__p_base(desc__p_base),
+    .desc__pad_bottom(desc__pad_bottom),
     .desc__pad_left(desc__pad_left),
+    .desc__pad_right(desc__pad_right),
     .desc__pad_top(desc__pad_top),
     .desc__per_channel(desc__per_channel),
     .desc__pin_base(desc__pin_base),
@@ -579,24 +580,22 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
     .lo(lo),
     .load(load),
     .lsel(lsel),
-    .m0(\m0$165 ),
+    .m0(\m0$173 ),
     .out_rd_addr(eng_out_rd__addr),
-    .out_wr_addr(eng_out_wr__addr),
-    .out_wr_en(eng_out_wr__en),
+    .out_wr_addr(out_wr_addr),
+    .out_wr_en(out_wr_en),
     .par_addr(par_rd__addr),
     .per_channel(per_channel),
-    .pool_acc(acc_en),
-    .pool_clear(clear),
-    .pool_div_init(div_init),
-    .pool_div_step(div_step),
-    .pool_finish(finish),
-    .pool_op(pool_op),
+    .pool_final(pool_final),
+    .pool_op(op),
     .pp_first(pp_first),
     .pp_in(pp_in),
     .rounding(rounding),
     .rst(rst),
-    .shift(\shift$168 ),
+    .shift(\shift$176 ),
     .start(start),
+    .tap__payload(tap__payload),
+    .tap__valid(tap__valid),
     .wgt_addr(wgt_rd__addr),
     .wrap(wrap),
     .wrow_valid(wrow_valid)
@@ -610,237 +609,276 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
   );
   \hwcnn_top.skew_ld  skew_ld (
     .clk(clk),
-    .o_data__1(\o_data__1$144 ),
-    .o_data__2(\o_data__2$153 ),
-    .\port$781$0 (load),
-    .\port$783$0 (lsel),
+    .o_data__1(\o_data__1$153 ),
+    .o_data__2(\o_data__2$162 ),
+    .\port$1046$0 (load),
+    .\port$1048$0 (lsel),
     .rst(rst)
   );
   \hwcnn_top.skew_tok  skew_tok (
     .clk(clk),
-    .o_data__0(\i_data__0$119 ),
+    .o_data__0(\i_data__0$128 ),
     .o_data__1(sel_in__1),
     .rst(rst)
   );
   \hwcnn_top.skew_w  skew_w (
     .clk(clk),
-    .i_data__1(\i_data__1$139 ),
+    .i_data__1(\i_data__1$148 ),
     .i_data__2(i_data__2),
-    .o_data__0(\i_data__0$126 ),
+    .o_data__0(\i_data__0$135 ),
     .o_data__1(w_in__1),
     .o_data__2(w_in__2),
     .rst(rst)
   );
+  \hwcnn_top.vector  vector (
+    .clk(clk),
+    .hi(hi),
+    .lo(lo),
+    .op(op),
+    .\port$70$0 (out_rd__data),
+    .result__payload(result__payload),
+    .result__valid(result__valid),
+    .rst(rst),
+    .sum0(sum__0),
+    .sum1(sum__1),
+    .sum2(sum__2),
+    .sum_q__0(sum_q__0),
+    .sum_q__1(sum_q__1),
+    .sum_q__2(sum_q__2),
+    .tap__payload(tap__payload),
+    .tap__valid(tap__valid)
+  );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$40  = pp_acc0;
+    \$38  = pp_shift0;
     if (pp_in) begin
-      \$40  = \$33 [31:0];
+      \$38  = par_rd__data[68:63];
     end
     if (rst) begin
-      \$40  = 32'd0;
+      \$38  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$41  = pp_m0_0;
+    \$39  = pp_acc1;
     if (pp_in) begin
-      \$41  = par_rd__data[62:32];
+      \$39  = \$32 [31:0];
     end
     if (rst) begin
-      \$41  = 31'h00000000;
+      \$39  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$42  = pp_shift0;
+    \$40  = pp_m0_1;
     if (pp_in) begin
-      \$42  = par_rd__data[68:63];
+      \$40  = par_rd__data[131:101];
     end
     if (rst) begin
-      \$42  = 6'h00;
+      \$40  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$43  = pp_acc1;
+    \$41  = pp_shift1;
     if (pp_in) begin
-      \$43  = \$36 [31:0];
+      \$41  = par_rd__data[137:132];
     end
     if (rst) begin
-      \$43  = 32'd0;
+      \$41  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$44  = pp_m0_1;
+    \$42  = pp_acc2;
     if (pp_in) begin
-      \$44  = par_rd__data[131:101];
+      \$42  = \$35 [31:0];
     end
     if (rst) begin
-      \$44  = 31'h00000000;
+      \$42  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$45  = pp_shift1;
+    \$43  = pp_m0_2;
     if (pp_in) begin
-      \$45  = par_rd__data[137:132];
+      \$43  = par_rd__data[200:170];
     end
     if (rst) begin
-      \$45  = 6'h00;
+      \$43  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$46  = pp_acc2;
+    \$44  = pp_shift2;
     if (pp_in) begin
-      \$46  = \$39 [31:0];
+      \$44  = par_rd__data[206:201];
     end
     if (rst) begin
-      \$46  = 32'd0;
+      \$44  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$47  = pp_m0_2;
+    \$36  = pp_acc0;
     if (pp_in) begin
-      \$47  = par_rd__data[200:170];
+      \$36  = \$29 [31:0];
     end
     if (rst) begin
-      \$47  = 31'h00000000;
+      \$36  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$48  = pp_shift2;
+    \$37  = pp_m0_0;
     if (pp_in) begin
-      \$48  = par_rd__data[206:201];
+      \$37  = par_rd__data[62:32];
     end
     if (rst) begin
-      \$48  = 6'h00;
+      \$37  = 31'h00000000;
     end
   end
-  assign \act_wr__addr$50  = act_wr__addr;
-  assign \act_wr__data$51  = act_wr__data;
-  assign \act_wr__en$52  = act_wr__en;
-  assign \wgt_wr__addr$53  = wgt_wr__addr;
-  assign \wgt_wr__data$54  = wgt_wr__data;
-  assign \wgt_wr__en$55  = wgt_wr__en;
-  assign \par_wr__addr$56  = par_wr__addr;
-  assign \par_wr__data$57  = par_wr__data;
-  assign \par_wr__en$58  = par_wr__en;
-  assign \out_wr__addr$59  = out_wr__addr;
-  assign \out_wr__data$60  = out_wr__data;
-  assign \out_wr__en$61  = out_wr__en;
-  assign \out_rd__addr$62  = out_rd__addr;
-  assign \out_rd__data$63  = out_rd__data;
-  assign \desc__a_base$64  = desc__a_base;
-  assign \desc__acc_in$65  = desc__acc_in;
-  assign \desc__acc_out$66  = desc__acc_out;
-  assign \desc__b_base$67  = desc__b_base;
-  assign \desc__bias_en$68  = desc__bias_en;
-  assign \desc__c_base$69  = desc__c_base;
-  assign \desc__hi$70  = desc__hi;
-  assign \desc__in_h$71  = desc__in_h;
-  assign \desc__in_w$72  = desc__in_w;
-  assign \desc__k$73  = desc__k;
-  assign \desc__kind$74  = desc__kind;
-  assign \desc__lo$75  = desc__lo;
-  assign \desc__m$76  = desc__m;
-  assign \desc__m0$77  = desc__m0;
-  assign \desc__n$78  = desc__n;
-  assign \desc__out_h$79  = desc__out_h;
-  assign \desc__out_w$80  = desc__out_w;
-  assign \desc__p_base$81  = desc__p_base;
-  assign \desc__pad_left$82  = desc__pad_left;
-  assign \desc__pad_top$83  = desc__pad_top;
-  assign \desc__per_channel$84  = desc__per_channel;
-  assign \desc__pin_base$85  = desc__pin_base;
-  assign \desc__pool_op$86  = desc__pool_op;
-  assign \desc__rounding$87  = desc__rounding;
-  assign \desc__shift$88  = desc__shift;
-  assign \desc__stride_h$89  = desc__stride_h;
-  assign \desc__stride_w$90  = desc__stride_w;
-  assign \desc__win_h$91  = desc__win_h;
-  assign \desc__win_w$92  = desc__win_w;
-  assign \desc__wrap$93  = desc__wrap;
-  assign \start$94  = start;
-  assign \busy$95  = busy;
-  assign \done$96  = done;
-  assign \error$97  = error;
+  assign \act_wr__addr$53  = act_wr__addr;
+  assign \act_wr__data$54  = act_wr__data;
+  assign \act_wr__en$55  = act_wr__en;
+  assign \wgt_wr__addr$56  = wgt_wr__addr;
+  assign \wgt_wr__data$57  = wgt_wr__data;
+  assign \wgt_wr__en$58  = wgt_wr__en;
+  assign \par_wr__addr$59  = par_wr__addr;
+  assign \par_wr__data$60  = par_wr__data;
+  assign \par_wr__en$61  = par_wr__en;
+  assign \out_wr__addr$62  = out_wr__addr;
+  assign \out_wr__data$63  = out_wr__data;
+  assign \out_wr__en$64  = out_wr__en;
+  assign \out_rd__addr$65  = out_rd__addr;
+  assign \out_rd__data$66  = out_rd__data;
+  assign \desc__a_base$67  = desc__a_base;
+  assign \desc__acc_in$68  = desc__acc_in;
+  assign \desc__acc_out$69  = desc__acc_out;
+  assign \desc__b_base$70  = desc__b_base;
+  assign \desc__bias_en$71  = desc__bias_en;
+  assign \desc__c_base$72  = desc__c_base;
+  assign \desc__count_pad$73  = desc__count_pad;
+  assign \desc__hi$74  = desc__hi;
+  assign \desc__in_h$75  = desc__in_h;
+  assign \desc__in_w$76  = desc__in_w;
+  assign \desc__k$77  = desc__k;
+  assign \desc__kind$78  = desc__kind;
+  assign \desc__lo$79  = desc__lo;
+  assign \desc__m$80  = desc__m;
+  assign \desc__m0$81  = desc__m0;
+  assign \desc__n$82  = desc__n;
+  assign \desc__out_h$83  = desc__out_h;
+  assign \desc__out_w$84  = desc__out_w;
+  assign \desc__p_base$85  = desc__p_base;
+  assign \desc__pad_bottom$86  = desc__pad_bottom;
+  assign \desc__pad_left$87  = desc__pad_left;
+  assign \desc__pad_right$88  = desc__pad_right;
+  assign \desc__pad_top$89  = desc__pad_top;
+  assign \desc__per_channel$90  = desc__per_channel;
+  assign \desc__pin_base$91  = desc__pin_base;
+  assign \desc__pool_op$92  = desc__pool_op;
+  assign \desc__rounding$93  = desc__rounding;
+  assign \desc__shift$94  = desc__shift;
+  assign \desc__stride_h$95  = desc__stride_h;
+  assign \desc__stride_w$96  = desc__stride_w;
+  assign \desc__win_h$97  = desc__win_h;
+  assign \desc__win_w$98  = desc__win_w;
+  assign \desc__wrap$99  = desc__wrap;
+  assign \start$100  = start;
+  assign \busy$101  = busy;
+  assign \done$102  = done;
+  assign \error$103  = error;
   assign engine_owns_out = busy;
   assign act_addr = act_rd__addr;
   assign wgt_addr = wgt_rd__addr;
   assign par_addr = par_rd__addr;
   assign out_rd_addr = eng_out_rd__addr;
-  assign out_wr_en = eng_out_wr__en;
-  assign out_wr_addr = eng_out_wr__addr;
   assign a_in__0 = i_data__0;
   assign o_data__0 = i_data__0;
   assign o_data__1 = a_in__1;
-  assign a_sel = \i_data__0$119 ;
-  assign sel_in__0 = \i_data__0$119 ;
-  assign \o_data__0$122  = \i_data__0$119 ;
-  assign \i_data__1$123  = \i_data__0$119 ;
-  assign \o_data__1$125  = sel_in__1;
-  assign w_in__0 = \i_data__0$126 ;
-  assign \o_data__0$130  = \i_data__0$126 ;
-  assign \i_data__0$131  = { lsel, load };
+  assign a_sel = \i_data__0$128 ;
+  assign sel_in__0 = \i_data__0$128 ;
+  assign \o_data__0$131  = \i_data__0$128 ;
+  assign \i_data__1$132  = \i_data__0$128 ;
+  assign \o_data__1$134  = sel_in__1;
+  assign w_in__0 = \i_data__0$135 ;
+  assign \o_data__0$139  = \i_data__0$135 ;
+  assign \i_data__0$140  = { lsel, load };
   assign load__0 = load;
-  assign \o_data__0$135  = { lsel, load };
+  assign \o_data__0$144  = { lsel, load };
   assign lsel__0 = lsel;
-  assign psum_out__0 = \i_data__0$137 ;
-  assign \o_data__1$141  = w_in__1;
-  assign \i_data__1$142  = { lsel, load };
-  assign load__1 = \o_data__1$144 [0];
-  assign lsel__1 = \o_data__1$144 [1];
-  assign psum_out__1 = \i_data__1$146 ;
+  assign psum_out__0 = \i_data__0$146 ;
+  assign \o_data__1$150  = w_in__1;
+  assign \i_data__1$151  = { lsel, load };
+  assign load__1 = \o_data__1$153 [0];
+  assign lsel__1 = \o_data__1$153 [1];
+  assign psum_out__1 = \i_data__1$155 ;
   assign o_data__2 = w_in__2;
-  assign \i_data__2$151  = { lsel, load };
-  assign load__2 = \o_data__2$153 [0];
-  assign lsel__2 = \o_data__2$153 [1];
-  assign psum_out__2 = \i_data__2$155 ;
+  assign \i_data__2$160  = { lsel, load };
+  assign load__2 = \o_data__2$162 [0];
+  assign lsel__2 = \o_data__2$162 [1];
+  assign psum_out__2 = \i_data__2$164 ;
   assign acc_rd_addr = acc_rd__addr;
-  assign \rounding$171  = rounding;
-  assign \wrap$173  = wrap;
-  assign \lo$175  = lo;
-  assign \hi$177  = hi;
-  assign \rounding$185  = rounding;
-  assign \wrap$186  = wrap;
-  assign \lo$187  = lo;
-  assign \hi$188  = hi;
-  assign \rounding$196  = rounding;
-  assign \wrap$197  = wrap;
-  assign \lo$198  = lo;
-  assign \hi$199  = hi;
-  assign eng_out_wr__data = { \$30 , \$25 , \$20  };
+  assign \rounding$179  = rounding;
+  assign \wrap$181  = wrap;
+  assign \lo$183  = lo;
+  assign \hi$185  = hi;
+  assign y = sum_q__0;
+  assign \rounding$195  = rounding;
+  assign \wrap$196  = wrap;
+  assign \lo$197  = lo;
+  assign \hi$198  = hi;
+  assign \y$200  = sum_q__1;
+  assign \rounding$208  = rounding;
+  assign \wrap$209  = wrap;
+  assign \lo$210  = lo;
+  assign \hi$211  = hi;
+  assign \y$213  = sum_q__2;
+  assign eng_out_wr__data = { \$26 , \$23 , \$20  };
   assign acc_wr_en = acc_wr__en;
   assign acc_wr_addr = acc_wr__addr;
   assign acc_wr__data = { pp_acc2, pp_acc1, pp_acc0 };
+  assign \tap__payload$222  = tap__payload;
+  assign \tap__valid$224  = tap__valid;
   assign x__0 = out_rd__data[7:0];
   assign eng_out_rd__data = out_rd__data;
   assign x__1 = out_rd__data[15:8];
   assign x__2 = out_rd__data[23:16];
-  assign pool_clear = clear;
-  assign pool_acc = acc_en;
-  assign pool_div_init = div_init;
-  assign pool_div_step = div_step;
-  assign pool_finish = finish;
-  assign op = pool_op;
-  assign \lo$229  = lo;
-  assign \hi$230  = hi;
-  assign \o_data__2$238  = \i_data__2$155 ;
+  assign pool_op = op;
+  assign \lo$231  = lo;
+  assign \hi$232  = hi;
+  assign \o_data__2$241  = \i_data__2$164 ;
+  assign \result__payload.y  = result__payload[23:0];
+  assign \result__payload.y[0]  = result__payload[7:0];
+  assign \result__payload.y[1]  = result__payload[15:8];
+  assign \result__payload.y[2]  = result__payload[23:16];
+  assign \result__payload.addr  = result__payload[31:24];
+  assign \result__payload.final  = result__payload[32];
+  assign \tap__payload.inb  = tap__payload[0];
+  assign \tap__payload.count  = tap__payload[1];
+  assign \tap__payload.first  = tap__payload[2];
+  assign \tap__payload.last  = tap__payload[3];
+  assign \tap__payload.final  = tap__payload[4];
+  assign \tap__payload.addr  = tap__payload[12:5];
+  assign \tap__payload$222.inb  = tap__payload[0];
+  assign \tap__payload$222.count  = tap__payload[1];
+  assign \tap__payload$222.first  = tap__payload[2];
+  assign \tap__payload$222.last  = tap__payload[3];
+  assign \tap__payload$222.final  = tap__payload[4];
+  assign \tap__payload$222.addr  = tap__payload[12:5];
   assign \$1  = kind;
-  assign \$6  = kind;
-  assign \$11  = kind;
-  assign \$16  = kind;
+  assign \$2  = kind;
+  assign \$3  = kind;
+  assign \$8  = kind;
+  assign \$13  = kind;
+  assign \$18  = kind;
   assign \$21  = kind;
-  assign \$26  = kind;
+  assign \$24  = kind;
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.array (rst, a_in, w_in, sel_in, load, lsel, psum_out__0, psum_out__1, psum_out__2, \a_in$33 , \sel_in$35 , \w_in$15 , \w_in$26 , \port$937$0 , \port$941$0 , clk);
+module \hwcnn_top.array (rst, a_in, w_in, sel_in, load, lsel, psum_out__0, psum_out__1, psum_out__2, \a_in$33 , \sel_in$35 , \w_in$15 , \w_in$26 , \port$1225$0 , \port$1229$0 , clk);
   input [7:0] a_in;
   wire [7:0] a_in;
   wire [7:0] \a_in$11 ;
@@ -877,10 +915,10 @@ module \hwcnn_top.array (rst, a_in, w_in, sel_in, load, lsel, psum_out__0, psum_
   wire lsel__0;
   wire lsel__1;
   wire lsel__2;
-  input [1:0] \port$937$0 ;
-  wire [1:0] \port$937$0 ;
-  input [1:0] \port$941$0 ;
-  wire [1:0] \port$941$0 ;
+  input [1:0] \port$1225$0 ;
+  wire [1:0] \port$1225$0 ;
+  input [1:0] \port$1229$0 ;
+  wire [1:0] \port$1229$0 ;
   wire [31:0] psum_in;
   wire [31:0] \psum_in$17 ;
   wire [31:0] \psum_in$28 ;
@@ -947,7 +985,7 @@ module \hwcnn_top.array (rst, a_in, w_in, sel_in, load, lsel, psum_out__0, psum_
     .a_in(\a_in$11 ),
     .a_out(\a_in$22 ),
     .clk(clk),
-    .\port$937$0 (\port$937$0 ),
+    .\port$1225$0 (\port$1225$0 ),
     .psum_out(\psum_in$49 ),
     .rst(rst),
     .sel_in(\sel_in$13 ),
@@ -958,7 +996,7 @@ module \hwcnn_top.array (rst, a_in, w_in, sel_in, load, lsel, psum_out__0, psum_
   \hwcnn_top.array.pe_0_2  pe_0_2 (
     .a_in(\a_in$22 ),
     .clk(clk),
-    .\port$941$0 (\port$941$0 ),
+    .\port$1229$0 (\port$1229$0 ),
     .psum_out(\psum_in$59 ),
     .rst(rst),
     .sel_in(\sel_in$24 ),
@@ -982,7 +1020,7 @@ module \hwcnn_top.array (rst, a_in, w_in, sel_in, load, lsel, psum_out__0, psum_
     .a_in(\a_in$43 ),
     .a_out(\a_in$53 ),
     .clk(clk),
-    .\port$937$0 (\port$937$0 ),
+    .\port$1225$0 (\port$1225$0 ),
     .psum_in(\psum_in$49 ),
     .psum_out(psum_out__1),
     .rst(rst),
@@ -993,7 +1031,7 @@ module \hwcnn_top.array (rst, a_in, w_in, sel_in, load, lsel, psum_out__0, psum_
   \hwcnn_top.array.pe_1_2  pe_1_2 (
     .a_in(\a_in$53 ),
     .clk(clk),
-    .\port$941$0 (\port$941$0 ),
+    .\port$1229$0 (\port$1229$0 ),
     .psum_in(\psum_in$59 ),
     .psum_out(psum_out__2),
     .rst(rst),
@@ -1010,18 +1048,18 @@ module \hwcnn_top.array (rst, a_in, w_in, sel_in, load, lsel, psum_out__0, psum_
   assign sel_out = \sel_in$13 ;
   assign w_in__1 = \w_in$15 ;
   assign \psum_in$17  = 32'd0;
-  assign \load$18  = \port$937$0 [0];
-  assign load__1 = \port$937$0 [0];
-  assign \lsel$20  = \port$937$0 [1];
-  assign lsel__1 = \port$937$0 [1];
+  assign \load$18  = \port$1225$0 [0];
+  assign load__1 = \port$1225$0 [0];
+  assign \lsel$20  = \port$1225$0 [1];
+  assign lsel__1 = \port$1225$0 [1];
   assign \a_out$23  = \a_in$22 ;
   assign \sel_out$25  = \sel_in$24 ;
   assign w_in__2 = \w_in$26 ;
   assign \psum_in$28  = 32'd0;
-  assign \load$29  = \port$941$0 [0];
-  assign load__2 = \port$941$0 [0];
-  assign \lsel$31  = \port$941$0 [1];
-  assign lsel__2 = \port$941$0 [1];
+  assign \load$29  = \port$1229$0 [0];
+  assign load__2 = \port$1229$0 [0];
+  assign \lsel$31  = \port$1229$0 [1];
+  assign lsel__2 = \port$1229$0 [1];
   assign a_in__1 = \a_in$33 ;
   assign sel_in__1 = \sel_in$35 ;
   assign w_out = \w_in$37 ;
@@ -1032,14 +1070,14 @@ module \hwcnn_top.array (rst, a_in, w_in, sel_in, load, lsel, psum_out__0, psum_
   assign \sel_out$46  = \sel_in$45 ;
   assign \w_out$48  = \w_in$47 ;
   assign \psum_out$50  = \psum_in$49 ;
-  assign \load$51  = \port$937$0 [0];
-  assign \lsel$52  = \port$937$0 [1];
+  assign \load$51  = \port$1225$0 [0];
+  assign \lsel$52  = \port$1225$0 [1];
   assign \a_out$54  = \a_in$53 ;
   assign \sel_out$56  = \sel_in$55 ;
   assign \w_out$58  = \w_in$57 ;
   assign \psum_out$60  = \psum_in$59 ;
-  assign \load$61  = \port$941$0 [0];
-  assign \lsel$62  = \port$941$0 [1];
+  assign \load$61  = \port$1229$0 [0];
+  assign \lsel$62  = \port$1229$0 [1];
   assign \psum_out$64  = psum_out__0;
   assign \psum_out$66  = psum_out__1;
   assign \psum_out$68  = psum_out__2;
@@ -1146,7 +1184,7 @@ module \hwcnn_top.array.pe_0_0 (rst, a_in, w_in, w_out, sel_in, load, lsel, a_ou
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.array.pe_0_1 (rst, w_out, a_in, sel_in, a_out, sel_out, psum_out, w_in, \port$937$0 , clk);
+module \hwcnn_top.array.pe_0_1 (rst, w_out, a_in, sel_in, a_out, sel_out, psum_out, w_in, \port$1225$0 , clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$3  = 0;
   wire \$1 ;
   reg [7:0] \$10 ;
@@ -1167,8 +1205,8 @@ module \hwcnn_top.array.pe_0_1 (rst, w_out, a_in, sel_in, a_out, sel_out, psum_o
   wire clk;
   wire load;
   wire lsel;
-  input [1:0] \port$937$0 ;
-  wire [1:0] \port$937$0 ;
+  input [1:0] \port$1225$0 ;
+  wire [1:0] \port$1225$0 ;
   wire [31:0] psum_in;
   output [31:0] psum_out;
   reg [31:0] psum_out = 32'd0;
@@ -1184,13 +1222,13 @@ module \hwcnn_top.array.pe_0_1 (rst, w_out, a_in, sel_in, a_out, sel_out, psum_o
   wire [7:0] w_in;
   output [7:0] w_out;
   wire [7:0] w_out;
-  assign \$1  = ~ \port$937$0 [1];
-  assign \$2  = \port$937$0 [0] & \$1 ;
-  assign \$3  = \port$937$0 [0] & \port$937$0 [1];
+  assign \$1  = ~ \port$1225$0 [1];
+  assign \$2  = \port$1225$0 [0] & \$1 ;
+  assign \$3  = \port$1225$0 [0] & \port$1225$0 [1];
   assign \$4  = sel_in ? w1 : w0;
   assign \$5  = $signed(a_in) * $signed(\$4 );
   assign \$6  = $signed(1'h0) + $signed(\$5 );
-  assign w_out = \port$937$0 [1] ? w1 : w0;
+  assign w_out = \port$1225$0 [1] ? w1 : w0;
   always @(posedge clk)
     a_out <= \$7 ;
   always @(posedge clk)
@@ -1242,13 +1280,13 @@ module \hwcnn_top.array.pe_0_1 (rst, w_out, a_in, sel_in, a_out, sel_out, psum_o
       \$11  = 32'd0;
     end
   end
-  assign load = \port$937$0 [0];
-  assign lsel = \port$937$0 [1];
+  assign load = \port$1225$0 [0];
+  assign lsel = \port$1225$0 [1];
   assign psum_in = 32'd0;
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.array.pe_0_2 (rst, w_out, a_in, sel_in, psum_out, w_in, \port$941$0 , clk);
+module \hwcnn_top.array.pe_0_2 (rst, w_out, a_in, sel_in, psum_out, w_in, \port$1229$0 , clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$4  = 0;
   wire \$1 ;
   reg [7:0] \$10 ;
@@ -1268,8 +1306,8 @@ module \hwcnn_top.array.pe_0_2 (rst, w_out, a_in, sel_in, psum_out, w_in, \port$
   wire clk;
   wire load;
   wire lsel;
-  input [1:0] \port$941$0 ;
-  wire [1:0] \port$941$0 ;
+  input [1:0] \port$1229$0 ;
+  wire [1:0] \port$1229$0 ;
   wire [31:0] psum_in;
   output [31:0] psum_out;
   reg [31:0] psum_out = 32'd0;
@@ -1284,13 +1322,13 @@ module \hwcnn_top.array.pe_0_2 (rst, w_out, a_in, sel_in, psum_out, w_in, \port$
   wire [7:0] w_in;
   output [7:0] w_out;
   wire [7:0] w_out;
-  assign \$1  = ~ \port$941$0 [1];
-  assign \$2  = \port$941$0 [0] & \$1 ;
-  assign \$3  = \port$941$0 [0] & \port$941$0 [1];
+  assign \$1  = ~ \port$1229$0 [1];
+  assign \$2  = \port$1229$0 [0] & \$1 ;
+  assign \$3  = \port$1229$0 [0] & \port$1229$0 [1];
   assign \$4  = sel_in ? w1 : w0;
   assign \$5  = $signed(a_in) * $signed(\$4 );
   assign \$6  = $signed(1'h0) + $signed(\$5 );
-  assign w_out = \port$941$0 [1] ? w1 : w0;
+  assign w_out = \port$1229$0 [1] ? w1 : w0;
   always @(posedge clk)
     a_out <= \$7 ;
   always @(posedge clk)
@@ -1342,8 +1380,8 @@ module \hwcnn_top.array.pe_0_2 (rst, w_out, a_in, sel_in, psum_out, w_in, \port$
       \$11  = 32'd0;
     end
   end
-  assign load = \port$941$0 [0];
-  assign lsel = \port$941$0 [1];
+  assign load = \port$1229$0 [0];
+  assign lsel = \port$1229$0 [1];
   assign psum_in = 32'd0;
 endmodule
 
@@ -1447,7 +1485,7 @@ module \hwcnn_top.array.pe_1_0 (rst, w_in, load, lsel, psum_in, a_out, sel_out, 
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.array.pe_1_1 (rst, w_in, psum_in, a_in, sel_in, a_out, sel_out, psum_out, \port$937$0 , clk);
+module \hwcnn_top.array.pe_1_1 (rst, w_in, psum_in, a_in, sel_in, a_out, sel_out, psum_out, \port$1225$0 , clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$6  = 0;
   wire \$1 ;
   reg [7:0] \$10 ;
@@ -1468,8 +1506,8 @@ module \hwcnn_top.array.pe_1_1 (rst, w_in, psum_in, a_in, sel_in, a_out, sel_out
   wire clk;
   wire load;
   wire lsel;
-  input [1:0] \port$937$0 ;
-  wire [1:0] \port$937$0 ;
+  input [1:0] \port$1225$0 ;
+  wire [1:0] \port$1225$0 ;
   input [31:0] psum_in;
   wire [31:0] psum_in;
   output [31:0] psum_out;
@@ -1485,13 +1523,13 @@ module \hwcnn_top.array.pe_1_1 (rst, w_in, psum_in, a_in, sel_in, a_out, sel_out
   input [7:0] w_in;
   wire [7:0] w_in;
   wire [7:0] w_out;
-  assign \$1  = ~ \port$937$0 [1];
-  assign \$2  = \port$937$0 [0] & \$1 ;
-  assign \$3  = \port$937$0 [0] & \port$937$0 [1];
+  assign \$1  = ~ \port$1225$0 [1];
+  assign \$2  = \port$1225$0 [0] & \$1 ;
+  assign \$3  = \port$1225$0 [0] & \port$1225$0 [1];
   assign \$4  = sel_in ? w1 : w0;
   assign \$5  = $signed(a_in) * $signed(\$4 );
   assign \$6  = $signed(psum_in) + $signed(\$5 );
-  assign w_out = \port$937$0 [1] ? w1 : w0;
+  assign w_out = \port$1225$0 [1] ? w1 : w0;
   always @(posedge clk)
     a_out <= \$7 ;
   always @(posedge clk)
@@ -1543,12 +1581,12 @@ module \hwcnn_top.array.pe_1_1 (rst, w_in, psum_in, a_in, sel_in, a_out, sel_out
       \$11  = 32'd0;
     end
   end
-  assign load = \port$937$0 [0];
-  assign lsel = \port$937$0 [1];
+  assign load = \port$1225$0 [0];
+  assign lsel = \port$1225$0 [1];
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.array.pe_1_2 (rst, w_in, psum_in, a_in, sel_in, psum_out, \port$941$0 , clk);
+module \hwcnn_top.array.pe_1_2 (rst, w_in, psum_in, a_in, sel_in, psum_out, \port$1229$0 , clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$7  = 0;
   wire \$1 ;
   reg [7:0] \$10 ;
@@ -1568,8 +1606,8 @@ module \hwcnn_top.array.pe_1_2 (rst, w_in, psum_in, a_in, sel_in, psum_out, \por
   wire clk;
   wire load;
   wire lsel;
-  input [1:0] \port$941$0 ;
-  wire [1:0] \port$941$0 ;
+  input [1:0] \port$1229$0 ;
+  wire [1:0] \port$1229$0 ;
   input [31:0] psum_in;
   wire [31:0] psum_in;
   output [31:0] psum_out;
@@ -1584,13 +1622,13 @@ module \hwcnn_top.array.pe_1_2 (rst, w_in, psum_in, a_in, sel_in, psum_out, \por
   input [7:0] w_in;
   wire [7:0] w_in;
   wire [7:0] w_out;
-  assign \$1  = ~ \port$941$0 [1];
-  assign \$2  = \port$941$0 [0] & \$1 ;
-  assign \$3  = \port$941$0 [0] & \port$941$0 [1];
+  assign \$1  = ~ \port$1229$0 [1];
+  assign \$2  = \port$1229$0 [0] & \$1 ;
+  assign \$3  = \port$1229$0 [0] & \port$1229$0 [1];
   assign \$4  = sel_in ? w1 : w0;
   assign \$5  = $signed(a_in) * $signed(\$4 );
   assign \$6  = $signed(psum_in) + $signed(\$5 );
-  assign w_out = \port$941$0 [1] ? w1 : w0;
+  assign w_out = \port$1229$0 [1] ? w1 : w0;
   always @(posedge clk)
     a_out <= \$7 ;
   always @(posedge clk)
@@ -1642,13 +1680,13 @@ module \hwcnn_top.array.pe_1_2 (rst, w_in, psum_in, a_in, sel_in, psum_out, \por
       \$11  = 32'd0;
     end
   end
-  assign load = \port$941$0 [0];
-  assign lsel = \port$941$0 [1];
+  assign load = \port$1229$0 [0];
+  assign lsel = \port$1229$0 [1];
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.buffers (act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__data, par_wr__en, par_wr__addr, par_wr__data, out_wr__en, out_wr__addr, out_wr__data, out_rd__addr, clk, rst, \port$34$0 , \port$39$0 , \port$44$0 , act_rd__data, wgt_rd__data, par_rd__data, out_rd__data
-, acc_rd__data, rp__addr, \rp__addr$16 , \rp__addr$52 , acc_wr__en, \port$619$0 , \port$625$0 , \port$631$0 , engine_owns_out, eng_out_rd__addr, eng_out_wr__en, eng_out_wr__addr, \rp__addr$26 , acc_wr__addr, act_wr__en);
+module \hwcnn_top.buffers (act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__data, par_wr__en, par_wr__addr, par_wr__data, out_wr__en, out_wr__addr, out_wr__data, out_rd__addr, clk, rst, eng_out_wr__en, eng_out_wr__addr, \port$36$0 , \port$39$0 , \port$42$0 , act_rd__data, wgt_rd__data
+, par_rd__data, out_rd__data, acc_rd__data, rp__addr, \rp__addr$16 , \rp__addr$52 , acc_wr__en, \port$883$0 , \port$889$0 , \port$895$0 , engine_owns_out, eng_out_rd__addr, \rp__addr$26 , acc_wr__addr, act_wr__en);
   wire [7:0] \$signature__addr ;
   wire [7:0] \$signature__addr$12 ;
   wire [3:0] \$signature__addr$22 ;
@@ -1712,18 +1750,18 @@ module \hwcnn_top.buffers (act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr,
   wire [206:0] par_wr__data;
   input par_wr__en;
   wire par_wr__en;
-  input [7:0] \port$34$0 ;
-  wire [7:0] \port$34$0 ;
+  input [7:0] \port$36$0 ;
+  wire [7:0] \port$36$0 ;
   input [7:0] \port$39$0 ;
   wire [7:0] \port$39$0 ;
-  input [7:0] \port$44$0 ;
-  wire [7:0] \port$44$0 ;
-  input [31:0] \port$619$0 ;
-  wire [31:0] \port$619$0 ;
-  input [31:0] \port$625$0 ;
-  wire [31:0] \port$625$0 ;
-  input [31:0] \port$631$0 ;
-  wire [31:0] \port$631$0 ;
+  input [7:0] \port$42$0 ;
+  wire [7:0] \port$42$0 ;
+  input [31:0] \port$883$0 ;
+  wire [31:0] \port$883$0 ;
+  input [31:0] \port$889$0 ;
+  wire [31:0] \port$889$0 ;
+  input [31:0] \port$895$0 ;
+  wire [31:0] \port$895$0 ;
   input [7:0] rp__addr;
   wire [7:0] rp__addr;
   input [7:0] \rp__addr$16 ;
@@ -2010,7 +2048,7 @@ module \hwcnn_top.buffers (act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr,
   end
   always @(posedge clk) begin
     if (acc_wr__en)
-      acc_mem[acc_wr__addr] <= { \port$631$0 , \port$625$0 , \port$619$0  };
+      acc_mem[acc_wr__addr] <= { \port$895$0 , \port$889$0 , \port$883$0  };
   end
   reg [95:0] _0_;
   always @(posedge clk) begin
@@ -2851,7 +2889,7 @@ module \hwcnn_top.buffers (act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr,
   assign wgt_rd__data = _4_;
   assign \$signature__en$30  = engine_owns_out ? eng_out_wr__en : out_wr__en;
   assign \$signature__addr$34  = engine_owns_out ? eng_out_wr__addr : out_wr__addr;
-  assign \$signature__data$37  = engine_owns_out ? { \port$44$0 , \port$39$0 , \port$34$0  } : out_wr__data;
+  assign \$signature__data$37  = engine_owns_out ? { \port$42$0 , \port$39$0 , \port$36$0  } : out_wr__data;
   assign \rp__addr$40  = engine_owns_out ? eng_out_rd__addr : out_rd__addr;
   assign \$signature__en  = act_wr__en;
   assign \$signature__addr  = act_wr__addr;
@@ -2868,13 +2906,13 @@ module \hwcnn_top.buffers (act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr,
   assign \$signature__data$24  = par_wr__data;
   assign par_rd__addr = \rp__addr$26 ;
   assign \rp__data$29  = par_rd__data;
-  assign eng_out_wr__data = { \port$44$0 , \port$39$0 , \port$34$0  };
+  assign eng_out_wr__data = { \port$42$0 , \port$39$0 , \port$36$0  };
   assign \rp__data$44  = out_rd__data;
   assign eng_out_rd__data = out_rd__data;
   assign \$signature__en$46  = acc_wr__en;
   assign \$signature__addr$48  = acc_wr__addr;
-  assign \$signature__data$50  = { \port$631$0 , \port$625$0 , \port$619$0  };
-  assign acc_wr__data = { \port$631$0 , \port$625$0 , \port$619$0  };
+  assign \$signature__data$50  = { \port$895$0 , \port$889$0 , \port$883$0  };
+  assign acc_wr__data = { \port$895$0 , \port$889$0 , \port$883$0  };
   assign acc_rd__addr = \rp__addr$52 ;
   assign \rp__data$55  = acc_rd__data;
 endmodule
@@ -2938,522 +2976,166 @@ module \hwcnn_top.deskew (rst, i_data__0, i_data__1, o_data__2, lane0_d1, lane1_
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.pool (rst, \port$71$0 , clear, acc_en, div_init, div_step, finish, op, lo, hi, sum__0, y__0, sum__1, y__1, sum__2, y__2, clk);
+module \hwcnn_top.requant0 (rst, acc, m0, \shift$6 , \rounding$8 , wrap, lo, \hi$14 , y, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$9  = 0;
-  wire [17:0] \$1 ;
-  wire [16:0] \$10 ;
-  reg [7:0] \$100 ;
-  reg [25:0] \$101 ;
-  reg \$102 ;
-  reg [7:0] \$103 ;
-  reg [7:0] \$104 ;
-  wire [26:0] \$11 ;
+  wire [62:0] \$1 ;
+  wire \$10 ;
+  wire [63:0] \$11 ;
   wire \$12 ;
-  wire \$13 ;
-  wire [26:0] \$14 ;
-  wire [26:0] \$15 ;
-  wire [8:0] \$16 ;
-  wire \$17 ;
-  wire [8:0] \$18 ;
-  wire \$19 ;
-  wire [23:0] \$2 ;
-  wire [8:0] \$20 ;
-  wire [8:0] \$21 ;
-  wire \$22 ;
-  wire [8:0] \$23 ;
-  wire [8:0] \$24 ;
-  wire \$25 ;
-  wire [8:0] \$26 ;
-  wire [8:0] \$27 ;
-  wire [8:0] \$28 ;
-  wire [8:0] \$29 ;
-  wire [24:0] \$3 ;
-  wire [8:0] \$30 ;
-  wire [25:0] \$31 ;
-  wire \$32 ;
-  wire [7:0] \$33 ;
-  wire \$34 ;
-  wire [25:0] \$35 ;
-  wire [25:0] \$36 ;
-  wire [16:0] \$37 ;
-  wire [26:0] \$38 ;
-  wire \$39 ;
-  wire [25:0] \$4 ;
-  wire \$40 ;
-  wire [26:0] \$41 ;
-  wire [26:0] \$42 ;
-  wire [8:0] \$43 ;
-  wire \$44 ;
-  wire [8:0] \$45 ;
-  wire \$46 ;
-  wire [8:0] \$47 ;
-  wire [8:0] \$48 ;
-  wire \$49 ;
+  wire [63:0] \$13 ;
+  wire \$14 ;
+  wire \$15 ;
+  wire \$16 ;
+  wire [64:0] \$17 ;
+  wire \$18 ;
+  wire [63:0] \$19 ;
+  wire [64:0] \$2 ;
+  wire [64:0] \$20 ;
+  wire [63:0] \$21 ;
+  wire [65:0] \$22 ;
+  wire [65:0] \$23 ;
+  wire [65:0] \$24 ;
+  wire [65:0] \$25 ;
+  wire [65:0] \$26 ;
+  wire [66:0] \$27 ;
+  wire [66:0] \$28 ;
+  reg [63:0] \$29 ;
+  wire \$3 ;
+  reg [5:0] \$30 ;
+  reg [1:0] \$31 ;
+  reg \$32 ;
+  reg [7:0] \$33 ;
+  reg [7:0] \$34 ;
+  reg [7:0] \$35 ;
+  wire [64:0] \$4 ;
   wire \$5 ;
-  wire [8:0] \$50 ;
-  wire [8:0] \$51 ;
-  wire \$52 ;
-  wire [8:0] \$53 ;
-  wire [8:0] \$54 ;
-  wire [8:0] \$55 ;
-  wire [8:0] \$56 ;
-  wire [8:0] \$57 ;
-  wire [25:0] \$58 ;
-  wire \$59 ;
-  wire [7:0] \$6 ;
-  wire [7:0] \$60 ;
-  wire \$61 ;
-  wire [25:0] \$62 ;
-  wire [25:0] \$63 ;
-  wire [16:0] \$64 ;
-  wire [26:0] \$65 ;
-  wire \$66 ;
-  wire \$67 ;
-  wire [26:0] \$68 ;
-  wire [26:0] \$69 ;
-  wire \$7 ;
-  wire [8:0] \$70 ;
-  wire \$71 ;
-  wire [8:0] \$72 ;
-  wire \$73 ;
-  wire [8:0] \$74 ;
-  wire [8:0] \$75 ;
-  wire \$76 ;
-  wire [8:0] \$77 ;
-  wire [8:0] \$78 ;
-  wire \$79 ;
-  wire [25:0] \$8 ;
-  wire [8:0] \$80 ;
-  wire [8:0] \$81 ;
-  wire [8:0] \$82 ;
-  wire [8:0] \$83 ;
-  wire [8:0] \$84 ;
-  reg [16:0] \$85 ;
-  reg [24:0] \$86 ;
-  reg [24:0] \$87 ;
-  reg [7:0] \$88 ;
-  reg [25:0] \$89 ;
-  wire [25:0] \$9 ;
-  reg \$90 ;
-  reg [7:0] \$91 ;
-  reg [7:0] \$92 ;
-  reg [24:0] \$93 ;
-  reg [7:0] \$94 ;
-  reg [25:0] \$95 ;
-  reg \$96 ;
-  reg [7:0] \$97 ;
-  reg [7:0] \$98 ;
-  reg [24:0] \$99 ;
-  input acc_en;
-  wire acc_en;
-  input clear;
-  wire clear;
+  wire [64:0] \$6 ;
+  wire [64:0] \$7 ;
+  wire [64:0] \$8 ;
+  wire \$9 ;
+  reg [7:0] \$like  = 8'h00;
+  input [31:0] acc;
+  wire [31:0] acc;
   input clk;
   wire clk;
-  reg [24:0] div = 25'h0000000;
-  input div_init;
-  wire div_init;
-  input div_step;
-  wire div_step;
-  input finish;
-  wire finish;
-  input [7:0] hi;
-  wire [7:0] hi;
+  reg [7:0] hi = 8'h00;
+  input [7:0] \hi$14 ;
+  wire [7:0] \hi$14 ;
   input [7:0] lo;
   wire [7:0] lo;
-  reg [7:0] max0 = 8'h00;
-  reg [7:0] max1 = 8'h00;
-  reg [7:0] max2 = 8'h00;
-  reg [16:0] n = 17'h00000;
-  reg neg0 = 1'h0;
-  reg neg1 = 1'h0;
-  reg neg2 = 1'h0;
-  input [1:0] op;
-  wire [1:0] op;
-  input [23:0] \port$71$0 ;
-  wire [23:0] \port$71$0 ;
-  reg [7:0] q0 = 8'h00;
-  reg [7:0] q1 = 8'h00;
-  reg [7:0] q2 = 8'h00;
-  reg [25:0] rem0 = 26'h0000000;
-  reg [25:0] rem1 = 26'h0000000;
-  reg [25:0] rem2 = 26'h0000000;
+  input [30:0] m0;
+  wire [30:0] m0;
+  reg [63:0] p = 64'h0000000000000000;
+  wire [64:0] r;
+  reg [1:0] rounding = 2'h0;
+  input [1:0] \rounding$8 ;
+  wire [1:0] \rounding$8 ;
   input rst;
   wire rst;
-  output [24:0] sum__0;
-  reg [24:0] sum__0 = 25'h0000000;
-  output [24:0] sum__1;
-  reg [24:0] sum__1 = 25'h0000000;
-  output [24:0] sum__2;
-  reg [24:0] sum__2 = 25'h0000000;
-  wire [7:0] x__0;
-  wire [7:0] x__1;
-  wire [7:0] x__2;
-  output [7:0] y__0;
-  reg [7:0] y__0 = 8'h00;
-  output [7:0] y__1;
-  reg [7:0] y__1 = 8'h00;
-  output [7:0] y__2;
-  reg [7:0] y__2 = 8'h00;
-  assign \$1  = n + 1'h1;
-  assign \$4  = $signed(sum__0) + $signed(\port$71$0 [7:0]);
-  assign \$5  = $signed(\port$71$0 [7:0]) > $signed(max0);
-  assign \$6  = \$5  ? \port$71$0 [7:0] : max0;
-  assign \$7  = $signed(sum__0) < $signed(1'h0);
-  assign \$8  = - $signed(sum__0);
-  assign \$9  = \$7  ? \$8  : { sum__0[24], sum__0 };
-  assign \$11  = $signed(\$9 ) + $signed({ 1'h0, \$10  });
-  assign \$12  = $signed(sum__0) < $signed(1'h0);
-  assign \$13  = rem0 >= div;
-  assign \$14  = rem0 - div;
-  assign \$15  = \$13  ? \$14  : { 1'h0, rem0 };
-  assign \$17  = rem0 >= div;
-  assign \$18  = \$16  | { 8'h00, \$17  };
-  assign \$19  = ! op;
-  assign \$20  = - q0;
-  assign \$21  = neg0 ? \$20  : { 1'h0, q0 };
-  assign \$22  = $signed(\$21 ) < $signed(lo);
-  assign \$23  = - q0;
-  assign \$24  = neg0 ? \$23  : { 1'h0, q0 };
-  assign \$25  = $signed(\$24 ) > $signed(hi);
-  assign \$26  = - q0;
-  assign \$27  = neg0 ? \$26  : { 1'h0, q0 };
-  assign \$28  = \$25  ? { hi[7], hi } : \$27 ;
-  assign \$29  = \$22  ? { lo[7], lo } : \$28 ;
-  assign \$30  = \$19  ? { max0[7], max0 } : \$29 ;
-  assign \$31  = $signed(sum__1) + $signed(\port$71$0 [15:8]);
-  assign \$32  = $signed(\port$71$0 [15:8]) > $signed(max1);
-  assign \$33  = \$32  ? \port$71$0 [15:8] : max1;
-  assign \$34  = $signed(sum__1) < $signed(1'h0);
-  assign \$35  = - $signed(sum__1);
-  assign \$36  = \$34  ? \$35  : { sum__1[24], sum__1 };
-  assign \$38  = $signed(\$36 ) + $signed({ 1'h0, \$37  });
-  assign \$39  = $signed(sum__1) < $signed(1'h0);
-  assign \$40  = rem1 >= div;
-  assign \$41  = rem1 - div;
-  assign \$42  = \$40  ? \$41  : { 1'h0, rem1 };
-  assign \$44  = rem1 >= div;
-  assign \$45  = \$43  | { 8'h00, \$44  };
-  assign \$46  = ! op;
-  assign \$47  = - q1;
-  assign \$48  = neg1 ? \$47  : { 1'h0, q1 };
-  assign \$49  = $signed(\$48 ) < $signed(lo);
-  assign \$50  = - q1;
-  assign \$51  = neg1 ? \$50  : { 1'h0, q1 };
-  assign \$52  = $signed(\$51 ) > $signed(hi);
-  assign \$53  = - q1;
-  assign \$54  = neg1 ? \$53  : { 1'h0, q1 };
-  assign \$55  = \$52  ? { hi[7], hi } : \$54 ;
-  assign \$56  = \$49  ? { lo[7], lo } : \$55 ;
-  assign \$57  = \$46  ? { max1[7], max1 } : \$56 ;
-  assign \$58  = $signed(sum__2) + $signed(\port$71$0 [23:16]);
-  assign \$59  = $signed(\port$71$0 [23:16]) > $signed(max2);
-  assign \$60  = \$59  ? \port$71$0 [23:16] : max2;
-  assign \$61  = $signed(sum__2) < $signed(1'h0);
-  assign \$62  = - $signed(sum__2);
-  assign \$63  = \$61  ? \$62  : { sum__2[24], sum__2 };
-  assign \$65  = $signed(\$63 ) + $signed({ 1'h0, \$64  });
-  assign \$66  = $signed(sum__2) < $signed(1'h0);
-  assign \$67  = rem2 >= div;
-  assign \$68  = rem2 - div;
-  assign \$69  = \$67  ? \$68  : { 1'h0, rem2 };
-  assign \$71  = rem2 >= div;
-  assign \$72  = \$70  | { 8'h00, \$71  };
-  assign \$73  = ! op;
-  assign \$74  = - q2;
-  assign \$75  = neg2 ? \$74  : { 1'h0, q2 };
-  assign \$76  = $signed(\$75 ) < $signed(lo);
-  assign \$77  = - q2;
-  assign \$78  = neg2 ? \$77  : { 1'h0, q2 };
-  assign \$79  = $signed(\$78 ) > $signed(hi);
-  assign \$80  = - q2;
-  assign \$81  = neg2 ? \$80  : { 1'h0, q2 };
-  assign \$82  = \$79  ? { hi[7], hi } : \$81 ;
-  assign \$83  = \$76  ? { lo[7], lo } : \$82 ;
-  assign \$84  = \$73  ? { max2[7], max2 } : \$83 ;
+  reg [5:0] shift = 6'h00;
+  input [5:0] \shift$6 ;
+  wire [5:0] \shift$6 ;
+  input wrap;
+  wire wrap;
+  reg wrap_en = 1'h0;
+  output [7:0] y;
+  reg [7:0] y = 8'h00;
+  assign \$1  = $signed(acc) * $signed({ 1'h0, m0 });
+  assign \$2  = wrap_en ? { \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7:0] } : \$28 [64:0];
+  assign \$3  = $signed(\$2 ) < $signed(\$like );
+  assign \$4  = wrap_en ? { \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7:0] } : \$28 [64:0];
+  assign \$5  = $signed(\$4 ) > $signed(hi);
+  assign \$6  = wrap_en ? { \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7:0] } : \$28 [64:0];
+  assign \$7  = \$5  ? { hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi } : \$6 ;
+  assign \$8  = \$3  ? { \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like  } : \$7 ;
+  assign \$9  = ! rounding;
+  assign \$10  = rounding == 1'h1;
+  assign \$11  = 1'h1 << shift;
+  assign \$12  = rounding == 2'h2;
+  assign \$13  = 1'h1 << shift;
+  assign \$14  = $signed(p) < $signed(1'h0);
+  assign \$15  = | shift;
+  assign \$16  = \$14  & \$15 ;
+  assign \$17  = \$13 [63:1] - \$16 ;
+  assign \$18  = | shift;
+  assign \$19  = 1'h1 << shift;
+  assign \$20  = \$19 [63:1] - 1'h1;
+  assign \$21  = $signed(p) >>> shift;
+  assign \$22  = $signed(\$20 ) + $signed({ 1'h0, \$21 [0] });
+  assign \$23  = \$18  ? \$22  : 66'h00000000000000000;
+  assign \$24  = \$12  ? { \$17 [64], \$17  } : \$23 ;
+  assign \$25  = \$10  ? { 3'h0, \$11 [63:1] } : \$24 ;
+  assign \$26  = \$9  ? 66'h00000000000000000 : \$25 ;
+  assign \$27  = $signed(p) + $signed(\$26 );
+  assign \$28  = $signed(\$27 ) >>> shift;
   always @(posedge clk)
-    n <= \$85 ;
+    p <= \$29 ;
   always @(posedge clk)
-    div <= \$86 ;
+    shift <= \$30 ;
   always @(posedge clk)
-    sum__0 <= \$87 ;
+    rounding <= \$31 ;
   always @(posedge clk)
-    max0 <= \$88 ;
+    wrap_en <= \$32 ;
   always @(posedge clk)
-    rem0 <= \$89 ;
+    \$like  <= \$33 ;
   always @(posedge clk)
-    neg0 <= \$90 ;
+    hi <= \$34 ;
   always @(posedge clk)
-    q0 <= \$91 ;
-  always @(posedge clk)
-    y__0 <= \$92 ;
-  always @(posedge clk)
-    sum__1 <= \$93 ;
-  always @(posedge clk)
-    max1 <= \$94 ;
-  always @(posedge clk)
-    rem1 <= \$95 ;
-  always @(posedge clk)
-    neg1 <= \$96 ;
-  always @(posedge clk)
-    q1 <= \$97 ;
-  always @(posedge clk)
-    y__1 <= \$98 ;
-  always @(posedge clk)
-    sum__2 <= \$99 ;
-  always @(posedge clk)
-    max2 <= \$100 ;
-  always @(posedge clk)
-    rem2 <= \$101 ;
-  always @(posedge clk)
-    neg2 <= \$102 ;
-  always @(posedge clk)
-    q2 <= \$103 ;
-  always @(posedge clk)
-    y__2 <= \$104 ;
+    y <= \$35 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$85  = n;
-    if (clear) begin
-      \$85  = 17'h00000;
-    end else if (acc_en) begin
-      \$85  = \$1 [16:0];
-    end
+    \$29  = { \$1 [62], \$1  };
     if (rst) begin
-      \$85  = 17'h00000;
+      \$29  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$86  = div;
-    if (div_init) begin
-      \$86  = { 1'h0, \$2  };
-    end else if (div_step) begin
-      \$86  = \$3 ;
-    end
+    \$30  = \shift$6 ;
     if (rst) begin
-      \$86  = 25'h0000000;
+      \$30  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$87  = sum__0;
-    if (clear) begin
-      \$87  = 25'h0000000;
-    end else if (acc_en) begin
-      \$87  = \$4 [24:0];
-    end
+    \$31  = \rounding$8 ;
     if (rst) begin
-      \$87  = 25'h0000000;
+      \$31  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$88  = max0;
-    if (clear) begin
-      \$88  = 8'h80;
-    end else if (acc_en) begin
-      \$88  = \$6 ;
-    end
+    \$32  = wrap;
     if (rst) begin
-      \$88  = 8'h00;
+      \$32  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$89  = rem0;
-    if (div_init) begin
-      \$89  = \$11 [25:0];
-    end else if (div_step) begin
-      \$89  = \$15 [25:0];
-    end
+    \$33  = lo;
     if (rst) begin
-      \$89  = 26'h0000000;
+      \$33  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$90  = neg0;
-    if (div_init) begin
-      \$90  = \$12 ;
-    end
+    \$34  = \hi$14 ;
     if (rst) begin
-      \$90  = 1'h0;
+      \$34  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$91  = q0;
-    if (div_init) begin
-      \$91  = 8'h00;
-    end else if (div_step) begin
-      \$91  = \$18 [7:0];
-    end
+    \$35  = \$8 [7:0];
     if (rst) begin
-      \$91  = 8'h00;
+      \$35  = 8'h00;
     end
   end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$92  = y__0;
-    if (finish) begin
-      \$92  = \$30 [7:0];
-    end
-    if (rst) begin
-      \$92  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$93  = sum__1;
-    if (clear) begin
-      \$93  = 25'h0000000;
-    end else if (acc_en) begin
-      \$93  = \$31 [24:0];
-    end
-    if (rst) begin
-      \$93  = 25'h0000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$94  = max1;
-    if (clear) begin
-      \$94  = 8'h80;
-    end else if (acc_en) begin
-      \$94  = \$33 ;
-    end
-    if (rst) begin
-      \$94  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$95  = rem1;
-    if (div_init) begin
-      \$95  = \$38 [25:0];
-    end else if (div_step) begin
-      \$95  = \$42 [25:0];
-    end
-    if (rst) begin
-      \$95  = 26'h0000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$96  = neg1;
-    if (div_init) begin
-      \$96  = \$39 ;
-    end
-    if (rst) begin
-      \$96  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$97  = q1;
-    if (div_init) begin
-      \$97  = 8'h00;
-    end else if (div_step) begin
-      \$97  = \$45 [7:0];
-    end
-    if (rst) begin
-      \$97  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$98  = y__1;
-    if (finish) begin
-      \$98  = \$57 [7:0];
-    end
-    if (rst) begin
-      \$98  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$99  = sum__2;
-    if (clear) begin
-      \$99  = 25'h0000000;
-    end else if (acc_en) begin
-      \$99  = \$58 [24:0];
-    end
-    if (rst) begin
-      \$99  = 25'h0000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$100  = max2;
-    if (clear) begin
-      \$100  = 8'h80;
-    end else if (acc_en) begin
-      \$100  = \$60 ;
-    end
-    if (rst) begin
-      \$100  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$101  = rem2;
-    if (div_init) begin
-      \$101  = \$65 [25:0];
-    end else if (div_step) begin
-      \$101  = \$69 [25:0];
-    end
-    if (rst) begin
-      \$101  = 26'h0000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$102  = neg2;
-    if (div_init) begin
-      \$102  = \$66 ;
-    end
-    if (rst) begin
-      \$102  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$103  = q2;
-    if (div_init) begin
-      \$103  = 8'h00;
-    end else if (div_step) begin
-      \$103  = \$72 [7:0];
-    end
-    if (rst) begin
-      \$103  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$104  = y__2;
-    if (finish) begin
-      \$104  = \$84 [7:0];
-    end
-    if (rst) begin
-      \$104  = 8'h00;
-    end
-  end
-  assign x__0 = \port$71$0 [7:0];
-  assign x__1 = \port$71$0 [15:8];
-  assign x__2 = \port$71$0 [23:16];
-  assign \$2  = { n, 7'h00 };
-  assign \$3  = { 1'h0, div[24:1] };
-  assign \$10  = { 1'h0, n[16:1] };
-  assign \$16  = { q0, 1'h0 };
-  assign \$37  = { 1'h0, n[16:1] };
-  assign \$43  = { q1, 1'h0 };
-  assign \$64  = { 1'h0, n[16:1] };
-  assign \$70  = { q2, 1'h0 };
+  assign r = \$28 [64:0];
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.requant0 (rst, acc, m0, \shift$6 , \rounding$8 , wrap, lo, \hi$14 , y, clk);
+module \hwcnn_top.requant1 (rst, acc, m0, \shift$6 , \rounding$8 , wrap, lo, \hi$14 , y, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$10  = 0;
   wire [62:0] \$1 ;
   wire \$10 ;
@@ -3612,7 +3294,7 @@ module \hwcnn_top.requant0 (rst, acc, m0, \shift$6 , \rounding$8 , wrap, lo, \hi
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.requant1 (rst, acc, m0, \shift$6 , \rounding$8 , wrap, lo, \hi$14 , y, clk);
+module \hwcnn_top.requant2 (rst, acc, m0, \shift$6 , \rounding$8 , wrap, lo, \hi$14 , y, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$11  = 0;
   wire [62:0] \$1 ;
   wire \$10 ;
@@ -3771,411 +3453,275 @@ module \hwcnn_top.requant1 (rst, acc, m0, \shift$6 , \rounding$8 , wrap, lo, \hi
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.requant2 (rst, acc, m0, \shift$6 , \rounding$8 , wrap, lo, \hi$14 , y, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$12  = 0;
-  wire [62:0] \$1 ;
-  wire \$10 ;
-  wire [63:0] \$11 ;
-  wire \$12 ;
-  wire [63:0] \$13 ;
-  wire \$14 ;
-  wire \$15 ;
-  wire \$16 ;
-  wire [64:0] \$17 ;
-  wire \$18 ;
-  wire [63:0] \$19 ;
-  wire [64:0] \$2 ;
-  wire [64:0] \$20 ;
-  wire [63:0] \$21 ;
-  wire [65:0] \$22 ;
-  wire [65:0] \$23 ;
-  wire [65:0] \$24 ;
-  wire [65:0] \$25 ;
-  wire [65:0] \$26 ;
-  wire [66:0] \$27 ;
-  wire [66:0] \$28 ;
-  reg [63:0] \$29 ;
-  wire \$3 ;
-  reg [5:0] \$30 ;
-  reg [1:0] \$31 ;
-  reg \$32 ;
-  reg [7:0] \$33 ;
-  reg [7:0] \$34 ;
-  reg [7:0] \$35 ;
-  wire [64:0] \$4 ;
-  wire \$5 ;
-  wire [64:0] \$6 ;
-  wire [64:0] \$7 ;
-  wire [64:0] \$8 ;
-  wire \$9 ;
-  reg [7:0] \$like  = 8'h00;
-  input [31:0] acc;
-  wire [31:0] acc;
-  input clk;
-  wire clk;
-  reg [7:0] hi = 8'h00;
-  input [7:0] \hi$14 ;
-  wire [7:0] \hi$14 ;
-  input [7:0] lo;
-  wire [7:0] lo;
-  input [30:0] m0;
-  wire [30:0] m0;
-  reg [63:0] p = 64'h0000000000000000;
-  wire [64:0] r;
-  reg [1:0] rounding = 2'h0;
-  input [1:0] \rounding$8 ;
-  wire [1:0] \rounding$8 ;
-  input rst;
-  wire rst;
-  reg [5:0] shift = 6'h00;
-  input [5:0] \shift$6 ;
-  wire [5:0] \shift$6 ;
-  input wrap;
-  wire wrap;
-  reg wrap_en = 1'h0;
-  output [7:0] y;
-  reg [7:0] y = 8'h00;
-  assign \$1  = $signed(acc) * $signed({ 1'h0, m0 });
-  assign \$2  = wrap_en ? { \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7:0] } : \$28 [64:0];
-  assign \$3  = $signed(\$2 ) < $signed(\$like );
-  assign \$4  = wrap_en ? { \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7:0] } : \$28 [64:0];
-  assign \$5  = $signed(\$4 ) > $signed(hi);
-  assign \$6  = wrap_en ? { \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7:0] } : \$28 [64:0];
-  assign \$7  = \$5  ? { hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi } : \$6 ;
-  assign \$8  = \$3  ? { \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like  } : \$7 ;
-  assign \$9  = ! rounding;
-  assign \$10  = rounding == 1'h1;
-  assign \$11  = 1'h1 << shift;
-  assign \$12  = rounding == 2'h2;
-  assign \$13  = 1'h1 << shift;
-  assign \$14  = $signed(p) < $signed(1'h0);
-  assign \$15  = | shift;
-  assign \$16  = \$14  & \$15 ;
-  assign \$17  = \$13 [63:1] - \$16 ;
-  assign \$18  = | shift;
-  assign \$19  = 1'h1 << shift;
-  assign \$20  = \$19 [63:1] - 1'h1;
-  assign \$21  = $signed(p) >>> shift;
-  assign \$22  = $signed(\$20 ) + $signed({ 1'h0, \$21 [0] });
-  assign \$23  = \$18  ? \$22  : 66'h00000000000000000;
-  assign \$24  = \$12  ? { \$17 [64], \$17  } : \$23 ;
-  assign \$25  = \$10  ? { 3'h0, \$11 [63:1] } : \$24 ;
-  assign \$26  = \$9  ? 66'h00000000000000000 : \$25 ;
-  assign \$27  = $signed(p) + $signed(\$26 );
-  assign \$28  = $signed(\$27 ) >>> shift;
-  always @(posedge clk)
-    p <= \$29 ;
-  always @(posedge clk)
-    shift <= \$30 ;
-  always @(posedge clk)
-    rounding <= \$31 ;
-  always @(posedge clk)
-    wrap_en <= \$32 ;
-  always @(posedge clk)
-    \$like  <= \$33 ;
-  always @(posedge clk)
-    hi <= \$34 ;
-  always @(posedge clk)
-    y <= \$35 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    \$29  = { \$1 [62], \$1  };
-    if (rst) begin
-      \$29  = 64'h0000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    \$30  = \shift$6 ;
-    if (rst) begin
-      \$30  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    \$31  = \rounding$8 ;
-    if (rst) begin
-      \$31  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    \$32  = wrap;
-    if (rst) begin
-      \$32  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    \$33  = lo;
-    if (rst) begin
-      \$33  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    \$34  = \hi$14 ;
-    if (rst) begin
-      \$34  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    \$35  = \$8 [7:0];
-    if (rst) begin
-      \$35  = 8'h00;
-    end
-  end
-  assign r = \$28 [64:0];
-endmodule
-
-(* generator = "Amaranth" *)
 module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc__b_base, desc__p_base, desc__c_base, desc__pin_base, desc__m0, desc__shift, desc__rounding, desc__wrap, desc__per_channel, desc__bias_en, desc__acc_in, desc__acc_out, desc__lo, desc__hi, desc__pool_op, desc__in_h
-, desc__in_w, desc__out_h, desc__out_w, desc__win_h, desc__win_w, desc__stride_h, desc__stride_w, desc__pad_top, desc__pad_left, clk, rst, act_addr, wgt_addr, acc_rd_addr, acc_wr_en, busy, done, out_rd_addr, pool_clear, pool_acc, pool_div_init
-, pool_div_step, pool_finish, out_wr_en, out_wr_addr, kind, pool_op, m0, shift, rounding, wrap, per_channel, bias_en, lo, hi, error, par_addr, feed, a_sel, load, lsel, wrow_valid
-, pp_in, pp_first, acc_wr_addr, lane_mask, start);
-  reg \$auto$verilog_backend.cc:2355:dump_module$13  = 0;
+, desc__in_w, desc__out_h, desc__out_w, desc__win_h, desc__win_w, desc__stride_h, desc__stride_w, desc__pad_top, desc__pad_left, desc__pad_bottom, desc__pad_right, desc__count_pad, clk, rst, pool_final, act_addr, wgt_addr, acc_rd_addr, acc_wr_en, busy, done
+, out_rd_addr, out_wr_en, out_wr_addr, kind, pool_op, m0, shift, rounding, wrap, per_channel, bias_en, lo, hi, error, par_addr, feed, a_sel, load, lsel, wrow_valid, pp_in
+, pp_first, acc_wr_addr, lane_mask, tap__valid, tap__payload, start);
+  reg \$auto$verilog_backend.cc:2355:dump_module$12  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire [17:0] \$100 ;
-  wire [17:0] \$101 ;
-  wire \$102 ;
+  wire [20:0] \$100 ;
+  wire \$101 ;
+  wire [16:0] \$102 ;
   wire [16:0] \$103 ;
-  wire [16:0] \$104 ;
-  wire [17:0] \$105 ;
-  wire \$106 ;
+  wire [17:0] \$104 ;
+  wire \$105 ;
+  wire [16:0] \$106 ;
   wire [16:0] \$107 ;
-  wire [16:0] \$108 ;
+  wire [17:0] \$108 ;
   wire [17:0] \$109 ;
   wire \$11 ;
-  wire [17:0] \$110 ;
-  wire [17:0] \$111 ;
-  wire [8:0] \$112 ;
-  wire [8:0] \$113 ;
-  wire [15:0] \$114 ;
-  wire [15:0] \$115 ;
+  wire \$110 ;
+  wire [16:0] \$111 ;
+  wire [16:0] \$112 ;
+  wire [17:0] \$113 ;
+  wire \$114 ;
+  wire [16:0] \$115 ;
   wire [16:0] \$116 ;
-  wire [20:0] \$117 ;
-  wire \$118 ;
-  wire \$119 ;
+  wire [17:0] \$117 ;
+  wire [17:0] \$118 ;
+  wire [17:0] \$119 ;
   wire \$12 ;
   wire [8:0] \$120 ;
-  wire [16:0] \$121 ;
+  wire [8:0] \$121 ;
   wire \$122 ;
-  wire [16:0] \$123 ;
+  wire \$123 ;
   wire \$124 ;
   wire \$125 ;
   wire [16:0] \$126 ;
   wire \$127 ;
-  wire [8:0] \$128 ;
-  wire [16:0] \$129 ;
+  wire \$128 ;
+  wire [17:0] \$129 ;
   wire \$13 ;
-  wire [18:0] \$130 ;
-  wire [16:0] \$131 ;
-  wire [18:0] \$132 ;
-  wire [16:0] \$133 ;
+  wire \$130 ;
+  wire \$131 ;
+  wire \$132 ;
+  wire [17:0] \$133 ;
   wire [16:0] \$134 ;
   wire [17:0] \$135 ;
-  wire \$136 ;
-  wire [16:0] \$137 ;
-  wire [16:0] \$138 ;
-  wire [17:0] \$139 ;
+  wire [16:0] \$136 ;
+  wire \$137 ;
+  wire \$138 ;
+  wire \$139 ;
   wire \$14 ;
-  wire [17:0] \$140 ;
+  wire \$140 ;
   wire \$141 ;
-  wire [16:0] \$142 ;
+  wire \$142 ;
   wire [16:0] \$143 ;
-  wire [17:0] \$144 ;
-  wire \$145 ;
-  wire [16:0] \$146 ;
-  wire [16:0] \$147 ;
-  wire [17:0] \$148 ;
-  wire [17:0] \$149 ;
+  wire [16:0] \$144 ;
+  wire [17:0] \$145 ;
+  wire [8:0] \$146 ;
+  wire \$147 ;
+  wire \$148 ;
+  wire \$149 ;
   wire \$15 ;
-  wire [17:0] \$150 ;
-  wire [8:0] \$151 ;
-  wire [8:0] \$152 ;
-  wire [15:0] \$153 ;
-  wire [15:0] \$154 ;
-  wire [16:0] \$155 ;
+  wire \$150 ;
+  wire \$151 ;
+  wire [20:0] \$152 ;
+  wire \$153 ;
+  wire \$154 ;
+  wire [17:0] \$155 ;
   wire \$156 ;
   wire \$157 ;
   wire \$158 ;
-  wire [16:0] \$159 ;
+  wire \$159 ;
   wire \$16 ;
-  wire \$160 ;
-  wire \$161 ;
+  wire [16:0] \$160 ;
+  wire [16:0] \$161 ;
   wire [17:0] \$162 ;
-  wire \$163 ;
+  wire [8:0] \$163 ;
   wire \$164 ;
   wire \$165 ;
-  wire [17:0] \$166 ;
-  wire [16:0] \$167 ;
-  wire [17:0] \$168 ;
-  wire [16:0] \$169 ;
+  wire \$166 ;
+  wire \$167 ;
+  wire [16:0] \$168 ;
+  wire \$169 ;
   wire \$17 ;
   wire \$170 ;
-  wire \$171 ;
-  wire \$172 ;
-  wire \$173 ;
+  wire [17:0] \$171 ;
+  wire [16:0] \$172 ;
+  wire [16:0] \$173 ;
   wire \$174 ;
-  wire \$175 ;
+  wire [16:0] \$175 ;
   wire [16:0] \$176 ;
-  wire [16:0] \$177 ;
-  wire [17:0] \$178 ;
-  wire [8:0] \$179 ;
+  wire \$177 ;
+  wire [16:0] \$178 ;
+  wire [16:0] \$179 ;
   wire \$18 ;
-  wire \$180 ;
-  wire \$181 ;
-  wire \$182 ;
+  wire [4:0] \$180 ;
+  wire [17:0] \$181 ;
+  wire [16:0] \$182 ;
   wire \$183 ;
   wire \$184 ;
-  wire [20:0] \$185 ;
+  wire \$185 ;
   wire \$186 ;
   wire \$187 ;
-  wire [17:0] \$188 ;
+  wire \$188 ;
   wire \$189 ;
   wire \$19 ;
   wire \$190 ;
   wire \$191 ;
   wire \$192 ;
-  wire [16:0] \$193 ;
-  wire [16:0] \$194 ;
-  wire [17:0] \$195 ;
-  wire [8:0] \$196 ;
-  wire \$197 ;
+  wire \$193 ;
+  wire \$194 ;
+  wire [16:0] \$195 ;
+  wire \$196 ;
+  wire [16:0] \$197 ;
   wire \$198 ;
   wire \$199 ;
   wire \$2 ;
   wire \$20 ;
   wire \$200 ;
-  wire [16:0] \$201 ;
+  wire \$201 ;
   wire \$202 ;
   wire \$203 ;
-  wire [17:0] \$204 ;
-  wire [16:0] \$205 ;
-  wire [16:0] \$206 ;
+  wire \$204 ;
+  wire \$205 ;
+  wire \$206 ;
   wire \$207 ;
-  wire [16:0] \$208 ;
-  wire [16:0] \$209 ;
+  wire \$208 ;
+  wire \$209 ;
   wire \$21 ;
   wire \$210 ;
-  wire [16:0] \$211 ;
-  wire [16:0] \$212 ;
-  wire [4:0] \$213 ;
-  wire [17:0] \$214 ;
-  wire [16:0] \$215 ;
-  wire \$216 ;
+  wire [8:0] \$211 ;
+  wire \$212 ;
+  wire [8:0] \$213 ;
+  wire \$214 ;
+  wire \$215 ;
+  wire [8:0] \$216 ;
   wire \$217 ;
-  wire \$218 ;
+  wire [8:0] \$218 ;
   wire \$219 ;
   wire \$22 ;
   wire \$220 ;
-  wire \$221 ;
+  wire [16:0] \$221 ;
   wire \$222 ;
   wire \$223 ;
-  wire \$224 ;
+  wire [16:0] \$224 ;
   wire \$225 ;
   wire \$226 ;
   wire \$227 ;
   wire \$228 ;
-  wire \$229 ;
+  wire [8:0] \$229 ;
   wire \$23 ;
   wire \$230 ;
   wire \$231 ;
-  wire \$232 ;
-  wire [8:0] \$233 ;
+  wire [8:0] \$232 ;
+  wire \$233 ;
   wire \$234 ;
   wire [8:0] \$235 ;
   wire [8:0] \$236 ;
-  reg \$237 ;
-  reg [1:0] \$238 ;
-  reg [30:0] \$239 ;
+  wire [8:0] \$237 ;
+  wire [8:0] \$238 ;
+  wire \$239 ;
   wire \$24 ;
-  reg [5:0] \$240 ;
-  reg [1:0] \$241 ;
-  reg \$242 ;
-  reg \$243 ;
-  reg \$244 ;
-  reg \$245 ;
-  reg \$246 ;
-  reg [7:0] \$247 ;
-  reg [7:0] \$248 ;
-  reg [15:0] \$249 ;
+  wire [8:0] \$240 ;
+  wire \$241 ;
+  wire \$242 ;
+  wire [16:0] \$243 ;
+  wire \$244 ;
+  wire \$245 ;
+  wire [16:0] \$246 ;
+  wire \$247 ;
+  wire \$248 ;
+  wire [16:0] \$249 ;
   wire \$25 ;
-  reg [15:0] \$250 ;
-  reg [15:0] \$251 ;
-  reg [7:0] \$252 ;
-  reg [7:0] \$253 ;
-  reg [7:0] \$254 ;
-  reg [3:0] \$255 ;
-  reg [7:0] \$256 ;
-  reg [15:0] \$257 ;
-  reg [15:0] \$258 ;
-  reg [15:0] \$259 ;
+  wire \$250 ;
+  wire [8:0] \$251 ;
+  wire [16:0] \$252 ;
+  wire [18:0] \$253 ;
+  wire [16:0] \$254 ;
+  wire [18:0] \$255 ;
+  reg \$256 ;
+  reg [1:0] \$257 ;
+  reg [30:0] \$258 ;
+  reg [5:0] \$259 ;
   wire \$26 ;
-  reg [15:0] \$260 ;
-  reg [7:0] \$261 ;
-  reg [7:0] \$262 ;
-  reg [7:0] \$263 ;
-  reg [7:0] \$264 ;
-  reg [19:0] \$265 ;
-  reg \$266 ;
-  reg [16:0] \$267 ;
+  reg [1:0] \$260 ;
+  reg \$261 ;
+  reg \$262 ;
+  reg \$263 ;
+  reg \$264 ;
+  reg \$265 ;
+  reg [7:0] \$266 ;
+  reg [7:0] \$267 ;
   reg [15:0] \$268 ;
-  reg \$269 ;
+  reg [15:0] \$269 ;
   wire \$27 ;
-  reg \$270 ;
-  reg [15:0] \$271 ;
-  reg [15:0] \$272 ;
-  reg [17:0] \$273 ;
-  reg [17:0] \$274 ;
+  reg [15:0] \$270 ;
+  reg [7:0] \$271 ;
+  reg [7:0] \$272 ;
+  reg [7:0] \$273 ;
+  reg [3:0] \$274 ;
   reg [7:0] \$275 ;
-  reg [7:0] \$276 ;
+  reg [15:0] \$276 ;
   reg [15:0] \$277 ;
-  reg [7:0] \$278 ;
-  reg [19:0] \$279 ;
+  reg [15:0] \$278 ;
+  reg [15:0] \$279 ;
   wire \$28 ;
   reg [7:0] \$280 ;
   reg [7:0] \$281 ;
-  reg [16:0] \$282 ;
-  reg [16:0] \$283 ;
-  reg \$284 ;
+  reg [7:0] \$282 ;
+  reg [7:0] \$283 ;
+  reg [7:0] \$284 ;
   reg [7:0] \$285 ;
   reg [7:0] \$286 ;
-  reg [16:0] \$287 ;
-  reg \$288 ;
-  reg [15:0] \$289 ;
+  reg \$287 ;
+  reg [19:0] \$288 ;
+  reg \$289 ;
   wire \$29 ;
-  reg \$290 ;
-  reg [16:0] \$291 ;
-  reg [16:0] \$292 ;
+  reg [16:0] \$290 ;
+  reg [15:0] \$291 ;
+  reg \$292 ;
   reg \$293 ;
-  reg [7:0] \$294 ;
-  reg [7:0] \$295 ;
-  reg [7:0] \$296 ;
-  reg [7:0] \$297 ;
-  reg [3:0] \$298 ;
-  reg [1:0] \$299 ;
+  reg [15:0] \$294 ;
+  reg [15:0] \$295 ;
+  reg [17:0] \$296 ;
+  reg [17:0] \$297 ;
+  reg [7:0] \$298 ;
+  reg [7:0] \$299 ;
   wire \$3 ;
   wire [20:0] \$30 ;
-  reg \$300 ;
+  reg [7:0] \$300 ;
   reg \$301 ;
-  reg \$302 ;
-  reg \$303 ;
-  reg \$304 ;
-  reg \$305 ;
+  reg [7:0] \$302 ;
+  reg [7:0] \$303 ;
+  reg [16:0] \$304 ;
+  reg [16:0] \$305 ;
   reg \$306 ;
-  reg \$307 ;
-  reg \$308 ;
-  reg [24:0] \$309 ;
+  reg [7:0] \$307 ;
+  reg [7:0] \$308 ;
+  reg [16:0] \$309 ;
   wire \$31 ;
-  reg [24:0] \$310 ;
-  reg [24:0] \$311 ;
-  reg [24:0] \$312 ;
-  reg \$313 ;
+  reg \$310 ;
+  reg [15:0] \$311 ;
+  reg \$312 ;
+  reg [16:0] \$313 ;
+  reg [16:0] \$314 ;
+  reg \$315 ;
+  reg [7:0] \$316 ;
+  reg [7:0] \$317 ;
+  reg [7:0] \$318 ;
+  reg [7:0] \$319 ;
   wire \$32 ;
+  reg [3:0] \$320 ;
+  reg [1:0] \$321 ;
+  reg \$322 ;
+  reg \$323 ;
+  reg \$324 ;
+  reg \$325 ;
+  reg \$326 ;
+  reg \$327 ;
+  reg \$328 ;
+  reg \$329 ;
   wire \$33 ;
+  reg \$330 ;
+  reg [24:0] \$331 ;
+  reg [24:0] \$332 ;
+  reg [24:0] \$333 ;
+  reg [24:0] \$334 ;
+  reg \$335 ;
+  reg [12:0] \$336 ;
   wire \$34 ;
   wire \$35 ;
   wire \$36 ;
@@ -4221,41 +3767,46 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
   wire [35:0] \$72 ;
   wire [36:0] \$73 ;
   wire \$74 ;
-  wire [16:0] \$75 ;
+  wire \$75 ;
   wire \$76 ;
-  wire [16:0] \$77 ;
+  wire \$77 ;
   wire \$78 ;
   wire [16:0] \$79 ;
   wire \$8 ;
-  wire [17:0] \$80 ;
-  wire \$81 ;
+  wire [16:0] \$80 ;
+  wire [17:0] \$81 ;
   wire \$82 ;
   wire [16:0] \$83 ;
-  wire [17:0] \$84 ;
-  wire \$85 ;
-  wire [16:0] \$86 ;
-  wire [17:0] \$87 ;
-  wire [18:0] \$88 ;
-  wire \$89 ;
+  wire [16:0] \$84 ;
+  wire [17:0] \$85 ;
+  wire [17:0] \$86 ;
+  wire \$87 ;
+  wire [16:0] \$88 ;
+  wire [16:0] \$89 ;
   wire \$9 ;
-  wire \$90 ;
+  wire [17:0] \$90 ;
   wire \$91 ;
-  wire \$92 ;
-  wire \$93 ;
-  wire [16:0] \$94 ;
-  wire [16:0] \$95 ;
+  wire [16:0] \$92 ;
+  wire [16:0] \$93 ;
+  wire [17:0] \$94 ;
+  wire [17:0] \$95 ;
   wire [17:0] \$96 ;
-  wire \$97 ;
-  wire [16:0] \$98 ;
-  wire [16:0] \$99 ;
+  wire [8:0] \$97 ;
+  wire [8:0] \$98 ;
+  wire \$99 ;
   reg \$signal  = 1'h0;
-  reg [15:0] \$signal$111  = 16'h0000;
-  reg [15:0] \$signal$112  = 16'h0000;
-  reg [15:0] \$signal$113  = 16'h0000;
-  reg [7:0] \$signal$115  = 8'h00;
-  reg [7:0] \$signal$116  = 8'h00;
+  reg [15:0] \$signal$103  = 16'h0000;
+  reg [15:0] \$signal$104  = 16'h0000;
+  reg [15:0] \$signal$105  = 16'h0000;
+  reg [7:0] \$signal$106  = 8'h00;
+  reg [7:0] \$signal$107  = 8'h00;
+  reg [7:0] \$signal$108  = 8'h00;
+  reg [7:0] \$signal$109  = 8'h00;
+  reg [7:0] \$signal$110  = 8'h00;
+  reg [7:0] \$signal$112  = 8'h00;
+  reg [7:0] \$signal$114  = 8'h00;
+  reg [15:0] \$signal$119  = 16'h0000;
   reg [15:0] \$signal$120  = 16'h0000;
-  reg [15:0] \$signal$121  = 16'h0000;
   reg \$signal$31  = 1'h0;
   reg [24:0] \$signal$51  = 25'h0000000;
   wire [7:0] \$signal$51.acc_addr ;
@@ -4310,6 +3861,7 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
   reg [7:0] c_row = 8'h00;
   input clk;
   wire clk;
+  reg count_pad = 1'h0;
   input [7:0] desc__a_base;
   wire [7:0] desc__a_base;
   input desc__acc_in;
@@ -4322,6 +3874,8 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
   wire desc__bias_en;
   input [7:0] desc__c_base;
   wire [7:0] desc__c_base;
+  input desc__count_pad;
+  wire desc__count_pad;
   input [7:0] desc__hi;
   wire [7:0] desc__hi;
   input [15:0] desc__in_h;
@@ -4346,8 +3900,12 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
   wire [15:0] desc__out_w;
   input [3:0] desc__p_base;
   wire [3:0] desc__p_base;
+  input [7:0] desc__pad_bottom;
+  wire [7:0] desc__pad_bottom;
   input [7:0] desc__pad_left;
   wire [7:0] desc__pad_left;
+  input [7:0] desc__pad_right;
+  wire [7:0] desc__pad_right;
   input [7:0] desc__pad_top;
   wire [7:0] desc__pad_top;
   input desc__per_channel;
@@ -4382,7 +3940,6 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
   output [7:0] hi;
   reg [7:0] hi = 8'h00;
   reg [15:0] i = 16'h0000;
-  reg inb_d = 1'h0;
   wire is_pool;
   wire [24:0] issue;
   wire [7:0] \issue.acc_addr ;
@@ -4394,6 +3951,7 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
   wire \issue.valid ;
   wire \issue.wacc ;
   wire \issue.wout ;
+  reg issuing = 1'h0;
   wire [18:0] ix;
   wire [18:0] iy;
   reg [15:0] k_ = 16'h0000;
@@ -4422,7 +3980,6 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
   output out_wr_en;
   reg out_wr_en;
   reg [3:0] p_base = 4'h0;
-  reg [7:0] pad_left = 8'h00;
   (* init = 4'h0 *)
   wire [3:0] par;
   output [3:0] par_addr;
@@ -4431,16 +3988,8 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
   reg per_channel = 1'h0;
   reg [16:0] period = 17'h00000;
   reg [7:0] pin_base = 8'h00;
-  output pool_acc;
-  reg pool_acc;
-  output pool_clear;
-  reg pool_clear;
-  output pool_div_init;
-  reg pool_div_init;
-  output pool_div_step;
-  reg pool_div_step;
-  output pool_finish;
-  reg pool_finish;
+  input pool_final;
+  wire pool_final;
   output [1:0] pool_op;
   reg [1:0] pool_op = 2'h0;
   output pp_first;
@@ -4484,7 +4033,16 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
   reg starting;
   reg [15:0] stream = 16'h0000;
   reg [19:0] t = 20'h00000;
-  reg [19:0] t_last = 20'h00000;
+  output [12:0] tap__payload;
+  reg [12:0] tap__payload = 13'h0000;
+  wire [7:0] \tap__payload.addr ;
+  wire \tap__payload.count ;
+  wire \tap__payload.final ;
+  wire \tap__payload.first ;
+  wire \tap__payload.inb ;
+  wire \tap__payload.last ;
+  output tap__valid;
+  reg tap__valid = 1'h0;
   reg tok_d0 = 1'h0;
   reg tok_d1 = 1'h0;
   reg tok_d2 = 1'h0;
@@ -4496,8 +4054,6 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
   reg [16:0] w_rem = 17'h00000;
   output [7:0] wgt_addr;
   wire [7:0] wgt_addr;
-  reg [15:0] win = 16'h0000;
-  reg [7:0] win_w = 8'h00;
   output wrap;
   reg wrap = 1'h0;
   wire [16:0] wrow;
@@ -4582,317 +4138,342 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
   assign \$71  = $signed(iy) * $signed({ 1'h0, \$signal$67  });
   assign \$72  = $signed({ 1'h0, pin_base }) + $signed(\$71 );
   assign \$73  = $signed(\$72 ) + $signed(ix);
-  assign \$74  = ! t;
-  assign \$75  = win + 1'h1;
-  assign \$76  = t == \$75 ;
-  assign \$77  = win + 2'h2;
-  assign \$78  = t >= \$77 ;
-  assign \$79  = win + 2'h2;
-  assign \$80  = \$79  + 4'h8;
-  assign \$81  = t < \$80 ;
-  assign \$82  = \$78  & \$81 ;
-  assign \$83  = win + 2'h2;
-  assign \$84  = \$83  + 4'h8;
-  assign \$85  = t == \$84 ;
-  assign \$86  = win + 2'h2;
-  assign \$87  = \$86  + 4'h8;
-  assign \$88  = \$87  + 1'h1;
-  assign \$89  = t == \$88 ;
-  assign \$90  = s3[0] & s3[4];
-  assign \$91  = ! fsm_state;
-  assign \$92  = fsm_state == 1'h1;
-  assign \$93  = fsm_state == 2'h2;
-  assign \$94  = desc__m + 1'h1;
-  assign \$96  = \$95  + 1'h1;
-  assign \$97  = desc__m > \$96 ;
-  assign \$98  = desc__m + 1'h1;
-  assign \$100  = \$99  + 1'h1;
-  assign \$101  = \$97  ? { 2'h0, desc__m } : \$100 ;
-  assign \$102  = \$101  > 2'h3;
-  assign \$103  = desc__m + 1'h1;
-  assign \$105  = \$104  + 1'h1;
-  assign \$106  = desc__m > \$105 ;
-  assign \$107  = desc__m + 1'h1;
-  assign \$109  = \$108  + 1'h1;
-  assign \$110  = \$106  ? { 2'h0, desc__m } : \$109 ;
-  assign \$111  = \$102  ? \$110  : 18'h00003;
-  assign \$112  = - desc__pad_left;
-  assign \$113  = - desc__pad_top;
-  assign \$114  = desc__win_h * desc__win_w;
-  assign \$115  = desc__win_h * desc__win_w;
-  assign \$116  = \$115  + 4'hb;
-  assign \$117  = t + 1'h1;
-  assign \$118  = s3[0] & s3[1];
-  assign \$119  = t == t_last;
-  assign \$120  = out_ptr + 1'h1;
-  assign \$121  = \$signal$113  - 1'h1;
-  assign \$122  = \$signal$120  == \$121 ;
-  assign \$123  = \$signal$112  - 1'h1;
-  assign \$124  = \$signal$121  == \$123 ;
-  assign \$125  = \$122  & \$124 ;
-  assign \$126  = \$signal$113  - 1'h1;
-  assign \$127  = \$signal$120  == \$126 ;
-  assign \$128  = - pad_left;
-  assign \$129  = \$signal$121  + 1'h1;
-  assign \$130  = $signed(\$signal$60 ) + $signed({ 1'h0, \$signal$115  });
-  assign \$131  = \$signal$120  + 1'h1;
-  assign \$132  = $signed(\$signal$63 ) + $signed({ 1'h0, \$signal$116  });
-  assign \$133  = desc__m + 1'h1;
-  assign \$135  = \$134  + 1'h1;
-  assign \$136  = desc__m > \$135 ;
-  assign \$137  = desc__m + 1'h1;
-  assign \$139  = \$138  + 1'h1;
-  assign \$140  = \$136  ? { 2'h0, desc__m } : \$139 ;
-  assign \$141  = \$140  > 2'h3;
-  assign \$142  = desc__m + 1'h1;
-  assign \$144  = \$143  + 1'h1;
-  assign \$145  = desc__m > \$144 ;
-  assign \$146  = desc__m + 1'h1;
-  assign \$148  = \$147  + 1'h1;
-  assign \$149  = \$145  ? { 2'h0, desc__m } : \$148 ;
-  assign \$150  = \$141  ? \$149  : 18'h00003;
-  assign \$151  = - desc__pad_left;
-  assign \$152  = - desc__pad_top;
-  assign \$153  = desc__win_h * desc__win_w;
-  assign \$154  = desc__win_h * desc__win_w;
-  assign \$155  = \$154  + 4'hb;
-  assign \$156  = ~ is_pool;
-  assign \$157  = busy & \$156 ;
-  assign \$158  = \$157  & \$signal ;
-  assign \$159  = stream - 1'h1;
-  assign \$160  = $signed({ 1'h0, t }) == $signed(\$159 );
-  assign \$161  = last & \$160 ;
-  assign \$162  = period - 1'h1;
-  assign \$163  = $signed({ 1'h0, t }) == $signed(\$162 );
-  assign \$164  = ~ a_par;
-  assign \$165  = rem <= 2'h2;
-  assign \$166  = n_rem - 2'h3;
-  assign \$167  = b_ptr + k_;
-  assign \$168  = rem - 2'h2;
-  assign \$169  = a_ptr + m_;
-  assign \$170  = ~ is_pool;
-  assign \$171  = busy & \$170 ;
-  assign \$172  = \$171  & \$signal$31 ;
-  assign \$173  = t == 1'h1;
-  assign \$174  = ~ w_par;
-  assign \$175  = w_rem <= 2'h2;
-  assign \$176  = w_nptr + k_;
-  assign \$177  = w_nptr + k_;
-  assign \$178  = w_rem - 2'h2;
-  assign \$179  = w_ptr + 2'h2;
-  assign \$180  = ~ is_pool;
-  assign \$181  = busy & \$180 ;
-  assign \$182  = \$181  & \$signal ;
-  assign \$183  = ~ last;
-  assign \$184  = \$182  & \$183 ;
-  assign \$185  = t + 2'h2;
-  assign \$186  = \$185  >= period;
-  assign \$187  = \$184  & \$186 ;
-  assign \$188  = period - 1'h1;
-  assign \$189  = $signed({ 1'h0, t }) == $signed(\$188 );
-  assign \$190  = \$187  & \$189 ;
-  assign \$191  = ~ w_par;
-  assign \$192  = w_rem <= 2'h2;
-  assign \$193  = w_nptr + k_;
-  assign \$194  = w_nptr + k_;
-  assign \$195  = w_rem - 2'h2;
-  assign \$196  = w_ptr + 2'h2;
-  assign \$197  = \$45 [16:0] < w_rem;
-  assign \$198  = ~ is_pool;
-  assign \$199  = busy & \$198 ;
-  assign \$200  = tok_d3 & \$199 ;
-  assign \$201  = m_ - 1'h1;
-  assign \$202  = i == \$201 ;
-  assign \$203  = \rem$44  <= 2'h2;
-  assign \$204  = \n_rem$43  - 2'h3;
-  assign \$205  = c_nptr + m_;
-  assign \$206  = c_nptr + m_;
-  assign \$207  = acc_in | acc_out;
-  assign \$208  = acc_nptr + m_;
-  assign \$209  = \$207  ? \$208  : 17'h00000;
-  assign \$210  = acc_in | acc_out;
-  assign \$211  = acc_nptr + m_;
-  assign \$212  = \$210  ? \$211  : 17'h00000;
-  assign \$213  = par_addr + 1'h1;
-  assign \$214  = \rem$44  - 2'h2;
-  assign \$215  = i + 1'h1;
-  assign \$216  = ~ is_pool;
-  assign \$217  = busy & \$216 ;
-  assign \$218  = ~ \$217 ;
-  assign \$219  = busy & is_pool;
-  assign \$220  = t < win;
-  assign \$221  = \$219  & \$220 ;
-  assign \$222  = $signed(iy) >= $signed(1'h0);
-  assign \$223  = $signed(iy) < $signed({ 1'h0, \$signal$111  });
-  assign \$224  = \$222  & \$223 ;
-  assign \$225  = $signed(ix) >= $signed(1'h0);
-  assign \$226  = \$224  & \$225 ;
-  assign \$227  = $signed(ix) < $signed({ 1'h0, \$signal$67  });
-  assign \$228  = \$226  & \$227 ;
-  assign \$229  = \$221  & \$228 ;
-  assign \$230  = busy & is_pool;
-  assign \$231  = t < win;
-  assign \$232  = \$230  & \$231 ;
-  assign \$233  = win_w - 1'h1;
-  assign \$234  = \$signal$64  == \$233 ;
-  assign \$235  = \$signal$61  + 1'h1;
-  assign \$236  = \$signal$64  + 1'h1;
+  assign \$74  = ~ is_pool;
+  assign \$75  = s3[0] & s3[4];
+  assign \$76  = ! fsm_state;
+  assign \$77  = fsm_state == 1'h1;
+  assign \$78  = fsm_state == 2'h2;
+  assign \$79  = desc__m + 1'h1;
+  assign \$81  = \$80  + 1'h1;
+  assign \$82  = desc__m > \$81 ;
+  assign \$83  = desc__m + 1'h1;
+  assign \$85  = \$84  + 1'h1;
+  assign \$86  = \$82  ? { 2'h0, desc__m } : \$85 ;
+  assign \$87  = \$86  > 2'h3;
+  assign \$88  = desc__m + 1'h1;
+  assign \$90  = \$89  + 1'h1;
+  assign \$91  = desc__m > \$90 ;
+  assign \$92  = desc__m + 1'h1;
+  assign \$94  = \$93  + 1'h1;
+  assign \$95  = \$91  ? { 2'h0, desc__m } : \$94 ;
+  assign \$96  = \$87  ? \$95  : 18'h00003;
+  assign \$97  = - desc__pad_left;
+  assign \$98  = - desc__pad_top;
+  assign \$100  = t + 1'h1;
+  assign \$101  = s3[0] & s3[1];
+  assign \$102  = desc__m + 1'h1;
+  assign \$104  = \$103  + 1'h1;
+  assign \$105  = desc__m > \$104 ;
+  assign \$106  = desc__m + 1'h1;
+  assign \$108  = \$107  + 1'h1;
+  assign \$109  = \$105  ? { 2'h0, desc__m } : \$108 ;
+  assign \$110  = \$109  > 2'h3;
+  assign \$111  = desc__m + 1'h1;
+  assign \$113  = \$112  + 1'h1;
+  assign \$114  = desc__m > \$113 ;
+  assign \$115  = desc__m + 1'h1;
+  assign \$117  = \$116  + 1'h1;
+  assign \$118  = \$114  ? { 2'h0, desc__m } : \$117 ;
+  assign \$119  = \$110  ? \$118  : 18'h00003;
+  assign \$120  = - desc__pad_left;
+  assign \$121  = - desc__pad_top;
+  assign \$123  = ~ is_pool;
+  assign \$124  = busy & \$123 ;
+  assign \$125  = \$124  & \$signal ;
+  assign \$126  = stream - 1'h1;
+  assign \$127  = $signed({ 1'h0, t }) == $signed(\$126 );
+  assign \$128  = last & \$127 ;
+  assign \$129  = period - 1'h1;
+  assign \$130  = $signed({ 1'h0, t }) == $signed(\$129 );
+  assign \$131  = ~ a_par;
+  assign \$132  = rem <= 2'h2;
+  assign \$133  = n_rem - 2'h3;
+  assign \$134  = b_ptr + k_;
+  assign \$135  = rem - 2'h2;
+  assign \$136  = a_ptr + m_;
+  assign \$137  = ~ is_pool;
+  assign \$138  = busy & \$137 ;
+  assign \$139  = \$138  & \$signal$31 ;
+  assign \$140  = t == 1'h1;
+  assign \$141  = ~ w_par;
+  assign \$142  = w_rem <= 2'h2;
+  assign \$143  = w_nptr + k_;
+  assign \$144  = w_nptr + k_;
+  assign \$145  = w_rem - 2'h2;
+  assign \$146  = w_ptr + 2'h2;
+  assign \$147  = ~ is_pool;
+  assign \$148  = busy & \$147 ;
+  assign \$149  = \$148  & \$signal ;
+  assign \$150  = ~ last;
+  assign \$151  = \$149  & \$150 ;
+  assign \$152  = t + 2'h2;
+  assign \$153  = \$152  >= period;
+  assign \$154  = \$151  & \$153 ;
+  assign \$155  = period - 1'h1;
+  assign \$156  = $signed({ 1'h0, t }) == $signed(\$155 );
+  assign \$157  = \$154  & \$156 ;
+  assign \$158  = ~ w_par;
+  assign \$159  = w_rem <= 2'h2;
+  assign \$160  = w_nptr + k_;
+  assign \$161  = w_nptr + k_;
+  assign \$162  = w_rem - 2'h2;
+  assign \$163  = w_ptr + 2'h2;
+  assign \$164  = \$45 [16:0] < w_rem;
+  assign \$165  = ~ is_pool;
+  assign \$166  = busy & \$165 ;
+  assign \$167  = tok_d3 & \$166 ;
+  assign \$168  = m_ - 1'h1;
+  assign \$169  = i == \$168 ;
+  assign \$170  = \rem$44  <= 2'h2;
+  assign \$171  = \n_rem$43  - 2'h3;
+  assign \$172  = c_nptr + m_;
+  assign \$173  = c_nptr + m_;
+  assign \$174  = acc_in | acc_out;
+  assign \$175  = acc_nptr + m_;
+  assign \$176  = \$174  ? \$175  : 17'h00000;
+  assign \$177  = acc_in | acc_out;
+  assign \$178  = acc_nptr + m_;
+  assign \$179  = \$177  ? \$178  : 17'h00000;
+  assign \$180  = par_addr + 1'h1;
+  assign \$181  = \rem$44  - 2'h2;
+  assign \$182  = i + 1'h1;
+  assign \$183  = ~ is_pool;
+  assign \$184  = busy & \$183 ;
+  assign \$185  = ~ \$184 ;
+  assign \$186  = busy & is_pool;
+  assign \$187  = \$186  & issuing;
+  assign \$188  = $signed(iy) >= $signed(1'h0);
+  assign \$189  = $signed(iy) < $signed({ 1'h0, \$signal$103  });
+  assign \$190  = \$188  & \$189 ;
+  assign \$191  = $signed(ix) >= $signed(1'h0);
+  assign \$192  = \$190  & \$191 ;
+  assign \$193  = $signed(ix) < $signed({ 1'h0, \$signal$67  });
+  assign \$194  = \$192  & \$193 ;
+  assign \$195  = \$signal$103  + \$signal$112 ;
+  assign \$196  = $signed(iy) < $signed({ 1'h0, \$195  });
+  assign \$197  = \$signal$67  + \$signal$114 ;
+  assign \$198  = $signed(ix) < $signed({ 1'h0, \$197  });
+  assign \$199  = \$196  & \$198 ;
+  assign \$200  = $signed(iy) >= $signed(1'h0);
+  assign \$201  = $signed(iy) < $signed({ 1'h0, \$signal$103  });
+  assign \$202  = \$200  & \$201 ;
+  assign \$203  = $signed(ix) >= $signed(1'h0);
+  assign \$204  = \$202  & \$203 ;
+  assign \$205  = $signed(ix) < $signed({ 1'h0, \$signal$67  });
+  assign \$206  = \$204  & \$205 ;
+  assign \$207  = count_pad ? \$199  : \$206 ;
+  assign \$208  = ! \$signal$64 ;
+  assign \$209  = ! \$signal$61 ;
+  assign \$210  = \$208  & \$209 ;
+  assign \$211  = \$signal$106  - 1'h1;
+  assign \$212  = \$signal$64  == \$211 ;
+  assign \$213  = \$signal$107  - 1'h1;
+  assign \$214  = \$signal$61  == \$213 ;
+  assign \$215  = \$212  & \$214 ;
+  assign \$216  = \$signal$106  - 1'h1;
+  assign \$217  = \$signal$64  == \$216 ;
+  assign \$218  = \$signal$107  - 1'h1;
+  assign \$219  = \$signal$61  == \$218 ;
+  assign \$220  = \$217  & \$219 ;
+  assign \$221  = \$signal$105  - 1'h1;
+  assign \$222  = \$signal$119  == \$221 ;
+  assign \$223  = \$220  & \$222 ;
+  assign \$224  = \$signal$104  - 1'h1;
+  assign \$225  = \$signal$120  == \$224 ;
+  assign \$226  = \$223  & \$225 ;
+  assign \$227  = busy & is_pool;
+  assign \$228  = \$227  & issuing;
+  assign \$229  = \$signal$106  - 1'h1;
+  assign \$230  = \$signal$64  == \$229 ;
+  assign \$231  = ~ \$230 ;
+  assign \$232  = \$signal$107  - 1'h1;
+  assign \$233  = \$signal$61  == \$232 ;
+  assign \$234  = ~ \$233 ;
+  assign \$235  = \$signal$64  + 1'h1;
+  assign \$236  = \$signal$61  + 1'h1;
+  assign \$237  = out_ptr + 1'h1;
+  assign \$238  = \$signal$106  - 1'h1;
+  assign \$239  = \$signal$64  == \$238 ;
+  assign \$240  = \$signal$107  - 1'h1;
+  assign \$241  = \$signal$61  == \$240 ;
+  assign \$242  = \$239  & \$241 ;
+  assign \$243  = \$signal$105  - 1'h1;
+  assign \$244  = \$signal$119  == \$243 ;
+  assign \$245  = \$242  & \$244 ;
+  assign \$246  = \$signal$104  - 1'h1;
+  assign \$247  = \$signal$120  == \$246 ;
+  assign \$248  = \$245  & \$247 ;
+  assign \$249  = \$signal$105  - 1'h1;
+  assign \$250  = \$signal$119  == \$249 ;
+  assign \$251  = - \$signal$110 ;
+  assign \$252  = \$signal$120  + 1'h1;
+  assign \$253  = $signed(\$signal$60 ) + $signed({ 1'h0, \$signal$108  });
+  assign \$254  = \$signal$119  + 1'h1;
+  assign \$255  = $signed(\$signal$63 ) + $signed({ 1'h0, \$signal$109  });
   always @(posedge clk)
-    kind <= \$237 ;
+    kind <= \$256 ;
   always @(posedge clk)
-    pool_op <= \$238 ;
+    pool_op <= \$257 ;
   always @(posedge clk)
-    m0 <= \$239 ;
+    m0 <= \$258 ;
   always @(posedge clk)
-    shift <= \$240 ;
+    shift <= \$259 ;
   always @(posedge clk)
-    rounding <= \$241 ;
+    rounding <= \$260 ;
   always @(posedge clk)
-    wrap <= \$242 ;
+    wrap <= \$261 ;
   always @(posedge clk)
-    per_channel <= \$243 ;
+    per_channel <= \$262 ;
   always @(posedge clk)
-    bias_en <= \$244 ;
+    bias_en <= \$263 ;
   always @(posedge clk)
-    acc_in <= \$245 ;
+    acc_in <= \$264 ;
   always @(posedge clk)
-    acc_out <= \$246 ;
+    acc_out <= \$265 ;
   always @(posedge clk)
-    lo <= \$247 ;
+    lo <= \$266 ;
   always @(posedge clk)
-    hi <= \$248 ;
+    hi <= \$267 ;
   always @(posedge clk)
-    k_ <= \$249 ;
+    k_ <= \$268 ;
   always @(posedge clk)
-    m_ <= \$250 ;
+    m_ <= \$269 ;
   always @(posedge clk)
-    n_ <= \$251 ;
+    n_ <= \$270 ;
   always @(posedge clk)
-    a_base <= \$252 ;
+    a_base <= \$271 ;
   always @(posedge clk)
-    b_base <= \$253 ;
+    b_base <= \$272 ;
   always @(posedge clk)
-    c_base <= \$254 ;
+    c_base <= \$273 ;
   always @(posedge clk)
-    p_base <= \$255 ;
+    p_base <= \$274 ;
   always @(posedge clk)
-    pin_base <= \$256 ;
+    pin_base <= \$275 ;
   always @(posedge clk)
-    \$signal$111  <= \$257 ;
+    \$signal$103  <= \$276 ;
   always @(posedge clk)
-    \$signal$67  <= \$258 ;
+    \$signal$67  <= \$277 ;
   always @(posedge clk)
-    \$signal$112  <= \$259 ;
+    \$signal$104  <= \$278 ;
   always @(posedge clk)
-    \$signal$113  <= \$260 ;
+    \$signal$105  <= \$279 ;
   always @(posedge clk)
-    win_w <= \$261 ;
+    \$signal$106  <= \$280 ;
   always @(posedge clk)
-    \$signal$115  <= \$262 ;
+    \$signal$107  <= \$281 ;
   always @(posedge clk)
-    \$signal$116  <= \$263 ;
+    \$signal$108  <= \$282 ;
   always @(posedge clk)
-    pad_left <= \$264 ;
+    \$signal$109  <= \$283 ;
   always @(posedge clk)
-    t <= \$265 ;
+    \$signal$110  <= \$284 ;
   always @(posedge clk)
-    error <= \$266 ;
+    \$signal$112  <= \$285 ;
   always @(posedge clk)
-    period <= \$267 ;
+    \$signal$114  <= \$286 ;
   always @(posedge clk)
-    stream <= \$268 ;
+    count_pad <= \$287 ;
   always @(posedge clk)
-    \$signal$31  <= \$269 ;
+    t <= \$288 ;
   always @(posedge clk)
-    \$signal  <= \$270 ;
+    error <= \$289 ;
   always @(posedge clk)
-    \$signal$120  <= \$271 ;
+    period <= \$290 ;
   always @(posedge clk)
-    \$signal$121  <= \$272 ;
+    stream <= \$291 ;
   always @(posedge clk)
-    \$signal$63  <= \$273 ;
+    \$signal$31  <= \$292 ;
   always @(posedge clk)
-    \$signal$60  <= \$274 ;
+    \$signal  <= \$293 ;
   always @(posedge clk)
-    \$signal$64  <= \$275 ;
+    \$signal$119  <= \$294 ;
   always @(posedge clk)
-    \$signal$61  <= \$276 ;
+    \$signal$120  <= \$295 ;
   always @(posedge clk)
-    win <= \$277 ;
+    \$signal$63  <= \$296 ;
   always @(posedge clk)
-    out_ptr <= \$278 ;
+    \$signal$60  <= \$297 ;
   always @(posedge clk)
-    t_last <= \$279 ;
+    \$signal$64  <= \$298 ;
   always @(posedge clk)
-    a_ptr <= \$280 ;
+    \$signal$61  <= \$299 ;
   always @(posedge clk)
-    b_ptr <= \$281 ;
+    out_ptr <= \$300 ;
   always @(posedge clk)
-    rem <= \$282 ;
+    issuing <= \$301 ;
   always @(posedge clk)
-    n_rem <= \$283 ;
+    a_ptr <= \$302 ;
   always @(posedge clk)
-    a_par <= \$284 ;
+    b_ptr <= \$303 ;
   always @(posedge clk)
-    w_ptr <= \$285 ;
+    rem <= \$304 ;
   always @(posedge clk)
-    w_nptr <= \$286 ;
+    n_rem <= \$305 ;
   always @(posedge clk)
-    w_rem <= \$287 ;
+    a_par <= \$306 ;
   always @(posedge clk)
-    w_par <= \$288 ;
+    w_ptr <= \$307 ;
   always @(posedge clk)
-    i <= \$289 ;
+    w_nptr <= \$308 ;
   always @(posedge clk)
-    draining <= \$290 ;
+    w_rem <= \$309 ;
   always @(posedge clk)
-    \rem$44  <= \$291 ;
+    w_par <= \$310 ;
   always @(posedge clk)
-    \n_rem$43  <= \$292 ;
+    i <= \$311 ;
   always @(posedge clk)
-    first <= \$293 ;
+    draining <= \$312 ;
   always @(posedge clk)
-    c_nptr <= \$294 ;
+    \rem$44  <= \$313 ;
   always @(posedge clk)
-    c_row <= \$295 ;
+    \n_rem$43  <= \$314 ;
   always @(posedge clk)
-    acc_nptr <= \$296 ;
+    first <= \$315 ;
   always @(posedge clk)
-    acc_row <= \$297 ;
+    c_nptr <= \$316 ;
   always @(posedge clk)
-    par_addr <= \$298 ;
+    c_row <= \$317 ;
   always @(posedge clk)
-    fsm_state <= \$299 ;
+    acc_nptr <= \$318 ;
   always @(posedge clk)
-    feed <= \$300 ;
+    acc_row <= \$319 ;
   always @(posedge clk)
-    a_sel <= \$301 ;
+    par_addr <= \$320 ;
   always @(posedge clk)
-    load <= \$302 ;
+    fsm_state <= \$321 ;
   always @(posedge clk)
-    lsel <= \$303 ;
+    feed <= \$322 ;
   always @(posedge clk)
-    wrow_valid <= \$304 ;
+    a_sel <= \$323 ;
   always @(posedge clk)
-    tok_d0 <= \$305 ;
+    load <= \$324 ;
   always @(posedge clk)
-    tok_d1 <= \$306 ;
+    lsel <= \$325 ;
   always @(posedge clk)
-    tok_d2 <= \$307 ;
+    wrow_valid <= \$326 ;
   always @(posedge clk)
-    tok_d3 <= \$308 ;
+    tok_d0 <= \$327 ;
   always @(posedge clk)
-    \$signal$51  <= \$309 ;
+    tok_d1 <= \$328 ;
   always @(posedge clk)
-    \$signal$55  <= \$310 ;
+    tok_d2 <= \$329 ;
   always @(posedge clk)
-    s2 <= \$311 ;
+    tok_d3 <= \$330 ;
   always @(posedge clk)
-    s3 <= \$312 ;
+    \$signal$51  <= \$331 ;
   always @(posedge clk)
-    inb_d <= \$313 ;
+    \$signal$55  <= \$332 ;
+  always @(posedge clk)
+    s2 <= \$333 ;
+  always @(posedge clk)
+    s3 <= \$334 ;
+  always @(posedge clk)
+    tap__valid <= \$335 ;
+  always @(posedge clk)
+    tap__payload <= \$336 ;
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
     starting = 1'h0;
     casez (fsm_state)
       2'h0:
@@ -4908,7 +4489,7 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
     endcase
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
     busy = 1'h0;
     casez (fsm_state)
       2'h0:
@@ -4918,7 +4499,7 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
     endcase
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
     done = 1'h0;
     casez (fsm_state)
       2'h0:
@@ -4930,685 +4511,267 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
     endcase
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
     out_rd_addr = 8'h00;
     if (\$70 ) begin
       out_rd_addr = \$73 [7:0];
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    pool_clear = 1'h0;
-    if (\$70 ) begin
-      pool_clear = \$74 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    out_wr_en = 1'h0;
+    if (\$74 ) begin
+      out_wr_en = \$75 ;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    pool_acc = 1'h0;
-    if (\$70 ) begin
-      pool_acc = inb_d;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    pool_div_init = 1'h0;
-    if (\$70 ) begin
-      pool_div_init = \$76 ;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    pool_div_step = 1'h0;
-    if (\$70 ) begin
-      pool_div_step = \$82 ;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    pool_finish = 1'h0;
-    if (\$70 ) begin
-      pool_finish = \$85 ;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$70 ) begin
-      out_wr_en = \$89 ;
-    end else begin
-      out_wr_en = \$90 ;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$70 ) begin
-      out_wr_addr = out_ptr;
-    end else begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    out_wr_addr = 8'h00;
+    if (\$74 ) begin
       out_wr_addr = s3[21:14];
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$237  = kind;
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$256  = kind;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$237  = desc__kind;
+            \$256  = desc__kind;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$237  = desc__kind;
+            \$256  = desc__kind;
           end
     endcase
     if (rst) begin
-      \$237  = 1'h0;
+      \$256  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$238  = pool_op;
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$257  = pool_op;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$238  = desc__pool_op;
+            \$257  = desc__pool_op;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$238  = desc__pool_op;
+            \$257  = desc__pool_op;
           end
     endcase
     if (rst) begin
-      \$238  = 2'h0;
+      \$257  = 2'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$239  = m0;
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$258  = m0;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$239  = desc__m0;
+            \$258  = desc__m0;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$239  = desc__m0;
+            \$258  = desc__m0;
           end
     endcase
     if (rst) begin
-      \$239  = 31'h00000000;
+      \$258  = 31'h00000000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$240  = shift;
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$259  = shift;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$240  = desc__shift;
+            \$259  = desc__shift;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$240  = desc__shift;
+            \$259  = desc__shift;
           end
     endcase
     if (rst) begin
-      \$240  = 6'h00;
+      \$259  = 6'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$241  = rounding;
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$260  = rounding;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$241  = desc__rounding;
+            \$260  = desc__rounding;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$241  = desc__rounding;
+            \$260  = desc__rounding;
           end
     endcase
     if (rst) begin
-      \$241  = 2'h0;
+      \$260  = 2'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$242  = wrap;
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$261  = wrap;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$242  = desc__wrap;
+            \$261  = desc__wrap;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$242  = desc__wrap;
+            \$261  = desc__wrap;
           end
     endcase
     if (rst) begin
-      \$242  = 1'h0;
+      \$261  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$243  = per_channel;
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$262  = per_channel;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$243  = desc__per_channel;
+            \$262  = desc__per_channel;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$243  = desc__per_channel;
+            \$262  = desc__per_channel;
           end
     endcase
     if (rst) begin
-      \$243  = 1'h0;
+      \$262  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$244  = bias_en;
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$263  = bias_en;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$244  = desc__bias_en;
+            \$263  = desc__bias_en;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$244  = desc__bias_en;
+            \$263  = desc__bias_en;
           end
     endcase
     if (rst) begin
-      \$244  = 1'h0;
+      \$263  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$245  = acc_in;
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$264  = acc_in;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$245  = desc__acc_in;
+            \$264  = desc__acc_in;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$245  = desc__acc_in;
+            \$264  = desc__acc_in;
           end
     endcase
     if (rst) begin
-      \$245  = 1'h0;
+      \$264  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$246  = acc_out;
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$265  = acc_out;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$246  = desc__acc_out;
+            \$265  = desc__acc_out;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$246  = desc__acc_out;
+            \$265  = desc__acc_out;
           end
     endcase
     if (rst) begin
-      \$246  = 1'h0;
+      \$265  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$247  = lo;
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$266  = lo;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$247  = desc__lo;
+            \$266  = desc__lo;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$247  = desc__lo;
+            \$266  = desc__lo;
           end
     endcase
     if (rst) begin
-      \$247  = 8'h00;
+      \$266  = 8'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$248  = hi;
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$267  = hi;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$248  = desc__hi;
+            \$267  = desc__hi;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$248  = desc__hi;
+            \$267  = desc__hi;
           end
     endcase
     if (rst) begin
-      \$248  = 8'h00;
+      \$267  = 8'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$249  = k_;
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$268  = k_;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$249  = desc__k;
+            \$268  = desc__k;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$249  = desc__k;
-          end
-    endcase
-    if (rst) begin
-      \$249  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$250  = m_;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$250  = desc__m;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$250  = desc__m;
-          end
-    endcase
-    if (rst) begin
-      \$250  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$251  = n_;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$251  = desc__n;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$251  = desc__n;
-          end
-    endcase
-    if (rst) begin
-      \$251  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$252  = a_base;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$252  = desc__a_base;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$252  = desc__a_base;
-          end
-    endcase
-    if (rst) begin
-      \$252  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$253  = b_base;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$253  = desc__b_base;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$253  = desc__b_base;
-          end
-    endcase
-    if (rst) begin
-      \$253  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$254  = c_base;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$254  = desc__c_base;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$254  = desc__c_base;
-          end
-    endcase
-    if (rst) begin
-      \$254  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$255  = p_base;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$255  = desc__p_base;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$255  = desc__p_base;
-          end
-    endcase
-    if (rst) begin
-      \$255  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$256  = pin_base;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$256  = desc__pin_base;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$256  = desc__pin_base;
-          end
-    endcase
-    if (rst) begin
-      \$256  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$257  = \$signal$111 ;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$257  = desc__in_h;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$257  = desc__in_h;
-          end
-    endcase
-    if (rst) begin
-      \$257  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$258  = \$signal$67 ;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$258  = desc__in_w;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$258  = desc__in_w;
-          end
-    endcase
-    if (rst) begin
-      \$258  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$259  = \$signal$112 ;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$259  = desc__out_h;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$259  = desc__out_h;
-          end
-    endcase
-    if (rst) begin
-      \$259  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$260  = \$signal$113 ;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$260  = desc__out_w;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$260  = desc__out_w;
-          end
-    endcase
-    if (rst) begin
-      \$260  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$261  = win_w;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$261  = desc__win_w;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$261  = desc__win_w;
-          end
-    endcase
-    if (rst) begin
-      \$261  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$262  = \$signal$115 ;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$262  = desc__stride_h;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$262  = desc__stride_h;
-          end
-    endcase
-    if (rst) begin
-      \$262  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$263  = \$signal$116 ;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$263  = desc__stride_w;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$263  = desc__stride_w;
-          end
-    endcase
-    if (rst) begin
-      \$263  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$264  = pad_left;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$264  = desc__pad_left;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$264  = desc__pad_left;
-          end
-    endcase
-    if (rst) begin
-      \$264  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$265  = t;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$265  = 20'h00000;
-          end
-      2'h2:
-        begin
-          \$265  = \$117 [19:0];
-          if (is_pool) begin
-            if (\$119 ) begin
-              \$265  = 20'h00000;
-            end
-          end
-        end
-      2'h1:
-          if (start) begin
-            \$265  = 20'h00000;
-          end
-    endcase
-    if (\$158 ) begin
-      if (\$161 ) begin
-      end else if (\$163 ) begin
-        \$265  = 20'h00000;
-      end
-    end
-    if (\$172 ) begin
-      if (\$173 ) begin
-        \$265  = 20'h00000;
-      end
-    end
-    if (rst) begin
-      \$265  = 20'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$266  = error;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$266  = refused;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$266  = refused;
-          end
-    endcase
-    if (rst) begin
-      \$266  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$267  = period;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$267  = \$111 [16:0];
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$267  = \$150 [16:0];
-          end
-    endcase
-    if (rst) begin
-      \$267  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$268  = stream;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$268  = desc__m;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$268  = desc__m;
+            \$268  = desc__k;
           end
     endcase
     if (rst) begin
@@ -5616,240 +4779,170 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$269  = \$signal$31 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$269  = m_;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$269  = 1'h1;
+            \$269  = desc__m;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$269  = 1'h1;
+            \$269  = desc__m;
           end
     endcase
-    if (\$172 ) begin
-      if (\$173 ) begin
-        \$269  = 1'h0;
-      end
-    end
     if (rst) begin
-      \$269  = 1'h0;
+      \$269  = 16'h0000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$270  = \$signal ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$270  = n_;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$270  = 1'h0;
+            \$270  = desc__n;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$270  = 1'h0;
-          end
-    endcase
-    if (\$158 ) begin
-      if (\$161 ) begin
-        \$270  = 1'h0;
-      end
-    end
-    if (\$172 ) begin
-      if (\$173 ) begin
-        \$270  = 1'h1;
-      end
-    end
-    if (rst) begin
-      \$270  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$271  = \$signal$120 ;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$271  = 16'h0000;
-          end
-      2'h2:
-          if (is_pool) begin
-            if (\$119 ) begin
-              (* full_case = 32'd1 *)
-              if (\$125 ) begin
-              end else if (\$127 ) begin
-                \$271  = 16'h0000;
-              end else begin
-                \$271  = \$131 [15:0];
-              end
-            end
-          end
-      2'h1:
-          if (start) begin
-            \$271  = 16'h0000;
+            \$270  = desc__n;
           end
     endcase
     if (rst) begin
-      \$271  = 16'h0000;
+      \$270  = 16'h0000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$272  = \$signal$121 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$271  = a_base;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$272  = 16'h0000;
+            \$271  = desc__a_base;
           end
       2'h2:
-          if (is_pool) begin
-            if (\$119 ) begin
-              if (\$125 ) begin
-              end else if (\$127 ) begin
-                \$272  = \$129 [15:0];
-              end
-            end
-          end
+          /* empty */;
       2'h1:
           if (start) begin
-            \$272  = 16'h0000;
+            \$271  = desc__a_base;
           end
     endcase
     if (rst) begin
-      \$272  = 16'h0000;
+      \$271  = 8'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$273  = \$signal$63 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$272  = b_base;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$273  = { \$112 [8], \$112 [8], \$112 [8], \$112 [8], \$112 [8], \$112 [8], \$112 [8], \$112 [8], \$112 [8], \$112  };
+            \$272  = desc__b_base;
           end
       2'h2:
-          if (is_pool) begin
-            if (\$119 ) begin
-              (* full_case = 32'd1 *)
-              if (\$125 ) begin
-              end else if (\$127 ) begin
-                \$273  = { \$128 [8], \$128 [8], \$128 [8], \$128 [8], \$128 [8], \$128 [8], \$128 [8], \$128 [8], \$128 [8], \$128  };
-              end else begin
-                \$273  = \$132 [17:0];
-              end
-            end
-          end
+          /* empty */;
       2'h1:
           if (start) begin
-            \$273  = { \$151 [8], \$151 [8], \$151 [8], \$151 [8], \$151 [8], \$151 [8], \$151 [8], \$151 [8], \$151 [8], \$151  };
+            \$272  = desc__b_base;
           end
     endcase
     if (rst) begin
-      \$273  = 18'h00000;
+      \$272  = 8'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$274  = \$signal$60 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$273  = c_base;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$274  = { \$113 [8], \$113 [8], \$113 [8], \$113 [8], \$113 [8], \$113 [8], \$113 [8], \$113 [8], \$113 [8], \$113  };
+            \$273  = desc__c_base;
           end
       2'h2:
-          if (is_pool) begin
-            if (\$119 ) begin
-              if (\$125 ) begin
-              end else if (\$127 ) begin
-                \$274  = \$130 [17:0];
-              end
-            end
-          end
+          /* empty */;
       2'h1:
           if (start) begin
-            \$274  = { \$152 [8], \$152 [8], \$152 [8], \$152 [8], \$152 [8], \$152 [8], \$152 [8], \$152 [8], \$152 [8], \$152  };
+            \$273  = desc__c_base;
           end
     endcase
     if (rst) begin
-      \$274  = 18'h00000;
+      \$273  = 8'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$275  = \$signal$64 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$274  = p_base;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$275  = 8'h00;
+            \$274  = desc__p_base;
           end
       2'h2:
-          if (is_pool) begin
-            if (\$119 ) begin
-              \$275  = 8'h00;
-            end
-          end
+          /* empty */;
       2'h1:
           if (start) begin
-            \$275  = 8'h00;
+            \$274  = desc__p_base;
           end
     endcase
-    if (\$232 ) begin
-      (* full_case = 32'd1 *)
-      if (\$234 ) begin
-        \$275  = 8'h00;
-      end else begin
-        \$275  = \$236 [7:0];
-      end
+    if (rst) begin
+      \$274  = 4'h0;
     end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$275  = pin_base;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$275  = desc__pin_base;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$275  = desc__pin_base;
+          end
+    endcase
     if (rst) begin
       \$275  = 8'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$276  = \$signal$61 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$276  = \$signal$103 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$276  = 8'h00;
-          end
-      2'h2:
-          if (is_pool) begin
-            if (\$119 ) begin
-              \$276  = 8'h00;
-            end
-          end
-      2'h1:
-          if (start) begin
-            \$276  = 8'h00;
-          end
-    endcase
-    if (\$232 ) begin
-      if (\$234 ) begin
-        \$276  = \$235 [7:0];
-      end
-    end
-    if (rst) begin
-      \$276  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$277  = win;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$277  = \$114 ;
+            \$276  = desc__in_h;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$277  = \$153 ;
+            \$276  = desc__in_h;
+          end
+    endcase
+    if (rst) begin
+      \$276  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$277  = \$signal$67 ;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$277  = desc__in_w;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$277  = desc__in_w;
           end
     endcase
     if (rst) begin
@@ -5857,442 +4950,329 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$278  = out_ptr;
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$278  = \$signal$104 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$278  = desc__c_base;
-          end
-      2'h2:
-          if (is_pool) begin
-            if (\$119 ) begin
-              \$278  = \$120 [7:0];
-            end
-          end
-      2'h1:
-          if (start) begin
-            \$278  = desc__c_base;
-          end
-    endcase
-    if (rst) begin
-      \$278  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$279  = t_last;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$279  = { 3'h0, \$116  };
+            \$278  = desc__out_h;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$279  = { 3'h0, \$155  };
+            \$278  = desc__out_h;
           end
     endcase
     if (rst) begin
-      \$279  = 20'h00000;
+      \$278  = 16'h0000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$280  = a_ptr;
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$279  = \$signal$105 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$280  = desc__a_base;
+            \$279  = desc__out_w;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$280  = desc__a_base;
+            \$279  = desc__out_w;
           end
     endcase
-    if (\$158 ) begin
-      if (\$161 ) begin
-      end else if (\$163 ) begin
-        (* full_case = 32'd1 *)
-        if (\$165 ) begin
-          \$280  = a_base;
-        end else begin
-          \$280  = \$169 [7:0];
-        end
-      end
+    if (rst) begin
+      \$279  = 16'h0000;
     end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$280  = \$signal$106 ;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$280  = desc__win_w;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$280  = desc__win_w;
+          end
+    endcase
     if (rst) begin
       \$280  = 8'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$281  = b_ptr;
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$281  = \$signal$107 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$281  = desc__b_base;
+            \$281  = desc__win_h;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$281  = desc__b_base;
+            \$281  = desc__win_h;
           end
     endcase
-    if (\$158 ) begin
-      if (\$161 ) begin
-      end else if (\$163 ) begin
-        if (\$165 ) begin
-          \$281  = \$167 [7:0];
-        end
-      end
-    end
     if (rst) begin
       \$281  = 8'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$282  = rem;
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$282  = \$signal$108 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$282  = { 1'h0, desc__k };
+            \$282  = desc__stride_h;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$282  = { 1'h0, desc__k };
+            \$282  = desc__stride_h;
           end
     endcase
-    if (\$158 ) begin
-      if (\$161 ) begin
-      end else if (\$163 ) begin
-        (* full_case = 32'd1 *)
-        if (\$165 ) begin
-          \$282  = { 1'h0, k_ };
-        end else begin
-          \$282  = \$168 [16:0];
-        end
-      end
-    end
     if (rst) begin
-      \$282  = 17'h00000;
+      \$282  = 8'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$283  = n_rem;
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$283  = \$signal$109 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$283  = { 1'h0, desc__n };
+            \$283  = desc__stride_w;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$283  = { 1'h0, desc__n };
+            \$283  = desc__stride_w;
           end
     endcase
-    if (\$158 ) begin
-      if (\$161 ) begin
-      end else if (\$163 ) begin
-        if (\$165 ) begin
-          \$283  = \$166 [16:0];
-        end
-      end
-    end
     if (rst) begin
-      \$283  = 17'h00000;
+      \$283  = 8'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$284  = a_par;
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$284  = \$signal$110 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$284  = 1'h0;
+            \$284  = desc__pad_left;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$284  = 1'h0;
+            \$284  = desc__pad_left;
           end
     endcase
-    if (\$158 ) begin
-      if (\$161 ) begin
-      end else if (\$163 ) begin
-        \$284  = \$164 ;
-      end
-    end
     if (rst) begin
-      \$284  = 1'h0;
+      \$284  = 8'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$285  = w_ptr;
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$285  = \$signal$112 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$285  = desc__b_base;
+            \$285  = desc__pad_bottom;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$285  = desc__b_base;
+            \$285  = desc__pad_bottom;
           end
     endcase
-    if (\$172 ) begin
-      if (\$173 ) begin
-        (* full_case = 32'd1 *)
-        if (\$175 ) begin
-          \$285  = \$177 [7:0];
-        end else begin
-          \$285  = \$179 [7:0];
-        end
-      end
-    end
-    if (\$190 ) begin
-      (* full_case = 32'd1 *)
-      if (\$192 ) begin
-        \$285  = \$194 [7:0];
-      end else begin
-        \$285  = \$196 [7:0];
-      end
-    end
     if (rst) begin
       \$285  = 8'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$286  = w_nptr;
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$286  = \$signal$114 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$286  = desc__b_base;
+            \$286  = desc__pad_right;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$286  = desc__b_base;
+            \$286  = desc__pad_right;
           end
     endcase
-    if (\$172 ) begin
-      if (\$173 ) begin
-        if (\$175 ) begin
-          \$286  = \$176 [7:0];
-        end
-      end
-    end
-    if (\$190 ) begin
-      if (\$192 ) begin
-        \$286  = \$193 [7:0];
-      end
-    end
     if (rst) begin
       \$286  = 8'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$287  = w_rem;
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$287  = count_pad;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$287  = { 1'h0, desc__k };
+            \$287  = desc__count_pad;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$287  = { 1'h0, desc__k };
-          end
-    endcase
-    if (\$172 ) begin
-      if (\$173 ) begin
-        (* full_case = 32'd1 *)
-        if (\$175 ) begin
-          \$287  = { 1'h0, k_ };
-        end else begin
-          \$287  = \$178 [16:0];
-        end
-      end
-    end
-    if (\$190 ) begin
-      (* full_case = 32'd1 *)
-      if (\$192 ) begin
-        \$287  = { 1'h0, k_ };
-      end else begin
-        \$287  = \$195 [16:0];
-      end
-    end
-    if (rst) begin
-      \$287  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$288  = w_par;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$288  = 1'h0;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$288  = 1'h0;
-          end
-    endcase
-    if (\$172 ) begin
-      if (\$173 ) begin
-        \$288  = \$174 ;
-      end
-    end
-    if (\$190 ) begin
-      \$288  = \$191 ;
-    end
-    if (rst) begin
-      \$288  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$289  = i;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$289  = 16'h0000;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$289  = 16'h0000;
-          end
-    endcase
-    if (\$200 ) begin
-      (* full_case = 32'd1 *)
-      if (\$202 ) begin
-        \$289  = 16'h0000;
-      end else begin
-        \$289  = \$215 [15:0];
-      end
-    end
-    if (rst) begin
-      \$289  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$290  = draining;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$290  = 1'h0;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$290  = 1'h0;
+            \$287  = desc__count_pad;
           end
     endcase
     if (rst) begin
-      \$290  = 1'h0;
+      \$287  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$291  = \rem$44 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$288  = t;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$291  = { 1'h0, desc__k };
+            \$288  = 20'h00000;
           end
       2'h2:
-          /* empty */;
+          \$288  = \$100 [19:0];
       2'h1:
           if (start) begin
-            \$291  = { 1'h0, desc__k };
+            \$288  = 20'h00000;
           end
     endcase
-    if (\$200 ) begin
-      if (\$202 ) begin
-        (* full_case = 32'd1 *)
-        if (\$203 ) begin
-          \$291  = { 1'h0, k_ };
-        end else begin
-          \$291  = \$214 [16:0];
-        end
+    if (\$125 ) begin
+      if (\$128 ) begin
+      end else if (\$130 ) begin
+        \$288  = 20'h00000;
+      end
+    end
+    if (\$139 ) begin
+      if (\$140 ) begin
+        \$288  = 20'h00000;
       end
     end
     if (rst) begin
-      \$291  = 17'h00000;
+      \$288  = 20'h00000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$292  = \n_rem$43 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$289  = error;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$292  = { 1'h0, desc__n };
+            \$289  = refused;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$292  = { 1'h0, desc__n };
+            \$289  = refused;
           end
     endcase
-    if (\$200 ) begin
-      if (\$202 ) begin
-        if (\$203 ) begin
-          \$292  = \$204 [16:0];
-        end
+    if (rst) begin
+      \$289  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$290  = period;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$290  = \$96 [16:0];
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$290  = \$119 [16:0];
+          end
+    endcase
+    if (rst) begin
+      \$290  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$291  = stream;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$291  = desc__m;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$291  = desc__m;
+          end
+    endcase
+    if (rst) begin
+      \$291  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$292  = \$signal$31 ;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$292  = 1'h1;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$292  = 1'h1;
+          end
+    endcase
+    if (\$139 ) begin
+      if (\$140 ) begin
+        \$292  = 1'h0;
       end
     end
     if (rst) begin
-      \$292  = 17'h00000;
+      \$292  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$293  = first;
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$293  = \$signal ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$293  = 1'h1;
+            \$293  = 1'h0;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$293  = 1'h1;
+            \$293  = 1'h0;
           end
     endcase
-    if (\$200 ) begin
-      if (\$202 ) begin
-        (* full_case = 32'd1 *)
-        if (\$203 ) begin
-          \$293  = 1'h1;
-        end else begin
-          \$293  = 1'h0;
-        end
+    if (\$125 ) begin
+      if (\$128 ) begin
+        \$293  = 1'h0;
+      end
+    end
+    if (\$139 ) begin
+      if (\$140 ) begin
+        \$293  = 1'h1;
       end
     end
     if (rst) begin
@@ -6300,283 +5280,933 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$294  = c_nptr;
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$294  = \$signal$119 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$294  = desc__c_base;
+            \$294  = 16'h0000;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$294  = desc__c_base;
+            \$294  = 16'h0000;
           end
     endcase
-    if (\$200 ) begin
-      if (\$202 ) begin
-        if (\$203 ) begin
-          \$294  = \$205 [7:0];
+    if (\$228 ) begin
+      (* full_case = 32'd1 *)
+      if (\$231 ) begin
+      end else if (\$234 ) begin
+      end else begin
+        (* full_case = 32'd1 *)
+        if (\$248 ) begin
+        end else if (\$250 ) begin
+          \$294  = 16'h0000;
+        end else begin
+          \$294  = \$254 [15:0];
         end
       end
     end
     if (rst) begin
-      \$294  = 8'h00;
+      \$294  = 16'h0000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$295  = c_row;
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$295  = \$signal$120 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$295  = desc__c_base;
+            \$295  = 16'h0000;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$295  = desc__c_base;
+            \$295  = 16'h0000;
           end
     endcase
-    if (\$200 ) begin
-      if (\$202 ) begin
-        if (\$203 ) begin
-          \$295  = \$206 [7:0];
+    if (\$228 ) begin
+      (* full_case = 32'd1 *)
+      if (\$231 ) begin
+      end else if (\$234 ) begin
+      end else begin
+        if (\$248 ) begin
+        end else if (\$250 ) begin
+          \$295  = \$252 [15:0];
         end
       end
     end
     if (rst) begin
-      \$295  = 8'h00;
+      \$295  = 16'h0000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$296  = acc_nptr;
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$296  = \$signal$63 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$296  = 8'h00;
+            \$296  = { \$97 [8], \$97 [8], \$97 [8], \$97 [8], \$97 [8], \$97 [8], \$97 [8], \$97 [8], \$97 [8], \$97  };
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$296  = 8'h00;
+            \$296  = { \$120 [8], \$120 [8], \$120 [8], \$120 [8], \$120 [8], \$120 [8], \$120 [8], \$120 [8], \$120 [8], \$120  };
           end
     endcase
-    if (\$200 ) begin
-      if (\$202 ) begin
-        if (\$203 ) begin
-          \$296  = \$209 [7:0];
+    if (\$228 ) begin
+      (* full_case = 32'd1 *)
+      if (\$231 ) begin
+      end else if (\$234 ) begin
+      end else begin
+        (* full_case = 32'd1 *)
+        if (\$248 ) begin
+        end else if (\$250 ) begin
+          \$296  = { \$251 [8], \$251 [8], \$251 [8], \$251 [8], \$251 [8], \$251 [8], \$251 [8], \$251 [8], \$251 [8], \$251  };
+        end else begin
+          \$296  = \$255 [17:0];
         end
       end
     end
     if (rst) begin
-      \$296  = 8'h00;
+      \$296  = 18'h00000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$297  = acc_row;
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$297  = \$signal$60 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$297  = 8'h00;
+            \$297  = { \$98 [8], \$98 [8], \$98 [8], \$98 [8], \$98 [8], \$98 [8], \$98 [8], \$98 [8], \$98 [8], \$98  };
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$297  = 8'h00;
+            \$297  = { \$121 [8], \$121 [8], \$121 [8], \$121 [8], \$121 [8], \$121 [8], \$121 [8], \$121 [8], \$121 [8], \$121  };
           end
     endcase
-    if (\$200 ) begin
-      if (\$202 ) begin
-        if (\$203 ) begin
-          \$297  = \$212 [7:0];
+    if (\$228 ) begin
+      (* full_case = 32'd1 *)
+      if (\$231 ) begin
+      end else if (\$234 ) begin
+      end else begin
+        if (\$248 ) begin
+        end else if (\$250 ) begin
+          \$297  = \$253 [17:0];
         end
       end
     end
     if (rst) begin
-      \$297  = 8'h00;
+      \$297  = 18'h00000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$298  = par_addr;
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$298  = \$signal$64 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$298  = desc__p_base;
+            \$298  = 8'h00;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$298  = desc__p_base;
+            \$298  = 8'h00;
           end
     endcase
-    if (\$200 ) begin
-      if (\$202 ) begin
-        if (\$203 ) begin
-          \$298  = \$213 [3:0];
-        end
+    if (\$228 ) begin
+      (* full_case = 32'd1 *)
+      if (\$231 ) begin
+        \$298  = \$235 [7:0];
+      end else if (\$234 ) begin
+        \$298  = 8'h00;
+      end else begin
+        \$298  = 8'h00;
       end
     end
     if (rst) begin
-      \$298  = 4'h0;
+      \$298  = 8'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$299  = fsm_state;
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$299  = \$signal$61 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            (* full_case = 32'd1 *)
-            if (refused) begin
-              \$299  = 2'h1;
-            end else begin
-              \$299  = 2'h2;
-            end
+            \$299  = 8'h00;
           end
       2'h2:
-          if (is_pool) begin
-            if (\$119 ) begin
-              if (\$125 ) begin
-                \$299  = 2'h1;
-              end
-            end
-          end else if (\$118 ) begin
-            \$299  = 2'h1;
-          end
+          /* empty */;
       2'h1:
-        begin
-          \$299  = 2'h0;
           if (start) begin
-            (* full_case = 32'd1 *)
-            if (refused) begin
-              \$299  = 2'h1;
-            end else begin
-              \$299  = 2'h2;
-            end
+            \$299  = 8'h00;
           end
-        end
     endcase
+    if (\$228 ) begin
+      (* full_case = 32'd1 *)
+      if (\$231 ) begin
+      end else if (\$234 ) begin
+        \$299  = \$236 [7:0];
+      end else begin
+        \$299  = 8'h00;
+      end
+    end
     if (rst) begin
-      \$299  = 2'h0;
+      \$299  = 8'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$300  = reading;
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$300  = out_ptr;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$300  = desc__c_base;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$300  = desc__c_base;
+          end
+    endcase
+    if (\$228 ) begin
+      (* full_case = 32'd1 *)
+      if (\$231 ) begin
+      end else if (\$234 ) begin
+      end else begin
+        \$300  = \$237 [7:0];
+      end
+    end
     if (rst) begin
-      \$300  = 1'h0;
+      \$300  = 8'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$301  = a_par;
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$301  = issuing;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$301  = \$99 ;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$301  = \$122 ;
+          end
+    endcase
+    if (\$228 ) begin
+      (* full_case = 32'd1 *)
+      if (\$231 ) begin
+      end else if (\$234 ) begin
+      end else begin
+        if (\$248 ) begin
+          \$301  = 1'h0;
+        end
+      end
+    end
     if (rst) begin
       \$301  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$302  = w_reading;
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$302  = a_ptr;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$302  = desc__a_base;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$302  = desc__a_base;
+          end
+    endcase
+    if (\$125 ) begin
+      if (\$128 ) begin
+      end else if (\$130 ) begin
+        (* full_case = 32'd1 *)
+        if (\$132 ) begin
+          \$302  = a_base;
+        end else begin
+          \$302  = \$136 [7:0];
+        end
+      end
+    end
     if (rst) begin
-      \$302  = 1'h0;
+      \$302  = 8'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$303  = w_par;
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$303  = b_ptr;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$303  = desc__b_base;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$303  = desc__b_base;
+          end
+    endcase
+    if (\$125 ) begin
+      if (\$128 ) begin
+      end else if (\$130 ) begin
+        if (\$132 ) begin
+          \$303  = \$134 [7:0];
+        end
+      end
+    end
     if (rst) begin
-      \$303  = 1'h0;
+      \$303  = 8'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$304  = \$197 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$304  = rem;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$304  = { 1'h0, desc__k };
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$304  = { 1'h0, desc__k };
+          end
+    endcase
+    if (\$125 ) begin
+      if (\$128 ) begin
+      end else if (\$130 ) begin
+        (* full_case = 32'd1 *)
+        if (\$132 ) begin
+          \$304  = { 1'h0, k_ };
+        end else begin
+          \$304  = \$135 [16:0];
+        end
+      end
+    end
     if (rst) begin
-      \$304  = 1'h0;
+      \$304  = 17'h00000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$305  = reading;
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$305  = n_rem;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$305  = { 1'h0, desc__n };
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$305  = { 1'h0, desc__n };
+          end
+    endcase
+    if (\$125 ) begin
+      if (\$128 ) begin
+      end else if (\$130 ) begin
+        if (\$132 ) begin
+          \$305  = \$133 [16:0];
+        end
+      end
+    end
     if (rst) begin
-      \$305  = 1'h0;
+      \$305  = 17'h00000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$306  = tok_d0;
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$306  = a_par;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$306  = 1'h0;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$306  = 1'h0;
+          end
+    endcase
+    if (\$125 ) begin
+      if (\$128 ) begin
+      end else if (\$130 ) begin
+        \$306  = \$131 ;
+      end
+    end
     if (rst) begin
       \$306  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$307  = tok_d1;
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$307  = w_ptr;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$307  = desc__b_base;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$307  = desc__b_base;
+          end
+    endcase
+    if (\$139 ) begin
+      if (\$140 ) begin
+        (* full_case = 32'd1 *)
+        if (\$142 ) begin
+          \$307  = \$144 [7:0];
+        end else begin
+          \$307  = \$146 [7:0];
+        end
+      end
+    end
+    if (\$157 ) begin
+      (* full_case = 32'd1 *)
+      if (\$159 ) begin
+        \$307  = \$161 [7:0];
+      end else begin
+        \$307  = \$163 [7:0];
+      end
+    end
     if (rst) begin
-      \$307  = 1'h0;
+      \$307  = 8'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$308  = tok_d2;
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$308  = w_nptr;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$308  = desc__b_base;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$308  = desc__b_base;
+          end
+    endcase
+    if (\$139 ) begin
+      if (\$140 ) begin
+        if (\$142 ) begin
+          \$308  = \$143 [7:0];
+        end
+      end
+    end
+    if (\$157 ) begin
+      if (\$159 ) begin
+        \$308  = \$160 [7:0];
+      end
+    end
     if (rst) begin
-      \$308  = 1'h0;
+      \$308  = 8'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$309  = issue;
-    if (\$218 ) begin
-      \$309 [0] = 1'h0;
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$309  = w_rem;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$309  = { 1'h0, desc__k };
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$309  = { 1'h0, desc__k };
+          end
+    endcase
+    if (\$139 ) begin
+      if (\$140 ) begin
+        (* full_case = 32'd1 *)
+        if (\$142 ) begin
+          \$309  = { 1'h0, k_ };
+        end else begin
+          \$309  = \$145 [16:0];
+        end
+      end
+    end
+    if (\$157 ) begin
+      (* full_case = 32'd1 *)
+      if (\$159 ) begin
+        \$309  = { 1'h0, k_ };
+      end else begin
+        \$309  = \$162 [16:0];
+      end
     end
     if (rst) begin
-      \$309  = 25'h0000000;
+      \$309  = 17'h00000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$310  = \$signal$51 ;
-    if (\$218 ) begin
-      \$310 [0] = 1'h0;
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$310  = w_par;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$310  = 1'h0;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$310  = 1'h0;
+          end
+    endcase
+    if (\$139 ) begin
+      if (\$140 ) begin
+        \$310  = \$141 ;
+      end
+    end
+    if (\$157 ) begin
+      \$310  = \$158 ;
     end
     if (rst) begin
-      \$310  = 25'h0000000;
+      \$310  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$311  = \$signal$55 ;
-    if (\$218 ) begin
-      \$311 [0] = 1'h0;
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$311  = i;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$311  = 16'h0000;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$311  = 16'h0000;
+          end
+    endcase
+    if (\$167 ) begin
+      (* full_case = 32'd1 *)
+      if (\$169 ) begin
+        \$311  = 16'h0000;
+      end else begin
+        \$311  = \$182 [15:0];
+      end
     end
     if (rst) begin
-      \$311  = 25'h0000000;
+      \$311  = 16'h0000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$312  = s2;
-    if (\$218 ) begin
-      \$312 [0] = 1'h0;
-    end
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$312  = draining;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$312  = 1'h0;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$312  = 1'h0;
+          end
+    endcase
     if (rst) begin
-      \$312  = 25'h0000000;
+      \$312  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$313  = \$229 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$313  = \rem$44 ;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$313  = { 1'h0, desc__k };
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$313  = { 1'h0, desc__k };
+          end
+    endcase
+    if (\$167 ) begin
+      if (\$169 ) begin
+        (* full_case = 32'd1 *)
+        if (\$170 ) begin
+          \$313  = { 1'h0, k_ };
+        end else begin
+          \$313  = \$181 [16:0];
+        end
+      end
+    end
     if (rst) begin
-      \$313  = 1'h0;
+      \$313  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$314  = \n_rem$43 ;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$314  = { 1'h0, desc__n };
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$314  = { 1'h0, desc__n };
+          end
+    endcase
+    if (\$167 ) begin
+      if (\$169 ) begin
+        if (\$170 ) begin
+          \$314  = \$171 [16:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$314  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$315  = first;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$315  = 1'h1;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$315  = 1'h1;
+          end
+    endcase
+    if (\$167 ) begin
+      if (\$169 ) begin
+        (* full_case = 32'd1 *)
+        if (\$170 ) begin
+          \$315  = 1'h1;
+        end else begin
+          \$315  = 1'h0;
+        end
+      end
+    end
+    if (rst) begin
+      \$315  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$316  = c_nptr;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$316  = desc__c_base;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$316  = desc__c_base;
+          end
+    endcase
+    if (\$167 ) begin
+      if (\$169 ) begin
+        if (\$170 ) begin
+          \$316  = \$172 [7:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$316  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$317  = c_row;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$317  = desc__c_base;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$317  = desc__c_base;
+          end
+    endcase
+    if (\$167 ) begin
+      if (\$169 ) begin
+        if (\$170 ) begin
+          \$317  = \$173 [7:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$317  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$318  = acc_nptr;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$318  = 8'h00;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$318  = 8'h00;
+          end
+    endcase
+    if (\$167 ) begin
+      if (\$169 ) begin
+        if (\$170 ) begin
+          \$318  = \$176 [7:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$318  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$319  = acc_row;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$319  = 8'h00;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$319  = 8'h00;
+          end
+    endcase
+    if (\$167 ) begin
+      if (\$169 ) begin
+        if (\$170 ) begin
+          \$319  = \$179 [7:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$319  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$320  = par_addr;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$320  = desc__p_base;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$320  = desc__p_base;
+          end
+    endcase
+    if (\$167 ) begin
+      if (\$169 ) begin
+        if (\$170 ) begin
+          \$320  = \$180 [3:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$320  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$321  = fsm_state;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            (* full_case = 32'd1 *)
+            if (refused) begin
+              \$321  = 2'h1;
+            end else begin
+              \$321  = 2'h2;
+            end
+          end
+      2'h2:
+          if (is_pool) begin
+            if (pool_final) begin
+              \$321  = 2'h1;
+            end
+          end else if (\$101 ) begin
+            \$321  = 2'h1;
+          end
+      2'h1:
+        begin
+          \$321  = 2'h0;
+          if (start) begin
+            (* full_case = 32'd1 *)
+            if (refused) begin
+              \$321  = 2'h1;
+            end else begin
+              \$321  = 2'h2;
+            end
+          end
+        end
+    endcase
+    if (rst) begin
+      \$321  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$322  = reading;
+    if (rst) begin
+      \$322  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$323  = a_par;
+    if (rst) begin
+      \$323  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$324  = w_reading;
+    if (rst) begin
+      \$324  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$325  = w_par;
+    if (rst) begin
+      \$325  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$326  = \$164 ;
+    if (rst) begin
+      \$326  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$327  = reading;
+    if (rst) begin
+      \$327  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$328  = tok_d0;
+    if (rst) begin
+      \$328  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$329  = tok_d1;
+    if (rst) begin
+      \$329  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$330  = tok_d2;
+    if (rst) begin
+      \$330  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$331  = issue;
+    if (\$185 ) begin
+      \$331 [0] = 1'h0;
+    end
+    if (rst) begin
+      \$331  = 25'h0000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$332  = \$signal$51 ;
+    if (\$185 ) begin
+      \$332 [0] = 1'h0;
+    end
+    if (rst) begin
+      \$332  = 25'h0000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$333  = \$signal$55 ;
+    if (\$185 ) begin
+      \$333 [0] = 1'h0;
+    end
+    if (rst) begin
+      \$333  = 25'h0000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$334  = s2;
+    if (\$185 ) begin
+      \$334 [0] = 1'h0;
+    end
+    if (rst) begin
+      \$334  = 25'h0000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$335  = \$187 ;
+    if (rst) begin
+      \$335  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$336 [0] = \$194 ;
+    \$336 [1] = \$207 ;
+    \$336 [2] = \$210 ;
+    \$336 [3] = \$215 ;
+    \$336 [4] = \$226 ;
+    \$336 [12:5] = out_ptr;
+    if (rst) begin
+      \$336  = 13'h0000;
     end
   end
   assign run = busy;
@@ -6635,6 +6265,12 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
   assign \s2.acc_addr  = s2[13:6];
   assign \s2.out_addr  = s2[21:14];
   assign \s2.mask  = s2[24:22];
+  assign \tap__payload.inb  = tap__payload[0];
+  assign \tap__payload.count  = tap__payload[1];
+  assign \tap__payload.first  = tap__payload[2];
+  assign \tap__payload.last  = tap__payload[3];
+  assign \tap__payload.final  = tap__payload[4];
+  assign \tap__payload.addr  = tap__payload[12:5];
   assign issue[24:22] = { \$69 , \$68 , \$67  };
   assign issue[21:14] = \$66 [7:0];
   assign issue[13:6] = \$65 [7:0];
@@ -6646,19 +6282,21 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
   assign issue[0] = \$50 ;
   assign is_pool = kind;
   assign \$1  = desc__kind;
-  assign \$95  = { 1'h0, \$94 [16:1] };
-  assign \$99  = { 1'h0, \$98 [16:1] };
-  assign \$104  = { 1'h0, \$103 [16:1] };
-  assign \$108  = { 1'h0, \$107 [16:1] };
-  assign \$134  = { 1'h0, \$133 [16:1] };
-  assign \$138  = { 1'h0, \$137 [16:1] };
-  assign \$143  = { 1'h0, \$142 [16:1] };
-  assign \$147  = { 1'h0, \$146 [16:1] };
+  assign \$80  = { 1'h0, \$79 [16:1] };
+  assign \$84  = { 1'h0, \$83 [16:1] };
+  assign \$89  = { 1'h0, \$88 [16:1] };
+  assign \$93  = { 1'h0, \$92 [16:1] };
+  assign \$99  = desc__kind;
+  assign \$103  = { 1'h0, \$102 [16:1] };
+  assign \$107  = { 1'h0, \$106 [16:1] };
+  assign \$112  = { 1'h0, \$111 [16:1] };
+  assign \$116  = { 1'h0, \$115 [16:1] };
+  assign \$122  = desc__kind;
 endmodule
 
 (* generator = "Amaranth" *)
 module \hwcnn_top.skew_a (rst, o_data__0, i_data__1, o_data__1, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$14  = 0;
+  reg \$auto$verilog_backend.cc:2355:dump_module$13  = 0;
   reg [7:0] \$1 ;
   input clk;
   wire clk;
@@ -6676,7 +6314,7 @@ module \hwcnn_top.skew_a (rst, o_data__0, i_data__1, o_data__1, clk);
   always @(posedge clk)
     o_data__1 <= \$1 ;
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
     \$1  = i_data__1;
     if (rst) begin
       \$1  = 8'h00;
@@ -6687,8 +6325,8 @@ module \hwcnn_top.skew_a (rst, o_data__0, i_data__1, o_data__1, clk);
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.skew_ld (rst, \port$781$0 , \port$783$0 , o_data__1, o_data__2, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$15  = 0;
+module \hwcnn_top.skew_ld (rst, \port$1046$0 , \port$1048$0 , o_data__1, o_data__2, clk);
+  reg \$auto$verilog_backend.cc:2355:dump_module$14  = 0;
   reg [1:0] \$1 ;
   reg [1:0] \$2 ;
   reg [1:0] \$3 ;
@@ -6707,10 +6345,10 @@ module \hwcnn_top.skew_ld (rst, \port$781$0 , \port$783$0 , o_data__1, o_data__2
   reg [1:0] o_data__1 = 2'h0;
   output [1:0] o_data__2;
   reg [1:0] o_data__2 = 2'h0;
-  input \port$781$0 ;
-  wire \port$781$0 ;
-  input \port$783$0 ;
-  wire \port$783$0 ;
+  input \port$1046$0 ;
+  wire \port$1046$0 ;
+  input \port$1048$0 ;
+  wire \port$1048$0 ;
   input rst;
   wire rst;
   always @(posedge clk)
@@ -6720,37 +6358,37 @@ module \hwcnn_top.skew_ld (rst, \port$781$0 , \port$783$0 , o_data__1, o_data__2
   always @(posedge clk)
     o_data__2 <= \$3 ;
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
-    \$1  = { \port$783$0 , \port$781$0  };
+    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
+    \$1  = { \port$1048$0 , \port$1046$0  };
     if (rst) begin
       \$1  = 2'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
-    \$2  = { \port$783$0 , \port$781$0  };
+    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
+    \$2  = { \port$1048$0 , \port$1046$0  };
     if (rst) begin
       \$2  = 2'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
     \$3  = lane2_d0;
     if (rst) begin
       \$3  = 2'h0;
     end
   end
-  assign o_data__0 = { \port$783$0 , \port$781$0  };
-  assign i_data__0 = { \port$783$0 , \port$781$0  };
+  assign o_data__0 = { \port$1048$0 , \port$1046$0  };
+  assign i_data__0 = { \port$1048$0 , \port$1046$0  };
   assign lane1_d0 = o_data__1;
   assign lane2_d1 = o_data__2;
-  assign i_data__1 = { \port$783$0 , \port$781$0  };
-  assign i_data__2 = { \port$783$0 , \port$781$0  };
+  assign i_data__1 = { \port$1048$0 , \port$1046$0  };
+  assign i_data__2 = { \port$1048$0 , \port$1046$0  };
 endmodule
 
 (* generator = "Amaranth" *)
 module \hwcnn_top.skew_tok (rst, o_data__0, o_data__1, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$16  = 0;
+  reg \$auto$verilog_backend.cc:2355:dump_module$15  = 0;
   reg \$1 ;
   input clk;
   wire clk;
@@ -6767,7 +6405,7 @@ module \hwcnn_top.skew_tok (rst, o_data__0, o_data__1, clk);
   always @(posedge clk)
     o_data__1 <= \$1 ;
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
     \$1  = o_data__0;
     if (rst) begin
       \$1  = 1'h0;
@@ -6780,7 +6418,7 @@ endmodule
 
 (* generator = "Amaranth" *)
 module \hwcnn_top.skew_w (rst, o_data__0, i_data__1, i_data__2, o_data__1, o_data__2, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$17  = 0;
+  reg \$auto$verilog_backend.cc:2355:dump_module$16  = 0;
   reg [7:0] \$1 ;
   reg [7:0] \$2 ;
   reg [7:0] \$3 ;
@@ -6811,21 +6449,21 @@ module \hwcnn_top.skew_w (rst, o_data__0, i_data__1, i_data__2, o_data__1, o_dat
   always @(posedge clk)
     o_data__2 <= \$3 ;
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
     \$1  = i_data__1;
     if (rst) begin
       \$1  = 8'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
     \$2  = i_data__2;
     if (rst) begin
       \$2  = 8'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
     \$3  = lane2_d0;
     if (rst) begin
       \$3  = 8'h00;
@@ -6834,4 +6472,1633 @@ module \hwcnn_top.skew_w (rst, o_data__0, i_data__1, i_data__2, o_data__1, o_dat
   assign i_data__0 = o_data__0;
   assign lane1_d0 = o_data__1;
   assign lane2_d1 = o_data__2;
+endmodule
+
+(* generator = "Amaranth" *)
+module \hwcnn_top.vector (rst, \port$70$0 , op, lo, hi, tap__valid, tap__payload, sum0, sum1, sum2, result__valid, result__payload, sum_q__0, sum_q__1, sum_q__2, clk);
+  reg \$auto$verilog_backend.cc:2355:dump_module$17  = 0;
+  wire \$1 ;
+  wire [7:0] \$10 ;
+  reg [7:0] \$100 ;
+  reg \$101 ;
+  reg \$102 ;
+  reg [7:0] \$103 ;
+  reg [7:0] \$104 ;
+  reg [7:0] \$105 ;
+  reg [7:0] \$106 ;
+  wire [7:0] \$11 ;
+  wire [24:0] \$12 ;
+  wire [7:0] \$13 ;
+  wire [25:0] \$14 ;
+  wire [7:0] \$15 ;
+  wire \$16 ;
+  wire \$17 ;
+  wire [7:0] \$18 ;
+  wire [7:0] \$19 ;
+  wire [16:0] \$2 ;
+  wire [24:0] \$20 ;
+  wire [7:0] \$21 ;
+  wire [25:0] \$22 ;
+  wire [7:0] \$23 ;
+  wire \$24 ;
+  wire \$25 ;
+  wire [7:0] \$26 ;
+  wire [7:0] \$27 ;
+  wire [17:0] \$28 ;
+  wire \$29 ;
+  wire [17:0] \$3 ;
+  wire [25:0] \$30 ;
+  wire [25:0] \$31 ;
+  wire [16:0] \$32 ;
+  wire [26:0] \$33 ;
+  wire \$34 ;
+  wire \$35 ;
+  wire [25:0] \$36 ;
+  wire [25:0] \$37 ;
+  wire [16:0] \$38 ;
+  wire [26:0] \$39 ;
+  wire [24:0] \$4 ;
+  wire \$40 ;
+  wire \$41 ;
+  wire [25:0] \$42 ;
+  wire [25:0] \$43 ;
+  wire [16:0] \$44 ;
+  wire [26:0] \$45 ;
+  wire \$46 ;
+  wire \$47 ;
+  wire \$48 ;
+  wire \$49 ;
+  wire [7:0] \$5 ;
+  wire [33:0] \$50 ;
+  wire [33:0] \$51 ;
+  wire [33:0] \$52 ;
+  wire \$53 ;
+  wire \$54 ;
+  wire \$55 ;
+  wire [33:0] \$56 ;
+  wire [33:0] \$57 ;
+  wire [33:0] \$58 ;
+  wire \$59 ;
+  wire [25:0] \$6 ;
+  wire \$60 ;
+  wire \$61 ;
+  wire [33:0] \$62 ;
+  wire [33:0] \$63 ;
+  wire [33:0] \$64 ;
+  wire [32:0] \$65 ;
+  wire [33:0] \$66 ;
+  wire [32:0] \$67 ;
+  wire [33:0] \$68 ;
+  wire [32:0] \$69 ;
+  wire [7:0] \$7 ;
+  wire [33:0] \$70 ;
+  wire \$71 ;
+  wire [7:0] \$72 ;
+  wire \$73 ;
+  wire [7:0] \$74 ;
+  wire \$75 ;
+  wire [7:0] \$76 ;
+  reg \$77 ;
+  reg [16:0] \$78 ;
+  reg [7:0] \$79 ;
+  wire \$8 ;
+  reg \$80 ;
+  reg [24:0] \$81 ;
+  reg [7:0] \$82 ;
+  reg [24:0] \$83 ;
+  reg [7:0] \$84 ;
+  reg [24:0] \$85 ;
+  reg [7:0] \$86 ;
+  reg [16:0] \$87 ;
+  reg [4:0] \$88 ;
+  reg \$89 ;
+  wire \$9 ;
+  reg \$90 ;
+  reg [7:0] \$91 ;
+  reg [15:0] \$92 ;
+  reg \$93 ;
+  reg [7:0] \$94 ;
+  reg [15:0] \$95 ;
+  reg \$96 ;
+  reg [7:0] \$97 ;
+  reg [15:0] \$98 ;
+  reg \$99 ;
+  reg \$signal  = 1'h0;
+  reg \$signal$19  = 1'h0;
+  reg \$signal$31  = 1'h0;
+  reg [7:0] a_addr = 8'h00;
+  reg a_final = 1'h0;
+  reg [7:0] b_addr = 8'h00;
+  reg b_final = 1'h0;
+  reg [7:0] bmax0 = 8'h00;
+  reg [7:0] bmax1 = 8'h00;
+  reg [7:0] bmax2 = 8'h00;
+  reg [7:0] c_addr = 8'h00;
+  reg c_final = 1'h0;
+  input clk;
+  wire clk;
+  input [7:0] hi;
+  wire [7:0] hi;
+  input [7:0] lo;
+  wire [7:0] lo;
+  reg [7:0] max0 = 8'h00;
+  reg [7:0] max1 = 8'h00;
+  reg [7:0] max2 = 8'h00;
+  reg [16:0] n = 17'h00000;
+  reg neg0 = 1'h0;
+  reg neg1 = 1'h0;
+  reg neg2 = 1'h0;
+  input [1:0] op;
+  wire [1:0] op;
+  input [23:0] \port$70$0 ;
+  wire [23:0] \port$70$0 ;
+  wire [32:0] q0;
+  wire [32:0] q1;
+  wire [32:0] q2;
+  output [32:0] result__payload;
+  wire [32:0] result__payload;
+  wire [7:0] \result__payload.addr ;
+  wire \result__payload.final ;
+  wire [23:0] \result__payload.y ;
+  wire [7:0] \result__payload.y[0] ;
+  wire [7:0] \result__payload.y[1] ;
+  wire [7:0] \result__payload.y[2] ;
+  (* init = 1'h0 *)
+  output result__valid;
+  wire result__valid;
+  reg [16:0] rm = 17'h00000;
+  reg [4:0] rs = 5'h00;
+  input rst;
+  wire rst;
+  wire [33:0] sq0;
+  wire [33:0] sq1;
+  wire [33:0] sq2;
+  output [24:0] sum0;
+  reg [24:0] sum0 = 25'h0000000;
+  output [24:0] sum1;
+  reg [24:0] sum1 = 25'h0000000;
+  output [24:0] sum2;
+  reg [24:0] sum2 = 25'h0000000;
+  (* init = 25'h0000000 *)
+  wire [24:0] sum__0;
+  (* init = 25'h0000000 *)
+  wire [24:0] sum__1;
+  (* init = 25'h0000000 *)
+  wire [24:0] sum__2;
+  input [7:0] sum_q__0;
+  wire [7:0] sum_q__0;
+  input [7:0] sum_q__1;
+  wire [7:0] sum_q__1;
+  input [7:0] sum_q__2;
+  wire [7:0] sum_q__2;
+  reg [15:0] t0 = 16'h0000;
+  reg [15:0] t1 = 16'h0000;
+  reg [15:0] t2 = 16'h0000;
+  input [12:0] tap__payload;
+  wire [12:0] tap__payload;
+  wire [7:0] \tap__payload.addr ;
+  wire \tap__payload.count ;
+  wire \tap__payload.final ;
+  wire \tap__payload.first ;
+  wire \tap__payload.inb ;
+  wire \tap__payload.last ;
+  input tap__valid;
+  wire tap__valid;
+  wire [7:0] x__0;
+  wire [7:0] x__1;
+  wire [7:0] x__2;
+  reg [7:0] y0 = 8'h00;
+  reg [7:0] y1 = 8'h00;
+  reg [7:0] y2 = 8'h00;
+  assign \$1  = tap__valid & tap__payload[3];
+  assign \$2  = tap__payload[2] ? 17'h00000 : n;
+  assign \$3  = \$2  + tap__payload[1];
+  assign \$4  = tap__payload[2] ? 25'h0000000 : sum0;
+  assign \$5  = tap__payload[0] ? \port$70$0 [7:0] : 8'h00;
+  assign \$6  = $signed(\$4 ) + $signed(\$5 );
+  assign \$7  = tap__payload[2] ? 8'h80 : max0;
+  assign \$8  = $signed(\port$70$0 [7:0]) > $signed(\$7 );
+  assign \$9  = tap__payload[0] & \$8 ;
+  assign \$10  = tap__payload[2] ? 8'h80 : max0;
+  assign \$11  = \$9  ? \port$70$0 [7:0] : \$10 ;
+  assign \$12  = tap__payload[2] ? 25'h0000000 : sum1;
+  assign \$13  = tap__payload[0] ? \port$70$0 [15:8] : 8'h00;
+  assign \$14  = $signed(\$12 ) + $signed(\$13 );
+  assign \$15  = tap__payload[2] ? 8'h80 : max1;
+  assign \$16  = $signed(\port$70$0 [15:8]) > $signed(\$15 );
+  assign \$17  = tap__payload[0] & \$16 ;
+  assign \$18  = tap__payload[2] ? 8'h80 : max1;
+  assign \$19  = \$17  ? \port$70$0 [15:8] : \$18 ;
+  assign \$20  = tap__payload[2] ? 25'h0000000 : sum2;
+  assign \$21  = tap__payload[0] ? \port$70$0 [23:16] : 8'h00;
+  assign \$22  = $signed(\$20 ) + $signed(\$21 );
+  assign \$23  = tap__payload[2] ? 8'h80 : max2;
+  assign \$24  = $signed(\port$70$0 [23:16]) > $signed(\$23 );
+  assign \$25  = tap__payload[0] & \$24 ;
+  assign \$26  = tap__payload[2] ? 8'h80 : max2;
+  assign \$27  = \$25  ? \port$70$0 [23:16] : \$26 ;
+  assign \$28  = n - 1'h1;
+  assign \$29  = $signed(sum0) < $signed(1'h0);
+  assign \$30  = - $signed(sum0);
+  assign \$31  = \$29  ? \$30  : { sum0[24], sum0 };
+  assign \$33  = $signed(\$31 ) + $signed({ 1'h0, \$32  });
+  assign \$34  = $signed(sum0) < $signed(1'h0);
+  assign \$35  = $signed(sum1) < $signed(1'h0);
+  assign \$36  = - $signed(sum1);
+  assign \$37  = \$35  ? \$36  : { sum1[24], sum1 };
+  assign \$39  = $signed(\$37 ) + $signed({ 1'h0, \$38  });
+  assign \$40  = $signed(sum1) < $signed(1'h0);
+  assign \$41  = $signed(sum2) < $signed(1'h0);
+  assign \$42  = - $signed(sum2);
+  assign \$43  = \$41  ? \$42  : { sum2[24], sum2 };
+  assign \$45  = $signed(\$43 ) + $signed({ 1'h0, \$44  });
+  assign \$46  = $signed(sum2) < $signed(1'h0);
+  assign \$47  = ! op;
+  assign \$48  = $signed(sq0) < $signed(lo);
+  assign \$49  = $signed(sq0) > $signed(hi);
+  assign \$50  = \$49  ? { hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi } : sq0;
+  assign \$51  = \$48  ? { lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo } : \$50 ;
+  assign \$52  = \$47  ? { bmax0[7], bmax0[7], bmax0[7], bmax0[7], bmax0[7], bmax0[7], bmax0[7], bmax0[7], bmax0[7], bmax0[7], bmax0[7], bmax0[7], bmax0[7], bmax0[7], bmax0[7], bmax0[7], bmax0[7], bmax0[7], bmax0[7], bmax0[7], bmax0[7], bmax0[7], bmax0[7], bmax0[7], bmax0[7], bmax0[7], bmax0 } : \$51 ;
+  assign \$53  = ! op;
+  assign \$54  = $signed(sq1) < $signed(lo);
+  assign \$55  = $signed(sq1) > $signed(hi);
+  assign \$56  = \$55  ? { hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi } : sq1;
+  assign \$57  = \$54  ? { lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo } : \$56 ;
+  assign \$58  = \$53  ? { bmax1[7], bmax1[7], bmax1[7], bmax1[7], bmax1[7], bmax1[7], bmax1[7], bmax1[7], bmax1[7], bmax1[7], bmax1[7], bmax1[7], bmax1[7], bmax1[7], bmax1[7], bmax1[7], bmax1[7], bmax1[7], bmax1[7], bmax1[7], bmax1[7], bmax1[7], bmax1[7], bmax1[7], bmax1[7], bmax1[7], bmax1 } : \$57 ;
+  assign \$59  = ! op;
+  assign \$60  = $signed(sq2) < $signed(lo);
+  assign \$61  = $signed(sq2) > $signed(hi);
+  assign \$62  = \$61  ? { hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi } : sq2;
+  assign \$63  = \$60  ? { lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo } : \$62 ;
+  assign \$64  = \$59  ? { bmax2[7], bmax2[7], bmax2[7], bmax2[7], bmax2[7], bmax2[7], bmax2[7], bmax2[7], bmax2[7], bmax2[7], bmax2[7], bmax2[7], bmax2[7], bmax2[7], bmax2[7], bmax2[7], bmax2[7], bmax2[7], bmax2[7], bmax2[7], bmax2[7], bmax2[7], bmax2[7], bmax2[7], bmax2[7], bmax2[7], bmax2 } : \$63 ;
+  assign \$65  = t0 * rm;
+  assign q0 = \$65  >> rs;
+  assign \$66  = - q0;
+  assign sq0 = neg0 ? \$66  : { 1'h0, q0 };
+  assign \$67  = t1 * rm;
+  assign q1 = \$67  >> rs;
+  assign \$68  = - q1;
+  assign sq1 = neg1 ? \$68  : { 1'h0, q1 };
+  assign \$69  = t2 * rm;
+  assign q2 = \$69  >> rs;
+  assign \$70  = - q2;
+  assign sq2 = neg2 ? \$70  : { 1'h0, q2 };
+  assign \$71  = op == 2'h2;
+  assign \$72  = \$71  ? sum_q__0 : y0;
+  assign \$73  = op == 2'h2;
+  assign \$74  = \$73  ? sum_q__1 : y1;
+  assign \$75  = op == 2'h2;
+  assign \$76  = \$75  ? sum_q__2 : y2;
+  always @(posedge clk)
+    \$signal  <= \$77 ;
+  always @(posedge clk)
+    n <= \$78 ;
+  always @(posedge clk)
+    a_addr <= \$79 ;
+  always @(posedge clk)
+    a_final <= \$80 ;
+  always @(posedge clk)
+    sum0 <= \$81 ;
+  always @(posedge clk)
+    max0 <= \$82 ;
+  always @(posedge clk)
+    sum1 <= \$83 ;
+  always @(posedge clk)
+    max1 <= \$84 ;
+  always @(posedge clk)
+    sum2 <= \$85 ;
+  always @(posedge clk)
+    max2 <= \$86 ;
+  always @(posedge clk)
+    rm <= \$87 ;
+  always @(posedge clk)
+    rs <= \$88 ;
+  always @(posedge clk)
+    \$signal$19  <= \$89 ;
+  always @(posedge clk)
+    b_final <= \$90 ;
+  always @(posedge clk)
+    b_addr <= \$91 ;
+  always @(posedge clk)
+    t0 <= \$92 ;
+  always @(posedge clk)
+    neg0 <= \$93 ;
+  always @(posedge clk)
+    bmax0 <= \$94 ;
+  always @(posedge clk)
+    t1 <= \$95 ;
+  always @(posedge clk)
+    neg1 <= \$96 ;
+  always @(posedge clk)
+    bmax1 <= \$97 ;
+  always @(posedge clk)
+    t2 <= \$98 ;
+  always @(posedge clk)
+    neg2 <= \$99 ;
+  always @(posedge clk)
+    bmax2 <= \$100 ;
+  always @(posedge clk)
+    \$signal$31  <= \$101 ;
+  always @(posedge clk)
+    c_final <= \$102 ;
+  always @(posedge clk)
+    c_addr <= \$103 ;
+  always @(posedge clk)
+    y0 <= \$104 ;
+  always @(posedge clk)
+    y1 <= \$105 ;
+  always @(posedge clk)
+    y2 <= \$106 ;
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
+    \$77  = \$1 ;
+    if (rst) begin
+      \$77  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
+    \$78  = n;
+    if (tap__valid) begin
+      \$78  = \$3 [16:0];
+    end
+    if (rst) begin
+      \$78  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
+    \$79  = a_addr;
+    if (tap__valid) begin
+      \$79  = tap__payload[12:5];
+    end
+    if (rst) begin
+      \$79  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
+    \$80  = a_final;
+    if (tap__valid) begin
+      \$80  = tap__payload[4];
+    end
+    if (rst) begin
+      \$80  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
+    \$81  = sum0;
+    if (tap__valid) begin
+      \$81  = \$6 [24:0];
+    end
+    if (rst) begin
+      \$81  = 25'h0000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
+    \$82  = max0;
+    if (tap__valid) begin
+      \$82  = \$11 ;
+    end
+    if (rst) begin
+      \$82  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
+    \$83  = sum1;
+    if (tap__valid) begin
+      \$83  = \$14 [24:0];
+    end
+    if (rst) begin
+      \$83  = 25'h0000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
+    \$84  = max1;
+    if (tap__valid) begin
+      \$84  = \$19 ;
+    end
+    if (rst) begin
+      \$84  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
+    \$85  = sum2;
+    if (tap__valid) begin
+      \$85  = \$22 [24:0];
+    end
+    if (rst) begin
+      \$85  = 25'h0000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
+    \$86  = max2;
+    if (tap__valid) begin
+      \$86  = \$27 ;
+    end
+    if (rst) begin
+      \$86  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
+    (* full_case = 32'd1 *)
+    casez (\$28 [7:0])
+      8'h00:
+          \$87  = 17'h00001;
+      8'h01:
+          \$87  = 17'h00001;
+      8'h02:
+          \$87  = 17'h000ab;
+      8'h03:
+          \$87  = 17'h00001;
+      8'h04:
+          \$87  = 17'h000cd;
+      8'h05:
+          \$87  = 17'h002ab;
+      8'h06:
+          \$87  = 17'h00493;
+      8'h07:
+          \$87  = 17'h00001;
+      8'h08:
+          \$87  = 17'h0038f;
+      8'h09:
+          \$87  = 17'h00667;
+      8'h0a:
+          \$87  = 17'h002e9;
+      8'h0b:
+          \$87  = 17'h002ab;
+      8'h0c:
+          \$87  = 17'h004ed;
+      8'h0d:
+          \$87  = 17'h00925;
+      8'h0e:
+          \$87  = 17'h00889;
+      8'h0f:
+          \$87  = 17'h00001;
+      8'h10:
+          \$87  = 17'h000f1;
+      8'h11:
+          \$87  = 17'h0071d;
+      8'h12:
+          \$87  = 17'h006bd;
+      8'h13:
+          \$87  = 17'h00667;
+      8'h14:
+          \$87  = 17'h00c31;
+      8'h15:
+          \$87  = 17'h00ba3;
+      8'h16:
+          \$87  = 17'h00591;
+      8'h17:
+          \$87  = 17'h00aab;
+      8'h18:
+          \$87  = 17'h0051f;
+      8'h19:
+          \$87  = 17'h009d9;
+      8'h1a:
+          \$87  = 17'h012f7;
+      8'h1b:
+          \$87  = 17'h00925;
+      8'h1c:
+          \$87  = 17'h00235;
+      8'h1d:
+          \$87  = 17'h00889;
+      8'h1e:
+          \$87  = 17'h01085;
+      8'h1f:
+          \$87  = 17'h00001;
+      8'h20:
+          \$87  = 17'h003e1;
+      8'h21:
+          \$87  = 17'h01e1f;
+      8'h22:
+          \$87  = 17'h00ea1;
+      8'h23:
+          \$87  = 17'h00e39;
+      8'h24:
+          \$87  = 17'h00dd7;
+      8'h25:
+          \$87  = 17'h01af3;
+      8'h26:
+          \$87  = 17'h00d21;
+      8'h27:
+          \$87  = 17'h00ccd;
+      8'h28:
+          \$87  = 17'h00c7d;
+      8'h29:
+          \$87  = 17'h00c31;
+      8'h2a:
+          \$87  = 17'h017d1;
+      8'h2b:
+          \$87  = 17'h00ba3;
+      8'h2c:
+          \$87  = 17'h00b61;
+      8'h2d:
+          \$87  = 17'h01643;
+      8'h2e:
+          \$87  = 17'h00ae5;
+      8'h2f:
+          \$87  = 17'h00aab;
+      8'h30:
+          \$87  = 17'h00a73;
+      8'h31:
+          \$87  = 17'h0147b;
+      8'h32:
+          \$87  = 17'h02829;
+      8'h33:
+          \$87  = 17'h02763;
+      8'h34:
+          \$87  = 17'h026a5;
+      8'h35:
+          \$87  = 17'h012f7;
+      8'h36:
+          \$87  = 17'h0253d;
+      8'h37:
+          \$87  = 17'h02493;
+      8'h38:
+          \$87  = 17'h023ef;
+      8'h39:
+          \$87  = 17'h00235;
+      8'h3a:
+          \$87  = 17'h022b7;
+      8'h3b:
+          \$87  = 17'h02223;
+      8'h3c:
+          \$87  = 17'h02193;
+      8'h3d:
+          \$87  = 17'h02109;
+      8'h3e:
+          \$87  = 17'h02083;
+      8'h3f:
+          \$87  = 17'h00001;
+      8'h40:
+          \$87  = 17'h00fc1;
+      8'h41:
+          \$87  = 17'h003e1;
+      8'h42:
+          \$87  = 17'h00f49;
+      8'h43:
+          \$87  = 17'h01e1f;
+      8'h44:
+          \$87  = 17'h01daf;
+      8'h45:
+          \$87  = 17'h00ea1;
+      8'h46:
+          \$87  = 17'h01cd9;
+      8'h47:
+          \$87  = 17'h00e39;
+      8'h48:
+          \$87  = 17'h0381d;
+      8'h49:
+          \$87  = 17'h01bad;
+      8'h4a:
+          \$87  = 17'h01b4f;
+      8'h4b:
+          \$87  = 17'h01af3;
+      8'h4c:
+          \$87  = 17'h01a99;
+      8'h4d:
+          \$87  = 17'h00d21;
+      8'h4e:
+          \$87  = 17'h019ed;
+      8'h4f:
+          \$87  = 17'h00ccd;
+      8'h50:
+          \$87  = 17'h01949;
+      8'h51:
+          \$87  = 17'h00c7d;
+      8'h52:
+          \$87  = 17'h018ad;
+      8'h53:
+          \$87  = 17'h00c31;
+      8'h54:
+          \$87  = 17'h03031;
+      8'h55:
+          \$87  = 17'h02fa1;
+      8'h56:
+          \$87  = 17'h02f15;
+      8'h57:
+          \$87  = 17'h00ba3;
+      8'h58:
+          \$87  = 17'h01703;
+      8'h59:
+          \$87  = 17'h02d83;
+      8'h5a:
+          \$87  = 17'h02d03;
+      8'h5b:
+          \$87  = 17'h01643;
+      8'h5c:
+          \$87  = 17'h05817;
+      8'h5d:
+          \$87  = 17'h05727;
+      8'h5e:
+          \$87  = 17'h0158f;
+      8'h5f:
+          \$87  = 17'h02aab;
+      8'h60:
+          \$87  = 17'h05475;
+      8'h61:
+          \$87  = 17'h00a73;
+      8'h62:
+          \$87  = 17'h0014b;
+      8'h63:
+          \$87  = 17'h0147b;
+      8'h64:
+          \$87  = 17'h01447;
+      8'h65:
+          \$87  = 17'h05051;
+      8'h66:
+          \$87  = 17'h027c5;
+      8'h67:
+          \$87  = 17'h02763;
+      8'h68:
+          \$87  = 17'h02703;
+      8'h69:
+          \$87  = 17'h04d49;
+      8'h6a:
+          \$87  = 17'h004c9;
+      8'h6b:
+          \$87  = 17'h04bdb;
+      8'h6c:
+          \$87  = 17'h00965;
+      8'h6d:
+          \$87  = 17'h0253d;
+      8'h6e:
+          \$87  = 17'h024e7;
+      8'h6f:
+          \$87  = 17'h04925;
+      8'h70:
+          \$87  = 17'h00091;
+      8'h71:
+          \$87  = 17'h047dd;
+      8'h72:
+          \$87  = 17'h0473d;
+      8'h73:
+          \$87  = 17'h00235;
+      8'h74:
+          \$87  = 17'h04605;
+      8'h75:
+          \$87  = 17'h0456d;
+      8'h76:
+          \$87  = 17'h0089b;
+      8'h77:
+          \$87  = 17'h04445;
+      8'h78:
+          \$87  = 17'h010ed;
+      8'h79:
+          \$87  = 17'h02193;
+      8'h7a:
+          \$87  = 17'h0429b;
+      8'h7b:
+          \$87  = 17'h04211;
+      8'h7c:
+          \$87  = 17'h020c5;
+      8'h7d:
+          \$87  = 17'h04105;
+      8'h7e:
+          \$87  = 17'h02041;
+      8'h7f:
+          \$87  = 17'h00001;
+      8'h80:
+          \$87  = 17'h03f81;
+      8'h81:
+          \$87  = 17'h00fc1;
+      8'h82:
+          \$87  = 17'h03e89;
+      8'h83:
+          \$87  = 17'h003e1;
+      8'h84:
+          \$87  = 17'h07b31;
+      8'h85:
+          \$87  = 17'h03d23;
+      8'h86:
+          \$87  = 17'h03caf;
+      8'h87:
+          \$87  = 17'h03c3d;
+      8'h88:
+          \$87  = 17'h00ef3;
+      8'h89:
+          \$87  = 17'h03b5d;
+      8'h8a:
+          \$87  = 17'h003af;
+      8'h8b:
+          \$87  = 17'h00ea1;
+      8'h8c:
+          \$87  = 17'h01d0d;
+      8'h8d:
+          \$87  = 17'h039b1;
+      8'h8e:
+          \$87  = 17'h01ca5;
+      8'h8f:
+          \$87  = 17'h00e39;
+      8'h90:
+          \$87  = 17'h070ff;
+      8'h91:
+          \$87  = 17'h07039;
+      8'h92:
+          \$87  = 17'h037bb;
+      8'h93:
+          \$87  = 17'h01bad;
+      8'h94:
+          \$87  = 17'h036fb;
+      8'h95:
+          \$87  = 17'h06d3b;
+      8'h96:
+          \$87  = 17'h03641;
+      8'h97:
+          \$87  = 17'h06bcb;
+      8'h98:
+          \$87  = 17'h0358b;
+      8'h99:
+          \$87  = 17'h01a99;
+      8'h9a:
+          \$87  = 17'h069b5;
+      8'h9b:
+          \$87  = 17'h06907;
+      8'h9c:
+          \$87  = 17'h01a17;
+      8'h9d:
+          \$87  = 17'h067b3;
+      8'h9e:
+          \$87  = 17'h019c3;
+      8'h9f:
+          \$87  = 17'h06667;
+      8'ha0:
+          \$87  = 17'h01971;
+      8'ha1:
+          \$87  = 17'h01949;
+      8'ha2:
+          \$87  = 17'h01921;
+      8'ha3:
+          \$87  = 17'h00c7d;
+      8'ha4:
+          \$87  = 17'h0634d;
+      8'ha5:
+          \$87  = 17'h018ad;
+      8'ha6:
+          \$87  = 17'h01887;
+      8'ha7:
+          \$87  = 17'h06187;
+      8'ha8:
+          \$87  = 17'h060f3;
+      8'ha9:
+          \$87  = 17'h06061;
+      8'haa:
+          \$87  = 17'h05fd1;
+      8'hab:
+          \$87  = 17'h02fa1;
+      8'hac:
+          \$87  = 17'h05eb5;
+      8'had:
+          \$87  = 17'h02f15;
+      8'hae:
+          \$87  = 17'h002ed;
+      8'haf:
+          \$87  = 17'h00ba3;
+      8'hb0:
+          \$87  = 17'h05c91;
+      8'hb1:
+          \$87  = 17'h01703;
+      8'hb2:
+          \$87  = 17'h00b71;
+      8'hb3:
+          \$87  = 17'h02d83;
+      8'hb4:
+          \$87  = 17'h05a85;
+      8'hb5:
+          \$87  = 17'h02d03;
+      8'hb6:
+          \$87  = 17'h00b31;
+      8'hb7:
+          \$87  = 17'h01643;
+      8'hb8:
+          \$87  = 17'h00589;
+      8'hb9:
+          \$87  = 17'h0b02d;
+      8'hba:
+          \$87  = 17'h02bcf;
+      8'hbb:
+          \$87  = 17'h05727;
+      8'hbc:
+          \$87  = 17'h0ad61;
+      8'hbd:
+          \$87  = 17'h0158f;
+      8'hbe:
+          \$87  = 17'h00ab9;
+      8'hbf:
+          \$87  = 17'h02aab;
+      8'hc0:
+          \$87  = 17'h054e5;
+      8'hc1:
+          \$87  = 17'h0a8e9;
+      8'hc2:
+          \$87  = 17'h02a03;
+      8'hc3:
+          \$87  = 17'h00a73;
+      8'hc4:
+          \$87  = 17'h0532b;
+      8'hc5:
+          \$87  = 17'h0014b;
+      8'hc6:
+          \$87  = 17'h05255;
+      8'hc7:
+          \$87  = 17'h0147b;
+      8'hc8:
+          \$87  = 17'h0a307;
+      8'hc9:
+          \$87  = 17'h01447;
+      8'hca:
+          \$87  = 17'h0285b;
+      8'hcb:
+          \$87  = 17'h05051;
+      8'hcc:
+          \$87  = 17'h09fd9;
+      8'hcd:
+          \$87  = 17'h04f89;
+      8'hce:
+          \$87  = 17'h04f27;
+      8'hcf:
+          \$87  = 17'h04ec5;
+      8'hd0:
+          \$87  = 17'h04e65;
+      8'hd1:
+          \$87  = 17'h04e05;
+      8'hd2:
+          \$87  = 17'h09b4d;
+      8'hd3:
+          \$87  = 17'h04d49;
+      8'hd4:
+          \$87  = 17'h0133b;
+      8'hd5:
+          \$87  = 17'h004c9;
+      8'hd6:
+          \$87  = 17'h04c35;
+      8'hd7:
+          \$87  = 17'h097b5;
+      8'hd8:
+          \$87  = 17'h04b81;
+      8'hd9:
+          \$87  = 17'h00965;
+      8'hda:
+          \$87  = 17'h095a1;
+      8'hdb:
+          \$87  = 17'h094f3;
+      8'hdc:
+          \$87  = 17'h04a23;
+      8'hdd:
+          \$87  = 17'h0939b;
+      8'hde:
+          \$87  = 17'h04979;
+      8'hdf:
+          \$87  = 17'h04925;
+      8'he0:
+          \$87  = 17'h091a3;
+      8'he1:
+          \$87  = 17'h0487f;
+      8'he2:
+          \$87  = 17'h0905b;
+      8'he3:
+          \$87  = 17'h08fb9;
+      8'he4:
+          \$87  = 17'h011e3;
+      8'he5:
+          \$87  = 17'h08e79;
+      8'he6:
+          \$87  = 17'h08ddb;
+      8'he7:
+          \$87  = 17'h0469f;
+      8'he8:
+          \$87  = 17'h08ca3;
+      8'he9:
+          \$87  = 17'h08c09;
+      8'hea:
+          \$87  = 17'h08b71;
+      8'heb:
+          \$87  = 17'h0456d;
+      8'hec:
+          \$87  = 17'h02291;
+      8'hed:
+          \$87  = 17'h089af;
+      8'hee:
+          \$87  = 17'h0891b;
+      8'hef:
+          \$87  = 17'h08889;
+      8'hf0:
+          \$87  = 17'h010ff;
+      8'hf1:
+          \$87  = 17'h010ed;
+      8'hf2:
+          \$87  = 17'h0436d;
+      8'hf3:
+          \$87  = 17'h02193;
+      8'hf4:
+          \$87  = 17'h00217;
+      8'hf5:
+          \$87  = 17'h08535;
+      8'hf6:
+          \$87  = 17'h04255;
+      8'hf7:
+          \$87  = 17'h04211;
+      8'hf8:
+          \$87  = 17'h041cd;
+      8'hf9:
+          \$87  = 17'h08313;
+      8'hfa:
+          \$87  = 17'h0828d;
+      8'hfb:
+          \$87  = 17'h08209;
+      8'hfc:
+          \$87  = 17'h08185;
+      8'hfd:
+          \$87  = 17'h08103;
+      8'hfe:
+          \$87  = 17'h08081;
+      8'hff:
+          \$87  = 17'h00001;
+    endcase
+    if (rst) begin
+      \$87  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
+    (* full_case = 32'd1 *)
+    casez (\$28 [7:0])
+      8'h00:
+          \$88  = 5'h00;
+      8'h01:
+          \$88  = 5'h01;
+      8'h02:
+          \$88  = 5'h09;
+      8'h03:
+          \$88  = 5'h02;
+      8'h04:
+          \$88  = 5'h0a;
+      8'h05:
+          \$88  = 5'h0c;
+      8'h06:
+          \$88  = 5'h0d;
+      8'h07:
+          \$88  = 5'h03;
+      8'h08:
+          \$88  = 5'h0d;
+      8'h09:
+          \$88  = 5'h0e;
+      8'h0a:
+          \$88  = 5'h0d;
+      8'h0b:
+          \$88  = 5'h0d;
+      8'h0c:
+          \$88  = 5'h0e;
+      8'h0d:
+          \$88  = 5'h0f;
+      8'h0e:
+          \$88  = 5'h0f;
+      8'h0f:
+          \$88  = 5'h04;
+      8'h10:
+          \$88  = 5'h0c;
+      8'h11:
+          \$88  = 5'h0f;
+      8'h12:
+          \$88  = 5'h0f;
+      8'h13:
+          \$88  = 5'h0f;
+      8'h14:
+          \$88  = 5'h10;
+      8'h15:
+          \$88  = 5'h10;
+      8'h16:
+          \$88  = 5'h0f;
+      8'h17:
+          \$88  = 5'h10;
+      8'h18:
+          \$88  = 5'h0f;
+      8'h19:
+          \$88  = 5'h10;
+      8'h1a:
+          \$88  = 5'h11;
+      8'h1b:
+          \$88  = 5'h10;
+      8'h1c:
+          \$88  = 5'h0e;
+      8'h1d:
+          \$88  = 5'h10;
+      8'h1e:
+          \$88  = 5'h11;
+      8'h1f:
+          \$88  = 5'h05;
+      8'h20:
+          \$88  = 5'h0f;
+      8'h21:
+          \$88  = 5'h12;
+      8'h22:
+          \$88  = 5'h11;
+      8'h23:
+          \$88  = 5'h11;
+      8'h24:
+          \$88  = 5'h11;
+      8'h25:
+          \$88  = 5'h12;
+      8'h26:
+          \$88  = 5'h11;
+      8'h27:
+          \$88  = 5'h11;
+      8'h28:
+          \$88  = 5'h11;
+      8'h29:
+          \$88  = 5'h11;
+      8'h2a:
+          \$88  = 5'h12;
+      8'h2b:
+          \$88  = 5'h11;
+      8'h2c:
+          \$88  = 5'h11;
+      8'h2d:
+          \$88  = 5'h12;
+      8'h2e:
+          \$88  = 5'h11;
+      8'h2f:
+          \$88  = 5'h11;
+      8'h30:
+          \$88  = 5'h11;
+      8'h31:
+          \$88  = 5'h12;
+      8'h32:
+          \$88  = 5'h13;
+      8'h33:
+          \$88  = 5'h13;
+      8'h34:
+          \$88  = 5'h13;
+      8'h35:
+          \$88  = 5'h12;
+      8'h36:
+          \$88  = 5'h13;
+      8'h37:
+          \$88  = 5'h13;
+      8'h38:
+          \$88  = 5'h13;
+      8'h39:
+          \$88  = 5'h0f;
+      8'h3a:
+          \$88  = 5'h13;
+      8'h3b:
+          \$88  = 5'h13;
+      8'h3c:
+          \$88  = 5'h13;
+      8'h3d:
+          \$88  = 5'h13;
+      8'h3e:
+          \$88  = 5'h13;
+      8'h3f:
+          \$88  = 5'h06;
+      8'h40:
+          \$88  = 5'h12;
+      8'h41:
+          \$88  = 5'h10;
+      8'h42:
+          \$88  = 5'h12;
+      8'h43:
+          \$88  = 5'h13;
+      8'h44:
+          \$88  = 5'h13;
+      8'h45:
+          \$88  = 5'h12;
+      8'h46:
+          \$88  = 5'h13;
+      8'h47:
+          \$88  = 5'h12;
+      8'h48:
+          \$88  = 5'h14;
+      8'h49:
+          \$88  = 5'h13;
+      8'h4a:
+          \$88  = 5'h13;
+      8'h4b:
+          \$88  = 5'h13;
+      8'h4c:
+          \$88  = 5'h13;
+      8'h4d:
+          \$88  = 5'h12;
+      8'h4e:
+          \$88  = 5'h13;
+      8'h4f:
+          \$88  = 5'h12;
+      8'h50:
+          \$88  = 5'h13;
+      8'h51:
+          \$88  = 5'h12;
+      8'h52:
+          \$88  = 5'h13;
+      8'h53:
+          \$88  = 5'h12;
+      8'h54:
+          \$88  = 5'h14;
+      8'h55:
+          \$88  = 5'h14;
+      8'h56:
+          \$88  = 5'h14;
+      8'h57:
+          \$88  = 5'h12;
+      8'h58:
+          \$88  = 5'h13;
+      8'h59:
+          \$88  = 5'h14;
+      8'h5a:
+          \$88  = 5'h14;
+      8'h5b:
+          \$88  = 5'h13;
+      8'h5c:
+          \$88  = 5'h15;
+      8'h5d:
+          \$88  = 5'h15;
+      8'h5e:
+          \$88  = 5'h13;
+      8'h5f:
+          \$88  = 5'h14;
+      8'h60:
+          \$88  = 5'h15;
+      8'h61:
+          \$88  = 5'h12;
+      8'h62:
+          \$88  = 5'h0f;
+      8'h63:
+          \$88  = 5'h13;
+      8'h64:
+          \$88  = 5'h13;
+      8'h65:
+          \$88  = 5'h15;
+      8'h66:
+          \$88  = 5'h14;
+      8'h67:
+          \$88  = 5'h14;
+      8'h68:
+          \$88  = 5'h14;
+      8'h69:
+          \$88  = 5'h15;
+      8'h6a:
+          \$88  = 5'h11;
+      8'h6b:
+          \$88  = 5'h15;
+      8'h6c:
+          \$88  = 5'h12;
+      8'h6d:
+          \$88  = 5'h14;
+      8'h6e:
+          \$88  = 5'h14;
+      8'h6f:
+          \$88  = 5'h15;
+      8'h70:
+          \$88  = 5'h0e;
+      8'h71:
+          \$88  = 5'h15;
+      8'h72:
+          \$88  = 5'h15;
+      8'h73:
+          \$88  = 5'h10;
+      8'h74:
+          \$88  = 5'h15;
+      8'h75:
+          \$88  = 5'h15;
+      8'h76:
+          \$88  = 5'h12;
+      8'h77:
+          \$88  = 5'h15;
+      8'h78:
+          \$88  = 5'h13;
+      8'h79:
+          \$88  = 5'h14;
+      8'h7a:
+          \$88  = 5'h15;
+      8'h7b:
+          \$88  = 5'h15;
+      8'h7c:
+          \$88  = 5'h14;
+      8'h7d:
+          \$88  = 5'h15;
+      8'h7e:
+          \$88  = 5'h14;
+      8'h7f:
+          \$88  = 5'h07;
+      8'h80:
+          \$88  = 5'h15;
+      8'h81:
+          \$88  = 5'h13;
+      8'h82:
+          \$88  = 5'h15;
+      8'h83:
+          \$88  = 5'h11;
+      8'h84:
+          \$88  = 5'h16;
+      8'h85:
+          \$88  = 5'h15;
+      8'h86:
+          \$88  = 5'h15;
+      8'h87:
+          \$88  = 5'h15;
+      8'h88:
+          \$88  = 5'h13;
+      8'h89:
+          \$88  = 5'h15;
+      8'h8a:
+          \$88  = 5'h11;
+      8'h8b:
+          \$88  = 5'h13;
+      8'h8c:
+          \$88  = 5'h14;
+      8'h8d:
+          \$88  = 5'h15;
+      8'h8e:
+          \$88  = 5'h14;
+      8'h8f:
+          \$88  = 5'h13;
+      8'h90:
+          \$88  = 5'h16;
+      8'h91:
+          \$88  = 5'h16;
+      8'h92:
+          \$88  = 5'h15;
+      8'h93:
+          \$88  = 5'h14;
+      8'h94:
+          \$88  = 5'h15;
+      8'h95:
+          \$88  = 5'h16;
+      8'h96:
+          \$88  = 5'h15;
+      8'h97:
+          \$88  = 5'h16;
+      8'h98:
+          \$88  = 5'h15;
+      8'h99:
+          \$88  = 5'h14;
+      8'h9a:
+          \$88  = 5'h16;
+      8'h9b:
+          \$88  = 5'h16;
+      8'h9c:
+          \$88  = 5'h14;
+      8'h9d:
+          \$88  = 5'h16;
+      8'h9e:
+          \$88  = 5'h14;
+      8'h9f:
+          \$88  = 5'h16;
+      8'ha0:
+          \$88  = 5'h14;
+      8'ha1:
+          \$88  = 5'h14;
+      8'ha2:
+          \$88  = 5'h14;
+      8'ha3:
+          \$88  = 5'h13;
+      8'ha4:
+          \$88  = 5'h16;
+      8'ha5:
+          \$88  = 5'h14;
+      8'ha6:
+          \$88  = 5'h14;
+      8'ha7:
+          \$88  = 5'h16;
+      8'ha8:
+          \$88  = 5'h16;
+      8'ha9:
+          \$88  = 5'h16;
+      8'haa:
+          \$88  = 5'h16;
+      8'hab:
+          \$88  = 5'h15;
+      8'hac:
+          \$88  = 5'h16;
+      8'had:
+          \$88  = 5'h15;
+      8'hae:
+          \$88  = 5'h11;
+      8'haf:
+          \$88  = 5'h13;
+      8'hb0:
+          \$88  = 5'h16;
+      8'hb1:
+          \$88  = 5'h14;
+      8'hb2:
+          \$88  = 5'h13;
+      8'hb3:
+          \$88  = 5'h15;
+      8'hb4:
+          \$88  = 5'h16;
+      8'hb5:
+          \$88  = 5'h15;
+      8'hb6:
+          \$88  = 5'h13;
+      8'hb7:
+          \$88  = 5'h14;
+      8'hb8:
+          \$88  = 5'h12;
+      8'hb9:
+          \$88  = 5'h17;
+      8'hba:
+          \$88  = 5'h15;
+      8'hbb:
+          \$88  = 5'h16;
+      8'hbc:
+          \$88  = 5'h17;
+      8'hbd:
+          \$88  = 5'h14;
+      8'hbe:
+          \$88  = 5'h13;
+      8'hbf:
+          \$88  = 5'h15;
+      8'hc0:
+          \$88  = 5'h16;
+      8'hc1:
+          \$88  = 5'h17;
+      8'hc2:
+          \$88  = 5'h15;
+      8'hc3:
+          \$88  = 5'h13;
+      8'hc4:
+          \$88  = 5'h16;
+      8'hc5:
+          \$88  = 5'h10;
+      8'hc6:
+          \$88  = 5'h16;
+      8'hc7:
+          \$88  = 5'h14;
+      8'hc8:
+          \$88  = 5'h17;
+      8'hc9:
+          \$88  = 5'h14;
+      8'hca:
+          \$88  = 5'h15;
+      8'hcb:
+          \$88  = 5'h16;
+      8'hcc:
+          \$88  = 5'h17;
+      8'hcd:
+          \$88  = 5'h16;
+      8'hce:
+          \$88  = 5'h16;
+      8'hcf:
+          \$88  = 5'h16;
+      8'hd0:
+          \$88  = 5'h16;
+      8'hd1:
+          \$88  = 5'h16;
+      8'hd2:
+          \$88  = 5'h17;
+      8'hd3:
+          \$88  = 5'h16;
+      8'hd4:
+          \$88  = 5'h14;
+      8'hd5:
+          \$88  = 5'h12;
+      8'hd6:
+          \$88  = 5'h16;
+      8'hd7:
+          \$88  = 5'h17;
+      8'hd8:
+          \$88  = 5'h16;
+      8'hd9:
+          \$88  = 5'h13;
+      8'hda:
+          \$88  = 5'h17;
+      8'hdb:
+          \$88  = 5'h17;
+      8'hdc:
+          \$88  = 5'h16;
+      8'hdd:
+          \$88  = 5'h17;
+      8'hde:
+          \$88  = 5'h16;
+      8'hdf:
+          \$88  = 5'h16;
+      8'he0:
+          \$88  = 5'h17;
+      8'he1:
+          \$88  = 5'h16;
+      8'he2:
+          \$88  = 5'h17;
+      8'he3:
+          \$88  = 5'h17;
+      8'he4:
+          \$88  = 5'h14;
+      8'he5:
+          \$88  = 5'h17;
+      8'he6:
+          \$88  = 5'h17;
+      8'he7:
+          \$88  = 5'h16;
+      8'he8:
+          \$88  = 5'h17;
+      8'he9:
+          \$88  = 5'h17;
+      8'hea:
+          \$88  = 5'h17;
+      8'heb:
+          \$88  = 5'h16;
+      8'hec:
+          \$88  = 5'h15;
+      8'hed:
+          \$88  = 5'h17;
+      8'hee:
+          \$88  = 5'h17;
+      8'hef:
+          \$88  = 5'h17;
+      8'hf0:
+          \$88  = 5'h14;
+      8'hf1:
+          \$88  = 5'h14;
+      8'hf2:
+          \$88  = 5'h16;
+      8'hf3:
+          \$88  = 5'h15;
+      8'hf4:
+          \$88  = 5'h11;
+      8'hf5:
+          \$88  = 5'h17;
+      8'hf6:
+          \$88  = 5'h16;
+      8'hf7:
+          \$88  = 5'h16;
+      8'hf8:
+          \$88  = 5'h16;
+      8'hf9:
+          \$88  = 5'h17;
+      8'hfa:
+          \$88  = 5'h17;
+      8'hfb:
+          \$88  = 5'h17;
+      8'hfc:
+          \$88  = 5'h17;
+      8'hfd:
+          \$88  = 5'h17;
+      8'hfe:
+          \$88  = 5'h17;
+      8'hff:
+          \$88  = 5'h08;
+    endcase
+    if (rst) begin
+      \$88  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
+    \$89  = \$signal ;
+    if (rst) begin
+      \$89  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
+    \$90  = a_final;
+    if (rst) begin
+      \$90  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
+    \$91  = a_addr;
+    if (rst) begin
+      \$91  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
+    \$92  = \$33 [15:0];
+    if (rst) begin
+      \$92  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
+    \$93  = \$34 ;
+    if (rst) begin
+      \$93  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
+    \$94  = max0;
+    if (rst) begin
+      \$94  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
+    \$95  = \$39 [15:0];
+    if (rst) begin
+      \$95  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
+    \$96  = \$40 ;
+    if (rst) begin
+      \$96  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
+    \$97  = max1;
+    if (rst) begin
+      \$97  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
+    \$98  = \$45 [15:0];
+    if (rst) begin
+      \$98  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
+    \$99  = \$46 ;
+    if (rst) begin
+      \$99  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
+    \$100  = max2;
+    if (rst) begin
+      \$100  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
+    \$101  = \$signal$19 ;
+    if (rst) begin
+      \$101  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
+    \$102  = b_final;
+    if (rst) begin
+      \$102  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
+    \$103  = b_addr;
+    if (rst) begin
+      \$103  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
+    \$104  = \$52 [7:0];
+    if (rst) begin
+      \$104  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
+    \$105  = \$58 [7:0];
+    if (rst) begin
+      \$105  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
+    \$106  = \$64 [7:0];
+    if (rst) begin
+      \$106  = 8'h00;
+    end
+  end
+  assign x__0 = \port$70$0 [7:0];
+  assign x__1 = \port$70$0 [15:8];
+  assign x__2 = \port$70$0 [23:16];
+  assign sum__0 = sum0;
+  assign sum__1 = sum1;
+  assign sum__2 = sum2;
+  assign result__valid = \$signal$31 ;
+  assign \tap__payload.inb  = tap__payload[0];
+  assign \tap__payload.count  = tap__payload[1];
+  assign \tap__payload.first  = tap__payload[2];
+  assign \tap__payload.last  = tap__payload[3];
+  assign \tap__payload.final  = tap__payload[4];
+  assign \tap__payload.addr  = tap__payload[12:5];
+  assign \result__payload.y  = result__payload[23:0];
+  assign \result__payload.y[0]  = result__payload[7:0];
+  assign \result__payload.y[1]  = result__payload[15:8];
+  assign \result__payload.y[2]  = result__payload[23:16];
+  assign \result__payload.addr  = result__payload[31:24];
+  assign \result__payload.final  = result__payload[32];
+  assign result__payload[23:16] = \$76 ;
+  assign result__payload[15:8] = \$74 ;
+  assign result__payload[7:0] = \$72 ;
+  assign result__payload[32] = c_final;
+  assign result__payload[31:24] = c_addr;
+  assign \$32  = { 1'h0, n[16:1] };
+  assign \$38  = { 1'h0, n[16:1] };
+  assign \$44  = { 1'h0, n[16:1] };
 endmodule

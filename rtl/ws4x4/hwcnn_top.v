@@ -7,7 +7,7 @@
 (* generator = "Amaranth" *)
 module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__data, par_wr__en, par_wr__addr, par_wr__data, out_wr__en, out_wr__addr, out_wr__data, out_rd__addr, start, desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc__b_base, desc__p_base, desc__c_base
 , desc__pin_base, desc__m0, desc__shift, desc__rounding, desc__wrap, desc__per_channel, desc__bias_en, desc__acc_in, desc__acc_out, desc__lo, desc__hi, desc__pool_op, desc__in_h, desc__in_w, desc__out_h, desc__out_w, desc__win_h, desc__win_w, desc__stride_h, desc__stride_w, desc__pad_top
-, desc__pad_left, clk, rst, out_rd__data, busy, done, error, act_wr__en);
+, desc__pad_left, desc__pad_bottom, desc__pad_right, desc__count_pad, clk, rst, out_rd__data, busy, done, error, act_wr__en);
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire \$1 ;
   wire \$10 ;
@@ -24,52 +24,46 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
   wire \$20 ;
   wire \$21 ;
   wire \$22 ;
-  wire [7:0] \$23 ;
+  wire \$23 ;
   wire [7:0] \$24 ;
   wire [7:0] \$25 ;
   wire \$26 ;
-  wire \$27 ;
+  wire [7:0] \$27 ;
   wire [7:0] \$28 ;
-  wire [7:0] \$29 ;
+  wire \$29 ;
   wire \$3 ;
   wire [7:0] \$30 ;
-  wire \$31 ;
+  wire [7:0] \$31 ;
   wire \$32 ;
   wire [7:0] \$33 ;
   wire [7:0] \$34 ;
-  wire [7:0] \$35 ;
-  wire \$36 ;
-  wire \$37 ;
-  wire [7:0] \$38 ;
-  wire [7:0] \$39 ;
+  wire [31:0] \$35 ;
+  wire [31:0] \$36 ;
+  wire [32:0] \$37 ;
+  wire [31:0] \$38 ;
+  wire [31:0] \$39 ;
   wire \$4 ;
-  wire [7:0] \$40 ;
+  wire [32:0] \$40 ;
   wire [31:0] \$41 ;
   wire [31:0] \$42 ;
   wire [32:0] \$43 ;
   wire [31:0] \$44 ;
   wire [31:0] \$45 ;
   wire [32:0] \$46 ;
-  wire [31:0] \$47 ;
-  wire [31:0] \$48 ;
-  wire [32:0] \$49 ;
+  reg [31:0] \$47 ;
+  reg [30:0] \$48 ;
+  reg [5:0] \$49 ;
   wire \$5 ;
-  wire [31:0] \$50 ;
-  wire [31:0] \$51 ;
-  wire [32:0] \$52 ;
+  reg [31:0] \$50 ;
+  reg [30:0] \$51 ;
+  reg [5:0] \$52 ;
   reg [31:0] \$53 ;
   reg [30:0] \$54 ;
   reg [5:0] \$55 ;
   reg [31:0] \$56 ;
   reg [30:0] \$57 ;
   reg [5:0] \$58 ;
-  reg [31:0] \$59 ;
   wire \$6 ;
-  reg [30:0] \$60 ;
-  reg [5:0] \$61 ;
-  reg [31:0] \$62 ;
-  reg [30:0] \$63 ;
-  reg [5:0] \$64 ;
   wire \$7 ;
   wire \$8 ;
   wire \$9 ;
@@ -79,10 +73,9 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
   wire [7:0] a_in__3;
   wire a_sel;
   wire [31:0] acc;
-  wire [31:0] \acc$199 ;
-  wire [31:0] \acc$210 ;
-  wire [31:0] \acc$221 ;
-  wire acc_en;
+  wire [31:0] \acc$209 ;
+  wire [31:0] \acc$222 ;
+  wire [31:0] \acc$235 ;
   wire [7:0] acc_rd__addr;
   wire [127:0] acc_rd__data;
   wire [7:0] acc_rd_addr;
@@ -96,115 +89,121 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
   wire [31:0] act_rd__data;
   input [7:0] act_wr__addr;
   wire [7:0] act_wr__addr;
-  wire [7:0] \act_wr__addr$50 ;
+  wire [7:0] \act_wr__addr$53 ;
   input [31:0] act_wr__data;
   wire [31:0] act_wr__data;
-  wire [31:0] \act_wr__data$51 ;
+  wire [31:0] \act_wr__data$54 ;
   input act_wr__en;
   wire act_wr__en;
-  wire \act_wr__en$52 ;
+  wire \act_wr__en$55 ;
   wire bias_en;
   output busy;
   wire busy;
-  wire \busy$95 ;
-  wire clear;
+  wire \busy$101 ;
   input clk;
   wire clk;
   input [7:0] desc__a_base;
   wire [7:0] desc__a_base;
-  wire [7:0] \desc__a_base$64 ;
+  wire [7:0] \desc__a_base$67 ;
   input desc__acc_in;
   wire desc__acc_in;
-  wire \desc__acc_in$65 ;
+  wire \desc__acc_in$68 ;
   input desc__acc_out;
   wire desc__acc_out;
-  wire \desc__acc_out$66 ;
+  wire \desc__acc_out$69 ;
   input [7:0] desc__b_base;
   wire [7:0] desc__b_base;
-  wire [7:0] \desc__b_base$67 ;
+  wire [7:0] \desc__b_base$70 ;
   input desc__bias_en;
   wire desc__bias_en;
-  wire \desc__bias_en$68 ;
+  wire \desc__bias_en$71 ;
   input [7:0] desc__c_base;
   wire [7:0] desc__c_base;
-  wire [7:0] \desc__c_base$69 ;
+  wire [7:0] \desc__c_base$72 ;
+  input desc__count_pad;
+  wire desc__count_pad;
+  wire \desc__count_pad$73 ;
   input [7:0] desc__hi;
   wire [7:0] desc__hi;
-  wire [7:0] \desc__hi$70 ;
+  wire [7:0] \desc__hi$74 ;
   input [15:0] desc__in_h;
   wire [15:0] desc__in_h;
-  wire [15:0] \desc__in_h$71 ;
+  wire [15:0] \desc__in_h$75 ;
   input [15:0] desc__in_w;
   wire [15:0] desc__in_w;
-  wire [15:0] \desc__in_w$72 ;
+  wire [15:0] \desc__in_w$76 ;
   input [15:0] desc__k;
   wire [15:0] desc__k;
-  wire [15:0] \desc__k$73 ;
+  wire [15:0] \desc__k$77 ;
   input desc__kind;
   wire desc__kind;
-  wire \desc__kind$74 ;
+  wire \desc__kind$78 ;
   input [7:0] desc__lo;
   wire [7:0] desc__lo;
-  wire [7:0] \desc__lo$75 ;
+  wire [7:0] \desc__lo$79 ;
   input [15:0] desc__m;
   wire [15:0] desc__m;
-  wire [15:0] \desc__m$76 ;
+  wire [15:0] \desc__m$80 ;
   input [30:0] desc__m0;
   wire [30:0] desc__m0;
-  wire [30:0] \desc__m0$77 ;
+  wire [30:0] \desc__m0$81 ;
   input [15:0] desc__n;
   wire [15:0] desc__n;
-  wire [15:0] \desc__n$78 ;
+  wire [15:0] \desc__n$82 ;
   input [15:0] desc__out_h;
   wire [15:0] desc__out_h;
-  wire [15:0] \desc__out_h$79 ;
+  wire [15:0] \desc__out_h$83 ;
   input [15:0] desc__out_w;
   wire [15:0] desc__out_w;
-  wire [15:0] \desc__out_w$80 ;
+  wire [15:0] \desc__out_w$84 ;
   input [3:0] desc__p_base;
   wire [3:0] desc__p_base;
-  wire [3:0] \desc__p_base$81 ;
+  wire [3:0] \desc__p_base$85 ;
+  input [7:0] desc__pad_bottom;
+  wire [7:0] desc__pad_bottom;
+  wire [7:0] \desc__pad_bottom$86 ;
   input [7:0] desc__pad_left;
   wire [7:0] desc__pad_left;
-  wire [7:0] \desc__pad_left$82 ;
+  wire [7:0] \desc__pad_left$87 ;
+  input [7:0] desc__pad_right;
+  wire [7:0] desc__pad_right;
+  wire [7:0] \desc__pad_right$88 ;
   input [7:0] desc__pad_top;
   wire [7:0] desc__pad_top;
-  wire [7:0] \desc__pad_top$83 ;
+  wire [7:0] \desc__pad_top$89 ;
   input desc__per_channel;
   wire desc__per_channel;
-  wire \desc__per_channel$84 ;
+  wire \desc__per_channel$90 ;
   input [7:0] desc__pin_base;
   wire [7:0] desc__pin_base;
-  wire [7:0] \desc__pin_base$85 ;
+  wire [7:0] \desc__pin_base$91 ;
   input [1:0] desc__pool_op;
   wire [1:0] desc__pool_op;
-  wire [1:0] \desc__pool_op$86 ;
+  wire [1:0] \desc__pool_op$92 ;
   input [1:0] desc__rounding;
   wire [1:0] desc__rounding;
-  wire [1:0] \desc__rounding$87 ;
+  wire [1:0] \desc__rounding$93 ;
   input [5:0] desc__shift;
   wire [5:0] desc__shift;
-  wire [5:0] \desc__shift$88 ;
+  wire [5:0] \desc__shift$94 ;
   input [7:0] desc__stride_h;
   wire [7:0] desc__stride_h;
-  wire [7:0] \desc__stride_h$89 ;
+  wire [7:0] \desc__stride_h$95 ;
   input [7:0] desc__stride_w;
   wire [7:0] desc__stride_w;
-  wire [7:0] \desc__stride_w$90 ;
+  wire [7:0] \desc__stride_w$96 ;
   input [7:0] desc__win_h;
   wire [7:0] desc__win_h;
-  wire [7:0] \desc__win_h$91 ;
+  wire [7:0] \desc__win_h$97 ;
   input [7:0] desc__win_w;
   wire [7:0] desc__win_w;
-  wire [7:0] \desc__win_w$92 ;
+  wire [7:0] \desc__win_w$98 ;
   input desc__wrap;
   wire desc__wrap;
-  wire \desc__wrap$93 ;
-  wire div_init;
-  wire div_step;
+  wire \desc__wrap$99 ;
   output done;
   wire done;
-  wire \done$96 ;
+  wire \done$102 ;
   wire [7:0] eng_out_rd__addr;
   wire [31:0] eng_out_rd__data;
   wire [7:0] eng_out_wr__addr;
@@ -213,43 +212,42 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
   wire engine_owns_out;
   output error;
   wire error;
-  wire \error$97 ;
+  wire \error$103 ;
   wire feed;
-  wire finish;
   wire [7:0] hi;
-  wire [7:0] \hi$198 ;
-  wire [7:0] \hi$209 ;
-  wire [7:0] \hi$220 ;
-  wire [7:0] \hi$231 ;
-  wire [7:0] \hi$265 ;
+  wire [7:0] \hi$206 ;
+  wire [7:0] \hi$219 ;
+  wire [7:0] \hi$232 ;
+  wire [7:0] \hi$245 ;
+  wire [7:0] \hi$267 ;
   wire [7:0] i_data__0;
-  wire \i_data__0$125 ;
-  wire [7:0] \i_data__0$138 ;
-  wire [1:0] \i_data__0$143 ;
-  wire [31:0] \i_data__0$149 ;
+  wire \i_data__0$134 ;
+  wire [7:0] \i_data__0$147 ;
+  wire [1:0] \i_data__0$152 ;
+  wire [31:0] \i_data__0$158 ;
   wire [7:0] i_data__1;
-  wire \i_data__1$129 ;
-  wire [7:0] \i_data__1$151 ;
-  wire [1:0] \i_data__1$154 ;
-  wire [31:0] \i_data__1$158 ;
+  wire \i_data__1$138 ;
+  wire [7:0] \i_data__1$160 ;
+  wire [1:0] \i_data__1$163 ;
+  wire [31:0] \i_data__1$167 ;
   wire [7:0] i_data__2;
-  wire \i_data__2$132 ;
-  wire [7:0] \i_data__2$160 ;
-  wire [1:0] \i_data__2$163 ;
-  wire [31:0] \i_data__2$167 ;
+  wire \i_data__2$141 ;
+  wire [7:0] \i_data__2$169 ;
+  wire [1:0] \i_data__2$172 ;
+  wire [31:0] \i_data__2$176 ;
   wire [7:0] i_data__3;
-  wire \i_data__3$135 ;
-  wire [7:0] \i_data__3$169 ;
-  wire [1:0] \i_data__3$172 ;
-  wire [31:0] \i_data__3$176 ;
+  wire \i_data__3$144 ;
+  wire [7:0] \i_data__3$178 ;
+  wire [1:0] \i_data__3$181 ;
+  wire [31:0] \i_data__3$185 ;
   wire kind;
   wire [3:0] lane_mask;
   wire [7:0] lo;
-  wire [7:0] \lo$196 ;
-  wire [7:0] \lo$208 ;
-  wire [7:0] \lo$219 ;
-  wire [7:0] \lo$230 ;
-  wire [7:0] \lo$264 ;
+  wire [7:0] \lo$204 ;
+  wire [7:0] \lo$218 ;
+  wire [7:0] \lo$231 ;
+  wire [7:0] \lo$244 ;
+  wire [7:0] \lo$266 ;
   wire load;
   wire load__0;
   wire load__1;
@@ -261,47 +259,47 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
   wire lsel__2;
   wire lsel__3;
   wire [30:0] m0;
-  wire [30:0] \m0$186 ;
-  wire [30:0] \m0$202 ;
-  wire [30:0] \m0$213 ;
-  wire [30:0] \m0$224 ;
+  wire [30:0] \m0$194 ;
+  wire [30:0] \m0$212 ;
+  wire [30:0] \m0$225 ;
+  wire [30:0] \m0$238 ;
   wire [7:0] o_data__0;
-  wire \o_data__0$128 ;
-  wire [7:0] \o_data__0$142 ;
-  wire [1:0] \o_data__0$147 ;
-  wire [31:0] \o_data__0$267 ;
+  wire \o_data__0$137 ;
+  wire [7:0] \o_data__0$151 ;
+  wire [1:0] \o_data__0$156 ;
+  wire [31:0] \o_data__0$270 ;
   wire [7:0] o_data__1;
-  wire \o_data__1$131 ;
-  wire [7:0] \o_data__1$153 ;
-  wire [1:0] \o_data__1$156 ;
-  wire [31:0] \o_data__1$272 ;
+  wire \o_data__1$140 ;
+  wire [7:0] \o_data__1$162 ;
+  wire [1:0] \o_data__1$165 ;
+  wire [31:0] \o_data__1$275 ;
   wire [7:0] o_data__2;
-  wire \o_data__2$134 ;
-  wire [7:0] \o_data__2$162 ;
-  wire [1:0] \o_data__2$165 ;
-  wire [31:0] \o_data__2$273 ;
+  wire \o_data__2$143 ;
+  wire [7:0] \o_data__2$171 ;
+  wire [1:0] \o_data__2$174 ;
+  wire [31:0] \o_data__2$276 ;
   wire [7:0] o_data__3;
-  wire \o_data__3$137 ;
-  wire [7:0] \o_data__3$171 ;
-  wire [1:0] \o_data__3$174 ;
-  wire [31:0] \o_data__3$274 ;
+  wire \o_data__3$146 ;
+  wire [7:0] \o_data__3$180 ;
+  wire [1:0] \o_data__3$183 ;
+  wire [31:0] \o_data__3$277 ;
   wire [1:0] op;
   input [7:0] out_rd__addr;
   wire [7:0] out_rd__addr;
-  wire [7:0] \out_rd__addr$62 ;
+  wire [7:0] \out_rd__addr$65 ;
   output [31:0] out_rd__data;
   wire [31:0] out_rd__data;
-  wire [31:0] \out_rd__data$63 ;
+  wire [31:0] \out_rd__data$66 ;
   wire [7:0] out_rd_addr;
   input [7:0] out_wr__addr;
   wire [7:0] out_wr__addr;
-  wire [7:0] \out_wr__addr$59 ;
+  wire [7:0] \out_wr__addr$62 ;
   input [31:0] out_wr__data;
   wire [31:0] out_wr__data;
-  wire [31:0] \out_wr__data$60 ;
+  wire [31:0] \out_wr__data$63 ;
   input out_wr__en;
   wire out_wr__en;
-  wire \out_wr__en$61 ;
+  wire \out_wr__en$64 ;
   wire [7:0] out_wr_addr;
   wire out_wr_en;
   wire [3:0] par_addr;
@@ -309,19 +307,15 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
   wire [275:0] par_rd__data;
   input [3:0] par_wr__addr;
   wire [3:0] par_wr__addr;
-  wire [3:0] \par_wr__addr$56 ;
+  wire [3:0] \par_wr__addr$59 ;
   input [275:0] par_wr__data;
   wire [275:0] par_wr__data;
-  wire [275:0] \par_wr__data$57 ;
+  wire [275:0] \par_wr__data$60 ;
   input par_wr__en;
   wire par_wr__en;
-  wire \par_wr__en$58 ;
+  wire \par_wr__en$61 ;
   wire per_channel;
-  wire pool_acc;
-  wire pool_clear;
-  wire pool_div_init;
-  wire pool_div_step;
-  wire pool_finish;
+  wire pool_final;
   wire [1:0] pool_op;
   reg [31:0] pp_acc0 = 32'd0;
   reg [31:0] pp_acc1 = 32'd0;
@@ -341,11 +335,20 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
   wire [31:0] psum_out__1;
   wire [31:0] psum_out__2;
   wire [31:0] psum_out__3;
+  wire [40:0] result__payload;
+  wire [7:0] \result__payload.addr ;
+  wire \result__payload.final ;
+  wire [31:0] \result__payload.y ;
+  wire [7:0] \result__payload.y[0] ;
+  wire [7:0] \result__payload.y[1] ;
+  wire [7:0] \result__payload.y[2] ;
+  wire [7:0] \result__payload.y[3] ;
+  wire result__valid;
   wire [1:0] rounding;
-  wire [1:0] \rounding$192 ;
-  wire [1:0] \rounding$206 ;
-  wire [1:0] \rounding$217 ;
-  wire [1:0] \rounding$228 ;
+  wire [1:0] \rounding$200 ;
+  wire [1:0] \rounding$216 ;
+  wire [1:0] \rounding$229 ;
+  wire [1:0] \rounding$242 ;
   input rst;
   wire rst;
   wire sel_in__0;
@@ -353,17 +356,37 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
   wire sel_in__2;
   wire sel_in__3;
   wire [5:0] shift;
-  wire [5:0] \shift$189 ;
-  wire [5:0] \shift$204 ;
-  wire [5:0] \shift$215 ;
-  wire [5:0] \shift$226 ;
+  wire [5:0] \shift$197 ;
+  wire [5:0] \shift$214 ;
+  wire [5:0] \shift$227 ;
+  wire [5:0] \shift$240 ;
   input start;
   wire start;
-  wire \start$94 ;
+  wire \start$100 ;
   wire [24:0] sum__0;
   wire [24:0] sum__1;
   wire [24:0] sum__2;
   wire [24:0] sum__3;
+  wire [7:0] sum_q__0;
+  wire [7:0] sum_q__1;
+  wire [7:0] sum_q__2;
+  wire [7:0] sum_q__3;
+  wire [12:0] tap__payload;
+  wire [12:0] \tap__payload$256 ;
+  wire [7:0] \tap__payload$256.addr ;
+  wire \tap__payload$256.count ;
+  wire \tap__payload$256.final ;
+  wire \tap__payload$256.first ;
+  wire \tap__payload$256.inb ;
+  wire \tap__payload$256.last ;
+  wire [7:0] \tap__payload.addr ;
+  wire \tap__payload.count ;
+  wire \tap__payload.final ;
+  wire \tap__payload.first ;
+  wire \tap__payload.inb ;
+  wire \tap__payload.last ;
+  wire tap__valid;
+  wire \tap__valid$258 ;
   wire [7:0] w_in__0;
   wire [7:0] w_in__1;
   wire [7:0] w_in__2;
@@ -373,119 +396,110 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
   wire [31:0] wgt_rd__data;
   input [7:0] wgt_wr__addr;
   wire [7:0] wgt_wr__addr;
-  wire [7:0] \wgt_wr__addr$53 ;
+  wire [7:0] \wgt_wr__addr$56 ;
   input [31:0] wgt_wr__data;
   wire [31:0] wgt_wr__data;
-  wire [31:0] \wgt_wr__data$54 ;
+  wire [31:0] \wgt_wr__data$57 ;
   input wgt_wr__en;
   wire wgt_wr__en;
-  wire \wgt_wr__en$55 ;
+  wire \wgt_wr__en$58 ;
   wire wrap;
-  wire \wrap$194 ;
-  wire \wrap$207 ;
-  wire \wrap$218 ;
-  wire \wrap$229 ;
+  wire \wrap$202 ;
+  wire \wrap$217 ;
+  wire \wrap$230 ;
+  wire \wrap$243 ;
   wire wrow_valid;
   wire [7:0] x__0;
   wire [7:0] x__1;
   wire [7:0] x__2;
   wire [7:0] x__3;
   wire [7:0] y;
-  wire [7:0] \y$237 ;
-  wire [7:0] \y$239 ;
-  wire [7:0] \y$241 ;
-  wire [7:0] y__0;
-  wire [7:0] y__1;
-  wire [7:0] y__2;
-  wire [7:0] y__3;
-  assign \$18  = \$17  & per_channel;
-  assign \m0$224  = \$18  ? pp_m0_3 : \m0$186 ;
-  assign \$19  = ! kind;
-  assign \$20  = \$19  & per_channel;
-  assign \shift$226  = \$20  ? pp_shift3 : \shift$189 ;
-  assign \$22  = pool_op == 2'h2;
-  assign \$23  = \$22  ? y : y__0;
-  assign \$24  = lane_mask[0] ? y : 8'h00;
-  assign \$25  = \$21  ? \$23  : \$24 ;
-  assign \$27  = pool_op == 2'h2;
-  assign \$28  = \$27  ? \y$237  : y__1;
-  assign \$29  = lane_mask[1] ? \y$237  : 8'h00;
-  assign \$30  = \$26  ? \$28  : \$29 ;
-  assign \$32  = pool_op == 2'h2;
-  assign \$33  = \$32  ? \y$239  : y__2;
-  assign \$34  = lane_mask[2] ? \y$239  : 8'h00;
-  assign \$35  = \$31  ? \$33  : \$34 ;
-  assign \$37  = pool_op == 2'h2;
-  assign \$38  = \$37  ? \y$241  : y__3;
-  assign \$39  = lane_mask[3] ? \y$241  : 8'h00;
-  assign \$40  = \$36  ? \$38  : \$39 ;
-  assign \$41  = bias_en ? par_rd__data[31:0] : 32'd0;
-  assign \$42  = pp_first ? \$41  : acc_rd__data[31:0];
-  assign \$43  = $signed(\o_data__0$267 ) + $signed(\$42 );
-  assign \$44  = bias_en ? par_rd__data[100:69] : 32'd0;
-  assign \$45  = pp_first ? \$44  : acc_rd__data[63:32];
-  assign \$46  = $signed(\o_data__1$272 ) + $signed(\$45 );
-  assign \$47  = bias_en ? par_rd__data[169:138] : 32'd0;
-  assign \$48  = pp_first ? \$47  : acc_rd__data[95:64];
-  assign \$49  = $signed(\o_data__2$273 ) + $signed(\$48 );
-  assign \$50  = bias_en ? par_rd__data[238:207] : 32'd0;
-  assign \$51  = pp_first ? \$50  : acc_rd__data[127:96];
-  assign \$52  = $signed(\i_data__3$176 ) + $signed(\$51 );
+  wire [7:0] \y$221 ;
+  wire [7:0] \y$234 ;
+  wire [7:0] \y$247 ;
+  assign \$21  = ! kind;
+  assign \$22  = \$21  & per_channel;
+  assign \shift$240  = \$22  ? pp_shift3 : \shift$197 ;
+  assign \$24  = lane_mask[0] ? sum_q__0 : 8'h00;
+  assign \$25  = \$23  ? result__payload[7:0] : \$24 ;
+  assign \$27  = lane_mask[1] ? sum_q__1 : 8'h00;
+  assign \$28  = \$26  ? result__payload[15:8] : \$27 ;
+  assign \$30  = lane_mask[2] ? sum_q__2 : 8'h00;
+  assign \$31  = \$29  ? result__payload[23:16] : \$30 ;
+  assign \$33  = lane_mask[3] ? sum_q__3 : 8'h00;
+  assign \$34  = \$32  ? result__payload[31:24] : \$33 ;
+  assign pool_final = result__valid & result__payload[40];
+  assign \$35  = bias_en ? par_rd__data[31:0] : 32'd0;
+  assign \$36  = pp_first ? \$35  : acc_rd__data[31:0];
+  assign \$37  = $signed(\o_data__0$270 ) + $signed(\$36 );
+  assign \$38  = bias_en ? par_rd__data[100:69] : 32'd0;
+  assign \$39  = pp_first ? \$38  : acc_rd__data[63:32];
+  assign \$40  = $signed(\o_data__1$275 ) + $signed(\$39 );
+  assign \$41  = bias_en ? par_rd__data[169:138] : 32'd0;
+  assign \$42  = pp_first ? \$41  : acc_rd__data[95:64];
+  assign \$43  = $signed(\o_data__2$276 ) + $signed(\$42 );
+  assign \$44  = bias_en ? par_rd__data[238:207] : 32'd0;
+  assign \$45  = pp_first ? \$44  : acc_rd__data[127:96];
+  assign \$46  = $signed(\i_data__3$185 ) + $signed(\$45 );
   always @(posedge clk)
-    pp_acc0 <= \$53 ;
+    pp_acc0 <= \$47 ;
   always @(posedge clk)
-    pp_m0_0 <= \$54 ;
+    pp_m0_0 <= \$48 ;
   always @(posedge clk)
-    pp_shift0 <= \$55 ;
+    pp_shift0 <= \$49 ;
   always @(posedge clk)
-    pp_acc1 <= \$56 ;
+    pp_acc1 <= \$50 ;
   always @(posedge clk)
-    pp_m0_1 <= \$57 ;
+    pp_m0_1 <= \$51 ;
   always @(posedge clk)
-    pp_shift1 <= \$58 ;
+    pp_shift1 <= \$52 ;
   always @(posedge clk)
-    pp_acc2 <= \$59 ;
+    pp_acc2 <= \$53 ;
   always @(posedge clk)
-    pp_m0_2 <= \$60 ;
+    pp_m0_2 <= \$54 ;
   always @(posedge clk)
-    pp_shift2 <= \$61 ;
+    pp_shift2 <= \$55 ;
   always @(posedge clk)
-    pp_acc3 <= \$62 ;
+    pp_acc3 <= \$56 ;
   always @(posedge clk)
-    pp_m0_3 <= \$63 ;
+    pp_m0_3 <= \$57 ;
   always @(posedge clk)
-    pp_shift3 <= \$64 ;
+    pp_shift3 <= \$58 ;
+  assign eng_out_wr__en = \$1  ? result__valid : out_wr_en;
+  assign eng_out_wr__addr = \$2  ? result__payload[39:32] : out_wr_addr;
   assign i_data__0 = feed ? act_rd__data[7:0] : 8'h00;
   assign i_data__1 = feed ? act_rd__data[15:8] : 8'h00;
   assign i_data__2 = feed ? act_rd__data[23:16] : 8'h00;
   assign i_data__3 = feed ? act_rd__data[31:24] : 8'h00;
-  assign \i_data__0$138  = wrow_valid ? wgt_rd__data[7:0] : 8'h00;
-  assign \i_data__1$151  = wrow_valid ? wgt_rd__data[15:8] : 8'h00;
-  assign \i_data__2$160  = wrow_valid ? wgt_rd__data[23:16] : 8'h00;
-  assign \i_data__3$169  = wrow_valid ? wgt_rd__data[31:24] : 8'h00;
-  assign acc = \$1  ? { sum__0[24], sum__0[24], sum__0[24], sum__0[24], sum__0[24], sum__0[24], sum__0[24], sum__0 } : pp_acc0;
-  assign \$2  = ! kind;
-  assign \$3  = \$2  & per_channel;
-  assign m0 = \$3  ? pp_m0_0 : \m0$186 ;
+  assign \i_data__0$147  = wrow_valid ? wgt_rd__data[7:0] : 8'h00;
+  assign \i_data__1$160  = wrow_valid ? wgt_rd__data[15:8] : 8'h00;
+  assign \i_data__2$169  = wrow_valid ? wgt_rd__data[23:16] : 8'h00;
+  assign \i_data__3$178  = wrow_valid ? wgt_rd__data[31:24] : 8'h00;
+  assign acc = \$3  ? { sum__0[24], sum__0[24], sum__0[24], sum__0[24], sum__0[24], sum__0[24], sum__0[24], sum__0 } : pp_acc0;
   assign \$4  = ! kind;
   assign \$5  = \$4  & per_channel;
-  assign shift = \$5  ? pp_shift0 : \shift$189 ;
-  assign \acc$199  = \$6  ? { sum__1[24], sum__1[24], sum__1[24], sum__1[24], sum__1[24], sum__1[24], sum__1[24], sum__1 } : pp_acc1;
-  assign \$7  = ! kind;
-  assign \$8  = \$7  & per_channel;
-  assign \m0$202  = \$8  ? pp_m0_1 : \m0$186 ;
+  assign m0 = \$5  ? pp_m0_0 : \m0$194 ;
+  assign \$6  = ! kind;
+  assign \$7  = \$6  & per_channel;
+  assign shift = \$7  ? pp_shift0 : \shift$197 ;
+  assign \acc$209  = \$8  ? { sum__1[24], sum__1[24], sum__1[24], sum__1[24], sum__1[24], sum__1[24], sum__1[24], sum__1 } : pp_acc1;
   assign \$9  = ! kind;
   assign \$10  = \$9  & per_channel;
-  assign \shift$204  = \$10  ? pp_shift1 : \shift$189 ;
-  assign \acc$210  = \$11  ? { sum__2[24], sum__2[24], sum__2[24], sum__2[24], sum__2[24], sum__2[24], sum__2[24], sum__2 } : pp_acc2;
-  assign \$12  = ! kind;
-  assign \$13  = \$12  & per_channel;
-  assign \m0$213  = \$13  ? pp_m0_2 : \m0$186 ;
+  assign \m0$212  = \$10  ? pp_m0_1 : \m0$194 ;
+  assign \$11  = ! kind;
+  assign \$12  = \$11  & per_channel;
+  assign \shift$214  = \$12  ? pp_shift1 : \shift$197 ;
+  assign \acc$222  = \$13  ? { sum__2[24], sum__2[24], sum__2[24], sum__2[24], sum__2[24], sum__2[24], sum__2[24], sum__2 } : pp_acc2;
   assign \$14  = ! kind;
   assign \$15  = \$14  & per_channel;
-  assign \shift$215  = \$15  ? pp_shift2 : \shift$189 ;
-  assign \acc$221  = \$16  ? { sum__3[24], sum__3[24], sum__3[24], sum__3[24], sum__3[24], sum__3[24], sum__3[24], sum__3 } : pp_acc3;
-  assign \$17  = ! kind;
+  assign \m0$225  = \$15  ? pp_m0_2 : \m0$194 ;
+  assign \$16  = ! kind;
+  assign \$17  = \$16  & per_channel;
+  assign \shift$227  = \$17  ? pp_shift2 : \shift$197 ;
+  assign \acc$235  = \$18  ? { sum__3[24], sum__3[24], sum__3[24], sum__3[24], sum__3[24], sum__3[24], sum__3[24], sum__3 } : pp_acc3;
+  assign \$19  = ! kind;
+  assign \$20  = \$19  & per_channel;
+  assign \m0$238  = \$20  ? pp_m0_3 : \m0$194 ;
   \hwcnn_top.array  array (
     .a_in(i_data__0),
     .\a_in$124 (a_in__3),
@@ -494,19 +508,19 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
     .clk(clk),
     .load(load),
     .lsel(lsel),
-    .\port$1292$0 (\o_data__1$156 ),
-    .\port$1296$0 (\o_data__2$165 ),
-    .\port$1302$0 (\o_data__3$174 ),
-    .psum_out__0(\i_data__0$149 ),
-    .psum_out__1(\i_data__1$158 ),
-    .psum_out__2(\i_data__2$167 ),
-    .psum_out__3(\i_data__3$176 ),
+    .\port$1577$0 (\o_data__1$165 ),
+    .\port$1581$0 (\o_data__2$174 ),
+    .\port$1587$0 (\o_data__3$183 ),
+    .psum_out__0(\i_data__0$158 ),
+    .psum_out__1(\i_data__1$167 ),
+    .psum_out__2(\i_data__2$176 ),
+    .psum_out__3(\i_data__3$185 ),
     .rst(rst),
-    .sel_in(\i_data__0$125 ),
+    .sel_in(\i_data__0$134 ),
     .\sel_in$126 (sel_in__3),
     .\sel_in$46 (sel_in__1),
     .\sel_in$86 (sel_in__2),
-    .w_in(\i_data__0$138 ),
+    .w_in(\i_data__0$147 ),
     .\w_in$15 (w_in__1),
     .\w_in$26 (w_in__2),
     .\w_in$37 (w_in__3)
@@ -533,14 +547,14 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
     .par_wr__addr(par_wr__addr),
     .par_wr__data(par_wr__data),
     .par_wr__en(par_wr__en),
-    .\port$45$0 (\$25 ),
-    .\port$50$0 (\$30 ),
-    .\port$55$0 (\$35 ),
-    .\port$60$0 (\$40 ),
-    .\port$804$0 (pp_acc0),
-    .\port$810$0 (pp_acc1),
-    .\port$816$0 (pp_acc2),
-    .\port$822$0 (pp_acc3),
+    .\port$1065$0 (pp_acc0),
+    .\port$1071$0 (pp_acc1),
+    .\port$1077$0 (pp_acc2),
+    .\port$1083$0 (pp_acc3),
+    .\port$47$0 (\$25 ),
+    .\port$50$0 (\$28 ),
+    .\port$53$0 (\$31 ),
+    .\port$56$0 (\$34 ),
     .rp__addr(act_rd__addr),
     .\rp__addr$16 (wgt_rd__addr),
     .\rp__addr$26 (par_rd__addr),
@@ -553,35 +567,14 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
   );
   \hwcnn_top.deskew  deskew (
     .clk(clk),
-    .i_data__0(\i_data__0$149 ),
-    .i_data__1(\i_data__1$158 ),
-    .i_data__2(\i_data__2$167 ),
-    .lane0_d2(\o_data__0$267 ),
-    .lane1_d1(\o_data__1$272 ),
-    .lane2_d0(\o_data__2$273 ),
-    .o_data__3(\i_data__3$176 ),
+    .i_data__0(\i_data__0$158 ),
+    .i_data__1(\i_data__1$167 ),
+    .i_data__2(\i_data__2$176 ),
+    .lane0_d2(\o_data__0$270 ),
+    .lane1_d1(\o_data__1$275 ),
+    .lane2_d0(\o_data__2$276 ),
+    .o_data__3(\i_data__3$185 ),
     .rst(rst)
-  );
-  \hwcnn_top.pool  pool (
-    .acc_en(acc_en),
-    .clear(clear),
-    .clk(clk),
-    .div_init(div_init),
-    .div_step(div_step),
-    .finish(finish),
-    .hi(hi),
-    .lo(lo),
-    .op(pool_op),
-    .\port$90$0 (out_rd__data),
-    .rst(rst),
-    .sum__0(sum__0),
-    .sum__1(sum__1),
-    .sum__2(sum__2),
-    .sum__3(sum__3),
-    .y__0(y__0),
-    .y__1(y__1),
-    .y__2(y__2),
-    .y__3(y__3)
   );
   \hwcnn_top.requant0  requant0 (
     .acc(acc),
@@ -593,46 +586,46 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
     .rst(rst),
     .\shift$6 (shift),
     .wrap(wrap),
-    .y(y)
+    .y(sum_q__0)
   );
   \hwcnn_top.requant1  requant1 (
-    .acc(\acc$199 ),
+    .acc(\acc$209 ),
     .clk(clk),
     .\hi$14 (hi),
     .lo(lo),
-    .m0(\m0$202 ),
+    .m0(\m0$212 ),
     .\rounding$8 (rounding),
     .rst(rst),
-    .\shift$6 (\shift$204 ),
+    .\shift$6 (\shift$214 ),
     .wrap(wrap),
-    .y(\y$237 )
+    .y(sum_q__1)
   );
   \hwcnn_top.requant2  requant2 (
-    .acc(\acc$210 ),
+    .acc(\acc$222 ),
     .clk(clk),
     .\hi$14 (hi),
     .lo(lo),
-    .m0(\m0$213 ),
+    .m0(\m0$225 ),
     .\rounding$8 (rounding),
     .rst(rst),
-    .\shift$6 (\shift$215 ),
+    .\shift$6 (\shift$227 ),
     .wrap(wrap),
-    .y(\y$239 )
+    .y(sum_q__2)
   );
   \hwcnn_top.requant3  requant3 (
-    .acc(\acc$221 ),
+    .acc(\acc$235 ),
     .clk(clk),
     .\hi$14 (hi),
     .lo(lo),
-    .m0(\m0$224 ),
+    .m0(\m0$238 ),
     .\rounding$8 (rounding),
     .rst(rst),
-    .\shift$6 (\shift$226 ),
+    .\shift$6 (\shift$240 ),
     .wrap(wrap),
-    .y(\y$241 )
+    .y(sum_q__3)
   );
   \hwcnn_top.seq  seq (
-    .a_sel(\i_data__0$125 ),
+    .a_sel(\i_data__0$134 ),
     .acc_rd_addr(acc_rd__addr),
     .acc_wr_addr(acc_wr__addr),
     .acc_wr_en(acc_wr__en),
@@ -646,6 +639,7 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
     .desc__b_base(desc__b_base),
     .desc__bias_en(desc__bias_en),
     .desc__c_base(desc__c_base),
+    .desc__count_pad(desc__count_pad),
     .desc__hi(desc__hi),
     .desc__in_h(desc__in_h),
     .desc__in_w(desc__in_w),
@@ -658,7 +652,9 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
     .desc__out_h(desc__out_h),
     .desc__out_w(desc__out_w),
     .desc__p_base(desc__p_base),
+    .desc__pad_bottom(desc__pad_bottom),
     .desc__pad_left(desc__pad_left),
+    .desc__pad_right(desc__pad_right),
     .desc__pad_top(desc__pad_top),
     .desc__per_channel(desc__per_channel),
     .desc__pin_base(desc__pin_base),
@@ -679,24 +675,22 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
     .lo(lo),
     .load(load),
     .lsel(lsel),
-    .m0(\m0$186 ),
+    .m0(\m0$194 ),
     .out_rd_addr(eng_out_rd__addr),
-    .out_wr_addr(eng_out_wr__addr),
-    .out_wr_en(eng_out_wr__en),
+    .out_wr_addr(out_wr_addr),
+    .out_wr_en(out_wr_en),
     .par_addr(par_rd__addr),
     .per_channel(per_channel),
-    .pool_acc(acc_en),
-    .pool_clear(clear),
-    .pool_div_init(div_init),
-    .pool_div_step(div_step),
-    .pool_finish(finish),
-    .pool_op(pool_op),
+    .pool_final(pool_final),
+    .pool_op(op),
     .pp_first(pp_first),
     .pp_in(pp_in),
     .rounding(rounding),
     .rst(rst),
-    .shift(\shift$189 ),
+    .shift(\shift$197 ),
     .start(start),
+    .tap__payload(tap__payload),
+    .tap__valid(tap__valid),
     .wgt_addr(wgt_rd__addr),
     .wrap(wrap),
     .wrow_valid(wrow_valid)
@@ -714,16 +708,16 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
   );
   \hwcnn_top.skew_ld  skew_ld (
     .clk(clk),
-    .o_data__1(\o_data__1$156 ),
-    .o_data__2(\o_data__2$165 ),
-    .o_data__3(\o_data__3$174 ),
-    .\port$972$0 (load),
-    .\port$974$0 (lsel),
+    .o_data__1(\o_data__1$165 ),
+    .o_data__2(\o_data__2$174 ),
+    .o_data__3(\o_data__3$183 ),
+    .\port$1234$0 (load),
+    .\port$1236$0 (lsel),
     .rst(rst)
   );
   \hwcnn_top.skew_tok  skew_tok (
     .clk(clk),
-    .o_data__0(\i_data__0$125 ),
+    .o_data__0(\i_data__0$134 ),
     .o_data__1(sel_in__1),
     .o_data__2(sel_in__2),
     .o_data__3(sel_in__3),
@@ -731,18 +725,98 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
   );
   \hwcnn_top.skew_w  skew_w (
     .clk(clk),
-    .i_data__1(\i_data__1$151 ),
-    .i_data__2(\i_data__2$160 ),
-    .i_data__3(\i_data__3$169 ),
-    .o_data__0(\i_data__0$138 ),
+    .i_data__1(\i_data__1$160 ),
+    .i_data__2(\i_data__2$169 ),
+    .i_data__3(\i_data__3$178 ),
+    .o_data__0(\i_data__0$147 ),
     .o_data__1(w_in__1),
     .o_data__2(w_in__2),
     .o_data__3(w_in__3),
     .rst(rst)
   );
+  \hwcnn_top.vector  vector (
+    .clk(clk),
+    .hi(hi),
+    .lo(lo),
+    .op(op),
+    .\port$87$0 (out_rd__data),
+    .result__payload(result__payload),
+    .result__valid(result__valid),
+    .rst(rst),
+    .sum0(sum__0),
+    .sum1(sum__1),
+    .sum2(sum__2),
+    .sum3(sum__3),
+    .sum_q__0(sum_q__0),
+    .sum_q__1(sum_q__1),
+    .sum_q__2(sum_q__2),
+    .sum_q__3(sum_q__3),
+    .tap__payload(tap__payload),
+    .tap__valid(tap__valid)
+  );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$53  = pp_acc0;
+    \$47  = pp_acc0;
+    if (pp_in) begin
+      \$47  = \$37 [31:0];
+    end
+    if (rst) begin
+      \$47  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$48  = pp_m0_0;
+    if (pp_in) begin
+      \$48  = par_rd__data[62:32];
+    end
+    if (rst) begin
+      \$48  = 31'h00000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$49  = pp_shift0;
+    if (pp_in) begin
+      \$49  = par_rd__data[68:63];
+    end
+    if (rst) begin
+      \$49  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$50  = pp_acc1;
+    if (pp_in) begin
+      \$50  = \$40 [31:0];
+    end
+    if (rst) begin
+      \$50  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$51  = pp_m0_1;
+    if (pp_in) begin
+      \$51  = par_rd__data[131:101];
+    end
+    if (rst) begin
+      \$51  = 31'h00000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$52  = pp_shift1;
+    if (pp_in) begin
+      \$52  = par_rd__data[137:132];
+    end
+    if (rst) begin
+      \$52  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$53  = pp_acc2;
     if (pp_in) begin
       \$53  = \$43 [31:0];
     end
@@ -752,9 +826,9 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$54  = pp_m0_0;
+    \$54  = pp_m0_2;
     if (pp_in) begin
-      \$54  = par_rd__data[62:32];
+      \$54  = par_rd__data[200:170];
     end
     if (rst) begin
       \$54  = 31'h00000000;
@@ -762,9 +836,9 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$55  = pp_shift0;
+    \$55  = pp_shift2;
     if (pp_in) begin
-      \$55  = par_rd__data[68:63];
+      \$55  = par_rd__data[206:201];
     end
     if (rst) begin
       \$55  = 6'h00;
@@ -772,7 +846,7 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$56  = pp_acc1;
+    \$56  = pp_acc3;
     if (pp_in) begin
       \$56  = \$46 [31:0];
     end
@@ -782,9 +856,9 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$57  = pp_m0_1;
+    \$57  = pp_m0_3;
     if (pp_in) begin
-      \$57  = par_rd__data[131:101];
+      \$57  = par_rd__data[269:239];
     end
     if (rst) begin
       \$57  = 31'h00000000;
@@ -792,213 +866,176 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$58  = pp_shift1;
+    \$58  = pp_shift3;
     if (pp_in) begin
-      \$58  = par_rd__data[137:132];
+      \$58  = par_rd__data[275:270];
     end
     if (rst) begin
       \$58  = 6'h00;
     end
   end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$59  = pp_acc2;
-    if (pp_in) begin
-      \$59  = \$49 [31:0];
-    end
-    if (rst) begin
-      \$59  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$60  = pp_m0_2;
-    if (pp_in) begin
-      \$60  = par_rd__data[200:170];
-    end
-    if (rst) begin
-      \$60  = 31'h00000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$61  = pp_shift2;
-    if (pp_in) begin
-      \$61  = par_rd__data[206:201];
-    end
-    if (rst) begin
-      \$61  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$62  = pp_acc3;
-    if (pp_in) begin
-      \$62  = \$52 [31:0];
-    end
-    if (rst) begin
-      \$62  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$63  = pp_m0_3;
-    if (pp_in) begin
-      \$63  = par_rd__data[269:239];
-    end
-    if (rst) begin
-      \$63  = 31'h00000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$64  = pp_shift3;
-    if (pp_in) begin
-      \$64  = par_rd__data[275:270];
-    end
-    if (rst) begin
-      \$64  = 6'h00;
-    end
-  end
-  assign \act_wr__addr$50  = act_wr__addr;
-  assign \act_wr__data$51  = act_wr__data;
-  assign \act_wr__en$52  = act_wr__en;
-  assign \wgt_wr__addr$53  = wgt_wr__addr;
-  assign \wgt_wr__data$54  = wgt_wr__data;
-  assign \wgt_wr__en$55  = wgt_wr__en;
-  assign \par_wr__addr$56  = par_wr__addr;
-  assign \par_wr__data$57  = par_wr__data;
-  assign \par_wr__en$58  = par_wr__en;
-  assign \out_wr__addr$59  = out_wr__addr;
-  assign \out_wr__data$60  = out_wr__data;
-  assign \out_wr__en$61  = out_wr__en;
-  assign \out_rd__addr$62  = out_rd__addr;
-  assign \out_rd__data$63  = out_rd__data;
-  assign \desc__a_base$64  = desc__a_base;
-  assign \desc__acc_in$65  = desc__acc_in;
-  assign \desc__acc_out$66  = desc__acc_out;
-  assign \desc__b_base$67  = desc__b_base;
-  assign \desc__bias_en$68  = desc__bias_en;
-  assign \desc__c_base$69  = desc__c_base;
-  assign \desc__hi$70  = desc__hi;
-  assign \desc__in_h$71  = desc__in_h;
-  assign \desc__in_w$72  = desc__in_w;
-  assign \desc__k$73  = desc__k;
-  assign \desc__kind$74  = desc__kind;
-  assign \desc__lo$75  = desc__lo;
-  assign \desc__m$76  = desc__m;
-  assign \desc__m0$77  = desc__m0;
-  assign \desc__n$78  = desc__n;
-  assign \desc__out_h$79  = desc__out_h;
-  assign \desc__out_w$80  = desc__out_w;
-  assign \desc__p_base$81  = desc__p_base;
-  assign \desc__pad_left$82  = desc__pad_left;
-  assign \desc__pad_top$83  = desc__pad_top;
-  assign \desc__per_channel$84  = desc__per_channel;
-  assign \desc__pin_base$85  = desc__pin_base;
-  assign \desc__pool_op$86  = desc__pool_op;
-  assign \desc__rounding$87  = desc__rounding;
-  assign \desc__shift$88  = desc__shift;
-  assign \desc__stride_h$89  = desc__stride_h;
-  assign \desc__stride_w$90  = desc__stride_w;
-  assign \desc__win_h$91  = desc__win_h;
-  assign \desc__win_w$92  = desc__win_w;
-  assign \desc__wrap$93  = desc__wrap;
-  assign \start$94  = start;
-  assign \busy$95  = busy;
-  assign \done$96  = done;
-  assign \error$97  = error;
+  assign \act_wr__addr$53  = act_wr__addr;
+  assign \act_wr__data$54  = act_wr__data;
+  assign \act_wr__en$55  = act_wr__en;
+  assign \wgt_wr__addr$56  = wgt_wr__addr;
+  assign \wgt_wr__data$57  = wgt_wr__data;
+  assign \wgt_wr__en$58  = wgt_wr__en;
+  assign \par_wr__addr$59  = par_wr__addr;
+  assign \par_wr__data$60  = par_wr__data;
+  assign \par_wr__en$61  = par_wr__en;
+  assign \out_wr__addr$62  = out_wr__addr;
+  assign \out_wr__data$63  = out_wr__data;
+  assign \out_wr__en$64  = out_wr__en;
+  assign \out_rd__addr$65  = out_rd__addr;
+  assign \out_rd__data$66  = out_rd__data;
+  assign \desc__a_base$67  = desc__a_base;
+  assign \desc__acc_in$68  = desc__acc_in;
+  assign \desc__acc_out$69  = desc__acc_out;
+  assign \desc__b_base$70  = desc__b_base;
+  assign \desc__bias_en$71  = desc__bias_en;
+  assign \desc__c_base$72  = desc__c_base;
+  assign \desc__count_pad$73  = desc__count_pad;
+  assign \desc__hi$74  = desc__hi;
+  assign \desc__in_h$75  = desc__in_h;
+  assign \desc__in_w$76  = desc__in_w;
+  assign \desc__k$77  = desc__k;
+  assign \desc__kind$78  = desc__kind;
+  assign \desc__lo$79  = desc__lo;
+  assign \desc__m$80  = desc__m;
+  assign \desc__m0$81  = desc__m0;
+  assign \desc__n$82  = desc__n;
+  assign \desc__out_h$83  = desc__out_h;
+  assign \desc__out_w$84  = desc__out_w;
+  assign \desc__p_base$85  = desc__p_base;
+  assign \desc__pad_bottom$86  = desc__pad_bottom;
+  assign \desc__pad_left$87  = desc__pad_left;
+  assign \desc__pad_right$88  = desc__pad_right;
+  assign \desc__pad_top$89  = desc__pad_top;
+  assign \desc__per_channel$90  = desc__per_channel;
+  assign \desc__pin_base$91  = desc__pin_base;
+  assign \desc__pool_op$92  = desc__pool_op;
+  assign \desc__rounding$93  = desc__rounding;
+  assign \desc__shift$94  = desc__shift;
+  assign \desc__stride_h$95  = desc__stride_h;
+  assign \desc__stride_w$96  = desc__stride_w;
+  assign \desc__win_h$97  = desc__win_h;
+  assign \desc__win_w$98  = desc__win_w;
+  assign \desc__wrap$99  = desc__wrap;
+  assign \start$100  = start;
+  assign \busy$101  = busy;
+  assign \done$102  = done;
+  assign \error$103  = error;
   assign engine_owns_out = busy;
   assign act_addr = act_rd__addr;
   assign wgt_addr = wgt_rd__addr;
   assign par_addr = par_rd__addr;
   assign out_rd_addr = eng_out_rd__addr;
-  assign out_wr_en = eng_out_wr__en;
-  assign out_wr_addr = eng_out_wr__addr;
   assign a_in__0 = i_data__0;
   assign o_data__0 = i_data__0;
   assign o_data__1 = a_in__1;
   assign o_data__2 = a_in__2;
   assign o_data__3 = a_in__3;
-  assign a_sel = \i_data__0$125 ;
-  assign sel_in__0 = \i_data__0$125 ;
-  assign \o_data__0$128  = \i_data__0$125 ;
-  assign \i_data__1$129  = \i_data__0$125 ;
-  assign \o_data__1$131  = sel_in__1;
-  assign \i_data__2$132  = \i_data__0$125 ;
-  assign \o_data__2$134  = sel_in__2;
-  assign \i_data__3$135  = \i_data__0$125 ;
-  assign \o_data__3$137  = sel_in__3;
-  assign w_in__0 = \i_data__0$138 ;
-  assign \o_data__0$142  = \i_data__0$138 ;
-  assign \i_data__0$143  = { lsel, load };
+  assign a_sel = \i_data__0$134 ;
+  assign sel_in__0 = \i_data__0$134 ;
+  assign \o_data__0$137  = \i_data__0$134 ;
+  assign \i_data__1$138  = \i_data__0$134 ;
+  assign \o_data__1$140  = sel_in__1;
+  assign \i_data__2$141  = \i_data__0$134 ;
+  assign \o_data__2$143  = sel_in__2;
+  assign \i_data__3$144  = \i_data__0$134 ;
+  assign \o_data__3$146  = sel_in__3;
+  assign w_in__0 = \i_data__0$147 ;
+  assign \o_data__0$151  = \i_data__0$147 ;
+  assign \i_data__0$152  = { lsel, load };
   assign load__0 = load;
-  assign \o_data__0$147  = { lsel, load };
+  assign \o_data__0$156  = { lsel, load };
   assign lsel__0 = lsel;
-  assign psum_out__0 = \i_data__0$149 ;
-  assign \o_data__1$153  = w_in__1;
-  assign \i_data__1$154  = { lsel, load };
-  assign load__1 = \o_data__1$156 [0];
-  assign lsel__1 = \o_data__1$156 [1];
-  assign psum_out__1 = \i_data__1$158 ;
-  assign \o_data__2$162  = w_in__2;
-  assign \i_data__2$163  = { lsel, load };
-  assign load__2 = \o_data__2$165 [0];
-  assign lsel__2 = \o_data__2$165 [1];
-  assign psum_out__2 = \i_data__2$167 ;
-  assign \o_data__3$171  = w_in__3;
-  assign \i_data__3$172  = { lsel, load };
-  assign load__3 = \o_data__3$174 [0];
-  assign lsel__3 = \o_data__3$174 [1];
-  assign psum_out__3 = \i_data__3$176 ;
+  assign psum_out__0 = \i_data__0$158 ;
+  assign \o_data__1$162  = w_in__1;
+  assign \i_data__1$163  = { lsel, load };
+  assign load__1 = \o_data__1$165 [0];
+  assign lsel__1 = \o_data__1$165 [1];
+  assign psum_out__1 = \i_data__1$167 ;
+  assign \o_data__2$171  = w_in__2;
+  assign \i_data__2$172  = { lsel, load };
+  assign load__2 = \o_data__2$174 [0];
+  assign lsel__2 = \o_data__2$174 [1];
+  assign psum_out__2 = \i_data__2$176 ;
+  assign \o_data__3$180  = w_in__3;
+  assign \i_data__3$181  = { lsel, load };
+  assign load__3 = \o_data__3$183 [0];
+  assign lsel__3 = \o_data__3$183 [1];
+  assign psum_out__3 = \i_data__3$185 ;
   assign acc_rd_addr = acc_rd__addr;
-  assign \rounding$192  = rounding;
-  assign \wrap$194  = wrap;
-  assign \lo$196  = lo;
-  assign \hi$198  = hi;
-  assign \rounding$206  = rounding;
-  assign \wrap$207  = wrap;
-  assign \lo$208  = lo;
-  assign \hi$209  = hi;
-  assign \rounding$217  = rounding;
-  assign \wrap$218  = wrap;
-  assign \lo$219  = lo;
-  assign \hi$220  = hi;
-  assign \rounding$228  = rounding;
-  assign \wrap$229  = wrap;
-  assign \lo$230  = lo;
-  assign \hi$231  = hi;
-  assign eng_out_wr__data = { \$40 , \$35 , \$30 , \$25  };
+  assign \rounding$200  = rounding;
+  assign \wrap$202  = wrap;
+  assign \lo$204  = lo;
+  assign \hi$206  = hi;
+  assign y = sum_q__0;
+  assign \rounding$216  = rounding;
+  assign \wrap$217  = wrap;
+  assign \lo$218  = lo;
+  assign \hi$219  = hi;
+  assign \y$221  = sum_q__1;
+  assign \rounding$229  = rounding;
+  assign \wrap$230  = wrap;
+  assign \lo$231  = lo;
+  assign \hi$232  = hi;
+  assign \y$234  = sum_q__2;
+  assign \rounding$242  = rounding;
+  assign \wrap$243  = wrap;
+  assign \lo$244  = lo;
+  assign \hi$245  = hi;
+  assign \y$247  = sum_q__3;
+  assign eng_out_wr__data = { \$34 , \$31 , \$28 , \$25  };
   assign acc_wr_en = acc_wr__en;
   assign acc_wr_addr = acc_wr__addr;
   assign acc_wr__data = { pp_acc3, pp_acc2, pp_acc1, pp_acc0 };
+  assign \tap__payload$256  = tap__payload;
+  assign \tap__valid$258  = tap__valid;
   assign x__0 = out_rd__data[7:0];
   assign eng_out_rd__data = out_rd__data;
   assign x__1 = out_rd__data[15:8];
   assign x__2 = out_rd__data[23:16];
   assign x__3 = out_rd__data[31:24];
-  assign pool_clear = clear;
-  assign pool_acc = acc_en;
-  assign pool_div_init = div_init;
-  assign pool_div_step = div_step;
-  assign pool_finish = finish;
-  assign op = pool_op;
-  assign \lo$264  = lo;
-  assign \hi$265  = hi;
-  assign \o_data__3$274  = \i_data__3$176 ;
+  assign pool_op = op;
+  assign \lo$266  = lo;
+  assign \hi$267  = hi;
+  assign \o_data__3$277  = \i_data__3$185 ;
+  assign \result__payload.y  = result__payload[31:0];
+  assign \result__payload.y[0]  = result__payload[7:0];
+  assign \result__payload.y[1]  = result__payload[15:8];
+  assign \result__payload.y[2]  = result__payload[23:16];
+  assign \result__payload.y[3]  = result__payload[31:24];
+  assign \result__payload.addr  = result__payload[39:32];
+  assign \result__payload.final  = result__payload[40];
+  assign \tap__payload.inb  = tap__payload[0];
+  assign \tap__payload.count  = tap__payload[1];
+  assign \tap__payload.first  = tap__payload[2];
+  assign \tap__payload.last  = tap__payload[3];
+  assign \tap__payload.final  = tap__payload[4];
+  assign \tap__payload.addr  = tap__payload[12:5];
+  assign \tap__payload$256.inb  = tap__payload[0];
+  assign \tap__payload$256.count  = tap__payload[1];
+  assign \tap__payload$256.first  = tap__payload[2];
+  assign \tap__payload$256.last  = tap__payload[3];
+  assign \tap__payload$256.final  = tap__payload[4];
+  assign \tap__payload$256.addr  = tap__payload[12:5];
   assign \$1  = kind;
-  assign \$6  = kind;
-  assign \$11  = kind;
-  assign \$16  = kind;
-  assign \$21  = kind;
+  assign \$2  = kind;
+  assign \$3  = kind;
+  assign \$8  = kind;
+  assign \$13  = kind;
+  assign \$18  = kind;
+  assign \$23  = kind;
   assign \$26  = kind;
-  assign \$31  = kind;
-  assign \$36  = kind;
+  assign \$29  = kind;
+  assign \$32  = kind;
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.array (rst, a_in, w_in, sel_in, load, lsel, psum_out__0, psum_out__1, psum_out__2, psum_out__3, \a_in$44 , \a_in$84 , \a_in$124 , \sel_in$46 , \sel_in$86 , \sel_in$126 , \w_in$15 , \w_in$26 , \w_in$37 , \port$1292$0 , \port$1296$0 
-, \port$1302$0 , clk);
+module \hwcnn_top.array (rst, a_in, w_in, sel_in, load, lsel, psum_out__0, psum_out__1, psum_out__2, psum_out__3, \a_in$44 , \a_in$84 , \a_in$124 , \sel_in$46 , \sel_in$86 , \sel_in$126 , \w_in$15 , \w_in$26 , \w_in$37 , \port$1577$0 , \port$1581$0 
+, \port$1587$0 , clk);
   input [7:0] a_in;
   wire [7:0] a_in;
   wire [7:0] \a_in$104 ;
@@ -1079,12 +1116,12 @@ module \hwcnn_top.array (rst, a_in, w_in, sel_in, load, lsel, psum_out__0, psum_
   wire lsel__1;
   wire lsel__2;
   wire lsel__3;
-  input [1:0] \port$1292$0 ;
-  wire [1:0] \port$1292$0 ;
-  input [1:0] \port$1296$0 ;
-  wire [1:0] \port$1296$0 ;
-  input [1:0] \port$1302$0 ;
-  wire [1:0] \port$1302$0 ;
+  input [1:0] \port$1577$0 ;
+  wire [1:0] \port$1577$0 ;
+  input [1:0] \port$1581$0 ;
+  wire [1:0] \port$1581$0 ;
+  input [1:0] \port$1587$0 ;
+  wire [1:0] \port$1587$0 ;
   wire [31:0] psum_in;
   wire [31:0] \psum_in$100 ;
   wire [31:0] \psum_in$110 ;
@@ -1216,7 +1253,7 @@ module \hwcnn_top.array (rst, a_in, w_in, sel_in, load, lsel, psum_out__0, psum_
     .a_in(\a_in$11 ),
     .a_out(\a_in$22 ),
     .clk(clk),
-    .\port$1292$0 (\port$1292$0 ),
+    .\port$1577$0 (\port$1577$0 ),
     .psum_out(\psum_in$60 ),
     .rst(rst),
     .sel_in(\sel_in$13 ),
@@ -1228,7 +1265,7 @@ module \hwcnn_top.array (rst, a_in, w_in, sel_in, load, lsel, psum_out__0, psum_
     .a_in(\a_in$22 ),
     .a_out(\a_in$33 ),
     .clk(clk),
-    .\port$1296$0 (\port$1296$0 ),
+    .\port$1581$0 (\port$1581$0 ),
     .psum_out(\psum_in$70 ),
     .rst(rst),
     .sel_in(\sel_in$24 ),
@@ -1239,7 +1276,7 @@ module \hwcnn_top.array (rst, a_in, w_in, sel_in, load, lsel, psum_out__0, psum_
   \hwcnn_top.array.pe_0_3  pe_0_3 (
     .a_in(\a_in$33 ),
     .clk(clk),
-    .\port$1302$0 (\port$1302$0 ),
+    .\port$1587$0 (\port$1587$0 ),
     .psum_out(\psum_in$80 ),
     .rst(rst),
     .sel_in(\sel_in$35 ),
@@ -1264,7 +1301,7 @@ module \hwcnn_top.array (rst, a_in, w_in, sel_in, load, lsel, psum_out__0, psum_
     .a_in(\a_in$54 ),
     .a_out(\a_in$64 ),
     .clk(clk),
-    .\port$1292$0 (\port$1292$0 ),
+    .\port$1577$0 (\port$1577$0 ),
     .psum_in(\psum_in$60 ),
     .psum_out(\psum_in$100 ),
     .rst(rst),
@@ -1277,7 +1314,7 @@ module \hwcnn_top.array (rst, a_in, w_in, sel_in, load, lsel, psum_out__0, psum_
     .a_in(\a_in$64 ),
     .a_out(\a_in$74 ),
     .clk(clk),
-    .\port$1296$0 (\port$1296$0 ),
+    .\port$1581$0 (\port$1581$0 ),
     .psum_in(\psum_in$70 ),
     .psum_out(\psum_in$110 ),
     .rst(rst),
@@ -1289,7 +1326,7 @@ module \hwcnn_top.array (rst, a_in, w_in, sel_in, load, lsel, psum_out__0, psum_
   \hwcnn_top.array.pe_1_3  pe_1_3 (
     .a_in(\a_in$74 ),
     .clk(clk),
-    .\port$1302$0 (\port$1302$0 ),
+    .\port$1587$0 (\port$1587$0 ),
     .psum_in(\psum_in$80 ),
     .psum_out(\psum_in$120 ),
     .rst(rst),
@@ -1315,7 +1352,7 @@ module \hwcnn_top.array (rst, a_in, w_in, sel_in, load, lsel, psum_out__0, psum_
     .a_in(\a_in$94 ),
     .a_out(\a_in$104 ),
     .clk(clk),
-    .\port$1292$0 (\port$1292$0 ),
+    .\port$1577$0 (\port$1577$0 ),
     .psum_in(\psum_in$100 ),
     .psum_out(\psum_in$140 ),
     .rst(rst),
@@ -1328,7 +1365,7 @@ module \hwcnn_top.array (rst, a_in, w_in, sel_in, load, lsel, psum_out__0, psum_
     .a_in(\a_in$104 ),
     .a_out(\a_in$114 ),
     .clk(clk),
-    .\port$1296$0 (\port$1296$0 ),
+    .\port$1581$0 (\port$1581$0 ),
     .psum_in(\psum_in$110 ),
     .psum_out(\psum_in$150 ),
     .rst(rst),
@@ -1340,7 +1377,7 @@ module \hwcnn_top.array (rst, a_in, w_in, sel_in, load, lsel, psum_out__0, psum_
   \hwcnn_top.array.pe_2_3  pe_2_3 (
     .a_in(\a_in$114 ),
     .clk(clk),
-    .\port$1302$0 (\port$1302$0 ),
+    .\port$1587$0 (\port$1587$0 ),
     .psum_in(\psum_in$120 ),
     .psum_out(\psum_in$160 ),
     .rst(rst),
@@ -1365,7 +1402,7 @@ module \hwcnn_top.array (rst, a_in, w_in, sel_in, load, lsel, psum_out__0, psum_
     .a_in(\a_in$134 ),
     .a_out(\a_in$144 ),
     .clk(clk),
-    .\port$1292$0 (\port$1292$0 ),
+    .\port$1577$0 (\port$1577$0 ),
     .psum_in(\psum_in$140 ),
     .psum_out(psum_out__1),
     .rst(rst),
@@ -1377,7 +1414,7 @@ module \hwcnn_top.array (rst, a_in, w_in, sel_in, load, lsel, psum_out__0, psum_
     .a_in(\a_in$144 ),
     .a_out(\a_in$154 ),
     .clk(clk),
-    .\port$1296$0 (\port$1296$0 ),
+    .\port$1581$0 (\port$1581$0 ),
     .psum_in(\psum_in$150 ),
     .psum_out(psum_out__2),
     .rst(rst),
@@ -1388,7 +1425,7 @@ module \hwcnn_top.array (rst, a_in, w_in, sel_in, load, lsel, psum_out__0, psum_
   \hwcnn_top.array.pe_3_3  pe_3_3 (
     .a_in(\a_in$154 ),
     .clk(clk),
-    .\port$1302$0 (\port$1302$0 ),
+    .\port$1587$0 (\port$1587$0 ),
     .psum_in(\psum_in$160 ),
     .psum_out(psum_out__3),
     .rst(rst),
@@ -1405,26 +1442,26 @@ module \hwcnn_top.array (rst, a_in, w_in, sel_in, load, lsel, psum_out__0, psum_
   assign sel_out = \sel_in$13 ;
   assign w_in__1 = \w_in$15 ;
   assign \psum_in$17  = 32'd0;
-  assign \load$18  = \port$1292$0 [0];
-  assign load__1 = \port$1292$0 [0];
-  assign \lsel$20  = \port$1292$0 [1];
-  assign lsel__1 = \port$1292$0 [1];
+  assign \load$18  = \port$1577$0 [0];
+  assign load__1 = \port$1577$0 [0];
+  assign \lsel$20  = \port$1577$0 [1];
+  assign lsel__1 = \port$1577$0 [1];
   assign \a_out$23  = \a_in$22 ;
   assign \sel_out$25  = \sel_in$24 ;
   assign w_in__2 = \w_in$26 ;
   assign \psum_in$28  = 32'd0;
-  assign \load$29  = \port$1296$0 [0];
-  assign load__2 = \port$1296$0 [0];
-  assign \lsel$31  = \port$1296$0 [1];
-  assign lsel__2 = \port$1296$0 [1];
+  assign \load$29  = \port$1581$0 [0];
+  assign load__2 = \port$1581$0 [0];
+  assign \lsel$31  = \port$1581$0 [1];
+  assign lsel__2 = \port$1581$0 [1];
   assign \a_out$34  = \a_in$33 ;
   assign \sel_out$36  = \sel_in$35 ;
   assign w_in__3 = \w_in$37 ;
   assign \psum_in$39  = 32'd0;
-  assign \load$40  = \port$1302$0 [0];
-  assign load__3 = \port$1302$0 [0];
-  assign \lsel$42  = \port$1302$0 [1];
-  assign lsel__3 = \port$1302$0 [1];
+  assign \load$40  = \port$1587$0 [0];
+  assign load__3 = \port$1587$0 [0];
+  assign \lsel$42  = \port$1587$0 [1];
+  assign lsel__3 = \port$1587$0 [1];
   assign a_in__1 = \a_in$44 ;
   assign sel_in__1 = \sel_in$46 ;
   assign w_out = \w_in$48 ;
@@ -1435,20 +1472,20 @@ module \hwcnn_top.array (rst, a_in, w_in, sel_in, load, lsel, psum_out__0, psum_
   assign \sel_out$57  = \sel_in$56 ;
   assign \w_out$59  = \w_in$58 ;
   assign \psum_out$61  = \psum_in$60 ;
-  assign \load$62  = \port$1292$0 [0];
-  assign \lsel$63  = \port$1292$0 [1];
+  assign \load$62  = \port$1577$0 [0];
+  assign \lsel$63  = \port$1577$0 [1];
   assign \a_out$65  = \a_in$64 ;
   assign \sel_out$67  = \sel_in$66 ;
   assign \w_out$69  = \w_in$68 ;
   assign \psum_out$71  = \psum_in$70 ;
-  assign \load$72  = \port$1296$0 [0];
-  assign \lsel$73  = \port$1296$0 [1];
+  assign \load$72  = \port$1581$0 [0];
+  assign \lsel$73  = \port$1581$0 [1];
   assign \a_out$75  = \a_in$74 ;
   assign \sel_out$77  = \sel_in$76 ;
   assign \w_out$79  = \w_in$78 ;
   assign \psum_out$81  = \psum_in$80 ;
-  assign \load$82  = \port$1302$0 [0];
-  assign \lsel$83  = \port$1302$0 [1];
+  assign \load$82  = \port$1587$0 [0];
+  assign \lsel$83  = \port$1587$0 [1];
   assign a_in__2 = \a_in$84 ;
   assign sel_in__2 = \sel_in$86 ;
   assign \w_out$89  = \w_in$88 ;
@@ -1459,20 +1496,20 @@ module \hwcnn_top.array (rst, a_in, w_in, sel_in, load, lsel, psum_out__0, psum_
   assign \sel_out$97  = \sel_in$96 ;
   assign \w_out$99  = \w_in$98 ;
   assign \psum_out$101  = \psum_in$100 ;
-  assign \load$102  = \port$1292$0 [0];
-  assign \lsel$103  = \port$1292$0 [1];
+  assign \load$102  = \port$1577$0 [0];
+  assign \lsel$103  = \port$1577$0 [1];
   assign \a_out$105  = \a_in$104 ;
   assign \sel_out$107  = \sel_in$106 ;
   assign \w_out$109  = \w_in$108 ;
   assign \psum_out$111  = \psum_in$110 ;
-  assign \load$112  = \port$1296$0 [0];
-  assign \lsel$113  = \port$1296$0 [1];
+  assign \load$112  = \port$1581$0 [0];
+  assign \lsel$113  = \port$1581$0 [1];
   assign \a_out$115  = \a_in$114 ;
   assign \sel_out$117  = \sel_in$116 ;
   assign \w_out$119  = \w_in$118 ;
   assign \psum_out$121  = \psum_in$120 ;
-  assign \load$122  = \port$1302$0 [0];
-  assign \lsel$123  = \port$1302$0 [1];
+  assign \load$122  = \port$1587$0 [0];
+  assign \lsel$123  = \port$1587$0 [1];
   assign a_in__3 = \a_in$124 ;
   assign sel_in__3 = \sel_in$126 ;
   assign \w_out$129  = \w_in$128 ;
@@ -1483,20 +1520,20 @@ module \hwcnn_top.array (rst, a_in, w_in, sel_in, load, lsel, psum_out__0, psum_
   assign \sel_out$137  = \sel_in$136 ;
   assign \w_out$139  = \w_in$138 ;
   assign \psum_out$141  = \psum_in$140 ;
-  assign \load$142  = \port$1292$0 [0];
-  assign \lsel$143  = \port$1292$0 [1];
+  assign \load$142  = \port$1577$0 [0];
+  assign \lsel$143  = \port$1577$0 [1];
   assign \a_out$145  = \a_in$144 ;
   assign \sel_out$147  = \sel_in$146 ;
   assign \w_out$149  = \w_in$148 ;
   assign \psum_out$151  = \psum_in$150 ;
-  assign \load$152  = \port$1296$0 [0];
-  assign \lsel$153  = \port$1296$0 [1];
+  assign \load$152  = \port$1581$0 [0];
+  assign \lsel$153  = \port$1581$0 [1];
   assign \a_out$155  = \a_in$154 ;
   assign \sel_out$157  = \sel_in$156 ;
   assign \w_out$159  = \w_in$158 ;
   assign \psum_out$161  = \psum_in$160 ;
-  assign \load$162  = \port$1302$0 [0];
-  assign \lsel$163  = \port$1302$0 [1];
+  assign \load$162  = \port$1587$0 [0];
+  assign \lsel$163  = \port$1587$0 [1];
   assign \psum_out$165  = psum_out__0;
   assign \psum_out$167  = psum_out__1;
   assign \psum_out$169  = psum_out__2;
@@ -1604,7 +1641,7 @@ module \hwcnn_top.array.pe_0_0 (rst, a_in, w_in, w_out, sel_in, load, lsel, a_ou
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.array.pe_0_1 (rst, w_out, a_in, sel_in, a_out, sel_out, psum_out, w_in, \port$1292$0 , clk);
+module \hwcnn_top.array.pe_0_1 (rst, w_out, a_in, sel_in, a_out, sel_out, psum_out, w_in, \port$1577$0 , clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$3  = 0;
   wire \$1 ;
   reg [7:0] \$10 ;
@@ -1625,8 +1662,8 @@ module \hwcnn_top.array.pe_0_1 (rst, w_out, a_in, sel_in, a_out, sel_out, psum_o
   wire clk;
   wire load;
   wire lsel;
-  input [1:0] \port$1292$0 ;
-  wire [1:0] \port$1292$0 ;
+  input [1:0] \port$1577$0 ;
+  wire [1:0] \port$1577$0 ;
   wire [31:0] psum_in;
   output [31:0] psum_out;
   reg [31:0] psum_out = 32'd0;
@@ -1642,13 +1679,13 @@ module \hwcnn_top.array.pe_0_1 (rst, w_out, a_in, sel_in, a_out, sel_out, psum_o
   wire [7:0] w_in;
   output [7:0] w_out;
   wire [7:0] w_out;
-  assign \$1  = ~ \port$1292$0 [1];
-  assign \$2  = \port$1292$0 [0] & \$1 ;
-  assign \$3  = \port$1292$0 [0] & \port$1292$0 [1];
+  assign \$1  = ~ \port$1577$0 [1];
+  assign \$2  = \port$1577$0 [0] & \$1 ;
+  assign \$3  = \port$1577$0 [0] & \port$1577$0 [1];
   assign \$4  = sel_in ? w1 : w0;
   assign \$5  = $signed(a_in) * $signed(\$4 );
   assign \$6  = $signed(1'h0) + $signed(\$5 );
-  assign w_out = \port$1292$0 [1] ? w1 : w0;
+  assign w_out = \port$1577$0 [1] ? w1 : w0;
   always @(posedge clk)
     a_out <= \$7 ;
   always @(posedge clk)
@@ -1700,13 +1737,13 @@ module \hwcnn_top.array.pe_0_1 (rst, w_out, a_in, sel_in, a_out, sel_out, psum_o
       \$11  = 32'd0;
     end
   end
-  assign load = \port$1292$0 [0];
-  assign lsel = \port$1292$0 [1];
+  assign load = \port$1577$0 [0];
+  assign lsel = \port$1577$0 [1];
   assign psum_in = 32'd0;
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.array.pe_0_2 (rst, w_out, a_in, sel_in, a_out, sel_out, psum_out, w_in, \port$1296$0 , clk);
+module \hwcnn_top.array.pe_0_2 (rst, w_out, a_in, sel_in, a_out, sel_out, psum_out, w_in, \port$1581$0 , clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$4  = 0;
   wire \$1 ;
   reg [7:0] \$10 ;
@@ -1727,8 +1764,8 @@ module \hwcnn_top.array.pe_0_2 (rst, w_out, a_in, sel_in, a_out, sel_out, psum_o
   wire clk;
   wire load;
   wire lsel;
-  input [1:0] \port$1296$0 ;
-  wire [1:0] \port$1296$0 ;
+  input [1:0] \port$1581$0 ;
+  wire [1:0] \port$1581$0 ;
   wire [31:0] psum_in;
   output [31:0] psum_out;
   reg [31:0] psum_out = 32'd0;
@@ -1744,13 +1781,13 @@ module \hwcnn_top.array.pe_0_2 (rst, w_out, a_in, sel_in, a_out, sel_out, psum_o
   wire [7:0] w_in;
   output [7:0] w_out;
   wire [7:0] w_out;
-  assign \$1  = ~ \port$1296$0 [1];
-  assign \$2  = \port$1296$0 [0] & \$1 ;
-  assign \$3  = \port$1296$0 [0] & \port$1296$0 [1];
+  assign \$1  = ~ \port$1581$0 [1];
+  assign \$2  = \port$1581$0 [0] & \$1 ;
+  assign \$3  = \port$1581$0 [0] & \port$1581$0 [1];
   assign \$4  = sel_in ? w1 : w0;
   assign \$5  = $signed(a_in) * $signed(\$4 );
   assign \$6  = $signed(1'h0) + $signed(\$5 );
-  assign w_out = \port$1296$0 [1] ? w1 : w0;
+  assign w_out = \port$1581$0 [1] ? w1 : w0;
   always @(posedge clk)
     a_out <= \$7 ;
   always @(posedge clk)
@@ -1802,13 +1839,13 @@ module \hwcnn_top.array.pe_0_2 (rst, w_out, a_in, sel_in, a_out, sel_out, psum_o
       \$11  = 32'd0;
     end
   end
-  assign load = \port$1296$0 [0];
-  assign lsel = \port$1296$0 [1];
+  assign load = \port$1581$0 [0];
+  assign lsel = \port$1581$0 [1];
   assign psum_in = 32'd0;
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.array.pe_0_3 (rst, w_out, a_in, sel_in, psum_out, w_in, \port$1302$0 , clk);
+module \hwcnn_top.array.pe_0_3 (rst, w_out, a_in, sel_in, psum_out, w_in, \port$1587$0 , clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$5  = 0;
   wire \$1 ;
   reg [7:0] \$10 ;
@@ -1828,8 +1865,8 @@ module \hwcnn_top.array.pe_0_3 (rst, w_out, a_in, sel_in, psum_out, w_in, \port$
   wire clk;
   wire load;
   wire lsel;
-  input [1:0] \port$1302$0 ;
-  wire [1:0] \port$1302$0 ;
+  input [1:0] \port$1587$0 ;
+  wire [1:0] \port$1587$0 ;
   wire [31:0] psum_in;
   output [31:0] psum_out;
   reg [31:0] psum_out = 32'd0;
@@ -1844,13 +1881,13 @@ module \hwcnn_top.array.pe_0_3 (rst, w_out, a_in, sel_in, psum_out, w_in, \port$
   wire [7:0] w_in;
   output [7:0] w_out;
   wire [7:0] w_out;
-  assign \$1  = ~ \port$1302$0 [1];
-  assign \$2  = \port$1302$0 [0] & \$1 ;
-  assign \$3  = \port$1302$0 [0] & \port$1302$0 [1];
+  assign \$1  = ~ \port$1587$0 [1];
+  assign \$2  = \port$1587$0 [0] & \$1 ;
+  assign \$3  = \port$1587$0 [0] & \port$1587$0 [1];
   assign \$4  = sel_in ? w1 : w0;
   assign \$5  = $signed(a_in) * $signed(\$4 );
   assign \$6  = $signed(1'h0) + $signed(\$5 );
-  assign w_out = \port$1302$0 [1] ? w1 : w0;
+  assign w_out = \port$1587$0 [1] ? w1 : w0;
   always @(posedge clk)
     a_out <= \$7 ;
   always @(posedge clk)
@@ -1902,8 +1939,8 @@ module \hwcnn_top.array.pe_0_3 (rst, w_out, a_in, sel_in, psum_out, w_in, \port$
       \$11  = 32'd0;
     end
   end
-  assign load = \port$1302$0 [0];
-  assign lsel = \port$1302$0 [1];
+  assign load = \port$1587$0 [0];
+  assign lsel = \port$1587$0 [1];
   assign psum_in = 32'd0;
 endmodule
 
@@ -2008,7 +2045,7 @@ module \hwcnn_top.array.pe_1_0 (rst, w_in, w_out, load, lsel, psum_in, a_out, se
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.array.pe_1_1 (rst, w_in, w_out, psum_in, a_in, sel_in, a_out, sel_out, psum_out, \port$1292$0 , clk);
+module \hwcnn_top.array.pe_1_1 (rst, w_in, w_out, psum_in, a_in, sel_in, a_out, sel_out, psum_out, \port$1577$0 , clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$7  = 0;
   wire \$1 ;
   reg [7:0] \$10 ;
@@ -2029,8 +2066,8 @@ module \hwcnn_top.array.pe_1_1 (rst, w_in, w_out, psum_in, a_in, sel_in, a_out, 
   wire clk;
   wire load;
   wire lsel;
-  input [1:0] \port$1292$0 ;
-  wire [1:0] \port$1292$0 ;
+  input [1:0] \port$1577$0 ;
+  wire [1:0] \port$1577$0 ;
   input [31:0] psum_in;
   wire [31:0] psum_in;
   output [31:0] psum_out;
@@ -2047,13 +2084,13 @@ module \hwcnn_top.array.pe_1_1 (rst, w_in, w_out, psum_in, a_in, sel_in, a_out, 
   wire [7:0] w_in;
   output [7:0] w_out;
   wire [7:0] w_out;
-  assign \$1  = ~ \port$1292$0 [1];
-  assign \$2  = \port$1292$0 [0] & \$1 ;
-  assign \$3  = \port$1292$0 [0] & \port$1292$0 [1];
+  assign \$1  = ~ \port$1577$0 [1];
+  assign \$2  = \port$1577$0 [0] & \$1 ;
+  assign \$3  = \port$1577$0 [0] & \port$1577$0 [1];
   assign \$4  = sel_in ? w1 : w0;
   assign \$5  = $signed(a_in) * $signed(\$4 );
   assign \$6  = $signed(psum_in) + $signed(\$5 );
-  assign w_out = \port$1292$0 [1] ? w1 : w0;
+  assign w_out = \port$1577$0 [1] ? w1 : w0;
   always @(posedge clk)
     a_out <= \$7 ;
   always @(posedge clk)
@@ -2105,12 +2142,12 @@ module \hwcnn_top.array.pe_1_1 (rst, w_in, w_out, psum_in, a_in, sel_in, a_out, 
       \$11  = 32'd0;
     end
   end
-  assign load = \port$1292$0 [0];
-  assign lsel = \port$1292$0 [1];
+  assign load = \port$1577$0 [0];
+  assign lsel = \port$1577$0 [1];
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.array.pe_1_2 (rst, w_in, w_out, psum_in, a_in, sel_in, a_out, sel_out, psum_out, \port$1296$0 , clk);
+module \hwcnn_top.array.pe_1_2 (rst, w_in, w_out, psum_in, a_in, sel_in, a_out, sel_out, psum_out, \port$1581$0 , clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$8  = 0;
   wire \$1 ;
   reg [7:0] \$10 ;
@@ -2131,8 +2168,8 @@ module \hwcnn_top.array.pe_1_2 (rst, w_in, w_out, psum_in, a_in, sel_in, a_out, 
   wire clk;
   wire load;
   wire lsel;
-  input [1:0] \port$1296$0 ;
-  wire [1:0] \port$1296$0 ;
+  input [1:0] \port$1581$0 ;
+  wire [1:0] \port$1581$0 ;
   input [31:0] psum_in;
   wire [31:0] psum_in;
   output [31:0] psum_out;
@@ -2149,13 +2186,13 @@ module \hwcnn_top.array.pe_1_2 (rst, w_in, w_out, psum_in, a_in, sel_in, a_out, 
   wire [7:0] w_in;
   output [7:0] w_out;
   wire [7:0] w_out;
-  assign \$1  = ~ \port$1296$0 [1];
-  assign \$2  = \port$1296$0 [0] & \$1 ;
-  assign \$3  = \port$1296$0 [0] & \port$1296$0 [1];
+  assign \$1  = ~ \port$1581$0 [1];
+  assign \$2  = \port$1581$0 [0] & \$1 ;
+  assign \$3  = \port$1581$0 [0] & \port$1581$0 [1];
   assign \$4  = sel_in ? w1 : w0;
   assign \$5  = $signed(a_in) * $signed(\$4 );
   assign \$6  = $signed(psum_in) + $signed(\$5 );
-  assign w_out = \port$1296$0 [1] ? w1 : w0;
+  assign w_out = \port$1581$0 [1] ? w1 : w0;
   always @(posedge clk)
     a_out <= \$7 ;
   always @(posedge clk)
@@ -2207,12 +2244,12 @@ module \hwcnn_top.array.pe_1_2 (rst, w_in, w_out, psum_in, a_in, sel_in, a_out, 
       \$11  = 32'd0;
     end
   end
-  assign load = \port$1296$0 [0];
-  assign lsel = \port$1296$0 [1];
+  assign load = \port$1581$0 [0];
+  assign lsel = \port$1581$0 [1];
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.array.pe_1_3 (rst, w_in, w_out, psum_in, a_in, sel_in, psum_out, \port$1302$0 , clk);
+module \hwcnn_top.array.pe_1_3 (rst, w_in, w_out, psum_in, a_in, sel_in, psum_out, \port$1587$0 , clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$9  = 0;
   wire \$1 ;
   reg [7:0] \$10 ;
@@ -2232,8 +2269,8 @@ module \hwcnn_top.array.pe_1_3 (rst, w_in, w_out, psum_in, a_in, sel_in, psum_ou
   wire clk;
   wire load;
   wire lsel;
-  input [1:0] \port$1302$0 ;
-  wire [1:0] \port$1302$0 ;
+  input [1:0] \port$1587$0 ;
+  wire [1:0] \port$1587$0 ;
   input [31:0] psum_in;
   wire [31:0] psum_in;
   output [31:0] psum_out;
@@ -2249,13 +2286,13 @@ module \hwcnn_top.array.pe_1_3 (rst, w_in, w_out, psum_in, a_in, sel_in, psum_ou
   wire [7:0] w_in;
   output [7:0] w_out;
   wire [7:0] w_out;
-  assign \$1  = ~ \port$1302$0 [1];
-  assign \$2  = \port$1302$0 [0] & \$1 ;
-  assign \$3  = \port$1302$0 [0] & \port$1302$0 [1];
+  assign \$1  = ~ \port$1587$0 [1];
+  assign \$2  = \port$1587$0 [0] & \$1 ;
+  assign \$3  = \port$1587$0 [0] & \port$1587$0 [1];
   assign \$4  = sel_in ? w1 : w0;
   assign \$5  = $signed(a_in) * $signed(\$4 );
   assign \$6  = $signed(psum_in) + $signed(\$5 );
-  assign w_out = \port$1302$0 [1] ? w1 : w0;
+  assign w_out = \port$1587$0 [1] ? w1 : w0;
   always @(posedge clk)
     a_out <= \$7 ;
   always @(posedge clk)
@@ -2307,8 +2344,8 @@ module \hwcnn_top.array.pe_1_3 (rst, w_in, w_out, psum_in, a_in, sel_in, psum_ou
       \$11  = 32'd0;
     end
   end
-  assign load = \port$1302$0 [0];
-  assign lsel = \port$1302$0 [1];
+  assign load = \port$1587$0 [0];
+  assign lsel = \port$1587$0 [1];
 endmodule
 
 (* generator = "Amaranth" *)
@@ -2412,7 +2449,7 @@ module \hwcnn_top.array.pe_2_0 (rst, w_in, w_out, load, lsel, psum_in, a_out, se
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.array.pe_2_1 (rst, w_in, w_out, psum_in, a_in, sel_in, a_out, sel_out, psum_out, \port$1292$0 , clk);
+module \hwcnn_top.array.pe_2_1 (rst, w_in, w_out, psum_in, a_in, sel_in, a_out, sel_out, psum_out, \port$1577$0 , clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$11  = 0;
   wire \$1 ;
   reg [7:0] \$10 ;
@@ -2433,8 +2470,8 @@ module \hwcnn_top.array.pe_2_1 (rst, w_in, w_out, psum_in, a_in, sel_in, a_out, 
   wire clk;
   wire load;
   wire lsel;
-  input [1:0] \port$1292$0 ;
-  wire [1:0] \port$1292$0 ;
+  input [1:0] \port$1577$0 ;
+  wire [1:0] \port$1577$0 ;
   input [31:0] psum_in;
   wire [31:0] psum_in;
   output [31:0] psum_out;
@@ -2451,13 +2488,13 @@ module \hwcnn_top.array.pe_2_1 (rst, w_in, w_out, psum_in, a_in, sel_in, a_out, 
   wire [7:0] w_in;
   output [7:0] w_out;
   wire [7:0] w_out;
-  assign \$1  = ~ \port$1292$0 [1];
-  assign \$2  = \port$1292$0 [0] & \$1 ;
-  assign \$3  = \port$1292$0 [0] & \port$1292$0 [1];
+  assign \$1  = ~ \port$1577$0 [1];
+  assign \$2  = \port$1577$0 [0] & \$1 ;
+  assign \$3  = \port$1577$0 [0] & \port$1577$0 [1];
   assign \$4  = sel_in ? w1 : w0;
   assign \$5  = $signed(a_in) * $signed(\$4 );
   assign \$6  = $signed(psum_in) + $signed(\$5 );
-  assign w_out = \port$1292$0 [1] ? w1 : w0;
+  assign w_out = \port$1577$0 [1] ? w1 : w0;
   always @(posedge clk)
     a_out <= \$7 ;
   always @(posedge clk)
@@ -2509,12 +2546,12 @@ module \hwcnn_top.array.pe_2_1 (rst, w_in, w_out, psum_in, a_in, sel_in, a_out, 
       \$11  = 32'd0;
     end
   end
-  assign load = \port$1292$0 [0];
-  assign lsel = \port$1292$0 [1];
+  assign load = \port$1577$0 [0];
+  assign lsel = \port$1577$0 [1];
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.array.pe_2_2 (rst, w_in, w_out, psum_in, a_in, sel_in, a_out, sel_out, psum_out, \port$1296$0 , clk);
+module \hwcnn_top.array.pe_2_2 (rst, w_in, w_out, psum_in, a_in, sel_in, a_out, sel_out, psum_out, \port$1581$0 , clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$12  = 0;
   wire \$1 ;
   reg [7:0] \$10 ;
@@ -2535,8 +2572,8 @@ module \hwcnn_top.array.pe_2_2 (rst, w_in, w_out, psum_in, a_in, sel_in, a_out, 
   wire clk;
   wire load;
   wire lsel;
-  input [1:0] \port$1296$0 ;
-  wire [1:0] \port$1296$0 ;
+  input [1:0] \port$1581$0 ;
+  wire [1:0] \port$1581$0 ;
   input [31:0] psum_in;
   wire [31:0] psum_in;
   output [31:0] psum_out;
@@ -2553,13 +2590,13 @@ module \hwcnn_top.array.pe_2_2 (rst, w_in, w_out, psum_in, a_in, sel_in, a_out, 
   wire [7:0] w_in;
   output [7:0] w_out;
   wire [7:0] w_out;
-  assign \$1  = ~ \port$1296$0 [1];
-  assign \$2  = \port$1296$0 [0] & \$1 ;
-  assign \$3  = \port$1296$0 [0] & \port$1296$0 [1];
+  assign \$1  = ~ \port$1581$0 [1];
+  assign \$2  = \port$1581$0 [0] & \$1 ;
+  assign \$3  = \port$1581$0 [0] & \port$1581$0 [1];
   assign \$4  = sel_in ? w1 : w0;
   assign \$5  = $signed(a_in) * $signed(\$4 );
   assign \$6  = $signed(psum_in) + $signed(\$5 );
-  assign w_out = \port$1296$0 [1] ? w1 : w0;
+  assign w_out = \port$1581$0 [1] ? w1 : w0;
   always @(posedge clk)
     a_out <= \$7 ;
   always @(posedge clk)
@@ -2611,12 +2648,12 @@ module \hwcnn_top.array.pe_2_2 (rst, w_in, w_out, psum_in, a_in, sel_in, a_out, 
       \$11  = 32'd0;
     end
   end
-  assign load = \port$1296$0 [0];
-  assign lsel = \port$1296$0 [1];
+  assign load = \port$1581$0 [0];
+  assign lsel = \port$1581$0 [1];
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.array.pe_2_3 (rst, w_in, w_out, psum_in, a_in, sel_in, psum_out, \port$1302$0 , clk);
+module \hwcnn_top.array.pe_2_3 (rst, w_in, w_out, psum_in, a_in, sel_in, psum_out, \port$1587$0 , clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$13  = 0;
   wire \$1 ;
   reg [7:0] \$10 ;
@@ -2636,8 +2673,8 @@ module \hwcnn_top.array.pe_2_3 (rst, w_in, w_out, psum_in, a_in, sel_in, psum_ou
   wire clk;
   wire load;
   wire lsel;
-  input [1:0] \port$1302$0 ;
-  wire [1:0] \port$1302$0 ;
+  input [1:0] \port$1587$0 ;
+  wire [1:0] \port$1587$0 ;
   input [31:0] psum_in;
   wire [31:0] psum_in;
   output [31:0] psum_out;
@@ -2653,13 +2690,13 @@ module \hwcnn_top.array.pe_2_3 (rst, w_in, w_out, psum_in, a_in, sel_in, psum_ou
   wire [7:0] w_in;
   output [7:0] w_out;
   wire [7:0] w_out;
-  assign \$1  = ~ \port$1302$0 [1];
-  assign \$2  = \port$1302$0 [0] & \$1 ;
-  assign \$3  = \port$1302$0 [0] & \port$1302$0 [1];
+  assign \$1  = ~ \port$1587$0 [1];
+  assign \$2  = \port$1587$0 [0] & \$1 ;
+  assign \$3  = \port$1587$0 [0] & \port$1587$0 [1];
   assign \$4  = sel_in ? w1 : w0;
   assign \$5  = $signed(a_in) * $signed(\$4 );
   assign \$6  = $signed(psum_in) + $signed(\$5 );
-  assign w_out = \port$1302$0 [1] ? w1 : w0;
+  assign w_out = \port$1587$0 [1] ? w1 : w0;
   always @(posedge clk)
     a_out <= \$7 ;
   always @(posedge clk)
@@ -2711,8 +2748,8 @@ module \hwcnn_top.array.pe_2_3 (rst, w_in, w_out, psum_in, a_in, sel_in, psum_ou
       \$11  = 32'd0;
     end
   end
-  assign load = \port$1302$0 [0];
-  assign lsel = \port$1302$0 [1];
+  assign load = \port$1587$0 [0];
+  assign lsel = \port$1587$0 [1];
 endmodule
 
 (* generator = "Amaranth" *)
@@ -2815,7 +2852,7 @@ module \hwcnn_top.array.pe_3_0 (rst, w_in, load, lsel, psum_in, a_out, sel_out, 
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.array.pe_3_1 (rst, w_in, psum_in, a_in, sel_in, a_out, sel_out, psum_out, \port$1292$0 , clk);
+module \hwcnn_top.array.pe_3_1 (rst, w_in, psum_in, a_in, sel_in, a_out, sel_out, psum_out, \port$1577$0 , clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$15  = 0;
   wire \$1 ;
   reg [7:0] \$10 ;
@@ -2836,8 +2873,8 @@ module \hwcnn_top.array.pe_3_1 (rst, w_in, psum_in, a_in, sel_in, a_out, sel_out
   wire clk;
   wire load;
   wire lsel;
-  input [1:0] \port$1292$0 ;
-  wire [1:0] \port$1292$0 ;
+  input [1:0] \port$1577$0 ;
+  wire [1:0] \port$1577$0 ;
   input [31:0] psum_in;
   wire [31:0] psum_in;
   output [31:0] psum_out;
@@ -2853,13 +2890,13 @@ module \hwcnn_top.array.pe_3_1 (rst, w_in, psum_in, a_in, sel_in, a_out, sel_out
   input [7:0] w_in;
   wire [7:0] w_in;
   wire [7:0] w_out;
-  assign \$1  = ~ \port$1292$0 [1];
-  assign \$2  = \port$1292$0 [0] & \$1 ;
-  assign \$3  = \port$1292$0 [0] & \port$1292$0 [1];
+  assign \$1  = ~ \port$1577$0 [1];
+  assign \$2  = \port$1577$0 [0] & \$1 ;
+  assign \$3  = \port$1577$0 [0] & \port$1577$0 [1];
   assign \$4  = sel_in ? w1 : w0;
   assign \$5  = $signed(a_in) * $signed(\$4 );
   assign \$6  = $signed(psum_in) + $signed(\$5 );
-  assign w_out = \port$1292$0 [1] ? w1 : w0;
+  assign w_out = \port$1577$0 [1] ? w1 : w0;
   always @(posedge clk)
     a_out <= \$7 ;
   always @(posedge clk)
@@ -2911,12 +2948,12 @@ module \hwcnn_top.array.pe_3_1 (rst, w_in, psum_in, a_in, sel_in, a_out, sel_out
       \$11  = 32'd0;
     end
   end
-  assign load = \port$1292$0 [0];
-  assign lsel = \port$1292$0 [1];
+  assign load = \port$1577$0 [0];
+  assign lsel = \port$1577$0 [1];
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.array.pe_3_2 (rst, w_in, psum_in, a_in, sel_in, a_out, sel_out, psum_out, \port$1296$0 , clk);
+module \hwcnn_top.array.pe_3_2 (rst, w_in, psum_in, a_in, sel_in, a_out, sel_out, psum_out, \port$1581$0 , clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$16  = 0;
   wire \$1 ;
   reg [7:0] \$10 ;
@@ -2937,8 +2974,8 @@ module \hwcnn_top.array.pe_3_2 (rst, w_in, psum_in, a_in, sel_in, a_out, sel_out
   wire clk;
   wire load;
   wire lsel;
-  input [1:0] \port$1296$0 ;
-  wire [1:0] \port$1296$0 ;
+  input [1:0] \port$1581$0 ;
+  wire [1:0] \port$1581$0 ;
   input [31:0] psum_in;
   wire [31:0] psum_in;
   output [31:0] psum_out;
@@ -2954,13 +2991,13 @@ module \hwcnn_top.array.pe_3_2 (rst, w_in, psum_in, a_in, sel_in, a_out, sel_out
   input [7:0] w_in;
   wire [7:0] w_in;
   wire [7:0] w_out;
-  assign \$1  = ~ \port$1296$0 [1];
-  assign \$2  = \port$1296$0 [0] & \$1 ;
-  assign \$3  = \port$1296$0 [0] & \port$1296$0 [1];
+  assign \$1  = ~ \port$1581$0 [1];
+  assign \$2  = \port$1581$0 [0] & \$1 ;
+  assign \$3  = \port$1581$0 [0] & \port$1581$0 [1];
   assign \$4  = sel_in ? w1 : w0;
   assign \$5  = $signed(a_in) * $signed(\$4 );
   assign \$6  = $signed(psum_in) + $signed(\$5 );
-  assign w_out = \port$1296$0 [1] ? w1 : w0;
+  assign w_out = \port$1581$0 [1] ? w1 : w0;
   always @(posedge clk)
     a_out <= \$7 ;
   always @(posedge clk)
@@ -3012,12 +3049,12 @@ module \hwcnn_top.array.pe_3_2 (rst, w_in, psum_in, a_in, sel_in, a_out, sel_out
       \$11  = 32'd0;
     end
   end
-  assign load = \port$1296$0 [0];
-  assign lsel = \port$1296$0 [1];
+  assign load = \port$1581$0 [0];
+  assign lsel = \port$1581$0 [1];
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.array.pe_3_3 (rst, w_in, psum_in, a_in, sel_in, psum_out, \port$1302$0 , clk);
+module \hwcnn_top.array.pe_3_3 (rst, w_in, psum_in, a_in, sel_in, psum_out, \port$1587$0 , clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$17  = 0;
   wire \$1 ;
   reg [7:0] \$10 ;
@@ -3037,8 +3074,8 @@ module \hwcnn_top.array.pe_3_3 (rst, w_in, psum_in, a_in, sel_in, psum_out, \por
   wire clk;
   wire load;
   wire lsel;
-  input [1:0] \port$1302$0 ;
-  wire [1:0] \port$1302$0 ;
+  input [1:0] \port$1587$0 ;
+  wire [1:0] \port$1587$0 ;
   input [31:0] psum_in;
   wire [31:0] psum_in;
   output [31:0] psum_out;
@@ -3053,13 +3090,13 @@ module \hwcnn_top.array.pe_3_3 (rst, w_in, psum_in, a_in, sel_in, psum_out, \por
   input [7:0] w_in;
   wire [7:0] w_in;
   wire [7:0] w_out;
-  assign \$1  = ~ \port$1302$0 [1];
-  assign \$2  = \port$1302$0 [0] & \$1 ;
-  assign \$3  = \port$1302$0 [0] & \port$1302$0 [1];
+  assign \$1  = ~ \port$1587$0 [1];
+  assign \$2  = \port$1587$0 [0] & \$1 ;
+  assign \$3  = \port$1587$0 [0] & \port$1587$0 [1];
   assign \$4  = sel_in ? w1 : w0;
   assign \$5  = $signed(a_in) * $signed(\$4 );
   assign \$6  = $signed(psum_in) + $signed(\$5 );
-  assign w_out = \port$1302$0 [1] ? w1 : w0;
+  assign w_out = \port$1587$0 [1] ? w1 : w0;
   always @(posedge clk)
     a_out <= \$7 ;
   always @(posedge clk)
@@ -3111,13 +3148,13 @@ module \hwcnn_top.array.pe_3_3 (rst, w_in, psum_in, a_in, sel_in, psum_out, \por
       \$11  = 32'd0;
     end
   end
-  assign load = \port$1302$0 [0];
-  assign lsel = \port$1302$0 [1];
+  assign load = \port$1587$0 [0];
+  assign lsel = \port$1587$0 [1];
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.buffers (act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__data, par_wr__en, par_wr__addr, par_wr__data, out_wr__en, out_wr__addr, out_wr__data, out_rd__addr, clk, rst, \port$45$0 , \port$50$0 , \port$55$0 , \port$60$0 , act_rd__data, wgt_rd__data, par_rd__data
-, out_rd__data, acc_rd__data, rp__addr, \rp__addr$16 , \rp__addr$52 , acc_wr__en, \port$804$0 , \port$810$0 , \port$816$0 , \port$822$0 , engine_owns_out, eng_out_rd__addr, eng_out_wr__en, eng_out_wr__addr, \rp__addr$26 , acc_wr__addr, act_wr__en);
+module \hwcnn_top.buffers (act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__data, par_wr__en, par_wr__addr, par_wr__data, out_wr__en, out_wr__addr, out_wr__data, out_rd__addr, clk, rst, eng_out_wr__en, eng_out_wr__addr, \port$47$0 , \port$50$0 , \port$53$0 , \port$56$0 , act_rd__data
+, wgt_rd__data, par_rd__data, out_rd__data, acc_rd__data, rp__addr, \rp__addr$16 , \rp__addr$52 , acc_wr__en, \port$1065$0 , \port$1071$0 , \port$1077$0 , \port$1083$0 , engine_owns_out, eng_out_rd__addr, \rp__addr$26 , acc_wr__addr, act_wr__en);
   wire [7:0] \$signature__addr ;
   wire [7:0] \$signature__addr$12 ;
   wire [3:0] \$signature__addr$22 ;
@@ -3181,22 +3218,22 @@ module \hwcnn_top.buffers (act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr,
   wire [275:0] par_wr__data;
   input par_wr__en;
   wire par_wr__en;
-  input [7:0] \port$45$0 ;
-  wire [7:0] \port$45$0 ;
+  input [31:0] \port$1065$0 ;
+  wire [31:0] \port$1065$0 ;
+  input [31:0] \port$1071$0 ;
+  wire [31:0] \port$1071$0 ;
+  input [31:0] \port$1077$0 ;
+  wire [31:0] \port$1077$0 ;
+  input [31:0] \port$1083$0 ;
+  wire [31:0] \port$1083$0 ;
+  input [7:0] \port$47$0 ;
+  wire [7:0] \port$47$0 ;
   input [7:0] \port$50$0 ;
   wire [7:0] \port$50$0 ;
-  input [7:0] \port$55$0 ;
-  wire [7:0] \port$55$0 ;
-  input [7:0] \port$60$0 ;
-  wire [7:0] \port$60$0 ;
-  input [31:0] \port$804$0 ;
-  wire [31:0] \port$804$0 ;
-  input [31:0] \port$810$0 ;
-  wire [31:0] \port$810$0 ;
-  input [31:0] \port$816$0 ;
-  wire [31:0] \port$816$0 ;
-  input [31:0] \port$822$0 ;
-  wire [31:0] \port$822$0 ;
+  input [7:0] \port$53$0 ;
+  wire [7:0] \port$53$0 ;
+  input [7:0] \port$56$0 ;
+  wire [7:0] \port$56$0 ;
   input [7:0] rp__addr;
   wire [7:0] rp__addr;
   input [7:0] \rp__addr$16 ;
@@ -3483,7 +3520,7 @@ module \hwcnn_top.buffers (act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr,
   end
   always @(posedge clk) begin
     if (acc_wr__en)
-      acc_mem[acc_wr__addr] <= { \port$822$0 , \port$816$0 , \port$810$0 , \port$804$0  };
+      acc_mem[acc_wr__addr] <= { \port$1083$0 , \port$1077$0 , \port$1071$0 , \port$1065$0  };
   end
   reg [127:0] _0_;
   always @(posedge clk) begin
@@ -4324,7 +4361,7 @@ module \hwcnn_top.buffers (act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr,
   assign wgt_rd__data = _4_;
   assign \$signature__en$30  = engine_owns_out ? eng_out_wr__en : out_wr__en;
   assign \$signature__addr$34  = engine_owns_out ? eng_out_wr__addr : out_wr__addr;
-  assign \$signature__data$37  = engine_owns_out ? { \port$60$0 , \port$55$0 , \port$50$0 , \port$45$0  } : out_wr__data;
+  assign \$signature__data$37  = engine_owns_out ? { \port$56$0 , \port$53$0 , \port$50$0 , \port$47$0  } : out_wr__data;
   assign \rp__addr$40  = engine_owns_out ? eng_out_rd__addr : out_rd__addr;
   assign \$signature__en  = act_wr__en;
   assign \$signature__addr  = act_wr__addr;
@@ -4341,13 +4378,13 @@ module \hwcnn_top.buffers (act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr,
   assign \$signature__data$24  = par_wr__data;
   assign par_rd__addr = \rp__addr$26 ;
   assign \rp__data$29  = par_rd__data;
-  assign eng_out_wr__data = { \port$60$0 , \port$55$0 , \port$50$0 , \port$45$0  };
+  assign eng_out_wr__data = { \port$56$0 , \port$53$0 , \port$50$0 , \port$47$0  };
   assign \rp__data$44  = out_rd__data;
   assign eng_out_rd__data = out_rd__data;
   assign \$signature__en$46  = acc_wr__en;
   assign \$signature__addr$48  = acc_wr__addr;
-  assign \$signature__data$50  = { \port$822$0 , \port$816$0 , \port$810$0 , \port$804$0  };
-  assign acc_wr__data = { \port$822$0 , \port$816$0 , \port$810$0 , \port$804$0  };
+  assign \$signature__data$50  = { \port$1083$0 , \port$1077$0 , \port$1071$0 , \port$1065$0  };
+  assign acc_wr__data = { \port$1083$0 , \port$1077$0 , \port$1071$0 , \port$1065$0  };
   assign acc_rd__addr = \rp__addr$52 ;
   assign \rp__data$55  = acc_rd__data;
 endmodule
@@ -4450,672 +4487,166 @@ module \hwcnn_top.deskew (rst, i_data__0, i_data__1, i_data__2, o_data__3, lane0
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.pool (rst, \port$90$0 , clear, acc_en, div_init, div_step, finish, op, lo, hi, sum__0, y__0, sum__1, y__1, sum__2, y__2, sum__3, y__3, clk);
+module \hwcnn_top.requant0 (rst, acc, m0, \shift$6 , \rounding$8 , wrap, lo, \hi$14 , y, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$19  = 0;
-  wire [17:0] \$1 ;
-  wire [16:0] \$10 ;
-  wire \$100 ;
-  wire [8:0] \$101 ;
-  wire [8:0] \$102 ;
-  wire \$103 ;
-  wire [8:0] \$104 ;
-  wire [8:0] \$105 ;
-  wire \$106 ;
-  wire [8:0] \$107 ;
-  wire [8:0] \$108 ;
-  wire [8:0] \$109 ;
-  wire [26:0] \$11 ;
-  wire [8:0] \$110 ;
-  wire [8:0] \$111 ;
-  reg [16:0] \$112 ;
-  reg [24:0] \$113 ;
-  reg [24:0] \$114 ;
-  reg [7:0] \$115 ;
-  reg [25:0] \$116 ;
-  reg \$117 ;
-  reg [7:0] \$118 ;
-  reg [7:0] \$119 ;
+  wire [62:0] \$1 ;
+  wire \$10 ;
+  wire [63:0] \$11 ;
   wire \$12 ;
-  reg [24:0] \$120 ;
-  reg [7:0] \$121 ;
-  reg [25:0] \$122 ;
-  reg \$123 ;
-  reg [7:0] \$124 ;
-  reg [7:0] \$125 ;
-  reg [24:0] \$126 ;
-  reg [7:0] \$127 ;
-  reg [25:0] \$128 ;
-  reg \$129 ;
-  wire \$13 ;
-  reg [7:0] \$130 ;
-  reg [7:0] \$131 ;
-  reg [24:0] \$132 ;
-  reg [7:0] \$133 ;
-  reg [25:0] \$134 ;
-  reg \$135 ;
-  reg [7:0] \$136 ;
-  reg [7:0] \$137 ;
-  wire [26:0] \$14 ;
-  wire [26:0] \$15 ;
-  wire [8:0] \$16 ;
-  wire \$17 ;
-  wire [8:0] \$18 ;
-  wire \$19 ;
-  wire [23:0] \$2 ;
-  wire [8:0] \$20 ;
-  wire [8:0] \$21 ;
-  wire \$22 ;
-  wire [8:0] \$23 ;
-  wire [8:0] \$24 ;
-  wire \$25 ;
-  wire [8:0] \$26 ;
-  wire [8:0] \$27 ;
-  wire [8:0] \$28 ;
-  wire [8:0] \$29 ;
-  wire [24:0] \$3 ;
-  wire [8:0] \$30 ;
-  wire [25:0] \$31 ;
-  wire \$32 ;
-  wire [7:0] \$33 ;
-  wire \$34 ;
-  wire [25:0] \$35 ;
-  wire [25:0] \$36 ;
-  wire [16:0] \$37 ;
-  wire [26:0] \$38 ;
-  wire \$39 ;
-  wire [25:0] \$4 ;
-  wire \$40 ;
-  wire [26:0] \$41 ;
-  wire [26:0] \$42 ;
-  wire [8:0] \$43 ;
-  wire \$44 ;
-  wire [8:0] \$45 ;
-  wire \$46 ;
-  wire [8:0] \$47 ;
-  wire [8:0] \$48 ;
-  wire \$49 ;
+  wire [63:0] \$13 ;
+  wire \$14 ;
+  wire \$15 ;
+  wire \$16 ;
+  wire [64:0] \$17 ;
+  wire \$18 ;
+  wire [63:0] \$19 ;
+  wire [64:0] \$2 ;
+  wire [64:0] \$20 ;
+  wire [63:0] \$21 ;
+  wire [65:0] \$22 ;
+  wire [65:0] \$23 ;
+  wire [65:0] \$24 ;
+  wire [65:0] \$25 ;
+  wire [65:0] \$26 ;
+  wire [66:0] \$27 ;
+  wire [66:0] \$28 ;
+  reg [63:0] \$29 ;
+  wire \$3 ;
+  reg [5:0] \$30 ;
+  reg [1:0] \$31 ;
+  reg \$32 ;
+  reg [7:0] \$33 ;
+  reg [7:0] \$34 ;
+  reg [7:0] \$35 ;
+  wire [64:0] \$4 ;
   wire \$5 ;
-  wire [8:0] \$50 ;
-  wire [8:0] \$51 ;
-  wire \$52 ;
-  wire [8:0] \$53 ;
-  wire [8:0] \$54 ;
-  wire [8:0] \$55 ;
-  wire [8:0] \$56 ;
-  wire [8:0] \$57 ;
-  wire [25:0] \$58 ;
-  wire \$59 ;
-  wire [7:0] \$6 ;
-  wire [7:0] \$60 ;
-  wire \$61 ;
-  wire [25:0] \$62 ;
-  wire [25:0] \$63 ;
-  wire [16:0] \$64 ;
-  wire [26:0] \$65 ;
-  wire \$66 ;
-  wire \$67 ;
-  wire [26:0] \$68 ;
-  wire [26:0] \$69 ;
-  wire \$7 ;
-  wire [8:0] \$70 ;
-  wire \$71 ;
-  wire [8:0] \$72 ;
-  wire \$73 ;
-  wire [8:0] \$74 ;
-  wire [8:0] \$75 ;
-  wire \$76 ;
-  wire [8:0] \$77 ;
-  wire [8:0] \$78 ;
-  wire \$79 ;
-  wire [25:0] \$8 ;
-  wire [8:0] \$80 ;
-  wire [8:0] \$81 ;
-  wire [8:0] \$82 ;
-  wire [8:0] \$83 ;
-  wire [8:0] \$84 ;
-  wire [25:0] \$85 ;
-  wire \$86 ;
-  wire [7:0] \$87 ;
-  wire \$88 ;
-  wire [25:0] \$89 ;
-  wire [25:0] \$9 ;
-  wire [25:0] \$90 ;
-  wire [16:0] \$91 ;
-  wire [26:0] \$92 ;
-  wire \$93 ;
-  wire \$94 ;
-  wire [26:0] \$95 ;
-  wire [26:0] \$96 ;
-  wire [8:0] \$97 ;
-  wire \$98 ;
-  wire [8:0] \$99 ;
-  input acc_en;
-  wire acc_en;
-  input clear;
-  wire clear;
+  wire [64:0] \$6 ;
+  wire [64:0] \$7 ;
+  wire [64:0] \$8 ;
+  wire \$9 ;
+  reg [7:0] \$like  = 8'h00;
+  input [31:0] acc;
+  wire [31:0] acc;
   input clk;
   wire clk;
-  reg [24:0] div = 25'h0000000;
-  input div_init;
-  wire div_init;
-  input div_step;
-  wire div_step;
-  input finish;
-  wire finish;
-  input [7:0] hi;
-  wire [7:0] hi;
+  reg [7:0] hi = 8'h00;
+  input [7:0] \hi$14 ;
+  wire [7:0] \hi$14 ;
   input [7:0] lo;
   wire [7:0] lo;
-  reg [7:0] max0 = 8'h00;
-  reg [7:0] max1 = 8'h00;
-  reg [7:0] max2 = 8'h00;
-  reg [7:0] max3 = 8'h00;
-  reg [16:0] n = 17'h00000;
-  reg neg0 = 1'h0;
-  reg neg1 = 1'h0;
-  reg neg2 = 1'h0;
-  reg neg3 = 1'h0;
-  input [1:0] op;
-  wire [1:0] op;
-  input [31:0] \port$90$0 ;
-  wire [31:0] \port$90$0 ;
-  reg [7:0] q0 = 8'h00;
-  reg [7:0] q1 = 8'h00;
-  reg [7:0] q2 = 8'h00;
-  reg [7:0] q3 = 8'h00;
-  reg [25:0] rem0 = 26'h0000000;
-  reg [25:0] rem1 = 26'h0000000;
-  reg [25:0] rem2 = 26'h0000000;
-  reg [25:0] rem3 = 26'h0000000;
+  input [30:0] m0;
+  wire [30:0] m0;
+  reg [63:0] p = 64'h0000000000000000;
+  wire [64:0] r;
+  reg [1:0] rounding = 2'h0;
+  input [1:0] \rounding$8 ;
+  wire [1:0] \rounding$8 ;
   input rst;
   wire rst;
-  output [24:0] sum__0;
-  reg [24:0] sum__0 = 25'h0000000;
-  output [24:0] sum__1;
-  reg [24:0] sum__1 = 25'h0000000;
-  output [24:0] sum__2;
-  reg [24:0] sum__2 = 25'h0000000;
-  output [24:0] sum__3;
-  reg [24:0] sum__3 = 25'h0000000;
-  wire [7:0] x__0;
-  wire [7:0] x__1;
-  wire [7:0] x__2;
-  wire [7:0] x__3;
-  output [7:0] y__0;
-  reg [7:0] y__0 = 8'h00;
-  output [7:0] y__1;
-  reg [7:0] y__1 = 8'h00;
-  output [7:0] y__2;
-  reg [7:0] y__2 = 8'h00;
-  output [7:0] y__3;
-  reg [7:0] y__3 = 8'h00;
-  assign \$1  = n + 1'h1;
-  assign \$4  = $signed(sum__0) + $signed(\port$90$0 [7:0]);
-  assign \$5  = $signed(\port$90$0 [7:0]) > $signed(max0);
-  assign \$6  = \$5  ? \port$90$0 [7:0] : max0;
-  assign \$7  = $signed(sum__0) < $signed(1'h0);
-  assign \$8  = - $signed(sum__0);
-  assign \$9  = \$7  ? \$8  : { sum__0[24], sum__0 };
-  assign \$11  = $signed(\$9 ) + $signed({ 1'h0, \$10  });
-  assign \$12  = $signed(sum__0) < $signed(1'h0);
-  assign \$13  = rem0 >= div;
-  assign \$14  = rem0 - div;
-  assign \$15  = \$13  ? \$14  : { 1'h0, rem0 };
-  assign \$17  = rem0 >= div;
-  assign \$18  = \$16  | { 8'h00, \$17  };
-  assign \$19  = ! op;
-  assign \$20  = - q0;
-  assign \$21  = neg0 ? \$20  : { 1'h0, q0 };
-  assign \$22  = $signed(\$21 ) < $signed(lo);
-  assign \$23  = - q0;
-  assign \$24  = neg0 ? \$23  : { 1'h0, q0 };
-  assign \$25  = $signed(\$24 ) > $signed(hi);
-  assign \$26  = - q0;
-  assign \$27  = neg0 ? \$26  : { 1'h0, q0 };
-  assign \$28  = \$25  ? { hi[7], hi } : \$27 ;
-  assign \$29  = \$22  ? { lo[7], lo } : \$28 ;
-  assign \$30  = \$19  ? { max0[7], max0 } : \$29 ;
-  assign \$31  = $signed(sum__1) + $signed(\port$90$0 [15:8]);
-  assign \$32  = $signed(\port$90$0 [15:8]) > $signed(max1);
-  assign \$33  = \$32  ? \port$90$0 [15:8] : max1;
-  assign \$34  = $signed(sum__1) < $signed(1'h0);
-  assign \$35  = - $signed(sum__1);
-  assign \$36  = \$34  ? \$35  : { sum__1[24], sum__1 };
-  assign \$38  = $signed(\$36 ) + $signed({ 1'h0, \$37  });
-  assign \$39  = $signed(sum__1) < $signed(1'h0);
-  assign \$40  = rem1 >= div;
-  assign \$41  = rem1 - div;
-  assign \$42  = \$40  ? \$41  : { 1'h0, rem1 };
-  assign \$44  = rem1 >= div;
-  assign \$45  = \$43  | { 8'h00, \$44  };
-  assign \$46  = ! op;
-  assign \$47  = - q1;
-  assign \$48  = neg1 ? \$47  : { 1'h0, q1 };
-  assign \$49  = $signed(\$48 ) < $signed(lo);
-  assign \$50  = - q1;
-  assign \$51  = neg1 ? \$50  : { 1'h0, q1 };
-  assign \$52  = $signed(\$51 ) > $signed(hi);
-  assign \$53  = - q1;
-  assign \$54  = neg1 ? \$53  : { 1'h0, q1 };
-  assign \$55  = \$52  ? { hi[7], hi } : \$54 ;
-  assign \$56  = \$49  ? { lo[7], lo } : \$55 ;
-  assign \$57  = \$46  ? { max1[7], max1 } : \$56 ;
-  assign \$58  = $signed(sum__2) + $signed(\port$90$0 [23:16]);
-  assign \$59  = $signed(\port$90$0 [23:16]) > $signed(max2);
-  assign \$60  = \$59  ? \port$90$0 [23:16] : max2;
-  assign \$61  = $signed(sum__2) < $signed(1'h0);
-  assign \$62  = - $signed(sum__2);
-  assign \$63  = \$61  ? \$62  : { sum__2[24], sum__2 };
-  assign \$65  = $signed(\$63 ) + $signed({ 1'h0, \$64  });
-  assign \$66  = $signed(sum__2) < $signed(1'h0);
-  assign \$67  = rem2 >= div;
-  assign \$68  = rem2 - div;
-  assign \$69  = \$67  ? \$68  : { 1'h0, rem2 };
-  assign \$71  = rem2 >= div;
-  assign \$72  = \$70  | { 8'h00, \$71  };
-  assign \$73  = ! op;
-  assign \$74  = - q2;
-  assign \$75  = neg2 ? \$74  : { 1'h0, q2 };
-  assign \$76  = $signed(\$75 ) < $signed(lo);
-  assign \$77  = - q2;
-  assign \$78  = neg2 ? \$77  : { 1'h0, q2 };
-  assign \$79  = $signed(\$78 ) > $signed(hi);
-  assign \$80  = - q2;
-  assign \$81  = neg2 ? \$80  : { 1'h0, q2 };
-  assign \$82  = \$79  ? { hi[7], hi } : \$81 ;
-  assign \$83  = \$76  ? { lo[7], lo } : \$82 ;
-  assign \$84  = \$73  ? { max2[7], max2 } : \$83 ;
-  assign \$85  = $signed(sum__3) + $signed(\port$90$0 [31:24]);
-  assign \$86  = $signed(\port$90$0 [31:24]) > $signed(max3);
-  assign \$87  = \$86  ? \port$90$0 [31:24] : max3;
-  assign \$88  = $signed(sum__3) < $signed(1'h0);
-  assign \$89  = - $signed(sum__3);
-  assign \$90  = \$88  ? \$89  : { sum__3[24], sum__3 };
-  assign \$92  = $signed(\$90 ) + $signed({ 1'h0, \$91  });
-  assign \$93  = $signed(sum__3) < $signed(1'h0);
-  assign \$94  = rem3 >= div;
-  assign \$95  = rem3 - div;
-  assign \$96  = \$94  ? \$95  : { 1'h0, rem3 };
-  assign \$98  = rem3 >= div;
-  assign \$99  = \$97  | { 8'h00, \$98  };
-  assign \$100  = ! op;
-  assign \$101  = - q3;
-  assign \$102  = neg3 ? \$101  : { 1'h0, q3 };
-  assign \$103  = $signed(\$102 ) < $signed(lo);
-  assign \$104  = - q3;
-  assign \$105  = neg3 ? \$104  : { 1'h0, q3 };
-  assign \$106  = $signed(\$105 ) > $signed(hi);
-  assign \$107  = - q3;
-  assign \$108  = neg3 ? \$107  : { 1'h0, q3 };
-  assign \$109  = \$106  ? { hi[7], hi } : \$108 ;
-  assign \$110  = \$103  ? { lo[7], lo } : \$109 ;
-  assign \$111  = \$100  ? { max3[7], max3 } : \$110 ;
+  reg [5:0] shift = 6'h00;
+  input [5:0] \shift$6 ;
+  wire [5:0] \shift$6 ;
+  input wrap;
+  wire wrap;
+  reg wrap_en = 1'h0;
+  output [7:0] y;
+  reg [7:0] y = 8'h00;
+  assign \$1  = $signed(acc) * $signed({ 1'h0, m0 });
+  assign \$2  = wrap_en ? { \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7:0] } : \$28 [64:0];
+  assign \$3  = $signed(\$2 ) < $signed(\$like );
+  assign \$4  = wrap_en ? { \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7:0] } : \$28 [64:0];
+  assign \$5  = $signed(\$4 ) > $signed(hi);
+  assign \$6  = wrap_en ? { \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7:0] } : \$28 [64:0];
+  assign \$7  = \$5  ? { hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi } : \$6 ;
+  assign \$8  = \$3  ? { \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like  } : \$7 ;
+  assign \$9  = ! rounding;
+  assign \$10  = rounding == 1'h1;
+  assign \$11  = 1'h1 << shift;
+  assign \$12  = rounding == 2'h2;
+  assign \$13  = 1'h1 << shift;
+  assign \$14  = $signed(p) < $signed(1'h0);
+  assign \$15  = | shift;
+  assign \$16  = \$14  & \$15 ;
+  assign \$17  = \$13 [63:1] - \$16 ;
+  assign \$18  = | shift;
+  assign \$19  = 1'h1 << shift;
+  assign \$20  = \$19 [63:1] - 1'h1;
+  assign \$21  = $signed(p) >>> shift;
+  assign \$22  = $signed(\$20 ) + $signed({ 1'h0, \$21 [0] });
+  assign \$23  = \$18  ? \$22  : 66'h00000000000000000;
+  assign \$24  = \$12  ? { \$17 [64], \$17  } : \$23 ;
+  assign \$25  = \$10  ? { 3'h0, \$11 [63:1] } : \$24 ;
+  assign \$26  = \$9  ? 66'h00000000000000000 : \$25 ;
+  assign \$27  = $signed(p) + $signed(\$26 );
+  assign \$28  = $signed(\$27 ) >>> shift;
   always @(posedge clk)
-    n <= \$112 ;
+    p <= \$29 ;
   always @(posedge clk)
-    div <= \$113 ;
+    shift <= \$30 ;
   always @(posedge clk)
-    sum__0 <= \$114 ;
+    rounding <= \$31 ;
   always @(posedge clk)
-    max0 <= \$115 ;
+    wrap_en <= \$32 ;
   always @(posedge clk)
-    rem0 <= \$116 ;
+    \$like  <= \$33 ;
   always @(posedge clk)
-    neg0 <= \$117 ;
+    hi <= \$34 ;
   always @(posedge clk)
-    q0 <= \$118 ;
-  always @(posedge clk)
-    y__0 <= \$119 ;
-  always @(posedge clk)
-    sum__1 <= \$120 ;
-  always @(posedge clk)
-    max1 <= \$121 ;
-  always @(posedge clk)
-    rem1 <= \$122 ;
-  always @(posedge clk)
-    neg1 <= \$123 ;
-  always @(posedge clk)
-    q1 <= \$124 ;
-  always @(posedge clk)
-    y__1 <= \$125 ;
-  always @(posedge clk)
-    sum__2 <= \$126 ;
-  always @(posedge clk)
-    max2 <= \$127 ;
-  always @(posedge clk)
-    rem2 <= \$128 ;
-  always @(posedge clk)
-    neg2 <= \$129 ;
-  always @(posedge clk)
-    q2 <= \$130 ;
-  always @(posedge clk)
-    y__2 <= \$131 ;
-  always @(posedge clk)
-    sum__3 <= \$132 ;
-  always @(posedge clk)
-    max3 <= \$133 ;
-  always @(posedge clk)
-    rem3 <= \$134 ;
-  always @(posedge clk)
-    neg3 <= \$135 ;
-  always @(posedge clk)
-    q3 <= \$136 ;
-  always @(posedge clk)
-    y__3 <= \$137 ;
+    y <= \$35 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$112  = n;
-    if (clear) begin
-      \$112  = 17'h00000;
-    end else if (acc_en) begin
-      \$112  = \$1 [16:0];
-    end
+    \$29  = { \$1 [62], \$1  };
     if (rst) begin
-      \$112  = 17'h00000;
+      \$29  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$113  = div;
-    if (div_init) begin
-      \$113  = { 1'h0, \$2  };
-    end else if (div_step) begin
-      \$113  = \$3 ;
-    end
+    \$30  = \shift$6 ;
     if (rst) begin
-      \$113  = 25'h0000000;
+      \$30  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$114  = sum__0;
-    if (clear) begin
-      \$114  = 25'h0000000;
-    end else if (acc_en) begin
-      \$114  = \$4 [24:0];
-    end
+    \$31  = \rounding$8 ;
     if (rst) begin
-      \$114  = 25'h0000000;
+      \$31  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$115  = max0;
-    if (clear) begin
-      \$115  = 8'h80;
-    end else if (acc_en) begin
-      \$115  = \$6 ;
-    end
+    \$32  = wrap;
     if (rst) begin
-      \$115  = 8'h00;
+      \$32  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$116  = rem0;
-    if (div_init) begin
-      \$116  = \$11 [25:0];
-    end else if (div_step) begin
-      \$116  = \$15 [25:0];
-    end
+    \$33  = lo;
     if (rst) begin
-      \$116  = 26'h0000000;
+      \$33  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$117  = neg0;
-    if (div_init) begin
-      \$117  = \$12 ;
-    end
+    \$34  = \hi$14 ;
     if (rst) begin
-      \$117  = 1'h0;
+      \$34  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$118  = q0;
-    if (div_init) begin
-      \$118  = 8'h00;
-    end else if (div_step) begin
-      \$118  = \$18 [7:0];
-    end
+    \$35  = \$8 [7:0];
     if (rst) begin
-      \$118  = 8'h00;
+      \$35  = 8'h00;
     end
   end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$119  = y__0;
-    if (finish) begin
-      \$119  = \$30 [7:0];
-    end
-    if (rst) begin
-      \$119  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$120  = sum__1;
-    if (clear) begin
-      \$120  = 25'h0000000;
-    end else if (acc_en) begin
-      \$120  = \$31 [24:0];
-    end
-    if (rst) begin
-      \$120  = 25'h0000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$121  = max1;
-    if (clear) begin
-      \$121  = 8'h80;
-    end else if (acc_en) begin
-      \$121  = \$33 ;
-    end
-    if (rst) begin
-      \$121  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$122  = rem1;
-    if (div_init) begin
-      \$122  = \$38 [25:0];
-    end else if (div_step) begin
-      \$122  = \$42 [25:0];
-    end
-    if (rst) begin
-      \$122  = 26'h0000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$123  = neg1;
-    if (div_init) begin
-      \$123  = \$39 ;
-    end
-    if (rst) begin
-      \$123  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$124  = q1;
-    if (div_init) begin
-      \$124  = 8'h00;
-    end else if (div_step) begin
-      \$124  = \$45 [7:0];
-    end
-    if (rst) begin
-      \$124  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$125  = y__1;
-    if (finish) begin
-      \$125  = \$57 [7:0];
-    end
-    if (rst) begin
-      \$125  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$126  = sum__2;
-    if (clear) begin
-      \$126  = 25'h0000000;
-    end else if (acc_en) begin
-      \$126  = \$58 [24:0];
-    end
-    if (rst) begin
-      \$126  = 25'h0000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$127  = max2;
-    if (clear) begin
-      \$127  = 8'h80;
-    end else if (acc_en) begin
-      \$127  = \$60 ;
-    end
-    if (rst) begin
-      \$127  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$128  = rem2;
-    if (div_init) begin
-      \$128  = \$65 [25:0];
-    end else if (div_step) begin
-      \$128  = \$69 [25:0];
-    end
-    if (rst) begin
-      \$128  = 26'h0000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$129  = neg2;
-    if (div_init) begin
-      \$129  = \$66 ;
-    end
-    if (rst) begin
-      \$129  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$130  = q2;
-    if (div_init) begin
-      \$130  = 8'h00;
-    end else if (div_step) begin
-      \$130  = \$72 [7:0];
-    end
-    if (rst) begin
-      \$130  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$131  = y__2;
-    if (finish) begin
-      \$131  = \$84 [7:0];
-    end
-    if (rst) begin
-      \$131  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$132  = sum__3;
-    if (clear) begin
-      \$132  = 25'h0000000;
-    end else if (acc_en) begin
-      \$132  = \$85 [24:0];
-    end
-    if (rst) begin
-      \$132  = 25'h0000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$133  = max3;
-    if (clear) begin
-      \$133  = 8'h80;
-    end else if (acc_en) begin
-      \$133  = \$87 ;
-    end
-    if (rst) begin
-      \$133  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$134  = rem3;
-    if (div_init) begin
-      \$134  = \$92 [25:0];
-    end else if (div_step) begin
-      \$134  = \$96 [25:0];
-    end
-    if (rst) begin
-      \$134  = 26'h0000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$135  = neg3;
-    if (div_init) begin
-      \$135  = \$93 ;
-    end
-    if (rst) begin
-      \$135  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$136  = q3;
-    if (div_init) begin
-      \$136  = 8'h00;
-    end else if (div_step) begin
-      \$136  = \$99 [7:0];
-    end
-    if (rst) begin
-      \$136  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$137  = y__3;
-    if (finish) begin
-      \$137  = \$111 [7:0];
-    end
-    if (rst) begin
-      \$137  = 8'h00;
-    end
-  end
-  assign x__0 = \port$90$0 [7:0];
-  assign x__1 = \port$90$0 [15:8];
-  assign x__2 = \port$90$0 [23:16];
-  assign x__3 = \port$90$0 [31:24];
-  assign \$2  = { n, 7'h00 };
-  assign \$3  = { 1'h0, div[24:1] };
-  assign \$10  = { 1'h0, n[16:1] };
-  assign \$16  = { q0, 1'h0 };
-  assign \$37  = { 1'h0, n[16:1] };
-  assign \$43  = { q1, 1'h0 };
-  assign \$64  = { 1'h0, n[16:1] };
-  assign \$70  = { q2, 1'h0 };
-  assign \$91  = { 1'h0, n[16:1] };
-  assign \$97  = { q3, 1'h0 };
+  assign r = \$28 [64:0];
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.requant0 (rst, acc, m0, \shift$6 , \rounding$8 , wrap, lo, \hi$14 , y, clk);
+module \hwcnn_top.requant1 (rst, acc, m0, \shift$6 , \rounding$8 , wrap, lo, \hi$14 , y, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$20  = 0;
   wire [62:0] \$1 ;
   wire \$10 ;
@@ -5274,7 +4805,7 @@ module \hwcnn_top.requant0 (rst, acc, m0, \shift$6 , \rounding$8 , wrap, lo, \hi
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.requant1 (rst, acc, m0, \shift$6 , \rounding$8 , wrap, lo, \hi$14 , y, clk);
+module \hwcnn_top.requant2 (rst, acc, m0, \shift$6 , \rounding$8 , wrap, lo, \hi$14 , y, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$21  = 0;
   wire [62:0] \$1 ;
   wire \$10 ;
@@ -5433,7 +4964,7 @@ module \hwcnn_top.requant1 (rst, acc, m0, \shift$6 , \rounding$8 , wrap, lo, \hi
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.requant2 (rst, acc, m0, \shift$6 , \rounding$8 , wrap, lo, \hi$14 , y, clk);
+module \hwcnn_top.requant3 (rst, acc, m0, \shift$6 , \rounding$8 , wrap, lo, \hi$14 , y, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$22  = 0;
   wire [62:0] \$1 ;
   wire \$10 ;
@@ -5592,416 +5123,280 @@ module \hwcnn_top.requant2 (rst, acc, m0, \shift$6 , \rounding$8 , wrap, lo, \hi
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.requant3 (rst, acc, m0, \shift$6 , \rounding$8 , wrap, lo, \hi$14 , y, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$23  = 0;
-  wire [62:0] \$1 ;
-  wire \$10 ;
-  wire [63:0] \$11 ;
-  wire \$12 ;
-  wire [63:0] \$13 ;
-  wire \$14 ;
-  wire \$15 ;
-  wire \$16 ;
-  wire [64:0] \$17 ;
-  wire \$18 ;
-  wire [63:0] \$19 ;
-  wire [64:0] \$2 ;
-  wire [64:0] \$20 ;
-  wire [63:0] \$21 ;
-  wire [65:0] \$22 ;
-  wire [65:0] \$23 ;
-  wire [65:0] \$24 ;
-  wire [65:0] \$25 ;
-  wire [65:0] \$26 ;
-  wire [66:0] \$27 ;
-  wire [66:0] \$28 ;
-  reg [63:0] \$29 ;
-  wire \$3 ;
-  reg [5:0] \$30 ;
-  reg [1:0] \$31 ;
-  reg \$32 ;
-  reg [7:0] \$33 ;
-  reg [7:0] \$34 ;
-  reg [7:0] \$35 ;
-  wire [64:0] \$4 ;
-  wire \$5 ;
-  wire [64:0] \$6 ;
-  wire [64:0] \$7 ;
-  wire [64:0] \$8 ;
-  wire \$9 ;
-  reg [7:0] \$like  = 8'h00;
-  input [31:0] acc;
-  wire [31:0] acc;
-  input clk;
-  wire clk;
-  reg [7:0] hi = 8'h00;
-  input [7:0] \hi$14 ;
-  wire [7:0] \hi$14 ;
-  input [7:0] lo;
-  wire [7:0] lo;
-  input [30:0] m0;
-  wire [30:0] m0;
-  reg [63:0] p = 64'h0000000000000000;
-  wire [64:0] r;
-  reg [1:0] rounding = 2'h0;
-  input [1:0] \rounding$8 ;
-  wire [1:0] \rounding$8 ;
-  input rst;
-  wire rst;
-  reg [5:0] shift = 6'h00;
-  input [5:0] \shift$6 ;
-  wire [5:0] \shift$6 ;
-  input wrap;
-  wire wrap;
-  reg wrap_en = 1'h0;
-  output [7:0] y;
-  reg [7:0] y = 8'h00;
-  assign \$1  = $signed(acc) * $signed({ 1'h0, m0 });
-  assign \$2  = wrap_en ? { \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7:0] } : \$28 [64:0];
-  assign \$3  = $signed(\$2 ) < $signed(\$like );
-  assign \$4  = wrap_en ? { \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7:0] } : \$28 [64:0];
-  assign \$5  = $signed(\$4 ) > $signed(hi);
-  assign \$6  = wrap_en ? { \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7:0] } : \$28 [64:0];
-  assign \$7  = \$5  ? { hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi } : \$6 ;
-  assign \$8  = \$3  ? { \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like  } : \$7 ;
-  assign \$9  = ! rounding;
-  assign \$10  = rounding == 1'h1;
-  assign \$11  = 1'h1 << shift;
-  assign \$12  = rounding == 2'h2;
-  assign \$13  = 1'h1 << shift;
-  assign \$14  = $signed(p) < $signed(1'h0);
-  assign \$15  = | shift;
-  assign \$16  = \$14  & \$15 ;
-  assign \$17  = \$13 [63:1] - \$16 ;
-  assign \$18  = | shift;
-  assign \$19  = 1'h1 << shift;
-  assign \$20  = \$19 [63:1] - 1'h1;
-  assign \$21  = $signed(p) >>> shift;
-  assign \$22  = $signed(\$20 ) + $signed({ 1'h0, \$21 [0] });
-  assign \$23  = \$18  ? \$22  : 66'h00000000000000000;
-  assign \$24  = \$12  ? { \$17 [64], \$17  } : \$23 ;
-  assign \$25  = \$10  ? { 3'h0, \$11 [63:1] } : \$24 ;
-  assign \$26  = \$9  ? 66'h00000000000000000 : \$25 ;
-  assign \$27  = $signed(p) + $signed(\$26 );
-  assign \$28  = $signed(\$27 ) >>> shift;
-  always @(posedge clk)
-    p <= \$29 ;
-  always @(posedge clk)
-    shift <= \$30 ;
-  always @(posedge clk)
-    rounding <= \$31 ;
-  always @(posedge clk)
-    wrap_en <= \$32 ;
-  always @(posedge clk)
-    \$like  <= \$33 ;
-  always @(posedge clk)
-    hi <= \$34 ;
-  always @(posedge clk)
-    y <= \$35 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$29  = { \$1 [62], \$1  };
-    if (rst) begin
-      \$29  = 64'h0000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$30  = \shift$6 ;
-    if (rst) begin
-      \$30  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$31  = \rounding$8 ;
-    if (rst) begin
-      \$31  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$32  = wrap;
-    if (rst) begin
-      \$32  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$33  = lo;
-    if (rst) begin
-      \$33  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$34  = \hi$14 ;
-    if (rst) begin
-      \$34  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$35  = \$8 [7:0];
-    if (rst) begin
-      \$35  = 8'h00;
-    end
-  end
-  assign r = \$28 [64:0];
-endmodule
-
-(* generator = "Amaranth" *)
 module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc__b_base, desc__p_base, desc__c_base, desc__pin_base, desc__m0, desc__shift, desc__rounding, desc__wrap, desc__per_channel, desc__bias_en, desc__acc_in, desc__acc_out, desc__lo, desc__hi, desc__pool_op, desc__in_h
-, desc__in_w, desc__out_h, desc__out_w, desc__win_h, desc__win_w, desc__stride_h, desc__stride_w, desc__pad_top, desc__pad_left, clk, rst, act_addr, wgt_addr, acc_rd_addr, acc_wr_en, busy, done, out_rd_addr, pool_clear, pool_acc, pool_div_init
-, pool_div_step, pool_finish, out_wr_en, out_wr_addr, kind, pool_op, m0, shift, rounding, wrap, per_channel, bias_en, lo, hi, error, par_addr, feed, a_sel, load, lsel, wrow_valid
-, pp_in, pp_first, acc_wr_addr, lane_mask, start);
-  reg \$auto$verilog_backend.cc:2355:dump_module$24  = 0;
+, desc__in_w, desc__out_h, desc__out_w, desc__win_h, desc__win_w, desc__stride_h, desc__stride_w, desc__pad_top, desc__pad_left, desc__pad_bottom, desc__pad_right, desc__count_pad, clk, rst, pool_final, act_addr, wgt_addr, acc_rd_addr, acc_wr_en, busy, done
+, out_rd_addr, out_wr_en, out_wr_addr, kind, pool_op, m0, shift, rounding, wrap, per_channel, bias_en, lo, hi, error, par_addr, feed, a_sel, load, lsel, wrow_valid, pp_in
+, pp_first, acc_wr_addr, lane_mask, tap__valid, tap__payload, start);
+  reg \$auto$verilog_backend.cc:2355:dump_module$23  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire [16:0] \$100 ;
-  wire [17:0] \$101 ;
-  wire [17:0] \$102 ;
-  wire \$103 ;
+  wire \$100 ;
+  wire [20:0] \$101 ;
+  wire \$102 ;
+  wire [16:0] \$103 ;
   wire [16:0] \$104 ;
-  wire [16:0] \$105 ;
-  wire [17:0] \$106 ;
-  wire \$107 ;
+  wire [17:0] \$105 ;
+  wire \$106 ;
+  wire [16:0] \$107 ;
   wire [16:0] \$108 ;
-  wire [16:0] \$109 ;
+  wire [17:0] \$109 ;
   wire \$11 ;
   wire [17:0] \$110 ;
-  wire [17:0] \$111 ;
-  wire [17:0] \$112 ;
-  wire [8:0] \$113 ;
-  wire [8:0] \$114 ;
-  wire [15:0] \$115 ;
-  wire [15:0] \$116 ;
+  wire \$111 ;
+  wire [16:0] \$112 ;
+  wire [16:0] \$113 ;
+  wire [17:0] \$114 ;
+  wire \$115 ;
+  wire [16:0] \$116 ;
   wire [16:0] \$117 ;
-  wire [20:0] \$118 ;
-  wire \$119 ;
+  wire [17:0] \$118 ;
+  wire [17:0] \$119 ;
   wire \$12 ;
-  wire \$120 ;
+  wire [17:0] \$120 ;
   wire [8:0] \$121 ;
-  wire [16:0] \$122 ;
+  wire [8:0] \$122 ;
   wire \$123 ;
-  wire [16:0] \$124 ;
+  wire \$124 ;
   wire \$125 ;
   wire \$126 ;
   wire [16:0] \$127 ;
   wire \$128 ;
-  wire [8:0] \$129 ;
+  wire \$129 ;
   wire \$13 ;
-  wire [16:0] \$130 ;
-  wire [18:0] \$131 ;
-  wire [16:0] \$132 ;
-  wire [18:0] \$133 ;
-  wire [16:0] \$134 ;
+  wire [17:0] \$130 ;
+  wire \$131 ;
+  wire \$132 ;
+  wire \$133 ;
+  wire [17:0] \$134 ;
   wire [16:0] \$135 ;
   wire [17:0] \$136 ;
-  wire \$137 ;
-  wire [16:0] \$138 ;
-  wire [16:0] \$139 ;
+  wire [16:0] \$137 ;
+  wire \$138 ;
+  wire \$139 ;
   wire \$14 ;
-  wire [17:0] \$140 ;
-  wire [17:0] \$141 ;
+  wire \$140 ;
+  wire \$141 ;
   wire \$142 ;
-  wire [16:0] \$143 ;
+  wire \$143 ;
   wire [16:0] \$144 ;
-  wire [17:0] \$145 ;
-  wire \$146 ;
-  wire [16:0] \$147 ;
-  wire [16:0] \$148 ;
-  wire [17:0] \$149 ;
+  wire [16:0] \$145 ;
+  wire [17:0] \$146 ;
+  wire [8:0] \$147 ;
+  wire \$148 ;
+  wire \$149 ;
   wire \$15 ;
-  wire [17:0] \$150 ;
-  wire [17:0] \$151 ;
-  wire [8:0] \$152 ;
-  wire [8:0] \$153 ;
-  wire [15:0] \$154 ;
-  wire [15:0] \$155 ;
-  wire [16:0] \$156 ;
+  wire \$150 ;
+  wire \$151 ;
+  wire \$152 ;
+  wire [20:0] \$153 ;
+  wire \$154 ;
+  wire \$155 ;
+  wire [17:0] \$156 ;
   wire \$157 ;
   wire \$158 ;
   wire \$159 ;
   wire \$16 ;
-  wire [16:0] \$160 ;
-  wire \$161 ;
-  wire \$162 ;
+  wire \$160 ;
+  wire [16:0] \$161 ;
+  wire [16:0] \$162 ;
   wire [17:0] \$163 ;
-  wire \$164 ;
+  wire [8:0] \$164 ;
   wire \$165 ;
   wire \$166 ;
-  wire [17:0] \$167 ;
-  wire [16:0] \$168 ;
-  wire [17:0] \$169 ;
+  wire \$167 ;
+  wire \$168 ;
+  wire [16:0] \$169 ;
   wire \$17 ;
-  wire [16:0] \$170 ;
+  wire \$170 ;
   wire \$171 ;
-  wire \$172 ;
-  wire \$173 ;
-  wire \$174 ;
+  wire [17:0] \$172 ;
+  wire [16:0] \$173 ;
+  wire [16:0] \$174 ;
   wire \$175 ;
-  wire \$176 ;
+  wire [16:0] \$176 ;
   wire [16:0] \$177 ;
-  wire [16:0] \$178 ;
-  wire [17:0] \$179 ;
+  wire \$178 ;
+  wire [16:0] \$179 ;
   wire \$18 ;
-  wire [8:0] \$180 ;
-  wire \$181 ;
-  wire \$182 ;
-  wire \$183 ;
+  wire [16:0] \$180 ;
+  wire [4:0] \$181 ;
+  wire [17:0] \$182 ;
+  wire [16:0] \$183 ;
   wire \$184 ;
   wire \$185 ;
-  wire [20:0] \$186 ;
+  wire \$186 ;
   wire \$187 ;
   wire \$188 ;
-  wire [17:0] \$189 ;
+  wire \$189 ;
   wire \$19 ;
   wire \$190 ;
   wire \$191 ;
   wire \$192 ;
   wire \$193 ;
-  wire [16:0] \$194 ;
-  wire [16:0] \$195 ;
-  wire [17:0] \$196 ;
-  wire [8:0] \$197 ;
-  wire \$198 ;
+  wire \$194 ;
+  wire \$195 ;
+  wire [16:0] \$196 ;
+  wire \$197 ;
+  wire [16:0] \$198 ;
   wire \$199 ;
   wire \$2 ;
   wire \$20 ;
   wire \$200 ;
   wire \$201 ;
-  wire [16:0] \$202 ;
+  wire \$202 ;
   wire \$203 ;
   wire \$204 ;
-  wire [17:0] \$205 ;
-  wire [16:0] \$206 ;
-  wire [16:0] \$207 ;
+  wire \$205 ;
+  wire \$206 ;
+  wire \$207 ;
   wire \$208 ;
-  wire [16:0] \$209 ;
+  wire \$209 ;
   wire \$21 ;
-  wire [16:0] \$210 ;
+  wire \$210 ;
   wire \$211 ;
-  wire [16:0] \$212 ;
-  wire [16:0] \$213 ;
-  wire [4:0] \$214 ;
-  wire [17:0] \$215 ;
-  wire [16:0] \$216 ;
-  wire \$217 ;
+  wire [8:0] \$212 ;
+  wire \$213 ;
+  wire [8:0] \$214 ;
+  wire \$215 ;
+  wire \$216 ;
+  wire [8:0] \$217 ;
   wire \$218 ;
-  wire \$219 ;
+  wire [8:0] \$219 ;
   wire \$22 ;
   wire \$220 ;
   wire \$221 ;
-  wire \$222 ;
+  wire [16:0] \$222 ;
   wire \$223 ;
   wire \$224 ;
-  wire \$225 ;
+  wire [16:0] \$225 ;
   wire \$226 ;
   wire \$227 ;
   wire \$228 ;
   wire \$229 ;
   wire \$23 ;
-  wire \$230 ;
+  wire [8:0] \$230 ;
   wire \$231 ;
   wire \$232 ;
-  wire \$233 ;
-  wire [8:0] \$234 ;
+  wire [8:0] \$233 ;
+  wire \$234 ;
   wire \$235 ;
   wire [8:0] \$236 ;
   wire [8:0] \$237 ;
-  reg \$238 ;
-  reg [1:0] \$239 ;
+  wire [8:0] \$238 ;
+  wire [8:0] \$239 ;
   wire \$24 ;
-  reg [30:0] \$240 ;
-  reg [5:0] \$241 ;
-  reg [1:0] \$242 ;
-  reg \$243 ;
-  reg \$244 ;
-  reg \$245 ;
-  reg \$246 ;
-  reg \$247 ;
-  reg [7:0] \$248 ;
-  reg [7:0] \$249 ;
+  wire \$240 ;
+  wire [8:0] \$241 ;
+  wire \$242 ;
+  wire \$243 ;
+  wire [16:0] \$244 ;
+  wire \$245 ;
+  wire \$246 ;
+  wire [16:0] \$247 ;
+  wire \$248 ;
+  wire \$249 ;
   wire \$25 ;
-  reg [15:0] \$250 ;
-  reg [15:0] \$251 ;
-  reg [15:0] \$252 ;
-  reg [7:0] \$253 ;
-  reg [7:0] \$254 ;
-  reg [7:0] \$255 ;
-  reg [3:0] \$256 ;
-  reg [7:0] \$257 ;
-  reg [15:0] \$258 ;
-  reg [15:0] \$259 ;
+  wire [16:0] \$250 ;
+  wire \$251 ;
+  wire [8:0] \$252 ;
+  wire [16:0] \$253 ;
+  wire [18:0] \$254 ;
+  wire [16:0] \$255 ;
+  wire [18:0] \$256 ;
+  reg \$257 ;
+  reg [1:0] \$258 ;
+  reg [30:0] \$259 ;
   wire \$26 ;
-  reg [15:0] \$260 ;
-  reg [15:0] \$261 ;
-  reg [7:0] \$262 ;
-  reg [7:0] \$263 ;
-  reg [7:0] \$264 ;
-  reg [7:0] \$265 ;
-  reg [19:0] \$266 ;
-  reg \$267 ;
-  reg [16:0] \$268 ;
+  reg [5:0] \$260 ;
+  reg [1:0] \$261 ;
+  reg \$262 ;
+  reg \$263 ;
+  reg \$264 ;
+  reg \$265 ;
+  reg \$266 ;
+  reg [7:0] \$267 ;
+  reg [7:0] \$268 ;
   reg [15:0] \$269 ;
   wire \$27 ;
-  reg \$270 ;
-  reg \$271 ;
-  reg [15:0] \$272 ;
-  reg [15:0] \$273 ;
-  reg [17:0] \$274 ;
-  reg [17:0] \$275 ;
+  reg [15:0] \$270 ;
+  reg [15:0] \$271 ;
+  reg [7:0] \$272 ;
+  reg [7:0] \$273 ;
+  reg [7:0] \$274 ;
+  reg [3:0] \$275 ;
   reg [7:0] \$276 ;
-  reg [7:0] \$277 ;
+  reg [15:0] \$277 ;
   reg [15:0] \$278 ;
-  reg [7:0] \$279 ;
+  reg [15:0] \$279 ;
   wire \$28 ;
-  reg [19:0] \$280 ;
+  reg [15:0] \$280 ;
   reg [7:0] \$281 ;
   reg [7:0] \$282 ;
-  reg [16:0] \$283 ;
-  reg [16:0] \$284 ;
-  reg \$285 ;
+  reg [7:0] \$283 ;
+  reg [7:0] \$284 ;
+  reg [7:0] \$285 ;
   reg [7:0] \$286 ;
   reg [7:0] \$287 ;
-  reg [16:0] \$288 ;
-  reg \$289 ;
+  reg \$288 ;
+  reg [19:0] \$289 ;
   wire \$29 ;
-  reg [15:0] \$290 ;
-  reg \$291 ;
-  reg [16:0] \$292 ;
-  reg [16:0] \$293 ;
+  reg \$290 ;
+  reg [16:0] \$291 ;
+  reg [15:0] \$292 ;
+  reg \$293 ;
   reg \$294 ;
-  reg [7:0] \$295 ;
-  reg [7:0] \$296 ;
-  reg [7:0] \$297 ;
-  reg [7:0] \$298 ;
-  reg [3:0] \$299 ;
+  reg [15:0] \$295 ;
+  reg [15:0] \$296 ;
+  reg [17:0] \$297 ;
+  reg [17:0] \$298 ;
+  reg [7:0] \$299 ;
   wire \$3 ;
   wire [20:0] \$30 ;
-  reg [1:0] \$300 ;
-  reg \$301 ;
+  reg [7:0] \$300 ;
+  reg [7:0] \$301 ;
   reg \$302 ;
-  reg \$303 ;
-  reg \$304 ;
-  reg \$305 ;
-  reg \$306 ;
+  reg [7:0] \$303 ;
+  reg [7:0] \$304 ;
+  reg [16:0] \$305 ;
+  reg [16:0] \$306 ;
   reg \$307 ;
-  reg \$308 ;
-  reg \$309 ;
+  reg [7:0] \$308 ;
+  reg [7:0] \$309 ;
   wire \$31 ;
-  reg \$310 ;
+  reg [16:0] \$310 ;
   reg \$311 ;
-  reg \$312 ;
-  reg [26:0] \$313 ;
-  reg [26:0] \$314 ;
-  reg [26:0] \$315 ;
-  reg [26:0] \$316 ;
-  reg \$317 ;
+  reg [15:0] \$312 ;
+  reg \$313 ;
+  reg [16:0] \$314 ;
+  reg [16:0] \$315 ;
+  reg \$316 ;
+  reg [7:0] \$317 ;
+  reg [7:0] \$318 ;
+  reg [7:0] \$319 ;
   wire \$32 ;
+  reg [7:0] \$320 ;
+  reg [3:0] \$321 ;
+  reg [1:0] \$322 ;
+  reg \$323 ;
+  reg \$324 ;
+  reg \$325 ;
+  reg \$326 ;
+  reg \$327 ;
+  reg \$328 ;
+  reg \$329 ;
   wire \$33 ;
+  reg \$330 ;
+  reg \$331 ;
+  reg \$332 ;
+  reg \$333 ;
+  reg \$334 ;
+  reg [26:0] \$335 ;
+  reg [26:0] \$336 ;
+  reg [26:0] \$337 ;
+  reg [26:0] \$338 ;
+  reg \$339 ;
   wire \$34 ;
+  reg [12:0] \$340 ;
   wire \$35 ;
   wire \$36 ;
   wire \$37 ;
@@ -6047,40 +5442,45 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
   wire [35:0] \$73 ;
   wire [36:0] \$74 ;
   wire \$75 ;
-  wire [16:0] \$76 ;
+  wire \$76 ;
   wire \$77 ;
-  wire [16:0] \$78 ;
+  wire \$78 ;
   wire \$79 ;
   wire \$8 ;
   wire [16:0] \$80 ;
-  wire [17:0] \$81 ;
-  wire \$82 ;
+  wire [16:0] \$81 ;
+  wire [17:0] \$82 ;
   wire \$83 ;
   wire [16:0] \$84 ;
-  wire [17:0] \$85 ;
-  wire \$86 ;
-  wire [16:0] \$87 ;
-  wire [17:0] \$88 ;
-  wire [18:0] \$89 ;
+  wire [16:0] \$85 ;
+  wire [17:0] \$86 ;
+  wire [17:0] \$87 ;
+  wire \$88 ;
+  wire [16:0] \$89 ;
   wire \$9 ;
-  wire \$90 ;
-  wire \$91 ;
+  wire [16:0] \$90 ;
+  wire [17:0] \$91 ;
   wire \$92 ;
-  wire \$93 ;
-  wire \$94 ;
-  wire [16:0] \$95 ;
-  wire [16:0] \$96 ;
+  wire [16:0] \$93 ;
+  wire [16:0] \$94 ;
+  wire [17:0] \$95 ;
+  wire [17:0] \$96 ;
   wire [17:0] \$97 ;
-  wire \$98 ;
-  wire [16:0] \$99 ;
+  wire [8:0] \$98 ;
+  wire [8:0] \$99 ;
   reg \$signal  = 1'h0;
-  reg [15:0] \$signal$111  = 16'h0000;
-  reg [15:0] \$signal$112  = 16'h0000;
-  reg [15:0] \$signal$113  = 16'h0000;
-  reg [7:0] \$signal$115  = 8'h00;
-  reg [7:0] \$signal$116  = 8'h00;
+  reg [15:0] \$signal$103  = 16'h0000;
+  reg [15:0] \$signal$104  = 16'h0000;
+  reg [15:0] \$signal$105  = 16'h0000;
+  reg [7:0] \$signal$106  = 8'h00;
+  reg [7:0] \$signal$107  = 8'h00;
+  reg [7:0] \$signal$108  = 8'h00;
+  reg [7:0] \$signal$109  = 8'h00;
+  reg [7:0] \$signal$110  = 8'h00;
+  reg [7:0] \$signal$112  = 8'h00;
+  reg [7:0] \$signal$114  = 8'h00;
+  reg [15:0] \$signal$119  = 16'h0000;
   reg [15:0] \$signal$120  = 16'h0000;
-  reg [15:0] \$signal$121  = 16'h0000;
   reg \$signal$31  = 1'h0;
   reg [26:0] \$signal$51  = 27'h0000000;
   wire [7:0] \$signal$51.acc_addr ;
@@ -6135,6 +5535,7 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
   reg [7:0] c_row = 8'h00;
   input clk;
   wire clk;
+  reg count_pad = 1'h0;
   input [7:0] desc__a_base;
   wire [7:0] desc__a_base;
   input desc__acc_in;
@@ -6147,6 +5548,8 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
   wire desc__bias_en;
   input [7:0] desc__c_base;
   wire [7:0] desc__c_base;
+  input desc__count_pad;
+  wire desc__count_pad;
   input [7:0] desc__hi;
   wire [7:0] desc__hi;
   input [15:0] desc__in_h;
@@ -6171,8 +5574,12 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
   wire [15:0] desc__out_w;
   input [3:0] desc__p_base;
   wire [3:0] desc__p_base;
+  input [7:0] desc__pad_bottom;
+  wire [7:0] desc__pad_bottom;
   input [7:0] desc__pad_left;
   wire [7:0] desc__pad_left;
+  input [7:0] desc__pad_right;
+  wire [7:0] desc__pad_right;
   input [7:0] desc__pad_top;
   wire [7:0] desc__pad_top;
   input desc__per_channel;
@@ -6207,7 +5614,6 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
   output [7:0] hi;
   reg [7:0] hi = 8'h00;
   reg [15:0] i = 16'h0000;
-  reg inb_d = 1'h0;
   wire is_pool;
   wire [26:0] issue;
   wire [7:0] \issue.acc_addr ;
@@ -6219,6 +5625,7 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
   wire \issue.valid ;
   wire \issue.wacc ;
   wire \issue.wout ;
+  reg issuing = 1'h0;
   wire [18:0] ix;
   wire [18:0] iy;
   reg [15:0] k_ = 16'h0000;
@@ -6247,7 +5654,6 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
   output out_wr_en;
   reg out_wr_en;
   reg [3:0] p_base = 4'h0;
-  reg [7:0] pad_left = 8'h00;
   (* init = 4'h0 *)
   wire [3:0] par;
   output [3:0] par_addr;
@@ -6256,16 +5662,8 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
   reg per_channel = 1'h0;
   reg [16:0] period = 17'h00000;
   reg [7:0] pin_base = 8'h00;
-  output pool_acc;
-  reg pool_acc;
-  output pool_clear;
-  reg pool_clear;
-  output pool_div_init;
-  reg pool_div_init;
-  output pool_div_step;
-  reg pool_div_step;
-  output pool_finish;
-  reg pool_finish;
+  input pool_final;
+  wire pool_final;
   output [1:0] pool_op;
   reg [1:0] pool_op = 2'h0;
   output pp_first;
@@ -6309,7 +5707,16 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
   reg starting;
   reg [15:0] stream = 16'h0000;
   reg [19:0] t = 20'h00000;
-  reg [19:0] t_last = 20'h00000;
+  output [12:0] tap__payload;
+  reg [12:0] tap__payload = 13'h0000;
+  wire [7:0] \tap__payload.addr ;
+  wire \tap__payload.count ;
+  wire \tap__payload.final ;
+  wire \tap__payload.first ;
+  wire \tap__payload.inb ;
+  wire \tap__payload.last ;
+  output tap__valid;
+  reg tap__valid = 1'h0;
   reg tok_d0 = 1'h0;
   reg tok_d1 = 1'h0;
   reg tok_d2 = 1'h0;
@@ -6324,8 +5731,6 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
   reg [16:0] w_rem = 17'h00000;
   output [7:0] wgt_addr;
   wire [7:0] wgt_addr;
-  reg [15:0] win = 16'h0000;
-  reg [7:0] win_w = 8'h00;
   output wrap;
   reg wrap = 1'h0;
   wire [16:0] wrow;
@@ -6411,323 +5816,348 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
   assign \$72  = $signed(iy) * $signed({ 1'h0, \$signal$67  });
   assign \$73  = $signed({ 1'h0, pin_base }) + $signed(\$72 );
   assign \$74  = $signed(\$73 ) + $signed(ix);
-  assign \$75  = ! t;
-  assign \$76  = win + 1'h1;
-  assign \$77  = t == \$76 ;
-  assign \$78  = win + 2'h2;
-  assign \$79  = t >= \$78 ;
-  assign \$80  = win + 2'h2;
-  assign \$81  = \$80  + 4'h8;
-  assign \$82  = t < \$81 ;
-  assign \$83  = \$79  & \$82 ;
-  assign \$84  = win + 2'h2;
-  assign \$85  = \$84  + 4'h8;
-  assign \$86  = t == \$85 ;
-  assign \$87  = win + 2'h2;
-  assign \$88  = \$87  + 4'h8;
-  assign \$89  = \$88  + 1'h1;
-  assign \$90  = t == \$89 ;
-  assign \$91  = s3[0] & s3[4];
-  assign \$92  = ! fsm_state;
-  assign \$93  = fsm_state == 1'h1;
-  assign \$94  = fsm_state == 2'h2;
-  assign \$95  = desc__m + 1'h1;
-  assign \$97  = \$96  + 2'h3;
-  assign \$98  = desc__m > \$97 ;
-  assign \$99  = desc__m + 1'h1;
-  assign \$101  = \$100  + 2'h3;
-  assign \$102  = \$98  ? { 2'h0, desc__m } : \$101 ;
-  assign \$103  = \$102  > 2'h3;
-  assign \$104  = desc__m + 1'h1;
-  assign \$106  = \$105  + 2'h3;
-  assign \$107  = desc__m > \$106 ;
-  assign \$108  = desc__m + 1'h1;
-  assign \$110  = \$109  + 2'h3;
-  assign \$111  = \$107  ? { 2'h0, desc__m } : \$110 ;
-  assign \$112  = \$103  ? \$111  : 18'h00003;
-  assign \$113  = - desc__pad_left;
-  assign \$114  = - desc__pad_top;
-  assign \$115  = desc__win_h * desc__win_w;
-  assign \$116  = desc__win_h * desc__win_w;
-  assign \$117  = \$116  + 4'hb;
-  assign \$118  = t + 1'h1;
-  assign \$119  = s3[0] & s3[1];
-  assign \$120  = t == t_last;
-  assign \$121  = out_ptr + 1'h1;
-  assign \$122  = \$signal$113  - 1'h1;
-  assign \$123  = \$signal$120  == \$122 ;
-  assign \$124  = \$signal$112  - 1'h1;
-  assign \$125  = \$signal$121  == \$124 ;
-  assign \$126  = \$123  & \$125 ;
-  assign \$127  = \$signal$113  - 1'h1;
-  assign \$128  = \$signal$120  == \$127 ;
-  assign \$129  = - pad_left;
-  assign \$130  = \$signal$121  + 1'h1;
-  assign \$131  = $signed(\$signal$60 ) + $signed({ 1'h0, \$signal$115  });
-  assign \$132  = \$signal$120  + 1'h1;
-  assign \$133  = $signed(\$signal$63 ) + $signed({ 1'h0, \$signal$116  });
-  assign \$134  = desc__m + 1'h1;
-  assign \$136  = \$135  + 2'h3;
-  assign \$137  = desc__m > \$136 ;
-  assign \$138  = desc__m + 1'h1;
-  assign \$140  = \$139  + 2'h3;
-  assign \$141  = \$137  ? { 2'h0, desc__m } : \$140 ;
-  assign \$142  = \$141  > 2'h3;
-  assign \$143  = desc__m + 1'h1;
-  assign \$145  = \$144  + 2'h3;
-  assign \$146  = desc__m > \$145 ;
-  assign \$147  = desc__m + 1'h1;
-  assign \$149  = \$148  + 2'h3;
-  assign \$150  = \$146  ? { 2'h0, desc__m } : \$149 ;
-  assign \$151  = \$142  ? \$150  : 18'h00003;
-  assign \$152  = - desc__pad_left;
-  assign \$153  = - desc__pad_top;
-  assign \$154  = desc__win_h * desc__win_w;
-  assign \$155  = desc__win_h * desc__win_w;
-  assign \$156  = \$155  + 4'hb;
-  assign \$157  = ~ is_pool;
-  assign \$158  = busy & \$157 ;
-  assign \$159  = \$158  & \$signal ;
-  assign \$160  = stream - 1'h1;
-  assign \$161  = $signed({ 1'h0, t }) == $signed(\$160 );
-  assign \$162  = last & \$161 ;
-  assign \$163  = period - 1'h1;
-  assign \$164  = $signed({ 1'h0, t }) == $signed(\$163 );
-  assign \$165  = ~ a_par;
-  assign \$166  = rem <= 3'h4;
-  assign \$167  = n_rem - 3'h4;
-  assign \$168  = b_ptr + k_;
-  assign \$169  = rem - 3'h4;
-  assign \$170  = a_ptr + m_;
-  assign \$171  = ~ is_pool;
-  assign \$172  = busy & \$171 ;
-  assign \$173  = \$172  & \$signal$31 ;
-  assign \$174  = t == 2'h3;
-  assign \$175  = ~ w_par;
-  assign \$176  = w_rem <= 3'h4;
-  assign \$177  = w_nptr + k_;
-  assign \$178  = w_nptr + k_;
-  assign \$179  = w_rem - 3'h4;
-  assign \$180  = w_ptr + 3'h4;
-  assign \$181  = ~ is_pool;
-  assign \$182  = busy & \$181 ;
-  assign \$183  = \$182  & \$signal ;
-  assign \$184  = ~ last;
-  assign \$185  = \$183  & \$184 ;
-  assign \$186  = t + 3'h4;
-  assign \$187  = \$186  >= period;
-  assign \$188  = \$185  & \$187 ;
-  assign \$189  = period - 1'h1;
-  assign \$190  = $signed({ 1'h0, t }) == $signed(\$189 );
-  assign \$191  = \$188  & \$190 ;
-  assign \$192  = ~ w_par;
-  assign \$193  = w_rem <= 3'h4;
-  assign \$194  = w_nptr + k_;
-  assign \$195  = w_nptr + k_;
-  assign \$196  = w_rem - 3'h4;
-  assign \$197  = w_ptr + 3'h4;
-  assign \$198  = \$45 [16:0] < w_rem;
-  assign \$199  = ~ is_pool;
-  assign \$200  = busy & \$199 ;
-  assign \$201  = tok_d6 & \$200 ;
-  assign \$202  = m_ - 1'h1;
-  assign \$203  = i == \$202 ;
-  assign \$204  = \rem$44  <= 3'h4;
-  assign \$205  = \n_rem$43  - 3'h4;
-  assign \$206  = c_nptr + m_;
-  assign \$207  = c_nptr + m_;
-  assign \$208  = acc_in | acc_out;
-  assign \$209  = acc_nptr + m_;
-  assign \$210  = \$208  ? \$209  : 17'h00000;
-  assign \$211  = acc_in | acc_out;
-  assign \$212  = acc_nptr + m_;
-  assign \$213  = \$211  ? \$212  : 17'h00000;
-  assign \$214  = par_addr + 1'h1;
-  assign \$215  = \rem$44  - 3'h4;
-  assign \$216  = i + 1'h1;
-  assign \$217  = ~ is_pool;
-  assign \$218  = busy & \$217 ;
-  assign \$219  = ~ \$218 ;
-  assign \$220  = busy & is_pool;
-  assign \$221  = t < win;
-  assign \$222  = \$220  & \$221 ;
-  assign \$223  = $signed(iy) >= $signed(1'h0);
-  assign \$224  = $signed(iy) < $signed({ 1'h0, \$signal$111  });
-  assign \$225  = \$223  & \$224 ;
-  assign \$226  = $signed(ix) >= $signed(1'h0);
-  assign \$227  = \$225  & \$226 ;
-  assign \$228  = $signed(ix) < $signed({ 1'h0, \$signal$67  });
-  assign \$229  = \$227  & \$228 ;
-  assign \$230  = \$222  & \$229 ;
-  assign \$231  = busy & is_pool;
-  assign \$232  = t < win;
-  assign \$233  = \$231  & \$232 ;
-  assign \$234  = win_w - 1'h1;
-  assign \$235  = \$signal$64  == \$234 ;
-  assign \$236  = \$signal$61  + 1'h1;
-  assign \$237  = \$signal$64  + 1'h1;
+  assign \$75  = ~ is_pool;
+  assign \$76  = s3[0] & s3[4];
+  assign \$77  = ! fsm_state;
+  assign \$78  = fsm_state == 1'h1;
+  assign \$79  = fsm_state == 2'h2;
+  assign \$80  = desc__m + 1'h1;
+  assign \$82  = \$81  + 2'h3;
+  assign \$83  = desc__m > \$82 ;
+  assign \$84  = desc__m + 1'h1;
+  assign \$86  = \$85  + 2'h3;
+  assign \$87  = \$83  ? { 2'h0, desc__m } : \$86 ;
+  assign \$88  = \$87  > 2'h3;
+  assign \$89  = desc__m + 1'h1;
+  assign \$91  = \$90  + 2'h3;
+  assign \$92  = desc__m > \$91 ;
+  assign \$93  = desc__m + 1'h1;
+  assign \$95  = \$94  + 2'h3;
+  assign \$96  = \$92  ? { 2'h0, desc__m } : \$95 ;
+  assign \$97  = \$88  ? \$96  : 18'h00003;
+  assign \$98  = - desc__pad_left;
+  assign \$99  = - desc__pad_top;
+  assign \$101  = t + 1'h1;
+  assign \$102  = s3[0] & s3[1];
+  assign \$103  = desc__m + 1'h1;
+  assign \$105  = \$104  + 2'h3;
+  assign \$106  = desc__m > \$105 ;
+  assign \$107  = desc__m + 1'h1;
+  assign \$109  = \$108  + 2'h3;
+  assign \$110  = \$106  ? { 2'h0, desc__m } : \$109 ;
+  assign \$111  = \$110  > 2'h3;
+  assign \$112  = desc__m + 1'h1;
+  assign \$114  = \$113  + 2'h3;
+  assign \$115  = desc__m > \$114 ;
+  assign \$116  = desc__m + 1'h1;
+  assign \$118  = \$117  + 2'h3;
+  assign \$119  = \$115  ? { 2'h0, desc__m } : \$118 ;
+  assign \$120  = \$111  ? \$119  : 18'h00003;
+  assign \$121  = - desc__pad_left;
+  assign \$122  = - desc__pad_top;
+  assign \$124  = ~ is_pool;
+  assign \$125  = busy & \$124 ;
+  assign \$126  = \$125  & \$signal ;
+  assign \$127  = stream - 1'h1;
+  assign \$128  = $signed({ 1'h0, t }) == $signed(\$127 );
+  assign \$129  = last & \$128 ;
+  assign \$130  = period - 1'h1;
+  assign \$131  = $signed({ 1'h0, t }) == $signed(\$130 );
+  assign \$132  = ~ a_par;
+  assign \$133  = rem <= 3'h4;
+  assign \$134  = n_rem - 3'h4;
+  assign \$135  = b_ptr + k_;
+  assign \$136  = rem - 3'h4;
+  assign \$137  = a_ptr + m_;
+  assign \$138  = ~ is_pool;
+  assign \$139  = busy & \$138 ;
+  assign \$140  = \$139  & \$signal$31 ;
+  assign \$141  = t == 2'h3;
+  assign \$142  = ~ w_par;
+  assign \$143  = w_rem <= 3'h4;
+  assign \$144  = w_nptr + k_;
+  assign \$145  = w_nptr + k_;
+  assign \$146  = w_rem - 3'h4;
+  assign \$147  = w_ptr + 3'h4;
+  assign \$148  = ~ is_pool;
+  assign \$149  = busy & \$148 ;
+  assign \$150  = \$149  & \$signal ;
+  assign \$151  = ~ last;
+  assign \$152  = \$150  & \$151 ;
+  assign \$153  = t + 3'h4;
+  assign \$154  = \$153  >= period;
+  assign \$155  = \$152  & \$154 ;
+  assign \$156  = period - 1'h1;
+  assign \$157  = $signed({ 1'h0, t }) == $signed(\$156 );
+  assign \$158  = \$155  & \$157 ;
+  assign \$159  = ~ w_par;
+  assign \$160  = w_rem <= 3'h4;
+  assign \$161  = w_nptr + k_;
+  assign \$162  = w_nptr + k_;
+  assign \$163  = w_rem - 3'h4;
+  assign \$164  = w_ptr + 3'h4;
+  assign \$165  = \$45 [16:0] < w_rem;
+  assign \$166  = ~ is_pool;
+  assign \$167  = busy & \$166 ;
+  assign \$168  = tok_d6 & \$167 ;
+  assign \$169  = m_ - 1'h1;
+  assign \$170  = i == \$169 ;
+  assign \$171  = \rem$44  <= 3'h4;
+  assign \$172  = \n_rem$43  - 3'h4;
+  assign \$173  = c_nptr + m_;
+  assign \$174  = c_nptr + m_;
+  assign \$175  = acc_in | acc_out;
+  assign \$176  = acc_nptr + m_;
+  assign \$177  = \$175  ? \$176  : 17'h00000;
+  assign \$178  = acc_in | acc_out;
+  assign \$179  = acc_nptr + m_;
+  assign \$180  = \$178  ? \$179  : 17'h00000;
+  assign \$181  = par_addr + 1'h1;
+  assign \$182  = \rem$44  - 3'h4;
+  assign \$183  = i + 1'h1;
+  assign \$184  = ~ is_pool;
+  assign \$185  = busy & \$184 ;
+  assign \$186  = ~ \$185 ;
+  assign \$187  = busy & is_pool;
+  assign \$188  = \$187  & issuing;
+  assign \$189  = $signed(iy) >= $signed(1'h0);
+  assign \$190  = $signed(iy) < $signed({ 1'h0, \$signal$103  });
+  assign \$191  = \$189  & \$190 ;
+  assign \$192  = $signed(ix) >= $signed(1'h0);
+  assign \$193  = \$191  & \$192 ;
+  assign \$194  = $signed(ix) < $signed({ 1'h0, \$signal$67  });
+  assign \$195  = \$193  & \$194 ;
+  assign \$196  = \$signal$103  + \$signal$112 ;
+  assign \$197  = $signed(iy) < $signed({ 1'h0, \$196  });
+  assign \$198  = \$signal$67  + \$signal$114 ;
+  assign \$199  = $signed(ix) < $signed({ 1'h0, \$198  });
+  assign \$200  = \$197  & \$199 ;
+  assign \$201  = $signed(iy) >= $signed(1'h0);
+  assign \$202  = $signed(iy) < $signed({ 1'h0, \$signal$103  });
+  assign \$203  = \$201  & \$202 ;
+  assign \$204  = $signed(ix) >= $signed(1'h0);
+  assign \$205  = \$203  & \$204 ;
+  assign \$206  = $signed(ix) < $signed({ 1'h0, \$signal$67  });
+  assign \$207  = \$205  & \$206 ;
+  assign \$208  = count_pad ? \$200  : \$207 ;
+  assign \$209  = ! \$signal$64 ;
+  assign \$210  = ! \$signal$61 ;
+  assign \$211  = \$209  & \$210 ;
+  assign \$212  = \$signal$106  - 1'h1;
+  assign \$213  = \$signal$64  == \$212 ;
+  assign \$214  = \$signal$107  - 1'h1;
+  assign \$215  = \$signal$61  == \$214 ;
+  assign \$216  = \$213  & \$215 ;
+  assign \$217  = \$signal$106  - 1'h1;
+  assign \$218  = \$signal$64  == \$217 ;
+  assign \$219  = \$signal$107  - 1'h1;
+  assign \$220  = \$signal$61  == \$219 ;
+  assign \$221  = \$218  & \$220 ;
+  assign \$222  = \$signal$105  - 1'h1;
+  assign \$223  = \$signal$119  == \$222 ;
+  assign \$224  = \$221  & \$223 ;
+  assign \$225  = \$signal$104  - 1'h1;
+  assign \$226  = \$signal$120  == \$225 ;
+  assign \$227  = \$224  & \$226 ;
+  assign \$228  = busy & is_pool;
+  assign \$229  = \$228  & issuing;
+  assign \$230  = \$signal$106  - 1'h1;
+  assign \$231  = \$signal$64  == \$230 ;
+  assign \$232  = ~ \$231 ;
+  assign \$233  = \$signal$107  - 1'h1;
+  assign \$234  = \$signal$61  == \$233 ;
+  assign \$235  = ~ \$234 ;
+  assign \$236  = \$signal$64  + 1'h1;
+  assign \$237  = \$signal$61  + 1'h1;
+  assign \$238  = out_ptr + 1'h1;
+  assign \$239  = \$signal$106  - 1'h1;
+  assign \$240  = \$signal$64  == \$239 ;
+  assign \$241  = \$signal$107  - 1'h1;
+  assign \$242  = \$signal$61  == \$241 ;
+  assign \$243  = \$240  & \$242 ;
+  assign \$244  = \$signal$105  - 1'h1;
+  assign \$245  = \$signal$119  == \$244 ;
+  assign \$246  = \$243  & \$245 ;
+  assign \$247  = \$signal$104  - 1'h1;
+  assign \$248  = \$signal$120  == \$247 ;
+  assign \$249  = \$246  & \$248 ;
+  assign \$250  = \$signal$105  - 1'h1;
+  assign \$251  = \$signal$119  == \$250 ;
+  assign \$252  = - \$signal$110 ;
+  assign \$253  = \$signal$120  + 1'h1;
+  assign \$254  = $signed(\$signal$60 ) + $signed({ 1'h0, \$signal$108  });
+  assign \$255  = \$signal$119  + 1'h1;
+  assign \$256  = $signed(\$signal$63 ) + $signed({ 1'h0, \$signal$109  });
   always @(posedge clk)
-    kind <= \$238 ;
+    kind <= \$257 ;
   always @(posedge clk)
-    pool_op <= \$239 ;
+    pool_op <= \$258 ;
   always @(posedge clk)
-    m0 <= \$240 ;
+    m0 <= \$259 ;
   always @(posedge clk)
-    shift <= \$241 ;
+    shift <= \$260 ;
   always @(posedge clk)
-    rounding <= \$242 ;
+    rounding <= \$261 ;
   always @(posedge clk)
-    wrap <= \$243 ;
+    wrap <= \$262 ;
   always @(posedge clk)
-    per_channel <= \$244 ;
+    per_channel <= \$263 ;
   always @(posedge clk)
-    bias_en <= \$245 ;
+    bias_en <= \$264 ;
   always @(posedge clk)
-    acc_in <= \$246 ;
+    acc_in <= \$265 ;
   always @(posedge clk)
-    acc_out <= \$247 ;
+    acc_out <= \$266 ;
   always @(posedge clk)
-    lo <= \$248 ;
+    lo <= \$267 ;
   always @(posedge clk)
-    hi <= \$249 ;
+    hi <= \$268 ;
   always @(posedge clk)
-    k_ <= \$250 ;
+    k_ <= \$269 ;
   always @(posedge clk)
-    m_ <= \$251 ;
+    m_ <= \$270 ;
   always @(posedge clk)
-    n_ <= \$252 ;
+    n_ <= \$271 ;
   always @(posedge clk)
-    a_base <= \$253 ;
+    a_base <= \$272 ;
   always @(posedge clk)
-    b_base <= \$254 ;
+    b_base <= \$273 ;
   always @(posedge clk)
-    c_base <= \$255 ;
+    c_base <= \$274 ;
   always @(posedge clk)
-    p_base <= \$256 ;
+    p_base <= \$275 ;
   always @(posedge clk)
-    pin_base <= \$257 ;
+    pin_base <= \$276 ;
   always @(posedge clk)
-    \$signal$111  <= \$258 ;
+    \$signal$103  <= \$277 ;
   always @(posedge clk)
-    \$signal$67  <= \$259 ;
+    \$signal$67  <= \$278 ;
   always @(posedge clk)
-    \$signal$112  <= \$260 ;
+    \$signal$104  <= \$279 ;
   always @(posedge clk)
-    \$signal$113  <= \$261 ;
+    \$signal$105  <= \$280 ;
   always @(posedge clk)
-    win_w <= \$262 ;
+    \$signal$106  <= \$281 ;
   always @(posedge clk)
-    \$signal$115  <= \$263 ;
+    \$signal$107  <= \$282 ;
   always @(posedge clk)
-    \$signal$116  <= \$264 ;
+    \$signal$108  <= \$283 ;
   always @(posedge clk)
-    pad_left <= \$265 ;
+    \$signal$109  <= \$284 ;
   always @(posedge clk)
-    t <= \$266 ;
+    \$signal$110  <= \$285 ;
   always @(posedge clk)
-    error <= \$267 ;
+    \$signal$112  <= \$286 ;
   always @(posedge clk)
-    period <= \$268 ;
+    \$signal$114  <= \$287 ;
   always @(posedge clk)
-    stream <= \$269 ;
+    count_pad <= \$288 ;
   always @(posedge clk)
-    \$signal$31  <= \$270 ;
+    t <= \$289 ;
   always @(posedge clk)
-    \$signal  <= \$271 ;
+    error <= \$290 ;
   always @(posedge clk)
-    \$signal$120  <= \$272 ;
+    period <= \$291 ;
   always @(posedge clk)
-    \$signal$121  <= \$273 ;
+    stream <= \$292 ;
   always @(posedge clk)
-    \$signal$63  <= \$274 ;
+    \$signal$31  <= \$293 ;
   always @(posedge clk)
-    \$signal$60  <= \$275 ;
+    \$signal  <= \$294 ;
   always @(posedge clk)
-    \$signal$64  <= \$276 ;
+    \$signal$119  <= \$295 ;
   always @(posedge clk)
-    \$signal$61  <= \$277 ;
+    \$signal$120  <= \$296 ;
   always @(posedge clk)
-    win <= \$278 ;
+    \$signal$63  <= \$297 ;
   always @(posedge clk)
-    out_ptr <= \$279 ;
+    \$signal$60  <= \$298 ;
   always @(posedge clk)
-    t_last <= \$280 ;
+    \$signal$64  <= \$299 ;
   always @(posedge clk)
-    a_ptr <= \$281 ;
+    \$signal$61  <= \$300 ;
   always @(posedge clk)
-    b_ptr <= \$282 ;
+    out_ptr <= \$301 ;
   always @(posedge clk)
-    rem <= \$283 ;
+    issuing <= \$302 ;
   always @(posedge clk)
-    n_rem <= \$284 ;
+    a_ptr <= \$303 ;
   always @(posedge clk)
-    a_par <= \$285 ;
+    b_ptr <= \$304 ;
   always @(posedge clk)
-    w_ptr <= \$286 ;
+    rem <= \$305 ;
   always @(posedge clk)
-    w_nptr <= \$287 ;
+    n_rem <= \$306 ;
   always @(posedge clk)
-    w_rem <= \$288 ;
+    a_par <= \$307 ;
   always @(posedge clk)
-    w_par <= \$289 ;
+    w_ptr <= \$308 ;
   always @(posedge clk)
-    i <= \$290 ;
+    w_nptr <= \$309 ;
   always @(posedge clk)
-    draining <= \$291 ;
+    w_rem <= \$310 ;
   always @(posedge clk)
-    \rem$44  <= \$292 ;
+    w_par <= \$311 ;
   always @(posedge clk)
-    \n_rem$43  <= \$293 ;
+    i <= \$312 ;
   always @(posedge clk)
-    first <= \$294 ;
+    draining <= \$313 ;
   always @(posedge clk)
-    c_nptr <= \$295 ;
+    \rem$44  <= \$314 ;
   always @(posedge clk)
-    c_row <= \$296 ;
+    \n_rem$43  <= \$315 ;
   always @(posedge clk)
-    acc_nptr <= \$297 ;
+    first <= \$316 ;
   always @(posedge clk)
-    acc_row <= \$298 ;
+    c_nptr <= \$317 ;
   always @(posedge clk)
-    par_addr <= \$299 ;
+    c_row <= \$318 ;
   always @(posedge clk)
-    fsm_state <= \$300 ;
+    acc_nptr <= \$319 ;
   always @(posedge clk)
-    feed <= \$301 ;
+    acc_row <= \$320 ;
   always @(posedge clk)
-    a_sel <= \$302 ;
+    par_addr <= \$321 ;
   always @(posedge clk)
-    load <= \$303 ;
+    fsm_state <= \$322 ;
   always @(posedge clk)
-    lsel <= \$304 ;
+    feed <= \$323 ;
   always @(posedge clk)
-    wrow_valid <= \$305 ;
+    a_sel <= \$324 ;
   always @(posedge clk)
-    tok_d0 <= \$306 ;
+    load <= \$325 ;
   always @(posedge clk)
-    tok_d1 <= \$307 ;
+    lsel <= \$326 ;
   always @(posedge clk)
-    tok_d2 <= \$308 ;
+    wrow_valid <= \$327 ;
   always @(posedge clk)
-    tok_d3 <= \$309 ;
+    tok_d0 <= \$328 ;
   always @(posedge clk)
-    tok_d4 <= \$310 ;
+    tok_d1 <= \$329 ;
   always @(posedge clk)
-    tok_d5 <= \$311 ;
+    tok_d2 <= \$330 ;
   always @(posedge clk)
-    tok_d6 <= \$312 ;
+    tok_d3 <= \$331 ;
   always @(posedge clk)
-    \$signal$51  <= \$313 ;
+    tok_d4 <= \$332 ;
   always @(posedge clk)
-    \$signal$55  <= \$314 ;
+    tok_d5 <= \$333 ;
   always @(posedge clk)
-    s2 <= \$315 ;
+    tok_d6 <= \$334 ;
   always @(posedge clk)
-    s3 <= \$316 ;
+    \$signal$51  <= \$335 ;
   always @(posedge clk)
-    inb_d <= \$317 ;
+    \$signal$55  <= \$336 ;
+  always @(posedge clk)
+    s2 <= \$337 ;
+  always @(posedge clk)
+    s3 <= \$338 ;
+  always @(posedge clk)
+    tap__valid <= \$339 ;
+  always @(posedge clk)
+    tap__payload <= \$340 ;
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
     starting = 1'h0;
     casez (fsm_state)
       2'h0:
@@ -6743,7 +6173,7 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
     endcase
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
     busy = 1'h0;
     casez (fsm_state)
       2'h0:
@@ -6753,7 +6183,7 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
     endcase
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
     done = 1'h0;
     casez (fsm_state)
       2'h0:
@@ -6765,685 +6195,267 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
     endcase
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
     out_rd_addr = 8'h00;
     if (\$71 ) begin
       out_rd_addr = \$74 [7:0];
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    pool_clear = 1'h0;
-    if (\$71 ) begin
-      pool_clear = \$75 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    out_wr_en = 1'h0;
+    if (\$75 ) begin
+      out_wr_en = \$76 ;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    pool_acc = 1'h0;
-    if (\$71 ) begin
-      pool_acc = inb_d;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    pool_div_init = 1'h0;
-    if (\$71 ) begin
-      pool_div_init = \$77 ;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    pool_div_step = 1'h0;
-    if (\$71 ) begin
-      pool_div_step = \$83 ;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    pool_finish = 1'h0;
-    if (\$71 ) begin
-      pool_finish = \$86 ;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$71 ) begin
-      out_wr_en = \$90 ;
-    end else begin
-      out_wr_en = \$91 ;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$71 ) begin
-      out_wr_addr = out_ptr;
-    end else begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    out_wr_addr = 8'h00;
+    if (\$75 ) begin
       out_wr_addr = s3[22:15];
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$238  = kind;
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$257  = kind;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$238  = desc__kind;
+            \$257  = desc__kind;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$238  = desc__kind;
+            \$257  = desc__kind;
           end
     endcase
     if (rst) begin
-      \$238  = 1'h0;
+      \$257  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$239  = pool_op;
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$258  = pool_op;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$239  = desc__pool_op;
+            \$258  = desc__pool_op;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$239  = desc__pool_op;
+            \$258  = desc__pool_op;
           end
     endcase
     if (rst) begin
-      \$239  = 2'h0;
+      \$258  = 2'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$240  = m0;
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$259  = m0;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$240  = desc__m0;
+            \$259  = desc__m0;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$240  = desc__m0;
+            \$259  = desc__m0;
           end
     endcase
     if (rst) begin
-      \$240  = 31'h00000000;
+      \$259  = 31'h00000000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$241  = shift;
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$260  = shift;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$241  = desc__shift;
+            \$260  = desc__shift;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$241  = desc__shift;
+            \$260  = desc__shift;
           end
     endcase
     if (rst) begin
-      \$241  = 6'h00;
+      \$260  = 6'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$242  = rounding;
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$261  = rounding;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$242  = desc__rounding;
+            \$261  = desc__rounding;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$242  = desc__rounding;
+            \$261  = desc__rounding;
           end
     endcase
     if (rst) begin
-      \$242  = 2'h0;
+      \$261  = 2'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$243  = wrap;
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$262  = wrap;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$243  = desc__wrap;
+            \$262  = desc__wrap;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$243  = desc__wrap;
+            \$262  = desc__wrap;
           end
     endcase
     if (rst) begin
-      \$243  = 1'h0;
+      \$262  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$244  = per_channel;
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$263  = per_channel;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$244  = desc__per_channel;
+            \$263  = desc__per_channel;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$244  = desc__per_channel;
+            \$263  = desc__per_channel;
           end
     endcase
     if (rst) begin
-      \$244  = 1'h0;
+      \$263  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$245  = bias_en;
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$264  = bias_en;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$245  = desc__bias_en;
+            \$264  = desc__bias_en;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$245  = desc__bias_en;
+            \$264  = desc__bias_en;
           end
     endcase
     if (rst) begin
-      \$245  = 1'h0;
+      \$264  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$246  = acc_in;
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$265  = acc_in;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$246  = desc__acc_in;
+            \$265  = desc__acc_in;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$246  = desc__acc_in;
+            \$265  = desc__acc_in;
           end
     endcase
     if (rst) begin
-      \$246  = 1'h0;
+      \$265  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$247  = acc_out;
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$266  = acc_out;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$247  = desc__acc_out;
+            \$266  = desc__acc_out;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$247  = desc__acc_out;
+            \$266  = desc__acc_out;
           end
     endcase
     if (rst) begin
-      \$247  = 1'h0;
+      \$266  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$248  = lo;
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$267  = lo;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$248  = desc__lo;
+            \$267  = desc__lo;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$248  = desc__lo;
+            \$267  = desc__lo;
           end
     endcase
     if (rst) begin
-      \$248  = 8'h00;
+      \$267  = 8'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$249  = hi;
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$268  = hi;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$249  = desc__hi;
+            \$268  = desc__hi;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$249  = desc__hi;
+            \$268  = desc__hi;
           end
     endcase
     if (rst) begin
-      \$249  = 8'h00;
+      \$268  = 8'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$250  = k_;
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$269  = k_;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$250  = desc__k;
+            \$269  = desc__k;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$250  = desc__k;
-          end
-    endcase
-    if (rst) begin
-      \$250  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$251  = m_;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$251  = desc__m;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$251  = desc__m;
-          end
-    endcase
-    if (rst) begin
-      \$251  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$252  = n_;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$252  = desc__n;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$252  = desc__n;
-          end
-    endcase
-    if (rst) begin
-      \$252  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$253  = a_base;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$253  = desc__a_base;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$253  = desc__a_base;
-          end
-    endcase
-    if (rst) begin
-      \$253  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$254  = b_base;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$254  = desc__b_base;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$254  = desc__b_base;
-          end
-    endcase
-    if (rst) begin
-      \$254  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$255  = c_base;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$255  = desc__c_base;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$255  = desc__c_base;
-          end
-    endcase
-    if (rst) begin
-      \$255  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$256  = p_base;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$256  = desc__p_base;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$256  = desc__p_base;
-          end
-    endcase
-    if (rst) begin
-      \$256  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$257  = pin_base;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$257  = desc__pin_base;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$257  = desc__pin_base;
-          end
-    endcase
-    if (rst) begin
-      \$257  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$258  = \$signal$111 ;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$258  = desc__in_h;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$258  = desc__in_h;
-          end
-    endcase
-    if (rst) begin
-      \$258  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$259  = \$signal$67 ;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$259  = desc__in_w;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$259  = desc__in_w;
-          end
-    endcase
-    if (rst) begin
-      \$259  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$260  = \$signal$112 ;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$260  = desc__out_h;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$260  = desc__out_h;
-          end
-    endcase
-    if (rst) begin
-      \$260  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$261  = \$signal$113 ;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$261  = desc__out_w;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$261  = desc__out_w;
-          end
-    endcase
-    if (rst) begin
-      \$261  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$262  = win_w;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$262  = desc__win_w;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$262  = desc__win_w;
-          end
-    endcase
-    if (rst) begin
-      \$262  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$263  = \$signal$115 ;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$263  = desc__stride_h;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$263  = desc__stride_h;
-          end
-    endcase
-    if (rst) begin
-      \$263  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$264  = \$signal$116 ;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$264  = desc__stride_w;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$264  = desc__stride_w;
-          end
-    endcase
-    if (rst) begin
-      \$264  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$265  = pad_left;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$265  = desc__pad_left;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$265  = desc__pad_left;
-          end
-    endcase
-    if (rst) begin
-      \$265  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$266  = t;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$266  = 20'h00000;
-          end
-      2'h2:
-        begin
-          \$266  = \$118 [19:0];
-          if (is_pool) begin
-            if (\$120 ) begin
-              \$266  = 20'h00000;
-            end
-          end
-        end
-      2'h1:
-          if (start) begin
-            \$266  = 20'h00000;
-          end
-    endcase
-    if (\$159 ) begin
-      if (\$162 ) begin
-      end else if (\$164 ) begin
-        \$266  = 20'h00000;
-      end
-    end
-    if (\$173 ) begin
-      if (\$174 ) begin
-        \$266  = 20'h00000;
-      end
-    end
-    if (rst) begin
-      \$266  = 20'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$267  = error;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$267  = refused;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$267  = refused;
-          end
-    endcase
-    if (rst) begin
-      \$267  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$268  = period;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$268  = \$112 [16:0];
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$268  = \$151 [16:0];
-          end
-    endcase
-    if (rst) begin
-      \$268  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$269  = stream;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$269  = desc__m;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$269  = desc__m;
+            \$269  = desc__k;
           end
     endcase
     if (rst) begin
@@ -7451,240 +6463,170 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$270  = \$signal$31 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$270  = m_;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$270  = 1'h1;
+            \$270  = desc__m;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$270  = 1'h1;
+            \$270  = desc__m;
           end
     endcase
-    if (\$173 ) begin
-      if (\$174 ) begin
-        \$270  = 1'h0;
-      end
-    end
     if (rst) begin
-      \$270  = 1'h0;
+      \$270  = 16'h0000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$271  = \$signal ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$271  = n_;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$271  = 1'h0;
+            \$271  = desc__n;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$271  = 1'h0;
-          end
-    endcase
-    if (\$159 ) begin
-      if (\$162 ) begin
-        \$271  = 1'h0;
-      end
-    end
-    if (\$173 ) begin
-      if (\$174 ) begin
-        \$271  = 1'h1;
-      end
-    end
-    if (rst) begin
-      \$271  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$272  = \$signal$120 ;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$272  = 16'h0000;
-          end
-      2'h2:
-          if (is_pool) begin
-            if (\$120 ) begin
-              (* full_case = 32'd1 *)
-              if (\$126 ) begin
-              end else if (\$128 ) begin
-                \$272  = 16'h0000;
-              end else begin
-                \$272  = \$132 [15:0];
-              end
-            end
-          end
-      2'h1:
-          if (start) begin
-            \$272  = 16'h0000;
+            \$271  = desc__n;
           end
     endcase
     if (rst) begin
-      \$272  = 16'h0000;
+      \$271  = 16'h0000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$273  = \$signal$121 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$272  = a_base;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$273  = 16'h0000;
+            \$272  = desc__a_base;
           end
       2'h2:
-          if (is_pool) begin
-            if (\$120 ) begin
-              if (\$126 ) begin
-              end else if (\$128 ) begin
-                \$273  = \$130 [15:0];
-              end
-            end
-          end
+          /* empty */;
       2'h1:
           if (start) begin
-            \$273  = 16'h0000;
+            \$272  = desc__a_base;
           end
     endcase
     if (rst) begin
-      \$273  = 16'h0000;
+      \$272  = 8'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$274  = \$signal$63 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$273  = b_base;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$274  = { \$113 [8], \$113 [8], \$113 [8], \$113 [8], \$113 [8], \$113 [8], \$113 [8], \$113 [8], \$113 [8], \$113  };
+            \$273  = desc__b_base;
           end
       2'h2:
-          if (is_pool) begin
-            if (\$120 ) begin
-              (* full_case = 32'd1 *)
-              if (\$126 ) begin
-              end else if (\$128 ) begin
-                \$274  = { \$129 [8], \$129 [8], \$129 [8], \$129 [8], \$129 [8], \$129 [8], \$129 [8], \$129 [8], \$129 [8], \$129  };
-              end else begin
-                \$274  = \$133 [17:0];
-              end
-            end
-          end
+          /* empty */;
       2'h1:
           if (start) begin
-            \$274  = { \$152 [8], \$152 [8], \$152 [8], \$152 [8], \$152 [8], \$152 [8], \$152 [8], \$152 [8], \$152 [8], \$152  };
+            \$273  = desc__b_base;
           end
     endcase
     if (rst) begin
-      \$274  = 18'h00000;
+      \$273  = 8'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$275  = \$signal$60 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$274  = c_base;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$275  = { \$114 [8], \$114 [8], \$114 [8], \$114 [8], \$114 [8], \$114 [8], \$114 [8], \$114 [8], \$114 [8], \$114  };
+            \$274  = desc__c_base;
           end
       2'h2:
-          if (is_pool) begin
-            if (\$120 ) begin
-              if (\$126 ) begin
-              end else if (\$128 ) begin
-                \$275  = \$131 [17:0];
-              end
-            end
-          end
+          /* empty */;
       2'h1:
           if (start) begin
-            \$275  = { \$153 [8], \$153 [8], \$153 [8], \$153 [8], \$153 [8], \$153 [8], \$153 [8], \$153 [8], \$153 [8], \$153  };
+            \$274  = desc__c_base;
           end
     endcase
     if (rst) begin
-      \$275  = 18'h00000;
+      \$274  = 8'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$276  = \$signal$64 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$275  = p_base;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$276  = 8'h00;
+            \$275  = desc__p_base;
           end
       2'h2:
-          if (is_pool) begin
-            if (\$120 ) begin
-              \$276  = 8'h00;
-            end
-          end
+          /* empty */;
       2'h1:
           if (start) begin
-            \$276  = 8'h00;
+            \$275  = desc__p_base;
           end
     endcase
-    if (\$233 ) begin
-      (* full_case = 32'd1 *)
-      if (\$235 ) begin
-        \$276  = 8'h00;
-      end else begin
-        \$276  = \$237 [7:0];
-      end
+    if (rst) begin
+      \$275  = 4'h0;
     end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$276  = pin_base;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$276  = desc__pin_base;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$276  = desc__pin_base;
+          end
+    endcase
     if (rst) begin
       \$276  = 8'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$277  = \$signal$61 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$277  = \$signal$103 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$277  = 8'h00;
-          end
-      2'h2:
-          if (is_pool) begin
-            if (\$120 ) begin
-              \$277  = 8'h00;
-            end
-          end
-      2'h1:
-          if (start) begin
-            \$277  = 8'h00;
-          end
-    endcase
-    if (\$233 ) begin
-      if (\$235 ) begin
-        \$277  = \$236 [7:0];
-      end
-    end
-    if (rst) begin
-      \$277  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$278  = win;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$278  = \$115 ;
+            \$277  = desc__in_h;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$278  = \$154 ;
+            \$277  = desc__in_h;
+          end
+    endcase
+    if (rst) begin
+      \$277  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$278  = \$signal$67 ;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$278  = desc__in_w;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$278  = desc__in_w;
           end
     endcase
     if (rst) begin
@@ -7692,442 +6634,329 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$279  = out_ptr;
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$279  = \$signal$104 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$279  = desc__c_base;
-          end
-      2'h2:
-          if (is_pool) begin
-            if (\$120 ) begin
-              \$279  = \$121 [7:0];
-            end
-          end
-      2'h1:
-          if (start) begin
-            \$279  = desc__c_base;
-          end
-    endcase
-    if (rst) begin
-      \$279  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$280  = t_last;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$280  = { 3'h0, \$117  };
+            \$279  = desc__out_h;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$280  = { 3'h0, \$156  };
+            \$279  = desc__out_h;
           end
     endcase
     if (rst) begin
-      \$280  = 20'h00000;
+      \$279  = 16'h0000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$281  = a_ptr;
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$280  = \$signal$105 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$281  = desc__a_base;
+            \$280  = desc__out_w;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$281  = desc__a_base;
+            \$280  = desc__out_w;
           end
     endcase
-    if (\$159 ) begin
-      if (\$162 ) begin
-      end else if (\$164 ) begin
-        (* full_case = 32'd1 *)
-        if (\$166 ) begin
-          \$281  = a_base;
-        end else begin
-          \$281  = \$170 [7:0];
-        end
-      end
+    if (rst) begin
+      \$280  = 16'h0000;
     end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$281  = \$signal$106 ;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$281  = desc__win_w;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$281  = desc__win_w;
+          end
+    endcase
     if (rst) begin
       \$281  = 8'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$282  = b_ptr;
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$282  = \$signal$107 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$282  = desc__b_base;
+            \$282  = desc__win_h;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$282  = desc__b_base;
+            \$282  = desc__win_h;
           end
     endcase
-    if (\$159 ) begin
-      if (\$162 ) begin
-      end else if (\$164 ) begin
-        if (\$166 ) begin
-          \$282  = \$168 [7:0];
-        end
-      end
-    end
     if (rst) begin
       \$282  = 8'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$283  = rem;
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$283  = \$signal$108 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$283  = { 1'h0, desc__k };
+            \$283  = desc__stride_h;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$283  = { 1'h0, desc__k };
+            \$283  = desc__stride_h;
           end
     endcase
-    if (\$159 ) begin
-      if (\$162 ) begin
-      end else if (\$164 ) begin
-        (* full_case = 32'd1 *)
-        if (\$166 ) begin
-          \$283  = { 1'h0, k_ };
-        end else begin
-          \$283  = \$169 [16:0];
-        end
-      end
-    end
     if (rst) begin
-      \$283  = 17'h00000;
+      \$283  = 8'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$284  = n_rem;
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$284  = \$signal$109 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$284  = { 1'h0, desc__n };
+            \$284  = desc__stride_w;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$284  = { 1'h0, desc__n };
+            \$284  = desc__stride_w;
           end
     endcase
-    if (\$159 ) begin
-      if (\$162 ) begin
-      end else if (\$164 ) begin
-        if (\$166 ) begin
-          \$284  = \$167 [16:0];
-        end
-      end
-    end
     if (rst) begin
-      \$284  = 17'h00000;
+      \$284  = 8'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$285  = a_par;
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$285  = \$signal$110 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$285  = 1'h0;
+            \$285  = desc__pad_left;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$285  = 1'h0;
+            \$285  = desc__pad_left;
           end
     endcase
-    if (\$159 ) begin
-      if (\$162 ) begin
-      end else if (\$164 ) begin
-        \$285  = \$165 ;
-      end
-    end
     if (rst) begin
-      \$285  = 1'h0;
+      \$285  = 8'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$286  = w_ptr;
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$286  = \$signal$112 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$286  = desc__b_base;
+            \$286  = desc__pad_bottom;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$286  = desc__b_base;
+            \$286  = desc__pad_bottom;
           end
     endcase
-    if (\$173 ) begin
-      if (\$174 ) begin
-        (* full_case = 32'd1 *)
-        if (\$176 ) begin
-          \$286  = \$178 [7:0];
-        end else begin
-          \$286  = \$180 [7:0];
-        end
-      end
-    end
-    if (\$191 ) begin
-      (* full_case = 32'd1 *)
-      if (\$193 ) begin
-        \$286  = \$195 [7:0];
-      end else begin
-        \$286  = \$197 [7:0];
-      end
-    end
     if (rst) begin
       \$286  = 8'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$287  = w_nptr;
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$287  = \$signal$114 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$287  = desc__b_base;
+            \$287  = desc__pad_right;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$287  = desc__b_base;
+            \$287  = desc__pad_right;
           end
     endcase
-    if (\$173 ) begin
-      if (\$174 ) begin
-        if (\$176 ) begin
-          \$287  = \$177 [7:0];
-        end
-      end
-    end
-    if (\$191 ) begin
-      if (\$193 ) begin
-        \$287  = \$194 [7:0];
-      end
-    end
     if (rst) begin
       \$287  = 8'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$288  = w_rem;
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$288  = count_pad;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$288  = { 1'h0, desc__k };
+            \$288  = desc__count_pad;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$288  = { 1'h0, desc__k };
-          end
-    endcase
-    if (\$173 ) begin
-      if (\$174 ) begin
-        (* full_case = 32'd1 *)
-        if (\$176 ) begin
-          \$288  = { 1'h0, k_ };
-        end else begin
-          \$288  = \$179 [16:0];
-        end
-      end
-    end
-    if (\$191 ) begin
-      (* full_case = 32'd1 *)
-      if (\$193 ) begin
-        \$288  = { 1'h0, k_ };
-      end else begin
-        \$288  = \$196 [16:0];
-      end
-    end
-    if (rst) begin
-      \$288  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$289  = w_par;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$289  = 1'h0;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$289  = 1'h0;
-          end
-    endcase
-    if (\$173 ) begin
-      if (\$174 ) begin
-        \$289  = \$175 ;
-      end
-    end
-    if (\$191 ) begin
-      \$289  = \$192 ;
-    end
-    if (rst) begin
-      \$289  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$290  = i;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$290  = 16'h0000;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$290  = 16'h0000;
-          end
-    endcase
-    if (\$201 ) begin
-      (* full_case = 32'd1 *)
-      if (\$203 ) begin
-        \$290  = 16'h0000;
-      end else begin
-        \$290  = \$216 [15:0];
-      end
-    end
-    if (rst) begin
-      \$290  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$291  = draining;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$291  = 1'h0;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$291  = 1'h0;
+            \$288  = desc__count_pad;
           end
     endcase
     if (rst) begin
-      \$291  = 1'h0;
+      \$288  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$292  = \rem$44 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$289  = t;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$292  = { 1'h0, desc__k };
+            \$289  = 20'h00000;
           end
       2'h2:
-          /* empty */;
+          \$289  = \$101 [19:0];
       2'h1:
           if (start) begin
-            \$292  = { 1'h0, desc__k };
+            \$289  = 20'h00000;
           end
     endcase
-    if (\$201 ) begin
-      if (\$203 ) begin
-        (* full_case = 32'd1 *)
-        if (\$204 ) begin
-          \$292  = { 1'h0, k_ };
-        end else begin
-          \$292  = \$215 [16:0];
-        end
+    if (\$126 ) begin
+      if (\$129 ) begin
+      end else if (\$131 ) begin
+        \$289  = 20'h00000;
+      end
+    end
+    if (\$140 ) begin
+      if (\$141 ) begin
+        \$289  = 20'h00000;
       end
     end
     if (rst) begin
-      \$292  = 17'h00000;
+      \$289  = 20'h00000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$293  = \n_rem$43 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$290  = error;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$293  = { 1'h0, desc__n };
+            \$290  = refused;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$293  = { 1'h0, desc__n };
+            \$290  = refused;
           end
     endcase
-    if (\$201 ) begin
-      if (\$203 ) begin
-        if (\$204 ) begin
-          \$293  = \$205 [16:0];
-        end
+    if (rst) begin
+      \$290  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$291  = period;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$291  = \$97 [16:0];
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$291  = \$120 [16:0];
+          end
+    endcase
+    if (rst) begin
+      \$291  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$292  = stream;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$292  = desc__m;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$292  = desc__m;
+          end
+    endcase
+    if (rst) begin
+      \$292  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$293  = \$signal$31 ;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$293  = 1'h1;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$293  = 1'h1;
+          end
+    endcase
+    if (\$140 ) begin
+      if (\$141 ) begin
+        \$293  = 1'h0;
       end
     end
     if (rst) begin
-      \$293  = 17'h00000;
+      \$293  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$294  = first;
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$294  = \$signal ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$294  = 1'h1;
+            \$294  = 1'h0;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$294  = 1'h1;
+            \$294  = 1'h0;
           end
     endcase
-    if (\$201 ) begin
-      if (\$203 ) begin
-        (* full_case = 32'd1 *)
-        if (\$204 ) begin
-          \$294  = 1'h1;
-        end else begin
-          \$294  = 1'h0;
-        end
+    if (\$126 ) begin
+      if (\$129 ) begin
+        \$294  = 1'h0;
+      end
+    end
+    if (\$140 ) begin
+      if (\$141 ) begin
+        \$294  = 1'h1;
       end
     end
     if (rst) begin
@@ -8135,304 +6964,954 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$295  = c_nptr;
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$295  = \$signal$119 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$295  = desc__c_base;
+            \$295  = 16'h0000;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$295  = desc__c_base;
+            \$295  = 16'h0000;
           end
     endcase
-    if (\$201 ) begin
-      if (\$203 ) begin
-        if (\$204 ) begin
-          \$295  = \$206 [7:0];
+    if (\$229 ) begin
+      (* full_case = 32'd1 *)
+      if (\$232 ) begin
+      end else if (\$235 ) begin
+      end else begin
+        (* full_case = 32'd1 *)
+        if (\$249 ) begin
+        end else if (\$251 ) begin
+          \$295  = 16'h0000;
+        end else begin
+          \$295  = \$255 [15:0];
         end
       end
     end
     if (rst) begin
-      \$295  = 8'h00;
+      \$295  = 16'h0000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$296  = c_row;
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$296  = \$signal$120 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$296  = desc__c_base;
+            \$296  = 16'h0000;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$296  = desc__c_base;
+            \$296  = 16'h0000;
           end
     endcase
-    if (\$201 ) begin
-      if (\$203 ) begin
-        if (\$204 ) begin
-          \$296  = \$207 [7:0];
+    if (\$229 ) begin
+      (* full_case = 32'd1 *)
+      if (\$232 ) begin
+      end else if (\$235 ) begin
+      end else begin
+        if (\$249 ) begin
+        end else if (\$251 ) begin
+          \$296  = \$253 [15:0];
         end
       end
     end
     if (rst) begin
-      \$296  = 8'h00;
+      \$296  = 16'h0000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$297  = acc_nptr;
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$297  = \$signal$63 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$297  = 8'h00;
+            \$297  = { \$98 [8], \$98 [8], \$98 [8], \$98 [8], \$98 [8], \$98 [8], \$98 [8], \$98 [8], \$98 [8], \$98  };
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$297  = 8'h00;
+            \$297  = { \$121 [8], \$121 [8], \$121 [8], \$121 [8], \$121 [8], \$121 [8], \$121 [8], \$121 [8], \$121 [8], \$121  };
           end
     endcase
-    if (\$201 ) begin
-      if (\$203 ) begin
-        if (\$204 ) begin
-          \$297  = \$210 [7:0];
+    if (\$229 ) begin
+      (* full_case = 32'd1 *)
+      if (\$232 ) begin
+      end else if (\$235 ) begin
+      end else begin
+        (* full_case = 32'd1 *)
+        if (\$249 ) begin
+        end else if (\$251 ) begin
+          \$297  = { \$252 [8], \$252 [8], \$252 [8], \$252 [8], \$252 [8], \$252 [8], \$252 [8], \$252 [8], \$252 [8], \$252  };
+        end else begin
+          \$297  = \$256 [17:0];
         end
       end
     end
     if (rst) begin
-      \$297  = 8'h00;
+      \$297  = 18'h00000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$298  = acc_row;
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$298  = \$signal$60 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$298  = 8'h00;
+            \$298  = { \$99 [8], \$99 [8], \$99 [8], \$99 [8], \$99 [8], \$99 [8], \$99 [8], \$99 [8], \$99 [8], \$99  };
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$298  = 8'h00;
+            \$298  = { \$122 [8], \$122 [8], \$122 [8], \$122 [8], \$122 [8], \$122 [8], \$122 [8], \$122 [8], \$122 [8], \$122  };
           end
     endcase
-    if (\$201 ) begin
-      if (\$203 ) begin
-        if (\$204 ) begin
-          \$298  = \$213 [7:0];
+    if (\$229 ) begin
+      (* full_case = 32'd1 *)
+      if (\$232 ) begin
+      end else if (\$235 ) begin
+      end else begin
+        if (\$249 ) begin
+        end else if (\$251 ) begin
+          \$298  = \$254 [17:0];
         end
       end
     end
     if (rst) begin
-      \$298  = 8'h00;
+      \$298  = 18'h00000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$299  = par_addr;
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$299  = \$signal$64 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$299  = desc__p_base;
+            \$299  = 8'h00;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$299  = desc__p_base;
+            \$299  = 8'h00;
           end
     endcase
-    if (\$201 ) begin
-      if (\$203 ) begin
-        if (\$204 ) begin
-          \$299  = \$214 [3:0];
-        end
+    if (\$229 ) begin
+      (* full_case = 32'd1 *)
+      if (\$232 ) begin
+        \$299  = \$236 [7:0];
+      end else if (\$235 ) begin
+        \$299  = 8'h00;
+      end else begin
+        \$299  = 8'h00;
       end
     end
     if (rst) begin
-      \$299  = 4'h0;
+      \$299  = 8'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$300  = fsm_state;
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$300  = \$signal$61 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            (* full_case = 32'd1 *)
-            if (refused) begin
-              \$300  = 2'h1;
-            end else begin
-              \$300  = 2'h2;
-            end
+            \$300  = 8'h00;
           end
       2'h2:
-          if (is_pool) begin
-            if (\$120 ) begin
-              if (\$126 ) begin
-                \$300  = 2'h1;
-              end
-            end
-          end else if (\$119 ) begin
-            \$300  = 2'h1;
-          end
+          /* empty */;
       2'h1:
-        begin
-          \$300  = 2'h0;
           if (start) begin
-            (* full_case = 32'd1 *)
-            if (refused) begin
-              \$300  = 2'h1;
-            end else begin
-              \$300  = 2'h2;
-            end
+            \$300  = 8'h00;
           end
-        end
     endcase
+    if (\$229 ) begin
+      (* full_case = 32'd1 *)
+      if (\$232 ) begin
+      end else if (\$235 ) begin
+        \$300  = \$237 [7:0];
+      end else begin
+        \$300  = 8'h00;
+      end
+    end
     if (rst) begin
-      \$300  = 2'h0;
+      \$300  = 8'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$301  = reading;
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$301  = out_ptr;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$301  = desc__c_base;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$301  = desc__c_base;
+          end
+    endcase
+    if (\$229 ) begin
+      (* full_case = 32'd1 *)
+      if (\$232 ) begin
+      end else if (\$235 ) begin
+      end else begin
+        \$301  = \$238 [7:0];
+      end
+    end
     if (rst) begin
-      \$301  = 1'h0;
+      \$301  = 8'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$302  = a_par;
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$302  = issuing;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$302  = \$100 ;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$302  = \$123 ;
+          end
+    endcase
+    if (\$229 ) begin
+      (* full_case = 32'd1 *)
+      if (\$232 ) begin
+      end else if (\$235 ) begin
+      end else begin
+        if (\$249 ) begin
+          \$302  = 1'h0;
+        end
+      end
+    end
     if (rst) begin
       \$302  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$303  = w_reading;
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$303  = a_ptr;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$303  = desc__a_base;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$303  = desc__a_base;
+          end
+    endcase
+    if (\$126 ) begin
+      if (\$129 ) begin
+      end else if (\$131 ) begin
+        (* full_case = 32'd1 *)
+        if (\$133 ) begin
+          \$303  = a_base;
+        end else begin
+          \$303  = \$137 [7:0];
+        end
+      end
+    end
     if (rst) begin
-      \$303  = 1'h0;
+      \$303  = 8'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$304  = w_par;
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$304  = b_ptr;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$304  = desc__b_base;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$304  = desc__b_base;
+          end
+    endcase
+    if (\$126 ) begin
+      if (\$129 ) begin
+      end else if (\$131 ) begin
+        if (\$133 ) begin
+          \$304  = \$135 [7:0];
+        end
+      end
+    end
     if (rst) begin
-      \$304  = 1'h0;
+      \$304  = 8'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$305  = \$198 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$305  = rem;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$305  = { 1'h0, desc__k };
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$305  = { 1'h0, desc__k };
+          end
+    endcase
+    if (\$126 ) begin
+      if (\$129 ) begin
+      end else if (\$131 ) begin
+        (* full_case = 32'd1 *)
+        if (\$133 ) begin
+          \$305  = { 1'h0, k_ };
+        end else begin
+          \$305  = \$136 [16:0];
+        end
+      end
+    end
     if (rst) begin
-      \$305  = 1'h0;
+      \$305  = 17'h00000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$306  = reading;
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$306  = n_rem;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$306  = { 1'h0, desc__n };
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$306  = { 1'h0, desc__n };
+          end
+    endcase
+    if (\$126 ) begin
+      if (\$129 ) begin
+      end else if (\$131 ) begin
+        if (\$133 ) begin
+          \$306  = \$134 [16:0];
+        end
+      end
+    end
     if (rst) begin
-      \$306  = 1'h0;
+      \$306  = 17'h00000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$307  = tok_d0;
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$307  = a_par;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$307  = 1'h0;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$307  = 1'h0;
+          end
+    endcase
+    if (\$126 ) begin
+      if (\$129 ) begin
+      end else if (\$131 ) begin
+        \$307  = \$132 ;
+      end
+    end
     if (rst) begin
       \$307  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$308  = tok_d1;
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$308  = w_ptr;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$308  = desc__b_base;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$308  = desc__b_base;
+          end
+    endcase
+    if (\$140 ) begin
+      if (\$141 ) begin
+        (* full_case = 32'd1 *)
+        if (\$143 ) begin
+          \$308  = \$145 [7:0];
+        end else begin
+          \$308  = \$147 [7:0];
+        end
+      end
+    end
+    if (\$158 ) begin
+      (* full_case = 32'd1 *)
+      if (\$160 ) begin
+        \$308  = \$162 [7:0];
+      end else begin
+        \$308  = \$164 [7:0];
+      end
+    end
     if (rst) begin
-      \$308  = 1'h0;
+      \$308  = 8'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$309  = tok_d2;
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$309  = w_nptr;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$309  = desc__b_base;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$309  = desc__b_base;
+          end
+    endcase
+    if (\$140 ) begin
+      if (\$141 ) begin
+        if (\$143 ) begin
+          \$309  = \$144 [7:0];
+        end
+      end
+    end
+    if (\$158 ) begin
+      if (\$160 ) begin
+        \$309  = \$161 [7:0];
+      end
+    end
     if (rst) begin
-      \$309  = 1'h0;
+      \$309  = 8'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$310  = tok_d3;
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$310  = w_rem;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$310  = { 1'h0, desc__k };
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$310  = { 1'h0, desc__k };
+          end
+    endcase
+    if (\$140 ) begin
+      if (\$141 ) begin
+        (* full_case = 32'd1 *)
+        if (\$143 ) begin
+          \$310  = { 1'h0, k_ };
+        end else begin
+          \$310  = \$146 [16:0];
+        end
+      end
+    end
+    if (\$158 ) begin
+      (* full_case = 32'd1 *)
+      if (\$160 ) begin
+        \$310  = { 1'h0, k_ };
+      end else begin
+        \$310  = \$163 [16:0];
+      end
+    end
     if (rst) begin
-      \$310  = 1'h0;
+      \$310  = 17'h00000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$311  = tok_d4;
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$311  = w_par;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$311  = 1'h0;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$311  = 1'h0;
+          end
+    endcase
+    if (\$140 ) begin
+      if (\$141 ) begin
+        \$311  = \$142 ;
+      end
+    end
+    if (\$158 ) begin
+      \$311  = \$159 ;
+    end
     if (rst) begin
       \$311  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$312  = tok_d5;
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$312  = i;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$312  = 16'h0000;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$312  = 16'h0000;
+          end
+    endcase
+    if (\$168 ) begin
+      (* full_case = 32'd1 *)
+      if (\$170 ) begin
+        \$312  = 16'h0000;
+      end else begin
+        \$312  = \$183 [15:0];
+      end
+    end
     if (rst) begin
-      \$312  = 1'h0;
+      \$312  = 16'h0000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$313  = issue;
-    if (\$219 ) begin
-      \$313 [0] = 1'h0;
-    end
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$313  = draining;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$313  = 1'h0;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$313  = 1'h0;
+          end
+    endcase
     if (rst) begin
-      \$313  = 27'h0000000;
+      \$313  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$314  = \$signal$51 ;
-    if (\$219 ) begin
-      \$314 [0] = 1'h0;
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$314  = \rem$44 ;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$314  = { 1'h0, desc__k };
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$314  = { 1'h0, desc__k };
+          end
+    endcase
+    if (\$168 ) begin
+      if (\$170 ) begin
+        (* full_case = 32'd1 *)
+        if (\$171 ) begin
+          \$314  = { 1'h0, k_ };
+        end else begin
+          \$314  = \$182 [16:0];
+        end
+      end
     end
     if (rst) begin
-      \$314  = 27'h0000000;
+      \$314  = 17'h00000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$315  = \$signal$55 ;
-    if (\$219 ) begin
-      \$315 [0] = 1'h0;
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$315  = \n_rem$43 ;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$315  = { 1'h0, desc__n };
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$315  = { 1'h0, desc__n };
+          end
+    endcase
+    if (\$168 ) begin
+      if (\$170 ) begin
+        if (\$171 ) begin
+          \$315  = \$172 [16:0];
+        end
+      end
     end
     if (rst) begin
-      \$315  = 27'h0000000;
+      \$315  = 17'h00000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$316  = s2;
-    if (\$219 ) begin
-      \$316 [0] = 1'h0;
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$316  = first;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$316  = 1'h1;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$316  = 1'h1;
+          end
+    endcase
+    if (\$168 ) begin
+      if (\$170 ) begin
+        (* full_case = 32'd1 *)
+        if (\$171 ) begin
+          \$316  = 1'h1;
+        end else begin
+          \$316  = 1'h0;
+        end
+      end
     end
     if (rst) begin
-      \$316  = 27'h0000000;
+      \$316  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$317  = \$230 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$317  = c_nptr;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$317  = desc__c_base;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$317  = desc__c_base;
+          end
+    endcase
+    if (\$168 ) begin
+      if (\$170 ) begin
+        if (\$171 ) begin
+          \$317  = \$173 [7:0];
+        end
+      end
+    end
     if (rst) begin
-      \$317  = 1'h0;
+      \$317  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$318  = c_row;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$318  = desc__c_base;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$318  = desc__c_base;
+          end
+    endcase
+    if (\$168 ) begin
+      if (\$170 ) begin
+        if (\$171 ) begin
+          \$318  = \$174 [7:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$318  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$319  = acc_nptr;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$319  = 8'h00;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$319  = 8'h00;
+          end
+    endcase
+    if (\$168 ) begin
+      if (\$170 ) begin
+        if (\$171 ) begin
+          \$319  = \$177 [7:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$319  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$320  = acc_row;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$320  = 8'h00;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$320  = 8'h00;
+          end
+    endcase
+    if (\$168 ) begin
+      if (\$170 ) begin
+        if (\$171 ) begin
+          \$320  = \$180 [7:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$320  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$321  = par_addr;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$321  = desc__p_base;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$321  = desc__p_base;
+          end
+    endcase
+    if (\$168 ) begin
+      if (\$170 ) begin
+        if (\$171 ) begin
+          \$321  = \$181 [3:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$321  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$322  = fsm_state;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            (* full_case = 32'd1 *)
+            if (refused) begin
+              \$322  = 2'h1;
+            end else begin
+              \$322  = 2'h2;
+            end
+          end
+      2'h2:
+          if (is_pool) begin
+            if (pool_final) begin
+              \$322  = 2'h1;
+            end
+          end else if (\$102 ) begin
+            \$322  = 2'h1;
+          end
+      2'h1:
+        begin
+          \$322  = 2'h0;
+          if (start) begin
+            (* full_case = 32'd1 *)
+            if (refused) begin
+              \$322  = 2'h1;
+            end else begin
+              \$322  = 2'h2;
+            end
+          end
+        end
+    endcase
+    if (rst) begin
+      \$322  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$323  = reading;
+    if (rst) begin
+      \$323  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$324  = a_par;
+    if (rst) begin
+      \$324  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$325  = w_reading;
+    if (rst) begin
+      \$325  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$326  = w_par;
+    if (rst) begin
+      \$326  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$327  = \$165 ;
+    if (rst) begin
+      \$327  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$328  = reading;
+    if (rst) begin
+      \$328  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$329  = tok_d0;
+    if (rst) begin
+      \$329  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$330  = tok_d1;
+    if (rst) begin
+      \$330  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$331  = tok_d2;
+    if (rst) begin
+      \$331  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$332  = tok_d3;
+    if (rst) begin
+      \$332  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$333  = tok_d4;
+    if (rst) begin
+      \$333  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$334  = tok_d5;
+    if (rst) begin
+      \$334  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$335  = issue;
+    if (\$186 ) begin
+      \$335 [0] = 1'h0;
+    end
+    if (rst) begin
+      \$335  = 27'h0000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$336  = \$signal$51 ;
+    if (\$186 ) begin
+      \$336 [0] = 1'h0;
+    end
+    if (rst) begin
+      \$336  = 27'h0000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$337  = \$signal$55 ;
+    if (\$186 ) begin
+      \$337 [0] = 1'h0;
+    end
+    if (rst) begin
+      \$337  = 27'h0000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$338  = s2;
+    if (\$186 ) begin
+      \$338 [0] = 1'h0;
+    end
+    if (rst) begin
+      \$338  = 27'h0000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$339  = \$188 ;
+    if (rst) begin
+      \$339  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$340 [0] = \$195 ;
+    \$340 [1] = \$208 ;
+    \$340 [2] = \$211 ;
+    \$340 [3] = \$216 ;
+    \$340 [4] = \$227 ;
+    \$340 [12:5] = out_ptr;
+    if (rst) begin
+      \$340  = 13'h0000;
     end
   end
   assign run = busy;
@@ -8491,6 +7970,12 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
   assign \s2.acc_addr  = s2[14:7];
   assign \s2.out_addr  = s2[22:15];
   assign \s2.mask  = s2[26:23];
+  assign \tap__payload.inb  = tap__payload[0];
+  assign \tap__payload.count  = tap__payload[1];
+  assign \tap__payload.first  = tap__payload[2];
+  assign \tap__payload.last  = tap__payload[3];
+  assign \tap__payload.final  = tap__payload[4];
+  assign \tap__payload.addr  = tap__payload[12:5];
   assign issue[26:23] = { \$70 , \$69 , \$68 , \$67  };
   assign issue[22:15] = \$66 [7:0];
   assign issue[14:7] = \$65 [7:0];
@@ -8502,19 +7987,21 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
   assign issue[0] = \$50 ;
   assign is_pool = kind;
   assign \$1  = desc__kind;
-  assign \$96  = { 1'h0, \$95 [16:1] };
-  assign \$100  = { 1'h0, \$99 [16:1] };
-  assign \$105  = { 1'h0, \$104 [16:1] };
-  assign \$109  = { 1'h0, \$108 [16:1] };
-  assign \$135  = { 1'h0, \$134 [16:1] };
-  assign \$139  = { 1'h0, \$138 [16:1] };
-  assign \$144  = { 1'h0, \$143 [16:1] };
-  assign \$148  = { 1'h0, \$147 [16:1] };
+  assign \$81  = { 1'h0, \$80 [16:1] };
+  assign \$85  = { 1'h0, \$84 [16:1] };
+  assign \$90  = { 1'h0, \$89 [16:1] };
+  assign \$94  = { 1'h0, \$93 [16:1] };
+  assign \$100  = desc__kind;
+  assign \$104  = { 1'h0, \$103 [16:1] };
+  assign \$108  = { 1'h0, \$107 [16:1] };
+  assign \$113  = { 1'h0, \$112 [16:1] };
+  assign \$117  = { 1'h0, \$116 [16:1] };
+  assign \$123  = desc__kind;
 endmodule
 
 (* generator = "Amaranth" *)
 module \hwcnn_top.skew_a (rst, o_data__0, i_data__1, i_data__2, i_data__3, o_data__1, o_data__2, o_data__3, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$25  = 0;
+  reg \$auto$verilog_backend.cc:2355:dump_module$24  = 0;
   reg [7:0] \$1 ;
   reg [7:0] \$2 ;
   reg [7:0] \$3 ;
@@ -8562,42 +8049,42 @@ module \hwcnn_top.skew_a (rst, o_data__0, i_data__1, i_data__2, i_data__3, o_dat
   always @(posedge clk)
     o_data__1 <= \$1 ;
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
     \$3  = lane2_d0;
     if (rst) begin
       \$3  = 8'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
     \$4  = i_data__3;
     if (rst) begin
       \$4  = 8'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
     \$5  = lane3_d0;
     if (rst) begin
       \$5  = 8'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
     \$6  = lane3_d1;
     if (rst) begin
       \$6  = 8'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
     \$1  = i_data__1;
     if (rst) begin
       \$1  = 8'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
     \$2  = i_data__2;
     if (rst) begin
       \$2  = 8'h00;
@@ -8610,8 +8097,8 @@ module \hwcnn_top.skew_a (rst, o_data__0, i_data__1, i_data__2, i_data__3, o_dat
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.skew_ld (rst, \port$972$0 , \port$974$0 , o_data__1, o_data__2, o_data__3, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$26  = 0;
+module \hwcnn_top.skew_ld (rst, \port$1234$0 , \port$1236$0 , o_data__1, o_data__2, o_data__3, clk);
+  reg \$auto$verilog_backend.cc:2355:dump_module$25  = 0;
   reg [1:0] \$1 ;
   reg [1:0] \$2 ;
   reg [1:0] \$3 ;
@@ -8640,10 +8127,10 @@ module \hwcnn_top.skew_ld (rst, \port$972$0 , \port$974$0 , o_data__1, o_data__2
   reg [1:0] o_data__2 = 2'h0;
   output [1:0] o_data__3;
   reg [1:0] o_data__3 = 2'h0;
-  input \port$972$0 ;
-  wire \port$972$0 ;
-  input \port$974$0 ;
-  wire \port$974$0 ;
+  input \port$1234$0 ;
+  wire \port$1234$0 ;
+  input \port$1236$0 ;
+  wire \port$1236$0 ;
   input rst;
   wire rst;
   always @(posedge clk)
@@ -8659,60 +8146,60 @@ module \hwcnn_top.skew_ld (rst, \port$972$0 , \port$974$0 , o_data__1, o_data__2
   always @(posedge clk)
     o_data__1 <= \$1 ;
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
     \$3  = lane2_d0;
     if (rst) begin
       \$3  = 2'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
-    \$4  = { \port$974$0 , \port$972$0  };
+    if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
+    \$4  = { \port$1236$0 , \port$1234$0  };
     if (rst) begin
       \$4  = 2'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
     \$5  = lane3_d0;
     if (rst) begin
       \$5  = 2'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
     \$6  = lane3_d1;
     if (rst) begin
       \$6  = 2'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
-    \$1  = { \port$974$0 , \port$972$0  };
+    if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
+    \$1  = { \port$1236$0 , \port$1234$0  };
     if (rst) begin
       \$1  = 2'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
-    \$2  = { \port$974$0 , \port$972$0  };
+    if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
+    \$2  = { \port$1236$0 , \port$1234$0  };
     if (rst) begin
       \$2  = 2'h0;
     end
   end
-  assign o_data__0 = { \port$974$0 , \port$972$0  };
-  assign i_data__0 = { \port$974$0 , \port$972$0  };
+  assign o_data__0 = { \port$1236$0 , \port$1234$0  };
+  assign i_data__0 = { \port$1236$0 , \port$1234$0  };
   assign lane1_d0 = o_data__1;
   assign lane2_d1 = o_data__2;
   assign lane3_d2 = o_data__3;
-  assign i_data__1 = { \port$974$0 , \port$972$0  };
-  assign i_data__2 = { \port$974$0 , \port$972$0  };
-  assign i_data__3 = { \port$974$0 , \port$972$0  };
+  assign i_data__1 = { \port$1236$0 , \port$1234$0  };
+  assign i_data__2 = { \port$1236$0 , \port$1234$0  };
+  assign i_data__3 = { \port$1236$0 , \port$1234$0  };
 endmodule
 
 (* generator = "Amaranth" *)
 module \hwcnn_top.skew_tok (rst, o_data__0, o_data__1, o_data__2, o_data__3, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$27  = 0;
+  reg \$auto$verilog_backend.cc:2355:dump_module$26  = 0;
   reg \$1 ;
   reg \$2 ;
   reg \$3 ;
@@ -8757,42 +8244,42 @@ module \hwcnn_top.skew_tok (rst, o_data__0, o_data__1, o_data__2, o_data__3, clk
   always @(posedge clk)
     o_data__1 <= \$1 ;
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
     \$3  = lane2_d0;
     if (rst) begin
       \$3  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
     \$4  = o_data__0;
     if (rst) begin
       \$4  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
     \$5  = lane3_d0;
     if (rst) begin
       \$5  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
     \$6  = lane3_d1;
     if (rst) begin
       \$6  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
     \$1  = o_data__0;
     if (rst) begin
       \$1  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
     \$2  = o_data__0;
     if (rst) begin
       \$2  = 1'h0;
@@ -8809,7 +8296,7 @@ endmodule
 
 (* generator = "Amaranth" *)
 module \hwcnn_top.skew_w (rst, o_data__0, i_data__1, i_data__2, i_data__3, o_data__1, o_data__2, o_data__3, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$28  = 0;
+  reg \$auto$verilog_backend.cc:2355:dump_module$27  = 0;
   reg [7:0] \$1 ;
   reg [7:0] \$2 ;
   reg [7:0] \$3 ;
@@ -8857,42 +8344,42 @@ module \hwcnn_top.skew_w (rst, o_data__0, i_data__1, i_data__2, i_data__3, o_dat
   always @(posedge clk)
     o_data__1 <= \$1 ;
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
     \$3  = lane2_d0;
     if (rst) begin
       \$3  = 8'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
     \$4  = i_data__3;
     if (rst) begin
       \$4  = 8'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
     \$5  = lane3_d0;
     if (rst) begin
       \$5  = 8'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
     \$6  = lane3_d1;
     if (rst) begin
       \$6  = 8'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
     \$1  = i_data__1;
     if (rst) begin
       \$1  = 8'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
     \$2  = i_data__2;
     if (rst) begin
       \$2  = 8'h00;
@@ -8902,4 +8389,1768 @@ module \hwcnn_top.skew_w (rst, o_data__0, i_data__1, i_data__2, i_data__3, o_dat
   assign lane1_d0 = o_data__1;
   assign lane2_d1 = o_data__2;
   assign lane3_d2 = o_data__3;
+endmodule
+
+(* generator = "Amaranth" *)
+module \hwcnn_top.vector (rst, \port$87$0 , op, lo, hi, tap__valid, tap__payload, sum0, sum1, sum2, sum3, result__valid, result__payload, sum_q__0, sum_q__1, sum_q__2, sum_q__3, clk);
+  reg \$auto$verilog_backend.cc:2355:dump_module$28  = 0;
+  wire \$1 ;
+  wire [7:0] \$10 ;
+  wire [7:0] \$100 ;
+  reg \$101 ;
+  reg [16:0] \$102 ;
+  reg [7:0] \$103 ;
+  reg \$104 ;
+  reg [24:0] \$105 ;
+  reg [7:0] \$106 ;
+  reg [24:0] \$107 ;
+  reg [7:0] \$108 ;
+  reg [24:0] \$109 ;
+  wire [7:0] \$11 ;
+  reg [7:0] \$110 ;
+  reg [24:0] \$111 ;
+  reg [7:0] \$112 ;
+  reg [16:0] \$113 ;
+  reg [4:0] \$114 ;
+  reg \$115 ;
+  reg \$116 ;
+  reg [7:0] \$117 ;
+  reg [15:0] \$118 ;
+  reg \$119 ;
+  wire [24:0] \$12 ;
+  reg [7:0] \$120 ;
+  reg [15:0] \$121 ;
+  reg \$122 ;
+  reg [7:0] \$123 ;
+  reg [15:0] \$124 ;
+  reg \$125 ;
+  reg [7:0] \$126 ;
+  reg [15:0] \$127 ;
+  reg \$128 ;
+  reg [7:0] \$129 ;
+  wire [7:0] \$13 ;
+  reg \$130 ;
+  reg \$131 ;
+  reg [7:0] \$132 ;
+  reg [7:0] \$133 ;
+  reg [7:0] \$134 ;
+  reg [7:0] \$135 ;
+  reg [7:0] \$136 ;
+  wire [25:0] \$14 ;
+  wire [7:0] \$15 ;
+  wire \$16 ;
+  wire \$17 ;
+  wire [7:0] \$18 ;
+  wire [7:0] \$19 ;
+  wire [16:0] \$2 ;
+  wire [24:0] \$20 ;
+  wire [7:0] \$21 ;
+  wire [25:0] \$22 ;
+  wire [7:0] \$23 ;
+  wire \$24 ;
+  wire \$25 ;
+  wire [7:0] \$26 ;
+  wire [7:0] \$27 ;
+  wire [24:0] \$28 ;
+  wire [7:0] \$29 ;
+  wire [17:0] \$3 ;
+  wire [25:0] \$30 ;
+  wire [7:0] \$31 ;
+  wire \$32 ;
+  wire \$33 ;
+  wire [7:0] \$34 ;
+  wire [7:0] \$35 ;
+  wire [17:0] \$36 ;
+  wire \$37 ;
+  wire [25:0] \$38 ;
+  wire [25:0] \$39 ;
+  wire [24:0] \$4 ;
+  wire [16:0] \$40 ;
+  wire [26:0] \$41 ;
+  wire \$42 ;
+  wire \$43 ;
+  wire [25:0] \$44 ;
+  wire [25:0] \$45 ;
+  wire [16:0] \$46 ;
+  wire [26:0] \$47 ;
+  wire \$48 ;
+  wire \$49 ;
+  wire [7:0] \$5 ;
+  wire [25:0] \$50 ;
+  wire [25:0] \$51 ;
+  wire [16:0] \$52 ;
+  wire [26:0] \$53 ;
+  wire \$54 ;
+  wire \$55 ;
+  wire [25:0] \$56 ;
+  wire [25:0] \$57 ;
+  wire [16:0] \$58 ;
+  wire [26:0] \$59 ;
+  wire [25:0] \$6 ;
+  wire \$60 ;
+  wire \$61 ;
+  wire \$62 ;
+  wire \$63 ;
+  wire [33:0] \$64 ;
+  wire [33:0] \$65 ;
+  wire [33:0] \$66 ;
+  wire \$67 ;
+  wire \$68 ;
+  wire \$69 ;
+  wire [7:0] \$7 ;
+  wire [33:0] \$70 ;
+  wire [33:0] \$71 ;
+  wire [33:0] \$72 ;
+  wire \$73 ;
+  wire \$74 ;
+  wire \$75 ;
+  wire [33:0] \$76 ;
+  wire [33:0] \$77 ;
+  wire [33:0] \$78 ;
+  wire \$79 ;
+  wire \$8 ;
+  wire \$80 ;
+  wire \$81 ;
+  wire [33:0] \$82 ;
+  wire [33:0] \$83 ;
+  wire [33:0] \$84 ;
+  wire [32:0] \$85 ;
+  wire [33:0] \$86 ;
+  wire [32:0] \$87 ;
+  wire [33:0] \$88 ;
+  wire [32:0] \$89 ;
+  wire \$9 ;
+  wire [33:0] \$90 ;
+  wire [32:0] \$91 ;
+  wire [33:0] \$92 ;
+  wire \$93 ;
+  wire [7:0] \$94 ;
+  wire \$95 ;
+  wire [7:0] \$96 ;
+  wire \$97 ;
+  wire [7:0] \$98 ;
+  wire \$99 ;
+  reg \$signal  = 1'h0;
+  reg \$signal$22  = 1'h0;
+  reg \$signal$37  = 1'h0;
+  reg [7:0] a_addr = 8'h00;
+  reg a_final = 1'h0;
+  reg [7:0] b_addr = 8'h00;
+  reg b_final = 1'h0;
+  reg [7:0] bmax0 = 8'h00;
+  reg [7:0] bmax1 = 8'h00;
+  reg [7:0] bmax2 = 8'h00;
+  reg [7:0] bmax3 = 8'h00;
+  reg [7:0] c_addr = 8'h00;
+  reg c_final = 1'h0;
+  input clk;
+  wire clk;
+  input [7:0] hi;
+  wire [7:0] hi;
+  input [7:0] lo;
+  wire [7:0] lo;
+  reg [7:0] max0 = 8'h00;
+  reg [7:0] max1 = 8'h00;
+  reg [7:0] max2 = 8'h00;
+  reg [7:0] max3 = 8'h00;
+  reg [16:0] n = 17'h00000;
+  reg neg0 = 1'h0;
+  reg neg1 = 1'h0;
+  reg neg2 = 1'h0;
+  reg neg3 = 1'h0;
+  input [1:0] op;
+  wire [1:0] op;
+  input [31:0] \port$87$0 ;
+  wire [31:0] \port$87$0 ;
+  wire [32:0] q0;
+  wire [32:0] q1;
+  wire [32:0] q2;
+  wire [32:0] q3;
+  output [40:0] result__payload;
+  wire [40:0] result__payload;
+  wire [7:0] \result__payload.addr ;
+  wire \result__payload.final ;
+  wire [31:0] \result__payload.y ;
+  wire [7:0] \result__payload.y[0] ;
+  wire [7:0] \result__payload.y[1] ;
+  wire [7:0] \result__payload.y[2] ;
+  wire [7:0] \result__payload.y[3] ;
+  (* init = 1'h0 *)
+  output result__valid;
+  wire result__valid;
+  reg [16:0] rm = 17'h00000;
+  reg [4:0] rs = 5'h00;
+  input rst;
+  wire rst;
+  wire [33:0] sq0;
+  wire [33:0] sq1;
+  wire [33:0] sq2;
+  wire [33:0] sq3;
+  output [24:0] sum0;
+  reg [24:0] sum0 = 25'h0000000;
+  output [24:0] sum1;
+  reg [24:0] sum1 = 25'h0000000;
+  output [24:0] sum2;
+  reg [24:0] sum2 = 25'h0000000;
+  output [24:0] sum3;
+  reg [24:0] sum3 = 25'h0000000;
+  (* init = 25'h0000000 *)
+  wire [24:0] sum__0;
+  (* init = 25'h0000000 *)
+  wire [24:0] sum__1;
+  (* init = 25'h0000000 *)
+  wire [24:0] sum__2;
+  (* init = 25'h0000000 *)
+  wire [24:0] sum__3;
+  input [7:0] sum_q__0;
+  wire [7:0] sum_q__0;
+  input [7:0] sum_q__1;
+  wire [7:0] sum_q__1;
+  input [7:0] sum_q__2;
+  wire [7:0] sum_q__2;
+  input [7:0] sum_q__3;
+  wire [7:0] sum_q__3;
+  reg [15:0] t0 = 16'h0000;
+  reg [15:0] t1 = 16'h0000;
+  reg [15:0] t2 = 16'h0000;
+  reg [15:0] t3 = 16'h0000;
+  input [12:0] tap__payload;
+  wire [12:0] tap__payload;
+  wire [7:0] \tap__payload.addr ;
+  wire \tap__payload.count ;
+  wire \tap__payload.final ;
+  wire \tap__payload.first ;
+  wire \tap__payload.inb ;
+  wire \tap__payload.last ;
+  input tap__valid;
+  wire tap__valid;
+  wire [7:0] x__0;
+  wire [7:0] x__1;
+  wire [7:0] x__2;
+  wire [7:0] x__3;
+  reg [7:0] y0 = 8'h00;
+  reg [7:0] y1 = 8'h00;
+  reg [7:0] y2 = 8'h00;
+  reg [7:0] y3 = 8'h00;
+  assign \$1  = tap__valid & tap__payload[3];
+  assign \$2  = tap__payload[2] ? 17'h00000 : n;
+  assign \$3  = \$2  + tap__payload[1];
+  assign \$4  = tap__payload[2] ? 25'h0000000 : sum0;
+  assign \$5  = tap__payload[0] ? \port$87$0 [7:0] : 8'h00;
+  assign \$6  = $signed(\$4 ) + $signed(\$5 );
+  assign \$7  = tap__payload[2] ? 8'h80 : max0;
+  assign \$8  = $signed(\port$87$0 [7:0]) > $signed(\$7 );
+  assign \$9  = tap__payload[0] & \$8 ;
+  assign \$10  = tap__payload[2] ? 8'h80 : max0;
+  assign \$11  = \$9  ? \port$87$0 [7:0] : \$10 ;
+  assign \$12  = tap__payload[2] ? 25'h0000000 : sum1;
+  assign \$13  = tap__payload[0] ? \port$87$0 [15:8] : 8'h00;
+  assign \$14  = $signed(\$12 ) + $signed(\$13 );
+  assign \$15  = tap__payload[2] ? 8'h80 : max1;
+  assign \$16  = $signed(\port$87$0 [15:8]) > $signed(\$15 );
+  assign \$17  = tap__payload[0] & \$16 ;
+  assign \$18  = tap__payload[2] ? 8'h80 : max1;
+  assign \$19  = \$17  ? \port$87$0 [15:8] : \$18 ;
+  assign \$20  = tap__payload[2] ? 25'h0000000 : sum2;
+  assign \$21  = tap__payload[0] ? \port$87$0 [23:16] : 8'h00;
+  assign \$22  = $signed(\$20 ) + $signed(\$21 );
+  assign \$23  = tap__payload[2] ? 8'h80 : max2;
+  assign \$24  = $signed(\port$87$0 [23:16]) > $signed(\$23 );
+  assign \$25  = tap__payload[0] & \$24 ;
+  assign \$26  = tap__payload[2] ? 8'h80 : max2;
+  assign \$27  = \$25  ? \port$87$0 [23:16] : \$26 ;
+  assign \$28  = tap__payload[2] ? 25'h0000000 : sum3;
+  assign \$29  = tap__payload[0] ? \port$87$0 [31:24] : 8'h00;
+  assign \$30  = $signed(\$28 ) + $signed(\$29 );
+  assign \$31  = tap__payload[2] ? 8'h80 : max3;
+  assign \$32  = $signed(\port$87$0 [31:24]) > $signed(\$31 );
+  assign \$33  = tap__payload[0] & \$32 ;
+  assign \$34  = tap__payload[2] ? 8'h80 : max3;
+  assign \$35  = \$33  ? \port$87$0 [31:24] : \$34 ;
+  assign \$36  = n - 1'h1;
+  assign \$37  = $signed(sum0) < $signed(1'h0);
+  assign \$38  = - $signed(sum0);
+  assign \$39  = \$37  ? \$38  : { sum0[24], sum0 };
+  assign \$41  = $signed(\$39 ) + $signed({ 1'h0, \$40  });
+  assign \$42  = $signed(sum0) < $signed(1'h0);
+  assign \$43  = $signed(sum1) < $signed(1'h0);
+  assign \$44  = - $signed(sum1);
+  assign \$45  = \$43  ? \$44  : { sum1[24], sum1 };
+  assign \$47  = $signed(\$45 ) + $signed({ 1'h0, \$46  });
+  assign \$48  = $signed(sum1) < $signed(1'h0);
+  assign \$49  = $signed(sum2) < $signed(1'h0);
+  assign \$50  = - $signed(sum2);
+  assign \$51  = \$49  ? \$50  : { sum2[24], sum2 };
+  assign \$53  = $signed(\$51 ) + $signed({ 1'h0, \$52  });
+  assign \$54  = $signed(sum2) < $signed(1'h0);
+  assign \$55  = $signed(sum3) < $signed(1'h0);
+  assign \$56  = - $signed(sum3);
+  assign \$57  = \$55  ? \$56  : { sum3[24], sum3 };
+  assign \$59  = $signed(\$57 ) + $signed({ 1'h0, \$58  });
+  assign \$60  = $signed(sum3) < $signed(1'h0);
+  assign \$61  = ! op;
+  assign \$62  = $signed(sq0) < $signed(lo);
+  assign \$63  = $signed(sq0) > $signed(hi);
+  assign \$64  = \$63  ? { hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi } : sq0;
+  assign \$65  = \$62  ? { lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo } : \$64 ;
+  assign \$66  = \$61  ? { bmax0[7], bmax0[7], bmax0[7], bmax0[7], bmax0[7], bmax0[7], bmax0[7], bmax0[7], bmax0[7], bmax0[7], bmax0[7], bmax0[7], bmax0[7], bmax0[7], bmax0[7], bmax0[7], bmax0[7], bmax0[7], bmax0[7], bmax0[7], bmax0[7], bmax0[7], bmax0[7], bmax0[7], bmax0[7], bmax0[7], bmax0 } : \$65 ;
+  assign \$67  = ! op;
+  assign \$68  = $signed(sq1) < $signed(lo);
+  assign \$69  = $signed(sq1) > $signed(hi);
+  assign \$70  = \$69  ? { hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi } : sq1;
+  assign \$71  = \$68  ? { lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo } : \$70 ;
+  assign \$72  = \$67  ? { bmax1[7], bmax1[7], bmax1[7], bmax1[7], bmax1[7], bmax1[7], bmax1[7], bmax1[7], bmax1[7], bmax1[7], bmax1[7], bmax1[7], bmax1[7], bmax1[7], bmax1[7], bmax1[7], bmax1[7], bmax1[7], bmax1[7], bmax1[7], bmax1[7], bmax1[7], bmax1[7], bmax1[7], bmax1[7], bmax1[7], bmax1 } : \$71 ;
+  assign \$73  = ! op;
+  assign \$74  = $signed(sq2) < $signed(lo);
+  assign \$75  = $signed(sq2) > $signed(hi);
+  assign \$76  = \$75  ? { hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi } : sq2;
+  assign \$77  = \$74  ? { lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo } : \$76 ;
+  assign \$78  = \$73  ? { bmax2[7], bmax2[7], bmax2[7], bmax2[7], bmax2[7], bmax2[7], bmax2[7], bmax2[7], bmax2[7], bmax2[7], bmax2[7], bmax2[7], bmax2[7], bmax2[7], bmax2[7], bmax2[7], bmax2[7], bmax2[7], bmax2[7], bmax2[7], bmax2[7], bmax2[7], bmax2[7], bmax2[7], bmax2[7], bmax2[7], bmax2 } : \$77 ;
+  assign \$79  = ! op;
+  assign \$80  = $signed(sq3) < $signed(lo);
+  assign \$81  = $signed(sq3) > $signed(hi);
+  assign \$82  = \$81  ? { hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi } : sq3;
+  assign \$83  = \$80  ? { lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo } : \$82 ;
+  assign \$84  = \$79  ? { bmax3[7], bmax3[7], bmax3[7], bmax3[7], bmax3[7], bmax3[7], bmax3[7], bmax3[7], bmax3[7], bmax3[7], bmax3[7], bmax3[7], bmax3[7], bmax3[7], bmax3[7], bmax3[7], bmax3[7], bmax3[7], bmax3[7], bmax3[7], bmax3[7], bmax3[7], bmax3[7], bmax3[7], bmax3[7], bmax3[7], bmax3 } : \$83 ;
+  assign \$85  = t0 * rm;
+  assign q0 = \$85  >> rs;
+  assign \$86  = - q0;
+  assign sq0 = neg0 ? \$86  : { 1'h0, q0 };
+  assign \$87  = t1 * rm;
+  assign q1 = \$87  >> rs;
+  assign \$88  = - q1;
+  assign sq1 = neg1 ? \$88  : { 1'h0, q1 };
+  assign \$89  = t2 * rm;
+  assign q2 = \$89  >> rs;
+  assign \$90  = - q2;
+  assign sq2 = neg2 ? \$90  : { 1'h0, q2 };
+  assign \$91  = t3 * rm;
+  assign q3 = \$91  >> rs;
+  assign \$92  = - q3;
+  assign sq3 = neg3 ? \$92  : { 1'h0, q3 };
+  assign \$93  = op == 2'h2;
+  assign \$94  = \$93  ? sum_q__0 : y0;
+  assign \$95  = op == 2'h2;
+  assign \$96  = \$95  ? sum_q__1 : y1;
+  assign \$97  = op == 2'h2;
+  assign \$98  = \$97  ? sum_q__2 : y2;
+  assign \$99  = op == 2'h2;
+  assign \$100  = \$99  ? sum_q__3 : y3;
+  always @(posedge clk)
+    \$signal  <= \$101 ;
+  always @(posedge clk)
+    n <= \$102 ;
+  always @(posedge clk)
+    a_addr <= \$103 ;
+  always @(posedge clk)
+    a_final <= \$104 ;
+  always @(posedge clk)
+    sum0 <= \$105 ;
+  always @(posedge clk)
+    max0 <= \$106 ;
+  always @(posedge clk)
+    sum1 <= \$107 ;
+  always @(posedge clk)
+    max1 <= \$108 ;
+  always @(posedge clk)
+    sum2 <= \$109 ;
+  always @(posedge clk)
+    max2 <= \$110 ;
+  always @(posedge clk)
+    sum3 <= \$111 ;
+  always @(posedge clk)
+    max3 <= \$112 ;
+  always @(posedge clk)
+    rm <= \$113 ;
+  always @(posedge clk)
+    rs <= \$114 ;
+  always @(posedge clk)
+    \$signal$22  <= \$115 ;
+  always @(posedge clk)
+    b_final <= \$116 ;
+  always @(posedge clk)
+    b_addr <= \$117 ;
+  always @(posedge clk)
+    t0 <= \$118 ;
+  always @(posedge clk)
+    neg0 <= \$119 ;
+  always @(posedge clk)
+    bmax0 <= \$120 ;
+  always @(posedge clk)
+    t1 <= \$121 ;
+  always @(posedge clk)
+    neg1 <= \$122 ;
+  always @(posedge clk)
+    bmax1 <= \$123 ;
+  always @(posedge clk)
+    t2 <= \$124 ;
+  always @(posedge clk)
+    neg2 <= \$125 ;
+  always @(posedge clk)
+    bmax2 <= \$126 ;
+  always @(posedge clk)
+    t3 <= \$127 ;
+  always @(posedge clk)
+    neg3 <= \$128 ;
+  always @(posedge clk)
+    bmax3 <= \$129 ;
+  always @(posedge clk)
+    \$signal$37  <= \$130 ;
+  always @(posedge clk)
+    c_final <= \$131 ;
+  always @(posedge clk)
+    c_addr <= \$132 ;
+  always @(posedge clk)
+    y0 <= \$133 ;
+  always @(posedge clk)
+    y1 <= \$134 ;
+  always @(posedge clk)
+    y2 <= \$135 ;
+  always @(posedge clk)
+    y3 <= \$136 ;
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
+    \$101  = \$1 ;
+    if (rst) begin
+      \$101  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
+    \$102  = n;
+    if (tap__valid) begin
+      \$102  = \$3 [16:0];
+    end
+    if (rst) begin
+      \$102  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
+    \$103  = a_addr;
+    if (tap__valid) begin
+      \$103  = tap__payload[12:5];
+    end
+    if (rst) begin
+      \$103  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
+    \$104  = a_final;
+    if (tap__valid) begin
+      \$104  = tap__payload[4];
+    end
+    if (rst) begin
+      \$104  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
+    \$105  = sum0;
+    if (tap__valid) begin
+      \$105  = \$6 [24:0];
+    end
+    if (rst) begin
+      \$105  = 25'h0000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
+    \$106  = max0;
+    if (tap__valid) begin
+      \$106  = \$11 ;
+    end
+    if (rst) begin
+      \$106  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
+    \$107  = sum1;
+    if (tap__valid) begin
+      \$107  = \$14 [24:0];
+    end
+    if (rst) begin
+      \$107  = 25'h0000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
+    \$108  = max1;
+    if (tap__valid) begin
+      \$108  = \$19 ;
+    end
+    if (rst) begin
+      \$108  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
+    \$109  = sum2;
+    if (tap__valid) begin
+      \$109  = \$22 [24:0];
+    end
+    if (rst) begin
+      \$109  = 25'h0000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
+    \$110  = max2;
+    if (tap__valid) begin
+      \$110  = \$27 ;
+    end
+    if (rst) begin
+      \$110  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
+    \$111  = sum3;
+    if (tap__valid) begin
+      \$111  = \$30 [24:0];
+    end
+    if (rst) begin
+      \$111  = 25'h0000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
+    \$112  = max3;
+    if (tap__valid) begin
+      \$112  = \$35 ;
+    end
+    if (rst) begin
+      \$112  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
+    (* full_case = 32'd1 *)
+    casez (\$36 [7:0])
+      8'h00:
+          \$113  = 17'h00001;
+      8'h01:
+          \$113  = 17'h00001;
+      8'h02:
+          \$113  = 17'h000ab;
+      8'h03:
+          \$113  = 17'h00001;
+      8'h04:
+          \$113  = 17'h000cd;
+      8'h05:
+          \$113  = 17'h002ab;
+      8'h06:
+          \$113  = 17'h00493;
+      8'h07:
+          \$113  = 17'h00001;
+      8'h08:
+          \$113  = 17'h0038f;
+      8'h09:
+          \$113  = 17'h00667;
+      8'h0a:
+          \$113  = 17'h002e9;
+      8'h0b:
+          \$113  = 17'h002ab;
+      8'h0c:
+          \$113  = 17'h004ed;
+      8'h0d:
+          \$113  = 17'h00925;
+      8'h0e:
+          \$113  = 17'h00889;
+      8'h0f:
+          \$113  = 17'h00001;
+      8'h10:
+          \$113  = 17'h000f1;
+      8'h11:
+          \$113  = 17'h0071d;
+      8'h12:
+          \$113  = 17'h006bd;
+      8'h13:
+          \$113  = 17'h00667;
+      8'h14:
+          \$113  = 17'h00c31;
+      8'h15:
+          \$113  = 17'h00ba3;
+      8'h16:
+          \$113  = 17'h00591;
+      8'h17:
+          \$113  = 17'h00aab;
+      8'h18:
+          \$113  = 17'h0051f;
+      8'h19:
+          \$113  = 17'h009d9;
+      8'h1a:
+          \$113  = 17'h012f7;
+      8'h1b:
+          \$113  = 17'h00925;
+      8'h1c:
+          \$113  = 17'h00235;
+      8'h1d:
+          \$113  = 17'h00889;
+      8'h1e:
+          \$113  = 17'h01085;
+      8'h1f:
+          \$113  = 17'h00001;
+      8'h20:
+          \$113  = 17'h003e1;
+      8'h21:
+          \$113  = 17'h01e1f;
+      8'h22:
+          \$113  = 17'h00ea1;
+      8'h23:
+          \$113  = 17'h00e39;
+      8'h24:
+          \$113  = 17'h00dd7;
+      8'h25:
+          \$113  = 17'h01af3;
+      8'h26:
+          \$113  = 17'h00d21;
+      8'h27:
+          \$113  = 17'h00ccd;
+      8'h28:
+          \$113  = 17'h00c7d;
+      8'h29:
+          \$113  = 17'h00c31;
+      8'h2a:
+          \$113  = 17'h017d1;
+      8'h2b:
+          \$113  = 17'h00ba3;
+      8'h2c:
+          \$113  = 17'h00b61;
+      8'h2d:
+          \$113  = 17'h01643;
+      8'h2e:
+          \$113  = 17'h00ae5;
+      8'h2f:
+          \$113  = 17'h00aab;
+      8'h30:
+          \$113  = 17'h00a73;
+      8'h31:
+          \$113  = 17'h0147b;
+      8'h32:
+          \$113  = 17'h02829;
+      8'h33:
+          \$113  = 17'h02763;
+      8'h34:
+          \$113  = 17'h026a5;
+      8'h35:
+          \$113  = 17'h012f7;
+      8'h36:
+          \$113  = 17'h0253d;
+      8'h37:
+          \$113  = 17'h02493;
+      8'h38:
+          \$113  = 17'h023ef;
+      8'h39:
+          \$113  = 17'h00235;
+      8'h3a:
+          \$113  = 17'h022b7;
+      8'h3b:
+          \$113  = 17'h02223;
+      8'h3c:
+          \$113  = 17'h02193;
+      8'h3d:
+          \$113  = 17'h02109;
+      8'h3e:
+          \$113  = 17'h02083;
+      8'h3f:
+          \$113  = 17'h00001;
+      8'h40:
+          \$113  = 17'h00fc1;
+      8'h41:
+          \$113  = 17'h003e1;
+      8'h42:
+          \$113  = 17'h00f49;
+      8'h43:
+          \$113  = 17'h01e1f;
+      8'h44:
+          \$113  = 17'h01daf;
+      8'h45:
+          \$113  = 17'h00ea1;
+      8'h46:
+          \$113  = 17'h01cd9;
+      8'h47:
+          \$113  = 17'h00e39;
+      8'h48:
+          \$113  = 17'h0381d;
+      8'h49:
+          \$113  = 17'h01bad;
+      8'h4a:
+          \$113  = 17'h01b4f;
+      8'h4b:
+          \$113  = 17'h01af3;
+      8'h4c:
+          \$113  = 17'h01a99;
+      8'h4d:
+          \$113  = 17'h00d21;
+      8'h4e:
+          \$113  = 17'h019ed;
+      8'h4f:
+          \$113  = 17'h00ccd;
+      8'h50:
+          \$113  = 17'h01949;
+      8'h51:
+          \$113  = 17'h00c7d;
+      8'h52:
+          \$113  = 17'h018ad;
+      8'h53:
+          \$113  = 17'h00c31;
+      8'h54:
+          \$113  = 17'h03031;
+      8'h55:
+          \$113  = 17'h02fa1;
+      8'h56:
+          \$113  = 17'h02f15;
+      8'h57:
+          \$113  = 17'h00ba3;
+      8'h58:
+          \$113  = 17'h01703;
+      8'h59:
+          \$113  = 17'h02d83;
+      8'h5a:
+          \$113  = 17'h02d03;
+      8'h5b:
+          \$113  = 17'h01643;
+      8'h5c:
+          \$113  = 17'h05817;
+      8'h5d:
+          \$113  = 17'h05727;
+      8'h5e:
+          \$113  = 17'h0158f;
+      8'h5f:
+          \$113  = 17'h02aab;
+      8'h60:
+          \$113  = 17'h05475;
+      8'h61:
+          \$113  = 17'h00a73;
+      8'h62:
+          \$113  = 17'h0014b;
+      8'h63:
+          \$113  = 17'h0147b;
+      8'h64:
+          \$113  = 17'h01447;
+      8'h65:
+          \$113  = 17'h05051;
+      8'h66:
+          \$113  = 17'h027c5;
+      8'h67:
+          \$113  = 17'h02763;
+      8'h68:
+          \$113  = 17'h02703;
+      8'h69:
+          \$113  = 17'h04d49;
+      8'h6a:
+          \$113  = 17'h004c9;
+      8'h6b:
+          \$113  = 17'h04bdb;
+      8'h6c:
+          \$113  = 17'h00965;
+      8'h6d:
+          \$113  = 17'h0253d;
+      8'h6e:
+          \$113  = 17'h024e7;
+      8'h6f:
+          \$113  = 17'h04925;
+      8'h70:
+          \$113  = 17'h00091;
+      8'h71:
+          \$113  = 17'h047dd;
+      8'h72:
+          \$113  = 17'h0473d;
+      8'h73:
+          \$113  = 17'h00235;
+      8'h74:
+          \$113  = 17'h04605;
+      8'h75:
+          \$113  = 17'h0456d;
+      8'h76:
+          \$113  = 17'h0089b;
+      8'h77:
+          \$113  = 17'h04445;
+      8'h78:
+          \$113  = 17'h010ed;
+      8'h79:
+          \$113  = 17'h02193;
+      8'h7a:
+          \$113  = 17'h0429b;
+      8'h7b:
+          \$113  = 17'h04211;
+      8'h7c:
+          \$113  = 17'h020c5;
+      8'h7d:
+          \$113  = 17'h04105;
+      8'h7e:
+          \$113  = 17'h02041;
+      8'h7f:
+          \$113  = 17'h00001;
+      8'h80:
+          \$113  = 17'h03f81;
+      8'h81:
+          \$113  = 17'h00fc1;
+      8'h82:
+          \$113  = 17'h03e89;
+      8'h83:
+          \$113  = 17'h003e1;
+      8'h84:
+          \$113  = 17'h07b31;
+      8'h85:
+          \$113  = 17'h03d23;
+      8'h86:
+          \$113  = 17'h03caf;
+      8'h87:
+          \$113  = 17'h03c3d;
+      8'h88:
+          \$113  = 17'h00ef3;
+      8'h89:
+          \$113  = 17'h03b5d;
+      8'h8a:
+          \$113  = 17'h003af;
+      8'h8b:
+          \$113  = 17'h00ea1;
+      8'h8c:
+          \$113  = 17'h01d0d;
+      8'h8d:
+          \$113  = 17'h039b1;
+      8'h8e:
+          \$113  = 17'h01ca5;
+      8'h8f:
+          \$113  = 17'h00e39;
+      8'h90:
+          \$113  = 17'h070ff;
+      8'h91:
+          \$113  = 17'h07039;
+      8'h92:
+          \$113  = 17'h037bb;
+      8'h93:
+          \$113  = 17'h01bad;
+      8'h94:
+          \$113  = 17'h036fb;
+      8'h95:
+          \$113  = 17'h06d3b;
+      8'h96:
+          \$113  = 17'h03641;
+      8'h97:
+          \$113  = 17'h06bcb;
+      8'h98:
+          \$113  = 17'h0358b;
+      8'h99:
+          \$113  = 17'h01a99;
+      8'h9a:
+          \$113  = 17'h069b5;
+      8'h9b:
+          \$113  = 17'h06907;
+      8'h9c:
+          \$113  = 17'h01a17;
+      8'h9d:
+          \$113  = 17'h067b3;
+      8'h9e:
+          \$113  = 17'h019c3;
+      8'h9f:
+          \$113  = 17'h06667;
+      8'ha0:
+          \$113  = 17'h01971;
+      8'ha1:
+          \$113  = 17'h01949;
+      8'ha2:
+          \$113  = 17'h01921;
+      8'ha3:
+          \$113  = 17'h00c7d;
+      8'ha4:
+          \$113  = 17'h0634d;
+      8'ha5:
+          \$113  = 17'h018ad;
+      8'ha6:
+          \$113  = 17'h01887;
+      8'ha7:
+          \$113  = 17'h06187;
+      8'ha8:
+          \$113  = 17'h060f3;
+      8'ha9:
+          \$113  = 17'h06061;
+      8'haa:
+          \$113  = 17'h05fd1;
+      8'hab:
+          \$113  = 17'h02fa1;
+      8'hac:
+          \$113  = 17'h05eb5;
+      8'had:
+          \$113  = 17'h02f15;
+      8'hae:
+          \$113  = 17'h002ed;
+      8'haf:
+          \$113  = 17'h00ba3;
+      8'hb0:
+          \$113  = 17'h05c91;
+      8'hb1:
+          \$113  = 17'h01703;
+      8'hb2:
+          \$113  = 17'h00b71;
+      8'hb3:
+          \$113  = 17'h02d83;
+      8'hb4:
+          \$113  = 17'h05a85;
+      8'hb5:
+          \$113  = 17'h02d03;
+      8'hb6:
+          \$113  = 17'h00b31;
+      8'hb7:
+          \$113  = 17'h01643;
+      8'hb8:
+          \$113  = 17'h00589;
+      8'hb9:
+          \$113  = 17'h0b02d;
+      8'hba:
+          \$113  = 17'h02bcf;
+      8'hbb:
+          \$113  = 17'h05727;
+      8'hbc:
+          \$113  = 17'h0ad61;
+      8'hbd:
+          \$113  = 17'h0158f;
+      8'hbe:
+          \$113  = 17'h00ab9;
+      8'hbf:
+          \$113  = 17'h02aab;
+      8'hc0:
+          \$113  = 17'h054e5;
+      8'hc1:
+          \$113  = 17'h0a8e9;
+      8'hc2:
+          \$113  = 17'h02a03;
+      8'hc3:
+          \$113  = 17'h00a73;
+      8'hc4:
+          \$113  = 17'h0532b;
+      8'hc5:
+          \$113  = 17'h0014b;
+      8'hc6:
+          \$113  = 17'h05255;
+      8'hc7:
+          \$113  = 17'h0147b;
+      8'hc8:
+          \$113  = 17'h0a307;
+      8'hc9:
+          \$113  = 17'h01447;
+      8'hca:
+          \$113  = 17'h0285b;
+      8'hcb:
+          \$113  = 17'h05051;
+      8'hcc:
+          \$113  = 17'h09fd9;
+      8'hcd:
+          \$113  = 17'h04f89;
+      8'hce:
+          \$113  = 17'h04f27;
+      8'hcf:
+          \$113  = 17'h04ec5;
+      8'hd0:
+          \$113  = 17'h04e65;
+      8'hd1:
+          \$113  = 17'h04e05;
+      8'hd2:
+          \$113  = 17'h09b4d;
+      8'hd3:
+          \$113  = 17'h04d49;
+      8'hd4:
+          \$113  = 17'h0133b;
+      8'hd5:
+          \$113  = 17'h004c9;
+      8'hd6:
+          \$113  = 17'h04c35;
+      8'hd7:
+          \$113  = 17'h097b5;
+      8'hd8:
+          \$113  = 17'h04b81;
+      8'hd9:
+          \$113  = 17'h00965;
+      8'hda:
+          \$113  = 17'h095a1;
+      8'hdb:
+          \$113  = 17'h094f3;
+      8'hdc:
+          \$113  = 17'h04a23;
+      8'hdd:
+          \$113  = 17'h0939b;
+      8'hde:
+          \$113  = 17'h04979;
+      8'hdf:
+          \$113  = 17'h04925;
+      8'he0:
+          \$113  = 17'h091a3;
+      8'he1:
+          \$113  = 17'h0487f;
+      8'he2:
+          \$113  = 17'h0905b;
+      8'he3:
+          \$113  = 17'h08fb9;
+      8'he4:
+          \$113  = 17'h011e3;
+      8'he5:
+          \$113  = 17'h08e79;
+      8'he6:
+          \$113  = 17'h08ddb;
+      8'he7:
+          \$113  = 17'h0469f;
+      8'he8:
+          \$113  = 17'h08ca3;
+      8'he9:
+          \$113  = 17'h08c09;
+      8'hea:
+          \$113  = 17'h08b71;
+      8'heb:
+          \$113  = 17'h0456d;
+      8'hec:
+          \$113  = 17'h02291;
+      8'hed:
+          \$113  = 17'h089af;
+      8'hee:
+          \$113  = 17'h0891b;
+      8'hef:
+          \$113  = 17'h08889;
+      8'hf0:
+          \$113  = 17'h010ff;
+      8'hf1:
+          \$113  = 17'h010ed;
+      8'hf2:
+          \$113  = 17'h0436d;
+      8'hf3:
+          \$113  = 17'h02193;
+      8'hf4:
+          \$113  = 17'h00217;
+      8'hf5:
+          \$113  = 17'h08535;
+      8'hf6:
+          \$113  = 17'h04255;
+      8'hf7:
+          \$113  = 17'h04211;
+      8'hf8:
+          \$113  = 17'h041cd;
+      8'hf9:
+          \$113  = 17'h08313;
+      8'hfa:
+          \$113  = 17'h0828d;
+      8'hfb:
+          \$113  = 17'h08209;
+      8'hfc:
+          \$113  = 17'h08185;
+      8'hfd:
+          \$113  = 17'h08103;
+      8'hfe:
+          \$113  = 17'h08081;
+      8'hff:
+          \$113  = 17'h00001;
+    endcase
+    if (rst) begin
+      \$113  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
+    (* full_case = 32'd1 *)
+    casez (\$36 [7:0])
+      8'h00:
+          \$114  = 5'h00;
+      8'h01:
+          \$114  = 5'h01;
+      8'h02:
+          \$114  = 5'h09;
+      8'h03:
+          \$114  = 5'h02;
+      8'h04:
+          \$114  = 5'h0a;
+      8'h05:
+          \$114  = 5'h0c;
+      8'h06:
+          \$114  = 5'h0d;
+      8'h07:
+          \$114  = 5'h03;
+      8'h08:
+          \$114  = 5'h0d;
+      8'h09:
+          \$114  = 5'h0e;
+      8'h0a:
+          \$114  = 5'h0d;
+      8'h0b:
+          \$114  = 5'h0d;
+      8'h0c:
+          \$114  = 5'h0e;
+      8'h0d:
+          \$114  = 5'h0f;
+      8'h0e:
+          \$114  = 5'h0f;
+      8'h0f:
+          \$114  = 5'h04;
+      8'h10:
+          \$114  = 5'h0c;
+      8'h11:
+          \$114  = 5'h0f;
+      8'h12:
+          \$114  = 5'h0f;
+      8'h13:
+          \$114  = 5'h0f;
+      8'h14:
+          \$114  = 5'h10;
+      8'h15:
+          \$114  = 5'h10;
+      8'h16:
+          \$114  = 5'h0f;
+      8'h17:
+          \$114  = 5'h10;
+      8'h18:
+          \$114  = 5'h0f;
+      8'h19:
+          \$114  = 5'h10;
+      8'h1a:
+          \$114  = 5'h11;
+      8'h1b:
+          \$114  = 5'h10;
+      8'h1c:
+          \$114  = 5'h0e;
+      8'h1d:
+          \$114  = 5'h10;
+      8'h1e:
+          \$114  = 5'h11;
+      8'h1f:
+          \$114  = 5'h05;
+      8'h20:
+          \$114  = 5'h0f;
+      8'h21:
+          \$114  = 5'h12;
+      8'h22:
+          \$114  = 5'h11;
+      8'h23:
+          \$114  = 5'h11;
+      8'h24:
+          \$114  = 5'h11;
+      8'h25:
+          \$114  = 5'h12;
+      8'h26:
+          \$114  = 5'h11;
+      8'h27:
+          \$114  = 5'h11;
+      8'h28:
+          \$114  = 5'h11;
+      8'h29:
+          \$114  = 5'h11;
+      8'h2a:
+          \$114  = 5'h12;
+      8'h2b:
+          \$114  = 5'h11;
+      8'h2c:
+          \$114  = 5'h11;
+      8'h2d:
+          \$114  = 5'h12;
+      8'h2e:
+          \$114  = 5'h11;
+      8'h2f:
+          \$114  = 5'h11;
+      8'h30:
+          \$114  = 5'h11;
+      8'h31:
+          \$114  = 5'h12;
+      8'h32:
+          \$114  = 5'h13;
+      8'h33:
+          \$114  = 5'h13;
+      8'h34:
+          \$114  = 5'h13;
+      8'h35:
+          \$114  = 5'h12;
+      8'h36:
+          \$114  = 5'h13;
+      8'h37:
+          \$114  = 5'h13;
+      8'h38:
+          \$114  = 5'h13;
+      8'h39:
+          \$114  = 5'h0f;
+      8'h3a:
+          \$114  = 5'h13;
+      8'h3b:
+          \$114  = 5'h13;
+      8'h3c:
+          \$114  = 5'h13;
+      8'h3d:
+          \$114  = 5'h13;
+      8'h3e:
+          \$114  = 5'h13;
+      8'h3f:
+          \$114  = 5'h06;
+      8'h40:
+          \$114  = 5'h12;
+      8'h41:
+          \$114  = 5'h10;
+      8'h42:
+          \$114  = 5'h12;
+      8'h43:
+          \$114  = 5'h13;
+      8'h44:
+          \$114  = 5'h13;
+      8'h45:
+          \$114  = 5'h12;
+      8'h46:
+          \$114  = 5'h13;
+      8'h47:
+          \$114  = 5'h12;
+      8'h48:
+          \$114  = 5'h14;
+      8'h49:
+          \$114  = 5'h13;
+      8'h4a:
+          \$114  = 5'h13;
+      8'h4b:
+          \$114  = 5'h13;
+      8'h4c:
+          \$114  = 5'h13;
+      8'h4d:
+          \$114  = 5'h12;
+      8'h4e:
+          \$114  = 5'h13;
+      8'h4f:
+          \$114  = 5'h12;
+      8'h50:
+          \$114  = 5'h13;
+      8'h51:
+          \$114  = 5'h12;
+      8'h52:
+          \$114  = 5'h13;
+      8'h53:
+          \$114  = 5'h12;
+      8'h54:
+          \$114  = 5'h14;
+      8'h55:
+          \$114  = 5'h14;
+      8'h56:
+          \$114  = 5'h14;
+      8'h57:
+          \$114  = 5'h12;
+      8'h58:
+          \$114  = 5'h13;
+      8'h59:
+          \$114  = 5'h14;
+      8'h5a:
+          \$114  = 5'h14;
+      8'h5b:
+          \$114  = 5'h13;
+      8'h5c:
+          \$114  = 5'h15;
+      8'h5d:
+          \$114  = 5'h15;
+      8'h5e:
+          \$114  = 5'h13;
+      8'h5f:
+          \$114  = 5'h14;
+      8'h60:
+          \$114  = 5'h15;
+      8'h61:
+          \$114  = 5'h12;
+      8'h62:
+          \$114  = 5'h0f;
+      8'h63:
+          \$114  = 5'h13;
+      8'h64:
+          \$114  = 5'h13;
+      8'h65:
+          \$114  = 5'h15;
+      8'h66:
+          \$114  = 5'h14;
+      8'h67:
+          \$114  = 5'h14;
+      8'h68:
+          \$114  = 5'h14;
+      8'h69:
+          \$114  = 5'h15;
+      8'h6a:
+          \$114  = 5'h11;
+      8'h6b:
+          \$114  = 5'h15;
+      8'h6c:
+          \$114  = 5'h12;
+      8'h6d:
+          \$114  = 5'h14;
+      8'h6e:
+          \$114  = 5'h14;
+      8'h6f:
+          \$114  = 5'h15;
+      8'h70:
+          \$114  = 5'h0e;
+      8'h71:
+          \$114  = 5'h15;
+      8'h72:
+          \$114  = 5'h15;
+      8'h73:
+          \$114  = 5'h10;
+      8'h74:
+          \$114  = 5'h15;
+      8'h75:
+          \$114  = 5'h15;
+      8'h76:
+          \$114  = 5'h12;
+      8'h77:
+          \$114  = 5'h15;
+      8'h78:
+          \$114  = 5'h13;
+      8'h79:
+          \$114  = 5'h14;
+      8'h7a:
+          \$114  = 5'h15;
+      8'h7b:
+          \$114  = 5'h15;
+      8'h7c:
+          \$114  = 5'h14;
+      8'h7d:
+          \$114  = 5'h15;
+      8'h7e:
+          \$114  = 5'h14;
+      8'h7f:
+          \$114  = 5'h07;
+      8'h80:
+          \$114  = 5'h15;
+      8'h81:
+          \$114  = 5'h13;
+      8'h82:
+          \$114  = 5'h15;
+      8'h83:
+          \$114  = 5'h11;
+      8'h84:
+          \$114  = 5'h16;
+      8'h85:
+          \$114  = 5'h15;
+      8'h86:
+          \$114  = 5'h15;
+      8'h87:
+          \$114  = 5'h15;
+      8'h88:
+          \$114  = 5'h13;
+      8'h89:
+          \$114  = 5'h15;
+      8'h8a:
+          \$114  = 5'h11;
+      8'h8b:
+          \$114  = 5'h13;
+      8'h8c:
+          \$114  = 5'h14;
+      8'h8d:
+          \$114  = 5'h15;
+      8'h8e:
+          \$114  = 5'h14;
+      8'h8f:
+          \$114  = 5'h13;
+      8'h90:
+          \$114  = 5'h16;
+      8'h91:
+          \$114  = 5'h16;
+      8'h92:
+          \$114  = 5'h15;
+      8'h93:
+          \$114  = 5'h14;
+      8'h94:
+          \$114  = 5'h15;
+      8'h95:
+          \$114  = 5'h16;
+      8'h96:
+          \$114  = 5'h15;
+      8'h97:
+          \$114  = 5'h16;
+      8'h98:
+          \$114  = 5'h15;
+      8'h99:
+          \$114  = 5'h14;
+      8'h9a:
+          \$114  = 5'h16;
+      8'h9b:
+          \$114  = 5'h16;
+      8'h9c:
+          \$114  = 5'h14;
+      8'h9d:
+          \$114  = 5'h16;
+      8'h9e:
+          \$114  = 5'h14;
+      8'h9f:
+          \$114  = 5'h16;
+      8'ha0:
+          \$114  = 5'h14;
+      8'ha1:
+          \$114  = 5'h14;
+      8'ha2:
+          \$114  = 5'h14;
+      8'ha3:
+          \$114  = 5'h13;
+      8'ha4:
+          \$114  = 5'h16;
+      8'ha5:
+          \$114  = 5'h14;
+      8'ha6:
+          \$114  = 5'h14;
+      8'ha7:
+          \$114  = 5'h16;
+      8'ha8:
+          \$114  = 5'h16;
+      8'ha9:
+          \$114  = 5'h16;
+      8'haa:
+          \$114  = 5'h16;
+      8'hab:
+          \$114  = 5'h15;
+      8'hac:
+          \$114  = 5'h16;
+      8'had:
+          \$114  = 5'h15;
+      8'hae:
+          \$114  = 5'h11;
+      8'haf:
+          \$114  = 5'h13;
+      8'hb0:
+          \$114  = 5'h16;
+      8'hb1:
+          \$114  = 5'h14;
+      8'hb2:
+          \$114  = 5'h13;
+      8'hb3:
+          \$114  = 5'h15;
+      8'hb4:
+          \$114  = 5'h16;
+      8'hb5:
+          \$114  = 5'h15;
+      8'hb6:
+          \$114  = 5'h13;
+      8'hb7:
+          \$114  = 5'h14;
+      8'hb8:
+          \$114  = 5'h12;
+      8'hb9:
+          \$114  = 5'h17;
+      8'hba:
+          \$114  = 5'h15;
+      8'hbb:
+          \$114  = 5'h16;
+      8'hbc:
+          \$114  = 5'h17;
+      8'hbd:
+          \$114  = 5'h14;
+      8'hbe:
+          \$114  = 5'h13;
+      8'hbf:
+          \$114  = 5'h15;
+      8'hc0:
+          \$114  = 5'h16;
+      8'hc1:
+          \$114  = 5'h17;
+      8'hc2:
+          \$114  = 5'h15;
+      8'hc3:
+          \$114  = 5'h13;
+      8'hc4:
+          \$114  = 5'h16;
+      8'hc5:
+          \$114  = 5'h10;
+      8'hc6:
+          \$114  = 5'h16;
+      8'hc7:
+          \$114  = 5'h14;
+      8'hc8:
+          \$114  = 5'h17;
+      8'hc9:
+          \$114  = 5'h14;
+      8'hca:
+          \$114  = 5'h15;
+      8'hcb:
+          \$114  = 5'h16;
+      8'hcc:
+          \$114  = 5'h17;
+      8'hcd:
+          \$114  = 5'h16;
+      8'hce:
+          \$114  = 5'h16;
+      8'hcf:
+          \$114  = 5'h16;
+      8'hd0:
+          \$114  = 5'h16;
+      8'hd1:
+          \$114  = 5'h16;
+      8'hd2:
+          \$114  = 5'h17;
+      8'hd3:
+          \$114  = 5'h16;
+      8'hd4:
+          \$114  = 5'h14;
+      8'hd5:
+          \$114  = 5'h12;
+      8'hd6:
+          \$114  = 5'h16;
+      8'hd7:
+          \$114  = 5'h17;
+      8'hd8:
+          \$114  = 5'h16;
+      8'hd9:
+          \$114  = 5'h13;
+      8'hda:
+          \$114  = 5'h17;
+      8'hdb:
+          \$114  = 5'h17;
+      8'hdc:
+          \$114  = 5'h16;
+      8'hdd:
+          \$114  = 5'h17;
+      8'hde:
+          \$114  = 5'h16;
+      8'hdf:
+          \$114  = 5'h16;
+      8'he0:
+          \$114  = 5'h17;
+      8'he1:
+          \$114  = 5'h16;
+      8'he2:
+          \$114  = 5'h17;
+      8'he3:
+          \$114  = 5'h17;
+      8'he4:
+          \$114  = 5'h14;
+      8'he5:
+          \$114  = 5'h17;
+      8'he6:
+          \$114  = 5'h17;
+      8'he7:
+          \$114  = 5'h16;
+      8'he8:
+          \$114  = 5'h17;
+      8'he9:
+          \$114  = 5'h17;
+      8'hea:
+          \$114  = 5'h17;
+      8'heb:
+          \$114  = 5'h16;
+      8'hec:
+          \$114  = 5'h15;
+      8'hed:
+          \$114  = 5'h17;
+      8'hee:
+          \$114  = 5'h17;
+      8'hef:
+          \$114  = 5'h17;
+      8'hf0:
+          \$114  = 5'h14;
+      8'hf1:
+          \$114  = 5'h14;
+      8'hf2:
+          \$114  = 5'h16;
+      8'hf3:
+          \$114  = 5'h15;
+      8'hf4:
+          \$114  = 5'h11;
+      8'hf5:
+          \$114  = 5'h17;
+      8'hf6:
+          \$114  = 5'h16;
+      8'hf7:
+          \$114  = 5'h16;
+      8'hf8:
+          \$114  = 5'h16;
+      8'hf9:
+          \$114  = 5'h17;
+      8'hfa:
+          \$114  = 5'h17;
+      8'hfb:
+          \$114  = 5'h17;
+      8'hfc:
+          \$114  = 5'h17;
+      8'hfd:
+          \$114  = 5'h17;
+      8'hfe:
+          \$114  = 5'h17;
+      8'hff:
+          \$114  = 5'h08;
+    endcase
+    if (rst) begin
+      \$114  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
+    \$115  = \$signal ;
+    if (rst) begin
+      \$115  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
+    \$116  = a_final;
+    if (rst) begin
+      \$116  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
+    \$117  = a_addr;
+    if (rst) begin
+      \$117  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
+    \$118  = \$41 [15:0];
+    if (rst) begin
+      \$118  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
+    \$119  = \$42 ;
+    if (rst) begin
+      \$119  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
+    \$120  = max0;
+    if (rst) begin
+      \$120  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
+    \$121  = \$47 [15:0];
+    if (rst) begin
+      \$121  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
+    \$122  = \$48 ;
+    if (rst) begin
+      \$122  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
+    \$123  = max1;
+    if (rst) begin
+      \$123  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
+    \$124  = \$53 [15:0];
+    if (rst) begin
+      \$124  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
+    \$125  = \$54 ;
+    if (rst) begin
+      \$125  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
+    \$126  = max2;
+    if (rst) begin
+      \$126  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
+    \$127  = \$59 [15:0];
+    if (rst) begin
+      \$127  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
+    \$128  = \$60 ;
+    if (rst) begin
+      \$128  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
+    \$129  = max3;
+    if (rst) begin
+      \$129  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
+    \$130  = \$signal$22 ;
+    if (rst) begin
+      \$130  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
+    \$131  = b_final;
+    if (rst) begin
+      \$131  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
+    \$132  = b_addr;
+    if (rst) begin
+      \$132  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
+    \$133  = \$66 [7:0];
+    if (rst) begin
+      \$133  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
+    \$134  = \$72 [7:0];
+    if (rst) begin
+      \$134  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
+    \$135  = \$78 [7:0];
+    if (rst) begin
+      \$135  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
+    \$136  = \$84 [7:0];
+    if (rst) begin
+      \$136  = 8'h00;
+    end
+  end
+  assign x__0 = \port$87$0 [7:0];
+  assign x__1 = \port$87$0 [15:8];
+  assign x__2 = \port$87$0 [23:16];
+  assign x__3 = \port$87$0 [31:24];
+  assign sum__0 = sum0;
+  assign sum__1 = sum1;
+  assign sum__2 = sum2;
+  assign sum__3 = sum3;
+  assign result__valid = \$signal$37 ;
+  assign \tap__payload.inb  = tap__payload[0];
+  assign \tap__payload.count  = tap__payload[1];
+  assign \tap__payload.first  = tap__payload[2];
+  assign \tap__payload.last  = tap__payload[3];
+  assign \tap__payload.final  = tap__payload[4];
+  assign \tap__payload.addr  = tap__payload[12:5];
+  assign \result__payload.y  = result__payload[31:0];
+  assign \result__payload.y[0]  = result__payload[7:0];
+  assign \result__payload.y[1]  = result__payload[15:8];
+  assign \result__payload.y[2]  = result__payload[23:16];
+  assign \result__payload.y[3]  = result__payload[31:24];
+  assign \result__payload.addr  = result__payload[39:32];
+  assign \result__payload.final  = result__payload[40];
+  assign result__payload[31:24] = \$100 ;
+  assign result__payload[23:16] = \$98 ;
+  assign result__payload[15:8] = \$96 ;
+  assign result__payload[7:0] = \$94 ;
+  assign result__payload[40] = c_final;
+  assign result__payload[39:32] = c_addr;
+  assign \$40  = { 1'h0, n[16:1] };
+  assign \$46  = { 1'h0, n[16:1] };
+  assign \$52  = { 1'h0, n[16:1] };
+  assign \$58  = { 1'h0, n[16:1] };
 endmodule
