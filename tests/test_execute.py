@@ -212,7 +212,7 @@ def test_corrupted_pool_band_is_located(monkeypatch: pytest.MonkeyPatch) -> None
 
 
 def test_add_with_unequal_multipliers_is_refused() -> None:
-    """The pool unit applies one multiplier to a sum; a quantized add whose inputs need
+    """The vector unit applies one multiplier to a sum; a quantized add whose inputs need
     different ones cannot run there and must say so (not silently compute something)."""
     import dataclasses
 
@@ -230,7 +230,7 @@ def test_add_with_unequal_multipliers_is_refused() -> None:
     ("pow2", "half_even", True), ("real", "truncate", False), ("real", "half_away", True)])
 def test_other_quantization_policies(scales: str, rounding: str, per_channel: bool) -> None:
     """Power-of-two scales, per-tensor weights and every rounding mode reach the tiles: the
-    GEMM requantizer and the pool unit's SUM (the add) take the policy's rounding."""
+    GEMM requantizer and the vector unit's SUM (the add) take the policy's rounding."""
     from hwcnn.numerics.fixedpoint import Rounding
     from hwcnn.numerics.quantize import QuantPolicy, ScaleMode
 
@@ -268,7 +268,7 @@ layers:
 def test_concat_sumpool_softmax_and_unfused_relus(r: int, c: int, df: Dataflow) -> None:
     """Relu after the input / after a concat (1x1 pool tiles), a second relu after a conv's
     own relu6 and a relu after dropout (the lowering's clamp, the quantizer's own layer: the
-    clamps intersect), a sum pool (requantized on the pool unit), concat and host softmax."""
+    clamps intersect), a sum pool (requantized on the vector unit), concat and host softmax."""
     g = graph_of(MIXED)
     prog, _ = check(g, hw(df, r, c))
     units = {p.name: p.unit for p in prog.layers}

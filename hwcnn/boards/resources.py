@@ -46,7 +46,7 @@ from ..arch.config import ArrayConfig, Dataflow, HardwareConfig, MemoryShape
 
 #: M0 is 31 bits unsigned: a 32-bit signed operand of the requantizer's multiply.
 REQUANT_M0_BITS = 32
-#: The pool unit's address product: a 19-bit signed row index times a 16-bit size
+#: The vector unit's address product: a 19-bit signed row index times a 16-bit size
 #: (17 bits signed); 1 DSP48E1, 2 MULT18X18D (measured).
 POOL_ADDR_BITS = (19, 17)
 #: LUTs per modelled (Xilinx LUT6) LUT by family: ``synth_ecp5`` of the WS 4x4 design gives
@@ -54,7 +54,7 @@ POOL_ADDR_BITS = (19, 17)
 #: ``synth_ice40 -dsp`` of WS 1x1 gives 2,900 SB_LUT4 (+ 1,329 SB_CARRY) against the model's
 #: 2,961 (measured). Gowin takes the ECP5 ratio (LUT4 + carry ALUs, not measured).
 LUT_RATIO = {"ecp5": 1.6, "gowin": 1.6, "ice40": 1.0}
-#: Multipliers of the pool unit's address product where Yosys does not follow the chunk
+#: Multipliers of the vector unit's address product where Yosys does not follow the chunk
 #: formula (measured: 1 DSP48E1 at 4x4/8x8, 2 MULT18X18D at 4x4, 1 SB_MAC16 at 1x1).
 POOL_MULTIPLIERS = {"xc7": 1, "xcup": 1, "ecp5": 2, "ice40": 1}
 

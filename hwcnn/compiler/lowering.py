@@ -28,7 +28,7 @@ What runs where (the accelerator of ``rtl/README.md``):
 Buffers. ``act_kib``/``weight_kib``/``out_kib`` of :class:`MemoryConfig` are the three on-chip
 memories; the output memory also holds the accumulator words (WS: ``m`` x C x acc_bits; K-split
 tiles, both dataflows: ``F_N * m`` x C x acc_bits) and the
-pool unit's input and output maps; the weight memory also holds the parameter words
+vector unit's input and output maps; the weight memory also holds the parameter words
 (C x (acc_bits + 37) bits per column fold). A tile whose footprint fits HALF of every memory is
 double-buffered (its loads overlap the previous tile's compute, see :mod:`hwcnn.machine.memsim`);
 otherwise it uses the whole memory and runs single-buffered.

@@ -114,7 +114,7 @@ def pool_geoms(name: str, layer: L.Pool | L.GlobalAvgPool, x: L.TensorShape, win
                          pad=pads, count_pad=cp, pad_far=far),)
     if layer.op is not L.PoolOp.MAX:
         raise ConfigError(f"layer {name!r}: 3-D {layer.op.value} pooling cannot be computed "
-                          "exactly by the 2-D pool unit (only max pooling splits into passes)")
+                          "exactly by the 2-D vector unit (only max pooling splits into passes)")
     d, h, w = sp
     od, oh, ow = win.out
     # Max is separable: per depth slice over (h, w), then over depth (1 x 1 window across maps).

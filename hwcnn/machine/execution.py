@@ -137,7 +137,7 @@ def _run_pool(engine: Engine, hw_arr, band: np.ndarray, t: PoolTile, p: _PoolPar
     ok = np.broadcast_to(valid.reshape(1, -1, e), (ch, t.out_h * t.out_w, e)).reshape(-1, e)
     if p.op is L.PoolOp.SUM and (p.rounding is not fp.Rounding.HALF_UP
                                  or p.mode is not fp.Overflow.SATURATE):
-        # pool_tile's SUM is the default HALF_UP/SATURATE requantizer; the pool unit's
+        # pool_tile's SUM is the default HALF_UP/SATURATE requantizer; the vector unit's
         # descriptor also carries the rounding and WRAP (rtl/README.md 4).
         s = fp.wrap(np.where(ok, vals, 0).sum(axis=1), hw_arr.acc_bits)
         y = fp.requantize(s, p.m0, p.shift, p.lo, p.hi, rounding=p.rounding, mode=p.mode,
@@ -314,7 +314,7 @@ def _gemm_layer(engine: Engine, program: Program, plan: LayerPlan, ql: QLayer,
 
 def _pool_map(plan: LayerPlan, ins: list[np.ndarray], in_shape: L.TensorShape,
               ) -> np.ndarray:
-    """The layer's input viewed as the pool unit's ``(C, H, W)`` map (lower.py's geometry)."""
+    """The layer's input viewed as the vector unit's ``(C, H, W)`` map (lower.py's geometry)."""
     c = in_shape.channels
     sp = in_shape.spatial
     match plan.layer:
@@ -349,7 +349,7 @@ def _pool_layer(engine: Engine, program: Program, plan: LayerPlan, qnet: Quantiz
             assert rq is not None
             if len(set(ql.add_m0)) != 1:
                 raise ExecutionError(f"add {plan.name!r}: its inputs need different multipliers "
-                                     f"{list(ql.add_m0)}; the pool unit applies one")
+                                     f"{list(ql.add_m0)}; the vector unit applies one")
             p = _PoolParams(op=L.PoolOp.SUM, lo=lo, hi=hi, m0=ql.add_m0[0], shift=ql.add_shift,
                             rounding=rq.rounding, mode=rq.mode)
         case L.Pool(op=L.PoolOp.SUM):
@@ -390,7 +390,7 @@ def _free_layer(plan: LayerPlan, x: np.ndarray, val: Mapping[str, np.ndarray],
         case (L.Nonlinear() | L.Pad() | L.Resize() | L.ChannelShuffle() | L.Mul()
               | L.AdaptiveAvgPool() | L.Pool() | L.LRN()):
             # host layers: the CPU applies the golden look-up table / product / average /
-            # data movement (a Pool here is one the pool unit cannot do)
+            # data movement (a Pool here is one the vector unit cannot do)
             ql = qnet.by_name[plan.name]
             node = qnet.graph.nodes[plan.name]
             ins = [val[u].reshape(s.as_list()) for u, s in zip(layer.inputs, node["in_shapes"])]

@@ -6,7 +6,7 @@ channels-first, one image: ``(C, *spatial)``. Window geometry comes resolved (:c
 stride, per-side padding, dilation and ceil_mode are already decided by :mod:`hwcnn.graph.shapes`.
 
 Hardware-facing entry points with stable signatures: :func:`gemm_tile` (one GEMM tile of the
-systolic array plus its requantization) and :func:`pool_tile` (the pool unit).
+systolic array plus its requantization) and :func:`pool_tile` (the vector unit).
 """
 
 from __future__ import annotations
@@ -179,7 +179,7 @@ def gemm_tile(a: np.ndarray, b: np.ndarray, bias: np.ndarray | int | None,
 def pool_tile(values: np.ndarray, valid: np.ndarray | None, op: PoolOp, *,
               lo: int = -128, hi: int = 127, m0: int = 1, shift: int = 0,
               acc_bits: int = 32, count: np.ndarray | None = None) -> np.ndarray:
-    """The pool unit: reduce each row of window elements to one output -- the RTL reference.
+    """The vector unit: reduce each row of window elements to one output -- the RTL reference.
 
     Parameters
     ----------
