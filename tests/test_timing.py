@@ -90,6 +90,8 @@ def test_two_fold_traces_on_a_2x2_array() -> None:
     (3, 5, 3, 3, 4, 1 + 135 + 4),        # 15 pixels of a 3x3 window: 140 (no act_bits term)
     (56, 1, 1, 2, 8, 1 + 112 + 4),       # residual add: 56 pixels x 2 inputs: 117
     (100, 1, 1, 1, 8, 1 + 100 + 4),      # stand-alone ReLU, 1 tap: 105
+    (2, 2, 3, 3, 8, 41),                 # rtl/README.md 5: 3x3/2 pad 1 on 4x4, taps in 1..36
+    (3136, 1, 1, 2, 8, 6277),            # rtl/README.md 5: a 56x56 residual add (was 43,905)
 ])
 def test_pool_by_hand(out_h, out_w, win_h, win_w, act_bits, expected) -> None:
     for df in (OS, WS):  # the vector unit does not depend on the dataflow
