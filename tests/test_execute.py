@@ -348,3 +348,24 @@ def test_both_average_conventions_on_the_vector_unit(engine: str, r: int, c: int
     assert all(t.count_pad and t.pad_far == (1, 1) for t in tiles["incl"])
     assert all(t.count_pad and t.pad_far == (0, 0) for t in tiles["ceil"])
     assert not any(t.count_pad for t in tiles["valid"])
+
+
+def test_average_beyond_the_reciprocal_table_runs_on_the_host() -> None:
+    """A global average over 17 x 17 = 289 > 256 taps, and a 17x17 average pool, have no
+    entry in the vector unit's reciprocal table: host layers, still equal to the golden
+    network; a 16 x 16 = 256-tap average stays on the vector unit."""
+    g = graph_of("""
+name: bigavg
+input: [2, 17, 17]
+layers:
+  - {name: c1, kind: conv2d, filters: 3, kernel: 1}
+  - {name: g, kind: global_avgpool}
+  - {name: ap, kind: avgpool, kernel: 17, inputs: [c1]}
+  - {name: a16, kind: avgpool, kernel: 16, inputs: [c1]}
+  - {name: cat, kind: concat, inputs: [g, ap]}
+  - {name: fc, kind: dense, units: 3, inputs: [cat]}
+""")
+    prog, _ = check(g, hw(WS, 4, 4))
+    units = {p.name: p.unit for p in prog.layers}
+    assert units["g"] == units["ap"] == LW.Unit.HOST
+    assert units["a16"] == LW.Unit.POOL
