@@ -18,6 +18,11 @@ vector unit's cycles against its bound ``output elements x taps / C`` (taps = wi
 the number of add inputs; the issue's target is 1.1x), and what the whole network would reach
 if the vector unit ran at that bound (a projection, labelled as such).
 
+Per vector-unit layer (max/avg pool, add, stand-alone ReLU) it prints ``x ideal``: the layer's
+compute cycles over ``output elements x taps / C`` (taps = window size, the number of add
+inputs, 1 for a ReLU; the issue's target is <= 1.1), and the same with DRAM stalls; the
+totals line gives the worst max-pool, add and other (average pool, ReLU) layer.
+
 Run: ``.venv/bin python bench/bench_utilization.py [--network vgg16] [--quiet]`` (``--quiet``
 prints only the totals).
 """
@@ -57,13 +62,17 @@ def mapping_bound(df: Dataflow, m: int, n: int, k: int, r: int, c: int) -> float
     return k * n / (_cdiv(k, r) * r * _cdiv(n, c) * c)
 
 
-def vector_unit_bound(node: dict, cols: int) -> float:  # type: ignore[type-arg]
-    """``output elements x taps / C`` of a pool-unit layer (taps: window size, or inputs)."""
-    out = node["out_shape"]
-    elements = out.channels * math.prod(out.spatial)
-    win = node.get("window")
-    taps = math.prod(win.kernel) if win is not None else len(node["in_shapes"])
-    return elements * taps / cols
+def vector_taps(node) -> int:  # type: ignore[no-untyped-def]
+    """Taps per output element on the vector unit (window size, add inputs, 1 for a ReLU)."""
+    layer = node["layer"]
+    match layer:
+        case L.Add():
+            return len(layer.inputs)
+        case L.GlobalAvgPool():
+            return math.prod(node["in_shapes"][0].spatial)
+        case L.Pool():
+            return math.prod(node["window"].kernel)
+    return 1
 
 
 def run(g, hw: HardwareConfig, label: str, name: str, quiet: bool) -> None:  # type: ignore[no-untyped-def]
@@ -81,12 +90,24 @@ def run(g, hw: HardwareConfig, label: str, name: str, quiet: bool) -> None:  # t
     conv_ideal = conv_total = 0.0
     mapping = filldrain = stall = vector = vector_bound = gemm_total = 0.0
     worst = (2.0, "")
+    vec_worst = {"max-pool": (0.0, ""), "add": (0.0, ""), "other": (0.0, "")}
+    vec_lines = []
     for r in rows:
         node = g.nodes[r.name]
         gd = node.get("gemm")
         if r.unit == Unit.POOL:
             vector += r.total_cycles
-            vector_bound += vector_unit_bound(node, arr.cols)
+            taps = vector_taps(node)
+            ideal_v = node["out_shape"].size * taps / arr.cols
+            ratio = r.compute_cycles / ideal_v
+            lay = node["layer"]
+            kind = "add" if isinstance(lay, L.Add) else (
+                "max-pool" if isinstance(lay, L.Pool) and lay.op is L.PoolOp.MAX else "other")
+            vec_worst[kind] = max(vec_worst[kind], (ratio, r.name))
+            vec_lines.append(f"{r.name[:22]:22s} {L.kind_name(node['layer']):>14s} taps {taps:4d}"
+                             f"  ideal {ideal_v:12,.0f}  x ideal {ratio:6.3f}"
+                             f"  with stalls {r.total_cycles / ideal_v:6.3f}")
+            vector_bound += ideal_v
             continue
         if r.unit != Unit.ARRAY or not r.macs:
             continue
@@ -110,6 +131,9 @@ def run(g, hw: HardwareConfig, label: str, name: str, quiet: bool) -> None:  # t
             tiling = r.note.split("GEMM ", 1)[-1]
             print(f"{r.name[:22]:22s} {m:6d} {n:5d} {k:6d} {100 * util:7.1f} {100 * bound:7.1f} "
                   f"{100 * util / bound:7.1f}%  {tiling}")
+    if not quiet and vec_lines:
+        print("vector unit (compute cycles / (output elements x taps / C)):")
+        print("\n".join(vec_lines))
     total = tot.total_cycles
     ideal_all = tot.macs / pes
     lost = total - ideal_all
@@ -125,6 +149,9 @@ def run(g, hw: HardwareConfig, label: str, name: str, quiet: bool) -> None:  # t
         print(f"{'':9s} GEMM side {100 * ideal_all / gemm_total:5.1f} %; vector unit "
               f"{vector:,.0f} cycles = {vector / vector_bound:.1f}x its bound {vector_bound:,.0f}; "
               f"at that bound the network would reach {100 * proj:5.1f} % (projection)")
+    worst_v = ", ".join(f"{k} {v[0]:.3f}x ideal ({v[1]})" for k, v in vec_worst.items() if v[1])
+    if worst_v:
+        print(f"{'':9s} vector unit worst: {worst_v}")
 
 
 def main() -> None:

@@ -328,9 +328,13 @@ def _random_pool(rng: np.random.Generator, name: str, channels: int) -> PoolCase
         m0, shift = (int(v) for v in quantize_multiplier(real))
     if op != "max" and rng.random() < 0.3:
         lo = 0
+    count_pad, far = False, (0, 0)
+    if op == "avg" and rng.random() < 0.5:      # count_include_pad, with far padding
+        count_pad, far = True, (int(rng.integers(0, wh)), int(rng.integers(0, ww)))
     return PoolCase(name=name, origin=f"random pool {ih}x{iw} win {wh}x{ww} stride {sh}x{sw} "
                     f"pad {ph},{pw}", op=op, x=x, out_h=oh, out_w=ow, win=(wh, ww),
-                    stride=(sh, sw), pad=(ph, pw), m0=m0, shift=shift, lo=lo, hi=hi)
+                    stride=(sh, sw), pad=(ph, pw), m0=m0, shift=shift, lo=lo, hi=hi,
+                    count_pad=count_pad, pad_far=far)
 
 
 def _refused(rng: np.random.Generator, name: str, tile: str) -> RefusedCase:

@@ -57,25 +57,27 @@ def test_dsp_plan_and_mode_choice() -> None:
     a8 = ArrayConfig(rows=4, cols=4)
     tang = get_board("tang-nano-9k")
     # MULT9X9 (40, unsigned ports): 16 PEs + 4 lanes x (32/9 -> 4 chunks)^2 + pool address
-    # (19 bits -> 3 chunks x 17 bits -> 2) = 16 + 64 + 6 = 86 (2.15 of 40); MULT18X18 (20):
-    # 16 + 4 x 2 x 2 + 2 x 1 = 34 (1.7 of 20) leaves more headroom.
+    # (19 bits -> 3 chunks x 17 bits -> 2) + 4 vector lanes x (16/9 -> 2) x (17/9 -> 2)
+    # = 16 + 64 + 6 + 16 = 102 (2.55 of 40); MULT18X18 (20): 16 + 4 x 2 x 2 + 2 x 1 + 4 x 1
+    # = 38 (1.9 of 20) leaves more headroom.
     plan = tang.dsp_plan(a8)
-    assert plan.mode.type == "MULT18X18" and plan.needed == 34 and plan.per_pe == 1
+    assert plan.mode.type == "MULT18X18" and plan.needed == 38 and plan.per_pe == 1
     # 8x26-bit on DSP48E1 (25x18, signed ports): 26 on the 18-bit port is 2 chunks; 8 on 25.
     z2 = get_board("pynq-z2")
     wide = ArrayConfig(rows=1, cols=1, act_bits=8, weight_bits=26, acc_bits=40)
     assert z2.dsp_plan(wide).per_pe == 2
-    # requant 40 x 32 bits on 25x18 signed: (1 + ceil(15/24)) * (1 + ceil(14/17)) = 4; pool 1
-    assert z2.dsp_plan(wide).needed == 2 + 4 + 1
+    # requant 40 x 32 bits on 25x18 signed: (1 + ceil(15/24)) * (1 + ceil(14/17)) = 4; pool 1;
+    # the vector lane's 16 x 17-bit unsigned product as 17 x 18 signed: 1
+    assert z2.dsp_plan(wide).needed == 2 + 4 + 1 + 1
 
 
 def test_fit_checks() -> None:
     z2 = get_board("pynq-z2")
     ok = HardwareConfig(array=ArrayConfig(rows=8, cols=8))
     z2.check_fit(ok)
-    # 16x16: 256 PEs + 16 requant lanes x 4 + 1 pool address = 321 DSP48E1
-    with pytest.raises(ConfigError, match=r"^array 16x16 needs 321 DSP48E1 multipliers \(1 per PE "
-                       r"for 8x8-bit operands, 65 for the requantizers and the pool unit\) but "
+    # 16x16: 256 PEs + 16 requant lanes x 4 + 1 pool address + 16 vector lanes x 1 = 337
+    with pytest.raises(ConfigError, match=r"^array 16x16 needs 337 DSP48E1 multipliers \(1 per PE "
+                       r"for 8x8-bit operands, 81 for the requantizers and the vector unit\) but "
                        r"pynq-z2 has 220; largest square array that fits: 8x8$"):
         z2.check_fit(HardwareConfig(array=ArrayConfig(rows=16, cols=16)))
     # 8x8, act 512 KiB = 65,536 words of 64 bits -> 128 RAMB36 (512 x 72); weight and out
@@ -103,9 +105,11 @@ def test_defaults_fit_their_board() -> None:
 
 def test_issue_examples_no_longer_fit() -> None:
     # The old defaults the issue lists: Arty A7-35T 8x8 needs 97 of 90 DSPs, OrangeCrab 4x4
-    # 34 of 28 MULT18X18D (2 for the pool address), iCEBreaker 2x2 13 of 8 SB_MAC16.
-    for bid, side, need in (("arty-a7-35t", 8, 97), ("orangecrab-25f", 4, 34),
-                            ("icebreaker", 2, 13)):
+    # 34 of 28 MULT18X18D (2 for the pool address), iCEBreaker 2x2 13 of 8 SB_MAC16; the
+    # vector unit's reciprocal products add C (1 per lane) on DSP48E1 / MULT18X18D and 2C on
+    # SB_MAC16 (16 x 16 ports): 97 + 8, 34 + 4, 13 + 4.
+    for bid, side, need in (("arty-a7-35t", 8, 105), ("orangecrab-25f", 4, 38),
+                            ("icebreaker", 2, 17)):
         plan = get_board(bid).dsp_plan(ArrayConfig(rows=side, cols=side))
         assert plan.needed == need and not plan.fits, bid
 

@@ -47,7 +47,7 @@ def test_option_errors(opts: dict, message: str) -> None:  # type: ignore[type-a
 
 @pytest.mark.parametrize("args, fragment", [
     (["--board", "pynq-z9"], "unknown board 'pynq-z9'"),
-    (["--board", "pynq-z2", "--array", "16x16"], "needs 321 DSP48E1 multipliers"),
+    (["--board", "pynq-z2", "--array", "16x16"], "needs 337 DSP48E1 multipliers"),
     (["--dram-gbps", "0"], "--dram-gbps must be a positive number"),
     # GEMMs split K down to tiny tiles; VGG16's first pool band still needs 8.8 KiB.
     (["--buffers", "4"], "output buffer too small for one pool tile"),

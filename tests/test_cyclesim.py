@@ -138,14 +138,48 @@ def test_third_weight_bank_is_needed(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_pool_hand_count() -> None:
-    # 2x2 max pool, stride 2, on a 4x4 map, 8-bit: 4 output pixels of 4 reads + 8 divider
-    # steps + 4 (read latency, set-up, select, write) = 16 -> 1 + 64 = 65.
+    # 2x2 max pool, stride 2, on a 4x4 map: 4 output pixels of 4 taps, one tap per cycle,
+    # back to back. Worked by hand:
+    #   cycle 0        start, descriptor latched
+    #   cycles 1..16   tap reads (pixel p reads in cycles 4p+1 .. 4p+4)
+    #   cycle 17       last tap's data arrives, accumulated
+    #   cycle 18       pixel 3 final: |sum| + n//2, reciprocal table read
+    #   cycle 19       multiply / shift / clamp (MAX passes through)
+    #   cycle 20       pixel 3 written
+    #   cycle 21       done
     x = np.arange(3 * 16).reshape(3, 4, 4) - 20
     out, cycles = poolsim.run_pool_tile(x, PoolOp.MAX, win=(2, 2), stride=(2, 2), pad=(0, 0),
                                          out_hw=(2, 2), array=arr(4, 4, WS))
-    assert cycles == 65
+    assert cycles == 21
     expected = x.reshape(3, 2, 2, 2, 2).max(axis=(2, 4))
     assert (out == expected).all()
+    # A residual add of 3 inputs over 5 pixels (a 1 x 3 window): 1 + 5*3 + 4 = 20; a
+    # stand-alone ReLU over 7 pixels (1 tap, AVG of one element with lo = 0): 1 + 7 + 4 = 12.
+    y = np.arange(2 * 15).reshape(2, 5, 3) - 9
+    out, cycles = poolsim.run_pool_tile(y, PoolOp.SUM, win=(1, 3), stride=(1, 1), pad=(0, 0),
+                                        out_hw=(5, 1), array=arr(2, 2, OS))
+    assert cycles == 20 and (out[:, :, 0] == y.sum(axis=2)).all()
+    z = np.arange(7).reshape(1, 7, 1) - 3
+    out, cycles = poolsim.run_pool_tile(z, PoolOp.AVG, win=(1, 1), stride=(1, 1), pad=(0, 0),
+                                        out_hw=(7, 1), array=arr(1, 1, OS), lo=0)
+    assert cycles == 12 and out.ravel().tolist() == [0, 0, 0, 0, 1, 2, 3]
+
+
+def test_pool_count_include_pad_by_hand() -> None:
+    # 3x3 average, stride 1, padding 1 on a 2x2 map of ones+: every window holds all 4 inputs
+    # (sum 10); valid taps n = 4; count_include_pad n = 9 (the whole window lies in the
+    # padded 4x4 input). 10/4 = 2.5 -> 3 (half away); 10/9 = 1.1 -> 1.
+    x = np.array([[[1, 2], [3, 4]]])
+    kw = {"win": (3, 3), "stride": (1, 1), "pad": (1, 1), "out_hw": (2, 2), "array": arr(1, 1, OS)}
+    assert poolsim.run_pool_tile(x, PoolOp.AVG, **kw)[0].ravel().tolist() == [3, 3, 3, 3]
+    out, cycles = poolsim.run_pool_tile(x, PoolOp.AVG, count_pad=True, pad_far=(1, 1), **kw)
+    assert out.ravel().tolist() == [1, 1, 1, 1] and cycles == 1 + 4 * 9 + 4
+    # Ceil mode: a 2x2 stride-2 window hanging past a 3x3 map with no far padding counts only
+    # the taps inside the (unpadded) input: the last window has n = 1 in both conventions.
+    y = np.array([[[4, 8, -7], [2, 6, 1], [5, 3, 9]]])
+    kw = {"win": (2, 2), "stride": (2, 2), "pad": (0, 0), "out_hw": (2, 2), "array": arr(1, 1, OS)}
+    assert poolsim.run_pool_tile(y, PoolOp.AVG, count_pad=True, **kw)[0].ravel().tolist() == [
+        5, -3, 4, 9]                       # 20/4, -6/2, 8/2, 9/1
 
 
 # -- random sweeps: stepped == golden (bit-exact), stepped == closed form (cycles) -------------
@@ -241,7 +275,9 @@ def test_bad_shapes_rejected() -> None:
                                Requant(m0=1, shift=0, lo=-128, hi=127), arr(2, 2, OS))
 
 
-def naive_pool(x, op, win, stride, pad, out_hw, m0=1, shift=0):  # type: ignore[no-untyped-def]
+def naive_pool(x, op, win, stride, pad, out_hw, m0=1, shift=0, far=None):  # type: ignore[no-untyped-def]
+    """Naive loops; ``far`` = (bottom, right) padding: average by the taps inside the padded
+    input (count_include_pad) instead of by the valid taps."""
     ch, h, w = x.shape
     out = np.zeros((ch, *out_hw), dtype=np.int64)
     for c in range(ch):
@@ -255,6 +291,12 @@ def naive_pool(x, op, win, stride, pad, out_hw, m0=1, shift=0):  # type: ignore[
                     y = max(vals)
                 elif op is PoolOp.AVG:
                     n = len(vals)
+                    if far is not None:
+                        rows = [y for y in range(oy * stride[0] - pad[0], oy * stride[0] - pad[0] + win[0])
+                                if y < h + far[0]]
+                        cols = [xx for xx in range(ox * stride[1] - pad[1], ox * stride[1] - pad[1] + win[1])
+                                if xx < w + far[1]]
+                        n = len(rows) * len(cols)
                     y = (s + n // 2) // n if s >= 0 else -((-s + n // 2) // n)
                 else:
                     p = s * m0
@@ -277,13 +319,15 @@ def test_pool_random_against_naive_and_closed_form() -> None:
         out_hw = ((h + pad[0] - win[0]) // stride[0] + 1, (w + pad[1] - win[1]) // stride[1] + 1)
         if min(out_hw) < 1:
             continue
-        op = (PoolOp.MAX, PoolOp.AVG, PoolOp.SUM)[done % 3]
+        op = (PoolOp.MAX, PoolOp.AVG, PoolOp.SUM, PoolOp.AVG)[done % 4]
+        far = (int(rng.integers(0, win[0])), int(rng.integers(0, win[1]))) if done % 4 == 3 else None
         x = rng.integers(-128, 128, (ch, h, w))
         m0, shift = int(rng.integers(1 << 29, 1 << 31)), int(rng.integers(28, 34))
         out, cycles = poolsim.run_pool_tile(x, op, win=win, stride=stride, pad=pad, out_hw=out_hw,
-                                             array=array, m0=m0, shift=shift)
+                                             array=array, m0=m0, shift=shift,
+                                             count_pad=far is not None, pad_far=far or (0, 0))
         assert cycles == timing.pool_tile_cycles(*out_hw, *win, array)
-        assert (out == naive_pool(x, op, win, stride, pad, out_hw, m0, shift)).all()
+        assert (out == naive_pool(x, op, win, stride, pad, out_hw, m0, shift, far)).all()
         done += 1
 
 
@@ -315,7 +359,7 @@ def test_stepped_model_equals_rtl(df: str, rows: int, cols: int) -> None:
 
     cfg = rtl.config(rows, cols, df)
     gemms = rtl.gemm_corpus(rows * 7 + cols, rows, cols)[:5]
-    pools = rtl.pool_corpus(3, cols)[:3]
+    pools = rtl.pool_corpus(3, cols)
     results = rtl.simulate(cfg, gemms + pools)
     ops = {rtl.PoolOpCode.MAX: PoolOp.MAX, rtl.PoolOpCode.AVG: PoolOp.AVG,
            rtl.PoolOpCode.SUM: PoolOp.SUM}
@@ -330,7 +374,9 @@ def test_stepped_model_equals_rtl(df: str, rows: int, cols: int) -> None:
             out, cycles = poolsim.run_pool_tile(case.x, ops[case.op], win=case.win,
                                                  stride=case.stride, pad=case.pad, out_hw=case.out,
                                                  array=cfg.array, lo=case.lo, hi=case.hi,
-                                                 m0=case.m0, shift=case.shift)
+                                                 m0=case.m0, shift=case.shift,
+                                                 count_pad=case.far is not None,
+                                                 pad_far=case.far or (0, 0))
         assert cycles == rtl_cycles, (name, cycles, rtl_cycles)
         assert (out == rtl_out).all(), name
 

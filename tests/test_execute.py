@@ -212,7 +212,7 @@ def test_corrupted_pool_band_is_located(monkeypatch: pytest.MonkeyPatch) -> None
 
 
 def test_add_with_unequal_multipliers_is_refused() -> None:
-    """The pool unit applies one multiplier to a sum; a quantized add whose inputs need
+    """The vector unit applies one multiplier to a sum; a quantized add whose inputs need
     different ones cannot run there and must say so (not silently compute something)."""
     import dataclasses
 
@@ -230,7 +230,7 @@ def test_add_with_unequal_multipliers_is_refused() -> None:
     ("pow2", "half_even", True), ("real", "truncate", False), ("real", "half_away", True)])
 def test_other_quantization_policies(scales: str, rounding: str, per_channel: bool) -> None:
     """Power-of-two scales, per-tensor weights and every rounding mode reach the tiles: the
-    GEMM requantizer and the pool unit's SUM (the add) take the policy's rounding."""
+    GEMM requantizer and the vector unit's SUM (the add) take the policy's rounding."""
     from hwcnn.numerics.fixedpoint import Rounding
     from hwcnn.numerics.quantize import QuantPolicy, ScaleMode
 
@@ -268,7 +268,7 @@ layers:
 def test_concat_sumpool_softmax_and_unfused_relus(r: int, c: int, df: Dataflow) -> None:
     """Relu after the input / after a concat (1x1 pool tiles), a second relu after a conv's
     own relu6 and a relu after dropout (the lowering's clamp, the quantizer's own layer: the
-    clamps intersect), a sum pool (requantized on the pool unit), concat and host softmax."""
+    clamps intersect), a sum pool (requantized on the vector unit), concat and host softmax."""
     g = graph_of(MIXED)
     prog, _ = check(g, hw(df, r, c))
     units = {p.name: p.unit for p in prog.layers}
@@ -316,3 +316,56 @@ def test_array_and_network_widths_must_agree() -> None:
     h = HardwareConfig(array=ArrayConfig(rows=4, cols=4, act_bits=6))
     with pytest.raises(ConfigError, match="int6 x int8"):
         EX.execute(LW.lower(g, h), q, x)
+
+
+AVG_CONVENTIONS = """
+name: avgconv
+input: [3, 9, 9]
+layers:
+  - {name: c1, kind: conv2d, filters: 5, kernel: 3, padding: 1, activation: relu}
+  - {name: incl, kind: avgpool, kernel: 3, stride: 2, padding: 1, count_include_pad: true}
+  - {name: ceil, kind: avgpool, kernel: 2, stride: 2, ceil_mode: true, count_include_pad: true,
+     inputs: [c1]}
+  - {name: valid, kind: avgpool, kernel: 3, stride: 2, padding: 1, inputs: [c1]}
+  - {name: a, kind: add, inputs: [incl, valid]}
+  - {name: big, kind: global_avgpool, inputs: [ceil]}
+  - {name: fc, kind: dense, units: 3, inputs: [a]}
+"""
+
+
+@pytest.mark.parametrize("engine", ["cyclesim", "golden"])
+@pytest.mark.parametrize("r, c, df", [(4, 4, WS), (3, 2, OS)])
+def test_both_average_conventions_on_the_vector_unit(engine: str, r: int, c: int,
+                                                     df: Dataflow) -> None:
+    """count_include_pad averages (with padding, and ceil mode whose last window hangs past
+    the input) run on the vector unit next to valid-tap averages; every layer equals the
+    golden network (avg_include_pad divides by the taps inside the padded input)."""
+    g = graph_of(AVG_CONVENTIONS)
+    prog, _ = check(g, hw(df, r, c), engine=engine)
+    units = {p.name: p.unit for p in prog.layers}
+    assert units["incl"] == units["ceil"] == units["valid"] == units["big"] == LW.Unit.POOL
+    tiles = {p.name: list(p.make_tiles()) for p in prog.layers}
+    assert all(t.count_pad and t.pad_far == (1, 1) for t in tiles["incl"])
+    assert all(t.count_pad and t.pad_far == (0, 0) for t in tiles["ceil"])
+    assert not any(t.count_pad for t in tiles["valid"])
+
+
+def test_average_beyond_the_reciprocal_table_runs_on_the_host() -> None:
+    """A global average over 17 x 17 = 289 > 256 taps, and a 17x17 average pool, have no
+    entry in the vector unit's reciprocal table: host layers, still equal to the golden
+    network; a 16 x 16 = 256-tap average stays on the vector unit."""
+    g = graph_of("""
+name: bigavg
+input: [2, 17, 17]
+layers:
+  - {name: c1, kind: conv2d, filters: 3, kernel: 1}
+  - {name: g, kind: global_avgpool}
+  - {name: ap, kind: avgpool, kernel: 17, inputs: [c1]}
+  - {name: a16, kind: avgpool, kernel: 16, inputs: [c1]}
+  - {name: cat, kind: concat, inputs: [g, ap]}
+  - {name: fc, kind: dense, units: 3, inputs: [cat]}
+""")
+    prog, _ = check(g, hw(WS, 4, 4))
+    units = {p.name: p.unit for p in prog.layers}
+    assert units["g"] == units["ap"] == LW.Unit.HOST
+    assert units["a16"] == LW.Unit.POOL

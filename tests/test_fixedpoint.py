@@ -252,3 +252,51 @@ def test_requantize_property(acc: int, m0: int, shift: int, mode: Rounding, bits
     wrapped = ((exact - lo) % 2**bits) + lo
     assert int(fp.requantize([acc], m0, shift, lo, hi, rounding=mode, mode=Overflow.WRAP,
                              bits=bits)[0]) == wrapped
+
+
+# -- the vector unit's average: reciprocal multiply == half-away division ----------------------
+
+@pytest.mark.parametrize("act_bits", [2, 3, 4, 5, 6, 7, 8])
+def test_div_by_reciprocal_exhaustive(act_bits: int) -> None:
+    # Every n the reciprocal table holds, every sum of n act_bits-bit values
+    # (-2**(a-1) * n .. (2**(a-1) - 1) * n): the reciprocal form equals the division, checked
+    # here against Python's exact integer arithmetic (not against div_round_half_away alone).
+    half = 1 << (act_bits - 1)
+    for n in range(1, fp.AVG_MAX_TAPS + 1):
+        s = np.arange(-half * n, (half - 1) * n + 1, dtype=np.int64)
+        m, sh = fp.avg_reciprocal(n, act_bits)
+        assert 0 < m < 1 << (act_bits + 10) and sh <= act_bits + 16
+        exact = np.where(s >= 0, (s + n // 2) // n, -((-s + n // 2) // n))
+        assert (fp.div_by_reciprocal(s, n, act_bits) == exact).all(), (act_bits, n)
+        assert (fp.div_round_half_away(s, n) == exact).all()
+
+
+def test_avg_reciprocal_is_minimal_enough_and_fails_one_lower() -> None:
+    # Published minimal pairs (HARDWARE.md 8.2): n=9 -> (911, 13), 25 -> (1311, 15),
+    # 49 -> (2675, 17); powers of two are plain shifts.
+    assert [fp.avg_reciprocal(n, 8) for n in (9, 25, 49, 196, 64)] == [
+        (911, 13), (1311, 15), (2675, 17), (2675, 19), (1, 6)]
+    # Negative control: one bit less of shift (m = ceil(2**(s-1)/n)) breaks exactness for n=9.
+    m, s = fp.avg_reciprocal(9, 8)
+    m2 = -(-(1 << (s - 1)) // 9)
+    t = np.arange(0, 128 * 9 + 5)
+    assert ((t * m2) >> (s - 1) != t // 9).any()
+    assert ((t * m) >> s == t // 9).all()
+
+
+def test_reciprocal_table_fits_the_vector_unit_widths() -> None:
+    from hwcnn.arch.vector import VECTOR_AVG_MAX_TAPS, vector_widths
+
+    assert VECTOR_AVG_MAX_TAPS == fp.AVG_MAX_TAPS
+    for a in range(2, 17):
+        w = vector_widths(a)
+        assert (fp.AVG_MAX_TAPS * (1 << (a - 1)) + fp.AVG_MAX_TAPS // 2) < 1 << w.t_bits
+        for n in range(1, fp.AVG_MAX_TAPS + 1):
+            m, s = fp.avg_reciprocal(n, a)
+            assert m < 1 << w.m_bits and s < 1 << w.s_bits, (a, n)
+
+
+def test_avg_reciprocal_rejects_bad_n() -> None:
+    for bad in (0, 257, True, 2.0):
+        with pytest.raises(ValueError, match=r"divisor must be an integer in 1\.\.256"):
+            fp.avg_reciprocal(bad, 8)  # type: ignore[arg-type]

@@ -1,8 +1,12 @@
-"""Pool unit in Amaranth's simulator: MAX, SUM and the exact AVG divider.
+"""Vector unit in Amaranth's simulator: MAX, SUM and the reciprocal-multiply AVG, pipelined.
 
-The divider is checked EXHAUSTIVELY: for every element count ``n`` a window of the tested
+The average is checked EXHAUSTIVELY: for every element count ``n`` a window of the tested
 sizes can have, every possible window sum ``s`` in ``[-128 n, 127 n]`` goes through the RTL
-and must equal ``fixedpoint.div_round_half_away(s, n)``.
+(windows back to back, one tap per cycle) and must equal ``fixedpoint.div_round_half_away(s, n)``.
+A tap reaches the unit with its read data (one cycle after the sequencer's read); the pixel's
+result must leave the unit exactly 3 cycles later (accumulate, lookup, multiply: with the read
+latency the ``VECTOR_DEPTH`` of 4 in ``hwcnn.arch.timing``), the next pixel's taps following
+its last tap without a gap.
 """
 
 from __future__ import annotations
@@ -13,50 +17,63 @@ from amaranth.sim import Simulator
 
 from hwcnn.arch.config import ArrayConfig, HardwareConfig
 from hwcnn.hw.descriptor import PoolOpCode
-from hwcnn.hw.pool import PoolUnit
+from hwcnn.hw.vector import VectorUnit
 from hwcnn.numerics.fixedpoint import div_round_half_away, saturate
 
 LANES = 16
+SUM_Q = -77
 
 
 def run_windows(op: PoolOpCode, windows: list[np.ndarray], valid: list[np.ndarray],
-                lo: int = -128, hi: int = 127, lanes: int = LANES
+                lo: int = -128, hi: int = 127, lanes: int = LANES,
+                count: list[np.ndarray] | None = None
                 ) -> tuple[list[list[int]], list[list[int]]]:
-    """Feed windows (each ``(elements, lanes)``) through the strobe sequence; return the
-    per-window ``y`` and ``sum`` lane values."""
+    """Stream windows (each ``(elements, lanes)``) through the unit one tap per cycle, back to
+    back; return per window the result lanes ``y`` and the exact sums the requantizer samples
+    (SUM results are the requantizer's: here ``sum_q`` is held at :data:`SUM_Q`)."""
     cfg = HardwareConfig(array=ArrayConfig(rows=1, cols=lanes))
-    dut = PoolUnit(cfg)
-    ys, sums = [], []
+    dut = VectorUnit(cfg, out_depth=1 << 16)
+    ys: list[list[int]] = []
+    sums: list[list[int]] = []
+    taps = [(w, e) for w in range(len(windows)) for e in range(windows[w].shape[0])]
 
-    async def bench(ctx) -> None:
+    async def drive(ctx) -> None:
         ctx.set(dut.op, op)
         ctx.set(dut.lo, lo)
         ctx.set(dut.hi, hi)
-        for win, ok in zip(windows, valid, strict=True):
-            ctx.set(dut.clear, 1)
+        for i, (w, e) in enumerate(taps):
+            win, ok = windows[w], valid[w]
+            cnt = ok if count is None else count[w]
+            for c in range(lanes):
+                ctx.set(dut.x[c], int(win[e, c]))
+            ctx.set(dut.tap.valid, 1)
+            ctx.set(dut.tap.payload, {"inb": bool(ok[e]), "count": bool(cnt[e]),
+                                      "first": e == 0, "last": e == win.shape[0] - 1,
+                                      "final": i == len(taps) - 1, "addr": w})
             await ctx.tick()
-            ctx.set(dut.clear, 0)
-            for e in range(win.shape[0]):
-                for c in range(lanes):
-                    ctx.set(dut.x[c], int(win[e, c]))
-                ctx.set(dut.acc_en, bool(ok[e]))
-                await ctx.tick()
-            ctx.set(dut.acc_en, 0)
-            ctx.set(dut.div_init, 1)
+        ctx.set(dut.tap.valid, 0)
+
+    async def monitor(ctx) -> None:
+        last_tap = {w: i for i, (w, e) in enumerate(taps) if e == windows[w].shape[0] - 1}
+        for c in range(lanes):
+            ctx.set(dut.sum_q[c], SUM_Q)     # stands for the shared requantizer's output
+        cycle = 0
+        while len(ys) < len(windows):
+            if ctx.get(dut.result.valid):
+                res = ctx.get(dut.result.payload)
+                w = res.addr
+                assert w == len(ys) and cycle == last_tap[w] + 3, (w, cycle)
+                ys.append([int(v) for v in res.y])
+                assert bool(res.final) == (w == len(windows) - 1)
+            if any(cycle == t + 1 for t in last_tap.values()):   # the requantizer samples
+                sums.append([ctx.get(dut.sum[c]) for c in range(lanes)])
             await ctx.tick()
-            ctx.set(dut.div_init, 0)
-            ctx.set(dut.div_step, 1)
-            await ctx.tick().repeat(cfg.array.act_bits)
-            ctx.set(dut.div_step, 0)
-            ctx.set(dut.finish, 1)
-            await ctx.tick()
-            ctx.set(dut.finish, 0)
-            ys.append([ctx.get(dut.y[c]) for c in range(lanes)])
-            sums.append([ctx.get(dut.sum[c]) for c in range(lanes)])
+            cycle += 1
 
     sim = Simulator(dut)
     sim.add_clock(1e-8)
-    sim.add_testbench(bench)
+    sim.add_testbench(drive)
+    sim.add_testbench(monitor)
     sim.run()
     return ys, sums
 
@@ -113,8 +130,24 @@ def test_max_sum_and_avg_skip_invalid_elements() -> None:
         for w, ok, y, s in zip(wins, oks, ys, sums, strict=True):
             v = w[ok]
             assert s == v.sum(axis=0).tolist()
+            if op is PoolOpCode.SUM:
+                assert y == [SUM_Q] * LANES             # the requantizer's result
             if op is PoolOpCode.MAX:
                 assert y == v.max(axis=0).tolist()      # MAX ignores lo/hi
             elif op is PoolOpCode.AVG:
                 exp = saturate(div_round_half_away(v.sum(axis=0), len(v)), -20, 90)
                 assert y == exp.tolist()
+
+
+def test_count_pad_divides_by_counted_taps() -> None:
+    # The divisor is the number of taps flagged ``count`` (count_include_pad: taps in the
+    # padding count, their value does not): window sums 10 over 4 valid taps, divided by 9
+    # -> 1; a negative control with count = valid gives 10/4 -> 3.
+    win = np.zeros((9, LANES), dtype=np.int64)
+    ok = np.zeros(9, dtype=bool)
+    ok[[4, 5, 7, 8]] = True
+    win[[4, 5, 7, 8], :] = [[1], [2], [3], [4]]
+    ys, _ = run_windows(PoolOpCode.AVG, [win], [ok], count=[np.ones(9, dtype=bool)])
+    assert ys == [[1] * LANES]
+    ys, _ = run_windows(PoolOpCode.AVG, [win], [ok])
+    assert ys == [[3] * LANES]

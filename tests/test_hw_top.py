@@ -60,6 +60,7 @@ class PoolCase:
     hi: int = 127
     m0: int = 1
     shift: int = 0
+    far: tuple[int, int] | None = None   # count_include_pad: bottom/right padding
 
 
 def gemm_case(rng, name, m, n, k, *, per_channel=False, a_bits=8, b_bits=8, **kw) -> GemmCase:
@@ -92,17 +93,21 @@ def expected_pool(case: PoolCase) -> np.ndarray:
     (wh, ww), (sh, sw), (pt, pl), (oh, ow) = case.win, case.stride, case.pad, case.out
     vals = np.zeros((ch, oh * ow, wh * ww), dtype=np.int64)
     valid = np.zeros((oh * ow, wh * ww), dtype=bool)
+    count = np.zeros(oh * ow, dtype=np.int64)      # count_include_pad divisors
     for oy in range(oh):
         for ox in range(ow):
             for fy in range(wh):
                 for fx in range(ww):
                     iy, ix = oy * sh - pt + fy, ox * sw - pl + fx
+                    if case.far is not None and iy < h + case.far[0] and ix < w + case.far[1]:
+                        count[oy * ow + ox] += 1
                     if 0 <= iy < h and 0 <= ix < w:
                         vals[:, oy * ow + ox, fy * ww + fx] = case.x[:, iy, ix]
                         valid[oy * ow + ox, fy * ww + fx] = True
     op = {PoolOpCode.MAX: PoolOp.MAX, PoolOpCode.AVG: PoolOp.AVG, PoolOpCode.SUM: PoolOp.SUM}
     out = [golden_ops.pool_tile(vals[c], valid, op[case.op], lo=case.lo, hi=case.hi,
-                                m0=case.m0, shift=case.shift) for c in range(ch)]
+                                m0=case.m0, shift=case.shift,
+                                count=None if case.far is None else count) for c in range(ch)]
     return np.stack(out).reshape(ch, oh, ow)
 
 
@@ -175,7 +180,8 @@ def pool_desc(case: PoolCase, cfg: HardwareConfig, pin_base: int, c_base: int) -
     d = PoolDesc(op=case.op, in_h=h, in_w=w, out_h=case.out[0], out_w=case.out[1],
                  win_h=case.win[0], win_w=case.win[1], stride_h=case.stride[0],
                  stride_w=case.stride[1], pad_top=case.pad[0], pad_left=case.pad[1],
-                 pin_base=pin_base, c_base=c_base, requant=rq)
+                 pad_bottom=(case.far or (0, 0))[0], pad_right=(case.far or (0, 0))[1],
+                 count_pad=case.far is not None, pin_base=pin_base, c_base=c_base, requant=rq)
     d.check(cfg, DEPTHS)
     return d
 
@@ -302,6 +308,15 @@ def pool_corpus(seed: int, ch: int) -> list[PoolCase]:
         PoolCase("sum2x3", x(3, 4), PoolOpCode.SUM, (2, 3), (1, 1), (0, 0), (2, 2),
                  m0=3 << 28, shift=30),
         PoolCase("global-avg", x(3, 3), PoolOpCode.AVG, (3, 3), (1, 1), (0, 0), (1, 1)),
+        # count_include_pad: 3x3 pad 1 divides by 9 everywhere (the padded input holds every
+        # window); a ceil-mode 2x2 stride 2 on 3x3 with no far padding divides by 4, 2, 2, 1.
+        PoolCase("avg3x3pad1-include-pad", x(4, 3), PoolOpCode.AVG, (3, 3), (1, 1), (1, 1),
+                 (4, 3), far=(1, 1)),
+        PoolCase("avg2x2s2-ceil-include-pad", x(3, 3), PoolOpCode.AVG, (2, 2), (2, 2), (0, 0),
+                 (2, 2), far=(0, 0)),
+        PoolCase("add3", x(4, 3), PoolOpCode.SUM, (1, 3), (1, 1), (0, 0), (4, 1),
+                 m0=1 << 30, shift=31),
+        PoolCase("relu-1tap", x(5, 1), PoolOpCode.AVG, (1, 1), (1, 1), (0, 0), (5, 1), lo=0),
     ]
 
 

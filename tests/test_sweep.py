@@ -77,8 +77,9 @@ def test_sweep_rows_equal_report_runs(tmp_path: Path, capsys: pytest.CaptureFixt
         (b["act"], b["weight"], b["out"])
     r, c = int(array.split("x")[0]), int(array.split("x")[1])
     # int8 x int8: one DSP48 per PE; on a board also 4 per requantizer lane (its 32x32-bit
-    # multiply, one lane per column) and 1 for the pool address: 4x4 -> 33, 16x16 -> 321
-    assert int(row["dsp"]) == (r * c + 4 * c + 1 if board else r * c)
+    # multiply, one lane per column), 1 for the pool address and 1 per vector lane (its
+    # reciprocal product): 4x4 -> 37, 16x16 -> 337
+    assert int(row["dsp"]) == (r * c + 4 * c + 1 + c if board else r * c)
 
 
 # -- engines -----------------------------------------------------------------------------------

@@ -101,13 +101,20 @@ def test_three_weight_banks_trace_on_a_4x4_array() -> None:
     assert timing.gemm_tile_cycles(5, 4, 16, arr(4, 4, WS)) == 36
 
 
+# Vector unit, worked by hand: 1 cycle to latch the descriptor, one read per tap of every
+# output pixel back to back, then 4 cycles of pipeline (read latency, accumulate, reciprocal
+# lookup, multiply/shift/clamp) after which the write and, one cycle later, done.
 @pytest.mark.parametrize("out_h,out_w,win_h,win_w,act_bits,expected", [
-    (2, 2, 2, 2, 8, 1 + 4 * (4 + 8 + 4)),
-    (1, 1, 7, 7, 8, 1 + 1 * (49 + 8 + 4)),
-    (3, 5, 3, 3, 4, 1 + 15 * (9 + 4 + 4)),
+    (2, 2, 2, 2, 8, 1 + 16 + 4),         # 2x2 max pool of a 4x4 map: 21
+    (1, 1, 7, 7, 8, 1 + 49 + 4),         # global average of 7x7: 54
+    (3, 5, 3, 3, 4, 1 + 135 + 4),        # 15 pixels of a 3x3 window: 140 (no act_bits term)
+    (56, 1, 1, 2, 8, 1 + 112 + 4),       # residual add: 56 pixels x 2 inputs: 117
+    (100, 1, 1, 1, 8, 1 + 100 + 4),      # stand-alone ReLU, 1 tap: 105
+    (2, 2, 3, 3, 8, 41),                 # rtl/README.md 5: 3x3/2 pad 1 on 4x4, taps in 1..36
+    (3136, 1, 1, 2, 8, 6277),            # rtl/README.md 5: a 56x56 residual add (was 43,905)
 ])
 def test_pool_by_hand(out_h, out_w, win_h, win_w, act_bits, expected) -> None:
-    for df in (OS, WS):  # the pool unit does not depend on the dataflow
+    for df in (OS, WS):  # the vector unit does not depend on the dataflow
         a = arr(2, 3, df, act_bits)
         assert timing.pool_tile_cycles(out_h, out_w, win_h, win_w, a) == expected
 
@@ -118,7 +125,7 @@ def test_breakdown_record() -> None:
     assert (t.folds, t.fold_cycles, t.fill_cycles, t.compute_cycles, t.macs) == (6, 7, 8, 7, 140)
     assert t.total == 1 + 6 * 7 + 8
     p = timing.pool_tile_timing(2, 3, 2, 2, arr(2, 2, WS))
-    assert (p.folds, p.fold_cycles, p.fill_cycles, p.macs, p.total) == (6, 16, 0, 0, 97)
+    assert (p.folds, p.fold_cycles, p.fill_cycles, p.macs, p.total) == (6, 4, 4, 0, 29)
 
 
 def test_fill_and_drain_paid_once_per_tile() -> None:

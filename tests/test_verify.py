@@ -27,8 +27,8 @@ def test_cli_tiny_cnn_cyclesim_matches(df: str, capsys: pytest.CaptureFixture[st
     for name in ("conv1", "pool1", "conv2", "fc"):
         _unit, tiles, cycles, predicted, match = rows[name][1:6]
         assert int(tiles) >= 1 and cycles == predicted and match == "yes", rows[name]
-    # pool1: 4 channels on 2 lanes -> 2 tiles of 4x4 pixels x (4 reads + 8 + 4) + 1 = 257.
-    assert rows["pool1"][2:5] == ["2", "514", "514"]
+    # pool1: 4 channels on 2 lanes -> 2 tiles of 1 + 4x4 pixels x 4 taps + 4 = 69.
+    assert rows["pool1"][2:5] == ["2", "138", "138"]
     assert lines[-1] == "all layers match"
 
 

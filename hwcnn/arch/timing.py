@@ -33,8 +33,12 @@ current fold streams, so fill and drain are paid once per tile, and consecutive 
 * the K-split flags ``acc_in`` / ``acc_out`` of a GEMM tile never change its count (the
   partial sum replaces the bias in the existing post-processing stage 1), so a K-split chain
   of chunks ``k_1 .. k_s`` takes ``sum_j gemm_tile_cycles(m, n, k_j)`` (rtl/README.md 5);
-* pool, per output pixel: ``win_h * win_w`` reads + 1 read latency + 1 divider set-up
-  + ``act_bits`` divider steps + 1 select + 1 write.
+* vector unit (max / average / sum pooling, element-wise adds, stand-alone ReLU/ReLU6;
+  rtl/README.md 4-5): C lanes, one window tap per cycle, output pixels issued back to back,
+  so a tile of ``P = out_h * out_w`` pixels of ``taps = win_h * win_w`` takes
+  ``T = 1 + P * taps + VECTOR_DEPTH``: 1 to latch the descriptor, one read per tap, then the
+  last pixel's pipeline (``VECTOR_DEPTH = 4``: read latency, accumulate, reciprocal lookup,
+  multiply/shift/clamp; the write is in cycle ``T - 1``), paid once per tile.
 
 Examples
 --------
@@ -51,8 +55,8 @@ Examples
 26
 >>> gemm_tile_cycles(2, 4, 8, ws4)          # 2 folds, P = max(2, 4, 3) = 4: 1 + 4 + 17
 22
->>> pool_tile_cycles(2, 2, 2, 2, os4)       # 4 pixels of 4 + 8 + 4
-65
+>>> pool_tile_cycles(2, 2, 2, 2, os4)       # 4 pixels of 4 taps: 1 + 16 + 4
+21
 """
 
 from __future__ import annotations
@@ -67,9 +71,9 @@ START_CYCLES = 1
 READ_LATENCY = 1
 #: Post-processing pipeline: bias/partial-sum add, multiply by M0, round/shift/clamp (+ write).
 POST_CYCLES = 3
-#: Pool pixel overhead besides window reads and divider steps: read latency, divider set-up,
-#: result select/clamp, write.
-POOL_PIXEL_EXTRA = 4
+#: Vector unit pipeline after the last tap's read: read latency, accumulate, reciprocal
+#: lookup, multiply/shift/clamp (the result is written in the cycle after, ``done`` one later).
+VECTOR_DEPTH = 4
 
 
 def _ceil_div(a: int, b: int) -> int:
@@ -87,9 +91,10 @@ class TileTiming:
     """``total = START_CYCLES + folds * fold_cycles + fill_cycles`` (one GEMM or pool tile).
 
     ``fold_cycles`` is the steady-state fold period ``P`` (GEMM) or the cycles per output pixel
-    (pool, a "fold" is one pixel); ``fill_cycles`` the fill and drain paid once per tile (the
-    last fold's latency beyond ``P``; 0 for pool). ``compute_cycles`` is the useful stream of
-    one fold (OS: ``k``, WS: ``m`` operand words; pool: the window reads), ``macs`` the useful
+    (vector unit, a "fold" is one pixel); ``fill_cycles`` the fill and drain paid once per tile
+    (the last fold's latency beyond ``P``; vector unit: ``VECTOR_DEPTH``). ``compute_cycles``
+    is the useful stream of one fold (OS: ``k``, WS: ``m`` operand words; vector unit: the
+    taps), ``macs`` the useful
     work (GEMM: ``m*n*k``; pool: 0).
     """
 
@@ -178,20 +183,25 @@ def gemm_tile_cycles(m: int, n: int, k: int, array: ArrayConfig) -> int:
 
 
 def pool_pixel_cycles(win_h: int, win_w: int, array: ArrayConfig) -> int:
-    """Cycles per output pixel of a pool tile (the same for MAX, AVG and SUM)."""
-    return win_h * win_w + array.act_bits + POOL_PIXEL_EXTRA
+    """Issue cycles per output pixel on the vector unit: one per window tap (MAX, AVG, SUM,
+    adds: ``taps`` = the number of inputs, ReLU: 1), the same for every op."""
+    _check_sizes(win_h=win_h, win_w=win_w)
+    return win_h * win_w
 
 
 def pool_tile_timing(out_h: int, out_w: int, win_h: int, win_w: int,
                      array: ArrayConfig) -> TileTiming:
-    """Breakdown of one pool tile (one group of ``array.cols`` channels)."""
+    """Breakdown of one vector-unit tile (one group of ``array.cols`` channels): a "fold" is
+    one output pixel of ``taps`` cycles, the pipeline depth is paid once (``fill_cycles``)."""
     _check_sizes(out_h=out_h, out_w=out_w, win_h=win_h, win_w=win_w)
-    return TileTiming(folds=out_h * out_w, fold_cycles=pool_pixel_cycles(win_h, win_w, array),
-                      fill_cycles=0, compute_cycles=win_h * win_w, macs=0)
+    taps = pool_pixel_cycles(win_h, win_w, array)
+    return TileTiming(folds=out_h * out_w, fold_cycles=taps, fill_cycles=VECTOR_DEPTH,
+                      compute_cycles=taps, macs=0)
 
 
 def pool_tile_cycles(out_h: int, out_w: int, win_h: int, win_w: int, array: ArrayConfig) -> int:
-    """Cycles from ``start`` to ``done`` of one pool tile (exact)."""
+    """Cycles from ``start`` to ``done`` of one vector-unit tile (exact):
+    ``1 + out_h * out_w * win_h * win_w + VECTOR_DEPTH``."""
     return pool_tile_timing(out_h, out_w, win_h, win_w, array).total
 
 
@@ -199,11 +209,11 @@ def pool_tile_cycles(out_h: int, out_w: int, win_h: int, win_w: int, array: Arra
 REFUSED_TILE_CYCLES = START_CYCLES
 
 __all__ = [
-    "POOL_PIXEL_EXTRA",
     "POST_CYCLES",
     "READ_LATENCY",
     "REFUSED_TILE_CYCLES",
     "START_CYCLES",
+    "VECTOR_DEPTH",
     "WS_MIN_FOLD_PERIOD",
     "WS_WEIGHT_BANKS",
     "TileTiming",

@@ -29,6 +29,7 @@ import yaml
 
 from ..arch.config import ArrayConfig, HardwareConfig, MemoryConfig, MemoryShape
 from ..arch.dma import DramTiming
+from ..arch.vector import vector_widths
 from ..errors import ConfigError
 from . import resources as res
 
@@ -196,6 +197,7 @@ class Board:
             requant_multipliers=a.cols * operand_chunks(a.acc_bits, m.a, m.unsigned)
             * operand_chunks(res.REQUANT_M0_BITS, m.b, m.unsigned),
             pool_multipliers=self._pool_multipliers(m),
+            vector_multipliers=self._vector_multipliers(m, a),
             multiplier_type=m.type,
             memories=res.place_memories(hw, fam, self.large_ram_blocks),
             block=fam.block, large=fam.large,
@@ -215,7 +217,7 @@ class Board:
         if not best:
             raise ConfigError(f"board {self.id}: not even a 1x1 array fits: it needs "
                               f"{plan.needed} {plan.mode.type} multipliers (PE, requantizer, "
-                              f"pool address), the board has {plan.available}")
+                              f"vector unit), the board has {plan.available}")
         return best
 
     def default_memory(self, array: ArrayConfig, dram_bytes_per_cycle: float) -> MemoryConfig:
@@ -264,11 +266,23 @@ class Board:
         return m.act_kib, m.weight_kib, m.out_kib
 
     def _extra_multipliers(self, mode: MultiplierMode, array: ArrayConfig) -> int:
-        """Multipliers besides the PEs: one requantizer per column, the pool address."""
+        """Multipliers besides the PEs: one requantizer per column, the vector unit's tap
+        address and its reciprocal multiplier per lane."""
         u = mode.unsigned
         requant = (operand_chunks(array.acc_bits, mode.a, u)
                    * operand_chunks(res.REQUANT_M0_BITS, mode.b, u))
-        return array.cols * requant + self._pool_multipliers(mode)
+        return (array.cols * requant + self._pool_multipliers(mode)
+                + self._vector_multipliers(mode, array))
+
+    @staticmethod
+    def _vector_multipliers(mode: MultiplierMode, array: ArrayConfig) -> int:
+        """One reciprocal product per vector lane (C lanes): unsigned ``t_bits x m_bits``
+        (signed operands one bit wider where the multiplier is signed only)."""
+        w = vector_widths(array.act_bits)
+        u = mode.unsigned
+        x, y = (w.t_bits, w.m_bits) if u else (w.t_bits + 1, w.m_bits + 1)
+        return array.cols * min(operand_chunks(x, mode.a, u) * operand_chunks(y, mode.b, u),
+                                operand_chunks(x, mode.b, u) * operand_chunks(y, mode.a, u))
 
     def _pool_multipliers(self, mode: MultiplierMode) -> int:
         if self.family in res.POOL_MULTIPLIERS:
@@ -292,7 +306,7 @@ class Board:
             raise ConfigError(
                 f"array {a.rows}x{a.cols} needs {plan.needed} {plan.mode.type} multipliers "
                 f"({plan.per_pe} per PE for {a.act_bits}x{a.weight_bits}-bit operands, "
-                f"{plan.needed - a.pes * plan.per_pe} for the requantizers and the pool unit) "
+                f"{plan.needed - a.pes * plan.per_pe} for the requantizers and the vector unit) "
                 f"but {self.id} has {plan.available}; {largest}"
             )
         use = self.usage(hw)

@@ -5,8 +5,10 @@ defaults, the report and ``hwcnn rtl --board``.
 
 * **Multipliers**: the PEs (``R * C`` x the per-PE count of the board's multiplier mode, see
   :mod:`hwcnn.boards.profiles`), one requantizer lane per column (``acc_bits x 32``-bit signed
-  product, the unsigned 31-bit M0 zero-extended: 4 DSP48E1 / DSP48E2 / MULT18X18D), and 1 for
-  the pool unit's address arithmetic (a 16 x 16-bit product). ``synth_xilinx`` of the
+  product, the unsigned 31-bit M0 zero-extended: 4 DSP48E1 / DSP48E2 / MULT18X18D), 1 for
+  the vector unit's tap address arithmetic (a 16 x 16-bit product), and one reciprocal
+  multiplier per vector lane (the average's ``t x m`` unsigned product,
+  :func:`hwcnn.arch.vector.vector_widths`: 16 x 17 bits at int8, 1 DSP48E1 per lane). ``synth_xilinx`` of the
   generated RTL gives exactly ``R*C + 4*C + 1`` DSP48E1 (4x4: 33, 8x8: 97; measured,
   ``tests/test_resources.py``).
 * **RAM blocks**: each of the five memories (:meth:`hwcnn.arch.config.HardwareConfig.memories`)
@@ -44,7 +46,7 @@ from ..arch.config import ArrayConfig, Dataflow, HardwareConfig, MemoryShape
 
 #: M0 is 31 bits unsigned: a 32-bit signed operand of the requantizer's multiply.
 REQUANT_M0_BITS = 32
-#: The pool unit's address product: a 19-bit signed row index times a 16-bit size
+#: The vector unit's address product: a 19-bit signed row index times a 16-bit size
 #: (17 bits signed); 1 DSP48E1, 2 MULT18X18D (measured).
 POOL_ADDR_BITS = (19, 17)
 #: LUTs per modelled (Xilinx LUT6) LUT by family: ``synth_ecp5`` of the WS 4x4 design gives
@@ -52,7 +54,7 @@ POOL_ADDR_BITS = (19, 17)
 #: ``synth_ice40 -dsp`` of WS 1x1 gives 2,900 SB_LUT4 (+ 1,329 SB_CARRY) against the model's
 #: 2,961 (measured). Gowin takes the ECP5 ratio (LUT4 + carry ALUs, not measured).
 LUT_RATIO = {"ecp5": 1.6, "gowin": 1.6, "ice40": 1.0}
-#: Multipliers of the pool unit's address product where Yosys does not follow the chunk
+#: Multipliers of the vector unit's address product where Yosys does not follow the chunk
 #: formula (measured: 1 DSP48E1 at 4x4/8x8, 2 MULT18X18D at 4x4, 1 SB_MAC16 at 1x1).
 POOL_MULTIPLIERS = {"xc7": 1, "xcup": 1, "ecp5": 2, "ice40": 1}
 
@@ -159,6 +161,7 @@ class Usage:
     pe_multipliers: int
     requant_multipliers: int
     pool_multipliers: int
+    vector_multipliers: int
     multiplier_type: str
     memories: tuple[MemoryUse, ...]
     block: str
@@ -167,7 +170,8 @@ class Usage:
 
     @property
     def multipliers(self) -> int:
-        return self.pe_multipliers + self.requant_multipliers + self.pool_multipliers
+        return (self.pe_multipliers + self.requant_multipliers + self.pool_multipliers
+                + self.vector_multipliers)
 
     @property
     def blocks(self) -> float:

@@ -8,25 +8,27 @@ What runs where (the accelerator of ``rtl/README.md``):
   the layer's whole K when such a tile fits the buffers, otherwise K is split into chunks run as
   chained tiles that carry int32 partial sums in the accumulator buffer (``acc_in`` /
   ``acc_out``, :mod:`hwcnn.compiler.gemm`); a tile covers ``m x n`` (x a K chunk) of one group.
-* max/avg/sum pooling and global average pooling -> pool-unit tiles (one tile = up to ``C``
-  channels x a band of output rows).
-* add -> pool-unit SUM tiles: the ``n`` inputs of each pixel are stacked as a 1 x n window
-  (requantized with one M0/shift, so the quantizer gives the inputs one scale).
+* max/avg/sum pooling and global average pooling -> vector-unit tiles (one tile = up to ``C``
+  channels x a band of output rows; one window tap per cycle). Averages divide by the taps
+  inside the input, or with ``count_include_pad`` by the taps inside the padded input.
+* add -> vector-unit SUM tiles: the ``n`` inputs of each pixel are stacked as a 1 x n window
+  (n taps; requantized with one M0/shift, so the quantizer gives the inputs one scale).
 * relu/relu6 -> the output clamp of the layer that produces their input (conv, dense, add,
   avg/sum pool; MAX pooling ignores the clamp) when they are its only reader; otherwise a
-  1 x 1 AVG pool tile with ``lo = 0`` (an average of one element is the element).
+  1 x 1 AVG tile with ``lo = 0`` (an average of one element is the element; 1 tap).
 * batchnorm -> folded into the preceding conv/dense (only reader); otherwise a depthwise
   1 x 1 GEMM (groups = C, K = 1, N = 1).
 * concat, flatten, dropout -> free (producers write to the right DRAM offsets); softmax -> host.
 * host layers (the CPU computes them between accelerator layers; no tiles, no cycles counted):
   tanh, sigmoid, hardsigmoid, hardswish, SiLU, mul, LRN, pad, resize, adaptive average pooling,
-  channel shuffle, and pooling the pool unit cannot do (dilation > 1, or ``count_include_pad``
-  averages over a padded window).
+  channel shuffle, and pooling the vector unit cannot do (dilation > 1, or an average over more
+  than ``VECTOR_AVG_MAX_TAPS`` = 256 taps, the reciprocal table's size: e.g. the squeeze-excite
+  global averages of a 56x56 map).
 
 Buffers. ``act_kib``/``weight_kib``/``out_kib`` of :class:`MemoryConfig` are the three on-chip
 memories; the output memory also holds the accumulator words (WS: ``m`` x C x acc_bits; K-split
 tiles, both dataflows: ``F_N * m`` x C x acc_bits) and the
-pool unit's input and output maps; the weight memory also holds the parameter words
+vector unit's input and output maps; the weight memory also holds the parameter words
 (C x (acc_bits + 37) bits per column fold). A tile whose footprint fits HALF of every memory is
 double-buffered (its loads overlap the previous tile's compute, see :mod:`hwcnn.machine.memsim`);
 otherwise it uses the whole memory and runs single-buffered.
@@ -46,6 +48,7 @@ import networkx as nx
 import numpy as np
 
 from ..arch.config import HardwareConfig
+from ..arch.vector import VECTOR_AVG_MAX_TAPS
 from ..frontend import layers as L
 from ..graph.build import ordered_nodes
 from .gemm import plan_gemm
@@ -110,8 +113,14 @@ def lower(g: nx.DiGraph, hw: HardwareConfig,
                               "(no accelerator unit)")
                 excl[name] = False
             case L.Pool() if _pool_on_host(layer, attrs["window"]):
-                plan = _empty(name, layer, Unit.HOST, "pooling the pool unit cannot do (dilation "
-                              "or count_include_pad) runs on the host CPU")
+                plan = _empty(name, layer, Unit.HOST, "pooling the vector unit cannot do "
+                              "(dilation, or an average of more than "
+                              f"{VECTOR_AVG_MAX_TAPS} taps) runs on the host CPU")
+                excl[name] = False
+            case L.GlobalAvgPool() if math.prod(
+                    attrs["in_shapes"][0].spatial) > VECTOR_AVG_MAX_TAPS:
+                plan = _empty(name, layer, Unit.HOST, "a global average of more than "
+                              f"{VECTOR_AVG_MAX_TAPS} taps runs on the host CPU")
                 excl[name] = False
             # Fold only straight after the conv/dense (as the quantizer does): not through a
             # dropout/flatten, not a second BatchNorm onto an already folded one.
@@ -170,11 +179,12 @@ def lower(g: nx.DiGraph, hw: HardwareConfig,
 
 
 def _pool_on_host(layer: L.Pool, win: object) -> bool:
-    """Dilated windows, and averages dividing by padded positions, are not pool-unit work."""
+    """Dilated windows, and averages over more taps than the reciprocal table holds, are not
+    vector-unit work."""
     dil = getattr(win, "dilation", ())
-    pads = getattr(win, "pads", ())
-    padded = any(lo or hi for lo, hi in pads)
-    return any(d > 1 for d in dil) or (layer.op is L.PoolOp.AVG and layer.count_include_pad and padded)
+    kernel = getattr(win, "kernel", ())
+    return any(d > 1 for d in dil) or (layer.op is L.PoolOp.AVG
+                                       and math.prod(kernel) > VECTOR_AVG_MAX_TAPS)
 
 
 def _reuse(cache: dict[tuple[object, ...], LayerPlan], key: tuple[object, ...], name: str, layer: L.Layer) -> LayerPlan | None:

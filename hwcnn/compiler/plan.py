@@ -55,7 +55,7 @@ class GemmTile:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PoolTile:
-    """One pool-unit tile: channels ``c0:c0+channels``, output rows ``oy0:oy0+out_h`` computed
+    """One vector-unit tile: channels ``c0:c0+channels``, output rows ``oy0:oy0+out_h`` computed
     from input rows ``iy0:iy0+in_h`` (window/stride/pad in band-local coordinates)."""
 
     layer: str
@@ -75,6 +75,10 @@ class PoolTile:
     dram_read: int
     dram_write: int
     double_buffered: bool
+    #: AVG ``count_include_pad``: divide by the taps inside the input padded by ``pad``
+    #: (top/left) and ``pad_far`` (bottom/right), not by the in-bounds taps.
+    count_pad: bool = False
+    pad_far: tuple[int, int] = (0, 0)
 
 
 Tile = GemmTile | PoolTile

@@ -1,6 +1,7 @@
-"""Pool-unit planning of the lowering (:mod:`hwcnn.compiler`): pool, global-average, add and
-stand-alone activation layers become pool-unit tiles (one tile = up to ``C`` channels x a band
-of output rows that fits the output memory)."""
+"""Vector-unit planning of the lowering (:mod:`hwcnn.compiler`): pool, global-average, add and
+stand-alone activation layers become vector-unit tiles (one tile = up to ``C`` channels x a band
+of output rows that fits the output memory; cycles from :func:`hwcnn.arch.timing.pool_tile_cycles`,
+one window tap per cycle)."""
 
 from __future__ import annotations
 
@@ -29,6 +30,10 @@ class PoolGeom:
     win: tuple[int, int]
     stride: tuple[int, int]
     pad: tuple[int, int]
+    #: AVG ``count_include_pad``: the divisor counts the taps inside the padded input
+    #: (``pad`` top/left, ``pad_far`` bottom/right).
+    count_pad: bool = False
+    pad_far: tuple[int, int] = (0, 0)
 
 
 def _band_rows(g: PoolGeom, oy0: int, rows: int) -> tuple[int, int]:
@@ -81,7 +86,8 @@ def plan_pool(name: str, layer: L.Layer, hw: HardwareConfig, geoms: tuple[PoolGe
             yield PoolTile(layer=name, index=i, c0=c0, channels=ch, oy0=oy0, out_h=b,
                            out_w=g.out_w, iy0=iy0, in_h=ih, in_w=g.in_w, win=g.win,
                            stride=g.stride, pad=(pt, g.pad[1]), out_bytes=occ[i],
-                           dram_read=rd[i], dram_write=wr[i], double_buffered=d)
+                           dram_read=rd[i], dram_write=wr[i], double_buffered=d,
+                           count_pad=g.count_pad, pad_far=g.pad_far)
 
     i64 = lambda v: np.asarray(v, dtype=np.int64)
     return LayerPlan(name=name, layer=layer, unit=Unit.POOL, note=note, macs=0, cycles=i64(cyc),
@@ -96,16 +102,19 @@ def pool_geoms(name: str, layer: L.Pool | L.GlobalAvgPool, x: L.TensorShape, win
         return (PoolGeom(channels=x.channels, in_h=math.prod(sp[:-1]), in_w=sp[-1], out_h=1,
                          out_w=1, win=(math.prod(sp[:-1]), sp[-1]), stride=(1, 1), pad=(0, 0)),)
     pads = tuple(lo for lo, _ in win.pads)
+    far = tuple(hi for _, hi in win.pads)
+    cp = layer.op is L.PoolOp.AVG and layer.count_include_pad
     if len(sp) == 1:
         return (PoolGeom(channels=x.channels, in_h=1, in_w=sp[0], out_h=1, out_w=win.out[0],
-                         win=(1, win.kernel[0]), stride=(1, win.stride[0]), pad=(0, pads[0])),)
+                         win=(1, win.kernel[0]), stride=(1, win.stride[0]), pad=(0, pads[0]),
+                         count_pad=cp, pad_far=(0, far[0])),)
     if len(sp) == 2:
         return (PoolGeom(channels=x.channels, in_h=sp[0], in_w=sp[1], out_h=win.out[0],
                          out_w=win.out[1], win=tuple(win.kernel), stride=tuple(win.stride),
-                         pad=pads),)
+                         pad=pads, count_pad=cp, pad_far=far),)
     if layer.op is not L.PoolOp.MAX:
         raise ConfigError(f"layer {name!r}: 3-D {layer.op.value} pooling cannot be computed "
-                          "exactly by the 2-D pool unit (only max pooling splits into passes)")
+                          "exactly by the 2-D vector unit (only max pooling splits into passes)")
     d, h, w = sp
     od, oh, ow = win.out
     # Max is separable: per depth slice over (h, w), then over depth (1 x 1 window across maps).

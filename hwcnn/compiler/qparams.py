@@ -102,7 +102,7 @@ def pool_params(name: str, layer: L.Layer, ql: QLayer, lo: int, hi: int) -> Pool
             assert rq is not None
             if len(set(ql.add_m0)) != 1:
                 raise ExecutionError(f"add {name!r}: its inputs need different multipliers "
-                                     f"{list(ql.add_m0)}; the pool unit applies one")
+                                     f"{list(ql.add_m0)}; the vector unit applies one")
             return PoolParams(op=L.PoolOp.SUM, lo=lo, hi=hi, m0=ql.add_m0[0],
                               shift=ql.add_shift, rounding=rq.rounding, mode=rq.mode)
         case L.Pool(op=L.PoolOp.SUM):

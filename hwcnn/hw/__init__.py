@@ -1,7 +1,7 @@
 """Stage 5c, the Amaranth RTL of the systolic MAC accelerator.
 
 One ``wiring.Component`` per file: :mod:`.pe`, :mod:`.array`, :mod:`.skew`, :mod:`.requant`,
-:mod:`.pool`, :mod:`.buffers`, :mod:`.controller` (tile sequencer, with its fold iterators in
+:mod:`.vector`, :mod:`.buffers`, :mod:`.controller` (tile sequencer, with its fold iterators in
 :mod:`.foldseq`) and :mod:`.top`
 (``Accelerator``, Verilog module ``hwcnn_top``); :mod:`.rtlgen` writes the Verilog. Pure-Python
 helpers that do not need Amaranth: :mod:`.params` (buffer depths, derived widths),
@@ -21,7 +21,7 @@ from typing import Any
 
 #: public name -> submodule that defines it
 _EXPORTS = {
-    "Accelerator": "top", "Buffers": "buffers", "PE": "pe", "PoolUnit": "pool",
+    "Accelerator": "top", "Buffers": "buffers", "PE": "pe", "VectorUnit": "vector",
     "Requant": "requant", "Skew": "skew", "SystolicArray": "array", "TileSequencer": "controller",
     "BufferDepths": "params", "GemmDesc": "descriptor", "PoolDesc": "descriptor",
     "PoolOpCode": "descriptor", "TileKind": "descriptor", "TOP_NAME": "rtlgen",
@@ -37,13 +37,13 @@ __all__ = [
     "GemmDesc",
     "PoolDesc",
     "PoolOpCode",
-    "PoolUnit",
     "Requant",
     "Skew",
     "SystolicArray",
     "TileKind",
     "TileSequencer",
     "gemm_wave",
+    "VectorUnit",
     "generate",
     "signal_table",
     "write",

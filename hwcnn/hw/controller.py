@@ -7,26 +7,28 @@ The back end runs the post-processing: it is driven by tokens that the front end
 its reads and that travel through a delay line as long as the array's latency (WS: one token
 per activation row, OS: one per fold, at its last operand), so each result row carries its own
 addresses and flags through the post-processing stages and folds in flight never mix. ``done``
-follows the tile's final row out of the write stage. Pool tiles use one pixel counter ``t``.
+follows the tile's final row out of the write stage. Vector-unit (pool) tiles issue one window
+tap per cycle, pixels back to back, as a ``tap`` stream to :class:`hwcnn.hw.vector.VectorUnit`;
+``done`` follows the tile's final result out of it (``pool_final``).
 """
 
 from __future__ import annotations
 
 from amaranth.hdl import Module, Mux, Signal, Value, signed, unsigned
-from amaranth.lib import data, wiring
+from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..arch.config import Dataflow, HardwareConfig
-from ..arch.timing import READ_LATENCY, WS_MIN_FOLD_PERIOD
+from ..arch.timing import WS_MIN_FOLD_PERIOD
 from .descriptor import TileKind
 from .foldseq import BackState as _BackState
 from .foldseq import FrontState as _FrontState
 from .params import DIM_BITS, M0_BITS, SHIFT_BITS, WIN_BITS, BufferDepths, addr_bits
 from .pe import BANK_BITS
 from .signatures import DescriptorSignature
+from .vector import tap_layout
 
-#: Width of the fold counter: the longest fold is a 16-bit m or k plus array overheads, or a
-#: 255 x 255 pool window plus the divider.
+#: Width of the fold counter: the longest fold is a 16-bit m or k plus array overheads.
 T_BITS = 20
 
 
@@ -71,7 +73,9 @@ class TileSequencer(wiring.Component):
     pp_first : Out(1)      add the bias, not the accumulator memory word (OS: ``acc_in = 0``;
                            WS: first K-fold and ``acc_in = 0``)
     lane_mask : Out(cols)  output lanes of the row written this cycle that exist
-    pool_clear, pool_acc, pool_div_init, pool_div_step, pool_finish : Out(1)
+    tap : Out(stream.Signature(tap_layout))   vector unit: one window tap per cycle
+                           (registered: it arrives with the tap's read data)
+    pool_final : In(1)     vector unit: the tile's final result is written this cycle
     kind, pool_op, m0, shift, rounding, wrap, per_channel, bias_en, acc_in, acc_out, lo, hi : Out
         the latched descriptor fields the datapath needs
     """
@@ -94,8 +98,8 @@ class TileSequencer(wiring.Component):
             "row_sel": Out(max(1, (arr.rows - 1).bit_length())), "pp_in": Out(1),
             "pp_first": Out(1),
             "lane_mask": Out(arr.cols),
-            "pool_clear": Out(1), "pool_acc": Out(1), "pool_div_init": Out(1),
-            "pool_div_step": Out(1), "pool_finish": Out(1),
+            "tap": Out(stream.Signature(tap_layout(addr_bits(depths.out)), always_ready=True)),
+            "pool_final": In(1),
             "kind": Out(1), "pool_op": Out(2), "m0": Out(unsigned(M0_BITS)),
             "shift": Out(unsigned(SHIFT_BITS)), "rounding": Out(2), "wrap": Out(1),
             "per_channel": Out(1), "bias_en": Out(1), "acc_in": Out(1), "acc_out": Out(1),
@@ -105,7 +109,7 @@ class TileSequencer(wiring.Component):
     def elaborate(self, platform: object) -> Module:
         m = Module()
         arr = self._config.array
-        R, C, qb = arr.rows, arr.cols, arr.act_bits
+        R, C = arr.rows, arr.cols
         is_os = arr.dataflow is Dataflow.OUTPUT_STATIONARY
         desc = self.desc
 
@@ -120,23 +124,22 @@ class TileSequencer(wiring.Component):
         pin_base = Signal.like(desc.pin_base)
         in_h, in_w = Signal(DIM_BITS), Signal(DIM_BITS)
         out_h, out_w = Signal(DIM_BITS), Signal(DIM_BITS)
-        win_w = Signal(WIN_BITS)
+        win_w, win_h = Signal(WIN_BITS), Signal(WIN_BITS)
         stride_h, stride_w = Signal(WIN_BITS), Signal(WIN_BITS)
-        pad_left = Signal(WIN_BITS)
+        pad_left, pad_bottom, pad_right = Signal(WIN_BITS), Signal(WIN_BITS), Signal(WIN_BITS)
+        count_pad = Signal()
         passthrough = ("kind", "pool_op", "m0", "shift", "rounding", "wrap", "per_channel",
                        "bias_en", "acc_in", "acc_out", "lo", "hi")
 
         t = Signal(T_BITS)
-        t_last = Signal(T_BITS)     # pool: last cycle of a pixel
         period = Signal(DIM_BITS + 1)     # GEMM: fold period P
         stream = Signal(DIM_BITS)         # GEMM: reads per fold (OS k, WS m)
         # Pool state.
         ox, oy = Signal(DIM_BITS), Signal(DIM_BITS)
         base_x, base_y = Signal(signed(DIM_BITS + 2)), Signal(signed(DIM_BITS + 2))
         fx, fy = Signal(WIN_BITS), Signal(WIN_BITS)
-        win = Signal(2 * WIN_BITS)
         out_ptr = Signal.like(self.out_wr_addr)
-        inb_d = Signal()
+        issuing = Signal()      # pool: taps are still being read
 
         run = Signal()
         is_pool = Signal()
@@ -151,8 +154,6 @@ class TileSequencer(wiring.Component):
                      (desc.stride_h == 0) | (desc.stride_w == 0))
         refused = Signal()
         m.d.comb += refused.eq(Mux(desc.kind == TileKind.POOL, zero_pool, zero_gemm))
-        win_now = desc.win_h * desc.win_w
-        pool_last = win_now + (qb + 3)
 
         def vmax(*vals: Value | int) -> Value:
             out: Value | int = vals[0]
@@ -182,14 +183,15 @@ class TileSequencer(wiring.Component):
                     b_base.eq(desc.b_base), c_base.eq(desc.c_base), p_base.eq(desc.p_base),
                     pin_base.eq(desc.pin_base), in_h.eq(desc.in_h), in_w.eq(desc.in_w),
                     out_h.eq(desc.out_h), out_w.eq(desc.out_w), win_w.eq(desc.win_w),
-                    stride_h.eq(desc.stride_h), stride_w.eq(desc.stride_w),
-                    pad_left.eq(desc.pad_left),
+                    win_h.eq(desc.win_h), stride_h.eq(desc.stride_h), stride_w.eq(desc.stride_w),
+                    pad_left.eq(desc.pad_left), pad_bottom.eq(desc.pad_bottom),
+                    pad_right.eq(desc.pad_right), count_pad.eq(desc.count_pad),
                     t.eq(0), self.error.eq(refused),
                     period.eq(period_now), stream.eq(desc.k if is_os else desc.m),
                     fe_load0.eq(0 if is_os else 1), fe_stream.eq(1 if is_os else 0),
                     ox.eq(0), oy.eq(0), base_x.eq(-desc.pad_left), base_y.eq(-desc.pad_top),
-                    fx.eq(0), fy.eq(0), win.eq(win_now), out_ptr.eq(desc.c_base),
-                    t_last.eq(pool_last),
+                    fx.eq(0), fy.eq(0), out_ptr.eq(desc.c_base),
+                    issuing.eq(desc.kind == TileKind.POOL),
                 ]
                 fe.reset(desc)
                 be.reset(desc)
@@ -197,17 +199,6 @@ class TileSequencer(wiring.Component):
                     m.next = "DONE"
                 with m.Else():
                     m.next = "RUN"
-
-        def next_pixel() -> None:
-            last_x = ox == out_w - 1
-            m.d.sync += [fx.eq(0), fy.eq(0), out_ptr.eq(out_ptr + 1)]
-            with m.If(last_x & (oy == out_h - 1)):
-                m.next = "DONE"
-            with m.Elif(last_x):
-                m.d.sync += [ox.eq(0), base_x.eq(-pad_left), oy.eq(oy + 1),
-                             base_y.eq(base_y + stride_h)]
-            with m.Else():
-                m.d.sync += [ox.eq(ox + 1), base_x.eq(base_x + stride_w)]
 
         sizes = (m_, n_, k_, a_base, b_base, c_base, p_base)
         s3 = Signal(stage_layout(self._config, self._depths))
@@ -217,9 +208,8 @@ class TileSequencer(wiring.Component):
             with m.State("RUN"):
                 m.d.comb += run.eq(1)
                 m.d.sync += t.eq(t + 1)
-                with m.If(is_pool), m.If(t == t_last):
-                    m.d.sync += t.eq(0)
-                    next_pixel()
+                with m.If(is_pool), m.If(self.pool_final):
+                    m.next = "DONE"
                 with m.Elif(s3.valid & s3.final):
                     m.next = "DONE"
             with m.State("DONE"):
@@ -286,31 +276,39 @@ class TileSequencer(wiring.Component):
             self.lane_mask.eq(s3.mask),
         ]
 
-        # ---- pool strobes ------------------------------------------------------------------
+        # ---- vector unit: one window tap per cycle, output pixels back to back ----------------
         iy = Signal(signed(DIM_BITS + 3))
         ix = Signal(signed(DIM_BITS + 3))
         m.d.comb += [iy.eq(base_y + fy), ix.eq(base_x + fx)]
         inb = (iy >= 0) & (iy < in_h) & (ix >= 0) & (ix < in_w)
-        pool_reading = pool_run & (t < win)
-        m.d.sync += inb_d.eq(pool_reading & inb)
-        with m.If(pool_reading):
-            with m.If(fx == win_w - 1):
-                m.d.sync += [fx.eq(0), fy.eq(fy + 1)]
-            with m.Else():
+        # count_include_pad: every tap inside the padded input counts (iy >= -pad_top holds).
+        in_pad = (iy < in_h + pad_bottom) & (ix < in_w + pad_right)
+        last_fx, last_fy = fx == win_w - 1, fy == win_h - 1
+        last_x, last_y = ox == out_w - 1, oy == out_h - 1
+        tap_now = pool_run & issuing
+        final = last_fx & last_fy & last_x & last_y
+        tp = self.tap.payload
+        m.d.sync += [self.tap.valid.eq(tap_now), tp.inb.eq(inb),
+                     tp.count.eq(Mux(count_pad, in_pad, inb)),
+                     tp.first.eq((fx == 0) & (fy == 0)), tp.last.eq(last_fx & last_fy),
+                     tp.final.eq(final), tp.addr.eq(out_ptr)]
+        with m.If(tap_now):
+            with m.If(~last_fx):
                 m.d.sync += fx.eq(fx + 1)
-        div0 = win + 2 * READ_LATENCY                        # first divider step
+            with m.Elif(~last_fy):
+                m.d.sync += [fx.eq(0), fy.eq(fy + 1)]
+            with m.Else():                              # next pixel
+                m.d.sync += [fx.eq(0), fy.eq(0), out_ptr.eq(out_ptr + 1)]
+                with m.If(final):
+                    m.d.sync += issuing.eq(0)
+                with m.Elif(last_x):
+                    m.d.sync += [ox.eq(0), base_x.eq(-pad_left), oy.eq(oy + 1),
+                                 base_y.eq(base_y + stride_h)]
+                with m.Else():
+                    m.d.sync += [ox.eq(ox + 1), base_x.eq(base_x + stride_w)]
         with m.If(pool_run):
-            m.d.comb += [
-                self.out_rd_addr.eq(pin_base + iy * in_w + ix),
-                self.pool_clear.eq(t == 0),
-                self.pool_acc.eq(inb_d),
-                self.pool_div_init.eq(t == win + READ_LATENCY),
-                self.pool_div_step.eq((t >= div0) & (t < div0 + qb)),
-                self.pool_finish.eq(t == div0 + qb),
-                self.out_wr_en.eq(t == div0 + qb + 1),
-                self.out_wr_addr.eq(out_ptr),
-            ]
-        with m.Else():
+            m.d.comb += self.out_rd_addr.eq(pin_base + iy * in_w + ix)
+        with m.If(~is_pool):
             m.d.comb += [self.out_wr_en.eq(s3.valid & s3.wout),
                          self.out_wr_addr.eq(s3.out_addr)]
         return m

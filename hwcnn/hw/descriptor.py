@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from ..arch.config import Dataflow, HardwareConfig
 from ..errors import ConfigError
-from ..numerics.fixedpoint import MAX_SHIFT, Overflow, Rounding, acc_bits_for
+from ..numerics.fixedpoint import AVG_MAX_TAPS, MAX_SHIFT, Overflow, Rounding, acc_bits_for
 from .params import DIM_BITS, WIN_BITS, BufferDepths
 
 #: Encoding of the ``rounding`` field: the order of :class:`hwcnn.numerics.fixedpoint.Rounding`.
@@ -145,7 +145,11 @@ class GemmDesc:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PoolDesc:
-    """One pool tile over one group of C channels held in the OUTPUT buffer (rtl/README.md)."""
+    """One vector-unit tile over one group of C channels held in the OUTPUT buffer
+    (rtl/README.md 4). AVG divides by the taps inside the input (``count_pad = False``) or
+    by the taps inside the padded input, ``pad_bottom``/``pad_right`` below/right of it
+    (``count_pad = True``, PyTorch's ``count_include_pad``); an AVG window has at most
+    ``AVG_MAX_TAPS`` taps (the reciprocal table)."""
 
     op: PoolOpCode
     in_h: int
@@ -159,6 +163,9 @@ class PoolDesc:
     stride_w: int = 1
     pad_top: int = 0
     pad_left: int = 0
+    pad_bottom: int = 0
+    pad_right: int = 0
+    count_pad: bool = False
     pin_base: int = 0
     c_base: int = 0
 
@@ -169,8 +176,13 @@ class PoolDesc:
             _check("pool tile", name, getattr(self, name), 1, (1 << DIM_BITS) - 1)
         for name in ("win_h", "win_w", "stride_h", "stride_w"):
             _check("pool tile", name, getattr(self, name), 1, (1 << WIN_BITS) - 1)
-        for name in ("pad_top", "pad_left"):
+        for name in ("pad_top", "pad_left", "pad_bottom", "pad_right"):
             _check("pool tile", name, getattr(self, name), 0, (1 << WIN_BITS) - 1)
+        if not isinstance(self.count_pad, bool):
+            raise ConfigError(f"pool tile: count_pad must be a bool, not {self.count_pad!r}")
+        if self.op is PoolOpCode.AVG and self.win_h * self.win_w > AVG_MAX_TAPS:
+            raise ConfigError(f"pool tile: an average of {self.win_h}x{self.win_w} taps exceeds "
+                              f"the {AVG_MAX_TAPS}-entry reciprocal table")
         for name in ("pin_base", "c_base"):
             _check("pool tile", name, getattr(self, name), 0, 1 << 30)
         # Every window must see at least one input element (n >= 1 for AVG, a value for MAX).
@@ -205,7 +217,8 @@ class PoolDesc:
                 "in_w": self.in_w, "out_h": self.out_h, "out_w": self.out_w,
                 "win_h": self.win_h, "win_w": self.win_w, "stride_h": self.stride_h,
                 "stride_w": self.stride_w, "pad_top": self.pad_top, "pad_left": self.pad_left,
-                "pin_base": self.pin_base, "c_base": self.c_base, **self.requant.fields()}
+                "pad_bottom": self.pad_bottom, "pad_right": self.pad_right,
+                "count_pad": int(self.count_pad), "pin_base": self.pin_base, "c_base": self.c_base, **self.requant.fields()}
 
 
 TileDesc = GemmDesc | PoolDesc

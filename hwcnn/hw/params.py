@@ -63,7 +63,7 @@ def param_lane_bits(config: HardwareConfig) -> int:
 
 
 def pool_sum_bits(config: HardwareConfig) -> int:
-    """Width of the pool unit's exact window sum: any (2**WIN_BITS - 1)**2 act values."""
+    """Width of the vector unit's exact window sum: any (2**WIN_BITS - 1)**2 act values."""
     return config.array.act_bits + 2 * WIN_BITS + 1
 
 

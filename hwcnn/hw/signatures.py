@@ -100,6 +100,8 @@ def descriptor_members(config: HardwareConfig, depths: BufferDepths) -> dict[str
         "win_h": Out(WIN_BITS), "win_w": Out(WIN_BITS),
         "stride_h": Out(WIN_BITS), "stride_w": Out(WIN_BITS),
         "pad_top": Out(WIN_BITS), "pad_left": Out(WIN_BITS),
+        "pad_bottom": Out(WIN_BITS), "pad_right": Out(WIN_BITS),
+        "count_pad": Out(1),
     }
 
 

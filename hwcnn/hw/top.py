@@ -1,5 +1,5 @@
 """Accelerator top level (Verilog module ``hwcnn_top``): buffers, array, skew, requantizers,
-pool unit and tile sequencer, with the host interface of rtl/README.md section 2.
+vector unit and tile sequencer, with the host interface of rtl/README.md section 2.
 """
 
 from __future__ import annotations
@@ -13,13 +13,13 @@ from .arith import wrap
 from .array import SystolicArray
 from .buffers import Buffers
 from .controller import TileSequencer
-from .descriptor import PoolOpCode, TileKind
+from .descriptor import TileKind
 from .params import M0_BITS, SHIFT_BITS, BufferDepths, addr_bits, param_lane_bits
 from .pe import BANK_BITS
-from .pool import PoolUnit
 from .requant import Requant
 from .signatures import DescriptorSignature, ReadSignature, WriteSignature
 from .skew import Skew
+from .vector import VectorUnit
 
 
 def _lanes(word: Value, count: int, bits: int) -> list[Value]:
@@ -70,7 +70,7 @@ class Accelerator(wiring.Component):
         m.submodules.seq = seq = TileSequencer(cfg, self._depths)
         m.submodules.array = array = SystolicArray(cfg)
         m.submodules.skew_a = skew_a = Skew(R, signed(a_bits))
-        m.submodules.pool = pool = PoolUnit(cfg)
+        m.submodules.vector = vec = VectorUnit(cfg, self._depths.out)
 
         # Host side.
         for name in ("act_wr", "wgt_wr", "par_wr", "out_wr", "out_rd"):
@@ -84,7 +84,13 @@ class Accelerator(wiring.Component):
             buf.engine_owns_out.eq(seq.busy),
             buf.act_rd.addr.eq(seq.act_addr), buf.wgt_rd.addr.eq(seq.wgt_addr),
             buf.par_rd.addr.eq(seq.par_addr), buf.eng_out_rd.addr.eq(seq.out_rd_addr),
-            buf.eng_out_wr.en.eq(seq.out_wr_en), buf.eng_out_wr.addr.eq(seq.out_wr_addr),
+        ]
+        # The output memory's engine write port: GEMM rows from the post-processing, pool
+        # results from the vector unit's result stream.
+        is_pool = seq.kind == TileKind.POOL
+        m.d.comb += [
+            buf.eng_out_wr.en.eq(Mux(is_pool, vec.result.valid, seq.out_wr_en)),
+            buf.eng_out_wr.addr.eq(Mux(is_pool, vec.result.payload.addr, seq.out_wr_addr)),
         ]
 
         # Operands into the array: zero outside the stream, then skewed; the control tokens
@@ -147,27 +153,25 @@ class Accelerator(wiring.Component):
             m.submodules[f"requant{c}"] = rq = Requant(cfg)
             per_ch = (seq.kind == TileKind.GEMM) & seq.per_channel
             m.d.comb += [
-                rq.acc.eq(Mux(seq.kind == TileKind.POOL, pool.sum[c], r1[c])),
+                rq.acc.eq(Mux(seq.kind == TileKind.POOL, vec.sum[c], r1[c])),
                 rq.m0.eq(Mux(per_ch, m0_1[c], seq.m0)),
                 rq.shift.eq(Mux(per_ch, sh_1[c], seq.shift)),
                 rq.rounding.eq(seq.rounding), rq.wrap.eq(seq.wrap),
                 rq.lo.eq(seq.lo), rq.hi.eq(seq.hi),
             ]
             gemm_y = Mux(seq.lane_mask[c], rq.y, 0)
-            pool_y = Mux(seq.pool_op == PoolOpCode.SUM, rq.y, pool.y[c])
-            results.append(Mux(seq.kind == TileKind.POOL, pool_y, gemm_y)[:a_bits])
+            m.d.comb += vec.sum_q[c].eq(rq.y)
+            results.append(Mux(seq.kind == TileKind.POOL, vec.result.payload.y[c],
+                               gemm_y)[:a_bits])
         m.d.comb += buf.eng_out_wr.data.eq(Cat(*results))
         m.d.comb += [buf.acc_wr.en.eq(seq.acc_wr_en), buf.acc_wr.addr.eq(seq.acc_wr_addr),
                      buf.acc_wr.data.eq(Cat(*[v[:acc_bits] for v in r1]))]
 
-        # Pool unit reads the output buffer.
+        # The vector unit reads the output buffer: taps from the sequencer, data one cycle later.
         pix = _lanes(buf.eng_out_rd.data, C, a_bits)
+        wiring.connect(m, seq.tap, vec.tap)
         for c in range(C):
-            m.d.comb += pool.x[c].eq(pix[c])
-        m.d.comb += [
-            pool.clear.eq(seq.pool_clear), pool.acc_en.eq(seq.pool_acc),
-            pool.div_init.eq(seq.pool_div_init), pool.div_step.eq(seq.pool_div_step),
-            pool.finish.eq(seq.pool_finish), pool.op.eq(seq.pool_op),
-            pool.lo.eq(seq.lo), pool.hi.eq(seq.hi),
-        ]
+            m.d.comb += vec.x[c].eq(pix[c])
+        m.d.comb += [vec.op.eq(seq.pool_op), vec.lo.eq(seq.lo), vec.hi.eq(seq.hi),
+                     seq.pool_final.eq(vec.result.valid & vec.result.payload.final)]
         return m

@@ -31,7 +31,7 @@ lowering's own tile choice, :func:`hwcnn.compiler.gemm.choose_gemm`; pool tiles 
 channel folds x output rows) and :func:`enforce` refuses more than :data:`MAX_TILES` (golden
 engine, measured 60-90 us per tile) or more than :data:`MAX_STEPPED_CYCLES` stepped cycles
 (cyclesim engine, which steps every cycle of every tile: measured 28-40 us per cycle; the
-cycles are the lowering's closed forms for GEMMs, ops for the pool unit).
+cycles are the lowering's closed forms for GEMMs, ops for the vector unit).
 """
 
 from __future__ import annotations
@@ -191,7 +191,7 @@ def _tiles(g: nx.DiGraph, hw: HardwareConfig) -> tuple[int, str, int]:
                 n = groups * max(rows, 1)
                 win = node.get("window")
                 if isinstance(layer, L.Pool) and win is not None and len(win.out) == 2:
-                    # the pool unit's closed form, one channel group at a time
+                    # the vector unit's closed form, one channel group at a time
                     cycles += groups * timing.pool_tile_cycles(
                         win.out[0], win.out[1], win.kernel[0], win.kernel[1], arr)
                 else:

@@ -21,7 +21,7 @@ weight, the drain reads a shadow register of the wrong fold, or a K-fold reads a
 not written yet, so ``fold_period=P - 1`` demonstrates that each term of ``P`` is needed.
 ``tests/test_cyclesim.py`` checks that the counts equal :mod:`hwcnn.arch.timing` (the closed
 form the RTL is measured against) and that the outputs equal
-:func:`hwcnn.numerics.golden_ops.gemm_tile`. The pool unit's stepped model is :mod:`.poolsim`.
+:func:`hwcnn.numerics.golden_ops.gemm_tile`. The vector unit's stepped model is :mod:`.poolsim`.
 
 Use it for small tiles and tests; whole networks use the closed form (:func:`fast_gemm_cycles`).
 """

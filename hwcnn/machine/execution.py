@@ -114,7 +114,8 @@ def _run_pool(engine: Engine, hw_arr, band: np.ndarray, t: PoolTile, p: PoolPara
         return poolsim.run_pool_tile(band, p.op, win=t.win, stride=t.stride, pad=t.pad,
                                       out_hw=(t.out_h, t.out_w), array=hw_arr, lo=p.lo,
                                       hi=p.hi, m0=p.m0, shift=p.shift, rounding=p.rounding,
-                                      wrap=p.mode is fp.Overflow.WRAP)
+                                      wrap=p.mode is fp.Overflow.WRAP, count_pad=t.count_pad,
+                                      pad_far=t.pad_far)
     ch, in_h, in_w = band.shape
     ys = (np.arange(t.out_h)[:, None, None, None] * sy - pt
           + np.arange(wh)[None, None, :, None])
@@ -124,18 +125,23 @@ def _run_pool(engine: Engine, hw_arr, band: np.ndarray, t: PoolTile, p: PoolPara
     valid = (ys >= 0) & (ys < in_h) & (xs >= 0) & (xs < in_w)
     vals = band[:, np.clip(ys, 0, in_h - 1), np.clip(xs, 0, in_w - 1)]
     e = wh * ww
+    count = None
+    if t.count_pad:     # count_include_pad: the taps inside the padded input
+        inpad = (ys < in_h + t.pad_far[0]) & (xs < in_w + t.pad_far[1])
+        count = np.broadcast_to(inpad.reshape(1, -1, e).sum(axis=2),
+                                (ch, t.out_h * t.out_w)).reshape(-1)
     vals = vals.reshape(-1, e)
     ok = np.broadcast_to(valid.reshape(1, -1, e), (ch, t.out_h * t.out_w, e)).reshape(-1, e)
     if p.op is L.PoolOp.SUM and (p.rounding is not fp.Rounding.HALF_UP
                                  or p.mode is not fp.Overflow.SATURATE):
-        # pool_tile's SUM is the default HALF_UP/SATURATE requantizer; the pool unit's
+        # pool_tile's SUM is the default HALF_UP/SATURATE requantizer; the vector unit's
         # descriptor also carries the rounding and WRAP (rtl/README.md 4).
         s = fp.wrap(np.where(ok, vals, 0).sum(axis=1), hw_arr.acc_bits)
         y = fp.requantize(s, p.m0, p.shift, p.lo, p.hi, rounding=p.rounding, mode=p.mode,
                           bits=hw_arr.act_bits)
     else:
         y = G.pool_tile(vals, ok, p.op, lo=p.lo, hi=p.hi, m0=p.m0, shift=p.shift,
-                        acc_bits=hw_arr.acc_bits)
+                        acc_bits=hw_arr.acc_bits, count=count)
     return y.reshape(ch, t.out_h, t.out_w), timing.pool_tile_cycles(t.out_h, t.out_w, wh, ww,
                                                                     hw_arr)
 
@@ -271,7 +277,7 @@ def _gemm_layer(engine: Engine, program: Program, plan: LayerPlan, ql: QLayer,
 
 def _pool_map(plan: LayerPlan, ins: list[np.ndarray], in_shape: L.TensorShape,
               ) -> np.ndarray:
-    """The layer's input viewed as the pool unit's ``(C, H, W)`` map (lower.py's geometry)."""
+    """The layer's input viewed as the vector unit's ``(C, H, W)`` map (lower.py's geometry)."""
     c = in_shape.channels
     sp = in_shape.spatial
     match plan.layer:
@@ -329,12 +335,18 @@ def _free_layer(plan: LayerPlan, x: np.ndarray, val: Mapping[str, np.ndarray],
         case (L.Nonlinear() | L.Pad() | L.Resize() | L.ChannelShuffle() | L.Mul()
               | L.AdaptiveAvgPool() | L.Pool() | L.LRN()):
             # host layers: the CPU applies the golden look-up table / product / average /
-            # data movement (a Pool here is one the pool unit cannot do)
+            # data movement (a Pool here is one the vector unit cannot do)
             ql = qnet.by_name[plan.name]
             node = qnet.graph.nodes[plan.name]
             ins = [val[u].reshape(s.as_list()) for u, s in zip(layer.inputs, node["in_shapes"])]
             y, _ = run_host(layer, node, ins, ql.weight, ql.out.bits, ql.requant, ql.bias)
             return y.reshape(shape), np.full(shape, -1, np.int64)
+        case L.GlobalAvgPool():
+            # an average over more taps than the vector unit's reciprocal table: the host
+            # computes the golden average
+            ql = qnet.by_name[plan.name]
+            return (G.global_avg_pool(val[layer.inputs[0]], ql.lo, ql.hi).reshape(shape),
+                    np.full(shape, -1, np.int64))
         case L.Concat():
             # Producers write side by side; the quantizer gives all inputs the output's scale.
             return (np.concatenate([val[u] for u in layer.inputs], axis=0).reshape(shape),

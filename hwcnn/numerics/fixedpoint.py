@@ -442,6 +442,56 @@ def div_round_half_away(s: object, n: object) -> IntArray:
     return np.where(s >= 0, (s + half) // n, -((-s + half) // n))
 
 
+#: Largest divisor ``n`` of the vector unit's reciprocal table (:func:`avg_reciprocal`): an
+#: average over more taps (a global average pool of a map larger than 16x16) runs on the host.
+AVG_MAX_TAPS = 256
+
+
+def avg_reciprocal(n: int, act_bits: int) -> tuple[int, int]:
+    """The reciprocal pair ``(m, s)`` for dividing a sum of ``n`` ``act_bits``-bit values.
+
+    ``m = ceil(2**s / n)`` with the smallest ``s`` such that ``e * t_max < 2**s``, where
+    ``e = m*n - 2**s`` (``0 <= e < n``) and ``t_max = n * 2**(act_bits-1) + n//2`` bounds
+    ``t = |sum| + n//2``. Then ``(t * m) >> s == t // n`` for every ``0 <= t <= t_max``
+    (proof: ``t*m / 2**s = t/n + t*e / (n * 2**s)``; the fraction of ``t/n`` is at most
+    ``(n-1)/n`` and the error term is below ``1/n``, so the floor is unchanged), which makes
+    :func:`div_by_reciprocal` equal to :func:`div_round_half_away` (``docs/numerics.md`` 5;
+    checked exhaustively in ``tests/test_fixedpoint.py``). Powers of two give ``m = 1``.
+
+    >>> avg_reciprocal(9, 8), avg_reciprocal(4, 8), avg_reciprocal(1, 8), avg_reciprocal(49, 8)
+    ((911, 13), (1, 2), (1, 0), (2675, 17))
+    """
+    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= AVG_MAX_TAPS:
+        raise ValueError(f"divisor must be an integer in 1..{AVG_MAX_TAPS}, not {n!r}")
+    _check_bits(act_bits)
+    t_max = n * (1 << (act_bits - 1)) + n // 2
+    s = 0
+    while True:
+        m = -(-(1 << s) // n)
+        if (m * n - (1 << s)) * t_max < (1 << s):
+            return m, s
+        s += 1
+
+
+def div_by_reciprocal(s: object, n: object, act_bits: int) -> IntArray:
+    """The vector unit's average divide: ``sign(s) * (((|s| + n//2) * m) >> sh)`` with
+    ``(m, sh) = avg_reciprocal(n, act_bits)``; bit-exact with :func:`div_round_half_away`
+    for every sum of ``n`` values of ``act_bits`` bits (``|s| <= n * 2**(act_bits-1)``).
+
+    >>> div_by_reciprocal([14, 25, 18, 10, -14, -10, -11], 4, 8).tolist()
+    [4, 6, 5, 3, -4, -3, -3]
+    """
+    s = _ints(s)
+    n = np.broadcast_to(_ints(n), s.shape)
+    out = np.zeros(s.shape, dtype=np.int64)
+    for v in np.unique(n):
+        m, sh = avg_reciprocal(int(v), act_bits)
+        sel = n == v
+        q = ((np.abs(s[sel]) + int(v) // 2) * m) >> sh
+        out[sel] = np.where(s[sel] < 0, -q, q)
+    return out
+
+
 def round_half_away(x: object) -> np.ndarray:
     """Round floats to the nearest integer, ties away from zero (never ``np.round``).
 
@@ -521,8 +571,9 @@ def convert(q: object, src: QFormat, dst: QFormat, rounding: Rounding = Rounding
 
 
 __all__ = [
-    "MAX_BITS", "MAX_SHIFT", "MIN_BITS", "Overflow", "QFormat", "Rounding", "acc_bits_for",
-    "convert", "dequantize", "div_round_half_away", "int_range", "mac", "overflow",
+    "AVG_MAX_TAPS", "MAX_BITS", "MAX_SHIFT", "MIN_BITS", "Overflow", "QFormat", "Rounding",
+    "acc_bits_for", "avg_reciprocal", "convert", "dequantize", "div_by_reciprocal",
+    "div_round_half_away", "int_range", "mac", "overflow",
     "pow2_multiplier", "quantize", "quantize_multiplier", "quantize_scaled", "requantize",
     "round_half_away", "round_shift", "saturate", "wrap",
 ]

@@ -68,7 +68,7 @@ def scale_groups(g: nx.DiGraph, chains: Mapping[str, tuple[str, ...]],
                   alias: Mapping[str, str]) -> dict[str, str]:
     """Tensors that must share one scale, as a union-find: head name -> group root.
 
-    The accelerator adds on the pool unit with ONE requantizer (so all inputs of an add share a
+    The accelerator adds on the vector unit with ONE requantizer (so all inputs of an add share a
     scale) and concatenates by writing producers side by side (inputs and output of a concat
     share a scale); max/avg pools, stand-alone activations and flatten keep their input's scale.
     """

@@ -5,7 +5,7 @@ Per-layer integer kernels live in :mod:`hwcnn.numerics.golden_ops` (written only
 saturations, and measures the quantization error against the float64 reference.
 
 Hardware-facing entry points with stable signatures (re-exported here):
-:func:`gemm_tile` -- one GEMM tile plus requantization, and :func:`pool_tile` -- the pool unit.
+:func:`gemm_tile` -- one GEMM tile plus requantization, and :func:`pool_tile` -- the vector unit.
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ positions) is one exact product and one requantization to its calibrated output 
 (:func:`hwcnn.numerics.fixedpoint.quantize_multiplier`, per tensor; the product of two
 ``bits``-wide values fits the 32-bit accumulator for ``bits <= 16``).
 
-Averages the pool unit cannot compute keep their input's scale and divide the exact integer
+Averages the vector unit cannot compute keep their input's scale and divide the exact integer
 sum half away from zero (:func:`hwcnn.numerics.fixedpoint.div_round_half_away`): adaptive
 average pooling by each PyTorch window's element count, ``count_include_pad`` pooling by the
 window's taps inside the padded input; dilated max / average pooling is the golden pool.
@@ -166,7 +166,7 @@ def run_host(layer: L.Layer, node: dict, ins: list[np.ndarray], table: np.ndarra
              bits: int, rq: Requant | None = None, shifts: np.ndarray | None = None
              ) -> tuple[np.ndarray, int]:
     """Integer output (and saturation count) of one host kind: a table look-up, a product, an
-    average the pool unit cannot compute, or data movement."""
+    average the vector unit cannot compute, or data movement."""
     lo, hi = fp.int_range(bits)
     match layer:
         case L.Mul():

@@ -6,7 +6,7 @@ channels-first, one image: ``(C, *spatial)``. Window geometry comes resolved (:c
 stride, per-side padding, dilation and ceil_mode are already decided by :mod:`hwcnn.graph.shapes`.
 
 Hardware-facing entry points with stable signatures: :func:`gemm_tile` (one GEMM tile of the
-systolic array plus its requantization) and :func:`pool_tile` (the pool unit).
+systolic array plus its requantization) and :func:`pool_tile` (the vector unit).
 """
 
 from __future__ import annotations
@@ -178,8 +178,8 @@ def gemm_tile(a: np.ndarray, b: np.ndarray, bias: np.ndarray | int | None,
 
 def pool_tile(values: np.ndarray, valid: np.ndarray | None, op: PoolOp, *,
               lo: int = -128, hi: int = 127, m0: int = 1, shift: int = 0,
-              acc_bits: int = 32) -> np.ndarray:
-    """The pool unit: reduce each row of window elements to one output -- the RTL reference.
+              acc_bits: int = 32, count: np.ndarray | None = None) -> np.ndarray:
+    """The vector unit: reduce each row of window elements to one output -- the RTL reference.
 
     Parameters
     ----------
@@ -190,7 +190,9 @@ def pool_tile(values: np.ndarray, valid: np.ndarray | None, op: PoolOp, *,
     op : PoolOp
         MAX: maximum of the valid elements (input format, no clamp needed).
         AVG: ``div_round_half_away(sum, n)`` with ``n`` = number of valid elements (padding
-        excluded, TFLite convention), clamped to ``[lo, hi]``; the input scale is kept.
+        excluded, TFLite convention) or ``count`` (``count_include_pad``: the taps inside the
+        padded input), clamped to ``[lo, hi]``; the input scale is kept. The vector unit's
+        reciprocal multiply (``fixedpoint.div_by_reciprocal``) gives the same bits.
         SUM: exact sum wrapped to ``acc_bits``, then requantized ``(m0, shift)`` HALF_UP and
         saturated to ``[lo, hi]``.
 
@@ -211,6 +213,8 @@ def pool_tile(values: np.ndarray, valid: np.ndarray | None, op: PoolOp, *,
     n = ok.sum(axis=1)
     if v.shape[1] and int(n.min()) == 0:
         raise ValueError("a pooling window lies entirely in the padding")
+    if count is not None:
+        n = np.asarray(count, dtype=np.int64).reshape(n.shape)
     match op:
         case PoolOp.MAX:
             return np.where(ok, v, np.iinfo(np.int64).min).max(axis=1)

@@ -7,7 +7,7 @@
 (* generator = "Amaranth" *)
 module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__data, par_wr__en, par_wr__addr, par_wr__data, out_wr__en, out_wr__addr, out_wr__data, out_rd__addr, start, desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc__b_base, desc__p_base, desc__c_base
 , desc__pin_base, desc__m0, desc__shift, desc__rounding, desc__wrap, desc__per_channel, desc__bias_en, desc__acc_in, desc__acc_out, desc__lo, desc__hi, desc__pool_op, desc__in_h, desc__in_w, desc__out_h, desc__out_w, desc__win_h, desc__win_w, desc__stride_h, desc__stride_w, desc__pad_top
-, desc__pad_left, clk, rst, out_rd__data, busy, done, error, act_wr__en);
+, desc__pad_left, desc__pad_bottom, desc__pad_right, desc__count_pad, clk, rst, out_rd__data, busy, done, error, act_wr__en);
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire \$1 ;
   wire \$10 ;
@@ -24,43 +24,43 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
   wire \$20 ;
   wire \$21 ;
   wire \$22 ;
-  wire [7:0] \$23 ;
+  wire \$23 ;
   wire [7:0] \$24 ;
   wire [7:0] \$25 ;
   wire \$26 ;
-  wire \$27 ;
+  wire [7:0] \$27 ;
   wire [7:0] \$28 ;
-  wire [7:0] \$29 ;
+  wire \$29 ;
   wire \$3 ;
   wire [7:0] \$30 ;
-  wire \$31 ;
+  wire [7:0] \$31 ;
   wire \$32 ;
   wire [7:0] \$33 ;
   wire [7:0] \$34 ;
-  wire [7:0] \$35 ;
-  wire \$36 ;
-  wire \$37 ;
-  wire [7:0] \$38 ;
-  wire [7:0] \$39 ;
+  reg [31:0] \$35 ;
+  wire [31:0] \$36 ;
+  wire [31:0] \$37 ;
+  wire [32:0] \$38 ;
+  reg [31:0] \$39 ;
   wire \$4 ;
-  wire [7:0] \$40 ;
-  reg [31:0] \$41 ;
-  wire [31:0] \$42 ;
-  wire [31:0] \$43 ;
-  wire [32:0] \$44 ;
-  reg [31:0] \$45 ;
-  wire [31:0] \$46 ;
-  wire [31:0] \$47 ;
-  wire [32:0] \$48 ;
-  reg [31:0] \$49 ;
+  wire [31:0] \$40 ;
+  wire [31:0] \$41 ;
+  wire [32:0] \$42 ;
+  reg [31:0] \$43 ;
+  wire [31:0] \$44 ;
+  wire [31:0] \$45 ;
+  wire [32:0] \$46 ;
+  reg [31:0] \$47 ;
+  wire [31:0] \$48 ;
+  wire [31:0] \$49 ;
   wire \$5 ;
-  wire [31:0] \$50 ;
-  wire [31:0] \$51 ;
-  wire [32:0] \$52 ;
-  reg [31:0] \$53 ;
-  wire [31:0] \$54 ;
-  wire [31:0] \$55 ;
-  wire [32:0] \$56 ;
+  wire [32:0] \$50 ;
+  reg [31:0] \$51 ;
+  reg [30:0] \$52 ;
+  reg [5:0] \$53 ;
+  reg [31:0] \$54 ;
+  reg [30:0] \$55 ;
+  reg [5:0] \$56 ;
   reg [31:0] \$57 ;
   reg [30:0] \$58 ;
   reg [5:0] \$59 ;
@@ -68,12 +68,6 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
   reg [31:0] \$60 ;
   reg [30:0] \$61 ;
   reg [5:0] \$62 ;
-  reg [31:0] \$63 ;
-  reg [30:0] \$64 ;
-  reg [5:0] \$65 ;
-  reg [31:0] \$66 ;
-  reg [30:0] \$67 ;
-  reg [5:0] \$68 ;
   wire \$7 ;
   wire \$8 ;
   wire \$9 ;
@@ -83,10 +77,9 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
   wire [7:0] a_in__3;
   wire a_last;
   wire [31:0] acc;
-  wire [31:0] \acc$174 ;
-  wire [31:0] \acc$185 ;
-  wire [31:0] \acc$196 ;
-  wire acc_en;
+  wire [31:0] \acc$184 ;
+  wire [31:0] \acc$197 ;
+  wire [31:0] \acc$210 ;
   wire [7:0] acc_rd__addr;
   wire [127:0] acc_rd__data;
   wire [7:0] acc_rd_addr;
@@ -100,13 +93,13 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
   wire [31:0] act_rd__data;
   input [7:0] act_wr__addr;
   wire [7:0] act_wr__addr;
-  wire [7:0] \act_wr__addr$50 ;
+  wire [7:0] \act_wr__addr$53 ;
   input [31:0] act_wr__data;
   wire [31:0] act_wr__data;
-  wire [31:0] \act_wr__data$51 ;
+  wire [31:0] \act_wr__data$54 ;
   input act_wr__en;
   wire act_wr__en;
-  wire \act_wr__en$52 ;
+  wire \act_wr__en$55 ;
   wire [7:0] b_in__0;
   wire [7:0] b_in__1;
   wire [7:0] b_in__2;
@@ -114,107 +107,113 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
   wire bias_en;
   output busy;
   wire busy;
-  wire \busy$95 ;
-  wire clear;
+  wire \busy$101 ;
   input clk;
   wire clk;
   wire clr;
-  wire \clr$152 ;
+  wire \clr$161 ;
   input [7:0] desc__a_base;
   wire [7:0] desc__a_base;
-  wire [7:0] \desc__a_base$64 ;
+  wire [7:0] \desc__a_base$67 ;
   input desc__acc_in;
   wire desc__acc_in;
-  wire \desc__acc_in$65 ;
+  wire \desc__acc_in$68 ;
   input desc__acc_out;
   wire desc__acc_out;
-  wire \desc__acc_out$66 ;
+  wire \desc__acc_out$69 ;
   input [7:0] desc__b_base;
   wire [7:0] desc__b_base;
-  wire [7:0] \desc__b_base$67 ;
+  wire [7:0] \desc__b_base$70 ;
   input desc__bias_en;
   wire desc__bias_en;
-  wire \desc__bias_en$68 ;
+  wire \desc__bias_en$71 ;
   input [7:0] desc__c_base;
   wire [7:0] desc__c_base;
-  wire [7:0] \desc__c_base$69 ;
+  wire [7:0] \desc__c_base$72 ;
+  input desc__count_pad;
+  wire desc__count_pad;
+  wire \desc__count_pad$73 ;
   input [7:0] desc__hi;
   wire [7:0] desc__hi;
-  wire [7:0] \desc__hi$70 ;
+  wire [7:0] \desc__hi$74 ;
   input [15:0] desc__in_h;
   wire [15:0] desc__in_h;
-  wire [15:0] \desc__in_h$71 ;
+  wire [15:0] \desc__in_h$75 ;
   input [15:0] desc__in_w;
   wire [15:0] desc__in_w;
-  wire [15:0] \desc__in_w$72 ;
+  wire [15:0] \desc__in_w$76 ;
   input [15:0] desc__k;
   wire [15:0] desc__k;
-  wire [15:0] \desc__k$73 ;
+  wire [15:0] \desc__k$77 ;
   input desc__kind;
   wire desc__kind;
-  wire \desc__kind$74 ;
+  wire \desc__kind$78 ;
   input [7:0] desc__lo;
   wire [7:0] desc__lo;
-  wire [7:0] \desc__lo$75 ;
+  wire [7:0] \desc__lo$79 ;
   input [15:0] desc__m;
   wire [15:0] desc__m;
-  wire [15:0] \desc__m$76 ;
+  wire [15:0] \desc__m$80 ;
   input [30:0] desc__m0;
   wire [30:0] desc__m0;
-  wire [30:0] \desc__m0$77 ;
+  wire [30:0] \desc__m0$81 ;
   input [15:0] desc__n;
   wire [15:0] desc__n;
-  wire [15:0] \desc__n$78 ;
+  wire [15:0] \desc__n$82 ;
   input [15:0] desc__out_h;
   wire [15:0] desc__out_h;
-  wire [15:0] \desc__out_h$79 ;
+  wire [15:0] \desc__out_h$83 ;
   input [15:0] desc__out_w;
   wire [15:0] desc__out_w;
-  wire [15:0] \desc__out_w$80 ;
+  wire [15:0] \desc__out_w$84 ;
   input [3:0] desc__p_base;
   wire [3:0] desc__p_base;
-  wire [3:0] \desc__p_base$81 ;
+  wire [3:0] \desc__p_base$85 ;
+  input [7:0] desc__pad_bottom;
+  wire [7:0] desc__pad_bottom;
+  wire [7:0] \desc__pad_bottom$86 ;
   input [7:0] desc__pad_left;
   wire [7:0] desc__pad_left;
-  wire [7:0] \desc__pad_left$82 ;
+  wire [7:0] \desc__pad_left$87 ;
+  input [7:0] desc__pad_right;
+  wire [7:0] desc__pad_right;
+  wire [7:0] \desc__pad_right$88 ;
   input [7:0] desc__pad_top;
   wire [7:0] desc__pad_top;
-  wire [7:0] \desc__pad_top$83 ;
+  wire [7:0] \desc__pad_top$89 ;
   input desc__per_channel;
   wire desc__per_channel;
-  wire \desc__per_channel$84 ;
+  wire \desc__per_channel$90 ;
   input [7:0] desc__pin_base;
   wire [7:0] desc__pin_base;
-  wire [7:0] \desc__pin_base$85 ;
+  wire [7:0] \desc__pin_base$91 ;
   input [1:0] desc__pool_op;
   wire [1:0] desc__pool_op;
-  wire [1:0] \desc__pool_op$86 ;
+  wire [1:0] \desc__pool_op$92 ;
   input [1:0] desc__rounding;
   wire [1:0] desc__rounding;
-  wire [1:0] \desc__rounding$87 ;
+  wire [1:0] \desc__rounding$93 ;
   input [5:0] desc__shift;
   wire [5:0] desc__shift;
-  wire [5:0] \desc__shift$88 ;
+  wire [5:0] \desc__shift$94 ;
   input [7:0] desc__stride_h;
   wire [7:0] desc__stride_h;
-  wire [7:0] \desc__stride_h$89 ;
+  wire [7:0] \desc__stride_h$95 ;
   input [7:0] desc__stride_w;
   wire [7:0] desc__stride_w;
-  wire [7:0] \desc__stride_w$90 ;
+  wire [7:0] \desc__stride_w$96 ;
   input [7:0] desc__win_h;
   wire [7:0] desc__win_h;
-  wire [7:0] \desc__win_h$91 ;
+  wire [7:0] \desc__win_h$97 ;
   input [7:0] desc__win_w;
   wire [7:0] desc__win_w;
-  wire [7:0] \desc__win_w$92 ;
+  wire [7:0] \desc__win_w$98 ;
   input desc__wrap;
   wire desc__wrap;
-  wire \desc__wrap$93 ;
-  wire div_init;
-  wire div_step;
+  wire \desc__wrap$99 ;
   output done;
   wire done;
-  wire \done$96 ;
+  wire \done$102 ;
   wire [7:0] eng_out_rd__addr;
   wire [31:0] eng_out_rd__data;
   wire [7:0] eng_out_wr__addr;
@@ -223,27 +222,26 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
   wire engine_owns_out;
   output error;
   wire error;
-  wire \error$97 ;
+  wire \error$103 ;
   wire feed;
-  wire finish;
   wire [7:0] hi;
-  wire [7:0] \hi$173 ;
-  wire [7:0] \hi$184 ;
-  wire [7:0] \hi$195 ;
-  wire [7:0] \hi$206 ;
-  wire [7:0] \hi$240 ;
+  wire [7:0] \hi$181 ;
+  wire [7:0] \hi$194 ;
+  wire [7:0] \hi$207 ;
+  wire [7:0] \hi$220 ;
+  wire [7:0] \hi$242 ;
   wire [7:0] i_data__0;
-  wire \i_data__0$125 ;
-  wire [7:0] \i_data__0$138 ;
+  wire \i_data__0$134 ;
+  wire [7:0] \i_data__0$147 ;
   wire [7:0] i_data__1;
-  wire \i_data__1$129 ;
-  wire [7:0] \i_data__1$142 ;
+  wire \i_data__1$138 ;
+  wire [7:0] \i_data__1$151 ;
   wire [7:0] i_data__2;
-  wire \i_data__2$132 ;
-  wire [7:0] \i_data__2$145 ;
+  wire \i_data__2$141 ;
+  wire [7:0] \i_data__2$154 ;
   wire [7:0] i_data__3;
-  wire \i_data__3$135 ;
-  wire [7:0] \i_data__3$148 ;
+  wire \i_data__3$144 ;
+  wire [7:0] \i_data__3$157 ;
   wire kind;
   wire [3:0] lane_mask;
   wire last_in__0;
@@ -251,45 +249,45 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
   wire last_in__2;
   wire last_in__3;
   wire [7:0] lo;
-  wire [7:0] \lo$171 ;
-  wire [7:0] \lo$183 ;
-  wire [7:0] \lo$194 ;
-  wire [7:0] \lo$205 ;
-  wire [7:0] \lo$239 ;
+  wire [7:0] \lo$179 ;
+  wire [7:0] \lo$193 ;
+  wire [7:0] \lo$206 ;
+  wire [7:0] \lo$219 ;
+  wire [7:0] \lo$241 ;
   wire [30:0] m0;
-  wire [30:0] \m0$161 ;
-  wire [30:0] \m0$177 ;
-  wire [30:0] \m0$188 ;
-  wire [30:0] \m0$199 ;
+  wire [30:0] \m0$169 ;
+  wire [30:0] \m0$187 ;
+  wire [30:0] \m0$200 ;
+  wire [30:0] \m0$213 ;
   wire [7:0] o_data__0;
-  wire \o_data__0$128 ;
-  wire [7:0] \o_data__0$141 ;
+  wire \o_data__0$137 ;
+  wire [7:0] \o_data__0$150 ;
   wire [7:0] o_data__1;
-  wire \o_data__1$131 ;
-  wire [7:0] \o_data__1$144 ;
+  wire \o_data__1$140 ;
+  wire [7:0] \o_data__1$153 ;
   wire [7:0] o_data__2;
-  wire \o_data__2$134 ;
-  wire [7:0] \o_data__2$147 ;
+  wire \o_data__2$143 ;
+  wire [7:0] \o_data__2$156 ;
   wire [7:0] o_data__3;
-  wire \o_data__3$137 ;
-  wire [7:0] \o_data__3$150 ;
+  wire \o_data__3$146 ;
+  wire [7:0] \o_data__3$159 ;
   wire [1:0] op;
   input [7:0] out_rd__addr;
   wire [7:0] out_rd__addr;
-  wire [7:0] \out_rd__addr$62 ;
+  wire [7:0] \out_rd__addr$65 ;
   output [31:0] out_rd__data;
   wire [31:0] out_rd__data;
-  wire [31:0] \out_rd__data$63 ;
+  wire [31:0] \out_rd__data$66 ;
   wire [7:0] out_rd_addr;
   input [7:0] out_wr__addr;
   wire [7:0] out_wr__addr;
-  wire [7:0] \out_wr__addr$59 ;
+  wire [7:0] \out_wr__addr$62 ;
   input [31:0] out_wr__data;
   wire [31:0] out_wr__data;
-  wire [31:0] \out_wr__data$60 ;
+  wire [31:0] \out_wr__data$63 ;
   input out_wr__en;
   wire out_wr__en;
-  wire \out_wr__en$61 ;
+  wire \out_wr__en$64 ;
   wire [7:0] out_wr_addr;
   wire out_wr_en;
   wire [3:0] par_addr;
@@ -297,19 +295,15 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
   wire [275:0] par_rd__data;
   input [3:0] par_wr__addr;
   wire [3:0] par_wr__addr;
-  wire [3:0] \par_wr__addr$56 ;
+  wire [3:0] \par_wr__addr$59 ;
   input [275:0] par_wr__data;
   wire [275:0] par_wr__data;
-  wire [275:0] \par_wr__data$57 ;
+  wire [275:0] \par_wr__data$60 ;
   input par_wr__en;
   wire par_wr__en;
-  wire \par_wr__en$58 ;
+  wire \par_wr__en$61 ;
   wire per_channel;
-  wire pool_acc;
-  wire pool_clear;
-  wire pool_div_init;
-  wire pool_div_step;
-  wire pool_finish;
+  wire pool_final;
   wire [1:0] pool_op;
   reg [31:0] pp_acc0 = 32'd0;
   reg [31:0] pp_acc1 = 32'd0;
@@ -341,155 +335,175 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
   wire [31:0] res__3__1;
   wire [31:0] res__3__2;
   wire [31:0] res__3__3;
+  wire [40:0] result__payload;
+  wire [7:0] \result__payload.addr ;
+  wire \result__payload.final ;
+  wire [31:0] \result__payload.y ;
+  wire [7:0] \result__payload.y[0] ;
+  wire [7:0] \result__payload.y[1] ;
+  wire [7:0] \result__payload.y[2] ;
+  wire [7:0] \result__payload.y[3] ;
+  wire result__valid;
   wire [1:0] rounding;
-  wire [1:0] \rounding$167 ;
-  wire [1:0] \rounding$181 ;
-  wire [1:0] \rounding$192 ;
-  wire [1:0] \rounding$203 ;
+  wire [1:0] \rounding$175 ;
+  wire [1:0] \rounding$191 ;
+  wire [1:0] \rounding$204 ;
+  wire [1:0] \rounding$217 ;
   wire [1:0] row_sel;
   input rst;
   wire rst;
   wire [5:0] shift;
-  wire [5:0] \shift$164 ;
-  wire [5:0] \shift$179 ;
-  wire [5:0] \shift$190 ;
-  wire [5:0] \shift$201 ;
+  wire [5:0] \shift$172 ;
+  wire [5:0] \shift$189 ;
+  wire [5:0] \shift$202 ;
+  wire [5:0] \shift$215 ;
   input start;
   wire start;
-  wire \start$94 ;
+  wire \start$100 ;
   wire [24:0] sum__0;
   wire [24:0] sum__1;
   wire [24:0] sum__2;
   wire [24:0] sum__3;
+  wire [7:0] sum_q__0;
+  wire [7:0] sum_q__1;
+  wire [7:0] sum_q__2;
+  wire [7:0] sum_q__3;
+  wire [12:0] tap__payload;
+  wire [12:0] \tap__payload$231 ;
+  wire [7:0] \tap__payload$231.addr ;
+  wire \tap__payload$231.count ;
+  wire \tap__payload$231.final ;
+  wire \tap__payload$231.first ;
+  wire \tap__payload$231.inb ;
+  wire \tap__payload$231.last ;
+  wire [7:0] \tap__payload.addr ;
+  wire \tap__payload.count ;
+  wire \tap__payload.final ;
+  wire \tap__payload.first ;
+  wire \tap__payload.inb ;
+  wire \tap__payload.last ;
+  wire tap__valid;
+  wire \tap__valid$233 ;
   wire [7:0] wgt_addr;
   wire [7:0] wgt_rd__addr;
   wire [31:0] wgt_rd__data;
   input [7:0] wgt_wr__addr;
   wire [7:0] wgt_wr__addr;
-  wire [7:0] \wgt_wr__addr$53 ;
+  wire [7:0] \wgt_wr__addr$56 ;
   input [31:0] wgt_wr__data;
   wire [31:0] wgt_wr__data;
-  wire [31:0] \wgt_wr__data$54 ;
+  wire [31:0] \wgt_wr__data$57 ;
   input wgt_wr__en;
   wire wgt_wr__en;
-  wire \wgt_wr__en$55 ;
+  wire \wgt_wr__en$58 ;
   wire wrap;
-  wire \wrap$169 ;
-  wire \wrap$182 ;
-  wire \wrap$193 ;
-  wire \wrap$204 ;
+  wire \wrap$177 ;
+  wire \wrap$192 ;
+  wire \wrap$205 ;
+  wire \wrap$218 ;
   wire [7:0] x__0;
   wire [7:0] x__1;
   wire [7:0] x__2;
   wire [7:0] x__3;
   wire [7:0] y;
-  wire [7:0] \y$212 ;
-  wire [7:0] \y$214 ;
-  wire [7:0] \y$216 ;
-  wire [7:0] y__0;
-  wire [7:0] y__1;
-  wire [7:0] y__2;
-  wire [7:0] y__3;
-  assign \shift$190  = \$15  ? pp_shift2 : \shift$164 ;
-  assign \acc$196  = \$16  ? { sum__3[24], sum__3[24], sum__3[24], sum__3[24], sum__3[24], sum__3[24], sum__3[24], sum__3 } : pp_acc3;
-  assign \$17  = ! kind;
-  assign \$18  = \$17  & per_channel;
-  assign \m0$199  = \$18  ? pp_m0_3 : \m0$161 ;
+  wire [7:0] \y$196 ;
+  wire [7:0] \y$209 ;
+  wire [7:0] \y$222 ;
+  assign \acc$210  = \$18  ? { sum__3[24], sum__3[24], sum__3[24], sum__3[24], sum__3[24], sum__3[24], sum__3[24], sum__3 } : pp_acc3;
   assign \$19  = ! kind;
   assign \$20  = \$19  & per_channel;
-  assign \shift$201  = \$20  ? pp_shift3 : \shift$164 ;
-  assign \$22  = pool_op == 2'h2;
-  assign \$23  = \$22  ? y : y__0;
-  assign \$24  = lane_mask[0] ? y : 8'h00;
-  assign \$25  = \$21  ? \$23  : \$24 ;
-  assign \$27  = pool_op == 2'h2;
-  assign \$28  = \$27  ? \y$212  : y__1;
-  assign \$29  = lane_mask[1] ? \y$212  : 8'h00;
-  assign \$30  = \$26  ? \$28  : \$29 ;
-  assign \$32  = pool_op == 2'h2;
-  assign \$33  = \$32  ? \y$214  : y__2;
-  assign \$34  = lane_mask[2] ? \y$214  : 8'h00;
-  assign \$35  = \$31  ? \$33  : \$34 ;
-  assign \$37  = pool_op == 2'h2;
-  assign \$38  = \$37  ? \y$216  : y__3;
-  assign \$39  = lane_mask[3] ? \y$216  : 8'h00;
-  assign \$40  = \$36  ? \$38  : \$39 ;
-  assign \$42  = bias_en ? par_rd__data[31:0] : 32'd0;
-  assign \$43  = pp_first ? \$42  : acc_rd__data[31:0];
-  assign \$44  = $signed(\$41 ) + $signed(\$43 );
-  assign \$46  = bias_en ? par_rd__data[100:69] : 32'd0;
-  assign \$47  = pp_first ? \$46  : acc_rd__data[63:32];
-  assign \$48  = $signed(\$45 ) + $signed(\$47 );
-  assign \$50  = bias_en ? par_rd__data[169:138] : 32'd0;
-  assign \$51  = pp_first ? \$50  : acc_rd__data[95:64];
-  assign \$52  = $signed(\$49 ) + $signed(\$51 );
-  assign \$54  = bias_en ? par_rd__data[238:207] : 32'd0;
-  assign \$55  = pp_first ? \$54  : acc_rd__data[127:96];
-  assign \$56  = $signed(\$53 ) + $signed(\$55 );
+  assign \m0$213  = \$20  ? pp_m0_3 : \m0$169 ;
+  assign \$21  = ! kind;
+  assign \$22  = \$21  & per_channel;
+  assign \shift$215  = \$22  ? pp_shift3 : \shift$172 ;
+  assign \$24  = lane_mask[0] ? sum_q__0 : 8'h00;
+  assign \$25  = \$23  ? result__payload[7:0] : \$24 ;
+  assign \$27  = lane_mask[1] ? sum_q__1 : 8'h00;
+  assign \$28  = \$26  ? result__payload[15:8] : \$27 ;
+  assign \$30  = lane_mask[2] ? sum_q__2 : 8'h00;
+  assign \$31  = \$29  ? result__payload[23:16] : \$30 ;
+  assign \$33  = lane_mask[3] ? sum_q__3 : 8'h00;
+  assign \$34  = \$32  ? result__payload[31:24] : \$33 ;
+  assign pool_final = result__valid & result__payload[40];
+  assign \$36  = bias_en ? par_rd__data[31:0] : 32'd0;
+  assign \$37  = pp_first ? \$36  : acc_rd__data[31:0];
+  assign \$38  = $signed(\$35 ) + $signed(\$37 );
+  assign \$40  = bias_en ? par_rd__data[100:69] : 32'd0;
+  assign \$41  = pp_first ? \$40  : acc_rd__data[63:32];
+  assign \$42  = $signed(\$39 ) + $signed(\$41 );
+  assign \$44  = bias_en ? par_rd__data[169:138] : 32'd0;
+  assign \$45  = pp_first ? \$44  : acc_rd__data[95:64];
+  assign \$46  = $signed(\$43 ) + $signed(\$45 );
+  assign \$48  = bias_en ? par_rd__data[238:207] : 32'd0;
+  assign \$49  = pp_first ? \$48  : acc_rd__data[127:96];
+  assign \$50  = $signed(\$47 ) + $signed(\$49 );
   always @(posedge clk)
-    pp_acc0 <= \$57 ;
+    pp_acc0 <= \$51 ;
   always @(posedge clk)
-    pp_m0_0 <= \$58 ;
+    pp_m0_0 <= \$52 ;
   always @(posedge clk)
-    pp_shift0 <= \$59 ;
+    pp_shift0 <= \$53 ;
   always @(posedge clk)
-    pp_acc1 <= \$60 ;
+    pp_acc1 <= \$54 ;
   always @(posedge clk)
-    pp_m0_1 <= \$61 ;
+    pp_m0_1 <= \$55 ;
   always @(posedge clk)
-    pp_shift1 <= \$62 ;
+    pp_shift1 <= \$56 ;
   always @(posedge clk)
-    pp_acc2 <= \$63 ;
+    pp_acc2 <= \$57 ;
   always @(posedge clk)
-    pp_m0_2 <= \$64 ;
+    pp_m0_2 <= \$58 ;
   always @(posedge clk)
-    pp_shift2 <= \$65 ;
+    pp_shift2 <= \$59 ;
   always @(posedge clk)
-    pp_acc3 <= \$66 ;
+    pp_acc3 <= \$60 ;
   always @(posedge clk)
-    pp_m0_3 <= \$67 ;
+    pp_m0_3 <= \$61 ;
   always @(posedge clk)
-    pp_shift3 <= \$68 ;
+    pp_shift3 <= \$62 ;
+  assign eng_out_wr__en = \$1  ? result__valid : out_wr_en;
+  assign eng_out_wr__addr = \$2  ? result__payload[39:32] : out_wr_addr;
   assign i_data__0 = feed ? act_rd__data[7:0] : 8'h00;
   assign i_data__1 = feed ? act_rd__data[15:8] : 8'h00;
   assign i_data__2 = feed ? act_rd__data[23:16] : 8'h00;
   assign i_data__3 = feed ? act_rd__data[31:24] : 8'h00;
-  assign \i_data__0$138  = feed ? wgt_rd__data[7:0] : 8'h00;
-  assign \i_data__1$142  = feed ? wgt_rd__data[15:8] : 8'h00;
-  assign \i_data__2$145  = feed ? wgt_rd__data[23:16] : 8'h00;
-  assign \i_data__3$148  = feed ? wgt_rd__data[31:24] : 8'h00;
-  assign acc = \$1  ? { sum__0[24], sum__0[24], sum__0[24], sum__0[24], sum__0[24], sum__0[24], sum__0[24], sum__0 } : pp_acc0;
-  assign \$2  = ! kind;
-  assign \$3  = \$2  & per_channel;
-  assign m0 = \$3  ? pp_m0_0 : \m0$161 ;
+  assign \i_data__0$147  = feed ? wgt_rd__data[7:0] : 8'h00;
+  assign \i_data__1$151  = feed ? wgt_rd__data[15:8] : 8'h00;
+  assign \i_data__2$154  = feed ? wgt_rd__data[23:16] : 8'h00;
+  assign \i_data__3$157  = feed ? wgt_rd__data[31:24] : 8'h00;
+  assign acc = \$3  ? { sum__0[24], sum__0[24], sum__0[24], sum__0[24], sum__0[24], sum__0[24], sum__0[24], sum__0 } : pp_acc0;
   assign \$4  = ! kind;
   assign \$5  = \$4  & per_channel;
-  assign shift = \$5  ? pp_shift0 : \shift$164 ;
-  assign \acc$174  = \$6  ? { sum__1[24], sum__1[24], sum__1[24], sum__1[24], sum__1[24], sum__1[24], sum__1[24], sum__1 } : pp_acc1;
-  assign \$7  = ! kind;
-  assign \$8  = \$7  & per_channel;
-  assign \m0$177  = \$8  ? pp_m0_1 : \m0$161 ;
+  assign m0 = \$5  ? pp_m0_0 : \m0$169 ;
+  assign \$6  = ! kind;
+  assign \$7  = \$6  & per_channel;
+  assign shift = \$7  ? pp_shift0 : \shift$172 ;
+  assign \acc$184  = \$8  ? { sum__1[24], sum__1[24], sum__1[24], sum__1[24], sum__1[24], sum__1[24], sum__1[24], sum__1 } : pp_acc1;
   assign \$9  = ! kind;
   assign \$10  = \$9  & per_channel;
-  assign \shift$179  = \$10  ? pp_shift1 : \shift$164 ;
-  assign \acc$185  = \$11  ? { sum__2[24], sum__2[24], sum__2[24], sum__2[24], sum__2[24], sum__2[24], sum__2[24], sum__2 } : pp_acc2;
-  assign \$12  = ! kind;
-  assign \$13  = \$12  & per_channel;
-  assign \m0$188  = \$13  ? pp_m0_2 : \m0$161 ;
+  assign \m0$187  = \$10  ? pp_m0_1 : \m0$169 ;
+  assign \$11  = ! kind;
+  assign \$12  = \$11  & per_channel;
+  assign \shift$189  = \$12  ? pp_shift1 : \shift$172 ;
+  assign \acc$197  = \$13  ? { sum__2[24], sum__2[24], sum__2[24], sum__2[24], sum__2[24], sum__2[24], sum__2[24], sum__2 } : pp_acc2;
   assign \$14  = ! kind;
   assign \$15  = \$14  & per_channel;
+  assign \m0$200  = \$15  ? pp_m0_2 : \m0$169 ;
+  assign \$16  = ! kind;
+  assign \$17  = \$16  & per_channel;
+  assign \shift$202  = \$17  ? pp_shift2 : \shift$172 ;
   \hwcnn_top.array  array (
     .a_in(i_data__0),
     .\a_in$109 (a_in__3),
     .\a_in$37 (a_in__1),
     .\a_in$73 (a_in__2),
-    .b_in(\i_data__0$138 ),
+    .b_in(\i_data__0$147 ),
     .\b_in$12 (b_in__1),
     .\b_in$21 (b_in__2),
     .\b_in$30 (b_in__3),
     .clk(clk),
     .clr(clr),
-    .last_in(\i_data__0$125 ),
+    .last_in(\i_data__0$134 ),
     .\last_in$113 (last_in__3),
     .\last_in$41 (last_in__1),
     .\last_in$77 (last_in__2),
@@ -533,14 +547,14 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
     .par_wr__addr(par_wr__addr),
     .par_wr__data(par_wr__data),
     .par_wr__en(par_wr__en),
-    .\port$45$0 (\$25 ),
-    .\port$50$0 (\$30 ),
-    .\port$55$0 (\$35 ),
-    .\port$60$0 (\$40 ),
-    .\port$674$0 (pp_acc0),
-    .\port$680$0 (pp_acc1),
-    .\port$686$0 (pp_acc2),
-    .\port$692$0 (pp_acc3),
+    .\port$47$0 (\$25 ),
+    .\port$50$0 (\$28 ),
+    .\port$53$0 (\$31 ),
+    .\port$56$0 (\$34 ),
+    .\port$935$0 (pp_acc0),
+    .\port$941$0 (pp_acc1),
+    .\port$947$0 (pp_acc2),
+    .\port$953$0 (pp_acc3),
     .rp__addr(act_rd__addr),
     .\rp__addr$16 (wgt_rd__addr),
     .\rp__addr$26 (par_rd__addr),
@@ -550,27 +564,6 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
     .wgt_wr__addr(wgt_wr__addr),
     .wgt_wr__data(wgt_wr__data),
     .wgt_wr__en(wgt_wr__en)
-  );
-  \hwcnn_top.pool  pool (
-    .acc_en(acc_en),
-    .clear(clear),
-    .clk(clk),
-    .div_init(div_init),
-    .div_step(div_step),
-    .finish(finish),
-    .hi(hi),
-    .lo(lo),
-    .op(pool_op),
-    .\port$99$0 (out_rd__data),
-    .rst(rst),
-    .sum__0(sum__0),
-    .sum__1(sum__1),
-    .sum__2(sum__2),
-    .sum__3(sum__3),
-    .y__0(y__0),
-    .y__1(y__1),
-    .y__2(y__2),
-    .y__3(y__3)
   );
   \hwcnn_top.requant0  requant0 (
     .acc(acc),
@@ -582,46 +575,46 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
     .rst(rst),
     .\shift$6 (shift),
     .wrap(wrap),
-    .y(y)
+    .y(sum_q__0)
   );
   \hwcnn_top.requant1  requant1 (
-    .acc(\acc$174 ),
+    .acc(\acc$184 ),
     .clk(clk),
     .\hi$14 (hi),
     .lo(lo),
-    .m0(\m0$177 ),
+    .m0(\m0$187 ),
     .\rounding$8 (rounding),
     .rst(rst),
-    .\shift$6 (\shift$179 ),
+    .\shift$6 (\shift$189 ),
     .wrap(wrap),
-    .y(\y$212 )
+    .y(sum_q__1)
   );
   \hwcnn_top.requant2  requant2 (
-    .acc(\acc$185 ),
+    .acc(\acc$197 ),
     .clk(clk),
     .\hi$14 (hi),
     .lo(lo),
-    .m0(\m0$188 ),
+    .m0(\m0$200 ),
     .\rounding$8 (rounding),
     .rst(rst),
-    .\shift$6 (\shift$190 ),
+    .\shift$6 (\shift$202 ),
     .wrap(wrap),
-    .y(\y$214 )
+    .y(sum_q__2)
   );
   \hwcnn_top.requant3  requant3 (
-    .acc(\acc$196 ),
+    .acc(\acc$210 ),
     .clk(clk),
     .\hi$14 (hi),
     .lo(lo),
-    .m0(\m0$199 ),
+    .m0(\m0$213 ),
     .\rounding$8 (rounding),
     .rst(rst),
-    .\shift$6 (\shift$201 ),
+    .\shift$6 (\shift$215 ),
     .wrap(wrap),
-    .y(\y$216 )
+    .y(sum_q__3)
   );
   \hwcnn_top.seq  seq (
-    .a_last(\i_data__0$125 ),
+    .a_last(\i_data__0$134 ),
     .acc_rd_addr(acc_rd__addr),
     .acc_wr_addr(acc_wr__addr),
     .acc_wr_en(acc_wr__en),
@@ -636,6 +629,7 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
     .desc__b_base(desc__b_base),
     .desc__bias_en(desc__bias_en),
     .desc__c_base(desc__c_base),
+    .desc__count_pad(desc__count_pad),
     .desc__hi(desc__hi),
     .desc__in_h(desc__in_h),
     .desc__in_w(desc__in_w),
@@ -648,7 +642,9 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
     .desc__out_h(desc__out_h),
     .desc__out_w(desc__out_w),
     .desc__p_base(desc__p_base),
+    .desc__pad_bottom(desc__pad_bottom),
     .desc__pad_left(desc__pad_left),
+    .desc__pad_right(desc__pad_right),
     .desc__pad_top(desc__pad_top),
     .desc__per_channel(desc__per_channel),
     .desc__pin_base(desc__pin_base),
@@ -667,25 +663,23 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
     .kind(kind),
     .lane_mask(lane_mask),
     .lo(lo),
-    .m0(\m0$161 ),
+    .m0(\m0$169 ),
     .out_rd_addr(eng_out_rd__addr),
-    .out_wr_addr(eng_out_wr__addr),
-    .out_wr_en(eng_out_wr__en),
+    .out_wr_addr(out_wr_addr),
+    .out_wr_en(out_wr_en),
     .par_addr(par_rd__addr),
     .per_channel(per_channel),
-    .pool_acc(acc_en),
-    .pool_clear(clear),
-    .pool_div_init(div_init),
-    .pool_div_step(div_step),
-    .pool_finish(finish),
-    .pool_op(pool_op),
+    .pool_final(pool_final),
+    .pool_op(op),
     .pp_first(pp_first),
     .pp_in(pp_in),
     .rounding(rounding),
     .row_sel(row_sel),
     .rst(rst),
-    .shift(\shift$164 ),
+    .shift(\shift$172 ),
     .start(start),
+    .tap__payload(tap__payload),
+    .tap__valid(tap__valid),
     .wgt_addr(wgt_rd__addr),
     .wrap(wrap)
   );
@@ -702,10 +696,10 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
   );
   \hwcnn_top.skew_b  skew_b (
     .clk(clk),
-    .i_data__1(\i_data__1$142 ),
-    .i_data__2(\i_data__2$145 ),
-    .i_data__3(\i_data__3$148 ),
-    .o_data__0(\i_data__0$138 ),
+    .i_data__1(\i_data__1$151 ),
+    .i_data__2(\i_data__2$154 ),
+    .i_data__3(\i_data__3$157 ),
+    .o_data__0(\i_data__0$147 ),
     .o_data__1(b_in__1),
     .o_data__2(b_in__2),
     .o_data__3(b_in__3),
@@ -713,24 +707,44 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
   );
   \hwcnn_top.skew_tok  skew_tok (
     .clk(clk),
-    .o_data__0(\i_data__0$125 ),
+    .o_data__0(\i_data__0$134 ),
     .o_data__1(last_in__1),
     .o_data__2(last_in__2),
     .o_data__3(last_in__3),
     .rst(rst)
+  );
+  \hwcnn_top.vector  vector (
+    .clk(clk),
+    .hi(hi),
+    .lo(lo),
+    .op(op),
+    .\port$96$0 (out_rd__data),
+    .result__payload(result__payload),
+    .result__valid(result__valid),
+    .rst(rst),
+    .sum0(sum__0),
+    .sum1(sum__1),
+    .sum2(sum__2),
+    .sum3(sum__3),
+    .sum_q__0(sum_q__0),
+    .sum_q__1(sum_q__1),
+    .sum_q__2(sum_q__2),
+    .sum_q__3(sum_q__3),
+    .tap__payload(tap__payload),
+    .tap__valid(tap__valid)
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
     casez (row_sel)
       2'h0:
-          \$41  = res__0__0;
+          \$35  = res__0__0;
       2'h1:
-          \$41  = res__1__0;
+          \$35  = res__1__0;
       2'h2:
-          \$41  = res__2__0;
+          \$35  = res__2__0;
       2'h3:
-          \$41  = res__3__0;
+          \$35  = res__3__0;
     endcase
   end
   always @* begin
@@ -738,13 +752,13 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
     (* full_case = 32'd1 *)
     casez (row_sel)
       2'h0:
-          \$45  = res__0__1;
+          \$39  = res__0__1;
       2'h1:
-          \$45  = res__1__1;
+          \$39  = res__1__1;
       2'h2:
-          \$45  = res__2__1;
+          \$39  = res__2__1;
       2'h3:
-          \$45  = res__3__1;
+          \$39  = res__3__1;
     endcase
   end
   always @* begin
@@ -752,13 +766,13 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
     (* full_case = 32'd1 *)
     casez (row_sel)
       2'h0:
-          \$49  = res__0__2;
+          \$43  = res__0__2;
       2'h1:
-          \$49  = res__1__2;
+          \$43  = res__1__2;
       2'h2:
-          \$49  = res__2__2;
+          \$43  = res__2__2;
       2'h3:
-          \$49  = res__3__2;
+          \$43  = res__3__2;
     endcase
   end
   always @* begin
@@ -766,20 +780,80 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
     (* full_case = 32'd1 *)
     casez (row_sel)
       2'h0:
-          \$53  = res__0__3;
+          \$47  = res__0__3;
       2'h1:
-          \$53  = res__1__3;
+          \$47  = res__1__3;
       2'h2:
-          \$53  = res__2__3;
+          \$47  = res__2__3;
       2'h3:
-          \$53  = res__3__3;
+          \$47  = res__3__3;
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$57  = pp_acc0;
+    \$51  = pp_acc0;
     if (pp_in) begin
-      \$57  = \$44 [31:0];
+      \$51  = \$38 [31:0];
+    end
+    if (rst) begin
+      \$51  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$52  = pp_m0_0;
+    if (pp_in) begin
+      \$52  = par_rd__data[62:32];
+    end
+    if (rst) begin
+      \$52  = 31'h00000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$53  = pp_shift0;
+    if (pp_in) begin
+      \$53  = par_rd__data[68:63];
+    end
+    if (rst) begin
+      \$53  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$54  = pp_acc1;
+    if (pp_in) begin
+      \$54  = \$42 [31:0];
+    end
+    if (rst) begin
+      \$54  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$55  = pp_m0_1;
+    if (pp_in) begin
+      \$55  = par_rd__data[131:101];
+    end
+    if (rst) begin
+      \$55  = 31'h00000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$56  = pp_shift1;
+    if (pp_in) begin
+      \$56  = par_rd__data[137:132];
+    end
+    if (rst) begin
+      \$56  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$57  = pp_acc2;
+    if (pp_in) begin
+      \$57  = \$46 [31:0];
     end
     if (rst) begin
       \$57  = 32'd0;
@@ -787,9 +861,9 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$58  = pp_m0_0;
+    \$58  = pp_m0_2;
     if (pp_in) begin
-      \$58  = par_rd__data[62:32];
+      \$58  = par_rd__data[200:170];
     end
     if (rst) begin
       \$58  = 31'h00000000;
@@ -797,9 +871,9 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$59  = pp_shift0;
+    \$59  = pp_shift2;
     if (pp_in) begin
-      \$59  = par_rd__data[68:63];
+      \$59  = par_rd__data[206:201];
     end
     if (rst) begin
       \$59  = 6'h00;
@@ -807,9 +881,9 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$60  = pp_acc1;
+    \$60  = pp_acc3;
     if (pp_in) begin
-      \$60  = \$48 [31:0];
+      \$60  = \$50 [31:0];
     end
     if (rst) begin
       \$60  = 32'd0;
@@ -817,9 +891,9 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$61  = pp_m0_1;
+    \$61  = pp_m0_3;
     if (pp_in) begin
-      \$61  = par_rd__data[131:101];
+      \$61  = par_rd__data[269:239];
     end
     if (rst) begin
       \$61  = 31'h00000000;
@@ -827,191 +901,154 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$62  = pp_shift1;
+    \$62  = pp_shift3;
     if (pp_in) begin
-      \$62  = par_rd__data[137:132];
+      \$62  = par_rd__data[275:270];
     end
     if (rst) begin
       \$62  = 6'h00;
     end
   end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$63  = pp_acc2;
-    if (pp_in) begin
-      \$63  = \$52 [31:0];
-    end
-    if (rst) begin
-      \$63  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$64  = pp_m0_2;
-    if (pp_in) begin
-      \$64  = par_rd__data[200:170];
-    end
-    if (rst) begin
-      \$64  = 31'h00000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$65  = pp_shift2;
-    if (pp_in) begin
-      \$65  = par_rd__data[206:201];
-    end
-    if (rst) begin
-      \$65  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$66  = pp_acc3;
-    if (pp_in) begin
-      \$66  = \$56 [31:0];
-    end
-    if (rst) begin
-      \$66  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$67  = pp_m0_3;
-    if (pp_in) begin
-      \$67  = par_rd__data[269:239];
-    end
-    if (rst) begin
-      \$67  = 31'h00000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$68  = pp_shift3;
-    if (pp_in) begin
-      \$68  = par_rd__data[275:270];
-    end
-    if (rst) begin
-      \$68  = 6'h00;
-    end
-  end
-  assign \act_wr__addr$50  = act_wr__addr;
-  assign \act_wr__data$51  = act_wr__data;
-  assign \act_wr__en$52  = act_wr__en;
-  assign \wgt_wr__addr$53  = wgt_wr__addr;
-  assign \wgt_wr__data$54  = wgt_wr__data;
-  assign \wgt_wr__en$55  = wgt_wr__en;
-  assign \par_wr__addr$56  = par_wr__addr;
-  assign \par_wr__data$57  = par_wr__data;
-  assign \par_wr__en$58  = par_wr__en;
-  assign \out_wr__addr$59  = out_wr__addr;
-  assign \out_wr__data$60  = out_wr__data;
-  assign \out_wr__en$61  = out_wr__en;
-  assign \out_rd__addr$62  = out_rd__addr;
-  assign \out_rd__data$63  = out_rd__data;
-  assign \desc__a_base$64  = desc__a_base;
-  assign \desc__acc_in$65  = desc__acc_in;
-  assign \desc__acc_out$66  = desc__acc_out;
-  assign \desc__b_base$67  = desc__b_base;
-  assign \desc__bias_en$68  = desc__bias_en;
-  assign \desc__c_base$69  = desc__c_base;
-  assign \desc__hi$70  = desc__hi;
-  assign \desc__in_h$71  = desc__in_h;
-  assign \desc__in_w$72  = desc__in_w;
-  assign \desc__k$73  = desc__k;
-  assign \desc__kind$74  = desc__kind;
-  assign \desc__lo$75  = desc__lo;
-  assign \desc__m$76  = desc__m;
-  assign \desc__m0$77  = desc__m0;
-  assign \desc__n$78  = desc__n;
-  assign \desc__out_h$79  = desc__out_h;
-  assign \desc__out_w$80  = desc__out_w;
-  assign \desc__p_base$81  = desc__p_base;
-  assign \desc__pad_left$82  = desc__pad_left;
-  assign \desc__pad_top$83  = desc__pad_top;
-  assign \desc__per_channel$84  = desc__per_channel;
-  assign \desc__pin_base$85  = desc__pin_base;
-  assign \desc__pool_op$86  = desc__pool_op;
-  assign \desc__rounding$87  = desc__rounding;
-  assign \desc__shift$88  = desc__shift;
-  assign \desc__stride_h$89  = desc__stride_h;
-  assign \desc__stride_w$90  = desc__stride_w;
-  assign \desc__win_h$91  = desc__win_h;
-  assign \desc__win_w$92  = desc__win_w;
-  assign \desc__wrap$93  = desc__wrap;
-  assign \start$94  = start;
-  assign \busy$95  = busy;
-  assign \done$96  = done;
-  assign \error$97  = error;
+  assign \act_wr__addr$53  = act_wr__addr;
+  assign \act_wr__data$54  = act_wr__data;
+  assign \act_wr__en$55  = act_wr__en;
+  assign \wgt_wr__addr$56  = wgt_wr__addr;
+  assign \wgt_wr__data$57  = wgt_wr__data;
+  assign \wgt_wr__en$58  = wgt_wr__en;
+  assign \par_wr__addr$59  = par_wr__addr;
+  assign \par_wr__data$60  = par_wr__data;
+  assign \par_wr__en$61  = par_wr__en;
+  assign \out_wr__addr$62  = out_wr__addr;
+  assign \out_wr__data$63  = out_wr__data;
+  assign \out_wr__en$64  = out_wr__en;
+  assign \out_rd__addr$65  = out_rd__addr;
+  assign \out_rd__data$66  = out_rd__data;
+  assign \desc__a_base$67  = desc__a_base;
+  assign \desc__acc_in$68  = desc__acc_in;
+  assign \desc__acc_out$69  = desc__acc_out;
+  assign \desc__b_base$70  = desc__b_base;
+  assign \desc__bias_en$71  = desc__bias_en;
+  assign \desc__c_base$72  = desc__c_base;
+  assign \desc__count_pad$73  = desc__count_pad;
+  assign \desc__hi$74  = desc__hi;
+  assign \desc__in_h$75  = desc__in_h;
+  assign \desc__in_w$76  = desc__in_w;
+  assign \desc__k$77  = desc__k;
+  assign \desc__kind$78  = desc__kind;
+  assign \desc__lo$79  = desc__lo;
+  assign \desc__m$80  = desc__m;
+  assign \desc__m0$81  = desc__m0;
+  assign \desc__n$82  = desc__n;
+  assign \desc__out_h$83  = desc__out_h;
+  assign \desc__out_w$84  = desc__out_w;
+  assign \desc__p_base$85  = desc__p_base;
+  assign \desc__pad_bottom$86  = desc__pad_bottom;
+  assign \desc__pad_left$87  = desc__pad_left;
+  assign \desc__pad_right$88  = desc__pad_right;
+  assign \desc__pad_top$89  = desc__pad_top;
+  assign \desc__per_channel$90  = desc__per_channel;
+  assign \desc__pin_base$91  = desc__pin_base;
+  assign \desc__pool_op$92  = desc__pool_op;
+  assign \desc__rounding$93  = desc__rounding;
+  assign \desc__shift$94  = desc__shift;
+  assign \desc__stride_h$95  = desc__stride_h;
+  assign \desc__stride_w$96  = desc__stride_w;
+  assign \desc__win_h$97  = desc__win_h;
+  assign \desc__win_w$98  = desc__win_w;
+  assign \desc__wrap$99  = desc__wrap;
+  assign \start$100  = start;
+  assign \busy$101  = busy;
+  assign \done$102  = done;
+  assign \error$103  = error;
   assign engine_owns_out = busy;
   assign act_addr = act_rd__addr;
   assign wgt_addr = wgt_rd__addr;
   assign par_addr = par_rd__addr;
   assign out_rd_addr = eng_out_rd__addr;
-  assign out_wr_en = eng_out_wr__en;
-  assign out_wr_addr = eng_out_wr__addr;
   assign a_in__0 = i_data__0;
   assign o_data__0 = i_data__0;
   assign o_data__1 = a_in__1;
   assign o_data__2 = a_in__2;
   assign o_data__3 = a_in__3;
-  assign a_last = \i_data__0$125 ;
-  assign last_in__0 = \i_data__0$125 ;
-  assign \o_data__0$128  = \i_data__0$125 ;
-  assign \i_data__1$129  = \i_data__0$125 ;
-  assign \o_data__1$131  = last_in__1;
-  assign \i_data__2$132  = \i_data__0$125 ;
-  assign \o_data__2$134  = last_in__2;
-  assign \i_data__3$135  = \i_data__0$125 ;
-  assign \o_data__3$137  = last_in__3;
-  assign b_in__0 = \i_data__0$138 ;
-  assign \o_data__0$141  = \i_data__0$138 ;
-  assign \o_data__1$144  = b_in__1;
-  assign \o_data__2$147  = b_in__2;
-  assign \o_data__3$150  = b_in__3;
-  assign \clr$152  = clr;
+  assign a_last = \i_data__0$134 ;
+  assign last_in__0 = \i_data__0$134 ;
+  assign \o_data__0$137  = \i_data__0$134 ;
+  assign \i_data__1$138  = \i_data__0$134 ;
+  assign \o_data__1$140  = last_in__1;
+  assign \i_data__2$141  = \i_data__0$134 ;
+  assign \o_data__2$143  = last_in__2;
+  assign \i_data__3$144  = \i_data__0$134 ;
+  assign \o_data__3$146  = last_in__3;
+  assign b_in__0 = \i_data__0$147 ;
+  assign \o_data__0$150  = \i_data__0$147 ;
+  assign \o_data__1$153  = b_in__1;
+  assign \o_data__2$156  = b_in__2;
+  assign \o_data__3$159  = b_in__3;
+  assign \clr$161  = clr;
   assign acc_rd_addr = acc_rd__addr;
-  assign \rounding$167  = rounding;
-  assign \wrap$169  = wrap;
-  assign \lo$171  = lo;
-  assign \hi$173  = hi;
-  assign \rounding$181  = rounding;
-  assign \wrap$182  = wrap;
-  assign \lo$183  = lo;
-  assign \hi$184  = hi;
-  assign \rounding$192  = rounding;
-  assign \wrap$193  = wrap;
-  assign \lo$194  = lo;
-  assign \hi$195  = hi;
-  assign \rounding$203  = rounding;
-  assign \wrap$204  = wrap;
-  assign \lo$205  = lo;
-  assign \hi$206  = hi;
-  assign eng_out_wr__data = { \$40 , \$35 , \$30 , \$25  };
+  assign \rounding$175  = rounding;
+  assign \wrap$177  = wrap;
+  assign \lo$179  = lo;
+  assign \hi$181  = hi;
+  assign y = sum_q__0;
+  assign \rounding$191  = rounding;
+  assign \wrap$192  = wrap;
+  assign \lo$193  = lo;
+  assign \hi$194  = hi;
+  assign \y$196  = sum_q__1;
+  assign \rounding$204  = rounding;
+  assign \wrap$205  = wrap;
+  assign \lo$206  = lo;
+  assign \hi$207  = hi;
+  assign \y$209  = sum_q__2;
+  assign \rounding$217  = rounding;
+  assign \wrap$218  = wrap;
+  assign \lo$219  = lo;
+  assign \hi$220  = hi;
+  assign \y$222  = sum_q__3;
+  assign eng_out_wr__data = { \$34 , \$31 , \$28 , \$25  };
   assign acc_wr_en = acc_wr__en;
   assign acc_wr_addr = acc_wr__addr;
   assign acc_wr__data = { pp_acc3, pp_acc2, pp_acc1, pp_acc0 };
+  assign \tap__payload$231  = tap__payload;
+  assign \tap__valid$233  = tap__valid;
   assign x__0 = out_rd__data[7:0];
   assign eng_out_rd__data = out_rd__data;
   assign x__1 = out_rd__data[15:8];
   assign x__2 = out_rd__data[23:16];
   assign x__3 = out_rd__data[31:24];
-  assign pool_clear = clear;
-  assign pool_acc = acc_en;
-  assign pool_div_init = div_init;
-  assign pool_div_step = div_step;
-  assign pool_finish = finish;
-  assign op = pool_op;
-  assign \lo$239  = lo;
-  assign \hi$240  = hi;
+  assign pool_op = op;
+  assign \lo$241  = lo;
+  assign \hi$242  = hi;
+  assign \result__payload.y  = result__payload[31:0];
+  assign \result__payload.y[0]  = result__payload[7:0];
+  assign \result__payload.y[1]  = result__payload[15:8];
+  assign \result__payload.y[2]  = result__payload[23:16];
+  assign \result__payload.y[3]  = result__payload[31:24];
+  assign \result__payload.addr  = result__payload[39:32];
+  assign \result__payload.final  = result__payload[40];
+  assign \tap__payload.inb  = tap__payload[0];
+  assign \tap__payload.count  = tap__payload[1];
+  assign \tap__payload.first  = tap__payload[2];
+  assign \tap__payload.last  = tap__payload[3];
+  assign \tap__payload.final  = tap__payload[4];
+  assign \tap__payload.addr  = tap__payload[12:5];
+  assign \tap__payload$231.inb  = tap__payload[0];
+  assign \tap__payload$231.count  = tap__payload[1];
+  assign \tap__payload$231.first  = tap__payload[2];
+  assign \tap__payload$231.last  = tap__payload[3];
+  assign \tap__payload$231.final  = tap__payload[4];
+  assign \tap__payload$231.addr  = tap__payload[12:5];
   assign \$1  = kind;
-  assign \$6  = kind;
-  assign \$11  = kind;
-  assign \$16  = kind;
-  assign \$21  = kind;
+  assign \$2  = kind;
+  assign \$3  = kind;
+  assign \$8  = kind;
+  assign \$13  = kind;
+  assign \$18  = kind;
+  assign \$23  = kind;
   assign \$26  = kind;
-  assign \$31  = kind;
-  assign \$36  = kind;
+  assign \$29  = kind;
+  assign \$32  = kind;
 endmodule
 
 (* generator = "Amaranth" *)
@@ -2966,8 +3003,8 @@ module \hwcnn_top.array.pe_3_3 (rst, clr, b_in, a_in, last_in, res, clk);
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.buffers (act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__data, par_wr__en, par_wr__addr, par_wr__data, out_wr__en, out_wr__addr, out_wr__data, out_rd__addr, clk, rst, \port$45$0 , \port$50$0 , \port$55$0 , \port$60$0 , act_rd__data, wgt_rd__data, par_rd__data
-, out_rd__data, acc_rd__data, rp__addr, \rp__addr$16 , \rp__addr$52 , acc_wr__en, \port$674$0 , \port$680$0 , \port$686$0 , \port$692$0 , engine_owns_out, eng_out_rd__addr, eng_out_wr__en, eng_out_wr__addr, \rp__addr$26 , acc_wr__addr, act_wr__en);
+module \hwcnn_top.buffers (act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__data, par_wr__en, par_wr__addr, par_wr__data, out_wr__en, out_wr__addr, out_wr__data, out_rd__addr, clk, rst, eng_out_wr__en, eng_out_wr__addr, \port$47$0 , \port$50$0 , \port$53$0 , \port$56$0 , act_rd__data
+, wgt_rd__data, par_rd__data, out_rd__data, acc_rd__data, rp__addr, \rp__addr$16 , \rp__addr$52 , acc_wr__en, \port$935$0 , \port$941$0 , \port$947$0 , \port$953$0 , engine_owns_out, eng_out_rd__addr, \rp__addr$26 , acc_wr__addr, act_wr__en);
   wire [7:0] \$signature__addr ;
   wire [7:0] \$signature__addr$12 ;
   wire [3:0] \$signature__addr$22 ;
@@ -3031,22 +3068,22 @@ module \hwcnn_top.buffers (act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr,
   wire [275:0] par_wr__data;
   input par_wr__en;
   wire par_wr__en;
-  input [7:0] \port$45$0 ;
-  wire [7:0] \port$45$0 ;
+  input [7:0] \port$47$0 ;
+  wire [7:0] \port$47$0 ;
   input [7:0] \port$50$0 ;
   wire [7:0] \port$50$0 ;
-  input [7:0] \port$55$0 ;
-  wire [7:0] \port$55$0 ;
-  input [7:0] \port$60$0 ;
-  wire [7:0] \port$60$0 ;
-  input [31:0] \port$674$0 ;
-  wire [31:0] \port$674$0 ;
-  input [31:0] \port$680$0 ;
-  wire [31:0] \port$680$0 ;
-  input [31:0] \port$686$0 ;
-  wire [31:0] \port$686$0 ;
-  input [31:0] \port$692$0 ;
-  wire [31:0] \port$692$0 ;
+  input [7:0] \port$53$0 ;
+  wire [7:0] \port$53$0 ;
+  input [7:0] \port$56$0 ;
+  wire [7:0] \port$56$0 ;
+  input [31:0] \port$935$0 ;
+  wire [31:0] \port$935$0 ;
+  input [31:0] \port$941$0 ;
+  wire [31:0] \port$941$0 ;
+  input [31:0] \port$947$0 ;
+  wire [31:0] \port$947$0 ;
+  input [31:0] \port$953$0 ;
+  wire [31:0] \port$953$0 ;
   input [7:0] rp__addr;
   wire [7:0] rp__addr;
   input [7:0] \rp__addr$16 ;
@@ -3333,7 +3370,7 @@ module \hwcnn_top.buffers (act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr,
   end
   always @(posedge clk) begin
     if (acc_wr__en)
-      acc_mem[acc_wr__addr] <= { \port$692$0 , \port$686$0 , \port$680$0 , \port$674$0  };
+      acc_mem[acc_wr__addr] <= { \port$953$0 , \port$947$0 , \port$941$0 , \port$935$0  };
   end
   reg [127:0] _0_;
   always @(posedge clk) begin
@@ -4174,7 +4211,7 @@ module \hwcnn_top.buffers (act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr,
   assign wgt_rd__data = _4_;
   assign \$signature__en$30  = engine_owns_out ? eng_out_wr__en : out_wr__en;
   assign \$signature__addr$34  = engine_owns_out ? eng_out_wr__addr : out_wr__addr;
-  assign \$signature__data$37  = engine_owns_out ? { \port$60$0 , \port$55$0 , \port$50$0 , \port$45$0  } : out_wr__data;
+  assign \$signature__data$37  = engine_owns_out ? { \port$56$0 , \port$53$0 , \port$50$0 , \port$47$0  } : out_wr__data;
   assign \rp__addr$40  = engine_owns_out ? eng_out_rd__addr : out_rd__addr;
   assign \$signature__en  = act_wr__en;
   assign \$signature__addr  = act_wr__addr;
@@ -4191,684 +4228,178 @@ module \hwcnn_top.buffers (act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr,
   assign \$signature__data$24  = par_wr__data;
   assign par_rd__addr = \rp__addr$26 ;
   assign \rp__data$29  = par_rd__data;
-  assign eng_out_wr__data = { \port$60$0 , \port$55$0 , \port$50$0 , \port$45$0  };
+  assign eng_out_wr__data = { \port$56$0 , \port$53$0 , \port$50$0 , \port$47$0  };
   assign \rp__data$44  = out_rd__data;
   assign eng_out_rd__data = out_rd__data;
   assign \$signature__en$46  = acc_wr__en;
   assign \$signature__addr$48  = acc_wr__addr;
-  assign \$signature__data$50  = { \port$692$0 , \port$686$0 , \port$680$0 , \port$674$0  };
-  assign acc_wr__data = { \port$692$0 , \port$686$0 , \port$680$0 , \port$674$0  };
+  assign \$signature__data$50  = { \port$953$0 , \port$947$0 , \port$941$0 , \port$935$0  };
+  assign acc_wr__data = { \port$953$0 , \port$947$0 , \port$941$0 , \port$935$0  };
   assign acc_rd__addr = \rp__addr$52 ;
   assign \rp__data$55  = acc_rd__data;
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.pool (rst, \port$99$0 , clear, acc_en, div_init, div_step, finish, op, lo, hi, sum__0, y__0, sum__1, y__1, sum__2, y__2, sum__3, y__3, clk);
+module \hwcnn_top.requant0 (rst, acc, m0, \shift$6 , \rounding$8 , wrap, lo, \hi$14 , y, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$18  = 0;
-  wire [17:0] \$1 ;
-  wire [16:0] \$10 ;
-  wire \$100 ;
-  wire [8:0] \$101 ;
-  wire [8:0] \$102 ;
-  wire \$103 ;
-  wire [8:0] \$104 ;
-  wire [8:0] \$105 ;
-  wire \$106 ;
-  wire [8:0] \$107 ;
-  wire [8:0] \$108 ;
-  wire [8:0] \$109 ;
-  wire [26:0] \$11 ;
-  wire [8:0] \$110 ;
-  wire [8:0] \$111 ;
-  reg [16:0] \$112 ;
-  reg [24:0] \$113 ;
-  reg [24:0] \$114 ;
-  reg [7:0] \$115 ;
-  reg [25:0] \$116 ;
-  reg \$117 ;
-  reg [7:0] \$118 ;
-  reg [7:0] \$119 ;
+  wire [62:0] \$1 ;
+  wire \$10 ;
+  wire [63:0] \$11 ;
   wire \$12 ;
-  reg [24:0] \$120 ;
-  reg [7:0] \$121 ;
-  reg [25:0] \$122 ;
-  reg \$123 ;
-  reg [7:0] \$124 ;
-  reg [7:0] \$125 ;
-  reg [24:0] \$126 ;
-  reg [7:0] \$127 ;
-  reg [25:0] \$128 ;
-  reg \$129 ;
-  wire \$13 ;
-  reg [7:0] \$130 ;
-  reg [7:0] \$131 ;
-  reg [24:0] \$132 ;
-  reg [7:0] \$133 ;
-  reg [25:0] \$134 ;
-  reg \$135 ;
-  reg [7:0] \$136 ;
-  reg [7:0] \$137 ;
-  wire [26:0] \$14 ;
-  wire [26:0] \$15 ;
-  wire [8:0] \$16 ;
-  wire \$17 ;
-  wire [8:0] \$18 ;
-  wire \$19 ;
-  wire [23:0] \$2 ;
-  wire [8:0] \$20 ;
-  wire [8:0] \$21 ;
-  wire \$22 ;
-  wire [8:0] \$23 ;
-  wire [8:0] \$24 ;
-  wire \$25 ;
-  wire [8:0] \$26 ;
-  wire [8:0] \$27 ;
-  wire [8:0] \$28 ;
-  wire [8:0] \$29 ;
-  wire [24:0] \$3 ;
-  wire [8:0] \$30 ;
-  wire [25:0] \$31 ;
-  wire \$32 ;
-  wire [7:0] \$33 ;
-  wire \$34 ;
-  wire [25:0] \$35 ;
-  wire [25:0] \$36 ;
-  wire [16:0] \$37 ;
-  wire [26:0] \$38 ;
-  wire \$39 ;
-  wire [25:0] \$4 ;
-  wire \$40 ;
-  wire [26:0] \$41 ;
-  wire [26:0] \$42 ;
-  wire [8:0] \$43 ;
-  wire \$44 ;
-  wire [8:0] \$45 ;
-  wire \$46 ;
-  wire [8:0] \$47 ;
-  wire [8:0] \$48 ;
-  wire \$49 ;
+  wire [63:0] \$13 ;
+  wire \$14 ;
+  wire \$15 ;
+  wire \$16 ;
+  wire [64:0] \$17 ;
+  wire \$18 ;
+  wire [63:0] \$19 ;
+  wire [64:0] \$2 ;
+  wire [64:0] \$20 ;
+  wire [63:0] \$21 ;
+  wire [65:0] \$22 ;
+  wire [65:0] \$23 ;
+  wire [65:0] \$24 ;
+  wire [65:0] \$25 ;
+  wire [65:0] \$26 ;
+  wire [66:0] \$27 ;
+  wire [66:0] \$28 ;
+  reg [63:0] \$29 ;
+  wire \$3 ;
+  reg [5:0] \$30 ;
+  reg [1:0] \$31 ;
+  reg \$32 ;
+  reg [7:0] \$33 ;
+  reg [7:0] \$34 ;
+  reg [7:0] \$35 ;
+  wire [64:0] \$4 ;
   wire \$5 ;
-  wire [8:0] \$50 ;
-  wire [8:0] \$51 ;
-  wire \$52 ;
-  wire [8:0] \$53 ;
-  wire [8:0] \$54 ;
-  wire [8:0] \$55 ;
-  wire [8:0] \$56 ;
-  wire [8:0] \$57 ;
-  wire [25:0] \$58 ;
-  wire \$59 ;
-  wire [7:0] \$6 ;
-  wire [7:0] \$60 ;
-  wire \$61 ;
-  wire [25:0] \$62 ;
-  wire [25:0] \$63 ;
-  wire [16:0] \$64 ;
-  wire [26:0] \$65 ;
-  wire \$66 ;
-  wire \$67 ;
-  wire [26:0] \$68 ;
-  wire [26:0] \$69 ;
-  wire \$7 ;
-  wire [8:0] \$70 ;
-  wire \$71 ;
-  wire [8:0] \$72 ;
-  wire \$73 ;
-  wire [8:0] \$74 ;
-  wire [8:0] \$75 ;
-  wire \$76 ;
-  wire [8:0] \$77 ;
-  wire [8:0] \$78 ;
-  wire \$79 ;
-  wire [25:0] \$8 ;
-  wire [8:0] \$80 ;
-  wire [8:0] \$81 ;
-  wire [8:0] \$82 ;
-  wire [8:0] \$83 ;
-  wire [8:0] \$84 ;
-  wire [25:0] \$85 ;
-  wire \$86 ;
-  wire [7:0] \$87 ;
-  wire \$88 ;
-  wire [25:0] \$89 ;
-  wire [25:0] \$9 ;
-  wire [25:0] \$90 ;
-  wire [16:0] \$91 ;
-  wire [26:0] \$92 ;
-  wire \$93 ;
-  wire \$94 ;
-  wire [26:0] \$95 ;
-  wire [26:0] \$96 ;
-  wire [8:0] \$97 ;
-  wire \$98 ;
-  wire [8:0] \$99 ;
-  input acc_en;
-  wire acc_en;
-  input clear;
-  wire clear;
+  wire [64:0] \$6 ;
+  wire [64:0] \$7 ;
+  wire [64:0] \$8 ;
+  wire \$9 ;
+  reg [7:0] \$like  = 8'h00;
+  input [31:0] acc;
+  wire [31:0] acc;
   input clk;
   wire clk;
-  reg [24:0] div = 25'h0000000;
-  input div_init;
-  wire div_init;
-  input div_step;
-  wire div_step;
-  input finish;
-  wire finish;
-  input [7:0] hi;
-  wire [7:0] hi;
+  reg [7:0] hi = 8'h00;
+  input [7:0] \hi$14 ;
+  wire [7:0] \hi$14 ;
   input [7:0] lo;
   wire [7:0] lo;
-  reg [7:0] max0 = 8'h00;
-  reg [7:0] max1 = 8'h00;
-  reg [7:0] max2 = 8'h00;
-  reg [7:0] max3 = 8'h00;
-  reg [16:0] n = 17'h00000;
-  reg neg0 = 1'h0;
-  reg neg1 = 1'h0;
-  reg neg2 = 1'h0;
-  reg neg3 = 1'h0;
-  input [1:0] op;
-  wire [1:0] op;
-  input [31:0] \port$99$0 ;
-  wire [31:0] \port$99$0 ;
-  reg [7:0] q0 = 8'h00;
-  reg [7:0] q1 = 8'h00;
-  reg [7:0] q2 = 8'h00;
-  reg [7:0] q3 = 8'h00;
-  reg [25:0] rem0 = 26'h0000000;
-  reg [25:0] rem1 = 26'h0000000;
-  reg [25:0] rem2 = 26'h0000000;
-  reg [25:0] rem3 = 26'h0000000;
+  input [30:0] m0;
+  wire [30:0] m0;
+  reg [63:0] p = 64'h0000000000000000;
+  wire [64:0] r;
+  reg [1:0] rounding = 2'h0;
+  input [1:0] \rounding$8 ;
+  wire [1:0] \rounding$8 ;
   input rst;
   wire rst;
-  output [24:0] sum__0;
-  reg [24:0] sum__0 = 25'h0000000;
-  output [24:0] sum__1;
-  reg [24:0] sum__1 = 25'h0000000;
-  output [24:0] sum__2;
-  reg [24:0] sum__2 = 25'h0000000;
-  output [24:0] sum__3;
-  reg [24:0] sum__3 = 25'h0000000;
-  wire [7:0] x__0;
-  wire [7:0] x__1;
-  wire [7:0] x__2;
-  wire [7:0] x__3;
-  output [7:0] y__0;
-  reg [7:0] y__0 = 8'h00;
-  output [7:0] y__1;
-  reg [7:0] y__1 = 8'h00;
-  output [7:0] y__2;
-  reg [7:0] y__2 = 8'h00;
-  output [7:0] y__3;
-  reg [7:0] y__3 = 8'h00;
-  assign \$1  = n + 1'h1;
-  assign \$4  = $signed(sum__0) + $signed(\port$99$0 [7:0]);
-  assign \$5  = $signed(\port$99$0 [7:0]) > $signed(max0);
-  assign \$6  = \$5  ? \port$99$0 [7:0] : max0;
-  assign \$7  = $signed(sum__0) < $signed(1'h0);
-  assign \$8  = - $signed(sum__0);
-  assign \$9  = \$7  ? \$8  : { sum__0[24], sum__0 };
-  assign \$11  = $signed(\$9 ) + $signed({ 1'h0, \$10  });
-  assign \$12  = $signed(sum__0) < $signed(1'h0);
-  assign \$13  = rem0 >= div;
-  assign \$14  = rem0 - div;
-  assign \$15  = \$13  ? \$14  : { 1'h0, rem0 };
-  assign \$17  = rem0 >= div;
-  assign \$18  = \$16  | { 8'h00, \$17  };
-  assign \$19  = ! op;
-  assign \$20  = - q0;
-  assign \$21  = neg0 ? \$20  : { 1'h0, q0 };
-  assign \$22  = $signed(\$21 ) < $signed(lo);
-  assign \$23  = - q0;
-  assign \$24  = neg0 ? \$23  : { 1'h0, q0 };
-  assign \$25  = $signed(\$24 ) > $signed(hi);
-  assign \$26  = - q0;
-  assign \$27  = neg0 ? \$26  : { 1'h0, q0 };
-  assign \$28  = \$25  ? { hi[7], hi } : \$27 ;
-  assign \$29  = \$22  ? { lo[7], lo } : \$28 ;
-  assign \$30  = \$19  ? { max0[7], max0 } : \$29 ;
-  assign \$31  = $signed(sum__1) + $signed(\port$99$0 [15:8]);
-  assign \$32  = $signed(\port$99$0 [15:8]) > $signed(max1);
-  assign \$33  = \$32  ? \port$99$0 [15:8] : max1;
-  assign \$34  = $signed(sum__1) < $signed(1'h0);
-  assign \$35  = - $signed(sum__1);
-  assign \$36  = \$34  ? \$35  : { sum__1[24], sum__1 };
-  assign \$38  = $signed(\$36 ) + $signed({ 1'h0, \$37  });
-  assign \$39  = $signed(sum__1) < $signed(1'h0);
-  assign \$40  = rem1 >= div;
-  assign \$41  = rem1 - div;
-  assign \$42  = \$40  ? \$41  : { 1'h0, rem1 };
-  assign \$44  = rem1 >= div;
-  assign \$45  = \$43  | { 8'h00, \$44  };
-  assign \$46  = ! op;
-  assign \$47  = - q1;
-  assign \$48  = neg1 ? \$47  : { 1'h0, q1 };
-  assign \$49  = $signed(\$48 ) < $signed(lo);
-  assign \$50  = - q1;
-  assign \$51  = neg1 ? \$50  : { 1'h0, q1 };
-  assign \$52  = $signed(\$51 ) > $signed(hi);
-  assign \$53  = - q1;
-  assign \$54  = neg1 ? \$53  : { 1'h0, q1 };
-  assign \$55  = \$52  ? { hi[7], hi } : \$54 ;
-  assign \$56  = \$49  ? { lo[7], lo } : \$55 ;
-  assign \$57  = \$46  ? { max1[7], max1 } : \$56 ;
-  assign \$58  = $signed(sum__2) + $signed(\port$99$0 [23:16]);
-  assign \$59  = $signed(\port$99$0 [23:16]) > $signed(max2);
-  assign \$60  = \$59  ? \port$99$0 [23:16] : max2;
-  assign \$61  = $signed(sum__2) < $signed(1'h0);
-  assign \$62  = - $signed(sum__2);
-  assign \$63  = \$61  ? \$62  : { sum__2[24], sum__2 };
-  assign \$65  = $signed(\$63 ) + $signed({ 1'h0, \$64  });
-  assign \$66  = $signed(sum__2) < $signed(1'h0);
-  assign \$67  = rem2 >= div;
-  assign \$68  = rem2 - div;
-  assign \$69  = \$67  ? \$68  : { 1'h0, rem2 };
-  assign \$71  = rem2 >= div;
-  assign \$72  = \$70  | { 8'h00, \$71  };
-  assign \$73  = ! op;
-  assign \$74  = - q2;
-  assign \$75  = neg2 ? \$74  : { 1'h0, q2 };
-  assign \$76  = $signed(\$75 ) < $signed(lo);
-  assign \$77  = - q2;
-  assign \$78  = neg2 ? \$77  : { 1'h0, q2 };
-  assign \$79  = $signed(\$78 ) > $signed(hi);
-  assign \$80  = - q2;
-  assign \$81  = neg2 ? \$80  : { 1'h0, q2 };
-  assign \$82  = \$79  ? { hi[7], hi } : \$81 ;
-  assign \$83  = \$76  ? { lo[7], lo } : \$82 ;
-  assign \$84  = \$73  ? { max2[7], max2 } : \$83 ;
-  assign \$85  = $signed(sum__3) + $signed(\port$99$0 [31:24]);
-  assign \$86  = $signed(\port$99$0 [31:24]) > $signed(max3);
-  assign \$87  = \$86  ? \port$99$0 [31:24] : max3;
-  assign \$88  = $signed(sum__3) < $signed(1'h0);
-  assign \$89  = - $signed(sum__3);
-  assign \$90  = \$88  ? \$89  : { sum__3[24], sum__3 };
-  assign \$92  = $signed(\$90 ) + $signed({ 1'h0, \$91  });
-  assign \$93  = $signed(sum__3) < $signed(1'h0);
-  assign \$94  = rem3 >= div;
-  assign \$95  = rem3 - div;
-  assign \$96  = \$94  ? \$95  : { 1'h0, rem3 };
-  assign \$98  = rem3 >= div;
-  assign \$99  = \$97  | { 8'h00, \$98  };
-  assign \$100  = ! op;
-  assign \$101  = - q3;
-  assign \$102  = neg3 ? \$101  : { 1'h0, q3 };
-  assign \$103  = $signed(\$102 ) < $signed(lo);
-  assign \$104  = - q3;
-  assign \$105  = neg3 ? \$104  : { 1'h0, q3 };
-  assign \$106  = $signed(\$105 ) > $signed(hi);
-  assign \$107  = - q3;
-  assign \$108  = neg3 ? \$107  : { 1'h0, q3 };
-  assign \$109  = \$106  ? { hi[7], hi } : \$108 ;
-  assign \$110  = \$103  ? { lo[7], lo } : \$109 ;
-  assign \$111  = \$100  ? { max3[7], max3 } : \$110 ;
+  reg [5:0] shift = 6'h00;
+  input [5:0] \shift$6 ;
+  wire [5:0] \shift$6 ;
+  input wrap;
+  wire wrap;
+  reg wrap_en = 1'h0;
+  output [7:0] y;
+  reg [7:0] y = 8'h00;
+  assign \$1  = $signed(acc) * $signed({ 1'h0, m0 });
+  assign \$2  = wrap_en ? { \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7:0] } : \$28 [64:0];
+  assign \$3  = $signed(\$2 ) < $signed(\$like );
+  assign \$4  = wrap_en ? { \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7:0] } : \$28 [64:0];
+  assign \$5  = $signed(\$4 ) > $signed(hi);
+  assign \$6  = wrap_en ? { \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7:0] } : \$28 [64:0];
+  assign \$7  = \$5  ? { hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi } : \$6 ;
+  assign \$8  = \$3  ? { \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like  } : \$7 ;
+  assign \$9  = ! rounding;
+  assign \$10  = rounding == 1'h1;
+  assign \$11  = 1'h1 << shift;
+  assign \$12  = rounding == 2'h2;
+  assign \$13  = 1'h1 << shift;
+  assign \$14  = $signed(p) < $signed(1'h0);
+  assign \$15  = | shift;
+  assign \$16  = \$14  & \$15 ;
+  assign \$17  = \$13 [63:1] - \$16 ;
+  assign \$18  = | shift;
+  assign \$19  = 1'h1 << shift;
+  assign \$20  = \$19 [63:1] - 1'h1;
+  assign \$21  = $signed(p) >>> shift;
+  assign \$22  = $signed(\$20 ) + $signed({ 1'h0, \$21 [0] });
+  assign \$23  = \$18  ? \$22  : 66'h00000000000000000;
+  assign \$24  = \$12  ? { \$17 [64], \$17  } : \$23 ;
+  assign \$25  = \$10  ? { 3'h0, \$11 [63:1] } : \$24 ;
+  assign \$26  = \$9  ? 66'h00000000000000000 : \$25 ;
+  assign \$27  = $signed(p) + $signed(\$26 );
+  assign \$28  = $signed(\$27 ) >>> shift;
   always @(posedge clk)
-    n <= \$112 ;
+    p <= \$29 ;
   always @(posedge clk)
-    div <= \$113 ;
+    shift <= \$30 ;
   always @(posedge clk)
-    sum__0 <= \$114 ;
+    rounding <= \$31 ;
   always @(posedge clk)
-    max0 <= \$115 ;
+    wrap_en <= \$32 ;
   always @(posedge clk)
-    rem0 <= \$116 ;
+    \$like  <= \$33 ;
   always @(posedge clk)
-    neg0 <= \$117 ;
+    hi <= \$34 ;
   always @(posedge clk)
-    q0 <= \$118 ;
-  always @(posedge clk)
-    y__0 <= \$119 ;
-  always @(posedge clk)
-    sum__1 <= \$120 ;
-  always @(posedge clk)
-    max1 <= \$121 ;
-  always @(posedge clk)
-    rem1 <= \$122 ;
-  always @(posedge clk)
-    neg1 <= \$123 ;
-  always @(posedge clk)
-    q1 <= \$124 ;
-  always @(posedge clk)
-    y__1 <= \$125 ;
-  always @(posedge clk)
-    sum__2 <= \$126 ;
-  always @(posedge clk)
-    max2 <= \$127 ;
-  always @(posedge clk)
-    rem2 <= \$128 ;
-  always @(posedge clk)
-    neg2 <= \$129 ;
-  always @(posedge clk)
-    q2 <= \$130 ;
-  always @(posedge clk)
-    y__2 <= \$131 ;
-  always @(posedge clk)
-    sum__3 <= \$132 ;
-  always @(posedge clk)
-    max3 <= \$133 ;
-  always @(posedge clk)
-    rem3 <= \$134 ;
-  always @(posedge clk)
-    neg3 <= \$135 ;
-  always @(posedge clk)
-    q3 <= \$136 ;
-  always @(posedge clk)
-    y__3 <= \$137 ;
+    y <= \$35 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$112  = n;
-    if (clear) begin
-      \$112  = 17'h00000;
-    end else if (acc_en) begin
-      \$112  = \$1 [16:0];
-    end
+    \$29  = { \$1 [62], \$1  };
     if (rst) begin
-      \$112  = 17'h00000;
+      \$29  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$113  = div;
-    if (div_init) begin
-      \$113  = { 1'h0, \$2  };
-    end else if (div_step) begin
-      \$113  = \$3 ;
-    end
+    \$30  = \shift$6 ;
     if (rst) begin
-      \$113  = 25'h0000000;
+      \$30  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$114  = sum__0;
-    if (clear) begin
-      \$114  = 25'h0000000;
-    end else if (acc_en) begin
-      \$114  = \$4 [24:0];
-    end
+    \$31  = \rounding$8 ;
     if (rst) begin
-      \$114  = 25'h0000000;
+      \$31  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$115  = max0;
-    if (clear) begin
-      \$115  = 8'h80;
-    end else if (acc_en) begin
-      \$115  = \$6 ;
-    end
+    \$32  = wrap;
     if (rst) begin
-      \$115  = 8'h00;
+      \$32  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$116  = rem0;
-    if (div_init) begin
-      \$116  = \$11 [25:0];
-    end else if (div_step) begin
-      \$116  = \$15 [25:0];
-    end
+    \$33  = lo;
     if (rst) begin
-      \$116  = 26'h0000000;
+      \$33  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$117  = neg0;
-    if (div_init) begin
-      \$117  = \$12 ;
-    end
+    \$34  = \hi$14 ;
     if (rst) begin
-      \$117  = 1'h0;
+      \$34  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$118  = q0;
-    if (div_init) begin
-      \$118  = 8'h00;
-    end else if (div_step) begin
-      \$118  = \$18 [7:0];
-    end
+    \$35  = \$8 [7:0];
     if (rst) begin
-      \$118  = 8'h00;
+      \$35  = 8'h00;
     end
   end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$119  = y__0;
-    if (finish) begin
-      \$119  = \$30 [7:0];
-    end
-    if (rst) begin
-      \$119  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$120  = sum__1;
-    if (clear) begin
-      \$120  = 25'h0000000;
-    end else if (acc_en) begin
-      \$120  = \$31 [24:0];
-    end
-    if (rst) begin
-      \$120  = 25'h0000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$121  = max1;
-    if (clear) begin
-      \$121  = 8'h80;
-    end else if (acc_en) begin
-      \$121  = \$33 ;
-    end
-    if (rst) begin
-      \$121  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$122  = rem1;
-    if (div_init) begin
-      \$122  = \$38 [25:0];
-    end else if (div_step) begin
-      \$122  = \$42 [25:0];
-    end
-    if (rst) begin
-      \$122  = 26'h0000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$123  = neg1;
-    if (div_init) begin
-      \$123  = \$39 ;
-    end
-    if (rst) begin
-      \$123  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$124  = q1;
-    if (div_init) begin
-      \$124  = 8'h00;
-    end else if (div_step) begin
-      \$124  = \$45 [7:0];
-    end
-    if (rst) begin
-      \$124  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$125  = y__1;
-    if (finish) begin
-      \$125  = \$57 [7:0];
-    end
-    if (rst) begin
-      \$125  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$126  = sum__2;
-    if (clear) begin
-      \$126  = 25'h0000000;
-    end else if (acc_en) begin
-      \$126  = \$58 [24:0];
-    end
-    if (rst) begin
-      \$126  = 25'h0000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$127  = max2;
-    if (clear) begin
-      \$127  = 8'h80;
-    end else if (acc_en) begin
-      \$127  = \$60 ;
-    end
-    if (rst) begin
-      \$127  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$128  = rem2;
-    if (div_init) begin
-      \$128  = \$65 [25:0];
-    end else if (div_step) begin
-      \$128  = \$69 [25:0];
-    end
-    if (rst) begin
-      \$128  = 26'h0000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$129  = neg2;
-    if (div_init) begin
-      \$129  = \$66 ;
-    end
-    if (rst) begin
-      \$129  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$130  = q2;
-    if (div_init) begin
-      \$130  = 8'h00;
-    end else if (div_step) begin
-      \$130  = \$72 [7:0];
-    end
-    if (rst) begin
-      \$130  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$131  = y__2;
-    if (finish) begin
-      \$131  = \$84 [7:0];
-    end
-    if (rst) begin
-      \$131  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$132  = sum__3;
-    if (clear) begin
-      \$132  = 25'h0000000;
-    end else if (acc_en) begin
-      \$132  = \$85 [24:0];
-    end
-    if (rst) begin
-      \$132  = 25'h0000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$133  = max3;
-    if (clear) begin
-      \$133  = 8'h80;
-    end else if (acc_en) begin
-      \$133  = \$87 ;
-    end
-    if (rst) begin
-      \$133  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$134  = rem3;
-    if (div_init) begin
-      \$134  = \$92 [25:0];
-    end else if (div_step) begin
-      \$134  = \$96 [25:0];
-    end
-    if (rst) begin
-      \$134  = 26'h0000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$135  = neg3;
-    if (div_init) begin
-      \$135  = \$93 ;
-    end
-    if (rst) begin
-      \$135  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$136  = q3;
-    if (div_init) begin
-      \$136  = 8'h00;
-    end else if (div_step) begin
-      \$136  = \$99 [7:0];
-    end
-    if (rst) begin
-      \$136  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$18 ) begin end
-    \$137  = y__3;
-    if (finish) begin
-      \$137  = \$111 [7:0];
-    end
-    if (rst) begin
-      \$137  = 8'h00;
-    end
-  end
-  assign x__0 = \port$99$0 [7:0];
-  assign x__1 = \port$99$0 [15:8];
-  assign x__2 = \port$99$0 [23:16];
-  assign x__3 = \port$99$0 [31:24];
-  assign \$2  = { n, 7'h00 };
-  assign \$3  = { 1'h0, div[24:1] };
-  assign \$10  = { 1'h0, n[16:1] };
-  assign \$16  = { q0, 1'h0 };
-  assign \$37  = { 1'h0, n[16:1] };
-  assign \$43  = { q1, 1'h0 };
-  assign \$64  = { 1'h0, n[16:1] };
-  assign \$70  = { q2, 1'h0 };
-  assign \$91  = { 1'h0, n[16:1] };
-  assign \$97  = { q3, 1'h0 };
+  assign r = \$28 [64:0];
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.requant0 (rst, acc, m0, \shift$6 , \rounding$8 , wrap, lo, \hi$14 , y, clk);
+module \hwcnn_top.requant1 (rst, acc, m0, \shift$6 , \rounding$8 , wrap, lo, \hi$14 , y, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$19  = 0;
   wire [62:0] \$1 ;
   wire \$10 ;
@@ -5027,7 +4558,7 @@ module \hwcnn_top.requant0 (rst, acc, m0, \shift$6 , \rounding$8 , wrap, lo, \hi
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.requant1 (rst, acc, m0, \shift$6 , \rounding$8 , wrap, lo, \hi$14 , y, clk);
+module \hwcnn_top.requant2 (rst, acc, m0, \shift$6 , \rounding$8 , wrap, lo, \hi$14 , y, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$20  = 0;
   wire [62:0] \$1 ;
   wire \$10 ;
@@ -5186,7 +4717,7 @@ module \hwcnn_top.requant1 (rst, acc, m0, \shift$6 , \rounding$8 , wrap, lo, \hi
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.requant2 (rst, acc, m0, \shift$6 , \rounding$8 , wrap, lo, \hi$14 , y, clk);
+module \hwcnn_top.requant3 (rst, acc, m0, \shift$6 , \rounding$8 , wrap, lo, \hi$14 , y, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$21  = 0;
   wire [62:0] \$1 ;
   wire \$10 ;
@@ -5345,338 +4876,202 @@ module \hwcnn_top.requant2 (rst, acc, m0, \shift$6 , \rounding$8 , wrap, lo, \hi
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.requant3 (rst, acc, m0, \shift$6 , \rounding$8 , wrap, lo, \hi$14 , y, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$22  = 0;
-  wire [62:0] \$1 ;
-  wire \$10 ;
-  wire [63:0] \$11 ;
-  wire \$12 ;
-  wire [63:0] \$13 ;
-  wire \$14 ;
-  wire \$15 ;
-  wire \$16 ;
-  wire [64:0] \$17 ;
-  wire \$18 ;
-  wire [63:0] \$19 ;
-  wire [64:0] \$2 ;
-  wire [64:0] \$20 ;
-  wire [63:0] \$21 ;
-  wire [65:0] \$22 ;
-  wire [65:0] \$23 ;
-  wire [65:0] \$24 ;
-  wire [65:0] \$25 ;
-  wire [65:0] \$26 ;
-  wire [66:0] \$27 ;
-  wire [66:0] \$28 ;
-  reg [63:0] \$29 ;
-  wire \$3 ;
-  reg [5:0] \$30 ;
-  reg [1:0] \$31 ;
-  reg \$32 ;
-  reg [7:0] \$33 ;
-  reg [7:0] \$34 ;
-  reg [7:0] \$35 ;
-  wire [64:0] \$4 ;
-  wire \$5 ;
-  wire [64:0] \$6 ;
-  wire [64:0] \$7 ;
-  wire [64:0] \$8 ;
-  wire \$9 ;
-  reg [7:0] \$like  = 8'h00;
-  input [31:0] acc;
-  wire [31:0] acc;
-  input clk;
-  wire clk;
-  reg [7:0] hi = 8'h00;
-  input [7:0] \hi$14 ;
-  wire [7:0] \hi$14 ;
-  input [7:0] lo;
-  wire [7:0] lo;
-  input [30:0] m0;
-  wire [30:0] m0;
-  reg [63:0] p = 64'h0000000000000000;
-  wire [64:0] r;
-  reg [1:0] rounding = 2'h0;
-  input [1:0] \rounding$8 ;
-  wire [1:0] \rounding$8 ;
-  input rst;
-  wire rst;
-  reg [5:0] shift = 6'h00;
-  input [5:0] \shift$6 ;
-  wire [5:0] \shift$6 ;
-  input wrap;
-  wire wrap;
-  reg wrap_en = 1'h0;
-  output [7:0] y;
-  reg [7:0] y = 8'h00;
-  assign \$1  = $signed(acc) * $signed({ 1'h0, m0 });
-  assign \$2  = wrap_en ? { \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7:0] } : \$28 [64:0];
-  assign \$3  = $signed(\$2 ) < $signed(\$like );
-  assign \$4  = wrap_en ? { \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7:0] } : \$28 [64:0];
-  assign \$5  = $signed(\$4 ) > $signed(hi);
-  assign \$6  = wrap_en ? { \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7:0] } : \$28 [64:0];
-  assign \$7  = \$5  ? { hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi } : \$6 ;
-  assign \$8  = \$3  ? { \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like  } : \$7 ;
-  assign \$9  = ! rounding;
-  assign \$10  = rounding == 1'h1;
-  assign \$11  = 1'h1 << shift;
-  assign \$12  = rounding == 2'h2;
-  assign \$13  = 1'h1 << shift;
-  assign \$14  = $signed(p) < $signed(1'h0);
-  assign \$15  = | shift;
-  assign \$16  = \$14  & \$15 ;
-  assign \$17  = \$13 [63:1] - \$16 ;
-  assign \$18  = | shift;
-  assign \$19  = 1'h1 << shift;
-  assign \$20  = \$19 [63:1] - 1'h1;
-  assign \$21  = $signed(p) >>> shift;
-  assign \$22  = $signed(\$20 ) + $signed({ 1'h0, \$21 [0] });
-  assign \$23  = \$18  ? \$22  : 66'h00000000000000000;
-  assign \$24  = \$12  ? { \$17 [64], \$17  } : \$23 ;
-  assign \$25  = \$10  ? { 3'h0, \$11 [63:1] } : \$24 ;
-  assign \$26  = \$9  ? 66'h00000000000000000 : \$25 ;
-  assign \$27  = $signed(p) + $signed(\$26 );
-  assign \$28  = $signed(\$27 ) >>> shift;
-  always @(posedge clk)
-    p <= \$29 ;
-  always @(posedge clk)
-    shift <= \$30 ;
-  always @(posedge clk)
-    rounding <= \$31 ;
-  always @(posedge clk)
-    wrap_en <= \$32 ;
-  always @(posedge clk)
-    \$like  <= \$33 ;
-  always @(posedge clk)
-    hi <= \$34 ;
-  always @(posedge clk)
-    y <= \$35 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$29  = { \$1 [62], \$1  };
-    if (rst) begin
-      \$29  = 64'h0000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$30  = \shift$6 ;
-    if (rst) begin
-      \$30  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$31  = \rounding$8 ;
-    if (rst) begin
-      \$31  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$32  = wrap;
-    if (rst) begin
-      \$32  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$33  = lo;
-    if (rst) begin
-      \$33  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$34  = \hi$14 ;
-    if (rst) begin
-      \$34  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$35  = \$8 [7:0];
-    if (rst) begin
-      \$35  = 8'h00;
-    end
-  end
-  assign r = \$28 [64:0];
-endmodule
-
-(* generator = "Amaranth" *)
 module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc__b_base, desc__p_base, desc__c_base, desc__pin_base, desc__m0, desc__shift, desc__rounding, desc__wrap, desc__per_channel, desc__bias_en, desc__acc_in, desc__acc_out, desc__lo, desc__hi, desc__pool_op, desc__in_h
-, desc__in_w, desc__out_h, desc__out_w, desc__win_h, desc__win_w, desc__stride_h, desc__stride_w, desc__pad_top, desc__pad_left, clk, rst, act_addr, wgt_addr, acc_rd_addr, acc_wr_en, busy, done, out_rd_addr, pool_clear, pool_acc, pool_div_init
-, pool_div_step, pool_finish, out_wr_en, out_wr_addr, kind, pool_op, m0, shift, rounding, wrap, per_channel, bias_en, lo, hi, error, par_addr, feed, a_last, clr, pp_in, pp_first
-, row_sel, acc_wr_addr, lane_mask, start);
-  reg \$auto$verilog_backend.cc:2355:dump_module$23  = 0;
+, desc__in_w, desc__out_h, desc__out_w, desc__win_h, desc__win_w, desc__stride_h, desc__stride_w, desc__pad_top, desc__pad_left, desc__pad_bottom, desc__pad_right, desc__count_pad, clk, rst, pool_final, act_addr, wgt_addr, acc_rd_addr, acc_wr_en, busy, done
+, out_rd_addr, out_wr_en, out_wr_addr, kind, pool_op, m0, shift, rounding, wrap, per_channel, bias_en, lo, hi, error, par_addr, feed, a_last, clr, pp_in, pp_first, row_sel
+, acc_wr_addr, lane_mask, tap__valid, tap__payload, start);
+  reg \$auto$verilog_backend.cc:2355:dump_module$22  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire [18:0] \$100 ;
+  wire \$100 ;
   wire \$101 ;
-  wire [15:0] \$102 ;
-  wire [8:0] \$103 ;
-  wire [8:0] \$104 ;
-  wire [15:0] \$105 ;
-  wire [15:0] \$106 ;
+  wire \$102 ;
+  wire \$103 ;
+  wire \$104 ;
+  wire [17:0] \$105 ;
+  wire [16:0] \$106 ;
   wire [16:0] \$107 ;
   wire \$108 ;
-  wire \$109 ;
+  wire [16:0] \$109 ;
   wire \$11 ;
-  wire \$110 ;
-  wire [16:0] \$111 ;
-  wire \$112 ;
-  wire \$113 ;
-  wire [17:0] \$114 ;
-  wire \$115 ;
-  wire \$116 ;
-  wire [2:0] \$117 ;
-  wire [2:0] \$118 ;
+  wire [16:0] \$110 ;
+  wire \$111 ;
+  wire [16:0] \$112 ;
+  wire [16:0] \$113 ;
+  wire [4:0] \$114 ;
+  wire [17:0] \$115 ;
+  wire [8:0] \$116 ;
+  wire [8:0] \$117 ;
+  wire [16:0] \$118 ;
   wire \$119 ;
   wire \$12 ;
-  wire [17:0] \$120 ;
-  wire [16:0] \$121 ;
-  wire [17:0] \$122 ;
-  wire [16:0] \$123 ;
-  wire [16:0] \$124 ;
+  wire \$120 ;
+  wire \$121 ;
+  wire \$122 ;
+  wire \$123 ;
+  wire \$124 ;
   wire \$125 ;
   wire \$126 ;
   wire \$127 ;
   wire \$128 ;
-  wire [16:0] \$129 ;
+  wire \$129 ;
   wire \$13 ;
   wire \$130 ;
-  wire \$131 ;
+  wire [16:0] \$131 ;
   wire \$132 ;
-  wire \$133 ;
+  wire [16:0] \$133 ;
   wire \$134 ;
   wire \$135 ;
   wire \$136 ;
   wire \$137 ;
-  wire [17:0] \$138 ;
-  wire [16:0] \$139 ;
+  wire \$138 ;
+  wire \$139 ;
   wire \$14 ;
-  wire [16:0] \$140 ;
+  wire \$140 ;
   wire \$141 ;
-  wire [16:0] \$142 ;
-  wire [16:0] \$143 ;
+  wire \$142 ;
+  wire \$143 ;
   wire \$144 ;
-  wire [16:0] \$145 ;
-  wire [16:0] \$146 ;
-  wire [4:0] \$147 ;
-  wire [17:0] \$148 ;
+  wire \$145 ;
+  wire \$146 ;
+  wire [8:0] \$147 ;
+  wire \$148 ;
   wire [8:0] \$149 ;
   wire \$15 ;
-  wire [8:0] \$150 ;
-  wire [16:0] \$151 ;
-  wire \$152 ;
+  wire \$150 ;
+  wire \$151 ;
+  wire [8:0] \$152 ;
   wire \$153 ;
-  wire \$154 ;
+  wire [8:0] \$154 ;
   wire \$155 ;
   wire \$156 ;
-  wire \$157 ;
+  wire [16:0] \$157 ;
   wire \$158 ;
   wire \$159 ;
   wire \$16 ;
-  wire \$160 ;
+  wire [16:0] \$160 ;
   wire \$161 ;
   wire \$162 ;
   wire \$163 ;
   wire \$164 ;
-  wire \$165 ;
+  wire [8:0] \$165 ;
   wire \$166 ;
   wire \$167 ;
-  wire \$168 ;
-  wire [8:0] \$169 ;
+  wire [8:0] \$168 ;
+  wire \$169 ;
   wire \$17 ;
   wire \$170 ;
   wire [8:0] \$171 ;
   wire [8:0] \$172 ;
-  reg \$173 ;
-  reg [1:0] \$174 ;
-  reg [30:0] \$175 ;
-  reg [5:0] \$176 ;
-  reg [1:0] \$177 ;
-  reg \$178 ;
-  reg \$179 ;
+  wire [8:0] \$173 ;
+  wire [8:0] \$174 ;
+  wire \$175 ;
+  wire [8:0] \$176 ;
+  wire \$177 ;
+  wire \$178 ;
+  wire [16:0] \$179 ;
   wire \$18 ;
-  reg \$180 ;
-  reg \$181 ;
-  reg \$182 ;
-  reg [7:0] \$183 ;
-  reg [7:0] \$184 ;
-  reg [15:0] \$185 ;
-  reg [15:0] \$186 ;
-  reg [15:0] \$187 ;
-  reg [7:0] \$188 ;
-  reg [7:0] \$189 ;
+  wire \$180 ;
+  wire \$181 ;
+  wire [16:0] \$182 ;
+  wire \$183 ;
+  wire \$184 ;
+  wire [16:0] \$185 ;
+  wire \$186 ;
+  wire [8:0] \$187 ;
+  wire [16:0] \$188 ;
+  wire [18:0] \$189 ;
   wire \$19 ;
-  reg [7:0] \$190 ;
-  reg [3:0] \$191 ;
-  reg [7:0] \$192 ;
-  reg [15:0] \$193 ;
-  reg [15:0] \$194 ;
-  reg [15:0] \$195 ;
-  reg [15:0] \$196 ;
-  reg [7:0] \$197 ;
-  reg [7:0] \$198 ;
-  reg [7:0] \$199 ;
+  wire [16:0] \$190 ;
+  wire [18:0] \$191 ;
+  reg \$192 ;
+  reg [1:0] \$193 ;
+  reg [30:0] \$194 ;
+  reg [5:0] \$195 ;
+  reg [1:0] \$196 ;
+  reg \$197 ;
+  reg \$198 ;
+  reg \$199 ;
   wire \$2 ;
   wire \$20 ;
-  reg [7:0] \$200 ;
-  reg [19:0] \$201 ;
-  reg \$202 ;
-  reg [16:0] \$203 ;
+  reg \$200 ;
+  reg \$201 ;
+  reg [7:0] \$202 ;
+  reg [7:0] \$203 ;
   reg [15:0] \$204 ;
-  reg \$205 ;
-  reg \$206 ;
-  reg [15:0] \$207 ;
-  reg [15:0] \$208 ;
-  reg [17:0] \$209 ;
+  reg [15:0] \$205 ;
+  reg [15:0] \$206 ;
+  reg [7:0] \$207 ;
+  reg [7:0] \$208 ;
+  reg [7:0] \$209 ;
   wire \$21 ;
-  reg [17:0] \$210 ;
+  reg [3:0] \$210 ;
   reg [7:0] \$211 ;
-  reg [7:0] \$212 ;
+  reg [15:0] \$212 ;
   reg [15:0] \$213 ;
-  reg [7:0] \$214 ;
-  reg [19:0] \$215 ;
+  reg [15:0] \$214 ;
+  reg [15:0] \$215 ;
   reg [7:0] \$216 ;
   reg [7:0] \$217 ;
-  reg [16:0] \$218 ;
-  reg [16:0] \$219 ;
+  reg [7:0] \$218 ;
+  reg [7:0] \$219 ;
   wire \$22 ;
-  reg [1:0] \$220 ;
+  reg [7:0] \$220 ;
   reg [7:0] \$221 ;
   reg [7:0] \$222 ;
-  reg [16:0] \$223 ;
-  reg [1:0] \$224 ;
-  reg [15:0] \$225 ;
-  reg \$226 ;
-  reg [16:0] \$227 ;
-  reg [16:0] \$228 ;
+  reg \$223 ;
+  reg [19:0] \$224 ;
+  reg \$225 ;
+  reg [16:0] \$226 ;
+  reg [15:0] \$227 ;
+  reg \$228 ;
   reg \$229 ;
   wire \$23 ;
-  reg [7:0] \$230 ;
-  reg [7:0] \$231 ;
-  reg [7:0] \$232 ;
-  reg [7:0] \$233 ;
-  reg [3:0] \$234 ;
-  reg [1:0] \$235 ;
-  reg \$236 ;
+  reg [15:0] \$230 ;
+  reg [15:0] \$231 ;
+  reg [17:0] \$232 ;
+  reg [17:0] \$233 ;
+  reg [7:0] \$234 ;
+  reg [7:0] \$235 ;
+  reg [7:0] \$236 ;
   reg \$237 ;
-  reg \$238 ;
-  reg \$239 ;
+  reg [7:0] \$238 ;
+  reg [7:0] \$239 ;
   wire \$24 ;
-  reg \$240 ;
-  reg \$241 ;
-  reg \$242 ;
-  reg [26:0] \$243 ;
-  reg [26:0] \$244 ;
-  reg [26:0] \$245 ;
-  reg [26:0] \$246 ;
-  reg \$247 ;
+  reg [16:0] \$240 ;
+  reg [16:0] \$241 ;
+  reg [1:0] \$242 ;
+  reg [7:0] \$243 ;
+  reg [7:0] \$244 ;
+  reg [16:0] \$245 ;
+  reg [1:0] \$246 ;
+  reg [15:0] \$247 ;
+  reg \$248 ;
+  reg [16:0] \$249 ;
   wire \$25 ;
+  reg [16:0] \$250 ;
+  reg \$251 ;
+  reg [7:0] \$252 ;
+  reg [7:0] \$253 ;
+  reg [7:0] \$254 ;
+  reg [7:0] \$255 ;
+  reg [3:0] \$256 ;
+  reg [1:0] \$257 ;
+  reg \$258 ;
+  reg \$259 ;
   wire \$26 ;
+  reg \$260 ;
+  reg \$261 ;
+  reg \$262 ;
+  reg \$263 ;
+  reg \$264 ;
+  reg [26:0] \$265 ;
+  reg [26:0] \$266 ;
+  reg [26:0] \$267 ;
+  reg [26:0] \$268 ;
+  reg \$269 ;
   wire \$27 ;
+  reg [12:0] \$270 ;
   wire \$28 ;
   wire \$29 ;
   wire \$3 ;
@@ -5711,60 +5106,65 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
   wire [35:0] \$56 ;
   wire [36:0] \$57 ;
   wire \$58 ;
-  wire [16:0] \$59 ;
+  wire \$59 ;
   wire \$6 ;
   wire \$60 ;
-  wire [16:0] \$61 ;
+  wire \$61 ;
   wire \$62 ;
-  wire [16:0] \$63 ;
-  wire [17:0] \$64 ;
-  wire \$65 ;
-  wire \$66 ;
-  wire [16:0] \$67 ;
-  wire [17:0] \$68 ;
+  wire \$63 ;
+  wire [15:0] \$64 ;
+  wire [8:0] \$65 ;
+  wire [8:0] \$66 ;
+  wire \$67 ;
+  wire [20:0] \$68 ;
   wire \$69 ;
   wire \$7 ;
-  wire [16:0] \$70 ;
-  wire [17:0] \$71 ;
-  wire [18:0] \$72 ;
-  wire \$73 ;
+  wire \$70 ;
+  wire [15:0] \$71 ;
+  wire [8:0] \$72 ;
+  wire [8:0] \$73 ;
   wire \$74 ;
   wire \$75 ;
   wire \$76 ;
   wire \$77 ;
-  wire \$78 ;
-  wire [15:0] \$79 ;
+  wire [16:0] \$78 ;
+  wire \$79 ;
   wire \$8 ;
-  wire [8:0] \$80 ;
-  wire [8:0] \$81 ;
-  wire [15:0] \$82 ;
-  wire [15:0] \$83 ;
-  wire [16:0] \$84 ;
-  wire [20:0] \$85 ;
+  wire \$80 ;
+  wire [17:0] \$81 ;
+  wire \$82 ;
+  wire \$83 ;
+  wire [2:0] \$84 ;
+  wire [2:0] \$85 ;
   wire \$86 ;
-  wire \$87 ;
-  wire [8:0] \$88 ;
-  wire [16:0] \$89 ;
+  wire [17:0] \$87 ;
+  wire [16:0] \$88 ;
+  wire [17:0] \$89 ;
   wire \$9 ;
-  wire \$90 ;
+  wire [16:0] \$90 ;
   wire [16:0] \$91 ;
   wire \$92 ;
   wire \$93 ;
-  wire [16:0] \$94 ;
+  wire \$94 ;
   wire \$95 ;
-  wire [8:0] \$96 ;
-  wire [16:0] \$97 ;
-  wire [18:0] \$98 ;
-  wire [16:0] \$99 ;
+  wire [16:0] \$96 ;
+  wire \$97 ;
+  wire \$98 ;
+  wire \$99 ;
   reg \$signal  = 1'h0;
-  reg [15:0] \$signal$108  = 16'h0000;
-  reg [15:0] \$signal$109  = 16'h0000;
-  reg [15:0] \$signal$110  = 16'h0000;
-  reg [7:0] \$signal$112  = 8'h00;
-  reg [7:0] \$signal$113  = 8'h00;
-  reg \$signal$118  = 1'h0;
+  reg [15:0] \$signal$100  = 16'h0000;
+  reg [15:0] \$signal$101  = 16'h0000;
+  reg [15:0] \$signal$102  = 16'h0000;
+  reg [7:0] \$signal$103  = 8'h00;
+  reg [7:0] \$signal$104  = 8'h00;
+  reg [7:0] \$signal$105  = 8'h00;
+  reg [7:0] \$signal$106  = 8'h00;
+  reg [7:0] \$signal$107  = 8'h00;
+  reg [7:0] \$signal$109  = 8'h00;
+  reg [7:0] \$signal$111  = 8'h00;
+  reg \$signal$117  = 1'h0;
+  reg [15:0] \$signal$118  = 16'h0000;
   reg [15:0] \$signal$119  = 16'h0000;
-  reg [15:0] \$signal$120  = 16'h0000;
   reg [26:0] \$signal$47  = 27'h0000000;
   wire [7:0] \$signal$47.acc_addr ;
   wire \$signal$47.final ;
@@ -5820,6 +5220,7 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
   wire clk;
   output clr;
   reg clr = 1'h0;
+  reg count_pad = 1'h0;
   input [7:0] desc__a_base;
   wire [7:0] desc__a_base;
   input desc__acc_in;
@@ -5832,6 +5233,8 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
   wire desc__bias_en;
   input [7:0] desc__c_base;
   wire [7:0] desc__c_base;
+  input desc__count_pad;
+  wire desc__count_pad;
   input [7:0] desc__hi;
   wire [7:0] desc__hi;
   input [15:0] desc__in_h;
@@ -5856,8 +5259,12 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
   wire [15:0] desc__out_w;
   input [3:0] desc__p_base;
   wire [3:0] desc__p_base;
+  input [7:0] desc__pad_bottom;
+  wire [7:0] desc__pad_bottom;
   input [7:0] desc__pad_left;
   wire [7:0] desc__pad_left;
+  input [7:0] desc__pad_right;
+  wire [7:0] desc__pad_right;
   input [7:0] desc__pad_top;
   wire [7:0] desc__pad_top;
   input desc__per_channel;
@@ -5892,7 +5299,6 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
   output [7:0] hi;
   reg [7:0] hi = 8'h00;
   reg [15:0] i = 16'h0000;
-  reg inb_d = 1'h0;
   wire is_pool;
   wire [26:0] issue;
   wire [7:0] \issue.acc_addr ;
@@ -5904,6 +5310,7 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
   wire \issue.valid ;
   wire \issue.wacc ;
   wire \issue.wout ;
+  reg issuing = 1'h0;
   wire [18:0] ix;
   wire [18:0] iy;
   reg [15:0] k_ = 16'h0000;
@@ -5928,7 +5335,6 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
   output out_wr_en;
   reg out_wr_en;
   reg [3:0] p_base = 4'h0;
-  reg [7:0] pad_left = 8'h00;
   (* init = 4'h0 *)
   wire [3:0] par;
   output [3:0] par_addr;
@@ -5937,16 +5343,8 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
   reg per_channel = 1'h0;
   reg [16:0] period = 17'h00000;
   reg [7:0] pin_base = 8'h00;
-  output pool_acc;
-  reg pool_acc;
-  output pool_clear;
-  reg pool_clear;
-  output pool_div_init;
-  reg pool_div_init;
-  output pool_div_step;
-  reg pool_div_step;
-  output pool_finish;
-  reg pool_finish;
+  input pool_final;
+  wire pool_final;
   output [1:0] pool_op;
   reg [1:0] pool_op = 2'h0;
   output pp_first;
@@ -5992,7 +5390,16 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
   reg starting;
   reg [15:0] stream = 16'h0000;
   reg [19:0] t = 20'h00000;
-  reg [19:0] t_last = 20'h00000;
+  output [12:0] tap__payload;
+  reg [12:0] tap__payload = 13'h0000;
+  wire [7:0] \tap__payload.addr ;
+  wire \tap__payload.count ;
+  wire \tap__payload.final ;
+  wire \tap__payload.first ;
+  wire \tap__payload.inb ;
+  wire \tap__payload.last ;
+  output tap__valid;
+  reg tap__valid = 1'h0;
   reg tok_d0 = 1'h0;
   reg tok_d1 = 1'h0;
   reg tok_d2 = 1'h0;
@@ -6003,8 +5410,6 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
   reg [16:0] w_rem = 17'h00000;
   output [7:0] wgt_addr;
   wire [7:0] wgt_addr;
-  reg [15:0] win = 16'h0000;
-  reg [7:0] win_w = 8'h00;
   output wrap;
   reg wrap = 1'h0;
   assign \$2  = ! desc__in_h;
@@ -6070,273 +5475,298 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
   assign \$55  = $signed(iy) * $signed({ 1'h0, \$signal$63  });
   assign \$56  = $signed({ 1'h0, pin_base }) + $signed(\$55 );
   assign \$57  = $signed(\$56 ) + $signed(ix);
-  assign \$58  = ! t;
-  assign \$59  = win + 1'h1;
-  assign \$60  = t == \$59 ;
-  assign \$61  = win + 2'h2;
-  assign \$62  = t >= \$61 ;
-  assign \$63  = win + 2'h2;
-  assign \$64  = \$63  + 4'h8;
-  assign \$65  = t < \$64 ;
-  assign \$66  = \$62  & \$65 ;
-  assign \$67  = win + 2'h2;
-  assign \$68  = \$67  + 4'h8;
-  assign \$69  = t == \$68 ;
-  assign \$70  = win + 2'h2;
-  assign \$71  = \$70  + 4'h8;
-  assign \$72  = \$71  + 1'h1;
-  assign \$73  = t == \$72 ;
-  assign \$74  = s3[0] & s3[4];
-  assign \$75  = ! fsm_state;
-  assign \$76  = fsm_state == 1'h1;
-  assign \$77  = fsm_state == 2'h2;
-  assign \$78  = desc__k > 3'h4;
-  assign \$79  = \$78  ? desc__k : 16'h0004;
-  assign \$80  = - desc__pad_left;
-  assign \$81  = - desc__pad_top;
-  assign \$82  = desc__win_h * desc__win_w;
-  assign \$83  = desc__win_h * desc__win_w;
-  assign \$84  = \$83  + 4'hb;
-  assign \$85  = t + 1'h1;
-  assign \$86  = s3[0] & s3[1];
-  assign \$87  = t == t_last;
-  assign \$88  = out_ptr + 1'h1;
-  assign \$89  = \$signal$110  - 1'h1;
-  assign \$90  = \$signal$119  == \$89 ;
-  assign \$91  = \$signal$109  - 1'h1;
-  assign \$92  = \$signal$120  == \$91 ;
-  assign \$93  = \$90  & \$92 ;
-  assign \$94  = \$signal$110  - 1'h1;
-  assign \$95  = \$signal$119  == \$94 ;
-  assign \$96  = - pad_left;
-  assign \$97  = \$signal$120  + 1'h1;
-  assign \$98  = $signed(\$signal$56 ) + $signed({ 1'h0, \$signal$112  });
-  assign \$99  = \$signal$119  + 1'h1;
-  assign \$100  = $signed(\$signal$59 ) + $signed({ 1'h0, \$signal$113  });
-  assign \$101  = desc__k > 3'h4;
-  assign \$102  = \$101  ? desc__k : 16'h0004;
-  assign \$103  = - desc__pad_left;
-  assign \$104  = - desc__pad_top;
-  assign \$105  = desc__win_h * desc__win_w;
-  assign \$106  = desc__win_h * desc__win_w;
-  assign \$107  = \$106  + 4'hb;
-  assign \$108  = ~ is_pool;
-  assign \$109  = busy & \$108 ;
-  assign \$110  = \$109  & \$signal ;
-  assign \$111  = stream - 1'h1;
-  assign \$112  = $signed({ 1'h0, t }) == $signed(\$111 );
-  assign \$113  = last & \$112 ;
-  assign \$114  = period - 1'h1;
-  assign \$115  = $signed({ 1'h0, t }) == $signed(\$114 );
-  assign \$116  = a_par == 2'h2;
-  assign \$117  = a_par + 1'h1;
-  assign \$118  = \$116  ? 3'h0 : \$117 ;
-  assign \$119  = rem <= 3'h4;
-  assign \$120  = n_rem - 3'h4;
-  assign \$121  = b_ptr + k_;
-  assign \$122  = rem - 3'h4;
-  assign \$123  = a_ptr + k_;
-  assign \$124  = stream - 1'h1;
-  assign \$125  = $signed({ 1'h0, t }) == $signed(\$124 );
-  assign \$126  = reading & \$125 ;
-  assign \$127  = ! desc__kind;
-  assign \$128  = starting & \$127 ;
-  assign \$129  = stream - 1'h1;
-  assign \$130  = $signed({ 1'h0, t }) == $signed(\$129 );
-  assign \$131  = reading & \$130 ;
-  assign \$132  = tok_d3 | draining;
-  assign \$133  = ~ is_pool;
-  assign \$134  = busy & \$133 ;
+  assign \$58  = ~ is_pool;
+  assign \$59  = s3[0] & s3[4];
+  assign \$60  = ! fsm_state;
+  assign \$61  = fsm_state == 1'h1;
+  assign \$62  = fsm_state == 2'h2;
+  assign \$63  = desc__k > 3'h4;
+  assign \$64  = \$63  ? desc__k : 16'h0004;
+  assign \$65  = - desc__pad_left;
+  assign \$66  = - desc__pad_top;
+  assign \$68  = t + 1'h1;
+  assign \$69  = s3[0] & s3[1];
+  assign \$70  = desc__k > 3'h4;
+  assign \$71  = \$70  ? desc__k : 16'h0004;
+  assign \$72  = - desc__pad_left;
+  assign \$73  = - desc__pad_top;
+  assign \$75  = ~ is_pool;
+  assign \$76  = busy & \$75 ;
+  assign \$77  = \$76  & \$signal ;
+  assign \$78  = stream - 1'h1;
+  assign \$79  = $signed({ 1'h0, t }) == $signed(\$78 );
+  assign \$80  = last & \$79 ;
+  assign \$81  = period - 1'h1;
+  assign \$82  = $signed({ 1'h0, t }) == $signed(\$81 );
+  assign \$83  = a_par == 2'h2;
+  assign \$84  = a_par + 1'h1;
+  assign \$85  = \$83  ? 3'h0 : \$84 ;
+  assign \$86  = rem <= 3'h4;
+  assign \$87  = n_rem - 3'h4;
+  assign \$88  = b_ptr + k_;
+  assign \$89  = rem - 3'h4;
+  assign \$90  = a_ptr + k_;
+  assign \$91  = stream - 1'h1;
+  assign \$92  = $signed({ 1'h0, t }) == $signed(\$91 );
+  assign \$93  = reading & \$92 ;
+  assign \$94  = ! desc__kind;
+  assign \$95  = starting & \$94 ;
+  assign \$96  = stream - 1'h1;
+  assign \$97  = $signed({ 1'h0, t }) == $signed(\$96 );
+  assign \$98  = reading & \$97 ;
+  assign \$99  = tok_d3 | draining;
+  assign \$100  = ~ is_pool;
+  assign \$101  = busy & \$100 ;
+  assign \$102  = \$99  & \$101 ;
+  assign \$103  = row == 2'h3;
+  assign \$104  = \rem$42  <= 3'h4;
+  assign \$105  = \n_rem$41  - 3'h4;
+  assign \$106  = c_nptr + m_;
+  assign \$107  = c_nptr + m_;
+  assign \$108  = acc_in | acc_out;
+  assign \$109  = acc_nptr + m_;
+  assign \$110  = \$108  ? \$109  : 17'h00000;
+  assign \$111  = acc_in | acc_out;
+  assign \$112  = acc_nptr + m_;
+  assign \$113  = \$111  ? \$112  : 17'h00000;
+  assign \$114  = par_addr + 1'h1;
+  assign \$115  = \rem$42  - 3'h4;
+  assign \$116  = c_row + 3'h4;
+  assign \$117  = acc_row + 3'h4;
+  assign \$118  = row + 1'h1;
+  assign \$119  = ~ is_pool;
+  assign \$120  = busy & \$119 ;
+  assign \$121  = ~ \$120 ;
+  assign \$122  = busy & is_pool;
+  assign \$123  = \$122  & issuing;
+  assign \$124  = $signed(iy) >= $signed(1'h0);
+  assign \$125  = $signed(iy) < $signed({ 1'h0, \$signal$100  });
+  assign \$126  = \$124  & \$125 ;
+  assign \$127  = $signed(ix) >= $signed(1'h0);
+  assign \$128  = \$126  & \$127 ;
+  assign \$129  = $signed(ix) < $signed({ 1'h0, \$signal$63  });
+  assign \$130  = \$128  & \$129 ;
+  assign \$131  = \$signal$100  + \$signal$109 ;
+  assign \$132  = $signed(iy) < $signed({ 1'h0, \$131  });
+  assign \$133  = \$signal$63  + \$signal$111 ;
+  assign \$134  = $signed(ix) < $signed({ 1'h0, \$133  });
   assign \$135  = \$132  & \$134 ;
-  assign \$136  = row == 2'h3;
-  assign \$137  = \rem$42  <= 3'h4;
-  assign \$138  = \n_rem$41  - 3'h4;
-  assign \$139  = c_nptr + m_;
-  assign \$140  = c_nptr + m_;
-  assign \$141  = acc_in | acc_out;
-  assign \$142  = acc_nptr + m_;
-  assign \$143  = \$141  ? \$142  : 17'h00000;
-  assign \$144  = acc_in | acc_out;
-  assign \$145  = acc_nptr + m_;
-  assign \$146  = \$144  ? \$145  : 17'h00000;
-  assign \$147  = par_addr + 1'h1;
-  assign \$148  = \rem$42  - 3'h4;
-  assign \$149  = c_row + 3'h4;
-  assign \$150  = acc_row + 3'h4;
-  assign \$151  = row + 1'h1;
-  assign \$152  = ~ is_pool;
-  assign \$153  = busy & \$152 ;
-  assign \$154  = ~ \$153 ;
-  assign \$155  = busy & is_pool;
-  assign \$156  = t < win;
-  assign \$157  = \$155  & \$156 ;
-  assign \$158  = $signed(iy) >= $signed(1'h0);
-  assign \$159  = $signed(iy) < $signed({ 1'h0, \$signal$108  });
-  assign \$160  = \$158  & \$159 ;
-  assign \$161  = $signed(ix) >= $signed(1'h0);
-  assign \$162  = \$160  & \$161 ;
-  assign \$163  = $signed(ix) < $signed({ 1'h0, \$signal$63  });
-  assign \$164  = \$162  & \$163 ;
-  assign \$165  = \$157  & \$164 ;
-  assign \$166  = busy & is_pool;
-  assign \$167  = t < win;
-  assign \$168  = \$166  & \$167 ;
-  assign \$169  = win_w - 1'h1;
-  assign \$170  = \$signal$60  == \$169 ;
-  assign \$171  = \$signal$57  + 1'h1;
-  assign \$172  = \$signal$60  + 1'h1;
+  assign \$136  = $signed(iy) >= $signed(1'h0);
+  assign \$137  = $signed(iy) < $signed({ 1'h0, \$signal$100  });
+  assign \$138  = \$136  & \$137 ;
+  assign \$139  = $signed(ix) >= $signed(1'h0);
+  assign \$140  = \$138  & \$139 ;
+  assign \$141  = $signed(ix) < $signed({ 1'h0, \$signal$63  });
+  assign \$142  = \$140  & \$141 ;
+  assign \$143  = count_pad ? \$135  : \$142 ;
+  assign \$144  = ! \$signal$60 ;
+  assign \$145  = ! \$signal$57 ;
+  assign \$146  = \$144  & \$145 ;
+  assign \$147  = \$signal$103  - 1'h1;
+  assign \$148  = \$signal$60  == \$147 ;
+  assign \$149  = \$signal$104  - 1'h1;
+  assign \$150  = \$signal$57  == \$149 ;
+  assign \$151  = \$148  & \$150 ;
+  assign \$152  = \$signal$103  - 1'h1;
+  assign \$153  = \$signal$60  == \$152 ;
+  assign \$154  = \$signal$104  - 1'h1;
+  assign \$155  = \$signal$57  == \$154 ;
+  assign \$156  = \$153  & \$155 ;
+  assign \$157  = \$signal$102  - 1'h1;
+  assign \$158  = \$signal$118  == \$157 ;
+  assign \$159  = \$156  & \$158 ;
+  assign \$160  = \$signal$101  - 1'h1;
+  assign \$161  = \$signal$119  == \$160 ;
+  assign \$162  = \$159  & \$161 ;
+  assign \$163  = busy & is_pool;
+  assign \$164  = \$163  & issuing;
+  assign \$165  = \$signal$103  - 1'h1;
+  assign \$166  = \$signal$60  == \$165 ;
+  assign \$167  = ~ \$166 ;
+  assign \$168  = \$signal$104  - 1'h1;
+  assign \$169  = \$signal$57  == \$168 ;
+  assign \$170  = ~ \$169 ;
+  assign \$171  = \$signal$60  + 1'h1;
+  assign \$172  = \$signal$57  + 1'h1;
+  assign \$173  = out_ptr + 1'h1;
+  assign \$174  = \$signal$103  - 1'h1;
+  assign \$175  = \$signal$60  == \$174 ;
+  assign \$176  = \$signal$104  - 1'h1;
+  assign \$177  = \$signal$57  == \$176 ;
+  assign \$178  = \$175  & \$177 ;
+  assign \$179  = \$signal$102  - 1'h1;
+  assign \$180  = \$signal$118  == \$179 ;
+  assign \$181  = \$178  & \$180 ;
+  assign \$182  = \$signal$101  - 1'h1;
+  assign \$183  = \$signal$119  == \$182 ;
+  assign \$184  = \$181  & \$183 ;
+  assign \$185  = \$signal$102  - 1'h1;
+  assign \$186  = \$signal$118  == \$185 ;
+  assign \$187  = - \$signal$107 ;
+  assign \$188  = \$signal$119  + 1'h1;
+  assign \$189  = $signed(\$signal$56 ) + $signed({ 1'h0, \$signal$105  });
+  assign \$190  = \$signal$118  + 1'h1;
+  assign \$191  = $signed(\$signal$59 ) + $signed({ 1'h0, \$signal$106  });
   always @(posedge clk)
-    kind <= \$173 ;
+    kind <= \$192 ;
   always @(posedge clk)
-    pool_op <= \$174 ;
+    pool_op <= \$193 ;
   always @(posedge clk)
-    m0 <= \$175 ;
+    m0 <= \$194 ;
   always @(posedge clk)
-    shift <= \$176 ;
+    shift <= \$195 ;
   always @(posedge clk)
-    rounding <= \$177 ;
+    rounding <= \$196 ;
   always @(posedge clk)
-    wrap <= \$178 ;
+    wrap <= \$197 ;
   always @(posedge clk)
-    per_channel <= \$179 ;
+    per_channel <= \$198 ;
   always @(posedge clk)
-    bias_en <= \$180 ;
+    bias_en <= \$199 ;
   always @(posedge clk)
-    acc_in <= \$181 ;
+    acc_in <= \$200 ;
   always @(posedge clk)
-    acc_out <= \$182 ;
+    acc_out <= \$201 ;
   always @(posedge clk)
-    lo <= \$183 ;
+    lo <= \$202 ;
   always @(posedge clk)
-    hi <= \$184 ;
+    hi <= \$203 ;
   always @(posedge clk)
-    k_ <= \$185 ;
+    k_ <= \$204 ;
   always @(posedge clk)
-    m_ <= \$186 ;
+    m_ <= \$205 ;
   always @(posedge clk)
-    n_ <= \$187 ;
+    n_ <= \$206 ;
   always @(posedge clk)
-    a_base <= \$188 ;
+    a_base <= \$207 ;
   always @(posedge clk)
-    b_base <= \$189 ;
+    b_base <= \$208 ;
   always @(posedge clk)
-    c_base <= \$190 ;
+    c_base <= \$209 ;
   always @(posedge clk)
-    p_base <= \$191 ;
+    p_base <= \$210 ;
   always @(posedge clk)
-    pin_base <= \$192 ;
+    pin_base <= \$211 ;
   always @(posedge clk)
-    \$signal$108  <= \$193 ;
+    \$signal$100  <= \$212 ;
   always @(posedge clk)
-    \$signal$63  <= \$194 ;
+    \$signal$63  <= \$213 ;
   always @(posedge clk)
-    \$signal$109  <= \$195 ;
+    \$signal$101  <= \$214 ;
   always @(posedge clk)
-    \$signal$110  <= \$196 ;
+    \$signal$102  <= \$215 ;
   always @(posedge clk)
-    win_w <= \$197 ;
+    \$signal$103  <= \$216 ;
   always @(posedge clk)
-    \$signal$112  <= \$198 ;
+    \$signal$104  <= \$217 ;
   always @(posedge clk)
-    \$signal$113  <= \$199 ;
+    \$signal$105  <= \$218 ;
   always @(posedge clk)
-    pad_left <= \$200 ;
+    \$signal$106  <= \$219 ;
   always @(posedge clk)
-    t <= \$201 ;
+    \$signal$107  <= \$220 ;
   always @(posedge clk)
-    error <= \$202 ;
+    \$signal$109  <= \$221 ;
   always @(posedge clk)
-    period <= \$203 ;
+    \$signal$111  <= \$222 ;
   always @(posedge clk)
-    stream <= \$204 ;
+    count_pad <= \$223 ;
   always @(posedge clk)
-    \$signal$118  <= \$205 ;
+    t <= \$224 ;
   always @(posedge clk)
-    \$signal  <= \$206 ;
+    error <= \$225 ;
   always @(posedge clk)
-    \$signal$119  <= \$207 ;
+    period <= \$226 ;
   always @(posedge clk)
-    \$signal$120  <= \$208 ;
+    stream <= \$227 ;
   always @(posedge clk)
-    \$signal$59  <= \$209 ;
+    \$signal$117  <= \$228 ;
   always @(posedge clk)
-    \$signal$56  <= \$210 ;
+    \$signal  <= \$229 ;
   always @(posedge clk)
-    \$signal$60  <= \$211 ;
+    \$signal$118  <= \$230 ;
   always @(posedge clk)
-    \$signal$57  <= \$212 ;
+    \$signal$119  <= \$231 ;
   always @(posedge clk)
-    win <= \$213 ;
+    \$signal$59  <= \$232 ;
   always @(posedge clk)
-    out_ptr <= \$214 ;
+    \$signal$56  <= \$233 ;
   always @(posedge clk)
-    t_last <= \$215 ;
+    \$signal$60  <= \$234 ;
   always @(posedge clk)
-    a_ptr <= \$216 ;
+    \$signal$57  <= \$235 ;
   always @(posedge clk)
-    b_ptr <= \$217 ;
+    out_ptr <= \$236 ;
   always @(posedge clk)
-    rem <= \$218 ;
+    issuing <= \$237 ;
   always @(posedge clk)
-    n_rem <= \$219 ;
+    a_ptr <= \$238 ;
   always @(posedge clk)
-    a_par <= \$220 ;
+    b_ptr <= \$239 ;
   always @(posedge clk)
-    w_ptr <= \$221 ;
+    rem <= \$240 ;
   always @(posedge clk)
-    w_nptr <= \$222 ;
+    n_rem <= \$241 ;
   always @(posedge clk)
-    w_rem <= \$223 ;
+    a_par <= \$242 ;
   always @(posedge clk)
-    w_par <= \$224 ;
+    w_ptr <= \$243 ;
   always @(posedge clk)
-    i <= \$225 ;
+    w_nptr <= \$244 ;
   always @(posedge clk)
-    draining <= \$226 ;
+    w_rem <= \$245 ;
   always @(posedge clk)
-    \rem$42  <= \$227 ;
+    w_par <= \$246 ;
   always @(posedge clk)
-    \n_rem$41  <= \$228 ;
+    i <= \$247 ;
   always @(posedge clk)
-    first <= \$229 ;
+    draining <= \$248 ;
   always @(posedge clk)
-    c_nptr <= \$230 ;
+    \rem$42  <= \$249 ;
   always @(posedge clk)
-    c_row <= \$231 ;
+    \n_rem$41  <= \$250 ;
   always @(posedge clk)
-    acc_nptr <= \$232 ;
+    first <= \$251 ;
   always @(posedge clk)
-    acc_row <= \$233 ;
+    c_nptr <= \$252 ;
   always @(posedge clk)
-    par_addr <= \$234 ;
+    c_row <= \$253 ;
   always @(posedge clk)
-    fsm_state <= \$235 ;
+    acc_nptr <= \$254 ;
   always @(posedge clk)
-    feed <= \$236 ;
+    acc_row <= \$255 ;
   always @(posedge clk)
-    a_last <= \$237 ;
+    par_addr <= \$256 ;
   always @(posedge clk)
-    clr <= \$238 ;
+    fsm_state <= \$257 ;
   always @(posedge clk)
-    tok_d0 <= \$239 ;
+    feed <= \$258 ;
   always @(posedge clk)
-    tok_d1 <= \$240 ;
+    a_last <= \$259 ;
   always @(posedge clk)
-    tok_d2 <= \$241 ;
+    clr <= \$260 ;
   always @(posedge clk)
-    tok_d3 <= \$242 ;
+    tok_d0 <= \$261 ;
   always @(posedge clk)
-    \$signal$47  <= \$243 ;
+    tok_d1 <= \$262 ;
   always @(posedge clk)
-    \$signal$51  <= \$244 ;
+    tok_d2 <= \$263 ;
   always @(posedge clk)
-    s2 <= \$245 ;
+    tok_d3 <= \$264 ;
   always @(posedge clk)
-    s3 <= \$246 ;
+    \$signal$47  <= \$265 ;
   always @(posedge clk)
-    inb_d <= \$247 ;
+    \$signal$51  <= \$266 ;
+  always @(posedge clk)
+    s2 <= \$267 ;
+  always @(posedge clk)
+    s3 <= \$268 ;
+  always @(posedge clk)
+    tap__valid <= \$269 ;
+  always @(posedge clk)
+    tap__payload <= \$270 ;
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
     starting = 1'h0;
     casez (fsm_state)
       2'h0:
@@ -6352,7 +5782,7 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
     endcase
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
     busy = 1'h0;
     casez (fsm_state)
       2'h0:
@@ -6362,7 +5792,7 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
     endcase
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
     done = 1'h0;
     casez (fsm_state)
       2'h0:
@@ -6374,670 +5804,257 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
     endcase
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
     out_rd_addr = 8'h00;
     if (\$54 ) begin
       out_rd_addr = \$57 [7:0];
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    pool_clear = 1'h0;
-    if (\$54 ) begin
-      pool_clear = \$58 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
+    out_wr_en = 1'h0;
+    if (\$58 ) begin
+      out_wr_en = \$59 ;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    pool_acc = 1'h0;
-    if (\$54 ) begin
-      pool_acc = inb_d;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    pool_div_init = 1'h0;
-    if (\$54 ) begin
-      pool_div_init = \$60 ;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    pool_div_step = 1'h0;
-    if (\$54 ) begin
-      pool_div_step = \$66 ;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    pool_finish = 1'h0;
-    if (\$54 ) begin
-      pool_finish = \$69 ;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$54 ) begin
-      out_wr_en = \$73 ;
-    end else begin
-      out_wr_en = \$74 ;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$54 ) begin
-      out_wr_addr = out_ptr;
-    end else begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
+    out_wr_addr = 8'h00;
+    if (\$58 ) begin
       out_wr_addr = s3[22:15];
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$173  = kind;
+    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
+    \$192  = kind;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$173  = desc__kind;
+            \$192  = desc__kind;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$173  = desc__kind;
+            \$192  = desc__kind;
           end
     endcase
     if (rst) begin
-      \$173  = 1'h0;
+      \$192  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$174  = pool_op;
+    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
+    \$193  = pool_op;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$174  = desc__pool_op;
+            \$193  = desc__pool_op;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$174  = desc__pool_op;
+            \$193  = desc__pool_op;
           end
     endcase
     if (rst) begin
-      \$174  = 2'h0;
+      \$193  = 2'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$175  = m0;
+    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
+    \$194  = m0;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$175  = desc__m0;
+            \$194  = desc__m0;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$175  = desc__m0;
+            \$194  = desc__m0;
           end
     endcase
     if (rst) begin
-      \$175  = 31'h00000000;
+      \$194  = 31'h00000000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$176  = shift;
+    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
+    \$195  = shift;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$176  = desc__shift;
+            \$195  = desc__shift;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$176  = desc__shift;
+            \$195  = desc__shift;
           end
     endcase
     if (rst) begin
-      \$176  = 6'h00;
+      \$195  = 6'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$177  = rounding;
+    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
+    \$196  = rounding;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$177  = desc__rounding;
+            \$196  = desc__rounding;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$177  = desc__rounding;
+            \$196  = desc__rounding;
           end
     endcase
     if (rst) begin
-      \$177  = 2'h0;
+      \$196  = 2'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$178  = wrap;
+    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
+    \$197  = wrap;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$178  = desc__wrap;
+            \$197  = desc__wrap;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$178  = desc__wrap;
+            \$197  = desc__wrap;
           end
     endcase
     if (rst) begin
-      \$178  = 1'h0;
+      \$197  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$179  = per_channel;
+    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
+    \$198  = per_channel;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$179  = desc__per_channel;
+            \$198  = desc__per_channel;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$179  = desc__per_channel;
+            \$198  = desc__per_channel;
           end
     endcase
     if (rst) begin
-      \$179  = 1'h0;
+      \$198  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$180  = bias_en;
+    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
+    \$199  = bias_en;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$180  = desc__bias_en;
+            \$199  = desc__bias_en;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$180  = desc__bias_en;
+            \$199  = desc__bias_en;
           end
     endcase
     if (rst) begin
-      \$180  = 1'h0;
+      \$199  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$181  = acc_in;
+    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
+    \$200  = acc_in;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$181  = desc__acc_in;
+            \$200  = desc__acc_in;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$181  = desc__acc_in;
+            \$200  = desc__acc_in;
           end
     endcase
     if (rst) begin
-      \$181  = 1'h0;
+      \$200  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$182  = acc_out;
+    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
+    \$201  = acc_out;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$182  = desc__acc_out;
+            \$201  = desc__acc_out;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$182  = desc__acc_out;
+            \$201  = desc__acc_out;
           end
     endcase
     if (rst) begin
-      \$182  = 1'h0;
+      \$201  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$183  = lo;
+    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
+    \$202  = lo;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$183  = desc__lo;
+            \$202  = desc__lo;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$183  = desc__lo;
+            \$202  = desc__lo;
           end
     endcase
     if (rst) begin
-      \$183  = 8'h00;
+      \$202  = 8'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$184  = hi;
+    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
+    \$203  = hi;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$184  = desc__hi;
+            \$203  = desc__hi;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$184  = desc__hi;
+            \$203  = desc__hi;
           end
     endcase
     if (rst) begin
-      \$184  = 8'h00;
+      \$203  = 8'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$185  = k_;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$185  = desc__k;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$185  = desc__k;
-          end
-    endcase
-    if (rst) begin
-      \$185  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$186  = m_;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$186  = desc__m;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$186  = desc__m;
-          end
-    endcase
-    if (rst) begin
-      \$186  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$187  = n_;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$187  = desc__n;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$187  = desc__n;
-          end
-    endcase
-    if (rst) begin
-      \$187  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$188  = a_base;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$188  = desc__a_base;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$188  = desc__a_base;
-          end
-    endcase
-    if (rst) begin
-      \$188  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$189  = b_base;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$189  = desc__b_base;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$189  = desc__b_base;
-          end
-    endcase
-    if (rst) begin
-      \$189  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$190  = c_base;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$190  = desc__c_base;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$190  = desc__c_base;
-          end
-    endcase
-    if (rst) begin
-      \$190  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$191  = p_base;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$191  = desc__p_base;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$191  = desc__p_base;
-          end
-    endcase
-    if (rst) begin
-      \$191  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$192  = pin_base;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$192  = desc__pin_base;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$192  = desc__pin_base;
-          end
-    endcase
-    if (rst) begin
-      \$192  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$193  = \$signal$108 ;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$193  = desc__in_h;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$193  = desc__in_h;
-          end
-    endcase
-    if (rst) begin
-      \$193  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$194  = \$signal$63 ;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$194  = desc__in_w;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$194  = desc__in_w;
-          end
-    endcase
-    if (rst) begin
-      \$194  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$195  = \$signal$109 ;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$195  = desc__out_h;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$195  = desc__out_h;
-          end
-    endcase
-    if (rst) begin
-      \$195  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$196  = \$signal$110 ;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$196  = desc__out_w;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$196  = desc__out_w;
-          end
-    endcase
-    if (rst) begin
-      \$196  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$197  = win_w;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$197  = desc__win_w;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$197  = desc__win_w;
-          end
-    endcase
-    if (rst) begin
-      \$197  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$198  = \$signal$112 ;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$198  = desc__stride_h;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$198  = desc__stride_h;
-          end
-    endcase
-    if (rst) begin
-      \$198  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$199  = \$signal$113 ;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$199  = desc__stride_w;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$199  = desc__stride_w;
-          end
-    endcase
-    if (rst) begin
-      \$199  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$200  = pad_left;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$200  = desc__pad_left;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$200  = desc__pad_left;
-          end
-    endcase
-    if (rst) begin
-      \$200  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$201  = t;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$201  = 20'h00000;
-          end
-      2'h2:
-        begin
-          \$201  = \$85 [19:0];
-          if (is_pool) begin
-            if (\$87 ) begin
-              \$201  = 20'h00000;
-            end
-          end
-        end
-      2'h1:
-          if (start) begin
-            \$201  = 20'h00000;
-          end
-    endcase
-    if (\$110 ) begin
-      if (\$113 ) begin
-      end else if (\$115 ) begin
-        \$201  = 20'h00000;
-      end
-    end
-    if (rst) begin
-      \$201  = 20'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$202  = error;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$202  = refused;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$202  = refused;
-          end
-    endcase
-    if (rst) begin
-      \$202  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$203  = period;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$203  = { 1'h0, \$79  };
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$203  = { 1'h0, \$102  };
-          end
-    endcase
-    if (rst) begin
-      \$203  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$204  = stream;
+    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
+    \$204  = k_;
     casez (fsm_state)
       2'h0:
           if (start) begin
@@ -7055,230 +6072,170 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$205  = \$signal$118 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
+    \$205  = m_;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$205  = 1'h0;
+            \$205  = desc__m;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$205  = 1'h0;
+            \$205  = desc__m;
           end
     endcase
     if (rst) begin
-      \$205  = 1'h0;
+      \$205  = 16'h0000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$206  = \$signal ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
+    \$206  = n_;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$206  = 1'h1;
+            \$206  = desc__n;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$206  = 1'h1;
-          end
-    endcase
-    if (\$110 ) begin
-      if (\$113 ) begin
-        \$206  = 1'h0;
-      end
-    end
-    if (rst) begin
-      \$206  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$207  = \$signal$119 ;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$207  = 16'h0000;
-          end
-      2'h2:
-          if (is_pool) begin
-            if (\$87 ) begin
-              (* full_case = 32'd1 *)
-              if (\$93 ) begin
-              end else if (\$95 ) begin
-                \$207  = 16'h0000;
-              end else begin
-                \$207  = \$99 [15:0];
-              end
-            end
-          end
-      2'h1:
-          if (start) begin
-            \$207  = 16'h0000;
+            \$206  = desc__n;
           end
     endcase
     if (rst) begin
-      \$207  = 16'h0000;
+      \$206  = 16'h0000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$208  = \$signal$120 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
+    \$207  = a_base;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$208  = 16'h0000;
+            \$207  = desc__a_base;
           end
       2'h2:
-          if (is_pool) begin
-            if (\$87 ) begin
-              if (\$93 ) begin
-              end else if (\$95 ) begin
-                \$208  = \$97 [15:0];
-              end
-            end
-          end
+          /* empty */;
       2'h1:
           if (start) begin
-            \$208  = 16'h0000;
+            \$207  = desc__a_base;
           end
     endcase
     if (rst) begin
-      \$208  = 16'h0000;
+      \$207  = 8'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$209  = \$signal$59 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
+    \$208  = b_base;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$209  = { \$80 [8], \$80 [8], \$80 [8], \$80 [8], \$80 [8], \$80 [8], \$80 [8], \$80 [8], \$80 [8], \$80  };
+            \$208  = desc__b_base;
           end
       2'h2:
-          if (is_pool) begin
-            if (\$87 ) begin
-              (* full_case = 32'd1 *)
-              if (\$93 ) begin
-              end else if (\$95 ) begin
-                \$209  = { \$96 [8], \$96 [8], \$96 [8], \$96 [8], \$96 [8], \$96 [8], \$96 [8], \$96 [8], \$96 [8], \$96  };
-              end else begin
-                \$209  = \$100 [17:0];
-              end
-            end
-          end
+          /* empty */;
       2'h1:
           if (start) begin
-            \$209  = { \$103 [8], \$103 [8], \$103 [8], \$103 [8], \$103 [8], \$103 [8], \$103 [8], \$103 [8], \$103 [8], \$103  };
+            \$208  = desc__b_base;
           end
     endcase
     if (rst) begin
-      \$209  = 18'h00000;
+      \$208  = 8'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$210  = \$signal$56 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
+    \$209  = c_base;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$210  = { \$81 [8], \$81 [8], \$81 [8], \$81 [8], \$81 [8], \$81 [8], \$81 [8], \$81 [8], \$81 [8], \$81  };
+            \$209  = desc__c_base;
           end
       2'h2:
-          if (is_pool) begin
-            if (\$87 ) begin
-              if (\$93 ) begin
-              end else if (\$95 ) begin
-                \$210  = \$98 [17:0];
-              end
-            end
-          end
+          /* empty */;
       2'h1:
           if (start) begin
-            \$210  = { \$104 [8], \$104 [8], \$104 [8], \$104 [8], \$104 [8], \$104 [8], \$104 [8], \$104 [8], \$104 [8], \$104  };
+            \$209  = desc__c_base;
           end
     endcase
     if (rst) begin
-      \$210  = 18'h00000;
+      \$209  = 8'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$211  = \$signal$60 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
+    \$210  = p_base;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$211  = 8'h00;
+            \$210  = desc__p_base;
           end
       2'h2:
-          if (is_pool) begin
-            if (\$87 ) begin
-              \$211  = 8'h00;
-            end
-          end
+          /* empty */;
       2'h1:
           if (start) begin
-            \$211  = 8'h00;
+            \$210  = desc__p_base;
           end
     endcase
-    if (\$168 ) begin
-      (* full_case = 32'd1 *)
-      if (\$170 ) begin
-        \$211  = 8'h00;
-      end else begin
-        \$211  = \$172 [7:0];
-      end
+    if (rst) begin
+      \$210  = 4'h0;
     end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
+    \$211  = pin_base;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$211  = desc__pin_base;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$211  = desc__pin_base;
+          end
+    endcase
     if (rst) begin
       \$211  = 8'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$212  = \$signal$57 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
+    \$212  = \$signal$100 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$212  = 8'h00;
-          end
-      2'h2:
-          if (is_pool) begin
-            if (\$87 ) begin
-              \$212  = 8'h00;
-            end
-          end
-      2'h1:
-          if (start) begin
-            \$212  = 8'h00;
-          end
-    endcase
-    if (\$168 ) begin
-      if (\$170 ) begin
-        \$212  = \$171 [7:0];
-      end
-    end
-    if (rst) begin
-      \$212  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$213  = win;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$213  = \$82 ;
+            \$212  = desc__in_h;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$213  = \$105 ;
+            \$212  = desc__in_h;
+          end
+    endcase
+    if (rst) begin
+      \$212  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
+    \$213  = \$signal$63 ;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$213  = desc__in_w;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$213  = desc__in_w;
           end
     endcase
     if (rst) begin
@@ -7286,199 +6243,151 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$214  = out_ptr;
+    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
+    \$214  = \$signal$101 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$214  = desc__c_base;
-          end
-      2'h2:
-          if (is_pool) begin
-            if (\$87 ) begin
-              \$214  = \$88 [7:0];
-            end
-          end
-      2'h1:
-          if (start) begin
-            \$214  = desc__c_base;
-          end
-    endcase
-    if (rst) begin
-      \$214  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$215  = t_last;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$215  = { 3'h0, \$84  };
+            \$214  = desc__out_h;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$215  = { 3'h0, \$107  };
+            \$214  = desc__out_h;
           end
     endcase
     if (rst) begin
-      \$215  = 20'h00000;
+      \$214  = 16'h0000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$216  = a_ptr;
+    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
+    \$215  = \$signal$102 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$216  = desc__a_base;
+            \$215  = desc__out_w;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$216  = desc__a_base;
+            \$215  = desc__out_w;
           end
     endcase
-    if (\$110 ) begin
-      if (\$113 ) begin
-      end else if (\$115 ) begin
-        (* full_case = 32'd1 *)
-        if (\$119 ) begin
-          \$216  = a_base;
-        end else begin
-          \$216  = \$123 [7:0];
-        end
-      end
+    if (rst) begin
+      \$215  = 16'h0000;
     end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
+    \$216  = \$signal$103 ;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$216  = desc__win_w;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$216  = desc__win_w;
+          end
+    endcase
     if (rst) begin
       \$216  = 8'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$217  = b_ptr;
+    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
+    \$217  = \$signal$104 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$217  = desc__b_base;
+            \$217  = desc__win_h;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$217  = desc__b_base;
+            \$217  = desc__win_h;
           end
     endcase
-    if (\$110 ) begin
-      if (\$113 ) begin
-      end else if (\$115 ) begin
-        if (\$119 ) begin
-          \$217  = \$121 [7:0];
-        end
-      end
-    end
     if (rst) begin
       \$217  = 8'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$218  = rem;
+    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
+    \$218  = \$signal$105 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$218  = { 1'h0, desc__m };
+            \$218  = desc__stride_h;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$218  = { 1'h0, desc__m };
+            \$218  = desc__stride_h;
           end
     endcase
-    if (\$110 ) begin
-      if (\$113 ) begin
-      end else if (\$115 ) begin
-        (* full_case = 32'd1 *)
-        if (\$119 ) begin
-          \$218  = { 1'h0, m_ };
-        end else begin
-          \$218  = \$122 [16:0];
-        end
-      end
-    end
     if (rst) begin
-      \$218  = 17'h00000;
+      \$218  = 8'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$219  = n_rem;
+    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
+    \$219  = \$signal$106 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$219  = { 1'h0, desc__n };
+            \$219  = desc__stride_w;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$219  = { 1'h0, desc__n };
+            \$219  = desc__stride_w;
           end
     endcase
-    if (\$110 ) begin
-      if (\$113 ) begin
-      end else if (\$115 ) begin
-        if (\$119 ) begin
-          \$219  = \$120 [16:0];
-        end
-      end
-    end
     if (rst) begin
-      \$219  = 17'h00000;
+      \$219  = 8'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$220  = a_par;
+    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
+    \$220  = \$signal$107 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$220  = 2'h0;
+            \$220  = desc__pad_left;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$220  = 2'h0;
+            \$220  = desc__pad_left;
           end
     endcase
-    if (\$110 ) begin
-      if (\$113 ) begin
-      end else if (\$115 ) begin
-        \$220  = \$118 [1:0];
-      end
-    end
     if (rst) begin
-      \$220  = 2'h0;
+      \$220  = 8'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$221  = w_ptr;
+    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
+    \$221  = \$signal$109 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$221  = desc__b_base;
+            \$221  = desc__pad_bottom;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$221  = desc__b_base;
+            \$221  = desc__pad_bottom;
           end
     endcase
     if (rst) begin
@@ -7486,18 +6395,18 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$222  = w_nptr;
+    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
+    \$222  = \$signal$111 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$222  = desc__b_base;
+            \$222  = desc__pad_right;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$222  = desc__b_base;
+            \$222  = desc__pad_right;
           end
     endcase
     if (rst) begin
@@ -7505,154 +6414,128 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$223  = w_rem;
+    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
+    \$223  = count_pad;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$223  = { 1'h0, desc__k };
+            \$223  = desc__count_pad;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$223  = { 1'h0, desc__k };
+            \$223  = desc__count_pad;
           end
     endcase
     if (rst) begin
-      \$223  = 17'h00000;
+      \$223  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$224  = w_par;
+    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
+    \$224  = t;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$224  = 2'h0;
+            \$224  = 20'h00000;
           end
       2'h2:
-          /* empty */;
+          \$224  = \$68 [19:0];
       2'h1:
           if (start) begin
-            \$224  = 2'h0;
+            \$224  = 20'h00000;
           end
     endcase
-    if (rst) begin
-      \$224  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$225  = i;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$225  = 16'h0000;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$225  = 16'h0000;
-          end
-    endcase
-    if (\$135 ) begin
-      (* full_case = 32'd1 *)
-      if (\$136 ) begin
-      end else begin
-        \$225  = \$151 [15:0];
+    if (\$77 ) begin
+      if (\$80 ) begin
+      end else if (\$82 ) begin
+        \$224  = 20'h00000;
       end
     end
     if (rst) begin
-      \$225  = 16'h0000;
+      \$224  = 20'h00000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$226  = draining;
+    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
+    \$225  = error;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$226  = 1'h0;
+            \$225  = refused;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$226  = 1'h0;
+            \$225  = refused;
           end
     endcase
-    if (\$135 ) begin
-      (* full_case = 32'd1 *)
-      if (\$136 ) begin
-        \$226  = 1'h0;
-      end else begin
-        \$226  = 1'h1;
-      end
-    end
     if (rst) begin
-      \$226  = 1'h0;
+      \$225  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$227  = \rem$42 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
+    \$226  = period;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$227  = { 1'h0, desc__m };
+            \$226  = { 1'h0, \$64  };
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$227  = { 1'h0, desc__m };
+            \$226  = { 1'h0, \$71  };
           end
     endcase
-    if (\$135 ) begin
-      if (\$136 ) begin
-        (* full_case = 32'd1 *)
-        if (\$137 ) begin
-          \$227  = { 1'h0, m_ };
-        end else begin
-          \$227  = \$148 [16:0];
-        end
-      end
-    end
     if (rst) begin
-      \$227  = 17'h00000;
+      \$226  = 17'h00000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$228  = \n_rem$41 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
+    \$227  = stream;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$228  = { 1'h0, desc__n };
+            \$227  = desc__k;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$228  = { 1'h0, desc__n };
+            \$227  = desc__k;
           end
     endcase
-    if (\$135 ) begin
-      if (\$136 ) begin
-        if (\$137 ) begin
-          \$228  = \$138 [16:0];
-        end
-      end
-    end
     if (rst) begin
-      \$228  = 17'h00000;
+      \$227  = 16'h0000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$229  = first;
+    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
+    \$228  = \$signal$117 ;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$228  = 1'h0;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$228  = 1'h0;
+          end
+    endcase
+    if (rst) begin
+      \$228  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
+    \$229  = \$signal ;
     casez (fsm_state)
       2'h0:
           if (start) begin
@@ -7665,11 +6548,9 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
             \$229  = 1'h1;
           end
     endcase
-    if (\$135 ) begin
-      if (\$136 ) begin
-        if (\$137 ) begin
-          \$229  = 1'h1;
-        end
+    if (\$77 ) begin
+      if (\$80 ) begin
+        \$229  = 1'h0;
       end
     end
     if (rst) begin
@@ -7677,275 +6558,873 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$230  = c_nptr;
+    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
+    \$230  = \$signal$118 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$230  = desc__c_base;
+            \$230  = 16'h0000;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$230  = desc__c_base;
+            \$230  = 16'h0000;
           end
     endcase
-    if (\$135 ) begin
-      if (\$136 ) begin
-        if (\$137 ) begin
-          \$230  = \$139 [7:0];
-        end
-      end
-    end
-    if (rst) begin
-      \$230  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$231  = c_row;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$231  = desc__c_base;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$231  = desc__c_base;
-          end
-    endcase
-    if (\$135 ) begin
-      if (\$136 ) begin
+    if (\$164 ) begin
+      (* full_case = 32'd1 *)
+      if (\$167 ) begin
+      end else if (\$170 ) begin
+      end else begin
         (* full_case = 32'd1 *)
-        if (\$137 ) begin
-          \$231  = \$140 [7:0];
+        if (\$184 ) begin
+        end else if (\$186 ) begin
+          \$230  = 16'h0000;
         end else begin
-          \$231  = \$149 [7:0];
+          \$230  = \$190 [15:0];
         end
       end
     end
     if (rst) begin
-      \$231  = 8'h00;
+      \$230  = 16'h0000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$232  = acc_nptr;
+    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
+    \$231  = \$signal$119 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$232  = 8'h00;
+            \$231  = 16'h0000;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$232  = 8'h00;
+            \$231  = 16'h0000;
           end
     endcase
-    if (\$135 ) begin
-      if (\$136 ) begin
-        if (\$137 ) begin
-          \$232  = \$143 [7:0];
+    if (\$164 ) begin
+      (* full_case = 32'd1 *)
+      if (\$167 ) begin
+      end else if (\$170 ) begin
+      end else begin
+        if (\$184 ) begin
+        end else if (\$186 ) begin
+          \$231  = \$188 [15:0];
         end
       end
     end
     if (rst) begin
-      \$232  = 8'h00;
+      \$231  = 16'h0000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$233  = acc_row;
+    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
+    \$232  = \$signal$59 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$233  = 8'h00;
+            \$232  = { \$65 [8], \$65 [8], \$65 [8], \$65 [8], \$65 [8], \$65 [8], \$65 [8], \$65 [8], \$65 [8], \$65  };
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$233  = 8'h00;
+            \$232  = { \$72 [8], \$72 [8], \$72 [8], \$72 [8], \$72 [8], \$72 [8], \$72 [8], \$72 [8], \$72 [8], \$72  };
           end
     endcase
-    if (\$135 ) begin
-      if (\$136 ) begin
+    if (\$164 ) begin
+      (* full_case = 32'd1 *)
+      if (\$167 ) begin
+      end else if (\$170 ) begin
+      end else begin
         (* full_case = 32'd1 *)
-        if (\$137 ) begin
-          \$233  = \$146 [7:0];
+        if (\$184 ) begin
+        end else if (\$186 ) begin
+          \$232  = { \$187 [8], \$187 [8], \$187 [8], \$187 [8], \$187 [8], \$187 [8], \$187 [8], \$187 [8], \$187 [8], \$187  };
         end else begin
-          \$233  = \$150 [7:0];
+          \$232  = \$191 [17:0];
         end
       end
     end
     if (rst) begin
-      \$233  = 8'h00;
+      \$232  = 18'h00000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$234  = par_addr;
+    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
+    \$233  = \$signal$56 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$234  = desc__p_base;
+            \$233  = { \$66 [8], \$66 [8], \$66 [8], \$66 [8], \$66 [8], \$66 [8], \$66 [8], \$66 [8], \$66 [8], \$66  };
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$234  = desc__p_base;
+            \$233  = { \$73 [8], \$73 [8], \$73 [8], \$73 [8], \$73 [8], \$73 [8], \$73 [8], \$73 [8], \$73 [8], \$73  };
           end
     endcase
-    if (\$135 ) begin
-      if (\$136 ) begin
-        if (\$137 ) begin
-          \$234  = \$147 [3:0];
+    if (\$164 ) begin
+      (* full_case = 32'd1 *)
+      if (\$167 ) begin
+      end else if (\$170 ) begin
+      end else begin
+        if (\$184 ) begin
+        end else if (\$186 ) begin
+          \$233  = \$189 [17:0];
         end
       end
     end
     if (rst) begin
-      \$234  = 4'h0;
+      \$233  = 18'h00000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$235  = fsm_state;
+    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
+    \$234  = \$signal$60 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            (* full_case = 32'd1 *)
-            if (refused) begin
-              \$235  = 2'h1;
-            end else begin
-              \$235  = 2'h2;
-            end
+            \$234  = 8'h00;
           end
       2'h2:
-          if (is_pool) begin
-            if (\$87 ) begin
-              if (\$93 ) begin
-                \$235  = 2'h1;
-              end
-            end
-          end else if (\$86 ) begin
-            \$235  = 2'h1;
-          end
+          /* empty */;
       2'h1:
-        begin
-          \$235  = 2'h0;
           if (start) begin
-            (* full_case = 32'd1 *)
-            if (refused) begin
-              \$235  = 2'h1;
-            end else begin
-              \$235  = 2'h2;
-            end
+            \$234  = 8'h00;
           end
-        end
     endcase
+    if (\$164 ) begin
+      (* full_case = 32'd1 *)
+      if (\$167 ) begin
+        \$234  = \$171 [7:0];
+      end else if (\$170 ) begin
+        \$234  = 8'h00;
+      end else begin
+        \$234  = 8'h00;
+      end
+    end
     if (rst) begin
-      \$235  = 2'h0;
+      \$234  = 8'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$236  = reading;
+    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
+    \$235  = \$signal$57 ;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$235  = 8'h00;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$235  = 8'h00;
+          end
+    endcase
+    if (\$164 ) begin
+      (* full_case = 32'd1 *)
+      if (\$167 ) begin
+      end else if (\$170 ) begin
+        \$235  = \$172 [7:0];
+      end else begin
+        \$235  = 8'h00;
+      end
+    end
     if (rst) begin
-      \$236  = 1'h0;
+      \$235  = 8'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$237  = \$126 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
+    \$236  = out_ptr;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$236  = desc__c_base;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$236  = desc__c_base;
+          end
+    endcase
+    if (\$164 ) begin
+      (* full_case = 32'd1 *)
+      if (\$167 ) begin
+      end else if (\$170 ) begin
+      end else begin
+        \$236  = \$173 [7:0];
+      end
+    end
+    if (rst) begin
+      \$236  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
+    \$237  = issuing;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$237  = \$67 ;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$237  = \$74 ;
+          end
+    endcase
+    if (\$164 ) begin
+      (* full_case = 32'd1 *)
+      if (\$167 ) begin
+      end else if (\$170 ) begin
+      end else begin
+        if (\$184 ) begin
+          \$237  = 1'h0;
+        end
+      end
+    end
     if (rst) begin
       \$237  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$238  = \$128 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
+    \$238  = a_ptr;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$238  = desc__a_base;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$238  = desc__a_base;
+          end
+    endcase
+    if (\$77 ) begin
+      if (\$80 ) begin
+      end else if (\$82 ) begin
+        (* full_case = 32'd1 *)
+        if (\$86 ) begin
+          \$238  = a_base;
+        end else begin
+          \$238  = \$90 [7:0];
+        end
+      end
+    end
     if (rst) begin
-      \$238  = 1'h0;
+      \$238  = 8'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$239  = \$131 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
+    \$239  = b_ptr;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$239  = desc__b_base;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$239  = desc__b_base;
+          end
+    endcase
+    if (\$77 ) begin
+      if (\$80 ) begin
+      end else if (\$82 ) begin
+        if (\$86 ) begin
+          \$239  = \$88 [7:0];
+        end
+      end
+    end
     if (rst) begin
-      \$239  = 1'h0;
+      \$239  = 8'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$240  = tok_d0;
+    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
+    \$240  = rem;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$240  = { 1'h0, desc__m };
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$240  = { 1'h0, desc__m };
+          end
+    endcase
+    if (\$77 ) begin
+      if (\$80 ) begin
+      end else if (\$82 ) begin
+        (* full_case = 32'd1 *)
+        if (\$86 ) begin
+          \$240  = { 1'h0, m_ };
+        end else begin
+          \$240  = \$89 [16:0];
+        end
+      end
+    end
     if (rst) begin
-      \$240  = 1'h0;
+      \$240  = 17'h00000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$241  = tok_d1;
+    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
+    \$241  = n_rem;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$241  = { 1'h0, desc__n };
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$241  = { 1'h0, desc__n };
+          end
+    endcase
+    if (\$77 ) begin
+      if (\$80 ) begin
+      end else if (\$82 ) begin
+        if (\$86 ) begin
+          \$241  = \$87 [16:0];
+        end
+      end
+    end
     if (rst) begin
-      \$241  = 1'h0;
+      \$241  = 17'h00000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$242  = tok_d2;
+    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
+    \$242  = a_par;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$242  = 2'h0;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$242  = 2'h0;
+          end
+    endcase
+    if (\$77 ) begin
+      if (\$80 ) begin
+      end else if (\$82 ) begin
+        \$242  = \$85 [1:0];
+      end
+    end
     if (rst) begin
-      \$242  = 1'h0;
+      \$242  = 2'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$243  = issue;
-    if (\$154 ) begin
-      \$243 [0] = 1'h0;
-    end
+    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
+    \$243  = w_ptr;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$243  = desc__b_base;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$243  = desc__b_base;
+          end
+    endcase
     if (rst) begin
-      \$243  = 27'h0000000;
+      \$243  = 8'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$244  = \$signal$47 ;
-    if (\$154 ) begin
-      \$244 [0] = 1'h0;
-    end
+    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
+    \$244  = w_nptr;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$244  = desc__b_base;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$244  = desc__b_base;
+          end
+    endcase
     if (rst) begin
-      \$244  = 27'h0000000;
+      \$244  = 8'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$245  = \$signal$51 ;
-    if (\$154 ) begin
-      \$245 [0] = 1'h0;
-    end
+    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
+    \$245  = w_rem;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$245  = { 1'h0, desc__k };
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$245  = { 1'h0, desc__k };
+          end
+    endcase
     if (rst) begin
-      \$245  = 27'h0000000;
+      \$245  = 17'h00000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$246  = s2;
-    if (\$154 ) begin
-      \$246 [0] = 1'h0;
-    end
+    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
+    \$246  = w_par;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$246  = 2'h0;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$246  = 2'h0;
+          end
+    endcase
     if (rst) begin
-      \$246  = 27'h0000000;
+      \$246  = 2'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$247  = \$165 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
+    \$247  = i;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$247  = 16'h0000;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$247  = 16'h0000;
+          end
+    endcase
+    if (\$102 ) begin
+      (* full_case = 32'd1 *)
+      if (\$103 ) begin
+      end else begin
+        \$247  = \$118 [15:0];
+      end
+    end
     if (rst) begin
-      \$247  = 1'h0;
+      \$247  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
+    \$248  = draining;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$248  = 1'h0;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$248  = 1'h0;
+          end
+    endcase
+    if (\$102 ) begin
+      (* full_case = 32'd1 *)
+      if (\$103 ) begin
+        \$248  = 1'h0;
+      end else begin
+        \$248  = 1'h1;
+      end
+    end
+    if (rst) begin
+      \$248  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
+    \$249  = \rem$42 ;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$249  = { 1'h0, desc__m };
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$249  = { 1'h0, desc__m };
+          end
+    endcase
+    if (\$102 ) begin
+      if (\$103 ) begin
+        (* full_case = 32'd1 *)
+        if (\$104 ) begin
+          \$249  = { 1'h0, m_ };
+        end else begin
+          \$249  = \$115 [16:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$249  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
+    \$250  = \n_rem$41 ;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$250  = { 1'h0, desc__n };
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$250  = { 1'h0, desc__n };
+          end
+    endcase
+    if (\$102 ) begin
+      if (\$103 ) begin
+        if (\$104 ) begin
+          \$250  = \$105 [16:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$250  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
+    \$251  = first;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$251  = 1'h1;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$251  = 1'h1;
+          end
+    endcase
+    if (\$102 ) begin
+      if (\$103 ) begin
+        if (\$104 ) begin
+          \$251  = 1'h1;
+        end
+      end
+    end
+    if (rst) begin
+      \$251  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
+    \$252  = c_nptr;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$252  = desc__c_base;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$252  = desc__c_base;
+          end
+    endcase
+    if (\$102 ) begin
+      if (\$103 ) begin
+        if (\$104 ) begin
+          \$252  = \$106 [7:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$252  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
+    \$253  = c_row;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$253  = desc__c_base;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$253  = desc__c_base;
+          end
+    endcase
+    if (\$102 ) begin
+      if (\$103 ) begin
+        (* full_case = 32'd1 *)
+        if (\$104 ) begin
+          \$253  = \$107 [7:0];
+        end else begin
+          \$253  = \$116 [7:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$253  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
+    \$254  = acc_nptr;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$254  = 8'h00;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$254  = 8'h00;
+          end
+    endcase
+    if (\$102 ) begin
+      if (\$103 ) begin
+        if (\$104 ) begin
+          \$254  = \$110 [7:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$254  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
+    \$255  = acc_row;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$255  = 8'h00;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$255  = 8'h00;
+          end
+    endcase
+    if (\$102 ) begin
+      if (\$103 ) begin
+        (* full_case = 32'd1 *)
+        if (\$104 ) begin
+          \$255  = \$113 [7:0];
+        end else begin
+          \$255  = \$117 [7:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$255  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
+    \$256  = par_addr;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$256  = desc__p_base;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$256  = desc__p_base;
+          end
+    endcase
+    if (\$102 ) begin
+      if (\$103 ) begin
+        if (\$104 ) begin
+          \$256  = \$114 [3:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$256  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
+    \$257  = fsm_state;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            (* full_case = 32'd1 *)
+            if (refused) begin
+              \$257  = 2'h1;
+            end else begin
+              \$257  = 2'h2;
+            end
+          end
+      2'h2:
+          if (is_pool) begin
+            if (pool_final) begin
+              \$257  = 2'h1;
+            end
+          end else if (\$69 ) begin
+            \$257  = 2'h1;
+          end
+      2'h1:
+        begin
+          \$257  = 2'h0;
+          if (start) begin
+            (* full_case = 32'd1 *)
+            if (refused) begin
+              \$257  = 2'h1;
+            end else begin
+              \$257  = 2'h2;
+            end
+          end
+        end
+    endcase
+    if (rst) begin
+      \$257  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
+    \$258  = reading;
+    if (rst) begin
+      \$258  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
+    \$259  = \$93 ;
+    if (rst) begin
+      \$259  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
+    \$260  = \$95 ;
+    if (rst) begin
+      \$260  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
+    \$261  = \$98 ;
+    if (rst) begin
+      \$261  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
+    \$262  = tok_d0;
+    if (rst) begin
+      \$262  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
+    \$263  = tok_d1;
+    if (rst) begin
+      \$263  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
+    \$264  = tok_d2;
+    if (rst) begin
+      \$264  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
+    \$265  = issue;
+    if (\$121 ) begin
+      \$265 [0] = 1'h0;
+    end
+    if (rst) begin
+      \$265  = 27'h0000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
+    \$266  = \$signal$47 ;
+    if (\$121 ) begin
+      \$266 [0] = 1'h0;
+    end
+    if (rst) begin
+      \$266  = 27'h0000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
+    \$267  = \$signal$51 ;
+    if (\$121 ) begin
+      \$267 [0] = 1'h0;
+    end
+    if (rst) begin
+      \$267  = 27'h0000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
+    \$268  = s2;
+    if (\$121 ) begin
+      \$268 [0] = 1'h0;
+    end
+    if (rst) begin
+      \$268  = 27'h0000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
+    \$269  = \$123 ;
+    if (rst) begin
+      \$269  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
+    \$270 [0] = \$130 ;
+    \$270 [1] = \$143 ;
+    \$270 [2] = \$146 ;
+    \$270 [3] = \$151 ;
+    \$270 [4] = \$162 ;
+    \$270 [12:5] = out_ptr;
+    if (rst) begin
+      \$270  = 13'h0000;
     end
   end
   assign run = busy;
@@ -8003,6 +7482,12 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
   assign \s2.acc_addr  = s2[14:7];
   assign \s2.out_addr  = s2[22:15];
   assign \s2.mask  = s2[26:23];
+  assign \tap__payload.inb  = tap__payload[0];
+  assign \tap__payload.count  = tap__payload[1];
+  assign \tap__payload.first  = tap__payload[2];
+  assign \tap__payload.last  = tap__payload[3];
+  assign \tap__payload.final  = tap__payload[4];
+  assign \tap__payload.addr  = tap__payload[12:5];
   assign issue[26:23] = { \$53 , \$52 , \$51 , \$50  };
   assign issue[22:15] = \$49 [7:0];
   assign issue[14:7] = \$48 [7:0];
@@ -8014,10 +7499,109 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
   assign issue[0] = \$36 ;
   assign is_pool = kind;
   assign \$1  = desc__kind;
+  assign \$67  = desc__kind;
+  assign \$74  = desc__kind;
 endmodule
 
 (* generator = "Amaranth" *)
 module \hwcnn_top.skew_a (rst, o_data__0, i_data__1, i_data__2, i_data__3, o_data__1, o_data__2, o_data__3, clk);
+  reg \$auto$verilog_backend.cc:2355:dump_module$23  = 0;
+  reg [7:0] \$1 ;
+  reg [7:0] \$2 ;
+  reg [7:0] \$3 ;
+  reg [7:0] \$4 ;
+  reg [7:0] \$5 ;
+  reg [7:0] \$6 ;
+  input clk;
+  wire clk;
+  wire [7:0] i_data__0;
+  input [7:0] i_data__1;
+  wire [7:0] i_data__1;
+  input [7:0] i_data__2;
+  wire [7:0] i_data__2;
+  input [7:0] i_data__3;
+  wire [7:0] i_data__3;
+  (* init = 8'h00 *)
+  wire [7:0] lane1_d0;
+  reg [7:0] lane2_d0 = 8'h00;
+  (* init = 8'h00 *)
+  wire [7:0] lane2_d1;
+  reg [7:0] lane3_d0 = 8'h00;
+  reg [7:0] lane3_d1 = 8'h00;
+  (* init = 8'h00 *)
+  wire [7:0] lane3_d2;
+  input [7:0] o_data__0;
+  wire [7:0] o_data__0;
+  output [7:0] o_data__1;
+  reg [7:0] o_data__1 = 8'h00;
+  output [7:0] o_data__2;
+  reg [7:0] o_data__2 = 8'h00;
+  output [7:0] o_data__3;
+  reg [7:0] o_data__3 = 8'h00;
+  input rst;
+  wire rst;
+  always @(posedge clk)
+    lane2_d0 <= \$2 ;
+  always @(posedge clk)
+    o_data__2 <= \$3 ;
+  always @(posedge clk)
+    lane3_d0 <= \$4 ;
+  always @(posedge clk)
+    lane3_d1 <= \$5 ;
+  always @(posedge clk)
+    o_data__3 <= \$6 ;
+  always @(posedge clk)
+    o_data__1 <= \$1 ;
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$3  = lane2_d0;
+    if (rst) begin
+      \$3  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$4  = i_data__3;
+    if (rst) begin
+      \$4  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$5  = lane3_d0;
+    if (rst) begin
+      \$5  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$6  = lane3_d1;
+    if (rst) begin
+      \$6  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$1  = i_data__1;
+    if (rst) begin
+      \$1  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$2  = i_data__2;
+    if (rst) begin
+      \$2  = 8'h00;
+    end
+  end
+  assign i_data__0 = o_data__0;
+  assign lane1_d0 = o_data__1;
+  assign lane2_d1 = o_data__2;
+  assign lane3_d2 = o_data__3;
+endmodule
+
+(* generator = "Amaranth" *)
+module \hwcnn_top.skew_b (rst, o_data__0, i_data__1, i_data__2, i_data__3, o_data__1, o_data__2, o_data__3, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$24  = 0;
   reg [7:0] \$1 ;
   reg [7:0] \$2 ;
@@ -8114,105 +7698,8 @@ module \hwcnn_top.skew_a (rst, o_data__0, i_data__1, i_data__2, i_data__3, o_dat
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.skew_b (rst, o_data__0, i_data__1, i_data__2, i_data__3, o_data__1, o_data__2, o_data__3, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$25  = 0;
-  reg [7:0] \$1 ;
-  reg [7:0] \$2 ;
-  reg [7:0] \$3 ;
-  reg [7:0] \$4 ;
-  reg [7:0] \$5 ;
-  reg [7:0] \$6 ;
-  input clk;
-  wire clk;
-  wire [7:0] i_data__0;
-  input [7:0] i_data__1;
-  wire [7:0] i_data__1;
-  input [7:0] i_data__2;
-  wire [7:0] i_data__2;
-  input [7:0] i_data__3;
-  wire [7:0] i_data__3;
-  (* init = 8'h00 *)
-  wire [7:0] lane1_d0;
-  reg [7:0] lane2_d0 = 8'h00;
-  (* init = 8'h00 *)
-  wire [7:0] lane2_d1;
-  reg [7:0] lane3_d0 = 8'h00;
-  reg [7:0] lane3_d1 = 8'h00;
-  (* init = 8'h00 *)
-  wire [7:0] lane3_d2;
-  input [7:0] o_data__0;
-  wire [7:0] o_data__0;
-  output [7:0] o_data__1;
-  reg [7:0] o_data__1 = 8'h00;
-  output [7:0] o_data__2;
-  reg [7:0] o_data__2 = 8'h00;
-  output [7:0] o_data__3;
-  reg [7:0] o_data__3 = 8'h00;
-  input rst;
-  wire rst;
-  always @(posedge clk)
-    lane2_d0 <= \$2 ;
-  always @(posedge clk)
-    o_data__2 <= \$3 ;
-  always @(posedge clk)
-    lane3_d0 <= \$4 ;
-  always @(posedge clk)
-    lane3_d1 <= \$5 ;
-  always @(posedge clk)
-    o_data__3 <= \$6 ;
-  always @(posedge clk)
-    o_data__1 <= \$1 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
-    \$3  = lane2_d0;
-    if (rst) begin
-      \$3  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
-    \$4  = i_data__3;
-    if (rst) begin
-      \$4  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
-    \$5  = lane3_d0;
-    if (rst) begin
-      \$5  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
-    \$6  = lane3_d1;
-    if (rst) begin
-      \$6  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
-    \$1  = i_data__1;
-    if (rst) begin
-      \$1  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
-    \$2  = i_data__2;
-    if (rst) begin
-      \$2  = 8'h00;
-    end
-  end
-  assign i_data__0 = o_data__0;
-  assign lane1_d0 = o_data__1;
-  assign lane2_d1 = o_data__2;
-  assign lane3_d2 = o_data__3;
-endmodule
-
-(* generator = "Amaranth" *)
 module \hwcnn_top.skew_tok (rst, o_data__0, o_data__1, o_data__2, o_data__3, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$26  = 0;
+  reg \$auto$verilog_backend.cc:2355:dump_module$25  = 0;
   reg \$1 ;
   reg \$2 ;
   reg \$3 ;
@@ -8257,42 +7744,42 @@ module \hwcnn_top.skew_tok (rst, o_data__0, o_data__1, o_data__2, o_data__3, clk
   always @(posedge clk)
     o_data__1 <= \$1 ;
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
     \$3  = lane2_d0;
     if (rst) begin
       \$3  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
     \$4  = o_data__0;
     if (rst) begin
       \$4  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
     \$5  = lane3_d0;
     if (rst) begin
       \$5  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
     \$6  = lane3_d1;
     if (rst) begin
       \$6  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
     \$1  = o_data__0;
     if (rst) begin
       \$1  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
     \$2  = o_data__0;
     if (rst) begin
       \$2  = 1'h0;
@@ -8305,4 +7792,1768 @@ module \hwcnn_top.skew_tok (rst, o_data__0, o_data__1, o_data__2, o_data__3, clk
   assign i_data__1 = o_data__0;
   assign i_data__2 = o_data__0;
   assign i_data__3 = o_data__0;
+endmodule
+
+(* generator = "Amaranth" *)
+module \hwcnn_top.vector (rst, \port$96$0 , op, lo, hi, tap__valid, tap__payload, sum0, sum1, sum2, sum3, result__valid, result__payload, sum_q__0, sum_q__1, sum_q__2, sum_q__3, clk);
+  reg \$auto$verilog_backend.cc:2355:dump_module$26  = 0;
+  wire \$1 ;
+  wire [7:0] \$10 ;
+  wire [7:0] \$100 ;
+  reg \$101 ;
+  reg [16:0] \$102 ;
+  reg [7:0] \$103 ;
+  reg \$104 ;
+  reg [24:0] \$105 ;
+  reg [7:0] \$106 ;
+  reg [24:0] \$107 ;
+  reg [7:0] \$108 ;
+  reg [24:0] \$109 ;
+  wire [7:0] \$11 ;
+  reg [7:0] \$110 ;
+  reg [24:0] \$111 ;
+  reg [7:0] \$112 ;
+  reg [16:0] \$113 ;
+  reg [4:0] \$114 ;
+  reg \$115 ;
+  reg \$116 ;
+  reg [7:0] \$117 ;
+  reg [15:0] \$118 ;
+  reg \$119 ;
+  wire [24:0] \$12 ;
+  reg [7:0] \$120 ;
+  reg [15:0] \$121 ;
+  reg \$122 ;
+  reg [7:0] \$123 ;
+  reg [15:0] \$124 ;
+  reg \$125 ;
+  reg [7:0] \$126 ;
+  reg [15:0] \$127 ;
+  reg \$128 ;
+  reg [7:0] \$129 ;
+  wire [7:0] \$13 ;
+  reg \$130 ;
+  reg \$131 ;
+  reg [7:0] \$132 ;
+  reg [7:0] \$133 ;
+  reg [7:0] \$134 ;
+  reg [7:0] \$135 ;
+  reg [7:0] \$136 ;
+  wire [25:0] \$14 ;
+  wire [7:0] \$15 ;
+  wire \$16 ;
+  wire \$17 ;
+  wire [7:0] \$18 ;
+  wire [7:0] \$19 ;
+  wire [16:0] \$2 ;
+  wire [24:0] \$20 ;
+  wire [7:0] \$21 ;
+  wire [25:0] \$22 ;
+  wire [7:0] \$23 ;
+  wire \$24 ;
+  wire \$25 ;
+  wire [7:0] \$26 ;
+  wire [7:0] \$27 ;
+  wire [24:0] \$28 ;
+  wire [7:0] \$29 ;
+  wire [17:0] \$3 ;
+  wire [25:0] \$30 ;
+  wire [7:0] \$31 ;
+  wire \$32 ;
+  wire \$33 ;
+  wire [7:0] \$34 ;
+  wire [7:0] \$35 ;
+  wire [17:0] \$36 ;
+  wire \$37 ;
+  wire [25:0] \$38 ;
+  wire [25:0] \$39 ;
+  wire [24:0] \$4 ;
+  wire [16:0] \$40 ;
+  wire [26:0] \$41 ;
+  wire \$42 ;
+  wire \$43 ;
+  wire [25:0] \$44 ;
+  wire [25:0] \$45 ;
+  wire [16:0] \$46 ;
+  wire [26:0] \$47 ;
+  wire \$48 ;
+  wire \$49 ;
+  wire [7:0] \$5 ;
+  wire [25:0] \$50 ;
+  wire [25:0] \$51 ;
+  wire [16:0] \$52 ;
+  wire [26:0] \$53 ;
+  wire \$54 ;
+  wire \$55 ;
+  wire [25:0] \$56 ;
+  wire [25:0] \$57 ;
+  wire [16:0] \$58 ;
+  wire [26:0] \$59 ;
+  wire [25:0] \$6 ;
+  wire \$60 ;
+  wire \$61 ;
+  wire \$62 ;
+  wire \$63 ;
+  wire [33:0] \$64 ;
+  wire [33:0] \$65 ;
+  wire [33:0] \$66 ;
+  wire \$67 ;
+  wire \$68 ;
+  wire \$69 ;
+  wire [7:0] \$7 ;
+  wire [33:0] \$70 ;
+  wire [33:0] \$71 ;
+  wire [33:0] \$72 ;
+  wire \$73 ;
+  wire \$74 ;
+  wire \$75 ;
+  wire [33:0] \$76 ;
+  wire [33:0] \$77 ;
+  wire [33:0] \$78 ;
+  wire \$79 ;
+  wire \$8 ;
+  wire \$80 ;
+  wire \$81 ;
+  wire [33:0] \$82 ;
+  wire [33:0] \$83 ;
+  wire [33:0] \$84 ;
+  wire [32:0] \$85 ;
+  wire [33:0] \$86 ;
+  wire [32:0] \$87 ;
+  wire [33:0] \$88 ;
+  wire [32:0] \$89 ;
+  wire \$9 ;
+  wire [33:0] \$90 ;
+  wire [32:0] \$91 ;
+  wire [33:0] \$92 ;
+  wire \$93 ;
+  wire [7:0] \$94 ;
+  wire \$95 ;
+  wire [7:0] \$96 ;
+  wire \$97 ;
+  wire [7:0] \$98 ;
+  wire \$99 ;
+  reg \$signal  = 1'h0;
+  reg \$signal$22  = 1'h0;
+  reg \$signal$37  = 1'h0;
+  reg [7:0] a_addr = 8'h00;
+  reg a_final = 1'h0;
+  reg [7:0] b_addr = 8'h00;
+  reg b_final = 1'h0;
+  reg [7:0] bmax0 = 8'h00;
+  reg [7:0] bmax1 = 8'h00;
+  reg [7:0] bmax2 = 8'h00;
+  reg [7:0] bmax3 = 8'h00;
+  reg [7:0] c_addr = 8'h00;
+  reg c_final = 1'h0;
+  input clk;
+  wire clk;
+  input [7:0] hi;
+  wire [7:0] hi;
+  input [7:0] lo;
+  wire [7:0] lo;
+  reg [7:0] max0 = 8'h00;
+  reg [7:0] max1 = 8'h00;
+  reg [7:0] max2 = 8'h00;
+  reg [7:0] max3 = 8'h00;
+  reg [16:0] n = 17'h00000;
+  reg neg0 = 1'h0;
+  reg neg1 = 1'h0;
+  reg neg2 = 1'h0;
+  reg neg3 = 1'h0;
+  input [1:0] op;
+  wire [1:0] op;
+  input [31:0] \port$96$0 ;
+  wire [31:0] \port$96$0 ;
+  wire [32:0] q0;
+  wire [32:0] q1;
+  wire [32:0] q2;
+  wire [32:0] q3;
+  output [40:0] result__payload;
+  wire [40:0] result__payload;
+  wire [7:0] \result__payload.addr ;
+  wire \result__payload.final ;
+  wire [31:0] \result__payload.y ;
+  wire [7:0] \result__payload.y[0] ;
+  wire [7:0] \result__payload.y[1] ;
+  wire [7:0] \result__payload.y[2] ;
+  wire [7:0] \result__payload.y[3] ;
+  (* init = 1'h0 *)
+  output result__valid;
+  wire result__valid;
+  reg [16:0] rm = 17'h00000;
+  reg [4:0] rs = 5'h00;
+  input rst;
+  wire rst;
+  wire [33:0] sq0;
+  wire [33:0] sq1;
+  wire [33:0] sq2;
+  wire [33:0] sq3;
+  output [24:0] sum0;
+  reg [24:0] sum0 = 25'h0000000;
+  output [24:0] sum1;
+  reg [24:0] sum1 = 25'h0000000;
+  output [24:0] sum2;
+  reg [24:0] sum2 = 25'h0000000;
+  output [24:0] sum3;
+  reg [24:0] sum3 = 25'h0000000;
+  (* init = 25'h0000000 *)
+  wire [24:0] sum__0;
+  (* init = 25'h0000000 *)
+  wire [24:0] sum__1;
+  (* init = 25'h0000000 *)
+  wire [24:0] sum__2;
+  (* init = 25'h0000000 *)
+  wire [24:0] sum__3;
+  input [7:0] sum_q__0;
+  wire [7:0] sum_q__0;
+  input [7:0] sum_q__1;
+  wire [7:0] sum_q__1;
+  input [7:0] sum_q__2;
+  wire [7:0] sum_q__2;
+  input [7:0] sum_q__3;
+  wire [7:0] sum_q__3;
+  reg [15:0] t0 = 16'h0000;
+  reg [15:0] t1 = 16'h0000;
+  reg [15:0] t2 = 16'h0000;
+  reg [15:0] t3 = 16'h0000;
+  input [12:0] tap__payload;
+  wire [12:0] tap__payload;
+  wire [7:0] \tap__payload.addr ;
+  wire \tap__payload.count ;
+  wire \tap__payload.final ;
+  wire \tap__payload.first ;
+  wire \tap__payload.inb ;
+  wire \tap__payload.last ;
+  input tap__valid;
+  wire tap__valid;
+  wire [7:0] x__0;
+  wire [7:0] x__1;
+  wire [7:0] x__2;
+  wire [7:0] x__3;
+  reg [7:0] y0 = 8'h00;
+  reg [7:0] y1 = 8'h00;
+  reg [7:0] y2 = 8'h00;
+  reg [7:0] y3 = 8'h00;
+  assign \$1  = tap__valid & tap__payload[3];
+  assign \$2  = tap__payload[2] ? 17'h00000 : n;
+  assign \$3  = \$2  + tap__payload[1];
+  assign \$4  = tap__payload[2] ? 25'h0000000 : sum0;
+  assign \$5  = tap__payload[0] ? \port$96$0 [7:0] : 8'h00;
+  assign \$6  = $signed(\$4 ) + $signed(\$5 );
+  assign \$7  = tap__payload[2] ? 8'h80 : max0;
+  assign \$8  = $signed(\port$96$0 [7:0]) > $signed(\$7 );
+  assign \$9  = tap__payload[0] & \$8 ;
+  assign \$10  = tap__payload[2] ? 8'h80 : max0;
+  assign \$11  = \$9  ? \port$96$0 [7:0] : \$10 ;
+  assign \$12  = tap__payload[2] ? 25'h0000000 : sum1;
+  assign \$13  = tap__payload[0] ? \port$96$0 [15:8] : 8'h00;
+  assign \$14  = $signed(\$12 ) + $signed(\$13 );
+  assign \$15  = tap__payload[2] ? 8'h80 : max1;
+  assign \$16  = $signed(\port$96$0 [15:8]) > $signed(\$15 );
+  assign \$17  = tap__payload[0] & \$16 ;
+  assign \$18  = tap__payload[2] ? 8'h80 : max1;
+  assign \$19  = \$17  ? \port$96$0 [15:8] : \$18 ;
+  assign \$20  = tap__payload[2] ? 25'h0000000 : sum2;
+  assign \$21  = tap__payload[0] ? \port$96$0 [23:16] : 8'h00;
+  assign \$22  = $signed(\$20 ) + $signed(\$21 );
+  assign \$23  = tap__payload[2] ? 8'h80 : max2;
+  assign \$24  = $signed(\port$96$0 [23:16]) > $signed(\$23 );
+  assign \$25  = tap__payload[0] & \$24 ;
+  assign \$26  = tap__payload[2] ? 8'h80 : max2;
+  assign \$27  = \$25  ? \port$96$0 [23:16] : \$26 ;
+  assign \$28  = tap__payload[2] ? 25'h0000000 : sum3;
+  assign \$29  = tap__payload[0] ? \port$96$0 [31:24] : 8'h00;
+  assign \$30  = $signed(\$28 ) + $signed(\$29 );
+  assign \$31  = tap__payload[2] ? 8'h80 : max3;
+  assign \$32  = $signed(\port$96$0 [31:24]) > $signed(\$31 );
+  assign \$33  = tap__payload[0] & \$32 ;
+  assign \$34  = tap__payload[2] ? 8'h80 : max3;
+  assign \$35  = \$33  ? \port$96$0 [31:24] : \$34 ;
+  assign \$36  = n - 1'h1;
+  assign \$37  = $signed(sum0) < $signed(1'h0);
+  assign \$38  = - $signed(sum0);
+  assign \$39  = \$37  ? \$38  : { sum0[24], sum0 };
+  assign \$41  = $signed(\$39 ) + $signed({ 1'h0, \$40  });
+  assign \$42  = $signed(sum0) < $signed(1'h0);
+  assign \$43  = $signed(sum1) < $signed(1'h0);
+  assign \$44  = - $signed(sum1);
+  assign \$45  = \$43  ? \$44  : { sum1[24], sum1 };
+  assign \$47  = $signed(\$45 ) + $signed({ 1'h0, \$46  });
+  assign \$48  = $signed(sum1) < $signed(1'h0);
+  assign \$49  = $signed(sum2) < $signed(1'h0);
+  assign \$50  = - $signed(sum2);
+  assign \$51  = \$49  ? \$50  : { sum2[24], sum2 };
+  assign \$53  = $signed(\$51 ) + $signed({ 1'h0, \$52  });
+  assign \$54  = $signed(sum2) < $signed(1'h0);
+  assign \$55  = $signed(sum3) < $signed(1'h0);
+  assign \$56  = - $signed(sum3);
+  assign \$57  = \$55  ? \$56  : { sum3[24], sum3 };
+  assign \$59  = $signed(\$57 ) + $signed({ 1'h0, \$58  });
+  assign \$60  = $signed(sum3) < $signed(1'h0);
+  assign \$61  = ! op;
+  assign \$62  = $signed(sq0) < $signed(lo);
+  assign \$63  = $signed(sq0) > $signed(hi);
+  assign \$64  = \$63  ? { hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi } : sq0;
+  assign \$65  = \$62  ? { lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo } : \$64 ;
+  assign \$66  = \$61  ? { bmax0[7], bmax0[7], bmax0[7], bmax0[7], bmax0[7], bmax0[7], bmax0[7], bmax0[7], bmax0[7], bmax0[7], bmax0[7], bmax0[7], bmax0[7], bmax0[7], bmax0[7], bmax0[7], bmax0[7], bmax0[7], bmax0[7], bmax0[7], bmax0[7], bmax0[7], bmax0[7], bmax0[7], bmax0[7], bmax0[7], bmax0 } : \$65 ;
+  assign \$67  = ! op;
+  assign \$68  = $signed(sq1) < $signed(lo);
+  assign \$69  = $signed(sq1) > $signed(hi);
+  assign \$70  = \$69  ? { hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi } : sq1;
+  assign \$71  = \$68  ? { lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo } : \$70 ;
+  assign \$72  = \$67  ? { bmax1[7], bmax1[7], bmax1[7], bmax1[7], bmax1[7], bmax1[7], bmax1[7], bmax1[7], bmax1[7], bmax1[7], bmax1[7], bmax1[7], bmax1[7], bmax1[7], bmax1[7], bmax1[7], bmax1[7], bmax1[7], bmax1[7], bmax1[7], bmax1[7], bmax1[7], bmax1[7], bmax1[7], bmax1[7], bmax1[7], bmax1 } : \$71 ;
+  assign \$73  = ! op;
+  assign \$74  = $signed(sq2) < $signed(lo);
+  assign \$75  = $signed(sq2) > $signed(hi);
+  assign \$76  = \$75  ? { hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi } : sq2;
+  assign \$77  = \$74  ? { lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo } : \$76 ;
+  assign \$78  = \$73  ? { bmax2[7], bmax2[7], bmax2[7], bmax2[7], bmax2[7], bmax2[7], bmax2[7], bmax2[7], bmax2[7], bmax2[7], bmax2[7], bmax2[7], bmax2[7], bmax2[7], bmax2[7], bmax2[7], bmax2[7], bmax2[7], bmax2[7], bmax2[7], bmax2[7], bmax2[7], bmax2[7], bmax2[7], bmax2[7], bmax2[7], bmax2 } : \$77 ;
+  assign \$79  = ! op;
+  assign \$80  = $signed(sq3) < $signed(lo);
+  assign \$81  = $signed(sq3) > $signed(hi);
+  assign \$82  = \$81  ? { hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi } : sq3;
+  assign \$83  = \$80  ? { lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo } : \$82 ;
+  assign \$84  = \$79  ? { bmax3[7], bmax3[7], bmax3[7], bmax3[7], bmax3[7], bmax3[7], bmax3[7], bmax3[7], bmax3[7], bmax3[7], bmax3[7], bmax3[7], bmax3[7], bmax3[7], bmax3[7], bmax3[7], bmax3[7], bmax3[7], bmax3[7], bmax3[7], bmax3[7], bmax3[7], bmax3[7], bmax3[7], bmax3[7], bmax3[7], bmax3 } : \$83 ;
+  assign \$85  = t0 * rm;
+  assign q0 = \$85  >> rs;
+  assign \$86  = - q0;
+  assign sq0 = neg0 ? \$86  : { 1'h0, q0 };
+  assign \$87  = t1 * rm;
+  assign q1 = \$87  >> rs;
+  assign \$88  = - q1;
+  assign sq1 = neg1 ? \$88  : { 1'h0, q1 };
+  assign \$89  = t2 * rm;
+  assign q2 = \$89  >> rs;
+  assign \$90  = - q2;
+  assign sq2 = neg2 ? \$90  : { 1'h0, q2 };
+  assign \$91  = t3 * rm;
+  assign q3 = \$91  >> rs;
+  assign \$92  = - q3;
+  assign sq3 = neg3 ? \$92  : { 1'h0, q3 };
+  assign \$93  = op == 2'h2;
+  assign \$94  = \$93  ? sum_q__0 : y0;
+  assign \$95  = op == 2'h2;
+  assign \$96  = \$95  ? sum_q__1 : y1;
+  assign \$97  = op == 2'h2;
+  assign \$98  = \$97  ? sum_q__2 : y2;
+  assign \$99  = op == 2'h2;
+  assign \$100  = \$99  ? sum_q__3 : y3;
+  always @(posedge clk)
+    \$signal  <= \$101 ;
+  always @(posedge clk)
+    n <= \$102 ;
+  always @(posedge clk)
+    a_addr <= \$103 ;
+  always @(posedge clk)
+    a_final <= \$104 ;
+  always @(posedge clk)
+    sum0 <= \$105 ;
+  always @(posedge clk)
+    max0 <= \$106 ;
+  always @(posedge clk)
+    sum1 <= \$107 ;
+  always @(posedge clk)
+    max1 <= \$108 ;
+  always @(posedge clk)
+    sum2 <= \$109 ;
+  always @(posedge clk)
+    max2 <= \$110 ;
+  always @(posedge clk)
+    sum3 <= \$111 ;
+  always @(posedge clk)
+    max3 <= \$112 ;
+  always @(posedge clk)
+    rm <= \$113 ;
+  always @(posedge clk)
+    rs <= \$114 ;
+  always @(posedge clk)
+    \$signal$22  <= \$115 ;
+  always @(posedge clk)
+    b_final <= \$116 ;
+  always @(posedge clk)
+    b_addr <= \$117 ;
+  always @(posedge clk)
+    t0 <= \$118 ;
+  always @(posedge clk)
+    neg0 <= \$119 ;
+  always @(posedge clk)
+    bmax0 <= \$120 ;
+  always @(posedge clk)
+    t1 <= \$121 ;
+  always @(posedge clk)
+    neg1 <= \$122 ;
+  always @(posedge clk)
+    bmax1 <= \$123 ;
+  always @(posedge clk)
+    t2 <= \$124 ;
+  always @(posedge clk)
+    neg2 <= \$125 ;
+  always @(posedge clk)
+    bmax2 <= \$126 ;
+  always @(posedge clk)
+    t3 <= \$127 ;
+  always @(posedge clk)
+    neg3 <= \$128 ;
+  always @(posedge clk)
+    bmax3 <= \$129 ;
+  always @(posedge clk)
+    \$signal$37  <= \$130 ;
+  always @(posedge clk)
+    c_final <= \$131 ;
+  always @(posedge clk)
+    c_addr <= \$132 ;
+  always @(posedge clk)
+    y0 <= \$133 ;
+  always @(posedge clk)
+    y1 <= \$134 ;
+  always @(posedge clk)
+    y2 <= \$135 ;
+  always @(posedge clk)
+    y3 <= \$136 ;
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
+    \$101  = \$1 ;
+    if (rst) begin
+      \$101  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
+    \$102  = n;
+    if (tap__valid) begin
+      \$102  = \$3 [16:0];
+    end
+    if (rst) begin
+      \$102  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
+    \$103  = a_addr;
+    if (tap__valid) begin
+      \$103  = tap__payload[12:5];
+    end
+    if (rst) begin
+      \$103  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
+    \$104  = a_final;
+    if (tap__valid) begin
+      \$104  = tap__payload[4];
+    end
+    if (rst) begin
+      \$104  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
+    \$105  = sum0;
+    if (tap__valid) begin
+      \$105  = \$6 [24:0];
+    end
+    if (rst) begin
+      \$105  = 25'h0000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
+    \$106  = max0;
+    if (tap__valid) begin
+      \$106  = \$11 ;
+    end
+    if (rst) begin
+      \$106  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
+    \$107  = sum1;
+    if (tap__valid) begin
+      \$107  = \$14 [24:0];
+    end
+    if (rst) begin
+      \$107  = 25'h0000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
+    \$108  = max1;
+    if (tap__valid) begin
+      \$108  = \$19 ;
+    end
+    if (rst) begin
+      \$108  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
+    \$109  = sum2;
+    if (tap__valid) begin
+      \$109  = \$22 [24:0];
+    end
+    if (rst) begin
+      \$109  = 25'h0000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
+    \$110  = max2;
+    if (tap__valid) begin
+      \$110  = \$27 ;
+    end
+    if (rst) begin
+      \$110  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
+    \$111  = sum3;
+    if (tap__valid) begin
+      \$111  = \$30 [24:0];
+    end
+    if (rst) begin
+      \$111  = 25'h0000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
+    \$112  = max3;
+    if (tap__valid) begin
+      \$112  = \$35 ;
+    end
+    if (rst) begin
+      \$112  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
+    (* full_case = 32'd1 *)
+    casez (\$36 [7:0])
+      8'h00:
+          \$113  = 17'h00001;
+      8'h01:
+          \$113  = 17'h00001;
+      8'h02:
+          \$113  = 17'h000ab;
+      8'h03:
+          \$113  = 17'h00001;
+      8'h04:
+          \$113  = 17'h000cd;
+      8'h05:
+          \$113  = 17'h002ab;
+      8'h06:
+          \$113  = 17'h00493;
+      8'h07:
+          \$113  = 17'h00001;
+      8'h08:
+          \$113  = 17'h0038f;
+      8'h09:
+          \$113  = 17'h00667;
+      8'h0a:
+          \$113  = 17'h002e9;
+      8'h0b:
+          \$113  = 17'h002ab;
+      8'h0c:
+          \$113  = 17'h004ed;
+      8'h0d:
+          \$113  = 17'h00925;
+      8'h0e:
+          \$113  = 17'h00889;
+      8'h0f:
+          \$113  = 17'h00001;
+      8'h10:
+          \$113  = 17'h000f1;
+      8'h11:
+          \$113  = 17'h0071d;
+      8'h12:
+          \$113  = 17'h006bd;
+      8'h13:
+          \$113  = 17'h00667;
+      8'h14:
+          \$113  = 17'h00c31;
+      8'h15:
+          \$113  = 17'h00ba3;
+      8'h16:
+          \$113  = 17'h00591;
+      8'h17:
+          \$113  = 17'h00aab;
+      8'h18:
+          \$113  = 17'h0051f;
+      8'h19:
+          \$113  = 17'h009d9;
+      8'h1a:
+          \$113  = 17'h012f7;
+      8'h1b:
+          \$113  = 17'h00925;
+      8'h1c:
+          \$113  = 17'h00235;
+      8'h1d:
+          \$113  = 17'h00889;
+      8'h1e:
+          \$113  = 17'h01085;
+      8'h1f:
+          \$113  = 17'h00001;
+      8'h20:
+          \$113  = 17'h003e1;
+      8'h21:
+          \$113  = 17'h01e1f;
+      8'h22:
+          \$113  = 17'h00ea1;
+      8'h23:
+          \$113  = 17'h00e39;
+      8'h24:
+          \$113  = 17'h00dd7;
+      8'h25:
+          \$113  = 17'h01af3;
+      8'h26:
+          \$113  = 17'h00d21;
+      8'h27:
+          \$113  = 17'h00ccd;
+      8'h28:
+          \$113  = 17'h00c7d;
+      8'h29:
+          \$113  = 17'h00c31;
+      8'h2a:
+          \$113  = 17'h017d1;
+      8'h2b:
+          \$113  = 17'h00ba3;
+      8'h2c:
+          \$113  = 17'h00b61;
+      8'h2d:
+          \$113  = 17'h01643;
+      8'h2e:
+          \$113  = 17'h00ae5;
+      8'h2f:
+          \$113  = 17'h00aab;
+      8'h30:
+          \$113  = 17'h00a73;
+      8'h31:
+          \$113  = 17'h0147b;
+      8'h32:
+          \$113  = 17'h02829;
+      8'h33:
+          \$113  = 17'h02763;
+      8'h34:
+          \$113  = 17'h026a5;
+      8'h35:
+          \$113  = 17'h012f7;
+      8'h36:
+          \$113  = 17'h0253d;
+      8'h37:
+          \$113  = 17'h02493;
+      8'h38:
+          \$113  = 17'h023ef;
+      8'h39:
+          \$113  = 17'h00235;
+      8'h3a:
+          \$113  = 17'h022b7;
+      8'h3b:
+          \$113  = 17'h02223;
+      8'h3c:
+          \$113  = 17'h02193;
+      8'h3d:
+          \$113  = 17'h02109;
+      8'h3e:
+          \$113  = 17'h02083;
+      8'h3f:
+          \$113  = 17'h00001;
+      8'h40:
+          \$113  = 17'h00fc1;
+      8'h41:
+          \$113  = 17'h003e1;
+      8'h42:
+          \$113  = 17'h00f49;
+      8'h43:
+          \$113  = 17'h01e1f;
+      8'h44:
+          \$113  = 17'h01daf;
+      8'h45:
+          \$113  = 17'h00ea1;
+      8'h46:
+          \$113  = 17'h01cd9;
+      8'h47:
+          \$113  = 17'h00e39;
+      8'h48:
+          \$113  = 17'h0381d;
+      8'h49:
+          \$113  = 17'h01bad;
+      8'h4a:
+          \$113  = 17'h01b4f;
+      8'h4b:
+          \$113  = 17'h01af3;
+      8'h4c:
+          \$113  = 17'h01a99;
+      8'h4d:
+          \$113  = 17'h00d21;
+      8'h4e:
+          \$113  = 17'h019ed;
+      8'h4f:
+          \$113  = 17'h00ccd;
+      8'h50:
+          \$113  = 17'h01949;
+      8'h51:
+          \$113  = 17'h00c7d;
+      8'h52:
+          \$113  = 17'h018ad;
+      8'h53:
+          \$113  = 17'h00c31;
+      8'h54:
+          \$113  = 17'h03031;
+      8'h55:
+          \$113  = 17'h02fa1;
+      8'h56:
+          \$113  = 17'h02f15;
+      8'h57:
+          \$113  = 17'h00ba3;
+      8'h58:
+          \$113  = 17'h01703;
+      8'h59:
+          \$113  = 17'h02d83;
+      8'h5a:
+          \$113  = 17'h02d03;
+      8'h5b:
+          \$113  = 17'h01643;
+      8'h5c:
+          \$113  = 17'h05817;
+      8'h5d:
+          \$113  = 17'h05727;
+      8'h5e:
+          \$113  = 17'h0158f;
+      8'h5f:
+          \$113  = 17'h02aab;
+      8'h60:
+          \$113  = 17'h05475;
+      8'h61:
+          \$113  = 17'h00a73;
+      8'h62:
+          \$113  = 17'h0014b;
+      8'h63:
+          \$113  = 17'h0147b;
+      8'h64:
+          \$113  = 17'h01447;
+      8'h65:
+          \$113  = 17'h05051;
+      8'h66:
+          \$113  = 17'h027c5;
+      8'h67:
+          \$113  = 17'h02763;
+      8'h68:
+          \$113  = 17'h02703;
+      8'h69:
+          \$113  = 17'h04d49;
+      8'h6a:
+          \$113  = 17'h004c9;
+      8'h6b:
+          \$113  = 17'h04bdb;
+      8'h6c:
+          \$113  = 17'h00965;
+      8'h6d:
+          \$113  = 17'h0253d;
+      8'h6e:
+          \$113  = 17'h024e7;
+      8'h6f:
+          \$113  = 17'h04925;
+      8'h70:
+          \$113  = 17'h00091;
+      8'h71:
+          \$113  = 17'h047dd;
+      8'h72:
+          \$113  = 17'h0473d;
+      8'h73:
+          \$113  = 17'h00235;
+      8'h74:
+          \$113  = 17'h04605;
+      8'h75:
+          \$113  = 17'h0456d;
+      8'h76:
+          \$113  = 17'h0089b;
+      8'h77:
+          \$113  = 17'h04445;
+      8'h78:
+          \$113  = 17'h010ed;
+      8'h79:
+          \$113  = 17'h02193;
+      8'h7a:
+          \$113  = 17'h0429b;
+      8'h7b:
+          \$113  = 17'h04211;
+      8'h7c:
+          \$113  = 17'h020c5;
+      8'h7d:
+          \$113  = 17'h04105;
+      8'h7e:
+          \$113  = 17'h02041;
+      8'h7f:
+          \$113  = 17'h00001;
+      8'h80:
+          \$113  = 17'h03f81;
+      8'h81:
+          \$113  = 17'h00fc1;
+      8'h82:
+          \$113  = 17'h03e89;
+      8'h83:
+          \$113  = 17'h003e1;
+      8'h84:
+          \$113  = 17'h07b31;
+      8'h85:
+          \$113  = 17'h03d23;
+      8'h86:
+          \$113  = 17'h03caf;
+      8'h87:
+          \$113  = 17'h03c3d;
+      8'h88:
+          \$113  = 17'h00ef3;
+      8'h89:
+          \$113  = 17'h03b5d;
+      8'h8a:
+          \$113  = 17'h003af;
+      8'h8b:
+          \$113  = 17'h00ea1;
+      8'h8c:
+          \$113  = 17'h01d0d;
+      8'h8d:
+          \$113  = 17'h039b1;
+      8'h8e:
+          \$113  = 17'h01ca5;
+      8'h8f:
+          \$113  = 17'h00e39;
+      8'h90:
+          \$113  = 17'h070ff;
+      8'h91:
+          \$113  = 17'h07039;
+      8'h92:
+          \$113  = 17'h037bb;
+      8'h93:
+          \$113  = 17'h01bad;
+      8'h94:
+          \$113  = 17'h036fb;
+      8'h95:
+          \$113  = 17'h06d3b;
+      8'h96:
+          \$113  = 17'h03641;
+      8'h97:
+          \$113  = 17'h06bcb;
+      8'h98:
+          \$113  = 17'h0358b;
+      8'h99:
+          \$113  = 17'h01a99;
+      8'h9a:
+          \$113  = 17'h069b5;
+      8'h9b:
+          \$113  = 17'h06907;
+      8'h9c:
+          \$113  = 17'h01a17;
+      8'h9d:
+          \$113  = 17'h067b3;
+      8'h9e:
+          \$113  = 17'h019c3;
+      8'h9f:
+          \$113  = 17'h06667;
+      8'ha0:
+          \$113  = 17'h01971;
+      8'ha1:
+          \$113  = 17'h01949;
+      8'ha2:
+          \$113  = 17'h01921;
+      8'ha3:
+          \$113  = 17'h00c7d;
+      8'ha4:
+          \$113  = 17'h0634d;
+      8'ha5:
+          \$113  = 17'h018ad;
+      8'ha6:
+          \$113  = 17'h01887;
+      8'ha7:
+          \$113  = 17'h06187;
+      8'ha8:
+          \$113  = 17'h060f3;
+      8'ha9:
+          \$113  = 17'h06061;
+      8'haa:
+          \$113  = 17'h05fd1;
+      8'hab:
+          \$113  = 17'h02fa1;
+      8'hac:
+          \$113  = 17'h05eb5;
+      8'had:
+          \$113  = 17'h02f15;
+      8'hae:
+          \$113  = 17'h002ed;
+      8'haf:
+          \$113  = 17'h00ba3;
+      8'hb0:
+          \$113  = 17'h05c91;
+      8'hb1:
+          \$113  = 17'h01703;
+      8'hb2:
+          \$113  = 17'h00b71;
+      8'hb3:
+          \$113  = 17'h02d83;
+      8'hb4:
+          \$113  = 17'h05a85;
+      8'hb5:
+          \$113  = 17'h02d03;
+      8'hb6:
+          \$113  = 17'h00b31;
+      8'hb7:
+          \$113  = 17'h01643;
+      8'hb8:
+          \$113  = 17'h00589;
+      8'hb9:
+          \$113  = 17'h0b02d;
+      8'hba:
+          \$113  = 17'h02bcf;
+      8'hbb:
+          \$113  = 17'h05727;
+      8'hbc:
+          \$113  = 17'h0ad61;
+      8'hbd:
+          \$113  = 17'h0158f;
+      8'hbe:
+          \$113  = 17'h00ab9;
+      8'hbf:
+          \$113  = 17'h02aab;
+      8'hc0:
+          \$113  = 17'h054e5;
+      8'hc1:
+          \$113  = 17'h0a8e9;
+      8'hc2:
+          \$113  = 17'h02a03;
+      8'hc3:
+          \$113  = 17'h00a73;
+      8'hc4:
+          \$113  = 17'h0532b;
+      8'hc5:
+          \$113  = 17'h0014b;
+      8'hc6:
+          \$113  = 17'h05255;
+      8'hc7:
+          \$113  = 17'h0147b;
+      8'hc8:
+          \$113  = 17'h0a307;
+      8'hc9:
+          \$113  = 17'h01447;
+      8'hca:
+          \$113  = 17'h0285b;
+      8'hcb:
+          \$113  = 17'h05051;
+      8'hcc:
+          \$113  = 17'h09fd9;
+      8'hcd:
+          \$113  = 17'h04f89;
+      8'hce:
+          \$113  = 17'h04f27;
+      8'hcf:
+          \$113  = 17'h04ec5;
+      8'hd0:
+          \$113  = 17'h04e65;
+      8'hd1:
+          \$113  = 17'h04e05;
+      8'hd2:
+          \$113  = 17'h09b4d;
+      8'hd3:
+          \$113  = 17'h04d49;
+      8'hd4:
+          \$113  = 17'h0133b;
+      8'hd5:
+          \$113  = 17'h004c9;
+      8'hd6:
+          \$113  = 17'h04c35;
+      8'hd7:
+          \$113  = 17'h097b5;
+      8'hd8:
+          \$113  = 17'h04b81;
+      8'hd9:
+          \$113  = 17'h00965;
+      8'hda:
+          \$113  = 17'h095a1;
+      8'hdb:
+          \$113  = 17'h094f3;
+      8'hdc:
+          \$113  = 17'h04a23;
+      8'hdd:
+          \$113  = 17'h0939b;
+      8'hde:
+          \$113  = 17'h04979;
+      8'hdf:
+          \$113  = 17'h04925;
+      8'he0:
+          \$113  = 17'h091a3;
+      8'he1:
+          \$113  = 17'h0487f;
+      8'he2:
+          \$113  = 17'h0905b;
+      8'he3:
+          \$113  = 17'h08fb9;
+      8'he4:
+          \$113  = 17'h011e3;
+      8'he5:
+          \$113  = 17'h08e79;
+      8'he6:
+          \$113  = 17'h08ddb;
+      8'he7:
+          \$113  = 17'h0469f;
+      8'he8:
+          \$113  = 17'h08ca3;
+      8'he9:
+          \$113  = 17'h08c09;
+      8'hea:
+          \$113  = 17'h08b71;
+      8'heb:
+          \$113  = 17'h0456d;
+      8'hec:
+          \$113  = 17'h02291;
+      8'hed:
+          \$113  = 17'h089af;
+      8'hee:
+          \$113  = 17'h0891b;
+      8'hef:
+          \$113  = 17'h08889;
+      8'hf0:
+          \$113  = 17'h010ff;
+      8'hf1:
+          \$113  = 17'h010ed;
+      8'hf2:
+          \$113  = 17'h0436d;
+      8'hf3:
+          \$113  = 17'h02193;
+      8'hf4:
+          \$113  = 17'h00217;
+      8'hf5:
+          \$113  = 17'h08535;
+      8'hf6:
+          \$113  = 17'h04255;
+      8'hf7:
+          \$113  = 17'h04211;
+      8'hf8:
+          \$113  = 17'h041cd;
+      8'hf9:
+          \$113  = 17'h08313;
+      8'hfa:
+          \$113  = 17'h0828d;
+      8'hfb:
+          \$113  = 17'h08209;
+      8'hfc:
+          \$113  = 17'h08185;
+      8'hfd:
+          \$113  = 17'h08103;
+      8'hfe:
+          \$113  = 17'h08081;
+      8'hff:
+          \$113  = 17'h00001;
+    endcase
+    if (rst) begin
+      \$113  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
+    (* full_case = 32'd1 *)
+    casez (\$36 [7:0])
+      8'h00:
+          \$114  = 5'h00;
+      8'h01:
+          \$114  = 5'h01;
+      8'h02:
+          \$114  = 5'h09;
+      8'h03:
+          \$114  = 5'h02;
+      8'h04:
+          \$114  = 5'h0a;
+      8'h05:
+          \$114  = 5'h0c;
+      8'h06:
+          \$114  = 5'h0d;
+      8'h07:
+          \$114  = 5'h03;
+      8'h08:
+          \$114  = 5'h0d;
+      8'h09:
+          \$114  = 5'h0e;
+      8'h0a:
+          \$114  = 5'h0d;
+      8'h0b:
+          \$114  = 5'h0d;
+      8'h0c:
+          \$114  = 5'h0e;
+      8'h0d:
+          \$114  = 5'h0f;
+      8'h0e:
+          \$114  = 5'h0f;
+      8'h0f:
+          \$114  = 5'h04;
+      8'h10:
+          \$114  = 5'h0c;
+      8'h11:
+          \$114  = 5'h0f;
+      8'h12:
+          \$114  = 5'h0f;
+      8'h13:
+          \$114  = 5'h0f;
+      8'h14:
+          \$114  = 5'h10;
+      8'h15:
+          \$114  = 5'h10;
+      8'h16:
+          \$114  = 5'h0f;
+      8'h17:
+          \$114  = 5'h10;
+      8'h18:
+          \$114  = 5'h0f;
+      8'h19:
+          \$114  = 5'h10;
+      8'h1a:
+          \$114  = 5'h11;
+      8'h1b:
+          \$114  = 5'h10;
+      8'h1c:
+          \$114  = 5'h0e;
+      8'h1d:
+          \$114  = 5'h10;
+      8'h1e:
+          \$114  = 5'h11;
+      8'h1f:
+          \$114  = 5'h05;
+      8'h20:
+          \$114  = 5'h0f;
+      8'h21:
+          \$114  = 5'h12;
+      8'h22:
+          \$114  = 5'h11;
+      8'h23:
+          \$114  = 5'h11;
+      8'h24:
+          \$114  = 5'h11;
+      8'h25:
+          \$114  = 5'h12;
+      8'h26:
+          \$114  = 5'h11;
+      8'h27:
+          \$114  = 5'h11;
+      8'h28:
+          \$114  = 5'h11;
+      8'h29:
+          \$114  = 5'h11;
+      8'h2a:
+          \$114  = 5'h12;
+      8'h2b:
+          \$114  = 5'h11;
+      8'h2c:
+          \$114  = 5'h11;
+      8'h2d:
+          \$114  = 5'h12;
+      8'h2e:
+          \$114  = 5'h11;
+      8'h2f:
+          \$114  = 5'h11;
+      8'h30:
+          \$114  = 5'h11;
+      8'h31:
+          \$114  = 5'h12;
+      8'h32:
+          \$114  = 5'h13;
+      8'h33:
+          \$114  = 5'h13;
+      8'h34:
+          \$114  = 5'h13;
+      8'h35:
+          \$114  = 5'h12;
+      8'h36:
+          \$114  = 5'h13;
+      8'h37:
+          \$114  = 5'h13;
+      8'h38:
+          \$114  = 5'h13;
+      8'h39:
+          \$114  = 5'h0f;
+      8'h3a:
+          \$114  = 5'h13;
+      8'h3b:
+          \$114  = 5'h13;
+      8'h3c:
+          \$114  = 5'h13;
+      8'h3d:
+          \$114  = 5'h13;
+      8'h3e:
+          \$114  = 5'h13;
+      8'h3f:
+          \$114  = 5'h06;
+      8'h40:
+          \$114  = 5'h12;
+      8'h41:
+          \$114  = 5'h10;
+      8'h42:
+          \$114  = 5'h12;
+      8'h43:
+          \$114  = 5'h13;
+      8'h44:
+          \$114  = 5'h13;
+      8'h45:
+          \$114  = 5'h12;
+      8'h46:
+          \$114  = 5'h13;
+      8'h47:
+          \$114  = 5'h12;
+      8'h48:
+          \$114  = 5'h14;
+      8'h49:
+          \$114  = 5'h13;
+      8'h4a:
+          \$114  = 5'h13;
+      8'h4b:
+          \$114  = 5'h13;
+      8'h4c:
+          \$114  = 5'h13;
+      8'h4d:
+          \$114  = 5'h12;
+      8'h4e:
+          \$114  = 5'h13;
+      8'h4f:
+          \$114  = 5'h12;
+      8'h50:
+          \$114  = 5'h13;
+      8'h51:
+          \$114  = 5'h12;
+      8'h52:
+          \$114  = 5'h13;
+      8'h53:
+          \$114  = 5'h12;
+      8'h54:
+          \$114  = 5'h14;
+      8'h55:
+          \$114  = 5'h14;
+      8'h56:
+          \$114  = 5'h14;
+      8'h57:
+          \$114  = 5'h12;
+      8'h58:
+          \$114  = 5'h13;
+      8'h59:
+          \$114  = 5'h14;
+      8'h5a:
+          \$114  = 5'h14;
+      8'h5b:
+          \$114  = 5'h13;
+      8'h5c:
+          \$114  = 5'h15;
+      8'h5d:
+          \$114  = 5'h15;
+      8'h5e:
+          \$114  = 5'h13;
+      8'h5f:
+          \$114  = 5'h14;
+      8'h60:
+          \$114  = 5'h15;
+      8'h61:
+          \$114  = 5'h12;
+      8'h62:
+          \$114  = 5'h0f;
+      8'h63:
+          \$114  = 5'h13;
+      8'h64:
+          \$114  = 5'h13;
+      8'h65:
+          \$114  = 5'h15;
+      8'h66:
+          \$114  = 5'h14;
+      8'h67:
+          \$114  = 5'h14;
+      8'h68:
+          \$114  = 5'h14;
+      8'h69:
+          \$114  = 5'h15;
+      8'h6a:
+          \$114  = 5'h11;
+      8'h6b:
+          \$114  = 5'h15;
+      8'h6c:
+          \$114  = 5'h12;
+      8'h6d:
+          \$114  = 5'h14;
+      8'h6e:
+          \$114  = 5'h14;
+      8'h6f:
+          \$114  = 5'h15;
+      8'h70:
+          \$114  = 5'h0e;
+      8'h71:
+          \$114  = 5'h15;
+      8'h72:
+          \$114  = 5'h15;
+      8'h73:
+          \$114  = 5'h10;
+      8'h74:
+          \$114  = 5'h15;
+      8'h75:
+          \$114  = 5'h15;
+      8'h76:
+          \$114  = 5'h12;
+      8'h77:
+          \$114  = 5'h15;
+      8'h78:
+          \$114  = 5'h13;
+      8'h79:
+          \$114  = 5'h14;
+      8'h7a:
+          \$114  = 5'h15;
+      8'h7b:
+          \$114  = 5'h15;
+      8'h7c:
+          \$114  = 5'h14;
+      8'h7d:
+          \$114  = 5'h15;
+      8'h7e:
+          \$114  = 5'h14;
+      8'h7f:
+          \$114  = 5'h07;
+      8'h80:
+          \$114  = 5'h15;
+      8'h81:
+          \$114  = 5'h13;
+      8'h82:
+          \$114  = 5'h15;
+      8'h83:
+          \$114  = 5'h11;
+      8'h84:
+          \$114  = 5'h16;
+      8'h85:
+          \$114  = 5'h15;
+      8'h86:
+          \$114  = 5'h15;
+      8'h87:
+          \$114  = 5'h15;
+      8'h88:
+          \$114  = 5'h13;
+      8'h89:
+          \$114  = 5'h15;
+      8'h8a:
+          \$114  = 5'h11;
+      8'h8b:
+          \$114  = 5'h13;
+      8'h8c:
+          \$114  = 5'h14;
+      8'h8d:
+          \$114  = 5'h15;
+      8'h8e:
+          \$114  = 5'h14;
+      8'h8f:
+          \$114  = 5'h13;
+      8'h90:
+          \$114  = 5'h16;
+      8'h91:
+          \$114  = 5'h16;
+      8'h92:
+          \$114  = 5'h15;
+      8'h93:
+          \$114  = 5'h14;
+      8'h94:
+          \$114  = 5'h15;
+      8'h95:
+          \$114  = 5'h16;
+      8'h96:
+          \$114  = 5'h15;
+      8'h97:
+          \$114  = 5'h16;
+      8'h98:
+          \$114  = 5'h15;
+      8'h99:
+          \$114  = 5'h14;
+      8'h9a:
+          \$114  = 5'h16;
+      8'h9b:
+          \$114  = 5'h16;
+      8'h9c:
+          \$114  = 5'h14;
+      8'h9d:
+          \$114  = 5'h16;
+      8'h9e:
+          \$114  = 5'h14;
+      8'h9f:
+          \$114  = 5'h16;
+      8'ha0:
+          \$114  = 5'h14;
+      8'ha1:
+          \$114  = 5'h14;
+      8'ha2:
+          \$114  = 5'h14;
+      8'ha3:
+          \$114  = 5'h13;
+      8'ha4:
+          \$114  = 5'h16;
+      8'ha5:
+          \$114  = 5'h14;
+      8'ha6:
+          \$114  = 5'h14;
+      8'ha7:
+          \$114  = 5'h16;
+      8'ha8:
+          \$114  = 5'h16;
+      8'ha9:
+          \$114  = 5'h16;
+      8'haa:
+          \$114  = 5'h16;
+      8'hab:
+          \$114  = 5'h15;
+      8'hac:
+          \$114  = 5'h16;
+      8'had:
+          \$114  = 5'h15;
+      8'hae:
+          \$114  = 5'h11;
+      8'haf:
+          \$114  = 5'h13;
+      8'hb0:
+          \$114  = 5'h16;
+      8'hb1:
+          \$114  = 5'h14;
+      8'hb2:
+          \$114  = 5'h13;
+      8'hb3:
+          \$114  = 5'h15;
+      8'hb4:
+          \$114  = 5'h16;
+      8'hb5:
+          \$114  = 5'h15;
+      8'hb6:
+          \$114  = 5'h13;
+      8'hb7:
+          \$114  = 5'h14;
+      8'hb8:
+          \$114  = 5'h12;
+      8'hb9:
+          \$114  = 5'h17;
+      8'hba:
+          \$114  = 5'h15;
+      8'hbb:
+          \$114  = 5'h16;
+      8'hbc:
+          \$114  = 5'h17;
+      8'hbd:
+          \$114  = 5'h14;
+      8'hbe:
+          \$114  = 5'h13;
+      8'hbf:
+          \$114  = 5'h15;
+      8'hc0:
+          \$114  = 5'h16;
+      8'hc1:
+          \$114  = 5'h17;
+      8'hc2:
+          \$114  = 5'h15;
+      8'hc3:
+          \$114  = 5'h13;
+      8'hc4:
+          \$114  = 5'h16;
+      8'hc5:
+          \$114  = 5'h10;
+      8'hc6:
+          \$114  = 5'h16;
+      8'hc7:
+          \$114  = 5'h14;
+      8'hc8:
+          \$114  = 5'h17;
+      8'hc9:
+          \$114  = 5'h14;
+      8'hca:
+          \$114  = 5'h15;
+      8'hcb:
+          \$114  = 5'h16;
+      8'hcc:
+          \$114  = 5'h17;
+      8'hcd:
+          \$114  = 5'h16;
+      8'hce:
+          \$114  = 5'h16;
+      8'hcf:
+          \$114  = 5'h16;
+      8'hd0:
+          \$114  = 5'h16;
+      8'hd1:
+          \$114  = 5'h16;
+      8'hd2:
+          \$114  = 5'h17;
+      8'hd3:
+          \$114  = 5'h16;
+      8'hd4:
+          \$114  = 5'h14;
+      8'hd5:
+          \$114  = 5'h12;
+      8'hd6:
+          \$114  = 5'h16;
+      8'hd7:
+          \$114  = 5'h17;
+      8'hd8:
+          \$114  = 5'h16;
+      8'hd9:
+          \$114  = 5'h13;
+      8'hda:
+          \$114  = 5'h17;
+      8'hdb:
+          \$114  = 5'h17;
+      8'hdc:
+          \$114  = 5'h16;
+      8'hdd:
+          \$114  = 5'h17;
+      8'hde:
+          \$114  = 5'h16;
+      8'hdf:
+          \$114  = 5'h16;
+      8'he0:
+          \$114  = 5'h17;
+      8'he1:
+          \$114  = 5'h16;
+      8'he2:
+          \$114  = 5'h17;
+      8'he3:
+          \$114  = 5'h17;
+      8'he4:
+          \$114  = 5'h14;
+      8'he5:
+          \$114  = 5'h17;
+      8'he6:
+          \$114  = 5'h17;
+      8'he7:
+          \$114  = 5'h16;
+      8'he8:
+          \$114  = 5'h17;
+      8'he9:
+          \$114  = 5'h17;
+      8'hea:
+          \$114  = 5'h17;
+      8'heb:
+          \$114  = 5'h16;
+      8'hec:
+          \$114  = 5'h15;
+      8'hed:
+          \$114  = 5'h17;
+      8'hee:
+          \$114  = 5'h17;
+      8'hef:
+          \$114  = 5'h17;
+      8'hf0:
+          \$114  = 5'h14;
+      8'hf1:
+          \$114  = 5'h14;
+      8'hf2:
+          \$114  = 5'h16;
+      8'hf3:
+          \$114  = 5'h15;
+      8'hf4:
+          \$114  = 5'h11;
+      8'hf5:
+          \$114  = 5'h17;
+      8'hf6:
+          \$114  = 5'h16;
+      8'hf7:
+          \$114  = 5'h16;
+      8'hf8:
+          \$114  = 5'h16;
+      8'hf9:
+          \$114  = 5'h17;
+      8'hfa:
+          \$114  = 5'h17;
+      8'hfb:
+          \$114  = 5'h17;
+      8'hfc:
+          \$114  = 5'h17;
+      8'hfd:
+          \$114  = 5'h17;
+      8'hfe:
+          \$114  = 5'h17;
+      8'hff:
+          \$114  = 5'h08;
+    endcase
+    if (rst) begin
+      \$114  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
+    \$115  = \$signal ;
+    if (rst) begin
+      \$115  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
+    \$116  = a_final;
+    if (rst) begin
+      \$116  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
+    \$117  = a_addr;
+    if (rst) begin
+      \$117  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
+    \$118  = \$41 [15:0];
+    if (rst) begin
+      \$118  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
+    \$119  = \$42 ;
+    if (rst) begin
+      \$119  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
+    \$120  = max0;
+    if (rst) begin
+      \$120  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
+    \$121  = \$47 [15:0];
+    if (rst) begin
+      \$121  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
+    \$122  = \$48 ;
+    if (rst) begin
+      \$122  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
+    \$123  = max1;
+    if (rst) begin
+      \$123  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
+    \$124  = \$53 [15:0];
+    if (rst) begin
+      \$124  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
+    \$125  = \$54 ;
+    if (rst) begin
+      \$125  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
+    \$126  = max2;
+    if (rst) begin
+      \$126  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
+    \$127  = \$59 [15:0];
+    if (rst) begin
+      \$127  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
+    \$128  = \$60 ;
+    if (rst) begin
+      \$128  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
+    \$129  = max3;
+    if (rst) begin
+      \$129  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
+    \$130  = \$signal$22 ;
+    if (rst) begin
+      \$130  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
+    \$131  = b_final;
+    if (rst) begin
+      \$131  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
+    \$132  = b_addr;
+    if (rst) begin
+      \$132  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
+    \$133  = \$66 [7:0];
+    if (rst) begin
+      \$133  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
+    \$134  = \$72 [7:0];
+    if (rst) begin
+      \$134  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
+    \$135  = \$78 [7:0];
+    if (rst) begin
+      \$135  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
+    \$136  = \$84 [7:0];
+    if (rst) begin
+      \$136  = 8'h00;
+    end
+  end
+  assign x__0 = \port$96$0 [7:0];
+  assign x__1 = \port$96$0 [15:8];
+  assign x__2 = \port$96$0 [23:16];
+  assign x__3 = \port$96$0 [31:24];
+  assign sum__0 = sum0;
+  assign sum__1 = sum1;
+  assign sum__2 = sum2;
+  assign sum__3 = sum3;
+  assign result__valid = \$signal$37 ;
+  assign \tap__payload.inb  = tap__payload[0];
+  assign \tap__payload.count  = tap__payload[1];
+  assign \tap__payload.first  = tap__payload[2];
+  assign \tap__payload.last  = tap__payload[3];
+  assign \tap__payload.final  = tap__payload[4];
+  assign \tap__payload.addr  = tap__payload[12:5];
+  assign \result__payload.y  = result__payload[31:0];
+  assign \result__payload.y[0]  = result__payload[7:0];
+  assign \result__payload.y[1]  = result__payload[15:8];
+  assign \result__payload.y[2]  = result__payload[23:16];
+  assign \result__payload.y[3]  = result__payload[31:24];
+  assign \result__payload.addr  = result__payload[39:32];
+  assign \result__payload.final  = result__payload[40];
+  assign result__payload[31:24] = \$100 ;
+  assign result__payload[23:16] = \$98 ;
+  assign result__payload[15:8] = \$96 ;
+  assign result__payload[7:0] = \$94 ;
+  assign result__payload[40] = c_final;
+  assign result__payload[39:32] = c_addr;
+  assign \$40  = { 1'h0, n[16:1] };
+  assign \$46  = { 1'h0, n[16:1] };
+  assign \$52  = { 1'h0, n[16:1] };
+  assign \$58  = { 1'h0, n[16:1] };
 endmodule

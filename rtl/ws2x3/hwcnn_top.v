@@ -7,7 +7,7 @@
 (* generator = "Amaranth" *)
 module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__data, par_wr__en, par_wr__addr, par_wr__data, out_wr__en, out_wr__addr, out_wr__data, out_rd__addr, start, desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc__b_base, desc__p_base, desc__c_base
 , desc__pin_base, desc__m0, desc__shift, desc__rounding, desc__wrap, desc__per_channel, desc__bias_en, desc__acc_in, desc__acc_out, desc__lo, desc__hi, desc__pool_op, desc__in_h, desc__in_w, desc__out_h, desc__out_w, desc__win_h, desc__win_w, desc__stride_h, desc__stride_w, desc__pad_top
-, desc__pad_left, clk, rst, out_rd__data, busy, done, error, act_wr__en);
+, desc__pad_left, desc__pad_bottom, desc__pad_right, desc__count_pad, clk, rst, out_rd__data, busy, done, error, act_wr__en);
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire \$1 ;
   wire \$10 ;
@@ -18,40 +18,36 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
   wire \$15 ;
   wire \$16 ;
   wire \$17 ;
-  wire [7:0] \$18 ;
+  wire \$18 ;
   wire [7:0] \$19 ;
   wire \$2 ;
   wire [7:0] \$20 ;
   wire \$21 ;
-  wire \$22 ;
+  wire [7:0] \$22 ;
   wire [7:0] \$23 ;
-  wire [7:0] \$24 ;
+  wire \$24 ;
   wire [7:0] \$25 ;
-  wire \$26 ;
-  wire \$27 ;
-  wire [7:0] \$28 ;
-  wire [7:0] \$29 ;
+  wire [7:0] \$26 ;
+  wire [31:0] \$27 ;
+  wire [31:0] \$28 ;
+  wire [32:0] \$29 ;
   wire \$3 ;
-  wire [7:0] \$30 ;
+  wire [31:0] \$30 ;
   wire [31:0] \$31 ;
-  wire [31:0] \$32 ;
-  wire [32:0] \$33 ;
+  wire [32:0] \$32 ;
+  wire [31:0] \$33 ;
   wire [31:0] \$34 ;
-  wire [31:0] \$35 ;
-  wire [32:0] \$36 ;
-  wire [31:0] \$37 ;
-  wire [31:0] \$38 ;
-  wire [32:0] \$39 ;
+  wire [32:0] \$35 ;
+  reg [31:0] \$36 ;
+  reg [30:0] \$37 ;
+  reg [5:0] \$38 ;
+  reg [31:0] \$39 ;
   wire \$4 ;
-  reg [31:0] \$40 ;
-  reg [30:0] \$41 ;
-  reg [5:0] \$42 ;
-  reg [31:0] \$43 ;
-  reg [30:0] \$44 ;
-  reg [5:0] \$45 ;
-  reg [31:0] \$46 ;
-  reg [30:0] \$47 ;
-  reg [5:0] \$48 ;
+  reg [30:0] \$40 ;
+  reg [5:0] \$41 ;
+  reg [31:0] \$42 ;
+  reg [30:0] \$43 ;
+  reg [5:0] \$44 ;
   wire \$5 ;
   wire \$6 ;
   wire \$7 ;
@@ -61,9 +57,8 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
   wire [7:0] a_in__1;
   wire [1:0] a_sel;
   wire [31:0] acc;
-  wire [31:0] \acc$178 ;
-  wire [31:0] \acc$189 ;
-  wire acc_en;
+  wire [31:0] \acc$188 ;
+  wire [31:0] \acc$201 ;
   wire [7:0] acc_rd__addr;
   wire [95:0] acc_rd__data;
   wire [7:0] acc_rd_addr;
@@ -77,115 +72,121 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
   wire [15:0] act_rd__data;
   input [7:0] act_wr__addr;
   wire [7:0] act_wr__addr;
-  wire [7:0] \act_wr__addr$50 ;
+  wire [7:0] \act_wr__addr$53 ;
   input [15:0] act_wr__data;
   wire [15:0] act_wr__data;
-  wire [15:0] \act_wr__data$51 ;
+  wire [15:0] \act_wr__data$54 ;
   input act_wr__en;
   wire act_wr__en;
-  wire \act_wr__en$52 ;
+  wire \act_wr__en$55 ;
   wire bias_en;
   output busy;
   wire busy;
-  wire \busy$95 ;
-  wire clear;
+  wire \busy$101 ;
   input clk;
   wire clk;
   input [7:0] desc__a_base;
   wire [7:0] desc__a_base;
-  wire [7:0] \desc__a_base$64 ;
+  wire [7:0] \desc__a_base$67 ;
   input desc__acc_in;
   wire desc__acc_in;
-  wire \desc__acc_in$65 ;
+  wire \desc__acc_in$68 ;
   input desc__acc_out;
   wire desc__acc_out;
-  wire \desc__acc_out$66 ;
+  wire \desc__acc_out$69 ;
   input [7:0] desc__b_base;
   wire [7:0] desc__b_base;
-  wire [7:0] \desc__b_base$67 ;
+  wire [7:0] \desc__b_base$70 ;
   input desc__bias_en;
   wire desc__bias_en;
-  wire \desc__bias_en$68 ;
+  wire \desc__bias_en$71 ;
   input [7:0] desc__c_base;
   wire [7:0] desc__c_base;
-  wire [7:0] \desc__c_base$69 ;
+  wire [7:0] \desc__c_base$72 ;
+  input desc__count_pad;
+  wire desc__count_pad;
+  wire \desc__count_pad$73 ;
   input [7:0] desc__hi;
   wire [7:0] desc__hi;
-  wire [7:0] \desc__hi$70 ;
+  wire [7:0] \desc__hi$74 ;
   input [15:0] desc__in_h;
   wire [15:0] desc__in_h;
-  wire [15:0] \desc__in_h$71 ;
+  wire [15:0] \desc__in_h$75 ;
   input [15:0] desc__in_w;
   wire [15:0] desc__in_w;
-  wire [15:0] \desc__in_w$72 ;
+  wire [15:0] \desc__in_w$76 ;
   input [15:0] desc__k;
   wire [15:0] desc__k;
-  wire [15:0] \desc__k$73 ;
+  wire [15:0] \desc__k$77 ;
   input desc__kind;
   wire desc__kind;
-  wire \desc__kind$74 ;
+  wire \desc__kind$78 ;
   input [7:0] desc__lo;
   wire [7:0] desc__lo;
-  wire [7:0] \desc__lo$75 ;
+  wire [7:0] \desc__lo$79 ;
   input [15:0] desc__m;
   wire [15:0] desc__m;
-  wire [15:0] \desc__m$76 ;
+  wire [15:0] \desc__m$80 ;
   input [30:0] desc__m0;
   wire [30:0] desc__m0;
-  wire [30:0] \desc__m0$77 ;
+  wire [30:0] \desc__m0$81 ;
   input [15:0] desc__n;
   wire [15:0] desc__n;
-  wire [15:0] \desc__n$78 ;
+  wire [15:0] \desc__n$82 ;
   input [15:0] desc__out_h;
   wire [15:0] desc__out_h;
-  wire [15:0] \desc__out_h$79 ;
+  wire [15:0] \desc__out_h$83 ;
   input [15:0] desc__out_w;
   wire [15:0] desc__out_w;
-  wire [15:0] \desc__out_w$80 ;
+  wire [15:0] \desc__out_w$84 ;
   input [3:0] desc__p_base;
   wire [3:0] desc__p_base;
-  wire [3:0] \desc__p_base$81 ;
+  wire [3:0] \desc__p_base$85 ;
+  input [7:0] desc__pad_bottom;
+  wire [7:0] desc__pad_bottom;
+  wire [7:0] \desc__pad_bottom$86 ;
   input [7:0] desc__pad_left;
   wire [7:0] desc__pad_left;
-  wire [7:0] \desc__pad_left$82 ;
+  wire [7:0] \desc__pad_left$87 ;
+  input [7:0] desc__pad_right;
+  wire [7:0] desc__pad_right;
+  wire [7:0] \desc__pad_right$88 ;
   input [7:0] desc__pad_top;
   wire [7:0] desc__pad_top;
-  wire [7:0] \desc__pad_top$83 ;
+  wire [7:0] \desc__pad_top$89 ;
   input desc__per_channel;
   wire desc__per_channel;
-  wire \desc__per_channel$84 ;
+  wire \desc__per_channel$90 ;
   input [7:0] desc__pin_base;
   wire [7:0] desc__pin_base;
-  wire [7:0] \desc__pin_base$85 ;
+  wire [7:0] \desc__pin_base$91 ;
   input [1:0] desc__pool_op;
   wire [1:0] desc__pool_op;
-  wire [1:0] \desc__pool_op$86 ;
+  wire [1:0] \desc__pool_op$92 ;
   input [1:0] desc__rounding;
   wire [1:0] desc__rounding;
-  wire [1:0] \desc__rounding$87 ;
+  wire [1:0] \desc__rounding$93 ;
   input [5:0] desc__shift;
   wire [5:0] desc__shift;
-  wire [5:0] \desc__shift$88 ;
+  wire [5:0] \desc__shift$94 ;
   input [7:0] desc__stride_h;
   wire [7:0] desc__stride_h;
-  wire [7:0] \desc__stride_h$89 ;
+  wire [7:0] \desc__stride_h$95 ;
   input [7:0] desc__stride_w;
   wire [7:0] desc__stride_w;
-  wire [7:0] \desc__stride_w$90 ;
+  wire [7:0] \desc__stride_w$96 ;
   input [7:0] desc__win_h;
   wire [7:0] desc__win_h;
-  wire [7:0] \desc__win_h$91 ;
+  wire [7:0] \desc__win_h$97 ;
   input [7:0] desc__win_w;
   wire [7:0] desc__win_w;
-  wire [7:0] \desc__win_w$92 ;
+  wire [7:0] \desc__win_w$98 ;
   input desc__wrap;
   wire desc__wrap;
-  wire \desc__wrap$93 ;
-  wire div_init;
-  wire div_step;
+  wire \desc__wrap$99 ;
   output done;
   wire done;
-  wire \done$96 ;
+  wire \done$102 ;
   wire [7:0] eng_out_rd__addr;
   wire [23:0] eng_out_rd__data;
   wire [7:0] eng_out_wr__addr;
@@ -194,34 +195,33 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
   wire engine_owns_out;
   output error;
   wire error;
-  wire \error$97 ;
+  wire \error$103 ;
   wire feed;
-  wire finish;
   wire [7:0] hi;
-  wire [7:0] \hi$177 ;
-  wire [7:0] \hi$188 ;
-  wire [7:0] \hi$199 ;
-  wire [7:0] \hi$230 ;
+  wire [7:0] \hi$185 ;
+  wire [7:0] \hi$198 ;
+  wire [7:0] \hi$211 ;
+  wire [7:0] \hi$232 ;
   wire [7:0] i_data__0;
-  wire [1:0] \i_data__0$119 ;
-  wire [7:0] \i_data__0$126 ;
-  wire [2:0] \i_data__0$131 ;
-  wire [31:0] \i_data__0$137 ;
+  wire [1:0] \i_data__0$128 ;
+  wire [7:0] \i_data__0$135 ;
+  wire [2:0] \i_data__0$140 ;
+  wire [31:0] \i_data__0$146 ;
   wire [7:0] i_data__1;
-  wire [1:0] \i_data__1$123 ;
-  wire [7:0] \i_data__1$139 ;
-  wire [2:0] \i_data__1$142 ;
-  wire [31:0] \i_data__1$146 ;
+  wire [1:0] \i_data__1$132 ;
+  wire [7:0] \i_data__1$148 ;
+  wire [2:0] \i_data__1$151 ;
+  wire [31:0] \i_data__1$155 ;
   wire [7:0] i_data__2;
-  wire [2:0] \i_data__2$151 ;
-  wire [31:0] \i_data__2$155 ;
+  wire [2:0] \i_data__2$160 ;
+  wire [31:0] \i_data__2$164 ;
   wire kind;
   wire [2:0] lane_mask;
   wire [7:0] lo;
-  wire [7:0] \lo$175 ;
-  wire [7:0] \lo$187 ;
-  wire [7:0] \lo$198 ;
-  wire [7:0] \lo$229 ;
+  wire [7:0] \lo$183 ;
+  wire [7:0] \lo$197 ;
+  wire [7:0] \lo$210 ;
+  wire [7:0] \lo$231 ;
   wire load;
   wire load__0;
   wire load__1;
@@ -231,39 +231,39 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
   wire [1:0] lsel__1;
   wire [1:0] lsel__2;
   wire [30:0] m0;
-  wire [30:0] \m0$165 ;
-  wire [30:0] \m0$181 ;
-  wire [30:0] \m0$192 ;
+  wire [30:0] \m0$173 ;
+  wire [30:0] \m0$191 ;
+  wire [30:0] \m0$204 ;
   wire [7:0] o_data__0;
-  wire [1:0] \o_data__0$122 ;
-  wire [7:0] \o_data__0$130 ;
-  wire [2:0] \o_data__0$135 ;
-  wire [31:0] \o_data__0$232 ;
+  wire [1:0] \o_data__0$131 ;
+  wire [7:0] \o_data__0$139 ;
+  wire [2:0] \o_data__0$144 ;
+  wire [31:0] \o_data__0$235 ;
   wire [7:0] o_data__1;
-  wire [1:0] \o_data__1$125 ;
-  wire [7:0] \o_data__1$141 ;
-  wire [2:0] \o_data__1$144 ;
-  wire [31:0] \o_data__1$237 ;
+  wire [1:0] \o_data__1$134 ;
+  wire [7:0] \o_data__1$150 ;
+  wire [2:0] \o_data__1$153 ;
+  wire [31:0] \o_data__1$240 ;
   wire [7:0] o_data__2;
-  wire [2:0] \o_data__2$153 ;
-  wire [31:0] \o_data__2$238 ;
+  wire [2:0] \o_data__2$162 ;
+  wire [31:0] \o_data__2$241 ;
   wire [1:0] op;
   input [7:0] out_rd__addr;
   wire [7:0] out_rd__addr;
-  wire [7:0] \out_rd__addr$62 ;
+  wire [7:0] \out_rd__addr$65 ;
   output [23:0] out_rd__data;
   wire [23:0] out_rd__data;
-  wire [23:0] \out_rd__data$63 ;
+  wire [23:0] \out_rd__data$66 ;
   wire [7:0] out_rd_addr;
   input [7:0] out_wr__addr;
   wire [7:0] out_wr__addr;
-  wire [7:0] \out_wr__addr$59 ;
+  wire [7:0] \out_wr__addr$62 ;
   input [23:0] out_wr__data;
   wire [23:0] out_wr__data;
-  wire [23:0] \out_wr__data$60 ;
+  wire [23:0] \out_wr__data$63 ;
   input out_wr__en;
   wire out_wr__en;
-  wire \out_wr__en$61 ;
+  wire \out_wr__en$64 ;
   wire [7:0] out_wr_addr;
   wire out_wr_en;
   wire [3:0] par_addr;
@@ -271,19 +271,15 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
   wire [206:0] par_rd__data;
   input [3:0] par_wr__addr;
   wire [3:0] par_wr__addr;
-  wire [3:0] \par_wr__addr$56 ;
+  wire [3:0] \par_wr__addr$59 ;
   input [206:0] par_wr__data;
   wire [206:0] par_wr__data;
-  wire [206:0] \par_wr__data$57 ;
+  wire [206:0] \par_wr__data$60 ;
   input par_wr__en;
   wire par_wr__en;
-  wire \par_wr__en$58 ;
+  wire \par_wr__en$61 ;
   wire per_channel;
-  wire pool_acc;
-  wire pool_clear;
-  wire pool_div_init;
-  wire pool_div_step;
-  wire pool_finish;
+  wire pool_final;
   wire [1:0] pool_op;
   reg [31:0] pp_acc0 = 32'd0;
   reg [31:0] pp_acc1 = 32'd0;
@@ -299,24 +295,51 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
   wire [31:0] psum_out__0;
   wire [31:0] psum_out__1;
   wire [31:0] psum_out__2;
+  wire [32:0] result__payload;
+  wire [7:0] \result__payload.addr ;
+  wire \result__payload.final ;
+  wire [23:0] \result__payload.y ;
+  wire [7:0] \result__payload.y[0] ;
+  wire [7:0] \result__payload.y[1] ;
+  wire [7:0] \result__payload.y[2] ;
+  wire result__valid;
   wire [1:0] rounding;
-  wire [1:0] \rounding$171 ;
-  wire [1:0] \rounding$185 ;
-  wire [1:0] \rounding$196 ;
+  wire [1:0] \rounding$179 ;
+  wire [1:0] \rounding$195 ;
+  wire [1:0] \rounding$208 ;
   input rst;
   wire rst;
   wire [1:0] sel_in__0;
   wire [1:0] sel_in__1;
   wire [5:0] shift;
-  wire [5:0] \shift$168 ;
-  wire [5:0] \shift$183 ;
-  wire [5:0] \shift$194 ;
+  wire [5:0] \shift$176 ;
+  wire [5:0] \shift$193 ;
+  wire [5:0] \shift$206 ;
   input start;
   wire start;
-  wire \start$94 ;
+  wire \start$100 ;
   wire [24:0] sum__0;
   wire [24:0] sum__1;
   wire [24:0] sum__2;
+  wire [7:0] sum_q__0;
+  wire [7:0] sum_q__1;
+  wire [7:0] sum_q__2;
+  wire [12:0] tap__payload;
+  wire [12:0] \tap__payload$222 ;
+  wire [7:0] \tap__payload$222.addr ;
+  wire \tap__payload$222.count ;
+  wire \tap__payload$222.final ;
+  wire \tap__payload$222.first ;
+  wire \tap__payload$222.inb ;
+  wire \tap__payload$222.last ;
+  wire [7:0] \tap__payload.addr ;
+  wire \tap__payload.count ;
+  wire \tap__payload.final ;
+  wire \tap__payload.first ;
+  wire \tap__payload.inb ;
+  wire \tap__payload.last ;
+  wire tap__valid;
+  wire \tap__valid$224 ;
   wire [7:0] w_in__0;
   wire [7:0] w_in__1;
   wire [7:0] w_in__2;
@@ -325,107 +348,101 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
   wire [23:0] wgt_rd__data;
   input [7:0] wgt_wr__addr;
   wire [7:0] wgt_wr__addr;
-  wire [7:0] \wgt_wr__addr$53 ;
+  wire [7:0] \wgt_wr__addr$56 ;
   input [23:0] wgt_wr__data;
   wire [23:0] wgt_wr__data;
-  wire [23:0] \wgt_wr__data$54 ;
+  wire [23:0] \wgt_wr__data$57 ;
   input wgt_wr__en;
   wire wgt_wr__en;
-  wire \wgt_wr__en$55 ;
+  wire \wgt_wr__en$58 ;
   wire wrap;
-  wire \wrap$173 ;
-  wire \wrap$186 ;
-  wire \wrap$197 ;
+  wire \wrap$181 ;
+  wire \wrap$196 ;
+  wire \wrap$209 ;
   wire wrow_valid;
   wire [7:0] x__0;
   wire [7:0] x__1;
   wire [7:0] x__2;
   wire [7:0] y;
-  wire [7:0] \y$205 ;
-  wire [7:0] \y$207 ;
-  wire [7:0] y__0;
-  wire [7:0] y__1;
-  wire [7:0] y__2;
-  assign \$38  = pp_first ? \$37  : acc_rd__data[95:64];
-  assign \$39  = $signed(\i_data__2$155 ) + $signed(\$38 );
+  wire [7:0] \y$200 ;
+  wire [7:0] \y$213 ;
   always @(posedge clk)
-    pp_acc0 <= \$40 ;
+    pp_m0_0 <= \$37 ;
   always @(posedge clk)
-    pp_m0_0 <= \$41 ;
+    pp_shift0 <= \$38 ;
   always @(posedge clk)
-    pp_shift0 <= \$42 ;
+    pp_acc1 <= \$39 ;
   always @(posedge clk)
-    pp_acc1 <= \$43 ;
+    pp_m0_1 <= \$40 ;
   always @(posedge clk)
-    pp_m0_1 <= \$44 ;
+    pp_shift1 <= \$41 ;
   always @(posedge clk)
-    pp_shift1 <= \$45 ;
+    pp_acc2 <= \$42 ;
   always @(posedge clk)
-    pp_acc2 <= \$46 ;
+    pp_m0_2 <= \$43 ;
   always @(posedge clk)
-    pp_m0_2 <= \$47 ;
-  always @(posedge clk)
-    pp_shift2 <= \$48 ;
+    pp_shift2 <= \$44 ;
+  assign eng_out_wr__en = \$1  ? result__valid : out_wr_en;
+  assign eng_out_wr__addr = \$2  ? result__payload[31:24] : out_wr_addr;
   assign i_data__0 = feed ? act_rd__data[7:0] : 8'h00;
   assign i_data__1 = feed ? act_rd__data[15:8] : 8'h00;
-  assign \i_data__0$126  = wrow_valid ? wgt_rd__data[7:0] : 8'h00;
-  assign \i_data__1$139  = wrow_valid ? wgt_rd__data[15:8] : 8'h00;
+  assign \i_data__0$135  = wrow_valid ? wgt_rd__data[7:0] : 8'h00;
+  assign \i_data__1$148  = wrow_valid ? wgt_rd__data[15:8] : 8'h00;
   assign i_data__2 = wrow_valid ? wgt_rd__data[23:16] : 8'h00;
-  assign acc = \$1  ? { sum__0[24], sum__0[24], sum__0[24], sum__0[24], sum__0[24], sum__0[24], sum__0[24], sum__0 } : pp_acc0;
-  assign \$2  = ! kind;
-  assign \$3  = \$2  & per_channel;
-  assign m0 = \$3  ? pp_m0_0 : \m0$165 ;
+  assign acc = \$3  ? { sum__0[24], sum__0[24], sum__0[24], sum__0[24], sum__0[24], sum__0[24], sum__0[24], sum__0 } : pp_acc0;
   assign \$4  = ! kind;
   assign \$5  = \$4  & per_channel;
-  assign shift = \$5  ? pp_shift0 : \shift$168 ;
-  assign \acc$178  = \$6  ? { sum__1[24], sum__1[24], sum__1[24], sum__1[24], sum__1[24], sum__1[24], sum__1[24], sum__1 } : pp_acc1;
-  assign \$7  = ! kind;
-  assign \$8  = \$7  & per_channel;
-  assign \m0$181  = \$8  ? pp_m0_1 : \m0$165 ;
+  assign m0 = \$5  ? pp_m0_0 : \m0$173 ;
+  assign \$6  = ! kind;
+  assign \$7  = \$6  & per_channel;
+  assign shift = \$7  ? pp_shift0 : \shift$176 ;
+  assign \acc$188  = \$8  ? { sum__1[24], sum__1[24], sum__1[24], sum__1[24], sum__1[24], sum__1[24], sum__1[24], sum__1 } : pp_acc1;
   assign \$9  = ! kind;
   assign \$10  = \$9  & per_channel;
-  assign \shift$183  = \$10  ? pp_shift1 : \shift$168 ;
-  assign \acc$189  = \$11  ? { sum__2[24], sum__2[24], sum__2[24], sum__2[24], sum__2[24], sum__2[24], sum__2[24], sum__2 } : pp_acc2;
-  assign \$12  = ! kind;
-  assign \$13  = \$12  & per_channel;
-  assign \m0$192  = \$13  ? pp_m0_2 : \m0$165 ;
+  assign \m0$191  = \$10  ? pp_m0_1 : \m0$173 ;
+  assign \$11  = ! kind;
+  assign \$12  = \$11  & per_channel;
+  assign \shift$193  = \$12  ? pp_shift1 : \shift$176 ;
+  assign \acc$201  = \$13  ? { sum__2[24], sum__2[24], sum__2[24], sum__2[24], sum__2[24], sum__2[24], sum__2[24], sum__2 } : pp_acc2;
   assign \$14  = ! kind;
   assign \$15  = \$14  & per_channel;
-  assign \shift$194  = \$15  ? pp_shift2 : \shift$168 ;
-  assign \$17  = pool_op == 2'h2;
-  assign \$18  = \$17  ? y : y__0;
-  assign \$19  = lane_mask[0] ? y : 8'h00;
-  assign \$20  = \$16  ? \$18  : \$19 ;
-  assign \$22  = pool_op == 2'h2;
-  assign \$23  = \$22  ? \y$205  : y__1;
-  assign \$24  = lane_mask[1] ? \y$205  : 8'h00;
-  assign \$25  = \$21  ? \$23  : \$24 ;
-  assign \$27  = pool_op == 2'h2;
-  assign \$28  = \$27  ? \y$207  : y__2;
-  assign \$29  = lane_mask[2] ? \y$207  : 8'h00;
-  assign \$30  = \$26  ? \$28  : \$29 ;
-  assign \$31  = bias_en ? par_rd__data[31:0] : 32'd0;
-  assign \$32  = pp_first ? \$31  : acc_rd__data[31:0];
-  assign \$33  = $signed(\o_data__0$232 ) + $signed(\$32 );
-  assign \$34  = bias_en ? par_rd__data[100:69] : 32'd0;
-  assign \$35  = pp_first ? \$34  : acc_rd__data[63:32];
-  assign \$36  = $signed(\o_data__1$237 ) + $signed(\$35 );
-  assign \$37  = bias_en ? par_rd__data[169:138] : 32'd0;
+  assign \m0$204  = \$15  ? pp_m0_2 : \m0$173 ;
+  assign \$16  = ! kind;
+  assign \$17  = \$16  & per_channel;
+  assign \shift$206  = \$17  ? pp_shift2 : \shift$176 ;
+  assign \$19  = lane_mask[0] ? sum_q__0 : 8'h00;
+  assign \$20  = \$18  ? result__payload[7:0] : \$19 ;
+  assign \$22  = lane_mask[1] ? sum_q__1 : 8'h00;
+  assign \$23  = \$21  ? result__payload[15:8] : \$22 ;
+  assign \$25  = lane_mask[2] ? sum_q__2 : 8'h00;
+  assign \$26  = \$24  ? result__payload[23:16] : \$25 ;
+  assign pool_final = result__valid & result__payload[32];
+  assign \$27  = bias_en ? par_rd__data[31:0] : 32'd0;
+  assign \$28  = pp_first ? \$27  : acc_rd__data[31:0];
+  assign \$29  = $signed(\o_data__0$235 ) + $signed(\$28 );
+  assign \$30  = bias_en ? par_rd__data[100:69] : 32'd0;
+  assign \$31  = pp_first ? \$30  : acc_rd__data[63:32];
+  assign \$32  = $signed(\o_data__1$240 ) + $signed(\$31 );
+  assign \$33  = bias_en ? par_rd__data[169:138] : 32'd0;
+  assign \$34  = pp_first ? \$33  : acc_rd__data[95:64];
+  assign \$35  = $signed(\i_data__2$164 ) + $signed(\$34 );
+  always @(posedge clk)
+    pp_acc0 <= \$36 ;
   \hwcnn_top.array  array (
     .a_in(i_data__0),
     .\a_in$33 (a_in__1),
     .clk(clk),
     .load(load),
     .lsel(lsel),
-    .\port$989$0 (\o_data__1$144 ),
-    .\port$993$0 (\o_data__2$153 ),
-    .psum_out__0(\i_data__0$137 ),
-    .psum_out__1(\i_data__1$146 ),
-    .psum_out__2(\i_data__2$155 ),
+    .\port$1277$0 (\o_data__1$153 ),
+    .\port$1281$0 (\o_data__2$162 ),
+    .psum_out__0(\i_data__0$146 ),
+    .psum_out__1(\i_data__1$155 ),
+    .psum_out__2(\i_data__2$164 ),
     .rst(rst),
-    .sel_in(\i_data__0$119 ),
+    .sel_in(\i_data__0$128 ),
     .\sel_in$35 (sel_in__1),
-    .w_in(\i_data__0$126 ),
+    .w_in(\i_data__0$135 ),
     .\w_in$15 (w_in__1),
     .\w_in$26 (w_in__2)
   );
@@ -451,12 +468,12 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
     .par_wr__addr(par_wr__addr),
     .par_wr__data(par_wr__data),
     .par_wr__en(par_wr__en),
-    .\port$34$0 (\$20 ),
-    .\port$39$0 (\$25 ),
-    .\port$44$0 (\$30 ),
-    .\port$659$0 (pp_acc0),
-    .\port$665$0 (pp_acc1),
-    .\port$671$0 (pp_acc2),
+    .\port$36$0 (\$20 ),
+    .\port$39$0 (\$23 ),
+    .\port$42$0 (\$26 ),
+    .\port$923$0 (pp_acc0),
+    .\port$929$0 (pp_acc1),
+    .\port$935$0 (pp_acc2),
     .rp__addr(act_rd__addr),
     .\rp__addr$16 (wgt_rd__addr),
     .\rp__addr$26 (par_rd__addr),
@@ -469,31 +486,12 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
   );
   \hwcnn_top.deskew  deskew (
     .clk(clk),
-    .i_data__0(\i_data__0$137 ),
-    .i_data__1(\i_data__1$146 ),
-    .lane0_d1(\o_data__0$232 ),
-    .lane1_d0(\o_data__1$237 ),
-    .o_data__2(\i_data__2$155 ),
+    .i_data__0(\i_data__0$146 ),
+    .i_data__1(\i_data__1$155 ),
+    .lane0_d1(\o_data__0$235 ),
+    .lane1_d0(\o_data__1$240 ),
+    .o_data__2(\i_data__2$164 ),
     .rst(rst)
-  );
-  \hwcnn_top.pool  pool (
-    .acc_en(acc_en),
-    .clear(clear),
-    .clk(clk),
-    .div_init(div_init),
-    .div_step(div_step),
-    .finish(finish),
-    .hi(hi),
-    .lo(lo),
-    .op(pool_op),
-    .\port$71$0 (out_rd__data),
-    .rst(rst),
-    .sum__0(sum__0),
-    .sum__1(sum__1),
-    .sum__2(sum__2),
-    .y__0(y__0),
-    .y__1(y__1),
-    .y__2(y__2)
   );
   \hwcnn_top.requant0  requant0 (
     .acc(acc),
@@ -505,34 +503,34 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
     .rst(rst),
     .\shift$6 (shift),
     .wrap(wrap),
-    .y(y)
+    .y(sum_q__0)
   );
   \hwcnn_top.requant1  requant1 (
-    .acc(\acc$178 ),
+    .acc(\acc$188 ),
     .clk(clk),
     .\hi$14 (hi),
     .lo(lo),
-    .m0(\m0$181 ),
+    .m0(\m0$191 ),
     .\rounding$8 (rounding),
     .rst(rst),
-    .\shift$6 (\shift$183 ),
+    .\shift$6 (\shift$193 ),
     .wrap(wrap),
-    .y(\y$205 )
+    .y(sum_q__1)
   );
   \hwcnn_top.requant2  requant2 (
-    .acc(\acc$189 ),
+    .acc(\acc$201 ),
     .clk(clk),
     .\hi$14 (hi),
     .lo(lo),
-    .m0(\m0$192 ),
+    .m0(\m0$204 ),
     .\rounding$8 (rounding),
     .rst(rst),
-    .\shift$6 (\shift$194 ),
+    .\shift$6 (\shift$206 ),
     .wrap(wrap),
-    .y(\y$207 )
+    .y(sum_q__2)
   );
   \hwcnn_top.seq  seq (
-    .a_sel(\i_data__0$119 ),
+    .a_sel(\i_data__0$128 ),
     .acc_rd_addr(acc_rd__addr),
     .acc_wr_addr(acc_wr__addr),
     .acc_wr_en(acc_wr__en),
@@ -546,6 +544,7 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
     .desc__b_base(desc__b_base),
     .desc__bias_en(desc__bias_en),
     .desc__c_base(desc__c_base),
+    .desc__count_pad(desc__count_pad),
     .desc__hi(desc__hi),
     .desc__in_h(desc__in_h),
     .desc__in_w(desc__in_w),
@@ -558,7 +557,9 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
     .desc__out_h(desc__out_h),
     .desc__out_w(desc__out_w),
     .desc__p_base(desc__p_base),
+    .desc__pad_bottom(desc__pad_bottom),
     .desc__pad_left(desc__pad_left),
+    .desc__pad_right(desc__pad_right),
     .desc__pad_top(desc__pad_top),
     .desc__per_channel(desc__per_channel),
     .desc__pin_base(desc__pin_base),
@@ -579,24 +580,22 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
     .lo(lo),
     .load(load),
     .lsel(lsel),
-    .m0(\m0$165 ),
+    .m0(\m0$173 ),
     .out_rd_addr(eng_out_rd__addr),
-    .out_wr_addr(eng_out_wr__addr),
-    .out_wr_en(eng_out_wr__en),
+    .out_wr_addr(out_wr_addr),
+    .out_wr_en(out_wr_en),
     .par_addr(par_rd__addr),
     .per_channel(per_channel),
-    .pool_acc(acc_en),
-    .pool_clear(clear),
-    .pool_div_init(div_init),
-    .pool_div_step(div_step),
-    .pool_finish(finish),
-    .pool_op(pool_op),
+    .pool_final(pool_final),
+    .pool_op(op),
     .pp_first(pp_first),
     .pp_in(pp_in),
     .rounding(rounding),
     .rst(rst),
-    .shift(\shift$168 ),
+    .shift(\shift$176 ),
     .start(start),
+    .tap__payload(tap__payload),
+    .tap__valid(tap__valid),
     .wgt_addr(wgt_rd__addr),
     .wrap(wrap),
     .wrow_valid(wrow_valid)
@@ -610,237 +609,276 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
   );
   \hwcnn_top.skew_ld  skew_ld (
     .clk(clk),
-    .o_data__1(\o_data__1$144 ),
-    .o_data__2(\o_data__2$153 ),
-    .\port$821$0 (load),
-    .\port$823$0 (lsel),
+    .o_data__1(\o_data__1$153 ),
+    .o_data__2(\o_data__2$162 ),
+    .\port$1086$0 (load),
+    .\port$1088$0 (lsel),
     .rst(rst)
   );
   \hwcnn_top.skew_tok  skew_tok (
     .clk(clk),
-    .o_data__0(\i_data__0$119 ),
+    .o_data__0(\i_data__0$128 ),
     .o_data__1(sel_in__1),
     .rst(rst)
   );
   \hwcnn_top.skew_w  skew_w (
     .clk(clk),
-    .i_data__1(\i_data__1$139 ),
+    .i_data__1(\i_data__1$148 ),
     .i_data__2(i_data__2),
-    .o_data__0(\i_data__0$126 ),
+    .o_data__0(\i_data__0$135 ),
     .o_data__1(w_in__1),
     .o_data__2(w_in__2),
     .rst(rst)
   );
+  \hwcnn_top.vector  vector (
+    .clk(clk),
+    .hi(hi),
+    .lo(lo),
+    .op(op),
+    .\port$70$0 (out_rd__data),
+    .result__payload(result__payload),
+    .result__valid(result__valid),
+    .rst(rst),
+    .sum0(sum__0),
+    .sum1(sum__1),
+    .sum2(sum__2),
+    .sum_q__0(sum_q__0),
+    .sum_q__1(sum_q__1),
+    .sum_q__2(sum_q__2),
+    .tap__payload(tap__payload),
+    .tap__valid(tap__valid)
+  );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$40  = pp_acc0;
+    \$38  = pp_shift0;
     if (pp_in) begin
-      \$40  = \$33 [31:0];
+      \$38  = par_rd__data[68:63];
     end
     if (rst) begin
-      \$40  = 32'd0;
+      \$38  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$41  = pp_m0_0;
+    \$39  = pp_acc1;
     if (pp_in) begin
-      \$41  = par_rd__data[62:32];
+      \$39  = \$32 [31:0];
     end
     if (rst) begin
-      \$41  = 31'h00000000;
+      \$39  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$42  = pp_shift0;
+    \$40  = pp_m0_1;
     if (pp_in) begin
-      \$42  = par_rd__data[68:63];
+      \$40  = par_rd__data[131:101];
     end
     if (rst) begin
-      \$42  = 6'h00;
+      \$40  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$43  = pp_acc1;
+    \$41  = pp_shift1;
     if (pp_in) begin
-      \$43  = \$36 [31:0];
+      \$41  = par_rd__data[137:132];
     end
     if (rst) begin
-      \$43  = 32'd0;
+      \$41  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$44  = pp_m0_1;
+    \$42  = pp_acc2;
     if (pp_in) begin
-      \$44  = par_rd__data[131:101];
+      \$42  = \$35 [31:0];
     end
     if (rst) begin
-      \$44  = 31'h00000000;
+      \$42  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$45  = pp_shift1;
+    \$43  = pp_m0_2;
     if (pp_in) begin
-      \$45  = par_rd__data[137:132];
+      \$43  = par_rd__data[200:170];
     end
     if (rst) begin
-      \$45  = 6'h00;
+      \$43  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$46  = pp_acc2;
+    \$44  = pp_shift2;
     if (pp_in) begin
-      \$46  = \$39 [31:0];
+      \$44  = par_rd__data[206:201];
     end
     if (rst) begin
-      \$46  = 32'd0;
+      \$44  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$47  = pp_m0_2;
+    \$36  = pp_acc0;
     if (pp_in) begin
-      \$47  = par_rd__data[200:170];
+      \$36  = \$29 [31:0];
     end
     if (rst) begin
-      \$47  = 31'h00000000;
+      \$36  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$48  = pp_shift2;
+    \$37  = pp_m0_0;
     if (pp_in) begin
-      \$48  = par_rd__data[206:201];
+      \$37  = par_rd__data[62:32];
     end
     if (rst) begin
-      \$48  = 6'h00;
+      \$37  = 31'h00000000;
     end
   end
-  assign \act_wr__addr$50  = act_wr__addr;
-  assign \act_wr__data$51  = act_wr__data;
-  assign \act_wr__en$52  = act_wr__en;
-  assign \wgt_wr__addr$53  = wgt_wr__addr;
-  assign \wgt_wr__data$54  = wgt_wr__data;
-  assign \wgt_wr__en$55  = wgt_wr__en;
-  assign \par_wr__addr$56  = par_wr__addr;
-  assign \par_wr__data$57  = par_wr__data;
-  assign \par_wr__en$58  = par_wr__en;
-  assign \out_wr__addr$59  = out_wr__addr;
-  assign \out_wr__data$60  = out_wr__data;
-  assign \out_wr__en$61  = out_wr__en;
-  assign \out_rd__addr$62  = out_rd__addr;
-  assign \out_rd__data$63  = out_rd__data;
-  assign \desc__a_base$64  = desc__a_base;
-  assign \desc__acc_in$65  = desc__acc_in;
-  assign \desc__acc_out$66  = desc__acc_out;
-  assign \desc__b_base$67  = desc__b_base;
-  assign \desc__bias_en$68  = desc__bias_en;
-  assign \desc__c_base$69  = desc__c_base;
-  assign \desc__hi$70  = desc__hi;
-  assign \desc__in_h$71  = desc__in_h;
-  assign \desc__in_w$72  = desc__in_w;
-  assign \desc__k$73  = desc__k;
-  assign \desc__kind$74  = desc__kind;
-  assign \desc__lo$75  = desc__lo;
-  assign \desc__m$76  = desc__m;
-  assign \desc__m0$77  = desc__m0;
-  assign \desc__n$78  = desc__n;
-  assign \desc__out_h$79  = desc__out_h;
-  assign \desc__out_w$80  = desc__out_w;
-  assign \desc__p_base$81  = desc__p_base;
-  assign \desc__pad_left$82  = desc__pad_left;
-  assign \desc__pad_top$83  = desc__pad_top;
-  assign \desc__per_channel$84  = desc__per_channel;
-  assign \desc__pin_base$85  = desc__pin_base;
-  assign \desc__pool_op$86  = desc__pool_op;
-  assign \desc__rounding$87  = desc__rounding;
-  assign \desc__shift$88  = desc__shift;
-  assign \desc__stride_h$89  = desc__stride_h;
-  assign \desc__stride_w$90  = desc__stride_w;
-  assign \desc__win_h$91  = desc__win_h;
-  assign \desc__win_w$92  = desc__win_w;
-  assign \desc__wrap$93  = desc__wrap;
-  assign \start$94  = start;
-  assign \busy$95  = busy;
-  assign \done$96  = done;
-  assign \error$97  = error;
+  assign \act_wr__addr$53  = act_wr__addr;
+  assign \act_wr__data$54  = act_wr__data;
+  assign \act_wr__en$55  = act_wr__en;
+  assign \wgt_wr__addr$56  = wgt_wr__addr;
+  assign \wgt_wr__data$57  = wgt_wr__data;
+  assign \wgt_wr__en$58  = wgt_wr__en;
+  assign \par_wr__addr$59  = par_wr__addr;
+  assign \par_wr__data$60  = par_wr__data;
+  assign \par_wr__en$61  = par_wr__en;
+  assign \out_wr__addr$62  = out_wr__addr;
+  assign \out_wr__data$63  = out_wr__data;
+  assign \out_wr__en$64  = out_wr__en;
+  assign \out_rd__addr$65  = out_rd__addr;
+  assign \out_rd__data$66  = out_rd__data;
+  assign \desc__a_base$67  = desc__a_base;
+  assign \desc__acc_in$68  = desc__acc_in;
+  assign \desc__acc_out$69  = desc__acc_out;
+  assign \desc__b_base$70  = desc__b_base;
+  assign \desc__bias_en$71  = desc__bias_en;
+  assign \desc__c_base$72  = desc__c_base;
+  assign \desc__count_pad$73  = desc__count_pad;
+  assign \desc__hi$74  = desc__hi;
+  assign \desc__in_h$75  = desc__in_h;
+  assign \desc__in_w$76  = desc__in_w;
+  assign \desc__k$77  = desc__k;
+  assign \desc__kind$78  = desc__kind;
+  assign \desc__lo$79  = desc__lo;
+  assign \desc__m$80  = desc__m;
+  assign \desc__m0$81  = desc__m0;
+  assign \desc__n$82  = desc__n;
+  assign \desc__out_h$83  = desc__out_h;
+  assign \desc__out_w$84  = desc__out_w;
+  assign \desc__p_base$85  = desc__p_base;
+  assign \desc__pad_bottom$86  = desc__pad_bottom;
+  assign \desc__pad_left$87  = desc__pad_left;
+  assign \desc__pad_right$88  = desc__pad_right;
+  assign \desc__pad_top$89  = desc__pad_top;
+  assign \desc__per_channel$90  = desc__per_channel;
+  assign \desc__pin_base$91  = desc__pin_base;
+  assign \desc__pool_op$92  = desc__pool_op;
+  assign \desc__rounding$93  = desc__rounding;
+  assign \desc__shift$94  = desc__shift;
+  assign \desc__stride_h$95  = desc__stride_h;
+  assign \desc__stride_w$96  = desc__stride_w;
+  assign \desc__win_h$97  = desc__win_h;
+  assign \desc__win_w$98  = desc__win_w;
+  assign \desc__wrap$99  = desc__wrap;
+  assign \start$100  = start;
+  assign \busy$101  = busy;
+  assign \done$102  = done;
+  assign \error$103  = error;
   assign engine_owns_out = busy;
   assign act_addr = act_rd__addr;
   assign wgt_addr = wgt_rd__addr;
   assign par_addr = par_rd__addr;
   assign out_rd_addr = eng_out_rd__addr;
-  assign out_wr_en = eng_out_wr__en;
-  assign out_wr_addr = eng_out_wr__addr;
   assign a_in__0 = i_data__0;
   assign o_data__0 = i_data__0;
   assign o_data__1 = a_in__1;
-  assign a_sel = \i_data__0$119 ;
-  assign sel_in__0 = \i_data__0$119 ;
-  assign \o_data__0$122  = \i_data__0$119 ;
-  assign \i_data__1$123  = \i_data__0$119 ;
-  assign \o_data__1$125  = sel_in__1;
-  assign w_in__0 = \i_data__0$126 ;
-  assign \o_data__0$130  = \i_data__0$126 ;
-  assign \i_data__0$131  = { lsel, load };
+  assign a_sel = \i_data__0$128 ;
+  assign sel_in__0 = \i_data__0$128 ;
+  assign \o_data__0$131  = \i_data__0$128 ;
+  assign \i_data__1$132  = \i_data__0$128 ;
+  assign \o_data__1$134  = sel_in__1;
+  assign w_in__0 = \i_data__0$135 ;
+  assign \o_data__0$139  = \i_data__0$135 ;
+  assign \i_data__0$140  = { lsel, load };
   assign load__0 = load;
-  assign \o_data__0$135  = { lsel, load };
+  assign \o_data__0$144  = { lsel, load };
   assign lsel__0 = lsel;
-  assign psum_out__0 = \i_data__0$137 ;
-  assign \o_data__1$141  = w_in__1;
-  assign \i_data__1$142  = { lsel, load };
-  assign load__1 = \o_data__1$144 [0];
-  assign lsel__1 = \o_data__1$144 [2:1];
-  assign psum_out__1 = \i_data__1$146 ;
+  assign psum_out__0 = \i_data__0$146 ;
+  assign \o_data__1$150  = w_in__1;
+  assign \i_data__1$151  = { lsel, load };
+  assign load__1 = \o_data__1$153 [0];
+  assign lsel__1 = \o_data__1$153 [2:1];
+  assign psum_out__1 = \i_data__1$155 ;
   assign o_data__2 = w_in__2;
-  assign \i_data__2$151  = { lsel, load };
-  assign load__2 = \o_data__2$153 [0];
-  assign lsel__2 = \o_data__2$153 [2:1];
-  assign psum_out__2 = \i_data__2$155 ;
+  assign \i_data__2$160  = { lsel, load };
+  assign load__2 = \o_data__2$162 [0];
+  assign lsel__2 = \o_data__2$162 [2:1];
+  assign psum_out__2 = \i_data__2$164 ;
   assign acc_rd_addr = acc_rd__addr;
-  assign \rounding$171  = rounding;
-  assign \wrap$173  = wrap;
-  assign \lo$175  = lo;
-  assign \hi$177  = hi;
-  assign \rounding$185  = rounding;
-  assign \wrap$186  = wrap;
-  assign \lo$187  = lo;
-  assign \hi$188  = hi;
-  assign \rounding$196  = rounding;
-  assign \wrap$197  = wrap;
-  assign \lo$198  = lo;
-  assign \hi$199  = hi;
-  assign eng_out_wr__data = { \$30 , \$25 , \$20  };
+  assign \rounding$179  = rounding;
+  assign \wrap$181  = wrap;
+  assign \lo$183  = lo;
+  assign \hi$185  = hi;
+  assign y = sum_q__0;
+  assign \rounding$195  = rounding;
+  assign \wrap$196  = wrap;
+  assign \lo$197  = lo;
+  assign \hi$198  = hi;
+  assign \y$200  = sum_q__1;
+  assign \rounding$208  = rounding;
+  assign \wrap$209  = wrap;
+  assign \lo$210  = lo;
+  assign \hi$211  = hi;
+  assign \y$213  = sum_q__2;
+  assign eng_out_wr__data = { \$26 , \$23 , \$20  };
   assign acc_wr_en = acc_wr__en;
   assign acc_wr_addr = acc_wr__addr;
   assign acc_wr__data = { pp_acc2, pp_acc1, pp_acc0 };
+  assign \tap__payload$222  = tap__payload;
+  assign \tap__valid$224  = tap__valid;
   assign x__0 = out_rd__data[7:0];
   assign eng_out_rd__data = out_rd__data;
   assign x__1 = out_rd__data[15:8];
   assign x__2 = out_rd__data[23:16];
-  assign pool_clear = clear;
-  assign pool_acc = acc_en;
-  assign pool_div_init = div_init;
-  assign pool_div_step = div_step;
-  assign pool_finish = finish;
-  assign op = pool_op;
-  assign \lo$229  = lo;
-  assign \hi$230  = hi;
-  assign \o_data__2$238  = \i_data__2$155 ;
+  assign pool_op = op;
+  assign \lo$231  = lo;
+  assign \hi$232  = hi;
+  assign \o_data__2$241  = \i_data__2$164 ;
+  assign \result__payload.y  = result__payload[23:0];
+  assign \result__payload.y[0]  = result__payload[7:0];
+  assign \result__payload.y[1]  = result__payload[15:8];
+  assign \result__payload.y[2]  = result__payload[23:16];
+  assign \result__payload.addr  = result__payload[31:24];
+  assign \result__payload.final  = result__payload[32];
+  assign \tap__payload.inb  = tap__payload[0];
+  assign \tap__payload.count  = tap__payload[1];
+  assign \tap__payload.first  = tap__payload[2];
+  assign \tap__payload.last  = tap__payload[3];
+  assign \tap__payload.final  = tap__payload[4];
+  assign \tap__payload.addr  = tap__payload[12:5];
+  assign \tap__payload$222.inb  = tap__payload[0];
+  assign \tap__payload$222.count  = tap__payload[1];
+  assign \tap__payload$222.first  = tap__payload[2];
+  assign \tap__payload$222.last  = tap__payload[3];
+  assign \tap__payload$222.final  = tap__payload[4];
+  assign \tap__payload$222.addr  = tap__payload[12:5];
   assign \$1  = kind;
-  assign \$6  = kind;
-  assign \$11  = kind;
-  assign \$16  = kind;
+  assign \$2  = kind;
+  assign \$3  = kind;
+  assign \$8  = kind;
+  assign \$13  = kind;
+  assign \$18  = kind;
   assign \$21  = kind;
-  assign \$26  = kind;
+  assign \$24  = kind;
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.array (rst, a_in, w_in, sel_in, load, lsel, psum_out__0, psum_out__1, psum_out__2, \a_in$33 , \sel_in$35 , \w_in$15 , \w_in$26 , \port$989$0 , \port$993$0 , clk);
+module \hwcnn_top.array (rst, a_in, w_in, sel_in, load, lsel, psum_out__0, psum_out__1, psum_out__2, \a_in$33 , \sel_in$35 , \w_in$15 , \w_in$26 , \port$1277$0 , \port$1281$0 , clk);
   input [7:0] a_in;
   wire [7:0] a_in;
   wire [7:0] \a_in$11 ;
@@ -877,10 +915,10 @@ module \hwcnn_top.array (rst, a_in, w_in, sel_in, load, lsel, psum_out__0, psum_
   wire [1:0] lsel__0;
   wire [1:0] lsel__1;
   wire [1:0] lsel__2;
-  input [2:0] \port$989$0 ;
-  wire [2:0] \port$989$0 ;
-  input [2:0] \port$993$0 ;
-  wire [2:0] \port$993$0 ;
+  input [2:0] \port$1277$0 ;
+  wire [2:0] \port$1277$0 ;
+  input [2:0] \port$1281$0 ;
+  wire [2:0] \port$1281$0 ;
   wire [31:0] psum_in;
   wire [31:0] \psum_in$17 ;
   wire [31:0] \psum_in$28 ;
@@ -947,7 +985,7 @@ module \hwcnn_top.array (rst, a_in, w_in, sel_in, load, lsel, psum_out__0, psum_
     .a_in(\a_in$11 ),
     .a_out(\a_in$22 ),
     .clk(clk),
-    .\port$989$0 (\port$989$0 ),
+    .\port$1277$0 (\port$1277$0 ),
     .psum_out(\psum_in$49 ),
     .rst(rst),
     .sel_in(\sel_in$13 ),
@@ -958,7 +996,7 @@ module \hwcnn_top.array (rst, a_in, w_in, sel_in, load, lsel, psum_out__0, psum_
   \hwcnn_top.array.pe_0_2  pe_0_2 (
     .a_in(\a_in$22 ),
     .clk(clk),
-    .\port$993$0 (\port$993$0 ),
+    .\port$1281$0 (\port$1281$0 ),
     .psum_out(\psum_in$59 ),
     .rst(rst),
     .sel_in(\sel_in$24 ),
@@ -982,7 +1020,7 @@ module \hwcnn_top.array (rst, a_in, w_in, sel_in, load, lsel, psum_out__0, psum_
     .a_in(\a_in$43 ),
     .a_out(\a_in$53 ),
     .clk(clk),
-    .\port$989$0 (\port$989$0 ),
+    .\port$1277$0 (\port$1277$0 ),
     .psum_in(\psum_in$49 ),
     .psum_out(psum_out__1),
     .rst(rst),
@@ -993,7 +1031,7 @@ module \hwcnn_top.array (rst, a_in, w_in, sel_in, load, lsel, psum_out__0, psum_
   \hwcnn_top.array.pe_1_2  pe_1_2 (
     .a_in(\a_in$53 ),
     .clk(clk),
-    .\port$993$0 (\port$993$0 ),
+    .\port$1281$0 (\port$1281$0 ),
     .psum_in(\psum_in$59 ),
     .psum_out(psum_out__2),
     .rst(rst),
@@ -1010,18 +1048,18 @@ module \hwcnn_top.array (rst, a_in, w_in, sel_in, load, lsel, psum_out__0, psum_
   assign sel_out = \sel_in$13 ;
   assign w_in__1 = \w_in$15 ;
   assign \psum_in$17  = 32'd0;
-  assign \load$18  = \port$989$0 [0];
-  assign load__1 = \port$989$0 [0];
-  assign \lsel$20  = \port$989$0 [2:1];
-  assign lsel__1 = \port$989$0 [2:1];
+  assign \load$18  = \port$1277$0 [0];
+  assign load__1 = \port$1277$0 [0];
+  assign \lsel$20  = \port$1277$0 [2:1];
+  assign lsel__1 = \port$1277$0 [2:1];
   assign \a_out$23  = \a_in$22 ;
   assign \sel_out$25  = \sel_in$24 ;
   assign w_in__2 = \w_in$26 ;
   assign \psum_in$28  = 32'd0;
-  assign \load$29  = \port$993$0 [0];
-  assign load__2 = \port$993$0 [0];
-  assign \lsel$31  = \port$993$0 [2:1];
-  assign lsel__2 = \port$993$0 [2:1];
+  assign \load$29  = \port$1281$0 [0];
+  assign load__2 = \port$1281$0 [0];
+  assign \lsel$31  = \port$1281$0 [2:1];
+  assign lsel__2 = \port$1281$0 [2:1];
   assign a_in__1 = \a_in$33 ;
   assign sel_in__1 = \sel_in$35 ;
   assign w_out = \w_in$37 ;
@@ -1032,14 +1070,14 @@ module \hwcnn_top.array (rst, a_in, w_in, sel_in, load, lsel, psum_out__0, psum_
   assign \sel_out$46  = \sel_in$45 ;
   assign \w_out$48  = \w_in$47 ;
   assign \psum_out$50  = \psum_in$49 ;
-  assign \load$51  = \port$989$0 [0];
-  assign \lsel$52  = \port$989$0 [2:1];
+  assign \load$51  = \port$1277$0 [0];
+  assign \lsel$52  = \port$1277$0 [2:1];
   assign \a_out$54  = \a_in$53 ;
   assign \sel_out$56  = \sel_in$55 ;
   assign \w_out$58  = \w_in$57 ;
   assign \psum_out$60  = \psum_in$59 ;
-  assign \load$61  = \port$993$0 [0];
-  assign \lsel$62  = \port$993$0 [2:1];
+  assign \load$61  = \port$1281$0 [0];
+  assign \lsel$62  = \port$1281$0 [2:1];
   assign \psum_out$64  = psum_out__0;
   assign \psum_out$66  = psum_out__1;
   assign \psum_out$68  = psum_out__2;
@@ -1178,7 +1216,7 @@ module \hwcnn_top.array.pe_0_0 (rst, a_in, w_in, w_out, sel_in, load, lsel, a_ou
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.array.pe_0_1 (rst, w_out, a_in, sel_in, a_out, sel_out, psum_out, w_in, \port$989$0 , clk);
+module \hwcnn_top.array.pe_0_1 (rst, w_out, a_in, sel_in, a_out, sel_out, psum_out, w_in, \port$1277$0 , clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$3  = 0;
   wire \$1 ;
   wire [7:0] \$10 ;
@@ -1209,8 +1247,8 @@ module \hwcnn_top.array.pe_0_1 (rst, w_out, a_in, sel_in, a_out, sel_out, psum_o
   wire clk;
   wire load;
   wire [1:0] lsel;
-  input [2:0] \port$989$0 ;
-  wire [2:0] \port$989$0 ;
+  input [2:0] \port$1277$0 ;
+  wire [2:0] \port$1277$0 ;
   wire [31:0] psum_in;
   output [31:0] psum_out;
   reg [31:0] psum_out = 32'd0;
@@ -1227,20 +1265,20 @@ module \hwcnn_top.array.pe_0_1 (rst, w_out, a_in, sel_in, a_out, sel_out, psum_o
   wire [7:0] w_in;
   output [7:0] w_out;
   wire [7:0] w_out;
-  assign \$1  = ! \port$989$0 [2:1];
-  assign \$2  = \port$989$0 [0] & \$1 ;
-  assign \$3  = \port$989$0 [2:1] == 1'h1;
-  assign \$4  = \port$989$0 [0] & \$3 ;
-  assign \$5  = \port$989$0 [2:1] == 2'h2;
-  assign \$6  = \port$989$0 [0] & \$5 ;
+  assign \$1  = ! \port$1277$0 [2:1];
+  assign \$2  = \port$1277$0 [0] & \$1 ;
+  assign \$3  = \port$1277$0 [2:1] == 1'h1;
+  assign \$4  = \port$1277$0 [0] & \$3 ;
+  assign \$5  = \port$1277$0 [2:1] == 2'h2;
+  assign \$6  = \port$1277$0 [0] & \$5 ;
   assign \$7  = ! sel_in;
   assign \$8  = sel_in == 1'h1;
   assign \$9  = \$8  ? w1 : w2;
   assign \$10  = \$7  ? w0 : \$9 ;
   assign \$11  = $signed(a_in) * $signed(\$10 );
   assign \$12  = $signed(1'h0) + $signed(\$11 );
-  assign \$13  = ! \port$989$0 [2:1];
-  assign \$14  = \port$989$0 [2:1] == 1'h1;
+  assign \$13  = ! \port$1277$0 [2:1];
+  assign \$14  = \port$1277$0 [2:1] == 1'h1;
   assign \$15  = \$14  ? w1 : w2;
   assign w_out = \$13  ? w0 : \$15 ;
   always @(posedge clk)
@@ -1306,13 +1344,13 @@ module \hwcnn_top.array.pe_0_1 (rst, w_out, a_in, sel_in, a_out, sel_out, psum_o
       \$21  = 32'd0;
     end
   end
-  assign load = \port$989$0 [0];
-  assign lsel = \port$989$0 [2:1];
+  assign load = \port$1277$0 [0];
+  assign lsel = \port$1277$0 [2:1];
   assign psum_in = 32'd0;
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.array.pe_0_2 (rst, w_out, a_in, sel_in, psum_out, w_in, \port$993$0 , clk);
+module \hwcnn_top.array.pe_0_2 (rst, w_out, a_in, sel_in, psum_out, w_in, \port$1281$0 , clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$4  = 0;
   wire \$1 ;
   wire [7:0] \$10 ;
@@ -1342,8 +1380,8 @@ module \hwcnn_top.array.pe_0_2 (rst, w_out, a_in, sel_in, psum_out, w_in, \port$
   wire clk;
   wire load;
   wire [1:0] lsel;
-  input [2:0] \port$993$0 ;
-  wire [2:0] \port$993$0 ;
+  input [2:0] \port$1281$0 ;
+  wire [2:0] \port$1281$0 ;
   wire [31:0] psum_in;
   output [31:0] psum_out;
   reg [31:0] psum_out = 32'd0;
@@ -1359,20 +1397,20 @@ module \hwcnn_top.array.pe_0_2 (rst, w_out, a_in, sel_in, psum_out, w_in, \port$
   wire [7:0] w_in;
   output [7:0] w_out;
   wire [7:0] w_out;
-  assign \$1  = ! \port$993$0 [2:1];
-  assign \$2  = \port$993$0 [0] & \$1 ;
-  assign \$3  = \port$993$0 [2:1] == 1'h1;
-  assign \$4  = \port$993$0 [0] & \$3 ;
-  assign \$5  = \port$993$0 [2:1] == 2'h2;
-  assign \$6  = \port$993$0 [0] & \$5 ;
+  assign \$1  = ! \port$1281$0 [2:1];
+  assign \$2  = \port$1281$0 [0] & \$1 ;
+  assign \$3  = \port$1281$0 [2:1] == 1'h1;
+  assign \$4  = \port$1281$0 [0] & \$3 ;
+  assign \$5  = \port$1281$0 [2:1] == 2'h2;
+  assign \$6  = \port$1281$0 [0] & \$5 ;
   assign \$7  = ! sel_in;
   assign \$8  = sel_in == 1'h1;
   assign \$9  = \$8  ? w1 : w2;
   assign \$10  = \$7  ? w0 : \$9 ;
   assign \$11  = $signed(a_in) * $signed(\$10 );
   assign \$12  = $signed(1'h0) + $signed(\$11 );
-  assign \$13  = ! \port$993$0 [2:1];
-  assign \$14  = \port$993$0 [2:1] == 1'h1;
+  assign \$13  = ! \port$1281$0 [2:1];
+  assign \$14  = \port$1281$0 [2:1] == 1'h1;
   assign \$15  = \$14  ? w1 : w2;
   assign w_out = \$13  ? w0 : \$15 ;
   always @(posedge clk)
@@ -1438,8 +1476,8 @@ module \hwcnn_top.array.pe_0_2 (rst, w_out, a_in, sel_in, psum_out, w_in, \port$
       \$21  = 32'd0;
     end
   end
-  assign load = \port$993$0 [0];
-  assign lsel = \port$993$0 [2:1];
+  assign load = \port$1281$0 [0];
+  assign lsel = \port$1281$0 [2:1];
   assign psum_in = 32'd0;
 endmodule
 
@@ -1575,7 +1613,7 @@ module \hwcnn_top.array.pe_1_0 (rst, w_in, load, lsel, psum_in, a_out, sel_out, 
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.array.pe_1_1 (rst, w_in, psum_in, a_in, sel_in, a_out, sel_out, psum_out, \port$989$0 , clk);
+module \hwcnn_top.array.pe_1_1 (rst, w_in, psum_in, a_in, sel_in, a_out, sel_out, psum_out, \port$1277$0 , clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$6  = 0;
   wire \$1 ;
   wire [7:0] \$10 ;
@@ -1606,8 +1644,8 @@ module \hwcnn_top.array.pe_1_1 (rst, w_in, psum_in, a_in, sel_in, a_out, sel_out
   wire clk;
   wire load;
   wire [1:0] lsel;
-  input [2:0] \port$989$0 ;
-  wire [2:0] \port$989$0 ;
+  input [2:0] \port$1277$0 ;
+  wire [2:0] \port$1277$0 ;
   input [31:0] psum_in;
   wire [31:0] psum_in;
   output [31:0] psum_out;
@@ -1624,20 +1662,20 @@ module \hwcnn_top.array.pe_1_1 (rst, w_in, psum_in, a_in, sel_in, a_out, sel_out
   input [7:0] w_in;
   wire [7:0] w_in;
   wire [7:0] w_out;
-  assign \$1  = ! \port$989$0 [2:1];
-  assign \$2  = \port$989$0 [0] & \$1 ;
-  assign \$3  = \port$989$0 [2:1] == 1'h1;
-  assign \$4  = \port$989$0 [0] & \$3 ;
-  assign \$5  = \port$989$0 [2:1] == 2'h2;
-  assign \$6  = \port$989$0 [0] & \$5 ;
+  assign \$1  = ! \port$1277$0 [2:1];
+  assign \$2  = \port$1277$0 [0] & \$1 ;
+  assign \$3  = \port$1277$0 [2:1] == 1'h1;
+  assign \$4  = \port$1277$0 [0] & \$3 ;
+  assign \$5  = \port$1277$0 [2:1] == 2'h2;
+  assign \$6  = \port$1277$0 [0] & \$5 ;
   assign \$7  = ! sel_in;
   assign \$8  = sel_in == 1'h1;
   assign \$9  = \$8  ? w1 : w2;
   assign \$10  = \$7  ? w0 : \$9 ;
   assign \$11  = $signed(a_in) * $signed(\$10 );
   assign \$12  = $signed(psum_in) + $signed(\$11 );
-  assign \$13  = ! \port$989$0 [2:1];
-  assign \$14  = \port$989$0 [2:1] == 1'h1;
+  assign \$13  = ! \port$1277$0 [2:1];
+  assign \$14  = \port$1277$0 [2:1] == 1'h1;
   assign \$15  = \$14  ? w1 : w2;
   assign w_out = \$13  ? w0 : \$15 ;
   always @(posedge clk)
@@ -1703,12 +1741,12 @@ module \hwcnn_top.array.pe_1_1 (rst, w_in, psum_in, a_in, sel_in, a_out, sel_out
       \$21  = 32'd0;
     end
   end
-  assign load = \port$989$0 [0];
-  assign lsel = \port$989$0 [2:1];
+  assign load = \port$1277$0 [0];
+  assign lsel = \port$1277$0 [2:1];
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.array.pe_1_2 (rst, w_in, psum_in, a_in, sel_in, psum_out, \port$993$0 , clk);
+module \hwcnn_top.array.pe_1_2 (rst, w_in, psum_in, a_in, sel_in, psum_out, \port$1281$0 , clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$7  = 0;
   wire \$1 ;
   wire [7:0] \$10 ;
@@ -1738,8 +1776,8 @@ module \hwcnn_top.array.pe_1_2 (rst, w_in, psum_in, a_in, sel_in, psum_out, \por
   wire clk;
   wire load;
   wire [1:0] lsel;
-  input [2:0] \port$993$0 ;
-  wire [2:0] \port$993$0 ;
+  input [2:0] \port$1281$0 ;
+  wire [2:0] \port$1281$0 ;
   input [31:0] psum_in;
   wire [31:0] psum_in;
   output [31:0] psum_out;
@@ -1755,20 +1793,20 @@ module \hwcnn_top.array.pe_1_2 (rst, w_in, psum_in, a_in, sel_in, psum_out, \por
   input [7:0] w_in;
   wire [7:0] w_in;
   wire [7:0] w_out;
-  assign \$1  = ! \port$993$0 [2:1];
-  assign \$2  = \port$993$0 [0] & \$1 ;
-  assign \$3  = \port$993$0 [2:1] == 1'h1;
-  assign \$4  = \port$993$0 [0] & \$3 ;
-  assign \$5  = \port$993$0 [2:1] == 2'h2;
-  assign \$6  = \port$993$0 [0] & \$5 ;
+  assign \$1  = ! \port$1281$0 [2:1];
+  assign \$2  = \port$1281$0 [0] & \$1 ;
+  assign \$3  = \port$1281$0 [2:1] == 1'h1;
+  assign \$4  = \port$1281$0 [0] & \$3 ;
+  assign \$5  = \port$1281$0 [2:1] == 2'h2;
+  assign \$6  = \port$1281$0 [0] & \$5 ;
   assign \$7  = ! sel_in;
   assign \$8  = sel_in == 1'h1;
   assign \$9  = \$8  ? w1 : w2;
   assign \$10  = \$7  ? w0 : \$9 ;
   assign \$11  = $signed(a_in) * $signed(\$10 );
   assign \$12  = $signed(psum_in) + $signed(\$11 );
-  assign \$13  = ! \port$993$0 [2:1];
-  assign \$14  = \port$993$0 [2:1] == 1'h1;
+  assign \$13  = ! \port$1281$0 [2:1];
+  assign \$14  = \port$1281$0 [2:1] == 1'h1;
   assign \$15  = \$14  ? w1 : w2;
   assign w_out = \$13  ? w0 : \$15 ;
   always @(posedge clk)
@@ -1834,13 +1872,13 @@ module \hwcnn_top.array.pe_1_2 (rst, w_in, psum_in, a_in, sel_in, psum_out, \por
       \$21  = 32'd0;
     end
   end
-  assign load = \port$993$0 [0];
-  assign lsel = \port$993$0 [2:1];
+  assign load = \port$1281$0 [0];
+  assign lsel = \port$1281$0 [2:1];
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.buffers (act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__data, par_wr__en, par_wr__addr, par_wr__data, out_wr__en, out_wr__addr, out_wr__data, out_rd__addr, clk, rst, \port$34$0 , \port$39$0 , \port$44$0 , act_rd__data, wgt_rd__data, par_rd__data, out_rd__data
-, acc_rd__data, rp__addr, \rp__addr$16 , \rp__addr$52 , acc_wr__en, \port$659$0 , \port$665$0 , \port$671$0 , engine_owns_out, eng_out_rd__addr, eng_out_wr__en, eng_out_wr__addr, \rp__addr$26 , acc_wr__addr, act_wr__en);
+module \hwcnn_top.buffers (act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__data, par_wr__en, par_wr__addr, par_wr__data, out_wr__en, out_wr__addr, out_wr__data, out_rd__addr, clk, rst, eng_out_wr__en, eng_out_wr__addr, \port$36$0 , \port$39$0 , \port$42$0 , act_rd__data, wgt_rd__data
+, par_rd__data, out_rd__data, acc_rd__data, rp__addr, \rp__addr$16 , \rp__addr$52 , acc_wr__en, \port$923$0 , \port$929$0 , \port$935$0 , engine_owns_out, eng_out_rd__addr, \rp__addr$26 , acc_wr__addr, act_wr__en);
   wire [7:0] \$signature__addr ;
   wire [7:0] \$signature__addr$12 ;
   wire [3:0] \$signature__addr$22 ;
@@ -1904,18 +1942,18 @@ module \hwcnn_top.buffers (act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr,
   wire [206:0] par_wr__data;
   input par_wr__en;
   wire par_wr__en;
-  input [7:0] \port$34$0 ;
-  wire [7:0] \port$34$0 ;
+  input [7:0] \port$36$0 ;
+  wire [7:0] \port$36$0 ;
   input [7:0] \port$39$0 ;
   wire [7:0] \port$39$0 ;
-  input [7:0] \port$44$0 ;
-  wire [7:0] \port$44$0 ;
-  input [31:0] \port$659$0 ;
-  wire [31:0] \port$659$0 ;
-  input [31:0] \port$665$0 ;
-  wire [31:0] \port$665$0 ;
-  input [31:0] \port$671$0 ;
-  wire [31:0] \port$671$0 ;
+  input [7:0] \port$42$0 ;
+  wire [7:0] \port$42$0 ;
+  input [31:0] \port$923$0 ;
+  wire [31:0] \port$923$0 ;
+  input [31:0] \port$929$0 ;
+  wire [31:0] \port$929$0 ;
+  input [31:0] \port$935$0 ;
+  wire [31:0] \port$935$0 ;
   input [7:0] rp__addr;
   wire [7:0] rp__addr;
   input [7:0] \rp__addr$16 ;
@@ -2202,7 +2240,7 @@ module \hwcnn_top.buffers (act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr,
   end
   always @(posedge clk) begin
     if (acc_wr__en)
-      acc_mem[acc_wr__addr] <= { \port$671$0 , \port$665$0 , \port$659$0  };
+      acc_mem[acc_wr__addr] <= { \port$935$0 , \port$929$0 , \port$923$0  };
   end
   reg [95:0] _0_;
   always @(posedge clk) begin
@@ -3043,7 +3081,7 @@ module \hwcnn_top.buffers (act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr,
   assign wgt_rd__data = _4_;
   assign \$signature__en$30  = engine_owns_out ? eng_out_wr__en : out_wr__en;
   assign \$signature__addr$34  = engine_owns_out ? eng_out_wr__addr : out_wr__addr;
-  assign \$signature__data$37  = engine_owns_out ? { \port$44$0 , \port$39$0 , \port$34$0  } : out_wr__data;
+  assign \$signature__data$37  = engine_owns_out ? { \port$42$0 , \port$39$0 , \port$36$0  } : out_wr__data;
   assign \rp__addr$40  = engine_owns_out ? eng_out_rd__addr : out_rd__addr;
   assign \$signature__en  = act_wr__en;
   assign \$signature__addr  = act_wr__addr;
@@ -3060,13 +3098,13 @@ module \hwcnn_top.buffers (act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr,
   assign \$signature__data$24  = par_wr__data;
   assign par_rd__addr = \rp__addr$26 ;
   assign \rp__data$29  = par_rd__data;
-  assign eng_out_wr__data = { \port$44$0 , \port$39$0 , \port$34$0  };
+  assign eng_out_wr__data = { \port$42$0 , \port$39$0 , \port$36$0  };
   assign \rp__data$44  = out_rd__data;
   assign eng_out_rd__data = out_rd__data;
   assign \$signature__en$46  = acc_wr__en;
   assign \$signature__addr$48  = acc_wr__addr;
-  assign \$signature__data$50  = { \port$671$0 , \port$665$0 , \port$659$0  };
-  assign acc_wr__data = { \port$671$0 , \port$665$0 , \port$659$0  };
+  assign \$signature__data$50  = { \port$935$0 , \port$929$0 , \port$923$0  };
+  assign acc_wr__data = { \port$935$0 , \port$929$0 , \port$923$0  };
   assign acc_rd__addr = \rp__addr$52 ;
   assign \rp__data$55  = acc_rd__data;
 endmodule
@@ -3130,522 +3168,166 @@ module \hwcnn_top.deskew (rst, i_data__0, i_data__1, o_data__2, lane0_d1, lane1_
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.pool (rst, \port$71$0 , clear, acc_en, div_init, div_step, finish, op, lo, hi, sum__0, y__0, sum__1, y__1, sum__2, y__2, clk);
+module \hwcnn_top.requant0 (rst, acc, m0, \shift$6 , \rounding$8 , wrap, lo, \hi$14 , y, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$9  = 0;
-  wire [17:0] \$1 ;
-  wire [16:0] \$10 ;
-  reg [7:0] \$100 ;
-  reg [25:0] \$101 ;
-  reg \$102 ;
-  reg [7:0] \$103 ;
-  reg [7:0] \$104 ;
-  wire [26:0] \$11 ;
+  wire [62:0] \$1 ;
+  wire \$10 ;
+  wire [63:0] \$11 ;
   wire \$12 ;
-  wire \$13 ;
-  wire [26:0] \$14 ;
-  wire [26:0] \$15 ;
-  wire [8:0] \$16 ;
-  wire \$17 ;
-  wire [8:0] \$18 ;
-  wire \$19 ;
-  wire [23:0] \$2 ;
-  wire [8:0] \$20 ;
-  wire [8:0] \$21 ;
-  wire \$22 ;
-  wire [8:0] \$23 ;
-  wire [8:0] \$24 ;
-  wire \$25 ;
-  wire [8:0] \$26 ;
-  wire [8:0] \$27 ;
-  wire [8:0] \$28 ;
-  wire [8:0] \$29 ;
-  wire [24:0] \$3 ;
-  wire [8:0] \$30 ;
-  wire [25:0] \$31 ;
-  wire \$32 ;
-  wire [7:0] \$33 ;
-  wire \$34 ;
-  wire [25:0] \$35 ;
-  wire [25:0] \$36 ;
-  wire [16:0] \$37 ;
-  wire [26:0] \$38 ;
-  wire \$39 ;
-  wire [25:0] \$4 ;
-  wire \$40 ;
-  wire [26:0] \$41 ;
-  wire [26:0] \$42 ;
-  wire [8:0] \$43 ;
-  wire \$44 ;
-  wire [8:0] \$45 ;
-  wire \$46 ;
-  wire [8:0] \$47 ;
-  wire [8:0] \$48 ;
-  wire \$49 ;
+  wire [63:0] \$13 ;
+  wire \$14 ;
+  wire \$15 ;
+  wire \$16 ;
+  wire [64:0] \$17 ;
+  wire \$18 ;
+  wire [63:0] \$19 ;
+  wire [64:0] \$2 ;
+  wire [64:0] \$20 ;
+  wire [63:0] \$21 ;
+  wire [65:0] \$22 ;
+  wire [65:0] \$23 ;
+  wire [65:0] \$24 ;
+  wire [65:0] \$25 ;
+  wire [65:0] \$26 ;
+  wire [66:0] \$27 ;
+  wire [66:0] \$28 ;
+  reg [63:0] \$29 ;
+  wire \$3 ;
+  reg [5:0] \$30 ;
+  reg [1:0] \$31 ;
+  reg \$32 ;
+  reg [7:0] \$33 ;
+  reg [7:0] \$34 ;
+  reg [7:0] \$35 ;
+  wire [64:0] \$4 ;
   wire \$5 ;
-  wire [8:0] \$50 ;
-  wire [8:0] \$51 ;
-  wire \$52 ;
-  wire [8:0] \$53 ;
-  wire [8:0] \$54 ;
-  wire [8:0] \$55 ;
-  wire [8:0] \$56 ;
-  wire [8:0] \$57 ;
-  wire [25:0] \$58 ;
-  wire \$59 ;
-  wire [7:0] \$6 ;
-  wire [7:0] \$60 ;
-  wire \$61 ;
-  wire [25:0] \$62 ;
-  wire [25:0] \$63 ;
-  wire [16:0] \$64 ;
-  wire [26:0] \$65 ;
-  wire \$66 ;
-  wire \$67 ;
-  wire [26:0] \$68 ;
-  wire [26:0] \$69 ;
-  wire \$7 ;
-  wire [8:0] \$70 ;
-  wire \$71 ;
-  wire [8:0] \$72 ;
-  wire \$73 ;
-  wire [8:0] \$74 ;
-  wire [8:0] \$75 ;
-  wire \$76 ;
-  wire [8:0] \$77 ;
-  wire [8:0] \$78 ;
-  wire \$79 ;
-  wire [25:0] \$8 ;
-  wire [8:0] \$80 ;
-  wire [8:0] \$81 ;
-  wire [8:0] \$82 ;
-  wire [8:0] \$83 ;
-  wire [8:0] \$84 ;
-  reg [16:0] \$85 ;
-  reg [24:0] \$86 ;
-  reg [24:0] \$87 ;
-  reg [7:0] \$88 ;
-  reg [25:0] \$89 ;
-  wire [25:0] \$9 ;
-  reg \$90 ;
-  reg [7:0] \$91 ;
-  reg [7:0] \$92 ;
-  reg [24:0] \$93 ;
-  reg [7:0] \$94 ;
-  reg [25:0] \$95 ;
-  reg \$96 ;
-  reg [7:0] \$97 ;
-  reg [7:0] \$98 ;
-  reg [24:0] \$99 ;
-  input acc_en;
-  wire acc_en;
-  input clear;
-  wire clear;
+  wire [64:0] \$6 ;
+  wire [64:0] \$7 ;
+  wire [64:0] \$8 ;
+  wire \$9 ;
+  reg [7:0] \$like  = 8'h00;
+  input [31:0] acc;
+  wire [31:0] acc;
   input clk;
   wire clk;
-  reg [24:0] div = 25'h0000000;
-  input div_init;
-  wire div_init;
-  input div_step;
-  wire div_step;
-  input finish;
-  wire finish;
-  input [7:0] hi;
-  wire [7:0] hi;
+  reg [7:0] hi = 8'h00;
+  input [7:0] \hi$14 ;
+  wire [7:0] \hi$14 ;
   input [7:0] lo;
   wire [7:0] lo;
-  reg [7:0] max0 = 8'h00;
-  reg [7:0] max1 = 8'h00;
-  reg [7:0] max2 = 8'h00;
-  reg [16:0] n = 17'h00000;
-  reg neg0 = 1'h0;
-  reg neg1 = 1'h0;
-  reg neg2 = 1'h0;
-  input [1:0] op;
-  wire [1:0] op;
-  input [23:0] \port$71$0 ;
-  wire [23:0] \port$71$0 ;
-  reg [7:0] q0 = 8'h00;
-  reg [7:0] q1 = 8'h00;
-  reg [7:0] q2 = 8'h00;
-  reg [25:0] rem0 = 26'h0000000;
-  reg [25:0] rem1 = 26'h0000000;
-  reg [25:0] rem2 = 26'h0000000;
+  input [30:0] m0;
+  wire [30:0] m0;
+  reg [63:0] p = 64'h0000000000000000;
+  wire [64:0] r;
+  reg [1:0] rounding = 2'h0;
+  input [1:0] \rounding$8 ;
+  wire [1:0] \rounding$8 ;
   input rst;
   wire rst;
-  output [24:0] sum__0;
-  reg [24:0] sum__0 = 25'h0000000;
-  output [24:0] sum__1;
-  reg [24:0] sum__1 = 25'h0000000;
-  output [24:0] sum__2;
-  reg [24:0] sum__2 = 25'h0000000;
-  wire [7:0] x__0;
-  wire [7:0] x__1;
-  wire [7:0] x__2;
-  output [7:0] y__0;
-  reg [7:0] y__0 = 8'h00;
-  output [7:0] y__1;
-  reg [7:0] y__1 = 8'h00;
-  output [7:0] y__2;
-  reg [7:0] y__2 = 8'h00;
-  assign \$1  = n + 1'h1;
-  assign \$4  = $signed(sum__0) + $signed(\port$71$0 [7:0]);
-  assign \$5  = $signed(\port$71$0 [7:0]) > $signed(max0);
-  assign \$6  = \$5  ? \port$71$0 [7:0] : max0;
-  assign \$7  = $signed(sum__0) < $signed(1'h0);
-  assign \$8  = - $signed(sum__0);
-  assign \$9  = \$7  ? \$8  : { sum__0[24], sum__0 };
-  assign \$11  = $signed(\$9 ) + $signed({ 1'h0, \$10  });
-  assign \$12  = $signed(sum__0) < $signed(1'h0);
-  assign \$13  = rem0 >= div;
-  assign \$14  = rem0 - div;
-  assign \$15  = \$13  ? \$14  : { 1'h0, rem0 };
-  assign \$17  = rem0 >= div;
-  assign \$18  = \$16  | { 8'h00, \$17  };
-  assign \$19  = ! op;
-  assign \$20  = - q0;
-  assign \$21  = neg0 ? \$20  : { 1'h0, q0 };
-  assign \$22  = $signed(\$21 ) < $signed(lo);
-  assign \$23  = - q0;
-  assign \$24  = neg0 ? \$23  : { 1'h0, q0 };
-  assign \$25  = $signed(\$24 ) > $signed(hi);
-  assign \$26  = - q0;
-  assign \$27  = neg0 ? \$26  : { 1'h0, q0 };
-  assign \$28  = \$25  ? { hi[7], hi } : \$27 ;
-  assign \$29  = \$22  ? { lo[7], lo } : \$28 ;
-  assign \$30  = \$19  ? { max0[7], max0 } : \$29 ;
-  assign \$31  = $signed(sum__1) + $signed(\port$71$0 [15:8]);
-  assign \$32  = $signed(\port$71$0 [15:8]) > $signed(max1);
-  assign \$33  = \$32  ? \port$71$0 [15:8] : max1;
-  assign \$34  = $signed(sum__1) < $signed(1'h0);
-  assign \$35  = - $signed(sum__1);
-  assign \$36  = \$34  ? \$35  : { sum__1[24], sum__1 };
-  assign \$38  = $signed(\$36 ) + $signed({ 1'h0, \$37  });
-  assign \$39  = $signed(sum__1) < $signed(1'h0);
-  assign \$40  = rem1 >= div;
-  assign \$41  = rem1 - div;
-  assign \$42  = \$40  ? \$41  : { 1'h0, rem1 };
-  assign \$44  = rem1 >= div;
-  assign \$45  = \$43  | { 8'h00, \$44  };
-  assign \$46  = ! op;
-  assign \$47  = - q1;
-  assign \$48  = neg1 ? \$47  : { 1'h0, q1 };
-  assign \$49  = $signed(\$48 ) < $signed(lo);
-  assign \$50  = - q1;
-  assign \$51  = neg1 ? \$50  : { 1'h0, q1 };
-  assign \$52  = $signed(\$51 ) > $signed(hi);
-  assign \$53  = - q1;
-  assign \$54  = neg1 ? \$53  : { 1'h0, q1 };
-  assign \$55  = \$52  ? { hi[7], hi } : \$54 ;
-  assign \$56  = \$49  ? { lo[7], lo } : \$55 ;
-  assign \$57  = \$46  ? { max1[7], max1 } : \$56 ;
-  assign \$58  = $signed(sum__2) + $signed(\port$71$0 [23:16]);
-  assign \$59  = $signed(\port$71$0 [23:16]) > $signed(max2);
-  assign \$60  = \$59  ? \port$71$0 [23:16] : max2;
-  assign \$61  = $signed(sum__2) < $signed(1'h0);
-  assign \$62  = - $signed(sum__2);
-  assign \$63  = \$61  ? \$62  : { sum__2[24], sum__2 };
-  assign \$65  = $signed(\$63 ) + $signed({ 1'h0, \$64  });
-  assign \$66  = $signed(sum__2) < $signed(1'h0);
-  assign \$67  = rem2 >= div;
-  assign \$68  = rem2 - div;
-  assign \$69  = \$67  ? \$68  : { 1'h0, rem2 };
-  assign \$71  = rem2 >= div;
-  assign \$72  = \$70  | { 8'h00, \$71  };
-  assign \$73  = ! op;
-  assign \$74  = - q2;
-  assign \$75  = neg2 ? \$74  : { 1'h0, q2 };
-  assign \$76  = $signed(\$75 ) < $signed(lo);
-  assign \$77  = - q2;
-  assign \$78  = neg2 ? \$77  : { 1'h0, q2 };
-  assign \$79  = $signed(\$78 ) > $signed(hi);
-  assign \$80  = - q2;
-  assign \$81  = neg2 ? \$80  : { 1'h0, q2 };
-  assign \$82  = \$79  ? { hi[7], hi } : \$81 ;
-  assign \$83  = \$76  ? { lo[7], lo } : \$82 ;
-  assign \$84  = \$73  ? { max2[7], max2 } : \$83 ;
+  reg [5:0] shift = 6'h00;
+  input [5:0] \shift$6 ;
+  wire [5:0] \shift$6 ;
+  input wrap;
+  wire wrap;
+  reg wrap_en = 1'h0;
+  output [7:0] y;
+  reg [7:0] y = 8'h00;
+  assign \$1  = $signed(acc) * $signed({ 1'h0, m0 });
+  assign \$2  = wrap_en ? { \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7:0] } : \$28 [64:0];
+  assign \$3  = $signed(\$2 ) < $signed(\$like );
+  assign \$4  = wrap_en ? { \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7:0] } : \$28 [64:0];
+  assign \$5  = $signed(\$4 ) > $signed(hi);
+  assign \$6  = wrap_en ? { \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7:0] } : \$28 [64:0];
+  assign \$7  = \$5  ? { hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi } : \$6 ;
+  assign \$8  = \$3  ? { \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like  } : \$7 ;
+  assign \$9  = ! rounding;
+  assign \$10  = rounding == 1'h1;
+  assign \$11  = 1'h1 << shift;
+  assign \$12  = rounding == 2'h2;
+  assign \$13  = 1'h1 << shift;
+  assign \$14  = $signed(p) < $signed(1'h0);
+  assign \$15  = | shift;
+  assign \$16  = \$14  & \$15 ;
+  assign \$17  = \$13 [63:1] - \$16 ;
+  assign \$18  = | shift;
+  assign \$19  = 1'h1 << shift;
+  assign \$20  = \$19 [63:1] - 1'h1;
+  assign \$21  = $signed(p) >>> shift;
+  assign \$22  = $signed(\$20 ) + $signed({ 1'h0, \$21 [0] });
+  assign \$23  = \$18  ? \$22  : 66'h00000000000000000;
+  assign \$24  = \$12  ? { \$17 [64], \$17  } : \$23 ;
+  assign \$25  = \$10  ? { 3'h0, \$11 [63:1] } : \$24 ;
+  assign \$26  = \$9  ? 66'h00000000000000000 : \$25 ;
+  assign \$27  = $signed(p) + $signed(\$26 );
+  assign \$28  = $signed(\$27 ) >>> shift;
   always @(posedge clk)
-    n <= \$85 ;
+    p <= \$29 ;
   always @(posedge clk)
-    div <= \$86 ;
+    shift <= \$30 ;
   always @(posedge clk)
-    sum__0 <= \$87 ;
+    rounding <= \$31 ;
   always @(posedge clk)
-    max0 <= \$88 ;
+    wrap_en <= \$32 ;
   always @(posedge clk)
-    rem0 <= \$89 ;
+    \$like  <= \$33 ;
   always @(posedge clk)
-    neg0 <= \$90 ;
+    hi <= \$34 ;
   always @(posedge clk)
-    q0 <= \$91 ;
-  always @(posedge clk)
-    y__0 <= \$92 ;
-  always @(posedge clk)
-    sum__1 <= \$93 ;
-  always @(posedge clk)
-    max1 <= \$94 ;
-  always @(posedge clk)
-    rem1 <= \$95 ;
-  always @(posedge clk)
-    neg1 <= \$96 ;
-  always @(posedge clk)
-    q1 <= \$97 ;
-  always @(posedge clk)
-    y__1 <= \$98 ;
-  always @(posedge clk)
-    sum__2 <= \$99 ;
-  always @(posedge clk)
-    max2 <= \$100 ;
-  always @(posedge clk)
-    rem2 <= \$101 ;
-  always @(posedge clk)
-    neg2 <= \$102 ;
-  always @(posedge clk)
-    q2 <= \$103 ;
-  always @(posedge clk)
-    y__2 <= \$104 ;
+    y <= \$35 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$85  = n;
-    if (clear) begin
-      \$85  = 17'h00000;
-    end else if (acc_en) begin
-      \$85  = \$1 [16:0];
-    end
+    \$29  = { \$1 [62], \$1  };
     if (rst) begin
-      \$85  = 17'h00000;
+      \$29  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$86  = div;
-    if (div_init) begin
-      \$86  = { 1'h0, \$2  };
-    end else if (div_step) begin
-      \$86  = \$3 ;
-    end
+    \$30  = \shift$6 ;
     if (rst) begin
-      \$86  = 25'h0000000;
+      \$30  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$87  = sum__0;
-    if (clear) begin
-      \$87  = 25'h0000000;
-    end else if (acc_en) begin
-      \$87  = \$4 [24:0];
-    end
+    \$31  = \rounding$8 ;
     if (rst) begin
-      \$87  = 25'h0000000;
+      \$31  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$88  = max0;
-    if (clear) begin
-      \$88  = 8'h80;
-    end else if (acc_en) begin
-      \$88  = \$6 ;
-    end
+    \$32  = wrap;
     if (rst) begin
-      \$88  = 8'h00;
+      \$32  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$89  = rem0;
-    if (div_init) begin
-      \$89  = \$11 [25:0];
-    end else if (div_step) begin
-      \$89  = \$15 [25:0];
-    end
+    \$33  = lo;
     if (rst) begin
-      \$89  = 26'h0000000;
+      \$33  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$90  = neg0;
-    if (div_init) begin
-      \$90  = \$12 ;
-    end
+    \$34  = \hi$14 ;
     if (rst) begin
-      \$90  = 1'h0;
+      \$34  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$91  = q0;
-    if (div_init) begin
-      \$91  = 8'h00;
-    end else if (div_step) begin
-      \$91  = \$18 [7:0];
-    end
+    \$35  = \$8 [7:0];
     if (rst) begin
-      \$91  = 8'h00;
+      \$35  = 8'h00;
     end
   end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$92  = y__0;
-    if (finish) begin
-      \$92  = \$30 [7:0];
-    end
-    if (rst) begin
-      \$92  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$93  = sum__1;
-    if (clear) begin
-      \$93  = 25'h0000000;
-    end else if (acc_en) begin
-      \$93  = \$31 [24:0];
-    end
-    if (rst) begin
-      \$93  = 25'h0000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$94  = max1;
-    if (clear) begin
-      \$94  = 8'h80;
-    end else if (acc_en) begin
-      \$94  = \$33 ;
-    end
-    if (rst) begin
-      \$94  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$95  = rem1;
-    if (div_init) begin
-      \$95  = \$38 [25:0];
-    end else if (div_step) begin
-      \$95  = \$42 [25:0];
-    end
-    if (rst) begin
-      \$95  = 26'h0000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$96  = neg1;
-    if (div_init) begin
-      \$96  = \$39 ;
-    end
-    if (rst) begin
-      \$96  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$97  = q1;
-    if (div_init) begin
-      \$97  = 8'h00;
-    end else if (div_step) begin
-      \$97  = \$45 [7:0];
-    end
-    if (rst) begin
-      \$97  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$98  = y__1;
-    if (finish) begin
-      \$98  = \$57 [7:0];
-    end
-    if (rst) begin
-      \$98  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$99  = sum__2;
-    if (clear) begin
-      \$99  = 25'h0000000;
-    end else if (acc_en) begin
-      \$99  = \$58 [24:0];
-    end
-    if (rst) begin
-      \$99  = 25'h0000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$100  = max2;
-    if (clear) begin
-      \$100  = 8'h80;
-    end else if (acc_en) begin
-      \$100  = \$60 ;
-    end
-    if (rst) begin
-      \$100  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$101  = rem2;
-    if (div_init) begin
-      \$101  = \$65 [25:0];
-    end else if (div_step) begin
-      \$101  = \$69 [25:0];
-    end
-    if (rst) begin
-      \$101  = 26'h0000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$102  = neg2;
-    if (div_init) begin
-      \$102  = \$66 ;
-    end
-    if (rst) begin
-      \$102  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$103  = q2;
-    if (div_init) begin
-      \$103  = 8'h00;
-    end else if (div_step) begin
-      \$103  = \$72 [7:0];
-    end
-    if (rst) begin
-      \$103  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$104  = y__2;
-    if (finish) begin
-      \$104  = \$84 [7:0];
-    end
-    if (rst) begin
-      \$104  = 8'h00;
-    end
-  end
-  assign x__0 = \port$71$0 [7:0];
-  assign x__1 = \port$71$0 [15:8];
-  assign x__2 = \port$71$0 [23:16];
-  assign \$2  = { n, 7'h00 };
-  assign \$3  = { 1'h0, div[24:1] };
-  assign \$10  = { 1'h0, n[16:1] };
-  assign \$16  = { q0, 1'h0 };
-  assign \$37  = { 1'h0, n[16:1] };
-  assign \$43  = { q1, 1'h0 };
-  assign \$64  = { 1'h0, n[16:1] };
-  assign \$70  = { q2, 1'h0 };
+  assign r = \$28 [64:0];
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.requant0 (rst, acc, m0, \shift$6 , \rounding$8 , wrap, lo, \hi$14 , y, clk);
+module \hwcnn_top.requant1 (rst, acc, m0, \shift$6 , \rounding$8 , wrap, lo, \hi$14 , y, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$10  = 0;
   wire [62:0] \$1 ;
   wire \$10 ;
@@ -3804,7 +3486,7 @@ module \hwcnn_top.requant0 (rst, acc, m0, \shift$6 , \rounding$8 , wrap, lo, \hi
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.requant1 (rst, acc, m0, \shift$6 , \rounding$8 , wrap, lo, \hi$14 , y, clk);
+module \hwcnn_top.requant2 (rst, acc, m0, \shift$6 , \rounding$8 , wrap, lo, \hi$14 , y, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$11  = 0;
   wire [62:0] \$1 ;
   wire \$10 ;
@@ -3963,383 +3645,247 @@ module \hwcnn_top.requant1 (rst, acc, m0, \shift$6 , \rounding$8 , wrap, lo, \hi
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.requant2 (rst, acc, m0, \shift$6 , \rounding$8 , wrap, lo, \hi$14 , y, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$12  = 0;
-  wire [62:0] \$1 ;
-  wire \$10 ;
-  wire [63:0] \$11 ;
-  wire \$12 ;
-  wire [63:0] \$13 ;
-  wire \$14 ;
-  wire \$15 ;
-  wire \$16 ;
-  wire [64:0] \$17 ;
-  wire \$18 ;
-  wire [63:0] \$19 ;
-  wire [64:0] \$2 ;
-  wire [64:0] \$20 ;
-  wire [63:0] \$21 ;
-  wire [65:0] \$22 ;
-  wire [65:0] \$23 ;
-  wire [65:0] \$24 ;
-  wire [65:0] \$25 ;
-  wire [65:0] \$26 ;
-  wire [66:0] \$27 ;
-  wire [66:0] \$28 ;
-  reg [63:0] \$29 ;
-  wire \$3 ;
-  reg [5:0] \$30 ;
-  reg [1:0] \$31 ;
-  reg \$32 ;
-  reg [7:0] \$33 ;
-  reg [7:0] \$34 ;
-  reg [7:0] \$35 ;
-  wire [64:0] \$4 ;
-  wire \$5 ;
-  wire [64:0] \$6 ;
-  wire [64:0] \$7 ;
-  wire [64:0] \$8 ;
-  wire \$9 ;
-  reg [7:0] \$like  = 8'h00;
-  input [31:0] acc;
-  wire [31:0] acc;
-  input clk;
-  wire clk;
-  reg [7:0] hi = 8'h00;
-  input [7:0] \hi$14 ;
-  wire [7:0] \hi$14 ;
-  input [7:0] lo;
-  wire [7:0] lo;
-  input [30:0] m0;
-  wire [30:0] m0;
-  reg [63:0] p = 64'h0000000000000000;
-  wire [64:0] r;
-  reg [1:0] rounding = 2'h0;
-  input [1:0] \rounding$8 ;
-  wire [1:0] \rounding$8 ;
-  input rst;
-  wire rst;
-  reg [5:0] shift = 6'h00;
-  input [5:0] \shift$6 ;
-  wire [5:0] \shift$6 ;
-  input wrap;
-  wire wrap;
-  reg wrap_en = 1'h0;
-  output [7:0] y;
-  reg [7:0] y = 8'h00;
-  assign \$1  = $signed(acc) * $signed({ 1'h0, m0 });
-  assign \$2  = wrap_en ? { \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7:0] } : \$28 [64:0];
-  assign \$3  = $signed(\$2 ) < $signed(\$like );
-  assign \$4  = wrap_en ? { \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7:0] } : \$28 [64:0];
-  assign \$5  = $signed(\$4 ) > $signed(hi);
-  assign \$6  = wrap_en ? { \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7:0] } : \$28 [64:0];
-  assign \$7  = \$5  ? { hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi } : \$6 ;
-  assign \$8  = \$3  ? { \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like  } : \$7 ;
-  assign \$9  = ! rounding;
-  assign \$10  = rounding == 1'h1;
-  assign \$11  = 1'h1 << shift;
-  assign \$12  = rounding == 2'h2;
-  assign \$13  = 1'h1 << shift;
-  assign \$14  = $signed(p) < $signed(1'h0);
-  assign \$15  = | shift;
-  assign \$16  = \$14  & \$15 ;
-  assign \$17  = \$13 [63:1] - \$16 ;
-  assign \$18  = | shift;
-  assign \$19  = 1'h1 << shift;
-  assign \$20  = \$19 [63:1] - 1'h1;
-  assign \$21  = $signed(p) >>> shift;
-  assign \$22  = $signed(\$20 ) + $signed({ 1'h0, \$21 [0] });
-  assign \$23  = \$18  ? \$22  : 66'h00000000000000000;
-  assign \$24  = \$12  ? { \$17 [64], \$17  } : \$23 ;
-  assign \$25  = \$10  ? { 3'h0, \$11 [63:1] } : \$24 ;
-  assign \$26  = \$9  ? 66'h00000000000000000 : \$25 ;
-  assign \$27  = $signed(p) + $signed(\$26 );
-  assign \$28  = $signed(\$27 ) >>> shift;
-  always @(posedge clk)
-    p <= \$29 ;
-  always @(posedge clk)
-    shift <= \$30 ;
-  always @(posedge clk)
-    rounding <= \$31 ;
-  always @(posedge clk)
-    wrap_en <= \$32 ;
-  always @(posedge clk)
-    \$like  <= \$33 ;
-  always @(posedge clk)
-    hi <= \$34 ;
-  always @(posedge clk)
-    y <= \$35 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    \$29  = { \$1 [62], \$1  };
-    if (rst) begin
-      \$29  = 64'h0000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    \$30  = \shift$6 ;
-    if (rst) begin
-      \$30  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    \$31  = \rounding$8 ;
-    if (rst) begin
-      \$31  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    \$32  = wrap;
-    if (rst) begin
-      \$32  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    \$33  = lo;
-    if (rst) begin
-      \$33  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    \$34  = \hi$14 ;
-    if (rst) begin
-      \$34  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    \$35  = \$8 [7:0];
-    if (rst) begin
-      \$35  = 8'h00;
-    end
-  end
-  assign r = \$28 [64:0];
-endmodule
-
-(* generator = "Amaranth" *)
 module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc__b_base, desc__p_base, desc__c_base, desc__pin_base, desc__m0, desc__shift, desc__rounding, desc__wrap, desc__per_channel, desc__bias_en, desc__acc_in, desc__acc_out, desc__lo, desc__hi, desc__pool_op, desc__in_h
-, desc__in_w, desc__out_h, desc__out_w, desc__win_h, desc__win_w, desc__stride_h, desc__stride_w, desc__pad_top, desc__pad_left, clk, rst, act_addr, wgt_addr, acc_rd_addr, acc_wr_en, busy, done, out_rd_addr, pool_clear, pool_acc, pool_div_init
-, pool_div_step, pool_finish, out_wr_en, out_wr_addr, kind, pool_op, m0, shift, rounding, wrap, per_channel, bias_en, lo, hi, error, par_addr, feed, a_sel, load, lsel, wrow_valid
-, pp_in, pp_first, acc_wr_addr, lane_mask, start);
-  reg \$auto$verilog_backend.cc:2355:dump_module$13  = 0;
+, desc__in_w, desc__out_h, desc__out_w, desc__win_h, desc__win_w, desc__stride_h, desc__stride_w, desc__pad_top, desc__pad_left, desc__pad_bottom, desc__pad_right, desc__count_pad, clk, rst, pool_final, act_addr, wgt_addr, acc_rd_addr, acc_wr_en, busy, done
+, out_rd_addr, out_wr_en, out_wr_addr, kind, pool_op, m0, shift, rounding, wrap, per_channel, bias_en, lo, hi, error, par_addr, feed, a_sel, load, lsel, wrow_valid, pp_in
+, pp_first, acc_wr_addr, lane_mask, tap__valid, tap__payload, start);
+  reg \$auto$verilog_backend.cc:2355:dump_module$12  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire [16:0] \$100 ;
-  wire [20:0] \$101 ;
+  wire [2:0] \$100 ;
+  wire [2:0] \$101 ;
   wire \$102 ;
-  wire \$103 ;
-  wire [8:0] \$104 ;
-  wire [16:0] \$105 ;
-  wire \$106 ;
-  wire [16:0] \$107 ;
+  wire [17:0] \$103 ;
+  wire [16:0] \$104 ;
+  wire [17:0] \$105 ;
+  wire [16:0] \$106 ;
+  wire \$107 ;
   wire \$108 ;
   wire \$109 ;
   wire \$11 ;
-  wire [16:0] \$110 ;
+  wire \$110 ;
   wire \$111 ;
-  wire [8:0] \$112 ;
-  wire [16:0] \$113 ;
-  wire [18:0] \$114 ;
+  wire [2:0] \$112 ;
+  wire [2:0] \$113 ;
+  wire \$114 ;
   wire [16:0] \$115 ;
-  wire [18:0] \$116 ;
-  wire \$117 ;
-  wire [15:0] \$118 ;
-  wire [8:0] \$119 ;
+  wire [16:0] \$116 ;
+  wire [17:0] \$117 ;
+  wire [8:0] \$118 ;
+  wire \$119 ;
   wire \$12 ;
-  wire [8:0] \$120 ;
-  wire [15:0] \$121 ;
-  wire [15:0] \$122 ;
-  wire [16:0] \$123 ;
-  wire \$124 ;
+  wire \$120 ;
+  wire \$121 ;
+  wire \$122 ;
+  wire \$123 ;
+  wire [20:0] \$124 ;
   wire \$125 ;
   wire \$126 ;
-  wire [16:0] \$127 ;
+  wire [17:0] \$127 ;
   wire \$128 ;
   wire \$129 ;
   wire \$13 ;
-  wire [17:0] \$130 ;
-  wire \$131 ;
-  wire \$132 ;
-  wire [2:0] \$133 ;
-  wire [2:0] \$134 ;
-  wire \$135 ;
+  wire \$130 ;
+  wire [2:0] \$131 ;
+  wire [2:0] \$132 ;
+  wire \$133 ;
+  wire [16:0] \$134 ;
+  wire [16:0] \$135 ;
   wire [17:0] \$136 ;
-  wire [16:0] \$137 ;
-  wire [17:0] \$138 ;
-  wire [16:0] \$139 ;
+  wire [8:0] \$137 ;
+  wire \$138 ;
+  wire \$139 ;
   wire \$14 ;
   wire \$140 ;
   wire \$141 ;
-  wire \$142 ;
+  wire [16:0] \$142 ;
   wire \$143 ;
   wire \$144 ;
-  wire [2:0] \$145 ;
-  wire [2:0] \$146 ;
-  wire \$147 ;
-  wire [16:0] \$148 ;
+  wire [17:0] \$145 ;
+  wire [16:0] \$146 ;
+  wire [16:0] \$147 ;
+  wire \$148 ;
   wire [16:0] \$149 ;
   wire \$15 ;
-  wire [17:0] \$150 ;
-  wire [8:0] \$151 ;
-  wire \$152 ;
-  wire \$153 ;
-  wire \$154 ;
-  wire \$155 ;
-  wire \$156 ;
-  wire [20:0] \$157 ;
+  wire [16:0] \$150 ;
+  wire \$151 ;
+  wire [16:0] \$152 ;
+  wire [16:0] \$153 ;
+  wire [4:0] \$154 ;
+  wire [17:0] \$155 ;
+  wire [16:0] \$156 ;
+  wire \$157 ;
   wire \$158 ;
   wire \$159 ;
   wire \$16 ;
-  wire [17:0] \$160 ;
+  wire \$160 ;
   wire \$161 ;
   wire \$162 ;
   wire \$163 ;
-  wire [2:0] \$164 ;
-  wire [2:0] \$165 ;
+  wire \$164 ;
+  wire \$165 ;
   wire \$166 ;
-  wire [16:0] \$167 ;
-  wire [16:0] \$168 ;
-  wire [17:0] \$169 ;
+  wire \$167 ;
+  wire \$168 ;
+  wire [16:0] \$169 ;
   wire \$17 ;
-  wire [8:0] \$170 ;
-  wire \$171 ;
+  wire \$170 ;
+  wire [16:0] \$171 ;
   wire \$172 ;
   wire \$173 ;
   wire \$174 ;
-  wire [16:0] \$175 ;
+  wire \$175 ;
   wire \$176 ;
   wire \$177 ;
-  wire [17:0] \$178 ;
-  wire [16:0] \$179 ;
+  wire \$178 ;
+  wire \$179 ;
   wire \$18 ;
-  wire [16:0] \$180 ;
+  wire \$180 ;
   wire \$181 ;
-  wire [16:0] \$182 ;
-  wire [16:0] \$183 ;
+  wire \$182 ;
+  wire \$183 ;
   wire \$184 ;
-  wire [16:0] \$185 ;
-  wire [16:0] \$186 ;
-  wire [4:0] \$187 ;
-  wire [17:0] \$188 ;
-  wire [16:0] \$189 ;
+  wire [8:0] \$185 ;
+  wire \$186 ;
+  wire [8:0] \$187 ;
+  wire \$188 ;
+  wire \$189 ;
   wire \$19 ;
-  wire \$190 ;
+  wire [8:0] \$190 ;
   wire \$191 ;
-  wire \$192 ;
+  wire [8:0] \$192 ;
   wire \$193 ;
   wire \$194 ;
-  wire \$195 ;
+  wire [16:0] \$195 ;
   wire \$196 ;
   wire \$197 ;
-  wire \$198 ;
+  wire [16:0] \$198 ;
   wire \$199 ;
   wire \$2 ;
   wire \$20 ;
   wire \$200 ;
   wire \$201 ;
   wire \$202 ;
-  wire \$203 ;
+  wire [8:0] \$203 ;
   wire \$204 ;
   wire \$205 ;
-  wire \$206 ;
-  wire [8:0] \$207 ;
+  wire [8:0] \$206 ;
+  wire \$207 ;
   wire \$208 ;
   wire [8:0] \$209 ;
   wire \$21 ;
   wire [8:0] \$210 ;
-  reg \$211 ;
-  reg [1:0] \$212 ;
-  reg [30:0] \$213 ;
-  reg [5:0] \$214 ;
-  reg [1:0] \$215 ;
-  reg \$216 ;
-  reg \$217 ;
-  reg \$218 ;
-  reg \$219 ;
+  wire [8:0] \$211 ;
+  wire [8:0] \$212 ;
+  wire \$213 ;
+  wire [8:0] \$214 ;
+  wire \$215 ;
+  wire \$216 ;
+  wire [16:0] \$217 ;
+  wire \$218 ;
+  wire \$219 ;
   wire \$22 ;
-  reg \$220 ;
-  reg [7:0] \$221 ;
-  reg [7:0] \$222 ;
-  reg [15:0] \$223 ;
-  reg [15:0] \$224 ;
-  reg [15:0] \$225 ;
-  reg [7:0] \$226 ;
-  reg [7:0] \$227 ;
-  reg [7:0] \$228 ;
-  reg [3:0] \$229 ;
+  wire [16:0] \$220 ;
+  wire \$221 ;
+  wire \$222 ;
+  wire [16:0] \$223 ;
+  wire \$224 ;
+  wire [8:0] \$225 ;
+  wire [16:0] \$226 ;
+  wire [18:0] \$227 ;
+  wire [16:0] \$228 ;
+  wire [18:0] \$229 ;
   wire \$23 ;
-  reg [7:0] \$230 ;
-  reg [15:0] \$231 ;
-  reg [15:0] \$232 ;
-  reg [15:0] \$233 ;
-  reg [15:0] \$234 ;
-  reg [7:0] \$235 ;
-  reg [7:0] \$236 ;
-  reg [7:0] \$237 ;
-  reg [7:0] \$238 ;
-  reg [19:0] \$239 ;
+  reg \$230 ;
+  reg [1:0] \$231 ;
+  reg [30:0] \$232 ;
+  reg [5:0] \$233 ;
+  reg [1:0] \$234 ;
+  reg \$235 ;
+  reg \$236 ;
+  reg \$237 ;
+  reg \$238 ;
+  reg \$239 ;
   wire \$24 ;
-  reg \$240 ;
-  reg [16:0] \$241 ;
+  reg [7:0] \$240 ;
+  reg [7:0] \$241 ;
   reg [15:0] \$242 ;
-  reg \$243 ;
-  reg \$244 ;
-  reg [15:0] \$245 ;
-  reg [15:0] \$246 ;
-  reg [17:0] \$247 ;
-  reg [17:0] \$248 ;
+  reg [15:0] \$243 ;
+  reg [15:0] \$244 ;
+  reg [7:0] \$245 ;
+  reg [7:0] \$246 ;
+  reg [7:0] \$247 ;
+  reg [3:0] \$248 ;
   reg [7:0] \$249 ;
   wire \$25 ;
-  reg [7:0] \$250 ;
+  reg [15:0] \$250 ;
   reg [15:0] \$251 ;
-  reg [7:0] \$252 ;
-  reg [19:0] \$253 ;
+  reg [15:0] \$252 ;
+  reg [15:0] \$253 ;
   reg [7:0] \$254 ;
   reg [7:0] \$255 ;
-  reg [16:0] \$256 ;
-  reg [16:0] \$257 ;
-  reg [1:0] \$258 ;
+  reg [7:0] \$256 ;
+  reg [7:0] \$257 ;
+  reg [7:0] \$258 ;
   reg [7:0] \$259 ;
   wire \$26 ;
   reg [7:0] \$260 ;
-  reg [16:0] \$261 ;
-  reg [1:0] \$262 ;
-  reg [15:0] \$263 ;
-  reg \$264 ;
-  reg [16:0] \$265 ;
-  reg [16:0] \$266 ;
+  reg \$261 ;
+  reg [19:0] \$262 ;
+  reg \$263 ;
+  reg [16:0] \$264 ;
+  reg [15:0] \$265 ;
+  reg \$266 ;
   reg \$267 ;
-  reg [7:0] \$268 ;
-  reg [7:0] \$269 ;
+  reg [15:0] \$268 ;
+  reg [15:0] \$269 ;
   wire \$27 ;
-  reg [7:0] \$270 ;
-  reg [7:0] \$271 ;
-  reg [3:0] \$272 ;
-  reg [1:0] \$273 ;
-  reg \$274 ;
-  reg [1:0] \$275 ;
-  reg \$276 ;
-  reg [1:0] \$277 ;
-  reg \$278 ;
-  reg \$279 ;
+  reg [17:0] \$270 ;
+  reg [17:0] \$271 ;
+  reg [7:0] \$272 ;
+  reg [7:0] \$273 ;
+  reg [7:0] \$274 ;
+  reg \$275 ;
+  reg [7:0] \$276 ;
+  reg [7:0] \$277 ;
+  reg [16:0] \$278 ;
+  reg [16:0] \$279 ;
   wire \$28 ;
-  reg \$280 ;
-  reg \$281 ;
-  reg \$282 ;
-  reg [24:0] \$283 ;
-  reg [24:0] \$284 ;
-  reg [24:0] \$285 ;
-  reg [24:0] \$286 ;
-  reg \$287 ;
+  reg [1:0] \$280 ;
+  reg [7:0] \$281 ;
+  reg [7:0] \$282 ;
+  reg [16:0] \$283 ;
+  reg [1:0] \$284 ;
+  reg [15:0] \$285 ;
+  reg \$286 ;
+  reg [16:0] \$287 ;
+  reg [16:0] \$288 ;
+  reg \$289 ;
   wire \$29 ;
+  reg [7:0] \$290 ;
+  reg [7:0] \$291 ;
+  reg [7:0] \$292 ;
+  reg [7:0] \$293 ;
+  reg [3:0] \$294 ;
+  reg [1:0] \$295 ;
+  reg \$296 ;
+  reg [1:0] \$297 ;
+  reg \$298 ;
+  reg [1:0] \$299 ;
   wire \$3 ;
   wire [20:0] \$30 ;
+  reg \$300 ;
+  reg \$301 ;
+  reg \$302 ;
+  reg \$303 ;
+  reg \$304 ;
+  reg [24:0] \$305 ;
+  reg [24:0] \$306 ;
+  reg [24:0] \$307 ;
+  reg [24:0] \$308 ;
+  reg \$309 ;
   wire \$31 ;
+  reg [12:0] \$310 ;
   wire \$32 ;
   wire \$33 ;
   wire \$34 ;
@@ -4387,41 +3933,46 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
   wire [35:0] \$72 ;
   wire [36:0] \$73 ;
   wire \$74 ;
-  wire [16:0] \$75 ;
+  wire \$75 ;
   wire \$76 ;
-  wire [16:0] \$77 ;
+  wire \$77 ;
   wire \$78 ;
-  wire [16:0] \$79 ;
+  wire \$79 ;
   wire \$8 ;
-  wire [17:0] \$80 ;
-  wire \$81 ;
-  wire \$82 ;
-  wire [16:0] \$83 ;
-  wire [17:0] \$84 ;
+  wire [15:0] \$80 ;
+  wire [8:0] \$81 ;
+  wire [8:0] \$82 ;
+  wire \$83 ;
+  wire [20:0] \$84 ;
   wire \$85 ;
-  wire [16:0] \$86 ;
-  wire [17:0] \$87 ;
-  wire [18:0] \$88 ;
-  wire \$89 ;
+  wire \$86 ;
+  wire [15:0] \$87 ;
+  wire [8:0] \$88 ;
+  wire [8:0] \$89 ;
   wire \$9 ;
   wire \$90 ;
   wire \$91 ;
   wire \$92 ;
   wire \$93 ;
-  wire \$94 ;
-  wire [15:0] \$95 ;
-  wire [8:0] \$96 ;
-  wire [8:0] \$97 ;
-  wire [15:0] \$98 ;
-  wire [15:0] \$99 ;
+  wire [16:0] \$94 ;
+  wire \$95 ;
+  wire \$96 ;
+  wire [17:0] \$97 ;
+  wire \$98 ;
+  wire \$99 ;
   reg \$signal  = 1'h0;
-  reg [15:0] \$signal$111  = 16'h0000;
-  reg [15:0] \$signal$112  = 16'h0000;
-  reg [15:0] \$signal$113  = 16'h0000;
-  reg [7:0] \$signal$115  = 8'h00;
-  reg [7:0] \$signal$116  = 8'h00;
+  reg [15:0] \$signal$103  = 16'h0000;
+  reg [15:0] \$signal$104  = 16'h0000;
+  reg [15:0] \$signal$105  = 16'h0000;
+  reg [7:0] \$signal$106  = 8'h00;
+  reg [7:0] \$signal$107  = 8'h00;
+  reg [7:0] \$signal$108  = 8'h00;
+  reg [7:0] \$signal$109  = 8'h00;
+  reg [7:0] \$signal$110  = 8'h00;
+  reg [7:0] \$signal$112  = 8'h00;
+  reg [7:0] \$signal$114  = 8'h00;
+  reg [15:0] \$signal$119  = 16'h0000;
   reg [15:0] \$signal$120  = 16'h0000;
-  reg [15:0] \$signal$121  = 16'h0000;
   reg \$signal$31  = 1'h0;
   reg [24:0] \$signal$51  = 25'h0000000;
   wire [7:0] \$signal$51.acc_addr ;
@@ -4476,6 +4027,7 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
   reg [7:0] c_row = 8'h00;
   input clk;
   wire clk;
+  reg count_pad = 1'h0;
   input [7:0] desc__a_base;
   wire [7:0] desc__a_base;
   input desc__acc_in;
@@ -4488,6 +4040,8 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
   wire desc__bias_en;
   input [7:0] desc__c_base;
   wire [7:0] desc__c_base;
+  input desc__count_pad;
+  wire desc__count_pad;
   input [7:0] desc__hi;
   wire [7:0] desc__hi;
   input [15:0] desc__in_h;
@@ -4512,8 +4066,12 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
   wire [15:0] desc__out_w;
   input [3:0] desc__p_base;
   wire [3:0] desc__p_base;
+  input [7:0] desc__pad_bottom;
+  wire [7:0] desc__pad_bottom;
   input [7:0] desc__pad_left;
   wire [7:0] desc__pad_left;
+  input [7:0] desc__pad_right;
+  wire [7:0] desc__pad_right;
   input [7:0] desc__pad_top;
   wire [7:0] desc__pad_top;
   input desc__per_channel;
@@ -4548,7 +4106,6 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
   output [7:0] hi;
   reg [7:0] hi = 8'h00;
   reg [15:0] i = 16'h0000;
-  reg inb_d = 1'h0;
   wire is_pool;
   wire [24:0] issue;
   wire [7:0] \issue.acc_addr ;
@@ -4560,6 +4117,7 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
   wire \issue.valid ;
   wire \issue.wacc ;
   wire \issue.wout ;
+  reg issuing = 1'h0;
   wire [18:0] ix;
   wire [18:0] iy;
   reg [15:0] k_ = 16'h0000;
@@ -4588,7 +4146,6 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
   output out_wr_en;
   reg out_wr_en;
   reg [3:0] p_base = 4'h0;
-  reg [7:0] pad_left = 8'h00;
   (* init = 4'h0 *)
   wire [3:0] par;
   output [3:0] par_addr;
@@ -4597,16 +4154,8 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
   reg per_channel = 1'h0;
   reg [16:0] period = 17'h00000;
   reg [7:0] pin_base = 8'h00;
-  output pool_acc;
-  reg pool_acc;
-  output pool_clear;
-  reg pool_clear;
-  output pool_div_init;
-  reg pool_div_init;
-  output pool_div_step;
-  reg pool_div_step;
-  output pool_finish;
-  reg pool_finish;
+  input pool_final;
+  wire pool_final;
   output [1:0] pool_op;
   reg [1:0] pool_op = 2'h0;
   output pp_first;
@@ -4650,7 +4199,16 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
   reg starting;
   reg [15:0] stream = 16'h0000;
   reg [19:0] t = 20'h00000;
-  reg [19:0] t_last = 20'h00000;
+  output [12:0] tap__payload;
+  reg [12:0] tap__payload = 13'h0000;
+  wire [7:0] \tap__payload.addr ;
+  wire \tap__payload.count ;
+  wire \tap__payload.final ;
+  wire \tap__payload.first ;
+  wire \tap__payload.inb ;
+  wire \tap__payload.last ;
+  output tap__valid;
+  reg tap__valid = 1'h0;
   reg tok_d0 = 1'h0;
   reg tok_d1 = 1'h0;
   reg tok_d2 = 1'h0;
@@ -4662,8 +4220,6 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
   reg [16:0] w_rem = 17'h00000;
   output [7:0] wgt_addr;
   wire [7:0] wgt_addr;
-  reg [15:0] win = 16'h0000;
-  reg [7:0] win_w = 8'h00;
   output wrap;
   reg wrap = 1'h0;
   wire [16:0] wrow;
@@ -4748,299 +4304,324 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
   assign \$71  = $signed(iy) * $signed({ 1'h0, \$signal$67  });
   assign \$72  = $signed({ 1'h0, pin_base }) + $signed(\$71 );
   assign \$73  = $signed(\$72 ) + $signed(ix);
-  assign \$74  = ! t;
-  assign \$75  = win + 1'h1;
-  assign \$76  = t == \$75 ;
-  assign \$77  = win + 2'h2;
-  assign \$78  = t >= \$77 ;
-  assign \$79  = win + 2'h2;
-  assign \$80  = \$79  + 4'h8;
-  assign \$81  = t < \$80 ;
-  assign \$82  = \$78  & \$81 ;
-  assign \$83  = win + 2'h2;
-  assign \$84  = \$83  + 4'h8;
-  assign \$85  = t == \$84 ;
-  assign \$86  = win + 2'h2;
-  assign \$87  = \$86  + 4'h8;
-  assign \$88  = \$87  + 1'h1;
-  assign \$89  = t == \$88 ;
-  assign \$90  = s3[0] & s3[4];
-  assign \$91  = ! fsm_state;
-  assign \$92  = fsm_state == 1'h1;
-  assign \$93  = fsm_state == 2'h2;
-  assign \$94  = desc__m > 2'h3;
-  assign \$95  = \$94  ? desc__m : 16'h0003;
-  assign \$96  = - desc__pad_left;
-  assign \$97  = - desc__pad_top;
-  assign \$98  = desc__win_h * desc__win_w;
-  assign \$99  = desc__win_h * desc__win_w;
-  assign \$100  = \$99  + 4'hb;
-  assign \$101  = t + 1'h1;
-  assign \$102  = s3[0] & s3[1];
-  assign \$103  = t == t_last;
-  assign \$104  = out_ptr + 1'h1;
-  assign \$105  = \$signal$113  - 1'h1;
-  assign \$106  = \$signal$120  == \$105 ;
-  assign \$107  = \$signal$112  - 1'h1;
-  assign \$108  = \$signal$121  == \$107 ;
-  assign \$109  = \$106  & \$108 ;
-  assign \$110  = \$signal$113  - 1'h1;
-  assign \$111  = \$signal$120  == \$110 ;
-  assign \$112  = - pad_left;
-  assign \$113  = \$signal$121  + 1'h1;
-  assign \$114  = $signed(\$signal$60 ) + $signed({ 1'h0, \$signal$115  });
-  assign \$115  = \$signal$120  + 1'h1;
-  assign \$116  = $signed(\$signal$63 ) + $signed({ 1'h0, \$signal$116  });
-  assign \$117  = desc__m > 2'h3;
-  assign \$118  = \$117  ? desc__m : 16'h0003;
-  assign \$119  = - desc__pad_left;
-  assign \$120  = - desc__pad_top;
-  assign \$121  = desc__win_h * desc__win_w;
-  assign \$122  = desc__win_h * desc__win_w;
-  assign \$123  = \$122  + 4'hb;
-  assign \$124  = ~ is_pool;
-  assign \$125  = busy & \$124 ;
-  assign \$126  = \$125  & \$signal ;
-  assign \$127  = stream - 1'h1;
+  assign \$74  = ~ is_pool;
+  assign \$75  = s3[0] & s3[4];
+  assign \$76  = ! fsm_state;
+  assign \$77  = fsm_state == 1'h1;
+  assign \$78  = fsm_state == 2'h2;
+  assign \$79  = desc__m > 2'h3;
+  assign \$80  = \$79  ? desc__m : 16'h0003;
+  assign \$81  = - desc__pad_left;
+  assign \$82  = - desc__pad_top;
+  assign \$84  = t + 1'h1;
+  assign \$85  = s3[0] & s3[1];
+  assign \$86  = desc__m > 2'h3;
+  assign \$87  = \$86  ? desc__m : 16'h0003;
+  assign \$88  = - desc__pad_left;
+  assign \$89  = - desc__pad_top;
+  assign \$91  = ~ is_pool;
+  assign \$92  = busy & \$91 ;
+  assign \$93  = \$92  & \$signal ;
+  assign \$94  = stream - 1'h1;
+  assign \$95  = $signed({ 1'h0, t }) == $signed(\$94 );
+  assign \$96  = last & \$95 ;
+  assign \$97  = period - 1'h1;
+  assign \$98  = $signed({ 1'h0, t }) == $signed(\$97 );
+  assign \$99  = a_par == 2'h2;
+  assign \$100  = a_par + 1'h1;
+  assign \$101  = \$99  ? 3'h0 : \$100 ;
+  assign \$102  = rem <= 2'h2;
+  assign \$103  = n_rem - 2'h3;
+  assign \$104  = b_ptr + k_;
+  assign \$105  = rem - 2'h2;
+  assign \$106  = a_ptr + m_;
+  assign \$107  = ~ is_pool;
+  assign \$108  = busy & \$107 ;
+  assign \$109  = \$108  & \$signal$31 ;
+  assign \$110  = t == 1'h1;
+  assign \$111  = w_par == 2'h2;
+  assign \$112  = w_par + 1'h1;
+  assign \$113  = \$111  ? 3'h0 : \$112 ;
+  assign \$114  = w_rem <= 2'h2;
+  assign \$115  = w_nptr + k_;
+  assign \$116  = w_nptr + k_;
+  assign \$117  = w_rem - 2'h2;
+  assign \$118  = w_ptr + 2'h2;
+  assign \$119  = ~ is_pool;
+  assign \$120  = busy & \$119 ;
+  assign \$121  = \$120  & \$signal ;
+  assign \$122  = ~ last;
+  assign \$123  = \$121  & \$122 ;
+  assign \$124  = t + 2'h2;
+  assign \$125  = \$124  >= period;
+  assign \$126  = \$123  & \$125 ;
+  assign \$127  = period - 1'h1;
   assign \$128  = $signed({ 1'h0, t }) == $signed(\$127 );
-  assign \$129  = last & \$128 ;
-  assign \$130  = period - 1'h1;
-  assign \$131  = $signed({ 1'h0, t }) == $signed(\$130 );
-  assign \$132  = a_par == 2'h2;
-  assign \$133  = a_par + 1'h1;
-  assign \$134  = \$132  ? 3'h0 : \$133 ;
-  assign \$135  = rem <= 2'h2;
-  assign \$136  = n_rem - 2'h3;
-  assign \$137  = b_ptr + k_;
-  assign \$138  = rem - 2'h2;
-  assign \$139  = a_ptr + m_;
-  assign \$140  = ~ is_pool;
-  assign \$141  = busy & \$140 ;
-  assign \$142  = \$141  & \$signal$31 ;
-  assign \$143  = t == 1'h1;
-  assign \$144  = w_par == 2'h2;
-  assign \$145  = w_par + 1'h1;
-  assign \$146  = \$144  ? 3'h0 : \$145 ;
-  assign \$147  = w_rem <= 2'h2;
-  assign \$148  = w_nptr + k_;
-  assign \$149  = w_nptr + k_;
-  assign \$150  = w_rem - 2'h2;
-  assign \$151  = w_ptr + 2'h2;
-  assign \$152  = ~ is_pool;
-  assign \$153  = busy & \$152 ;
-  assign \$154  = \$153  & \$signal ;
-  assign \$155  = ~ last;
-  assign \$156  = \$154  & \$155 ;
-  assign \$157  = t + 2'h2;
-  assign \$158  = \$157  >= period;
-  assign \$159  = \$156  & \$158 ;
-  assign \$160  = period - 1'h1;
-  assign \$161  = $signed({ 1'h0, t }) == $signed(\$160 );
-  assign \$162  = \$159  & \$161 ;
-  assign \$163  = w_par == 2'h2;
-  assign \$164  = w_par + 1'h1;
-  assign \$165  = \$163  ? 3'h0 : \$164 ;
-  assign \$166  = w_rem <= 2'h2;
-  assign \$167  = w_nptr + k_;
-  assign \$168  = w_nptr + k_;
-  assign \$169  = w_rem - 2'h2;
-  assign \$170  = w_ptr + 2'h2;
-  assign \$171  = \$45 [16:0] < w_rem;
-  assign \$172  = ~ is_pool;
-  assign \$173  = busy & \$172 ;
-  assign \$174  = tok_d3 & \$173 ;
-  assign \$175  = m_ - 1'h1;
-  assign \$176  = i == \$175 ;
-  assign \$177  = \rem$44  <= 2'h2;
-  assign \$178  = \n_rem$43  - 2'h3;
-  assign \$179  = c_nptr + m_;
-  assign \$180  = c_nptr + m_;
-  assign \$181  = acc_in | acc_out;
-  assign \$182  = acc_nptr + m_;
-  assign \$183  = \$181  ? \$182  : 17'h00000;
-  assign \$184  = acc_in | acc_out;
-  assign \$185  = acc_nptr + m_;
-  assign \$186  = \$184  ? \$185  : 17'h00000;
-  assign \$187  = par_addr + 1'h1;
-  assign \$188  = \rem$44  - 2'h2;
-  assign \$189  = i + 1'h1;
-  assign \$190  = ~ is_pool;
-  assign \$191  = busy & \$190 ;
-  assign \$192  = ~ \$191 ;
-  assign \$193  = busy & is_pool;
-  assign \$194  = t < win;
-  assign \$195  = \$193  & \$194 ;
-  assign \$196  = $signed(iy) >= $signed(1'h0);
-  assign \$197  = $signed(iy) < $signed({ 1'h0, \$signal$111  });
-  assign \$198  = \$196  & \$197 ;
-  assign \$199  = $signed(ix) >= $signed(1'h0);
-  assign \$200  = \$198  & \$199 ;
-  assign \$201  = $signed(ix) < $signed({ 1'h0, \$signal$67  });
-  assign \$202  = \$200  & \$201 ;
-  assign \$203  = \$195  & \$202 ;
-  assign \$204  = busy & is_pool;
-  assign \$205  = t < win;
-  assign \$206  = \$204  & \$205 ;
-  assign \$207  = win_w - 1'h1;
-  assign \$208  = \$signal$64  == \$207 ;
-  assign \$209  = \$signal$61  + 1'h1;
-  assign \$210  = \$signal$64  + 1'h1;
+  assign \$129  = \$126  & \$128 ;
+  assign \$130  = w_par == 2'h2;
+  assign \$131  = w_par + 1'h1;
+  assign \$132  = \$130  ? 3'h0 : \$131 ;
+  assign \$133  = w_rem <= 2'h2;
+  assign \$134  = w_nptr + k_;
+  assign \$135  = w_nptr + k_;
+  assign \$136  = w_rem - 2'h2;
+  assign \$137  = w_ptr + 2'h2;
+  assign \$138  = \$45 [16:0] < w_rem;
+  assign \$139  = ~ is_pool;
+  assign \$140  = busy & \$139 ;
+  assign \$141  = tok_d3 & \$140 ;
+  assign \$142  = m_ - 1'h1;
+  assign \$143  = i == \$142 ;
+  assign \$144  = \rem$44  <= 2'h2;
+  assign \$145  = \n_rem$43  - 2'h3;
+  assign \$146  = c_nptr + m_;
+  assign \$147  = c_nptr + m_;
+  assign \$148  = acc_in | acc_out;
+  assign \$149  = acc_nptr + m_;
+  assign \$150  = \$148  ? \$149  : 17'h00000;
+  assign \$151  = acc_in | acc_out;
+  assign \$152  = acc_nptr + m_;
+  assign \$153  = \$151  ? \$152  : 17'h00000;
+  assign \$154  = par_addr + 1'h1;
+  assign \$155  = \rem$44  - 2'h2;
+  assign \$156  = i + 1'h1;
+  assign \$157  = ~ is_pool;
+  assign \$158  = busy & \$157 ;
+  assign \$159  = ~ \$158 ;
+  assign \$160  = busy & is_pool;
+  assign \$161  = \$160  & issuing;
+  assign \$162  = $signed(iy) >= $signed(1'h0);
+  assign \$163  = $signed(iy) < $signed({ 1'h0, \$signal$103  });
+  assign \$164  = \$162  & \$163 ;
+  assign \$165  = $signed(ix) >= $signed(1'h0);
+  assign \$166  = \$164  & \$165 ;
+  assign \$167  = $signed(ix) < $signed({ 1'h0, \$signal$67  });
+  assign \$168  = \$166  & \$167 ;
+  assign \$169  = \$signal$103  + \$signal$112 ;
+  assign \$170  = $signed(iy) < $signed({ 1'h0, \$169  });
+  assign \$171  = \$signal$67  + \$signal$114 ;
+  assign \$172  = $signed(ix) < $signed({ 1'h0, \$171  });
+  assign \$173  = \$170  & \$172 ;
+  assign \$174  = $signed(iy) >= $signed(1'h0);
+  assign \$175  = $signed(iy) < $signed({ 1'h0, \$signal$103  });
+  assign \$176  = \$174  & \$175 ;
+  assign \$177  = $signed(ix) >= $signed(1'h0);
+  assign \$178  = \$176  & \$177 ;
+  assign \$179  = $signed(ix) < $signed({ 1'h0, \$signal$67  });
+  assign \$180  = \$178  & \$179 ;
+  assign \$181  = count_pad ? \$173  : \$180 ;
+  assign \$182  = ! \$signal$64 ;
+  assign \$183  = ! \$signal$61 ;
+  assign \$184  = \$182  & \$183 ;
+  assign \$185  = \$signal$106  - 1'h1;
+  assign \$186  = \$signal$64  == \$185 ;
+  assign \$187  = \$signal$107  - 1'h1;
+  assign \$188  = \$signal$61  == \$187 ;
+  assign \$189  = \$186  & \$188 ;
+  assign \$190  = \$signal$106  - 1'h1;
+  assign \$191  = \$signal$64  == \$190 ;
+  assign \$192  = \$signal$107  - 1'h1;
+  assign \$193  = \$signal$61  == \$192 ;
+  assign \$194  = \$191  & \$193 ;
+  assign \$195  = \$signal$105  - 1'h1;
+  assign \$196  = \$signal$119  == \$195 ;
+  assign \$197  = \$194  & \$196 ;
+  assign \$198  = \$signal$104  - 1'h1;
+  assign \$199  = \$signal$120  == \$198 ;
+  assign \$200  = \$197  & \$199 ;
+  assign \$201  = busy & is_pool;
+  assign \$202  = \$201  & issuing;
+  assign \$203  = \$signal$106  - 1'h1;
+  assign \$204  = \$signal$64  == \$203 ;
+  assign \$205  = ~ \$204 ;
+  assign \$206  = \$signal$107  - 1'h1;
+  assign \$207  = \$signal$61  == \$206 ;
+  assign \$208  = ~ \$207 ;
+  assign \$209  = \$signal$64  + 1'h1;
+  assign \$210  = \$signal$61  + 1'h1;
+  assign \$211  = out_ptr + 1'h1;
+  assign \$212  = \$signal$106  - 1'h1;
+  assign \$213  = \$signal$64  == \$212 ;
+  assign \$214  = \$signal$107  - 1'h1;
+  assign \$215  = \$signal$61  == \$214 ;
+  assign \$216  = \$213  & \$215 ;
+  assign \$217  = \$signal$105  - 1'h1;
+  assign \$218  = \$signal$119  == \$217 ;
+  assign \$219  = \$216  & \$218 ;
+  assign \$220  = \$signal$104  - 1'h1;
+  assign \$221  = \$signal$120  == \$220 ;
+  assign \$222  = \$219  & \$221 ;
+  assign \$223  = \$signal$105  - 1'h1;
+  assign \$224  = \$signal$119  == \$223 ;
+  assign \$225  = - \$signal$110 ;
+  assign \$226  = \$signal$120  + 1'h1;
+  assign \$227  = $signed(\$signal$60 ) + $signed({ 1'h0, \$signal$108  });
+  assign \$228  = \$signal$119  + 1'h1;
+  assign \$229  = $signed(\$signal$63 ) + $signed({ 1'h0, \$signal$109  });
   always @(posedge clk)
-    kind <= \$211 ;
+    kind <= \$230 ;
   always @(posedge clk)
-    pool_op <= \$212 ;
+    pool_op <= \$231 ;
   always @(posedge clk)
-    m0 <= \$213 ;
+    m0 <= \$232 ;
   always @(posedge clk)
-    shift <= \$214 ;
+    shift <= \$233 ;
   always @(posedge clk)
-    rounding <= \$215 ;
+    rounding <= \$234 ;
   always @(posedge clk)
-    wrap <= \$216 ;
+    wrap <= \$235 ;
   always @(posedge clk)
-    per_channel <= \$217 ;
+    per_channel <= \$236 ;
   always @(posedge clk)
-    bias_en <= \$218 ;
+    bias_en <= \$237 ;
   always @(posedge clk)
-    acc_in <= \$219 ;
+    acc_in <= \$238 ;
   always @(posedge clk)
-    acc_out <= \$220 ;
+    acc_out <= \$239 ;
   always @(posedge clk)
-    lo <= \$221 ;
+    lo <= \$240 ;
   always @(posedge clk)
-    hi <= \$222 ;
+    hi <= \$241 ;
   always @(posedge clk)
-    k_ <= \$223 ;
+    k_ <= \$242 ;
   always @(posedge clk)
-    m_ <= \$224 ;
+    m_ <= \$243 ;
   always @(posedge clk)
-    n_ <= \$225 ;
+    n_ <= \$244 ;
   always @(posedge clk)
-    a_base <= \$226 ;
+    a_base <= \$245 ;
   always @(posedge clk)
-    b_base <= \$227 ;
+    b_base <= \$246 ;
   always @(posedge clk)
-    c_base <= \$228 ;
+    c_base <= \$247 ;
   always @(posedge clk)
-    p_base <= \$229 ;
+    p_base <= \$248 ;
   always @(posedge clk)
-    pin_base <= \$230 ;
+    pin_base <= \$249 ;
   always @(posedge clk)
-    \$signal$111  <= \$231 ;
+    \$signal$103  <= \$250 ;
   always @(posedge clk)
-    \$signal$67  <= \$232 ;
+    \$signal$67  <= \$251 ;
   always @(posedge clk)
-    \$signal$112  <= \$233 ;
+    \$signal$104  <= \$252 ;
   always @(posedge clk)
-    \$signal$113  <= \$234 ;
+    \$signal$105  <= \$253 ;
   always @(posedge clk)
-    win_w <= \$235 ;
+    \$signal$106  <= \$254 ;
   always @(posedge clk)
-    \$signal$115  <= \$236 ;
+    \$signal$107  <= \$255 ;
   always @(posedge clk)
-    \$signal$116  <= \$237 ;
+    \$signal$108  <= \$256 ;
   always @(posedge clk)
-    pad_left <= \$238 ;
+    \$signal$109  <= \$257 ;
   always @(posedge clk)
-    t <= \$239 ;
+    \$signal$110  <= \$258 ;
   always @(posedge clk)
-    error <= \$240 ;
+    \$signal$112  <= \$259 ;
   always @(posedge clk)
-    period <= \$241 ;
+    \$signal$114  <= \$260 ;
   always @(posedge clk)
-    stream <= \$242 ;
+    count_pad <= \$261 ;
   always @(posedge clk)
-    \$signal$31  <= \$243 ;
+    t <= \$262 ;
   always @(posedge clk)
-    \$signal  <= \$244 ;
+    error <= \$263 ;
   always @(posedge clk)
-    \$signal$120  <= \$245 ;
+    period <= \$264 ;
   always @(posedge clk)
-    \$signal$121  <= \$246 ;
+    stream <= \$265 ;
   always @(posedge clk)
-    \$signal$63  <= \$247 ;
+    \$signal$31  <= \$266 ;
   always @(posedge clk)
-    \$signal$60  <= \$248 ;
+    \$signal  <= \$267 ;
   always @(posedge clk)
-    \$signal$64  <= \$249 ;
+    \$signal$119  <= \$268 ;
   always @(posedge clk)
-    \$signal$61  <= \$250 ;
+    \$signal$120  <= \$269 ;
   always @(posedge clk)
-    win <= \$251 ;
+    \$signal$63  <= \$270 ;
   always @(posedge clk)
-    out_ptr <= \$252 ;
+    \$signal$60  <= \$271 ;
   always @(posedge clk)
-    t_last <= \$253 ;
+    \$signal$64  <= \$272 ;
   always @(posedge clk)
-    a_ptr <= \$254 ;
+    \$signal$61  <= \$273 ;
   always @(posedge clk)
-    b_ptr <= \$255 ;
+    out_ptr <= \$274 ;
   always @(posedge clk)
-    rem <= \$256 ;
+    issuing <= \$275 ;
   always @(posedge clk)
-    n_rem <= \$257 ;
+    a_ptr <= \$276 ;
   always @(posedge clk)
-    a_par <= \$258 ;
+    b_ptr <= \$277 ;
   always @(posedge clk)
-    w_ptr <= \$259 ;
+    rem <= \$278 ;
   always @(posedge clk)
-    w_nptr <= \$260 ;
+    n_rem <= \$279 ;
   always @(posedge clk)
-    w_rem <= \$261 ;
+    a_par <= \$280 ;
   always @(posedge clk)
-    w_par <= \$262 ;
+    w_ptr <= \$281 ;
   always @(posedge clk)
-    i <= \$263 ;
+    w_nptr <= \$282 ;
   always @(posedge clk)
-    draining <= \$264 ;
+    w_rem <= \$283 ;
   always @(posedge clk)
-    \rem$44  <= \$265 ;
+    w_par <= \$284 ;
   always @(posedge clk)
-    \n_rem$43  <= \$266 ;
+    i <= \$285 ;
   always @(posedge clk)
-    first <= \$267 ;
+    draining <= \$286 ;
   always @(posedge clk)
-    c_nptr <= \$268 ;
+    \rem$44  <= \$287 ;
   always @(posedge clk)
-    c_row <= \$269 ;
+    \n_rem$43  <= \$288 ;
   always @(posedge clk)
-    acc_nptr <= \$270 ;
+    first <= \$289 ;
   always @(posedge clk)
-    acc_row <= \$271 ;
+    c_nptr <= \$290 ;
   always @(posedge clk)
-    par_addr <= \$272 ;
+    c_row <= \$291 ;
   always @(posedge clk)
-    fsm_state <= \$273 ;
+    acc_nptr <= \$292 ;
   always @(posedge clk)
-    feed <= \$274 ;
+    acc_row <= \$293 ;
   always @(posedge clk)
-    a_sel <= \$275 ;
+    par_addr <= \$294 ;
   always @(posedge clk)
-    load <= \$276 ;
+    fsm_state <= \$295 ;
   always @(posedge clk)
-    lsel <= \$277 ;
+    feed <= \$296 ;
   always @(posedge clk)
-    wrow_valid <= \$278 ;
+    a_sel <= \$297 ;
   always @(posedge clk)
-    tok_d0 <= \$279 ;
+    load <= \$298 ;
   always @(posedge clk)
-    tok_d1 <= \$280 ;
+    lsel <= \$299 ;
   always @(posedge clk)
-    tok_d2 <= \$281 ;
+    wrow_valid <= \$300 ;
   always @(posedge clk)
-    tok_d3 <= \$282 ;
+    tok_d0 <= \$301 ;
   always @(posedge clk)
-    \$signal$51  <= \$283 ;
+    tok_d1 <= \$302 ;
   always @(posedge clk)
-    \$signal$55  <= \$284 ;
+    tok_d2 <= \$303 ;
   always @(posedge clk)
-    s2 <= \$285 ;
+    tok_d3 <= \$304 ;
   always @(posedge clk)
-    s3 <= \$286 ;
+    \$signal$51  <= \$305 ;
   always @(posedge clk)
-    inb_d <= \$287 ;
+    \$signal$55  <= \$306 ;
+  always @(posedge clk)
+    s2 <= \$307 ;
+  always @(posedge clk)
+    s3 <= \$308 ;
+  always @(posedge clk)
+    tap__valid <= \$309 ;
+  always @(posedge clk)
+    tap__payload <= \$310 ;
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
     starting = 1'h0;
     casez (fsm_state)
       2'h0:
@@ -5056,7 +4637,7 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
     endcase
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
     busy = 1'h0;
     casez (fsm_state)
       2'h0:
@@ -5066,7 +4647,7 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
     endcase
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
     done = 1'h0;
     casez (fsm_state)
       2'h0:
@@ -5078,685 +4659,267 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
     endcase
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
     out_rd_addr = 8'h00;
     if (\$70 ) begin
       out_rd_addr = \$73 [7:0];
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    pool_clear = 1'h0;
-    if (\$70 ) begin
-      pool_clear = \$74 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    out_wr_en = 1'h0;
+    if (\$74 ) begin
+      out_wr_en = \$75 ;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    pool_acc = 1'h0;
-    if (\$70 ) begin
-      pool_acc = inb_d;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    pool_div_init = 1'h0;
-    if (\$70 ) begin
-      pool_div_init = \$76 ;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    pool_div_step = 1'h0;
-    if (\$70 ) begin
-      pool_div_step = \$82 ;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    pool_finish = 1'h0;
-    if (\$70 ) begin
-      pool_finish = \$85 ;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$70 ) begin
-      out_wr_en = \$89 ;
-    end else begin
-      out_wr_en = \$90 ;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$70 ) begin
-      out_wr_addr = out_ptr;
-    end else begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    out_wr_addr = 8'h00;
+    if (\$74 ) begin
       out_wr_addr = s3[21:14];
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$211  = kind;
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$230  = kind;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$211  = desc__kind;
+            \$230  = desc__kind;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$211  = desc__kind;
+            \$230  = desc__kind;
           end
     endcase
     if (rst) begin
-      \$211  = 1'h0;
+      \$230  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$212  = pool_op;
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$231  = pool_op;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$212  = desc__pool_op;
+            \$231  = desc__pool_op;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$212  = desc__pool_op;
+            \$231  = desc__pool_op;
           end
     endcase
     if (rst) begin
-      \$212  = 2'h0;
+      \$231  = 2'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$213  = m0;
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$232  = m0;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$213  = desc__m0;
+            \$232  = desc__m0;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$213  = desc__m0;
+            \$232  = desc__m0;
           end
     endcase
     if (rst) begin
-      \$213  = 31'h00000000;
+      \$232  = 31'h00000000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$214  = shift;
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$233  = shift;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$214  = desc__shift;
+            \$233  = desc__shift;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$214  = desc__shift;
+            \$233  = desc__shift;
           end
     endcase
     if (rst) begin
-      \$214  = 6'h00;
+      \$233  = 6'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$215  = rounding;
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$234  = rounding;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$215  = desc__rounding;
+            \$234  = desc__rounding;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$215  = desc__rounding;
+            \$234  = desc__rounding;
           end
     endcase
     if (rst) begin
-      \$215  = 2'h0;
+      \$234  = 2'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$216  = wrap;
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$235  = wrap;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$216  = desc__wrap;
+            \$235  = desc__wrap;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$216  = desc__wrap;
+            \$235  = desc__wrap;
           end
     endcase
     if (rst) begin
-      \$216  = 1'h0;
+      \$235  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$217  = per_channel;
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$236  = per_channel;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$217  = desc__per_channel;
+            \$236  = desc__per_channel;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$217  = desc__per_channel;
+            \$236  = desc__per_channel;
           end
     endcase
     if (rst) begin
-      \$217  = 1'h0;
+      \$236  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$218  = bias_en;
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$237  = bias_en;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$218  = desc__bias_en;
+            \$237  = desc__bias_en;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$218  = desc__bias_en;
+            \$237  = desc__bias_en;
           end
     endcase
     if (rst) begin
-      \$218  = 1'h0;
+      \$237  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$219  = acc_in;
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$238  = acc_in;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$219  = desc__acc_in;
+            \$238  = desc__acc_in;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$219  = desc__acc_in;
+            \$238  = desc__acc_in;
           end
     endcase
     if (rst) begin
-      \$219  = 1'h0;
+      \$238  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$220  = acc_out;
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$239  = acc_out;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$220  = desc__acc_out;
+            \$239  = desc__acc_out;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$220  = desc__acc_out;
+            \$239  = desc__acc_out;
           end
     endcase
     if (rst) begin
-      \$220  = 1'h0;
+      \$239  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$221  = lo;
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$240  = lo;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$221  = desc__lo;
+            \$240  = desc__lo;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$221  = desc__lo;
+            \$240  = desc__lo;
           end
     endcase
     if (rst) begin
-      \$221  = 8'h00;
+      \$240  = 8'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$222  = hi;
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$241  = hi;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$222  = desc__hi;
+            \$241  = desc__hi;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$222  = desc__hi;
+            \$241  = desc__hi;
           end
     endcase
     if (rst) begin
-      \$222  = 8'h00;
+      \$241  = 8'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$223  = k_;
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$242  = k_;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$223  = desc__k;
+            \$242  = desc__k;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$223  = desc__k;
-          end
-    endcase
-    if (rst) begin
-      \$223  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$224  = m_;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$224  = desc__m;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$224  = desc__m;
-          end
-    endcase
-    if (rst) begin
-      \$224  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$225  = n_;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$225  = desc__n;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$225  = desc__n;
-          end
-    endcase
-    if (rst) begin
-      \$225  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$226  = a_base;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$226  = desc__a_base;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$226  = desc__a_base;
-          end
-    endcase
-    if (rst) begin
-      \$226  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$227  = b_base;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$227  = desc__b_base;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$227  = desc__b_base;
-          end
-    endcase
-    if (rst) begin
-      \$227  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$228  = c_base;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$228  = desc__c_base;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$228  = desc__c_base;
-          end
-    endcase
-    if (rst) begin
-      \$228  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$229  = p_base;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$229  = desc__p_base;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$229  = desc__p_base;
-          end
-    endcase
-    if (rst) begin
-      \$229  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$230  = pin_base;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$230  = desc__pin_base;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$230  = desc__pin_base;
-          end
-    endcase
-    if (rst) begin
-      \$230  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$231  = \$signal$111 ;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$231  = desc__in_h;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$231  = desc__in_h;
-          end
-    endcase
-    if (rst) begin
-      \$231  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$232  = \$signal$67 ;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$232  = desc__in_w;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$232  = desc__in_w;
-          end
-    endcase
-    if (rst) begin
-      \$232  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$233  = \$signal$112 ;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$233  = desc__out_h;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$233  = desc__out_h;
-          end
-    endcase
-    if (rst) begin
-      \$233  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$234  = \$signal$113 ;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$234  = desc__out_w;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$234  = desc__out_w;
-          end
-    endcase
-    if (rst) begin
-      \$234  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$235  = win_w;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$235  = desc__win_w;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$235  = desc__win_w;
-          end
-    endcase
-    if (rst) begin
-      \$235  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$236  = \$signal$115 ;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$236  = desc__stride_h;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$236  = desc__stride_h;
-          end
-    endcase
-    if (rst) begin
-      \$236  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$237  = \$signal$116 ;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$237  = desc__stride_w;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$237  = desc__stride_w;
-          end
-    endcase
-    if (rst) begin
-      \$237  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$238  = pad_left;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$238  = desc__pad_left;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$238  = desc__pad_left;
-          end
-    endcase
-    if (rst) begin
-      \$238  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$239  = t;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$239  = 20'h00000;
-          end
-      2'h2:
-        begin
-          \$239  = \$101 [19:0];
-          if (is_pool) begin
-            if (\$103 ) begin
-              \$239  = 20'h00000;
-            end
-          end
-        end
-      2'h1:
-          if (start) begin
-            \$239  = 20'h00000;
-          end
-    endcase
-    if (\$126 ) begin
-      if (\$129 ) begin
-      end else if (\$131 ) begin
-        \$239  = 20'h00000;
-      end
-    end
-    if (\$142 ) begin
-      if (\$143 ) begin
-        \$239  = 20'h00000;
-      end
-    end
-    if (rst) begin
-      \$239  = 20'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$240  = error;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$240  = refused;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$240  = refused;
-          end
-    endcase
-    if (rst) begin
-      \$240  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$241  = period;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$241  = { 1'h0, \$95  };
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$241  = { 1'h0, \$118  };
-          end
-    endcase
-    if (rst) begin
-      \$241  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$242  = stream;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$242  = desc__m;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$242  = desc__m;
+            \$242  = desc__k;
           end
     endcase
     if (rst) begin
@@ -5764,240 +4927,170 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$243  = \$signal$31 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$243  = m_;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$243  = 1'h1;
+            \$243  = desc__m;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$243  = 1'h1;
+            \$243  = desc__m;
           end
     endcase
-    if (\$142 ) begin
-      if (\$143 ) begin
-        \$243  = 1'h0;
-      end
-    end
     if (rst) begin
-      \$243  = 1'h0;
+      \$243  = 16'h0000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$244  = \$signal ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$244  = n_;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$244  = 1'h0;
+            \$244  = desc__n;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$244  = 1'h0;
-          end
-    endcase
-    if (\$126 ) begin
-      if (\$129 ) begin
-        \$244  = 1'h0;
-      end
-    end
-    if (\$142 ) begin
-      if (\$143 ) begin
-        \$244  = 1'h1;
-      end
-    end
-    if (rst) begin
-      \$244  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$245  = \$signal$120 ;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$245  = 16'h0000;
-          end
-      2'h2:
-          if (is_pool) begin
-            if (\$103 ) begin
-              (* full_case = 32'd1 *)
-              if (\$109 ) begin
-              end else if (\$111 ) begin
-                \$245  = 16'h0000;
-              end else begin
-                \$245  = \$115 [15:0];
-              end
-            end
-          end
-      2'h1:
-          if (start) begin
-            \$245  = 16'h0000;
+            \$244  = desc__n;
           end
     endcase
     if (rst) begin
-      \$245  = 16'h0000;
+      \$244  = 16'h0000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$246  = \$signal$121 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$245  = a_base;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$246  = 16'h0000;
+            \$245  = desc__a_base;
           end
       2'h2:
-          if (is_pool) begin
-            if (\$103 ) begin
-              if (\$109 ) begin
-              end else if (\$111 ) begin
-                \$246  = \$113 [15:0];
-              end
-            end
-          end
+          /* empty */;
       2'h1:
           if (start) begin
-            \$246  = 16'h0000;
+            \$245  = desc__a_base;
           end
     endcase
     if (rst) begin
-      \$246  = 16'h0000;
+      \$245  = 8'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$247  = \$signal$63 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$246  = b_base;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$247  = { \$96 [8], \$96 [8], \$96 [8], \$96 [8], \$96 [8], \$96 [8], \$96 [8], \$96 [8], \$96 [8], \$96  };
+            \$246  = desc__b_base;
           end
       2'h2:
-          if (is_pool) begin
-            if (\$103 ) begin
-              (* full_case = 32'd1 *)
-              if (\$109 ) begin
-              end else if (\$111 ) begin
-                \$247  = { \$112 [8], \$112 [8], \$112 [8], \$112 [8], \$112 [8], \$112 [8], \$112 [8], \$112 [8], \$112 [8], \$112  };
-              end else begin
-                \$247  = \$116 [17:0];
-              end
-            end
-          end
+          /* empty */;
       2'h1:
           if (start) begin
-            \$247  = { \$119 [8], \$119 [8], \$119 [8], \$119 [8], \$119 [8], \$119 [8], \$119 [8], \$119 [8], \$119 [8], \$119  };
+            \$246  = desc__b_base;
           end
     endcase
     if (rst) begin
-      \$247  = 18'h00000;
+      \$246  = 8'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$248  = \$signal$60 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$247  = c_base;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$248  = { \$97 [8], \$97 [8], \$97 [8], \$97 [8], \$97 [8], \$97 [8], \$97 [8], \$97 [8], \$97 [8], \$97  };
+            \$247  = desc__c_base;
           end
       2'h2:
-          if (is_pool) begin
-            if (\$103 ) begin
-              if (\$109 ) begin
-              end else if (\$111 ) begin
-                \$248  = \$114 [17:0];
-              end
-            end
-          end
+          /* empty */;
       2'h1:
           if (start) begin
-            \$248  = { \$120 [8], \$120 [8], \$120 [8], \$120 [8], \$120 [8], \$120 [8], \$120 [8], \$120 [8], \$120 [8], \$120  };
+            \$247  = desc__c_base;
           end
     endcase
     if (rst) begin
-      \$248  = 18'h00000;
+      \$247  = 8'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$249  = \$signal$64 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$248  = p_base;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$249  = 8'h00;
+            \$248  = desc__p_base;
           end
       2'h2:
-          if (is_pool) begin
-            if (\$103 ) begin
-              \$249  = 8'h00;
-            end
-          end
+          /* empty */;
       2'h1:
           if (start) begin
-            \$249  = 8'h00;
+            \$248  = desc__p_base;
           end
     endcase
-    if (\$206 ) begin
-      (* full_case = 32'd1 *)
-      if (\$208 ) begin
-        \$249  = 8'h00;
-      end else begin
-        \$249  = \$210 [7:0];
-      end
+    if (rst) begin
+      \$248  = 4'h0;
     end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$249  = pin_base;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$249  = desc__pin_base;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$249  = desc__pin_base;
+          end
+    endcase
     if (rst) begin
       \$249  = 8'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$250  = \$signal$61 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$250  = \$signal$103 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$250  = 8'h00;
-          end
-      2'h2:
-          if (is_pool) begin
-            if (\$103 ) begin
-              \$250  = 8'h00;
-            end
-          end
-      2'h1:
-          if (start) begin
-            \$250  = 8'h00;
-          end
-    endcase
-    if (\$206 ) begin
-      if (\$208 ) begin
-        \$250  = \$209 [7:0];
-      end
-    end
-    if (rst) begin
-      \$250  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$251  = win;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$251  = \$98 ;
+            \$250  = desc__in_h;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$251  = \$121 ;
+            \$250  = desc__in_h;
+          end
+    endcase
+    if (rst) begin
+      \$250  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$251  = \$signal$67 ;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$251  = desc__in_w;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$251  = desc__in_w;
           end
     endcase
     if (rst) begin
@@ -6005,442 +5098,329 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$252  = out_ptr;
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$252  = \$signal$104 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$252  = desc__c_base;
-          end
-      2'h2:
-          if (is_pool) begin
-            if (\$103 ) begin
-              \$252  = \$104 [7:0];
-            end
-          end
-      2'h1:
-          if (start) begin
-            \$252  = desc__c_base;
-          end
-    endcase
-    if (rst) begin
-      \$252  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$253  = t_last;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$253  = { 3'h0, \$100  };
+            \$252  = desc__out_h;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$253  = { 3'h0, \$123  };
+            \$252  = desc__out_h;
           end
     endcase
     if (rst) begin
-      \$253  = 20'h00000;
+      \$252  = 16'h0000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$254  = a_ptr;
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$253  = \$signal$105 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$254  = desc__a_base;
+            \$253  = desc__out_w;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$254  = desc__a_base;
+            \$253  = desc__out_w;
           end
     endcase
-    if (\$126 ) begin
-      if (\$129 ) begin
-      end else if (\$131 ) begin
-        (* full_case = 32'd1 *)
-        if (\$135 ) begin
-          \$254  = a_base;
-        end else begin
-          \$254  = \$139 [7:0];
-        end
-      end
+    if (rst) begin
+      \$253  = 16'h0000;
     end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$254  = \$signal$106 ;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$254  = desc__win_w;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$254  = desc__win_w;
+          end
+    endcase
     if (rst) begin
       \$254  = 8'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$255  = b_ptr;
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$255  = \$signal$107 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$255  = desc__b_base;
+            \$255  = desc__win_h;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$255  = desc__b_base;
+            \$255  = desc__win_h;
           end
     endcase
-    if (\$126 ) begin
-      if (\$129 ) begin
-      end else if (\$131 ) begin
-        if (\$135 ) begin
-          \$255  = \$137 [7:0];
-        end
-      end
-    end
     if (rst) begin
       \$255  = 8'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$256  = rem;
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$256  = \$signal$108 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$256  = { 1'h0, desc__k };
+            \$256  = desc__stride_h;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$256  = { 1'h0, desc__k };
+            \$256  = desc__stride_h;
           end
     endcase
-    if (\$126 ) begin
-      if (\$129 ) begin
-      end else if (\$131 ) begin
-        (* full_case = 32'd1 *)
-        if (\$135 ) begin
-          \$256  = { 1'h0, k_ };
-        end else begin
-          \$256  = \$138 [16:0];
-        end
-      end
-    end
     if (rst) begin
-      \$256  = 17'h00000;
+      \$256  = 8'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$257  = n_rem;
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$257  = \$signal$109 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$257  = { 1'h0, desc__n };
+            \$257  = desc__stride_w;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$257  = { 1'h0, desc__n };
+            \$257  = desc__stride_w;
           end
     endcase
-    if (\$126 ) begin
-      if (\$129 ) begin
-      end else if (\$131 ) begin
-        if (\$135 ) begin
-          \$257  = \$136 [16:0];
-        end
-      end
-    end
     if (rst) begin
-      \$257  = 17'h00000;
+      \$257  = 8'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$258  = a_par;
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$258  = \$signal$110 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$258  = 2'h0;
+            \$258  = desc__pad_left;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$258  = 2'h0;
+            \$258  = desc__pad_left;
           end
     endcase
-    if (\$126 ) begin
-      if (\$129 ) begin
-      end else if (\$131 ) begin
-        \$258  = \$134 [1:0];
-      end
-    end
     if (rst) begin
-      \$258  = 2'h0;
+      \$258  = 8'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$259  = w_ptr;
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$259  = \$signal$112 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$259  = desc__b_base;
+            \$259  = desc__pad_bottom;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$259  = desc__b_base;
+            \$259  = desc__pad_bottom;
           end
     endcase
-    if (\$142 ) begin
-      if (\$143 ) begin
-        (* full_case = 32'd1 *)
-        if (\$147 ) begin
-          \$259  = \$149 [7:0];
-        end else begin
-          \$259  = \$151 [7:0];
-        end
-      end
-    end
-    if (\$162 ) begin
-      (* full_case = 32'd1 *)
-      if (\$166 ) begin
-        \$259  = \$168 [7:0];
-      end else begin
-        \$259  = \$170 [7:0];
-      end
-    end
     if (rst) begin
       \$259  = 8'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$260  = w_nptr;
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$260  = \$signal$114 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$260  = desc__b_base;
+            \$260  = desc__pad_right;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$260  = desc__b_base;
+            \$260  = desc__pad_right;
           end
     endcase
-    if (\$142 ) begin
-      if (\$143 ) begin
-        if (\$147 ) begin
-          \$260  = \$148 [7:0];
-        end
-      end
-    end
-    if (\$162 ) begin
-      if (\$166 ) begin
-        \$260  = \$167 [7:0];
-      end
-    end
     if (rst) begin
       \$260  = 8'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$261  = w_rem;
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$261  = count_pad;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$261  = { 1'h0, desc__k };
+            \$261  = desc__count_pad;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$261  = { 1'h0, desc__k };
-          end
-    endcase
-    if (\$142 ) begin
-      if (\$143 ) begin
-        (* full_case = 32'd1 *)
-        if (\$147 ) begin
-          \$261  = { 1'h0, k_ };
-        end else begin
-          \$261  = \$150 [16:0];
-        end
-      end
-    end
-    if (\$162 ) begin
-      (* full_case = 32'd1 *)
-      if (\$166 ) begin
-        \$261  = { 1'h0, k_ };
-      end else begin
-        \$261  = \$169 [16:0];
-      end
-    end
-    if (rst) begin
-      \$261  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$262  = w_par;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$262  = 2'h0;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$262  = 2'h0;
-          end
-    endcase
-    if (\$142 ) begin
-      if (\$143 ) begin
-        \$262  = \$146 [1:0];
-      end
-    end
-    if (\$162 ) begin
-      \$262  = \$165 [1:0];
-    end
-    if (rst) begin
-      \$262  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$263  = i;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$263  = 16'h0000;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$263  = 16'h0000;
-          end
-    endcase
-    if (\$174 ) begin
-      (* full_case = 32'd1 *)
-      if (\$176 ) begin
-        \$263  = 16'h0000;
-      end else begin
-        \$263  = \$189 [15:0];
-      end
-    end
-    if (rst) begin
-      \$263  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$264  = draining;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$264  = 1'h0;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$264  = 1'h0;
+            \$261  = desc__count_pad;
           end
     endcase
     if (rst) begin
-      \$264  = 1'h0;
+      \$261  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$265  = \rem$44 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$262  = t;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$265  = { 1'h0, desc__k };
+            \$262  = 20'h00000;
           end
       2'h2:
-          /* empty */;
+          \$262  = \$84 [19:0];
       2'h1:
           if (start) begin
-            \$265  = { 1'h0, desc__k };
+            \$262  = 20'h00000;
           end
     endcase
-    if (\$174 ) begin
-      if (\$176 ) begin
-        (* full_case = 32'd1 *)
-        if (\$177 ) begin
-          \$265  = { 1'h0, k_ };
-        end else begin
-          \$265  = \$188 [16:0];
-        end
+    if (\$93 ) begin
+      if (\$96 ) begin
+      end else if (\$98 ) begin
+        \$262  = 20'h00000;
+      end
+    end
+    if (\$109 ) begin
+      if (\$110 ) begin
+        \$262  = 20'h00000;
       end
     end
     if (rst) begin
-      \$265  = 17'h00000;
+      \$262  = 20'h00000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$266  = \n_rem$43 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$263  = error;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$266  = { 1'h0, desc__n };
+            \$263  = refused;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$266  = { 1'h0, desc__n };
+            \$263  = refused;
           end
     endcase
-    if (\$174 ) begin
-      if (\$176 ) begin
-        if (\$177 ) begin
-          \$266  = \$178 [16:0];
-        end
+    if (rst) begin
+      \$263  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$264  = period;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$264  = { 1'h0, \$80  };
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$264  = { 1'h0, \$87  };
+          end
+    endcase
+    if (rst) begin
+      \$264  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$265  = stream;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$265  = desc__m;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$265  = desc__m;
+          end
+    endcase
+    if (rst) begin
+      \$265  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$266  = \$signal$31 ;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$266  = 1'h1;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$266  = 1'h1;
+          end
+    endcase
+    if (\$109 ) begin
+      if (\$110 ) begin
+        \$266  = 1'h0;
       end
     end
     if (rst) begin
-      \$266  = 17'h00000;
+      \$266  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$267  = first;
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$267  = \$signal ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$267  = 1'h1;
+            \$267  = 1'h0;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$267  = 1'h1;
+            \$267  = 1'h0;
           end
     endcase
-    if (\$174 ) begin
-      if (\$176 ) begin
-        (* full_case = 32'd1 *)
-        if (\$177 ) begin
-          \$267  = 1'h1;
-        end else begin
-          \$267  = 1'h0;
-        end
+    if (\$93 ) begin
+      if (\$96 ) begin
+        \$267  = 1'h0;
+      end
+    end
+    if (\$109 ) begin
+      if (\$110 ) begin
+        \$267  = 1'h1;
       end
     end
     if (rst) begin
@@ -6448,283 +5428,933 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$268  = c_nptr;
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$268  = \$signal$119 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$268  = desc__c_base;
+            \$268  = 16'h0000;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$268  = desc__c_base;
+            \$268  = 16'h0000;
           end
     endcase
-    if (\$174 ) begin
-      if (\$176 ) begin
-        if (\$177 ) begin
-          \$268  = \$179 [7:0];
+    if (\$202 ) begin
+      (* full_case = 32'd1 *)
+      if (\$205 ) begin
+      end else if (\$208 ) begin
+      end else begin
+        (* full_case = 32'd1 *)
+        if (\$222 ) begin
+        end else if (\$224 ) begin
+          \$268  = 16'h0000;
+        end else begin
+          \$268  = \$228 [15:0];
         end
       end
     end
     if (rst) begin
-      \$268  = 8'h00;
+      \$268  = 16'h0000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$269  = c_row;
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$269  = \$signal$120 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$269  = desc__c_base;
+            \$269  = 16'h0000;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$269  = desc__c_base;
+            \$269  = 16'h0000;
           end
     endcase
-    if (\$174 ) begin
-      if (\$176 ) begin
-        if (\$177 ) begin
-          \$269  = \$180 [7:0];
+    if (\$202 ) begin
+      (* full_case = 32'd1 *)
+      if (\$205 ) begin
+      end else if (\$208 ) begin
+      end else begin
+        if (\$222 ) begin
+        end else if (\$224 ) begin
+          \$269  = \$226 [15:0];
         end
       end
     end
     if (rst) begin
-      \$269  = 8'h00;
+      \$269  = 16'h0000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$270  = acc_nptr;
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$270  = \$signal$63 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$270  = 8'h00;
+            \$270  = { \$81 [8], \$81 [8], \$81 [8], \$81 [8], \$81 [8], \$81 [8], \$81 [8], \$81 [8], \$81 [8], \$81  };
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$270  = 8'h00;
+            \$270  = { \$88 [8], \$88 [8], \$88 [8], \$88 [8], \$88 [8], \$88 [8], \$88 [8], \$88 [8], \$88 [8], \$88  };
           end
     endcase
-    if (\$174 ) begin
-      if (\$176 ) begin
-        if (\$177 ) begin
-          \$270  = \$183 [7:0];
+    if (\$202 ) begin
+      (* full_case = 32'd1 *)
+      if (\$205 ) begin
+      end else if (\$208 ) begin
+      end else begin
+        (* full_case = 32'd1 *)
+        if (\$222 ) begin
+        end else if (\$224 ) begin
+          \$270  = { \$225 [8], \$225 [8], \$225 [8], \$225 [8], \$225 [8], \$225 [8], \$225 [8], \$225 [8], \$225 [8], \$225  };
+        end else begin
+          \$270  = \$229 [17:0];
         end
       end
     end
     if (rst) begin
-      \$270  = 8'h00;
+      \$270  = 18'h00000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$271  = acc_row;
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$271  = \$signal$60 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$271  = 8'h00;
+            \$271  = { \$82 [8], \$82 [8], \$82 [8], \$82 [8], \$82 [8], \$82 [8], \$82 [8], \$82 [8], \$82 [8], \$82  };
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$271  = 8'h00;
+            \$271  = { \$89 [8], \$89 [8], \$89 [8], \$89 [8], \$89 [8], \$89 [8], \$89 [8], \$89 [8], \$89 [8], \$89  };
           end
     endcase
-    if (\$174 ) begin
-      if (\$176 ) begin
-        if (\$177 ) begin
-          \$271  = \$186 [7:0];
+    if (\$202 ) begin
+      (* full_case = 32'd1 *)
+      if (\$205 ) begin
+      end else if (\$208 ) begin
+      end else begin
+        if (\$222 ) begin
+        end else if (\$224 ) begin
+          \$271  = \$227 [17:0];
         end
       end
     end
     if (rst) begin
-      \$271  = 8'h00;
+      \$271  = 18'h00000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$272  = par_addr;
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$272  = \$signal$64 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$272  = desc__p_base;
+            \$272  = 8'h00;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$272  = desc__p_base;
+            \$272  = 8'h00;
           end
     endcase
-    if (\$174 ) begin
-      if (\$176 ) begin
-        if (\$177 ) begin
-          \$272  = \$187 [3:0];
+    if (\$202 ) begin
+      (* full_case = 32'd1 *)
+      if (\$205 ) begin
+        \$272  = \$209 [7:0];
+      end else if (\$208 ) begin
+        \$272  = 8'h00;
+      end else begin
+        \$272  = 8'h00;
+      end
+    end
+    if (rst) begin
+      \$272  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$273  = \$signal$61 ;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$273  = 8'h00;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$273  = 8'h00;
+          end
+    endcase
+    if (\$202 ) begin
+      (* full_case = 32'd1 *)
+      if (\$205 ) begin
+      end else if (\$208 ) begin
+        \$273  = \$210 [7:0];
+      end else begin
+        \$273  = 8'h00;
+      end
+    end
+    if (rst) begin
+      \$273  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$274  = out_ptr;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$274  = desc__c_base;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$274  = desc__c_base;
+          end
+    endcase
+    if (\$202 ) begin
+      (* full_case = 32'd1 *)
+      if (\$205 ) begin
+      end else if (\$208 ) begin
+      end else begin
+        \$274  = \$211 [7:0];
+      end
+    end
+    if (rst) begin
+      \$274  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$275  = issuing;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$275  = \$83 ;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$275  = \$90 ;
+          end
+    endcase
+    if (\$202 ) begin
+      (* full_case = 32'd1 *)
+      if (\$205 ) begin
+      end else if (\$208 ) begin
+      end else begin
+        if (\$222 ) begin
+          \$275  = 1'h0;
         end
       end
     end
     if (rst) begin
-      \$272  = 4'h0;
+      \$275  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$273  = fsm_state;
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$276  = a_ptr;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$276  = desc__a_base;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$276  = desc__a_base;
+          end
+    endcase
+    if (\$93 ) begin
+      if (\$96 ) begin
+      end else if (\$98 ) begin
+        (* full_case = 32'd1 *)
+        if (\$102 ) begin
+          \$276  = a_base;
+        end else begin
+          \$276  = \$106 [7:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$276  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$277  = b_ptr;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$277  = desc__b_base;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$277  = desc__b_base;
+          end
+    endcase
+    if (\$93 ) begin
+      if (\$96 ) begin
+      end else if (\$98 ) begin
+        if (\$102 ) begin
+          \$277  = \$104 [7:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$277  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$278  = rem;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$278  = { 1'h0, desc__k };
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$278  = { 1'h0, desc__k };
+          end
+    endcase
+    if (\$93 ) begin
+      if (\$96 ) begin
+      end else if (\$98 ) begin
+        (* full_case = 32'd1 *)
+        if (\$102 ) begin
+          \$278  = { 1'h0, k_ };
+        end else begin
+          \$278  = \$105 [16:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$278  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$279  = n_rem;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$279  = { 1'h0, desc__n };
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$279  = { 1'h0, desc__n };
+          end
+    endcase
+    if (\$93 ) begin
+      if (\$96 ) begin
+      end else if (\$98 ) begin
+        if (\$102 ) begin
+          \$279  = \$103 [16:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$279  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$280  = a_par;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$280  = 2'h0;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$280  = 2'h0;
+          end
+    endcase
+    if (\$93 ) begin
+      if (\$96 ) begin
+      end else if (\$98 ) begin
+        \$280  = \$101 [1:0];
+      end
+    end
+    if (rst) begin
+      \$280  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$281  = w_ptr;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$281  = desc__b_base;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$281  = desc__b_base;
+          end
+    endcase
+    if (\$109 ) begin
+      if (\$110 ) begin
+        (* full_case = 32'd1 *)
+        if (\$114 ) begin
+          \$281  = \$116 [7:0];
+        end else begin
+          \$281  = \$118 [7:0];
+        end
+      end
+    end
+    if (\$129 ) begin
+      (* full_case = 32'd1 *)
+      if (\$133 ) begin
+        \$281  = \$135 [7:0];
+      end else begin
+        \$281  = \$137 [7:0];
+      end
+    end
+    if (rst) begin
+      \$281  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$282  = w_nptr;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$282  = desc__b_base;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$282  = desc__b_base;
+          end
+    endcase
+    if (\$109 ) begin
+      if (\$110 ) begin
+        if (\$114 ) begin
+          \$282  = \$115 [7:0];
+        end
+      end
+    end
+    if (\$129 ) begin
+      if (\$133 ) begin
+        \$282  = \$134 [7:0];
+      end
+    end
+    if (rst) begin
+      \$282  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$283  = w_rem;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$283  = { 1'h0, desc__k };
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$283  = { 1'h0, desc__k };
+          end
+    endcase
+    if (\$109 ) begin
+      if (\$110 ) begin
+        (* full_case = 32'd1 *)
+        if (\$114 ) begin
+          \$283  = { 1'h0, k_ };
+        end else begin
+          \$283  = \$117 [16:0];
+        end
+      end
+    end
+    if (\$129 ) begin
+      (* full_case = 32'd1 *)
+      if (\$133 ) begin
+        \$283  = { 1'h0, k_ };
+      end else begin
+        \$283  = \$136 [16:0];
+      end
+    end
+    if (rst) begin
+      \$283  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$284  = w_par;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$284  = 2'h0;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$284  = 2'h0;
+          end
+    endcase
+    if (\$109 ) begin
+      if (\$110 ) begin
+        \$284  = \$113 [1:0];
+      end
+    end
+    if (\$129 ) begin
+      \$284  = \$132 [1:0];
+    end
+    if (rst) begin
+      \$284  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$285  = i;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$285  = 16'h0000;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$285  = 16'h0000;
+          end
+    endcase
+    if (\$141 ) begin
+      (* full_case = 32'd1 *)
+      if (\$143 ) begin
+        \$285  = 16'h0000;
+      end else begin
+        \$285  = \$156 [15:0];
+      end
+    end
+    if (rst) begin
+      \$285  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$286  = draining;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$286  = 1'h0;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$286  = 1'h0;
+          end
+    endcase
+    if (rst) begin
+      \$286  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$287  = \rem$44 ;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$287  = { 1'h0, desc__k };
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$287  = { 1'h0, desc__k };
+          end
+    endcase
+    if (\$141 ) begin
+      if (\$143 ) begin
+        (* full_case = 32'd1 *)
+        if (\$144 ) begin
+          \$287  = { 1'h0, k_ };
+        end else begin
+          \$287  = \$155 [16:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$287  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$288  = \n_rem$43 ;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$288  = { 1'h0, desc__n };
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$288  = { 1'h0, desc__n };
+          end
+    endcase
+    if (\$141 ) begin
+      if (\$143 ) begin
+        if (\$144 ) begin
+          \$288  = \$145 [16:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$288  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$289  = first;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$289  = 1'h1;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$289  = 1'h1;
+          end
+    endcase
+    if (\$141 ) begin
+      if (\$143 ) begin
+        (* full_case = 32'd1 *)
+        if (\$144 ) begin
+          \$289  = 1'h1;
+        end else begin
+          \$289  = 1'h0;
+        end
+      end
+    end
+    if (rst) begin
+      \$289  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$290  = c_nptr;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$290  = desc__c_base;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$290  = desc__c_base;
+          end
+    endcase
+    if (\$141 ) begin
+      if (\$143 ) begin
+        if (\$144 ) begin
+          \$290  = \$146 [7:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$290  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$291  = c_row;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$291  = desc__c_base;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$291  = desc__c_base;
+          end
+    endcase
+    if (\$141 ) begin
+      if (\$143 ) begin
+        if (\$144 ) begin
+          \$291  = \$147 [7:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$291  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$292  = acc_nptr;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$292  = 8'h00;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$292  = 8'h00;
+          end
+    endcase
+    if (\$141 ) begin
+      if (\$143 ) begin
+        if (\$144 ) begin
+          \$292  = \$150 [7:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$292  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$293  = acc_row;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$293  = 8'h00;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$293  = 8'h00;
+          end
+    endcase
+    if (\$141 ) begin
+      if (\$143 ) begin
+        if (\$144 ) begin
+          \$293  = \$153 [7:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$293  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$294  = par_addr;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$294  = desc__p_base;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$294  = desc__p_base;
+          end
+    endcase
+    if (\$141 ) begin
+      if (\$143 ) begin
+        if (\$144 ) begin
+          \$294  = \$154 [3:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$294  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$295  = fsm_state;
     casez (fsm_state)
       2'h0:
           if (start) begin
             (* full_case = 32'd1 *)
             if (refused) begin
-              \$273  = 2'h1;
+              \$295  = 2'h1;
             end else begin
-              \$273  = 2'h2;
+              \$295  = 2'h2;
             end
           end
       2'h2:
           if (is_pool) begin
-            if (\$103 ) begin
-              if (\$109 ) begin
-                \$273  = 2'h1;
-              end
+            if (pool_final) begin
+              \$295  = 2'h1;
             end
-          end else if (\$102 ) begin
-            \$273  = 2'h1;
+          end else if (\$85 ) begin
+            \$295  = 2'h1;
           end
       2'h1:
         begin
-          \$273  = 2'h0;
+          \$295  = 2'h0;
           if (start) begin
             (* full_case = 32'd1 *)
             if (refused) begin
-              \$273  = 2'h1;
+              \$295  = 2'h1;
             end else begin
-              \$273  = 2'h2;
+              \$295  = 2'h2;
             end
           end
         end
     endcase
     if (rst) begin
-      \$273  = 2'h0;
+      \$295  = 2'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$274  = reading;
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$296  = reading;
     if (rst) begin
-      \$274  = 1'h0;
+      \$296  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$275  = a_par;
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$297  = a_par;
     if (rst) begin
-      \$275  = 2'h0;
+      \$297  = 2'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$276  = w_reading;
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$298  = w_reading;
     if (rst) begin
-      \$276  = 1'h0;
+      \$298  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$277  = w_par;
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$299  = w_par;
     if (rst) begin
-      \$277  = 2'h0;
+      \$299  = 2'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$278  = \$171 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$300  = \$138 ;
     if (rst) begin
-      \$278  = 1'h0;
+      \$300  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$279  = reading;
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$301  = reading;
     if (rst) begin
-      \$279  = 1'h0;
+      \$301  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$280  = tok_d0;
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$302  = tok_d0;
     if (rst) begin
-      \$280  = 1'h0;
+      \$302  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$281  = tok_d1;
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$303  = tok_d1;
     if (rst) begin
-      \$281  = 1'h0;
+      \$303  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$282  = tok_d2;
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$304  = tok_d2;
     if (rst) begin
-      \$282  = 1'h0;
+      \$304  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$283  = issue;
-    if (\$192 ) begin
-      \$283 [0] = 1'h0;
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$305  = issue;
+    if (\$159 ) begin
+      \$305 [0] = 1'h0;
     end
     if (rst) begin
-      \$283  = 25'h0000000;
+      \$305  = 25'h0000000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$284  = \$signal$51 ;
-    if (\$192 ) begin
-      \$284 [0] = 1'h0;
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$306  = \$signal$51 ;
+    if (\$159 ) begin
+      \$306 [0] = 1'h0;
     end
     if (rst) begin
-      \$284  = 25'h0000000;
+      \$306  = 25'h0000000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$285  = \$signal$55 ;
-    if (\$192 ) begin
-      \$285 [0] = 1'h0;
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$307  = \$signal$55 ;
+    if (\$159 ) begin
+      \$307 [0] = 1'h0;
     end
     if (rst) begin
-      \$285  = 25'h0000000;
+      \$307  = 25'h0000000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$286  = s2;
-    if (\$192 ) begin
-      \$286 [0] = 1'h0;
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$308  = s2;
+    if (\$159 ) begin
+      \$308 [0] = 1'h0;
     end
     if (rst) begin
-      \$286  = 25'h0000000;
+      \$308  = 25'h0000000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$287  = \$203 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$309  = \$161 ;
     if (rst) begin
-      \$287  = 1'h0;
+      \$309  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$310 [0] = \$168 ;
+    \$310 [1] = \$181 ;
+    \$310 [2] = \$184 ;
+    \$310 [3] = \$189 ;
+    \$310 [4] = \$200 ;
+    \$310 [12:5] = out_ptr;
+    if (rst) begin
+      \$310  = 13'h0000;
     end
   end
   assign run = busy;
@@ -6783,6 +6413,12 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
   assign \s2.acc_addr  = s2[13:6];
   assign \s2.out_addr  = s2[21:14];
   assign \s2.mask  = s2[24:22];
+  assign \tap__payload.inb  = tap__payload[0];
+  assign \tap__payload.count  = tap__payload[1];
+  assign \tap__payload.first  = tap__payload[2];
+  assign \tap__payload.last  = tap__payload[3];
+  assign \tap__payload.final  = tap__payload[4];
+  assign \tap__payload.addr  = tap__payload[12:5];
   assign issue[24:22] = { \$69 , \$68 , \$67  };
   assign issue[21:14] = \$66 [7:0];
   assign issue[13:6] = \$65 [7:0];
@@ -6794,11 +6430,13 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
   assign issue[0] = \$50 ;
   assign is_pool = kind;
   assign \$1  = desc__kind;
+  assign \$83  = desc__kind;
+  assign \$90  = desc__kind;
 endmodule
 
 (* generator = "Amaranth" *)
 module \hwcnn_top.skew_a (rst, o_data__0, i_data__1, o_data__1, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$14  = 0;
+  reg \$auto$verilog_backend.cc:2355:dump_module$13  = 0;
   reg [7:0] \$1 ;
   input clk;
   wire clk;
@@ -6816,7 +6454,7 @@ module \hwcnn_top.skew_a (rst, o_data__0, i_data__1, o_data__1, clk);
   always @(posedge clk)
     o_data__1 <= \$1 ;
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
     \$1  = i_data__1;
     if (rst) begin
       \$1  = 8'h00;
@@ -6827,8 +6465,8 @@ module \hwcnn_top.skew_a (rst, o_data__0, i_data__1, o_data__1, clk);
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.skew_ld (rst, \port$821$0 , \port$823$0 , o_data__1, o_data__2, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$15  = 0;
+module \hwcnn_top.skew_ld (rst, \port$1086$0 , \port$1088$0 , o_data__1, o_data__2, clk);
+  reg \$auto$verilog_backend.cc:2355:dump_module$14  = 0;
   reg [2:0] \$1 ;
   reg [2:0] \$2 ;
   reg [2:0] \$3 ;
@@ -6847,10 +6485,10 @@ module \hwcnn_top.skew_ld (rst, \port$821$0 , \port$823$0 , o_data__1, o_data__2
   reg [2:0] o_data__1 = 3'h0;
   output [2:0] o_data__2;
   reg [2:0] o_data__2 = 3'h0;
-  input \port$821$0 ;
-  wire \port$821$0 ;
-  input [1:0] \port$823$0 ;
-  wire [1:0] \port$823$0 ;
+  input \port$1086$0 ;
+  wire \port$1086$0 ;
+  input [1:0] \port$1088$0 ;
+  wire [1:0] \port$1088$0 ;
   input rst;
   wire rst;
   always @(posedge clk)
@@ -6860,37 +6498,37 @@ module \hwcnn_top.skew_ld (rst, \port$821$0 , \port$823$0 , o_data__1, o_data__2
   always @(posedge clk)
     o_data__2 <= \$3 ;
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
-    \$1  = { \port$823$0 , \port$821$0  };
+    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
+    \$1  = { \port$1088$0 , \port$1086$0  };
     if (rst) begin
       \$1  = 3'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
-    \$2  = { \port$823$0 , \port$821$0  };
+    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
+    \$2  = { \port$1088$0 , \port$1086$0  };
     if (rst) begin
       \$2  = 3'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
     \$3  = lane2_d0;
     if (rst) begin
       \$3  = 3'h0;
     end
   end
-  assign o_data__0 = { \port$823$0 , \port$821$0  };
-  assign i_data__0 = { \port$823$0 , \port$821$0  };
+  assign o_data__0 = { \port$1088$0 , \port$1086$0  };
+  assign i_data__0 = { \port$1088$0 , \port$1086$0  };
   assign lane1_d0 = o_data__1;
   assign lane2_d1 = o_data__2;
-  assign i_data__1 = { \port$823$0 , \port$821$0  };
-  assign i_data__2 = { \port$823$0 , \port$821$0  };
+  assign i_data__1 = { \port$1088$0 , \port$1086$0  };
+  assign i_data__2 = { \port$1088$0 , \port$1086$0  };
 endmodule
 
 (* generator = "Amaranth" *)
 module \hwcnn_top.skew_tok (rst, o_data__0, o_data__1, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$16  = 0;
+  reg \$auto$verilog_backend.cc:2355:dump_module$15  = 0;
   reg [1:0] \$1 ;
   input clk;
   wire clk;
@@ -6907,7 +6545,7 @@ module \hwcnn_top.skew_tok (rst, o_data__0, o_data__1, clk);
   always @(posedge clk)
     o_data__1 <= \$1 ;
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
     \$1  = o_data__0;
     if (rst) begin
       \$1  = 2'h0;
@@ -6920,7 +6558,7 @@ endmodule
 
 (* generator = "Amaranth" *)
 module \hwcnn_top.skew_w (rst, o_data__0, i_data__1, i_data__2, o_data__1, o_data__2, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$17  = 0;
+  reg \$auto$verilog_backend.cc:2355:dump_module$16  = 0;
   reg [7:0] \$1 ;
   reg [7:0] \$2 ;
   reg [7:0] \$3 ;
@@ -6951,21 +6589,21 @@ module \hwcnn_top.skew_w (rst, o_data__0, i_data__1, i_data__2, o_data__1, o_dat
   always @(posedge clk)
     o_data__2 <= \$3 ;
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
     \$1  = i_data__1;
     if (rst) begin
       \$1  = 8'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
     \$2  = i_data__2;
     if (rst) begin
       \$2  = 8'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
     \$3  = lane2_d0;
     if (rst) begin
       \$3  = 8'h00;
@@ -6974,4 +6612,1633 @@ module \hwcnn_top.skew_w (rst, o_data__0, i_data__1, i_data__2, o_data__1, o_dat
   assign i_data__0 = o_data__0;
   assign lane1_d0 = o_data__1;
   assign lane2_d1 = o_data__2;
+endmodule
+
+(* generator = "Amaranth" *)
+module \hwcnn_top.vector (rst, \port$70$0 , op, lo, hi, tap__valid, tap__payload, sum0, sum1, sum2, result__valid, result__payload, sum_q__0, sum_q__1, sum_q__2, clk);
+  reg \$auto$verilog_backend.cc:2355:dump_module$17  = 0;
+  wire \$1 ;
+  wire [7:0] \$10 ;
+  reg [7:0] \$100 ;
+  reg \$101 ;
+  reg \$102 ;
+  reg [7:0] \$103 ;
+  reg [7:0] \$104 ;
+  reg [7:0] \$105 ;
+  reg [7:0] \$106 ;
+  wire [7:0] \$11 ;
+  wire [24:0] \$12 ;
+  wire [7:0] \$13 ;
+  wire [25:0] \$14 ;
+  wire [7:0] \$15 ;
+  wire \$16 ;
+  wire \$17 ;
+  wire [7:0] \$18 ;
+  wire [7:0] \$19 ;
+  wire [16:0] \$2 ;
+  wire [24:0] \$20 ;
+  wire [7:0] \$21 ;
+  wire [25:0] \$22 ;
+  wire [7:0] \$23 ;
+  wire \$24 ;
+  wire \$25 ;
+  wire [7:0] \$26 ;
+  wire [7:0] \$27 ;
+  wire [17:0] \$28 ;
+  wire \$29 ;
+  wire [17:0] \$3 ;
+  wire [25:0] \$30 ;
+  wire [25:0] \$31 ;
+  wire [16:0] \$32 ;
+  wire [26:0] \$33 ;
+  wire \$34 ;
+  wire \$35 ;
+  wire [25:0] \$36 ;
+  wire [25:0] \$37 ;
+  wire [16:0] \$38 ;
+  wire [26:0] \$39 ;
+  wire [24:0] \$4 ;
+  wire \$40 ;
+  wire \$41 ;
+  wire [25:0] \$42 ;
+  wire [25:0] \$43 ;
+  wire [16:0] \$44 ;
+  wire [26:0] \$45 ;
+  wire \$46 ;
+  wire \$47 ;
+  wire \$48 ;
+  wire \$49 ;
+  wire [7:0] \$5 ;
+  wire [33:0] \$50 ;
+  wire [33:0] \$51 ;
+  wire [33:0] \$52 ;
+  wire \$53 ;
+  wire \$54 ;
+  wire \$55 ;
+  wire [33:0] \$56 ;
+  wire [33:0] \$57 ;
+  wire [33:0] \$58 ;
+  wire \$59 ;
+  wire [25:0] \$6 ;
+  wire \$60 ;
+  wire \$61 ;
+  wire [33:0] \$62 ;
+  wire [33:0] \$63 ;
+  wire [33:0] \$64 ;
+  wire [32:0] \$65 ;
+  wire [33:0] \$66 ;
+  wire [32:0] \$67 ;
+  wire [33:0] \$68 ;
+  wire [32:0] \$69 ;
+  wire [7:0] \$7 ;
+  wire [33:0] \$70 ;
+  wire \$71 ;
+  wire [7:0] \$72 ;
+  wire \$73 ;
+  wire [7:0] \$74 ;
+  wire \$75 ;
+  wire [7:0] \$76 ;
+  reg \$77 ;
+  reg [16:0] \$78 ;
+  reg [7:0] \$79 ;
+  wire \$8 ;
+  reg \$80 ;
+  reg [24:0] \$81 ;
+  reg [7:0] \$82 ;
+  reg [24:0] \$83 ;
+  reg [7:0] \$84 ;
+  reg [24:0] \$85 ;
+  reg [7:0] \$86 ;
+  reg [16:0] \$87 ;
+  reg [4:0] \$88 ;
+  reg \$89 ;
+  wire \$9 ;
+  reg \$90 ;
+  reg [7:0] \$91 ;
+  reg [15:0] \$92 ;
+  reg \$93 ;
+  reg [7:0] \$94 ;
+  reg [15:0] \$95 ;
+  reg \$96 ;
+  reg [7:0] \$97 ;
+  reg [15:0] \$98 ;
+  reg \$99 ;
+  reg \$signal  = 1'h0;
+  reg \$signal$19  = 1'h0;
+  reg \$signal$31  = 1'h0;
+  reg [7:0] a_addr = 8'h00;
+  reg a_final = 1'h0;
+  reg [7:0] b_addr = 8'h00;
+  reg b_final = 1'h0;
+  reg [7:0] bmax0 = 8'h00;
+  reg [7:0] bmax1 = 8'h00;
+  reg [7:0] bmax2 = 8'h00;
+  reg [7:0] c_addr = 8'h00;
+  reg c_final = 1'h0;
+  input clk;
+  wire clk;
+  input [7:0] hi;
+  wire [7:0] hi;
+  input [7:0] lo;
+  wire [7:0] lo;
+  reg [7:0] max0 = 8'h00;
+  reg [7:0] max1 = 8'h00;
+  reg [7:0] max2 = 8'h00;
+  reg [16:0] n = 17'h00000;
+  reg neg0 = 1'h0;
+  reg neg1 = 1'h0;
+  reg neg2 = 1'h0;
+  input [1:0] op;
+  wire [1:0] op;
+  input [23:0] \port$70$0 ;
+  wire [23:0] \port$70$0 ;
+  wire [32:0] q0;
+  wire [32:0] q1;
+  wire [32:0] q2;
+  output [32:0] result__payload;
+  wire [32:0] result__payload;
+  wire [7:0] \result__payload.addr ;
+  wire \result__payload.final ;
+  wire [23:0] \result__payload.y ;
+  wire [7:0] \result__payload.y[0] ;
+  wire [7:0] \result__payload.y[1] ;
+  wire [7:0] \result__payload.y[2] ;
+  (* init = 1'h0 *)
+  output result__valid;
+  wire result__valid;
+  reg [16:0] rm = 17'h00000;
+  reg [4:0] rs = 5'h00;
+  input rst;
+  wire rst;
+  wire [33:0] sq0;
+  wire [33:0] sq1;
+  wire [33:0] sq2;
+  output [24:0] sum0;
+  reg [24:0] sum0 = 25'h0000000;
+  output [24:0] sum1;
+  reg [24:0] sum1 = 25'h0000000;
+  output [24:0] sum2;
+  reg [24:0] sum2 = 25'h0000000;
+  (* init = 25'h0000000 *)
+  wire [24:0] sum__0;
+  (* init = 25'h0000000 *)
+  wire [24:0] sum__1;
+  (* init = 25'h0000000 *)
+  wire [24:0] sum__2;
+  input [7:0] sum_q__0;
+  wire [7:0] sum_q__0;
+  input [7:0] sum_q__1;
+  wire [7:0] sum_q__1;
+  input [7:0] sum_q__2;
+  wire [7:0] sum_q__2;
+  reg [15:0] t0 = 16'h0000;
+  reg [15:0] t1 = 16'h0000;
+  reg [15:0] t2 = 16'h0000;
+  input [12:0] tap__payload;
+  wire [12:0] tap__payload;
+  wire [7:0] \tap__payload.addr ;
+  wire \tap__payload.count ;
+  wire \tap__payload.final ;
+  wire \tap__payload.first ;
+  wire \tap__payload.inb ;
+  wire \tap__payload.last ;
+  input tap__valid;
+  wire tap__valid;
+  wire [7:0] x__0;
+  wire [7:0] x__1;
+  wire [7:0] x__2;
+  reg [7:0] y0 = 8'h00;
+  reg [7:0] y1 = 8'h00;
+  reg [7:0] y2 = 8'h00;
+  assign \$1  = tap__valid & tap__payload[3];
+  assign \$2  = tap__payload[2] ? 17'h00000 : n;
+  assign \$3  = \$2  + tap__payload[1];
+  assign \$4  = tap__payload[2] ? 25'h0000000 : sum0;
+  assign \$5  = tap__payload[0] ? \port$70$0 [7:0] : 8'h00;
+  assign \$6  = $signed(\$4 ) + $signed(\$5 );
+  assign \$7  = tap__payload[2] ? 8'h80 : max0;
+  assign \$8  = $signed(\port$70$0 [7:0]) > $signed(\$7 );
+  assign \$9  = tap__payload[0] & \$8 ;
+  assign \$10  = tap__payload[2] ? 8'h80 : max0;
+  assign \$11  = \$9  ? \port$70$0 [7:0] : \$10 ;
+  assign \$12  = tap__payload[2] ? 25'h0000000 : sum1;
+  assign \$13  = tap__payload[0] ? \port$70$0 [15:8] : 8'h00;
+  assign \$14  = $signed(\$12 ) + $signed(\$13 );
+  assign \$15  = tap__payload[2] ? 8'h80 : max1;
+  assign \$16  = $signed(\port$70$0 [15:8]) > $signed(\$15 );
+  assign \$17  = tap__payload[0] & \$16 ;
+  assign \$18  = tap__payload[2] ? 8'h80 : max1;
+  assign \$19  = \$17  ? \port$70$0 [15:8] : \$18 ;
+  assign \$20  = tap__payload[2] ? 25'h0000000 : sum2;
+  assign \$21  = tap__payload[0] ? \port$70$0 [23:16] : 8'h00;
+  assign \$22  = $signed(\$20 ) + $signed(\$21 );
+  assign \$23  = tap__payload[2] ? 8'h80 : max2;
+  assign \$24  = $signed(\port$70$0 [23:16]) > $signed(\$23 );
+  assign \$25  = tap__payload[0] & \$24 ;
+  assign \$26  = tap__payload[2] ? 8'h80 : max2;
+  assign \$27  = \$25  ? \port$70$0 [23:16] : \$26 ;
+  assign \$28  = n - 1'h1;
+  assign \$29  = $signed(sum0) < $signed(1'h0);
+  assign \$30  = - $signed(sum0);
+  assign \$31  = \$29  ? \$30  : { sum0[24], sum0 };
+  assign \$33  = $signed(\$31 ) + $signed({ 1'h0, \$32  });
+  assign \$34  = $signed(sum0) < $signed(1'h0);
+  assign \$35  = $signed(sum1) < $signed(1'h0);
+  assign \$36  = - $signed(sum1);
+  assign \$37  = \$35  ? \$36  : { sum1[24], sum1 };
+  assign \$39  = $signed(\$37 ) + $signed({ 1'h0, \$38  });
+  assign \$40  = $signed(sum1) < $signed(1'h0);
+  assign \$41  = $signed(sum2) < $signed(1'h0);
+  assign \$42  = - $signed(sum2);
+  assign \$43  = \$41  ? \$42  : { sum2[24], sum2 };
+  assign \$45  = $signed(\$43 ) + $signed({ 1'h0, \$44  });
+  assign \$46  = $signed(sum2) < $signed(1'h0);
+  assign \$47  = ! op;
+  assign \$48  = $signed(sq0) < $signed(lo);
+  assign \$49  = $signed(sq0) > $signed(hi);
+  assign \$50  = \$49  ? { hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi } : sq0;
+  assign \$51  = \$48  ? { lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo } : \$50 ;
+  assign \$52  = \$47  ? { bmax0[7], bmax0[7], bmax0[7], bmax0[7], bmax0[7], bmax0[7], bmax0[7], bmax0[7], bmax0[7], bmax0[7], bmax0[7], bmax0[7], bmax0[7], bmax0[7], bmax0[7], bmax0[7], bmax0[7], bmax0[7], bmax0[7], bmax0[7], bmax0[7], bmax0[7], bmax0[7], bmax0[7], bmax0[7], bmax0[7], bmax0 } : \$51 ;
+  assign \$53  = ! op;
+  assign \$54  = $signed(sq1) < $signed(lo);
+  assign \$55  = $signed(sq1) > $signed(hi);
+  assign \$56  = \$55  ? { hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi } : sq1;
+  assign \$57  = \$54  ? { lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo } : \$56 ;
+  assign \$58  = \$53  ? { bmax1[7], bmax1[7], bmax1[7], bmax1[7], bmax1[7], bmax1[7], bmax1[7], bmax1[7], bmax1[7], bmax1[7], bmax1[7], bmax1[7], bmax1[7], bmax1[7], bmax1[7], bmax1[7], bmax1[7], bmax1[7], bmax1[7], bmax1[7], bmax1[7], bmax1[7], bmax1[7], bmax1[7], bmax1[7], bmax1[7], bmax1 } : \$57 ;
+  assign \$59  = ! op;
+  assign \$60  = $signed(sq2) < $signed(lo);
+  assign \$61  = $signed(sq2) > $signed(hi);
+  assign \$62  = \$61  ? { hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi } : sq2;
+  assign \$63  = \$60  ? { lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo } : \$62 ;
+  assign \$64  = \$59  ? { bmax2[7], bmax2[7], bmax2[7], bmax2[7], bmax2[7], bmax2[7], bmax2[7], bmax2[7], bmax2[7], bmax2[7], bmax2[7], bmax2[7], bmax2[7], bmax2[7], bmax2[7], bmax2[7], bmax2[7], bmax2[7], bmax2[7], bmax2[7], bmax2[7], bmax2[7], bmax2[7], bmax2[7], bmax2[7], bmax2[7], bmax2 } : \$63 ;
+  assign \$65  = t0 * rm;
+  assign q0 = \$65  >> rs;
+  assign \$66  = - q0;
+  assign sq0 = neg0 ? \$66  : { 1'h0, q0 };
+  assign \$67  = t1 * rm;
+  assign q1 = \$67  >> rs;
+  assign \$68  = - q1;
+  assign sq1 = neg1 ? \$68  : { 1'h0, q1 };
+  assign \$69  = t2 * rm;
+  assign q2 = \$69  >> rs;
+  assign \$70  = - q2;
+  assign sq2 = neg2 ? \$70  : { 1'h0, q2 };
+  assign \$71  = op == 2'h2;
+  assign \$72  = \$71  ? sum_q__0 : y0;
+  assign \$73  = op == 2'h2;
+  assign \$74  = \$73  ? sum_q__1 : y1;
+  assign \$75  = op == 2'h2;
+  assign \$76  = \$75  ? sum_q__2 : y2;
+  always @(posedge clk)
+    \$signal  <= \$77 ;
+  always @(posedge clk)
+    n <= \$78 ;
+  always @(posedge clk)
+    a_addr <= \$79 ;
+  always @(posedge clk)
+    a_final <= \$80 ;
+  always @(posedge clk)
+    sum0 <= \$81 ;
+  always @(posedge clk)
+    max0 <= \$82 ;
+  always @(posedge clk)
+    sum1 <= \$83 ;
+  always @(posedge clk)
+    max1 <= \$84 ;
+  always @(posedge clk)
+    sum2 <= \$85 ;
+  always @(posedge clk)
+    max2 <= \$86 ;
+  always @(posedge clk)
+    rm <= \$87 ;
+  always @(posedge clk)
+    rs <= \$88 ;
+  always @(posedge clk)
+    \$signal$19  <= \$89 ;
+  always @(posedge clk)
+    b_final <= \$90 ;
+  always @(posedge clk)
+    b_addr <= \$91 ;
+  always @(posedge clk)
+    t0 <= \$92 ;
+  always @(posedge clk)
+    neg0 <= \$93 ;
+  always @(posedge clk)
+    bmax0 <= \$94 ;
+  always @(posedge clk)
+    t1 <= \$95 ;
+  always @(posedge clk)
+    neg1 <= \$96 ;
+  always @(posedge clk)
+    bmax1 <= \$97 ;
+  always @(posedge clk)
+    t2 <= \$98 ;
+  always @(posedge clk)
+    neg2 <= \$99 ;
+  always @(posedge clk)
+    bmax2 <= \$100 ;
+  always @(posedge clk)
+    \$signal$31  <= \$101 ;
+  always @(posedge clk)
+    c_final <= \$102 ;
+  always @(posedge clk)
+    c_addr <= \$103 ;
+  always @(posedge clk)
+    y0 <= \$104 ;
+  always @(posedge clk)
+    y1 <= \$105 ;
+  always @(posedge clk)
+    y2 <= \$106 ;
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
+    \$77  = \$1 ;
+    if (rst) begin
+      \$77  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
+    \$78  = n;
+    if (tap__valid) begin
+      \$78  = \$3 [16:0];
+    end
+    if (rst) begin
+      \$78  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
+    \$79  = a_addr;
+    if (tap__valid) begin
+      \$79  = tap__payload[12:5];
+    end
+    if (rst) begin
+      \$79  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
+    \$80  = a_final;
+    if (tap__valid) begin
+      \$80  = tap__payload[4];
+    end
+    if (rst) begin
+      \$80  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
+    \$81  = sum0;
+    if (tap__valid) begin
+      \$81  = \$6 [24:0];
+    end
+    if (rst) begin
+      \$81  = 25'h0000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
+    \$82  = max0;
+    if (tap__valid) begin
+      \$82  = \$11 ;
+    end
+    if (rst) begin
+      \$82  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
+    \$83  = sum1;
+    if (tap__valid) begin
+      \$83  = \$14 [24:0];
+    end
+    if (rst) begin
+      \$83  = 25'h0000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
+    \$84  = max1;
+    if (tap__valid) begin
+      \$84  = \$19 ;
+    end
+    if (rst) begin
+      \$84  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
+    \$85  = sum2;
+    if (tap__valid) begin
+      \$85  = \$22 [24:0];
+    end
+    if (rst) begin
+      \$85  = 25'h0000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
+    \$86  = max2;
+    if (tap__valid) begin
+      \$86  = \$27 ;
+    end
+    if (rst) begin
+      \$86  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
+    (* full_case = 32'd1 *)
+    casez (\$28 [7:0])
+      8'h00:
+          \$87  = 17'h00001;
+      8'h01:
+          \$87  = 17'h00001;
+      8'h02:
+          \$87  = 17'h000ab;
+      8'h03:
+          \$87  = 17'h00001;
+      8'h04:
+          \$87  = 17'h000cd;
+      8'h05:
+          \$87  = 17'h002ab;
+      8'h06:
+          \$87  = 17'h00493;
+      8'h07:
+          \$87  = 17'h00001;
+      8'h08:
+          \$87  = 17'h0038f;
+      8'h09:
+          \$87  = 17'h00667;
+      8'h0a:
+          \$87  = 17'h002e9;
+      8'h0b:
+          \$87  = 17'h002ab;
+      8'h0c:
+          \$87  = 17'h004ed;
+      8'h0d:
+          \$87  = 17'h00925;
+      8'h0e:
+          \$87  = 17'h00889;
+      8'h0f:
+          \$87  = 17'h00001;
+      8'h10:
+          \$87  = 17'h000f1;
+      8'h11:
+          \$87  = 17'h0071d;
+      8'h12:
+          \$87  = 17'h006bd;
+      8'h13:
+          \$87  = 17'h00667;
+      8'h14:
+          \$87  = 17'h00c31;
+      8'h15:
+          \$87  = 17'h00ba3;
+      8'h16:
+          \$87  = 17'h00591;
+      8'h17:
+          \$87  = 17'h00aab;
+      8'h18:
+          \$87  = 17'h0051f;
+      8'h19:
+          \$87  = 17'h009d9;
+      8'h1a:
+          \$87  = 17'h012f7;
+      8'h1b:
+          \$87  = 17'h00925;
+      8'h1c:
+          \$87  = 17'h00235;
+      8'h1d:
+          \$87  = 17'h00889;
+      8'h1e:
+          \$87  = 17'h01085;
+      8'h1f:
+          \$87  = 17'h00001;
+      8'h20:
+          \$87  = 17'h003e1;
+      8'h21:
+          \$87  = 17'h01e1f;
+      8'h22:
+          \$87  = 17'h00ea1;
+      8'h23:
+          \$87  = 17'h00e39;
+      8'h24:
+          \$87  = 17'h00dd7;
+      8'h25:
+          \$87  = 17'h01af3;
+      8'h26:
+          \$87  = 17'h00d21;
+      8'h27:
+          \$87  = 17'h00ccd;
+      8'h28:
+          \$87  = 17'h00c7d;
+      8'h29:
+          \$87  = 17'h00c31;
+      8'h2a:
+          \$87  = 17'h017d1;
+      8'h2b:
+          \$87  = 17'h00ba3;
+      8'h2c:
+          \$87  = 17'h00b61;
+      8'h2d:
+          \$87  = 17'h01643;
+      8'h2e:
+          \$87  = 17'h00ae5;
+      8'h2f:
+          \$87  = 17'h00aab;
+      8'h30:
+          \$87  = 17'h00a73;
+      8'h31:
+          \$87  = 17'h0147b;
+      8'h32:
+          \$87  = 17'h02829;
+      8'h33:
+          \$87  = 17'h02763;
+      8'h34:
+          \$87  = 17'h026a5;
+      8'h35:
+          \$87  = 17'h012f7;
+      8'h36:
+          \$87  = 17'h0253d;
+      8'h37:
+          \$87  = 17'h02493;
+      8'h38:
+          \$87  = 17'h023ef;
+      8'h39:
+          \$87  = 17'h00235;
+      8'h3a:
+          \$87  = 17'h022b7;
+      8'h3b:
+          \$87  = 17'h02223;
+      8'h3c:
+          \$87  = 17'h02193;
+      8'h3d:
+          \$87  = 17'h02109;
+      8'h3e:
+          \$87  = 17'h02083;
+      8'h3f:
+          \$87  = 17'h00001;
+      8'h40:
+          \$87  = 17'h00fc1;
+      8'h41:
+          \$87  = 17'h003e1;
+      8'h42:
+          \$87  = 17'h00f49;
+      8'h43:
+          \$87  = 17'h01e1f;
+      8'h44:
+          \$87  = 17'h01daf;
+      8'h45:
+          \$87  = 17'h00ea1;
+      8'h46:
+          \$87  = 17'h01cd9;
+      8'h47:
+          \$87  = 17'h00e39;
+      8'h48:
+          \$87  = 17'h0381d;
+      8'h49:
+          \$87  = 17'h01bad;
+      8'h4a:
+          \$87  = 17'h01b4f;
+      8'h4b:
+          \$87  = 17'h01af3;
+      8'h4c:
+          \$87  = 17'h01a99;
+      8'h4d:
+          \$87  = 17'h00d21;
+      8'h4e:
+          \$87  = 17'h019ed;
+      8'h4f:
+          \$87  = 17'h00ccd;
+      8'h50:
+          \$87  = 17'h01949;
+      8'h51:
+          \$87  = 17'h00c7d;
+      8'h52:
+          \$87  = 17'h018ad;
+      8'h53:
+          \$87  = 17'h00c31;
+      8'h54:
+          \$87  = 17'h03031;
+      8'h55:
+          \$87  = 17'h02fa1;
+      8'h56:
+          \$87  = 17'h02f15;
+      8'h57:
+          \$87  = 17'h00ba3;
+      8'h58:
+          \$87  = 17'h01703;
+      8'h59:
+          \$87  = 17'h02d83;
+      8'h5a:
+          \$87  = 17'h02d03;
+      8'h5b:
+          \$87  = 17'h01643;
+      8'h5c:
+          \$87  = 17'h05817;
+      8'h5d:
+          \$87  = 17'h05727;
+      8'h5e:
+          \$87  = 17'h0158f;
+      8'h5f:
+          \$87  = 17'h02aab;
+      8'h60:
+          \$87  = 17'h05475;
+      8'h61:
+          \$87  = 17'h00a73;
+      8'h62:
+          \$87  = 17'h0014b;
+      8'h63:
+          \$87  = 17'h0147b;
+      8'h64:
+          \$87  = 17'h01447;
+      8'h65:
+          \$87  = 17'h05051;
+      8'h66:
+          \$87  = 17'h027c5;
+      8'h67:
+          \$87  = 17'h02763;
+      8'h68:
+          \$87  = 17'h02703;
+      8'h69:
+          \$87  = 17'h04d49;
+      8'h6a:
+          \$87  = 17'h004c9;
+      8'h6b:
+          \$87  = 17'h04bdb;
+      8'h6c:
+          \$87  = 17'h00965;
+      8'h6d:
+          \$87  = 17'h0253d;
+      8'h6e:
+          \$87  = 17'h024e7;
+      8'h6f:
+          \$87  = 17'h04925;
+      8'h70:
+          \$87  = 17'h00091;
+      8'h71:
+          \$87  = 17'h047dd;
+      8'h72:
+          \$87  = 17'h0473d;
+      8'h73:
+          \$87  = 17'h00235;
+      8'h74:
+          \$87  = 17'h04605;
+      8'h75:
+          \$87  = 17'h0456d;
+      8'h76:
+          \$87  = 17'h0089b;
+      8'h77:
+          \$87  = 17'h04445;
+      8'h78:
+          \$87  = 17'h010ed;
+      8'h79:
+          \$87  = 17'h02193;
+      8'h7a:
+          \$87  = 17'h0429b;
+      8'h7b:
+          \$87  = 17'h04211;
+      8'h7c:
+          \$87  = 17'h020c5;
+      8'h7d:
+          \$87  = 17'h04105;
+      8'h7e:
+          \$87  = 17'h02041;
+      8'h7f:
+          \$87  = 17'h00001;
+      8'h80:
+          \$87  = 17'h03f81;
+      8'h81:
+          \$87  = 17'h00fc1;
+      8'h82:
+          \$87  = 17'h03e89;
+      8'h83:
+          \$87  = 17'h003e1;
+      8'h84:
+          \$87  = 17'h07b31;
+      8'h85:
+          \$87  = 17'h03d23;
+      8'h86:
+          \$87  = 17'h03caf;
+      8'h87:
+          \$87  = 17'h03c3d;
+      8'h88:
+          \$87  = 17'h00ef3;
+      8'h89:
+          \$87  = 17'h03b5d;
+      8'h8a:
+          \$87  = 17'h003af;
+      8'h8b:
+          \$87  = 17'h00ea1;
+      8'h8c:
+          \$87  = 17'h01d0d;
+      8'h8d:
+          \$87  = 17'h039b1;
+      8'h8e:
+          \$87  = 17'h01ca5;
+      8'h8f:
+          \$87  = 17'h00e39;
+      8'h90:
+          \$87  = 17'h070ff;
+      8'h91:
+          \$87  = 17'h07039;
+      8'h92:
+          \$87  = 17'h037bb;
+      8'h93:
+          \$87  = 17'h01bad;
+      8'h94:
+          \$87  = 17'h036fb;
+      8'h95:
+          \$87  = 17'h06d3b;
+      8'h96:
+          \$87  = 17'h03641;
+      8'h97:
+          \$87  = 17'h06bcb;
+      8'h98:
+          \$87  = 17'h0358b;
+      8'h99:
+          \$87  = 17'h01a99;
+      8'h9a:
+          \$87  = 17'h069b5;
+      8'h9b:
+          \$87  = 17'h06907;
+      8'h9c:
+          \$87  = 17'h01a17;
+      8'h9d:
+          \$87  = 17'h067b3;
+      8'h9e:
+          \$87  = 17'h019c3;
+      8'h9f:
+          \$87  = 17'h06667;
+      8'ha0:
+          \$87  = 17'h01971;
+      8'ha1:
+          \$87  = 17'h01949;
+      8'ha2:
+          \$87  = 17'h01921;
+      8'ha3:
+          \$87  = 17'h00c7d;
+      8'ha4:
+          \$87  = 17'h0634d;
+      8'ha5:
+          \$87  = 17'h018ad;
+      8'ha6:
+          \$87  = 17'h01887;
+      8'ha7:
+          \$87  = 17'h06187;
+      8'ha8:
+          \$87  = 17'h060f3;
+      8'ha9:
+          \$87  = 17'h06061;
+      8'haa:
+          \$87  = 17'h05fd1;
+      8'hab:
+          \$87  = 17'h02fa1;
+      8'hac:
+          \$87  = 17'h05eb5;
+      8'had:
+          \$87  = 17'h02f15;
+      8'hae:
+          \$87  = 17'h002ed;
+      8'haf:
+          \$87  = 17'h00ba3;
+      8'hb0:
+          \$87  = 17'h05c91;
+      8'hb1:
+          \$87  = 17'h01703;
+      8'hb2:
+          \$87  = 17'h00b71;
+      8'hb3:
+          \$87  = 17'h02d83;
+      8'hb4:
+          \$87  = 17'h05a85;
+      8'hb5:
+          \$87  = 17'h02d03;
+      8'hb6:
+          \$87  = 17'h00b31;
+      8'hb7:
+          \$87  = 17'h01643;
+      8'hb8:
+          \$87  = 17'h00589;
+      8'hb9:
+          \$87  = 17'h0b02d;
+      8'hba:
+          \$87  = 17'h02bcf;
+      8'hbb:
+          \$87  = 17'h05727;
+      8'hbc:
+          \$87  = 17'h0ad61;
+      8'hbd:
+          \$87  = 17'h0158f;
+      8'hbe:
+          \$87  = 17'h00ab9;
+      8'hbf:
+          \$87  = 17'h02aab;
+      8'hc0:
+          \$87  = 17'h054e5;
+      8'hc1:
+          \$87  = 17'h0a8e9;
+      8'hc2:
+          \$87  = 17'h02a03;
+      8'hc3:
+          \$87  = 17'h00a73;
+      8'hc4:
+          \$87  = 17'h0532b;
+      8'hc5:
+          \$87  = 17'h0014b;
+      8'hc6:
+          \$87  = 17'h05255;
+      8'hc7:
+          \$87  = 17'h0147b;
+      8'hc8:
+          \$87  = 17'h0a307;
+      8'hc9:
+          \$87  = 17'h01447;
+      8'hca:
+          \$87  = 17'h0285b;
+      8'hcb:
+          \$87  = 17'h05051;
+      8'hcc:
+          \$87  = 17'h09fd9;
+      8'hcd:
+          \$87  = 17'h04f89;
+      8'hce:
+          \$87  = 17'h04f27;
+      8'hcf:
+          \$87  = 17'h04ec5;
+      8'hd0:
+          \$87  = 17'h04e65;
+      8'hd1:
+          \$87  = 17'h04e05;
+      8'hd2:
+          \$87  = 17'h09b4d;
+      8'hd3:
+          \$87  = 17'h04d49;
+      8'hd4:
+          \$87  = 17'h0133b;
+      8'hd5:
+          \$87  = 17'h004c9;
+      8'hd6:
+          \$87  = 17'h04c35;
+      8'hd7:
+          \$87  = 17'h097b5;
+      8'hd8:
+          \$87  = 17'h04b81;
+      8'hd9:
+          \$87  = 17'h00965;
+      8'hda:
+          \$87  = 17'h095a1;
+      8'hdb:
+          \$87  = 17'h094f3;
+      8'hdc:
+          \$87  = 17'h04a23;
+      8'hdd:
+          \$87  = 17'h0939b;
+      8'hde:
+          \$87  = 17'h04979;
+      8'hdf:
+          \$87  = 17'h04925;
+      8'he0:
+          \$87  = 17'h091a3;
+      8'he1:
+          \$87  = 17'h0487f;
+      8'he2:
+          \$87  = 17'h0905b;
+      8'he3:
+          \$87  = 17'h08fb9;
+      8'he4:
+          \$87  = 17'h011e3;
+      8'he5:
+          \$87  = 17'h08e79;
+      8'he6:
+          \$87  = 17'h08ddb;
+      8'he7:
+          \$87  = 17'h0469f;
+      8'he8:
+          \$87  = 17'h08ca3;
+      8'he9:
+          \$87  = 17'h08c09;
+      8'hea:
+          \$87  = 17'h08b71;
+      8'heb:
+          \$87  = 17'h0456d;
+      8'hec:
+          \$87  = 17'h02291;
+      8'hed:
+          \$87  = 17'h089af;
+      8'hee:
+          \$87  = 17'h0891b;
+      8'hef:
+          \$87  = 17'h08889;
+      8'hf0:
+          \$87  = 17'h010ff;
+      8'hf1:
+          \$87  = 17'h010ed;
+      8'hf2:
+          \$87  = 17'h0436d;
+      8'hf3:
+          \$87  = 17'h02193;
+      8'hf4:
+          \$87  = 17'h00217;
+      8'hf5:
+          \$87  = 17'h08535;
+      8'hf6:
+          \$87  = 17'h04255;
+      8'hf7:
+          \$87  = 17'h04211;
+      8'hf8:
+          \$87  = 17'h041cd;
+      8'hf9:
+          \$87  = 17'h08313;
+      8'hfa:
+          \$87  = 17'h0828d;
+      8'hfb:
+          \$87  = 17'h08209;
+      8'hfc:
+          \$87  = 17'h08185;
+      8'hfd:
+          \$87  = 17'h08103;
+      8'hfe:
+          \$87  = 17'h08081;
+      8'hff:
+          \$87  = 17'h00001;
+    endcase
+    if (rst) begin
+      \$87  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
+    (* full_case = 32'd1 *)
+    casez (\$28 [7:0])
+      8'h00:
+          \$88  = 5'h00;
+      8'h01:
+          \$88  = 5'h01;
+      8'h02:
+          \$88  = 5'h09;
+      8'h03:
+          \$88  = 5'h02;
+      8'h04:
+          \$88  = 5'h0a;
+      8'h05:
+          \$88  = 5'h0c;
+      8'h06:
+          \$88  = 5'h0d;
+      8'h07:
+          \$88  = 5'h03;
+      8'h08:
+          \$88  = 5'h0d;
+      8'h09:
+          \$88  = 5'h0e;
+      8'h0a:
+          \$88  = 5'h0d;
+      8'h0b:
+          \$88  = 5'h0d;
+      8'h0c:
+          \$88  = 5'h0e;
+      8'h0d:
+          \$88  = 5'h0f;
+      8'h0e:
+          \$88  = 5'h0f;
+      8'h0f:
+          \$88  = 5'h04;
+      8'h10:
+          \$88  = 5'h0c;
+      8'h11:
+          \$88  = 5'h0f;
+      8'h12:
+          \$88  = 5'h0f;
+      8'h13:
+          \$88  = 5'h0f;
+      8'h14:
+          \$88  = 5'h10;
+      8'h15:
+          \$88  = 5'h10;
+      8'h16:
+          \$88  = 5'h0f;
+      8'h17:
+          \$88  = 5'h10;
+      8'h18:
+          \$88  = 5'h0f;
+      8'h19:
+          \$88  = 5'h10;
+      8'h1a:
+          \$88  = 5'h11;
+      8'h1b:
+          \$88  = 5'h10;
+      8'h1c:
+          \$88  = 5'h0e;
+      8'h1d:
+          \$88  = 5'h10;
+      8'h1e:
+          \$88  = 5'h11;
+      8'h1f:
+          \$88  = 5'h05;
+      8'h20:
+          \$88  = 5'h0f;
+      8'h21:
+          \$88  = 5'h12;
+      8'h22:
+          \$88  = 5'h11;
+      8'h23:
+          \$88  = 5'h11;
+      8'h24:
+          \$88  = 5'h11;
+      8'h25:
+          \$88  = 5'h12;
+      8'h26:
+          \$88  = 5'h11;
+      8'h27:
+          \$88  = 5'h11;
+      8'h28:
+          \$88  = 5'h11;
+      8'h29:
+          \$88  = 5'h11;
+      8'h2a:
+          \$88  = 5'h12;
+      8'h2b:
+          \$88  = 5'h11;
+      8'h2c:
+          \$88  = 5'h11;
+      8'h2d:
+          \$88  = 5'h12;
+      8'h2e:
+          \$88  = 5'h11;
+      8'h2f:
+          \$88  = 5'h11;
+      8'h30:
+          \$88  = 5'h11;
+      8'h31:
+          \$88  = 5'h12;
+      8'h32:
+          \$88  = 5'h13;
+      8'h33:
+          \$88  = 5'h13;
+      8'h34:
+          \$88  = 5'h13;
+      8'h35:
+          \$88  = 5'h12;
+      8'h36:
+          \$88  = 5'h13;
+      8'h37:
+          \$88  = 5'h13;
+      8'h38:
+          \$88  = 5'h13;
+      8'h39:
+          \$88  = 5'h0f;
+      8'h3a:
+          \$88  = 5'h13;
+      8'h3b:
+          \$88  = 5'h13;
+      8'h3c:
+          \$88  = 5'h13;
+      8'h3d:
+          \$88  = 5'h13;
+      8'h3e:
+          \$88  = 5'h13;
+      8'h3f:
+          \$88  = 5'h06;
+      8'h40:
+          \$88  = 5'h12;
+      8'h41:
+          \$88  = 5'h10;
+      8'h42:
+          \$88  = 5'h12;
+      8'h43:
+          \$88  = 5'h13;
+      8'h44:
+          \$88  = 5'h13;
+      8'h45:
+          \$88  = 5'h12;
+      8'h46:
+          \$88  = 5'h13;
+      8'h47:
+          \$88  = 5'h12;
+      8'h48:
+          \$88  = 5'h14;
+      8'h49:
+          \$88  = 5'h13;
+      8'h4a:
+          \$88  = 5'h13;
+      8'h4b:
+          \$88  = 5'h13;
+      8'h4c:
+          \$88  = 5'h13;
+      8'h4d:
+          \$88  = 5'h12;
+      8'h4e:
+          \$88  = 5'h13;
+      8'h4f:
+          \$88  = 5'h12;
+      8'h50:
+          \$88  = 5'h13;
+      8'h51:
+          \$88  = 5'h12;
+      8'h52:
+          \$88  = 5'h13;
+      8'h53:
+          \$88  = 5'h12;
+      8'h54:
+          \$88  = 5'h14;
+      8'h55:
+          \$88  = 5'h14;
+      8'h56:
+          \$88  = 5'h14;
+      8'h57:
+          \$88  = 5'h12;
+      8'h58:
+          \$88  = 5'h13;
+      8'h59:
+          \$88  = 5'h14;
+      8'h5a:
+          \$88  = 5'h14;
+      8'h5b:
+          \$88  = 5'h13;
+      8'h5c:
+          \$88  = 5'h15;
+      8'h5d:
+          \$88  = 5'h15;
+      8'h5e:
+          \$88  = 5'h13;
+      8'h5f:
+          \$88  = 5'h14;
+      8'h60:
+          \$88  = 5'h15;
+      8'h61:
+          \$88  = 5'h12;
+      8'h62:
+          \$88  = 5'h0f;
+      8'h63:
+          \$88  = 5'h13;
+      8'h64:
+          \$88  = 5'h13;
+      8'h65:
+          \$88  = 5'h15;
+      8'h66:
+          \$88  = 5'h14;
+      8'h67:
+          \$88  = 5'h14;
+      8'h68:
+          \$88  = 5'h14;
+      8'h69:
+          \$88  = 5'h15;
+      8'h6a:
+          \$88  = 5'h11;
+      8'h6b:
+          \$88  = 5'h15;
+      8'h6c:
+          \$88  = 5'h12;
+      8'h6d:
+          \$88  = 5'h14;
+      8'h6e:
+          \$88  = 5'h14;
+      8'h6f:
+          \$88  = 5'h15;
+      8'h70:
+          \$88  = 5'h0e;
+      8'h71:
+          \$88  = 5'h15;
+      8'h72:
+          \$88  = 5'h15;
+      8'h73:
+          \$88  = 5'h10;
+      8'h74:
+          \$88  = 5'h15;
+      8'h75:
+          \$88  = 5'h15;
+      8'h76:
+          \$88  = 5'h12;
+      8'h77:
+          \$88  = 5'h15;
+      8'h78:
+          \$88  = 5'h13;
+      8'h79:
+          \$88  = 5'h14;
+      8'h7a:
+          \$88  = 5'h15;
+      8'h7b:
+          \$88  = 5'h15;
+      8'h7c:
+          \$88  = 5'h14;
+      8'h7d:
+          \$88  = 5'h15;
+      8'h7e:
+          \$88  = 5'h14;
+      8'h7f:
+          \$88  = 5'h07;
+      8'h80:
+          \$88  = 5'h15;
+      8'h81:
+          \$88  = 5'h13;
+      8'h82:
+          \$88  = 5'h15;
+      8'h83:
+          \$88  = 5'h11;
+      8'h84:
+          \$88  = 5'h16;
+      8'h85:
+          \$88  = 5'h15;
+      8'h86:
+          \$88  = 5'h15;
+      8'h87:
+          \$88  = 5'h15;
+      8'h88:
+          \$88  = 5'h13;
+      8'h89:
+          \$88  = 5'h15;
+      8'h8a:
+          \$88  = 5'h11;
+      8'h8b:
+          \$88  = 5'h13;
+      8'h8c:
+          \$88  = 5'h14;
+      8'h8d:
+          \$88  = 5'h15;
+      8'h8e:
+          \$88  = 5'h14;
+      8'h8f:
+          \$88  = 5'h13;
+      8'h90:
+          \$88  = 5'h16;
+      8'h91:
+          \$88  = 5'h16;
+      8'h92:
+          \$88  = 5'h15;
+      8'h93:
+          \$88  = 5'h14;
+      8'h94:
+          \$88  = 5'h15;
+      8'h95:
+          \$88  = 5'h16;
+      8'h96:
+          \$88  = 5'h15;
+      8'h97:
+          \$88  = 5'h16;
+      8'h98:
+          \$88  = 5'h15;
+      8'h99:
+          \$88  = 5'h14;
+      8'h9a:
+          \$88  = 5'h16;
+      8'h9b:
+          \$88  = 5'h16;
+      8'h9c:
+          \$88  = 5'h14;
+      8'h9d:
+          \$88  = 5'h16;
+      8'h9e:
+          \$88  = 5'h14;
+      8'h9f:
+          \$88  = 5'h16;
+      8'ha0:
+          \$88  = 5'h14;
+      8'ha1:
+          \$88  = 5'h14;
+      8'ha2:
+          \$88  = 5'h14;
+      8'ha3:
+          \$88  = 5'h13;
+      8'ha4:
+          \$88  = 5'h16;
+      8'ha5:
+          \$88  = 5'h14;
+      8'ha6:
+          \$88  = 5'h14;
+      8'ha7:
+          \$88  = 5'h16;
+      8'ha8:
+          \$88  = 5'h16;
+      8'ha9:
+          \$88  = 5'h16;
+      8'haa:
+          \$88  = 5'h16;
+      8'hab:
+          \$88  = 5'h15;
+      8'hac:
+          \$88  = 5'h16;
+      8'had:
+          \$88  = 5'h15;
+      8'hae:
+          \$88  = 5'h11;
+      8'haf:
+          \$88  = 5'h13;
+      8'hb0:
+          \$88  = 5'h16;
+      8'hb1:
+          \$88  = 5'h14;
+      8'hb2:
+          \$88  = 5'h13;
+      8'hb3:
+          \$88  = 5'h15;
+      8'hb4:
+          \$88  = 5'h16;
+      8'hb5:
+          \$88  = 5'h15;
+      8'hb6:
+          \$88  = 5'h13;
+      8'hb7:
+          \$88  = 5'h14;
+      8'hb8:
+          \$88  = 5'h12;
+      8'hb9:
+          \$88  = 5'h17;
+      8'hba:
+          \$88  = 5'h15;
+      8'hbb:
+          \$88  = 5'h16;
+      8'hbc:
+          \$88  = 5'h17;
+      8'hbd:
+          \$88  = 5'h14;
+      8'hbe:
+          \$88  = 5'h13;
+      8'hbf:
+          \$88  = 5'h15;
+      8'hc0:
+          \$88  = 5'h16;
+      8'hc1:
+          \$88  = 5'h17;
+      8'hc2:
+          \$88  = 5'h15;
+      8'hc3:
+          \$88  = 5'h13;
+      8'hc4:
+          \$88  = 5'h16;
+      8'hc5:
+          \$88  = 5'h10;
+      8'hc6:
+          \$88  = 5'h16;
+      8'hc7:
+          \$88  = 5'h14;
+      8'hc8:
+          \$88  = 5'h17;
+      8'hc9:
+          \$88  = 5'h14;
+      8'hca:
+          \$88  = 5'h15;
+      8'hcb:
+          \$88  = 5'h16;
+      8'hcc:
+          \$88  = 5'h17;
+      8'hcd:
+          \$88  = 5'h16;
+      8'hce:
+          \$88  = 5'h16;
+      8'hcf:
+          \$88  = 5'h16;
+      8'hd0:
+          \$88  = 5'h16;
+      8'hd1:
+          \$88  = 5'h16;
+      8'hd2:
+          \$88  = 5'h17;
+      8'hd3:
+          \$88  = 5'h16;
+      8'hd4:
+          \$88  = 5'h14;
+      8'hd5:
+          \$88  = 5'h12;
+      8'hd6:
+          \$88  = 5'h16;
+      8'hd7:
+          \$88  = 5'h17;
+      8'hd8:
+          \$88  = 5'h16;
+      8'hd9:
+          \$88  = 5'h13;
+      8'hda:
+          \$88  = 5'h17;
+      8'hdb:
+          \$88  = 5'h17;
+      8'hdc:
+          \$88  = 5'h16;
+      8'hdd:
+          \$88  = 5'h17;
+      8'hde:
+          \$88  = 5'h16;
+      8'hdf:
+          \$88  = 5'h16;
+      8'he0:
+          \$88  = 5'h17;
+      8'he1:
+          \$88  = 5'h16;
+      8'he2:
+          \$88  = 5'h17;
+      8'he3:
+          \$88  = 5'h17;
+      8'he4:
+          \$88  = 5'h14;
+      8'he5:
+          \$88  = 5'h17;
+      8'he6:
+          \$88  = 5'h17;
+      8'he7:
+          \$88  = 5'h16;
+      8'he8:
+          \$88  = 5'h17;
+      8'he9:
+          \$88  = 5'h17;
+      8'hea:
+          \$88  = 5'h17;
+      8'heb:
+          \$88  = 5'h16;
+      8'hec:
+          \$88  = 5'h15;
+      8'hed:
+          \$88  = 5'h17;
+      8'hee:
+          \$88  = 5'h17;
+      8'hef:
+          \$88  = 5'h17;
+      8'hf0:
+          \$88  = 5'h14;
+      8'hf1:
+          \$88  = 5'h14;
+      8'hf2:
+          \$88  = 5'h16;
+      8'hf3:
+          \$88  = 5'h15;
+      8'hf4:
+          \$88  = 5'h11;
+      8'hf5:
+          \$88  = 5'h17;
+      8'hf6:
+          \$88  = 5'h16;
+      8'hf7:
+          \$88  = 5'h16;
+      8'hf8:
+          \$88  = 5'h16;
+      8'hf9:
+          \$88  = 5'h17;
+      8'hfa:
+          \$88  = 5'h17;
+      8'hfb:
+          \$88  = 5'h17;
+      8'hfc:
+          \$88  = 5'h17;
+      8'hfd:
+          \$88  = 5'h17;
+      8'hfe:
+          \$88  = 5'h17;
+      8'hff:
+          \$88  = 5'h08;
+    endcase
+    if (rst) begin
+      \$88  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
+    \$89  = \$signal ;
+    if (rst) begin
+      \$89  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
+    \$90  = a_final;
+    if (rst) begin
+      \$90  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
+    \$91  = a_addr;
+    if (rst) begin
+      \$91  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
+    \$92  = \$33 [15:0];
+    if (rst) begin
+      \$92  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
+    \$93  = \$34 ;
+    if (rst) begin
+      \$93  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
+    \$94  = max0;
+    if (rst) begin
+      \$94  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
+    \$95  = \$39 [15:0];
+    if (rst) begin
+      \$95  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
+    \$96  = \$40 ;
+    if (rst) begin
+      \$96  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
+    \$97  = max1;
+    if (rst) begin
+      \$97  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
+    \$98  = \$45 [15:0];
+    if (rst) begin
+      \$98  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
+    \$99  = \$46 ;
+    if (rst) begin
+      \$99  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
+    \$100  = max2;
+    if (rst) begin
+      \$100  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
+    \$101  = \$signal$19 ;
+    if (rst) begin
+      \$101  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
+    \$102  = b_final;
+    if (rst) begin
+      \$102  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
+    \$103  = b_addr;
+    if (rst) begin
+      \$103  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
+    \$104  = \$52 [7:0];
+    if (rst) begin
+      \$104  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
+    \$105  = \$58 [7:0];
+    if (rst) begin
+      \$105  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
+    \$106  = \$64 [7:0];
+    if (rst) begin
+      \$106  = 8'h00;
+    end
+  end
+  assign x__0 = \port$70$0 [7:0];
+  assign x__1 = \port$70$0 [15:8];
+  assign x__2 = \port$70$0 [23:16];
+  assign sum__0 = sum0;
+  assign sum__1 = sum1;
+  assign sum__2 = sum2;
+  assign result__valid = \$signal$31 ;
+  assign \tap__payload.inb  = tap__payload[0];
+  assign \tap__payload.count  = tap__payload[1];
+  assign \tap__payload.first  = tap__payload[2];
+  assign \tap__payload.last  = tap__payload[3];
+  assign \tap__payload.final  = tap__payload[4];
+  assign \tap__payload.addr  = tap__payload[12:5];
+  assign \result__payload.y  = result__payload[23:0];
+  assign \result__payload.y[0]  = result__payload[7:0];
+  assign \result__payload.y[1]  = result__payload[15:8];
+  assign \result__payload.y[2]  = result__payload[23:16];
+  assign \result__payload.addr  = result__payload[31:24];
+  assign \result__payload.final  = result__payload[32];
+  assign result__payload[23:16] = \$76 ;
+  assign result__payload[15:8] = \$74 ;
+  assign result__payload[7:0] = \$72 ;
+  assign result__payload[32] = c_final;
+  assign result__payload[31:24] = c_addr;
+  assign \$32  = { 1'h0, n[16:1] };
+  assign \$38  = { 1'h0, n[16:1] };
+  assign \$44  = { 1'h0, n[16:1] };
 endmodule

@@ -7,7 +7,7 @@
 (* generator = "Amaranth" *)
 module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__data, par_wr__en, par_wr__addr, par_wr__data, out_wr__en, out_wr__addr, out_wr__data, out_rd__addr, start, desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc__b_base, desc__p_base, desc__c_base
 , desc__pin_base, desc__m0, desc__shift, desc__rounding, desc__wrap, desc__per_channel, desc__bias_en, desc__acc_in, desc__acc_out, desc__lo, desc__hi, desc__pool_op, desc__in_h, desc__in_w, desc__out_h, desc__out_w, desc__win_h, desc__win_w, desc__stride_h, desc__stride_w, desc__pad_top
-, desc__pad_left, clk, rst, out_rd__data, busy, done, error, act_wr__en);
+, desc__pad_left, desc__pad_bottom, desc__pad_right, desc__count_pad, clk, rst, out_rd__data, busy, done, error, act_wr__en);
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire \$1 ;
   wire \$10 ;
@@ -24,52 +24,46 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
   wire \$20 ;
   wire \$21 ;
   wire \$22 ;
-  wire [7:0] \$23 ;
+  wire \$23 ;
   wire [7:0] \$24 ;
   wire [7:0] \$25 ;
   wire \$26 ;
-  wire \$27 ;
+  wire [7:0] \$27 ;
   wire [7:0] \$28 ;
-  wire [7:0] \$29 ;
+  wire \$29 ;
   wire \$3 ;
   wire [7:0] \$30 ;
-  wire \$31 ;
+  wire [7:0] \$31 ;
   wire \$32 ;
   wire [7:0] \$33 ;
   wire [7:0] \$34 ;
-  wire [7:0] \$35 ;
-  wire \$36 ;
-  wire \$37 ;
-  wire [7:0] \$38 ;
-  wire [7:0] \$39 ;
+  wire [31:0] \$35 ;
+  wire [31:0] \$36 ;
+  wire [32:0] \$37 ;
+  wire [31:0] \$38 ;
+  wire [31:0] \$39 ;
   wire \$4 ;
-  wire [7:0] \$40 ;
+  wire [32:0] \$40 ;
   wire [31:0] \$41 ;
   wire [31:0] \$42 ;
   wire [32:0] \$43 ;
   wire [31:0] \$44 ;
   wire [31:0] \$45 ;
   wire [32:0] \$46 ;
-  wire [31:0] \$47 ;
-  wire [31:0] \$48 ;
-  wire [32:0] \$49 ;
+  reg [31:0] \$47 ;
+  reg [30:0] \$48 ;
+  reg [5:0] \$49 ;
   wire \$5 ;
-  wire [31:0] \$50 ;
-  wire [31:0] \$51 ;
-  wire [32:0] \$52 ;
+  reg [31:0] \$50 ;
+  reg [30:0] \$51 ;
+  reg [5:0] \$52 ;
   reg [31:0] \$53 ;
   reg [30:0] \$54 ;
   reg [5:0] \$55 ;
   reg [31:0] \$56 ;
   reg [30:0] \$57 ;
   reg [5:0] \$58 ;
-  reg [31:0] \$59 ;
   wire \$6 ;
-  reg [30:0] \$60 ;
-  reg [5:0] \$61 ;
-  reg [31:0] \$62 ;
-  reg [30:0] \$63 ;
-  reg [5:0] \$64 ;
   wire \$7 ;
   wire \$8 ;
   wire \$9 ;
@@ -79,10 +73,9 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
   wire [7:0] a_in__3;
   wire [1:0] a_sel;
   wire [31:0] acc;
-  wire [31:0] \acc$199 ;
-  wire [31:0] \acc$210 ;
-  wire [31:0] \acc$221 ;
-  wire acc_en;
+  wire [31:0] \acc$209 ;
+  wire [31:0] \acc$222 ;
+  wire [31:0] \acc$235 ;
   wire [7:0] acc_rd__addr;
   wire [127:0] acc_rd__data;
   wire [7:0] acc_rd_addr;
@@ -96,115 +89,121 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
   wire [31:0] act_rd__data;
   input [7:0] act_wr__addr;
   wire [7:0] act_wr__addr;
-  wire [7:0] \act_wr__addr$50 ;
+  wire [7:0] \act_wr__addr$53 ;
   input [31:0] act_wr__data;
   wire [31:0] act_wr__data;
-  wire [31:0] \act_wr__data$51 ;
+  wire [31:0] \act_wr__data$54 ;
   input act_wr__en;
   wire act_wr__en;
-  wire \act_wr__en$52 ;
+  wire \act_wr__en$55 ;
   wire bias_en;
   output busy;
   wire busy;
-  wire \busy$95 ;
-  wire clear;
+  wire \busy$101 ;
   input clk;
   wire clk;
   input [7:0] desc__a_base;
   wire [7:0] desc__a_base;
-  wire [7:0] \desc__a_base$64 ;
+  wire [7:0] \desc__a_base$67 ;
   input desc__acc_in;
   wire desc__acc_in;
-  wire \desc__acc_in$65 ;
+  wire \desc__acc_in$68 ;
   input desc__acc_out;
   wire desc__acc_out;
-  wire \desc__acc_out$66 ;
+  wire \desc__acc_out$69 ;
   input [7:0] desc__b_base;
   wire [7:0] desc__b_base;
-  wire [7:0] \desc__b_base$67 ;
+  wire [7:0] \desc__b_base$70 ;
   input desc__bias_en;
   wire desc__bias_en;
-  wire \desc__bias_en$68 ;
+  wire \desc__bias_en$71 ;
   input [7:0] desc__c_base;
   wire [7:0] desc__c_base;
-  wire [7:0] \desc__c_base$69 ;
+  wire [7:0] \desc__c_base$72 ;
+  input desc__count_pad;
+  wire desc__count_pad;
+  wire \desc__count_pad$73 ;
   input [7:0] desc__hi;
   wire [7:0] desc__hi;
-  wire [7:0] \desc__hi$70 ;
+  wire [7:0] \desc__hi$74 ;
   input [15:0] desc__in_h;
   wire [15:0] desc__in_h;
-  wire [15:0] \desc__in_h$71 ;
+  wire [15:0] \desc__in_h$75 ;
   input [15:0] desc__in_w;
   wire [15:0] desc__in_w;
-  wire [15:0] \desc__in_w$72 ;
+  wire [15:0] \desc__in_w$76 ;
   input [15:0] desc__k;
   wire [15:0] desc__k;
-  wire [15:0] \desc__k$73 ;
+  wire [15:0] \desc__k$77 ;
   input desc__kind;
   wire desc__kind;
-  wire \desc__kind$74 ;
+  wire \desc__kind$78 ;
   input [7:0] desc__lo;
   wire [7:0] desc__lo;
-  wire [7:0] \desc__lo$75 ;
+  wire [7:0] \desc__lo$79 ;
   input [15:0] desc__m;
   wire [15:0] desc__m;
-  wire [15:0] \desc__m$76 ;
+  wire [15:0] \desc__m$80 ;
   input [30:0] desc__m0;
   wire [30:0] desc__m0;
-  wire [30:0] \desc__m0$77 ;
+  wire [30:0] \desc__m0$81 ;
   input [15:0] desc__n;
   wire [15:0] desc__n;
-  wire [15:0] \desc__n$78 ;
+  wire [15:0] \desc__n$82 ;
   input [15:0] desc__out_h;
   wire [15:0] desc__out_h;
-  wire [15:0] \desc__out_h$79 ;
+  wire [15:0] \desc__out_h$83 ;
   input [15:0] desc__out_w;
   wire [15:0] desc__out_w;
-  wire [15:0] \desc__out_w$80 ;
+  wire [15:0] \desc__out_w$84 ;
   input [3:0] desc__p_base;
   wire [3:0] desc__p_base;
-  wire [3:0] \desc__p_base$81 ;
+  wire [3:0] \desc__p_base$85 ;
+  input [7:0] desc__pad_bottom;
+  wire [7:0] desc__pad_bottom;
+  wire [7:0] \desc__pad_bottom$86 ;
   input [7:0] desc__pad_left;
   wire [7:0] desc__pad_left;
-  wire [7:0] \desc__pad_left$82 ;
+  wire [7:0] \desc__pad_left$87 ;
+  input [7:0] desc__pad_right;
+  wire [7:0] desc__pad_right;
+  wire [7:0] \desc__pad_right$88 ;
   input [7:0] desc__pad_top;
   wire [7:0] desc__pad_top;
-  wire [7:0] \desc__pad_top$83 ;
+  wire [7:0] \desc__pad_top$89 ;
   input desc__per_channel;
   wire desc__per_channel;
-  wire \desc__per_channel$84 ;
+  wire \desc__per_channel$90 ;
   input [7:0] desc__pin_base;
   wire [7:0] desc__pin_base;
-  wire [7:0] \desc__pin_base$85 ;
+  wire [7:0] \desc__pin_base$91 ;
   input [1:0] desc__pool_op;
   wire [1:0] desc__pool_op;
-  wire [1:0] \desc__pool_op$86 ;
+  wire [1:0] \desc__pool_op$92 ;
   input [1:0] desc__rounding;
   wire [1:0] desc__rounding;
-  wire [1:0] \desc__rounding$87 ;
+  wire [1:0] \desc__rounding$93 ;
   input [5:0] desc__shift;
   wire [5:0] desc__shift;
-  wire [5:0] \desc__shift$88 ;
+  wire [5:0] \desc__shift$94 ;
   input [7:0] desc__stride_h;
   wire [7:0] desc__stride_h;
-  wire [7:0] \desc__stride_h$89 ;
+  wire [7:0] \desc__stride_h$95 ;
   input [7:0] desc__stride_w;
   wire [7:0] desc__stride_w;
-  wire [7:0] \desc__stride_w$90 ;
+  wire [7:0] \desc__stride_w$96 ;
   input [7:0] desc__win_h;
   wire [7:0] desc__win_h;
-  wire [7:0] \desc__win_h$91 ;
+  wire [7:0] \desc__win_h$97 ;
   input [7:0] desc__win_w;
   wire [7:0] desc__win_w;
-  wire [7:0] \desc__win_w$92 ;
+  wire [7:0] \desc__win_w$98 ;
   input desc__wrap;
   wire desc__wrap;
-  wire \desc__wrap$93 ;
-  wire div_init;
-  wire div_step;
+  wire \desc__wrap$99 ;
   output done;
   wire done;
-  wire \done$96 ;
+  wire \done$102 ;
   wire [7:0] eng_out_rd__addr;
   wire [31:0] eng_out_rd__data;
   wire [7:0] eng_out_wr__addr;
@@ -213,43 +212,42 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
   wire engine_owns_out;
   output error;
   wire error;
-  wire \error$97 ;
+  wire \error$103 ;
   wire feed;
-  wire finish;
   wire [7:0] hi;
-  wire [7:0] \hi$198 ;
-  wire [7:0] \hi$209 ;
-  wire [7:0] \hi$220 ;
-  wire [7:0] \hi$231 ;
-  wire [7:0] \hi$265 ;
+  wire [7:0] \hi$206 ;
+  wire [7:0] \hi$219 ;
+  wire [7:0] \hi$232 ;
+  wire [7:0] \hi$245 ;
+  wire [7:0] \hi$267 ;
   wire [7:0] i_data__0;
-  wire [1:0] \i_data__0$125 ;
-  wire [7:0] \i_data__0$138 ;
-  wire [2:0] \i_data__0$143 ;
-  wire [31:0] \i_data__0$149 ;
+  wire [1:0] \i_data__0$134 ;
+  wire [7:0] \i_data__0$147 ;
+  wire [2:0] \i_data__0$152 ;
+  wire [31:0] \i_data__0$158 ;
   wire [7:0] i_data__1;
-  wire [1:0] \i_data__1$129 ;
-  wire [7:0] \i_data__1$151 ;
-  wire [2:0] \i_data__1$154 ;
-  wire [31:0] \i_data__1$158 ;
+  wire [1:0] \i_data__1$138 ;
+  wire [7:0] \i_data__1$160 ;
+  wire [2:0] \i_data__1$163 ;
+  wire [31:0] \i_data__1$167 ;
   wire [7:0] i_data__2;
-  wire [1:0] \i_data__2$132 ;
-  wire [7:0] \i_data__2$160 ;
-  wire [2:0] \i_data__2$163 ;
-  wire [31:0] \i_data__2$167 ;
+  wire [1:0] \i_data__2$141 ;
+  wire [7:0] \i_data__2$169 ;
+  wire [2:0] \i_data__2$172 ;
+  wire [31:0] \i_data__2$176 ;
   wire [7:0] i_data__3;
-  wire [1:0] \i_data__3$135 ;
-  wire [7:0] \i_data__3$169 ;
-  wire [2:0] \i_data__3$172 ;
-  wire [31:0] \i_data__3$176 ;
+  wire [1:0] \i_data__3$144 ;
+  wire [7:0] \i_data__3$178 ;
+  wire [2:0] \i_data__3$181 ;
+  wire [31:0] \i_data__3$185 ;
   wire kind;
   wire [3:0] lane_mask;
   wire [7:0] lo;
-  wire [7:0] \lo$196 ;
-  wire [7:0] \lo$208 ;
-  wire [7:0] \lo$219 ;
-  wire [7:0] \lo$230 ;
-  wire [7:0] \lo$264 ;
+  wire [7:0] \lo$204 ;
+  wire [7:0] \lo$218 ;
+  wire [7:0] \lo$231 ;
+  wire [7:0] \lo$244 ;
+  wire [7:0] \lo$266 ;
   wire load;
   wire load__0;
   wire load__1;
@@ -261,47 +259,47 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
   wire [1:0] lsel__2;
   wire [1:0] lsel__3;
   wire [30:0] m0;
-  wire [30:0] \m0$186 ;
-  wire [30:0] \m0$202 ;
-  wire [30:0] \m0$213 ;
-  wire [30:0] \m0$224 ;
+  wire [30:0] \m0$194 ;
+  wire [30:0] \m0$212 ;
+  wire [30:0] \m0$225 ;
+  wire [30:0] \m0$238 ;
   wire [7:0] o_data__0;
-  wire [1:0] \o_data__0$128 ;
-  wire [7:0] \o_data__0$142 ;
-  wire [2:0] \o_data__0$147 ;
-  wire [31:0] \o_data__0$267 ;
+  wire [1:0] \o_data__0$137 ;
+  wire [7:0] \o_data__0$151 ;
+  wire [2:0] \o_data__0$156 ;
+  wire [31:0] \o_data__0$270 ;
   wire [7:0] o_data__1;
-  wire [1:0] \o_data__1$131 ;
-  wire [7:0] \o_data__1$153 ;
-  wire [2:0] \o_data__1$156 ;
-  wire [31:0] \o_data__1$272 ;
+  wire [1:0] \o_data__1$140 ;
+  wire [7:0] \o_data__1$162 ;
+  wire [2:0] \o_data__1$165 ;
+  wire [31:0] \o_data__1$275 ;
   wire [7:0] o_data__2;
-  wire [1:0] \o_data__2$134 ;
-  wire [7:0] \o_data__2$162 ;
-  wire [2:0] \o_data__2$165 ;
-  wire [31:0] \o_data__2$273 ;
+  wire [1:0] \o_data__2$143 ;
+  wire [7:0] \o_data__2$171 ;
+  wire [2:0] \o_data__2$174 ;
+  wire [31:0] \o_data__2$276 ;
   wire [7:0] o_data__3;
-  wire [1:0] \o_data__3$137 ;
-  wire [7:0] \o_data__3$171 ;
-  wire [2:0] \o_data__3$174 ;
-  wire [31:0] \o_data__3$274 ;
+  wire [1:0] \o_data__3$146 ;
+  wire [7:0] \o_data__3$180 ;
+  wire [2:0] \o_data__3$183 ;
+  wire [31:0] \o_data__3$277 ;
   wire [1:0] op;
   input [7:0] out_rd__addr;
   wire [7:0] out_rd__addr;
-  wire [7:0] \out_rd__addr$62 ;
+  wire [7:0] \out_rd__addr$65 ;
   output [31:0] out_rd__data;
   wire [31:0] out_rd__data;
-  wire [31:0] \out_rd__data$63 ;
+  wire [31:0] \out_rd__data$66 ;
   wire [7:0] out_rd_addr;
   input [7:0] out_wr__addr;
   wire [7:0] out_wr__addr;
-  wire [7:0] \out_wr__addr$59 ;
+  wire [7:0] \out_wr__addr$62 ;
   input [31:0] out_wr__data;
   wire [31:0] out_wr__data;
-  wire [31:0] \out_wr__data$60 ;
+  wire [31:0] \out_wr__data$63 ;
   input out_wr__en;
   wire out_wr__en;
-  wire \out_wr__en$61 ;
+  wire \out_wr__en$64 ;
   wire [7:0] out_wr_addr;
   wire out_wr_en;
   wire [3:0] par_addr;
@@ -309,19 +307,15 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
   wire [275:0] par_rd__data;
   input [3:0] par_wr__addr;
   wire [3:0] par_wr__addr;
-  wire [3:0] \par_wr__addr$56 ;
+  wire [3:0] \par_wr__addr$59 ;
   input [275:0] par_wr__data;
   wire [275:0] par_wr__data;
-  wire [275:0] \par_wr__data$57 ;
+  wire [275:0] \par_wr__data$60 ;
   input par_wr__en;
   wire par_wr__en;
-  wire \par_wr__en$58 ;
+  wire \par_wr__en$61 ;
   wire per_channel;
-  wire pool_acc;
-  wire pool_clear;
-  wire pool_div_init;
-  wire pool_div_step;
-  wire pool_finish;
+  wire pool_final;
   wire [1:0] pool_op;
   reg [31:0] pp_acc0 = 32'd0;
   reg [31:0] pp_acc1 = 32'd0;
@@ -341,11 +335,20 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
   wire [31:0] psum_out__1;
   wire [31:0] psum_out__2;
   wire [31:0] psum_out__3;
+  wire [40:0] result__payload;
+  wire [7:0] \result__payload.addr ;
+  wire \result__payload.final ;
+  wire [31:0] \result__payload.y ;
+  wire [7:0] \result__payload.y[0] ;
+  wire [7:0] \result__payload.y[1] ;
+  wire [7:0] \result__payload.y[2] ;
+  wire [7:0] \result__payload.y[3] ;
+  wire result__valid;
   wire [1:0] rounding;
-  wire [1:0] \rounding$192 ;
-  wire [1:0] \rounding$206 ;
-  wire [1:0] \rounding$217 ;
-  wire [1:0] \rounding$228 ;
+  wire [1:0] \rounding$200 ;
+  wire [1:0] \rounding$216 ;
+  wire [1:0] \rounding$229 ;
+  wire [1:0] \rounding$242 ;
   input rst;
   wire rst;
   wire [1:0] sel_in__0;
@@ -353,17 +356,37 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
   wire [1:0] sel_in__2;
   wire [1:0] sel_in__3;
   wire [5:0] shift;
-  wire [5:0] \shift$189 ;
-  wire [5:0] \shift$204 ;
-  wire [5:0] \shift$215 ;
-  wire [5:0] \shift$226 ;
+  wire [5:0] \shift$197 ;
+  wire [5:0] \shift$214 ;
+  wire [5:0] \shift$227 ;
+  wire [5:0] \shift$240 ;
   input start;
   wire start;
-  wire \start$94 ;
+  wire \start$100 ;
   wire [24:0] sum__0;
   wire [24:0] sum__1;
   wire [24:0] sum__2;
   wire [24:0] sum__3;
+  wire [7:0] sum_q__0;
+  wire [7:0] sum_q__1;
+  wire [7:0] sum_q__2;
+  wire [7:0] sum_q__3;
+  wire [12:0] tap__payload;
+  wire [12:0] \tap__payload$256 ;
+  wire [7:0] \tap__payload$256.addr ;
+  wire \tap__payload$256.count ;
+  wire \tap__payload$256.final ;
+  wire \tap__payload$256.first ;
+  wire \tap__payload$256.inb ;
+  wire \tap__payload$256.last ;
+  wire [7:0] \tap__payload.addr ;
+  wire \tap__payload.count ;
+  wire \tap__payload.final ;
+  wire \tap__payload.first ;
+  wire \tap__payload.inb ;
+  wire \tap__payload.last ;
+  wire tap__valid;
+  wire \tap__valid$258 ;
   wire [7:0] w_in__0;
   wire [7:0] w_in__1;
   wire [7:0] w_in__2;
@@ -373,119 +396,110 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
   wire [31:0] wgt_rd__data;
   input [7:0] wgt_wr__addr;
   wire [7:0] wgt_wr__addr;
-  wire [7:0] \wgt_wr__addr$53 ;
+  wire [7:0] \wgt_wr__addr$56 ;
   input [31:0] wgt_wr__data;
   wire [31:0] wgt_wr__data;
-  wire [31:0] \wgt_wr__data$54 ;
+  wire [31:0] \wgt_wr__data$57 ;
   input wgt_wr__en;
   wire wgt_wr__en;
-  wire \wgt_wr__en$55 ;
+  wire \wgt_wr__en$58 ;
   wire wrap;
-  wire \wrap$194 ;
-  wire \wrap$207 ;
-  wire \wrap$218 ;
-  wire \wrap$229 ;
+  wire \wrap$202 ;
+  wire \wrap$217 ;
+  wire \wrap$230 ;
+  wire \wrap$243 ;
   wire wrow_valid;
   wire [7:0] x__0;
   wire [7:0] x__1;
   wire [7:0] x__2;
   wire [7:0] x__3;
   wire [7:0] y;
-  wire [7:0] \y$237 ;
-  wire [7:0] \y$239 ;
-  wire [7:0] \y$241 ;
-  wire [7:0] y__0;
-  wire [7:0] y__1;
-  wire [7:0] y__2;
-  wire [7:0] y__3;
-  assign \$18  = \$17  & per_channel;
-  assign \m0$224  = \$18  ? pp_m0_3 : \m0$186 ;
-  assign \$19  = ! kind;
-  assign \$20  = \$19  & per_channel;
-  assign \shift$226  = \$20  ? pp_shift3 : \shift$189 ;
-  assign \$22  = pool_op == 2'h2;
-  assign \$23  = \$22  ? y : y__0;
-  assign \$24  = lane_mask[0] ? y : 8'h00;
-  assign \$25  = \$21  ? \$23  : \$24 ;
-  assign \$27  = pool_op == 2'h2;
-  assign \$28  = \$27  ? \y$237  : y__1;
-  assign \$29  = lane_mask[1] ? \y$237  : 8'h00;
-  assign \$30  = \$26  ? \$28  : \$29 ;
-  assign \$32  = pool_op == 2'h2;
-  assign \$33  = \$32  ? \y$239  : y__2;
-  assign \$34  = lane_mask[2] ? \y$239  : 8'h00;
-  assign \$35  = \$31  ? \$33  : \$34 ;
-  assign \$37  = pool_op == 2'h2;
-  assign \$38  = \$37  ? \y$241  : y__3;
-  assign \$39  = lane_mask[3] ? \y$241  : 8'h00;
-  assign \$40  = \$36  ? \$38  : \$39 ;
-  assign \$41  = bias_en ? par_rd__data[31:0] : 32'd0;
-  assign \$42  = pp_first ? \$41  : acc_rd__data[31:0];
-  assign \$43  = $signed(\o_data__0$267 ) + $signed(\$42 );
-  assign \$44  = bias_en ? par_rd__data[100:69] : 32'd0;
-  assign \$45  = pp_first ? \$44  : acc_rd__data[63:32];
-  assign \$46  = $signed(\o_data__1$272 ) + $signed(\$45 );
-  assign \$47  = bias_en ? par_rd__data[169:138] : 32'd0;
-  assign \$48  = pp_first ? \$47  : acc_rd__data[95:64];
-  assign \$49  = $signed(\o_data__2$273 ) + $signed(\$48 );
-  assign \$50  = bias_en ? par_rd__data[238:207] : 32'd0;
-  assign \$51  = pp_first ? \$50  : acc_rd__data[127:96];
-  assign \$52  = $signed(\i_data__3$176 ) + $signed(\$51 );
+  wire [7:0] \y$221 ;
+  wire [7:0] \y$234 ;
+  wire [7:0] \y$247 ;
+  assign \$21  = ! kind;
+  assign \$22  = \$21  & per_channel;
+  assign \shift$240  = \$22  ? pp_shift3 : \shift$197 ;
+  assign \$24  = lane_mask[0] ? sum_q__0 : 8'h00;
+  assign \$25  = \$23  ? result__payload[7:0] : \$24 ;
+  assign \$27  = lane_mask[1] ? sum_q__1 : 8'h00;
+  assign \$28  = \$26  ? result__payload[15:8] : \$27 ;
+  assign \$30  = lane_mask[2] ? sum_q__2 : 8'h00;
+  assign \$31  = \$29  ? result__payload[23:16] : \$30 ;
+  assign \$33  = lane_mask[3] ? sum_q__3 : 8'h00;
+  assign \$34  = \$32  ? result__payload[31:24] : \$33 ;
+  assign pool_final = result__valid & result__payload[40];
+  assign \$35  = bias_en ? par_rd__data[31:0] : 32'd0;
+  assign \$36  = pp_first ? \$35  : acc_rd__data[31:0];
+  assign \$37  = $signed(\o_data__0$270 ) + $signed(\$36 );
+  assign \$38  = bias_en ? par_rd__data[100:69] : 32'd0;
+  assign \$39  = pp_first ? \$38  : acc_rd__data[63:32];
+  assign \$40  = $signed(\o_data__1$275 ) + $signed(\$39 );
+  assign \$41  = bias_en ? par_rd__data[169:138] : 32'd0;
+  assign \$42  = pp_first ? \$41  : acc_rd__data[95:64];
+  assign \$43  = $signed(\o_data__2$276 ) + $signed(\$42 );
+  assign \$44  = bias_en ? par_rd__data[238:207] : 32'd0;
+  assign \$45  = pp_first ? \$44  : acc_rd__data[127:96];
+  assign \$46  = $signed(\i_data__3$185 ) + $signed(\$45 );
   always @(posedge clk)
-    pp_acc0 <= \$53 ;
+    pp_acc0 <= \$47 ;
   always @(posedge clk)
-    pp_m0_0 <= \$54 ;
+    pp_m0_0 <= \$48 ;
   always @(posedge clk)
-    pp_shift0 <= \$55 ;
+    pp_shift0 <= \$49 ;
   always @(posedge clk)
-    pp_acc1 <= \$56 ;
+    pp_acc1 <= \$50 ;
   always @(posedge clk)
-    pp_m0_1 <= \$57 ;
+    pp_m0_1 <= \$51 ;
   always @(posedge clk)
-    pp_shift1 <= \$58 ;
+    pp_shift1 <= \$52 ;
   always @(posedge clk)
-    pp_acc2 <= \$59 ;
+    pp_acc2 <= \$53 ;
   always @(posedge clk)
-    pp_m0_2 <= \$60 ;
+    pp_m0_2 <= \$54 ;
   always @(posedge clk)
-    pp_shift2 <= \$61 ;
+    pp_shift2 <= \$55 ;
   always @(posedge clk)
-    pp_acc3 <= \$62 ;
+    pp_acc3 <= \$56 ;
   always @(posedge clk)
-    pp_m0_3 <= \$63 ;
+    pp_m0_3 <= \$57 ;
   always @(posedge clk)
-    pp_shift3 <= \$64 ;
+    pp_shift3 <= \$58 ;
+  assign eng_out_wr__en = \$1  ? result__valid : out_wr_en;
+  assign eng_out_wr__addr = \$2  ? result__payload[39:32] : out_wr_addr;
   assign i_data__0 = feed ? act_rd__data[7:0] : 8'h00;
   assign i_data__1 = feed ? act_rd__data[15:8] : 8'h00;
   assign i_data__2 = feed ? act_rd__data[23:16] : 8'h00;
   assign i_data__3 = feed ? act_rd__data[31:24] : 8'h00;
-  assign \i_data__0$138  = wrow_valid ? wgt_rd__data[7:0] : 8'h00;
-  assign \i_data__1$151  = wrow_valid ? wgt_rd__data[15:8] : 8'h00;
-  assign \i_data__2$160  = wrow_valid ? wgt_rd__data[23:16] : 8'h00;
-  assign \i_data__3$169  = wrow_valid ? wgt_rd__data[31:24] : 8'h00;
-  assign acc = \$1  ? { sum__0[24], sum__0[24], sum__0[24], sum__0[24], sum__0[24], sum__0[24], sum__0[24], sum__0 } : pp_acc0;
-  assign \$2  = ! kind;
-  assign \$3  = \$2  & per_channel;
-  assign m0 = \$3  ? pp_m0_0 : \m0$186 ;
+  assign \i_data__0$147  = wrow_valid ? wgt_rd__data[7:0] : 8'h00;
+  assign \i_data__1$160  = wrow_valid ? wgt_rd__data[15:8] : 8'h00;
+  assign \i_data__2$169  = wrow_valid ? wgt_rd__data[23:16] : 8'h00;
+  assign \i_data__3$178  = wrow_valid ? wgt_rd__data[31:24] : 8'h00;
+  assign acc = \$3  ? { sum__0[24], sum__0[24], sum__0[24], sum__0[24], sum__0[24], sum__0[24], sum__0[24], sum__0 } : pp_acc0;
   assign \$4  = ! kind;
   assign \$5  = \$4  & per_channel;
-  assign shift = \$5  ? pp_shift0 : \shift$189 ;
-  assign \acc$199  = \$6  ? { sum__1[24], sum__1[24], sum__1[24], sum__1[24], sum__1[24], sum__1[24], sum__1[24], sum__1 } : pp_acc1;
-  assign \$7  = ! kind;
-  assign \$8  = \$7  & per_channel;
-  assign \m0$202  = \$8  ? pp_m0_1 : \m0$186 ;
+  assign m0 = \$5  ? pp_m0_0 : \m0$194 ;
+  assign \$6  = ! kind;
+  assign \$7  = \$6  & per_channel;
+  assign shift = \$7  ? pp_shift0 : \shift$197 ;
+  assign \acc$209  = \$8  ? { sum__1[24], sum__1[24], sum__1[24], sum__1[24], sum__1[24], sum__1[24], sum__1[24], sum__1 } : pp_acc1;
   assign \$9  = ! kind;
   assign \$10  = \$9  & per_channel;
-  assign \shift$204  = \$10  ? pp_shift1 : \shift$189 ;
-  assign \acc$210  = \$11  ? { sum__2[24], sum__2[24], sum__2[24], sum__2[24], sum__2[24], sum__2[24], sum__2[24], sum__2 } : pp_acc2;
-  assign \$12  = ! kind;
-  assign \$13  = \$12  & per_channel;
-  assign \m0$213  = \$13  ? pp_m0_2 : \m0$186 ;
+  assign \m0$212  = \$10  ? pp_m0_1 : \m0$194 ;
+  assign \$11  = ! kind;
+  assign \$12  = \$11  & per_channel;
+  assign \shift$214  = \$12  ? pp_shift1 : \shift$197 ;
+  assign \acc$222  = \$13  ? { sum__2[24], sum__2[24], sum__2[24], sum__2[24], sum__2[24], sum__2[24], sum__2[24], sum__2 } : pp_acc2;
   assign \$14  = ! kind;
   assign \$15  = \$14  & per_channel;
-  assign \shift$215  = \$15  ? pp_shift2 : \shift$189 ;
-  assign \acc$221  = \$16  ? { sum__3[24], sum__3[24], sum__3[24], sum__3[24], sum__3[24], sum__3[24], sum__3[24], sum__3 } : pp_acc3;
-  assign \$17  = ! kind;
+  assign \m0$225  = \$15  ? pp_m0_2 : \m0$194 ;
+  assign \$16  = ! kind;
+  assign \$17  = \$16  & per_channel;
+  assign \shift$227  = \$17  ? pp_shift2 : \shift$197 ;
+  assign \acc$235  = \$18  ? { sum__3[24], sum__3[24], sum__3[24], sum__3[24], sum__3[24], sum__3[24], sum__3[24], sum__3 } : pp_acc3;
+  assign \$19  = ! kind;
+  assign \$20  = \$19  & per_channel;
+  assign \m0$238  = \$20  ? pp_m0_3 : \m0$194 ;
   \hwcnn_top.array  array (
     .a_in(i_data__0),
     .\a_in$124 (a_in__3),
@@ -494,19 +508,19 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
     .clk(clk),
     .load(load),
     .lsel(lsel),
-    .\port$1474$0 (\o_data__1$156 ),
-    .\port$1478$0 (\o_data__2$165 ),
-    .\port$1484$0 (\o_data__3$174 ),
-    .psum_out__0(\i_data__0$149 ),
-    .psum_out__1(\i_data__1$158 ),
-    .psum_out__2(\i_data__2$167 ),
-    .psum_out__3(\i_data__3$176 ),
+    .\port$1759$0 (\o_data__1$165 ),
+    .\port$1763$0 (\o_data__2$174 ),
+    .\port$1769$0 (\o_data__3$183 ),
+    .psum_out__0(\i_data__0$158 ),
+    .psum_out__1(\i_data__1$167 ),
+    .psum_out__2(\i_data__2$176 ),
+    .psum_out__3(\i_data__3$185 ),
     .rst(rst),
-    .sel_in(\i_data__0$125 ),
+    .sel_in(\i_data__0$134 ),
     .\sel_in$126 (sel_in__3),
     .\sel_in$46 (sel_in__1),
     .\sel_in$86 (sel_in__2),
-    .w_in(\i_data__0$138 ),
+    .w_in(\i_data__0$147 ),
     .\w_in$15 (w_in__1),
     .\w_in$26 (w_in__2),
     .\w_in$37 (w_in__3)
@@ -533,14 +547,14 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
     .par_wr__addr(par_wr__addr),
     .par_wr__data(par_wr__data),
     .par_wr__en(par_wr__en),
-    .\port$45$0 (\$25 ),
-    .\port$50$0 (\$30 ),
-    .\port$55$0 (\$35 ),
-    .\port$60$0 (\$40 ),
-    .\port$954$0 (pp_acc0),
-    .\port$960$0 (pp_acc1),
-    .\port$966$0 (pp_acc2),
-    .\port$972$0 (pp_acc3),
+    .\port$1215$0 (pp_acc0),
+    .\port$1221$0 (pp_acc1),
+    .\port$1227$0 (pp_acc2),
+    .\port$1233$0 (pp_acc3),
+    .\port$47$0 (\$25 ),
+    .\port$50$0 (\$28 ),
+    .\port$53$0 (\$31 ),
+    .\port$56$0 (\$34 ),
     .rp__addr(act_rd__addr),
     .\rp__addr$16 (wgt_rd__addr),
     .\rp__addr$26 (par_rd__addr),
@@ -553,35 +567,14 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
   );
   \hwcnn_top.deskew  deskew (
     .clk(clk),
-    .i_data__0(\i_data__0$149 ),
-    .i_data__1(\i_data__1$158 ),
-    .i_data__2(\i_data__2$167 ),
-    .lane0_d2(\o_data__0$267 ),
-    .lane1_d1(\o_data__1$272 ),
-    .lane2_d0(\o_data__2$273 ),
-    .o_data__3(\i_data__3$176 ),
+    .i_data__0(\i_data__0$158 ),
+    .i_data__1(\i_data__1$167 ),
+    .i_data__2(\i_data__2$176 ),
+    .lane0_d2(\o_data__0$270 ),
+    .lane1_d1(\o_data__1$275 ),
+    .lane2_d0(\o_data__2$276 ),
+    .o_data__3(\i_data__3$185 ),
     .rst(rst)
-  );
-  \hwcnn_top.pool  pool (
-    .acc_en(acc_en),
-    .clear(clear),
-    .clk(clk),
-    .div_init(div_init),
-    .div_step(div_step),
-    .finish(finish),
-    .hi(hi),
-    .lo(lo),
-    .op(pool_op),
-    .\port$90$0 (out_rd__data),
-    .rst(rst),
-    .sum__0(sum__0),
-    .sum__1(sum__1),
-    .sum__2(sum__2),
-    .sum__3(sum__3),
-    .y__0(y__0),
-    .y__1(y__1),
-    .y__2(y__2),
-    .y__3(y__3)
   );
   \hwcnn_top.requant0  requant0 (
     .acc(acc),
@@ -593,46 +586,46 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
     .rst(rst),
     .\shift$6 (shift),
     .wrap(wrap),
-    .y(y)
+    .y(sum_q__0)
   );
   \hwcnn_top.requant1  requant1 (
-    .acc(\acc$199 ),
+    .acc(\acc$209 ),
     .clk(clk),
     .\hi$14 (hi),
     .lo(lo),
-    .m0(\m0$202 ),
+    .m0(\m0$212 ),
     .\rounding$8 (rounding),
     .rst(rst),
-    .\shift$6 (\shift$204 ),
+    .\shift$6 (\shift$214 ),
     .wrap(wrap),
-    .y(\y$237 )
+    .y(sum_q__1)
   );
   \hwcnn_top.requant2  requant2 (
-    .acc(\acc$210 ),
+    .acc(\acc$222 ),
     .clk(clk),
     .\hi$14 (hi),
     .lo(lo),
-    .m0(\m0$213 ),
+    .m0(\m0$225 ),
     .\rounding$8 (rounding),
     .rst(rst),
-    .\shift$6 (\shift$215 ),
+    .\shift$6 (\shift$227 ),
     .wrap(wrap),
-    .y(\y$239 )
+    .y(sum_q__2)
   );
   \hwcnn_top.requant3  requant3 (
-    .acc(\acc$221 ),
+    .acc(\acc$235 ),
     .clk(clk),
     .\hi$14 (hi),
     .lo(lo),
-    .m0(\m0$224 ),
+    .m0(\m0$238 ),
     .\rounding$8 (rounding),
     .rst(rst),
-    .\shift$6 (\shift$226 ),
+    .\shift$6 (\shift$240 ),
     .wrap(wrap),
-    .y(\y$241 )
+    .y(sum_q__3)
   );
   \hwcnn_top.seq  seq (
-    .a_sel(\i_data__0$125 ),
+    .a_sel(\i_data__0$134 ),
     .acc_rd_addr(acc_rd__addr),
     .acc_wr_addr(acc_wr__addr),
     .acc_wr_en(acc_wr__en),
@@ -646,6 +639,7 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
     .desc__b_base(desc__b_base),
     .desc__bias_en(desc__bias_en),
     .desc__c_base(desc__c_base),
+    .desc__count_pad(desc__count_pad),
     .desc__hi(desc__hi),
     .desc__in_h(desc__in_h),
     .desc__in_w(desc__in_w),
@@ -658,7 +652,9 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
     .desc__out_h(desc__out_h),
     .desc__out_w(desc__out_w),
     .desc__p_base(desc__p_base),
+    .desc__pad_bottom(desc__pad_bottom),
     .desc__pad_left(desc__pad_left),
+    .desc__pad_right(desc__pad_right),
     .desc__pad_top(desc__pad_top),
     .desc__per_channel(desc__per_channel),
     .desc__pin_base(desc__pin_base),
@@ -679,24 +675,22 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
     .lo(lo),
     .load(load),
     .lsel(lsel),
-    .m0(\m0$186 ),
+    .m0(\m0$194 ),
     .out_rd_addr(eng_out_rd__addr),
-    .out_wr_addr(eng_out_wr__addr),
-    .out_wr_en(eng_out_wr__en),
+    .out_wr_addr(out_wr_addr),
+    .out_wr_en(out_wr_en),
     .par_addr(par_rd__addr),
     .per_channel(per_channel),
-    .pool_acc(acc_en),
-    .pool_clear(clear),
-    .pool_div_init(div_init),
-    .pool_div_step(div_step),
-    .pool_finish(finish),
-    .pool_op(pool_op),
+    .pool_final(pool_final),
+    .pool_op(op),
     .pp_first(pp_first),
     .pp_in(pp_in),
     .rounding(rounding),
     .rst(rst),
-    .shift(\shift$189 ),
+    .shift(\shift$197 ),
     .start(start),
+    .tap__payload(tap__payload),
+    .tap__valid(tap__valid),
     .wgt_addr(wgt_rd__addr),
     .wrap(wrap),
     .wrow_valid(wrow_valid)
@@ -714,16 +708,16 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
   );
   \hwcnn_top.skew_ld  skew_ld (
     .clk(clk),
-    .o_data__1(\o_data__1$156 ),
-    .o_data__2(\o_data__2$165 ),
-    .o_data__3(\o_data__3$174 ),
-    .\port$1122$0 (load),
-    .\port$1124$0 (lsel),
+    .o_data__1(\o_data__1$165 ),
+    .o_data__2(\o_data__2$174 ),
+    .o_data__3(\o_data__3$183 ),
+    .\port$1384$0 (load),
+    .\port$1386$0 (lsel),
     .rst(rst)
   );
   \hwcnn_top.skew_tok  skew_tok (
     .clk(clk),
-    .o_data__0(\i_data__0$125 ),
+    .o_data__0(\i_data__0$134 ),
     .o_data__1(sel_in__1),
     .o_data__2(sel_in__2),
     .o_data__3(sel_in__3),
@@ -731,18 +725,98 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
   );
   \hwcnn_top.skew_w  skew_w (
     .clk(clk),
-    .i_data__1(\i_data__1$151 ),
-    .i_data__2(\i_data__2$160 ),
-    .i_data__3(\i_data__3$169 ),
-    .o_data__0(\i_data__0$138 ),
+    .i_data__1(\i_data__1$160 ),
+    .i_data__2(\i_data__2$169 ),
+    .i_data__3(\i_data__3$178 ),
+    .o_data__0(\i_data__0$147 ),
     .o_data__1(w_in__1),
     .o_data__2(w_in__2),
     .o_data__3(w_in__3),
     .rst(rst)
   );
+  \hwcnn_top.vector  vector (
+    .clk(clk),
+    .hi(hi),
+    .lo(lo),
+    .op(op),
+    .\port$87$0 (out_rd__data),
+    .result__payload(result__payload),
+    .result__valid(result__valid),
+    .rst(rst),
+    .sum0(sum__0),
+    .sum1(sum__1),
+    .sum2(sum__2),
+    .sum3(sum__3),
+    .sum_q__0(sum_q__0),
+    .sum_q__1(sum_q__1),
+    .sum_q__2(sum_q__2),
+    .sum_q__3(sum_q__3),
+    .tap__payload(tap__payload),
+    .tap__valid(tap__valid)
+  );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$53  = pp_acc0;
+    \$47  = pp_acc0;
+    if (pp_in) begin
+      \$47  = \$37 [31:0];
+    end
+    if (rst) begin
+      \$47  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$48  = pp_m0_0;
+    if (pp_in) begin
+      \$48  = par_rd__data[62:32];
+    end
+    if (rst) begin
+      \$48  = 31'h00000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$49  = pp_shift0;
+    if (pp_in) begin
+      \$49  = par_rd__data[68:63];
+    end
+    if (rst) begin
+      \$49  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$50  = pp_acc1;
+    if (pp_in) begin
+      \$50  = \$40 [31:0];
+    end
+    if (rst) begin
+      \$50  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$51  = pp_m0_1;
+    if (pp_in) begin
+      \$51  = par_rd__data[131:101];
+    end
+    if (rst) begin
+      \$51  = 31'h00000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$52  = pp_shift1;
+    if (pp_in) begin
+      \$52  = par_rd__data[137:132];
+    end
+    if (rst) begin
+      \$52  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$53  = pp_acc2;
     if (pp_in) begin
       \$53  = \$43 [31:0];
     end
@@ -752,9 +826,9 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$54  = pp_m0_0;
+    \$54  = pp_m0_2;
     if (pp_in) begin
-      \$54  = par_rd__data[62:32];
+      \$54  = par_rd__data[200:170];
     end
     if (rst) begin
       \$54  = 31'h00000000;
@@ -762,9 +836,9 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$55  = pp_shift0;
+    \$55  = pp_shift2;
     if (pp_in) begin
-      \$55  = par_rd__data[68:63];
+      \$55  = par_rd__data[206:201];
     end
     if (rst) begin
       \$55  = 6'h00;
@@ -772,7 +846,7 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$56  = pp_acc1;
+    \$56  = pp_acc3;
     if (pp_in) begin
       \$56  = \$46 [31:0];
     end
@@ -782,9 +856,9 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$57  = pp_m0_1;
+    \$57  = pp_m0_3;
     if (pp_in) begin
-      \$57  = par_rd__data[131:101];
+      \$57  = par_rd__data[269:239];
     end
     if (rst) begin
       \$57  = 31'h00000000;
@@ -792,213 +866,176 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$58  = pp_shift1;
+    \$58  = pp_shift3;
     if (pp_in) begin
-      \$58  = par_rd__data[137:132];
+      \$58  = par_rd__data[275:270];
     end
     if (rst) begin
       \$58  = 6'h00;
     end
   end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$59  = pp_acc2;
-    if (pp_in) begin
-      \$59  = \$49 [31:0];
-    end
-    if (rst) begin
-      \$59  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$60  = pp_m0_2;
-    if (pp_in) begin
-      \$60  = par_rd__data[200:170];
-    end
-    if (rst) begin
-      \$60  = 31'h00000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$61  = pp_shift2;
-    if (pp_in) begin
-      \$61  = par_rd__data[206:201];
-    end
-    if (rst) begin
-      \$61  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$62  = pp_acc3;
-    if (pp_in) begin
-      \$62  = \$52 [31:0];
-    end
-    if (rst) begin
-      \$62  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$63  = pp_m0_3;
-    if (pp_in) begin
-      \$63  = par_rd__data[269:239];
-    end
-    if (rst) begin
-      \$63  = 31'h00000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$64  = pp_shift3;
-    if (pp_in) begin
-      \$64  = par_rd__data[275:270];
-    end
-    if (rst) begin
-      \$64  = 6'h00;
-    end
-  end
-  assign \act_wr__addr$50  = act_wr__addr;
-  assign \act_wr__data$51  = act_wr__data;
-  assign \act_wr__en$52  = act_wr__en;
-  assign \wgt_wr__addr$53  = wgt_wr__addr;
-  assign \wgt_wr__data$54  = wgt_wr__data;
-  assign \wgt_wr__en$55  = wgt_wr__en;
-  assign \par_wr__addr$56  = par_wr__addr;
-  assign \par_wr__data$57  = par_wr__data;
-  assign \par_wr__en$58  = par_wr__en;
-  assign \out_wr__addr$59  = out_wr__addr;
-  assign \out_wr__data$60  = out_wr__data;
-  assign \out_wr__en$61  = out_wr__en;
-  assign \out_rd__addr$62  = out_rd__addr;
-  assign \out_rd__data$63  = out_rd__data;
-  assign \desc__a_base$64  = desc__a_base;
-  assign \desc__acc_in$65  = desc__acc_in;
-  assign \desc__acc_out$66  = desc__acc_out;
-  assign \desc__b_base$67  = desc__b_base;
-  assign \desc__bias_en$68  = desc__bias_en;
-  assign \desc__c_base$69  = desc__c_base;
-  assign \desc__hi$70  = desc__hi;
-  assign \desc__in_h$71  = desc__in_h;
-  assign \desc__in_w$72  = desc__in_w;
-  assign \desc__k$73  = desc__k;
-  assign \desc__kind$74  = desc__kind;
-  assign \desc__lo$75  = desc__lo;
-  assign \desc__m$76  = desc__m;
-  assign \desc__m0$77  = desc__m0;
-  assign \desc__n$78  = desc__n;
-  assign \desc__out_h$79  = desc__out_h;
-  assign \desc__out_w$80  = desc__out_w;
-  assign \desc__p_base$81  = desc__p_base;
-  assign \desc__pad_left$82  = desc__pad_left;
-  assign \desc__pad_top$83  = desc__pad_top;
-  assign \desc__per_channel$84  = desc__per_channel;
-  assign \desc__pin_base$85  = desc__pin_base;
-  assign \desc__pool_op$86  = desc__pool_op;
-  assign \desc__rounding$87  = desc__rounding;
-  assign \desc__shift$88  = desc__shift;
-  assign \desc__stride_h$89  = desc__stride_h;
-  assign \desc__stride_w$90  = desc__stride_w;
-  assign \desc__win_h$91  = desc__win_h;
-  assign \desc__win_w$92  = desc__win_w;
-  assign \desc__wrap$93  = desc__wrap;
-  assign \start$94  = start;
-  assign \busy$95  = busy;
-  assign \done$96  = done;
-  assign \error$97  = error;
+  assign \act_wr__addr$53  = act_wr__addr;
+  assign \act_wr__data$54  = act_wr__data;
+  assign \act_wr__en$55  = act_wr__en;
+  assign \wgt_wr__addr$56  = wgt_wr__addr;
+  assign \wgt_wr__data$57  = wgt_wr__data;
+  assign \wgt_wr__en$58  = wgt_wr__en;
+  assign \par_wr__addr$59  = par_wr__addr;
+  assign \par_wr__data$60  = par_wr__data;
+  assign \par_wr__en$61  = par_wr__en;
+  assign \out_wr__addr$62  = out_wr__addr;
+  assign \out_wr__data$63  = out_wr__data;
+  assign \out_wr__en$64  = out_wr__en;
+  assign \out_rd__addr$65  = out_rd__addr;
+  assign \out_rd__data$66  = out_rd__data;
+  assign \desc__a_base$67  = desc__a_base;
+  assign \desc__acc_in$68  = desc__acc_in;
+  assign \desc__acc_out$69  = desc__acc_out;
+  assign \desc__b_base$70  = desc__b_base;
+  assign \desc__bias_en$71  = desc__bias_en;
+  assign \desc__c_base$72  = desc__c_base;
+  assign \desc__count_pad$73  = desc__count_pad;
+  assign \desc__hi$74  = desc__hi;
+  assign \desc__in_h$75  = desc__in_h;
+  assign \desc__in_w$76  = desc__in_w;
+  assign \desc__k$77  = desc__k;
+  assign \desc__kind$78  = desc__kind;
+  assign \desc__lo$79  = desc__lo;
+  assign \desc__m$80  = desc__m;
+  assign \desc__m0$81  = desc__m0;
+  assign \desc__n$82  = desc__n;
+  assign \desc__out_h$83  = desc__out_h;
+  assign \desc__out_w$84  = desc__out_w;
+  assign \desc__p_base$85  = desc__p_base;
+  assign \desc__pad_bottom$86  = desc__pad_bottom;
+  assign \desc__pad_left$87  = desc__pad_left;
+  assign \desc__pad_right$88  = desc__pad_right;
+  assign \desc__pad_top$89  = desc__pad_top;
+  assign \desc__per_channel$90  = desc__per_channel;
+  assign \desc__pin_base$91  = desc__pin_base;
+  assign \desc__pool_op$92  = desc__pool_op;
+  assign \desc__rounding$93  = desc__rounding;
+  assign \desc__shift$94  = desc__shift;
+  assign \desc__stride_h$95  = desc__stride_h;
+  assign \desc__stride_w$96  = desc__stride_w;
+  assign \desc__win_h$97  = desc__win_h;
+  assign \desc__win_w$98  = desc__win_w;
+  assign \desc__wrap$99  = desc__wrap;
+  assign \start$100  = start;
+  assign \busy$101  = busy;
+  assign \done$102  = done;
+  assign \error$103  = error;
   assign engine_owns_out = busy;
   assign act_addr = act_rd__addr;
   assign wgt_addr = wgt_rd__addr;
   assign par_addr = par_rd__addr;
   assign out_rd_addr = eng_out_rd__addr;
-  assign out_wr_en = eng_out_wr__en;
-  assign out_wr_addr = eng_out_wr__addr;
   assign a_in__0 = i_data__0;
   assign o_data__0 = i_data__0;
   assign o_data__1 = a_in__1;
   assign o_data__2 = a_in__2;
   assign o_data__3 = a_in__3;
-  assign a_sel = \i_data__0$125 ;
-  assign sel_in__0 = \i_data__0$125 ;
-  assign \o_data__0$128  = \i_data__0$125 ;
-  assign \i_data__1$129  = \i_data__0$125 ;
-  assign \o_data__1$131  = sel_in__1;
-  assign \i_data__2$132  = \i_data__0$125 ;
-  assign \o_data__2$134  = sel_in__2;
-  assign \i_data__3$135  = \i_data__0$125 ;
-  assign \o_data__3$137  = sel_in__3;
-  assign w_in__0 = \i_data__0$138 ;
-  assign \o_data__0$142  = \i_data__0$138 ;
-  assign \i_data__0$143  = { lsel, load };
+  assign a_sel = \i_data__0$134 ;
+  assign sel_in__0 = \i_data__0$134 ;
+  assign \o_data__0$137  = \i_data__0$134 ;
+  assign \i_data__1$138  = \i_data__0$134 ;
+  assign \o_data__1$140  = sel_in__1;
+  assign \i_data__2$141  = \i_data__0$134 ;
+  assign \o_data__2$143  = sel_in__2;
+  assign \i_data__3$144  = \i_data__0$134 ;
+  assign \o_data__3$146  = sel_in__3;
+  assign w_in__0 = \i_data__0$147 ;
+  assign \o_data__0$151  = \i_data__0$147 ;
+  assign \i_data__0$152  = { lsel, load };
   assign load__0 = load;
-  assign \o_data__0$147  = { lsel, load };
+  assign \o_data__0$156  = { lsel, load };
   assign lsel__0 = lsel;
-  assign psum_out__0 = \i_data__0$149 ;
-  assign \o_data__1$153  = w_in__1;
-  assign \i_data__1$154  = { lsel, load };
-  assign load__1 = \o_data__1$156 [0];
-  assign lsel__1 = \o_data__1$156 [2:1];
-  assign psum_out__1 = \i_data__1$158 ;
-  assign \o_data__2$162  = w_in__2;
-  assign \i_data__2$163  = { lsel, load };
-  assign load__2 = \o_data__2$165 [0];
-  assign lsel__2 = \o_data__2$165 [2:1];
-  assign psum_out__2 = \i_data__2$167 ;
-  assign \o_data__3$171  = w_in__3;
-  assign \i_data__3$172  = { lsel, load };
-  assign load__3 = \o_data__3$174 [0];
-  assign lsel__3 = \o_data__3$174 [2:1];
-  assign psum_out__3 = \i_data__3$176 ;
+  assign psum_out__0 = \i_data__0$158 ;
+  assign \o_data__1$162  = w_in__1;
+  assign \i_data__1$163  = { lsel, load };
+  assign load__1 = \o_data__1$165 [0];
+  assign lsel__1 = \o_data__1$165 [2:1];
+  assign psum_out__1 = \i_data__1$167 ;
+  assign \o_data__2$171  = w_in__2;
+  assign \i_data__2$172  = { lsel, load };
+  assign load__2 = \o_data__2$174 [0];
+  assign lsel__2 = \o_data__2$174 [2:1];
+  assign psum_out__2 = \i_data__2$176 ;
+  assign \o_data__3$180  = w_in__3;
+  assign \i_data__3$181  = { lsel, load };
+  assign load__3 = \o_data__3$183 [0];
+  assign lsel__3 = \o_data__3$183 [2:1];
+  assign psum_out__3 = \i_data__3$185 ;
   assign acc_rd_addr = acc_rd__addr;
-  assign \rounding$192  = rounding;
-  assign \wrap$194  = wrap;
-  assign \lo$196  = lo;
-  assign \hi$198  = hi;
-  assign \rounding$206  = rounding;
-  assign \wrap$207  = wrap;
-  assign \lo$208  = lo;
-  assign \hi$209  = hi;
-  assign \rounding$217  = rounding;
-  assign \wrap$218  = wrap;
-  assign \lo$219  = lo;
-  assign \hi$220  = hi;
-  assign \rounding$228  = rounding;
-  assign \wrap$229  = wrap;
-  assign \lo$230  = lo;
-  assign \hi$231  = hi;
-  assign eng_out_wr__data = { \$40 , \$35 , \$30 , \$25  };
+  assign \rounding$200  = rounding;
+  assign \wrap$202  = wrap;
+  assign \lo$204  = lo;
+  assign \hi$206  = hi;
+  assign y = sum_q__0;
+  assign \rounding$216  = rounding;
+  assign \wrap$217  = wrap;
+  assign \lo$218  = lo;
+  assign \hi$219  = hi;
+  assign \y$221  = sum_q__1;
+  assign \rounding$229  = rounding;
+  assign \wrap$230  = wrap;
+  assign \lo$231  = lo;
+  assign \hi$232  = hi;
+  assign \y$234  = sum_q__2;
+  assign \rounding$242  = rounding;
+  assign \wrap$243  = wrap;
+  assign \lo$244  = lo;
+  assign \hi$245  = hi;
+  assign \y$247  = sum_q__3;
+  assign eng_out_wr__data = { \$34 , \$31 , \$28 , \$25  };
   assign acc_wr_en = acc_wr__en;
   assign acc_wr_addr = acc_wr__addr;
   assign acc_wr__data = { pp_acc3, pp_acc2, pp_acc1, pp_acc0 };
+  assign \tap__payload$256  = tap__payload;
+  assign \tap__valid$258  = tap__valid;
   assign x__0 = out_rd__data[7:0];
   assign eng_out_rd__data = out_rd__data;
   assign x__1 = out_rd__data[15:8];
   assign x__2 = out_rd__data[23:16];
   assign x__3 = out_rd__data[31:24];
-  assign pool_clear = clear;
-  assign pool_acc = acc_en;
-  assign pool_div_init = div_init;
-  assign pool_div_step = div_step;
-  assign pool_finish = finish;
-  assign op = pool_op;
-  assign \lo$264  = lo;
-  assign \hi$265  = hi;
-  assign \o_data__3$274  = \i_data__3$176 ;
+  assign pool_op = op;
+  assign \lo$266  = lo;
+  assign \hi$267  = hi;
+  assign \o_data__3$277  = \i_data__3$185 ;
+  assign \result__payload.y  = result__payload[31:0];
+  assign \result__payload.y[0]  = result__payload[7:0];
+  assign \result__payload.y[1]  = result__payload[15:8];
+  assign \result__payload.y[2]  = result__payload[23:16];
+  assign \result__payload.y[3]  = result__payload[31:24];
+  assign \result__payload.addr  = result__payload[39:32];
+  assign \result__payload.final  = result__payload[40];
+  assign \tap__payload.inb  = tap__payload[0];
+  assign \tap__payload.count  = tap__payload[1];
+  assign \tap__payload.first  = tap__payload[2];
+  assign \tap__payload.last  = tap__payload[3];
+  assign \tap__payload.final  = tap__payload[4];
+  assign \tap__payload.addr  = tap__payload[12:5];
+  assign \tap__payload$256.inb  = tap__payload[0];
+  assign \tap__payload$256.count  = tap__payload[1];
+  assign \tap__payload$256.first  = tap__payload[2];
+  assign \tap__payload$256.last  = tap__payload[3];
+  assign \tap__payload$256.final  = tap__payload[4];
+  assign \tap__payload$256.addr  = tap__payload[12:5];
   assign \$1  = kind;
-  assign \$6  = kind;
-  assign \$11  = kind;
-  assign \$16  = kind;
-  assign \$21  = kind;
+  assign \$2  = kind;
+  assign \$3  = kind;
+  assign \$8  = kind;
+  assign \$13  = kind;
+  assign \$18  = kind;
+  assign \$23  = kind;
   assign \$26  = kind;
-  assign \$31  = kind;
-  assign \$36  = kind;
+  assign \$29  = kind;
+  assign \$32  = kind;
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.array (rst, a_in, w_in, sel_in, load, lsel, psum_out__0, psum_out__1, psum_out__2, psum_out__3, \a_in$44 , \a_in$84 , \a_in$124 , \sel_in$46 , \sel_in$86 , \sel_in$126 , \w_in$15 , \w_in$26 , \w_in$37 , \port$1474$0 , \port$1478$0 
-, \port$1484$0 , clk);
+module \hwcnn_top.array (rst, a_in, w_in, sel_in, load, lsel, psum_out__0, psum_out__1, psum_out__2, psum_out__3, \a_in$44 , \a_in$84 , \a_in$124 , \sel_in$46 , \sel_in$86 , \sel_in$126 , \w_in$15 , \w_in$26 , \w_in$37 , \port$1759$0 , \port$1763$0 
+, \port$1769$0 , clk);
   input [7:0] a_in;
   wire [7:0] a_in;
   wire [7:0] \a_in$104 ;
@@ -1079,12 +1116,12 @@ module \hwcnn_top.array (rst, a_in, w_in, sel_in, load, lsel, psum_out__0, psum_
   wire [1:0] lsel__1;
   wire [1:0] lsel__2;
   wire [1:0] lsel__3;
-  input [2:0] \port$1474$0 ;
-  wire [2:0] \port$1474$0 ;
-  input [2:0] \port$1478$0 ;
-  wire [2:0] \port$1478$0 ;
-  input [2:0] \port$1484$0 ;
-  wire [2:0] \port$1484$0 ;
+  input [2:0] \port$1759$0 ;
+  wire [2:0] \port$1759$0 ;
+  input [2:0] \port$1763$0 ;
+  wire [2:0] \port$1763$0 ;
+  input [2:0] \port$1769$0 ;
+  wire [2:0] \port$1769$0 ;
   wire [31:0] psum_in;
   wire [31:0] \psum_in$100 ;
   wire [31:0] \psum_in$110 ;
@@ -1216,7 +1253,7 @@ module \hwcnn_top.array (rst, a_in, w_in, sel_in, load, lsel, psum_out__0, psum_
     .a_in(\a_in$11 ),
     .a_out(\a_in$22 ),
     .clk(clk),
-    .\port$1474$0 (\port$1474$0 ),
+    .\port$1759$0 (\port$1759$0 ),
     .psum_out(\psum_in$60 ),
     .rst(rst),
     .sel_in(\sel_in$13 ),
@@ -1228,7 +1265,7 @@ module \hwcnn_top.array (rst, a_in, w_in, sel_in, load, lsel, psum_out__0, psum_
     .a_in(\a_in$22 ),
     .a_out(\a_in$33 ),
     .clk(clk),
-    .\port$1478$0 (\port$1478$0 ),
+    .\port$1763$0 (\port$1763$0 ),
     .psum_out(\psum_in$70 ),
     .rst(rst),
     .sel_in(\sel_in$24 ),
@@ -1239,7 +1276,7 @@ module \hwcnn_top.array (rst, a_in, w_in, sel_in, load, lsel, psum_out__0, psum_
   \hwcnn_top.array.pe_0_3  pe_0_3 (
     .a_in(\a_in$33 ),
     .clk(clk),
-    .\port$1484$0 (\port$1484$0 ),
+    .\port$1769$0 (\port$1769$0 ),
     .psum_out(\psum_in$80 ),
     .rst(rst),
     .sel_in(\sel_in$35 ),
@@ -1264,7 +1301,7 @@ module \hwcnn_top.array (rst, a_in, w_in, sel_in, load, lsel, psum_out__0, psum_
     .a_in(\a_in$54 ),
     .a_out(\a_in$64 ),
     .clk(clk),
-    .\port$1474$0 (\port$1474$0 ),
+    .\port$1759$0 (\port$1759$0 ),
     .psum_in(\psum_in$60 ),
     .psum_out(\psum_in$100 ),
     .rst(rst),
@@ -1277,7 +1314,7 @@ module \hwcnn_top.array (rst, a_in, w_in, sel_in, load, lsel, psum_out__0, psum_
     .a_in(\a_in$64 ),
     .a_out(\a_in$74 ),
     .clk(clk),
-    .\port$1478$0 (\port$1478$0 ),
+    .\port$1763$0 (\port$1763$0 ),
     .psum_in(\psum_in$70 ),
     .psum_out(\psum_in$110 ),
     .rst(rst),
@@ -1289,7 +1326,7 @@ module \hwcnn_top.array (rst, a_in, w_in, sel_in, load, lsel, psum_out__0, psum_
   \hwcnn_top.array.pe_1_3  pe_1_3 (
     .a_in(\a_in$74 ),
     .clk(clk),
-    .\port$1484$0 (\port$1484$0 ),
+    .\port$1769$0 (\port$1769$0 ),
     .psum_in(\psum_in$80 ),
     .psum_out(\psum_in$120 ),
     .rst(rst),
@@ -1315,7 +1352,7 @@ module \hwcnn_top.array (rst, a_in, w_in, sel_in, load, lsel, psum_out__0, psum_
     .a_in(\a_in$94 ),
     .a_out(\a_in$104 ),
     .clk(clk),
-    .\port$1474$0 (\port$1474$0 ),
+    .\port$1759$0 (\port$1759$0 ),
     .psum_in(\psum_in$100 ),
     .psum_out(\psum_in$140 ),
     .rst(rst),
@@ -1328,7 +1365,7 @@ module \hwcnn_top.array (rst, a_in, w_in, sel_in, load, lsel, psum_out__0, psum_
     .a_in(\a_in$104 ),
     .a_out(\a_in$114 ),
     .clk(clk),
-    .\port$1478$0 (\port$1478$0 ),
+    .\port$1763$0 (\port$1763$0 ),
     .psum_in(\psum_in$110 ),
     .psum_out(\psum_in$150 ),
     .rst(rst),
@@ -1340,7 +1377,7 @@ module \hwcnn_top.array (rst, a_in, w_in, sel_in, load, lsel, psum_out__0, psum_
   \hwcnn_top.array.pe_2_3  pe_2_3 (
     .a_in(\a_in$114 ),
     .clk(clk),
-    .\port$1484$0 (\port$1484$0 ),
+    .\port$1769$0 (\port$1769$0 ),
     .psum_in(\psum_in$120 ),
     .psum_out(\psum_in$160 ),
     .rst(rst),
@@ -1365,7 +1402,7 @@ module \hwcnn_top.array (rst, a_in, w_in, sel_in, load, lsel, psum_out__0, psum_
     .a_in(\a_in$134 ),
     .a_out(\a_in$144 ),
     .clk(clk),
-    .\port$1474$0 (\port$1474$0 ),
+    .\port$1759$0 (\port$1759$0 ),
     .psum_in(\psum_in$140 ),
     .psum_out(psum_out__1),
     .rst(rst),
@@ -1377,7 +1414,7 @@ module \hwcnn_top.array (rst, a_in, w_in, sel_in, load, lsel, psum_out__0, psum_
     .a_in(\a_in$144 ),
     .a_out(\a_in$154 ),
     .clk(clk),
-    .\port$1478$0 (\port$1478$0 ),
+    .\port$1763$0 (\port$1763$0 ),
     .psum_in(\psum_in$150 ),
     .psum_out(psum_out__2),
     .rst(rst),
@@ -1388,7 +1425,7 @@ module \hwcnn_top.array (rst, a_in, w_in, sel_in, load, lsel, psum_out__0, psum_
   \hwcnn_top.array.pe_3_3  pe_3_3 (
     .a_in(\a_in$154 ),
     .clk(clk),
-    .\port$1484$0 (\port$1484$0 ),
+    .\port$1769$0 (\port$1769$0 ),
     .psum_in(\psum_in$160 ),
     .psum_out(psum_out__3),
     .rst(rst),
@@ -1405,26 +1442,26 @@ module \hwcnn_top.array (rst, a_in, w_in, sel_in, load, lsel, psum_out__0, psum_
   assign sel_out = \sel_in$13 ;
   assign w_in__1 = \w_in$15 ;
   assign \psum_in$17  = 32'd0;
-  assign \load$18  = \port$1474$0 [0];
-  assign load__1 = \port$1474$0 [0];
-  assign \lsel$20  = \port$1474$0 [2:1];
-  assign lsel__1 = \port$1474$0 [2:1];
+  assign \load$18  = \port$1759$0 [0];
+  assign load__1 = \port$1759$0 [0];
+  assign \lsel$20  = \port$1759$0 [2:1];
+  assign lsel__1 = \port$1759$0 [2:1];
   assign \a_out$23  = \a_in$22 ;
   assign \sel_out$25  = \sel_in$24 ;
   assign w_in__2 = \w_in$26 ;
   assign \psum_in$28  = 32'd0;
-  assign \load$29  = \port$1478$0 [0];
-  assign load__2 = \port$1478$0 [0];
-  assign \lsel$31  = \port$1478$0 [2:1];
-  assign lsel__2 = \port$1478$0 [2:1];
+  assign \load$29  = \port$1763$0 [0];
+  assign load__2 = \port$1763$0 [0];
+  assign \lsel$31  = \port$1763$0 [2:1];
+  assign lsel__2 = \port$1763$0 [2:1];
   assign \a_out$34  = \a_in$33 ;
   assign \sel_out$36  = \sel_in$35 ;
   assign w_in__3 = \w_in$37 ;
   assign \psum_in$39  = 32'd0;
-  assign \load$40  = \port$1484$0 [0];
-  assign load__3 = \port$1484$0 [0];
-  assign \lsel$42  = \port$1484$0 [2:1];
-  assign lsel__3 = \port$1484$0 [2:1];
+  assign \load$40  = \port$1769$0 [0];
+  assign load__3 = \port$1769$0 [0];
+  assign \lsel$42  = \port$1769$0 [2:1];
+  assign lsel__3 = \port$1769$0 [2:1];
   assign a_in__1 = \a_in$44 ;
   assign sel_in__1 = \sel_in$46 ;
   assign w_out = \w_in$48 ;
@@ -1435,20 +1472,20 @@ module \hwcnn_top.array (rst, a_in, w_in, sel_in, load, lsel, psum_out__0, psum_
   assign \sel_out$57  = \sel_in$56 ;
   assign \w_out$59  = \w_in$58 ;
   assign \psum_out$61  = \psum_in$60 ;
-  assign \load$62  = \port$1474$0 [0];
-  assign \lsel$63  = \port$1474$0 [2:1];
+  assign \load$62  = \port$1759$0 [0];
+  assign \lsel$63  = \port$1759$0 [2:1];
   assign \a_out$65  = \a_in$64 ;
   assign \sel_out$67  = \sel_in$66 ;
   assign \w_out$69  = \w_in$68 ;
   assign \psum_out$71  = \psum_in$70 ;
-  assign \load$72  = \port$1478$0 [0];
-  assign \lsel$73  = \port$1478$0 [2:1];
+  assign \load$72  = \port$1763$0 [0];
+  assign \lsel$73  = \port$1763$0 [2:1];
   assign \a_out$75  = \a_in$74 ;
   assign \sel_out$77  = \sel_in$76 ;
   assign \w_out$79  = \w_in$78 ;
   assign \psum_out$81  = \psum_in$80 ;
-  assign \load$82  = \port$1484$0 [0];
-  assign \lsel$83  = \port$1484$0 [2:1];
+  assign \load$82  = \port$1769$0 [0];
+  assign \lsel$83  = \port$1769$0 [2:1];
   assign a_in__2 = \a_in$84 ;
   assign sel_in__2 = \sel_in$86 ;
   assign \w_out$89  = \w_in$88 ;
@@ -1459,20 +1496,20 @@ module \hwcnn_top.array (rst, a_in, w_in, sel_in, load, lsel, psum_out__0, psum_
   assign \sel_out$97  = \sel_in$96 ;
   assign \w_out$99  = \w_in$98 ;
   assign \psum_out$101  = \psum_in$100 ;
-  assign \load$102  = \port$1474$0 [0];
-  assign \lsel$103  = \port$1474$0 [2:1];
+  assign \load$102  = \port$1759$0 [0];
+  assign \lsel$103  = \port$1759$0 [2:1];
   assign \a_out$105  = \a_in$104 ;
   assign \sel_out$107  = \sel_in$106 ;
   assign \w_out$109  = \w_in$108 ;
   assign \psum_out$111  = \psum_in$110 ;
-  assign \load$112  = \port$1478$0 [0];
-  assign \lsel$113  = \port$1478$0 [2:1];
+  assign \load$112  = \port$1763$0 [0];
+  assign \lsel$113  = \port$1763$0 [2:1];
   assign \a_out$115  = \a_in$114 ;
   assign \sel_out$117  = \sel_in$116 ;
   assign \w_out$119  = \w_in$118 ;
   assign \psum_out$121  = \psum_in$120 ;
-  assign \load$122  = \port$1484$0 [0];
-  assign \lsel$123  = \port$1484$0 [2:1];
+  assign \load$122  = \port$1769$0 [0];
+  assign \lsel$123  = \port$1769$0 [2:1];
   assign a_in__3 = \a_in$124 ;
   assign sel_in__3 = \sel_in$126 ;
   assign \w_out$129  = \w_in$128 ;
@@ -1483,20 +1520,20 @@ module \hwcnn_top.array (rst, a_in, w_in, sel_in, load, lsel, psum_out__0, psum_
   assign \sel_out$137  = \sel_in$136 ;
   assign \w_out$139  = \w_in$138 ;
   assign \psum_out$141  = \psum_in$140 ;
-  assign \load$142  = \port$1474$0 [0];
-  assign \lsel$143  = \port$1474$0 [2:1];
+  assign \load$142  = \port$1759$0 [0];
+  assign \lsel$143  = \port$1759$0 [2:1];
   assign \a_out$145  = \a_in$144 ;
   assign \sel_out$147  = \sel_in$146 ;
   assign \w_out$149  = \w_in$148 ;
   assign \psum_out$151  = \psum_in$150 ;
-  assign \load$152  = \port$1478$0 [0];
-  assign \lsel$153  = \port$1478$0 [2:1];
+  assign \load$152  = \port$1763$0 [0];
+  assign \lsel$153  = \port$1763$0 [2:1];
   assign \a_out$155  = \a_in$154 ;
   assign \sel_out$157  = \sel_in$156 ;
   assign \w_out$159  = \w_in$158 ;
   assign \psum_out$161  = \psum_in$160 ;
-  assign \load$162  = \port$1484$0 [0];
-  assign \lsel$163  = \port$1484$0 [2:1];
+  assign \load$162  = \port$1769$0 [0];
+  assign \lsel$163  = \port$1769$0 [2:1];
   assign \psum_out$165  = psum_out__0;
   assign \psum_out$167  = psum_out__1;
   assign \psum_out$169  = psum_out__2;
@@ -1636,7 +1673,7 @@ module \hwcnn_top.array.pe_0_0 (rst, a_in, w_in, w_out, sel_in, load, lsel, a_ou
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.array.pe_0_1 (rst, w_out, a_in, sel_in, a_out, sel_out, psum_out, w_in, \port$1474$0 , clk);
+module \hwcnn_top.array.pe_0_1 (rst, w_out, a_in, sel_in, a_out, sel_out, psum_out, w_in, \port$1759$0 , clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$3  = 0;
   wire \$1 ;
   wire [7:0] \$10 ;
@@ -1667,8 +1704,8 @@ module \hwcnn_top.array.pe_0_1 (rst, w_out, a_in, sel_in, a_out, sel_out, psum_o
   wire clk;
   wire load;
   wire [1:0] lsel;
-  input [2:0] \port$1474$0 ;
-  wire [2:0] \port$1474$0 ;
+  input [2:0] \port$1759$0 ;
+  wire [2:0] \port$1759$0 ;
   wire [31:0] psum_in;
   output [31:0] psum_out;
   reg [31:0] psum_out = 32'd0;
@@ -1685,20 +1722,20 @@ module \hwcnn_top.array.pe_0_1 (rst, w_out, a_in, sel_in, a_out, sel_out, psum_o
   wire [7:0] w_in;
   output [7:0] w_out;
   wire [7:0] w_out;
-  assign \$1  = ! \port$1474$0 [2:1];
-  assign \$2  = \port$1474$0 [0] & \$1 ;
-  assign \$3  = \port$1474$0 [2:1] == 1'h1;
-  assign \$4  = \port$1474$0 [0] & \$3 ;
-  assign \$5  = \port$1474$0 [2:1] == 2'h2;
-  assign \$6  = \port$1474$0 [0] & \$5 ;
+  assign \$1  = ! \port$1759$0 [2:1];
+  assign \$2  = \port$1759$0 [0] & \$1 ;
+  assign \$3  = \port$1759$0 [2:1] == 1'h1;
+  assign \$4  = \port$1759$0 [0] & \$3 ;
+  assign \$5  = \port$1759$0 [2:1] == 2'h2;
+  assign \$6  = \port$1759$0 [0] & \$5 ;
   assign \$7  = ! sel_in;
   assign \$8  = sel_in == 1'h1;
   assign \$9  = \$8  ? w1 : w2;
   assign \$10  = \$7  ? w0 : \$9 ;
   assign \$11  = $signed(a_in) * $signed(\$10 );
   assign \$12  = $signed(1'h0) + $signed(\$11 );
-  assign \$13  = ! \port$1474$0 [2:1];
-  assign \$14  = \port$1474$0 [2:1] == 1'h1;
+  assign \$13  = ! \port$1759$0 [2:1];
+  assign \$14  = \port$1759$0 [2:1] == 1'h1;
   assign \$15  = \$14  ? w1 : w2;
   assign w_out = \$13  ? w0 : \$15 ;
   always @(posedge clk)
@@ -1764,13 +1801,13 @@ module \hwcnn_top.array.pe_0_1 (rst, w_out, a_in, sel_in, a_out, sel_out, psum_o
       \$21  = 32'd0;
     end
   end
-  assign load = \port$1474$0 [0];
-  assign lsel = \port$1474$0 [2:1];
+  assign load = \port$1759$0 [0];
+  assign lsel = \port$1759$0 [2:1];
   assign psum_in = 32'd0;
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.array.pe_0_2 (rst, w_out, a_in, sel_in, a_out, sel_out, psum_out, w_in, \port$1478$0 , clk);
+module \hwcnn_top.array.pe_0_2 (rst, w_out, a_in, sel_in, a_out, sel_out, psum_out, w_in, \port$1763$0 , clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$4  = 0;
   wire \$1 ;
   wire [7:0] \$10 ;
@@ -1801,8 +1838,8 @@ module \hwcnn_top.array.pe_0_2 (rst, w_out, a_in, sel_in, a_out, sel_out, psum_o
   wire clk;
   wire load;
   wire [1:0] lsel;
-  input [2:0] \port$1478$0 ;
-  wire [2:0] \port$1478$0 ;
+  input [2:0] \port$1763$0 ;
+  wire [2:0] \port$1763$0 ;
   wire [31:0] psum_in;
   output [31:0] psum_out;
   reg [31:0] psum_out = 32'd0;
@@ -1819,20 +1856,20 @@ module \hwcnn_top.array.pe_0_2 (rst, w_out, a_in, sel_in, a_out, sel_out, psum_o
   wire [7:0] w_in;
   output [7:0] w_out;
   wire [7:0] w_out;
-  assign \$1  = ! \port$1478$0 [2:1];
-  assign \$2  = \port$1478$0 [0] & \$1 ;
-  assign \$3  = \port$1478$0 [2:1] == 1'h1;
-  assign \$4  = \port$1478$0 [0] & \$3 ;
-  assign \$5  = \port$1478$0 [2:1] == 2'h2;
-  assign \$6  = \port$1478$0 [0] & \$5 ;
+  assign \$1  = ! \port$1763$0 [2:1];
+  assign \$2  = \port$1763$0 [0] & \$1 ;
+  assign \$3  = \port$1763$0 [2:1] == 1'h1;
+  assign \$4  = \port$1763$0 [0] & \$3 ;
+  assign \$5  = \port$1763$0 [2:1] == 2'h2;
+  assign \$6  = \port$1763$0 [0] & \$5 ;
   assign \$7  = ! sel_in;
   assign \$8  = sel_in == 1'h1;
   assign \$9  = \$8  ? w1 : w2;
   assign \$10  = \$7  ? w0 : \$9 ;
   assign \$11  = $signed(a_in) * $signed(\$10 );
   assign \$12  = $signed(1'h0) + $signed(\$11 );
-  assign \$13  = ! \port$1478$0 [2:1];
-  assign \$14  = \port$1478$0 [2:1] == 1'h1;
+  assign \$13  = ! \port$1763$0 [2:1];
+  assign \$14  = \port$1763$0 [2:1] == 1'h1;
   assign \$15  = \$14  ? w1 : w2;
   assign w_out = \$13  ? w0 : \$15 ;
   always @(posedge clk)
@@ -1898,13 +1935,13 @@ module \hwcnn_top.array.pe_0_2 (rst, w_out, a_in, sel_in, a_out, sel_out, psum_o
       \$21  = 32'd0;
     end
   end
-  assign load = \port$1478$0 [0];
-  assign lsel = \port$1478$0 [2:1];
+  assign load = \port$1763$0 [0];
+  assign lsel = \port$1763$0 [2:1];
   assign psum_in = 32'd0;
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.array.pe_0_3 (rst, w_out, a_in, sel_in, psum_out, w_in, \port$1484$0 , clk);
+module \hwcnn_top.array.pe_0_3 (rst, w_out, a_in, sel_in, psum_out, w_in, \port$1769$0 , clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$5  = 0;
   wire \$1 ;
   wire [7:0] \$10 ;
@@ -1934,8 +1971,8 @@ module \hwcnn_top.array.pe_0_3 (rst, w_out, a_in, sel_in, psum_out, w_in, \port$
   wire clk;
   wire load;
   wire [1:0] lsel;
-  input [2:0] \port$1484$0 ;
-  wire [2:0] \port$1484$0 ;
+  input [2:0] \port$1769$0 ;
+  wire [2:0] \port$1769$0 ;
   wire [31:0] psum_in;
   output [31:0] psum_out;
   reg [31:0] psum_out = 32'd0;
@@ -1951,20 +1988,20 @@ module \hwcnn_top.array.pe_0_3 (rst, w_out, a_in, sel_in, psum_out, w_in, \port$
   wire [7:0] w_in;
   output [7:0] w_out;
   wire [7:0] w_out;
-  assign \$1  = ! \port$1484$0 [2:1];
-  assign \$2  = \port$1484$0 [0] & \$1 ;
-  assign \$3  = \port$1484$0 [2:1] == 1'h1;
-  assign \$4  = \port$1484$0 [0] & \$3 ;
-  assign \$5  = \port$1484$0 [2:1] == 2'h2;
-  assign \$6  = \port$1484$0 [0] & \$5 ;
+  assign \$1  = ! \port$1769$0 [2:1];
+  assign \$2  = \port$1769$0 [0] & \$1 ;
+  assign \$3  = \port$1769$0 [2:1] == 1'h1;
+  assign \$4  = \port$1769$0 [0] & \$3 ;
+  assign \$5  = \port$1769$0 [2:1] == 2'h2;
+  assign \$6  = \port$1769$0 [0] & \$5 ;
   assign \$7  = ! sel_in;
   assign \$8  = sel_in == 1'h1;
   assign \$9  = \$8  ? w1 : w2;
   assign \$10  = \$7  ? w0 : \$9 ;
   assign \$11  = $signed(a_in) * $signed(\$10 );
   assign \$12  = $signed(1'h0) + $signed(\$11 );
-  assign \$13  = ! \port$1484$0 [2:1];
-  assign \$14  = \port$1484$0 [2:1] == 1'h1;
+  assign \$13  = ! \port$1769$0 [2:1];
+  assign \$14  = \port$1769$0 [2:1] == 1'h1;
   assign \$15  = \$14  ? w1 : w2;
   assign w_out = \$13  ? w0 : \$15 ;
   always @(posedge clk)
@@ -2030,8 +2067,8 @@ module \hwcnn_top.array.pe_0_3 (rst, w_out, a_in, sel_in, psum_out, w_in, \port$
       \$21  = 32'd0;
     end
   end
-  assign load = \port$1484$0 [0];
-  assign lsel = \port$1484$0 [2:1];
+  assign load = \port$1769$0 [0];
+  assign lsel = \port$1769$0 [2:1];
   assign psum_in = 32'd0;
 endmodule
 
@@ -2168,7 +2205,7 @@ module \hwcnn_top.array.pe_1_0 (rst, w_in, w_out, load, lsel, psum_in, a_out, se
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.array.pe_1_1 (rst, w_in, w_out, psum_in, a_in, sel_in, a_out, sel_out, psum_out, \port$1474$0 , clk);
+module \hwcnn_top.array.pe_1_1 (rst, w_in, w_out, psum_in, a_in, sel_in, a_out, sel_out, psum_out, \port$1759$0 , clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$7  = 0;
   wire \$1 ;
   wire [7:0] \$10 ;
@@ -2199,8 +2236,8 @@ module \hwcnn_top.array.pe_1_1 (rst, w_in, w_out, psum_in, a_in, sel_in, a_out, 
   wire clk;
   wire load;
   wire [1:0] lsel;
-  input [2:0] \port$1474$0 ;
-  wire [2:0] \port$1474$0 ;
+  input [2:0] \port$1759$0 ;
+  wire [2:0] \port$1759$0 ;
   input [31:0] psum_in;
   wire [31:0] psum_in;
   output [31:0] psum_out;
@@ -2218,20 +2255,20 @@ module \hwcnn_top.array.pe_1_1 (rst, w_in, w_out, psum_in, a_in, sel_in, a_out, 
   wire [7:0] w_in;
   output [7:0] w_out;
   wire [7:0] w_out;
-  assign \$1  = ! \port$1474$0 [2:1];
-  assign \$2  = \port$1474$0 [0] & \$1 ;
-  assign \$3  = \port$1474$0 [2:1] == 1'h1;
-  assign \$4  = \port$1474$0 [0] & \$3 ;
-  assign \$5  = \port$1474$0 [2:1] == 2'h2;
-  assign \$6  = \port$1474$0 [0] & \$5 ;
+  assign \$1  = ! \port$1759$0 [2:1];
+  assign \$2  = \port$1759$0 [0] & \$1 ;
+  assign \$3  = \port$1759$0 [2:1] == 1'h1;
+  assign \$4  = \port$1759$0 [0] & \$3 ;
+  assign \$5  = \port$1759$0 [2:1] == 2'h2;
+  assign \$6  = \port$1759$0 [0] & \$5 ;
   assign \$7  = ! sel_in;
   assign \$8  = sel_in == 1'h1;
   assign \$9  = \$8  ? w1 : w2;
   assign \$10  = \$7  ? w0 : \$9 ;
   assign \$11  = $signed(a_in) * $signed(\$10 );
   assign \$12  = $signed(psum_in) + $signed(\$11 );
-  assign \$13  = ! \port$1474$0 [2:1];
-  assign \$14  = \port$1474$0 [2:1] == 1'h1;
+  assign \$13  = ! \port$1759$0 [2:1];
+  assign \$14  = \port$1759$0 [2:1] == 1'h1;
   assign \$15  = \$14  ? w1 : w2;
   assign w_out = \$13  ? w0 : \$15 ;
   always @(posedge clk)
@@ -2297,12 +2334,12 @@ module \hwcnn_top.array.pe_1_1 (rst, w_in, w_out, psum_in, a_in, sel_in, a_out, 
       \$21  = 32'd0;
     end
   end
-  assign load = \port$1474$0 [0];
-  assign lsel = \port$1474$0 [2:1];
+  assign load = \port$1759$0 [0];
+  assign lsel = \port$1759$0 [2:1];
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.array.pe_1_2 (rst, w_in, w_out, psum_in, a_in, sel_in, a_out, sel_out, psum_out, \port$1478$0 , clk);
+module \hwcnn_top.array.pe_1_2 (rst, w_in, w_out, psum_in, a_in, sel_in, a_out, sel_out, psum_out, \port$1763$0 , clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$8  = 0;
   wire \$1 ;
   wire [7:0] \$10 ;
@@ -2333,8 +2370,8 @@ module \hwcnn_top.array.pe_1_2 (rst, w_in, w_out, psum_in, a_in, sel_in, a_out, 
   wire clk;
   wire load;
   wire [1:0] lsel;
-  input [2:0] \port$1478$0 ;
-  wire [2:0] \port$1478$0 ;
+  input [2:0] \port$1763$0 ;
+  wire [2:0] \port$1763$0 ;
   input [31:0] psum_in;
   wire [31:0] psum_in;
   output [31:0] psum_out;
@@ -2352,20 +2389,20 @@ module \hwcnn_top.array.pe_1_2 (rst, w_in, w_out, psum_in, a_in, sel_in, a_out, 
   wire [7:0] w_in;
   output [7:0] w_out;
   wire [7:0] w_out;
-  assign \$1  = ! \port$1478$0 [2:1];
-  assign \$2  = \port$1478$0 [0] & \$1 ;
-  assign \$3  = \port$1478$0 [2:1] == 1'h1;
-  assign \$4  = \port$1478$0 [0] & \$3 ;
-  assign \$5  = \port$1478$0 [2:1] == 2'h2;
-  assign \$6  = \port$1478$0 [0] & \$5 ;
+  assign \$1  = ! \port$1763$0 [2:1];
+  assign \$2  = \port$1763$0 [0] & \$1 ;
+  assign \$3  = \port$1763$0 [2:1] == 1'h1;
+  assign \$4  = \port$1763$0 [0] & \$3 ;
+  assign \$5  = \port$1763$0 [2:1] == 2'h2;
+  assign \$6  = \port$1763$0 [0] & \$5 ;
   assign \$7  = ! sel_in;
   assign \$8  = sel_in == 1'h1;
   assign \$9  = \$8  ? w1 : w2;
   assign \$10  = \$7  ? w0 : \$9 ;
   assign \$11  = $signed(a_in) * $signed(\$10 );
   assign \$12  = $signed(psum_in) + $signed(\$11 );
-  assign \$13  = ! \port$1478$0 [2:1];
-  assign \$14  = \port$1478$0 [2:1] == 1'h1;
+  assign \$13  = ! \port$1763$0 [2:1];
+  assign \$14  = \port$1763$0 [2:1] == 1'h1;
   assign \$15  = \$14  ? w1 : w2;
   assign w_out = \$13  ? w0 : \$15 ;
   always @(posedge clk)
@@ -2431,12 +2468,12 @@ module \hwcnn_top.array.pe_1_2 (rst, w_in, w_out, psum_in, a_in, sel_in, a_out, 
       \$21  = 32'd0;
     end
   end
-  assign load = \port$1478$0 [0];
-  assign lsel = \port$1478$0 [2:1];
+  assign load = \port$1763$0 [0];
+  assign lsel = \port$1763$0 [2:1];
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.array.pe_1_3 (rst, w_in, w_out, psum_in, a_in, sel_in, psum_out, \port$1484$0 , clk);
+module \hwcnn_top.array.pe_1_3 (rst, w_in, w_out, psum_in, a_in, sel_in, psum_out, \port$1769$0 , clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$9  = 0;
   wire \$1 ;
   wire [7:0] \$10 ;
@@ -2466,8 +2503,8 @@ module \hwcnn_top.array.pe_1_3 (rst, w_in, w_out, psum_in, a_in, sel_in, psum_ou
   wire clk;
   wire load;
   wire [1:0] lsel;
-  input [2:0] \port$1484$0 ;
-  wire [2:0] \port$1484$0 ;
+  input [2:0] \port$1769$0 ;
+  wire [2:0] \port$1769$0 ;
   input [31:0] psum_in;
   wire [31:0] psum_in;
   output [31:0] psum_out;
@@ -2484,20 +2521,20 @@ module \hwcnn_top.array.pe_1_3 (rst, w_in, w_out, psum_in, a_in, sel_in, psum_ou
   wire [7:0] w_in;
   output [7:0] w_out;
   wire [7:0] w_out;
-  assign \$1  = ! \port$1484$0 [2:1];
-  assign \$2  = \port$1484$0 [0] & \$1 ;
-  assign \$3  = \port$1484$0 [2:1] == 1'h1;
-  assign \$4  = \port$1484$0 [0] & \$3 ;
-  assign \$5  = \port$1484$0 [2:1] == 2'h2;
-  assign \$6  = \port$1484$0 [0] & \$5 ;
+  assign \$1  = ! \port$1769$0 [2:1];
+  assign \$2  = \port$1769$0 [0] & \$1 ;
+  assign \$3  = \port$1769$0 [2:1] == 1'h1;
+  assign \$4  = \port$1769$0 [0] & \$3 ;
+  assign \$5  = \port$1769$0 [2:1] == 2'h2;
+  assign \$6  = \port$1769$0 [0] & \$5 ;
   assign \$7  = ! sel_in;
   assign \$8  = sel_in == 1'h1;
   assign \$9  = \$8  ? w1 : w2;
   assign \$10  = \$7  ? w0 : \$9 ;
   assign \$11  = $signed(a_in) * $signed(\$10 );
   assign \$12  = $signed(psum_in) + $signed(\$11 );
-  assign \$13  = ! \port$1484$0 [2:1];
-  assign \$14  = \port$1484$0 [2:1] == 1'h1;
+  assign \$13  = ! \port$1769$0 [2:1];
+  assign \$14  = \port$1769$0 [2:1] == 1'h1;
   assign \$15  = \$14  ? w1 : w2;
   assign w_out = \$13  ? w0 : \$15 ;
   always @(posedge clk)
@@ -2563,8 +2600,8 @@ module \hwcnn_top.array.pe_1_3 (rst, w_in, w_out, psum_in, a_in, sel_in, psum_ou
       \$21  = 32'd0;
     end
   end
-  assign load = \port$1484$0 [0];
-  assign lsel = \port$1484$0 [2:1];
+  assign load = \port$1769$0 [0];
+  assign lsel = \port$1769$0 [2:1];
 endmodule
 
 (* generator = "Amaranth" *)
@@ -2700,7 +2737,7 @@ module \hwcnn_top.array.pe_2_0 (rst, w_in, w_out, load, lsel, psum_in, a_out, se
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.array.pe_2_1 (rst, w_in, w_out, psum_in, a_in, sel_in, a_out, sel_out, psum_out, \port$1474$0 , clk);
+module \hwcnn_top.array.pe_2_1 (rst, w_in, w_out, psum_in, a_in, sel_in, a_out, sel_out, psum_out, \port$1759$0 , clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$11  = 0;
   wire \$1 ;
   wire [7:0] \$10 ;
@@ -2731,8 +2768,8 @@ module \hwcnn_top.array.pe_2_1 (rst, w_in, w_out, psum_in, a_in, sel_in, a_out, 
   wire clk;
   wire load;
   wire [1:0] lsel;
-  input [2:0] \port$1474$0 ;
-  wire [2:0] \port$1474$0 ;
+  input [2:0] \port$1759$0 ;
+  wire [2:0] \port$1759$0 ;
   input [31:0] psum_in;
   wire [31:0] psum_in;
   output [31:0] psum_out;
@@ -2750,20 +2787,20 @@ module \hwcnn_top.array.pe_2_1 (rst, w_in, w_out, psum_in, a_in, sel_in, a_out, 
   wire [7:0] w_in;
   output [7:0] w_out;
   wire [7:0] w_out;
-  assign \$1  = ! \port$1474$0 [2:1];
-  assign \$2  = \port$1474$0 [0] & \$1 ;
-  assign \$3  = \port$1474$0 [2:1] == 1'h1;
-  assign \$4  = \port$1474$0 [0] & \$3 ;
-  assign \$5  = \port$1474$0 [2:1] == 2'h2;
-  assign \$6  = \port$1474$0 [0] & \$5 ;
+  assign \$1  = ! \port$1759$0 [2:1];
+  assign \$2  = \port$1759$0 [0] & \$1 ;
+  assign \$3  = \port$1759$0 [2:1] == 1'h1;
+  assign \$4  = \port$1759$0 [0] & \$3 ;
+  assign \$5  = \port$1759$0 [2:1] == 2'h2;
+  assign \$6  = \port$1759$0 [0] & \$5 ;
   assign \$7  = ! sel_in;
   assign \$8  = sel_in == 1'h1;
   assign \$9  = \$8  ? w1 : w2;
   assign \$10  = \$7  ? w0 : \$9 ;
   assign \$11  = $signed(a_in) * $signed(\$10 );
   assign \$12  = $signed(psum_in) + $signed(\$11 );
-  assign \$13  = ! \port$1474$0 [2:1];
-  assign \$14  = \port$1474$0 [2:1] == 1'h1;
+  assign \$13  = ! \port$1759$0 [2:1];
+  assign \$14  = \port$1759$0 [2:1] == 1'h1;
   assign \$15  = \$14  ? w1 : w2;
   assign w_out = \$13  ? w0 : \$15 ;
   always @(posedge clk)
@@ -2829,12 +2866,12 @@ module \hwcnn_top.array.pe_2_1 (rst, w_in, w_out, psum_in, a_in, sel_in, a_out, 
       \$21  = 32'd0;
     end
   end
-  assign load = \port$1474$0 [0];
-  assign lsel = \port$1474$0 [2:1];
+  assign load = \port$1759$0 [0];
+  assign lsel = \port$1759$0 [2:1];
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.array.pe_2_2 (rst, w_in, w_out, psum_in, a_in, sel_in, a_out, sel_out, psum_out, \port$1478$0 , clk);
+module \hwcnn_top.array.pe_2_2 (rst, w_in, w_out, psum_in, a_in, sel_in, a_out, sel_out, psum_out, \port$1763$0 , clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$12  = 0;
   wire \$1 ;
   wire [7:0] \$10 ;
@@ -2865,8 +2902,8 @@ module \hwcnn_top.array.pe_2_2 (rst, w_in, w_out, psum_in, a_in, sel_in, a_out, 
   wire clk;
   wire load;
   wire [1:0] lsel;
-  input [2:0] \port$1478$0 ;
-  wire [2:0] \port$1478$0 ;
+  input [2:0] \port$1763$0 ;
+  wire [2:0] \port$1763$0 ;
   input [31:0] psum_in;
   wire [31:0] psum_in;
   output [31:0] psum_out;
@@ -2884,20 +2921,20 @@ module \hwcnn_top.array.pe_2_2 (rst, w_in, w_out, psum_in, a_in, sel_in, a_out, 
   wire [7:0] w_in;
   output [7:0] w_out;
   wire [7:0] w_out;
-  assign \$1  = ! \port$1478$0 [2:1];
-  assign \$2  = \port$1478$0 [0] & \$1 ;
-  assign \$3  = \port$1478$0 [2:1] == 1'h1;
-  assign \$4  = \port$1478$0 [0] & \$3 ;
-  assign \$5  = \port$1478$0 [2:1] == 2'h2;
-  assign \$6  = \port$1478$0 [0] & \$5 ;
+  assign \$1  = ! \port$1763$0 [2:1];
+  assign \$2  = \port$1763$0 [0] & \$1 ;
+  assign \$3  = \port$1763$0 [2:1] == 1'h1;
+  assign \$4  = \port$1763$0 [0] & \$3 ;
+  assign \$5  = \port$1763$0 [2:1] == 2'h2;
+  assign \$6  = \port$1763$0 [0] & \$5 ;
   assign \$7  = ! sel_in;
   assign \$8  = sel_in == 1'h1;
   assign \$9  = \$8  ? w1 : w2;
   assign \$10  = \$7  ? w0 : \$9 ;
   assign \$11  = $signed(a_in) * $signed(\$10 );
   assign \$12  = $signed(psum_in) + $signed(\$11 );
-  assign \$13  = ! \port$1478$0 [2:1];
-  assign \$14  = \port$1478$0 [2:1] == 1'h1;
+  assign \$13  = ! \port$1763$0 [2:1];
+  assign \$14  = \port$1763$0 [2:1] == 1'h1;
   assign \$15  = \$14  ? w1 : w2;
   assign w_out = \$13  ? w0 : \$15 ;
   always @(posedge clk)
@@ -2963,12 +3000,12 @@ module \hwcnn_top.array.pe_2_2 (rst, w_in, w_out, psum_in, a_in, sel_in, a_out, 
       \$21  = 32'd0;
     end
   end
-  assign load = \port$1478$0 [0];
-  assign lsel = \port$1478$0 [2:1];
+  assign load = \port$1763$0 [0];
+  assign lsel = \port$1763$0 [2:1];
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.array.pe_2_3 (rst, w_in, w_out, psum_in, a_in, sel_in, psum_out, \port$1484$0 , clk);
+module \hwcnn_top.array.pe_2_3 (rst, w_in, w_out, psum_in, a_in, sel_in, psum_out, \port$1769$0 , clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$13  = 0;
   wire \$1 ;
   wire [7:0] \$10 ;
@@ -2998,8 +3035,8 @@ module \hwcnn_top.array.pe_2_3 (rst, w_in, w_out, psum_in, a_in, sel_in, psum_ou
   wire clk;
   wire load;
   wire [1:0] lsel;
-  input [2:0] \port$1484$0 ;
-  wire [2:0] \port$1484$0 ;
+  input [2:0] \port$1769$0 ;
+  wire [2:0] \port$1769$0 ;
   input [31:0] psum_in;
   wire [31:0] psum_in;
   output [31:0] psum_out;
@@ -3016,20 +3053,20 @@ module \hwcnn_top.array.pe_2_3 (rst, w_in, w_out, psum_in, a_in, sel_in, psum_ou
   wire [7:0] w_in;
   output [7:0] w_out;
   wire [7:0] w_out;
-  assign \$1  = ! \port$1484$0 [2:1];
-  assign \$2  = \port$1484$0 [0] & \$1 ;
-  assign \$3  = \port$1484$0 [2:1] == 1'h1;
-  assign \$4  = \port$1484$0 [0] & \$3 ;
-  assign \$5  = \port$1484$0 [2:1] == 2'h2;
-  assign \$6  = \port$1484$0 [0] & \$5 ;
+  assign \$1  = ! \port$1769$0 [2:1];
+  assign \$2  = \port$1769$0 [0] & \$1 ;
+  assign \$3  = \port$1769$0 [2:1] == 1'h1;
+  assign \$4  = \port$1769$0 [0] & \$3 ;
+  assign \$5  = \port$1769$0 [2:1] == 2'h2;
+  assign \$6  = \port$1769$0 [0] & \$5 ;
   assign \$7  = ! sel_in;
   assign \$8  = sel_in == 1'h1;
   assign \$9  = \$8  ? w1 : w2;
   assign \$10  = \$7  ? w0 : \$9 ;
   assign \$11  = $signed(a_in) * $signed(\$10 );
   assign \$12  = $signed(psum_in) + $signed(\$11 );
-  assign \$13  = ! \port$1484$0 [2:1];
-  assign \$14  = \port$1484$0 [2:1] == 1'h1;
+  assign \$13  = ! \port$1769$0 [2:1];
+  assign \$14  = \port$1769$0 [2:1] == 1'h1;
   assign \$15  = \$14  ? w1 : w2;
   assign w_out = \$13  ? w0 : \$15 ;
   always @(posedge clk)
@@ -3095,8 +3132,8 @@ module \hwcnn_top.array.pe_2_3 (rst, w_in, w_out, psum_in, a_in, sel_in, psum_ou
       \$21  = 32'd0;
     end
   end
-  assign load = \port$1484$0 [0];
-  assign lsel = \port$1484$0 [2:1];
+  assign load = \port$1769$0 [0];
+  assign lsel = \port$1769$0 [2:1];
 endmodule
 
 (* generator = "Amaranth" *)
@@ -3231,7 +3268,7 @@ module \hwcnn_top.array.pe_3_0 (rst, w_in, load, lsel, psum_in, a_out, sel_out, 
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.array.pe_3_1 (rst, w_in, psum_in, a_in, sel_in, a_out, sel_out, psum_out, \port$1474$0 , clk);
+module \hwcnn_top.array.pe_3_1 (rst, w_in, psum_in, a_in, sel_in, a_out, sel_out, psum_out, \port$1759$0 , clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$15  = 0;
   wire \$1 ;
   wire [7:0] \$10 ;
@@ -3262,8 +3299,8 @@ module \hwcnn_top.array.pe_3_1 (rst, w_in, psum_in, a_in, sel_in, a_out, sel_out
   wire clk;
   wire load;
   wire [1:0] lsel;
-  input [2:0] \port$1474$0 ;
-  wire [2:0] \port$1474$0 ;
+  input [2:0] \port$1759$0 ;
+  wire [2:0] \port$1759$0 ;
   input [31:0] psum_in;
   wire [31:0] psum_in;
   output [31:0] psum_out;
@@ -3280,20 +3317,20 @@ module \hwcnn_top.array.pe_3_1 (rst, w_in, psum_in, a_in, sel_in, a_out, sel_out
   input [7:0] w_in;
   wire [7:0] w_in;
   wire [7:0] w_out;
-  assign \$1  = ! \port$1474$0 [2:1];
-  assign \$2  = \port$1474$0 [0] & \$1 ;
-  assign \$3  = \port$1474$0 [2:1] == 1'h1;
-  assign \$4  = \port$1474$0 [0] & \$3 ;
-  assign \$5  = \port$1474$0 [2:1] == 2'h2;
-  assign \$6  = \port$1474$0 [0] & \$5 ;
+  assign \$1  = ! \port$1759$0 [2:1];
+  assign \$2  = \port$1759$0 [0] & \$1 ;
+  assign \$3  = \port$1759$0 [2:1] == 1'h1;
+  assign \$4  = \port$1759$0 [0] & \$3 ;
+  assign \$5  = \port$1759$0 [2:1] == 2'h2;
+  assign \$6  = \port$1759$0 [0] & \$5 ;
   assign \$7  = ! sel_in;
   assign \$8  = sel_in == 1'h1;
   assign \$9  = \$8  ? w1 : w2;
   assign \$10  = \$7  ? w0 : \$9 ;
   assign \$11  = $signed(a_in) * $signed(\$10 );
   assign \$12  = $signed(psum_in) + $signed(\$11 );
-  assign \$13  = ! \port$1474$0 [2:1];
-  assign \$14  = \port$1474$0 [2:1] == 1'h1;
+  assign \$13  = ! \port$1759$0 [2:1];
+  assign \$14  = \port$1759$0 [2:1] == 1'h1;
   assign \$15  = \$14  ? w1 : w2;
   assign w_out = \$13  ? w0 : \$15 ;
   always @(posedge clk)
@@ -3359,12 +3396,12 @@ module \hwcnn_top.array.pe_3_1 (rst, w_in, psum_in, a_in, sel_in, a_out, sel_out
       \$21  = 32'd0;
     end
   end
-  assign load = \port$1474$0 [0];
-  assign lsel = \port$1474$0 [2:1];
+  assign load = \port$1759$0 [0];
+  assign lsel = \port$1759$0 [2:1];
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.array.pe_3_2 (rst, w_in, psum_in, a_in, sel_in, a_out, sel_out, psum_out, \port$1478$0 , clk);
+module \hwcnn_top.array.pe_3_2 (rst, w_in, psum_in, a_in, sel_in, a_out, sel_out, psum_out, \port$1763$0 , clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$16  = 0;
   wire \$1 ;
   wire [7:0] \$10 ;
@@ -3395,8 +3432,8 @@ module \hwcnn_top.array.pe_3_2 (rst, w_in, psum_in, a_in, sel_in, a_out, sel_out
   wire clk;
   wire load;
   wire [1:0] lsel;
-  input [2:0] \port$1478$0 ;
-  wire [2:0] \port$1478$0 ;
+  input [2:0] \port$1763$0 ;
+  wire [2:0] \port$1763$0 ;
   input [31:0] psum_in;
   wire [31:0] psum_in;
   output [31:0] psum_out;
@@ -3413,20 +3450,20 @@ module \hwcnn_top.array.pe_3_2 (rst, w_in, psum_in, a_in, sel_in, a_out, sel_out
   input [7:0] w_in;
   wire [7:0] w_in;
   wire [7:0] w_out;
-  assign \$1  = ! \port$1478$0 [2:1];
-  assign \$2  = \port$1478$0 [0] & \$1 ;
-  assign \$3  = \port$1478$0 [2:1] == 1'h1;
-  assign \$4  = \port$1478$0 [0] & \$3 ;
-  assign \$5  = \port$1478$0 [2:1] == 2'h2;
-  assign \$6  = \port$1478$0 [0] & \$5 ;
+  assign \$1  = ! \port$1763$0 [2:1];
+  assign \$2  = \port$1763$0 [0] & \$1 ;
+  assign \$3  = \port$1763$0 [2:1] == 1'h1;
+  assign \$4  = \port$1763$0 [0] & \$3 ;
+  assign \$5  = \port$1763$0 [2:1] == 2'h2;
+  assign \$6  = \port$1763$0 [0] & \$5 ;
   assign \$7  = ! sel_in;
   assign \$8  = sel_in == 1'h1;
   assign \$9  = \$8  ? w1 : w2;
   assign \$10  = \$7  ? w0 : \$9 ;
   assign \$11  = $signed(a_in) * $signed(\$10 );
   assign \$12  = $signed(psum_in) + $signed(\$11 );
-  assign \$13  = ! \port$1478$0 [2:1];
-  assign \$14  = \port$1478$0 [2:1] == 1'h1;
+  assign \$13  = ! \port$1763$0 [2:1];
+  assign \$14  = \port$1763$0 [2:1] == 1'h1;
   assign \$15  = \$14  ? w1 : w2;
   assign w_out = \$13  ? w0 : \$15 ;
   always @(posedge clk)
@@ -3492,12 +3529,12 @@ module \hwcnn_top.array.pe_3_2 (rst, w_in, psum_in, a_in, sel_in, a_out, sel_out
       \$21  = 32'd0;
     end
   end
-  assign load = \port$1478$0 [0];
-  assign lsel = \port$1478$0 [2:1];
+  assign load = \port$1763$0 [0];
+  assign lsel = \port$1763$0 [2:1];
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.array.pe_3_3 (rst, w_in, psum_in, a_in, sel_in, psum_out, \port$1484$0 , clk);
+module \hwcnn_top.array.pe_3_3 (rst, w_in, psum_in, a_in, sel_in, psum_out, \port$1769$0 , clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$17  = 0;
   wire \$1 ;
   wire [7:0] \$10 ;
@@ -3527,8 +3564,8 @@ module \hwcnn_top.array.pe_3_3 (rst, w_in, psum_in, a_in, sel_in, psum_out, \por
   wire clk;
   wire load;
   wire [1:0] lsel;
-  input [2:0] \port$1484$0 ;
-  wire [2:0] \port$1484$0 ;
+  input [2:0] \port$1769$0 ;
+  wire [2:0] \port$1769$0 ;
   input [31:0] psum_in;
   wire [31:0] psum_in;
   output [31:0] psum_out;
@@ -3544,20 +3581,20 @@ module \hwcnn_top.array.pe_3_3 (rst, w_in, psum_in, a_in, sel_in, psum_out, \por
   input [7:0] w_in;
   wire [7:0] w_in;
   wire [7:0] w_out;
-  assign \$1  = ! \port$1484$0 [2:1];
-  assign \$2  = \port$1484$0 [0] & \$1 ;
-  assign \$3  = \port$1484$0 [2:1] == 1'h1;
-  assign \$4  = \port$1484$0 [0] & \$3 ;
-  assign \$5  = \port$1484$0 [2:1] == 2'h2;
-  assign \$6  = \port$1484$0 [0] & \$5 ;
+  assign \$1  = ! \port$1769$0 [2:1];
+  assign \$2  = \port$1769$0 [0] & \$1 ;
+  assign \$3  = \port$1769$0 [2:1] == 1'h1;
+  assign \$4  = \port$1769$0 [0] & \$3 ;
+  assign \$5  = \port$1769$0 [2:1] == 2'h2;
+  assign \$6  = \port$1769$0 [0] & \$5 ;
   assign \$7  = ! sel_in;
   assign \$8  = sel_in == 1'h1;
   assign \$9  = \$8  ? w1 : w2;
   assign \$10  = \$7  ? w0 : \$9 ;
   assign \$11  = $signed(a_in) * $signed(\$10 );
   assign \$12  = $signed(psum_in) + $signed(\$11 );
-  assign \$13  = ! \port$1484$0 [2:1];
-  assign \$14  = \port$1484$0 [2:1] == 1'h1;
+  assign \$13  = ! \port$1769$0 [2:1];
+  assign \$14  = \port$1769$0 [2:1] == 1'h1;
   assign \$15  = \$14  ? w1 : w2;
   assign w_out = \$13  ? w0 : \$15 ;
   always @(posedge clk)
@@ -3623,13 +3660,13 @@ module \hwcnn_top.array.pe_3_3 (rst, w_in, psum_in, a_in, sel_in, psum_out, \por
       \$21  = 32'd0;
     end
   end
-  assign load = \port$1484$0 [0];
-  assign lsel = \port$1484$0 [2:1];
+  assign load = \port$1769$0 [0];
+  assign lsel = \port$1769$0 [2:1];
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.buffers (act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__data, par_wr__en, par_wr__addr, par_wr__data, out_wr__en, out_wr__addr, out_wr__data, out_rd__addr, clk, rst, \port$45$0 , \port$50$0 , \port$55$0 , \port$60$0 , act_rd__data, wgt_rd__data, par_rd__data
-, out_rd__data, acc_rd__data, rp__addr, \rp__addr$16 , \rp__addr$52 , acc_wr__en, \port$954$0 , \port$960$0 , \port$966$0 , \port$972$0 , engine_owns_out, eng_out_rd__addr, eng_out_wr__en, eng_out_wr__addr, \rp__addr$26 , acc_wr__addr, act_wr__en);
+module \hwcnn_top.buffers (act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__data, par_wr__en, par_wr__addr, par_wr__data, out_wr__en, out_wr__addr, out_wr__data, out_rd__addr, clk, rst, eng_out_wr__en, eng_out_wr__addr, \port$47$0 , \port$50$0 , \port$53$0 , \port$56$0 , act_rd__data
+, wgt_rd__data, par_rd__data, out_rd__data, acc_rd__data, rp__addr, \rp__addr$16 , \rp__addr$52 , acc_wr__en, \port$1215$0 , \port$1221$0 , \port$1227$0 , \port$1233$0 , engine_owns_out, eng_out_rd__addr, \rp__addr$26 , acc_wr__addr, act_wr__en);
   wire [7:0] \$signature__addr ;
   wire [7:0] \$signature__addr$12 ;
   wire [3:0] \$signature__addr$22 ;
@@ -3693,22 +3730,22 @@ module \hwcnn_top.buffers (act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr,
   wire [275:0] par_wr__data;
   input par_wr__en;
   wire par_wr__en;
-  input [7:0] \port$45$0 ;
-  wire [7:0] \port$45$0 ;
+  input [31:0] \port$1215$0 ;
+  wire [31:0] \port$1215$0 ;
+  input [31:0] \port$1221$0 ;
+  wire [31:0] \port$1221$0 ;
+  input [31:0] \port$1227$0 ;
+  wire [31:0] \port$1227$0 ;
+  input [31:0] \port$1233$0 ;
+  wire [31:0] \port$1233$0 ;
+  input [7:0] \port$47$0 ;
+  wire [7:0] \port$47$0 ;
   input [7:0] \port$50$0 ;
   wire [7:0] \port$50$0 ;
-  input [7:0] \port$55$0 ;
-  wire [7:0] \port$55$0 ;
-  input [7:0] \port$60$0 ;
-  wire [7:0] \port$60$0 ;
-  input [31:0] \port$954$0 ;
-  wire [31:0] \port$954$0 ;
-  input [31:0] \port$960$0 ;
-  wire [31:0] \port$960$0 ;
-  input [31:0] \port$966$0 ;
-  wire [31:0] \port$966$0 ;
-  input [31:0] \port$972$0 ;
-  wire [31:0] \port$972$0 ;
+  input [7:0] \port$53$0 ;
+  wire [7:0] \port$53$0 ;
+  input [7:0] \port$56$0 ;
+  wire [7:0] \port$56$0 ;
   input [7:0] rp__addr;
   wire [7:0] rp__addr;
   input [7:0] \rp__addr$16 ;
@@ -3995,7 +4032,7 @@ module \hwcnn_top.buffers (act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr,
   end
   always @(posedge clk) begin
     if (acc_wr__en)
-      acc_mem[acc_wr__addr] <= { \port$972$0 , \port$966$0 , \port$960$0 , \port$954$0  };
+      acc_mem[acc_wr__addr] <= { \port$1233$0 , \port$1227$0 , \port$1221$0 , \port$1215$0  };
   end
   reg [127:0] _0_;
   always @(posedge clk) begin
@@ -4836,7 +4873,7 @@ module \hwcnn_top.buffers (act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr,
   assign wgt_rd__data = _4_;
   assign \$signature__en$30  = engine_owns_out ? eng_out_wr__en : out_wr__en;
   assign \$signature__addr$34  = engine_owns_out ? eng_out_wr__addr : out_wr__addr;
-  assign \$signature__data$37  = engine_owns_out ? { \port$60$0 , \port$55$0 , \port$50$0 , \port$45$0  } : out_wr__data;
+  assign \$signature__data$37  = engine_owns_out ? { \port$56$0 , \port$53$0 , \port$50$0 , \port$47$0  } : out_wr__data;
   assign \rp__addr$40  = engine_owns_out ? eng_out_rd__addr : out_rd__addr;
   assign \$signature__en  = act_wr__en;
   assign \$signature__addr  = act_wr__addr;
@@ -4853,13 +4890,13 @@ module \hwcnn_top.buffers (act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr,
   assign \$signature__data$24  = par_wr__data;
   assign par_rd__addr = \rp__addr$26 ;
   assign \rp__data$29  = par_rd__data;
-  assign eng_out_wr__data = { \port$60$0 , \port$55$0 , \port$50$0 , \port$45$0  };
+  assign eng_out_wr__data = { \port$56$0 , \port$53$0 , \port$50$0 , \port$47$0  };
   assign \rp__data$44  = out_rd__data;
   assign eng_out_rd__data = out_rd__data;
   assign \$signature__en$46  = acc_wr__en;
   assign \$signature__addr$48  = acc_wr__addr;
-  assign \$signature__data$50  = { \port$972$0 , \port$966$0 , \port$960$0 , \port$954$0  };
-  assign acc_wr__data = { \port$972$0 , \port$966$0 , \port$960$0 , \port$954$0  };
+  assign \$signature__data$50  = { \port$1233$0 , \port$1227$0 , \port$1221$0 , \port$1215$0  };
+  assign acc_wr__data = { \port$1233$0 , \port$1227$0 , \port$1221$0 , \port$1215$0  };
   assign acc_rd__addr = \rp__addr$52 ;
   assign \rp__data$55  = acc_rd__data;
 endmodule
@@ -4962,672 +4999,166 @@ module \hwcnn_top.deskew (rst, i_data__0, i_data__1, i_data__2, o_data__3, lane0
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.pool (rst, \port$90$0 , clear, acc_en, div_init, div_step, finish, op, lo, hi, sum__0, y__0, sum__1, y__1, sum__2, y__2, sum__3, y__3, clk);
+module \hwcnn_top.requant0 (rst, acc, m0, \shift$6 , \rounding$8 , wrap, lo, \hi$14 , y, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$19  = 0;
-  wire [17:0] \$1 ;
-  wire [16:0] \$10 ;
-  wire \$100 ;
-  wire [8:0] \$101 ;
-  wire [8:0] \$102 ;
-  wire \$103 ;
-  wire [8:0] \$104 ;
-  wire [8:0] \$105 ;
-  wire \$106 ;
-  wire [8:0] \$107 ;
-  wire [8:0] \$108 ;
-  wire [8:0] \$109 ;
-  wire [26:0] \$11 ;
-  wire [8:0] \$110 ;
-  wire [8:0] \$111 ;
-  reg [16:0] \$112 ;
-  reg [24:0] \$113 ;
-  reg [24:0] \$114 ;
-  reg [7:0] \$115 ;
-  reg [25:0] \$116 ;
-  reg \$117 ;
-  reg [7:0] \$118 ;
-  reg [7:0] \$119 ;
+  wire [62:0] \$1 ;
+  wire \$10 ;
+  wire [63:0] \$11 ;
   wire \$12 ;
-  reg [24:0] \$120 ;
-  reg [7:0] \$121 ;
-  reg [25:0] \$122 ;
-  reg \$123 ;
-  reg [7:0] \$124 ;
-  reg [7:0] \$125 ;
-  reg [24:0] \$126 ;
-  reg [7:0] \$127 ;
-  reg [25:0] \$128 ;
-  reg \$129 ;
-  wire \$13 ;
-  reg [7:0] \$130 ;
-  reg [7:0] \$131 ;
-  reg [24:0] \$132 ;
-  reg [7:0] \$133 ;
-  reg [25:0] \$134 ;
-  reg \$135 ;
-  reg [7:0] \$136 ;
-  reg [7:0] \$137 ;
-  wire [26:0] \$14 ;
-  wire [26:0] \$15 ;
-  wire [8:0] \$16 ;
-  wire \$17 ;
-  wire [8:0] \$18 ;
-  wire \$19 ;
-  wire [23:0] \$2 ;
-  wire [8:0] \$20 ;
-  wire [8:0] \$21 ;
-  wire \$22 ;
-  wire [8:0] \$23 ;
-  wire [8:0] \$24 ;
-  wire \$25 ;
-  wire [8:0] \$26 ;
-  wire [8:0] \$27 ;
-  wire [8:0] \$28 ;
-  wire [8:0] \$29 ;
-  wire [24:0] \$3 ;
-  wire [8:0] \$30 ;
-  wire [25:0] \$31 ;
-  wire \$32 ;
-  wire [7:0] \$33 ;
-  wire \$34 ;
-  wire [25:0] \$35 ;
-  wire [25:0] \$36 ;
-  wire [16:0] \$37 ;
-  wire [26:0] \$38 ;
-  wire \$39 ;
-  wire [25:0] \$4 ;
-  wire \$40 ;
-  wire [26:0] \$41 ;
-  wire [26:0] \$42 ;
-  wire [8:0] \$43 ;
-  wire \$44 ;
-  wire [8:0] \$45 ;
-  wire \$46 ;
-  wire [8:0] \$47 ;
-  wire [8:0] \$48 ;
-  wire \$49 ;
+  wire [63:0] \$13 ;
+  wire \$14 ;
+  wire \$15 ;
+  wire \$16 ;
+  wire [64:0] \$17 ;
+  wire \$18 ;
+  wire [63:0] \$19 ;
+  wire [64:0] \$2 ;
+  wire [64:0] \$20 ;
+  wire [63:0] \$21 ;
+  wire [65:0] \$22 ;
+  wire [65:0] \$23 ;
+  wire [65:0] \$24 ;
+  wire [65:0] \$25 ;
+  wire [65:0] \$26 ;
+  wire [66:0] \$27 ;
+  wire [66:0] \$28 ;
+  reg [63:0] \$29 ;
+  wire \$3 ;
+  reg [5:0] \$30 ;
+  reg [1:0] \$31 ;
+  reg \$32 ;
+  reg [7:0] \$33 ;
+  reg [7:0] \$34 ;
+  reg [7:0] \$35 ;
+  wire [64:0] \$4 ;
   wire \$5 ;
-  wire [8:0] \$50 ;
-  wire [8:0] \$51 ;
-  wire \$52 ;
-  wire [8:0] \$53 ;
-  wire [8:0] \$54 ;
-  wire [8:0] \$55 ;
-  wire [8:0] \$56 ;
-  wire [8:0] \$57 ;
-  wire [25:0] \$58 ;
-  wire \$59 ;
-  wire [7:0] \$6 ;
-  wire [7:0] \$60 ;
-  wire \$61 ;
-  wire [25:0] \$62 ;
-  wire [25:0] \$63 ;
-  wire [16:0] \$64 ;
-  wire [26:0] \$65 ;
-  wire \$66 ;
-  wire \$67 ;
-  wire [26:0] \$68 ;
-  wire [26:0] \$69 ;
-  wire \$7 ;
-  wire [8:0] \$70 ;
-  wire \$71 ;
-  wire [8:0] \$72 ;
-  wire \$73 ;
-  wire [8:0] \$74 ;
-  wire [8:0] \$75 ;
-  wire \$76 ;
-  wire [8:0] \$77 ;
-  wire [8:0] \$78 ;
-  wire \$79 ;
-  wire [25:0] \$8 ;
-  wire [8:0] \$80 ;
-  wire [8:0] \$81 ;
-  wire [8:0] \$82 ;
-  wire [8:0] \$83 ;
-  wire [8:0] \$84 ;
-  wire [25:0] \$85 ;
-  wire \$86 ;
-  wire [7:0] \$87 ;
-  wire \$88 ;
-  wire [25:0] \$89 ;
-  wire [25:0] \$9 ;
-  wire [25:0] \$90 ;
-  wire [16:0] \$91 ;
-  wire [26:0] \$92 ;
-  wire \$93 ;
-  wire \$94 ;
-  wire [26:0] \$95 ;
-  wire [26:0] \$96 ;
-  wire [8:0] \$97 ;
-  wire \$98 ;
-  wire [8:0] \$99 ;
-  input acc_en;
-  wire acc_en;
-  input clear;
-  wire clear;
+  wire [64:0] \$6 ;
+  wire [64:0] \$7 ;
+  wire [64:0] \$8 ;
+  wire \$9 ;
+  reg [7:0] \$like  = 8'h00;
+  input [31:0] acc;
+  wire [31:0] acc;
   input clk;
   wire clk;
-  reg [24:0] div = 25'h0000000;
-  input div_init;
-  wire div_init;
-  input div_step;
-  wire div_step;
-  input finish;
-  wire finish;
-  input [7:0] hi;
-  wire [7:0] hi;
+  reg [7:0] hi = 8'h00;
+  input [7:0] \hi$14 ;
+  wire [7:0] \hi$14 ;
   input [7:0] lo;
   wire [7:0] lo;
-  reg [7:0] max0 = 8'h00;
-  reg [7:0] max1 = 8'h00;
-  reg [7:0] max2 = 8'h00;
-  reg [7:0] max3 = 8'h00;
-  reg [16:0] n = 17'h00000;
-  reg neg0 = 1'h0;
-  reg neg1 = 1'h0;
-  reg neg2 = 1'h0;
-  reg neg3 = 1'h0;
-  input [1:0] op;
-  wire [1:0] op;
-  input [31:0] \port$90$0 ;
-  wire [31:0] \port$90$0 ;
-  reg [7:0] q0 = 8'h00;
-  reg [7:0] q1 = 8'h00;
-  reg [7:0] q2 = 8'h00;
-  reg [7:0] q3 = 8'h00;
-  reg [25:0] rem0 = 26'h0000000;
-  reg [25:0] rem1 = 26'h0000000;
-  reg [25:0] rem2 = 26'h0000000;
-  reg [25:0] rem3 = 26'h0000000;
+  input [30:0] m0;
+  wire [30:0] m0;
+  reg [63:0] p = 64'h0000000000000000;
+  wire [64:0] r;
+  reg [1:0] rounding = 2'h0;
+  input [1:0] \rounding$8 ;
+  wire [1:0] \rounding$8 ;
   input rst;
   wire rst;
-  output [24:0] sum__0;
-  reg [24:0] sum__0 = 25'h0000000;
-  output [24:0] sum__1;
-  reg [24:0] sum__1 = 25'h0000000;
-  output [24:0] sum__2;
-  reg [24:0] sum__2 = 25'h0000000;
-  output [24:0] sum__3;
-  reg [24:0] sum__3 = 25'h0000000;
-  wire [7:0] x__0;
-  wire [7:0] x__1;
-  wire [7:0] x__2;
-  wire [7:0] x__3;
-  output [7:0] y__0;
-  reg [7:0] y__0 = 8'h00;
-  output [7:0] y__1;
-  reg [7:0] y__1 = 8'h00;
-  output [7:0] y__2;
-  reg [7:0] y__2 = 8'h00;
-  output [7:0] y__3;
-  reg [7:0] y__3 = 8'h00;
-  assign \$1  = n + 1'h1;
-  assign \$4  = $signed(sum__0) + $signed(\port$90$0 [7:0]);
-  assign \$5  = $signed(\port$90$0 [7:0]) > $signed(max0);
-  assign \$6  = \$5  ? \port$90$0 [7:0] : max0;
-  assign \$7  = $signed(sum__0) < $signed(1'h0);
-  assign \$8  = - $signed(sum__0);
-  assign \$9  = \$7  ? \$8  : { sum__0[24], sum__0 };
-  assign \$11  = $signed(\$9 ) + $signed({ 1'h0, \$10  });
-  assign \$12  = $signed(sum__0) < $signed(1'h0);
-  assign \$13  = rem0 >= div;
-  assign \$14  = rem0 - div;
-  assign \$15  = \$13  ? \$14  : { 1'h0, rem0 };
-  assign \$17  = rem0 >= div;
-  assign \$18  = \$16  | { 8'h00, \$17  };
-  assign \$19  = ! op;
-  assign \$20  = - q0;
-  assign \$21  = neg0 ? \$20  : { 1'h0, q0 };
-  assign \$22  = $signed(\$21 ) < $signed(lo);
-  assign \$23  = - q0;
-  assign \$24  = neg0 ? \$23  : { 1'h0, q0 };
-  assign \$25  = $signed(\$24 ) > $signed(hi);
-  assign \$26  = - q0;
-  assign \$27  = neg0 ? \$26  : { 1'h0, q0 };
-  assign \$28  = \$25  ? { hi[7], hi } : \$27 ;
-  assign \$29  = \$22  ? { lo[7], lo } : \$28 ;
-  assign \$30  = \$19  ? { max0[7], max0 } : \$29 ;
-  assign \$31  = $signed(sum__1) + $signed(\port$90$0 [15:8]);
-  assign \$32  = $signed(\port$90$0 [15:8]) > $signed(max1);
-  assign \$33  = \$32  ? \port$90$0 [15:8] : max1;
-  assign \$34  = $signed(sum__1) < $signed(1'h0);
-  assign \$35  = - $signed(sum__1);
-  assign \$36  = \$34  ? \$35  : { sum__1[24], sum__1 };
-  assign \$38  = $signed(\$36 ) + $signed({ 1'h0, \$37  });
-  assign \$39  = $signed(sum__1) < $signed(1'h0);
-  assign \$40  = rem1 >= div;
-  assign \$41  = rem1 - div;
-  assign \$42  = \$40  ? \$41  : { 1'h0, rem1 };
-  assign \$44  = rem1 >= div;
-  assign \$45  = \$43  | { 8'h00, \$44  };
-  assign \$46  = ! op;
-  assign \$47  = - q1;
-  assign \$48  = neg1 ? \$47  : { 1'h0, q1 };
-  assign \$49  = $signed(\$48 ) < $signed(lo);
-  assign \$50  = - q1;
-  assign \$51  = neg1 ? \$50  : { 1'h0, q1 };
-  assign \$52  = $signed(\$51 ) > $signed(hi);
-  assign \$53  = - q1;
-  assign \$54  = neg1 ? \$53  : { 1'h0, q1 };
-  assign \$55  = \$52  ? { hi[7], hi } : \$54 ;
-  assign \$56  = \$49  ? { lo[7], lo } : \$55 ;
-  assign \$57  = \$46  ? { max1[7], max1 } : \$56 ;
-  assign \$58  = $signed(sum__2) + $signed(\port$90$0 [23:16]);
-  assign \$59  = $signed(\port$90$0 [23:16]) > $signed(max2);
-  assign \$60  = \$59  ? \port$90$0 [23:16] : max2;
-  assign \$61  = $signed(sum__2) < $signed(1'h0);
-  assign \$62  = - $signed(sum__2);
-  assign \$63  = \$61  ? \$62  : { sum__2[24], sum__2 };
-  assign \$65  = $signed(\$63 ) + $signed({ 1'h0, \$64  });
-  assign \$66  = $signed(sum__2) < $signed(1'h0);
-  assign \$67  = rem2 >= div;
-  assign \$68  = rem2 - div;
-  assign \$69  = \$67  ? \$68  : { 1'h0, rem2 };
-  assign \$71  = rem2 >= div;
-  assign \$72  = \$70  | { 8'h00, \$71  };
-  assign \$73  = ! op;
-  assign \$74  = - q2;
-  assign \$75  = neg2 ? \$74  : { 1'h0, q2 };
-  assign \$76  = $signed(\$75 ) < $signed(lo);
-  assign \$77  = - q2;
-  assign \$78  = neg2 ? \$77  : { 1'h0, q2 };
-  assign \$79  = $signed(\$78 ) > $signed(hi);
-  assign \$80  = - q2;
-  assign \$81  = neg2 ? \$80  : { 1'h0, q2 };
-  assign \$82  = \$79  ? { hi[7], hi } : \$81 ;
-  assign \$83  = \$76  ? { lo[7], lo } : \$82 ;
-  assign \$84  = \$73  ? { max2[7], max2 } : \$83 ;
-  assign \$85  = $signed(sum__3) + $signed(\port$90$0 [31:24]);
-  assign \$86  = $signed(\port$90$0 [31:24]) > $signed(max3);
-  assign \$87  = \$86  ? \port$90$0 [31:24] : max3;
-  assign \$88  = $signed(sum__3) < $signed(1'h0);
-  assign \$89  = - $signed(sum__3);
-  assign \$90  = \$88  ? \$89  : { sum__3[24], sum__3 };
-  assign \$92  = $signed(\$90 ) + $signed({ 1'h0, \$91  });
-  assign \$93  = $signed(sum__3) < $signed(1'h0);
-  assign \$94  = rem3 >= div;
-  assign \$95  = rem3 - div;
-  assign \$96  = \$94  ? \$95  : { 1'h0, rem3 };
-  assign \$98  = rem3 >= div;
-  assign \$99  = \$97  | { 8'h00, \$98  };
-  assign \$100  = ! op;
-  assign \$101  = - q3;
-  assign \$102  = neg3 ? \$101  : { 1'h0, q3 };
-  assign \$103  = $signed(\$102 ) < $signed(lo);
-  assign \$104  = - q3;
-  assign \$105  = neg3 ? \$104  : { 1'h0, q3 };
-  assign \$106  = $signed(\$105 ) > $signed(hi);
-  assign \$107  = - q3;
-  assign \$108  = neg3 ? \$107  : { 1'h0, q3 };
-  assign \$109  = \$106  ? { hi[7], hi } : \$108 ;
-  assign \$110  = \$103  ? { lo[7], lo } : \$109 ;
-  assign \$111  = \$100  ? { max3[7], max3 } : \$110 ;
+  reg [5:0] shift = 6'h00;
+  input [5:0] \shift$6 ;
+  wire [5:0] \shift$6 ;
+  input wrap;
+  wire wrap;
+  reg wrap_en = 1'h0;
+  output [7:0] y;
+  reg [7:0] y = 8'h00;
+  assign \$1  = $signed(acc) * $signed({ 1'h0, m0 });
+  assign \$2  = wrap_en ? { \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7:0] } : \$28 [64:0];
+  assign \$3  = $signed(\$2 ) < $signed(\$like );
+  assign \$4  = wrap_en ? { \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7:0] } : \$28 [64:0];
+  assign \$5  = $signed(\$4 ) > $signed(hi);
+  assign \$6  = wrap_en ? { \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7:0] } : \$28 [64:0];
+  assign \$7  = \$5  ? { hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi } : \$6 ;
+  assign \$8  = \$3  ? { \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like  } : \$7 ;
+  assign \$9  = ! rounding;
+  assign \$10  = rounding == 1'h1;
+  assign \$11  = 1'h1 << shift;
+  assign \$12  = rounding == 2'h2;
+  assign \$13  = 1'h1 << shift;
+  assign \$14  = $signed(p) < $signed(1'h0);
+  assign \$15  = | shift;
+  assign \$16  = \$14  & \$15 ;
+  assign \$17  = \$13 [63:1] - \$16 ;
+  assign \$18  = | shift;
+  assign \$19  = 1'h1 << shift;
+  assign \$20  = \$19 [63:1] - 1'h1;
+  assign \$21  = $signed(p) >>> shift;
+  assign \$22  = $signed(\$20 ) + $signed({ 1'h0, \$21 [0] });
+  assign \$23  = \$18  ? \$22  : 66'h00000000000000000;
+  assign \$24  = \$12  ? { \$17 [64], \$17  } : \$23 ;
+  assign \$25  = \$10  ? { 3'h0, \$11 [63:1] } : \$24 ;
+  assign \$26  = \$9  ? 66'h00000000000000000 : \$25 ;
+  assign \$27  = $signed(p) + $signed(\$26 );
+  assign \$28  = $signed(\$27 ) >>> shift;
   always @(posedge clk)
-    n <= \$112 ;
+    p <= \$29 ;
   always @(posedge clk)
-    div <= \$113 ;
+    shift <= \$30 ;
   always @(posedge clk)
-    sum__0 <= \$114 ;
+    rounding <= \$31 ;
   always @(posedge clk)
-    max0 <= \$115 ;
+    wrap_en <= \$32 ;
   always @(posedge clk)
-    rem0 <= \$116 ;
+    \$like  <= \$33 ;
   always @(posedge clk)
-    neg0 <= \$117 ;
+    hi <= \$34 ;
   always @(posedge clk)
-    q0 <= \$118 ;
-  always @(posedge clk)
-    y__0 <= \$119 ;
-  always @(posedge clk)
-    sum__1 <= \$120 ;
-  always @(posedge clk)
-    max1 <= \$121 ;
-  always @(posedge clk)
-    rem1 <= \$122 ;
-  always @(posedge clk)
-    neg1 <= \$123 ;
-  always @(posedge clk)
-    q1 <= \$124 ;
-  always @(posedge clk)
-    y__1 <= \$125 ;
-  always @(posedge clk)
-    sum__2 <= \$126 ;
-  always @(posedge clk)
-    max2 <= \$127 ;
-  always @(posedge clk)
-    rem2 <= \$128 ;
-  always @(posedge clk)
-    neg2 <= \$129 ;
-  always @(posedge clk)
-    q2 <= \$130 ;
-  always @(posedge clk)
-    y__2 <= \$131 ;
-  always @(posedge clk)
-    sum__3 <= \$132 ;
-  always @(posedge clk)
-    max3 <= \$133 ;
-  always @(posedge clk)
-    rem3 <= \$134 ;
-  always @(posedge clk)
-    neg3 <= \$135 ;
-  always @(posedge clk)
-    q3 <= \$136 ;
-  always @(posedge clk)
-    y__3 <= \$137 ;
+    y <= \$35 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$112  = n;
-    if (clear) begin
-      \$112  = 17'h00000;
-    end else if (acc_en) begin
-      \$112  = \$1 [16:0];
-    end
+    \$29  = { \$1 [62], \$1  };
     if (rst) begin
-      \$112  = 17'h00000;
+      \$29  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$113  = div;
-    if (div_init) begin
-      \$113  = { 1'h0, \$2  };
-    end else if (div_step) begin
-      \$113  = \$3 ;
-    end
+    \$30  = \shift$6 ;
     if (rst) begin
-      \$113  = 25'h0000000;
+      \$30  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$114  = sum__0;
-    if (clear) begin
-      \$114  = 25'h0000000;
-    end else if (acc_en) begin
-      \$114  = \$4 [24:0];
-    end
+    \$31  = \rounding$8 ;
     if (rst) begin
-      \$114  = 25'h0000000;
+      \$31  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$115  = max0;
-    if (clear) begin
-      \$115  = 8'h80;
-    end else if (acc_en) begin
-      \$115  = \$6 ;
-    end
+    \$32  = wrap;
     if (rst) begin
-      \$115  = 8'h00;
+      \$32  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$116  = rem0;
-    if (div_init) begin
-      \$116  = \$11 [25:0];
-    end else if (div_step) begin
-      \$116  = \$15 [25:0];
-    end
+    \$33  = lo;
     if (rst) begin
-      \$116  = 26'h0000000;
+      \$33  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$117  = neg0;
-    if (div_init) begin
-      \$117  = \$12 ;
-    end
+    \$34  = \hi$14 ;
     if (rst) begin
-      \$117  = 1'h0;
+      \$34  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$118  = q0;
-    if (div_init) begin
-      \$118  = 8'h00;
-    end else if (div_step) begin
-      \$118  = \$18 [7:0];
-    end
+    \$35  = \$8 [7:0];
     if (rst) begin
-      \$118  = 8'h00;
+      \$35  = 8'h00;
     end
   end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$119  = y__0;
-    if (finish) begin
-      \$119  = \$30 [7:0];
-    end
-    if (rst) begin
-      \$119  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$120  = sum__1;
-    if (clear) begin
-      \$120  = 25'h0000000;
-    end else if (acc_en) begin
-      \$120  = \$31 [24:0];
-    end
-    if (rst) begin
-      \$120  = 25'h0000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$121  = max1;
-    if (clear) begin
-      \$121  = 8'h80;
-    end else if (acc_en) begin
-      \$121  = \$33 ;
-    end
-    if (rst) begin
-      \$121  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$122  = rem1;
-    if (div_init) begin
-      \$122  = \$38 [25:0];
-    end else if (div_step) begin
-      \$122  = \$42 [25:0];
-    end
-    if (rst) begin
-      \$122  = 26'h0000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$123  = neg1;
-    if (div_init) begin
-      \$123  = \$39 ;
-    end
-    if (rst) begin
-      \$123  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$124  = q1;
-    if (div_init) begin
-      \$124  = 8'h00;
-    end else if (div_step) begin
-      \$124  = \$45 [7:0];
-    end
-    if (rst) begin
-      \$124  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$125  = y__1;
-    if (finish) begin
-      \$125  = \$57 [7:0];
-    end
-    if (rst) begin
-      \$125  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$126  = sum__2;
-    if (clear) begin
-      \$126  = 25'h0000000;
-    end else if (acc_en) begin
-      \$126  = \$58 [24:0];
-    end
-    if (rst) begin
-      \$126  = 25'h0000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$127  = max2;
-    if (clear) begin
-      \$127  = 8'h80;
-    end else if (acc_en) begin
-      \$127  = \$60 ;
-    end
-    if (rst) begin
-      \$127  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$128  = rem2;
-    if (div_init) begin
-      \$128  = \$65 [25:0];
-    end else if (div_step) begin
-      \$128  = \$69 [25:0];
-    end
-    if (rst) begin
-      \$128  = 26'h0000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$129  = neg2;
-    if (div_init) begin
-      \$129  = \$66 ;
-    end
-    if (rst) begin
-      \$129  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$130  = q2;
-    if (div_init) begin
-      \$130  = 8'h00;
-    end else if (div_step) begin
-      \$130  = \$72 [7:0];
-    end
-    if (rst) begin
-      \$130  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$131  = y__2;
-    if (finish) begin
-      \$131  = \$84 [7:0];
-    end
-    if (rst) begin
-      \$131  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$132  = sum__3;
-    if (clear) begin
-      \$132  = 25'h0000000;
-    end else if (acc_en) begin
-      \$132  = \$85 [24:0];
-    end
-    if (rst) begin
-      \$132  = 25'h0000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$133  = max3;
-    if (clear) begin
-      \$133  = 8'h80;
-    end else if (acc_en) begin
-      \$133  = \$87 ;
-    end
-    if (rst) begin
-      \$133  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$134  = rem3;
-    if (div_init) begin
-      \$134  = \$92 [25:0];
-    end else if (div_step) begin
-      \$134  = \$96 [25:0];
-    end
-    if (rst) begin
-      \$134  = 26'h0000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$135  = neg3;
-    if (div_init) begin
-      \$135  = \$93 ;
-    end
-    if (rst) begin
-      \$135  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$136  = q3;
-    if (div_init) begin
-      \$136  = 8'h00;
-    end else if (div_step) begin
-      \$136  = \$99 [7:0];
-    end
-    if (rst) begin
-      \$136  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$19 ) begin end
-    \$137  = y__3;
-    if (finish) begin
-      \$137  = \$111 [7:0];
-    end
-    if (rst) begin
-      \$137  = 8'h00;
-    end
-  end
-  assign x__0 = \port$90$0 [7:0];
-  assign x__1 = \port$90$0 [15:8];
-  assign x__2 = \port$90$0 [23:16];
-  assign x__3 = \port$90$0 [31:24];
-  assign \$2  = { n, 7'h00 };
-  assign \$3  = { 1'h0, div[24:1] };
-  assign \$10  = { 1'h0, n[16:1] };
-  assign \$16  = { q0, 1'h0 };
-  assign \$37  = { 1'h0, n[16:1] };
-  assign \$43  = { q1, 1'h0 };
-  assign \$64  = { 1'h0, n[16:1] };
-  assign \$70  = { q2, 1'h0 };
-  assign \$91  = { 1'h0, n[16:1] };
-  assign \$97  = { q3, 1'h0 };
+  assign r = \$28 [64:0];
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.requant0 (rst, acc, m0, \shift$6 , \rounding$8 , wrap, lo, \hi$14 , y, clk);
+module \hwcnn_top.requant1 (rst, acc, m0, \shift$6 , \rounding$8 , wrap, lo, \hi$14 , y, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$20  = 0;
   wire [62:0] \$1 ;
   wire \$10 ;
@@ -5786,7 +5317,7 @@ module \hwcnn_top.requant0 (rst, acc, m0, \shift$6 , \rounding$8 , wrap, lo, \hi
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.requant1 (rst, acc, m0, \shift$6 , \rounding$8 , wrap, lo, \hi$14 , y, clk);
+module \hwcnn_top.requant2 (rst, acc, m0, \shift$6 , \rounding$8 , wrap, lo, \hi$14 , y, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$21  = 0;
   wire [62:0] \$1 ;
   wire \$10 ;
@@ -5945,7 +5476,7 @@ module \hwcnn_top.requant1 (rst, acc, m0, \shift$6 , \rounding$8 , wrap, lo, \hi
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.requant2 (rst, acc, m0, \shift$6 , \rounding$8 , wrap, lo, \hi$14 , y, clk);
+module \hwcnn_top.requant3 (rst, acc, m0, \shift$6 , \rounding$8 , wrap, lo, \hi$14 , y, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$22  = 0;
   wire [62:0] \$1 ;
   wire \$10 ;
@@ -6104,387 +5635,251 @@ module \hwcnn_top.requant2 (rst, acc, m0, \shift$6 , \rounding$8 , wrap, lo, \hi
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.requant3 (rst, acc, m0, \shift$6 , \rounding$8 , wrap, lo, \hi$14 , y, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$23  = 0;
-  wire [62:0] \$1 ;
-  wire \$10 ;
-  wire [63:0] \$11 ;
-  wire \$12 ;
-  wire [63:0] \$13 ;
-  wire \$14 ;
-  wire \$15 ;
-  wire \$16 ;
-  wire [64:0] \$17 ;
-  wire \$18 ;
-  wire [63:0] \$19 ;
-  wire [64:0] \$2 ;
-  wire [64:0] \$20 ;
-  wire [63:0] \$21 ;
-  wire [65:0] \$22 ;
-  wire [65:0] \$23 ;
-  wire [65:0] \$24 ;
-  wire [65:0] \$25 ;
-  wire [65:0] \$26 ;
-  wire [66:0] \$27 ;
-  wire [66:0] \$28 ;
-  reg [63:0] \$29 ;
-  wire \$3 ;
-  reg [5:0] \$30 ;
-  reg [1:0] \$31 ;
-  reg \$32 ;
-  reg [7:0] \$33 ;
-  reg [7:0] \$34 ;
-  reg [7:0] \$35 ;
-  wire [64:0] \$4 ;
-  wire \$5 ;
-  wire [64:0] \$6 ;
-  wire [64:0] \$7 ;
-  wire [64:0] \$8 ;
-  wire \$9 ;
-  reg [7:0] \$like  = 8'h00;
-  input [31:0] acc;
-  wire [31:0] acc;
-  input clk;
-  wire clk;
-  reg [7:0] hi = 8'h00;
-  input [7:0] \hi$14 ;
-  wire [7:0] \hi$14 ;
-  input [7:0] lo;
-  wire [7:0] lo;
-  input [30:0] m0;
-  wire [30:0] m0;
-  reg [63:0] p = 64'h0000000000000000;
-  wire [64:0] r;
-  reg [1:0] rounding = 2'h0;
-  input [1:0] \rounding$8 ;
-  wire [1:0] \rounding$8 ;
-  input rst;
-  wire rst;
-  reg [5:0] shift = 6'h00;
-  input [5:0] \shift$6 ;
-  wire [5:0] \shift$6 ;
-  input wrap;
-  wire wrap;
-  reg wrap_en = 1'h0;
-  output [7:0] y;
-  reg [7:0] y = 8'h00;
-  assign \$1  = $signed(acc) * $signed({ 1'h0, m0 });
-  assign \$2  = wrap_en ? { \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7:0] } : \$28 [64:0];
-  assign \$3  = $signed(\$2 ) < $signed(\$like );
-  assign \$4  = wrap_en ? { \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7:0] } : \$28 [64:0];
-  assign \$5  = $signed(\$4 ) > $signed(hi);
-  assign \$6  = wrap_en ? { \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7], \$28 [7:0] } : \$28 [64:0];
-  assign \$7  = \$5  ? { hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi } : \$6 ;
-  assign \$8  = \$3  ? { \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like [7], \$like  } : \$7 ;
-  assign \$9  = ! rounding;
-  assign \$10  = rounding == 1'h1;
-  assign \$11  = 1'h1 << shift;
-  assign \$12  = rounding == 2'h2;
-  assign \$13  = 1'h1 << shift;
-  assign \$14  = $signed(p) < $signed(1'h0);
-  assign \$15  = | shift;
-  assign \$16  = \$14  & \$15 ;
-  assign \$17  = \$13 [63:1] - \$16 ;
-  assign \$18  = | shift;
-  assign \$19  = 1'h1 << shift;
-  assign \$20  = \$19 [63:1] - 1'h1;
-  assign \$21  = $signed(p) >>> shift;
-  assign \$22  = $signed(\$20 ) + $signed({ 1'h0, \$21 [0] });
-  assign \$23  = \$18  ? \$22  : 66'h00000000000000000;
-  assign \$24  = \$12  ? { \$17 [64], \$17  } : \$23 ;
-  assign \$25  = \$10  ? { 3'h0, \$11 [63:1] } : \$24 ;
-  assign \$26  = \$9  ? 66'h00000000000000000 : \$25 ;
-  assign \$27  = $signed(p) + $signed(\$26 );
-  assign \$28  = $signed(\$27 ) >>> shift;
-  always @(posedge clk)
-    p <= \$29 ;
-  always @(posedge clk)
-    shift <= \$30 ;
-  always @(posedge clk)
-    rounding <= \$31 ;
-  always @(posedge clk)
-    wrap_en <= \$32 ;
-  always @(posedge clk)
-    \$like  <= \$33 ;
-  always @(posedge clk)
-    hi <= \$34 ;
-  always @(posedge clk)
-    y <= \$35 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$29  = { \$1 [62], \$1  };
-    if (rst) begin
-      \$29  = 64'h0000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$30  = \shift$6 ;
-    if (rst) begin
-      \$30  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$31  = \rounding$8 ;
-    if (rst) begin
-      \$31  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$32  = wrap;
-    if (rst) begin
-      \$32  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$33  = lo;
-    if (rst) begin
-      \$33  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$34  = \hi$14 ;
-    if (rst) begin
-      \$34  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
-    \$35  = \$8 [7:0];
-    if (rst) begin
-      \$35  = 8'h00;
-    end
-  end
-  assign r = \$28 [64:0];
-endmodule
-
-(* generator = "Amaranth" *)
 module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc__b_base, desc__p_base, desc__c_base, desc__pin_base, desc__m0, desc__shift, desc__rounding, desc__wrap, desc__per_channel, desc__bias_en, desc__acc_in, desc__acc_out, desc__lo, desc__hi, desc__pool_op, desc__in_h
-, desc__in_w, desc__out_h, desc__out_w, desc__win_h, desc__win_w, desc__stride_h, desc__stride_w, desc__pad_top, desc__pad_left, clk, rst, act_addr, wgt_addr, acc_rd_addr, acc_wr_en, busy, done, out_rd_addr, pool_clear, pool_acc, pool_div_init
-, pool_div_step, pool_finish, out_wr_en, out_wr_addr, kind, pool_op, m0, shift, rounding, wrap, per_channel, bias_en, lo, hi, error, par_addr, feed, a_sel, load, lsel, wrow_valid
-, pp_in, pp_first, acc_wr_addr, lane_mask, start);
-  reg \$auto$verilog_backend.cc:2355:dump_module$24  = 0;
+, desc__in_w, desc__out_h, desc__out_w, desc__win_h, desc__win_w, desc__stride_h, desc__stride_w, desc__pad_top, desc__pad_left, desc__pad_bottom, desc__pad_right, desc__count_pad, clk, rst, pool_final, act_addr, wgt_addr, acc_rd_addr, acc_wr_en, busy, done
+, out_rd_addr, out_wr_en, out_wr_addr, kind, pool_op, m0, shift, rounding, wrap, per_channel, bias_en, lo, hi, error, par_addr, feed, a_sel, load, lsel, wrow_valid, pp_in
+, pp_first, acc_wr_addr, lane_mask, tap__valid, tap__payload, start);
+  reg \$auto$verilog_backend.cc:2355:dump_module$23  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire [15:0] \$100 ;
-  wire [16:0] \$101 ;
-  wire [20:0] \$102 ;
+  wire \$100 ;
+  wire [2:0] \$101 ;
+  wire [2:0] \$102 ;
   wire \$103 ;
-  wire \$104 ;
-  wire [8:0] \$105 ;
-  wire [16:0] \$106 ;
-  wire \$107 ;
-  wire [16:0] \$108 ;
+  wire [17:0] \$104 ;
+  wire [16:0] \$105 ;
+  wire [17:0] \$106 ;
+  wire [16:0] \$107 ;
+  wire \$108 ;
   wire \$109 ;
   wire \$11 ;
   wire \$110 ;
-  wire [16:0] \$111 ;
+  wire \$111 ;
   wire \$112 ;
-  wire [8:0] \$113 ;
-  wire [16:0] \$114 ;
-  wire [18:0] \$115 ;
+  wire [2:0] \$113 ;
+  wire [2:0] \$114 ;
+  wire \$115 ;
   wire [16:0] \$116 ;
-  wire [18:0] \$117 ;
-  wire \$118 ;
-  wire [15:0] \$119 ;
+  wire [16:0] \$117 ;
+  wire [17:0] \$118 ;
+  wire [8:0] \$119 ;
   wire \$12 ;
-  wire [8:0] \$120 ;
-  wire [8:0] \$121 ;
-  wire [15:0] \$122 ;
-  wire [15:0] \$123 ;
-  wire [16:0] \$124 ;
-  wire \$125 ;
+  wire \$120 ;
+  wire \$121 ;
+  wire \$122 ;
+  wire \$123 ;
+  wire \$124 ;
+  wire [20:0] \$125 ;
   wire \$126 ;
   wire \$127 ;
-  wire [16:0] \$128 ;
+  wire [17:0] \$128 ;
   wire \$129 ;
   wire \$13 ;
   wire \$130 ;
-  wire [17:0] \$131 ;
-  wire \$132 ;
-  wire \$133 ;
-  wire [2:0] \$134 ;
-  wire [2:0] \$135 ;
-  wire \$136 ;
+  wire \$131 ;
+  wire [2:0] \$132 ;
+  wire [2:0] \$133 ;
+  wire \$134 ;
+  wire [16:0] \$135 ;
+  wire [16:0] \$136 ;
   wire [17:0] \$137 ;
-  wire [16:0] \$138 ;
-  wire [17:0] \$139 ;
+  wire [8:0] \$138 ;
+  wire \$139 ;
   wire \$14 ;
-  wire [16:0] \$140 ;
+  wire \$140 ;
   wire \$141 ;
   wire \$142 ;
-  wire \$143 ;
+  wire [16:0] \$143 ;
   wire \$144 ;
   wire \$145 ;
-  wire [2:0] \$146 ;
-  wire [2:0] \$147 ;
-  wire \$148 ;
-  wire [16:0] \$149 ;
+  wire [17:0] \$146 ;
+  wire [16:0] \$147 ;
+  wire [16:0] \$148 ;
+  wire \$149 ;
   wire \$15 ;
   wire [16:0] \$150 ;
-  wire [17:0] \$151 ;
-  wire [8:0] \$152 ;
-  wire \$153 ;
-  wire \$154 ;
-  wire \$155 ;
-  wire \$156 ;
-  wire \$157 ;
-  wire [20:0] \$158 ;
+  wire [16:0] \$151 ;
+  wire \$152 ;
+  wire [16:0] \$153 ;
+  wire [16:0] \$154 ;
+  wire [4:0] \$155 ;
+  wire [17:0] \$156 ;
+  wire [16:0] \$157 ;
+  wire \$158 ;
   wire \$159 ;
   wire \$16 ;
   wire \$160 ;
-  wire [17:0] \$161 ;
+  wire \$161 ;
   wire \$162 ;
   wire \$163 ;
   wire \$164 ;
-  wire [2:0] \$165 ;
-  wire [2:0] \$166 ;
+  wire \$165 ;
+  wire \$166 ;
   wire \$167 ;
-  wire [16:0] \$168 ;
-  wire [16:0] \$169 ;
+  wire \$168 ;
+  wire \$169 ;
   wire \$17 ;
-  wire [17:0] \$170 ;
-  wire [8:0] \$171 ;
-  wire \$172 ;
+  wire [16:0] \$170 ;
+  wire \$171 ;
+  wire [16:0] \$172 ;
   wire \$173 ;
   wire \$174 ;
   wire \$175 ;
-  wire [16:0] \$176 ;
+  wire \$176 ;
   wire \$177 ;
   wire \$178 ;
-  wire [17:0] \$179 ;
+  wire \$179 ;
   wire \$18 ;
-  wire [16:0] \$180 ;
-  wire [16:0] \$181 ;
+  wire \$180 ;
+  wire \$181 ;
   wire \$182 ;
-  wire [16:0] \$183 ;
-  wire [16:0] \$184 ;
+  wire \$183 ;
+  wire \$184 ;
   wire \$185 ;
-  wire [16:0] \$186 ;
-  wire [16:0] \$187 ;
-  wire [4:0] \$188 ;
-  wire [17:0] \$189 ;
+  wire [8:0] \$186 ;
+  wire \$187 ;
+  wire [8:0] \$188 ;
+  wire \$189 ;
   wire \$19 ;
-  wire [16:0] \$190 ;
-  wire \$191 ;
+  wire \$190 ;
+  wire [8:0] \$191 ;
   wire \$192 ;
-  wire \$193 ;
+  wire [8:0] \$193 ;
   wire \$194 ;
   wire \$195 ;
-  wire \$196 ;
+  wire [16:0] \$196 ;
   wire \$197 ;
   wire \$198 ;
-  wire \$199 ;
+  wire [16:0] \$199 ;
   wire \$2 ;
   wire \$20 ;
   wire \$200 ;
   wire \$201 ;
   wire \$202 ;
   wire \$203 ;
-  wire \$204 ;
+  wire [8:0] \$204 ;
   wire \$205 ;
   wire \$206 ;
-  wire \$207 ;
-  wire [8:0] \$208 ;
+  wire [8:0] \$207 ;
+  wire \$208 ;
   wire \$209 ;
   wire \$21 ;
   wire [8:0] \$210 ;
   wire [8:0] \$211 ;
-  reg \$212 ;
-  reg [1:0] \$213 ;
-  reg [30:0] \$214 ;
-  reg [5:0] \$215 ;
-  reg [1:0] \$216 ;
-  reg \$217 ;
-  reg \$218 ;
-  reg \$219 ;
+  wire [8:0] \$212 ;
+  wire [8:0] \$213 ;
+  wire \$214 ;
+  wire [8:0] \$215 ;
+  wire \$216 ;
+  wire \$217 ;
+  wire [16:0] \$218 ;
+  wire \$219 ;
   wire \$22 ;
-  reg \$220 ;
-  reg \$221 ;
-  reg [7:0] \$222 ;
-  reg [7:0] \$223 ;
-  reg [15:0] \$224 ;
-  reg [15:0] \$225 ;
-  reg [15:0] \$226 ;
-  reg [7:0] \$227 ;
-  reg [7:0] \$228 ;
-  reg [7:0] \$229 ;
+  wire \$220 ;
+  wire [16:0] \$221 ;
+  wire \$222 ;
+  wire \$223 ;
+  wire [16:0] \$224 ;
+  wire \$225 ;
+  wire [8:0] \$226 ;
+  wire [16:0] \$227 ;
+  wire [18:0] \$228 ;
+  wire [16:0] \$229 ;
   wire \$23 ;
-  reg [3:0] \$230 ;
-  reg [7:0] \$231 ;
-  reg [15:0] \$232 ;
-  reg [15:0] \$233 ;
-  reg [15:0] \$234 ;
-  reg [15:0] \$235 ;
-  reg [7:0] \$236 ;
-  reg [7:0] \$237 ;
-  reg [7:0] \$238 ;
-  reg [7:0] \$239 ;
+  wire [18:0] \$230 ;
+  reg \$231 ;
+  reg [1:0] \$232 ;
+  reg [30:0] \$233 ;
+  reg [5:0] \$234 ;
+  reg [1:0] \$235 ;
+  reg \$236 ;
+  reg \$237 ;
+  reg \$238 ;
+  reg \$239 ;
   wire \$24 ;
-  reg [19:0] \$240 ;
-  reg \$241 ;
-  reg [16:0] \$242 ;
+  reg \$240 ;
+  reg [7:0] \$241 ;
+  reg [7:0] \$242 ;
   reg [15:0] \$243 ;
-  reg \$244 ;
-  reg \$245 ;
-  reg [15:0] \$246 ;
-  reg [15:0] \$247 ;
-  reg [17:0] \$248 ;
-  reg [17:0] \$249 ;
+  reg [15:0] \$244 ;
+  reg [15:0] \$245 ;
+  reg [7:0] \$246 ;
+  reg [7:0] \$247 ;
+  reg [7:0] \$248 ;
+  reg [3:0] \$249 ;
   wire \$25 ;
   reg [7:0] \$250 ;
-  reg [7:0] \$251 ;
+  reg [15:0] \$251 ;
   reg [15:0] \$252 ;
-  reg [7:0] \$253 ;
-  reg [19:0] \$254 ;
+  reg [15:0] \$253 ;
+  reg [15:0] \$254 ;
   reg [7:0] \$255 ;
   reg [7:0] \$256 ;
-  reg [16:0] \$257 ;
-  reg [16:0] \$258 ;
-  reg [1:0] \$259 ;
+  reg [7:0] \$257 ;
+  reg [7:0] \$258 ;
+  reg [7:0] \$259 ;
   wire \$26 ;
   reg [7:0] \$260 ;
   reg [7:0] \$261 ;
-  reg [16:0] \$262 ;
-  reg [1:0] \$263 ;
-  reg [15:0] \$264 ;
-  reg \$265 ;
-  reg [16:0] \$266 ;
-  reg [16:0] \$267 ;
+  reg \$262 ;
+  reg [19:0] \$263 ;
+  reg \$264 ;
+  reg [16:0] \$265 ;
+  reg [15:0] \$266 ;
+  reg \$267 ;
   reg \$268 ;
-  reg [7:0] \$269 ;
+  reg [15:0] \$269 ;
   wire \$27 ;
-  reg [7:0] \$270 ;
-  reg [7:0] \$271 ;
-  reg [7:0] \$272 ;
-  reg [3:0] \$273 ;
-  reg [1:0] \$274 ;
-  reg \$275 ;
-  reg [1:0] \$276 ;
-  reg \$277 ;
-  reg [1:0] \$278 ;
-  reg \$279 ;
+  reg [15:0] \$270 ;
+  reg [17:0] \$271 ;
+  reg [17:0] \$272 ;
+  reg [7:0] \$273 ;
+  reg [7:0] \$274 ;
+  reg [7:0] \$275 ;
+  reg \$276 ;
+  reg [7:0] \$277 ;
+  reg [7:0] \$278 ;
+  reg [16:0] \$279 ;
   wire \$28 ;
-  reg \$280 ;
-  reg \$281 ;
-  reg \$282 ;
-  reg \$283 ;
-  reg \$284 ;
-  reg \$285 ;
-  reg \$286 ;
-  reg [26:0] \$287 ;
-  reg [26:0] \$288 ;
-  reg [26:0] \$289 ;
+  reg [16:0] \$280 ;
+  reg [1:0] \$281 ;
+  reg [7:0] \$282 ;
+  reg [7:0] \$283 ;
+  reg [16:0] \$284 ;
+  reg [1:0] \$285 ;
+  reg [15:0] \$286 ;
+  reg \$287 ;
+  reg [16:0] \$288 ;
+  reg [16:0] \$289 ;
   wire \$29 ;
-  reg [26:0] \$290 ;
-  reg \$291 ;
+  reg \$290 ;
+  reg [7:0] \$291 ;
+  reg [7:0] \$292 ;
+  reg [7:0] \$293 ;
+  reg [7:0] \$294 ;
+  reg [3:0] \$295 ;
+  reg [1:0] \$296 ;
+  reg \$297 ;
+  reg [1:0] \$298 ;
+  reg \$299 ;
   wire \$3 ;
   wire [20:0] \$30 ;
+  reg [1:0] \$300 ;
+  reg \$301 ;
+  reg \$302 ;
+  reg \$303 ;
+  reg \$304 ;
+  reg \$305 ;
+  reg \$306 ;
+  reg \$307 ;
+  reg \$308 ;
+  reg [26:0] \$309 ;
   wire \$31 ;
+  reg [26:0] \$310 ;
+  reg [26:0] \$311 ;
+  reg [26:0] \$312 ;
+  reg \$313 ;
+  reg [12:0] \$314 ;
   wire \$32 ;
   wire \$33 ;
   wire \$34 ;
@@ -6533,40 +5928,45 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
   wire [35:0] \$73 ;
   wire [36:0] \$74 ;
   wire \$75 ;
-  wire [16:0] \$76 ;
+  wire \$76 ;
   wire \$77 ;
-  wire [16:0] \$78 ;
+  wire \$78 ;
   wire \$79 ;
   wire \$8 ;
-  wire [16:0] \$80 ;
-  wire [17:0] \$81 ;
-  wire \$82 ;
-  wire \$83 ;
-  wire [16:0] \$84 ;
-  wire [17:0] \$85 ;
+  wire \$80 ;
+  wire [15:0] \$81 ;
+  wire [8:0] \$82 ;
+  wire [8:0] \$83 ;
+  wire \$84 ;
+  wire [20:0] \$85 ;
   wire \$86 ;
-  wire [16:0] \$87 ;
-  wire [17:0] \$88 ;
-  wire [18:0] \$89 ;
+  wire \$87 ;
+  wire [15:0] \$88 ;
+  wire [8:0] \$89 ;
   wire \$9 ;
-  wire \$90 ;
+  wire [8:0] \$90 ;
   wire \$91 ;
   wire \$92 ;
   wire \$93 ;
   wire \$94 ;
-  wire \$95 ;
-  wire [15:0] \$96 ;
-  wire [8:0] \$97 ;
-  wire [8:0] \$98 ;
-  wire [15:0] \$99 ;
+  wire [16:0] \$95 ;
+  wire \$96 ;
+  wire \$97 ;
+  wire [17:0] \$98 ;
+  wire \$99 ;
   reg \$signal  = 1'h0;
-  reg [15:0] \$signal$111  = 16'h0000;
-  reg [15:0] \$signal$112  = 16'h0000;
-  reg [15:0] \$signal$113  = 16'h0000;
-  reg [7:0] \$signal$115  = 8'h00;
-  reg [7:0] \$signal$116  = 8'h00;
+  reg [15:0] \$signal$103  = 16'h0000;
+  reg [15:0] \$signal$104  = 16'h0000;
+  reg [15:0] \$signal$105  = 16'h0000;
+  reg [7:0] \$signal$106  = 8'h00;
+  reg [7:0] \$signal$107  = 8'h00;
+  reg [7:0] \$signal$108  = 8'h00;
+  reg [7:0] \$signal$109  = 8'h00;
+  reg [7:0] \$signal$110  = 8'h00;
+  reg [7:0] \$signal$112  = 8'h00;
+  reg [7:0] \$signal$114  = 8'h00;
+  reg [15:0] \$signal$119  = 16'h0000;
   reg [15:0] \$signal$120  = 16'h0000;
-  reg [15:0] \$signal$121  = 16'h0000;
   reg \$signal$31  = 1'h0;
   reg [26:0] \$signal$51  = 27'h0000000;
   wire [7:0] \$signal$51.acc_addr ;
@@ -6621,6 +6021,7 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
   reg [7:0] c_row = 8'h00;
   input clk;
   wire clk;
+  reg count_pad = 1'h0;
   input [7:0] desc__a_base;
   wire [7:0] desc__a_base;
   input desc__acc_in;
@@ -6633,6 +6034,8 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
   wire desc__bias_en;
   input [7:0] desc__c_base;
   wire [7:0] desc__c_base;
+  input desc__count_pad;
+  wire desc__count_pad;
   input [7:0] desc__hi;
   wire [7:0] desc__hi;
   input [15:0] desc__in_h;
@@ -6657,8 +6060,12 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
   wire [15:0] desc__out_w;
   input [3:0] desc__p_base;
   wire [3:0] desc__p_base;
+  input [7:0] desc__pad_bottom;
+  wire [7:0] desc__pad_bottom;
   input [7:0] desc__pad_left;
   wire [7:0] desc__pad_left;
+  input [7:0] desc__pad_right;
+  wire [7:0] desc__pad_right;
   input [7:0] desc__pad_top;
   wire [7:0] desc__pad_top;
   input desc__per_channel;
@@ -6693,7 +6100,6 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
   output [7:0] hi;
   reg [7:0] hi = 8'h00;
   reg [15:0] i = 16'h0000;
-  reg inb_d = 1'h0;
   wire is_pool;
   wire [26:0] issue;
   wire [7:0] \issue.acc_addr ;
@@ -6705,6 +6111,7 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
   wire \issue.valid ;
   wire \issue.wacc ;
   wire \issue.wout ;
+  reg issuing = 1'h0;
   wire [18:0] ix;
   wire [18:0] iy;
   reg [15:0] k_ = 16'h0000;
@@ -6733,7 +6140,6 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
   output out_wr_en;
   reg out_wr_en;
   reg [3:0] p_base = 4'h0;
-  reg [7:0] pad_left = 8'h00;
   (* init = 4'h0 *)
   wire [3:0] par;
   output [3:0] par_addr;
@@ -6742,16 +6148,8 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
   reg per_channel = 1'h0;
   reg [16:0] period = 17'h00000;
   reg [7:0] pin_base = 8'h00;
-  output pool_acc;
-  reg pool_acc;
-  output pool_clear;
-  reg pool_clear;
-  output pool_div_init;
-  reg pool_div_init;
-  output pool_div_step;
-  reg pool_div_step;
-  output pool_finish;
-  reg pool_finish;
+  input pool_final;
+  wire pool_final;
   output [1:0] pool_op;
   reg [1:0] pool_op = 2'h0;
   output pp_first;
@@ -6795,7 +6193,16 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
   reg starting;
   reg [15:0] stream = 16'h0000;
   reg [19:0] t = 20'h00000;
-  reg [19:0] t_last = 20'h00000;
+  output [12:0] tap__payload;
+  reg [12:0] tap__payload = 13'h0000;
+  wire [7:0] \tap__payload.addr ;
+  wire \tap__payload.count ;
+  wire \tap__payload.final ;
+  wire \tap__payload.first ;
+  wire \tap__payload.inb ;
+  wire \tap__payload.last ;
+  output tap__valid;
+  reg tap__valid = 1'h0;
   reg tok_d0 = 1'h0;
   reg tok_d1 = 1'h0;
   reg tok_d2 = 1'h0;
@@ -6810,8 +6217,6 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
   reg [16:0] w_rem = 17'h00000;
   output [7:0] wgt_addr;
   wire [7:0] wgt_addr;
-  reg [15:0] win = 16'h0000;
-  reg [7:0] win_w = 8'h00;
   output wrap;
   reg wrap = 1'h0;
   wire [16:0] wrow;
@@ -6897,305 +6302,330 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
   assign \$72  = $signed(iy) * $signed({ 1'h0, \$signal$67  });
   assign \$73  = $signed({ 1'h0, pin_base }) + $signed(\$72 );
   assign \$74  = $signed(\$73 ) + $signed(ix);
-  assign \$75  = ! t;
-  assign \$76  = win + 1'h1;
-  assign \$77  = t == \$76 ;
-  assign \$78  = win + 2'h2;
-  assign \$79  = t >= \$78 ;
-  assign \$80  = win + 2'h2;
-  assign \$81  = \$80  + 4'h8;
-  assign \$82  = t < \$81 ;
-  assign \$83  = \$79  & \$82 ;
-  assign \$84  = win + 2'h2;
-  assign \$85  = \$84  + 4'h8;
-  assign \$86  = t == \$85 ;
-  assign \$87  = win + 2'h2;
-  assign \$88  = \$87  + 4'h8;
-  assign \$89  = \$88  + 1'h1;
-  assign \$90  = t == \$89 ;
-  assign \$91  = s3[0] & s3[4];
-  assign \$92  = ! fsm_state;
-  assign \$93  = fsm_state == 1'h1;
-  assign \$94  = fsm_state == 2'h2;
-  assign \$95  = desc__m > 3'h4;
-  assign \$96  = \$95  ? desc__m : 16'h0004;
-  assign \$97  = - desc__pad_left;
-  assign \$98  = - desc__pad_top;
-  assign \$99  = desc__win_h * desc__win_w;
-  assign \$100  = desc__win_h * desc__win_w;
-  assign \$101  = \$100  + 4'hb;
-  assign \$102  = t + 1'h1;
-  assign \$103  = s3[0] & s3[1];
-  assign \$104  = t == t_last;
-  assign \$105  = out_ptr + 1'h1;
-  assign \$106  = \$signal$113  - 1'h1;
-  assign \$107  = \$signal$120  == \$106 ;
-  assign \$108  = \$signal$112  - 1'h1;
-  assign \$109  = \$signal$121  == \$108 ;
-  assign \$110  = \$107  & \$109 ;
-  assign \$111  = \$signal$113  - 1'h1;
-  assign \$112  = \$signal$120  == \$111 ;
-  assign \$113  = - pad_left;
-  assign \$114  = \$signal$121  + 1'h1;
-  assign \$115  = $signed(\$signal$60 ) + $signed({ 1'h0, \$signal$115  });
-  assign \$116  = \$signal$120  + 1'h1;
-  assign \$117  = $signed(\$signal$63 ) + $signed({ 1'h0, \$signal$116  });
-  assign \$118  = desc__m > 3'h4;
-  assign \$119  = \$118  ? desc__m : 16'h0004;
-  assign \$120  = - desc__pad_left;
-  assign \$121  = - desc__pad_top;
-  assign \$122  = desc__win_h * desc__win_w;
-  assign \$123  = desc__win_h * desc__win_w;
-  assign \$124  = \$123  + 4'hb;
-  assign \$125  = ~ is_pool;
-  assign \$126  = busy & \$125 ;
-  assign \$127  = \$126  & \$signal ;
-  assign \$128  = stream - 1'h1;
+  assign \$75  = ~ is_pool;
+  assign \$76  = s3[0] & s3[4];
+  assign \$77  = ! fsm_state;
+  assign \$78  = fsm_state == 1'h1;
+  assign \$79  = fsm_state == 2'h2;
+  assign \$80  = desc__m > 3'h4;
+  assign \$81  = \$80  ? desc__m : 16'h0004;
+  assign \$82  = - desc__pad_left;
+  assign \$83  = - desc__pad_top;
+  assign \$85  = t + 1'h1;
+  assign \$86  = s3[0] & s3[1];
+  assign \$87  = desc__m > 3'h4;
+  assign \$88  = \$87  ? desc__m : 16'h0004;
+  assign \$89  = - desc__pad_left;
+  assign \$90  = - desc__pad_top;
+  assign \$92  = ~ is_pool;
+  assign \$93  = busy & \$92 ;
+  assign \$94  = \$93  & \$signal ;
+  assign \$95  = stream - 1'h1;
+  assign \$96  = $signed({ 1'h0, t }) == $signed(\$95 );
+  assign \$97  = last & \$96 ;
+  assign \$98  = period - 1'h1;
+  assign \$99  = $signed({ 1'h0, t }) == $signed(\$98 );
+  assign \$100  = a_par == 2'h2;
+  assign \$101  = a_par + 1'h1;
+  assign \$102  = \$100  ? 3'h0 : \$101 ;
+  assign \$103  = rem <= 3'h4;
+  assign \$104  = n_rem - 3'h4;
+  assign \$105  = b_ptr + k_;
+  assign \$106  = rem - 3'h4;
+  assign \$107  = a_ptr + m_;
+  assign \$108  = ~ is_pool;
+  assign \$109  = busy & \$108 ;
+  assign \$110  = \$109  & \$signal$31 ;
+  assign \$111  = t == 2'h3;
+  assign \$112  = w_par == 2'h2;
+  assign \$113  = w_par + 1'h1;
+  assign \$114  = \$112  ? 3'h0 : \$113 ;
+  assign \$115  = w_rem <= 3'h4;
+  assign \$116  = w_nptr + k_;
+  assign \$117  = w_nptr + k_;
+  assign \$118  = w_rem - 3'h4;
+  assign \$119  = w_ptr + 3'h4;
+  assign \$120  = ~ is_pool;
+  assign \$121  = busy & \$120 ;
+  assign \$122  = \$121  & \$signal ;
+  assign \$123  = ~ last;
+  assign \$124  = \$122  & \$123 ;
+  assign \$125  = t + 3'h4;
+  assign \$126  = \$125  >= period;
+  assign \$127  = \$124  & \$126 ;
+  assign \$128  = period - 1'h1;
   assign \$129  = $signed({ 1'h0, t }) == $signed(\$128 );
-  assign \$130  = last & \$129 ;
-  assign \$131  = period - 1'h1;
-  assign \$132  = $signed({ 1'h0, t }) == $signed(\$131 );
-  assign \$133  = a_par == 2'h2;
-  assign \$134  = a_par + 1'h1;
-  assign \$135  = \$133  ? 3'h0 : \$134 ;
-  assign \$136  = rem <= 3'h4;
-  assign \$137  = n_rem - 3'h4;
-  assign \$138  = b_ptr + k_;
-  assign \$139  = rem - 3'h4;
-  assign \$140  = a_ptr + m_;
-  assign \$141  = ~ is_pool;
-  assign \$142  = busy & \$141 ;
-  assign \$143  = \$142  & \$signal$31 ;
-  assign \$144  = t == 2'h3;
-  assign \$145  = w_par == 2'h2;
-  assign \$146  = w_par + 1'h1;
-  assign \$147  = \$145  ? 3'h0 : \$146 ;
-  assign \$148  = w_rem <= 3'h4;
-  assign \$149  = w_nptr + k_;
-  assign \$150  = w_nptr + k_;
-  assign \$151  = w_rem - 3'h4;
-  assign \$152  = w_ptr + 3'h4;
-  assign \$153  = ~ is_pool;
-  assign \$154  = busy & \$153 ;
-  assign \$155  = \$154  & \$signal ;
-  assign \$156  = ~ last;
-  assign \$157  = \$155  & \$156 ;
-  assign \$158  = t + 3'h4;
-  assign \$159  = \$158  >= period;
-  assign \$160  = \$157  & \$159 ;
-  assign \$161  = period - 1'h1;
-  assign \$162  = $signed({ 1'h0, t }) == $signed(\$161 );
-  assign \$163  = \$160  & \$162 ;
-  assign \$164  = w_par == 2'h2;
-  assign \$165  = w_par + 1'h1;
-  assign \$166  = \$164  ? 3'h0 : \$165 ;
-  assign \$167  = w_rem <= 3'h4;
-  assign \$168  = w_nptr + k_;
-  assign \$169  = w_nptr + k_;
-  assign \$170  = w_rem - 3'h4;
-  assign \$171  = w_ptr + 3'h4;
-  assign \$172  = \$45 [16:0] < w_rem;
-  assign \$173  = ~ is_pool;
-  assign \$174  = busy & \$173 ;
-  assign \$175  = tok_d6 & \$174 ;
-  assign \$176  = m_ - 1'h1;
-  assign \$177  = i == \$176 ;
-  assign \$178  = \rem$44  <= 3'h4;
-  assign \$179  = \n_rem$43  - 3'h4;
-  assign \$180  = c_nptr + m_;
-  assign \$181  = c_nptr + m_;
-  assign \$182  = acc_in | acc_out;
-  assign \$183  = acc_nptr + m_;
-  assign \$184  = \$182  ? \$183  : 17'h00000;
-  assign \$185  = acc_in | acc_out;
-  assign \$186  = acc_nptr + m_;
-  assign \$187  = \$185  ? \$186  : 17'h00000;
-  assign \$188  = par_addr + 1'h1;
-  assign \$189  = \rem$44  - 3'h4;
-  assign \$190  = i + 1'h1;
-  assign \$191  = ~ is_pool;
-  assign \$192  = busy & \$191 ;
-  assign \$193  = ~ \$192 ;
-  assign \$194  = busy & is_pool;
-  assign \$195  = t < win;
-  assign \$196  = \$194  & \$195 ;
-  assign \$197  = $signed(iy) >= $signed(1'h0);
-  assign \$198  = $signed(iy) < $signed({ 1'h0, \$signal$111  });
-  assign \$199  = \$197  & \$198 ;
-  assign \$200  = $signed(ix) >= $signed(1'h0);
-  assign \$201  = \$199  & \$200 ;
-  assign \$202  = $signed(ix) < $signed({ 1'h0, \$signal$67  });
-  assign \$203  = \$201  & \$202 ;
-  assign \$204  = \$196  & \$203 ;
-  assign \$205  = busy & is_pool;
-  assign \$206  = t < win;
-  assign \$207  = \$205  & \$206 ;
-  assign \$208  = win_w - 1'h1;
-  assign \$209  = \$signal$64  == \$208 ;
-  assign \$210  = \$signal$61  + 1'h1;
-  assign \$211  = \$signal$64  + 1'h1;
+  assign \$130  = \$127  & \$129 ;
+  assign \$131  = w_par == 2'h2;
+  assign \$132  = w_par + 1'h1;
+  assign \$133  = \$131  ? 3'h0 : \$132 ;
+  assign \$134  = w_rem <= 3'h4;
+  assign \$135  = w_nptr + k_;
+  assign \$136  = w_nptr + k_;
+  assign \$137  = w_rem - 3'h4;
+  assign \$138  = w_ptr + 3'h4;
+  assign \$139  = \$45 [16:0] < w_rem;
+  assign \$140  = ~ is_pool;
+  assign \$141  = busy & \$140 ;
+  assign \$142  = tok_d6 & \$141 ;
+  assign \$143  = m_ - 1'h1;
+  assign \$144  = i == \$143 ;
+  assign \$145  = \rem$44  <= 3'h4;
+  assign \$146  = \n_rem$43  - 3'h4;
+  assign \$147  = c_nptr + m_;
+  assign \$148  = c_nptr + m_;
+  assign \$149  = acc_in | acc_out;
+  assign \$150  = acc_nptr + m_;
+  assign \$151  = \$149  ? \$150  : 17'h00000;
+  assign \$152  = acc_in | acc_out;
+  assign \$153  = acc_nptr + m_;
+  assign \$154  = \$152  ? \$153  : 17'h00000;
+  assign \$155  = par_addr + 1'h1;
+  assign \$156  = \rem$44  - 3'h4;
+  assign \$157  = i + 1'h1;
+  assign \$158  = ~ is_pool;
+  assign \$159  = busy & \$158 ;
+  assign \$160  = ~ \$159 ;
+  assign \$161  = busy & is_pool;
+  assign \$162  = \$161  & issuing;
+  assign \$163  = $signed(iy) >= $signed(1'h0);
+  assign \$164  = $signed(iy) < $signed({ 1'h0, \$signal$103  });
+  assign \$165  = \$163  & \$164 ;
+  assign \$166  = $signed(ix) >= $signed(1'h0);
+  assign \$167  = \$165  & \$166 ;
+  assign \$168  = $signed(ix) < $signed({ 1'h0, \$signal$67  });
+  assign \$169  = \$167  & \$168 ;
+  assign \$170  = \$signal$103  + \$signal$112 ;
+  assign \$171  = $signed(iy) < $signed({ 1'h0, \$170  });
+  assign \$172  = \$signal$67  + \$signal$114 ;
+  assign \$173  = $signed(ix) < $signed({ 1'h0, \$172  });
+  assign \$174  = \$171  & \$173 ;
+  assign \$175  = $signed(iy) >= $signed(1'h0);
+  assign \$176  = $signed(iy) < $signed({ 1'h0, \$signal$103  });
+  assign \$177  = \$175  & \$176 ;
+  assign \$178  = $signed(ix) >= $signed(1'h0);
+  assign \$179  = \$177  & \$178 ;
+  assign \$180  = $signed(ix) < $signed({ 1'h0, \$signal$67  });
+  assign \$181  = \$179  & \$180 ;
+  assign \$182  = count_pad ? \$174  : \$181 ;
+  assign \$183  = ! \$signal$64 ;
+  assign \$184  = ! \$signal$61 ;
+  assign \$185  = \$183  & \$184 ;
+  assign \$186  = \$signal$106  - 1'h1;
+  assign \$187  = \$signal$64  == \$186 ;
+  assign \$188  = \$signal$107  - 1'h1;
+  assign \$189  = \$signal$61  == \$188 ;
+  assign \$190  = \$187  & \$189 ;
+  assign \$191  = \$signal$106  - 1'h1;
+  assign \$192  = \$signal$64  == \$191 ;
+  assign \$193  = \$signal$107  - 1'h1;
+  assign \$194  = \$signal$61  == \$193 ;
+  assign \$195  = \$192  & \$194 ;
+  assign \$196  = \$signal$105  - 1'h1;
+  assign \$197  = \$signal$119  == \$196 ;
+  assign \$198  = \$195  & \$197 ;
+  assign \$199  = \$signal$104  - 1'h1;
+  assign \$200  = \$signal$120  == \$199 ;
+  assign \$201  = \$198  & \$200 ;
+  assign \$202  = busy & is_pool;
+  assign \$203  = \$202  & issuing;
+  assign \$204  = \$signal$106  - 1'h1;
+  assign \$205  = \$signal$64  == \$204 ;
+  assign \$206  = ~ \$205 ;
+  assign \$207  = \$signal$107  - 1'h1;
+  assign \$208  = \$signal$61  == \$207 ;
+  assign \$209  = ~ \$208 ;
+  assign \$210  = \$signal$64  + 1'h1;
+  assign \$211  = \$signal$61  + 1'h1;
+  assign \$212  = out_ptr + 1'h1;
+  assign \$213  = \$signal$106  - 1'h1;
+  assign \$214  = \$signal$64  == \$213 ;
+  assign \$215  = \$signal$107  - 1'h1;
+  assign \$216  = \$signal$61  == \$215 ;
+  assign \$217  = \$214  & \$216 ;
+  assign \$218  = \$signal$105  - 1'h1;
+  assign \$219  = \$signal$119  == \$218 ;
+  assign \$220  = \$217  & \$219 ;
+  assign \$221  = \$signal$104  - 1'h1;
+  assign \$222  = \$signal$120  == \$221 ;
+  assign \$223  = \$220  & \$222 ;
+  assign \$224  = \$signal$105  - 1'h1;
+  assign \$225  = \$signal$119  == \$224 ;
+  assign \$226  = - \$signal$110 ;
+  assign \$227  = \$signal$120  + 1'h1;
+  assign \$228  = $signed(\$signal$60 ) + $signed({ 1'h0, \$signal$108  });
+  assign \$229  = \$signal$119  + 1'h1;
+  assign \$230  = $signed(\$signal$63 ) + $signed({ 1'h0, \$signal$109  });
   always @(posedge clk)
-    kind <= \$212 ;
+    kind <= \$231 ;
   always @(posedge clk)
-    pool_op <= \$213 ;
+    pool_op <= \$232 ;
   always @(posedge clk)
-    m0 <= \$214 ;
+    m0 <= \$233 ;
   always @(posedge clk)
-    shift <= \$215 ;
+    shift <= \$234 ;
   always @(posedge clk)
-    rounding <= \$216 ;
+    rounding <= \$235 ;
   always @(posedge clk)
-    wrap <= \$217 ;
+    wrap <= \$236 ;
   always @(posedge clk)
-    per_channel <= \$218 ;
+    per_channel <= \$237 ;
   always @(posedge clk)
-    bias_en <= \$219 ;
+    bias_en <= \$238 ;
   always @(posedge clk)
-    acc_in <= \$220 ;
+    acc_in <= \$239 ;
   always @(posedge clk)
-    acc_out <= \$221 ;
+    acc_out <= \$240 ;
   always @(posedge clk)
-    lo <= \$222 ;
+    lo <= \$241 ;
   always @(posedge clk)
-    hi <= \$223 ;
+    hi <= \$242 ;
   always @(posedge clk)
-    k_ <= \$224 ;
+    k_ <= \$243 ;
   always @(posedge clk)
-    m_ <= \$225 ;
+    m_ <= \$244 ;
   always @(posedge clk)
-    n_ <= \$226 ;
+    n_ <= \$245 ;
   always @(posedge clk)
-    a_base <= \$227 ;
+    a_base <= \$246 ;
   always @(posedge clk)
-    b_base <= \$228 ;
+    b_base <= \$247 ;
   always @(posedge clk)
-    c_base <= \$229 ;
+    c_base <= \$248 ;
   always @(posedge clk)
-    p_base <= \$230 ;
+    p_base <= \$249 ;
   always @(posedge clk)
-    pin_base <= \$231 ;
+    pin_base <= \$250 ;
   always @(posedge clk)
-    \$signal$111  <= \$232 ;
+    \$signal$103  <= \$251 ;
   always @(posedge clk)
-    \$signal$67  <= \$233 ;
+    \$signal$67  <= \$252 ;
   always @(posedge clk)
-    \$signal$112  <= \$234 ;
+    \$signal$104  <= \$253 ;
   always @(posedge clk)
-    \$signal$113  <= \$235 ;
+    \$signal$105  <= \$254 ;
   always @(posedge clk)
-    win_w <= \$236 ;
+    \$signal$106  <= \$255 ;
   always @(posedge clk)
-    \$signal$115  <= \$237 ;
+    \$signal$107  <= \$256 ;
   always @(posedge clk)
-    \$signal$116  <= \$238 ;
+    \$signal$108  <= \$257 ;
   always @(posedge clk)
-    pad_left <= \$239 ;
+    \$signal$109  <= \$258 ;
   always @(posedge clk)
-    t <= \$240 ;
+    \$signal$110  <= \$259 ;
   always @(posedge clk)
-    error <= \$241 ;
+    \$signal$112  <= \$260 ;
   always @(posedge clk)
-    period <= \$242 ;
+    \$signal$114  <= \$261 ;
   always @(posedge clk)
-    stream <= \$243 ;
+    count_pad <= \$262 ;
   always @(posedge clk)
-    \$signal$31  <= \$244 ;
+    t <= \$263 ;
   always @(posedge clk)
-    \$signal  <= \$245 ;
+    error <= \$264 ;
   always @(posedge clk)
-    \$signal$120  <= \$246 ;
+    period <= \$265 ;
   always @(posedge clk)
-    \$signal$121  <= \$247 ;
+    stream <= \$266 ;
   always @(posedge clk)
-    \$signal$63  <= \$248 ;
+    \$signal$31  <= \$267 ;
   always @(posedge clk)
-    \$signal$60  <= \$249 ;
+    \$signal  <= \$268 ;
   always @(posedge clk)
-    \$signal$64  <= \$250 ;
+    \$signal$119  <= \$269 ;
   always @(posedge clk)
-    \$signal$61  <= \$251 ;
+    \$signal$120  <= \$270 ;
   always @(posedge clk)
-    win <= \$252 ;
+    \$signal$63  <= \$271 ;
   always @(posedge clk)
-    out_ptr <= \$253 ;
+    \$signal$60  <= \$272 ;
   always @(posedge clk)
-    t_last <= \$254 ;
+    \$signal$64  <= \$273 ;
   always @(posedge clk)
-    a_ptr <= \$255 ;
+    \$signal$61  <= \$274 ;
   always @(posedge clk)
-    b_ptr <= \$256 ;
+    out_ptr <= \$275 ;
   always @(posedge clk)
-    rem <= \$257 ;
+    issuing <= \$276 ;
   always @(posedge clk)
-    n_rem <= \$258 ;
+    a_ptr <= \$277 ;
   always @(posedge clk)
-    a_par <= \$259 ;
+    b_ptr <= \$278 ;
   always @(posedge clk)
-    w_ptr <= \$260 ;
+    rem <= \$279 ;
   always @(posedge clk)
-    w_nptr <= \$261 ;
+    n_rem <= \$280 ;
   always @(posedge clk)
-    w_rem <= \$262 ;
+    a_par <= \$281 ;
   always @(posedge clk)
-    w_par <= \$263 ;
+    w_ptr <= \$282 ;
   always @(posedge clk)
-    i <= \$264 ;
+    w_nptr <= \$283 ;
   always @(posedge clk)
-    draining <= \$265 ;
+    w_rem <= \$284 ;
   always @(posedge clk)
-    \rem$44  <= \$266 ;
+    w_par <= \$285 ;
   always @(posedge clk)
-    \n_rem$43  <= \$267 ;
+    i <= \$286 ;
   always @(posedge clk)
-    first <= \$268 ;
+    draining <= \$287 ;
   always @(posedge clk)
-    c_nptr <= \$269 ;
+    \rem$44  <= \$288 ;
   always @(posedge clk)
-    c_row <= \$270 ;
+    \n_rem$43  <= \$289 ;
   always @(posedge clk)
-    acc_nptr <= \$271 ;
+    first <= \$290 ;
   always @(posedge clk)
-    acc_row <= \$272 ;
+    c_nptr <= \$291 ;
   always @(posedge clk)
-    par_addr <= \$273 ;
+    c_row <= \$292 ;
   always @(posedge clk)
-    fsm_state <= \$274 ;
+    acc_nptr <= \$293 ;
   always @(posedge clk)
-    feed <= \$275 ;
+    acc_row <= \$294 ;
   always @(posedge clk)
-    a_sel <= \$276 ;
+    par_addr <= \$295 ;
   always @(posedge clk)
-    load <= \$277 ;
+    fsm_state <= \$296 ;
   always @(posedge clk)
-    lsel <= \$278 ;
+    feed <= \$297 ;
   always @(posedge clk)
-    wrow_valid <= \$279 ;
+    a_sel <= \$298 ;
   always @(posedge clk)
-    tok_d0 <= \$280 ;
+    load <= \$299 ;
   always @(posedge clk)
-    tok_d1 <= \$281 ;
+    lsel <= \$300 ;
   always @(posedge clk)
-    tok_d2 <= \$282 ;
+    wrow_valid <= \$301 ;
   always @(posedge clk)
-    tok_d3 <= \$283 ;
+    tok_d0 <= \$302 ;
   always @(posedge clk)
-    tok_d4 <= \$284 ;
+    tok_d1 <= \$303 ;
   always @(posedge clk)
-    tok_d5 <= \$285 ;
+    tok_d2 <= \$304 ;
   always @(posedge clk)
-    tok_d6 <= \$286 ;
+    tok_d3 <= \$305 ;
   always @(posedge clk)
-    \$signal$51  <= \$287 ;
+    tok_d4 <= \$306 ;
   always @(posedge clk)
-    \$signal$55  <= \$288 ;
+    tok_d5 <= \$307 ;
   always @(posedge clk)
-    s2 <= \$289 ;
+    tok_d6 <= \$308 ;
   always @(posedge clk)
-    s3 <= \$290 ;
+    \$signal$51  <= \$309 ;
   always @(posedge clk)
-    inb_d <= \$291 ;
+    \$signal$55  <= \$310 ;
+  always @(posedge clk)
+    s2 <= \$311 ;
+  always @(posedge clk)
+    s3 <= \$312 ;
+  always @(posedge clk)
+    tap__valid <= \$313 ;
+  always @(posedge clk)
+    tap__payload <= \$314 ;
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
     starting = 1'h0;
     casez (fsm_state)
       2'h0:
@@ -7211,7 +6641,7 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
     endcase
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
     busy = 1'h0;
     casez (fsm_state)
       2'h0:
@@ -7221,7 +6651,7 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
     endcase
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
     done = 1'h0;
     casez (fsm_state)
       2'h0:
@@ -7233,685 +6663,267 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
     endcase
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
     out_rd_addr = 8'h00;
     if (\$71 ) begin
       out_rd_addr = \$74 [7:0];
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    pool_clear = 1'h0;
-    if (\$71 ) begin
-      pool_clear = \$75 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    out_wr_en = 1'h0;
+    if (\$75 ) begin
+      out_wr_en = \$76 ;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    pool_acc = 1'h0;
-    if (\$71 ) begin
-      pool_acc = inb_d;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    pool_div_init = 1'h0;
-    if (\$71 ) begin
-      pool_div_init = \$77 ;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    pool_div_step = 1'h0;
-    if (\$71 ) begin
-      pool_div_step = \$83 ;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    pool_finish = 1'h0;
-    if (\$71 ) begin
-      pool_finish = \$86 ;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$71 ) begin
-      out_wr_en = \$90 ;
-    end else begin
-      out_wr_en = \$91 ;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$71 ) begin
-      out_wr_addr = out_ptr;
-    end else begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    out_wr_addr = 8'h00;
+    if (\$75 ) begin
       out_wr_addr = s3[22:15];
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$212  = kind;
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$231  = kind;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$212  = desc__kind;
+            \$231  = desc__kind;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$212  = desc__kind;
+            \$231  = desc__kind;
           end
     endcase
     if (rst) begin
-      \$212  = 1'h0;
+      \$231  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$213  = pool_op;
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$232  = pool_op;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$213  = desc__pool_op;
+            \$232  = desc__pool_op;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$213  = desc__pool_op;
+            \$232  = desc__pool_op;
           end
     endcase
     if (rst) begin
-      \$213  = 2'h0;
+      \$232  = 2'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$214  = m0;
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$233  = m0;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$214  = desc__m0;
+            \$233  = desc__m0;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$214  = desc__m0;
+            \$233  = desc__m0;
           end
     endcase
     if (rst) begin
-      \$214  = 31'h00000000;
+      \$233  = 31'h00000000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$215  = shift;
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$234  = shift;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$215  = desc__shift;
+            \$234  = desc__shift;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$215  = desc__shift;
+            \$234  = desc__shift;
           end
     endcase
     if (rst) begin
-      \$215  = 6'h00;
+      \$234  = 6'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$216  = rounding;
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$235  = rounding;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$216  = desc__rounding;
+            \$235  = desc__rounding;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$216  = desc__rounding;
+            \$235  = desc__rounding;
           end
     endcase
     if (rst) begin
-      \$216  = 2'h0;
+      \$235  = 2'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$217  = wrap;
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$236  = wrap;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$217  = desc__wrap;
+            \$236  = desc__wrap;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$217  = desc__wrap;
+            \$236  = desc__wrap;
           end
     endcase
     if (rst) begin
-      \$217  = 1'h0;
+      \$236  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$218  = per_channel;
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$237  = per_channel;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$218  = desc__per_channel;
+            \$237  = desc__per_channel;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$218  = desc__per_channel;
+            \$237  = desc__per_channel;
           end
     endcase
     if (rst) begin
-      \$218  = 1'h0;
+      \$237  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$219  = bias_en;
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$238  = bias_en;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$219  = desc__bias_en;
+            \$238  = desc__bias_en;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$219  = desc__bias_en;
+            \$238  = desc__bias_en;
           end
     endcase
     if (rst) begin
-      \$219  = 1'h0;
+      \$238  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$220  = acc_in;
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$239  = acc_in;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$220  = desc__acc_in;
+            \$239  = desc__acc_in;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$220  = desc__acc_in;
+            \$239  = desc__acc_in;
           end
     endcase
     if (rst) begin
-      \$220  = 1'h0;
+      \$239  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$221  = acc_out;
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$240  = acc_out;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$221  = desc__acc_out;
+            \$240  = desc__acc_out;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$221  = desc__acc_out;
+            \$240  = desc__acc_out;
           end
     endcase
     if (rst) begin
-      \$221  = 1'h0;
+      \$240  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$222  = lo;
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$241  = lo;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$222  = desc__lo;
+            \$241  = desc__lo;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$222  = desc__lo;
+            \$241  = desc__lo;
           end
     endcase
     if (rst) begin
-      \$222  = 8'h00;
+      \$241  = 8'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$223  = hi;
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$242  = hi;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$223  = desc__hi;
+            \$242  = desc__hi;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$223  = desc__hi;
+            \$242  = desc__hi;
           end
     endcase
     if (rst) begin
-      \$223  = 8'h00;
+      \$242  = 8'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$224  = k_;
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$243  = k_;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$224  = desc__k;
+            \$243  = desc__k;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$224  = desc__k;
-          end
-    endcase
-    if (rst) begin
-      \$224  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$225  = m_;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$225  = desc__m;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$225  = desc__m;
-          end
-    endcase
-    if (rst) begin
-      \$225  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$226  = n_;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$226  = desc__n;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$226  = desc__n;
-          end
-    endcase
-    if (rst) begin
-      \$226  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$227  = a_base;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$227  = desc__a_base;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$227  = desc__a_base;
-          end
-    endcase
-    if (rst) begin
-      \$227  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$228  = b_base;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$228  = desc__b_base;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$228  = desc__b_base;
-          end
-    endcase
-    if (rst) begin
-      \$228  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$229  = c_base;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$229  = desc__c_base;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$229  = desc__c_base;
-          end
-    endcase
-    if (rst) begin
-      \$229  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$230  = p_base;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$230  = desc__p_base;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$230  = desc__p_base;
-          end
-    endcase
-    if (rst) begin
-      \$230  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$231  = pin_base;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$231  = desc__pin_base;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$231  = desc__pin_base;
-          end
-    endcase
-    if (rst) begin
-      \$231  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$232  = \$signal$111 ;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$232  = desc__in_h;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$232  = desc__in_h;
-          end
-    endcase
-    if (rst) begin
-      \$232  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$233  = \$signal$67 ;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$233  = desc__in_w;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$233  = desc__in_w;
-          end
-    endcase
-    if (rst) begin
-      \$233  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$234  = \$signal$112 ;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$234  = desc__out_h;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$234  = desc__out_h;
-          end
-    endcase
-    if (rst) begin
-      \$234  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$235  = \$signal$113 ;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$235  = desc__out_w;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$235  = desc__out_w;
-          end
-    endcase
-    if (rst) begin
-      \$235  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$236  = win_w;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$236  = desc__win_w;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$236  = desc__win_w;
-          end
-    endcase
-    if (rst) begin
-      \$236  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$237  = \$signal$115 ;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$237  = desc__stride_h;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$237  = desc__stride_h;
-          end
-    endcase
-    if (rst) begin
-      \$237  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$238  = \$signal$116 ;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$238  = desc__stride_w;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$238  = desc__stride_w;
-          end
-    endcase
-    if (rst) begin
-      \$238  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$239  = pad_left;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$239  = desc__pad_left;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$239  = desc__pad_left;
-          end
-    endcase
-    if (rst) begin
-      \$239  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$240  = t;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$240  = 20'h00000;
-          end
-      2'h2:
-        begin
-          \$240  = \$102 [19:0];
-          if (is_pool) begin
-            if (\$104 ) begin
-              \$240  = 20'h00000;
-            end
-          end
-        end
-      2'h1:
-          if (start) begin
-            \$240  = 20'h00000;
-          end
-    endcase
-    if (\$127 ) begin
-      if (\$130 ) begin
-      end else if (\$132 ) begin
-        \$240  = 20'h00000;
-      end
-    end
-    if (\$143 ) begin
-      if (\$144 ) begin
-        \$240  = 20'h00000;
-      end
-    end
-    if (rst) begin
-      \$240  = 20'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$241  = error;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$241  = refused;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$241  = refused;
-          end
-    endcase
-    if (rst) begin
-      \$241  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$242  = period;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$242  = { 1'h0, \$96  };
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$242  = { 1'h0, \$119  };
-          end
-    endcase
-    if (rst) begin
-      \$242  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$243  = stream;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$243  = desc__m;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$243  = desc__m;
+            \$243  = desc__k;
           end
     endcase
     if (rst) begin
@@ -7919,240 +6931,170 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$244  = \$signal$31 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$244  = m_;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$244  = 1'h1;
+            \$244  = desc__m;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$244  = 1'h1;
+            \$244  = desc__m;
           end
     endcase
-    if (\$143 ) begin
-      if (\$144 ) begin
-        \$244  = 1'h0;
-      end
-    end
     if (rst) begin
-      \$244  = 1'h0;
+      \$244  = 16'h0000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$245  = \$signal ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$245  = n_;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$245  = 1'h0;
+            \$245  = desc__n;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$245  = 1'h0;
-          end
-    endcase
-    if (\$127 ) begin
-      if (\$130 ) begin
-        \$245  = 1'h0;
-      end
-    end
-    if (\$143 ) begin
-      if (\$144 ) begin
-        \$245  = 1'h1;
-      end
-    end
-    if (rst) begin
-      \$245  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$246  = \$signal$120 ;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$246  = 16'h0000;
-          end
-      2'h2:
-          if (is_pool) begin
-            if (\$104 ) begin
-              (* full_case = 32'd1 *)
-              if (\$110 ) begin
-              end else if (\$112 ) begin
-                \$246  = 16'h0000;
-              end else begin
-                \$246  = \$116 [15:0];
-              end
-            end
-          end
-      2'h1:
-          if (start) begin
-            \$246  = 16'h0000;
+            \$245  = desc__n;
           end
     endcase
     if (rst) begin
-      \$246  = 16'h0000;
+      \$245  = 16'h0000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$247  = \$signal$121 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$246  = a_base;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$247  = 16'h0000;
+            \$246  = desc__a_base;
           end
       2'h2:
-          if (is_pool) begin
-            if (\$104 ) begin
-              if (\$110 ) begin
-              end else if (\$112 ) begin
-                \$247  = \$114 [15:0];
-              end
-            end
-          end
+          /* empty */;
       2'h1:
           if (start) begin
-            \$247  = 16'h0000;
+            \$246  = desc__a_base;
           end
     endcase
     if (rst) begin
-      \$247  = 16'h0000;
+      \$246  = 8'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$248  = \$signal$63 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$247  = b_base;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$248  = { \$97 [8], \$97 [8], \$97 [8], \$97 [8], \$97 [8], \$97 [8], \$97 [8], \$97 [8], \$97 [8], \$97  };
+            \$247  = desc__b_base;
           end
       2'h2:
-          if (is_pool) begin
-            if (\$104 ) begin
-              (* full_case = 32'd1 *)
-              if (\$110 ) begin
-              end else if (\$112 ) begin
-                \$248  = { \$113 [8], \$113 [8], \$113 [8], \$113 [8], \$113 [8], \$113 [8], \$113 [8], \$113 [8], \$113 [8], \$113  };
-              end else begin
-                \$248  = \$117 [17:0];
-              end
-            end
-          end
+          /* empty */;
       2'h1:
           if (start) begin
-            \$248  = { \$120 [8], \$120 [8], \$120 [8], \$120 [8], \$120 [8], \$120 [8], \$120 [8], \$120 [8], \$120 [8], \$120  };
+            \$247  = desc__b_base;
           end
     endcase
     if (rst) begin
-      \$248  = 18'h00000;
+      \$247  = 8'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$249  = \$signal$60 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$248  = c_base;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$249  = { \$98 [8], \$98 [8], \$98 [8], \$98 [8], \$98 [8], \$98 [8], \$98 [8], \$98 [8], \$98 [8], \$98  };
+            \$248  = desc__c_base;
           end
       2'h2:
-          if (is_pool) begin
-            if (\$104 ) begin
-              if (\$110 ) begin
-              end else if (\$112 ) begin
-                \$249  = \$115 [17:0];
-              end
-            end
-          end
+          /* empty */;
       2'h1:
           if (start) begin
-            \$249  = { \$121 [8], \$121 [8], \$121 [8], \$121 [8], \$121 [8], \$121 [8], \$121 [8], \$121 [8], \$121 [8], \$121  };
+            \$248  = desc__c_base;
           end
     endcase
     if (rst) begin
-      \$249  = 18'h00000;
+      \$248  = 8'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$250  = \$signal$64 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$249  = p_base;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$250  = 8'h00;
+            \$249  = desc__p_base;
           end
       2'h2:
-          if (is_pool) begin
-            if (\$104 ) begin
-              \$250  = 8'h00;
-            end
-          end
+          /* empty */;
       2'h1:
           if (start) begin
-            \$250  = 8'h00;
+            \$249  = desc__p_base;
           end
     endcase
-    if (\$207 ) begin
-      (* full_case = 32'd1 *)
-      if (\$209 ) begin
-        \$250  = 8'h00;
-      end else begin
-        \$250  = \$211 [7:0];
-      end
+    if (rst) begin
+      \$249  = 4'h0;
     end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$250  = pin_base;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$250  = desc__pin_base;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$250  = desc__pin_base;
+          end
+    endcase
     if (rst) begin
       \$250  = 8'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$251  = \$signal$61 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$251  = \$signal$103 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$251  = 8'h00;
-          end
-      2'h2:
-          if (is_pool) begin
-            if (\$104 ) begin
-              \$251  = 8'h00;
-            end
-          end
-      2'h1:
-          if (start) begin
-            \$251  = 8'h00;
-          end
-    endcase
-    if (\$207 ) begin
-      if (\$209 ) begin
-        \$251  = \$210 [7:0];
-      end
-    end
-    if (rst) begin
-      \$251  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$252  = win;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$252  = \$99 ;
+            \$251  = desc__in_h;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$252  = \$122 ;
+            \$251  = desc__in_h;
+          end
+    endcase
+    if (rst) begin
+      \$251  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$252  = \$signal$67 ;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$252  = desc__in_w;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$252  = desc__in_w;
           end
     endcase
     if (rst) begin
@@ -8160,442 +7102,329 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$253  = out_ptr;
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$253  = \$signal$104 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$253  = desc__c_base;
-          end
-      2'h2:
-          if (is_pool) begin
-            if (\$104 ) begin
-              \$253  = \$105 [7:0];
-            end
-          end
-      2'h1:
-          if (start) begin
-            \$253  = desc__c_base;
-          end
-    endcase
-    if (rst) begin
-      \$253  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$254  = t_last;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$254  = { 3'h0, \$101  };
+            \$253  = desc__out_h;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$254  = { 3'h0, \$124  };
+            \$253  = desc__out_h;
           end
     endcase
     if (rst) begin
-      \$254  = 20'h00000;
+      \$253  = 16'h0000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$255  = a_ptr;
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$254  = \$signal$105 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$255  = desc__a_base;
+            \$254  = desc__out_w;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$255  = desc__a_base;
+            \$254  = desc__out_w;
           end
     endcase
-    if (\$127 ) begin
-      if (\$130 ) begin
-      end else if (\$132 ) begin
-        (* full_case = 32'd1 *)
-        if (\$136 ) begin
-          \$255  = a_base;
-        end else begin
-          \$255  = \$140 [7:0];
-        end
-      end
+    if (rst) begin
+      \$254  = 16'h0000;
     end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$255  = \$signal$106 ;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$255  = desc__win_w;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$255  = desc__win_w;
+          end
+    endcase
     if (rst) begin
       \$255  = 8'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$256  = b_ptr;
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$256  = \$signal$107 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$256  = desc__b_base;
+            \$256  = desc__win_h;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$256  = desc__b_base;
+            \$256  = desc__win_h;
           end
     endcase
-    if (\$127 ) begin
-      if (\$130 ) begin
-      end else if (\$132 ) begin
-        if (\$136 ) begin
-          \$256  = \$138 [7:0];
-        end
-      end
-    end
     if (rst) begin
       \$256  = 8'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$257  = rem;
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$257  = \$signal$108 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$257  = { 1'h0, desc__k };
+            \$257  = desc__stride_h;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$257  = { 1'h0, desc__k };
+            \$257  = desc__stride_h;
           end
     endcase
-    if (\$127 ) begin
-      if (\$130 ) begin
-      end else if (\$132 ) begin
-        (* full_case = 32'd1 *)
-        if (\$136 ) begin
-          \$257  = { 1'h0, k_ };
-        end else begin
-          \$257  = \$139 [16:0];
-        end
-      end
-    end
     if (rst) begin
-      \$257  = 17'h00000;
+      \$257  = 8'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$258  = n_rem;
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$258  = \$signal$109 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$258  = { 1'h0, desc__n };
+            \$258  = desc__stride_w;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$258  = { 1'h0, desc__n };
+            \$258  = desc__stride_w;
           end
     endcase
-    if (\$127 ) begin
-      if (\$130 ) begin
-      end else if (\$132 ) begin
-        if (\$136 ) begin
-          \$258  = \$137 [16:0];
-        end
-      end
-    end
     if (rst) begin
-      \$258  = 17'h00000;
+      \$258  = 8'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$259  = a_par;
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$259  = \$signal$110 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$259  = 2'h0;
+            \$259  = desc__pad_left;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$259  = 2'h0;
+            \$259  = desc__pad_left;
           end
     endcase
-    if (\$127 ) begin
-      if (\$130 ) begin
-      end else if (\$132 ) begin
-        \$259  = \$135 [1:0];
-      end
-    end
     if (rst) begin
-      \$259  = 2'h0;
+      \$259  = 8'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$260  = w_ptr;
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$260  = \$signal$112 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$260  = desc__b_base;
+            \$260  = desc__pad_bottom;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$260  = desc__b_base;
+            \$260  = desc__pad_bottom;
           end
     endcase
-    if (\$143 ) begin
-      if (\$144 ) begin
-        (* full_case = 32'd1 *)
-        if (\$148 ) begin
-          \$260  = \$150 [7:0];
-        end else begin
-          \$260  = \$152 [7:0];
-        end
-      end
-    end
-    if (\$163 ) begin
-      (* full_case = 32'd1 *)
-      if (\$167 ) begin
-        \$260  = \$169 [7:0];
-      end else begin
-        \$260  = \$171 [7:0];
-      end
-    end
     if (rst) begin
       \$260  = 8'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$261  = w_nptr;
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$261  = \$signal$114 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$261  = desc__b_base;
+            \$261  = desc__pad_right;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$261  = desc__b_base;
+            \$261  = desc__pad_right;
           end
     endcase
-    if (\$143 ) begin
-      if (\$144 ) begin
-        if (\$148 ) begin
-          \$261  = \$149 [7:0];
-        end
-      end
-    end
-    if (\$163 ) begin
-      if (\$167 ) begin
-        \$261  = \$168 [7:0];
-      end
-    end
     if (rst) begin
       \$261  = 8'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$262  = w_rem;
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$262  = count_pad;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$262  = { 1'h0, desc__k };
+            \$262  = desc__count_pad;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$262  = { 1'h0, desc__k };
-          end
-    endcase
-    if (\$143 ) begin
-      if (\$144 ) begin
-        (* full_case = 32'd1 *)
-        if (\$148 ) begin
-          \$262  = { 1'h0, k_ };
-        end else begin
-          \$262  = \$151 [16:0];
-        end
-      end
-    end
-    if (\$163 ) begin
-      (* full_case = 32'd1 *)
-      if (\$167 ) begin
-        \$262  = { 1'h0, k_ };
-      end else begin
-        \$262  = \$170 [16:0];
-      end
-    end
-    if (rst) begin
-      \$262  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$263  = w_par;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$263  = 2'h0;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$263  = 2'h0;
-          end
-    endcase
-    if (\$143 ) begin
-      if (\$144 ) begin
-        \$263  = \$147 [1:0];
-      end
-    end
-    if (\$163 ) begin
-      \$263  = \$166 [1:0];
-    end
-    if (rst) begin
-      \$263  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$264  = i;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$264  = 16'h0000;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$264  = 16'h0000;
-          end
-    endcase
-    if (\$175 ) begin
-      (* full_case = 32'd1 *)
-      if (\$177 ) begin
-        \$264  = 16'h0000;
-      end else begin
-        \$264  = \$190 [15:0];
-      end
-    end
-    if (rst) begin
-      \$264  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$265  = draining;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$265  = 1'h0;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$265  = 1'h0;
+            \$262  = desc__count_pad;
           end
     endcase
     if (rst) begin
-      \$265  = 1'h0;
+      \$262  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$266  = \rem$44 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$263  = t;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$266  = { 1'h0, desc__k };
+            \$263  = 20'h00000;
           end
       2'h2:
-          /* empty */;
+          \$263  = \$85 [19:0];
       2'h1:
           if (start) begin
-            \$266  = { 1'h0, desc__k };
+            \$263  = 20'h00000;
           end
     endcase
-    if (\$175 ) begin
-      if (\$177 ) begin
-        (* full_case = 32'd1 *)
-        if (\$178 ) begin
-          \$266  = { 1'h0, k_ };
-        end else begin
-          \$266  = \$189 [16:0];
-        end
+    if (\$94 ) begin
+      if (\$97 ) begin
+      end else if (\$99 ) begin
+        \$263  = 20'h00000;
+      end
+    end
+    if (\$110 ) begin
+      if (\$111 ) begin
+        \$263  = 20'h00000;
       end
     end
     if (rst) begin
-      \$266  = 17'h00000;
+      \$263  = 20'h00000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$267  = \n_rem$43 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$264  = error;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$267  = { 1'h0, desc__n };
+            \$264  = refused;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$267  = { 1'h0, desc__n };
+            \$264  = refused;
           end
     endcase
-    if (\$175 ) begin
-      if (\$177 ) begin
-        if (\$178 ) begin
-          \$267  = \$179 [16:0];
-        end
+    if (rst) begin
+      \$264  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$265  = period;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$265  = { 1'h0, \$81  };
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$265  = { 1'h0, \$88  };
+          end
+    endcase
+    if (rst) begin
+      \$265  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$266  = stream;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$266  = desc__m;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$266  = desc__m;
+          end
+    endcase
+    if (rst) begin
+      \$266  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$267  = \$signal$31 ;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$267  = 1'h1;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$267  = 1'h1;
+          end
+    endcase
+    if (\$110 ) begin
+      if (\$111 ) begin
+        \$267  = 1'h0;
       end
     end
     if (rst) begin
-      \$267  = 17'h00000;
+      \$267  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$268  = first;
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$268  = \$signal ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$268  = 1'h1;
+            \$268  = 1'h0;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$268  = 1'h1;
+            \$268  = 1'h0;
           end
     endcase
-    if (\$175 ) begin
-      if (\$177 ) begin
-        (* full_case = 32'd1 *)
-        if (\$178 ) begin
-          \$268  = 1'h1;
-        end else begin
-          \$268  = 1'h0;
-        end
+    if (\$94 ) begin
+      if (\$97 ) begin
+        \$268  = 1'h0;
+      end
+    end
+    if (\$110 ) begin
+      if (\$111 ) begin
+        \$268  = 1'h1;
       end
     end
     if (rst) begin
@@ -8603,304 +7432,954 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$269  = c_nptr;
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$269  = \$signal$119 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$269  = desc__c_base;
+            \$269  = 16'h0000;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$269  = desc__c_base;
+            \$269  = 16'h0000;
           end
     endcase
-    if (\$175 ) begin
-      if (\$177 ) begin
-        if (\$178 ) begin
-          \$269  = \$180 [7:0];
+    if (\$203 ) begin
+      (* full_case = 32'd1 *)
+      if (\$206 ) begin
+      end else if (\$209 ) begin
+      end else begin
+        (* full_case = 32'd1 *)
+        if (\$223 ) begin
+        end else if (\$225 ) begin
+          \$269  = 16'h0000;
+        end else begin
+          \$269  = \$229 [15:0];
         end
       end
     end
     if (rst) begin
-      \$269  = 8'h00;
+      \$269  = 16'h0000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$270  = c_row;
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$270  = \$signal$120 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$270  = desc__c_base;
+            \$270  = 16'h0000;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$270  = desc__c_base;
+            \$270  = 16'h0000;
           end
     endcase
-    if (\$175 ) begin
-      if (\$177 ) begin
-        if (\$178 ) begin
-          \$270  = \$181 [7:0];
+    if (\$203 ) begin
+      (* full_case = 32'd1 *)
+      if (\$206 ) begin
+      end else if (\$209 ) begin
+      end else begin
+        if (\$223 ) begin
+        end else if (\$225 ) begin
+          \$270  = \$227 [15:0];
         end
       end
     end
     if (rst) begin
-      \$270  = 8'h00;
+      \$270  = 16'h0000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$271  = acc_nptr;
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$271  = \$signal$63 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$271  = 8'h00;
+            \$271  = { \$82 [8], \$82 [8], \$82 [8], \$82 [8], \$82 [8], \$82 [8], \$82 [8], \$82 [8], \$82 [8], \$82  };
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$271  = 8'h00;
+            \$271  = { \$89 [8], \$89 [8], \$89 [8], \$89 [8], \$89 [8], \$89 [8], \$89 [8], \$89 [8], \$89 [8], \$89  };
           end
     endcase
-    if (\$175 ) begin
-      if (\$177 ) begin
-        if (\$178 ) begin
-          \$271  = \$184 [7:0];
+    if (\$203 ) begin
+      (* full_case = 32'd1 *)
+      if (\$206 ) begin
+      end else if (\$209 ) begin
+      end else begin
+        (* full_case = 32'd1 *)
+        if (\$223 ) begin
+        end else if (\$225 ) begin
+          \$271  = { \$226 [8], \$226 [8], \$226 [8], \$226 [8], \$226 [8], \$226 [8], \$226 [8], \$226 [8], \$226 [8], \$226  };
+        end else begin
+          \$271  = \$230 [17:0];
         end
       end
     end
     if (rst) begin
-      \$271  = 8'h00;
+      \$271  = 18'h00000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$272  = acc_row;
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$272  = \$signal$60 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$272  = 8'h00;
+            \$272  = { \$83 [8], \$83 [8], \$83 [8], \$83 [8], \$83 [8], \$83 [8], \$83 [8], \$83 [8], \$83 [8], \$83  };
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$272  = 8'h00;
+            \$272  = { \$90 [8], \$90 [8], \$90 [8], \$90 [8], \$90 [8], \$90 [8], \$90 [8], \$90 [8], \$90 [8], \$90  };
           end
     endcase
-    if (\$175 ) begin
-      if (\$177 ) begin
-        if (\$178 ) begin
-          \$272  = \$187 [7:0];
+    if (\$203 ) begin
+      (* full_case = 32'd1 *)
+      if (\$206 ) begin
+      end else if (\$209 ) begin
+      end else begin
+        if (\$223 ) begin
+        end else if (\$225 ) begin
+          \$272  = \$228 [17:0];
         end
       end
     end
     if (rst) begin
-      \$272  = 8'h00;
+      \$272  = 18'h00000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$273  = par_addr;
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$273  = \$signal$64 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$273  = desc__p_base;
+            \$273  = 8'h00;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$273  = desc__p_base;
+            \$273  = 8'h00;
           end
     endcase
-    if (\$175 ) begin
-      if (\$177 ) begin
-        if (\$178 ) begin
-          \$273  = \$188 [3:0];
+    if (\$203 ) begin
+      (* full_case = 32'd1 *)
+      if (\$206 ) begin
+        \$273  = \$210 [7:0];
+      end else if (\$209 ) begin
+        \$273  = 8'h00;
+      end else begin
+        \$273  = 8'h00;
+      end
+    end
+    if (rst) begin
+      \$273  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$274  = \$signal$61 ;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$274  = 8'h00;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$274  = 8'h00;
+          end
+    endcase
+    if (\$203 ) begin
+      (* full_case = 32'd1 *)
+      if (\$206 ) begin
+      end else if (\$209 ) begin
+        \$274  = \$211 [7:0];
+      end else begin
+        \$274  = 8'h00;
+      end
+    end
+    if (rst) begin
+      \$274  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$275  = out_ptr;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$275  = desc__c_base;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$275  = desc__c_base;
+          end
+    endcase
+    if (\$203 ) begin
+      (* full_case = 32'd1 *)
+      if (\$206 ) begin
+      end else if (\$209 ) begin
+      end else begin
+        \$275  = \$212 [7:0];
+      end
+    end
+    if (rst) begin
+      \$275  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$276  = issuing;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$276  = \$84 ;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$276  = \$91 ;
+          end
+    endcase
+    if (\$203 ) begin
+      (* full_case = 32'd1 *)
+      if (\$206 ) begin
+      end else if (\$209 ) begin
+      end else begin
+        if (\$223 ) begin
+          \$276  = 1'h0;
         end
       end
     end
     if (rst) begin
-      \$273  = 4'h0;
+      \$276  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$274  = fsm_state;
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$277  = a_ptr;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$277  = desc__a_base;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$277  = desc__a_base;
+          end
+    endcase
+    if (\$94 ) begin
+      if (\$97 ) begin
+      end else if (\$99 ) begin
+        (* full_case = 32'd1 *)
+        if (\$103 ) begin
+          \$277  = a_base;
+        end else begin
+          \$277  = \$107 [7:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$277  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$278  = b_ptr;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$278  = desc__b_base;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$278  = desc__b_base;
+          end
+    endcase
+    if (\$94 ) begin
+      if (\$97 ) begin
+      end else if (\$99 ) begin
+        if (\$103 ) begin
+          \$278  = \$105 [7:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$278  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$279  = rem;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$279  = { 1'h0, desc__k };
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$279  = { 1'h0, desc__k };
+          end
+    endcase
+    if (\$94 ) begin
+      if (\$97 ) begin
+      end else if (\$99 ) begin
+        (* full_case = 32'd1 *)
+        if (\$103 ) begin
+          \$279  = { 1'h0, k_ };
+        end else begin
+          \$279  = \$106 [16:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$279  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$280  = n_rem;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$280  = { 1'h0, desc__n };
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$280  = { 1'h0, desc__n };
+          end
+    endcase
+    if (\$94 ) begin
+      if (\$97 ) begin
+      end else if (\$99 ) begin
+        if (\$103 ) begin
+          \$280  = \$104 [16:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$280  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$281  = a_par;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$281  = 2'h0;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$281  = 2'h0;
+          end
+    endcase
+    if (\$94 ) begin
+      if (\$97 ) begin
+      end else if (\$99 ) begin
+        \$281  = \$102 [1:0];
+      end
+    end
+    if (rst) begin
+      \$281  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$282  = w_ptr;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$282  = desc__b_base;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$282  = desc__b_base;
+          end
+    endcase
+    if (\$110 ) begin
+      if (\$111 ) begin
+        (* full_case = 32'd1 *)
+        if (\$115 ) begin
+          \$282  = \$117 [7:0];
+        end else begin
+          \$282  = \$119 [7:0];
+        end
+      end
+    end
+    if (\$130 ) begin
+      (* full_case = 32'd1 *)
+      if (\$134 ) begin
+        \$282  = \$136 [7:0];
+      end else begin
+        \$282  = \$138 [7:0];
+      end
+    end
+    if (rst) begin
+      \$282  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$283  = w_nptr;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$283  = desc__b_base;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$283  = desc__b_base;
+          end
+    endcase
+    if (\$110 ) begin
+      if (\$111 ) begin
+        if (\$115 ) begin
+          \$283  = \$116 [7:0];
+        end
+      end
+    end
+    if (\$130 ) begin
+      if (\$134 ) begin
+        \$283  = \$135 [7:0];
+      end
+    end
+    if (rst) begin
+      \$283  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$284  = w_rem;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$284  = { 1'h0, desc__k };
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$284  = { 1'h0, desc__k };
+          end
+    endcase
+    if (\$110 ) begin
+      if (\$111 ) begin
+        (* full_case = 32'd1 *)
+        if (\$115 ) begin
+          \$284  = { 1'h0, k_ };
+        end else begin
+          \$284  = \$118 [16:0];
+        end
+      end
+    end
+    if (\$130 ) begin
+      (* full_case = 32'd1 *)
+      if (\$134 ) begin
+        \$284  = { 1'h0, k_ };
+      end else begin
+        \$284  = \$137 [16:0];
+      end
+    end
+    if (rst) begin
+      \$284  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$285  = w_par;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$285  = 2'h0;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$285  = 2'h0;
+          end
+    endcase
+    if (\$110 ) begin
+      if (\$111 ) begin
+        \$285  = \$114 [1:0];
+      end
+    end
+    if (\$130 ) begin
+      \$285  = \$133 [1:0];
+    end
+    if (rst) begin
+      \$285  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$286  = i;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$286  = 16'h0000;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$286  = 16'h0000;
+          end
+    endcase
+    if (\$142 ) begin
+      (* full_case = 32'd1 *)
+      if (\$144 ) begin
+        \$286  = 16'h0000;
+      end else begin
+        \$286  = \$157 [15:0];
+      end
+    end
+    if (rst) begin
+      \$286  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$287  = draining;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$287  = 1'h0;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$287  = 1'h0;
+          end
+    endcase
+    if (rst) begin
+      \$287  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$288  = \rem$44 ;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$288  = { 1'h0, desc__k };
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$288  = { 1'h0, desc__k };
+          end
+    endcase
+    if (\$142 ) begin
+      if (\$144 ) begin
+        (* full_case = 32'd1 *)
+        if (\$145 ) begin
+          \$288  = { 1'h0, k_ };
+        end else begin
+          \$288  = \$156 [16:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$288  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$289  = \n_rem$43 ;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$289  = { 1'h0, desc__n };
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$289  = { 1'h0, desc__n };
+          end
+    endcase
+    if (\$142 ) begin
+      if (\$144 ) begin
+        if (\$145 ) begin
+          \$289  = \$146 [16:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$289  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$290  = first;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$290  = 1'h1;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$290  = 1'h1;
+          end
+    endcase
+    if (\$142 ) begin
+      if (\$144 ) begin
+        (* full_case = 32'd1 *)
+        if (\$145 ) begin
+          \$290  = 1'h1;
+        end else begin
+          \$290  = 1'h0;
+        end
+      end
+    end
+    if (rst) begin
+      \$290  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$291  = c_nptr;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$291  = desc__c_base;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$291  = desc__c_base;
+          end
+    endcase
+    if (\$142 ) begin
+      if (\$144 ) begin
+        if (\$145 ) begin
+          \$291  = \$147 [7:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$291  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$292  = c_row;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$292  = desc__c_base;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$292  = desc__c_base;
+          end
+    endcase
+    if (\$142 ) begin
+      if (\$144 ) begin
+        if (\$145 ) begin
+          \$292  = \$148 [7:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$292  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$293  = acc_nptr;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$293  = 8'h00;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$293  = 8'h00;
+          end
+    endcase
+    if (\$142 ) begin
+      if (\$144 ) begin
+        if (\$145 ) begin
+          \$293  = \$151 [7:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$293  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$294  = acc_row;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$294  = 8'h00;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$294  = 8'h00;
+          end
+    endcase
+    if (\$142 ) begin
+      if (\$144 ) begin
+        if (\$145 ) begin
+          \$294  = \$154 [7:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$294  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$295  = par_addr;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$295  = desc__p_base;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$295  = desc__p_base;
+          end
+    endcase
+    if (\$142 ) begin
+      if (\$144 ) begin
+        if (\$145 ) begin
+          \$295  = \$155 [3:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$295  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$296  = fsm_state;
     casez (fsm_state)
       2'h0:
           if (start) begin
             (* full_case = 32'd1 *)
             if (refused) begin
-              \$274  = 2'h1;
+              \$296  = 2'h1;
             end else begin
-              \$274  = 2'h2;
+              \$296  = 2'h2;
             end
           end
       2'h2:
           if (is_pool) begin
-            if (\$104 ) begin
-              if (\$110 ) begin
-                \$274  = 2'h1;
-              end
+            if (pool_final) begin
+              \$296  = 2'h1;
             end
-          end else if (\$103 ) begin
-            \$274  = 2'h1;
+          end else if (\$86 ) begin
+            \$296  = 2'h1;
           end
       2'h1:
         begin
-          \$274  = 2'h0;
+          \$296  = 2'h0;
           if (start) begin
             (* full_case = 32'd1 *)
             if (refused) begin
-              \$274  = 2'h1;
+              \$296  = 2'h1;
             end else begin
-              \$274  = 2'h2;
+              \$296  = 2'h2;
             end
           end
         end
     endcase
     if (rst) begin
-      \$274  = 2'h0;
+      \$296  = 2'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$275  = reading;
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$297  = reading;
     if (rst) begin
-      \$275  = 1'h0;
+      \$297  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$276  = a_par;
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$298  = a_par;
     if (rst) begin
-      \$276  = 2'h0;
+      \$298  = 2'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$277  = w_reading;
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$299  = w_reading;
     if (rst) begin
-      \$277  = 1'h0;
+      \$299  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$278  = w_par;
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$300  = w_par;
     if (rst) begin
-      \$278  = 2'h0;
+      \$300  = 2'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$279  = \$172 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$301  = \$139 ;
     if (rst) begin
-      \$279  = 1'h0;
+      \$301  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$280  = reading;
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$302  = reading;
     if (rst) begin
-      \$280  = 1'h0;
+      \$302  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$281  = tok_d0;
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$303  = tok_d0;
     if (rst) begin
-      \$281  = 1'h0;
+      \$303  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$282  = tok_d1;
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$304  = tok_d1;
     if (rst) begin
-      \$282  = 1'h0;
+      \$304  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$283  = tok_d2;
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$305  = tok_d2;
     if (rst) begin
-      \$283  = 1'h0;
+      \$305  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$284  = tok_d3;
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$306  = tok_d3;
     if (rst) begin
-      \$284  = 1'h0;
+      \$306  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$285  = tok_d4;
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$307  = tok_d4;
     if (rst) begin
-      \$285  = 1'h0;
+      \$307  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$286  = tok_d5;
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$308  = tok_d5;
     if (rst) begin
-      \$286  = 1'h0;
+      \$308  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$287  = issue;
-    if (\$193 ) begin
-      \$287 [0] = 1'h0;
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$309  = issue;
+    if (\$160 ) begin
+      \$309 [0] = 1'h0;
     end
     if (rst) begin
-      \$287  = 27'h0000000;
+      \$309  = 27'h0000000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$288  = \$signal$51 ;
-    if (\$193 ) begin
-      \$288 [0] = 1'h0;
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$310  = \$signal$51 ;
+    if (\$160 ) begin
+      \$310 [0] = 1'h0;
     end
     if (rst) begin
-      \$288  = 27'h0000000;
+      \$310  = 27'h0000000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$289  = \$signal$55 ;
-    if (\$193 ) begin
-      \$289 [0] = 1'h0;
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$311  = \$signal$55 ;
+    if (\$160 ) begin
+      \$311 [0] = 1'h0;
     end
     if (rst) begin
-      \$289  = 27'h0000000;
+      \$311  = 27'h0000000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$290  = s2;
-    if (\$193 ) begin
-      \$290 [0] = 1'h0;
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$312  = s2;
+    if (\$160 ) begin
+      \$312 [0] = 1'h0;
     end
     if (rst) begin
-      \$290  = 27'h0000000;
+      \$312  = 27'h0000000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$291  = \$204 ;
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$313  = \$162 ;
     if (rst) begin
-      \$291  = 1'h0;
+      \$313  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$23 ) begin end
+    \$314 [0] = \$169 ;
+    \$314 [1] = \$182 ;
+    \$314 [2] = \$185 ;
+    \$314 [3] = \$190 ;
+    \$314 [4] = \$201 ;
+    \$314 [12:5] = out_ptr;
+    if (rst) begin
+      \$314  = 13'h0000;
     end
   end
   assign run = busy;
@@ -8959,6 +8438,12 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
   assign \s2.acc_addr  = s2[14:7];
   assign \s2.out_addr  = s2[22:15];
   assign \s2.mask  = s2[26:23];
+  assign \tap__payload.inb  = tap__payload[0];
+  assign \tap__payload.count  = tap__payload[1];
+  assign \tap__payload.first  = tap__payload[2];
+  assign \tap__payload.last  = tap__payload[3];
+  assign \tap__payload.final  = tap__payload[4];
+  assign \tap__payload.addr  = tap__payload[12:5];
   assign issue[26:23] = { \$70 , \$69 , \$68 , \$67  };
   assign issue[22:15] = \$66 [7:0];
   assign issue[14:7] = \$65 [7:0];
@@ -8970,11 +8455,13 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
   assign issue[0] = \$50 ;
   assign is_pool = kind;
   assign \$1  = desc__kind;
+  assign \$84  = desc__kind;
+  assign \$91  = desc__kind;
 endmodule
 
 (* generator = "Amaranth" *)
 module \hwcnn_top.skew_a (rst, o_data__0, i_data__1, i_data__2, i_data__3, o_data__1, o_data__2, o_data__3, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$25  = 0;
+  reg \$auto$verilog_backend.cc:2355:dump_module$24  = 0;
   reg [7:0] \$1 ;
   reg [7:0] \$2 ;
   reg [7:0] \$3 ;
@@ -9022,42 +8509,42 @@ module \hwcnn_top.skew_a (rst, o_data__0, i_data__1, i_data__2, i_data__3, o_dat
   always @(posedge clk)
     o_data__1 <= \$1 ;
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
     \$3  = lane2_d0;
     if (rst) begin
       \$3  = 8'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
     \$4  = i_data__3;
     if (rst) begin
       \$4  = 8'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
     \$5  = lane3_d0;
     if (rst) begin
       \$5  = 8'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
     \$6  = lane3_d1;
     if (rst) begin
       \$6  = 8'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
     \$1  = i_data__1;
     if (rst) begin
       \$1  = 8'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
     \$2  = i_data__2;
     if (rst) begin
       \$2  = 8'h00;
@@ -9070,8 +8557,8 @@ module \hwcnn_top.skew_a (rst, o_data__0, i_data__1, i_data__2, i_data__3, o_dat
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.skew_ld (rst, \port$1122$0 , \port$1124$0 , o_data__1, o_data__2, o_data__3, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$26  = 0;
+module \hwcnn_top.skew_ld (rst, \port$1384$0 , \port$1386$0 , o_data__1, o_data__2, o_data__3, clk);
+  reg \$auto$verilog_backend.cc:2355:dump_module$25  = 0;
   reg [2:0] \$1 ;
   reg [2:0] \$2 ;
   reg [2:0] \$3 ;
@@ -9100,10 +8587,10 @@ module \hwcnn_top.skew_ld (rst, \port$1122$0 , \port$1124$0 , o_data__1, o_data_
   reg [2:0] o_data__2 = 3'h0;
   output [2:0] o_data__3;
   reg [2:0] o_data__3 = 3'h0;
-  input \port$1122$0 ;
-  wire \port$1122$0 ;
-  input [1:0] \port$1124$0 ;
-  wire [1:0] \port$1124$0 ;
+  input \port$1384$0 ;
+  wire \port$1384$0 ;
+  input [1:0] \port$1386$0 ;
+  wire [1:0] \port$1386$0 ;
   input rst;
   wire rst;
   always @(posedge clk)
@@ -9119,60 +8606,60 @@ module \hwcnn_top.skew_ld (rst, \port$1122$0 , \port$1124$0 , o_data__1, o_data_
   always @(posedge clk)
     o_data__1 <= \$1 ;
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
     \$3  = lane2_d0;
     if (rst) begin
       \$3  = 3'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
-    \$4  = { \port$1124$0 , \port$1122$0  };
+    if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
+    \$4  = { \port$1386$0 , \port$1384$0  };
     if (rst) begin
       \$4  = 3'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
     \$5  = lane3_d0;
     if (rst) begin
       \$5  = 3'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
     \$6  = lane3_d1;
     if (rst) begin
       \$6  = 3'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
-    \$1  = { \port$1124$0 , \port$1122$0  };
+    if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
+    \$1  = { \port$1386$0 , \port$1384$0  };
     if (rst) begin
       \$1  = 3'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
-    \$2  = { \port$1124$0 , \port$1122$0  };
+    if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
+    \$2  = { \port$1386$0 , \port$1384$0  };
     if (rst) begin
       \$2  = 3'h0;
     end
   end
-  assign o_data__0 = { \port$1124$0 , \port$1122$0  };
-  assign i_data__0 = { \port$1124$0 , \port$1122$0  };
+  assign o_data__0 = { \port$1386$0 , \port$1384$0  };
+  assign i_data__0 = { \port$1386$0 , \port$1384$0  };
   assign lane1_d0 = o_data__1;
   assign lane2_d1 = o_data__2;
   assign lane3_d2 = o_data__3;
-  assign i_data__1 = { \port$1124$0 , \port$1122$0  };
-  assign i_data__2 = { \port$1124$0 , \port$1122$0  };
-  assign i_data__3 = { \port$1124$0 , \port$1122$0  };
+  assign i_data__1 = { \port$1386$0 , \port$1384$0  };
+  assign i_data__2 = { \port$1386$0 , \port$1384$0  };
+  assign i_data__3 = { \port$1386$0 , \port$1384$0  };
 endmodule
 
 (* generator = "Amaranth" *)
 module \hwcnn_top.skew_tok (rst, o_data__0, o_data__1, o_data__2, o_data__3, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$27  = 0;
+  reg \$auto$verilog_backend.cc:2355:dump_module$26  = 0;
   reg [1:0] \$1 ;
   reg [1:0] \$2 ;
   reg [1:0] \$3 ;
@@ -9217,42 +8704,42 @@ module \hwcnn_top.skew_tok (rst, o_data__0, o_data__1, o_data__2, o_data__3, clk
   always @(posedge clk)
     o_data__1 <= \$1 ;
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
     \$3  = lane2_d0;
     if (rst) begin
       \$3  = 2'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
     \$4  = o_data__0;
     if (rst) begin
       \$4  = 2'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
     \$5  = lane3_d0;
     if (rst) begin
       \$5  = 2'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
     \$6  = lane3_d1;
     if (rst) begin
       \$6  = 2'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
     \$1  = o_data__0;
     if (rst) begin
       \$1  = 2'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
     \$2  = o_data__0;
     if (rst) begin
       \$2  = 2'h0;
@@ -9269,7 +8756,7 @@ endmodule
 
 (* generator = "Amaranth" *)
 module \hwcnn_top.skew_w (rst, o_data__0, i_data__1, i_data__2, i_data__3, o_data__1, o_data__2, o_data__3, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$28  = 0;
+  reg \$auto$verilog_backend.cc:2355:dump_module$27  = 0;
   reg [7:0] \$1 ;
   reg [7:0] \$2 ;
   reg [7:0] \$3 ;
@@ -9317,42 +8804,42 @@ module \hwcnn_top.skew_w (rst, o_data__0, i_data__1, i_data__2, i_data__3, o_dat
   always @(posedge clk)
     o_data__1 <= \$1 ;
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
     \$3  = lane2_d0;
     if (rst) begin
       \$3  = 8'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
     \$4  = i_data__3;
     if (rst) begin
       \$4  = 8'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
     \$5  = lane3_d0;
     if (rst) begin
       \$5  = 8'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
     \$6  = lane3_d1;
     if (rst) begin
       \$6  = 8'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
     \$1  = i_data__1;
     if (rst) begin
       \$1  = 8'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$27 ) begin end
     \$2  = i_data__2;
     if (rst) begin
       \$2  = 8'h00;
@@ -9362,4 +8849,1768 @@ module \hwcnn_top.skew_w (rst, o_data__0, i_data__1, i_data__2, i_data__3, o_dat
   assign lane1_d0 = o_data__1;
   assign lane2_d1 = o_data__2;
   assign lane3_d2 = o_data__3;
+endmodule
+
+(* generator = "Amaranth" *)
+module \hwcnn_top.vector (rst, \port$87$0 , op, lo, hi, tap__valid, tap__payload, sum0, sum1, sum2, sum3, result__valid, result__payload, sum_q__0, sum_q__1, sum_q__2, sum_q__3, clk);
+  reg \$auto$verilog_backend.cc:2355:dump_module$28  = 0;
+  wire \$1 ;
+  wire [7:0] \$10 ;
+  wire [7:0] \$100 ;
+  reg \$101 ;
+  reg [16:0] \$102 ;
+  reg [7:0] \$103 ;
+  reg \$104 ;
+  reg [24:0] \$105 ;
+  reg [7:0] \$106 ;
+  reg [24:0] \$107 ;
+  reg [7:0] \$108 ;
+  reg [24:0] \$109 ;
+  wire [7:0] \$11 ;
+  reg [7:0] \$110 ;
+  reg [24:0] \$111 ;
+  reg [7:0] \$112 ;
+  reg [16:0] \$113 ;
+  reg [4:0] \$114 ;
+  reg \$115 ;
+  reg \$116 ;
+  reg [7:0] \$117 ;
+  reg [15:0] \$118 ;
+  reg \$119 ;
+  wire [24:0] \$12 ;
+  reg [7:0] \$120 ;
+  reg [15:0] \$121 ;
+  reg \$122 ;
+  reg [7:0] \$123 ;
+  reg [15:0] \$124 ;
+  reg \$125 ;
+  reg [7:0] \$126 ;
+  reg [15:0] \$127 ;
+  reg \$128 ;
+  reg [7:0] \$129 ;
+  wire [7:0] \$13 ;
+  reg \$130 ;
+  reg \$131 ;
+  reg [7:0] \$132 ;
+  reg [7:0] \$133 ;
+  reg [7:0] \$134 ;
+  reg [7:0] \$135 ;
+  reg [7:0] \$136 ;
+  wire [25:0] \$14 ;
+  wire [7:0] \$15 ;
+  wire \$16 ;
+  wire \$17 ;
+  wire [7:0] \$18 ;
+  wire [7:0] \$19 ;
+  wire [16:0] \$2 ;
+  wire [24:0] \$20 ;
+  wire [7:0] \$21 ;
+  wire [25:0] \$22 ;
+  wire [7:0] \$23 ;
+  wire \$24 ;
+  wire \$25 ;
+  wire [7:0] \$26 ;
+  wire [7:0] \$27 ;
+  wire [24:0] \$28 ;
+  wire [7:0] \$29 ;
+  wire [17:0] \$3 ;
+  wire [25:0] \$30 ;
+  wire [7:0] \$31 ;
+  wire \$32 ;
+  wire \$33 ;
+  wire [7:0] \$34 ;
+  wire [7:0] \$35 ;
+  wire [17:0] \$36 ;
+  wire \$37 ;
+  wire [25:0] \$38 ;
+  wire [25:0] \$39 ;
+  wire [24:0] \$4 ;
+  wire [16:0] \$40 ;
+  wire [26:0] \$41 ;
+  wire \$42 ;
+  wire \$43 ;
+  wire [25:0] \$44 ;
+  wire [25:0] \$45 ;
+  wire [16:0] \$46 ;
+  wire [26:0] \$47 ;
+  wire \$48 ;
+  wire \$49 ;
+  wire [7:0] \$5 ;
+  wire [25:0] \$50 ;
+  wire [25:0] \$51 ;
+  wire [16:0] \$52 ;
+  wire [26:0] \$53 ;
+  wire \$54 ;
+  wire \$55 ;
+  wire [25:0] \$56 ;
+  wire [25:0] \$57 ;
+  wire [16:0] \$58 ;
+  wire [26:0] \$59 ;
+  wire [25:0] \$6 ;
+  wire \$60 ;
+  wire \$61 ;
+  wire \$62 ;
+  wire \$63 ;
+  wire [33:0] \$64 ;
+  wire [33:0] \$65 ;
+  wire [33:0] \$66 ;
+  wire \$67 ;
+  wire \$68 ;
+  wire \$69 ;
+  wire [7:0] \$7 ;
+  wire [33:0] \$70 ;
+  wire [33:0] \$71 ;
+  wire [33:0] \$72 ;
+  wire \$73 ;
+  wire \$74 ;
+  wire \$75 ;
+  wire [33:0] \$76 ;
+  wire [33:0] \$77 ;
+  wire [33:0] \$78 ;
+  wire \$79 ;
+  wire \$8 ;
+  wire \$80 ;
+  wire \$81 ;
+  wire [33:0] \$82 ;
+  wire [33:0] \$83 ;
+  wire [33:0] \$84 ;
+  wire [32:0] \$85 ;
+  wire [33:0] \$86 ;
+  wire [32:0] \$87 ;
+  wire [33:0] \$88 ;
+  wire [32:0] \$89 ;
+  wire \$9 ;
+  wire [33:0] \$90 ;
+  wire [32:0] \$91 ;
+  wire [33:0] \$92 ;
+  wire \$93 ;
+  wire [7:0] \$94 ;
+  wire \$95 ;
+  wire [7:0] \$96 ;
+  wire \$97 ;
+  wire [7:0] \$98 ;
+  wire \$99 ;
+  reg \$signal  = 1'h0;
+  reg \$signal$22  = 1'h0;
+  reg \$signal$37  = 1'h0;
+  reg [7:0] a_addr = 8'h00;
+  reg a_final = 1'h0;
+  reg [7:0] b_addr = 8'h00;
+  reg b_final = 1'h0;
+  reg [7:0] bmax0 = 8'h00;
+  reg [7:0] bmax1 = 8'h00;
+  reg [7:0] bmax2 = 8'h00;
+  reg [7:0] bmax3 = 8'h00;
+  reg [7:0] c_addr = 8'h00;
+  reg c_final = 1'h0;
+  input clk;
+  wire clk;
+  input [7:0] hi;
+  wire [7:0] hi;
+  input [7:0] lo;
+  wire [7:0] lo;
+  reg [7:0] max0 = 8'h00;
+  reg [7:0] max1 = 8'h00;
+  reg [7:0] max2 = 8'h00;
+  reg [7:0] max3 = 8'h00;
+  reg [16:0] n = 17'h00000;
+  reg neg0 = 1'h0;
+  reg neg1 = 1'h0;
+  reg neg2 = 1'h0;
+  reg neg3 = 1'h0;
+  input [1:0] op;
+  wire [1:0] op;
+  input [31:0] \port$87$0 ;
+  wire [31:0] \port$87$0 ;
+  wire [32:0] q0;
+  wire [32:0] q1;
+  wire [32:0] q2;
+  wire [32:0] q3;
+  output [40:0] result__payload;
+  wire [40:0] result__payload;
+  wire [7:0] \result__payload.addr ;
+  wire \result__payload.final ;
+  wire [31:0] \result__payload.y ;
+  wire [7:0] \result__payload.y[0] ;
+  wire [7:0] \result__payload.y[1] ;
+  wire [7:0] \result__payload.y[2] ;
+  wire [7:0] \result__payload.y[3] ;
+  (* init = 1'h0 *)
+  output result__valid;
+  wire result__valid;
+  reg [16:0] rm = 17'h00000;
+  reg [4:0] rs = 5'h00;
+  input rst;
+  wire rst;
+  wire [33:0] sq0;
+  wire [33:0] sq1;
+  wire [33:0] sq2;
+  wire [33:0] sq3;
+  output [24:0] sum0;
+  reg [24:0] sum0 = 25'h0000000;
+  output [24:0] sum1;
+  reg [24:0] sum1 = 25'h0000000;
+  output [24:0] sum2;
+  reg [24:0] sum2 = 25'h0000000;
+  output [24:0] sum3;
+  reg [24:0] sum3 = 25'h0000000;
+  (* init = 25'h0000000 *)
+  wire [24:0] sum__0;
+  (* init = 25'h0000000 *)
+  wire [24:0] sum__1;
+  (* init = 25'h0000000 *)
+  wire [24:0] sum__2;
+  (* init = 25'h0000000 *)
+  wire [24:0] sum__3;
+  input [7:0] sum_q__0;
+  wire [7:0] sum_q__0;
+  input [7:0] sum_q__1;
+  wire [7:0] sum_q__1;
+  input [7:0] sum_q__2;
+  wire [7:0] sum_q__2;
+  input [7:0] sum_q__3;
+  wire [7:0] sum_q__3;
+  reg [15:0] t0 = 16'h0000;
+  reg [15:0] t1 = 16'h0000;
+  reg [15:0] t2 = 16'h0000;
+  reg [15:0] t3 = 16'h0000;
+  input [12:0] tap__payload;
+  wire [12:0] tap__payload;
+  wire [7:0] \tap__payload.addr ;
+  wire \tap__payload.count ;
+  wire \tap__payload.final ;
+  wire \tap__payload.first ;
+  wire \tap__payload.inb ;
+  wire \tap__payload.last ;
+  input tap__valid;
+  wire tap__valid;
+  wire [7:0] x__0;
+  wire [7:0] x__1;
+  wire [7:0] x__2;
+  wire [7:0] x__3;
+  reg [7:0] y0 = 8'h00;
+  reg [7:0] y1 = 8'h00;
+  reg [7:0] y2 = 8'h00;
+  reg [7:0] y3 = 8'h00;
+  assign \$1  = tap__valid & tap__payload[3];
+  assign \$2  = tap__payload[2] ? 17'h00000 : n;
+  assign \$3  = \$2  + tap__payload[1];
+  assign \$4  = tap__payload[2] ? 25'h0000000 : sum0;
+  assign \$5  = tap__payload[0] ? \port$87$0 [7:0] : 8'h00;
+  assign \$6  = $signed(\$4 ) + $signed(\$5 );
+  assign \$7  = tap__payload[2] ? 8'h80 : max0;
+  assign \$8  = $signed(\port$87$0 [7:0]) > $signed(\$7 );
+  assign \$9  = tap__payload[0] & \$8 ;
+  assign \$10  = tap__payload[2] ? 8'h80 : max0;
+  assign \$11  = \$9  ? \port$87$0 [7:0] : \$10 ;
+  assign \$12  = tap__payload[2] ? 25'h0000000 : sum1;
+  assign \$13  = tap__payload[0] ? \port$87$0 [15:8] : 8'h00;
+  assign \$14  = $signed(\$12 ) + $signed(\$13 );
+  assign \$15  = tap__payload[2] ? 8'h80 : max1;
+  assign \$16  = $signed(\port$87$0 [15:8]) > $signed(\$15 );
+  assign \$17  = tap__payload[0] & \$16 ;
+  assign \$18  = tap__payload[2] ? 8'h80 : max1;
+  assign \$19  = \$17  ? \port$87$0 [15:8] : \$18 ;
+  assign \$20  = tap__payload[2] ? 25'h0000000 : sum2;
+  assign \$21  = tap__payload[0] ? \port$87$0 [23:16] : 8'h00;
+  assign \$22  = $signed(\$20 ) + $signed(\$21 );
+  assign \$23  = tap__payload[2] ? 8'h80 : max2;
+  assign \$24  = $signed(\port$87$0 [23:16]) > $signed(\$23 );
+  assign \$25  = tap__payload[0] & \$24 ;
+  assign \$26  = tap__payload[2] ? 8'h80 : max2;
+  assign \$27  = \$25  ? \port$87$0 [23:16] : \$26 ;
+  assign \$28  = tap__payload[2] ? 25'h0000000 : sum3;
+  assign \$29  = tap__payload[0] ? \port$87$0 [31:24] : 8'h00;
+  assign \$30  = $signed(\$28 ) + $signed(\$29 );
+  assign \$31  = tap__payload[2] ? 8'h80 : max3;
+  assign \$32  = $signed(\port$87$0 [31:24]) > $signed(\$31 );
+  assign \$33  = tap__payload[0] & \$32 ;
+  assign \$34  = tap__payload[2] ? 8'h80 : max3;
+  assign \$35  = \$33  ? \port$87$0 [31:24] : \$34 ;
+  assign \$36  = n - 1'h1;
+  assign \$37  = $signed(sum0) < $signed(1'h0);
+  assign \$38  = - $signed(sum0);
+  assign \$39  = \$37  ? \$38  : { sum0[24], sum0 };
+  assign \$41  = $signed(\$39 ) + $signed({ 1'h0, \$40  });
+  assign \$42  = $signed(sum0) < $signed(1'h0);
+  assign \$43  = $signed(sum1) < $signed(1'h0);
+  assign \$44  = - $signed(sum1);
+  assign \$45  = \$43  ? \$44  : { sum1[24], sum1 };
+  assign \$47  = $signed(\$45 ) + $signed({ 1'h0, \$46  });
+  assign \$48  = $signed(sum1) < $signed(1'h0);
+  assign \$49  = $signed(sum2) < $signed(1'h0);
+  assign \$50  = - $signed(sum2);
+  assign \$51  = \$49  ? \$50  : { sum2[24], sum2 };
+  assign \$53  = $signed(\$51 ) + $signed({ 1'h0, \$52  });
+  assign \$54  = $signed(sum2) < $signed(1'h0);
+  assign \$55  = $signed(sum3) < $signed(1'h0);
+  assign \$56  = - $signed(sum3);
+  assign \$57  = \$55  ? \$56  : { sum3[24], sum3 };
+  assign \$59  = $signed(\$57 ) + $signed({ 1'h0, \$58  });
+  assign \$60  = $signed(sum3) < $signed(1'h0);
+  assign \$61  = ! op;
+  assign \$62  = $signed(sq0) < $signed(lo);
+  assign \$63  = $signed(sq0) > $signed(hi);
+  assign \$64  = \$63  ? { hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi } : sq0;
+  assign \$65  = \$62  ? { lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo } : \$64 ;
+  assign \$66  = \$61  ? { bmax0[7], bmax0[7], bmax0[7], bmax0[7], bmax0[7], bmax0[7], bmax0[7], bmax0[7], bmax0[7], bmax0[7], bmax0[7], bmax0[7], bmax0[7], bmax0[7], bmax0[7], bmax0[7], bmax0[7], bmax0[7], bmax0[7], bmax0[7], bmax0[7], bmax0[7], bmax0[7], bmax0[7], bmax0[7], bmax0[7], bmax0 } : \$65 ;
+  assign \$67  = ! op;
+  assign \$68  = $signed(sq1) < $signed(lo);
+  assign \$69  = $signed(sq1) > $signed(hi);
+  assign \$70  = \$69  ? { hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi } : sq1;
+  assign \$71  = \$68  ? { lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo } : \$70 ;
+  assign \$72  = \$67  ? { bmax1[7], bmax1[7], bmax1[7], bmax1[7], bmax1[7], bmax1[7], bmax1[7], bmax1[7], bmax1[7], bmax1[7], bmax1[7], bmax1[7], bmax1[7], bmax1[7], bmax1[7], bmax1[7], bmax1[7], bmax1[7], bmax1[7], bmax1[7], bmax1[7], bmax1[7], bmax1[7], bmax1[7], bmax1[7], bmax1[7], bmax1 } : \$71 ;
+  assign \$73  = ! op;
+  assign \$74  = $signed(sq2) < $signed(lo);
+  assign \$75  = $signed(sq2) > $signed(hi);
+  assign \$76  = \$75  ? { hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi } : sq2;
+  assign \$77  = \$74  ? { lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo } : \$76 ;
+  assign \$78  = \$73  ? { bmax2[7], bmax2[7], bmax2[7], bmax2[7], bmax2[7], bmax2[7], bmax2[7], bmax2[7], bmax2[7], bmax2[7], bmax2[7], bmax2[7], bmax2[7], bmax2[7], bmax2[7], bmax2[7], bmax2[7], bmax2[7], bmax2[7], bmax2[7], bmax2[7], bmax2[7], bmax2[7], bmax2[7], bmax2[7], bmax2[7], bmax2 } : \$77 ;
+  assign \$79  = ! op;
+  assign \$80  = $signed(sq3) < $signed(lo);
+  assign \$81  = $signed(sq3) > $signed(hi);
+  assign \$82  = \$81  ? { hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi[7], hi } : sq3;
+  assign \$83  = \$80  ? { lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo[7], lo } : \$82 ;
+  assign \$84  = \$79  ? { bmax3[7], bmax3[7], bmax3[7], bmax3[7], bmax3[7], bmax3[7], bmax3[7], bmax3[7], bmax3[7], bmax3[7], bmax3[7], bmax3[7], bmax3[7], bmax3[7], bmax3[7], bmax3[7], bmax3[7], bmax3[7], bmax3[7], bmax3[7], bmax3[7], bmax3[7], bmax3[7], bmax3[7], bmax3[7], bmax3[7], bmax3 } : \$83 ;
+  assign \$85  = t0 * rm;
+  assign q0 = \$85  >> rs;
+  assign \$86  = - q0;
+  assign sq0 = neg0 ? \$86  : { 1'h0, q0 };
+  assign \$87  = t1 * rm;
+  assign q1 = \$87  >> rs;
+  assign \$88  = - q1;
+  assign sq1 = neg1 ? \$88  : { 1'h0, q1 };
+  assign \$89  = t2 * rm;
+  assign q2 = \$89  >> rs;
+  assign \$90  = - q2;
+  assign sq2 = neg2 ? \$90  : { 1'h0, q2 };
+  assign \$91  = t3 * rm;
+  assign q3 = \$91  >> rs;
+  assign \$92  = - q3;
+  assign sq3 = neg3 ? \$92  : { 1'h0, q3 };
+  assign \$93  = op == 2'h2;
+  assign \$94  = \$93  ? sum_q__0 : y0;
+  assign \$95  = op == 2'h2;
+  assign \$96  = \$95  ? sum_q__1 : y1;
+  assign \$97  = op == 2'h2;
+  assign \$98  = \$97  ? sum_q__2 : y2;
+  assign \$99  = op == 2'h2;
+  assign \$100  = \$99  ? sum_q__3 : y3;
+  always @(posedge clk)
+    \$signal  <= \$101 ;
+  always @(posedge clk)
+    n <= \$102 ;
+  always @(posedge clk)
+    a_addr <= \$103 ;
+  always @(posedge clk)
+    a_final <= \$104 ;
+  always @(posedge clk)
+    sum0 <= \$105 ;
+  always @(posedge clk)
+    max0 <= \$106 ;
+  always @(posedge clk)
+    sum1 <= \$107 ;
+  always @(posedge clk)
+    max1 <= \$108 ;
+  always @(posedge clk)
+    sum2 <= \$109 ;
+  always @(posedge clk)
+    max2 <= \$110 ;
+  always @(posedge clk)
+    sum3 <= \$111 ;
+  always @(posedge clk)
+    max3 <= \$112 ;
+  always @(posedge clk)
+    rm <= \$113 ;
+  always @(posedge clk)
+    rs <= \$114 ;
+  always @(posedge clk)
+    \$signal$22  <= \$115 ;
+  always @(posedge clk)
+    b_final <= \$116 ;
+  always @(posedge clk)
+    b_addr <= \$117 ;
+  always @(posedge clk)
+    t0 <= \$118 ;
+  always @(posedge clk)
+    neg0 <= \$119 ;
+  always @(posedge clk)
+    bmax0 <= \$120 ;
+  always @(posedge clk)
+    t1 <= \$121 ;
+  always @(posedge clk)
+    neg1 <= \$122 ;
+  always @(posedge clk)
+    bmax1 <= \$123 ;
+  always @(posedge clk)
+    t2 <= \$124 ;
+  always @(posedge clk)
+    neg2 <= \$125 ;
+  always @(posedge clk)
+    bmax2 <= \$126 ;
+  always @(posedge clk)
+    t3 <= \$127 ;
+  always @(posedge clk)
+    neg3 <= \$128 ;
+  always @(posedge clk)
+    bmax3 <= \$129 ;
+  always @(posedge clk)
+    \$signal$37  <= \$130 ;
+  always @(posedge clk)
+    c_final <= \$131 ;
+  always @(posedge clk)
+    c_addr <= \$132 ;
+  always @(posedge clk)
+    y0 <= \$133 ;
+  always @(posedge clk)
+    y1 <= \$134 ;
+  always @(posedge clk)
+    y2 <= \$135 ;
+  always @(posedge clk)
+    y3 <= \$136 ;
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
+    \$101  = \$1 ;
+    if (rst) begin
+      \$101  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
+    \$102  = n;
+    if (tap__valid) begin
+      \$102  = \$3 [16:0];
+    end
+    if (rst) begin
+      \$102  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
+    \$103  = a_addr;
+    if (tap__valid) begin
+      \$103  = tap__payload[12:5];
+    end
+    if (rst) begin
+      \$103  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
+    \$104  = a_final;
+    if (tap__valid) begin
+      \$104  = tap__payload[4];
+    end
+    if (rst) begin
+      \$104  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
+    \$105  = sum0;
+    if (tap__valid) begin
+      \$105  = \$6 [24:0];
+    end
+    if (rst) begin
+      \$105  = 25'h0000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
+    \$106  = max0;
+    if (tap__valid) begin
+      \$106  = \$11 ;
+    end
+    if (rst) begin
+      \$106  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
+    \$107  = sum1;
+    if (tap__valid) begin
+      \$107  = \$14 [24:0];
+    end
+    if (rst) begin
+      \$107  = 25'h0000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
+    \$108  = max1;
+    if (tap__valid) begin
+      \$108  = \$19 ;
+    end
+    if (rst) begin
+      \$108  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
+    \$109  = sum2;
+    if (tap__valid) begin
+      \$109  = \$22 [24:0];
+    end
+    if (rst) begin
+      \$109  = 25'h0000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
+    \$110  = max2;
+    if (tap__valid) begin
+      \$110  = \$27 ;
+    end
+    if (rst) begin
+      \$110  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
+    \$111  = sum3;
+    if (tap__valid) begin
+      \$111  = \$30 [24:0];
+    end
+    if (rst) begin
+      \$111  = 25'h0000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
+    \$112  = max3;
+    if (tap__valid) begin
+      \$112  = \$35 ;
+    end
+    if (rst) begin
+      \$112  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
+    (* full_case = 32'd1 *)
+    casez (\$36 [7:0])
+      8'h00:
+          \$113  = 17'h00001;
+      8'h01:
+          \$113  = 17'h00001;
+      8'h02:
+          \$113  = 17'h000ab;
+      8'h03:
+          \$113  = 17'h00001;
+      8'h04:
+          \$113  = 17'h000cd;
+      8'h05:
+          \$113  = 17'h002ab;
+      8'h06:
+          \$113  = 17'h00493;
+      8'h07:
+          \$113  = 17'h00001;
+      8'h08:
+          \$113  = 17'h0038f;
+      8'h09:
+          \$113  = 17'h00667;
+      8'h0a:
+          \$113  = 17'h002e9;
+      8'h0b:
+          \$113  = 17'h002ab;
+      8'h0c:
+          \$113  = 17'h004ed;
+      8'h0d:
+          \$113  = 17'h00925;
+      8'h0e:
+          \$113  = 17'h00889;
+      8'h0f:
+          \$113  = 17'h00001;
+      8'h10:
+          \$113  = 17'h000f1;
+      8'h11:
+          \$113  = 17'h0071d;
+      8'h12:
+          \$113  = 17'h006bd;
+      8'h13:
+          \$113  = 17'h00667;
+      8'h14:
+          \$113  = 17'h00c31;
+      8'h15:
+          \$113  = 17'h00ba3;
+      8'h16:
+          \$113  = 17'h00591;
+      8'h17:
+          \$113  = 17'h00aab;
+      8'h18:
+          \$113  = 17'h0051f;
+      8'h19:
+          \$113  = 17'h009d9;
+      8'h1a:
+          \$113  = 17'h012f7;
+      8'h1b:
+          \$113  = 17'h00925;
+      8'h1c:
+          \$113  = 17'h00235;
+      8'h1d:
+          \$113  = 17'h00889;
+      8'h1e:
+          \$113  = 17'h01085;
+      8'h1f:
+          \$113  = 17'h00001;
+      8'h20:
+          \$113  = 17'h003e1;
+      8'h21:
+          \$113  = 17'h01e1f;
+      8'h22:
+          \$113  = 17'h00ea1;
+      8'h23:
+          \$113  = 17'h00e39;
+      8'h24:
+          \$113  = 17'h00dd7;
+      8'h25:
+          \$113  = 17'h01af3;
+      8'h26:
+          \$113  = 17'h00d21;
+      8'h27:
+          \$113  = 17'h00ccd;
+      8'h28:
+          \$113  = 17'h00c7d;
+      8'h29:
+          \$113  = 17'h00c31;
+      8'h2a:
+          \$113  = 17'h017d1;
+      8'h2b:
+          \$113  = 17'h00ba3;
+      8'h2c:
+          \$113  = 17'h00b61;
+      8'h2d:
+          \$113  = 17'h01643;
+      8'h2e:
+          \$113  = 17'h00ae5;
+      8'h2f:
+          \$113  = 17'h00aab;
+      8'h30:
+          \$113  = 17'h00a73;
+      8'h31:
+          \$113  = 17'h0147b;
+      8'h32:
+          \$113  = 17'h02829;
+      8'h33:
+          \$113  = 17'h02763;
+      8'h34:
+          \$113  = 17'h026a5;
+      8'h35:
+          \$113  = 17'h012f7;
+      8'h36:
+          \$113  = 17'h0253d;
+      8'h37:
+          \$113  = 17'h02493;
+      8'h38:
+          \$113  = 17'h023ef;
+      8'h39:
+          \$113  = 17'h00235;
+      8'h3a:
+          \$113  = 17'h022b7;
+      8'h3b:
+          \$113  = 17'h02223;
+      8'h3c:
+          \$113  = 17'h02193;
+      8'h3d:
+          \$113  = 17'h02109;
+      8'h3e:
+          \$113  = 17'h02083;
+      8'h3f:
+          \$113  = 17'h00001;
+      8'h40:
+          \$113  = 17'h00fc1;
+      8'h41:
+          \$113  = 17'h003e1;
+      8'h42:
+          \$113  = 17'h00f49;
+      8'h43:
+          \$113  = 17'h01e1f;
+      8'h44:
+          \$113  = 17'h01daf;
+      8'h45:
+          \$113  = 17'h00ea1;
+      8'h46:
+          \$113  = 17'h01cd9;
+      8'h47:
+          \$113  = 17'h00e39;
+      8'h48:
+          \$113  = 17'h0381d;
+      8'h49:
+          \$113  = 17'h01bad;
+      8'h4a:
+          \$113  = 17'h01b4f;
+      8'h4b:
+          \$113  = 17'h01af3;
+      8'h4c:
+          \$113  = 17'h01a99;
+      8'h4d:
+          \$113  = 17'h00d21;
+      8'h4e:
+          \$113  = 17'h019ed;
+      8'h4f:
+          \$113  = 17'h00ccd;
+      8'h50:
+          \$113  = 17'h01949;
+      8'h51:
+          \$113  = 17'h00c7d;
+      8'h52:
+          \$113  = 17'h018ad;
+      8'h53:
+          \$113  = 17'h00c31;
+      8'h54:
+          \$113  = 17'h03031;
+      8'h55:
+          \$113  = 17'h02fa1;
+      8'h56:
+          \$113  = 17'h02f15;
+      8'h57:
+          \$113  = 17'h00ba3;
+      8'h58:
+          \$113  = 17'h01703;
+      8'h59:
+          \$113  = 17'h02d83;
+      8'h5a:
+          \$113  = 17'h02d03;
+      8'h5b:
+          \$113  = 17'h01643;
+      8'h5c:
+          \$113  = 17'h05817;
+      8'h5d:
+          \$113  = 17'h05727;
+      8'h5e:
+          \$113  = 17'h0158f;
+      8'h5f:
+          \$113  = 17'h02aab;
+      8'h60:
+          \$113  = 17'h05475;
+      8'h61:
+          \$113  = 17'h00a73;
+      8'h62:
+          \$113  = 17'h0014b;
+      8'h63:
+          \$113  = 17'h0147b;
+      8'h64:
+          \$113  = 17'h01447;
+      8'h65:
+          \$113  = 17'h05051;
+      8'h66:
+          \$113  = 17'h027c5;
+      8'h67:
+          \$113  = 17'h02763;
+      8'h68:
+          \$113  = 17'h02703;
+      8'h69:
+          \$113  = 17'h04d49;
+      8'h6a:
+          \$113  = 17'h004c9;
+      8'h6b:
+          \$113  = 17'h04bdb;
+      8'h6c:
+          \$113  = 17'h00965;
+      8'h6d:
+          \$113  = 17'h0253d;
+      8'h6e:
+          \$113  = 17'h024e7;
+      8'h6f:
+          \$113  = 17'h04925;
+      8'h70:
+          \$113  = 17'h00091;
+      8'h71:
+          \$113  = 17'h047dd;
+      8'h72:
+          \$113  = 17'h0473d;
+      8'h73:
+          \$113  = 17'h00235;
+      8'h74:
+          \$113  = 17'h04605;
+      8'h75:
+          \$113  = 17'h0456d;
+      8'h76:
+          \$113  = 17'h0089b;
+      8'h77:
+          \$113  = 17'h04445;
+      8'h78:
+          \$113  = 17'h010ed;
+      8'h79:
+          \$113  = 17'h02193;
+      8'h7a:
+          \$113  = 17'h0429b;
+      8'h7b:
+          \$113  = 17'h04211;
+      8'h7c:
+          \$113  = 17'h020c5;
+      8'h7d:
+          \$113  = 17'h04105;
+      8'h7e:
+          \$113  = 17'h02041;
+      8'h7f:
+          \$113  = 17'h00001;
+      8'h80:
+          \$113  = 17'h03f81;
+      8'h81:
+          \$113  = 17'h00fc1;
+      8'h82:
+          \$113  = 17'h03e89;
+      8'h83:
+          \$113  = 17'h003e1;
+      8'h84:
+          \$113  = 17'h07b31;
+      8'h85:
+          \$113  = 17'h03d23;
+      8'h86:
+          \$113  = 17'h03caf;
+      8'h87:
+          \$113  = 17'h03c3d;
+      8'h88:
+          \$113  = 17'h00ef3;
+      8'h89:
+          \$113  = 17'h03b5d;
+      8'h8a:
+          \$113  = 17'h003af;
+      8'h8b:
+          \$113  = 17'h00ea1;
+      8'h8c:
+          \$113  = 17'h01d0d;
+      8'h8d:
+          \$113  = 17'h039b1;
+      8'h8e:
+          \$113  = 17'h01ca5;
+      8'h8f:
+          \$113  = 17'h00e39;
+      8'h90:
+          \$113  = 17'h070ff;
+      8'h91:
+          \$113  = 17'h07039;
+      8'h92:
+          \$113  = 17'h037bb;
+      8'h93:
+          \$113  = 17'h01bad;
+      8'h94:
+          \$113  = 17'h036fb;
+      8'h95:
+          \$113  = 17'h06d3b;
+      8'h96:
+          \$113  = 17'h03641;
+      8'h97:
+          \$113  = 17'h06bcb;
+      8'h98:
+          \$113  = 17'h0358b;
+      8'h99:
+          \$113  = 17'h01a99;
+      8'h9a:
+          \$113  = 17'h069b5;
+      8'h9b:
+          \$113  = 17'h06907;
+      8'h9c:
+          \$113  = 17'h01a17;
+      8'h9d:
+          \$113  = 17'h067b3;
+      8'h9e:
+          \$113  = 17'h019c3;
+      8'h9f:
+          \$113  = 17'h06667;
+      8'ha0:
+          \$113  = 17'h01971;
+      8'ha1:
+          \$113  = 17'h01949;
+      8'ha2:
+          \$113  = 17'h01921;
+      8'ha3:
+          \$113  = 17'h00c7d;
+      8'ha4:
+          \$113  = 17'h0634d;
+      8'ha5:
+          \$113  = 17'h018ad;
+      8'ha6:
+          \$113  = 17'h01887;
+      8'ha7:
+          \$113  = 17'h06187;
+      8'ha8:
+          \$113  = 17'h060f3;
+      8'ha9:
+          \$113  = 17'h06061;
+      8'haa:
+          \$113  = 17'h05fd1;
+      8'hab:
+          \$113  = 17'h02fa1;
+      8'hac:
+          \$113  = 17'h05eb5;
+      8'had:
+          \$113  = 17'h02f15;
+      8'hae:
+          \$113  = 17'h002ed;
+      8'haf:
+          \$113  = 17'h00ba3;
+      8'hb0:
+          \$113  = 17'h05c91;
+      8'hb1:
+          \$113  = 17'h01703;
+      8'hb2:
+          \$113  = 17'h00b71;
+      8'hb3:
+          \$113  = 17'h02d83;
+      8'hb4:
+          \$113  = 17'h05a85;
+      8'hb5:
+          \$113  = 17'h02d03;
+      8'hb6:
+          \$113  = 17'h00b31;
+      8'hb7:
+          \$113  = 17'h01643;
+      8'hb8:
+          \$113  = 17'h00589;
+      8'hb9:
+          \$113  = 17'h0b02d;
+      8'hba:
+          \$113  = 17'h02bcf;
+      8'hbb:
+          \$113  = 17'h05727;
+      8'hbc:
+          \$113  = 17'h0ad61;
+      8'hbd:
+          \$113  = 17'h0158f;
+      8'hbe:
+          \$113  = 17'h00ab9;
+      8'hbf:
+          \$113  = 17'h02aab;
+      8'hc0:
+          \$113  = 17'h054e5;
+      8'hc1:
+          \$113  = 17'h0a8e9;
+      8'hc2:
+          \$113  = 17'h02a03;
+      8'hc3:
+          \$113  = 17'h00a73;
+      8'hc4:
+          \$113  = 17'h0532b;
+      8'hc5:
+          \$113  = 17'h0014b;
+      8'hc6:
+          \$113  = 17'h05255;
+      8'hc7:
+          \$113  = 17'h0147b;
+      8'hc8:
+          \$113  = 17'h0a307;
+      8'hc9:
+          \$113  = 17'h01447;
+      8'hca:
+          \$113  = 17'h0285b;
+      8'hcb:
+          \$113  = 17'h05051;
+      8'hcc:
+          \$113  = 17'h09fd9;
+      8'hcd:
+          \$113  = 17'h04f89;
+      8'hce:
+          \$113  = 17'h04f27;
+      8'hcf:
+          \$113  = 17'h04ec5;
+      8'hd0:
+          \$113  = 17'h04e65;
+      8'hd1:
+          \$113  = 17'h04e05;
+      8'hd2:
+          \$113  = 17'h09b4d;
+      8'hd3:
+          \$113  = 17'h04d49;
+      8'hd4:
+          \$113  = 17'h0133b;
+      8'hd5:
+          \$113  = 17'h004c9;
+      8'hd6:
+          \$113  = 17'h04c35;
+      8'hd7:
+          \$113  = 17'h097b5;
+      8'hd8:
+          \$113  = 17'h04b81;
+      8'hd9:
+          \$113  = 17'h00965;
+      8'hda:
+          \$113  = 17'h095a1;
+      8'hdb:
+          \$113  = 17'h094f3;
+      8'hdc:
+          \$113  = 17'h04a23;
+      8'hdd:
+          \$113  = 17'h0939b;
+      8'hde:
+          \$113  = 17'h04979;
+      8'hdf:
+          \$113  = 17'h04925;
+      8'he0:
+          \$113  = 17'h091a3;
+      8'he1:
+          \$113  = 17'h0487f;
+      8'he2:
+          \$113  = 17'h0905b;
+      8'he3:
+          \$113  = 17'h08fb9;
+      8'he4:
+          \$113  = 17'h011e3;
+      8'he5:
+          \$113  = 17'h08e79;
+      8'he6:
+          \$113  = 17'h08ddb;
+      8'he7:
+          \$113  = 17'h0469f;
+      8'he8:
+          \$113  = 17'h08ca3;
+      8'he9:
+          \$113  = 17'h08c09;
+      8'hea:
+          \$113  = 17'h08b71;
+      8'heb:
+          \$113  = 17'h0456d;
+      8'hec:
+          \$113  = 17'h02291;
+      8'hed:
+          \$113  = 17'h089af;
+      8'hee:
+          \$113  = 17'h0891b;
+      8'hef:
+          \$113  = 17'h08889;
+      8'hf0:
+          \$113  = 17'h010ff;
+      8'hf1:
+          \$113  = 17'h010ed;
+      8'hf2:
+          \$113  = 17'h0436d;
+      8'hf3:
+          \$113  = 17'h02193;
+      8'hf4:
+          \$113  = 17'h00217;
+      8'hf5:
+          \$113  = 17'h08535;
+      8'hf6:
+          \$113  = 17'h04255;
+      8'hf7:
+          \$113  = 17'h04211;
+      8'hf8:
+          \$113  = 17'h041cd;
+      8'hf9:
+          \$113  = 17'h08313;
+      8'hfa:
+          \$113  = 17'h0828d;
+      8'hfb:
+          \$113  = 17'h08209;
+      8'hfc:
+          \$113  = 17'h08185;
+      8'hfd:
+          \$113  = 17'h08103;
+      8'hfe:
+          \$113  = 17'h08081;
+      8'hff:
+          \$113  = 17'h00001;
+    endcase
+    if (rst) begin
+      \$113  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
+    (* full_case = 32'd1 *)
+    casez (\$36 [7:0])
+      8'h00:
+          \$114  = 5'h00;
+      8'h01:
+          \$114  = 5'h01;
+      8'h02:
+          \$114  = 5'h09;
+      8'h03:
+          \$114  = 5'h02;
+      8'h04:
+          \$114  = 5'h0a;
+      8'h05:
+          \$114  = 5'h0c;
+      8'h06:
+          \$114  = 5'h0d;
+      8'h07:
+          \$114  = 5'h03;
+      8'h08:
+          \$114  = 5'h0d;
+      8'h09:
+          \$114  = 5'h0e;
+      8'h0a:
+          \$114  = 5'h0d;
+      8'h0b:
+          \$114  = 5'h0d;
+      8'h0c:
+          \$114  = 5'h0e;
+      8'h0d:
+          \$114  = 5'h0f;
+      8'h0e:
+          \$114  = 5'h0f;
+      8'h0f:
+          \$114  = 5'h04;
+      8'h10:
+          \$114  = 5'h0c;
+      8'h11:
+          \$114  = 5'h0f;
+      8'h12:
+          \$114  = 5'h0f;
+      8'h13:
+          \$114  = 5'h0f;
+      8'h14:
+          \$114  = 5'h10;
+      8'h15:
+          \$114  = 5'h10;
+      8'h16:
+          \$114  = 5'h0f;
+      8'h17:
+          \$114  = 5'h10;
+      8'h18:
+          \$114  = 5'h0f;
+      8'h19:
+          \$114  = 5'h10;
+      8'h1a:
+          \$114  = 5'h11;
+      8'h1b:
+          \$114  = 5'h10;
+      8'h1c:
+          \$114  = 5'h0e;
+      8'h1d:
+          \$114  = 5'h10;
+      8'h1e:
+          \$114  = 5'h11;
+      8'h1f:
+          \$114  = 5'h05;
+      8'h20:
+          \$114  = 5'h0f;
+      8'h21:
+          \$114  = 5'h12;
+      8'h22:
+          \$114  = 5'h11;
+      8'h23:
+          \$114  = 5'h11;
+      8'h24:
+          \$114  = 5'h11;
+      8'h25:
+          \$114  = 5'h12;
+      8'h26:
+          \$114  = 5'h11;
+      8'h27:
+          \$114  = 5'h11;
+      8'h28:
+          \$114  = 5'h11;
+      8'h29:
+          \$114  = 5'h11;
+      8'h2a:
+          \$114  = 5'h12;
+      8'h2b:
+          \$114  = 5'h11;
+      8'h2c:
+          \$114  = 5'h11;
+      8'h2d:
+          \$114  = 5'h12;
+      8'h2e:
+          \$114  = 5'h11;
+      8'h2f:
+          \$114  = 5'h11;
+      8'h30:
+          \$114  = 5'h11;
+      8'h31:
+          \$114  = 5'h12;
+      8'h32:
+          \$114  = 5'h13;
+      8'h33:
+          \$114  = 5'h13;
+      8'h34:
+          \$114  = 5'h13;
+      8'h35:
+          \$114  = 5'h12;
+      8'h36:
+          \$114  = 5'h13;
+      8'h37:
+          \$114  = 5'h13;
+      8'h38:
+          \$114  = 5'h13;
+      8'h39:
+          \$114  = 5'h0f;
+      8'h3a:
+          \$114  = 5'h13;
+      8'h3b:
+          \$114  = 5'h13;
+      8'h3c:
+          \$114  = 5'h13;
+      8'h3d:
+          \$114  = 5'h13;
+      8'h3e:
+          \$114  = 5'h13;
+      8'h3f:
+          \$114  = 5'h06;
+      8'h40:
+          \$114  = 5'h12;
+      8'h41:
+          \$114  = 5'h10;
+      8'h42:
+          \$114  = 5'h12;
+      8'h43:
+          \$114  = 5'h13;
+      8'h44:
+          \$114  = 5'h13;
+      8'h45:
+          \$114  = 5'h12;
+      8'h46:
+          \$114  = 5'h13;
+      8'h47:
+          \$114  = 5'h12;
+      8'h48:
+          \$114  = 5'h14;
+      8'h49:
+          \$114  = 5'h13;
+      8'h4a:
+          \$114  = 5'h13;
+      8'h4b:
+          \$114  = 5'h13;
+      8'h4c:
+          \$114  = 5'h13;
+      8'h4d:
+          \$114  = 5'h12;
+      8'h4e:
+          \$114  = 5'h13;
+      8'h4f:
+          \$114  = 5'h12;
+      8'h50:
+          \$114  = 5'h13;
+      8'h51:
+          \$114  = 5'h12;
+      8'h52:
+          \$114  = 5'h13;
+      8'h53:
+          \$114  = 5'h12;
+      8'h54:
+          \$114  = 5'h14;
+      8'h55:
+          \$114  = 5'h14;
+      8'h56:
+          \$114  = 5'h14;
+      8'h57:
+          \$114  = 5'h12;
+      8'h58:
+          \$114  = 5'h13;
+      8'h59:
+          \$114  = 5'h14;
+      8'h5a:
+          \$114  = 5'h14;
+      8'h5b:
+          \$114  = 5'h13;
+      8'h5c:
+          \$114  = 5'h15;
+      8'h5d:
+          \$114  = 5'h15;
+      8'h5e:
+          \$114  = 5'h13;
+      8'h5f:
+          \$114  = 5'h14;
+      8'h60:
+          \$114  = 5'h15;
+      8'h61:
+          \$114  = 5'h12;
+      8'h62:
+          \$114  = 5'h0f;
+      8'h63:
+          \$114  = 5'h13;
+      8'h64:
+          \$114  = 5'h13;
+      8'h65:
+          \$114  = 5'h15;
+      8'h66:
+          \$114  = 5'h14;
+      8'h67:
+          \$114  = 5'h14;
+      8'h68:
+          \$114  = 5'h14;
+      8'h69:
+          \$114  = 5'h15;
+      8'h6a:
+          \$114  = 5'h11;
+      8'h6b:
+          \$114  = 5'h15;
+      8'h6c:
+          \$114  = 5'h12;
+      8'h6d:
+          \$114  = 5'h14;
+      8'h6e:
+          \$114  = 5'h14;
+      8'h6f:
+          \$114  = 5'h15;
+      8'h70:
+          \$114  = 5'h0e;
+      8'h71:
+          \$114  = 5'h15;
+      8'h72:
+          \$114  = 5'h15;
+      8'h73:
+          \$114  = 5'h10;
+      8'h74:
+          \$114  = 5'h15;
+      8'h75:
+          \$114  = 5'h15;
+      8'h76:
+          \$114  = 5'h12;
+      8'h77:
+          \$114  = 5'h15;
+      8'h78:
+          \$114  = 5'h13;
+      8'h79:
+          \$114  = 5'h14;
+      8'h7a:
+          \$114  = 5'h15;
+      8'h7b:
+          \$114  = 5'h15;
+      8'h7c:
+          \$114  = 5'h14;
+      8'h7d:
+          \$114  = 5'h15;
+      8'h7e:
+          \$114  = 5'h14;
+      8'h7f:
+          \$114  = 5'h07;
+      8'h80:
+          \$114  = 5'h15;
+      8'h81:
+          \$114  = 5'h13;
+      8'h82:
+          \$114  = 5'h15;
+      8'h83:
+          \$114  = 5'h11;
+      8'h84:
+          \$114  = 5'h16;
+      8'h85:
+          \$114  = 5'h15;
+      8'h86:
+          \$114  = 5'h15;
+      8'h87:
+          \$114  = 5'h15;
+      8'h88:
+          \$114  = 5'h13;
+      8'h89:
+          \$114  = 5'h15;
+      8'h8a:
+          \$114  = 5'h11;
+      8'h8b:
+          \$114  = 5'h13;
+      8'h8c:
+          \$114  = 5'h14;
+      8'h8d:
+          \$114  = 5'h15;
+      8'h8e:
+          \$114  = 5'h14;
+      8'h8f:
+          \$114  = 5'h13;
+      8'h90:
+          \$114  = 5'h16;
+      8'h91:
+          \$114  = 5'h16;
+      8'h92:
+          \$114  = 5'h15;
+      8'h93:
+          \$114  = 5'h14;
+      8'h94:
+          \$114  = 5'h15;
+      8'h95:
+          \$114  = 5'h16;
+      8'h96:
+          \$114  = 5'h15;
+      8'h97:
+          \$114  = 5'h16;
+      8'h98:
+          \$114  = 5'h15;
+      8'h99:
+          \$114  = 5'h14;
+      8'h9a:
+          \$114  = 5'h16;
+      8'h9b:
+          \$114  = 5'h16;
+      8'h9c:
+          \$114  = 5'h14;
+      8'h9d:
+          \$114  = 5'h16;
+      8'h9e:
+          \$114  = 5'h14;
+      8'h9f:
+          \$114  = 5'h16;
+      8'ha0:
+          \$114  = 5'h14;
+      8'ha1:
+          \$114  = 5'h14;
+      8'ha2:
+          \$114  = 5'h14;
+      8'ha3:
+          \$114  = 5'h13;
+      8'ha4:
+          \$114  = 5'h16;
+      8'ha5:
+          \$114  = 5'h14;
+      8'ha6:
+          \$114  = 5'h14;
+      8'ha7:
+          \$114  = 5'h16;
+      8'ha8:
+          \$114  = 5'h16;
+      8'ha9:
+          \$114  = 5'h16;
+      8'haa:
+          \$114  = 5'h16;
+      8'hab:
+          \$114  = 5'h15;
+      8'hac:
+          \$114  = 5'h16;
+      8'had:
+          \$114  = 5'h15;
+      8'hae:
+          \$114  = 5'h11;
+      8'haf:
+          \$114  = 5'h13;
+      8'hb0:
+          \$114  = 5'h16;
+      8'hb1:
+          \$114  = 5'h14;
+      8'hb2:
+          \$114  = 5'h13;
+      8'hb3:
+          \$114  = 5'h15;
+      8'hb4:
+          \$114  = 5'h16;
+      8'hb5:
+          \$114  = 5'h15;
+      8'hb6:
+          \$114  = 5'h13;
+      8'hb7:
+          \$114  = 5'h14;
+      8'hb8:
+          \$114  = 5'h12;
+      8'hb9:
+          \$114  = 5'h17;
+      8'hba:
+          \$114  = 5'h15;
+      8'hbb:
+          \$114  = 5'h16;
+      8'hbc:
+          \$114  = 5'h17;
+      8'hbd:
+          \$114  = 5'h14;
+      8'hbe:
+          \$114  = 5'h13;
+      8'hbf:
+          \$114  = 5'h15;
+      8'hc0:
+          \$114  = 5'h16;
+      8'hc1:
+          \$114  = 5'h17;
+      8'hc2:
+          \$114  = 5'h15;
+      8'hc3:
+          \$114  = 5'h13;
+      8'hc4:
+          \$114  = 5'h16;
+      8'hc5:
+          \$114  = 5'h10;
+      8'hc6:
+          \$114  = 5'h16;
+      8'hc7:
+          \$114  = 5'h14;
+      8'hc8:
+          \$114  = 5'h17;
+      8'hc9:
+          \$114  = 5'h14;
+      8'hca:
+          \$114  = 5'h15;
+      8'hcb:
+          \$114  = 5'h16;
+      8'hcc:
+          \$114  = 5'h17;
+      8'hcd:
+          \$114  = 5'h16;
+      8'hce:
+          \$114  = 5'h16;
+      8'hcf:
+          \$114  = 5'h16;
+      8'hd0:
+          \$114  = 5'h16;
+      8'hd1:
+          \$114  = 5'h16;
+      8'hd2:
+          \$114  = 5'h17;
+      8'hd3:
+          \$114  = 5'h16;
+      8'hd4:
+          \$114  = 5'h14;
+      8'hd5:
+          \$114  = 5'h12;
+      8'hd6:
+          \$114  = 5'h16;
+      8'hd7:
+          \$114  = 5'h17;
+      8'hd8:
+          \$114  = 5'h16;
+      8'hd9:
+          \$114  = 5'h13;
+      8'hda:
+          \$114  = 5'h17;
+      8'hdb:
+          \$114  = 5'h17;
+      8'hdc:
+          \$114  = 5'h16;
+      8'hdd:
+          \$114  = 5'h17;
+      8'hde:
+          \$114  = 5'h16;
+      8'hdf:
+          \$114  = 5'h16;
+      8'he0:
+          \$114  = 5'h17;
+      8'he1:
+          \$114  = 5'h16;
+      8'he2:
+          \$114  = 5'h17;
+      8'he3:
+          \$114  = 5'h17;
+      8'he4:
+          \$114  = 5'h14;
+      8'he5:
+          \$114  = 5'h17;
+      8'he6:
+          \$114  = 5'h17;
+      8'he7:
+          \$114  = 5'h16;
+      8'he8:
+          \$114  = 5'h17;
+      8'he9:
+          \$114  = 5'h17;
+      8'hea:
+          \$114  = 5'h17;
+      8'heb:
+          \$114  = 5'h16;
+      8'hec:
+          \$114  = 5'h15;
+      8'hed:
+          \$114  = 5'h17;
+      8'hee:
+          \$114  = 5'h17;
+      8'hef:
+          \$114  = 5'h17;
+      8'hf0:
+          \$114  = 5'h14;
+      8'hf1:
+          \$114  = 5'h14;
+      8'hf2:
+          \$114  = 5'h16;
+      8'hf3:
+          \$114  = 5'h15;
+      8'hf4:
+          \$114  = 5'h11;
+      8'hf5:
+          \$114  = 5'h17;
+      8'hf6:
+          \$114  = 5'h16;
+      8'hf7:
+          \$114  = 5'h16;
+      8'hf8:
+          \$114  = 5'h16;
+      8'hf9:
+          \$114  = 5'h17;
+      8'hfa:
+          \$114  = 5'h17;
+      8'hfb:
+          \$114  = 5'h17;
+      8'hfc:
+          \$114  = 5'h17;
+      8'hfd:
+          \$114  = 5'h17;
+      8'hfe:
+          \$114  = 5'h17;
+      8'hff:
+          \$114  = 5'h08;
+    endcase
+    if (rst) begin
+      \$114  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
+    \$115  = \$signal ;
+    if (rst) begin
+      \$115  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
+    \$116  = a_final;
+    if (rst) begin
+      \$116  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
+    \$117  = a_addr;
+    if (rst) begin
+      \$117  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
+    \$118  = \$41 [15:0];
+    if (rst) begin
+      \$118  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
+    \$119  = \$42 ;
+    if (rst) begin
+      \$119  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
+    \$120  = max0;
+    if (rst) begin
+      \$120  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
+    \$121  = \$47 [15:0];
+    if (rst) begin
+      \$121  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
+    \$122  = \$48 ;
+    if (rst) begin
+      \$122  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
+    \$123  = max1;
+    if (rst) begin
+      \$123  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
+    \$124  = \$53 [15:0];
+    if (rst) begin
+      \$124  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
+    \$125  = \$54 ;
+    if (rst) begin
+      \$125  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
+    \$126  = max2;
+    if (rst) begin
+      \$126  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
+    \$127  = \$59 [15:0];
+    if (rst) begin
+      \$127  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
+    \$128  = \$60 ;
+    if (rst) begin
+      \$128  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
+    \$129  = max3;
+    if (rst) begin
+      \$129  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
+    \$130  = \$signal$22 ;
+    if (rst) begin
+      \$130  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
+    \$131  = b_final;
+    if (rst) begin
+      \$131  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
+    \$132  = b_addr;
+    if (rst) begin
+      \$132  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
+    \$133  = \$66 [7:0];
+    if (rst) begin
+      \$133  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
+    \$134  = \$72 [7:0];
+    if (rst) begin
+      \$134  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
+    \$135  = \$78 [7:0];
+    if (rst) begin
+      \$135  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$28 ) begin end
+    \$136  = \$84 [7:0];
+    if (rst) begin
+      \$136  = 8'h00;
+    end
+  end
+  assign x__0 = \port$87$0 [7:0];
+  assign x__1 = \port$87$0 [15:8];
+  assign x__2 = \port$87$0 [23:16];
+  assign x__3 = \port$87$0 [31:24];
+  assign sum__0 = sum0;
+  assign sum__1 = sum1;
+  assign sum__2 = sum2;
+  assign sum__3 = sum3;
+  assign result__valid = \$signal$37 ;
+  assign \tap__payload.inb  = tap__payload[0];
+  assign \tap__payload.count  = tap__payload[1];
+  assign \tap__payload.first  = tap__payload[2];
+  assign \tap__payload.last  = tap__payload[3];
+  assign \tap__payload.final  = tap__payload[4];
+  assign \tap__payload.addr  = tap__payload[12:5];
+  assign \result__payload.y  = result__payload[31:0];
+  assign \result__payload.y[0]  = result__payload[7:0];
+  assign \result__payload.y[1]  = result__payload[15:8];
+  assign \result__payload.y[2]  = result__payload[23:16];
+  assign \result__payload.y[3]  = result__payload[31:24];
+  assign \result__payload.addr  = result__payload[39:32];
+  assign \result__payload.final  = result__payload[40];
+  assign result__payload[31:24] = \$100 ;
+  assign result__payload[23:16] = \$98 ;
+  assign result__payload[15:8] = \$96 ;
+  assign result__payload[7:0] = \$94 ;
+  assign result__payload[40] = c_final;
+  assign result__payload[39:32] = c_addr;
+  assign \$40  = { 1'h0, n[16:1] };
+  assign \$46  = { 1'h0, n[16:1] };
+  assign \$52  = { 1'h0, n[16:1] };
+  assign \$58  = { 1'h0, n[16:1] };
 endmodule

@@ -233,7 +233,8 @@ def pool_desc(case: PoolCase, pin_base: int, c_base: int) -> dict[str, int]:
         "wrap": 0, "lo": case.lo, "hi": case.hi, "in_h": case.in_h, "in_w": case.in_w,
         "out_h": case.out_h, "out_w": case.out_w, "win_h": case.win[0], "win_w": case.win[1],
         "stride_h": case.stride[0], "stride_w": case.stride[1], "pad_top": case.pad[0],
-        "pad_left": case.pad[1],
+        "pad_left": case.pad[1], "pad_bottom": case.pad_far[0], "pad_right": case.pad_far[1],
+        "count_pad": int(case.count_pad),
     }
 
 

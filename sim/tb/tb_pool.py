@@ -33,10 +33,10 @@ _OPS = {"max": PoolOp.MAX, "avg": PoolOp.AVG, "sum": PoolOp.SUM}
 
 
 def expected_pool(case: PoolCase, channel: int) -> np.ndarray:
-    """The model: golden pool unit on one channel, (out_h * out_w,) values, then the clamp."""
+    """The model: golden vector unit on one channel, (out_h * out_w,) values, then the clamp."""
     values, valid = case.window_values(channel)
     y = golden_ops.pool_tile(values, valid, _OPS[case.op], lo=case.lo, hi=case.hi,
-                             m0=case.m0, shift=case.shift)
+                             m0=case.m0, shift=case.shift, count=case.divisors())
     return np.clip(y, case.lo, case.hi)
 
 

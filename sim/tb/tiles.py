@@ -154,6 +154,8 @@ class PoolCase:
     shift: int = 0
     lo: int = INT8[0]
     hi: int = INT8[1]
+    count_pad: bool = False
+    pad_far: tuple[int, int] = (0, 0)
 
     def __post_init__(self) -> None:
         if self.op not in POOL_OPS:
@@ -192,6 +194,14 @@ class PoolCase:
         valid = (ys >= 0) & (ys < self.in_h) & (xs >= 0) & (xs < self.in_w)
         return ys, xs, valid
 
+    def divisors(self) -> np.ndarray | None:
+        """AVG with ``count_pad``: per output the taps inside the padded input (``pad`` above /
+        left, ``pad_far`` below / right); None: the valid taps."""
+        if not self.count_pad:
+            return None
+        ys, xs, _ = self.window_coords()
+        return ((ys < self.in_h + self.pad_far[0]) & (xs < self.in_w + self.pad_far[1])).sum(axis=1)
+
     def window_values(self, channel: int) -> tuple[np.ndarray, np.ndarray]:
         """``(values, valid)`` of one channel in :func:`hwcnn.numerics.golden_ops.pool_tile` layout."""
         ys, xs, valid = self.window_coords()
@@ -200,13 +210,15 @@ class PoolCase:
 
     def summary(self) -> str:
         return (f"pool {self.op} {self.channels}ch {self.in_h}x{self.in_w}->{self.out_h}x{self.out_w}"
-                f" win {self.win} stride {self.stride} pad {self.pad} -- {self.origin}")
+                f" win {self.win} stride {self.stride} pad {self.pad}"
+                f"{f' count_pad far {self.pad_far}' if self.count_pad else ''} -- {self.origin}")
 
     def to_json(self) -> dict[str, Any]:
         return {"kind": "pool", "name": self.name, "origin": self.origin, "op": self.op,
                 "x": self.x.tolist(), "out_h": self.out_h, "out_w": self.out_w,
                 "win": list(self.win), "stride": list(self.stride), "pad": list(self.pad),
-                "m0": self.m0, "shift": self.shift, "lo": self.lo, "hi": self.hi}
+                "m0": self.m0, "shift": self.shift, "lo": self.lo, "hi": self.hi,
+                "count_pad": self.count_pad, "pad_far": list(self.pad_far)}
 
 
 #: Descriptor size fields per tile kind; a zero in any of them must be refused (README 4-5).
@@ -261,7 +273,9 @@ def case_from_json(d: dict[str, Any]) -> TileCase:
             return PoolCase(name=d["name"], origin=d["origin"], op=d["op"], x=d["x"],
                             out_h=d["out_h"], out_w=d["out_w"], win=tuple(d["win"]),
                             stride=tuple(d["stride"]), pad=tuple(d["pad"]), m0=d["m0"],
-                            shift=d["shift"], lo=d["lo"], hi=d["hi"])
+                            shift=d["shift"], lo=d["lo"], hi=d["hi"],
+                            count_pad=bool(d.get("count_pad", False)),
+                            pad_far=tuple(d.get("pad_far", (0, 0))))
         case "refused":
             return RefusedCase(name=d["name"], tile=d["tile"], sizes=dict(d["sizes"]))
     raise ValueError(f"unknown case kind {d.get('kind')!r}")
