@@ -68,7 +68,18 @@ layers:
   - {name: s, kind: softmax}
 """
 
-MODELS = {"tiny_cnn": None, "flat": FLAT, "lenet5": None, "resblock": RESBLOCK, "mbv2_block": MBV2,
+# Both average conventions on the vector unit: count_include_pad (padded extent, ceil mode
+# border windows) and valid taps, with padding so border windows have fewer taps.
+AVGPAD = """name: avgpad
+input: [3, 7, 7]
+layers:
+  - {name: c, kind: conv2d, filters: 5, kernel: 3, padding: 1, activation: relu}
+  - {name: a1, kind: avgpool, kernel: 3, stride: 2, padding: 1, count_include_pad: true,
+     ceil_mode: true}
+  - {name: a2, kind: avgpool, kernel: 2, stride: 1, padding: 1}
+"""
+
+MODELS = {"tiny_cnn": None, "avgpad": AVGPAD, "flat": FLAT, "lenet5": None, "resblock": RESBLOCK, "mbv2_block": MBV2,
           "fire": FIRE, "residual": RESIDUAL}
 
 

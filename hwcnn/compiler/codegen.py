@@ -369,7 +369,9 @@ class _Gen:
             "pool_op": VecOp[pp.op.name], "in_h": t.in_h, "in_w": t.in_w, "out_h": t.out_h,
             "out_w": t.out_w,
             "win_h": t.win[0], "win_w": t.win[1], "stride_h": t.stride[0], "stride_w": t.stride[1],
-            "pad_top": t.pad[0], "pad_left": t.pad[1], "pin_base": pin, "c_base": c_base,
+            "pad_top": t.pad[0], "pad_left": t.pad[1], "pad_bottom": t.pad_far[0],
+            "pad_right": t.pad_far[1], "count_pad": int(t.count_pad), "pin_base": pin,
+            "c_base": c_base,
             "m0": pp.m0,
             "shift": pp.shift, "rounding": ROUNDING_CODE[pp.rounding],
             "wrap": int(pp.mode is fp.Overflow.WRAP), "lo": pp.lo, "hi": pp.hi}, origin))

@@ -100,7 +100,9 @@ def check_insn(insn: Insn, t: Target) -> None:
                          out_h=f["out_h"], out_w=f["out_w"], win_h=f["win_h"],
                          win_w=f["win_w"], requant=_requant(f), stride_h=f["stride_h"],
                          stride_w=f["stride_w"], pad_top=f["pad_top"],
-                         pad_left=f["pad_left"], pin_base=f["pin_base"], c_base=f["c_base"]
+                         pad_left=f["pad_left"], pad_bottom=f["pad_bottom"],
+                         pad_right=f["pad_right"], count_pad=bool(f["count_pad"]),
+                         pin_base=f["pin_base"], c_base=f["c_base"]
                          ).check(cfg, depths)
     except ConfigError as exc:
         raise ProgramError(str(exc)) from None

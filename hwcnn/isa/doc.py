@@ -46,7 +46,10 @@ MEANING: dict[str, str] = {
     "win_h": "window height", "win_w": "window width", "stride_h": "stride (rows)",
     "stride_w": "stride (columns)", "pad_top": "top padding", "pad_left": "left padding",
     "pin_base": "pool input words (in the output buffer)",
-    "reserved": "zero; room for the average pool's reciprocal (m, s)",
+    "reserved": "zero",
+    "pad_bottom": "bottom padding (the padded extent of count_pad averages)",
+    "pad_right": "right padding (the padded extent of count_pad averages)",
+    "count_pad": "AVG divides by the taps inside the padded input (count_include_pad)",
 }
 
 _HEADER = ("opcode", "pop_prev", "pop_next", "push_prev", "push_next")

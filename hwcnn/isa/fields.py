@@ -101,12 +101,14 @@ FORMATS: dict[str, tuple[Field, ...]] = {
                      Field("p_base", ADDR_BITS), Field("c_base", ADDR_BITS),
                      Field("per_channel", 1), Field("bias_en", 1), Field("acc_in", 1),
                      Field("acc_out", 1)) + _REQUANT,
-    # VEC: the pool descriptor; `reserved` is room for the average pool's reciprocal (m, s).
+    # VEC: the vector unit's pool descriptor (rtl/README.md 4); the average's reciprocal
+    # (m, s) comes from the unit's own table, indexed by the tap count.
     "VEC": _HEAD + (Field("pool_op", 2), Field("in_h", 16), Field("in_w", 16),
                     Field("out_h", 16), Field("out_w", 16), Field("win_h", 8), Field("win_w", 8),
                     Field("stride_h", 8), Field("stride_w", 8), Field("pad_top", 8),
-                    Field("pad_left", 8), Field("pin_base", ADDR_BITS),
-                    Field("c_base", ADDR_BITS)) + _REQUANT + (Field("reserved", 23),),
+                    Field("pad_left", 8), Field("pad_bottom", 8), Field("pad_right", 8),
+                    Field("count_pad", 1), Field("pin_base", ADDR_BITS),
+                    Field("c_base", ADDR_BITS)) + _REQUANT + (Field("reserved", 6),),
     "END": _HEAD,
 }
 

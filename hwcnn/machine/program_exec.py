@@ -188,7 +188,8 @@ class _Machine:
                      out_w=f["out_w"], iy0=0, in_h=f["in_h"], in_w=f["in_w"],
                      win=(f["win_h"], f["win_w"]), stride=(f["stride_h"], f["stride_w"]),
                      pad=(f["pad_top"], f["pad_left"]), out_bytes=0, dram_read=0, dram_write=0,
-                     double_buffered=False)
+                     double_buffered=False, count_pad=bool(f["count_pad"]),
+                     pad_far=(f["pad_bottom"], f["pad_right"]))
         pp = PoolParams(op=_POOL[f["pool_op"]], lo=f["lo"], hi=f["hi"], m0=f["m0"],
                         shift=f["shift"], rounding=_ROUNDING[f["rounding"]],
                         mode=fp.Overflow.WRAP if f["wrap"] else fp.Overflow.SATURATE)
