@@ -410,4 +410,4 @@ def test_cli_quantize_run_and_verify_use_the_model_scales(tmp_path, capsys) -> N
     r = run_cli(["verify", str(tmp_path / "net.onnx"), "--array", "4x4"], capsys)
     assert r.code == 2 and re.fullmatch(
         r"hwcnn: error: add 'add': its inputs need different multipliers \[\d+, \d+\]; the "
-        r"pool unit applies one\n", r.err), r
+        r"vector unit applies one\n", r.err), r
