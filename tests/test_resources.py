@@ -224,8 +224,9 @@ def test_arty_default_against_synthesis() -> None:
     # 36 RAMB36E1 + 15 RAMB18E1 = 43.5, exactly the model's block count for these deep
     # memories; 5,474 LUT1..6 with three WS weight banks (model 5,458; two banks: 5,184);
     # 34 DSP48E1: one more than the model's 33 (at these
-    # address widths Yosys also maps one 8 x 8-bit window-size product to a DSP), so the count
-    # is exact at the default depths and one low here (the default leaves 56 spare).
+    # address widths Yosys also mapped one 8 x 8-bit window-size product of the old pool unit
+    # to a DSP). Measured before the vector unit, which removed that product and adds one
+    # reciprocal DSP per lane (`vector_multipliers`); not re-synthesized since.
     from hwcnn.cli.options import hardware_from_options
 
     hw, brd = hardware_from_options(board="arty-a7-35t")
