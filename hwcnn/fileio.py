@@ -5,7 +5,7 @@ What ``-o PATH`` does depends on what ``PATH`` is (a symlink counts as its targe
 * ``-``, ``/dev/stdout`` (also ``/dev/stderr``, ``/dev/fd/N``): that open descriptor, written
   directly (with stdout redirected to a file, replacing the file would lose the output).
 * a regular file, or nothing yet: the data go to a short-named temporary file
-  (``.hwcnn-XXXXXXXX.tmp``) beside the target, which then atomically replaces it. A new file
+  (``.hwcnn-<8 hex digits>.tmp``) beside the target, which then atomically replaces it. A new file
   gets the mode the umask gives (like any other tool's output); an overwritten file keeps its
   mode. The parent directory must exist: it is never created here (a mistyped directory is an
   error, not a new directory tree).

@@ -15,6 +15,7 @@ next 4 KiB boundary)`` beats from its beat-aligned start.
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -28,6 +29,15 @@ MAX_BURST_BEATS = 256
 PAGE_BYTES = 4096
 #: Smallest DRAM latency the simulation shim can honour in front of cocotbext-axi's AxiRam.
 MIN_LATENCY = 4
+
+
+class ErrorCode(enum.IntEnum):
+    """Codes in STATUS[15:8] (and on the DMA status stream); 0 = no error."""
+
+    NONE = 0
+    DMA_WINDOW = 1      # a DMA transfer outside [WIN_BASE, WIN_BASE + WIN_SIZE): refused, no traffic
+    DMA_SLVERR = 2      # an AXI SLVERR response (sticky; the transfer's bursts were finished)
+    DMA_DECERR = 3      # an AXI DECERR response
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -9,8 +9,10 @@ defaults, the report and ``hwcnn rtl --board``.
   the vector unit's tap address arithmetic (a 16 x 16-bit product), and one reciprocal
   multiplier per vector lane (the average's ``t x m`` unsigned product,
   :func:`hwcnn.arch.vector.vector_widths`: 16 x 17 bits at int8, 1 DSP48E1 per lane). ``synth_xilinx`` of the
-  generated RTL gives exactly ``R*C + 4*C + 1`` DSP48E1 (4x4: 33, 8x8: 97; measured,
-  ``tests/test_resources.py``).
+  pool-unit RTL before the vector unit gave exactly ``R*C + 4*C + 1`` DSP48E1 (4x4: 33,
+  8x8: 97); with the vector unit WS 4x4 gives 36 = ``R*C + 4*C + C``: at 256-word buffers
+  Yosys builds the narrow address product from LUTs, so the model (37) is one high there
+  (measured, ``tests/test_resources.py``).
 * **RAM blocks**: each of the five memories (:meth:`hwcnn.arch.config.HardwareConfig.memories`)
   maps onto the family's block RAM in the cheapest of its simple-dual-port shapes
   (``ceil(width / w) * ceil(depth / d)`` blocks for a ``w x d`` mode; Xilinx may use a half

@@ -21,10 +21,8 @@ from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from ..arch.dma import DIM_BITS, Burst, DmaDesc, DramTiming, bursts, in_window
+from ..arch.dma import DIM_BITS, Burst, DmaDesc, DramTiming, ErrorCode, bursts, in_window
 
-#: Window check result codes (``hwcnn.hw.axi.regmap.ErrorCode``).
-OK, WINDOW = 0, 1
 #: Words the write path holds between the beat walker and W (buffer reader depth).
 READER_DEPTH = 3
 
@@ -170,7 +168,7 @@ class DmaModel:
                     if desc.empty:
                         wk.state = "STATUS"
                     elif not in_window(desc, self.window, self.addr_width):
-                        wk.code, wk.state = WINDOW, "STATUS"
+                        wk.code, wk.state = ErrorCode.DMA_WINDOW, "STATUS"
                     else:
                         wk.todo = deque(bursts(desc, self.nb))
                         wk.state = "ISSUE"

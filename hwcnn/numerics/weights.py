@@ -258,6 +258,7 @@ def load_weights(path: str | os.PathLike[str], g: nx.DiGraph) -> Params:
             check_keys(members, want, where, opt)
             raw = {key: _read_member(zf, info, want.get(key) or opt[key], f"{where}: tensor {key!r}")
                    for key, info in members.items()}
+    # zipfile raises NotImplementedError for an unsupported compression method
     except (OSError, ValueError, zipfile.BadZipFile, zlib.error, EOFError, RuntimeError,
             NotImplementedError) as exc:
         raise DataError(f"{where}: not a readable .npz file ({_short(exc)})") from None

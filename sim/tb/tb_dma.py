@@ -24,7 +24,8 @@ import cocotb
 from cocotb.triggers import FallingEdge
 
 from hwcnn.arch.dma import DmaDesc
-from hwcnn.hw.axi.regmap import ID_VALUE, VERSION_VALUE, ErrorCode
+from hwcnn.arch.dma import ErrorCode
+from hwcnn.hw.axi.regmap import ID_VALUE, VERSION_VALUE
 from sim.tb.dma_bench import (
     BUF_WORDS,
     RAM_BYTES,

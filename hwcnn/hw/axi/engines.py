@@ -21,10 +21,10 @@ from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from ...arch.dma import ErrorCode
 from ..params import addr_bits
 from .bus import BURST_INCR, AxiSignature, Resp
 from .desc import beat_layout, burst_layout, desc_layout
-from .regmap import ErrorCode
 from .walker import BurstWalker
 
 #: Beats the write engine prefetches from the buffer ahead of W.

@@ -5,7 +5,6 @@ Every register is 32 bits at a 4-byte stride; 64-bit values are two words, low w
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass
 
 #: ``ID`` register value: ASCII "HWCN".
@@ -17,15 +16,6 @@ CTRL_START = 1 << 0
 STATUS_BUSY, STATUS_DONE, STATUS_ERROR = 1 << 0, 1 << 1, 1 << 2
 #: STATUS bits [15:8] hold the error code.
 STATUS_CODE_SHIFT = 8
-
-
-class ErrorCode(enum.IntEnum):
-    """Codes in STATUS[15:8] (and on the DMA status stream); 0 = no error."""
-
-    NONE = 0
-    DMA_WINDOW = 1      # a DMA transfer outside [WIN_BASE, WIN_BASE + WIN_SIZE): refused, no traffic
-    DMA_SLVERR = 2      # an AXI SLVERR response (sticky; the transfer's bursts were finished)
-    DMA_DECERR = 3      # an AXI DECERR response
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -18,10 +18,10 @@ from amaranth.hdl import Const, Module, Mux, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from ...arch.dma import ErrorCode
 from ..params import addr_bits
 from .bus import MAX_BURST_BEATS, PAGE_BYTES
 from .desc import DIM_BITS, ROW_BYTES_BITS, burst_layout, desc_layout
-from .regmap import ErrorCode
 
 
 class BurstWalker(wiring.Component):
