@@ -38,6 +38,9 @@ class ErrorCode(enum.IntEnum):
     DMA_WINDOW = 1      # a DMA transfer outside [WIN_BASE, WIN_BASE + WIN_SIZE): refused, no traffic
     DMA_SLVERR = 2      # an AXI SLVERR response (sticky; the transfer's bursts were finished)
     DMA_DECERR = 3      # an AXI DECERR response
+    ILLEGAL_OPCODE = 4  # the fetch unit read an instruction with opcode 6 or 7
+    BUF_RANGE = 5       # an instruction addresses a buffer word at or beyond the buffer's depth
+    PROG_ALIGN = 6      # PROG_BASE is not a multiple of 32 bytes (one instruction)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
