@@ -10,10 +10,10 @@ import pytest
 from hwcnn import compiler as LW
 from hwcnn.arch.config import Dataflow
 from hwcnn.compiler.backend import compile_network
-from hwcnn.compiler.progcheck import check_program
+from hwcnn.compiler.progcheck import check_insn, check_program
 from hwcnn.errors import ConfigError
 from hwcnn.hw.layout import act_words, unpack_word
-from hwcnn.isa import Buffer, Opcode, ProgramError, make
+from hwcnn.isa import Buffer, MemMode, Opcode, ProgramError, make
 from hwcnn.machine.program_exec import _Machine, check_compiled, run_program
 from tests.conftest import graph_of, model_graph
 from tests.test_execute import RESIDUAL, hw, setup
@@ -246,6 +246,33 @@ def test_undefined_codes_are_refused() -> None:
     with pytest.raises(ProgramError) as e:
         check_program([make(Opcode.STORE, buffer=Buffer.WGT, rows=1)], comp.target)
     assert str(e.value) == "instruction 0 (STORE): STORE reads the WGT buffer (only OUT is stored)"
+
+
+@pytest.mark.parametrize(("rows", "sram_stride", "elems", "fold_stride", "ok"), [
+    (8, 1, 4, 0, True),        # one fold (C = 4): pixels one word apart
+    (8, 2, 8, 1, True),        # two folds interleaved inside each pixel's two words
+    (8, 1, 8, 8, True),        # two folds, each a block of 8 words
+    (8, 1, 8, 4, False),       # fold 1 of pixel i is fold 0 of pixel i + 4
+    (8, 0, 4, 0, False),       # every pixel into the same word
+    (1, 0, 8, 0, False),       # both folds of the one pixel into the same word
+])
+def test_pixel_loads_that_write_a_word_twice_are_refused(rows: int, sram_stride: int,
+                                                        elems: int, fold_stride: int,
+                                                        ok: bool) -> None:
+    _, _, _, comp = _compiled("tiny_cnn", WS)
+    insn = make(Opcode.LOAD, buffer=Buffer.OUT, mode=MemMode.PIXELS, rows=rows, elems=elems,
+                sram_stride=sram_stride, fold_stride=fold_stride, dram_stride=elems)
+    # the words the test enumerates, independently of the rule
+    words = [f * fold_stride + i * sram_stride for i in range(rows) for f in range(elems // 4)]
+    assert (len(set(words)) == len(words)) is ok
+    if ok:
+        check_insn(insn, comp.target)
+        return
+    with pytest.raises(ProgramError) as e:
+        check_program([insn], comp.target)
+    assert str(e.value) == (f"instruction 0 (LOAD): PIXELS load: pixels {rows} x folds "
+                            f"{elems // 4} with sram_stride {sram_stride} and fold_stride "
+                            f"{fold_stride} write some buffer word twice")
 
 
 def test_field_overflow_refused_by_the_compiler() -> None:

@@ -38,6 +38,22 @@ def _dram(end: int, window: int) -> None:
         raise ProgramError(f"DMA ends at byte {end}, outside the DRAM window of {window} bytes")
 
 
+def _distinct_words(rows: int, sram_stride: int, folds: int, fold_stride: int) -> None:
+    """A PIXELS LOAD writes whole words (uncovered lanes 0), so no two (pixel, fold) pairs may
+    share a word: the load unit writes them in turn and the later pair's zero lanes would
+    overwrite the earlier pair's elements. Accepted: the folds lie apart (``fold_stride >=
+    rows * sram_stride``) or the pixels do (``sram_stride >= folds * fold_stride``), each with
+    a nonzero stride where it has more than one step."""
+    folds_apart = (folds == 1 or fold_stride >= rows * sram_stride) and (rows == 1
+                                                                         or sram_stride > 0)
+    pixels_apart = (rows == 1 or sram_stride >= folds * fold_stride) and (folds == 1
+                                                                          or fold_stride > 0)
+    if not (folds_apart or pixels_apart):
+        raise ProgramError(f"PIXELS load: pixels {rows} x folds {folds} with sram_stride "
+                           f"{sram_stride} and fold_stride {fold_stride} write some buffer "
+                           f"word twice")
+
+
 def _requant(f: dict[str, int]) -> Requant:
     if f["rounding"] >= len(_ROUNDING):
         raise ProgramError(f"rounding code {f['rounding']} is not defined")
@@ -67,6 +83,8 @@ def check_insn(insn: Insn, t: Target) -> None:
                 if f["elems"] == 0:
                     raise ProgramError("a PIXELS transfer of 0 elements per pixel")
                 folds = _cdiv(f["elems"], t.lanes(buf))
+                if insn.op is Opcode.LOAD:
+                    _distinct_words(f["rows"], f["sram_stride"], folds, f["fold_stride"])
                 last = (f["sram_base"] + (folds - 1) * f["fold_stride"]
                         + (f["rows"] - 1) * f["sram_stride"])
                 _words(what, last, 1, t.depth(buf))
