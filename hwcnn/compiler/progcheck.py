@@ -44,11 +44,10 @@ def _distinct_words(rows: int, sram_stride: int, folds: int, fold_stride: int) -
     overwrite the earlier pair's elements. Accepted: the folds lie apart (``fold_stride >=
     rows * sram_stride``) or the pixels do (``sram_stride >= folds * fold_stride``), each with
     a nonzero stride where it has more than one step."""
-    folds_apart = (folds == 1 or fold_stride >= rows * sram_stride) and (rows == 1
-                                                                         or sram_stride > 0)
-    pixels_apart = (rows == 1 or sram_stride >= folds * fold_stride) and (folds == 1
-                                                                          or fold_stride > 0)
-    if not (folds_apart or pixels_apart):
+    steps = (rows == 1 or sram_stride > 0) and (folds == 1 or fold_stride > 0)
+    apart = (rows == 1 or folds == 1 or fold_stride >= rows * sram_stride
+             or sram_stride >= folds * fold_stride)
+    if not (steps and apart):
         raise ProgramError(f"PIXELS load: pixels {rows} x folds {folds} with sram_stride "
                            f"{sram_stride} and fold_stride {fold_stride} write some buffer "
                            f"word twice")
