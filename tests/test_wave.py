@@ -158,7 +158,8 @@ def test_the_reader_sees_a_wrong_operand() -> None:
     vcd = Vcd(gemm_wave(a, b, cfg).vcd)
     e0 = start_edge(vcd)
     other = seeded(2, seed=5)[1]
-    got = [vcd.at(f"bench.top.engine.array.pe_{i}_{j}.w0", cycle_time(vcd, e0, 12), signed=True)
+    pe = "bench.top.engine.array.pe_{}_{}.w0"
+    got = [vcd.at(pe.format(i, j), cycle_time(vcd, e0, 12), signed=True)
            for i in range(2) for j in range(2)]
     assert got == b.ravel().tolist() != other.ravel().tolist()
     assert "bench.top.engine.array.pe_0_0.res" not in vcd.width  # an OS register in a WS array
