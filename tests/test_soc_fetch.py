@@ -40,14 +40,18 @@ WS, OS = Dataflow.WEIGHT_STATIONARY, Dataflow.OUTPUT_STATIONARY
 # --- a testbench AXI4 slave over a NumPy DRAM ------------------------------------------------------
 @dataclass
 class AxiRam:
-    """AXI4 slave: AR/AW/W always ready, the first R beat ``latency`` cycles after AR, one
-    beat per cycle, B ``latency`` cycles after WLAST; SLVERR for any byte in ``bad``."""
+    """AXI4 slave: AR/AW/W ready, the first R beat ``latency`` cycles after AR, one beat per
+    cycle, B ``latency`` cycles after WLAST; SLVERR for any byte in ``bad``. With ``stall`` > 0
+    every ready and every new R / B valid is withheld in a random fraction ``stall`` of the
+    cycles (back-pressure; a valid once offered stays until taken, as AXI requires)."""
 
     bus: object
     dram: np.ndarray
     nb: int
     latency: int = 4
     bad: tuple[int, int] = (0, 0)
+    stall: float = 0.0
+    seed: int = 0
     reads: int = 0          # AR handshakes seen
     writes: int = 0         # AW handshakes seen
 
@@ -61,28 +65,34 @@ class AxiRam:
         wq: list[list[int]] = []   # [addr, beat]
         bq: list[list[int]] = []   # [ready cycle, resp]
         wbad = 0
-        for s in ("arready", "awready", "wready"):
-            ctx.set(getattr(b, s), 1)
+        rng = random.Random(self.seed)
+        go = lambda: self.stall == 0 or rng.random() >= self.stall
         cycle = 0
+        rv = bv = False
         while True:
-            rv = bool(rq) and rq[0][0] <= cycle
+            ar_ok, aw_ok, w_ok = go(), go(), go()
+            for sig, ok in ((b.arready, ar_ok), (b.awready, aw_ok), (b.wready, w_ok)):
+                ctx.set(sig, ok)
+            rv = rv or (bool(rq) and rq[0][0] <= cycle and go())
             if rv:
                 a = rq[0][1]
                 ctx.set(b.rdata, int.from_bytes(self.dram[a:a + nb].tobytes(), "little"))
                 ctx.set(b.rlast, rq[0][2] == 1)
                 ctx.set(b.rresp, self._resp(a))
             ctx.set(b.rvalid, rv)
-            bv = bool(bq) and bq[0][0] <= cycle
+            bv = bv or (bool(bq) and bq[0][0] <= cycle and go())
             ctx.set(b.bvalid, bv)
             if bv:
                 ctx.set(b.bresp, bq[0][1])
             (_, _, arv, ara, arl, rr, awv, awa, wv, wd, ws, wl, br) = await ctx.tick().sample(
                 b.arvalid, b.araddr, b.arlen, b.rready, b.awvalid, b.awaddr, b.wvalid,
                 b.wdata, b.wstrb, b.wlast, b.bready)
+            arv, awv, wv = arv and ar_ok, awv and aw_ok, wv and w_ok
             if arv:
                 rq.append([cycle + self.latency, ara, arl + 1])
                 self.reads += 1
             if rv and rr:
+                rv = False
                 rq[0][1] += nb
                 rq[0][2] -= 1
                 if rq[0][2] == 0:
@@ -104,6 +114,7 @@ class AxiRam:
                     bq.append([cycle + self.latency, Resp.SLVERR if wbad else Resp.OKAY])
                     wbad = 0
             if bv and br:
+                bv = False
                 bq.pop(0)
             cycle += 1
 
@@ -184,7 +195,7 @@ class Run:
 def run_frontend(insns: list[Insn], *, dram: np.ndarray | None = None, dw: int = 64,
                  prog_base: int = 0, machine: _Machine | None = None, delay=None,
                  fail=lambda i: 0, bad: tuple[int, int] = (0, 0), limit: int = 20000,
-                 **fetch_args) -> Run:  # type: ignore[no-untyped-def]
+                 stall: float = 0.0, **fetch_args) -> Run:  # type: ignore[no-untyped-def]
     if dram is None:
         dram = np.zeros(max(4096, prog_base + 32 * len(insns) + 64), np.uint8)
         dram[prog_base:prog_base + 32 * len(insns)] = np.frombuffer(to_bytes(insns), np.uint8)
@@ -195,7 +206,7 @@ def run_frontend(insns: list[Insn], *, dram: np.ndarray | None = None, dw: int =
     top.submodules.fe, top.submodules.dma = fe, dma
     for mem in ("cmd", "status", "beats"):
         wiring.connect(top, getattr(fe.dma, mem), getattr(dma, f"fetch_{mem}"))
-    ram = AxiRam(dma.m_axi, dram, dw // 8, bad=bad)
+    ram = AxiRam(dma.m_axi, dram, dw // 8, bad=bad, stall=stall)
     log = Log()
     rng = random.Random(7)
     delay = delay or (lambda ins: rng.randint(1, 12))
@@ -273,14 +284,16 @@ def golden_check(comp, prog, q, x, dram: np.ndarray) -> None:  # type: ignore[no
 
 
 # --- tests ---------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("df, dw", [(WS, 64), (OS, 128), (WS, 256)])
-def test_tiny_cnn_through_fetch_and_tokens_equals_golden(df: Dataflow, dw: int) -> None:
+@pytest.mark.parametrize("df, dw, stall", [(WS, 64, 0.0), (OS, 128, 0.0), (WS, 256, 0.0),
+                                           (OS, 64, 0.5)])
+def test_tiny_cnn_through_fetch_and_tokens_equals_golden(df: Dataflow, dw: int,
+                                                         stall: float) -> None:
     prog, q, x, comp = _compiled("tiny_cnn", df)
     size = comp.regions[-1].offset + comp.regions[-1].size
     dram = np.zeros(size, np.uint8)
     dram[:len(comp.image)] = np.frombuffer(comp.image, np.uint8)
     mach = _Machine(comp.target, dram, seed=5)
-    r = run_frontend(list(comp.insns), dram=dram, dw=dw, machine=mach)
+    r = run_frontend(list(comp.insns), dram=dram, dw=dw, machine=mach, stall=stall)
     assert r.done and not r.error and r.code == 0
     insns = list(comp.insns)
     assert sorted(r.log.start) == [i for i, s in enumerate(insns) if s.op is not Opcode.END]
