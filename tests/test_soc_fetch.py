@@ -190,12 +190,18 @@ class Run:
     log: Log
     ram: AxiRam
     unit_busy: list[int]
+    first: tuple[bool, bool, int]
 
 
 def run_frontend(insns: list[Insn], *, dram: np.ndarray | None = None, dw: int = 64,
                  prog_base: int = 0, machine: _Machine | None = None, delay=None,
                  fail=lambda i: 0, bad: tuple[int, int] = (0, 0), limit: int = 20000,
-                 stall: float = 0.0, **fetch_args) -> Run:  # type: ignore[no-untyped-def]
+                 stall: float = 0.0, then: tuple[int, int] | None = None,
+                 expect: list[Insn] | None = None, **fetch_args) -> Run:  # type: ignore[no-untyped-def]
+    """Start the Frontend on ``insns`` at ``prog_base`` and run until it stops; with ``then``
+    = (prog_base, prog_len) start it again afterwards (the returned Run is the last one, the
+    first one's (done, error, code) in ``Run.first``). The executors expect ``expect`` (default
+    ``insns``) in order."""
     if dram is None:
         dram = np.zeros(max(4096, prog_base + 32 * len(insns) + 64), np.uint8)
         dram[prog_base:prog_base + 32 * len(insns)] = np.frombuffer(to_bytes(insns), np.uint8)
@@ -210,31 +216,34 @@ def run_frontend(insns: list[Insn], *, dram: np.ndarray | None = None, dw: int =
     log = Log()
     rng = random.Random(7)
     delay = delay or (lambda ins: rng.randint(1, 12))
-    execs = [Executor(getattr(fe, n), n, insns, machine, log, delay, fail) for n in EXECUTOR_PORTS]
+    execs = [Executor(getattr(fe, n), n, expect or insns, machine, log, delay, fail)
+             for n in EXECUTOR_PORTS]
     res: dict[str, object] = {}
+    runs = [(prog_base, len(insns))] + ([then] if then else [])
 
     async def bench(ctx) -> None:  # type: ignore[no-untyped-def]
         ctx.set(dma.win_size, len(dram))
-        ctx.set(fe.prog_base, prog_base)
-        ctx.set(fe.prog_len, len(insns))
-        ctx.set(fe.start, 1)
-        await ctx.tick()
-        ctx.set(fe.start, 0)
-        busy = [0, 0, 0, 0]
-        for cycle in range(1, limit):
-            _, _, b, d, e, c, ub = await ctx.tick().sample(fe.busy, fe.done, fe.error, fe.code,
-                                                            fe.unit_busy)
-            for u in range(4):
-                busy[u] += ub >> u & 1
-            if d or e:
-                _, _, b2 = await ctx.tick().sample(fe.busy)
-                assert not b2, "busy after done/error"
-                res.update(cycles=cycle, done=bool(d), error=bool(e), code=c, busy=busy)
-                return
-            if not b:
-                res.update(cycles=cycle, done=False, error=False, code=0, busy=busy)
-                return
-        raise AssertionError(f"no done/error after {limit} cycles (a hang)")
+        for base, length in runs:
+            ctx.set(fe.prog_base, base)
+            ctx.set(fe.prog_len, length)
+            ctx.set(fe.start, 1)
+            await ctx.tick()
+            ctx.set(fe.start, 0)
+            busy = [0, 0, 0, 0]
+            for cycle in range(1, limit):
+                _, _, b, d, e, c, ub = await ctx.tick().sample(fe.busy, fe.done, fe.error,
+                                                                fe.code, fe.unit_busy)
+                for u in range(4):
+                    busy[u] += ub >> u & 1
+                if d or e or not b:
+                    _, _, b2 = await ctx.tick().sample(fe.busy)
+                    assert not b2, "busy after done/error"
+                    if "first" not in res:
+                        res["first"] = (bool(d), bool(e), c)
+                    res.update(cycles=cycle, done=bool(d), error=bool(e), code=c, busy=busy)
+                    break
+            else:
+                raise AssertionError(f"no done/error after {limit} cycles (a hang)")
 
     sim = Simulator(top)
     sim.add_clock(1e-8)
@@ -244,7 +253,7 @@ def run_frontend(insns: list[Insn], *, dram: np.ndarray | None = None, dw: int =
         sim.add_testbench(ex.run, background=True)
     sim.run()
     return Run(cycles=res["cycles"], done=res["done"], error=res["error"], code=res["code"],
-               log=log, ram=ram, unit_busy=res["busy"])
+               log=log, ram=ram, unit_busy=res["busy"], first=res["first"])
 
 
 def check_tokens(insns: list[Insn], log: Log) -> None:
@@ -415,3 +424,28 @@ def test_negative_control_a_dropped_token_gives_wrong_outputs() -> None:
     assert r.done
     with pytest.raises(AssertionError, match="conv1"):
         golden_check(comp, prog, q, x, mach.dram)
+
+
+def test_start_after_an_error_flushes_the_queues_and_recharges_the_tokens() -> None:
+    """Run A leaves a STORE waiting for g2s in the store FIFO and three l2g tokens, and stops
+    on an illegal opcode (in its second chunk, after its loads); run B (a LOAD pushing l2g, a
+    GEMM popping it) must see none of it: the STORE is never dispatched and the GEMM waits
+    for B's own (slow) LOAD."""
+    a = ([make(Opcode.STORE, buffer=Buffer.OUT, pop_prev=1)]
+         + [make(Opcode.LOAD, buffer=Buffer.WGT, push_next=1)] * 3
+         + [make(Opcode.LOAD, buffer=Buffer.WGT)] * 4)
+    b = [make(Opcode.LOAD, buffer=Buffer.ACT, push_next=1), make(Opcode.GEMM, pop_prev=1),
+         make(Opcode.END)]
+    words = [encode(i) for i in a] + [7] * 8 + [encode(i) for i in b]
+    dram = np.zeros(4096, np.uint8)
+    dram[:32 * len(words)] = np.frombuffer(b"".join(w.to_bytes(32, "little") for w in words),
+                                           np.uint8)
+    slow_act = lambda ins: 60 if ins.op is Opcode.LOAD and ins["buffer"] == Buffer.ACT else 1
+    r = run_frontend(a * 2, dram=dram, then=(32 * 16, 3), expect=a[1:] + b, delay=slow_act)
+    assert r.first == (False, True, ErrorCode.ILLEGAL_OPCODE)
+    assert r.done and r.code == 0
+    assert r.log.order["store"] == []
+    assert r.log.order["load"] == list(range(8)) and r.log.order["gemm"] == [8]
+    assert r.log.start[8] == r.log.finish[7] + 2      # B's GEMM pops B's push, nothing stale
+    # the LOAD took 60 cycles: a stale l2g token would have let the GEMM start long before
+    assert r.log.finish[7] - r.log.start[7] >= 59
