@@ -436,3 +436,94 @@ def test_random_on_the_two_soc_loaders() -> None:
     out, _ = simulate(p, (Buffer.OUT,), dram, random_insns(p.target, (Buffer.OUT,), 8, 1100,
                                                            13), base0=7)
     assert all(o.code == 0 for o in out)
+
+
+def test_load2d_wide_fields() -> None:
+    """Large dilation, stride and padding (every bit of the bit-serial set-up products used),
+    an m0 deep into the map, a K-split chunk and a full chunk, both dataflows."""
+    for df in (WS, OS):
+        p = soc_params(4, 4, df)
+        dram = garbage(3000, 14)
+        geo = {"in_h": 20, "in_w": 13, "pix_stride": 5, "out_w": 3, "cg": 3, "kh": 2,
+               "kw": 3, "sh": 5, "sw": 4, "ph": 7, "pw": 6, "dh": 15, "dw": 9}
+        # the K-split chunk starts at (ky, kx, c) = (1, 1, 1), in bounds for pixel 1
+        insns = [make(Opcode.LOAD2D, sram_base=1, dram_base=17, m0=4, m=5, k0=0, k=18, **geo),
+                 make(Opcode.LOAD2D, sram_base=3, dram_base=2, m0=1, m=8, k0=13, k=5, **geo),
+                 make(Opcode.LOAD2D, sram_base=0, dram_base=2, m0=1, m=3, k0=4, k=11, **geo)]
+        out, _ = simulate(p, ALL, dram, insns, base0=5)
+        assert [o.code for o in out] == [0, 0, 0]
+
+
+def _events(p: SocParams, insn: Insn) -> dict[str, list[int]]:
+    """Cycles (0 = the insn handshake) of the unit's DMA commands, its lane writes and its
+    status, with a slave that answers every burst 3 cycles after AR and never stalls."""
+    unit = LoadUnit(p, ALL)
+    dma = Dma(data_width=p.data_width, buf_addr_width=20, read_clients=("load",),
+              write_clients=("store",))
+    top = Module()
+    top.submodules += [unit, dma]
+    wiring.connect(top, unit.dma.cmd, dma.load_cmd)
+    wiring.connect(top, dma.load_status, unit.dma.status)
+    wiring.connect(top, dma.load_beats, unit.dma.beats)
+    ev: dict[str, list[int]] = {"cmd": [], "wr": [], "status": [], "beat": [], "dma": []}
+    bus = dma.m_axi
+
+    async def bench(ctx) -> None:  # type: ignore[no-untyped-def]
+        ctx.set(dma.win_size, 1 << 20)
+        ctx.set(unit.unit.status.ready, 1)
+        ctx.set(bus.arready, 1)
+        ctx.set(unit.unit.insn.payload, encode(insn))
+        ctx.set(unit.unit.insn.valid, 1)
+        await ctx.tick().until(unit.unit.insn.ready)
+        ctx.set(unit.unit.insn.valid, 0)
+        bursts: list[list[int]] = []
+        for cyc in range(1, 2000):
+            rv = bool(bursts) and cyc >= bursts[0][2]
+            ctx.set(bus.rvalid, rv)
+            ctx.set(bus.rlast, rv and bursts[0][1] == 1)
+            if ctx.get(bus.arvalid):
+                bursts.append([0, ctx.get(bus.arlen) + 1, cyc + 3])
+            if rv and ctx.get(bus.rready):
+                ev["beat"].append(cyc)
+                bursts[0][1] -= 1
+                if bursts[0][1] == 0:
+                    bursts.pop(0)
+            if ctx.get(unit.dma.cmd.valid) and ctx.get(unit.dma.cmd.ready):
+                ev["cmd"].append(cyc)
+            if ctx.get(unit.dma.status.valid):
+                ev["dma"].append(cyc)
+            if any(ctx.get(getattr(unit, f"{PORT_NAMES[b]}_wr").en) for b in ALL):
+                ev["wr"].append(cyc)
+            if ctx.get(unit.unit.status.valid):
+                ev["status"].append(cyc)
+                break
+            await ctx.tick()
+
+    sim = Simulator(top)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    sim.run()
+    return ev
+
+
+def test_cycle_behaviour_as_documented() -> None:
+    """The numbers of load.py's and im2col.py's docstrings (rtl/README.md 10.2): descriptor in
+    cycle 2, the DMA's 18-cycle set-up, one word / element per cycle one cycle after its beat,
+    the status two cycles after the last write; LOAD2D's 51-cycle set-up, padding written
+    from cycle 53, the first rectangle descriptor after PIX + max(kh, kw) + RECT + 12."""
+    p = soc_params(4, 4, WS)
+    ev = _events(p, make(Opcode.LOAD, buffer=Buffer.ACT, mode=MemMode.WORDS, rows=6,
+                         dram_base=3))
+    # 24 bytes from offset 3: 4 beats from cycle 23 (18 set-up, AR in 20, 3 latency)
+    assert ev["cmd"] == [2] and ev["beat"] == [23, 24, 25, 26]
+    assert ev["wr"] == list(range(24, 30)) and ev["status"] == [31]
+    ev = _events(p, make(Opcode.LOAD, buffer=Buffer.OUT, mode=MemMode.PIXELS, rows=2,
+                         elems=5, dram_stride=9, sram_stride=2, fold_stride=1))
+    assert ev["wr"] == list(range(24, 34)) and ev["status"] == [35]
+    ev = _events(p, make(Opcode.LOAD2D, in_h=2, in_w=2, pix_stride=1, out_w=2, cg=1, kh=3,
+                         kw=3, sh=1, sw=1, ph=1, pw=1, dh=1, dw=1, m=2, k=9))
+    # pixel 0: 4 padding elements, then 4 from its 2x2 rectangle, then one more padding
+    assert ev["wr"][:4] == [53, 54, 55, 56] and ev["cmd"][0] == 53 + 1 + 3 + 1 + 12
+    # pixel 1's descriptor is offered (and taken) in the cycle after pixel 0's DMA status
+    assert len(ev["wr"]) == 18 and ev["cmd"][1] == ev["dma"][0] + 1
+    assert ev["status"] == [ev["wr"][-1] + 2]
