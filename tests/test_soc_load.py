@@ -60,11 +60,13 @@ def buffer_words(mach: _Machine, t: Target, b: Buffer) -> np.ndarray:
 def simulate(params: SocParams, buffers: Sequence[Buffer], dram: np.ndarray,
              insns: Sequence[Insn], *, base0: int = 0, window: tuple[int, int] | None = None,
              latency: int = 3, stall: float = 0.0, slverr: frozenset[int] = frozenset(),
+             resp: int = 2,
              seed: int = 0, check: bool = True, skew: int = 0,
              model: dict[Buffer, np.ndarray] | None = None
              ) -> tuple[list[Outcome], dict[Buffer, np.ndarray]]:
     """Run ``insns`` through a LoadUnit + Dma; the DRAM seen by the unit is ``dram`` from byte
-    ``base0`` (the BASE0 register). With ``check`` every instruction's buffers are compared
+    ``base0`` (the BASE0 register). ``stall``: probability that RVALID and the status READY
+    are held low in a cycle; a beat holding a byte of ``slverr`` answers RRESP ``resp``. With ``check`` every instruction's buffers are compared
     with ``_Machine`` after its status (after an error status the model is reset to the
     reference's buffers, the error's own writes kept in ``Outcome.after``); every lane write
     must be inside its buffer. Returns the outcomes and the final buffer model."""
@@ -110,7 +112,7 @@ def simulate(params: SocParams, buffers: Sequence[Buffer], dram: np.ndarray,
                 a = bursts[0][0]
                 ctx.set(bus.rdata, int.from_bytes(dram[a:a + nb].tobytes(), "little"))
                 ctx.set(bus.rlast, bursts[0][1] == 1)
-                ctx.set(bus.rresp, 2 if any(x in slverr for x in range(a, a + nb)) else 0)
+                ctx.set(bus.rresp, resp if any(x in slverr for x in range(a, a + nb)) else 0)
             if ctx.get(bus.arvalid):
                 bursts.append([ctx.get(bus.araddr), ctx.get(bus.arlen) + 1, cycle + latency])
             if rv and ctx.get(bus.rready):
@@ -128,7 +130,10 @@ def simulate(params: SocParams, buffers: Sequence[Buffer], dram: np.ndarray,
                             bufs[b][addr, lane] = word >> (lane * lb) & ((1 << lb) - 1)
             if todo and accepted is None and ctx.get(unit.unit.insn.ready):
                 accepted = cycle
-            if accepted is not None and cycle > accepted and ctx.get(unit.unit.status.valid):
+            take = rng.random() >= stall      # the dispatcher may hold the status too
+            ctx.set(unit.unit.status.ready, take)
+            if (accepted is not None and cycle > accepted and take
+                    and ctx.get(unit.unit.status.valid)):
                 insn = todo.pop(0)
                 code = ctx.get(unit.unit.status.payload)
                 out.append(Outcome(code=code, accepted=accepted, status=cycle))
@@ -527,3 +532,14 @@ def test_cycle_behaviour_as_documented() -> None:
     # pixel 1's descriptor is offered (and taken) in the cycle after pixel 0's DMA status
     assert len(ev["wr"]) == 18 and ev["cmd"][1] == ev["dma"][0] + 1
     assert ev["status"] == [ev["wr"][-1] + 2]
+
+
+def test_decerr_code() -> None:
+    """An AXI DECERR response gives DMA_DECERR (3); the next instruction is exact."""
+    p = soc_params(4, 4, OS)
+    dram = garbage(1024, 15)
+    insns = [make(Opcode.LOAD2D, sram_base=0, dram_base=40, in_h=3, in_w=3, pix_stride=2,
+                  out_w=3, cg=2, kh=2, kw=2, sh=1, sw=1, ph=0, pw=0, dh=1, dw=1, m=4, k=8),
+             make(Opcode.LOAD, buffer=Buffer.PARAM, mode=MemMode.WORDS, dram_base=300, rows=3)]
+    out, _ = simulate(p, ALL, dram, insns, slverr=frozenset({50}), resp=3, stall=0.3)
+    assert [o.code for o in out] == [3, 0]
