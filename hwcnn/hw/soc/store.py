@@ -21,7 +21,9 @@ descriptors' ``buf_addr`` / ``buf_stride`` are 0).
 
 Cycle behaviour (exact; cycle 0 = the instruction handshake, taken whenever the unit is idle):
 
-* cycle 1 (DECODE): ``S``, ``(rows-1)*sram_stride`` and ``(elems-1) div C`` are registered.
+* cycle 1 (DECODE): ``S``, ``(rows-1)*sram_stride`` and ``(elems-1) div C`` are registered
+  (the two range-check products are the unit's only multipliers; constant products are
+  shift-and-add).
   A NOP (``rows = 0``, or mode PIXELS with ``elems = 0``: no byte to move) offers status 0 from
   cycle 2;
 * cycle 2 (CHECK): the largest word address (WORDS ``sram_base + rows - 1``; PIXELS
@@ -49,7 +51,7 @@ Cycle behaviour (exact; cycle 0 = the instruction handshake, taken whenever the 
 from __future__ import annotations
 
 import numpy as np
-from amaranth.hdl import Module, Mux, ResetInserter, Signal, Value
+from amaranth.hdl import Const, Module, Mux, ResetInserter, Signal, Value
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -67,10 +69,37 @@ CHUNK_BYTES = 1 << (ROW_BYTES_BITS - 1)
 MAX_ROWS = (1 << DIM_BITS) - 1
 
 
+def csd(k: int) -> list[tuple[int, int]]:
+    """Canonical signed digits of ``k >= 0``: ``[(sign, shift), ...]`` with
+    ``k = sum(sign << shift)`` and no two adjacent nonzero digits."""
+    out, shift = [], 0
+    while k:
+        if k & 1:
+            d = 2 - (k & 3)          # +1 if k = 1 mod 4, -1 if k = 3 mod 4
+            out.append((d, shift))
+            k -= d
+        k >>= 1
+        shift += 1
+    return out
+
+
+def mul_const(x: Value, k: int) -> Value:
+    """``x * k`` for unsigned ``x`` and a constant ``k >= 0`` as shifts and adds (canonical
+    signed digits), so that synthesis spends no multiplier on it."""
+    if k == 0:
+        return Const(0, 1)
+    terms = csd(k)
+    width = len(x) + k.bit_length() + 1
+    acc: Value = Const(0, width)
+    for sign, shift in terms:
+        acc = (acc + (x << shift)) if sign > 0 else (acc - (x << shift))
+    return acc.as_unsigned()[:width]
+
+
 def div_const(x: Value, width: int, d: int) -> Value:
     """``x div d`` for an unsigned ``width``-bit ``x`` (at most 20 bits) and a constant ``d``:
-    a shift for powers of two, else a multiply by a rounded-up reciprocal ``ceil(2**k / d)``
-    with the smallest ``k`` that is exact for every ``x`` (checked exhaustively)."""
+    a shift for powers of two, else ``x * ceil(2**k / d) >> k`` with the smallest ``k`` that
+    is exact for every ``x`` (checked exhaustively)."""
     if d & (d - 1) == 0:
         return x >> (d.bit_length() - 1)
     if width > 20:
@@ -79,7 +108,7 @@ def div_const(x: Value, width: int, d: int) -> Value:
     k = width
     while not np.array_equal((xs * -(-(1 << k) // d)) >> k, xs // d):
         k += 1
-    return (x * -(-(1 << k) // d)) >> k
+    return mul_const(x, -(-(1 << k) // d)) >> k
 
 
 class StoreUnit(wiring.Component):
@@ -163,7 +192,7 @@ class StoreUnit(wiring.Component):
                                         f.sram_base + f.rows - 1))
                 m.d.sync += [ga.eq(f.sram_base), pa.eq(f.sram_base), erem.eq(f.elems),
                              grem.eq(f.rows), roff.eq(start[:lg]), gfirst.eq(1),
-                             cur.eq(start), rem.eq(Mux(pixels, f.rows, f.rows * wb))]
+                             cur.eq(start), rem.eq(Mux(pixels, f.rows, mul_const(f.rows, wb)))]
                 with m.If(maxw >= self.depth):
                     m.d.sync += code.eq(ErrorCode.BUF_RANGE)
                     m.next = "STATUS"
@@ -178,7 +207,7 @@ class StoreUnit(wiring.Component):
                 m.d.comb += chunk.eq(Mux(pixels, Mux(rem < self.max_rows, rem, self.max_rows),
                                          Mux(rem < room, rem, room)))
                 m.d.comb += [p.dram_addr.eq(cur), p.rows.eq(Mux(pixels, chunk, 1)),
-                             p.row_bytes.eq(Mux(pixels, f.elems * eb, chunk)),
+                             p.row_bytes.eq(Mux(pixels, mul_const(f.elems, eb), chunk)),
                              p.row_stride.eq(Mux(pixels, f.dram_stride, 0)),
                              p.planes.eq(1), p.plane_stride.eq(0), p.buf_addr.eq(0),
                              p.buf_stride.eq(0)]
@@ -188,7 +217,7 @@ class StoreUnit(wiring.Component):
                 with m.Else():
                     m.d.comb += cmd.valid.eq(1)
                     with m.If(cmd.ready):
-                        m.d.sync += [cur.eq(cur + Mux(pixels, f.dram_stride * self.max_rows,
+                        m.d.sync += [cur.eq(cur + Mux(pixels, mul_const(f.dram_stride, self.max_rows),
                                                       chunk)),
                                      rem.eq(rem - chunk)]
                         m.next = "WAIT"
@@ -215,7 +244,7 @@ class StoreUnit(wiring.Component):
         lastpix = Signal()
         m.d.comb += [lastpix.eq(erem <= lanes), k.eq(Mux(lastpix, erem, lanes)),
                      r.valid.eq(active), r.payload.addr.eq(ga),
-                     r.payload.n.eq(Mux(pixels, k * eb, wb)), r.payload.pixels.eq(pixels),
+                     r.payload.n.eq(Mux(pixels, mul_const(k, eb), wb)), r.payload.pixels.eq(pixels),
                      r.payload.first.eq(gfirst),
                      r.payload.last.eq(Mux(pixels, lastpix, grem == 1)),
                      r.payload.off.eq(roff)]
