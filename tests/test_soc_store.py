@@ -11,6 +11,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -20,8 +21,10 @@ from amaranth.lib.memory import Memory
 from amaranth.sim import Simulator
 
 from hwcnn.arch.config import ArrayConfig, Dataflow, HardwareConfig
-from hwcnn.arch.dma import FIELDS, DmaDesc, ErrorCode
+from hwcnn.arch.dma import FIELDS, DmaDesc, DramTiming, ErrorCode
+from hwcnn.arch.dma_timing import transfer_cycles
 from hwcnn.hw.axi.dma import Dma
+from hwcnn.hw.axi.dramshim import DramShim
 from hwcnn.hw.params import BufferDepths
 from hwcnn.hw.soc.ports import SocParams
 from hwcnn.hw.soc.store import StoreUnit
@@ -45,8 +48,10 @@ class Run:
     dma_status: list[int] = field(default_factory=list)
     cmd_first_valid: list[int] = field(default_factory=list)
     descs: list[DmaDesc] = field(default_factory=list)
+    cmd_taken: list[int] = field(default_factory=list)
     rd_valid: list[bool] = field(default_factory=list)    # the unit's rd_data.valid per cycle
     rd_taken: list[int] = field(default_factory=list)     # cycles the DMA took a beat
+    rd_asked: list[int] = field(default_factory=list)     # cycles the DMA asked for a beat
 
 
 def params_for(target: Target, dataflow: Dataflow, data_width: int) -> SocParams:
@@ -74,7 +79,7 @@ def run(params: SocParams, insns: Sequence[Insn], lanes: np.ndarray, dram: np.nd
         base: int, window: tuple[int, int] | None = None, seed: int = 0,
         awready_p: float = 1.0, wready_p: float = 1.0, b_delay: int = 2,
         bresp: Callable[[int], int] = lambda i: 0, gap: int = 0, trace: bool = False,
-        **unit_kw: int) -> Run:
+        timing: DramTiming | None = None, **unit_kw: int) -> Run:
     """Run ``insns`` on the unit; returns the bench's observations."""
     t = params.target
     nb = params.bus_bytes
@@ -86,6 +91,12 @@ def run(params: SocParams, insns: Sequence[Insn], lanes: np.ndarray, dram: np.nd
                  init=out_words(lanes, t.lane_bits(Buffer.OUT)))
     rp = mem.read_port()
     top.submodules += [unit, dma, mem]
+    bus = dma.m_axi
+    if timing is not None:      # the DRAM timing model between the DMA and the bench's RAM
+        shim = DramShim(timing, addr_width=32, data_width=params.data_width)
+        top.submodules.shim = shim
+        wiring.connect(top, dma.m_axi, shim.s_axi)
+        bus = shim.m_axi
     wiring.connect(top, unit.dma.cmd, dma.store_cmd)
     wiring.connect(top, dma.store_status, unit.dma.status)
     wiring.connect(top, dma.store_rd_addr, unit.dma.rd_addr)
@@ -95,7 +106,6 @@ def run(params: SocParams, insns: Sequence[Insn], lanes: np.ndarray, dram: np.nd
     res = Run(dram=mem_out)
     rng = random.Random(seed)
     win = window or (0, len(dram))
-    bus = dma.m_axi
 
     async def bench(ctx) -> None:  # type: ignore[no-untyped-def]
         ctx.set(dma.win_base, win[0])
@@ -157,12 +167,15 @@ def run(params: SocParams, insns: Sequence[Insn], lanes: np.ndarray, dram: np.nd
             if cv and ctx.get(unit.dma.cmd.ready):
                 p = unit.dma.cmd.payload
                 res.descs.append(DmaDesc(**{n: ctx.get(getattr(p, n)) for n in FIELDS}))
+                res.cmd_taken.append(cycle)
             if ctx.get(dma.store_status.valid) and ctx.get(dma.store_status.ready):
                 res.dma_status.append(cycle)
             if trace:
                 res.rd_valid.append(bool(ctx.get(unit.dma.rd_data.valid)))
                 if res.rd_valid[-1] and ctx.get(unit.dma.rd_data.ready):
                     res.rd_taken.append(cycle)
+                if ctx.get(unit.dma.rd_addr.valid) and ctx.get(unit.dma.rd_addr.ready):
+                    res.rd_asked.append(cycle)
             if ctx.get(unit.unit.status.valid):
                 res.status.append((hs, cycle, ctx.get(unit.unit.status.payload)))
             await ctx.tick()
@@ -472,10 +485,11 @@ def test_rows_across_a_4k_page() -> None:
 
 
 def model_valid(t: Target, insn: Insn, base: int, nb: int, start: int, end: int,
-                taken: set[int], reader: int = 3) -> list[bool]:
+                taken: set[int], asked: set[int], reader: int = 3) -> list[bool]:
     """rd_data.valid per cycle in [start, end) by the rules of rtl/README.md 10.3 and
-    hw/soc/pack.py (reader of 3 words, packer, 4-beat FIFO), given the cycles the DMA takes
-    beats; ``start`` = the first RUN cycle (handshake + 3)."""
+    hw/soc/pack.py (reader of 3 words, packer, 4-beat FIFO; a beat the DMA asked for in ``u``
+    is answered from ``u+2``), given the cycles the DMA asks for and takes beats; ``start`` =
+    the first RUN cycle (handshake + 3)."""
     f = insn.get()
     c, eb, wb = t.lanes(Buffer.OUT), t.elem_bytes, t.word_bytes(Buffer.OUT)
     s = base + f["dram_base"]
@@ -489,11 +503,11 @@ def model_valid(t: Target, insn: Insn, base: int, nb: int, start: int, end: int,
                         (s + i * f["dram_stride"]) % nb) for j in range(nf)]
     pq: list[tuple[int, bool, bool, int]] = []
     pending = None
-    gi = cnt = bq = 0
+    gi = cnt = bq = cred = 0
     tail = False
     out = []
     for cyc in range(start, end):
-        out.append(bq > 0)
+        out.append(bq > 0 and cred > 0)
         req = gi < len(pieces) and len(pq) + (pending is not None) < reader
         absorb = bool(pq) and not tail and cnt < nb
         total, end_row = cnt, tail
@@ -505,7 +519,8 @@ def model_valid(t: Target, insn: Insn, base: int, nb: int, start: int, end: int,
             cnt, tail = (total - nb, end_row) if total > nb else (0, False)
         else:
             cnt, tail = total, end_row
-        take = cyc in taken and bq > 0
+        take = cyc in taken and bq > 0 and cred > 0
+        cred += int(cyc - 1 in asked) - int(take)
         if pending is not None:
             pq.append(pending)
         pending = pieces[gi] if req else None
@@ -529,14 +544,14 @@ def test_beat_timing_matches_the_documented_rules(tname: str, dw: int, wready: f
     res = run(params_for(t, WS, dw), insns, lanes, dram, base=1, trace=True, wready_p=wready,
               gap=2)
     assert [s[2] for s in res.status] == [0] * len(insns)
-    taken = set(res.rd_taken)
+    taken, asked = set(res.rd_taken), set(res.rd_asked)
     for insn, (hs, st, _code) in zip(insns, res.status, strict=True):
         got = res.rd_valid[hs + 3:st]
-        want = model_valid(t, insn, 1, dw // 8, hs + 3, st, taken)
+        want = model_valid(t, insn, 1, dw // 8, hs + 3, st, taken, asked)
         assert got == want, (insn, got, want)
         assert not any(res.rd_valid[hs:hs + 3]) and sum(got) > 0
     assert any(res.rd_valid[hs + 3:st] != model_valid(t, insn, 1, dw // 8, hs + 3, st, taken,
-                                                            reader=2)
+                                                            asked, reader=2)
                for insn, (hs, st, _c) in zip(insns, res.status, strict=True))
 
 
@@ -567,3 +582,35 @@ def test_constant_arithmetic(k: int) -> None:
     sim = Simulator(m)
     sim.add_testbench(bench)
     sim.run()
+
+
+@pytest.mark.parametrize("tname, bpc, keeps_up", [("4x8", 8, True), ("4x4", 4, True),
+                                                  ("4x4", 8, False)])
+def test_dma_timing_when_the_packer_keeps_up(tname: str, bpc: int, keeps_up: bool) -> None:
+    """Behind the DRAM timing shim (latency 12, ``bpc`` bytes per cycle, 64-bit bus): the unit
+    answers the DMA exactly like WordReader, so a STORE whose packer keeps up with the DRAM
+    (4x8: 8-byte words and pixels; 4x4 at a beat per 2 cycles) takes the DMA's closed-form
+    cycles per descriptor, offered in cycle 3 and answered one cycle after the DMA's status.
+    At a beat per cycle 4-byte words cannot keep up: slower than the closed form (the machine
+    model must add the packer's rate; negative control)."""
+    t = TARGETS[tname]
+    timing = DramTiming(latency=12, bytes_per_cycle=Fraction(bpc))
+    c = t.lanes(Buffer.OUT)
+    insns = [store(mode=MemMode.WORDS, sram_base=1, dram_base=3, rows=40),
+             store(mode=MemMode.PIXELS, sram_base=0, dram_base=1, rows=9, elems=c,
+                   dram_stride=c + 4, sram_stride=2, fold_stride=1),
+             store(mode=MemMode.PIXELS, sram_base=0, dram_base=7, rows=6, elems=2 * c,
+                   dram_stride=2 * c, sram_stride=1, fold_stride=9)]
+    lanes = random_lanes(t, 9)
+    dram = np.random.default_rng(9).integers(0, 256, size=1024, dtype=np.uint8)
+    res = run(params_for(t, WS, 64), insns, lanes, dram, base=5, timing=timing)
+    assert np.array_equal(res.dram, expected(t, insns, lanes, dram, 5))
+    got = [d1 - d0 for d0, d1 in zip(res.cmd_taken, res.dma_status, strict=True)]
+    closed = [transfer_cycles(d, write=True, bus_bytes=8, dram=timing, outstanding=4,
+                              window=(0, 1024)) for d in res.descs]
+    assert [h + 3 for h, _s, _c in res.status] == res.cmd_taken
+    assert [s - 1 for _h, s, _c in res.status] == res.dma_status
+    if keeps_up:
+        assert got == closed
+    else:
+        assert got[0] > closed[0] and got[1:] == closed[1:]

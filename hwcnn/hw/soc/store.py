@@ -16,8 +16,12 @@ PIXELS: one DMA row per pixel, ``row_bytes = elems*eb``, ``row_stride = dram_str
 ``max_rows`` (65535) pixels per descriptor; the bytes between pixels are not written (their
 strobes are off). Byte ``x`` of a beat is DRAM byte ``x`` mod ``B`` (the DMA's lanes); the beat
 data come from :class:`hwcnn.hw.soc.pack.StoreDatapath` in the DMA's beat order, so the unit
-accepts every ``rd_addr`` at once (``ready`` = 1) and does not need the address (the
-descriptors' ``buf_addr`` / ``buf_stride`` are 0).
+does not need the address (the descriptors' ``buf_addr`` / ``buf_stride`` are 0). It answers the
+requests with :class:`hwcnn.hw.axi.bufport.WordReader`'s handshake: ``rd_addr.ready`` iff fewer
+than 3 requests are unanswered (taken last cycle + older ones), and a request taken in ``u`` is
+answered (``rd_data.valid``) from ``u+2`` on, as soon as the packer has its beat. So whenever the
+packer keeps up, the DMA transfer takes exactly the cycles of
+:func:`hwcnn.arch.dma_timing.transfer_cycles` / :class:`hwcnn.machine.dmasim.DmaModel`.
 
 Cycle behaviour (exact; cycle 0 = the instruction handshake, taken whenever the unit is idle):
 
@@ -60,7 +64,7 @@ from ...isa.fields import ADDR_BITS, Buffer, MemMode
 from ...isa.layout import struct_layout
 from ..params import addr_bits
 from ..signatures import ReadSignature
-from .pack import StoreDatapath, piece_bytes
+from .pack import READER_DEPTH, StoreDatapath, piece_bytes
 from .ports import AXI_ADDR_BITS, DmaWriteClientSignature, SocParams, UnitSignature
 
 #: Largest WORDS descriptor (bytes; a multiple of every bus width, below 2**ROW_BYTES_BITS).
@@ -148,9 +152,20 @@ class StoreUnit(wiring.Component):
         m.submodules.dp = ResetInserter(clear)(dp)
         m.d.comb += [self.out_rd.addr.eq(dp.out_rd.addr), dp.out_rd.data.eq(self.out_rd.data)]
         dma = self.dma
-        m.d.comb += [dma.rd_addr.ready.eq(1), dma.rd_data.valid.eq(dp.beats.valid),
+        # the DMA's beat requests, answered with WordReader's handshake: a request taken in t
+        # may be answered from t+2, at most READER_DEPTH requests unanswered
+        pend = Signal()
+        cred = Signal(range(READER_DEPTH + 1))
+        give = Signal()
+        m.d.comb += [dma.rd_addr.ready.eq(pend + cred < READER_DEPTH),
+                     dma.rd_data.valid.eq(dp.beats.valid & (cred != 0)),
                      dma.rd_data.payload.eq(dp.beats.payload),
-                     dp.beats.ready.eq(dma.rd_data.ready)]
+                     dp.beats.ready.eq(dma.rd_data.ready & (cred != 0)),
+                     give.eq(dma.rd_data.valid & dma.rd_data.ready)]
+        m.d.sync += [pend.eq(dma.rd_addr.valid & dma.rd_addr.ready),
+                     cred.eq(cred + pend - give)]
+        with m.If(clear):
+            m.d.sync += [pend.eq(0), cred.eq(0)]
 
         f = Signal(struct_layout("MEM"))
         pixels = f.mode == MemMode.PIXELS
