@@ -256,9 +256,10 @@ def _compiled_stores(name: str, df: Dataflow, r: int, c: int, kib: int):  # type
     return comp.target, insns, size
 
 
-COMPILED = [("tiny_cnn", df, r, c, 64, dw) for df in (WS, OS) for (r, c) in ((4, 4), (2, 3))
-            for dw in (64, 128)] + [("fire", WS, 4, 4, 64, 64), ("fire", OS, 2, 3, 64, 128)]
-COMPILED_SLOW = [("lenet5", df, r, c, 1, dw) for df in (WS, OS) for (r, c) in ((4, 4), (2, 3))
+COMPILED = [("tiny_cnn", df, r, c, 64, 64) for df in (WS, OS) for (r, c) in ((4, 4), (2, 3))
+            ] + [("fire", WS, 4, 4, 64, 64), ("fire", OS, 2, 3, 64, 128)]
+COMPILED_SLOW = [("tiny_cnn", df, r, c, 64, 128) for df in (WS, OS)
+                 for (r, c) in ((4, 4), (2, 3))] + [("lenet5", df, r, c, 1, dw) for df in (WS, OS) for (r, c) in ((4, 4), (2, 3))
                  for dw in (64, 128)] + [("fire", df, r, c, 64, dw) for df in (WS, OS)
                                          for (r, c) in ((4, 4), (2, 3)) for dw in (64, 128)]
 
@@ -335,8 +336,9 @@ TARGETS = {"4x4": small_target(4, 4), "2x3": small_target(2, 3),
            "4x8": small_target(4, 8)}
 
 
-@pytest.mark.parametrize("tname, dw", [(n, dw) for n in TARGETS for dw in (64, 128)]
-                         + [("4x4", 256), ("3x5a12", 256)])
+@pytest.mark.parametrize("tname, dw", [(n, 64) for n in TARGETS] + [("4x4", 256)] + [
+    pytest.param(n, dw, marks=pytest.mark.slow) for n, dw in [(n, 128) for n in TARGETS]
+    + [("3x5a12", 256)]])
 def test_random_stores(tname: str, dw: int) -> None:
     t = TARGETS[tname]
     rng = random.Random(f"{tname}{dw}")
