@@ -32,7 +32,9 @@ ROOT = Path(__file__).resolve().parent.parent
 BASE0 = 0x1000
 N_INSNS = 24                      # 768 program bytes
 RAM = 0x4000
-TIMING = DramTiming(latency=12)
+#: = what `hwcnn verify --engine rtl` uses without a board (latency 16, 16 bytes/cycle), so the
+#: CLI test below shares this build
+TIMING = DramTiming()
 
 
 def _params() -> SocParams:
@@ -46,8 +48,11 @@ def built():  # type: ignore[no-untyped-def]
     from tests.soc_standin import CopyMachine
 
     text = harness.harness_verilog(_params(), TIMING, soc=lambda p: CopyMachine(p.data_width))
-    root = Path(os.environ.get("HWCNN_BUILD_DIR", ROOT / "build")).resolve() / "soc-standin"
-    return session.build_model(text, root)
+    return session.build_model(text, _root())
+
+
+def _root() -> Path:
+    return Path(os.environ.get("HWCNN_BUILD_DIR", ROOT / "build")).resolve() / "soc"
 
 
 def _image() -> bytes:
@@ -129,6 +134,43 @@ def test_errors_reach_status_with_their_code(built, tmp_path: Path) -> None:
 def test_a_machine_that_does_not_finish_times_out(built, tmp_path: Path) -> None:
     run, _ = _run(built, tmp_path, timeout_cycles=40)
     assert run.outcome.state == "timeout" and run.outcome.cycles == -1
+
+
+@pytest.mark.rtl
+@pytest.mark.slow
+def test_cli_rtl_engine_runs_the_harness(built, monkeypatch: pytest.MonkeyPatch,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    """``hwcnn verify --engine rtl`` end to end on the stand-in (which only copies the program,
+    so the first computed layer must be reported as a mismatch: exit 1)."""
+    import importlib.util
+    import re
+
+    from hwcnn.cli.commands import verify_machine
+    from hwcnn.rtlsim import harness
+    from tests.cli_run import run_cli
+    from tests.soc_standin import CopyMachine
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(verify_machine.importlib.util, "find_spec",
+                        lambda name, *a: object() if name == "hwcnn.hw.soc.top"
+                        else real(name, *a))
+    monkeypatch.setattr(harness, "default_soc", lambda p: CopyMachine(p.data_width))
+    monkeypatch.setenv("HWCNN_BUILD_DIR", str(_root().parent))
+    r = run_cli(["verify", str(ROOT / "models" / "tiny_cnn.yaml"), "--array", "4x4",
+                 "--engine", "rtl"], capsys)
+    assert r.code == 1, (r.err, r.crash)
+    lines = r.out.splitlines()
+    assert lines[0] == "tiny_cnn on 4x4 ws, engine rtl, seed 0"
+    assert lines[1] == ("31 instructions on hwcnn_soc (Verilator): 64-bit AXI, DRAM latency 16 "
+                        "cycles, 16 bytes/cycle")
+    assert lines[2].split() == ["layer", "unit", "tiles", "stored", "at", "match"]
+    rows = {ln.split()[0]: ln.split() for ln in lines[3:-1]}
+    assert rows["input"][-2:] == ["-", "yes"]
+    assert rows["conv1"][3] == "-" and rows["conv1"][4] == "NO"
+    assert re.fullmatch(r"measured on the RTL: [\d,]+ cycles from start to done \(busy: fetch "
+                        r"[\d,]+, load 0, compute 0, store [\d,]+\); 'stored at' = cycle of a "
+                        r"layer's last DRAM write", lines[-1])
+    assert re.search(r"^mismatch: layer 'conv1' no tile at ", r.err, re.MULTILINE)
 
 
 # -- pure parts -------------------------------------------------------------------------------

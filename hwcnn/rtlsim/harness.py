@@ -62,9 +62,10 @@ class SocHarness(wiring.Component):
 
 
 def harness_verilog(params: SocParams, timing: DramTiming,
-                    soc: Callable[[SocParams], wiring.Component] = default_soc) -> str:
-    """The Verilog text of ``hwcnn_soc_tb`` (reproducible: no source locations)."""
-    top = SocHarness(soc(params), timing, params.data_width)
+                    soc: Callable[[SocParams], wiring.Component] | None = None) -> str:
+    """The Verilog text of ``hwcnn_soc_tb`` (reproducible: no source locations); ``soc``
+    builds the machine (default :func:`default_soc`)."""
+    top = SocHarness((soc or default_soc)(params), timing, params.data_width)
     text: str = verilog.convert(top, name=TOP, emit_src=False)
     return text
 
