@@ -81,6 +81,14 @@ def _run(built, tmp_path: Path, **kw: object):  # type: ignore[no-untyped-def]
     return run, seen
 
 
+def _runs(built, tmp_path: Path, *kws: dict[str, object]):  # type: ignore[no-untyped-def]
+    """Several jobs in one simulator launch (each from a reset, the DRAM cleared)."""
+    from hwcnn.rtlsim import session
+
+    jobs = [(*_job(**kw),) for kw in kws]
+    return session.run_jobs(built, [(j, _image(), o) for j, o in jobs], run_dir=tmp_path)
+
+
 @pytest.mark.rtl
 @pytest.mark.slow
 def test_copy_machine_bytes_cycles_and_progress(built, tmp_path: Path) -> None:
@@ -102,8 +110,7 @@ def test_copy_machine_bytes_cycles_and_progress(built, tmp_path: Path) -> None:
 @pytest.mark.rtl
 @pytest.mark.slow
 def test_backpressure_same_bytes_more_cycles(built, tmp_path: Path) -> None:
-    calm, _ = _run(built, tmp_path / "calm")
-    rough, _ = _run(built, tmp_path / "rough", pause=0.4, seed=5)
+    rough, calm = _runs(built, tmp_path, {"pause": 0.4, "seed": 5}, {})
     assert rough.outcome.state == "done"
     assert np.array_equal(rough.dram, calm.dram)
     assert rough.outcome.cycles > calm.outcome.cycles
@@ -113,20 +120,20 @@ def test_backpressure_same_bytes_more_cycles(built, tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_errors_reach_status_with_their_code(built, tmp_path: Path) -> None:
     n = N_INSNS * 32
-    # the store leaves the window: DMA_WINDOW, nothing written behind the program
-    run, _ = _run(built, tmp_path / "win", win_size=n + 8)
-    o = run.outcome
+    win, rd, wr, ok = _runs(
+        built, tmp_path,
+        {"win_size": n + 8},      # the store leaves the window
+        {"faults": (Fault(lo=BASE0 + 16, hi=BASE0 + 17, write=False),)},     # a program read
+        {"faults": (Fault(lo=BASE0 + n + 40, hi=BASE0 + n + 41, read=False),)},  # a write
+        {})                       # and after a reset the same machine works again
+    o = win.outcome
     assert (o.state, o.code) == ("error", ErrorCode.DMA_WINDOW)
     assert o.status == 0b100 | (ErrorCode.DMA_WINDOW << 8)
-    assert bytes(run.dram[BASE0 + n:BASE0 + 2 * n]) == _image()[n:2 * n]
-    # the RAM answers SLVERR on reads of the program's third beat
-    run, _ = _run(built, tmp_path / "rd", faults=(Fault(lo=BASE0 + 16, hi=BASE0 + 17,
-                                                        write=False),))
-    assert (run.outcome.state, run.outcome.code) == ("error", ErrorCode.DMA_SLVERR)
-    # ... and on writes behind it
-    run, _ = _run(built, tmp_path / "wr", faults=(Fault(lo=BASE0 + n + 40, hi=BASE0 + n + 41,
-                                                        read=False),))
-    assert (run.outcome.state, run.outcome.code) == ("error", ErrorCode.DMA_SLVERR)
+    assert bytes(win.dram[BASE0 + n:BASE0 + 2 * n]) == _image()[n:2 * n]   # nothing written
+    assert (rd.outcome.state, rd.outcome.code) == ("error", ErrorCode.DMA_SLVERR)
+    assert (wr.outcome.state, wr.outcome.code) == ("error", ErrorCode.DMA_SLVERR)
+    assert (ok.outcome.state, ok.outcome.code) == ("done", 0)
+    assert bytes(ok.dram[BASE0 + n:BASE0 + 2 * n]) == _image()[:n]
 
 
 @pytest.mark.rtl

@@ -22,7 +22,7 @@ import fcntl
 import os
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,7 +55,7 @@ Progress = Callable[[int, int, int], None]
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False)
 class RtlRun:
     """One finished run: the testbench's outcome, the whole simulated DRAM afterwards, the job,
-    and the build and run wall-clock seconds."""
+    and the build and run wall-clock seconds (a launch of several jobs: its share)."""
 
     outcome: Outcome
     dram: np.ndarray
@@ -155,45 +155,64 @@ def run_job(built: runner.Build, job: Job, image: bytes, owner: np.ndarray, *,
             progress: Progress | None = None, run_dir: Path | None = None) -> RtlRun:
     """Run ``job`` on ``built``; ``run_dir`` keeps the files (default: a temporary directory,
     removed afterwards). Raises runner.SimulatorError when the testbench did not finish."""
+    return run_jobs(built, [(job, image, owner)], progress=progress, run_dir=run_dir,
+                    flat=True)[0]
+
+
+def run_jobs(built: runner.Build, jobs: Sequence[tuple[Job, bytes, np.ndarray]], *,
+             progress: Progress | None = None, run_dir: Path | None = None,
+             flat: bool = False) -> list[RtlRun]:
+    """Run several jobs in ONE simulator launch (each from a reset, in order; job ``i`` in
+    ``run_dir/i``, or in ``run_dir`` itself for a single ``flat`` job). ``progress`` follows
+    the job that is running."""
     with contextlib.ExitStack() as stack:
         if run_dir is None:
             run_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="hwcnn-rtl-")))
-        run_dir.mkdir(parents=True, exist_ok=True)
-        for name in (OUTCOME_FILE, PROGRESS_FILE, DRAM_OUT):
-            (run_dir / name).unlink(missing_ok=True)
-        (run_dir / DRAM_IN).write_bytes(image)
-        np.save(run_dir / OWNER_FILE, owner)
-        (run_dir / JOB_FILE).write_text(job.dumps(), encoding="utf-8")
+        dirs = [run_dir if flat else run_dir / str(i) for i in range(len(jobs))]
+        for where, (job, image, owner) in zip(dirs, jobs, strict=True):
+            where.mkdir(parents=True, exist_ok=True)
+            for name in (OUTCOME_FILE, PROGRESS_FILE, DRAM_OUT):
+                (where / name).unlink(missing_ok=True)
+            (where / DRAM_IN).write_bytes(image)
+            np.save(where / OWNER_FILE, owner)
+            (where / JOB_FILE).write_text(job.dumps(), encoding="utf-8")
+        env = {JOB_ENV: "\n".join(str(d / JOB_FILE) for d in dirs)}
         start = time.perf_counter()
         with ThreadPoolExecutor(1) as pool:
-            fut = pool.submit(runner.run, built, TB_MODULE, run_dir,
-                              extra_env={JOB_ENV: str(run_dir / JOB_FILE)},
+            fut = pool.submit(runner.run, built, TB_MODULE, run_dir, extra_env=env,
                               waves_on_failure=False)
             while not fut.done():
                 time.sleep(0.2)
                 if progress is not None:
-                    _report(run_dir / PROGRESS_FILE, progress)
+                    _report(dirs, progress)
             res = fut.result()
         if progress is not None:
-            _report(run_dir / PROGRESS_FILE, progress)
-        if not res.passed or not (run_dir / OUTCOME_FILE).is_file():
+            _report(dirs, progress)
+        seconds = time.perf_counter() - start
+        missing = [d for d in dirs if not (d / OUTCOME_FILE).is_file()]
+        if not res.passed or missing:
             raise runner.SimulatorError(f"the testbench did not finish (log {res.log}):\n"
                                         f"{res.failures()}")
-        outcome = Outcome.loads((run_dir / OUTCOME_FILE).read_text(encoding="utf-8"))
-        dram = np.frombuffer((run_dir / DRAM_OUT).read_bytes(), dtype=np.uint8).copy()
-    return RtlRun(outcome=outcome, dram=dram, job=job, build_seconds=built.seconds,
-                  run_seconds=time.perf_counter() - start)
+        out = []
+        for where, (job, _, _) in zip(dirs, jobs, strict=True):
+            outcome = Outcome.loads((where / OUTCOME_FILE).read_text(encoding="utf-8"))
+            dram = np.frombuffer((where / DRAM_OUT).read_bytes(), dtype=np.uint8).copy()
+            out.append(RtlRun(outcome=outcome, dram=dram, job=job,
+                              build_seconds=built.seconds, run_seconds=seconds / len(jobs)))
+    return out
 
 
-def _report(path: Path, progress: Progress) -> None:
+def _report(dirs: list[Path], progress: Progress) -> None:
     import json
 
-    try:
-        d = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    for d in reversed(dirs):          # the job running now: the last one with a progress file
+        try:
+            rec = json.loads((d / PROGRESS_FILE).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        progress(int(rec["cycles"]), int(rec["layers_done"]), int(rec["layers"]))
         return
-    progress(int(d["cycles"]), int(d["layers_done"]), int(d["layers"]))
 
 
 __all__ = ["DEFAULT_BASE0", "TB_MODULE", "RtlRun", "build_model", "cache_root", "make_job",
-           "mapped_bytes", "owner_map", "run_job", "storing_layers"]
+           "mapped_bytes", "owner_map", "run_job", "run_jobs", "storing_layers"]

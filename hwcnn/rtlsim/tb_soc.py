@@ -1,8 +1,9 @@
 """The whole-network testbench (runs INSIDE the simulator, under cocotb; the host side is
 :mod:`hwcnn.rtlsim.session`). Top: ``hwcnn_soc_tb`` (:mod:`hwcnn.rtlsim.harness`).
 
-One cocotb test, :func:`run_job`, driven by the :class:`~hwcnn.rtlsim.job.Job` named by
-``$HWCNN_SOC_JOB``:
+One cocotb test, :func:`run_jobs`, runs the :class:`~hwcnn.rtlsim.job.Job` files named in
+``$HWCNN_SOC_JOB`` (one path per line; several jobs share one simulator launch), each from a
+reset of the machine (and of the AXI models) with a cleared DRAM:
 
 1. cocotbext-axi's ``AxiRam`` of ``ram_bytes`` on ``m_axi`` gets ``dram.bin`` at ``base0``
    (optional random stalls on all five channels: pause generators with probability
@@ -96,29 +97,48 @@ def find_csr(dut: Any, depth: int = 4) -> Any | None:
 
 
 class _Bench:
-    def __init__(self, dut: Any, job: Job, where: Path) -> None:
-        self.dut, self.job, self.where = dut, job, where
+    """The AxiRam (sized for the largest job), the host, and the state of the current job."""
+
+    def __init__(self, dut: Any, ram_bytes: int) -> None:
+        self.dut = dut
         self.ram = AxiRam(AxiBus.from_prefix(dut, "m_axi", bus_separator="__"), dut.clk,
-                          dut.rst, size=job.ram_bytes)
+                          dut.rst, size=ram_bytes)
         self.host = AxiLiteMaster(AxiLiteBus.from_prefix(dut, "s_axil", bus_separator="__"),
                                   dut.clk, dut.rst)
-        self.owner = np.load(where / OWNER_FILE)
-        self.written = np.zeros(job.ram_bytes, dtype=bool)
+        self.gen = 0
+        self._hook()
+
+    def begin(self, job: Job, where: Path) -> None:
+        """Clear the DRAM, load the job's image and owner map, set its stalls."""
+        self.job, self.where = job, where
+        self.ram.write(0, bytes(self.ram.size))
+        self.ram.write(job.base0, (where / DRAM_IN).read_bytes())
+        self.owner = np.full(self.ram.size, -1, dtype=np.int32)
+        own = np.load(where / OWNER_FILE)
+        self.owner[:own.size] = own
+        self.written = np.zeros(self.ram.size, dtype=bool)
         self.counts = np.zeros(len(job.layers), dtype=np.int64)
         self.need = np.asarray(job.layer_bytes, dtype=np.int64)
         self.layer_cycles = [-1] * len(job.layers)
         self.start_cycle: int | None = None
         self.end_cycle: int | None = None
-        self._hook()
+        wr, rd = self.ram.write_if, self.ram.read_if
+        rng = random.Random(job.seed)
+        for ch in (wr.aw_channel, wr.w_channel, wr.b_channel, rd.ar_channel, rd.r_channel):
+            if job.pause > 0:
+                ch.set_pause_generator(_pauses(random.Random(rng.random()), job.pause))
+            else:
+                # clearing kills the generator but keeps its last value: a stall for ever
+                ch.clear_pause_generator()
+                ch.pause = False
 
     def _hook(self) -> None:
         wr, rd = self.ram.write_if, self.ram.read_if
         orig_write, orig_read = wr._write, rd._read
-        faults = self.job.faults
 
         def hit(addr: int, n: int, write: bool) -> bool:
             return any((f.write if write else f.read) and addr < f.hi and addr + n > f.lo
-                       for f in faults)
+                       for f in self.job.faults)
 
         async def write(address: int, data: bytes) -> None:
             if hit(address, len(data), True):
@@ -133,14 +153,9 @@ class _Bench:
             return data
 
         wr._write, rd._read = write, read
-        if self.job.pause > 0:
-            rng = random.Random(self.job.seed)
-            for ch in (wr.aw_channel, wr.w_channel, wr.b_channel, rd.ar_channel,
-                       rd.r_channel):
-                ch.set_pause_generator(_pauses(random.Random(rng.random()), self.job.pause))
 
     def _watch(self, address: int, n: int) -> None:
-        idx = np.arange(address, min(address + n, self.job.ram_bytes))
+        idx = np.arange(address, min(address + n, self.ram.size))
         new = idx[~self.written[idx]]
         if not new.size:
             return
@@ -170,11 +185,14 @@ class _Bench:
         lo = await self.reg("CYCLES_LO")
         return lo | (await self.reg("CYCLES_HI")) << 32
 
-    async def _pulses(self, csr: Any) -> None:
+    async def _pulses(self, csr: Any, gen: int) -> None:
+        # a watcher of an earlier job (one that timed out) is left waiting, but never writes
         await RisingEdge(csr.start)
-        self.start_cycle = _cycle()
+        if gen == self.gen:
+            self.start_cycle = _cycle()
         await First(RisingEdge(csr.done), RisingEdge(csr.error))
-        self.end_cycle = _cycle()
+        if gen == self.gen:
+            self.end_cycle = _cycle()
 
     def progress(self, cycles: int) -> None:
         done = sum(c >= 0 for c in self.layer_cycles)
@@ -182,52 +200,60 @@ class _Bench:
                      f'{{"cycles": {cycles}, "layers_done": {done}, '
                      f'"layers": {len(self.job.layers)}}}\n')
 
+    async def run(self, job: Job, where: Path) -> None:
+        """One job from reset to ``outcome.json``."""
+        wall = time.perf_counter()
+        dut = self.dut
+        dut.rst.value = 1
+        await ClockCycles(dut.clk, 2)
+        self.begin(job, where)
+        dut.rst.value = 0
+        await ClockCycles(dut.clk, 2)
+        csr = find_csr(dut)
+        self.gen += 1
+        if csr is not None:
+            cocotb.start_soon(self._pulses(csr, self.gen))
+        await self.set64("BASE0", job.base0)
+        await self.set64("PROG_BASE", job.prog_base)
+        await self.set("PROG_LEN", job.prog_len)
+        await self.set64("WIN_BASE", job.win_base)
+        await self.set64("WIN_SIZE", job.win_size)
+        before = await self.cycles_reg()
+        await self.set("CTRL", 1)
+        t0 = _cycle()
+        state, status = "timeout", 0
+        while True:
+            await Timer(job.poll_cycles * PERIOD_NS, unit="ns")
+            status = await self.reg("STATUS")
+            ran = _cycle() - (self.start_cycle if self.start_cycle is not None else t0)
+            self.progress(ran)
+            if status & STATUS_ERROR:
+                state = "error"
+                break
+            if status & STATUS_DONE:
+                state = "done"
+                break
+            if ran > job.timeout_cycles:
+                break
+        after = await self.cycles_reg()
+        busy = tuple([await self.reg(f"BUSY{i}") for i in range(UNITS)])
+        cycles = (self.end_cycle - self.start_cycle
+                  if self.start_cycle is not None and self.end_cycle is not None else -1)
+        self.progress(cycles if cycles >= 0 else _cycle() - t0)
+        (where / DRAM_OUT).write_bytes(self.ram.read(0, job.ram_bytes))
+        out = Outcome(state=state, code=(status >> STATUS_CODE_SHIFT) & 0xFF, status=status,
+                      cycles=cycles, cycles_reg=after - before, busy=busy,
+                      layer_cycles=tuple(self.layer_cycles),
+                      wall_seconds=time.perf_counter() - wall)
+        write_atomic(where / OUTCOME_FILE, out.dumps())
+
 
 @cocotb.test()
-async def run_job(dut: Any) -> None:
-    """Load the DRAM, program the registers, start, poll to the end, write the results."""
-    wall = time.perf_counter()
-    where = Path(os.environ[JOB_ENV]).parent
-    job = Job.loads(Path(os.environ[JOB_ENV]).read_text(encoding="utf-8"))
+async def run_jobs(dut: Any) -> None:
+    """Every job of ``$HWCNN_SOC_JOB`` (one job file per line), each from a reset."""
+    paths = [Path(line) for line in os.environ[JOB_ENV].splitlines() if line.strip()]
+    jobs = [Job.loads(p.read_text(encoding="utf-8")) for p in paths]
     Clock(dut.clk, PERIOD_NS, unit="ns").start(start_high=False)
-    b = _Bench(dut, job, where)
-    b.ram.write(job.base0, (where / DRAM_IN).read_bytes())
-    dut.rst.value = 1
-    await ClockCycles(dut.clk, 2)
-    dut.rst.value = 0
-    await ClockCycles(dut.clk, 2)
-    csr = find_csr(dut)
-    if csr is not None:
-        cocotb.start_soon(b._pulses(csr))
-    await b.set64("BASE0", job.base0)
-    await b.set64("PROG_BASE", job.prog_base)
-    await b.set("PROG_LEN", job.prog_len)
-    await b.set64("WIN_BASE", job.win_base)
-    await b.set64("WIN_SIZE", job.win_size)
-    before = await b.cycles_reg()
-    await b.set("CTRL", 1)
-    t0 = _cycle()
-    state, status = "timeout", 0
-    while True:
-        await Timer(job.poll_cycles * PERIOD_NS, unit="ns")
-        status = await b.reg("STATUS")
-        ran = _cycle() - (b.start_cycle if b.start_cycle is not None else t0)
-        b.progress(ran)
-        if status & STATUS_ERROR:
-            state = "error"
-            break
-        if status & STATUS_DONE:
-            state = "done"
-            break
-        if ran > job.timeout_cycles:
-            break
-    after = await b.cycles_reg()
-    busy = tuple([await b.reg(f"BUSY{i}") for i in range(UNITS)])
-    cycles = (b.end_cycle - b.start_cycle
-              if b.start_cycle is not None and b.end_cycle is not None else -1)
-    b.progress(cycles if cycles >= 0 else _cycle() - t0)
-    (where / DRAM_OUT).write_bytes(b.ram.read(0, job.ram_bytes))
-    out = Outcome(state=state, code=(status >> STATUS_CODE_SHIFT) & 0xFF, status=status,
-                  cycles=cycles, cycles_reg=after - before, busy=busy,
-                  layer_cycles=tuple(b.layer_cycles), wall_seconds=time.perf_counter() - wall)
-    write_atomic(where / OUTCOME_FILE, out.dumps())
+    bench = _Bench(dut, max(j.ram_bytes for j in jobs))
+    for job, path in zip(jobs, paths, strict=True):
+        await bench.run(job, path.parent)
