@@ -121,7 +121,7 @@ def test_wave_matches_the_hand_table(s: int, flow: Dataflow, writes: list[int],
     assert vcd.at("bench.top.desc__m", e0 - 1) == s
     for c in range(1, total + 1):
         assert vcd.at("bench.top.busy", cycle_time(vcd, e0, c)) == (c < total), c
-    pe = "bench.top.array.pe_{}_{}.{}"
+    pe = "bench.top.engine.array.pe_{}_{}.{}"
     for i in range(s):
         for j in range(s):
             if flow is OS:
@@ -142,11 +142,11 @@ def test_wave_matches_the_hand_table(s: int, flow: Dataflow, writes: list[int],
     seen = []
     for c in range(1, total + 1):
         t = cycle_time(vcd, e0, c)
-        if vcd.at("bench.top.buffers.eng_out_wr__en", t):
-            word = vcd.at("bench.top.buffers.eng_out_wr__data", t)
+        if vcd.at("bench.top.engine.out_wr__en", t):
+            word = vcd.at("bench.top.engine.out_wr__data", t)
             lanes = [((word >> (8 * q)) & 255) - (256 if (word >> (8 * q + 7)) & 1 else 0)
                      for q in range(s)]
-            seen.append((c, vcd.at("bench.top.buffers.eng_out_wr__addr", t), lanes))
+            seen.append((c, vcd.at("bench.top.engine.out_wr__addr", t), lanes))
     assert seen == [(writes[i], i, out[i].tolist()) for i in range(s)]
     assert np.array_equal(w.out, out)
 
@@ -158,10 +158,11 @@ def test_the_reader_sees_a_wrong_operand() -> None:
     vcd = Vcd(gemm_wave(a, b, cfg).vcd)
     e0 = start_edge(vcd)
     other = seeded(2, seed=5)[1]
-    got = [vcd.at(f"bench.top.array.pe_{i}_{j}.w0", cycle_time(vcd, e0, 12), signed=True)
+    pe = "bench.top.engine.array.pe_{}_{}.w0"
+    got = [vcd.at(pe.format(i, j), cycle_time(vcd, e0, 12), signed=True)
            for i in range(2) for j in range(2)]
     assert got == b.ravel().tolist() != other.ravel().tolist()
-    assert "bench.top.array.pe_0_0.res" not in vcd.width  # an OS register in a WS array
+    assert "bench.top.engine.array.pe_0_0.res" not in vcd.width  # an OS register in a WS array
 
 
 def test_cli_wave_is_reproducible_and_refuses_cleanly(tmp_path) -> None:  # type: ignore[no-untyped-def]

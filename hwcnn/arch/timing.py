@@ -208,7 +208,31 @@ def pool_tile_cycles(out_h: int, out_w: int, win_h: int, win_w: int, array: Arra
 #: A refused descriptor (a zero size): ``done`` and ``error`` one cycle after ``start``.
 REFUSED_TILE_CYCLES = START_CYCLES
 
+#: Compute core (``hwcnn.hw.soc.compute``, rtl/README.md 10.1): the GEMM/VEC executor computes
+#: the instruction's buffer extents bit-serially, one step per bit of ``ceil(u/D)`` (u a 16-bit
+#: size, D <= 2**16 a lane count, so ``u + D - 1`` has 17 bits); the products are final
+#: ``COMPUTE_EXTENT_CYCLES`` cycles after the instruction handshake.
+COMPUTE_EXTENT_CYCLES = 17
+#: Instruction handshake (cycle 0) -> the cycle the engine samples ``start``, or, for an
+#: instruction outside its buffers, the range check's cycle (status BUF_RANGE one cycle later).
+COMPUTE_ISSUE_CYCLES = COMPUTE_EXTENT_CYCLES + 1
+#: Engine ``done`` -> the first cycle the status is offered.
+COMPUTE_STATUS_CYCLES = 1
+
+
+def compute_insn_cycles(tile_cycles: int | None) -> int:
+    """Cycles from a GEMM/VEC instruction's handshake (cycle 0) to the first cycle its status
+    is offered: ``18 + T + 1`` for a tile of ``T`` start -> done cycles
+    (:func:`gemm_tile_cycles`, :func:`pool_tile_cycles`; a zero size is refused by the engine,
+    ``T = REFUSED_TILE_CYCLES``), ``18 + 1`` for ``None``: refused by the range check."""
+    if tile_cycles is None:
+        return COMPUTE_ISSUE_CYCLES + 1
+    return COMPUTE_ISSUE_CYCLES + tile_cycles + COMPUTE_STATUS_CYCLES
+
 __all__ = [
+    "COMPUTE_EXTENT_CYCLES",
+    "COMPUTE_ISSUE_CYCLES",
+    "COMPUTE_STATUS_CYCLES",
     "POST_CYCLES",
     "READ_LATENCY",
     "REFUSED_TILE_CYCLES",
@@ -217,6 +241,7 @@ __all__ = [
     "WS_MIN_FOLD_PERIOD",
     "WS_WEIGHT_BANKS",
     "TileTiming",
+    "compute_insn_cycles",
     "gemm_fold_cycles",
     "gemm_fold_grid",
     "gemm_last_fold_cycles",

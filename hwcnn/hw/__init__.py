@@ -2,9 +2,11 @@
 
 One ``wiring.Component`` per file: :mod:`.pe`, :mod:`.array`, :mod:`.skew`, :mod:`.requant`,
 :mod:`.vector`, :mod:`.buffers`, :mod:`.controller` (tile sequencer, with its fold iterators in
-:mod:`.foldseq`) and :mod:`.top`
-(``Accelerator``, Verilog module ``hwcnn_top``); :mod:`.rtlgen` writes the Verilog. Pure-Python
-helpers that do not need Amaranth: :mod:`.params` (buffer depths, derived widths),
+:mod:`.foldseq`), :mod:`.soc.engine` (``TileEngine``: sequencer + array + post-processing +
+vector unit, reaching the memories through its buffer ports) and :mod:`.top`
+(``Accelerator`` = ``Buffers`` + ``TileEngine`` + host ports, Verilog module ``hwcnn_top``);
+:mod:`.soc` holds the units of the complete accelerator; :mod:`.rtlgen` writes the Verilog.
+Pure-Python helpers that do not need Amaranth: :mod:`.params` (buffer depths, derived widths),
 :mod:`.descriptor` (validated tile descriptors) and :mod:`.layout` (buffer word packing).
 :mod:`.wave` simulates one tile on the top level and writes its VCD (``hwcnn wave``). The host
 interface is documented in ``rtl/README.md``; exact cycle counts are in :mod:`hwcnn.arch.timing`.

@@ -1,30 +1,19 @@
-"""Accelerator top level (Verilog module ``hwcnn_top``): buffers, array, skew, requantizers,
-vector unit and tile sequencer, with the host interface of rtl/README.md section 2.
+"""Accelerator top level (Verilog module ``hwcnn_top``): the buffers and the tile engine
+(:class:`hwcnn.hw.soc.engine.TileEngine`: sequencer, array, skews, requantizers, vector unit),
+with the host interface of rtl/README.md section 2.
 """
 
 from __future__ import annotations
 
-from amaranth.hdl import Array, Cat, Module, Mux, Signal, Value, signed
+from amaranth.hdl import Module
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from ..arch.config import Dataflow, HardwareConfig
-from .arith import wrap
-from .array import SystolicArray
+from ..arch.config import HardwareConfig
 from .buffers import Buffers
-from .controller import TileSequencer
-from .descriptor import TileKind
-from .params import M0_BITS, SHIFT_BITS, BufferDepths, addr_bits, param_lane_bits
-from .pe import BANK_BITS
-from .requant import Requant
+from .params import BufferDepths, addr_bits, param_lane_bits
 from .signatures import DescriptorSignature, ReadSignature, WriteSignature
-from .skew import Skew
-from .vector import VectorUnit
-
-
-def _lanes(word: Value, count: int, bits: int) -> list[Value]:
-    """Split a word into ``count`` signed lanes of ``bits`` (lane 0 = low bits)."""
-    return [word[i * bits:(i + 1) * bits].as_signed() for i in range(count)]
+from .soc.engine import TileEngine
 
 
 class Accelerator(wiring.Component):
@@ -61,117 +50,20 @@ class Accelerator(wiring.Component):
 
     def elaborate(self, platform: object) -> Module:
         m = Module()
-        cfg, arr = self._config, self._config.array
-        R, C = arr.rows, arr.cols
-        a_bits, b_bits, acc_bits = arr.act_bits, arr.weight_bits, arr.acc_bits
-        is_os = arr.dataflow is Dataflow.OUTPUT_STATIONARY
-
-        m.submodules.buffers = buf = Buffers(cfg, self._depths)
-        m.submodules.seq = seq = TileSequencer(cfg, self._depths)
-        m.submodules.array = array = SystolicArray(cfg)
-        m.submodules.skew_a = skew_a = Skew(R, signed(a_bits))
-        m.submodules.vector = vec = VectorUnit(cfg, self._depths.out)
+        m.submodules.buffers = buf = Buffers(self._config, self._depths)
+        m.submodules.engine = eng = TileEngine(self._config, self._depths)
 
         # Host side.
         for name in ("act_wr", "wgt_wr", "par_wr", "out_wr", "out_rd"):
             wiring.connect(m, wiring.flipped(getattr(self, name)), getattr(buf, name))
-        wiring.connect(m, wiring.flipped(self.desc), seq.desc)
-        m.d.comb += [seq.start.eq(self.start), self.busy.eq(seq.busy),
-                     self.done.eq(seq.done), self.error.eq(seq.error)]
+        wiring.connect(m, wiring.flipped(self.desc), eng.desc)
+        m.d.comb += [eng.start.eq(self.start), self.busy.eq(eng.busy),
+                     self.done.eq(eng.done), self.error.eq(eng.error)]
 
-        # Sequencer -> buffers.
-        m.d.comb += [
-            buf.engine_owns_out.eq(seq.busy),
-            buf.act_rd.addr.eq(seq.act_addr), buf.wgt_rd.addr.eq(seq.wgt_addr),
-            buf.par_rd.addr.eq(seq.par_addr), buf.eng_out_rd.addr.eq(seq.out_rd_addr),
-        ]
-        # The output memory's engine write port: GEMM rows from the post-processing, pool
-        # results from the vector unit's result stream.
-        is_pool = seq.kind == TileKind.POOL
-        m.d.comb += [
-            buf.eng_out_wr.en.eq(Mux(is_pool, vec.result.valid, seq.out_wr_en)),
-            buf.eng_out_wr.addr.eq(Mux(is_pool, vec.result.payload.addr, seq.out_wr_addr)),
-        ]
-
-        # Operands into the array: zero outside the stream, then skewed; the control tokens
-        # (OS: last operand of a fold; WS: weight bank of the activation, weight load strobe
-        # and bank) are skewed with them.
-        act = _lanes(buf.act_rd.data, R, a_bits)
-        wgt = _lanes(buf.wgt_rd.data, C, b_bits)
-        m.submodules.skew_tok = skew_tok = Skew(R, 1 if is_os else BANK_BITS)
-        for r in range(R):
-            m.d.comb += [skew_a.i_data[r].eq(Mux(seq.feed, act[r], 0)),
-                         array.a_in[r].eq(skew_a.o_data[r])]
-        rows_out = []
-        if is_os:
-            m.submodules.skew_b = skew_b = Skew(C, signed(b_bits))
-            for r in range(R):
-                m.d.comb += [skew_tok.i_data[r].eq(seq.a_last),
-                             array.last_in[r].eq(skew_tok.o_data[r])]
-            for c in range(C):
-                m.d.comb += [skew_b.i_data[c].eq(Mux(seq.feed, wgt[c], 0)),
-                             array.b_in[c].eq(skew_b.o_data[c])]
-            m.d.comb += array.clr.eq(seq.clr)
-            grid = Array([Array([array.res[r][c] for c in range(C)]) for r in range(R)])
-            rows_out = [grid[seq.row_sel][c] for c in range(C)]
-        else:
-            m.submodules.skew_w = skew_w = Skew(C, signed(b_bits))
-            m.submodules.skew_ld = skew_ld = Skew(C, 1 + BANK_BITS)
-            m.submodules.deskew = deskew = Skew(C, signed(acc_bits), reverse=True)
-            for r in range(R):
-                m.d.comb += [skew_tok.i_data[r].eq(seq.a_sel),
-                             array.sel_in[r].eq(skew_tok.o_data[r])]
-            for c in range(C):
-                m.d.comb += [skew_w.i_data[c].eq(Mux(seq.wrow_valid, wgt[c], 0)),
-                             array.w_in[c].eq(skew_w.o_data[c]),
-                             skew_ld.i_data[c].eq(Cat(seq.load, seq.lsel)),
-                             array.load[c].eq(skew_ld.o_data[c][0]),
-                             array.lsel[c].eq(skew_ld.o_data[c][1:]),
-                             deskew.i_data[c].eq(array.psum_out[c])]
-            rows_out = [deskew.o_data[c] for c in range(C)]
-        acc_prev = _lanes(buf.acc_rd.data, C, acc_bits)
-        m.d.comb += buf.acc_rd.addr.eq(seq.acc_rd_addr)
-
-        # Post-processing: bias (or the partial sums of the previous K-folds / K-split tiles,
-        # from the accumulator memory) + requantization.
-        lane_bits = param_lane_bits(cfg)
-        pars = [buf.par_rd.data[c * lane_bits:(c + 1) * lane_bits] for c in range(C)]
-        r1 = [Signal(signed(acc_bits), name=f"pp_acc{c}") for c in range(C)]
-        # The row's own M0/shift travel with its stage-1 sum (the next row may belong to the
-        # next N-fold and read the next parameter word).
-        m0_1 = [Signal(M0_BITS, name=f"pp_m0_{c}") for c in range(C)]
-        sh_1 = [Signal(SHIFT_BITS, name=f"pp_shift{c}") for c in range(C)]
-        results = []
-        for c in range(C):
-            bias = pars[c][:acc_bits].as_signed()
-            p_m0 = pars[c][acc_bits:acc_bits + M0_BITS]
-            p_shift = pars[c][acc_bits + M0_BITS:acc_bits + M0_BITS + SHIFT_BITS]
-            addend = Mux(seq.pp_first, Mux(seq.bias_en, bias, 0), acc_prev[c])
-            with m.If(seq.pp_in):
-                m.d.sync += [r1[c].eq(wrap(rows_out[c] + addend, acc_bits)),
-                             m0_1[c].eq(p_m0), sh_1[c].eq(p_shift)]
-            m.submodules[f"requant{c}"] = rq = Requant(cfg)
-            per_ch = (seq.kind == TileKind.GEMM) & seq.per_channel
-            m.d.comb += [
-                rq.acc.eq(Mux(seq.kind == TileKind.POOL, vec.sum[c], r1[c])),
-                rq.m0.eq(Mux(per_ch, m0_1[c], seq.m0)),
-                rq.shift.eq(Mux(per_ch, sh_1[c], seq.shift)),
-                rq.rounding.eq(seq.rounding), rq.wrap.eq(seq.wrap),
-                rq.lo.eq(seq.lo), rq.hi.eq(seq.hi),
-            ]
-            gemm_y = Mux(seq.lane_mask[c], rq.y, 0)
-            m.d.comb += vec.sum_q[c].eq(rq.y)
-            results.append(Mux(seq.kind == TileKind.POOL, vec.result.payload.y[c],
-                               gemm_y)[:a_bits])
-        m.d.comb += buf.eng_out_wr.data.eq(Cat(*results))
-        m.d.comb += [buf.acc_wr.en.eq(seq.acc_wr_en), buf.acc_wr.addr.eq(seq.acc_wr_addr),
-                     buf.acc_wr.data.eq(Cat(*[v[:acc_bits] for v in r1]))]
-
-        # The vector unit reads the output buffer: taps from the sequencer, data one cycle later.
-        pix = _lanes(buf.eng_out_rd.data, C, a_bits)
-        wiring.connect(m, seq.tap, vec.tap)
-        for c in range(C):
-            m.d.comb += vec.x[c].eq(pix[c])
-        m.d.comb += [vec.op.eq(seq.pool_op), vec.lo.eq(seq.lo), vec.hi.eq(seq.hi),
-                     seq.pool_final.eq(vec.result.valid & vec.result.payload.final)]
+        # Engine <-> buffers; the engine owns the output memory while a tile runs.
+        for name in ("act_rd", "wgt_rd", "par_rd", "acc_rd", "acc_wr"):
+            wiring.connect(m, getattr(eng, name), getattr(buf, name))
+        wiring.connect(m, eng.out_rd, buf.eng_out_rd)
+        wiring.connect(m, eng.out_wr, buf.eng_out_wr)
+        m.d.comb += buf.engine_owns_out.eq(eng.busy)
         return m

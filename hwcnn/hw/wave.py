@@ -5,7 +5,7 @@ just deep enough for the tile, drives it like a host would (rtl/README.md sectio
 activation, weight and parameter words through the host ports, set the descriptor, pulse
 ``start``, wait for ``done``, read the output words back) in Amaranth's simulator and records
 every signal of the design with ``Simulator.write_vcd``. The VCD therefore holds the whole
-hierarchy under the RTL's own names (``bench.top.array.pe_0_1.psum_out`` is the register
+hierarchy under the RTL's own names (``bench.top.engine.array.pe_0_1.psum_out`` is the register
 ``psum_out`` of PE(0, 1) in the Verilog ``hwcnn rtl`` writes), plus one testbench signal,
 ``bench.tile_cycle``: the cycle number of the tile (0 while ``start`` is sampled, ``T`` in the
 cycle ``done`` is high, ``T = hwcnn.arch.timing.gemm_tile_cycles``). :func:`signal_table`
@@ -89,28 +89,29 @@ def signal_table(config: HardwareConfig) -> list[tuple[str, str]]:
     for port, what in (("act_wr", "activation"), ("wgt_wr", "weight"), ("par_wr", "parameter")):
         rows += [(f"bench.top.{port}__{s}", f"host write of the {what} buffer: {s}")
                  for s in ("en", "addr", "data")]
+    eng = "bench.top.engine"
     rows += [
-        ("bench.top.seq.fsm_state", "sequencer state, as text: IDLE, RUN, DONE"),
-        ("bench.top.seq.t", "sequencer: cycle within the current fold window"),
-        ("bench.top.seq.feed", "the operand words read last cycle enter the skew this cycle"),
+        (f"{eng}.seq.fsm_state", "sequencer state, as text: IDLE, RUN, DONE"),
+        (f"{eng}.seq.t", "sequencer: cycle within the current fold window"),
+        (f"{eng}.seq.feed", "the operand words read last cycle enter the skew this cycle"),
         ("bench.top.buffers.act_rd__addr", "activation buffer read address (operand read)"),
         ("bench.top.buffers.act_rd__data", "activation word read (lane r = array row r)"),
         ("bench.top.buffers.wgt_rd__addr", "weight buffer read address (operand read)"),
         ("bench.top.buffers.wgt_rd__data", "weight word read (lane c = array column c)"),
     ]
-    rows += [(f"bench.top.array.a_in__{i}", (f"activation entering array row {i} (skewed by "
-                                            f"{i})")) for i in range(r)]
+    rows += [(f"{eng}.array.a_in__{i}", f"activation entering array row {i} (skewed by {i})")
+             for i in range(r)]
     if os_:
-        rows += [(f"bench.top.array.b_in__{j}", (f"B operand entering array column {j} (skewed "
-                                                f"by {j})")) for j in range(c)]
+        rows += [(f"{eng}.array.b_in__{j}", f"B operand entering array column {j} (skewed by {j})")
+                 for j in range(c)]
     else:
-        rows += [(f"bench.top.array.w_in__{j}", (f"weight shifted into column {j} while "
-                                                f"load__{j}")) for j in range(c)]
-        rows += [(f"bench.top.array.psum_out__{j}", (f"partial sum leaving column {j} (to the "
-                                                    f"de-skew)")) for j in range(c)]
+        rows += [(f"{eng}.array.w_in__{j}", f"weight shifted into column {j} while load__{j}")
+                 for j in range(c)]
+        rows += [(f"{eng}.array.psum_out__{j}", f"partial sum leaving column {j} (to the de-skew)")
+                 for j in range(c)]
     for i in range(r):
         for j in range(c):
-            pe = f"bench.top.array.pe_{i}_{j}"
+            pe = f"{eng}.array.pe_{i}_{j}"
             rows.append((f"{pe}.a_in", f"PE({i},{j}): activation from the west"))
             if os_:
                 rows += [(f"{pe}.b_in", f"PE({i},{j}): B operand from the north"),
@@ -121,9 +122,9 @@ def signal_table(config: HardwareConfig) -> list[tuple[str, str]]:
                          (f"{pe}.w1", f"PE({i},{j}): weight bank 1 (odd folds)"),
                          (f"{pe}.psum_out", f"PE({i},{j}): partial sum passed south")]
     rows += [
-        ("bench.top.buffers.eng_out_wr__en", "output write: a result row is written"),
-        ("bench.top.buffers.eng_out_wr__addr", "output write: word address (c_base + nf*m + i)"),
-        ("bench.top.buffers.eng_out_wr__data", "output write: the row's C int8 lanes"),
+        (f"{eng}.out_wr__en", "output write: a result row is written"),
+        (f"{eng}.out_wr__addr", "output write: word address (c_base + nf*m + i)"),
+        (f"{eng}.out_wr__data", "output write: the row's C int8 lanes"),
     ]
     return rows
 

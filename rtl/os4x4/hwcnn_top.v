@@ -8,89 +8,28 @@
 module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__data, par_wr__en, par_wr__addr, par_wr__data, out_wr__en, out_wr__addr, out_wr__data, out_rd__addr, start, desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc__b_base, desc__p_base, desc__c_base
 , desc__pin_base, desc__m0, desc__shift, desc__rounding, desc__wrap, desc__per_channel, desc__bias_en, desc__acc_in, desc__acc_out, desc__lo, desc__hi, desc__pool_op, desc__in_h, desc__in_w, desc__out_h, desc__out_w, desc__win_h, desc__win_w, desc__stride_h, desc__stride_w, desc__pad_top
 , desc__pad_left, desc__pad_bottom, desc__pad_right, desc__count_pad, clk, rst, out_rd__data, busy, done, error, act_wr__en);
-  reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
-  wire \$1 ;
-  wire \$10 ;
-  wire \$11 ;
-  wire \$12 ;
-  wire \$13 ;
-  wire \$14 ;
-  wire \$15 ;
-  wire \$16 ;
-  wire \$17 ;
-  wire \$18 ;
-  wire \$19 ;
-  wire \$2 ;
-  wire \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire \$23 ;
-  wire [7:0] \$24 ;
-  wire [7:0] \$25 ;
-  wire \$26 ;
-  wire [7:0] \$27 ;
-  wire [7:0] \$28 ;
-  wire \$29 ;
-  wire \$3 ;
-  wire [7:0] \$30 ;
-  wire [7:0] \$31 ;
-  wire \$32 ;
-  wire [7:0] \$33 ;
-  wire [7:0] \$34 ;
-  reg [31:0] \$35 ;
-  wire [31:0] \$36 ;
-  wire [31:0] \$37 ;
-  wire [32:0] \$38 ;
-  reg [31:0] \$39 ;
-  wire \$4 ;
-  wire [31:0] \$40 ;
-  wire [31:0] \$41 ;
-  wire [32:0] \$42 ;
-  reg [31:0] \$43 ;
-  wire [31:0] \$44 ;
-  wire [31:0] \$45 ;
-  wire [32:0] \$46 ;
-  reg [31:0] \$47 ;
-  wire [31:0] \$48 ;
-  wire [31:0] \$49 ;
-  wire \$5 ;
-  wire [32:0] \$50 ;
-  reg [31:0] \$51 ;
-  reg [30:0] \$52 ;
-  reg [5:0] \$53 ;
-  reg [31:0] \$54 ;
-  reg [30:0] \$55 ;
-  reg [5:0] \$56 ;
-  reg [31:0] \$57 ;
-  reg [30:0] \$58 ;
-  reg [5:0] \$59 ;
-  wire \$6 ;
-  reg [31:0] \$60 ;
-  reg [30:0] \$61 ;
-  reg [5:0] \$62 ;
-  wire \$7 ;
-  wire \$8 ;
-  wire \$9 ;
-  wire [7:0] a_in__0;
-  wire [7:0] a_in__1;
-  wire [7:0] a_in__2;
-  wire [7:0] a_in__3;
-  wire a_last;
-  wire [31:0] acc;
-  wire [31:0] \acc$184 ;
-  wire [31:0] \acc$197 ;
-  wire [31:0] \acc$210 ;
+  wire [7:0] \$1 ;
+  wire [7:0] \$2 ;
+  wire [7:0] \$3 ;
+  wire [7:0] \$4 ;
+  wire [31:0] \$5 ;
+  wire [31:0] \$6 ;
+  wire [31:0] \$7 ;
+  wire [31:0] \$8 ;
   wire [7:0] acc_rd__addr;
+  wire [7:0] \acc_rd__addr$117 ;
   wire [127:0] acc_rd__data;
-  wire [7:0] acc_rd_addr;
+  wire [127:0] \acc_rd__data$119 ;
   wire [7:0] acc_wr__addr;
+  wire [7:0] \acc_wr__addr$121 ;
   wire [127:0] acc_wr__data;
+  wire [127:0] \acc_wr__data$123 ;
   wire acc_wr__en;
-  wire [7:0] acc_wr_addr;
-  wire acc_wr_en;
-  wire [7:0] act_addr;
+  wire \acc_wr__en$125 ;
   wire [7:0] act_rd__addr;
+  wire [7:0] \act_rd__addr$105 ;
   wire [31:0] act_rd__data;
+  wire [31:0] \act_rd__data$107 ;
   input [7:0] act_wr__addr;
   wire [7:0] act_wr__addr;
   wire [7:0] \act_wr__addr$53 ;
@@ -100,18 +39,11 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
   input act_wr__en;
   wire act_wr__en;
   wire \act_wr__en$55 ;
-  wire [7:0] b_in__0;
-  wire [7:0] b_in__1;
-  wire [7:0] b_in__2;
-  wire [7:0] b_in__3;
-  wire bias_en;
   output busy;
   wire busy;
   wire \busy$101 ;
   input clk;
   wire clk;
-  wire clr;
-  wire \clr$161 ;
   input [7:0] desc__a_base;
   wire [7:0] desc__a_base;
   wire [7:0] \desc__a_base$67 ;
@@ -223,76 +155,30 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
   output error;
   wire error;
   wire \error$103 ;
-  wire feed;
-  wire [7:0] hi;
-  wire [7:0] \hi$181 ;
-  wire [7:0] \hi$194 ;
-  wire [7:0] \hi$207 ;
-  wire [7:0] \hi$220 ;
-  wire [7:0] \hi$242 ;
-  wire [7:0] i_data__0;
-  wire \i_data__0$134 ;
-  wire [7:0] \i_data__0$147 ;
-  wire [7:0] i_data__1;
-  wire \i_data__1$138 ;
-  wire [7:0] \i_data__1$151 ;
-  wire [7:0] i_data__2;
-  wire \i_data__2$141 ;
-  wire [7:0] \i_data__2$154 ;
-  wire [7:0] i_data__3;
-  wire \i_data__3$144 ;
-  wire [7:0] \i_data__3$157 ;
-  wire kind;
-  wire [3:0] lane_mask;
-  wire last_in__0;
-  wire last_in__1;
-  wire last_in__2;
-  wire last_in__3;
-  wire [7:0] lo;
-  wire [7:0] \lo$179 ;
-  wire [7:0] \lo$193 ;
-  wire [7:0] \lo$206 ;
-  wire [7:0] \lo$219 ;
-  wire [7:0] \lo$241 ;
-  wire [30:0] m0;
-  wire [30:0] \m0$169 ;
-  wire [30:0] \m0$187 ;
-  wire [30:0] \m0$200 ;
-  wire [30:0] \m0$213 ;
-  wire [7:0] o_data__0;
-  wire \o_data__0$137 ;
-  wire [7:0] \o_data__0$150 ;
-  wire [7:0] o_data__1;
-  wire \o_data__1$140 ;
-  wire [7:0] \o_data__1$153 ;
-  wire [7:0] o_data__2;
-  wire \o_data__2$143 ;
-  wire [7:0] \o_data__2$156 ;
-  wire [7:0] o_data__3;
-  wire \o_data__3$146 ;
-  wire [7:0] \o_data__3$159 ;
-  wire [1:0] op;
   input [7:0] out_rd__addr;
   wire [7:0] out_rd__addr;
+  wire [7:0] \out_rd__addr$127 ;
   wire [7:0] \out_rd__addr$65 ;
   output [31:0] out_rd__data;
   wire [31:0] out_rd__data;
+  wire [31:0] \out_rd__data$128 ;
   wire [31:0] \out_rd__data$66 ;
-  wire [7:0] out_rd_addr;
   input [7:0] out_wr__addr;
   wire [7:0] out_wr__addr;
+  wire [7:0] \out_wr__addr$131 ;
   wire [7:0] \out_wr__addr$62 ;
   input [31:0] out_wr__data;
   wire [31:0] out_wr__data;
+  wire [31:0] \out_wr__data$133 ;
   wire [31:0] \out_wr__data$63 ;
   input out_wr__en;
   wire out_wr__en;
+  wire \out_wr__en$135 ;
   wire \out_wr__en$64 ;
-  wire [7:0] out_wr_addr;
-  wire out_wr_en;
-  wire [3:0] par_addr;
   wire [3:0] par_rd__addr;
+  wire [3:0] \par_rd__addr$113 ;
   wire [275:0] par_rd__data;
+  wire [275:0] \par_rd__data$115 ;
   input [3:0] par_wr__addr;
   wire [3:0] par_wr__addr;
   wire [3:0] \par_wr__addr$59 ;
@@ -302,91 +188,15 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
   input par_wr__en;
   wire par_wr__en;
   wire \par_wr__en$61 ;
-  wire per_channel;
-  wire pool_final;
-  wire [1:0] pool_op;
-  reg [31:0] pp_acc0 = 32'd0;
-  reg [31:0] pp_acc1 = 32'd0;
-  reg [31:0] pp_acc2 = 32'd0;
-  reg [31:0] pp_acc3 = 32'd0;
-  wire pp_first;
-  wire pp_in;
-  reg [30:0] pp_m0_0 = 31'h00000000;
-  reg [30:0] pp_m0_1 = 31'h00000000;
-  reg [30:0] pp_m0_2 = 31'h00000000;
-  reg [30:0] pp_m0_3 = 31'h00000000;
-  reg [5:0] pp_shift0 = 6'h00;
-  reg [5:0] pp_shift1 = 6'h00;
-  reg [5:0] pp_shift2 = 6'h00;
-  reg [5:0] pp_shift3 = 6'h00;
-  wire [31:0] res__0__0;
-  wire [31:0] res__0__1;
-  wire [31:0] res__0__2;
-  wire [31:0] res__0__3;
-  wire [31:0] res__1__0;
-  wire [31:0] res__1__1;
-  wire [31:0] res__1__2;
-  wire [31:0] res__1__3;
-  wire [31:0] res__2__0;
-  wire [31:0] res__2__1;
-  wire [31:0] res__2__2;
-  wire [31:0] res__2__3;
-  wire [31:0] res__3__0;
-  wire [31:0] res__3__1;
-  wire [31:0] res__3__2;
-  wire [31:0] res__3__3;
-  wire [40:0] result__payload;
-  wire [7:0] \result__payload.addr ;
-  wire \result__payload.final ;
-  wire [31:0] \result__payload.y ;
-  wire [7:0] \result__payload.y[0] ;
-  wire [7:0] \result__payload.y[1] ;
-  wire [7:0] \result__payload.y[2] ;
-  wire [7:0] \result__payload.y[3] ;
-  wire result__valid;
-  wire [1:0] rounding;
-  wire [1:0] \rounding$175 ;
-  wire [1:0] \rounding$191 ;
-  wire [1:0] \rounding$204 ;
-  wire [1:0] \rounding$217 ;
-  wire [1:0] row_sel;
   input rst;
   wire rst;
-  wire [5:0] shift;
-  wire [5:0] \shift$172 ;
-  wire [5:0] \shift$189 ;
-  wire [5:0] \shift$202 ;
-  wire [5:0] \shift$215 ;
   input start;
   wire start;
   wire \start$100 ;
-  wire [24:0] sum__0;
-  wire [24:0] sum__1;
-  wire [24:0] sum__2;
-  wire [24:0] sum__3;
-  wire [7:0] sum_q__0;
-  wire [7:0] sum_q__1;
-  wire [7:0] sum_q__2;
-  wire [7:0] sum_q__3;
-  wire [12:0] tap__payload;
-  wire [12:0] \tap__payload$231 ;
-  wire [7:0] \tap__payload$231.addr ;
-  wire \tap__payload$231.count ;
-  wire \tap__payload$231.final ;
-  wire \tap__payload$231.first ;
-  wire \tap__payload$231.inb ;
-  wire \tap__payload$231.last ;
-  wire [7:0] \tap__payload.addr ;
-  wire \tap__payload.count ;
-  wire \tap__payload.final ;
-  wire \tap__payload.first ;
-  wire \tap__payload.inb ;
-  wire \tap__payload.last ;
-  wire tap__valid;
-  wire \tap__valid$233 ;
-  wire [7:0] wgt_addr;
   wire [7:0] wgt_rd__addr;
+  wire [7:0] \wgt_rd__addr$109 ;
   wire [31:0] wgt_rd__data;
+  wire [31:0] \wgt_rd__data$111 ;
   input [7:0] wgt_wr__addr;
   wire [7:0] wgt_wr__addr;
   wire [7:0] \wgt_wr__addr$56 ;
@@ -396,233 +206,55 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
   input wgt_wr__en;
   wire wgt_wr__en;
   wire \wgt_wr__en$58 ;
-  wire wrap;
-  wire \wrap$177 ;
-  wire \wrap$192 ;
-  wire \wrap$205 ;
-  wire \wrap$218 ;
-  wire [7:0] x__0;
-  wire [7:0] x__1;
-  wire [7:0] x__2;
-  wire [7:0] x__3;
-  wire [7:0] y;
-  wire [7:0] \y$196 ;
-  wire [7:0] \y$209 ;
-  wire [7:0] \y$222 ;
-  assign \acc$210  = \$18  ? { sum__3[24], sum__3[24], sum__3[24], sum__3[24], sum__3[24], sum__3[24], sum__3[24], sum__3 } : pp_acc3;
-  assign \$19  = ! kind;
-  assign \$20  = \$19  & per_channel;
-  assign \m0$213  = \$20  ? pp_m0_3 : \m0$169 ;
-  assign \$21  = ! kind;
-  assign \$22  = \$21  & per_channel;
-  assign \shift$215  = \$22  ? pp_shift3 : \shift$172 ;
-  assign \$24  = lane_mask[0] ? sum_q__0 : 8'h00;
-  assign \$25  = \$23  ? result__payload[7:0] : \$24 ;
-  assign \$27  = lane_mask[1] ? sum_q__1 : 8'h00;
-  assign \$28  = \$26  ? result__payload[15:8] : \$27 ;
-  assign \$30  = lane_mask[2] ? sum_q__2 : 8'h00;
-  assign \$31  = \$29  ? result__payload[23:16] : \$30 ;
-  assign \$33  = lane_mask[3] ? sum_q__3 : 8'h00;
-  assign \$34  = \$32  ? result__payload[31:24] : \$33 ;
-  assign pool_final = result__valid & result__payload[40];
-  assign \$36  = bias_en ? par_rd__data[31:0] : 32'd0;
-  assign \$37  = pp_first ? \$36  : acc_rd__data[31:0];
-  assign \$38  = $signed(\$35 ) + $signed(\$37 );
-  assign \$40  = bias_en ? par_rd__data[100:69] : 32'd0;
-  assign \$41  = pp_first ? \$40  : acc_rd__data[63:32];
-  assign \$42  = $signed(\$39 ) + $signed(\$41 );
-  assign \$44  = bias_en ? par_rd__data[169:138] : 32'd0;
-  assign \$45  = pp_first ? \$44  : acc_rd__data[95:64];
-  assign \$46  = $signed(\$43 ) + $signed(\$45 );
-  assign \$48  = bias_en ? par_rd__data[238:207] : 32'd0;
-  assign \$49  = pp_first ? \$48  : acc_rd__data[127:96];
-  assign \$50  = $signed(\$47 ) + $signed(\$49 );
-  always @(posedge clk)
-    pp_acc0 <= \$51 ;
-  always @(posedge clk)
-    pp_m0_0 <= \$52 ;
-  always @(posedge clk)
-    pp_shift0 <= \$53 ;
-  always @(posedge clk)
-    pp_acc1 <= \$54 ;
-  always @(posedge clk)
-    pp_m0_1 <= \$55 ;
-  always @(posedge clk)
-    pp_shift1 <= \$56 ;
-  always @(posedge clk)
-    pp_acc2 <= \$57 ;
-  always @(posedge clk)
-    pp_m0_2 <= \$58 ;
-  always @(posedge clk)
-    pp_shift2 <= \$59 ;
-  always @(posedge clk)
-    pp_acc3 <= \$60 ;
-  always @(posedge clk)
-    pp_m0_3 <= \$61 ;
-  always @(posedge clk)
-    pp_shift3 <= \$62 ;
-  assign eng_out_wr__en = \$1  ? result__valid : out_wr_en;
-  assign eng_out_wr__addr = \$2  ? result__payload[39:32] : out_wr_addr;
-  assign i_data__0 = feed ? act_rd__data[7:0] : 8'h00;
-  assign i_data__1 = feed ? act_rd__data[15:8] : 8'h00;
-  assign i_data__2 = feed ? act_rd__data[23:16] : 8'h00;
-  assign i_data__3 = feed ? act_rd__data[31:24] : 8'h00;
-  assign \i_data__0$147  = feed ? wgt_rd__data[7:0] : 8'h00;
-  assign \i_data__1$151  = feed ? wgt_rd__data[15:8] : 8'h00;
-  assign \i_data__2$154  = feed ? wgt_rd__data[23:16] : 8'h00;
-  assign \i_data__3$157  = feed ? wgt_rd__data[31:24] : 8'h00;
-  assign acc = \$3  ? { sum__0[24], sum__0[24], sum__0[24], sum__0[24], sum__0[24], sum__0[24], sum__0[24], sum__0 } : pp_acc0;
-  assign \$4  = ! kind;
-  assign \$5  = \$4  & per_channel;
-  assign m0 = \$5  ? pp_m0_0 : \m0$169 ;
-  assign \$6  = ! kind;
-  assign \$7  = \$6  & per_channel;
-  assign shift = \$7  ? pp_shift0 : \shift$172 ;
-  assign \acc$184  = \$8  ? { sum__1[24], sum__1[24], sum__1[24], sum__1[24], sum__1[24], sum__1[24], sum__1[24], sum__1 } : pp_acc1;
-  assign \$9  = ! kind;
-  assign \$10  = \$9  & per_channel;
-  assign \m0$187  = \$10  ? pp_m0_1 : \m0$169 ;
-  assign \$11  = ! kind;
-  assign \$12  = \$11  & per_channel;
-  assign \shift$189  = \$12  ? pp_shift1 : \shift$172 ;
-  assign \acc$197  = \$13  ? { sum__2[24], sum__2[24], sum__2[24], sum__2[24], sum__2[24], sum__2[24], sum__2[24], sum__2 } : pp_acc2;
-  assign \$14  = ! kind;
-  assign \$15  = \$14  & per_channel;
-  assign \m0$200  = \$15  ? pp_m0_2 : \m0$169 ;
-  assign \$16  = ! kind;
-  assign \$17  = \$16  & per_channel;
-  assign \shift$202  = \$17  ? pp_shift2 : \shift$172 ;
-  \hwcnn_top.array  array (
-    .a_in(i_data__0),
-    .\a_in$109 (a_in__3),
-    .\a_in$37 (a_in__1),
-    .\a_in$73 (a_in__2),
-    .b_in(\i_data__0$147 ),
-    .\b_in$12 (b_in__1),
-    .\b_in$21 (b_in__2),
-    .\b_in$30 (b_in__3),
-    .clk(clk),
-    .clr(clr),
-    .last_in(\i_data__0$134 ),
-    .\last_in$113 (last_in__3),
-    .\last_in$41 (last_in__1),
-    .\last_in$77 (last_in__2),
-    .res__0__0(res__0__0),
-    .res__0__1(res__0__1),
-    .res__0__2(res__0__2),
-    .res__0__3(res__0__3),
-    .res__1__0(res__1__0),
-    .res__1__1(res__1__1),
-    .res__1__2(res__1__2),
-    .res__1__3(res__1__3),
-    .res__2__0(res__2__0),
-    .res__2__1(res__2__1),
-    .res__2__2(res__2__2),
-    .res__2__3(res__2__3),
-    .res__3__0(res__3__0),
-    .res__3__1(res__3__1),
-    .res__3__2(res__3__2),
-    .res__3__3(res__3__3),
-    .rst(rst)
-  );
   \hwcnn_top.buffers  buffers (
     .acc_rd__data(acc_rd__data),
-    .acc_wr__addr(acc_wr__addr),
-    .acc_wr__en(acc_wr__en),
     .act_rd__data(act_rd__data),
-    .act_wr__addr(act_wr__addr),
-    .act_wr__data(act_wr__data),
-    .act_wr__en(act_wr__en),
     .clk(clk),
     .eng_out_rd__addr(eng_out_rd__addr),
+    .eng_out_rd__data(out_rd__data),
     .eng_out_wr__addr(eng_out_wr__addr),
     .eng_out_wr__en(eng_out_wr__en),
     .engine_owns_out(busy),
     .out_rd__addr(out_rd__addr),
-    .out_rd__data(out_rd__data),
     .out_wr__addr(out_wr__addr),
     .out_wr__data(out_wr__data),
     .out_wr__en(out_wr__en),
     .par_rd__data(par_rd__data),
-    .par_wr__addr(par_wr__addr),
-    .par_wr__data(par_wr__data),
-    .par_wr__en(par_wr__en),
-    .\port$47$0 (\$25 ),
-    .\port$50$0 (\$28 ),
-    .\port$53$0 (\$31 ),
-    .\port$56$0 (\$34 ),
-    .\port$935$0 (pp_acc0),
-    .\port$941$0 (pp_acc1),
-    .\port$947$0 (pp_acc2),
-    .\port$953$0 (pp_acc3),
+    .\port$66$0 (\$1 ),
+    .\port$69$0 (\$2 ),
+    .\port$72$0 (\$3 ),
+    .\port$75$0 (\$4 ),
+    .\port$935$0 (\$5 ),
+    .\port$941$0 (\$6 ),
+    .\port$947$0 (\$7 ),
+    .\port$953$0 (\$8 ),
     .rp__addr(act_rd__addr),
     .\rp__addr$16 (wgt_rd__addr),
     .\rp__addr$26 (par_rd__addr),
     .\rp__addr$52 (acc_rd__addr),
     .rst(rst),
     .wgt_rd__data(wgt_rd__data),
-    .wgt_wr__addr(wgt_wr__addr),
-    .wgt_wr__data(wgt_wr__data),
-    .wgt_wr__en(wgt_wr__en)
+    .wp__addr(act_wr__addr),
+    .\wp__addr$12 (wgt_wr__addr),
+    .\wp__addr$22 (par_wr__addr),
+    .\wp__addr$48 (acc_wr__addr),
+    .wp__data(act_wr__data),
+    .\wp__data$14 (wgt_wr__data),
+    .\wp__data$24 (par_wr__data),
+    .wp__en(act_wr__en),
+    .\wp__en$10 (wgt_wr__en),
+    .\wp__en$20 (par_wr__en),
+    .\wp__en$46 (acc_wr__en)
   );
-  \hwcnn_top.requant0  requant0 (
-    .acc(acc),
-    .clk(clk),
-    .\hi$14 (hi),
-    .lo(lo),
-    .m0(m0),
-    .\rounding$8 (rounding),
-    .rst(rst),
-    .\shift$6 (shift),
-    .wrap(wrap),
-    .y(sum_q__0)
-  );
-  \hwcnn_top.requant1  requant1 (
-    .acc(\acc$184 ),
-    .clk(clk),
-    .\hi$14 (hi),
-    .lo(lo),
-    .m0(\m0$187 ),
-    .\rounding$8 (rounding),
-    .rst(rst),
-    .\shift$6 (\shift$189 ),
-    .wrap(wrap),
-    .y(sum_q__1)
-  );
-  \hwcnn_top.requant2  requant2 (
-    .acc(\acc$197 ),
-    .clk(clk),
-    .\hi$14 (hi),
-    .lo(lo),
-    .m0(\m0$200 ),
-    .\rounding$8 (rounding),
-    .rst(rst),
-    .\shift$6 (\shift$202 ),
-    .wrap(wrap),
-    .y(sum_q__2)
-  );
-  \hwcnn_top.requant3  requant3 (
-    .acc(\acc$210 ),
-    .clk(clk),
-    .\hi$14 (hi),
-    .lo(lo),
-    .m0(\m0$213 ),
-    .\rounding$8 (rounding),
-    .rst(rst),
-    .\shift$6 (\shift$215 ),
-    .wrap(wrap),
-    .y(sum_q__3)
-  );
-  \hwcnn_top.seq  seq (
-    .a_last(\i_data__0$134 ),
-    .acc_rd_addr(acc_rd__addr),
-    .acc_wr_addr(acc_wr__addr),
-    .acc_wr_en(acc_wr__en),
-    .act_addr(act_rd__addr),
-    .bias_en(bias_en),
+  \hwcnn_top.engine  engine (
+    .acc_rd__addr(acc_rd__addr),
+    .acc_rd__data(acc_rd__data),
+    .acc_wr__addr(acc_wr__addr),
+    .acc_wr__en(acc_wr__en),
+    .act_rd__addr(act_rd__addr),
+    .act_rd__data(act_rd__data),
     .busy(busy),
     .clk(clk),
-    .clr(clr),
     .desc__a_base(desc__a_base),
     .desc__acc_in(desc__acc_in),
     .desc__acc_out(desc__acc_out),
@@ -658,257 +290,25 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
     .desc__wrap(desc__wrap),
     .done(done),
     .error(error),
-    .feed(feed),
-    .hi(hi),
-    .kind(kind),
-    .lane_mask(lane_mask),
-    .lo(lo),
-    .m0(\m0$169 ),
-    .out_rd_addr(eng_out_rd__addr),
-    .out_wr_addr(out_wr_addr),
-    .out_wr_en(out_wr_en),
-    .par_addr(par_rd__addr),
-    .per_channel(per_channel),
-    .pool_final(pool_final),
-    .pool_op(op),
-    .pp_first(pp_first),
-    .pp_in(pp_in),
-    .rounding(rounding),
-    .row_sel(row_sel),
+    .out_rd__addr(eng_out_rd__addr),
+    .out_rd__data(out_rd__data),
+    .out_wr__addr(eng_out_wr__addr),
+    .out_wr__en(eng_out_wr__en),
+    .par_rd__addr(par_rd__addr),
+    .par_rd__data(par_rd__data),
+    .\port$66$0 (\$1 ),
+    .\port$69$0 (\$2 ),
+    .\port$72$0 (\$3 ),
+    .\port$75$0 (\$4 ),
+    .pp_acc0(\$5 ),
+    .pp_acc1(\$6 ),
+    .pp_acc2(\$7 ),
+    .pp_acc3(\$8 ),
     .rst(rst),
-    .shift(\shift$172 ),
     .start(start),
-    .tap__payload(tap__payload),
-    .tap__valid(tap__valid),
-    .wgt_addr(wgt_rd__addr),
-    .wrap(wrap)
+    .wgt_rd__addr(wgt_rd__addr),
+    .wgt_rd__data(wgt_rd__data)
   );
-  \hwcnn_top.skew_a  skew_a (
-    .clk(clk),
-    .i_data__1(i_data__1),
-    .i_data__2(i_data__2),
-    .i_data__3(i_data__3),
-    .o_data__0(i_data__0),
-    .o_data__1(a_in__1),
-    .o_data__2(a_in__2),
-    .o_data__3(a_in__3),
-    .rst(rst)
-  );
-  \hwcnn_top.skew_b  skew_b (
-    .clk(clk),
-    .i_data__1(\i_data__1$151 ),
-    .i_data__2(\i_data__2$154 ),
-    .i_data__3(\i_data__3$157 ),
-    .o_data__0(\i_data__0$147 ),
-    .o_data__1(b_in__1),
-    .o_data__2(b_in__2),
-    .o_data__3(b_in__3),
-    .rst(rst)
-  );
-  \hwcnn_top.skew_tok  skew_tok (
-    .clk(clk),
-    .o_data__0(\i_data__0$134 ),
-    .o_data__1(last_in__1),
-    .o_data__2(last_in__2),
-    .o_data__3(last_in__3),
-    .rst(rst)
-  );
-  \hwcnn_top.vector  vector (
-    .clk(clk),
-    .hi(hi),
-    .lo(lo),
-    .op(op),
-    .\port$96$0 (out_rd__data),
-    .result__payload(result__payload),
-    .result__valid(result__valid),
-    .rst(rst),
-    .sum0(sum__0),
-    .sum1(sum__1),
-    .sum2(sum__2),
-    .sum3(sum__3),
-    .sum_q__0(sum_q__0),
-    .sum_q__1(sum_q__1),
-    .sum_q__2(sum_q__2),
-    .sum_q__3(sum_q__3),
-    .tap__payload(tap__payload),
-    .tap__valid(tap__valid)
-  );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (row_sel)
-      2'h0:
-          \$35  = res__0__0;
-      2'h1:
-          \$35  = res__1__0;
-      2'h2:
-          \$35  = res__2__0;
-      2'h3:
-          \$35  = res__3__0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (row_sel)
-      2'h0:
-          \$39  = res__0__1;
-      2'h1:
-          \$39  = res__1__1;
-      2'h2:
-          \$39  = res__2__1;
-      2'h3:
-          \$39  = res__3__1;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (row_sel)
-      2'h0:
-          \$43  = res__0__2;
-      2'h1:
-          \$43  = res__1__2;
-      2'h2:
-          \$43  = res__2__2;
-      2'h3:
-          \$43  = res__3__2;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (row_sel)
-      2'h0:
-          \$47  = res__0__3;
-      2'h1:
-          \$47  = res__1__3;
-      2'h2:
-          \$47  = res__2__3;
-      2'h3:
-          \$47  = res__3__3;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$51  = pp_acc0;
-    if (pp_in) begin
-      \$51  = \$38 [31:0];
-    end
-    if (rst) begin
-      \$51  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$52  = pp_m0_0;
-    if (pp_in) begin
-      \$52  = par_rd__data[62:32];
-    end
-    if (rst) begin
-      \$52  = 31'h00000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$53  = pp_shift0;
-    if (pp_in) begin
-      \$53  = par_rd__data[68:63];
-    end
-    if (rst) begin
-      \$53  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$54  = pp_acc1;
-    if (pp_in) begin
-      \$54  = \$42 [31:0];
-    end
-    if (rst) begin
-      \$54  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$55  = pp_m0_1;
-    if (pp_in) begin
-      \$55  = par_rd__data[131:101];
-    end
-    if (rst) begin
-      \$55  = 31'h00000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$56  = pp_shift1;
-    if (pp_in) begin
-      \$56  = par_rd__data[137:132];
-    end
-    if (rst) begin
-      \$56  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$57  = pp_acc2;
-    if (pp_in) begin
-      \$57  = \$46 [31:0];
-    end
-    if (rst) begin
-      \$57  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$58  = pp_m0_2;
-    if (pp_in) begin
-      \$58  = par_rd__data[200:170];
-    end
-    if (rst) begin
-      \$58  = 31'h00000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$59  = pp_shift2;
-    if (pp_in) begin
-      \$59  = par_rd__data[206:201];
-    end
-    if (rst) begin
-      \$59  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$60  = pp_acc3;
-    if (pp_in) begin
-      \$60  = \$50 [31:0];
-    end
-    if (rst) begin
-      \$60  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$61  = pp_m0_3;
-    if (pp_in) begin
-      \$61  = par_rd__data[269:239];
-    end
-    if (rst) begin
-      \$61  = 31'h00000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$62  = pp_shift3;
-    if (pp_in) begin
-      \$62  = par_rd__data[275:270];
-    end
-    if (rst) begin
-      \$62  = 6'h00;
-    end
-  end
   assign \act_wr__addr$53  = act_wr__addr;
   assign \act_wr__data$54  = act_wr__data;
   assign \act_wr__en$55  = act_wr__en;
@@ -960,2087 +360,48 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
   assign \busy$101  = busy;
   assign \done$102  = done;
   assign \error$103  = error;
-  assign engine_owns_out = busy;
-  assign act_addr = act_rd__addr;
-  assign wgt_addr = wgt_rd__addr;
-  assign par_addr = par_rd__addr;
-  assign out_rd_addr = eng_out_rd__addr;
-  assign a_in__0 = i_data__0;
-  assign o_data__0 = i_data__0;
-  assign o_data__1 = a_in__1;
-  assign o_data__2 = a_in__2;
-  assign o_data__3 = a_in__3;
-  assign a_last = \i_data__0$134 ;
-  assign last_in__0 = \i_data__0$134 ;
-  assign \o_data__0$137  = \i_data__0$134 ;
-  assign \i_data__1$138  = \i_data__0$134 ;
-  assign \o_data__1$140  = last_in__1;
-  assign \i_data__2$141  = \i_data__0$134 ;
-  assign \o_data__2$143  = last_in__2;
-  assign \i_data__3$144  = \i_data__0$134 ;
-  assign \o_data__3$146  = last_in__3;
-  assign b_in__0 = \i_data__0$147 ;
-  assign \o_data__0$150  = \i_data__0$147 ;
-  assign \o_data__1$153  = b_in__1;
-  assign \o_data__2$156  = b_in__2;
-  assign \o_data__3$159  = b_in__3;
-  assign \clr$161  = clr;
-  assign acc_rd_addr = acc_rd__addr;
-  assign \rounding$175  = rounding;
-  assign \wrap$177  = wrap;
-  assign \lo$179  = lo;
-  assign \hi$181  = hi;
-  assign y = sum_q__0;
-  assign \rounding$191  = rounding;
-  assign \wrap$192  = wrap;
-  assign \lo$193  = lo;
-  assign \hi$194  = hi;
-  assign \y$196  = sum_q__1;
-  assign \rounding$204  = rounding;
-  assign \wrap$205  = wrap;
-  assign \lo$206  = lo;
-  assign \hi$207  = hi;
-  assign \y$209  = sum_q__2;
-  assign \rounding$217  = rounding;
-  assign \wrap$218  = wrap;
-  assign \lo$219  = lo;
-  assign \hi$220  = hi;
-  assign \y$222  = sum_q__3;
-  assign eng_out_wr__data = { \$34 , \$31 , \$28 , \$25  };
-  assign acc_wr_en = acc_wr__en;
-  assign acc_wr_addr = acc_wr__addr;
-  assign acc_wr__data = { pp_acc3, pp_acc2, pp_acc1, pp_acc0 };
-  assign \tap__payload$231  = tap__payload;
-  assign \tap__valid$233  = tap__valid;
-  assign x__0 = out_rd__data[7:0];
+  assign \act_rd__addr$105  = act_rd__addr;
+  assign \act_rd__data$107  = act_rd__data;
+  assign \wgt_rd__addr$109  = wgt_rd__addr;
+  assign \wgt_rd__data$111  = wgt_rd__data;
+  assign \par_rd__addr$113  = par_rd__addr;
+  assign \par_rd__data$115  = par_rd__data;
+  assign \acc_rd__addr$117  = acc_rd__addr;
+  assign \acc_rd__data$119  = acc_rd__data;
+  assign \acc_wr__addr$121  = acc_wr__addr;
+  assign acc_wr__data = { \$8 , \$7 , \$6 , \$5  };
+  assign \acc_wr__data$123  = { \$8 , \$7 , \$6 , \$5  };
+  assign \acc_wr__en$125  = acc_wr__en;
+  assign \out_rd__addr$127  = eng_out_rd__addr;
+  assign \out_rd__data$128  = out_rd__data;
   assign eng_out_rd__data = out_rd__data;
-  assign x__1 = out_rd__data[15:8];
-  assign x__2 = out_rd__data[23:16];
-  assign x__3 = out_rd__data[31:24];
-  assign pool_op = op;
-  assign \lo$241  = lo;
-  assign \hi$242  = hi;
-  assign \result__payload.y  = result__payload[31:0];
-  assign \result__payload.y[0]  = result__payload[7:0];
-  assign \result__payload.y[1]  = result__payload[15:8];
-  assign \result__payload.y[2]  = result__payload[23:16];
-  assign \result__payload.y[3]  = result__payload[31:24];
-  assign \result__payload.addr  = result__payload[39:32];
-  assign \result__payload.final  = result__payload[40];
-  assign \tap__payload.inb  = tap__payload[0];
-  assign \tap__payload.count  = tap__payload[1];
-  assign \tap__payload.first  = tap__payload[2];
-  assign \tap__payload.last  = tap__payload[3];
-  assign \tap__payload.final  = tap__payload[4];
-  assign \tap__payload.addr  = tap__payload[12:5];
-  assign \tap__payload$231.inb  = tap__payload[0];
-  assign \tap__payload$231.count  = tap__payload[1];
-  assign \tap__payload$231.first  = tap__payload[2];
-  assign \tap__payload$231.last  = tap__payload[3];
-  assign \tap__payload$231.final  = tap__payload[4];
-  assign \tap__payload$231.addr  = tap__payload[12:5];
-  assign \$1  = kind;
-  assign \$2  = kind;
-  assign \$3  = kind;
-  assign \$8  = kind;
-  assign \$13  = kind;
-  assign \$18  = kind;
-  assign \$23  = kind;
-  assign \$26  = kind;
-  assign \$29  = kind;
-  assign \$32  = kind;
+  assign \out_wr__addr$131  = eng_out_wr__addr;
+  assign eng_out_wr__data = { \$4 , \$3 , \$2 , \$1  };
+  assign \out_wr__data$133  = { \$4 , \$3 , \$2 , \$1  };
+  assign \out_wr__en$135  = eng_out_wr__en;
+  assign engine_owns_out = busy;
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.array (rst, a_in, b_in, last_in, clr, res__0__0, res__0__1, res__0__2, res__0__3, res__1__0, res__1__1, res__1__2, res__1__3, res__2__0, res__2__1, res__2__2, res__2__3, res__3__0, res__3__1, res__3__2, res__3__3
-, \a_in$37 , \a_in$73 , \a_in$109 , \last_in$41 , \last_in$77 , \last_in$113 , \b_in$12 , \b_in$21 , \b_in$30 , clk);
-  input [7:0] a_in;
-  wire [7:0] a_in;
-  wire [7:0] \a_in$10 ;
-  wire [7:0] \a_in$100 ;
-  input [7:0] \a_in$109 ;
-  wire [7:0] \a_in$109 ;
-  wire [7:0] \a_in$118 ;
-  wire [7:0] \a_in$127 ;
-  wire [7:0] \a_in$136 ;
-  wire [7:0] \a_in$19 ;
-  wire [7:0] \a_in$28 ;
-  input [7:0] \a_in$37 ;
-  wire [7:0] \a_in$37 ;
-  wire [7:0] \a_in$46 ;
-  wire [7:0] \a_in$55 ;
-  wire [7:0] \a_in$64 ;
-  input [7:0] \a_in$73 ;
-  wire [7:0] \a_in$73 ;
-  wire [7:0] \a_in$82 ;
-  wire [7:0] \a_in$91 ;
-  wire [7:0] a_in__0;
-  wire [7:0] a_in__1;
-  wire [7:0] a_in__2;
-  wire [7:0] a_in__3;
-  wire [7:0] a_out;
-  wire [7:0] \a_out$101 ;
-  wire [7:0] \a_out$119 ;
-  wire [7:0] \a_out$128 ;
-  wire [7:0] \a_out$137 ;
-  wire [7:0] \a_out$20 ;
-  wire [7:0] \a_out$29 ;
-  wire [7:0] \a_out$47 ;
-  wire [7:0] \a_out$56 ;
-  wire [7:0] \a_out$65 ;
-  wire [7:0] \a_out$83 ;
-  wire [7:0] \a_out$92 ;
-  input [7:0] b_in;
-  wire [7:0] b_in;
-  wire [7:0] \b_in$102 ;
-  wire [7:0] \b_in$111 ;
-  input [7:0] \b_in$12 ;
-  wire [7:0] \b_in$12 ;
-  wire [7:0] \b_in$120 ;
-  wire [7:0] \b_in$129 ;
-  wire [7:0] \b_in$138 ;
-  input [7:0] \b_in$21 ;
-  wire [7:0] \b_in$21 ;
-  input [7:0] \b_in$30 ;
-  wire [7:0] \b_in$30 ;
-  wire [7:0] \b_in$39 ;
-  wire [7:0] \b_in$48 ;
-  wire [7:0] \b_in$57 ;
-  wire [7:0] \b_in$66 ;
-  wire [7:0] \b_in$75 ;
-  wire [7:0] \b_in$84 ;
-  wire [7:0] \b_in$93 ;
-  wire [7:0] b_in__0;
-  wire [7:0] b_in__1;
-  wire [7:0] b_in__2;
-  wire [7:0] b_in__3;
-  wire [7:0] b_out;
-  wire [7:0] \b_out$103 ;
-  wire [7:0] \b_out$112 ;
-  wire [7:0] \b_out$121 ;
-  wire [7:0] \b_out$130 ;
-  wire [7:0] \b_out$139 ;
-  wire [7:0] \b_out$49 ;
-  wire [7:0] \b_out$58 ;
-  wire [7:0] \b_out$67 ;
-  wire [7:0] \b_out$76 ;
-  wire [7:0] \b_out$85 ;
-  wire [7:0] \b_out$94 ;
-  input clk;
-  wire clk;
-  input clr;
-  wire clr;
-  wire \clr$106 ;
-  wire \clr$115 ;
-  wire \clr$124 ;
-  wire \clr$133 ;
-  wire \clr$142 ;
-  wire \clr$16 ;
-  wire \clr$25 ;
-  wire \clr$34 ;
-  wire \clr$43 ;
-  wire \clr$52 ;
-  wire \clr$61 ;
-  wire \clr$7 ;
-  wire \clr$70 ;
-  wire \clr$79 ;
-  wire \clr$88 ;
-  wire \clr$97 ;
-  input last_in;
-  wire last_in;
-  wire \last_in$104 ;
-  input \last_in$113 ;
-  wire \last_in$113 ;
-  wire \last_in$122 ;
-  wire \last_in$131 ;
-  wire \last_in$14 ;
-  wire \last_in$140 ;
-  wire \last_in$23 ;
-  wire \last_in$32 ;
-  input \last_in$41 ;
-  wire \last_in$41 ;
-  wire \last_in$50 ;
-  wire \last_in$59 ;
-  wire \last_in$68 ;
-  input \last_in$77 ;
-  wire \last_in$77 ;
-  wire \last_in$86 ;
-  wire \last_in$95 ;
-  wire last_in__0;
-  wire last_in__1;
-  wire last_in__2;
-  wire last_in__3;
-  wire last_out;
-  wire \last_out$105 ;
-  wire \last_out$123 ;
-  wire \last_out$132 ;
-  wire \last_out$141 ;
-  wire \last_out$24 ;
-  wire \last_out$33 ;
-  wire \last_out$51 ;
-  wire \last_out$60 ;
-  wire \last_out$69 ;
-  wire \last_out$87 ;
-  wire \last_out$96 ;
-  wire [31:0] res;
-  wire [31:0] \res$108 ;
-  wire [31:0] \res$117 ;
-  wire [31:0] \res$126 ;
-  wire [31:0] \res$135 ;
-  wire [31:0] \res$144 ;
-  wire [31:0] \res$18 ;
-  wire [31:0] \res$27 ;
-  wire [31:0] \res$36 ;
-  wire [31:0] \res$45 ;
-  wire [31:0] \res$54 ;
-  wire [31:0] \res$63 ;
-  wire [31:0] \res$72 ;
-  wire [31:0] \res$81 ;
-  wire [31:0] \res$90 ;
-  wire [31:0] \res$99 ;
-  output [31:0] res__0__0;
-  wire [31:0] res__0__0;
-  output [31:0] res__0__1;
-  wire [31:0] res__0__1;
-  output [31:0] res__0__2;
-  wire [31:0] res__0__2;
-  output [31:0] res__0__3;
-  wire [31:0] res__0__3;
-  output [31:0] res__1__0;
-  wire [31:0] res__1__0;
-  output [31:0] res__1__1;
-  wire [31:0] res__1__1;
-  output [31:0] res__1__2;
-  wire [31:0] res__1__2;
-  output [31:0] res__1__3;
-  wire [31:0] res__1__3;
-  output [31:0] res__2__0;
-  wire [31:0] res__2__0;
-  output [31:0] res__2__1;
-  wire [31:0] res__2__1;
-  output [31:0] res__2__2;
-  wire [31:0] res__2__2;
-  output [31:0] res__2__3;
-  wire [31:0] res__2__3;
-  output [31:0] res__3__0;
-  wire [31:0] res__3__0;
-  output [31:0] res__3__1;
-  wire [31:0] res__3__1;
-  output [31:0] res__3__2;
-  wire [31:0] res__3__2;
-  output [31:0] res__3__3;
-  wire [31:0] res__3__3;
-  input rst;
-  wire rst;
-  \hwcnn_top.array.pe_0_0  pe_0_0 (
-    .a_in(a_in),
-    .a_out(\a_in$10 ),
-    .b_in(b_in),
-    .b_out(\b_in$39 ),
-    .clk(clk),
-    .clr(clr),
-    .last_in(last_in),
-    .last_out(\last_in$14 ),
-    .res(res__0__0),
-    .rst(rst)
-  );
-  \hwcnn_top.array.pe_0_1  pe_0_1 (
-    .a_in(\a_in$10 ),
-    .a_out(\a_in$19 ),
-    .b_in(\b_in$12 ),
-    .b_out(\b_in$48 ),
-    .clk(clk),
-    .clr(clr),
-    .last_in(\last_in$14 ),
-    .last_out(\last_in$23 ),
-    .res(res__0__1),
-    .rst(rst)
-  );
-  \hwcnn_top.array.pe_0_2  pe_0_2 (
-    .a_in(\a_in$19 ),
-    .a_out(\a_in$28 ),
-    .b_in(\b_in$21 ),
-    .b_out(\b_in$57 ),
-    .clk(clk),
-    .clr(clr),
-    .last_in(\last_in$23 ),
-    .last_out(\last_in$32 ),
-    .res(res__0__2),
-    .rst(rst)
-  );
-  \hwcnn_top.array.pe_0_3  pe_0_3 (
-    .a_in(\a_in$28 ),
-    .b_in(\b_in$30 ),
-    .b_out(\b_in$66 ),
-    .clk(clk),
-    .clr(clr),
-    .last_in(\last_in$32 ),
-    .res(res__0__3),
-    .rst(rst)
-  );
-  \hwcnn_top.array.pe_1_0  pe_1_0 (
-    .a_in(\a_in$37 ),
-    .a_out(\a_in$46 ),
-    .b_in(\b_in$39 ),
-    .b_out(\b_in$75 ),
-    .clk(clk),
-    .clr(clr),
-    .last_in(\last_in$41 ),
-    .last_out(\last_in$50 ),
-    .res(res__1__0),
-    .rst(rst)
-  );
-  \hwcnn_top.array.pe_1_1  pe_1_1 (
-    .a_in(\a_in$46 ),
-    .a_out(\a_in$55 ),
-    .b_in(\b_in$48 ),
-    .b_out(\b_in$84 ),
-    .clk(clk),
-    .clr(clr),
-    .last_in(\last_in$50 ),
-    .last_out(\last_in$59 ),
-    .res(res__1__1),
-    .rst(rst)
-  );
-  \hwcnn_top.array.pe_1_2  pe_1_2 (
-    .a_in(\a_in$55 ),
-    .a_out(\a_in$64 ),
-    .b_in(\b_in$57 ),
-    .b_out(\b_in$93 ),
-    .clk(clk),
-    .clr(clr),
-    .last_in(\last_in$59 ),
-    .last_out(\last_in$68 ),
-    .res(res__1__2),
-    .rst(rst)
-  );
-  \hwcnn_top.array.pe_1_3  pe_1_3 (
-    .a_in(\a_in$64 ),
-    .b_in(\b_in$66 ),
-    .b_out(\b_in$102 ),
-    .clk(clk),
-    .clr(clr),
-    .last_in(\last_in$68 ),
-    .res(res__1__3),
-    .rst(rst)
-  );
-  \hwcnn_top.array.pe_2_0  pe_2_0 (
-    .a_in(\a_in$73 ),
-    .a_out(\a_in$82 ),
-    .b_in(\b_in$75 ),
-    .b_out(\b_in$111 ),
-    .clk(clk),
-    .clr(clr),
-    .last_in(\last_in$77 ),
-    .last_out(\last_in$86 ),
-    .res(res__2__0),
-    .rst(rst)
-  );
-  \hwcnn_top.array.pe_2_1  pe_2_1 (
-    .a_in(\a_in$82 ),
-    .a_out(\a_in$91 ),
-    .b_in(\b_in$84 ),
-    .b_out(\b_in$120 ),
-    .clk(clk),
-    .clr(clr),
-    .last_in(\last_in$86 ),
-    .last_out(\last_in$95 ),
-    .res(res__2__1),
-    .rst(rst)
-  );
-  \hwcnn_top.array.pe_2_2  pe_2_2 (
-    .a_in(\a_in$91 ),
-    .a_out(\a_in$100 ),
-    .b_in(\b_in$93 ),
-    .b_out(\b_in$129 ),
-    .clk(clk),
-    .clr(clr),
-    .last_in(\last_in$95 ),
-    .last_out(\last_in$104 ),
-    .res(res__2__2),
-    .rst(rst)
-  );
-  \hwcnn_top.array.pe_2_3  pe_2_3 (
-    .a_in(\a_in$100 ),
-    .b_in(\b_in$102 ),
-    .b_out(\b_in$138 ),
-    .clk(clk),
-    .clr(clr),
-    .last_in(\last_in$104 ),
-    .res(res__2__3),
-    .rst(rst)
-  );
-  \hwcnn_top.array.pe_3_0  pe_3_0 (
-    .a_in(\a_in$109 ),
-    .a_out(\a_in$118 ),
-    .b_in(\b_in$111 ),
-    .clk(clk),
-    .clr(clr),
-    .last_in(\last_in$113 ),
-    .last_out(\last_in$122 ),
-    .res(res__3__0),
-    .rst(rst)
-  );
-  \hwcnn_top.array.pe_3_1  pe_3_1 (
-    .a_in(\a_in$118 ),
-    .a_out(\a_in$127 ),
-    .b_in(\b_in$120 ),
-    .clk(clk),
-    .clr(clr),
-    .last_in(\last_in$122 ),
-    .last_out(\last_in$131 ),
-    .res(res__3__1),
-    .rst(rst)
-  );
-  \hwcnn_top.array.pe_3_2  pe_3_2 (
-    .a_in(\a_in$127 ),
-    .a_out(\a_in$136 ),
-    .b_in(\b_in$129 ),
-    .clk(clk),
-    .clr(clr),
-    .last_in(\last_in$131 ),
-    .last_out(\last_in$140 ),
-    .res(res__3__2),
-    .rst(rst)
-  );
-  \hwcnn_top.array.pe_3_3  pe_3_3 (
-    .a_in(\a_in$136 ),
-    .b_in(\b_in$138 ),
-    .clk(clk),
-    .clr(clr),
-    .last_in(\last_in$140 ),
-    .res(res__3__3),
-    .rst(rst)
-  );
-  assign a_in__0 = a_in;
-  assign b_in__0 = b_in;
-  assign last_in__0 = last_in;
-  assign \clr$7  = clr;
-  assign res = res__0__0;
-  assign a_out = \a_in$10 ;
-  assign b_in__1 = \b_in$12 ;
-  assign last_out = \last_in$14 ;
-  assign \clr$16  = clr;
-  assign \res$18  = res__0__1;
-  assign \a_out$20  = \a_in$19 ;
-  assign b_in__2 = \b_in$21 ;
-  assign \last_out$24  = \last_in$23 ;
-  assign \clr$25  = clr;
-  assign \res$27  = res__0__2;
-  assign \a_out$29  = \a_in$28 ;
-  assign b_in__3 = \b_in$30 ;
-  assign \last_out$33  = \last_in$32 ;
-  assign \clr$34  = clr;
-  assign \res$36  = res__0__3;
-  assign a_in__1 = \a_in$37 ;
-  assign b_out = \b_in$39 ;
-  assign last_in__1 = \last_in$41 ;
-  assign \clr$43  = clr;
-  assign \res$45  = res__1__0;
-  assign \a_out$47  = \a_in$46 ;
-  assign \b_out$49  = \b_in$48 ;
-  assign \last_out$51  = \last_in$50 ;
-  assign \clr$52  = clr;
-  assign \res$54  = res__1__1;
-  assign \a_out$56  = \a_in$55 ;
-  assign \b_out$58  = \b_in$57 ;
-  assign \last_out$60  = \last_in$59 ;
-  assign \clr$61  = clr;
-  assign \res$63  = res__1__2;
-  assign \a_out$65  = \a_in$64 ;
-  assign \b_out$67  = \b_in$66 ;
-  assign \last_out$69  = \last_in$68 ;
-  assign \clr$70  = clr;
-  assign \res$72  = res__1__3;
-  assign a_in__2 = \a_in$73 ;
-  assign \b_out$76  = \b_in$75 ;
-  assign last_in__2 = \last_in$77 ;
-  assign \clr$79  = clr;
-  assign \res$81  = res__2__0;
-  assign \a_out$83  = \a_in$82 ;
-  assign \b_out$85  = \b_in$84 ;
-  assign \last_out$87  = \last_in$86 ;
-  assign \clr$88  = clr;
-  assign \res$90  = res__2__1;
-  assign \a_out$92  = \a_in$91 ;
-  assign \b_out$94  = \b_in$93 ;
-  assign \last_out$96  = \last_in$95 ;
-  assign \clr$97  = clr;
-  assign \res$99  = res__2__2;
-  assign \a_out$101  = \a_in$100 ;
-  assign \b_out$103  = \b_in$102 ;
-  assign \last_out$105  = \last_in$104 ;
-  assign \clr$106  = clr;
-  assign \res$108  = res__2__3;
-  assign a_in__3 = \a_in$109 ;
-  assign \b_out$112  = \b_in$111 ;
-  assign last_in__3 = \last_in$113 ;
-  assign \clr$115  = clr;
-  assign \res$117  = res__3__0;
-  assign \a_out$119  = \a_in$118 ;
-  assign \b_out$121  = \b_in$120 ;
-  assign \last_out$123  = \last_in$122 ;
-  assign \clr$124  = clr;
-  assign \res$126  = res__3__1;
-  assign \a_out$128  = \a_in$127 ;
-  assign \b_out$130  = \b_in$129 ;
-  assign \last_out$132  = \last_in$131 ;
-  assign \clr$133  = clr;
-  assign \res$135  = res__3__2;
-  assign \a_out$137  = \a_in$136 ;
-  assign \b_out$139  = \b_in$138 ;
-  assign \last_out$141  = \last_in$140 ;
-  assign \clr$142  = clr;
-  assign \res$144  = res__3__3;
-endmodule
-
-(* generator = "Amaranth" *)
-module \hwcnn_top.array.pe_0_0 (rst, a_in, b_in, last_in, clr, a_out, b_out, last_out, res, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$2  = 0;
-  wire [15:0] \$1 ;
-  wire [32:0] \$2 ;
-  wire [15:0] \$3 ;
-  wire [32:0] \$4 ;
-  reg [7:0] \$5 ;
-  reg [7:0] \$6 ;
-  reg \$7 ;
-  reg [31:0] \$8 ;
-  reg [31:0] \$9 ;
-  input [7:0] a_in;
-  wire [7:0] a_in;
-  output [7:0] a_out;
-  reg [7:0] a_out = 8'h00;
-  reg [31:0] acc = 32'd0;
-  input [7:0] b_in;
-  wire [7:0] b_in;
-  output [7:0] b_out;
-  reg [7:0] b_out = 8'h00;
-  input clk;
-  wire clk;
-  input clr;
-  wire clr;
-  input last_in;
-  wire last_in;
-  output last_out;
-  reg last_out = 1'h0;
-  output [31:0] res;
-  reg [31:0] res = 32'd0;
-  input rst;
-  wire rst;
-  assign \$1  = $signed(a_in) * $signed(b_in);
-  assign \$2  = $signed(acc) + $signed(\$1 );
-  assign \$3  = $signed(a_in) * $signed(b_in);
-  assign \$4  = $signed(acc) + $signed(\$3 );
-  always @(posedge clk)
-    a_out <= \$5 ;
-  always @(posedge clk)
-    b_out <= \$6 ;
-  always @(posedge clk)
-    last_out <= \$7 ;
-  always @(posedge clk)
-    acc <= \$8 ;
-  always @(posedge clk)
-    res <= \$9 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$5  = a_in;
-    if (rst) begin
-      \$5  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$6  = b_in;
-    if (rst) begin
-      \$6  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$7  = last_in;
-    if (rst) begin
-      \$7  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    (* full_case = 32'd1 *)
-    if (clr) begin
-      \$8  = 32'd0;
-    end else if (last_in) begin
-      \$8  = 32'd0;
-    end else begin
-      \$8  = \$4 [31:0];
-    end
-    if (rst) begin
-      \$8  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$9  = res;
-    if (clr) begin
-    end else if (last_in) begin
-      \$9  = \$2 [31:0];
-    end
-    if (rst) begin
-      \$9  = 32'd0;
-    end
-  end
-endmodule
-
-(* generator = "Amaranth" *)
-module \hwcnn_top.array.pe_0_1 (rst, clr, a_in, last_in, a_out, b_out, last_out, res, b_in, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$3  = 0;
-  wire [15:0] \$1 ;
-  wire [32:0] \$2 ;
-  wire [15:0] \$3 ;
-  wire [32:0] \$4 ;
-  reg [7:0] \$5 ;
-  reg [7:0] \$6 ;
-  reg \$7 ;
-  reg [31:0] \$8 ;
-  reg [31:0] \$9 ;
-  input [7:0] a_in;
-  wire [7:0] a_in;
-  output [7:0] a_out;
-  reg [7:0] a_out = 8'h00;
-  reg [31:0] acc = 32'd0;
-  input [7:0] b_in;
-  wire [7:0] b_in;
-  output [7:0] b_out;
-  reg [7:0] b_out = 8'h00;
-  input clk;
-  wire clk;
-  input clr;
-  wire clr;
-  input last_in;
-  wire last_in;
-  output last_out;
-  reg last_out = 1'h0;
-  output [31:0] res;
-  reg [31:0] res = 32'd0;
-  input rst;
-  wire rst;
-  assign \$1  = $signed(a_in) * $signed(b_in);
-  assign \$2  = $signed(acc) + $signed(\$1 );
-  assign \$3  = $signed(a_in) * $signed(b_in);
-  assign \$4  = $signed(acc) + $signed(\$3 );
-  always @(posedge clk)
-    a_out <= \$5 ;
-  always @(posedge clk)
-    b_out <= \$6 ;
-  always @(posedge clk)
-    last_out <= \$7 ;
-  always @(posedge clk)
-    acc <= \$8 ;
-  always @(posedge clk)
-    res <= \$9 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$5  = a_in;
-    if (rst) begin
-      \$5  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$6  = b_in;
-    if (rst) begin
-      \$6  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$7  = last_in;
-    if (rst) begin
-      \$7  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    (* full_case = 32'd1 *)
-    if (clr) begin
-      \$8  = 32'd0;
-    end else if (last_in) begin
-      \$8  = 32'd0;
-    end else begin
-      \$8  = \$4 [31:0];
-    end
-    if (rst) begin
-      \$8  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$9  = res;
-    if (clr) begin
-    end else if (last_in) begin
-      \$9  = \$2 [31:0];
-    end
-    if (rst) begin
-      \$9  = 32'd0;
-    end
-  end
-endmodule
-
-(* generator = "Amaranth" *)
-module \hwcnn_top.array.pe_0_2 (rst, clr, a_in, last_in, a_out, b_out, last_out, res, b_in, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$4  = 0;
-  wire [15:0] \$1 ;
-  wire [32:0] \$2 ;
-  wire [15:0] \$3 ;
-  wire [32:0] \$4 ;
-  reg [7:0] \$5 ;
-  reg [7:0] \$6 ;
-  reg \$7 ;
-  reg [31:0] \$8 ;
-  reg [31:0] \$9 ;
-  input [7:0] a_in;
-  wire [7:0] a_in;
-  output [7:0] a_out;
-  reg [7:0] a_out = 8'h00;
-  reg [31:0] acc = 32'd0;
-  input [7:0] b_in;
-  wire [7:0] b_in;
-  output [7:0] b_out;
-  reg [7:0] b_out = 8'h00;
-  input clk;
-  wire clk;
-  input clr;
-  wire clr;
-  input last_in;
-  wire last_in;
-  output last_out;
-  reg last_out = 1'h0;
-  output [31:0] res;
-  reg [31:0] res = 32'd0;
-  input rst;
-  wire rst;
-  assign \$1  = $signed(a_in) * $signed(b_in);
-  assign \$2  = $signed(acc) + $signed(\$1 );
-  assign \$3  = $signed(a_in) * $signed(b_in);
-  assign \$4  = $signed(acc) + $signed(\$3 );
-  always @(posedge clk)
-    a_out <= \$5 ;
-  always @(posedge clk)
-    b_out <= \$6 ;
-  always @(posedge clk)
-    last_out <= \$7 ;
-  always @(posedge clk)
-    acc <= \$8 ;
-  always @(posedge clk)
-    res <= \$9 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$5  = a_in;
-    if (rst) begin
-      \$5  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$6  = b_in;
-    if (rst) begin
-      \$6  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$7  = last_in;
-    if (rst) begin
-      \$7  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    (* full_case = 32'd1 *)
-    if (clr) begin
-      \$8  = 32'd0;
-    end else if (last_in) begin
-      \$8  = 32'd0;
-    end else begin
-      \$8  = \$4 [31:0];
-    end
-    if (rst) begin
-      \$8  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$9  = res;
-    if (clr) begin
-    end else if (last_in) begin
-      \$9  = \$2 [31:0];
-    end
-    if (rst) begin
-      \$9  = 32'd0;
-    end
-  end
-endmodule
-
-(* generator = "Amaranth" *)
-module \hwcnn_top.array.pe_0_3 (rst, clr, a_in, last_in, b_out, res, b_in, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$5  = 0;
-  wire [15:0] \$1 ;
-  wire [32:0] \$2 ;
-  wire [15:0] \$3 ;
-  wire [32:0] \$4 ;
-  reg [7:0] \$5 ;
-  reg [7:0] \$6 ;
-  reg \$7 ;
-  reg [31:0] \$8 ;
-  reg [31:0] \$9 ;
-  input [7:0] a_in;
-  wire [7:0] a_in;
-  reg [7:0] a_out = 8'h00;
-  reg [31:0] acc = 32'd0;
-  input [7:0] b_in;
-  wire [7:0] b_in;
-  output [7:0] b_out;
-  reg [7:0] b_out = 8'h00;
-  input clk;
-  wire clk;
-  input clr;
-  wire clr;
-  input last_in;
-  wire last_in;
-  reg last_out = 1'h0;
-  output [31:0] res;
-  reg [31:0] res = 32'd0;
-  input rst;
-  wire rst;
-  assign \$1  = $signed(a_in) * $signed(b_in);
-  assign \$2  = $signed(acc) + $signed(\$1 );
-  assign \$3  = $signed(a_in) * $signed(b_in);
-  assign \$4  = $signed(acc) + $signed(\$3 );
-  always @(posedge clk)
-    a_out <= \$5 ;
-  always @(posedge clk)
-    b_out <= \$6 ;
-  always @(posedge clk)
-    last_out <= \$7 ;
-  always @(posedge clk)
-    acc <= \$8 ;
-  always @(posedge clk)
-    res <= \$9 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$5  = a_in;
-    if (rst) begin
-      \$5  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$6  = b_in;
-    if (rst) begin
-      \$6  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$7  = last_in;
-    if (rst) begin
-      \$7  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    (* full_case = 32'd1 *)
-    if (clr) begin
-      \$8  = 32'd0;
-    end else if (last_in) begin
-      \$8  = 32'd0;
-    end else begin
-      \$8  = \$4 [31:0];
-    end
-    if (rst) begin
-      \$8  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$9  = res;
-    if (clr) begin
-    end else if (last_in) begin
-      \$9  = \$2 [31:0];
-    end
-    if (rst) begin
-      \$9  = 32'd0;
-    end
-  end
-endmodule
-
-(* generator = "Amaranth" *)
-module \hwcnn_top.array.pe_1_0 (rst, clr, b_in, a_out, b_out, last_out, res, a_in, last_in, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$6  = 0;
-  wire [15:0] \$1 ;
-  wire [32:0] \$2 ;
-  wire [15:0] \$3 ;
-  wire [32:0] \$4 ;
-  reg [7:0] \$5 ;
-  reg [7:0] \$6 ;
-  reg \$7 ;
-  reg [31:0] \$8 ;
-  reg [31:0] \$9 ;
-  input [7:0] a_in;
-  wire [7:0] a_in;
-  output [7:0] a_out;
-  reg [7:0] a_out = 8'h00;
-  reg [31:0] acc = 32'd0;
-  input [7:0] b_in;
-  wire [7:0] b_in;
-  output [7:0] b_out;
-  reg [7:0] b_out = 8'h00;
-  input clk;
-  wire clk;
-  input clr;
-  wire clr;
-  input last_in;
-  wire last_in;
-  output last_out;
-  reg last_out = 1'h0;
-  output [31:0] res;
-  reg [31:0] res = 32'd0;
-  input rst;
-  wire rst;
-  assign \$1  = $signed(a_in) * $signed(b_in);
-  assign \$2  = $signed(acc) + $signed(\$1 );
-  assign \$3  = $signed(a_in) * $signed(b_in);
-  assign \$4  = $signed(acc) + $signed(\$3 );
-  always @(posedge clk)
-    a_out <= \$5 ;
-  always @(posedge clk)
-    b_out <= \$6 ;
-  always @(posedge clk)
-    last_out <= \$7 ;
-  always @(posedge clk)
-    acc <= \$8 ;
-  always @(posedge clk)
-    res <= \$9 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$5  = a_in;
-    if (rst) begin
-      \$5  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$6  = b_in;
-    if (rst) begin
-      \$6  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$7  = last_in;
-    if (rst) begin
-      \$7  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    (* full_case = 32'd1 *)
-    if (clr) begin
-      \$8  = 32'd0;
-    end else if (last_in) begin
-      \$8  = 32'd0;
-    end else begin
-      \$8  = \$4 [31:0];
-    end
-    if (rst) begin
-      \$8  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$9  = res;
-    if (clr) begin
-    end else if (last_in) begin
-      \$9  = \$2 [31:0];
-    end
-    if (rst) begin
-      \$9  = 32'd0;
-    end
-  end
-endmodule
-
-(* generator = "Amaranth" *)
-module \hwcnn_top.array.pe_1_1 (rst, clr, b_in, a_in, last_in, a_out, b_out, last_out, res, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$7  = 0;
-  wire [15:0] \$1 ;
-  wire [32:0] \$2 ;
-  wire [15:0] \$3 ;
-  wire [32:0] \$4 ;
-  reg [7:0] \$5 ;
-  reg [7:0] \$6 ;
-  reg \$7 ;
-  reg [31:0] \$8 ;
-  reg [31:0] \$9 ;
-  input [7:0] a_in;
-  wire [7:0] a_in;
-  output [7:0] a_out;
-  reg [7:0] a_out = 8'h00;
-  reg [31:0] acc = 32'd0;
-  input [7:0] b_in;
-  wire [7:0] b_in;
-  output [7:0] b_out;
-  reg [7:0] b_out = 8'h00;
-  input clk;
-  wire clk;
-  input clr;
-  wire clr;
-  input last_in;
-  wire last_in;
-  output last_out;
-  reg last_out = 1'h0;
-  output [31:0] res;
-  reg [31:0] res = 32'd0;
-  input rst;
-  wire rst;
-  assign \$1  = $signed(a_in) * $signed(b_in);
-  assign \$2  = $signed(acc) + $signed(\$1 );
-  assign \$3  = $signed(a_in) * $signed(b_in);
-  assign \$4  = $signed(acc) + $signed(\$3 );
-  always @(posedge clk)
-    a_out <= \$5 ;
-  always @(posedge clk)
-    b_out <= \$6 ;
-  always @(posedge clk)
-    last_out <= \$7 ;
-  always @(posedge clk)
-    acc <= \$8 ;
-  always @(posedge clk)
-    res <= \$9 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$5  = a_in;
-    if (rst) begin
-      \$5  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$6  = b_in;
-    if (rst) begin
-      \$6  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$7  = last_in;
-    if (rst) begin
-      \$7  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    (* full_case = 32'd1 *)
-    if (clr) begin
-      \$8  = 32'd0;
-    end else if (last_in) begin
-      \$8  = 32'd0;
-    end else begin
-      \$8  = \$4 [31:0];
-    end
-    if (rst) begin
-      \$8  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$9  = res;
-    if (clr) begin
-    end else if (last_in) begin
-      \$9  = \$2 [31:0];
-    end
-    if (rst) begin
-      \$9  = 32'd0;
-    end
-  end
-endmodule
-
-(* generator = "Amaranth" *)
-module \hwcnn_top.array.pe_1_2 (rst, clr, b_in, a_in, last_in, a_out, b_out, last_out, res, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$8  = 0;
-  wire [15:0] \$1 ;
-  wire [32:0] \$2 ;
-  wire [15:0] \$3 ;
-  wire [32:0] \$4 ;
-  reg [7:0] \$5 ;
-  reg [7:0] \$6 ;
-  reg \$7 ;
-  reg [31:0] \$8 ;
-  reg [31:0] \$9 ;
-  input [7:0] a_in;
-  wire [7:0] a_in;
-  output [7:0] a_out;
-  reg [7:0] a_out = 8'h00;
-  reg [31:0] acc = 32'd0;
-  input [7:0] b_in;
-  wire [7:0] b_in;
-  output [7:0] b_out;
-  reg [7:0] b_out = 8'h00;
-  input clk;
-  wire clk;
-  input clr;
-  wire clr;
-  input last_in;
-  wire last_in;
-  output last_out;
-  reg last_out = 1'h0;
-  output [31:0] res;
-  reg [31:0] res = 32'd0;
-  input rst;
-  wire rst;
-  assign \$1  = $signed(a_in) * $signed(b_in);
-  assign \$2  = $signed(acc) + $signed(\$1 );
-  assign \$3  = $signed(a_in) * $signed(b_in);
-  assign \$4  = $signed(acc) + $signed(\$3 );
-  always @(posedge clk)
-    a_out <= \$5 ;
-  always @(posedge clk)
-    b_out <= \$6 ;
-  always @(posedge clk)
-    last_out <= \$7 ;
-  always @(posedge clk)
-    acc <= \$8 ;
-  always @(posedge clk)
-    res <= \$9 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$5  = a_in;
-    if (rst) begin
-      \$5  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$6  = b_in;
-    if (rst) begin
-      \$6  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$7  = last_in;
-    if (rst) begin
-      \$7  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    (* full_case = 32'd1 *)
-    if (clr) begin
-      \$8  = 32'd0;
-    end else if (last_in) begin
-      \$8  = 32'd0;
-    end else begin
-      \$8  = \$4 [31:0];
-    end
-    if (rst) begin
-      \$8  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$9  = res;
-    if (clr) begin
-    end else if (last_in) begin
-      \$9  = \$2 [31:0];
-    end
-    if (rst) begin
-      \$9  = 32'd0;
-    end
-  end
-endmodule
-
-(* generator = "Amaranth" *)
-module \hwcnn_top.array.pe_1_3 (rst, clr, b_in, a_in, last_in, b_out, res, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$9  = 0;
-  wire [15:0] \$1 ;
-  wire [32:0] \$2 ;
-  wire [15:0] \$3 ;
-  wire [32:0] \$4 ;
-  reg [7:0] \$5 ;
-  reg [7:0] \$6 ;
-  reg \$7 ;
-  reg [31:0] \$8 ;
-  reg [31:0] \$9 ;
-  input [7:0] a_in;
-  wire [7:0] a_in;
-  reg [7:0] a_out = 8'h00;
-  reg [31:0] acc = 32'd0;
-  input [7:0] b_in;
-  wire [7:0] b_in;
-  output [7:0] b_out;
-  reg [7:0] b_out = 8'h00;
-  input clk;
-  wire clk;
-  input clr;
-  wire clr;
-  input last_in;
-  wire last_in;
-  reg last_out = 1'h0;
-  output [31:0] res;
-  reg [31:0] res = 32'd0;
-  input rst;
-  wire rst;
-  assign \$1  = $signed(a_in) * $signed(b_in);
-  assign \$2  = $signed(acc) + $signed(\$1 );
-  assign \$3  = $signed(a_in) * $signed(b_in);
-  assign \$4  = $signed(acc) + $signed(\$3 );
-  always @(posedge clk)
-    a_out <= \$5 ;
-  always @(posedge clk)
-    b_out <= \$6 ;
-  always @(posedge clk)
-    last_out <= \$7 ;
-  always @(posedge clk)
-    acc <= \$8 ;
-  always @(posedge clk)
-    res <= \$9 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$5  = a_in;
-    if (rst) begin
-      \$5  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$6  = b_in;
-    if (rst) begin
-      \$6  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$7  = last_in;
-    if (rst) begin
-      \$7  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    (* full_case = 32'd1 *)
-    if (clr) begin
-      \$8  = 32'd0;
-    end else if (last_in) begin
-      \$8  = 32'd0;
-    end else begin
-      \$8  = \$4 [31:0];
-    end
-    if (rst) begin
-      \$8  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$9  = res;
-    if (clr) begin
-    end else if (last_in) begin
-      \$9  = \$2 [31:0];
-    end
-    if (rst) begin
-      \$9  = 32'd0;
-    end
-  end
-endmodule
-
-(* generator = "Amaranth" *)
-module \hwcnn_top.array.pe_2_0 (rst, clr, b_in, a_out, b_out, last_out, res, a_in, last_in, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$10  = 0;
-  wire [15:0] \$1 ;
-  wire [32:0] \$2 ;
-  wire [15:0] \$3 ;
-  wire [32:0] \$4 ;
-  reg [7:0] \$5 ;
-  reg [7:0] \$6 ;
-  reg \$7 ;
-  reg [31:0] \$8 ;
-  reg [31:0] \$9 ;
-  input [7:0] a_in;
-  wire [7:0] a_in;
-  output [7:0] a_out;
-  reg [7:0] a_out = 8'h00;
-  reg [31:0] acc = 32'd0;
-  input [7:0] b_in;
-  wire [7:0] b_in;
-  output [7:0] b_out;
-  reg [7:0] b_out = 8'h00;
-  input clk;
-  wire clk;
-  input clr;
-  wire clr;
-  input last_in;
-  wire last_in;
-  output last_out;
-  reg last_out = 1'h0;
-  output [31:0] res;
-  reg [31:0] res = 32'd0;
-  input rst;
-  wire rst;
-  assign \$1  = $signed(a_in) * $signed(b_in);
-  assign \$2  = $signed(acc) + $signed(\$1 );
-  assign \$3  = $signed(a_in) * $signed(b_in);
-  assign \$4  = $signed(acc) + $signed(\$3 );
-  always @(posedge clk)
-    a_out <= \$5 ;
-  always @(posedge clk)
-    b_out <= \$6 ;
-  always @(posedge clk)
-    last_out <= \$7 ;
-  always @(posedge clk)
-    acc <= \$8 ;
-  always @(posedge clk)
-    res <= \$9 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$5  = a_in;
-    if (rst) begin
-      \$5  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$6  = b_in;
-    if (rst) begin
-      \$6  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$7  = last_in;
-    if (rst) begin
-      \$7  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    (* full_case = 32'd1 *)
-    if (clr) begin
-      \$8  = 32'd0;
-    end else if (last_in) begin
-      \$8  = 32'd0;
-    end else begin
-      \$8  = \$4 [31:0];
-    end
-    if (rst) begin
-      \$8  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$9  = res;
-    if (clr) begin
-    end else if (last_in) begin
-      \$9  = \$2 [31:0];
-    end
-    if (rst) begin
-      \$9  = 32'd0;
-    end
-  end
-endmodule
-
-(* generator = "Amaranth" *)
-module \hwcnn_top.array.pe_2_1 (rst, clr, b_in, a_in, last_in, a_out, b_out, last_out, res, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$11  = 0;
-  wire [15:0] \$1 ;
-  wire [32:0] \$2 ;
-  wire [15:0] \$3 ;
-  wire [32:0] \$4 ;
-  reg [7:0] \$5 ;
-  reg [7:0] \$6 ;
-  reg \$7 ;
-  reg [31:0] \$8 ;
-  reg [31:0] \$9 ;
-  input [7:0] a_in;
-  wire [7:0] a_in;
-  output [7:0] a_out;
-  reg [7:0] a_out = 8'h00;
-  reg [31:0] acc = 32'd0;
-  input [7:0] b_in;
-  wire [7:0] b_in;
-  output [7:0] b_out;
-  reg [7:0] b_out = 8'h00;
-  input clk;
-  wire clk;
-  input clr;
-  wire clr;
-  input last_in;
-  wire last_in;
-  output last_out;
-  reg last_out = 1'h0;
-  output [31:0] res;
-  reg [31:0] res = 32'd0;
-  input rst;
-  wire rst;
-  assign \$1  = $signed(a_in) * $signed(b_in);
-  assign \$2  = $signed(acc) + $signed(\$1 );
-  assign \$3  = $signed(a_in) * $signed(b_in);
-  assign \$4  = $signed(acc) + $signed(\$3 );
-  always @(posedge clk)
-    a_out <= \$5 ;
-  always @(posedge clk)
-    b_out <= \$6 ;
-  always @(posedge clk)
-    last_out <= \$7 ;
-  always @(posedge clk)
-    acc <= \$8 ;
-  always @(posedge clk)
-    res <= \$9 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
-    \$5  = a_in;
-    if (rst) begin
-      \$5  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
-    \$6  = b_in;
-    if (rst) begin
-      \$6  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
-    \$7  = last_in;
-    if (rst) begin
-      \$7  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
-    (* full_case = 32'd1 *)
-    if (clr) begin
-      \$8  = 32'd0;
-    end else if (last_in) begin
-      \$8  = 32'd0;
-    end else begin
-      \$8  = \$4 [31:0];
-    end
-    if (rst) begin
-      \$8  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
-    \$9  = res;
-    if (clr) begin
-    end else if (last_in) begin
-      \$9  = \$2 [31:0];
-    end
-    if (rst) begin
-      \$9  = 32'd0;
-    end
-  end
-endmodule
-
-(* generator = "Amaranth" *)
-module \hwcnn_top.array.pe_2_2 (rst, clr, b_in, a_in, last_in, a_out, b_out, last_out, res, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$12  = 0;
-  wire [15:0] \$1 ;
-  wire [32:0] \$2 ;
-  wire [15:0] \$3 ;
-  wire [32:0] \$4 ;
-  reg [7:0] \$5 ;
-  reg [7:0] \$6 ;
-  reg \$7 ;
-  reg [31:0] \$8 ;
-  reg [31:0] \$9 ;
-  input [7:0] a_in;
-  wire [7:0] a_in;
-  output [7:0] a_out;
-  reg [7:0] a_out = 8'h00;
-  reg [31:0] acc = 32'd0;
-  input [7:0] b_in;
-  wire [7:0] b_in;
-  output [7:0] b_out;
-  reg [7:0] b_out = 8'h00;
-  input clk;
-  wire clk;
-  input clr;
-  wire clr;
-  input last_in;
-  wire last_in;
-  output last_out;
-  reg last_out = 1'h0;
-  output [31:0] res;
-  reg [31:0] res = 32'd0;
-  input rst;
-  wire rst;
-  assign \$1  = $signed(a_in) * $signed(b_in);
-  assign \$2  = $signed(acc) + $signed(\$1 );
-  assign \$3  = $signed(a_in) * $signed(b_in);
-  assign \$4  = $signed(acc) + $signed(\$3 );
-  always @(posedge clk)
-    a_out <= \$5 ;
-  always @(posedge clk)
-    b_out <= \$6 ;
-  always @(posedge clk)
-    last_out <= \$7 ;
-  always @(posedge clk)
-    acc <= \$8 ;
-  always @(posedge clk)
-    res <= \$9 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    \$5  = a_in;
-    if (rst) begin
-      \$5  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    \$6  = b_in;
-    if (rst) begin
-      \$6  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    \$7  = last_in;
-    if (rst) begin
-      \$7  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    (* full_case = 32'd1 *)
-    if (clr) begin
-      \$8  = 32'd0;
-    end else if (last_in) begin
-      \$8  = 32'd0;
-    end else begin
-      \$8  = \$4 [31:0];
-    end
-    if (rst) begin
-      \$8  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    \$9  = res;
-    if (clr) begin
-    end else if (last_in) begin
-      \$9  = \$2 [31:0];
-    end
-    if (rst) begin
-      \$9  = 32'd0;
-    end
-  end
-endmodule
-
-(* generator = "Amaranth" *)
-module \hwcnn_top.array.pe_2_3 (rst, clr, b_in, a_in, last_in, b_out, res, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$13  = 0;
-  wire [15:0] \$1 ;
-  wire [32:0] \$2 ;
-  wire [15:0] \$3 ;
-  wire [32:0] \$4 ;
-  reg [7:0] \$5 ;
-  reg [7:0] \$6 ;
-  reg \$7 ;
-  reg [31:0] \$8 ;
-  reg [31:0] \$9 ;
-  input [7:0] a_in;
-  wire [7:0] a_in;
-  reg [7:0] a_out = 8'h00;
-  reg [31:0] acc = 32'd0;
-  input [7:0] b_in;
-  wire [7:0] b_in;
-  output [7:0] b_out;
-  reg [7:0] b_out = 8'h00;
-  input clk;
-  wire clk;
-  input clr;
-  wire clr;
-  input last_in;
-  wire last_in;
-  reg last_out = 1'h0;
-  output [31:0] res;
-  reg [31:0] res = 32'd0;
-  input rst;
-  wire rst;
-  assign \$1  = $signed(a_in) * $signed(b_in);
-  assign \$2  = $signed(acc) + $signed(\$1 );
-  assign \$3  = $signed(a_in) * $signed(b_in);
-  assign \$4  = $signed(acc) + $signed(\$3 );
-  always @(posedge clk)
-    a_out <= \$5 ;
-  always @(posedge clk)
-    b_out <= \$6 ;
-  always @(posedge clk)
-    last_out <= \$7 ;
-  always @(posedge clk)
-    acc <= \$8 ;
-  always @(posedge clk)
-    res <= \$9 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$5  = a_in;
-    if (rst) begin
-      \$5  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$6  = b_in;
-    if (rst) begin
-      \$6  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$7  = last_in;
-    if (rst) begin
-      \$7  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    (* full_case = 32'd1 *)
-    if (clr) begin
-      \$8  = 32'd0;
-    end else if (last_in) begin
-      \$8  = 32'd0;
-    end else begin
-      \$8  = \$4 [31:0];
-    end
-    if (rst) begin
-      \$8  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$9  = res;
-    if (clr) begin
-    end else if (last_in) begin
-      \$9  = \$2 [31:0];
-    end
-    if (rst) begin
-      \$9  = 32'd0;
-    end
-  end
-endmodule
-
-(* generator = "Amaranth" *)
-module \hwcnn_top.array.pe_3_0 (rst, clr, b_in, a_out, last_out, res, a_in, last_in, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$14  = 0;
-  wire [15:0] \$1 ;
-  wire [32:0] \$2 ;
-  wire [15:0] \$3 ;
-  wire [32:0] \$4 ;
-  reg [7:0] \$5 ;
-  reg [7:0] \$6 ;
-  reg \$7 ;
-  reg [31:0] \$8 ;
-  reg [31:0] \$9 ;
-  input [7:0] a_in;
-  wire [7:0] a_in;
-  output [7:0] a_out;
-  reg [7:0] a_out = 8'h00;
-  reg [31:0] acc = 32'd0;
-  input [7:0] b_in;
-  wire [7:0] b_in;
-  reg [7:0] b_out = 8'h00;
-  input clk;
-  wire clk;
-  input clr;
-  wire clr;
-  input last_in;
-  wire last_in;
-  output last_out;
-  reg last_out = 1'h0;
-  output [31:0] res;
-  reg [31:0] res = 32'd0;
-  input rst;
-  wire rst;
-  assign \$1  = $signed(a_in) * $signed(b_in);
-  assign \$2  = $signed(acc) + $signed(\$1 );
-  assign \$3  = $signed(a_in) * $signed(b_in);
-  assign \$4  = $signed(acc) + $signed(\$3 );
-  always @(posedge clk)
-    a_out <= \$5 ;
-  always @(posedge clk)
-    b_out <= \$6 ;
-  always @(posedge clk)
-    last_out <= \$7 ;
-  always @(posedge clk)
-    acc <= \$8 ;
-  always @(posedge clk)
-    res <= \$9 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
-    \$5  = a_in;
-    if (rst) begin
-      \$5  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
-    \$6  = b_in;
-    if (rst) begin
-      \$6  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
-    \$7  = last_in;
-    if (rst) begin
-      \$7  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
-    (* full_case = 32'd1 *)
-    if (clr) begin
-      \$8  = 32'd0;
-    end else if (last_in) begin
-      \$8  = 32'd0;
-    end else begin
-      \$8  = \$4 [31:0];
-    end
-    if (rst) begin
-      \$8  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
-    \$9  = res;
-    if (clr) begin
-    end else if (last_in) begin
-      \$9  = \$2 [31:0];
-    end
-    if (rst) begin
-      \$9  = 32'd0;
-    end
-  end
-endmodule
-
-(* generator = "Amaranth" *)
-module \hwcnn_top.array.pe_3_1 (rst, clr, b_in, a_in, last_in, a_out, last_out, res, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$15  = 0;
-  wire [15:0] \$1 ;
-  wire [32:0] \$2 ;
-  wire [15:0] \$3 ;
-  wire [32:0] \$4 ;
-  reg [7:0] \$5 ;
-  reg [7:0] \$6 ;
-  reg \$7 ;
-  reg [31:0] \$8 ;
-  reg [31:0] \$9 ;
-  input [7:0] a_in;
-  wire [7:0] a_in;
-  output [7:0] a_out;
-  reg [7:0] a_out = 8'h00;
-  reg [31:0] acc = 32'd0;
-  input [7:0] b_in;
-  wire [7:0] b_in;
-  reg [7:0] b_out = 8'h00;
-  input clk;
-  wire clk;
-  input clr;
-  wire clr;
-  input last_in;
-  wire last_in;
-  output last_out;
-  reg last_out = 1'h0;
-  output [31:0] res;
-  reg [31:0] res = 32'd0;
-  input rst;
-  wire rst;
-  assign \$1  = $signed(a_in) * $signed(b_in);
-  assign \$2  = $signed(acc) + $signed(\$1 );
-  assign \$3  = $signed(a_in) * $signed(b_in);
-  assign \$4  = $signed(acc) + $signed(\$3 );
-  always @(posedge clk)
-    a_out <= \$5 ;
-  always @(posedge clk)
-    b_out <= \$6 ;
-  always @(posedge clk)
-    last_out <= \$7 ;
-  always @(posedge clk)
-    acc <= \$8 ;
-  always @(posedge clk)
-    res <= \$9 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
-    \$5  = a_in;
-    if (rst) begin
-      \$5  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
-    \$6  = b_in;
-    if (rst) begin
-      \$6  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
-    \$7  = last_in;
-    if (rst) begin
-      \$7  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
-    (* full_case = 32'd1 *)
-    if (clr) begin
-      \$8  = 32'd0;
-    end else if (last_in) begin
-      \$8  = 32'd0;
-    end else begin
-      \$8  = \$4 [31:0];
-    end
-    if (rst) begin
-      \$8  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
-    \$9  = res;
-    if (clr) begin
-    end else if (last_in) begin
-      \$9  = \$2 [31:0];
-    end
-    if (rst) begin
-      \$9  = 32'd0;
-    end
-  end
-endmodule
-
-(* generator = "Amaranth" *)
-module \hwcnn_top.array.pe_3_2 (rst, clr, b_in, a_in, last_in, a_out, last_out, res, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$16  = 0;
-  wire [15:0] \$1 ;
-  wire [32:0] \$2 ;
-  wire [15:0] \$3 ;
-  wire [32:0] \$4 ;
-  reg [7:0] \$5 ;
-  reg [7:0] \$6 ;
-  reg \$7 ;
-  reg [31:0] \$8 ;
-  reg [31:0] \$9 ;
-  input [7:0] a_in;
-  wire [7:0] a_in;
-  output [7:0] a_out;
-  reg [7:0] a_out = 8'h00;
-  reg [31:0] acc = 32'd0;
-  input [7:0] b_in;
-  wire [7:0] b_in;
-  reg [7:0] b_out = 8'h00;
-  input clk;
-  wire clk;
-  input clr;
-  wire clr;
-  input last_in;
-  wire last_in;
-  output last_out;
-  reg last_out = 1'h0;
-  output [31:0] res;
-  reg [31:0] res = 32'd0;
-  input rst;
-  wire rst;
-  assign \$1  = $signed(a_in) * $signed(b_in);
-  assign \$2  = $signed(acc) + $signed(\$1 );
-  assign \$3  = $signed(a_in) * $signed(b_in);
-  assign \$4  = $signed(acc) + $signed(\$3 );
-  always @(posedge clk)
-    a_out <= \$5 ;
-  always @(posedge clk)
-    b_out <= \$6 ;
-  always @(posedge clk)
-    last_out <= \$7 ;
-  always @(posedge clk)
-    acc <= \$8 ;
-  always @(posedge clk)
-    res <= \$9 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
-    \$5  = a_in;
-    if (rst) begin
-      \$5  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
-    \$6  = b_in;
-    if (rst) begin
-      \$6  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
-    \$7  = last_in;
-    if (rst) begin
-      \$7  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
-    (* full_case = 32'd1 *)
-    if (clr) begin
-      \$8  = 32'd0;
-    end else if (last_in) begin
-      \$8  = 32'd0;
-    end else begin
-      \$8  = \$4 [31:0];
-    end
-    if (rst) begin
-      \$8  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
-    \$9  = res;
-    if (clr) begin
-    end else if (last_in) begin
-      \$9  = \$2 [31:0];
-    end
-    if (rst) begin
-      \$9  = 32'd0;
-    end
-  end
-endmodule
-
-(* generator = "Amaranth" *)
-module \hwcnn_top.array.pe_3_3 (rst, clr, b_in, a_in, last_in, res, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$17  = 0;
-  wire [15:0] \$1 ;
-  wire [32:0] \$2 ;
-  wire [15:0] \$3 ;
-  wire [32:0] \$4 ;
-  reg [7:0] \$5 ;
-  reg [7:0] \$6 ;
-  reg \$7 ;
-  reg [31:0] \$8 ;
-  reg [31:0] \$9 ;
-  input [7:0] a_in;
-  wire [7:0] a_in;
-  reg [7:0] a_out = 8'h00;
-  reg [31:0] acc = 32'd0;
-  input [7:0] b_in;
-  wire [7:0] b_in;
-  reg [7:0] b_out = 8'h00;
-  input clk;
-  wire clk;
-  input clr;
-  wire clr;
-  input last_in;
-  wire last_in;
-  reg last_out = 1'h0;
-  output [31:0] res;
-  reg [31:0] res = 32'd0;
-  input rst;
-  wire rst;
-  assign \$1  = $signed(a_in) * $signed(b_in);
-  assign \$2  = $signed(acc) + $signed(\$1 );
-  assign \$3  = $signed(a_in) * $signed(b_in);
-  assign \$4  = $signed(acc) + $signed(\$3 );
-  always @(posedge clk)
-    a_out <= \$5 ;
-  always @(posedge clk)
-    b_out <= \$6 ;
-  always @(posedge clk)
-    last_out <= \$7 ;
-  always @(posedge clk)
-    acc <= \$8 ;
-  always @(posedge clk)
-    res <= \$9 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
-    \$5  = a_in;
-    if (rst) begin
-      \$5  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
-    \$6  = b_in;
-    if (rst) begin
-      \$6  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
-    \$7  = last_in;
-    if (rst) begin
-      \$7  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
-    (* full_case = 32'd1 *)
-    if (clr) begin
-      \$8  = 32'd0;
-    end else if (last_in) begin
-      \$8  = 32'd0;
-    end else begin
-      \$8  = \$4 [31:0];
-    end
-    if (rst) begin
-      \$8  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
-    \$9  = res;
-    if (clr) begin
-    end else if (last_in) begin
-      \$9  = \$2 [31:0];
-    end
-    if (rst) begin
-      \$9  = 32'd0;
-    end
-  end
-endmodule
-
-(* generator = "Amaranth" *)
-module \hwcnn_top.buffers (act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__data, par_wr__en, par_wr__addr, par_wr__data, out_wr__en, out_wr__addr, out_wr__data, out_rd__addr, clk, rst, eng_out_wr__en, eng_out_wr__addr, \port$47$0 , \port$50$0 , \port$53$0 , \port$56$0 , act_rd__data
-, wgt_rd__data, par_rd__data, out_rd__data, acc_rd__data, rp__addr, \rp__addr$16 , \rp__addr$52 , acc_wr__en, \port$935$0 , \port$941$0 , \port$947$0 , \port$953$0 , engine_owns_out, eng_out_rd__addr, \rp__addr$26 , acc_wr__addr, act_wr__en);
-  wire [7:0] \$signature__addr ;
-  wire [7:0] \$signature__addr$12 ;
-  wire [3:0] \$signature__addr$22 ;
-  wire [7:0] \$signature__addr$34 ;
-  wire [7:0] \$signature__addr$48 ;
-  wire [31:0] \$signature__data ;
-  wire [31:0] \$signature__data$14 ;
-  wire [275:0] \$signature__data$24 ;
-  wire [31:0] \$signature__data$37 ;
-  wire [127:0] \$signature__data$50 ;
-  wire \$signature__en ;
-  wire \$signature__en$10 ;
-  wire \$signature__en$20 ;
-  wire \$signature__en$30 ;
-  wire \$signature__en$46 ;
+module \hwcnn_top.buffers (wp__addr, wp__data, \wp__en$10 , \wp__addr$12 , \wp__data$14 , \wp__en$20 , \wp__addr$22 , \wp__data$24 , out_wr__en, out_wr__addr, out_wr__data, out_rd__addr, clk, rst, act_rd__data, wgt_rd__data, par_rd__data, eng_out_rd__data, acc_rd__data, eng_out_wr__en, eng_out_wr__addr
+, \port$66$0 , \port$69$0 , \port$72$0 , \port$75$0 , rp__addr, \rp__addr$16 , \rp__addr$52 , \wp__en$46 , \port$935$0 , \port$941$0 , \port$947$0 , \port$953$0 , engine_owns_out, eng_out_rd__addr, \rp__addr$26 , \wp__addr$48 , wp__en);
   wire [7:0] acc_rd__addr;
   output [127:0] acc_rd__data;
   wire [127:0] acc_rd__data;
-  input [7:0] acc_wr__addr;
   wire [7:0] acc_wr__addr;
   wire [127:0] acc_wr__data;
-  input acc_wr__en;
   wire acc_wr__en;
   wire [7:0] act_rd__addr;
   output [31:0] act_rd__data;
   wire [31:0] act_rd__data;
-  input [7:0] act_wr__addr;
   wire [7:0] act_wr__addr;
-  input [31:0] act_wr__data;
   wire [31:0] act_wr__data;
-  input act_wr__en;
   wire act_wr__en;
   input clk;
   wire clk;
   input [7:0] eng_out_rd__addr;
   wire [7:0] eng_out_rd__addr;
+  output [31:0] eng_out_rd__data;
   wire [31:0] eng_out_rd__data;
   input [7:0] eng_out_wr__addr;
   wire [7:0] eng_out_wr__addr;
@@ -3051,7 +412,6 @@ module \hwcnn_top.buffers (act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr,
   wire engine_owns_out;
   input [7:0] out_rd__addr;
   wire [7:0] out_rd__addr;
-  output [31:0] out_rd__data;
   wire [31:0] out_rd__data;
   input [7:0] out_wr__addr;
   wire [7:0] out_wr__addr;
@@ -3062,20 +422,17 @@ module \hwcnn_top.buffers (act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr,
   wire [3:0] par_rd__addr;
   output [275:0] par_rd__data;
   wire [275:0] par_rd__data;
-  input [3:0] par_wr__addr;
   wire [3:0] par_wr__addr;
-  input [275:0] par_wr__data;
   wire [275:0] par_wr__data;
-  input par_wr__en;
   wire par_wr__en;
-  input [7:0] \port$47$0 ;
-  wire [7:0] \port$47$0 ;
-  input [7:0] \port$50$0 ;
-  wire [7:0] \port$50$0 ;
-  input [7:0] \port$53$0 ;
-  wire [7:0] \port$53$0 ;
-  input [7:0] \port$56$0 ;
-  wire [7:0] \port$56$0 ;
+  input [7:0] \port$66$0 ;
+  wire [7:0] \port$66$0 ;
+  input [7:0] \port$69$0 ;
+  wire [7:0] \port$69$0 ;
+  input [7:0] \port$72$0 ;
+  wire [7:0] \port$72$0 ;
+  input [7:0] \port$75$0 ;
+  wire [7:0] \port$75$0 ;
   input [31:0] \port$935$0 ;
   wire [31:0] \port$935$0 ;
   input [31:0] \port$941$0 ;
@@ -3090,25 +447,48 @@ module \hwcnn_top.buffers (act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr,
   wire [7:0] \rp__addr$16 ;
   input [3:0] \rp__addr$26 ;
   wire [3:0] \rp__addr$26 ;
-  wire [7:0] \rp__addr$40 ;
+  wire [7:0] \rp__addr$42 ;
   input [7:0] \rp__addr$52 ;
   wire [7:0] \rp__addr$52 ;
   wire [31:0] rp__data;
   wire [31:0] \rp__data$19 ;
   wire [275:0] \rp__data$29 ;
-  wire [31:0] \rp__data$44 ;
+  wire [31:0] \rp__data$41 ;
   wire [127:0] \rp__data$55 ;
   input rst;
   wire rst;
   wire [7:0] wgt_rd__addr;
   output [31:0] wgt_rd__data;
   wire [31:0] wgt_rd__data;
-  input [7:0] wgt_wr__addr;
   wire [7:0] wgt_wr__addr;
-  input [31:0] wgt_wr__data;
   wire [31:0] wgt_wr__data;
-  input wgt_wr__en;
   wire wgt_wr__en;
+  input [7:0] wp__addr;
+  wire [7:0] wp__addr;
+  input [7:0] \wp__addr$12 ;
+  wire [7:0] \wp__addr$12 ;
+  input [3:0] \wp__addr$22 ;
+  wire [3:0] \wp__addr$22 ;
+  wire [7:0] \wp__addr$34 ;
+  input [7:0] \wp__addr$48 ;
+  wire [7:0] \wp__addr$48 ;
+  input [31:0] wp__data;
+  wire [31:0] wp__data;
+  input [31:0] \wp__data$14 ;
+  wire [31:0] \wp__data$14 ;
+  input [275:0] \wp__data$24 ;
+  wire [275:0] \wp__data$24 ;
+  wire [31:0] \wp__data$37 ;
+  wire [127:0] \wp__data$50 ;
+  input wp__en;
+  wire wp__en;
+  input \wp__en$10 ;
+  wire \wp__en$10 ;
+  input \wp__en$20 ;
+  wire \wp__en$20 ;
+  wire \wp__en$30 ;
+  input \wp__en$46 ;
+  wire \wp__en$46 ;
   reg [127:0] acc_mem [255:0];
   initial begin
     acc_mem[0] = 128'h00000000000000000000000000000000;
@@ -3369,8 +749,8 @@ module \hwcnn_top.buffers (act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr,
     acc_mem[255] = 128'h00000000000000000000000000000000;
   end
   always @(posedge clk) begin
-    if (acc_wr__en)
-      acc_mem[acc_wr__addr] <= { \port$953$0 , \port$947$0 , \port$941$0 , \port$935$0  };
+    if (\wp__en$46 )
+      acc_mem[\wp__addr$48 ] <= { \port$953$0 , \port$947$0 , \port$941$0 , \port$935$0  };
   end
   reg [127:0] _0_;
   always @(posedge clk) begin
@@ -3637,8 +1017,8 @@ module \hwcnn_top.buffers (act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr,
     act_mem[255] = 32'd0;
   end
   always @(posedge clk) begin
-    if (act_wr__en)
-      act_mem[act_wr__addr] <= act_wr__data;
+    if (wp__en)
+      act_mem[wp__addr] <= wp__data;
   end
   reg [31:0] _1_;
   always @(posedge clk) begin
@@ -3905,14 +1285,14 @@ module \hwcnn_top.buffers (act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr,
     out_mem[255] = 32'd0;
   end
   always @(posedge clk) begin
-    if (\$signature__en$30 )
-      out_mem[\$signature__addr$34 ] <= \$signature__data$37 ;
+    if (\wp__en$30 )
+      out_mem[\wp__addr$34 ] <= \wp__data$37 ;
   end
   reg [31:0] _2_;
   always @(posedge clk) begin
-    _2_ <= out_mem[\rp__addr$40 ];
+    _2_ <= out_mem[\rp__addr$42 ];
   end
-  assign out_rd__data = _2_;
+  assign eng_out_rd__data = _2_;
   reg [275:0] par_mem [15:0];
   initial begin
     par_mem[0] = 276'h000000000000000000000000000000000000000000000000000000000000000000000;
@@ -3933,8 +1313,8 @@ module \hwcnn_top.buffers (act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr,
     par_mem[15] = 276'h000000000000000000000000000000000000000000000000000000000000000000000;
   end
   always @(posedge clk) begin
-    if (par_wr__en)
-      par_mem[par_wr__addr] <= par_wr__data;
+    if (\wp__en$20 )
+      par_mem[\wp__addr$22 ] <= \wp__data$24 ;
   end
   reg [275:0] _3_;
   always @(posedge clk) begin
@@ -4201,46 +1581,2975 @@ module \hwcnn_top.buffers (act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr,
     wgt_mem[255] = 32'd0;
   end
   always @(posedge clk) begin
-    if (wgt_wr__en)
-      wgt_mem[wgt_wr__addr] <= wgt_wr__data;
+    if (\wp__en$10 )
+      wgt_mem[\wp__addr$12 ] <= \wp__data$14 ;
   end
   reg [31:0] _4_;
   always @(posedge clk) begin
     _4_ <= wgt_mem[\rp__addr$16 ];
   end
   assign wgt_rd__data = _4_;
-  assign \$signature__en$30  = engine_owns_out ? eng_out_wr__en : out_wr__en;
-  assign \$signature__addr$34  = engine_owns_out ? eng_out_wr__addr : out_wr__addr;
-  assign \$signature__data$37  = engine_owns_out ? { \port$56$0 , \port$53$0 , \port$50$0 , \port$47$0  } : out_wr__data;
-  assign \rp__addr$40  = engine_owns_out ? eng_out_rd__addr : out_rd__addr;
-  assign \$signature__en  = act_wr__en;
-  assign \$signature__addr  = act_wr__addr;
-  assign \$signature__data  = act_wr__data;
+  assign \wp__en$30  = engine_owns_out ? eng_out_wr__en : out_wr__en;
+  assign \wp__addr$34  = engine_owns_out ? eng_out_wr__addr : out_wr__addr;
+  assign \wp__data$37  = engine_owns_out ? { \port$75$0 , \port$72$0 , \port$69$0 , \port$66$0  } : out_wr__data;
+  assign \rp__addr$42  = engine_owns_out ? eng_out_rd__addr : out_rd__addr;
+  assign act_wr__en = wp__en;
+  assign act_wr__addr = wp__addr;
+  assign act_wr__data = wp__data;
   assign act_rd__addr = rp__addr;
   assign rp__data = act_rd__data;
-  assign \$signature__en$10  = wgt_wr__en;
-  assign \$signature__addr$12  = wgt_wr__addr;
-  assign \$signature__data$14  = wgt_wr__data;
+  assign wgt_wr__en = \wp__en$10 ;
+  assign wgt_wr__addr = \wp__addr$12 ;
+  assign wgt_wr__data = \wp__data$14 ;
   assign wgt_rd__addr = \rp__addr$16 ;
   assign \rp__data$19  = wgt_rd__data;
-  assign \$signature__en$20  = par_wr__en;
-  assign \$signature__addr$22  = par_wr__addr;
-  assign \$signature__data$24  = par_wr__data;
+  assign par_wr__en = \wp__en$20 ;
+  assign par_wr__addr = \wp__addr$22 ;
+  assign par_wr__data = \wp__data$24 ;
   assign par_rd__addr = \rp__addr$26 ;
   assign \rp__data$29  = par_rd__data;
-  assign eng_out_wr__data = { \port$56$0 , \port$53$0 , \port$50$0 , \port$47$0  };
-  assign \rp__data$44  = out_rd__data;
-  assign eng_out_rd__data = out_rd__data;
-  assign \$signature__en$46  = acc_wr__en;
-  assign \$signature__addr$48  = acc_wr__addr;
-  assign \$signature__data$50  = { \port$953$0 , \port$947$0 , \port$941$0 , \port$935$0  };
+  assign eng_out_wr__data = { \port$75$0 , \port$72$0 , \port$69$0 , \port$66$0  };
+  assign \rp__data$41  = eng_out_rd__data;
+  assign out_rd__data = eng_out_rd__data;
+  assign acc_wr__en = \wp__en$46 ;
+  assign acc_wr__addr = \wp__addr$48 ;
+  assign \wp__data$50  = { \port$953$0 , \port$947$0 , \port$941$0 , \port$935$0  };
   assign acc_wr__data = { \port$953$0 , \port$947$0 , \port$941$0 , \port$935$0  };
   assign acc_rd__addr = \rp__addr$52 ;
   assign \rp__data$55  = acc_rd__data;
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.requant0 (rst, acc, m0, \shift$6 , \rounding$8 , wrap, lo, \hi$14 , y, clk);
+module \hwcnn_top.engine (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc__b_base, desc__p_base, desc__c_base, desc__pin_base, desc__m0, desc__shift, desc__rounding, desc__wrap, desc__per_channel, desc__bias_en, desc__acc_in, desc__acc_out, desc__lo, desc__hi, desc__pool_op, desc__in_h
+, desc__in_w, desc__out_h, desc__out_w, desc__win_h, desc__win_w, desc__stride_h, desc__stride_w, desc__pad_top, desc__pad_left, desc__pad_bottom, desc__pad_right, desc__count_pad, clk, rst, act_rd__data, wgt_rd__data, par_rd__data, out_rd__data, acc_rd__data, out_wr__en, out_wr__addr
+, \port$66$0 , \port$69$0 , \port$72$0 , \port$75$0 , act_rd__addr, wgt_rd__addr, acc_rd__addr, acc_wr__en, pp_acc0, pp_acc1, pp_acc2, pp_acc3, busy, done, out_rd__addr, error, par_rd__addr, acc_wr__addr, start);
+  reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
+  wire \$1 ;
+  wire \$10 ;
+  wire \$11 ;
+  wire \$12 ;
+  wire \$13 ;
+  wire \$14 ;
+  wire \$15 ;
+  wire \$16 ;
+  wire \$17 ;
+  wire \$18 ;
+  wire \$19 ;
+  wire \$2 ;
+  wire \$20 ;
+  wire \$21 ;
+  wire \$22 ;
+  wire \$23 ;
+  wire [7:0] \$24 ;
+  wire [7:0] \$25 ;
+  wire \$26 ;
+  wire [7:0] \$27 ;
+  wire [7:0] \$28 ;
+  wire \$29 ;
+  wire \$3 ;
+  wire [7:0] \$30 ;
+  wire [7:0] \$31 ;
+  wire \$32 ;
+  wire [7:0] \$33 ;
+  wire [7:0] \$34 ;
+  reg [31:0] \$35 ;
+  wire [31:0] \$36 ;
+  wire [31:0] \$37 ;
+  wire [32:0] \$38 ;
+  reg [31:0] \$39 ;
+  wire \$4 ;
+  wire [31:0] \$40 ;
+  wire [31:0] \$41 ;
+  wire [32:0] \$42 ;
+  reg [31:0] \$43 ;
+  wire [31:0] \$44 ;
+  wire [31:0] \$45 ;
+  wire [32:0] \$46 ;
+  reg [31:0] \$47 ;
+  wire [31:0] \$48 ;
+  wire [31:0] \$49 ;
+  wire \$5 ;
+  wire [32:0] \$50 ;
+  reg [31:0] \$51 ;
+  reg [30:0] \$52 ;
+  reg [5:0] \$53 ;
+  reg [31:0] \$54 ;
+  reg [30:0] \$55 ;
+  reg [5:0] \$56 ;
+  reg [31:0] \$57 ;
+  reg [30:0] \$58 ;
+  reg [5:0] \$59 ;
+  wire \$6 ;
+  reg [31:0] \$60 ;
+  reg [30:0] \$61 ;
+  reg [5:0] \$62 ;
+  wire \$7 ;
+  wire \$8 ;
+  wire \$9 ;
+  wire [7:0] a_in__0;
+  wire [7:0] a_in__1;
+  wire [7:0] a_in__2;
+  wire [7:0] a_in__3;
+  wire a_last;
+  wire [31:0] acc;
+  wire [31:0] \acc$153 ;
+  wire [31:0] \acc$166 ;
+  wire [31:0] \acc$179 ;
+  output [7:0] acc_rd__addr;
+  wire [7:0] acc_rd__addr;
+  input [127:0] acc_rd__data;
+  wire [127:0] acc_rd__data;
+  wire [7:0] acc_rd_addr;
+  output [7:0] acc_wr__addr;
+  wire [7:0] acc_wr__addr;
+  wire [127:0] acc_wr__data;
+  output acc_wr__en;
+  wire acc_wr__en;
+  wire [7:0] acc_wr_addr;
+  wire acc_wr_en;
+  wire [7:0] act_addr;
+  output [7:0] act_rd__addr;
+  wire [7:0] act_rd__addr;
+  input [31:0] act_rd__data;
+  wire [31:0] act_rd__data;
+  wire [7:0] b_in__0;
+  wire [7:0] b_in__1;
+  wire [7:0] b_in__2;
+  wire [7:0] b_in__3;
+  wire bias_en;
+  output busy;
+  wire busy;
+  wire \busy$69 ;
+  input clk;
+  wire clk;
+  wire clr;
+  wire \clr$130 ;
+  input [7:0] desc__a_base;
+  wire [7:0] desc__a_base;
+  wire [7:0] \desc__a_base$1 ;
+  input desc__acc_in;
+  wire desc__acc_in;
+  wire \desc__acc_in$3 ;
+  input desc__acc_out;
+  wire desc__acc_out;
+  wire \desc__acc_out$5 ;
+  input [7:0] desc__b_base;
+  wire [7:0] desc__b_base;
+  wire [7:0] \desc__b_base$7 ;
+  input desc__bias_en;
+  wire desc__bias_en;
+  wire \desc__bias_en$9 ;
+  input [7:0] desc__c_base;
+  wire [7:0] desc__c_base;
+  wire [7:0] \desc__c_base$11 ;
+  input desc__count_pad;
+  wire desc__count_pad;
+  wire \desc__count_pad$13 ;
+  input [7:0] desc__hi;
+  wire [7:0] desc__hi;
+  wire [7:0] \desc__hi$15 ;
+  input [15:0] desc__in_h;
+  wire [15:0] desc__in_h;
+  wire [15:0] \desc__in_h$17 ;
+  input [15:0] desc__in_w;
+  wire [15:0] desc__in_w;
+  wire [15:0] \desc__in_w$19 ;
+  input [15:0] desc__k;
+  wire [15:0] desc__k;
+  wire [15:0] \desc__k$21 ;
+  input desc__kind;
+  wire desc__kind;
+  wire \desc__kind$23 ;
+  input [7:0] desc__lo;
+  wire [7:0] desc__lo;
+  wire [7:0] \desc__lo$25 ;
+  input [15:0] desc__m;
+  wire [15:0] desc__m;
+  wire [15:0] \desc__m$27 ;
+  input [30:0] desc__m0;
+  wire [30:0] desc__m0;
+  wire [30:0] \desc__m0$29 ;
+  input [15:0] desc__n;
+  wire [15:0] desc__n;
+  wire [15:0] \desc__n$31 ;
+  input [15:0] desc__out_h;
+  wire [15:0] desc__out_h;
+  wire [15:0] \desc__out_h$33 ;
+  input [15:0] desc__out_w;
+  wire [15:0] desc__out_w;
+  wire [15:0] \desc__out_w$35 ;
+  input [3:0] desc__p_base;
+  wire [3:0] desc__p_base;
+  wire [3:0] \desc__p_base$37 ;
+  input [7:0] desc__pad_bottom;
+  wire [7:0] desc__pad_bottom;
+  wire [7:0] \desc__pad_bottom$39 ;
+  input [7:0] desc__pad_left;
+  wire [7:0] desc__pad_left;
+  wire [7:0] \desc__pad_left$41 ;
+  input [7:0] desc__pad_right;
+  wire [7:0] desc__pad_right;
+  wire [7:0] \desc__pad_right$43 ;
+  input [7:0] desc__pad_top;
+  wire [7:0] desc__pad_top;
+  wire [7:0] \desc__pad_top$45 ;
+  input desc__per_channel;
+  wire desc__per_channel;
+  wire \desc__per_channel$47 ;
+  input [7:0] desc__pin_base;
+  wire [7:0] desc__pin_base;
+  wire [7:0] \desc__pin_base$49 ;
+  input [1:0] desc__pool_op;
+  wire [1:0] desc__pool_op;
+  wire [1:0] \desc__pool_op$51 ;
+  input [1:0] desc__rounding;
+  wire [1:0] desc__rounding;
+  wire [1:0] \desc__rounding$53 ;
+  input [5:0] desc__shift;
+  wire [5:0] desc__shift;
+  wire [5:0] \desc__shift$55 ;
+  input [7:0] desc__stride_h;
+  wire [7:0] desc__stride_h;
+  wire [7:0] \desc__stride_h$57 ;
+  input [7:0] desc__stride_w;
+  wire [7:0] desc__stride_w;
+  wire [7:0] \desc__stride_w$59 ;
+  input [7:0] desc__win_h;
+  wire [7:0] desc__win_h;
+  wire [7:0] \desc__win_h$61 ;
+  input [7:0] desc__win_w;
+  wire [7:0] desc__win_w;
+  wire [7:0] \desc__win_w$63 ;
+  input desc__wrap;
+  wire desc__wrap;
+  wire \desc__wrap$65 ;
+  output done;
+  wire done;
+  wire \done$71 ;
+  output error;
+  wire error;
+  wire \error$73 ;
+  wire feed;
+  wire [7:0] hi;
+  wire [7:0] \hi$150 ;
+  wire [7:0] \hi$163 ;
+  wire [7:0] \hi$176 ;
+  wire [7:0] \hi$189 ;
+  wire [7:0] \hi$211 ;
+  wire [7:0] i_data__0;
+  wire \i_data__0$103 ;
+  wire [7:0] \i_data__0$116 ;
+  wire [7:0] i_data__1;
+  wire \i_data__1$107 ;
+  wire [7:0] \i_data__1$120 ;
+  wire [7:0] i_data__2;
+  wire \i_data__2$110 ;
+  wire [7:0] \i_data__2$123 ;
+  wire [7:0] i_data__3;
+  wire \i_data__3$113 ;
+  wire [7:0] \i_data__3$126 ;
+  wire kind;
+  wire [3:0] lane_mask;
+  wire last_in__0;
+  wire last_in__1;
+  wire last_in__2;
+  wire last_in__3;
+  wire [7:0] lo;
+  wire [7:0] \lo$148 ;
+  wire [7:0] \lo$162 ;
+  wire [7:0] \lo$175 ;
+  wire [7:0] \lo$188 ;
+  wire [7:0] \lo$210 ;
+  wire [30:0] m0;
+  wire [30:0] \m0$138 ;
+  wire [30:0] \m0$156 ;
+  wire [30:0] \m0$169 ;
+  wire [30:0] \m0$182 ;
+  wire [7:0] o_data__0;
+  wire \o_data__0$106 ;
+  wire [7:0] \o_data__0$119 ;
+  wire [7:0] o_data__1;
+  wire \o_data__1$109 ;
+  wire [7:0] \o_data__1$122 ;
+  wire [7:0] o_data__2;
+  wire \o_data__2$112 ;
+  wire [7:0] \o_data__2$125 ;
+  wire [7:0] o_data__3;
+  wire \o_data__3$115 ;
+  wire [7:0] \o_data__3$128 ;
+  wire [1:0] op;
+  output [7:0] out_rd__addr;
+  wire [7:0] out_rd__addr;
+  input [31:0] out_rd__data;
+  wire [31:0] out_rd__data;
+  wire [7:0] out_rd_addr;
+  output [7:0] out_wr__addr;
+  wire [7:0] out_wr__addr;
+  wire [31:0] out_wr__data;
+  output out_wr__en;
+  wire out_wr__en;
+  wire [7:0] out_wr_addr;
+  wire out_wr_en;
+  wire [3:0] par_addr;
+  output [3:0] par_rd__addr;
+  wire [3:0] par_rd__addr;
+  input [275:0] par_rd__data;
+  wire [275:0] par_rd__data;
+  wire per_channel;
+  wire pool_final;
+  wire [1:0] pool_op;
+  output [7:0] \port$66$0 ;
+  wire [7:0] \port$66$0 ;
+  output [7:0] \port$69$0 ;
+  wire [7:0] \port$69$0 ;
+  output [7:0] \port$72$0 ;
+  wire [7:0] \port$72$0 ;
+  output [7:0] \port$75$0 ;
+  wire [7:0] \port$75$0 ;
+  output [31:0] pp_acc0;
+  reg [31:0] pp_acc0 = 32'd0;
+  output [31:0] pp_acc1;
+  reg [31:0] pp_acc1 = 32'd0;
+  output [31:0] pp_acc2;
+  reg [31:0] pp_acc2 = 32'd0;
+  output [31:0] pp_acc3;
+  reg [31:0] pp_acc3 = 32'd0;
+  wire pp_first;
+  wire pp_in;
+  reg [30:0] pp_m0_0 = 31'h00000000;
+  reg [30:0] pp_m0_1 = 31'h00000000;
+  reg [30:0] pp_m0_2 = 31'h00000000;
+  reg [30:0] pp_m0_3 = 31'h00000000;
+  reg [5:0] pp_shift0 = 6'h00;
+  reg [5:0] pp_shift1 = 6'h00;
+  reg [5:0] pp_shift2 = 6'h00;
+  reg [5:0] pp_shift3 = 6'h00;
+  wire [31:0] res__0__0;
+  wire [31:0] res__0__1;
+  wire [31:0] res__0__2;
+  wire [31:0] res__0__3;
+  wire [31:0] res__1__0;
+  wire [31:0] res__1__1;
+  wire [31:0] res__1__2;
+  wire [31:0] res__1__3;
+  wire [31:0] res__2__0;
+  wire [31:0] res__2__1;
+  wire [31:0] res__2__2;
+  wire [31:0] res__2__3;
+  wire [31:0] res__3__0;
+  wire [31:0] res__3__1;
+  wire [31:0] res__3__2;
+  wire [31:0] res__3__3;
+  wire [40:0] result__payload;
+  wire [7:0] \result__payload.addr ;
+  wire \result__payload.final ;
+  wire [31:0] \result__payload.y ;
+  wire [7:0] \result__payload.y[0] ;
+  wire [7:0] \result__payload.y[1] ;
+  wire [7:0] \result__payload.y[2] ;
+  wire [7:0] \result__payload.y[3] ;
+  wire result__valid;
+  wire [1:0] rounding;
+  wire [1:0] \rounding$144 ;
+  wire [1:0] \rounding$160 ;
+  wire [1:0] \rounding$173 ;
+  wire [1:0] \rounding$186 ;
+  wire [1:0] row_sel;
+  input rst;
+  wire rst;
+  wire [5:0] shift;
+  wire [5:0] \shift$141 ;
+  wire [5:0] \shift$158 ;
+  wire [5:0] \shift$171 ;
+  wire [5:0] \shift$184 ;
+  input start;
+  wire start;
+  wire \start$67 ;
+  wire [24:0] sum__0;
+  wire [24:0] sum__1;
+  wire [24:0] sum__2;
+  wire [24:0] sum__3;
+  wire [7:0] sum_q__0;
+  wire [7:0] sum_q__1;
+  wire [7:0] sum_q__2;
+  wire [7:0] sum_q__3;
+  wire [12:0] tap__payload;
+  wire [12:0] \tap__payload$200 ;
+  wire [7:0] \tap__payload$200.addr ;
+  wire \tap__payload$200.count ;
+  wire \tap__payload$200.final ;
+  wire \tap__payload$200.first ;
+  wire \tap__payload$200.inb ;
+  wire \tap__payload$200.last ;
+  wire [7:0] \tap__payload.addr ;
+  wire \tap__payload.count ;
+  wire \tap__payload.final ;
+  wire \tap__payload.first ;
+  wire \tap__payload.inb ;
+  wire \tap__payload.last ;
+  wire tap__valid;
+  wire \tap__valid$202 ;
+  wire [7:0] wgt_addr;
+  output [7:0] wgt_rd__addr;
+  wire [7:0] wgt_rd__addr;
+  input [31:0] wgt_rd__data;
+  wire [31:0] wgt_rd__data;
+  wire wrap;
+  wire \wrap$146 ;
+  wire \wrap$161 ;
+  wire \wrap$174 ;
+  wire \wrap$187 ;
+  wire [7:0] x__0;
+  wire [7:0] x__1;
+  wire [7:0] x__2;
+  wire [7:0] x__3;
+  wire [7:0] y;
+  wire [7:0] \y$165 ;
+  wire [7:0] \y$178 ;
+  wire [7:0] \y$191 ;
+  assign \acc$179  = \$18  ? { sum__3[24], sum__3[24], sum__3[24], sum__3[24], sum__3[24], sum__3[24], sum__3[24], sum__3 } : pp_acc3;
+  assign \$19  = ! kind;
+  assign \$20  = \$19  & per_channel;
+  assign \m0$182  = \$20  ? pp_m0_3 : \m0$138 ;
+  assign \$21  = ! kind;
+  assign \$22  = \$21  & per_channel;
+  assign \shift$184  = \$22  ? pp_shift3 : \shift$141 ;
+  assign \$24  = lane_mask[0] ? sum_q__0 : 8'h00;
+  assign \$25  = \$23  ? result__payload[7:0] : \$24 ;
+  assign \$27  = lane_mask[1] ? sum_q__1 : 8'h00;
+  assign \$28  = \$26  ? result__payload[15:8] : \$27 ;
+  assign \$30  = lane_mask[2] ? sum_q__2 : 8'h00;
+  assign \$31  = \$29  ? result__payload[23:16] : \$30 ;
+  assign \$33  = lane_mask[3] ? sum_q__3 : 8'h00;
+  assign \$34  = \$32  ? result__payload[31:24] : \$33 ;
+  assign pool_final = result__valid & result__payload[40];
+  assign \$36  = bias_en ? par_rd__data[31:0] : 32'd0;
+  assign \$37  = pp_first ? \$36  : acc_rd__data[31:0];
+  assign \$38  = $signed(\$35 ) + $signed(\$37 );
+  assign \$40  = bias_en ? par_rd__data[100:69] : 32'd0;
+  assign \$41  = pp_first ? \$40  : acc_rd__data[63:32];
+  assign \$42  = $signed(\$39 ) + $signed(\$41 );
+  assign \$44  = bias_en ? par_rd__data[169:138] : 32'd0;
+  assign \$45  = pp_first ? \$44  : acc_rd__data[95:64];
+  assign \$46  = $signed(\$43 ) + $signed(\$45 );
+  assign \$48  = bias_en ? par_rd__data[238:207] : 32'd0;
+  assign \$49  = pp_first ? \$48  : acc_rd__data[127:96];
+  assign \$50  = $signed(\$47 ) + $signed(\$49 );
+  always @(posedge clk)
+    pp_acc0 <= \$51 ;
+  always @(posedge clk)
+    pp_m0_0 <= \$52 ;
+  always @(posedge clk)
+    pp_shift0 <= \$53 ;
+  always @(posedge clk)
+    pp_acc1 <= \$54 ;
+  always @(posedge clk)
+    pp_m0_1 <= \$55 ;
+  always @(posedge clk)
+    pp_shift1 <= \$56 ;
+  always @(posedge clk)
+    pp_acc2 <= \$57 ;
+  always @(posedge clk)
+    pp_m0_2 <= \$58 ;
+  always @(posedge clk)
+    pp_shift2 <= \$59 ;
+  always @(posedge clk)
+    pp_acc3 <= \$60 ;
+  always @(posedge clk)
+    pp_m0_3 <= \$61 ;
+  always @(posedge clk)
+    pp_shift3 <= \$62 ;
+  assign out_wr__en = \$1  ? result__valid : out_wr_en;
+  assign out_wr__addr = \$2  ? result__payload[39:32] : out_wr_addr;
+  assign i_data__0 = feed ? act_rd__data[7:0] : 8'h00;
+  assign i_data__1 = feed ? act_rd__data[15:8] : 8'h00;
+  assign i_data__2 = feed ? act_rd__data[23:16] : 8'h00;
+  assign i_data__3 = feed ? act_rd__data[31:24] : 8'h00;
+  assign \i_data__0$116  = feed ? wgt_rd__data[7:0] : 8'h00;
+  assign \i_data__1$120  = feed ? wgt_rd__data[15:8] : 8'h00;
+  assign \i_data__2$123  = feed ? wgt_rd__data[23:16] : 8'h00;
+  assign \i_data__3$126  = feed ? wgt_rd__data[31:24] : 8'h00;
+  assign acc = \$3  ? { sum__0[24], sum__0[24], sum__0[24], sum__0[24], sum__0[24], sum__0[24], sum__0[24], sum__0 } : pp_acc0;
+  assign \$4  = ! kind;
+  assign \$5  = \$4  & per_channel;
+  assign m0 = \$5  ? pp_m0_0 : \m0$138 ;
+  assign \$6  = ! kind;
+  assign \$7  = \$6  & per_channel;
+  assign shift = \$7  ? pp_shift0 : \shift$141 ;
+  assign \acc$153  = \$8  ? { sum__1[24], sum__1[24], sum__1[24], sum__1[24], sum__1[24], sum__1[24], sum__1[24], sum__1 } : pp_acc1;
+  assign \$9  = ! kind;
+  assign \$10  = \$9  & per_channel;
+  assign \m0$156  = \$10  ? pp_m0_1 : \m0$138 ;
+  assign \$11  = ! kind;
+  assign \$12  = \$11  & per_channel;
+  assign \shift$158  = \$12  ? pp_shift1 : \shift$141 ;
+  assign \acc$166  = \$13  ? { sum__2[24], sum__2[24], sum__2[24], sum__2[24], sum__2[24], sum__2[24], sum__2[24], sum__2 } : pp_acc2;
+  assign \$14  = ! kind;
+  assign \$15  = \$14  & per_channel;
+  assign \m0$169  = \$15  ? pp_m0_2 : \m0$138 ;
+  assign \$16  = ! kind;
+  assign \$17  = \$16  & per_channel;
+  assign \shift$171  = \$17  ? pp_shift2 : \shift$141 ;
+  \hwcnn_top.engine.array  array (
+    .a_in(i_data__0),
+    .\a_in$109 (a_in__3),
+    .\a_in$37 (a_in__1),
+    .\a_in$73 (a_in__2),
+    .b_in(\i_data__0$116 ),
+    .\b_in$12 (b_in__1),
+    .\b_in$21 (b_in__2),
+    .\b_in$30 (b_in__3),
+    .clk(clk),
+    .clr(clr),
+    .last_in(\i_data__0$103 ),
+    .\last_in$113 (last_in__3),
+    .\last_in$41 (last_in__1),
+    .\last_in$77 (last_in__2),
+    .res__0__0(res__0__0),
+    .res__0__1(res__0__1),
+    .res__0__2(res__0__2),
+    .res__0__3(res__0__3),
+    .res__1__0(res__1__0),
+    .res__1__1(res__1__1),
+    .res__1__2(res__1__2),
+    .res__1__3(res__1__3),
+    .res__2__0(res__2__0),
+    .res__2__1(res__2__1),
+    .res__2__2(res__2__2),
+    .res__2__3(res__2__3),
+    .res__3__0(res__3__0),
+    .res__3__1(res__3__1),
+    .res__3__2(res__3__2),
+    .res__3__3(res__3__3),
+    .rst(rst)
+  );
+  \hwcnn_top.engine.requant0  requant0 (
+    .acc(acc),
+    .clk(clk),
+    .\hi$14 (hi),
+    .lo(lo),
+    .m0(m0),
+    .\rounding$8 (rounding),
+    .rst(rst),
+    .\shift$6 (shift),
+    .wrap(wrap),
+    .y(sum_q__0)
+  );
+  \hwcnn_top.engine.requant1  requant1 (
+    .acc(\acc$153 ),
+    .clk(clk),
+    .\hi$14 (hi),
+    .lo(lo),
+    .m0(\m0$156 ),
+    .\rounding$8 (rounding),
+    .rst(rst),
+    .\shift$6 (\shift$158 ),
+    .wrap(wrap),
+    .y(sum_q__1)
+  );
+  \hwcnn_top.engine.requant2  requant2 (
+    .acc(\acc$166 ),
+    .clk(clk),
+    .\hi$14 (hi),
+    .lo(lo),
+    .m0(\m0$169 ),
+    .\rounding$8 (rounding),
+    .rst(rst),
+    .\shift$6 (\shift$171 ),
+    .wrap(wrap),
+    .y(sum_q__2)
+  );
+  \hwcnn_top.engine.requant3  requant3 (
+    .acc(\acc$179 ),
+    .clk(clk),
+    .\hi$14 (hi),
+    .lo(lo),
+    .m0(\m0$182 ),
+    .\rounding$8 (rounding),
+    .rst(rst),
+    .\shift$6 (\shift$184 ),
+    .wrap(wrap),
+    .y(sum_q__3)
+  );
+  \hwcnn_top.engine.seq  seq (
+    .a_last(\i_data__0$103 ),
+    .acc_rd_addr(acc_rd__addr),
+    .acc_wr_addr(acc_wr__addr),
+    .acc_wr_en(acc_wr__en),
+    .act_addr(act_rd__addr),
+    .bias_en(bias_en),
+    .busy(busy),
+    .clk(clk),
+    .clr(clr),
+    .desc__a_base(desc__a_base),
+    .desc__acc_in(desc__acc_in),
+    .desc__acc_out(desc__acc_out),
+    .desc__b_base(desc__b_base),
+    .desc__bias_en(desc__bias_en),
+    .desc__c_base(desc__c_base),
+    .desc__count_pad(desc__count_pad),
+    .desc__hi(desc__hi),
+    .desc__in_h(desc__in_h),
+    .desc__in_w(desc__in_w),
+    .desc__k(desc__k),
+    .desc__kind(desc__kind),
+    .desc__lo(desc__lo),
+    .desc__m(desc__m),
+    .desc__m0(desc__m0),
+    .desc__n(desc__n),
+    .desc__out_h(desc__out_h),
+    .desc__out_w(desc__out_w),
+    .desc__p_base(desc__p_base),
+    .desc__pad_bottom(desc__pad_bottom),
+    .desc__pad_left(desc__pad_left),
+    .desc__pad_right(desc__pad_right),
+    .desc__pad_top(desc__pad_top),
+    .desc__per_channel(desc__per_channel),
+    .desc__pin_base(desc__pin_base),
+    .desc__pool_op(desc__pool_op),
+    .desc__rounding(desc__rounding),
+    .desc__shift(desc__shift),
+    .desc__stride_h(desc__stride_h),
+    .desc__stride_w(desc__stride_w),
+    .desc__win_h(desc__win_h),
+    .desc__win_w(desc__win_w),
+    .desc__wrap(desc__wrap),
+    .done(done),
+    .error(error),
+    .feed(feed),
+    .hi(hi),
+    .kind(kind),
+    .lane_mask(lane_mask),
+    .lo(lo),
+    .m0(\m0$138 ),
+    .out_rd_addr(out_rd__addr),
+    .out_wr_addr(out_wr_addr),
+    .out_wr_en(out_wr_en),
+    .par_addr(par_rd__addr),
+    .per_channel(per_channel),
+    .pool_final(pool_final),
+    .pool_op(op),
+    .pp_first(pp_first),
+    .pp_in(pp_in),
+    .rounding(rounding),
+    .row_sel(row_sel),
+    .rst(rst),
+    .shift(\shift$141 ),
+    .start(start),
+    .tap__payload(tap__payload),
+    .tap__valid(tap__valid),
+    .wgt_addr(wgt_rd__addr),
+    .wrap(wrap)
+  );
+  \hwcnn_top.engine.skew_a  skew_a (
+    .clk(clk),
+    .i_data__1(i_data__1),
+    .i_data__2(i_data__2),
+    .i_data__3(i_data__3),
+    .o_data__0(i_data__0),
+    .o_data__1(a_in__1),
+    .o_data__2(a_in__2),
+    .o_data__3(a_in__3),
+    .rst(rst)
+  );
+  \hwcnn_top.engine.skew_b  skew_b (
+    .clk(clk),
+    .i_data__1(\i_data__1$120 ),
+    .i_data__2(\i_data__2$123 ),
+    .i_data__3(\i_data__3$126 ),
+    .o_data__0(\i_data__0$116 ),
+    .o_data__1(b_in__1),
+    .o_data__2(b_in__2),
+    .o_data__3(b_in__3),
+    .rst(rst)
+  );
+  \hwcnn_top.engine.skew_tok  skew_tok (
+    .clk(clk),
+    .o_data__0(\i_data__0$103 ),
+    .o_data__1(last_in__1),
+    .o_data__2(last_in__2),
+    .o_data__3(last_in__3),
+    .rst(rst)
+  );
+  \hwcnn_top.engine.vector  vector (
+    .clk(clk),
+    .hi(hi),
+    .lo(lo),
+    .op(op),
+    .\port$16$0 (out_rd__data),
+    .result__payload(result__payload),
+    .result__valid(result__valid),
+    .rst(rst),
+    .sum0(sum__0),
+    .sum1(sum__1),
+    .sum2(sum__2),
+    .sum3(sum__3),
+    .sum_q__0(sum_q__0),
+    .sum_q__1(sum_q__1),
+    .sum_q__2(sum_q__2),
+    .sum_q__3(sum_q__3),
+    .tap__payload(tap__payload),
+    .tap__valid(tap__valid)
+  );
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    (* full_case = 32'd1 *)
+    casez (row_sel)
+      2'h0:
+          \$35  = res__0__0;
+      2'h1:
+          \$35  = res__1__0;
+      2'h2:
+          \$35  = res__2__0;
+      2'h3:
+          \$35  = res__3__0;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    (* full_case = 32'd1 *)
+    casez (row_sel)
+      2'h0:
+          \$39  = res__0__1;
+      2'h1:
+          \$39  = res__1__1;
+      2'h2:
+          \$39  = res__2__1;
+      2'h3:
+          \$39  = res__3__1;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    (* full_case = 32'd1 *)
+    casez (row_sel)
+      2'h0:
+          \$43  = res__0__2;
+      2'h1:
+          \$43  = res__1__2;
+      2'h2:
+          \$43  = res__2__2;
+      2'h3:
+          \$43  = res__3__2;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    (* full_case = 32'd1 *)
+    casez (row_sel)
+      2'h0:
+          \$47  = res__0__3;
+      2'h1:
+          \$47  = res__1__3;
+      2'h2:
+          \$47  = res__2__3;
+      2'h3:
+          \$47  = res__3__3;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$51  = pp_acc0;
+    if (pp_in) begin
+      \$51  = \$38 [31:0];
+    end
+    if (rst) begin
+      \$51  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$52  = pp_m0_0;
+    if (pp_in) begin
+      \$52  = par_rd__data[62:32];
+    end
+    if (rst) begin
+      \$52  = 31'h00000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$53  = pp_shift0;
+    if (pp_in) begin
+      \$53  = par_rd__data[68:63];
+    end
+    if (rst) begin
+      \$53  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$54  = pp_acc1;
+    if (pp_in) begin
+      \$54  = \$42 [31:0];
+    end
+    if (rst) begin
+      \$54  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$55  = pp_m0_1;
+    if (pp_in) begin
+      \$55  = par_rd__data[131:101];
+    end
+    if (rst) begin
+      \$55  = 31'h00000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$56  = pp_shift1;
+    if (pp_in) begin
+      \$56  = par_rd__data[137:132];
+    end
+    if (rst) begin
+      \$56  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$57  = pp_acc2;
+    if (pp_in) begin
+      \$57  = \$46 [31:0];
+    end
+    if (rst) begin
+      \$57  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$58  = pp_m0_2;
+    if (pp_in) begin
+      \$58  = par_rd__data[200:170];
+    end
+    if (rst) begin
+      \$58  = 31'h00000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$59  = pp_shift2;
+    if (pp_in) begin
+      \$59  = par_rd__data[206:201];
+    end
+    if (rst) begin
+      \$59  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$60  = pp_acc3;
+    if (pp_in) begin
+      \$60  = \$50 [31:0];
+    end
+    if (rst) begin
+      \$60  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$61  = pp_m0_3;
+    if (pp_in) begin
+      \$61  = par_rd__data[269:239];
+    end
+    if (rst) begin
+      \$61  = 31'h00000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$62  = pp_shift3;
+    if (pp_in) begin
+      \$62  = par_rd__data[275:270];
+    end
+    if (rst) begin
+      \$62  = 6'h00;
+    end
+  end
+  assign \desc__a_base$1  = desc__a_base;
+  assign \desc__acc_in$3  = desc__acc_in;
+  assign \desc__acc_out$5  = desc__acc_out;
+  assign \desc__b_base$7  = desc__b_base;
+  assign \desc__bias_en$9  = desc__bias_en;
+  assign \desc__c_base$11  = desc__c_base;
+  assign \desc__count_pad$13  = desc__count_pad;
+  assign \desc__hi$15  = desc__hi;
+  assign \desc__in_h$17  = desc__in_h;
+  assign \desc__in_w$19  = desc__in_w;
+  assign \desc__k$21  = desc__k;
+  assign \desc__kind$23  = desc__kind;
+  assign \desc__lo$25  = desc__lo;
+  assign \desc__m$27  = desc__m;
+  assign \desc__m0$29  = desc__m0;
+  assign \desc__n$31  = desc__n;
+  assign \desc__out_h$33  = desc__out_h;
+  assign \desc__out_w$35  = desc__out_w;
+  assign \desc__p_base$37  = desc__p_base;
+  assign \desc__pad_bottom$39  = desc__pad_bottom;
+  assign \desc__pad_left$41  = desc__pad_left;
+  assign \desc__pad_right$43  = desc__pad_right;
+  assign \desc__pad_top$45  = desc__pad_top;
+  assign \desc__per_channel$47  = desc__per_channel;
+  assign \desc__pin_base$49  = desc__pin_base;
+  assign \desc__pool_op$51  = desc__pool_op;
+  assign \desc__rounding$53  = desc__rounding;
+  assign \desc__shift$55  = desc__shift;
+  assign \desc__stride_h$57  = desc__stride_h;
+  assign \desc__stride_w$59  = desc__stride_w;
+  assign \desc__win_h$61  = desc__win_h;
+  assign \desc__win_w$63  = desc__win_w;
+  assign \desc__wrap$65  = desc__wrap;
+  assign \start$67  = start;
+  assign \busy$69  = busy;
+  assign \done$71  = done;
+  assign \error$73  = error;
+  assign act_addr = act_rd__addr;
+  assign wgt_addr = wgt_rd__addr;
+  assign par_addr = par_rd__addr;
+  assign out_rd_addr = out_rd__addr;
+  assign a_in__0 = i_data__0;
+  assign o_data__0 = i_data__0;
+  assign o_data__1 = a_in__1;
+  assign o_data__2 = a_in__2;
+  assign o_data__3 = a_in__3;
+  assign a_last = \i_data__0$103 ;
+  assign last_in__0 = \i_data__0$103 ;
+  assign \o_data__0$106  = \i_data__0$103 ;
+  assign \i_data__1$107  = \i_data__0$103 ;
+  assign \o_data__1$109  = last_in__1;
+  assign \i_data__2$110  = \i_data__0$103 ;
+  assign \o_data__2$112  = last_in__2;
+  assign \i_data__3$113  = \i_data__0$103 ;
+  assign \o_data__3$115  = last_in__3;
+  assign b_in__0 = \i_data__0$116 ;
+  assign \o_data__0$119  = \i_data__0$116 ;
+  assign \o_data__1$122  = b_in__1;
+  assign \o_data__2$125  = b_in__2;
+  assign \o_data__3$128  = b_in__3;
+  assign \clr$130  = clr;
+  assign acc_rd_addr = acc_rd__addr;
+  assign \rounding$144  = rounding;
+  assign \wrap$146  = wrap;
+  assign \lo$148  = lo;
+  assign \hi$150  = hi;
+  assign y = sum_q__0;
+  assign \rounding$160  = rounding;
+  assign \wrap$161  = wrap;
+  assign \lo$162  = lo;
+  assign \hi$163  = hi;
+  assign \y$165  = sum_q__1;
+  assign \rounding$173  = rounding;
+  assign \wrap$174  = wrap;
+  assign \lo$175  = lo;
+  assign \hi$176  = hi;
+  assign \y$178  = sum_q__2;
+  assign \rounding$186  = rounding;
+  assign \wrap$187  = wrap;
+  assign \lo$188  = lo;
+  assign \hi$189  = hi;
+  assign \y$191  = sum_q__3;
+  assign out_wr__data = { \$34 , \$31 , \$28 , \$25  };
+  assign acc_wr_en = acc_wr__en;
+  assign acc_wr_addr = acc_wr__addr;
+  assign acc_wr__data = { pp_acc3, pp_acc2, pp_acc1, pp_acc0 };
+  assign \tap__payload$200  = tap__payload;
+  assign \tap__valid$202  = tap__valid;
+  assign x__0 = out_rd__data[7:0];
+  assign x__1 = out_rd__data[15:8];
+  assign x__2 = out_rd__data[23:16];
+  assign x__3 = out_rd__data[31:24];
+  assign pool_op = op;
+  assign \lo$210  = lo;
+  assign \hi$211  = hi;
+  assign \port$66$0  = \$25 ;
+  assign \port$69$0  = \$28 ;
+  assign \port$72$0  = \$31 ;
+  assign \port$75$0  = \$34 ;
+  assign \result__payload.y  = result__payload[31:0];
+  assign \result__payload.y[0]  = result__payload[7:0];
+  assign \result__payload.y[1]  = result__payload[15:8];
+  assign \result__payload.y[2]  = result__payload[23:16];
+  assign \result__payload.y[3]  = result__payload[31:24];
+  assign \result__payload.addr  = result__payload[39:32];
+  assign \result__payload.final  = result__payload[40];
+  assign \tap__payload.inb  = tap__payload[0];
+  assign \tap__payload.count  = tap__payload[1];
+  assign \tap__payload.first  = tap__payload[2];
+  assign \tap__payload.last  = tap__payload[3];
+  assign \tap__payload.final  = tap__payload[4];
+  assign \tap__payload.addr  = tap__payload[12:5];
+  assign \tap__payload$200.inb  = tap__payload[0];
+  assign \tap__payload$200.count  = tap__payload[1];
+  assign \tap__payload$200.first  = tap__payload[2];
+  assign \tap__payload$200.last  = tap__payload[3];
+  assign \tap__payload$200.final  = tap__payload[4];
+  assign \tap__payload$200.addr  = tap__payload[12:5];
+  assign \$1  = kind;
+  assign \$2  = kind;
+  assign \$3  = kind;
+  assign \$8  = kind;
+  assign \$13  = kind;
+  assign \$18  = kind;
+  assign \$23  = kind;
+  assign \$26  = kind;
+  assign \$29  = kind;
+  assign \$32  = kind;
+endmodule
+
+(* generator = "Amaranth" *)
+module \hwcnn_top.engine.array (rst, a_in, b_in, last_in, clr, res__0__0, res__0__1, res__0__2, res__0__3, res__1__0, res__1__1, res__1__2, res__1__3, res__2__0, res__2__1, res__2__2, res__2__3, res__3__0, res__3__1, res__3__2, res__3__3
+, \a_in$37 , \a_in$73 , \a_in$109 , \last_in$41 , \last_in$77 , \last_in$113 , \b_in$12 , \b_in$21 , \b_in$30 , clk);
+  input [7:0] a_in;
+  wire [7:0] a_in;
+  wire [7:0] \a_in$10 ;
+  wire [7:0] \a_in$100 ;
+  input [7:0] \a_in$109 ;
+  wire [7:0] \a_in$109 ;
+  wire [7:0] \a_in$118 ;
+  wire [7:0] \a_in$127 ;
+  wire [7:0] \a_in$136 ;
+  wire [7:0] \a_in$19 ;
+  wire [7:0] \a_in$28 ;
+  input [7:0] \a_in$37 ;
+  wire [7:0] \a_in$37 ;
+  wire [7:0] \a_in$46 ;
+  wire [7:0] \a_in$55 ;
+  wire [7:0] \a_in$64 ;
+  input [7:0] \a_in$73 ;
+  wire [7:0] \a_in$73 ;
+  wire [7:0] \a_in$82 ;
+  wire [7:0] \a_in$91 ;
+  wire [7:0] a_in__0;
+  wire [7:0] a_in__1;
+  wire [7:0] a_in__2;
+  wire [7:0] a_in__3;
+  wire [7:0] a_out;
+  wire [7:0] \a_out$101 ;
+  wire [7:0] \a_out$119 ;
+  wire [7:0] \a_out$128 ;
+  wire [7:0] \a_out$137 ;
+  wire [7:0] \a_out$20 ;
+  wire [7:0] \a_out$29 ;
+  wire [7:0] \a_out$47 ;
+  wire [7:0] \a_out$56 ;
+  wire [7:0] \a_out$65 ;
+  wire [7:0] \a_out$83 ;
+  wire [7:0] \a_out$92 ;
+  input [7:0] b_in;
+  wire [7:0] b_in;
+  wire [7:0] \b_in$102 ;
+  wire [7:0] \b_in$111 ;
+  input [7:0] \b_in$12 ;
+  wire [7:0] \b_in$12 ;
+  wire [7:0] \b_in$120 ;
+  wire [7:0] \b_in$129 ;
+  wire [7:0] \b_in$138 ;
+  input [7:0] \b_in$21 ;
+  wire [7:0] \b_in$21 ;
+  input [7:0] \b_in$30 ;
+  wire [7:0] \b_in$30 ;
+  wire [7:0] \b_in$39 ;
+  wire [7:0] \b_in$48 ;
+  wire [7:0] \b_in$57 ;
+  wire [7:0] \b_in$66 ;
+  wire [7:0] \b_in$75 ;
+  wire [7:0] \b_in$84 ;
+  wire [7:0] \b_in$93 ;
+  wire [7:0] b_in__0;
+  wire [7:0] b_in__1;
+  wire [7:0] b_in__2;
+  wire [7:0] b_in__3;
+  wire [7:0] b_out;
+  wire [7:0] \b_out$103 ;
+  wire [7:0] \b_out$112 ;
+  wire [7:0] \b_out$121 ;
+  wire [7:0] \b_out$130 ;
+  wire [7:0] \b_out$139 ;
+  wire [7:0] \b_out$49 ;
+  wire [7:0] \b_out$58 ;
+  wire [7:0] \b_out$67 ;
+  wire [7:0] \b_out$76 ;
+  wire [7:0] \b_out$85 ;
+  wire [7:0] \b_out$94 ;
+  input clk;
+  wire clk;
+  input clr;
+  wire clr;
+  wire \clr$106 ;
+  wire \clr$115 ;
+  wire \clr$124 ;
+  wire \clr$133 ;
+  wire \clr$142 ;
+  wire \clr$16 ;
+  wire \clr$25 ;
+  wire \clr$34 ;
+  wire \clr$43 ;
+  wire \clr$52 ;
+  wire \clr$61 ;
+  wire \clr$7 ;
+  wire \clr$70 ;
+  wire \clr$79 ;
+  wire \clr$88 ;
+  wire \clr$97 ;
+  input last_in;
+  wire last_in;
+  wire \last_in$104 ;
+  input \last_in$113 ;
+  wire \last_in$113 ;
+  wire \last_in$122 ;
+  wire \last_in$131 ;
+  wire \last_in$14 ;
+  wire \last_in$140 ;
+  wire \last_in$23 ;
+  wire \last_in$32 ;
+  input \last_in$41 ;
+  wire \last_in$41 ;
+  wire \last_in$50 ;
+  wire \last_in$59 ;
+  wire \last_in$68 ;
+  input \last_in$77 ;
+  wire \last_in$77 ;
+  wire \last_in$86 ;
+  wire \last_in$95 ;
+  wire last_in__0;
+  wire last_in__1;
+  wire last_in__2;
+  wire last_in__3;
+  wire last_out;
+  wire \last_out$105 ;
+  wire \last_out$123 ;
+  wire \last_out$132 ;
+  wire \last_out$141 ;
+  wire \last_out$24 ;
+  wire \last_out$33 ;
+  wire \last_out$51 ;
+  wire \last_out$60 ;
+  wire \last_out$69 ;
+  wire \last_out$87 ;
+  wire \last_out$96 ;
+  wire [31:0] res;
+  wire [31:0] \res$108 ;
+  wire [31:0] \res$117 ;
+  wire [31:0] \res$126 ;
+  wire [31:0] \res$135 ;
+  wire [31:0] \res$144 ;
+  wire [31:0] \res$18 ;
+  wire [31:0] \res$27 ;
+  wire [31:0] \res$36 ;
+  wire [31:0] \res$45 ;
+  wire [31:0] \res$54 ;
+  wire [31:0] \res$63 ;
+  wire [31:0] \res$72 ;
+  wire [31:0] \res$81 ;
+  wire [31:0] \res$90 ;
+  wire [31:0] \res$99 ;
+  output [31:0] res__0__0;
+  wire [31:0] res__0__0;
+  output [31:0] res__0__1;
+  wire [31:0] res__0__1;
+  output [31:0] res__0__2;
+  wire [31:0] res__0__2;
+  output [31:0] res__0__3;
+  wire [31:0] res__0__3;
+  output [31:0] res__1__0;
+  wire [31:0] res__1__0;
+  output [31:0] res__1__1;
+  wire [31:0] res__1__1;
+  output [31:0] res__1__2;
+  wire [31:0] res__1__2;
+  output [31:0] res__1__3;
+  wire [31:0] res__1__3;
+  output [31:0] res__2__0;
+  wire [31:0] res__2__0;
+  output [31:0] res__2__1;
+  wire [31:0] res__2__1;
+  output [31:0] res__2__2;
+  wire [31:0] res__2__2;
+  output [31:0] res__2__3;
+  wire [31:0] res__2__3;
+  output [31:0] res__3__0;
+  wire [31:0] res__3__0;
+  output [31:0] res__3__1;
+  wire [31:0] res__3__1;
+  output [31:0] res__3__2;
+  wire [31:0] res__3__2;
+  output [31:0] res__3__3;
+  wire [31:0] res__3__3;
+  input rst;
+  wire rst;
+  \hwcnn_top.engine.array.pe_0_0  pe_0_0 (
+    .a_in(a_in),
+    .a_out(\a_in$10 ),
+    .b_in(b_in),
+    .b_out(\b_in$39 ),
+    .clk(clk),
+    .clr(clr),
+    .last_in(last_in),
+    .last_out(\last_in$14 ),
+    .res(res__0__0),
+    .rst(rst)
+  );
+  \hwcnn_top.engine.array.pe_0_1  pe_0_1 (
+    .a_in(\a_in$10 ),
+    .a_out(\a_in$19 ),
+    .b_in(\b_in$12 ),
+    .b_out(\b_in$48 ),
+    .clk(clk),
+    .clr(clr),
+    .last_in(\last_in$14 ),
+    .last_out(\last_in$23 ),
+    .res(res__0__1),
+    .rst(rst)
+  );
+  \hwcnn_top.engine.array.pe_0_2  pe_0_2 (
+    .a_in(\a_in$19 ),
+    .a_out(\a_in$28 ),
+    .b_in(\b_in$21 ),
+    .b_out(\b_in$57 ),
+    .clk(clk),
+    .clr(clr),
+    .last_in(\last_in$23 ),
+    .last_out(\last_in$32 ),
+    .res(res__0__2),
+    .rst(rst)
+  );
+  \hwcnn_top.engine.array.pe_0_3  pe_0_3 (
+    .a_in(\a_in$28 ),
+    .b_in(\b_in$30 ),
+    .b_out(\b_in$66 ),
+    .clk(clk),
+    .clr(clr),
+    .last_in(\last_in$32 ),
+    .res(res__0__3),
+    .rst(rst)
+  );
+  \hwcnn_top.engine.array.pe_1_0  pe_1_0 (
+    .a_in(\a_in$37 ),
+    .a_out(\a_in$46 ),
+    .b_in(\b_in$39 ),
+    .b_out(\b_in$75 ),
+    .clk(clk),
+    .clr(clr),
+    .last_in(\last_in$41 ),
+    .last_out(\last_in$50 ),
+    .res(res__1__0),
+    .rst(rst)
+  );
+  \hwcnn_top.engine.array.pe_1_1  pe_1_1 (
+    .a_in(\a_in$46 ),
+    .a_out(\a_in$55 ),
+    .b_in(\b_in$48 ),
+    .b_out(\b_in$84 ),
+    .clk(clk),
+    .clr(clr),
+    .last_in(\last_in$50 ),
+    .last_out(\last_in$59 ),
+    .res(res__1__1),
+    .rst(rst)
+  );
+  \hwcnn_top.engine.array.pe_1_2  pe_1_2 (
+    .a_in(\a_in$55 ),
+    .a_out(\a_in$64 ),
+    .b_in(\b_in$57 ),
+    .b_out(\b_in$93 ),
+    .clk(clk),
+    .clr(clr),
+    .last_in(\last_in$59 ),
+    .last_out(\last_in$68 ),
+    .res(res__1__2),
+    .rst(rst)
+  );
+  \hwcnn_top.engine.array.pe_1_3  pe_1_3 (
+    .a_in(\a_in$64 ),
+    .b_in(\b_in$66 ),
+    .b_out(\b_in$102 ),
+    .clk(clk),
+    .clr(clr),
+    .last_in(\last_in$68 ),
+    .res(res__1__3),
+    .rst(rst)
+  );
+  \hwcnn_top.engine.array.pe_2_0  pe_2_0 (
+    .a_in(\a_in$73 ),
+    .a_out(\a_in$82 ),
+    .b_in(\b_in$75 ),
+    .b_out(\b_in$111 ),
+    .clk(clk),
+    .clr(clr),
+    .last_in(\last_in$77 ),
+    .last_out(\last_in$86 ),
+    .res(res__2__0),
+    .rst(rst)
+  );
+  \hwcnn_top.engine.array.pe_2_1  pe_2_1 (
+    .a_in(\a_in$82 ),
+    .a_out(\a_in$91 ),
+    .b_in(\b_in$84 ),
+    .b_out(\b_in$120 ),
+    .clk(clk),
+    .clr(clr),
+    .last_in(\last_in$86 ),
+    .last_out(\last_in$95 ),
+    .res(res__2__1),
+    .rst(rst)
+  );
+  \hwcnn_top.engine.array.pe_2_2  pe_2_2 (
+    .a_in(\a_in$91 ),
+    .a_out(\a_in$100 ),
+    .b_in(\b_in$93 ),
+    .b_out(\b_in$129 ),
+    .clk(clk),
+    .clr(clr),
+    .last_in(\last_in$95 ),
+    .last_out(\last_in$104 ),
+    .res(res__2__2),
+    .rst(rst)
+  );
+  \hwcnn_top.engine.array.pe_2_3  pe_2_3 (
+    .a_in(\a_in$100 ),
+    .b_in(\b_in$102 ),
+    .b_out(\b_in$138 ),
+    .clk(clk),
+    .clr(clr),
+    .last_in(\last_in$104 ),
+    .res(res__2__3),
+    .rst(rst)
+  );
+  \hwcnn_top.engine.array.pe_3_0  pe_3_0 (
+    .a_in(\a_in$109 ),
+    .a_out(\a_in$118 ),
+    .b_in(\b_in$111 ),
+    .clk(clk),
+    .clr(clr),
+    .last_in(\last_in$113 ),
+    .last_out(\last_in$122 ),
+    .res(res__3__0),
+    .rst(rst)
+  );
+  \hwcnn_top.engine.array.pe_3_1  pe_3_1 (
+    .a_in(\a_in$118 ),
+    .a_out(\a_in$127 ),
+    .b_in(\b_in$120 ),
+    .clk(clk),
+    .clr(clr),
+    .last_in(\last_in$122 ),
+    .last_out(\last_in$131 ),
+    .res(res__3__1),
+    .rst(rst)
+  );
+  \hwcnn_top.engine.array.pe_3_2  pe_3_2 (
+    .a_in(\a_in$127 ),
+    .a_out(\a_in$136 ),
+    .b_in(\b_in$129 ),
+    .clk(clk),
+    .clr(clr),
+    .last_in(\last_in$131 ),
+    .last_out(\last_in$140 ),
+    .res(res__3__2),
+    .rst(rst)
+  );
+  \hwcnn_top.engine.array.pe_3_3  pe_3_3 (
+    .a_in(\a_in$136 ),
+    .b_in(\b_in$138 ),
+    .clk(clk),
+    .clr(clr),
+    .last_in(\last_in$140 ),
+    .res(res__3__3),
+    .rst(rst)
+  );
+  assign a_in__0 = a_in;
+  assign b_in__0 = b_in;
+  assign last_in__0 = last_in;
+  assign \clr$7  = clr;
+  assign res = res__0__0;
+  assign a_out = \a_in$10 ;
+  assign b_in__1 = \b_in$12 ;
+  assign last_out = \last_in$14 ;
+  assign \clr$16  = clr;
+  assign \res$18  = res__0__1;
+  assign \a_out$20  = \a_in$19 ;
+  assign b_in__2 = \b_in$21 ;
+  assign \last_out$24  = \last_in$23 ;
+  assign \clr$25  = clr;
+  assign \res$27  = res__0__2;
+  assign \a_out$29  = \a_in$28 ;
+  assign b_in__3 = \b_in$30 ;
+  assign \last_out$33  = \last_in$32 ;
+  assign \clr$34  = clr;
+  assign \res$36  = res__0__3;
+  assign a_in__1 = \a_in$37 ;
+  assign b_out = \b_in$39 ;
+  assign last_in__1 = \last_in$41 ;
+  assign \clr$43  = clr;
+  assign \res$45  = res__1__0;
+  assign \a_out$47  = \a_in$46 ;
+  assign \b_out$49  = \b_in$48 ;
+  assign \last_out$51  = \last_in$50 ;
+  assign \clr$52  = clr;
+  assign \res$54  = res__1__1;
+  assign \a_out$56  = \a_in$55 ;
+  assign \b_out$58  = \b_in$57 ;
+  assign \last_out$60  = \last_in$59 ;
+  assign \clr$61  = clr;
+  assign \res$63  = res__1__2;
+  assign \a_out$65  = \a_in$64 ;
+  assign \b_out$67  = \b_in$66 ;
+  assign \last_out$69  = \last_in$68 ;
+  assign \clr$70  = clr;
+  assign \res$72  = res__1__3;
+  assign a_in__2 = \a_in$73 ;
+  assign \b_out$76  = \b_in$75 ;
+  assign last_in__2 = \last_in$77 ;
+  assign \clr$79  = clr;
+  assign \res$81  = res__2__0;
+  assign \a_out$83  = \a_in$82 ;
+  assign \b_out$85  = \b_in$84 ;
+  assign \last_out$87  = \last_in$86 ;
+  assign \clr$88  = clr;
+  assign \res$90  = res__2__1;
+  assign \a_out$92  = \a_in$91 ;
+  assign \b_out$94  = \b_in$93 ;
+  assign \last_out$96  = \last_in$95 ;
+  assign \clr$97  = clr;
+  assign \res$99  = res__2__2;
+  assign \a_out$101  = \a_in$100 ;
+  assign \b_out$103  = \b_in$102 ;
+  assign \last_out$105  = \last_in$104 ;
+  assign \clr$106  = clr;
+  assign \res$108  = res__2__3;
+  assign a_in__3 = \a_in$109 ;
+  assign \b_out$112  = \b_in$111 ;
+  assign last_in__3 = \last_in$113 ;
+  assign \clr$115  = clr;
+  assign \res$117  = res__3__0;
+  assign \a_out$119  = \a_in$118 ;
+  assign \b_out$121  = \b_in$120 ;
+  assign \last_out$123  = \last_in$122 ;
+  assign \clr$124  = clr;
+  assign \res$126  = res__3__1;
+  assign \a_out$128  = \a_in$127 ;
+  assign \b_out$130  = \b_in$129 ;
+  assign \last_out$132  = \last_in$131 ;
+  assign \clr$133  = clr;
+  assign \res$135  = res__3__2;
+  assign \a_out$137  = \a_in$136 ;
+  assign \b_out$139  = \b_in$138 ;
+  assign \last_out$141  = \last_in$140 ;
+  assign \clr$142  = clr;
+  assign \res$144  = res__3__3;
+endmodule
+
+(* generator = "Amaranth" *)
+module \hwcnn_top.engine.array.pe_0_0 (rst, a_in, b_in, last_in, clr, a_out, b_out, last_out, res, clk);
+  reg \$auto$verilog_backend.cc:2355:dump_module$2  = 0;
+  wire [15:0] \$1 ;
+  wire [32:0] \$2 ;
+  wire [15:0] \$3 ;
+  wire [32:0] \$4 ;
+  reg [7:0] \$5 ;
+  reg [7:0] \$6 ;
+  reg \$7 ;
+  reg [31:0] \$8 ;
+  reg [31:0] \$9 ;
+  input [7:0] a_in;
+  wire [7:0] a_in;
+  output [7:0] a_out;
+  reg [7:0] a_out = 8'h00;
+  reg [31:0] acc = 32'd0;
+  input [7:0] b_in;
+  wire [7:0] b_in;
+  output [7:0] b_out;
+  reg [7:0] b_out = 8'h00;
+  input clk;
+  wire clk;
+  input clr;
+  wire clr;
+  input last_in;
+  wire last_in;
+  output last_out;
+  reg last_out = 1'h0;
+  output [31:0] res;
+  reg [31:0] res = 32'd0;
+  input rst;
+  wire rst;
+  assign \$1  = $signed(a_in) * $signed(b_in);
+  assign \$2  = $signed(acc) + $signed(\$1 );
+  assign \$3  = $signed(a_in) * $signed(b_in);
+  assign \$4  = $signed(acc) + $signed(\$3 );
+  always @(posedge clk)
+    a_out <= \$5 ;
+  always @(posedge clk)
+    b_out <= \$6 ;
+  always @(posedge clk)
+    last_out <= \$7 ;
+  always @(posedge clk)
+    acc <= \$8 ;
+  always @(posedge clk)
+    res <= \$9 ;
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$5  = a_in;
+    if (rst) begin
+      \$5  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$6  = b_in;
+    if (rst) begin
+      \$6  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$7  = last_in;
+    if (rst) begin
+      \$7  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    (* full_case = 32'd1 *)
+    if (clr) begin
+      \$8  = 32'd0;
+    end else if (last_in) begin
+      \$8  = 32'd0;
+    end else begin
+      \$8  = \$4 [31:0];
+    end
+    if (rst) begin
+      \$8  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$9  = res;
+    if (clr) begin
+    end else if (last_in) begin
+      \$9  = \$2 [31:0];
+    end
+    if (rst) begin
+      \$9  = 32'd0;
+    end
+  end
+endmodule
+
+(* generator = "Amaranth" *)
+module \hwcnn_top.engine.array.pe_0_1 (rst, clr, a_in, last_in, a_out, b_out, last_out, res, b_in, clk);
+  reg \$auto$verilog_backend.cc:2355:dump_module$3  = 0;
+  wire [15:0] \$1 ;
+  wire [32:0] \$2 ;
+  wire [15:0] \$3 ;
+  wire [32:0] \$4 ;
+  reg [7:0] \$5 ;
+  reg [7:0] \$6 ;
+  reg \$7 ;
+  reg [31:0] \$8 ;
+  reg [31:0] \$9 ;
+  input [7:0] a_in;
+  wire [7:0] a_in;
+  output [7:0] a_out;
+  reg [7:0] a_out = 8'h00;
+  reg [31:0] acc = 32'd0;
+  input [7:0] b_in;
+  wire [7:0] b_in;
+  output [7:0] b_out;
+  reg [7:0] b_out = 8'h00;
+  input clk;
+  wire clk;
+  input clr;
+  wire clr;
+  input last_in;
+  wire last_in;
+  output last_out;
+  reg last_out = 1'h0;
+  output [31:0] res;
+  reg [31:0] res = 32'd0;
+  input rst;
+  wire rst;
+  assign \$1  = $signed(a_in) * $signed(b_in);
+  assign \$2  = $signed(acc) + $signed(\$1 );
+  assign \$3  = $signed(a_in) * $signed(b_in);
+  assign \$4  = $signed(acc) + $signed(\$3 );
+  always @(posedge clk)
+    a_out <= \$5 ;
+  always @(posedge clk)
+    b_out <= \$6 ;
+  always @(posedge clk)
+    last_out <= \$7 ;
+  always @(posedge clk)
+    acc <= \$8 ;
+  always @(posedge clk)
+    res <= \$9 ;
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$5  = a_in;
+    if (rst) begin
+      \$5  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$6  = b_in;
+    if (rst) begin
+      \$6  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$7  = last_in;
+    if (rst) begin
+      \$7  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    (* full_case = 32'd1 *)
+    if (clr) begin
+      \$8  = 32'd0;
+    end else if (last_in) begin
+      \$8  = 32'd0;
+    end else begin
+      \$8  = \$4 [31:0];
+    end
+    if (rst) begin
+      \$8  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$9  = res;
+    if (clr) begin
+    end else if (last_in) begin
+      \$9  = \$2 [31:0];
+    end
+    if (rst) begin
+      \$9  = 32'd0;
+    end
+  end
+endmodule
+
+(* generator = "Amaranth" *)
+module \hwcnn_top.engine.array.pe_0_2 (rst, clr, a_in, last_in, a_out, b_out, last_out, res, b_in, clk);
+  reg \$auto$verilog_backend.cc:2355:dump_module$4  = 0;
+  wire [15:0] \$1 ;
+  wire [32:0] \$2 ;
+  wire [15:0] \$3 ;
+  wire [32:0] \$4 ;
+  reg [7:0] \$5 ;
+  reg [7:0] \$6 ;
+  reg \$7 ;
+  reg [31:0] \$8 ;
+  reg [31:0] \$9 ;
+  input [7:0] a_in;
+  wire [7:0] a_in;
+  output [7:0] a_out;
+  reg [7:0] a_out = 8'h00;
+  reg [31:0] acc = 32'd0;
+  input [7:0] b_in;
+  wire [7:0] b_in;
+  output [7:0] b_out;
+  reg [7:0] b_out = 8'h00;
+  input clk;
+  wire clk;
+  input clr;
+  wire clr;
+  input last_in;
+  wire last_in;
+  output last_out;
+  reg last_out = 1'h0;
+  output [31:0] res;
+  reg [31:0] res = 32'd0;
+  input rst;
+  wire rst;
+  assign \$1  = $signed(a_in) * $signed(b_in);
+  assign \$2  = $signed(acc) + $signed(\$1 );
+  assign \$3  = $signed(a_in) * $signed(b_in);
+  assign \$4  = $signed(acc) + $signed(\$3 );
+  always @(posedge clk)
+    a_out <= \$5 ;
+  always @(posedge clk)
+    b_out <= \$6 ;
+  always @(posedge clk)
+    last_out <= \$7 ;
+  always @(posedge clk)
+    acc <= \$8 ;
+  always @(posedge clk)
+    res <= \$9 ;
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$5  = a_in;
+    if (rst) begin
+      \$5  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$6  = b_in;
+    if (rst) begin
+      \$6  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$7  = last_in;
+    if (rst) begin
+      \$7  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    (* full_case = 32'd1 *)
+    if (clr) begin
+      \$8  = 32'd0;
+    end else if (last_in) begin
+      \$8  = 32'd0;
+    end else begin
+      \$8  = \$4 [31:0];
+    end
+    if (rst) begin
+      \$8  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$9  = res;
+    if (clr) begin
+    end else if (last_in) begin
+      \$9  = \$2 [31:0];
+    end
+    if (rst) begin
+      \$9  = 32'd0;
+    end
+  end
+endmodule
+
+(* generator = "Amaranth" *)
+module \hwcnn_top.engine.array.pe_0_3 (rst, clr, a_in, last_in, b_out, res, b_in, clk);
+  reg \$auto$verilog_backend.cc:2355:dump_module$5  = 0;
+  wire [15:0] \$1 ;
+  wire [32:0] \$2 ;
+  wire [15:0] \$3 ;
+  wire [32:0] \$4 ;
+  reg [7:0] \$5 ;
+  reg [7:0] \$6 ;
+  reg \$7 ;
+  reg [31:0] \$8 ;
+  reg [31:0] \$9 ;
+  input [7:0] a_in;
+  wire [7:0] a_in;
+  reg [7:0] a_out = 8'h00;
+  reg [31:0] acc = 32'd0;
+  input [7:0] b_in;
+  wire [7:0] b_in;
+  output [7:0] b_out;
+  reg [7:0] b_out = 8'h00;
+  input clk;
+  wire clk;
+  input clr;
+  wire clr;
+  input last_in;
+  wire last_in;
+  reg last_out = 1'h0;
+  output [31:0] res;
+  reg [31:0] res = 32'd0;
+  input rst;
+  wire rst;
+  assign \$1  = $signed(a_in) * $signed(b_in);
+  assign \$2  = $signed(acc) + $signed(\$1 );
+  assign \$3  = $signed(a_in) * $signed(b_in);
+  assign \$4  = $signed(acc) + $signed(\$3 );
+  always @(posedge clk)
+    a_out <= \$5 ;
+  always @(posedge clk)
+    b_out <= \$6 ;
+  always @(posedge clk)
+    last_out <= \$7 ;
+  always @(posedge clk)
+    acc <= \$8 ;
+  always @(posedge clk)
+    res <= \$9 ;
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$5  = a_in;
+    if (rst) begin
+      \$5  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$6  = b_in;
+    if (rst) begin
+      \$6  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$7  = last_in;
+    if (rst) begin
+      \$7  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    (* full_case = 32'd1 *)
+    if (clr) begin
+      \$8  = 32'd0;
+    end else if (last_in) begin
+      \$8  = 32'd0;
+    end else begin
+      \$8  = \$4 [31:0];
+    end
+    if (rst) begin
+      \$8  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$9  = res;
+    if (clr) begin
+    end else if (last_in) begin
+      \$9  = \$2 [31:0];
+    end
+    if (rst) begin
+      \$9  = 32'd0;
+    end
+  end
+endmodule
+
+(* generator = "Amaranth" *)
+module \hwcnn_top.engine.array.pe_1_0 (rst, clr, b_in, a_out, b_out, last_out, res, a_in, last_in, clk);
+  reg \$auto$verilog_backend.cc:2355:dump_module$6  = 0;
+  wire [15:0] \$1 ;
+  wire [32:0] \$2 ;
+  wire [15:0] \$3 ;
+  wire [32:0] \$4 ;
+  reg [7:0] \$5 ;
+  reg [7:0] \$6 ;
+  reg \$7 ;
+  reg [31:0] \$8 ;
+  reg [31:0] \$9 ;
+  input [7:0] a_in;
+  wire [7:0] a_in;
+  output [7:0] a_out;
+  reg [7:0] a_out = 8'h00;
+  reg [31:0] acc = 32'd0;
+  input [7:0] b_in;
+  wire [7:0] b_in;
+  output [7:0] b_out;
+  reg [7:0] b_out = 8'h00;
+  input clk;
+  wire clk;
+  input clr;
+  wire clr;
+  input last_in;
+  wire last_in;
+  output last_out;
+  reg last_out = 1'h0;
+  output [31:0] res;
+  reg [31:0] res = 32'd0;
+  input rst;
+  wire rst;
+  assign \$1  = $signed(a_in) * $signed(b_in);
+  assign \$2  = $signed(acc) + $signed(\$1 );
+  assign \$3  = $signed(a_in) * $signed(b_in);
+  assign \$4  = $signed(acc) + $signed(\$3 );
+  always @(posedge clk)
+    a_out <= \$5 ;
+  always @(posedge clk)
+    b_out <= \$6 ;
+  always @(posedge clk)
+    last_out <= \$7 ;
+  always @(posedge clk)
+    acc <= \$8 ;
+  always @(posedge clk)
+    res <= \$9 ;
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$5  = a_in;
+    if (rst) begin
+      \$5  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$6  = b_in;
+    if (rst) begin
+      \$6  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$7  = last_in;
+    if (rst) begin
+      \$7  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    (* full_case = 32'd1 *)
+    if (clr) begin
+      \$8  = 32'd0;
+    end else if (last_in) begin
+      \$8  = 32'd0;
+    end else begin
+      \$8  = \$4 [31:0];
+    end
+    if (rst) begin
+      \$8  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$9  = res;
+    if (clr) begin
+    end else if (last_in) begin
+      \$9  = \$2 [31:0];
+    end
+    if (rst) begin
+      \$9  = 32'd0;
+    end
+  end
+endmodule
+
+(* generator = "Amaranth" *)
+module \hwcnn_top.engine.array.pe_1_1 (rst, clr, b_in, a_in, last_in, a_out, b_out, last_out, res, clk);
+  reg \$auto$verilog_backend.cc:2355:dump_module$7  = 0;
+  wire [15:0] \$1 ;
+  wire [32:0] \$2 ;
+  wire [15:0] \$3 ;
+  wire [32:0] \$4 ;
+  reg [7:0] \$5 ;
+  reg [7:0] \$6 ;
+  reg \$7 ;
+  reg [31:0] \$8 ;
+  reg [31:0] \$9 ;
+  input [7:0] a_in;
+  wire [7:0] a_in;
+  output [7:0] a_out;
+  reg [7:0] a_out = 8'h00;
+  reg [31:0] acc = 32'd0;
+  input [7:0] b_in;
+  wire [7:0] b_in;
+  output [7:0] b_out;
+  reg [7:0] b_out = 8'h00;
+  input clk;
+  wire clk;
+  input clr;
+  wire clr;
+  input last_in;
+  wire last_in;
+  output last_out;
+  reg last_out = 1'h0;
+  output [31:0] res;
+  reg [31:0] res = 32'd0;
+  input rst;
+  wire rst;
+  assign \$1  = $signed(a_in) * $signed(b_in);
+  assign \$2  = $signed(acc) + $signed(\$1 );
+  assign \$3  = $signed(a_in) * $signed(b_in);
+  assign \$4  = $signed(acc) + $signed(\$3 );
+  always @(posedge clk)
+    a_out <= \$5 ;
+  always @(posedge clk)
+    b_out <= \$6 ;
+  always @(posedge clk)
+    last_out <= \$7 ;
+  always @(posedge clk)
+    acc <= \$8 ;
+  always @(posedge clk)
+    res <= \$9 ;
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
+    \$5  = a_in;
+    if (rst) begin
+      \$5  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
+    \$6  = b_in;
+    if (rst) begin
+      \$6  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
+    \$7  = last_in;
+    if (rst) begin
+      \$7  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
+    (* full_case = 32'd1 *)
+    if (clr) begin
+      \$8  = 32'd0;
+    end else if (last_in) begin
+      \$8  = 32'd0;
+    end else begin
+      \$8  = \$4 [31:0];
+    end
+    if (rst) begin
+      \$8  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
+    \$9  = res;
+    if (clr) begin
+    end else if (last_in) begin
+      \$9  = \$2 [31:0];
+    end
+    if (rst) begin
+      \$9  = 32'd0;
+    end
+  end
+endmodule
+
+(* generator = "Amaranth" *)
+module \hwcnn_top.engine.array.pe_1_2 (rst, clr, b_in, a_in, last_in, a_out, b_out, last_out, res, clk);
+  reg \$auto$verilog_backend.cc:2355:dump_module$8  = 0;
+  wire [15:0] \$1 ;
+  wire [32:0] \$2 ;
+  wire [15:0] \$3 ;
+  wire [32:0] \$4 ;
+  reg [7:0] \$5 ;
+  reg [7:0] \$6 ;
+  reg \$7 ;
+  reg [31:0] \$8 ;
+  reg [31:0] \$9 ;
+  input [7:0] a_in;
+  wire [7:0] a_in;
+  output [7:0] a_out;
+  reg [7:0] a_out = 8'h00;
+  reg [31:0] acc = 32'd0;
+  input [7:0] b_in;
+  wire [7:0] b_in;
+  output [7:0] b_out;
+  reg [7:0] b_out = 8'h00;
+  input clk;
+  wire clk;
+  input clr;
+  wire clr;
+  input last_in;
+  wire last_in;
+  output last_out;
+  reg last_out = 1'h0;
+  output [31:0] res;
+  reg [31:0] res = 32'd0;
+  input rst;
+  wire rst;
+  assign \$1  = $signed(a_in) * $signed(b_in);
+  assign \$2  = $signed(acc) + $signed(\$1 );
+  assign \$3  = $signed(a_in) * $signed(b_in);
+  assign \$4  = $signed(acc) + $signed(\$3 );
+  always @(posedge clk)
+    a_out <= \$5 ;
+  always @(posedge clk)
+    b_out <= \$6 ;
+  always @(posedge clk)
+    last_out <= \$7 ;
+  always @(posedge clk)
+    acc <= \$8 ;
+  always @(posedge clk)
+    res <= \$9 ;
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
+    \$5  = a_in;
+    if (rst) begin
+      \$5  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
+    \$6  = b_in;
+    if (rst) begin
+      \$6  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
+    \$7  = last_in;
+    if (rst) begin
+      \$7  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
+    (* full_case = 32'd1 *)
+    if (clr) begin
+      \$8  = 32'd0;
+    end else if (last_in) begin
+      \$8  = 32'd0;
+    end else begin
+      \$8  = \$4 [31:0];
+    end
+    if (rst) begin
+      \$8  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
+    \$9  = res;
+    if (clr) begin
+    end else if (last_in) begin
+      \$9  = \$2 [31:0];
+    end
+    if (rst) begin
+      \$9  = 32'd0;
+    end
+  end
+endmodule
+
+(* generator = "Amaranth" *)
+module \hwcnn_top.engine.array.pe_1_3 (rst, clr, b_in, a_in, last_in, b_out, res, clk);
+  reg \$auto$verilog_backend.cc:2355:dump_module$9  = 0;
+  wire [15:0] \$1 ;
+  wire [32:0] \$2 ;
+  wire [15:0] \$3 ;
+  wire [32:0] \$4 ;
+  reg [7:0] \$5 ;
+  reg [7:0] \$6 ;
+  reg \$7 ;
+  reg [31:0] \$8 ;
+  reg [31:0] \$9 ;
+  input [7:0] a_in;
+  wire [7:0] a_in;
+  reg [7:0] a_out = 8'h00;
+  reg [31:0] acc = 32'd0;
+  input [7:0] b_in;
+  wire [7:0] b_in;
+  output [7:0] b_out;
+  reg [7:0] b_out = 8'h00;
+  input clk;
+  wire clk;
+  input clr;
+  wire clr;
+  input last_in;
+  wire last_in;
+  reg last_out = 1'h0;
+  output [31:0] res;
+  reg [31:0] res = 32'd0;
+  input rst;
+  wire rst;
+  assign \$1  = $signed(a_in) * $signed(b_in);
+  assign \$2  = $signed(acc) + $signed(\$1 );
+  assign \$3  = $signed(a_in) * $signed(b_in);
+  assign \$4  = $signed(acc) + $signed(\$3 );
+  always @(posedge clk)
+    a_out <= \$5 ;
+  always @(posedge clk)
+    b_out <= \$6 ;
+  always @(posedge clk)
+    last_out <= \$7 ;
+  always @(posedge clk)
+    acc <= \$8 ;
+  always @(posedge clk)
+    res <= \$9 ;
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$5  = a_in;
+    if (rst) begin
+      \$5  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$6  = b_in;
+    if (rst) begin
+      \$6  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$7  = last_in;
+    if (rst) begin
+      \$7  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    (* full_case = 32'd1 *)
+    if (clr) begin
+      \$8  = 32'd0;
+    end else if (last_in) begin
+      \$8  = 32'd0;
+    end else begin
+      \$8  = \$4 [31:0];
+    end
+    if (rst) begin
+      \$8  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$9  = res;
+    if (clr) begin
+    end else if (last_in) begin
+      \$9  = \$2 [31:0];
+    end
+    if (rst) begin
+      \$9  = 32'd0;
+    end
+  end
+endmodule
+
+(* generator = "Amaranth" *)
+module \hwcnn_top.engine.array.pe_2_0 (rst, clr, b_in, a_out, b_out, last_out, res, a_in, last_in, clk);
+  reg \$auto$verilog_backend.cc:2355:dump_module$10  = 0;
+  wire [15:0] \$1 ;
+  wire [32:0] \$2 ;
+  wire [15:0] \$3 ;
+  wire [32:0] \$4 ;
+  reg [7:0] \$5 ;
+  reg [7:0] \$6 ;
+  reg \$7 ;
+  reg [31:0] \$8 ;
+  reg [31:0] \$9 ;
+  input [7:0] a_in;
+  wire [7:0] a_in;
+  output [7:0] a_out;
+  reg [7:0] a_out = 8'h00;
+  reg [31:0] acc = 32'd0;
+  input [7:0] b_in;
+  wire [7:0] b_in;
+  output [7:0] b_out;
+  reg [7:0] b_out = 8'h00;
+  input clk;
+  wire clk;
+  input clr;
+  wire clr;
+  input last_in;
+  wire last_in;
+  output last_out;
+  reg last_out = 1'h0;
+  output [31:0] res;
+  reg [31:0] res = 32'd0;
+  input rst;
+  wire rst;
+  assign \$1  = $signed(a_in) * $signed(b_in);
+  assign \$2  = $signed(acc) + $signed(\$1 );
+  assign \$3  = $signed(a_in) * $signed(b_in);
+  assign \$4  = $signed(acc) + $signed(\$3 );
+  always @(posedge clk)
+    a_out <= \$5 ;
+  always @(posedge clk)
+    b_out <= \$6 ;
+  always @(posedge clk)
+    last_out <= \$7 ;
+  always @(posedge clk)
+    acc <= \$8 ;
+  always @(posedge clk)
+    res <= \$9 ;
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    \$5  = a_in;
+    if (rst) begin
+      \$5  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    \$6  = b_in;
+    if (rst) begin
+      \$6  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    \$7  = last_in;
+    if (rst) begin
+      \$7  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    (* full_case = 32'd1 *)
+    if (clr) begin
+      \$8  = 32'd0;
+    end else if (last_in) begin
+      \$8  = 32'd0;
+    end else begin
+      \$8  = \$4 [31:0];
+    end
+    if (rst) begin
+      \$8  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    \$9  = res;
+    if (clr) begin
+    end else if (last_in) begin
+      \$9  = \$2 [31:0];
+    end
+    if (rst) begin
+      \$9  = 32'd0;
+    end
+  end
+endmodule
+
+(* generator = "Amaranth" *)
+module \hwcnn_top.engine.array.pe_2_1 (rst, clr, b_in, a_in, last_in, a_out, b_out, last_out, res, clk);
+  reg \$auto$verilog_backend.cc:2355:dump_module$11  = 0;
+  wire [15:0] \$1 ;
+  wire [32:0] \$2 ;
+  wire [15:0] \$3 ;
+  wire [32:0] \$4 ;
+  reg [7:0] \$5 ;
+  reg [7:0] \$6 ;
+  reg \$7 ;
+  reg [31:0] \$8 ;
+  reg [31:0] \$9 ;
+  input [7:0] a_in;
+  wire [7:0] a_in;
+  output [7:0] a_out;
+  reg [7:0] a_out = 8'h00;
+  reg [31:0] acc = 32'd0;
+  input [7:0] b_in;
+  wire [7:0] b_in;
+  output [7:0] b_out;
+  reg [7:0] b_out = 8'h00;
+  input clk;
+  wire clk;
+  input clr;
+  wire clr;
+  input last_in;
+  wire last_in;
+  output last_out;
+  reg last_out = 1'h0;
+  output [31:0] res;
+  reg [31:0] res = 32'd0;
+  input rst;
+  wire rst;
+  assign \$1  = $signed(a_in) * $signed(b_in);
+  assign \$2  = $signed(acc) + $signed(\$1 );
+  assign \$3  = $signed(a_in) * $signed(b_in);
+  assign \$4  = $signed(acc) + $signed(\$3 );
+  always @(posedge clk)
+    a_out <= \$5 ;
+  always @(posedge clk)
+    b_out <= \$6 ;
+  always @(posedge clk)
+    last_out <= \$7 ;
+  always @(posedge clk)
+    acc <= \$8 ;
+  always @(posedge clk)
+    res <= \$9 ;
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
+    \$5  = a_in;
+    if (rst) begin
+      \$5  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
+    \$6  = b_in;
+    if (rst) begin
+      \$6  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
+    \$7  = last_in;
+    if (rst) begin
+      \$7  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
+    (* full_case = 32'd1 *)
+    if (clr) begin
+      \$8  = 32'd0;
+    end else if (last_in) begin
+      \$8  = 32'd0;
+    end else begin
+      \$8  = \$4 [31:0];
+    end
+    if (rst) begin
+      \$8  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
+    \$9  = res;
+    if (clr) begin
+    end else if (last_in) begin
+      \$9  = \$2 [31:0];
+    end
+    if (rst) begin
+      \$9  = 32'd0;
+    end
+  end
+endmodule
+
+(* generator = "Amaranth" *)
+module \hwcnn_top.engine.array.pe_2_2 (rst, clr, b_in, a_in, last_in, a_out, b_out, last_out, res, clk);
+  reg \$auto$verilog_backend.cc:2355:dump_module$12  = 0;
+  wire [15:0] \$1 ;
+  wire [32:0] \$2 ;
+  wire [15:0] \$3 ;
+  wire [32:0] \$4 ;
+  reg [7:0] \$5 ;
+  reg [7:0] \$6 ;
+  reg \$7 ;
+  reg [31:0] \$8 ;
+  reg [31:0] \$9 ;
+  input [7:0] a_in;
+  wire [7:0] a_in;
+  output [7:0] a_out;
+  reg [7:0] a_out = 8'h00;
+  reg [31:0] acc = 32'd0;
+  input [7:0] b_in;
+  wire [7:0] b_in;
+  output [7:0] b_out;
+  reg [7:0] b_out = 8'h00;
+  input clk;
+  wire clk;
+  input clr;
+  wire clr;
+  input last_in;
+  wire last_in;
+  output last_out;
+  reg last_out = 1'h0;
+  output [31:0] res;
+  reg [31:0] res = 32'd0;
+  input rst;
+  wire rst;
+  assign \$1  = $signed(a_in) * $signed(b_in);
+  assign \$2  = $signed(acc) + $signed(\$1 );
+  assign \$3  = $signed(a_in) * $signed(b_in);
+  assign \$4  = $signed(acc) + $signed(\$3 );
+  always @(posedge clk)
+    a_out <= \$5 ;
+  always @(posedge clk)
+    b_out <= \$6 ;
+  always @(posedge clk)
+    last_out <= \$7 ;
+  always @(posedge clk)
+    acc <= \$8 ;
+  always @(posedge clk)
+    res <= \$9 ;
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$5  = a_in;
+    if (rst) begin
+      \$5  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$6  = b_in;
+    if (rst) begin
+      \$6  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$7  = last_in;
+    if (rst) begin
+      \$7  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    (* full_case = 32'd1 *)
+    if (clr) begin
+      \$8  = 32'd0;
+    end else if (last_in) begin
+      \$8  = 32'd0;
+    end else begin
+      \$8  = \$4 [31:0];
+    end
+    if (rst) begin
+      \$8  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$9  = res;
+    if (clr) begin
+    end else if (last_in) begin
+      \$9  = \$2 [31:0];
+    end
+    if (rst) begin
+      \$9  = 32'd0;
+    end
+  end
+endmodule
+
+(* generator = "Amaranth" *)
+module \hwcnn_top.engine.array.pe_2_3 (rst, clr, b_in, a_in, last_in, b_out, res, clk);
+  reg \$auto$verilog_backend.cc:2355:dump_module$13  = 0;
+  wire [15:0] \$1 ;
+  wire [32:0] \$2 ;
+  wire [15:0] \$3 ;
+  wire [32:0] \$4 ;
+  reg [7:0] \$5 ;
+  reg [7:0] \$6 ;
+  reg \$7 ;
+  reg [31:0] \$8 ;
+  reg [31:0] \$9 ;
+  input [7:0] a_in;
+  wire [7:0] a_in;
+  reg [7:0] a_out = 8'h00;
+  reg [31:0] acc = 32'd0;
+  input [7:0] b_in;
+  wire [7:0] b_in;
+  output [7:0] b_out;
+  reg [7:0] b_out = 8'h00;
+  input clk;
+  wire clk;
+  input clr;
+  wire clr;
+  input last_in;
+  wire last_in;
+  reg last_out = 1'h0;
+  output [31:0] res;
+  reg [31:0] res = 32'd0;
+  input rst;
+  wire rst;
+  assign \$1  = $signed(a_in) * $signed(b_in);
+  assign \$2  = $signed(acc) + $signed(\$1 );
+  assign \$3  = $signed(a_in) * $signed(b_in);
+  assign \$4  = $signed(acc) + $signed(\$3 );
+  always @(posedge clk)
+    a_out <= \$5 ;
+  always @(posedge clk)
+    b_out <= \$6 ;
+  always @(posedge clk)
+    last_out <= \$7 ;
+  always @(posedge clk)
+    acc <= \$8 ;
+  always @(posedge clk)
+    res <= \$9 ;
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    \$5  = a_in;
+    if (rst) begin
+      \$5  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    \$6  = b_in;
+    if (rst) begin
+      \$6  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    \$7  = last_in;
+    if (rst) begin
+      \$7  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    (* full_case = 32'd1 *)
+    if (clr) begin
+      \$8  = 32'd0;
+    end else if (last_in) begin
+      \$8  = 32'd0;
+    end else begin
+      \$8  = \$4 [31:0];
+    end
+    if (rst) begin
+      \$8  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    \$9  = res;
+    if (clr) begin
+    end else if (last_in) begin
+      \$9  = \$2 [31:0];
+    end
+    if (rst) begin
+      \$9  = 32'd0;
+    end
+  end
+endmodule
+
+(* generator = "Amaranth" *)
+module \hwcnn_top.engine.array.pe_3_0 (rst, clr, b_in, a_out, last_out, res, a_in, last_in, clk);
+  reg \$auto$verilog_backend.cc:2355:dump_module$14  = 0;
+  wire [15:0] \$1 ;
+  wire [32:0] \$2 ;
+  wire [15:0] \$3 ;
+  wire [32:0] \$4 ;
+  reg [7:0] \$5 ;
+  reg [7:0] \$6 ;
+  reg \$7 ;
+  reg [31:0] \$8 ;
+  reg [31:0] \$9 ;
+  input [7:0] a_in;
+  wire [7:0] a_in;
+  output [7:0] a_out;
+  reg [7:0] a_out = 8'h00;
+  reg [31:0] acc = 32'd0;
+  input [7:0] b_in;
+  wire [7:0] b_in;
+  reg [7:0] b_out = 8'h00;
+  input clk;
+  wire clk;
+  input clr;
+  wire clr;
+  input last_in;
+  wire last_in;
+  output last_out;
+  reg last_out = 1'h0;
+  output [31:0] res;
+  reg [31:0] res = 32'd0;
+  input rst;
+  wire rst;
+  assign \$1  = $signed(a_in) * $signed(b_in);
+  assign \$2  = $signed(acc) + $signed(\$1 );
+  assign \$3  = $signed(a_in) * $signed(b_in);
+  assign \$4  = $signed(acc) + $signed(\$3 );
+  always @(posedge clk)
+    a_out <= \$5 ;
+  always @(posedge clk)
+    b_out <= \$6 ;
+  always @(posedge clk)
+    last_out <= \$7 ;
+  always @(posedge clk)
+    acc <= \$8 ;
+  always @(posedge clk)
+    res <= \$9 ;
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
+    \$5  = a_in;
+    if (rst) begin
+      \$5  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
+    \$6  = b_in;
+    if (rst) begin
+      \$6  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
+    \$7  = last_in;
+    if (rst) begin
+      \$7  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
+    (* full_case = 32'd1 *)
+    if (clr) begin
+      \$8  = 32'd0;
+    end else if (last_in) begin
+      \$8  = 32'd0;
+    end else begin
+      \$8  = \$4 [31:0];
+    end
+    if (rst) begin
+      \$8  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
+    \$9  = res;
+    if (clr) begin
+    end else if (last_in) begin
+      \$9  = \$2 [31:0];
+    end
+    if (rst) begin
+      \$9  = 32'd0;
+    end
+  end
+endmodule
+
+(* generator = "Amaranth" *)
+module \hwcnn_top.engine.array.pe_3_1 (rst, clr, b_in, a_in, last_in, a_out, last_out, res, clk);
+  reg \$auto$verilog_backend.cc:2355:dump_module$15  = 0;
+  wire [15:0] \$1 ;
+  wire [32:0] \$2 ;
+  wire [15:0] \$3 ;
+  wire [32:0] \$4 ;
+  reg [7:0] \$5 ;
+  reg [7:0] \$6 ;
+  reg \$7 ;
+  reg [31:0] \$8 ;
+  reg [31:0] \$9 ;
+  input [7:0] a_in;
+  wire [7:0] a_in;
+  output [7:0] a_out;
+  reg [7:0] a_out = 8'h00;
+  reg [31:0] acc = 32'd0;
+  input [7:0] b_in;
+  wire [7:0] b_in;
+  reg [7:0] b_out = 8'h00;
+  input clk;
+  wire clk;
+  input clr;
+  wire clr;
+  input last_in;
+  wire last_in;
+  output last_out;
+  reg last_out = 1'h0;
+  output [31:0] res;
+  reg [31:0] res = 32'd0;
+  input rst;
+  wire rst;
+  assign \$1  = $signed(a_in) * $signed(b_in);
+  assign \$2  = $signed(acc) + $signed(\$1 );
+  assign \$3  = $signed(a_in) * $signed(b_in);
+  assign \$4  = $signed(acc) + $signed(\$3 );
+  always @(posedge clk)
+    a_out <= \$5 ;
+  always @(posedge clk)
+    b_out <= \$6 ;
+  always @(posedge clk)
+    last_out <= \$7 ;
+  always @(posedge clk)
+    acc <= \$8 ;
+  always @(posedge clk)
+    res <= \$9 ;
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
+    \$5  = a_in;
+    if (rst) begin
+      \$5  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
+    \$6  = b_in;
+    if (rst) begin
+      \$6  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
+    \$7  = last_in;
+    if (rst) begin
+      \$7  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
+    (* full_case = 32'd1 *)
+    if (clr) begin
+      \$8  = 32'd0;
+    end else if (last_in) begin
+      \$8  = 32'd0;
+    end else begin
+      \$8  = \$4 [31:0];
+    end
+    if (rst) begin
+      \$8  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
+    \$9  = res;
+    if (clr) begin
+    end else if (last_in) begin
+      \$9  = \$2 [31:0];
+    end
+    if (rst) begin
+      \$9  = 32'd0;
+    end
+  end
+endmodule
+
+(* generator = "Amaranth" *)
+module \hwcnn_top.engine.array.pe_3_2 (rst, clr, b_in, a_in, last_in, a_out, last_out, res, clk);
+  reg \$auto$verilog_backend.cc:2355:dump_module$16  = 0;
+  wire [15:0] \$1 ;
+  wire [32:0] \$2 ;
+  wire [15:0] \$3 ;
+  wire [32:0] \$4 ;
+  reg [7:0] \$5 ;
+  reg [7:0] \$6 ;
+  reg \$7 ;
+  reg [31:0] \$8 ;
+  reg [31:0] \$9 ;
+  input [7:0] a_in;
+  wire [7:0] a_in;
+  output [7:0] a_out;
+  reg [7:0] a_out = 8'h00;
+  reg [31:0] acc = 32'd0;
+  input [7:0] b_in;
+  wire [7:0] b_in;
+  reg [7:0] b_out = 8'h00;
+  input clk;
+  wire clk;
+  input clr;
+  wire clr;
+  input last_in;
+  wire last_in;
+  output last_out;
+  reg last_out = 1'h0;
+  output [31:0] res;
+  reg [31:0] res = 32'd0;
+  input rst;
+  wire rst;
+  assign \$1  = $signed(a_in) * $signed(b_in);
+  assign \$2  = $signed(acc) + $signed(\$1 );
+  assign \$3  = $signed(a_in) * $signed(b_in);
+  assign \$4  = $signed(acc) + $signed(\$3 );
+  always @(posedge clk)
+    a_out <= \$5 ;
+  always @(posedge clk)
+    b_out <= \$6 ;
+  always @(posedge clk)
+    last_out <= \$7 ;
+  always @(posedge clk)
+    acc <= \$8 ;
+  always @(posedge clk)
+    res <= \$9 ;
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
+    \$5  = a_in;
+    if (rst) begin
+      \$5  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
+    \$6  = b_in;
+    if (rst) begin
+      \$6  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
+    \$7  = last_in;
+    if (rst) begin
+      \$7  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
+    (* full_case = 32'd1 *)
+    if (clr) begin
+      \$8  = 32'd0;
+    end else if (last_in) begin
+      \$8  = 32'd0;
+    end else begin
+      \$8  = \$4 [31:0];
+    end
+    if (rst) begin
+      \$8  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
+    \$9  = res;
+    if (clr) begin
+    end else if (last_in) begin
+      \$9  = \$2 [31:0];
+    end
+    if (rst) begin
+      \$9  = 32'd0;
+    end
+  end
+endmodule
+
+(* generator = "Amaranth" *)
+module \hwcnn_top.engine.array.pe_3_3 (rst, clr, b_in, a_in, last_in, res, clk);
+  reg \$auto$verilog_backend.cc:2355:dump_module$17  = 0;
+  wire [15:0] \$1 ;
+  wire [32:0] \$2 ;
+  wire [15:0] \$3 ;
+  wire [32:0] \$4 ;
+  reg [7:0] \$5 ;
+  reg [7:0] \$6 ;
+  reg \$7 ;
+  reg [31:0] \$8 ;
+  reg [31:0] \$9 ;
+  input [7:0] a_in;
+  wire [7:0] a_in;
+  reg [7:0] a_out = 8'h00;
+  reg [31:0] acc = 32'd0;
+  input [7:0] b_in;
+  wire [7:0] b_in;
+  reg [7:0] b_out = 8'h00;
+  input clk;
+  wire clk;
+  input clr;
+  wire clr;
+  input last_in;
+  wire last_in;
+  reg last_out = 1'h0;
+  output [31:0] res;
+  reg [31:0] res = 32'd0;
+  input rst;
+  wire rst;
+  assign \$1  = $signed(a_in) * $signed(b_in);
+  assign \$2  = $signed(acc) + $signed(\$1 );
+  assign \$3  = $signed(a_in) * $signed(b_in);
+  assign \$4  = $signed(acc) + $signed(\$3 );
+  always @(posedge clk)
+    a_out <= \$5 ;
+  always @(posedge clk)
+    b_out <= \$6 ;
+  always @(posedge clk)
+    last_out <= \$7 ;
+  always @(posedge clk)
+    acc <= \$8 ;
+  always @(posedge clk)
+    res <= \$9 ;
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
+    \$5  = a_in;
+    if (rst) begin
+      \$5  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
+    \$6  = b_in;
+    if (rst) begin
+      \$6  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
+    \$7  = last_in;
+    if (rst) begin
+      \$7  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
+    (* full_case = 32'd1 *)
+    if (clr) begin
+      \$8  = 32'd0;
+    end else if (last_in) begin
+      \$8  = 32'd0;
+    end else begin
+      \$8  = \$4 [31:0];
+    end
+    if (rst) begin
+      \$8  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
+    \$9  = res;
+    if (clr) begin
+    end else if (last_in) begin
+      \$9  = \$2 [31:0];
+    end
+    if (rst) begin
+      \$9  = 32'd0;
+    end
+  end
+endmodule
+
+(* generator = "Amaranth" *)
+module \hwcnn_top.engine.requant0 (rst, acc, m0, \shift$6 , \rounding$8 , wrap, lo, \hi$14 , y, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$18  = 0;
   wire [62:0] \$1 ;
   wire \$10 ;
@@ -4399,7 +4708,7 @@ module \hwcnn_top.requant0 (rst, acc, m0, \shift$6 , \rounding$8 , wrap, lo, \hi
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.requant1 (rst, acc, m0, \shift$6 , \rounding$8 , wrap, lo, \hi$14 , y, clk);
+module \hwcnn_top.engine.requant1 (rst, acc, m0, \shift$6 , \rounding$8 , wrap, lo, \hi$14 , y, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$19  = 0;
   wire [62:0] \$1 ;
   wire \$10 ;
@@ -4558,7 +4867,7 @@ module \hwcnn_top.requant1 (rst, acc, m0, \shift$6 , \rounding$8 , wrap, lo, \hi
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.requant2 (rst, acc, m0, \shift$6 , \rounding$8 , wrap, lo, \hi$14 , y, clk);
+module \hwcnn_top.engine.requant2 (rst, acc, m0, \shift$6 , \rounding$8 , wrap, lo, \hi$14 , y, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$20  = 0;
   wire [62:0] \$1 ;
   wire \$10 ;
@@ -4717,7 +5026,7 @@ module \hwcnn_top.requant2 (rst, acc, m0, \shift$6 , \rounding$8 , wrap, lo, \hi
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.requant3 (rst, acc, m0, \shift$6 , \rounding$8 , wrap, lo, \hi$14 , y, clk);
+module \hwcnn_top.engine.requant3 (rst, acc, m0, \shift$6 , \rounding$8 , wrap, lo, \hi$14 , y, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$21  = 0;
   wire [62:0] \$1 ;
   wire \$10 ;
@@ -4876,7 +5185,7 @@ module \hwcnn_top.requant3 (rst, acc, m0, \shift$6 , \rounding$8 , wrap, lo, \hi
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc__b_base, desc__p_base, desc__c_base, desc__pin_base, desc__m0, desc__shift, desc__rounding, desc__wrap, desc__per_channel, desc__bias_en, desc__acc_in, desc__acc_out, desc__lo, desc__hi, desc__pool_op, desc__in_h
+module \hwcnn_top.engine.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc__b_base, desc__p_base, desc__c_base, desc__pin_base, desc__m0, desc__shift, desc__rounding, desc__wrap, desc__per_channel, desc__bias_en, desc__acc_in, desc__acc_out, desc__lo, desc__hi, desc__pool_op, desc__in_h
 , desc__in_w, desc__out_h, desc__out_w, desc__win_h, desc__win_w, desc__stride_h, desc__stride_w, desc__pad_top, desc__pad_left, desc__pad_bottom, desc__pad_right, desc__count_pad, clk, rst, pool_final, act_addr, wgt_addr, acc_rd_addr, acc_wr_en, busy, done
 , out_rd_addr, out_wr_en, out_wr_addr, kind, pool_op, m0, shift, rounding, wrap, per_channel, bias_en, lo, hi, error, par_addr, feed, a_last, clr, pp_in, pp_first, row_sel
 , acc_wr_addr, lane_mask, tap__valid, tap__payload, start);
@@ -7504,7 +7813,7 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.skew_a (rst, o_data__0, i_data__1, i_data__2, i_data__3, o_data__1, o_data__2, o_data__3, clk);
+module \hwcnn_top.engine.skew_a (rst, o_data__0, i_data__1, i_data__2, i_data__3, o_data__1, o_data__2, o_data__3, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$23  = 0;
   reg [7:0] \$1 ;
   reg [7:0] \$2 ;
@@ -7601,7 +7910,7 @@ module \hwcnn_top.skew_a (rst, o_data__0, i_data__1, i_data__2, i_data__3, o_dat
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.skew_b (rst, o_data__0, i_data__1, i_data__2, i_data__3, o_data__1, o_data__2, o_data__3, clk);
+module \hwcnn_top.engine.skew_b (rst, o_data__0, i_data__1, i_data__2, i_data__3, o_data__1, o_data__2, o_data__3, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$24  = 0;
   reg [7:0] \$1 ;
   reg [7:0] \$2 ;
@@ -7698,7 +8007,7 @@ module \hwcnn_top.skew_b (rst, o_data__0, i_data__1, i_data__2, i_data__3, o_dat
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.skew_tok (rst, o_data__0, o_data__1, o_data__2, o_data__3, clk);
+module \hwcnn_top.engine.skew_tok (rst, o_data__0, o_data__1, o_data__2, o_data__3, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$25  = 0;
   reg \$1 ;
   reg \$2 ;
@@ -7795,7 +8104,7 @@ module \hwcnn_top.skew_tok (rst, o_data__0, o_data__1, o_data__2, o_data__3, clk
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.vector (rst, \port$96$0 , op, lo, hi, tap__valid, tap__payload, sum0, sum1, sum2, sum3, result__valid, result__payload, sum_q__0, sum_q__1, sum_q__2, sum_q__3, clk);
+module \hwcnn_top.engine.vector (rst, \port$16$0 , op, lo, hi, tap__valid, tap__payload, sum0, sum1, sum2, sum3, result__valid, result__payload, sum_q__0, sum_q__1, sum_q__2, sum_q__3, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$26  = 0;
   wire \$1 ;
   wire [7:0] \$10 ;
@@ -7963,8 +8272,8 @@ module \hwcnn_top.vector (rst, \port$96$0 , op, lo, hi, tap__valid, tap__payload
   reg neg3 = 1'h0;
   input [1:0] op;
   wire [1:0] op;
-  input [31:0] \port$96$0 ;
-  wire [31:0] \port$96$0 ;
+  input [31:0] \port$16$0 ;
+  wire [31:0] \port$16$0 ;
   wire [32:0] q0;
   wire [32:0] q1;
   wire [32:0] q2;
@@ -8039,37 +8348,37 @@ module \hwcnn_top.vector (rst, \port$96$0 , op, lo, hi, tap__valid, tap__payload
   assign \$2  = tap__payload[2] ? 17'h00000 : n;
   assign \$3  = \$2  + tap__payload[1];
   assign \$4  = tap__payload[2] ? 25'h0000000 : sum0;
-  assign \$5  = tap__payload[0] ? \port$96$0 [7:0] : 8'h00;
+  assign \$5  = tap__payload[0] ? \port$16$0 [7:0] : 8'h00;
   assign \$6  = $signed(\$4 ) + $signed(\$5 );
   assign \$7  = tap__payload[2] ? 8'h80 : max0;
-  assign \$8  = $signed(\port$96$0 [7:0]) > $signed(\$7 );
+  assign \$8  = $signed(\port$16$0 [7:0]) > $signed(\$7 );
   assign \$9  = tap__payload[0] & \$8 ;
   assign \$10  = tap__payload[2] ? 8'h80 : max0;
-  assign \$11  = \$9  ? \port$96$0 [7:0] : \$10 ;
+  assign \$11  = \$9  ? \port$16$0 [7:0] : \$10 ;
   assign \$12  = tap__payload[2] ? 25'h0000000 : sum1;
-  assign \$13  = tap__payload[0] ? \port$96$0 [15:8] : 8'h00;
+  assign \$13  = tap__payload[0] ? \port$16$0 [15:8] : 8'h00;
   assign \$14  = $signed(\$12 ) + $signed(\$13 );
   assign \$15  = tap__payload[2] ? 8'h80 : max1;
-  assign \$16  = $signed(\port$96$0 [15:8]) > $signed(\$15 );
+  assign \$16  = $signed(\port$16$0 [15:8]) > $signed(\$15 );
   assign \$17  = tap__payload[0] & \$16 ;
   assign \$18  = tap__payload[2] ? 8'h80 : max1;
-  assign \$19  = \$17  ? \port$96$0 [15:8] : \$18 ;
+  assign \$19  = \$17  ? \port$16$0 [15:8] : \$18 ;
   assign \$20  = tap__payload[2] ? 25'h0000000 : sum2;
-  assign \$21  = tap__payload[0] ? \port$96$0 [23:16] : 8'h00;
+  assign \$21  = tap__payload[0] ? \port$16$0 [23:16] : 8'h00;
   assign \$22  = $signed(\$20 ) + $signed(\$21 );
   assign \$23  = tap__payload[2] ? 8'h80 : max2;
-  assign \$24  = $signed(\port$96$0 [23:16]) > $signed(\$23 );
+  assign \$24  = $signed(\port$16$0 [23:16]) > $signed(\$23 );
   assign \$25  = tap__payload[0] & \$24 ;
   assign \$26  = tap__payload[2] ? 8'h80 : max2;
-  assign \$27  = \$25  ? \port$96$0 [23:16] : \$26 ;
+  assign \$27  = \$25  ? \port$16$0 [23:16] : \$26 ;
   assign \$28  = tap__payload[2] ? 25'h0000000 : sum3;
-  assign \$29  = tap__payload[0] ? \port$96$0 [31:24] : 8'h00;
+  assign \$29  = tap__payload[0] ? \port$16$0 [31:24] : 8'h00;
   assign \$30  = $signed(\$28 ) + $signed(\$29 );
   assign \$31  = tap__payload[2] ? 8'h80 : max3;
-  assign \$32  = $signed(\port$96$0 [31:24]) > $signed(\$31 );
+  assign \$32  = $signed(\port$16$0 [31:24]) > $signed(\$31 );
   assign \$33  = tap__payload[0] & \$32 ;
   assign \$34  = tap__payload[2] ? 8'h80 : max3;
-  assign \$35  = \$33  ? \port$96$0 [31:24] : \$34 ;
+  assign \$35  = \$33  ? \port$16$0 [31:24] : \$34 ;
   assign \$36  = n - 1'h1;
   assign \$37  = $signed(sum0) < $signed(1'h0);
   assign \$38  = - $signed(sum0);
@@ -9524,10 +9833,10 @@ module \hwcnn_top.vector (rst, \port$96$0 , op, lo, hi, tap__valid, tap__payload
       \$136  = 8'h00;
     end
   end
-  assign x__0 = \port$96$0 [7:0];
-  assign x__1 = \port$96$0 [15:8];
-  assign x__2 = \port$96$0 [23:16];
-  assign x__3 = \port$96$0 [31:24];
+  assign x__0 = \port$16$0 [7:0];
+  assign x__1 = \port$16$0 [15:8];
+  assign x__2 = \port$16$0 [23:16];
+  assign x__3 = \port$16$0 [31:24];
   assign sum__0 = sum0;
   assign sum__1 = sum1;
   assign sum__2 = sum2;

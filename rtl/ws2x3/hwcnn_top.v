@@ -8,68 +8,26 @@
 module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__data, par_wr__en, par_wr__addr, par_wr__data, out_wr__en, out_wr__addr, out_wr__data, out_rd__addr, start, desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc__b_base, desc__p_base, desc__c_base
 , desc__pin_base, desc__m0, desc__shift, desc__rounding, desc__wrap, desc__per_channel, desc__bias_en, desc__acc_in, desc__acc_out, desc__lo, desc__hi, desc__pool_op, desc__in_h, desc__in_w, desc__out_h, desc__out_w, desc__win_h, desc__win_w, desc__stride_h, desc__stride_w, desc__pad_top
 , desc__pad_left, desc__pad_bottom, desc__pad_right, desc__count_pad, clk, rst, out_rd__data, busy, done, error, act_wr__en);
-  reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
-  wire \$1 ;
-  wire \$10 ;
-  wire \$11 ;
-  wire \$12 ;
-  wire \$13 ;
-  wire \$14 ;
-  wire \$15 ;
-  wire \$16 ;
-  wire \$17 ;
-  wire \$18 ;
-  wire [7:0] \$19 ;
-  wire \$2 ;
-  wire [7:0] \$20 ;
-  wire \$21 ;
-  wire [7:0] \$22 ;
-  wire [7:0] \$23 ;
-  wire \$24 ;
-  wire [7:0] \$25 ;
-  wire [7:0] \$26 ;
-  wire [31:0] \$27 ;
-  wire [31:0] \$28 ;
-  wire [32:0] \$29 ;
-  wire \$3 ;
-  wire [31:0] \$30 ;
-  wire [31:0] \$31 ;
-  wire [32:0] \$32 ;
-  wire [31:0] \$33 ;
-  wire [31:0] \$34 ;
-  wire [32:0] \$35 ;
-  reg [31:0] \$36 ;
-  reg [30:0] \$37 ;
-  reg [5:0] \$38 ;
-  reg [31:0] \$39 ;
-  wire \$4 ;
-  reg [30:0] \$40 ;
-  reg [5:0] \$41 ;
-  reg [31:0] \$42 ;
-  reg [30:0] \$43 ;
-  reg [5:0] \$44 ;
-  wire \$5 ;
-  wire \$6 ;
-  wire \$7 ;
-  wire \$8 ;
-  wire \$9 ;
-  wire [7:0] a_in__0;
-  wire [7:0] a_in__1;
-  wire [1:0] a_sel;
-  wire [31:0] acc;
-  wire [31:0] \acc$188 ;
-  wire [31:0] \acc$201 ;
+  wire [7:0] \$1 ;
+  wire [7:0] \$2 ;
+  wire [7:0] \$3 ;
+  wire [31:0] \$4 ;
+  wire [31:0] \$5 ;
+  wire [31:0] \$6 ;
   wire [7:0] acc_rd__addr;
+  wire [7:0] \acc_rd__addr$117 ;
   wire [95:0] acc_rd__data;
-  wire [7:0] acc_rd_addr;
+  wire [95:0] \acc_rd__data$119 ;
   wire [7:0] acc_wr__addr;
+  wire [7:0] \acc_wr__addr$121 ;
   wire [95:0] acc_wr__data;
+  wire [95:0] \acc_wr__data$123 ;
   wire acc_wr__en;
-  wire [7:0] acc_wr_addr;
-  wire acc_wr_en;
-  wire [7:0] act_addr;
+  wire \acc_wr__en$125 ;
   wire [7:0] act_rd__addr;
+  wire [7:0] \act_rd__addr$105 ;
   wire [15:0] act_rd__data;
+  wire [15:0] \act_rd__data$107 ;
   input [7:0] act_wr__addr;
   wire [7:0] act_wr__addr;
   wire [7:0] \act_wr__addr$53 ;
@@ -79,7 +37,6 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
   input act_wr__en;
   wire act_wr__en;
   wire \act_wr__en$55 ;
-  wire bias_en;
   output busy;
   wire busy;
   wire \busy$101 ;
@@ -196,79 +153,30 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
   output error;
   wire error;
   wire \error$103 ;
-  wire feed;
-  wire [7:0] hi;
-  wire [7:0] \hi$185 ;
-  wire [7:0] \hi$198 ;
-  wire [7:0] \hi$211 ;
-  wire [7:0] \hi$232 ;
-  wire [7:0] i_data__0;
-  wire [1:0] \i_data__0$128 ;
-  wire [7:0] \i_data__0$135 ;
-  wire [2:0] \i_data__0$140 ;
-  wire [31:0] \i_data__0$146 ;
-  wire [7:0] i_data__1;
-  wire [1:0] \i_data__1$132 ;
-  wire [7:0] \i_data__1$148 ;
-  wire [2:0] \i_data__1$151 ;
-  wire [31:0] \i_data__1$155 ;
-  wire [7:0] i_data__2;
-  wire [2:0] \i_data__2$160 ;
-  wire [31:0] \i_data__2$164 ;
-  wire kind;
-  wire [2:0] lane_mask;
-  wire [7:0] lo;
-  wire [7:0] \lo$183 ;
-  wire [7:0] \lo$197 ;
-  wire [7:0] \lo$210 ;
-  wire [7:0] \lo$231 ;
-  wire load;
-  wire load__0;
-  wire load__1;
-  wire load__2;
-  wire [1:0] lsel;
-  wire [1:0] lsel__0;
-  wire [1:0] lsel__1;
-  wire [1:0] lsel__2;
-  wire [30:0] m0;
-  wire [30:0] \m0$173 ;
-  wire [30:0] \m0$191 ;
-  wire [30:0] \m0$204 ;
-  wire [7:0] o_data__0;
-  wire [1:0] \o_data__0$131 ;
-  wire [7:0] \o_data__0$139 ;
-  wire [2:0] \o_data__0$144 ;
-  wire [31:0] \o_data__0$235 ;
-  wire [7:0] o_data__1;
-  wire [1:0] \o_data__1$134 ;
-  wire [7:0] \o_data__1$150 ;
-  wire [2:0] \o_data__1$153 ;
-  wire [31:0] \o_data__1$240 ;
-  wire [7:0] o_data__2;
-  wire [2:0] \o_data__2$162 ;
-  wire [31:0] \o_data__2$241 ;
-  wire [1:0] op;
   input [7:0] out_rd__addr;
   wire [7:0] out_rd__addr;
+  wire [7:0] \out_rd__addr$127 ;
   wire [7:0] \out_rd__addr$65 ;
   output [23:0] out_rd__data;
   wire [23:0] out_rd__data;
+  wire [23:0] \out_rd__data$128 ;
   wire [23:0] \out_rd__data$66 ;
-  wire [7:0] out_rd_addr;
   input [7:0] out_wr__addr;
   wire [7:0] out_wr__addr;
+  wire [7:0] \out_wr__addr$131 ;
   wire [7:0] \out_wr__addr$62 ;
   input [23:0] out_wr__data;
   wire [23:0] out_wr__data;
+  wire [23:0] \out_wr__data$133 ;
   wire [23:0] \out_wr__data$63 ;
   input out_wr__en;
   wire out_wr__en;
+  wire \out_wr__en$135 ;
   wire \out_wr__en$64 ;
-  wire [7:0] out_wr_addr;
-  wire out_wr_en;
-  wire [3:0] par_addr;
   wire [3:0] par_rd__addr;
+  wire [3:0] \par_rd__addr$113 ;
   wire [206:0] par_rd__data;
+  wire [206:0] \par_rd__data$115 ;
   input [3:0] par_wr__addr;
   wire [3:0] par_wr__addr;
   wire [3:0] \par_wr__addr$59 ;
@@ -278,74 +186,15 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
   input par_wr__en;
   wire par_wr__en;
   wire \par_wr__en$61 ;
-  wire per_channel;
-  wire pool_final;
-  wire [1:0] pool_op;
-  reg [31:0] pp_acc0 = 32'd0;
-  reg [31:0] pp_acc1 = 32'd0;
-  reg [31:0] pp_acc2 = 32'd0;
-  wire pp_first;
-  wire pp_in;
-  reg [30:0] pp_m0_0 = 31'h00000000;
-  reg [30:0] pp_m0_1 = 31'h00000000;
-  reg [30:0] pp_m0_2 = 31'h00000000;
-  reg [5:0] pp_shift0 = 6'h00;
-  reg [5:0] pp_shift1 = 6'h00;
-  reg [5:0] pp_shift2 = 6'h00;
-  wire [31:0] psum_out__0;
-  wire [31:0] psum_out__1;
-  wire [31:0] psum_out__2;
-  wire [32:0] result__payload;
-  wire [7:0] \result__payload.addr ;
-  wire \result__payload.final ;
-  wire [23:0] \result__payload.y ;
-  wire [7:0] \result__payload.y[0] ;
-  wire [7:0] \result__payload.y[1] ;
-  wire [7:0] \result__payload.y[2] ;
-  wire result__valid;
-  wire [1:0] rounding;
-  wire [1:0] \rounding$179 ;
-  wire [1:0] \rounding$195 ;
-  wire [1:0] \rounding$208 ;
   input rst;
   wire rst;
-  wire [1:0] sel_in__0;
-  wire [1:0] sel_in__1;
-  wire [5:0] shift;
-  wire [5:0] \shift$176 ;
-  wire [5:0] \shift$193 ;
-  wire [5:0] \shift$206 ;
   input start;
   wire start;
   wire \start$100 ;
-  wire [24:0] sum__0;
-  wire [24:0] sum__1;
-  wire [24:0] sum__2;
-  wire [7:0] sum_q__0;
-  wire [7:0] sum_q__1;
-  wire [7:0] sum_q__2;
-  wire [12:0] tap__payload;
-  wire [12:0] \tap__payload$222 ;
-  wire [7:0] \tap__payload$222.addr ;
-  wire \tap__payload$222.count ;
-  wire \tap__payload$222.final ;
-  wire \tap__payload$222.first ;
-  wire \tap__payload$222.inb ;
-  wire \tap__payload$222.last ;
-  wire [7:0] \tap__payload.addr ;
-  wire \tap__payload.count ;
-  wire \tap__payload.final ;
-  wire \tap__payload.first ;
-  wire \tap__payload.inb ;
-  wire \tap__payload.last ;
-  wire tap__valid;
-  wire \tap__valid$224 ;
-  wire [7:0] w_in__0;
-  wire [7:0] w_in__1;
-  wire [7:0] w_in__2;
-  wire [7:0] wgt_addr;
   wire [7:0] wgt_rd__addr;
+  wire [7:0] \wgt_rd__addr$109 ;
   wire [23:0] wgt_rd__data;
+  wire [23:0] \wgt_rd__data$111 ;
   input [7:0] wgt_wr__addr;
   wire [7:0] wgt_wr__addr;
   wire [7:0] \wgt_wr__addr$56 ;
@@ -355,187 +204,51 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
   input wgt_wr__en;
   wire wgt_wr__en;
   wire \wgt_wr__en$58 ;
-  wire wrap;
-  wire \wrap$181 ;
-  wire \wrap$196 ;
-  wire \wrap$209 ;
-  wire wrow_valid;
-  wire [7:0] x__0;
-  wire [7:0] x__1;
-  wire [7:0] x__2;
-  wire [7:0] y;
-  wire [7:0] \y$200 ;
-  wire [7:0] \y$213 ;
-  always @(posedge clk)
-    pp_m0_0 <= \$37 ;
-  always @(posedge clk)
-    pp_shift0 <= \$38 ;
-  always @(posedge clk)
-    pp_acc1 <= \$39 ;
-  always @(posedge clk)
-    pp_m0_1 <= \$40 ;
-  always @(posedge clk)
-    pp_shift1 <= \$41 ;
-  always @(posedge clk)
-    pp_acc2 <= \$42 ;
-  always @(posedge clk)
-    pp_m0_2 <= \$43 ;
-  always @(posedge clk)
-    pp_shift2 <= \$44 ;
-  assign eng_out_wr__en = \$1  ? result__valid : out_wr_en;
-  assign eng_out_wr__addr = \$2  ? result__payload[31:24] : out_wr_addr;
-  assign i_data__0 = feed ? act_rd__data[7:0] : 8'h00;
-  assign i_data__1 = feed ? act_rd__data[15:8] : 8'h00;
-  assign \i_data__0$135  = wrow_valid ? wgt_rd__data[7:0] : 8'h00;
-  assign \i_data__1$148  = wrow_valid ? wgt_rd__data[15:8] : 8'h00;
-  assign i_data__2 = wrow_valid ? wgt_rd__data[23:16] : 8'h00;
-  assign acc = \$3  ? { sum__0[24], sum__0[24], sum__0[24], sum__0[24], sum__0[24], sum__0[24], sum__0[24], sum__0 } : pp_acc0;
-  assign \$4  = ! kind;
-  assign \$5  = \$4  & per_channel;
-  assign m0 = \$5  ? pp_m0_0 : \m0$173 ;
-  assign \$6  = ! kind;
-  assign \$7  = \$6  & per_channel;
-  assign shift = \$7  ? pp_shift0 : \shift$176 ;
-  assign \acc$188  = \$8  ? { sum__1[24], sum__1[24], sum__1[24], sum__1[24], sum__1[24], sum__1[24], sum__1[24], sum__1 } : pp_acc1;
-  assign \$9  = ! kind;
-  assign \$10  = \$9  & per_channel;
-  assign \m0$191  = \$10  ? pp_m0_1 : \m0$173 ;
-  assign \$11  = ! kind;
-  assign \$12  = \$11  & per_channel;
-  assign \shift$193  = \$12  ? pp_shift1 : \shift$176 ;
-  assign \acc$201  = \$13  ? { sum__2[24], sum__2[24], sum__2[24], sum__2[24], sum__2[24], sum__2[24], sum__2[24], sum__2 } : pp_acc2;
-  assign \$14  = ! kind;
-  assign \$15  = \$14  & per_channel;
-  assign \m0$204  = \$15  ? pp_m0_2 : \m0$173 ;
-  assign \$16  = ! kind;
-  assign \$17  = \$16  & per_channel;
-  assign \shift$206  = \$17  ? pp_shift2 : \shift$176 ;
-  assign \$19  = lane_mask[0] ? sum_q__0 : 8'h00;
-  assign \$20  = \$18  ? result__payload[7:0] : \$19 ;
-  assign \$22  = lane_mask[1] ? sum_q__1 : 8'h00;
-  assign \$23  = \$21  ? result__payload[15:8] : \$22 ;
-  assign \$25  = lane_mask[2] ? sum_q__2 : 8'h00;
-  assign \$26  = \$24  ? result__payload[23:16] : \$25 ;
-  assign pool_final = result__valid & result__payload[32];
-  assign \$27  = bias_en ? par_rd__data[31:0] : 32'd0;
-  assign \$28  = pp_first ? \$27  : acc_rd__data[31:0];
-  assign \$29  = $signed(\o_data__0$235 ) + $signed(\$28 );
-  assign \$30  = bias_en ? par_rd__data[100:69] : 32'd0;
-  assign \$31  = pp_first ? \$30  : acc_rd__data[63:32];
-  assign \$32  = $signed(\o_data__1$240 ) + $signed(\$31 );
-  assign \$33  = bias_en ? par_rd__data[169:138] : 32'd0;
-  assign \$34  = pp_first ? \$33  : acc_rd__data[95:64];
-  assign \$35  = $signed(\i_data__2$164 ) + $signed(\$34 );
-  always @(posedge clk)
-    pp_acc0 <= \$36 ;
-  \hwcnn_top.array  array (
-    .a_in(i_data__0),
-    .\a_in$33 (a_in__1),
-    .clk(clk),
-    .load(load),
-    .lsel(lsel),
-    .\port$1277$0 (\o_data__1$153 ),
-    .\port$1281$0 (\o_data__2$162 ),
-    .psum_out__0(\i_data__0$146 ),
-    .psum_out__1(\i_data__1$155 ),
-    .psum_out__2(\i_data__2$164 ),
-    .rst(rst),
-    .sel_in(\i_data__0$128 ),
-    .\sel_in$35 (sel_in__1),
-    .w_in(\i_data__0$135 ),
-    .\w_in$15 (w_in__1),
-    .\w_in$26 (w_in__2)
-  );
   \hwcnn_top.buffers  buffers (
     .acc_rd__data(acc_rd__data),
-    .acc_wr__addr(acc_wr__addr),
-    .acc_wr__en(acc_wr__en),
     .act_rd__data(act_rd__data),
-    .act_wr__addr(act_wr__addr),
-    .act_wr__data(act_wr__data),
-    .act_wr__en(act_wr__en),
     .clk(clk),
     .eng_out_rd__addr(eng_out_rd__addr),
+    .eng_out_rd__data(out_rd__data),
     .eng_out_wr__addr(eng_out_wr__addr),
     .eng_out_wr__en(eng_out_wr__en),
     .engine_owns_out(busy),
     .out_rd__addr(out_rd__addr),
-    .out_rd__data(out_rd__data),
     .out_wr__addr(out_wr__addr),
     .out_wr__data(out_wr__data),
     .out_wr__en(out_wr__en),
     .par_rd__data(par_rd__data),
-    .par_wr__addr(par_wr__addr),
-    .par_wr__data(par_wr__data),
-    .par_wr__en(par_wr__en),
-    .\port$36$0 (\$20 ),
-    .\port$39$0 (\$23 ),
-    .\port$42$0 (\$26 ),
-    .\port$923$0 (pp_acc0),
-    .\port$929$0 (pp_acc1),
-    .\port$935$0 (pp_acc2),
+    .\port$55$0 (\$1 ),
+    .\port$58$0 (\$2 ),
+    .\port$61$0 (\$3 ),
+    .\port$923$0 (\$4 ),
+    .\port$929$0 (\$5 ),
+    .\port$935$0 (\$6 ),
     .rp__addr(act_rd__addr),
     .\rp__addr$16 (wgt_rd__addr),
     .\rp__addr$26 (par_rd__addr),
     .\rp__addr$52 (acc_rd__addr),
     .rst(rst),
     .wgt_rd__data(wgt_rd__data),
-    .wgt_wr__addr(wgt_wr__addr),
-    .wgt_wr__data(wgt_wr__data),
-    .wgt_wr__en(wgt_wr__en)
+    .wp__addr(act_wr__addr),
+    .\wp__addr$12 (wgt_wr__addr),
+    .\wp__addr$22 (par_wr__addr),
+    .\wp__addr$48 (acc_wr__addr),
+    .wp__data(act_wr__data),
+    .\wp__data$14 (wgt_wr__data),
+    .\wp__data$24 (par_wr__data),
+    .wp__en(act_wr__en),
+    .\wp__en$10 (wgt_wr__en),
+    .\wp__en$20 (par_wr__en),
+    .\wp__en$46 (acc_wr__en)
   );
-  \hwcnn_top.deskew  deskew (
-    .clk(clk),
-    .i_data__0(\i_data__0$146 ),
-    .i_data__1(\i_data__1$155 ),
-    .lane0_d1(\o_data__0$235 ),
-    .lane1_d0(\o_data__1$240 ),
-    .o_data__2(\i_data__2$164 ),
-    .rst(rst)
-  );
-  \hwcnn_top.requant0  requant0 (
-    .acc(acc),
-    .clk(clk),
-    .\hi$14 (hi),
-    .lo(lo),
-    .m0(m0),
-    .\rounding$8 (rounding),
-    .rst(rst),
-    .\shift$6 (shift),
-    .wrap(wrap),
-    .y(sum_q__0)
-  );
-  \hwcnn_top.requant1  requant1 (
-    .acc(\acc$188 ),
-    .clk(clk),
-    .\hi$14 (hi),
-    .lo(lo),
-    .m0(\m0$191 ),
-    .\rounding$8 (rounding),
-    .rst(rst),
-    .\shift$6 (\shift$193 ),
-    .wrap(wrap),
-    .y(sum_q__1)
-  );
-  \hwcnn_top.requant2  requant2 (
-    .acc(\acc$201 ),
-    .clk(clk),
-    .\hi$14 (hi),
-    .lo(lo),
-    .m0(\m0$204 ),
-    .\rounding$8 (rounding),
-    .rst(rst),
-    .\shift$6 (\shift$206 ),
-    .wrap(wrap),
-    .y(sum_q__2)
-  );
-  \hwcnn_top.seq  seq (
-    .a_sel(\i_data__0$128 ),
-    .acc_rd_addr(acc_rd__addr),
-    .acc_wr_addr(acc_wr__addr),
-    .acc_wr_en(acc_wr__en),
-    .act_addr(act_rd__addr),
-    .bias_en(bias_en),
+  \hwcnn_top.engine  engine (
+    .acc_rd__addr(acc_rd__addr),
+    .acc_rd__data(acc_rd__data),
+    .acc_wr__addr(acc_wr__addr),
+    .acc_wr__en(acc_wr__en),
+    .act_rd__addr(act_rd__addr),
+    .act_rd__data(act_rd__data),
     .busy(busy),
     .clk(clk),
     .desc__a_base(desc__a_base),
@@ -573,171 +286,23 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
     .desc__wrap(desc__wrap),
     .done(done),
     .error(error),
-    .feed(feed),
-    .hi(hi),
-    .kind(kind),
-    .lane_mask(lane_mask),
-    .lo(lo),
-    .load(load),
-    .lsel(lsel),
-    .m0(\m0$173 ),
-    .out_rd_addr(eng_out_rd__addr),
-    .out_wr_addr(out_wr_addr),
-    .out_wr_en(out_wr_en),
-    .par_addr(par_rd__addr),
-    .per_channel(per_channel),
-    .pool_final(pool_final),
-    .pool_op(op),
-    .pp_first(pp_first),
-    .pp_in(pp_in),
-    .rounding(rounding),
+    .out_rd__addr(eng_out_rd__addr),
+    .out_rd__data(out_rd__data),
+    .out_wr__addr(eng_out_wr__addr),
+    .out_wr__en(eng_out_wr__en),
+    .par_rd__addr(par_rd__addr),
+    .par_rd__data(par_rd__data),
+    .\port$55$0 (\$1 ),
+    .\port$58$0 (\$2 ),
+    .\port$61$0 (\$3 ),
+    .pp_acc0(\$4 ),
+    .pp_acc1(\$5 ),
+    .pp_acc2(\$6 ),
     .rst(rst),
-    .shift(\shift$176 ),
     .start(start),
-    .tap__payload(tap__payload),
-    .tap__valid(tap__valid),
-    .wgt_addr(wgt_rd__addr),
-    .wrap(wrap),
-    .wrow_valid(wrow_valid)
+    .wgt_rd__addr(wgt_rd__addr),
+    .wgt_rd__data(wgt_rd__data)
   );
-  \hwcnn_top.skew_a  skew_a (
-    .clk(clk),
-    .i_data__1(i_data__1),
-    .o_data__0(i_data__0),
-    .o_data__1(a_in__1),
-    .rst(rst)
-  );
-  \hwcnn_top.skew_ld  skew_ld (
-    .clk(clk),
-    .o_data__1(\o_data__1$153 ),
-    .o_data__2(\o_data__2$162 ),
-    .\port$1086$0 (load),
-    .\port$1088$0 (lsel),
-    .rst(rst)
-  );
-  \hwcnn_top.skew_tok  skew_tok (
-    .clk(clk),
-    .o_data__0(\i_data__0$128 ),
-    .o_data__1(sel_in__1),
-    .rst(rst)
-  );
-  \hwcnn_top.skew_w  skew_w (
-    .clk(clk),
-    .i_data__1(\i_data__1$148 ),
-    .i_data__2(i_data__2),
-    .o_data__0(\i_data__0$135 ),
-    .o_data__1(w_in__1),
-    .o_data__2(w_in__2),
-    .rst(rst)
-  );
-  \hwcnn_top.vector  vector (
-    .clk(clk),
-    .hi(hi),
-    .lo(lo),
-    .op(op),
-    .\port$70$0 (out_rd__data),
-    .result__payload(result__payload),
-    .result__valid(result__valid),
-    .rst(rst),
-    .sum0(sum__0),
-    .sum1(sum__1),
-    .sum2(sum__2),
-    .sum_q__0(sum_q__0),
-    .sum_q__1(sum_q__1),
-    .sum_q__2(sum_q__2),
-    .tap__payload(tap__payload),
-    .tap__valid(tap__valid)
-  );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$38  = pp_shift0;
-    if (pp_in) begin
-      \$38  = par_rd__data[68:63];
-    end
-    if (rst) begin
-      \$38  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$39  = pp_acc1;
-    if (pp_in) begin
-      \$39  = \$32 [31:0];
-    end
-    if (rst) begin
-      \$39  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$40  = pp_m0_1;
-    if (pp_in) begin
-      \$40  = par_rd__data[131:101];
-    end
-    if (rst) begin
-      \$40  = 31'h00000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$41  = pp_shift1;
-    if (pp_in) begin
-      \$41  = par_rd__data[137:132];
-    end
-    if (rst) begin
-      \$41  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$42  = pp_acc2;
-    if (pp_in) begin
-      \$42  = \$35 [31:0];
-    end
-    if (rst) begin
-      \$42  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$43  = pp_m0_2;
-    if (pp_in) begin
-      \$43  = par_rd__data[200:170];
-    end
-    if (rst) begin
-      \$43  = 31'h00000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$44  = pp_shift2;
-    if (pp_in) begin
-      \$44  = par_rd__data[206:201];
-    end
-    if (rst) begin
-      \$44  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$36  = pp_acc0;
-    if (pp_in) begin
-      \$36  = \$29 [31:0];
-    end
-    if (rst) begin
-      \$36  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$37  = pp_m0_0;
-    if (pp_in) begin
-      \$37  = par_rd__data[62:32];
-    end
-    if (rst) begin
-      \$37  = 31'h00000000;
-    end
-  end
   assign \act_wr__addr$53  = act_wr__addr;
   assign \act_wr__data$54  = act_wr__data;
   assign \act_wr__en$55  = act_wr__en;
@@ -789,1132 +354,48 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
   assign \busy$101  = busy;
   assign \done$102  = done;
   assign \error$103  = error;
-  assign engine_owns_out = busy;
-  assign act_addr = act_rd__addr;
-  assign wgt_addr = wgt_rd__addr;
-  assign par_addr = par_rd__addr;
-  assign out_rd_addr = eng_out_rd__addr;
-  assign a_in__0 = i_data__0;
-  assign o_data__0 = i_data__0;
-  assign o_data__1 = a_in__1;
-  assign a_sel = \i_data__0$128 ;
-  assign sel_in__0 = \i_data__0$128 ;
-  assign \o_data__0$131  = \i_data__0$128 ;
-  assign \i_data__1$132  = \i_data__0$128 ;
-  assign \o_data__1$134  = sel_in__1;
-  assign w_in__0 = \i_data__0$135 ;
-  assign \o_data__0$139  = \i_data__0$135 ;
-  assign \i_data__0$140  = { lsel, load };
-  assign load__0 = load;
-  assign \o_data__0$144  = { lsel, load };
-  assign lsel__0 = lsel;
-  assign psum_out__0 = \i_data__0$146 ;
-  assign \o_data__1$150  = w_in__1;
-  assign \i_data__1$151  = { lsel, load };
-  assign load__1 = \o_data__1$153 [0];
-  assign lsel__1 = \o_data__1$153 [2:1];
-  assign psum_out__1 = \i_data__1$155 ;
-  assign o_data__2 = w_in__2;
-  assign \i_data__2$160  = { lsel, load };
-  assign load__2 = \o_data__2$162 [0];
-  assign lsel__2 = \o_data__2$162 [2:1];
-  assign psum_out__2 = \i_data__2$164 ;
-  assign acc_rd_addr = acc_rd__addr;
-  assign \rounding$179  = rounding;
-  assign \wrap$181  = wrap;
-  assign \lo$183  = lo;
-  assign \hi$185  = hi;
-  assign y = sum_q__0;
-  assign \rounding$195  = rounding;
-  assign \wrap$196  = wrap;
-  assign \lo$197  = lo;
-  assign \hi$198  = hi;
-  assign \y$200  = sum_q__1;
-  assign \rounding$208  = rounding;
-  assign \wrap$209  = wrap;
-  assign \lo$210  = lo;
-  assign \hi$211  = hi;
-  assign \y$213  = sum_q__2;
-  assign eng_out_wr__data = { \$26 , \$23 , \$20  };
-  assign acc_wr_en = acc_wr__en;
-  assign acc_wr_addr = acc_wr__addr;
-  assign acc_wr__data = { pp_acc2, pp_acc1, pp_acc0 };
-  assign \tap__payload$222  = tap__payload;
-  assign \tap__valid$224  = tap__valid;
-  assign x__0 = out_rd__data[7:0];
+  assign \act_rd__addr$105  = act_rd__addr;
+  assign \act_rd__data$107  = act_rd__data;
+  assign \wgt_rd__addr$109  = wgt_rd__addr;
+  assign \wgt_rd__data$111  = wgt_rd__data;
+  assign \par_rd__addr$113  = par_rd__addr;
+  assign \par_rd__data$115  = par_rd__data;
+  assign \acc_rd__addr$117  = acc_rd__addr;
+  assign \acc_rd__data$119  = acc_rd__data;
+  assign \acc_wr__addr$121  = acc_wr__addr;
+  assign acc_wr__data = { \$6 , \$5 , \$4  };
+  assign \acc_wr__data$123  = { \$6 , \$5 , \$4  };
+  assign \acc_wr__en$125  = acc_wr__en;
+  assign \out_rd__addr$127  = eng_out_rd__addr;
+  assign \out_rd__data$128  = out_rd__data;
   assign eng_out_rd__data = out_rd__data;
-  assign x__1 = out_rd__data[15:8];
-  assign x__2 = out_rd__data[23:16];
-  assign pool_op = op;
-  assign \lo$231  = lo;
-  assign \hi$232  = hi;
-  assign \o_data__2$241  = \i_data__2$164 ;
-  assign \result__payload.y  = result__payload[23:0];
-  assign \result__payload.y[0]  = result__payload[7:0];
-  assign \result__payload.y[1]  = result__payload[15:8];
-  assign \result__payload.y[2]  = result__payload[23:16];
-  assign \result__payload.addr  = result__payload[31:24];
-  assign \result__payload.final  = result__payload[32];
-  assign \tap__payload.inb  = tap__payload[0];
-  assign \tap__payload.count  = tap__payload[1];
-  assign \tap__payload.first  = tap__payload[2];
-  assign \tap__payload.last  = tap__payload[3];
-  assign \tap__payload.final  = tap__payload[4];
-  assign \tap__payload.addr  = tap__payload[12:5];
-  assign \tap__payload$222.inb  = tap__payload[0];
-  assign \tap__payload$222.count  = tap__payload[1];
-  assign \tap__payload$222.first  = tap__payload[2];
-  assign \tap__payload$222.last  = tap__payload[3];
-  assign \tap__payload$222.final  = tap__payload[4];
-  assign \tap__payload$222.addr  = tap__payload[12:5];
-  assign \$1  = kind;
-  assign \$2  = kind;
-  assign \$3  = kind;
-  assign \$8  = kind;
-  assign \$13  = kind;
-  assign \$18  = kind;
-  assign \$21  = kind;
-  assign \$24  = kind;
+  assign \out_wr__addr$131  = eng_out_wr__addr;
+  assign eng_out_wr__data = { \$3 , \$2 , \$1  };
+  assign \out_wr__data$133  = { \$3 , \$2 , \$1  };
+  assign \out_wr__en$135  = eng_out_wr__en;
+  assign engine_owns_out = busy;
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.array (rst, a_in, w_in, sel_in, load, lsel, psum_out__0, psum_out__1, psum_out__2, \a_in$33 , \sel_in$35 , \w_in$15 , \w_in$26 , \port$1277$0 , \port$1281$0 , clk);
-  input [7:0] a_in;
-  wire [7:0] a_in;
-  wire [7:0] \a_in$11 ;
-  wire [7:0] \a_in$22 ;
-  input [7:0] \a_in$33 ;
-  wire [7:0] \a_in$33 ;
-  wire [7:0] \a_in$43 ;
-  wire [7:0] \a_in$53 ;
-  wire [7:0] a_in__0;
-  wire [7:0] a_in__1;
-  wire [7:0] a_out;
-  wire [7:0] \a_out$23 ;
-  wire [7:0] \a_out$44 ;
-  wire [7:0] \a_out$54 ;
-  input clk;
-  wire clk;
-  input load;
-  wire load;
-  wire \load$18 ;
-  wire \load$29 ;
-  wire \load$41 ;
-  wire \load$51 ;
-  wire \load$61 ;
-  wire load__0;
-  wire load__1;
-  wire load__2;
-  input [1:0] lsel;
-  wire [1:0] lsel;
-  wire [1:0] \lsel$20 ;
-  wire [1:0] \lsel$31 ;
-  wire [1:0] \lsel$42 ;
-  wire [1:0] \lsel$52 ;
-  wire [1:0] \lsel$62 ;
-  wire [1:0] lsel__0;
-  wire [1:0] lsel__1;
-  wire [1:0] lsel__2;
-  input [2:0] \port$1277$0 ;
-  wire [2:0] \port$1277$0 ;
-  input [2:0] \port$1281$0 ;
-  wire [2:0] \port$1281$0 ;
-  wire [31:0] psum_in;
-  wire [31:0] \psum_in$17 ;
-  wire [31:0] \psum_in$28 ;
-  wire [31:0] \psum_in$39 ;
-  wire [31:0] \psum_in$49 ;
-  wire [31:0] \psum_in$59 ;
-  wire [31:0] psum_out;
-  wire [31:0] \psum_out$50 ;
-  wire [31:0] \psum_out$60 ;
-  wire [31:0] \psum_out$64 ;
-  wire [31:0] \psum_out$66 ;
-  wire [31:0] \psum_out$68 ;
-  output [31:0] psum_out__0;
-  wire [31:0] psum_out__0;
-  output [31:0] psum_out__1;
-  wire [31:0] psum_out__1;
-  output [31:0] psum_out__2;
-  wire [31:0] psum_out__2;
-  input rst;
-  wire rst;
-  input [1:0] sel_in;
-  wire [1:0] sel_in;
-  wire [1:0] \sel_in$13 ;
-  wire [1:0] \sel_in$24 ;
-  input [1:0] \sel_in$35 ;
-  wire [1:0] \sel_in$35 ;
-  wire [1:0] \sel_in$45 ;
-  wire [1:0] \sel_in$55 ;
-  wire [1:0] sel_in__0;
-  wire [1:0] sel_in__1;
-  wire [1:0] sel_out;
-  wire [1:0] \sel_out$25 ;
-  wire [1:0] \sel_out$46 ;
-  wire [1:0] \sel_out$56 ;
-  input [7:0] w_in;
-  wire [7:0] w_in;
-  input [7:0] \w_in$15 ;
-  wire [7:0] \w_in$15 ;
-  input [7:0] \w_in$26 ;
-  wire [7:0] \w_in$26 ;
-  wire [7:0] \w_in$37 ;
-  wire [7:0] \w_in$47 ;
-  wire [7:0] \w_in$57 ;
-  wire [7:0] w_in__0;
-  wire [7:0] w_in__1;
-  wire [7:0] w_in__2;
-  wire [7:0] w_out;
-  wire [7:0] \w_out$48 ;
-  wire [7:0] \w_out$58 ;
-  \hwcnn_top.array.pe_0_0  pe_0_0 (
-    .a_in(a_in),
-    .a_out(\a_in$11 ),
-    .clk(clk),
-    .load(load),
-    .lsel(lsel),
-    .psum_out(\psum_in$39 ),
-    .rst(rst),
-    .sel_in(sel_in),
-    .sel_out(\sel_in$13 ),
-    .w_in(w_in),
-    .w_out(\w_in$37 )
-  );
-  \hwcnn_top.array.pe_0_1  pe_0_1 (
-    .a_in(\a_in$11 ),
-    .a_out(\a_in$22 ),
-    .clk(clk),
-    .\port$1277$0 (\port$1277$0 ),
-    .psum_out(\psum_in$49 ),
-    .rst(rst),
-    .sel_in(\sel_in$13 ),
-    .sel_out(\sel_in$24 ),
-    .w_in(\w_in$15 ),
-    .w_out(\w_in$47 )
-  );
-  \hwcnn_top.array.pe_0_2  pe_0_2 (
-    .a_in(\a_in$22 ),
-    .clk(clk),
-    .\port$1281$0 (\port$1281$0 ),
-    .psum_out(\psum_in$59 ),
-    .rst(rst),
-    .sel_in(\sel_in$24 ),
-    .w_in(\w_in$26 ),
-    .w_out(\w_in$57 )
-  );
-  \hwcnn_top.array.pe_1_0  pe_1_0 (
-    .a_in(\a_in$33 ),
-    .a_out(\a_in$43 ),
-    .clk(clk),
-    .load(load),
-    .lsel(lsel),
-    .psum_in(\psum_in$39 ),
-    .psum_out(psum_out__0),
-    .rst(rst),
-    .sel_in(\sel_in$35 ),
-    .sel_out(\sel_in$45 ),
-    .w_in(\w_in$37 )
-  );
-  \hwcnn_top.array.pe_1_1  pe_1_1 (
-    .a_in(\a_in$43 ),
-    .a_out(\a_in$53 ),
-    .clk(clk),
-    .\port$1277$0 (\port$1277$0 ),
-    .psum_in(\psum_in$49 ),
-    .psum_out(psum_out__1),
-    .rst(rst),
-    .sel_in(\sel_in$45 ),
-    .sel_out(\sel_in$55 ),
-    .w_in(\w_in$47 )
-  );
-  \hwcnn_top.array.pe_1_2  pe_1_2 (
-    .a_in(\a_in$53 ),
-    .clk(clk),
-    .\port$1281$0 (\port$1281$0 ),
-    .psum_in(\psum_in$59 ),
-    .psum_out(psum_out__2),
-    .rst(rst),
-    .sel_in(\sel_in$55 ),
-    .w_in(\w_in$57 )
-  );
-  assign a_in__0 = a_in;
-  assign sel_in__0 = sel_in;
-  assign w_in__0 = w_in;
-  assign psum_in = 32'd0;
-  assign load__0 = load;
-  assign lsel__0 = lsel;
-  assign a_out = \a_in$11 ;
-  assign sel_out = \sel_in$13 ;
-  assign w_in__1 = \w_in$15 ;
-  assign \psum_in$17  = 32'd0;
-  assign \load$18  = \port$1277$0 [0];
-  assign load__1 = \port$1277$0 [0];
-  assign \lsel$20  = \port$1277$0 [2:1];
-  assign lsel__1 = \port$1277$0 [2:1];
-  assign \a_out$23  = \a_in$22 ;
-  assign \sel_out$25  = \sel_in$24 ;
-  assign w_in__2 = \w_in$26 ;
-  assign \psum_in$28  = 32'd0;
-  assign \load$29  = \port$1281$0 [0];
-  assign load__2 = \port$1281$0 [0];
-  assign \lsel$31  = \port$1281$0 [2:1];
-  assign lsel__2 = \port$1281$0 [2:1];
-  assign a_in__1 = \a_in$33 ;
-  assign sel_in__1 = \sel_in$35 ;
-  assign w_out = \w_in$37 ;
-  assign psum_out = \psum_in$39 ;
-  assign \load$41  = load;
-  assign \lsel$42  = lsel;
-  assign \a_out$44  = \a_in$43 ;
-  assign \sel_out$46  = \sel_in$45 ;
-  assign \w_out$48  = \w_in$47 ;
-  assign \psum_out$50  = \psum_in$49 ;
-  assign \load$51  = \port$1277$0 [0];
-  assign \lsel$52  = \port$1277$0 [2:1];
-  assign \a_out$54  = \a_in$53 ;
-  assign \sel_out$56  = \sel_in$55 ;
-  assign \w_out$58  = \w_in$57 ;
-  assign \psum_out$60  = \psum_in$59 ;
-  assign \load$61  = \port$1281$0 [0];
-  assign \lsel$62  = \port$1281$0 [2:1];
-  assign \psum_out$64  = psum_out__0;
-  assign \psum_out$66  = psum_out__1;
-  assign \psum_out$68  = psum_out__2;
-endmodule
-
-(* generator = "Amaranth" *)
-module \hwcnn_top.array.pe_0_0 (rst, a_in, w_in, w_out, sel_in, load, lsel, a_out, sel_out, psum_out, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$2  = 0;
-  wire \$1 ;
-  wire [7:0] \$10 ;
-  wire [15:0] \$11 ;
-  wire [32:0] \$12 ;
-  wire \$13 ;
-  wire \$14 ;
-  wire [7:0] \$15 ;
-  reg [7:0] \$16 ;
-  reg [1:0] \$17 ;
-  reg [7:0] \$18 ;
-  reg [7:0] \$19 ;
-  wire \$2 ;
-  reg [7:0] \$20 ;
-  reg [31:0] \$21 ;
-  wire \$3 ;
-  wire \$4 ;
-  wire \$5 ;
-  wire \$6 ;
-  wire \$7 ;
-  wire \$8 ;
-  wire [7:0] \$9 ;
-  input [7:0] a_in;
-  wire [7:0] a_in;
-  output [7:0] a_out;
-  reg [7:0] a_out = 8'h00;
-  input clk;
-  wire clk;
-  input load;
-  wire load;
-  input [1:0] lsel;
-  wire [1:0] lsel;
-  wire [31:0] psum_in;
-  output [31:0] psum_out;
-  reg [31:0] psum_out = 32'd0;
-  input rst;
-  wire rst;
-  input [1:0] sel_in;
-  wire [1:0] sel_in;
-  output [1:0] sel_out;
-  reg [1:0] sel_out = 2'h0;
-  reg [7:0] w0 = 8'h00;
-  reg [7:0] w1 = 8'h00;
-  reg [7:0] w2 = 8'h00;
-  input [7:0] w_in;
-  wire [7:0] w_in;
-  output [7:0] w_out;
-  wire [7:0] w_out;
-  assign \$1  = ! lsel;
-  assign \$2  = load & \$1 ;
-  assign \$3  = lsel == 1'h1;
-  assign \$4  = load & \$3 ;
-  assign \$5  = lsel == 2'h2;
-  assign \$6  = load & \$5 ;
-  assign \$7  = ! sel_in;
-  assign \$8  = sel_in == 1'h1;
-  assign \$9  = \$8  ? w1 : w2;
-  assign \$10  = \$7  ? w0 : \$9 ;
-  assign \$11  = $signed(a_in) * $signed(\$10 );
-  assign \$12  = $signed(1'h0) + $signed(\$11 );
-  assign \$13  = ! lsel;
-  assign \$14  = lsel == 1'h1;
-  assign \$15  = \$14  ? w1 : w2;
-  assign w_out = \$13  ? w0 : \$15 ;
-  always @(posedge clk)
-    a_out <= \$16 ;
-  always @(posedge clk)
-    sel_out <= \$17 ;
-  always @(posedge clk)
-    w0 <= \$18 ;
-  always @(posedge clk)
-    w1 <= \$19 ;
-  always @(posedge clk)
-    w2 <= \$20 ;
-  always @(posedge clk)
-    psum_out <= \$21 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$16  = a_in;
-    if (rst) begin
-      \$16  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$17  = sel_in;
-    if (rst) begin
-      \$17  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$18  = w0;
-    if (\$2 ) begin
-      \$18  = w_in;
-    end
-    if (rst) begin
-      \$18  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$19  = w1;
-    if (\$4 ) begin
-      \$19  = w_in;
-    end
-    if (rst) begin
-      \$19  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$20  = w2;
-    if (\$6 ) begin
-      \$20  = w_in;
-    end
-    if (rst) begin
-      \$20  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$21  = \$12 [31:0];
-    if (rst) begin
-      \$21  = 32'd0;
-    end
-  end
-  assign psum_in = 32'd0;
-endmodule
-
-(* generator = "Amaranth" *)
-module \hwcnn_top.array.pe_0_1 (rst, w_out, a_in, sel_in, a_out, sel_out, psum_out, w_in, \port$1277$0 , clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$3  = 0;
-  wire \$1 ;
-  wire [7:0] \$10 ;
-  wire [15:0] \$11 ;
-  wire [32:0] \$12 ;
-  wire \$13 ;
-  wire \$14 ;
-  wire [7:0] \$15 ;
-  reg [7:0] \$16 ;
-  reg [1:0] \$17 ;
-  reg [7:0] \$18 ;
-  reg [7:0] \$19 ;
-  wire \$2 ;
-  reg [7:0] \$20 ;
-  reg [31:0] \$21 ;
-  wire \$3 ;
-  wire \$4 ;
-  wire \$5 ;
-  wire \$6 ;
-  wire \$7 ;
-  wire \$8 ;
-  wire [7:0] \$9 ;
-  input [7:0] a_in;
-  wire [7:0] a_in;
-  output [7:0] a_out;
-  reg [7:0] a_out = 8'h00;
-  input clk;
-  wire clk;
-  wire load;
-  wire [1:0] lsel;
-  input [2:0] \port$1277$0 ;
-  wire [2:0] \port$1277$0 ;
-  wire [31:0] psum_in;
-  output [31:0] psum_out;
-  reg [31:0] psum_out = 32'd0;
-  input rst;
-  wire rst;
-  input [1:0] sel_in;
-  wire [1:0] sel_in;
-  output [1:0] sel_out;
-  reg [1:0] sel_out = 2'h0;
-  reg [7:0] w0 = 8'h00;
-  reg [7:0] w1 = 8'h00;
-  reg [7:0] w2 = 8'h00;
-  input [7:0] w_in;
-  wire [7:0] w_in;
-  output [7:0] w_out;
-  wire [7:0] w_out;
-  assign \$1  = ! \port$1277$0 [2:1];
-  assign \$2  = \port$1277$0 [0] & \$1 ;
-  assign \$3  = \port$1277$0 [2:1] == 1'h1;
-  assign \$4  = \port$1277$0 [0] & \$3 ;
-  assign \$5  = \port$1277$0 [2:1] == 2'h2;
-  assign \$6  = \port$1277$0 [0] & \$5 ;
-  assign \$7  = ! sel_in;
-  assign \$8  = sel_in == 1'h1;
-  assign \$9  = \$8  ? w1 : w2;
-  assign \$10  = \$7  ? w0 : \$9 ;
-  assign \$11  = $signed(a_in) * $signed(\$10 );
-  assign \$12  = $signed(1'h0) + $signed(\$11 );
-  assign \$13  = ! \port$1277$0 [2:1];
-  assign \$14  = \port$1277$0 [2:1] == 1'h1;
-  assign \$15  = \$14  ? w1 : w2;
-  assign w_out = \$13  ? w0 : \$15 ;
-  always @(posedge clk)
-    a_out <= \$16 ;
-  always @(posedge clk)
-    sel_out <= \$17 ;
-  always @(posedge clk)
-    w0 <= \$18 ;
-  always @(posedge clk)
-    w1 <= \$19 ;
-  always @(posedge clk)
-    w2 <= \$20 ;
-  always @(posedge clk)
-    psum_out <= \$21 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$16  = a_in;
-    if (rst) begin
-      \$16  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$17  = sel_in;
-    if (rst) begin
-      \$17  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$18  = w0;
-    if (\$2 ) begin
-      \$18  = w_in;
-    end
-    if (rst) begin
-      \$18  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$19  = w1;
-    if (\$4 ) begin
-      \$19  = w_in;
-    end
-    if (rst) begin
-      \$19  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$20  = w2;
-    if (\$6 ) begin
-      \$20  = w_in;
-    end
-    if (rst) begin
-      \$20  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$21  = \$12 [31:0];
-    if (rst) begin
-      \$21  = 32'd0;
-    end
-  end
-  assign load = \port$1277$0 [0];
-  assign lsel = \port$1277$0 [2:1];
-  assign psum_in = 32'd0;
-endmodule
-
-(* generator = "Amaranth" *)
-module \hwcnn_top.array.pe_0_2 (rst, w_out, a_in, sel_in, psum_out, w_in, \port$1281$0 , clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$4  = 0;
-  wire \$1 ;
-  wire [7:0] \$10 ;
-  wire [15:0] \$11 ;
-  wire [32:0] \$12 ;
-  wire \$13 ;
-  wire \$14 ;
-  wire [7:0] \$15 ;
-  reg [7:0] \$16 ;
-  reg [1:0] \$17 ;
-  reg [7:0] \$18 ;
-  reg [7:0] \$19 ;
-  wire \$2 ;
-  reg [7:0] \$20 ;
-  reg [31:0] \$21 ;
-  wire \$3 ;
-  wire \$4 ;
-  wire \$5 ;
-  wire \$6 ;
-  wire \$7 ;
-  wire \$8 ;
-  wire [7:0] \$9 ;
-  input [7:0] a_in;
-  wire [7:0] a_in;
-  reg [7:0] a_out = 8'h00;
-  input clk;
-  wire clk;
-  wire load;
-  wire [1:0] lsel;
-  input [2:0] \port$1281$0 ;
-  wire [2:0] \port$1281$0 ;
-  wire [31:0] psum_in;
-  output [31:0] psum_out;
-  reg [31:0] psum_out = 32'd0;
-  input rst;
-  wire rst;
-  input [1:0] sel_in;
-  wire [1:0] sel_in;
-  reg [1:0] sel_out = 2'h0;
-  reg [7:0] w0 = 8'h00;
-  reg [7:0] w1 = 8'h00;
-  reg [7:0] w2 = 8'h00;
-  input [7:0] w_in;
-  wire [7:0] w_in;
-  output [7:0] w_out;
-  wire [7:0] w_out;
-  assign \$1  = ! \port$1281$0 [2:1];
-  assign \$2  = \port$1281$0 [0] & \$1 ;
-  assign \$3  = \port$1281$0 [2:1] == 1'h1;
-  assign \$4  = \port$1281$0 [0] & \$3 ;
-  assign \$5  = \port$1281$0 [2:1] == 2'h2;
-  assign \$6  = \port$1281$0 [0] & \$5 ;
-  assign \$7  = ! sel_in;
-  assign \$8  = sel_in == 1'h1;
-  assign \$9  = \$8  ? w1 : w2;
-  assign \$10  = \$7  ? w0 : \$9 ;
-  assign \$11  = $signed(a_in) * $signed(\$10 );
-  assign \$12  = $signed(1'h0) + $signed(\$11 );
-  assign \$13  = ! \port$1281$0 [2:1];
-  assign \$14  = \port$1281$0 [2:1] == 1'h1;
-  assign \$15  = \$14  ? w1 : w2;
-  assign w_out = \$13  ? w0 : \$15 ;
-  always @(posedge clk)
-    a_out <= \$16 ;
-  always @(posedge clk)
-    sel_out <= \$17 ;
-  always @(posedge clk)
-    w0 <= \$18 ;
-  always @(posedge clk)
-    w1 <= \$19 ;
-  always @(posedge clk)
-    w2 <= \$20 ;
-  always @(posedge clk)
-    psum_out <= \$21 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$16  = a_in;
-    if (rst) begin
-      \$16  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$17  = sel_in;
-    if (rst) begin
-      \$17  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$18  = w0;
-    if (\$2 ) begin
-      \$18  = w_in;
-    end
-    if (rst) begin
-      \$18  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$19  = w1;
-    if (\$4 ) begin
-      \$19  = w_in;
-    end
-    if (rst) begin
-      \$19  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$20  = w2;
-    if (\$6 ) begin
-      \$20  = w_in;
-    end
-    if (rst) begin
-      \$20  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$21  = \$12 [31:0];
-    if (rst) begin
-      \$21  = 32'd0;
-    end
-  end
-  assign load = \port$1281$0 [0];
-  assign lsel = \port$1281$0 [2:1];
-  assign psum_in = 32'd0;
-endmodule
-
-(* generator = "Amaranth" *)
-module \hwcnn_top.array.pe_1_0 (rst, w_in, load, lsel, psum_in, a_out, sel_out, psum_out, a_in, sel_in, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$5  = 0;
-  wire \$1 ;
-  wire [7:0] \$10 ;
-  wire [15:0] \$11 ;
-  wire [32:0] \$12 ;
-  wire \$13 ;
-  wire \$14 ;
-  wire [7:0] \$15 ;
-  reg [7:0] \$16 ;
-  reg [1:0] \$17 ;
-  reg [7:0] \$18 ;
-  reg [7:0] \$19 ;
-  wire \$2 ;
-  reg [7:0] \$20 ;
-  reg [31:0] \$21 ;
-  wire \$3 ;
-  wire \$4 ;
-  wire \$5 ;
-  wire \$6 ;
-  wire \$7 ;
-  wire \$8 ;
-  wire [7:0] \$9 ;
-  input [7:0] a_in;
-  wire [7:0] a_in;
-  output [7:0] a_out;
-  reg [7:0] a_out = 8'h00;
-  input clk;
-  wire clk;
-  input load;
-  wire load;
-  input [1:0] lsel;
-  wire [1:0] lsel;
-  input [31:0] psum_in;
-  wire [31:0] psum_in;
-  output [31:0] psum_out;
-  reg [31:0] psum_out = 32'd0;
-  input rst;
-  wire rst;
-  input [1:0] sel_in;
-  wire [1:0] sel_in;
-  output [1:0] sel_out;
-  reg [1:0] sel_out = 2'h0;
-  reg [7:0] w0 = 8'h00;
-  reg [7:0] w1 = 8'h00;
-  reg [7:0] w2 = 8'h00;
-  input [7:0] w_in;
-  wire [7:0] w_in;
-  wire [7:0] w_out;
-  assign \$1  = ! lsel;
-  assign \$2  = load & \$1 ;
-  assign \$3  = lsel == 1'h1;
-  assign \$4  = load & \$3 ;
-  assign \$5  = lsel == 2'h2;
-  assign \$6  = load & \$5 ;
-  assign \$7  = ! sel_in;
-  assign \$8  = sel_in == 1'h1;
-  assign \$9  = \$8  ? w1 : w2;
-  assign \$10  = \$7  ? w0 : \$9 ;
-  assign \$11  = $signed(a_in) * $signed(\$10 );
-  assign \$12  = $signed(psum_in) + $signed(\$11 );
-  assign \$13  = ! lsel;
-  assign \$14  = lsel == 1'h1;
-  assign \$15  = \$14  ? w1 : w2;
-  assign w_out = \$13  ? w0 : \$15 ;
-  always @(posedge clk)
-    a_out <= \$16 ;
-  always @(posedge clk)
-    sel_out <= \$17 ;
-  always @(posedge clk)
-    w0 <= \$18 ;
-  always @(posedge clk)
-    w1 <= \$19 ;
-  always @(posedge clk)
-    w2 <= \$20 ;
-  always @(posedge clk)
-    psum_out <= \$21 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$16  = a_in;
-    if (rst) begin
-      \$16  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$17  = sel_in;
-    if (rst) begin
-      \$17  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$18  = w0;
-    if (\$2 ) begin
-      \$18  = w_in;
-    end
-    if (rst) begin
-      \$18  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$19  = w1;
-    if (\$4 ) begin
-      \$19  = w_in;
-    end
-    if (rst) begin
-      \$19  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$20  = w2;
-    if (\$6 ) begin
-      \$20  = w_in;
-    end
-    if (rst) begin
-      \$20  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$21  = \$12 [31:0];
-    if (rst) begin
-      \$21  = 32'd0;
-    end
-  end
-endmodule
-
-(* generator = "Amaranth" *)
-module \hwcnn_top.array.pe_1_1 (rst, w_in, psum_in, a_in, sel_in, a_out, sel_out, psum_out, \port$1277$0 , clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$6  = 0;
-  wire \$1 ;
-  wire [7:0] \$10 ;
-  wire [15:0] \$11 ;
-  wire [32:0] \$12 ;
-  wire \$13 ;
-  wire \$14 ;
-  wire [7:0] \$15 ;
-  reg [7:0] \$16 ;
-  reg [1:0] \$17 ;
-  reg [7:0] \$18 ;
-  reg [7:0] \$19 ;
-  wire \$2 ;
-  reg [7:0] \$20 ;
-  reg [31:0] \$21 ;
-  wire \$3 ;
-  wire \$4 ;
-  wire \$5 ;
-  wire \$6 ;
-  wire \$7 ;
-  wire \$8 ;
-  wire [7:0] \$9 ;
-  input [7:0] a_in;
-  wire [7:0] a_in;
-  output [7:0] a_out;
-  reg [7:0] a_out = 8'h00;
-  input clk;
-  wire clk;
-  wire load;
-  wire [1:0] lsel;
-  input [2:0] \port$1277$0 ;
-  wire [2:0] \port$1277$0 ;
-  input [31:0] psum_in;
-  wire [31:0] psum_in;
-  output [31:0] psum_out;
-  reg [31:0] psum_out = 32'd0;
-  input rst;
-  wire rst;
-  input [1:0] sel_in;
-  wire [1:0] sel_in;
-  output [1:0] sel_out;
-  reg [1:0] sel_out = 2'h0;
-  reg [7:0] w0 = 8'h00;
-  reg [7:0] w1 = 8'h00;
-  reg [7:0] w2 = 8'h00;
-  input [7:0] w_in;
-  wire [7:0] w_in;
-  wire [7:0] w_out;
-  assign \$1  = ! \port$1277$0 [2:1];
-  assign \$2  = \port$1277$0 [0] & \$1 ;
-  assign \$3  = \port$1277$0 [2:1] == 1'h1;
-  assign \$4  = \port$1277$0 [0] & \$3 ;
-  assign \$5  = \port$1277$0 [2:1] == 2'h2;
-  assign \$6  = \port$1277$0 [0] & \$5 ;
-  assign \$7  = ! sel_in;
-  assign \$8  = sel_in == 1'h1;
-  assign \$9  = \$8  ? w1 : w2;
-  assign \$10  = \$7  ? w0 : \$9 ;
-  assign \$11  = $signed(a_in) * $signed(\$10 );
-  assign \$12  = $signed(psum_in) + $signed(\$11 );
-  assign \$13  = ! \port$1277$0 [2:1];
-  assign \$14  = \port$1277$0 [2:1] == 1'h1;
-  assign \$15  = \$14  ? w1 : w2;
-  assign w_out = \$13  ? w0 : \$15 ;
-  always @(posedge clk)
-    a_out <= \$16 ;
-  always @(posedge clk)
-    sel_out <= \$17 ;
-  always @(posedge clk)
-    w0 <= \$18 ;
-  always @(posedge clk)
-    w1 <= \$19 ;
-  always @(posedge clk)
-    w2 <= \$20 ;
-  always @(posedge clk)
-    psum_out <= \$21 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$16  = a_in;
-    if (rst) begin
-      \$16  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$17  = sel_in;
-    if (rst) begin
-      \$17  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$18  = w0;
-    if (\$2 ) begin
-      \$18  = w_in;
-    end
-    if (rst) begin
-      \$18  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$19  = w1;
-    if (\$4 ) begin
-      \$19  = w_in;
-    end
-    if (rst) begin
-      \$19  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$20  = w2;
-    if (\$6 ) begin
-      \$20  = w_in;
-    end
-    if (rst) begin
-      \$20  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$21  = \$12 [31:0];
-    if (rst) begin
-      \$21  = 32'd0;
-    end
-  end
-  assign load = \port$1277$0 [0];
-  assign lsel = \port$1277$0 [2:1];
-endmodule
-
-(* generator = "Amaranth" *)
-module \hwcnn_top.array.pe_1_2 (rst, w_in, psum_in, a_in, sel_in, psum_out, \port$1281$0 , clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$7  = 0;
-  wire \$1 ;
-  wire [7:0] \$10 ;
-  wire [15:0] \$11 ;
-  wire [32:0] \$12 ;
-  wire \$13 ;
-  wire \$14 ;
-  wire [7:0] \$15 ;
-  reg [7:0] \$16 ;
-  reg [1:0] \$17 ;
-  reg [7:0] \$18 ;
-  reg [7:0] \$19 ;
-  wire \$2 ;
-  reg [7:0] \$20 ;
-  reg [31:0] \$21 ;
-  wire \$3 ;
-  wire \$4 ;
-  wire \$5 ;
-  wire \$6 ;
-  wire \$7 ;
-  wire \$8 ;
-  wire [7:0] \$9 ;
-  input [7:0] a_in;
-  wire [7:0] a_in;
-  reg [7:0] a_out = 8'h00;
-  input clk;
-  wire clk;
-  wire load;
-  wire [1:0] lsel;
-  input [2:0] \port$1281$0 ;
-  wire [2:0] \port$1281$0 ;
-  input [31:0] psum_in;
-  wire [31:0] psum_in;
-  output [31:0] psum_out;
-  reg [31:0] psum_out = 32'd0;
-  input rst;
-  wire rst;
-  input [1:0] sel_in;
-  wire [1:0] sel_in;
-  reg [1:0] sel_out = 2'h0;
-  reg [7:0] w0 = 8'h00;
-  reg [7:0] w1 = 8'h00;
-  reg [7:0] w2 = 8'h00;
-  input [7:0] w_in;
-  wire [7:0] w_in;
-  wire [7:0] w_out;
-  assign \$1  = ! \port$1281$0 [2:1];
-  assign \$2  = \port$1281$0 [0] & \$1 ;
-  assign \$3  = \port$1281$0 [2:1] == 1'h1;
-  assign \$4  = \port$1281$0 [0] & \$3 ;
-  assign \$5  = \port$1281$0 [2:1] == 2'h2;
-  assign \$6  = \port$1281$0 [0] & \$5 ;
-  assign \$7  = ! sel_in;
-  assign \$8  = sel_in == 1'h1;
-  assign \$9  = \$8  ? w1 : w2;
-  assign \$10  = \$7  ? w0 : \$9 ;
-  assign \$11  = $signed(a_in) * $signed(\$10 );
-  assign \$12  = $signed(psum_in) + $signed(\$11 );
-  assign \$13  = ! \port$1281$0 [2:1];
-  assign \$14  = \port$1281$0 [2:1] == 1'h1;
-  assign \$15  = \$14  ? w1 : w2;
-  assign w_out = \$13  ? w0 : \$15 ;
-  always @(posedge clk)
-    a_out <= \$16 ;
-  always @(posedge clk)
-    sel_out <= \$17 ;
-  always @(posedge clk)
-    w0 <= \$18 ;
-  always @(posedge clk)
-    w1 <= \$19 ;
-  always @(posedge clk)
-    w2 <= \$20 ;
-  always @(posedge clk)
-    psum_out <= \$21 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$16  = a_in;
-    if (rst) begin
-      \$16  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$17  = sel_in;
-    if (rst) begin
-      \$17  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$18  = w0;
-    if (\$2 ) begin
-      \$18  = w_in;
-    end
-    if (rst) begin
-      \$18  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$19  = w1;
-    if (\$4 ) begin
-      \$19  = w_in;
-    end
-    if (rst) begin
-      \$19  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$20  = w2;
-    if (\$6 ) begin
-      \$20  = w_in;
-    end
-    if (rst) begin
-      \$20  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$21  = \$12 [31:0];
-    if (rst) begin
-      \$21  = 32'd0;
-    end
-  end
-  assign load = \port$1281$0 [0];
-  assign lsel = \port$1281$0 [2:1];
-endmodule
-
-(* generator = "Amaranth" *)
-module \hwcnn_top.buffers (act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__data, par_wr__en, par_wr__addr, par_wr__data, out_wr__en, out_wr__addr, out_wr__data, out_rd__addr, clk, rst, eng_out_wr__en, eng_out_wr__addr, \port$36$0 , \port$39$0 , \port$42$0 , act_rd__data, wgt_rd__data
-, par_rd__data, out_rd__data, acc_rd__data, rp__addr, \rp__addr$16 , \rp__addr$52 , acc_wr__en, \port$923$0 , \port$929$0 , \port$935$0 , engine_owns_out, eng_out_rd__addr, \rp__addr$26 , acc_wr__addr, act_wr__en);
-  wire [7:0] \$signature__addr ;
-  wire [7:0] \$signature__addr$12 ;
-  wire [3:0] \$signature__addr$22 ;
-  wire [7:0] \$signature__addr$34 ;
-  wire [7:0] \$signature__addr$48 ;
-  wire [15:0] \$signature__data ;
-  wire [23:0] \$signature__data$14 ;
-  wire [206:0] \$signature__data$24 ;
-  wire [23:0] \$signature__data$37 ;
-  wire [95:0] \$signature__data$50 ;
-  wire \$signature__en ;
-  wire \$signature__en$10 ;
-  wire \$signature__en$20 ;
-  wire \$signature__en$30 ;
-  wire \$signature__en$46 ;
+module \hwcnn_top.buffers (wp__addr, wp__data, \wp__en$10 , \wp__addr$12 , \wp__data$14 , \wp__en$20 , \wp__addr$22 , \wp__data$24 , out_wr__en, out_wr__addr, out_wr__data, out_rd__addr, clk, rst, act_rd__data, wgt_rd__data, par_rd__data, eng_out_rd__data, acc_rd__data, eng_out_wr__en, eng_out_wr__addr
+, \port$55$0 , \port$58$0 , \port$61$0 , rp__addr, \rp__addr$16 , \rp__addr$52 , \wp__en$46 , \port$923$0 , \port$929$0 , \port$935$0 , engine_owns_out, eng_out_rd__addr, \rp__addr$26 , \wp__addr$48 , wp__en);
   wire [7:0] acc_rd__addr;
   output [95:0] acc_rd__data;
   wire [95:0] acc_rd__data;
-  input [7:0] acc_wr__addr;
   wire [7:0] acc_wr__addr;
   wire [95:0] acc_wr__data;
-  input acc_wr__en;
   wire acc_wr__en;
   wire [7:0] act_rd__addr;
   output [15:0] act_rd__data;
   wire [15:0] act_rd__data;
-  input [7:0] act_wr__addr;
   wire [7:0] act_wr__addr;
-  input [15:0] act_wr__data;
   wire [15:0] act_wr__data;
-  input act_wr__en;
   wire act_wr__en;
   input clk;
   wire clk;
   input [7:0] eng_out_rd__addr;
   wire [7:0] eng_out_rd__addr;
+  output [23:0] eng_out_rd__data;
   wire [23:0] eng_out_rd__data;
   input [7:0] eng_out_wr__addr;
   wire [7:0] eng_out_wr__addr;
@@ -1925,7 +406,6 @@ module \hwcnn_top.buffers (act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr,
   wire engine_owns_out;
   input [7:0] out_rd__addr;
   wire [7:0] out_rd__addr;
-  output [23:0] out_rd__data;
   wire [23:0] out_rd__data;
   input [7:0] out_wr__addr;
   wire [7:0] out_wr__addr;
@@ -1936,18 +416,15 @@ module \hwcnn_top.buffers (act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr,
   wire [3:0] par_rd__addr;
   output [206:0] par_rd__data;
   wire [206:0] par_rd__data;
-  input [3:0] par_wr__addr;
   wire [3:0] par_wr__addr;
-  input [206:0] par_wr__data;
   wire [206:0] par_wr__data;
-  input par_wr__en;
   wire par_wr__en;
-  input [7:0] \port$36$0 ;
-  wire [7:0] \port$36$0 ;
-  input [7:0] \port$39$0 ;
-  wire [7:0] \port$39$0 ;
-  input [7:0] \port$42$0 ;
-  wire [7:0] \port$42$0 ;
+  input [7:0] \port$55$0 ;
+  wire [7:0] \port$55$0 ;
+  input [7:0] \port$58$0 ;
+  wire [7:0] \port$58$0 ;
+  input [7:0] \port$61$0 ;
+  wire [7:0] \port$61$0 ;
   input [31:0] \port$923$0 ;
   wire [31:0] \port$923$0 ;
   input [31:0] \port$929$0 ;
@@ -1960,25 +437,48 @@ module \hwcnn_top.buffers (act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr,
   wire [7:0] \rp__addr$16 ;
   input [3:0] \rp__addr$26 ;
   wire [3:0] \rp__addr$26 ;
-  wire [7:0] \rp__addr$40 ;
+  wire [7:0] \rp__addr$42 ;
   input [7:0] \rp__addr$52 ;
   wire [7:0] \rp__addr$52 ;
   wire [15:0] rp__data;
   wire [23:0] \rp__data$19 ;
   wire [206:0] \rp__data$29 ;
-  wire [23:0] \rp__data$44 ;
+  wire [23:0] \rp__data$41 ;
   wire [95:0] \rp__data$55 ;
   input rst;
   wire rst;
   wire [7:0] wgt_rd__addr;
   output [23:0] wgt_rd__data;
   wire [23:0] wgt_rd__data;
-  input [7:0] wgt_wr__addr;
   wire [7:0] wgt_wr__addr;
-  input [23:0] wgt_wr__data;
   wire [23:0] wgt_wr__data;
-  input wgt_wr__en;
   wire wgt_wr__en;
+  input [7:0] wp__addr;
+  wire [7:0] wp__addr;
+  input [7:0] \wp__addr$12 ;
+  wire [7:0] \wp__addr$12 ;
+  input [3:0] \wp__addr$22 ;
+  wire [3:0] \wp__addr$22 ;
+  wire [7:0] \wp__addr$34 ;
+  input [7:0] \wp__addr$48 ;
+  wire [7:0] \wp__addr$48 ;
+  input [15:0] wp__data;
+  wire [15:0] wp__data;
+  input [23:0] \wp__data$14 ;
+  wire [23:0] \wp__data$14 ;
+  input [206:0] \wp__data$24 ;
+  wire [206:0] \wp__data$24 ;
+  wire [23:0] \wp__data$37 ;
+  wire [95:0] \wp__data$50 ;
+  input wp__en;
+  wire wp__en;
+  input \wp__en$10 ;
+  wire \wp__en$10 ;
+  input \wp__en$20 ;
+  wire \wp__en$20 ;
+  wire \wp__en$30 ;
+  input \wp__en$46 ;
+  wire \wp__en$46 ;
   reg [95:0] acc_mem [255:0];
   initial begin
     acc_mem[0] = 96'h000000000000000000000000;
@@ -2239,8 +739,8 @@ module \hwcnn_top.buffers (act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr,
     acc_mem[255] = 96'h000000000000000000000000;
   end
   always @(posedge clk) begin
-    if (acc_wr__en)
-      acc_mem[acc_wr__addr] <= { \port$935$0 , \port$929$0 , \port$923$0  };
+    if (\wp__en$46 )
+      acc_mem[\wp__addr$48 ] <= { \port$935$0 , \port$929$0 , \port$923$0  };
   end
   reg [95:0] _0_;
   always @(posedge clk) begin
@@ -2507,8 +1007,8 @@ module \hwcnn_top.buffers (act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr,
     act_mem[255] = 16'h0000;
   end
   always @(posedge clk) begin
-    if (act_wr__en)
-      act_mem[act_wr__addr] <= act_wr__data;
+    if (wp__en)
+      act_mem[wp__addr] <= wp__data;
   end
   reg [15:0] _1_;
   always @(posedge clk) begin
@@ -2775,14 +1275,14 @@ module \hwcnn_top.buffers (act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr,
     out_mem[255] = 24'h000000;
   end
   always @(posedge clk) begin
-    if (\$signature__en$30 )
-      out_mem[\$signature__addr$34 ] <= \$signature__data$37 ;
+    if (\wp__en$30 )
+      out_mem[\wp__addr$34 ] <= \wp__data$37 ;
   end
   reg [23:0] _2_;
   always @(posedge clk) begin
-    _2_ <= out_mem[\rp__addr$40 ];
+    _2_ <= out_mem[\rp__addr$42 ];
   end
-  assign out_rd__data = _2_;
+  assign eng_out_rd__data = _2_;
   reg [206:0] par_mem [15:0];
   initial begin
     par_mem[0] = 207'h0000000000000000000000000000000000000000000000000000;
@@ -2803,8 +1303,8 @@ module \hwcnn_top.buffers (act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr,
     par_mem[15] = 207'h0000000000000000000000000000000000000000000000000000;
   end
   always @(posedge clk) begin
-    if (par_wr__en)
-      par_mem[par_wr__addr] <= par_wr__data;
+    if (\wp__en$20 )
+      par_mem[\wp__addr$22 ] <= \wp__data$24 ;
   end
   reg [206:0] _3_;
   always @(posedge clk) begin
@@ -3071,46 +1571,1847 @@ module \hwcnn_top.buffers (act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr,
     wgt_mem[255] = 24'h000000;
   end
   always @(posedge clk) begin
-    if (wgt_wr__en)
-      wgt_mem[wgt_wr__addr] <= wgt_wr__data;
+    if (\wp__en$10 )
+      wgt_mem[\wp__addr$12 ] <= \wp__data$14 ;
   end
   reg [23:0] _4_;
   always @(posedge clk) begin
     _4_ <= wgt_mem[\rp__addr$16 ];
   end
   assign wgt_rd__data = _4_;
-  assign \$signature__en$30  = engine_owns_out ? eng_out_wr__en : out_wr__en;
-  assign \$signature__addr$34  = engine_owns_out ? eng_out_wr__addr : out_wr__addr;
-  assign \$signature__data$37  = engine_owns_out ? { \port$42$0 , \port$39$0 , \port$36$0  } : out_wr__data;
-  assign \rp__addr$40  = engine_owns_out ? eng_out_rd__addr : out_rd__addr;
-  assign \$signature__en  = act_wr__en;
-  assign \$signature__addr  = act_wr__addr;
-  assign \$signature__data  = act_wr__data;
+  assign \wp__en$30  = engine_owns_out ? eng_out_wr__en : out_wr__en;
+  assign \wp__addr$34  = engine_owns_out ? eng_out_wr__addr : out_wr__addr;
+  assign \wp__data$37  = engine_owns_out ? { \port$61$0 , \port$58$0 , \port$55$0  } : out_wr__data;
+  assign \rp__addr$42  = engine_owns_out ? eng_out_rd__addr : out_rd__addr;
+  assign act_wr__en = wp__en;
+  assign act_wr__addr = wp__addr;
+  assign act_wr__data = wp__data;
   assign act_rd__addr = rp__addr;
   assign rp__data = act_rd__data;
-  assign \$signature__en$10  = wgt_wr__en;
-  assign \$signature__addr$12  = wgt_wr__addr;
-  assign \$signature__data$14  = wgt_wr__data;
+  assign wgt_wr__en = \wp__en$10 ;
+  assign wgt_wr__addr = \wp__addr$12 ;
+  assign wgt_wr__data = \wp__data$14 ;
   assign wgt_rd__addr = \rp__addr$16 ;
   assign \rp__data$19  = wgt_rd__data;
-  assign \$signature__en$20  = par_wr__en;
-  assign \$signature__addr$22  = par_wr__addr;
-  assign \$signature__data$24  = par_wr__data;
+  assign par_wr__en = \wp__en$20 ;
+  assign par_wr__addr = \wp__addr$22 ;
+  assign par_wr__data = \wp__data$24 ;
   assign par_rd__addr = \rp__addr$26 ;
   assign \rp__data$29  = par_rd__data;
-  assign eng_out_wr__data = { \port$42$0 , \port$39$0 , \port$36$0  };
-  assign \rp__data$44  = out_rd__data;
-  assign eng_out_rd__data = out_rd__data;
-  assign \$signature__en$46  = acc_wr__en;
-  assign \$signature__addr$48  = acc_wr__addr;
-  assign \$signature__data$50  = { \port$935$0 , \port$929$0 , \port$923$0  };
+  assign eng_out_wr__data = { \port$61$0 , \port$58$0 , \port$55$0  };
+  assign \rp__data$41  = eng_out_rd__data;
+  assign out_rd__data = eng_out_rd__data;
+  assign acc_wr__en = \wp__en$46 ;
+  assign acc_wr__addr = \wp__addr$48 ;
+  assign \wp__data$50  = { \port$935$0 , \port$929$0 , \port$923$0  };
   assign acc_wr__data = { \port$935$0 , \port$929$0 , \port$923$0  };
   assign acc_rd__addr = \rp__addr$52 ;
   assign \rp__data$55  = acc_rd__data;
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.deskew (rst, i_data__0, i_data__1, o_data__2, lane0_d1, lane1_d0, clk);
+module \hwcnn_top.engine (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc__b_base, desc__p_base, desc__c_base, desc__pin_base, desc__m0, desc__shift, desc__rounding, desc__wrap, desc__per_channel, desc__bias_en, desc__acc_in, desc__acc_out, desc__lo, desc__hi, desc__pool_op, desc__in_h
+, desc__in_w, desc__out_h, desc__out_w, desc__win_h, desc__win_w, desc__stride_h, desc__stride_w, desc__pad_top, desc__pad_left, desc__pad_bottom, desc__pad_right, desc__count_pad, clk, rst, act_rd__data, wgt_rd__data, par_rd__data, out_rd__data, acc_rd__data, out_wr__en, out_wr__addr
+, \port$55$0 , \port$58$0 , \port$61$0 , act_rd__addr, wgt_rd__addr, acc_rd__addr, acc_wr__en, pp_acc0, pp_acc1, pp_acc2, busy, done, out_rd__addr, error, par_rd__addr, acc_wr__addr, start);
+  reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
+  wire \$1 ;
+  wire \$10 ;
+  wire \$11 ;
+  wire \$12 ;
+  wire \$13 ;
+  wire \$14 ;
+  wire \$15 ;
+  wire \$16 ;
+  wire \$17 ;
+  wire \$18 ;
+  wire [7:0] \$19 ;
+  wire \$2 ;
+  wire [7:0] \$20 ;
+  wire \$21 ;
+  wire [7:0] \$22 ;
+  wire [7:0] \$23 ;
+  wire \$24 ;
+  wire [7:0] \$25 ;
+  wire [7:0] \$26 ;
+  wire [31:0] \$27 ;
+  wire [31:0] \$28 ;
+  wire [32:0] \$29 ;
+  wire \$3 ;
+  wire [31:0] \$30 ;
+  wire [31:0] \$31 ;
+  wire [32:0] \$32 ;
+  wire [31:0] \$33 ;
+  wire [31:0] \$34 ;
+  wire [32:0] \$35 ;
+  reg [31:0] \$36 ;
+  reg [30:0] \$37 ;
+  reg [5:0] \$38 ;
+  reg [31:0] \$39 ;
+  wire \$4 ;
+  reg [30:0] \$40 ;
+  reg [5:0] \$41 ;
+  reg [31:0] \$42 ;
+  reg [30:0] \$43 ;
+  reg [5:0] \$44 ;
+  wire \$5 ;
+  wire \$6 ;
+  wire \$7 ;
+  wire \$8 ;
+  wire \$9 ;
+  wire [7:0] a_in__0;
+  wire [7:0] a_in__1;
+  wire [1:0] a_sel;
+  wire [31:0] acc;
+  wire [31:0] \acc$157 ;
+  wire [31:0] \acc$170 ;
+  output [7:0] acc_rd__addr;
+  wire [7:0] acc_rd__addr;
+  input [95:0] acc_rd__data;
+  wire [95:0] acc_rd__data;
+  wire [7:0] acc_rd_addr;
+  output [7:0] acc_wr__addr;
+  wire [7:0] acc_wr__addr;
+  wire [95:0] acc_wr__data;
+  output acc_wr__en;
+  wire acc_wr__en;
+  wire [7:0] acc_wr_addr;
+  wire acc_wr_en;
+  wire [7:0] act_addr;
+  output [7:0] act_rd__addr;
+  wire [7:0] act_rd__addr;
+  input [15:0] act_rd__data;
+  wire [15:0] act_rd__data;
+  wire bias_en;
+  output busy;
+  wire busy;
+  wire \busy$69 ;
+  input clk;
+  wire clk;
+  input [7:0] desc__a_base;
+  wire [7:0] desc__a_base;
+  wire [7:0] \desc__a_base$1 ;
+  input desc__acc_in;
+  wire desc__acc_in;
+  wire \desc__acc_in$3 ;
+  input desc__acc_out;
+  wire desc__acc_out;
+  wire \desc__acc_out$5 ;
+  input [7:0] desc__b_base;
+  wire [7:0] desc__b_base;
+  wire [7:0] \desc__b_base$7 ;
+  input desc__bias_en;
+  wire desc__bias_en;
+  wire \desc__bias_en$9 ;
+  input [7:0] desc__c_base;
+  wire [7:0] desc__c_base;
+  wire [7:0] \desc__c_base$11 ;
+  input desc__count_pad;
+  wire desc__count_pad;
+  wire \desc__count_pad$13 ;
+  input [7:0] desc__hi;
+  wire [7:0] desc__hi;
+  wire [7:0] \desc__hi$15 ;
+  input [15:0] desc__in_h;
+  wire [15:0] desc__in_h;
+  wire [15:0] \desc__in_h$17 ;
+  input [15:0] desc__in_w;
+  wire [15:0] desc__in_w;
+  wire [15:0] \desc__in_w$19 ;
+  input [15:0] desc__k;
+  wire [15:0] desc__k;
+  wire [15:0] \desc__k$21 ;
+  input desc__kind;
+  wire desc__kind;
+  wire \desc__kind$23 ;
+  input [7:0] desc__lo;
+  wire [7:0] desc__lo;
+  wire [7:0] \desc__lo$25 ;
+  input [15:0] desc__m;
+  wire [15:0] desc__m;
+  wire [15:0] \desc__m$27 ;
+  input [30:0] desc__m0;
+  wire [30:0] desc__m0;
+  wire [30:0] \desc__m0$29 ;
+  input [15:0] desc__n;
+  wire [15:0] desc__n;
+  wire [15:0] \desc__n$31 ;
+  input [15:0] desc__out_h;
+  wire [15:0] desc__out_h;
+  wire [15:0] \desc__out_h$33 ;
+  input [15:0] desc__out_w;
+  wire [15:0] desc__out_w;
+  wire [15:0] \desc__out_w$35 ;
+  input [3:0] desc__p_base;
+  wire [3:0] desc__p_base;
+  wire [3:0] \desc__p_base$37 ;
+  input [7:0] desc__pad_bottom;
+  wire [7:0] desc__pad_bottom;
+  wire [7:0] \desc__pad_bottom$39 ;
+  input [7:0] desc__pad_left;
+  wire [7:0] desc__pad_left;
+  wire [7:0] \desc__pad_left$41 ;
+  input [7:0] desc__pad_right;
+  wire [7:0] desc__pad_right;
+  wire [7:0] \desc__pad_right$43 ;
+  input [7:0] desc__pad_top;
+  wire [7:0] desc__pad_top;
+  wire [7:0] \desc__pad_top$45 ;
+  input desc__per_channel;
+  wire desc__per_channel;
+  wire \desc__per_channel$47 ;
+  input [7:0] desc__pin_base;
+  wire [7:0] desc__pin_base;
+  wire [7:0] \desc__pin_base$49 ;
+  input [1:0] desc__pool_op;
+  wire [1:0] desc__pool_op;
+  wire [1:0] \desc__pool_op$51 ;
+  input [1:0] desc__rounding;
+  wire [1:0] desc__rounding;
+  wire [1:0] \desc__rounding$53 ;
+  input [5:0] desc__shift;
+  wire [5:0] desc__shift;
+  wire [5:0] \desc__shift$55 ;
+  input [7:0] desc__stride_h;
+  wire [7:0] desc__stride_h;
+  wire [7:0] \desc__stride_h$57 ;
+  input [7:0] desc__stride_w;
+  wire [7:0] desc__stride_w;
+  wire [7:0] \desc__stride_w$59 ;
+  input [7:0] desc__win_h;
+  wire [7:0] desc__win_h;
+  wire [7:0] \desc__win_h$61 ;
+  input [7:0] desc__win_w;
+  wire [7:0] desc__win_w;
+  wire [7:0] \desc__win_w$63 ;
+  input desc__wrap;
+  wire desc__wrap;
+  wire \desc__wrap$65 ;
+  output done;
+  wire done;
+  wire \done$71 ;
+  output error;
+  wire error;
+  wire \error$73 ;
+  wire feed;
+  wire [7:0] hi;
+  wire [7:0] \hi$154 ;
+  wire [7:0] \hi$167 ;
+  wire [7:0] \hi$180 ;
+  wire [7:0] \hi$201 ;
+  wire [7:0] i_data__0;
+  wire [7:0] \i_data__0$104 ;
+  wire [2:0] \i_data__0$109 ;
+  wire [31:0] \i_data__0$115 ;
+  wire [1:0] \i_data__0$97 ;
+  wire [7:0] i_data__1;
+  wire [1:0] \i_data__1$101 ;
+  wire [7:0] \i_data__1$117 ;
+  wire [2:0] \i_data__1$120 ;
+  wire [31:0] \i_data__1$124 ;
+  wire [7:0] i_data__2;
+  wire [2:0] \i_data__2$129 ;
+  wire [31:0] \i_data__2$133 ;
+  wire kind;
+  wire [2:0] lane_mask;
+  wire [7:0] lo;
+  wire [7:0] \lo$152 ;
+  wire [7:0] \lo$166 ;
+  wire [7:0] \lo$179 ;
+  wire [7:0] \lo$200 ;
+  wire load;
+  wire load__0;
+  wire load__1;
+  wire load__2;
+  wire [1:0] lsel;
+  wire [1:0] lsel__0;
+  wire [1:0] lsel__1;
+  wire [1:0] lsel__2;
+  wire [30:0] m0;
+  wire [30:0] \m0$142 ;
+  wire [30:0] \m0$160 ;
+  wire [30:0] \m0$173 ;
+  wire [7:0] o_data__0;
+  wire [1:0] \o_data__0$100 ;
+  wire [7:0] \o_data__0$108 ;
+  wire [2:0] \o_data__0$113 ;
+  wire [31:0] \o_data__0$206 ;
+  wire [7:0] o_data__1;
+  wire [1:0] \o_data__1$103 ;
+  wire [7:0] \o_data__1$119 ;
+  wire [2:0] \o_data__1$122 ;
+  wire [31:0] \o_data__1$211 ;
+  wire [7:0] o_data__2;
+  wire [2:0] \o_data__2$131 ;
+  wire [31:0] \o_data__2$212 ;
+  wire [1:0] op;
+  output [7:0] out_rd__addr;
+  wire [7:0] out_rd__addr;
+  input [23:0] out_rd__data;
+  wire [23:0] out_rd__data;
+  wire [7:0] out_rd_addr;
+  output [7:0] out_wr__addr;
+  wire [7:0] out_wr__addr;
+  wire [23:0] out_wr__data;
+  output out_wr__en;
+  wire out_wr__en;
+  wire [7:0] out_wr_addr;
+  wire out_wr_en;
+  wire [3:0] par_addr;
+  output [3:0] par_rd__addr;
+  wire [3:0] par_rd__addr;
+  input [206:0] par_rd__data;
+  wire [206:0] par_rd__data;
+  wire per_channel;
+  wire pool_final;
+  wire [1:0] pool_op;
+  output [7:0] \port$55$0 ;
+  wire [7:0] \port$55$0 ;
+  output [7:0] \port$58$0 ;
+  wire [7:0] \port$58$0 ;
+  output [7:0] \port$61$0 ;
+  wire [7:0] \port$61$0 ;
+  output [31:0] pp_acc0;
+  reg [31:0] pp_acc0 = 32'd0;
+  output [31:0] pp_acc1;
+  reg [31:0] pp_acc1 = 32'd0;
+  output [31:0] pp_acc2;
+  reg [31:0] pp_acc2 = 32'd0;
+  wire pp_first;
+  wire pp_in;
+  reg [30:0] pp_m0_0 = 31'h00000000;
+  reg [30:0] pp_m0_1 = 31'h00000000;
+  reg [30:0] pp_m0_2 = 31'h00000000;
+  reg [5:0] pp_shift0 = 6'h00;
+  reg [5:0] pp_shift1 = 6'h00;
+  reg [5:0] pp_shift2 = 6'h00;
+  wire [31:0] psum_out__0;
+  wire [31:0] psum_out__1;
+  wire [31:0] psum_out__2;
+  wire [32:0] result__payload;
+  wire [7:0] \result__payload.addr ;
+  wire \result__payload.final ;
+  wire [23:0] \result__payload.y ;
+  wire [7:0] \result__payload.y[0] ;
+  wire [7:0] \result__payload.y[1] ;
+  wire [7:0] \result__payload.y[2] ;
+  wire result__valid;
+  wire [1:0] rounding;
+  wire [1:0] \rounding$148 ;
+  wire [1:0] \rounding$164 ;
+  wire [1:0] \rounding$177 ;
+  input rst;
+  wire rst;
+  wire [1:0] sel_in__0;
+  wire [1:0] sel_in__1;
+  wire [5:0] shift;
+  wire [5:0] \shift$145 ;
+  wire [5:0] \shift$162 ;
+  wire [5:0] \shift$175 ;
+  input start;
+  wire start;
+  wire \start$67 ;
+  wire [24:0] sum__0;
+  wire [24:0] sum__1;
+  wire [24:0] sum__2;
+  wire [7:0] sum_q__0;
+  wire [7:0] sum_q__1;
+  wire [7:0] sum_q__2;
+  wire [12:0] tap__payload;
+  wire [12:0] \tap__payload$191 ;
+  wire [7:0] \tap__payload$191.addr ;
+  wire \tap__payload$191.count ;
+  wire \tap__payload$191.final ;
+  wire \tap__payload$191.first ;
+  wire \tap__payload$191.inb ;
+  wire \tap__payload$191.last ;
+  wire [7:0] \tap__payload.addr ;
+  wire \tap__payload.count ;
+  wire \tap__payload.final ;
+  wire \tap__payload.first ;
+  wire \tap__payload.inb ;
+  wire \tap__payload.last ;
+  wire tap__valid;
+  wire \tap__valid$193 ;
+  wire [7:0] w_in__0;
+  wire [7:0] w_in__1;
+  wire [7:0] w_in__2;
+  wire [7:0] wgt_addr;
+  output [7:0] wgt_rd__addr;
+  wire [7:0] wgt_rd__addr;
+  input [23:0] wgt_rd__data;
+  wire [23:0] wgt_rd__data;
+  wire wrap;
+  wire \wrap$150 ;
+  wire \wrap$165 ;
+  wire \wrap$178 ;
+  wire wrow_valid;
+  wire [7:0] x__0;
+  wire [7:0] x__1;
+  wire [7:0] x__2;
+  wire [7:0] y;
+  wire [7:0] \y$169 ;
+  wire [7:0] \y$182 ;
+  always @(posedge clk)
+    pp_m0_0 <= \$37 ;
+  always @(posedge clk)
+    pp_shift0 <= \$38 ;
+  always @(posedge clk)
+    pp_acc1 <= \$39 ;
+  always @(posedge clk)
+    pp_m0_1 <= \$40 ;
+  always @(posedge clk)
+    pp_shift1 <= \$41 ;
+  always @(posedge clk)
+    pp_acc2 <= \$42 ;
+  always @(posedge clk)
+    pp_m0_2 <= \$43 ;
+  always @(posedge clk)
+    pp_shift2 <= \$44 ;
+  assign out_wr__en = \$1  ? result__valid : out_wr_en;
+  assign out_wr__addr = \$2  ? result__payload[31:24] : out_wr_addr;
+  assign i_data__0 = feed ? act_rd__data[7:0] : 8'h00;
+  assign i_data__1 = feed ? act_rd__data[15:8] : 8'h00;
+  assign \i_data__0$104  = wrow_valid ? wgt_rd__data[7:0] : 8'h00;
+  assign \i_data__1$117  = wrow_valid ? wgt_rd__data[15:8] : 8'h00;
+  assign i_data__2 = wrow_valid ? wgt_rd__data[23:16] : 8'h00;
+  assign acc = \$3  ? { sum__0[24], sum__0[24], sum__0[24], sum__0[24], sum__0[24], sum__0[24], sum__0[24], sum__0 } : pp_acc0;
+  assign \$4  = ! kind;
+  assign \$5  = \$4  & per_channel;
+  assign m0 = \$5  ? pp_m0_0 : \m0$142 ;
+  assign \$6  = ! kind;
+  assign \$7  = \$6  & per_channel;
+  assign shift = \$7  ? pp_shift0 : \shift$145 ;
+  assign \acc$157  = \$8  ? { sum__1[24], sum__1[24], sum__1[24], sum__1[24], sum__1[24], sum__1[24], sum__1[24], sum__1 } : pp_acc1;
+  assign \$9  = ! kind;
+  assign \$10  = \$9  & per_channel;
+  assign \m0$160  = \$10  ? pp_m0_1 : \m0$142 ;
+  assign \$11  = ! kind;
+  assign \$12  = \$11  & per_channel;
+  assign \shift$162  = \$12  ? pp_shift1 : \shift$145 ;
+  assign \acc$170  = \$13  ? { sum__2[24], sum__2[24], sum__2[24], sum__2[24], sum__2[24], sum__2[24], sum__2[24], sum__2 } : pp_acc2;
+  assign \$14  = ! kind;
+  assign \$15  = \$14  & per_channel;
+  assign \m0$173  = \$15  ? pp_m0_2 : \m0$142 ;
+  assign \$16  = ! kind;
+  assign \$17  = \$16  & per_channel;
+  assign \shift$175  = \$17  ? pp_shift2 : \shift$145 ;
+  assign \$19  = lane_mask[0] ? sum_q__0 : 8'h00;
+  assign \$20  = \$18  ? result__payload[7:0] : \$19 ;
+  assign \$22  = lane_mask[1] ? sum_q__1 : 8'h00;
+  assign \$23  = \$21  ? result__payload[15:8] : \$22 ;
+  assign \$25  = lane_mask[2] ? sum_q__2 : 8'h00;
+  assign \$26  = \$24  ? result__payload[23:16] : \$25 ;
+  assign pool_final = result__valid & result__payload[32];
+  assign \$27  = bias_en ? par_rd__data[31:0] : 32'd0;
+  assign \$28  = pp_first ? \$27  : acc_rd__data[31:0];
+  assign \$29  = $signed(\o_data__0$206 ) + $signed(\$28 );
+  assign \$30  = bias_en ? par_rd__data[100:69] : 32'd0;
+  assign \$31  = pp_first ? \$30  : acc_rd__data[63:32];
+  assign \$32  = $signed(\o_data__1$211 ) + $signed(\$31 );
+  assign \$33  = bias_en ? par_rd__data[169:138] : 32'd0;
+  assign \$34  = pp_first ? \$33  : acc_rd__data[95:64];
+  assign \$35  = $signed(\i_data__2$133 ) + $signed(\$34 );
+  always @(posedge clk)
+    pp_acc0 <= \$36 ;
+  \hwcnn_top.engine.array  array (
+    .a_in(i_data__0),
+    .\a_in$33 (a_in__1),
+    .clk(clk),
+    .load(load),
+    .lsel(lsel),
+    .\port$1277$0 (\o_data__1$122 ),
+    .\port$1281$0 (\o_data__2$131 ),
+    .psum_out__0(\i_data__0$115 ),
+    .psum_out__1(\i_data__1$124 ),
+    .psum_out__2(\i_data__2$133 ),
+    .rst(rst),
+    .sel_in(\i_data__0$97 ),
+    .\sel_in$35 (sel_in__1),
+    .w_in(\i_data__0$104 ),
+    .\w_in$15 (w_in__1),
+    .\w_in$26 (w_in__2)
+  );
+  \hwcnn_top.engine.deskew  deskew (
+    .clk(clk),
+    .i_data__0(\i_data__0$115 ),
+    .i_data__1(\i_data__1$124 ),
+    .lane0_d1(\o_data__0$206 ),
+    .lane1_d0(\o_data__1$211 ),
+    .o_data__2(\i_data__2$133 ),
+    .rst(rst)
+  );
+  \hwcnn_top.engine.requant0  requant0 (
+    .acc(acc),
+    .clk(clk),
+    .\hi$14 (hi),
+    .lo(lo),
+    .m0(m0),
+    .\rounding$8 (rounding),
+    .rst(rst),
+    .\shift$6 (shift),
+    .wrap(wrap),
+    .y(sum_q__0)
+  );
+  \hwcnn_top.engine.requant1  requant1 (
+    .acc(\acc$157 ),
+    .clk(clk),
+    .\hi$14 (hi),
+    .lo(lo),
+    .m0(\m0$160 ),
+    .\rounding$8 (rounding),
+    .rst(rst),
+    .\shift$6 (\shift$162 ),
+    .wrap(wrap),
+    .y(sum_q__1)
+  );
+  \hwcnn_top.engine.requant2  requant2 (
+    .acc(\acc$170 ),
+    .clk(clk),
+    .\hi$14 (hi),
+    .lo(lo),
+    .m0(\m0$173 ),
+    .\rounding$8 (rounding),
+    .rst(rst),
+    .\shift$6 (\shift$175 ),
+    .wrap(wrap),
+    .y(sum_q__2)
+  );
+  \hwcnn_top.engine.seq  seq (
+    .a_sel(\i_data__0$97 ),
+    .acc_rd_addr(acc_rd__addr),
+    .acc_wr_addr(acc_wr__addr),
+    .acc_wr_en(acc_wr__en),
+    .act_addr(act_rd__addr),
+    .bias_en(bias_en),
+    .busy(busy),
+    .clk(clk),
+    .desc__a_base(desc__a_base),
+    .desc__acc_in(desc__acc_in),
+    .desc__acc_out(desc__acc_out),
+    .desc__b_base(desc__b_base),
+    .desc__bias_en(desc__bias_en),
+    .desc__c_base(desc__c_base),
+    .desc__count_pad(desc__count_pad),
+    .desc__hi(desc__hi),
+    .desc__in_h(desc__in_h),
+    .desc__in_w(desc__in_w),
+    .desc__k(desc__k),
+    .desc__kind(desc__kind),
+    .desc__lo(desc__lo),
+    .desc__m(desc__m),
+    .desc__m0(desc__m0),
+    .desc__n(desc__n),
+    .desc__out_h(desc__out_h),
+    .desc__out_w(desc__out_w),
+    .desc__p_base(desc__p_base),
+    .desc__pad_bottom(desc__pad_bottom),
+    .desc__pad_left(desc__pad_left),
+    .desc__pad_right(desc__pad_right),
+    .desc__pad_top(desc__pad_top),
+    .desc__per_channel(desc__per_channel),
+    .desc__pin_base(desc__pin_base),
+    .desc__pool_op(desc__pool_op),
+    .desc__rounding(desc__rounding),
+    .desc__shift(desc__shift),
+    .desc__stride_h(desc__stride_h),
+    .desc__stride_w(desc__stride_w),
+    .desc__win_h(desc__win_h),
+    .desc__win_w(desc__win_w),
+    .desc__wrap(desc__wrap),
+    .done(done),
+    .error(error),
+    .feed(feed),
+    .hi(hi),
+    .kind(kind),
+    .lane_mask(lane_mask),
+    .lo(lo),
+    .load(load),
+    .lsel(lsel),
+    .m0(\m0$142 ),
+    .out_rd_addr(out_rd__addr),
+    .out_wr_addr(out_wr_addr),
+    .out_wr_en(out_wr_en),
+    .par_addr(par_rd__addr),
+    .per_channel(per_channel),
+    .pool_final(pool_final),
+    .pool_op(op),
+    .pp_first(pp_first),
+    .pp_in(pp_in),
+    .rounding(rounding),
+    .rst(rst),
+    .shift(\shift$145 ),
+    .start(start),
+    .tap__payload(tap__payload),
+    .tap__valid(tap__valid),
+    .wgt_addr(wgt_rd__addr),
+    .wrap(wrap),
+    .wrow_valid(wrow_valid)
+  );
+  \hwcnn_top.engine.skew_a  skew_a (
+    .clk(clk),
+    .i_data__1(i_data__1),
+    .o_data__0(i_data__0),
+    .o_data__1(a_in__1),
+    .rst(rst)
+  );
+  \hwcnn_top.engine.skew_ld  skew_ld (
+    .clk(clk),
+    .o_data__1(\o_data__1$122 ),
+    .o_data__2(\o_data__2$131 ),
+    .\port$1086$0 (load),
+    .\port$1088$0 (lsel),
+    .rst(rst)
+  );
+  \hwcnn_top.engine.skew_tok  skew_tok (
+    .clk(clk),
+    .o_data__0(\i_data__0$97 ),
+    .o_data__1(sel_in__1),
+    .rst(rst)
+  );
+  \hwcnn_top.engine.skew_w  skew_w (
+    .clk(clk),
+    .i_data__1(\i_data__1$117 ),
+    .i_data__2(i_data__2),
+    .o_data__0(\i_data__0$104 ),
+    .o_data__1(w_in__1),
+    .o_data__2(w_in__2),
+    .rst(rst)
+  );
+  \hwcnn_top.engine.vector  vector (
+    .clk(clk),
+    .hi(hi),
+    .lo(lo),
+    .op(op),
+    .\port$16$0 (out_rd__data),
+    .result__payload(result__payload),
+    .result__valid(result__valid),
+    .rst(rst),
+    .sum0(sum__0),
+    .sum1(sum__1),
+    .sum2(sum__2),
+    .sum_q__0(sum_q__0),
+    .sum_q__1(sum_q__1),
+    .sum_q__2(sum_q__2),
+    .tap__payload(tap__payload),
+    .tap__valid(tap__valid)
+  );
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$38  = pp_shift0;
+    if (pp_in) begin
+      \$38  = par_rd__data[68:63];
+    end
+    if (rst) begin
+      \$38  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$39  = pp_acc1;
+    if (pp_in) begin
+      \$39  = \$32 [31:0];
+    end
+    if (rst) begin
+      \$39  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$40  = pp_m0_1;
+    if (pp_in) begin
+      \$40  = par_rd__data[131:101];
+    end
+    if (rst) begin
+      \$40  = 31'h00000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$41  = pp_shift1;
+    if (pp_in) begin
+      \$41  = par_rd__data[137:132];
+    end
+    if (rst) begin
+      \$41  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$42  = pp_acc2;
+    if (pp_in) begin
+      \$42  = \$35 [31:0];
+    end
+    if (rst) begin
+      \$42  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$43  = pp_m0_2;
+    if (pp_in) begin
+      \$43  = par_rd__data[200:170];
+    end
+    if (rst) begin
+      \$43  = 31'h00000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$44  = pp_shift2;
+    if (pp_in) begin
+      \$44  = par_rd__data[206:201];
+    end
+    if (rst) begin
+      \$44  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$36  = pp_acc0;
+    if (pp_in) begin
+      \$36  = \$29 [31:0];
+    end
+    if (rst) begin
+      \$36  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$37  = pp_m0_0;
+    if (pp_in) begin
+      \$37  = par_rd__data[62:32];
+    end
+    if (rst) begin
+      \$37  = 31'h00000000;
+    end
+  end
+  assign \desc__a_base$1  = desc__a_base;
+  assign \desc__acc_in$3  = desc__acc_in;
+  assign \desc__acc_out$5  = desc__acc_out;
+  assign \desc__b_base$7  = desc__b_base;
+  assign \desc__bias_en$9  = desc__bias_en;
+  assign \desc__c_base$11  = desc__c_base;
+  assign \desc__count_pad$13  = desc__count_pad;
+  assign \desc__hi$15  = desc__hi;
+  assign \desc__in_h$17  = desc__in_h;
+  assign \desc__in_w$19  = desc__in_w;
+  assign \desc__k$21  = desc__k;
+  assign \desc__kind$23  = desc__kind;
+  assign \desc__lo$25  = desc__lo;
+  assign \desc__m$27  = desc__m;
+  assign \desc__m0$29  = desc__m0;
+  assign \desc__n$31  = desc__n;
+  assign \desc__out_h$33  = desc__out_h;
+  assign \desc__out_w$35  = desc__out_w;
+  assign \desc__p_base$37  = desc__p_base;
+  assign \desc__pad_bottom$39  = desc__pad_bottom;
+  assign \desc__pad_left$41  = desc__pad_left;
+  assign \desc__pad_right$43  = desc__pad_right;
+  assign \desc__pad_top$45  = desc__pad_top;
+  assign \desc__per_channel$47  = desc__per_channel;
+  assign \desc__pin_base$49  = desc__pin_base;
+  assign \desc__pool_op$51  = desc__pool_op;
+  assign \desc__rounding$53  = desc__rounding;
+  assign \desc__shift$55  = desc__shift;
+  assign \desc__stride_h$57  = desc__stride_h;
+  assign \desc__stride_w$59  = desc__stride_w;
+  assign \desc__win_h$61  = desc__win_h;
+  assign \desc__win_w$63  = desc__win_w;
+  assign \desc__wrap$65  = desc__wrap;
+  assign \start$67  = start;
+  assign \busy$69  = busy;
+  assign \done$71  = done;
+  assign \error$73  = error;
+  assign act_addr = act_rd__addr;
+  assign wgt_addr = wgt_rd__addr;
+  assign par_addr = par_rd__addr;
+  assign out_rd_addr = out_rd__addr;
+  assign a_in__0 = i_data__0;
+  assign o_data__0 = i_data__0;
+  assign o_data__1 = a_in__1;
+  assign a_sel = \i_data__0$97 ;
+  assign sel_in__0 = \i_data__0$97 ;
+  assign \o_data__0$100  = \i_data__0$97 ;
+  assign \i_data__1$101  = \i_data__0$97 ;
+  assign \o_data__1$103  = sel_in__1;
+  assign w_in__0 = \i_data__0$104 ;
+  assign \o_data__0$108  = \i_data__0$104 ;
+  assign \i_data__0$109  = { lsel, load };
+  assign load__0 = load;
+  assign \o_data__0$113  = { lsel, load };
+  assign lsel__0 = lsel;
+  assign psum_out__0 = \i_data__0$115 ;
+  assign \o_data__1$119  = w_in__1;
+  assign \i_data__1$120  = { lsel, load };
+  assign load__1 = \o_data__1$122 [0];
+  assign lsel__1 = \o_data__1$122 [2:1];
+  assign psum_out__1 = \i_data__1$124 ;
+  assign o_data__2 = w_in__2;
+  assign \i_data__2$129  = { lsel, load };
+  assign load__2 = \o_data__2$131 [0];
+  assign lsel__2 = \o_data__2$131 [2:1];
+  assign psum_out__2 = \i_data__2$133 ;
+  assign acc_rd_addr = acc_rd__addr;
+  assign \rounding$148  = rounding;
+  assign \wrap$150  = wrap;
+  assign \lo$152  = lo;
+  assign \hi$154  = hi;
+  assign y = sum_q__0;
+  assign \rounding$164  = rounding;
+  assign \wrap$165  = wrap;
+  assign \lo$166  = lo;
+  assign \hi$167  = hi;
+  assign \y$169  = sum_q__1;
+  assign \rounding$177  = rounding;
+  assign \wrap$178  = wrap;
+  assign \lo$179  = lo;
+  assign \hi$180  = hi;
+  assign \y$182  = sum_q__2;
+  assign out_wr__data = { \$26 , \$23 , \$20  };
+  assign acc_wr_en = acc_wr__en;
+  assign acc_wr_addr = acc_wr__addr;
+  assign acc_wr__data = { pp_acc2, pp_acc1, pp_acc0 };
+  assign \tap__payload$191  = tap__payload;
+  assign \tap__valid$193  = tap__valid;
+  assign x__0 = out_rd__data[7:0];
+  assign x__1 = out_rd__data[15:8];
+  assign x__2 = out_rd__data[23:16];
+  assign pool_op = op;
+  assign \lo$200  = lo;
+  assign \hi$201  = hi;
+  assign \o_data__2$212  = \i_data__2$133 ;
+  assign \port$55$0  = \$20 ;
+  assign \port$58$0  = \$23 ;
+  assign \port$61$0  = \$26 ;
+  assign \result__payload.y  = result__payload[23:0];
+  assign \result__payload.y[0]  = result__payload[7:0];
+  assign \result__payload.y[1]  = result__payload[15:8];
+  assign \result__payload.y[2]  = result__payload[23:16];
+  assign \result__payload.addr  = result__payload[31:24];
+  assign \result__payload.final  = result__payload[32];
+  assign \tap__payload.inb  = tap__payload[0];
+  assign \tap__payload.count  = tap__payload[1];
+  assign \tap__payload.first  = tap__payload[2];
+  assign \tap__payload.last  = tap__payload[3];
+  assign \tap__payload.final  = tap__payload[4];
+  assign \tap__payload.addr  = tap__payload[12:5];
+  assign \tap__payload$191.inb  = tap__payload[0];
+  assign \tap__payload$191.count  = tap__payload[1];
+  assign \tap__payload$191.first  = tap__payload[2];
+  assign \tap__payload$191.last  = tap__payload[3];
+  assign \tap__payload$191.final  = tap__payload[4];
+  assign \tap__payload$191.addr  = tap__payload[12:5];
+  assign \$1  = kind;
+  assign \$2  = kind;
+  assign \$3  = kind;
+  assign \$8  = kind;
+  assign \$13  = kind;
+  assign \$18  = kind;
+  assign \$21  = kind;
+  assign \$24  = kind;
+endmodule
+
+(* generator = "Amaranth" *)
+module \hwcnn_top.engine.array (rst, a_in, w_in, sel_in, load, lsel, psum_out__0, psum_out__1, psum_out__2, \a_in$33 , \sel_in$35 , \w_in$15 , \w_in$26 , \port$1277$0 , \port$1281$0 , clk);
+  input [7:0] a_in;
+  wire [7:0] a_in;
+  wire [7:0] \a_in$11 ;
+  wire [7:0] \a_in$22 ;
+  input [7:0] \a_in$33 ;
+  wire [7:0] \a_in$33 ;
+  wire [7:0] \a_in$43 ;
+  wire [7:0] \a_in$53 ;
+  wire [7:0] a_in__0;
+  wire [7:0] a_in__1;
+  wire [7:0] a_out;
+  wire [7:0] \a_out$23 ;
+  wire [7:0] \a_out$44 ;
+  wire [7:0] \a_out$54 ;
+  input clk;
+  wire clk;
+  input load;
+  wire load;
+  wire \load$18 ;
+  wire \load$29 ;
+  wire \load$41 ;
+  wire \load$51 ;
+  wire \load$61 ;
+  wire load__0;
+  wire load__1;
+  wire load__2;
+  input [1:0] lsel;
+  wire [1:0] lsel;
+  wire [1:0] \lsel$20 ;
+  wire [1:0] \lsel$31 ;
+  wire [1:0] \lsel$42 ;
+  wire [1:0] \lsel$52 ;
+  wire [1:0] \lsel$62 ;
+  wire [1:0] lsel__0;
+  wire [1:0] lsel__1;
+  wire [1:0] lsel__2;
+  input [2:0] \port$1277$0 ;
+  wire [2:0] \port$1277$0 ;
+  input [2:0] \port$1281$0 ;
+  wire [2:0] \port$1281$0 ;
+  wire [31:0] psum_in;
+  wire [31:0] \psum_in$17 ;
+  wire [31:0] \psum_in$28 ;
+  wire [31:0] \psum_in$39 ;
+  wire [31:0] \psum_in$49 ;
+  wire [31:0] \psum_in$59 ;
+  wire [31:0] psum_out;
+  wire [31:0] \psum_out$50 ;
+  wire [31:0] \psum_out$60 ;
+  wire [31:0] \psum_out$64 ;
+  wire [31:0] \psum_out$66 ;
+  wire [31:0] \psum_out$68 ;
+  output [31:0] psum_out__0;
+  wire [31:0] psum_out__0;
+  output [31:0] psum_out__1;
+  wire [31:0] psum_out__1;
+  output [31:0] psum_out__2;
+  wire [31:0] psum_out__2;
+  input rst;
+  wire rst;
+  input [1:0] sel_in;
+  wire [1:0] sel_in;
+  wire [1:0] \sel_in$13 ;
+  wire [1:0] \sel_in$24 ;
+  input [1:0] \sel_in$35 ;
+  wire [1:0] \sel_in$35 ;
+  wire [1:0] \sel_in$45 ;
+  wire [1:0] \sel_in$55 ;
+  wire [1:0] sel_in__0;
+  wire [1:0] sel_in__1;
+  wire [1:0] sel_out;
+  wire [1:0] \sel_out$25 ;
+  wire [1:0] \sel_out$46 ;
+  wire [1:0] \sel_out$56 ;
+  input [7:0] w_in;
+  wire [7:0] w_in;
+  input [7:0] \w_in$15 ;
+  wire [7:0] \w_in$15 ;
+  input [7:0] \w_in$26 ;
+  wire [7:0] \w_in$26 ;
+  wire [7:0] \w_in$37 ;
+  wire [7:0] \w_in$47 ;
+  wire [7:0] \w_in$57 ;
+  wire [7:0] w_in__0;
+  wire [7:0] w_in__1;
+  wire [7:0] w_in__2;
+  wire [7:0] w_out;
+  wire [7:0] \w_out$48 ;
+  wire [7:0] \w_out$58 ;
+  \hwcnn_top.engine.array.pe_0_0  pe_0_0 (
+    .a_in(a_in),
+    .a_out(\a_in$11 ),
+    .clk(clk),
+    .load(load),
+    .lsel(lsel),
+    .psum_out(\psum_in$39 ),
+    .rst(rst),
+    .sel_in(sel_in),
+    .sel_out(\sel_in$13 ),
+    .w_in(w_in),
+    .w_out(\w_in$37 )
+  );
+  \hwcnn_top.engine.array.pe_0_1  pe_0_1 (
+    .a_in(\a_in$11 ),
+    .a_out(\a_in$22 ),
+    .clk(clk),
+    .\port$1277$0 (\port$1277$0 ),
+    .psum_out(\psum_in$49 ),
+    .rst(rst),
+    .sel_in(\sel_in$13 ),
+    .sel_out(\sel_in$24 ),
+    .w_in(\w_in$15 ),
+    .w_out(\w_in$47 )
+  );
+  \hwcnn_top.engine.array.pe_0_2  pe_0_2 (
+    .a_in(\a_in$22 ),
+    .clk(clk),
+    .\port$1281$0 (\port$1281$0 ),
+    .psum_out(\psum_in$59 ),
+    .rst(rst),
+    .sel_in(\sel_in$24 ),
+    .w_in(\w_in$26 ),
+    .w_out(\w_in$57 )
+  );
+  \hwcnn_top.engine.array.pe_1_0  pe_1_0 (
+    .a_in(\a_in$33 ),
+    .a_out(\a_in$43 ),
+    .clk(clk),
+    .load(load),
+    .lsel(lsel),
+    .psum_in(\psum_in$39 ),
+    .psum_out(psum_out__0),
+    .rst(rst),
+    .sel_in(\sel_in$35 ),
+    .sel_out(\sel_in$45 ),
+    .w_in(\w_in$37 )
+  );
+  \hwcnn_top.engine.array.pe_1_1  pe_1_1 (
+    .a_in(\a_in$43 ),
+    .a_out(\a_in$53 ),
+    .clk(clk),
+    .\port$1277$0 (\port$1277$0 ),
+    .psum_in(\psum_in$49 ),
+    .psum_out(psum_out__1),
+    .rst(rst),
+    .sel_in(\sel_in$45 ),
+    .sel_out(\sel_in$55 ),
+    .w_in(\w_in$47 )
+  );
+  \hwcnn_top.engine.array.pe_1_2  pe_1_2 (
+    .a_in(\a_in$53 ),
+    .clk(clk),
+    .\port$1281$0 (\port$1281$0 ),
+    .psum_in(\psum_in$59 ),
+    .psum_out(psum_out__2),
+    .rst(rst),
+    .sel_in(\sel_in$55 ),
+    .w_in(\w_in$57 )
+  );
+  assign a_in__0 = a_in;
+  assign sel_in__0 = sel_in;
+  assign w_in__0 = w_in;
+  assign psum_in = 32'd0;
+  assign load__0 = load;
+  assign lsel__0 = lsel;
+  assign a_out = \a_in$11 ;
+  assign sel_out = \sel_in$13 ;
+  assign w_in__1 = \w_in$15 ;
+  assign \psum_in$17  = 32'd0;
+  assign \load$18  = \port$1277$0 [0];
+  assign load__1 = \port$1277$0 [0];
+  assign \lsel$20  = \port$1277$0 [2:1];
+  assign lsel__1 = \port$1277$0 [2:1];
+  assign \a_out$23  = \a_in$22 ;
+  assign \sel_out$25  = \sel_in$24 ;
+  assign w_in__2 = \w_in$26 ;
+  assign \psum_in$28  = 32'd0;
+  assign \load$29  = \port$1281$0 [0];
+  assign load__2 = \port$1281$0 [0];
+  assign \lsel$31  = \port$1281$0 [2:1];
+  assign lsel__2 = \port$1281$0 [2:1];
+  assign a_in__1 = \a_in$33 ;
+  assign sel_in__1 = \sel_in$35 ;
+  assign w_out = \w_in$37 ;
+  assign psum_out = \psum_in$39 ;
+  assign \load$41  = load;
+  assign \lsel$42  = lsel;
+  assign \a_out$44  = \a_in$43 ;
+  assign \sel_out$46  = \sel_in$45 ;
+  assign \w_out$48  = \w_in$47 ;
+  assign \psum_out$50  = \psum_in$49 ;
+  assign \load$51  = \port$1277$0 [0];
+  assign \lsel$52  = \port$1277$0 [2:1];
+  assign \a_out$54  = \a_in$53 ;
+  assign \sel_out$56  = \sel_in$55 ;
+  assign \w_out$58  = \w_in$57 ;
+  assign \psum_out$60  = \psum_in$59 ;
+  assign \load$61  = \port$1281$0 [0];
+  assign \lsel$62  = \port$1281$0 [2:1];
+  assign \psum_out$64  = psum_out__0;
+  assign \psum_out$66  = psum_out__1;
+  assign \psum_out$68  = psum_out__2;
+endmodule
+
+(* generator = "Amaranth" *)
+module \hwcnn_top.engine.array.pe_0_0 (rst, a_in, w_in, w_out, sel_in, load, lsel, a_out, sel_out, psum_out, clk);
+  reg \$auto$verilog_backend.cc:2355:dump_module$2  = 0;
+  wire \$1 ;
+  wire [7:0] \$10 ;
+  wire [15:0] \$11 ;
+  wire [32:0] \$12 ;
+  wire \$13 ;
+  wire \$14 ;
+  wire [7:0] \$15 ;
+  reg [7:0] \$16 ;
+  reg [1:0] \$17 ;
+  reg [7:0] \$18 ;
+  reg [7:0] \$19 ;
+  wire \$2 ;
+  reg [7:0] \$20 ;
+  reg [31:0] \$21 ;
+  wire \$3 ;
+  wire \$4 ;
+  wire \$5 ;
+  wire \$6 ;
+  wire \$7 ;
+  wire \$8 ;
+  wire [7:0] \$9 ;
+  input [7:0] a_in;
+  wire [7:0] a_in;
+  output [7:0] a_out;
+  reg [7:0] a_out = 8'h00;
+  input clk;
+  wire clk;
+  input load;
+  wire load;
+  input [1:0] lsel;
+  wire [1:0] lsel;
+  wire [31:0] psum_in;
+  output [31:0] psum_out;
+  reg [31:0] psum_out = 32'd0;
+  input rst;
+  wire rst;
+  input [1:0] sel_in;
+  wire [1:0] sel_in;
+  output [1:0] sel_out;
+  reg [1:0] sel_out = 2'h0;
+  reg [7:0] w0 = 8'h00;
+  reg [7:0] w1 = 8'h00;
+  reg [7:0] w2 = 8'h00;
+  input [7:0] w_in;
+  wire [7:0] w_in;
+  output [7:0] w_out;
+  wire [7:0] w_out;
+  assign \$1  = ! lsel;
+  assign \$2  = load & \$1 ;
+  assign \$3  = lsel == 1'h1;
+  assign \$4  = load & \$3 ;
+  assign \$5  = lsel == 2'h2;
+  assign \$6  = load & \$5 ;
+  assign \$7  = ! sel_in;
+  assign \$8  = sel_in == 1'h1;
+  assign \$9  = \$8  ? w1 : w2;
+  assign \$10  = \$7  ? w0 : \$9 ;
+  assign \$11  = $signed(a_in) * $signed(\$10 );
+  assign \$12  = $signed(1'h0) + $signed(\$11 );
+  assign \$13  = ! lsel;
+  assign \$14  = lsel == 1'h1;
+  assign \$15  = \$14  ? w1 : w2;
+  assign w_out = \$13  ? w0 : \$15 ;
+  always @(posedge clk)
+    a_out <= \$16 ;
+  always @(posedge clk)
+    sel_out <= \$17 ;
+  always @(posedge clk)
+    w0 <= \$18 ;
+  always @(posedge clk)
+    w1 <= \$19 ;
+  always @(posedge clk)
+    w2 <= \$20 ;
+  always @(posedge clk)
+    psum_out <= \$21 ;
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$16  = a_in;
+    if (rst) begin
+      \$16  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$17  = sel_in;
+    if (rst) begin
+      \$17  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$18  = w0;
+    if (\$2 ) begin
+      \$18  = w_in;
+    end
+    if (rst) begin
+      \$18  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$19  = w1;
+    if (\$4 ) begin
+      \$19  = w_in;
+    end
+    if (rst) begin
+      \$19  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$20  = w2;
+    if (\$6 ) begin
+      \$20  = w_in;
+    end
+    if (rst) begin
+      \$20  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$21  = \$12 [31:0];
+    if (rst) begin
+      \$21  = 32'd0;
+    end
+  end
+  assign psum_in = 32'd0;
+endmodule
+
+(* generator = "Amaranth" *)
+module \hwcnn_top.engine.array.pe_0_1 (rst, w_out, a_in, sel_in, a_out, sel_out, psum_out, w_in, \port$1277$0 , clk);
+  reg \$auto$verilog_backend.cc:2355:dump_module$3  = 0;
+  wire \$1 ;
+  wire [7:0] \$10 ;
+  wire [15:0] \$11 ;
+  wire [32:0] \$12 ;
+  wire \$13 ;
+  wire \$14 ;
+  wire [7:0] \$15 ;
+  reg [7:0] \$16 ;
+  reg [1:0] \$17 ;
+  reg [7:0] \$18 ;
+  reg [7:0] \$19 ;
+  wire \$2 ;
+  reg [7:0] \$20 ;
+  reg [31:0] \$21 ;
+  wire \$3 ;
+  wire \$4 ;
+  wire \$5 ;
+  wire \$6 ;
+  wire \$7 ;
+  wire \$8 ;
+  wire [7:0] \$9 ;
+  input [7:0] a_in;
+  wire [7:0] a_in;
+  output [7:0] a_out;
+  reg [7:0] a_out = 8'h00;
+  input clk;
+  wire clk;
+  wire load;
+  wire [1:0] lsel;
+  input [2:0] \port$1277$0 ;
+  wire [2:0] \port$1277$0 ;
+  wire [31:0] psum_in;
+  output [31:0] psum_out;
+  reg [31:0] psum_out = 32'd0;
+  input rst;
+  wire rst;
+  input [1:0] sel_in;
+  wire [1:0] sel_in;
+  output [1:0] sel_out;
+  reg [1:0] sel_out = 2'h0;
+  reg [7:0] w0 = 8'h00;
+  reg [7:0] w1 = 8'h00;
+  reg [7:0] w2 = 8'h00;
+  input [7:0] w_in;
+  wire [7:0] w_in;
+  output [7:0] w_out;
+  wire [7:0] w_out;
+  assign \$1  = ! \port$1277$0 [2:1];
+  assign \$2  = \port$1277$0 [0] & \$1 ;
+  assign \$3  = \port$1277$0 [2:1] == 1'h1;
+  assign \$4  = \port$1277$0 [0] & \$3 ;
+  assign \$5  = \port$1277$0 [2:1] == 2'h2;
+  assign \$6  = \port$1277$0 [0] & \$5 ;
+  assign \$7  = ! sel_in;
+  assign \$8  = sel_in == 1'h1;
+  assign \$9  = \$8  ? w1 : w2;
+  assign \$10  = \$7  ? w0 : \$9 ;
+  assign \$11  = $signed(a_in) * $signed(\$10 );
+  assign \$12  = $signed(1'h0) + $signed(\$11 );
+  assign \$13  = ! \port$1277$0 [2:1];
+  assign \$14  = \port$1277$0 [2:1] == 1'h1;
+  assign \$15  = \$14  ? w1 : w2;
+  assign w_out = \$13  ? w0 : \$15 ;
+  always @(posedge clk)
+    a_out <= \$16 ;
+  always @(posedge clk)
+    sel_out <= \$17 ;
+  always @(posedge clk)
+    w0 <= \$18 ;
+  always @(posedge clk)
+    w1 <= \$19 ;
+  always @(posedge clk)
+    w2 <= \$20 ;
+  always @(posedge clk)
+    psum_out <= \$21 ;
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$16  = a_in;
+    if (rst) begin
+      \$16  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$17  = sel_in;
+    if (rst) begin
+      \$17  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$18  = w0;
+    if (\$2 ) begin
+      \$18  = w_in;
+    end
+    if (rst) begin
+      \$18  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$19  = w1;
+    if (\$4 ) begin
+      \$19  = w_in;
+    end
+    if (rst) begin
+      \$19  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$20  = w2;
+    if (\$6 ) begin
+      \$20  = w_in;
+    end
+    if (rst) begin
+      \$20  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$21  = \$12 [31:0];
+    if (rst) begin
+      \$21  = 32'd0;
+    end
+  end
+  assign load = \port$1277$0 [0];
+  assign lsel = \port$1277$0 [2:1];
+  assign psum_in = 32'd0;
+endmodule
+
+(* generator = "Amaranth" *)
+module \hwcnn_top.engine.array.pe_0_2 (rst, w_out, a_in, sel_in, psum_out, w_in, \port$1281$0 , clk);
+  reg \$auto$verilog_backend.cc:2355:dump_module$4  = 0;
+  wire \$1 ;
+  wire [7:0] \$10 ;
+  wire [15:0] \$11 ;
+  wire [32:0] \$12 ;
+  wire \$13 ;
+  wire \$14 ;
+  wire [7:0] \$15 ;
+  reg [7:0] \$16 ;
+  reg [1:0] \$17 ;
+  reg [7:0] \$18 ;
+  reg [7:0] \$19 ;
+  wire \$2 ;
+  reg [7:0] \$20 ;
+  reg [31:0] \$21 ;
+  wire \$3 ;
+  wire \$4 ;
+  wire \$5 ;
+  wire \$6 ;
+  wire \$7 ;
+  wire \$8 ;
+  wire [7:0] \$9 ;
+  input [7:0] a_in;
+  wire [7:0] a_in;
+  reg [7:0] a_out = 8'h00;
+  input clk;
+  wire clk;
+  wire load;
+  wire [1:0] lsel;
+  input [2:0] \port$1281$0 ;
+  wire [2:0] \port$1281$0 ;
+  wire [31:0] psum_in;
+  output [31:0] psum_out;
+  reg [31:0] psum_out = 32'd0;
+  input rst;
+  wire rst;
+  input [1:0] sel_in;
+  wire [1:0] sel_in;
+  reg [1:0] sel_out = 2'h0;
+  reg [7:0] w0 = 8'h00;
+  reg [7:0] w1 = 8'h00;
+  reg [7:0] w2 = 8'h00;
+  input [7:0] w_in;
+  wire [7:0] w_in;
+  output [7:0] w_out;
+  wire [7:0] w_out;
+  assign \$1  = ! \port$1281$0 [2:1];
+  assign \$2  = \port$1281$0 [0] & \$1 ;
+  assign \$3  = \port$1281$0 [2:1] == 1'h1;
+  assign \$4  = \port$1281$0 [0] & \$3 ;
+  assign \$5  = \port$1281$0 [2:1] == 2'h2;
+  assign \$6  = \port$1281$0 [0] & \$5 ;
+  assign \$7  = ! sel_in;
+  assign \$8  = sel_in == 1'h1;
+  assign \$9  = \$8  ? w1 : w2;
+  assign \$10  = \$7  ? w0 : \$9 ;
+  assign \$11  = $signed(a_in) * $signed(\$10 );
+  assign \$12  = $signed(1'h0) + $signed(\$11 );
+  assign \$13  = ! \port$1281$0 [2:1];
+  assign \$14  = \port$1281$0 [2:1] == 1'h1;
+  assign \$15  = \$14  ? w1 : w2;
+  assign w_out = \$13  ? w0 : \$15 ;
+  always @(posedge clk)
+    a_out <= \$16 ;
+  always @(posedge clk)
+    sel_out <= \$17 ;
+  always @(posedge clk)
+    w0 <= \$18 ;
+  always @(posedge clk)
+    w1 <= \$19 ;
+  always @(posedge clk)
+    w2 <= \$20 ;
+  always @(posedge clk)
+    psum_out <= \$21 ;
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$16  = a_in;
+    if (rst) begin
+      \$16  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$17  = sel_in;
+    if (rst) begin
+      \$17  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$18  = w0;
+    if (\$2 ) begin
+      \$18  = w_in;
+    end
+    if (rst) begin
+      \$18  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$19  = w1;
+    if (\$4 ) begin
+      \$19  = w_in;
+    end
+    if (rst) begin
+      \$19  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$20  = w2;
+    if (\$6 ) begin
+      \$20  = w_in;
+    end
+    if (rst) begin
+      \$20  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$21  = \$12 [31:0];
+    if (rst) begin
+      \$21  = 32'd0;
+    end
+  end
+  assign load = \port$1281$0 [0];
+  assign lsel = \port$1281$0 [2:1];
+  assign psum_in = 32'd0;
+endmodule
+
+(* generator = "Amaranth" *)
+module \hwcnn_top.engine.array.pe_1_0 (rst, w_in, load, lsel, psum_in, a_out, sel_out, psum_out, a_in, sel_in, clk);
+  reg \$auto$verilog_backend.cc:2355:dump_module$5  = 0;
+  wire \$1 ;
+  wire [7:0] \$10 ;
+  wire [15:0] \$11 ;
+  wire [32:0] \$12 ;
+  wire \$13 ;
+  wire \$14 ;
+  wire [7:0] \$15 ;
+  reg [7:0] \$16 ;
+  reg [1:0] \$17 ;
+  reg [7:0] \$18 ;
+  reg [7:0] \$19 ;
+  wire \$2 ;
+  reg [7:0] \$20 ;
+  reg [31:0] \$21 ;
+  wire \$3 ;
+  wire \$4 ;
+  wire \$5 ;
+  wire \$6 ;
+  wire \$7 ;
+  wire \$8 ;
+  wire [7:0] \$9 ;
+  input [7:0] a_in;
+  wire [7:0] a_in;
+  output [7:0] a_out;
+  reg [7:0] a_out = 8'h00;
+  input clk;
+  wire clk;
+  input load;
+  wire load;
+  input [1:0] lsel;
+  wire [1:0] lsel;
+  input [31:0] psum_in;
+  wire [31:0] psum_in;
+  output [31:0] psum_out;
+  reg [31:0] psum_out = 32'd0;
+  input rst;
+  wire rst;
+  input [1:0] sel_in;
+  wire [1:0] sel_in;
+  output [1:0] sel_out;
+  reg [1:0] sel_out = 2'h0;
+  reg [7:0] w0 = 8'h00;
+  reg [7:0] w1 = 8'h00;
+  reg [7:0] w2 = 8'h00;
+  input [7:0] w_in;
+  wire [7:0] w_in;
+  wire [7:0] w_out;
+  assign \$1  = ! lsel;
+  assign \$2  = load & \$1 ;
+  assign \$3  = lsel == 1'h1;
+  assign \$4  = load & \$3 ;
+  assign \$5  = lsel == 2'h2;
+  assign \$6  = load & \$5 ;
+  assign \$7  = ! sel_in;
+  assign \$8  = sel_in == 1'h1;
+  assign \$9  = \$8  ? w1 : w2;
+  assign \$10  = \$7  ? w0 : \$9 ;
+  assign \$11  = $signed(a_in) * $signed(\$10 );
+  assign \$12  = $signed(psum_in) + $signed(\$11 );
+  assign \$13  = ! lsel;
+  assign \$14  = lsel == 1'h1;
+  assign \$15  = \$14  ? w1 : w2;
+  assign w_out = \$13  ? w0 : \$15 ;
+  always @(posedge clk)
+    a_out <= \$16 ;
+  always @(posedge clk)
+    sel_out <= \$17 ;
+  always @(posedge clk)
+    w0 <= \$18 ;
+  always @(posedge clk)
+    w1 <= \$19 ;
+  always @(posedge clk)
+    w2 <= \$20 ;
+  always @(posedge clk)
+    psum_out <= \$21 ;
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$16  = a_in;
+    if (rst) begin
+      \$16  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$17  = sel_in;
+    if (rst) begin
+      \$17  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$18  = w0;
+    if (\$2 ) begin
+      \$18  = w_in;
+    end
+    if (rst) begin
+      \$18  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$19  = w1;
+    if (\$4 ) begin
+      \$19  = w_in;
+    end
+    if (rst) begin
+      \$19  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$20  = w2;
+    if (\$6 ) begin
+      \$20  = w_in;
+    end
+    if (rst) begin
+      \$20  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$21  = \$12 [31:0];
+    if (rst) begin
+      \$21  = 32'd0;
+    end
+  end
+endmodule
+
+(* generator = "Amaranth" *)
+module \hwcnn_top.engine.array.pe_1_1 (rst, w_in, psum_in, a_in, sel_in, a_out, sel_out, psum_out, \port$1277$0 , clk);
+  reg \$auto$verilog_backend.cc:2355:dump_module$6  = 0;
+  wire \$1 ;
+  wire [7:0] \$10 ;
+  wire [15:0] \$11 ;
+  wire [32:0] \$12 ;
+  wire \$13 ;
+  wire \$14 ;
+  wire [7:0] \$15 ;
+  reg [7:0] \$16 ;
+  reg [1:0] \$17 ;
+  reg [7:0] \$18 ;
+  reg [7:0] \$19 ;
+  wire \$2 ;
+  reg [7:0] \$20 ;
+  reg [31:0] \$21 ;
+  wire \$3 ;
+  wire \$4 ;
+  wire \$5 ;
+  wire \$6 ;
+  wire \$7 ;
+  wire \$8 ;
+  wire [7:0] \$9 ;
+  input [7:0] a_in;
+  wire [7:0] a_in;
+  output [7:0] a_out;
+  reg [7:0] a_out = 8'h00;
+  input clk;
+  wire clk;
+  wire load;
+  wire [1:0] lsel;
+  input [2:0] \port$1277$0 ;
+  wire [2:0] \port$1277$0 ;
+  input [31:0] psum_in;
+  wire [31:0] psum_in;
+  output [31:0] psum_out;
+  reg [31:0] psum_out = 32'd0;
+  input rst;
+  wire rst;
+  input [1:0] sel_in;
+  wire [1:0] sel_in;
+  output [1:0] sel_out;
+  reg [1:0] sel_out = 2'h0;
+  reg [7:0] w0 = 8'h00;
+  reg [7:0] w1 = 8'h00;
+  reg [7:0] w2 = 8'h00;
+  input [7:0] w_in;
+  wire [7:0] w_in;
+  wire [7:0] w_out;
+  assign \$1  = ! \port$1277$0 [2:1];
+  assign \$2  = \port$1277$0 [0] & \$1 ;
+  assign \$3  = \port$1277$0 [2:1] == 1'h1;
+  assign \$4  = \port$1277$0 [0] & \$3 ;
+  assign \$5  = \port$1277$0 [2:1] == 2'h2;
+  assign \$6  = \port$1277$0 [0] & \$5 ;
+  assign \$7  = ! sel_in;
+  assign \$8  = sel_in == 1'h1;
+  assign \$9  = \$8  ? w1 : w2;
+  assign \$10  = \$7  ? w0 : \$9 ;
+  assign \$11  = $signed(a_in) * $signed(\$10 );
+  assign \$12  = $signed(psum_in) + $signed(\$11 );
+  assign \$13  = ! \port$1277$0 [2:1];
+  assign \$14  = \port$1277$0 [2:1] == 1'h1;
+  assign \$15  = \$14  ? w1 : w2;
+  assign w_out = \$13  ? w0 : \$15 ;
+  always @(posedge clk)
+    a_out <= \$16 ;
+  always @(posedge clk)
+    sel_out <= \$17 ;
+  always @(posedge clk)
+    w0 <= \$18 ;
+  always @(posedge clk)
+    w1 <= \$19 ;
+  always @(posedge clk)
+    w2 <= \$20 ;
+  always @(posedge clk)
+    psum_out <= \$21 ;
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$16  = a_in;
+    if (rst) begin
+      \$16  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$17  = sel_in;
+    if (rst) begin
+      \$17  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$18  = w0;
+    if (\$2 ) begin
+      \$18  = w_in;
+    end
+    if (rst) begin
+      \$18  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$19  = w1;
+    if (\$4 ) begin
+      \$19  = w_in;
+    end
+    if (rst) begin
+      \$19  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$20  = w2;
+    if (\$6 ) begin
+      \$20  = w_in;
+    end
+    if (rst) begin
+      \$20  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$21  = \$12 [31:0];
+    if (rst) begin
+      \$21  = 32'd0;
+    end
+  end
+  assign load = \port$1277$0 [0];
+  assign lsel = \port$1277$0 [2:1];
+endmodule
+
+(* generator = "Amaranth" *)
+module \hwcnn_top.engine.array.pe_1_2 (rst, w_in, psum_in, a_in, sel_in, psum_out, \port$1281$0 , clk);
+  reg \$auto$verilog_backend.cc:2355:dump_module$7  = 0;
+  wire \$1 ;
+  wire [7:0] \$10 ;
+  wire [15:0] \$11 ;
+  wire [32:0] \$12 ;
+  wire \$13 ;
+  wire \$14 ;
+  wire [7:0] \$15 ;
+  reg [7:0] \$16 ;
+  reg [1:0] \$17 ;
+  reg [7:0] \$18 ;
+  reg [7:0] \$19 ;
+  wire \$2 ;
+  reg [7:0] \$20 ;
+  reg [31:0] \$21 ;
+  wire \$3 ;
+  wire \$4 ;
+  wire \$5 ;
+  wire \$6 ;
+  wire \$7 ;
+  wire \$8 ;
+  wire [7:0] \$9 ;
+  input [7:0] a_in;
+  wire [7:0] a_in;
+  reg [7:0] a_out = 8'h00;
+  input clk;
+  wire clk;
+  wire load;
+  wire [1:0] lsel;
+  input [2:0] \port$1281$0 ;
+  wire [2:0] \port$1281$0 ;
+  input [31:0] psum_in;
+  wire [31:0] psum_in;
+  output [31:0] psum_out;
+  reg [31:0] psum_out = 32'd0;
+  input rst;
+  wire rst;
+  input [1:0] sel_in;
+  wire [1:0] sel_in;
+  reg [1:0] sel_out = 2'h0;
+  reg [7:0] w0 = 8'h00;
+  reg [7:0] w1 = 8'h00;
+  reg [7:0] w2 = 8'h00;
+  input [7:0] w_in;
+  wire [7:0] w_in;
+  wire [7:0] w_out;
+  assign \$1  = ! \port$1281$0 [2:1];
+  assign \$2  = \port$1281$0 [0] & \$1 ;
+  assign \$3  = \port$1281$0 [2:1] == 1'h1;
+  assign \$4  = \port$1281$0 [0] & \$3 ;
+  assign \$5  = \port$1281$0 [2:1] == 2'h2;
+  assign \$6  = \port$1281$0 [0] & \$5 ;
+  assign \$7  = ! sel_in;
+  assign \$8  = sel_in == 1'h1;
+  assign \$9  = \$8  ? w1 : w2;
+  assign \$10  = \$7  ? w0 : \$9 ;
+  assign \$11  = $signed(a_in) * $signed(\$10 );
+  assign \$12  = $signed(psum_in) + $signed(\$11 );
+  assign \$13  = ! \port$1281$0 [2:1];
+  assign \$14  = \port$1281$0 [2:1] == 1'h1;
+  assign \$15  = \$14  ? w1 : w2;
+  assign w_out = \$13  ? w0 : \$15 ;
+  always @(posedge clk)
+    a_out <= \$16 ;
+  always @(posedge clk)
+    sel_out <= \$17 ;
+  always @(posedge clk)
+    w0 <= \$18 ;
+  always @(posedge clk)
+    w1 <= \$19 ;
+  always @(posedge clk)
+    w2 <= \$20 ;
+  always @(posedge clk)
+    psum_out <= \$21 ;
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
+    \$16  = a_in;
+    if (rst) begin
+      \$16  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
+    \$17  = sel_in;
+    if (rst) begin
+      \$17  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
+    \$18  = w0;
+    if (\$2 ) begin
+      \$18  = w_in;
+    end
+    if (rst) begin
+      \$18  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
+    \$19  = w1;
+    if (\$4 ) begin
+      \$19  = w_in;
+    end
+    if (rst) begin
+      \$19  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
+    \$20  = w2;
+    if (\$6 ) begin
+      \$20  = w_in;
+    end
+    if (rst) begin
+      \$20  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
+    \$21  = \$12 [31:0];
+    if (rst) begin
+      \$21  = 32'd0;
+    end
+  end
+  assign load = \port$1281$0 [0];
+  assign lsel = \port$1281$0 [2:1];
+endmodule
+
+(* generator = "Amaranth" *)
+module \hwcnn_top.engine.deskew (rst, i_data__0, i_data__1, o_data__2, lane0_d1, lane1_d0, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$8  = 0;
   reg [31:0] \$1 ;
   reg [31:0] \$2 ;
@@ -3168,7 +3469,7 @@ module \hwcnn_top.deskew (rst, i_data__0, i_data__1, o_data__2, lane0_d1, lane1_
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.requant0 (rst, acc, m0, \shift$6 , \rounding$8 , wrap, lo, \hi$14 , y, clk);
+module \hwcnn_top.engine.requant0 (rst, acc, m0, \shift$6 , \rounding$8 , wrap, lo, \hi$14 , y, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$9  = 0;
   wire [62:0] \$1 ;
   wire \$10 ;
@@ -3327,7 +3628,7 @@ module \hwcnn_top.requant0 (rst, acc, m0, \shift$6 , \rounding$8 , wrap, lo, \hi
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.requant1 (rst, acc, m0, \shift$6 , \rounding$8 , wrap, lo, \hi$14 , y, clk);
+module \hwcnn_top.engine.requant1 (rst, acc, m0, \shift$6 , \rounding$8 , wrap, lo, \hi$14 , y, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$10  = 0;
   wire [62:0] \$1 ;
   wire \$10 ;
@@ -3486,7 +3787,7 @@ module \hwcnn_top.requant1 (rst, acc, m0, \shift$6 , \rounding$8 , wrap, lo, \hi
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.requant2 (rst, acc, m0, \shift$6 , \rounding$8 , wrap, lo, \hi$14 , y, clk);
+module \hwcnn_top.engine.requant2 (rst, acc, m0, \shift$6 , \rounding$8 , wrap, lo, \hi$14 , y, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$11  = 0;
   wire [62:0] \$1 ;
   wire \$10 ;
@@ -3645,7 +3946,7 @@ module \hwcnn_top.requant2 (rst, acc, m0, \shift$6 , \rounding$8 , wrap, lo, \hi
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc__b_base, desc__p_base, desc__c_base, desc__pin_base, desc__m0, desc__shift, desc__rounding, desc__wrap, desc__per_channel, desc__bias_en, desc__acc_in, desc__acc_out, desc__lo, desc__hi, desc__pool_op, desc__in_h
+module \hwcnn_top.engine.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc__b_base, desc__p_base, desc__c_base, desc__pin_base, desc__m0, desc__shift, desc__rounding, desc__wrap, desc__per_channel, desc__bias_en, desc__acc_in, desc__acc_out, desc__lo, desc__hi, desc__pool_op, desc__in_h
 , desc__in_w, desc__out_h, desc__out_w, desc__win_h, desc__win_w, desc__stride_h, desc__stride_w, desc__pad_top, desc__pad_left, desc__pad_bottom, desc__pad_right, desc__count_pad, clk, rst, pool_final, act_addr, wgt_addr, acc_rd_addr, acc_wr_en, busy, done
 , out_rd_addr, out_wr_en, out_wr_addr, kind, pool_op, m0, shift, rounding, wrap, per_channel, bias_en, lo, hi, error, par_addr, feed, a_sel, load, lsel, wrow_valid, pp_in
 , pp_first, acc_wr_addr, lane_mask, tap__valid, tap__payload, start);
@@ -6435,7 +6736,7 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.skew_a (rst, o_data__0, i_data__1, o_data__1, clk);
+module \hwcnn_top.engine.skew_a (rst, o_data__0, i_data__1, o_data__1, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$13  = 0;
   reg [7:0] \$1 ;
   input clk;
@@ -6465,7 +6766,7 @@ module \hwcnn_top.skew_a (rst, o_data__0, i_data__1, o_data__1, clk);
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.skew_ld (rst, \port$1086$0 , \port$1088$0 , o_data__1, o_data__2, clk);
+module \hwcnn_top.engine.skew_ld (rst, \port$1086$0 , \port$1088$0 , o_data__1, o_data__2, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$14  = 0;
   reg [2:0] \$1 ;
   reg [2:0] \$2 ;
@@ -6527,7 +6828,7 @@ module \hwcnn_top.skew_ld (rst, \port$1086$0 , \port$1088$0 , o_data__1, o_data_
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.skew_tok (rst, o_data__0, o_data__1, clk);
+module \hwcnn_top.engine.skew_tok (rst, o_data__0, o_data__1, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$15  = 0;
   reg [1:0] \$1 ;
   input clk;
@@ -6557,7 +6858,7 @@ module \hwcnn_top.skew_tok (rst, o_data__0, o_data__1, clk);
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.skew_w (rst, o_data__0, i_data__1, i_data__2, o_data__1, o_data__2, clk);
+module \hwcnn_top.engine.skew_w (rst, o_data__0, i_data__1, i_data__2, o_data__1, o_data__2, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$16  = 0;
   reg [7:0] \$1 ;
   reg [7:0] \$2 ;
@@ -6615,7 +6916,7 @@ module \hwcnn_top.skew_w (rst, o_data__0, i_data__1, i_data__2, o_data__1, o_dat
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.vector (rst, \port$70$0 , op, lo, hi, tap__valid, tap__payload, sum0, sum1, sum2, result__valid, result__payload, sum_q__0, sum_q__1, sum_q__2, clk);
+module \hwcnn_top.engine.vector (rst, \port$16$0 , op, lo, hi, tap__valid, tap__payload, sum0, sum1, sum2, result__valid, result__payload, sum_q__0, sum_q__1, sum_q__2, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$17  = 0;
   wire \$1 ;
   wire [7:0] \$10 ;
@@ -6750,8 +7051,8 @@ module \hwcnn_top.vector (rst, \port$70$0 , op, lo, hi, tap__valid, tap__payload
   reg neg2 = 1'h0;
   input [1:0] op;
   wire [1:0] op;
-  input [23:0] \port$70$0 ;
-  wire [23:0] \port$70$0 ;
+  input [23:0] \port$16$0 ;
+  wire [23:0] \port$16$0 ;
   wire [32:0] q0;
   wire [32:0] q1;
   wire [32:0] q2;
@@ -6814,29 +7115,29 @@ module \hwcnn_top.vector (rst, \port$70$0 , op, lo, hi, tap__valid, tap__payload
   assign \$2  = tap__payload[2] ? 17'h00000 : n;
   assign \$3  = \$2  + tap__payload[1];
   assign \$4  = tap__payload[2] ? 25'h0000000 : sum0;
-  assign \$5  = tap__payload[0] ? \port$70$0 [7:0] : 8'h00;
+  assign \$5  = tap__payload[0] ? \port$16$0 [7:0] : 8'h00;
   assign \$6  = $signed(\$4 ) + $signed(\$5 );
   assign \$7  = tap__payload[2] ? 8'h80 : max0;
-  assign \$8  = $signed(\port$70$0 [7:0]) > $signed(\$7 );
+  assign \$8  = $signed(\port$16$0 [7:0]) > $signed(\$7 );
   assign \$9  = tap__payload[0] & \$8 ;
   assign \$10  = tap__payload[2] ? 8'h80 : max0;
-  assign \$11  = \$9  ? \port$70$0 [7:0] : \$10 ;
+  assign \$11  = \$9  ? \port$16$0 [7:0] : \$10 ;
   assign \$12  = tap__payload[2] ? 25'h0000000 : sum1;
-  assign \$13  = tap__payload[0] ? \port$70$0 [15:8] : 8'h00;
+  assign \$13  = tap__payload[0] ? \port$16$0 [15:8] : 8'h00;
   assign \$14  = $signed(\$12 ) + $signed(\$13 );
   assign \$15  = tap__payload[2] ? 8'h80 : max1;
-  assign \$16  = $signed(\port$70$0 [15:8]) > $signed(\$15 );
+  assign \$16  = $signed(\port$16$0 [15:8]) > $signed(\$15 );
   assign \$17  = tap__payload[0] & \$16 ;
   assign \$18  = tap__payload[2] ? 8'h80 : max1;
-  assign \$19  = \$17  ? \port$70$0 [15:8] : \$18 ;
+  assign \$19  = \$17  ? \port$16$0 [15:8] : \$18 ;
   assign \$20  = tap__payload[2] ? 25'h0000000 : sum2;
-  assign \$21  = tap__payload[0] ? \port$70$0 [23:16] : 8'h00;
+  assign \$21  = tap__payload[0] ? \port$16$0 [23:16] : 8'h00;
   assign \$22  = $signed(\$20 ) + $signed(\$21 );
   assign \$23  = tap__payload[2] ? 8'h80 : max2;
-  assign \$24  = $signed(\port$70$0 [23:16]) > $signed(\$23 );
+  assign \$24  = $signed(\port$16$0 [23:16]) > $signed(\$23 );
   assign \$25  = tap__payload[0] & \$24 ;
   assign \$26  = tap__payload[2] ? 8'h80 : max2;
-  assign \$27  = \$25  ? \port$70$0 [23:16] : \$26 ;
+  assign \$27  = \$25  ? \port$16$0 [23:16] : \$26 ;
   assign \$28  = n - 1'h1;
   assign \$29  = $signed(sum0) < $signed(1'h0);
   assign \$30  = - $signed(sum0);
@@ -8214,9 +8515,9 @@ module \hwcnn_top.vector (rst, \port$70$0 , op, lo, hi, tap__valid, tap__payload
       \$106  = 8'h00;
     end
   end
-  assign x__0 = \port$70$0 [7:0];
-  assign x__1 = \port$70$0 [15:8];
-  assign x__2 = \port$70$0 [23:16];
+  assign x__0 = \port$16$0 [7:0];
+  assign x__1 = \port$16$0 [15:8];
+  assign x__2 = \port$16$0 [23:16];
   assign sum__0 = sum0;
   assign sum__1 = sum1;
   assign sum__2 = sum2;

@@ -8,85 +8,28 @@
 module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__data, par_wr__en, par_wr__addr, par_wr__data, out_wr__en, out_wr__addr, out_wr__data, out_rd__addr, start, desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc__b_base, desc__p_base, desc__c_base
 , desc__pin_base, desc__m0, desc__shift, desc__rounding, desc__wrap, desc__per_channel, desc__bias_en, desc__acc_in, desc__acc_out, desc__lo, desc__hi, desc__pool_op, desc__in_h, desc__in_w, desc__out_h, desc__out_w, desc__win_h, desc__win_w, desc__stride_h, desc__stride_w, desc__pad_top
 , desc__pad_left, desc__pad_bottom, desc__pad_right, desc__count_pad, clk, rst, out_rd__data, busy, done, error, act_wr__en);
-  reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
-  wire \$1 ;
-  wire \$10 ;
-  wire \$11 ;
-  wire \$12 ;
-  wire \$13 ;
-  wire \$14 ;
-  wire \$15 ;
-  wire \$16 ;
-  wire \$17 ;
-  wire \$18 ;
-  wire \$19 ;
-  wire \$2 ;
-  wire \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire \$23 ;
-  wire [7:0] \$24 ;
-  wire [7:0] \$25 ;
-  wire \$26 ;
-  wire [7:0] \$27 ;
-  wire [7:0] \$28 ;
-  wire \$29 ;
-  wire \$3 ;
-  wire [7:0] \$30 ;
-  wire [7:0] \$31 ;
-  wire \$32 ;
-  wire [7:0] \$33 ;
-  wire [7:0] \$34 ;
-  wire [31:0] \$35 ;
-  wire [31:0] \$36 ;
-  wire [32:0] \$37 ;
-  wire [31:0] \$38 ;
-  wire [31:0] \$39 ;
-  wire \$4 ;
-  wire [32:0] \$40 ;
-  wire [31:0] \$41 ;
-  wire [31:0] \$42 ;
-  wire [32:0] \$43 ;
-  wire [31:0] \$44 ;
-  wire [31:0] \$45 ;
-  wire [32:0] \$46 ;
-  reg [31:0] \$47 ;
-  reg [30:0] \$48 ;
-  reg [5:0] \$49 ;
-  wire \$5 ;
-  reg [31:0] \$50 ;
-  reg [30:0] \$51 ;
-  reg [5:0] \$52 ;
-  reg [31:0] \$53 ;
-  reg [30:0] \$54 ;
-  reg [5:0] \$55 ;
-  reg [31:0] \$56 ;
-  reg [30:0] \$57 ;
-  reg [5:0] \$58 ;
-  wire \$6 ;
-  wire \$7 ;
-  wire \$8 ;
-  wire \$9 ;
-  wire [7:0] a_in__0;
-  wire [7:0] a_in__1;
-  wire [7:0] a_in__2;
-  wire [7:0] a_in__3;
-  wire [1:0] a_sel;
-  wire [31:0] acc;
-  wire [31:0] \acc$209 ;
-  wire [31:0] \acc$222 ;
-  wire [31:0] \acc$235 ;
+  wire [7:0] \$1 ;
+  wire [7:0] \$2 ;
+  wire [7:0] \$3 ;
+  wire [7:0] \$4 ;
+  wire [31:0] \$5 ;
+  wire [31:0] \$6 ;
+  wire [31:0] \$7 ;
+  wire [31:0] \$8 ;
   wire [7:0] acc_rd__addr;
+  wire [7:0] \acc_rd__addr$117 ;
   wire [127:0] acc_rd__data;
-  wire [7:0] acc_rd_addr;
+  wire [127:0] \acc_rd__data$119 ;
   wire [7:0] acc_wr__addr;
+  wire [7:0] \acc_wr__addr$121 ;
   wire [127:0] acc_wr__data;
+  wire [127:0] \acc_wr__data$123 ;
   wire acc_wr__en;
-  wire [7:0] acc_wr_addr;
-  wire acc_wr_en;
-  wire [7:0] act_addr;
+  wire \acc_wr__en$125 ;
   wire [7:0] act_rd__addr;
+  wire [7:0] \act_rd__addr$105 ;
   wire [31:0] act_rd__data;
+  wire [31:0] \act_rd__data$107 ;
   input [7:0] act_wr__addr;
   wire [7:0] act_wr__addr;
   wire [7:0] \act_wr__addr$53 ;
@@ -96,7 +39,6 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
   input act_wr__en;
   wire act_wr__en;
   wire \act_wr__en$55 ;
-  wire bias_en;
   output busy;
   wire busy;
   wire \busy$101 ;
@@ -213,98 +155,30 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
   output error;
   wire error;
   wire \error$103 ;
-  wire feed;
-  wire [7:0] hi;
-  wire [7:0] \hi$206 ;
-  wire [7:0] \hi$219 ;
-  wire [7:0] \hi$232 ;
-  wire [7:0] \hi$245 ;
-  wire [7:0] \hi$267 ;
-  wire [7:0] i_data__0;
-  wire [1:0] \i_data__0$134 ;
-  wire [7:0] \i_data__0$147 ;
-  wire [2:0] \i_data__0$152 ;
-  wire [31:0] \i_data__0$158 ;
-  wire [7:0] i_data__1;
-  wire [1:0] \i_data__1$138 ;
-  wire [7:0] \i_data__1$160 ;
-  wire [2:0] \i_data__1$163 ;
-  wire [31:0] \i_data__1$167 ;
-  wire [7:0] i_data__2;
-  wire [1:0] \i_data__2$141 ;
-  wire [7:0] \i_data__2$169 ;
-  wire [2:0] \i_data__2$172 ;
-  wire [31:0] \i_data__2$176 ;
-  wire [7:0] i_data__3;
-  wire [1:0] \i_data__3$144 ;
-  wire [7:0] \i_data__3$178 ;
-  wire [2:0] \i_data__3$181 ;
-  wire [31:0] \i_data__3$185 ;
-  wire kind;
-  wire [3:0] lane_mask;
-  wire [7:0] lo;
-  wire [7:0] \lo$204 ;
-  wire [7:0] \lo$218 ;
-  wire [7:0] \lo$231 ;
-  wire [7:0] \lo$244 ;
-  wire [7:0] \lo$266 ;
-  wire load;
-  wire load__0;
-  wire load__1;
-  wire load__2;
-  wire load__3;
-  wire [1:0] lsel;
-  wire [1:0] lsel__0;
-  wire [1:0] lsel__1;
-  wire [1:0] lsel__2;
-  wire [1:0] lsel__3;
-  wire [30:0] m0;
-  wire [30:0] \m0$194 ;
-  wire [30:0] \m0$212 ;
-  wire [30:0] \m0$225 ;
-  wire [30:0] \m0$238 ;
-  wire [7:0] o_data__0;
-  wire [1:0] \o_data__0$137 ;
-  wire [7:0] \o_data__0$151 ;
-  wire [2:0] \o_data__0$156 ;
-  wire [31:0] \o_data__0$270 ;
-  wire [7:0] o_data__1;
-  wire [1:0] \o_data__1$140 ;
-  wire [7:0] \o_data__1$162 ;
-  wire [2:0] \o_data__1$165 ;
-  wire [31:0] \o_data__1$275 ;
-  wire [7:0] o_data__2;
-  wire [1:0] \o_data__2$143 ;
-  wire [7:0] \o_data__2$171 ;
-  wire [2:0] \o_data__2$174 ;
-  wire [31:0] \o_data__2$276 ;
-  wire [7:0] o_data__3;
-  wire [1:0] \o_data__3$146 ;
-  wire [7:0] \o_data__3$180 ;
-  wire [2:0] \o_data__3$183 ;
-  wire [31:0] \o_data__3$277 ;
-  wire [1:0] op;
   input [7:0] out_rd__addr;
   wire [7:0] out_rd__addr;
+  wire [7:0] \out_rd__addr$127 ;
   wire [7:0] \out_rd__addr$65 ;
   output [31:0] out_rd__data;
   wire [31:0] out_rd__data;
+  wire [31:0] \out_rd__data$128 ;
   wire [31:0] \out_rd__data$66 ;
-  wire [7:0] out_rd_addr;
   input [7:0] out_wr__addr;
   wire [7:0] out_wr__addr;
+  wire [7:0] \out_wr__addr$131 ;
   wire [7:0] \out_wr__addr$62 ;
   input [31:0] out_wr__data;
   wire [31:0] out_wr__data;
+  wire [31:0] \out_wr__data$133 ;
   wire [31:0] \out_wr__data$63 ;
   input out_wr__en;
   wire out_wr__en;
+  wire \out_wr__en$135 ;
   wire \out_wr__en$64 ;
-  wire [7:0] out_wr_addr;
-  wire out_wr_en;
-  wire [3:0] par_addr;
   wire [3:0] par_rd__addr;
+  wire [3:0] \par_rd__addr$113 ;
   wire [275:0] par_rd__data;
+  wire [275:0] \par_rd__data$115 ;
   input [3:0] par_wr__addr;
   wire [3:0] par_wr__addr;
   wire [3:0] \par_wr__addr$59 ;
@@ -314,86 +188,15 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
   input par_wr__en;
   wire par_wr__en;
   wire \par_wr__en$61 ;
-  wire per_channel;
-  wire pool_final;
-  wire [1:0] pool_op;
-  reg [31:0] pp_acc0 = 32'd0;
-  reg [31:0] pp_acc1 = 32'd0;
-  reg [31:0] pp_acc2 = 32'd0;
-  reg [31:0] pp_acc3 = 32'd0;
-  wire pp_first;
-  wire pp_in;
-  reg [30:0] pp_m0_0 = 31'h00000000;
-  reg [30:0] pp_m0_1 = 31'h00000000;
-  reg [30:0] pp_m0_2 = 31'h00000000;
-  reg [30:0] pp_m0_3 = 31'h00000000;
-  reg [5:0] pp_shift0 = 6'h00;
-  reg [5:0] pp_shift1 = 6'h00;
-  reg [5:0] pp_shift2 = 6'h00;
-  reg [5:0] pp_shift3 = 6'h00;
-  wire [31:0] psum_out__0;
-  wire [31:0] psum_out__1;
-  wire [31:0] psum_out__2;
-  wire [31:0] psum_out__3;
-  wire [40:0] result__payload;
-  wire [7:0] \result__payload.addr ;
-  wire \result__payload.final ;
-  wire [31:0] \result__payload.y ;
-  wire [7:0] \result__payload.y[0] ;
-  wire [7:0] \result__payload.y[1] ;
-  wire [7:0] \result__payload.y[2] ;
-  wire [7:0] \result__payload.y[3] ;
-  wire result__valid;
-  wire [1:0] rounding;
-  wire [1:0] \rounding$200 ;
-  wire [1:0] \rounding$216 ;
-  wire [1:0] \rounding$229 ;
-  wire [1:0] \rounding$242 ;
   input rst;
   wire rst;
-  wire [1:0] sel_in__0;
-  wire [1:0] sel_in__1;
-  wire [1:0] sel_in__2;
-  wire [1:0] sel_in__3;
-  wire [5:0] shift;
-  wire [5:0] \shift$197 ;
-  wire [5:0] \shift$214 ;
-  wire [5:0] \shift$227 ;
-  wire [5:0] \shift$240 ;
   input start;
   wire start;
   wire \start$100 ;
-  wire [24:0] sum__0;
-  wire [24:0] sum__1;
-  wire [24:0] sum__2;
-  wire [24:0] sum__3;
-  wire [7:0] sum_q__0;
-  wire [7:0] sum_q__1;
-  wire [7:0] sum_q__2;
-  wire [7:0] sum_q__3;
-  wire [12:0] tap__payload;
-  wire [12:0] \tap__payload$256 ;
-  wire [7:0] \tap__payload$256.addr ;
-  wire \tap__payload$256.count ;
-  wire \tap__payload$256.final ;
-  wire \tap__payload$256.first ;
-  wire \tap__payload$256.inb ;
-  wire \tap__payload$256.last ;
-  wire [7:0] \tap__payload.addr ;
-  wire \tap__payload.count ;
-  wire \tap__payload.final ;
-  wire \tap__payload.first ;
-  wire \tap__payload.inb ;
-  wire \tap__payload.last ;
-  wire tap__valid;
-  wire \tap__valid$258 ;
-  wire [7:0] w_in__0;
-  wire [7:0] w_in__1;
-  wire [7:0] w_in__2;
-  wire [7:0] w_in__3;
-  wire [7:0] wgt_addr;
   wire [7:0] wgt_rd__addr;
+  wire [7:0] \wgt_rd__addr$109 ;
   wire [31:0] wgt_rd__data;
+  wire [31:0] \wgt_rd__data$111 ;
   input [7:0] wgt_wr__addr;
   wire [7:0] wgt_wr__addr;
   wire [7:0] \wgt_wr__addr$56 ;
@@ -403,234 +206,53 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
   input wgt_wr__en;
   wire wgt_wr__en;
   wire \wgt_wr__en$58 ;
-  wire wrap;
-  wire \wrap$202 ;
-  wire \wrap$217 ;
-  wire \wrap$230 ;
-  wire \wrap$243 ;
-  wire wrow_valid;
-  wire [7:0] x__0;
-  wire [7:0] x__1;
-  wire [7:0] x__2;
-  wire [7:0] x__3;
-  wire [7:0] y;
-  wire [7:0] \y$221 ;
-  wire [7:0] \y$234 ;
-  wire [7:0] \y$247 ;
-  assign \$21  = ! kind;
-  assign \$22  = \$21  & per_channel;
-  assign \shift$240  = \$22  ? pp_shift3 : \shift$197 ;
-  assign \$24  = lane_mask[0] ? sum_q__0 : 8'h00;
-  assign \$25  = \$23  ? result__payload[7:0] : \$24 ;
-  assign \$27  = lane_mask[1] ? sum_q__1 : 8'h00;
-  assign \$28  = \$26  ? result__payload[15:8] : \$27 ;
-  assign \$30  = lane_mask[2] ? sum_q__2 : 8'h00;
-  assign \$31  = \$29  ? result__payload[23:16] : \$30 ;
-  assign \$33  = lane_mask[3] ? sum_q__3 : 8'h00;
-  assign \$34  = \$32  ? result__payload[31:24] : \$33 ;
-  assign pool_final = result__valid & result__payload[40];
-  assign \$35  = bias_en ? par_rd__data[31:0] : 32'd0;
-  assign \$36  = pp_first ? \$35  : acc_rd__data[31:0];
-  assign \$37  = $signed(\o_data__0$270 ) + $signed(\$36 );
-  assign \$38  = bias_en ? par_rd__data[100:69] : 32'd0;
-  assign \$39  = pp_first ? \$38  : acc_rd__data[63:32];
-  assign \$40  = $signed(\o_data__1$275 ) + $signed(\$39 );
-  assign \$41  = bias_en ? par_rd__data[169:138] : 32'd0;
-  assign \$42  = pp_first ? \$41  : acc_rd__data[95:64];
-  assign \$43  = $signed(\o_data__2$276 ) + $signed(\$42 );
-  assign \$44  = bias_en ? par_rd__data[238:207] : 32'd0;
-  assign \$45  = pp_first ? \$44  : acc_rd__data[127:96];
-  assign \$46  = $signed(\i_data__3$185 ) + $signed(\$45 );
-  always @(posedge clk)
-    pp_acc0 <= \$47 ;
-  always @(posedge clk)
-    pp_m0_0 <= \$48 ;
-  always @(posedge clk)
-    pp_shift0 <= \$49 ;
-  always @(posedge clk)
-    pp_acc1 <= \$50 ;
-  always @(posedge clk)
-    pp_m0_1 <= \$51 ;
-  always @(posedge clk)
-    pp_shift1 <= \$52 ;
-  always @(posedge clk)
-    pp_acc2 <= \$53 ;
-  always @(posedge clk)
-    pp_m0_2 <= \$54 ;
-  always @(posedge clk)
-    pp_shift2 <= \$55 ;
-  always @(posedge clk)
-    pp_acc3 <= \$56 ;
-  always @(posedge clk)
-    pp_m0_3 <= \$57 ;
-  always @(posedge clk)
-    pp_shift3 <= \$58 ;
-  assign eng_out_wr__en = \$1  ? result__valid : out_wr_en;
-  assign eng_out_wr__addr = \$2  ? result__payload[39:32] : out_wr_addr;
-  assign i_data__0 = feed ? act_rd__data[7:0] : 8'h00;
-  assign i_data__1 = feed ? act_rd__data[15:8] : 8'h00;
-  assign i_data__2 = feed ? act_rd__data[23:16] : 8'h00;
-  assign i_data__3 = feed ? act_rd__data[31:24] : 8'h00;
-  assign \i_data__0$147  = wrow_valid ? wgt_rd__data[7:0] : 8'h00;
-  assign \i_data__1$160  = wrow_valid ? wgt_rd__data[15:8] : 8'h00;
-  assign \i_data__2$169  = wrow_valid ? wgt_rd__data[23:16] : 8'h00;
-  assign \i_data__3$178  = wrow_valid ? wgt_rd__data[31:24] : 8'h00;
-  assign acc = \$3  ? { sum__0[24], sum__0[24], sum__0[24], sum__0[24], sum__0[24], sum__0[24], sum__0[24], sum__0 } : pp_acc0;
-  assign \$4  = ! kind;
-  assign \$5  = \$4  & per_channel;
-  assign m0 = \$5  ? pp_m0_0 : \m0$194 ;
-  assign \$6  = ! kind;
-  assign \$7  = \$6  & per_channel;
-  assign shift = \$7  ? pp_shift0 : \shift$197 ;
-  assign \acc$209  = \$8  ? { sum__1[24], sum__1[24], sum__1[24], sum__1[24], sum__1[24], sum__1[24], sum__1[24], sum__1 } : pp_acc1;
-  assign \$9  = ! kind;
-  assign \$10  = \$9  & per_channel;
-  assign \m0$212  = \$10  ? pp_m0_1 : \m0$194 ;
-  assign \$11  = ! kind;
-  assign \$12  = \$11  & per_channel;
-  assign \shift$214  = \$12  ? pp_shift1 : \shift$197 ;
-  assign \acc$222  = \$13  ? { sum__2[24], sum__2[24], sum__2[24], sum__2[24], sum__2[24], sum__2[24], sum__2[24], sum__2 } : pp_acc2;
-  assign \$14  = ! kind;
-  assign \$15  = \$14  & per_channel;
-  assign \m0$225  = \$15  ? pp_m0_2 : \m0$194 ;
-  assign \$16  = ! kind;
-  assign \$17  = \$16  & per_channel;
-  assign \shift$227  = \$17  ? pp_shift2 : \shift$197 ;
-  assign \acc$235  = \$18  ? { sum__3[24], sum__3[24], sum__3[24], sum__3[24], sum__3[24], sum__3[24], sum__3[24], sum__3 } : pp_acc3;
-  assign \$19  = ! kind;
-  assign \$20  = \$19  & per_channel;
-  assign \m0$238  = \$20  ? pp_m0_3 : \m0$194 ;
-  \hwcnn_top.array  array (
-    .a_in(i_data__0),
-    .\a_in$124 (a_in__3),
-    .\a_in$44 (a_in__1),
-    .\a_in$84 (a_in__2),
-    .clk(clk),
-    .load(load),
-    .lsel(lsel),
-    .\port$1759$0 (\o_data__1$165 ),
-    .\port$1763$0 (\o_data__2$174 ),
-    .\port$1769$0 (\o_data__3$183 ),
-    .psum_out__0(\i_data__0$158 ),
-    .psum_out__1(\i_data__1$167 ),
-    .psum_out__2(\i_data__2$176 ),
-    .psum_out__3(\i_data__3$185 ),
-    .rst(rst),
-    .sel_in(\i_data__0$134 ),
-    .\sel_in$126 (sel_in__3),
-    .\sel_in$46 (sel_in__1),
-    .\sel_in$86 (sel_in__2),
-    .w_in(\i_data__0$147 ),
-    .\w_in$15 (w_in__1),
-    .\w_in$26 (w_in__2),
-    .\w_in$37 (w_in__3)
-  );
   \hwcnn_top.buffers  buffers (
     .acc_rd__data(acc_rd__data),
-    .acc_wr__addr(acc_wr__addr),
-    .acc_wr__en(acc_wr__en),
     .act_rd__data(act_rd__data),
-    .act_wr__addr(act_wr__addr),
-    .act_wr__data(act_wr__data),
-    .act_wr__en(act_wr__en),
     .clk(clk),
     .eng_out_rd__addr(eng_out_rd__addr),
+    .eng_out_rd__data(out_rd__data),
     .eng_out_wr__addr(eng_out_wr__addr),
     .eng_out_wr__en(eng_out_wr__en),
     .engine_owns_out(busy),
     .out_rd__addr(out_rd__addr),
-    .out_rd__data(out_rd__data),
     .out_wr__addr(out_wr__addr),
     .out_wr__data(out_wr__data),
     .out_wr__en(out_wr__en),
     .par_rd__data(par_rd__data),
-    .par_wr__addr(par_wr__addr),
-    .par_wr__data(par_wr__data),
-    .par_wr__en(par_wr__en),
-    .\port$1215$0 (pp_acc0),
-    .\port$1221$0 (pp_acc1),
-    .\port$1227$0 (pp_acc2),
-    .\port$1233$0 (pp_acc3),
-    .\port$47$0 (\$25 ),
-    .\port$50$0 (\$28 ),
-    .\port$53$0 (\$31 ),
-    .\port$56$0 (\$34 ),
+    .\port$1215$0 (\$5 ),
+    .\port$1221$0 (\$6 ),
+    .\port$1227$0 (\$7 ),
+    .\port$1233$0 (\$8 ),
+    .\port$66$0 (\$1 ),
+    .\port$69$0 (\$2 ),
+    .\port$72$0 (\$3 ),
+    .\port$75$0 (\$4 ),
     .rp__addr(act_rd__addr),
     .\rp__addr$16 (wgt_rd__addr),
     .\rp__addr$26 (par_rd__addr),
     .\rp__addr$52 (acc_rd__addr),
     .rst(rst),
     .wgt_rd__data(wgt_rd__data),
-    .wgt_wr__addr(wgt_wr__addr),
-    .wgt_wr__data(wgt_wr__data),
-    .wgt_wr__en(wgt_wr__en)
+    .wp__addr(act_wr__addr),
+    .\wp__addr$12 (wgt_wr__addr),
+    .\wp__addr$22 (par_wr__addr),
+    .\wp__addr$48 (acc_wr__addr),
+    .wp__data(act_wr__data),
+    .\wp__data$14 (wgt_wr__data),
+    .\wp__data$24 (par_wr__data),
+    .wp__en(act_wr__en),
+    .\wp__en$10 (wgt_wr__en),
+    .\wp__en$20 (par_wr__en),
+    .\wp__en$46 (acc_wr__en)
   );
-  \hwcnn_top.deskew  deskew (
-    .clk(clk),
-    .i_data__0(\i_data__0$158 ),
-    .i_data__1(\i_data__1$167 ),
-    .i_data__2(\i_data__2$176 ),
-    .lane0_d2(\o_data__0$270 ),
-    .lane1_d1(\o_data__1$275 ),
-    .lane2_d0(\o_data__2$276 ),
-    .o_data__3(\i_data__3$185 ),
-    .rst(rst)
-  );
-  \hwcnn_top.requant0  requant0 (
-    .acc(acc),
-    .clk(clk),
-    .\hi$14 (hi),
-    .lo(lo),
-    .m0(m0),
-    .\rounding$8 (rounding),
-    .rst(rst),
-    .\shift$6 (shift),
-    .wrap(wrap),
-    .y(sum_q__0)
-  );
-  \hwcnn_top.requant1  requant1 (
-    .acc(\acc$209 ),
-    .clk(clk),
-    .\hi$14 (hi),
-    .lo(lo),
-    .m0(\m0$212 ),
-    .\rounding$8 (rounding),
-    .rst(rst),
-    .\shift$6 (\shift$214 ),
-    .wrap(wrap),
-    .y(sum_q__1)
-  );
-  \hwcnn_top.requant2  requant2 (
-    .acc(\acc$222 ),
-    .clk(clk),
-    .\hi$14 (hi),
-    .lo(lo),
-    .m0(\m0$225 ),
-    .\rounding$8 (rounding),
-    .rst(rst),
-    .\shift$6 (\shift$227 ),
-    .wrap(wrap),
-    .y(sum_q__2)
-  );
-  \hwcnn_top.requant3  requant3 (
-    .acc(\acc$235 ),
-    .clk(clk),
-    .\hi$14 (hi),
-    .lo(lo),
-    .m0(\m0$238 ),
-    .\rounding$8 (rounding),
-    .rst(rst),
-    .\shift$6 (\shift$240 ),
-    .wrap(wrap),
-    .y(sum_q__3)
-  );
-  \hwcnn_top.seq  seq (
-    .a_sel(\i_data__0$134 ),
-    .acc_rd_addr(acc_rd__addr),
-    .acc_wr_addr(acc_wr__addr),
-    .acc_wr_en(acc_wr__en),
-    .act_addr(act_rd__addr),
-    .bias_en(bias_en),
+  \hwcnn_top.engine  engine (
+    .acc_rd__addr(acc_rd__addr),
+    .acc_rd__data(acc_rd__data),
+    .acc_wr__addr(acc_wr__addr),
+    .acc_wr__en(acc_wr__en),
+    .act_rd__addr(act_rd__addr),
+    .act_rd__data(act_rd__data),
     .busy(busy),
     .clk(clk),
     .desc__a_base(desc__a_base),
@@ -668,212 +290,25 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
     .desc__wrap(desc__wrap),
     .done(done),
     .error(error),
-    .feed(feed),
-    .hi(hi),
-    .kind(kind),
-    .lane_mask(lane_mask),
-    .lo(lo),
-    .load(load),
-    .lsel(lsel),
-    .m0(\m0$194 ),
-    .out_rd_addr(eng_out_rd__addr),
-    .out_wr_addr(out_wr_addr),
-    .out_wr_en(out_wr_en),
-    .par_addr(par_rd__addr),
-    .per_channel(per_channel),
-    .pool_final(pool_final),
-    .pool_op(op),
-    .pp_first(pp_first),
-    .pp_in(pp_in),
-    .rounding(rounding),
+    .out_rd__addr(eng_out_rd__addr),
+    .out_rd__data(out_rd__data),
+    .out_wr__addr(eng_out_wr__addr),
+    .out_wr__en(eng_out_wr__en),
+    .par_rd__addr(par_rd__addr),
+    .par_rd__data(par_rd__data),
+    .\port$66$0 (\$1 ),
+    .\port$69$0 (\$2 ),
+    .\port$72$0 (\$3 ),
+    .\port$75$0 (\$4 ),
+    .pp_acc0(\$5 ),
+    .pp_acc1(\$6 ),
+    .pp_acc2(\$7 ),
+    .pp_acc3(\$8 ),
     .rst(rst),
-    .shift(\shift$197 ),
     .start(start),
-    .tap__payload(tap__payload),
-    .tap__valid(tap__valid),
-    .wgt_addr(wgt_rd__addr),
-    .wrap(wrap),
-    .wrow_valid(wrow_valid)
+    .wgt_rd__addr(wgt_rd__addr),
+    .wgt_rd__data(wgt_rd__data)
   );
-  \hwcnn_top.skew_a  skew_a (
-    .clk(clk),
-    .i_data__1(i_data__1),
-    .i_data__2(i_data__2),
-    .i_data__3(i_data__3),
-    .o_data__0(i_data__0),
-    .o_data__1(a_in__1),
-    .o_data__2(a_in__2),
-    .o_data__3(a_in__3),
-    .rst(rst)
-  );
-  \hwcnn_top.skew_ld  skew_ld (
-    .clk(clk),
-    .o_data__1(\o_data__1$165 ),
-    .o_data__2(\o_data__2$174 ),
-    .o_data__3(\o_data__3$183 ),
-    .\port$1384$0 (load),
-    .\port$1386$0 (lsel),
-    .rst(rst)
-  );
-  \hwcnn_top.skew_tok  skew_tok (
-    .clk(clk),
-    .o_data__0(\i_data__0$134 ),
-    .o_data__1(sel_in__1),
-    .o_data__2(sel_in__2),
-    .o_data__3(sel_in__3),
-    .rst(rst)
-  );
-  \hwcnn_top.skew_w  skew_w (
-    .clk(clk),
-    .i_data__1(\i_data__1$160 ),
-    .i_data__2(\i_data__2$169 ),
-    .i_data__3(\i_data__3$178 ),
-    .o_data__0(\i_data__0$147 ),
-    .o_data__1(w_in__1),
-    .o_data__2(w_in__2),
-    .o_data__3(w_in__3),
-    .rst(rst)
-  );
-  \hwcnn_top.vector  vector (
-    .clk(clk),
-    .hi(hi),
-    .lo(lo),
-    .op(op),
-    .\port$87$0 (out_rd__data),
-    .result__payload(result__payload),
-    .result__valid(result__valid),
-    .rst(rst),
-    .sum0(sum__0),
-    .sum1(sum__1),
-    .sum2(sum__2),
-    .sum3(sum__3),
-    .sum_q__0(sum_q__0),
-    .sum_q__1(sum_q__1),
-    .sum_q__2(sum_q__2),
-    .sum_q__3(sum_q__3),
-    .tap__payload(tap__payload),
-    .tap__valid(tap__valid)
-  );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$47  = pp_acc0;
-    if (pp_in) begin
-      \$47  = \$37 [31:0];
-    end
-    if (rst) begin
-      \$47  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$48  = pp_m0_0;
-    if (pp_in) begin
-      \$48  = par_rd__data[62:32];
-    end
-    if (rst) begin
-      \$48  = 31'h00000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$49  = pp_shift0;
-    if (pp_in) begin
-      \$49  = par_rd__data[68:63];
-    end
-    if (rst) begin
-      \$49  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$50  = pp_acc1;
-    if (pp_in) begin
-      \$50  = \$40 [31:0];
-    end
-    if (rst) begin
-      \$50  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$51  = pp_m0_1;
-    if (pp_in) begin
-      \$51  = par_rd__data[131:101];
-    end
-    if (rst) begin
-      \$51  = 31'h00000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$52  = pp_shift1;
-    if (pp_in) begin
-      \$52  = par_rd__data[137:132];
-    end
-    if (rst) begin
-      \$52  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$53  = pp_acc2;
-    if (pp_in) begin
-      \$53  = \$43 [31:0];
-    end
-    if (rst) begin
-      \$53  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$54  = pp_m0_2;
-    if (pp_in) begin
-      \$54  = par_rd__data[200:170];
-    end
-    if (rst) begin
-      \$54  = 31'h00000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$55  = pp_shift2;
-    if (pp_in) begin
-      \$55  = par_rd__data[206:201];
-    end
-    if (rst) begin
-      \$55  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$56  = pp_acc3;
-    if (pp_in) begin
-      \$56  = \$46 [31:0];
-    end
-    if (rst) begin
-      \$56  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$57  = pp_m0_3;
-    if (pp_in) begin
-      \$57  = par_rd__data[269:239];
-    end
-    if (rst) begin
-      \$57  = 31'h00000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$58  = pp_shift3;
-    if (pp_in) begin
-      \$58  = par_rd__data[275:270];
-    end
-    if (rst) begin
-      \$58  = 6'h00;
-    end
-  end
   assign \act_wr__addr$53  = act_wr__addr;
   assign \act_wr__data$54  = act_wr__data;
   assign \act_wr__en$55  = act_wr__en;
@@ -925,2784 +360,48 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
   assign \busy$101  = busy;
   assign \done$102  = done;
   assign \error$103  = error;
-  assign engine_owns_out = busy;
-  assign act_addr = act_rd__addr;
-  assign wgt_addr = wgt_rd__addr;
-  assign par_addr = par_rd__addr;
-  assign out_rd_addr = eng_out_rd__addr;
-  assign a_in__0 = i_data__0;
-  assign o_data__0 = i_data__0;
-  assign o_data__1 = a_in__1;
-  assign o_data__2 = a_in__2;
-  assign o_data__3 = a_in__3;
-  assign a_sel = \i_data__0$134 ;
-  assign sel_in__0 = \i_data__0$134 ;
-  assign \o_data__0$137  = \i_data__0$134 ;
-  assign \i_data__1$138  = \i_data__0$134 ;
-  assign \o_data__1$140  = sel_in__1;
-  assign \i_data__2$141  = \i_data__0$134 ;
-  assign \o_data__2$143  = sel_in__2;
-  assign \i_data__3$144  = \i_data__0$134 ;
-  assign \o_data__3$146  = sel_in__3;
-  assign w_in__0 = \i_data__0$147 ;
-  assign \o_data__0$151  = \i_data__0$147 ;
-  assign \i_data__0$152  = { lsel, load };
-  assign load__0 = load;
-  assign \o_data__0$156  = { lsel, load };
-  assign lsel__0 = lsel;
-  assign psum_out__0 = \i_data__0$158 ;
-  assign \o_data__1$162  = w_in__1;
-  assign \i_data__1$163  = { lsel, load };
-  assign load__1 = \o_data__1$165 [0];
-  assign lsel__1 = \o_data__1$165 [2:1];
-  assign psum_out__1 = \i_data__1$167 ;
-  assign \o_data__2$171  = w_in__2;
-  assign \i_data__2$172  = { lsel, load };
-  assign load__2 = \o_data__2$174 [0];
-  assign lsel__2 = \o_data__2$174 [2:1];
-  assign psum_out__2 = \i_data__2$176 ;
-  assign \o_data__3$180  = w_in__3;
-  assign \i_data__3$181  = { lsel, load };
-  assign load__3 = \o_data__3$183 [0];
-  assign lsel__3 = \o_data__3$183 [2:1];
-  assign psum_out__3 = \i_data__3$185 ;
-  assign acc_rd_addr = acc_rd__addr;
-  assign \rounding$200  = rounding;
-  assign \wrap$202  = wrap;
-  assign \lo$204  = lo;
-  assign \hi$206  = hi;
-  assign y = sum_q__0;
-  assign \rounding$216  = rounding;
-  assign \wrap$217  = wrap;
-  assign \lo$218  = lo;
-  assign \hi$219  = hi;
-  assign \y$221  = sum_q__1;
-  assign \rounding$229  = rounding;
-  assign \wrap$230  = wrap;
-  assign \lo$231  = lo;
-  assign \hi$232  = hi;
-  assign \y$234  = sum_q__2;
-  assign \rounding$242  = rounding;
-  assign \wrap$243  = wrap;
-  assign \lo$244  = lo;
-  assign \hi$245  = hi;
-  assign \y$247  = sum_q__3;
-  assign eng_out_wr__data = { \$34 , \$31 , \$28 , \$25  };
-  assign acc_wr_en = acc_wr__en;
-  assign acc_wr_addr = acc_wr__addr;
-  assign acc_wr__data = { pp_acc3, pp_acc2, pp_acc1, pp_acc0 };
-  assign \tap__payload$256  = tap__payload;
-  assign \tap__valid$258  = tap__valid;
-  assign x__0 = out_rd__data[7:0];
+  assign \act_rd__addr$105  = act_rd__addr;
+  assign \act_rd__data$107  = act_rd__data;
+  assign \wgt_rd__addr$109  = wgt_rd__addr;
+  assign \wgt_rd__data$111  = wgt_rd__data;
+  assign \par_rd__addr$113  = par_rd__addr;
+  assign \par_rd__data$115  = par_rd__data;
+  assign \acc_rd__addr$117  = acc_rd__addr;
+  assign \acc_rd__data$119  = acc_rd__data;
+  assign \acc_wr__addr$121  = acc_wr__addr;
+  assign acc_wr__data = { \$8 , \$7 , \$6 , \$5  };
+  assign \acc_wr__data$123  = { \$8 , \$7 , \$6 , \$5  };
+  assign \acc_wr__en$125  = acc_wr__en;
+  assign \out_rd__addr$127  = eng_out_rd__addr;
+  assign \out_rd__data$128  = out_rd__data;
   assign eng_out_rd__data = out_rd__data;
-  assign x__1 = out_rd__data[15:8];
-  assign x__2 = out_rd__data[23:16];
-  assign x__3 = out_rd__data[31:24];
-  assign pool_op = op;
-  assign \lo$266  = lo;
-  assign \hi$267  = hi;
-  assign \o_data__3$277  = \i_data__3$185 ;
-  assign \result__payload.y  = result__payload[31:0];
-  assign \result__payload.y[0]  = result__payload[7:0];
-  assign \result__payload.y[1]  = result__payload[15:8];
-  assign \result__payload.y[2]  = result__payload[23:16];
-  assign \result__payload.y[3]  = result__payload[31:24];
-  assign \result__payload.addr  = result__payload[39:32];
-  assign \result__payload.final  = result__payload[40];
-  assign \tap__payload.inb  = tap__payload[0];
-  assign \tap__payload.count  = tap__payload[1];
-  assign \tap__payload.first  = tap__payload[2];
-  assign \tap__payload.last  = tap__payload[3];
-  assign \tap__payload.final  = tap__payload[4];
-  assign \tap__payload.addr  = tap__payload[12:5];
-  assign \tap__payload$256.inb  = tap__payload[0];
-  assign \tap__payload$256.count  = tap__payload[1];
-  assign \tap__payload$256.first  = tap__payload[2];
-  assign \tap__payload$256.last  = tap__payload[3];
-  assign \tap__payload$256.final  = tap__payload[4];
-  assign \tap__payload$256.addr  = tap__payload[12:5];
-  assign \$1  = kind;
-  assign \$2  = kind;
-  assign \$3  = kind;
-  assign \$8  = kind;
-  assign \$13  = kind;
-  assign \$18  = kind;
-  assign \$23  = kind;
-  assign \$26  = kind;
-  assign \$29  = kind;
-  assign \$32  = kind;
+  assign \out_wr__addr$131  = eng_out_wr__addr;
+  assign eng_out_wr__data = { \$4 , \$3 , \$2 , \$1  };
+  assign \out_wr__data$133  = { \$4 , \$3 , \$2 , \$1  };
+  assign \out_wr__en$135  = eng_out_wr__en;
+  assign engine_owns_out = busy;
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.array (rst, a_in, w_in, sel_in, load, lsel, psum_out__0, psum_out__1, psum_out__2, psum_out__3, \a_in$44 , \a_in$84 , \a_in$124 , \sel_in$46 , \sel_in$86 , \sel_in$126 , \w_in$15 , \w_in$26 , \w_in$37 , \port$1759$0 , \port$1763$0 
-, \port$1769$0 , clk);
-  input [7:0] a_in;
-  wire [7:0] a_in;
-  wire [7:0] \a_in$104 ;
-  wire [7:0] \a_in$11 ;
-  wire [7:0] \a_in$114 ;
-  input [7:0] \a_in$124 ;
-  wire [7:0] \a_in$124 ;
-  wire [7:0] \a_in$134 ;
-  wire [7:0] \a_in$144 ;
-  wire [7:0] \a_in$154 ;
-  wire [7:0] \a_in$22 ;
-  wire [7:0] \a_in$33 ;
-  input [7:0] \a_in$44 ;
-  wire [7:0] \a_in$44 ;
-  wire [7:0] \a_in$54 ;
-  wire [7:0] \a_in$64 ;
-  wire [7:0] \a_in$74 ;
-  input [7:0] \a_in$84 ;
-  wire [7:0] \a_in$84 ;
-  wire [7:0] \a_in$94 ;
-  wire [7:0] a_in__0;
-  wire [7:0] a_in__1;
-  wire [7:0] a_in__2;
-  wire [7:0] a_in__3;
-  wire [7:0] a_out;
-  wire [7:0] \a_out$105 ;
-  wire [7:0] \a_out$115 ;
-  wire [7:0] \a_out$135 ;
-  wire [7:0] \a_out$145 ;
-  wire [7:0] \a_out$155 ;
-  wire [7:0] \a_out$23 ;
-  wire [7:0] \a_out$34 ;
-  wire [7:0] \a_out$55 ;
-  wire [7:0] \a_out$65 ;
-  wire [7:0] \a_out$75 ;
-  wire [7:0] \a_out$95 ;
-  input clk;
-  wire clk;
-  input load;
-  wire load;
-  wire \load$102 ;
-  wire \load$112 ;
-  wire \load$122 ;
-  wire \load$132 ;
-  wire \load$142 ;
-  wire \load$152 ;
-  wire \load$162 ;
-  wire \load$18 ;
-  wire \load$29 ;
-  wire \load$40 ;
-  wire \load$52 ;
-  wire \load$62 ;
-  wire \load$72 ;
-  wire \load$82 ;
-  wire \load$92 ;
-  wire load__0;
-  wire load__1;
-  wire load__2;
-  wire load__3;
-  input [1:0] lsel;
-  wire [1:0] lsel;
-  wire [1:0] \lsel$103 ;
-  wire [1:0] \lsel$113 ;
-  wire [1:0] \lsel$123 ;
-  wire [1:0] \lsel$133 ;
-  wire [1:0] \lsel$143 ;
-  wire [1:0] \lsel$153 ;
-  wire [1:0] \lsel$163 ;
-  wire [1:0] \lsel$20 ;
-  wire [1:0] \lsel$31 ;
-  wire [1:0] \lsel$42 ;
-  wire [1:0] \lsel$53 ;
-  wire [1:0] \lsel$63 ;
-  wire [1:0] \lsel$73 ;
-  wire [1:0] \lsel$83 ;
-  wire [1:0] \lsel$93 ;
-  wire [1:0] lsel__0;
-  wire [1:0] lsel__1;
-  wire [1:0] lsel__2;
-  wire [1:0] lsel__3;
-  input [2:0] \port$1759$0 ;
-  wire [2:0] \port$1759$0 ;
-  input [2:0] \port$1763$0 ;
-  wire [2:0] \port$1763$0 ;
-  input [2:0] \port$1769$0 ;
-  wire [2:0] \port$1769$0 ;
-  wire [31:0] psum_in;
-  wire [31:0] \psum_in$100 ;
-  wire [31:0] \psum_in$110 ;
-  wire [31:0] \psum_in$120 ;
-  wire [31:0] \psum_in$130 ;
-  wire [31:0] \psum_in$140 ;
-  wire [31:0] \psum_in$150 ;
-  wire [31:0] \psum_in$160 ;
-  wire [31:0] \psum_in$17 ;
-  wire [31:0] \psum_in$28 ;
-  wire [31:0] \psum_in$39 ;
-  wire [31:0] \psum_in$50 ;
-  wire [31:0] \psum_in$60 ;
-  wire [31:0] \psum_in$70 ;
-  wire [31:0] \psum_in$80 ;
-  wire [31:0] \psum_in$90 ;
-  wire [31:0] psum_out;
-  wire [31:0] \psum_out$101 ;
-  wire [31:0] \psum_out$111 ;
-  wire [31:0] \psum_out$121 ;
-  wire [31:0] \psum_out$131 ;
-  wire [31:0] \psum_out$141 ;
-  wire [31:0] \psum_out$151 ;
-  wire [31:0] \psum_out$161 ;
-  wire [31:0] \psum_out$165 ;
-  wire [31:0] \psum_out$167 ;
-  wire [31:0] \psum_out$169 ;
-  wire [31:0] \psum_out$171 ;
-  wire [31:0] \psum_out$61 ;
-  wire [31:0] \psum_out$71 ;
-  wire [31:0] \psum_out$81 ;
-  wire [31:0] \psum_out$91 ;
-  output [31:0] psum_out__0;
-  wire [31:0] psum_out__0;
-  output [31:0] psum_out__1;
-  wire [31:0] psum_out__1;
-  output [31:0] psum_out__2;
-  wire [31:0] psum_out__2;
-  output [31:0] psum_out__3;
-  wire [31:0] psum_out__3;
-  input rst;
-  wire rst;
-  input [1:0] sel_in;
-  wire [1:0] sel_in;
-  wire [1:0] \sel_in$106 ;
-  wire [1:0] \sel_in$116 ;
-  input [1:0] \sel_in$126 ;
-  wire [1:0] \sel_in$126 ;
-  wire [1:0] \sel_in$13 ;
-  wire [1:0] \sel_in$136 ;
-  wire [1:0] \sel_in$146 ;
-  wire [1:0] \sel_in$156 ;
-  wire [1:0] \sel_in$24 ;
-  wire [1:0] \sel_in$35 ;
-  input [1:0] \sel_in$46 ;
-  wire [1:0] \sel_in$46 ;
-  wire [1:0] \sel_in$56 ;
-  wire [1:0] \sel_in$66 ;
-  wire [1:0] \sel_in$76 ;
-  input [1:0] \sel_in$86 ;
-  wire [1:0] \sel_in$86 ;
-  wire [1:0] \sel_in$96 ;
-  wire [1:0] sel_in__0;
-  wire [1:0] sel_in__1;
-  wire [1:0] sel_in__2;
-  wire [1:0] sel_in__3;
-  wire [1:0] sel_out;
-  wire [1:0] \sel_out$107 ;
-  wire [1:0] \sel_out$117 ;
-  wire [1:0] \sel_out$137 ;
-  wire [1:0] \sel_out$147 ;
-  wire [1:0] \sel_out$157 ;
-  wire [1:0] \sel_out$25 ;
-  wire [1:0] \sel_out$36 ;
-  wire [1:0] \sel_out$57 ;
-  wire [1:0] \sel_out$67 ;
-  wire [1:0] \sel_out$77 ;
-  wire [1:0] \sel_out$97 ;
-  input [7:0] w_in;
-  wire [7:0] w_in;
-  wire [7:0] \w_in$108 ;
-  wire [7:0] \w_in$118 ;
-  wire [7:0] \w_in$128 ;
-  wire [7:0] \w_in$138 ;
-  wire [7:0] \w_in$148 ;
-  input [7:0] \w_in$15 ;
-  wire [7:0] \w_in$15 ;
-  wire [7:0] \w_in$158 ;
-  input [7:0] \w_in$26 ;
-  wire [7:0] \w_in$26 ;
-  input [7:0] \w_in$37 ;
-  wire [7:0] \w_in$37 ;
-  wire [7:0] \w_in$48 ;
-  wire [7:0] \w_in$58 ;
-  wire [7:0] \w_in$68 ;
-  wire [7:0] \w_in$78 ;
-  wire [7:0] \w_in$88 ;
-  wire [7:0] \w_in$98 ;
-  wire [7:0] w_in__0;
-  wire [7:0] w_in__1;
-  wire [7:0] w_in__2;
-  wire [7:0] w_in__3;
-  wire [7:0] w_out;
-  wire [7:0] \w_out$109 ;
-  wire [7:0] \w_out$119 ;
-  wire [7:0] \w_out$129 ;
-  wire [7:0] \w_out$139 ;
-  wire [7:0] \w_out$149 ;
-  wire [7:0] \w_out$159 ;
-  wire [7:0] \w_out$59 ;
-  wire [7:0] \w_out$69 ;
-  wire [7:0] \w_out$79 ;
-  wire [7:0] \w_out$89 ;
-  wire [7:0] \w_out$99 ;
-  \hwcnn_top.array.pe_0_0  pe_0_0 (
-    .a_in(a_in),
-    .a_out(\a_in$11 ),
-    .clk(clk),
-    .load(load),
-    .lsel(lsel),
-    .psum_out(\psum_in$50 ),
-    .rst(rst),
-    .sel_in(sel_in),
-    .sel_out(\sel_in$13 ),
-    .w_in(w_in),
-    .w_out(\w_in$48 )
-  );
-  \hwcnn_top.array.pe_0_1  pe_0_1 (
-    .a_in(\a_in$11 ),
-    .a_out(\a_in$22 ),
-    .clk(clk),
-    .\port$1759$0 (\port$1759$0 ),
-    .psum_out(\psum_in$60 ),
-    .rst(rst),
-    .sel_in(\sel_in$13 ),
-    .sel_out(\sel_in$24 ),
-    .w_in(\w_in$15 ),
-    .w_out(\w_in$58 )
-  );
-  \hwcnn_top.array.pe_0_2  pe_0_2 (
-    .a_in(\a_in$22 ),
-    .a_out(\a_in$33 ),
-    .clk(clk),
-    .\port$1763$0 (\port$1763$0 ),
-    .psum_out(\psum_in$70 ),
-    .rst(rst),
-    .sel_in(\sel_in$24 ),
-    .sel_out(\sel_in$35 ),
-    .w_in(\w_in$26 ),
-    .w_out(\w_in$68 )
-  );
-  \hwcnn_top.array.pe_0_3  pe_0_3 (
-    .a_in(\a_in$33 ),
-    .clk(clk),
-    .\port$1769$0 (\port$1769$0 ),
-    .psum_out(\psum_in$80 ),
-    .rst(rst),
-    .sel_in(\sel_in$35 ),
-    .w_in(\w_in$37 ),
-    .w_out(\w_in$78 )
-  );
-  \hwcnn_top.array.pe_1_0  pe_1_0 (
-    .a_in(\a_in$44 ),
-    .a_out(\a_in$54 ),
-    .clk(clk),
-    .load(load),
-    .lsel(lsel),
-    .psum_in(\psum_in$50 ),
-    .psum_out(\psum_in$90 ),
-    .rst(rst),
-    .sel_in(\sel_in$46 ),
-    .sel_out(\sel_in$56 ),
-    .w_in(\w_in$48 ),
-    .w_out(\w_in$88 )
-  );
-  \hwcnn_top.array.pe_1_1  pe_1_1 (
-    .a_in(\a_in$54 ),
-    .a_out(\a_in$64 ),
-    .clk(clk),
-    .\port$1759$0 (\port$1759$0 ),
-    .psum_in(\psum_in$60 ),
-    .psum_out(\psum_in$100 ),
-    .rst(rst),
-    .sel_in(\sel_in$56 ),
-    .sel_out(\sel_in$66 ),
-    .w_in(\w_in$58 ),
-    .w_out(\w_in$98 )
-  );
-  \hwcnn_top.array.pe_1_2  pe_1_2 (
-    .a_in(\a_in$64 ),
-    .a_out(\a_in$74 ),
-    .clk(clk),
-    .\port$1763$0 (\port$1763$0 ),
-    .psum_in(\psum_in$70 ),
-    .psum_out(\psum_in$110 ),
-    .rst(rst),
-    .sel_in(\sel_in$66 ),
-    .sel_out(\sel_in$76 ),
-    .w_in(\w_in$68 ),
-    .w_out(\w_in$108 )
-  );
-  \hwcnn_top.array.pe_1_3  pe_1_3 (
-    .a_in(\a_in$74 ),
-    .clk(clk),
-    .\port$1769$0 (\port$1769$0 ),
-    .psum_in(\psum_in$80 ),
-    .psum_out(\psum_in$120 ),
-    .rst(rst),
-    .sel_in(\sel_in$76 ),
-    .w_in(\w_in$78 ),
-    .w_out(\w_in$118 )
-  );
-  \hwcnn_top.array.pe_2_0  pe_2_0 (
-    .a_in(\a_in$84 ),
-    .a_out(\a_in$94 ),
-    .clk(clk),
-    .load(load),
-    .lsel(lsel),
-    .psum_in(\psum_in$90 ),
-    .psum_out(\psum_in$130 ),
-    .rst(rst),
-    .sel_in(\sel_in$86 ),
-    .sel_out(\sel_in$96 ),
-    .w_in(\w_in$88 ),
-    .w_out(\w_in$128 )
-  );
-  \hwcnn_top.array.pe_2_1  pe_2_1 (
-    .a_in(\a_in$94 ),
-    .a_out(\a_in$104 ),
-    .clk(clk),
-    .\port$1759$0 (\port$1759$0 ),
-    .psum_in(\psum_in$100 ),
-    .psum_out(\psum_in$140 ),
-    .rst(rst),
-    .sel_in(\sel_in$96 ),
-    .sel_out(\sel_in$106 ),
-    .w_in(\w_in$98 ),
-    .w_out(\w_in$138 )
-  );
-  \hwcnn_top.array.pe_2_2  pe_2_2 (
-    .a_in(\a_in$104 ),
-    .a_out(\a_in$114 ),
-    .clk(clk),
-    .\port$1763$0 (\port$1763$0 ),
-    .psum_in(\psum_in$110 ),
-    .psum_out(\psum_in$150 ),
-    .rst(rst),
-    .sel_in(\sel_in$106 ),
-    .sel_out(\sel_in$116 ),
-    .w_in(\w_in$108 ),
-    .w_out(\w_in$148 )
-  );
-  \hwcnn_top.array.pe_2_3  pe_2_3 (
-    .a_in(\a_in$114 ),
-    .clk(clk),
-    .\port$1769$0 (\port$1769$0 ),
-    .psum_in(\psum_in$120 ),
-    .psum_out(\psum_in$160 ),
-    .rst(rst),
-    .sel_in(\sel_in$116 ),
-    .w_in(\w_in$118 ),
-    .w_out(\w_in$158 )
-  );
-  \hwcnn_top.array.pe_3_0  pe_3_0 (
-    .a_in(\a_in$124 ),
-    .a_out(\a_in$134 ),
-    .clk(clk),
-    .load(load),
-    .lsel(lsel),
-    .psum_in(\psum_in$130 ),
-    .psum_out(psum_out__0),
-    .rst(rst),
-    .sel_in(\sel_in$126 ),
-    .sel_out(\sel_in$136 ),
-    .w_in(\w_in$128 )
-  );
-  \hwcnn_top.array.pe_3_1  pe_3_1 (
-    .a_in(\a_in$134 ),
-    .a_out(\a_in$144 ),
-    .clk(clk),
-    .\port$1759$0 (\port$1759$0 ),
-    .psum_in(\psum_in$140 ),
-    .psum_out(psum_out__1),
-    .rst(rst),
-    .sel_in(\sel_in$136 ),
-    .sel_out(\sel_in$146 ),
-    .w_in(\w_in$138 )
-  );
-  \hwcnn_top.array.pe_3_2  pe_3_2 (
-    .a_in(\a_in$144 ),
-    .a_out(\a_in$154 ),
-    .clk(clk),
-    .\port$1763$0 (\port$1763$0 ),
-    .psum_in(\psum_in$150 ),
-    .psum_out(psum_out__2),
-    .rst(rst),
-    .sel_in(\sel_in$146 ),
-    .sel_out(\sel_in$156 ),
-    .w_in(\w_in$148 )
-  );
-  \hwcnn_top.array.pe_3_3  pe_3_3 (
-    .a_in(\a_in$154 ),
-    .clk(clk),
-    .\port$1769$0 (\port$1769$0 ),
-    .psum_in(\psum_in$160 ),
-    .psum_out(psum_out__3),
-    .rst(rst),
-    .sel_in(\sel_in$156 ),
-    .w_in(\w_in$158 )
-  );
-  assign a_in__0 = a_in;
-  assign sel_in__0 = sel_in;
-  assign w_in__0 = w_in;
-  assign psum_in = 32'd0;
-  assign load__0 = load;
-  assign lsel__0 = lsel;
-  assign a_out = \a_in$11 ;
-  assign sel_out = \sel_in$13 ;
-  assign w_in__1 = \w_in$15 ;
-  assign \psum_in$17  = 32'd0;
-  assign \load$18  = \port$1759$0 [0];
-  assign load__1 = \port$1759$0 [0];
-  assign \lsel$20  = \port$1759$0 [2:1];
-  assign lsel__1 = \port$1759$0 [2:1];
-  assign \a_out$23  = \a_in$22 ;
-  assign \sel_out$25  = \sel_in$24 ;
-  assign w_in__2 = \w_in$26 ;
-  assign \psum_in$28  = 32'd0;
-  assign \load$29  = \port$1763$0 [0];
-  assign load__2 = \port$1763$0 [0];
-  assign \lsel$31  = \port$1763$0 [2:1];
-  assign lsel__2 = \port$1763$0 [2:1];
-  assign \a_out$34  = \a_in$33 ;
-  assign \sel_out$36  = \sel_in$35 ;
-  assign w_in__3 = \w_in$37 ;
-  assign \psum_in$39  = 32'd0;
-  assign \load$40  = \port$1769$0 [0];
-  assign load__3 = \port$1769$0 [0];
-  assign \lsel$42  = \port$1769$0 [2:1];
-  assign lsel__3 = \port$1769$0 [2:1];
-  assign a_in__1 = \a_in$44 ;
-  assign sel_in__1 = \sel_in$46 ;
-  assign w_out = \w_in$48 ;
-  assign psum_out = \psum_in$50 ;
-  assign \load$52  = load;
-  assign \lsel$53  = lsel;
-  assign \a_out$55  = \a_in$54 ;
-  assign \sel_out$57  = \sel_in$56 ;
-  assign \w_out$59  = \w_in$58 ;
-  assign \psum_out$61  = \psum_in$60 ;
-  assign \load$62  = \port$1759$0 [0];
-  assign \lsel$63  = \port$1759$0 [2:1];
-  assign \a_out$65  = \a_in$64 ;
-  assign \sel_out$67  = \sel_in$66 ;
-  assign \w_out$69  = \w_in$68 ;
-  assign \psum_out$71  = \psum_in$70 ;
-  assign \load$72  = \port$1763$0 [0];
-  assign \lsel$73  = \port$1763$0 [2:1];
-  assign \a_out$75  = \a_in$74 ;
-  assign \sel_out$77  = \sel_in$76 ;
-  assign \w_out$79  = \w_in$78 ;
-  assign \psum_out$81  = \psum_in$80 ;
-  assign \load$82  = \port$1769$0 [0];
-  assign \lsel$83  = \port$1769$0 [2:1];
-  assign a_in__2 = \a_in$84 ;
-  assign sel_in__2 = \sel_in$86 ;
-  assign \w_out$89  = \w_in$88 ;
-  assign \psum_out$91  = \psum_in$90 ;
-  assign \load$92  = load;
-  assign \lsel$93  = lsel;
-  assign \a_out$95  = \a_in$94 ;
-  assign \sel_out$97  = \sel_in$96 ;
-  assign \w_out$99  = \w_in$98 ;
-  assign \psum_out$101  = \psum_in$100 ;
-  assign \load$102  = \port$1759$0 [0];
-  assign \lsel$103  = \port$1759$0 [2:1];
-  assign \a_out$105  = \a_in$104 ;
-  assign \sel_out$107  = \sel_in$106 ;
-  assign \w_out$109  = \w_in$108 ;
-  assign \psum_out$111  = \psum_in$110 ;
-  assign \load$112  = \port$1763$0 [0];
-  assign \lsel$113  = \port$1763$0 [2:1];
-  assign \a_out$115  = \a_in$114 ;
-  assign \sel_out$117  = \sel_in$116 ;
-  assign \w_out$119  = \w_in$118 ;
-  assign \psum_out$121  = \psum_in$120 ;
-  assign \load$122  = \port$1769$0 [0];
-  assign \lsel$123  = \port$1769$0 [2:1];
-  assign a_in__3 = \a_in$124 ;
-  assign sel_in__3 = \sel_in$126 ;
-  assign \w_out$129  = \w_in$128 ;
-  assign \psum_out$131  = \psum_in$130 ;
-  assign \load$132  = load;
-  assign \lsel$133  = lsel;
-  assign \a_out$135  = \a_in$134 ;
-  assign \sel_out$137  = \sel_in$136 ;
-  assign \w_out$139  = \w_in$138 ;
-  assign \psum_out$141  = \psum_in$140 ;
-  assign \load$142  = \port$1759$0 [0];
-  assign \lsel$143  = \port$1759$0 [2:1];
-  assign \a_out$145  = \a_in$144 ;
-  assign \sel_out$147  = \sel_in$146 ;
-  assign \w_out$149  = \w_in$148 ;
-  assign \psum_out$151  = \psum_in$150 ;
-  assign \load$152  = \port$1763$0 [0];
-  assign \lsel$153  = \port$1763$0 [2:1];
-  assign \a_out$155  = \a_in$154 ;
-  assign \sel_out$157  = \sel_in$156 ;
-  assign \w_out$159  = \w_in$158 ;
-  assign \psum_out$161  = \psum_in$160 ;
-  assign \load$162  = \port$1769$0 [0];
-  assign \lsel$163  = \port$1769$0 [2:1];
-  assign \psum_out$165  = psum_out__0;
-  assign \psum_out$167  = psum_out__1;
-  assign \psum_out$169  = psum_out__2;
-  assign \psum_out$171  = psum_out__3;
-endmodule
-
-(* generator = "Amaranth" *)
-module \hwcnn_top.array.pe_0_0 (rst, a_in, w_in, w_out, sel_in, load, lsel, a_out, sel_out, psum_out, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$2  = 0;
-  wire \$1 ;
-  wire [7:0] \$10 ;
-  wire [15:0] \$11 ;
-  wire [32:0] \$12 ;
-  wire \$13 ;
-  wire \$14 ;
-  wire [7:0] \$15 ;
-  reg [7:0] \$16 ;
-  reg [1:0] \$17 ;
-  reg [7:0] \$18 ;
-  reg [7:0] \$19 ;
-  wire \$2 ;
-  reg [7:0] \$20 ;
-  reg [31:0] \$21 ;
-  wire \$3 ;
-  wire \$4 ;
-  wire \$5 ;
-  wire \$6 ;
-  wire \$7 ;
-  wire \$8 ;
-  wire [7:0] \$9 ;
-  input [7:0] a_in;
-  wire [7:0] a_in;
-  output [7:0] a_out;
-  reg [7:0] a_out = 8'h00;
-  input clk;
-  wire clk;
-  input load;
-  wire load;
-  input [1:0] lsel;
-  wire [1:0] lsel;
-  wire [31:0] psum_in;
-  output [31:0] psum_out;
-  reg [31:0] psum_out = 32'd0;
-  input rst;
-  wire rst;
-  input [1:0] sel_in;
-  wire [1:0] sel_in;
-  output [1:0] sel_out;
-  reg [1:0] sel_out = 2'h0;
-  reg [7:0] w0 = 8'h00;
-  reg [7:0] w1 = 8'h00;
-  reg [7:0] w2 = 8'h00;
-  input [7:0] w_in;
-  wire [7:0] w_in;
-  output [7:0] w_out;
-  wire [7:0] w_out;
-  assign \$1  = ! lsel;
-  assign \$2  = load & \$1 ;
-  assign \$3  = lsel == 1'h1;
-  assign \$4  = load & \$3 ;
-  assign \$5  = lsel == 2'h2;
-  assign \$6  = load & \$5 ;
-  assign \$7  = ! sel_in;
-  assign \$8  = sel_in == 1'h1;
-  assign \$9  = \$8  ? w1 : w2;
-  assign \$10  = \$7  ? w0 : \$9 ;
-  assign \$11  = $signed(a_in) * $signed(\$10 );
-  assign \$12  = $signed(1'h0) + $signed(\$11 );
-  assign \$13  = ! lsel;
-  assign \$14  = lsel == 1'h1;
-  assign \$15  = \$14  ? w1 : w2;
-  assign w_out = \$13  ? w0 : \$15 ;
-  always @(posedge clk)
-    a_out <= \$16 ;
-  always @(posedge clk)
-    sel_out <= \$17 ;
-  always @(posedge clk)
-    w0 <= \$18 ;
-  always @(posedge clk)
-    w1 <= \$19 ;
-  always @(posedge clk)
-    w2 <= \$20 ;
-  always @(posedge clk)
-    psum_out <= \$21 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$16  = a_in;
-    if (rst) begin
-      \$16  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$17  = sel_in;
-    if (rst) begin
-      \$17  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$18  = w0;
-    if (\$2 ) begin
-      \$18  = w_in;
-    end
-    if (rst) begin
-      \$18  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$19  = w1;
-    if (\$4 ) begin
-      \$19  = w_in;
-    end
-    if (rst) begin
-      \$19  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$20  = w2;
-    if (\$6 ) begin
-      \$20  = w_in;
-    end
-    if (rst) begin
-      \$20  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$21  = \$12 [31:0];
-    if (rst) begin
-      \$21  = 32'd0;
-    end
-  end
-  assign psum_in = 32'd0;
-endmodule
-
-(* generator = "Amaranth" *)
-module \hwcnn_top.array.pe_0_1 (rst, w_out, a_in, sel_in, a_out, sel_out, psum_out, w_in, \port$1759$0 , clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$3  = 0;
-  wire \$1 ;
-  wire [7:0] \$10 ;
-  wire [15:0] \$11 ;
-  wire [32:0] \$12 ;
-  wire \$13 ;
-  wire \$14 ;
-  wire [7:0] \$15 ;
-  reg [7:0] \$16 ;
-  reg [1:0] \$17 ;
-  reg [7:0] \$18 ;
-  reg [7:0] \$19 ;
-  wire \$2 ;
-  reg [7:0] \$20 ;
-  reg [31:0] \$21 ;
-  wire \$3 ;
-  wire \$4 ;
-  wire \$5 ;
-  wire \$6 ;
-  wire \$7 ;
-  wire \$8 ;
-  wire [7:0] \$9 ;
-  input [7:0] a_in;
-  wire [7:0] a_in;
-  output [7:0] a_out;
-  reg [7:0] a_out = 8'h00;
-  input clk;
-  wire clk;
-  wire load;
-  wire [1:0] lsel;
-  input [2:0] \port$1759$0 ;
-  wire [2:0] \port$1759$0 ;
-  wire [31:0] psum_in;
-  output [31:0] psum_out;
-  reg [31:0] psum_out = 32'd0;
-  input rst;
-  wire rst;
-  input [1:0] sel_in;
-  wire [1:0] sel_in;
-  output [1:0] sel_out;
-  reg [1:0] sel_out = 2'h0;
-  reg [7:0] w0 = 8'h00;
-  reg [7:0] w1 = 8'h00;
-  reg [7:0] w2 = 8'h00;
-  input [7:0] w_in;
-  wire [7:0] w_in;
-  output [7:0] w_out;
-  wire [7:0] w_out;
-  assign \$1  = ! \port$1759$0 [2:1];
-  assign \$2  = \port$1759$0 [0] & \$1 ;
-  assign \$3  = \port$1759$0 [2:1] == 1'h1;
-  assign \$4  = \port$1759$0 [0] & \$3 ;
-  assign \$5  = \port$1759$0 [2:1] == 2'h2;
-  assign \$6  = \port$1759$0 [0] & \$5 ;
-  assign \$7  = ! sel_in;
-  assign \$8  = sel_in == 1'h1;
-  assign \$9  = \$8  ? w1 : w2;
-  assign \$10  = \$7  ? w0 : \$9 ;
-  assign \$11  = $signed(a_in) * $signed(\$10 );
-  assign \$12  = $signed(1'h0) + $signed(\$11 );
-  assign \$13  = ! \port$1759$0 [2:1];
-  assign \$14  = \port$1759$0 [2:1] == 1'h1;
-  assign \$15  = \$14  ? w1 : w2;
-  assign w_out = \$13  ? w0 : \$15 ;
-  always @(posedge clk)
-    a_out <= \$16 ;
-  always @(posedge clk)
-    sel_out <= \$17 ;
-  always @(posedge clk)
-    w0 <= \$18 ;
-  always @(posedge clk)
-    w1 <= \$19 ;
-  always @(posedge clk)
-    w2 <= \$20 ;
-  always @(posedge clk)
-    psum_out <= \$21 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$16  = a_in;
-    if (rst) begin
-      \$16  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$17  = sel_in;
-    if (rst) begin
-      \$17  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$18  = w0;
-    if (\$2 ) begin
-      \$18  = w_in;
-    end
-    if (rst) begin
-      \$18  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$19  = w1;
-    if (\$4 ) begin
-      \$19  = w_in;
-    end
-    if (rst) begin
-      \$19  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$20  = w2;
-    if (\$6 ) begin
-      \$20  = w_in;
-    end
-    if (rst) begin
-      \$20  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$21  = \$12 [31:0];
-    if (rst) begin
-      \$21  = 32'd0;
-    end
-  end
-  assign load = \port$1759$0 [0];
-  assign lsel = \port$1759$0 [2:1];
-  assign psum_in = 32'd0;
-endmodule
-
-(* generator = "Amaranth" *)
-module \hwcnn_top.array.pe_0_2 (rst, w_out, a_in, sel_in, a_out, sel_out, psum_out, w_in, \port$1763$0 , clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$4  = 0;
-  wire \$1 ;
-  wire [7:0] \$10 ;
-  wire [15:0] \$11 ;
-  wire [32:0] \$12 ;
-  wire \$13 ;
-  wire \$14 ;
-  wire [7:0] \$15 ;
-  reg [7:0] \$16 ;
-  reg [1:0] \$17 ;
-  reg [7:0] \$18 ;
-  reg [7:0] \$19 ;
-  wire \$2 ;
-  reg [7:0] \$20 ;
-  reg [31:0] \$21 ;
-  wire \$3 ;
-  wire \$4 ;
-  wire \$5 ;
-  wire \$6 ;
-  wire \$7 ;
-  wire \$8 ;
-  wire [7:0] \$9 ;
-  input [7:0] a_in;
-  wire [7:0] a_in;
-  output [7:0] a_out;
-  reg [7:0] a_out = 8'h00;
-  input clk;
-  wire clk;
-  wire load;
-  wire [1:0] lsel;
-  input [2:0] \port$1763$0 ;
-  wire [2:0] \port$1763$0 ;
-  wire [31:0] psum_in;
-  output [31:0] psum_out;
-  reg [31:0] psum_out = 32'd0;
-  input rst;
-  wire rst;
-  input [1:0] sel_in;
-  wire [1:0] sel_in;
-  output [1:0] sel_out;
-  reg [1:0] sel_out = 2'h0;
-  reg [7:0] w0 = 8'h00;
-  reg [7:0] w1 = 8'h00;
-  reg [7:0] w2 = 8'h00;
-  input [7:0] w_in;
-  wire [7:0] w_in;
-  output [7:0] w_out;
-  wire [7:0] w_out;
-  assign \$1  = ! \port$1763$0 [2:1];
-  assign \$2  = \port$1763$0 [0] & \$1 ;
-  assign \$3  = \port$1763$0 [2:1] == 1'h1;
-  assign \$4  = \port$1763$0 [0] & \$3 ;
-  assign \$5  = \port$1763$0 [2:1] == 2'h2;
-  assign \$6  = \port$1763$0 [0] & \$5 ;
-  assign \$7  = ! sel_in;
-  assign \$8  = sel_in == 1'h1;
-  assign \$9  = \$8  ? w1 : w2;
-  assign \$10  = \$7  ? w0 : \$9 ;
-  assign \$11  = $signed(a_in) * $signed(\$10 );
-  assign \$12  = $signed(1'h0) + $signed(\$11 );
-  assign \$13  = ! \port$1763$0 [2:1];
-  assign \$14  = \port$1763$0 [2:1] == 1'h1;
-  assign \$15  = \$14  ? w1 : w2;
-  assign w_out = \$13  ? w0 : \$15 ;
-  always @(posedge clk)
-    a_out <= \$16 ;
-  always @(posedge clk)
-    sel_out <= \$17 ;
-  always @(posedge clk)
-    w0 <= \$18 ;
-  always @(posedge clk)
-    w1 <= \$19 ;
-  always @(posedge clk)
-    w2 <= \$20 ;
-  always @(posedge clk)
-    psum_out <= \$21 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$16  = a_in;
-    if (rst) begin
-      \$16  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$17  = sel_in;
-    if (rst) begin
-      \$17  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$18  = w0;
-    if (\$2 ) begin
-      \$18  = w_in;
-    end
-    if (rst) begin
-      \$18  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$19  = w1;
-    if (\$4 ) begin
-      \$19  = w_in;
-    end
-    if (rst) begin
-      \$19  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$20  = w2;
-    if (\$6 ) begin
-      \$20  = w_in;
-    end
-    if (rst) begin
-      \$20  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$21  = \$12 [31:0];
-    if (rst) begin
-      \$21  = 32'd0;
-    end
-  end
-  assign load = \port$1763$0 [0];
-  assign lsel = \port$1763$0 [2:1];
-  assign psum_in = 32'd0;
-endmodule
-
-(* generator = "Amaranth" *)
-module \hwcnn_top.array.pe_0_3 (rst, w_out, a_in, sel_in, psum_out, w_in, \port$1769$0 , clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$5  = 0;
-  wire \$1 ;
-  wire [7:0] \$10 ;
-  wire [15:0] \$11 ;
-  wire [32:0] \$12 ;
-  wire \$13 ;
-  wire \$14 ;
-  wire [7:0] \$15 ;
-  reg [7:0] \$16 ;
-  reg [1:0] \$17 ;
-  reg [7:0] \$18 ;
-  reg [7:0] \$19 ;
-  wire \$2 ;
-  reg [7:0] \$20 ;
-  reg [31:0] \$21 ;
-  wire \$3 ;
-  wire \$4 ;
-  wire \$5 ;
-  wire \$6 ;
-  wire \$7 ;
-  wire \$8 ;
-  wire [7:0] \$9 ;
-  input [7:0] a_in;
-  wire [7:0] a_in;
-  reg [7:0] a_out = 8'h00;
-  input clk;
-  wire clk;
-  wire load;
-  wire [1:0] lsel;
-  input [2:0] \port$1769$0 ;
-  wire [2:0] \port$1769$0 ;
-  wire [31:0] psum_in;
-  output [31:0] psum_out;
-  reg [31:0] psum_out = 32'd0;
-  input rst;
-  wire rst;
-  input [1:0] sel_in;
-  wire [1:0] sel_in;
-  reg [1:0] sel_out = 2'h0;
-  reg [7:0] w0 = 8'h00;
-  reg [7:0] w1 = 8'h00;
-  reg [7:0] w2 = 8'h00;
-  input [7:0] w_in;
-  wire [7:0] w_in;
-  output [7:0] w_out;
-  wire [7:0] w_out;
-  assign \$1  = ! \port$1769$0 [2:1];
-  assign \$2  = \port$1769$0 [0] & \$1 ;
-  assign \$3  = \port$1769$0 [2:1] == 1'h1;
-  assign \$4  = \port$1769$0 [0] & \$3 ;
-  assign \$5  = \port$1769$0 [2:1] == 2'h2;
-  assign \$6  = \port$1769$0 [0] & \$5 ;
-  assign \$7  = ! sel_in;
-  assign \$8  = sel_in == 1'h1;
-  assign \$9  = \$8  ? w1 : w2;
-  assign \$10  = \$7  ? w0 : \$9 ;
-  assign \$11  = $signed(a_in) * $signed(\$10 );
-  assign \$12  = $signed(1'h0) + $signed(\$11 );
-  assign \$13  = ! \port$1769$0 [2:1];
-  assign \$14  = \port$1769$0 [2:1] == 1'h1;
-  assign \$15  = \$14  ? w1 : w2;
-  assign w_out = \$13  ? w0 : \$15 ;
-  always @(posedge clk)
-    a_out <= \$16 ;
-  always @(posedge clk)
-    sel_out <= \$17 ;
-  always @(posedge clk)
-    w0 <= \$18 ;
-  always @(posedge clk)
-    w1 <= \$19 ;
-  always @(posedge clk)
-    w2 <= \$20 ;
-  always @(posedge clk)
-    psum_out <= \$21 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$16  = a_in;
-    if (rst) begin
-      \$16  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$17  = sel_in;
-    if (rst) begin
-      \$17  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$18  = w0;
-    if (\$2 ) begin
-      \$18  = w_in;
-    end
-    if (rst) begin
-      \$18  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$19  = w1;
-    if (\$4 ) begin
-      \$19  = w_in;
-    end
-    if (rst) begin
-      \$19  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$20  = w2;
-    if (\$6 ) begin
-      \$20  = w_in;
-    end
-    if (rst) begin
-      \$20  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$21  = \$12 [31:0];
-    if (rst) begin
-      \$21  = 32'd0;
-    end
-  end
-  assign load = \port$1769$0 [0];
-  assign lsel = \port$1769$0 [2:1];
-  assign psum_in = 32'd0;
-endmodule
-
-(* generator = "Amaranth" *)
-module \hwcnn_top.array.pe_1_0 (rst, w_in, w_out, load, lsel, psum_in, a_out, sel_out, psum_out, a_in, sel_in, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$6  = 0;
-  wire \$1 ;
-  wire [7:0] \$10 ;
-  wire [15:0] \$11 ;
-  wire [32:0] \$12 ;
-  wire \$13 ;
-  wire \$14 ;
-  wire [7:0] \$15 ;
-  reg [7:0] \$16 ;
-  reg [1:0] \$17 ;
-  reg [7:0] \$18 ;
-  reg [7:0] \$19 ;
-  wire \$2 ;
-  reg [7:0] \$20 ;
-  reg [31:0] \$21 ;
-  wire \$3 ;
-  wire \$4 ;
-  wire \$5 ;
-  wire \$6 ;
-  wire \$7 ;
-  wire \$8 ;
-  wire [7:0] \$9 ;
-  input [7:0] a_in;
-  wire [7:0] a_in;
-  output [7:0] a_out;
-  reg [7:0] a_out = 8'h00;
-  input clk;
-  wire clk;
-  input load;
-  wire load;
-  input [1:0] lsel;
-  wire [1:0] lsel;
-  input [31:0] psum_in;
-  wire [31:0] psum_in;
-  output [31:0] psum_out;
-  reg [31:0] psum_out = 32'd0;
-  input rst;
-  wire rst;
-  input [1:0] sel_in;
-  wire [1:0] sel_in;
-  output [1:0] sel_out;
-  reg [1:0] sel_out = 2'h0;
-  reg [7:0] w0 = 8'h00;
-  reg [7:0] w1 = 8'h00;
-  reg [7:0] w2 = 8'h00;
-  input [7:0] w_in;
-  wire [7:0] w_in;
-  output [7:0] w_out;
-  wire [7:0] w_out;
-  assign \$1  = ! lsel;
-  assign \$2  = load & \$1 ;
-  assign \$3  = lsel == 1'h1;
-  assign \$4  = load & \$3 ;
-  assign \$5  = lsel == 2'h2;
-  assign \$6  = load & \$5 ;
-  assign \$7  = ! sel_in;
-  assign \$8  = sel_in == 1'h1;
-  assign \$9  = \$8  ? w1 : w2;
-  assign \$10  = \$7  ? w0 : \$9 ;
-  assign \$11  = $signed(a_in) * $signed(\$10 );
-  assign \$12  = $signed(psum_in) + $signed(\$11 );
-  assign \$13  = ! lsel;
-  assign \$14  = lsel == 1'h1;
-  assign \$15  = \$14  ? w1 : w2;
-  assign w_out = \$13  ? w0 : \$15 ;
-  always @(posedge clk)
-    a_out <= \$16 ;
-  always @(posedge clk)
-    sel_out <= \$17 ;
-  always @(posedge clk)
-    w0 <= \$18 ;
-  always @(posedge clk)
-    w1 <= \$19 ;
-  always @(posedge clk)
-    w2 <= \$20 ;
-  always @(posedge clk)
-    psum_out <= \$21 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$16  = a_in;
-    if (rst) begin
-      \$16  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$17  = sel_in;
-    if (rst) begin
-      \$17  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$18  = w0;
-    if (\$2 ) begin
-      \$18  = w_in;
-    end
-    if (rst) begin
-      \$18  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$19  = w1;
-    if (\$4 ) begin
-      \$19  = w_in;
-    end
-    if (rst) begin
-      \$19  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$20  = w2;
-    if (\$6 ) begin
-      \$20  = w_in;
-    end
-    if (rst) begin
-      \$20  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$21  = \$12 [31:0];
-    if (rst) begin
-      \$21  = 32'd0;
-    end
-  end
-endmodule
-
-(* generator = "Amaranth" *)
-module \hwcnn_top.array.pe_1_1 (rst, w_in, w_out, psum_in, a_in, sel_in, a_out, sel_out, psum_out, \port$1759$0 , clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$7  = 0;
-  wire \$1 ;
-  wire [7:0] \$10 ;
-  wire [15:0] \$11 ;
-  wire [32:0] \$12 ;
-  wire \$13 ;
-  wire \$14 ;
-  wire [7:0] \$15 ;
-  reg [7:0] \$16 ;
-  reg [1:0] \$17 ;
-  reg [7:0] \$18 ;
-  reg [7:0] \$19 ;
-  wire \$2 ;
-  reg [7:0] \$20 ;
-  reg [31:0] \$21 ;
-  wire \$3 ;
-  wire \$4 ;
-  wire \$5 ;
-  wire \$6 ;
-  wire \$7 ;
-  wire \$8 ;
-  wire [7:0] \$9 ;
-  input [7:0] a_in;
-  wire [7:0] a_in;
-  output [7:0] a_out;
-  reg [7:0] a_out = 8'h00;
-  input clk;
-  wire clk;
-  wire load;
-  wire [1:0] lsel;
-  input [2:0] \port$1759$0 ;
-  wire [2:0] \port$1759$0 ;
-  input [31:0] psum_in;
-  wire [31:0] psum_in;
-  output [31:0] psum_out;
-  reg [31:0] psum_out = 32'd0;
-  input rst;
-  wire rst;
-  input [1:0] sel_in;
-  wire [1:0] sel_in;
-  output [1:0] sel_out;
-  reg [1:0] sel_out = 2'h0;
-  reg [7:0] w0 = 8'h00;
-  reg [7:0] w1 = 8'h00;
-  reg [7:0] w2 = 8'h00;
-  input [7:0] w_in;
-  wire [7:0] w_in;
-  output [7:0] w_out;
-  wire [7:0] w_out;
-  assign \$1  = ! \port$1759$0 [2:1];
-  assign \$2  = \port$1759$0 [0] & \$1 ;
-  assign \$3  = \port$1759$0 [2:1] == 1'h1;
-  assign \$4  = \port$1759$0 [0] & \$3 ;
-  assign \$5  = \port$1759$0 [2:1] == 2'h2;
-  assign \$6  = \port$1759$0 [0] & \$5 ;
-  assign \$7  = ! sel_in;
-  assign \$8  = sel_in == 1'h1;
-  assign \$9  = \$8  ? w1 : w2;
-  assign \$10  = \$7  ? w0 : \$9 ;
-  assign \$11  = $signed(a_in) * $signed(\$10 );
-  assign \$12  = $signed(psum_in) + $signed(\$11 );
-  assign \$13  = ! \port$1759$0 [2:1];
-  assign \$14  = \port$1759$0 [2:1] == 1'h1;
-  assign \$15  = \$14  ? w1 : w2;
-  assign w_out = \$13  ? w0 : \$15 ;
-  always @(posedge clk)
-    a_out <= \$16 ;
-  always @(posedge clk)
-    sel_out <= \$17 ;
-  always @(posedge clk)
-    w0 <= \$18 ;
-  always @(posedge clk)
-    w1 <= \$19 ;
-  always @(posedge clk)
-    w2 <= \$20 ;
-  always @(posedge clk)
-    psum_out <= \$21 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$16  = a_in;
-    if (rst) begin
-      \$16  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$17  = sel_in;
-    if (rst) begin
-      \$17  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$18  = w0;
-    if (\$2 ) begin
-      \$18  = w_in;
-    end
-    if (rst) begin
-      \$18  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$19  = w1;
-    if (\$4 ) begin
-      \$19  = w_in;
-    end
-    if (rst) begin
-      \$19  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$20  = w2;
-    if (\$6 ) begin
-      \$20  = w_in;
-    end
-    if (rst) begin
-      \$20  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$21  = \$12 [31:0];
-    if (rst) begin
-      \$21  = 32'd0;
-    end
-  end
-  assign load = \port$1759$0 [0];
-  assign lsel = \port$1759$0 [2:1];
-endmodule
-
-(* generator = "Amaranth" *)
-module \hwcnn_top.array.pe_1_2 (rst, w_in, w_out, psum_in, a_in, sel_in, a_out, sel_out, psum_out, \port$1763$0 , clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$8  = 0;
-  wire \$1 ;
-  wire [7:0] \$10 ;
-  wire [15:0] \$11 ;
-  wire [32:0] \$12 ;
-  wire \$13 ;
-  wire \$14 ;
-  wire [7:0] \$15 ;
-  reg [7:0] \$16 ;
-  reg [1:0] \$17 ;
-  reg [7:0] \$18 ;
-  reg [7:0] \$19 ;
-  wire \$2 ;
-  reg [7:0] \$20 ;
-  reg [31:0] \$21 ;
-  wire \$3 ;
-  wire \$4 ;
-  wire \$5 ;
-  wire \$6 ;
-  wire \$7 ;
-  wire \$8 ;
-  wire [7:0] \$9 ;
-  input [7:0] a_in;
-  wire [7:0] a_in;
-  output [7:0] a_out;
-  reg [7:0] a_out = 8'h00;
-  input clk;
-  wire clk;
-  wire load;
-  wire [1:0] lsel;
-  input [2:0] \port$1763$0 ;
-  wire [2:0] \port$1763$0 ;
-  input [31:0] psum_in;
-  wire [31:0] psum_in;
-  output [31:0] psum_out;
-  reg [31:0] psum_out = 32'd0;
-  input rst;
-  wire rst;
-  input [1:0] sel_in;
-  wire [1:0] sel_in;
-  output [1:0] sel_out;
-  reg [1:0] sel_out = 2'h0;
-  reg [7:0] w0 = 8'h00;
-  reg [7:0] w1 = 8'h00;
-  reg [7:0] w2 = 8'h00;
-  input [7:0] w_in;
-  wire [7:0] w_in;
-  output [7:0] w_out;
-  wire [7:0] w_out;
-  assign \$1  = ! \port$1763$0 [2:1];
-  assign \$2  = \port$1763$0 [0] & \$1 ;
-  assign \$3  = \port$1763$0 [2:1] == 1'h1;
-  assign \$4  = \port$1763$0 [0] & \$3 ;
-  assign \$5  = \port$1763$0 [2:1] == 2'h2;
-  assign \$6  = \port$1763$0 [0] & \$5 ;
-  assign \$7  = ! sel_in;
-  assign \$8  = sel_in == 1'h1;
-  assign \$9  = \$8  ? w1 : w2;
-  assign \$10  = \$7  ? w0 : \$9 ;
-  assign \$11  = $signed(a_in) * $signed(\$10 );
-  assign \$12  = $signed(psum_in) + $signed(\$11 );
-  assign \$13  = ! \port$1763$0 [2:1];
-  assign \$14  = \port$1763$0 [2:1] == 1'h1;
-  assign \$15  = \$14  ? w1 : w2;
-  assign w_out = \$13  ? w0 : \$15 ;
-  always @(posedge clk)
-    a_out <= \$16 ;
-  always @(posedge clk)
-    sel_out <= \$17 ;
-  always @(posedge clk)
-    w0 <= \$18 ;
-  always @(posedge clk)
-    w1 <= \$19 ;
-  always @(posedge clk)
-    w2 <= \$20 ;
-  always @(posedge clk)
-    psum_out <= \$21 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$16  = a_in;
-    if (rst) begin
-      \$16  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$17  = sel_in;
-    if (rst) begin
-      \$17  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$18  = w0;
-    if (\$2 ) begin
-      \$18  = w_in;
-    end
-    if (rst) begin
-      \$18  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$19  = w1;
-    if (\$4 ) begin
-      \$19  = w_in;
-    end
-    if (rst) begin
-      \$19  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$20  = w2;
-    if (\$6 ) begin
-      \$20  = w_in;
-    end
-    if (rst) begin
-      \$20  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$21  = \$12 [31:0];
-    if (rst) begin
-      \$21  = 32'd0;
-    end
-  end
-  assign load = \port$1763$0 [0];
-  assign lsel = \port$1763$0 [2:1];
-endmodule
-
-(* generator = "Amaranth" *)
-module \hwcnn_top.array.pe_1_3 (rst, w_in, w_out, psum_in, a_in, sel_in, psum_out, \port$1769$0 , clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$9  = 0;
-  wire \$1 ;
-  wire [7:0] \$10 ;
-  wire [15:0] \$11 ;
-  wire [32:0] \$12 ;
-  wire \$13 ;
-  wire \$14 ;
-  wire [7:0] \$15 ;
-  reg [7:0] \$16 ;
-  reg [1:0] \$17 ;
-  reg [7:0] \$18 ;
-  reg [7:0] \$19 ;
-  wire \$2 ;
-  reg [7:0] \$20 ;
-  reg [31:0] \$21 ;
-  wire \$3 ;
-  wire \$4 ;
-  wire \$5 ;
-  wire \$6 ;
-  wire \$7 ;
-  wire \$8 ;
-  wire [7:0] \$9 ;
-  input [7:0] a_in;
-  wire [7:0] a_in;
-  reg [7:0] a_out = 8'h00;
-  input clk;
-  wire clk;
-  wire load;
-  wire [1:0] lsel;
-  input [2:0] \port$1769$0 ;
-  wire [2:0] \port$1769$0 ;
-  input [31:0] psum_in;
-  wire [31:0] psum_in;
-  output [31:0] psum_out;
-  reg [31:0] psum_out = 32'd0;
-  input rst;
-  wire rst;
-  input [1:0] sel_in;
-  wire [1:0] sel_in;
-  reg [1:0] sel_out = 2'h0;
-  reg [7:0] w0 = 8'h00;
-  reg [7:0] w1 = 8'h00;
-  reg [7:0] w2 = 8'h00;
-  input [7:0] w_in;
-  wire [7:0] w_in;
-  output [7:0] w_out;
-  wire [7:0] w_out;
-  assign \$1  = ! \port$1769$0 [2:1];
-  assign \$2  = \port$1769$0 [0] & \$1 ;
-  assign \$3  = \port$1769$0 [2:1] == 1'h1;
-  assign \$4  = \port$1769$0 [0] & \$3 ;
-  assign \$5  = \port$1769$0 [2:1] == 2'h2;
-  assign \$6  = \port$1769$0 [0] & \$5 ;
-  assign \$7  = ! sel_in;
-  assign \$8  = sel_in == 1'h1;
-  assign \$9  = \$8  ? w1 : w2;
-  assign \$10  = \$7  ? w0 : \$9 ;
-  assign \$11  = $signed(a_in) * $signed(\$10 );
-  assign \$12  = $signed(psum_in) + $signed(\$11 );
-  assign \$13  = ! \port$1769$0 [2:1];
-  assign \$14  = \port$1769$0 [2:1] == 1'h1;
-  assign \$15  = \$14  ? w1 : w2;
-  assign w_out = \$13  ? w0 : \$15 ;
-  always @(posedge clk)
-    a_out <= \$16 ;
-  always @(posedge clk)
-    sel_out <= \$17 ;
-  always @(posedge clk)
-    w0 <= \$18 ;
-  always @(posedge clk)
-    w1 <= \$19 ;
-  always @(posedge clk)
-    w2 <= \$20 ;
-  always @(posedge clk)
-    psum_out <= \$21 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$16  = a_in;
-    if (rst) begin
-      \$16  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$17  = sel_in;
-    if (rst) begin
-      \$17  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$18  = w0;
-    if (\$2 ) begin
-      \$18  = w_in;
-    end
-    if (rst) begin
-      \$18  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$19  = w1;
-    if (\$4 ) begin
-      \$19  = w_in;
-    end
-    if (rst) begin
-      \$19  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$20  = w2;
-    if (\$6 ) begin
-      \$20  = w_in;
-    end
-    if (rst) begin
-      \$20  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$21  = \$12 [31:0];
-    if (rst) begin
-      \$21  = 32'd0;
-    end
-  end
-  assign load = \port$1769$0 [0];
-  assign lsel = \port$1769$0 [2:1];
-endmodule
-
-(* generator = "Amaranth" *)
-module \hwcnn_top.array.pe_2_0 (rst, w_in, w_out, load, lsel, psum_in, a_out, sel_out, psum_out, a_in, sel_in, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$10  = 0;
-  wire \$1 ;
-  wire [7:0] \$10 ;
-  wire [15:0] \$11 ;
-  wire [32:0] \$12 ;
-  wire \$13 ;
-  wire \$14 ;
-  wire [7:0] \$15 ;
-  reg [7:0] \$16 ;
-  reg [1:0] \$17 ;
-  reg [7:0] \$18 ;
-  reg [7:0] \$19 ;
-  wire \$2 ;
-  reg [7:0] \$20 ;
-  reg [31:0] \$21 ;
-  wire \$3 ;
-  wire \$4 ;
-  wire \$5 ;
-  wire \$6 ;
-  wire \$7 ;
-  wire \$8 ;
-  wire [7:0] \$9 ;
-  input [7:0] a_in;
-  wire [7:0] a_in;
-  output [7:0] a_out;
-  reg [7:0] a_out = 8'h00;
-  input clk;
-  wire clk;
-  input load;
-  wire load;
-  input [1:0] lsel;
-  wire [1:0] lsel;
-  input [31:0] psum_in;
-  wire [31:0] psum_in;
-  output [31:0] psum_out;
-  reg [31:0] psum_out = 32'd0;
-  input rst;
-  wire rst;
-  input [1:0] sel_in;
-  wire [1:0] sel_in;
-  output [1:0] sel_out;
-  reg [1:0] sel_out = 2'h0;
-  reg [7:0] w0 = 8'h00;
-  reg [7:0] w1 = 8'h00;
-  reg [7:0] w2 = 8'h00;
-  input [7:0] w_in;
-  wire [7:0] w_in;
-  output [7:0] w_out;
-  wire [7:0] w_out;
-  assign \$1  = ! lsel;
-  assign \$2  = load & \$1 ;
-  assign \$3  = lsel == 1'h1;
-  assign \$4  = load & \$3 ;
-  assign \$5  = lsel == 2'h2;
-  assign \$6  = load & \$5 ;
-  assign \$7  = ! sel_in;
-  assign \$8  = sel_in == 1'h1;
-  assign \$9  = \$8  ? w1 : w2;
-  assign \$10  = \$7  ? w0 : \$9 ;
-  assign \$11  = $signed(a_in) * $signed(\$10 );
-  assign \$12  = $signed(psum_in) + $signed(\$11 );
-  assign \$13  = ! lsel;
-  assign \$14  = lsel == 1'h1;
-  assign \$15  = \$14  ? w1 : w2;
-  assign w_out = \$13  ? w0 : \$15 ;
-  always @(posedge clk)
-    a_out <= \$16 ;
-  always @(posedge clk)
-    sel_out <= \$17 ;
-  always @(posedge clk)
-    w0 <= \$18 ;
-  always @(posedge clk)
-    w1 <= \$19 ;
-  always @(posedge clk)
-    w2 <= \$20 ;
-  always @(posedge clk)
-    psum_out <= \$21 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$16  = a_in;
-    if (rst) begin
-      \$16  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$17  = sel_in;
-    if (rst) begin
-      \$17  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$18  = w0;
-    if (\$2 ) begin
-      \$18  = w_in;
-    end
-    if (rst) begin
-      \$18  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$19  = w1;
-    if (\$4 ) begin
-      \$19  = w_in;
-    end
-    if (rst) begin
-      \$19  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$20  = w2;
-    if (\$6 ) begin
-      \$20  = w_in;
-    end
-    if (rst) begin
-      \$20  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$21  = \$12 [31:0];
-    if (rst) begin
-      \$21  = 32'd0;
-    end
-  end
-endmodule
-
-(* generator = "Amaranth" *)
-module \hwcnn_top.array.pe_2_1 (rst, w_in, w_out, psum_in, a_in, sel_in, a_out, sel_out, psum_out, \port$1759$0 , clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$11  = 0;
-  wire \$1 ;
-  wire [7:0] \$10 ;
-  wire [15:0] \$11 ;
-  wire [32:0] \$12 ;
-  wire \$13 ;
-  wire \$14 ;
-  wire [7:0] \$15 ;
-  reg [7:0] \$16 ;
-  reg [1:0] \$17 ;
-  reg [7:0] \$18 ;
-  reg [7:0] \$19 ;
-  wire \$2 ;
-  reg [7:0] \$20 ;
-  reg [31:0] \$21 ;
-  wire \$3 ;
-  wire \$4 ;
-  wire \$5 ;
-  wire \$6 ;
-  wire \$7 ;
-  wire \$8 ;
-  wire [7:0] \$9 ;
-  input [7:0] a_in;
-  wire [7:0] a_in;
-  output [7:0] a_out;
-  reg [7:0] a_out = 8'h00;
-  input clk;
-  wire clk;
-  wire load;
-  wire [1:0] lsel;
-  input [2:0] \port$1759$0 ;
-  wire [2:0] \port$1759$0 ;
-  input [31:0] psum_in;
-  wire [31:0] psum_in;
-  output [31:0] psum_out;
-  reg [31:0] psum_out = 32'd0;
-  input rst;
-  wire rst;
-  input [1:0] sel_in;
-  wire [1:0] sel_in;
-  output [1:0] sel_out;
-  reg [1:0] sel_out = 2'h0;
-  reg [7:0] w0 = 8'h00;
-  reg [7:0] w1 = 8'h00;
-  reg [7:0] w2 = 8'h00;
-  input [7:0] w_in;
-  wire [7:0] w_in;
-  output [7:0] w_out;
-  wire [7:0] w_out;
-  assign \$1  = ! \port$1759$0 [2:1];
-  assign \$2  = \port$1759$0 [0] & \$1 ;
-  assign \$3  = \port$1759$0 [2:1] == 1'h1;
-  assign \$4  = \port$1759$0 [0] & \$3 ;
-  assign \$5  = \port$1759$0 [2:1] == 2'h2;
-  assign \$6  = \port$1759$0 [0] & \$5 ;
-  assign \$7  = ! sel_in;
-  assign \$8  = sel_in == 1'h1;
-  assign \$9  = \$8  ? w1 : w2;
-  assign \$10  = \$7  ? w0 : \$9 ;
-  assign \$11  = $signed(a_in) * $signed(\$10 );
-  assign \$12  = $signed(psum_in) + $signed(\$11 );
-  assign \$13  = ! \port$1759$0 [2:1];
-  assign \$14  = \port$1759$0 [2:1] == 1'h1;
-  assign \$15  = \$14  ? w1 : w2;
-  assign w_out = \$13  ? w0 : \$15 ;
-  always @(posedge clk)
-    a_out <= \$16 ;
-  always @(posedge clk)
-    sel_out <= \$17 ;
-  always @(posedge clk)
-    w0 <= \$18 ;
-  always @(posedge clk)
-    w1 <= \$19 ;
-  always @(posedge clk)
-    w2 <= \$20 ;
-  always @(posedge clk)
-    psum_out <= \$21 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
-    \$16  = a_in;
-    if (rst) begin
-      \$16  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
-    \$17  = sel_in;
-    if (rst) begin
-      \$17  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
-    \$18  = w0;
-    if (\$2 ) begin
-      \$18  = w_in;
-    end
-    if (rst) begin
-      \$18  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
-    \$19  = w1;
-    if (\$4 ) begin
-      \$19  = w_in;
-    end
-    if (rst) begin
-      \$19  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
-    \$20  = w2;
-    if (\$6 ) begin
-      \$20  = w_in;
-    end
-    if (rst) begin
-      \$20  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
-    \$21  = \$12 [31:0];
-    if (rst) begin
-      \$21  = 32'd0;
-    end
-  end
-  assign load = \port$1759$0 [0];
-  assign lsel = \port$1759$0 [2:1];
-endmodule
-
-(* generator = "Amaranth" *)
-module \hwcnn_top.array.pe_2_2 (rst, w_in, w_out, psum_in, a_in, sel_in, a_out, sel_out, psum_out, \port$1763$0 , clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$12  = 0;
-  wire \$1 ;
-  wire [7:0] \$10 ;
-  wire [15:0] \$11 ;
-  wire [32:0] \$12 ;
-  wire \$13 ;
-  wire \$14 ;
-  wire [7:0] \$15 ;
-  reg [7:0] \$16 ;
-  reg [1:0] \$17 ;
-  reg [7:0] \$18 ;
-  reg [7:0] \$19 ;
-  wire \$2 ;
-  reg [7:0] \$20 ;
-  reg [31:0] \$21 ;
-  wire \$3 ;
-  wire \$4 ;
-  wire \$5 ;
-  wire \$6 ;
-  wire \$7 ;
-  wire \$8 ;
-  wire [7:0] \$9 ;
-  input [7:0] a_in;
-  wire [7:0] a_in;
-  output [7:0] a_out;
-  reg [7:0] a_out = 8'h00;
-  input clk;
-  wire clk;
-  wire load;
-  wire [1:0] lsel;
-  input [2:0] \port$1763$0 ;
-  wire [2:0] \port$1763$0 ;
-  input [31:0] psum_in;
-  wire [31:0] psum_in;
-  output [31:0] psum_out;
-  reg [31:0] psum_out = 32'd0;
-  input rst;
-  wire rst;
-  input [1:0] sel_in;
-  wire [1:0] sel_in;
-  output [1:0] sel_out;
-  reg [1:0] sel_out = 2'h0;
-  reg [7:0] w0 = 8'h00;
-  reg [7:0] w1 = 8'h00;
-  reg [7:0] w2 = 8'h00;
-  input [7:0] w_in;
-  wire [7:0] w_in;
-  output [7:0] w_out;
-  wire [7:0] w_out;
-  assign \$1  = ! \port$1763$0 [2:1];
-  assign \$2  = \port$1763$0 [0] & \$1 ;
-  assign \$3  = \port$1763$0 [2:1] == 1'h1;
-  assign \$4  = \port$1763$0 [0] & \$3 ;
-  assign \$5  = \port$1763$0 [2:1] == 2'h2;
-  assign \$6  = \port$1763$0 [0] & \$5 ;
-  assign \$7  = ! sel_in;
-  assign \$8  = sel_in == 1'h1;
-  assign \$9  = \$8  ? w1 : w2;
-  assign \$10  = \$7  ? w0 : \$9 ;
-  assign \$11  = $signed(a_in) * $signed(\$10 );
-  assign \$12  = $signed(psum_in) + $signed(\$11 );
-  assign \$13  = ! \port$1763$0 [2:1];
-  assign \$14  = \port$1763$0 [2:1] == 1'h1;
-  assign \$15  = \$14  ? w1 : w2;
-  assign w_out = \$13  ? w0 : \$15 ;
-  always @(posedge clk)
-    a_out <= \$16 ;
-  always @(posedge clk)
-    sel_out <= \$17 ;
-  always @(posedge clk)
-    w0 <= \$18 ;
-  always @(posedge clk)
-    w1 <= \$19 ;
-  always @(posedge clk)
-    w2 <= \$20 ;
-  always @(posedge clk)
-    psum_out <= \$21 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    \$16  = a_in;
-    if (rst) begin
-      \$16  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    \$17  = sel_in;
-    if (rst) begin
-      \$17  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    \$18  = w0;
-    if (\$2 ) begin
-      \$18  = w_in;
-    end
-    if (rst) begin
-      \$18  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    \$19  = w1;
-    if (\$4 ) begin
-      \$19  = w_in;
-    end
-    if (rst) begin
-      \$19  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    \$20  = w2;
-    if (\$6 ) begin
-      \$20  = w_in;
-    end
-    if (rst) begin
-      \$20  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    \$21  = \$12 [31:0];
-    if (rst) begin
-      \$21  = 32'd0;
-    end
-  end
-  assign load = \port$1763$0 [0];
-  assign lsel = \port$1763$0 [2:1];
-endmodule
-
-(* generator = "Amaranth" *)
-module \hwcnn_top.array.pe_2_3 (rst, w_in, w_out, psum_in, a_in, sel_in, psum_out, \port$1769$0 , clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$13  = 0;
-  wire \$1 ;
-  wire [7:0] \$10 ;
-  wire [15:0] \$11 ;
-  wire [32:0] \$12 ;
-  wire \$13 ;
-  wire \$14 ;
-  wire [7:0] \$15 ;
-  reg [7:0] \$16 ;
-  reg [1:0] \$17 ;
-  reg [7:0] \$18 ;
-  reg [7:0] \$19 ;
-  wire \$2 ;
-  reg [7:0] \$20 ;
-  reg [31:0] \$21 ;
-  wire \$3 ;
-  wire \$4 ;
-  wire \$5 ;
-  wire \$6 ;
-  wire \$7 ;
-  wire \$8 ;
-  wire [7:0] \$9 ;
-  input [7:0] a_in;
-  wire [7:0] a_in;
-  reg [7:0] a_out = 8'h00;
-  input clk;
-  wire clk;
-  wire load;
-  wire [1:0] lsel;
-  input [2:0] \port$1769$0 ;
-  wire [2:0] \port$1769$0 ;
-  input [31:0] psum_in;
-  wire [31:0] psum_in;
-  output [31:0] psum_out;
-  reg [31:0] psum_out = 32'd0;
-  input rst;
-  wire rst;
-  input [1:0] sel_in;
-  wire [1:0] sel_in;
-  reg [1:0] sel_out = 2'h0;
-  reg [7:0] w0 = 8'h00;
-  reg [7:0] w1 = 8'h00;
-  reg [7:0] w2 = 8'h00;
-  input [7:0] w_in;
-  wire [7:0] w_in;
-  output [7:0] w_out;
-  wire [7:0] w_out;
-  assign \$1  = ! \port$1769$0 [2:1];
-  assign \$2  = \port$1769$0 [0] & \$1 ;
-  assign \$3  = \port$1769$0 [2:1] == 1'h1;
-  assign \$4  = \port$1769$0 [0] & \$3 ;
-  assign \$5  = \port$1769$0 [2:1] == 2'h2;
-  assign \$6  = \port$1769$0 [0] & \$5 ;
-  assign \$7  = ! sel_in;
-  assign \$8  = sel_in == 1'h1;
-  assign \$9  = \$8  ? w1 : w2;
-  assign \$10  = \$7  ? w0 : \$9 ;
-  assign \$11  = $signed(a_in) * $signed(\$10 );
-  assign \$12  = $signed(psum_in) + $signed(\$11 );
-  assign \$13  = ! \port$1769$0 [2:1];
-  assign \$14  = \port$1769$0 [2:1] == 1'h1;
-  assign \$15  = \$14  ? w1 : w2;
-  assign w_out = \$13  ? w0 : \$15 ;
-  always @(posedge clk)
-    a_out <= \$16 ;
-  always @(posedge clk)
-    sel_out <= \$17 ;
-  always @(posedge clk)
-    w0 <= \$18 ;
-  always @(posedge clk)
-    w1 <= \$19 ;
-  always @(posedge clk)
-    w2 <= \$20 ;
-  always @(posedge clk)
-    psum_out <= \$21 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$16  = a_in;
-    if (rst) begin
-      \$16  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$17  = sel_in;
-    if (rst) begin
-      \$17  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$18  = w0;
-    if (\$2 ) begin
-      \$18  = w_in;
-    end
-    if (rst) begin
-      \$18  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$19  = w1;
-    if (\$4 ) begin
-      \$19  = w_in;
-    end
-    if (rst) begin
-      \$19  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$20  = w2;
-    if (\$6 ) begin
-      \$20  = w_in;
-    end
-    if (rst) begin
-      \$20  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$21  = \$12 [31:0];
-    if (rst) begin
-      \$21  = 32'd0;
-    end
-  end
-  assign load = \port$1769$0 [0];
-  assign lsel = \port$1769$0 [2:1];
-endmodule
-
-(* generator = "Amaranth" *)
-module \hwcnn_top.array.pe_3_0 (rst, w_in, load, lsel, psum_in, a_out, sel_out, psum_out, a_in, sel_in, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$14  = 0;
-  wire \$1 ;
-  wire [7:0] \$10 ;
-  wire [15:0] \$11 ;
-  wire [32:0] \$12 ;
-  wire \$13 ;
-  wire \$14 ;
-  wire [7:0] \$15 ;
-  reg [7:0] \$16 ;
-  reg [1:0] \$17 ;
-  reg [7:0] \$18 ;
-  reg [7:0] \$19 ;
-  wire \$2 ;
-  reg [7:0] \$20 ;
-  reg [31:0] \$21 ;
-  wire \$3 ;
-  wire \$4 ;
-  wire \$5 ;
-  wire \$6 ;
-  wire \$7 ;
-  wire \$8 ;
-  wire [7:0] \$9 ;
-  input [7:0] a_in;
-  wire [7:0] a_in;
-  output [7:0] a_out;
-  reg [7:0] a_out = 8'h00;
-  input clk;
-  wire clk;
-  input load;
-  wire load;
-  input [1:0] lsel;
-  wire [1:0] lsel;
-  input [31:0] psum_in;
-  wire [31:0] psum_in;
-  output [31:0] psum_out;
-  reg [31:0] psum_out = 32'd0;
-  input rst;
-  wire rst;
-  input [1:0] sel_in;
-  wire [1:0] sel_in;
-  output [1:0] sel_out;
-  reg [1:0] sel_out = 2'h0;
-  reg [7:0] w0 = 8'h00;
-  reg [7:0] w1 = 8'h00;
-  reg [7:0] w2 = 8'h00;
-  input [7:0] w_in;
-  wire [7:0] w_in;
-  wire [7:0] w_out;
-  assign \$1  = ! lsel;
-  assign \$2  = load & \$1 ;
-  assign \$3  = lsel == 1'h1;
-  assign \$4  = load & \$3 ;
-  assign \$5  = lsel == 2'h2;
-  assign \$6  = load & \$5 ;
-  assign \$7  = ! sel_in;
-  assign \$8  = sel_in == 1'h1;
-  assign \$9  = \$8  ? w1 : w2;
-  assign \$10  = \$7  ? w0 : \$9 ;
-  assign \$11  = $signed(a_in) * $signed(\$10 );
-  assign \$12  = $signed(psum_in) + $signed(\$11 );
-  assign \$13  = ! lsel;
-  assign \$14  = lsel == 1'h1;
-  assign \$15  = \$14  ? w1 : w2;
-  assign w_out = \$13  ? w0 : \$15 ;
-  always @(posedge clk)
-    a_out <= \$16 ;
-  always @(posedge clk)
-    sel_out <= \$17 ;
-  always @(posedge clk)
-    w0 <= \$18 ;
-  always @(posedge clk)
-    w1 <= \$19 ;
-  always @(posedge clk)
-    w2 <= \$20 ;
-  always @(posedge clk)
-    psum_out <= \$21 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
-    \$16  = a_in;
-    if (rst) begin
-      \$16  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
-    \$17  = sel_in;
-    if (rst) begin
-      \$17  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
-    \$18  = w0;
-    if (\$2 ) begin
-      \$18  = w_in;
-    end
-    if (rst) begin
-      \$18  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
-    \$19  = w1;
-    if (\$4 ) begin
-      \$19  = w_in;
-    end
-    if (rst) begin
-      \$19  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
-    \$20  = w2;
-    if (\$6 ) begin
-      \$20  = w_in;
-    end
-    if (rst) begin
-      \$20  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
-    \$21  = \$12 [31:0];
-    if (rst) begin
-      \$21  = 32'd0;
-    end
-  end
-endmodule
-
-(* generator = "Amaranth" *)
-module \hwcnn_top.array.pe_3_1 (rst, w_in, psum_in, a_in, sel_in, a_out, sel_out, psum_out, \port$1759$0 , clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$15  = 0;
-  wire \$1 ;
-  wire [7:0] \$10 ;
-  wire [15:0] \$11 ;
-  wire [32:0] \$12 ;
-  wire \$13 ;
-  wire \$14 ;
-  wire [7:0] \$15 ;
-  reg [7:0] \$16 ;
-  reg [1:0] \$17 ;
-  reg [7:0] \$18 ;
-  reg [7:0] \$19 ;
-  wire \$2 ;
-  reg [7:0] \$20 ;
-  reg [31:0] \$21 ;
-  wire \$3 ;
-  wire \$4 ;
-  wire \$5 ;
-  wire \$6 ;
-  wire \$7 ;
-  wire \$8 ;
-  wire [7:0] \$9 ;
-  input [7:0] a_in;
-  wire [7:0] a_in;
-  output [7:0] a_out;
-  reg [7:0] a_out = 8'h00;
-  input clk;
-  wire clk;
-  wire load;
-  wire [1:0] lsel;
-  input [2:0] \port$1759$0 ;
-  wire [2:0] \port$1759$0 ;
-  input [31:0] psum_in;
-  wire [31:0] psum_in;
-  output [31:0] psum_out;
-  reg [31:0] psum_out = 32'd0;
-  input rst;
-  wire rst;
-  input [1:0] sel_in;
-  wire [1:0] sel_in;
-  output [1:0] sel_out;
-  reg [1:0] sel_out = 2'h0;
-  reg [7:0] w0 = 8'h00;
-  reg [7:0] w1 = 8'h00;
-  reg [7:0] w2 = 8'h00;
-  input [7:0] w_in;
-  wire [7:0] w_in;
-  wire [7:0] w_out;
-  assign \$1  = ! \port$1759$0 [2:1];
-  assign \$2  = \port$1759$0 [0] & \$1 ;
-  assign \$3  = \port$1759$0 [2:1] == 1'h1;
-  assign \$4  = \port$1759$0 [0] & \$3 ;
-  assign \$5  = \port$1759$0 [2:1] == 2'h2;
-  assign \$6  = \port$1759$0 [0] & \$5 ;
-  assign \$7  = ! sel_in;
-  assign \$8  = sel_in == 1'h1;
-  assign \$9  = \$8  ? w1 : w2;
-  assign \$10  = \$7  ? w0 : \$9 ;
-  assign \$11  = $signed(a_in) * $signed(\$10 );
-  assign \$12  = $signed(psum_in) + $signed(\$11 );
-  assign \$13  = ! \port$1759$0 [2:1];
-  assign \$14  = \port$1759$0 [2:1] == 1'h1;
-  assign \$15  = \$14  ? w1 : w2;
-  assign w_out = \$13  ? w0 : \$15 ;
-  always @(posedge clk)
-    a_out <= \$16 ;
-  always @(posedge clk)
-    sel_out <= \$17 ;
-  always @(posedge clk)
-    w0 <= \$18 ;
-  always @(posedge clk)
-    w1 <= \$19 ;
-  always @(posedge clk)
-    w2 <= \$20 ;
-  always @(posedge clk)
-    psum_out <= \$21 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
-    \$16  = a_in;
-    if (rst) begin
-      \$16  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
-    \$17  = sel_in;
-    if (rst) begin
-      \$17  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
-    \$18  = w0;
-    if (\$2 ) begin
-      \$18  = w_in;
-    end
-    if (rst) begin
-      \$18  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
-    \$19  = w1;
-    if (\$4 ) begin
-      \$19  = w_in;
-    end
-    if (rst) begin
-      \$19  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
-    \$20  = w2;
-    if (\$6 ) begin
-      \$20  = w_in;
-    end
-    if (rst) begin
-      \$20  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
-    \$21  = \$12 [31:0];
-    if (rst) begin
-      \$21  = 32'd0;
-    end
-  end
-  assign load = \port$1759$0 [0];
-  assign lsel = \port$1759$0 [2:1];
-endmodule
-
-(* generator = "Amaranth" *)
-module \hwcnn_top.array.pe_3_2 (rst, w_in, psum_in, a_in, sel_in, a_out, sel_out, psum_out, \port$1763$0 , clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$16  = 0;
-  wire \$1 ;
-  wire [7:0] \$10 ;
-  wire [15:0] \$11 ;
-  wire [32:0] \$12 ;
-  wire \$13 ;
-  wire \$14 ;
-  wire [7:0] \$15 ;
-  reg [7:0] \$16 ;
-  reg [1:0] \$17 ;
-  reg [7:0] \$18 ;
-  reg [7:0] \$19 ;
-  wire \$2 ;
-  reg [7:0] \$20 ;
-  reg [31:0] \$21 ;
-  wire \$3 ;
-  wire \$4 ;
-  wire \$5 ;
-  wire \$6 ;
-  wire \$7 ;
-  wire \$8 ;
-  wire [7:0] \$9 ;
-  input [7:0] a_in;
-  wire [7:0] a_in;
-  output [7:0] a_out;
-  reg [7:0] a_out = 8'h00;
-  input clk;
-  wire clk;
-  wire load;
-  wire [1:0] lsel;
-  input [2:0] \port$1763$0 ;
-  wire [2:0] \port$1763$0 ;
-  input [31:0] psum_in;
-  wire [31:0] psum_in;
-  output [31:0] psum_out;
-  reg [31:0] psum_out = 32'd0;
-  input rst;
-  wire rst;
-  input [1:0] sel_in;
-  wire [1:0] sel_in;
-  output [1:0] sel_out;
-  reg [1:0] sel_out = 2'h0;
-  reg [7:0] w0 = 8'h00;
-  reg [7:0] w1 = 8'h00;
-  reg [7:0] w2 = 8'h00;
-  input [7:0] w_in;
-  wire [7:0] w_in;
-  wire [7:0] w_out;
-  assign \$1  = ! \port$1763$0 [2:1];
-  assign \$2  = \port$1763$0 [0] & \$1 ;
-  assign \$3  = \port$1763$0 [2:1] == 1'h1;
-  assign \$4  = \port$1763$0 [0] & \$3 ;
-  assign \$5  = \port$1763$0 [2:1] == 2'h2;
-  assign \$6  = \port$1763$0 [0] & \$5 ;
-  assign \$7  = ! sel_in;
-  assign \$8  = sel_in == 1'h1;
-  assign \$9  = \$8  ? w1 : w2;
-  assign \$10  = \$7  ? w0 : \$9 ;
-  assign \$11  = $signed(a_in) * $signed(\$10 );
-  assign \$12  = $signed(psum_in) + $signed(\$11 );
-  assign \$13  = ! \port$1763$0 [2:1];
-  assign \$14  = \port$1763$0 [2:1] == 1'h1;
-  assign \$15  = \$14  ? w1 : w2;
-  assign w_out = \$13  ? w0 : \$15 ;
-  always @(posedge clk)
-    a_out <= \$16 ;
-  always @(posedge clk)
-    sel_out <= \$17 ;
-  always @(posedge clk)
-    w0 <= \$18 ;
-  always @(posedge clk)
-    w1 <= \$19 ;
-  always @(posedge clk)
-    w2 <= \$20 ;
-  always @(posedge clk)
-    psum_out <= \$21 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
-    \$16  = a_in;
-    if (rst) begin
-      \$16  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
-    \$17  = sel_in;
-    if (rst) begin
-      \$17  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
-    \$18  = w0;
-    if (\$2 ) begin
-      \$18  = w_in;
-    end
-    if (rst) begin
-      \$18  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
-    \$19  = w1;
-    if (\$4 ) begin
-      \$19  = w_in;
-    end
-    if (rst) begin
-      \$19  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
-    \$20  = w2;
-    if (\$6 ) begin
-      \$20  = w_in;
-    end
-    if (rst) begin
-      \$20  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
-    \$21  = \$12 [31:0];
-    if (rst) begin
-      \$21  = 32'd0;
-    end
-  end
-  assign load = \port$1763$0 [0];
-  assign lsel = \port$1763$0 [2:1];
-endmodule
-
-(* generator = "Amaranth" *)
-module \hwcnn_top.array.pe_3_3 (rst, w_in, psum_in, a_in, sel_in, psum_out, \port$1769$0 , clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$17  = 0;
-  wire \$1 ;
-  wire [7:0] \$10 ;
-  wire [15:0] \$11 ;
-  wire [32:0] \$12 ;
-  wire \$13 ;
-  wire \$14 ;
-  wire [7:0] \$15 ;
-  reg [7:0] \$16 ;
-  reg [1:0] \$17 ;
-  reg [7:0] \$18 ;
-  reg [7:0] \$19 ;
-  wire \$2 ;
-  reg [7:0] \$20 ;
-  reg [31:0] \$21 ;
-  wire \$3 ;
-  wire \$4 ;
-  wire \$5 ;
-  wire \$6 ;
-  wire \$7 ;
-  wire \$8 ;
-  wire [7:0] \$9 ;
-  input [7:0] a_in;
-  wire [7:0] a_in;
-  reg [7:0] a_out = 8'h00;
-  input clk;
-  wire clk;
-  wire load;
-  wire [1:0] lsel;
-  input [2:0] \port$1769$0 ;
-  wire [2:0] \port$1769$0 ;
-  input [31:0] psum_in;
-  wire [31:0] psum_in;
-  output [31:0] psum_out;
-  reg [31:0] psum_out = 32'd0;
-  input rst;
-  wire rst;
-  input [1:0] sel_in;
-  wire [1:0] sel_in;
-  reg [1:0] sel_out = 2'h0;
-  reg [7:0] w0 = 8'h00;
-  reg [7:0] w1 = 8'h00;
-  reg [7:0] w2 = 8'h00;
-  input [7:0] w_in;
-  wire [7:0] w_in;
-  wire [7:0] w_out;
-  assign \$1  = ! \port$1769$0 [2:1];
-  assign \$2  = \port$1769$0 [0] & \$1 ;
-  assign \$3  = \port$1769$0 [2:1] == 1'h1;
-  assign \$4  = \port$1769$0 [0] & \$3 ;
-  assign \$5  = \port$1769$0 [2:1] == 2'h2;
-  assign \$6  = \port$1769$0 [0] & \$5 ;
-  assign \$7  = ! sel_in;
-  assign \$8  = sel_in == 1'h1;
-  assign \$9  = \$8  ? w1 : w2;
-  assign \$10  = \$7  ? w0 : \$9 ;
-  assign \$11  = $signed(a_in) * $signed(\$10 );
-  assign \$12  = $signed(psum_in) + $signed(\$11 );
-  assign \$13  = ! \port$1769$0 [2:1];
-  assign \$14  = \port$1769$0 [2:1] == 1'h1;
-  assign \$15  = \$14  ? w1 : w2;
-  assign w_out = \$13  ? w0 : \$15 ;
-  always @(posedge clk)
-    a_out <= \$16 ;
-  always @(posedge clk)
-    sel_out <= \$17 ;
-  always @(posedge clk)
-    w0 <= \$18 ;
-  always @(posedge clk)
-    w1 <= \$19 ;
-  always @(posedge clk)
-    w2 <= \$20 ;
-  always @(posedge clk)
-    psum_out <= \$21 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
-    \$16  = a_in;
-    if (rst) begin
-      \$16  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
-    \$17  = sel_in;
-    if (rst) begin
-      \$17  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
-    \$18  = w0;
-    if (\$2 ) begin
-      \$18  = w_in;
-    end
-    if (rst) begin
-      \$18  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
-    \$19  = w1;
-    if (\$4 ) begin
-      \$19  = w_in;
-    end
-    if (rst) begin
-      \$19  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
-    \$20  = w2;
-    if (\$6 ) begin
-      \$20  = w_in;
-    end
-    if (rst) begin
-      \$20  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
-    \$21  = \$12 [31:0];
-    if (rst) begin
-      \$21  = 32'd0;
-    end
-  end
-  assign load = \port$1769$0 [0];
-  assign lsel = \port$1769$0 [2:1];
-endmodule
-
-(* generator = "Amaranth" *)
-module \hwcnn_top.buffers (act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__data, par_wr__en, par_wr__addr, par_wr__data, out_wr__en, out_wr__addr, out_wr__data, out_rd__addr, clk, rst, eng_out_wr__en, eng_out_wr__addr, \port$47$0 , \port$50$0 , \port$53$0 , \port$56$0 , act_rd__data
-, wgt_rd__data, par_rd__data, out_rd__data, acc_rd__data, rp__addr, \rp__addr$16 , \rp__addr$52 , acc_wr__en, \port$1215$0 , \port$1221$0 , \port$1227$0 , \port$1233$0 , engine_owns_out, eng_out_rd__addr, \rp__addr$26 , acc_wr__addr, act_wr__en);
-  wire [7:0] \$signature__addr ;
-  wire [7:0] \$signature__addr$12 ;
-  wire [3:0] \$signature__addr$22 ;
-  wire [7:0] \$signature__addr$34 ;
-  wire [7:0] \$signature__addr$48 ;
-  wire [31:0] \$signature__data ;
-  wire [31:0] \$signature__data$14 ;
-  wire [275:0] \$signature__data$24 ;
-  wire [31:0] \$signature__data$37 ;
-  wire [127:0] \$signature__data$50 ;
-  wire \$signature__en ;
-  wire \$signature__en$10 ;
-  wire \$signature__en$20 ;
-  wire \$signature__en$30 ;
-  wire \$signature__en$46 ;
+module \hwcnn_top.buffers (wp__addr, wp__data, \wp__en$10 , \wp__addr$12 , \wp__data$14 , \wp__en$20 , \wp__addr$22 , \wp__data$24 , out_wr__en, out_wr__addr, out_wr__data, out_rd__addr, clk, rst, act_rd__data, wgt_rd__data, par_rd__data, eng_out_rd__data, acc_rd__data, eng_out_wr__en, eng_out_wr__addr
+, \port$66$0 , \port$69$0 , \port$72$0 , \port$75$0 , rp__addr, \rp__addr$16 , \rp__addr$52 , \wp__en$46 , \port$1215$0 , \port$1221$0 , \port$1227$0 , \port$1233$0 , engine_owns_out, eng_out_rd__addr, \rp__addr$26 , \wp__addr$48 , wp__en);
   wire [7:0] acc_rd__addr;
   output [127:0] acc_rd__data;
   wire [127:0] acc_rd__data;
-  input [7:0] acc_wr__addr;
   wire [7:0] acc_wr__addr;
   wire [127:0] acc_wr__data;
-  input acc_wr__en;
   wire acc_wr__en;
   wire [7:0] act_rd__addr;
   output [31:0] act_rd__data;
   wire [31:0] act_rd__data;
-  input [7:0] act_wr__addr;
   wire [7:0] act_wr__addr;
-  input [31:0] act_wr__data;
   wire [31:0] act_wr__data;
-  input act_wr__en;
   wire act_wr__en;
   input clk;
   wire clk;
   input [7:0] eng_out_rd__addr;
   wire [7:0] eng_out_rd__addr;
+  output [31:0] eng_out_rd__data;
   wire [31:0] eng_out_rd__data;
   input [7:0] eng_out_wr__addr;
   wire [7:0] eng_out_wr__addr;
@@ -3713,7 +412,6 @@ module \hwcnn_top.buffers (act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr,
   wire engine_owns_out;
   input [7:0] out_rd__addr;
   wire [7:0] out_rd__addr;
-  output [31:0] out_rd__data;
   wire [31:0] out_rd__data;
   input [7:0] out_wr__addr;
   wire [7:0] out_wr__addr;
@@ -3724,11 +422,8 @@ module \hwcnn_top.buffers (act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr,
   wire [3:0] par_rd__addr;
   output [275:0] par_rd__data;
   wire [275:0] par_rd__data;
-  input [3:0] par_wr__addr;
   wire [3:0] par_wr__addr;
-  input [275:0] par_wr__data;
   wire [275:0] par_wr__data;
-  input par_wr__en;
   wire par_wr__en;
   input [31:0] \port$1215$0 ;
   wire [31:0] \port$1215$0 ;
@@ -3738,39 +433,62 @@ module \hwcnn_top.buffers (act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr,
   wire [31:0] \port$1227$0 ;
   input [31:0] \port$1233$0 ;
   wire [31:0] \port$1233$0 ;
-  input [7:0] \port$47$0 ;
-  wire [7:0] \port$47$0 ;
-  input [7:0] \port$50$0 ;
-  wire [7:0] \port$50$0 ;
-  input [7:0] \port$53$0 ;
-  wire [7:0] \port$53$0 ;
-  input [7:0] \port$56$0 ;
-  wire [7:0] \port$56$0 ;
+  input [7:0] \port$66$0 ;
+  wire [7:0] \port$66$0 ;
+  input [7:0] \port$69$0 ;
+  wire [7:0] \port$69$0 ;
+  input [7:0] \port$72$0 ;
+  wire [7:0] \port$72$0 ;
+  input [7:0] \port$75$0 ;
+  wire [7:0] \port$75$0 ;
   input [7:0] rp__addr;
   wire [7:0] rp__addr;
   input [7:0] \rp__addr$16 ;
   wire [7:0] \rp__addr$16 ;
   input [3:0] \rp__addr$26 ;
   wire [3:0] \rp__addr$26 ;
-  wire [7:0] \rp__addr$40 ;
+  wire [7:0] \rp__addr$42 ;
   input [7:0] \rp__addr$52 ;
   wire [7:0] \rp__addr$52 ;
   wire [31:0] rp__data;
   wire [31:0] \rp__data$19 ;
   wire [275:0] \rp__data$29 ;
-  wire [31:0] \rp__data$44 ;
+  wire [31:0] \rp__data$41 ;
   wire [127:0] \rp__data$55 ;
   input rst;
   wire rst;
   wire [7:0] wgt_rd__addr;
   output [31:0] wgt_rd__data;
   wire [31:0] wgt_rd__data;
-  input [7:0] wgt_wr__addr;
   wire [7:0] wgt_wr__addr;
-  input [31:0] wgt_wr__data;
   wire [31:0] wgt_wr__data;
-  input wgt_wr__en;
   wire wgt_wr__en;
+  input [7:0] wp__addr;
+  wire [7:0] wp__addr;
+  input [7:0] \wp__addr$12 ;
+  wire [7:0] \wp__addr$12 ;
+  input [3:0] \wp__addr$22 ;
+  wire [3:0] \wp__addr$22 ;
+  wire [7:0] \wp__addr$34 ;
+  input [7:0] \wp__addr$48 ;
+  wire [7:0] \wp__addr$48 ;
+  input [31:0] wp__data;
+  wire [31:0] wp__data;
+  input [31:0] \wp__data$14 ;
+  wire [31:0] \wp__data$14 ;
+  input [275:0] \wp__data$24 ;
+  wire [275:0] \wp__data$24 ;
+  wire [31:0] \wp__data$37 ;
+  wire [127:0] \wp__data$50 ;
+  input wp__en;
+  wire wp__en;
+  input \wp__en$10 ;
+  wire \wp__en$10 ;
+  input \wp__en$20 ;
+  wire \wp__en$20 ;
+  wire \wp__en$30 ;
+  input \wp__en$46 ;
+  wire \wp__en$46 ;
   reg [127:0] acc_mem [255:0];
   initial begin
     acc_mem[0] = 128'h00000000000000000000000000000000;
@@ -4031,8 +749,8 @@ module \hwcnn_top.buffers (act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr,
     acc_mem[255] = 128'h00000000000000000000000000000000;
   end
   always @(posedge clk) begin
-    if (acc_wr__en)
-      acc_mem[acc_wr__addr] <= { \port$1233$0 , \port$1227$0 , \port$1221$0 , \port$1215$0  };
+    if (\wp__en$46 )
+      acc_mem[\wp__addr$48 ] <= { \port$1233$0 , \port$1227$0 , \port$1221$0 , \port$1215$0  };
   end
   reg [127:0] _0_;
   always @(posedge clk) begin
@@ -4299,8 +1017,8 @@ module \hwcnn_top.buffers (act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr,
     act_mem[255] = 32'd0;
   end
   always @(posedge clk) begin
-    if (act_wr__en)
-      act_mem[act_wr__addr] <= act_wr__data;
+    if (wp__en)
+      act_mem[wp__addr] <= wp__data;
   end
   reg [31:0] _1_;
   always @(posedge clk) begin
@@ -4567,14 +1285,14 @@ module \hwcnn_top.buffers (act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr,
     out_mem[255] = 32'd0;
   end
   always @(posedge clk) begin
-    if (\$signature__en$30 )
-      out_mem[\$signature__addr$34 ] <= \$signature__data$37 ;
+    if (\wp__en$30 )
+      out_mem[\wp__addr$34 ] <= \wp__data$37 ;
   end
   reg [31:0] _2_;
   always @(posedge clk) begin
-    _2_ <= out_mem[\rp__addr$40 ];
+    _2_ <= out_mem[\rp__addr$42 ];
   end
-  assign out_rd__data = _2_;
+  assign eng_out_rd__data = _2_;
   reg [275:0] par_mem [15:0];
   initial begin
     par_mem[0] = 276'h000000000000000000000000000000000000000000000000000000000000000000000;
@@ -4595,8 +1313,8 @@ module \hwcnn_top.buffers (act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr,
     par_mem[15] = 276'h000000000000000000000000000000000000000000000000000000000000000000000;
   end
   always @(posedge clk) begin
-    if (par_wr__en)
-      par_mem[par_wr__addr] <= par_wr__data;
+    if (\wp__en$20 )
+      par_mem[\wp__addr$22 ] <= \wp__data$24 ;
   end
   reg [275:0] _3_;
   always @(posedge clk) begin
@@ -4863,46 +1581,3637 @@ module \hwcnn_top.buffers (act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr,
     wgt_mem[255] = 32'd0;
   end
   always @(posedge clk) begin
-    if (wgt_wr__en)
-      wgt_mem[wgt_wr__addr] <= wgt_wr__data;
+    if (\wp__en$10 )
+      wgt_mem[\wp__addr$12 ] <= \wp__data$14 ;
   end
   reg [31:0] _4_;
   always @(posedge clk) begin
     _4_ <= wgt_mem[\rp__addr$16 ];
   end
   assign wgt_rd__data = _4_;
-  assign \$signature__en$30  = engine_owns_out ? eng_out_wr__en : out_wr__en;
-  assign \$signature__addr$34  = engine_owns_out ? eng_out_wr__addr : out_wr__addr;
-  assign \$signature__data$37  = engine_owns_out ? { \port$56$0 , \port$53$0 , \port$50$0 , \port$47$0  } : out_wr__data;
-  assign \rp__addr$40  = engine_owns_out ? eng_out_rd__addr : out_rd__addr;
-  assign \$signature__en  = act_wr__en;
-  assign \$signature__addr  = act_wr__addr;
-  assign \$signature__data  = act_wr__data;
+  assign \wp__en$30  = engine_owns_out ? eng_out_wr__en : out_wr__en;
+  assign \wp__addr$34  = engine_owns_out ? eng_out_wr__addr : out_wr__addr;
+  assign \wp__data$37  = engine_owns_out ? { \port$75$0 , \port$72$0 , \port$69$0 , \port$66$0  } : out_wr__data;
+  assign \rp__addr$42  = engine_owns_out ? eng_out_rd__addr : out_rd__addr;
+  assign act_wr__en = wp__en;
+  assign act_wr__addr = wp__addr;
+  assign act_wr__data = wp__data;
   assign act_rd__addr = rp__addr;
   assign rp__data = act_rd__data;
-  assign \$signature__en$10  = wgt_wr__en;
-  assign \$signature__addr$12  = wgt_wr__addr;
-  assign \$signature__data$14  = wgt_wr__data;
+  assign wgt_wr__en = \wp__en$10 ;
+  assign wgt_wr__addr = \wp__addr$12 ;
+  assign wgt_wr__data = \wp__data$14 ;
   assign wgt_rd__addr = \rp__addr$16 ;
   assign \rp__data$19  = wgt_rd__data;
-  assign \$signature__en$20  = par_wr__en;
-  assign \$signature__addr$22  = par_wr__addr;
-  assign \$signature__data$24  = par_wr__data;
+  assign par_wr__en = \wp__en$20 ;
+  assign par_wr__addr = \wp__addr$22 ;
+  assign par_wr__data = \wp__data$24 ;
   assign par_rd__addr = \rp__addr$26 ;
   assign \rp__data$29  = par_rd__data;
-  assign eng_out_wr__data = { \port$56$0 , \port$53$0 , \port$50$0 , \port$47$0  };
-  assign \rp__data$44  = out_rd__data;
-  assign eng_out_rd__data = out_rd__data;
-  assign \$signature__en$46  = acc_wr__en;
-  assign \$signature__addr$48  = acc_wr__addr;
-  assign \$signature__data$50  = { \port$1233$0 , \port$1227$0 , \port$1221$0 , \port$1215$0  };
+  assign eng_out_wr__data = { \port$75$0 , \port$72$0 , \port$69$0 , \port$66$0  };
+  assign \rp__data$41  = eng_out_rd__data;
+  assign out_rd__data = eng_out_rd__data;
+  assign acc_wr__en = \wp__en$46 ;
+  assign acc_wr__addr = \wp__addr$48 ;
+  assign \wp__data$50  = { \port$1233$0 , \port$1227$0 , \port$1221$0 , \port$1215$0  };
   assign acc_wr__data = { \port$1233$0 , \port$1227$0 , \port$1221$0 , \port$1215$0  };
   assign acc_rd__addr = \rp__addr$52 ;
   assign \rp__data$55  = acc_rd__data;
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.deskew (rst, i_data__0, i_data__1, i_data__2, o_data__3, lane0_d2, lane1_d1, lane2_d0, clk);
+module \hwcnn_top.engine (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc__b_base, desc__p_base, desc__c_base, desc__pin_base, desc__m0, desc__shift, desc__rounding, desc__wrap, desc__per_channel, desc__bias_en, desc__acc_in, desc__acc_out, desc__lo, desc__hi, desc__pool_op, desc__in_h
+, desc__in_w, desc__out_h, desc__out_w, desc__win_h, desc__win_w, desc__stride_h, desc__stride_w, desc__pad_top, desc__pad_left, desc__pad_bottom, desc__pad_right, desc__count_pad, clk, rst, act_rd__data, wgt_rd__data, par_rd__data, out_rd__data, acc_rd__data, out_wr__en, out_wr__addr
+, \port$66$0 , \port$69$0 , \port$72$0 , \port$75$0 , act_rd__addr, wgt_rd__addr, acc_rd__addr, acc_wr__en, pp_acc0, pp_acc1, pp_acc2, pp_acc3, busy, done, out_rd__addr, error, par_rd__addr, acc_wr__addr, start);
+  reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
+  wire \$1 ;
+  wire \$10 ;
+  wire \$11 ;
+  wire \$12 ;
+  wire \$13 ;
+  wire \$14 ;
+  wire \$15 ;
+  wire \$16 ;
+  wire \$17 ;
+  wire \$18 ;
+  wire \$19 ;
+  wire \$2 ;
+  wire \$20 ;
+  wire \$21 ;
+  wire \$22 ;
+  wire \$23 ;
+  wire [7:0] \$24 ;
+  wire [7:0] \$25 ;
+  wire \$26 ;
+  wire [7:0] \$27 ;
+  wire [7:0] \$28 ;
+  wire \$29 ;
+  wire \$3 ;
+  wire [7:0] \$30 ;
+  wire [7:0] \$31 ;
+  wire \$32 ;
+  wire [7:0] \$33 ;
+  wire [7:0] \$34 ;
+  wire [31:0] \$35 ;
+  wire [31:0] \$36 ;
+  wire [32:0] \$37 ;
+  wire [31:0] \$38 ;
+  wire [31:0] \$39 ;
+  wire \$4 ;
+  wire [32:0] \$40 ;
+  wire [31:0] \$41 ;
+  wire [31:0] \$42 ;
+  wire [32:0] \$43 ;
+  wire [31:0] \$44 ;
+  wire [31:0] \$45 ;
+  wire [32:0] \$46 ;
+  reg [31:0] \$47 ;
+  reg [30:0] \$48 ;
+  reg [5:0] \$49 ;
+  wire \$5 ;
+  reg [31:0] \$50 ;
+  reg [30:0] \$51 ;
+  reg [5:0] \$52 ;
+  reg [31:0] \$53 ;
+  reg [30:0] \$54 ;
+  reg [5:0] \$55 ;
+  reg [31:0] \$56 ;
+  reg [30:0] \$57 ;
+  reg [5:0] \$58 ;
+  wire \$6 ;
+  wire \$7 ;
+  wire \$8 ;
+  wire \$9 ;
+  wire [7:0] a_in__0;
+  wire [7:0] a_in__1;
+  wire [7:0] a_in__2;
+  wire [7:0] a_in__3;
+  wire [1:0] a_sel;
+  wire [31:0] acc;
+  wire [31:0] \acc$178 ;
+  wire [31:0] \acc$191 ;
+  wire [31:0] \acc$204 ;
+  output [7:0] acc_rd__addr;
+  wire [7:0] acc_rd__addr;
+  input [127:0] acc_rd__data;
+  wire [127:0] acc_rd__data;
+  wire [7:0] acc_rd_addr;
+  output [7:0] acc_wr__addr;
+  wire [7:0] acc_wr__addr;
+  wire [127:0] acc_wr__data;
+  output acc_wr__en;
+  wire acc_wr__en;
+  wire [7:0] acc_wr_addr;
+  wire acc_wr_en;
+  wire [7:0] act_addr;
+  output [7:0] act_rd__addr;
+  wire [7:0] act_rd__addr;
+  input [31:0] act_rd__data;
+  wire [31:0] act_rd__data;
+  wire bias_en;
+  output busy;
+  wire busy;
+  wire \busy$69 ;
+  input clk;
+  wire clk;
+  input [7:0] desc__a_base;
+  wire [7:0] desc__a_base;
+  wire [7:0] \desc__a_base$1 ;
+  input desc__acc_in;
+  wire desc__acc_in;
+  wire \desc__acc_in$3 ;
+  input desc__acc_out;
+  wire desc__acc_out;
+  wire \desc__acc_out$5 ;
+  input [7:0] desc__b_base;
+  wire [7:0] desc__b_base;
+  wire [7:0] \desc__b_base$7 ;
+  input desc__bias_en;
+  wire desc__bias_en;
+  wire \desc__bias_en$9 ;
+  input [7:0] desc__c_base;
+  wire [7:0] desc__c_base;
+  wire [7:0] \desc__c_base$11 ;
+  input desc__count_pad;
+  wire desc__count_pad;
+  wire \desc__count_pad$13 ;
+  input [7:0] desc__hi;
+  wire [7:0] desc__hi;
+  wire [7:0] \desc__hi$15 ;
+  input [15:0] desc__in_h;
+  wire [15:0] desc__in_h;
+  wire [15:0] \desc__in_h$17 ;
+  input [15:0] desc__in_w;
+  wire [15:0] desc__in_w;
+  wire [15:0] \desc__in_w$19 ;
+  input [15:0] desc__k;
+  wire [15:0] desc__k;
+  wire [15:0] \desc__k$21 ;
+  input desc__kind;
+  wire desc__kind;
+  wire \desc__kind$23 ;
+  input [7:0] desc__lo;
+  wire [7:0] desc__lo;
+  wire [7:0] \desc__lo$25 ;
+  input [15:0] desc__m;
+  wire [15:0] desc__m;
+  wire [15:0] \desc__m$27 ;
+  input [30:0] desc__m0;
+  wire [30:0] desc__m0;
+  wire [30:0] \desc__m0$29 ;
+  input [15:0] desc__n;
+  wire [15:0] desc__n;
+  wire [15:0] \desc__n$31 ;
+  input [15:0] desc__out_h;
+  wire [15:0] desc__out_h;
+  wire [15:0] \desc__out_h$33 ;
+  input [15:0] desc__out_w;
+  wire [15:0] desc__out_w;
+  wire [15:0] \desc__out_w$35 ;
+  input [3:0] desc__p_base;
+  wire [3:0] desc__p_base;
+  wire [3:0] \desc__p_base$37 ;
+  input [7:0] desc__pad_bottom;
+  wire [7:0] desc__pad_bottom;
+  wire [7:0] \desc__pad_bottom$39 ;
+  input [7:0] desc__pad_left;
+  wire [7:0] desc__pad_left;
+  wire [7:0] \desc__pad_left$41 ;
+  input [7:0] desc__pad_right;
+  wire [7:0] desc__pad_right;
+  wire [7:0] \desc__pad_right$43 ;
+  input [7:0] desc__pad_top;
+  wire [7:0] desc__pad_top;
+  wire [7:0] \desc__pad_top$45 ;
+  input desc__per_channel;
+  wire desc__per_channel;
+  wire \desc__per_channel$47 ;
+  input [7:0] desc__pin_base;
+  wire [7:0] desc__pin_base;
+  wire [7:0] \desc__pin_base$49 ;
+  input [1:0] desc__pool_op;
+  wire [1:0] desc__pool_op;
+  wire [1:0] \desc__pool_op$51 ;
+  input [1:0] desc__rounding;
+  wire [1:0] desc__rounding;
+  wire [1:0] \desc__rounding$53 ;
+  input [5:0] desc__shift;
+  wire [5:0] desc__shift;
+  wire [5:0] \desc__shift$55 ;
+  input [7:0] desc__stride_h;
+  wire [7:0] desc__stride_h;
+  wire [7:0] \desc__stride_h$57 ;
+  input [7:0] desc__stride_w;
+  wire [7:0] desc__stride_w;
+  wire [7:0] \desc__stride_w$59 ;
+  input [7:0] desc__win_h;
+  wire [7:0] desc__win_h;
+  wire [7:0] \desc__win_h$61 ;
+  input [7:0] desc__win_w;
+  wire [7:0] desc__win_w;
+  wire [7:0] \desc__win_w$63 ;
+  input desc__wrap;
+  wire desc__wrap;
+  wire \desc__wrap$65 ;
+  output done;
+  wire done;
+  wire \done$71 ;
+  output error;
+  wire error;
+  wire \error$73 ;
+  wire feed;
+  wire [7:0] hi;
+  wire [7:0] \hi$175 ;
+  wire [7:0] \hi$188 ;
+  wire [7:0] \hi$201 ;
+  wire [7:0] \hi$214 ;
+  wire [7:0] \hi$236 ;
+  wire [7:0] i_data__0;
+  wire [1:0] \i_data__0$103 ;
+  wire [7:0] \i_data__0$116 ;
+  wire [2:0] \i_data__0$121 ;
+  wire [31:0] \i_data__0$127 ;
+  wire [7:0] i_data__1;
+  wire [1:0] \i_data__1$107 ;
+  wire [7:0] \i_data__1$129 ;
+  wire [2:0] \i_data__1$132 ;
+  wire [31:0] \i_data__1$136 ;
+  wire [7:0] i_data__2;
+  wire [1:0] \i_data__2$110 ;
+  wire [7:0] \i_data__2$138 ;
+  wire [2:0] \i_data__2$141 ;
+  wire [31:0] \i_data__2$145 ;
+  wire [7:0] i_data__3;
+  wire [1:0] \i_data__3$113 ;
+  wire [7:0] \i_data__3$147 ;
+  wire [2:0] \i_data__3$150 ;
+  wire [31:0] \i_data__3$154 ;
+  wire kind;
+  wire [3:0] lane_mask;
+  wire [7:0] lo;
+  wire [7:0] \lo$173 ;
+  wire [7:0] \lo$187 ;
+  wire [7:0] \lo$200 ;
+  wire [7:0] \lo$213 ;
+  wire [7:0] \lo$235 ;
+  wire load;
+  wire load__0;
+  wire load__1;
+  wire load__2;
+  wire load__3;
+  wire [1:0] lsel;
+  wire [1:0] lsel__0;
+  wire [1:0] lsel__1;
+  wire [1:0] lsel__2;
+  wire [1:0] lsel__3;
+  wire [30:0] m0;
+  wire [30:0] \m0$163 ;
+  wire [30:0] \m0$181 ;
+  wire [30:0] \m0$194 ;
+  wire [30:0] \m0$207 ;
+  wire [7:0] o_data__0;
+  wire [1:0] \o_data__0$106 ;
+  wire [7:0] \o_data__0$120 ;
+  wire [2:0] \o_data__0$125 ;
+  wire [31:0] \o_data__0$241 ;
+  wire [7:0] o_data__1;
+  wire [1:0] \o_data__1$109 ;
+  wire [7:0] \o_data__1$131 ;
+  wire [2:0] \o_data__1$134 ;
+  wire [31:0] \o_data__1$246 ;
+  wire [7:0] o_data__2;
+  wire [1:0] \o_data__2$112 ;
+  wire [7:0] \o_data__2$140 ;
+  wire [2:0] \o_data__2$143 ;
+  wire [31:0] \o_data__2$247 ;
+  wire [7:0] o_data__3;
+  wire [1:0] \o_data__3$115 ;
+  wire [7:0] \o_data__3$149 ;
+  wire [2:0] \o_data__3$152 ;
+  wire [31:0] \o_data__3$248 ;
+  wire [1:0] op;
+  output [7:0] out_rd__addr;
+  wire [7:0] out_rd__addr;
+  input [31:0] out_rd__data;
+  wire [31:0] out_rd__data;
+  wire [7:0] out_rd_addr;
+  output [7:0] out_wr__addr;
+  wire [7:0] out_wr__addr;
+  wire [31:0] out_wr__data;
+  output out_wr__en;
+  wire out_wr__en;
+  wire [7:0] out_wr_addr;
+  wire out_wr_en;
+  wire [3:0] par_addr;
+  output [3:0] par_rd__addr;
+  wire [3:0] par_rd__addr;
+  input [275:0] par_rd__data;
+  wire [275:0] par_rd__data;
+  wire per_channel;
+  wire pool_final;
+  wire [1:0] pool_op;
+  output [7:0] \port$66$0 ;
+  wire [7:0] \port$66$0 ;
+  output [7:0] \port$69$0 ;
+  wire [7:0] \port$69$0 ;
+  output [7:0] \port$72$0 ;
+  wire [7:0] \port$72$0 ;
+  output [7:0] \port$75$0 ;
+  wire [7:0] \port$75$0 ;
+  output [31:0] pp_acc0;
+  reg [31:0] pp_acc0 = 32'd0;
+  output [31:0] pp_acc1;
+  reg [31:0] pp_acc1 = 32'd0;
+  output [31:0] pp_acc2;
+  reg [31:0] pp_acc2 = 32'd0;
+  output [31:0] pp_acc3;
+  reg [31:0] pp_acc3 = 32'd0;
+  wire pp_first;
+  wire pp_in;
+  reg [30:0] pp_m0_0 = 31'h00000000;
+  reg [30:0] pp_m0_1 = 31'h00000000;
+  reg [30:0] pp_m0_2 = 31'h00000000;
+  reg [30:0] pp_m0_3 = 31'h00000000;
+  reg [5:0] pp_shift0 = 6'h00;
+  reg [5:0] pp_shift1 = 6'h00;
+  reg [5:0] pp_shift2 = 6'h00;
+  reg [5:0] pp_shift3 = 6'h00;
+  wire [31:0] psum_out__0;
+  wire [31:0] psum_out__1;
+  wire [31:0] psum_out__2;
+  wire [31:0] psum_out__3;
+  wire [40:0] result__payload;
+  wire [7:0] \result__payload.addr ;
+  wire \result__payload.final ;
+  wire [31:0] \result__payload.y ;
+  wire [7:0] \result__payload.y[0] ;
+  wire [7:0] \result__payload.y[1] ;
+  wire [7:0] \result__payload.y[2] ;
+  wire [7:0] \result__payload.y[3] ;
+  wire result__valid;
+  wire [1:0] rounding;
+  wire [1:0] \rounding$169 ;
+  wire [1:0] \rounding$185 ;
+  wire [1:0] \rounding$198 ;
+  wire [1:0] \rounding$211 ;
+  input rst;
+  wire rst;
+  wire [1:0] sel_in__0;
+  wire [1:0] sel_in__1;
+  wire [1:0] sel_in__2;
+  wire [1:0] sel_in__3;
+  wire [5:0] shift;
+  wire [5:0] \shift$166 ;
+  wire [5:0] \shift$183 ;
+  wire [5:0] \shift$196 ;
+  wire [5:0] \shift$209 ;
+  input start;
+  wire start;
+  wire \start$67 ;
+  wire [24:0] sum__0;
+  wire [24:0] sum__1;
+  wire [24:0] sum__2;
+  wire [24:0] sum__3;
+  wire [7:0] sum_q__0;
+  wire [7:0] sum_q__1;
+  wire [7:0] sum_q__2;
+  wire [7:0] sum_q__3;
+  wire [12:0] tap__payload;
+  wire [12:0] \tap__payload$225 ;
+  wire [7:0] \tap__payload$225.addr ;
+  wire \tap__payload$225.count ;
+  wire \tap__payload$225.final ;
+  wire \tap__payload$225.first ;
+  wire \tap__payload$225.inb ;
+  wire \tap__payload$225.last ;
+  wire [7:0] \tap__payload.addr ;
+  wire \tap__payload.count ;
+  wire \tap__payload.final ;
+  wire \tap__payload.first ;
+  wire \tap__payload.inb ;
+  wire \tap__payload.last ;
+  wire tap__valid;
+  wire \tap__valid$227 ;
+  wire [7:0] w_in__0;
+  wire [7:0] w_in__1;
+  wire [7:0] w_in__2;
+  wire [7:0] w_in__3;
+  wire [7:0] wgt_addr;
+  output [7:0] wgt_rd__addr;
+  wire [7:0] wgt_rd__addr;
+  input [31:0] wgt_rd__data;
+  wire [31:0] wgt_rd__data;
+  wire wrap;
+  wire \wrap$171 ;
+  wire \wrap$186 ;
+  wire \wrap$199 ;
+  wire \wrap$212 ;
+  wire wrow_valid;
+  wire [7:0] x__0;
+  wire [7:0] x__1;
+  wire [7:0] x__2;
+  wire [7:0] x__3;
+  wire [7:0] y;
+  wire [7:0] \y$190 ;
+  wire [7:0] \y$203 ;
+  wire [7:0] \y$216 ;
+  assign \$21  = ! kind;
+  assign \$22  = \$21  & per_channel;
+  assign \shift$209  = \$22  ? pp_shift3 : \shift$166 ;
+  assign \$24  = lane_mask[0] ? sum_q__0 : 8'h00;
+  assign \$25  = \$23  ? result__payload[7:0] : \$24 ;
+  assign \$27  = lane_mask[1] ? sum_q__1 : 8'h00;
+  assign \$28  = \$26  ? result__payload[15:8] : \$27 ;
+  assign \$30  = lane_mask[2] ? sum_q__2 : 8'h00;
+  assign \$31  = \$29  ? result__payload[23:16] : \$30 ;
+  assign \$33  = lane_mask[3] ? sum_q__3 : 8'h00;
+  assign \$34  = \$32  ? result__payload[31:24] : \$33 ;
+  assign pool_final = result__valid & result__payload[40];
+  assign \$35  = bias_en ? par_rd__data[31:0] : 32'd0;
+  assign \$36  = pp_first ? \$35  : acc_rd__data[31:0];
+  assign \$37  = $signed(\o_data__0$241 ) + $signed(\$36 );
+  assign \$38  = bias_en ? par_rd__data[100:69] : 32'd0;
+  assign \$39  = pp_first ? \$38  : acc_rd__data[63:32];
+  assign \$40  = $signed(\o_data__1$246 ) + $signed(\$39 );
+  assign \$41  = bias_en ? par_rd__data[169:138] : 32'd0;
+  assign \$42  = pp_first ? \$41  : acc_rd__data[95:64];
+  assign \$43  = $signed(\o_data__2$247 ) + $signed(\$42 );
+  assign \$44  = bias_en ? par_rd__data[238:207] : 32'd0;
+  assign \$45  = pp_first ? \$44  : acc_rd__data[127:96];
+  assign \$46  = $signed(\i_data__3$154 ) + $signed(\$45 );
+  always @(posedge clk)
+    pp_acc0 <= \$47 ;
+  always @(posedge clk)
+    pp_m0_0 <= \$48 ;
+  always @(posedge clk)
+    pp_shift0 <= \$49 ;
+  always @(posedge clk)
+    pp_acc1 <= \$50 ;
+  always @(posedge clk)
+    pp_m0_1 <= \$51 ;
+  always @(posedge clk)
+    pp_shift1 <= \$52 ;
+  always @(posedge clk)
+    pp_acc2 <= \$53 ;
+  always @(posedge clk)
+    pp_m0_2 <= \$54 ;
+  always @(posedge clk)
+    pp_shift2 <= \$55 ;
+  always @(posedge clk)
+    pp_acc3 <= \$56 ;
+  always @(posedge clk)
+    pp_m0_3 <= \$57 ;
+  always @(posedge clk)
+    pp_shift3 <= \$58 ;
+  assign out_wr__en = \$1  ? result__valid : out_wr_en;
+  assign out_wr__addr = \$2  ? result__payload[39:32] : out_wr_addr;
+  assign i_data__0 = feed ? act_rd__data[7:0] : 8'h00;
+  assign i_data__1 = feed ? act_rd__data[15:8] : 8'h00;
+  assign i_data__2 = feed ? act_rd__data[23:16] : 8'h00;
+  assign i_data__3 = feed ? act_rd__data[31:24] : 8'h00;
+  assign \i_data__0$116  = wrow_valid ? wgt_rd__data[7:0] : 8'h00;
+  assign \i_data__1$129  = wrow_valid ? wgt_rd__data[15:8] : 8'h00;
+  assign \i_data__2$138  = wrow_valid ? wgt_rd__data[23:16] : 8'h00;
+  assign \i_data__3$147  = wrow_valid ? wgt_rd__data[31:24] : 8'h00;
+  assign acc = \$3  ? { sum__0[24], sum__0[24], sum__0[24], sum__0[24], sum__0[24], sum__0[24], sum__0[24], sum__0 } : pp_acc0;
+  assign \$4  = ! kind;
+  assign \$5  = \$4  & per_channel;
+  assign m0 = \$5  ? pp_m0_0 : \m0$163 ;
+  assign \$6  = ! kind;
+  assign \$7  = \$6  & per_channel;
+  assign shift = \$7  ? pp_shift0 : \shift$166 ;
+  assign \acc$178  = \$8  ? { sum__1[24], sum__1[24], sum__1[24], sum__1[24], sum__1[24], sum__1[24], sum__1[24], sum__1 } : pp_acc1;
+  assign \$9  = ! kind;
+  assign \$10  = \$9  & per_channel;
+  assign \m0$181  = \$10  ? pp_m0_1 : \m0$163 ;
+  assign \$11  = ! kind;
+  assign \$12  = \$11  & per_channel;
+  assign \shift$183  = \$12  ? pp_shift1 : \shift$166 ;
+  assign \acc$191  = \$13  ? { sum__2[24], sum__2[24], sum__2[24], sum__2[24], sum__2[24], sum__2[24], sum__2[24], sum__2 } : pp_acc2;
+  assign \$14  = ! kind;
+  assign \$15  = \$14  & per_channel;
+  assign \m0$194  = \$15  ? pp_m0_2 : \m0$163 ;
+  assign \$16  = ! kind;
+  assign \$17  = \$16  & per_channel;
+  assign \shift$196  = \$17  ? pp_shift2 : \shift$166 ;
+  assign \acc$204  = \$18  ? { sum__3[24], sum__3[24], sum__3[24], sum__3[24], sum__3[24], sum__3[24], sum__3[24], sum__3 } : pp_acc3;
+  assign \$19  = ! kind;
+  assign \$20  = \$19  & per_channel;
+  assign \m0$207  = \$20  ? pp_m0_3 : \m0$163 ;
+  \hwcnn_top.engine.array  array (
+    .a_in(i_data__0),
+    .\a_in$124 (a_in__3),
+    .\a_in$44 (a_in__1),
+    .\a_in$84 (a_in__2),
+    .clk(clk),
+    .load(load),
+    .lsel(lsel),
+    .\port$1759$0 (\o_data__1$134 ),
+    .\port$1763$0 (\o_data__2$143 ),
+    .\port$1769$0 (\o_data__3$152 ),
+    .psum_out__0(\i_data__0$127 ),
+    .psum_out__1(\i_data__1$136 ),
+    .psum_out__2(\i_data__2$145 ),
+    .psum_out__3(\i_data__3$154 ),
+    .rst(rst),
+    .sel_in(\i_data__0$103 ),
+    .\sel_in$126 (sel_in__3),
+    .\sel_in$46 (sel_in__1),
+    .\sel_in$86 (sel_in__2),
+    .w_in(\i_data__0$116 ),
+    .\w_in$15 (w_in__1),
+    .\w_in$26 (w_in__2),
+    .\w_in$37 (w_in__3)
+  );
+  \hwcnn_top.engine.deskew  deskew (
+    .clk(clk),
+    .i_data__0(\i_data__0$127 ),
+    .i_data__1(\i_data__1$136 ),
+    .i_data__2(\i_data__2$145 ),
+    .lane0_d2(\o_data__0$241 ),
+    .lane1_d1(\o_data__1$246 ),
+    .lane2_d0(\o_data__2$247 ),
+    .o_data__3(\i_data__3$154 ),
+    .rst(rst)
+  );
+  \hwcnn_top.engine.requant0  requant0 (
+    .acc(acc),
+    .clk(clk),
+    .\hi$14 (hi),
+    .lo(lo),
+    .m0(m0),
+    .\rounding$8 (rounding),
+    .rst(rst),
+    .\shift$6 (shift),
+    .wrap(wrap),
+    .y(sum_q__0)
+  );
+  \hwcnn_top.engine.requant1  requant1 (
+    .acc(\acc$178 ),
+    .clk(clk),
+    .\hi$14 (hi),
+    .lo(lo),
+    .m0(\m0$181 ),
+    .\rounding$8 (rounding),
+    .rst(rst),
+    .\shift$6 (\shift$183 ),
+    .wrap(wrap),
+    .y(sum_q__1)
+  );
+  \hwcnn_top.engine.requant2  requant2 (
+    .acc(\acc$191 ),
+    .clk(clk),
+    .\hi$14 (hi),
+    .lo(lo),
+    .m0(\m0$194 ),
+    .\rounding$8 (rounding),
+    .rst(rst),
+    .\shift$6 (\shift$196 ),
+    .wrap(wrap),
+    .y(sum_q__2)
+  );
+  \hwcnn_top.engine.requant3  requant3 (
+    .acc(\acc$204 ),
+    .clk(clk),
+    .\hi$14 (hi),
+    .lo(lo),
+    .m0(\m0$207 ),
+    .\rounding$8 (rounding),
+    .rst(rst),
+    .\shift$6 (\shift$209 ),
+    .wrap(wrap),
+    .y(sum_q__3)
+  );
+  \hwcnn_top.engine.seq  seq (
+    .a_sel(\i_data__0$103 ),
+    .acc_rd_addr(acc_rd__addr),
+    .acc_wr_addr(acc_wr__addr),
+    .acc_wr_en(acc_wr__en),
+    .act_addr(act_rd__addr),
+    .bias_en(bias_en),
+    .busy(busy),
+    .clk(clk),
+    .desc__a_base(desc__a_base),
+    .desc__acc_in(desc__acc_in),
+    .desc__acc_out(desc__acc_out),
+    .desc__b_base(desc__b_base),
+    .desc__bias_en(desc__bias_en),
+    .desc__c_base(desc__c_base),
+    .desc__count_pad(desc__count_pad),
+    .desc__hi(desc__hi),
+    .desc__in_h(desc__in_h),
+    .desc__in_w(desc__in_w),
+    .desc__k(desc__k),
+    .desc__kind(desc__kind),
+    .desc__lo(desc__lo),
+    .desc__m(desc__m),
+    .desc__m0(desc__m0),
+    .desc__n(desc__n),
+    .desc__out_h(desc__out_h),
+    .desc__out_w(desc__out_w),
+    .desc__p_base(desc__p_base),
+    .desc__pad_bottom(desc__pad_bottom),
+    .desc__pad_left(desc__pad_left),
+    .desc__pad_right(desc__pad_right),
+    .desc__pad_top(desc__pad_top),
+    .desc__per_channel(desc__per_channel),
+    .desc__pin_base(desc__pin_base),
+    .desc__pool_op(desc__pool_op),
+    .desc__rounding(desc__rounding),
+    .desc__shift(desc__shift),
+    .desc__stride_h(desc__stride_h),
+    .desc__stride_w(desc__stride_w),
+    .desc__win_h(desc__win_h),
+    .desc__win_w(desc__win_w),
+    .desc__wrap(desc__wrap),
+    .done(done),
+    .error(error),
+    .feed(feed),
+    .hi(hi),
+    .kind(kind),
+    .lane_mask(lane_mask),
+    .lo(lo),
+    .load(load),
+    .lsel(lsel),
+    .m0(\m0$163 ),
+    .out_rd_addr(out_rd__addr),
+    .out_wr_addr(out_wr_addr),
+    .out_wr_en(out_wr_en),
+    .par_addr(par_rd__addr),
+    .per_channel(per_channel),
+    .pool_final(pool_final),
+    .pool_op(op),
+    .pp_first(pp_first),
+    .pp_in(pp_in),
+    .rounding(rounding),
+    .rst(rst),
+    .shift(\shift$166 ),
+    .start(start),
+    .tap__payload(tap__payload),
+    .tap__valid(tap__valid),
+    .wgt_addr(wgt_rd__addr),
+    .wrap(wrap),
+    .wrow_valid(wrow_valid)
+  );
+  \hwcnn_top.engine.skew_a  skew_a (
+    .clk(clk),
+    .i_data__1(i_data__1),
+    .i_data__2(i_data__2),
+    .i_data__3(i_data__3),
+    .o_data__0(i_data__0),
+    .o_data__1(a_in__1),
+    .o_data__2(a_in__2),
+    .o_data__3(a_in__3),
+    .rst(rst)
+  );
+  \hwcnn_top.engine.skew_ld  skew_ld (
+    .clk(clk),
+    .o_data__1(\o_data__1$134 ),
+    .o_data__2(\o_data__2$143 ),
+    .o_data__3(\o_data__3$152 ),
+    .\port$1384$0 (load),
+    .\port$1386$0 (lsel),
+    .rst(rst)
+  );
+  \hwcnn_top.engine.skew_tok  skew_tok (
+    .clk(clk),
+    .o_data__0(\i_data__0$103 ),
+    .o_data__1(sel_in__1),
+    .o_data__2(sel_in__2),
+    .o_data__3(sel_in__3),
+    .rst(rst)
+  );
+  \hwcnn_top.engine.skew_w  skew_w (
+    .clk(clk),
+    .i_data__1(\i_data__1$129 ),
+    .i_data__2(\i_data__2$138 ),
+    .i_data__3(\i_data__3$147 ),
+    .o_data__0(\i_data__0$116 ),
+    .o_data__1(w_in__1),
+    .o_data__2(w_in__2),
+    .o_data__3(w_in__3),
+    .rst(rst)
+  );
+  \hwcnn_top.engine.vector  vector (
+    .clk(clk),
+    .hi(hi),
+    .lo(lo),
+    .op(op),
+    .\port$16$0 (out_rd__data),
+    .result__payload(result__payload),
+    .result__valid(result__valid),
+    .rst(rst),
+    .sum0(sum__0),
+    .sum1(sum__1),
+    .sum2(sum__2),
+    .sum3(sum__3),
+    .sum_q__0(sum_q__0),
+    .sum_q__1(sum_q__1),
+    .sum_q__2(sum_q__2),
+    .sum_q__3(sum_q__3),
+    .tap__payload(tap__payload),
+    .tap__valid(tap__valid)
+  );
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$47  = pp_acc0;
+    if (pp_in) begin
+      \$47  = \$37 [31:0];
+    end
+    if (rst) begin
+      \$47  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$48  = pp_m0_0;
+    if (pp_in) begin
+      \$48  = par_rd__data[62:32];
+    end
+    if (rst) begin
+      \$48  = 31'h00000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$49  = pp_shift0;
+    if (pp_in) begin
+      \$49  = par_rd__data[68:63];
+    end
+    if (rst) begin
+      \$49  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$50  = pp_acc1;
+    if (pp_in) begin
+      \$50  = \$40 [31:0];
+    end
+    if (rst) begin
+      \$50  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$51  = pp_m0_1;
+    if (pp_in) begin
+      \$51  = par_rd__data[131:101];
+    end
+    if (rst) begin
+      \$51  = 31'h00000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$52  = pp_shift1;
+    if (pp_in) begin
+      \$52  = par_rd__data[137:132];
+    end
+    if (rst) begin
+      \$52  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$53  = pp_acc2;
+    if (pp_in) begin
+      \$53  = \$43 [31:0];
+    end
+    if (rst) begin
+      \$53  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$54  = pp_m0_2;
+    if (pp_in) begin
+      \$54  = par_rd__data[200:170];
+    end
+    if (rst) begin
+      \$54  = 31'h00000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$55  = pp_shift2;
+    if (pp_in) begin
+      \$55  = par_rd__data[206:201];
+    end
+    if (rst) begin
+      \$55  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$56  = pp_acc3;
+    if (pp_in) begin
+      \$56  = \$46 [31:0];
+    end
+    if (rst) begin
+      \$56  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$57  = pp_m0_3;
+    if (pp_in) begin
+      \$57  = par_rd__data[269:239];
+    end
+    if (rst) begin
+      \$57  = 31'h00000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$58  = pp_shift3;
+    if (pp_in) begin
+      \$58  = par_rd__data[275:270];
+    end
+    if (rst) begin
+      \$58  = 6'h00;
+    end
+  end
+  assign \desc__a_base$1  = desc__a_base;
+  assign \desc__acc_in$3  = desc__acc_in;
+  assign \desc__acc_out$5  = desc__acc_out;
+  assign \desc__b_base$7  = desc__b_base;
+  assign \desc__bias_en$9  = desc__bias_en;
+  assign \desc__c_base$11  = desc__c_base;
+  assign \desc__count_pad$13  = desc__count_pad;
+  assign \desc__hi$15  = desc__hi;
+  assign \desc__in_h$17  = desc__in_h;
+  assign \desc__in_w$19  = desc__in_w;
+  assign \desc__k$21  = desc__k;
+  assign \desc__kind$23  = desc__kind;
+  assign \desc__lo$25  = desc__lo;
+  assign \desc__m$27  = desc__m;
+  assign \desc__m0$29  = desc__m0;
+  assign \desc__n$31  = desc__n;
+  assign \desc__out_h$33  = desc__out_h;
+  assign \desc__out_w$35  = desc__out_w;
+  assign \desc__p_base$37  = desc__p_base;
+  assign \desc__pad_bottom$39  = desc__pad_bottom;
+  assign \desc__pad_left$41  = desc__pad_left;
+  assign \desc__pad_right$43  = desc__pad_right;
+  assign \desc__pad_top$45  = desc__pad_top;
+  assign \desc__per_channel$47  = desc__per_channel;
+  assign \desc__pin_base$49  = desc__pin_base;
+  assign \desc__pool_op$51  = desc__pool_op;
+  assign \desc__rounding$53  = desc__rounding;
+  assign \desc__shift$55  = desc__shift;
+  assign \desc__stride_h$57  = desc__stride_h;
+  assign \desc__stride_w$59  = desc__stride_w;
+  assign \desc__win_h$61  = desc__win_h;
+  assign \desc__win_w$63  = desc__win_w;
+  assign \desc__wrap$65  = desc__wrap;
+  assign \start$67  = start;
+  assign \busy$69  = busy;
+  assign \done$71  = done;
+  assign \error$73  = error;
+  assign act_addr = act_rd__addr;
+  assign wgt_addr = wgt_rd__addr;
+  assign par_addr = par_rd__addr;
+  assign out_rd_addr = out_rd__addr;
+  assign a_in__0 = i_data__0;
+  assign o_data__0 = i_data__0;
+  assign o_data__1 = a_in__1;
+  assign o_data__2 = a_in__2;
+  assign o_data__3 = a_in__3;
+  assign a_sel = \i_data__0$103 ;
+  assign sel_in__0 = \i_data__0$103 ;
+  assign \o_data__0$106  = \i_data__0$103 ;
+  assign \i_data__1$107  = \i_data__0$103 ;
+  assign \o_data__1$109  = sel_in__1;
+  assign \i_data__2$110  = \i_data__0$103 ;
+  assign \o_data__2$112  = sel_in__2;
+  assign \i_data__3$113  = \i_data__0$103 ;
+  assign \o_data__3$115  = sel_in__3;
+  assign w_in__0 = \i_data__0$116 ;
+  assign \o_data__0$120  = \i_data__0$116 ;
+  assign \i_data__0$121  = { lsel, load };
+  assign load__0 = load;
+  assign \o_data__0$125  = { lsel, load };
+  assign lsel__0 = lsel;
+  assign psum_out__0 = \i_data__0$127 ;
+  assign \o_data__1$131  = w_in__1;
+  assign \i_data__1$132  = { lsel, load };
+  assign load__1 = \o_data__1$134 [0];
+  assign lsel__1 = \o_data__1$134 [2:1];
+  assign psum_out__1 = \i_data__1$136 ;
+  assign \o_data__2$140  = w_in__2;
+  assign \i_data__2$141  = { lsel, load };
+  assign load__2 = \o_data__2$143 [0];
+  assign lsel__2 = \o_data__2$143 [2:1];
+  assign psum_out__2 = \i_data__2$145 ;
+  assign \o_data__3$149  = w_in__3;
+  assign \i_data__3$150  = { lsel, load };
+  assign load__3 = \o_data__3$152 [0];
+  assign lsel__3 = \o_data__3$152 [2:1];
+  assign psum_out__3 = \i_data__3$154 ;
+  assign acc_rd_addr = acc_rd__addr;
+  assign \rounding$169  = rounding;
+  assign \wrap$171  = wrap;
+  assign \lo$173  = lo;
+  assign \hi$175  = hi;
+  assign y = sum_q__0;
+  assign \rounding$185  = rounding;
+  assign \wrap$186  = wrap;
+  assign \lo$187  = lo;
+  assign \hi$188  = hi;
+  assign \y$190  = sum_q__1;
+  assign \rounding$198  = rounding;
+  assign \wrap$199  = wrap;
+  assign \lo$200  = lo;
+  assign \hi$201  = hi;
+  assign \y$203  = sum_q__2;
+  assign \rounding$211  = rounding;
+  assign \wrap$212  = wrap;
+  assign \lo$213  = lo;
+  assign \hi$214  = hi;
+  assign \y$216  = sum_q__3;
+  assign out_wr__data = { \$34 , \$31 , \$28 , \$25  };
+  assign acc_wr_en = acc_wr__en;
+  assign acc_wr_addr = acc_wr__addr;
+  assign acc_wr__data = { pp_acc3, pp_acc2, pp_acc1, pp_acc0 };
+  assign \tap__payload$225  = tap__payload;
+  assign \tap__valid$227  = tap__valid;
+  assign x__0 = out_rd__data[7:0];
+  assign x__1 = out_rd__data[15:8];
+  assign x__2 = out_rd__data[23:16];
+  assign x__3 = out_rd__data[31:24];
+  assign pool_op = op;
+  assign \lo$235  = lo;
+  assign \hi$236  = hi;
+  assign \o_data__3$248  = \i_data__3$154 ;
+  assign \port$66$0  = \$25 ;
+  assign \port$69$0  = \$28 ;
+  assign \port$72$0  = \$31 ;
+  assign \port$75$0  = \$34 ;
+  assign \result__payload.y  = result__payload[31:0];
+  assign \result__payload.y[0]  = result__payload[7:0];
+  assign \result__payload.y[1]  = result__payload[15:8];
+  assign \result__payload.y[2]  = result__payload[23:16];
+  assign \result__payload.y[3]  = result__payload[31:24];
+  assign \result__payload.addr  = result__payload[39:32];
+  assign \result__payload.final  = result__payload[40];
+  assign \tap__payload.inb  = tap__payload[0];
+  assign \tap__payload.count  = tap__payload[1];
+  assign \tap__payload.first  = tap__payload[2];
+  assign \tap__payload.last  = tap__payload[3];
+  assign \tap__payload.final  = tap__payload[4];
+  assign \tap__payload.addr  = tap__payload[12:5];
+  assign \tap__payload$225.inb  = tap__payload[0];
+  assign \tap__payload$225.count  = tap__payload[1];
+  assign \tap__payload$225.first  = tap__payload[2];
+  assign \tap__payload$225.last  = tap__payload[3];
+  assign \tap__payload$225.final  = tap__payload[4];
+  assign \tap__payload$225.addr  = tap__payload[12:5];
+  assign \$1  = kind;
+  assign \$2  = kind;
+  assign \$3  = kind;
+  assign \$8  = kind;
+  assign \$13  = kind;
+  assign \$18  = kind;
+  assign \$23  = kind;
+  assign \$26  = kind;
+  assign \$29  = kind;
+  assign \$32  = kind;
+endmodule
+
+(* generator = "Amaranth" *)
+module \hwcnn_top.engine.array (rst, a_in, w_in, sel_in, load, lsel, psum_out__0, psum_out__1, psum_out__2, psum_out__3, \a_in$44 , \a_in$84 , \a_in$124 , \sel_in$46 , \sel_in$86 , \sel_in$126 , \w_in$15 , \w_in$26 , \w_in$37 , \port$1759$0 , \port$1763$0 
+, \port$1769$0 , clk);
+  input [7:0] a_in;
+  wire [7:0] a_in;
+  wire [7:0] \a_in$104 ;
+  wire [7:0] \a_in$11 ;
+  wire [7:0] \a_in$114 ;
+  input [7:0] \a_in$124 ;
+  wire [7:0] \a_in$124 ;
+  wire [7:0] \a_in$134 ;
+  wire [7:0] \a_in$144 ;
+  wire [7:0] \a_in$154 ;
+  wire [7:0] \a_in$22 ;
+  wire [7:0] \a_in$33 ;
+  input [7:0] \a_in$44 ;
+  wire [7:0] \a_in$44 ;
+  wire [7:0] \a_in$54 ;
+  wire [7:0] \a_in$64 ;
+  wire [7:0] \a_in$74 ;
+  input [7:0] \a_in$84 ;
+  wire [7:0] \a_in$84 ;
+  wire [7:0] \a_in$94 ;
+  wire [7:0] a_in__0;
+  wire [7:0] a_in__1;
+  wire [7:0] a_in__2;
+  wire [7:0] a_in__3;
+  wire [7:0] a_out;
+  wire [7:0] \a_out$105 ;
+  wire [7:0] \a_out$115 ;
+  wire [7:0] \a_out$135 ;
+  wire [7:0] \a_out$145 ;
+  wire [7:0] \a_out$155 ;
+  wire [7:0] \a_out$23 ;
+  wire [7:0] \a_out$34 ;
+  wire [7:0] \a_out$55 ;
+  wire [7:0] \a_out$65 ;
+  wire [7:0] \a_out$75 ;
+  wire [7:0] \a_out$95 ;
+  input clk;
+  wire clk;
+  input load;
+  wire load;
+  wire \load$102 ;
+  wire \load$112 ;
+  wire \load$122 ;
+  wire \load$132 ;
+  wire \load$142 ;
+  wire \load$152 ;
+  wire \load$162 ;
+  wire \load$18 ;
+  wire \load$29 ;
+  wire \load$40 ;
+  wire \load$52 ;
+  wire \load$62 ;
+  wire \load$72 ;
+  wire \load$82 ;
+  wire \load$92 ;
+  wire load__0;
+  wire load__1;
+  wire load__2;
+  wire load__3;
+  input [1:0] lsel;
+  wire [1:0] lsel;
+  wire [1:0] \lsel$103 ;
+  wire [1:0] \lsel$113 ;
+  wire [1:0] \lsel$123 ;
+  wire [1:0] \lsel$133 ;
+  wire [1:0] \lsel$143 ;
+  wire [1:0] \lsel$153 ;
+  wire [1:0] \lsel$163 ;
+  wire [1:0] \lsel$20 ;
+  wire [1:0] \lsel$31 ;
+  wire [1:0] \lsel$42 ;
+  wire [1:0] \lsel$53 ;
+  wire [1:0] \lsel$63 ;
+  wire [1:0] \lsel$73 ;
+  wire [1:0] \lsel$83 ;
+  wire [1:0] \lsel$93 ;
+  wire [1:0] lsel__0;
+  wire [1:0] lsel__1;
+  wire [1:0] lsel__2;
+  wire [1:0] lsel__3;
+  input [2:0] \port$1759$0 ;
+  wire [2:0] \port$1759$0 ;
+  input [2:0] \port$1763$0 ;
+  wire [2:0] \port$1763$0 ;
+  input [2:0] \port$1769$0 ;
+  wire [2:0] \port$1769$0 ;
+  wire [31:0] psum_in;
+  wire [31:0] \psum_in$100 ;
+  wire [31:0] \psum_in$110 ;
+  wire [31:0] \psum_in$120 ;
+  wire [31:0] \psum_in$130 ;
+  wire [31:0] \psum_in$140 ;
+  wire [31:0] \psum_in$150 ;
+  wire [31:0] \psum_in$160 ;
+  wire [31:0] \psum_in$17 ;
+  wire [31:0] \psum_in$28 ;
+  wire [31:0] \psum_in$39 ;
+  wire [31:0] \psum_in$50 ;
+  wire [31:0] \psum_in$60 ;
+  wire [31:0] \psum_in$70 ;
+  wire [31:0] \psum_in$80 ;
+  wire [31:0] \psum_in$90 ;
+  wire [31:0] psum_out;
+  wire [31:0] \psum_out$101 ;
+  wire [31:0] \psum_out$111 ;
+  wire [31:0] \psum_out$121 ;
+  wire [31:0] \psum_out$131 ;
+  wire [31:0] \psum_out$141 ;
+  wire [31:0] \psum_out$151 ;
+  wire [31:0] \psum_out$161 ;
+  wire [31:0] \psum_out$165 ;
+  wire [31:0] \psum_out$167 ;
+  wire [31:0] \psum_out$169 ;
+  wire [31:0] \psum_out$171 ;
+  wire [31:0] \psum_out$61 ;
+  wire [31:0] \psum_out$71 ;
+  wire [31:0] \psum_out$81 ;
+  wire [31:0] \psum_out$91 ;
+  output [31:0] psum_out__0;
+  wire [31:0] psum_out__0;
+  output [31:0] psum_out__1;
+  wire [31:0] psum_out__1;
+  output [31:0] psum_out__2;
+  wire [31:0] psum_out__2;
+  output [31:0] psum_out__3;
+  wire [31:0] psum_out__3;
+  input rst;
+  wire rst;
+  input [1:0] sel_in;
+  wire [1:0] sel_in;
+  wire [1:0] \sel_in$106 ;
+  wire [1:0] \sel_in$116 ;
+  input [1:0] \sel_in$126 ;
+  wire [1:0] \sel_in$126 ;
+  wire [1:0] \sel_in$13 ;
+  wire [1:0] \sel_in$136 ;
+  wire [1:0] \sel_in$146 ;
+  wire [1:0] \sel_in$156 ;
+  wire [1:0] \sel_in$24 ;
+  wire [1:0] \sel_in$35 ;
+  input [1:0] \sel_in$46 ;
+  wire [1:0] \sel_in$46 ;
+  wire [1:0] \sel_in$56 ;
+  wire [1:0] \sel_in$66 ;
+  wire [1:0] \sel_in$76 ;
+  input [1:0] \sel_in$86 ;
+  wire [1:0] \sel_in$86 ;
+  wire [1:0] \sel_in$96 ;
+  wire [1:0] sel_in__0;
+  wire [1:0] sel_in__1;
+  wire [1:0] sel_in__2;
+  wire [1:0] sel_in__3;
+  wire [1:0] sel_out;
+  wire [1:0] \sel_out$107 ;
+  wire [1:0] \sel_out$117 ;
+  wire [1:0] \sel_out$137 ;
+  wire [1:0] \sel_out$147 ;
+  wire [1:0] \sel_out$157 ;
+  wire [1:0] \sel_out$25 ;
+  wire [1:0] \sel_out$36 ;
+  wire [1:0] \sel_out$57 ;
+  wire [1:0] \sel_out$67 ;
+  wire [1:0] \sel_out$77 ;
+  wire [1:0] \sel_out$97 ;
+  input [7:0] w_in;
+  wire [7:0] w_in;
+  wire [7:0] \w_in$108 ;
+  wire [7:0] \w_in$118 ;
+  wire [7:0] \w_in$128 ;
+  wire [7:0] \w_in$138 ;
+  wire [7:0] \w_in$148 ;
+  input [7:0] \w_in$15 ;
+  wire [7:0] \w_in$15 ;
+  wire [7:0] \w_in$158 ;
+  input [7:0] \w_in$26 ;
+  wire [7:0] \w_in$26 ;
+  input [7:0] \w_in$37 ;
+  wire [7:0] \w_in$37 ;
+  wire [7:0] \w_in$48 ;
+  wire [7:0] \w_in$58 ;
+  wire [7:0] \w_in$68 ;
+  wire [7:0] \w_in$78 ;
+  wire [7:0] \w_in$88 ;
+  wire [7:0] \w_in$98 ;
+  wire [7:0] w_in__0;
+  wire [7:0] w_in__1;
+  wire [7:0] w_in__2;
+  wire [7:0] w_in__3;
+  wire [7:0] w_out;
+  wire [7:0] \w_out$109 ;
+  wire [7:0] \w_out$119 ;
+  wire [7:0] \w_out$129 ;
+  wire [7:0] \w_out$139 ;
+  wire [7:0] \w_out$149 ;
+  wire [7:0] \w_out$159 ;
+  wire [7:0] \w_out$59 ;
+  wire [7:0] \w_out$69 ;
+  wire [7:0] \w_out$79 ;
+  wire [7:0] \w_out$89 ;
+  wire [7:0] \w_out$99 ;
+  \hwcnn_top.engine.array.pe_0_0  pe_0_0 (
+    .a_in(a_in),
+    .a_out(\a_in$11 ),
+    .clk(clk),
+    .load(load),
+    .lsel(lsel),
+    .psum_out(\psum_in$50 ),
+    .rst(rst),
+    .sel_in(sel_in),
+    .sel_out(\sel_in$13 ),
+    .w_in(w_in),
+    .w_out(\w_in$48 )
+  );
+  \hwcnn_top.engine.array.pe_0_1  pe_0_1 (
+    .a_in(\a_in$11 ),
+    .a_out(\a_in$22 ),
+    .clk(clk),
+    .\port$1759$0 (\port$1759$0 ),
+    .psum_out(\psum_in$60 ),
+    .rst(rst),
+    .sel_in(\sel_in$13 ),
+    .sel_out(\sel_in$24 ),
+    .w_in(\w_in$15 ),
+    .w_out(\w_in$58 )
+  );
+  \hwcnn_top.engine.array.pe_0_2  pe_0_2 (
+    .a_in(\a_in$22 ),
+    .a_out(\a_in$33 ),
+    .clk(clk),
+    .\port$1763$0 (\port$1763$0 ),
+    .psum_out(\psum_in$70 ),
+    .rst(rst),
+    .sel_in(\sel_in$24 ),
+    .sel_out(\sel_in$35 ),
+    .w_in(\w_in$26 ),
+    .w_out(\w_in$68 )
+  );
+  \hwcnn_top.engine.array.pe_0_3  pe_0_3 (
+    .a_in(\a_in$33 ),
+    .clk(clk),
+    .\port$1769$0 (\port$1769$0 ),
+    .psum_out(\psum_in$80 ),
+    .rst(rst),
+    .sel_in(\sel_in$35 ),
+    .w_in(\w_in$37 ),
+    .w_out(\w_in$78 )
+  );
+  \hwcnn_top.engine.array.pe_1_0  pe_1_0 (
+    .a_in(\a_in$44 ),
+    .a_out(\a_in$54 ),
+    .clk(clk),
+    .load(load),
+    .lsel(lsel),
+    .psum_in(\psum_in$50 ),
+    .psum_out(\psum_in$90 ),
+    .rst(rst),
+    .sel_in(\sel_in$46 ),
+    .sel_out(\sel_in$56 ),
+    .w_in(\w_in$48 ),
+    .w_out(\w_in$88 )
+  );
+  \hwcnn_top.engine.array.pe_1_1  pe_1_1 (
+    .a_in(\a_in$54 ),
+    .a_out(\a_in$64 ),
+    .clk(clk),
+    .\port$1759$0 (\port$1759$0 ),
+    .psum_in(\psum_in$60 ),
+    .psum_out(\psum_in$100 ),
+    .rst(rst),
+    .sel_in(\sel_in$56 ),
+    .sel_out(\sel_in$66 ),
+    .w_in(\w_in$58 ),
+    .w_out(\w_in$98 )
+  );
+  \hwcnn_top.engine.array.pe_1_2  pe_1_2 (
+    .a_in(\a_in$64 ),
+    .a_out(\a_in$74 ),
+    .clk(clk),
+    .\port$1763$0 (\port$1763$0 ),
+    .psum_in(\psum_in$70 ),
+    .psum_out(\psum_in$110 ),
+    .rst(rst),
+    .sel_in(\sel_in$66 ),
+    .sel_out(\sel_in$76 ),
+    .w_in(\w_in$68 ),
+    .w_out(\w_in$108 )
+  );
+  \hwcnn_top.engine.array.pe_1_3  pe_1_3 (
+    .a_in(\a_in$74 ),
+    .clk(clk),
+    .\port$1769$0 (\port$1769$0 ),
+    .psum_in(\psum_in$80 ),
+    .psum_out(\psum_in$120 ),
+    .rst(rst),
+    .sel_in(\sel_in$76 ),
+    .w_in(\w_in$78 ),
+    .w_out(\w_in$118 )
+  );
+  \hwcnn_top.engine.array.pe_2_0  pe_2_0 (
+    .a_in(\a_in$84 ),
+    .a_out(\a_in$94 ),
+    .clk(clk),
+    .load(load),
+    .lsel(lsel),
+    .psum_in(\psum_in$90 ),
+    .psum_out(\psum_in$130 ),
+    .rst(rst),
+    .sel_in(\sel_in$86 ),
+    .sel_out(\sel_in$96 ),
+    .w_in(\w_in$88 ),
+    .w_out(\w_in$128 )
+  );
+  \hwcnn_top.engine.array.pe_2_1  pe_2_1 (
+    .a_in(\a_in$94 ),
+    .a_out(\a_in$104 ),
+    .clk(clk),
+    .\port$1759$0 (\port$1759$0 ),
+    .psum_in(\psum_in$100 ),
+    .psum_out(\psum_in$140 ),
+    .rst(rst),
+    .sel_in(\sel_in$96 ),
+    .sel_out(\sel_in$106 ),
+    .w_in(\w_in$98 ),
+    .w_out(\w_in$138 )
+  );
+  \hwcnn_top.engine.array.pe_2_2  pe_2_2 (
+    .a_in(\a_in$104 ),
+    .a_out(\a_in$114 ),
+    .clk(clk),
+    .\port$1763$0 (\port$1763$0 ),
+    .psum_in(\psum_in$110 ),
+    .psum_out(\psum_in$150 ),
+    .rst(rst),
+    .sel_in(\sel_in$106 ),
+    .sel_out(\sel_in$116 ),
+    .w_in(\w_in$108 ),
+    .w_out(\w_in$148 )
+  );
+  \hwcnn_top.engine.array.pe_2_3  pe_2_3 (
+    .a_in(\a_in$114 ),
+    .clk(clk),
+    .\port$1769$0 (\port$1769$0 ),
+    .psum_in(\psum_in$120 ),
+    .psum_out(\psum_in$160 ),
+    .rst(rst),
+    .sel_in(\sel_in$116 ),
+    .w_in(\w_in$118 ),
+    .w_out(\w_in$158 )
+  );
+  \hwcnn_top.engine.array.pe_3_0  pe_3_0 (
+    .a_in(\a_in$124 ),
+    .a_out(\a_in$134 ),
+    .clk(clk),
+    .load(load),
+    .lsel(lsel),
+    .psum_in(\psum_in$130 ),
+    .psum_out(psum_out__0),
+    .rst(rst),
+    .sel_in(\sel_in$126 ),
+    .sel_out(\sel_in$136 ),
+    .w_in(\w_in$128 )
+  );
+  \hwcnn_top.engine.array.pe_3_1  pe_3_1 (
+    .a_in(\a_in$134 ),
+    .a_out(\a_in$144 ),
+    .clk(clk),
+    .\port$1759$0 (\port$1759$0 ),
+    .psum_in(\psum_in$140 ),
+    .psum_out(psum_out__1),
+    .rst(rst),
+    .sel_in(\sel_in$136 ),
+    .sel_out(\sel_in$146 ),
+    .w_in(\w_in$138 )
+  );
+  \hwcnn_top.engine.array.pe_3_2  pe_3_2 (
+    .a_in(\a_in$144 ),
+    .a_out(\a_in$154 ),
+    .clk(clk),
+    .\port$1763$0 (\port$1763$0 ),
+    .psum_in(\psum_in$150 ),
+    .psum_out(psum_out__2),
+    .rst(rst),
+    .sel_in(\sel_in$146 ),
+    .sel_out(\sel_in$156 ),
+    .w_in(\w_in$148 )
+  );
+  \hwcnn_top.engine.array.pe_3_3  pe_3_3 (
+    .a_in(\a_in$154 ),
+    .clk(clk),
+    .\port$1769$0 (\port$1769$0 ),
+    .psum_in(\psum_in$160 ),
+    .psum_out(psum_out__3),
+    .rst(rst),
+    .sel_in(\sel_in$156 ),
+    .w_in(\w_in$158 )
+  );
+  assign a_in__0 = a_in;
+  assign sel_in__0 = sel_in;
+  assign w_in__0 = w_in;
+  assign psum_in = 32'd0;
+  assign load__0 = load;
+  assign lsel__0 = lsel;
+  assign a_out = \a_in$11 ;
+  assign sel_out = \sel_in$13 ;
+  assign w_in__1 = \w_in$15 ;
+  assign \psum_in$17  = 32'd0;
+  assign \load$18  = \port$1759$0 [0];
+  assign load__1 = \port$1759$0 [0];
+  assign \lsel$20  = \port$1759$0 [2:1];
+  assign lsel__1 = \port$1759$0 [2:1];
+  assign \a_out$23  = \a_in$22 ;
+  assign \sel_out$25  = \sel_in$24 ;
+  assign w_in__2 = \w_in$26 ;
+  assign \psum_in$28  = 32'd0;
+  assign \load$29  = \port$1763$0 [0];
+  assign load__2 = \port$1763$0 [0];
+  assign \lsel$31  = \port$1763$0 [2:1];
+  assign lsel__2 = \port$1763$0 [2:1];
+  assign \a_out$34  = \a_in$33 ;
+  assign \sel_out$36  = \sel_in$35 ;
+  assign w_in__3 = \w_in$37 ;
+  assign \psum_in$39  = 32'd0;
+  assign \load$40  = \port$1769$0 [0];
+  assign load__3 = \port$1769$0 [0];
+  assign \lsel$42  = \port$1769$0 [2:1];
+  assign lsel__3 = \port$1769$0 [2:1];
+  assign a_in__1 = \a_in$44 ;
+  assign sel_in__1 = \sel_in$46 ;
+  assign w_out = \w_in$48 ;
+  assign psum_out = \psum_in$50 ;
+  assign \load$52  = load;
+  assign \lsel$53  = lsel;
+  assign \a_out$55  = \a_in$54 ;
+  assign \sel_out$57  = \sel_in$56 ;
+  assign \w_out$59  = \w_in$58 ;
+  assign \psum_out$61  = \psum_in$60 ;
+  assign \load$62  = \port$1759$0 [0];
+  assign \lsel$63  = \port$1759$0 [2:1];
+  assign \a_out$65  = \a_in$64 ;
+  assign \sel_out$67  = \sel_in$66 ;
+  assign \w_out$69  = \w_in$68 ;
+  assign \psum_out$71  = \psum_in$70 ;
+  assign \load$72  = \port$1763$0 [0];
+  assign \lsel$73  = \port$1763$0 [2:1];
+  assign \a_out$75  = \a_in$74 ;
+  assign \sel_out$77  = \sel_in$76 ;
+  assign \w_out$79  = \w_in$78 ;
+  assign \psum_out$81  = \psum_in$80 ;
+  assign \load$82  = \port$1769$0 [0];
+  assign \lsel$83  = \port$1769$0 [2:1];
+  assign a_in__2 = \a_in$84 ;
+  assign sel_in__2 = \sel_in$86 ;
+  assign \w_out$89  = \w_in$88 ;
+  assign \psum_out$91  = \psum_in$90 ;
+  assign \load$92  = load;
+  assign \lsel$93  = lsel;
+  assign \a_out$95  = \a_in$94 ;
+  assign \sel_out$97  = \sel_in$96 ;
+  assign \w_out$99  = \w_in$98 ;
+  assign \psum_out$101  = \psum_in$100 ;
+  assign \load$102  = \port$1759$0 [0];
+  assign \lsel$103  = \port$1759$0 [2:1];
+  assign \a_out$105  = \a_in$104 ;
+  assign \sel_out$107  = \sel_in$106 ;
+  assign \w_out$109  = \w_in$108 ;
+  assign \psum_out$111  = \psum_in$110 ;
+  assign \load$112  = \port$1763$0 [0];
+  assign \lsel$113  = \port$1763$0 [2:1];
+  assign \a_out$115  = \a_in$114 ;
+  assign \sel_out$117  = \sel_in$116 ;
+  assign \w_out$119  = \w_in$118 ;
+  assign \psum_out$121  = \psum_in$120 ;
+  assign \load$122  = \port$1769$0 [0];
+  assign \lsel$123  = \port$1769$0 [2:1];
+  assign a_in__3 = \a_in$124 ;
+  assign sel_in__3 = \sel_in$126 ;
+  assign \w_out$129  = \w_in$128 ;
+  assign \psum_out$131  = \psum_in$130 ;
+  assign \load$132  = load;
+  assign \lsel$133  = lsel;
+  assign \a_out$135  = \a_in$134 ;
+  assign \sel_out$137  = \sel_in$136 ;
+  assign \w_out$139  = \w_in$138 ;
+  assign \psum_out$141  = \psum_in$140 ;
+  assign \load$142  = \port$1759$0 [0];
+  assign \lsel$143  = \port$1759$0 [2:1];
+  assign \a_out$145  = \a_in$144 ;
+  assign \sel_out$147  = \sel_in$146 ;
+  assign \w_out$149  = \w_in$148 ;
+  assign \psum_out$151  = \psum_in$150 ;
+  assign \load$152  = \port$1763$0 [0];
+  assign \lsel$153  = \port$1763$0 [2:1];
+  assign \a_out$155  = \a_in$154 ;
+  assign \sel_out$157  = \sel_in$156 ;
+  assign \w_out$159  = \w_in$158 ;
+  assign \psum_out$161  = \psum_in$160 ;
+  assign \load$162  = \port$1769$0 [0];
+  assign \lsel$163  = \port$1769$0 [2:1];
+  assign \psum_out$165  = psum_out__0;
+  assign \psum_out$167  = psum_out__1;
+  assign \psum_out$169  = psum_out__2;
+  assign \psum_out$171  = psum_out__3;
+endmodule
+
+(* generator = "Amaranth" *)
+module \hwcnn_top.engine.array.pe_0_0 (rst, a_in, w_in, w_out, sel_in, load, lsel, a_out, sel_out, psum_out, clk);
+  reg \$auto$verilog_backend.cc:2355:dump_module$2  = 0;
+  wire \$1 ;
+  wire [7:0] \$10 ;
+  wire [15:0] \$11 ;
+  wire [32:0] \$12 ;
+  wire \$13 ;
+  wire \$14 ;
+  wire [7:0] \$15 ;
+  reg [7:0] \$16 ;
+  reg [1:0] \$17 ;
+  reg [7:0] \$18 ;
+  reg [7:0] \$19 ;
+  wire \$2 ;
+  reg [7:0] \$20 ;
+  reg [31:0] \$21 ;
+  wire \$3 ;
+  wire \$4 ;
+  wire \$5 ;
+  wire \$6 ;
+  wire \$7 ;
+  wire \$8 ;
+  wire [7:0] \$9 ;
+  input [7:0] a_in;
+  wire [7:0] a_in;
+  output [7:0] a_out;
+  reg [7:0] a_out = 8'h00;
+  input clk;
+  wire clk;
+  input load;
+  wire load;
+  input [1:0] lsel;
+  wire [1:0] lsel;
+  wire [31:0] psum_in;
+  output [31:0] psum_out;
+  reg [31:0] psum_out = 32'd0;
+  input rst;
+  wire rst;
+  input [1:0] sel_in;
+  wire [1:0] sel_in;
+  output [1:0] sel_out;
+  reg [1:0] sel_out = 2'h0;
+  reg [7:0] w0 = 8'h00;
+  reg [7:0] w1 = 8'h00;
+  reg [7:0] w2 = 8'h00;
+  input [7:0] w_in;
+  wire [7:0] w_in;
+  output [7:0] w_out;
+  wire [7:0] w_out;
+  assign \$1  = ! lsel;
+  assign \$2  = load & \$1 ;
+  assign \$3  = lsel == 1'h1;
+  assign \$4  = load & \$3 ;
+  assign \$5  = lsel == 2'h2;
+  assign \$6  = load & \$5 ;
+  assign \$7  = ! sel_in;
+  assign \$8  = sel_in == 1'h1;
+  assign \$9  = \$8  ? w1 : w2;
+  assign \$10  = \$7  ? w0 : \$9 ;
+  assign \$11  = $signed(a_in) * $signed(\$10 );
+  assign \$12  = $signed(1'h0) + $signed(\$11 );
+  assign \$13  = ! lsel;
+  assign \$14  = lsel == 1'h1;
+  assign \$15  = \$14  ? w1 : w2;
+  assign w_out = \$13  ? w0 : \$15 ;
+  always @(posedge clk)
+    a_out <= \$16 ;
+  always @(posedge clk)
+    sel_out <= \$17 ;
+  always @(posedge clk)
+    w0 <= \$18 ;
+  always @(posedge clk)
+    w1 <= \$19 ;
+  always @(posedge clk)
+    w2 <= \$20 ;
+  always @(posedge clk)
+    psum_out <= \$21 ;
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$16  = a_in;
+    if (rst) begin
+      \$16  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$17  = sel_in;
+    if (rst) begin
+      \$17  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$18  = w0;
+    if (\$2 ) begin
+      \$18  = w_in;
+    end
+    if (rst) begin
+      \$18  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$19  = w1;
+    if (\$4 ) begin
+      \$19  = w_in;
+    end
+    if (rst) begin
+      \$19  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$20  = w2;
+    if (\$6 ) begin
+      \$20  = w_in;
+    end
+    if (rst) begin
+      \$20  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$21  = \$12 [31:0];
+    if (rst) begin
+      \$21  = 32'd0;
+    end
+  end
+  assign psum_in = 32'd0;
+endmodule
+
+(* generator = "Amaranth" *)
+module \hwcnn_top.engine.array.pe_0_1 (rst, w_out, a_in, sel_in, a_out, sel_out, psum_out, w_in, \port$1759$0 , clk);
+  reg \$auto$verilog_backend.cc:2355:dump_module$3  = 0;
+  wire \$1 ;
+  wire [7:0] \$10 ;
+  wire [15:0] \$11 ;
+  wire [32:0] \$12 ;
+  wire \$13 ;
+  wire \$14 ;
+  wire [7:0] \$15 ;
+  reg [7:0] \$16 ;
+  reg [1:0] \$17 ;
+  reg [7:0] \$18 ;
+  reg [7:0] \$19 ;
+  wire \$2 ;
+  reg [7:0] \$20 ;
+  reg [31:0] \$21 ;
+  wire \$3 ;
+  wire \$4 ;
+  wire \$5 ;
+  wire \$6 ;
+  wire \$7 ;
+  wire \$8 ;
+  wire [7:0] \$9 ;
+  input [7:0] a_in;
+  wire [7:0] a_in;
+  output [7:0] a_out;
+  reg [7:0] a_out = 8'h00;
+  input clk;
+  wire clk;
+  wire load;
+  wire [1:0] lsel;
+  input [2:0] \port$1759$0 ;
+  wire [2:0] \port$1759$0 ;
+  wire [31:0] psum_in;
+  output [31:0] psum_out;
+  reg [31:0] psum_out = 32'd0;
+  input rst;
+  wire rst;
+  input [1:0] sel_in;
+  wire [1:0] sel_in;
+  output [1:0] sel_out;
+  reg [1:0] sel_out = 2'h0;
+  reg [7:0] w0 = 8'h00;
+  reg [7:0] w1 = 8'h00;
+  reg [7:0] w2 = 8'h00;
+  input [7:0] w_in;
+  wire [7:0] w_in;
+  output [7:0] w_out;
+  wire [7:0] w_out;
+  assign \$1  = ! \port$1759$0 [2:1];
+  assign \$2  = \port$1759$0 [0] & \$1 ;
+  assign \$3  = \port$1759$0 [2:1] == 1'h1;
+  assign \$4  = \port$1759$0 [0] & \$3 ;
+  assign \$5  = \port$1759$0 [2:1] == 2'h2;
+  assign \$6  = \port$1759$0 [0] & \$5 ;
+  assign \$7  = ! sel_in;
+  assign \$8  = sel_in == 1'h1;
+  assign \$9  = \$8  ? w1 : w2;
+  assign \$10  = \$7  ? w0 : \$9 ;
+  assign \$11  = $signed(a_in) * $signed(\$10 );
+  assign \$12  = $signed(1'h0) + $signed(\$11 );
+  assign \$13  = ! \port$1759$0 [2:1];
+  assign \$14  = \port$1759$0 [2:1] == 1'h1;
+  assign \$15  = \$14  ? w1 : w2;
+  assign w_out = \$13  ? w0 : \$15 ;
+  always @(posedge clk)
+    a_out <= \$16 ;
+  always @(posedge clk)
+    sel_out <= \$17 ;
+  always @(posedge clk)
+    w0 <= \$18 ;
+  always @(posedge clk)
+    w1 <= \$19 ;
+  always @(posedge clk)
+    w2 <= \$20 ;
+  always @(posedge clk)
+    psum_out <= \$21 ;
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$16  = a_in;
+    if (rst) begin
+      \$16  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$17  = sel_in;
+    if (rst) begin
+      \$17  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$18  = w0;
+    if (\$2 ) begin
+      \$18  = w_in;
+    end
+    if (rst) begin
+      \$18  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$19  = w1;
+    if (\$4 ) begin
+      \$19  = w_in;
+    end
+    if (rst) begin
+      \$19  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$20  = w2;
+    if (\$6 ) begin
+      \$20  = w_in;
+    end
+    if (rst) begin
+      \$20  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$21  = \$12 [31:0];
+    if (rst) begin
+      \$21  = 32'd0;
+    end
+  end
+  assign load = \port$1759$0 [0];
+  assign lsel = \port$1759$0 [2:1];
+  assign psum_in = 32'd0;
+endmodule
+
+(* generator = "Amaranth" *)
+module \hwcnn_top.engine.array.pe_0_2 (rst, w_out, a_in, sel_in, a_out, sel_out, psum_out, w_in, \port$1763$0 , clk);
+  reg \$auto$verilog_backend.cc:2355:dump_module$4  = 0;
+  wire \$1 ;
+  wire [7:0] \$10 ;
+  wire [15:0] \$11 ;
+  wire [32:0] \$12 ;
+  wire \$13 ;
+  wire \$14 ;
+  wire [7:0] \$15 ;
+  reg [7:0] \$16 ;
+  reg [1:0] \$17 ;
+  reg [7:0] \$18 ;
+  reg [7:0] \$19 ;
+  wire \$2 ;
+  reg [7:0] \$20 ;
+  reg [31:0] \$21 ;
+  wire \$3 ;
+  wire \$4 ;
+  wire \$5 ;
+  wire \$6 ;
+  wire \$7 ;
+  wire \$8 ;
+  wire [7:0] \$9 ;
+  input [7:0] a_in;
+  wire [7:0] a_in;
+  output [7:0] a_out;
+  reg [7:0] a_out = 8'h00;
+  input clk;
+  wire clk;
+  wire load;
+  wire [1:0] lsel;
+  input [2:0] \port$1763$0 ;
+  wire [2:0] \port$1763$0 ;
+  wire [31:0] psum_in;
+  output [31:0] psum_out;
+  reg [31:0] psum_out = 32'd0;
+  input rst;
+  wire rst;
+  input [1:0] sel_in;
+  wire [1:0] sel_in;
+  output [1:0] sel_out;
+  reg [1:0] sel_out = 2'h0;
+  reg [7:0] w0 = 8'h00;
+  reg [7:0] w1 = 8'h00;
+  reg [7:0] w2 = 8'h00;
+  input [7:0] w_in;
+  wire [7:0] w_in;
+  output [7:0] w_out;
+  wire [7:0] w_out;
+  assign \$1  = ! \port$1763$0 [2:1];
+  assign \$2  = \port$1763$0 [0] & \$1 ;
+  assign \$3  = \port$1763$0 [2:1] == 1'h1;
+  assign \$4  = \port$1763$0 [0] & \$3 ;
+  assign \$5  = \port$1763$0 [2:1] == 2'h2;
+  assign \$6  = \port$1763$0 [0] & \$5 ;
+  assign \$7  = ! sel_in;
+  assign \$8  = sel_in == 1'h1;
+  assign \$9  = \$8  ? w1 : w2;
+  assign \$10  = \$7  ? w0 : \$9 ;
+  assign \$11  = $signed(a_in) * $signed(\$10 );
+  assign \$12  = $signed(1'h0) + $signed(\$11 );
+  assign \$13  = ! \port$1763$0 [2:1];
+  assign \$14  = \port$1763$0 [2:1] == 1'h1;
+  assign \$15  = \$14  ? w1 : w2;
+  assign w_out = \$13  ? w0 : \$15 ;
+  always @(posedge clk)
+    a_out <= \$16 ;
+  always @(posedge clk)
+    sel_out <= \$17 ;
+  always @(posedge clk)
+    w0 <= \$18 ;
+  always @(posedge clk)
+    w1 <= \$19 ;
+  always @(posedge clk)
+    w2 <= \$20 ;
+  always @(posedge clk)
+    psum_out <= \$21 ;
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$16  = a_in;
+    if (rst) begin
+      \$16  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$17  = sel_in;
+    if (rst) begin
+      \$17  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$18  = w0;
+    if (\$2 ) begin
+      \$18  = w_in;
+    end
+    if (rst) begin
+      \$18  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$19  = w1;
+    if (\$4 ) begin
+      \$19  = w_in;
+    end
+    if (rst) begin
+      \$19  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$20  = w2;
+    if (\$6 ) begin
+      \$20  = w_in;
+    end
+    if (rst) begin
+      \$20  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$21  = \$12 [31:0];
+    if (rst) begin
+      \$21  = 32'd0;
+    end
+  end
+  assign load = \port$1763$0 [0];
+  assign lsel = \port$1763$0 [2:1];
+  assign psum_in = 32'd0;
+endmodule
+
+(* generator = "Amaranth" *)
+module \hwcnn_top.engine.array.pe_0_3 (rst, w_out, a_in, sel_in, psum_out, w_in, \port$1769$0 , clk);
+  reg \$auto$verilog_backend.cc:2355:dump_module$5  = 0;
+  wire \$1 ;
+  wire [7:0] \$10 ;
+  wire [15:0] \$11 ;
+  wire [32:0] \$12 ;
+  wire \$13 ;
+  wire \$14 ;
+  wire [7:0] \$15 ;
+  reg [7:0] \$16 ;
+  reg [1:0] \$17 ;
+  reg [7:0] \$18 ;
+  reg [7:0] \$19 ;
+  wire \$2 ;
+  reg [7:0] \$20 ;
+  reg [31:0] \$21 ;
+  wire \$3 ;
+  wire \$4 ;
+  wire \$5 ;
+  wire \$6 ;
+  wire \$7 ;
+  wire \$8 ;
+  wire [7:0] \$9 ;
+  input [7:0] a_in;
+  wire [7:0] a_in;
+  reg [7:0] a_out = 8'h00;
+  input clk;
+  wire clk;
+  wire load;
+  wire [1:0] lsel;
+  input [2:0] \port$1769$0 ;
+  wire [2:0] \port$1769$0 ;
+  wire [31:0] psum_in;
+  output [31:0] psum_out;
+  reg [31:0] psum_out = 32'd0;
+  input rst;
+  wire rst;
+  input [1:0] sel_in;
+  wire [1:0] sel_in;
+  reg [1:0] sel_out = 2'h0;
+  reg [7:0] w0 = 8'h00;
+  reg [7:0] w1 = 8'h00;
+  reg [7:0] w2 = 8'h00;
+  input [7:0] w_in;
+  wire [7:0] w_in;
+  output [7:0] w_out;
+  wire [7:0] w_out;
+  assign \$1  = ! \port$1769$0 [2:1];
+  assign \$2  = \port$1769$0 [0] & \$1 ;
+  assign \$3  = \port$1769$0 [2:1] == 1'h1;
+  assign \$4  = \port$1769$0 [0] & \$3 ;
+  assign \$5  = \port$1769$0 [2:1] == 2'h2;
+  assign \$6  = \port$1769$0 [0] & \$5 ;
+  assign \$7  = ! sel_in;
+  assign \$8  = sel_in == 1'h1;
+  assign \$9  = \$8  ? w1 : w2;
+  assign \$10  = \$7  ? w0 : \$9 ;
+  assign \$11  = $signed(a_in) * $signed(\$10 );
+  assign \$12  = $signed(1'h0) + $signed(\$11 );
+  assign \$13  = ! \port$1769$0 [2:1];
+  assign \$14  = \port$1769$0 [2:1] == 1'h1;
+  assign \$15  = \$14  ? w1 : w2;
+  assign w_out = \$13  ? w0 : \$15 ;
+  always @(posedge clk)
+    a_out <= \$16 ;
+  always @(posedge clk)
+    sel_out <= \$17 ;
+  always @(posedge clk)
+    w0 <= \$18 ;
+  always @(posedge clk)
+    w1 <= \$19 ;
+  always @(posedge clk)
+    w2 <= \$20 ;
+  always @(posedge clk)
+    psum_out <= \$21 ;
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$16  = a_in;
+    if (rst) begin
+      \$16  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$17  = sel_in;
+    if (rst) begin
+      \$17  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$18  = w0;
+    if (\$2 ) begin
+      \$18  = w_in;
+    end
+    if (rst) begin
+      \$18  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$19  = w1;
+    if (\$4 ) begin
+      \$19  = w_in;
+    end
+    if (rst) begin
+      \$19  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$20  = w2;
+    if (\$6 ) begin
+      \$20  = w_in;
+    end
+    if (rst) begin
+      \$20  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$21  = \$12 [31:0];
+    if (rst) begin
+      \$21  = 32'd0;
+    end
+  end
+  assign load = \port$1769$0 [0];
+  assign lsel = \port$1769$0 [2:1];
+  assign psum_in = 32'd0;
+endmodule
+
+(* generator = "Amaranth" *)
+module \hwcnn_top.engine.array.pe_1_0 (rst, w_in, w_out, load, lsel, psum_in, a_out, sel_out, psum_out, a_in, sel_in, clk);
+  reg \$auto$verilog_backend.cc:2355:dump_module$6  = 0;
+  wire \$1 ;
+  wire [7:0] \$10 ;
+  wire [15:0] \$11 ;
+  wire [32:0] \$12 ;
+  wire \$13 ;
+  wire \$14 ;
+  wire [7:0] \$15 ;
+  reg [7:0] \$16 ;
+  reg [1:0] \$17 ;
+  reg [7:0] \$18 ;
+  reg [7:0] \$19 ;
+  wire \$2 ;
+  reg [7:0] \$20 ;
+  reg [31:0] \$21 ;
+  wire \$3 ;
+  wire \$4 ;
+  wire \$5 ;
+  wire \$6 ;
+  wire \$7 ;
+  wire \$8 ;
+  wire [7:0] \$9 ;
+  input [7:0] a_in;
+  wire [7:0] a_in;
+  output [7:0] a_out;
+  reg [7:0] a_out = 8'h00;
+  input clk;
+  wire clk;
+  input load;
+  wire load;
+  input [1:0] lsel;
+  wire [1:0] lsel;
+  input [31:0] psum_in;
+  wire [31:0] psum_in;
+  output [31:0] psum_out;
+  reg [31:0] psum_out = 32'd0;
+  input rst;
+  wire rst;
+  input [1:0] sel_in;
+  wire [1:0] sel_in;
+  output [1:0] sel_out;
+  reg [1:0] sel_out = 2'h0;
+  reg [7:0] w0 = 8'h00;
+  reg [7:0] w1 = 8'h00;
+  reg [7:0] w2 = 8'h00;
+  input [7:0] w_in;
+  wire [7:0] w_in;
+  output [7:0] w_out;
+  wire [7:0] w_out;
+  assign \$1  = ! lsel;
+  assign \$2  = load & \$1 ;
+  assign \$3  = lsel == 1'h1;
+  assign \$4  = load & \$3 ;
+  assign \$5  = lsel == 2'h2;
+  assign \$6  = load & \$5 ;
+  assign \$7  = ! sel_in;
+  assign \$8  = sel_in == 1'h1;
+  assign \$9  = \$8  ? w1 : w2;
+  assign \$10  = \$7  ? w0 : \$9 ;
+  assign \$11  = $signed(a_in) * $signed(\$10 );
+  assign \$12  = $signed(psum_in) + $signed(\$11 );
+  assign \$13  = ! lsel;
+  assign \$14  = lsel == 1'h1;
+  assign \$15  = \$14  ? w1 : w2;
+  assign w_out = \$13  ? w0 : \$15 ;
+  always @(posedge clk)
+    a_out <= \$16 ;
+  always @(posedge clk)
+    sel_out <= \$17 ;
+  always @(posedge clk)
+    w0 <= \$18 ;
+  always @(posedge clk)
+    w1 <= \$19 ;
+  always @(posedge clk)
+    w2 <= \$20 ;
+  always @(posedge clk)
+    psum_out <= \$21 ;
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$16  = a_in;
+    if (rst) begin
+      \$16  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$17  = sel_in;
+    if (rst) begin
+      \$17  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$18  = w0;
+    if (\$2 ) begin
+      \$18  = w_in;
+    end
+    if (rst) begin
+      \$18  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$19  = w1;
+    if (\$4 ) begin
+      \$19  = w_in;
+    end
+    if (rst) begin
+      \$19  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$20  = w2;
+    if (\$6 ) begin
+      \$20  = w_in;
+    end
+    if (rst) begin
+      \$20  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$21  = \$12 [31:0];
+    if (rst) begin
+      \$21  = 32'd0;
+    end
+  end
+endmodule
+
+(* generator = "Amaranth" *)
+module \hwcnn_top.engine.array.pe_1_1 (rst, w_in, w_out, psum_in, a_in, sel_in, a_out, sel_out, psum_out, \port$1759$0 , clk);
+  reg \$auto$verilog_backend.cc:2355:dump_module$7  = 0;
+  wire \$1 ;
+  wire [7:0] \$10 ;
+  wire [15:0] \$11 ;
+  wire [32:0] \$12 ;
+  wire \$13 ;
+  wire \$14 ;
+  wire [7:0] \$15 ;
+  reg [7:0] \$16 ;
+  reg [1:0] \$17 ;
+  reg [7:0] \$18 ;
+  reg [7:0] \$19 ;
+  wire \$2 ;
+  reg [7:0] \$20 ;
+  reg [31:0] \$21 ;
+  wire \$3 ;
+  wire \$4 ;
+  wire \$5 ;
+  wire \$6 ;
+  wire \$7 ;
+  wire \$8 ;
+  wire [7:0] \$9 ;
+  input [7:0] a_in;
+  wire [7:0] a_in;
+  output [7:0] a_out;
+  reg [7:0] a_out = 8'h00;
+  input clk;
+  wire clk;
+  wire load;
+  wire [1:0] lsel;
+  input [2:0] \port$1759$0 ;
+  wire [2:0] \port$1759$0 ;
+  input [31:0] psum_in;
+  wire [31:0] psum_in;
+  output [31:0] psum_out;
+  reg [31:0] psum_out = 32'd0;
+  input rst;
+  wire rst;
+  input [1:0] sel_in;
+  wire [1:0] sel_in;
+  output [1:0] sel_out;
+  reg [1:0] sel_out = 2'h0;
+  reg [7:0] w0 = 8'h00;
+  reg [7:0] w1 = 8'h00;
+  reg [7:0] w2 = 8'h00;
+  input [7:0] w_in;
+  wire [7:0] w_in;
+  output [7:0] w_out;
+  wire [7:0] w_out;
+  assign \$1  = ! \port$1759$0 [2:1];
+  assign \$2  = \port$1759$0 [0] & \$1 ;
+  assign \$3  = \port$1759$0 [2:1] == 1'h1;
+  assign \$4  = \port$1759$0 [0] & \$3 ;
+  assign \$5  = \port$1759$0 [2:1] == 2'h2;
+  assign \$6  = \port$1759$0 [0] & \$5 ;
+  assign \$7  = ! sel_in;
+  assign \$8  = sel_in == 1'h1;
+  assign \$9  = \$8  ? w1 : w2;
+  assign \$10  = \$7  ? w0 : \$9 ;
+  assign \$11  = $signed(a_in) * $signed(\$10 );
+  assign \$12  = $signed(psum_in) + $signed(\$11 );
+  assign \$13  = ! \port$1759$0 [2:1];
+  assign \$14  = \port$1759$0 [2:1] == 1'h1;
+  assign \$15  = \$14  ? w1 : w2;
+  assign w_out = \$13  ? w0 : \$15 ;
+  always @(posedge clk)
+    a_out <= \$16 ;
+  always @(posedge clk)
+    sel_out <= \$17 ;
+  always @(posedge clk)
+    w0 <= \$18 ;
+  always @(posedge clk)
+    w1 <= \$19 ;
+  always @(posedge clk)
+    w2 <= \$20 ;
+  always @(posedge clk)
+    psum_out <= \$21 ;
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
+    \$16  = a_in;
+    if (rst) begin
+      \$16  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
+    \$17  = sel_in;
+    if (rst) begin
+      \$17  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
+    \$18  = w0;
+    if (\$2 ) begin
+      \$18  = w_in;
+    end
+    if (rst) begin
+      \$18  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
+    \$19  = w1;
+    if (\$4 ) begin
+      \$19  = w_in;
+    end
+    if (rst) begin
+      \$19  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
+    \$20  = w2;
+    if (\$6 ) begin
+      \$20  = w_in;
+    end
+    if (rst) begin
+      \$20  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
+    \$21  = \$12 [31:0];
+    if (rst) begin
+      \$21  = 32'd0;
+    end
+  end
+  assign load = \port$1759$0 [0];
+  assign lsel = \port$1759$0 [2:1];
+endmodule
+
+(* generator = "Amaranth" *)
+module \hwcnn_top.engine.array.pe_1_2 (rst, w_in, w_out, psum_in, a_in, sel_in, a_out, sel_out, psum_out, \port$1763$0 , clk);
+  reg \$auto$verilog_backend.cc:2355:dump_module$8  = 0;
+  wire \$1 ;
+  wire [7:0] \$10 ;
+  wire [15:0] \$11 ;
+  wire [32:0] \$12 ;
+  wire \$13 ;
+  wire \$14 ;
+  wire [7:0] \$15 ;
+  reg [7:0] \$16 ;
+  reg [1:0] \$17 ;
+  reg [7:0] \$18 ;
+  reg [7:0] \$19 ;
+  wire \$2 ;
+  reg [7:0] \$20 ;
+  reg [31:0] \$21 ;
+  wire \$3 ;
+  wire \$4 ;
+  wire \$5 ;
+  wire \$6 ;
+  wire \$7 ;
+  wire \$8 ;
+  wire [7:0] \$9 ;
+  input [7:0] a_in;
+  wire [7:0] a_in;
+  output [7:0] a_out;
+  reg [7:0] a_out = 8'h00;
+  input clk;
+  wire clk;
+  wire load;
+  wire [1:0] lsel;
+  input [2:0] \port$1763$0 ;
+  wire [2:0] \port$1763$0 ;
+  input [31:0] psum_in;
+  wire [31:0] psum_in;
+  output [31:0] psum_out;
+  reg [31:0] psum_out = 32'd0;
+  input rst;
+  wire rst;
+  input [1:0] sel_in;
+  wire [1:0] sel_in;
+  output [1:0] sel_out;
+  reg [1:0] sel_out = 2'h0;
+  reg [7:0] w0 = 8'h00;
+  reg [7:0] w1 = 8'h00;
+  reg [7:0] w2 = 8'h00;
+  input [7:0] w_in;
+  wire [7:0] w_in;
+  output [7:0] w_out;
+  wire [7:0] w_out;
+  assign \$1  = ! \port$1763$0 [2:1];
+  assign \$2  = \port$1763$0 [0] & \$1 ;
+  assign \$3  = \port$1763$0 [2:1] == 1'h1;
+  assign \$4  = \port$1763$0 [0] & \$3 ;
+  assign \$5  = \port$1763$0 [2:1] == 2'h2;
+  assign \$6  = \port$1763$0 [0] & \$5 ;
+  assign \$7  = ! sel_in;
+  assign \$8  = sel_in == 1'h1;
+  assign \$9  = \$8  ? w1 : w2;
+  assign \$10  = \$7  ? w0 : \$9 ;
+  assign \$11  = $signed(a_in) * $signed(\$10 );
+  assign \$12  = $signed(psum_in) + $signed(\$11 );
+  assign \$13  = ! \port$1763$0 [2:1];
+  assign \$14  = \port$1763$0 [2:1] == 1'h1;
+  assign \$15  = \$14  ? w1 : w2;
+  assign w_out = \$13  ? w0 : \$15 ;
+  always @(posedge clk)
+    a_out <= \$16 ;
+  always @(posedge clk)
+    sel_out <= \$17 ;
+  always @(posedge clk)
+    w0 <= \$18 ;
+  always @(posedge clk)
+    w1 <= \$19 ;
+  always @(posedge clk)
+    w2 <= \$20 ;
+  always @(posedge clk)
+    psum_out <= \$21 ;
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
+    \$16  = a_in;
+    if (rst) begin
+      \$16  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
+    \$17  = sel_in;
+    if (rst) begin
+      \$17  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
+    \$18  = w0;
+    if (\$2 ) begin
+      \$18  = w_in;
+    end
+    if (rst) begin
+      \$18  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
+    \$19  = w1;
+    if (\$4 ) begin
+      \$19  = w_in;
+    end
+    if (rst) begin
+      \$19  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
+    \$20  = w2;
+    if (\$6 ) begin
+      \$20  = w_in;
+    end
+    if (rst) begin
+      \$20  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
+    \$21  = \$12 [31:0];
+    if (rst) begin
+      \$21  = 32'd0;
+    end
+  end
+  assign load = \port$1763$0 [0];
+  assign lsel = \port$1763$0 [2:1];
+endmodule
+
+(* generator = "Amaranth" *)
+module \hwcnn_top.engine.array.pe_1_3 (rst, w_in, w_out, psum_in, a_in, sel_in, psum_out, \port$1769$0 , clk);
+  reg \$auto$verilog_backend.cc:2355:dump_module$9  = 0;
+  wire \$1 ;
+  wire [7:0] \$10 ;
+  wire [15:0] \$11 ;
+  wire [32:0] \$12 ;
+  wire \$13 ;
+  wire \$14 ;
+  wire [7:0] \$15 ;
+  reg [7:0] \$16 ;
+  reg [1:0] \$17 ;
+  reg [7:0] \$18 ;
+  reg [7:0] \$19 ;
+  wire \$2 ;
+  reg [7:0] \$20 ;
+  reg [31:0] \$21 ;
+  wire \$3 ;
+  wire \$4 ;
+  wire \$5 ;
+  wire \$6 ;
+  wire \$7 ;
+  wire \$8 ;
+  wire [7:0] \$9 ;
+  input [7:0] a_in;
+  wire [7:0] a_in;
+  reg [7:0] a_out = 8'h00;
+  input clk;
+  wire clk;
+  wire load;
+  wire [1:0] lsel;
+  input [2:0] \port$1769$0 ;
+  wire [2:0] \port$1769$0 ;
+  input [31:0] psum_in;
+  wire [31:0] psum_in;
+  output [31:0] psum_out;
+  reg [31:0] psum_out = 32'd0;
+  input rst;
+  wire rst;
+  input [1:0] sel_in;
+  wire [1:0] sel_in;
+  reg [1:0] sel_out = 2'h0;
+  reg [7:0] w0 = 8'h00;
+  reg [7:0] w1 = 8'h00;
+  reg [7:0] w2 = 8'h00;
+  input [7:0] w_in;
+  wire [7:0] w_in;
+  output [7:0] w_out;
+  wire [7:0] w_out;
+  assign \$1  = ! \port$1769$0 [2:1];
+  assign \$2  = \port$1769$0 [0] & \$1 ;
+  assign \$3  = \port$1769$0 [2:1] == 1'h1;
+  assign \$4  = \port$1769$0 [0] & \$3 ;
+  assign \$5  = \port$1769$0 [2:1] == 2'h2;
+  assign \$6  = \port$1769$0 [0] & \$5 ;
+  assign \$7  = ! sel_in;
+  assign \$8  = sel_in == 1'h1;
+  assign \$9  = \$8  ? w1 : w2;
+  assign \$10  = \$7  ? w0 : \$9 ;
+  assign \$11  = $signed(a_in) * $signed(\$10 );
+  assign \$12  = $signed(psum_in) + $signed(\$11 );
+  assign \$13  = ! \port$1769$0 [2:1];
+  assign \$14  = \port$1769$0 [2:1] == 1'h1;
+  assign \$15  = \$14  ? w1 : w2;
+  assign w_out = \$13  ? w0 : \$15 ;
+  always @(posedge clk)
+    a_out <= \$16 ;
+  always @(posedge clk)
+    sel_out <= \$17 ;
+  always @(posedge clk)
+    w0 <= \$18 ;
+  always @(posedge clk)
+    w1 <= \$19 ;
+  always @(posedge clk)
+    w2 <= \$20 ;
+  always @(posedge clk)
+    psum_out <= \$21 ;
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$16  = a_in;
+    if (rst) begin
+      \$16  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$17  = sel_in;
+    if (rst) begin
+      \$17  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$18  = w0;
+    if (\$2 ) begin
+      \$18  = w_in;
+    end
+    if (rst) begin
+      \$18  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$19  = w1;
+    if (\$4 ) begin
+      \$19  = w_in;
+    end
+    if (rst) begin
+      \$19  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$20  = w2;
+    if (\$6 ) begin
+      \$20  = w_in;
+    end
+    if (rst) begin
+      \$20  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
+    \$21  = \$12 [31:0];
+    if (rst) begin
+      \$21  = 32'd0;
+    end
+  end
+  assign load = \port$1769$0 [0];
+  assign lsel = \port$1769$0 [2:1];
+endmodule
+
+(* generator = "Amaranth" *)
+module \hwcnn_top.engine.array.pe_2_0 (rst, w_in, w_out, load, lsel, psum_in, a_out, sel_out, psum_out, a_in, sel_in, clk);
+  reg \$auto$verilog_backend.cc:2355:dump_module$10  = 0;
+  wire \$1 ;
+  wire [7:0] \$10 ;
+  wire [15:0] \$11 ;
+  wire [32:0] \$12 ;
+  wire \$13 ;
+  wire \$14 ;
+  wire [7:0] \$15 ;
+  reg [7:0] \$16 ;
+  reg [1:0] \$17 ;
+  reg [7:0] \$18 ;
+  reg [7:0] \$19 ;
+  wire \$2 ;
+  reg [7:0] \$20 ;
+  reg [31:0] \$21 ;
+  wire \$3 ;
+  wire \$4 ;
+  wire \$5 ;
+  wire \$6 ;
+  wire \$7 ;
+  wire \$8 ;
+  wire [7:0] \$9 ;
+  input [7:0] a_in;
+  wire [7:0] a_in;
+  output [7:0] a_out;
+  reg [7:0] a_out = 8'h00;
+  input clk;
+  wire clk;
+  input load;
+  wire load;
+  input [1:0] lsel;
+  wire [1:0] lsel;
+  input [31:0] psum_in;
+  wire [31:0] psum_in;
+  output [31:0] psum_out;
+  reg [31:0] psum_out = 32'd0;
+  input rst;
+  wire rst;
+  input [1:0] sel_in;
+  wire [1:0] sel_in;
+  output [1:0] sel_out;
+  reg [1:0] sel_out = 2'h0;
+  reg [7:0] w0 = 8'h00;
+  reg [7:0] w1 = 8'h00;
+  reg [7:0] w2 = 8'h00;
+  input [7:0] w_in;
+  wire [7:0] w_in;
+  output [7:0] w_out;
+  wire [7:0] w_out;
+  assign \$1  = ! lsel;
+  assign \$2  = load & \$1 ;
+  assign \$3  = lsel == 1'h1;
+  assign \$4  = load & \$3 ;
+  assign \$5  = lsel == 2'h2;
+  assign \$6  = load & \$5 ;
+  assign \$7  = ! sel_in;
+  assign \$8  = sel_in == 1'h1;
+  assign \$9  = \$8  ? w1 : w2;
+  assign \$10  = \$7  ? w0 : \$9 ;
+  assign \$11  = $signed(a_in) * $signed(\$10 );
+  assign \$12  = $signed(psum_in) + $signed(\$11 );
+  assign \$13  = ! lsel;
+  assign \$14  = lsel == 1'h1;
+  assign \$15  = \$14  ? w1 : w2;
+  assign w_out = \$13  ? w0 : \$15 ;
+  always @(posedge clk)
+    a_out <= \$16 ;
+  always @(posedge clk)
+    sel_out <= \$17 ;
+  always @(posedge clk)
+    w0 <= \$18 ;
+  always @(posedge clk)
+    w1 <= \$19 ;
+  always @(posedge clk)
+    w2 <= \$20 ;
+  always @(posedge clk)
+    psum_out <= \$21 ;
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    \$16  = a_in;
+    if (rst) begin
+      \$16  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    \$17  = sel_in;
+    if (rst) begin
+      \$17  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    \$18  = w0;
+    if (\$2 ) begin
+      \$18  = w_in;
+    end
+    if (rst) begin
+      \$18  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    \$19  = w1;
+    if (\$4 ) begin
+      \$19  = w_in;
+    end
+    if (rst) begin
+      \$19  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    \$20  = w2;
+    if (\$6 ) begin
+      \$20  = w_in;
+    end
+    if (rst) begin
+      \$20  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    \$21  = \$12 [31:0];
+    if (rst) begin
+      \$21  = 32'd0;
+    end
+  end
+endmodule
+
+(* generator = "Amaranth" *)
+module \hwcnn_top.engine.array.pe_2_1 (rst, w_in, w_out, psum_in, a_in, sel_in, a_out, sel_out, psum_out, \port$1759$0 , clk);
+  reg \$auto$verilog_backend.cc:2355:dump_module$11  = 0;
+  wire \$1 ;
+  wire [7:0] \$10 ;
+  wire [15:0] \$11 ;
+  wire [32:0] \$12 ;
+  wire \$13 ;
+  wire \$14 ;
+  wire [7:0] \$15 ;
+  reg [7:0] \$16 ;
+  reg [1:0] \$17 ;
+  reg [7:0] \$18 ;
+  reg [7:0] \$19 ;
+  wire \$2 ;
+  reg [7:0] \$20 ;
+  reg [31:0] \$21 ;
+  wire \$3 ;
+  wire \$4 ;
+  wire \$5 ;
+  wire \$6 ;
+  wire \$7 ;
+  wire \$8 ;
+  wire [7:0] \$9 ;
+  input [7:0] a_in;
+  wire [7:0] a_in;
+  output [7:0] a_out;
+  reg [7:0] a_out = 8'h00;
+  input clk;
+  wire clk;
+  wire load;
+  wire [1:0] lsel;
+  input [2:0] \port$1759$0 ;
+  wire [2:0] \port$1759$0 ;
+  input [31:0] psum_in;
+  wire [31:0] psum_in;
+  output [31:0] psum_out;
+  reg [31:0] psum_out = 32'd0;
+  input rst;
+  wire rst;
+  input [1:0] sel_in;
+  wire [1:0] sel_in;
+  output [1:0] sel_out;
+  reg [1:0] sel_out = 2'h0;
+  reg [7:0] w0 = 8'h00;
+  reg [7:0] w1 = 8'h00;
+  reg [7:0] w2 = 8'h00;
+  input [7:0] w_in;
+  wire [7:0] w_in;
+  output [7:0] w_out;
+  wire [7:0] w_out;
+  assign \$1  = ! \port$1759$0 [2:1];
+  assign \$2  = \port$1759$0 [0] & \$1 ;
+  assign \$3  = \port$1759$0 [2:1] == 1'h1;
+  assign \$4  = \port$1759$0 [0] & \$3 ;
+  assign \$5  = \port$1759$0 [2:1] == 2'h2;
+  assign \$6  = \port$1759$0 [0] & \$5 ;
+  assign \$7  = ! sel_in;
+  assign \$8  = sel_in == 1'h1;
+  assign \$9  = \$8  ? w1 : w2;
+  assign \$10  = \$7  ? w0 : \$9 ;
+  assign \$11  = $signed(a_in) * $signed(\$10 );
+  assign \$12  = $signed(psum_in) + $signed(\$11 );
+  assign \$13  = ! \port$1759$0 [2:1];
+  assign \$14  = \port$1759$0 [2:1] == 1'h1;
+  assign \$15  = \$14  ? w1 : w2;
+  assign w_out = \$13  ? w0 : \$15 ;
+  always @(posedge clk)
+    a_out <= \$16 ;
+  always @(posedge clk)
+    sel_out <= \$17 ;
+  always @(posedge clk)
+    w0 <= \$18 ;
+  always @(posedge clk)
+    w1 <= \$19 ;
+  always @(posedge clk)
+    w2 <= \$20 ;
+  always @(posedge clk)
+    psum_out <= \$21 ;
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
+    \$16  = a_in;
+    if (rst) begin
+      \$16  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
+    \$17  = sel_in;
+    if (rst) begin
+      \$17  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
+    \$18  = w0;
+    if (\$2 ) begin
+      \$18  = w_in;
+    end
+    if (rst) begin
+      \$18  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
+    \$19  = w1;
+    if (\$4 ) begin
+      \$19  = w_in;
+    end
+    if (rst) begin
+      \$19  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
+    \$20  = w2;
+    if (\$6 ) begin
+      \$20  = w_in;
+    end
+    if (rst) begin
+      \$20  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
+    \$21  = \$12 [31:0];
+    if (rst) begin
+      \$21  = 32'd0;
+    end
+  end
+  assign load = \port$1759$0 [0];
+  assign lsel = \port$1759$0 [2:1];
+endmodule
+
+(* generator = "Amaranth" *)
+module \hwcnn_top.engine.array.pe_2_2 (rst, w_in, w_out, psum_in, a_in, sel_in, a_out, sel_out, psum_out, \port$1763$0 , clk);
+  reg \$auto$verilog_backend.cc:2355:dump_module$12  = 0;
+  wire \$1 ;
+  wire [7:0] \$10 ;
+  wire [15:0] \$11 ;
+  wire [32:0] \$12 ;
+  wire \$13 ;
+  wire \$14 ;
+  wire [7:0] \$15 ;
+  reg [7:0] \$16 ;
+  reg [1:0] \$17 ;
+  reg [7:0] \$18 ;
+  reg [7:0] \$19 ;
+  wire \$2 ;
+  reg [7:0] \$20 ;
+  reg [31:0] \$21 ;
+  wire \$3 ;
+  wire \$4 ;
+  wire \$5 ;
+  wire \$6 ;
+  wire \$7 ;
+  wire \$8 ;
+  wire [7:0] \$9 ;
+  input [7:0] a_in;
+  wire [7:0] a_in;
+  output [7:0] a_out;
+  reg [7:0] a_out = 8'h00;
+  input clk;
+  wire clk;
+  wire load;
+  wire [1:0] lsel;
+  input [2:0] \port$1763$0 ;
+  wire [2:0] \port$1763$0 ;
+  input [31:0] psum_in;
+  wire [31:0] psum_in;
+  output [31:0] psum_out;
+  reg [31:0] psum_out = 32'd0;
+  input rst;
+  wire rst;
+  input [1:0] sel_in;
+  wire [1:0] sel_in;
+  output [1:0] sel_out;
+  reg [1:0] sel_out = 2'h0;
+  reg [7:0] w0 = 8'h00;
+  reg [7:0] w1 = 8'h00;
+  reg [7:0] w2 = 8'h00;
+  input [7:0] w_in;
+  wire [7:0] w_in;
+  output [7:0] w_out;
+  wire [7:0] w_out;
+  assign \$1  = ! \port$1763$0 [2:1];
+  assign \$2  = \port$1763$0 [0] & \$1 ;
+  assign \$3  = \port$1763$0 [2:1] == 1'h1;
+  assign \$4  = \port$1763$0 [0] & \$3 ;
+  assign \$5  = \port$1763$0 [2:1] == 2'h2;
+  assign \$6  = \port$1763$0 [0] & \$5 ;
+  assign \$7  = ! sel_in;
+  assign \$8  = sel_in == 1'h1;
+  assign \$9  = \$8  ? w1 : w2;
+  assign \$10  = \$7  ? w0 : \$9 ;
+  assign \$11  = $signed(a_in) * $signed(\$10 );
+  assign \$12  = $signed(psum_in) + $signed(\$11 );
+  assign \$13  = ! \port$1763$0 [2:1];
+  assign \$14  = \port$1763$0 [2:1] == 1'h1;
+  assign \$15  = \$14  ? w1 : w2;
+  assign w_out = \$13  ? w0 : \$15 ;
+  always @(posedge clk)
+    a_out <= \$16 ;
+  always @(posedge clk)
+    sel_out <= \$17 ;
+  always @(posedge clk)
+    w0 <= \$18 ;
+  always @(posedge clk)
+    w1 <= \$19 ;
+  always @(posedge clk)
+    w2 <= \$20 ;
+  always @(posedge clk)
+    psum_out <= \$21 ;
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$16  = a_in;
+    if (rst) begin
+      \$16  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$17  = sel_in;
+    if (rst) begin
+      \$17  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$18  = w0;
+    if (\$2 ) begin
+      \$18  = w_in;
+    end
+    if (rst) begin
+      \$18  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$19  = w1;
+    if (\$4 ) begin
+      \$19  = w_in;
+    end
+    if (rst) begin
+      \$19  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$20  = w2;
+    if (\$6 ) begin
+      \$20  = w_in;
+    end
+    if (rst) begin
+      \$20  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
+    \$21  = \$12 [31:0];
+    if (rst) begin
+      \$21  = 32'd0;
+    end
+  end
+  assign load = \port$1763$0 [0];
+  assign lsel = \port$1763$0 [2:1];
+endmodule
+
+(* generator = "Amaranth" *)
+module \hwcnn_top.engine.array.pe_2_3 (rst, w_in, w_out, psum_in, a_in, sel_in, psum_out, \port$1769$0 , clk);
+  reg \$auto$verilog_backend.cc:2355:dump_module$13  = 0;
+  wire \$1 ;
+  wire [7:0] \$10 ;
+  wire [15:0] \$11 ;
+  wire [32:0] \$12 ;
+  wire \$13 ;
+  wire \$14 ;
+  wire [7:0] \$15 ;
+  reg [7:0] \$16 ;
+  reg [1:0] \$17 ;
+  reg [7:0] \$18 ;
+  reg [7:0] \$19 ;
+  wire \$2 ;
+  reg [7:0] \$20 ;
+  reg [31:0] \$21 ;
+  wire \$3 ;
+  wire \$4 ;
+  wire \$5 ;
+  wire \$6 ;
+  wire \$7 ;
+  wire \$8 ;
+  wire [7:0] \$9 ;
+  input [7:0] a_in;
+  wire [7:0] a_in;
+  reg [7:0] a_out = 8'h00;
+  input clk;
+  wire clk;
+  wire load;
+  wire [1:0] lsel;
+  input [2:0] \port$1769$0 ;
+  wire [2:0] \port$1769$0 ;
+  input [31:0] psum_in;
+  wire [31:0] psum_in;
+  output [31:0] psum_out;
+  reg [31:0] psum_out = 32'd0;
+  input rst;
+  wire rst;
+  input [1:0] sel_in;
+  wire [1:0] sel_in;
+  reg [1:0] sel_out = 2'h0;
+  reg [7:0] w0 = 8'h00;
+  reg [7:0] w1 = 8'h00;
+  reg [7:0] w2 = 8'h00;
+  input [7:0] w_in;
+  wire [7:0] w_in;
+  output [7:0] w_out;
+  wire [7:0] w_out;
+  assign \$1  = ! \port$1769$0 [2:1];
+  assign \$2  = \port$1769$0 [0] & \$1 ;
+  assign \$3  = \port$1769$0 [2:1] == 1'h1;
+  assign \$4  = \port$1769$0 [0] & \$3 ;
+  assign \$5  = \port$1769$0 [2:1] == 2'h2;
+  assign \$6  = \port$1769$0 [0] & \$5 ;
+  assign \$7  = ! sel_in;
+  assign \$8  = sel_in == 1'h1;
+  assign \$9  = \$8  ? w1 : w2;
+  assign \$10  = \$7  ? w0 : \$9 ;
+  assign \$11  = $signed(a_in) * $signed(\$10 );
+  assign \$12  = $signed(psum_in) + $signed(\$11 );
+  assign \$13  = ! \port$1769$0 [2:1];
+  assign \$14  = \port$1769$0 [2:1] == 1'h1;
+  assign \$15  = \$14  ? w1 : w2;
+  assign w_out = \$13  ? w0 : \$15 ;
+  always @(posedge clk)
+    a_out <= \$16 ;
+  always @(posedge clk)
+    sel_out <= \$17 ;
+  always @(posedge clk)
+    w0 <= \$18 ;
+  always @(posedge clk)
+    w1 <= \$19 ;
+  always @(posedge clk)
+    w2 <= \$20 ;
+  always @(posedge clk)
+    psum_out <= \$21 ;
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    \$16  = a_in;
+    if (rst) begin
+      \$16  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    \$17  = sel_in;
+    if (rst) begin
+      \$17  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    \$18  = w0;
+    if (\$2 ) begin
+      \$18  = w_in;
+    end
+    if (rst) begin
+      \$18  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    \$19  = w1;
+    if (\$4 ) begin
+      \$19  = w_in;
+    end
+    if (rst) begin
+      \$19  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    \$20  = w2;
+    if (\$6 ) begin
+      \$20  = w_in;
+    end
+    if (rst) begin
+      \$20  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
+    \$21  = \$12 [31:0];
+    if (rst) begin
+      \$21  = 32'd0;
+    end
+  end
+  assign load = \port$1769$0 [0];
+  assign lsel = \port$1769$0 [2:1];
+endmodule
+
+(* generator = "Amaranth" *)
+module \hwcnn_top.engine.array.pe_3_0 (rst, w_in, load, lsel, psum_in, a_out, sel_out, psum_out, a_in, sel_in, clk);
+  reg \$auto$verilog_backend.cc:2355:dump_module$14  = 0;
+  wire \$1 ;
+  wire [7:0] \$10 ;
+  wire [15:0] \$11 ;
+  wire [32:0] \$12 ;
+  wire \$13 ;
+  wire \$14 ;
+  wire [7:0] \$15 ;
+  reg [7:0] \$16 ;
+  reg [1:0] \$17 ;
+  reg [7:0] \$18 ;
+  reg [7:0] \$19 ;
+  wire \$2 ;
+  reg [7:0] \$20 ;
+  reg [31:0] \$21 ;
+  wire \$3 ;
+  wire \$4 ;
+  wire \$5 ;
+  wire \$6 ;
+  wire \$7 ;
+  wire \$8 ;
+  wire [7:0] \$9 ;
+  input [7:0] a_in;
+  wire [7:0] a_in;
+  output [7:0] a_out;
+  reg [7:0] a_out = 8'h00;
+  input clk;
+  wire clk;
+  input load;
+  wire load;
+  input [1:0] lsel;
+  wire [1:0] lsel;
+  input [31:0] psum_in;
+  wire [31:0] psum_in;
+  output [31:0] psum_out;
+  reg [31:0] psum_out = 32'd0;
+  input rst;
+  wire rst;
+  input [1:0] sel_in;
+  wire [1:0] sel_in;
+  output [1:0] sel_out;
+  reg [1:0] sel_out = 2'h0;
+  reg [7:0] w0 = 8'h00;
+  reg [7:0] w1 = 8'h00;
+  reg [7:0] w2 = 8'h00;
+  input [7:0] w_in;
+  wire [7:0] w_in;
+  wire [7:0] w_out;
+  assign \$1  = ! lsel;
+  assign \$2  = load & \$1 ;
+  assign \$3  = lsel == 1'h1;
+  assign \$4  = load & \$3 ;
+  assign \$5  = lsel == 2'h2;
+  assign \$6  = load & \$5 ;
+  assign \$7  = ! sel_in;
+  assign \$8  = sel_in == 1'h1;
+  assign \$9  = \$8  ? w1 : w2;
+  assign \$10  = \$7  ? w0 : \$9 ;
+  assign \$11  = $signed(a_in) * $signed(\$10 );
+  assign \$12  = $signed(psum_in) + $signed(\$11 );
+  assign \$13  = ! lsel;
+  assign \$14  = lsel == 1'h1;
+  assign \$15  = \$14  ? w1 : w2;
+  assign w_out = \$13  ? w0 : \$15 ;
+  always @(posedge clk)
+    a_out <= \$16 ;
+  always @(posedge clk)
+    sel_out <= \$17 ;
+  always @(posedge clk)
+    w0 <= \$18 ;
+  always @(posedge clk)
+    w1 <= \$19 ;
+  always @(posedge clk)
+    w2 <= \$20 ;
+  always @(posedge clk)
+    psum_out <= \$21 ;
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
+    \$16  = a_in;
+    if (rst) begin
+      \$16  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
+    \$17  = sel_in;
+    if (rst) begin
+      \$17  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
+    \$18  = w0;
+    if (\$2 ) begin
+      \$18  = w_in;
+    end
+    if (rst) begin
+      \$18  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
+    \$19  = w1;
+    if (\$4 ) begin
+      \$19  = w_in;
+    end
+    if (rst) begin
+      \$19  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
+    \$20  = w2;
+    if (\$6 ) begin
+      \$20  = w_in;
+    end
+    if (rst) begin
+      \$20  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
+    \$21  = \$12 [31:0];
+    if (rst) begin
+      \$21  = 32'd0;
+    end
+  end
+endmodule
+
+(* generator = "Amaranth" *)
+module \hwcnn_top.engine.array.pe_3_1 (rst, w_in, psum_in, a_in, sel_in, a_out, sel_out, psum_out, \port$1759$0 , clk);
+  reg \$auto$verilog_backend.cc:2355:dump_module$15  = 0;
+  wire \$1 ;
+  wire [7:0] \$10 ;
+  wire [15:0] \$11 ;
+  wire [32:0] \$12 ;
+  wire \$13 ;
+  wire \$14 ;
+  wire [7:0] \$15 ;
+  reg [7:0] \$16 ;
+  reg [1:0] \$17 ;
+  reg [7:0] \$18 ;
+  reg [7:0] \$19 ;
+  wire \$2 ;
+  reg [7:0] \$20 ;
+  reg [31:0] \$21 ;
+  wire \$3 ;
+  wire \$4 ;
+  wire \$5 ;
+  wire \$6 ;
+  wire \$7 ;
+  wire \$8 ;
+  wire [7:0] \$9 ;
+  input [7:0] a_in;
+  wire [7:0] a_in;
+  output [7:0] a_out;
+  reg [7:0] a_out = 8'h00;
+  input clk;
+  wire clk;
+  wire load;
+  wire [1:0] lsel;
+  input [2:0] \port$1759$0 ;
+  wire [2:0] \port$1759$0 ;
+  input [31:0] psum_in;
+  wire [31:0] psum_in;
+  output [31:0] psum_out;
+  reg [31:0] psum_out = 32'd0;
+  input rst;
+  wire rst;
+  input [1:0] sel_in;
+  wire [1:0] sel_in;
+  output [1:0] sel_out;
+  reg [1:0] sel_out = 2'h0;
+  reg [7:0] w0 = 8'h00;
+  reg [7:0] w1 = 8'h00;
+  reg [7:0] w2 = 8'h00;
+  input [7:0] w_in;
+  wire [7:0] w_in;
+  wire [7:0] w_out;
+  assign \$1  = ! \port$1759$0 [2:1];
+  assign \$2  = \port$1759$0 [0] & \$1 ;
+  assign \$3  = \port$1759$0 [2:1] == 1'h1;
+  assign \$4  = \port$1759$0 [0] & \$3 ;
+  assign \$5  = \port$1759$0 [2:1] == 2'h2;
+  assign \$6  = \port$1759$0 [0] & \$5 ;
+  assign \$7  = ! sel_in;
+  assign \$8  = sel_in == 1'h1;
+  assign \$9  = \$8  ? w1 : w2;
+  assign \$10  = \$7  ? w0 : \$9 ;
+  assign \$11  = $signed(a_in) * $signed(\$10 );
+  assign \$12  = $signed(psum_in) + $signed(\$11 );
+  assign \$13  = ! \port$1759$0 [2:1];
+  assign \$14  = \port$1759$0 [2:1] == 1'h1;
+  assign \$15  = \$14  ? w1 : w2;
+  assign w_out = \$13  ? w0 : \$15 ;
+  always @(posedge clk)
+    a_out <= \$16 ;
+  always @(posedge clk)
+    sel_out <= \$17 ;
+  always @(posedge clk)
+    w0 <= \$18 ;
+  always @(posedge clk)
+    w1 <= \$19 ;
+  always @(posedge clk)
+    w2 <= \$20 ;
+  always @(posedge clk)
+    psum_out <= \$21 ;
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
+    \$16  = a_in;
+    if (rst) begin
+      \$16  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
+    \$17  = sel_in;
+    if (rst) begin
+      \$17  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
+    \$18  = w0;
+    if (\$2 ) begin
+      \$18  = w_in;
+    end
+    if (rst) begin
+      \$18  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
+    \$19  = w1;
+    if (\$4 ) begin
+      \$19  = w_in;
+    end
+    if (rst) begin
+      \$19  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
+    \$20  = w2;
+    if (\$6 ) begin
+      \$20  = w_in;
+    end
+    if (rst) begin
+      \$20  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
+    \$21  = \$12 [31:0];
+    if (rst) begin
+      \$21  = 32'd0;
+    end
+  end
+  assign load = \port$1759$0 [0];
+  assign lsel = \port$1759$0 [2:1];
+endmodule
+
+(* generator = "Amaranth" *)
+module \hwcnn_top.engine.array.pe_3_2 (rst, w_in, psum_in, a_in, sel_in, a_out, sel_out, psum_out, \port$1763$0 , clk);
+  reg \$auto$verilog_backend.cc:2355:dump_module$16  = 0;
+  wire \$1 ;
+  wire [7:0] \$10 ;
+  wire [15:0] \$11 ;
+  wire [32:0] \$12 ;
+  wire \$13 ;
+  wire \$14 ;
+  wire [7:0] \$15 ;
+  reg [7:0] \$16 ;
+  reg [1:0] \$17 ;
+  reg [7:0] \$18 ;
+  reg [7:0] \$19 ;
+  wire \$2 ;
+  reg [7:0] \$20 ;
+  reg [31:0] \$21 ;
+  wire \$3 ;
+  wire \$4 ;
+  wire \$5 ;
+  wire \$6 ;
+  wire \$7 ;
+  wire \$8 ;
+  wire [7:0] \$9 ;
+  input [7:0] a_in;
+  wire [7:0] a_in;
+  output [7:0] a_out;
+  reg [7:0] a_out = 8'h00;
+  input clk;
+  wire clk;
+  wire load;
+  wire [1:0] lsel;
+  input [2:0] \port$1763$0 ;
+  wire [2:0] \port$1763$0 ;
+  input [31:0] psum_in;
+  wire [31:0] psum_in;
+  output [31:0] psum_out;
+  reg [31:0] psum_out = 32'd0;
+  input rst;
+  wire rst;
+  input [1:0] sel_in;
+  wire [1:0] sel_in;
+  output [1:0] sel_out;
+  reg [1:0] sel_out = 2'h0;
+  reg [7:0] w0 = 8'h00;
+  reg [7:0] w1 = 8'h00;
+  reg [7:0] w2 = 8'h00;
+  input [7:0] w_in;
+  wire [7:0] w_in;
+  wire [7:0] w_out;
+  assign \$1  = ! \port$1763$0 [2:1];
+  assign \$2  = \port$1763$0 [0] & \$1 ;
+  assign \$3  = \port$1763$0 [2:1] == 1'h1;
+  assign \$4  = \port$1763$0 [0] & \$3 ;
+  assign \$5  = \port$1763$0 [2:1] == 2'h2;
+  assign \$6  = \port$1763$0 [0] & \$5 ;
+  assign \$7  = ! sel_in;
+  assign \$8  = sel_in == 1'h1;
+  assign \$9  = \$8  ? w1 : w2;
+  assign \$10  = \$7  ? w0 : \$9 ;
+  assign \$11  = $signed(a_in) * $signed(\$10 );
+  assign \$12  = $signed(psum_in) + $signed(\$11 );
+  assign \$13  = ! \port$1763$0 [2:1];
+  assign \$14  = \port$1763$0 [2:1] == 1'h1;
+  assign \$15  = \$14  ? w1 : w2;
+  assign w_out = \$13  ? w0 : \$15 ;
+  always @(posedge clk)
+    a_out <= \$16 ;
+  always @(posedge clk)
+    sel_out <= \$17 ;
+  always @(posedge clk)
+    w0 <= \$18 ;
+  always @(posedge clk)
+    w1 <= \$19 ;
+  always @(posedge clk)
+    w2 <= \$20 ;
+  always @(posedge clk)
+    psum_out <= \$21 ;
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
+    \$16  = a_in;
+    if (rst) begin
+      \$16  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
+    \$17  = sel_in;
+    if (rst) begin
+      \$17  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
+    \$18  = w0;
+    if (\$2 ) begin
+      \$18  = w_in;
+    end
+    if (rst) begin
+      \$18  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
+    \$19  = w1;
+    if (\$4 ) begin
+      \$19  = w_in;
+    end
+    if (rst) begin
+      \$19  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
+    \$20  = w2;
+    if (\$6 ) begin
+      \$20  = w_in;
+    end
+    if (rst) begin
+      \$20  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
+    \$21  = \$12 [31:0];
+    if (rst) begin
+      \$21  = 32'd0;
+    end
+  end
+  assign load = \port$1763$0 [0];
+  assign lsel = \port$1763$0 [2:1];
+endmodule
+
+(* generator = "Amaranth" *)
+module \hwcnn_top.engine.array.pe_3_3 (rst, w_in, psum_in, a_in, sel_in, psum_out, \port$1769$0 , clk);
+  reg \$auto$verilog_backend.cc:2355:dump_module$17  = 0;
+  wire \$1 ;
+  wire [7:0] \$10 ;
+  wire [15:0] \$11 ;
+  wire [32:0] \$12 ;
+  wire \$13 ;
+  wire \$14 ;
+  wire [7:0] \$15 ;
+  reg [7:0] \$16 ;
+  reg [1:0] \$17 ;
+  reg [7:0] \$18 ;
+  reg [7:0] \$19 ;
+  wire \$2 ;
+  reg [7:0] \$20 ;
+  reg [31:0] \$21 ;
+  wire \$3 ;
+  wire \$4 ;
+  wire \$5 ;
+  wire \$6 ;
+  wire \$7 ;
+  wire \$8 ;
+  wire [7:0] \$9 ;
+  input [7:0] a_in;
+  wire [7:0] a_in;
+  reg [7:0] a_out = 8'h00;
+  input clk;
+  wire clk;
+  wire load;
+  wire [1:0] lsel;
+  input [2:0] \port$1769$0 ;
+  wire [2:0] \port$1769$0 ;
+  input [31:0] psum_in;
+  wire [31:0] psum_in;
+  output [31:0] psum_out;
+  reg [31:0] psum_out = 32'd0;
+  input rst;
+  wire rst;
+  input [1:0] sel_in;
+  wire [1:0] sel_in;
+  reg [1:0] sel_out = 2'h0;
+  reg [7:0] w0 = 8'h00;
+  reg [7:0] w1 = 8'h00;
+  reg [7:0] w2 = 8'h00;
+  input [7:0] w_in;
+  wire [7:0] w_in;
+  wire [7:0] w_out;
+  assign \$1  = ! \port$1769$0 [2:1];
+  assign \$2  = \port$1769$0 [0] & \$1 ;
+  assign \$3  = \port$1769$0 [2:1] == 1'h1;
+  assign \$4  = \port$1769$0 [0] & \$3 ;
+  assign \$5  = \port$1769$0 [2:1] == 2'h2;
+  assign \$6  = \port$1769$0 [0] & \$5 ;
+  assign \$7  = ! sel_in;
+  assign \$8  = sel_in == 1'h1;
+  assign \$9  = \$8  ? w1 : w2;
+  assign \$10  = \$7  ? w0 : \$9 ;
+  assign \$11  = $signed(a_in) * $signed(\$10 );
+  assign \$12  = $signed(psum_in) + $signed(\$11 );
+  assign \$13  = ! \port$1769$0 [2:1];
+  assign \$14  = \port$1769$0 [2:1] == 1'h1;
+  assign \$15  = \$14  ? w1 : w2;
+  assign w_out = \$13  ? w0 : \$15 ;
+  always @(posedge clk)
+    a_out <= \$16 ;
+  always @(posedge clk)
+    sel_out <= \$17 ;
+  always @(posedge clk)
+    w0 <= \$18 ;
+  always @(posedge clk)
+    w1 <= \$19 ;
+  always @(posedge clk)
+    w2 <= \$20 ;
+  always @(posedge clk)
+    psum_out <= \$21 ;
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
+    \$16  = a_in;
+    if (rst) begin
+      \$16  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
+    \$17  = sel_in;
+    if (rst) begin
+      \$17  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
+    \$18  = w0;
+    if (\$2 ) begin
+      \$18  = w_in;
+    end
+    if (rst) begin
+      \$18  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
+    \$19  = w1;
+    if (\$4 ) begin
+      \$19  = w_in;
+    end
+    if (rst) begin
+      \$19  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
+    \$20  = w2;
+    if (\$6 ) begin
+      \$20  = w_in;
+    end
+    if (rst) begin
+      \$20  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
+    \$21  = \$12 [31:0];
+    if (rst) begin
+      \$21  = 32'd0;
+    end
+  end
+  assign load = \port$1769$0 [0];
+  assign lsel = \port$1769$0 [2:1];
+endmodule
+
+(* generator = "Amaranth" *)
+module \hwcnn_top.engine.deskew (rst, i_data__0, i_data__1, i_data__2, o_data__3, lane0_d2, lane1_d1, lane2_d0, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$18  = 0;
   reg [31:0] \$1 ;
   reg [31:0] \$2 ;
@@ -4999,7 +5308,7 @@ module \hwcnn_top.deskew (rst, i_data__0, i_data__1, i_data__2, o_data__3, lane0
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.requant0 (rst, acc, m0, \shift$6 , \rounding$8 , wrap, lo, \hi$14 , y, clk);
+module \hwcnn_top.engine.requant0 (rst, acc, m0, \shift$6 , \rounding$8 , wrap, lo, \hi$14 , y, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$19  = 0;
   wire [62:0] \$1 ;
   wire \$10 ;
@@ -5158,7 +5467,7 @@ module \hwcnn_top.requant0 (rst, acc, m0, \shift$6 , \rounding$8 , wrap, lo, \hi
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.requant1 (rst, acc, m0, \shift$6 , \rounding$8 , wrap, lo, \hi$14 , y, clk);
+module \hwcnn_top.engine.requant1 (rst, acc, m0, \shift$6 , \rounding$8 , wrap, lo, \hi$14 , y, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$20  = 0;
   wire [62:0] \$1 ;
   wire \$10 ;
@@ -5317,7 +5626,7 @@ module \hwcnn_top.requant1 (rst, acc, m0, \shift$6 , \rounding$8 , wrap, lo, \hi
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.requant2 (rst, acc, m0, \shift$6 , \rounding$8 , wrap, lo, \hi$14 , y, clk);
+module \hwcnn_top.engine.requant2 (rst, acc, m0, \shift$6 , \rounding$8 , wrap, lo, \hi$14 , y, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$21  = 0;
   wire [62:0] \$1 ;
   wire \$10 ;
@@ -5476,7 +5785,7 @@ module \hwcnn_top.requant2 (rst, acc, m0, \shift$6 , \rounding$8 , wrap, lo, \hi
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.requant3 (rst, acc, m0, \shift$6 , \rounding$8 , wrap, lo, \hi$14 , y, clk);
+module \hwcnn_top.engine.requant3 (rst, acc, m0, \shift$6 , \rounding$8 , wrap, lo, \hi$14 , y, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$22  = 0;
   wire [62:0] \$1 ;
   wire \$10 ;
@@ -5635,7 +5944,7 @@ module \hwcnn_top.requant3 (rst, acc, m0, \shift$6 , \rounding$8 , wrap, lo, \hi
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc__b_base, desc__p_base, desc__c_base, desc__pin_base, desc__m0, desc__shift, desc__rounding, desc__wrap, desc__per_channel, desc__bias_en, desc__acc_in, desc__acc_out, desc__lo, desc__hi, desc__pool_op, desc__in_h
+module \hwcnn_top.engine.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc__b_base, desc__p_base, desc__c_base, desc__pin_base, desc__m0, desc__shift, desc__rounding, desc__wrap, desc__per_channel, desc__bias_en, desc__acc_in, desc__acc_out, desc__lo, desc__hi, desc__pool_op, desc__in_h
 , desc__in_w, desc__out_h, desc__out_w, desc__win_h, desc__win_w, desc__stride_h, desc__stride_w, desc__pad_top, desc__pad_left, desc__pad_bottom, desc__pad_right, desc__count_pad, clk, rst, pool_final, act_addr, wgt_addr, acc_rd_addr, acc_wr_en, busy, done
 , out_rd_addr, out_wr_en, out_wr_addr, kind, pool_op, m0, shift, rounding, wrap, per_channel, bias_en, lo, hi, error, par_addr, feed, a_sel, load, lsel, wrow_valid, pp_in
 , pp_first, acc_wr_addr, lane_mask, tap__valid, tap__payload, start);
@@ -8460,7 +8769,7 @@ module \hwcnn_top.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.skew_a (rst, o_data__0, i_data__1, i_data__2, i_data__3, o_data__1, o_data__2, o_data__3, clk);
+module \hwcnn_top.engine.skew_a (rst, o_data__0, i_data__1, i_data__2, i_data__3, o_data__1, o_data__2, o_data__3, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$24  = 0;
   reg [7:0] \$1 ;
   reg [7:0] \$2 ;
@@ -8557,7 +8866,7 @@ module \hwcnn_top.skew_a (rst, o_data__0, i_data__1, i_data__2, i_data__3, o_dat
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.skew_ld (rst, \port$1384$0 , \port$1386$0 , o_data__1, o_data__2, o_data__3, clk);
+module \hwcnn_top.engine.skew_ld (rst, \port$1384$0 , \port$1386$0 , o_data__1, o_data__2, o_data__3, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$25  = 0;
   reg [2:0] \$1 ;
   reg [2:0] \$2 ;
@@ -8658,7 +8967,7 @@ module \hwcnn_top.skew_ld (rst, \port$1384$0 , \port$1386$0 , o_data__1, o_data_
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.skew_tok (rst, o_data__0, o_data__1, o_data__2, o_data__3, clk);
+module \hwcnn_top.engine.skew_tok (rst, o_data__0, o_data__1, o_data__2, o_data__3, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$26  = 0;
   reg [1:0] \$1 ;
   reg [1:0] \$2 ;
@@ -8755,7 +9064,7 @@ module \hwcnn_top.skew_tok (rst, o_data__0, o_data__1, o_data__2, o_data__3, clk
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.skew_w (rst, o_data__0, i_data__1, i_data__2, i_data__3, o_data__1, o_data__2, o_data__3, clk);
+module \hwcnn_top.engine.skew_w (rst, o_data__0, i_data__1, i_data__2, i_data__3, o_data__1, o_data__2, o_data__3, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$27  = 0;
   reg [7:0] \$1 ;
   reg [7:0] \$2 ;
@@ -8852,7 +9161,7 @@ module \hwcnn_top.skew_w (rst, o_data__0, i_data__1, i_data__2, i_data__3, o_dat
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.vector (rst, \port$87$0 , op, lo, hi, tap__valid, tap__payload, sum0, sum1, sum2, sum3, result__valid, result__payload, sum_q__0, sum_q__1, sum_q__2, sum_q__3, clk);
+module \hwcnn_top.engine.vector (rst, \port$16$0 , op, lo, hi, tap__valid, tap__payload, sum0, sum1, sum2, sum3, result__valid, result__payload, sum_q__0, sum_q__1, sum_q__2, sum_q__3, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$28  = 0;
   wire \$1 ;
   wire [7:0] \$10 ;
@@ -9020,8 +9329,8 @@ module \hwcnn_top.vector (rst, \port$87$0 , op, lo, hi, tap__valid, tap__payload
   reg neg3 = 1'h0;
   input [1:0] op;
   wire [1:0] op;
-  input [31:0] \port$87$0 ;
-  wire [31:0] \port$87$0 ;
+  input [31:0] \port$16$0 ;
+  wire [31:0] \port$16$0 ;
   wire [32:0] q0;
   wire [32:0] q1;
   wire [32:0] q2;
@@ -9096,37 +9405,37 @@ module \hwcnn_top.vector (rst, \port$87$0 , op, lo, hi, tap__valid, tap__payload
   assign \$2  = tap__payload[2] ? 17'h00000 : n;
   assign \$3  = \$2  + tap__payload[1];
   assign \$4  = tap__payload[2] ? 25'h0000000 : sum0;
-  assign \$5  = tap__payload[0] ? \port$87$0 [7:0] : 8'h00;
+  assign \$5  = tap__payload[0] ? \port$16$0 [7:0] : 8'h00;
   assign \$6  = $signed(\$4 ) + $signed(\$5 );
   assign \$7  = tap__payload[2] ? 8'h80 : max0;
-  assign \$8  = $signed(\port$87$0 [7:0]) > $signed(\$7 );
+  assign \$8  = $signed(\port$16$0 [7:0]) > $signed(\$7 );
   assign \$9  = tap__payload[0] & \$8 ;
   assign \$10  = tap__payload[2] ? 8'h80 : max0;
-  assign \$11  = \$9  ? \port$87$0 [7:0] : \$10 ;
+  assign \$11  = \$9  ? \port$16$0 [7:0] : \$10 ;
   assign \$12  = tap__payload[2] ? 25'h0000000 : sum1;
-  assign \$13  = tap__payload[0] ? \port$87$0 [15:8] : 8'h00;
+  assign \$13  = tap__payload[0] ? \port$16$0 [15:8] : 8'h00;
   assign \$14  = $signed(\$12 ) + $signed(\$13 );
   assign \$15  = tap__payload[2] ? 8'h80 : max1;
-  assign \$16  = $signed(\port$87$0 [15:8]) > $signed(\$15 );
+  assign \$16  = $signed(\port$16$0 [15:8]) > $signed(\$15 );
   assign \$17  = tap__payload[0] & \$16 ;
   assign \$18  = tap__payload[2] ? 8'h80 : max1;
-  assign \$19  = \$17  ? \port$87$0 [15:8] : \$18 ;
+  assign \$19  = \$17  ? \port$16$0 [15:8] : \$18 ;
   assign \$20  = tap__payload[2] ? 25'h0000000 : sum2;
-  assign \$21  = tap__payload[0] ? \port$87$0 [23:16] : 8'h00;
+  assign \$21  = tap__payload[0] ? \port$16$0 [23:16] : 8'h00;
   assign \$22  = $signed(\$20 ) + $signed(\$21 );
   assign \$23  = tap__payload[2] ? 8'h80 : max2;
-  assign \$24  = $signed(\port$87$0 [23:16]) > $signed(\$23 );
+  assign \$24  = $signed(\port$16$0 [23:16]) > $signed(\$23 );
   assign \$25  = tap__payload[0] & \$24 ;
   assign \$26  = tap__payload[2] ? 8'h80 : max2;
-  assign \$27  = \$25  ? \port$87$0 [23:16] : \$26 ;
+  assign \$27  = \$25  ? \port$16$0 [23:16] : \$26 ;
   assign \$28  = tap__payload[2] ? 25'h0000000 : sum3;
-  assign \$29  = tap__payload[0] ? \port$87$0 [31:24] : 8'h00;
+  assign \$29  = tap__payload[0] ? \port$16$0 [31:24] : 8'h00;
   assign \$30  = $signed(\$28 ) + $signed(\$29 );
   assign \$31  = tap__payload[2] ? 8'h80 : max3;
-  assign \$32  = $signed(\port$87$0 [31:24]) > $signed(\$31 );
+  assign \$32  = $signed(\port$16$0 [31:24]) > $signed(\$31 );
   assign \$33  = tap__payload[0] & \$32 ;
   assign \$34  = tap__payload[2] ? 8'h80 : max3;
-  assign \$35  = \$33  ? \port$87$0 [31:24] : \$34 ;
+  assign \$35  = \$33  ? \port$16$0 [31:24] : \$34 ;
   assign \$36  = n - 1'h1;
   assign \$37  = $signed(sum0) < $signed(1'h0);
   assign \$38  = - $signed(sum0);
@@ -10581,10 +10890,10 @@ module \hwcnn_top.vector (rst, \port$87$0 , op, lo, hi, tap__valid, tap__payload
       \$136  = 8'h00;
     end
   end
-  assign x__0 = \port$87$0 [7:0];
-  assign x__1 = \port$87$0 [15:8];
-  assign x__2 = \port$87$0 [23:16];
-  assign x__3 = \port$87$0 [31:24];
+  assign x__0 = \port$16$0 [7:0];
+  assign x__1 = \port$16$0 [15:8];
+  assign x__2 = \port$16$0 [23:16];
+  assign x__3 = \port$16$0 [31:24];
   assign sum__0 = sum0;
   assign sum__1 = sum1;
   assign sum__2 = sum2;

@@ -6,7 +6,7 @@ import click
 
 from ...arch.config import ArrayConfig, Dataflow, HardwareConfig
 from ...errors import ConfigError
-from ...fileio import STDOUT
+from ...fileio import STDOUT, write_files_atomic
 from ...hw.params import BufferDepths
 from ..options import max_memory_option
 from .common import OUTPUT_DIR
@@ -38,16 +38,23 @@ from .common import OUTPUT_DIR
               help="Act/weight/out memories in KiB (one number or ACT,WEIGHT,OUT), converted "
                    "to word depths as the estimate counts them (parameter and accumulator "
                    "depths: the configuration defaults or the board's).")
+@click.option("--top", type=click.Choice(["engine", "soc"]), default="engine", show_default=True,
+              help="engine: the tile engine with its debug host port (hwcnn_top.v); soc: the "
+                   "complete accelerator with AXI4-Lite registers and an AXI4 master "
+                   "(hwcnn_soc.v, rtl/README.md section 10).")
+@click.option("--bus-width", type=click.Choice(["64", "128", "256"]),
+              help="AXI4 data width of --top soc in bits (default 64).")
 @click.option("-o", "--out-dir", type=OUTPUT_DIR, required=True,
-              help="Directory for hwcnn_top.v, or '-' to print it. A new directory (its "
+              help="Directory for hwcnn_top.v (hwcnn_soc.v), or '-' to print it. A new directory (its "
                    "parent must exist) appears only once complete; in an existing one each "
                    "file is replaced atomically.")
 @max_memory_option
 def rtl(rows: int | None, cols: int | None, dataflow: str, act_bits: int, weight_bits: int,
         acc_bits: int, act_depth: int, weight_depth: int, out_depth: int, param_depth: int,
-        acc_depth: int, board: str | None, buffers: str | None, out_dir: str,
-        max_memory: int) -> None:
-    """Generate reproducible Verilog (top module hwcnn_top) for an R x C systolic array.
+        acc_depth: int, board: str | None, buffers: str | None, top: str, bus_width: str | None,
+        out_dir: str, max_memory: int) -> None:
+    """Generate reproducible Verilog (top module hwcnn_top, or hwcnn_soc with --top soc) for
+    an R x C systolic array.
 
     With --board (and/or --buffers) the design is exactly the configuration `hwcnn report`
     estimates: the memories' word depths come from the buffer KiB, parameter and accumulator
@@ -60,6 +67,9 @@ def rtl(rows: int | None, cols: int | None, dataflow: str, act_bits: int, weight
     """
     from ...hw import rtlgen
     from ...hw.elaboration import check_elaboration
+
+    if bus_width is not None and top != "soc":
+        raise ConfigError("rtl: --bus-width applies to --top soc only")
 
     if board or buffers:
         from ..options import hardware_from_options
@@ -86,9 +96,16 @@ def rtl(rows: int | None, cols: int | None, dataflow: str, act_bits: int, weight
         depths = BufferDepths(act=act_depth, weight=weight_depth, out=out_depth,
                               param=param_depth, acc=acc_depth)
     check_elaboration(config, depths, max_memory)
+    if top == "soc":
+        from ...hw.soc.ports import SocParams
+
+        params = SocParams(config=config, depths=depths, data_width=int(bus_width or 64))
+        files = rtlgen.generate_soc(params)
+    else:
+        files = rtlgen.generate(config, depths)
     if out_dir == STDOUT:
-        for text in rtlgen.generate(config, depths).values():
+        for text in files.values():
             click.echo(text, nl=False)
         return
-    for p in rtlgen.write(config, depths, out_dir):
+    for p in write_files_atomic(out_dir, files):
         click.echo(str(p))

@@ -16,6 +16,8 @@ CTRL_START = 1 << 0
 STATUS_BUSY, STATUS_DONE, STATUS_ERROR = 1 << 0, 1 << 1, 1 << 2
 #: STATUS bits [15:8] hold the error code.
 STATUS_CODE_SHIFT = 8
+#: The units whose busy cycles hwcnn_soc counts in BUSY0, BUSY1, ...
+UNITS = ("fetch", "load", "compute", "store")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -36,9 +38,11 @@ def register_map(n_bases: int = 4, n_units: int = 4) -> tuple[Register, ...]:
                      doc="write bit 0 = 1: start (ignored while busy); reads 0"),
             Register(offset=0x0C, name="STATUS", writable=False,
                      doc="bit 0 busy, bit 1 done, bit 2 error, bits 15:8 error code"),
-            Register(offset=0x10, name="PROG_BASE_LO", writable=True, doc="program address"),
+            Register(offset=0x10, name="PROG_BASE_LO", writable=True,
+                     doc="byte address of instruction 0 (a multiple of 32)"),
             Register(offset=0x14, name="PROG_BASE_HI", writable=True, doc=""),
-            Register(offset=0x18, name="PROG_LEN", writable=True, doc="program length"),
+            Register(offset=0x18, name="PROG_LEN", writable=True,
+                     doc="number of instructions (32 bytes each)"),
             Register(offset=0x20, name="WIN_BASE_LO", writable=True, doc="DMA window base"),
             Register(offset=0x24, name="WIN_BASE_HI", writable=True, doc=""),
             Register(offset=0x28, name="WIN_SIZE_LO", writable=True, doc="DMA window size (bytes)"),
@@ -47,13 +51,15 @@ def register_map(n_bases: int = 4, n_units: int = 4) -> tuple[Register, ...]:
                      doc="free-running cycle counter; reading LO latches HI"),
             Register(offset=0x34, name="CYCLES_HI", writable=False, doc="latched by CYCLES_LO")]
     for i in range(n_bases):
-        regs += [Register(offset=0x40 + 8 * i, name=f"BASE{i}_LO", writable=True,
-                          doc=f"tensor base address {i}"),
+        doc = ("DRAM base: added to every instruction's dram_base offset" if i == 0
+               else f"tensor base address {i} (not used by hwcnn_soc)")
+        regs += [Register(offset=0x40 + 8 * i, name=f"BASE{i}_LO", writable=True, doc=doc),
                  Register(offset=0x44 + 8 * i, name=f"BASE{i}_HI", writable=True, doc="")]
     unit0 = 0x40 + 8 * n_bases
     for i in range(n_units):
         regs.append(Register(offset=unit0 + 4 * i, name=f"BUSY{i}", writable=False,
-                             doc=f"cycles unit {i} was busy since the last start"))
+                             doc=f"cycles unit {i} was busy since the last start"
+                                 + (f" ({UNITS[i]})" if i < len(UNITS) else "")))
     return tuple(regs)
 
 

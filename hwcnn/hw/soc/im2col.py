@@ -1,0 +1,315 @@
+"""LOAD2D in the load unit: the im2col gather of ``rtl/README.md`` 9.2 into activation words.
+
+:class:`Im2col` holds two walkers over the same instruction, started together after a set-up:
+
+* the **descriptor walker** emits DMA descriptors (``cmd``) for the in-bounds DRAM elements of
+  every output pixel ``i = 0 .. m-1`` in (ky, kx, c) order. When the chunk covers whole kernel
+  positions (``k0 = 0`` and ``k = kh*kw*cg``) one descriptor per pixel covers the in-bounds
+  kernel rectangle: ``planes`` = in-bounds kernel rows, ``rows`` = in-bounds kernel columns,
+  ``row_bytes = cg*eb``, ``row_stride = dw*pix_stride*eb``,
+  ``plane_stride = dh*in_w*pix_stride*eb``. Otherwise (a K-split chunk) one descriptor per
+  in-bounds kernel position of the chunk (``row_bytes`` = that position's channels in the
+  chunk). A pixel or position wholly in the padding gets no descriptor.
+* the **element walker** visits ``A[i, kk]`` for ``i < m``, ``kk < k`` (kk innermost), one per
+  cycle: an in-bounds element is taken from ``elems`` (the realigned byte stream, one element
+  per unit; it waits while none is offered), a padding element is 0 (never read). Each element
+  is one lane write ``wr`` (always accepted): WS word ``sram_base + (kk div R)*m + i`` lane
+  ``kk mod R``, with the lanes above it zeroed when ``kk = k-1``; OS word
+  ``sram_base + (i div R)*k + kk`` lane ``i mod R``, with the lanes above it zeroed when
+  ``i = m-1`` (so every lane of every word of the tile is written, as ``hw.layout.act_words``).
+
+Cycle behaviour (cycle 0 = the ``start`` pulse, the load unit's START cycle). Set-up: bit-serial
+dividers and shift-add multipliers (no DSP; an n-bit one loads in its start cycle s and holds
+the result from cycle s + n + 1) in three phases started in cycles 0 (``m0 divmod out_w`` 24
+bits, ``k0 divmod cg`` 20, ``in_w*pix_stride*eb`` 12, ``kh*kw`` 6), 25
+(``(k0 div cg) divmod kw`` 20, ``oy0*sh`` 6, ``ox0*sw`` 6, ``kh*kw*cg`` 12,
+``dh*in_w*pix_stride*eb`` 4, ``dw*pix_stride*eb`` 4) and 46 (``ky0*dh`` 4, ``kx0*dw`` 4); in
+cycle 51 both walkers load their first pixel.
+
+Descriptor walker (states, one cycle each unless said): PIX in cycle 52; per pixel PIX, then
+for a whole-position chunk SCAN for ``max(kh, kw)`` cycles (kernel row ``j`` and column ``j``
+tested in scan cycle ``j``), RECT, and unless the rectangle is empty ADDR for 12 cycles
+(``y*in_w*pix_stride*eb + x*pix_stride*eb``, 12-bit multipliers) and ISSUE (``cmd.valid``
+until taken); then NEXT. For a K-split chunk, per kernel position from ``(k0 div cg)``: POS,
+for an in-bounds position ADDR (12) and ISSUE, then ADV; after the position that ends the
+pixel's ``k`` elements, NEXT. NEXT of the last pixel sets ``gen_done`` (visible the next
+cycle) and returns to IDLE; otherwise it steps to the next pixel's PIX. The load unit lets an
+ISSUE complete only while none of its transfers is outstanding.
+
+Element walker: from cycle 52 one element per cycle, ``A[i, kk]`` with ``kk`` innermost; a
+padding element is written in its cycle, an in-bounds one in the first cycle in which
+``elems.valid`` is high (it takes the element in that cycle). ``done`` is visible in the
+cycle after the write of ``A[m-1, k-1]``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from amaranth.hdl import Const, Module, Mux, Signal, signed
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from ...arch.config import Dataflow
+from ...isa.layout import struct_layout
+from ..axi.desc import desc_layout
+from .ports import AXI_ADDR_BITS, DMA_BUF_ADDR_BITS, SocParams
+
+#: Bits of a lane write's word address (wide enough never to wrap before the range check).
+WRITE_ADDR_BITS = 40
+#: Bits of the signed input coordinates.
+COORD_BITS = 36
+#: Cycles of each set-up phase and of the per-descriptor address product.
+PHASES = (25, 21, 5)
+ADDR_CYCLES = 12
+
+
+def write_layout(lanes: int, elem_bits: int) -> data.StructLayout:
+    """A lane write request: word address, lane enables, the element's lane, its value."""
+    return data.StructLayout({"addr": WRITE_ADDR_BITS, "en": lanes, "lane": range(max(lanes, 2)),
+                              "value": elem_bits})
+
+
+def _mul(m: Module, start: Signal, a: object, b: object, nbits: int) -> Signal:
+    """Shift-add ``a * b[:nbits]``; the product is ready ``nbits + 1`` cycles after ``start``
+    (the pulse cycle) and stays until the next start."""
+    width = len(a) + nbits  # type: ignore[arg-type]
+    acc, sa, sb = Signal(width), Signal(width), Signal(nbits)
+    with m.If(start):
+        m.d.sync += [acc.eq(0), sa.eq(a), sb.eq(b)]
+    with m.Else():
+        m.d.sync += [acc.eq(acc + Mux(sb[0], sa, 0)), sa.eq(sa << 1), sb.eq(sb >> 1)]
+    return acc
+
+
+def _div(m: Module, start: Signal, n: object, d: object, nbits: int) -> tuple[Signal, Signal]:
+    """Restoring ``divmod(n[:nbits], d)``; ready ``nbits + 1`` cycles after ``start``."""
+    dw = len(d)  # type: ignore[arg-type]
+    q, r, cnt = Signal(nbits), Signal(dw), Signal(range(nbits + 1))
+    r2 = Signal(dw + 1)
+    m.d.comb += r2.eq((r << 1) | q[-1])
+    ge = r2 >= d
+    with m.If(start):
+        m.d.sync += [q.eq(n), r.eq(0), cnt.eq(nbits)]
+    with m.Elif(cnt != 0):
+        m.d.sync += [r.eq(Mux(ge, r2 - d, r2)), q.eq((q << 1) | ge), cnt.eq(cnt - 1)]
+    return q, r
+
+
+class Im2col(wiring.Component):
+    """LOAD2D descriptor and element walkers (see the module docstring)."""
+
+    def __init__(self, params: SocParams) -> None:
+        self.params = params
+        t = params.target
+        self.rows = t.array.rows
+        self.eb = t.elem_bytes
+        super().__init__({
+            "insn": In(struct_layout("LOAD2D")),
+            "start": In(1),
+            "base": In(AXI_ADDR_BITS),
+            "cmd": Out(stream.Signature(desc_layout(AXI_ADDR_BITS, DMA_BUF_ADDR_BITS))),
+            "gen_done": Out(1),
+            "elems": In(stream.Signature(8 * self.eb)),
+            "wr": Out(stream.Signature(write_layout(self.rows, 8 * self.eb), always_ready=True)),
+            "done": Out(1),
+        })
+
+    def elaborate(self, platform: object) -> Module:
+        m = Module()
+        f, eb, r = self.insn, self.eb, self.rows
+        os_ = self.params.config.array.dataflow is Dataflow.OUTPUT_STATIONARY
+        # ---- set-up ---------------------------------------------------------------------
+        t = Signal(range(sum(PHASES) + 2))
+        setup = Signal()
+        go_a, go_b, go_c, run = Signal(), Signal(), Signal(), Signal()
+        with m.If(self.start):
+            m.d.sync += [t.eq(0), setup.eq(1)]
+        with m.Elif(setup):
+            m.d.sync += t.eq(t + 1)
+            with m.If(t == sum(PHASES) - 1):
+                m.d.sync += setup.eq(0)
+        m.d.comb += [go_a.eq(self.start), go_b.eq(setup & (t == PHASES[0] - 1)),
+                     go_c.eq(setup & (t == PHASES[0] + PHASES[1] - 1)),
+                     run.eq(setup & (t == sum(PHASES) - 1))]
+        pix = Signal(18)
+        m.d.comb += pix.eq(f.pix_stride * eb)
+        oy0, ox0 = _div(m, go_a, f.m0, f.out_w, 24)
+        pos0, c0 = _div(m, go_a, f.k0, f.cg, 20)
+        pitch = _mul(m, go_a, pix, f.in_w, 12)                   # in_w*pix_stride*eb
+        khw = _mul(m, go_a, f.kh, f.kw, 6)
+        ky0, kx0 = _div(m, go_b, pos0, f.kw, 20)
+        oysh = _mul(m, go_b, oy0, f.sh, 6)
+        oxsw = _mul(m, go_b, ox0, f.sw, 6)
+        ktot = _mul(m, go_b, f.cg, khw, 12)
+        plane_st = _mul(m, go_b, pitch, f.dh, 4)
+        row_st = _mul(m, go_b, pix, f.dw, 4)
+        ky0dh = _mul(m, go_c, ky0, f.dh, 4)
+        kx0dw = _mul(m, go_c, kx0, f.dw, 4)
+        full = Signal()
+        m.d.comb += full.eq((f.k0 == 0) & (f.k == ktot))
+
+        def inside(y: Signal, x: Signal) -> object:
+            return (y >= 0) & (y < f.in_h) & (x >= 0) & (x < f.in_w)
+
+        def origin(name: str) -> tuple[Signal, Signal, Signal, Signal, Signal, Signal]:
+            """A pixel-origin register set (ox, y0, x0) and its successor (comb)."""
+            ox, y0, x0 = Signal(24, name=f"{name}_ox"), Signal(signed(COORD_BITS),
+                                                               name=f"{name}_y0"), \
+                Signal(signed(COORD_BITS), name=f"{name}_x0")
+            nox, ny0, nx0 = Signal.like(ox), Signal.like(y0), Signal.like(x0)
+            wrap = ox == f.out_w - 1
+            m.d.comb += [nox.eq(Mux(wrap, 0, ox + 1)), ny0.eq(Mux(wrap, y0 + f.sh, y0)),
+                         nx0.eq(Mux(wrap, -f.pw, x0 + f.sw))]
+            with m.If(run):
+                m.d.sync += [ox.eq(ox0), y0.eq(oysh - f.ph), x0.eq(oxsw - f.pw)]
+            return ox, y0, x0, nox, ny0, nx0
+
+        self._descriptors(m, run, full, origin("d"), inside, c0, ky0, kx0, ky0dh, kx0dw,
+                          pitch, pix, plane_st, row_st)
+        # ---- element walker -----------------------------------------------------------------
+        ox, y0, x0, nox, ny0, nx0 = origin("e")
+        i, kk, c = Signal(16), Signal(16), Signal(16)
+        kx, ky = Signal(16), Signal(16)
+        y, x = Signal(signed(COORD_BITS)), Signal(signed(COORD_BITS))
+        lane = Signal(range(max(r, 2)))
+        fold = Signal(WRITE_ADDR_BITS)
+        busy = Signal()
+        with m.If(run):
+            m.d.sync += [busy.eq(1), i.eq(0), kk.eq(0), c.eq(c0), kx.eq(kx0), ky.eq(ky0),
+                         y.eq(oysh - f.ph + ky0dh), x.eq(oxsw - f.pw + kx0dw), lane.eq(0),
+                         fold.eq(0), self.done.eq(0)]
+        inb = Signal()
+        m.d.comb += inb.eq(inside(y, x))
+        go = Signal()
+        m.d.comb += [self.elems.ready.eq(busy & inb), go.eq(busy & (~inb | self.elems.valid))]
+        last_k, last_i = kk == f.k - 1, i == f.m - 1
+        ones = Const((1 << r) - 1, r)
+        w = self.wr.payload
+        m.d.comb += [self.wr.valid.eq(go), w.lane.eq(lane),
+                     w.value.eq(Mux(inb, self.elems.payload, 0))]
+        last = last_i if os_ else last_k
+        m.d.comb += w.en.eq((Const(1, r) << lane)[:r] | Mux(last, (ones << (lane + 1))[:r], 0))
+        if os_:
+            m.d.comb += w.addr.eq(f.sram_base + fold + kk)
+        else:
+            m.d.comb += w.addr.eq(f.sram_base + fold + i)
+        with m.If(go):
+            with m.If(last_k):
+                m.d.sync += [kk.eq(0), c.eq(c0), kx.eq(kx0), ky.eq(ky0), i.eq(i + 1),
+                             y.eq(ny0 + ky0dh), x.eq(nx0 + kx0dw), ox.eq(nox), y0.eq(ny0),
+                             x0.eq(nx0)]
+                if os_:
+                    m.d.sync += [lane.eq(Mux(lane == r - 1, 0, lane + 1)),
+                                 fold.eq(Mux(lane == r - 1, fold + f.k, fold))]
+                else:
+                    m.d.sync += [lane.eq(0), fold.eq(0)]
+                with m.If(last_i):
+                    m.d.sync += [busy.eq(0), self.done.eq(1)]
+            with m.Else():
+                m.d.sync += kk.eq(kk + 1)
+                if not os_:
+                    m.d.sync += [lane.eq(Mux(lane == r - 1, 0, lane + 1)),
+                                 fold.eq(Mux(lane == r - 1, fold + f.m, fold))]
+                with m.If(c == f.cg - 1):
+                    m.d.sync += c.eq(0)
+                    with m.If(kx == f.kw - 1):
+                        m.d.sync += [kx.eq(0), x.eq(x0), ky.eq(ky + 1), y.eq(y + f.dh)]
+                    with m.Else():
+                        m.d.sync += [kx.eq(kx + 1), x.eq(x + f.dw)]
+                with m.Else():
+                    m.d.sync += c.eq(c + 1)
+        return m
+
+    def _descriptors(self, m: Module, run: Signal, full: Signal, org: tuple, inside: Any,
+                     c0: Signal, ky0: Signal, kx0: Signal, ky0dh: Signal, kx0dw: Signal,
+                     pitch: Signal, pix: Signal, plane_st: Signal, row_st: Signal) -> None:
+        f, eb = self.insn, self.eb
+        ox, y0, x0, nox, ny0, nx0 = org
+        i = Signal(16)
+        j, nky, nkx = Signal(7), Signal(7), Signal(7)
+        sy, sx = Signal(signed(COORD_BITS)), Signal(signed(COORD_BITS))
+        ylo, xlo = Signal(12), Signal(12)
+        ky, kx = Signal(16), Signal(16)
+        clo, left, n = Signal(16), Signal(17), Signal(17)
+        rbytes = Signal(20)
+        wait = Signal(range(ADDR_CYCLES + 1))
+        addr_go = Signal()
+        ay, ax = Signal(12), Signal(12)
+        py = _mul(m, addr_go, pitch, ay, 12)
+        px = _mul(m, addr_go, pix, ax, 12)
+        cmd = self.cmd.payload
+        m.d.comb += [cmd.dram_addr.eq(self.base + f.dram_base + py + px + clo * eb),
+                     cmd.row_bytes.eq(rbytes), cmd.row_stride.eq(row_st),
+                     cmd.plane_stride.eq(plane_st), cmd.buf_addr.eq(0), cmd.buf_stride.eq(0),
+                     cmd.rows.eq(Mux(full, nkx, 1)), cmd.planes.eq(Mux(full, nky, 1))]
+        with m.FSM():
+            with m.State("IDLE"), m.If(run):
+                m.d.sync += [i.eq(0), self.gen_done.eq(0)]
+                m.next = "PIX"
+            with m.State("PIX"):
+                m.d.sync += [j.eq(0), sy.eq(Mux(full, y0, y0 + ky0dh)),
+                             sx.eq(Mux(full, x0, x0 + kx0dw)), nky.eq(0), nkx.eq(0),
+                             ky.eq(ky0), kx.eq(kx0), clo.eq(c0), left.eq(f.k)]
+                m.next = "SCAN"
+                with m.If(~full):
+                    m.next = "POS"
+            with m.State("SCAN"):
+                with m.If((sy >= 0) & (sy < f.in_h) & (j < f.kh)):
+                    m.d.sync += nky.eq(nky + 1)
+                    with m.If(nky == 0):
+                        m.d.sync += ylo.eq(sy)
+                with m.If((sx >= 0) & (sx < f.in_w) & (j < f.kw)):
+                    m.d.sync += nkx.eq(nkx + 1)
+                    with m.If(nkx == 0):
+                        m.d.sync += xlo.eq(sx)
+                m.d.sync += [sy.eq(sy + f.dh), sx.eq(sx + f.dw), j.eq(j + 1)]
+                with m.If((j + 1 >= f.kh) & (j + 1 >= f.kw)):
+                    m.next = "RECT"
+            with m.State("RECT"):
+                m.d.comb += [ay.eq(ylo), ax.eq(xlo)]
+                m.d.sync += [rbytes.eq(f.cg * eb), clo.eq(0)]
+                with m.If((nky == 0) | (nkx == 0)):
+                    m.next = "NEXT"
+                with m.Else():
+                    m.d.comb += addr_go.eq(1)
+                    m.d.sync += wait.eq(ADDR_CYCLES)
+                    m.next = "ADDR"
+            with m.State("POS"):
+                room = Signal(17)
+                m.d.comb += room.eq(Mux(f.cg > clo, f.cg - clo, left))
+                nc = Mux(room < left, room, left)
+                m.d.sync += n.eq(nc)
+                m.d.comb += [ay.eq(sy), ax.eq(sx)]
+                with m.If(inside(sy, sx)):
+                    m.d.comb += addr_go.eq(1)
+                    m.d.sync += [rbytes.eq(nc * eb), wait.eq(ADDR_CYCLES)]
+                    m.next = "ADDR"
+                with m.Else():
+                    m.next = "ADV"
+            with m.State("ADDR"):
+                m.d.sync += wait.eq(wait - 1)
+                with m.If(wait == 1):
+                    m.next = "ISSUE"
+            with m.State("ISSUE"):
+                m.d.comb += self.cmd.valid.eq(1)
+                with m.If(self.cmd.ready):
+                    m.next = "NEXT"
+                    with m.If(~full):
+                        m.next = "ADV"
+            with m.State("ADV"):
+                m.d.sync += [left.eq(left - n), clo.eq(0)]
+                with m.If(kx == f.kw - 1):
+                    m.d.sync += [kx.eq(0), sx.eq(x0), ky.eq(ky + 1), sy.eq(sy + f.dh)]
+                with m.Else():
+                    m.d.sync += [kx.eq(kx + 1), sx.eq(sx + f.dw)]
+                m.next = "POS"
+                with m.If(left == n):
+                    m.next = "NEXT"
+            with m.State("NEXT"):
+                with m.If(i == f.m - 1):
+                    m.d.sync += self.gen_done.eq(1)
+                    m.next = "IDLE"
+                with m.Else():
+                    m.d.sync += [i.eq(i + 1), ox.eq(nox), y0.eq(ny0), x0.eq(nx0)]
+                    m.next = "PIX"

@@ -1,0 +1,260 @@
+"""The complete accelerator ``Soc`` (Verilog ``hwcnn_soc``) in Amaranth's simulator: a host
+process programs its AXI4-Lite registers, a testbench AXI4 slave serves a NumPy DRAM holding the
+image ``hwcnn compile`` writes, and every layer read back from DRAM must equal the golden
+network. Error programs stop the machine with their code, busy low (never a hang)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from amaranth.hdl import Fragment
+from amaranth.sim import Simulator
+
+from hwcnn.arch.config import Dataflow
+from hwcnn.arch.dma import ErrorCode
+from hwcnn.hw.axi.regmap import (
+    STATUS_BUSY,
+    STATUS_CODE_SHIFT,
+    STATUS_DONE,
+    STATUS_ERROR,
+    offsets,
+)
+from hwcnn.hw.params import BufferDepths
+from hwcnn.hw.soc.ports import SocParams
+from hwcnn.hw.soc.top import Soc
+from hwcnn.isa import Buffer, Insn, MemMode, Opcode, encode, make, to_bytes
+from tests.test_program import _compiled
+from tests.test_soc_fetch import AxiRam, golden_check
+
+WS, OS = Dataflow.WEIGHT_STATIONARY, Dataflow.OUTPUT_STATIONARY
+REG = offsets()
+#: where the image sits in the simulated DRAM (BASE0): offsets must be added by the units
+BASE = 0x1000
+
+
+class Host:
+    """An AXI4-Lite master in a testbench process (one transaction at a time); ``cycle`` counts
+    the clock edges it has waited for."""
+
+    def __init__(self, bus) -> None:  # type: ignore[no-untyped-def]
+        self.bus, self.cycle = bus, 0
+
+    async def _tick(self, ctx, *sig):  # type: ignore[no-untyped-def]
+        out = await ctx.tick().sample(*sig)
+        self.cycle += 1
+        return out[2:]
+
+    async def write(self, ctx, name: str, value: int) -> int:  # type: ignore[no-untyped-def]
+        b = self.bus
+        ctx.set(b.awaddr, REG[name])
+        ctx.set(b.wdata, value)
+        ctx.set(b.wstrb, 0xF)
+        ctx.set(b.awvalid, 1)
+        ctx.set(b.wvalid, 1)
+        ctx.set(b.bready, 1)
+        aw = w = False
+        while not (aw and w):
+            awr, wr = await self._tick(ctx, b.awready, b.wready)
+            if awr and not aw:
+                aw = True
+                ctx.set(b.awvalid, 0)
+            if wr and not w:
+                w = True
+                ctx.set(b.wvalid, 0)
+        while True:
+            bv, resp = await self._tick(ctx, b.bvalid, b.bresp)
+            if bv:
+                ctx.set(b.bready, 0)
+                return int(resp)
+
+    async def read(self, ctx, name: str) -> int:  # type: ignore[no-untyped-def]
+        b = self.bus
+        ctx.set(b.araddr, REG[name])
+        ctx.set(b.arvalid, 1)
+        while not (await self._tick(ctx, b.arready))[0]:
+            pass
+        ctx.set(b.arvalid, 0)
+        ctx.set(b.rready, 1)
+        while True:
+            rv, data = await self._tick(ctx, b.rvalid, b.rdata)
+            if rv:
+                ctx.set(b.rready, 0)
+                return int(data)
+
+
+def run_soc(params: SocParams, dram: np.ndarray, *, prog_base: int, prog_len: int,
+            win: tuple[int, int], limit: int = 200_000, stall: float = 0.0) -> dict[str, int]:
+    """Program the registers, start, poll STATUS until busy drops; returns STATUS, the BUSY
+    counters and ``cycles`` = the cycle of the done / error pulse counted from the start pulse
+    (cycle 0), sampled on the Frontend."""
+    soc = Soc(params)
+    fe = soc.frontend
+    ram = AxiRam(soc.m_axi, dram, params.bus_bytes, latency=6, stall=stall, seed=11)
+    host = Host(soc.s_axil)
+    res: dict[str, int] = {}
+
+    async def bench(ctx) -> None:  # type: ignore[no-untyped-def]
+        for name, value in (("WIN_BASE_LO", win[0]), ("WIN_SIZE_LO", win[1]),
+                            ("BASE0_LO", BASE), ("PROG_BASE_LO", prog_base),
+                            ("PROG_LEN", prog_len)):
+            assert await host.write(ctx, name, value) == 0
+            assert await host.read(ctx, name) == value
+        assert await host.write(ctx, "CTRL", 1) == 0
+        start = host.cycle          # the start pulse: the cycle after AW and W are both held
+        while True:
+            status = await host.read(ctx, "STATUS")
+            if not status & STATUS_BUSY:
+                break
+            assert host.cycle - start < limit, "no done/error: a hang"
+        res["status"] = status
+        for i in range(4):
+            res[f"busy{i}"] = await host.read(ctx, f"BUSY{i}")
+
+    async def monitor(ctx) -> None:  # type: ignore[no-untyped-def]
+        cycle, t0 = 0, None
+        async for _, _, st, end in ctx.tick().sample(fe.start, fe.done | fe.error):
+            if st:
+                t0 = cycle
+            if end and t0 is not None and "cycles" not in res:
+                res["cycles"] = cycle - t0
+            cycle += 1
+
+    sim = Simulator(soc)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    sim.add_testbench(ram.run, background=True)
+    sim.add_testbench(monitor, background=True)
+    sim.run()
+    return res
+
+
+def _params(prog, comp, dw: int) -> SocParams:  # type: ignore[no-untyped-def]
+    p = SocParams(config=prog.hw, depths=BufferDepths.for_config(prog.hw), data_width=dw)
+    assert p.target == comp.target            # the machine the program was compiled for
+    return p
+
+
+def _image(comp) -> tuple[np.ndarray, int]:  # type: ignore[no-untyped-def]
+    size = comp.regions[-1].offset + comp.regions[-1].size
+    dram = np.zeros(BASE + size + 256, np.uint8)
+    dram[BASE:BASE + len(comp.image)] = np.frombuffer(comp.image, np.uint8)
+    return dram, size
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model, df, dw, stall", [
+    ("tiny_cnn", WS, 64, 0.0), ("tiny_cnn", OS, 128, 0.0), ("tiny_cnn", WS, 256, 0.0),
+    ("tiny_cnn", OS, 64, 0.3)])
+def test_network_on_the_soc_equals_golden(model: str, df: Dataflow, dw: int,
+                                          stall: float) -> None:
+    """The image at DRAM byte BASE (BASE0 = BASE, the window exactly the image); with
+    ``stall`` the AXI slave withholds its readies and valids at random (back-pressure)."""
+    prog, q, x, comp = _compiled(model, df, 4, 4, 1)
+    dram, size = _image(comp)
+    r = run_soc(_params(prog, comp, dw), dram, prog_base=BASE + comp.region("program").offset,
+                prog_len=len(comp.insns), win=(BASE, size), stall=stall)
+    assert r["status"] == STATUS_DONE, hex(r["status"])
+    golden_check(comp, prog, q, x, dram[BASE:])
+    assert not dram[:BASE].any()                 # nothing outside the window was written
+    assert all(r[f"busy{i}"] > 0 for i in range(4))
+    assert r["busy2"] < r["cycles"] and r["busy0"] < r["cycles"]
+    print(f"{model} {df.value} {dw}-bit stall {stall}: {r['cycles']} cycles, "
+          f"busy {[r[f'busy{i}'] for i in range(4)]}")
+
+
+# --- error programs (short: fast tier) ------------------------------------------------------------
+def _tiny_params(dw: int = 64) -> SocParams:
+    from hwcnn.arch.config import ArrayConfig, HardwareConfig
+
+    return SocParams(config=HardwareConfig(array=ArrayConfig(rows=2, cols=2)),
+                     depths=BufferDepths(act=16, weight=16, out=16, param=4, acc=16),
+                     data_width=dw)
+
+
+def _run_program(words: list[int], dw: int = 64) -> dict[str, int]:
+    dram = np.zeros(BASE + 0x400, np.uint8)
+    blob = b"".join(w.to_bytes(32, "little") for w in words)
+    dram[BASE:BASE + len(blob)] = np.frombuffer(blob, np.uint8)
+    dram[BASE + 0x200:BASE + 0x300] = np.arange(256, dtype=np.uint8)
+    return run_soc(_tiny_params(dw), dram, prog_base=BASE, prog_len=len(words),
+                   win=(BASE, 0x400), limit=5000)
+
+
+def _words(insns: list[Insn]) -> list[int]:
+    return [int.from_bytes(to_bytes([i]), "little") for i in insns]
+
+
+def _status(code: int) -> int:
+    return STATUS_ERROR | code << STATUS_CODE_SHIFT
+
+
+LOAD_OK = make(Opcode.LOAD, buffer=Buffer.WGT, mode=MemMode.WORDS, sram_base=0,
+               dram_base=0x200, rows=4)
+
+
+def test_a_short_program_is_done() -> None:
+    r = _run_program(_words([LOAD_OK, make(Opcode.END)]))
+    assert r["status"] == STATUS_DONE
+
+
+@pytest.mark.parametrize("bad, code", [
+    (make(Opcode.LOAD, buffer=Buffer.WGT, mode=MemMode.WORDS, sram_base=14, dram_base=0x200,
+          rows=4), ErrorCode.BUF_RANGE),
+    (make(Opcode.LOAD, buffer=Buffer.WGT, mode=MemMode.WORDS, sram_base=0, dram_base=0x3FC,
+          rows=4), ErrorCode.DMA_WINDOW),
+])
+def test_unit_errors_stop_the_soc(bad: Insn, code: ErrorCode) -> None:
+    r = _run_program(_words([LOAD_OK, bad, LOAD_OK, make(Opcode.END)]))
+    assert r["status"] == _status(code), hex(r["status"])
+
+
+def test_illegal_opcode_and_alignment_on_the_soc() -> None:
+    words = _words([LOAD_OK, make(Opcode.END)])
+    words.insert(1, encode(make(Opcode.END)) | 6)
+    assert _run_program(words)["status"] == _status(ErrorCode.ILLEGAL_OPCODE)
+    dram = np.zeros(BASE + 0x400, np.uint8)
+    r = run_soc(_tiny_params(), dram, prog_base=BASE + 8, prog_len=2, win=(BASE, 0x400))
+    assert r["status"] == _status(ErrorCode.PROG_ALIGN)
+
+
+def test_soc_ports_are_the_two_buses() -> None:
+    soc = Soc(_tiny_params(128))
+    names = {"__".join(map(str, path)) for path, _, _ in soc.signature.flatten(soc)}
+    axil = {"awaddr", "awprot", "awvalid", "awready", "wdata", "wstrb", "wvalid", "wready",
+            "bresp", "bvalid", "bready", "araddr", "arprot", "arvalid", "arready", "rdata",
+            "rresp", "rvalid", "rready"}
+    axi = {f"{c}{f}" for c in ("aw", "ar") for f in ("id", "addr", "len", "size", "burst",
+                                                    "valid", "ready")}
+    axi |= {"wdata", "wstrb", "wlast", "wvalid", "wready", "bid", "bresp", "bvalid", "bready",
+            "rid", "rdata", "rresp", "rlast", "rvalid", "rready"}
+    assert names == {f"s_axil__{n}" for n in axil} | {f"m_axi__{n}" for n in axi}
+    assert len(soc.m_axi.wdata) == 128 and len(soc.m_axi.araddr) == 32
+    assert len(soc.s_axil.awaddr) == 12
+    Fragment.get(soc, None)      # it elaborates (and its parts are used)
+
+
+def test_bus_width_needs_the_soc_top(capsys) -> None:  # type: ignore[no-untyped-def]
+    from tests.cli_run import run_cli
+
+    out = run_cli(["rtl", "--rows", "2", "--cols", "2", "--bus-width", "128", "-o", "-"], capsys)
+    assert out.code == 2 and out.out == ""
+    assert out.err == "hwcnn: error: rtl: --bus-width applies to --top soc only\n"
+
+
+@pytest.mark.slow
+def test_soc_verilog_is_reproducible(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import re
+
+    from hwcnn.hw import rtlgen
+
+    a = rtlgen.generate_soc(_tiny_params(256))
+    b = rtlgen.write_soc(_tiny_params(256), tmp_path / "v")
+    assert [p.name for p in b] == ["hwcnn_soc.v"]
+    assert b[0].read_text() == a["hwcnn_soc.v"]
+    text = a["hwcnn_soc.v"]
+    assert "bus_width=256" in text.splitlines()[1]
+    ports = re.search(r"^module hwcnn_soc\((.*?)\);", text, re.DOTALL | re.MULTILINE).group(1)
+    names = {p.strip() for p in ports.split(",")}
+    assert {"clk", "rst", "m_axi__wdata", "s_axil__awaddr"} <= names
+    assert all(n in ("clk", "rst") or n.startswith(("m_axi__", "s_axil__")) for n in names)
+    assert re.search(r"input \[255:0\] m_axi__rdata;", text)
