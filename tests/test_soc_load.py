@@ -40,6 +40,7 @@ class Outcome:
     code: int
     accepted: int      # cycle of the insn handshake
     status: int        # cycle of the status handshake
+    after: dict[Buffer, np.ndarray] | None = None   # the buffers after an error status
 
 
 def _lane_bits(t: Target, b: Buffer) -> int:
@@ -59,12 +60,16 @@ def buffer_words(mach: _Machine, t: Target, b: Buffer) -> np.ndarray:
 def simulate(params: SocParams, buffers: Sequence[Buffer], dram: np.ndarray,
              insns: Sequence[Insn], *, base0: int = 0, window: tuple[int, int] | None = None,
              latency: int = 3, stall: float = 0.0, slverr: frozenset[int] = frozenset(),
+             resp: int = 2,
              seed: int = 0, check: bool = True, skew: int = 0,
              model: dict[Buffer, np.ndarray] | None = None
              ) -> tuple[list[Outcome], dict[Buffer, np.ndarray]]:
     """Run ``insns`` through a LoadUnit + Dma; the DRAM seen by the unit is ``dram`` from byte
-    ``base0`` (the BASE0 register). With ``check`` every instruction's buffers are compared
-    with ``_Machine`` after its status; returns the outcomes and the final buffer model."""
+    ``base0`` (the BASE0 register). ``stall``: probability that RVALID and the status READY
+    are held low in a cycle; a beat holding a byte of ``slverr`` answers RRESP ``resp``. With ``check`` every instruction's buffers are compared
+    with ``_Machine`` after its status (after an error status the model is reset to the
+    reference's buffers, the error's own writes kept in ``Outcome.after``); every lane write
+    must be inside its buffer. Returns the outcomes and the final buffer model."""
     t = params.target
     unit = LoadUnit(params, tuple(buffers))
     dma = Dma(data_width=params.data_width, buf_addr_width=20, outstanding=params.outstanding,
@@ -107,7 +112,7 @@ def simulate(params: SocParams, buffers: Sequence[Buffer], dram: np.ndarray,
                 a = bursts[0][0]
                 ctx.set(bus.rdata, int.from_bytes(dram[a:a + nb].tobytes(), "little"))
                 ctx.set(bus.rlast, bursts[0][1] == 1)
-                ctx.set(bus.rresp, 2 if any(x in slverr for x in range(a, a + nb)) else 0)
+                ctx.set(bus.rresp, resp if any(x in slverr for x in range(a, a + nb)) else 0)
             if ctx.get(bus.arvalid):
                 bursts.append([ctx.get(bus.araddr), ctx.get(bus.arlen) + 1, cycle + latency])
             if rv and ctx.get(bus.rready):
@@ -125,13 +130,19 @@ def simulate(params: SocParams, buffers: Sequence[Buffer], dram: np.ndarray,
                             bufs[b][addr, lane] = word >> (lane * lb) & ((1 << lb) - 1)
             if todo and accepted is None and ctx.get(unit.unit.insn.ready):
                 accepted = cycle
-            if accepted is not None and cycle > accepted and ctx.get(unit.unit.status.valid):
+            take = rng.random() >= stall      # the dispatcher may hold the status too
+            ctx.set(unit.unit.status.ready, take)
+            if (accepted is not None and cycle > accepted and take
+                    and ctx.get(unit.unit.status.valid)):
                 insn = todo.pop(0)
                 code = ctx.get(unit.unit.status.payload)
                 out.append(Outcome(code=code, accepted=accepted, status=cycle))
                 accepted = None
-                if check:
-                    assert code == 0, (insn, code)
+                if code:    # no reference for an error: keep its buffers, resync the model
+                    out[-1].after = {x: bufs[x].copy() for x in buffers}
+                    for x in buffers:
+                        bufs[x][:] = buffer_words(mach, t, x)
+                elif check:
                     mach.execute(insn)
                     for b in buffers:
                         want = buffer_words(mach, t, b)
@@ -235,3 +246,300 @@ def test_negative_control_one_byte_off() -> None:
     comp = compiled("tiny_cnn", WS, 4, 4)
     with pytest.raises(AssertionError):
         run_compiled(comp, 64, skew=1)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("df", [WS, OS])
+@pytest.mark.parametrize("r, c, dw, kib", [(4, 4, 64, 64), (2, 3, 128, 64), (4, 4, 128, 1)])
+def test_lenet5_loads(df: Dataflow, r: int, c: int, dw: int, kib: int) -> None:
+    """Every LOAD / LOAD2D of LeNet-5 (kib = 1: K-split chunks and pool bands); 50-150 s each
+    on a loaded 2-core machine."""
+    comp = compiled("lenet5", df, r, c, kib)
+    out = run_compiled(comp, dw)
+    assert len(out) == len(loads_of(comp)) and all(o.code == 0 for o in out)
+
+
+# ---- errors -----------------------------------------------------------------------------------
+
+def _word(dram: np.ndarray, at: int, lanes: int, lb: int) -> list[int]:
+    v = int.from_bytes(dram[at:at + -(-lanes * lb // 8)].tobytes(), "little")
+    return [v >> (i * lb) & ((1 << lb) - 1) for i in range(lanes)]
+
+
+def test_buf_range_writes_nothing_outside() -> None:
+    """Words at or beyond the depth are not written (the bench asserts every write is inside);
+    the words below are, and the status is BUF_RANGE (5); the next instruction runs."""
+    p = soc_params(4, 4, WS)
+    dram = garbage(2048, 7)
+    base0 = 0x11
+    over = [make(Opcode.LOAD, buffer=Buffer.WGT, mode=MemMode.WORDS, sram_base=62,
+                 dram_base=99, rows=5),
+            make(Opcode.LOAD, buffer=Buffer.OUT, mode=MemMode.PIXELS, sram_base=60, rows=3,
+                 elems=6, dram_base=3, dram_stride=7, sram_stride=3, fold_stride=1),
+            make(Opcode.LOAD2D, sram_base=60, dram_base=0, in_h=3, in_w=3, pix_stride=1,
+                 out_w=3, cg=1, kh=3, kw=3, sh=1, sw=1, ph=1, pw=1, dh=1, dw=1, m=9, k=9),
+            make(Opcode.LOAD, buffer=Buffer.ACT, mode=MemMode.WORDS, sram_base=0,
+                 dram_base=5, rows=64)]
+    mach = _Machine(p.target, dram[base0:].copy(), 0)
+    before = buffer_words(mach, p.target, Buffer.WGT)
+    out, _ = simulate(p, ALL, dram, over, base0=base0)
+    assert [o.code for o in out] == [5, 5, 5, 0]
+    wgt = out[0].after
+    assert wgt is not None
+    for w in range(64):
+        want = _word(dram, base0 + 99 + (w - 62) * 4, 4, 8) if w >= 62 else before[w].tolist()
+        assert wgt[Buffer.WGT][w].tolist() == want, w
+
+
+def test_dma_window_and_slverr_codes() -> None:
+    """A transfer outside the DMA window gives DMA_WINDOW (1) (a refused first transfer writes
+    nothing; a LOAD2D refused at a later pixel stops there); an AXI SLVERR
+    gives DMA_SLVERR (2); the unit never hangs and the next instruction is exact."""
+    p = soc_params(2, 3, OS, data_width=128)
+    dram = garbage(3000, 8)
+    win = (0, 2048)
+    insns = [make(Opcode.LOAD, buffer=Buffer.ACT, mode=MemMode.WORDS, dram_base=2040, rows=8),
+             make(Opcode.LOAD, buffer=Buffer.WGT, mode=MemMode.PIXELS, rows=3, elems=5,
+                  dram_base=2010, dram_stride=20, sram_stride=2, fold_stride=1),
+             make(Opcode.LOAD2D, sram_base=0, dram_base=2030, in_h=4, in_w=4, pix_stride=2,
+                  out_w=4, cg=2, kh=3, kw=3, sh=1, sw=1, ph=1, pw=1, dh=1, dw=1, m=6, k=18),
+             make(Opcode.LOAD, buffer=Buffer.PARAM, mode=MemMode.WORDS, dram_base=100, rows=4),
+             make(Opcode.LOAD, buffer=Buffer.ACT, mode=MemMode.WORDS, dram_base=700, rows=30),
+             make(Opcode.LOAD2D, sram_base=2, dram_base=600, in_h=4, in_w=4, pix_stride=2,
+                  out_w=4, cg=2, kh=3, kw=3, sh=1, sw=1, ph=1, pw=1, dh=1, dw=1, m=6, k=18),
+             make(Opcode.LOAD, buffer=Buffer.OUT, mode=MemMode.WORDS, dram_base=3, rows=9)]
+    mach = _Machine(p.target, dram.copy(), 0)
+    init = {b: buffer_words(mach, p.target, b) for b in ALL}
+    bad = frozenset({720, 615})        # inside the 5th and the 6th instruction's bytes
+    out, _ = simulate(p, ALL, dram, insns, window=win, slverr=bad, stall=0.2)
+    assert [o.code for o in out] == [1, 1, 1, 0, 2, 2, 0]
+    for o in out[:2]:     # refused before any byte moved (the LOAD2D's third pixel is refused)
+        assert o.after is not None
+        assert all(np.array_equal(o.after[b], init[b]) for b in ALL)
+
+
+def test_unserved_and_illegal_instructions() -> None:
+    """ILLEGAL_OPCODE (4): a GEMM, a LOAD into a buffer the unit does not serve, PIXELS into
+    PARAM, a LOAD2D on the OUT loader."""
+    p = soc_params(4, 4, WS)
+    dram = garbage(1024, 9)
+    load_q = [make(Opcode.GEMM, m=1, n=1, k=1),
+              make(Opcode.LOAD, buffer=Buffer.OUT, mode=MemMode.WORDS, rows=2),
+              make(Opcode.LOAD, buffer=Buffer.PARAM, mode=MemMode.PIXELS, rows=2, elems=2),
+              make(Opcode.LOAD, buffer=Buffer.WGT, mode=MemMode.WORDS, rows=2, dram_base=9)]
+    out, _ = simulate(p, (Buffer.ACT, Buffer.WGT, Buffer.PARAM), dram, load_q)
+    assert [o.code for o in out] == [4, 4, 4, 0]
+    cload = [make(Opcode.LOAD2D, m=1, k=1, kh=1, kw=1, cg=1, in_h=1, in_w=1, out_w=1,
+                  pix_stride=1, sh=1, sw=1, dh=1, dw=1),
+             make(Opcode.LOAD, buffer=Buffer.ACT, mode=MemMode.WORDS, rows=2),
+             make(Opcode.LOAD, buffer=Buffer.OUT, mode=MemMode.PIXELS, rows=4, elems=4,
+                  dram_base=1, dram_stride=4, sram_stride=1, fold_stride=0)]
+    out, _ = simulate(p, (Buffer.OUT,), dram, cload)
+    assert [o.code for o in out] == [4, 4, 0]
+
+
+# ---- random instructions ----------------------------------------------------------------------
+
+def _rand_words(rng: random.Random, t: Target, buffers: Sequence[Buffer], room: int) -> Insn:
+    b = rng.choice(list(buffers))
+    rows = rng.randint(1, min(t.depth(b), 40))
+    return make(Opcode.LOAD, buffer=b, mode=MemMode.WORDS, rows=rows,
+                sram_base=rng.randint(0, t.depth(b) - rows),
+                dram_base=rng.randint(0, room - rows * t.word_bytes(b)))
+
+
+def _rand_pixels(rng: random.Random, t: Target, buffers: Sequence[Buffer], room: int) -> Insn:
+    """Distinct words for distinct (pixel, fold) (see load.py: zero lanes of a later pixel
+    would overwrite an earlier one's elements in a shared word)."""
+    b = rng.choice([x for x in buffers if x is not Buffer.PARAM])
+    lanes, eb = t.lanes(b), t.elem_bytes
+    while True:
+        rows, elems = rng.randint(1, 6), rng.randint(1, 3 * lanes)
+        folds = -(-elems // lanes)
+        fs = rng.choice([1, rows, rng.randint(0, 9)])
+        ss = rng.choice([1, folds, rng.randint(0, 9)])
+        base = rng.randint(0, 20)
+        words = [base + f * fs + i * ss for i in range(rows) for f in range(folds)]
+        if len(set(words)) == len(words) and max(words) < t.depth(b):
+            break
+    stride = elems * eb + rng.randint(0, 9)
+    return make(Opcode.LOAD, buffer=b, mode=MemMode.PIXELS, rows=rows, elems=elems,
+                sram_base=base, fold_stride=fs, sram_stride=ss, dram_stride=stride,
+                dram_base=rng.randint(0, room - rows * stride))
+
+
+def _rand_load2d(rng: random.Random, t: Target, room: int) -> Insn:
+    r = t.array.rows
+    os_ = t.array.dataflow is OS
+    while True:
+        in_h, in_w, cg = rng.randint(1, 6), rng.randint(1, 6), rng.randint(1, 5)
+        dense = rng.random() < 0.15
+        kh, kw = (in_h, in_w) if dense else (rng.randint(1, 3), rng.randint(1, 3))
+        sh, sw, dh, dw = (1, 1, 1, 1) if dense else tuple(rng.randint(1, 2) for _ in range(4))
+        ph, pw = (0, 0) if dense else (rng.randint(0, 2), rng.randint(0, 2))
+        out_h = (in_h + 2 * ph - dh * (kh - 1) - 1) // sh + 1
+        out_w = (in_w + 2 * pw - dw * (kw - 1) - 1) // sw + 1
+        if out_h < 1 or out_w < 1:
+            continue
+        total = kh * kw * cg
+        m0 = rng.randint(0, out_h * out_w - 1)
+        m = rng.randint(1, min(10, out_h * out_w - m0))
+        if rng.random() < 0.5:
+            k0, k = 0, total
+        else:
+            k0 = rng.randint(0, total - 1)
+            k = rng.randint(1, total - k0)
+        words = -(-m // r) * k if os_ else -(-k // r) * m
+        ps = cg + rng.randint(0, 2)
+        span = (in_h * in_w * ps) * t.elem_bytes
+        if words <= t.act and span + 8 < room:
+            break
+    return make(Opcode.LOAD2D, sram_base=rng.randint(0, t.act - words),
+                dram_base=rng.randint(0, room - span - 8) + rng.randint(0, ps - cg),
+                in_h=in_h, in_w=in_w, pix_stride=ps, out_w=out_w, cg=cg, kh=kh, kw=kw,
+                sh=sh, sw=sw, ph=ph, pw=pw, dh=dh, dw=dw, m0=m0, m=m, k0=k0, k=k)
+
+
+def random_insns(t: Target, buffers: Sequence[Buffer], n: int, room: int,
+                 seed: int) -> list[Insn]:
+    rng = random.Random(seed)
+    out = []
+    for _ in range(n):
+        kind = rng.choice(["words", "pixels", "load2d", "load2d"]
+                          if Buffer.ACT in buffers else ["words", "pixels"])
+        if kind == "words":
+            out.append(_rand_words(rng, t, buffers, room))
+        elif kind == "pixels":
+            out.append(_rand_pixels(rng, t, buffers, room))
+        else:
+            out.append(_rand_load2d(rng, t, room))
+    return out
+
+
+@pytest.mark.parametrize("r, c, df, dw, seed", [(4, 4, WS, 64, 1), (4, 4, OS, 64, 2),
+                                                (2, 3, WS, 128, 3), (2, 3, OS, 256, 4),
+                                                (3, 2, OS, 128, 5)])
+def test_random_instructions(r: int, c: int, df: Dataflow, dw: int, seed: int) -> None:
+    """Random WORDS / PIXELS / LOAD2D (odd offsets, strides, padding, dilation, dense kernels,
+    K-split chunks) with random RVALID stalls and an odd BASE0, all four buffers served."""
+    p = soc_params(r, c, df, data_width=dw)
+    room = 1500
+    dram = garbage(room + 0x40, seed)
+    insns = random_insns(p.target, ALL, 14, room, seed)
+    out, _ = simulate(p, ALL, dram, insns, base0=0x3B, stall=0.25, latency=4 + seed, seed=seed)
+    assert len(out) == len(insns) and all(o.code == 0 for o in out)
+
+
+def test_random_on_the_two_soc_loaders() -> None:
+    """The SoC's two instances: (ACT, WGT, PARAM) for the load queue and (OUT,) for the
+    compute queue's LOAD into OUT."""
+    p = soc_params(4, 4, OS)
+    dram = garbage(1200, 11)
+    main = (Buffer.ACT, Buffer.WGT, Buffer.PARAM)
+    out, _ = simulate(p, main, dram, random_insns(p.target, main, 8, 1100, 12), base0=7)
+    assert all(o.code == 0 for o in out)
+    out, _ = simulate(p, (Buffer.OUT,), dram, random_insns(p.target, (Buffer.OUT,), 8, 1100,
+                                                           13), base0=7)
+    assert all(o.code == 0 for o in out)
+
+
+def test_load2d_wide_fields() -> None:
+    """Large dilation, stride and padding (every bit of the bit-serial set-up products used),
+    an m0 deep into the map, a K-split chunk and a full chunk, both dataflows."""
+    for df in (WS, OS):
+        p = soc_params(4, 4, df)
+        dram = garbage(3000, 14)
+        geo = {"in_h": 20, "in_w": 13, "pix_stride": 5, "out_w": 3, "cg": 3, "kh": 2,
+               "kw": 3, "sh": 5, "sw": 4, "ph": 7, "pw": 6, "dh": 15, "dw": 9}
+        # the K-split chunk starts at (ky, kx, c) = (1, 1, 1), in bounds for pixel 1
+        insns = [make(Opcode.LOAD2D, sram_base=1, dram_base=17, m0=4, m=5, k0=0, k=18, **geo),
+                 make(Opcode.LOAD2D, sram_base=3, dram_base=2, m0=1, m=8, k0=13, k=5, **geo),
+                 make(Opcode.LOAD2D, sram_base=0, dram_base=2, m0=1, m=3, k0=4, k=11, **geo)]
+        out, _ = simulate(p, ALL, dram, insns, base0=5)
+        assert [o.code for o in out] == [0, 0, 0]
+
+
+def _events(p: SocParams, insn: Insn) -> dict[str, list[int]]:
+    """Cycles (0 = the insn handshake) of the unit's DMA commands, its lane writes and its
+    status, with a slave that answers every burst 3 cycles after AR and never stalls."""
+    unit = LoadUnit(p, ALL)
+    dma = Dma(data_width=p.data_width, buf_addr_width=20, read_clients=("load",),
+              write_clients=("store",))
+    top = Module()
+    top.submodules += [unit, dma]
+    wiring.connect(top, unit.dma.cmd, dma.load_cmd)
+    wiring.connect(top, dma.load_status, unit.dma.status)
+    wiring.connect(top, dma.load_beats, unit.dma.beats)
+    ev: dict[str, list[int]] = {"cmd": [], "wr": [], "status": [], "beat": [], "dma": []}
+    bus = dma.m_axi
+
+    async def bench(ctx) -> None:  # type: ignore[no-untyped-def]
+        ctx.set(dma.win_size, 1 << 20)
+        ctx.set(unit.unit.status.ready, 1)
+        ctx.set(bus.arready, 1)
+        ctx.set(unit.unit.insn.payload, encode(insn))
+        ctx.set(unit.unit.insn.valid, 1)
+        await ctx.tick().until(unit.unit.insn.ready)
+        ctx.set(unit.unit.insn.valid, 0)
+        bursts: list[list[int]] = []
+        for cyc in range(1, 2000):
+            rv = bool(bursts) and cyc >= bursts[0][2]
+            ctx.set(bus.rvalid, rv)
+            ctx.set(bus.rlast, rv and bursts[0][1] == 1)
+            if ctx.get(bus.arvalid):
+                bursts.append([0, ctx.get(bus.arlen) + 1, cyc + 3])
+            if rv and ctx.get(bus.rready):
+                ev["beat"].append(cyc)
+                bursts[0][1] -= 1
+                if bursts[0][1] == 0:
+                    bursts.pop(0)
+            if ctx.get(unit.dma.cmd.valid) and ctx.get(unit.dma.cmd.ready):
+                ev["cmd"].append(cyc)
+            if ctx.get(unit.dma.status.valid):
+                ev["dma"].append(cyc)
+            if any(ctx.get(getattr(unit, f"{PORT_NAMES[b]}_wr").en) for b in ALL):
+                ev["wr"].append(cyc)
+            if ctx.get(unit.unit.status.valid):
+                ev["status"].append(cyc)
+                break
+            await ctx.tick()
+
+    sim = Simulator(top)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    sim.run()
+    return ev
+
+
+def test_cycle_behaviour_as_documented() -> None:
+    """The numbers of load.py's and im2col.py's docstrings (rtl/README.md 10.2): descriptor in
+    cycle 2, the DMA's 18-cycle set-up, one word / element per cycle one cycle after its beat,
+    the status two cycles after the last write; LOAD2D's 51-cycle set-up, padding written
+    from cycle 53, the first rectangle descriptor after PIX + max(kh, kw) + RECT + 12."""
+    p = soc_params(4, 4, WS)
+    ev = _events(p, make(Opcode.LOAD, buffer=Buffer.ACT, mode=MemMode.WORDS, rows=6,
+                         dram_base=3))
+    # 24 bytes from offset 3: 4 beats from cycle 23 (18 set-up, AR in 20, 3 latency)
+    assert ev["cmd"] == [2] and ev["beat"] == [23, 24, 25, 26]
+    assert ev["wr"] == list(range(24, 30)) and ev["status"] == [31]
+    ev = _events(p, make(Opcode.LOAD, buffer=Buffer.OUT, mode=MemMode.PIXELS, rows=2,
+                         elems=5, dram_stride=9, sram_stride=2, fold_stride=1))
+    assert ev["wr"] == list(range(24, 34)) and ev["status"] == [35]
+    ev = _events(p, make(Opcode.LOAD2D, in_h=2, in_w=2, pix_stride=1, out_w=2, cg=1, kh=3,
+                         kw=3, sh=1, sw=1, ph=1, pw=1, dh=1, dw=1, m=2, k=9))
+    # pixel 0: 4 padding elements, then 4 from its 2x2 rectangle, then one more padding
+    assert ev["wr"][:4] == [53, 54, 55, 56] and ev["cmd"][0] == 53 + 1 + 3 + 1 + 12
+    # pixel 1's descriptor is offered (and taken) in the cycle after pixel 0's DMA status
+    assert len(ev["wr"]) == 18 and ev["cmd"][1] == ev["dma"][0] + 1
+    assert ev["status"] == [ev["wr"][-1] + 2]
+
+
+def test_decerr_code() -> None:
+    """An AXI DECERR response gives DMA_DECERR (3); the next instruction is exact."""
+    p = soc_params(4, 4, OS)
+    dram = garbage(1024, 15)
+    insns = [make(Opcode.LOAD2D, sram_base=0, dram_base=40, in_h=3, in_w=3, pix_stride=2,
+                  out_w=3, cg=2, kh=2, kw=2, sh=1, sw=1, ph=0, pw=0, dh=1, dw=1, m=4, k=8),
+             make(Opcode.LOAD, buffer=Buffer.PARAM, mode=MemMode.WORDS, dram_base=300, rows=3)]
+    out, _ = simulate(p, ALL, dram, insns, slverr=frozenset({50}), resp=3, stall=0.3)
+    assert [o.code for o in out] == [3, 0]

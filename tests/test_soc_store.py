@@ -4,13 +4,17 @@
 ``program_exec._Machine.mem`` leaves on the same buffer contents and the same (garbage) DRAM:
 the STOREs ``hwcnn compile`` emits (tiny_cnn, LeNet-5, a fire module with concat; 4x4 and 2x3
 arrays, both dataflows, 64- and 128-bit buses), random ones (odd offsets and strides, elements
-not a multiple of C, several folds, chunked descriptors), NOPs, and the error codes."""
+not a multiple of C, several folds, 6- and 12-bit lanes, 64/128/256-bit buses, chunked
+descriptors, 4 KiB crossings), NOPs, and the error codes. The cycle rules of rtl/README.md 10.3
+are checked against a step model written here and, behind ``DramShim``, against the DMA's
+closed form."""
 
 from __future__ import annotations
 
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -20,8 +24,10 @@ from amaranth.lib.memory import Memory
 from amaranth.sim import Simulator
 
 from hwcnn.arch.config import ArrayConfig, Dataflow, HardwareConfig
-from hwcnn.arch.dma import ErrorCode
+from hwcnn.arch.dma import FIELDS, DmaDesc, DramTiming, ErrorCode
+from hwcnn.arch.dma_timing import transfer_cycles
 from hwcnn.hw.axi.dma import Dma
+from hwcnn.hw.axi.dramshim import DramShim
 from hwcnn.hw.params import BufferDepths
 from hwcnn.hw.soc.ports import SocParams
 from hwcnn.hw.soc.store import StoreUnit
@@ -44,6 +50,11 @@ class Run:
     w_cycles: list[int] = field(default_factory=list)
     dma_status: list[int] = field(default_factory=list)
     cmd_first_valid: list[int] = field(default_factory=list)
+    descs: list[DmaDesc] = field(default_factory=list)
+    cmd_taken: list[int] = field(default_factory=list)
+    rd_valid: list[bool] = field(default_factory=list)    # the unit's rd_data.valid per cycle
+    rd_taken: list[int] = field(default_factory=list)     # cycles the DMA took a beat
+    rd_asked: list[int] = field(default_factory=list)     # cycles the DMA asked for a beat
 
 
 def params_for(target: Target, dataflow: Dataflow, data_width: int) -> SocParams:
@@ -70,7 +81,9 @@ def out_words(lanes: np.ndarray, bits: int) -> list[int]:
 def run(params: SocParams, insns: Sequence[Insn], lanes: np.ndarray, dram: np.ndarray, *,
         base: int, window: tuple[int, int] | None = None, seed: int = 0,
         awready_p: float = 1.0, wready_p: float = 1.0, b_delay: int = 2,
-        bresp: Callable[[int], int] = lambda i: 0, gap: int = 0, **unit_kw: int) -> Run:
+        bresp: Callable[[int], int] = lambda i: 0, gap: int = 0, trace: bool = False,
+        timing: DramTiming | None = None, status_ready_p: float = 1.0,
+        **unit_kw: int) -> Run:
     """Run ``insns`` on the unit; returns the bench's observations."""
     t = params.target
     nb = params.bus_bytes
@@ -82,6 +95,12 @@ def run(params: SocParams, insns: Sequence[Insn], lanes: np.ndarray, dram: np.nd
                  init=out_words(lanes, t.lane_bits(Buffer.OUT)))
     rp = mem.read_port()
     top.submodules += [unit, dma, mem]
+    bus = dma.m_axi
+    if timing is not None:      # the DRAM timing model between the DMA and the bench's RAM
+        shim = DramShim(timing, addr_width=32, data_width=params.data_width)
+        top.submodules.shim = shim
+        wiring.connect(top, dma.m_axi, shim.s_axi)
+        bus = shim.m_axi
     wiring.connect(top, unit.dma.cmd, dma.store_cmd)
     wiring.connect(top, dma.store_status, unit.dma.status)
     wiring.connect(top, dma.store_rd_addr, unit.dma.rd_addr)
@@ -91,7 +110,6 @@ def run(params: SocParams, insns: Sequence[Insn], lanes: np.ndarray, dram: np.nd
     res = Run(dram=mem_out)
     rng = random.Random(seed)
     win = window or (0, len(dram))
-    bus = dma.m_axi
 
     async def bench(ctx) -> None:  # type: ignore[no-untyped-def]
         ctx.set(dma.win_base, win[0])
@@ -150,9 +168,21 @@ def run(params: SocParams, insns: Sequence[Insn], lanes: np.ndarray, dram: np.nd
             if cv and not prev_cmd_valid:
                 res.cmd_first_valid.append(cycle)
             prev_cmd_valid = cv and not ctx.get(unit.dma.cmd.ready)
+            if cv and ctx.get(unit.dma.cmd.ready):
+                p = unit.dma.cmd.payload
+                res.descs.append(DmaDesc(**{n: ctx.get(getattr(p, n)) for n in FIELDS}))
+                res.cmd_taken.append(cycle)
             if ctx.get(dma.store_status.valid) and ctx.get(dma.store_status.ready):
                 res.dma_status.append(cycle)
-            if ctx.get(unit.unit.status.valid):
+            if trace:
+                res.rd_valid.append(bool(ctx.get(unit.dma.rd_data.valid)))
+                if res.rd_valid[-1] and ctx.get(unit.dma.rd_data.ready):
+                    res.rd_taken.append(cycle)
+                if ctx.get(unit.dma.rd_addr.valid) and ctx.get(unit.dma.rd_addr.ready):
+                    res.rd_asked.append(cycle)
+            sr = rng.random() < status_ready_p
+            ctx.set(unit.unit.status.ready, sr)
+            if sr and ctx.get(unit.unit.status.valid):
                 res.status.append((hs, cycle, ctx.get(unit.unit.status.payload)))
             await ctx.tick()
             cycle += 1
@@ -196,9 +226,14 @@ def check(params: SocParams, insns: Sequence[Insn], *, base: int, dram_bytes: in
     bad = np.flatnonzero(res.dram != want)
     assert not bad.size, (f"{bad.size} bytes differ, first at {bad[0]}: "
                           f"{res.dram[bad[0]]} != {want[bad[0]]}")
-    # not vacuous: the STOREs changed the DRAM
-    if any(i["rows"] for i in insns):
+    # not vacuous: the STOREs changed the DRAM, and one flipped bit of the last word stored
+    # would show (negative control)
+    live = [i for i in insns if i["rows"] and (i["mode"] == MemMode.WORDS or i["elems"])]
+    if live:
         assert not np.array_equal(want, dram)
+        flipped = lanes.copy()
+        flipped[live[-1]["sram_base"], 0] ^= 1
+        assert not np.array_equal(res.dram, expected(t, insns, flipped, dram, base))
     return res
 
 
@@ -221,9 +256,10 @@ def _compiled_stores(name: str, df: Dataflow, r: int, c: int, kib: int):  # type
     return comp.target, insns, size
 
 
-COMPILED = [("tiny_cnn", df, r, c, 64, dw) for df in (WS, OS) for (r, c) in ((4, 4), (2, 3))
-            for dw in (64, 128)] + [("fire", WS, 4, 4, 64, 64), ("fire", OS, 2, 3, 64, 128)]
-COMPILED_SLOW = [("lenet5", df, r, c, 1, dw) for df in (WS, OS) for (r, c) in ((4, 4), (2, 3))
+COMPILED = [("tiny_cnn", df, r, c, 64, 64) for df in (WS, OS) for (r, c) in ((4, 4), (2, 3))
+            ] + [("fire", WS, 4, 4, 64, 64), ("fire", OS, 2, 3, 64, 128)]
+COMPILED_SLOW = [("tiny_cnn", df, r, c, 64, 128) for df in (WS, OS)
+                 for (r, c) in ((4, 4), (2, 3))] + [("lenet5", df, r, c, 1, dw) for df in (WS, OS) for (r, c) in ((4, 4), (2, 3))
                  for dw in (64, 128)] + [("fire", df, r, c, 64, dw) for df in (WS, OS)
                                          for (r, c) in ((4, 4), (2, 3)) for dw in (64, 128)]
 
@@ -232,7 +268,8 @@ COMPILED_SLOW = [("lenet5", df, r, c, 1, dw) for df in (WS, OS) for (r, c) in ((
 def test_compiled_stores(name: str, df: Dataflow, r: int, c: int, kib: int, dw: int) -> None:
     target, insns, size = _compiled_stores(name, df, r, c, kib)
     assert insns and any(i["mode"] == MemMode.PIXELS for i in insns)
-    check(params_for(target, df, dw), insns, base=3, dram_bytes=size + 64)
+    res = check(params_for(target, df, dw), insns, base=3, dram_bytes=size + 64)
+    assert res.descs == [d for i in insns for d in chunks(target, i, 3, dw // 8, 1 << 19, 65535)]
 
 
 @pytest.mark.slow
@@ -242,6 +279,25 @@ def test_compiled_stores_slow(name: str, df: Dataflow, r: int, c: int, kib: int,
     target, insns, size = _compiled_stores(name, df, r, c, kib)
     check(params_for(target, df, dw), insns, base=5, dram_bytes=size + 64,
           wready_p=0.7, awready_p=0.8)
+
+
+def chunks(t: Target, insn: Insn, base: int, nb: int, chunk: int, max_rows: int
+           ) -> list[DmaDesc]:
+    """The descriptors rtl/README.md 10.3 says a STORE issues (written out here)."""
+    f = insn.get()
+    s = base + f["dram_base"]
+    out = []
+    if f["mode"] == MemMode.WORDS:
+        left = f["rows"] * t.word_bytes(Buffer.OUT)
+        while left:
+            n = min(left, chunk - s % chunk)
+            out.append(DmaDesc(dram_addr=s, row_bytes=n))
+            s, left = s + n, left - n
+        return out
+    for r0 in range(0, f["rows"], max_rows):
+        out.append(DmaDesc(dram_addr=s + r0 * f["dram_stride"], row_bytes=f["elems"] * t.elem_bytes,
+                           rows=min(max_rows, f["rows"] - r0), row_stride=f["dram_stride"]))
+    return out
 
 
 # --- random STOREs ------------------------------------------------------------------------
@@ -280,8 +336,9 @@ TARGETS = {"4x4": small_target(4, 4), "2x3": small_target(2, 3),
            "4x8": small_target(4, 8)}
 
 
-@pytest.mark.parametrize("tname", list(TARGETS))
-@pytest.mark.parametrize("dw", [64, 128])
+@pytest.mark.parametrize("tname, dw", [(n, 64) for n in TARGETS] + [("4x4", 256)] + [
+    pytest.param(n, dw, marks=pytest.mark.slow) for n, dw in [(n, 128) for n in TARGETS]
+    + [("3x5a12", 256)]])
 def test_random_stores(tname: str, dw: int) -> None:
     t = TARGETS[tname]
     rng = random.Random(f"{tname}{dw}")
@@ -301,6 +358,7 @@ def test_chunked_descriptors(tname: str) -> None:
     res = check(params_for(t, WS, 64), insns, base=1, dram_bytes=max(end, 5 + 13 * 4) + 16,
                 chunk_bytes=16, max_rows=2)
     assert len(res.dma_status) > len(insns) + 4
+    assert res.descs == [d for i in insns for d in chunks(t, i, 1, 8, 16, 2)]
     # negative control of the harness: the same run without chunking gives one per STORE
     plain = check(params_for(t, WS, 64), insns, base=1, dram_bytes=max(end, 5 + 13 * 4) + 16)
     assert len(plain.dma_status) == len(insns)
@@ -421,3 +479,162 @@ def test_cycles_of_a_store() -> None:
         steps = np.diff(res.w_cycles)
         assert len(res.w_cycles) == -(-((3 + 6) % 8 + 60 * t.word_bytes(Buffer.OUT)) // 8)
         assert set(steps[8:-1].tolist()) == {gap}, steps   # the row's tail beat follows at once
+
+
+def test_rows_across_a_4k_page() -> None:
+    """Rows that cross a 4 KiB boundary are split into two bursts by the DMA; the beat stream
+    continues across them."""
+    t = TARGETS["2x3a6"]
+    insns = [store(mode=MemMode.WORDS, sram_base=2, dram_base=4096 - 29, rows=21),
+             store(mode=MemMode.PIXELS, sram_base=1, dram_base=2 * 4096 - 22, rows=3, elems=8,
+                   dram_stride=11, sram_stride=2, fold_stride=3)]
+    res = check(params_for(t, WS, 128), insns, base=6, dram_bytes=3 * 4096)
+    assert len(res.aws) == 2 + 3 + 1
+
+
+def model_valid(t: Target, insn: Insn, base: int, nb: int, start: int, end: int,
+                taken: set[int], asked: set[int], reader: int = 3) -> list[bool]:
+    """rd_data.valid per cycle in [start, end) by the rules of rtl/README.md 10.3 and
+    hw/soc/pack.py (reader of 3 words, packer, 4-beat FIFO; a beat the DMA asked for in ``u``
+    is answered from ``u+2``), given the cycles the DMA asks for and takes beats; ``start`` =
+    the first RUN cycle (handshake + 3)."""
+    f = insn.get()
+    c, eb, wb = t.lanes(Buffer.OUT), t.elem_bytes, t.word_bytes(Buffer.OUT)
+    s = base + f["dram_base"]
+    pieces = []        # (bytes, first, last, lane of the row's first byte)
+    if f["mode"] == MemMode.WORDS:
+        pieces = [(wb, i == 0, i == f["rows"] - 1, s % nb) for i in range(f["rows"])]
+    else:
+        nf = -(-f["elems"] // c)
+        for i in range(f["rows"]):
+            pieces += [(min(c, f["elems"] - j * c) * eb, j == 0, j == nf - 1,
+                        (s + i * f["dram_stride"]) % nb) for j in range(nf)]
+    pq: list[tuple[int, bool, bool, int]] = []
+    pending = None
+    gi = cnt = bq = cred = 0
+    tail = False
+    out = []
+    for cyc in range(start, end):
+        out.append(bq > 0 and cred > 0)
+        req = gi < len(pieces) and len(pq) + (pending is not None) < reader
+        absorb = bool(pq) and not tail and cnt < nb
+        total, end_row = cnt, tail
+        if absorb:
+            n, first, last, off = pq.pop(0)
+            total, end_row = (off if first else cnt) + n, last
+        emit = (total >= nb or (end_row and total > 0)) and bq < 4
+        if emit:
+            cnt, tail = (total - nb, end_row) if total > nb else (0, False)
+        else:
+            cnt, tail = total, end_row
+        take = cyc in taken and bq > 0 and cred > 0
+        cred += int(cyc - 1 in asked) - int(take)
+        if pending is not None:
+            pq.append(pending)
+        pending = pieces[gi] if req else None
+        gi += req
+        bq += int(emit) - int(take)
+    return out
+
+
+@pytest.mark.parametrize("tname, dw, wready", [("4x4", 64, 0.6), ("2x3a6", 64, 0.6),
+                                               ("3x5a12", 128, 0.6), ("4x8", 64, 1.0)])
+def test_beat_timing_matches_the_documented_rules(tname: str, dw: int, wready: float) -> None:
+    """The cycle-exact rules (what a machine model must mirror): the unit's rd_data.valid in
+    every cycle equals a step model of the documented reader / packer / beat FIFO, under
+    random W back-pressure; the same model with a 2-word reader disagrees (negative control)."""
+    t = TARGETS[tname]
+    rng = random.Random(tname)
+    insns, end = random_stores(t, rng, 6)
+    insns.append(store(mode=MemMode.WORDS, sram_base=0, dram_base=3, rows=30))
+    lanes = random_lanes(t, 3)
+    dram = np.random.default_rng(4).integers(0, 256, size=end + 200, dtype=np.uint8)
+    res = run(params_for(t, WS, dw), insns, lanes, dram, base=1, trace=True, wready_p=wready,
+              gap=2)
+    assert [s[2] for s in res.status] == [0] * len(insns)
+    taken, asked = set(res.rd_taken), set(res.rd_asked)
+    for insn, (hs, st, _code) in zip(insns, res.status, strict=True):
+        got = res.rd_valid[hs + 3:st]
+        want = model_valid(t, insn, 1, dw // 8, hs + 3, st, taken, asked)
+        assert got == want, (insn, got, want)
+        assert not any(res.rd_valid[hs:hs + 3]) and sum(got) > 0
+    assert any(res.rd_valid[hs + 3:st] != model_valid(t, insn, 1, dw // 8, hs + 3, st, taken,
+                                                            asked, reader=2)
+               for insn, (hs, st, _c) in zip(insns, res.status, strict=True))
+
+
+@pytest.mark.parametrize("k", [0, 1, 3, 5, 7, 8, 11, 65535, 43691, 0x5556])
+def test_constant_arithmetic(k: int) -> None:
+    """mul_const (shift-and-add by canonical signed digits) and div_const equal x*k and x // d
+    on random 16-bit x (and their edges) in the simulator."""
+    from amaranth.hdl import Signal
+
+    from hwcnn.hw.soc.store import csd, div_const, mul_const
+
+    assert sum(s << p for s, p in csd(k)) == k
+    x = Signal(16)
+    prod = Signal(40)
+    quo = {d: Signal(16) for d in (3, 5, 7, 4)}
+    m = Module()
+    m.d.comb += prod.eq(mul_const(x, k))
+    m.d.comb += [q.eq(div_const(x, 16, d)) for d, q in quo.items()]
+    xs = [0, 1, 2, 0xFFFF, 0xFFFE] + random.Random(k).sample(range(1 << 16), 40)
+
+    async def bench(ctx) -> None:  # type: ignore[no-untyped-def]
+        for v in xs:
+            ctx.set(x, v)
+            assert ctx.get(prod) == v * k
+            for d, q in quo.items():
+                assert ctx.get(q) == v // d
+
+    sim = Simulator(m)
+    sim.add_testbench(bench)
+    sim.run()
+
+
+@pytest.mark.parametrize("tname, bpc, keeps_up", [("4x8", 8, True), ("4x4", 4, True),
+                                                  ("4x4", 8, False)])
+def test_dma_timing_when_the_packer_keeps_up(tname: str, bpc: int, keeps_up: bool) -> None:
+    """Behind the DRAM timing shim (latency 12, ``bpc`` bytes per cycle, 64-bit bus): the unit
+    answers the DMA exactly like WordReader, so a STORE whose packer keeps up with the DRAM
+    (4x8: 8-byte words and pixels; 4x4 at a beat per 2 cycles) takes the DMA's closed-form
+    cycles per descriptor, offered in cycle 3 and answered one cycle after the DMA's status.
+    At a beat per cycle 4-byte words cannot keep up: slower than the closed form (the machine
+    model must add the packer's rate; negative control)."""
+    t = TARGETS[tname]
+    timing = DramTiming(latency=12, bytes_per_cycle=Fraction(bpc))
+    c = t.lanes(Buffer.OUT)
+    insns = [store(mode=MemMode.WORDS, sram_base=1, dram_base=3, rows=40),
+             store(mode=MemMode.PIXELS, sram_base=0, dram_base=1, rows=9, elems=c,
+                   dram_stride=c + 4, sram_stride=2, fold_stride=1),
+             store(mode=MemMode.PIXELS, sram_base=0, dram_base=7, rows=6, elems=2 * c,
+                   dram_stride=2 * c, sram_stride=1, fold_stride=9)]
+    lanes = random_lanes(t, 9)
+    dram = np.random.default_rng(9).integers(0, 256, size=1024, dtype=np.uint8)
+    res = run(params_for(t, WS, 64), insns, lanes, dram, base=5, timing=timing)
+    assert np.array_equal(res.dram, expected(t, insns, lanes, dram, 5))
+    got = [d1 - d0 for d0, d1 in zip(res.cmd_taken, res.dma_status, strict=True)]
+    closed = [transfer_cycles(d, write=True, bus_bytes=8, dram=timing, outstanding=4,
+                              window=(0, 1024)) for d in res.descs]
+    assert [h + 3 for h, _s, _c in res.status] == res.cmd_taken
+    assert [s - 1 for _h, s, _c in res.status] == res.dma_status
+    if keeps_up:
+        assert got == closed
+    else:
+        assert got[0] > closed[0] and got[1:] == closed[1:]
+
+
+def test_slow_dispatcher() -> None:
+    """The dispatcher takes statuses late and offers instructions back to back: still one
+    status per STORE, in order, and the bytes exact."""
+    t = TARGETS["2x3"]
+    insns, end = random_stores(t, random.Random(11), 6)
+    insns.insert(2, store(mode=MemMode.WORDS, rows=0))
+    check(params_for(t, WS, 64), insns, base=2, dram_bytes=end + 8, status_ready_p=0.3)
+
+
+def test_converts_to_verilog() -> None:
+    from amaranth.back import verilog
+
+    text = verilog.convert(StoreUnit(params_for(TARGETS["2x3"], OS, 128)), name="store")
+    assert "module store" in text and "out_rd__addr" in text and "dma__rd_data__valid" in text

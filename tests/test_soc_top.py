@@ -83,13 +83,13 @@ class Host:
 
 
 def run_soc(params: SocParams, dram: np.ndarray, *, prog_base: int, prog_len: int,
-            win: tuple[int, int], limit: int = 200_000) -> dict[str, int]:
+            win: tuple[int, int], limit: int = 200_000, stall: float = 0.0) -> dict[str, int]:
     """Program the registers, start, poll STATUS until busy drops; returns STATUS, the BUSY
     counters and ``cycles`` = the cycle of the done / error pulse counted from the start pulse
     (cycle 0), sampled on the Frontend."""
     soc = Soc(params)
     fe = soc.frontend
-    ram = AxiRam(soc.m_axi, dram, params.bus_bytes, latency=6)
+    ram = AxiRam(soc.m_axi, dram, params.bus_bytes, latency=6, stall=stall, seed=11)
     host = Host(soc.s_axil)
     res: dict[str, int] = {}
 
@@ -142,18 +142,24 @@ def _image(comp) -> tuple[np.ndarray, int]:  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("df, dw", [(WS, 64), (OS, 128), (WS, 256)])
-def test_tiny_cnn_on_the_soc_equals_golden(df: Dataflow, dw: int) -> None:
-    prog, q, x, comp = _compiled("tiny_cnn", df, 4, 4, 1)
+@pytest.mark.parametrize("model, df, dw, stall", [
+    ("tiny_cnn", WS, 64, 0.0), ("tiny_cnn", OS, 128, 0.0), ("tiny_cnn", WS, 256, 0.0),
+    ("tiny_cnn", OS, 64, 0.3)])
+def test_network_on_the_soc_equals_golden(model: str, df: Dataflow, dw: int,
+                                          stall: float) -> None:
+    """The image at DRAM byte BASE (BASE0 = BASE, the window exactly the image); with
+    ``stall`` the AXI slave withholds its readies and valids at random (back-pressure)."""
+    prog, q, x, comp = _compiled(model, df, 4, 4, 1)
     dram, size = _image(comp)
     r = run_soc(_params(prog, comp, dw), dram, prog_base=BASE + comp.region("program").offset,
-                prog_len=len(comp.insns), win=(BASE, size))
+                prog_len=len(comp.insns), win=(BASE, size), stall=stall)
     assert r["status"] == STATUS_DONE, hex(r["status"])
     golden_check(comp, prog, q, x, dram[BASE:])
     assert not dram[:BASE].any()                 # nothing outside the window was written
     assert all(r[f"busy{i}"] > 0 for i in range(4))
     assert r["busy2"] < r["cycles"] and r["busy0"] < r["cycles"]
-    print(f"tiny_cnn {df.value} {dw}-bit: {r['cycles']} cycles, busy {[r[f'busy{i}'] for i in range(4)]}")
+    print(f"{model} {df.value} {dw}-bit stall {stall}: {r['cycles']} cycles, "
+          f"busy {[r[f'busy{i}'] for i in range(4)]}")
 
 
 # --- error programs (short: fast tier) ------------------------------------------------------------

@@ -18,19 +18,28 @@
   ``sram_base + (i div R)*k + kk`` lane ``i mod R``, with the lanes above it zeroed when
   ``i = m-1`` (so every lane of every word of the tile is written, as ``hw.layout.act_words``).
 
-Cycle behaviour (cycle 0 = the ``start`` pulse): set-up runs bit-serial dividers and shift-add
-multipliers (no DSP) in three phases, ``A`` cycles 0-24 (``m0 divmod out_w``,
-``k0 divmod cg``, ``in_w*pix_stride*eb``, ``kh*kw``), ``B`` cycles 25-45
-(``(k0 div cg) divmod kw``, ``oy0*sh``, ``ox0*sw``, ``kh*kw*cg``, the two strides), ``C``
-cycles 46-50 (``ky0*dh``, ``kx0*dw``); in cycle 51 both walkers start (``busy`` from cycle 0).
+Cycle behaviour (cycle 0 = the ``start`` pulse, the load unit's START cycle). Set-up: bit-serial
+dividers and shift-add multipliers (no DSP; an n-bit one loads in its start cycle s and holds
+the result from cycle s + n + 1) in three phases started in cycles 0 (``m0 divmod out_w`` 24
+bits, ``k0 divmod cg`` 20, ``in_w*pix_stride*eb`` 12, ``kh*kw`` 6), 25
+(``(k0 div cg) divmod kw`` 20, ``oy0*sh`` 6, ``ox0*sw`` 6, ``kh*kw*cg`` 12,
+``dh*in_w*pix_stride*eb`` 4, ``dw*pix_stride*eb`` 4) and 46 (``ky0*dh`` 4, ``kx0*dw`` 4); in
+cycle 51 both walkers load their first pixel.
 
-Descriptor walker, per pixel: 1 cycle (PIX), then either the rectangle: ``max(kh, kw)``
-scan cycles, 1 cycle (RECT), 12 address cycles (``y*row_pitch + x*pix_bytes``, bit-serial),
-ISSUE (offers ``cmd`` until taken), 1 cycle (NEXT); or per position: 1 cycle (POS), for an
-in-bounds position 12 address cycles and ISSUE, 1 cycle (ADV); then NEXT. A pixel / position
-without in-bounds elements costs PIX+scan+RECT+NEXT / POS+ADV. ``gen_done`` rises in the cycle
-after the last NEXT. Element walker: one element per cycle from cycle 51, except that an
-in-bounds element waits for ``elems.valid``; ``done`` rises the cycle after the last element.
+Descriptor walker (states, one cycle each unless said): PIX in cycle 52; per pixel PIX, then
+for a whole-position chunk SCAN for ``max(kh, kw)`` cycles (kernel row ``j`` and column ``j``
+tested in scan cycle ``j``), RECT, and unless the rectangle is empty ADDR for 12 cycles
+(``y*in_w*pix_stride*eb + x*pix_stride*eb``, 12-bit multipliers) and ISSUE (``cmd.valid``
+until taken); then NEXT. For a K-split chunk, per kernel position from ``(k0 div cg)``: POS,
+for an in-bounds position ADDR (12) and ISSUE, then ADV; after the position that ends the
+pixel's ``k`` elements, NEXT. NEXT of the last pixel sets ``gen_done`` (visible the next
+cycle) and returns to IDLE; otherwise it steps to the next pixel's PIX. The load unit lets an
+ISSUE complete only while none of its transfers is outstanding.
+
+Element walker: from cycle 52 one element per cycle, ``A[i, kk]`` with ``kk`` innermost; a
+padding element is written in its cycle, an in-bounds one in the first cycle in which
+``elems.valid`` is high (it takes the element in that cycle). ``done`` is visible in the
+cycle after the write of ``A[m-1, k-1]``.
 """
 
 from __future__ import annotations
@@ -118,11 +127,11 @@ class Im2col(wiring.Component):
             m.d.sync += [t.eq(0), setup.eq(1)]
         with m.Elif(setup):
             m.d.sync += t.eq(t + 1)
-            with m.If(t == sum(PHASES)):
+            with m.If(t == sum(PHASES) - 1):
                 m.d.sync += setup.eq(0)
         m.d.comb += [go_a.eq(self.start), go_b.eq(setup & (t == PHASES[0] - 1)),
                      go_c.eq(setup & (t == PHASES[0] + PHASES[1] - 1)),
-                     run.eq(setup & (t == sum(PHASES)))]
+                     run.eq(setup & (t == sum(PHASES) - 1))]
         pix = Signal(18)
         m.d.comb += pix.eq(f.pix_stride * eb)
         oy0, ox0 = _div(m, go_a, f.m0, f.out_w, 24)

@@ -16,12 +16,18 @@ PIXELS: one DMA row per pixel, ``row_bytes = elems*eb``, ``row_stride = dram_str
 ``max_rows`` (65535) pixels per descriptor; the bytes between pixels are not written (their
 strobes are off). Byte ``x`` of a beat is DRAM byte ``x`` mod ``B`` (the DMA's lanes); the beat
 data come from :class:`hwcnn.hw.soc.pack.StoreDatapath` in the DMA's beat order, so the unit
-accepts every ``rd_addr`` at once (``ready`` = 1) and does not need the address (the
-descriptors' ``buf_addr`` / ``buf_stride`` are 0).
+does not need the address (the descriptors' ``buf_addr`` / ``buf_stride`` are 0). It answers the
+requests with :class:`hwcnn.hw.axi.bufport.WordReader`'s handshake: ``rd_addr.ready`` iff fewer
+than 3 requests are unanswered (taken last cycle + older ones), and a request taken in ``u`` is
+answered (``rd_data.valid``) from ``u+2`` on, as soon as the packer has its beat. So whenever the
+packer keeps up, the DMA transfer takes exactly the cycles of
+:func:`hwcnn.arch.dma_timing.transfer_cycles` / :class:`hwcnn.machine.dmasim.DmaModel`.
 
 Cycle behaviour (exact; cycle 0 = the instruction handshake, taken whenever the unit is idle):
 
-* cycle 1 (DECODE): ``S``, ``(rows-1)*sram_stride`` and ``(elems-1) div C`` are registered.
+* cycle 1 (DECODE): ``S``, ``(rows-1)*sram_stride`` and ``(elems-1) div C`` are registered
+  (the two range-check products are the unit's only multipliers; constant products are
+  shift-and-add).
   A NOP (``rows = 0``, or mode PIXELS with ``elems = 0``: no byte to move) offers status 0 from
   cycle 2;
 * cycle 2 (CHECK): the largest word address (WORDS ``sram_base + rows - 1``; PIXELS
@@ -49,7 +55,7 @@ Cycle behaviour (exact; cycle 0 = the instruction handshake, taken whenever the 
 from __future__ import annotations
 
 import numpy as np
-from amaranth.hdl import Module, Mux, ResetInserter, Signal, Value
+from amaranth.hdl import Const, Module, Mux, ResetInserter, Signal, Value
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -58,7 +64,7 @@ from ...isa.fields import ADDR_BITS, Buffer, MemMode
 from ...isa.layout import struct_layout
 from ..params import addr_bits
 from ..signatures import ReadSignature
-from .pack import StoreDatapath, piece_bytes
+from .pack import READER_DEPTH, StoreDatapath, piece_bytes
 from .ports import AXI_ADDR_BITS, DmaWriteClientSignature, SocParams, UnitSignature
 
 #: Largest WORDS descriptor (bytes; a multiple of every bus width, below 2**ROW_BYTES_BITS).
@@ -67,10 +73,37 @@ CHUNK_BYTES = 1 << (ROW_BYTES_BITS - 1)
 MAX_ROWS = (1 << DIM_BITS) - 1
 
 
+def csd(k: int) -> list[tuple[int, int]]:
+    """Canonical signed digits of ``k >= 0``: ``[(sign, shift), ...]`` with
+    ``k = sum(sign << shift)`` and no two adjacent nonzero digits."""
+    out, shift = [], 0
+    while k:
+        if k & 1:
+            d = 2 - (k & 3)          # +1 if k = 1 mod 4, -1 if k = 3 mod 4
+            out.append((d, shift))
+            k -= d
+        k >>= 1
+        shift += 1
+    return out
+
+
+def mul_const(x: Value, k: int) -> Value:
+    """``x * k`` for unsigned ``x`` and a constant ``k >= 0`` as shifts and adds (canonical
+    signed digits), so that synthesis spends no multiplier on it."""
+    if k == 0:
+        return Const(0, 1)
+    terms = csd(k)
+    width = len(x) + k.bit_length() + 1
+    acc: Value = Const(0, width)
+    for sign, shift in terms:
+        acc = (acc + (x << shift)) if sign > 0 else (acc - (x << shift))
+    return acc.as_unsigned()[:width]
+
+
 def div_const(x: Value, width: int, d: int) -> Value:
     """``x div d`` for an unsigned ``width``-bit ``x`` (at most 20 bits) and a constant ``d``:
-    a shift for powers of two, else a multiply by a rounded-up reciprocal ``ceil(2**k / d)``
-    with the smallest ``k`` that is exact for every ``x`` (checked exhaustively)."""
+    a shift for powers of two, else ``x * ceil(2**k / d) >> k`` with the smallest ``k`` that
+    is exact for every ``x`` (checked exhaustively)."""
     if d & (d - 1) == 0:
         return x >> (d.bit_length() - 1)
     if width > 20:
@@ -79,7 +112,7 @@ def div_const(x: Value, width: int, d: int) -> Value:
     k = width
     while not np.array_equal((xs * -(-(1 << k) // d)) >> k, xs // d):
         k += 1
-    return (x * -(-(1 << k) // d)) >> k
+    return mul_const(x, -(-(1 << k) // d)) >> k
 
 
 class StoreUnit(wiring.Component):
@@ -119,9 +152,20 @@ class StoreUnit(wiring.Component):
         m.submodules.dp = ResetInserter(clear)(dp)
         m.d.comb += [self.out_rd.addr.eq(dp.out_rd.addr), dp.out_rd.data.eq(self.out_rd.data)]
         dma = self.dma
-        m.d.comb += [dma.rd_addr.ready.eq(1), dma.rd_data.valid.eq(dp.beats.valid),
+        # the DMA's beat requests, answered with WordReader's handshake: a request taken in t
+        # may be answered from t+2, at most READER_DEPTH requests unanswered
+        pend = Signal()
+        cred = Signal(range(READER_DEPTH + 1))
+        give = Signal()
+        m.d.comb += [dma.rd_addr.ready.eq(pend + cred < READER_DEPTH),
+                     dma.rd_data.valid.eq(dp.beats.valid & (cred != 0)),
                      dma.rd_data.payload.eq(dp.beats.payload),
-                     dp.beats.ready.eq(dma.rd_data.ready)]
+                     dp.beats.ready.eq(dma.rd_data.ready & (cred != 0)),
+                     give.eq(dma.rd_data.valid & dma.rd_data.ready)]
+        m.d.sync += [pend.eq(dma.rd_addr.valid & dma.rd_addr.ready),
+                     cred.eq(cred + pend - give)]
+        with m.If(clear):
+            m.d.sync += [pend.eq(0), cred.eq(0)]
 
         f = Signal(struct_layout("MEM"))
         pixels = f.mode == MemMode.PIXELS
@@ -163,7 +207,7 @@ class StoreUnit(wiring.Component):
                                         f.sram_base + f.rows - 1))
                 m.d.sync += [ga.eq(f.sram_base), pa.eq(f.sram_base), erem.eq(f.elems),
                              grem.eq(f.rows), roff.eq(start[:lg]), gfirst.eq(1),
-                             cur.eq(start), rem.eq(Mux(pixels, f.rows, f.rows * wb))]
+                             cur.eq(start), rem.eq(Mux(pixels, f.rows, mul_const(f.rows, wb)))]
                 with m.If(maxw >= self.depth):
                     m.d.sync += code.eq(ErrorCode.BUF_RANGE)
                     m.next = "STATUS"
@@ -178,7 +222,7 @@ class StoreUnit(wiring.Component):
                 m.d.comb += chunk.eq(Mux(pixels, Mux(rem < self.max_rows, rem, self.max_rows),
                                          Mux(rem < room, rem, room)))
                 m.d.comb += [p.dram_addr.eq(cur), p.rows.eq(Mux(pixels, chunk, 1)),
-                             p.row_bytes.eq(Mux(pixels, f.elems * eb, chunk)),
+                             p.row_bytes.eq(Mux(pixels, mul_const(f.elems, eb), chunk)),
                              p.row_stride.eq(Mux(pixels, f.dram_stride, 0)),
                              p.planes.eq(1), p.plane_stride.eq(0), p.buf_addr.eq(0),
                              p.buf_stride.eq(0)]
@@ -188,7 +232,7 @@ class StoreUnit(wiring.Component):
                 with m.Else():
                     m.d.comb += cmd.valid.eq(1)
                     with m.If(cmd.ready):
-                        m.d.sync += [cur.eq(cur + Mux(pixels, f.dram_stride * self.max_rows,
+                        m.d.sync += [cur.eq(cur + Mux(pixels, mul_const(f.dram_stride, self.max_rows),
                                                       chunk)),
                                      rem.eq(rem - chunk)]
                         m.next = "WAIT"
@@ -215,7 +259,7 @@ class StoreUnit(wiring.Component):
         lastpix = Signal()
         m.d.comb += [lastpix.eq(erem <= lanes), k.eq(Mux(lastpix, erem, lanes)),
                      r.valid.eq(active), r.payload.addr.eq(ga),
-                     r.payload.n.eq(Mux(pixels, k * eb, wb)), r.payload.pixels.eq(pixels),
+                     r.payload.n.eq(Mux(pixels, mul_const(k, eb), wb)), r.payload.pixels.eq(pixels),
                      r.payload.first.eq(gfirst),
                      r.payload.last.eq(Mux(pixels, lastpix, grem == 1)),
                      r.payload.off.eq(roff)]
