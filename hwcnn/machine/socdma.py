@@ -10,10 +10,12 @@ FIFO holds a beat) instead of a 1-cycle word reader. Clients are objects with th
 all evaluated from registers at the start of a cycle:
 
 * ``cmd()``: the descriptor offered on ``dma.cmd`` this cycle, or ``None``;
-* read clients: ``beat_ready()``; write clients: ``word_valid()``;
+* read clients: ``beat_ready()``; write clients: ``addr_ready()`` (``rd_addr.ready``) and
+  ``word_valid()`` (``rd_data.valid``);
 * events written by :meth:`Dma.step` for the client to apply in its own update:
   ``ev_cmd`` (descriptor taken), ``ev_beat`` (bytes of the beat taken, or ``None``),
-  ``ev_status`` (status code taken, or ``None``), ``ev_word`` (a word taken on W).
+  ``ev_status`` (status code taken, or ``None``), ``ev_addr`` (a word request taken),
+  ``ev_word`` (a word taken on W).
 
 AXI error responses are not modelled (the compiler refuses programs that would cause one);
 window refusals are.
@@ -73,6 +75,11 @@ class Dma:
         return (self.rd.state == "IDLE" and self.wr.state == "IDLE" and not self.rbursts
                 and not self.bts and not self.info and not self.beatq)
 
+    def skip(self, n: int) -> None:
+        """``n`` quiet cycles (:meth:`idle`): only the walkers' post-status wait elapses."""
+        for wk in (self.rd, self.wr):
+            wk.timer = max(wk.timer, 0)
+
     def step(self, t: int) -> bool:
         """One cycle; returns whether anything moved or is in flight (not a quiet cycle)."""
         q = self.q
@@ -107,7 +114,8 @@ class Dma:
         # (level of the register: a W pop this cycle frees room only next cycle)
         inf = self.info
         level = len(bq) + int(w_take)
-        if inf and inf[0][0] <= t and level < WRITE_PREFETCH:
+        if inf and inf[0][0] <= t and level < WRITE_PREFETCH and wclient.addr_ready():
+            wclient.ev_addr = True
             head = inf[0]
             bq.append((t + 1, head[2] == head[1] - 1))
             head[2] += 1

@@ -29,13 +29,14 @@ class SocModelError(HwcnnError):
 
 class Im2colModel:
     """Descriptor walker and element walker of one LOAD2D (``hw/soc/im2col.py``): the walkers
-    run ``sum(PHASES) + 1`` cycles after the start pulse, from the cycle after ``run``."""
+    load their first pixel ``sum(PHASES)`` cycles after the start pulse and run from the next
+    cycle."""
 
     def __init__(self, f: dict[str, int], base: int, eb: int) -> None:
         self.f, self.eb = f, eb
         self.base = base + f["dram_base"]
         self.full = f["k0"] == 0 and f["k"] == f["kh"] * f["kw"] * f["cg"]
-        self.wait = sum(PHASES) + 1
+        self.wait = sum(PHASES)
         self.gen_done = self.done = self.busy = False
         self.script = self._script()
         self.item = 0

@@ -64,6 +64,7 @@ class _Fetch:
         self.routable = 0
         self.part, self.per = 0, INSN_BYTES // bus_bytes
         self.written = 0
+        self.qidx: list[int] = []
         self.ev_cmd, self.ev_beat, self.ev_status = False, None, None
 
     def cmd(self) -> DmaDesc | None:
@@ -105,96 +106,114 @@ def run_insns(insns: tuple[Insn, ...] | list[Insn], *, target: Any, array: Any,
     comp = ComputeModel(array)
     dma = Dma(bus_bytes=bus_bytes, dram=dram, outstanding=outstanding,
               read_clients=(fetch, load, cload), write_clients=(store,), window=window)
-    queues: dict[Queue, deque[int]] = {q: deque() for q in Queue}
+    queues: list[deque[int]] = [deque(), deque(), deque()]
+    disp = [_Dispatcher(q) for q in Queue]
+    names = list(INITIAL)
+    tokens = [INITIAL[n] for n in names]
+    # per instruction: queue, executor, END, popped / pushed token queues (indices)
+    qidx = [int(queue_of(i)) for i in insns]
     exes: dict[str, Any] = {"load": load, "cload": cload, "gemm": comp, "store": store}
-    disp = {q: _Dispatcher(q) for q in Queue}
-    tokens = dict(INITIAL)
-    links: dict[Queue, dict[str, str]] = {}
-    for q in Queue:
-        links[q] = {}
-        for bit in ("pop_prev", "pop_next", "push_prev", "push_next"):
-            tq = token_queue(q, bit)
-            if tq is not None:
-                links[q][bit] = tq
-    fields = [i.get() for i in insns]
+    exe_of: list[Any] = [exes[_exec_name(Queue(q), i)] if i.op is not Opcode.END else None
+              for q, i in zip(qidx, insns, strict=True)]
+    pops: list[list[int]] = []
+    pushes: list[list[int]] = []
+    for q, i in zip(qidx, insns, strict=True):
+        f = i.get()
+        tq = [token_queue(Queue(q), b) for b in ("pop_prev", "pop_next", "push_prev", "push_next")]
+        pops.append([names.index(x) for x, b in zip(tq[:2], ("pop_prev", "pop_next"), strict=True)
+                     if x is not None and f[b]])
+        pushes.append([names.index(x) for x, b in zip(tq[2:], ("push_prev", "push_next"),
+                                                       strict=True)
+                       if x is not None and f[b] and i.op is not Opcode.END])
+    fetch.qidx = qidx
     start = [-1] * len(insns)
     finish = [-1] * len(insns)
     store_w = [-1] * len(insns)
     busy = [0, 0, 0, 0]
     ended = False
     t = 1
+    units = (load, cload)
+    dstore = disp[2]
     while True:
         if t > limit:
             raise SocModelError(f"no done after {limit} cycles")
         # ---- the done check and the busy counters (registers of cycle t) ---------------
         fb = fetch.busy()
-        db = [disp[q].state != "IDLE" for q in (Queue.LOAD, Queue.COMPUTE, Queue.STORE)]
-        if not fb and not any(db) and not any(queues.values()):
+        db = [d.state != "IDLE" for d in disp]
+        if not fb and not (db[0] or db[1] or db[2]) and not (queues[0] or queues[1]
+                                                              or queues[2]):
             if not ended:
                 raise SocModelError("the program stops without END")
             break
+        # ---- skip idle cycles: nothing can change before the compute status -------------
+        if comp.busy and comp.ready_at > t + 1 and _static(fetch, disp, queues, tokens, pops,
+                                                           units, store, dma):
+            n = comp.ready_at - t
+            busy[0] += n * fb
+            for j in range(3):
+                busy[j + 1] += n * db[j]
+            dma.skip(n)
+            t = comp.ready_at
+            continue
         busy[0] += fb
         for j in range(3):
             busy[j + 1] += db[j]
         # ---- executor outputs from their registers -------------------------------------
-        ready = {"load": load.insn_ready(), "cload": cload.insn_ready(),
-                 "gemm": comp.insn_ready(), "store": store.insn_ready()}
-        valid = {"load": load.status_valid(), "cload": cload.status_valid(),
-                 "gemm": comp.status_valid_at(t), "store": store.status_valid()}
+        ready = {id(load): load.state == "IDLE", id(cload): cload.state == "IDLE",
+                 id(comp): not comp.busy, id(store): store.state == "IDLE"}
+        valid = {id(load): load.state == "STATUS", id(cload): cload.state == "STATUS",
+                 id(comp): comp.busy and t >= comp.ready_at, id(store): store.state == "STATUS"}
         # ---- DMA, then the units' registers --------------------------------------------
         dma.step(t)
-        for u in (load, cload):
-            u.update()
-        store_busy_idx = disp[Queue.STORE].cur
-        store.update(t)
-        if store.last_w == t and store_busy_idx >= 0:
-            store_w[store_busy_idx] = t
+        for u in units:
+            if u.state != "IDLE":
+                u.update()
+        if store.state != "IDLE":
+            store_busy_idx = dstore.cur
+            store.update(t)
+            if store.last_w == t and store_busy_idx >= 0:
+                store_w[store_busy_idx] = t
         # ---- dispatchers ---------------------------------------------------------------
-        levels = {q: len(queues[q]) for q in Queue}
-        give: dict[str, int] = {}
-        take: dict[str, int] = {}
-        for q in Queue:
+        levels = [len(queues[0]), len(queues[1]), len(queues[2])]
+        delta = [0, 0, 0, 0]
+        for q in range(3):
             d = disp[q]
             if d.state == "IDLE":
                 if levels[q]:
                     idx = queues[q][0]
-                    f = fields[idx]
-                    pops = [links[q][b] for b in ("pop_prev", "pop_next")
-                            if b in links[q] and f[b]]
-                    if all(tokens[tq] > 0 for tq in pops):
+                    ps = pops[idx]
+                    if all(tokens[x] > 0 for x in ps):
                         queues[q].popleft()
-                        for tq in pops:
-                            take[tq] = 1
-                        if insns[idx].op is Opcode.END:
+                        for x in ps:
+                            delta[x] -= 1
+                        if exe_of[idx] is None:
                             start[idx] = finish[idx] = t
                             ended = True
                         else:
                             d.cur, d.state = idx, "ISSUE"
             elif d.state == "ISSUE":
-                name = _exec_name(q, insns[d.cur])
-                if ready[name]:
-                    if name == "gemm":
+                exe = exe_of[d.cur]
+                if ready[id(exe)]:
+                    if exe is comp:
                         comp.accept(insns[d.cur], t)
                     else:
-                        exes[name].accept(insns[d.cur])
-                    d.exe, d.state = name, "WAIT"
+                        exe.accept(insns[d.cur])
+                    d.exe, d.state = exe, "WAIT"
                     start[d.cur] = t
             else:
-                f = fields[d.cur]
-                pushes = [links[q][b] for b in ("push_prev", "push_next")
-                          if b in links[q] and f[b]]
-                if valid[d.exe] and all(tokens[tq] != TOKEN_DEPTH for tq in pushes):
-                    exes[d.exe].finish_status()
-                    for tq in pushes:
-                        give[tq] = 1
+                ps = pushes[d.cur]
+                if valid[id(d.exe)] and all(tokens[x] != TOKEN_DEPTH for x in ps):
+                    d.exe.finish_status()
+                    for x in ps:
+                        delta[x] += 1
                     finish[d.cur] = t
                     d.state = "IDLE"
-                    if q is Queue.STORE:
+                    if q == 2:
                         d.cur = -1
         # ---- fetch: routing, beats, status, issue ---------------------------------------
         _fetch_update(fetch, queues, levels)
-        for tq in tokens:
-            tokens[tq] += give.get(tq, 0) - take.get(tq, 0)
+        for x in range(4):
+            tokens[x] += delta[x]
         t += 1
     layer_writes: dict[str, int] = {}
     if origin is not None:
@@ -215,12 +234,36 @@ def _exec_name(q: Queue, insn: Insn) -> str:
     return "cload" if insn.op is Opcode.LOAD else "gemm"
 
 
-def _fetch_update(fe: _Fetch, queues: dict[Queue, deque], levels: dict[Queue, int]) -> None:
+def _static(fe: _Fetch, disp: list[_Dispatcher], queues: list[deque[int]], tokens: list[int],
+            pops: list[list[int]], units: tuple[LoadUnitModel, ...], store: StoreUnitModel,
+            dma: Dma) -> bool:
+    """Whether this cycle and every following one up to the compute unit's status change no
+    register but the busy counters: the DMA and the load / store units idle, the compute
+    dispatcher waiting for its status, fetch unable to issue or route, and every idle
+    dispatcher unable to take its head."""
+    if fe.state != "IDLE" or not dma.idle() or store.state != "IDLE":
+        return False
+    if any(u.state != "IDLE" for u in units):
+        return False
+    if fe.remaining and BUFFER - len(fe.buf) >= min(CHUNK, fe.remaining):
+        return False
+    if fe.routable and len(queues[fe.qidx[fe.buf[0]]]) != QUEUE_DEPTH:
+        return False
+    for q, d in enumerate(disp):
+        if d.state == "IDLE":
+            if queues[q] and all(tokens[x] > 0 for x in pops[queues[q][0]]):
+                return False
+        elif q != 1 or d.state != "WAIT":
+            return False
+    return True
+
+
+def _fetch_update(fe: _Fetch, queues: list[deque[int]], levels: list[int]) -> None:
     level = len(fe.buf)                       # the instruction buffer's level register
     pop = False
     if fe.routable:
         idx = fe.buf[0]
-        q = queue_of(fe.insns[idx])
+        q = fe.qidx[idx]
         if levels[q] != QUEUE_DEPTH:
             queues[q].append(idx)
             fe.buf.popleft()

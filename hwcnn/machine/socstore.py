@@ -41,6 +41,8 @@ class StoreUnitModel:
         self.pq: deque[tuple[int, bool, bool, int]] = deque()
         self.cnt, self.tail = 0, False
         self.bq = 0                      # beats in the beat FIFO
+        self.ev_addr = False
+        self.pend, self.cred = False, 0  # the DMA's word requests: taken last cycle, answerable
         self.cur = self.rem = 0
         #: cycle of the last W handshake of the current instruction
         self.last_w = -1
@@ -52,7 +54,10 @@ class StoreUnitModel:
         return self.state == "STATUS"
 
     def word_valid(self) -> bool:
-        return self.bq > 0
+        return self.bq > 0 and self.cred != 0
+
+    def addr_ready(self) -> bool:
+        return self.pend + self.cred < READER_DEPTH
 
     def cmd(self) -> DmaDesc | None:
         if self.state != "CMD":
@@ -99,6 +104,7 @@ class StoreUnitModel:
         else:                                 # the data path is held in reset (clear)
             self.pending, self.cnt, self.tail, self.bq = None, 0, False, 0
             self.pq.clear()
+            self.pend, self.cred = False, 0
         pixels = f.get("mode") == MemMode.PIXELS
         if st == "DECODE":
             nop = f["rows"] == 0 or (pixels and f["elems"] == 0)
@@ -132,11 +138,13 @@ class StoreUnitModel:
                 self.state = "STATUS"
             else:
                 self.state = "CMD"
-        self.ev_cmd, self.ev_status, self.ev_word = False, None, False
+        self.ev_cmd, self.ev_status, self.ev_word, self.ev_addr = False, None, False, False
 
     def _datapath(self, t: int) -> None:
         nb = self.nb
         level = self.bq                       # the beat FIFO's level register
+        self.cred += self.pend - self.ev_word
+        self.pend = self.ev_addr
         if self.ev_word:
             self.bq -= 1
             self.last_w = t
