@@ -23,6 +23,7 @@ compiler refuses such programs.
 
 from __future__ import annotations
 
+import re
 from collections import deque
 from dataclasses import dataclass
 from typing import Any
@@ -38,6 +39,9 @@ from .socstore import ComputeModel, StoreUnitModel
 CHUNK = 8
 BUFFER = 16
 QUEUE_DEPTH = 8
+
+#: ``Compiled.origin`` of a tile's instruction: "layer 'NAME' tile I"
+_LAYER = re.compile(r"layer '([^']+)'")
 
 __all__ = ["MachineRun", "SocModelError", "run_insns", "run_program"]
 
@@ -219,7 +223,10 @@ def run_insns(insns: tuple[Insn, ...] | list[Insn], *, target: Any, array: Any,
     if origin is not None:
         for idx, cyc in enumerate(store_w):
             if cyc >= 0:
-                layer = origin[idx].split(" ")[0]
+                match = _LAYER.match(origin[idx])
+                if match is None:
+                    continue
+                layer = match.group(1)
                 layer_writes[layer] = max(layer_writes.get(layer, -1), cyc)
     return MachineRun(cycles=t, busy=(busy[0], busy[1], busy[2], busy[3]),
                       insns=tuple(zip(start, finish, strict=True)), store_writes=tuple(store_w),
