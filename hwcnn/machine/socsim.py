@@ -40,10 +40,14 @@ CHUNK = 8
 BUFFER = 16
 QUEUE_DEPTH = 8
 
+class CycleLimit(SocModelError):
+    """The run did not finish within the caller's cycle limit."""
+
+
 #: ``Compiled.origin`` of a tile's instruction: "layer 'NAME' tile I"
 _LAYER = re.compile(r"layer '([^']+)'")
 
-__all__ = ["MachineRun", "SocModelError", "run_insns", "run_program"]
+__all__ = ["CycleLimit", "MachineRun", "SocModelError", "run_insns", "run_program"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -140,7 +144,7 @@ def run_insns(insns: tuple[Insn, ...] | list[Insn], *, target: Any, array: Any,
     dstore = disp[2]
     while True:
         if t > limit:
-            raise SocModelError(f"no done after {limit} cycles")
+            raise CycleLimit(f"no done after {limit} cycles")
         # ---- the done check and the busy counters (registers of cycle t) ---------------
         fb = fetch.busy()
         db = [d.state != "IDLE" for d in disp]
@@ -301,11 +305,11 @@ def _fetch_update(fe: _Fetch, queues: list[deque[int]], levels: list[int]) -> No
 
 
 def run_program(comp: Any, *, array: Any, bus_bytes: int, dram: DramTiming,
-                outstanding: int = 4, base: int = 0) -> MachineRun:
+                outstanding: int = 4, base: int = 0, limit: int = 50_000_000) -> MachineRun:
     """Run a :class:`~hwcnn.compiler.backend.Compiled` program whose image sits at DRAM byte
     ``base`` (BASE0 = ``base``, PROG_BASE = the program region, the DMA window = the image)."""
     size = comp.regions[-1].offset + comp.regions[-1].size
     return run_insns(comp.insns, target=comp.target, array=array, bus_bytes=bus_bytes,
                      dram=dram, outstanding=outstanding, base=base,
                      prog_base=base + comp.region("program").offset, window=(base, size),
-                     origin=comp.origin)
+                     origin=comp.origin, limit=limit)

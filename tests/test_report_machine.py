@@ -1,0 +1,48 @@
+"""hwcnn.report.machine: the whole-machine figures of a compiled network on a board. The
+expected numbers were measured on the Verilog of hwcnn_soc (Verilator + cocotb, the rtltb
+harness, tests/test_soc_cocotb.py: tiny_cnn, 4x4, Arty A7's DRAM, 64-bit bus): 6667 cycles
+start to done in WS, 6634 in OS, and the cycles in which the testbench's RAM wrote each layer's
+last byte (two cycles after the W handshake the model reports)."""
+
+from __future__ import annotations
+
+import pytest
+
+from hwcnn.arch.config import Dataflow
+from hwcnn.boards.profiles import get_board
+from hwcnn.report.machine import APPROXIMATE, PROVEN, dram_timing, machine_figures
+from tests.test_program import _compiled
+
+#: (dataflow, done cycle, per-layer RAM write of the last byte) measured on the Verilog
+MEASURED = [(Dataflow.WEIGHT_STATIONARY, 6667, (4936, 5448, 6133, 6645)),
+            (Dataflow.OUTPUT_STATIONARY, 6634, (4908, 5420, 6101, 6612))]
+
+
+@pytest.mark.parametrize("df, cycles, layers", MEASURED)
+def test_tiny_cnn_on_arty_equals_the_measured_verilog(df: Dataflow, cycles: int,
+                                                      layers: tuple[int, ...]) -> None:
+    prog, _, _, comp = _compiled("tiny_cnn", df, 4, 4, 1)
+    board = get_board("arty-a7-35t")
+    fig = machine_figures(comp, prog.hw, board)
+    assert fig is not None
+    assert fig.label == PROVEN == "model proven equal to the RTL"
+    assert fig.cycles == cycles
+    assert tuple(fig.layer_cycles[n] + 2 for n in ("conv1", "pool1", "conv2", "fc")) == layers
+    assert fig.latency_us == pytest.approx(cycles / 100.0)
+    assert max(fig.busy) <= fig.cycles
+
+
+def test_beyond_the_cycle_bound_there_is_no_figure() -> None:
+    prog, _, _, comp = _compiled("tiny_cnn", Dataflow.WEIGHT_STATIONARY, 4, 4, 1)
+    assert machine_figures(comp, prog.hw, None, max_cycles=6000) is None
+    assert APPROXIMATE.startswith("memsim")
+
+
+def test_dram_timing_without_a_board_is_the_configured_bandwidth() -> None:
+    prog, _, _, _ = _compiled("tiny_cnn", Dataflow.WEIGHT_STATIONARY, 4, 4, 1)
+    t = dram_timing(prog.hw, None)
+    assert (t.latency, t.bytes_per_cycle) == (16, 16)
+    # a slower DRAM (negative control): more cycles than the board's figure above
+    _, _, _, comp = _compiled("tiny_cnn", Dataflow.WEIGHT_STATIONARY, 4, 4, 1)
+    slow = machine_figures(comp, prog.hw, get_board("tang-nano-9k"))
+    assert slow is not None and slow.cycles > 6667
