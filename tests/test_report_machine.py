@@ -46,3 +46,31 @@ def test_dram_timing_without_a_board_is_the_configured_bandwidth() -> None:
     _, _, _, comp = _compiled("tiny_cnn", Dataflow.WEIGHT_STATIONARY, 4, 4, 1)
     slow = machine_figures(comp, prog.hw, get_board("tang-nano-9k"))
     assert slow is not None and slow.cycles > 6667
+
+
+def test_report_machine_option() -> None:
+    """``hwcnn report --machine``: the stepped model's total and per-layer figures with their
+    label, memsim's columns labelled as the approximation; without the option nothing new."""
+    import json
+
+    from click.testing import CliRunner
+
+    from hwcnn.cli.main import cli
+
+    args = ["report", "models/tiny_cnn.yaml", "--board", "arty-a7-35t", "--array", "4x4",
+            "-f", "json"]
+    res = CliRunner().invoke(cli, [*args, "--machine"])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    facts = out
+    assert facts["machine"] == "model proven equal to the RTL"
+    assert facts["memsim_cycles"] == "memsim approximation, not the RTL"
+    layers = {r["name"]: r for r in out["layers"]}
+    done = [layers[n]["machine_done_cycle"] for n in ("conv1", "pool1", "conv2", "fc")]
+    assert done == sorted(done) and done[-1] < facts["machine_cycles"]
+    assert layers["input"]["machine_done_cycle"] is None
+    # memsim ignores fetch, the DMA set-up and one-word-per-cycle loads: far below the RTL
+    assert facts["machine_cycles"] > 10 * out["totals"]["total"]["total_cycles"]
+    assert facts["machine_latency_ms"] == round(facts["machine_cycles"] / 100 / 1000, 3)
+    plain = json.loads(CliRunner().invoke(cli, args).stdout)
+    assert "machine" not in json.dumps(plain)
