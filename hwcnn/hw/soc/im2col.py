@@ -7,7 +7,10 @@
   positions (``k0 = 0`` and ``k = kh*kw*cg``) one descriptor per pixel covers the in-bounds
   kernel rectangle: ``planes`` = in-bounds kernel rows, ``rows`` = in-bounds kernel columns,
   ``row_bytes = cg*eb``, ``row_stride = dw*pix_stride*eb``,
-  ``plane_stride = dh*in_w*pix_stride*eb``. Otherwise (a K-split chunk) one descriptor per
+  ``plane_stride = dh*in_w*pix_stride*eb``; when the kernel columns are adjacent in DRAM
+  (``dw*pix_stride = cg``) and ``ncols*cg*eb < 2**20``, instead ``planes = 1``, ``rows`` =
+  in-bounds kernel rows, ``row_bytes = ncols*cg*eb``, ``row_stride = dh*in_w*pix_stride*eb``
+  (fewer, fuller beats; the same bytes in the same order). Otherwise (a K-split chunk) one descriptor per
   in-bounds kernel position of the chunk (``row_bytes`` = that position's channels in the
   chunk). A pixel or position wholly in the padding gets no descriptor.
 * the **element walker** visits ``A[i, kk]`` for ``i < m``, ``kk < k`` (kk innermost), one per
@@ -238,11 +241,19 @@ class Im2col(wiring.Component):
         ay, ax = Signal(12), Signal(12)
         py = _mul(m, addr_go, pitch, ay, 12)
         px = _mul(m, addr_go, pix, ax, 12)
+        # kernel columns adjacent in DRAM (dw*pix_stride = cg): one DMA row per kernel row
+        cgeb = Signal(18)
+        m.d.comb += cgeb.eq(f.cg * eb)
+        span = _mul(m, addr_go, cgeb, nkx, 7)                    # nkx*cg*eb
+        merge = Signal()
+        m.d.comb += merge.eq(full & (row_st == cgeb) & (span < (1 << 20)))
         cmd = self.cmd.payload
         m.d.comb += [cmd.dram_addr.eq(self.base + f.dram_base + py + px + clo * eb),
-                     cmd.row_bytes.eq(rbytes), cmd.row_stride.eq(row_st),
+                     cmd.row_bytes.eq(Mux(merge, span, rbytes)),
+                     cmd.row_stride.eq(Mux(merge, plane_st, row_st)),
                      cmd.plane_stride.eq(plane_st), cmd.buf_addr.eq(0), cmd.buf_stride.eq(0),
-                     cmd.rows.eq(Mux(full, nkx, 1)), cmd.planes.eq(Mux(full, nky, 1))]
+                     cmd.rows.eq(Mux(merge, nky, Mux(full, nkx, 1))),
+                     cmd.planes.eq(Mux(merge | ~full, 1, nky))]
         with m.FSM():
             with m.State("IDLE"), m.If(run):
                 m.d.sync += [i.eq(0), self.gen_done.eq(0)]

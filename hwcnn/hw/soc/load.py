@@ -10,7 +10,10 @@ and ``.load2d`` do (``rtl/README.md`` 9.2) for the buffers in ``buffers``:
 * **PIXELS**: descriptors of at most :data:`PIXEL_CHUNK` pixels (DMA rows of ``elems*eb``
   bytes, ``row_stride = dram_stride``); element ``e`` of pixel ``i`` is one lane write, lane
   ``e mod L`` of word ``sram_base + (e div L)*fold_stride + i*sram_stride``; the write of
-  ``e = elems-1`` also writes 0 into the lanes above it (the lanes no element covers).
+  ``e = elems-1`` also writes 0 into the lanes above it (the lanes no element covers). This
+  equals ``_Machine.mem`` whenever distinct (pixel, fold) pairs address distinct words (every
+  program the compiler emits); if two coincide, the later pair's zero lanes overwrite the
+  earlier pair's elements, where ``_Machine`` (zeroing all words first) keeps them.
 * **LOAD2D** (only when ACT is served): :class:`~.im2col.Im2col`.
 
 A write whose word address is ``>=`` the buffer's depth is not made; the instruction goes on
