@@ -80,8 +80,8 @@ def write_harness(out_dir: Path, verilog_text: str) -> Path:
 
 
 def build_key(verilog_text: str) -> str:
-    """The build cache key: a digest of the Verilog (the model depends on nothing else but the
-    simulator, which the cache directory names)."""
+    """A digest of ``verilog_text`` (:func:`hwcnn.rtlsim.session.build_model` appends the
+    toolchain versions before hashing and names the simulator in the directory)."""
     return hashlib.sha256(verilog_text.encode()).hexdigest()[:16]
 
 

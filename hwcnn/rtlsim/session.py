@@ -4,7 +4,8 @@
 :class:`~hwcnn.rtlsim.job.Job` (register values, DRAM size, timeout, the byte-owner map of
 the progress watch); :func:`build_model` generates ``hwcnn_soc_tb`` and compiles it with
 Verilator once per distinct Verilog text (cache: ``$HWCNN_BUILD_DIR/soc`` or
-``~/.cache/hwcnn/rtl``, keyed by the Verilog's digest, under a file lock so concurrent runs
+``~/.cache/hwcnn/rtl``, keyed by the digest of the Verilog, the cocotb and Verilator versions
+and the C++ optimisation, under a file lock so concurrent runs
 never compile into the same directory); :func:`run_job` runs the testbench
 (:mod:`hwcnn.rtlsim.tb_soc`) through the one cocotb wrapper (:mod:`hwcnn.rtlsim.runner`) while
 reporting its ``progress.json`` to a callback, and returns the :class:`RtlRun`.
@@ -132,13 +133,28 @@ def _locked(path: Path) -> Iterator[None]:
         yield
 
 
+def _toolchain() -> str:
+    """What else a built model depends on: the cocotb and Verilator versions and the C++
+    optimisation (a model built by another release is rebuilt, not reused)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    parts = []
+    for dist in ("cocotb", "verilator"):
+        try:
+            parts.append(f"{dist} {version(dist)}")
+        except PackageNotFoundError:
+            parts.append(f"{dist} -")
+    parts.append(os.environ.get("HWCNN_VERILATOR_OPT", runner.DEFAULT_CXX_OPT))
+    return "\n// " + ", ".join(parts)
+
+
 def build_model(verilog_text: str, root: Path | None = None) -> runner.Build:
     """The Verilator model of ``verilog_text`` (``hwcnn_soc_tb``), built at most once."""
     from .harness import TOP, build_key, write_harness
 
     sim = runner.simulator_name()
     waves = runner.waves_requested()
-    key = f"{sim}-{build_key(verilog_text)}" + ("-waves" if waves else "")
+    key = f"{sim}-{build_key(verilog_text + _toolchain())}" + ("-waves" if waves else "")
     where = (root or cache_root()) / key
     stamp = where / "built.ok"
     with _locked(where.parent / f"{key}.lock"):
