@@ -69,10 +69,17 @@ class Im2colModel:
                 pre += max(f["kh"], f["kw"]) + 1                   # SCAN, RECT
                 if ys and xs:
                     ylo, xlo = y0 + ys[0] * f["dh"], x0 + xs[0] * f["dw"]
-                    out.append((pre + ADDR_CYCLES, DmaDesc(
-                        dram_addr=self.base + ylo * pitch + xlo * pix, row_bytes=f["cg"] * eb,
-                        rows=len(xs), row_stride=f["dw"] * pix, planes=len(ys),
-                        plane_stride=f["dh"] * pitch)))
+                    addr = self.base + ylo * pitch + xlo * pix
+                    span = len(xs) * f["cg"] * eb
+                    if f["dw"] * pix == f["cg"] * eb and span < 1 << 20:
+                        # kernel columns adjacent in DRAM: one DMA row per kernel row
+                        d = DmaDesc(dram_addr=addr, row_bytes=span, rows=len(ys),
+                                    row_stride=f["dh"] * pitch, plane_stride=f["dh"] * pitch)
+                    else:
+                        d = DmaDesc(dram_addr=addr, row_bytes=f["cg"] * eb, rows=len(xs),
+                                    row_stride=f["dw"] * pix, planes=len(ys),
+                                    plane_stride=f["dh"] * pitch)
+                    out.append((pre + ADDR_CYCLES, d))
                     pre = 0
             else:
                 cg, kw = f["cg"], f["kw"]
