@@ -227,7 +227,7 @@ def test_random_program_equals_rtl() -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize("df, dw, lat, bpc, seed", [
     (WS, 64, 6, 8, 2), (OS, 64, 10, 3, 3), (WS, 128, 16, 16, 4), (OS, 128, 5, 7, 5),
-    (WS, 64, 30, 2, 6), (OS, 128, 12, 32, 7)])
+    (WS, 64, 30, 2, 6), (OS, 128, 12, 32, 7), (WS, 256, 10, 24, 8)])
 def test_random_programs_equal_rtl(df: Dataflow, dw: int, lat: int, bpc: int,
                                    seed: int) -> None:
     _run_random(df, dw, lat, bpc, seed, tiles=4)
