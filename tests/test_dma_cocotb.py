@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from sim import runner
+from hwcnn.rtlsim import runner
 
 
 def build_root() -> Path:

@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent / "hwcnn"
 
 #: the stage packages in pipeline order
 PACKAGES = ("arch", "frontend", "graph", "numerics", "isa", "compiler", "machine", "hw",
-            "boards", "report", "explore", "cli")
+            "rtlsim", "boards", "report", "explore", "cli")
 #: cross-cutting modules every package may use
 CORE = {"errors", "fileio", ""}
 #: top-level modules that are not stages: the Python API (a front door, like cli)
@@ -36,6 +36,8 @@ ALLOWED: dict[str, set[str]] = {
     "machine": {"arch", "frontend", "graph", "numerics", "compiler", "isa", "hw.layout",
                 "hw.params"},
     "hw": {"arch", "isa", "numerics.fixedpoint"},
+    "rtlsim": {"arch", "frontend", "graph", "numerics", "isa", "compiler", "machine", "hw",
+               "boards"},
     "boards": {"arch"},
     "report": {"arch", "frontend", "graph", "numerics", "isa", "compiler", "machine", "boards"},
     "explore": {"arch", "frontend", "graph", "numerics", "isa", "compiler", "machine", "boards",

@@ -35,7 +35,8 @@ from hwcnn.arch.config import Dataflow
 from hwcnn.frontend.layers import PoolOp
 from hwcnn.machine import cyclesim, poolsim
 from hwcnn.numerics.golden_ops import Requant
-from sim import cases, runner
+from hwcnn.rtlsim import runner
+from sim import cases
 from sim.tb import layout, tiles
 
 #: Configurations of the CI tier: (rows, cols, dataflow).

@@ -24,6 +24,14 @@ if TYPE_CHECKING:
 _ROUNDING = ("half_up", "half_away", "half_even", "truncate")
 
 
+def quant_defaults() -> dict[str, object]:
+    """The values :func:`quant_options` gives when none is set (for commands that quantize
+    without offering the options)."""
+    cmd = click.command()(quant_options(lambda **kw: None))
+    params: dict[str, object] = cmd.make_context("defaults", []).params
+    return params
+
+
 def quant_options(func):  # type: ignore[no-untyped-def]
     """Options shared by ``quantize`` and ``run`` (same options -> same quantized network)."""
     opts = [

@@ -18,10 +18,15 @@ from .common import OUTPUT_FILE, OUTPUT_HELP, emit, load_graph, model_argument, 
 @hardware_options()
 @click.option("--plot", "plot_file", type=OUTPUT_FILE, metavar="FILE",
               help="Also draw latency bars and a roofline chart (.png or .svg); implies a hardware estimate.")
+@click.option("--machine", is_flag=True,
+              help="Also compile the network and run it on the stepped model of the whole "
+                   "accelerator (hwcnn_soc, proven equal to the RTL): start-to-done cycles and "
+                   "per layer the cycle of its last DRAM write (a network beyond "
+                   "5,000,000 cycles keeps only memsim's approximation).")
 @strict_option
 @max_memory_option
 def report(model: str, fmt: str, output: str | None, strict: bool | None, plot_file: str | None,
-           max_memory: int, **hw_opts: str | None) -> None:
+           max_memory: int, machine: bool, **hw_opts: str | None) -> None:
     """Per-layer shapes, parameters, MACs, operations and memory of MODEL.yaml.
 
     With any hardware option (--board, --array, --dataflow, --clock-mhz, --dram-gbps,
@@ -41,7 +46,7 @@ def report(model: str, fmt: str, output: str | None, strict: bool | None, plot_f
         check_path(plot_file)  # fail before the estimate, not after
     g = load_graph(model, strict)
     rep = budget_report(g)
-    if plot_file or any(v is not None for v in hw_opts.values()):
+    if plot_file or machine or any(v is not None for v in hw_opts.values()):
         from ...machine.budget import enforce_report, report_estimate
         from ...report import perf
         from ..options import hardware_for_spec, progress_bar
@@ -55,6 +60,8 @@ def report(model: str, fmt: str, output: str | None, strict: bool | None, plot_f
         rep = extend(rep, perf.report_columns(), perf.report_rows(rows), {"total": tot.values()},
                      {**perf.facts(hw, board), "fps": round(tot.fps, 2),
                       "latency_ms": round(tot.latency_us / 1000, 3)})
+        if machine:
+            rep = _machine(rep, model, g, hw, board, strict, max_memory)
         if plot_file:
             from ...report.plot import write_plot
 
@@ -65,3 +72,25 @@ def report(model: str, fmt: str, output: str | None, strict: bool | None, plot_f
                        peak_ops_per_cycle=2.0 * a.pes, bytes_per_cycle=hw.memory.dram_bytes_per_cycle)
             wrote(plot_file)
     emit(render(rep, fmt), output)
+
+
+def _machine(rep, model, g, hw, board, strict, max_memory):  # type: ignore[no-untyped-def]
+    """The whole-machine figures (hwcnn.report.machine) as a column and facts; memsim's
+    cycle columns are labelled as the approximation they are."""
+    from ...compiler.backend import compile_network
+    from ...compiler.lowering import lower
+    from ...report.machine import APPROXIMATE, machine_figures
+    from ...report.tables import Column
+    from .quantize import build, quant_defaults
+
+    opts = {**quant_defaults(), "strict": strict, "max_memory": max_memory}
+    b = build(model, **opts, hw=hw, graph=g)  # type: ignore[arg-type]
+    fig = machine_figures(compile_network(lower(b.graph, hw), b.qnet), hw, board)
+    facts: dict[str, object] = {"memsim_cycles": APPROXIMATE}
+    if fig is None:
+        return extend(rep, (), {}, {}, {**facts, "machine": "beyond the stepped model's bound"})
+    col = Column("machine_done_cycle", "machine done cyc", lambda v: "" if v is None else f"{v:,}")
+    rows = {n: {"machine_done_cycle": c} for n, c in fig.layer_cycles.items()}
+    return extend(rep, (col,), rows, {}, {**facts, "machine": fig.label,
+                                          "machine_cycles": fig.cycles,
+                                          "machine_latency_ms": round(fig.latency_us / 1000, 3)})

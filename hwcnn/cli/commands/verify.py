@@ -1,4 +1,5 @@
-"""``hwcnn verify``: run the lowered network tile by tile and compare with the golden model."""
+"""``hwcnn verify``: run the lowered network (tile by tile, or compiled into one instruction
+stream on the interpreter or the Verilog) and compare with the golden model."""
 
 from __future__ import annotations
 
@@ -15,21 +16,38 @@ _HW_KEYS = ("board", "array", "dataflow", "clock_mhz", "dram_gbps", "buffers")
 @model_argument
 @hardware_options()
 @quant_options
-@click.option("--engine", type=click.Choice(["golden", "cyclesim"]), default="golden",
-              show_default=True,
+@click.option("--engine", type=click.Choice(["golden", "cyclesim", "program", "rtl"]),
+              default="golden", show_default=True,
               help="golden: golden-model kernels per tile (fast); cyclesim: the stepped "
-                   "register-level model per tile (slow, small networks).")
+                   "register-level model per tile (slow, small networks); program: the compiled "
+                   "instruction stream on the functional interpreter, from DRAM (fast); rtl: "
+                   "the same program on the Verilog of the complete accelerator (Verilator, "
+                   "built once and cached; small networks).")
+@click.option("--bus-bits", type=click.Choice(["64", "128", "256"]), default="64",
+              show_default=True, help="--engine rtl: AXI data width of the accelerator.")
+@click.option("--max-cycles", type=click.IntRange(min=1), default=None, metavar="N",
+              help="--engine rtl: refuse a program whose work bound (hwcnn.rtlsim.bounds) "
+                   "exceeds N cycles [default: 5,000,000].")
+@click.option("--backpressure", type=click.FloatRange(0, 0.9), default=0.0, show_default=True,
+              metavar="P", help="--engine rtl: random stalls on every DRAM AXI channel with "
+                                "probability P per cycle (outputs must not change).")
 @click.option("--input", "input_path", type=click.Path(dir_okay=False),
               help=".npy image (C, H, W) to run: integer dtype = already in the input format, "
                    "float = quantized here (default: a seeded random image).")
 @max_memory_option
-def verify(model: str, engine: str, input_path: str | None, **opts: object) -> None:
+def verify(model: str, engine: str, input_path: str | None, bus_bits: str,
+           max_cycles: int | None, backpressure: float, **opts: object) -> None:
     """Lower MODEL.yaml onto the array, execute every tile (operands gathered as the tile
     describes, K-split chains, pool bands) and compare every layer bit for bit with the golden
     network, and every tile's cycles with the lowering's prediction.
 
+    With --engine program or rtl, MODEL is compiled (as `hwcnn compile` does) and the program
+    runs from its DRAM image; every layer is read back from DRAM and compared. rtl prints,
+    per layer, the cycle of its last DRAM write and the start-to-done cycles measured on the
+    RTL; a program over --max-cycles is refused (exit 2), as is a missing cocotbext-axi.
+
     Exit status 0 when everything matches, 1 on the first mismatch (one line naming layer,
-    tile, coordinate and values), 2 on bad input.
+    tile, coordinate and values) or when the machine reports an error, 2 on bad input.
     """
     from ...compiler.lowering import lower
     from ...machine.verification import verify as run_verify
@@ -45,19 +63,36 @@ def verify(model: str, engine: str, input_path: str | None, **opts: object) -> N
     assert isinstance(seed, int)
     strict = opts["strict"]
     g = load_graph(model, strict if isinstance(strict, bool) else None)
-    hw, _ = hardware_for_spec(g, **hw_opts)
+    hw, board = hardware_for_spec(g, **hw_opts)
     shape = g.nodes[_input_name(g)]["out_shape"]
     if input_path is not None:
         input_header(input_path, shape)   # checked before the budget and any loading
-    b = build(model, **opts, eval_n=1, hw=hw, engine=engine, graph=g)  # type: ignore[arg-type]
+    tiled = engine in ("golden", "cyclesim")
+    b = build(model, **opts, eval_n=1, hw=hw, engine=engine if tiled else "golden",  # type: ignore[arg-type]
+              graph=g)
     if input_path is None:
         x = quantize_input(b.qnet, calibration_inputs(shape, 1, seed + 1)[0])
     else:
         x = _one_input(input_path, b.qnet, shape)
-    res = run_verify(lower(b.graph, hw), b.qnet, x, engine)
     a = hw.array
-    click.echo(f"{b.qnet.name} on {a.rows}x{a.cols} {a.dataflow.value}, engine {engine}, "
-               f"seed {seed}")
+    header = f"{b.qnet.name} on {a.rows}x{a.cols} {a.dataflow.value}, engine {engine}, seed {seed}"
+    if not tiled:
+        from ...rtlsim.bounds import MAX_RTL_CYCLES
+        from .verify_machine import run_program, run_rtl
+
+        bad = (run_program(header, b, hw, x) if engine == "program" else
+               run_rtl(model, header, b, hw, board, x, bus_bits=int(bus_bits),
+                       max_cycles=MAX_RTL_CYCLES if max_cycles is None else max_cycles,
+                       pause=backpressure, seed=seed))
+        if bad == "error":
+            raise SystemExit(1)
+        if bad is not None:
+            click.echo(f"mismatch: {bad}", err=True)
+            raise SystemExit(1)
+        click.echo("all layers match")
+        return
+    click.echo(header)
+    res = run_verify(lower(b.graph, hw), b.qnet, x, engine)
     width = max(len(c.name) for c in res.layers)
     click.echo(f"{'layer':<{width}}  {'unit':<5}  {'tiles':>6}  {'cycles':>10}  "
                f"{'predicted':>10}  match")

@@ -1,7 +1,9 @@
 """The one wrapper over ``cocotb_tools.runner``: pick the simulator, build, run, collect results.
 
-The cocotb docs call the runner API experimental, so every hwcnn caller goes through this module
-and nothing else imports ``cocotb_tools.runner``.
+The cocotb docs call the runner API experimental, so every hwcnn caller (the repository's
+``sim/`` testbenches, ``tests/`` and ``hwcnn verify --engine rtl``) goes through this module and
+nothing else imports ``cocotb_tools.runner``. It lives in the package (not in ``sim/``, which is
+not installed) so that a pip user's ``hwcnn verify --engine rtl`` finds it.
 
 Simulator choice: the ``SIM`` environment variable (default ``"verilator"``); ``SIM=icarus`` works
 where ``iverilog`` is installed (far too slow for arrays: smoke tests only).
@@ -39,12 +41,13 @@ from pathlib import Path
 SIMULATORS = ("verilator", "icarus")
 #: Amaranth emits no ``timescale``; cocotb's ``Clock(..., unit="ns")`` needs one (HARDWARE.md 6.2).
 TIMESCALE = ("1ns", "1ps")
-#: Directory holding the simulator-side testbench package (``sim.tb``); its parent goes on the
-#: simulator's ``PYTHONPATH`` so ``test_module="sim.tb.tb_gemm"`` imports.
 #: C++ optimisation of Verilator models (``HWCNN_VERILATOR_OPT`` overrides it).
 DEFAULT_CXX_OPT = "-O1"
-SIM_DIR = Path(__file__).resolve().parent
-REPO_ROOT = SIM_DIR.parent
+#: The directory holding the ``hwcnn`` package: it goes first on the simulator's ``PYTHONPATH``.
+#: In a checkout this is the repository root, so the repository's own testbenches
+#: (``test_module="sim.tb.tb_gemm"``) import as well as the packaged ones
+#: (``hwcnn.rtlsim.tb_soc``); in an installed package it is ``site-packages``.
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 class SimulatorError(RuntimeError):

@@ -1,0 +1,122 @@
+"""``hwcnn verify --engine program|rtl``: the compiled instruction stream, run from DRAM.
+
+``program``: the functional interpreter (:func:`hwcnn.machine.program_exec.check_compiled`;
+no cycles). ``rtl``: the Verilog of the complete accelerator under Verilator and cocotb
+(:func:`hwcnn.rtlsim.check.check_rtl`); per layer the cycle (counted from the start pulse) in
+which the testbench saw its last output byte written to DRAM, and the measured start-to-done
+total. Both read every layer back from DRAM and compare it with the golden network.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from fractions import Fraction
+from typing import Any
+
+import click
+
+from ...errors import ConfigError
+
+
+def dram_timing(hw: Any, board: Any) -> Any:
+    """The DRAM model of the simulation: the board's (its bandwidth at the array clock, the
+    planning latency), or the configuration's bandwidth with the same latency."""
+    from ...arch.dma import DramTiming
+    from ...boards.profiles import DEFAULT_DRAM_LATENCY
+
+    if board is not None:
+        return board.dram_timing(hw.clock_mhz)
+    bw = Fraction(str(hw.memory.dram_bytes_per_cycle)).limit_denominator(10_000)
+    return DramTiming(latency=DEFAULT_DRAM_LATENCY, bytes_per_cycle=bw)
+
+
+def _compile(b: Any, hw: Any, x: Any) -> tuple[Any, Any]:
+    from ...compiler.backend import compile_network
+    from ...compiler.lowering import lower
+
+    prog = lower(b.graph, hw)
+    return prog, compile_network(prog, b.qnet, x=x)
+
+
+def run_program(header: str, b: Any, hw: Any, x: Any) -> Any:
+    from ...machine.program_exec import check_compiled
+
+    prog, comp = _compile(b, hw, x)
+    res = check_compiled(comp, prog, b.qnet, x)
+    click.echo(header)
+    click.echo(f"{len(comp.insns)} instructions, {len(comp.image)} bytes of DRAM image "
+               "(functional interpreter: no cycles)")
+    width = max(len(c.name) for c in res.layers)
+    click.echo(f"{'layer':<{width}}  {'unit':<5}  {'tiles':>6}  match")
+    for c in res.layers:
+        mark = "yes" if c.match else f"NO ({c.mismatches} elements)"
+        note = f"  ({c.unit} into {c.host})" if c.host != c.name else ""
+        click.echo(f"{c.name:<{width}}  {c.unit:<5}  {c.tiles:>6}  {mark}{note}")
+    return res.first_mismatch
+
+
+def run_rtl(model: str, header: str, b: Any, hw: Any, board: Any, x: Any, *, bus_bits: int,
+            max_cycles: int, pause: float, seed: int) -> Any:
+    from ...arch.dma import ErrorCode
+    from ...hw.params import BufferDepths
+    from ...hw.soc.ports import SocParams
+    from ...rtlsim.bounds import work_bound
+    from ..options import progress_bar
+
+    prog, comp = _compile(b, hw, x)
+    timing = dram_timing(hw, board)
+    params = SocParams(config=hw, depths=BufferDepths.for_config(hw), data_width=bus_bits)
+    bound = work_bound(comp.insns, comp.target, params.bus_bytes, timing)
+    if bound > max_cycles:
+        raise ConfigError(f"{model}: the RTL simulation may take up to {bound:,} cycles "
+                          f"(rtlsim work bound of {len(comp.insns):,} instructions), more than "
+                          f"--max-cycles {max_cycles:,}; use --engine program, or a smaller "
+                          "model or larger array")
+    if importlib.util.find_spec("cocotbext.axi") is None:
+        raise ConfigError("--engine rtl needs cocotbext-axi (pip install cocotbext-axi)")
+    if importlib.util.find_spec("hwcnn.hw.soc.top") is None:
+        raise ConfigError("--engine rtl needs the complete accelerator (hwcnn.hw.soc.top), "
+                          "which this installation does not have")
+    from ...rtlsim.check import check_rtl
+    from ...rtlsim.runner import SimulatorError
+
+    bw = timing.bytes_per_cycle
+    click.echo(header)
+    click.echo(f"{len(comp.insns)} instructions on hwcnn_soc (Verilator): {bus_bits}-bit AXI, "
+               f"DRAM latency {timing.latency} cycles, {float(bw):.4g} bytes/cycle"
+               + (f", random AXI stalls p={pause}" if pause else ""))
+    with progress_bar("layers stored (RTL, watched on the DRAM)") as bar:
+        try:
+            chk = check_rtl(comp, prog, b.qnet, x, params=params, dram_timing=timing,
+                            pause=pause, seed=seed,
+                            progress=lambda cyc, done, total: bar(done, total))
+        except SimulatorError as exc:
+            raise ConfigError(f"{model}: the RTL simulation failed: "
+                              f"{str(exc).splitlines()[0]}") from None
+    o = chk.run.outcome
+    if o.state != "done":
+        what = (f"stopped with error {o.code} ({ErrorCode(o.code).name})"
+                if o.state == "error" and o.code in ErrorCode._value2member_map_
+                else f"stopped with error code {o.code}" if o.state == "error"
+                else f"did not finish within {chk.run.job.timeout_cycles:,} cycles")
+        click.echo(f"the machine {what}", err=True)
+        return "error"
+    ver = chk.verification
+    assert ver is not None
+    stored = dict(zip(chk.run.job.layers, o.layer_cycles, strict=True))
+    width = max(len(c.name) for c in ver.layers)
+    click.echo(f"{'layer':<{width}}  {'unit':<5}  {'tiles':>6}  {'stored at':>10}  match")
+    for c in ver.layers:
+        mark = "yes" if c.match else f"NO ({c.mismatches} elements)"
+        note = f"  ({c.unit} into {c.host})" if c.host != c.name else ""
+        at = stored.get(c.host, -1)
+        click.echo(f"{c.name:<{width}}  {c.unit:<5}  {c.tiles:>6}  "
+                   f"{at if at >= 0 else '-':>10}  {mark}{note}")
+    busy = ", ".join(f"{u} {n:,}" for u, n in zip(("fetch", "load", "compute", "store"), o.busy,
+                                                 strict=True))
+    click.echo(f"measured on the RTL: {o.cycles:,} cycles from start to done (busy: {busy}); "
+               "'stored at' = cycle of a layer's last DRAM write")
+    click.echo(f"simulated {o.cycles / max(o.wall_seconds, 1e-9):,.0f} cycles/s "
+               f"(build {chk.run.build_seconds:.0f} s, run {chk.run.run_seconds:.1f} s)",
+               err=True)
+    return ver.first_mismatch

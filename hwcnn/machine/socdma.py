@@ -1,0 +1,183 @@
+"""The shared DMA and the DRAM model inside the whole-machine cycle model (:mod:`.socsim`).
+
+The same rules as :mod:`hwcnn.machine.dmasim` (the RTL of ``hw/axi/walker.py``, ``engines.py``
+and ``dramshim.py``: per-engine round-robin arbiters, the walker's set-up / check / issue /
+drain / status, ``outstanding`` bursts per engine, the DRAM's read latency, one shared data
+slot server for R and W beats with R priority, B ``latency`` cycles after WLAST), extended with
+the clients of ``hwcnn_soc``: a read client may hold RREADY low (the load units' byte aligner),
+and the write client's words come from the store unit's packer (``rd_data`` valid when its beat
+FIFO holds a beat) instead of a 1-cycle word reader. Clients are objects with these members,
+all evaluated from registers at the start of a cycle:
+
+* ``cmd()``: the descriptor offered on ``dma.cmd`` this cycle, or ``None``;
+* read clients: ``beat_ready()``; write clients: ``addr_ready()`` (``rd_addr.ready``) and
+  ``word_valid()`` (``rd_data.valid``);
+* events written by :meth:`Dma.step` for the client to apply in its own update:
+  ``ev_cmd`` (descriptor taken), ``ev_beat`` (bytes of the beat taken, or ``None``),
+  ``ev_status`` (status code taken, or ``None``), ``ev_addr`` (a word request taken),
+  ``ev_word`` (a word taken on W).
+
+AXI error responses are not modelled (the compiler refuses programs that would cause one);
+window refusals are.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..arch.dma import DIM_BITS, DramTiming, ErrorCode, bursts, in_window
+
+#: Beats the write engine prefetches ahead of W (``hw.axi.engines.WRITE_PREFETCH``).
+WRITE_PREFETCH = 4
+
+
+def _popcount(x: int) -> int:
+    return (x).bit_count()
+
+
+@dataclass
+class _Walker:
+    clients: tuple[Any, ...]
+    last: int
+    state: str = "IDLE"
+    timer: int = 0
+    owner: int = 0
+    desc: Any = None
+    code: int = 0
+    todo: deque = field(default_factory=deque)
+    inflight: int = 0
+
+
+class Dma:
+    """DMA + DRAM model; :meth:`step` plays one cycle."""
+
+    def __init__(self, *, bus_bytes: int, dram: DramTiming, outstanding: int,
+                 read_clients: tuple[Any, ...], write_clients: tuple[Any, ...],
+                 window: tuple[int, int], addr_width: int = 32) -> None:
+        self.nb, self.n = bus_bytes, outstanding
+        self.p, self.q = dram.slot(bus_bytes)
+        self.lat = dram.latency
+        self.window, self.addr_width = window, addr_width
+        self.rd = _Walker(clients=read_clients, last=len(read_clients) - 1)
+        self.wr = _Walker(clients=write_clients, last=len(write_clients) - 1)
+        self.nxt = 0
+        self.rbursts: deque[list[Any]] = deque()   # [first-beat release, beats left, strobes]
+        self.first = True
+        self.bts: deque[int] = deque()             # B release cycles
+        self.info: deque[list[int]] = deque()      # write bursts: [visible from, beats, j]
+        self.beatq: deque[tuple[int, bool]] = deque()  # (visible from, last)
+        #: cycles of every W handshake (for per-layer last writes), set by the owner
+        self.w_log: list[int] = []
+
+    def idle(self) -> bool:
+        return (self.rd.state == "IDLE" and self.wr.state == "IDLE" and not self.rbursts
+                and not self.bts and not self.info and not self.beatq)
+
+    def skip(self, n: int) -> None:
+        """``n`` quiet cycles (:meth:`idle`): only the walkers' post-status wait elapses."""
+        for wk in (self.rd, self.wr):
+            wk.timer = max(wk.timer, 0)
+
+    def step(self, t: int) -> bool:
+        """One cycle; returns whether anything moved or is in flight (not a quiet cycle)."""
+        q = self.q
+        slot_ok = t * q >= self.nxt
+        rb = self.rbursts
+        r_elig = bool(rb) and (not self.first or rb[0][0] <= t)
+        rclient = self.rd.clients[self.rd.owner]
+        r_take = r_elig and slot_ok and rclient.beat_ready()
+        r_last = False
+        if r_take:
+            head = rb[0]
+            strbs = head[2]
+            rclient.ev_beat = _popcount(strbs[len(strbs) - head[1]])
+            head[1] -= 1
+            r_last = head[1] == 0
+            if r_last:
+                rb.popleft()
+            self.first = r_last
+        wclient = self.wr.clients[self.wr.owner]
+        bq = self.beatq
+        w_take = (not r_elig and slot_ok and bool(bq) and bq[0][0] <= t
+                  and wclient.word_valid())
+        w_last = False
+        if w_take:
+            w_last = bq.popleft()[1]
+            wclient.ev_word = True
+            self.w_log.append(t)
+        b_take = bool(self.bts) and self.bts[0] <= t
+        if b_take:
+            self.bts.popleft()
+        # the beat walker: one buffer word request per cycle while the beat FIFO has room
+        # (level of the register: a W pop this cycle frees room only next cycle)
+        inf = self.info
+        level = len(bq) + int(w_take)
+        if inf and inf[0][0] <= t and level < WRITE_PREFETCH and wclient.addr_ready():
+            wclient.ev_addr = True
+            head = inf[0]
+            bq.append((t + 1, head[2] == head[1] - 1))
+            head[2] += 1
+            if head[2] == head[1]:
+                inf.popleft()
+        if w_last:
+            self.bts.append(t + self.lat)
+        if r_take or w_take:
+            self.nxt = max(t * q - q + 1, self.nxt) + self.p
+        busy = r_take or w_take or bool(rb) or bool(self.bts) or bool(inf) or bool(bq)
+        for wk, is_write in ((self.rd, False), (self.wr, True)):
+            fire = False
+            if wk.state == "ISSUE":
+                if wk.inflight < self.n and wk.code == 0:
+                    b = wk.todo.popleft()
+                    fire = True
+                    if is_write:
+                        inf.append([t + 1, b.beats, 0])
+                    else:
+                        strbs = []
+                        ones = (1 << self.nb) - 1
+                        for j in range(b.beats):
+                            s = (b.first_strb if j == 0 else ones)
+                            strbs.append(s & (b.last_strb if j == b.beats - 1 else ones))
+                        rb.append([t + self.lat, b.beats, strbs])
+                    if not wk.todo:
+                        wk.state = "DRAIN"
+            elif wk.state == "DRAIN":
+                if wk.inflight == 0:
+                    wk.state = "STATUS"
+            elif wk.state == "STATUS":
+                # every client takes its status in the cycle it is offered
+                wk.clients[wk.owner].ev_status = wk.code
+                wk.state = "IDLE"
+                wk.timer = -1
+            elif wk.state == "SETUP":
+                wk.timer += 1
+                if wk.timer == DIM_BITS:
+                    wk.state = "CHECK"
+            elif wk.state == "CHECK":
+                desc = wk.desc
+                if desc.empty:
+                    wk.state = "STATUS"
+                elif not in_window(desc, self.window, self.addr_width):
+                    wk.code, wk.state = ErrorCode.DMA_WINDOW, "STATUS"
+                else:
+                    wk.todo = deque(bursts(desc, self.nb))
+                    wk.state = "ISSUE"
+            elif wk.state == "IDLE" and wk.timer == 0:
+                n = len(wk.clients)
+                for off in range(1, n + 1):
+                    i = (wk.last + off) % n
+                    c = wk.clients[i]
+                    d = c.cmd()
+                    if d is not None:
+                        c.ev_cmd = True
+                        wk.desc, wk.last, wk.owner = d, i, i
+                        wk.state, wk.timer, wk.code = "SETUP", 0, 0
+                        break
+            if wk.state == "IDLE" and wk.timer < 0:
+                wk.timer = 0
+            ended = b_take if is_write else r_last
+            wk.inflight += int(fire) - int(ended)
+            busy = busy or wk.state != "IDLE"
+        return busy

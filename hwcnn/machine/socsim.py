@@ -1,0 +1,315 @@
+"""Stepped cycle model of the whole accelerator ``hwcnn_soc`` running a compiled program.
+
+:func:`run_program` plays a :class:`hwcnn.compiler.backend.Compiled` program cycle by cycle on
+the machine of ``rtl/README.md`` section 10: fetch (chunked DMA program reads into a
+16-instruction buffer, routing into three 8-deep instruction FIFOs), the per-queue
+dispatchers and the four token counters (``hw/soc/fetch.py``, ``dispatch.py``, ``tokens.py``,
+``top.py``), the load / OUT-load units (:mod:`.socload`), the compute executor and the store
+unit (:mod:`.socstore`), the shared DMA with its round-robin arbiters and the DRAM model
+(:mod:`.socdma`; latency and bytes per cycle of :class:`hwcnn.arch.dma.DramTiming`, e.g.
+``Board.dram_timing()``). Cycle 0 is the ``start`` pulse; the result's ``cycles`` is the cycle
+of the ``done`` pulse (what the CSR test benches count), ``busy`` the CSR's BUSY0..3 counters
+(fetch, load, compute, store: cycles 1..done in which the unit was busy), ``layer_writes`` per
+layer the cycle of the W handshake (at the DMA's AXI port) of its last STORE's last beat, and
+``insns`` every instruction's dispatch (executor handshake) and finish (status handshake)
+cycles, the probes the tests compare with the RTL.
+
+Every rule is a register or a handshake of the RTL, evaluated in the RTL's order: first every
+unit's outputs from its registers, then the DMA (which raises the clients' events), then the
+units' registers, then the dispatchers' handshakes and the fetch unit's routing, then the token
+counters and the queues. Error paths (a nonzero status) raise :class:`SocModelError`: the
+compiler refuses such programs.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import deque
+from dataclasses import dataclass
+from typing import Any
+
+from ..arch.dma import DmaDesc, DramTiming
+from ..isa.fields import INSN_BYTES, Buffer, Insn, Opcode
+from ..isa.queues import INITIAL, TOKEN_DEPTH, Queue, queue_of, token_queue
+from .socdma import Dma
+from .socload import LoadUnitModel, SocModelError
+from .socstore import ComputeModel, StoreUnitModel
+
+#: Fetch: instructions per DMA transfer, instruction buffer, queue FIFO depth (``hw.soc.fetch``).
+CHUNK = 8
+BUFFER = 16
+QUEUE_DEPTH = 8
+
+class CycleLimit(SocModelError):
+    """The run did not finish within the caller's cycle limit."""
+
+
+#: ``Compiled.origin`` of a tile's instruction: "layer 'NAME' tile I"
+_LAYER = re.compile(r"layer '([^']+)'")
+
+__all__ = ["CycleLimit", "MachineRun", "SocModelError", "run_insns", "run_program"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MachineRun:
+    """One run of the model (cycle 0 = the start pulse)."""
+
+    cycles: int                              # the done pulse
+    busy: tuple[int, int, int, int]          # BUSY0..3: fetch, load, compute, store
+    insns: tuple[tuple[int, int], ...]       # per instruction: (dispatch, finish); END (t, t)
+    store_writes: tuple[int, ...]            # per instruction: last W handshake of a STORE, or -1
+    layer_writes: dict[str, int]             # per layer: its last DRAM write (W handshake)
+
+
+class _Fetch:
+    """``Fetch`` (``hw/soc/fetch.py``): a DMA read client."""
+
+    def __init__(self, insns: tuple[Insn, ...], prog_base: int, bus_bytes: int) -> None:
+        self.insns = insns
+        self.remaining, self.addr = len(insns), prog_base
+        self.state, self.n_cur = "IDLE", 0
+        self.buf: deque[int] = deque()
+        self.routable = 0
+        self.part, self.per = 0, INSN_BYTES // bus_bytes
+        self.written = 0
+        self.qidx: list[int] = []
+        self.ev_cmd, self.ev_beat, self.ev_status = False, None, None
+
+    def cmd(self) -> DmaDesc | None:
+        if self.state != "CMD":
+            return None
+        return DmaDesc(dram_addr=self.addr, row_bytes=INSN_BYTES * self.n_cur)
+
+    def beat_ready(self) -> bool:
+        return True
+
+    def busy(self) -> bool:
+        return self.state != "IDLE" or self.remaining != 0 or self.routable != 0
+
+
+class _Dispatcher:
+    def __init__(self, queue: Queue) -> None:
+        self.queue = queue
+        self.state = "IDLE"
+        self.cur = -1
+        self.exe: Any = None
+
+
+def run_insns(insns: tuple[Insn, ...] | list[Insn], *, target: Any, array: Any,
+              bus_bytes: int, dram: DramTiming, outstanding: int = 4, base: int = 0,
+              prog_base: int = 0, window: tuple[int, int] = (0, 1 << 32),
+              origin: tuple[str, ...] | None = None, limit: int = 50_000_000) -> MachineRun:
+    """Run ``insns`` (program at DRAM byte ``prog_base``, BASE0 = ``base``)."""
+    insns = tuple(insns)
+    if prog_base % INSN_BYTES:
+        raise SocModelError("PROG_BASE not a multiple of 32 (PROG_ALIGN)")
+    for i in insns:
+        if int(i.op) > int(Opcode.LOAD2D):
+            raise SocModelError("illegal opcode")
+    fetch = _Fetch(insns, prog_base, bus_bytes)
+    load = LoadUnitModel(target=target, bus_bytes=bus_bytes, base=base,
+                         buffers=(Buffer.ACT, Buffer.WGT, Buffer.PARAM))
+    cload = LoadUnitModel(target=target, bus_bytes=bus_bytes, base=base, buffers=(Buffer.OUT,))
+    store = StoreUnitModel(target=target, bus_bytes=bus_bytes, base=base)
+    comp = ComputeModel(array)
+    dma = Dma(bus_bytes=bus_bytes, dram=dram, outstanding=outstanding,
+              read_clients=(fetch, load, cload), write_clients=(store,), window=window)
+    queues: list[deque[int]] = [deque(), deque(), deque()]
+    disp = [_Dispatcher(q) for q in Queue]
+    names = list(INITIAL)
+    tokens = [INITIAL[n] for n in names]
+    # per instruction: queue, executor, END, popped / pushed token queues (indices)
+    qidx = [int(queue_of(i)) for i in insns]
+    exes: dict[str, Any] = {"load": load, "cload": cload, "gemm": comp, "store": store}
+    exe_of: list[Any] = [exes[_exec_name(Queue(q), i)] if i.op is not Opcode.END else None
+              for q, i in zip(qidx, insns, strict=True)]
+    pops: list[list[int]] = []
+    pushes: list[list[int]] = []
+    for q, i in zip(qidx, insns, strict=True):
+        f = i.get()
+        tq = [token_queue(Queue(q), b) for b in ("pop_prev", "pop_next", "push_prev", "push_next")]
+        pops.append([names.index(x) for x, b in zip(tq[:2], ("pop_prev", "pop_next"), strict=True)
+                     if x is not None and f[b]])
+        pushes.append([names.index(x) for x, b in zip(tq[2:], ("push_prev", "push_next"),
+                                                       strict=True)
+                       if x is not None and f[b] and i.op is not Opcode.END])
+    fetch.qidx = qidx
+    start = [-1] * len(insns)
+    finish = [-1] * len(insns)
+    store_w = [-1] * len(insns)
+    busy = [0, 0, 0, 0]
+    ended = False
+    t = 1
+    units = (load, cload)
+    dstore = disp[2]
+    while True:
+        if t > limit:
+            raise CycleLimit(f"no done after {limit} cycles")
+        # ---- the done check and the busy counters (registers of cycle t) ---------------
+        fb = fetch.busy()
+        db = [d.state != "IDLE" for d in disp]
+        if not fb and not (db[0] or db[1] or db[2]) and not (queues[0] or queues[1]
+                                                              or queues[2]):
+            if not ended:
+                raise SocModelError("the program stops without END")
+            break
+        # ---- skip idle cycles: nothing can change before the compute status -------------
+        if comp.busy and comp.ready_at > t + 1 and _static(fetch, disp, queues, tokens, pops,
+                                                           units, store, dma):
+            n = comp.ready_at - t
+            busy[0] += n * fb
+            for j in range(3):
+                busy[j + 1] += n * db[j]
+            dma.skip(n)
+            t = comp.ready_at
+            continue
+        busy[0] += fb
+        for j in range(3):
+            busy[j + 1] += db[j]
+        # ---- executor outputs from their registers -------------------------------------
+        ready = {id(load): load.state == "IDLE", id(cload): cload.state == "IDLE",
+                 id(comp): not comp.busy, id(store): store.state == "IDLE"}
+        valid = {id(load): load.state == "STATUS", id(cload): cload.state == "STATUS",
+                 id(comp): comp.busy and t >= comp.ready_at, id(store): store.state == "STATUS"}
+        # ---- DMA, then the units' registers --------------------------------------------
+        dma.step(t)
+        for u in units:
+            if u.state != "IDLE":
+                u.update()
+        if store.state != "IDLE":
+            store_busy_idx = dstore.cur
+            store.update(t)
+            if store.last_w == t and store_busy_idx >= 0:
+                store_w[store_busy_idx] = t
+        # ---- dispatchers ---------------------------------------------------------------
+        levels = [len(queues[0]), len(queues[1]), len(queues[2])]
+        delta = [0, 0, 0, 0]
+        for q in range(3):
+            d = disp[q]
+            if d.state == "IDLE":
+                if levels[q]:
+                    idx = queues[q][0]
+                    ps = pops[idx]
+                    if all(tokens[x] > 0 for x in ps):
+                        queues[q].popleft()
+                        for x in ps:
+                            delta[x] -= 1
+                        if exe_of[idx] is None:
+                            start[idx] = finish[idx] = t
+                            ended = True
+                        else:
+                            d.cur, d.state = idx, "ISSUE"
+            elif d.state == "ISSUE":
+                exe = exe_of[d.cur]
+                if ready[id(exe)]:
+                    if exe is comp:
+                        comp.accept(insns[d.cur], t)
+                    else:
+                        exe.accept(insns[d.cur])
+                    d.exe, d.state = exe, "WAIT"
+                    start[d.cur] = t
+            else:
+                ps = pushes[d.cur]
+                if valid[id(d.exe)] and all(tokens[x] != TOKEN_DEPTH for x in ps):
+                    d.exe.finish_status()
+                    for x in ps:
+                        delta[x] += 1
+                    finish[d.cur] = t
+                    d.state = "IDLE"
+                    if q == 2:
+                        d.cur = -1
+        # ---- fetch: routing, beats, status, issue ---------------------------------------
+        _fetch_update(fetch, queues, levels)
+        for x in range(4):
+            tokens[x] += delta[x]
+        t += 1
+    layer_writes: dict[str, int] = {}
+    if origin is not None:
+        for idx, cyc in enumerate(store_w):
+            if cyc >= 0:
+                match = _LAYER.match(origin[idx])
+                if match is None:
+                    continue
+                layer = match.group(1)
+                layer_writes[layer] = max(layer_writes.get(layer, -1), cyc)
+    return MachineRun(cycles=t, busy=(busy[0], busy[1], busy[2], busy[3]),
+                      insns=tuple(zip(start, finish, strict=True)), store_writes=tuple(store_w),
+                      layer_writes=layer_writes)
+
+
+def _exec_name(q: Queue, insn: Insn) -> str:
+    if q is Queue.LOAD:
+        return "load"
+    if q is Queue.STORE:
+        return "store"
+    return "cload" if insn.op is Opcode.LOAD else "gemm"
+
+
+def _static(fe: _Fetch, disp: list[_Dispatcher], queues: list[deque[int]], tokens: list[int],
+            pops: list[list[int]], units: tuple[LoadUnitModel, ...], store: StoreUnitModel,
+            dma: Dma) -> bool:
+    """Whether this cycle and every following one up to the compute unit's status change no
+    register but the busy counters: the DMA and the load / store units idle, the compute
+    dispatcher waiting for its status, fetch unable to issue or route, and every idle
+    dispatcher unable to take its head."""
+    if fe.state != "IDLE" or not dma.idle() or store.state != "IDLE":
+        return False
+    if any(u.state != "IDLE" for u in units):
+        return False
+    if fe.remaining and BUFFER - len(fe.buf) >= min(CHUNK, fe.remaining):
+        return False
+    if fe.routable and len(queues[fe.qidx[fe.buf[0]]]) != QUEUE_DEPTH:
+        return False
+    for q, d in enumerate(disp):
+        if d.state == "IDLE":
+            if queues[q] and all(tokens[x] > 0 for x in pops[queues[q][0]]):
+                return False
+        elif q != 1 or d.state != "WAIT":
+            return False
+    return True
+
+
+def _fetch_update(fe: _Fetch, queues: list[deque[int]], levels: list[int]) -> None:
+    level = len(fe.buf)                       # the instruction buffer's level register
+    pop = False
+    if fe.routable:
+        idx = fe.buf[0]
+        q = fe.qidx[idx]
+        if levels[q] != QUEUE_DEPTH:
+            queues[q].append(idx)
+            fe.buf.popleft()
+            pop = True
+    commit = False
+    if fe.ev_beat is not None:
+        fe.part += 1
+        if fe.part == fe.per:
+            fe.part = 0
+            fe.buf.append(fe.written)
+            fe.written += 1
+    if fe.state == "IDLE":
+        n = min(CHUNK, fe.remaining)
+        if fe.remaining and BUFFER - level >= n:
+            fe.n_cur, fe.state = n, "CMD"
+    elif fe.state == "CMD":
+        if fe.ev_cmd:
+            fe.state = "XFER"
+    elif fe.ev_status is not None:
+        if fe.ev_status:
+            raise SocModelError(f"DMA status {fe.ev_status} on a program read")
+        commit = True
+        fe.remaining -= fe.n_cur
+        fe.addr += INSN_BYTES * fe.n_cur
+        fe.state = "IDLE"
+    fe.routable += (fe.n_cur if commit else 0) - int(pop)
+    fe.ev_cmd, fe.ev_beat, fe.ev_status = False, None, None
+
+
+def run_program(comp: Any, *, array: Any, bus_bytes: int, dram: DramTiming,
+                outstanding: int = 4, base: int = 0, limit: int = 50_000_000) -> MachineRun:
+    """Run a :class:`~hwcnn.compiler.backend.Compiled` program whose image sits at DRAM byte
+    ``base`` (BASE0 = ``base``, PROG_BASE = the program region, the DMA window = the image)."""
+    size = comp.regions[-1].offset + comp.regions[-1].size
+    return run_insns(comp.insns, target=comp.target, array=array, bus_bytes=bus_bytes,
+                     dram=dram, outstanding=outstanding, base=base,
+                     prog_base=base + comp.region("program").offset, window=(base, size),
+                     origin=comp.origin, limit=limit)

@@ -1,0 +1,72 @@
+"""Whole-machine latency of a compiled network: the stepped cycle model of ``hwcnn_soc``
+(:mod:`hwcnn.machine.socsim`, proven equal to the RTL in tests/test_socsim.py and
+tests/test_socsim_verilator.py) in place of memsim's approximation, when it runs in
+reasonable time.
+
+:func:`machine_figures` runs a :class:`~hwcnn.compiler.backend.Compiled` program on the board's
+DRAM model (:meth:`hwcnn.boards.profiles.Board.dram_timing`; without a board the configured
+bandwidth and the planning latency) and returns the start-to-done cycles and, per layer, the
+cycle of its last DRAM write, labelled :data:`PROVEN`; a program the model would need more
+than ``max_cycles`` for returns ``None``, and the caller keeps memsim's figures, labelled
+:data:`APPROXIMATE`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any
+
+from ..arch.dma import DramTiming
+from ..boards.profiles import DEFAULT_DRAM_LATENCY, Board
+from ..machine.socsim import CycleLimit, run_program
+
+#: The label of a figure from the stepped machine model.
+PROVEN = "model proven equal to the RTL"
+#: The label of memsim's figures (no RTL implements its double-buffered DRAM model).
+APPROXIMATE = "memsim approximation, not the RTL"
+#: Default bound of a stepped run (about a minute of Python at ~100k cycles/s).
+MAX_CYCLES = 5_000_000
+#: Where the image sits in DRAM (BASE0); the cycle count does not depend on it as long as it
+#: is a multiple of 4 KiB (the DMA's bursts are cut at 4 KiB pages).
+BASE0 = 0x1000
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MachineFigures:
+    """Start-to-done cycles of the whole machine and every layer's last DRAM write."""
+
+    label: str
+    cycles: int
+    layer_cycles: dict[str, int]
+    busy: tuple[int, int, int, int]
+    clock_mhz: float
+
+    @property
+    def latency_us(self) -> float:
+        return self.cycles / self.clock_mhz
+
+
+def dram_timing(hw: Any, board: Board | None) -> DramTiming:
+    """The board's DRAM model at the array clock, or the configured bandwidth with the planning
+    latency."""
+    if board is not None:
+        return board.dram_timing(hw.clock_mhz)
+    bw = Fraction(str(hw.memory.dram_bytes_per_cycle)).limit_denominator(10_000)
+    return DramTiming(latency=DEFAULT_DRAM_LATENCY, bytes_per_cycle=bw)
+
+
+def machine_figures(comp: Any, hw: Any, board: Board | None = None, *, bus_bits: int = 64,
+                    max_cycles: int = MAX_CYCLES) -> MachineFigures | None:
+    """The stepped model's figures of ``comp`` on ``hw`` (``None`` beyond ``max_cycles``)."""
+    try:
+        run = run_program(comp, array=hw.array, bus_bytes=bus_bits // 8,
+                          dram=dram_timing(hw, board), base=BASE0, limit=max_cycles)
+    except CycleLimit:
+        return None
+    return MachineFigures(label=PROVEN, cycles=run.cycles, layer_cycles=run.layer_writes,
+                          busy=run.busy, clock_mhz=hw.clock_mhz)
+
+
+__all__ = ["APPROXIMATE", "MAX_CYCLES", "PROVEN", "MachineFigures", "dram_timing",
+           "machine_figures"]

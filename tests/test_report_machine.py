@@ -1,0 +1,76 @@
+"""hwcnn.report.machine: the whole-machine figures of a compiled network on a board. The
+expected numbers were measured on the Verilog of hwcnn_soc (Verilator + cocotb, the rtltb
+harness, tests/test_soc_cocotb.py, with the LOAD2D row merging of the load unit: tiny_cnn,
+4x4 WS, Arty A7's DRAM, 64-bit bus): 5029 cycles start to done, BUSY0..3 = 3926, 3778, 910,
+576, and the cycles in which the testbench's RAM wrote each layer's last byte (two cycles after
+the W handshake the model reports)."""
+
+from __future__ import annotations
+
+import pytest
+
+from hwcnn.arch.config import Dataflow
+from hwcnn.boards.profiles import get_board
+from hwcnn.report.machine import APPROXIMATE, PROVEN, dram_timing, machine_figures
+from tests.test_program import _compiled
+
+#: (dataflow, done cycle, per-layer RAM write of the last byte) measured on the Verilog
+MEASURED = [(Dataflow.WEIGHT_STATIONARY, 5029, (3387, 3899, 4495, 5007))]
+
+
+@pytest.mark.parametrize("df, cycles, layers", MEASURED)
+def test_tiny_cnn_on_arty_equals_the_measured_verilog(df: Dataflow, cycles: int,
+                                                      layers: tuple[int, ...]) -> None:
+    prog, _, _, comp = _compiled("tiny_cnn", df, 4, 4, 1)
+    board = get_board("arty-a7-35t")
+    fig = machine_figures(comp, prog.hw, board)
+    assert fig is not None
+    assert fig.label == PROVEN == "model proven equal to the RTL"
+    assert fig.cycles == cycles
+    assert tuple(fig.layer_cycles[n] + 2 for n in ("conv1", "pool1", "conv2", "fc")) == layers
+    assert fig.latency_us == pytest.approx(cycles / 100.0)
+    assert fig.busy == (3926, 3778, 910, 576)
+
+
+def test_beyond_the_cycle_bound_there_is_no_figure() -> None:
+    prog, _, _, comp = _compiled("tiny_cnn", Dataflow.WEIGHT_STATIONARY, 4, 4, 1)
+    assert machine_figures(comp, prog.hw, None, max_cycles=4000) is None
+    assert APPROXIMATE.startswith("memsim")
+
+
+def test_dram_timing_without_a_board_is_the_configured_bandwidth() -> None:
+    prog, _, _, _ = _compiled("tiny_cnn", Dataflow.WEIGHT_STATIONARY, 4, 4, 1)
+    t = dram_timing(prog.hw, None)
+    assert (t.latency, t.bytes_per_cycle) == (16, 16)
+    # a slower DRAM (negative control): more cycles than the board's figure above
+    _, _, _, comp = _compiled("tiny_cnn", Dataflow.WEIGHT_STATIONARY, 4, 4, 1)
+    slow = machine_figures(comp, prog.hw, get_board("tang-nano-9k"))
+    assert slow is not None and slow.cycles > 5029
+
+
+def test_report_machine_option() -> None:
+    """``hwcnn report --machine``: the stepped model's total and per-layer figures with their
+    label, memsim's columns labelled as the approximation; without the option nothing new."""
+    import json
+
+    from click.testing import CliRunner
+
+    from hwcnn.cli.main import cli
+
+    args = ["report", "models/tiny_cnn.yaml", "--board", "arty-a7-35t", "--array", "4x4",
+            "-f", "json"]
+    res = CliRunner().invoke(cli, [*args, "--machine"])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    facts = out
+    assert facts["machine"] == "model proven equal to the RTL"
+    assert facts["memsim_cycles"] == "memsim approximation, not the RTL"
+    layers = {r["name"]: r for r in out["layers"]}
+    done = [layers[n]["machine_done_cycle"] for n in ("conv1", "pool1", "conv2", "fc")]
+    assert done == sorted(done) and done[-1] < facts["machine_cycles"]
+    assert layers["input"]["machine_done_cycle"] is None
+    # memsim ignores fetch, the DMA set-up and one-word-per-cycle loads: far below the RTL
+    assert facts["machine_cycles"] > 5 * out["totals"]["total"]["total_cycles"]
+    assert facts["machine_latency_ms"] == round(facts["machine_cycles"] / 100 / 1000, 3)
+    plain = json.loads(CliRunner().invoke(cli, args).stdout)
+    assert "machine" not in json.dumps(plain)
