@@ -16,25 +16,12 @@ from hwcnn.hw.soc.ports import SocParams
 from hwcnn.isa import Buffer, Insn, MemMode, Opcode, make, to_bytes
 from hwcnn.isa.fields import Opcode as Op
 from hwcnn.isa.queues import Queue, queue_of
-from hwcnn.machine import socdma, socload, socsim, socstore
 from hwcnn.machine.socsim import MachineRun, run_insns, run_program
 from tests.socsim_rtl import rtl_run, timing
 
 WS, OS = Dataflow.WEIGHT_STATIONARY, Dataflow.OUTPUT_STATIONARY
 BASE = 0x1000
 SMALL = BufferDepths(act=256, weight=256, out=256, param=64, acc=64)
-
-
-def test_model_constants_are_the_rtls() -> None:
-    from hwcnn.hw.axi import engines
-    from hwcnn.hw.soc import fetch, im2col, load, pack, store
-    assert (socsim.CHUNK, socsim.BUFFER, socsim.QUEUE_DEPTH) == (
-        fetch.CHUNK, fetch.BUFFER, fetch.QUEUE_DEPTH)
-    assert (socload.WORD_CHUNK, socload.PIXEL_CHUNK) == (load.WORD_CHUNK, load.PIXEL_CHUNK)
-    assert (socload.PHASES, socload.ADDR_CYCLES) == (im2col.PHASES, im2col.ADDR_CYCLES)
-    assert (socstore.CHUNK_BYTES, socstore.MAX_ROWS) == (store.CHUNK_BYTES, store.MAX_ROWS)
-    assert (socstore.READER_DEPTH, socstore.BEAT_FIFO) == (pack.READER_DEPTH, pack.BEAT_FIFO)
-    assert socdma.WRITE_PREFETCH == engines.WRITE_PREFETCH
 
 
 def _params(df: Dataflow, dw: int = 64, r: int = 4, c: int = 4) -> SocParams:

@@ -22,9 +22,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from ..arch.dma import DIM_BITS, Burst, DmaDesc, DramTiming, ErrorCode, bursts, in_window
+from ..arch.soc import WORD_READER_DEPTH
 
 #: Words the write path holds between the beat walker and W (buffer reader depth).
-READER_DEPTH = 3
+READER_DEPTH = WORD_READER_DEPTH
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -28,9 +28,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..arch.dma import DIM_BITS, DramTiming, ErrorCode, bursts, in_window
+from ..arch.soc import WRITE_PREFETCH as _WRITE_PREFETCH
 
 #: Beats the write engine prefetches ahead of W (``hw.axi.engines.WRITE_PREFETCH``).
-WRITE_PREFETCH = 4
+WRITE_PREFETCH = _WRITE_PREFETCH
 
 
 def _popcount(x: int) -> int:

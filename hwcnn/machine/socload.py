@@ -12,15 +12,14 @@ from __future__ import annotations
 from typing import Any
 
 from ..arch.dma import DmaDesc
+from ..arch.soc import IM2COL_ADDR_CYCLES, IM2COL_PHASES, LOAD_PIXEL_CHUNK, LOAD_WORD_CHUNK
 from ..errors import HwcnnError
 from ..isa.fields import Buffer, Insn, MemMode, Opcode
 
 #: Bytes per WORDS descriptor and pixels per PIXELS descriptor (``hw.soc.load``).
-WORD_CHUNK = 1 << 19
-PIXEL_CHUNK = 1 << 15
+WORD_CHUNK, PIXEL_CHUNK = LOAD_WORD_CHUNK, LOAD_PIXEL_CHUNK
 #: im2col set-up phases and per-descriptor address cycles (``hw.soc.im2col``).
-PHASES = (25, 21, 5)
-ADDR_CYCLES = 12
+PHASES, ADDR_CYCLES = IM2COL_PHASES, IM2COL_ADDR_CYCLES
 
 
 class SocModelError(HwcnnError):

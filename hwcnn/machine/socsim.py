@@ -29,6 +29,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..arch.dma import DmaDesc, DramTiming
+from ..arch.soc import FETCH_BUFFER, FETCH_CHUNK
+from ..arch.soc import QUEUE_DEPTH as _QUEUE_DEPTH
 from ..isa.fields import INSN_BYTES, Buffer, Insn, Opcode
 from ..isa.queues import INITIAL, TOKEN_DEPTH, Queue, queue_of, token_queue
 from .socdma import Dma
@@ -36,9 +38,7 @@ from .socload import LoadUnitModel, SocModelError
 from .socstore import ComputeModel, StoreUnitModel
 
 #: Fetch: instructions per DMA transfer, instruction buffer, queue FIFO depth (``hw.soc.fetch``).
-CHUNK = 8
-BUFFER = 16
-QUEUE_DEPTH = 8
+CHUNK, BUFFER, QUEUE_DEPTH = FETCH_CHUNK, FETCH_BUFFER, _QUEUE_DEPTH
 
 class CycleLimit(SocModelError):
     """The run did not finish within the caller's cycle limit."""

@@ -10,16 +10,15 @@ from typing import Any
 
 from ..arch.config import ArrayConfig
 from ..arch.dma import DmaDesc
+from ..arch.soc import STORE_BEAT_FIFO, STORE_CHUNK_BYTES, STORE_MAX_ROWS, STORE_READER_DEPTH
 from ..arch.timing import compute_insn_cycles, gemm_tile_cycles, pool_tile_cycles
 from ..isa.fields import Buffer, Insn, MemMode, Opcode
 from .socload import SocModelError
 
 #: Largest WORDS descriptor (bytes) and PIXELS descriptor (rows) of the store unit.
-CHUNK_BYTES = 1 << 19
-MAX_ROWS = (1 << 16) - 1
+CHUNK_BYTES, MAX_ROWS = STORE_CHUNK_BYTES, STORE_MAX_ROWS
 #: Words the store reader holds; beats between the packer and the DMA (``hw.soc.pack``).
-READER_DEPTH = 3
-BEAT_FIFO = 4
+READER_DEPTH, BEAT_FIFO = STORE_READER_DEPTH, STORE_BEAT_FIFO
 
 
 class StoreUnitModel:

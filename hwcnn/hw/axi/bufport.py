@@ -13,10 +13,11 @@ from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from ...arch.soc import WORD_READER_DEPTH
 from .desc import beat_layout
 
 #: Words the reader holds (in the memory's output register and its FIFO).
-READER_DEPTH = 3
+READER_DEPTH = WORD_READER_DEPTH
 
 
 class BeatWriter(wiring.Component):

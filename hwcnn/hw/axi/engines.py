@@ -22,13 +22,14 @@ from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ...arch.dma import ErrorCode
+from ...arch.soc import WRITE_PREFETCH as _WRITE_PREFETCH
 from ..params import addr_bits
 from .bus import BURST_INCR, AxiSignature, Resp
 from .desc import beat_layout, burst_layout, desc_layout
 from .walker import BurstWalker
 
 #: Beats the write engine prefetches from the buffer ahead of W.
-WRITE_PREFETCH = 4
+WRITE_PREFETCH = _WRITE_PREFETCH
 
 
 def _error_code(resp: Signal) -> object:

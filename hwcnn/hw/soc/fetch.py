@@ -58,14 +58,14 @@ from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ...arch.dma import ErrorCode
+from ...arch.soc import FETCH_BUFFER, FETCH_CHUNK
+from ...arch.soc import QUEUE_DEPTH as _QUEUE_DEPTH
 from ...isa.fields import INSN_BITS, INSN_BYTES, Buffer, Opcode
 from ...isa.layout import struct_layout
 from .ports import AXI_ADDR_BITS, STATUS_BITS, DmaReadClientSignature
 
 #: Instructions per DMA transfer, instruction buffer and queue FIFO depths (instructions).
-CHUNK = 8
-BUFFER = 16
-QUEUE_DEPTH = 8
+CHUNK, BUFFER, QUEUE_DEPTH = FETCH_CHUNK, FETCH_BUFFER, _QUEUE_DEPTH
 #: Queue names in hwcnn.isa.queues.Queue order.
 QUEUES = ("load", "compute", "store")
 

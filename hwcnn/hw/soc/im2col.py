@@ -54,6 +54,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ...arch.config import Dataflow
+from ...arch.soc import IM2COL_ADDR_CYCLES, IM2COL_PHASES
 from ...isa.layout import struct_layout
 from ..axi.desc import desc_layout
 from .ports import AXI_ADDR_BITS, DMA_BUF_ADDR_BITS, SocParams
@@ -63,8 +64,7 @@ WRITE_ADDR_BITS = 40
 #: Bits of the signed input coordinates.
 COORD_BITS = 36
 #: Cycles of each set-up phase and of the per-descriptor address product.
-PHASES = (25, 21, 5)
-ADDR_CYCLES = 12
+PHASES, ADDR_CYCLES = IM2COL_PHASES, IM2COL_ADDR_CYCLES
 
 
 def write_layout(lanes: int, elem_bits: int) -> data.StructLayout:

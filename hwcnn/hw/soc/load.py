@@ -51,6 +51,7 @@ from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from ...arch.dma import ErrorCode
+from ...arch.soc import LOAD_PIXEL_CHUNK, LOAD_WORD_CHUNK
 from ...isa.fields import INSN_BITS, Buffer, MemMode, Opcode
 from ...isa.layout import struct_layout
 from ..params import addr_bits
@@ -61,9 +62,9 @@ from .ports import DmaReadClientSignature, LaneWriteSignature, SocParams, UnitSi
 #: Member name prefix of each buffer's write port.
 PORT_NAMES = {Buffer.ACT: "act", Buffer.WGT: "wgt", Buffer.PARAM: "par", Buffer.OUT: "out"}
 #: Bytes per WORDS descriptor (the descriptor's 20-bit row_bytes field).
-WORD_CHUNK = 1 << 19
+WORD_CHUNK = LOAD_WORD_CHUNK
 #: Pixels per PIXELS descriptor (the descriptor's 16-bit rows field).
-PIXEL_CHUNK = 1 << 15
+PIXEL_CHUNK = LOAD_PIXEL_CHUNK
 
 
 class LoadUnit(wiring.Component):

@@ -36,12 +36,13 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal
 from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from ...arch.soc import STORE_BEAT_FIFO, STORE_READER_DEPTH
 from ..signatures import ReadSignature
 
 #: Words the reader holds (the memory's output register and its FIFO).
-READER_DEPTH = 3
+READER_DEPTH = STORE_READER_DEPTH
 #: Beats buffered between the packer and the DMA.
-BEAT_FIFO = 4
+BEAT_FIFO = STORE_BEAT_FIFO
 
 
 def piece_bytes(lanes: int, lane_bits: int) -> tuple[int, int, int]:

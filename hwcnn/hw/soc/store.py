@@ -60,6 +60,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from ...arch.dma import DIM_BITS, ROW_BYTES_BITS, ErrorCode
+from ...arch.soc import STORE_CHUNK_BYTES, STORE_MAX_ROWS
 from ...isa.fields import ADDR_BITS, Buffer, MemMode
 from ...isa.layout import struct_layout
 from ..params import addr_bits
@@ -68,9 +69,9 @@ from .pack import READER_DEPTH, StoreDatapath, piece_bytes
 from .ports import AXI_ADDR_BITS, DmaWriteClientSignature, SocParams, UnitSignature
 
 #: Largest WORDS descriptor (bytes; a multiple of every bus width, below 2**ROW_BYTES_BITS).
-CHUNK_BYTES = 1 << (ROW_BYTES_BITS - 1)
+CHUNK_BYTES = STORE_CHUNK_BYTES
 #: Largest PIXELS descriptor (pixels = DMA rows).
-MAX_ROWS = (1 << DIM_BITS) - 1
+MAX_ROWS = STORE_MAX_ROWS
 
 
 def csd(k: int) -> list[tuple[int, int]]:

@@ -1,0 +1,36 @@
+"""Sizes of the complete accelerator's units that its timing depends on (no Amaranth).
+
+The RTL (``hwcnn.hw.soc``, ``hwcnn.hw.axi``) and the whole-machine cycle model
+(``hwcnn.machine.socsim`` and its unit models) both import them from here, so that the model
+cannot drift from the hardware it is proven equal to.
+"""
+
+from __future__ import annotations
+
+from .dma import DIM_BITS, ROW_BYTES_BITS
+
+#: Fetch: instructions per DMA transfer, instruction buffer, and each queue FIFO's depth.
+FETCH_CHUNK = 8
+FETCH_BUFFER = 16
+QUEUE_DEPTH = 8
+
+#: Load unit: bytes per WORDS descriptor (the descriptor's 20-bit row_bytes field) and pixels
+#: per PIXELS descriptor (its 16-bit rows field).
+LOAD_WORD_CHUNK = 1 << (ROW_BYTES_BITS - 1)
+LOAD_PIXEL_CHUNK = 1 << (DIM_BITS - 1)
+#: im2col (LOAD2D): cycles of each set-up phase and of the per-descriptor address product.
+IM2COL_PHASES = (25, 21, 5)
+IM2COL_ADDR_CYCLES = 12
+
+#: Store unit: largest WORDS descriptor (bytes; a multiple of every bus width) and PIXELS
+#: descriptor (pixels = DMA rows).
+STORE_CHUNK_BYTES = 1 << (ROW_BYTES_BITS - 1)
+STORE_MAX_ROWS = (1 << DIM_BITS) - 1
+#: Store unit: words its OUT reader holds, and beats buffered between packer and DMA.
+STORE_READER_DEPTH = 3
+STORE_BEAT_FIFO = 4
+
+#: DMA: beats the write engine prefetches from the buffer ahead of W, and words the
+#: ``WordReader`` of a plain write client holds.
+WRITE_PREFETCH = 4
+WORD_READER_DEPTH = 3
