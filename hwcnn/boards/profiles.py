@@ -388,3 +388,14 @@ def get_board(name: str) -> Board:
             return b
     known = ", ".join(b.id for b in all_boards())
     raise ConfigError(f"unknown board {name!r}; known boards: {known}")
+
+
+def dram_timing_of(hw: HardwareConfig, board: Board | None) -> DramTiming:
+    """The DRAM model a run of ``hw`` assumes: the board's (its bandwidth at the array clock,
+    the planning latency), or the configuration's own bandwidth with the same latency."""
+    if board is not None:
+        return board.dram_timing(hw.clock_mhz)
+    from fractions import Fraction
+
+    bw = Fraction(str(hw.memory.dram_bytes_per_cycle)).limit_denominator(10_000)
+    return DramTiming(latency=DEFAULT_DRAM_LATENCY, bytes_per_cycle=bw)

@@ -14,11 +14,10 @@ than ``max_cycles`` for returns ``None``, and the caller keeps memsim's figures,
 from __future__ import annotations
 
 from dataclasses import dataclass
-from fractions import Fraction
 from typing import Any
 
 from ..arch.dma import DramTiming
-from ..boards.profiles import DEFAULT_DRAM_LATENCY, Board
+from ..boards.profiles import Board, dram_timing_of
 from ..machine.socsim import CycleLimit, run_program
 
 #: The label of a figure from the stepped machine model.
@@ -48,12 +47,8 @@ class MachineFigures:
 
 
 def dram_timing(hw: Any, board: Board | None) -> DramTiming:
-    """The board's DRAM model at the array clock, or the configured bandwidth with the planning
-    latency."""
-    if board is not None:
-        return board.dram_timing(hw.clock_mhz)
-    bw = Fraction(str(hw.memory.dram_bytes_per_cycle)).limit_denominator(10_000)
-    return DramTiming(latency=DEFAULT_DRAM_LATENCY, bytes_per_cycle=bw)
+    """The DRAM model of the run (:func:`hwcnn.boards.profiles.dram_timing_of`)."""
+    return dram_timing_of(hw, board)
 
 
 def machine_figures(comp: Any, hw: Any, board: Board | None = None, *, bus_bits: int = 64,

@@ -10,7 +10,6 @@ total. Both read every layer back from DRAM and compare it with the golden netwo
 from __future__ import annotations
 
 import importlib.util
-from fractions import Fraction
 from typing import Any
 
 import click
@@ -19,15 +18,10 @@ from ...errors import ConfigError
 
 
 def dram_timing(hw: Any, board: Any) -> Any:
-    """The DRAM model of the simulation: the board's (its bandwidth at the array clock, the
-    planning latency), or the configuration's bandwidth with the same latency."""
-    from ...arch.dma import DramTiming
-    from ...boards.profiles import DEFAULT_DRAM_LATENCY
+    """The DRAM model of the run (:func:`hwcnn.boards.profiles.dram_timing_of`)."""
+    from ...boards.profiles import dram_timing_of
 
-    if board is not None:
-        return board.dram_timing(hw.clock_mhz)
-    bw = Fraction(str(hw.memory.dram_bytes_per_cycle)).limit_denominator(10_000)
-    return DramTiming(latency=DEFAULT_DRAM_LATENCY, bytes_per_cycle=bw)
+    return dram_timing_of(hw, board)
 
 
 def _compile(b: Any, hw: Any, x: Any) -> tuple[Any, Any]:
