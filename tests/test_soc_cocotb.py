@@ -94,7 +94,7 @@ def _summary(run, problem: str | None) -> dict[str, object]:  # type: ignore[no-
 
 
 def _network_problem(name, prog, q, x, comp, run) -> str | None:  # type: ignore[no-untyped-def]
-    from hwcnn.rtlsim.check import compare_dram
+    from hwcnn.machine.program_exec import compare_dram
     from hwcnn.rtlsim.session import mapped_bytes
 
     o = run.outcome
@@ -122,7 +122,7 @@ def test_networks_bit_exact_at_every_layer(df: Dataflow, tmp_path: Path) -> None
     channels, so that the DRAM shim's queues run dry and the stalls reach the DMA: bit-exact,
     the same DRAM bytes as the calm run, more cycles), then tiny_cnn with one weight byte
     flipped (the comparison must fail at conv1)."""
-    from hwcnn.rtlsim.check import compare_dram
+    from hwcnn.machine.program_exec import compare_dram
     from hwcnn.rtlsim.session import mapped_bytes
 
     cases = {name: _case(name, df) for name in MODELS}

@@ -272,12 +272,10 @@ def read_tensor(comp: Compiled, dram: np.ndarray, layer: str) -> np.ndarray:
     return vals.T.reshape(comp.shapes[layer])
 
 
-def check_compiled(comp: Compiled, program: Program, qnet: QuantizedNetwork, x: np.ndarray,
-                   *, schedule: str = "eager", seed: int = 0) -> Verification:
-    """Run ``comp`` (compiled with input ``x``) and compare every layer read back from DRAM
-    with the golden network (cycles are not modelled here: reported as 0)."""
-    size = comp.regions[-1].offset + comp.regions[-1].size
-    dram = run_program(comp.insns, comp.target, comp.image, size, schedule=schedule, seed=seed)
+def compare_dram(comp: Compiled, program: Program, qnet: QuantizedNetwork, x: np.ndarray,
+                 dram: np.ndarray) -> Verification:
+    """Every layer of ``program`` read back from ``dram`` (the image's offset 0 first) and
+    compared with the golden network (cycles are not part of it: reported as 0)."""
     host = {p.name: (p.host or p.name) for p in program.layers}
     tail = {host[p.name]: p.name for p in program.layers}
     out = []
@@ -288,3 +286,12 @@ def check_compiled(comp: Compiled, program: Program, qnet: QuantizedNetwork, x: 
                                   predicted_cycles=0, cycle_mismatch=None, output=y,
                                   writer=np.full(y.shape, -1, np.int64)))
     return compare(Execution(engine=Engine.GOLDEN, layers=tuple(out)), qnet, x)
+
+
+def check_compiled(comp: Compiled, program: Program, qnet: QuantizedNetwork, x: np.ndarray,
+                   *, schedule: str = "eager", seed: int = 0) -> Verification:
+    """Run ``comp`` (compiled with input ``x``) on the functional interpreter and compare
+    every layer read back from DRAM with the golden network (:func:`compare_dram`)."""
+    size = comp.regions[-1].offset + comp.regions[-1].size
+    dram = run_program(comp.insns, comp.target, comp.image, size, schedule=schedule, seed=seed)
+    return compare_dram(comp, program, qnet, x, dram)

@@ -2,9 +2,9 @@
 
 :func:`check_rtl` builds (cached) and runs ``hwcnn_soc_tb`` on the compiled program
 (:mod:`hwcnn.rtlsim.session`), then reads every layer's tensor back from the simulated DRAM
-with :func:`hwcnn.machine.program_exec.read_tensor` and compares it with the golden network
-(:func:`hwcnn.machine.verification.compare`), exactly as :func:`~hwcnn.machine.program_exec.
-check_compiled` does for the functional interpreter.
+and compares it with the golden network with the same
+:func:`hwcnn.machine.program_exec.compare_dram` that the functional interpreter's
+:func:`~hwcnn.machine.program_exec.check_compiled` uses.
 """
 
 from __future__ import annotations
@@ -17,9 +17,8 @@ from ..arch.dma import DramTiming
 from ..compiler.backend import Compiled
 from ..compiler.plan import Program
 from ..hw.soc.ports import SocParams
-from ..machine.program_exec import read_tensor
-from ..machine.results import Engine, Execution, LayerExecution
-from ..machine.verification import Verification, compare
+from ..machine.program_exec import compare_dram
+from ..machine.verification import Verification
 from ..numerics.quantize import QuantizedNetwork
 from .session import Progress, RtlRun, build_model, make_job, mapped_bytes, run_job
 
@@ -35,21 +34,6 @@ class RtlCheck:
     def ok(self) -> bool:
         return (self.run.outcome.state == "done" and self.run.outcome.code == 0
                 and self.verification is not None and self.verification.first_mismatch is None)
-
-
-def compare_dram(comp: Compiled, program: Program, qnet: QuantizedNetwork, x: np.ndarray,
-                 dram: np.ndarray) -> Verification:
-    """Every layer read back from ``dram`` (the image's offset 0 first) against golden."""
-    host = {p.name: (p.host or p.name) for p in program.layers}
-    tail = {host[p.name]: p.name for p in program.layers}
-    out = []
-    for p in program.layers:
-        y = read_tensor(comp, dram, p.name)
-        out.append(LayerExecution(name=p.name, unit=p.unit, host=host[p.name],
-                                  represents=tail[host[p.name]], tiles=p.tiles, cycles=0,
-                                  predicted_cycles=0, cycle_mismatch=None, output=y,
-                                  writer=np.full(y.shape, -1, np.int64)))
-    return compare(Execution(engine=Engine.GOLDEN, layers=tuple(out)), qnet, x)
 
 
 def check_rtl(comp: Compiled, program: Program, qnet: QuantizedNetwork, x: np.ndarray, *,
@@ -68,4 +52,4 @@ def check_rtl(comp: Compiled, program: Program, qnet: QuantizedNetwork, x: np.nd
     return RtlCheck(run=run, verification=ver)
 
 
-__all__ = ["RtlCheck", "check_rtl", "compare_dram"]
+__all__ = ["RtlCheck", "check_rtl"]
