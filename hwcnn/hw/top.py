@@ -13,7 +13,7 @@ from ..arch.config import HardwareConfig
 from .buffers import Buffers
 from .params import BufferDepths, addr_bits, param_lane_bits
 from .signatures import DescriptorSignature, ReadSignature, WriteSignature
-from .soc.engine import TileEngine
+from .soc.engine import TileEngine, connect_buffers
 
 
 class Accelerator(wiring.Component):
@@ -61,9 +61,5 @@ class Accelerator(wiring.Component):
                      self.done.eq(eng.done), self.error.eq(eng.error)]
 
         # Engine <-> buffers; the engine owns the output memory while a tile runs.
-        for name in ("act_rd", "wgt_rd", "par_rd", "acc_rd", "acc_wr"):
-            wiring.connect(m, getattr(eng, name), getattr(buf, name))
-        wiring.connect(m, eng.out_rd, buf.eng_out_rd)
-        wiring.connect(m, eng.out_wr, buf.eng_out_wr)
-        m.d.comb += buf.engine_owns_out.eq(eng.busy)
+        connect_buffers(m, eng, buf, eng.busy)
         return m

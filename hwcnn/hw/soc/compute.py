@@ -56,7 +56,7 @@ from ..buffers import Buffers
 from ..descriptor import TileKind
 from ..params import DIM_BITS, BufferDepths, addr_bits, param_lane_bits
 from ..signatures import DescriptorSignature, ReadSignature
-from .engine import TileEngine
+from .engine import TileEngine, connect_buffers
 from .ports import STATUS_BITS, LaneWriteSignature, SocParams, UnitSignature
 
 #: Bits of ``ceil(u / D) * v`` (two 16-bit sizes).
@@ -248,9 +248,5 @@ class ComputeCore(wiring.Component):
         wiring.connect(m, ex.desc, eng.desc)
         m.d.comb += [eng.start.eq(ex.start), ex.done.eq(eng.done), ex.error.eq(eng.error),
                      self.busy.eq(ex.busy)]
-        for name in ("act_rd", "wgt_rd", "par_rd", "acc_rd", "acc_wr"):
-            wiring.connect(m, getattr(eng, name), getattr(buf, name))
-        wiring.connect(m, eng.out_rd, buf.eng_out_rd)
-        wiring.connect(m, eng.out_wr, buf.eng_out_wr)
-        m.d.comb += buf.engine_owns_out.eq(ex.busy)
+        connect_buffers(m, eng, buf, ex.busy)
         return m

@@ -49,6 +49,16 @@ def engine_members(config: HardwareConfig, depths: BufferDepths) -> dict[str, wi
     }
 
 
+def connect_buffers(m: Module, eng: TileEngine, buf: wiring.Component, owns_out: Value) -> None:
+    """Wire the engine's read/write ports to ``buf`` (:class:`hwcnn.hw.buffers.Buffers`); the
+    engine owns the output memory's shared port while ``owns_out``."""
+    for name in ("act_rd", "wgt_rd", "par_rd", "acc_rd", "acc_wr"):
+        wiring.connect(m, getattr(eng, name), getattr(buf, name))
+    wiring.connect(m, eng.out_rd, buf.eng_out_rd)
+    wiring.connect(m, eng.out_wr, buf.eng_out_wr)
+    m.d.comb += buf.engine_owns_out.eq(owns_out)
+
+
 class TileEngine(wiring.Component):
     """One tile per ``start``: GEMM tiles on the array, pool tiles on the vector unit.
 
