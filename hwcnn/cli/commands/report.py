@@ -57,9 +57,11 @@ def report(model: str, fmt: str, output: str | None, strict: bool | None, plot_f
         with progress_bar("estimating") as progress:
             rows = perf.estimate(g, hw, board, progress)
         tot = perf.totals(rows, hw)
+        from ...report.machine import APPROXIMATE
+
         rep = extend(rep, perf.report_columns(), perf.report_rows(rows), {"total": tot.values()},
                      {**perf.facts(hw, board), "fps": round(tot.fps, 2),
-                      "latency_ms": round(tot.latency_us / 1000, 3)})
+                      "latency_ms": round(tot.latency_us / 1000, 3), "memsim_cycles": APPROXIMATE})
         if machine:
             rep = _machine(rep, model, g, hw, board, strict, max_memory)
         if plot_file:
@@ -79,14 +81,14 @@ def _machine(rep, model, g, hw, board, strict, max_memory):  # type: ignore[no-u
     cycle columns are labelled as the approximation they are."""
     from ...compiler.backend import compile_network
     from ...compiler.lowering import lower
-    from ...report.machine import APPROXIMATE, machine_figures
+    from ...report.machine import machine_figures
     from ...report.tables import Column
     from .quantize import build, quant_defaults
 
     opts = {**quant_defaults(), "strict": strict, "max_memory": max_memory}
     b = build(model, **opts, hw=hw, graph=g)  # type: ignore[arg-type]
     fig = machine_figures(compile_network(lower(b.graph, hw), b.qnet), hw, board)
-    facts: dict[str, object] = {"memsim_cycles": APPROXIMATE}
+    facts: dict[str, object] = {}
     if fig is None:
         return extend(rep, (), {}, {}, {**facts, "machine": "beyond the stepped model's bound"})
     col = Column("machine_done_cycle", "machine done cyc", lambda v: "" if v is None else f"{v:,}")
