@@ -132,3 +132,17 @@ def test_readme_register_table_is_the_map() -> None:
     section = text.split("## 7. Control/status registers")[1].split("## 8.")[0]
     rows = re.findall(r"^\| `(0x[0-9a-f]+)` \| `(\w+)` \|", section, re.MULTILINE)
     assert [(int(o, 16), n) for o, n in rows] == [(r.offset, r.name) for r in register_map()]
+
+
+def test_readme_lists_every_error_code() -> None:
+    """rtl/README.md section 7 names every ErrorCode with its value; each has a meaning."""
+    from pathlib import Path
+
+    from hwcnn.arch.dma import ErrorCode
+
+    text = (Path(__file__).resolve().parent.parent / "rtl" / "README.md").read_text()
+    section = " ".join(text.split("## 7. Control/status registers")[1].split("## 8.")[0].split())
+    for code in ErrorCode:
+        if code:
+            assert f"{int(code)} `{code.name}`" in section, code
+        assert code.meaning, code

@@ -11,7 +11,8 @@ byte the same; a corrupted weight is caught (the comparison can fail); and bad p
 memory stop the machine with the documented ErrorCode in STATUS, never a hang: an illegal
 opcode patched into program.bin, a hand-built LOAD beyond the weight buffer's depth (bypassing
 the compiler's check), a DMA window too small for the input, an AxiRam that answers reads of
-the weights with SLVERR, a misaligned PROG_BASE. Every case's outcome and measured cycles go to
+the weights with SLVERR, a misaligned PROG_BASE, a program without its END and PROG_LEN = 0
+(both NO_END). Every case's outcome and measured cycles go to
 ``build/soc/results-<test>.json``.
 """
 
@@ -158,6 +159,20 @@ def test_networks_bit_exact_at_every_layer(df: Dataflow, tmp_path: Path) -> None
     assert not problems, "\n".join(problems)
 
 
+def _model_stop(comp, prog, job) -> int:  # type: ignore[no-untyped-def]
+    """The cycle of the NO_END error pulse by the cycle model (``job.prog_len`` instructions)."""
+    from hwcnn.machine.socsim import MachineStop, run_insns
+
+    try:
+        run_insns(comp.insns[:job.prog_len], target=comp.target, array=prog.hw.array,
+                  bus_bytes=8, dram=TIMING, base=job.base0, prog_base=job.prog_base,
+                  window=(job.win_base, job.win_size))
+    except MachineStop as exc:
+        assert exc.code == ErrorCode.NO_END
+        return exc.cycle
+    raise AssertionError("the model ran a program without END to done")
+
+
 def test_bad_programs_and_bad_memory_stop_with_their_code(tmp_path: Path) -> None:
     """Each error case runs to STATUS.error with its ErrorCode (never a timeout); after them
     the same machine, reset, runs tiny_cnn correctly."""
@@ -188,7 +203,11 @@ def test_bad_programs_and_bad_memory_stop_with_their_code(tmp_path: Path) -> Non
             lo=DEFAULT_BASE0 + w.offset, hi=DEFAULT_BASE0 + w.offset + w.size, write=False),))),
         "PROG_BASE alignment": (ErrorCode.PROG_ALIGN,
                                 _job(comp, prog, prog_base=DEFAULT_BASE0 + 8)),
+        # the whole program but its END (every instruction runs), and no program at all
+        "no END": (ErrorCode.NO_END, _job(comp, prog, prog_len=len(comp.insns) - 1)),
+        "PROG_LEN 0": (ErrorCode.NO_END, _job(comp, prog, prog_len=0)),
     }
+    no_end = {"no END": _model_stop(comp, prog, cases["no END"][1][0]), "PROG_LEN 0": 1}
     runs = _launch(prog, [job for _, job in cases.values()] + [_job(comp, prog)], tmp_path)
     problems, summary = [], {}
     for (name, (code, _)), run in zip(cases.items(), runs, strict=False):
@@ -198,6 +217,8 @@ def test_bad_programs_and_bad_memory_stop_with_their_code(tmp_path: Path) -> Non
                 or (o.status >> STATUS_CODE_SHIFT) & 0xFF != code:
             problem = (f"{name}: expected error {int(code)} ({code.name}), the machine ended "
                        f"{o.state} with STATUS {o.status:#x}")
+        if problem is None and code is ErrorCode.NO_END and o.cycles != no_end[name]:
+            problem = f"{name}: NO_END in cycle {o.cycles}, the cycle model says {no_end[name]}"
         summary[name] = _summary(run, problem)
         problems += [problem] if problem else []
     problem = _network_problem("tiny_cnn after the errors", prog, q, x, comp, runs[-1])

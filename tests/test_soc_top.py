@@ -217,6 +217,25 @@ def test_illegal_opcode_and_alignment_on_the_soc() -> None:
     assert r["status"] == _status(ErrorCode.PROG_ALIGN)
 
 
+def test_a_program_without_end_stops_with_no_end() -> None:
+    """PROG_LEN = 0 and a program whose instructions (all run) hold no END: STATUS = error
+    with NO_END and busy low, never a hang; PROG_LEN = 0 stops in cycle 1, and a LOAD alone
+    stops in the cycle after its status handshake (the cycle model's MachineStop cycle)."""
+    from hwcnn.machine.socsim import MachineStop, run_insns
+    from tests.socsim_rtl import timing
+
+    r = _run_program([])
+    assert r["status"] == _status(ErrorCode.NO_END) and r["cycles"] == 1
+    assert r["busy0"] == r["busy1"] == 0
+    r = _run_program(_words([LOAD_OK, LOAD_OK]))
+    assert r["status"] == _status(ErrorCode.NO_END), hex(r["status"])
+    assert r["busy1"] > 0 and r["cycles"] > r["busy1"]
+    p = _tiny_params()
+    with pytest.raises(MachineStop, match=r"error 7 \(NO_END: ") as exc:
+        run_insns([], target=p.target, array=p.config.array, bus_bytes=8, dram=timing(6, 8))
+    assert exc.value.code == ErrorCode.NO_END and exc.value.cycle == 1
+
+
 def test_soc_ports_are_the_two_buses() -> None:
     soc = Soc(_tiny_params(128))
     names = {"__".join(map(str, path)) for path, _, _ in soc.signature.flatten(soc)}

@@ -242,6 +242,26 @@ def test_compiled_network_equals_rtl(name: str, df: Dataflow, dw: int, lat: int,
     assert max(model.layer_writes.values()) == res["w"][-1]
 
 
+def test_a_program_without_end_stops_in_the_rtls_cycle() -> None:
+    """A random program without its END: the RTL stops with STATUS.error, code NO_END; the
+    model raises MachineStop with that code and the RTL's error-pulse cycle."""
+    from hwcnn.arch.dma import ErrorCode
+    from hwcnn.machine.socsim import MachineStop
+
+    p = _params(WS)
+    prog = _rand_program(p, np.random.default_rng(1), 1)[:-1]
+    code = to_bytes(prog)
+    dram = np.zeros(BASE + 0x1000, np.uint8)
+    dram[:len(code)] = np.frombuffer(code, np.uint8)
+    res = rtl_run(p, dram, base=BASE, prog_base=0, prog_len=len(prog), win=(0, len(dram)),
+                  timing=timing(8, 8))
+    assert res["status"] == 0b100 | ErrorCode.NO_END << 8, hex(res["status"])
+    with pytest.raises(MachineStop) as exc:
+        run_insns(prog, target=p.target, array=p.config.array, bus_bytes=p.bus_bytes,
+                  dram=timing(8, 8), base=BASE, prog_base=0, window=(0, len(dram)))
+    assert exc.value.code == ErrorCode.NO_END and exc.value.cycle == res["cycles"] > 100
+
+
 def test_negative_control_a_slower_dram_changes_the_count() -> None:
     p = _params(WS)
     prog = _rand_program(p, np.random.default_rng(1), 2)

@@ -89,7 +89,8 @@ def run_rtl(model: str, header: str, b: Any, hw: Any, board: Any, x: Any, *, bus
                               f"{str(exc).splitlines()[0]}") from None
     o = chk.run.outcome
     if o.state != "done":
-        what = (f"stopped with error {o.code} ({ErrorCode(o.code).name})"
+        what = (f"stopped with error {o.code} ({ErrorCode(o.code).name}: "
+                f"{ErrorCode(o.code).meaning})"
                 if o.state == "error" and o.code in ErrorCode._value2member_map_
                 else f"stopped with error code {o.code}" if o.state == "error"
                 else f"did not finish within {chk.run.job.timeout_cycles:,} cycles")
