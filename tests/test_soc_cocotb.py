@@ -33,6 +33,7 @@ from hwcnn.hw.params import BufferDepths
 from hwcnn.hw.soc.ports import SocParams
 from hwcnn.isa import Buffer, Opcode, make
 from hwcnn.isa.fields import INSN_BYTES, MemMode, to_bytes
+from hwcnn.machine.socsim import run_program
 from hwcnn.rtlsim.job import Fault
 from tests.test_program import _compiled
 
@@ -42,6 +43,9 @@ KIB = 1
 #: The DRAM of the tests: Arty A7's 1.33 GB/s at 100 MHz (13.3 bytes/cycle), latency 16.
 TIMING = DramTiming.from_board(1.33, 100, latency=16)
 MODELS = ("tiny_cnn", "lenet5", "resblock", "mbv2_block", "fire")
+#: Networks whose CYCLES register is also compared with hwcnn.machine.socsim here (all five,
+#: and the BUSY counters, in tests/test_socsim_verilator.py).
+MODEL_CHECKED = ("tiny_cnn", "resblock", "fire")
 
 pytestmark = [
     pytest.mark.rtl, pytest.mark.slow,
@@ -90,7 +94,7 @@ def _record(test: str, cases: dict[str, object]) -> None:
 def _summary(run, problem: str | None) -> dict[str, object]:  # type: ignore[no-untyped-def]
     o = run.outcome
     return {"ok": problem is None, "problem": problem, "state": o.state, "code": o.code,
-            "cycles": o.cycles, "busy": list(o.busy), "layer_cycles": list(o.layer_cycles),
+            "cycles": o.cycles, "pulse_cycles": o.pulse_cycles, "busy": list(o.busy), "layer_cycles": list(o.layer_cycles),
             "sim_seconds": round(o.wall_seconds, 2)}
 
 
@@ -101,6 +105,9 @@ def _network_problem(name, prog, q, x, comp, run) -> str | None:  # type: ignore
     o = run.outcome
     if (o.state, o.code) != ("done", 0):
         return f"{name}: the machine ended {o.state} with code {o.code} after {o.cycles} cycles"
+    if o.cycles != o.pulse_cycles:
+        return (f"{name}: CYCLES reads {o.cycles}, the start and done pulses are "
+                f"{o.pulse_cycles} cycles apart")
     ver = compare_dram(comp, prog, q, x, run.image(mapped_bytes(comp)))
     if ver.first_mismatch is not None:
         bad = [c.name for c in ver.layers if not c.match]
@@ -119,7 +126,8 @@ def _network_problem(name, prog, q, x, comp, run) -> str | None:  # type: ignore
 
 @pytest.mark.parametrize("df", [WS, OS], ids=["ws", "os"])
 def test_networks_bit_exact_at_every_layer(df: Dataflow, tmp_path: Path) -> None:
-    """The five networks, then tiny_cnn under random stalls (p = 0.6 on all five AxiRam
+    """The five networks (CYCLES read after done = the start and done pulses' distance, and
+    for MODEL_CHECKED = the cycle model's done cycle), then tiny_cnn under random stalls (p = 0.6 on all five AxiRam
     channels, so that the DRAM shim's queues run dry and the stalls reach the DMA: bit-exact,
     the same DRAM bytes as the calm run, more cycles), then tiny_cnn with one weight byte
     flipped (the comparison must fail at conv1)."""
@@ -136,6 +144,11 @@ def test_networks_bit_exact_at_every_layer(df: Dataflow, tmp_path: Path) -> None
     problems, summary = [], {}
     for (name, (prog, q, x, comp)), run in zip(cases.items(), runs, strict=False):
         problem = _network_problem(name, prog, q, x, comp, run)
+        if problem is None and name in MODEL_CHECKED:
+            model = run_program(comp, array=prog.hw.array, bus_bytes=8, dram=TIMING,
+                                base=run.job.base0).cycles
+            if model != run.outcome.cycles:
+                problem = f"{name}: CYCLES reads {run.outcome.cycles}, the cycle model {model}"
         summary[name] = _summary(run, problem)
         problems += [problem] if problem else []
     calm, rough, broken = runs[0], runs[len(MODELS)], runs[len(MODELS) + 1]
