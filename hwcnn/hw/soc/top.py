@@ -8,7 +8,9 @@ the load queue, OUT on the compute queue) and the StoreUnit. Registers: ``PROG_B
 address of instruction 0 (the low 32 bits: the AXI address), ``PROG_LEN`` = instructions,
 ``BASE0`` = the DRAM base added by the units to every instruction's ``dram_base`` offset,
 ``WIN_BASE`` / ``WIN_SIZE`` = the DMA window, ``BUSY0..3`` = cycles fetch, load, compute and
-store were busy (:attr:`Frontend.unit_busy`), ``STATUS`` = busy / done / error + code.
+store were busy (:attr:`Frontend.unit_busy`), ``STATUS`` = busy / done / error + code,
+``CYCLES`` = the cycles busy since the start (after done / error: that pulse's cycle, counted
+from the start pulse).
 
 :class:`Frontend` is the instruction side: :class:`~.fetch.Fetch`, the token counters
 (:class:`~.tokens.Tokens`) and the three :class:`~.dispatch.Dispatcher`\\ s, plus the run
