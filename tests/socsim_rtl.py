@@ -1,6 +1,7 @@
 """Test helper: run a program on the Amaranth simulation of ``Soc`` behind the DRAM timing
 shim (``hw.axi.dramshim.DramShim``, a fast backing RAM behind it) and record the probes the
-whole-machine model reports: the done cycle, BUSY0..3, every executor handshake and status
+whole-machine model reports: the done cycle (watched on the Frontend, and the CYCLES register
+read after the stop), BUSY0..3, every executor handshake and status
 handshake (per queue, in order) and every W handshake at the Soc's AXI port."""
 
 from __future__ import annotations
@@ -57,6 +58,8 @@ def rtl_run(params: SocParams, dram: np.ndarray, *, base: int, prog_base: int, p
             assert host.cycle - t0 < limit, "a hang"
         res["status"] = status
         res["busy"] = tuple([await host.read(ctx, f"BUSY{i}") for i in range(4)])
+        lo = await host.read(ctx, "CYCLES_LO")
+        res["cycles_reg"] = lo | await host.read(ctx, "CYCLES_HI") << 32
 
     async def monitor(ctx) -> None:  # type: ignore[no-untyped-def]
         sigs = [fe.start, fe.done | fe.error, soc.m_axi.wvalid & soc.m_axi.wready]

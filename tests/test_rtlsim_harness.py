@@ -102,7 +102,7 @@ def test_copy_machine_bytes_cycles_and_progress(built, tmp_path: Path) -> None:
     # the fetch and the store transfers run back to back from the start pulse to done
     assert o.cycles > 0 and o.busy[1] == o.busy[2] == 0
     assert o.cycles == o.busy[0] + o.busy[3]
-    assert o.cycles < o.cycles_reg                  # the register view includes AXI-Lite traffic
+    assert o.cycles == o.pulse_cycles               # CYCLES = the start-to-done pulses, exact
     assert 0 < o.layer_cycles[0] <= o.cycles
     assert seen[-1][1:] == (1, 1)
 
@@ -128,6 +128,7 @@ def test_errors_reach_status_with_their_code(built, tmp_path: Path) -> None:
         {})                       # and after a reset the same machine works again
     o = win.outcome
     assert (o.state, o.code) == ("error", ErrorCode.DMA_WINDOW)
+    assert o.cycles == o.pulse_cycles > 0           # CYCLES holds at an error too
     assert o.status == 0b100 | (ErrorCode.DMA_WINDOW << 8)
     assert bytes(win.dram[BASE0 + n:BASE0 + 2 * n]) == _image()[n:2 * n]   # nothing written
     assert (rd.outcome.state, rd.outcome.code) == ("error", ErrorCode.DMA_SLVERR)
@@ -141,6 +142,7 @@ def test_errors_reach_status_with_their_code(built, tmp_path: Path) -> None:
 def test_a_machine_that_does_not_finish_times_out(built, tmp_path: Path) -> None:
     run, _ = _run(built, tmp_path, timeout_cycles=40)
     assert run.outcome.state == "timeout" and run.outcome.cycles == -1
+    assert run.outcome.pulse_cycles == -1
 
 
 @pytest.mark.rtl
@@ -174,7 +176,7 @@ def test_cli_rtl_engine_runs_the_harness(built, monkeypatch: pytest.MonkeyPatch,
     rows = {ln.split()[0]: ln.split() for ln in lines[3:-1]}
     assert rows["input"][-2:] == ["-", "yes"]
     assert rows["conv1"][3] == "-" and rows["conv1"][4] == "NO"
-    assert re.fullmatch(r"measured on the RTL: [\d,]+ cycles from start to done \(busy: fetch "
+    assert re.fullmatch(r"measured on the RTL: [\d,]+ cycles from start to done \(CYCLES; busy: fetch "
                         r"[\d,]+, load 0, compute 0, store [\d,]+\); 'stored at' = cycle of a "
                         r"layer's last DRAM write", lines[-1])
     assert re.search(r"^mismatch: layer 'conv1' no tile at ", r.err, re.MULTILINE)
@@ -185,7 +187,7 @@ def test_cli_rtl_engine_runs_the_harness(built, monkeypatch: pytest.MonkeyPatch,
 def test_job_and_outcome_round_trip() -> None:
     job, _ = _job(faults=(Fault(lo=1, hi=2, read=False),), pause=0.25)
     assert Job.loads(job.dumps()) == job
-    o = Outcome(state="done", code=0, status=2, cycles=5, cycles_reg=9, busy=(1, 2, 3, 4),
+    o = Outcome(state="done", code=0, status=2, cycles=5, pulse_cycles=5, busy=(1, 2, 3, 4),
                 layer_cycles=(4,), wall_seconds=0.5)
     assert Outcome.loads(o.dumps()) == o
 

@@ -11,7 +11,8 @@ byte the same; a corrupted weight is caught (the comparison can fail); and bad p
 memory stop the machine with the documented ErrorCode in STATUS, never a hang: an illegal
 opcode patched into program.bin, a hand-built LOAD beyond the weight buffer's depth (bypassing
 the compiler's check), a DMA window too small for the input, an AxiRam that answers reads of
-the weights with SLVERR, a misaligned PROG_BASE. Every case's outcome and measured cycles go to
+the weights with SLVERR, a misaligned PROG_BASE, a program without its END and PROG_LEN = 0
+(both NO_END). Every case's outcome and measured cycles go to
 ``build/soc/results-<test>.json``.
 """
 
@@ -32,6 +33,7 @@ from hwcnn.hw.params import BufferDepths
 from hwcnn.hw.soc.ports import SocParams
 from hwcnn.isa import Buffer, Opcode, make
 from hwcnn.isa.fields import INSN_BYTES, MemMode, to_bytes
+from hwcnn.machine.socsim import run_program
 from hwcnn.rtlsim.job import Fault
 from tests.test_program import _compiled
 
@@ -41,6 +43,9 @@ KIB = 1
 #: The DRAM of the tests: Arty A7's 1.33 GB/s at 100 MHz (13.3 bytes/cycle), latency 16.
 TIMING = DramTiming.from_board(1.33, 100, latency=16)
 MODELS = ("tiny_cnn", "lenet5", "resblock", "mbv2_block", "fire")
+#: Networks whose CYCLES register is also compared with hwcnn.machine.socsim here (all five,
+#: and the BUSY counters, in tests/test_socsim_verilator.py).
+MODEL_CHECKED = ("tiny_cnn", "resblock", "fire")
 
 pytestmark = [
     pytest.mark.rtl, pytest.mark.slow,
@@ -89,7 +94,7 @@ def _record(test: str, cases: dict[str, object]) -> None:
 def _summary(run, problem: str | None) -> dict[str, object]:  # type: ignore[no-untyped-def]
     o = run.outcome
     return {"ok": problem is None, "problem": problem, "state": o.state, "code": o.code,
-            "cycles": o.cycles, "busy": list(o.busy), "layer_cycles": list(o.layer_cycles),
+            "cycles": o.cycles, "pulse_cycles": o.pulse_cycles, "busy": list(o.busy), "layer_cycles": list(o.layer_cycles),
             "sim_seconds": round(o.wall_seconds, 2)}
 
 
@@ -100,6 +105,9 @@ def _network_problem(name, prog, q, x, comp, run) -> str | None:  # type: ignore
     o = run.outcome
     if (o.state, o.code) != ("done", 0):
         return f"{name}: the machine ended {o.state} with code {o.code} after {o.cycles} cycles"
+    if o.cycles != o.pulse_cycles:
+        return (f"{name}: CYCLES reads {o.cycles}, the start and done pulses are "
+                f"{o.pulse_cycles} cycles apart")
     ver = compare_dram(comp, prog, q, x, run.image(mapped_bytes(comp)))
     if ver.first_mismatch is not None:
         bad = [c.name for c in ver.layers if not c.match]
@@ -118,7 +126,8 @@ def _network_problem(name, prog, q, x, comp, run) -> str | None:  # type: ignore
 
 @pytest.mark.parametrize("df", [WS, OS], ids=["ws", "os"])
 def test_networks_bit_exact_at_every_layer(df: Dataflow, tmp_path: Path) -> None:
-    """The five networks, then tiny_cnn under random stalls (p = 0.6 on all five AxiRam
+    """The five networks (CYCLES read after done = the start and done pulses' distance, and
+    for MODEL_CHECKED = the cycle model's done cycle), then tiny_cnn under random stalls (p = 0.6 on all five AxiRam
     channels, so that the DRAM shim's queues run dry and the stalls reach the DMA: bit-exact,
     the same DRAM bytes as the calm run, more cycles), then tiny_cnn with one weight byte
     flipped (the comparison must fail at conv1)."""
@@ -135,6 +144,11 @@ def test_networks_bit_exact_at_every_layer(df: Dataflow, tmp_path: Path) -> None
     problems, summary = [], {}
     for (name, (prog, q, x, comp)), run in zip(cases.items(), runs, strict=False):
         problem = _network_problem(name, prog, q, x, comp, run)
+        if problem is None and name in MODEL_CHECKED:
+            model = run_program(comp, array=prog.hw.array, bus_bytes=8, dram=TIMING,
+                                base=run.job.base0).cycles
+            if model != run.outcome.cycles:
+                problem = f"{name}: CYCLES reads {run.outcome.cycles}, the cycle model {model}"
         summary[name] = _summary(run, problem)
         problems += [problem] if problem else []
     calm, rough, broken = runs[0], runs[len(MODELS)], runs[len(MODELS) + 1]
@@ -156,6 +170,20 @@ def test_networks_bit_exact_at_every_layer(df: Dataflow, tmp_path: Path) -> None
     problems += [problem] if problem else []
     _record(f"networks-{df.value}", summary)
     assert not problems, "\n".join(problems)
+
+
+def _model_stop(comp, prog, job) -> int:  # type: ignore[no-untyped-def]
+    """The cycle of the NO_END error pulse by the cycle model (``job.prog_len`` instructions)."""
+    from hwcnn.machine.socsim import MachineStop, run_insns
+
+    try:
+        run_insns(comp.insns[:job.prog_len], target=comp.target, array=prog.hw.array,
+                  bus_bytes=8, dram=TIMING, base=job.base0, prog_base=job.prog_base,
+                  window=(job.win_base, job.win_size))
+    except MachineStop as exc:
+        assert exc.code == ErrorCode.NO_END
+        return exc.cycle
+    raise AssertionError("the model ran a program without END to done")
 
 
 def test_bad_programs_and_bad_memory_stop_with_their_code(tmp_path: Path) -> None:
@@ -188,7 +216,11 @@ def test_bad_programs_and_bad_memory_stop_with_their_code(tmp_path: Path) -> Non
             lo=DEFAULT_BASE0 + w.offset, hi=DEFAULT_BASE0 + w.offset + w.size, write=False),))),
         "PROG_BASE alignment": (ErrorCode.PROG_ALIGN,
                                 _job(comp, prog, prog_base=DEFAULT_BASE0 + 8)),
+        # the whole program but its END (every instruction runs), and no program at all
+        "no END": (ErrorCode.NO_END, _job(comp, prog, prog_len=len(comp.insns) - 1)),
+        "PROG_LEN 0": (ErrorCode.NO_END, _job(comp, prog, prog_len=0)),
     }
+    no_end = {"no END": _model_stop(comp, prog, cases["no END"][1][0]), "PROG_LEN 0": 1}
     runs = _launch(prog, [job for _, job in cases.values()] + [_job(comp, prog)], tmp_path)
     problems, summary = [], {}
     for (name, (code, _)), run in zip(cases.items(), runs, strict=False):
@@ -198,6 +230,8 @@ def test_bad_programs_and_bad_memory_stop_with_their_code(tmp_path: Path) -> Non
                 or (o.status >> STATUS_CODE_SHIFT) & 0xFF != code:
             problem = (f"{name}: expected error {int(code)} ({code.name}), the machine ended "
                        f"{o.state} with STATUS {o.status:#x}")
+        if problem is None and code is ErrorCode.NO_END and o.cycles != no_end[name]:
+            problem = f"{name}: NO_END in cycle {o.cycles}, the cycle model says {no_end[name]}"
         summary[name] = _summary(run, problem)
         problems += [problem] if problem else []
     problem = _network_problem("tiny_cnn after the errors", prog, q, x, comp, runs[-1])

@@ -6,7 +6,8 @@ lane-write ports; the output buffer read back through the store port equals
 :class:`hwcnn.machine.program_exec._Machine` (the functional interpreter, an independent
 reference) run on the same buffer contents, and the cycles from the instruction handshake to
 the status equal the tile's closed form (:mod:`hwcnn.arch.timing`) + the executor's fixed
-overheads. Out-of-range instructions report BUF_RANGE (5) and write nothing.
+overheads. Out-of-range instructions report BUF_RANGE (5) and write nothing; zero-size ones
+are NOPs (status 0 in cycle 1, nothing written).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from hwcnn.hw.params import BufferDepths
 from hwcnn.hw.soc.compute import ComputeCore
 from hwcnn.hw.soc.ports import SocParams
 from hwcnn.isa import Buffer, Insn, Opcode, ProgramError, encode, make
+from hwcnn.isa.fields import SIZE_FIELDS
 from hwcnn.machine.program_exec import _Machine
 from tests.test_program import _compiled
 
@@ -388,12 +390,47 @@ def test_buffer_ranges() -> None:
             assert code == BUF_RANGE and ErrorCode(code) is ErrorCode.BUF_RANGE, what
             assert cycles == ISSUE + 1 == compute_insn_cycles(None), (what, cycles)
         await b.check_out(0, SMALL.out, "out of range instructions write nothing")
-        # A zero size passes the range check and is refused by the engine (T = 1).
-        cycles, code = await b.run(_gemm(m=0))
-        assert (cycles, code) == (ISSUE + 1 + STATUS, BUF_RANGE)
-        cycles, code = await b.run(_vec(win_w=0, pin_base=0, c_base=20))
-        assert (cycles, code) == (ISSUE + 1 + STATUS, BUF_RANGE)
-        await b.check_out(0, SMALL.out, "refused instructions write nothing")
+
+    simulate(params, body)
+
+
+def _zero_sized() -> list[tuple[str, Insn]]:
+    """Every size field of GEMM and VEC set to 0 in turn (on instructions whose bases are also
+    out of range: a NOP has no range check), and all of them 0."""
+    out = [(f"gemm {f}=0", _gemm(**{f: 0}, a_base=(1 << 20) - 1, acc_in=1))
+           for f in SIZE_FIELDS[Opcode.GEMM]]
+    out += [(f"vec {f}=0", _vec(**{f: 0}, pin_base=SMALL.out, c_base=SMALL.out - 1))
+            for f in SIZE_FIELDS[Opcode.VEC]]
+    return out + [("gemm all 0", make(Opcode.GEMM)), ("vec all 0", make(Opcode.VEC))]
+
+
+def test_zero_sizes_are_nops() -> None:
+    """A zero in any size field (exactly the sizes the tile engine refuses) is a NOP, as a
+    LOAD with rows = 0: status 0 offered in cycle 1 (COMPUTE_NOP_CYCLES), held until taken,
+    nothing written; the compiler's checker accepts it, the functional machine and the cycle
+    model skip it the same way; the next instruction runs normally."""
+    from hwcnn.arch.timing import COMPUTE_NOP_CYCLES
+    from hwcnn.isa.disasm import is_nop
+    from hwcnn.machine.socstore import ComputeModel
+
+    params = soc(2, 3, OS, SMALL)
+    cases = _zero_sized()
+    for what, insn in cases:
+        assert is_nop(insn), what
+        check_insn(insn, params.target)
+        model = ComputeModel(params.config.array)
+        model.accept(insn, 100)
+        assert model.ready_at == 100 + COMPUTE_NOP_CYCLES == 101, what
+    assert not is_nop(IN_RANGE[0]) and not is_nop(IN_RANGE[2])
+
+    async def body(b: Bench) -> None:
+        await b.preload(Buffer.OUT, 0, SMALL.out)
+        for what, insn in cases:
+            cycles, code = await b.run(insn, hold=2)
+            assert (cycles, code) == (COMPUTE_NOP_CYCLES, 0), (what, cycles, code)
+            b.mach.execute(insn)                  # a NOP for the reference too
+        await b.check_out(0, SMALL.out, "NOPs write nothing")
+        await b.execute(IN_RANGE[2], "a VEC after the NOPs")
 
     simulate(params, body)
 

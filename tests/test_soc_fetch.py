@@ -397,11 +397,17 @@ def test_fetch_dma_error() -> None:
     assert run_frontend(insns).done                      # negative control
 
 
-def test_program_without_end_stops_without_done() -> None:
+def test_program_without_end_stops_with_no_end() -> None:
+    """Every instruction runs, none is END: error NO_END once the last one has finished and
+    fetch and the queues are idle; PROG_LEN = 0: NO_END in cycle 1, nothing read."""
     r = run_frontend(_nops(2))
-    assert not r.done and not r.error and len(r.log.finish) == 6
+    assert r.error and not r.done and r.code == ErrorCode.NO_END == 7
+    assert len(r.log.finish) == 6 and r.cycles == max(r.log.finish.values()) + 1
     r = run_frontend([])
-    assert not r.done and not r.error and r.cycles <= 3
+    assert r.error and not r.done and r.code == ErrorCode.NO_END
+    assert r.cycles == 1 and r.ram.reads == 0 and not r.log.start
+    r = run_frontend([], prog_base=48)          # a kept code takes precedence over NO_END
+    assert r.error and r.code == ErrorCode.PROG_ALIGN and r.cycles == 1
 
 
 def test_negative_control_a_dropped_token_gives_wrong_outputs() -> None:

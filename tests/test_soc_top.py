@@ -85,8 +85,8 @@ class Host:
 def run_soc(params: SocParams, dram: np.ndarray, *, prog_base: int, prog_len: int,
             win: tuple[int, int], limit: int = 200_000, stall: float = 0.0) -> dict[str, int]:
     """Program the registers, start, poll STATUS until busy drops; returns STATUS, the BUSY
-    counters and ``cycles`` = the cycle of the done / error pulse counted from the start pulse
-    (cycle 0), sampled on the Frontend."""
+    counters, ``cycles`` = the cycle of the done / error pulse counted from the start pulse
+    (cycle 0), sampled on the Frontend, and ``cycles_reg`` = CYCLES read after the stop."""
     soc = Soc(params)
     fe = soc.frontend
     ram = AxiRam(soc.m_axi, dram, params.bus_bytes, latency=6, stall=stall, seed=11)
@@ -109,6 +109,8 @@ def run_soc(params: SocParams, dram: np.ndarray, *, prog_base: int, prog_len: in
         res["status"] = status
         for i in range(4):
             res[f"busy{i}"] = await host.read(ctx, f"BUSY{i}")
+        lo = await host.read(ctx, "CYCLES_LO")
+        res["cycles_reg"] = lo | await host.read(ctx, "CYCLES_HI") << 32
 
     async def monitor(ctx) -> None:  # type: ignore[no-untyped-def]
         cycle, t0 = 0, None
@@ -154,6 +156,7 @@ def test_network_on_the_soc_equals_golden(model: str, df: Dataflow, dw: int,
     r = run_soc(_params(prog, comp, dw), dram, prog_base=BASE + comp.region("program").offset,
                 prog_len=len(comp.insns), win=(BASE, size), stall=stall)
     assert r["status"] == STATUS_DONE, hex(r["status"])
+    assert r["cycles_reg"] == r["cycles"]        # CYCLES = start-to-done, held after done
     golden_check(comp, prog, q, x, dram[BASE:])
     assert not dram[:BASE].any()                 # nothing outside the window was written
     assert all(r[f"busy{i}"] > 0 for i in range(4))
@@ -193,8 +196,10 @@ LOAD_OK = make(Opcode.LOAD, buffer=Buffer.WGT, mode=MemMode.WORDS, sram_base=0,
 
 
 def test_a_short_program_is_done() -> None:
+    """Done, and CYCLES (read well after the done pulse: it holds) = the done pulse's cycle."""
     r = _run_program(_words([LOAD_OK, make(Opcode.END)]))
     assert r["status"] == STATUS_DONE
+    assert r["cycles_reg"] == r["cycles"] > 30
 
 
 @pytest.mark.parametrize("bad, code", [
@@ -215,6 +220,26 @@ def test_illegal_opcode_and_alignment_on_the_soc() -> None:
     dram = np.zeros(BASE + 0x400, np.uint8)
     r = run_soc(_tiny_params(), dram, prog_base=BASE + 8, prog_len=2, win=(BASE, 0x400))
     assert r["status"] == _status(ErrorCode.PROG_ALIGN)
+
+
+def test_a_program_without_end_stops_with_no_end() -> None:
+    """PROG_LEN = 0 and a program whose instructions (all run) hold no END: STATUS = error
+    with NO_END and busy low, never a hang; PROG_LEN = 0 stops in cycle 1, and a LOAD alone
+    stops in the cycle after its status handshake (the cycle model's MachineStop cycle)."""
+    from hwcnn.machine.socsim import MachineStop, run_insns
+    from tests.socsim_rtl import timing
+
+    r = _run_program([])
+    assert r["status"] == _status(ErrorCode.NO_END) and r["cycles"] == r["cycles_reg"] == 1
+    assert r["busy0"] == r["busy1"] == 0
+    r = _run_program(_words([LOAD_OK, LOAD_OK]))
+    assert r["status"] == _status(ErrorCode.NO_END), hex(r["status"])
+    assert r["cycles_reg"] == r["cycles"]        # CYCLES holds at an error too
+    assert r["busy1"] > 0 and r["cycles"] > r["busy1"]
+    p = _tiny_params()
+    with pytest.raises(MachineStop, match=r"error 7 \(NO_END: ") as exc:
+        run_insns([], target=p.target, array=p.config.array, bus_bytes=8, dram=timing(6, 8))
+    assert exc.value.code == ErrorCode.NO_END and exc.value.cycle == 1
 
 
 def test_soc_ports_are_the_two_buses() -> None:

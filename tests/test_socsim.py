@@ -188,7 +188,7 @@ def _compare(insns: list[Insn], model: MachineRun, res: dict) -> None:
     for i, ins in enumerate(insns):
         if ins.op is not Op.END:
             assert model.insns[i] == rtl[i], (i, ins.op.name, model.insns[i], rtl[i])
-    assert model.cycles == res["cycles"]
+    assert model.cycles == res["cycles"] == res["cycles_reg"]
     assert model.busy == res["busy"]
     assert max(model.store_writes) == res["w"][-1]
 
@@ -240,6 +240,51 @@ def test_compiled_network_equals_rtl(name: str, df: Dataflow, dw: int, lat: int,
     stored = {ly.name for ly in prog.layers if ly.unit in (Unit.ARRAY, Unit.POOL)}
     assert set(model.layer_writes) == stored and len(stored) >= 3
     assert max(model.layer_writes.values()) == res["w"][-1]
+
+
+def test_zero_size_compute_nops_equal_rtl() -> None:
+    """A zero-size GEMM (carrying the tile's tokens) and VEC are NOPs: done, not BUF_RANGE, and
+    every cycle as the model's (status one cycle after the handshake)."""
+    p = _params(OS)
+    prog = [make(Opcode.LOAD, buffer=Buffer.WGT, mode=MemMode.WORDS, sram_base=0,
+                 dram_base=0x40, rows=3, pop_next=1, push_next=1),
+            make(Opcode.GEMM, m=0, n=4, k=4, a_base=(1 << 20) - 1, pop_prev=1, pop_next=1),
+            make(Opcode.VEC, in_h=2, in_w=2, out_h=1, out_w=0, win_h=2, win_w=2, stride_h=1,
+                 stride_w=1, push_prev=1, push_next=1),
+            make(Opcode.STORE, buffer=Buffer.OUT, mode=MemMode.WORDS, sram_base=0,
+                 dram_base=0x800, rows=2, pop_prev=1, push_prev=1),
+            make(Opcode.END)]
+    code = to_bytes(prog)
+    dram = np.zeros(BASE + 0x1000, np.uint8)
+    dram[:len(code)] = np.frombuffer(code, np.uint8)
+    res = rtl_run(p, dram, base=BASE, prog_base=0, prog_len=len(prog), win=(0, len(dram)),
+                  timing=timing(8, 8))
+    model = run_insns(prog, target=p.target, array=p.config.array, bus_bytes=p.bus_bytes,
+                      dram=timing(8, 8), base=BASE, prog_base=0, window=(0, len(dram)))
+    _compare(prog, model, res)
+    for i in (1, 2):      # executor handshake -> status handshake: offered in 1, taken at once
+        assert model.insns[i][1] - model.insns[i][0] == 1
+
+
+def test_a_program_without_end_stops_in_the_rtls_cycle() -> None:
+    """A random program without its END: the RTL stops with STATUS.error, code NO_END; the
+    model raises MachineStop with that code and the RTL's error-pulse cycle."""
+    from hwcnn.arch.dma import ErrorCode
+    from hwcnn.machine.socsim import MachineStop
+
+    p = _params(WS)
+    prog = _rand_program(p, np.random.default_rng(1), 1)[:-1]
+    code = to_bytes(prog)
+    dram = np.zeros(BASE + 0x1000, np.uint8)
+    dram[:len(code)] = np.frombuffer(code, np.uint8)
+    res = rtl_run(p, dram, base=BASE, prog_base=0, prog_len=len(prog), win=(0, len(dram)),
+                  timing=timing(8, 8))
+    assert res["status"] == 0b100 | ErrorCode.NO_END << 8, hex(res["status"])
+    with pytest.raises(MachineStop) as exc:
+        run_insns(prog, target=p.target, array=p.config.array, bus_bytes=p.bus_bytes,
+                  dram=timing(8, 8), base=BASE, prog_base=0, window=(0, len(dram)))
+    assert exc.value.code == ErrorCode.NO_END
+    assert exc.value.cycle == res["cycles"] == res["cycles_reg"] > 100
 
 
 def test_negative_control_a_slower_dram_changes_the_count() -> None:

@@ -32,7 +32,11 @@ MIN_LATENCY = 4
 
 
 class ErrorCode(enum.IntEnum):
-    """Codes in STATUS[15:8] (and on the DMA status stream); 0 = no error."""
+    """Codes in STATUS[15:8] (and, 0-3, on the DMA status stream); 0 = no error.
+
+    ``hwcnn_soc`` keeps the first nonzero code of a run (rtl/README.md 7 and 10);
+    :attr:`meaning` is the one-line text the tools print for it.
+    """
 
     NONE = 0
     DMA_WINDOW = 1      # a DMA transfer outside [WIN_BASE, WIN_BASE + WIN_SIZE): refused, no traffic
@@ -41,6 +45,23 @@ class ErrorCode(enum.IntEnum):
     ILLEGAL_OPCODE = 4  # the fetch unit read an instruction with opcode 6 or 7
     BUF_RANGE = 5       # an instruction addresses a buffer word at or beyond the buffer's depth
     PROG_ALIGN = 6      # PROG_BASE is not a multiple of 32 bytes (one instruction)
+    NO_END = 7          # all PROG_LEN instructions ran (PROG_LEN = 0: none) and none was END
+
+    @property
+    def meaning(self) -> str:
+        return _MEANING[self]
+
+
+_MEANING = {
+    ErrorCode.NONE: "no error",
+    ErrorCode.DMA_WINDOW: "a DMA transfer outside the DMA window (WIN_BASE, WIN_SIZE)",
+    ErrorCode.DMA_SLVERR: "an AXI SLVERR response on the DRAM bus",
+    ErrorCode.DMA_DECERR: "an AXI DECERR response on the DRAM bus",
+    ErrorCode.ILLEGAL_OPCODE: "an instruction with opcode 6 or 7",
+    ErrorCode.BUF_RANGE: "an instruction addresses a word beyond its buffer's depth",
+    ErrorCode.PROG_ALIGN: "PROG_BASE is not a multiple of 32 bytes",
+    ErrorCode.NO_END: "the program ran out without END (PROG_LEN too small, or 0)",
+}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -218,13 +218,17 @@ COMPUTE_EXTENT_CYCLES = 17
 COMPUTE_ISSUE_CYCLES = COMPUTE_EXTENT_CYCLES + 1
 #: Engine ``done`` -> the first cycle the status is offered.
 COMPUTE_STATUS_CYCLES = 1
+#: Instruction handshake -> the first cycle the status (0) of a zero-size GEMM / VEC (a NOP,
+#: ``hwcnn.isa.fields.SIZE_FIELDS``) is offered.
+COMPUTE_NOP_CYCLES = 1
 
 
 def compute_insn_cycles(tile_cycles: int | None) -> int:
     """Cycles from a GEMM/VEC instruction's handshake (cycle 0) to the first cycle its status
     is offered: ``18 + T + 1`` for a tile of ``T`` start -> done cycles
-    (:func:`gemm_tile_cycles`, :func:`pool_tile_cycles`; a zero size is refused by the engine,
-    ``T = REFUSED_TILE_CYCLES``), ``18 + 1`` for ``None``: refused by the range check."""
+    (:func:`gemm_tile_cycles`, :func:`pool_tile_cycles`), ``18 + 1`` for ``None``: refused
+    by the range check. (A zero-size instruction never reaches the engine: a NOP,
+    :data:`COMPUTE_NOP_CYCLES`.)"""
     if tile_cycles is None:
         return COMPUTE_ISSUE_CYCLES + 1
     return COMPUTE_ISSUE_CYCLES + tile_cycles + COMPUTE_STATUS_CYCLES
@@ -232,6 +236,7 @@ def compute_insn_cycles(tile_cycles: int | None) -> int:
 __all__ = [
     "COMPUTE_EXTENT_CYCLES",
     "COMPUTE_ISSUE_CYCLES",
+    "COMPUTE_NOP_CYCLES",
     "COMPUTE_STATUS_CYCLES",
     "POST_CYCLES",
     "READ_LATENCY",

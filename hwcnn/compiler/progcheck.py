@@ -1,6 +1,7 @@
 """Refusals before a program is written: every buffer range, DRAM range and descriptor rule.
 
-GEMM and VEC instructions are checked by the tile descriptors' own rules
+GEMM and VEC instructions of nonzero size (a zero size is a NOP,
+:data:`hwcnn.isa.fields.SIZE_FIELDS`) are checked by the tile descriptors' own rules
 (:class:`hwcnn.hw.descriptor.GemmDesc` / :class:`~hwcnn.hw.descriptor.PoolDesc`: buffer ranges,
 accumulator width, window geometry); LOAD / STORE / LOAD2D by the ranges of words and bytes
 they touch (``rtl/README.md`` 9.2); the tokens by :func:`hwcnn.isa.queues.replay`. Errors are
@@ -15,6 +16,7 @@ from ..arch.config import Dataflow, HardwareConfig
 from ..errors import ConfigError
 from ..hw.descriptor import GemmDesc, PoolDesc, PoolOpCode, Requant
 from ..hw.params import BufferDepths
+from ..isa.disasm import is_nop
 from ..isa.fields import Buffer, Insn, MemMode, Opcode, ProgramError
 from ..isa.queues import replay
 from ..isa.target import Target
@@ -102,6 +104,8 @@ def check_insn(insn: Insn, t: Target) -> None:
                 _words("act", f["sram_base"], words, t.act)
                 last = ((f["in_h"] - 1) * f["in_w"] + f["in_w"] - 1) * f["pix_stride"] + f["cg"]
                 _dram(f["dram_base"] + last * t.elem_bytes, t.dram_bytes)
+            case Opcode.GEMM | Opcode.VEC if is_nop(insn):
+                return                  # a zero size: a NOP on the compute core (10.1)
             case Opcode.GEMM:
                 GemmDesc(m=f["m"], n=f["n"], k=f["k"], requant=_requant(f), a_base=f["a_base"],
                          b_base=f["b_base"], p_base=f["p_base"], c_base=f["c_base"],

@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from .fields import FORMAT_OF, FORMATS, TOKEN_FIELDS, Buffer, Insn, MemMode, Opcode, VecOp
+from .fields import (
+    FORMAT_OF,
+    FORMATS,
+    SIZE_FIELDS,
+    TOKEN_FIELDS,
+    Buffer,
+    Insn,
+    MemMode,
+    Opcode,
+    VecOp,
+)
 from .queues import queue_of, token_queue
 
 _ENUMS = {"buffer": Buffer, "mode": MemMode, "pool_op": VecOp}
@@ -10,7 +20,10 @@ _QUEUE = "LGS"   # load, compute (GEMM unit), store
 
 
 def is_nop(insn: Insn) -> bool:
-    """A zero-size LOAD / STORE / LOAD2D: it only moves tokens."""
+    """A zero-size LOAD / STORE / LOAD2D, or a GEMM / VEC with a zero size field
+    (:data:`~hwcnn.isa.fields.SIZE_FIELDS`): it only moves tokens."""
+    if insn.op in SIZE_FIELDS:
+        return any(insn[f] == 0 for f in SIZE_FIELDS[insn.op])
     return ((insn.op in (Opcode.LOAD, Opcode.STORE) and insn["rows"] == 0)
             or (insn.op is Opcode.LOAD2D and insn["m"] == 0))
 

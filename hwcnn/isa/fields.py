@@ -118,6 +118,15 @@ FORMAT_OF: dict[Opcode, str] = {Opcode.LOAD: "MEM", Opcode.STORE: "MEM", Opcode.
 
 TOKEN_FIELDS = ("pop_prev", "pop_next", "push_prev", "push_next")
 
+#: A GEMM / VEC with a zero in any of its size fields is a NOP (it only moves tokens; the
+#: compute core offers status 0 the cycle after its handshake, rtl/README.md 10.1). These are
+#: exactly the sizes the tile engine would refuse (GEMM ``m, n, k``; VEC the input and output
+#: map, the window and the strides).
+SIZE_FIELDS: dict[Opcode, tuple[str, ...]] = {
+    Opcode.GEMM: ("m", "n", "k"),
+    Opcode.VEC: ("in_h", "in_w", "out_h", "out_w", "win_h", "win_w", "stride_h", "stride_w"),
+}
+
 
 def offsets(fmt: str) -> dict[str, tuple[int, Field]]:
     """``name -> (bit offset, field)`` of a format."""

@@ -10,7 +10,8 @@ a tensor read from DRAM before it was stored; ``"store-first"`` prefers store, t
 
 LOAD / LOAD2D / STORE move bytes between a copy of the DRAM image and the buffers
 (``rtl/README.md`` 9.2); GEMM and VEC run the bit-exact tile kernels of
-:mod:`hwcnn.machine.execution` on the operands read back from the buffers. Buffers start
+:mod:`hwcnn.machine.execution` on the operands read back from the buffers (one with a zero size
+field, ``hwcnn.isa.fields.SIZE_FIELDS``, is a NOP). Buffers start
 filled with garbage, so an operand that was never loaded does not happen to be right.
 :func:`check_compiled` reads every layer's tensor back from DRAM and compares it with the
 golden network (:func:`hwcnn.machine.verification.compare`).
@@ -30,6 +31,7 @@ from ..compiler.progcheck import check_program
 from ..compiler.qparams import PoolParams
 from ..frontend import layers as L
 from ..hw.layout import act_words, pack_word, unpack_word
+from ..isa.disasm import is_nop
 from ..isa.fields import Buffer, Insn, MemMode, Opcode, ProgramError
 from ..isa.queues import INITIAL, TOKEN_DEPTH, Queue, queue_of, token_queue
 from ..isa.target import Target
@@ -203,6 +205,8 @@ class _Machine:
                 self.mem(insn)
             case Opcode.LOAD2D:
                 self.load2d(insn)
+            case Opcode.GEMM | Opcode.VEC if is_nop(insn):
+                pass                    # a zero size (isa.fields.SIZE_FIELDS): a NOP
             case Opcode.GEMM:
                 self.gemm(insn)
             case Opcode.VEC:

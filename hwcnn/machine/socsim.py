@@ -18,7 +18,9 @@ Every rule is a register or a handshake of the RTL, evaluated in the RTL's order
 unit's outputs from its registers, then the DMA (which raises the clients' events), then the
 units' registers, then the dispatchers' handshakes and the fetch unit's routing, then the token
 counters and the queues. Error paths (a nonzero status) raise :class:`SocModelError`: the
-compiler refuses such programs.
+compiler refuses such programs. A program that runs out without END raises
+:class:`MachineStop` (a SocModelError) with the code ``ErrorCode.NO_END`` and the cycle of the
+RTL's error pulse, the one in which the done check finds the machine idle.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
-from ..arch.dma import DmaDesc, DramTiming
+from ..arch.dma import DmaDesc, DramTiming, ErrorCode
 from ..arch.soc import FETCH_BUFFER, FETCH_CHUNK
 from ..arch.soc import QUEUE_DEPTH as _QUEUE_DEPTH
 from ..isa.fields import INSN_BYTES, Buffer, Insn, Opcode
@@ -44,10 +46,19 @@ class CycleLimit(SocModelError):
     """The run did not finish within the caller's cycle limit."""
 
 
+class MachineStop(SocModelError):
+    """The machine stops with STATUS.error and ``code`` (an ErrorCode) in cycle ``cycle``."""
+
+    def __init__(self, code: ErrorCode, cycle: int) -> None:
+        super().__init__(f"the machine stops in cycle {cycle} with error {int(code)} "
+                         f"({code.name}: {code.meaning})")
+        self.code, self.cycle = code, cycle
+
+
 #: ``Compiled.origin`` of a tile's instruction: "layer 'NAME' tile I"
 _LAYER = re.compile(r"layer '([^']+)'")
 
-__all__ = ["CycleLimit", "MachineRun", "SocModelError", "run_insns", "run_program"]
+__all__ = ["CycleLimit", "MachineRun", "MachineStop", "SocModelError", "run_insns", "run_program"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -151,7 +162,7 @@ def run_insns(insns: tuple[Insn, ...] | list[Insn], *, target: Any, array: Any,
         if not fb and not (db[0] or db[1] or db[2]) and not (queues[0] or queues[1]
                                                               or queues[2]):
             if not ended:
-                raise SocModelError("the program stops without END")
+                raise MachineStop(ErrorCode.NO_END, t)
             break
         # ---- skip idle cycles: nothing can change before the compute status -------------
         if comp.busy and comp.ready_at > t + 1 and _static(fetch, disp, queues, tokens, pops,

@@ -11,8 +11,13 @@ from typing import Any
 from ..arch.config import ArrayConfig
 from ..arch.dma import DmaDesc
 from ..arch.soc import STORE_BEAT_FIFO, STORE_CHUNK_BYTES, STORE_MAX_ROWS, STORE_READER_DEPTH
-from ..arch.timing import compute_insn_cycles, gemm_tile_cycles, pool_tile_cycles
-from ..isa.fields import Buffer, Insn, MemMode, Opcode
+from ..arch.timing import (
+    COMPUTE_NOP_CYCLES,
+    compute_insn_cycles,
+    gemm_tile_cycles,
+    pool_tile_cycles,
+)
+from ..isa.fields import SIZE_FIELDS, Buffer, Insn, MemMode, Opcode
 from .socload import SocModelError
 
 #: Largest WORDS descriptor (bytes) and PIXELS descriptor (rows) of the store unit.
@@ -176,7 +181,8 @@ class StoreUnitModel:
 
 class ComputeModel:
     """The ComputeCore's GEMM / VEC executor: status ``compute_insn_cycles(T)`` after the
-    handshake (``hwcnn.arch.timing``), the next instruction from the cycle after the status."""
+    handshake (``hwcnn.arch.timing``; a zero size: ``COMPUTE_NOP_CYCLES``), the next
+    instruction from the cycle after the status."""
 
     def __init__(self, array: ArrayConfig) -> None:
         self.array = array
@@ -191,6 +197,9 @@ class ComputeModel:
 
     def accept(self, insn: Insn, t: int) -> None:
         f = insn.get()
+        if insn.op in SIZE_FIELDS and any(f[x] == 0 for x in SIZE_FIELDS[insn.op]):
+            self.busy, self.ready_at = True, t + COMPUTE_NOP_CYCLES     # a NOP
+            return
         if insn.op is Opcode.GEMM:
             tile = gemm_tile_cycles(f["m"], f["n"], f["k"], self.array)
         elif insn.op is Opcode.VEC:

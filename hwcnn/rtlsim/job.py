@@ -75,11 +75,12 @@ class Job:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Outcome:
     """What the machine did: ``state`` is ``"done"``, ``"error"`` or ``"timeout"``; ``code``
-    the ErrorCode from STATUS[15:8]; ``cycles`` the clock cycles from the start pulse to the
-    done/error pulse (exact: the testbench watches the control block's own ``start`` and
-    ``done``/``error`` signals); ``cycles_reg`` the difference of the CYCLES register read
-    just before the start write and just after the end was seen (host-visible, includes the
-    AXI4-Lite traffic); ``busy`` the BUSY0..3 counters (fetch, load, compute, store);
+    the ErrorCode from STATUS[15:8]; ``cycles`` the CYCLES register read after the machine
+    stopped: the clock cycles from the start pulse to the done/error pulse, exact (-1 after a
+    timeout); ``pulse_cycles`` the same interval as the testbench saw it on the control
+    block's own ``start`` and ``done``/``error`` signals (a check of the register; -1 when the
+    testbench found no such block or saw no end); ``busy`` the BUSY0..3 counters (fetch, load,
+    compute, store);
     ``layer_cycles`` per layer of the job the cycle (from start) in which its last output byte
     was written, -1 if never."""
 
@@ -87,7 +88,7 @@ class Outcome:
     code: int
     status: int
     cycles: int
-    cycles_reg: int
+    pulse_cycles: int
     busy: tuple[int, ...]
     layer_cycles: tuple[int, ...]
     wall_seconds: float

@@ -10,18 +10,20 @@ reset of the machine (and of the AXI models) with a cleared DRAM:
    ``pause``; DRAM faults: reads/writes touching a :class:`~hwcnn.rtlsim.job.Fault` range are
    answered SLVERR by the RAM);
 2. the ``AxiLiteMaster`` on ``s_axil`` writes BASE0, PROG_BASE, PROG_LEN, WIN_BASE, WIN_SIZE,
-   reads CYCLES, writes CTRL = 1;
+   then CTRL = 1;
 3. every ``poll_cycles`` cycles it reads STATUS (and rewrites ``progress.json``) until done or
    error, or until ``timeout_cycles`` have passed since the start (never a hang);
 4. it reads CYCLES and BUSY0..3 and writes the whole DRAM (``dram_out.bin``) and the
    :class:`~hwcnn.rtlsim.job.Outcome` (``outcome.json``).
 
-Cycle counts: the testbench finds the control block inside the machine (the scope holding the
-``r_prog_len`` register of :class:`hwcnn.hw.axi.csr.ControlRegisters` and its ``start``,
-``done`` and ``error`` ports) and takes the clock cycle of the ``start`` pulse and of the
-first ``done`` or ``error`` pulse after it from value-change triggers (no per-cycle Python, so
-the simulation runs at Verilator speed between polls). ``Outcome.cycles`` is their
-difference; without such a scope it is -1 and only ``cycles_reg`` is known.
+Cycle counts: ``Outcome.cycles`` is the CYCLES register read after the machine stopped (it
+counts from the start pulse and holds at done / error: the exact start-to-done cycles, what a
+host sees; -1 after a timeout). As a check of the register, the testbench also finds the control
+block inside the machine (the scope holding the ``r_prog_len`` register of
+:class:`hwcnn.hw.axi.csr.ControlRegisters` and its ``start``, ``done`` and ``error`` ports) and
+takes the clock cycle of the ``start`` pulse and of the first ``done`` or ``error`` pulse after
+it from value-change triggers (no per-cycle Python, so the simulation runs at Verilator speed
+between polls): ``Outcome.pulse_cycles`` is their difference (-1 without such a scope).
 
 Progress (layers done) is watched on the DRAM: every byte the AxiRam writes is looked up in
 ``owner.npy``; a layer is done in the cycle its last not-yet-written output byte is written.
@@ -218,7 +220,6 @@ class _Bench:
         await self.set("PROG_LEN", job.prog_len)
         await self.set64("WIN_BASE", job.win_base)
         await self.set64("WIN_SIZE", job.win_size)
-        before = await self.cycles_reg()
         await self.set("CTRL", 1)
         t0 = _cycle()
         state, status = "timeout", 0
@@ -235,14 +236,14 @@ class _Bench:
                 break
             if ran > job.timeout_cycles:
                 break
-        after = await self.cycles_reg()
+        cycles = await self.cycles_reg() if state != "timeout" else -1
         busy = tuple([await self.reg(f"BUSY{i}") for i in range(UNITS)])
-        cycles = (self.end_cycle - self.start_cycle
+        pulses = (self.end_cycle - self.start_cycle
                   if self.start_cycle is not None and self.end_cycle is not None else -1)
         self.progress(cycles if cycles >= 0 else _cycle() - t0)
         (where / DRAM_OUT).write_bytes(self.ram.read(0, job.ram_bytes))
         out = Outcome(state=state, code=(status >> STATUS_CODE_SHIFT) & 0xFF, status=status,
-                      cycles=cycles, cycles_reg=after - before, busy=busy,
+                      cycles=cycles, pulse_cycles=pulses, busy=busy,
                       layer_cycles=tuple(self.layer_cycles),
                       wall_seconds=time.perf_counter() - wall)
         write_atomic(where / OUTCOME_FILE, out.dumps())

@@ -3,8 +3,8 @@
 ``program``: the functional interpreter (:func:`hwcnn.machine.program_exec.check_compiled`;
 no cycles). ``rtl``: the Verilog of the complete accelerator under Verilator and cocotb
 (:func:`hwcnn.rtlsim.check.check_rtl`); per layer the cycle (counted from the start pulse) in
-which the testbench saw its last output byte written to DRAM, and the measured start-to-done
-total. Both read every layer back from DRAM and compare it with the golden network.
+which the testbench saw its last output byte written to DRAM, and the start-to-done total the
+machine's CYCLES register reads after done. Both read every layer back from DRAM and compare it with the golden network.
 """
 
 from __future__ import annotations
@@ -89,7 +89,8 @@ def run_rtl(model: str, header: str, b: Any, hw: Any, board: Any, x: Any, *, bus
                               f"{str(exc).splitlines()[0]}") from None
     o = chk.run.outcome
     if o.state != "done":
-        what = (f"stopped with error {o.code} ({ErrorCode(o.code).name})"
+        what = (f"stopped with error {o.code} ({ErrorCode(o.code).name}: "
+                f"{ErrorCode(o.code).meaning})"
                 if o.state == "error" and o.code in ErrorCode._value2member_map_
                 else f"stopped with error code {o.code}" if o.state == "error"
                 else f"did not finish within {chk.run.job.timeout_cycles:,} cycles")
@@ -108,7 +109,8 @@ def run_rtl(model: str, header: str, b: Any, hw: Any, board: Any, x: Any, *, bus
                    f"{at if at >= 0 else '-':>10}  {mark}{note}")
     busy = ", ".join(f"{u} {n:,}" for u, n in zip(("fetch", "load", "compute", "store"), o.busy,
                                                  strict=True))
-    click.echo(f"measured on the RTL: {o.cycles:,} cycles from start to done (busy: {busy}); "
+    click.echo(f"measured on the RTL: {o.cycles:,} cycles from start to done (CYCLES; busy: "
+               f"{busy}); "
                "'stored at' = cycle of a layer's last DRAM write")
     click.echo(f"simulated {o.cycles / max(o.wall_seconds, 1e-9):,.0f} cycles/s "
                f"(build {chk.run.build_seconds:.0f} s, run {chk.run.run_seconds:.1f} s)",

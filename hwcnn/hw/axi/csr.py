@@ -7,10 +7,15 @@ An address outside the map, or a write to a read-only register, answers SLVERR (
 changes nothing; a read returns 0). Byte strobes apply to the writable registers.
 
 ``start`` is a one-cycle pulse when CTRL bit 0 is written with 1 while ``busy`` is low; it clears
-STATUS.done/error/code and the per-unit busy counters. ``done`` (a pulse from the machine) sets
-STATUS.done; ``error`` (a pulse with ``error_code``) sets STATUS.error and keeps the FIRST code
-until the next start. The 64-bit cycle counter runs from reset; reading CYCLES_LO latches the high
-word, so LO then HI is one consistent 64-bit value.
+STATUS.done/error/code, the per-unit busy counters and CYCLES. ``done`` (a pulse from the
+machine) sets STATUS.done; ``error`` (a pulse with ``error_code``) sets STATUS.error and keeps the
+FIRST code until the next start.
+
+CYCLES (64 bits) is 0 after reset and after ``start``, and counts every cycle in which the
+``busy`` input is high; it holds its value while busy is low. A machine whose busy is high from
+the cycle after its start pulse through the cycle of its done/error pulse (``hwcnn_soc``) thus
+leaves CYCLES = that pulse's cycle counted from the start pulse (cycle 0), exactly, until the
+next start. Reading CYCLES_LO latches the high word, so LO then HI is one consistent value.
 """
 
 from __future__ import annotations
@@ -67,7 +72,10 @@ class ControlRegisters(wiring.Component):
         done, err, code = Signal(), Signal(), Signal(8)
         cycles, cycles_hi = Signal(64), Signal(32)
         counters = [Signal(32, name=f"busy{i}") for i in range(self.n_units)]
-        m.d.sync += cycles.eq(cycles + 1)
+        with m.If(self.start):
+            m.d.sync += cycles.eq(0)
+        with m.Elif(self.busy):
+            m.d.sync += cycles.eq(cycles + 1)
         for i, c in enumerate(counters):
             with m.If(self.start):
                 m.d.sync += c.eq(0)

@@ -9,8 +9,9 @@ from dataclasses import dataclass
 
 #: ``ID`` register value: ASCII "HWCN".
 ID_VALUE = 0x4857434E
-#: ``VERSION`` register: major << 16 | minor of this register map.
-VERSION_VALUE = (1 << 16) | 0
+#: ``VERSION`` register: major << 16 | minor of this register map (1.1: CYCLES counts the
+#: busy cycles since the last start instead of running from reset; error code 7 NO_END).
+VERSION_VALUE = (1 << 16) | 1
 
 CTRL_START = 1 << 0
 STATUS_BUSY, STATUS_DONE, STATUS_ERROR = 1 << 0, 1 << 1, 1 << 2
@@ -48,7 +49,8 @@ def register_map(n_bases: int = 4, n_units: int = 4) -> tuple[Register, ...]:
             Register(offset=0x28, name="WIN_SIZE_LO", writable=True, doc="DMA window size (bytes)"),
             Register(offset=0x2C, name="WIN_SIZE_HI", writable=True, doc=""),
             Register(offset=0x30, name="CYCLES_LO", writable=False,
-                     doc="free-running cycle counter; reading LO latches HI"),
+                     doc="cycles busy since the last start (after done: start-to-done "
+                         "cycles); reading LO latches HI"),
             Register(offset=0x34, name="CYCLES_HI", writable=False, doc="latched by CYCLES_LO")]
     for i in range(n_bases):
         doc = ("DRAM base: added to every instruction's dram_base offset" if i == 0

@@ -11,6 +11,12 @@ tile descriptor (rtl/README.md 4 and 9.1), runs the tile and offers exactly one 
 Cycle behaviour of one instruction (cycle 0 = the cycle ``insn.valid & insn.ready``; the
 executor takes an instruction only when idle, ``insn.ready = 1`` exactly then):
 
+* a NOP (a zero in one of :data:`hwcnn.isa.fields.SIZE_FIELDS`: GEMM ``m``, ``n`` or ``k``;
+  VEC ``in_h``, ``in_w``, ``out_h``, ``out_w``, ``win_h``, ``win_w``, ``stride_h`` or
+  ``stride_w``, decided on the handshake's payload) offers status 0 from cycle 1
+  (:data:`hwcnn.arch.timing.COMPUTE_NOP_CYCLES`): no range check, nothing started or written,
+  as a LOAD with ``rows = 0``. These are exactly the sizes the engine refuses, so the engine
+  never sees a zero size;
 * cycles 1 .. 17 (:data:`hwcnn.arch.timing.COMPUTE_EXTENT_CYCLES`): the buffer extents are
   computed bit-serially (no multiplier): three restoring divide-and-multiply units produce
   ``ceil(u / D) * v`` one quotient bit per cycle, MSB first, the product accumulating as
@@ -30,8 +36,7 @@ Status: 0; :attr:`ErrorCode.BUF_RANGE` (5) if a word range exceeds its buffer (G
 ``a_base + A > act depth``, ``b_base + B > weight depth``, ``p_base + ceil(n/C) > param
 depth``, without ``acc_out`` ``c_base + O > out depth``, with ``acc_in`` or ``acc_out`` ``O >
 acc depth``, WS ``m > acc depth`` (the K-fold partial sums); VEC: ``pin_base + in_h*in_w`` or
-``c_base + out_h*out_w > out depth``), and also 5 when the engine refuses a zero size (it
-writes nothing). Fields the compiler refuses but the executor does not check (a ``lo``/``hi``
+``c_base + out_h*out_w > out depth``); a NOP's status is 0. Fields the compiler refuses but the executor does not check (a ``lo``/``hi``
 outside the activation range is truncated to ``act_bits``; VEC ``pool_op = 3``; overlapping
 VEC ranges; ``k`` too large for the accumulator) give unspecified values, never a hang.
 
@@ -43,14 +48,14 @@ store unit's ``out_rd`` is a read port of its own (latency 1), usable at any tim
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Mux, Signal, Value
+from amaranth.hdl import Cat, Module, Mux, Signal, Value
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from ...arch.config import Dataflow
 from ...arch.dma import ErrorCode
 from ...arch.timing import COMPUTE_EXTENT_CYCLES
-from ...isa.fields import INSN_BITS, Opcode
+from ...isa.fields import INSN_BITS, SIZE_FIELDS, Opcode
 from ...isa.layout import struct_layout
 from ..buffers import Buffers
 from ..descriptor import TileKind
@@ -98,7 +103,7 @@ class Executor(wiring.Component):
     -------
     unit : In(UnitSignature)        instructions from the dispatcher, statuses back
     desc : Out(DescriptorSignature), start : Out(1)   to the engine
-    done, error : In(1)             from the engine
+    done : In(1)                    from the engine (its ``error`` cannot rise: no zero sizes)
     busy : Out(1)                   an instruction has been taken and its status not yet
     """
 
@@ -107,7 +112,7 @@ class Executor(wiring.Component):
         super().__init__({
             "unit": In(UnitSignature()),
             "desc": Out(DescriptorSignature(params.config, params.depths)),
-            "start": Out(1), "done": In(1), "error": In(1), "busy": Out(1),
+            "start": Out(1), "done": In(1), "busy": Out(1),
         })
 
     def elaborate(self, platform: object) -> Module:
@@ -128,6 +133,11 @@ class Executor(wiring.Component):
         g_in = data.View(struct_layout("GEMM"), insn.payload)
         v_in = data.View(struct_layout("VEC"), insn.payload)
         vec_in = g_in.opcode == Opcode.VEC
+        nop = Signal()
+        m.d.comb += nop.eq(Mux(vec_in,
+                               Cat(getattr(v_in, f) == 0 for f in SIZE_FIELDS[Opcode.VEC]).any(),
+                               Cat(getattr(g_in, f) == 0
+                                   for f in SIZE_FIELDS[Opcode.GEMM]).any()))
 
         ext_a, ext_b, ext_o = (_Extent(m, n) for n in ("ext_a", "ext_b", "ext_o"))
         a_u, a_v = (g_in.m, g_in.k) if is_os else (g_in.k, g_in.m)
@@ -171,7 +181,10 @@ class Executor(wiring.Component):
         with m.FSM():
             with m.State("IDLE"):
                 m.d.comb += insn.ready.eq(1)
-                with m.If(insn.valid):
+                with m.If(insn.valid & nop):
+                    m.d.sync += code.eq(ErrorCode.NONE)
+                    m.next = "STATUS"
+                with m.Elif(insn.valid):
                     m.d.sync += [word.eq(insn.payload), step.eq(0), *loads]
                     m.next = "EXTENT"
             with m.State("EXTENT"):
@@ -189,7 +202,7 @@ class Executor(wiring.Component):
             with m.State("RUN"):
                 m.d.comb += self.busy.eq(1)
                 with m.If(self.done):
-                    m.d.sync += code.eq(Mux(self.error, ErrorCode.BUF_RANGE, ErrorCode.NONE))
+                    m.d.sync += code.eq(ErrorCode.NONE)
                     m.next = "STATUS"
             with m.State("STATUS"):
                 m.d.comb += [self.busy.eq(1), status.valid.eq(1), status.payload.eq(code)]
@@ -246,7 +259,6 @@ class ComputeCore(wiring.Component):
             wiring.connect(m, wiring.flipped(getattr(self, name)), getattr(buf, name))
         wiring.connect(m, wiring.flipped(self.gemm), ex.unit)
         wiring.connect(m, ex.desc, eng.desc)
-        m.d.comb += [eng.start.eq(ex.start), ex.done.eq(eng.done), ex.error.eq(eng.error),
-                     self.busy.eq(ex.busy)]
+        m.d.comb += [eng.start.eq(ex.start), ex.done.eq(eng.done), self.busy.eq(ex.busy)]
         connect_buffers(m, eng, buf, ex.busy)
         return m

@@ -8,7 +8,9 @@ the load queue, OUT on the compute queue) and the StoreUnit. Registers: ``PROG_B
 address of instruction 0 (the low 32 bits: the AXI address), ``PROG_LEN`` = instructions,
 ``BASE0`` = the DRAM base added by the units to every instruction's ``dram_base`` offset,
 ``WIN_BASE`` / ``WIN_SIZE`` = the DMA window, ``BUSY0..3`` = cycles fetch, load, compute and
-store were busy (:attr:`Frontend.unit_busy`), ``STATUS`` = busy / done / error + code.
+store were busy (:attr:`Frontend.unit_busy`), ``STATUS`` = busy / done / error + code,
+``CYCLES`` = the cycles busy since the start (after done / error: that pulse's cycle, counted
+from the start pulse).
 
 :class:`Frontend` is the instruction side: :class:`~.fetch.Fetch`, the token counters
 (:class:`~.tokens.Tokens`) and the three :class:`~.dispatch.Dispatcher`\\ s, plus the run
@@ -26,8 +28,13 @@ not busy and every dispatcher is IDLE and
 * a code is kept: ``error`` is pulsed in cycle ``e`` with ``code`` (never a hang: nothing
   waits on a stopped unit);
 * no code, every instruction FIFO empty and END executed: ``done`` is pulsed in cycle ``e``;
-* no code, every FIFO empty and no END (a program the compiler refuses, e.g. ``PROG_LEN`` 0):
-  the machine just stops (neither done nor error).
+* no code, every FIFO empty and no END executed (fetch has routed all ``PROG_LEN``
+  instructions and every one has finished, none of them END; a program the compiler refuses):
+  ``error`` is pulsed in cycle ``e`` with ``code`` = :attr:`~hwcnn.arch.dma.ErrorCode.NO_END`
+  (7). ``PROG_LEN`` = 0 (with an aligned ``PROG_BASE``) gives it at once: ``e = 1``.
+
+A code kept from fetch or a unit takes precedence over ``NO_END`` (``PROG_LEN`` = 0 with a
+misaligned ``PROG_BASE`` stops with ``PROG_ALIGN`` in cycle 1).
 
 ``busy`` is low from ``e + 1``. ``unit_busy`` = (fetch, load, compute, store) busy, the CSR's
 per-unit busy counters (fetch: :attr:`Fetch.busy`; a queue: an instruction is at its
@@ -36,10 +43,11 @@ executor, :attr:`Dispatcher.busy`).
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Module, Signal
+from amaranth.hdl import Cat, Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
+from ...arch.dma import ErrorCode
 from ...isa.fields import Buffer
 from ...isa.queues import Queue
 from ..axi.bus import AxiLiteSignature, AxiSignature
@@ -129,16 +137,21 @@ class Frontend(wiring.Component):
                              & ~disp[Queue.STORE].busy)
         with m.If(disp[Queue.COMPUTE].end):
             m.d.sync += ended.eq(1)
+        no_end = Signal()
         with m.If(running & quiet):
             with m.If(stop):
                 m.d.comb += self.error.eq(1)
                 m.d.sync += running.eq(0)
             with m.Elif(fetch.empty):
-                m.d.comb += self.done.eq(ended)
+                with m.If(ended):
+                    m.d.comb += self.done.eq(1)
+                with m.Else():
+                    m.d.comb += [self.error.eq(1), no_end.eq(1)]
                 m.d.sync += running.eq(0)
         with m.If(self.start):
             m.d.sync += [running.eq(1), ended.eq(0), kept.eq(0)]
-        m.d.comb += [self.busy.eq(running), self.code.eq(first),
+        m.d.comb += [self.busy.eq(running),
+                     self.code.eq(Mux(no_end, ErrorCode.NO_END, first)),
                      self.unit_busy.eq(fetch.busy | (disp[Queue.LOAD].busy << 1)
                                        | (disp[Queue.COMPUTE].busy << 2)
                                        | (disp[Queue.STORE].busy << 3))]
