@@ -12,7 +12,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hwcnn.arch.dma import DmaDesc, DramTiming, bursts, in_window
-from hwcnn.arch.dma_timing import SETUP_CYCLES, transfer_cycles, transfer_timing
+from hwcnn.arch.dma_timing import (
+    SETUP_CYCLES_MAX,
+    setup_cycles,
+    transfer_cycles,
+    transfer_timing,
+)
 from hwcnn.errors import ConfigError
 from hwcnn.machine.dmasim import DmaModel, Request
 
@@ -57,34 +62,55 @@ def test_bursts_obey_axi_and_cover_every_byte(addr: int, row_bytes: int, rows: i
     assert covered == want
 
 
+def test_setup_cycles_hand_count() -> None:
+    # S = 2 + max(bitlen(rows-1), bitlen(planes-1)) (handshake, shift-add steps, CHECK); rows-1
+    # and planes-1 are 16-bit (rows = 0 wraps to 0xFFFF: 16 steps)
+    hand = {(1, 1): 2, (2, 1): 3, (3, 1): 4, (4, 1): 4, (5, 1): 5, (1, 2): 3, (1, 9): 6,
+            (3, 5): 5, (8, 8): 5, (9, 2): 6, (0, 1): 18, (1, 0): 18, (65535, 1): 18,
+            (32768, 2): 17, (32769, 1): 18}
+    for (rows, planes), want in hand.items():
+        assert setup_cycles(rows, planes) == want, (rows, planes)
+    assert SETUP_CYCLES_MAX == 18
+
+
 def test_closed_form_hand_examples() -> None:
     # 64-bit bus, one beat per cycle, latency 12: the two bursts of 0xFFC+12 bytes issue at
-    # 18 and 19 (set-up 16 + check 1 + 1); their beats move at 18+12 = 30 and 31; status 33.
+    # 2 and 3 (handshake 0, CHECK 1: rows = planes = 1 need no shift-add step); their beats
+    # move at 2+12 = 14 and 15; status 17.
     t = transfer_timing(DmaDesc(dram_addr=0xFFC, row_bytes=12), write=False, bus_bytes=8,
                         dram=FULL, outstanding=4)
-    assert (t.issue, t.last_beat, t.status) == ((18, 19), (30, 31), 33)
-    # one outstanding burst: burst 1 waits for RLAST of burst 0 (30 + 255 = 285) -> AR at 286,
-    # its beat at 286 + 12 = 298, status 300
+    assert (t.issue, t.last_beat, t.status) == ((2, 3), (14, 15), 17)
+    # three rows: rows-1 = 2 = 0b10 needs 2 shift-add steps, so the first AR is at 4; beats
+    # 16, 17, 18; status 20
+    t = transfer_timing(DmaDesc(dram_addr=0, row_bytes=8, rows=3, row_stride=64), write=False,
+                        bus_bytes=8, dram=FULL, outstanding=4)
+    assert (t.issue, t.last_beat, t.status) == ((4, 5, 6), (16, 17, 18), 20)
+    # one outstanding burst: burst 1 waits for RLAST of burst 0 (14 + 255 = 269) -> AR at 270,
+    # its beat at 270 + 12 = 282, status 284
     t = transfer_timing(DmaDesc(dram_addr=0, row_bytes=2056), write=False, bus_bytes=8,
                         dram=FULL, outstanding=1)
-    assert (t.issue, t.last_beat, t.status) == ((18, 286), (285, 298), 300)
+    assert (t.issue, t.last_beat, t.status) == ((2, 270), (269, 282), 284)
     # 256-bit beats at 13.3 bytes/cycle: tau = 32/13.3 = 320/133 cycles. Beat 0 may start at
-    # (30 - 1)*133 + 1 = 3858/133 (moves in cycle 30), beat 1 at (3858 + 320)/133 = 31.4
-    # (cycle 32); status 34.
+    # (14 - 1)*133 + 1 = 1730/133 (moves in cycle 14), beat 1 at (1730 + 320)/133 = 15.4
+    # (cycle 16); status 18.
     arty = DramTiming.from_board(1.33, 100, latency=12)
     assert arty.slot(32) == (320, 133) and arty.slot(8) == (1, 1)
     t = transfer_timing(DmaDesc(dram_addr=0, row_bytes=64), write=False, bus_bytes=32,
                         dram=arty, outstanding=4)
-    assert (t.last_beat, t.status) == ((32,), 34)
-    # a one-beat write: AW at 18, its word at 18 + 3 = 21, B at 21 + 12 = 33, status 35
+    assert (t.last_beat, t.status) == ((16,), 18)
+    # a one-beat write: AW at 2, its word at 2 + 3 = 5, B at 5 + 12 = 17, status 19
     t = transfer_timing(DmaDesc(dram_addr=64, row_bytes=1), write=True, bus_bytes=8,
                         dram=FULL, outstanding=4)
-    assert (t.issue, t.last_beat, t.done, t.status) == ((18,), (21,), (33,), 35)
+    assert (t.issue, t.last_beat, t.done, t.status) == ((2,), (5,), (17,), 19)
     # empty and refused transfers end after the set-up
     assert transfer_cycles(DmaDesc(dram_addr=0, row_bytes=0), write=False, bus_bytes=8,
-                           dram=FULL) == SETUP_CYCLES == 18
+                           dram=FULL) == 2
+    assert transfer_cycles(DmaDesc(dram_addr=0, row_bytes=0, rows=0), write=False, bus_bytes=8,
+                           dram=FULL) == SETUP_CYCLES_MAX == 18
     assert transfer_cycles(DmaDesc(dram_addr=0, row_bytes=9), write=True, bus_bytes=8,
-                           dram=FULL, window=(1, 100)) == 18
+                           dram=FULL, window=(1, 100)) == 2
+    assert transfer_cycles(DmaDesc(dram_addr=0, row_bytes=9, rows=5, planes=2), write=True,
+                           bus_bytes=8, dram=FULL, window=(1, 100)) == 5
 
 
 def test_window_check() -> None:

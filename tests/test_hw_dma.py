@@ -150,3 +150,50 @@ def test_dma_reads_and_writes_exactly() -> None:
                          write_clients=("store",), window=WIN)
         (out,) = model.run([Request(client=client, desc=desc)])
         assert c1 - c0 == closed == out.cycles, (desc, c1 - c0, closed, out.cycles)
+
+
+def test_walker_setup_length_matches_hand_count() -> None:
+    """The BurstWalker alone (Amaranth simulator): cycles from the descriptor handshake to the
+    first burst (and to the status of an empty transfer) for several (rows, planes), against a
+    hand count of 2 + max(bitlen(rows-1), bitlen(planes-1)) and against setup_cycles."""
+    from hwcnn.arch.dma_timing import setup_cycles
+    from hwcnn.hw.axi.walker import BurstWalker
+
+    # (rows, planes, row_bytes): hand-counted S (handshake + shift-add steps + CHECK)
+    cases = [(1, 1, 8, 2), (2, 1, 8, 3), (3, 1, 8, 4), (4, 1, 8, 4), (5, 1, 8, 5),
+             (1, 2, 8, 3), (1, 9, 8, 6), (3, 5, 8, 5), (17, 3, 8, 7), (0, 1, 8, 18),
+             (1, 1, 0, 2), (9, 2, 0, 6)]
+    w = BurstWalker(addr_width=32, buf_addr_width=8, data_width=64)
+    got: list[tuple[int, str]] = []
+
+    async def bench(ctx) -> None:  # type: ignore[no-untyped-def]
+        ctx.set(w.win_base, 0)
+        ctx.set(w.win_size, 1 << 32)
+        ctx.set(w.drained, 1)
+        ctx.set(w.burst.ready, 1)
+        ctx.set(w.status.ready, 1)
+        for rows, planes, nbytes, _ in cases:
+            ctx.set(w.cmd.payload, DmaDesc(dram_addr=0x100, row_bytes=nbytes, rows=rows,
+                                           row_stride=64, planes=planes,
+                                           plane_stride=4096).fields())
+            ctx.set(w.cmd.valid, 1)
+            while not ctx.get(w.cmd.ready):
+                await ctx.tick()
+            await ctx.tick()
+            ctx.set(w.cmd.valid, 0)
+            cycle = 1
+            while not (ctx.get(w.burst.valid) or ctx.get(w.status.valid)):
+                await ctx.tick()
+                cycle += 1
+            got.append((cycle, "burst" if ctx.get(w.burst.valid) else "status"))
+            while not ctx.get(w.cmd.ready):
+                await ctx.tick()
+
+    sim = Simulator(w)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    sim.run()
+    for (rows, planes, nbytes, hand), (cycle, what) in zip(cases, got, strict=True):
+        empty = rows == 0 or planes == 0 or nbytes == 0
+        assert what == ("status" if empty else "burst"), (rows, planes, nbytes, what)
+        assert cycle == hand == setup_cycles(rows, planes), (rows, planes, cycle, hand)

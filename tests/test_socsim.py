@@ -10,7 +10,7 @@ import pytest
 
 from hwcnn.arch.config import ArrayConfig, Dataflow, HardwareConfig
 from hwcnn.arch.dma import DmaDesc
-from hwcnn.arch.dma_timing import SETUP_CYCLES, transfer_cycles
+from hwcnn.arch.dma_timing import setup_cycles, transfer_cycles
 from hwcnn.hw.params import BufferDepths
 from hwcnn.hw.soc.ports import SocParams
 from hwcnn.isa import Buffer, Insn, MemMode, Opcode, make, to_bytes
@@ -69,7 +69,7 @@ def test_one_load_words_by_hand() -> None:
     # the descriptor is offered in h+2 (RUN) and taken at once; the unit finishes in the
     # cycle after the DMA status (both words written by then) and offers status from +1
     assert run.insns[0][1] == h + 2 + xfer + 1 + 1
-    assert xfer > SETUP_CYCLES
+    assert xfer > setup_cycles(1, 1)
 
 
 def _f(**kw: object) -> dict:

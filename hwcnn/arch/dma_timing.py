@@ -2,9 +2,15 @@
 the DRAM model :class:`~.dma.DramTiming`): the one source of DMA cycle numbers.
 
 Cycle 0 is the descriptor handshake; the result is the cycle of the status handshake (the
-client takes the status at once). ``S = DIM_BITS + 2`` cycles of set-up (bit-serial window
-check) come first; an empty or refused transfer ends there. Burst ``i`` (``n_i`` beats) then
-issues its AR / AW at
+client takes the status at once). ``S`` cycles of set-up (bit-serial window check,
+:func:`setup_cycles`) come first; an empty or refused transfer ends there. The set-up is the
+handshake cycle, one shift-add step per bit of the longer of ``rows - 1`` and ``planes - 1``
+(each taken modulo ``2**DIM_BITS``; the shift-add stops as soon as both remaining multipliers
+are zero) and one CHECK cycle::
+
+    S = 2 + max(bitlen(rows - 1), bitlen(planes - 1))      (2 for rows = planes = 1; at most 18)
+
+Burst ``i`` (``n_i`` beats) then issues its AR / AW at
 
     a_0 = S,   a_i = max(a_{i-1} + 1, done_{i-N} + 1)      (N = outstanding bursts)
 
@@ -28,13 +34,25 @@ from dataclasses import dataclass
 
 from .dma import DIM_BITS, DmaDesc, DramTiming, bursts, in_window
 
-#: Cycles from the descriptor handshake to the first AR / AW (and to the status of an empty or
-#: refused transfer).
-SETUP_CYCLES = DIM_BITS + 2
+#: The longest set-up (a 16-bit ``rows - 1`` or ``planes - 1``, e.g. ``rows = 0``).
+SETUP_CYCLES_MAX = DIM_BITS + 2
 #: Cycles from an AW handshake to the earliest W beat of that burst.
 WRITE_DATA_DELAY = 3
 #: Cycles from the last RLAST / B handshake to the status handshake.
 FINISH_CYCLES = 2
+
+
+def setup_steps(rows: int, planes: int) -> int:
+    """Shift-add steps of the walker's window check: the bit length of the longer multiplier,
+    ``max(bitlen((rows-1) mod 2**DIM_BITS), bitlen((planes-1) mod 2**DIM_BITS))``."""
+    mask = (1 << DIM_BITS) - 1
+    return max(((rows - 1) & mask).bit_length(), ((planes - 1) & mask).bit_length())
+
+
+def setup_cycles(rows: int, planes: int) -> int:
+    """Cycles from the descriptor handshake to the first AR / AW (and to the status of an empty
+    or refused transfer): the handshake, :func:`setup_steps` shift-add steps, one CHECK."""
+    return 2 + setup_steps(rows, planes)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -56,8 +74,9 @@ def transfer_timing(desc: DmaDesc, *, write: bool, bus_bytes: int, dram: DramTim
                     addr_width: int = 32) -> TransferTiming:
     """Every burst's issue / last-beat / done cycle and the status cycle (module docstring);
     a descriptor outside ``window`` (base, size) is refused after the set-up."""
+    setup = setup_cycles(desc.rows, desc.planes)
     if window is not None and not in_window(desc, window, addr_width):
-        return TransferTiming(issue=(), last_beat=(), done=(), status=SETUP_CYCLES)
+        return TransferTiming(issue=(), last_beat=(), done=(), status=setup)
     p, q = dram.slot(bus_bytes)
     lat = dram.latency
     issue: list[int] = []
@@ -65,7 +84,7 @@ def transfer_timing(desc: DmaDesc, *, write: bool, bus_bytes: int, dram: DramTim
     done: list[int] = []
     s_prev = n_prev = None
     for i, b in enumerate(bursts(desc, bus_bytes)):
-        a = SETUP_CYCLES if i == 0 else issue[-1] + 1
+        a = setup if i == 0 else issue[-1] + 1
         if i >= outstanding:
             a = max(a, done[i - outstanding] + 1)
         e = a + (WRITE_DATA_DELAY if write else lat)
@@ -77,7 +96,7 @@ def transfer_timing(desc: DmaDesc, *, write: bool, bus_bytes: int, dram: DramTim
         last.append(lb)
         done.append(lb + lat if write else lb)
         s_prev, n_prev = s, b.beats
-    status = done[-1] + FINISH_CYCLES if done else SETUP_CYCLES
+    status = done[-1] + FINISH_CYCLES if done else setup
     return TransferTiming(issue=tuple(issue), last_beat=tuple(last), done=tuple(done),
                           status=status)
 
@@ -86,7 +105,7 @@ def transfer_cycles(desc: DmaDesc, *, write: bool, bus_bytes: int, dram: DramTim
                     outstanding: int = 4, window: tuple[int, int] | None = None,
                     addr_width: int = 32) -> int:
     """Cycles of one transfer on an idle DMA and DRAM (descriptor handshake = cycle 0 to the
-    status handshake); ``SETUP_CYCLES`` for an empty or refused one."""
+    status handshake); :func:`setup_cycles` for an empty or refused one."""
     return transfer_timing(desc, write=write, bus_bytes=bus_bytes, dram=dram,
                            outstanding=outstanding, window=window,
                            addr_width=addr_width).status

@@ -21,7 +21,8 @@ from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from ..arch.dma import DIM_BITS, Burst, DmaDesc, DramTiming, ErrorCode, bursts, in_window
+from ..arch.dma import Burst, DmaDesc, DramTiming, ErrorCode, bursts, in_window
+from ..arch.dma_timing import setup_steps
 from ..arch.soc import WORD_READER_DEPTH
 
 #: Words the write path holds between the beat walker and W (buffer reader depth).
@@ -60,6 +61,7 @@ class _Walker:
     last: int
     state: str = "IDLE"
     timer: int = 0
+    steps: int = 0                # shift-add steps of the set-up (arch.dma_timing.setup_steps)
     req: Request | None = None
     cmd_cycle: int = 0
     code: int = 0
@@ -161,7 +163,7 @@ class DmaModel:
                     wk.timer = -1                 # IDLE from the next cycle
                 elif wk.state == "SETUP":
                     wk.timer += 1
-                    if wk.timer == DIM_BITS:
+                    if wk.timer == wk.steps:
                         wk.state = "CHECK"
                 elif wk.state == "CHECK":
                     desc = wk.req.desc if wk.req else None
@@ -182,6 +184,9 @@ class DmaModel:
                             wk.req = pending[c].popleft()
                             wk.last, wk.cmd_cycle = i, t
                             wk.state, wk.timer, wk.code = "SETUP", 0, 0
+                            wk.steps = setup_steps(wk.req.desc.rows, wk.req.desc.planes)
+                            if wk.steps == 0:
+                                wk.state = "CHECK"
                             break
                 if wk.state == "IDLE" and wk.timer < 0:
                     wk.timer = 0

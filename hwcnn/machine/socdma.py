@@ -27,7 +27,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..arch.dma import DIM_BITS, DramTiming, ErrorCode, bursts, in_window
+from ..arch.dma import DramTiming, ErrorCode, bursts, in_window
+from ..arch.dma_timing import setup_steps
 from ..arch.soc import WRITE_PREFETCH as _WRITE_PREFETCH
 
 #: Beats the write engine prefetches ahead of W (``hw.axi.engines.WRITE_PREFETCH``).
@@ -44,6 +45,7 @@ class _Walker:
     last: int
     state: str = "IDLE"
     timer: int = 0
+    steps: int = 0                # shift-add steps of the set-up (arch.dma_timing.setup_steps)
     owner: int = 0
     desc: Any = None
     code: int = 0
@@ -154,7 +156,7 @@ class Dma:
                 wk.timer = -1
             elif wk.state == "SETUP":
                 wk.timer += 1
-                if wk.timer == DIM_BITS:
+                if wk.timer == wk.steps:
                     wk.state = "CHECK"
             elif wk.state == "CHECK":
                 desc = wk.desc
@@ -175,6 +177,9 @@ class Dma:
                         c.ev_cmd = True
                         wk.desc, wk.last, wk.owner = d, i, i
                         wk.state, wk.timer, wk.code = "SETUP", 0, 0
+                        wk.steps = setup_steps(d.rows, d.planes)
+                        if wk.steps == 0:
+                            wk.state = "CHECK"
                         break
             if wk.state == "IDLE" and wk.timer < 0:
                 wk.timer = 0

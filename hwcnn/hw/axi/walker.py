@@ -1,8 +1,12 @@
 """The DMA front end shared by the read and write engines: descriptor in, window check, bursts out.
 
-Timing (cycle 0 = the descriptor handshake): ``DIM_BITS`` cycles of a bit-serial shift-add that
-computes ``(planes-1)*plane_stride`` and ``(rows-1)*row_stride`` (no DSP), one CHECK cycle, then
-bursts from cycle ``DIM_BITS + 2``, one per cycle while the engine takes them. A transfer whose
+Timing (cycle 0 = the descriptor handshake): a bit-serial shift-add computes
+``(planes-1)*plane_stride`` and ``(rows-1)*row_stride`` (no DSP), one multiplier bit of both
+products per cycle, LSB first, and stops as soon as the remaining multiplier bits of both are
+zero: ``n = max(bitlen(rows-1), bitlen(planes-1))`` SETUP cycles (``rows-1`` and ``planes-1``
+taken modulo ``2**DIM_BITS``; ``n = 0`` for ``rows = planes = 1``: the handshake goes straight
+to CHECK), then one CHECK cycle, then bursts from cycle ``S = n + 2``
+(``hwcnn.arch.dma_timing.setup_cycles``), one per cycle while the engine takes them. A transfer whose
 last byte lies outside ``[win_base, win_base + win_size)`` is refused in CHECK (status
 ``DMA_WINDOW``, no burst); a transfer with a zero size ends in CHECK with status 0. Once the last
 burst is taken (or the engine ``abort``\\s after an error response) the walker waits for
@@ -50,7 +54,6 @@ class BurstWalker(wiring.Component):
         prod_r, prod_p = Signal(aw + DIM_BITS), Signal(aw + DIM_BITS)
         mr, mp = Signal(DIM_BITS), Signal(DIM_BITS)        # multiplier bits, shifted right
         sr, sp = Signal(aw + DIM_BITS), Signal(aw + DIM_BITS)  # multiplicands, shifted left
-        step = Signal(range(DIM_BITS))
         code = Signal(8)
         # walk state
         row_addr, plane_addr = Signal(aw + 1), Signal(aw + 1)
@@ -93,16 +96,18 @@ class BurstWalker(wiring.Component):
                 with m.If(self.cmd.valid):
                     c = self.cmd.payload
                     m.d.comb += self.begin.eq(1)
-                    m.d.sync += [d.eq(c), step.eq(0), prod_r.eq(0), prod_p.eq(0),
-                                 mr.eq(c.rows - 1), mp.eq(c.planes - 1),
+                    r1, p1 = Signal(DIM_BITS), Signal(DIM_BITS)
+                    m.d.comb += [r1.eq(c.rows - 1), p1.eq(c.planes - 1)]
+                    m.d.sync += [d.eq(c), prod_r.eq(0), prod_p.eq(0), mr.eq(r1), mp.eq(p1),
                                  sr.eq(c.row_stride), sp.eq(c.plane_stride)]
                     m.next = "SETUP"
+                    with m.If((r1 == 0) & (p1 == 0)):
+                        m.next = "CHECK"
             with m.State("SETUP"):
                 m.d.sync += [prod_r.eq(prod_r + Mux(mr[0], sr, 0)),
                              prod_p.eq(prod_p + Mux(mp[0], sp, 0)),
-                             mr.eq(mr >> 1), mp.eq(mp >> 1), sr.eq(sr << 1), sp.eq(sp << 1),
-                             step.eq(step + 1)]
-                with m.If(step == DIM_BITS - 1):
+                             mr.eq(mr >> 1), mp.eq(mp >> 1), sr.eq(sr << 1), sp.eq(sp << 1)]
+                with m.If(((mr >> 1) == 0) & ((mp >> 1) == 0)):     # no multiplier bit left
                     m.next = "CHECK"
             with m.State("CHECK"):
                 last_end = Signal(aw + DIM_BITS + 2)
