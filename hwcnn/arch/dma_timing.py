@@ -25,7 +25,7 @@ where ``e_i`` is the first cycle the beat could move: ``a_i + L`` for a read (DR
 Inside a burst beats follow the server (``s + j*p``; the beat moves in cycle
 ``ceil(s / q)``), so the last beat moves in ``l_i = ceil((s_i + (n_i - 1)*p) / q)``;
 ``done_i = l_i`` for a read, ``l_i + L`` for a write. The status handshake is
-``done_last + 2``. This is a recurrence over bursts, O(bursts), never over cycles.
+``done_last + 1`` (the cycle after the last RLAST / B: the draining slot's burst count is zero). This is a recurrence over bursts, O(bursts), never over cycles.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ SETUP_CYCLES_MAX = DIM_BITS + 2
 #: Cycles from an AW handshake to the earliest W beat of that burst.
 WRITE_DATA_DELAY = 3
 #: Cycles from the last RLAST / B handshake to the status handshake.
-FINISH_CYCLES = 2
+FINISH_CYCLES = 1
 
 
 def setup_steps(rows: int, planes: int) -> int:
@@ -109,3 +109,64 @@ def transfer_cycles(desc: DmaDesc, *, write: bool, bus_bytes: int, dram: DramTim
     return transfer_timing(desc, write=write, bus_bytes=bus_bytes, dram=dram,
                            outstanding=outstanding, window=window,
                            addr_width=addr_width).status
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ChainTiming:
+    """Cycles of back-to-back chained transfers of one client (cycle 0 = the first handshake)."""
+
+    cmd: tuple[int, ...]          # descriptor handshake of each transfer
+    status: tuple[int, ...]       # status handshake of each transfer
+    issue: tuple[int, ...]        # AR / AW handshake of every burst, in order
+
+
+def chain_timing(descs: list[DmaDesc], *, write: bool, bus_bytes: int, dram: DramTiming,
+                 outstanding: int = 4, window: tuple[int, int] | None = None,
+                 addr_width: int = 32) -> ChainTiming:
+    """Exact cycles of ``descs`` offered back to back by ONE client on an idle engine (each one
+    offered from the cycle after the previous handshake or earlier; statuses taken at once; no
+    other client; no error response). The walker holds the walking transfer W and the
+    draining one D (``hw/axi/walker.py``): transfer ``k``'s walk ends in ``end_k`` (its CHECK
+    for an empty or refused transfer, else its last AR / AW), it becomes D in
+    ``move_k = max(end_k, status_{k-1})`` (D is free, or its status is taken that cycle), the
+    next descriptor is taken in ``c_{k+1} = move_k + 1``, and
+
+        status_k = max(move_k, done_last_k) + 1          (done_last_k = -inf without bursts)
+
+    The bursts of all transfers form ONE sequence for the issue and data-slot recurrences of
+    :func:`transfer_timing` (``outstanding`` bursts in flight per engine, one slot server), the
+    first burst of transfer ``k`` not before ``c_k + S_k``. A single descriptor gives exactly
+    :func:`transfer_timing`'s status."""
+    p, q = dram.slot(bus_bytes)
+    lat = dram.latency
+    cmds: list[int] = []
+    stats: list[int] = []
+    issue: list[int] = []
+    done: list[int] = []
+    s_prev = n_prev = None
+    c = 0
+    for k, desc in enumerate(descs):
+        cmds.append(c)
+        setup = setup_cycles(desc.rows, desc.planes)
+        refused = window is not None and not in_window(desc, window, addr_width)
+        bs = [] if refused else bursts(desc, bus_bytes)
+        end = c + setup - 1
+        last_done = None
+        for j, b in enumerate(bs):
+            a = c + setup if j == 0 else issue[-1] + 1
+            g = len(issue)
+            if g >= outstanding:
+                a = max(a, done[g - outstanding] + 1)
+            e = a + (WRITE_DATA_DELAY if write else lat)
+            s = (e - 1) * q + 1
+            if s_prev is not None and n_prev is not None:
+                s = max(s, s_prev + n_prev * p)
+            lb = -(-(s + (b.beats - 1) * p) // q)
+            issue.append(a)
+            done.append(lb + lat if write else lb)
+            s_prev, n_prev = s, b.beats
+            end, last_done = a, done[-1]
+        move = max(end, stats[k - 1]) if k else end
+        stats.append(max(move, last_done if last_done is not None else move) + 1)
+        c = move + 1
+    return ChainTiming(cmd=tuple(cmds), status=tuple(stats), issue=tuple(issue))
