@@ -25,7 +25,8 @@ where ``e_i`` is the first cycle the beat could move: ``a_i + L`` for a read (DR
 Inside a burst beats follow the server (``s + j*p``; the beat moves in cycle
 ``ceil(s / q)``), so the last beat moves in ``l_i = ceil((s_i + (n_i - 1)*p) / q)``;
 ``done_i = l_i`` for a read, ``l_i + L`` for a write. The status handshake is
-``done_last + 1`` (the cycle after the last RLAST / B: the draining slot's burst count is zero). This is a recurrence over bursts, O(bursts), never over cycles.
+``done_last + 1`` (the cycle after the last RLAST / B: the draining slot's burst count is zero).
+This is a recurrence over bursts, O(bursts), never over cycles.
 """
 
 from __future__ import annotations

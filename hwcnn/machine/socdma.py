@@ -3,7 +3,8 @@
 The same rules as :mod:`hwcnn.machine.dmasim` (the RTL of ``hw/axi/walker.py``, ``engines.py``
 and ``dramshim.py``: per-engine round-robin arbiters with chaining, the walker's set-up /
 check / issue / hold and its two transfer slots (code shared with dmasim: :mod:`.dmawalk`),
-``outstanding`` bursts per engine, the DRAM's read latency, one shared data slot server for R and W beats with R priority, B ``latency`` cycles after WLAST), extended with
+``outstanding`` bursts per engine, the DRAM's read latency, one shared data slot server for R
+and W beats with R priority, B ``latency`` cycles after WLAST), extended with
 the clients of ``hwcnn_soc``: a read client may hold RREADY low (the load units' byte aligner),
 and the write client's words come from the store unit's packer (``rd_data`` valid when its beat
 FIFO holds a beat) instead of a 1-cycle word reader. Clients are objects with these members,

@@ -31,7 +31,8 @@ descriptor is offered on ``dma.cmd`` while fewer than :data:`MAX_OUTSTANDING` (2
 this unit are outstanding (descriptor handshakes minus status handshakes, a register;
 ``dma.status.ready`` is always high in RUN) and no DMA error was seen, so the next descriptor
 is offered from the cycle after the previous one was taken (the DMA chains it: its walker
-accepts it once the previous transfer has issued its last burst, ``hw/axi/walker.py``). Writes: WORDS one word per cycle, PIXELS / LOAD2D one element per cycle, each in
+accepts it once the previous transfer has issued its last burst, ``hw/axi/walker.py``). Writes:
+WORDS one word per cycle, PIXELS / LOAD2D one element per cycle, each in
 the cycle the aligner offers it (the aligner back-pressures the beats only when it holds more
 than ``U`` bytes after the unit leaving that cycle, ``align.py``). The instruction finishes in
 the first cycle in which no transfer is outstanding and either every write is made and every
