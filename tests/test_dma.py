@@ -12,7 +12,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hwcnn.arch.dma import DmaDesc, DramTiming, bursts, in_window
-from hwcnn.arch.dma_timing import SETUP_CYCLES, transfer_cycles, transfer_timing
+from hwcnn.arch.dma_timing import (
+    SETUP_CYCLES_MAX,
+    chain_timing,
+    setup_cycles,
+    transfer_cycles,
+    transfer_timing,
+)
 from hwcnn.errors import ConfigError
 from hwcnn.machine.dmasim import DmaModel, Request
 
@@ -57,34 +63,55 @@ def test_bursts_obey_axi_and_cover_every_byte(addr: int, row_bytes: int, rows: i
     assert covered == want
 
 
+def test_setup_cycles_hand_count() -> None:
+    # S = 2 + max(bitlen(rows-1), bitlen(planes-1)) (handshake, shift-add steps, CHECK); rows-1
+    # and planes-1 are 16-bit (rows = 0 wraps to 0xFFFF: 16 steps)
+    hand = {(1, 1): 2, (2, 1): 3, (3, 1): 4, (4, 1): 4, (5, 1): 5, (1, 2): 3, (1, 9): 6,
+            (3, 5): 5, (8, 8): 5, (9, 2): 6, (0, 1): 18, (1, 0): 18, (65535, 1): 18,
+            (32768, 2): 17, (32769, 1): 18}
+    for (rows, planes), want in hand.items():
+        assert setup_cycles(rows, planes) == want, (rows, planes)
+    assert SETUP_CYCLES_MAX == 18
+
+
 def test_closed_form_hand_examples() -> None:
     # 64-bit bus, one beat per cycle, latency 12: the two bursts of 0xFFC+12 bytes issue at
-    # 18 and 19 (set-up 16 + check 1 + 1); their beats move at 18+12 = 30 and 31; status 33.
+    # 2 and 3 (handshake 0, CHECK 1: rows = planes = 1 need no shift-add step); their beats
+    # move at 2+12 = 14 and 15; status 16 (the cycle after the last RLAST).
     t = transfer_timing(DmaDesc(dram_addr=0xFFC, row_bytes=12), write=False, bus_bytes=8,
                         dram=FULL, outstanding=4)
-    assert (t.issue, t.last_beat, t.status) == ((18, 19), (30, 31), 33)
-    # one outstanding burst: burst 1 waits for RLAST of burst 0 (30 + 255 = 285) -> AR at 286,
-    # its beat at 286 + 12 = 298, status 300
+    assert (t.issue, t.last_beat, t.status) == ((2, 3), (14, 15), 16)
+    # three rows: rows-1 = 2 = 0b10 needs 2 shift-add steps, so the first AR is at 4; beats
+    # 16, 17, 18; status 19
+    t = transfer_timing(DmaDesc(dram_addr=0, row_bytes=8, rows=3, row_stride=64), write=False,
+                        bus_bytes=8, dram=FULL, outstanding=4)
+    assert (t.issue, t.last_beat, t.status) == ((4, 5, 6), (16, 17, 18), 19)
+    # one outstanding burst: burst 1 waits for RLAST of burst 0 (14 + 255 = 269) -> AR at 270,
+    # its beat at 270 + 12 = 282, status 283
     t = transfer_timing(DmaDesc(dram_addr=0, row_bytes=2056), write=False, bus_bytes=8,
                         dram=FULL, outstanding=1)
-    assert (t.issue, t.last_beat, t.status) == ((18, 286), (285, 298), 300)
+    assert (t.issue, t.last_beat, t.status) == ((2, 270), (269, 282), 283)
     # 256-bit beats at 13.3 bytes/cycle: tau = 32/13.3 = 320/133 cycles. Beat 0 may start at
-    # (30 - 1)*133 + 1 = 3858/133 (moves in cycle 30), beat 1 at (3858 + 320)/133 = 31.4
-    # (cycle 32); status 34.
+    # (14 - 1)*133 + 1 = 1730/133 (moves in cycle 14), beat 1 at (1730 + 320)/133 = 15.4
+    # (cycle 16); status 17.
     arty = DramTiming.from_board(1.33, 100, latency=12)
     assert arty.slot(32) == (320, 133) and arty.slot(8) == (1, 1)
     t = transfer_timing(DmaDesc(dram_addr=0, row_bytes=64), write=False, bus_bytes=32,
                         dram=arty, outstanding=4)
-    assert (t.last_beat, t.status) == ((32,), 34)
-    # a one-beat write: AW at 18, its word at 18 + 3 = 21, B at 21 + 12 = 33, status 35
+    assert (t.last_beat, t.status) == ((16,), 17)
+    # a one-beat write: AW at 2, its word at 2 + 3 = 5, B at 5 + 12 = 17, status 18
     t = transfer_timing(DmaDesc(dram_addr=64, row_bytes=1), write=True, bus_bytes=8,
                         dram=FULL, outstanding=4)
-    assert (t.issue, t.last_beat, t.done, t.status) == ((18,), (21,), (33,), 35)
+    assert (t.issue, t.last_beat, t.done, t.status) == ((2,), (5,), (17,), 18)
     # empty and refused transfers end after the set-up
     assert transfer_cycles(DmaDesc(dram_addr=0, row_bytes=0), write=False, bus_bytes=8,
-                           dram=FULL) == SETUP_CYCLES == 18
+                           dram=FULL) == 2
+    assert transfer_cycles(DmaDesc(dram_addr=0, row_bytes=0, rows=0), write=False, bus_bytes=8,
+                           dram=FULL) == SETUP_CYCLES_MAX == 18
     assert transfer_cycles(DmaDesc(dram_addr=0, row_bytes=9), write=True, bus_bytes=8,
-                           dram=FULL, window=(1, 100)) == 18
+                           dram=FULL, window=(1, 100)) == 2
+    assert transfer_cycles(DmaDesc(dram_addr=0, row_bytes=9, rows=5, planes=2), write=True,
+                           bus_bytes=8, dram=FULL, window=(1, 100)) == 5
 
 
 def test_window_check() -> None:
@@ -156,3 +183,75 @@ def test_board_dram_timing() -> None:
     assert t.bytes_per_cycle == 21 and t.latency == 16
     assert t.slot(8) == (1, 1) and t.slot(32) == (32, 21)
     assert get_board("pynq-z2").dram_timing(150).bytes_per_cycle == 14
+
+
+def test_chained_transfers_hand_worked() -> None:
+    """Three 16-byte reads (one 2-beat burst each) of one client, all offered at once, 64-bit
+    bus, latency 12, a beat per cycle. T0: taken 0, CHECK 1, AR 2 (its walk ends: D), beats
+    14-15, status 16. T1: taken 3 (the walker is free the cycle after T0 became D), AR 5 ->
+    HOLD (D still holds T0) until T0's status in 16, when T1 becomes D; beats 17-18 (the slot
+    server is busy until 16), status 19. T2: taken 17, AR 19 (T1's status that cycle: T2
+    becomes D at once), beats 31-32, status 33."""
+    descs = [DmaDesc(dram_addr=0x100 * i, row_bytes=16) for i in range(3)]
+    ch = chain_timing(descs, write=False, bus_bytes=8, dram=FULL, outstanding=4)
+    assert (ch.cmd, ch.issue, ch.status) == ((0, 3, 17), (2, 5, 19), (16, 19, 33))
+    out = DmaModel(bus_bytes=8, dram=FULL).run([Request(client="load", desc=d) for d in descs])
+    assert [(o.cmd_cycle, o.status_cycle) for o in out] == [(0, 16), (3, 19), (17, 33)]
+    # one write of two rows chained after an empty transfer: the empty one ends in its CHECK
+    # (cycle 1), becomes D at once, status 2; the write is taken in 2, rows-1 = 1 (one step):
+    # AW at 2 + 3 = 5 and 6, W beats 8 and 9, B at 20 and 21, status 22
+    descs = [DmaDesc(dram_addr=0, row_bytes=0),
+             DmaDesc(dram_addr=64, row_bytes=8, rows=2, row_stride=64)]
+    ch = chain_timing(descs, write=True, bus_bytes=8, dram=FULL, outstanding=4)
+    assert (ch.cmd, ch.issue, ch.status) == ((0, 2), (5, 6), (2, 22))
+    out = DmaModel(bus_bytes=8, dram=FULL).run([Request(client="store", desc=d) for d in descs])
+    assert [(o.cmd_cycle, o.status_cycle) for o in out] == [(0, 2), (2, 22)]
+
+
+@pytest.mark.parametrize("nb", [8, 16, 32])
+@pytest.mark.parametrize("write", [False, True])
+def test_stepped_model_equals_chain_closed_form(nb: int, write: bool) -> None:
+    rng = random.Random(100 + nb * 2 + write)
+    window = (0x40, 1 << 17)
+    for _ in range(30):
+        dram = DramTiming(latency=rng.randint(4, 30),
+                          bytes_per_cycle=Fraction(rng.randint(1, 80), rng.randint(1, 7)))
+        n = rng.randint(1, 5)
+        descs = [DmaDesc(dram_addr=rng.randrange(0, 1 << 16),
+                         row_bytes=rng.choice([0, rng.randint(1, 40), rng.randint(1, 2000)]),
+                         rows=rng.randint(1, 4), row_stride=rng.randint(0, 3000),
+                         planes=rng.randint(1, 2), plane_stride=rng.randint(0, 9000))
+                 for _ in range(rng.randint(1, 5))]
+        client = "store" if write else "load"
+        model = DmaModel(bus_bytes=nb, dram=dram, outstanding=n, window=window)
+        out = model.run([Request(client=client, desc=d) for d in descs])
+        ch = chain_timing(descs, write=write, bus_bytes=nb, dram=dram, outstanding=n,
+                          window=window)
+        assert [(o.cmd_cycle, o.status_cycle) for o in out] == list(
+            zip(ch.cmd, ch.status, strict=True)), (descs, dram, n)
+        assert [o.code for o in out] == [0 if in_window(d, window) else 1 for d in descs]
+        if len(descs) == 1:
+            assert ch.status[0] == transfer_cycles(descs[0], write=write, bus_bytes=nb,
+                                                   dram=dram, outstanding=n, window=window)
+
+
+def test_stepped_model_chaining_yields_to_another_client() -> None:
+    """load chains its transfers while nobody else offers; a fetch descriptor arriving while
+    load's first transfer drains stops the chain: the engine drains, fetch is granted the
+    cycle after load's status (round robin), then load again."""
+    d = DmaDesc(dram_addr=0, row_bytes=64)
+    one = transfer_cycles(d, write=False, bus_bytes=8, dram=FULL)
+    out = DmaModel(bus_bytes=8, dram=FULL).run(
+        [Request(client="load", desc=d), Request(client="load", desc=d),
+         Request(client="fetch", desc=d, at=2), Request(client="load", desc=d)])
+    # load 0: taken 0, its walk ends at its AR (2), the walker is free from 3; fetch offers
+    # from 2, so load 1 is not chained: load 0 drains (status `one`), the idle engine goes to
+    # fetch in one+1 (round robin after load), then to load 1 when fetch is done; load 3 is
+    # chained onto load 1 (nobody else offers): taken the cycle after load 1's AR
+    # (its 8 beats queue behind load 1's: the chain's closed form gives both)
+    a = one + 1 + one + 1
+    ch = chain_timing([d, d], write=False, bus_bytes=8, dram=FULL)
+    assert ch.cmd == (0, 3) and ch.status[0] == one
+    assert [(o.client, o.cmd_cycle, o.status_cycle) for o in out] == [
+        ("load", 0, one), ("load", a, a + one), ("fetch", one + 1, 2 * one + 1),
+        ("load", a + 3, a + ch.status[1])]

@@ -150,3 +150,138 @@ def test_dma_reads_and_writes_exactly() -> None:
                          write_clients=("store",), window=WIN)
         (out,) = model.run([Request(client=client, desc=desc)])
         assert c1 - c0 == closed == out.cycles, (desc, c1 - c0, closed, out.cycles)
+
+
+def test_walker_setup_length_matches_hand_count() -> None:
+    """The BurstWalker alone (Amaranth simulator): cycles from the descriptor handshake to the
+    first burst (and to the status of an empty transfer) for several (rows, planes), against a
+    hand count of 2 + max(bitlen(rows-1), bitlen(planes-1)) and against setup_cycles."""
+    from hwcnn.arch.dma_timing import setup_cycles
+    from hwcnn.hw.axi.walker import BurstWalker
+
+    # (rows, planes, row_bytes): hand-counted S (handshake + shift-add steps + CHECK)
+    cases = [(1, 1, 8, 2), (2, 1, 8, 3), (3, 1, 8, 4), (4, 1, 8, 4), (5, 1, 8, 5),
+             (1, 2, 8, 3), (1, 9, 8, 6), (3, 5, 8, 5), (17, 3, 8, 7), (0, 1, 8, 18),
+             (1, 1, 0, 2), (9, 2, 0, 6)]
+    w = BurstWalker(addr_width=32, buf_addr_width=8, data_width=64)
+    got: list[tuple[int, str]] = []
+
+    async def bench(ctx) -> None:  # type: ignore[no-untyped-def]
+        ctx.set(w.win_base, 0)
+        ctx.set(w.win_size, 1 << 32)
+        ctx.set(w.burst.ready, 1)
+        ctx.set(w.status.ready, 1)
+        inflight = 0
+
+        async def tick() -> None:   # a trivial engine: one burst completes per cycle
+            nonlocal inflight
+            fired = ctx.get(w.burst.valid)
+            ctx.set(w.ended, inflight > 0)
+            inflight += fired - (inflight > 0)
+            await ctx.tick()
+
+        for rows, planes, nbytes, _ in cases:
+            ctx.set(w.cmd.payload, DmaDesc(dram_addr=0x100, row_bytes=nbytes, rows=rows,
+                                           row_stride=64, planes=planes,
+                                           plane_stride=4096).fields())
+            while not ctx.get(w.idle):
+                await tick()
+            ctx.set(w.cmd.valid, 1)
+            assert ctx.get(w.cmd.ready)
+            await tick()
+            ctx.set(w.cmd.valid, 0)
+            cycle = 1
+            while not (ctx.get(w.burst.valid) or ctx.get(w.status.valid)):
+                await tick()
+                cycle += 1
+            got.append((cycle, "burst" if ctx.get(w.burst.valid) else "status"))
+
+    sim = Simulator(w)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    sim.run()
+    for (rows, planes, nbytes, hand), (cycle, what) in zip(cases, got, strict=True):
+        empty = rows == 0 or planes == 0 or nbytes == 0
+        assert what == ("status" if empty else "burst"), (rows, planes, nbytes, what)
+        assert cycle == hand == setup_cycles(rows, planes), (rows, planes, cycle, hand)
+
+
+def _chain_codes(jobs: list[DmaDesc], bad: tuple[int, int],
+                 wait: int | None = None) -> list[tuple[int, int, int]]:
+    """A 64-bit Dma (one read client) on a testbench AXI slave that answers each AR 3 cycles
+    later, one beat per cycle, with SLVERR on every beat inside ``bad``; the client offers
+    its descriptors back to back (the next one from the cycle after a handshake; descriptor
+    ``wait`` only once every earlier status has been taken). Returns
+    (handshake cycle, status cycle, code) per descriptor."""
+    dma = Dma(data_width=64, buf_addr_width=8, outstanding=2, read_clients=("load",),
+              write_clients=("store",))
+    out: list[tuple[int, int, int]] = []
+
+    async def bench(ctx) -> None:  # type: ignore[no-untyped-def]
+        bus = dma.m_axi
+        ctx.set(dma.win_base, WIN[0])
+        ctx.set(dma.win_size, WIN[1])
+        ctx.set(dma.load_status.ready, 1)
+        ctx.set(dma.load_beats.ready, 1)
+        ctx.set(bus.arready, 1)
+        reads: list[list[int]] = []          # [release cycle, addr, beats left]
+        taken: list[int] = []
+        k, cycle = 0, 0
+        cmd = dma.load_cmd
+        while len(out) < len(jobs):
+            offer = k < len(jobs) and (k != wait or len(out) == k)
+            if offer:
+                ctx.set(cmd.payload, jobs[k].fields())
+            ctx.set(cmd.valid, offer)
+            rv = bool(reads) and reads[0][0] <= cycle
+            ctx.set(bus.rvalid, rv)
+            if rv:
+                a = reads[0][1]
+                ctx.set(bus.rresp, 2 if bad[0] <= a < bad[1] else 0)
+                ctx.set(bus.rlast, reads[0][2] == 1)
+            if ctx.get(bus.arvalid):
+                reads.append([cycle + 3, ctx.get(bus.araddr), ctx.get(bus.arlen) + 1])
+            if rv and ctx.get(bus.rready):
+                reads[0][1] += NB
+                reads[0][2] -= 1
+                if reads[0][2] == 0:
+                    reads.pop(0)
+                elif reads:
+                    reads[0][0] = cycle + 1
+            if offer and ctx.get(cmd.ready):
+                taken.append(cycle)
+                k += 1
+            if ctx.get(dma.load_status.valid):
+                i = len(out)
+                out.append((taken[i], cycle, ctx.get(dma.load_status.payload)))
+            await ctx.tick()
+            cycle += 1
+            assert cycle < 3000, out
+
+    sim = Simulator(dma)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    sim.run()
+    return out
+
+
+def test_chained_transfers_error_codes() -> None:
+    """The sticky code with chained transfers (walker.py): the transfer whose burst gets the
+    error response and every transfer accepted after it until the engine is idle carry it,
+    no burst is issued meanwhile; an earlier transfer whose status was already offered keeps
+    0; a window refusal (1) is not sticky; a fresh grant of the idle engine clears the code."""
+    row = DmaDesc(dram_addr=0x1000, row_bytes=64, rows=2, row_stride=256)
+    bad = (0x4000, 0x4100)
+    hit = DmaDesc(dram_addr=0x4000, row_bytes=16)
+    outside = DmaDesc(dram_addr=0x10, row_bytes=8)
+    # clean, then the error, then one chained behind it: 0, 2, 2
+    codes = [c for _, _, c in _chain_codes([row, hit, row], bad)]
+    assert codes == [0, 2, 2]
+    # error first: the chained transfers after it carry it too
+    assert [c for _, _, c in _chain_codes([hit, row, row], bad)] == [2, 2, 2]
+    # a refused descriptor in the chain: 1 for it alone
+    assert [c for _, _, c in _chain_codes([row, outside, row], bad)] == [0, 1, 0]
+    # a descriptor offered once the engine is idle again (a fresh grant) starts clean
+    out = _chain_codes([hit, row, row, row], bad, wait=3)
+    assert [c for _, _, c in out] == [2, 2, 2, 0]
+    assert out[1][0] <= out[0][1] and out[3][0] > out[2][1]

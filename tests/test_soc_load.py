@@ -515,24 +515,30 @@ def _events(p: SocParams, insn: Insn) -> dict[str, list[int]]:
 
 def test_cycle_behaviour_as_documented() -> None:
     """The numbers of load.py's and im2col.py's docstrings (rtl/README.md 10.2): descriptor in
-    cycle 2, the DMA's 18-cycle set-up, one word / element per cycle one cycle after its beat,
+    cycle 2, the DMA's set-up (2 cycles for one row, 3 for two), one word / element per cycle
+    one cycle after its beat,
     the status two cycles after the last write; LOAD2D's 51-cycle set-up, padding written
     from cycle 53, the first rectangle descriptor after PIX + max(kh, kw) + RECT + 12."""
     p = soc_params(4, 4, WS)
     ev = _events(p, make(Opcode.LOAD, buffer=Buffer.ACT, mode=MemMode.WORDS, rows=6,
                          dram_base=3))
-    # 24 bytes from offset 3: 4 beats from cycle 23 (18 set-up, AR in 20, 3 latency)
-    assert ev["cmd"] == [2] and ev["beat"] == [23, 24, 25, 26]
-    assert ev["wr"] == list(range(24, 30)) and ev["status"] == [31]
+    # 24 bytes from offset 3: 4 beats from cycle 7 (2 set-up, AR in 4, 3 latency)
+    assert ev["cmd"] == [2] and ev["beat"] == [7, 8, 9, 10]
+    assert ev["wr"] == list(range(8, 14)) and ev["status"] == [15]
     ev = _events(p, make(Opcode.LOAD, buffer=Buffer.OUT, mode=MemMode.PIXELS, rows=2,
                          elems=5, dram_stride=9, sram_stride=2, fold_stride=1))
-    assert ev["wr"] == list(range(24, 34)) and ev["status"] == [35]
+    # two rows (rows-1 = 1: one shift-add step): AR in 5, beats from 8
+    assert ev["wr"] == list(range(9, 19)) and ev["status"] == [20]
     ev = _events(p, make(Opcode.LOAD2D, in_h=2, in_w=2, pix_stride=1, out_w=2, cg=1, kh=3,
                          kw=3, sh=1, sw=1, ph=1, pw=1, dh=1, dw=1, m=2, k=9))
     # pixel 0: 4 padding elements, then 4 from its 2x2 rectangle, then one more padding
     assert ev["wr"][:4] == [53, 54, 55, 56] and ev["cmd"][0] == 53 + 1 + 3 + 1 + 12
-    # pixel 1's descriptor is offered (and taken) in the cycle after pixel 0's DMA status
-    assert len(ev["wr"]) == 18 and ev["cmd"][1] == ev["dma"][0] + 1
+    # pixel 1's descriptor is offered (and taken) once its walker has run NEXT, PIX, SCAN (3),
+    # RECT, ADDR (12) after pixel 0's ISSUE, and not before the cycle after pixel 0's DMA
+    # status (here the walker is the later one: 19 cycles after pixel 0's descriptor)
+    walk = ev["cmd"][0] + 1 + 1 + 3 + 1 + 12 + 1
+    assert walk > ev["dma"][0] + 1
+    assert len(ev["wr"]) == 18 and ev["cmd"][1] == walk
     assert ev["status"] == [ev["wr"][-1] + 2]
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from hwcnn.arch.config import ArrayConfig, Dataflow, HardwareConfig
 from hwcnn.arch.dma import DmaDesc
-from hwcnn.arch.dma_timing import SETUP_CYCLES, transfer_cycles
+from hwcnn.arch.dma_timing import setup_cycles, transfer_cycles
 from hwcnn.hw.params import BufferDepths
 from hwcnn.hw.soc.ports import SocParams
 from hwcnn.isa import Buffer, Insn, MemMode, Opcode, make, to_bytes
@@ -53,9 +53,9 @@ def test_end_only_program_by_hand() -> None:
 def test_one_load_words_by_hand() -> None:
     """LOAD 3 words into WGT, then END: the load dispatcher takes it the cycle after it is in
     the queue, the unit starts the cycle after (START), issues its descriptor in RUN (two
-    cycles after the handshake, the DMA idle), 12 bytes in two 8-byte beats; the status comes
-    FINISH after the transfer's last beat -- transfer_cycles counts it -- and the unit's status
-    the cycle after that."""
+    cycles after the handshake, the DMA idle), 12 bytes in two 8-byte beats; the DMA status
+    comes FINISH = 1 cycle after the transfer's last beat -- transfer_cycles counts it -- with
+    the last word's write, and the unit's status two cycles after that."""
     p = _params(WS)
     ld = make(Opcode.LOAD, buffer=Buffer.WGT, mode=MemMode.WORDS, sram_base=0,
               dram_base=0x100, rows=3)
@@ -66,10 +66,11 @@ def test_one_load_words_by_hand() -> None:
                                        bus_bytes=8, dram=timing(8, 8))
     h = fetch_status + 3               # routable, in the queue, ISSUE: executor handshake
     assert run.insns[0][0] == h
-    # the descriptor is offered in h+2 (RUN) and taken at once; the unit finishes in the
-    # cycle after the DMA status (both words written by then) and offers status from +1
-    assert run.insns[0][1] == h + 2 + xfer + 1 + 1
-    assert xfer > SETUP_CYCLES
+    # the descriptor is offered in h+2 (RUN) and taken at once; the DMA status comes the
+    # cycle after the last beat, the cycle in which the last word is written: the unit sees
+    # both one cycle later, finishes in the cycle after that and offers status from +1
+    assert run.insns[0][1] == h + 2 + xfer + 2 + 1
+    assert xfer > setup_cycles(1, 1)
 
 
 def _f(**kw: object) -> dict:

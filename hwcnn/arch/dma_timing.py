@@ -2,9 +2,15 @@
 the DRAM model :class:`~.dma.DramTiming`): the one source of DMA cycle numbers.
 
 Cycle 0 is the descriptor handshake; the result is the cycle of the status handshake (the
-client takes the status at once). ``S = DIM_BITS + 2`` cycles of set-up (bit-serial window
-check) come first; an empty or refused transfer ends there. Burst ``i`` (``n_i`` beats) then
-issues its AR / AW at
+client takes the status at once). ``S`` cycles of set-up (bit-serial window check,
+:func:`setup_cycles`) come first; an empty or refused transfer ends there. The set-up is the
+handshake cycle, one shift-add step per bit of the longer of ``rows - 1`` and ``planes - 1``
+(each taken modulo ``2**DIM_BITS``; the shift-add stops as soon as both remaining multipliers
+are zero) and one CHECK cycle::
+
+    S = 2 + max(bitlen(rows - 1), bitlen(planes - 1))      (2 for rows = planes = 1; at most 18)
+
+Burst ``i`` (``n_i`` beats) then issues its AR / AW at
 
     a_0 = S,   a_i = max(a_{i-1} + 1, done_{i-N} + 1)      (N = outstanding bursts)
 
@@ -19,7 +25,8 @@ where ``e_i`` is the first cycle the beat could move: ``a_i + L`` for a read (DR
 Inside a burst beats follow the server (``s + j*p``; the beat moves in cycle
 ``ceil(s / q)``), so the last beat moves in ``l_i = ceil((s_i + (n_i - 1)*p) / q)``;
 ``done_i = l_i`` for a read, ``l_i + L`` for a write. The status handshake is
-``done_last + 2``. This is a recurrence over bursts, O(bursts), never over cycles.
+``done_last + 1`` (the cycle after the last RLAST / B: the draining slot's burst count is zero).
+This is a recurrence over bursts, O(bursts), never over cycles.
 """
 
 from __future__ import annotations
@@ -28,13 +35,25 @@ from dataclasses import dataclass
 
 from .dma import DIM_BITS, DmaDesc, DramTiming, bursts, in_window
 
-#: Cycles from the descriptor handshake to the first AR / AW (and to the status of an empty or
-#: refused transfer).
-SETUP_CYCLES = DIM_BITS + 2
+#: The longest set-up (a 16-bit ``rows - 1`` or ``planes - 1``, e.g. ``rows = 0``).
+SETUP_CYCLES_MAX = DIM_BITS + 2
 #: Cycles from an AW handshake to the earliest W beat of that burst.
 WRITE_DATA_DELAY = 3
 #: Cycles from the last RLAST / B handshake to the status handshake.
-FINISH_CYCLES = 2
+FINISH_CYCLES = 1
+
+
+def setup_steps(rows: int, planes: int) -> int:
+    """Shift-add steps of the walker's window check: the bit length of the longer multiplier,
+    ``max(bitlen((rows-1) mod 2**DIM_BITS), bitlen((planes-1) mod 2**DIM_BITS))``."""
+    mask = (1 << DIM_BITS) - 1
+    return max(((rows - 1) & mask).bit_length(), ((planes - 1) & mask).bit_length())
+
+
+def setup_cycles(rows: int, planes: int) -> int:
+    """Cycles from the descriptor handshake to the first AR / AW (and to the status of an empty
+    or refused transfer): the handshake, :func:`setup_steps` shift-add steps, one CHECK."""
+    return 2 + setup_steps(rows, planes)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -56,8 +75,9 @@ def transfer_timing(desc: DmaDesc, *, write: bool, bus_bytes: int, dram: DramTim
                     addr_width: int = 32) -> TransferTiming:
     """Every burst's issue / last-beat / done cycle and the status cycle (module docstring);
     a descriptor outside ``window`` (base, size) is refused after the set-up."""
+    setup = setup_cycles(desc.rows, desc.planes)
     if window is not None and not in_window(desc, window, addr_width):
-        return TransferTiming(issue=(), last_beat=(), done=(), status=SETUP_CYCLES)
+        return TransferTiming(issue=(), last_beat=(), done=(), status=setup)
     p, q = dram.slot(bus_bytes)
     lat = dram.latency
     issue: list[int] = []
@@ -65,7 +85,7 @@ def transfer_timing(desc: DmaDesc, *, write: bool, bus_bytes: int, dram: DramTim
     done: list[int] = []
     s_prev = n_prev = None
     for i, b in enumerate(bursts(desc, bus_bytes)):
-        a = SETUP_CYCLES if i == 0 else issue[-1] + 1
+        a = setup if i == 0 else issue[-1] + 1
         if i >= outstanding:
             a = max(a, done[i - outstanding] + 1)
         e = a + (WRITE_DATA_DELAY if write else lat)
@@ -77,7 +97,7 @@ def transfer_timing(desc: DmaDesc, *, write: bool, bus_bytes: int, dram: DramTim
         last.append(lb)
         done.append(lb + lat if write else lb)
         s_prev, n_prev = s, b.beats
-    status = done[-1] + FINISH_CYCLES if done else SETUP_CYCLES
+    status = done[-1] + FINISH_CYCLES if done else setup
     return TransferTiming(issue=tuple(issue), last_beat=tuple(last), done=tuple(done),
                           status=status)
 
@@ -86,7 +106,68 @@ def transfer_cycles(desc: DmaDesc, *, write: bool, bus_bytes: int, dram: DramTim
                     outstanding: int = 4, window: tuple[int, int] | None = None,
                     addr_width: int = 32) -> int:
     """Cycles of one transfer on an idle DMA and DRAM (descriptor handshake = cycle 0 to the
-    status handshake); ``SETUP_CYCLES`` for an empty or refused one."""
+    status handshake); :func:`setup_cycles` for an empty or refused one."""
     return transfer_timing(desc, write=write, bus_bytes=bus_bytes, dram=dram,
                            outstanding=outstanding, window=window,
                            addr_width=addr_width).status
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ChainTiming:
+    """Cycles of back-to-back chained transfers of one client (cycle 0 = the first handshake)."""
+
+    cmd: tuple[int, ...]          # descriptor handshake of each transfer
+    status: tuple[int, ...]       # status handshake of each transfer
+    issue: tuple[int, ...]        # AR / AW handshake of every burst, in order
+
+
+def chain_timing(descs: list[DmaDesc], *, write: bool, bus_bytes: int, dram: DramTiming,
+                 outstanding: int = 4, window: tuple[int, int] | None = None,
+                 addr_width: int = 32) -> ChainTiming:
+    """Exact cycles of ``descs`` offered back to back by ONE client on an idle engine (each one
+    offered from the cycle after the previous handshake or earlier; statuses taken at once; no
+    other client; no error response). The walker holds the walking transfer W and the
+    draining one D (``hw/axi/walker.py``): transfer ``k``'s walk ends in ``end_k`` (its CHECK
+    for an empty or refused transfer, else its last AR / AW), it becomes D in
+    ``move_k = max(end_k, status_{k-1})`` (D is free, or its status is taken that cycle), the
+    next descriptor is taken in ``c_{k+1} = move_k + 1``, and
+
+        status_k = max(move_k, done_last_k) + 1          (done_last_k = -inf without bursts)
+
+    The bursts of all transfers form ONE sequence for the issue and data-slot recurrences of
+    :func:`transfer_timing` (``outstanding`` bursts in flight per engine, one slot server), the
+    first burst of transfer ``k`` not before ``c_k + S_k``. A single descriptor gives exactly
+    :func:`transfer_timing`'s status."""
+    p, q = dram.slot(bus_bytes)
+    lat = dram.latency
+    cmds: list[int] = []
+    stats: list[int] = []
+    issue: list[int] = []
+    done: list[int] = []
+    s_prev = n_prev = None
+    c = 0
+    for k, desc in enumerate(descs):
+        cmds.append(c)
+        setup = setup_cycles(desc.rows, desc.planes)
+        refused = window is not None and not in_window(desc, window, addr_width)
+        bs = [] if refused else bursts(desc, bus_bytes)
+        end = c + setup - 1
+        last_done = None
+        for j, b in enumerate(bs):
+            a = c + setup if j == 0 else issue[-1] + 1
+            g = len(issue)
+            if g >= outstanding:
+                a = max(a, done[g - outstanding] + 1)
+            e = a + (WRITE_DATA_DELAY if write else lat)
+            s = (e - 1) * q + 1
+            if s_prev is not None and n_prev is not None:
+                s = max(s, s_prev + n_prev * p)
+            lb = -(-(s + (b.beats - 1) * p) // q)
+            issue.append(a)
+            done.append(lb + lat if write else lb)
+            s_prev, n_prev = s, b.beats
+            end, last_done = a, done[-1]
+        move = max(end, stats[k - 1]) if k else end
+        stats.append(max(move, last_done if last_done is not None else move) + 1)
+        c = move + 1
+    return ChainTiming(cmd=tuple(cmds), status=tuple(stats), issue=tuple(issue))

@@ -1,7 +1,8 @@
 """Stepped cycle model of the AXI DMA (``hwcnn.hw.axi``) and the DRAM model in front of it.
 
 One :meth:`DmaModel.run` call plays descriptor requests of several clients cycle by cycle: the
-per-engine round-robin arbiters, each engine's address walker (set-up, window check, bursts),
+per-engine round-robin arbiters and each engine's address walker (set-up, window check,
+bursts, chained transfers; shared with :mod:`.socdma` in :mod:`.dmawalk`),
 the read engine's in-flight bursts, the write engine's beat walker, buffer reader and beat FIFO,
 and the DRAM model (:class:`hwcnn.arch.dma.DramTiming`: read latency, one shared slot server for
 R and W beats with R priority, B ``latency`` cycles after WLAST). Every rule mirrors a register
@@ -19,10 +20,11 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from ..arch.dma import DIM_BITS, Burst, DmaDesc, DramTiming, ErrorCode, bursts, in_window
+from ..arch.dma import DmaDesc, DramTiming
 from ..arch.soc import WORD_READER_DEPTH
+from .dmawalk import Engine
 
 #: Words the write path holds between the beat walker and W (buffer reader depth).
 READER_DEPTH = WORD_READER_DEPTH
@@ -52,21 +54,6 @@ class Outcome:
         return self.status_cycle - self.cmd_cycle
 
 
-@dataclass
-class _Walker:
-    """One engine's front end and its arbiter."""
-
-    clients: tuple[str, ...]
-    last: int
-    state: str = "IDLE"
-    timer: int = 0
-    req: Request | None = None
-    cmd_cycle: int = 0
-    code: int = 0
-    todo: deque = field(default_factory=deque)     # bursts not yet issued
-    inflight: int = 0
-
-
 class DmaModel:
     """The DMA of one bus width with its clients, on the DRAM model."""
 
@@ -82,8 +69,10 @@ class DmaModel:
         """Play ``requests``; outcomes in the order of ``requests``."""
         p, q = self.dram.slot(self.nb)
         lat = self.dram.latency
-        rd = _Walker(clients=self.read_clients, last=len(self.read_clients) - 1)
-        wr = _Walker(clients=self.write_clients, last=len(self.write_clients) - 1)
+        kw = {"bus_bytes": self.nb, "outstanding": self.n, "window": self.window,
+              "addr_width": self.addr_width}
+        rd = Engine(n_clients=len(self.read_clients), **kw)
+        wr = Engine(n_clients=len(self.write_clients), **kw)
         pending = {c: deque(r for r in requests if r.client == c)
                    for c in self.read_clients + self.write_clients}
         unknown = [r.client for r in requests if r.client not in pending]
@@ -100,6 +89,8 @@ class DmaModel:
         info: deque[list[int]] = deque()         # [visible from cycle, beats, next beat j]
         beats_w: deque[tuple[int, bool]] = deque()  # (W-eligible from cycle, last)
         held = 0                                 # addresses issued - W beats taken
+        rd_taken: deque[tuple[Request, int]] = deque()   # accepted, status not yet taken
+        wr_taken: deque[tuple[Request, int]] = deque()
         t = 0
         while len(done) < len(requests):
             if t > limit:
@@ -136,56 +127,24 @@ class DmaModel:
                 bts.append(t + lat)
             if r_take or w_take:
                 nxt = max(t * q - q + 1, nxt) + p
-            # --- walkers, arbiters, AR / AW issue ---
-            for wk, is_write in ((rd, False), (wr, True)):
-                fire = False
-                if wk.state == "ISSUE":
-                    if wk.inflight < self.n and wk.code == 0:
-                        b: Burst = wk.todo.popleft()
-                        fire = True
-                        if is_write:
-                            info.append([t + 1, b.beats, 0])
-                        else:
-                            rbursts.append([t + lat, b.beats])
-                        if not wk.todo:
-                            wk.state = "DRAIN"
-                elif wk.state == "DRAIN":
-                    if wk.inflight == 0:
-                        wk.state = "STATUS"
-                elif wk.state == "STATUS":
-                    assert wk.req is not None
-                    done[index[id(wk.req)]] = Outcome(client=wk.req.client, desc=wk.req.desc,
-                                                      cmd_cycle=wk.cmd_cycle, status_cycle=t,
-                                                      code=wk.code)
-                    wk.state, wk.req = "IDLE", None
-                    wk.timer = -1                 # IDLE from the next cycle
-                elif wk.state == "SETUP":
-                    wk.timer += 1
-                    if wk.timer == DIM_BITS:
-                        wk.state = "CHECK"
-                elif wk.state == "CHECK":
-                    desc = wk.req.desc if wk.req else None
-                    assert desc is not None
-                    if desc.empty:
-                        wk.state = "STATUS"
-                    elif not in_window(desc, self.window, self.addr_width):
-                        wk.code, wk.state = ErrorCode.DMA_WINDOW, "STATUS"
+            # --- arbiters, walkers, AR / AW issue ---
+            for eng, clients, taken, is_write in ((rd, self.read_clients, rd_taken, False),
+                                                  (wr, self.write_clients, wr_taken, True)):
+                def offer(cl: tuple[str, ...] = clients, now: int = t) -> list[DmaDesc | None]:
+                    return [pending[c][0].desc if pending[c] and pending[c][0].at <= now
+                            else None for c in cl]
+
+                acc, b, st = eng.step(offer, b_take if is_write else r_last, 0)
+                if acc is not None:
+                    taken.append((pending[clients[acc]].popleft(), t))
+                if st is not None:
+                    req, c0 = taken.popleft()
+                    done[index[id(req)]] = Outcome(client=req.client, desc=req.desc,
+                                                   cmd_cycle=c0, status_cycle=t, code=st[1])
+                if b is not None:
+                    if is_write:
+                        info.append([t + 1, b.beats, 0])
                     else:
-                        wk.todo = deque(bursts(desc, self.nb))
-                        wk.state = "ISSUE"
-                elif wk.state == "IDLE" and wk.timer == 0:
-                    n = len(wk.clients)
-                    for off in range(1, n + 1):
-                        i = (wk.last + off) % n
-                        c = wk.clients[i]
-                        if pending[c] and pending[c][0].at <= t:
-                            wk.req = pending[c].popleft()
-                            wk.last, wk.cmd_cycle = i, t
-                            wk.state, wk.timer, wk.code = "SETUP", 0, 0
-                            break
-                if wk.state == "IDLE" and wk.timer < 0:
-                    wk.timer = 0
-                ended = (b_take if is_write else r_last)
-                wk.inflight += int(fire) - int(ended)
+                        rbursts.append([t + lat, b.beats])
             t += 1
         return [done[i] for i in range(len(requests))]

@@ -12,7 +12,13 @@ from __future__ import annotations
 from typing import Any
 
 from ..arch.dma import DmaDesc
-from ..arch.soc import IM2COL_ADDR_CYCLES, IM2COL_PHASES, LOAD_PIXEL_CHUNK, LOAD_WORD_CHUNK
+from ..arch.soc import (
+    IM2COL_ADDR_CYCLES,
+    IM2COL_PHASES,
+    LOAD_OUTSTANDING,
+    LOAD_PIXEL_CHUNK,
+    LOAD_WORD_CHUNK,
+)
 from ..errors import HwcnnError
 from ..isa.fields import Buffer, Insn, MemMode, Opcode
 
@@ -155,7 +161,7 @@ class LoadUnitModel:
         self.state = "IDLE"
         self.cnt = 0
         self.size = 0
-        self.pending = False
+        self.outst = 0
         self.im: Im2colModel | None = None
         self.ev_cmd, self.ev_beat, self.ev_status = False, None, None
         self.f: dict[str, int] = {}
@@ -184,7 +190,7 @@ class LoadUnitModel:
                        rows=min(self.g_left, PIXEL_CHUNK), row_stride=f["dram_stride"])
 
     def cmd(self) -> DmaDesc | None:
-        if self.state != "RUN" or self.pending:
+        if self.state != "RUN" or self.outst >= LOAD_OUTSTANDING:
             return None
         return self._gen_desc()
 
@@ -233,25 +239,25 @@ class LoadUnitModel:
                 self.g_left = f["rows"] * self.size if self.kind == 0 else f["rows"]
             self.g_done = self.w_done = False
             self.w_i = self.w_e = 0
-            self.pending = False
+            self.outst = 0
             if self.kind == 2:
                 self.im = Im2colModel(self.f, self.base, self.t.elem_bytes)
             self.state = "RUN"
         elif st == "RUN":
-            finish = not self.pending and self.g_done_now() and self.wr_done_now()
+            finish = self.outst == 0 and self.g_done_now() and self.wr_done_now()
             if self.kind == 2:
                 assert self.im is not None
                 self.im.update(self.ev_cmd, self.cnt >= self.size)
             elif take_out:
                 self._write()
             if self.ev_cmd:
-                self.pending = True
+                self.outst += 1
                 if self.kind != 2:
                     self._advance()
             if self.ev_status is not None:
                 if self.ev_status:
                     raise SocModelError(f"DMA status {self.ev_status} on a load")
-                self.pending = False
+                self.outst -= 1
             if finish:
                 self.state = "STATUS"
         if st in ("START", "RUN"):

@@ -61,7 +61,9 @@ class Width:
     dut: object
     ram: AxiRam
     queues: dict[str, deque] = field(default_factory=dict)
-    active: dict[str, Done] = field(default_factory=dict)
+    # per client its accepted transfers whose status is not yet taken, oldest first (the DMA
+    # chains up to two); a client without one has no key
+    active: dict[str, list[Done]] = field(default_factory=dict)
     finished: list[Done] = field(default_factory=list)
     bufs: dict[str, dict[int, int]] = field(default_factory=dict)
     store_mem: dict[int, int] = field(default_factory=dict)
@@ -153,9 +155,12 @@ class Bench:
                     if (q and q[0][1] <= self.cycle
                             and int(wd.sig(f"{c}_cmd__ready").value)):
                         desc = q.popleft()[0]
-                        wd.active[c] = Done(client=c, desc=desc, cmd_cycle=self.cycle)
+                        wd.active.setdefault(c, []).append(Done(client=c, desc=desc,
+                                                                cmd_cycle=self.cycle))
                     if int(wd.sig(f"{c}_status__valid").value):
-                        d = wd.active.pop(c)
+                        d = wd.active[c].pop(0)
+                        if not wd.active[c]:
+                            del wd.active[c]
                         d.status_cycle = self.cycle
                         d.code = int(wd.sig(f"{c}_status__payload").value)
                         wd.finished.append(d)

@@ -6,17 +6,21 @@ a read client receives its beats on ``<name>_beats``, a write client serves buff
 ``<name>_rd_addr`` / ``<name>_rd_data``. Reads and writes run concurrently (AXI's read and write
 channels are independent).
 
-Arbitration (per engine): a whole transfer at a time, round robin (client 0 first after reset). When the engine is idle, the
-first client with a pending descriptor, counting from the one after the last granted client,
-gets the engine in the same cycle (no arbitration cycle); it keeps it until its status has been
-taken. With one client per engine the arbiter is a wire.
+Arbitration (per engine), round robin (client 0 first after reset). When the engine is idle
+(no transfer in it: ``idle`` of the engine), the first client with a pending descriptor,
+counting from the one after the last granted client, gets the engine in the same cycle (no
+arbitration cycle) and becomes its owner. While the engine holds a transfer, only the owner's
+descriptor is offered to it (the walker accepts it once the previous transfer has issued its
+last burst: chained transfers, ``walker.py``), and only in a cycle in which no other client
+offers one; so under contention the owner's transfers drain, the engine becomes idle and round
+robin moves on. Statuses and beats (write: buffer reads) go to the owner.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from amaranth.hdl import Module, Signal
+from amaranth.hdl import Cat, Module, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -85,33 +89,39 @@ class Dma(wiring.Component):
 
 
 def _grant(m: Module, engine: wiring.Component, cmds: list, statuses: list, tag: str) -> Signal:
-    """Round-robin transfer-level arbitration; returns the owner index signal."""
+    """Round-robin arbitration with chaining (module docstring); returns the owner index."""
     n = len(cmds)
     owner = Signal(range(max(n, 2)), name=f"{tag}_owner")
     last = Signal(range(max(n, 2)), name=f"{tag}_last", init=n - 1)  # client 0 first
-    active = Signal(name=f"{tag}_active")
+    active = Signal(name=f"{tag}_active")             # a transfer in the engine
+    m.d.comb += active.eq(~engine.idle)
     winner = Signal.like(owner, name=f"{tag}_winner")
     # the first valid client after `last` (round robin): scan priorities from lowest to highest
     for off in reversed(range(1, n + 1)):
         for cur in range(n):
             with m.If((last == cur) & cmds[(cur + off) % n].valid):
                 m.d.comb += winner.eq((cur + off) % n)
+    # while active, the owner may chain its next descriptor unless another client is waiting
+    other = Signal(name=f"{tag}_other")
+    for i in range(n):
+        with m.If(owner == i):
+            m.d.comb += other.eq(Cat(*(c.valid for j, c in enumerate(cmds) if j != i)).any()
+                                 if n > 1 else 0)
     sel = Signal.like(owner, name=f"{tag}_sel")
     m.d.comb += sel.eq(winner)
     with m.If(active):
         m.d.comb += sel.eq(owner)
+    gate = ~active | ~other
     for i, (c, s) in enumerate(zip(cmds, statuses, strict=True)):
         with m.If(sel == i):
-            m.d.comb += [engine.cmd.valid.eq(c.valid & ~active), engine.cmd.payload.eq(c.payload),
-                         c.ready.eq(engine.cmd.ready & ~active)]
+            m.d.comb += [engine.cmd.valid.eq(c.valid & gate), engine.cmd.payload.eq(c.payload),
+                         c.ready.eq(engine.cmd.ready & gate)]
         m.d.comb += [s.payload.eq(engine.status.payload),
-                     s.valid.eq(engine.status.valid & (owner == i) & active)]
+                     s.valid.eq(engine.status.valid & (owner == i))]
         with m.If(owner == i):
             m.d.comb += engine.status.ready.eq(s.ready)
     with m.If(engine.cmd.valid & engine.cmd.ready):
-        m.d.sync += [owner.eq(sel), last.eq(sel), active.eq(1)]
-    with m.If(engine.status.valid & engine.status.ready):
-        m.d.sync += active.eq(0)
+        m.d.sync += [owner.eq(sel), last.eq(sel)]
     return owner
 
 

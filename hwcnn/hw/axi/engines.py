@@ -10,9 +10,12 @@ walker then asks the buffer for each beat's word (``buf_rd_addr`` stream) and re
 and WLAST in a beat FIFO; the buffer's words come back in order on ``buf_rd_data`` and leave on W
 together with the recorded strobes. BREADY is always high.
 
-Both: the first SLVERR / DECERR response sets a sticky code (``ErrorCode``); no further burst is
-issued, the bursts in flight are finished, and the transfer's status carries the code. An AR / AW
-that has been offered stays offered until it is taken (AXI: VALID never retracted).
+Both: each burst completion (RLAST / B) pulses the walker's ``ended``, an SLVERR / DECERR
+response gives its code on ``resp``; the walker keeps the sticky code and the per-transfer codes
+(``walker.py``): after the first error no further burst is issued, the bursts in flight are
+finished. ``outstanding`` bounds the bursts in flight of the engine (of both the draining and
+the walking transfer). An AR / AW that has been offered stays offered until it is taken (AXI:
+VALID never retracted). ``idle`` / ``busy``: no transfer / a transfer in the engine.
 """
 
 from __future__ import annotations
@@ -50,32 +53,29 @@ class _EngineBase(wiring.Component):
             "cmd": In(stream.Signature(desc_layout(addr_width, buf_addr_width))),
             "status": Out(stream.Signature(8)),
             "win_base": In(64), "win_size": In(64),
-            "busy": Out(1),
+            "busy": Out(1),           # a transfer in the engine (= ~idle)
+            "idle": Out(1),
             **members,
         })
 
-    def _front(self, m: Module) -> tuple[BurstWalker, Signal, Signal]:
+    def _front(self, m: Module) -> tuple[BurstWalker, Signal]:
         w = BurstWalker(addr_width=self.addr_width, buf_addr_width=self.buf_addr_width,
-                        data_width=self.data_width)
+                        data_width=self.data_width, outstanding=self.outstanding)
         m.submodules.walker = w
         wiring.connect(m, wiring.flipped(self.cmd), w.cmd)
         wiring.connect(m, w.status, wiring.flipped(self.status))
         m.d.comb += [w.win_base.eq(self.win_base), w.win_size.eq(self.win_size)]
-        code = Signal(8)
         inflight = Signal(range(self.outstanding + 1))
-        with m.If(w.begin):
-            m.d.sync += code.eq(0)
-        m.d.comb += [w.code.eq(code), w.drained.eq(inflight == 0),
-                     self.busy.eq(~w.cmd.ready)]
-        return w, code, inflight
+        m.d.comb += [self.busy.eq(~w.idle), self.idle.eq(w.idle)]
+        return w, inflight
 
-    def _issue(self, m: Module, w: BurstWalker, code: Signal, inflight: Signal, ch: str,
+    def _issue(self, m: Module, w: BurstWalker, inflight: Signal, ch: str,
                info_w: fifo.SyncFIFO) -> Signal:
         """Drive AR or AW from the walker's bursts; returns the handshake signal."""
         bus = self.m_axi
         valid, ready = getattr(bus, f"{ch}valid"), getattr(bus, f"{ch}ready")
         hold = Signal(name=f"{ch}_hold")   # offered and not yet taken: keep offering
-        can = (inflight < self.outstanding) & (code == 0) & info_w.w_rdy
+        can = (inflight < self.outstanding) & ~w.stop & info_w.w_rdy
         m.d.comb += [valid.eq(w.burst.valid & (hold | can)),
                      getattr(bus, f"{ch}addr").eq(w.burst.payload.addr),
                      getattr(bus, f"{ch}len").eq(w.burst.payload.len),
@@ -83,7 +83,7 @@ class _EngineBase(wiring.Component):
                      getattr(bus, f"{ch}burst").eq(BURST_INCR),
                      getattr(bus, f"{ch}id").eq(0),
                      w.burst.ready.eq(ready & (hold | can)),
-                     w.abort.eq((code != 0) & ~hold)]
+                     w.abort.eq(w.stop & ~hold)]
         fire = Signal(name=f"{ch}_fire")
         m.d.comb += fire.eq(valid & ready)
         m.d.sync += hold.eq(valid & ~ready)
@@ -105,10 +105,10 @@ class DmaReadEngine(_EngineBase):
     def elaborate(self, platform: object) -> Module:
         m = Module()
         bus = self.m_axi
-        w, code, inflight = self._front(m)
+        w, inflight = self._front(m)
         lay = burst_layout(self.addr_width, self.buf_addr_width, self.data_width)
         m.submodules.info = info = fifo.SyncFIFO(width=lay.size, depth=self.outstanding)
-        fire = self._issue(m, w, code, inflight, "ar", info)
+        fire = self._issue(m, w, inflight, "ar", info)
         head = data.View(lay, info.r_data)
         beat = Signal(8)
         nb = self.data_width // 8
@@ -127,11 +127,11 @@ class DmaReadEngine(_EngineBase):
         m.d.comb += last.eq(take & bus.rlast)
         with m.If(take):
             m.d.sync += beat.eq(beat + 1)
-            with m.If((code == 0) & bus.rresp[1]):
-                m.d.sync += code.eq(_error_code(bus.rresp))
+        with m.If(take & bus.rresp[1]):
+            m.d.comb += w.resp.eq(_error_code(bus.rresp))
         with m.If(last):
             m.d.sync += beat.eq(0)
-        m.d.comb += info.r_en.eq(last)
+        m.d.comb += [info.r_en.eq(last), w.ended.eq(last)]
         m.d.sync += inflight.eq(inflight + fire - last)
         # unused write channels idle
         m.d.comb += [bus.awvalid.eq(0), bus.wvalid.eq(0), bus.bready.eq(1)]
@@ -153,10 +153,10 @@ class DmaWriteEngine(_EngineBase):
     def elaborate(self, platform: object) -> Module:
         m = Module()
         bus = self.m_axi
-        w, code, inflight = self._front(m)
+        w, inflight = self._front(m)
         lay = burst_layout(self.addr_width, self.buf_addr_width, self.data_width)
         m.submodules.info = info = fifo.SyncFIFO(width=lay.size, depth=self.outstanding)
-        fire = self._issue(m, w, code, inflight, "aw", info)
+        fire = self._issue(m, w, inflight, "aw", info)
         nb = self.data_width // 8
         ones = (1 << nb) - 1
         # beat walker: one buffer read per beat, strobes + last into the beat FIFO
@@ -185,8 +185,9 @@ class DmaWriteEngine(_EngineBase):
         m.d.comb += bus.bready.eq(1)
         done = Signal()
         m.d.comb += done.eq(bus.bvalid)
-        with m.If(done & (code == 0) & bus.bresp[1]):
-            m.d.sync += code.eq(_error_code(bus.bresp))
+        with m.If(done & bus.bresp[1]):
+            m.d.comb += w.resp.eq(_error_code(bus.bresp))
+        m.d.comb += w.ended.eq(done)
         m.d.sync += inflight.eq(inflight + fire - done)
         m.d.comb += [bus.arvalid.eq(0), bus.rready.eq(1)]
         return m

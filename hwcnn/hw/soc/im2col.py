@@ -37,7 +37,7 @@ until taken); then NEXT. For a K-split chunk, per kernel position from ``(k0 div
 for an in-bounds position ADDR (12) and ISSUE, then ADV; after the position that ends the
 pixel's ``k`` elements, NEXT. NEXT of the last pixel sets ``gen_done`` (visible the next
 cycle) and returns to IDLE; otherwise it steps to the next pixel's PIX. The load unit lets an
-ISSUE complete only while none of its transfers is outstanding.
+ISSUE complete only while fewer than 2 of its transfers are outstanding.
 
 Element walker: from cycle 52 one element per cycle, ``A[i, kk]`` with ``kk`` innermost; a
 padding element is written in its cycle, an in-bounds one in the first cycle in which

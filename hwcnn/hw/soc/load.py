@@ -27,10 +27,12 @@ NOP.
 Cycle behaviour (cycle 0 = the ``unit.insn`` handshake; ``insn.ready`` is high exactly in
 IDLE): a NOP or refused instruction offers its status in cycle 1. Otherwise cycle 1 is START
 (the walkers load the instruction; LOAD2D starts its set-up), RUN from cycle 2. In RUN a
-descriptor is offered on ``dma.cmd`` only while no transfer of this unit is outstanding (its
-status not yet taken; ``dma.status.ready`` is always high in RUN), so the next descriptor is
-offered in the cycle after the previous status (the DMA accepts it that cycle at the
-earliest). Writes: WORDS one word per cycle, PIXELS / LOAD2D one element per cycle, each in
+descriptor is offered on ``dma.cmd`` while fewer than :data:`MAX_OUTSTANDING` (2) transfers of
+this unit are outstanding (descriptor handshakes minus status handshakes, a register;
+``dma.status.ready`` is always high in RUN) and no DMA error was seen, so the next descriptor
+is offered from the cycle after the previous one was taken (the DMA chains it: its walker
+accepts it once the previous transfer has issued its last burst, ``hw/axi/walker.py``). Writes:
+WORDS one word per cycle, PIXELS / LOAD2D one element per cycle, each in
 the cycle the aligner offers it (the aligner back-pressures the beats only when it holds more
 than ``U`` bytes after the unit leaving that cycle, ``align.py``). The instruction finishes in
 the first cycle in which no transfer is outstanding and either every write is made and every
@@ -51,7 +53,7 @@ from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from ...arch.dma import ErrorCode
-from ...arch.soc import LOAD_PIXEL_CHUNK, LOAD_WORD_CHUNK
+from ...arch.soc import LOAD_OUTSTANDING, LOAD_PIXEL_CHUNK, LOAD_WORD_CHUNK
 from ...isa.fields import INSN_BITS, Buffer, MemMode, Opcode
 from ...isa.layout import struct_layout
 from ..params import addr_bits
@@ -65,6 +67,8 @@ PORT_NAMES = {Buffer.ACT: "act", Buffer.WGT: "wgt", Buffer.PARAM: "par", Buffer.
 WORD_CHUNK = LOAD_WORD_CHUNK
 #: Pixels per PIXELS descriptor (the descriptor's 16-bit rows field).
 PIXEL_CHUNK = LOAD_PIXEL_CHUNK
+#: DMA transfers of the unit outstanding at most (descriptor taken, status not yet taken).
+MAX_OUTSTANDING = LOAD_OUTSTANDING
 
 
 class LoadUnit(wiring.Component):
@@ -114,7 +118,8 @@ class LoadUnit(wiring.Component):
         kind = Signal(2)          # 0 WORDS, 1 PIXELS, 2 LOAD2D
         cur = Signal(2)           # the buffer written
         code, dma_err = Signal(8), Signal(8)
-        range_err, pending = Signal(), Signal()
+        range_err = Signal()
+        outst = Signal(range(MAX_OUTSTANDING + 1))   # descriptors taken - statuses taken
         start = Signal()
 
         # ---- WORDS / PIXELS descriptors ----------------------------------------------------
@@ -213,14 +218,15 @@ class LoadUnit(wiring.Component):
         # ---- control -------------------------------------------------------------------------
         st = self.dma.status
         m.d.comb += self.unit.status.payload.eq(code)
-        with m.If(self.dma.cmd.valid & self.dma.cmd.ready):
-            m.d.sync += pending.eq(1)
+        m.d.sync += outst.eq(outst + (self.dma.cmd.valid & self.dma.cmd.ready)
+                             - (st.valid & st.ready))
+        room = outst != MAX_OUTSTANDING
         with m.FSM():
             with m.State("IDLE"):
                 m.d.comb += [self.unit.insn.ready.eq(1), clear.eq(1)]
                 with m.If(self.unit.insn.valid):
                     m.d.sync += [insn.eq(self.unit.insn.payload), code.eq(0), dma_err.eq(0),
-                                 range_err.eq(0), pending.eq(0),
+                                 range_err.eq(0), outst.eq(0),
                                  kind.eq(Mux(is_2d, 2, pv.mode)),
                                  cur.eq(Mux(is_2d, Buffer.ACT, pv.buffer))]
                     with m.If(~(is_load | is_2d)):
@@ -239,17 +245,16 @@ class LoadUnit(wiring.Component):
                 m.next = "RUN"
             with m.State("RUN"):
                 m.d.comb += [st.ready.eq(1), al.size.eq(Mux(words, wb, eb)),
-                             gen_ready.eq(self.dma.cmd.ready & ~pending & (dma_err == 0)),
-                             self.dma.cmd.valid.eq(gen_valid & ~pending & (dma_err == 0))]
+                             gen_ready.eq(self.dma.cmd.ready & room & (dma_err == 0)),
+                             self.dma.cmd.valid.eq(gen_valid & room & (dma_err == 0))]
                 if im is not None:
                     m.d.comb += [im.insn.eq(insn), im.base.eq(self.dram_base)]
                 with m.If(st.valid):
-                    m.d.sync += pending.eq(0)
                     with m.If((dma_err == 0) & (st.payload != 0)):
                         m.d.sync += dma_err.eq(st.payload)
                 with m.If(wvalid & ~inr):
                     m.d.sync += range_err.eq(1)
-                with m.If(~pending & ((gen_done & wr_done) | (dma_err != 0))):
+                with m.If((outst == 0) & ((gen_done & wr_done) | (dma_err != 0))):
                     m.d.sync += code.eq(Mux(dma_err != 0, dma_err,
                                             Mux(range_err, ErrorCode.BUF_RANGE, 0)))
                     m.next = "STATUS"
