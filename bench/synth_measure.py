@@ -97,9 +97,9 @@ def configuration(point: dict) -> tuple[HardwareConfig, BufferDepths]:
 
 
 def family_flow(point: dict) -> str:
-    from hwcnn.boards.profiles import get_board
+    from hwcnn.boards.profiles import board_profile
 
-    b = get_board(point["board"])
+    b = board_profile(point["board"])
     if b.family == "xcup" and b.large_ram_blocks:
         return "xcup-uram"
     return b.family
@@ -175,7 +175,7 @@ def main() -> None:
     for n in ns.points:
         rec = measure(n)
         OUT.parent.mkdir(parents=True, exist_ok=True)
-        with open(OUT.with_suffix(".lock"), "w") as lock:   # runs in parallel merge safely
+        with open(Path(tempfile.gettempdir()) / "hwcnn_synth_measured.lock", "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             data = json.loads(OUT.read_text()) if OUT.exists() else {}
             data[n] = rec
