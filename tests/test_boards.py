@@ -21,7 +21,7 @@ from hwcnn.errors import ConfigError
 REQUIRED = {"pynq-z2", "arty-a7-100t", "zcu104", "ultra96-v2", "kv260", "ulx3s-85f",
             "de10-nano", "alveo-u250"}
 #: real boards the complete accelerator does not fit (boards.yaml ``unsupported``)
-UNSUPPORTED = {"icebreaker", "tang-nano-9k", "orangecrab-25f"}
+UNSUPPORTED = {"icebreaker", "tang-nano-9k"}
 
 
 def test_at_least_ten_real_boards_with_sources() -> None:
