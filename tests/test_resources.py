@@ -120,6 +120,16 @@ def test_soc_fifos_are_the_generated_verilog_fifos() -> None:
         assert found == sorted((f.width, f.depth) for f in res.soc_fifos(hw))
 
 
+def test_isa_widths_are_the_isa_s() -> None:
+    from hwcnn.hw.soc.ports import AXI_ADDR_BITS, SocParams
+    from hwcnn.isa.fields import ADDR_BITS, INSN_BITS
+
+    assert (res.INSN_BITS, res.ADDR_BITS, res.AXI_ADDR_BITS) == (INSN_BITS, ADDR_BITS,
+                                                                 AXI_ADDR_BITS)
+    p = SocParams(config=HardwareConfig(array=ArrayConfig(rows=1, cols=1)), depths=BufferDepths())
+    assert (res.SOC_DATA_WIDTH, res.SOC_OUTSTANDING) == (p.data_width, p.outstanding)
+
+
 def test_dsp_products_by_hand() -> None:
     # Yosys mul2dsp by hand (hwcnn.boards.resources.DspRule):
     # requantizer 32 x 32 signed: DSP48E1 (25 x 18 signed) 32 -> 24 + 8, 32 -> 17 + 15: 4;

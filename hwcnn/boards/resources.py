@@ -65,7 +65,11 @@ from ..arch.soc import (
     STORE_READER_DEPTH,
     WRITE_PREFETCH,
 )
-from ..isa.fields import ADDR_BITS, INSN_BITS
+
+#: Instruction bits and buffer word address bits of the ISA (hwcnn.isa.fields.INSN_BITS /
+#: ADDR_BITS; boards may import only arch, tests/test_resources.py checks they are equal).
+INSN_BITS = 256
+ADDR_BITS = 20
 
 #: The complete accelerator's AXI4 data width and bursts in flight per DMA engine, as
 #: ``hwcnn rtl --top soc`` builds it (hwcnn.hw.soc.ports.SocParams defaults).
