@@ -53,7 +53,7 @@ YOSYS_EXTRA_BLOCKS = {"icebreaker-engine-map": 2, "icebreaker-soc-full": 2,
                       "orangecrab-25f-soc-map": 1, "orangecrab-25f-engine-map": 1,
                       "ecp5-ws2x2-soc": 1, "arty-a7-35t-soc-map": 0.5,
                       "ultra96-v2-soc-map": 5,
-                      "pynq-z2-engine-map": 2, "pynq-z2-soc-map": 2}
+                      "pynq-z2-engine-map": 2, "pynq-z2-soc-map": 3}
 #: LUT tolerance of the model against Yosys (module docstring of hwcnn.boards.resources).
 LUT_TOLERANCE = 0.15
 

