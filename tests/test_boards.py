@@ -8,17 +8,28 @@ from pathlib import Path
 import pytest
 
 from hwcnn.arch.config import ArrayConfig, HardwareConfig, MemoryConfig
-from hwcnn.boards.profiles import all_boards, get_board, normalize_id, operand_chunks
+from hwcnn.boards.profiles import (
+    all_boards,
+    board_profile,
+    get_board,
+    normalize_id,
+    operand_chunks,
+    unsupported_boards,
+)
 from hwcnn.errors import ConfigError
 
-REQUIRED = {"pynq-z2", "arty-a7-100t", "zcu104", "ultra96-v2", "kv260", "icebreaker",
-            "ulx3s-85f", "de10-nano", "tang-nano-9k", "alveo-u250"}
+REQUIRED = {"pynq-z2", "arty-a7-100t", "zcu104", "ultra96-v2", "kv260", "ulx3s-85f",
+            "de10-nano", "alveo-u250"}
+#: real boards the complete accelerator does not fit (boards.yaml ``unsupported``)
+UNSUPPORTED = {"icebreaker", "tang-nano-9k"}
 
 
 def test_at_least_ten_real_boards_with_sources() -> None:
     boards = all_boards()
     assert len(boards) >= 10
     assert REQUIRED <= {b.id for b in boards}
+    assert UNSUPPORTED <= {b.id for b, _ in unsupported_boards()}
+    assert not UNSUPPORTED & {b.id for b in boards}
     for b in boards:
         for v in (b.luts, b.bram_kbits, b.extra_ram_kbits, b.dram_gbps, b.clock_mhz):
             assert v.source.strip() and v.value >= 0
@@ -30,7 +41,7 @@ def test_known_values() -> None:
     z2 = get_board("pynq-z2")
     assert z2.multipliers[0].count == 220 and (z2.multipliers[0].a, z2.multipliers[0].b) == (25, 18)
     assert z2.onchip_bytes == 140 * 36 * 1024 // 8
-    assert get_board("ice breaker").multipliers[0].count == 8
+    assert get_board("ulx3s 85f").multipliers[0].count == 156
     # 2.1 GB/s at 100 MHz = 21 bytes per cycle
     assert z2.dram_bytes_per_cycle(100.0) == pytest.approx(21.0)
 
@@ -55,38 +66,47 @@ def test_operand_chunks() -> None:
 
 def test_dsp_plan_and_mode_choice() -> None:
     a8 = ArrayConfig(rows=4, cols=4)
-    tang = get_board("tang-nano-9k")
-    # MULT9X9 (40, unsigned ports): 16 PEs + 4 lanes x (32/9 -> 4 chunks)^2 + pool address
-    # (19 bits -> 3 chunks x 17 bits -> 2) + 4 vector lanes x (16/9 -> 2) x (17/9 -> 2)
-    # = 16 + 64 + 6 + 16 = 102 (2.55 of 40); MULT18X18 (20): 16 + 4 x 2 x 2 + 2 x 1 + 4 x 1
-    # = 38 (1.9 of 20) leaves more headroom.
-    plan = tang.dsp_plan(a8)
-    assert plan.mode.type == "MULT18X18" and plan.needed == 38 and plan.per_pe == 1
+    de10 = get_board("de10-nano")
+    # Cyclone V (signed ports, every chunk pair counted): 27x27 (112): 16 PEs + 4 requant
+    # lanes x (32 -> 26 + 6)^2 + 4 vector lanes (17 x 18 signed) + the tap address (19 x 17)
+    # + the store unit's 21 x 17 and 17 x 21 + the load unit's rows x 35 parameter bytes
+    # (21 x 7) = 16 + 16 + 4 + 1 + 2 + 1 = 40 (0.36 of 112); 18x19 (224): requant 4 chunk
+    # pairs, store 21 -> 18 + 3: 2 + 2, load 2: 16 + 16 + 4 + 1 + 4 + 2 = 43 (0.19 of 224)
+    # leaves more headroom.
+    plan = de10.dsp_plan(a8)
+    assert plan.mode.type == "cyclonev_dsp_18x19" and plan.needed == 43 and plan.per_pe == 1
+    assert dict(plan.parts) == {"pe": 16, "requant": 16, "vector": 4, "pool": 1, "store": 4,
+                                "load": 2}
     # 8x26-bit on DSP48E1 (25x18, signed ports): 26 on the 18-bit port is 2 chunks; 8 on 25.
     z2 = get_board("pynq-z2")
     wide = ArrayConfig(rows=1, cols=1, act_bits=8, weight_bits=26, acc_bits=40)
     assert z2.dsp_plan(wide).per_pe == 2
-    # requant 40 x 32 bits on 25x18 signed: (1 + ceil(15/24)) * (1 + ceil(14/17)) = 4; pool 1;
-    # the vector lane's 16 x 17-bit unsigned product as 17 x 18 signed: 1
-    assert z2.dsp_plan(wide).needed == 2 + 4 + 1 + 1
+    # requant 40 x 32 bits on 25x18 signed: 40 -> 24 + 16, 32 -> 17 + 15: 4; tap address 1;
+    # the vector lane's 16 x 17-bit unsigned product as 17 x 18 signed: 1; the SoC: store 2,
+    # load (param 1 lane x 77 bits = 10 bytes) 1; the engine alone has neither.
+    assert z2.dsp_plan(wide).needed == 2 + 4 + 1 + 1 + 2 + 1
+    assert z2.dsp_plan(wide, top="engine").needed == 2 + 4 + 1 + 1
 
 
 def test_fit_checks() -> None:
     z2 = get_board("pynq-z2")
     ok = HardwareConfig(array=ArrayConfig(rows=8, cols=8))
     z2.check_fit(ok)
-    # 16x16: 256 PEs + 16 requant lanes x 4 + 1 pool address + 16 vector lanes x 1 = 337
-    with pytest.raises(ConfigError, match=r"^array 16x16 needs 337 DSP48E1 multipliers \(1 per PE "
-                       r"for 8x8-bit operands, 81 for the requantizers and the vector unit\) but "
-                       r"pynq-z2 has 220; largest square array that fits: 8x8$"):
+    # 16x16: 256 PEs + 16 requant lanes x 4 + 1 pool address + 16 vector lanes x 1 + the
+    # store unit's 2 + the load unit's rows x 138 parameter bytes 1 = 340
+    with pytest.raises(ConfigError, match=r"^array 16x16 needs 340 DSP48E1 multipliers \(1 per PE "
+                       r"for 8x8-bit operands, 84 for the requantizers, the vector unit and the "
+                       r"SoC's load and store units\) but pynq-z2 has 220; largest square array "
+                       r"that fits: 8x8$"):
         z2.check_fit(HardwareConfig(array=ArrayConfig(rows=16, cols=16)))
     # 8x8, act 512 KiB = 65,536 words of 64 bits -> 128 RAMB36 (512 x 72); weight and out
     # 64 KiB = 8,192 words -> 16 each; parameters 512 x 552 bits -> 8 (512 x 72); accumulator
-    # 2,048 x 256 bits -> 29 RAMB18 in 2K x 9 = 14.5 (512 x 72 would take 16) = 182.5 > 140.
+    # 2,048 x 256 bits -> 29 RAMB18 in 2K x 9 = 14.5 (512 x 72 would take 16); the out
+    # memory twice (its second read port, the store unit's): 198.5 > 140.
     big = HardwareConfig(array=ArrayConfig(rows=8, cols=8),
                          memory=MemoryConfig(act_kib=512, weight_kib=64, out_kib=64))
     with pytest.raises(ConfigError, match=r"^buffers 512\+64\+64 KiB, 512 parameter and 2048 "
-                       r"accumulator words need 182\.5 RAMB36E1 blocks \(of 140\) on pynq-z2$"):
+                       r"accumulator words need 198\.5 RAMB36E1 blocks \(of 140\) on pynq-z2$"):
         z2.check_fit(big)
 
 
@@ -104,14 +124,26 @@ def test_defaults_fit_their_board() -> None:
 
 
 def test_issue_examples_no_longer_fit() -> None:
-    # The old defaults the issue lists: Arty A7-35T 8x8 needs 97 of 90 DSPs, OrangeCrab 4x4
-    # 34 of 28 MULT18X18D (2 for the pool address), iCEBreaker 2x2 13 of 8 SB_MAC16; the
-    # vector unit's reciprocal products add C (1 per lane) on DSP48E1 / MULT18X18D and 2C on
-    # SB_MAC16 (16 x 16 ports): 97 + 8, 34 + 4, 13 + 4.
-    for bid, side, need in (("arty-a7-35t", 8, 105), ("orangecrab-25f", 4, 38),
-                            ("icebreaker", 2, 17)):
-        plan = get_board(bid).dsp_plan(ArrayConfig(rows=side, cols=side))
+    # The old defaults the issue lists: Arty A7-35T 8x8 needs 64 + 8 x 4 requant + 8 vector
+    # lanes + 1 tap address + 2 store + 1 load (35 parameter bytes) = 108 of 90 DSP48E1;
+    # OrangeCrab 4x4 16 + 16 + 4 + 1 + 4 store (21 -> 18 + 3, 20 -> 18 + 2) + 2 load (rows
+    # 20 -> 18 + 2 bits) = 43 of 28 MULT18X18D.
+    for bid, side, need in (("arty-a7-35t", 8, 108), ("orangecrab-25f", 4, 43)):
+        brd = board_profile(bid)
+        plan = brd.dsp_plan(ArrayConfig(rows=side, cols=side))
         assert plan.needed == need and not plan.fits, bid
+
+
+def test_unsupported_boards_are_refused_with_the_reason() -> None:
+    # Not even a 1x1 hwcnn_soc fits them (iCE40UP5K: 12 SB_MAC16 of 8 and ~23,000 SB_LUT4 of
+    # 5,280 measured); looking one up says so, and the model agrees.
+    for b, reason in unsupported_boards():
+        with pytest.raises(ConfigError, match=rf"^board {b.id} cannot hold the complete "
+                           rf"accelerator \(hwcnn_soc\): "):
+            get_board(b.id)
+        assert reason.strip()
+        with pytest.raises(ConfigError, match="not even a 1x1 array"):
+            b.max_square_array(8, 8)
 
 
 #: What makes a source checkable by a reader: a URL, a vendor document number, a named vendor

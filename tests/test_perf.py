@@ -62,7 +62,7 @@ def test_totals_equal_the_end_to_end_timeline() -> None:
 
 def test_board_fit_is_checked() -> None:
     g = graph_of(ONE_CONV)
-    with pytest.raises(ConfigError, match="needs 337 DSP48E1 multipliers"):
+    with pytest.raises(ConfigError, match="needs 340 DSP48E1 multipliers"):
         perf.estimate(g, hw(r=16, c=16), get_board("pynq-z2"))
 
 

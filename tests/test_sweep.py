@@ -76,10 +76,12 @@ def test_sweep_rows_equal_report_runs(tmp_path: Path, capsys: pytest.CaptureFixt
     assert (int(row["act_kib"]), int(row["weight_kib"]), int(row["out_kib"])) == \
         (b["act"], b["weight"], b["out"])
     r, c = int(array.split("x")[0]), int(array.split("x")[1])
-    # int8 x int8: one DSP48 per PE; on a board also 4 per requantizer lane (its 32x32-bit
-    # multiply, one lane per column), 1 for the pool address and 1 per vector lane (its
-    # reciprocal product): 4x4 -> 37, 16x16 -> 337
-    assert int(row["dsp"]) == (r * c + 4 * c + 1 + c if board else r * c)
+    # int8 x int8: one DSP48 per PE; on a board the complete accelerator: also 4 per
+    # requantizer lane (its 32x32-bit multiply, one lane per column), 1 for the pool address,
+    # 1 per vector lane (its reciprocal product), 2 for the store unit's range checks and 1
+    # for the load unit's rows x parameter word bytes (69 C / 8, never a power of two; the
+    # act / weight / out word bytes R and C are): 4x4 -> 40, 16x16 -> 340
+    assert int(row["dsp"]) == (r * c + 4 * c + 1 + c + 3 if board else r * c)
 
 
 # -- engines -----------------------------------------------------------------------------------

@@ -4,18 +4,21 @@ The data lives in ``hwcnn/boards/data/boards.yaml``; this module parses it into 
 board by a forgiving id (``PYNQ_Z2`` == ``pynq-z2``), derives defaults for a
 :class:`~hwcnn.arch.config.HardwareConfig`, and checks that a configuration fits the board.
 
-Multipliers per PE. A PE multiplies an ``act_bits`` by a ``weight_bits`` signed operand. A DSP
+Multipliers. A PE multiplies an ``act_bits`` by a ``weight_bits`` signed operand. A DSP
 multiplier mode with signed ports ``a x b`` holds it directly when the operands fit the ports
-(either orientation). A wider signed operand of ``w`` bits is split into one signed top chunk of
-up to ``p`` bits and unsigned low chunks of ``p - 1`` bits (an unsigned chunk must fit a signed
-port), i.e. ``1 + ceil((w - p) / (p - 1))`` chunks; the PE then needs the product of the chunk
-counts of both operands (a mode whose ports also take unsigned operands, ``unsigned: true`` in
-boards.yaml, uses ``ceil(w / p)`` chunks). This is the schoolbook decomposition; we do not
-model DSP packing (two int8 MACs per DSP48E2) because the RTL does not use it.
+(either orientation); a wider operand is split into port-sized chunks (signed-only ports:
+unsigned low chunks of ``p - 1`` bits; ``unsigned: true`` in boards.yaml: ``p`` bits) and every
+chunk pair Yosys maps to a DSP counts (:func:`hwcnn.boards.resources.product_multipliers`,
+the same rule for every product of the design). This is the schoolbook decomposition; we do
+not model DSP packing (two int8 MACs per DSP48E2) because the RTL does not use it.
+:func:`operand_chunks` is the chunk count of one operand.
 
-Everything else the design uses (requantizer and pool multipliers, RAM blocks by their
-geometry, LUTs) comes from :mod:`hwcnn.boards.resources`; :meth:`Board.check_fit` checks all of
-it and :meth:`Board.default_memory` sizes the buffers so that the default configuration fits.
+Everything else the design uses (requantizer, vector, tap address and the SoC units'
+multipliers as Yosys maps them, RAM blocks by their geometry, LUTs) comes from
+:mod:`hwcnn.boards.resources`; :meth:`Board.check_fit` checks all of it for the complete
+accelerator ``hwcnn_soc`` and :meth:`Board.default_memory` sizes the buffers so that the default
+configuration fits. Boards on which not even a 1x1 ``hwcnn_soc`` fits are listed under
+``unsupported`` in boards.yaml; :func:`get_board` refuses them with the reason.
 """
 
 from __future__ import annotations
@@ -29,7 +32,6 @@ import yaml
 
 from ..arch.config import ArrayConfig, HardwareConfig, MemoryConfig, MemoryShape
 from ..arch.dma import DramTiming
-from ..arch.vector import vector_widths
 from ..errors import ConfigError
 from . import resources as res
 
@@ -73,13 +75,6 @@ class MultiplierMode:
         if not self.source.strip():
             raise ConfigError(f"multiplier mode {self.type!r} has no source")
 
-    def per_pe(self, act_bits: int, weight_bits: int) -> int:
-        """Multipliers of this mode one ``act_bits x weight_bits`` signed product needs."""
-        u = self.unsigned
-        straight = operand_chunks(act_bits, self.a, u) * operand_chunks(weight_bits, self.b, u)
-        swapped = operand_chunks(act_bits, self.b, u) * operand_chunks(weight_bits, self.a, u)
-        return min(straight, swapped)
-
 
 def operand_chunks(width: int, port: int, unsigned: bool = False) -> int:
     """Chunks a signed ``width``-bit operand splits into for a signed ``port``-bit input
@@ -106,6 +101,8 @@ class DspPlan:
     mode: MultiplierMode
     per_pe: int
     needed: int
+    #: (product name, multipliers): pe, requant, vector, pool, and for the SoC store, load
+    parts: tuple[tuple[str, int], ...] = ()
 
     @property
     def available(self) -> int:
@@ -178,51 +175,85 @@ class Board:
         """UltraRAM blocks (288 Kibit each) usable by the design."""
         return int(self.extra_ram_kbits.value // 288) if self.ram.large else 0
 
-    def dsp_plan(self, array: ArrayConfig) -> DspPlan:
-        """The multiplier mode that leaves the most headroom for ``array`` (PEs, the
-        requantizer lanes and the pool address multiplier together)."""
-        plans = [DspPlan(mode=m, per_pe=(p := m.per_pe(array.act_bits, array.weight_bits)),
-                         needed=array.pes * p + self._extra_multipliers(m, array))
-                 for m in self.multipliers]
+    def _plan(self, hw: HardwareConfig, top: str,
+              memories: tuple[MemoryShape, ...] | None = None) -> DspPlan:
+        """The multiplier mode with the most headroom for every product of ``hw``'s design
+        (:func:`hwcnn.boards.resources.engine_products`, with ``top == "soc"`` also
+        :func:`~hwcnn.boards.resources.soc_products`), counted by the family's
+        :class:`~hwcnn.boards.resources.DspRule`."""
+        if top not in ("soc", "engine"):
+            raise ConfigError(f"top must be 'soc' or 'engine', not {top!r}")
+        rule = res.DSP_RULES.get(self.family, res._DEFAULT_RULE)
+        prods = res.engine_products(hw, memories) + (res.soc_products(hw, rule) if top == "soc" else ())
+        plans = []
+        for m in self.multipliers:
+            parts: dict[str, int] = {}
+            for p in prods:
+                n = p.count * res.product_multipliers(p, m.a, m.b, m.unsigned, rule)
+                parts[p.name] = parts.get(p.name, 0) + n
+            pes = hw.array.pes
+            plans.append(DspPlan(mode=m, per_pe=parts["pe"] // pes, needed=sum(parts.values()),
+                                 parts=tuple(parts.items())))
         return min(plans, key=lambda pl: (pl.needed / pl.mode.count, -pl.mode.count))
 
-    def usage(self, hw: HardwareConfig) -> res.Usage:
-        """Everything ``hw`` uses on this board (:mod:`hwcnn.boards.resources`)."""
+    def dsp_plan(self, array: ArrayConfig, memory: MemoryConfig | None = None,
+                 top: str = "soc") -> DspPlan:
+        """:meth:`_plan` of ``array`` with ``memory`` (default: the MemoryConfig defaults;
+        only the vector unit's tap address product depends on it, through the output
+        buffer's address bits)."""
+        hw = HardwareConfig(array=array, memory=memory if memory is not None else MemoryConfig())
+        return self._plan(hw, top)
+
+    def usage(self, hw: HardwareConfig, top: str = "soc",
+              memories: tuple[MemoryShape, ...] | None = None) -> res.Usage:
+        """Everything ``hw`` uses on this board (:mod:`hwcnn.boards.resources`): the complete
+        accelerator ``hwcnn_soc`` (what ``hwcnn rtl --top soc`` deploys), or with
+        ``top="engine"`` the tile engine ``hwcnn_top`` alone. ``memories``: word depths other
+        than ``hw.memories()`` (``hwcnn rtl --rows R --cols C`` with its default depths)."""
         a = hw.array
-        plan = self.dsp_plan(a)
-        m = plan.mode
+        plan = self._plan(hw, top, memories)
+        parts = dict(plan.parts)
         fam = self.ram
+        soc = top == "soc"
         return res.Usage(
-            pe_multipliers=a.pes * plan.per_pe,
-            requant_multipliers=a.cols * operand_chunks(a.acc_bits, m.a, m.unsigned)
-            * operand_chunks(res.REQUANT_M0_BITS, m.b, m.unsigned),
-            pool_multipliers=self._pool_multipliers(m),
-            vector_multipliers=self._vector_multipliers(m, a),
-            multiplier_type=m.type,
-            memories=res.place_memories(hw, fam, self.large_ram_blocks),
+            top=top,
+            pe_multipliers=parts["pe"], requant_multipliers=parts["requant"],
+            pool_multipliers=parts["pool"], vector_multipliers=parts["vector"],
+            soc_multipliers=parts.get("store", 0) + parts.get("load", 0),
+            multiplier_type=plan.mode.type,
+            memories=res.place_memories(hw, fam, self.large_ram_blocks, soc=soc,
+                                        memories=memories),
+            fifos=res.fifo_uses(hw, fam) if soc else (),
             block=fam.block, large=fam.large,
-            logic_luts=res.logic_luts(a, self.family))
+            logic_luts=res.logic_luts(a, self.family),
+            soc_luts=res.soc_logic_luts(a, self.family) if soc else 0)
 
     def max_square_array(self, act_bits: int, weight_bits: int, acc_bits: int = 32) -> int:
-        """Side of the largest power-of-two square array whose multipliers (PEs, requantizer
-        lanes, pool address) and logic fit the board; ConfigError if not even 1x1 does."""
+        """Side of the largest power-of-two square array of the complete accelerator whose
+        multipliers (every product, :meth:`dsp_plan`) and logic (engine, SoC and its FIFOs)
+        fit the board; ConfigError if not even 1x1 does."""
         side, best = 1, 0
         while True:
             arr = ArrayConfig(rows=side, cols=side, act_bits=act_bits, weight_bits=weight_bits,
                               acc_bits=acc_bits)
             plan = self.dsp_plan(arr)
-            if not (plan.fits and res.logic_luts(arr, self.family) <= self.luts.value):
+            hw = HardwareConfig(array=arr)
+            fixed = self.usage(hw)           # logic and FIFOs: independent of the buffers
+            luts = fixed.logic_luts + fixed.soc_luts + sum(u.lutram_luts for u in fixed.fifos)
+            if not (plan.fits and luts <= self.luts.value):
                 break
             best, side = side, 2 * side
         if not best:
-            raise ConfigError(f"board {self.id}: not even a 1x1 array fits: it needs "
-                              f"{plan.needed} {plan.mode.type} multipliers (PE, requantizer, "
-                              f"vector unit), the board has {plan.available}")
+            raise ConfigError(f"board {self.id}: not even a 1x1 array of the complete "
+                              f"accelerator fits: it needs {plan.needed} {plan.mode.type} "
+                              f"multipliers (of {plan.available}) and about {luts:,} LUTs "
+                              f"(of {int(self.luts.value):,})")
         return best
 
     def default_memory(self, array: ArrayConfig, dram_bytes_per_cycle: float) -> MemoryConfig:
-        """Default memories for ``array`` that fit this board (:meth:`check_fit`) within 7/8
-        of its block RAM (the rest is for skew registers, FIFOs and the host interface):
+        """Default memories for ``array`` that fit this board (:meth:`check_fit`, the complete
+        accelerator: the output memory twice) within 7/8 of its block RAM (the rest covers
+        Yosys's not always cheapest arrangement of deep memories, measured up to 2 blocks):
         parameter words one block deep (:func:`_one_block_deep`), 2,048 accumulator words
         (halved while they would take more than a quarter of the block RAM), and the act,
         weight and out memories in the proportion 1/4, 1/2, 1/4 of the on-chip RAM, scaled
@@ -265,38 +296,11 @@ class Board:
         m = self.default_memory(array, 1.0)
         return m.act_kib, m.weight_kib, m.out_kib
 
-    def _extra_multipliers(self, mode: MultiplierMode, array: ArrayConfig) -> int:
-        """Multipliers besides the PEs: one requantizer per column, the vector unit's tap
-        address and its reciprocal multiplier per lane."""
-        u = mode.unsigned
-        requant = (operand_chunks(array.acc_bits, mode.a, u)
-                   * operand_chunks(res.REQUANT_M0_BITS, mode.b, u))
-        return (array.cols * requant + self._pool_multipliers(mode)
-                + self._vector_multipliers(mode, array))
-
-    @staticmethod
-    def _vector_multipliers(mode: MultiplierMode, array: ArrayConfig) -> int:
-        """One reciprocal product per vector lane (C lanes): unsigned ``t_bits x m_bits``
-        (signed operands one bit wider where the multiplier is signed only)."""
-        w = vector_widths(array.act_bits)
-        u = mode.unsigned
-        x, y = (w.t_bits, w.m_bits) if u else (w.t_bits + 1, w.m_bits + 1)
-        return array.cols * min(operand_chunks(x, mode.a, u) * operand_chunks(y, mode.b, u),
-                                operand_chunks(x, mode.b, u) * operand_chunks(y, mode.a, u))
-
-    def _pool_multipliers(self, mode: MultiplierMode) -> int:
-        if self.family in res.POOL_MULTIPLIERS:
-            return res.POOL_MULTIPLIERS[self.family]
-        x, y = res.POOL_ADDR_BITS
-        u = mode.unsigned
-        return min(operand_chunks(x, mode.a, u) * operand_chunks(y, mode.b, u),
-                   operand_chunks(x, mode.b, u) * operand_chunks(y, mode.a, u))
-
     def check_fit(self, hw: HardwareConfig) -> None:
         """Raise :class:`ConfigError` (one line) when ``hw`` does not fit this board:
         multipliers, block RAM (by primitive geometry), UltraRAM and LUTs."""
         a = hw.array
-        plan = self.dsp_plan(a)
+        plan = self._plan(hw, "soc")
         if not plan.fits:
             try:
                 s = self.max_square_array(a.act_bits, a.weight_bits, a.acc_bits)
@@ -306,7 +310,8 @@ class Board:
             raise ConfigError(
                 f"array {a.rows}x{a.cols} needs {plan.needed} {plan.mode.type} multipliers "
                 f"({plan.per_pe} per PE for {a.act_bits}x{a.weight_bits}-bit operands, "
-                f"{plan.needed - a.pes * plan.per_pe} for the requantizers and the vector unit) "
+                f"{plan.needed - a.pes * plan.per_pe} for the requantizers, the vector unit and "
+                f"the SoC's load and store units) "
                 f"but {self.id} has {plan.available}; {largest}"
             )
         use = self.usage(hw)
@@ -365,11 +370,16 @@ def _parse_board(raw: dict) -> Board:
     )
 
 
+def _board_data() -> dict:
+    text = resources.files("hwcnn.boards").joinpath("data/boards.yaml").read_text(encoding="utf-8")
+    return yaml.safe_load(text)
+
+
 @cache
 def all_boards() -> tuple[Board, ...]:
-    """Every board in ``hwcnn/boards/data/boards.yaml``, in file order."""
-    text = resources.files("hwcnn.boards").joinpath("data/boards.yaml").read_text(encoding="utf-8")
-    data = yaml.safe_load(text)
+    """Every board in ``hwcnn/boards/data/boards.yaml``, in file order (not the
+    ``unsupported`` ones: boards the complete accelerator does not fit at any array size)."""
+    data = _board_data()
     boards = tuple(_parse_board(b) for b in data["boards"])
     seen: set[str] = set()
     for b in boards:
@@ -380,12 +390,34 @@ def all_boards() -> tuple[Board, ...]:
     return boards
 
 
+@cache
+def unsupported_boards() -> tuple[tuple[Board, str], ...]:
+    """``(board, reason)`` of the profiles in boards.yaml's ``unsupported`` list: real boards
+    on which not even a 1x1 ``hwcnn_soc`` fits (the reason gives the measured figures)."""
+    return tuple((_parse_board(b), str(b["reason"])) for b in _board_data().get("unsupported", ()))
+
+
+def board_profile(name: str) -> Board:
+    """The profile of a board, supported or in boards.yaml's ``unsupported`` list (for the
+    resource model and its measurements; everything else uses :func:`get_board`)."""
+    key = normalize_id(name)
+    for b in (*all_boards(), *(u for u, _ in unsupported_boards())):
+        if normalize_id(b.id) == key:
+            return b
+    return get_board(name)
+
+
 def get_board(name: str) -> Board:
-    """Look a board up by id (case/dash/underscore-insensitive); ConfigError if unknown."""
+    """Look a board up by id (case/dash/underscore-insensitive); ConfigError if unknown or
+    unsupported (with the reason)."""
     key = normalize_id(name)
     for b in all_boards():
         if normalize_id(b.id) == key:
             return b
+    for b, reason in unsupported_boards():
+        if normalize_id(b.id) == key:
+            raise ConfigError(f"board {b.id} cannot hold the complete accelerator (hwcnn_soc): "
+                              f"{reason}")
     known = ", ".join(b.id for b in all_boards())
     raise ConfigError(f"unknown board {name!r}; known boards: {known}")
 

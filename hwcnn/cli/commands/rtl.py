@@ -82,7 +82,7 @@ def rtl(rows: int | None, cols: int | None, dataflow: str, act_bits: int, weight
                                             weight_bits=weight_bits, acc_bits=acc_bits)
         depths = BufferDepths.for_config(config)
         if brd is not None:
-            use = brd.usage(config)
+            use = brd.usage(config, top=top)
             click.echo(f"{brd.id}: {use.multipliers} {use.multiplier_type}, {use.blocks:g} "
                        f"{use.block}" + (f" + {use.large_blocks} {use.large}"
                                          if use.large_blocks else "")
