@@ -70,6 +70,17 @@ class TransferTiming:
         return self.status
 
 
+def _slots(a: int, beats: int, s_prev: int | None, n_prev: int | None, *, write: bool,
+           lat: int, p: int, q: int) -> tuple[int, int]:
+    """A burst issued in cycle ``a``: its first data slot ``s`` (in ``1/q`` cycles) after the
+    previous burst's ``n_prev`` beats from ``s_prev``, and the cycle of its last beat."""
+    e = a + (WRITE_DATA_DELAY if write else lat)
+    s = (e - 1) * q + 1
+    if s_prev is not None and n_prev is not None:
+        s = max(s, s_prev + n_prev * p)
+    return s, -(-(s + (beats - 1) * p) // q)
+
+
 def transfer_timing(desc: DmaDesc, *, write: bool, bus_bytes: int, dram: DramTiming,
                     outstanding: int, window: tuple[int, int] | None = None,
                     addr_width: int = 32) -> TransferTiming:
@@ -88,11 +99,7 @@ def transfer_timing(desc: DmaDesc, *, write: bool, bus_bytes: int, dram: DramTim
         a = setup if i == 0 else issue[-1] + 1
         if i >= outstanding:
             a = max(a, done[i - outstanding] + 1)
-        e = a + (WRITE_DATA_DELAY if write else lat)
-        s = (e - 1) * q + 1
-        if s_prev is not None and n_prev is not None:
-            s = max(s, s_prev + n_prev * p)
-        lb = -(-(s + (b.beats - 1) * p) // q)
+        s, lb = _slots(a, b.beats, s_prev, n_prev, write=write, lat=lat, p=p, q=q)
         issue.append(a)
         last.append(lb)
         done.append(lb + lat if write else lb)
@@ -158,11 +165,7 @@ def chain_timing(descs: list[DmaDesc], *, write: bool, bus_bytes: int, dram: Dra
             g = len(issue)
             if g >= outstanding:
                 a = max(a, done[g - outstanding] + 1)
-            e = a + (WRITE_DATA_DELAY if write else lat)
-            s = (e - 1) * q + 1
-            if s_prev is not None and n_prev is not None:
-                s = max(s, s_prev + n_prev * p)
-            lb = -(-(s + (b.beats - 1) * p) // q)
+            s, lb = _slots(a, b.beats, s_prev, n_prev, write=write, lat=lat, p=p, q=q)
             issue.append(a)
             done.append(lb + lat if write else lb)
             s_prev, n_prev = s, b.beats
