@@ -3,7 +3,8 @@ behind the DRAM timing shim, cocotbext-axi AxiRam + AxiLiteMaster; ``hwcnn.rtlsi
 
 Each network is compiled for the 4x4 array with 1 KiB buffers (K-split chains, pool bands and
 ping-pong halves all occur) and run from its DRAM image; every layer read back from DRAM must
-equal the golden network bit for bit. One Verilator build per dataflow (cached by the Verilog
+equal the golden network bit for bit, and the whole-machine cycle model (hwcnn.machine.socsim)
+must give the same done cycle, BUSY counters and layer completion cycles. One Verilator build per dataflow (cached by the Verilog
 digest under ``build/soc``) and one simulator launch per test (its jobs run one after another,
 each from a reset with a cleared DRAM), so there is one test per dataflow, naming every failing
 network in its message. Also: random AXI stalls on every DRAM channel leave the DRAM byte for
@@ -43,9 +44,9 @@ KIB = 1
 #: The DRAM of the tests: Arty A7's 1.33 GB/s at 100 MHz (13.3 bytes/cycle), latency 16.
 TIMING = DramTiming.from_board(1.33, 100, latency=16)
 MODELS = ("tiny_cnn", "lenet5", "resblock", "mbv2_block", "fire")
-#: Networks whose CYCLES register is also compared with hwcnn.machine.socsim here (all five,
-#: and the BUSY counters, in tests/test_socsim_verilator.py).
-MODEL_CHECKED = ("tiny_cnn", "resblock", "fire")
+#: Cycles from a W handshake at the Soc's AXI port to the AxiRam's write of its bytes (the
+#: shim's W queue and the RAM's input register, the same for every layer of every run).
+RAM_WRITE_DELAY = 2
 
 pytestmark = [
     pytest.mark.rtl, pytest.mark.slow,
@@ -124,10 +125,29 @@ def _network_problem(name, prog, q, x, comp, run) -> str | None:  # type: ignore
     return None
 
 
+def _model_problem(name, prog, comp, run) -> str | None:  # type: ignore[no-untyped-def]
+    """The whole-machine cycle model (hwcnn.machine.socsim) against the run: the done cycle
+    (CYCLES), the four BUSY counters, and every layer's completion, which the harness sees
+    when the AxiRam writes the layer's last byte: the model's W handshake at the Soc's AXI
+    port plus RAM_WRITE_DELAY."""
+    o = run.outcome
+    model = run_program(comp, array=prog.hw.array, bus_bytes=8, dram=TIMING,
+                        base=run.job.base0)
+    if model.cycles != o.cycles:
+        return f"{name}: CYCLES reads {o.cycles}, the cycle model {model.cycles}"
+    if model.busy != tuple(o.busy):
+        return f"{name}: BUSY0..3 read {tuple(o.busy)}, the cycle model {model.busy}"
+    want = tuple(model.layer_writes[ly] + RAM_WRITE_DELAY for ly in run.job.layers)
+    if want != tuple(o.layer_cycles):
+        return f"{name}: layers complete in cycles {tuple(o.layer_cycles)}, the model {want}"
+    return None
+
+
 @pytest.mark.parametrize("df", [WS, OS], ids=["ws", "os"])
 def test_networks_bit_exact_at_every_layer(df: Dataflow, tmp_path: Path) -> None:
-    """The five networks (CYCLES read after done = the start and done pulses' distance, and
-    for MODEL_CHECKED = the cycle model's done cycle), then tiny_cnn under random stalls (p = 0.6 on all five AxiRam
+    """The five networks (CYCLES read after done = the start and done pulses' distance = the
+    cycle model's done cycle; the BUSY counters and every layer's completion = the model's),
+    then tiny_cnn under random stalls (p = 0.6 on all five AxiRam
     channels, so that the DRAM shim's queues run dry and the stalls reach the DMA: bit-exact,
     the same DRAM bytes as the calm run, more cycles), then tiny_cnn with one weight byte
     flipped (the comparison must fail at conv1)."""
@@ -144,11 +164,8 @@ def test_networks_bit_exact_at_every_layer(df: Dataflow, tmp_path: Path) -> None
     problems, summary = [], {}
     for (name, (prog, q, x, comp)), run in zip(cases.items(), runs, strict=False):
         problem = _network_problem(name, prog, q, x, comp, run)
-        if problem is None and name in MODEL_CHECKED:
-            model = run_program(comp, array=prog.hw.array, bus_bytes=8, dram=TIMING,
-                                base=run.job.base0).cycles
-            if model != run.outcome.cycles:
-                problem = f"{name}: CYCLES reads {run.outcome.cycles}, the cycle model {model}"
+        if problem is None:
+            problem = _model_problem(name, prog, comp, run)
         summary[name] = _summary(run, problem)
         problems += [problem] if problem else []
     calm, rough, broken = runs[0], runs[len(MODELS)], runs[len(MODELS) + 1]

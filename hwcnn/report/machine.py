@@ -1,6 +1,6 @@
 """Whole-machine latency of a compiled network: the stepped cycle model of ``hwcnn_soc``
 (:mod:`hwcnn.machine.socsim`, proven equal to the RTL in tests/test_socsim.py and
-tests/test_socsim_verilator.py) in place of memsim's approximation, when it runs in
+tests/test_soc_cocotb.py) in place of memsim's approximation, when it runs in
 reasonable time.
 
 :func:`machine_figures` runs a :class:`~hwcnn.compiler.backend.Compiled` program on the board's
