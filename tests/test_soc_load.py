@@ -517,8 +517,8 @@ def test_cycle_behaviour_as_documented() -> None:
     """The numbers of load.py's and im2col.py's docstrings (rtl/README.md 10.2): descriptor in
     cycle 2, the DMA's set-up (2 cycles for one row, 3 for two), one word / element per cycle
     one cycle after its beat,
-    the status two cycles after the last write; LOAD2D's 51-cycle set-up, padding written
-    from cycle 53, the first rectangle descriptor after PIX + max(kh, kw) + RECT + 12."""
+    the status two cycles after the last write; LOAD2D's 60-cycle set-up, padding written
+    from cycle 62, the first rectangle descriptor after PIX + max(kh, kw) + RECT."""
     p = soc_params(4, 4, WS)
     ev = _events(p, make(Opcode.LOAD, buffer=Buffer.ACT, mode=MemMode.WORDS, rows=6,
                          dram_base=3))
@@ -532,12 +532,12 @@ def test_cycle_behaviour_as_documented() -> None:
     ev = _events(p, make(Opcode.LOAD2D, in_h=2, in_w=2, pix_stride=1, out_w=2, cg=1, kh=3,
                          kw=3, sh=1, sw=1, ph=1, pw=1, dh=1, dw=1, m=2, k=9))
     # pixel 0: 4 padding elements, then 4 from its 2x2 rectangle, then one more padding
-    assert ev["wr"][:4] == [53, 54, 55, 56] and ev["cmd"][0] == 53 + 1 + 3 + 1 + 12
+    assert ev["wr"][:4] == [62, 63, 64, 65] and ev["cmd"][0] == 62 + 1 + 3 + 1
     # pixel 1's descriptor is offered (and taken) once its walker has run NEXT, PIX, SCAN (3),
-    # RECT, ADDR (12) after pixel 0's ISSUE, and not before the cycle after pixel 0's DMA
-    # status (here the walker is the later one: 19 cycles after pixel 0's descriptor)
-    walk = ev["cmd"][0] + 1 + 1 + 3 + 1 + 12 + 1
-    assert walk > ev["dma"][0] + 1
+    # RECT after pixel 0's ISSUE (the byte offsets are summed during SCAN, no ADDR state);
+    # pixel 0's transfer is still outstanding (1 < 2), so it does not wait for its status
+    walk = ev["cmd"][0] + 1 + 1 + 3 + 1 + 1
+    assert walk < ev["dma"][0]
     assert len(ev["wr"]) == 18 and ev["cmd"][1] == walk
     assert ev["status"] == [ev["wr"][-1] + 2]
 
@@ -551,3 +551,42 @@ def test_decerr_code() -> None:
              make(Opcode.LOAD, buffer=Buffer.PARAM, mode=MemMode.WORDS, dram_base=300, rows=3)]
     out, _ = simulate(p, ALL, dram, insns, slverr=frozenset({50}), resp=3, stall=0.3)
     assert [o.code for o in out] == [3, 0]
+
+
+@pytest.mark.parametrize("geo", [
+    # 1xN kernel, stride 2, padding on every side (a whole padding row of pixels first)
+    dict(in_h=3, in_w=6, out_w=4, cg=1, kh=1, kw=5, sh=1, sw=2, ph=1, pw=2, dh=1, dw=1, m=12),
+    # Nx1 kernel, dilation 2, ragged bottom edge
+    dict(in_h=5, in_w=3, out_w=3, cg=2, kh=4, kw=1, sh=2, sw=1, ph=1, pw=0, dh=2, dw=1, m=9),
+    # k = 1 (1x1 kernel, stride 3)
+    dict(in_h=7, in_w=7, out_w=3, cg=1, kh=1, kw=1, sh=3, sw=3, ph=0, pw=0, dh=1, dw=1, m=9),
+])
+def test_load2d_descriptor_pace(geo: dict[str, int]) -> None:
+    """Hand count of the incremental descriptor walker: the first descriptor in cycle
+    62 + (3 + max(kh, kw)) * (empty pixels before it) + 1 + max(kh, kw) + 1, each later one
+    4 + max(kh, kw) + (3 + max(kh, kw)) * (empty pixels between) cycles after the previous
+    handshake (these pixels' transfers are short enough that the outstanding limit never
+    delays an ISSUE); data exactness of the same geometries against the reference."""
+    p = soc_params(4, 4, WS)
+    g = dict(geo, pix_stride=geo["cg"], k=geo["kh"] * geo["kw"] * geo["cg"])
+    ev = _events(p, make(Opcode.LOAD2D, **g))
+    s = max(g["kh"], g["kw"])
+    nonempty = []
+    for i in range(g["m"]):
+        oy, ox = divmod(i, g["out_w"])
+        ys = [oy * g["sh"] - g["ph"] + j * g["dh"] for j in range(g["kh"])]
+        xs = [ox * g["sw"] - g["pw"] + j * g["dw"] for j in range(g["kw"])]
+        nonempty.append(any(0 <= y < g["in_h"] for y in ys)
+                        and any(0 <= x < g["in_w"] for x in xs))
+    want, cyc = [], 62
+    for ne in nonempty:
+        if ne:
+            want.append(cyc + 1 + s + 1)
+            cyc += 4 + s
+        else:
+            cyc += 3 + s
+    assert ev["cmd"] == want
+    assert len(ev["wr"]) == g["m"] * g["k"] and ev["status"] == [ev["wr"][-1] + 2]
+    dram = garbage(512, 3)
+    out, _ = simulate(p, ALL, dram, [make(Opcode.LOAD2D, dram_base=5, **g)], base0=3)
+    assert [o.code for o in out] == [0]

@@ -84,7 +84,7 @@ class Im2colModel:
                         d = DmaDesc(dram_addr=addr, row_bytes=f["cg"] * eb, rows=len(xs),
                                     row_stride=f["dw"] * pix, planes=len(ys),
                                     plane_stride=f["dh"] * pitch)
-                    out.append((pre + ADDR_CYCLES, d))
+                    out.append((pre, d))                   # ISSUE after RECT
                     pre = 0
             else:
                 cg, kw = f["cg"], f["kw"]

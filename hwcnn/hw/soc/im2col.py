@@ -26,20 +26,28 @@ dividers and shift-add multipliers (no DSP; an n-bit one loads in its start cycl
 the result from cycle s + n + 1) in three phases started in cycles 0 (``m0 divmod out_w`` 24
 bits, ``k0 divmod cg`` 20, ``in_w*pix_stride*eb`` 12, ``kh*kw`` 6), 25
 (``(k0 div cg) divmod kw`` 20, ``oy0*sh`` 6, ``ox0*sw`` 6, ``kh*kw*cg`` 12,
-``dh*in_w*pix_stride*eb`` 4, ``dw*pix_stride*eb`` 4) and 46 (``ky0*dh`` 4, ``kx0*dw`` 4); in
-cycle 51 both walkers load their first pixel.
+``dh*in_w*pix_stride*eb`` 4, ``dw*pix_stride*eb`` 4, ``sh*pitch``, ``sw*pix``,
+``ph*pitch``, ``pw*pix`` 6 each, with ``pitch = in_w*pix_stride*eb``, ``pix =
+pix_stride*eb``) and 46 (``ky0*dh`` 4, ``kx0*dw`` 4, ``oy0*sh*pitch`` 13, ``ox0*sw*pix`` 12);
+in cycle 60 both walkers load their first pixel.
 
-Descriptor walker (states, one cycle each unless said): PIX in cycle 52; per pixel PIX, then
+Descriptor walker (states, one cycle each unless said): PIX in cycle 61; per pixel PIX, then
 for a whole-position chunk SCAN for ``max(kh, kw)`` cycles (kernel row ``j`` and column ``j``
-tested in scan cycle ``j``), RECT, and unless the rectangle is empty ADDR for 12 cycles
-(``y*in_w*pix_stride*eb + x*pix_stride*eb``, 12-bit multipliers) and ISSUE (``cmd.valid``
-until taken); then NEXT. For a K-split chunk, per kernel position from ``(k0 div cg)``: POS,
-for an in-bounds position ADDR (12) and ISSUE, then ADV; after the position that ends the
+tested in scan cycle ``j``), RECT, and unless the rectangle is empty ISSUE (``cmd.valid``
+until taken); then NEXT: ``4 + max(kh, kw)`` cycles per pixel when ISSUE is taken at once.
+The rectangle's address needs no product per pixel: the walker keeps the byte offsets
+``y0*pitch`` and ``x0*pix`` of the pixel origin (mod 2**32; loaded from the set-up, then NEXT
+adds ``sw*pix`` to the column offset, or on a row wrap adds ``sh*pitch`` to the row offset and
+sets the column offset to ``-pw*pix``), SCAN steps a copy of them by ``dh*pitch`` / ``dw*pix``
+and latches the first in-bounds row's / column's, and sums ``ncols*cg*eb``. (``oy0`` enters the set-up product as 13 bits: a pixel row with
+``oy0 >= 8192`` lies wholly in the padding, as do all later ones.) For a K-split chunk, per kernel position from ``(k0 div cg)``: POS,
+for an in-bounds position ADDR (12, ``y*pitch + x*pix`` by 12-bit shift-add
+multipliers) and ISSUE, then ADV; after the position that ends the
 pixel's ``k`` elements, NEXT. NEXT of the last pixel sets ``gen_done`` (visible the next
 cycle) and returns to IDLE; otherwise it steps to the next pixel's PIX. The load unit lets an
 ISSUE complete only while fewer than 2 of its transfers are outstanding.
 
-Element walker: from cycle 52 one element per cycle, ``A[i, kk]`` with ``kk`` innermost; a
+Element walker: from cycle 61 one element per cycle, ``A[i, kk]`` with ``kk`` innermost; a
 padding element is written in its cycle, an in-bounds one in the first cycle in which
 ``elems.valid`` is high (it takes the element in that cycle). ``done`` is visible in the
 cycle after the write of ``A[m-1, k-1]``.
@@ -149,6 +157,13 @@ class Im2col(wiring.Component):
         row_st = _mul(m, go_b, pix, f.dw, 4)
         ky0dh = _mul(m, go_c, ky0, f.dh, 4)
         kx0dw = _mul(m, go_c, kx0, f.dw, 4)
+        # byte offsets of the first pixel's origin and of the per-pixel steps (no DSP)
+        shp = _mul(m, go_b, pitch, f.sh, 6)                      # sh*in_w*pix_stride*eb
+        swp = _mul(m, go_b, pix, f.sw, 6)                        # sw*pix_stride*eb
+        php = _mul(m, go_b, pitch, f.ph, 6)
+        pwp = _mul(m, go_b, pix, f.pw, 6)
+        oyp = _mul(m, go_c, shp, oy0, 13)                        # oy0*sh*pitch
+        oxp = _mul(m, go_c, swp, ox0, 12)                        # ox0*sw*pix
         full = Signal()
         m.d.comb += full.eq((f.k0 == 0) & (f.k == ktot))
 
@@ -169,7 +184,7 @@ class Im2col(wiring.Component):
             return ox, y0, x0, nox, ny0, nx0
 
         self._descriptors(m, run, full, origin("d"), inside, c0, ky0, kx0, ky0dh, kx0dw,
-                          pitch, pix, plane_st, row_st)
+                          pitch, pix, plane_st, row_st, (oyp - php, oxp - pwp, shp, swp, pwp))
         # ---- element walker -----------------------------------------------------------------
         ox, y0, x0, nox, ny0, nx0 = origin("e")
         i, kk, c = Signal(16), Signal(16), Signal(16)
@@ -226,13 +241,22 @@ class Im2col(wiring.Component):
 
     def _descriptors(self, m: Module, run: Signal, full: Signal, org: tuple, inside: Any,
                      c0: Signal, ky0: Signal, kx0: Signal, ky0dh: Signal, kx0dw: Signal,
-                     pitch: Signal, pix: Signal, plane_st: Signal, row_st: Signal) -> None:
+                     pitch: Signal, pix: Signal, plane_st: Signal, row_st: Signal,
+                     offs: tuple) -> None:
         f, eb = self.insn, self.eb
         ox, y0, x0, nox, ny0, nx0 = org
+        y0p_init, x0p_init, shp, swp, pwp = offs
+        # byte offsets (mod 2**AXI_ADDR_BITS) of the pixel origin, the scanned kernel row /
+        # column and the rectangle's first row / column: y*pitch and x*pix, added up
+        y0p, x0p = Signal(AXI_ADDR_BITS), Signal(AXI_ADDR_BITS)
+        syp, sxp = Signal(AXI_ADDR_BITS), Signal(AXI_ADDR_BITS)
+        ylop, xlop = Signal(AXI_ADDR_BITS), Signal(AXI_ADDR_BITS)
+        spanr = Signal(20)
+        with m.If(run):
+            m.d.sync += [y0p.eq(y0p_init), x0p.eq(x0p_init)]
         i = Signal(16)
         j, nky, nkx = Signal(7), Signal(7), Signal(7)
         sy, sx = Signal(signed(COORD_BITS)), Signal(signed(COORD_BITS))
-        ylo, xlo = Signal(12), Signal(12)
         ky, kx = Signal(16), Signal(16)
         clo, left, n = Signal(16), Signal(17), Signal(17)
         rbytes = Signal(20)
@@ -244,11 +268,12 @@ class Im2col(wiring.Component):
         # kernel columns adjacent in DRAM (dw*pix_stride = cg): one DMA row per kernel row
         cgeb = Signal(18)
         m.d.comb += cgeb.eq(f.cg * eb)
-        span = _mul(m, addr_go, cgeb, nkx, 7)                    # nkx*cg*eb
+        span = Signal(26)                                        # nkx*cg*eb (SCAN sums it)
         merge = Signal()
         m.d.comb += merge.eq(full & (row_st == cgeb) & (span < (1 << 20)))
         cmd = self.cmd.payload
-        m.d.comb += [cmd.dram_addr.eq(self.base + f.dram_base + py + px + clo * eb),
+        off = Mux(full, ylop + xlop, py + px + clo * eb)
+        m.d.comb += [cmd.dram_addr.eq(self.base + f.dram_base + off),
                      cmd.row_bytes.eq(Mux(merge, span, rbytes)),
                      cmd.row_stride.eq(Mux(merge, plane_st, row_st)),
                      cmd.plane_stride.eq(plane_st), cmd.buf_addr.eq(0), cmd.buf_stride.eq(0),
@@ -261,7 +286,8 @@ class Im2col(wiring.Component):
             with m.State("PIX"):
                 m.d.sync += [j.eq(0), sy.eq(Mux(full, y0, y0 + ky0dh)),
                              sx.eq(Mux(full, x0, x0 + kx0dw)), nky.eq(0), nkx.eq(0),
-                             ky.eq(ky0), kx.eq(kx0), clo.eq(c0), left.eq(f.k)]
+                             ky.eq(ky0), kx.eq(kx0), clo.eq(c0), left.eq(f.k),
+                             syp.eq(y0p), sxp.eq(x0p), span.eq(0)]
                 m.next = "SCAN"
                 with m.If(~full):
                     m.next = "POS"
@@ -269,23 +295,20 @@ class Im2col(wiring.Component):
                 with m.If((sy >= 0) & (sy < f.in_h) & (j < f.kh)):
                     m.d.sync += nky.eq(nky + 1)
                     with m.If(nky == 0):
-                        m.d.sync += ylo.eq(sy)
+                        m.d.sync += ylop.eq(syp)
                 with m.If((sx >= 0) & (sx < f.in_w) & (j < f.kw)):
-                    m.d.sync += nkx.eq(nkx + 1)
+                    m.d.sync += [nkx.eq(nkx + 1), span.eq(span + cgeb)]
                     with m.If(nkx == 0):
-                        m.d.sync += xlo.eq(sx)
-                m.d.sync += [sy.eq(sy + f.dh), sx.eq(sx + f.dw), j.eq(j + 1)]
+                        m.d.sync += xlop.eq(sxp)
+                m.d.sync += [sy.eq(sy + f.dh), sx.eq(sx + f.dw), j.eq(j + 1),
+                             syp.eq(syp + plane_st), sxp.eq(sxp + row_st)]
                 with m.If((j + 1 >= f.kh) & (j + 1 >= f.kw)):
                     m.next = "RECT"
             with m.State("RECT"):
-                m.d.comb += [ay.eq(ylo), ax.eq(xlo)]
                 m.d.sync += [rbytes.eq(f.cg * eb), clo.eq(0)]
+                m.next = "ISSUE"
                 with m.If((nky == 0) | (nkx == 0)):
                     m.next = "NEXT"
-                with m.Else():
-                    m.d.comb += addr_go.eq(1)
-                    m.d.sync += wait.eq(ADDR_CYCLES)
-                    m.next = "ADDR"
             with m.State("POS"):
                 room = Signal(17)
                 m.d.comb += room.eq(Mux(f.cg > clo, f.cg - clo, left))
@@ -323,4 +346,8 @@ class Im2col(wiring.Component):
                     m.next = "IDLE"
                 with m.Else():
                     m.d.sync += [i.eq(i + 1), ox.eq(nox), y0.eq(ny0), x0.eq(nx0)]
+                    with m.If(ox == f.out_w - 1):
+                        m.d.sync += [y0p.eq(y0p + shp), x0p.eq(-pwp)]
+                    with m.Else():
+                        m.d.sync += x0p.eq(x0p + swp)
                     m.next = "PIX"
