@@ -65,6 +65,19 @@ def test_write_channels_are_independent() -> None:
     run(bench)
 
 
+async def write(ctx, b, addr: int, data: int) -> None:  # type: ignore[no-untyped-def]
+    """One AXI4-Lite write: AW and W offered together for one cycle, B taken whenever."""
+    ctx.set(b.awvalid, 1)
+    ctx.set(b.wvalid, 1)
+    ctx.set(b.awaddr, addr)
+    ctx.set(b.wdata, data)
+    ctx.set(b.wstrb, 0xF)
+    ctx.set(b.bready, 1)
+    await ctx.tick()
+    ctx.set(b.awvalid, 0)
+    ctx.set(b.wvalid, 0)
+
+
 def test_reads_start_done_error() -> None:
     async def read(ctx, b, addr: int) -> tuple[int, int]:  # type: ignore[no-untyped-def]
         ctx.set(b.arvalid, 1)
@@ -74,17 +87,6 @@ def test_reads_start_done_error() -> None:
         ctx.set(b.arvalid, 0)
         assert ctx.get(b.rvalid) == 1           # R one cycle after the AR handshake
         return ctx.get(b.rdata), ctx.get(b.rresp)
-
-    async def write(ctx, b, addr: int, data: int) -> None:  # type: ignore[no-untyped-def]
-        ctx.set(b.awvalid, 1)
-        ctx.set(b.wvalid, 1)
-        ctx.set(b.awaddr, addr)
-        ctx.set(b.wdata, data)
-        ctx.set(b.wstrb, 0xF)
-        ctx.set(b.bready, 1)
-        await ctx.tick()
-        ctx.set(b.awvalid, 0)
-        ctx.set(b.wvalid, 0)
 
     async def bench(ctx, dut) -> None:  # type: ignore[no-untyped-def]
         b = dut.s_axil
@@ -147,15 +149,7 @@ def test_cycles_count_the_busy_cycles_since_the_last_start() -> None:
         await ctx.tick().repeat(5)
         assert await read(ctx, b, "CYCLES_LO") == 7          # held while not busy
         # a run: start pulse (cycle 0), busy in cycles 1 .. 40, done in cycle 40
-        ctx.set(b.awvalid, 1)
-        ctx.set(b.wvalid, 1)
-        ctx.set(b.awaddr, OFF["CTRL"])
-        ctx.set(b.wdata, 1)
-        ctx.set(b.wstrb, 0xF)
-        ctx.set(b.bready, 1)
-        await ctx.tick()
-        ctx.set(b.awvalid, 0)
-        ctx.set(b.wvalid, 0)
+        await write(ctx, b, OFF["CTRL"], 1)
         assert ctx.get(dut.start) == 1
         await ctx.tick()                                      # cycle 0: the start pulse
         ctx.set(dut.busy, 1)
