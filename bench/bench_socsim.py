@@ -6,6 +6,12 @@ from __future__ import annotations
 
 import time
 
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
 from hwcnn.arch.config import Dataflow
 from hwcnn.boards.profiles import get_board
 from hwcnn.machine.socsim import run_program
