@@ -109,8 +109,14 @@ class _Dispatcher:
 def run_insns(insns: tuple[Insn, ...] | list[Insn], *, target: Any, array: Any,
               bus_bytes: int, dram: DramTiming, outstanding: int = 4, base: int = 0,
               prog_base: int = 0, window: tuple[int, int] = (0, 1 << 32),
-              origin: tuple[str, ...] | None = None, limit: int = 50_000_000) -> MachineRun:
-    """Run ``insns`` (program at DRAM byte ``prog_base``, BASE0 = ``base``)."""
+              origin: tuple[str, ...] | None = None, limit: int = 50_000_000,
+              timed: Any = None) -> MachineRun:
+    """Run ``insns`` (program at DRAM byte ``prog_base``, BASE0 = ``base``).
+
+    ``timed``: a callable giving a LOAD / STORE instruction's isolated duration
+    (:class:`hwcnn.machine.insnsim.Durations`); the load, OUT-load and store executors are then
+    timers of those durations instead of the unit models (the instruction-level estimate of
+    :mod:`hwcnn.machine.insnsim`; the DMA serves the fetch unit alone)."""
     insns = tuple(insns)
     if prog_base % INSN_BYTES:
         raise SocModelError("PROG_BASE not a multiple of 32 (PROG_ALIGN)")
@@ -118,10 +124,20 @@ def run_insns(insns: tuple[Insn, ...] | list[Insn], *, target: Any, array: Any,
         if int(i.op) > int(Opcode.LOAD2D):
             raise SocModelError("illegal opcode")
     fetch = _Fetch(insns, prog_base, bus_bytes)
-    load = LoadUnitModel(target=target, bus_bytes=bus_bytes, base=base,
-                         buffers=(Buffer.ACT, Buffer.WGT, Buffer.PARAM))
-    cload = LoadUnitModel(target=target, bus_bytes=bus_bytes, base=base, buffers=(Buffer.OUT,))
-    store = StoreUnitModel(target=target, bus_bytes=bus_bytes, base=base)
+    load: Any
+    cload: Any
+    store: Any
+    if timed is None:
+        load = LoadUnitModel(target=target, bus_bytes=bus_bytes, base=base,
+                             buffers=(Buffer.ACT, Buffer.WGT, Buffer.PARAM))
+        cload = LoadUnitModel(target=target, bus_bytes=bus_bytes, base=base,
+                              buffers=(Buffer.OUT,))
+        store = StoreUnitModel(target=target, bus_bytes=bus_bytes, base=base)
+        timers: tuple[Any, ...] = ()
+    else:
+        from .insnsim import TimedUnit
+        load, cload, store = TimedUnit(timed), TimedUnit(timed), TimedUnit(timed)
+        timers = (load, cload, store)
     comp = ComputeModel(array)
     dma = Dma(bus_bytes=bus_bytes, dram=dram, outstanding=outstanding,
               read_clients=(fetch, load, cload), write_clients=(store,), window=window)
@@ -164,15 +180,24 @@ def run_insns(insns: tuple[Insn, ...] | list[Insn], *, target: Any, array: Any,
             if not ended:
                 raise MachineStop(ErrorCode.NO_END, t)
             break
-        # ---- skip idle cycles: nothing can change before the compute status -------------
-        if comp.busy and comp.ready_at > t + 1 and _static(fetch, disp, queues, tokens, pops,
-                                                           units, store, dma):
-            n = comp.ready_at - t
+        # ---- skip idle cycles: nothing can change before the compute status (or, with
+        # timed executors, the cycle in which a timer's status appears) -----------------
+        wake = comp.ready_at if comp.busy else -1
+        for u in timers:
+            if u.state == "RUN":
+                e = t + u.wake() - 1
+                wake = e if wake < 0 else min(wake, e)
+        if wake > t + 1 and _static(fetch, disp, queues, tokens, pops, units, store, dma,
+                                    bool(timers)):
+            n = wake - t
             busy[0] += n * fb
             for j in range(3):
                 busy[j + 1] += n * db[j]
             dma.skip(n)
-            t = comp.ready_at
+            for u in timers:
+                if u.state == "RUN":
+                    u.skip(n)
+            t = wake
             continue
         busy[0] += fb
         for j in range(3):
@@ -257,15 +282,16 @@ def _exec_name(q: Queue, insn: Insn) -> str:
 
 
 def _static(fe: _Fetch, disp: list[_Dispatcher], queues: list[deque[int]], tokens: list[int],
-            pops: list[list[int]], units: tuple[LoadUnitModel, ...], store: StoreUnitModel,
-            dma: Dma) -> bool:
-    """Whether this cycle and every following one up to the compute unit's status change no
-    register but the busy counters: the DMA and the load / store units idle, the compute
-    dispatcher waiting for its status, fetch unable to issue or route, and every idle
-    dispatcher unable to take its head."""
-    if fe.state != "IDLE" or not dma.idle() or store.state != "IDLE":
+            pops: list[list[int]], units: tuple[Any, ...], store: Any, dma: Dma,
+            timed: bool = False) -> bool:
+    """Whether this cycle and every following one up to the next status (compute, or a
+    running timer with ``timed``) change no register but the busy counters: the DMA and the
+    load / store units idle (or running timers), every busy dispatcher waiting for its status,
+    fetch unable to issue or route, and every idle dispatcher unable to take its head."""
+    quiet = ("IDLE", "RUN") if timed else ("IDLE",)
+    if fe.state != "IDLE" or not dma.idle() or store.state not in quiet:
         return False
-    if any(u.state != "IDLE" for u in units):
+    if any(u.state not in quiet for u in units):
         return False
     if fe.remaining and BUFFER - len(fe.buf) >= min(CHUNK, fe.remaining):
         return False
@@ -275,7 +301,7 @@ def _static(fe: _Fetch, disp: list[_Dispatcher], queues: list[deque[int]], token
         if d.state == "IDLE":
             if queues[q] and all(tokens[x] > 0 for x in pops[queues[q][0]]):
                 return False
-        elif q != 1 or d.state != "WAIT":
+        elif d.state != "WAIT":
             return False
     return True
 

@@ -1,0 +1,256 @@
+"""Instruction-level model of the whole accelerator: the fast whole-network estimate.
+
+:func:`run_insns_fast` plays a compiled program on the machine of :mod:`.socsim` with the same
+fetch unit, queues, dispatchers and token counters (the same code: ``socsim.run_insns`` with
+``timed=``), but every LOAD / STORE executor is a timer: it takes the instruction, is busy for
+the instruction's *isolated* duration (the cycles from its handshake to its status on an
+otherwise idle machine, :func:`isolated_cycles`) and then offers its status. The compute
+executor is the exact one already (its durations are closed forms of ``hwcnn.arch.timing``).
+Idle stretches are skipped, so the cost grows with the number of instructions, not cycles.
+
+What it leaves out, and why it is an approximation (``tests/test_insnsim.py`` measures how far
+it is from the stepped model on the shipped small networks): the load, OUT-load, store and
+fetch units share one DMA and one DRAM data-slot server; here each transfer runs as if alone,
+and the fetch unit's program reads do not delay them. Overlapping transfers therefore finish
+earlier here than on the machine. Everything else (which instruction waits for which token,
+queue depths, the barriers between layers) is the machine's own rule. The total and the
+per-layer completions stay close (the slowest unit sets the pace); the BUSY counters of the
+units that waited for the DMA do not (ResNet-18 on KV260: the store dispatcher is busy 13.0 M
+cycles on the stepped model, whose reads have priority on the DRAM, and 0.5 M here).
+
+Isolated durations are exact (they step the unit models of :mod:`.socload` / :mod:`.socstore`
+with the DMA of :mod:`.socdma`, which the tests prove equal to the RTL) and memoized by
+everything they depend on: the instruction's fields with the DRAM address reduced modulo the
+4 KiB page (bursts are cut at pages; byte lanes repeat every bus width). A LOAD2D whose element
+walker alone takes more than ``step_limit`` cycles is not stepped: its duration is the closed
+form :func:`load2d_bound` (set-up plus one element per cycle), a lower bound; a LOAD / STORE
+of more than ``step_limit`` words or elements gets :func:`transfer_approx` (its DMA transfers
+by :func:`hwcnn.arch.dma_timing.chain_timing` against its one-per-cycle buffer accesses).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..arch.dma import DmaDesc, DramTiming
+from ..arch.dma_timing import chain_timing
+from ..arch.soc import (
+    IM2COL_PHASES,
+    LOAD_PIXEL_CHUNK,
+    LOAD_WORD_CHUNK,
+    STORE_CHUNK_BYTES,
+    STORE_MAX_ROWS,
+)
+from ..isa.fields import Buffer, Insn, MemMode, Opcode
+from .socdma import Dma
+from .socload import LoadUnitModel, SocModelError
+from .socstore import StoreUnitModel
+
+__all__ = ["Durations", "isolated_cycles", "load2d_bound", "run_insns_fast", "run_program_fast",
+           "transfer_approx"]
+
+#: DRAM addresses enter the memo key modulo this (the DMA cuts bursts at 4 KiB pages).
+PAGE = 4096
+
+
+class _Idle:
+    """A DMA client that never asks for anything (the other clients of an isolated run)."""
+
+    ev_cmd = ev_beat = ev_status = ev_addr = ev_word = None
+
+    def cmd(self) -> None:
+        return None
+
+    def beat_ready(self) -> bool:
+        return True
+
+    def addr_ready(self) -> bool:
+        return True
+
+    def word_valid(self) -> bool:
+        return False
+
+
+def load2d_bound(f: dict[str, int]) -> int:
+    """Lower bound of a LOAD2D's duration: the set-up, the walkers' first cycle, one element
+    per cycle for its ``m*k`` elements, the status cycle."""
+    return sum(IM2COL_PHASES) + 1 + f["m"] * f["k"] + 1
+
+
+#: Cycles the load / store units add around their DMA transfers and their word writes /
+#: reads in :func:`transfer_approx` (fitted to isolated runs of the shipped small networks:
+#: within a few percent of :func:`isolated_cycles` for transfers of hundreds of beats).
+DMA_EXTRA, UNIT_EXTRA = 4, 22
+
+
+def transfer_approx(insn: Insn, *, target: Any, bus_bytes: int, dram: DramTiming,
+                    outstanding: int = 4, base: int = 0) -> int:
+    """A closed-form estimate of a large LOAD / STORE's isolated duration: the longer of its
+    DMA transfers (:func:`hwcnn.arch.dma_timing.chain_timing` of the unit's descriptors, exact
+    for the DMA alone) and its one-per-cycle buffer writes (load: words, or elements of a
+    PIXELS load) or reads (store: pieces of at most ``min(C*eb, B)`` bytes), plus the units'
+    own cycles (:data:`DMA_EXTRA`, :data:`UNIT_EXTRA`)."""
+    f = insn.get()
+    store = insn.op is Opcode.STORE
+    buf = Buffer(f["buffer"])
+    eb, wb = target.elem_bytes, target.word_bytes(buf)
+    addr = base + f["dram_base"]
+    descs: list[DmaDesc] = []
+    if MemMode(f["mode"]) is MemMode.WORDS:
+        total, chunk = f["rows"] * wb, STORE_CHUNK_BYTES if store else LOAD_WORD_CHUNK
+        while total:
+            n = min(total, chunk - addr % chunk) if store else min(total, chunk)
+            descs.append(DmaDesc(dram_addr=addr, row_bytes=n))
+            addr, total = addr + n, total - n
+        units = f["rows"] * (-(-wb // min(wb, bus_bytes)) if store else 1)
+    else:
+        rows, chunk = f["rows"], STORE_MAX_ROWS if store else LOAD_PIXEL_CHUNK
+        while rows:
+            n = min(rows, chunk)
+            descs.append(DmaDesc(dram_addr=addr, row_bytes=f["elems"] * eb, rows=n,
+                                 row_stride=f["dram_stride"]))
+            addr, rows = addr + n * f["dram_stride"], rows - n
+        lanes = target.lanes(buf)
+        pieces = -(-f["elems"] // lanes) if store else f["elems"]
+        units = f["rows"] * pieces
+    dma_end = chain_timing(descs, write=store, bus_bytes=bus_bytes, dram=dram,
+                           outstanding=outstanding).status[-1]
+    return max(dma_end + DMA_EXTRA, units + UNIT_EXTRA)
+
+
+def _size(insn: Insn) -> int:
+    """Cycles an isolated run of ``insn`` steps at least (its buffer words or elements)."""
+    f = insn.get()
+    if insn.op is Opcode.LOAD2D:
+        return f["m"] * f["k"]
+    return f["rows"] * max(f.get("elems", 0), 1)
+
+
+def isolated_cycles(insn: Insn, *, target: Any, bus_bytes: int, dram: DramTiming,
+                    outstanding: int = 4, base: int = 0, limit: int = 50_000_000) -> int:
+    """Cycles from ``insn``'s handshake with its executor (cycle 0) to the first cycle its
+    status is valid, on an idle machine: the exact unit model and DMA, stepped alone."""
+    if insn.op is Opcode.STORE:
+        unit: Any = StoreUnitModel(target=target, bus_bytes=bus_bytes, base=base)
+        reads: tuple[Any, ...] = (_Idle(), _Idle(), _Idle())
+        writes: tuple[Any, ...] = (unit,)
+    else:
+        out = insn.op is Opcode.LOAD and Buffer(insn.get()["buffer"]) is Buffer.OUT
+        bufs = (Buffer.OUT,) if out else (Buffer.ACT, Buffer.WGT, Buffer.PARAM)
+        unit = LoadUnitModel(target=target, bus_bytes=bus_bytes, base=base, buffers=bufs)
+        reads = (_Idle(), _Idle(), unit) if out else (_Idle(), unit, _Idle())
+        writes = (_Idle(),)
+    dma = Dma(bus_bytes=bus_bytes, dram=dram, outstanding=outstanding, read_clients=reads,
+              write_clients=writes, window=(0, 1 << 32))
+    unit.accept(insn)
+    store = insn.op is Opcode.STORE
+    t = 0
+    while unit.state != "STATUS":
+        t += 1
+        if t > limit:
+            raise SocModelError(f"no status after {limit} cycles")
+        dma.step(t)
+        if store:
+            unit.update(t)
+        else:
+            unit.update()
+    return t + 1
+
+
+@dataclass
+class Durations:
+    """Isolated durations of LOAD / STORE instructions, memoized (see the module docstring)."""
+
+    target: Any
+    bus_bytes: int
+    dram: DramTiming
+    outstanding: int = 4
+    base: int = 0
+    step_limit: int = 20_000
+    memo: dict[tuple[Any, ...], int] = field(default_factory=dict)
+    stepped: int = 0                      # isolated cycles actually stepped (cost)
+    approximated: int = 0                 # distinct instructions given a closed form
+
+    def __call__(self, insn: Insn) -> int:
+        f = insn.get()
+        key = (insn.op, *sorted((k, (v + self.base) % PAGE if k == "dram_base" else v)
+                                for k, v in f.items()))
+        hit = self.memo.get(key)
+        if hit is not None:
+            return hit
+        if _size(insn) > self.step_limit:
+            self.approximated += 1
+            d = load2d_bound(f) if insn.op is Opcode.LOAD2D else transfer_approx(
+                insn, target=self.target, bus_bytes=self.bus_bytes, dram=self.dram,
+                outstanding=self.outstanding, base=self.base)
+        else:
+            d = isolated_cycles(insn, target=self.target, bus_bytes=self.bus_bytes,
+                                dram=self.dram, outstanding=self.outstanding, base=self.base)
+            self.stepped += d
+        self.memo[key] = d
+        return d
+
+
+class TimedUnit(_Idle):
+    """A load / store executor replaced by a timer: busy for ``duration(insn)`` cycles (a DMA
+    client that never asks for a transfer). A store's ``last_w`` is its status cycle."""
+
+    def __init__(self, duration: Durations) -> None:
+        self.duration = duration
+        self.state = "IDLE"
+        self.left = 0
+        self.last_w = -1
+        self.is_store = False
+
+    def accept(self, insn: Insn) -> None:
+        self.is_store = insn.op is Opcode.STORE
+        d = self.duration(insn)
+        self.left = d - 1
+        self.state = "STATUS" if self.left <= 0 else "RUN"
+
+    def update(self, t: int | None = None) -> None:
+        if self.state == "RUN":
+            self.left -= 1
+            if self.left == 0:
+                self.state = "STATUS"
+                if self.is_store and t is not None:
+                    self.last_w = t
+
+    def wake(self) -> int:
+        """Cycles until the timer's status (0: not running)."""
+        return self.left if self.state == "RUN" else 0
+
+    def skip(self, n: int) -> None:
+        self.left -= n
+
+    def finish_status(self) -> None:
+        self.state = "IDLE"
+
+
+def run_insns_fast(insns: tuple[Insn, ...] | list[Insn], *, target: Any, array: Any,
+                   bus_bytes: int, dram: DramTiming, outstanding: int = 4, base: int = 0,
+                   prog_base: int = 0, window: tuple[int, int] = (0, 1 << 32),
+                   origin: tuple[str, ...] | None = None, limit: int = 1 << 62,
+                   durations: Durations | None = None) -> Any:
+    """:func:`hwcnn.machine.socsim.run_insns` with timed load / store executors."""
+    from .socsim import run_insns
+
+    dur = durations if durations is not None else Durations(
+        target=target, bus_bytes=bus_bytes, dram=dram, outstanding=outstanding, base=base)
+    return run_insns(insns, target=target, array=array, bus_bytes=bus_bytes, dram=dram,
+                     outstanding=outstanding, base=base, prog_base=prog_base, window=window,
+                     origin=origin, limit=limit, timed=dur)
+
+
+def run_program_fast(comp: Any, *, array: Any, bus_bytes: int, dram: DramTiming,
+                     outstanding: int = 4, base: int = 0) -> Any:
+    """:func:`run_insns_fast` of a compiled program laid out as
+    :func:`hwcnn.machine.socsim.run_program` lays it out."""
+    size = comp.regions[-1].offset + comp.regions[-1].size
+    return run_insns_fast(comp.insns, target=comp.target, array=array, bus_bytes=bus_bytes,
+                          dram=dram, outstanding=outstanding, base=base,
+                          prog_base=base + comp.region("program").offset,
+                          window=(base, size), origin=comp.origin)
+
+
