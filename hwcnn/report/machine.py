@@ -67,16 +67,22 @@ def machine_figures(comp: Any, hw: Any, board: Board | None = None, *, bus_bits:
     """The stepped model's figures of ``comp`` on ``hw``; beyond ``max_cycles`` the
     instruction-level estimate with ``estimate``, else ``None``."""
     dram = dram_timing(hw, board)
-    try:
-        run = run_program(comp, array=hw.array, bus_bytes=bus_bits // 8, dram=dram, base=BASE0,
-                          limit=max_cycles)
-        label = PROVEN
-    except CycleLimit:
-        if not estimate:
-            return None
-        run = run_program_fast(comp, array=hw.array, bus_bytes=bus_bits // 8, dram=dram,
-                               base=BASE0)
-        label = ESTIMATED
+    fast = None
+    if estimate:
+        # the estimate first (seconds, never above the machine): a program it already puts
+        # beyond the bound is not stepped up to the bound in vain
+        fast = run_program_fast(comp, array=hw.array, bus_bytes=bus_bits // 8, dram=dram,
+                                base=BASE0)
+    run, label = fast, ESTIMATED
+    if fast is None or fast.cycles <= max_cycles:
+        try:
+            run = run_program(comp, array=hw.array, bus_bytes=bus_bits // 8, dram=dram,
+                              base=BASE0, limit=max_cycles)
+            label = PROVEN
+        except CycleLimit:
+            if fast is None:
+                return None
+    assert run is not None
     return MachineFigures(label=label, cycles=run.cycles, layer_cycles=run.layer_writes,
                           busy=run.busy, clock_mhz=hw.clock_mhz)
 
