@@ -33,7 +33,8 @@ ESTIMATED = "instruction-level estimate, transfers timed alone (0-5 % below the 
 #: loads at the DRAM's bandwidth, which the load unit's one-element-per-cycle im2col gather and
 #: the per-pixel DMA rows do not reach: tiny_cnn on Arty 6x, ResNet-18 on KV260 10x below the
 #: machine).
-APPROXIMATE = "memsim approximation, not the RTL"
+APPROXIMATE = ("memsim approximation: the tile engine fed at DRAM bandwidth, not the RTL "
+               "machine (--machine)")
 #: Default bound of a stepped run (about a minute of Python at ~100k cycles/s).
 MAX_CYCLES = 5_000_000
 #: Where the image sits in DRAM (BASE0); the cycle count does not depend on it as long as it
