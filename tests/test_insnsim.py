@@ -25,24 +25,41 @@ DRAM = get_board("arty-a7-35t").dram_timing(100.0)
 NETS = ("tiny_cnn", "lenet5", "resblock", "mbv2_block", "fire")
 
 
+def _compare(name: str, df: Dataflow, r: int, c: int, kib: int, dram, bus: int):  # type: ignore[no-untyped-def]
+    prog, _, _, comp = _compiled(name, df, r, c, kib)
+    exact = run_program(comp, array=prog.hw.array, bus_bytes=bus, dram=dram, base=0x1000)
+    fast = run_program_fast(comp, array=prog.hw.array, bus_bytes=bus, dram=dram, base=0x1000)
+    assert fast.layer_writes.keys() == exact.layer_writes.keys()
+    layer_err = max(abs(fast.layer_writes[n] - cyc) for n, cyc in exact.layer_writes.items())
+    return fast.cycles / exact.cycles - 1, layer_err / exact.cycles
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("kib", [1, 64])
 @pytest.mark.parametrize("df", [WS, OS])
-def test_estimate_is_at_most_5_percent_below_the_stepped_model(df: Dataflow, kib: int) -> None:
-    """What the report's label ESTIMATED claims: the estimate never exceeds the stepped model
-    (transfers timed alone only lose the DMA's sharing) and is at most 5 % below it, on every
-    shipped small network with small (1 KiB: many tiles, K-split chains) and large buffers."""
+def test_estimate_within_5_percent_when_the_dram_keeps_up(df: Dataflow, kib: int) -> None:
+    """Arty's DRAM (13.3 bytes per cycle, more than the 64-bit bus): on every shipped small
+    network with small (1 KiB: many tiles, K-split chains) and large buffers the estimate is
+    within 5 % of the stepped model, in total and for every layer's last write (relative to
+    the whole run: the first layers lose most, the fetch unit's first program reads share the
+    DMA with their loads). Measured: -4.2 % .. -0.1 %."""
     for name in NETS:
-        prog, _, _, comp = _compiled(name, df, 4, 4, kib)
-        exact = run_program(comp, array=prog.hw.array, bus_bytes=8, dram=DRAM, base=0x1000)
-        fast = run_program_fast(comp, array=prog.hw.array, bus_bytes=8, dram=DRAM, base=0x1000)
-        assert 0.95 * exact.cycles <= fast.cycles <= exact.cycles, (name, exact.cycles,
-                                                                    fast.cycles)
-        # per layer: every layer's last write within 5 % of the whole run (the first layers
-        # lose most: the fetch unit's first program reads share the DMA with their loads)
-        assert fast.layer_writes.keys() == exact.layer_writes.keys()
-        for layer, cyc in exact.layer_writes.items():
-            assert abs(fast.layer_writes[layer] - cyc) <= 0.05 * exact.cycles, (name, layer)
+        total, layer = _compare(name, df, 4, 4, kib, DRAM, 8)
+        assert abs(total) <= 0.05 and layer <= 0.05, (name, total, layer)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("bus", [8, 16, 32])
+def test_estimate_within_10_percent_on_a_slow_dram(bus: int) -> None:
+    """ULX3S's DRAM (below the bus width: the slot server is the bottleneck, the transfers'
+    sharing matters most) on 8x8 / 4x4 arrays: within 10 % (measured -8.4 % .. +2.9 %, the
+    worst on tiny_cnn, whose program reads compete with its few loads)."""
+    dram = get_board("ulx3s-85f").dram_timing(100.0)
+    assert dram.bytes_per_cycle < bus
+    for name, r, c, kib in (("tiny_cnn", 4, 4, 1), ("lenet5", 8, 8, 16), ("resblock", 4, 4, 4),
+                            ("fire", 8, 8, 2), ("mbv2_block", 8, 4, 8)):
+        total, layer = _compare(name, WS, r, c, kib, dram, bus)
+        assert abs(total) <= 0.10 and layer <= 0.10, (name, total, layer)
 
 
 def _alone(insn):  # type: ignore[no-untyped-def]
@@ -125,6 +142,32 @@ def test_report_figures_beyond_the_stepped_bound_are_the_labelled_estimate() -> 
     fig = machine_figures(comp, prog.hw, board, max_cycles=3000, estimate=True)
     assert fig is not None and fig.label == ESTIMATED
     exact = machine_figures(comp, prog.hw, board)
-    assert exact is not None and 0.95 * exact.cycles <= fig.cycles <= exact.cycles
-    assert ESTIMATED == ("instruction-level estimate, transfers timed alone "
-                         "(0-5 % below the RTL model)")
+    assert exact is not None and abs(fig.cycles - exact.cycles) <= 0.05 * exact.cycles
+    assert ESTIMATED == ("instruction-level estimate (within 10 % of the RTL model on the "
+                         "tested networks)")
+
+
+def test_slot_ledger_by_hand() -> None:
+    """:meth:`Durations.start`: a transfer whose data phase (the last ``s`` of its ``d``
+    cycles) would begin while earlier beats still hold the slot server ends that much later;
+    without overlap, or with ``contention=False``, it keeps its isolated duration."""
+    from fractions import Fraction
+
+    _, _, _, comp = _compiled("tiny_cnn", WS, 4, 4, 1)
+    dur = Durations(target=comp.target, bus_bytes=8, dram=DRAM)
+    a, b = [i for i in comp.insns if i.op is Opcode.LOAD and i["rows"] > 1][:2]
+    (da, sa), (db, sb) = dur.cost(a), dur.cost(b)
+    assert 0 < sa < da and 0 < sb < db
+    assert dur.start(a, 0) == da and dur.port_free == da
+    # b taken in cycle 1: its data would start in 1 + db - sb, the server is free at da
+    late = Fraction(da) - (1 + db - sb)
+    assert late > 0
+    assert dur.start(b, 1) == db + -(-late.numerator // late.denominator)
+    # long after: no delay
+    assert dur.start(b, 10 * (da + db)) == db
+    off = Durations(target=comp.target, bus_bytes=8, dram=DRAM, contention=False)
+    off.start(a, 0)
+    assert off.start(b, 1) == db
+    # the slot cycles are the beats times tau: Arty's 13.3 bytes per cycle on a 64-bit bus
+    p, q = DRAM.slot(8)
+    assert sa * q % p == 0 and (p, q) == (1, 1)

@@ -238,8 +238,8 @@ def run_insns(insns: tuple[Insn, ...] | list[Insn], *, target: Any, array: Any,
             elif d.state == "ISSUE":
                 exe = exe_of[d.cur]
                 if ready[id(exe)]:
-                    if exe is comp:
-                        comp.accept(insns[d.cur], t)
+                    if exe is comp or timers:
+                        exe.accept(insns[d.cur], t)
                     else:
                         exe.accept(insns[d.cur])
                     d.exe, d.state = exe, "WAIT"

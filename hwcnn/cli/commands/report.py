@@ -23,8 +23,9 @@ from .common import OUTPUT_FILE, OUTPUT_HELP, emit, load_graph, model_argument, 
                    "accelerator (hwcnn_soc, proven equal to the RTL): start-to-done cycles and "
                    "per layer the cycle of its last DRAM write. A network beyond 5,000,000 "
                    "cycles gets the instruction-level estimate instead (the machine's queues "
-                   "and tokens, every LOAD/STORE timed as if alone: 0-5% below the stepped "
-                   "model on the tested networks), labelled as such.")
+                   "and tokens, every LOAD/STORE a timer of its duration on an idle machine, "
+                   "the DRAM shared by a ledger: within 10% of the stepped model on the tested "
+                   "networks), labelled as such.")
 @strict_option
 @max_memory_option
 def report(model: str, fmt: str, output: str | None, strict: bool | None, plot_file: str | None,
