@@ -97,4 +97,5 @@ def _machine(rep, model, g, hw, board, strict, max_memory):  # type: ignore[no-u
     rows = {n: {"machine_done_cycle": c} for n, c in fig.layer_cycles.items()}
     return extend(rep, (col,), rows, {}, {**facts, "machine": fig.label,
                                           "machine_cycles": fig.cycles,
-                                          "machine_latency_ms": round(fig.latency_us / 1000, 3)})
+                                          "machine_latency_ms": round(fig.latency_us / 1000, 3),
+                                          "machine_fps": round(1e6 / fig.latency_us, 2)})
