@@ -289,14 +289,20 @@ class Im2col(wiring.Component):
                      cmd.rows.eq(Mux(merge, nky, Mux(full, nkx, 1))),
                      cmd.planes.eq(Mux(merge | ~full, 1, nky))]
 
-        def advance(used: object) -> None:
+        # one kernel row / column on (SCAN and the K-split steps share these adders)
+        sy_n, sx_n = Signal.like(sy), Signal.like(sx)
+        syp_n, sxp_n = Signal.like(syp), Signal.like(sxp)
+        m.d.comb += [sy_n.eq(sy + f.dh), sx_n.eq(sx + f.dw), syp_n.eq(syp + plane_st),
+                     sxp_n.eq(sxp + row_st)]
+        used = Signal(17)                                        # elements of the position
+
+        def advance() -> None:
             """K-split: step to the next kernel position (or NEXT after the pixel's k)."""
             m.d.sync += [left.eq(left - used), clo.eq(0)]
             with m.If(kx == f.kw - 1):
-                m.d.sync += [kx.eq(0), sx.eq(x0), sy.eq(sy + f.dh), sxp.eq(x0p),
-                             syp.eq(syp + plane_st)]
+                m.d.sync += [kx.eq(0), sx.eq(x0), sy.eq(sy_n), sxp.eq(x0p), syp.eq(syp_n)]
             with m.Else():
-                m.d.sync += [kx.eq(kx + 1), sx.eq(sx + f.dw), sxp.eq(sxp + row_st)]
+                m.d.sync += [kx.eq(kx + 1), sx.eq(sx_n), sxp.eq(sxp_n)]
             m.next = "POS"
             with m.If(left == used):
                 m.next = "NEXT"
@@ -323,8 +329,8 @@ class Im2col(wiring.Component):
                     m.d.sync += [nkx.eq(nkx + 1), span.eq(span + cgeb)]
                     with m.If(nkx == 0):
                         m.d.sync += xlop.eq(sxp)
-                m.d.sync += [sy.eq(sy + f.dh), sx.eq(sx + f.dw), j.eq(j + 1),
-                             syp.eq(syp + plane_st), sxp.eq(sxp + row_st)]
+                m.d.sync += [sy.eq(sy_n), sx.eq(sx_n), j.eq(j + 1), syp.eq(syp_n),
+                             sxp.eq(sxp_n)]
                 with m.If((j + 1 >= f.kh) & (j + 1 >= f.kw)):
                     m.next = "RECT"
             with m.State("RECT"):
@@ -338,17 +344,18 @@ class Im2col(wiring.Component):
                 nc = Signal(17)
                 m.d.comb += nc.eq(Mux(room < left, room, left))
                 m.d.sync += [n.eq(nc), rbytes.eq(nc * eb)]
+                m.d.comb += used.eq(nc)
                 with m.If(inside(sy, sx)):
                     m.next = "ISSUE"
                 with m.Else():
-                    advance(nc)
+                    advance()
             with m.State("ISSUE"):
-                m.d.comb += self.cmd.valid.eq(1)
+                m.d.comb += [self.cmd.valid.eq(1), used.eq(n)]
                 with m.If(self.cmd.ready):
                     with m.If(full):
                         m.next = "NEXT"
                     with m.Else():
-                        advance(n)
+                        advance()
             with m.State("NEXT"):
                 with m.If(i == f.m - 1):
                     m.d.sync += self.gen_done.eq(1)
