@@ -590,3 +590,90 @@ def test_load2d_descriptor_pace(geo: dict[str, int]) -> None:
     dram = garbage(512, 3)
     out, _ = simulate(p, ALL, dram, [make(Opcode.LOAD2D, dram_base=5, **g)], base0=3)
     assert [o.code for o in out] == [0]
+
+
+def _walker_descriptors(p: SocParams, insn: Insn, base: int) -> tuple[list, int]:
+    """The im2col descriptor walker alone (``hw.soc.im2col.Im2col``), its DMA command always
+    ready and an element always offered: (cycle, dram_addr, row_bytes, rows, planes) of every
+    descriptor handshake and the first cycle with ``gen_done`` high (cycle 0 = ``start``)."""
+    from hwcnn.hw.soc.im2col import Im2col
+
+    dut = Im2col(p)
+    got: list[tuple[int, int, int, int, int]] = []
+    done: list[int] = []
+
+    async def bench(ctx) -> None:  # type: ignore[no-untyped-def]
+        ctx.set(dut.insn.as_value(), encode(insn))
+        ctx.set(dut.base, base)
+        ctx.set(dut.cmd.ready, 1)
+        ctx.set(dut.elems.valid, 1)
+        ctx.set(dut.start, 1)
+        for cyc in range(4000):
+            if cyc == 1:
+                ctx.set(dut.start, 0)
+            if ctx.get(dut.cmd.valid):
+                d = ctx.get(dut.cmd.payload)
+                got.append((cyc, d.dram_addr, d.row_bytes, d.rows, d.planes))
+            if cyc > 0 and ctx.get(dut.gen_done):
+                done.append(cyc)
+                break
+            await ctx.tick()
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    sim.run()
+    return got, done[0]
+
+
+@pytest.mark.parametrize("geo", [
+    # 3x3, stride 2, padding 1 on top / left; the chunk starts at (ky, kx, c) = (0, 1, 1) and
+    # ends at (1, 2, 1), crossing a kernel-row wrap (positions 1..5, 2 + 3 + 3 + 3 + 2)
+    dict(in_h=5, in_w=6, pix_stride=4, out_w=3, cg=3, kh=3, kw=3, sh=2, sw=2, ph=1, pw=1,
+         dh=1, dw=1, m0=1, m=5, k0=4, k=13),
+    # 3x3, dilation 2, padding 2 on top: positions 1..6 (1 + 2 + 2 + 2 + 2 + 1), two wraps
+    dict(in_h=7, in_w=7, pix_stride=2, out_w=3, cg=2, kh=3, kw=3, sh=1, sw=1, ph=2, pw=0,
+         dh=2, dw=2, m0=0, m=6, k0=3, k=10),
+    # 5x5 from position 13 = (2, 3) (nonzero ky0*dh*pitch and kx0*dw*pix), stride 3 / 2,
+    # dilation 3 / 2, left padding 3, a ragged bottom edge: positions 13..16 (3 + 5 + 5 + 3)
+    dict(in_h=12, in_w=11, pix_stride=7, out_w=5, cg=5, kh=5, kw=5, sh=3, sw=2, ph=0, pw=3,
+         dh=3, dw=2, m0=7, m=4, k0=67, k=16),
+])
+def test_load2d_ksplit_descriptor_pace(geo: dict[str, int]) -> None:
+    """Hand count of the K-split descriptor walker (im2col.py's docstring): PIX in cycle 61,
+    then per pixel PIX, per kernel position of the chunk POS and, when the position is in
+    bounds, ISSUE (its handshake, the command always ready, steps to the next position), then
+    NEXT; ``gen_done`` in the cycle after the last NEXT. Each descriptor reads that position's
+    channels of the chunk at ``(y*in_w + x)*pix_stride*eb + c*eb`` (a naive loop here); then the
+    same instructions' data against the reference."""
+    p = soc_params(4, 4, WS)
+    eb = p.target.elem_bytes
+    base = 0x3000
+    insn = make(Opcode.LOAD2D, sram_base=0, dram_base=21, **geo)
+    g = geo
+    want, cyc = [], 61
+    for i in range(g["m"]):
+        oy, ox = divmod(g["m0"] + i, g["out_w"])
+        cyc += 1                                                  # PIX
+        kk = 0
+        while kk < g["k"]:
+            pos, c = divmod(g["k0"] + kk, g["cg"])
+            n = min(g["cg"] - c, g["k"] - kk)
+            ky, kx = divmod(pos, g["kw"])
+            y = oy * g["sh"] - g["ph"] + ky * g["dh"]
+            x = ox * g["sw"] - g["pw"] + kx * g["dw"]
+            if 0 <= y < g["in_h"] and 0 <= x < g["in_w"]:          # POS, ISSUE
+                addr = base + 21 + ((y * g["in_w"] + x) * g["pix_stride"] + c) * eb
+                want.append((cyc + 1, addr, n * eb, 1, 1))
+                cyc += 2
+            else:                                                 # POS
+                cyc += 1
+            kk += n
+        cyc += 1                                                  # NEXT
+    got, done = _walker_descriptors(p, insn, base)
+    assert got == want
+    assert done == cyc
+    dram = garbage(1200, 4)
+    for df in (WS, OS):
+        out, _ = simulate(soc_params(4, 4, df), ALL, dram, [insn], base0=3)
+        assert [o.code for o in out] == [0]

@@ -20,9 +20,8 @@ LOAD_WORD_CHUNK = 1 << (ROW_BYTES_BITS - 1)
 LOAD_PIXEL_CHUNK = 1 << (DIM_BITS - 1)
 #: Load unit: its DMA transfers outstanding at most (the DMA walker holds two per engine).
 LOAD_OUTSTANDING = 2
-#: im2col (LOAD2D): cycles of each set-up phase and of the per-descriptor address product.
+#: im2col (LOAD2D): cycles of each set-up phase.
 IM2COL_PHASES = (25, 21, 14)
-IM2COL_ADDR_CYCLES = 12
 
 #: Store unit: largest WORDS descriptor (bytes; a multiple of every bus width) and PIXELS
 #: descriptor (pixels = DMA rows).

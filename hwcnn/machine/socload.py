@@ -13,7 +13,6 @@ from typing import Any
 
 from ..arch.dma import DmaDesc
 from ..arch.soc import (
-    IM2COL_ADDR_CYCLES,
     IM2COL_PHASES,
     LOAD_OUTSTANDING,
     LOAD_PIXEL_CHUNK,
@@ -24,8 +23,8 @@ from ..isa.fields import Buffer, Insn, MemMode, Opcode
 
 #: Bytes per WORDS descriptor and pixels per PIXELS descriptor (``hw.soc.load``).
 WORD_CHUNK, PIXEL_CHUNK = LOAD_WORD_CHUNK, LOAD_PIXEL_CHUNK
-#: im2col set-up phases and per-descriptor address cycles (``hw.soc.im2col``).
-PHASES, ADDR_CYCLES = IM2COL_PHASES, IM2COL_ADDR_CYCLES
+#: im2col set-up phases (``hw.soc.im2col``).
+PHASES = IM2COL_PHASES
 
 
 class SocModelError(HwcnnError):
@@ -96,11 +95,11 @@ class Im2colModel:
                     sy, sx = y0 + ky * f["dh"], x0 + kx * f["dw"]
                     pre += 1                                       # POS
                     if self._inside(sy, sx):
-                        out.append((pre + ADDR_CYCLES, DmaDesc(
+                        # ISSUE (its handshake steps to the next position)
+                        out.append((pre, DmaDesc(
                             dram_addr=self.base + sy * pitch + sx * pix + clo * eb,
                             row_bytes=n * eb)))
                         pre = 0
-                    pre += 1                                       # ADV
                     if left == n:
                         break
                     left, clo, kx = left - n, 0, kx + 1

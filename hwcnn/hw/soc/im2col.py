@@ -10,9 +10,9 @@
   ``plane_stride = dh*in_w*pix_stride*eb``; when the kernel columns are adjacent in DRAM
   (``dw*pix_stride = cg``) and ``ncols*cg*eb < 2**20``, instead ``planes = 1``, ``rows`` =
   in-bounds kernel rows, ``row_bytes = ncols*cg*eb``, ``row_stride = dh*in_w*pix_stride*eb``
-  (fewer, fuller beats; the same bytes in the same order). Otherwise (a K-split chunk) one descriptor per
-  in-bounds kernel position of the chunk (``row_bytes`` = that position's channels in the
-  chunk). A pixel or position wholly in the padding gets no descriptor.
+  (fewer, fuller beats; the same bytes in the same order). Otherwise (a K-split chunk) one
+  descriptor per in-bounds kernel position of the chunk (``row_bytes`` = that position's
+  channels in the chunk). A pixel or position wholly in the padding gets no descriptor.
 * the **element walker** visits ``A[i, kk]`` for ``i < m``, ``kk < k`` (kk innermost), one per
   cycle: an in-bounds element is taken from ``elems`` (the realigned byte stream, one element
   per unit; it waits while none is offered), a padding element is 0 (never read). Each element
@@ -28,8 +28,8 @@ bits, ``k0 divmod cg`` 20, ``in_w*pix_stride*eb`` 12, ``kh*kw`` 6), 25
 (``(k0 div cg) divmod kw`` 20, ``oy0*sh`` 6, ``ox0*sw`` 6, ``kh*kw*cg`` 12,
 ``dh*in_w*pix_stride*eb`` 4, ``dw*pix_stride*eb`` 4, ``sh*pitch``, ``sw*pix``,
 ``ph*pitch``, ``pw*pix`` 6 each, with ``pitch = in_w*pix_stride*eb``, ``pix =
-pix_stride*eb``) and 46 (``ky0*dh`` 4, ``kx0*dw`` 4, ``oy0*sh*pitch`` 13, ``ox0*sw*pix`` 12);
-in cycle 60 both walkers load their first pixel.
+pix_stride*eb``) and 46 (``ky0*dh`` 4, ``kx0*dw`` 4, ``ky0*dh*pitch`` 6, ``kx0*dw*pix`` 6,
+``oy0*sh*pitch`` 13, ``ox0*sw*pix`` 12); in cycle 60 both walkers load their first pixel.
 
 Descriptor walker (states, one cycle each unless said): PIX in cycle 61; per pixel PIX, then
 for a whole-position chunk SCAN for ``max(kh, kw)`` cycles (kernel row ``j`` and column ``j``
@@ -38,14 +38,26 @@ until taken); then NEXT: ``4 + max(kh, kw)`` cycles per pixel when ISSUE is take
 The rectangle's address needs no product per pixel: the walker keeps the byte offsets
 ``y0*pitch`` and ``x0*pix`` of the pixel origin (mod 2**32; loaded from the set-up, then NEXT
 adds ``sw*pix`` to the column offset, or on a row wrap adds ``sh*pitch`` to the row offset and
-sets the column offset to ``-pw*pix``), SCAN steps a copy of them by ``dh*pitch`` / ``dw*pix``
-and latches the first in-bounds row's / column's, and sums ``ncols*cg*eb``. (``oy0`` enters the set-up product as 13 bits: a pixel row with
-``oy0 >= 8192`` lies wholly in the padding, as do all later ones.) For a K-split chunk, per kernel position from ``(k0 div cg)``: POS,
-for an in-bounds position ADDR (12, ``y*pitch + x*pix`` by 12-bit shift-add
-multipliers) and ISSUE, then ADV; after the position that ends the
-pixel's ``k`` elements, NEXT. NEXT of the last pixel sets ``gen_done`` (visible the next
-cycle) and returns to IDLE; otherwise it steps to the next pixel's PIX. The load unit lets an
-ISSUE complete only while fewer than 2 of its transfers are outstanding.
+sets the column offset to ``-pw*pix``), SCAN steps a copy of them by ``dh*pitch`` /
+``dw*pix`` and latches the first in-bounds row's / column's, and sums ``ncols*cg*eb``.
+(``oy0`` enters the set-up product as 13 bits: a pixel row with ``oy0 >= 8192`` lies wholly
+in the padding, as do all later ones.)
+
+For a K-split chunk, per kernel position from ``(k0 div cg)``: POS (the bounds test and the
+position's channel count), and for an in-bounds position ISSUE; the cycle that ends a
+position (POS of one in the padding, ISSUE's handshake) steps to the next position's POS, or
+after the position that ends the pixel's ``k`` elements to NEXT: ``2 + positions +
+in-bounds positions`` cycles per pixel when every ISSUE is taken at once. Its address needs
+no product either: PIX sets the position's byte offsets to the pixel origin's plus
+``ky0*dh*pitch`` / ``kx0*dw*pix`` (from the set-up); a step to the next kernel column adds
+``dw*pix`` to the column offset, a kernel-row wrap adds ``dh*pitch`` to the row offset and
+resets the column offset to the pixel origin's; the descriptor reads ``row_bytes`` = the
+position's channels in the chunk times ``eb`` from their sum plus ``c*eb`` (``c = k0 mod cg``
+for the pixel's first position, else 0).
+
+NEXT of the last pixel sets ``gen_done`` (visible the next cycle) and returns to IDLE;
+otherwise it steps to the next pixel's PIX. The load unit lets an ISSUE complete only while
+fewer than 2 of its transfers are outstanding.
 
 Element walker: from cycle 61 one element per cycle, ``A[i, kk]`` with ``kk`` innermost; a
 padding element is written in its cycle, an in-bounds one in the first cycle in which
@@ -62,7 +74,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ...arch.config import Dataflow
-from ...arch.soc import IM2COL_ADDR_CYCLES, IM2COL_PHASES
+from ...arch.soc import IM2COL_PHASES
 from ...isa.layout import struct_layout
 from ..axi.desc import desc_layout
 from .ports import AXI_ADDR_BITS, DMA_BUF_ADDR_BITS, SocParams
@@ -71,8 +83,8 @@ from .ports import AXI_ADDR_BITS, DMA_BUF_ADDR_BITS, SocParams
 WRITE_ADDR_BITS = 40
 #: Bits of the signed input coordinates.
 COORD_BITS = 36
-#: Cycles of each set-up phase and of the per-descriptor address product.
-PHASES, ADDR_CYCLES = IM2COL_PHASES, IM2COL_ADDR_CYCLES
+#: Cycles of each set-up phase.
+PHASES = IM2COL_PHASES
 
 
 def write_layout(lanes: int, elem_bits: int) -> data.StructLayout:
@@ -157,6 +169,8 @@ class Im2col(wiring.Component):
         row_st = _mul(m, go_b, pix, f.dw, 4)
         ky0dh = _mul(m, go_c, ky0, f.dh, 4)
         kx0dw = _mul(m, go_c, kx0, f.dw, 4)
+        ky0p = _mul(m, go_c, plane_st, ky0, 6)                  # ky0*dh*pitch (ky0 < kh < 64)
+        kx0p = _mul(m, go_c, row_st, kx0, 6)                    # kx0*dw*pix (kx0 < kw < 64)
         # byte offsets of the first pixel's origin and of the per-pixel steps (no DSP)
         shp = _mul(m, go_b, pitch, f.sh, 6)                      # sh*in_w*pix_stride*eb
         swp = _mul(m, go_b, pix, f.sw, 6)                        # sw*pix_stride*eb
@@ -183,8 +197,8 @@ class Im2col(wiring.Component):
                 m.d.sync += [ox.eq(ox0), y0.eq(oysh - f.ph), x0.eq(oxsw - f.pw)]
             return ox, y0, x0, nox, ny0, nx0
 
-        self._descriptors(m, run, full, origin("d"), inside, c0, ky0, kx0, ky0dh, kx0dw,
-                          pitch, pix, plane_st, row_st, (oyp - php, oxp - pwp, shp, swp, pwp))
+        self._descriptors(m, run, full, origin("d"), inside, c0, kx0, ky0dh, kx0dw,
+                          plane_st, row_st, (oyp - php, oxp - pwp, shp, swp, pwp, ky0p, kx0p))
         # ---- element walker -----------------------------------------------------------------
         ox, y0, x0, nox, ny0, nx0 = origin("e")
         i, kk, c = Signal(16), Signal(16), Signal(16)
@@ -240,14 +254,14 @@ class Im2col(wiring.Component):
         return m
 
     def _descriptors(self, m: Module, run: Signal, full: Signal, org: tuple, inside: Any,
-                     c0: Signal, ky0: Signal, kx0: Signal, ky0dh: Signal, kx0dw: Signal,
-                     pitch: Signal, pix: Signal, plane_st: Signal, row_st: Signal,
-                     offs: tuple) -> None:
+                     c0: Signal, kx0: Signal, ky0dh: Signal, kx0dw: Signal,
+                     plane_st: Signal, row_st: Signal, offs: tuple) -> None:
         f, eb = self.insn, self.eb
         ox, y0, x0, nox, ny0, nx0 = org
-        y0p_init, x0p_init, shp, swp, pwp = offs
+        y0p_init, x0p_init, shp, swp, pwp, ky0p, kx0p = offs
         # byte offsets (mod 2**AXI_ADDR_BITS) of the pixel origin, the scanned kernel row /
-        # column and the rectangle's first row / column: y*pitch and x*pix, added up
+        # column (K-split: the current kernel position's row / column) and the rectangle's
+        # first row / column: y*pitch and x*pix, added up
         y0p, x0p = Signal(AXI_ADDR_BITS), Signal(AXI_ADDR_BITS)
         syp, sxp = Signal(AXI_ADDR_BITS), Signal(AXI_ADDR_BITS)
         ylop, xlop = Signal(AXI_ADDR_BITS), Signal(AXI_ADDR_BITS)
@@ -257,14 +271,9 @@ class Im2col(wiring.Component):
         i = Signal(16)
         j, nky, nkx = Signal(7), Signal(7), Signal(7)
         sy, sx = Signal(signed(COORD_BITS)), Signal(signed(COORD_BITS))
-        ky, kx = Signal(16), Signal(16)
+        kx = Signal(16)
         clo, left, n = Signal(16), Signal(17), Signal(17)
         rbytes = Signal(20)
-        wait = Signal(range(ADDR_CYCLES + 1))
-        addr_go = Signal()
-        ay, ax = Signal(12), Signal(12)
-        py = _mul(m, addr_go, pitch, ay, 12)
-        px = _mul(m, addr_go, pix, ax, 12)
         # kernel columns adjacent in DRAM (dw*pix_stride = cg): one DMA row per kernel row
         cgeb = Signal(18)
         m.d.comb += cgeb.eq(f.cg * eb)
@@ -272,13 +281,32 @@ class Im2col(wiring.Component):
         merge = Signal()
         m.d.comb += merge.eq(full & (row_st == cgeb) & (span < (1 << 20)))
         cmd = self.cmd.payload
-        off = Mux(full, ylop + xlop, py + px + clo * eb)
+        off = Mux(full, ylop + xlop, syp + sxp + clo * eb)
         m.d.comb += [cmd.dram_addr.eq(self.base + f.dram_base + off),
                      cmd.row_bytes.eq(Mux(merge, span, rbytes)),
                      cmd.row_stride.eq(Mux(merge, plane_st, row_st)),
                      cmd.plane_stride.eq(plane_st), cmd.buf_addr.eq(0), cmd.buf_stride.eq(0),
                      cmd.rows.eq(Mux(merge, nky, Mux(full, nkx, 1))),
                      cmd.planes.eq(Mux(merge | ~full, 1, nky))]
+
+        # one kernel row / column on (SCAN and the K-split steps share these adders)
+        sy_n, sx_n = Signal.like(sy), Signal.like(sx)
+        syp_n, sxp_n = Signal.like(syp), Signal.like(sxp)
+        m.d.comb += [sy_n.eq(sy + f.dh), sx_n.eq(sx + f.dw), syp_n.eq(syp + plane_st),
+                     sxp_n.eq(sxp + row_st)]
+        used = Signal(17)                                        # elements of the position
+
+        def advance() -> None:
+            """K-split: step to the next kernel position (or NEXT after the pixel's k)."""
+            m.d.sync += [left.eq(left - used), clo.eq(0)]
+            with m.If(kx == f.kw - 1):
+                m.d.sync += [kx.eq(0), sx.eq(x0), sy.eq(sy_n), sxp.eq(x0p), syp.eq(syp_n)]
+            with m.Else():
+                m.d.sync += [kx.eq(kx + 1), sx.eq(sx_n), sxp.eq(sxp_n)]
+            m.next = "POS"
+            with m.If(left == used):
+                m.next = "NEXT"
+
         with m.FSM():
             with m.State("IDLE"), m.If(run):
                 m.d.sync += [i.eq(0), self.gen_done.eq(0)]
@@ -286,8 +314,9 @@ class Im2col(wiring.Component):
             with m.State("PIX"):
                 m.d.sync += [j.eq(0), sy.eq(Mux(full, y0, y0 + ky0dh)),
                              sx.eq(Mux(full, x0, x0 + kx0dw)), nky.eq(0), nkx.eq(0),
-                             ky.eq(ky0), kx.eq(kx0), clo.eq(c0), left.eq(f.k),
-                             syp.eq(y0p), sxp.eq(x0p), span.eq(0)]
+                             kx.eq(kx0), clo.eq(c0), left.eq(f.k),
+                             syp.eq(Mux(full, y0p, y0p + ky0p)),
+                             sxp.eq(Mux(full, x0p, x0p + kx0p)), span.eq(0)]
                 m.next = "SCAN"
                 with m.If(~full):
                     m.next = "POS"
@@ -300,8 +329,8 @@ class Im2col(wiring.Component):
                     m.d.sync += [nkx.eq(nkx + 1), span.eq(span + cgeb)]
                     with m.If(nkx == 0):
                         m.d.sync += xlop.eq(sxp)
-                m.d.sync += [sy.eq(sy + f.dh), sx.eq(sx + f.dw), j.eq(j + 1),
-                             syp.eq(syp + plane_st), sxp.eq(sxp + row_st)]
+                m.d.sync += [sy.eq(sy_n), sx.eq(sx_n), j.eq(j + 1), syp.eq(syp_n),
+                             sxp.eq(sxp_n)]
                 with m.If((j + 1 >= f.kh) & (j + 1 >= f.kw)):
                     m.next = "RECT"
             with m.State("RECT"):
@@ -312,34 +341,21 @@ class Im2col(wiring.Component):
             with m.State("POS"):
                 room = Signal(17)
                 m.d.comb += room.eq(Mux(f.cg > clo, f.cg - clo, left))
-                nc = Mux(room < left, room, left)
-                m.d.sync += n.eq(nc)
-                m.d.comb += [ay.eq(sy), ax.eq(sx)]
+                nc = Signal(17)
+                m.d.comb += nc.eq(Mux(room < left, room, left))
+                m.d.sync += [n.eq(nc), rbytes.eq(nc * eb)]
+                m.d.comb += used.eq(nc)
                 with m.If(inside(sy, sx)):
-                    m.d.comb += addr_go.eq(1)
-                    m.d.sync += [rbytes.eq(nc * eb), wait.eq(ADDR_CYCLES)]
-                    m.next = "ADDR"
-                with m.Else():
-                    m.next = "ADV"
-            with m.State("ADDR"):
-                m.d.sync += wait.eq(wait - 1)
-                with m.If(wait == 1):
                     m.next = "ISSUE"
-            with m.State("ISSUE"):
-                m.d.comb += self.cmd.valid.eq(1)
-                with m.If(self.cmd.ready):
-                    m.next = "NEXT"
-                    with m.If(~full):
-                        m.next = "ADV"
-            with m.State("ADV"):
-                m.d.sync += [left.eq(left - n), clo.eq(0)]
-                with m.If(kx == f.kw - 1):
-                    m.d.sync += [kx.eq(0), sx.eq(x0), ky.eq(ky + 1), sy.eq(sy + f.dh)]
                 with m.Else():
-                    m.d.sync += [kx.eq(kx + 1), sx.eq(sx + f.dw)]
-                m.next = "POS"
-                with m.If(left == n):
-                    m.next = "NEXT"
+                    advance()
+            with m.State("ISSUE"):
+                m.d.comb += [self.cmd.valid.eq(1), used.eq(n)]
+                with m.If(self.cmd.ready):
+                    with m.If(full):
+                        m.next = "NEXT"
+                    with m.Else():
+                        advance()
             with m.State("NEXT"):
                 with m.If(i == f.m - 1):
                     m.d.sync += self.gen_done.eq(1)
