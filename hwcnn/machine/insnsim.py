@@ -39,8 +39,7 @@ from ..arch.soc import (
     IM2COL_PHASES,
     LOAD_PIXEL_CHUNK,
     LOAD_WORD_CHUNK,
-    STORE_CHUNK_BYTES,
-    STORE_MAX_ROWS,
+    store_descriptors,
 )
 from ..isa.fields import Buffer, Insn, MemMode, Opcode
 from .socdma import Dma
@@ -97,17 +96,21 @@ def transfer_approx(insn: Insn, *, target: Any, bus_bytes: int, dram: DramTiming
     eb, wb = target.elem_bytes, target.word_bytes(buf)
     addr = base + f["dram_base"]
     descs: list[DmaDesc] = []
+    if store:
+        descs = store_descriptors(start=addr, mode_pixels=f["mode"] == MemMode.PIXELS,
+                                  rows=f["rows"], elems=f["elems"],
+                                  dram_stride=f["dram_stride"], eb=eb, wb=wb)
     if MemMode(f["mode"]) is MemMode.WORDS:
-        total, chunk = f["rows"] * wb, STORE_CHUNK_BYTES if store else LOAD_WORD_CHUNK
-        while total:
-            n = min(total, chunk - addr % chunk) if store else min(total, chunk)
+        total = f["rows"] * wb
+        while total and not store:
+            n = min(total, LOAD_WORD_CHUNK)
             descs.append(DmaDesc(dram_addr=addr, row_bytes=n))
             addr, total = addr + n, total - n
         units = f["rows"] * (-(-wb // min(wb, bus_bytes)) if store else 1)
     else:
-        rows, chunk = f["rows"], STORE_MAX_ROWS if store else LOAD_PIXEL_CHUNK
-        while rows:
-            n = min(rows, chunk)
+        rows = f["rows"]
+        while rows and not store:
+            n = min(rows, LOAD_PIXEL_CHUNK)
             descs.append(DmaDesc(dram_addr=addr, row_bytes=f["elems"] * eb, rows=n,
                                  row_stride=f["dram_stride"]))
             addr, rows = addr + n * f["dram_stride"], rows - n

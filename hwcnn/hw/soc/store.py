@@ -60,7 +60,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from ...arch.dma import DIM_BITS, ROW_BYTES_BITS, ErrorCode
-from ...arch.soc import STORE_CHUNK_BYTES, STORE_MAX_ROWS
+from ...arch.soc import STORE_CHUNK_BYTES, STORE_COUNT_BITS, STORE_MAX_ROWS
 from ...isa.fields import ADDR_BITS, Buffer, MemMode
 from ...isa.layout import struct_layout
 from ..params import addr_bits
@@ -170,6 +170,13 @@ class StoreUnit(wiring.Component):
 
         f = Signal(struct_layout("MEM"))
         pixels = f.mode == MemMode.PIXELS
+        # contiguous PIXELS store (dram_stride == elems*eb): one byte stream like WORDS, its
+        # byte count rows*(elems*eb) formed bit-serially (STORE_COUNT_BITS bits of rows per
+        # cycle, shift-add, no multiplier) into `rem` from the handshake on
+        seq = Signal()
+        mr = Signal(len(f.rows))
+        pbw = len(f.elems) + eb.bit_length()
+        mpb = Signal(pbw + len(f.rows))
         code = Signal(8)
         start = Signal(AXI_ADDR_BITS + 1)
         prod_r = Signal(ADDR_BITS + 16)
@@ -181,15 +188,30 @@ class StoreUnit(wiring.Component):
         gfirst, active = Signal(), Signal()
         # descriptors
         cur = Signal(AXI_ADDR_BITS + DIM_BITS + 24)
-        rem = Signal(20 + addr_bits(wb) + 1)
+        rem = Signal(max(20 + addr_bits(wb) + 1, len(f.rows) + pbw + 1))
         chunk = Signal(ROW_BYTES_BITS + 1)
         m.d.comb += self.unit.status.payload.eq(code)
+
+        # the bit-serial byte count (the FSM's assignments below take precedence: it loads
+        # these registers at the handshake; CHECK and CMD write `rem` only when mr == 0)
+        with m.If(mr != 0):
+            add = Const(0, len(rem))
+            for b in range(STORE_COUNT_BITS):
+                add = add + Mux(mr[b], mpb << b, 0)
+            m.d.sync += [rem.eq(rem + add), mr.eq(mr >> STORE_COUNT_BITS),
+                         mpb.eq(mpb << STORE_COUNT_BITS)]
 
         with m.FSM():
             with m.State("IDLE"):
                 m.d.comb += [self.unit.insn.ready.eq(1), clear.eq(1)]
                 with m.If(self.unit.insn.valid):
-                    m.d.sync += f.eq(self.unit.insn.payload)
+                    pl = Signal(struct_layout("MEM"))
+                    pb = Signal(pbw)
+                    sq = Signal()
+                    m.d.comb += [pl.eq(self.unit.insn.payload), pb.eq(mul_const(pl.elems, eb)),
+                                 sq.eq((pl.mode == MemMode.PIXELS) & (pl.dram_stride == pb))]
+                    m.d.sync += [f.eq(self.unit.insn.payload), seq.eq(sq),
+                                 mr.eq(Mux(sq, pl.rows, 0)), mpb.eq(pb), rem.eq(0)]
                     m.next = "DECODE"
             with m.State("DECODE"):
                 m.d.comb += clear.eq(1)
@@ -208,7 +230,9 @@ class StoreUnit(wiring.Component):
                                         f.sram_base + f.rows - 1))
                 m.d.sync += [ga.eq(f.sram_base), pa.eq(f.sram_base), erem.eq(f.elems),
                              grem.eq(f.rows), roff.eq(start[:lg]), gfirst.eq(1),
-                             cur.eq(start), rem.eq(Mux(pixels, f.rows, mul_const(f.rows, wb)))]
+                             cur.eq(start)]
+                with m.If(~seq):
+                    m.d.sync += rem.eq(Mux(pixels, f.rows, mul_const(f.rows, wb)))
                 with m.If(maxw >= self.depth):
                     m.d.sync += code.eq(ErrorCode.BUF_RANGE)
                     m.next = "STATUS"
@@ -220,20 +244,24 @@ class StoreUnit(wiring.Component):
                 p = cmd.payload
                 lc = addr_bits(self.chunk_bytes)
                 room = self.chunk_bytes - cur[:lc]
-                m.d.comb += chunk.eq(Mux(pixels, Mux(rem < self.max_rows, rem, self.max_rows),
+                rowsm = pixels & ~seq             # one DMA row per pixel
+                m.d.comb += chunk.eq(Mux(rowsm, Mux(rem < self.max_rows, rem, self.max_rows),
                                          Mux(rem < room, rem, room)))
-                m.d.comb += [p.dram_addr.eq(cur), p.rows.eq(Mux(pixels, chunk, 1)),
-                             p.row_bytes.eq(Mux(pixels, mul_const(f.elems, eb), chunk)),
-                             p.row_stride.eq(Mux(pixels, f.dram_stride, 0)),
+                m.d.comb += [p.dram_addr.eq(cur), p.rows.eq(Mux(rowsm, chunk, 1)),
+                             p.row_bytes.eq(Mux(rowsm, mul_const(f.elems, eb), chunk)),
+                             p.row_stride.eq(Mux(rowsm, f.dram_stride, 0)),
                              p.planes.eq(1), p.plane_stride.eq(0), p.buf_addr.eq(0),
                              p.buf_stride.eq(0)]
-                with m.If(cur[AXI_ADDR_BITS:] != 0):
+                with m.If(mr != 0):
+                    pass                          # the byte count is not complete yet
+                with m.Elif(cur[AXI_ADDR_BITS:] != 0):
                     m.d.sync += [code.eq(ErrorCode.DMA_WINDOW), active.eq(0)]
                     m.next = "STATUS"
                 with m.Else():
                     m.d.comb += cmd.valid.eq(1)
                     with m.If(cmd.ready):
-                        m.d.sync += [cur.eq(cur + Mux(pixels, mul_const(f.dram_stride, self.max_rows),
+                        m.d.sync += [cur.eq(cur + Mux(rowsm,
+                                                      mul_const(f.dram_stride, self.max_rows),
                                                       chunk)),
                                      rem.eq(rem - chunk)]
                         m.next = "WAIT"
@@ -262,7 +290,7 @@ class StoreUnit(wiring.Component):
                      r.valid.eq(active), r.payload.addr.eq(ga),
                      r.payload.n.eq(Mux(pixels, mul_const(k, eb), wb)), r.payload.pixels.eq(pixels),
                      r.payload.first.eq(gfirst),
-                     r.payload.last.eq(Mux(pixels, lastpix, grem == 1)),
+                     r.payload.last.eq(Mux(pixels, lastpix & (~seq | (grem == 1)), grem == 1)),
                      r.payload.off.eq(roff)]
         with m.If(r.valid & r.ready):
             m.d.sync += gfirst.eq(0)
@@ -273,7 +301,7 @@ class StoreUnit(wiring.Component):
             with m.Elif(lastpix):
                 nxt = pa + f.sram_stride
                 m.d.sync += [pa.eq(nxt), ga.eq(nxt), erem.eq(f.elems), grem.eq(grem - 1),
-                             roff.eq(roff + f.dram_stride[:lg]), gfirst.eq(1)]
+                             roff.eq(roff + f.dram_stride[:lg]), gfirst.eq(~seq)]
                 with m.If(grem == 1):
                     m.d.sync += active.eq(0)
             with m.Else():
