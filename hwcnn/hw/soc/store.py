@@ -12,7 +12,12 @@ DRAM transfers. mode WORDS: one DMA row of ``rows*wb`` contiguous bytes from
 ``S = BASE0 + dram_base``; a descriptor carries at most ``chunk_bytes`` (2**19) bytes and every
 descriptor but the first starts at a multiple of ``chunk_bytes`` (so every descriptor boundary
 is beat-aligned and the beats of consecutive descriptors continue one byte stream). mode
-PIXELS: one DMA row per pixel, ``row_bytes = elems*eb``, ``row_stride = dram_stride``, at most
+PIXELS with ``dram_stride == elems*eb`` (*contiguous*, :func:`hwcnn.arch.soc.store_contiguous`):
+the pixels are adjacent in DRAM, so they are sent exactly like WORDS as one DMA row of
+``rows*elems*eb`` bytes (same chunking), one byte stream through all the pixels; the packer sees
+one row (first piece: pixel 0's first, last: pixel ``rows-1``'s last), the strobes cover exactly
+``[S, S + rows*elems*eb)``, the bytes :meth:`_Machine.mem` writes. Other PIXELS stores: one
+DMA row per pixel, ``row_bytes = elems*eb``, ``row_stride = dram_stride``, at most
 ``max_rows`` (65535) pixels per descriptor; the bytes between pixels are not written (their
 strobes are off). Byte ``x`` of a beat is DRAM byte ``x`` mod ``B`` (the DMA's lanes); the beat
 data come from :class:`hwcnn.hw.soc.pack.StoreDatapath` in the DMA's beat order, so the unit
@@ -25,6 +30,13 @@ packer keeps up, the DMA transfer takes exactly the cycles of
 
 Cycle behaviour (exact; cycle 0 = the instruction handshake, taken whenever the unit is idle):
 
+* the byte count of a contiguous store (no multiplier): at the handshake ``acc = 0``,
+  ``r = rows``, ``p = elems*eb`` (shift-and-add by the constant ``eb``) are loaded; from cycle 1,
+  while ``r != 0``, each cycle does ``acc += (r mod 4)*p`` (two shifted, gated adds),
+  ``r >>= 2``, ``p <<= 2`` (:data:`hwcnn.arch.soc.STORE_COUNT_BITS` = 2 bits of ``rows`` per
+  cycle, LSB first, stopping when no bit is left): complete from cycle
+  ``1 + ceil(bitlen(rows)/2)`` (:func:`hwcnn.arch.soc.store_count_ready`), so only
+  ``rows >= 16`` delays the first descriptor beyond cycle 3. Other stores do not count;
 * cycle 1 (DECODE): ``S``, ``(rows-1)*sram_stride`` and ``(elems-1) div C`` are registered
   (the two range-check products are the unit's only multipliers; constant products are
   shift-and-add).
@@ -33,14 +45,16 @@ Cycle behaviour (exact; cycle 0 = the instruction handshake, taken whenever the 
 * cycle 2 (CHECK): the largest word address (WORDS ``sram_base + rows - 1``; PIXELS
   ``sram_base + ((elems-1) div C)*fold_stride + (rows-1)*sram_stride``) is compared with the
   OUT depth: beyond it, status ``BUF_RANGE`` (5) from cycle 3, no DMA transfer;
-* from cycle 3 (RUN): the first descriptor is offered (held until taken) and the word reads
+* from cycle 3 (RUN): the first descriptor is offered (held until taken; a contiguous store's
+  from ``max(3, 1 + ceil(bitlen(rows)/2))``) and the word reads
   start, one request per cycle while the data path's reader holds fewer than 3 words. Read
   order: WORDS ``sram_base + i``; PIXELS pixel by pixel, fold by fold (word
   ``sram_base + f*fold_stride + i*sram_stride``, piece of ``min(C, elems - f*C)`` elements).
   Packing and beat timing: :mod:`hwcnn.hw.soc.pack` (a piece of ``n`` bytes per cycle, at
   most one beat per cycle: WORDS ``min(wb, B)`` bytes per cycle, PIXELS ``min(C*eb, B)``
-  bytes per cycle, i.e. at least one element per cycle; a pixel whose bytes still fill more
-  than ``B`` after its last piece takes one more cycle per further beat). The packer runs
+  bytes per cycle, i.e. at least one element per cycle; a DRAM row (a pixel, or a whole
+  contiguous store) whose bytes still fill more than ``B`` after its last piece takes one more
+  cycle per further beat). The packer runs
   ahead of the DMA by up to 4 beats (+3 words in the reader); it stalls only on those FIFOs;
 * a descriptor whose start is at or beyond 2**32 (``S`` or a later chunk overflowing 32 bits)
   is not offered: status ``DMA_WINDOW`` (1). Otherwise the unit takes the DMA status in the
