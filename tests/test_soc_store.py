@@ -717,3 +717,20 @@ def test_converts_to_verilog() -> None:
 
     text = verilog.convert(StoreUnit(params_for(TARGETS["2x3"], OS, 128)), name="store")
     assert "module store" in text and "out_rd__addr" in text and "dma__rd_data__valid" in text
+
+
+@pytest.mark.slow
+def test_contiguous_store_across_a_2_19_boundary() -> None:
+    """The real chunk size: 65,540 pixels of 8 one-byte elements (8 lanes, sram_stride 0), S = 3
+    + 5 = 8: 524,320 bytes in two descriptors, [8, 2**19) and [2**19, 2**19 + 40), the beats one
+    stream (every byte exact); more than 65,535 pixels in one descriptor, and the count of
+    rows (bitlen 17) is complete from cycle 1 + ceil(17/2) = 10, so the first descriptor is
+    offered in cycle 10."""
+    t = TARGETS["4x8"]
+    rows = 65_540
+    insn = store(mode=MemMode.PIXELS, sram_base=1, dram_base=5, rows=rows, elems=8,
+                 dram_stride=8, sram_stride=0)
+    res = check(params_for(t, WS, 64), [insn], base=3, dram_bytes=5 + rows * 8 + 16)
+    assert res.descs == [DmaDesc(dram_addr=8, row_bytes=(1 << 19) - 8),
+                         DmaDesc(dram_addr=1 << 19, row_bytes=40)]
+    assert res.cmd_first_valid[0] == res.status[0][0] + 10
