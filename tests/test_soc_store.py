@@ -287,8 +287,9 @@ def chunks(t: Target, insn: Insn, base: int, nb: int, chunk: int, max_rows: int
     f = insn.get()
     s = base + f["dram_base"]
     out = []
-    if f["mode"] == MemMode.WORDS:
-        left = f["rows"] * t.word_bytes(Buffer.OUT)
+    contiguous = f["mode"] == MemMode.PIXELS and f["dram_stride"] == f["elems"] * t.elem_bytes
+    if f["mode"] == MemMode.WORDS or contiguous:
+        left = f["rows"] * (f["elems"] * t.elem_bytes if contiguous else t.word_bytes(Buffer.OUT))
         while left:
             n = min(left, chunk - s % chunk)
             out.append(DmaDesc(dram_addr=s, row_bytes=n))
@@ -451,9 +452,10 @@ def test_address_beyond_32_bits_is_a_window_error() -> None:
 @pytest.mark.parametrize("resp, code", [(2, ErrorCode.DMA_SLVERR), (3, ErrorCode.DMA_DECERR)])
 def test_axi_error_response(resp: int, code: ErrorCode) -> None:
     """BRESP SLVERR / DECERR on the second burst: the STORE reports 2 / 3 after the DMA has
-    drained (never a hang), its leftover beats are dropped and the next STORE is exact."""
+    drained (never a hang), its leftover beats are dropped and the next STORE is exact (the
+    first is not contiguous: one burst per pixel)."""
     t = TARGETS["4x4"]
-    first = store(mode=MemMode.PIXELS, dram_base=0, rows=12, elems=6, dram_stride=6,
+    first = store(mode=MemMode.PIXELS, dram_base=0, rows=12, elems=6, dram_stride=7,
                   sram_stride=2, fold_stride=1)
     second = store(mode=MemMode.PIXELS, dram_base=100, rows=5, elems=7, dram_stride=9,
                    sram_stride=3, fold_stride=1)
@@ -481,6 +483,78 @@ def test_cycles_of_a_store() -> None:
         assert set(steps[8:-1].tolist()) == {gap}, steps   # the row's tail beat follows at once
 
 
+def test_cycles_of_a_contiguous_pixels_store() -> None:
+    """Hand-counted (rtl/README.md 10.3): 5 pixels of 8 one-byte elements on 8 lanes, 64-bit
+    bus, S = 3 + 5 = 8 (beat-aligned). dram_stride 8 = elems*eb: contiguous, so one DMA row of
+    5*8 = 40 bytes (one descriptor offered in cycle 3: the count of rows = 0b101 is complete
+    from 1 + ceil(3/2) = 3), one AW of 5 beats, the beats in cycles 8..12 (a piece of 8 bytes
+    = one beat per cycle), B 3 cycles after the last beat (15), the DMA's status in 16, the
+    unit's in 17. The same STORE with dram_stride 9 keeps one DMA row per pixel: one
+    descriptor of 5 rows, 5 AWs (the pixel at 8 in one beat, the later ones straddle two beats:
+    9 beats in 11..19), statuses 23 / 24."""
+    t = TARGETS["4x8"]
+    got = []
+    for ds in (8, 9):
+        insn = store(mode=MemMode.PIXELS, sram_base=0, dram_base=5, rows=5, elems=8,
+                     dram_stride=ds, sram_stride=1)
+        res, dram = _plain(t, [insn], b_delay=3)
+        assert np.array_equal(res.dram, expected(t, [insn], random_lanes(t, 7), dram, 3))
+        got.append((res.status, res.cmd_first_valid, res.descs, res.aws, res.w_cycles,
+                    res.dma_status))
+    assert got[0] == ([(0, 17, 0)], [3], [DmaDesc(dram_addr=8, row_bytes=40)], [(8, 5)],
+                      [8, 9, 10, 11, 12], [16])
+    assert got[1] == ([(0, 24, 0)], [3], [DmaDesc(dram_addr=8, row_bytes=8, rows=5,
+                                                  row_stride=9)],
+                      [(8, 1), (16, 2), (24, 2), (32, 2), (40, 2)], list(range(11, 20)), [23])
+
+
+@pytest.mark.parametrize("rows, ds, cmd", [(1, 1, 3), (3, 1, 3), (4, 1, 3), (15, 1, 3),
+                                           (16, 1, 4), (60, 1, 4), (1000, 1, 6),
+                                           (400, 2, 3)])
+def test_contiguous_byte_count_cycles(rows: int, ds: int, cmd: int) -> None:
+    """The bit-serial count rows*(elems*eb), 2 bits of rows per cycle from cycle 1, delays the
+    first descriptor beyond cycle 3 only for rows >= 16: bitlen 1..4 -> ready by cycle 3,
+    16 (bitlen 5) and 60 (6) -> 4, 1000 (10) -> 6; a non-contiguous store (dram_stride 2 for
+    1-byte pixels) does not count: cycle 3. sram_stride 0 rereads word 0 (any rows fit)."""
+    t = TARGETS["4x4"]
+    insn = store(mode=MemMode.PIXELS, sram_base=0, dram_base=5, rows=rows, elems=1,
+                 dram_stride=ds, sram_stride=0)
+    res, dram = _plain(t, [insn])
+    assert [s[2] for s in res.status] == [0] and res.cmd_first_valid == [cmd]
+    assert res.descs == ([DmaDesc(dram_addr=8, row_bytes=rows)] if ds == 1 else
+                         [DmaDesc(dram_addr=8, row_bytes=1, rows=rows, row_stride=ds)])
+    assert np.array_equal(res.dram, expected(t, [insn], random_lanes(t, 7), dram, 3))
+
+
+def test_contiguous_store_in_chunks() -> None:
+    """With 16-byte chunks: 7 pixels of 5 one-byte elements (2 folds on 4 lanes) from S = 1 + 4
+    = 5, 35 bytes -> descriptors [5, 16), [16, 32), [32, 40) continuing one byte stream."""
+    t = TARGETS["4x4"]
+    insn = store(mode=MemMode.PIXELS, sram_base=2, dram_base=4, rows=7, elems=5, dram_stride=5,
+                 sram_stride=2, fold_stride=1)
+    res = check(params_for(t, WS, 64), [insn], base=1, dram_bytes=60, chunk_bytes=16)
+    assert res.descs == [DmaDesc(dram_addr=5, row_bytes=11), DmaDesc(dram_addr=16, row_bytes=16),
+                         DmaDesc(dram_addr=32, row_bytes=8)]
+
+
+@pytest.mark.parametrize("base, dram_base", [((1 << 32) - 4, 8), ((1 << 32) - 24, 0)])
+def test_contiguous_store_beyond_32_bits(base: int, dram_base: int) -> None:
+    """A contiguous store starting at 2**32 + 4 is not offered (the unit's check); one of 32
+    bytes starting 24 bytes below 2**32 is cut at 2**32 (a multiple of the chunk), its first
+    descriptor (24 bytes) reaches beyond the window's end 2**32 - 16 and is refused by the DMA:
+    DMA_WINDOW, nothing written, never a wrap to address 0."""
+    t = TARGETS["4x4"]
+    lanes = random_lanes(t, 1)
+    dram = np.zeros(64, np.uint8)
+    insn = store(mode=MemMode.PIXELS, dram_base=dram_base, rows=8, elems=4, dram_stride=4,
+                 sram_stride=1)
+    res = run(params_for(t, WS, 64), [insn], lanes, dram, base=base,
+              window=(0, (1 << 32) - 16))
+    assert [s[2] for s in res.status] == [ErrorCode.DMA_WINDOW] and not res.aws
+    assert res.descs == ([DmaDesc(dram_addr=(1 << 32) - 24, row_bytes=24)] if dram_base == 0
+                         else [])
+
+
 def test_rows_across_a_4k_page() -> None:
     """Rows that cross a 4 KiB boundary are split into two bursts by the DMA; the beat stream
     continues across them."""
@@ -506,8 +580,10 @@ def model_valid(t: Target, insn: Insn, base: int, nb: int, start: int, end: int,
         pieces = [(wb, i == 0, i == f["rows"] - 1, s % nb) for i in range(f["rows"])]
     else:
         nf = -(-f["elems"] // c)
+        seq = f["dram_stride"] == f["elems"] * eb     # one byte stream: one DRAM row
         for i in range(f["rows"]):
-            pieces += [(min(c, f["elems"] - j * c) * eb, j == 0, j == nf - 1,
+            pieces += [(min(c, f["elems"] - j * c) * eb, j == 0 and (i == 0 or not seq),
+                        j == nf - 1 and (i == f["rows"] - 1 or not seq),
                         (s + i * f["dram_stride"]) % nb) for j in range(nf)]
     pq: list[tuple[int, bool, bool, int]] = []
     pending = None
@@ -599,8 +675,9 @@ def test_dma_timing_when_the_packer_keeps_up(tname: str, bpc: int, keeps_up: boo
     answers the DMA exactly like WordReader, so a STORE whose packer keeps up with the DRAM
     (4x8: 8-byte words and pixels; 4x4 at a beat per 2 cycles) takes the DMA's closed-form
     cycles per descriptor, offered in cycle 3 and answered one cycle after the DMA's status.
-    At a beat per cycle 4-byte words cannot keep up: slower than the closed form (the machine
-    model must add the packer's rate; negative control)."""
+    At a beat per cycle 4-byte pieces cannot keep up with a long stream (WORDS, contiguous
+    PIXELS): slower than the closed form (the machine model must add the packer's rate;
+    negative control)."""
     t = TARGETS[tname]
     timing = DramTiming(latency=12, bytes_per_cycle=Fraction(bpc))
     c = t.lanes(Buffer.OUT)
@@ -621,7 +698,9 @@ def test_dma_timing_when_the_packer_keeps_up(tname: str, bpc: int, keeps_up: boo
     if keeps_up:
         assert got == closed
     else:
-        assert got[0] > closed[0] and got[1:] == closed[1:]
+        # the WORDS store and the contiguous PIXELS one (one 48-byte stream) are slower than
+        # the closed form; the non-contiguous one (8 bytes in 2 pieces per DMA row) keeps up
+        assert got[0] > closed[0] and got[1] == closed[1] and got[2] > closed[2]
 
 
 def test_slow_dispatcher() -> None:
@@ -638,3 +717,20 @@ def test_converts_to_verilog() -> None:
 
     text = verilog.convert(StoreUnit(params_for(TARGETS["2x3"], OS, 128)), name="store")
     assert "module store" in text and "out_rd__addr" in text and "dma__rd_data__valid" in text
+
+
+@pytest.mark.slow
+def test_contiguous_store_across_a_2_19_boundary() -> None:
+    """The real chunk size: 65,540 pixels of 8 one-byte elements (8 lanes, sram_stride 0), S = 3
+    + 5 = 8: 524,320 bytes in two descriptors, [8, 2**19) and [2**19, 2**19 + 40), the beats one
+    stream (every byte exact); more than 65,535 pixels in one descriptor, and the count of
+    rows (bitlen 17) is complete from cycle 1 + ceil(17/2) = 10, so the first descriptor is
+    offered in cycle 10."""
+    t = TARGETS["4x8"]
+    rows = 65_540
+    insn = store(mode=MemMode.PIXELS, sram_base=1, dram_base=5, rows=rows, elems=8,
+                 dram_stride=8, sram_stride=0)
+    res = check(params_for(t, WS, 64), [insn], base=3, dram_bytes=5 + rows * 8 + 16)
+    assert res.descs == [DmaDesc(dram_addr=8, row_bytes=(1 << 19) - 8),
+                         DmaDesc(dram_addr=1 << 19, row_bytes=40)]
+    assert res.cmd_first_valid[0] == res.status[0][0] + 10

@@ -35,3 +35,45 @@ STORE_BEAT_FIFO = 4
 #: ``WordReader`` of a plain write client holds.
 WRITE_PREFETCH = 4
 WORD_READER_DEPTH = 3
+
+#: Store unit, contiguous PIXELS stores (``dram_stride == elems*eb``): bits of ``rows`` the
+#: bit-serial byte count ``rows * (elems*eb)`` consumes per cycle (shift-add, no multiplier).
+STORE_COUNT_BITS = 2
+
+
+def store_contiguous(pixels: bool, elems: int, dram_stride: int, eb: int) -> bool:
+    """A PIXELS STORE whose pixels are adjacent in DRAM: one byte stream of
+    ``rows*elems*eb`` bytes, cut into descriptors like mode WORDS."""
+    return pixels and dram_stride == elems * eb
+
+
+def store_count_ready(rows: int) -> int:
+    """The cycle (0 = the instruction handshake) from which the byte count of a contiguous
+    STORE of ``rows`` pixels is complete: loaded at the handshake, then ``STORE_COUNT_BITS``
+    bits of ``rows`` per cycle from cycle 1, LSB first, stopping when the remaining bits are
+    zero: ``1 + ceil(bitlen(rows) / STORE_COUNT_BITS)``. The first descriptor is offered from
+    ``max(3, store_count_ready(rows))``."""
+    return 1 + -(-rows.bit_length() // STORE_COUNT_BITS)
+
+
+def store_descriptors(*, start: int, mode_pixels: bool, rows: int, elems: int,
+                      dram_stride: int, eb: int, wb: int) -> list["DmaDesc"]:
+    """The DMA descriptors of a STORE starting at DRAM byte ``start`` (``BASE0 + dram_base``),
+    as the store unit issues them when none is refused: WORDS and contiguous PIXELS one row of
+    at most ``STORE_CHUNK_BYTES`` bytes each, every one but the first starting at a multiple of
+    it; other PIXELS stores ``STORE_MAX_ROWS`` pixels (DMA rows) per descriptor."""
+    from .dma import DmaDesc
+
+    out = []
+    if not mode_pixels or store_contiguous(mode_pixels, elems, dram_stride, eb):
+        left = rows * elems * eb if mode_pixels else rows * wb
+        while left:
+            n = min(left, STORE_CHUNK_BYTES - start % STORE_CHUNK_BYTES)
+            out.append(DmaDesc(dram_addr=start, row_bytes=n))
+            start, left = start + n, left - n
+        return out
+    while rows:
+        n = min(rows, STORE_MAX_ROWS)
+        out.append(DmaDesc(dram_addr=start, row_bytes=elems * eb, rows=n, row_stride=dram_stride))
+        start, rows = start + n * dram_stride, rows - n
+    return out

@@ -44,8 +44,7 @@ from ..arch.soc import (
     IM2COL_PHASES,
     LOAD_PIXEL_CHUNK,
     LOAD_WORD_CHUNK,
-    STORE_CHUNK_BYTES,
-    STORE_MAX_ROWS,
+    store_descriptors,
 )
 from ..isa.fields import Buffer, Insn, MemMode, Opcode
 from .socdma import Dma
@@ -92,22 +91,25 @@ DMA_EXTRA, UNIT_EXTRA = 4, 22
 def _descs(insn: Insn, target: Any, base: int) -> list[DmaDesc]:
     """The DMA descriptors of a LOAD / STORE, in the order its unit issues them."""
     f = insn.get()
-    store = insn.op is Opcode.STORE
     addr = base + f["dram_base"]
+    pixels = MemMode(f["mode"]) is MemMode.PIXELS
+    eb, wb = target.elem_bytes, target.word_bytes(Buffer(f["buffer"]))
+    if insn.op is Opcode.STORE:
+        return store_descriptors(start=addr, mode_pixels=pixels, rows=f["rows"],
+                                 elems=f["elems"], dram_stride=f["dram_stride"], eb=eb, wb=wb)
     descs: list[DmaDesc] = []
-    if MemMode(f["mode"]) is MemMode.WORDS:
-        total = f["rows"] * target.word_bytes(Buffer(f["buffer"]))
-        chunk = STORE_CHUNK_BYTES if store else LOAD_WORD_CHUNK
+    if not pixels:
+        total = f["rows"] * wb
         while total:
-            n = min(total, chunk - addr % chunk) if store else min(total, chunk)
+            n = min(total, LOAD_WORD_CHUNK)
             descs.append(DmaDesc(dram_addr=addr, row_bytes=n))
             addr, total = addr + n, total - n
     elif f["elems"]:
-        rows, chunk = f["rows"], STORE_MAX_ROWS if store else LOAD_PIXEL_CHUNK
+        rows = f["rows"]
         while rows:
-            n = min(rows, chunk)
-            descs.append(DmaDesc(dram_addr=addr, row_bytes=f["elems"] * target.elem_bytes,
-                                 rows=n, row_stride=f["dram_stride"]))
+            n = min(rows, LOAD_PIXEL_CHUNK)
+            descs.append(DmaDesc(dram_addr=addr, row_bytes=f["elems"] * eb, rows=n,
+                                 row_stride=f["dram_stride"]))
             addr, rows = addr + n * f["dram_stride"], rows - n
     return descs
 

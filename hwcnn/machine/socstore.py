@@ -10,7 +10,14 @@ from typing import Any
 
 from ..arch.config import ArrayConfig
 from ..arch.dma import DmaDesc
-from ..arch.soc import STORE_BEAT_FIFO, STORE_CHUNK_BYTES, STORE_MAX_ROWS, STORE_READER_DEPTH
+from ..arch.soc import (
+    STORE_BEAT_FIFO,
+    STORE_CHUNK_BYTES,
+    STORE_COUNT_BITS,
+    STORE_MAX_ROWS,
+    STORE_READER_DEPTH,
+    store_contiguous,
+)
 from ..arch.timing import (
     COMPUTE_NOP_CYCLES,
     compute_insn_cycles,
@@ -48,6 +55,8 @@ class StoreUnitModel:
         self.ev_addr = False
         self.pend, self.cred = False, 0  # the DMA's word requests: taken last cycle, answerable
         self.cur = self.rem = 0
+        self.seq = False                 # a contiguous PIXELS store (one byte stream)
+        self.mr = self.mpb = 0           # the bit-serial byte count's rows bits / addend
         #: cycle of the last W handshake of the current instruction
         self.last_w = -1
 
@@ -67,7 +76,9 @@ class StoreUnitModel:
         if self.state != "CMD":
             return None
         f = self.f
-        if f["mode"] == MemMode.PIXELS:
+        if self.mr:
+            return None                       # the byte count is not complete yet
+        if f["mode"] == MemMode.PIXELS and not self.seq:
             return DmaDesc(dram_addr=self.cur, rows=min(self.rem, MAX_ROWS),
                            row_bytes=f["elems"] * self.eb, row_stride=f["dram_stride"])
         room = CHUNK_BYTES - self.cur % CHUNK_BYTES
@@ -76,8 +87,11 @@ class StoreUnitModel:
     def accept(self, insn: Insn) -> None:
         if insn.op is not Opcode.STORE:
             raise SocModelError(f"{insn.op.name} on the store unit")
-        self.f = insn.get()
+        f = self.f = insn.get()
         self.state = "DECODE"
+        self.seq = store_contiguous(f["mode"] == MemMode.PIXELS, f["elems"], f["dram_stride"],
+                                    self.eb)
+        self.mr, self.mpb, self.rem = (f["rows"] if self.seq else 0), f["elems"] * self.eb, 0
         self.last_w = -1
 
     def finish_status(self) -> None:
@@ -92,10 +106,11 @@ class StoreUnitModel:
         for i in range(f["rows"]):
             erem = f["elems"]
             off = (start + i * f["dram_stride"]) % nb
-            first = True
+            first = i == 0 or not self.seq
             while True:
                 last = erem <= self.lanes
-                out.append((min(erem, self.lanes) * self.eb, first, last, off))
+                out.append((min(erem, self.lanes) * self.eb, first,
+                            last and (not self.seq or i == f["rows"] - 1), off))
                 if last:
                     break
                 first, erem = False, erem - self.lanes
@@ -110,6 +125,11 @@ class StoreUnitModel:
             self.pq.clear()
             self.pend, self.cred = False, 0
         pixels = f.get("mode") == MemMode.PIXELS
+        mr = self.mr                          # the register in this cycle
+        if mr:
+            low = mr & ((1 << STORE_COUNT_BITS) - 1)
+            self.rem += low * self.mpb
+            self.mr, self.mpb = mr >> STORE_COUNT_BITS, self.mpb << STORE_COUNT_BITS
         if st == "DECODE":
             nop = f["rows"] == 0 or (pixels and f["elems"] == 0)
             self.state = "STATUS" if nop else "CHECK"
@@ -120,18 +140,21 @@ class StoreUnitModel:
             if maxw >= self.depth:
                 raise SocModelError("STORE beyond the output buffer (BUF_RANGE)")
             start = self.base + f["dram_base"]
-            self.cur, self.rem = start, (f["rows"] if pixels else f["rows"] * self.wb)
+            self.cur = start
+            if not self.seq:
+                self.rem = f["rows"] if pixels else f["rows"] * self.wb
             self.reqs, self.r_i = self._requests(start), 0
             self.active = True
             self.state = "CMD"
-        elif st == "CMD":
+        elif st == "CMD" and not mr:
             if self.cur >> 32:
                 raise SocModelError("STORE beyond 2**32 (DMA_WINDOW)")
             if self.ev_cmd:
                 d = self.cmd()
                 assert d is not None
-                chunk = d.rows if pixels else d.row_bytes
-                self.cur += f["dram_stride"] * MAX_ROWS if pixels else chunk
+                rowsm = pixels and not self.seq
+                chunk = d.rows if rowsm else d.row_bytes
+                self.cur += f["dram_stride"] * MAX_ROWS if rowsm else chunk
                 self.rem -= chunk
                 self.state = "WAIT"
         elif st == "WAIT" and self.ev_status is not None:

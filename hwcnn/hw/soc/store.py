@@ -12,7 +12,12 @@ DRAM transfers. mode WORDS: one DMA row of ``rows*wb`` contiguous bytes from
 ``S = BASE0 + dram_base``; a descriptor carries at most ``chunk_bytes`` (2**19) bytes and every
 descriptor but the first starts at a multiple of ``chunk_bytes`` (so every descriptor boundary
 is beat-aligned and the beats of consecutive descriptors continue one byte stream). mode
-PIXELS: one DMA row per pixel, ``row_bytes = elems*eb``, ``row_stride = dram_stride``, at most
+PIXELS with ``dram_stride == elems*eb`` (*contiguous*, :func:`hwcnn.arch.soc.store_contiguous`):
+the pixels are adjacent in DRAM, so they are sent exactly like WORDS as one DMA row of
+``rows*elems*eb`` bytes (same chunking), one byte stream through all the pixels; the packer sees
+one row (first piece: pixel 0's first, last: pixel ``rows-1``'s last), the strobes cover exactly
+``[S, S + rows*elems*eb)``, the bytes :meth:`_Machine.mem` writes. Other PIXELS stores: one
+DMA row per pixel, ``row_bytes = elems*eb``, ``row_stride = dram_stride``, at most
 ``max_rows`` (65535) pixels per descriptor; the bytes between pixels are not written (their
 strobes are off). Byte ``x`` of a beat is DRAM byte ``x`` mod ``B`` (the DMA's lanes); the beat
 data come from :class:`hwcnn.hw.soc.pack.StoreDatapath` in the DMA's beat order, so the unit
@@ -25,6 +30,13 @@ packer keeps up, the DMA transfer takes exactly the cycles of
 
 Cycle behaviour (exact; cycle 0 = the instruction handshake, taken whenever the unit is idle):
 
+* the byte count of a contiguous store (no multiplier): at the handshake ``acc = 0``,
+  ``r = rows``, ``p = elems*eb`` (shift-and-add by the constant ``eb``) are loaded; from cycle 1,
+  while ``r != 0``, each cycle does ``acc += (r mod 4)*p`` (two shifted, gated adds),
+  ``r >>= 2``, ``p <<= 2`` (:data:`hwcnn.arch.soc.STORE_COUNT_BITS` = 2 bits of ``rows`` per
+  cycle, LSB first, stopping when no bit is left): complete from cycle
+  ``1 + ceil(bitlen(rows)/2)`` (:func:`hwcnn.arch.soc.store_count_ready`), so only
+  ``rows >= 16`` delays the first descriptor beyond cycle 3. Other stores do not count;
 * cycle 1 (DECODE): ``S``, ``(rows-1)*sram_stride`` and ``(elems-1) div C`` are registered
   (the two range-check products are the unit's only multipliers; constant products are
   shift-and-add).
@@ -33,14 +45,16 @@ Cycle behaviour (exact; cycle 0 = the instruction handshake, taken whenever the 
 * cycle 2 (CHECK): the largest word address (WORDS ``sram_base + rows - 1``; PIXELS
   ``sram_base + ((elems-1) div C)*fold_stride + (rows-1)*sram_stride``) is compared with the
   OUT depth: beyond it, status ``BUF_RANGE`` (5) from cycle 3, no DMA transfer;
-* from cycle 3 (RUN): the first descriptor is offered (held until taken) and the word reads
+* from cycle 3 (RUN): the first descriptor is offered (held until taken; a contiguous store's
+  from ``max(3, 1 + ceil(bitlen(rows)/2))``) and the word reads
   start, one request per cycle while the data path's reader holds fewer than 3 words. Read
   order: WORDS ``sram_base + i``; PIXELS pixel by pixel, fold by fold (word
   ``sram_base + f*fold_stride + i*sram_stride``, piece of ``min(C, elems - f*C)`` elements).
   Packing and beat timing: :mod:`hwcnn.hw.soc.pack` (a piece of ``n`` bytes per cycle, at
   most one beat per cycle: WORDS ``min(wb, B)`` bytes per cycle, PIXELS ``min(C*eb, B)``
-  bytes per cycle, i.e. at least one element per cycle; a pixel whose bytes still fill more
-  than ``B`` after its last piece takes one more cycle per further beat). The packer runs
+  bytes per cycle, i.e. at least one element per cycle; a DRAM row (a pixel, or a whole
+  contiguous store) whose bytes still fill more than ``B`` after its last piece takes one more
+  cycle per further beat). The packer runs
   ahead of the DMA by up to 4 beats (+3 words in the reader); it stalls only on those FIFOs;
 * a descriptor whose start is at or beyond 2**32 (``S`` or a later chunk overflowing 32 bits)
   is not offered: status ``DMA_WINDOW`` (1). Otherwise the unit takes the DMA status in the
@@ -60,7 +74,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from ...arch.dma import DIM_BITS, ROW_BYTES_BITS, ErrorCode
-from ...arch.soc import STORE_CHUNK_BYTES, STORE_MAX_ROWS
+from ...arch.soc import STORE_CHUNK_BYTES, STORE_COUNT_BITS, STORE_MAX_ROWS
 from ...isa.fields import ADDR_BITS, Buffer, MemMode
 from ...isa.layout import struct_layout
 from ..params import addr_bits
@@ -170,6 +184,13 @@ class StoreUnit(wiring.Component):
 
         f = Signal(struct_layout("MEM"))
         pixels = f.mode == MemMode.PIXELS
+        # contiguous PIXELS store (dram_stride == elems*eb): one byte stream like WORDS, its
+        # byte count rows*(elems*eb) formed bit-serially (STORE_COUNT_BITS bits of rows per
+        # cycle, shift-add, no multiplier) into `rem` from the handshake on
+        seq = Signal()
+        mr = Signal(len(f.rows))
+        pbw = len(f.elems) + eb.bit_length()
+        mpb = Signal(pbw + len(f.rows))
         code = Signal(8)
         start = Signal(AXI_ADDR_BITS + 1)
         prod_r = Signal(ADDR_BITS + 16)
@@ -181,15 +202,30 @@ class StoreUnit(wiring.Component):
         gfirst, active = Signal(), Signal()
         # descriptors
         cur = Signal(AXI_ADDR_BITS + DIM_BITS + 24)
-        rem = Signal(20 + addr_bits(wb) + 1)
+        rem = Signal(max(20 + addr_bits(wb) + 1, len(f.rows) + pbw + 1))
         chunk = Signal(ROW_BYTES_BITS + 1)
         m.d.comb += self.unit.status.payload.eq(code)
+
+        # the bit-serial byte count (the FSM's assignments below take precedence: it loads
+        # these registers at the handshake; CHECK and CMD write `rem` only when mr == 0)
+        with m.If(mr != 0):
+            add = Const(0, len(rem))
+            for b in range(STORE_COUNT_BITS):
+                add = add + Mux(mr[b], mpb << b, 0)
+            m.d.sync += [rem.eq(rem + add), mr.eq(mr >> STORE_COUNT_BITS),
+                         mpb.eq(mpb << STORE_COUNT_BITS)]
 
         with m.FSM():
             with m.State("IDLE"):
                 m.d.comb += [self.unit.insn.ready.eq(1), clear.eq(1)]
                 with m.If(self.unit.insn.valid):
-                    m.d.sync += f.eq(self.unit.insn.payload)
+                    pl = Signal(struct_layout("MEM"))
+                    pb = Signal(pbw)
+                    sq = Signal()
+                    m.d.comb += [pl.eq(self.unit.insn.payload), pb.eq(mul_const(pl.elems, eb)),
+                                 sq.eq((pl.mode == MemMode.PIXELS) & (pl.dram_stride == pb))]
+                    m.d.sync += [f.eq(self.unit.insn.payload), seq.eq(sq),
+                                 mr.eq(Mux(sq, pl.rows, 0)), mpb.eq(pb), rem.eq(0)]
                     m.next = "DECODE"
             with m.State("DECODE"):
                 m.d.comb += clear.eq(1)
@@ -208,7 +244,9 @@ class StoreUnit(wiring.Component):
                                         f.sram_base + f.rows - 1))
                 m.d.sync += [ga.eq(f.sram_base), pa.eq(f.sram_base), erem.eq(f.elems),
                              grem.eq(f.rows), roff.eq(start[:lg]), gfirst.eq(1),
-                             cur.eq(start), rem.eq(Mux(pixels, f.rows, mul_const(f.rows, wb)))]
+                             cur.eq(start)]
+                with m.If(~seq):
+                    m.d.sync += rem.eq(Mux(pixels, f.rows, mul_const(f.rows, wb)))
                 with m.If(maxw >= self.depth):
                     m.d.sync += code.eq(ErrorCode.BUF_RANGE)
                     m.next = "STATUS"
@@ -220,20 +258,24 @@ class StoreUnit(wiring.Component):
                 p = cmd.payload
                 lc = addr_bits(self.chunk_bytes)
                 room = self.chunk_bytes - cur[:lc]
-                m.d.comb += chunk.eq(Mux(pixels, Mux(rem < self.max_rows, rem, self.max_rows),
+                rowsm = pixels & ~seq             # one DMA row per pixel
+                m.d.comb += chunk.eq(Mux(rowsm, Mux(rem < self.max_rows, rem, self.max_rows),
                                          Mux(rem < room, rem, room)))
-                m.d.comb += [p.dram_addr.eq(cur), p.rows.eq(Mux(pixels, chunk, 1)),
-                             p.row_bytes.eq(Mux(pixels, mul_const(f.elems, eb), chunk)),
-                             p.row_stride.eq(Mux(pixels, f.dram_stride, 0)),
+                m.d.comb += [p.dram_addr.eq(cur), p.rows.eq(Mux(rowsm, chunk, 1)),
+                             p.row_bytes.eq(Mux(rowsm, mul_const(f.elems, eb), chunk)),
+                             p.row_stride.eq(Mux(rowsm, f.dram_stride, 0)),
                              p.planes.eq(1), p.plane_stride.eq(0), p.buf_addr.eq(0),
                              p.buf_stride.eq(0)]
-                with m.If(cur[AXI_ADDR_BITS:] != 0):
+                with m.If(mr != 0):
+                    pass                          # the byte count is not complete yet
+                with m.Elif(cur[AXI_ADDR_BITS:] != 0):
                     m.d.sync += [code.eq(ErrorCode.DMA_WINDOW), active.eq(0)]
                     m.next = "STATUS"
                 with m.Else():
                     m.d.comb += cmd.valid.eq(1)
                     with m.If(cmd.ready):
-                        m.d.sync += [cur.eq(cur + Mux(pixels, mul_const(f.dram_stride, self.max_rows),
+                        m.d.sync += [cur.eq(cur + Mux(rowsm,
+                                                      mul_const(f.dram_stride, self.max_rows),
                                                       chunk)),
                                      rem.eq(rem - chunk)]
                         m.next = "WAIT"
@@ -262,7 +304,7 @@ class StoreUnit(wiring.Component):
                      r.valid.eq(active), r.payload.addr.eq(ga),
                      r.payload.n.eq(Mux(pixels, mul_const(k, eb), wb)), r.payload.pixels.eq(pixels),
                      r.payload.first.eq(gfirst),
-                     r.payload.last.eq(Mux(pixels, lastpix, grem == 1)),
+                     r.payload.last.eq(Mux(pixels, lastpix & (~seq | (grem == 1)), grem == 1)),
                      r.payload.off.eq(roff)]
         with m.If(r.valid & r.ready):
             m.d.sync += gfirst.eq(0)
@@ -273,7 +315,7 @@ class StoreUnit(wiring.Component):
             with m.Elif(lastpix):
                 nxt = pa + f.sram_stride
                 m.d.sync += [pa.eq(nxt), ga.eq(nxt), erem.eq(f.elems), grem.eq(grem - 1),
-                             roff.eq(roff + f.dram_stride[:lg]), gfirst.eq(1)]
+                             roff.eq(roff + f.dram_stride[:lg]), gfirst.eq(~seq)]
                 with m.If(grem == 1):
                     m.d.sync += active.eq(0)
             with m.Else():
