@@ -589,8 +589,8 @@ def test_load2d_descriptor_pace(geo: dict[str, int]) -> None:
         else:
             cyc += 3 + s
     assert ev["cmd"] == want
-    # WS runs: fewer writes than elements (test_ws_element_runs_hand_counted counts them)
-    assert len(ev["wr"]) < g["m"] * g["k"] and ev["status"] == [ev["wr"][-1] + 2]
+    # WS runs: at most one write per element (test_ws_element_runs_hand_counted counts them)
+    assert len(ev["wr"]) <= g["m"] * g["k"] and ev["status"] == [ev["wr"][-1] + 2]
     dram = garbage(512, 3)
     out, _ = simulate(p, ALL, dram, [make(Opcode.LOAD2D, dram_base=5, **g)], base0=3)
     assert [o.code for o in out] == [0]

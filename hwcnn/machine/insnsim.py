@@ -23,7 +23,8 @@ with the DMA of :mod:`.socdma`, which the tests prove equal to the RTL) and memo
 everything they depend on: the instruction's fields with the DRAM address reduced modulo the
 4 KiB page (bursts are cut at pages; byte lanes repeat every bus width). A LOAD2D whose element
 walker alone takes more than ``step_limit`` cycles is not stepped: its duration is the closed
-form :func:`load2d_bound` (set-up plus one element per cycle), a lower bound; a LOAD / STORE
+form :func:`load2d_bound` (set-up plus one element per cycle in OS, one word per cycle in WS),
+a lower bound (in WS often far below: the DMA and the descriptor walker bound it); a LOAD / STORE
 of more than ``step_limit`` words or elements gets :func:`transfer_approx` (its DMA transfers
 by :func:`hwcnn.arch.dma_timing.chain_timing` against its one-per-cycle buffer accesses).
 """
@@ -33,6 +34,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
+from ..arch.config import Dataflow
 from ..arch.dma import DmaDesc, DramTiming
 from ..arch.dma_timing import chain_timing
 from ..arch.soc import (
@@ -72,10 +76,21 @@ class _Idle:
         return False
 
 
-def load2d_bound(f: dict[str, int]) -> int:
-    """Lower bound of a LOAD2D's duration: the set-up, the walkers' first cycle, one element
-    per cycle for its ``m*k`` elements, the status cycle."""
-    return sum(IM2COL_PHASES) + 1 + f["m"] * f["k"] + 1
+def load2d_bound(f: dict[str, int], rows: int = 1, bus_bytes: int = 0, eb: int = 1) -> int:
+    """Lower bound of a LOAD2D's duration: the set-up, the walkers' first cycle, the longer
+    of the element walker's runs (at least ``ceil(k/R)`` per pixel in WS, a run never leaving
+    a word; ``k`` in OS: ``rows = 1``) and (``bus_bytes``) the beats of its in-bounds bytes
+    (at most ``B`` a cycle), the status cycle."""
+    walk = f["m"] * -(-f["k"] // rows)
+    if bus_bytes:
+        i = f["m0"] + np.arange(f["m"])[:, None]
+        kk = f["k0"] + np.arange(f["k"])[None, :]
+        ky, kx = np.divmod(kk // f["cg"], f["kw"])
+        y = i // f["out_w"] * f["sh"] - f["ph"] + ky * f["dh"]
+        x = i % f["out_w"] * f["sw"] - f["pw"] + kx * f["dw"]
+        n = int(((y >= 0) & (y < f["in_h"]) & (x >= 0) & (x < f["in_w"])).sum())
+        walk = max(walk, -(-n * eb // bus_bytes))
+    return sum(IM2COL_PHASES) + 1 + walk + 1
 
 
 #: Cycles the load / store units add around their DMA transfers and their word writes /
@@ -181,7 +196,10 @@ class Durations:
             return hit
         if _size(insn) > self.step_limit:
             self.approximated += 1
-            d = load2d_bound(f) if insn.op is Opcode.LOAD2D else transfer_approx(
+            a = self.target.array
+            d = load2d_bound(f, 1 if a.dataflow is Dataflow.OUTPUT_STATIONARY else a.rows,
+                             self.bus_bytes, self.target.elem_bytes) \
+                if insn.op is Opcode.LOAD2D else transfer_approx(
                 insn, target=self.target, bus_bytes=self.bus_bytes, dram=self.dram,
                 outstanding=self.outstanding, base=self.base)
         else:

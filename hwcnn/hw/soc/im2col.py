@@ -13,13 +13,36 @@
   (fewer, fuller beats; the same bytes in the same order). Otherwise (a K-split chunk) one descriptor per
   in-bounds kernel position of the chunk (``row_bytes`` = that position's channels in the
   chunk). A pixel or position wholly in the padding gets no descriptor.
-* the **element walker** visits ``A[i, kk]`` for ``i < m``, ``kk < k`` (kk innermost), one per
-  cycle: an in-bounds element is taken from ``elems`` (the realigned byte stream, one element
-  per unit; it waits while none is offered), a padding element is 0 (never read). Each element
-  is one lane write ``wr`` (always accepted): WS word ``sram_base + (kk div R)*m + i`` lane
-  ``kk mod R``, with the lanes above it zeroed when ``kk = k-1``; OS word
-  ``sram_base + (i div R)*k + kk`` lane ``i mod R``, with the lanes above it zeroed when
-  ``i = m-1`` (so every lane of every word of the tile is written, as ``hw.layout.act_words``).
+* the **element walker** visits ``A[i, kk]`` for ``i < m``, ``kk < k`` (kk innermost) in
+  RUNS, one run per cycle, each run one word write ``wr`` (always accepted): in-bounds
+  elements come from the aligner's byte queue (``avail`` = bytes it holds, ``bytes`` = the
+  oldest of them, element ``j`` of the run in bytes ``[j*eb, (j+1)*eb)``; the walker returns
+  ``take`` = the run's bytes), padding elements are 0 (never read). The in-bounds bytes of
+  the descriptors are exactly the in-bounds elements in (i, kk) order (each pixel's
+  rectangle, or a K-split chunk's positions, in (ky, kx, c) order; the aligner drops the
+  strides), so any consecutive in-bounds elements are consecutive bytes of the queue.
+  WS: ``A[i, kk]`` is word ``sram_base + (kk div R)*m + i`` lane ``kk mod R``; the write of
+  the pixel's last element (``kk = k-1``) zeroes the lanes above it. OS (one element per
+  run): word ``sram_base + (i div R)*k + kk`` lane ``i mod R``, the lanes above it zeroed when
+  ``i = m-1``. So every lane of every word of the tile is written, as ``hw.layout.act_words``.
+
+  The run of a cycle starts at the walker's element ``(i, kk)`` and is the longest stretch
+  ``kk .. kk+n-1`` that (a) stays in one word: OS ``n = 1``; WS lanes ``kk mod R`` up to at
+  most ``R-1`` (``n <= R - kk mod R``) and inside the pixel (``n <= k - kk``); (b) stays in
+  one kernel row, and when ``dw != 1`` in one kernel position (``(ky, kx)`` of
+  ``(k0+kk) div cg``); (c) is all padding or all in bounds; and, when in bounds, (d) holds
+  at most ``nmax = im2col_run_max(R, B, eb, OS)`` = ``min(R, B div eb)`` (WS, at least 1)
+  elements and at most the ``avail div eb`` whole elements the aligner holds at the start
+  of the cycle. An in-bounds run with ``avail < eb`` has ``n = 0``: no write, the walker
+  waits. (Rule (b) costs little: every kernel row, and with ``dw != 1`` every position, is
+  its own DMA row and so at least one beat; a padding run is not bounded by (d).) In the
+  hardware (no multiplier): per element of the row ``e = kx*cg + c`` (kept by adding ``n``),
+  for ``dw = 1`` an element of an in-bounds kernel row is in bounds iff
+  ``-X <= e < in_w*cg - X`` with ``X = x0*cg`` for the pixel's origin column ``x0`` (kept by
+  adding ``sw*cg`` per pixel, ``-pw*cg`` on a row wrap), so the run ends at the first of
+  ``R - lane``, ``k - kk``, ``kw*cg - e`` and (in-bounds row) ``-X - e``, ``in_w*cg - X - e``
+  that are positive; for ``dw != 1`` the position's end ``(kx+1)*cg - e`` replaces the last
+  two and the position's column ``x0 + kx*dw`` (kept by adding ``dw``) decides in / out.
 
 Cycle behaviour (cycle 0 = the ``start`` pulse, the load unit's START cycle). Set-up: bit-serial
 dividers and shift-add multipliers (no DSP; an n-bit one loads in its start cycle s and holds
@@ -47,10 +70,13 @@ pixel's ``k`` elements, NEXT. NEXT of the last pixel sets ``gen_done`` (visible 
 cycle) and returns to IDLE; otherwise it steps to the next pixel's PIX. The load unit lets an
 ISSUE complete only while fewer than 2 of its transfers are outstanding.
 
-Element walker: from cycle 61 one element per cycle, ``A[i, kk]`` with ``kk`` innermost; a
-padding element is written in its cycle, an in-bounds one in the first cycle in which
-``elems.valid`` is high (it takes the element in that cycle). ``done`` is visible in the
-cycle after the write of ``A[m-1, k-1]``.
+Element walker: from cycle 61 one run per cycle (rule above), ``A[i, kk]`` with ``kk``
+innermost; a padding run is written in its cycle, an in-bounds run in the cycle it starts in
+as far as the aligner holds its elements (the rest is the next run); a cycle whose run is in
+bounds with fewer than ``eb`` bytes held writes nothing. The set-up adds the shift-add
+products ``kw*cg`` (6 bits), ``in_w*cg`` (12), ``sw*cg``, ``pw*cg`` (6) from cycle 0,
+``ox0*sw*cg`` (12) from 25 and ``kx0*cg`` (6) from 46, all ready before cycle 60. ``done``
+is visible in the cycle after the write of ``A[m-1, k-1]``.
 """
 
 from __future__ import annotations

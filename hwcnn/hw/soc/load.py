@@ -32,18 +32,20 @@ this unit are outstanding (descriptor handshakes minus status handshakes, a regi
 ``dma.status.ready`` is always high in RUN) and no DMA error was seen, so the next descriptor
 is offered from the cycle after the previous one was taken (the DMA chains it: its walker
 accepts it once the previous transfer has issued its last burst, ``hw/axi/walker.py``). Writes:
-WORDS one word per cycle, PIXELS / LOAD2D one element per cycle, each in
-the cycle the aligner offers it (the aligner back-pressures the beats only when it holds more
-than ``U`` bytes after the unit leaving that cycle, ``align.py``). The instruction finishes in
+WORDS one word per cycle, PIXELS one element per cycle, each in the cycle the aligner offers
+it; LOAD2D one run per cycle (OS: one element; WS: up to a word of consecutive elements,
+``im2col.py``), the aligner's ``size`` being the run's bytes (the aligner back-pressures the
+beats only when it holds more than ``U`` bytes after the unit leaving that cycle,
+``align.py``; ``U`` includes ``min(R, B div eb)*eb`` when ACT is served). The instruction finishes in
 the first cycle in which no transfer is outstanding and either every write is made and every
 descriptor issued, or a DMA error was seen; the status is offered from the next cycle until
 taken (then IDLE; the aligner and the walkers are cleared in STATUS and IDLE).
 
-Throughput of this first version: one buffer word per cycle (WORDS; the bus delivers one beat
-per cycle, so words narrower than a beat back-pressure the beats) and one element per cycle
-(PIXELS, LOAD2D, padding included). A wider version would write a whole word per cycle from
-``L`` aligned elements (an ``L``-element aligner output and a per-word gather) and overlap the
-LOAD2D address set-up with the previous instruction.
+Throughput: one buffer word per cycle (WORDS; the bus delivers one beat per cycle, so words
+narrower than a beat back-pressure the beats), one element per cycle (PIXELS, LOAD2D in OS)
+and in WS LOAD2D up to ``min(R, B div eb)`` in-bounds elements (a padding run up to ``R``)
+per cycle. A wider version would also write PIXELS words whole and overlap the LOAD2D
+address set-up with the previous instruction.
 """
 
 from __future__ import annotations
