@@ -2,8 +2,10 @@
 and LOAD2D, cycle by cycle as ``hw/soc/load.py``, ``align.py`` and ``im2col.py`` document them.
 
 Only timing is modelled (no data): the descriptors the unit issues, the byte aligner's count
-(``beats.ready = rest <= U``), one buffer write per cycle, the im2col set-up and its descriptor
-and element walkers. Programs the compiler accepts raise no error code here; an instruction the
+(``beats.ready = rest <= U``), one buffer write per cycle (a word, an element, or a LOAD2D run:
+:meth:`Im2colModel._element_plan` lists every element's run as ``im2col.py`` defines it, and
+an in-bounds run is cut to ``min(nmax, cnt div eb)`` elements), the im2col set-up and its
+descriptor and element walkers. Programs the compiler accepts raise no error code here; an instruction the
 unit would refuse raises :class:`SocModelError`.
 """
 
