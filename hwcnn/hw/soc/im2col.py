@@ -39,10 +39,11 @@
   hardware (no multiplier): per element of the row ``e = kx*cg + c`` (kept by adding ``n``),
   for ``dw = 1`` an element of an in-bounds kernel row is in bounds iff
   ``-X <= e < in_w*cg - X`` with ``X = x0*cg`` for the pixel's origin column ``x0`` (kept by
-  adding ``sw*cg`` per pixel, ``-pw*cg`` on a row wrap), so the run ends at the first of
-  ``R - lane``, ``k - kk``, ``kw*cg - e`` and (in-bounds row) ``-X - e``, ``in_w*cg - X - e``
-  that are positive; for ``dw != 1`` the position's end ``(kx+1)*cg - e`` replaces the last
-  two and the position's column ``x0 + kx*dw`` (kept by adding ``dw``) decides in / out.
+  adding ``sw*cg`` per pixel, ``-pw*cg`` on a row wrap), so before (d) ``n`` is the smallest
+  of ``R - lane``, ``k - kk``, ``kw*cg - e`` and, in an in-bounds row, those of ``-X - e``
+  and ``in_w*cg - X - e`` that are positive; for ``dw != 1`` the position's end
+  ``(kx+1)*cg - e`` replaces the last two and the position's column ``x0 + kx*dw`` (kept by
+  adding ``dw``) decides in / out.
 
 Cycle behaviour (cycle 0 = the ``start`` pulse, the load unit's START cycle). Set-up: bit-serial
 dividers and shift-add multipliers (no DSP; an n-bit one loads in its start cycle s and holds
