@@ -15,16 +15,17 @@ and the fetch unit's program reads do not delay them. Overlapping transfers ther
 earlier here than on the machine. Everything else (which instruction waits for which token,
 queue depths, the barriers between layers) is the machine's own rule. The total and the
 per-layer completions stay close (the slowest unit sets the pace); the BUSY counters of the
-units that waited for the DMA do not (ResNet-18 on KV260: the store dispatcher is busy 13.0 M
+units that waited for the DMA do not (ResNet-18 on KV260: the store dispatcher is busy 3.6 M
 cycles on the stepped model, whose reads have priority on the DRAM, and 0.5 M here).
 
 Isolated durations are exact (they step the unit models of :mod:`.socload` / :mod:`.socstore`
 with the DMA of :mod:`.socdma`, which the tests prove equal to the RTL) and memoized by
 everything they depend on: the instruction's fields with the DRAM address reduced modulo the
 4 KiB page (bursts are cut at pages; byte lanes repeat every bus width). A LOAD2D whose element
-walker alone takes more than ``step_limit`` cycles is not stepped: its duration is the closed
-form :func:`load2d_bound` (set-up plus one element per cycle in OS, one word per cycle in WS),
-a lower bound (in WS often far below: the DMA and the descriptor walker bound it); a LOAD / STORE
+walker alone takes more than ``step_limit`` cycles (its runs: ``m*ceil(k/R)`` in WS, ``m*k``
+in OS) is not stepped: its duration is the closed
+form :func:`load2d_bound` (set-up plus one element per cycle in OS, one word per cycle in WS,
+or the bus beats of its in-bounds bytes if more), a lower bound; a LOAD / STORE
 of more than ``step_limit`` words or elements gets :func:`transfer_approx` (its DMA transfers
 by :func:`hwcnn.arch.dma_timing.chain_timing` against its one-per-cycle buffer accesses).
 """
@@ -134,11 +135,12 @@ def transfer_approx(insn: Insn, *, target: Any, bus_bytes: int, dram: DramTiming
     return max(dma_end + DMA_EXTRA, units + UNIT_EXTRA)
 
 
-def _size(insn: Insn) -> int:
-    """Cycles an isolated run of ``insn`` steps at least (its buffer words or elements)."""
+def _size(insn: Insn, rows: int = 1) -> int:
+    """Cycles an isolated run of ``insn`` steps at least (its buffer words or elements; a
+    LOAD2D's element-walker runs: ``rows`` = R in WS, 1 in OS)."""
     f = insn.get()
     if insn.op is Opcode.LOAD2D:
-        return f["m"] * f["k"]
+        return f["m"] * -(-f["k"] // rows)
     return f["rows"] * max(f.get("elems", 0), 1)
 
 
@@ -194,11 +196,11 @@ class Durations:
         hit = self.memo.get(key)
         if hit is not None:
             return hit
-        if _size(insn) > self.step_limit:
+        a = self.target.array
+        rows = 1 if a.dataflow is Dataflow.OUTPUT_STATIONARY else a.rows
+        if _size(insn, rows) > self.step_limit:
             self.approximated += 1
-            a = self.target.array
-            d = load2d_bound(f, 1 if a.dataflow is Dataflow.OUTPUT_STATIONARY else a.rows,
-                             self.bus_bytes, self.target.elem_bytes) \
+            d = load2d_bound(f, rows, self.bus_bytes, self.target.elem_bytes) \
                 if insn.op is Opcode.LOAD2D else transfer_approx(
                 insn, target=self.target, bus_bytes=self.bus_bytes, dram=self.dram,
                 outstanding=self.outstanding, base=self.base)

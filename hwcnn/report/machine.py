@@ -30,9 +30,9 @@ PROVEN = "model proven equal to the RTL"
 #: on the machine, not in this model).
 ESTIMATED = "instruction-level estimate, transfers timed alone (0-5 % below the RTL model)"
 #: The label of memsim's figures (no RTL implements its double-buffered DRAM model; it assumes
-#: loads at the DRAM's bandwidth, which the load unit's one-element-per-cycle im2col gather and
-#: the per-pixel DMA rows do not reach: tiny_cnn on Arty 6x, ResNet-18 on KV260 10x below the
-#: machine).
+#: loads at the DRAM's bandwidth, which the load unit's im2col gather (one element per cycle in
+#: OS, up to a word in WS) and the per-pixel DMA rows do not reach: tiny_cnn on Arty 5.8x,
+#: ResNet-18 on KV260 3.6x below the machine).
 APPROXIMATE = "memsim approximation, not the RTL"
 #: Default bound of a stepped run (about a minute of Python at ~100k cycles/s).
 MAX_CYCLES = 5_000_000
