@@ -42,7 +42,7 @@ def test_estimate_within_5_percent_when_the_dram_keeps_up(df: Dataflow, kib: int
     network with small (1 KiB: many tiles, K-split chains) and large buffers the estimate is
     within 5 % of the stepped model, in total and for every layer's last write (relative to
     the whole run: the first layers lose most, the fetch unit's first program reads share the
-    DMA with their loads). Measured: -4.2 % .. -0.1 %."""
+    DMA with their loads). Measured: -2.4 % .. +0.7 %."""
     for name in NETS:
         total, layer = _compare(name, df, 4, 4, kib, DRAM, 8)
         assert abs(total) <= 0.05 and layer <= 0.05, (name, total, layer)
@@ -50,16 +50,17 @@ def test_estimate_within_5_percent_when_the_dram_keeps_up(df: Dataflow, kib: int
 
 @pytest.mark.slow
 @pytest.mark.parametrize("bus", [8, 16, 32])
-def test_estimate_within_10_percent_on_a_slow_dram(bus: int) -> None:
+def test_estimate_within_5_percent_on_a_slow_dram(bus: int) -> None:
     """ULX3S's DRAM (below the bus width: the slot server is the bottleneck, the transfers'
-    sharing matters most) on 8x8 / 4x4 arrays: within 10 % (measured -8.4 % .. +2.9 %, the
-    worst on tiny_cnn, whose program reads compete with its few loads)."""
+    sharing matters most) on 8x8 / 4x4 arrays: within 5 % (measured -1.2 % .. +4.5 %, the
+    most on the MobileNetV2 block; -8.4 % on tiny_cnn before the fetch unit's program reads
+    took their slots in the ledger)."""
     dram = get_board("ulx3s-85f").dram_timing(100.0)
     assert dram.bytes_per_cycle < bus
     for name, r, c, kib in (("tiny_cnn", 4, 4, 1), ("lenet5", 8, 8, 16), ("resblock", 4, 4, 4),
                             ("fire", 8, 8, 2), ("mbv2_block", 8, 4, 8)):
         total, layer = _compare(name, WS, r, c, kib, dram, bus)
-        assert abs(total) <= 0.10 and layer <= 0.10, (name, total, layer)
+        assert abs(total) <= 0.05 and layer <= 0.05, (name, total, layer)
 
 
 def _alone(insn):  # type: ignore[no-untyped-def]
@@ -106,7 +107,7 @@ def test_closed_forms_of_large_transfers() -> None:
                 f = insn.get()
                 if insn.op is Opcode.LOAD2D and f["m"] and f["k"]:
                     d = isolated_cycles(insn, target=comp.target, bus_bytes=8, dram=DRAM)
-                    assert load2d_bound(f) <= d
+                    assert load2d_bound(f, 4, 8, 1) <= d
                 if insn.op not in (Opcode.LOAD, Opcode.STORE) or not f["rows"] or (
                         f["mode"] == 1 and not f["elems"]):
                     continue
@@ -131,19 +132,19 @@ def test_durations_memo_and_step_limit() -> None:
     assert again == first and dur.stepped == cost > 0
     cheap = Durations(target=comp.target, bus_bytes=8, dram=DRAM, base=0x1000, step_limit=0)
     l2 = next(i for i in comp.insns if i.op is Opcode.LOAD2D and i["m"])
-    assert cheap(l2) == load2d_bound(l2.get()) and cheap.stepped == 0
+    assert cheap(l2) == load2d_bound(l2.get(), 4, 8, 1) and cheap.stepped == 0
     assert cheap.approximated == 1
 
 
 def test_report_figures_beyond_the_stepped_bound_are_the_labelled_estimate() -> None:
     prog, _, _, comp = _compiled("tiny_cnn", WS, 4, 4, 1)
     board = get_board("arty-a7-35t")
-    assert machine_figures(comp, prog.hw, board, max_cycles=2500) is None
-    fig = machine_figures(comp, prog.hw, board, max_cycles=2500, estimate=True)
+    assert machine_figures(comp, prog.hw, board, max_cycles=2700) is None
+    fig = machine_figures(comp, prog.hw, board, max_cycles=2700, estimate=True)
     assert fig is not None and fig.label == ESTIMATED
     exact = machine_figures(comp, prog.hw, board)
     assert exact is not None and abs(fig.cycles - exact.cycles) <= 0.05 * exact.cycles
-    assert ESTIMATED == ("instruction-level estimate (within 10 % of the RTL model on the "
+    assert ESTIMATED == ("instruction-level estimate (within 5 % of the RTL model on the "
                          "tested networks)")
 
 

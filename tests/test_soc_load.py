@@ -531,14 +531,17 @@ def test_cycle_behaviour_as_documented() -> None:
     assert ev["wr"] == list(range(9, 19)) and ev["status"] == [20]
     ev = _events(p, make(Opcode.LOAD2D, in_h=2, in_w=2, pix_stride=1, out_w=2, cg=1, kh=3,
                          kw=3, sh=1, sw=1, ph=1, pw=1, dh=1, dw=1, m=2, k=9))
-    # pixel 0: 4 padding elements, then 4 from its 2x2 rectangle, then one more padding
-    assert ev["wr"][:4] == [62, 63, 64, 65] and ev["cmd"][0] == 62 + 1 + 3 + 1
+    # WS runs (im2col.py): pixel 0 = padding row kk 0-2 (lanes 0-2) in 62, padding kk 3 (lane
+    # 3) in 63, then in-bounds kk 4-5 (lanes 0-1 of the next word) once its beat has arrived
+    assert ev["wr"][:3] == [62, 63, ev["beat"][0] + 1] and ev["cmd"][0] == 62 + 1 + 3 + 1
     # pixel 1's descriptor is offered (and taken) once its walker has run NEXT, PIX, SCAN (3),
     # RECT after pixel 0's ISSUE (the byte offsets are summed during SCAN, no ADDR state);
     # pixel 0's transfer is still outstanding (1 < 2), so it does not wait for its status
     walk = ev["cmd"][0] + 1 + 1 + 3 + 1 + 1
     assert walk < ev["dma"][0]
-    assert len(ev["wr"]) == 18 and ev["cmd"][1] == walk
+    # 6 runs per pixel: kk 0-2 | 3 | 4-5 | 6 | 7 | 8 and 0-2 | 3 | 4 | 5 | 6-7 | 8 (a run ends
+    # at a word's last lane, a kernel row's end, and where padding meets in-bounds elements)
+    assert len(ev["wr"]) == 12 and ev["cmd"][1] == walk
     assert ev["status"] == [ev["wr"][-1] + 2]
 
 
@@ -586,7 +589,8 @@ def test_load2d_descriptor_pace(geo: dict[str, int]) -> None:
         else:
             cyc += 3 + s
     assert ev["cmd"] == want
-    assert len(ev["wr"]) == g["m"] * g["k"] and ev["status"] == [ev["wr"][-1] + 2]
+    # WS runs: at most one write per element (test_ws_element_runs_hand_counted counts them)
+    assert len(ev["wr"]) <= g["m"] * g["k"] and ev["status"] == [ev["wr"][-1] + 2]
     dram = garbage(512, 3)
     out, _ = simulate(p, ALL, dram, [make(Opcode.LOAD2D, dram_base=5, **g)], base0=3)
     assert [o.code for o in out] == [0]
@@ -677,3 +681,175 @@ def test_load2d_ksplit_descriptor_pace(geo: dict[str, int]) -> None:
     for df in (WS, OS):
         out, _ = simulate(soc_params(4, 4, df), ALL, dram, [insn], base0=3)
         assert [o.code for o in out] == [0]
+# ---- the WS element walker's runs (hand counts of im2col.py's rule) ---------------------------
+
+def _golden_a(f: dict[str, int], dram: np.ndarray) -> tuple[np.ndarray, list[int]]:
+    """Naive im2col of ``f`` over the DRAM bytes (eb = 1): ``A[m x k]`` and the in-bounds
+    element stream in (i, kk) order (the bytes the aligner hands over)."""
+    a = np.zeros((f["m"], f["k"]), dtype=np.int64)
+    stream = []
+    for i in range(f["m"]):
+        oy, ox = divmod(f["m0"] + i, f["out_w"])
+        for kk in range(f["k"]):
+            pos, c = divmod(f["k0"] + kk, f["cg"])
+            ky, kx = divmod(pos, f["kw"])
+            y = oy * f["sh"] - f["ph"] + ky * f["dh"]
+            x = ox * f["sw"] - f["pw"] + kx * f["dw"]
+            if 0 <= y < f["in_h"] and 0 <= x < f["in_w"]:
+                b = int(dram[f["dram_base"] + (y * f["in_w"] + x) * f["pix_stride"] + c])
+                stream.append(b)
+                a[i, kk] = b - 256 if b >= 128 else b
+    return a, stream
+
+
+def _walk(p: SocParams, insn: Insn, dram: np.ndarray, rate: int | None
+          ) -> list[tuple[int, int, int, int]]:
+    """Im2col alone (descriptors always taken): its aligner is a byte queue holding the whole
+    in-bounds stream from the start (``rate`` None) or receiving ``rate`` bytes at the end of
+    every cycle from cycle 61; returns its writes (cycle, word address, lane enables, data),
+    cycle 0 = the start pulse."""
+    from hwcnn.hw.soc.im2col import Im2col
+
+    im = Im2col(p)
+    _, stream = _golden_a(insn.get(), dram)
+    held = list(stream) if rate is None else []
+    todo = [] if rate is None else list(stream)
+    writes: list[tuple[int, int, int, int]] = []
+
+    async def bench(ctx) -> None:  # type: ignore[no-untyped-def]
+        ctx.set(im.insn.as_value(), encode(insn))
+        ctx.set(im.cmd.ready, 1)
+        ctx.set(im.start, 1)
+        await ctx.tick()
+        ctx.set(im.start, 0)
+        for cyc in range(1, 2000):
+            ctx.set(im.avail, len(held))
+            ctx.set(im.bytes, int.from_bytes(bytes(held[:8]), "little"))
+            if ctx.get(im.wr.valid):
+                w = im.wr.payload
+                writes.append((cyc, ctx.get(w.addr), ctx.get(w.en), ctx.get(w.data)))
+            del held[:ctx.get(im.take)]
+            if ctx.get(im.done):
+                break
+            if cyc >= 61 and rate is not None:
+                held.extend(todo[:rate])
+                del todo[:rate]
+            await ctx.tick()
+
+    sim = Simulator(im)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    sim.run()
+    return writes
+
+
+def _check_words(p: SocParams, insn: Insn, dram: np.ndarray,
+                 writes: list[tuple[int, int, int, int]]) -> None:
+    """The written lanes are exactly ``hw.layout.act_words`` of the golden im2col."""
+    from hwcnn.hw.layout import act_words, unpack_word
+
+    t, f = p.target, insn.get()
+    a, _ = _golden_a(f, dram)
+    want = [unpack_word(w, t.array.rows, t.array.act_bits) for w in act_words(a, p.config)]
+    got = [[None] * t.array.rows for _ in want]
+    for _, addr, en, data in writes:
+        for lane in range(t.array.rows):
+            if en >> lane & 1:
+                assert got[addr - f["sram_base"]][lane] is None, (addr, lane)   # written once
+                got[addr - f["sram_base"]][lane] = data >> (8 * lane) & 0xFF
+    assert got == [[v & 0xFF for v in w] for w in want]
+
+
+def _g(**kw: int) -> dict[str, int]:
+    d = dict(sh=1, sw=1, ph=0, pw=0, dh=1, dw=1, m0=0, k0=0, dram_base=3)
+    d.update(kw)
+    d.setdefault("pix_stride", d["cg"])
+    d.setdefault("k", d["kh"] * d["kw"] * d["cg"])
+    return d
+
+
+# (geometry, runs as (word offset, lanes of the run, the write's lane enables)), cycle 61 on
+RUNS = [
+    # cg = 1, 3x3 kernel, padding 1 on the top and left (pixel 0) / top (pixel 1), m = 2:
+    # a run ends at a kernel row's end, at lane 3, and where padding meets in-bounds elements
+    (_g(in_h=3, in_w=3, out_w=3, cg=1, kh=3, kw=3, ph=1, pw=1, m=2),
+     [(0, 0b0111, 0b0111), (0, 0b1000, 0b1000), (2, 0b0011, 0b0011), (2, 0b0100, 0b0100),
+      (2, 0b1000, 0b1000), (4, 0b0001, 0b1111),
+      (1, 0b0111, 0b0111), (1, 0b1000, 0b1000), (3, 0b0011, 0b0011), (3, 0b1100, 0b1100),
+      (5, 0b0001, 0b1111)]),
+    # cg = 6, 1x1 kernel (k = 6): lanes 0-3, then 4-5 with lanes 2-3 zeroed, per pixel
+    (_g(in_h=2, in_w=2, out_w=2, cg=6, kh=1, kw=1, m=3),
+     [(0, 0b1111, 0b1111), (3, 0b0011, 0b1111), (1, 0b1111, 0b1111), (4, 0b0011, 0b1111),
+      (2, 0b1111, 0b1111), (5, 0b0011, 0b1111)]),
+    # cg = 3, 2x2 kernel, padding 1 on all sides (out 3x3), pixels 0-2 (left and top padding,
+    # top, top and right): the padding row's 6 elements cross a word boundary (4 + 2); in
+    # pixel 1 kk 8-11 of two kernel positions are one run
+    (_g(in_h=2, in_w=2, out_w=3, cg=3, kh=2, kw=2, ph=1, pw=1, m=3),
+     [(0, 0b1111, 0b1111), (3, 0b0011, 0b0011), (3, 0b1100, 0b1100), (6, 0b0001, 0b0001),
+      (6, 0b1110, 0b1110),
+      (1, 0b1111, 0b1111), (4, 0b0011, 0b0011), (4, 0b1100, 0b1100), (7, 0b1111, 0b1111),
+      (2, 0b1111, 0b1111), (5, 0b0011, 0b0011), (5, 0b1100, 0b1100), (8, 0b0001, 0b0001),
+      (8, 0b1110, 0b1110)]),
+    # dilation dw = 2: a run ends at every kernel position (cg = 1: one element per run)
+    (_g(in_h=1, in_w=5, out_w=1, cg=1, kh=1, kw=3, dw=2, m=1),
+     [(0, 0b0001, 0b0001), (0, 0b0010, 0b0010), (0, 0b0100, 0b1100)]),
+    # a K-split chunk: k0 = 2 (kernel position 0, channel 2), k = 7 of cg = 3, 1x3 kernel,
+    # pixel 0 with left padding 1: kk 0 padding, kk 1-3 in bounds, kk 4 | 5-6
+    (_g(in_h=1, in_w=3, out_w=3, cg=3, kh=1, kw=3, pw=1, m=1, k0=2, k=7),
+     [(0, 0b0001, 0b0001), (0, 0b1110, 0b1110), (1, 0b0111, 0b1111)]),
+]
+
+
+@pytest.mark.parametrize("geo, runs", RUNS)
+def test_ws_element_runs_hand_counted(geo: dict[str, int], runs: list) -> None:
+    """4x4 WS, 64-bit bus (at most 4 in-bounds elements a cycle): with every byte already in
+    the aligner, one run per cycle from cycle 61, each run and its lane enables as counted by
+    hand from im2col.py's rule; the written words are act_words of the golden im2col; the
+    stepped model (machine.socload.Im2colModel) makes the same runs in the same cycles."""
+    from hwcnn.machine.socload import Im2colModel
+
+    p = soc_params(4, 4, WS)
+    insn = make(Opcode.LOAD2D, sram_base=1, **geo)
+    dram = garbage(256, 21)
+    writes = _walk(p, insn, dram, None)
+    # the hand table's runs cover each pixel's k elements once (lanes above k-1: zeroed)
+    assert sum(bin(lanes).count("1") for _, lanes, _ in runs) == geo["m"] * geo["k"]
+    assert all(lanes & en == lanes for _, lanes, en in runs)
+    assert [(c, a - 1, en) for c, a, en, _ in writes] == [
+        (61 + j, w, en) for j, (w, _, en) in enumerate(runs)]
+    _check_words(p, insn, dram, writes)
+    model = Im2colModel(insn.get(), 0, 1, 4, 4)
+    cycles, cyc = [], 1
+    while not model.done:
+        if model.busy and model._elems(1 << 20):
+            cycles.append(cyc)
+        model.update(False, 1 << 20)
+        cyc += 1
+    assert cycles == [c for c, *_ in writes]
+
+
+def test_ws_runs_take_what_the_aligner_holds() -> None:
+    """Bytes arriving 3 per cycle (end of cycle 61 on): cg = 6, 1x1 kernel, one pixel: no write
+    in 61 (nothing held), kk 0-2 in 62 (3 held), kk 3 in 63 (the word's last lane; 2 left),
+    kk 4-5 in 64 (5 held) with lanes 2-3 zeroed."""
+    p = soc_params(4, 4, WS)
+    insn = make(Opcode.LOAD2D, sram_base=0, **_g(in_h=1, in_w=1, out_w=1, cg=6, kh=1, kw=1,
+                                                  m=1))
+    dram = garbage(64, 22)
+    writes = _walk(p, insn, dram, 3)
+    assert [(c, a, en) for c, a, en, _ in writes] == [(62, 0, 0b0111), (63, 0, 0b1000),
+                                                      (64, 1, 0b1111)]
+    _check_words(p, insn, dram, writes)
+
+
+def test_ws_runs_capped_at_the_bus_width() -> None:
+    """16 rows on a 64-bit bus: at most B div eb = 8 in-bounds elements a cycle (a padding run
+    fills up to the 16 lanes): cg = 16, 1x1 kernel, pixel 0 in the padding (one write of 16
+    lanes), pixel 1 in bounds (lanes 0-7, then 8-15)."""
+    p = soc_params(16, 2, WS, depths=BufferDepths(act=64, weight=64, out=64, param=16, acc=64))
+    insn = make(Opcode.LOAD2D, sram_base=0, **_g(in_h=1, in_w=1, out_w=3, cg=16, kh=1, kw=1,
+                                                  pw=1, m=2))
+    dram = garbage(64, 23)
+    writes = _walk(p, insn, dram, None)
+    assert [(c, a, en) for c, a, en, _ in writes] == [(61, 0, 0xFFFF), (62, 1, 0x00FF),
+                                                      (63, 1, 0xFF00)]

@@ -23,6 +23,16 @@ LOAD_OUTSTANDING = 2
 #: im2col (LOAD2D): cycles of each set-up phase.
 IM2COL_PHASES = (25, 21, 14)
 
+
+def im2col_run_max(rows: int, bus_bytes: int, elem_bytes: int, output_stationary: bool) -> int:
+    """In-bounds elements the LOAD2D element walker takes from the byte aligner in one cycle
+    at most: 1 in output stationary; in weight stationary ``min(R, B div eb)`` (at least 1),
+    i.e. at most one word of ``R`` lanes and at most one bus width of bytes (``hw/soc/im2col.py``).
+    A padding run is not bounded by it (at most ``R`` lanes)."""
+    if output_stationary:
+        return 1
+    return max(1, min(rows, bus_bytes // elem_bytes))
+
 #: Store unit: largest WORDS descriptor (bytes; a multiple of every bus width) and PIXELS
 #: descriptor (pixels = DMA rows).
 STORE_CHUNK_BYTES = 1 << (ROW_BYTES_BITS - 1)

@@ -2,8 +2,10 @@
 and LOAD2D, cycle by cycle as ``hw/soc/load.py``, ``align.py`` and ``im2col.py`` document them.
 
 Only timing is modelled (no data): the descriptors the unit issues, the byte aligner's count
-(``beats.ready = rest <= U``), one buffer write per cycle, the im2col set-up and its descriptor
-and element walkers. Programs the compiler accepts raise no error code here; an instruction the
+(``beats.ready = rest <= U``), one buffer write per cycle (a word, an element, or a LOAD2D run:
+:meth:`Im2colModel._element_plan` lists every element's run as ``im2col.py`` defines it, and
+an in-bounds run is cut to ``min(nmax, cnt div eb)`` elements), the im2col set-up and its
+descriptor and element walkers. Programs the compiler accepts raise no error code here; an instruction the
 unit would refuse raises :class:`SocModelError`.
 """
 
@@ -11,12 +13,16 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
+from ..arch.config import Dataflow
 from ..arch.dma import DmaDesc
 from ..arch.soc import (
     IM2COL_PHASES,
     LOAD_OUTSTANDING,
     LOAD_PIXEL_CHUNK,
     LOAD_WORD_CHUNK,
+    im2col_run_max,
 )
 from ..errors import HwcnnError
 from ..isa.fields import Buffer, Insn, MemMode, Opcode
@@ -36,8 +42,10 @@ class Im2colModel:
     load their first pixel ``sum(PHASES)`` cycles after the start pulse and run from the next
     cycle."""
 
-    def __init__(self, f: dict[str, int], base: int, eb: int) -> None:
+    def __init__(self, f: dict[str, int], base: int, eb: int, rows: int = 1,
+                 nmax: int = 1) -> None:
         self.f, self.eb = f, eb
+        self.rows, self.nmax = rows, nmax        # WS: lanes per word, in-bounds run cap
         self.base = base + f["dram_base"]
         self.full = f["k0"] == 0 and f["k"] == f["kh"] * f["kw"] * f["cg"]
         self.wait = sum(PHASES)
@@ -45,7 +53,7 @@ class Im2colModel:
         self.script = self._script()
         self.item = 0
         self.pre = self.script[0][0]
-        self.inb = self._element_plan()
+        self.inb, self.run = self._element_plan()
         self.e_i = 0
 
     def _pixel(self, i: int) -> tuple[int, int]:
@@ -109,16 +117,32 @@ class Im2colModel:
         out.append((pre, None))
         return out
 
-    def _element_plan(self) -> list[bool]:
+    def _element_plan(self) -> tuple[list[bool], list[int]]:
+        """Per element ``A[i, kk]`` (i-major): in bounds?, and the run starting there: the
+        elements up to the first one that is in another word (WS: lane ``kk mod R`` back to 0;
+        OS: every element), another pixel, another kernel row, (dw != 1) another kernel
+        position, or of the other kind (padding / in bounds)."""
         f = self.f
-        cg, kw = f["cg"], f["kw"]
-        out = []
-        for i in range(f["m"]):
-            y0, x0 = self._pixel(i)
-            for kk in range(f["k"]):
-                ky, kx = divmod((f["k0"] + kk) // cg, kw)
-                out.append(self._inside(y0 + ky * f["dh"], x0 + kx * f["dw"]))
-        return out
+        m, k, cg, kw = f["m"], f["k"], f["cg"], f["kw"]
+        i = np.arange(m)[:, None]
+        kk = np.arange(k)[None, :]
+        oy, ox = np.divmod(f["m0"] + i, f["out_w"])
+        pos = (f["k0"] + kk) // cg
+        ky, kx = np.divmod(pos, kw)
+        y = oy * f["sh"] - f["ph"] + ky * f["dh"]
+        x = ox * f["sw"] - f["pw"] + kx * f["dw"]
+        inb = (y >= 0) & (y < f["in_h"]) & (x >= 0) & (x < f["in_w"])
+        # same run as the next element?
+        key = ky if f["dw"] == 1 else pos
+        cont = np.zeros((m, k), dtype=bool)
+        if self.rows > 1:
+            cont[:, :-1] = ((kk[:, 1:] % self.rows != 0) & (key[:, 1:] == key[:, :-1])
+                            & (inb[:, 1:] == inb[:, :-1]))
+        flat = cont.ravel()
+        idx = np.arange(flat.size)
+        ends = np.where(flat, flat.size, idx)            # a run's last element: its own index
+        ends = np.minimum.accumulate(ends[::-1])[::-1]
+        return inb.ravel().tolist(), (ends - idx + 1).tolist()
 
     # --- per cycle (comb from registers, then update) -------------------------------------
     def cmd(self) -> DmaDesc | None:
@@ -126,17 +150,29 @@ class Im2colModel:
             return None
         return self.script[self.item][1]
 
-    def elem_ready(self) -> bool:
-        return self.busy and self.inb[self.e_i]
+    def _elems(self, cnt: int) -> int:
+        """Elements written this cycle with ``cnt`` bytes in the aligner: a padding run whole,
+        an in-bounds one up to ``nmax`` and the whole elements held."""
+        if not self.busy:
+            return 0
+        n = self.run[self.e_i]
+        if self.inb[self.e_i]:
+            n = min(n, self.nmax, cnt // self.eb)
+        return n
 
-    def update(self, taken: bool, elem_valid: bool) -> None:
+    def take(self, cnt: int) -> int:
+        """Bytes the element walker takes from the aligner this cycle."""
+        return self._elems(cnt) * self.eb if self.busy and self.inb[self.e_i] else 0
+
+    def update(self, taken: bool, cnt: int) -> None:
         if self.wait:
             self.wait -= 1
             if self.wait == 0:
                 self.busy = True
             return
-        if self.busy and (not self.inb[self.e_i] or elem_valid):
-            self.e_i += 1
+        n = self._elems(cnt)
+        if n:
+            self.e_i += n
             if self.e_i == len(self.inb):
                 self.busy, self.done = False, True
         if not self.gen_done:
@@ -156,7 +192,10 @@ class LoadUnitModel:
                  base: int) -> None:
         self.t, self.nb, self.base = target, bus_bytes, base
         self.buffers = buffers
-        self.u = max([target.word_bytes(b) for b in buffers] + [target.elem_bytes])
+        self.os = target.array.dataflow is Dataflow.OUTPUT_STATIONARY
+        self.nmax = im2col_run_max(target.array.rows, bus_bytes, target.elem_bytes, self.os)
+        self.u = max([target.word_bytes(b) for b in buffers] + [target.elem_bytes]
+                     + ([target.elem_bytes * self.nmax] if Buffer.ACT in buffers else []))
         self.state = "IDLE"
         self.cnt = 0
         self.size = 0
@@ -193,19 +232,16 @@ class LoadUnitModel:
             return None
         return self._gen_desc()
 
-    def _units_ready(self) -> bool:
+    def _taken(self) -> int:
+        """Bytes leaving the aligner this cycle (LOAD2D: the element walker's run)."""
+        if self.state not in ("START", "RUN"):
+            return 0
         if self.kind == 2:
-            assert self.im is not None
-            return self.im.elem_ready()
-        return not self.w_done
-
-    def _take_out(self) -> bool:
-        live = self.state in ("START", "RUN")
-        return live and self.cnt >= self.size and self._units_ready()
+            return self.im.take(self.cnt) if self.im is not None and self.state == "RUN" else 0
+        return self.size if self.cnt >= self.size and not self.w_done else 0
 
     def beat_ready(self) -> bool:
-        rest = self.cnt - self.size if self._take_out() else self.cnt
-        return rest <= self.u
+        return self.cnt - self._taken() <= self.u
 
     # --- update ----------------------------------------------------------------------------
     def accept(self, insn: Insn) -> None:
@@ -230,7 +266,7 @@ class LoadUnitModel:
     def update(self) -> None:
         """Registers of the cycle (after the DMA and the dispatcher have set the events)."""
         st = self.state
-        take_out = self._take_out()
+        taken = self._taken()
         if st == "START":
             f = self.f
             self.g_addr = self.base + f["dram_base"]
@@ -240,14 +276,15 @@ class LoadUnitModel:
             self.w_i = self.w_e = 0
             self.outst = 0
             if self.kind == 2:
-                self.im = Im2colModel(self.f, self.base, self.t.elem_bytes)
+                self.im = Im2colModel(self.f, self.base, self.t.elem_bytes,
+                                      1 if self.os else self.t.array.rows, self.nmax)
             self.state = "RUN"
         elif st == "RUN":
             finish = self.outst == 0 and self.g_done_now() and self.wr_done_now()
             if self.kind == 2:
                 assert self.im is not None
-                self.im.update(self.ev_cmd, self.cnt >= self.size)
-            elif take_out:
+                self.im.update(self.ev_cmd, self.cnt)
+            elif taken:
                 self._write()
             if self.ev_cmd:
                 self.outst += 1
@@ -260,8 +297,7 @@ class LoadUnitModel:
             if finish:
                 self.state = "STATUS"
         if st in ("START", "RUN"):
-            rest = self.cnt - self.size if take_out else self.cnt
-            self.cnt = rest + (self.ev_beat or 0)
+            self.cnt = self.cnt - taken + (self.ev_beat or 0)
         else:
             self.cnt = 0                        # the aligner is cleared in IDLE and STATUS
         self.ev_cmd, self.ev_beat, self.ev_status = False, None, None

@@ -209,6 +209,8 @@ def run_insns(insns: tuple[Insn, ...] | list[Insn], *, target: Any, array: Any,
                  id(comp): comp.busy and t >= comp.ready_at, id(store): store.state == "STATUS"}
         # ---- DMA, then the units' registers --------------------------------------------
         dma.step(t)
+        if timers and fetch.ev_beat is not None:
+            timed.fetch_beat(t)                # the program read takes a DRAM data slot
         for u in units:
             if u.state != "IDLE":
                 u.update()

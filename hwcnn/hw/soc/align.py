@@ -7,15 +7,20 @@ contiguous run, and the runs of successive beats are successive DRAM bytes of th
 the strobed bytes in arrival order ARE the byte stream the load unit asked for.
 :class:`ByteAligner` compacts each beat's run and appends it to a byte queue from which it
 offers units of ``size`` bytes (``size`` set per instruction: a buffer word of ``wb`` bytes
-or a tensor element of ``eb`` bytes).
+or a tensor element of ``eb`` bytes; for LOAD2D the im2col element walker sets it every cycle
+to the bytes of its run, ``take`` = ``n*eb`` for an in-bounds run of ``n`` elements, at most
+``min(R*eb, B)`` and never more than ``cnt``, else 0, ``hw/soc/im2col.py``).
 
 Cycle behaviour (deterministic; ``cnt`` = bytes held at the start of the cycle, capacity
 ``CAP = U + B``, ``U`` the largest unit size, ``B`` the bus bytes):
 
-* ``units.valid = (cnt >= size)`` (a registered condition, no combinational path from the beat);
-  the unit is the ``size`` oldest bytes, little-endian in ``units.payload``;
+* ``units.valid = (size != 0) & (cnt >= size)`` (no combinational path from the beat; with a
+  per-cycle ``size`` computed from ``count`` the path is register -> walker -> ``size``);
+  the unit is the ``size`` oldest bytes, little-endian in ``units.payload`` (``U`` bytes: the
+  load unit makes ``U`` at least ``nmax*eb`` when it serves ACT);
 * ``rest = cnt - size`` if a unit leaves this cycle, else ``cnt``;
-* ``beats.ready = (rest <= U)`` (room for a whole beat after the unit that leaves): a beat
+* ``beats.ready = (rest <= U)`` (room for a whole beat after the unit that leaves; the same
+  one subtractor and comparator whatever ``size`` is): a beat
   is back-pressured only in a cycle where ``rest > U``, i.e. only when units are smaller than
   the bytes that arrive (or the consumer stalls); with ``size >= B`` and a consumer that takes
   every offered unit, every beat is taken in the cycle it is offered;

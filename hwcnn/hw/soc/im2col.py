@@ -10,16 +10,40 @@
   ``plane_stride = dh*in_w*pix_stride*eb``; when the kernel columns are adjacent in DRAM
   (``dw*pix_stride = cg``) and ``ncols*cg*eb < 2**20``, instead ``planes = 1``, ``rows`` =
   in-bounds kernel rows, ``row_bytes = ncols*cg*eb``, ``row_stride = dh*in_w*pix_stride*eb``
-  (fewer, fuller beats; the same bytes in the same order). Otherwise (a K-split chunk) one
-  descriptor per in-bounds kernel position of the chunk (``row_bytes`` = that position's
-  channels in the chunk). A pixel or position wholly in the padding gets no descriptor.
-* the **element walker** visits ``A[i, kk]`` for ``i < m``, ``kk < k`` (kk innermost), one per
-  cycle: an in-bounds element is taken from ``elems`` (the realigned byte stream, one element
-  per unit; it waits while none is offered), a padding element is 0 (never read). Each element
-  is one lane write ``wr`` (always accepted): WS word ``sram_base + (kk div R)*m + i`` lane
-  ``kk mod R``, with the lanes above it zeroed when ``kk = k-1``; OS word
-  ``sram_base + (i div R)*k + kk`` lane ``i mod R``, with the lanes above it zeroed when
-  ``i = m-1`` (so every lane of every word of the tile is written, as ``hw.layout.act_words``).
+  (fewer, fuller beats; the same bytes in the same order). Otherwise (a K-split chunk) one descriptor per
+  in-bounds kernel position of the chunk (``row_bytes`` = that position's channels in the
+  chunk). A pixel or position wholly in the padding gets no descriptor.
+* the **element walker** visits ``A[i, kk]`` for ``i < m``, ``kk < k`` (kk innermost) in
+  RUNS, one run per cycle, each run one word write ``wr`` (always accepted): in-bounds
+  elements come from the aligner's byte queue (``avail`` = bytes it holds, ``bytes`` = the
+  oldest of them, element ``j`` of the run in bytes ``[j*eb, (j+1)*eb)``; the walker returns
+  ``take`` = the run's bytes), padding elements are 0 (never read). The in-bounds bytes of
+  the descriptors are exactly the in-bounds elements in (i, kk) order (each pixel's
+  rectangle, or a K-split chunk's positions, in (ky, kx, c) order; the aligner drops the
+  strides), so any consecutive in-bounds elements are consecutive bytes of the queue.
+  WS: ``A[i, kk]`` is word ``sram_base + (kk div R)*m + i`` lane ``kk mod R``; the write of
+  the pixel's last element (``kk = k-1``) zeroes the lanes above it. OS (one element per
+  run): word ``sram_base + (i div R)*k + kk`` lane ``i mod R``, the lanes above it zeroed when
+  ``i = m-1``. So every lane of every word of the tile is written, as ``hw.layout.act_words``.
+
+  The run of a cycle starts at the walker's element ``(i, kk)`` and is the longest stretch
+  ``kk .. kk+n-1`` that (a) stays in one word: OS ``n = 1``; WS lanes ``kk mod R`` up to at
+  most ``R-1`` (``n <= R - kk mod R``) and inside the pixel (``n <= k - kk``); (b) stays in
+  one kernel row, and when ``dw != 1`` in one kernel position (``(ky, kx)`` of
+  ``(k0+kk) div cg``); (c) is all padding or all in bounds; and, when in bounds, (d) holds
+  at most ``nmax = im2col_run_max(R, B, eb, OS)`` = ``min(R, B div eb)`` (WS, at least 1)
+  elements and at most the ``avail div eb`` whole elements the aligner holds at the start
+  of the cycle. An in-bounds run with ``avail < eb`` has ``n = 0``: no write, the walker
+  waits. (Rule (b) costs little: every kernel row, and with ``dw != 1`` every position, is
+  its own DMA row and so at least one beat; a padding run is not bounded by (d).) In the
+  hardware (no multiplier): per element of the row ``e = kx*cg + c`` (kept by adding ``n``),
+  for ``dw = 1`` an element of an in-bounds kernel row is in bounds iff
+  ``-X <= e < in_w*cg - X`` with ``X = x0*cg`` for the pixel's origin column ``x0`` (kept by
+  adding ``sw*cg`` per pixel, ``-pw*cg`` on a row wrap), so before (d) ``n`` is the smallest
+  of ``R - lane``, ``k - kk``, ``kw*cg - e`` and, in an in-bounds row, those of ``-X - e``
+  and ``in_w*cg - X - e`` that are positive; for ``dw != 1`` the position's end
+  ``(kx+1)*cg - e`` replaces the last two and the position's column ``x0 + kx*dw`` (kept by
+  adding ``dw``) decides in / out.
 
 Cycle behaviour (cycle 0 = the ``start`` pulse, the load unit's START cycle). Set-up: bit-serial
 dividers and shift-add multipliers (no DSP; an n-bit one loads in its start cycle s and holds
@@ -59,22 +83,26 @@ NEXT of the last pixel sets ``gen_done`` (visible the next cycle) and returns to
 otherwise it steps to the next pixel's PIX. The load unit lets an ISSUE complete only while
 fewer than 2 of its transfers are outstanding.
 
-Element walker: from cycle 61 one element per cycle, ``A[i, kk]`` with ``kk`` innermost; a
-padding element is written in its cycle, an in-bounds one in the first cycle in which
-``elems.valid`` is high (it takes the element in that cycle). ``done`` is visible in the
-cycle after the write of ``A[m-1, k-1]``.
+Element walker: from cycle 61 one run per cycle (rule above), ``A[i, kk]`` with ``kk``
+innermost; a padding run is written in its cycle, an in-bounds run in the cycle it starts in
+as far as the aligner holds its elements (the rest is the next run); a cycle whose run is in
+bounds with fewer than ``eb`` bytes held writes nothing. The set-up adds the shift-add
+products ``kw*cg`` (6 bits), ``in_w*cg`` (12), ``sw*cg``, ``pw*cg`` (6) from cycle 0,
+``ox0*sw*cg`` (12) from 25 and ``kx0*cg`` (6) from 46, all ready before cycle 60. ``done``
+is visible in the cycle after the write of ``A[m-1, k-1]``.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from amaranth.hdl import Const, Module, Mux, Signal, signed
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ...arch.config import Dataflow
-from ...arch.soc import IM2COL_PHASES
+from ...arch.soc import IM2COL_PHASES, im2col_run_max
+from ...isa.fields import Buffer
 from ...isa.layout import struct_layout
 from ..axi.desc import desc_layout
 from .ports import AXI_ADDR_BITS, DMA_BUF_ADDR_BITS, SocParams
@@ -91,6 +119,11 @@ def write_layout(lanes: int, elem_bits: int) -> data.StructLayout:
     """A lane write request: word address, lane enables, the element's lane, its value."""
     return data.StructLayout({"addr": WRITE_ADDR_BITS, "en": lanes, "lane": range(max(lanes, 2)),
                               "value": elem_bits})
+
+
+def word_write_layout(lanes: int, lane_bits: int) -> data.StructLayout:
+    """A word write request: word address, lane enables, the whole word's lanes."""
+    return data.StructLayout({"addr": WRITE_ADDR_BITS, "en": lanes, "data": lanes * lane_bits})
 
 
 def _mul(m: Module, start: Signal, a: object, b: object, nbits: int) -> Signal:
@@ -127,14 +160,20 @@ class Im2col(wiring.Component):
         t = params.target
         self.rows = t.array.rows
         self.eb = t.elem_bytes
+        self.lane_bits = t.lane_bits(Buffer.ACT)
+        self.nmax = im2col_run_max(self.rows, params.bus_bytes, self.eb,
+                                   params.config.array.dataflow is Dataflow.OUTPUT_STATIONARY)
         super().__init__({
             "insn": In(struct_layout("LOAD2D")),
             "start": In(1),
             "base": In(AXI_ADDR_BITS),
             "cmd": Out(stream.Signature(desc_layout(AXI_ADDR_BITS, DMA_BUF_ADDR_BITS))),
             "gen_done": Out(1),
-            "elems": In(stream.Signature(8 * self.eb)),
-            "wr": Out(stream.Signature(write_layout(self.rows, 8 * self.eb), always_ready=True)),
+            "bytes": In(8 * self.eb * self.nmax),
+            "avail": In(16),
+            "take": Out(range(self.eb * self.nmax + 1)),
+            "wr": Out(stream.Signature(word_write_layout(self.rows, self.lane_bits),
+                                       always_ready=True)),
             "done": Out(1),
         })
 
@@ -200,37 +239,96 @@ class Im2col(wiring.Component):
         self._descriptors(m, run, full, origin("d"), inside, c0, kx0, ky0dh, kx0dw,
                           plane_st, row_st, (oyp - php, oxp - pwp, shp, swp, pwp, ky0p, kx0p))
         # ---- element walker -----------------------------------------------------------------
+        # element-space set-up (shift-add, no DSP): RL = kw*cg elements per kernel row,
+        # IW = in_w*cg, the origin column times cg (X) and its steps, kx0*cg
+        rl = _mul(m, go_a, f.cg, f.kw, 6)
+        iw = _mul(m, go_a, f.cg, f.in_w, 12)
+        swcg = _mul(m, go_a, f.cg, f.sw, 6)
+        pwcg = _mul(m, go_a, f.cg, f.pw, 6)
+        oxswcg = _mul(m, go_b, swcg, ox0, 12)
+        kx0cg = _mul(m, go_c, f.cg, kx0, 6)
         ox, y0, x0, nox, ny0, nx0 = origin("e")
-        i, kk, c = Signal(16), Signal(16), Signal(16)
-        kx, ky = Signal(16), Signal(16)
+        i, kk = Signal(16), Signal(16)
+        e, pe = Signal(24), Signal(24)          # element in the kernel row; end of its position
+        xc = Signal(signed(COORD_BITS + 24))    # X = (origin column) * cg
         y, x = Signal(signed(COORD_BITS)), Signal(signed(COORD_BITS))
         lane = Signal(range(max(r, 2)))
         fold = Signal(WRITE_ADDR_BITS)
         busy = Signal()
         with m.If(run):
-            m.d.sync += [busy.eq(1), i.eq(0), kk.eq(0), c.eq(c0), kx.eq(kx0), ky.eq(ky0),
-                         y.eq(oysh - f.ph + ky0dh), x.eq(oxsw - f.pw + kx0dw), lane.eq(0),
-                         fold.eq(0), self.done.eq(0)]
+            m.d.sync += [busy.eq(1), i.eq(0), kk.eq(0), e.eq(kx0cg + c0), pe.eq(kx0cg + f.cg),
+                         xc.eq(oxswcg - pwcg), y.eq(oysh - f.ph + ky0dh),
+                         x.eq(oxsw - f.pw + kx0dw), lane.eq(0), fold.eq(0), self.done.eq(0)]
+        dw1 = f.dw == 1
+        xl, xh = Signal.like(xc), Signal.like(xc)             # in-bounds e: xl <= e < xh (dw 1)
+        m.d.comb += [xl.eq(-xc), xh.eq(iw - xc)]
+        es = Signal(signed(len(e) + 1))
+        m.d.comb += es.eq(e)
+        rowok = (y >= 0) & (y < f.in_h)
         inb = Signal()
-        m.d.comb += inb.eq(inside(y, x))
+        m.d.comb += inb.eq(rowok & Mux(dw1, (es >= xl) & (es < xh),
+                                       (x >= 0) & (x < f.in_w)))
+        # the run: at most the word's remaining lanes and the pixel's remaining elements,
+        # up to the next boundary (kernel row end; dw 1: the in-bounds column edges of an
+        # in-bounds row; dw != 1: the kernel position's end); in-bounds: at most the elements
+        # the aligner holds, at most nmax
+        nmax = self.nmax
+        nw = range(r + 1)
+        n0 = Signal(nw)
+        if os_:
+            m.d.comb += n0.eq(1)
+        else:
+            lim = [Signal(nw, name=f"run_lim{j}") for j in range(5)]
+            room, left = r - lane, f.k - kk
+            m.d.comb += lim[0].eq(Mux(left < room, left, room))
+
+            def cap(a: Signal, b: Signal, d: object, active: object) -> None:
+                m.d.comb += b.eq(Mux(active & (d < a), d, a))
+
+            cap(lim[0], lim[1], rl - e, 1)
+            cap(lim[1], lim[2], xl - es, dw1 & rowok & (xl > es))
+            cap(lim[2], lim[3], xh - es, dw1 & rowok & (xh > es))
+            cap(lim[3], lim[4], pe - e, ~dw1)
+            m.d.comb += n0.eq(lim[4])
+        avail = Signal(range(nmax + 1))
+        m.d.comb += avail.eq(sum((self.avail >= j * eb).as_unsigned()
+                                 for j in range(1, nmax + 1)))
+        n = Signal(nw)
+        m.d.comb += n.eq(Mux(inb, Mux(avail < n0, avail, n0), n0))
         go = Signal()
-        m.d.comb += [self.elems.ready.eq(busy & inb), go.eq(busy & (~inb | self.elems.valid))]
-        last_k, last_i = kk == f.k - 1, i == f.m - 1
+        m.d.comb += go.eq(busy & (n != 0))
+        m.d.comb += self.take.eq(Mux(go & inb, sum(n << b for b in range(eb.bit_length())
+                                                   if eb >> b & 1), 0))
+        ne, nk = Signal(len(e) + 1), Signal(17)
+        m.d.comb += [ne.eq(e + n), nk.eq(kk + n)]
+        last_k, last_i = nk == f.k, i == f.m - 1
         ones = Const((1 << r) - 1, r)
         w = self.wr.payload
-        m.d.comb += [self.wr.valid.eq(go), w.lane.eq(lane),
-                     w.value.eq(Mux(inb, self.elems.payload, 0))]
+        low, runmask = Signal(r), Signal(r)                  # lanes [0, n), [lane, lane + n)
+        m.d.comb += [self.wr.valid.eq(go), low.eq(~(ones << n)), runmask.eq(low << lane)]
         last = last_i if os_ else last_k
-        m.d.comb += w.en.eq((Const(1, r) << lane)[:r] | Mux(last, (ones << (lane + 1))[:r], 0))
+        m.d.comb += w.en.eq(runmask | Mux(last, (ones << (lane + n))[:r], 0))
+        # the run's elements (little-endian eb-byte units of ``bytes``, low lane bits) shifted
+        # to their lanes by a barrel shifter; lanes outside the run and padding lanes are 0
+        lb = self.lane_bits
+        word = Signal(r * lb)
+        m.d.comb += word.eq(Cat(*(self.bytes[8 * eb * j:8 * eb * j + lb] for j in range(nmax))))
+        for b in range(max(r - 1, 1).bit_length()):
+            shifted = Signal(r * lb, name=f"lane_shift{b}")
+            m.d.comb += shifted.eq(Mux(lane[b], word << (lb << b), word))
+            word = shifted
+        m.d.comb += w.data.eq(Cat(*(Mux(runmask[j] & inb, word[j * lb:(j + 1) * lb], 0)
+                                    for j in range(r))))
         if os_:
             m.d.comb += w.addr.eq(f.sram_base + fold + kk)
         else:
             m.d.comb += w.addr.eq(f.sram_base + fold + i)
         with m.If(go):
             with m.If(last_k):
-                m.d.sync += [kk.eq(0), c.eq(c0), kx.eq(kx0), ky.eq(ky0), i.eq(i + 1),
+                m.d.sync += [kk.eq(0), e.eq(kx0cg + c0), pe.eq(kx0cg + f.cg), i.eq(i + 1),
                              y.eq(ny0 + ky0dh), x.eq(nx0 + kx0dw), ox.eq(nox), y0.eq(ny0),
-                             x0.eq(nx0)]
+                             x0.eq(nx0),
+                             xc.eq(Mux(ox == f.out_w - 1, -pwcg, xc + swcg))]
                 if os_:
                     m.d.sync += [lane.eq(Mux(lane == r - 1, 0, lane + 1)),
                                  fold.eq(Mux(lane == r - 1, fold + f.k, fold))]
@@ -239,18 +337,17 @@ class Im2col(wiring.Component):
                 with m.If(last_i):
                     m.d.sync += [busy.eq(0), self.done.eq(1)]
             with m.Else():
-                m.d.sync += kk.eq(kk + 1)
+                m.d.sync += kk.eq(nk)
                 if not os_:
-                    m.d.sync += [lane.eq(Mux(lane == r - 1, 0, lane + 1)),
-                                 fold.eq(Mux(lane == r - 1, fold + f.m, fold))]
-                with m.If(c == f.cg - 1):
-                    m.d.sync += c.eq(0)
-                    with m.If(kx == f.kw - 1):
-                        m.d.sync += [kx.eq(0), x.eq(x0), ky.eq(ky + 1), y.eq(y + f.dh)]
-                    with m.Else():
-                        m.d.sync += [kx.eq(kx + 1), x.eq(x + f.dw)]
+                    wrap = lane + n == r
+                    m.d.sync += [lane.eq(Mux(wrap, 0, lane + n)),
+                                 fold.eq(Mux(wrap, fold + f.m, fold))]
+                with m.If(ne == rl):
+                    m.d.sync += [e.eq(0), pe.eq(f.cg), x.eq(x0), y.eq(y + f.dh)]
                 with m.Else():
-                    m.d.sync += c.eq(c + 1)
+                    m.d.sync += e.eq(ne)
+                    with m.If(ne == pe):
+                        m.d.sync += [pe.eq(pe + f.cg), x.eq(x + f.dw)]
         return m
 
     def _descriptors(self, m: Module, run: Signal, full: Signal, org: tuple, inside: Any,

@@ -32,18 +32,20 @@ this unit are outstanding (descriptor handshakes minus status handshakes, a regi
 ``dma.status.ready`` is always high in RUN) and no DMA error was seen, so the next descriptor
 is offered from the cycle after the previous one was taken (the DMA chains it: its walker
 accepts it once the previous transfer has issued its last burst, ``hw/axi/walker.py``). Writes:
-WORDS one word per cycle, PIXELS / LOAD2D one element per cycle, each in
-the cycle the aligner offers it (the aligner back-pressures the beats only when it holds more
-than ``U`` bytes after the unit leaving that cycle, ``align.py``). The instruction finishes in
+WORDS one word per cycle, PIXELS one element per cycle, each in the cycle the aligner offers
+it; LOAD2D one run per cycle (OS: one element; WS: up to a word of consecutive elements,
+``im2col.py``), the aligner's ``size`` being the run's bytes (the aligner back-pressures the
+beats only when it holds more than ``U`` bytes after the unit leaving that cycle,
+``align.py``; ``U`` includes ``min(R, B div eb)*eb`` when ACT is served). The instruction finishes in
 the first cycle in which no transfer is outstanding and either every write is made and every
 descriptor issued, or a DMA error was seen; the status is offered from the next cycle until
 taken (then IDLE; the aligner and the walkers are cleared in STATUS and IDLE).
 
-Throughput of this first version: one buffer word per cycle (WORDS; the bus delivers one beat
-per cycle, so words narrower than a beat back-pressure the beats) and one element per cycle
-(PIXELS, LOAD2D, padding included). A wider version would write a whole word per cycle from
-``L`` aligned elements (an ``L``-element aligner output and a per-word gather) and overlap the
-LOAD2D address set-up with the previous instruction.
+Throughput: one buffer word per cycle (WORDS; the bus delivers one beat per cycle, so words
+narrower than a beat back-pressure the beats), one element per cycle (PIXELS, LOAD2D in OS)
+and in WS LOAD2D up to ``min(R, B div eb)`` in-bounds elements (a padding run up to ``R``)
+per cycle. A wider version would also write PIXELS words whole and overlap the LOAD2D
+address set-up with the previous instruction.
 """
 
 from __future__ import annotations
@@ -53,7 +55,8 @@ from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from ...arch.dma import ErrorCode
-from ...arch.soc import LOAD_OUTSTANDING, LOAD_PIXEL_CHUNK, LOAD_WORD_CHUNK
+from ...arch.config import Dataflow
+from ...arch.soc import LOAD_OUTSTANDING, LOAD_PIXEL_CHUNK, LOAD_WORD_CHUNK, im2col_run_max
 from ...isa.fields import INSN_BITS, Buffer, MemMode, Opcode
 from ...isa.layout import struct_layout
 from ..params import addr_bits
@@ -71,13 +74,21 @@ PIXEL_CHUNK = LOAD_PIXEL_CHUNK
 MAX_OUTSTANDING = LOAD_OUTSTANDING
 
 
+def load2d_run_max(params: SocParams) -> int:
+    """In-bounds elements a LOAD2D cycle takes at most (:func:`hwcnn.arch.soc.im2col_run_max`)."""
+    return im2col_run_max(params.target.array.rows, params.bus_bytes, params.target.elem_bytes,
+                          params.config.array.dataflow is Dataflow.OUTPUT_STATIONARY)
+
+
 class LoadUnit(wiring.Component):
     """LOAD / LOAD2D into ``buffers`` (see the module docstring)."""
 
     def __init__(self, params: SocParams, buffers: tuple[Buffer, ...]) -> None:
         self.params, self.buffers = params, tuple(Buffer(b) for b in buffers)
         t = params.target
-        self.unit_bytes = max([t.word_bytes(b) for b in self.buffers] + [t.elem_bytes])
+        self.unit_bytes = max([t.word_bytes(b) for b in self.buffers] + [t.elem_bytes]
+                              + ([t.elem_bytes * load2d_run_max(params)]
+                                 if Buffer.ACT in self.buffers else []))
         self.max_lanes = max(t.lanes(b) for b in self.buffers)
         members: dict[str, wiring.Member] = {
             "unit": In(UnitSignature()),
@@ -173,10 +184,9 @@ class LoadUnit(wiring.Component):
         with m.If(kind == 2):
             if im is not None:
                 iw = im.wr.payload
-                m.d.comb += [wreq.addr.eq(iw.addr), wreq.en.eq(iw.en), wreq.lane.eq(iw.lane),
-                             wreq.value.eq(iw.value), wvalid.eq(im.wr.valid),
-                             im.elems.valid.eq(units.valid), im.elems.payload.eq(units.payload),
-                             units.ready.eq(im.elems.ready), wr_done.eq(im.done)]
+                m.d.comb += [wreq.addr.eq(iw.addr), wreq.en.eq(iw.en), wvalid.eq(im.wr.valid),
+                             im.bytes.eq(units.payload), im.avail.eq(al.count),
+                             units.ready.eq(1), wr_done.eq(im.done)]
         with m.Else():
             m.d.comb += [units.ready.eq(~w_done), wvalid.eq(units.valid & ~w_done),
                          wr_done.eq(w_done), wreq.value.eq(units.payload), wreq.lane.eq(w_lane)]
@@ -210,10 +220,13 @@ class LoadUnit(wiring.Component):
             elem = Signal(lb, name=f"{PORT_NAMES[b]}_elem")
             m.d.comb += elem.eq(wreq.value.as_signed())
             spread = Cat(*(Mux(wreq.lane == lane, elem, 0) for lane in range(nl)))
+            wdata = Mux(words, units.payload[:nl * lb], spread)
+            if b is Buffer.ACT and im is not None:
+                wdata = Mux(kind == 2, im.wr.payload.data, wdata)
             m.d.comb += [port.addr.eq(wreq.addr), port.en.eq(Mux(
                              wvalid & (cur == b) & ok, Mux(words, (1 << nl) - 1, wreq.en[:nl]),
                              0)),
-                         port.data.eq(Mux(words, units.payload[:nl * lb], spread))]
+                         port.data.eq(wdata)]
 
         # ---- control -------------------------------------------------------------------------
         st = self.dma.status
@@ -240,6 +253,9 @@ class LoadUnit(wiring.Component):
                 m.d.comb += start.eq(1)
                 m.d.comb += al.size.eq(Mux(words, wb, eb))
                 if im is not None:
+                    with m.If(kind == 2):
+                        m.d.comb += al.size.eq(im.take)
+                if im is not None:
                     m.d.comb += [im.start.eq(kind == 2), im.insn.eq(insn),
                                  im.base.eq(self.dram_base)]
                 m.next = "RUN"
@@ -247,6 +263,9 @@ class LoadUnit(wiring.Component):
                 m.d.comb += [st.ready.eq(1), al.size.eq(Mux(words, wb, eb)),
                              gen_ready.eq(self.dma.cmd.ready & room & (dma_err == 0)),
                              self.dma.cmd.valid.eq(gen_valid & room & (dma_err == 0))]
+                if im is not None:
+                    with m.If(kind == 2):
+                        m.d.comb += al.size.eq(im.take)
                 if im is not None:
                     m.d.comb += [im.insn.eq(insn), im.base.eq(self.dram_base)]
                 with m.If(st.valid):
