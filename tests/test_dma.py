@@ -208,6 +208,26 @@ def test_chained_transfers_hand_worked() -> None:
     assert [(o.cmd_cycle, o.status_cycle) for o in out] == [(0, 2), (2, 22)]
 
 
+def test_chained_transfers_with_offer_gaps() -> None:
+    """``gaps``: the same three reads as above, the client offering each descriptor at the
+    earliest ``gaps[k]`` cycles after the previous handshake. T0 offered and taken in 5: AR 7,
+    beats 19-20, status 21. T1: the walker is free in 8, the client offers it only in
+    5 + 30 = 35: AR 37, beats 49-50, status 51. T2: 35 + 1 = 36 < move + 1 = 38: taken 38
+    (T1 is D from its AR in 37), AR 40 -> HOLD until T1's status in 51, beats 52-53, status 54.
+    The stepped DMA model, offered each descriptor in the cycle the closed form says it is
+    taken, agrees."""
+    descs = [DmaDesc(dram_addr=0x100 * i, row_bytes=16) for i in range(3)]
+    ch = chain_timing(descs, write=False, bus_bytes=8, dram=FULL, outstanding=4,
+                      gaps=[5, 30, 1])
+    assert (ch.cmd, ch.issue, ch.status) == ((5, 35, 38), (7, 37, 40), (21, 51, 54))
+    out = DmaModel(bus_bytes=8, dram=FULL).run(
+        [Request(client="load", desc=d, at=c) for d, c in zip(descs, ch.cmd, strict=True)])
+    assert [(o.cmd_cycle, o.status_cycle) for o in out] == [(5, 21), (35, 51), (38, 54)]
+    # zero gaps: the back-to-back chain
+    assert chain_timing(descs, write=False, bus_bytes=8, dram=FULL, gaps=[0, 0, 0]) == \
+        chain_timing(descs, write=False, bus_bytes=8, dram=FULL)
+
+
 @pytest.mark.parametrize("nb", [8, 16, 32])
 @pytest.mark.parametrize("write", [False, True])
 def test_stepped_model_equals_chain_closed_form(nb: int, write: bool) -> None:

@@ -130,7 +130,7 @@ class ChainTiming:
 
 def chain_timing(descs: list[DmaDesc], *, write: bool, bus_bytes: int, dram: DramTiming,
                  outstanding: int = 4, window: tuple[int, int] | None = None,
-                 addr_width: int = 32) -> ChainTiming:
+                 addr_width: int = 32, gaps: list[int] | None = None) -> ChainTiming:
     """Exact cycles of ``descs`` offered back to back by ONE client on an idle engine (each one
     offered from the cycle after the previous handshake or earlier; statuses taken at once; no
     other client; no error response). The walker holds the walking transfer W and the
@@ -144,7 +144,9 @@ def chain_timing(descs: list[DmaDesc], *, write: bool, bus_bytes: int, dram: Dra
     The bursts of all transfers form ONE sequence for the issue and data-slot recurrences of
     :func:`transfer_timing` (``outstanding`` bursts in flight per engine, one slot server), the
     first burst of transfer ``k`` not before ``c_k + S_k``. A single descriptor gives exactly
-    :func:`transfer_timing`'s status."""
+    :func:`transfer_timing`'s status. ``gaps`` (optional, one per descriptor): a client that
+    offers descriptor ``k`` no earlier than ``gaps[k]`` cycles after the previous handshake
+    (``gaps[0]``: after cycle 0), i.e. ``c_k = max(move_{k-1} + 1, c_{k-1} + gaps[k])``."""
     p, q = dram.slot(bus_bytes)
     lat = dram.latency
     cmds: list[int] = []
@@ -152,8 +154,10 @@ def chain_timing(descs: list[DmaDesc], *, write: bool, bus_bytes: int, dram: Dra
     issue: list[int] = []
     done: list[int] = []
     s_prev = n_prev = None
-    c = 0
+    c = gaps[0] if gaps else 0
     for k, desc in enumerate(descs):
+        if gaps and k:
+            c = max(c, cmds[-1] + gaps[k])
         cmds.append(c)
         setup = setup_cycles(desc.rows, desc.planes)
         refused = window is not None and not in_window(desc, window, addr_width)

@@ -53,7 +53,7 @@ from ..arch.soc import (
 )
 from ..isa.fields import Buffer, Insn, MemMode, Opcode
 from .socdma import Dma
-from .socload import LoadUnitModel, SocModelError
+from .socload import Im2colModel, LoadUnitModel, SocModelError
 from .socstore import StoreUnitModel
 
 __all__ = ["Durations", "isolated_cycles", "load2d_bound", "run_insns_fast", "run_program_fast",
@@ -102,6 +102,33 @@ def load2d_bound(f: dict[str, int], rows: int = 1, bus_bytes: int = 0, eb: int =
             n += int(((y >= 0) & (y < f["in_h"]) & (x >= 0) & (x < f["in_w"])).sum())
         walk = max(walk, -(-n * eb // bus_bytes))
     return sum(IM2COL_PHASES) + 1 + walk + 1
+
+
+def load2d_approx(insn: Insn, *, target: Any, bus_bytes: int, dram: DramTiming,
+                  outstanding: int = 4, base: int = 0) -> int:
+    """A closed-form estimate of a large LOAD2D's isolated duration: the set-up, then the
+    slower of the element walker (:func:`load2d_bound`) and the descriptor walker feeding the
+    DMA: its descriptors offered by the walker's states (``Im2colModel.script``: the cycles
+    before each ISSUE) into :func:`hwcnn.arch.dma_timing.chain_timing` (two transfers in
+    flight, as the load unit allows)."""
+    f = insn.get()
+    eb = target.elem_bytes
+    ws = target.array.dataflow is Dataflow.WEIGHT_STATIONARY
+    rows = target.array.rows if ws else 1
+    bound = load2d_bound(f, rows, bus_bytes, eb)
+    im = Im2colModel(f, base, eb, elements=False)
+    walker = sum(pre for pre, _ in im.script)
+    descs = [d for _, d in im.script if d is not None]
+    gaps = [pre for pre, d in im.script if d is not None]
+    setup = sum(IM2COL_PHASES)
+    if not descs:
+        return max(bound, setup + walker + 2)
+    chain = chain_timing(descs, write=False, bus_bytes=bus_bytes, dram=dram,
+                         outstanding=outstanding, gaps=gaps)
+    # the element walker cannot pass the first in-bounds element before its beat arrives
+    first = setup + chain.issue[0] + dram.latency
+    return max(bound + max(0, first - setup - 1), setup + walker + 2,
+               setup + chain.status[-1] + 2)
 
 
 #: Cycles the load / store units add around their DMA transfers and their word writes /
@@ -220,7 +247,7 @@ class Durations:
     dram: DramTiming
     outstanding: int = 4
     base: int = 0
-    step_limit: int = 20_000
+    step_limit: int = 2_000
     #: serialize the transfers' data phases on the DRAM's slot server (:meth:`start`)
     contention: bool = True
     memo: dict[tuple[Any, ...], tuple[int, Fraction]] = field(default_factory=dict)
@@ -264,10 +291,9 @@ class Durations:
         rows = 1 if a.dataflow is Dataflow.OUTPUT_STATIONARY else a.rows
         if _size(insn, rows) > self.step_limit:
             self.approximated += 1
-            d = load2d_bound(f, rows, self.bus_bytes, self.target.elem_bytes) \
-                if insn.op is Opcode.LOAD2D else transfer_approx(
-                insn, target=self.target, bus_bytes=self.bus_bytes, dram=self.dram,
-                outstanding=self.outstanding, base=self.base)
+            approx = load2d_approx if insn.op is Opcode.LOAD2D else transfer_approx
+            d = approx(insn, target=self.target, bus_bytes=self.bus_bytes, dram=self.dram,
+                       outstanding=self.outstanding, base=self.base)
         else:
             d = isolated_cycles(insn, target=self.target, bus_bytes=self.bus_bytes,
                                 dram=self.dram, outstanding=self.outstanding, base=self.base)

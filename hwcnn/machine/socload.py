@@ -43,7 +43,7 @@ class Im2colModel:
     cycle."""
 
     def __init__(self, f: dict[str, int], base: int, eb: int, rows: int = 1,
-                 nmax: int = 1) -> None:
+                 nmax: int = 1, elements: bool = True) -> None:
         self.f, self.eb = f, eb
         self.rows, self.nmax = rows, nmax        # WS: lanes per word, in-bounds run cap
         self.base = base + f["dram_base"]
@@ -53,7 +53,8 @@ class Im2colModel:
         self.script = self._script()
         self.item = 0
         self.pre = self.script[0][0]
-        self.inb, self.run = self._element_plan()
+        # elements=False: the descriptor walker's script only (no element plan; not steppable)
+        self.inb, self.run = self._element_plan() if elements else ([], [])
         self.e_i = 0
 
     def _pixel(self, i: int) -> tuple[int, int]:
