@@ -598,8 +598,8 @@ def test_load2d_descriptor_pace(geo: dict[str, int]) -> None:
 
 def _walker_descriptors(p: SocParams, insn: Insn, base: int) -> tuple[list, int]:
     """The im2col descriptor walker alone (``hw.soc.im2col.Im2col``), its DMA command always
-    ready and an element always offered: (cycle, dram_addr, row_bytes, rows, planes) of every
-    descriptor handshake and the first cycle with ``gen_done`` high (cycle 0 = ``start``)."""
+    ready and the aligner always holding bytes: (cycle, dram_addr, row_bytes, rows, planes) of
+    every descriptor handshake and the first cycle with ``gen_done`` high (cycle 0 = ``start``)."""
     from hwcnn.hw.soc.im2col import Im2col
 
     dut = Im2col(p)
@@ -610,7 +610,7 @@ def _walker_descriptors(p: SocParams, insn: Insn, base: int) -> tuple[list, int]
         ctx.set(dut.insn.as_value(), encode(insn))
         ctx.set(dut.base, base)
         ctx.set(dut.cmd.ready, 1)
-        ctx.set(dut.elems.valid, 1)
+        ctx.set(dut.avail, 0xFFFF)              # the aligner always holds bytes
         ctx.set(dut.start, 1)
         for cyc in range(4000):
             if cyc == 1:
