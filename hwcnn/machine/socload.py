@@ -2,7 +2,7 @@
 and LOAD2D, cycle by cycle as ``hw/soc/load.py``, ``align.py`` and ``im2col.py`` document them.
 
 Only timing is modelled (no data): the descriptors the unit issues, the byte aligner's count
-(``beats.ready = rest <= U``), one buffer write per cycle (a word, an element, or a LOAD2D run:
+(``beats.ready = rest <= U``), one buffer write per cycle (a word, a PIXELS word piece of ``min(L, elems - e)`` elements, or a LOAD2D run:
 :meth:`Im2colModel._element_plan` lists every element's run as ``im2col.py`` defines it, and
 an in-bounds run is cut to ``min(nmax, cnt div eb)`` elements), the im2col set-up and its
 descriptor and element walkers. Programs the compiler accepts raise no error code here; an instruction the
@@ -31,6 +31,11 @@ from ..isa.fields import Buffer, Insn, MemMode, Opcode
 WORD_CHUNK, PIXEL_CHUNK = LOAD_WORD_CHUNK, LOAD_PIXEL_CHUNK
 #: im2col set-up phases (``hw.soc.im2col``).
 PHASES = IM2COL_PHASES
+
+
+def pixel_lanes(target: Any, buf: Buffer) -> int:
+    """Lanes ``L`` of a PIXELS word piece (``hw.soc.load.pixel_lanes``)."""
+    return target.lanes(Buffer.ACT if buf is Buffer.ACT else Buffer.OUT)
 
 
 class SocModelError(HwcnnError):
@@ -196,6 +201,8 @@ class LoadUnitModel:
         self.os = target.array.dataflow is Dataflow.OUTPUT_STATIONARY
         self.nmax = im2col_run_max(target.array.rows, bus_bytes, target.elem_bytes, self.os)
         self.u = max([target.word_bytes(b) for b in buffers] + [target.elem_bytes]
+                     + [pixel_lanes(target, b) * target.elem_bytes for b in buffers
+                        if b is not Buffer.PARAM]
                      + ([target.elem_bytes * self.nmax] if Buffer.ACT in buffers else []))
         self.state = "IDLE"
         self.cnt = 0
@@ -208,6 +215,7 @@ class LoadUnitModel:
         self.g_addr = self.g_left = 0
         self.g_done = self.w_done = False
         self.w_i = self.w_e = 0
+        self.lanes = 1
 
     # --- comb ------------------------------------------------------------------------------
     def insn_ready(self) -> bool:
@@ -239,7 +247,12 @@ class LoadUnitModel:
             return 0
         if self.kind == 2:
             return self.im.take(self.cnt) if self.im is not None and self.state == "RUN" else 0
-        return self.size if self.cnt >= self.size and not self.w_done else 0
+        size = self._piece() * self.t.elem_bytes if self.kind == 1 else self.size
+        return size if self.cnt >= size and not self.w_done else 0
+
+    def _piece(self) -> int:
+        """Elements of the PIXELS word piece written next: ``min(L, elems - e)``."""
+        return min(self.lanes, self.f["elems"] - self.w_e)
 
     def beat_ready(self) -> bool:
         return self.cnt - self._taken() <= self.u
@@ -262,6 +275,7 @@ class LoadUnitModel:
             self.kind = 0 if mode is MemMode.WORDS else 1
             nop = f["rows"] == 0 or (self.kind == 1 and f["elems"] == 0)
             self.size = self.t.word_bytes(buf) if self.kind == 0 else self.t.elem_bytes
+            self.lanes = pixel_lanes(self.t, buf)
         self.state = "STATUS" if nop else "START"
 
     def update(self) -> None:
@@ -322,12 +336,12 @@ class LoadUnitModel:
 
     def _write(self) -> None:
         f = self.f
-        if self.kind == 0 or self.w_e == f["elems"] - 1:
+        if self.kind == 0 or self.w_e + self.lanes >= f["elems"]:
             self.w_done = self.w_i == f["rows"] - 1
             self.w_i += 1
             self.w_e = 0
         else:
-            self.w_e += 1
+            self.w_e += self.lanes
 
     def _advance(self) -> None:
         f = self.f

@@ -8,9 +8,11 @@ and ``.load2d`` do (``rtl/README.md`` 9.2) for the buffers in ``buffers``:
   most :data:`WORD_CHUNK` bytes (one DMA row each); the :class:`~.align.ByteAligner` turns the
   beats into ``wb``-byte words; word ``w`` goes to ``sram_base + w`` with every lane enabled.
 * **PIXELS**: descriptors of at most :data:`PIXEL_CHUNK` pixels (DMA rows of ``elems*eb``
-  bytes, ``row_stride = dram_stride``); element ``e`` of pixel ``i`` is one lane write, lane
-  ``e mod L`` of word ``sram_base + (e div L)*fold_stride + i*sram_stride``; the write of
-  ``e = elems-1`` also writes 0 into the lanes above it (the lanes no element covers). This
+  bytes, ``row_stride = dram_stride``); one word piece per write: the piece of pixel ``i``
+  from element ``e`` (a multiple of ``L``, :func:`pixel_lanes`: ACT's lanes for ACT, else
+  OUT's) is its ``n = min(L, elems - e)`` elements, written in ONE cycle into lanes
+  ``0..n-1`` of word ``sram_base + (e div L)*fold_stride + i*sram_stride`` with lanes
+  ``n..L-1`` written 0 (the lanes no element covers; only the last piece has any). This
   equals ``_Machine.mem`` whenever distinct (pixel, fold) pairs address distinct words (every
   program the compiler emits); if two coincide, the later pair's zero lanes overwrite the
   earlier pair's elements, where ``_Machine`` (zeroing all words first) keeps them.
@@ -32,8 +34,9 @@ this unit are outstanding (descriptor handshakes minus status handshakes, a regi
 ``dma.status.ready`` is always high in RUN) and no DMA error was seen, so the next descriptor
 is offered from the cycle after the previous one was taken (the DMA chains it: its walker
 accepts it once the previous transfer has issued its last burst, ``hw/axi/walker.py``). Writes:
-WORDS one word per cycle, PIXELS one element per cycle, each in the cycle the aligner offers
-it; LOAD2D one run per cycle (OS: one element; WS: up to a word of consecutive elements,
+WORDS one word per cycle, PIXELS one word piece per cycle (the aligner's ``size`` is the
+piece's ``n*eb`` bytes; ``U`` includes ``L*eb``), each in the cycle the aligner offers it
+(it holds the unit's bytes at the start of the cycle); LOAD2D one run per cycle (OS: one element; WS: up to a word of consecutive elements,
 ``im2col.py``), the aligner's ``size`` being the run's bytes (the aligner back-pressures the
 beats only when it holds more than ``U`` bytes after the unit leaving that cycle,
 ``align.py``; ``U`` includes ``min(R, B div eb)*eb`` when ACT is served). The instruction finishes in
@@ -42,10 +45,11 @@ descriptor issued, or a DMA error was seen; the status is offered from the next 
 taken (then IDLE; the aligner and the walkers are cleared in STATUS and IDLE).
 
 Throughput: one buffer word per cycle (WORDS; the bus delivers one beat per cycle, so words
-narrower than a beat back-pressure the beats), one element per cycle (PIXELS, LOAD2D in OS)
+narrower than a beat back-pressure the beats), one word piece of up to ``L`` elements per
+cycle (PIXELS: a whole pixel when ``elems <= L``), one element per cycle (LOAD2D in OS)
 and in WS LOAD2D up to ``min(R, B div eb)`` in-bounds elements (a padding run up to ``R``)
-per cycle. A wider version would also write PIXELS words whole and overlap the LOAD2D
-address set-up with the previous instruction.
+per cycle. A wider version would also send contiguous PIXELS loads as one byte stream and
+overlap the LOAD2D address set-up with the previous instruction.
 """
 
 from __future__ import annotations
@@ -61,6 +65,7 @@ from ...isa.fields import INSN_BITS, Buffer, MemMode, Opcode
 from ...isa.layout import struct_layout
 from ..params import addr_bits
 from .align import ByteAligner
+from .store import mul_const
 from .im2col import WRITE_ADDR_BITS, Im2col, write_layout
 from .ports import DmaReadClientSignature, LaneWriteSignature, SocParams, UnitSignature
 
@@ -80,6 +85,11 @@ def load2d_run_max(params: SocParams) -> int:
                           params.config.array.dataflow is Dataflow.OUTPUT_STATIONARY)
 
 
+def pixel_lanes(target: object, buf: Buffer) -> int:
+    """Lanes of a PIXELS word piece (``L``): the ACT buffer's lanes for ACT, else OUT's."""
+    return target.lanes(Buffer.ACT if buf is Buffer.ACT else Buffer.OUT)
+
+
 class LoadUnit(wiring.Component):
     """LOAD / LOAD2D into ``buffers`` (see the module docstring)."""
 
@@ -87,6 +97,8 @@ class LoadUnit(wiring.Component):
         self.params, self.buffers = params, tuple(Buffer(b) for b in buffers)
         t = params.target
         self.unit_bytes = max([t.word_bytes(b) for b in self.buffers] + [t.elem_bytes]
+                              + [pixel_lanes(t, b) * t.elem_bytes for b in self.buffers
+                                 if b is not Buffer.PARAM]
                               + ([t.elem_bytes * load2d_run_max(params)]
                                  if Buffer.ACT in self.buffers else []))
         self.max_lanes = max(t.lanes(b) for b in self.buffers)
@@ -169,18 +181,25 @@ class LoadUnit(wiring.Component):
                          g_done.eq(0)]
 
         # ---- WORDS / PIXELS writes -----------------------------------------------------------
+        # PIXELS: one word piece per cycle, the n = min(L, elems - e) elements e.. of pixel i
+        # (e a multiple of L), lanes 0..n-1 of word sram_base + (e div L)*fold_stride +
+        # i*sram_stride, the lanes above n written 0 (only the last piece has any)
         wreq = Signal(write_layout(lmax, 8 * eb))
         wvalid, wr_done = Signal(), Signal()
         w_i, w_e, w_done = Signal(20), Signal(16), Signal()
-        w_lane = Signal(range(max(lmax, 2)))
         w_fold, w_pix = Signal(WRITE_ADDR_BITS), Signal(WRITE_ADDR_BITS)
         lanes = Signal(range(lmax + 1))
-        m.d.comb += lanes.eq(t.lanes(Buffer.OUT))
+        m.d.comb += lanes.eq(pixel_lanes(t, Buffer.OUT))
         with m.If(f.buffer == Buffer.ACT):
-            m.d.comb += lanes.eq(t.lanes(Buffer.ACT))
+            m.d.comb += lanes.eq(pixel_lanes(t, Buffer.ACT))
         ones = Const((1 << lmax) - 1, lmax)
         units = al.units
-        last_e = w_e == f.elems - 1
+        p_left = Signal(16)
+        p_n = Signal(range(lmax + 1))
+        p_size = Signal(range(self.unit_bytes + 1))
+        m.d.comb += [p_left.eq(f.elems - w_e), p_n.eq(Mux(p_left < lanes, p_left, lanes)),
+                     p_size.eq(mul_const(p_n, eb))]
+        last_p = p_left <= lanes
         with m.If(kind == 2):
             if im is not None:
                 iw = im.wr.payload
@@ -189,25 +208,19 @@ class LoadUnit(wiring.Component):
                              units.ready.eq(1), wr_done.eq(im.done)]
         with m.Else():
             m.d.comb += [units.ready.eq(~w_done), wvalid.eq(units.valid & ~w_done),
-                         wr_done.eq(w_done), wreq.value.eq(units.payload), wreq.lane.eq(w_lane)]
+                         wr_done.eq(w_done), wreq.value.eq(units.payload), wreq.en.eq(ones)]
             with m.If(words):
-                m.d.comb += [wreq.addr.eq(f.sram_base + w_i), wreq.en.eq(ones)]
+                m.d.comb += wreq.addr.eq(f.sram_base + w_i)
             with m.Else():
-                m.d.comb += [wreq.addr.eq(f.sram_base + w_fold + w_pix),
-                             wreq.en.eq((Const(1, lmax) << w_lane)[:lmax]
-                                        | Mux(last_e, (ones << (w_lane + 1))[:lmax], 0))]
+                m.d.comb += wreq.addr.eq(f.sram_base + w_fold + w_pix)
             with m.If(wvalid):
-                with m.If(words | last_e):
-                    m.d.sync += [w_i.eq(w_i + 1), w_e.eq(0), w_lane.eq(0), w_fold.eq(0),
+                with m.If(words | last_p):
+                    m.d.sync += [w_i.eq(w_i + 1), w_e.eq(0), w_fold.eq(0),
                                  w_pix.eq(w_pix + f.sram_stride), w_done.eq(w_i == f.rows - 1)]
                 with m.Else():
-                    m.d.sync += [w_e.eq(w_e + 1), w_lane.eq(Mux(w_lane == lanes - 1, 0,
-                                                                w_lane + 1)),
-                                 w_fold.eq(Mux(w_lane == lanes - 1, w_fold + f.fold_stride,
-                                               w_fold))]
+                    m.d.sync += [w_e.eq(w_e + lanes), w_fold.eq(w_fold + f.fold_stride)]
         with m.If(start):
-            m.d.sync += [w_i.eq(0), w_e.eq(0), w_lane.eq(0), w_fold.eq(0), w_pix.eq(0),
-                         w_done.eq(0)]
+            m.d.sync += [w_i.eq(0), w_e.eq(0), w_fold.eq(0), w_pix.eq(0), w_done.eq(0)]
 
         # ---- buffer write ports --------------------------------------------------------------
         inr = Signal()
@@ -217,9 +230,13 @@ class LoadUnit(wiring.Component):
             ok = wreq.addr < depth
             with m.If(cur == b):
                 m.d.comb += inr.eq(ok)
-            elem = Signal(lb, name=f"{PORT_NAMES[b]}_elem")
-            m.d.comb += elem.eq(wreq.value.as_signed())
-            spread = Cat(*(Mux(wreq.lane == lane, elem, 0) for lane in range(nl)))
+            spread = Signal(nl * lb, name=f"{PORT_NAMES[b]}_piece")
+            if b is not Buffer.PARAM:
+                for lane in range(nl):
+                    elem = Signal(lb, name=f"{PORT_NAMES[b]}_elem{lane}")
+                    m.d.comb += [elem.eq(units.payload[8 * eb * lane:8 * eb * (lane + 1)]
+                                         .as_signed()),
+                                 spread[lane * lb:(lane + 1) * lb].eq(Mux(lane < p_n, elem, 0))]
             wdata = Mux(words, units.payload[:nl * lb], spread)
             if b is Buffer.ACT and im is not None:
                 wdata = Mux(kind == 2, im.wr.payload.data, wdata)
@@ -251,7 +268,7 @@ class LoadUnit(wiring.Component):
                         m.next = "START"
             with m.State("START"):
                 m.d.comb += start.eq(1)
-                m.d.comb += al.size.eq(Mux(words, wb, eb))
+                m.d.comb += al.size.eq(Mux(words, wb, p_size))
                 if im is not None:
                     with m.If(kind == 2):
                         m.d.comb += al.size.eq(im.take)
@@ -260,7 +277,7 @@ class LoadUnit(wiring.Component):
                                  im.base.eq(self.dram_base)]
                 m.next = "RUN"
             with m.State("RUN"):
-                m.d.comb += [st.ready.eq(1), al.size.eq(Mux(words, wb, eb)),
+                m.d.comb += [st.ready.eq(1), al.size.eq(Mux(words, wb, p_size)),
                              gen_ready.eq(self.dma.cmd.ready & room & (dma_err == 0)),
                              self.dma.cmd.valid.eq(gen_valid & room & (dma_err == 0))]
                 if im is not None:
