@@ -364,7 +364,7 @@ def _rand_pixels(rng: random.Random, t: Target, buffers: Sequence[Buffer], room:
         words = [base + f * fs + i * ss for i in range(rows) for f in range(folds)]
         if len(set(words)) == len(words) and max(words) < t.depth(b):
             break
-    stride = elems * eb + rng.randint(0, 9)
+    stride = elems * eb + rng.choice([0, rng.randint(0, 9)])   # half contiguous
     return make(Opcode.LOAD, buffer=b, mode=MemMode.PIXELS, rows=rows, elems=elems,
                 sram_base=base, fold_stride=fs, sram_stride=ss, dram_stride=stride,
                 dram_base=rng.randint(0, room - rows * stride))
@@ -538,6 +538,20 @@ def test_cycle_behaviour_as_documented() -> None:
     # beat (beats 8 | 9, 10: 2 + 2 bytes), so the writes are 9 (pixel 0) and 11 (pixel 1)
     assert ev["beat"] == [8, 9, 10]
     assert ev["wr"] == [9, 11] and ev["status"] == [13]
+    # contiguous (dram_stride = elems*eb): ONE DMA row of 3*4 = 12 bytes, its byte count done
+    # bit-serially from cycle 1 + ceil(bitlen(3)/2) = 2, so the descriptor is offered in 2 as
+    # for WORDS; beats 7 (8 bytes) and 8 (4), pieces of 4 in 8, 9 and 10 (beat 8's bytes)
+    ev = _events(p, make(Opcode.LOAD, buffer=Buffer.OUT, mode=MemMode.PIXELS, rows=3,
+                         elems=4, dram_stride=4, sram_stride=1, fold_stride=1))
+    assert ev["cmd"] == [2] and ev["beat"] == [7, 8]
+    assert ev["wr"] == [8, 9, 10] and ev["status"] == [12]
+    # rows = 20 (5 bits): the count is complete from 1 + ceil(5/2) = 4, the descriptor then;
+    # its first beat 5 cycles later (as the descriptor in 2 above gave its beat in 7), then
+    # one piece per cycle (the aligner back-pressures the 8-byte beats to 4 bytes a cycle)
+    ev = _events(p, make(Opcode.LOAD, buffer=Buffer.OUT, mode=MemMode.PIXELS, rows=20,
+                         elems=4, dram_stride=4, sram_stride=1, fold_stride=1))
+    assert ev["cmd"] == [4] and ev["beat"][0] == 9 and len(ev["dma"]) == 1
+    assert ev["wr"] == list(range(10, 30)) and ev["status"] == [31]
     ev = _events(p, make(Opcode.LOAD2D, in_h=2, in_w=2, pix_stride=1, out_w=2, cg=1, kh=3,
                          kw=3, sh=1, sw=1, ph=1, pw=1, dh=1, dw=1, m=2, k=9))
     # WS runs (im2col.py): pixel 0 = padding row kk 0-2 (lanes 0-2) in 62, padding kk 3 (lane

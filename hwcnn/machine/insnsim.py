@@ -49,6 +49,7 @@ from ..arch.soc import (
     IM2COL_PHASES,
     LOAD_PIXEL_CHUNK,
     LOAD_WORD_CHUNK,
+    load_contiguous,
     store_descriptors,
 )
 from ..isa.fields import Buffer, Insn, MemMode, Opcode
@@ -147,8 +148,8 @@ def _descs(insn: Insn, target: Any, base: int) -> list[DmaDesc]:
         return store_descriptors(start=addr, mode_pixels=pixels, rows=f["rows"],
                                  elems=f["elems"], dram_stride=f["dram_stride"], eb=eb, wb=wb)
     descs: list[DmaDesc] = []
-    if not pixels:
-        total = f["rows"] * wb
+    if not pixels or load_contiguous(pixels, f["elems"], f["dram_stride"], eb):
+        total = f["rows"] * (f["elems"] * eb if pixels else wb)
         while total:
             n = min(total, LOAD_WORD_CHUNK)
             descs.append(DmaDesc(dram_addr=addr, row_bytes=n))

@@ -23,6 +23,8 @@ from ..arch.soc import (
     LOAD_PIXEL_CHUNK,
     LOAD_WORD_CHUNK,
     im2col_run_max,
+    load_contiguous,
+    store_count_ready,
 )
 from ..errors import HwcnnError
 from ..isa.fields import Buffer, Insn, MemMode, Opcode
@@ -216,6 +218,7 @@ class LoadUnitModel:
         self.g_done = self.w_done = False
         self.w_i = self.w_e = 0
         self.lanes = 1
+        self.seq, self.count_wait = False, 0
 
     # --- comb ------------------------------------------------------------------------------
     def insn_ready(self) -> bool:
@@ -231,7 +234,9 @@ class LoadUnitModel:
         if self.g_done:
             return None
         f = self.f
-        if self.kind == 0:
+        if self.count_wait:
+            return None                         # the contiguous byte count is not complete
+        if self.kind == 0 or self.seq:
             return DmaDesc(dram_addr=self.g_addr, row_bytes=min(self.g_left, WORD_CHUNK))
         return DmaDesc(dram_addr=self.g_addr, row_bytes=f["elems"] * self.t.elem_bytes,
                        rows=min(self.g_left, PIXEL_CHUNK), row_stride=f["dram_stride"])
@@ -276,6 +281,11 @@ class LoadUnitModel:
             nop = f["rows"] == 0 or (self.kind == 1 and f["elems"] == 0)
             self.size = self.t.word_bytes(buf) if self.kind == 0 else self.t.elem_bytes
             self.lanes = pixel_lanes(self.t, buf)
+        eb = self.t.elem_bytes
+        self.seq = (insn.op is Opcode.LOAD and self.kind == 1
+                    and load_contiguous(True, f["elems"], f["dram_stride"], eb))
+        # bit-serial byte count: STORE_COUNT_BITS bits of rows per cycle from cycle 1
+        self.count_wait = store_count_ready(f["rows"]) - 1 if self.seq else 0
         self.state = "STATUS" if nop else "START"
 
     def update(self) -> None:
@@ -286,7 +296,9 @@ class LoadUnitModel:
             f = self.f
             self.g_addr = self.base + f["dram_base"]
             if self.kind != 2:
-                self.g_left = f["rows"] * self.size if self.kind == 0 else f["rows"]
+                self.g_left = (f["rows"] * self.size if self.kind == 0 else
+                               f["rows"] * f["elems"] * self.t.elem_bytes if self.seq
+                               else f["rows"])
             self.g_done = self.w_done = False
             self.w_i = self.w_e = 0
             self.outst = 0
@@ -311,6 +323,8 @@ class LoadUnitModel:
                 self.outst -= 1
             if finish:
                 self.state = "STATUS"
+        if st in ("START", "RUN") and self.count_wait:
+            self.count_wait -= 1
         if st in ("START", "RUN"):
             self.cnt = self.cnt - taken + (self.ev_beat or 0)
         else:
@@ -345,7 +359,7 @@ class LoadUnitModel:
 
     def _advance(self) -> None:
         f = self.f
-        if self.kind == 0:
+        if self.kind == 0 or self.seq:
             chunk = min(self.g_left, WORD_CHUNK)
             self.g_addr += WORD_CHUNK
         else:

@@ -7,8 +7,16 @@ and ``.load2d`` do (``rtl/README.md`` 9.2) for the buffers in ``buffers``:
 * **WORDS**: ONE byte stream of ``rows*wb`` bytes from ``dram_base``, cut into descriptors of at
   most :data:`WORD_CHUNK` bytes (one DMA row each); the :class:`~.align.ByteAligner` turns the
   beats into ``wb``-byte words; word ``w`` goes to ``sram_base + w`` with every lane enabled.
-* **PIXELS**: descriptors of at most :data:`PIXEL_CHUNK` pixels (DMA rows of ``elems*eb``
-  bytes, ``row_stride = dram_stride``); one word piece per write: the piece of pixel ``i``
+* **PIXELS**: contiguous (``dram_stride == elems*eb``, :func:`hwcnn.arch.soc.load_contiguous`:
+  the pixels adjacent in DRAM) exactly like WORDS, ONE byte stream of ``rows*elems*eb`` bytes
+  in descriptors of at most :data:`WORD_CHUNK` bytes (one DMA row each); the byte count is
+  formed without a multiplier as the store unit's: at the handshake ``g_left = 0``,
+  ``r = rows``, ``p = elems*eb`` (shift-add by the constant ``eb``), then from cycle 1 while
+  ``r != 0`` each cycle ``g_left += (r mod 4)*p``, ``r >>= 2``, ``p <<= 2``: complete from
+  cycle :func:`hwcnn.arch.soc.store_count_ready` ``(rows) = 1 + ceil(bitlen(rows)/2)``, and
+  the first descriptor is offered from ``max(2, that)``. Other PIXELS loads: descriptors of
+  at most :data:`PIXEL_CHUNK` pixels (DMA rows of ``elems*eb`` bytes,
+  ``row_stride = dram_stride``). Either way one word piece per write: the piece of pixel ``i``
   from element ``e`` (a multiple of ``L``, :func:`pixel_lanes`: ACT's lanes for ACT, else
   OUT's) is its ``n = min(L, elems - e)`` elements, written in ONE cycle into lanes
   ``0..n-1`` of word ``sram_base + (e div L)*fold_stride + i*sram_stride`` with lanes
@@ -28,8 +36,8 @@ NOP.
 
 Cycle behaviour (cycle 0 = the ``unit.insn`` handshake; ``insn.ready`` is high exactly in
 IDLE): a NOP or refused instruction offers its status in cycle 1. Otherwise cycle 1 is START
-(the walkers load the instruction; LOAD2D starts its set-up), RUN from cycle 2. In RUN a
-descriptor is offered on ``dma.cmd`` while fewer than :data:`MAX_OUTSTANDING` (2) transfers of
+(the walkers load the instruction; LOAD2D starts its set-up), RUN from cycle 2. In RUN (a
+contiguous PIXELS load: once its byte count is complete, see above) a descriptor is offered on ``dma.cmd`` while fewer than :data:`MAX_OUTSTANDING` (2) transfers of
 this unit are outstanding (descriptor handshakes minus status handshakes, a register;
 ``dma.status.ready`` is always high in RUN) and no DMA error was seen, so the next descriptor
 is offered from the cycle after the previous one was taken (the DMA chains it: its walker
@@ -48,8 +56,8 @@ Throughput: one buffer word per cycle (WORDS; the bus delivers one beat per cycl
 narrower than a beat back-pressure the beats), one word piece of up to ``L`` elements per
 cycle (PIXELS: a whole pixel when ``elems <= L``), one element per cycle (LOAD2D in OS)
 and in WS LOAD2D up to ``min(R, B div eb)`` in-bounds elements (a padding run up to ``R``)
-per cycle. A wider version would also send contiguous PIXELS loads as one byte stream and
-overlap the LOAD2D address set-up with the previous instruction.
+per cycle. A wider version would overlap the LOAD2D address set-up with the previous
+instruction.
 """
 
 from __future__ import annotations
@@ -60,7 +68,13 @@ from amaranth.lib.wiring import In, Out
 
 from ...arch.dma import ErrorCode
 from ...arch.config import Dataflow
-from ...arch.soc import LOAD_OUTSTANDING, LOAD_PIXEL_CHUNK, LOAD_WORD_CHUNK, im2col_run_max
+from ...arch.soc import (
+    LOAD_OUTSTANDING,
+    LOAD_PIXEL_CHUNK,
+    LOAD_WORD_CHUNK,
+    STORE_COUNT_BITS,
+    im2col_run_max,
+)
 from ...isa.fields import INSN_BITS, Buffer, MemMode, Opcode
 from ...isa.layout import struct_layout
 from ..params import addr_bits
@@ -146,7 +160,13 @@ class LoadUnit(wiring.Component):
         start = Signal()
 
         # ---- WORDS / PIXELS descriptors ----------------------------------------------------
-        g_addr, g_left, g_done = Signal(32), Signal(28), Signal()
+        # contiguous PIXELS load (dram_stride == elems*eb, arch.soc.load_contiguous): one byte
+        # stream like WORDS; its byte count rows*(elems*eb) is formed bit-serially into g_left
+        # (STORE_COUNT_BITS bits of rows per cycle from cycle 1, shift-add, no multiplier)
+        seq = Signal()
+        pbw = len(pv.elems) + eb.bit_length()
+        mr, mpb = Signal(len(pv.rows)), Signal(pbw + len(pv.rows))
+        g_addr, g_left, g_done = Signal(32), Signal(len(pv.rows) + pbw + 1), Signal()
         wb = Signal(range(self.unit_bytes + 1))
         total = Signal(28)
         m.d.comb += total.eq(0)
@@ -154,8 +174,15 @@ class LoadUnit(wiring.Component):
             with m.If(f.buffer == b):
                 m.d.comb += [wb.eq(t.word_bytes(b)), total.eq(f.rows * t.word_bytes(b))]
         words = kind == 0
-        chunk = Signal(28)
-        m.d.comb += chunk.eq(Mux(words, Mux(g_left < WORD_CHUNK, g_left, WORD_CHUNK),
+        stream_ = words | seq             # one byte stream in WORD_CHUNK descriptors
+        chunk = Signal(len(g_left))
+        with m.If(mr != 0):
+            add = Const(0, len(g_left))
+            for b in range(STORE_COUNT_BITS):
+                add = add + Mux(mr[b], mpb << b, 0)
+            m.d.sync += [g_left.eq(g_left + add), mr.eq(mr >> STORE_COUNT_BITS),
+                         mpb.eq(mpb << STORE_COUNT_BITS)]
+        m.d.comb += chunk.eq(Mux(stream_, Mux(g_left < WORD_CHUNK, g_left, WORD_CHUNK),
                                  Mux(g_left < PIXEL_CHUNK, g_left, PIXEL_CHUNK)))
         gen_valid, gen_ready = Signal(), Signal()
         gen_done = Signal()
@@ -167,18 +194,18 @@ class LoadUnit(wiring.Component):
         with m.Else():
             m.d.comb += [cmd.dram_addr.eq(g_addr), cmd.planes.eq(1), cmd.buf_addr.eq(0),
                          cmd.buf_stride.eq(0), cmd.plane_stride.eq(0),
-                         cmd.row_bytes.eq(Mux(words, chunk, f.elems * eb)),
-                         cmd.rows.eq(Mux(words, 1, chunk)),
-                         cmd.row_stride.eq(Mux(words, 0, f.dram_stride)),
-                         gen_valid.eq(~g_done), gen_done.eq(g_done)]
+                         cmd.row_bytes.eq(Mux(stream_, chunk, mul_const(f.elems, eb))),
+                         cmd.rows.eq(Mux(stream_, 1, chunk)),
+                         cmd.row_stride.eq(Mux(stream_, 0, f.dram_stride)),
+                         gen_valid.eq(~g_done & (mr == 0)), gen_done.eq(g_done)]
             with m.If(gen_valid & gen_ready):
-                m.d.sync += [g_addr.eq(g_addr + Mux(words, WORD_CHUNK,
+                m.d.sync += [g_addr.eq(g_addr + Mux(stream_, WORD_CHUNK,
                                                     f.dram_stride * PIXEL_CHUNK)),
                              g_left.eq(g_left - chunk), g_done.eq(g_left == chunk)]
         with m.If(start):
-            m.d.sync += [g_addr.eq(self.dram_base + f.dram_base),
-                         g_left.eq(Mux(f.mode == MemMode.WORDS, total, f.rows)),
-                         g_done.eq(0)]
+            m.d.sync += [g_addr.eq(self.dram_base + f.dram_base), g_done.eq(0)]
+            with m.If(~seq):
+                m.d.sync += g_left.eq(Mux(f.mode == MemMode.WORDS, total, f.rows))
 
         # ---- WORDS / PIXELS writes -----------------------------------------------------------
         # PIXELS: one word piece per cycle, the n = min(L, elems - e) elements e.. of pixel i
@@ -255,6 +282,13 @@ class LoadUnit(wiring.Component):
             with m.State("IDLE"):
                 m.d.comb += [self.unit.insn.ready.eq(1), clear.eq(1)]
                 with m.If(self.unit.insn.valid):
+                    pb = Signal(pbw)
+                    sq = Signal()
+                    m.d.comb += [pb.eq(mul_const(pv.elems, eb)),
+                                 sq.eq((opc == Opcode.LOAD) & (pv.mode == MemMode.PIXELS)
+                                       & (pv.dram_stride == pb))]
+                    m.d.sync += [seq.eq(sq), mr.eq(Mux(sq, pv.rows, 0)), mpb.eq(pb),
+                                 g_left.eq(0)]
                     m.d.sync += [insn.eq(self.unit.insn.payload), code.eq(0), dma_err.eq(0),
                                  range_err.eq(0), outst.eq(0),
                                  kind.eq(Mux(is_2d, 2, pv.mode)),
