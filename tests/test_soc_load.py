@@ -364,7 +364,7 @@ def _rand_pixels(rng: random.Random, t: Target, buffers: Sequence[Buffer], room:
         words = [base + f * fs + i * ss for i in range(rows) for f in range(folds)]
         if len(set(words)) == len(words) and max(words) < t.depth(b):
             break
-    stride = elems * eb + rng.randint(0, 9)
+    stride = elems * eb + rng.choice([0, rng.randint(0, 9)])   # half contiguous
     return make(Opcode.LOAD, buffer=b, mode=MemMode.PIXELS, rows=rows, elems=elems,
                 sram_base=base, fold_stride=fs, sram_stride=ss, dram_stride=stride,
                 dram_base=rng.randint(0, room - rows * stride))
@@ -515,8 +515,8 @@ def _events(p: SocParams, insn: Insn) -> dict[str, list[int]]:
 
 def test_cycle_behaviour_as_documented() -> None:
     """The numbers of load.py's and im2col.py's docstrings (rtl/README.md 10.2): descriptor in
-    cycle 2, the DMA's set-up (2 cycles for one row, 3 for two), one word / element per cycle
-    one cycle after its beat,
+    cycle 2, the DMA's set-up (2 cycles for one row, 3 for two), one word / PIXELS word piece per
+    cycle once the aligner holds its bytes,
     the status two cycles after the last write; LOAD2D's 60-cycle set-up, padding written
     from cycle 62, the first rectangle descriptor after PIX + max(kh, kw) + RECT."""
     p = soc_params(4, 4, WS)
@@ -527,8 +527,31 @@ def test_cycle_behaviour_as_documented() -> None:
     assert ev["wr"] == list(range(8, 14)) and ev["status"] == [15]
     ev = _events(p, make(Opcode.LOAD, buffer=Buffer.OUT, mode=MemMode.PIXELS, rows=2,
                          elems=5, dram_stride=9, sram_stride=2, fold_stride=1))
-    # two rows (rows-1 = 1: one shift-add step): AR in 5, beats from 8
-    assert ev["wr"] == list(range(9, 19)) and ev["status"] == [20]
+    # two rows of 5 bytes (pixel 0: bytes 0-4 of beat 0; pixel 1: bytes 9-13 = lanes 1-5 of
+    # beat 1): AR in 5, beats in 8 and 9; one word piece per cycle (C = 4 lanes): pixel 0's
+    # fold 0 (4 elements, 5 bytes held) in 9, its fold 1 (1 element) in 10, pixel 1's in 11, 12
+    assert ev["beat"] == [8, 9]
+    assert ev["wr"] == [9, 10, 11, 12] and ev["status"] == [14]
+    ev = _events(p, make(Opcode.LOAD, buffer=Buffer.OUT, mode=MemMode.PIXELS, rows=2,
+                         elems=4, dram_stride=6, sram_stride=1, fold_stride=1))
+    # pixel 1 (bytes 6-9) straddles two beats: its whole-word piece waits for the second
+    # beat (beats 8 | 9, 10: 2 + 2 bytes), so the writes are 9 (pixel 0) and 11 (pixel 1)
+    assert ev["beat"] == [8, 9, 10]
+    assert ev["wr"] == [9, 11] and ev["status"] == [13]
+    # contiguous (dram_stride = elems*eb): ONE DMA row of 3*4 = 12 bytes, its byte count done
+    # bit-serially from cycle 1 + ceil(bitlen(3)/2) = 2, so the descriptor is offered in 2 as
+    # for WORDS; beats 7 (8 bytes) and 8 (4), pieces of 4 in 8, 9 and 10 (beat 8's bytes)
+    ev = _events(p, make(Opcode.LOAD, buffer=Buffer.OUT, mode=MemMode.PIXELS, rows=3,
+                         elems=4, dram_stride=4, sram_stride=1, fold_stride=1))
+    assert ev["cmd"] == [2] and ev["beat"] == [7, 8]
+    assert ev["wr"] == [8, 9, 10] and ev["status"] == [12]
+    # rows = 20 (5 bits): the count is complete from 1 + ceil(5/2) = 4, the descriptor then;
+    # its first beat 5 cycles later (as the descriptor in 2 above gave its beat in 7), then
+    # one piece per cycle (the aligner back-pressures the 8-byte beats to 4 bytes a cycle)
+    ev = _events(p, make(Opcode.LOAD, buffer=Buffer.OUT, mode=MemMode.PIXELS, rows=20,
+                         elems=4, dram_stride=4, sram_stride=1, fold_stride=1))
+    assert ev["cmd"] == [4] and ev["beat"][0] == 9 and len(ev["dma"]) == 1
+    assert ev["wr"] == list(range(10, 30)) and ev["status"] == [31]
     ev = _events(p, make(Opcode.LOAD2D, in_h=2, in_w=2, pix_stride=1, out_w=2, cg=1, kh=3,
                          kw=3, sh=1, sw=1, ph=1, pw=1, dh=1, dw=1, m=2, k=9))
     # WS runs (im2col.py): pixel 0 = padding row kk 0-2 (lanes 0-2) in 62, padding kk 3 (lane

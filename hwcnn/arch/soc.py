@@ -87,3 +87,13 @@ def store_descriptors(*, start: int, mode_pixels: bool, rows: int, elems: int,
         out.append(DmaDesc(dram_addr=start, row_bytes=elems * eb, rows=n, row_stride=dram_stride))
         start, rows = start + n * dram_stride, rows - n
     return out
+
+
+def load_contiguous(pixels: bool, elems: int, dram_stride: int, eb: int) -> bool:
+    """A PIXELS LOAD whose pixels are adjacent in DRAM (:func:`store_contiguous`'s rule): one
+    byte stream of ``rows*elems*eb`` bytes, descriptors like mode WORDS (at most
+    ``LOAD_WORD_CHUNK`` bytes each, the ``k``-th from ``start + k*LOAD_WORD_CHUNK``); its byte
+    count is formed bit-serially as the store unit's, complete from cycle
+    :func:`store_count_ready` ``(rows)``, so the first descriptor is offered from
+    ``max(2, store_count_ready(rows))``."""
+    return store_contiguous(pixels, elems, dram_stride, eb)

@@ -49,11 +49,12 @@ from ..arch.soc import (
     IM2COL_PHASES,
     LOAD_PIXEL_CHUNK,
     LOAD_WORD_CHUNK,
+    load_contiguous,
     store_descriptors,
 )
 from ..isa.fields import Buffer, Insn, MemMode, Opcode
 from .socdma import Dma
-from .socload import Im2colModel, LoadUnitModel, SocModelError
+from .socload import Im2colModel, LoadUnitModel, SocModelError, pixel_lanes
 from .socstore import StoreUnitModel
 
 __all__ = ["Durations", "isolated_cycles", "load2d_bound", "run_insns_fast", "run_program_fast",
@@ -147,8 +148,8 @@ def _descs(insn: Insn, target: Any, base: int) -> list[DmaDesc]:
         return store_descriptors(start=addr, mode_pixels=pixels, rows=f["rows"],
                                  elems=f["elems"], dram_stride=f["dram_stride"], eb=eb, wb=wb)
     descs: list[DmaDesc] = []
-    if not pixels:
-        total = f["rows"] * wb
+    if not pixels or load_contiguous(pixels, f["elems"], f["dram_stride"], eb):
+        total = f["rows"] * (f["elems"] * eb if pixels else wb)
         while total:
             n = min(total, LOAD_WORD_CHUNK)
             descs.append(DmaDesc(dram_addr=addr, row_bytes=n))
@@ -167,8 +168,8 @@ def transfer_approx(insn: Insn, *, target: Any, bus_bytes: int, dram: DramTiming
                     outstanding: int = 4, base: int = 0) -> int:
     """A closed-form estimate of a large LOAD / STORE's isolated duration: the longer of its
     DMA transfers (:func:`hwcnn.arch.dma_timing.chain_timing` of the unit's descriptors, exact
-    for the DMA alone) and its one-per-cycle buffer writes (load: words, or elements of a
-    PIXELS load) or reads (store: pieces of at most ``min(C*eb, B)`` bytes), plus the units'
+    for the DMA alone) and its one-per-cycle buffer writes (load: words, or word pieces of
+    ``min(L, elems - e)`` elements of a PIXELS load) or reads (store: pieces of at most ``min(C*eb, B)`` bytes), plus the units'
     own cycles (:data:`DMA_EXTRA`, :data:`UNIT_EXTRA`)."""
     f = insn.get()
     store = insn.op is Opcode.STORE
@@ -177,7 +178,9 @@ def transfer_approx(insn: Insn, *, target: Any, bus_bytes: int, dram: DramTiming
     if MemMode(f["mode"]) is MemMode.WORDS:
         units = f["rows"] * (-(-wb // min(wb, bus_bytes)) if store else 1)
     else:
-        pieces = -(-f["elems"] // target.lanes(buf)) if store else f["elems"]
+        # store: word pieces of C lanes; load: word pieces of L lanes (socload.pixel_lanes)
+        lanes = target.lanes(buf) if store else pixel_lanes(target, buf)
+        pieces = -(-f["elems"] // lanes)
         units = f["rows"] * pieces
     dma_end = chain_timing(_descs(insn, target, base), write=store, bus_bytes=bus_bytes,
                            dram=dram, outstanding=outstanding).status[-1]

@@ -2,7 +2,7 @@
 and LOAD2D, cycle by cycle as ``hw/soc/load.py``, ``align.py`` and ``im2col.py`` document them.
 
 Only timing is modelled (no data): the descriptors the unit issues, the byte aligner's count
-(``beats.ready = rest <= U``), one buffer write per cycle (a word, an element, or a LOAD2D run:
+(``beats.ready = rest <= U``), one buffer write per cycle (a word, a PIXELS word piece of ``min(L, elems - e)`` elements, or a LOAD2D run:
 :meth:`Im2colModel._element_plan` lists every element's run as ``im2col.py`` defines it, and
 an in-bounds run is cut to ``min(nmax, cnt div eb)`` elements), the im2col set-up and its
 descriptor and element walkers. Programs the compiler accepts raise no error code here; an instruction the
@@ -23,6 +23,8 @@ from ..arch.soc import (
     LOAD_PIXEL_CHUNK,
     LOAD_WORD_CHUNK,
     im2col_run_max,
+    load_contiguous,
+    store_count_ready,
 )
 from ..errors import HwcnnError
 from ..isa.fields import Buffer, Insn, MemMode, Opcode
@@ -31,6 +33,11 @@ from ..isa.fields import Buffer, Insn, MemMode, Opcode
 WORD_CHUNK, PIXEL_CHUNK = LOAD_WORD_CHUNK, LOAD_PIXEL_CHUNK
 #: im2col set-up phases (``hw.soc.im2col``).
 PHASES = IM2COL_PHASES
+
+
+def pixel_lanes(target: Any, buf: Buffer) -> int:
+    """Lanes ``L`` of a PIXELS word piece (``hw.soc.load.pixel_lanes``)."""
+    return target.lanes(Buffer.ACT if buf is Buffer.ACT else Buffer.OUT)
 
 
 class SocModelError(HwcnnError):
@@ -196,6 +203,8 @@ class LoadUnitModel:
         self.os = target.array.dataflow is Dataflow.OUTPUT_STATIONARY
         self.nmax = im2col_run_max(target.array.rows, bus_bytes, target.elem_bytes, self.os)
         self.u = max([target.word_bytes(b) for b in buffers] + [target.elem_bytes]
+                     + [pixel_lanes(target, b) * target.elem_bytes for b in buffers
+                        if b is not Buffer.PARAM]
                      + ([target.elem_bytes * self.nmax] if Buffer.ACT in buffers else []))
         self.state = "IDLE"
         self.cnt = 0
@@ -208,6 +217,8 @@ class LoadUnitModel:
         self.g_addr = self.g_left = 0
         self.g_done = self.w_done = False
         self.w_i = self.w_e = 0
+        self.lanes = 1
+        self.seq, self.count_wait = False, 0
 
     # --- comb ------------------------------------------------------------------------------
     def insn_ready(self) -> bool:
@@ -223,7 +234,9 @@ class LoadUnitModel:
         if self.g_done:
             return None
         f = self.f
-        if self.kind == 0:
+        if self.count_wait:
+            return None                         # the contiguous byte count is not complete
+        if self.kind == 0 or self.seq:
             return DmaDesc(dram_addr=self.g_addr, row_bytes=min(self.g_left, WORD_CHUNK))
         return DmaDesc(dram_addr=self.g_addr, row_bytes=f["elems"] * self.t.elem_bytes,
                        rows=min(self.g_left, PIXEL_CHUNK), row_stride=f["dram_stride"])
@@ -239,7 +252,12 @@ class LoadUnitModel:
             return 0
         if self.kind == 2:
             return self.im.take(self.cnt) if self.im is not None and self.state == "RUN" else 0
-        return self.size if self.cnt >= self.size and not self.w_done else 0
+        size = self._piece() * self.t.elem_bytes if self.kind == 1 else self.size
+        return size if self.cnt >= size and not self.w_done else 0
+
+    def _piece(self) -> int:
+        """Elements of the PIXELS word piece written next: ``min(L, elems - e)``."""
+        return min(self.lanes, self.f["elems"] - self.w_e)
 
     def beat_ready(self) -> bool:
         return self.cnt - self._taken() <= self.u
@@ -262,6 +280,12 @@ class LoadUnitModel:
             self.kind = 0 if mode is MemMode.WORDS else 1
             nop = f["rows"] == 0 or (self.kind == 1 and f["elems"] == 0)
             self.size = self.t.word_bytes(buf) if self.kind == 0 else self.t.elem_bytes
+            self.lanes = pixel_lanes(self.t, buf)
+        eb = self.t.elem_bytes
+        self.seq = (insn.op is Opcode.LOAD and self.kind == 1
+                    and load_contiguous(True, f["elems"], f["dram_stride"], eb))
+        # bit-serial byte count: STORE_COUNT_BITS bits of rows per cycle from cycle 1
+        self.count_wait = store_count_ready(f["rows"]) - 1 if self.seq else 0
         self.state = "STATUS" if nop else "START"
 
     def update(self) -> None:
@@ -272,7 +296,9 @@ class LoadUnitModel:
             f = self.f
             self.g_addr = self.base + f["dram_base"]
             if self.kind != 2:
-                self.g_left = f["rows"] * self.size if self.kind == 0 else f["rows"]
+                self.g_left = (f["rows"] * self.size if self.kind == 0 else
+                               f["rows"] * f["elems"] * self.t.elem_bytes if self.seq
+                               else f["rows"])
             self.g_done = self.w_done = False
             self.w_i = self.w_e = 0
             self.outst = 0
@@ -297,6 +323,8 @@ class LoadUnitModel:
                 self.outst -= 1
             if finish:
                 self.state = "STATUS"
+        if st in ("START", "RUN") and self.count_wait:
+            self.count_wait -= 1
         if st in ("START", "RUN"):
             self.cnt = self.cnt - taken + (self.ev_beat or 0)
         else:
@@ -322,16 +350,16 @@ class LoadUnitModel:
 
     def _write(self) -> None:
         f = self.f
-        if self.kind == 0 or self.w_e == f["elems"] - 1:
+        if self.kind == 0 or self.w_e + self.lanes >= f["elems"]:
             self.w_done = self.w_i == f["rows"] - 1
             self.w_i += 1
             self.w_e = 0
         else:
-            self.w_e += 1
+            self.w_e += self.lanes
 
     def _advance(self) -> None:
         f = self.f
-        if self.kind == 0:
+        if self.kind == 0 or self.seq:
             chunk = min(self.g_left, WORD_CHUNK)
             self.g_addr += WORD_CHUNK
         else:

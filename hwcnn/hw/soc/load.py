@@ -7,10 +7,20 @@ and ``.load2d`` do (``rtl/README.md`` 9.2) for the buffers in ``buffers``:
 * **WORDS**: ONE byte stream of ``rows*wb`` bytes from ``dram_base``, cut into descriptors of at
   most :data:`WORD_CHUNK` bytes (one DMA row each); the :class:`~.align.ByteAligner` turns the
   beats into ``wb``-byte words; word ``w`` goes to ``sram_base + w`` with every lane enabled.
-* **PIXELS**: descriptors of at most :data:`PIXEL_CHUNK` pixels (DMA rows of ``elems*eb``
-  bytes, ``row_stride = dram_stride``); element ``e`` of pixel ``i`` is one lane write, lane
-  ``e mod L`` of word ``sram_base + (e div L)*fold_stride + i*sram_stride``; the write of
-  ``e = elems-1`` also writes 0 into the lanes above it (the lanes no element covers). This
+* **PIXELS**: contiguous (``dram_stride == elems*eb``, :func:`hwcnn.arch.soc.load_contiguous`:
+  the pixels adjacent in DRAM) exactly like WORDS, ONE byte stream of ``rows*elems*eb`` bytes
+  in descriptors of at most :data:`WORD_CHUNK` bytes (one DMA row each); the byte count is
+  formed without a multiplier as the store unit's: at the handshake ``g_left = 0``,
+  ``r = rows``, ``p = elems*eb`` (shift-add by the constant ``eb``), then from cycle 1 while
+  ``r != 0`` each cycle ``g_left += (r mod 4)*p``, ``r >>= 2``, ``p <<= 2``: complete from
+  cycle :func:`hwcnn.arch.soc.store_count_ready` ``(rows) = 1 + ceil(bitlen(rows)/2)``, and
+  the first descriptor is offered from ``max(2, that)``. Other PIXELS loads: descriptors of
+  at most :data:`PIXEL_CHUNK` pixels (DMA rows of ``elems*eb`` bytes,
+  ``row_stride = dram_stride``). Either way one word piece per write: the piece of pixel ``i``
+  from element ``e`` (a multiple of ``L``, :func:`pixel_lanes`: ACT's lanes for ACT, else
+  OUT's) is its ``n = min(L, elems - e)`` elements, written in ONE cycle into lanes
+  ``0..n-1`` of word ``sram_base + (e div L)*fold_stride + i*sram_stride`` with lanes
+  ``n..L-1`` written 0 (the lanes no element covers; only the last piece has any). This
   equals ``_Machine.mem`` whenever distinct (pixel, fold) pairs address distinct words (every
   program the compiler emits); if two coincide, the later pair's zero lanes overwrite the
   earlier pair's elements, where ``_Machine`` (zeroing all words first) keeps them.
@@ -26,14 +36,15 @@ NOP.
 
 Cycle behaviour (cycle 0 = the ``unit.insn`` handshake; ``insn.ready`` is high exactly in
 IDLE): a NOP or refused instruction offers its status in cycle 1. Otherwise cycle 1 is START
-(the walkers load the instruction; LOAD2D starts its set-up), RUN from cycle 2. In RUN a
-descriptor is offered on ``dma.cmd`` while fewer than :data:`MAX_OUTSTANDING` (2) transfers of
+(the walkers load the instruction; LOAD2D starts its set-up), RUN from cycle 2. In RUN (a
+contiguous PIXELS load: once its byte count is complete, see above) a descriptor is offered on ``dma.cmd`` while fewer than :data:`MAX_OUTSTANDING` (2) transfers of
 this unit are outstanding (descriptor handshakes minus status handshakes, a register;
 ``dma.status.ready`` is always high in RUN) and no DMA error was seen, so the next descriptor
 is offered from the cycle after the previous one was taken (the DMA chains it: its walker
 accepts it once the previous transfer has issued its last burst, ``hw/axi/walker.py``). Writes:
-WORDS one word per cycle, PIXELS one element per cycle, each in the cycle the aligner offers
-it; LOAD2D one run per cycle (OS: one element; WS: up to a word of consecutive elements,
+WORDS one word per cycle, PIXELS one word piece per cycle (the aligner's ``size`` is the
+piece's ``n*eb`` bytes; ``U`` includes ``L*eb``), each in the cycle the aligner offers it
+(it holds the unit's bytes at the start of the cycle); LOAD2D one run per cycle (OS: one element; WS: up to a word of consecutive elements,
 ``im2col.py``), the aligner's ``size`` being the run's bytes (the aligner back-pressures the
 beats only when it holds more than ``U`` bytes after the unit leaving that cycle,
 ``align.py``; ``U`` includes ``min(R, B div eb)*eb`` when ACT is served). The instruction finishes in
@@ -42,10 +53,11 @@ descriptor issued, or a DMA error was seen; the status is offered from the next 
 taken (then IDLE; the aligner and the walkers are cleared in STATUS and IDLE).
 
 Throughput: one buffer word per cycle (WORDS; the bus delivers one beat per cycle, so words
-narrower than a beat back-pressure the beats), one element per cycle (PIXELS, LOAD2D in OS)
+narrower than a beat back-pressure the beats), one word piece of up to ``L`` elements per
+cycle (PIXELS: a whole pixel when ``elems <= L``), one element per cycle (LOAD2D in OS)
 and in WS LOAD2D up to ``min(R, B div eb)`` in-bounds elements (a padding run up to ``R``)
-per cycle. A wider version would also write PIXELS words whole and overlap the LOAD2D
-address set-up with the previous instruction.
+per cycle. A wider version would overlap the LOAD2D address set-up with the previous
+instruction.
 """
 
 from __future__ import annotations
@@ -56,11 +68,18 @@ from amaranth.lib.wiring import In, Out
 
 from ...arch.dma import ErrorCode
 from ...arch.config import Dataflow
-from ...arch.soc import LOAD_OUTSTANDING, LOAD_PIXEL_CHUNK, LOAD_WORD_CHUNK, im2col_run_max
+from ...arch.soc import (
+    LOAD_OUTSTANDING,
+    LOAD_PIXEL_CHUNK,
+    LOAD_WORD_CHUNK,
+    STORE_COUNT_BITS,
+    im2col_run_max,
+)
 from ...isa.fields import INSN_BITS, Buffer, MemMode, Opcode
 from ...isa.layout import struct_layout
 from ..params import addr_bits
 from .align import ByteAligner
+from .store import mul_const
 from .im2col import WRITE_ADDR_BITS, Im2col, write_layout
 from .ports import DmaReadClientSignature, LaneWriteSignature, SocParams, UnitSignature
 
@@ -80,6 +99,11 @@ def load2d_run_max(params: SocParams) -> int:
                           params.config.array.dataflow is Dataflow.OUTPUT_STATIONARY)
 
 
+def pixel_lanes(target: object, buf: Buffer) -> int:
+    """Lanes of a PIXELS word piece (``L``): the ACT buffer's lanes for ACT, else OUT's."""
+    return target.lanes(Buffer.ACT if buf is Buffer.ACT else Buffer.OUT)
+
+
 class LoadUnit(wiring.Component):
     """LOAD / LOAD2D into ``buffers`` (see the module docstring)."""
 
@@ -87,6 +111,8 @@ class LoadUnit(wiring.Component):
         self.params, self.buffers = params, tuple(Buffer(b) for b in buffers)
         t = params.target
         self.unit_bytes = max([t.word_bytes(b) for b in self.buffers] + [t.elem_bytes]
+                              + [pixel_lanes(t, b) * t.elem_bytes for b in self.buffers
+                                 if b is not Buffer.PARAM]
                               + ([t.elem_bytes * load2d_run_max(params)]
                                  if Buffer.ACT in self.buffers else []))
         self.max_lanes = max(t.lanes(b) for b in self.buffers)
@@ -134,7 +160,13 @@ class LoadUnit(wiring.Component):
         start = Signal()
 
         # ---- WORDS / PIXELS descriptors ----------------------------------------------------
-        g_addr, g_left, g_done = Signal(32), Signal(28), Signal()
+        # contiguous PIXELS load (dram_stride == elems*eb, arch.soc.load_contiguous): one byte
+        # stream like WORDS; its byte count rows*(elems*eb) is formed bit-serially into g_left
+        # (STORE_COUNT_BITS bits of rows per cycle from cycle 1, shift-add, no multiplier)
+        seq = Signal()
+        pbw = len(pv.elems) + eb.bit_length()
+        mr, mpb = Signal(len(pv.rows)), Signal(pbw + len(pv.rows))
+        g_addr, g_left, g_done = Signal(32), Signal(len(pv.rows) + pbw + 1), Signal()
         wb = Signal(range(self.unit_bytes + 1))
         total = Signal(28)
         m.d.comb += total.eq(0)
@@ -142,8 +174,15 @@ class LoadUnit(wiring.Component):
             with m.If(f.buffer == b):
                 m.d.comb += [wb.eq(t.word_bytes(b)), total.eq(f.rows * t.word_bytes(b))]
         words = kind == 0
-        chunk = Signal(28)
-        m.d.comb += chunk.eq(Mux(words, Mux(g_left < WORD_CHUNK, g_left, WORD_CHUNK),
+        stream_ = words | seq             # one byte stream in WORD_CHUNK descriptors
+        chunk = Signal(len(g_left))
+        with m.If(mr != 0):
+            add = Const(0, len(g_left))
+            for b in range(STORE_COUNT_BITS):
+                add = add + Mux(mr[b], mpb << b, 0)
+            m.d.sync += [g_left.eq(g_left + add), mr.eq(mr >> STORE_COUNT_BITS),
+                         mpb.eq(mpb << STORE_COUNT_BITS)]
+        m.d.comb += chunk.eq(Mux(stream_, Mux(g_left < WORD_CHUNK, g_left, WORD_CHUNK),
                                  Mux(g_left < PIXEL_CHUNK, g_left, PIXEL_CHUNK)))
         gen_valid, gen_ready = Signal(), Signal()
         gen_done = Signal()
@@ -155,32 +194,39 @@ class LoadUnit(wiring.Component):
         with m.Else():
             m.d.comb += [cmd.dram_addr.eq(g_addr), cmd.planes.eq(1), cmd.buf_addr.eq(0),
                          cmd.buf_stride.eq(0), cmd.plane_stride.eq(0),
-                         cmd.row_bytes.eq(Mux(words, chunk, f.elems * eb)),
-                         cmd.rows.eq(Mux(words, 1, chunk)),
-                         cmd.row_stride.eq(Mux(words, 0, f.dram_stride)),
-                         gen_valid.eq(~g_done), gen_done.eq(g_done)]
+                         cmd.row_bytes.eq(Mux(stream_, chunk, mul_const(f.elems, eb))),
+                         cmd.rows.eq(Mux(stream_, 1, chunk)),
+                         cmd.row_stride.eq(Mux(stream_, 0, f.dram_stride)),
+                         gen_valid.eq(~g_done & (mr == 0)), gen_done.eq(g_done)]
             with m.If(gen_valid & gen_ready):
-                m.d.sync += [g_addr.eq(g_addr + Mux(words, WORD_CHUNK,
+                m.d.sync += [g_addr.eq(g_addr + Mux(stream_, WORD_CHUNK,
                                                     f.dram_stride * PIXEL_CHUNK)),
                              g_left.eq(g_left - chunk), g_done.eq(g_left == chunk)]
         with m.If(start):
-            m.d.sync += [g_addr.eq(self.dram_base + f.dram_base),
-                         g_left.eq(Mux(f.mode == MemMode.WORDS, total, f.rows)),
-                         g_done.eq(0)]
+            m.d.sync += [g_addr.eq(self.dram_base + f.dram_base), g_done.eq(0)]
+            with m.If(~seq):
+                m.d.sync += g_left.eq(Mux(f.mode == MemMode.WORDS, total, f.rows))
 
         # ---- WORDS / PIXELS writes -----------------------------------------------------------
+        # PIXELS: one word piece per cycle, the n = min(L, elems - e) elements e.. of pixel i
+        # (e a multiple of L), lanes 0..n-1 of word sram_base + (e div L)*fold_stride +
+        # i*sram_stride, the lanes above n written 0 (only the last piece has any)
         wreq = Signal(write_layout(lmax, 8 * eb))
         wvalid, wr_done = Signal(), Signal()
         w_i, w_e, w_done = Signal(20), Signal(16), Signal()
-        w_lane = Signal(range(max(lmax, 2)))
         w_fold, w_pix = Signal(WRITE_ADDR_BITS), Signal(WRITE_ADDR_BITS)
         lanes = Signal(range(lmax + 1))
-        m.d.comb += lanes.eq(t.lanes(Buffer.OUT))
+        m.d.comb += lanes.eq(pixel_lanes(t, Buffer.OUT))
         with m.If(f.buffer == Buffer.ACT):
-            m.d.comb += lanes.eq(t.lanes(Buffer.ACT))
+            m.d.comb += lanes.eq(pixel_lanes(t, Buffer.ACT))
         ones = Const((1 << lmax) - 1, lmax)
         units = al.units
-        last_e = w_e == f.elems - 1
+        p_left = Signal(16)
+        p_n = Signal(range(lmax + 1))
+        p_size = Signal(range(self.unit_bytes + 1))
+        m.d.comb += [p_left.eq(f.elems - w_e), p_n.eq(Mux(p_left < lanes, p_left, lanes)),
+                     p_size.eq(mul_const(p_n, eb))]
+        last_p = p_left <= lanes
         with m.If(kind == 2):
             if im is not None:
                 iw = im.wr.payload
@@ -189,25 +235,19 @@ class LoadUnit(wiring.Component):
                              units.ready.eq(1), wr_done.eq(im.done)]
         with m.Else():
             m.d.comb += [units.ready.eq(~w_done), wvalid.eq(units.valid & ~w_done),
-                         wr_done.eq(w_done), wreq.value.eq(units.payload), wreq.lane.eq(w_lane)]
+                         wr_done.eq(w_done), wreq.value.eq(units.payload), wreq.en.eq(ones)]
             with m.If(words):
-                m.d.comb += [wreq.addr.eq(f.sram_base + w_i), wreq.en.eq(ones)]
+                m.d.comb += wreq.addr.eq(f.sram_base + w_i)
             with m.Else():
-                m.d.comb += [wreq.addr.eq(f.sram_base + w_fold + w_pix),
-                             wreq.en.eq((Const(1, lmax) << w_lane)[:lmax]
-                                        | Mux(last_e, (ones << (w_lane + 1))[:lmax], 0))]
+                m.d.comb += wreq.addr.eq(f.sram_base + w_fold + w_pix)
             with m.If(wvalid):
-                with m.If(words | last_e):
-                    m.d.sync += [w_i.eq(w_i + 1), w_e.eq(0), w_lane.eq(0), w_fold.eq(0),
+                with m.If(words | last_p):
+                    m.d.sync += [w_i.eq(w_i + 1), w_e.eq(0), w_fold.eq(0),
                                  w_pix.eq(w_pix + f.sram_stride), w_done.eq(w_i == f.rows - 1)]
                 with m.Else():
-                    m.d.sync += [w_e.eq(w_e + 1), w_lane.eq(Mux(w_lane == lanes - 1, 0,
-                                                                w_lane + 1)),
-                                 w_fold.eq(Mux(w_lane == lanes - 1, w_fold + f.fold_stride,
-                                               w_fold))]
+                    m.d.sync += [w_e.eq(w_e + lanes), w_fold.eq(w_fold + f.fold_stride)]
         with m.If(start):
-            m.d.sync += [w_i.eq(0), w_e.eq(0), w_lane.eq(0), w_fold.eq(0), w_pix.eq(0),
-                         w_done.eq(0)]
+            m.d.sync += [w_i.eq(0), w_e.eq(0), w_fold.eq(0), w_pix.eq(0), w_done.eq(0)]
 
         # ---- buffer write ports --------------------------------------------------------------
         inr = Signal()
@@ -217,9 +257,13 @@ class LoadUnit(wiring.Component):
             ok = wreq.addr < depth
             with m.If(cur == b):
                 m.d.comb += inr.eq(ok)
-            elem = Signal(lb, name=f"{PORT_NAMES[b]}_elem")
-            m.d.comb += elem.eq(wreq.value.as_signed())
-            spread = Cat(*(Mux(wreq.lane == lane, elem, 0) for lane in range(nl)))
+            spread = Signal(nl * lb, name=f"{PORT_NAMES[b]}_piece")
+            if b is not Buffer.PARAM:
+                for lane in range(nl):
+                    elem = Signal(lb, name=f"{PORT_NAMES[b]}_elem{lane}")
+                    m.d.comb += [elem.eq(units.payload[8 * eb * lane:8 * eb * (lane + 1)]
+                                         .as_signed()),
+                                 spread[lane * lb:(lane + 1) * lb].eq(Mux(lane < p_n, elem, 0))]
             wdata = Mux(words, units.payload[:nl * lb], spread)
             if b is Buffer.ACT and im is not None:
                 wdata = Mux(kind == 2, im.wr.payload.data, wdata)
@@ -238,6 +282,13 @@ class LoadUnit(wiring.Component):
             with m.State("IDLE"):
                 m.d.comb += [self.unit.insn.ready.eq(1), clear.eq(1)]
                 with m.If(self.unit.insn.valid):
+                    pb = Signal(pbw)
+                    sq = Signal()
+                    m.d.comb += [pb.eq(mul_const(pv.elems, eb)),
+                                 sq.eq((opc == Opcode.LOAD) & (pv.mode == MemMode.PIXELS)
+                                       & (pv.dram_stride == pb))]
+                    m.d.sync += [seq.eq(sq), mr.eq(Mux(sq, pv.rows, 0)), mpb.eq(pb),
+                                 g_left.eq(0)]
                     m.d.sync += [insn.eq(self.unit.insn.payload), code.eq(0), dma_err.eq(0),
                                  range_err.eq(0), outst.eq(0),
                                  kind.eq(Mux(is_2d, 2, pv.mode)),
@@ -251,7 +302,7 @@ class LoadUnit(wiring.Component):
                         m.next = "START"
             with m.State("START"):
                 m.d.comb += start.eq(1)
-                m.d.comb += al.size.eq(Mux(words, wb, eb))
+                m.d.comb += al.size.eq(Mux(words, wb, p_size))
                 if im is not None:
                     with m.If(kind == 2):
                         m.d.comb += al.size.eq(im.take)
@@ -260,7 +311,7 @@ class LoadUnit(wiring.Component):
                                  im.base.eq(self.dram_base)]
                 m.next = "RUN"
             with m.State("RUN"):
-                m.d.comb += [st.ready.eq(1), al.size.eq(Mux(words, wb, eb)),
+                m.d.comb += [st.ready.eq(1), al.size.eq(Mux(words, wb, p_size)),
                              gen_ready.eq(self.dma.cmd.ready & room & (dma_err == 0)),
                              self.dma.cmd.valid.eq(gen_valid & room & (dma_err == 0))]
                 if im is not None:
