@@ -28,6 +28,37 @@ def test_pack_roundtrip_and_range() -> None:
         layout.pack_word([128], 8)
 
 
+def test_pack_bytes_by_hand() -> None:
+    # 8-bit lanes: the two's complement bytes in lane order; a word wider than its lanes is
+    # padded with zero bytes
+    assert layout.pack_bytes(np.array([[1, -1, 0, -128]]), 8, 4) == bytes([1, 0xFF, 0, 0x80])
+    assert layout.pack_bytes(np.array([[1, -1, 3]]), 8, 4) == bytes([1, 0xFF, 3, 0])
+    # 4-bit lanes 1, -1, 2, 7: nibbles 0x1, 0xF, 0x2, 0x7 -> bytes 0xF1, 0x72
+    assert layout.pack_bytes(np.array([[1, -1, 2, 7]]), 4, 2) == bytes([0xF1, 0x72])
+    # 6-bit lanes -32, 31: 0b100000 | 0b011111 << 6 = 0x7E0 -> e0 07
+    assert layout.pack_bytes(np.array([[-32, 31]]), 6, 2) == bytes([0xE0, 0x07])
+    with pytest.raises(ValueError, match="lane value -9 does not fit 4 signed bits"):
+        layout.pack_bytes(np.array([[1, -9]]), 4, 1)
+    with pytest.raises(ValueError, match="3 lanes of 8 bits do not fit a 2-byte word"):
+        layout.pack_bytes(np.array([[1, 2, 3]]), 8, 2)
+
+
+@pytest.mark.parametrize("bits,lanes", [(8, 4), (8, 3), (4, 5), (6, 7), (16, 3), (3, 11)])
+def test_pack_bytes_is_pack_word(bits: int, lanes: int) -> None:
+    rng = np.random.default_rng(bits * 100 + lanes)
+    v = rng.integers(-(1 << (bits - 1)), 1 << (bits - 1), size=(9, lanes))
+    wb = -(-lanes * bits // 8) + (lanes % 2)
+    assert layout.pack_bytes(v, bits, wb) == b"".join(
+        layout.pack_word(row, bits).to_bytes(wb, "little") for row in v)
+
+
+def test_weight_rows_are_weight_words() -> None:
+    b = np.arange(-10, 11).reshape(3, 7)               # k = 3, n = 7 -> 3 column folds
+    rows = layout.weight_rows(b, OS)
+    assert rows.shape == (9, 3)
+    assert [layout.pack_word(r, 8) for r in rows] == layout.weight_words(b, OS)
+
+
 def test_os_activation_words_are_column_slices() -> None:
     # word mf*k + kk, lane r = A[mf*R + r, kk]; rows beyond m are 0.
     assert layout.act_words(A, OS) == [w8(1, 4), w8(2, 5), w8(3, 6),

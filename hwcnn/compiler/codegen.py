@@ -34,7 +34,7 @@ import numpy as np
 from ..errors import ConfigError
 from ..frontend import layers as L
 from ..hw.descriptor import ROUNDING_CODE
-from ..hw.layout import param_words, weight_words
+from ..hw.layout import pack_bytes, param_words, weight_rows
 from ..isa.fields import Buffer, MemMode, Opcode, ProgramError, VecOp
 from ..isa.queues import HALVES
 from ..isa.target import Target
@@ -305,8 +305,8 @@ class _Gen:
         bsl = gl.b[t.group, t.k0:t.k0 + t.k, t.n0:t.n0 + t.n]
         wb = tg.word_bytes(Buffer.WGT)
         wkey = ("w", t.layer, t.group, t.n0, t.n, t.k0, t.k)
-        wrel = self.blob("weights", wkey, lambda: b"".join(
-            w.to_bytes(wb, "little") for w in weight_words(bsl, self.p.hw)))
+        wrel = self.blob("weights", wkey, lambda: pack_bytes(
+            weight_rows(bsl, self.p.hw), self.p.hw.array.weight_bits, wb))
         load(Buffer.WGT, wkey, _Pending(Opcode.LOAD, {
             "buffer": Buffer.WGT, "mode": MemMode.WORDS, "sram_base": b_base, "dram_base": wrel,
             "rows": fn * t.k}, origin))
