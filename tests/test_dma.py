@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hwcnn.arch.dma import DmaDesc, DramTiming, bursts, in_window
+from hwcnn.arch.dma import DmaDesc, DramTiming, burst_beats, bursts, in_window
 from hwcnn.arch.dma_timing import (
     SETUP_CYCLES_MAX,
     chain_timing,
@@ -61,6 +61,31 @@ def test_bursts_obey_axi_and_cover_every_byte(addr: int, row_bytes: int, rows: i
             covered += [b.addr + j * nb + lane for lane in range(nb) if strb >> lane & 1]
     want = [x0 + i for x0 in desc.row_starts() for i in range(row_bytes)]
     assert covered == want
+
+
+def test_burst_beats_hand_examples() -> None:
+    # the cases of test_bursts_hand_examples, beats only; plus two planes of two rows each
+    assert burst_beats(DmaDesc(dram_addr=0xFFC, row_bytes=12), 8) == [1, 1]
+    assert burst_beats(DmaDesc(dram_addr=0, row_bytes=2056), 8) == [256, 1]
+    assert burst_beats(DmaDesc(dram_addr=0x800, row_bytes=4096), 16) == [128, 128]
+    assert burst_beats(DmaDesc(dram_addr=6, row_bytes=3, rows=2, row_stride=13), 8) == [2, 1]
+    assert burst_beats(DmaDesc(dram_addr=0, row_bytes=0, rows=3), 8) == []
+    # rows at 0, 10 (plane 0) and 4090, 4100 (plane 1), 9 bytes each on a 64-bit bus:
+    # bytes 0-8 (2 beats), 10-18 (2: beats 8, 16), 4090-4098 (beat 4088 | page | 4096),
+    # 4100-4108 (beats 4096, 4104)
+    d = DmaDesc(dram_addr=0, row_bytes=9, rows=2, row_stride=10, planes=2, plane_stride=4090)
+    assert burst_beats(d, 8) == [2, 2, 1, 1, 2]
+
+
+@settings(max_examples=200, deadline=None)
+@given(addr=st.integers(0, 1 << 20), row_bytes=st.integers(0, 9000), rows=st.integers(0, 3),
+       stride=st.integers(0, 5000), planes=st.integers(0, 3), pstride=st.integers(0, 20000),
+       nb=st.sampled_from([8, 16, 32]))
+def test_burst_beats_are_the_bursts(addr: int, row_bytes: int, rows: int, stride: int,
+                                    planes: int, pstride: int, nb: int) -> None:
+    desc = DmaDesc(dram_addr=addr, row_bytes=row_bytes, rows=rows, row_stride=stride,
+                   planes=planes, plane_stride=pstride)
+    assert burst_beats(desc, nb) == [b.beats for b in bursts(desc, nb)]
 
 
 def test_setup_cycles_hand_count() -> None:

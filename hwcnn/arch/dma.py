@@ -78,6 +78,17 @@ class DmaDesc:
     buf_stride: int = 0
 
     def __post_init__(self) -> None:
+        # the common case in one expression (models build millions of descriptors); any
+        # doubt goes through the field-by-field check with its message
+        r, pl, rb = self.rows, self.planes, self.row_bytes
+        if (type(r) is int and type(pl) is int and type(rb) is int
+                and 0 <= r < _DIM_LIMIT and 0 <= pl < _DIM_LIMIT and 0 <= rb < _ROW_LIMIT
+                and type(self.dram_addr) is int and self.dram_addr >= 0
+                and type(self.row_stride) is int and self.row_stride >= 0
+                and type(self.plane_stride) is int and self.plane_stride >= 0
+                and type(self.buf_addr) is int and self.buf_addr >= 0
+                and type(self.buf_stride) is int and self.buf_stride >= 0):
+            return
         limits = {"rows": DIM_BITS, "planes": DIM_BITS, "row_bytes": ROW_BYTES_BITS}
         for name in FIELDS:
             v = getattr(self, name)
@@ -107,6 +118,9 @@ class DmaDesc:
     def fields(self) -> dict[str, int]:
         return {name: getattr(self, name) for name in FIELDS}
 
+
+_DIM_LIMIT = 1 << DIM_BITS
+_ROW_LIMIT = 1 << ROW_BYTES_BITS
 
 FIELDS = ("dram_addr", "row_bytes", "rows", "row_stride", "planes", "plane_stride", "buf_addr",
           "buf_stride")
@@ -156,6 +170,32 @@ def bursts(desc: DmaDesc, bus_bytes: int) -> list[Burst]:
                              first_strb=first_mask if done == 0 else ones,
                              last_strb=last_mask if done + n == beats else ones))
             done += n
+    return out
+
+
+def burst_beats(desc: DmaDesc, bus_bytes: int) -> list[int]:
+    """The beats of every burst of ``desc`` in issue order: ``[b.beats for b in bursts(desc,
+    bus_bytes)]`` without building the bursts (the cycle formulas need only these)."""
+    if desc.empty:
+        return []
+    nb = bus_bytes
+    page = PAGE_BYTES // nb
+    out: list[int] = []
+    rb, a0, rs, ps = desc.row_bytes, desc.dram_addr, desc.row_stride, desc.plane_stride
+    for pl in range(desc.planes):
+        for r in range(desc.rows):
+            start = a0 + pl * ps + r * rs
+            beats = -(-(start % nb + rb) // nb)
+            cur = start // nb
+            left = page - cur % page
+            if beats <= left and beats <= MAX_BURST_BEATS:     # one burst: the common case
+                out.append(beats)
+                continue
+            while beats:
+                n = min(beats, MAX_BURST_BEATS, page - cur % page)
+                out.append(n)
+                cur += n
+                beats -= n
     return out
 
 

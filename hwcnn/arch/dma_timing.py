@@ -33,7 +33,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .dma import DIM_BITS, DmaDesc, DramTiming, bursts, in_window
+from .dma import DIM_BITS, DmaDesc, DramTiming, burst_beats, in_window
 
 #: The longest set-up (a 16-bit ``rows - 1`` or ``planes - 1``, e.g. ``rows = 0``).
 SETUP_CYCLES_MAX = DIM_BITS + 2
@@ -95,15 +95,15 @@ def transfer_timing(desc: DmaDesc, *, write: bool, bus_bytes: int, dram: DramTim
     last: list[int] = []
     done: list[int] = []
     s_prev = n_prev = None
-    for i, b in enumerate(bursts(desc, bus_bytes)):
+    for i, beats in enumerate(burst_beats(desc, bus_bytes)):
         a = setup if i == 0 else issue[-1] + 1
         if i >= outstanding:
             a = max(a, done[i - outstanding] + 1)
-        s, lb = _slots(a, b.beats, s_prev, n_prev, write=write, lat=lat, p=p, q=q)
+        s, lb = _slots(a, beats, s_prev, n_prev, write=write, lat=lat, p=p, q=q)
         issue.append(a)
         last.append(lb)
         done.append(lb + lat if write else lb)
-        s_prev, n_prev = s, b.beats
+        s_prev, n_prev = s, beats
     status = done[-1] + FINISH_CYCLES if done else setup
     return TransferTiming(issue=tuple(issue), last_beat=tuple(last), done=tuple(done),
                           status=status)
@@ -153,27 +153,36 @@ def chain_timing(descs: list[DmaDesc], *, write: bool, bus_bytes: int, dram: Dra
     stats: list[int] = []
     issue: list[int] = []
     done: list[int] = []
-    s_prev = n_prev = None
+    # the recurrences of transfer_timing / _slots, inlined (millions of bursts per network)
+    delay = WRITE_DATA_DELAY if write else lat
+    s_next = None                     # s_prev + n_prev * p: the server's next free slot
+    setups: dict[tuple[int, int], int] = {}
     c = gaps[0] if gaps else 0
     for k, desc in enumerate(descs):
         if gaps and k:
             c = max(c, cmds[-1] + gaps[k])
         cmds.append(c)
-        setup = setup_cycles(desc.rows, desc.planes)
+        setup = setups.get((desc.rows, desc.planes))
+        if setup is None:
+            setup = setups[(desc.rows, desc.planes)] = setup_cycles(desc.rows, desc.planes)
         refused = window is not None and not in_window(desc, window, addr_width)
-        bs = [] if refused else bursts(desc, bus_bytes)
+        bs = [] if refused else burst_beats(desc, bus_bytes)
         end = c + setup - 1
         last_done = None
-        for j, b in enumerate(bs):
+        for j, beats in enumerate(bs):
             a = c + setup if j == 0 else issue[-1] + 1
             g = len(issue)
             if g >= outstanding:
                 a = max(a, done[g - outstanding] + 1)
-            s, lb = _slots(a, b.beats, s_prev, n_prev, write=write, lat=lat, p=p, q=q)
+            s = (a + delay - 1) * q + 1
+            if s_next is not None and s_next > s:
+                s = s_next
+            lb = -(-(s + (beats - 1) * p) // q)
             issue.append(a)
-            done.append(lb + lat if write else lb)
-            s_prev, n_prev = s, b.beats
-            end, last_done = a, done[-1]
+            last_done = lb + lat if write else lb
+            done.append(last_done)
+            s_next = s + beats * p
+            end = a
         move = max(end, stats[k - 1]) if k else end
         stats.append(max(move, last_done if last_done is not None else move) + 1)
         c = move + 1
