@@ -72,14 +72,13 @@ from ...arch.soc import (
     LOAD_OUTSTANDING,
     LOAD_PIXEL_CHUNK,
     LOAD_WORD_CHUNK,
-    STORE_COUNT_BITS,
     im2col_run_max,
 )
 from ...isa.fields import INSN_BITS, Buffer, MemMode, Opcode
 from ...isa.layout import struct_layout
 from ..params import addr_bits
 from .align import ByteAligner
-from .store import mul_const
+from .store import mul_const, serial_mul_step
 from .im2col import WRITE_ADDR_BITS, Im2col, write_layout
 from .ports import DmaReadClientSignature, LaneWriteSignature, SocParams, UnitSignature
 
@@ -162,7 +161,7 @@ class LoadUnit(wiring.Component):
         # ---- WORDS / PIXELS descriptors ----------------------------------------------------
         # contiguous PIXELS load (dram_stride == elems*eb, arch.soc.load_contiguous): one byte
         # stream like WORDS; its byte count rows*(elems*eb) is formed bit-serially into g_left
-        # (STORE_COUNT_BITS bits of rows per cycle from cycle 1, shift-add, no multiplier)
+        # (store.serial_mul_step: 2 bits of rows per cycle from cycle 1, no multiplier)
         seq = Signal()
         pbw = len(pv.elems) + eb.bit_length()
         mr, mpb = Signal(len(pv.rows)), Signal(pbw + len(pv.rows))
@@ -176,12 +175,7 @@ class LoadUnit(wiring.Component):
         words = kind == 0
         stream_ = words | seq             # one byte stream in WORD_CHUNK descriptors
         chunk = Signal(len(g_left))
-        with m.If(mr != 0):
-            add = Const(0, len(g_left))
-            for b in range(STORE_COUNT_BITS):
-                add = add + Mux(mr[b], mpb << b, 0)
-            m.d.sync += [g_left.eq(g_left + add), mr.eq(mr >> STORE_COUNT_BITS),
-                         mpb.eq(mpb << STORE_COUNT_BITS)]
+        serial_mul_step(m, g_left, mr, mpb)
         m.d.comb += chunk.eq(Mux(stream_, Mux(g_left < WORD_CHUNK, g_left, WORD_CHUNK),
                                  Mux(g_left < PIXEL_CHUNK, g_left, PIXEL_CHUNK)))
         gen_valid, gen_ready = Signal(), Signal()

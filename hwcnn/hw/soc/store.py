@@ -115,6 +115,21 @@ def mul_const(x: Value, k: int) -> Value:
     return acc.as_unsigned()[:width]
 
 
+def serial_mul_step(m: Module, acc: Signal, mr: Signal, mpb: Signal) -> None:
+    """One cycle of a bit-serial product ``acc += mr * mpb`` (no multiplier): while
+    ``mr != 0``, add ``mpb`` times the low :data:`~hwcnn.arch.soc.STORE_COUNT_BITS` bits of
+    ``mr`` (shift-adds) to ``acc`` and shift ``mr`` right, ``mpb`` left by as many bits. The
+    caller loads ``acc = 0``, ``mr``, ``mpb`` (its assignments, later in the module, take
+    precedence); the product is complete in the first cycle with ``mr == 0``
+    (:func:`hwcnn.arch.soc.store_count_ready`)."""
+    with m.If(mr != 0):
+        add = Const(0, len(acc))
+        for b in range(STORE_COUNT_BITS):
+            add = add + Mux(mr[b], mpb << b, 0)
+        m.d.sync += [acc.eq(acc + add), mr.eq(mr >> STORE_COUNT_BITS),
+                     mpb.eq(mpb << STORE_COUNT_BITS)]
+
+
 def div_const(x: Value, width: int, d: int) -> Value:
     """``x div d`` for an unsigned ``width``-bit ``x`` (at most 20 bits) and a constant ``d``:
     a shift for powers of two, else ``x * ceil(2**k / d) >> k`` with the smallest ``k`` that
@@ -208,12 +223,7 @@ class StoreUnit(wiring.Component):
 
         # the bit-serial byte count (the FSM's assignments below take precedence: it loads
         # these registers at the handshake; CHECK and CMD write `rem` only when mr == 0)
-        with m.If(mr != 0):
-            add = Const(0, len(rem))
-            for b in range(STORE_COUNT_BITS):
-                add = add + Mux(mr[b], mpb << b, 0)
-            m.d.sync += [rem.eq(rem + add), mr.eq(mr >> STORE_COUNT_BITS),
-                         mpb.eq(mpb << STORE_COUNT_BITS)]
+        serial_mul_step(m, rem, mr, mpb)
 
         with m.FSM():
             with m.State("IDLE"):
