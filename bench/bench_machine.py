@@ -14,7 +14,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import hwcnn.api as api
+from hwcnn import api
 from hwcnn.boards.profiles import get_board
 from hwcnn.compiler.backend import compile_network
 from hwcnn.report.machine import PROVEN, machine_figures

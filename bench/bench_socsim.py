@@ -6,9 +6,8 @@ Run: python bench/bench_socsim.py"""
 
 from __future__ import annotations
 
-import time
-
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent

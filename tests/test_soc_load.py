@@ -581,11 +581,11 @@ def test_decerr_code() -> None:
 
 @pytest.mark.parametrize("geo", [
     # 1xN kernel, stride 2, padding on every side (a whole padding row of pixels first)
-    dict(in_h=3, in_w=6, out_w=4, cg=1, kh=1, kw=5, sh=1, sw=2, ph=1, pw=2, dh=1, dw=1, m=12),
+    {"in_h": 3, "in_w": 6, "out_w": 4, "cg": 1, "kh": 1, "kw": 5, "sh": 1, "sw": 2, "ph": 1, "pw": 2, "dh": 1, "dw": 1, "m": 12},
     # Nx1 kernel, dilation 2, ragged bottom edge
-    dict(in_h=5, in_w=3, out_w=3, cg=2, kh=4, kw=1, sh=2, sw=1, ph=1, pw=0, dh=2, dw=1, m=9),
+    {"in_h": 5, "in_w": 3, "out_w": 3, "cg": 2, "kh": 4, "kw": 1, "sh": 2, "sw": 1, "ph": 1, "pw": 0, "dh": 2, "dw": 1, "m": 9},
     # k = 1 (1x1 kernel, stride 3)
-    dict(in_h=7, in_w=7, out_w=3, cg=1, kh=1, kw=1, sh=3, sw=3, ph=0, pw=0, dh=1, dw=1, m=9),
+    {"in_h": 7, "in_w": 7, "out_w": 3, "cg": 1, "kh": 1, "kw": 1, "sh": 3, "sw": 3, "ph": 0, "pw": 0, "dh": 1, "dw": 1, "m": 9},
 ])
 def test_load2d_descriptor_pace(geo: dict[str, int]) -> None:
     """Hand count of the incremental descriptor walker: the first descriptor in cycle
@@ -656,15 +656,15 @@ def _walker_descriptors(p: SocParams, insn: Insn, base: int) -> tuple[list, int]
 @pytest.mark.parametrize("geo", [
     # 3x3, stride 2, padding 1 on top / left; the chunk starts at (ky, kx, c) = (0, 1, 1) and
     # ends at (1, 2, 1), crossing a kernel-row wrap (positions 1..5, 2 + 3 + 3 + 3 + 2)
-    dict(in_h=5, in_w=6, pix_stride=4, out_w=3, cg=3, kh=3, kw=3, sh=2, sw=2, ph=1, pw=1,
-         dh=1, dw=1, m0=1, m=5, k0=4, k=13),
+    {"in_h": 5, "in_w": 6, "pix_stride": 4, "out_w": 3, "cg": 3, "kh": 3, "kw": 3, "sh": 2, "sw": 2, "ph": 1, "pw": 1,
+         "dh": 1, "dw": 1, "m0": 1, "m": 5, "k0": 4, "k": 13},
     # 3x3, dilation 2, padding 2 on top: positions 1..6 (1 + 2 + 2 + 2 + 2 + 1), two wraps
-    dict(in_h=7, in_w=7, pix_stride=2, out_w=3, cg=2, kh=3, kw=3, sh=1, sw=1, ph=2, pw=0,
-         dh=2, dw=2, m0=0, m=6, k0=3, k=10),
+    {"in_h": 7, "in_w": 7, "pix_stride": 2, "out_w": 3, "cg": 2, "kh": 3, "kw": 3, "sh": 1, "sw": 1, "ph": 2, "pw": 0,
+         "dh": 2, "dw": 2, "m0": 0, "m": 6, "k0": 3, "k": 10},
     # 5x5 from position 13 = (2, 3) (nonzero ky0*dh*pitch and kx0*dw*pix), stride 3 / 2,
     # dilation 3 / 2, left padding 3, a ragged bottom edge: positions 13..16 (3 + 5 + 5 + 3)
-    dict(in_h=12, in_w=11, pix_stride=7, out_w=5, cg=5, kh=5, kw=5, sh=3, sw=2, ph=0, pw=3,
-         dh=3, dw=2, m0=7, m=4, k0=67, k=16),
+    {"in_h": 12, "in_w": 11, "pix_stride": 7, "out_w": 5, "cg": 5, "kh": 5, "kw": 5, "sh": 3, "sw": 2, "ph": 0, "pw": 3,
+         "dh": 3, "dw": 2, "m0": 7, "m": 4, "k0": 67, "k": 16},
 ])
 def test_load2d_ksplit_descriptor_pace(geo: dict[str, int]) -> None:
     """Hand count of the K-split descriptor walker (im2col.py's docstring): PIX in cycle 61,
@@ -784,7 +784,7 @@ def _check_words(p: SocParams, insn: Insn, dram: np.ndarray,
 
 
 def _g(**kw: int) -> dict[str, int]:
-    d = dict(sh=1, sw=1, ph=0, pw=0, dh=1, dw=1, m0=0, k0=0, dram_base=3)
+    d = {"sh": 1, "sw": 1, "ph": 0, "pw": 0, "dh": 1, "dw": 1, "m0": 0, "k0": 0, "dram_base": 3}
     d.update(kw)
     d.setdefault("pix_stride", d["cg"])
     d.setdefault("k", d["kh"] * d["kw"] * d["cg"])
@@ -836,7 +836,7 @@ def test_ws_element_runs_hand_counted(geo: dict[str, int], runs: list) -> None:
     dram = garbage(256, 21)
     writes = _walk(p, insn, dram, None)
     # the hand table's runs cover each pixel's k elements once (lanes above k-1: zeroed)
-    assert sum(bin(lanes).count("1") for _, lanes, _ in runs) == geo["m"] * geo["k"]
+    assert sum((lanes).bit_count() for _, lanes, _ in runs) == geo["m"] * geo["k"]
     assert all(lanes & en == lanes for _, lanes, en in runs)
     assert [(c, a - 1, en) for c, a, en, _ in writes] == [
         (61 + j, w, en) for j, (w, _, en) in enumerate(runs)]

@@ -7,7 +7,7 @@ cannot drift from the hardware it is proven equal to.
 
 from __future__ import annotations
 
-from .dma import DIM_BITS, ROW_BYTES_BITS
+from .dma import DIM_BITS, ROW_BYTES_BITS, DmaDesc
 
 #: Fetch: instructions per DMA transfer, instruction buffer, and each queue FIFO's depth.
 FETCH_CHUNK = 8
@@ -67,12 +67,11 @@ def store_count_ready(rows: int) -> int:
 
 
 def store_descriptors(*, start: int, mode_pixels: bool, rows: int, elems: int,
-                      dram_stride: int, eb: int, wb: int) -> list["DmaDesc"]:
+                      dram_stride: int, eb: int, wb: int) -> list[DmaDesc]:
     """The DMA descriptors of a STORE starting at DRAM byte ``start`` (``BASE0 + dram_base``),
     as the store unit issues them when none is refused: WORDS and contiguous PIXELS one row of
     at most ``STORE_CHUNK_BYTES`` bytes each, every one but the first starting at a multiple of
     it; other PIXELS stores ``STORE_MAX_ROWS`` pixels (DMA rows) per descriptor."""
-    from .dma import DmaDesc
 
     out = []
     if not mode_pixels or store_contiguous(mode_pixels, elems, dram_stride, eb):

@@ -362,7 +362,6 @@ class Im2col(wiring.Component):
         y0p, x0p = Signal(AXI_ADDR_BITS), Signal(AXI_ADDR_BITS)
         syp, sxp = Signal(AXI_ADDR_BITS), Signal(AXI_ADDR_BITS)
         ylop, xlop = Signal(AXI_ADDR_BITS), Signal(AXI_ADDR_BITS)
-        spanr = Signal(20)
         with m.If(run):
             m.d.sync += [y0p.eq(y0p_init), x0p.eq(x0p_init)]
         i = Signal(16)

@@ -66,8 +66,8 @@ from amaranth.hdl import Cat, Const, Module, Mux, ResetInserter, Signal
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
-from ...arch.dma import ErrorCode
 from ...arch.config import Dataflow
+from ...arch.dma import ErrorCode
 from ...arch.soc import (
     LOAD_OUTSTANDING,
     LOAD_PIXEL_CHUNK,
@@ -76,11 +76,12 @@ from ...arch.soc import (
 )
 from ...isa.fields import INSN_BITS, Buffer, MemMode, Opcode
 from ...isa.layout import struct_layout
+from ...isa.target import Target
 from ..params import addr_bits
 from .align import ByteAligner
-from .store import mul_const, serial_mul_step
 from .im2col import WRITE_ADDR_BITS, Im2col, write_layout
 from .ports import DmaReadClientSignature, LaneWriteSignature, SocParams, UnitSignature
+from .store import mul_const, serial_mul_step
 
 #: Member name prefix of each buffer's write port.
 PORT_NAMES = {Buffer.ACT: "act", Buffer.WGT: "wgt", Buffer.PARAM: "par", Buffer.OUT: "out"}
@@ -98,7 +99,7 @@ def load2d_run_max(params: SocParams) -> int:
                           params.config.array.dataflow is Dataflow.OUTPUT_STATIONARY)
 
 
-def pixel_lanes(target: object, buf: Buffer) -> int:
+def pixel_lanes(target: Target, buf: Buffer) -> int:
     """Lanes of a PIXELS word piece (``L``): the ACT buffer's lanes for ACT, else OUT's."""
     return target.lanes(Buffer.ACT if buf is Buffer.ACT else Buffer.OUT)
 
@@ -313,9 +314,8 @@ class LoadUnit(wiring.Component):
                         m.d.comb += al.size.eq(im.take)
                 if im is not None:
                     m.d.comb += [im.insn.eq(insn), im.base.eq(self.dram_base)]
-                with m.If(st.valid):
-                    with m.If((dma_err == 0) & (st.payload != 0)):
-                        m.d.sync += dma_err.eq(st.payload)
+                with m.If(st.valid), m.If((dma_err == 0) & (st.payload != 0)):
+                    m.d.sync += dma_err.eq(st.payload)
                 with m.If(wvalid & ~inr):
                     m.d.sync += range_err.eq(1)
                 with m.If((outst == 0) & ((gen_done & wr_done) | (dma_err != 0))):
