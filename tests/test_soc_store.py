@@ -688,10 +688,12 @@ def test_dma_timing_when_the_packer_keeps_up(tname: str, bpc: int, keeps_up: boo
                    dram_stride=2 * c, sram_stride=1, fold_stride=9)]
     lanes = random_lanes(t, 9)
     dram = np.random.default_rng(9).integers(0, 256, size=1024, dtype=np.uint8)
-    res = run(params_for(t, WS, 64), insns, lanes, dram, base=5, timing=timing)
+    params = params_for(t, WS, 64)
+    res = run(params, insns, lanes, dram, base=5, timing=timing)
     assert np.array_equal(res.dram, expected(t, insns, lanes, dram, 5))
     got = [d1 - d0 for d0, d1 in zip(res.cmd_taken, res.dma_status, strict=True)]
-    closed = [transfer_cycles(d, write=True, bus_bytes=8, dram=timing, outstanding=4,
+    closed = [transfer_cycles(d, write=True, bus_bytes=8, dram=timing,
+                              outstanding=params.outstanding,
                               window=(0, 1024)) for d in res.descs]
     assert [h + 3 for h, _s, _c in res.status] == res.cmd_taken
     assert [s - 1 for _h, s, _c in res.status] == res.dma_status

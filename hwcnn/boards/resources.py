@@ -61,6 +61,7 @@ from dataclasses import dataclass
 
 from ..arch.config import PARAM_EXTRA_BITS, ArrayConfig, Dataflow, HardwareConfig, MemoryShape
 from ..arch.soc import (
+    DMA_OUTSTANDING,
     FETCH_BUFFER,
     QUEUE_DEPTH,
     STORE_BEAT_FIFO,
@@ -76,7 +77,7 @@ ADDR_BITS = 20
 #: The complete accelerator's AXI4 data width and bursts in flight per DMA engine, as
 #: ``hwcnn rtl --top soc`` builds it (hwcnn.hw.soc.ports.SocParams defaults).
 SOC_DATA_WIDTH = 64
-SOC_OUTSTANDING = 4
+SOC_OUTSTANDING = DMA_OUTSTANDING
 #: AXI address bits (hwcnn.hw.soc.ports.AXI_ADDR_BITS)
 AXI_ADDR_BITS = 32
 

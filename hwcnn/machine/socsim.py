@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..arch.dma import DmaDesc, DramTiming, ErrorCode
-from ..arch.soc import FETCH_BUFFER, FETCH_CHUNK
+from ..arch.soc import DMA_OUTSTANDING, FETCH_BUFFER, FETCH_CHUNK
 from ..arch.soc import QUEUE_DEPTH as _QUEUE_DEPTH
 from ..isa.fields import INSN_BYTES, Buffer, Insn, Opcode
 from ..isa.queues import INITIAL, TOKEN_DEPTH, Queue, queue_of, token_queue
@@ -107,7 +107,7 @@ class _Dispatcher:
 
 
 def run_insns(insns: tuple[Insn, ...] | list[Insn], *, target: Any, array: Any,
-              bus_bytes: int, dram: DramTiming, outstanding: int = 4, base: int = 0,
+              bus_bytes: int, dram: DramTiming, outstanding: int = DMA_OUTSTANDING, base: int = 0,
               prog_base: int = 0, window: tuple[int, int] = (0, 1 << 32),
               origin: tuple[str, ...] | None = None, limit: int = 50_000_000,
               timed: Any = None) -> MachineRun:
@@ -344,7 +344,7 @@ def _fetch_update(fe: _Fetch, queues: list[deque[int]], levels: list[int]) -> No
 
 
 def run_program(comp: Any, *, array: Any, bus_bytes: int, dram: DramTiming,
-                outstanding: int = 4, base: int = 0, limit: int = 50_000_000) -> MachineRun:
+                outstanding: int = DMA_OUTSTANDING, base: int = 0, limit: int = 50_000_000) -> MachineRun:
     """Run a :class:`~hwcnn.compiler.backend.Compiled` program whose image sits at DRAM byte
     ``base`` (BASE0 = ``base``, PROG_BASE = the program region, the DMA window = the image)."""
     size = comp.regions[-1].offset + comp.regions[-1].size

@@ -3,7 +3,7 @@ AxiRam, or any slave that answers fast), imposing :class:`hwcnn.arch.dma_timing.
 
 Facing the DMA (``s_axi``) the shim behaves exactly like the model (rtl/README.md section 8):
 
-- AR and AW are always accepted (8-deep queues; the DMA never has more in flight);
+- AR and AW are always accepted (16-deep queues; the DMA never has more in flight);
 - the first beat of a read burst may leave ``latency`` cycles after its AR handshake, later
   beats follow in order;
 - R and W beats share one data slot server: with ``tau = B / min(bytes_per_cycle, B)`` cycles
@@ -26,7 +26,7 @@ from amaranth.lib.wiring import In, Out
 from ...arch.dma import DramTiming
 from .bus import AxiSignature
 
-ADDR_QUEUE = 8
+ADDR_QUEUE = 16
 DATA_QUEUE = 16
 
 

@@ -24,6 +24,7 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ...arch.config import HardwareConfig
+from ...arch.soc import DMA_OUTSTANDING
 from ...isa.fields import ADDR_BITS, INSN_BITS
 from ...isa.target import Target
 from ..axi.desc import beat_layout, desc_layout
@@ -45,7 +46,7 @@ class SocParams:
     config: HardwareConfig
     depths: BufferDepths
     data_width: int = 64
-    outstanding: int = 4
+    outstanding: int = DMA_OUTSTANDING
 
     @property
     def bus_bytes(self) -> int:
