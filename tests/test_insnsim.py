@@ -43,7 +43,7 @@ def test_estimate_within_5_percent_when_the_dram_keeps_up(df: Dataflow, kib: int
     network with small (1 KiB: many tiles, K-split chains) and large buffers the estimate is
     within 5 % of the stepped model, in total and for every layer's last write (relative to
     the whole run: the first layers lose most, the fetch unit's first program reads share the
-    DMA with their loads). Measured: -2.4 % .. +0.7 %."""
+    DMA with their loads). Measured: -2.7 % .. +0.6 %."""
     for name in NETS:
         total, layer = _compare(name, df, 4, 4, kib, DRAM, 8)
         assert abs(total) <= 0.05 and layer <= 0.05, (name, total, layer)
@@ -53,9 +53,10 @@ def test_estimate_within_5_percent_when_the_dram_keeps_up(df: Dataflow, kib: int
 @pytest.mark.parametrize("bus", [8, 16, 32])
 def test_estimate_within_5_percent_on_a_slow_dram(bus: int) -> None:
     """ULX3S's DRAM (below the bus width: the slot server is the bottleneck, the transfers'
-    sharing matters most) on 8x8 / 4x4 arrays: within 5 % (measured -1.2 % .. +4.5 %, the
-    most on the MobileNetV2 block; -8.4 % on tiny_cnn before the fetch unit's program reads
-    took their slots in the ledger)."""
+    sharing matters most) on 8x8 / 4x4 arrays: within 5 % (measured -2.3 % .. +1.2 %; +5.2 %
+    on the MobileNetV2 block before reads went before writes in the ledger and a LOAD2D's
+    slots counted its partial beats, -8.4 % on tiny_cnn before the fetch unit's program reads
+    took their slots)."""
     dram = get_board("ulx3s-85f").dram_timing(100.0)
     assert dram.bytes_per_cycle < bus
     for name, r, c, kib in (("tiny_cnn", 4, 4, 1), ("lenet5", 8, 8, 16), ("resblock", 4, 4, 4),
@@ -99,7 +100,7 @@ def test_isolated_duration_equals_the_machine_running_the_instruction_alone() ->
 
 def test_closed_forms_of_large_transfers() -> None:
     """:func:`transfer_approx` within 3 % of the isolated duration for every transfer of more
-    than 300 cycles of the shipped small networks; :func:`load2d_bound` never above it, and
+    than 200 cycles of the shipped small networks; :func:`load2d_bound` never above it, and
     :func:`load2d_approx` within 15 % below to 2 % above it (WS, both buffer sizes)."""
     checked = checked2d = 0
     for name in NETS:
@@ -121,7 +122,7 @@ def test_closed_forms_of_large_transfers() -> None:
                     continue
                 d = isolated_cycles(insn, target=comp.target, bus_bytes=8, dram=DRAM,
                                     base=0x1000)
-                if d > 300:
+                if d > 200:
                     a = transfer_approx(insn, target=comp.target, bus_bytes=8, dram=DRAM,
                                         base=0x1000)
                     assert abs(a - d) <= 0.03 * d, (name, insn.op.name, f, d, a)
@@ -181,3 +182,33 @@ def test_slot_ledger_by_hand() -> None:
     # the slot cycles are the beats times tau: Arty's 13.3 bytes per cycle on a 64-bit bus
     p, q = DRAM.slot(8)
     assert sa * q % p == 0 and (p, q) == (1, 1)
+
+
+def test_slot_ledger_gives_reads_priority() -> None:
+    """R beats go before W beats on the slot server: a read is not delayed by a write's
+    reservation; a read whose data phase begins before a write's ends pushes the write's
+    reservation and its running timer ``s`` (the read's slot cycles) later."""
+    from hwcnn.machine.insnsim import TimedUnit
+
+    _, _, _, comp = _compiled("tiny_cnn", WS, 4, 4, 1)
+    st = next(i for i in comp.insns if i.op is Opcode.STORE and i["rows"] > 8)
+    ld = next(i for i in comp.insns if i.op is Opcode.LOAD and i["rows"] > 1)
+    dur = Durations(target=comp.target, bus_bytes=8, dram=DRAM)
+    (dw, sw), (dr, sr) = dur.cost(st), dur.cost(ld)
+    assert 0 < sw < dw and 0 < sr < dr
+    writer = TimedUnit(dur)
+    writer.accept(st, 0)                      # the write alone: its isolated duration
+    assert writer.left == dw - 1 and dur.port_free_w == dw and dur.port_free == 0
+    # the read taken in cycle 1: not delayed by the write; its data phase 1 + dr - sr .. 1 + dr
+    # begins before the write's reservation ends (dw), so the write waits sr more
+    assert 1 + dr - sr < dw
+    assert dur.start(ld, 1) == dr
+    assert dur.port_free == 1 + dr and dur.port_free_w == dw + sr
+    assert writer.left == dw - 1 + sr
+    # a second write now waits for both reservations
+    data0 = 2 + dw - sw
+    late = max(dur.port_free, dur.port_free_w) - data0
+    assert dur.start(st, 2) == dw + max(0, -(-late.numerator // late.denominator))
+    # a read long after the write's reservation: no push
+    before = dur.port_free_w
+    assert dur.start(ld, 10 * (dw + dr)) == dr and dur.port_free_w == before

@@ -7,17 +7,20 @@ its status after the instruction's *isolated* duration (the cycles from its hand
 status on an otherwise idle machine, :func:`isolated_cycles`), lengthened when the DRAM's data
 slots are still taken by earlier transfers (:meth:`Durations.start`: each transfer's beats
 occupy ``beats * tau`` slot cycles at the end of its isolated duration, transfers in the order
-their executors take them). The compute executor is the exact one already (its durations are
+their executors take them; reads before writes, as the slot server gives R beats priority). The compute executor is the exact one already (its durations are
 closed forms of ``hwcnn.arch.timing``). Idle stretches are skipped, so the cost grows with the
 number of instructions, not cycles.
 
 What it approximates (``tests/test_insnsim.py`` measures it against the stepped model): the
 slot server's beat-by-beat sharing between the load, OUT-load and store units (with R
-priority) is replaced by that ledger; the fetch unit's program reads are stepped on the real
-DMA and each of their beats pushes the ledger's reservation one slot later
+priority) is replaced by that ledger (a read waits only for earlier reads' slots; a write for
+all earlier slots, and a read whose data phase begins before a write's ends pushes the write,
+running timer included, by the read's slot cycles); the fetch unit's program reads are stepped
+on the real DMA and each of their beats pushes the ledger's reservations one slot later
 (:meth:`Durations.fetch_beat`), but they do not wait for the transfers. Within 5 % of the
 stepped model on the shipped small networks, on a DRAM that keeps up with the bus and on one
-that does not (-2.4 % .. +4.5 % over 90 configurations). Everything else (which instruction
+that does not (-2.7 % .. +1.2 % in total, at most 2.5 % of the run per layer, over the 35
+configurations of tests/test_insnsim.py). Everything else (which instruction
 waits for which token, queue depths, the barriers between layers) is the machine's own rule.
 The total and the per-layer completions are the figures; the BUSY counters of the units that
 waited for the DMA are rougher.
@@ -38,14 +41,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from fractions import Fraction
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
 
 from ..arch.config import Dataflow
-from ..arch.dma import DmaDesc, DramTiming, bursts
+from ..arch.dma import DmaDesc, DramTiming, burst_beats, bursts
 from ..arch.dma_timing import chain_timing
 from ..arch.soc import (
+    DMA_OUTSTANDING,
     IM2COL_PHASES,
     LOAD_PIXEL_CHUNK,
     LOAD_WORD_CHUNK,
@@ -105,8 +110,15 @@ def load2d_bound(f: dict[str, int], rows: int = 1, bus_bytes: int = 0, eb: int =
     return sum(IM2COL_PHASES) + 1 + walk + 1
 
 
+@lru_cache(maxsize=8)
+def _walker_script(insn: Insn, base: int, eb: int) -> tuple[tuple[int, DmaDesc | None], ...]:
+    """The LOAD2D descriptor walker's script (``Im2colModel.script``), kept for the next
+    caller (:func:`load2d_approx` and :func:`slot_cycles` of the same instruction)."""
+    return tuple(Im2colModel(insn.get(), base, eb, elements=False).script)
+
+
 def load2d_approx(insn: Insn, *, target: Any, bus_bytes: int, dram: DramTiming,
-                  outstanding: int = 4, base: int = 0) -> int:
+                  outstanding: int = DMA_OUTSTANDING, base: int = 0) -> int:
     """A closed-form estimate of a large LOAD2D's isolated duration: the set-up, then the
     slower of the element walker (:func:`load2d_bound`) and the descriptor walker feeding the
     DMA: its descriptors offered by the walker's states (``Im2colModel.script``: the cycles
@@ -117,10 +129,10 @@ def load2d_approx(insn: Insn, *, target: Any, bus_bytes: int, dram: DramTiming,
     ws = target.array.dataflow is Dataflow.WEIGHT_STATIONARY
     rows = target.array.rows if ws else 1
     bound = load2d_bound(f, rows, bus_bytes, eb)
-    im = Im2colModel(f, base, eb, elements=False)
-    walker = sum(pre for pre, _ in im.script)
-    descs = [d for _, d in im.script if d is not None]
-    gaps = [pre for pre, d in im.script if d is not None]
+    script = _walker_script(insn, base, eb)
+    walker = sum(pre for pre, _ in script)
+    descs = [d for _, d in script if d is not None]
+    gaps = [pre for pre, d in script if d is not None]
     setup = sum(IM2COL_PHASES)
     if not descs:
         return max(bound, setup + walker + 2)
@@ -165,7 +177,7 @@ def _descs(insn: Insn, target: Any, base: int) -> list[DmaDesc]:
 
 
 def transfer_approx(insn: Insn, *, target: Any, bus_bytes: int, dram: DramTiming,
-                    outstanding: int = 4, base: int = 0) -> int:
+                    outstanding: int = DMA_OUTSTANDING, base: int = 0) -> int:
     """A closed-form estimate of a large LOAD / STORE's isolated duration: the longer of its
     DMA transfers (:func:`hwcnn.arch.dma_timing.chain_timing` of the unit's descriptors, exact
     for the DMA alone) and its one-per-cycle buffer writes (load: words, or word pieces of
@@ -190,12 +202,14 @@ def transfer_approx(insn: Insn, *, target: Any, bus_bytes: int, dram: DramTiming
 def slot_cycles(insn: Insn, *, target: Any, bus_bytes: int, dram: DramTiming,
                 base: int = 0) -> Fraction:
     """Cycles of the DRAM's data-slot server that ``insn``'s beats occupy (``tau`` per beat,
-    :meth:`hwcnn.arch.dma.DramTiming.slot`); a LOAD2D counts ``m*k`` elements in full beats
-    (its padding and partial beats left out)."""
+    :meth:`hwcnn.arch.dma.DramTiming.slot`); a LOAD2D counts the beats of its descriptor
+    walker's descriptors (partial beats included, padding has none)."""
     p, q = dram.slot(bus_bytes)
     if insn.op is Opcode.LOAD2D:
-        f = insn.get()
-        beats = -(-f["m"] * f["k"] * target.elem_bytes // bus_bytes)
+        # the beats of the descriptor walker's descriptors: in-bounds bytes only, the partial
+        # first / last beats of every DMA row counted as the DRAM serves them
+        beats = sum(sum(burst_beats(d, bus_bytes))
+                    for _, d in _walker_script(insn, base, target.elem_bytes) if d is not None)
     else:
         beats = sum(b.beats for d in _descs(insn, target, base) for b in bursts(d, bus_bytes))
     return Fraction(beats * p, q)
@@ -211,7 +225,7 @@ def _size(insn: Insn, rows: int = 1) -> int:
 
 
 def isolated_cycles(insn: Insn, *, target: Any, bus_bytes: int, dram: DramTiming,
-                    outstanding: int = 4, base: int = 0, limit: int = 50_000_000) -> int:
+                    outstanding: int = DMA_OUTSTANDING, base: int = 0, limit: int = 50_000_000) -> int:
     """Cycles from ``insn``'s handshake with its executor (cycle 0) to the first cycle its
     status is valid, on an idle machine: the exact unit model and DMA, stepped alone."""
     if insn.op is Opcode.STORE:
@@ -248,7 +262,7 @@ class Durations:
     target: Any
     bus_bytes: int
     dram: DramTiming
-    outstanding: int = 4
+    outstanding: int = DMA_OUTSTANDING
     base: int = 0
     step_limit: int = 2_000
     #: serialize the transfers' data phases on the DRAM's slot server (:meth:`start`)
@@ -256,31 +270,56 @@ class Durations:
     memo: dict[tuple[Any, ...], tuple[int, Fraction]] = field(default_factory=dict)
     stepped: int = 0                      # isolated cycles actually stepped (cost)
     approximated: int = 0                 # distinct instructions given a closed form
-    #: the cycle (in fractions of a cycle) up to which the slot server is taken
+    #: the cycle (in fractions of a cycle) up to which reads hold the slot server
     port_free: Fraction = Fraction(0)
+    #: the same for writes (R beats have priority: reads push it later, :meth:`start`)
+    port_free_w: Fraction = Fraction(0)
+    #: the timer of the STORE whose data phase ends at ``port_free_w`` (reads lengthen it)
+    writer: Any = None
 
     def __call__(self, insn: Insn) -> int:
         return self.cost(insn)[0]
 
-    def start(self, insn: Insn, t: int) -> int:
+    def start(self, insn: Insn, t: int, unit: Any = None) -> int:
         """The duration of ``insn`` taken in cycle ``t`` with the slot server shared: its
-        isolated duration ``d`` ends with the ``s`` slot cycles of its beats; when the server
-        is still taken at ``t + d - s`` by earlier transfers, it finishes that much later."""
+        isolated duration ``d`` ends with the ``s`` slot cycles of its beats. R beats have
+        priority over W beats (the slot server's rule): a read is delayed only by earlier
+        reads still holding the server at ``t + d - s``; a write by earlier reads and writes.
+        A read whose data phase begins before a write's ends goes first: the write's
+        reservation and its running timer (``unit`` of that STORE) end ``s`` later."""
         d, slots = self.cost(insn)
         if not self.contention or not slots:
             return d
-        late = self.port_free - (t + d - slots)
+        data0 = t + d - slots
+        if insn.op is Opcode.STORE:
+            late = max(self.port_free, self.port_free_w) - data0
+            if late > 0:
+                d += -(-late.numerator // late.denominator)
+            self.port_free_w = max(self.port_free_w, Fraction(t + d))
+            self.writer = unit
+            return d
+        late = self.port_free - data0
         if late > 0:
             d += -(-late.numerator // late.denominator)
-        self.port_free = max(self.port_free, Fraction(t + d))
+        end = Fraction(t + d)
+        self.port_free = max(self.port_free, end)
+        if self.port_free_w > end - slots:
+            # the write's beats still due when the read's data phase begins wait behind all
+            # of it (R priority)
+            self.port_free_w += slots
+            w = self.writer
+            if w is not None and w.state == "RUN":
+                w.left += -(-slots.numerator // slots.denominator)
         return d
 
     def fetch_beat(self, t: int) -> None:
         """A beat of the fetch unit's program read in cycle ``t`` (stepped on the DMA): while
-        transfers hold the slot server beyond ``t``, their reservation ends one slot later."""
+        transfers hold the slot server beyond ``t``, their reservations end one slot later."""
+        p, q = self.dram.slot(self.bus_bytes)
         if self.port_free > t:
-            p, q = self.dram.slot(self.bus_bytes)
             self.port_free += Fraction(p, q)
+        if self.port_free_w > t:
+            self.port_free_w += Fraction(p, q)
 
     def cost(self, insn: Insn) -> tuple[int, Fraction]:
         """(isolated duration, slot cycles) of ``insn``, memoized."""
@@ -323,7 +362,7 @@ class TimedUnit(_Idle):
 
     def accept(self, insn: Insn, t: int) -> None:
         self.is_store = insn.op is Opcode.STORE
-        d = self.duration.start(insn, t)
+        d = self.duration.start(insn, t, self)
         self.left = d - 1
         self.state = "STATUS" if self.left <= 0 else "RUN"
 
@@ -347,7 +386,7 @@ class TimedUnit(_Idle):
 
 
 def run_insns_fast(insns: tuple[Insn, ...] | list[Insn], *, target: Any, array: Any,
-                   bus_bytes: int, dram: DramTiming, outstanding: int = 4, base: int = 0,
+                   bus_bytes: int, dram: DramTiming, outstanding: int = DMA_OUTSTANDING, base: int = 0,
                    prog_base: int = 0, window: tuple[int, int] = (0, 1 << 32),
                    origin: tuple[str, ...] | None = None, limit: int = 1 << 62,
                    durations: Durations | None = None) -> Any:
@@ -356,14 +395,15 @@ def run_insns_fast(insns: tuple[Insn, ...] | list[Insn], *, target: Any, array: 
 
     dur = durations if durations is not None else Durations(
         target=target, bus_bytes=bus_bytes, dram=dram, outstanding=outstanding, base=base)
-    dur.port_free = Fraction(0)
+    dur.port_free = dur.port_free_w = Fraction(0)
+    dur.writer = None
     return run_insns(insns, target=target, array=array, bus_bytes=bus_bytes, dram=dram,
                      outstanding=outstanding, base=base, prog_base=prog_base, window=window,
                      origin=origin, limit=limit, timed=dur)
 
 
 def run_program_fast(comp: Any, *, array: Any, bus_bytes: int, dram: DramTiming,
-                     outstanding: int = 4, base: int = 0) -> Any:
+                     outstanding: int = DMA_OUTSTANDING, base: int = 0) -> Any:
     """:func:`run_insns_fast` of a compiled program laid out as
     :func:`hwcnn.machine.socsim.run_program` lays it out."""
     size = comp.regions[-1].offset + comp.regions[-1].size
