@@ -17,7 +17,7 @@ priority) is replaced by that ledger (a read waits only for earlier reads' slots
 all earlier slots, and a read whose data phase begins before a write's ends pushes the write,
 running timer included, by the read's slot cycles); the fetch unit's program reads are stepped
 on the real DMA and each of their beats pushes the ledger's reservations one slot later
-(:meth:`Durations.fetch_beat`), but they do not wait for the transfers. Within 5 % of the
+(:meth:`Durations.fetch_beat`), but they do not wait for the transfers. Within 3 % of the
 stepped model on the shipped small networks, on a DRAM that keeps up with the bus and on one
 that does not (-2.7 % .. +1.2 % in total, at most 2.5 % of the run per layer, over the 35
 configurations of tests/test_insnsim.py). Everything else (which instruction

@@ -25,10 +25,10 @@ from ..machine.socsim import CycleLimit, run_program
 
 #: The label of a figure from the stepped machine model.
 PROVEN = "model proven equal to the RTL"
-#: The label of a figure from the instruction-level model (tests/test_insnsim.py: within 5 %
+#: The label of a figure from the instruction-level model (tests/test_insnsim.py: within 3 %
 #: of the stepped model on the shipped small networks, on a DRAM that keeps up with the bus
 #: and on one that does not).
-ESTIMATED = "instruction-level estimate (within 5 % of the RTL model on the tested networks)"
+ESTIMATED = "instruction-level estimate (within 3 % of the RTL model on the tested networks)"
 #: The label of memsim's figures (no RTL implements its double-buffered DRAM model; it assumes
 #: loads at the DRAM's bandwidth, which the load unit's im2col gather (one element per cycle in
 #: OS, up to a word in WS) and the per-pixel DMA rows do not reach: bench/bench_machine.py).

@@ -24,7 +24,7 @@ from .common import OUTPUT_FILE, OUTPUT_HELP, emit, load_graph, model_argument, 
                    "per layer the cycle of its last DRAM write. A network beyond 5,000,000 "
                    "cycles gets the instruction-level estimate instead (the machine's queues "
                    "and tokens, every LOAD/STORE a timer of its duration on an idle machine, "
-                   "the DRAM shared by a ledger: within 5% of the stepped model on the tested "
+                   "the DRAM shared by a ledger: within 3% of the stepped model on the tested "
                    "networks), labelled as such.")
 @strict_option
 @max_memory_option
