@@ -40,14 +40,21 @@ def test_compile_writes_reproducible_files_without_paths(tmp_path: Path,
     assert doc["instructions"] * INSN_BYTES == len(prog) == doc["regions"][0]["size"]
     assert (a / "dram.bin").read_bytes()[:len(prog)] == prog       # the image starts with it
     assert doc["registers"] == {"insn_base": 0, "insn_count": doc["instructions"]}
-    assert doc["tensors"]["fc"]["shape"] == [10] and doc["tensors"]["conv1"]["layout"] == "HWC"
+    assert doc["tensors"]["fc"]["shape"] == [10] and doc["tensors"]["pool1"]["layout"] == "HWC"
+    # conv1 is pooled in the output buffer: no DRAM tensor (--no-fuse-pool stores it)
+    assert doc["tensors"]["conv1"] == {"tensor": None, "on_chip": "pool1", "shape": [4, 8, 8],
+                                       "bits": 8, "scale": doc["tensors"]["conv1"]["scale"]}
+    assert "tensor:conv1" not in [r["name"] for r in doc["regions"]]
 
 
+@pytest.mark.parametrize("fuse", [True, False], ids=["fused", "no-fuse-pool"])
 def test_compiled_files_run_to_the_golden_outputs(tmp_path: Path,
-                                                 capsys: pytest.CaptureFixture[str]) -> None:
+                                                 capsys: pytest.CaptureFixture[str],
+                                                 fuse: bool) -> None:
     x = (np.arange(64, dtype=np.int8).reshape(1, 8, 8) * 3 - 90).astype(np.int8)
     np.save(tmp_path / "x.npy", x)
-    out = _compile(tmp_path, capsys, "--input", str(tmp_path / "x.npy"))
+    out = _compile(tmp_path, capsys, "--input", str(tmp_path / "x.npy"),
+                   *(() if fuse else ("--no-fuse-pool",)))
     doc = json.loads((out / "memory_map.json").read_text())
     image = (out / "dram.bin").read_bytes()
     inp = doc["tensors"]["input"]
@@ -59,7 +66,8 @@ def test_compiled_files_run_to_the_golden_outputs(tmp_path: Path,
     gold = np.load(tmp_path / "gold.npz")
     dram = run_program(from_bytes((out / "program.bin").read_bytes()), load_target(doc), image,
                        doc["dram"]["total_bytes"])
-    for layer in ("conv1", "pool1", "conv2", "fc"):
+    assert (doc["tensors"]["conv1"]["tensor"] is None) is fuse
+    for layer in ("pool1", "conv2", "fc") if fuse else ("conv1", "pool1", "conv2", "fc"):
         t = doc["tensors"][layer]
         c, p = t["channels"], t["pixels"]
         idx = t["offset"] + (np.arange(p)[:, None] * t["pixel_stride"] + np.arange(c)[None])
@@ -74,8 +82,14 @@ def test_compile_refusals(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     r = run_cli(["compile", TINY, "--array", "4x4", "--dram-bytes", "2048", "-o", str(out)],
                 capsys)
     assert r.code == 2 and r.crash is None
-    assert r.err == ("hwcnn: error: the memory map needs 2506 bytes, more than the DRAM "
+    # 2506 bytes unfused; conv1 pooled in the output buffer drops its 8x8x4 = 256-byte tensor
+    # and 4 instructions (its STORE, pool1's LOAD into OUT, 2 barrier NOPs: 128 bytes)
+    assert r.err == ("hwcnn: error: the memory map needs 2122 bytes, more than the DRAM "
                      "window of 2048 bytes (--dram-bytes)\n")
+    r = run_cli(["compile", TINY, "--array", "4x4", "--dram-bytes", "2048", "--no-fuse-pool",
+                 "-o", str(out)], capsys)
+    assert r.code == 2 and r.err == ("hwcnn: error: the memory map needs 2506 bytes, more than "
+                                     "the DRAM window of 2048 bytes (--dram-bytes)\n")
     assert not out.exists()
     r = run_cli(["compile", TINY, "--dram-bytes", "lots", "-o", str(out)], capsys)
     assert r.code == 2 and r.err == ("hwcnn: error: --dram-bytes must be a size such as 4GiB, "

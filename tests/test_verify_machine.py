@@ -28,13 +28,22 @@ def test_program_engine_matches(df: str, capsys: pytest.CaptureFixture[str]) -> 
                         r"no cycles\)", lines[1])
     rows = {ln.split()[0]: ln.split() for ln in lines[3:-1]}
     assert set(rows) == {"input", "conv1", "pool1", "conv2", "fc"}
-    assert all(row[-1] == "yes" for row in rows.values())
+    assert all(rows[ly][-1] == "yes" for ly in ("input", "pool1", "conv2", "fc"))
+    assert lines[4] == ("conv1  array       1  not in DRAM (pooled by pool1 in the output "
+                        "buffer; not compared)")
     assert lines[-1] == "all layers match"
+    r = run_cli(["verify", TINY, "--array", "4x4", "--dataflow", df, "--engine", "program",
+                 "--no-fuse-pool"], capsys)
+    assert r.code == 0, (r.err, r.crash)
+    rows = {ln.split()[0]: ln.split() for ln in r.out.splitlines()[3:-1]}
+    assert set(rows) == {"input", "conv1", "pool1", "conv2", "fc"}
+    assert all(row[-1] == "yes" for row in rows.values())
 
 
 def test_program_engine_catches_a_corrupted_weight(monkeypatch: pytest.MonkeyPatch,
                                                    capsys: pytest.CaptureFixture[str]) -> None:
-    """Negative control: one weight byte flipped in the DRAM image -> conv1 differs."""
+    """Negative control: one weight byte flipped in the DRAM image -> conv1 differs (seen in
+    pool1: conv1 is pooled in the output buffer; with --no-fuse-pool in conv1 itself)."""
     real = backend.compile_network
 
     def corrupt(prog, qnet, **kw):  # type: ignore[no-untyped-def]
@@ -46,11 +55,12 @@ def test_program_engine_catches_a_corrupted_weight(monkeypatch: pytest.MonkeyPat
                                      qnet, kw["x"])
 
     monkeypatch.setattr(backend, "compile_network", corrupt)
-    r = run_cli(["verify", TINY, "--array", "4x4", "--engine", "program"], capsys)
-    assert r.code == 1, (r.err, r.crash)
-    assert re.fullmatch(r"mismatch: layer 'conv1' no tile at \[\d+, \d+, \d+\]: expected -?\d+, "
-                        r"got -?\d+\n", r.err)
-    assert "all layers match" not in r.out
+    for extra, layer in (((), "pool1"), (("--no-fuse-pool",), "conv1")):
+        r = run_cli(["verify", TINY, "--array", "4x4", "--engine", "program", *extra], capsys)
+        assert r.code == 1, (r.err, r.crash)
+        assert re.fullmatch(rf"mismatch: layer '{layer}' no tile at \[\d+, \d+, \d+\]: "
+                            r"expected -?\d+, got -?\d+\n", r.err), r.err
+        assert "all layers match" not in r.out
 
 
 def test_rtl_engine_refuses_a_large_program(capsys: pytest.CaptureFixture[str]) -> None:
@@ -59,7 +69,7 @@ def test_rtl_engine_refuses_a_large_program(capsys: pytest.CaptureFixture[str]) 
     assert r.code == 2 and r.crash is None and r.out == ""
     assert re.fullmatch(
         rf"hwcnn: error: {re.escape(TINY)}: the RTL simulation may take up to \d{{1,3}}(,\d{{3}})* "
-        r"cycles \(rtlsim work bound of 31 instructions\), more than --max-cycles 1,000; use "
+        r"cycles \(rtlsim work bound of 27 instructions\), more than --max-cycles 1,000; use "
         r"--engine program, or a smaller model or larger array\n", r.err), r.err
 
 

@@ -6,7 +6,7 @@ the initial DRAM image; :class:`Compiled` is the result."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -30,8 +30,11 @@ class Compiled:
     origin: tuple[str, ...]          # per instruction: "layer tile i" / "barrier" / "end"
     image: bytes                      # program, weights, params, input (zeros without one)
     regions: tuple[Region, ...]
-    views: Mapping[str, TensorView]  # every layer -> the tensor holding its value
+    views: Mapping[str, TensorView]  # every layer stored in DRAM -> the tensor holding its value
     shapes: Mapping[str, tuple[int, ...]]
+    #: layers whose value never reaches DRAM (a conv pooled in the output buffer, with its
+    #: fused BatchNorm / ReLU) -> the pool layer that reads it there; no view, no region
+    on_chip: Mapping[str, str] = field(default_factory=dict)
 
     def region(self, name: str) -> Region:
         return next(r for r in self.regions if r.name == name)
@@ -43,9 +46,15 @@ class Compiled:
 
 
 def compile_network(program: Program, qnet: QuantizedNetwork, *,
-                    dram_bytes: int = DEFAULT_DRAM_BYTES, x: np.ndarray | None = None
-                    ) -> Compiled:
+                    dram_bytes: int = DEFAULT_DRAM_BYTES, x: np.ndarray | None = None,
+                    fuse_pool: bool = True) -> Compiled:
     """Compile ``program`` (:func:`hwcnn.compiler.lower` of ``qnet.graph``) for ``qnet``.
+
+    ``fuse_pool``: a max / average / sum / global-average pool that is the only reader of a
+    conv or dense layer's output, whose GEMM tiles hold complete pool windows, runs on the
+    GEMM's output words in the output buffer (its VECs right after each GEMM): the conv's
+    STORE and the pool's LOAD are not emitted and the conv's value never reaches DRAM
+    (``Compiled.on_chip``; ``rtl/README.md`` 9.3). False: every layer goes through DRAM.
 
     ``x`` (one integer input image in the network's input format) is written into the input
     region of the DRAM image; without it the region is zeros. Raises ProgramError /
@@ -55,7 +64,7 @@ def compile_network(program: Program, qnet: QuantizedNetwork, *,
     d = BufferDepths.for_config(hw)
     target = Target(array=hw.array, act=d.act, weight=d.weight, param=d.param, out=d.out,
                     acc=d.acc, dram_bytes=dram_bytes)
-    gen = _Gen(program, qnet, target)
+    gen = _Gen(program, qnet, target, fuse_pool=fuse_pool)
     gen.run()
     # place the regions
     sizes = [("program", len(gen.out) * INSN_BYTES), ("weights", gen.size["weights"]),
@@ -87,7 +96,8 @@ def compile_network(program: Program, qnet: QuantizedNetwork, *,
             image[where[region] + off:where[region] + off + len(data)] = data
     shapes = {n: tuple(gen.g.nodes[n]["out_shape"].as_list()) for n in gen.views}
     comp = Compiled(name=qnet.name, target=target, insns=tuple(insns), origin=tuple(origin),
-                    image=bytes(image), regions=tuple(regions), views=gen.views, shapes=shapes)
+                    image=bytes(image), regions=tuple(regions), views=gen.stored_views,
+                    shapes=shapes, on_chip=gen.on_chip)
     if x is not None:
         comp = replace_input(comp, qnet, x)
     return comp
@@ -112,7 +122,7 @@ def replace_input(comp: Compiled, qnet: QuantizedNetwork, x: np.ndarray) -> Comp
     image[r.offset:r.offset + len(data)] = data
     return Compiled(name=comp.name, target=comp.target, insns=comp.insns, origin=comp.origin,
                     image=bytes(image), regions=comp.regions, views=comp.views,
-                    shapes=comp.shapes)
+                    shapes=comp.shapes, on_chip=comp.on_chip)
 
 
 __all__ = ["Compiled", "compile_network", "replace_input", "tensor_bytes"]

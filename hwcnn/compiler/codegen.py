@@ -41,7 +41,8 @@ from ..isa.target import Target
 from ..numerics import fixedpoint as fp
 from ..numerics.quantize import QuantizedNetwork
 from .memmap import TensorView, owners, tensor_views
-from .plan import GemmTile, PoolTile, Program, Unit
+from .plan import GemmTile, LayerPlan, PoolTile, Program, Unit
+from .pool import PoolGeom, _band_rows, pool_geoms
 from .qparams import gemm_b, gemm_columns, output_clamp, pool_params, tile_qlayer
 
 
@@ -89,13 +90,24 @@ def _two_d(sp: tuple[int, ...], name: str) -> tuple[int, int]:
     return (1, sp[0]) if len(sp) == 1 else (sp[0], sp[1]) if sp else (1, 1)
 
 
+@dataclass(frozen=True, slots=True)
+class _PoolFusion:
+    """A pool computed on its conv's output words in OUT: per conv tile index (the tiles that
+    write outputs) the pool output rows ``(oy0, rows)`` it owns."""
+
+    pool: str
+    geom: PoolGeom
+    bands: dict[int, tuple[int, int]]
+
+
 class _Gen:
-    def __init__(self, program: Program, qnet: QuantizedNetwork, target: Target) -> None:
+    def __init__(self, program: Program, qnet: QuantizedNetwork, target: Target, *,
+                 fuse_pool: bool = True) -> None:
         self.p, self.q, self.t = program, qnet, target
         self.g: nx.DiGraph = qnet.graph
         self.eb = target.elem_bytes
         self.own = owners(program)
-        self.views, self.alloc = tensor_views(program, self.g, self.own, self.eb)
+        self.views, alloc = tensor_views(program, self.g, self.own, self.eb)
         self.out: list[_Pending] = []
         self.blobs: dict[str, dict[tuple[Any, ...], tuple[int, bytes]]] = {"weights": {},
                                                                             "params": {}}
@@ -109,6 +121,78 @@ class _Gen:
         for pl in program.layers:
             if pl.unit == Unit.FUSED:
                 self.fused.setdefault(pl.host, []).append(pl.name)
+        self.pooled: dict[str, _PoolFusion] = self.fusions() if fuse_pool else {}
+        self.skip = {f.pool for f in self.pooled.values()}
+        self.pool_tiles: dict[str, int] = {}
+        #: layers whose value never reaches DRAM -> the pool that reads it in the output buffer
+        self.on_chip = {n: self.pooled[o].pool for n, o in self.own.items() if o in self.pooled}
+        gone = {self.views[c].region for c in self.pooled}
+        self.alloc = [(r, n) for r, n in alloc if r not in gone]
+        self.stored_views = {n: v for n, v in self.views.items() if n not in self.on_chip}
+
+    # -- conv + pool in the output buffer -----------------------------------------------------
+    def fusions(self) -> dict[str, _PoolFusion]:
+        """conv/dense layer -> the pool run on its output words in OUT (``rtl/README.md`` 9.3).
+
+        A pool qualifies when its input is the value of a conv/dense layer (through a fused
+        BatchNorm / ReLU) read by nothing else and not a network output, it is one 2-D pass,
+        and every conv tile that writes outputs starts on a channel-fold boundary, covers whole
+        rows of the map and holds every input row of the pool rows it owns (each pool output
+        row owned by exactly one tile per channel slice, each tile owning at least one), with
+        the conv output and the pool output together fitting the output buffer."""
+        g, cols = self.g, self.t.array.cols
+        plans: dict[str, LayerPlan] = {p.name: p for p in self.p.layers}
+        outputs = set(self.q.outputs)
+        res: dict[str, _PoolFusion] = {}
+        for pl in self.p.layers:
+            if pl.unit != Unit.POOL or not isinstance(pl.layer, (L.Pool, L.GlobalAvgPool)):
+                continue
+            conv = self.own[pl.layer.inputs[0]]
+            cp = plans[conv]
+            if cp.unit != Unit.ARRAY or not isinstance(cp.layer, (L.Conv, L.Dense)):
+                continue
+            members = {n for n, o in self.own.items() if o == conv}
+            readers = {s for n in members for s in g.successors(n)} - members
+            if readers != {pl.name} or members & outputs:
+                continue
+            attrs = g.nodes[pl.name]
+            try:
+                geoms = pool_geoms(pl.name, pl.layer, attrs["in_shapes"][0], attrs.get("window"))
+            except ConfigError:
+                continue
+            if len(geoms) != 1 or len(attrs["in_shapes"][0].spatial) > 2:
+                continue
+            bands = self._bands(cp, geoms[0], cols)
+            if bands is not None:
+                res[conv] = _PoolFusion(pool=pl.name, geom=geoms[0], bands=bands)
+        return res
+
+    def _bands(self, cp: LayerPlan, geom: PoolGeom, cols: int
+               ) -> dict[int, tuple[int, int]] | None:
+        iw, words = geom.in_w, self.t.out
+        n_total = self.gemm_layer(cp.name).b.shape[2]
+        owned: dict[tuple[int, int], list[int]] = {}
+        bands: dict[int, tuple[int, int]] = {}
+        for t in cp.make_tiles():
+            if t.acc_out:
+                continue
+            assert isinstance(t, GemmTile)
+            ch0 = t.group * n_total + t.n0
+            if ch0 % cols or t.m0 % iw or (t.m0 + t.m) % iw:
+                return None
+            r0, r1 = t.m0 // iw, (t.m0 + t.m) // iw
+            rows = [oy for oy in range(geom.out_h)
+                    if (b := _band_rows(geom, oy, 1))[1] and r0 <= b[0] and sum(b) <= r1]
+            if not rows or rows != list(range(rows[0], rows[-1] + 1)):
+                return None
+            fn = _cdiv(t.n, cols)
+            if fn * (t.m + len(rows) * geom.out_w) > words:
+                return None
+            owned.setdefault((ch0, t.n), []).extend(rows)
+            bands[t.index] = (rows[0], len(rows))
+        if not bands or any(sorted(v) != list(range(geom.out_h)) for v in owned.values()):
+            return None
+        return bands
 
     # -- emission helpers ---------------------------------------------------------------------
     def emit(self, op: Opcode, origin: str, **f: Any) -> _Pending:
@@ -177,9 +261,10 @@ class _Gen:
 
     # -- token wiring of one tile -------------------------------------------------------------
     def wire(self, origin: str, loads: list[_Pending], k_in: int, compute: list[_Pending],
-             k_out: int, stores: list[_Pending]) -> None:
+             k_out: int, stores: list[_Pending], release: _Pending | None = None) -> None:
         """Append one tile's instructions with its tokens (loads/compute/stores built but not
-        yet appended)."""
+        yet appended); ``release`` (default the last compute instruction) frees the input
+        halves."""
         if k_in:
             n = self.pops("l", k_in)
             seq = loads or [_Pending(Opcode.LOAD, {"buffer": Buffer.ACT}, origin)]
@@ -199,7 +284,7 @@ class _Gen:
             last.f["push_next"] = 1
         if k_in:
             first.f["pop_prev"] = 1
-            last.f["push_prev"] = 1
+            (release or last).f["push_prev"] = 1
         self.out.extend(compute)
         if k_in == HALVES:
             self.nop("g", origin, push_prev=1)
@@ -272,7 +357,10 @@ class _Gen:
         os_ = arr.dataflow.value == "os"
         a_words = _cdiv(t.m, r) * t.k if os_ else _cdiv(t.k, r) * t.m
         k_in = self.fits({Buffer.ACT: a_words, Buffer.WGT: fn * t.k, Buffer.PARAM: fn})
-        k_out = 0 if t.acc_out else self.fits({Buffer.OUT: fn * t.m})
+        fuse = None if t.acc_out else self.pooled.get(t.layer)
+        band = fuse.bands[t.index] if fuse else (0, 0)
+        nout = band[1] * fuse.geom.out_w if fuse else 0
+        k_out = 0 if t.acc_out else self.fits({Buffer.OUT: fn * (t.m + nout)})
         if not k_in or (not t.acc_out and not k_out):
             need = f"{a_words} activation, {fn * t.k} weight, {fn} parameter, {fn * t.m} output"
             raise ProgramError(f"{origin}: needs {need} words, more than the buffers hold "
@@ -325,6 +413,9 @@ class _Gen:
             "per_channel": 1, "bias_en": int(gl.bias_en), "acc_in": int(t.acc_in),
             "acc_out": int(t.acc_out),
             "rounding": gl.rounding, "wrap": gl.wrap, "lo": gl.lo, "hi": gl.hi}, origin)
+        if fuse:
+            self.pooled_tile(fuse, t, ch0, c_base, band, gemm, loads, k_in, k_out)
+            return
         stores = []
         if k_out:
             stores.append(_Pending(Opcode.STORE, {
@@ -334,14 +425,64 @@ class _Gen:
                 origin))
         self.wire(origin, loads, k_in, [gemm], k_out, stores)
 
+    def pooled_tile(self, fuse: _PoolFusion, t: GemmTile, ch0: int, c_base: int,
+                    band: tuple[int, int], gemm: _Pending, loads: list[_Pending], k_in: int,
+                    k_out: int) -> None:
+        """The pool rows ``band`` of channels ``ch0 .. ch0+t.n`` computed on the GEMM's output
+        words (word ``nf*m + i``: pixel ``m0 + i``'s channel fold ``nf``): one VEC per channel
+        fold right after the GEMM, the pooled words after the conv's, one STORE of them."""
+        c, gm = self.t.array.cols, fuse.geom
+        name = fuse.pool
+        index = self.pool_tiles.get(name, 0)
+        self.pool_tiles[name] = index + 1
+        origin = f"layer {name!r} tile {index}"
+        oy0, rows = band
+        iy0, ih = _band_rows(gm, oy0, rows)
+        fn, nout = _cdiv(t.n, c), rows * gm.out_w
+        out0 = c_base + fn * t.m
+        pin0 = c_base + (iy0 - t.m0 // gm.in_w) * gm.in_w
+        pp = self.pool_layer(name)
+        vecs = []
+        for nf in range(fn):
+            pt = PoolTile(layer=name, index=index, c0=ch0 + nf * c,
+                          channels=min(c, t.n - nf * c), oy0=oy0, out_h=rows, out_w=gm.out_w,
+                          iy0=iy0, in_h=ih, in_w=gm.in_w, win=gm.win, stride=gm.stride,
+                          pad=(max(0, gm.pad[0] - oy0 * gm.stride[0]), gm.pad[1]), out_bytes=0,
+                          dram_read=0, dram_write=0, double_buffered=k_out == 1,
+                          count_pad=gm.count_pad, pad_far=gm.pad_far)
+            vecs.append(self.vec(pt, pp, pin0 + nf * t.m, out0 + nf * nout, origin))
+        dst = self.views[name]
+        store = _Pending(Opcode.STORE, {
+            "buffer": Buffer.OUT, "mode": MemMode.PIXELS, "sram_base": out0,
+            "dram_base": self.dram(dst, oy0 * gm.out_w, ch0), "rows": nout, "elems": t.n,
+            "dram_stride": dst.pix_stride * self.eb, "sram_stride": 1, "fold_stride": nout},
+            origin)
+        self.wire(origin, loads, k_in, [gemm, *vecs], k_out, [store], release=gemm)
+
     # -- pool tiles ---------------------------------------------------------------------------
+    def pool_layer(self, name: str) -> Any:
+        layer = self.g.nodes[name]["layer"]
+        ql = tile_qlayer(self.q, name)
+        lo, hi = output_clamp(self.q, ql, self.fused.get(name, ()))
+        return pool_params(name, layer, ql, lo, hi)
+
+    def vec(self, t: PoolTile, pp: Any, pin: int, c_base: int, origin: str) -> _Pending:
+        return _Pending(Opcode.VEC, {
+            "pool_op": VecOp[pp.op.name], "in_h": t.in_h, "in_w": t.in_w, "out_h": t.out_h,
+            "out_w": t.out_w,
+            "win_h": t.win[0], "win_w": t.win[1], "stride_h": t.stride[0], "stride_w": t.stride[1],
+            "pad_top": t.pad[0], "pad_left": t.pad[1], "pad_bottom": t.pad_far[0],
+            "pad_right": t.pad_far[1], "count_pad": int(t.count_pad), "pin_base": pin,
+            "c_base": c_base,
+            "m0": pp.m0,
+            "shift": pp.shift, "rounding": ROUNDING_CODE[pp.rounding],
+            "wrap": int(pp.mode is fp.Overflow.WRAP), "lo": pp.lo, "hi": pp.hi}, origin)
+
     def pool_tile(self, t: PoolTile) -> None:
         name = t.layer
         origin = f"layer {name!r} tile {t.index}"
         layer = self.g.nodes[name]["layer"]
-        ql = tile_qlayer(self.q, name)
-        lo, hi = output_clamp(self.q, ql, self.fused.get(name, ()))
-        pp = pool_params(name, layer, ql, lo, hi)
+        pp = self.pool_layer(name)
         if isinstance(layer, L.Pool) and len(self.g.nodes[name]["in_shapes"][0].spatial) > 2:
             raise ConfigError(f"layer {name!r}: 3-D pooling is not supported by the "
                               "instruction set")
@@ -365,16 +506,7 @@ class _Gen:
                 "dram_base": self.dram(v, first, t.c0), "rows": rows, "elems": t.channels,
                 "dram_stride": v.pix_stride * self.eb, "sram_stride": step,
                 "fold_stride": 0}, origin))
-        compute.append(_Pending(Opcode.VEC, {
-            "pool_op": VecOp[pp.op.name], "in_h": t.in_h, "in_w": t.in_w, "out_h": t.out_h,
-            "out_w": t.out_w,
-            "win_h": t.win[0], "win_w": t.win[1], "stride_h": t.stride[0], "stride_w": t.stride[1],
-            "pad_top": t.pad[0], "pad_left": t.pad[1], "pad_bottom": t.pad_far[0],
-            "pad_right": t.pad_far[1], "count_pad": int(t.count_pad), "pin_base": pin,
-            "c_base": c_base,
-            "m0": pp.m0,
-            "shift": pp.shift, "rounding": ROUNDING_CODE[pp.rounding],
-            "wrap": int(pp.mode is fp.Overflow.WRAP), "lo": pp.lo, "hi": pp.hi}, origin))
+        compute.append(self.vec(t, pp, pin, c_base, origin))
         dst = self.views[name]
         store = _Pending(Opcode.STORE, {
             "buffer": Buffer.OUT, "mode": MemMode.PIXELS, "sram_base": c_base,
@@ -385,7 +517,7 @@ class _Gen:
     # -- the walk -----------------------------------------------------------------------------
     def run(self) -> None:
         for pl in self.p.layers:
-            if pl.unit not in (Unit.ARRAY, Unit.POOL):
+            if pl.unit not in (Unit.ARRAY, Unit.POOL) or pl.name in self.skip:
                 continue
             reads = [self.own[u] for u in pl.layer.inputs]
             if self.dirty and any(not isinstance(self.g.nodes[o]["layer"], L.Input)

@@ -29,8 +29,13 @@ def memory_map(comp: Compiled, program: Program, qnet: QuantizedNetwork) -> dict
     bufs["acc"] = {"depth": t.acc, "lanes": a.cols, "lane_bits": a.acc_bits}
     tensors = {}
     for p in program.layers:
-        v = comp.views[p.name]
         ql = qnet.by_name[qnet.alias[p.name]]
+        if p.name in comp.on_chip:
+            tensors[p.name] = {"tensor": None, "on_chip": comp.on_chip[p.name],
+                               "shape": list(comp.shapes[p.name]), "bits": ql.out.bits,
+                               "scale": ql.out.scale}
+            continue
+        v = comp.views[p.name]
         tensors[p.name] = {
             "tensor": v.owner, "offset": comp.address(p.name), "shape": list(comp.shapes[p.name]),
             "layout": "HWC", "channels": v.channels, "pixels": v.pixels,

@@ -14,7 +14,8 @@ LOAD / LOAD2D / STORE move bytes between a copy of the DRAM image and the buffer
 field, ``hwcnn.isa.fields.SIZE_FIELDS``, is a NOP). Buffers start
 filled with garbage, so an operand that was never loaded does not happen to be right.
 :func:`check_compiled` reads every layer's tensor back from DRAM and compares it with the
-golden network (:func:`hwcnn.machine.verification.compare`).
+golden network (:func:`hwcnn.machine.verification.compare`); a layer the program keeps on chip
+(``Compiled.on_chip``) has no tensor in DRAM and is not compared.
 """
 
 from __future__ import annotations
@@ -278,12 +279,16 @@ def read_tensor(comp: Compiled, dram: np.ndarray, layer: str) -> np.ndarray:
 
 def compare_dram(comp: Compiled, program: Program, qnet: QuantizedNetwork, x: np.ndarray,
                  dram: np.ndarray) -> Verification:
-    """Every layer of ``program`` read back from ``dram`` (the image's offset 0 first) and
-    compared with the golden network (cycles are not part of it: reported as 0)."""
+    """Every layer of ``program`` stored in DRAM read back from ``dram`` (the image's offset 0
+    first) and compared with the golden network (cycles are not part of it: reported as 0).
+    A layer the program keeps on chip (``comp.on_chip``: a conv pooled in the output buffer)
+    has no tensor in DRAM and is left out; its pool's output is compared."""
     host = {p.name: (p.host or p.name) for p in program.layers}
     tail = {host[p.name]: p.name for p in program.layers}
     out = []
     for p in program.layers:
+        if p.name in comp.on_chip:
+            continue
         y = read_tensor(comp, dram, p.name)
         out.append(LayerExecution(name=p.name, unit=p.unit, host=host[p.name],
                                   represents=tail[host[p.name]], tiles=p.tiles, cycles=0,

@@ -74,7 +74,8 @@ def mapped_bytes(comp: Compiled) -> int:
 
 
 def storing_layers(program: Program) -> list[str]:
-    """Layers whose tiles store their own tensor (the progress watch's layers)."""
+    """Layers whose tiles store their own tensor (the progress watch's layers, less those a
+    compiled program keeps on chip, ``Compiled.on_chip``)."""
     return [p.name for p in program.layers if p.unit in (Unit.ARRAY, Unit.POOL)]
 
 
@@ -104,7 +105,7 @@ def make_job(comp: Compiled, program: Program, *, bus_bytes: int, dram_timing,  
     """The job of running ``comp`` (the overrides build the error cases) and its owner map."""
     size = mapped_bytes(comp)
     ram = -(-(base0 + size) // 4096) * 4096
-    layers = storing_layers(program)
+    layers = [n for n in storing_layers(program) if n not in comp.on_chip]
     owner, sizes = owner_map(comp, layers, ram, base0)
     bound = work_bound(comp.insns, comp.target, bus_bytes, dram_timing)
     job = Job(ram_bytes=ram, base0=base0,

@@ -25,9 +25,14 @@ _HW_KEYS = ("board", "array", "dataflow", "clock_mhz", "dram_gbps", "buffers")
 @click.option("-o", "--out-dir", type=OUTPUT_DIR, required=True,
               help="Directory for program.bin, dram.bin and memory_map.json (created when "
                    "complete; its parent must exist).")
+@click.option("--no-fuse-pool", "no_fuse_pool", is_flag=True,
+              help="Store every conv's output to DRAM and LOAD it back for its pool (by "
+                   "default a pool that is the only reader of a conv whose GEMM tiles hold "
+                   "complete pool windows runs on the conv's output in the output buffer, "
+                   "and the conv's value is not stored).")
 @max_memory_option
 def compile_(model: str, input_path: str | None, dram_bytes: str, out_dir: str,
-             **opts: object) -> None:
+             no_fuse_pool: bool, **opts: object) -> None:
     """Compile MODEL into the accelerator's instruction stream and DRAM image.
 
     program.bin holds 32-byte instructions (rtl/README.md section 9); dram.bin the initial
@@ -64,7 +69,7 @@ def compile_(model: str, input_path: str | None, dram_bytes: str, out_dir: str,
         input_header(input_path, g.nodes[_input_name(g)]["out_shape"])
         x = _one_input(input_path, b.qnet, g.nodes[_input_name(g)]["out_shape"])
     prog = lower(b.graph, hw)
-    comp = compile_network(prog, b.qnet, dram_bytes=window, x=x)
+    comp = compile_network(prog, b.qnet, dram_bytes=window, x=x, fuse_pool=not no_fuse_pool)
     files: dict[str, bytes | str] = {
         "program.bin": to_bytes(list(comp.insns)), "dram.bin": comp.image,
         "memory_map.json": dumps(memory_map(comp, prog, b.qnet))}

@@ -34,15 +34,23 @@ _HW_KEYS = ("board", "array", "dataflow", "clock_mhz", "dram_gbps", "buffers")
 @click.option("--input", "input_path", type=click.Path(dir_okay=False),
               help=".npy image (C, H, W) to run: integer dtype = already in the input format, "
                    "float = quantized here (default: a seeded random image).")
+@click.option("--no-fuse-pool", "no_fuse_pool", is_flag=True,
+              help="--engine program|rtl: compile without running a pool on its conv's output "
+                   "in the output buffer, so that every layer is stored to DRAM and compared "
+                   "(by default such a conv's value never reaches DRAM and only its pool's "
+                   "output is compared).")
 @max_memory_option
 def verify(model: str, engine: str, input_path: str | None, bus_bits: str,
-           max_cycles: int | None, backpressure: float, **opts: object) -> None:
+           max_cycles: int | None, backpressure: float, no_fuse_pool: bool,
+           **opts: object) -> None:
     """Lower MODEL.yaml onto the array, execute every tile (operands gathered as the tile
     describes, K-split chains, pool bands) and compare every layer bit for bit with the golden
     network, and every tile's cycles with the lowering's prediction.
 
     With --engine program or rtl, MODEL is compiled (as `hwcnn compile` does) and the program
-    runs from its DRAM image; every layer is read back from DRAM and compared. rtl prints,
+    runs from its DRAM image; every layer stored to DRAM is read back and compared (a conv
+    whose pool runs on its output in the output buffer is not stored: its pool's output is
+    compared, --no-fuse-pool stores and compares it). rtl prints,
     per layer, the cycle of its last DRAM write and the start-to-done cycles measured on the
     RTL; a program over --max-cycles is refused (exit 2), as is a missing cocotbext-axi.
 
@@ -80,10 +88,11 @@ def verify(model: str, engine: str, input_path: str | None, bus_bits: str,
         from ...rtlsim.bounds import MAX_RTL_CYCLES
         from .verify_machine import run_program, run_rtl
 
-        bad = (run_program(header, b, hw, x) if engine == "program" else
+        fuse = not no_fuse_pool
+        bad = (run_program(header, b, hw, x, fuse_pool=fuse) if engine == "program" else
                run_rtl(model, header, b, hw, board, x, bus_bits=int(bus_bits),
                        max_cycles=MAX_RTL_CYCLES if max_cycles is None else max_cycles,
-                       pause=backpressure, seed=seed))
+                       pause=backpressure, seed=seed, fuse_pool=fuse))
         if bad == "error":
             raise SystemExit(1)
         if bad is not None:

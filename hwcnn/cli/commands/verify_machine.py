@@ -4,7 +4,9 @@
 no cycles). ``rtl``: the Verilog of the complete accelerator under Verilator and cocotb
 (:func:`hwcnn.rtlsim.check.check_rtl`); per layer the cycle (counted from the start pulse) in
 which the testbench saw its last output byte written to DRAM, and the start-to-done total the
-machine's CYCLES register reads after done. Both read every layer back from DRAM and compare it with the golden network.
+machine's CYCLES register reads after done. Both read every layer stored to DRAM back and
+compare it with the golden network; a conv pooled in the output buffer (``Compiled.on_chip``)
+is listed as not in DRAM (``--no-fuse-pool`` stores and compares it).
 """
 
 from __future__ import annotations
@@ -24,25 +26,39 @@ def dram_timing(hw: Any, board: Any) -> Any:
     return dram_timing_of(hw, board)
 
 
-def _compile(b: Any, hw: Any, x: Any) -> tuple[Any, Any]:
+def _compile(b: Any, hw: Any, x: Any, fuse_pool: bool = True) -> tuple[Any, Any]:
     from ...compiler.backend import compile_network
     from ...compiler.lowering import lower
 
     prog = lower(b.graph, hw)
-    return prog, compile_network(prog, b.qnet, x=x)
+    return prog, compile_network(prog, b.qnet, x=x, fuse_pool=fuse_pool)
 
 
-def run_program(header: str, b: Any, hw: Any, x: Any) -> Any:
+def _rows(prog: Any, comp: Any, ver: Any) -> list[tuple[str, str, int, Any]]:
+    """Per program layer (name, unit, tiles, its check or the pool that keeps it on chip)."""
+    checks = {c.name: c for c in ver.layers}
+    return [(p.name, p.unit, p.tiles, checks.get(p.name, comp.on_chip.get(p.name)))
+            for p in prog.layers]
+
+
+def _on_chip(pool: str) -> str:
+    return f"not in DRAM (pooled by {pool} in the output buffer; not compared)"
+
+
+def run_program(header: str, b: Any, hw: Any, x: Any, fuse_pool: bool = True) -> Any:
     from ...machine.program_exec import check_compiled
 
-    prog, comp = _compile(b, hw, x)
+    prog, comp = _compile(b, hw, x, fuse_pool)
     res = check_compiled(comp, prog, b.qnet, x)
     click.echo(header)
     click.echo(f"{len(comp.insns)} instructions, {len(comp.image)} bytes of DRAM image "
                "(functional interpreter: no cycles)")
-    width = max(len(c.name) for c in res.layers)
+    width = max(len(p.name) for p in prog.layers)
     click.echo(f"{'layer':<{width}}  {'unit':<5}  {'tiles':>6}  match")
-    for c in res.layers:
+    for name, unit, tiles, c in _rows(prog, comp, res):
+        if isinstance(c, str):
+            click.echo(f"{name:<{width}}  {unit:<5}  {tiles:>6}  {_on_chip(c)}")
+            continue
         mark = "yes" if c.match else f"NO ({c.mismatches} elements)"
         note = f"  ({c.unit} into {c.host})" if c.host != c.name else ""
         click.echo(f"{c.name:<{width}}  {c.unit:<5}  {c.tiles:>6}  {mark}{note}")
@@ -50,14 +66,14 @@ def run_program(header: str, b: Any, hw: Any, x: Any) -> Any:
 
 
 def run_rtl(model: str, header: str, b: Any, hw: Any, board: Any, x: Any, *, bus_bits: int,
-            max_cycles: int, pause: float, seed: int) -> Any:
+            max_cycles: int, pause: float, seed: int, fuse_pool: bool = True) -> Any:
     from ...arch.dma import ErrorCode
     from ...hw.params import BufferDepths
     from ...hw.soc.ports import SocParams
     from ...rtlsim.bounds import work_bound
     from ..options import progress_bar
 
-    prog, comp = _compile(b, hw, x)
+    prog, comp = _compile(b, hw, x, fuse_pool)
     timing = dram_timing(hw, board)
     params = SocParams(config=hw, depths=BufferDepths.for_config(hw), data_width=bus_bits)
     bound = work_bound(comp.insns, comp.target, params.bus_bytes, timing)
@@ -99,9 +115,12 @@ def run_rtl(model: str, header: str, b: Any, hw: Any, board: Any, x: Any, *, bus
     ver = chk.verification
     assert ver is not None
     stored = dict(zip(chk.run.job.layers, o.layer_cycles, strict=True))
-    width = max(len(c.name) for c in ver.layers)
+    width = max(len(p.name) for p in prog.layers)
     click.echo(f"{'layer':<{width}}  {'unit':<5}  {'tiles':>6}  {'stored at':>10}  match")
-    for c in ver.layers:
+    for name, unit, tiles, c in _rows(prog, comp, ver):
+        if isinstance(c, str):
+            click.echo(f"{name:<{width}}  {unit:<5}  {tiles:>6}  {'-':>10}  {_on_chip(c)}")
+            continue
         mark = "yes" if c.match else f"NO ({c.mismatches} elements)"
         note = f"  ({c.unit} into {c.host})" if c.host != c.name else ""
         at = stored.get(c.host, -1)
