@@ -105,7 +105,8 @@ def test_closed_forms_of_large_transfers() -> None:
     checked = checked2d = 0
     for name in NETS:
         for kib in (1, 64):
-            _, _, _, comp = _compiled(name, WS, 4, 4, kib)
+            # unfused: every conv output's STORE and its pool's LOAD are transfers to check
+            _, _, _, comp = _compiled(name, WS, 4, 4, kib, fuse_pool=False)
             for insn in comp.insns:
                 f = insn.get()
                 if insn.op is Opcode.LOAD2D and f["m"] and f["k"]:
@@ -190,7 +191,7 @@ def test_slot_ledger_gives_reads_priority() -> None:
     reservation and its running timer ``s`` (the read's slot cycles) later."""
     from hwcnn.machine.insnsim import TimedUnit
 
-    _, _, _, comp = _compiled("tiny_cnn", WS, 4, 4, 1)
+    _, _, _, comp = _compiled("tiny_cnn", WS, 4, 4, 1, fuse_pool=False)   # conv1's STOREs
     st = next(i for i in comp.insns if i.op is Opcode.STORE and i["rows"] > 8)
     ld = next(i for i in comp.insns if i.op is Opcode.LOAD and i["rows"] > 1)
     dur = Durations(target=comp.target, bus_bytes=8, dram=DRAM)

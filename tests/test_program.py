@@ -88,11 +88,12 @@ def _graph(name: str):  # type: ignore[no-untyped-def]
     return model_graph(name) if text is None else graph_of(text)
 
 
-def _compiled(name: str, df: Dataflow, r: int = 4, c: int = 4, kib: int = 64):  # type: ignore[no-untyped-def]
+def _compiled(name: str, df: Dataflow, r: int = 4, c: int = 4, kib: int = 64, *,  # type: ignore[no-untyped-def]
+              fuse_pool: bool = True):
     g = _graph(name)
     q, x = setup(g)
     prog = LW.lower(g, hw(df, r, c, kib))
-    return prog, q, x, compile_network(prog, q, x=x)
+    return prog, q, x, compile_network(prog, q, x=x, fuse_pool=fuse_pool)
 
 
 CASES = [(m, df, 4, 4, 64) for m in MODELS for df in (WS, OS)] + [

@@ -17,6 +17,14 @@ outputs, with the dependency tokens of :mod:`hwcnn.isa.queues` (``rtl/README.md`
   token, the load unit pops every ``g2l`` credit plus that token;
 * at the end the compute and load units pop the credits left (every queue ends empty), END.
 
+A pool that is the only reader of a conv/dense layer whose GEMM tiles hold complete pool
+windows (whole rows of the map, no window across a tile boundary) runs on the GEMM's output
+words in OUT (``fuse_pool``, the default; ``rtl/README.md`` 9.3): each such GEMM tile is
+followed by one VEC per channel fold (output word ``nf*m + i`` = pixel ``m0 + i``'s channels
+``[nf*C, (nf+1)*C)``, the VEC's input word ``y*w + x``) and one STORE of the pooled rows, in
+the same output half; the conv's STORE, the DRAM barrier and the pool's LOAD are not emitted
+and the conv gets no DRAM tensor (``on_chip``).
+
 Operands already resident in the buffer region a tile uses (the same weight slice, the same
 activation rows) are not loaded again. Weights are packed once per distinct slice in the
 tile's buffer layout, with K in (ky, kx, c) order, channels innermost: the LOAD2D gather

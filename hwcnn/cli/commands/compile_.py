@@ -37,8 +37,8 @@ def compile_(model: str, input_path: str | None, dram_bytes: str, out_dir: str,
 
     program.bin holds 32-byte instructions (rtl/README.md section 9); dram.bin the initial
     DRAM image from offset 0 (program, packed weights and parameters, input); memory_map.json
-    the regions, every layer's tensor (offset, shape, HWC layout, format) and the register
-    values. Same inputs -> byte-identical files. Anything that does not fit the machine (a
+    the regions, every layer's tensor (offset, shape, HWC layout, format; a conv pooled in
+    the output buffer has none, see --no-fuse-pool) and the register values. Same inputs -> byte-identical files. Anything that does not fit the machine (a
     buffer range, the DRAM window, a field) is refused with one line.
     """
     from ...compiler.backend import compile_network
