@@ -107,7 +107,7 @@ def test_fused_programs_equal_the_golden_network(name: str, on_chip: dict[str, s
         assert res.ok, (schedule, str(res.first_mismatch))
         assert [ly.name for ly in res.layers] == _stored(prog, comp)
     # every tensor both programs store holds the same bytes
-    size = lambda cm: cm.regions[-1].offset + cm.regions[-1].size   # noqa: E731
+    size = lambda cm: cm.regions[-1].offset + cm.regions[-1].size
     da = run_program(comp.insns, comp.target, comp.image, size(comp))
     db = run_program(plain.insns, plain.target, plain.image, size(plain))
     for ly in _stored(prog, comp):
@@ -192,7 +192,7 @@ def test_on_chip_layer_is_not_compared() -> None:
     """A corrupted conv1 weight: conv1 itself is not in DRAM, the flip shows in pool1; without
     fusion it shows in conv1."""
     prog, q, x, comp, plain = _case("tiny_cnn", WS, 4, 4, 1)
-    size = lambda cm: cm.regions[-1].offset + cm.regions[-1].size   # noqa: E731
+    size = lambda cm: cm.regions[-1].offset + cm.regions[-1].size
     for cm, first in ((comp, "pool1"), (plain, "conv1")):
         img = bytearray(cm.image)
         img[cm.region("weights").offset + 2] ^= 0x40

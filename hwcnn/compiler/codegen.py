@@ -182,9 +182,9 @@ class _Gen:
         owned: dict[tuple[int, int], list[int]] = {}
         bands: dict[int, tuple[int, int]] = {}
         for t in cp.make_tiles():
+            assert isinstance(t, GemmTile)
             if t.acc_out:
                 continue
-            assert isinstance(t, GemmTile)
             ch0 = t.group * n_total + t.n0
             if ch0 % cols or t.m0 % iw or (t.m0 + t.m) % iw:
                 return None
