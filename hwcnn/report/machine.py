@@ -5,7 +5,8 @@ reasonable time.
 
 :func:`machine_figures` runs a :class:`~hwcnn.compiler.backend.Compiled` program on the board's
 DRAM model (:meth:`hwcnn.boards.profiles.Board.dram_timing`; without a board the configured
-bandwidth and the planning latency) and returns the start-to-done cycles and, per layer, the
+bandwidth and the planning latency) and AXI width (boards.yaml ``axi_bits``; without a board
+64 bits) and returns the start-to-done cycles and, per layer, the
 cycle of its last DRAM write, labelled :data:`PROVEN`. A program the model would need more
 than ``max_cycles`` for gets, with ``estimate=True``, the instruction-level model's figures
 (:mod:`hwcnn.machine.insnsim`: the machine's fetch, queues and tokens with every LOAD / STORE
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..arch.dma import DramTiming
-from ..boards.profiles import Board, dram_timing_of
+from ..boards.profiles import Board, axi_width_of, dram_timing_of
 from ..machine.insnsim import run_program_fast
 from ..machine.socsim import CycleLimit, run_program
 
@@ -50,6 +51,8 @@ class MachineFigures:
     layer_cycles: dict[str, int]
     busy: tuple[int, int, int, int]
     clock_mhz: float
+    #: the AXI data width the machine was modelled with
+    bus_bits: int
 
     @property
     def latency_us(self) -> float:
@@ -61,11 +64,13 @@ def dram_timing(hw: Any, board: Board | None) -> DramTiming:
     return dram_timing_of(hw, board)
 
 
-def machine_figures(comp: Any, hw: Any, board: Board | None = None, *, bus_bits: int = 64,
-                    max_cycles: int = MAX_CYCLES, estimate: bool = False
-                    ) -> MachineFigures | None:
-    """The stepped model's figures of ``comp`` on ``hw``; beyond ``max_cycles`` the
-    instruction-level estimate with ``estimate``, else ``None``."""
+def machine_figures(comp: Any, hw: Any, board: Board | None = None, *,
+                    bus_bits: int | None = None, max_cycles: int = MAX_CYCLES,
+                    estimate: bool = False) -> MachineFigures | None:
+    """The stepped model's figures of ``comp`` on ``hw`` with a ``bus_bits`` AXI bus
+    (default: the board's, :func:`hwcnn.boards.profiles.axi_width_of`); beyond
+    ``max_cycles`` the instruction-level estimate with ``estimate``, else ``None``."""
+    bus_bits = axi_width_of(board, bus_bits)
     dram = dram_timing(hw, board)
     fast = None
     if estimate:
@@ -84,7 +89,7 @@ def machine_figures(comp: Any, hw: Any, board: Board | None = None, *, bus_bits:
                 return None
     assert run is not None
     return MachineFigures(label=label, cycles=run.cycles, layer_cycles=run.layer_writes,
-                          busy=run.busy, clock_mhz=hw.clock_mhz)
+                          busy=run.busy, clock_mhz=hw.clock_mhz, bus_bits=bus_bits)
 
 
 __all__ = ["APPROXIMATE", "ESTIMATED", "MAX_CYCLES", "PROVEN", "MachineFigures", "dram_timing",
