@@ -1,4 +1,5 @@
-"""FPGA board profiles: resources, typical clock and off-chip bandwidth, each with its source.
+"""FPGA board profiles: resources, typical clock, off-chip bandwidth and the AXI width of the
+complete accelerator's master (``axi_bits``), each with its source.
 
 The data lives in ``hwcnn/boards/data/boards.yaml``; this module parses it into frozen records, finds a
 board by a forgiving id (``PYNQ_Z2`` == ``pynq-z2``), derives defaults for a
