@@ -127,8 +127,10 @@ class Dma:
             nxt = t * q - q + 1
             self.nxt = (nxt if nxt > self.nxt else self.nxt) + self.p
         busy = r_take or w_take or bool(rb) or bool(bts) or bool(inf) or bool(bq)
-        # the read engine (an idle walker without a grant this cycle changes nothing)
-        if rd.state != "IDLE" or rd.d_valid or r_last or self._any_offer(self.read_clients):
+        # the read engine: skipped in the cycles in which Engine.step would change nothing
+        if not r_last and _engine_holds(rd, self.read_clients):
+            busy = busy or not rd.idle()
+        else:
             acc, b, st = rd.step(self._rd_offers, r_last, 0)
             clients = self.read_clients
             if acc is not None:
@@ -147,7 +149,9 @@ class Dma:
                     pops[-1] = (b.last_strb & ones).bit_count()
                 rb.append([t + self.lat, beats, pops])
             busy = busy or not rd.idle()
-        if wr.state != "IDLE" or wr.d_valid or b_take or self._any_offer(self.write_clients):
+        if not b_take and _engine_holds(wr, self.write_clients):
+            busy = busy or not wr.idle()
+        else:
             acc, b, st = wr.step(self._wr_offers, b_take, 0)
             clients = self.write_clients
             if acc is not None:
@@ -159,10 +163,22 @@ class Dma:
             busy = busy or not wr.idle()
         return busy
 
-    @staticmethod
-    def _any_offer(clients: tuple[Any, ...]) -> bool:
-        """Whether a client offers a descriptor (``cmd()`` has no side effects)."""
+
+def _engine_holds(eng: Engine, clients: tuple[Any, ...]) -> bool:
+    """Whether :meth:`Engine.step` of a cycle in which no burst of ``eng`` completes (and no
+    error response comes) changes none of its registers and returns nothing: an idle walker
+    that grants no client (none offers; or, with a draining transfer in D, the owner offers
+    no chained descriptor), or ISSUE waiting for a free burst slot while D offers no status.
+    ``cmd()`` of a client has no side effects."""
+    state = eng.state
+    if state == "ISSUE":
+        return (not eng.err and eng.inflight >= eng.n
+                and not (eng.d_valid and eng.d_left == 0))
+    if state != "IDLE":
+        return False
+    if not eng.d_valid:
         for c in clients:
             if c.cmd() is not None:
-                return True
-        return False
+                return False
+        return True
+    return eng.d_left != 0 and clients[eng.owner].cmd() is None
