@@ -84,6 +84,7 @@ class _Fetch:
         self.part, self.per = 0, INSN_BYTES // bus_bytes
         self.written = 0
         self.qidx: list[int] = []
+        self.queues: list[deque[int]] = []
         self.ev_cmd, self.ev_beat, self.ev_status = False, None, None
 
     def cmd(self) -> DmaDesc | None:
@@ -160,7 +161,7 @@ def run_insns(insns: tuple[Insn, ...] | list[Insn], *, target: Any, array: Any,
         pushes.append([names.index(x) for x, b in zip(tq[2:], ("push_prev", "push_next"),
                                                        strict=True)
                        if x is not None and f[b] and i.op is not Opcode.END])
-    fetch.qidx = qidx
+    fetch.qidx, fetch.queues = qidx, queues
     start = [-1] * len(insns)
     finish = [-1] * len(insns)
     store_w = [-1] * len(insns)
@@ -170,16 +171,18 @@ def run_insns(insns: tuple[Insn, ...] | list[Insn], *, target: Any, array: Any,
     units = (load, cload)
     d0, d1, d2 = disp
     q0, q1, q2 = queues
+    fbuf = fetch.buf
     dma_step = dma.step
     fetch_beat = timed.fetch_beat if timers else None
-    fetch_update = _fetch_update
-    store_update = store.update
+    load_update, cload_update, store_update = load.update, cload.update, store.update
     TD = TOKEN_DEPTH
     while True:
         if t > limit:
             raise CycleLimit(f"no done after {limit} cycles")
         # ---- the done check and the busy counters (registers of cycle t) ---------------
-        fb = fetch.state != "IDLE" or fetch.remaining != 0 or fetch.routable != 0
+        fst = fetch.state
+        fr = fetch.routable
+        fb = fst != "IDLE" or fetch.remaining != 0 or fr != 0
         s0, s1, s2 = d0.state, d1.state, d2.state
         db0, db1, db2 = s0 != "IDLE", s1 != "IDLE", s2 != "IDLE"
         if not (fb or db0 or db1 or db2 or q0 or q1 or q2):
@@ -233,36 +236,46 @@ def run_insns(insns: tuple[Insn, ...] | list[Insn], *, target: Any, array: Any,
         if fetch_beat is not None and fetch.ev_beat is not None:
             fetch_beat(t)                      # the program read takes a DRAM data slot
         if load.state != "IDLE":
-            load.update()
+            load_update()
         if cload.state != "IDLE":
-            cload.update()
+            cload_update()
         if store.state != "IDLE":
             store_update(t)
             if store.last_w == t and d2.cur >= 0:
                 store_w[d2.cur] = t
-        # ---- dispatchers ---------------------------------------------------------------
-        l0, l1, l2 = len(q0), len(q1), len(q2)
-        delta = None
-        for q, d, s, go, lq, qq in ((0, d0, s0, go0, l0, q0), (1, d1, s1, go1, l1, q1),
-                                    (2, d2, s2, go2, l2, q2)):
-            if s == "IDLE":
-                if lq:
-                    idx = qq[0]
-                    ps = pops[idx]
-                    if all(tokens[x] > 0 for x in ps):
-                        qq.popleft()
-                        if ps:
-                            if delta is None:
-                                delta = [0, 0, 0, 0]
+        # ---- dispatchers (the fetch unit's routing sees the queue levels before) -------
+        if fr:
+            r_idx = fbuf[0]
+            r_q = queues[qidx[r_idx]]
+            r_room = len(r_q) != QUEUE_DEPTH
+        else:
+            r_room = False
+        if go0 or go1 or go2 or (s0 == "IDLE" and q0) or (s1 == "IDLE" and q1) or (
+                s2 == "IDLE" and q2):
+            delta = [0, 0, 0, 0]
+            for q, d, s, go, qq in ((0, d0, s0, go0, q0), (1, d1, s1, go1, q1),
+                                    (2, d2, s2, go2, q2)):
+                if s == "IDLE":
+                    if qq:
+                        idx = qq[0]
+                        ps = pops[idx]
+                        ok = True
+                        for x in ps:
+                            if tokens[x] <= 0:
+                                ok = False
+                                break
+                        if ok:
+                            qq.popleft()
                             for x in ps:
                                 delta[x] -= 1
-                        if exe_of[idx] is None:
-                            start[idx] = finish[idx] = t
-                            ended = True
-                        else:
-                            d.cur, d.state = idx, "ISSUE"
-            elif s == "ISSUE":
-                if go:
+                            if exe_of[idx] is None:
+                                start[idx] = finish[idx] = t
+                                ended = True
+                            else:
+                                d.cur, d.state = idx, "ISSUE"
+                elif not go:
+                    pass
+                elif s == "ISSUE":
                     exe = exe_of[d.cur]
                     if exe is comp or timers:
                         exe.accept(insns[d.cur], t)
@@ -270,26 +283,33 @@ def run_insns(insns: tuple[Insn, ...] | list[Insn], *, target: Any, array: Any,
                         exe.accept(insns[d.cur])
                     d.exe, d.state = exe, "WAIT"
                     start[d.cur] = t
-            elif go:
-                ps = pushes[d.cur]
-                if all(tokens[x] != TD for x in ps):
-                    d.exe.finish_status()
-                    if ps:
-                        if delta is None:
-                            delta = [0, 0, 0, 0]
+                else:
+                    ps = pushes[d.cur]
+                    ok = True
+                    for x in ps:
+                        if tokens[x] == TD:
+                            ok = False
+                            break
+                    if ok:
+                        d.exe.finish_status()
                         for x in ps:
                             delta[x] += 1
-                    finish[d.cur] = t
-                    d.state = "IDLE"
-                    if q == 2:
-                        d.cur = -1
+                        finish[d.cur] = t
+                        d.state = "IDLE"
+                        if q == 2:
+                            d.cur = -1
+            tokens[0] += delta[0]
+            tokens[1] += delta[1]
+            tokens[2] += delta[2]
+            tokens[3] += delta[3]
         # ---- fetch: routing, beats, status, issue ---------------------------------------
-        if (fetch.routable or fetch.state != "IDLE" or fetch.remaining
-                or fetch.ev_beat is not None or fetch.ev_cmd or fetch.ev_status is not None):
-            fetch_update(fetch, queues, (l0, l1, l2))
-        if delta is not None:
-            for x in range(4):
-                tokens[x] += delta[x]
+        if fst == "IDLE" and not r_room and fetch.ev_beat is None and not fetch.ev_cmd \
+                and fetch.ev_status is None:
+            rem = fetch.remaining
+            if rem and BUFFER - len(fbuf) >= (CHUNK if CHUNK < rem else rem):
+                fetch.n_cur, fetch.state = (CHUNK if CHUNK < rem else rem), "CMD"
+        else:
+            _fetch_update(fetch, r_room)
         t += 1
     layer_writes: dict[str, int] = {}
     if origin is not None:
@@ -338,38 +358,35 @@ def _static(fe: _Fetch, disp: list[_Dispatcher], queues: list[deque[int]], token
     return True
 
 
-def _fetch_update(fe: _Fetch, queues: list[deque[int]], levels: list[int]) -> None:
-    level = len(fe.buf)                       # the instruction buffer's level register
-    pop = False
-    if fe.routable:
-        idx = fe.buf[0]
-        q = fe.qidx[idx]
-        if levels[q] != QUEUE_DEPTH:
-            queues[q].append(idx)
-            fe.buf.popleft()
-            pop = True
-    commit = False
+def _fetch_update(fe: _Fetch, room: bool) -> None:
+    """The fetch unit's registers; ``room``: the buffer's head is routable and its queue has
+    room (the levels before this cycle's dispatches)."""
+    buf = fe.buf
+    level = len(buf)                          # the instruction buffer's level register
+    if room:
+        fe.queues[fe.qidx[buf[0]]].append(buf.popleft())
+        fe.routable -= 1
     if fe.ev_beat is not None:
         fe.part += 1
         if fe.part == fe.per:
             fe.part = 0
-            fe.buf.append(fe.written)
+            buf.append(fe.written)
             fe.written += 1
-    if fe.state == "IDLE":
+    state = fe.state
+    if state == "IDLE":
         n = min(CHUNK, fe.remaining)
         if fe.remaining and BUFFER - level >= n:
             fe.n_cur, fe.state = n, "CMD"
-    elif fe.state == "CMD":
+    elif state == "CMD":
         if fe.ev_cmd:
             fe.state = "XFER"
     elif fe.ev_status is not None:
         if fe.ev_status:
             raise SocModelError(f"DMA status {fe.ev_status} on a program read")
-        commit = True
+        fe.routable += fe.n_cur
         fe.remaining -= fe.n_cur
         fe.addr += INSN_BYTES * fe.n_cur
         fe.state = "IDLE"
-    fe.routable += (fe.n_cur if commit else 0) - int(pop)
     fe.ev_cmd, fe.ev_beat, fe.ev_status = False, None, None
 
 
