@@ -56,8 +56,6 @@ class Dma:
         self.bts: deque[int] = deque()             # B release cycles
         self.info: deque[list[int]] = deque()      # write bursts: [visible from, beats, j]
         self.beatq: deque[tuple[int, bool]] = deque()  # (visible from, last)
-        #: cycles of every W handshake (for per-layer last writes), set by the owner
-        self.w_log: list[int] = []
 
     def idle(self) -> bool:
         return (self.rd.idle() and self.wr.idle() and not self.rbursts
@@ -108,7 +106,6 @@ class Dma:
                 w_take = True
                 w_last = bq.popleft()[1]
                 wclient.ev_word = True
-                self.w_log.append(t)
             # the beat walker: one buffer word request per cycle while the beat FIFO has room
             # (level of the register: a W pop this cycle frees room only next cycle)
             if (inf and inf[0][0] <= t and len(bq) + w_take < WRITE_PREFETCH
@@ -126,9 +123,17 @@ class Dma:
         if r_take or w_take:
             nxt = t * q - q + 1
             self.nxt = (nxt if nxt > self.nxt else self.nxt) + self.p
-        busy = r_take or w_take or bool(rb) or bool(bts) or bool(inf) or bool(bq)
+        busy = r_take or w_take or bool(rb or bts or inf or bq)
         # the read engine: skipped in the cycles in which Engine.step would change nothing
-        if not r_last and _engine_holds(rd, self.read_clients):
+        est = rd.state
+        if r_last:
+            hold = False
+        elif est == "ISSUE":
+            hold = (not rd.err and rd.inflight >= rd.n
+                    and not (rd.d_valid and rd.d_left == 0))
+        else:
+            hold = est == "IDLE" and _engine_holds(rd, self.read_clients)
+        if hold:
             busy = busy or not rd.idle()
         else:
             acc, b, st = rd.step(self._rd_offers, r_last, 0)
@@ -149,7 +154,15 @@ class Dma:
                     pops[-1] = (b.last_strb & ones).bit_count()
                 rb.append([t + self.lat, beats, pops])
             busy = busy or not rd.idle()
-        if not b_take and _engine_holds(wr, self.write_clients):
+        est = wr.state
+        if b_take:
+            hold = False
+        elif est == "ISSUE":
+            hold = (not wr.err and wr.inflight >= wr.n
+                    and not (wr.d_valid and wr.d_left == 0))
+        else:
+            hold = est == "IDLE" and _engine_holds(wr, self.write_clients)
+        if hold:
             busy = busy or not wr.idle()
         else:
             acc, b, st = wr.step(self._wr_offers, b_take, 0)
