@@ -198,15 +198,29 @@ class Im2colModel:
         return (held if held < n else n) * eb
 
     def update(self, taken: bool, cnt: int) -> None:
+        """Registers of the cycle: ``taken``, the DMA took the descriptor offered; ``cnt``,
+        bytes in the aligner."""
+        self.step(taken, cnt)
+
+    def step(self, taken: bool, cnt: int) -> int:
+        """:meth:`update`, returning :meth:`take` of the registers before it."""
         if self.wait:
             self.wait -= 1
             if self.wait == 0:
                 self.busy = True
-            return
+            return 0
+        nbytes = 0
         if self.busy:
-            n = self._elems(cnt)
+            e = self.e_i
+            n = self.cap[e]
+            if self.inb[e]:
+                eb = self.eb
+                held = cnt // eb
+                if held < n:
+                    n = held
+                nbytes = n * eb
             if n:
-                e = self.e_i + n
+                e += n
                 self.e_i = e
                 if e == self.n_elems:
                     self.busy, self.done = False, True
@@ -218,6 +232,7 @@ class Im2colModel:
             elif taken:
                 self.item += 1
                 self.pre = self.script[self.item][0]
+        return nbytes
 
 
 class LoadUnitModel:
@@ -299,6 +314,10 @@ class LoadUnitModel:
         return min(self.lanes, self.f["elems"] - self.w_e)
 
     def beat_ready(self) -> bool:
+        if self.kind == 2 and self.state == "RUN":
+            im = self.im
+            if im is not None:
+                return self.cnt - im.take(self.cnt) <= self.u
         return self.cnt - self._taken() <= self.u
 
     # --- update ----------------------------------------------------------------------------
@@ -337,9 +356,8 @@ class LoadUnitModel:
             if self.kind == 2:
                 im = self.im
                 assert im is not None
-                taken = im.take(cnt)
                 finish = self.outst == 0 and im.gen_done and im.done
-                im.update(ev_cmd, cnt)
+                taken = im.step(ev_cmd, cnt)
                 if ev_cmd:
                     self.outst += 1
             else:
