@@ -131,6 +131,8 @@ class Dma:
         elif est == "ISSUE":
             hold = (not rd.err and rd.inflight >= rd.n
                     and not (rd.d_valid and rd.d_left == 0))
+        elif est == "HOLD":
+            hold = rd.d_valid and rd.d_left != 0
         else:
             hold = est == "IDLE" and _engine_holds(rd, self.read_clients)
         if hold:
@@ -160,6 +162,8 @@ class Dma:
         elif est == "ISSUE":
             hold = (not wr.err and wr.inflight >= wr.n
                     and not (wr.d_valid and wr.d_left == 0))
+        elif est == "HOLD":
+            hold = wr.d_valid and wr.d_left != 0
         else:
             hold = est == "IDLE" and _engine_holds(wr, self.write_clients)
         if hold:
@@ -179,16 +183,11 @@ class Dma:
 
 def _engine_holds(eng: Engine, clients: tuple[Any, ...]) -> bool:
     """Whether :meth:`Engine.step` of a cycle in which no burst of ``eng`` completes (and no
-    error response comes) changes none of its registers and returns nothing: an idle walker
-    that grants no client (none offers; or, with a draining transfer in D, the owner offers
-    no chained descriptor), or ISSUE waiting for a free burst slot while D offers no status.
-    ``cmd()`` of a client has no side effects."""
-    state = eng.state
-    if state == "ISSUE":
-        return (not eng.err and eng.inflight >= eng.n
-                and not (eng.d_valid and eng.d_left == 0))
-    if state != "IDLE":
-        return False
+    error response comes) changes none of its registers and returns nothing, for an idle
+    walker: it grants no client (none offers; or, with a draining transfer in D, the owner
+    offers no chained descriptor). ``cmd()`` of a client has no side effects. (The other
+    such cycles, checked in :meth:`Dma.step`: ISSUE waiting for a free burst slot, and
+    HOLD, while D offers no status.)"""
     if not eng.d_valid:
         for c in clients:
             if c.cmd() is not None:
