@@ -1,8 +1,8 @@
 """Speed and reference results of the stepped whole-machine model (hwcnn.machine.socsim).
 
 ``python bench/bench_stepped.py`` prints simulated cycles per second (CPU time, the best of
-three runs) of ``run_program`` on compiled networks with board defaults (tiny_cnn and LeNet-5 on the Arty A7, LeNet-5 on the
-PYNQ-Z2, ResNet-18 on the KV260 up to a cycle limit).
+three runs) of ``run_program`` on compiled networks with board defaults (tiny_cnn and LeNet-5
+on the Arty A7, LeNet-5 on the PYNQ-Z2, ResNet-18 on the KV260 up to a cycle limit).
 
 ``python bench/bench_stepped.py --record FILE`` pickles every result (``MachineRun``, or the
 exception's type, message and cycle) of a set of runs: the small test networks of

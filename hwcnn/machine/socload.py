@@ -3,7 +3,7 @@ and LOAD2D, cycle by cycle as ``hw/soc/load.py``, ``align.py`` and ``im2col.py``
 
 Only timing is modelled (no data): the descriptors the unit issues, the byte aligner's count
 (``beats.ready = rest <= U``), one buffer write per cycle (a word, a PIXELS word piece of ``min(L, elems - e)`` elements, or a LOAD2D run:
-:meth:`Im2colModel._element_plan` lists every element's run as ``im2col.py`` defines it, and
+:meth:`Im2colModel._element_arrays` lists every element's run as ``im2col.py`` defines it, and
 an in-bounds run is cut to ``min(nmax, cnt div eb)`` elements), the im2col set-up and its
 descriptor and element walkers. Programs the compiler accepts raise no error code here; an instruction the
 unit would refuse raises :class:`SocModelError`.
@@ -133,11 +133,6 @@ class Im2colModel:
             pre += 1                                               # NEXT
         out.append((pre, None))
         return out
-
-    def _element_plan(self) -> tuple[list[bool], list[int]]:
-        """:meth:`_element_arrays` as lists."""
-        inb, run = self._element_arrays()
-        return inb.tolist(), run.tolist()
 
     def _element_arrays(self) -> tuple[np.ndarray, np.ndarray]:
         """Per element ``A[i, kk]`` (i-major): in bounds?, and the run starting there: the
@@ -302,16 +297,12 @@ class LoadUnitModel:
             return 0
         if self.w_done:
             return 0
-        if self.kind == 1:
+        if self.kind == 1:                    # the PIXELS word piece: min(L, elems - e)
             e = self.elems - self.w_e
             size = (self.lanes if self.lanes < e else e) * self.t.elem_bytes
         else:
             size = self.size
         return size if self.cnt >= size else 0
-
-    def _piece(self) -> int:
-        """Elements of the PIXELS word piece written next: ``min(L, elems - e)``."""
-        return min(self.lanes, self.f["elems"] - self.w_e)
 
     def beat_ready(self) -> bool:
         if self.kind == 2 and self.state == "RUN":
