@@ -51,7 +51,7 @@ class Dma:
         self.rd = Engine(n_clients=len(read_clients), **kw)
         self.wr = Engine(n_clients=len(write_clients), **kw)
         self.nxt = 0
-        self.rbursts: deque[list[Any]] = deque()   # [first-beat release, beats left, bytes per beat]
+        self.rbursts: deque[list[Any]] = deque()   # [first release, beats left, beat bytes]
         self.first = True
         self.bts: deque[int] = deque()             # B release cycles
         self.info: deque[list[int]] = deque()      # write bursts: [visible from, beats, j]
