@@ -244,12 +244,7 @@ def run_insns(insns: tuple[Insn, ...] | list[Insn], *, target: Any, array: Any,
             if store.last_w == t and d2.cur >= 0:
                 store_w[d2.cur] = t
         # ---- dispatchers (the fetch unit's routing sees the queue levels before) -------
-        if fr:
-            r_idx = fbuf[0]
-            r_q = queues[qidx[r_idx]]
-            r_room = len(r_q) != QUEUE_DEPTH
-        else:
-            r_room = False
+        r_room = fr != 0 and len(queues[qidx[fbuf[0]]]) != QUEUE_DEPTH
         if go0 or go1 or go2 or (s0 == "IDLE" and q0) or (s1 == "IDLE" and q1) or (
                 s2 == "IDLE" and q2):
             delta = [0, 0, 0, 0]
@@ -302,7 +297,8 @@ def run_insns(insns: tuple[Insn, ...] | list[Insn], *, target: Any, array: Any,
             tokens[1] += delta[1]
             tokens[2] += delta[2]
             tokens[3] += delta[3]
-        # ---- fetch: routing, beats, status, issue ---------------------------------------
+        # ---- fetch: routing, beats, status, issue (IDLE without a route or an event:
+        # only the issue check of _fetch_update) -----------------------------------------
         if fst == "IDLE" and not r_room and fetch.ev_beat is None and not fetch.ev_cmd \
                 and fetch.ev_status is None:
             rem = fetch.remaining
