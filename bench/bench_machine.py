@@ -1,7 +1,7 @@
 """How far memsim's latency (what `hwcnn report --board B` prints by default) is from the
 complete accelerator's, on board defaults: for each network x board, memsim's total cycles, the
 whole machine's cycles on the board's AXI width (boards.yaml axi_bits; the stepped model up to
-5 M cycles, else the instruction-level estimate of hwcnn.machine.insnsim, within 3 % of it),
+12 M cycles, else the instruction-level estimate of hwcnn.machine.insnsim, within 3 % of it),
 their ratio, and the share of the machine's cycles in which the load unit was busy (BUSY1). Run: python bench/bench_machine.py [MODEL:BOARD ...]
 (default: a set of shipped models and boards; VGG16 takes about a minute to compile)."""
 

@@ -35,8 +35,9 @@ ESTIMATED = "instruction-level estimate (within 3 % of the RTL model on the test
 #: OS, up to a word in WS) and the per-pixel DMA rows do not reach: bench/bench_machine.py).
 APPROXIMATE = ("memsim approximation: the tile engine fed at DRAM bandwidth, not the RTL "
                "machine (--machine)")
-#: Default bound of a stepped run (about a minute of Python at ~100k cycles/s).
-MAX_CYCLES = 5_000_000
+#: Default bound of a stepped run (about 25-45 s of Python at 250k-500k cycles/s,
+#: bench/bench_stepped.py and bench_socsim.py; 5 M when it ran at 120k-160k cycles/s).
+MAX_CYCLES = 12_000_000
 #: Where the image sits in DRAM (BASE0); the cycle count does not depend on it as long as it
 #: is a multiple of 4 KiB (the DMA's bursts are cut at 4 KiB pages).
 BASE0 = 0x1000

@@ -21,7 +21,7 @@ from .common import OUTPUT_FILE, OUTPUT_HELP, emit, load_graph, model_argument, 
 @click.option("--machine", is_flag=True,
               help="Also compile the network and run it on the stepped model of the whole "
                    "accelerator (hwcnn_soc, proven equal to the RTL): start-to-done cycles and "
-                   "per layer the cycle of its last DRAM write. A network beyond 5,000,000 "
+                   "per layer the cycle of its last DRAM write. A network beyond 12,000,000 "
                    "cycles gets the instruction-level estimate instead (the machine's queues "
                    "and tokens, every LOAD/STORE a timer of its duration on an idle machine, "
                    "the DRAM shared by a ledger: within 3% of the stepped model on the tested "
