@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np
 
-import hwcnn.api as api
+from hwcnn import api
 from hwcnn.arch.config import Dataflow
 from hwcnn.arch.dma import DramTiming
 from hwcnn.boards.profiles import dram_timing_of, get_board

@@ -55,7 +55,7 @@ class Engine:
         d_valid = self.d_valid
         d_left = self.d_left
         st_take = d_valid and d_left == 0
-        status = self.d_code if st_take else None
+        status = self.d_code                # offered (taken) only with st_take
         d_free = not d_valid or st_take
         to_d = ended and d_valid and d_left != 0
         owner_before = self.owner

@@ -46,10 +46,10 @@ class Dma:
         self.lat = dram.latency
         self.window, self.addr_width = window, addr_width
         self.read_clients, self.write_clients = read_clients, write_clients
-        kw = {"bus_bytes": bus_bytes, "outstanding": outstanding, "window": window,
-              "addr_width": addr_width}
-        self.rd = Engine(n_clients=len(read_clients), **kw)
-        self.wr = Engine(n_clients=len(write_clients), **kw)
+        self.rd = Engine(n_clients=len(read_clients), bus_bytes=bus_bytes,
+                         outstanding=outstanding, window=window, addr_width=addr_width)
+        self.wr = Engine(n_clients=len(write_clients), bus_bytes=bus_bytes,
+                         outstanding=outstanding, window=window, addr_width=addr_width)
         self.nxt = 0
         self.rbursts: deque[list[Any]] = deque()   # [first release, beats left, beat bytes]
         self.first = True

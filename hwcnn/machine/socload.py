@@ -291,9 +291,7 @@ class LoadUnitModel:
             if self.kind == 2:
                 im = self.im
                 return im.take(self.cnt) if im is not None else 0
-        elif st != "START":
-            return 0
-        elif self.kind == 2:
+        elif st != "START" or self.kind == 2:
             return 0
         if self.w_done:
             return 0
