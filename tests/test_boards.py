@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import re
 from pathlib import Path
 
@@ -31,7 +32,8 @@ def test_at_least_ten_real_boards_with_sources() -> None:
     assert UNSUPPORTED <= {b.id for b, _ in unsupported_boards()}
     assert not UNSUPPORTED & {b.id for b in boards}
     for b in boards:
-        for v in (b.luts, b.bram_kbits, b.extra_ram_kbits, b.dram_gbps, b.clock_mhz):
+        for v in (b.luts, b.bram_kbits, b.extra_ram_kbits, b.dram_gbps, b.clock_mhz,
+                  b.axi_bits):
             assert v.source.strip() and v.value >= 0
         for m in b.multipliers:
             assert m.source.strip() and m.count > 0
@@ -44,6 +46,72 @@ def test_known_values() -> None:
     assert get_board("ulx3s 85f").multipliers[0].count == 156
     # 2.1 GB/s at 100 MHz = 21 bytes per cycle
     assert z2.dram_bytes_per_cycle(100.0) == pytest.approx(21.0)
+
+
+#: The AXI width of hwcnn_soc on each board, from the documents boards.yaml cites: Zynq-7000
+#: S_AXI_HP ports are 32/64-bit (UG585, DS940); Zynq UltraScale+ S_AXI_HP0..3_FPD 32/64/128-bit
+#: (UG1085); the Cyclone V FPGA-to-HPS SDRAM interface up to 256 bits (Intel 683126); MIG
+#: 7-series DDR3 x16 at 4:1: 2 x 4 x 16 = 128 (UG586); UltraScale DDR4 x64 at 4:1: 8 x 64 =
+#: 512, capped at 256 (PG150); LiteDRAM's 1:2 ECP5 DDR3 x16 PHY: 2 x 2 x 16 = 64; SDR SDRAM
+#: x16, SPI flash and PSRAM: below 64, so the narrowest bus, 64.
+AXI_BITS = {"pynq-z2": 64, "pynq-z1": 64, "zybo-z7-20": 64, "zcu104": 128, "ultra96-v2": 128,
+            "kv260": 128, "de10-nano": 256, "arty-a7-35t": 128, "arty-a7-100t": 128,
+            "alveo-u250": 256, "orangecrab-25f": 64, "ulx3s-85f": 64, "icebreaker": 64,
+            "tang-nano-9k": 64}
+
+
+def test_axi_bits_are_the_cited_port_widths() -> None:
+    profiles = [*all_boards(), *(b for b, _ in unsupported_boards())]
+    assert {b.id: b.axi_width for b in profiles} == AXI_BITS
+    for b in profiles:
+        assert b.axi_bits.value == b.axi_width and isinstance(b.axi_width, int)
+    assert "S_AXI_HP" in get_board("pynq-z2").axi_bits.source
+    assert "UG585" in get_board("pynq-z2").axi_bits.source
+    assert "S_AXI_HP0..3_FPD" in get_board("kv260").axi_bits.source
+    assert "UG1085" in get_board("kv260").axi_bits.source
+
+
+def _raw(board_id: str) -> dict:
+    from hwcnn.boards.profiles import _board_data
+
+    return copy.deepcopy(next(b for b in _board_data()["boards"] if b["id"] == board_id))
+
+
+@pytest.mark.parametrize("value, shown", [(96, "96"), (32, "32"), (512, "512"), ("128", "'128'"),
+                                          (128.0, "128.0")])
+def test_an_unsupported_axi_width_is_refused(value: object, shown: str) -> None:
+    from hwcnn.boards.profiles import _parse_board
+
+    raw = _raw("kv260")
+    raw["axi_bits"] = {"value": value, "source": "UG1085"}
+    with pytest.raises(ConfigError) as exc:
+        _parse_board(raw)
+    assert str(exc.value) == ("boards.yaml: board 'kv260': axi_bits must be 64, 128 or 256 (the "
+                              f"AXI data widths of hwcnn_soc), not {shown}")
+
+
+def test_a_missing_axi_width_is_refused() -> None:
+    from hwcnn.boards.profiles import _parse_board
+
+    raw = _raw("pynq-z2")
+    del raw["axi_bits"]
+    with pytest.raises(ConfigError) as exc:
+        _parse_board(raw)
+    assert str(exc.value) == "boards.yaml: board 'pynq-z2': axi_bits must be {value, source}"
+    raw["axi_bits"] = {"value": 64}
+    with pytest.raises(ConfigError, match=r"^boards\.yaml: board 'pynq-z2': axi_bits must be "
+                                          r"\{value, source\}$"):
+        _parse_board(raw)
+    _parse_board(_raw("pynq-z2"))      # the shipped entry parses
+
+
+def test_the_axi_width_a_run_assumes() -> None:
+    from hwcnn.boards.profiles import axi_width_of
+
+    assert axi_width_of(get_board("kv260")) == 128
+    assert axi_width_of(get_board("kv260"), 64) == 64      # an explicit width wins
+    assert axi_width_of(get_board("pynq-z2")) == 64
+    assert axi_width_of(None) == 64 and axi_width_of(None, 256) == 256
 
 
 @pytest.mark.parametrize("text", ["PYNQ-Z2", "pynq_z2", "Pynq Z2", "pynqz2", " pynq-z2"])
@@ -158,7 +226,8 @@ _CHECKABLE = re.compile(
 def _sources() -> list[tuple[str, str, str]]:
     out = []
     for b in all_boards():
-        for key in ("luts", "bram_kbits", "extra_ram_kbits", "dram_gbps", "clock_mhz"):
+        for key in ("luts", "bram_kbits", "extra_ram_kbits", "dram_gbps", "clock_mhz",
+                    "axi_bits"):
             out.append((b.id, key, getattr(b, key).source))
         out += [(b.id, m.type, m.source) for m in b.multipliers]
     return out

@@ -22,6 +22,7 @@ import pytest
 
 from hwcnn.arch.config import Dataflow
 from hwcnn.boards.profiles import get_board
+from hwcnn.machine.socsim import run_program
 from hwcnn.report.machine import APPROXIMATE, PROVEN, dram_timing, machine_figures
 from tests.test_program import _compiled
 
@@ -34,13 +35,37 @@ def test_tiny_cnn_on_arty_equals_the_measured_verilog(df: Dataflow, cycles: int,
                                                       layers: tuple[int, ...]) -> None:
     prog, _, _, comp = _compiled("tiny_cnn", df, 4, 4, 1)
     board = get_board("arty-a7-35t")
-    fig = machine_figures(comp, prog.hw, board)
-    assert fig is not None
+    # measured on a 64-bit bus; the board's own width is 128 (its MIG's user interface)
+    fig = machine_figures(comp, prog.hw, board, bus_bits=64)
+    assert fig is not None and fig.bus_bits == 64
     assert fig.label == PROVEN == "model proven equal to the RTL"
     assert fig.cycles == cycles
     assert tuple(fig.layer_cycles[n] + 2 for n in ("conv1", "pool1", "conv2", "fc")) == layers
     assert fig.latency_us == pytest.approx(cycles / 100.0)
     assert fig.busy == (1653, 1698, 690, 213)
+
+
+def test_the_machine_runs_on_the_board_s_axi_width() -> None:
+    # KV260's S_AXI_HP ports are 128 bits: the figure is the stepped model's on 16-byte beats
+    # (called here directly), and an explicit width still wins.
+    prog, _, _, comp = _compiled("tiny_cnn", Dataflow.WEIGHT_STATIONARY, 4, 4, 1)
+    board = get_board("kv260")
+    dram = board.dram_timing(prog.hw.clock_mhz)
+    fig = machine_figures(comp, prog.hw, board)
+    assert fig is not None and fig.bus_bits == 128 and fig.label == PROVEN
+    wide = run_program(comp, array=prog.hw.array, bus_bytes=16, dram=dram, base=0x1000)
+    assert (fig.cycles, fig.layer_cycles, fig.busy) == (wide.cycles, wide.layer_writes,
+                                                        wide.busy)
+    narrow = machine_figures(comp, prog.hw, board, bus_bits=64)
+    assert narrow is not None and narrow.bus_bits == 64
+    assert narrow.cycles == run_program(comp, array=prog.hw.array, bus_bytes=8, dram=dram,
+                                        base=0x1000).cycles
+    assert narrow.cycles > fig.cycles       # half the bytes per beat: slower
+    # without a board: the RTL's default, 64 bits
+    alone = machine_figures(comp, prog.hw)
+    assert alone is not None and alone.bus_bits == 64
+    assert alone.cycles == run_program(comp, array=prog.hw.array, bus_bytes=8,
+                                       dram=dram_timing(prog.hw, None), base=0x1000).cycles
 
 
 def test_beyond_the_cycle_bound_there_is_no_figure() -> None:
@@ -76,6 +101,7 @@ def test_report_machine_option() -> None:
     out = json.loads(res.stdout)
     facts = out
     assert facts["machine"] == "model proven equal to the RTL"
+    assert facts["machine_bus_bits"] == 128           # Arty A7-35T's (boards.yaml axi_bits)
     assert facts["memsim_cycles"] == ("memsim approximation: the tile engine fed at DRAM "
                                    "bandwidth, not the RTL machine (--machine)")
     layers = {r["name"]: r for r in out["layers"]}

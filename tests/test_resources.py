@@ -114,12 +114,71 @@ def test_soc_fifos_are_the_generated_verilog_fifos() -> None:
     from hwcnn.hw import rtlgen
     from hwcnn.hw.soc.ports import SocParams
 
-    for r, c in ((2, 3), (4, 4)):
+    for r, c, width in ((2, 3, 64), (4, 4, 64), (2, 3, 128)):
         hw = HardwareConfig(array=ArrayConfig(rows=r, cols=c))
-        text = rtlgen.generate_soc(SocParams(config=hw, depths=BufferDepths()))["hwcnn_soc.v"]
+        text = rtlgen.generate_soc(SocParams(config=hw, depths=BufferDepths(),
+                                             data_width=width))["hwcnn_soc.v"]
         found = sorted((int(w) + 1, int(d) + 1) for w, d in
                        re.findall(r"reg \[(\d+):0\] storage \[(\d+):0\];", text))
-        assert found == sorted((f.width, f.depth) for f in res.soc_fifos(hw))
+        assert found == sorted((f.width, f.depth) for f in res.soc_fifos(hw, width))
+
+
+def test_soc_fifos_by_hand_at_each_axi_width() -> None:
+    # 4x4 int8, nb = W / 8 bus bytes: fetch buffer 256 x 16 and three queues 256 x 8; two
+    # burst-record FIFOs (32 address + 8 length + 20 buffer address + 2 nb byte-lane bits) x 8
+    # in flight; write beats (nb + 1) x 4; store pieces (4 x 8 lane bits + 3 for the piece
+    # length up to 4 bytes + 3 + the bits of nb - 1) x 3; store beats W x 4.
+    hw = HardwareConfig(array=ArrayConfig(rows=4, cols=4))
+    for width, burst, piece in ((64, 76, 41), (128, 92, 42), (256, 124, 43)):
+        nb = width // 8
+        shapes = {f.name: (f.width, f.depth) for f in res.soc_fifos(hw, width)}
+        assert shapes["dma read bursts"] == shapes["dma write bursts"] == (burst, 8)
+        assert shapes["dma write beats"] == (nb + 1, 4)
+        assert shapes["store pieces"] == (piece, 3)
+        assert shapes["store beats"] == (width, 4)
+        bits = sum(w * d for w, d in shapes.values())
+        assert bits == 256 * 16 + 3 * 256 * 8 + 2 * 8 * burst + 4 * (nb + 1) + 3 * piece \
+            + 4 * width
+    # in bytes: 1,483.875 at 64-bit AXI, 1,552.25 at 128, 1,688.625 at 256
+    assert [sum(f.width * f.depth for f in res.soc_fifos(hw, w)) / 8 for w in (64, 128, 256)] \
+        == [1483.875, 1552.25, 1688.625]
+    # RAM32M (6 bits x 32 words per 4 LUTs) on Xilinx: fetch and queues 4 x 43 x 4 = 688;
+    # bursts 2 x ceil(burst / 6) x 4; write beats ceil((nb + 1) / 6) x 4; pieces 7 x 4 (41,
+    # 42) or 8 x 4 (43); store beats ceil(W / 6) x 4: 688 + 104 + 8 + 28 + 44 = 872 at 64 bits,
+    # 688 + 128 + 12 + 28 + 88 = 944 at 128, 688 + 168 + 24 + 32 + 172 = 1,084 at 256.
+    fam = res.FAMILIES["xc7"]
+    assert [sum(u.lutram_luts for u in res.fifo_uses(hw, fam, w)) for w in (64, 128, 256)] \
+        == [872, 944, 1084]
+
+
+def test_the_fit_counts_the_fifos_at_the_board_s_axi_width() -> None:
+    # Arty A7-35T (128-bit AXI, its MIG's user interface): the default 4x4 counts 944 FIFO
+    # LUTs, 72 more than at 64 bits (test above).
+    from hwcnn.cli.options import hardware_from_options
+    from hwcnn.errors import ConfigError
+
+    hw, brd = hardware_from_options(board="arty-a7-35t")
+    assert brd is not None and brd.axi_width == 128
+    assert brd.usage(hw).luts - brd.usage(hw, data_width=64).luts == 944 - 872
+    assert brd.usage(hw).fifos == brd.usage(hw, data_width=128).fifos
+    # OS 4x8 (the engine's and the SoC's logic do not depend on the width): its FIFOs take
+    # 896 LUTs at 64 bits, 968 at 128 and 1,104 at 256 (store pieces 74/75/76 bits: 13 RAM32M;
+    # bursts 13/16/21 RAM32M, beats 2/3/6, store beats 11/22/43, plus 43 x 4 for fetch and
+    # queues), so with 19,727 LUTs of logic it fits the 20,800 at 64 and 128 bits, not at 256.
+    arr = ArrayConfig(rows=4, cols=8, dataflow=Dataflow.OUTPUT_STATIONARY)
+    os48 = HardwareConfig(array=arr, memory=brd.default_memory(arr, 1.0))
+    logic = res.logic_luts(arr, "xc7") + res.soc_logic_luts(arr, "xc7")
+    assert logic == 19727
+    for width, fifo in ((64, 896), (128, 968), (256, 1104)):
+        use = brd.usage(os48, data_width=width)
+        assert sum(u.lutram_luts for u in use.fifos) == fifo
+        assert use.luts == logic + fifo
+    brd.check_fit(os48)                    # the board's 128 bits
+    brd.check_fit(os48, data_width=64)
+    with pytest.raises(ConfigError) as exc:
+        brd.check_fit(os48, data_width=256)
+    assert str(exc.value) == ("array 4x8 needs about 20,831 LUTs (256-bit AXI) but arty-a7-35t "
+                              "has 20,800")
 
 
 def test_isa_widths_are_the_isa_s() -> None:

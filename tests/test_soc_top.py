@@ -266,6 +266,43 @@ def test_bus_width_needs_the_soc_top(capsys) -> None:  # type: ignore[no-untyped
     assert out.err == "hwcnn: error: rtl: --bus-width applies to --top soc only\n"
 
 
+@pytest.mark.parametrize("args, width", [
+    (["--board", "arty-a7-35t"], 128),                     # boards.yaml axi_bits (its MIG's)
+    (["--board", "kv260", "--rows", "2", "--cols", "2", "--buffers", "16"], 128),  # HP_FPD
+    (["--board", "pynq-z2", "--rows", "2", "--cols", "2", "--buffers", "16"], 64),  # HP
+    (["--board", "kv260", "--rows", "2", "--cols", "2", "--buffers", "16", "--bus-width", "64"],
+     64),  # an explicit width wins
+    (["--rows", "2", "--cols", "2"], 64),                  # no board: the RTL's default
+    (["--rows", "2", "--cols", "2", "--bus-width", "256"], 256)])
+def test_rtl_soc_takes_the_board_s_axi_width(args: list[str], width: int,
+                                              monkeypatch: pytest.MonkeyPatch,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    from hwcnn.hw import rtlgen
+    from tests.cli_run import run_cli
+
+    built = []
+    monkeypatch.setattr(rtlgen, "generate_soc",
+                        lambda params: built.append(params) or {"hwcnn_soc.v": "// soc\n"})
+    out = run_cli(["rtl", *args, "--top", "soc", "-o", "-"], capsys)
+    assert out.code == 0, (out.err, out.crash)
+    assert [p.data_width for p in built] == [width]
+    assert out.out == "// soc\n"
+    if "--board" in args:
+        assert out.err.rstrip("\n").endswith(f" LUTs, {width}-bit AXI")
+
+
+def test_rtl_soc_checks_the_fit_at_an_explicit_width(capsys: pytest.CaptureFixture[str]) -> None:
+    # OS 4x8 on the Arty A7-35T fits at its 128 bits, not with 256-bit FIFOs
+    # (tests/test_resources.py: 20,831 LUTs of 20,800)
+    from tests.cli_run import run_cli
+
+    out = run_cli(["rtl", "--board", "arty-a7-35t", "--rows", "4", "--cols", "8", "--dataflow",
+                   "os", "--top", "soc", "--bus-width", "256", "-o", "-"], capsys)
+    assert out.code == 2 and out.out == "" and out.crash is None
+    assert out.err == ("hwcnn: error: array 4x8 needs about 20,831 LUTs (256-bit AXI) but "
+                       "arty-a7-35t has 20,800\n")
+
+
 @pytest.mark.slow
 def test_soc_verilog_is_reproducible(tmp_path) -> None:  # type: ignore[no-untyped-def]
     import re

@@ -101,3 +101,22 @@ def test_rtl_dram_timing_from_the_board_or_the_configuration() -> None:
         / Fraction(str(hw.clock_mhz))
     hw, _ = hardware_from_options(array="4x4")
     assert verify_machine.dram_timing(hw, None).bytes_per_cycle == 16
+
+
+@pytest.mark.parametrize("args, width", [
+    (["--board", "arty-a7-35t", "--array", "4x4"], 128),   # boards.yaml axi_bits
+    (["--board", "arty-a7-35t", "--array", "4x4", "--bus-bits", "64"], 64),   # explicit wins
+    (["--array", "4x4"], 64),                              # no board: the RTL's default
+    (["--array", "4x4", "--bus-bits", "256"], 256)])
+def test_rtl_engine_takes_the_board_s_axi_width(args: list[str], width: int,
+                                                monkeypatch: pytest.MonkeyPatch,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    seen = []
+
+    def fake_rtl(model, header, b, hw, board, x, *, bus_bits, **kw):  # type: ignore[no-untyped-def]
+        seen.append(bus_bits)      # and no mismatch (None)
+
+    monkeypatch.setattr(verify_machine, "run_rtl", fake_rtl)
+    r = run_cli(["verify", TINY, *args, "--engine", "rtl"], capsys)
+    assert r.code == 0, (r.err, r.crash)
+    assert seen == [width]

@@ -1,4 +1,5 @@
-"""FPGA board profiles: resources, typical clock and off-chip bandwidth, each with its source.
+"""FPGA board profiles: resources, typical clock, off-chip bandwidth and the AXI width of the
+complete accelerator's master (``axi_bits``), each with its source.
 
 The data lives in ``hwcnn/boards/data/boards.yaml``; this module parses it into frozen records, finds a
 board by a forgiving id (``PYNQ_Z2`` == ``pynq-z2``), derives defaults for a
@@ -38,6 +39,9 @@ from . import resources as res
 #: DRAM read latency of :meth:`Board.dram_timing` in array cycles: a planning value, not a
 #: measurement (no board in boards.yaml publishes one).
 DEFAULT_DRAM_LATENCY = 16
+#: The AXI4 data widths the complete accelerator's master supports
+#: (:class:`hwcnn.hw.soc.ports.SocParams` ``data_width``), the values of boards.yaml's ``axi_bits``.
+AXI_WIDTHS = (64, 128, 256)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -126,6 +130,9 @@ class Board:
     extra_ram_kbits: Sourced
     dram_gbps: Sourced
     clock_mhz: Sourced
+    #: AXI4 data width of the complete accelerator's master on this board (the widest the
+    #: board's path to its DRAM takes, within :data:`AXI_WIDTHS`)
+    axi_bits: Sourced
     family: str
 
     def __post_init__(self) -> None:
@@ -138,6 +145,15 @@ class Board:
             raise ConfigError(f"board {self.id!r}: off-chip bandwidth must be positive")
         if not self.clock_mhz.value > 0:
             raise ConfigError(f"board {self.id!r}: clock must be positive")
+        if self.axi_bits.value not in AXI_WIDTHS:
+            raise ConfigError(f"board {self.id!r}: {_axi_refusal(self.axi_bits.value)}")
+
+    @property
+    def axi_width(self) -> int:
+        """``axi_bits`` as an int: the AXI data width ``hwcnn_soc`` is built and modelled with
+        on this board (``hwcnn rtl --top soc``, ``hwcnn verify --engine rtl``, ``hwcnn report
+        --machine`` and the fit's FIFOs, unless told otherwise)."""
+        return int(self.axi_bits.value)
 
     @property
     def onchip_bytes(self) -> int:
@@ -205,11 +221,14 @@ class Board:
         return self._plan(hw, top)
 
     def usage(self, hw: HardwareConfig, top: str = "soc",
-              memories: tuple[MemoryShape, ...] | None = None) -> res.Usage:
+              memories: tuple[MemoryShape, ...] | None = None,
+              data_width: int | None = None) -> res.Usage:
         """Everything ``hw`` uses on this board (:mod:`hwcnn.boards.resources`): the complete
         accelerator ``hwcnn_soc`` (what ``hwcnn rtl --top soc`` deploys), or with
         ``top="engine"`` the tile engine ``hwcnn_top`` alone. ``memories``: word depths other
-        than ``hw.memories()`` (``hwcnn rtl --rows R --cols C`` with its default depths)."""
+        than ``hw.memories()`` (``hwcnn rtl --rows R --cols C`` with its default depths).
+        ``data_width``: the SoC's AXI width, which sizes its FIFOs (default: the board's
+        :attr:`axi_width`)."""
         a = hw.array
         plan = self._plan(hw, top, memories)
         parts = dict(plan.parts)
@@ -223,7 +242,8 @@ class Board:
             multiplier_type=plan.mode.type,
             memories=res.place_memories(hw, fam, self.large_ram_blocks, soc=soc,
                                         memories=memories),
-            fifos=res.fifo_uses(hw, fam) if soc else (),
+            fifos=(res.fifo_uses(hw, fam, self.axi_width if data_width is None else data_width)
+                   if soc else ()),
             block=fam.block, large=fam.large,
             logic_luts=res.logic_luts(a, self.family),
             soc_luts=res.soc_logic_luts(a, self.family) if soc else 0)
@@ -296,9 +316,10 @@ class Board:
         m = self.default_memory(array, 1.0)
         return m.act_kib, m.weight_kib, m.out_kib
 
-    def check_fit(self, hw: HardwareConfig) -> None:
+    def check_fit(self, hw: HardwareConfig, data_width: int | None = None) -> None:
         """Raise :class:`ConfigError` (one line) when ``hw`` does not fit this board:
-        multipliers, block RAM (by primitive geometry), UltraRAM and LUTs."""
+        multipliers, block RAM (by primitive geometry), UltraRAM and LUTs (the SoC's FIFOs at
+        AXI width ``data_width``, default the board's :attr:`axi_width`)."""
         a = hw.array
         plan = self._plan(hw, "soc")
         if not plan.fits:
@@ -314,7 +335,7 @@ class Board:
                 f"the SoC's load and store units) "
                 f"but {self.id} has {plan.available}; {largest}"
             )
-        use = self.usage(hw)
+        use = self.usage(hw, data_width=data_width)
         m = hw.memory
         if use.blocks > self.ram_blocks or use.large_blocks > self.large_ram_blocks:
             large = (f" and {use.large_blocks} of {self.large_ram_blocks} {use.large}"
@@ -324,8 +345,9 @@ class Board:
                 f"and {m.acc_words} accumulator words need {use.blocks:g} {use.block} blocks "
                 f"(of {self.ram_blocks}){large} on {self.id}")
         if use.luts > self.luts.value:
-            raise ConfigError(f"array {a.rows}x{a.cols} needs about {use.luts:,} LUTs but "
-                              f"{self.id} has {int(self.luts.value):,}")
+            width = self.axi_width if data_width is None else data_width
+            raise ConfigError(f"array {a.rows}x{a.cols} needs about {use.luts:,} LUTs "
+                              f"({width}-bit AXI) but {self.id} has {int(self.luts.value):,}")
 
 
 def _one_block_deep(fam: res.RamFamily) -> int:
@@ -349,6 +371,20 @@ def _sourced(board_id: str, key: str, raw: object) -> Sourced:
     return Sourced(value=raw["value"], source=str(raw["source"]))
 
 
+def _axi_bits(board_id: str, raw: object) -> Sourced:
+    """boards.yaml's ``axi_bits``: ``{value, source}`` with a width ``hwcnn_soc`` supports."""
+    if isinstance(raw, dict) and set(raw) == {"value", "source"}:
+        v = raw["value"]
+        if isinstance(v, bool) or not isinstance(v, int) or v not in AXI_WIDTHS:
+            raise ConfigError(f"boards.yaml: board {board_id!r}: {_axi_refusal(v)}")
+    return _sourced(board_id, "axi_bits", raw)
+
+
+def _axi_refusal(value: object) -> str:
+    return (f"axi_bits must be {', '.join(map(str, AXI_WIDTHS[:-1]))} or {AXI_WIDTHS[-1]} "
+            f"(the AXI data widths of hwcnn_soc), not {value!r}")
+
+
 def _parse_board(raw: dict) -> Board:
     bid = str(raw.get("id", "?"))
     modes = tuple(
@@ -366,6 +402,7 @@ def _parse_board(raw: dict) -> Board:
         extra_ram_kbits=_sourced(bid, "extra_ram_kbits", raw.get("extra_ram_kbits")),
         dram_gbps=_sourced(bid, "dram_gbps", raw.get("dram_gbps")),
         clock_mhz=_sourced(bid, "clock_mhz", raw.get("clock_mhz")),
+        axi_bits=_axi_bits(bid, raw.get("axi_bits")),
         family=str(raw.get("family", "")),
     )
 
@@ -431,3 +468,12 @@ def dram_timing_of(hw: HardwareConfig, board: Board | None) -> DramTiming:
 
     bw = Fraction(str(hw.memory.dram_bytes_per_cycle)).limit_denominator(10_000)
     return DramTiming(latency=DEFAULT_DRAM_LATENCY, bytes_per_cycle=bw)
+
+
+def axi_width_of(board: Board | None, bits: int | None = None) -> int:
+    """The AXI data width of ``hwcnn_soc`` a run or a build assumes: ``bits`` when given
+    (an explicit option), else the board's :attr:`Board.axi_width`, else the RTL's default
+    (:data:`hwcnn.boards.resources.SOC_DATA_WIDTH`, 64)."""
+    if bits is not None:
+        return bits
+    return board.axi_width if board is not None else res.SOC_DATA_WIDTH

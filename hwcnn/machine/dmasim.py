@@ -69,10 +69,9 @@ class DmaModel:
         """Play ``requests``; outcomes in the order of ``requests``."""
         p, q = self.dram.slot(self.nb)
         lat = self.dram.latency
-        kw = {"bus_bytes": self.nb, "outstanding": self.n, "window": self.window,
-              "addr_width": self.addr_width}
-        rd = Engine(n_clients=len(self.read_clients), **kw)
-        wr = Engine(n_clients=len(self.write_clients), **kw)
+        rd, wr = (Engine(n_clients=len(clients), bus_bytes=self.nb, outstanding=self.n,
+                         window=self.window, addr_width=self.addr_width)
+                  for clients in (self.read_clients, self.write_clients))
         pending = {c: deque(r for r in requests if r.client == c)
                    for c in self.read_clients + self.write_clients}
         unknown = [r.client for r in requests if r.client not in pending]

@@ -52,44 +52,55 @@ class Engine:
         of this engine completed this cycle (RLAST / B), ``resp`` its error code (0 none).
         Every client takes its status in the cycle it is offered. Returns (client whose
         descriptor was accepted, the burst issued, (client, code) of the status taken)."""
-        status = self.d_code if self.d_valid and self.d_left == 0 else None
-        st_take = status is not None
-        d_free = not self.d_valid or st_take
-        to_d = ended and self.d_valid and self.d_left != 0
-        w_ended = ended and not to_d
+        d_valid = self.d_valid
+        d_left = self.d_left
+        st_take = d_valid and d_left == 0
+        status = self.d_code                # offered (taken) only with st_take
+        d_free = not d_valid or st_take
+        to_d = ended and d_valid and d_left != 0
         owner_before = self.owner
         accepted: int | None = None
         fire: Burst | None = None
         end = False
         state = self.state
-        code_upd = self.w_code or resp
-        final = code_upd
+        final = self.w_code or resp
+        w_left_next = 0
         if state == "IDLE":
             offers = offer()
             n = self.n_clients
             winner = None
-            if not self.d_valid:
+            if not d_valid:
+                last = self.last
                 for off in range(1, n + 1):
-                    i = (self.last + off) % n
+                    i = (last + off) % n
                     if offers[i] is not None:
                         winner = i
                         break
-            elif offers[self.owner] is not None and all(
-                    offers[j] is None for j in range(n) if j != self.owner):
-                winner = self.owner
+            elif offers[owner_before] is not None:
+                winner = owner_before
+                for j in range(n):
+                    if j != owner_before and offers[j] is not None:
+                        winner = None
+                        break
             if winner is not None:
-                fresh = not self.d_valid
                 accepted = winner
                 self.owner = self.last = winner
                 d = self.desc = offers[winner]
-                self.err = 0 if fresh else (self.err or resp)
+                self.err = 0 if not d_valid else (self.err or resp)
                 self.w_code, self.w_left = self.err, 0
                 self.steps, self.timer = setup_steps(d.rows, d.planes), 0
                 self.state = "CHECK" if self.steps == 0 else "SETUP"
             elif resp and not self.err:
                 self.err = resp
         else:
-            if state == "SETUP":
+            if state == "ISSUE":
+                if self.err:
+                    end = True
+                elif self.inflight < self.n:
+                    todo = self.todo
+                    fire = todo.popleft()
+                    end = not todo
+            elif state == "SETUP":
                 self.timer += 1
                 if self.timer == self.steps:
                     self.state = "CHECK"
@@ -98,19 +109,17 @@ class Engine:
                 if d.empty:
                     end = True
                 elif not in_window(d, self.window, self.addr_width):
-                    end, final = True, code_upd or ErrorCode.DMA_WINDOW
+                    end, final = True, final or ErrorCode.DMA_WINDOW
                 else:
                     self.todo = deque(bursts(d, self.nb))
                     self.state = "ISSUE"
-            elif state == "ISSUE":
-                if self.err:
-                    end = True
-                elif self.inflight < self.n:
-                    fire = self.todo.popleft()
-                    end = not self.todo
             else:                                   # HOLD
                 end = True
-            w_left_next = self.w_left + int(fire is not None) - int(w_ended)
+            w_left_next = self.w_left
+            if fire is not None:
+                w_left_next += 1
+            if ended and not to_d:
+                w_left_next -= 1
             self.w_code, self.w_left = final, w_left_next
             if end:
                 if d_free:
@@ -125,10 +134,13 @@ class Engine:
             self.d_valid, self.d_left, self.d_code = True, w_left_next, final
         elif st_take:
             self.d_valid = False
-        else:
-            if self.d_valid and self.d_left != 0 and self.d_code == 0:
+        elif d_valid:
+            if d_left != 0 and self.d_code == 0:
                 self.d_code = resp
             if to_d:
-                self.d_left -= 1
-        self.inflight += int(fire is not None) - int(ended)
-        return accepted, fire, (owner_before, status) if status is not None else None
+                self.d_left = d_left - 1
+        if fire is not None:
+            self.inflight += 1
+        if ended:
+            self.inflight -= 1
+        return accepted, fire, (owner_before, status) if st_take else None

@@ -35,10 +35,6 @@ from .dmawalk import Engine
 WRITE_PREFETCH = _WRITE_PREFETCH
 
 
-def _popcount(x: int) -> int:
-    return (x).bit_count()
-
-
 class Dma:
     """DMA + DRAM model; :meth:`step` plays one cycle."""
 
@@ -50,18 +46,16 @@ class Dma:
         self.lat = dram.latency
         self.window, self.addr_width = window, addr_width
         self.read_clients, self.write_clients = read_clients, write_clients
-        kw = {"bus_bytes": bus_bytes, "outstanding": outstanding, "window": window,
-              "addr_width": addr_width}
-        self.rd = Engine(n_clients=len(read_clients), **kw)
-        self.wr = Engine(n_clients=len(write_clients), **kw)
+        self.rd = Engine(n_clients=len(read_clients), bus_bytes=bus_bytes,
+                         outstanding=outstanding, window=window, addr_width=addr_width)
+        self.wr = Engine(n_clients=len(write_clients), bus_bytes=bus_bytes,
+                         outstanding=outstanding, window=window, addr_width=addr_width)
         self.nxt = 0
-        self.rbursts: deque[list[Any]] = deque()   # [first-beat release, beats left, strobes]
+        self.rbursts: deque[list[Any]] = deque()   # [first release, beats left, beat bytes]
         self.first = True
         self.bts: deque[int] = deque()             # B release cycles
         self.info: deque[list[int]] = deque()      # write bursts: [visible from, beats, j]
         self.beatq: deque[tuple[int, bool]] = deque()  # (visible from, last)
-        #: cycles of every W handshake (for per-layer last writes), set by the owner
-        self.w_log: list[int] = []
 
     def idle(self) -> bool:
         return (self.rd.idle() and self.wr.idle() and not self.rbursts
@@ -70,69 +64,133 @@ class Dma:
     def skip(self, n: int) -> None:
         """``n`` quiet cycles (:meth:`idle`): nothing in the DMA changes."""
 
+    def _rd_offers(self) -> list[Any]:
+        return [c.cmd() for c in self.read_clients]
+
+    def _wr_offers(self) -> list[Any]:
+        return [c.cmd() for c in self.write_clients]
+
     def step(self, t: int) -> bool:
         """One cycle; returns whether anything moved or is in flight (not a quiet cycle)."""
         q = self.q
         slot_ok = t * q >= self.nxt
         rb = self.rbursts
         r_elig = bool(rb) and (not self.first or rb[0][0] <= t)
-        rclient = self.read_clients[self.rd.owner]
-        r_take = r_elig and slot_ok and rclient.beat_ready()
-        r_last = False
-        if r_take:
-            head = rb[0]
-            strbs = head[2]
-            rclient.ev_beat = _popcount(strbs[len(strbs) - head[1]])
-            head[1] -= 1
-            r_last = head[1] == 0
-            if r_last:
-                rb.popleft()
-            self.first = r_last
-        wclient = self.write_clients[self.wr.owner]
+        rd, wr = self.rd, self.wr
+        r_take = r_last = False
+        if r_elig and slot_ok:
+            rclient = self.read_clients[rd.owner]
+            if rclient.beat_ready():
+                r_take = True
+                head = rb[0]
+                left = head[1]
+                pops = head[2]
+                rclient.ev_beat = pops[len(pops) - left]
+                left -= 1
+                head[1] = left
+                r_last = left == 0
+                if r_last:
+                    rb.popleft()
+                self.first = r_last
         bq = self.beatq
-        w_take = (not r_elig and slot_ok and bool(bq) and bq[0][0] <= t
-                  and wclient.word_valid())
-        w_last = False
-        if w_take:
-            w_last = bq.popleft()[1]
-            wclient.ev_word = True
-            self.w_log.append(t)
-        b_take = bool(self.bts) and self.bts[0] <= t
-        if b_take:
-            self.bts.popleft()
-        # the beat walker: one buffer word request per cycle while the beat FIFO has room
-        # (level of the register: a W pop this cycle frees room only next cycle)
         inf = self.info
-        level = len(bq) + int(w_take)
-        if inf and inf[0][0] <= t and level < WRITE_PREFETCH and wclient.addr_ready():
-            wclient.ev_addr = True
-            head = inf[0]
-            bq.append((t + 1, head[2] == head[1] - 1))
-            head[2] += 1
-            if head[2] == head[1]:
-                inf.popleft()
-        if w_last:
-            self.bts.append(t + self.lat)
+        bts = self.bts
+        b_take = bool(bts) and bts[0] <= t
+        if b_take:
+            bts.popleft()
+        w_take = False
+        if bq or inf:
+            wclient = self.write_clients[wr.owner]
+            w_last = False
+            if not r_elig and slot_ok and bq and bq[0][0] <= t and wclient.word_valid():
+                w_take = True
+                w_last = bq.popleft()[1]
+                wclient.ev_word = True
+            # the beat walker: one buffer word request per cycle while the beat FIFO has room
+            # (level of the register: a W pop this cycle frees room only next cycle)
+            if (inf and inf[0][0] <= t and len(bq) + w_take < WRITE_PREFETCH
+                    and wclient.addr_ready()):
+                wclient.ev_addr = True
+                head = inf[0]
+                j = head[2]
+                bq.append((t + 1, j == head[1] - 1))
+                j += 1
+                head[2] = j
+                if j == head[1]:
+                    inf.popleft()
+            if w_last:
+                bts.append(t + self.lat)
         if r_take or w_take:
-            self.nxt = max(t * q - q + 1, self.nxt) + self.p
-        busy = r_take or w_take or bool(rb) or bool(self.bts) or bool(inf) or bool(bq)
-        ones = (1 << self.nb) - 1
-        for eng, clients, is_write in ((self.rd, self.read_clients, False),
-                                       (self.wr, self.write_clients, True)):
-            ended = b_take if is_write else r_last
-            acc, b, st = eng.step(lambda cl=clients: [c.cmd() for c in cl], ended, 0)
+            nxt = t * q - q + 1
+            self.nxt = (nxt if nxt > self.nxt else self.nxt) + self.p
+        busy = r_take or w_take or bool(rb or bts or inf or bq)
+        # the read engine: skipped in the cycles in which Engine.step would change nothing
+        est = rd.state
+        if r_last:
+            hold = False
+        elif est == "ISSUE":
+            hold = (not rd.err and rd.inflight >= rd.n
+                    and not (rd.d_valid and rd.d_left == 0))
+        elif est == "HOLD":
+            hold = rd.d_valid and rd.d_left != 0
+        else:
+            hold = est == "IDLE" and _engine_holds(rd, self.read_clients)
+        if hold:
+            busy = busy or not rd.idle()
+        else:
+            acc, b, st = rd.step(self._rd_offers, r_last, 0)
+            clients = self.read_clients
             if acc is not None:
                 clients[acc].ev_cmd = True
             if st is not None:
                 clients[st[0]].ev_status = st[1]
             if b is not None:
-                if is_write:
-                    inf.append([t + 1, b.beats, 0])
+                nb = self.nb
+                ones = (1 << nb) - 1
+                beats = b.beats
+                if beats == 1:
+                    pops = [(b.first_strb & b.last_strb).bit_count()]
                 else:
-                    strbs = []
-                    for j in range(b.beats):
-                        s = (b.first_strb if j == 0 else ones)
-                        strbs.append(s & (b.last_strb if j == b.beats - 1 else ones))
-                    rb.append([t + self.lat, b.beats, strbs])
-            busy = busy or not eng.idle()
+                    pops = [nb] * beats
+                    pops[0] = (b.first_strb & ones).bit_count()
+                    pops[-1] = (b.last_strb & ones).bit_count()
+                rb.append([t + self.lat, beats, pops])
+            busy = busy or not rd.idle()
+        est = wr.state
+        if b_take:
+            hold = False
+        elif est == "ISSUE":
+            hold = (not wr.err and wr.inflight >= wr.n
+                    and not (wr.d_valid and wr.d_left == 0))
+        elif est == "HOLD":
+            hold = wr.d_valid and wr.d_left != 0
+        else:
+            hold = est == "IDLE" and _engine_holds(wr, self.write_clients)
+        if hold:
+            busy = busy or not wr.idle()
+        else:
+            acc, b, st = wr.step(self._wr_offers, b_take, 0)
+            clients = self.write_clients
+            if acc is not None:
+                clients[acc].ev_cmd = True
+            if st is not None:
+                clients[st[0]].ev_status = st[1]
+            if b is not None:
+                inf.append([t + 1, b.beats, 0])
+            busy = busy or not wr.idle()
         return busy
+
+
+def _engine_holds(eng: Engine, clients: tuple[Any, ...]) -> bool:
+    """Whether :meth:`Engine.step` of a cycle in which no burst of ``eng`` completes (and no
+    error response comes) changes none of its registers and returns nothing, for an idle
+    walker: it grants no client (none offers; or, with a draining transfer in D, the owner
+    offers no chained descriptor). ``cmd()`` of a client has no side effects. (The other
+    such cycles, checked in :meth:`Dma.step`: ISSUE waiting for a free burst slot, and
+    HOLD, while D offers no status.)"""
+    if not eng.d_valid:
+        for c in clients:
+            if c.cmd() is not None:
+                return False
+        return True
+    return eng.d_left != 0 and clients[eng.owner].cmd() is None

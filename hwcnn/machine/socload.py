@@ -3,7 +3,7 @@ and LOAD2D, cycle by cycle as ``hw/soc/load.py``, ``align.py`` and ``im2col.py``
 
 Only timing is modelled (no data): the descriptors the unit issues, the byte aligner's count
 (``beats.ready = rest <= U``), one buffer write per cycle (a word, a PIXELS word piece of ``min(L, elems - e)`` elements, or a LOAD2D run:
-:meth:`Im2colModel._element_plan` lists every element's run as ``im2col.py`` defines it, and
+:meth:`Im2colModel._element_arrays` lists every element's run as ``im2col.py`` defines it, and
 an in-bounds run is cut to ``min(nmax, cnt div eb)`` elements), the im2col set-up and its
 descriptor and element walkers. Programs the compiler accepts raise no error code here; an instruction the
 unit would refuse raises :class:`SocModelError`.
@@ -61,7 +61,16 @@ class Im2colModel:
         self.item = 0
         self.pre = self.script[0][0]
         # elements=False: the descriptor walker's script only (no element plan; not steppable)
-        self.inb, self.run = self._element_plan() if elements else ([], [])
+        self.inb: list[bool] = []
+        self.run: list[int] = []
+        #: per element: the elements of the run written from it with every byte held (an
+        #: in-bounds run cut to ``nmax``, a padding run whole)
+        self.cap: list[int] = []
+        if elements:
+            inb, run = self._element_arrays()
+            self.inb, self.run = inb.tolist(), run.tolist()
+            self.cap = np.where(inb, np.minimum(run, nmax), run).tolist()
+        self.n_elems = len(self.inb)
         self.e_i = 0
 
     def _pixel(self, i: int) -> tuple[int, int]:
@@ -125,7 +134,7 @@ class Im2colModel:
         out.append((pre, None))
         return out
 
-    def _element_plan(self) -> tuple[list[bool], list[int]]:
+    def _element_arrays(self) -> tuple[np.ndarray, np.ndarray]:
         """Per element ``A[i, kk]`` (i-major): in bounds?, and the run starting there: the
         elements up to the first one that is in another word (WS: lane ``kk mod R`` back to 0;
         OS: every element), another pixel, another kernel row, (dw != 1) another kernel
@@ -150,7 +159,7 @@ class Im2colModel:
         idx = np.arange(flat.size)
         ends = np.where(flat, flat.size, idx)            # a run's last element: its own index
         ends = np.minimum.accumulate(ends[::-1])[::-1]
-        return inb.ravel().tolist(), (ends - idx + 1).tolist()
+        return inb.ravel(), ends - idx + 1
 
     # --- per cycle (comb from registers, then update) -------------------------------------
     def cmd(self) -> DmaDesc | None:
@@ -163,26 +172,53 @@ class Im2colModel:
         an in-bounds one up to ``nmax`` and the whole elements held."""
         if not self.busy:
             return 0
-        n = self.run[self.e_i]
-        if self.inb[self.e_i]:
-            n = min(n, self.nmax, cnt // self.eb)
+        e = self.e_i
+        n = self.cap[e]
+        if self.inb[e]:
+            held = cnt // self.eb
+            if held < n:
+                return held
         return n
 
     def take(self, cnt: int) -> int:
         """Bytes the element walker takes from the aligner this cycle."""
-        return self._elems(cnt) * self.eb if self.busy and self.inb[self.e_i] else 0
+        if not self.busy:
+            return 0
+        e = self.e_i
+        if not self.inb[e]:
+            return 0
+        eb = self.eb
+        n = self.cap[e]
+        held = cnt // eb
+        return (held if held < n else n) * eb
 
     def update(self, taken: bool, cnt: int) -> None:
+        """Registers of the cycle: ``taken``, the DMA took the descriptor offered; ``cnt``,
+        bytes in the aligner."""
+        self.step(taken, cnt)
+
+    def step(self, taken: bool, cnt: int) -> int:
+        """:meth:`update`, returning :meth:`take` of the registers before it."""
         if self.wait:
             self.wait -= 1
             if self.wait == 0:
                 self.busy = True
-            return
-        n = self._elems(cnt)
-        if n:
-            self.e_i += n
-            if self.e_i == len(self.inb):
-                self.busy, self.done = False, True
+            return 0
+        nbytes = 0
+        if self.busy:
+            e = self.e_i
+            n = self.cap[e]
+            if self.inb[e]:
+                eb = self.eb
+                held = cnt // eb
+                if held < n:
+                    n = held
+                nbytes = n * eb
+            if n:
+                e += n
+                self.e_i = e
+                if e == self.n_elems:
+                    self.busy, self.done = False, True
         if not self.gen_done:
             if self.pre:
                 self.pre -= 1
@@ -191,6 +227,7 @@ class Im2colModel:
             elif taken:
                 self.item += 1
                 self.pre = self.script[self.item][0]
+        return nbytes
 
 
 class LoadUnitModel:
@@ -219,6 +256,7 @@ class LoadUnitModel:
         self.w_i = self.w_e = 0
         self.lanes = 1
         self.seq, self.count_wait = False, 0
+        self.elems = self.rows = 0                # the instruction's fields (not LOAD2D)
 
     # --- comb ------------------------------------------------------------------------------
     def insn_ready(self) -> bool:
@@ -248,18 +286,27 @@ class LoadUnitModel:
 
     def _taken(self) -> int:
         """Bytes leaving the aligner this cycle (LOAD2D: the element walker's run)."""
-        if self.state not in ("START", "RUN"):
+        st = self.state
+        if st == "RUN":
+            if self.kind == 2:
+                im = self.im
+                return im.take(self.cnt) if im is not None else 0
+        elif st != "START" or self.kind == 2:
             return 0
-        if self.kind == 2:
-            return self.im.take(self.cnt) if self.im is not None and self.state == "RUN" else 0
-        size = self._piece() * self.t.elem_bytes if self.kind == 1 else self.size
-        return size if self.cnt >= size and not self.w_done else 0
-
-    def _piece(self) -> int:
-        """Elements of the PIXELS word piece written next: ``min(L, elems - e)``."""
-        return min(self.lanes, self.f["elems"] - self.w_e)
+        if self.w_done:
+            return 0
+        if self.kind == 1:                    # the PIXELS word piece: min(L, elems - e)
+            e = self.elems - self.w_e
+            size = (self.lanes if self.lanes < e else e) * self.t.elem_bytes
+        else:
+            size = self.size
+        return size if self.cnt >= size else 0
 
     def beat_ready(self) -> bool:
+        if self.kind == 2 and self.state == "RUN":
+            im = self.im
+            if im is not None:
+                return self.cnt - im.take(self.cnt) <= self.u
         return self.cnt - self._taken() <= self.u
 
     # --- update ----------------------------------------------------------------------------
@@ -282,6 +329,7 @@ class LoadUnitModel:
             self.size = self.t.word_bytes(buf) if self.kind == 0 else self.t.elem_bytes
             self.lanes = pixel_lanes(self.t, buf)
         eb = self.t.elem_bytes
+        self.elems, self.rows = f.get("elems", 0), f.get("rows", 0)
         self.seq = (insn.op is Opcode.LOAD and self.kind == 1
                     and load_contiguous(True, f["elems"], f["dram_stride"], eb))
         # bit-serial byte count: STORE_COUNT_BITS bits of rows per cycle from cycle 1
@@ -291,8 +339,37 @@ class LoadUnitModel:
     def update(self) -> None:
         """Registers of the cycle (after the DMA and the dispatcher have set the events)."""
         st = self.state
-        taken = self._taken()
-        if st == "START":
+        if st == "RUN":
+            ev_cmd = self.ev_cmd
+            cnt = self.cnt
+            if self.kind == 2:
+                im = self.im
+                assert im is not None
+                finish = self.outst == 0 and im.gen_done and im.done
+                taken = im.step(ev_cmd, cnt)
+                if ev_cmd:
+                    self.outst += 1
+            else:
+                taken = self._taken()
+                finish = self.outst == 0 and self.g_done and self.w_done
+                if taken:
+                    self._write()
+                if ev_cmd:
+                    self.outst += 1
+                    self._advance()
+            ev_status = self.ev_status
+            if ev_status is not None:
+                if ev_status:
+                    raise SocModelError(f"DMA status {ev_status} on a load")
+                self.outst -= 1
+            if finish:
+                self.state = "STATUS"
+            if self.count_wait:
+                self.count_wait -= 1
+            ev_beat = self.ev_beat
+            self.cnt = cnt - taken + ev_beat if ev_beat is not None else cnt - taken
+        elif st == "START":
+            taken = self._taken()
             f = self.f
             self.g_addr = self.base + f["dram_base"]
             if self.kind != 2:
@@ -306,26 +383,8 @@ class LoadUnitModel:
                 self.im = Im2colModel(self.f, self.base, self.t.elem_bytes,
                                       1 if self.os else self.t.array.rows, self.nmax)
             self.state = "RUN"
-        elif st == "RUN":
-            finish = self.outst == 0 and self.g_done_now() and self.wr_done_now()
-            if self.kind == 2:
-                assert self.im is not None
-                self.im.update(self.ev_cmd, self.cnt)
-            elif taken:
-                self._write()
-            if self.ev_cmd:
-                self.outst += 1
-                if self.kind != 2:
-                    self._advance()
-            if self.ev_status is not None:
-                if self.ev_status:
-                    raise SocModelError(f"DMA status {self.ev_status} on a load")
-                self.outst -= 1
-            if finish:
-                self.state = "STATUS"
-        if st in ("START", "RUN") and self.count_wait:
-            self.count_wait -= 1
-        if st in ("START", "RUN"):
+            if self.count_wait:
+                self.count_wait -= 1
             self.cnt = self.cnt - taken + (self.ev_beat or 0)
         else:
             self.cnt = 0                        # the aligner is cleared in IDLE and STATUS

@@ -84,6 +84,7 @@ class _Fetch:
         self.part, self.per = 0, INSN_BYTES // bus_bytes
         self.written = 0
         self.qidx: list[int] = []
+        self.queues: list[deque[int]] = []
         self.ev_cmd, self.ev_beat, self.ev_status = False, None, None
 
     def cmd(self) -> DmaDesc | None:
@@ -160,106 +161,151 @@ def run_insns(insns: tuple[Insn, ...] | list[Insn], *, target: Any, array: Any,
         pushes.append([names.index(x) for x, b in zip(tq[2:], ("push_prev", "push_next"),
                                                        strict=True)
                        if x is not None and f[b] and i.op is not Opcode.END])
-    fetch.qidx = qidx
+    fetch.qidx, fetch.queues = qidx, queues
     start = [-1] * len(insns)
     finish = [-1] * len(insns)
     store_w = [-1] * len(insns)
-    busy = [0, 0, 0, 0]
+    b0 = b1 = b2 = b3 = 0                     # BUSY0..3
     ended = False
     t = 1
     units = (load, cload)
-    dstore = disp[2]
+    d0, d1, d2 = disp
+    q0, q1, q2 = queues
+    fbuf = fetch.buf
+    dma_step = dma.step
+    fetch_beat = timed.fetch_beat if timers else None
+    load_update, cload_update, store_update = load.update, cload.update, store.update
+    TD = TOKEN_DEPTH
     while True:
         if t > limit:
             raise CycleLimit(f"no done after {limit} cycles")
         # ---- the done check and the busy counters (registers of cycle t) ---------------
-        fb = fetch.busy()
-        db = [d.state != "IDLE" for d in disp]
-        if not fb and not (db[0] or db[1] or db[2]) and not (queues[0] or queues[1]
-                                                              or queues[2]):
+        fst = fetch.state
+        fr = fetch.routable
+        fb = fst != "IDLE" or fetch.remaining != 0 or fr != 0
+        s0, s1, s2 = d0.state, d1.state, d2.state
+        db0, db1, db2 = s0 != "IDLE", s1 != "IDLE", s2 != "IDLE"
+        if not (fb or db0 or db1 or db2 or q0 or q1 or q2):
             if not ended:
                 raise MachineStop(ErrorCode.NO_END, t)
             break
         # ---- skip idle cycles: nothing can change before the compute status (or, with
         # timed executors, the cycle in which a timer's status appears) -----------------
         wake = comp.ready_at if comp.busy else -1
-        for u in timers:
-            if u.state == "RUN":
-                e = t + u.wake() - 1
-                wake = e if wake < 0 else min(wake, e)
+        if timers:
+            for u in timers:
+                if u.state == "RUN":
+                    e = t + u.wake() - 1
+                    wake = e if wake < 0 else min(wake, e)
         if wake > t + 1 and _static(fetch, disp, queues, tokens, pops, units, store, dma,
                                     bool(timers)):
             n = wake - t
-            busy[0] += n * fb
-            for j in range(3):
-                busy[j + 1] += n * db[j]
+            b0 += n * fb
+            b1 += n * db0
+            b2 += n * db1
+            b3 += n * db2
             dma.skip(n)
             for u in timers:
                 if u.state == "RUN":
                     u.skip(n)
             t = wake
             continue
-        busy[0] += fb
-        for j in range(3):
-            busy[j + 1] += db[j]
-        # ---- executor outputs from their registers -------------------------------------
-        ready = {id(load): load.state == "IDLE", id(cload): cload.state == "IDLE",
-                 id(comp): not comp.busy, id(store): store.state == "IDLE"}
-        valid = {id(load): load.state == "STATUS", id(cload): cload.state == "STATUS",
-                 id(comp): comp.busy and t >= comp.ready_at, id(store): store.state == "STATUS"}
+        b0 += fb
+        b1 += db0
+        b2 += db1
+        b3 += db2
+        # ---- executor outputs from their registers (each executor belongs to one
+        # dispatcher: what its dispatcher reads this cycle) ------------------------------
+        go0 = go1 = go2 = False
+        if s0 == "ISSUE":
+            go0 = load.state == "IDLE"
+        elif s0 == "WAIT":
+            go0 = load.state == "STATUS"
+        if s1 == "ISSUE":
+            e1 = exe_of[d1.cur]
+            go1 = (not comp.busy) if e1 is comp else e1.state == "IDLE"
+        elif s1 == "WAIT":
+            e1 = d1.exe
+            go1 = (comp.busy and t >= comp.ready_at) if e1 is comp else e1.state == "STATUS"
+        if s2 == "ISSUE":
+            go2 = store.state == "IDLE"
+        elif s2 == "WAIT":
+            go2 = store.state == "STATUS"
         # ---- DMA, then the units' registers --------------------------------------------
-        dma.step(t)
-        if timers and fetch.ev_beat is not None:
-            timed.fetch_beat(t)                # the program read takes a DRAM data slot
-        for u in units:
-            if u.state != "IDLE":
-                u.update()
+        dma_step(t)
+        if fetch_beat is not None and fetch.ev_beat is not None:
+            fetch_beat(t)                      # the program read takes a DRAM data slot
+        if load.state != "IDLE":
+            load_update()
+        if cload.state != "IDLE":
+            cload_update()
         if store.state != "IDLE":
-            store_busy_idx = dstore.cur
-            store.update(t)
-            if store.last_w == t and store_busy_idx >= 0:
-                store_w[store_busy_idx] = t
-        # ---- dispatchers ---------------------------------------------------------------
-        levels = [len(queues[0]), len(queues[1]), len(queues[2])]
-        delta = [0, 0, 0, 0]
-        for q in range(3):
-            d = disp[q]
-            if d.state == "IDLE":
-                if levels[q]:
-                    idx = queues[q][0]
-                    ps = pops[idx]
-                    if all(tokens[x] > 0 for x in ps):
-                        queues[q].popleft()
+            store_update(t)
+            if store.last_w == t and d2.cur >= 0:
+                store_w[d2.cur] = t
+        # ---- dispatchers (the fetch unit's routing sees the queue levels before) -------
+        r_room = fr != 0 and len(queues[qidx[fbuf[0]]]) != QUEUE_DEPTH
+        if go0 or go1 or go2 or (s0 == "IDLE" and q0) or (s1 == "IDLE" and q1) or (
+                s2 == "IDLE" and q2):
+            delta = [0, 0, 0, 0]
+            for q, d, s, go, qq in ((0, d0, s0, go0, q0), (1, d1, s1, go1, q1),
+                                    (2, d2, s2, go2, q2)):
+                if s == "IDLE":
+                    if qq:
+                        idx = qq[0]
+                        ps = pops[idx]
+                        ok = True
                         for x in ps:
-                            delta[x] -= 1
-                        if exe_of[idx] is None:
-                            start[idx] = finish[idx] = t
-                            ended = True
-                        else:
-                            d.cur, d.state = idx, "ISSUE"
-            elif d.state == "ISSUE":
-                exe = exe_of[d.cur]
-                if ready[id(exe)]:
+                            if tokens[x] <= 0:
+                                ok = False
+                                break
+                        if ok:
+                            qq.popleft()
+                            for x in ps:
+                                delta[x] -= 1
+                            if exe_of[idx] is None:
+                                start[idx] = finish[idx] = t
+                                ended = True
+                            else:
+                                d.cur, d.state = idx, "ISSUE"
+                elif not go:
+                    pass
+                elif s == "ISSUE":
+                    exe = exe_of[d.cur]
                     if exe is comp or timers:
                         exe.accept(insns[d.cur], t)
                     else:
                         exe.accept(insns[d.cur])
                     d.exe, d.state = exe, "WAIT"
                     start[d.cur] = t
-            else:
-                ps = pushes[d.cur]
-                if valid[id(d.exe)] and all(tokens[x] != TOKEN_DEPTH for x in ps):
-                    d.exe.finish_status()
+                else:
+                    ps = pushes[d.cur]
+                    ok = True
                     for x in ps:
-                        delta[x] += 1
-                    finish[d.cur] = t
-                    d.state = "IDLE"
-                    if q == 2:
-                        d.cur = -1
-        # ---- fetch: routing, beats, status, issue ---------------------------------------
-        _fetch_update(fetch, queues, levels)
-        for x in range(4):
-            tokens[x] += delta[x]
+                        if tokens[x] == TD:
+                            ok = False
+                            break
+                    if ok:
+                        d.exe.finish_status()
+                        for x in ps:
+                            delta[x] += 1
+                        finish[d.cur] = t
+                        d.state = "IDLE"
+                        if q == 2:
+                            d.cur = -1
+            tokens[0] += delta[0]
+            tokens[1] += delta[1]
+            tokens[2] += delta[2]
+            tokens[3] += delta[3]
+        # ---- fetch: routing, beats, status, issue (IDLE without a route or an event:
+        # only the issue check of _fetch_update) -----------------------------------------
+        if fst == "IDLE" and not r_room and fetch.ev_beat is None and not fetch.ev_cmd \
+                and fetch.ev_status is None:
+            rem = fetch.remaining
+            if rem and BUFFER - len(fbuf) >= (CHUNK if CHUNK < rem else rem):
+                fetch.n_cur, fetch.state = (CHUNK if CHUNK < rem else rem), "CMD"
+        else:
+            _fetch_update(fetch, r_room)
         t += 1
     layer_writes: dict[str, int] = {}
     if origin is not None:
@@ -270,7 +316,7 @@ def run_insns(insns: tuple[Insn, ...] | list[Insn], *, target: Any, array: Any,
                     continue
                 layer = match.group(1)
                 layer_writes[layer] = max(layer_writes.get(layer, -1), cyc)
-    return MachineRun(cycles=t, busy=(busy[0], busy[1], busy[2], busy[3]),
+    return MachineRun(cycles=t, busy=(b0, b1, b2, b3),
                       insns=tuple(zip(start, finish, strict=True)), store_writes=tuple(store_w),
                       layer_writes=layer_writes)
 
@@ -308,38 +354,35 @@ def _static(fe: _Fetch, disp: list[_Dispatcher], queues: list[deque[int]], token
     return True
 
 
-def _fetch_update(fe: _Fetch, queues: list[deque[int]], levels: list[int]) -> None:
-    level = len(fe.buf)                       # the instruction buffer's level register
-    pop = False
-    if fe.routable:
-        idx = fe.buf[0]
-        q = fe.qidx[idx]
-        if levels[q] != QUEUE_DEPTH:
-            queues[q].append(idx)
-            fe.buf.popleft()
-            pop = True
-    commit = False
+def _fetch_update(fe: _Fetch, room: bool) -> None:
+    """The fetch unit's registers; ``room``: the buffer's head is routable and its queue has
+    room (the levels before this cycle's dispatches)."""
+    buf = fe.buf
+    level = len(buf)                          # the instruction buffer's level register
+    if room:
+        fe.queues[fe.qidx[buf[0]]].append(buf.popleft())
+        fe.routable -= 1
     if fe.ev_beat is not None:
         fe.part += 1
         if fe.part == fe.per:
             fe.part = 0
-            fe.buf.append(fe.written)
+            buf.append(fe.written)
             fe.written += 1
-    if fe.state == "IDLE":
+    state = fe.state
+    if state == "IDLE":
         n = min(CHUNK, fe.remaining)
         if fe.remaining and BUFFER - level >= n:
             fe.n_cur, fe.state = n, "CMD"
-    elif fe.state == "CMD":
+    elif state == "CMD":
         if fe.ev_cmd:
             fe.state = "XFER"
     elif fe.ev_status is not None:
         if fe.ev_status:
             raise SocModelError(f"DMA status {fe.ev_status} on a program read")
-        commit = True
+        fe.routable += fe.n_cur
         fe.remaining -= fe.n_cur
         fe.addr += INSN_BYTES * fe.n_cur
         fe.state = "IDLE"
-    fe.routable += (fe.n_cur if commit else 0) - int(pop)
     fe.ev_cmd, fe.ev_beat, fe.ev_status = False, None, None
 
 

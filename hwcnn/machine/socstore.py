@@ -57,6 +57,7 @@ class StoreUnitModel:
         self.cur = self.rem = 0
         self.seq = False                 # a contiguous PIXELS store (one byte stream)
         self.mr = self.mpb = 0           # the bit-serial byte count's rows bits / addend
+        self.pixels = False              # the instruction's mode is PIXELS
         #: cycle of the last W handshake of the current instruction
         self.last_w = -1
 
@@ -92,6 +93,7 @@ class StoreUnitModel:
         self.seq = store_contiguous(f["mode"] == MemMode.PIXELS, f["elems"], f["dram_stride"],
                                     self.eb)
         self.mr, self.mpb, self.rem = (f["rows"] if self.seq else 0), f["elems"] * self.eb, 0
+        self.pixels = f["mode"] == MemMode.PIXELS
         self.last_w = -1
 
     def finish_status(self) -> None:
@@ -117,14 +119,19 @@ class StoreUnitModel:
         return out
 
     def update(self, t: int) -> None:
-        st, f = self.state, self.f
-        if st in ("CMD", "WAIT"):
+        st = self.state
+        if st == "WAIT" or st == "CMD":
             self._datapath(t)
+            if st == "WAIT" and self.ev_status is None and not self.mr:
+                # waiting for the transfer's status (the byte count complete): no change
+                self.ev_cmd, self.ev_word, self.ev_addr = False, False, False
+                return
         else:                                 # the data path is held in reset (clear)
             self.pending, self.cnt, self.tail, self.bq = None, 0, False, 0
             self.pq.clear()
             self.pend, self.cred = False, 0
-        pixels = f.get("mode") == MemMode.PIXELS
+        f = self.f
+        pixels = self.pixels
         mr = self.mr                          # the register in this cycle
         if mr:
             low = mr & ((1 << STORE_COUNT_BITS) - 1)
@@ -170,21 +177,23 @@ class StoreUnitModel:
     def _datapath(self, t: int) -> None:
         nb = self.nb
         level = self.bq                       # the beat FIFO's level register
-        self.cred += self.pend - self.ev_word
+        ev_word = self.ev_word
+        self.cred += self.pend - ev_word
         self.pend = self.ev_addr
-        if self.ev_word:
-            self.bq -= 1
+        if ev_word:
+            self.bq = level - 1
             self.last_w = t
-        fire = self.active and len(self.pq) + (self.pending is not None) < READER_DEPTH
-        absorb = bool(self.pq) and not self.tail and self.cnt < nb
-        if absorb:
-            n, first, last, off = self.pq.popleft()
-            total = (off if first else self.cnt) + n
-            end = self.tail or last
+        pq = self.pq
+        pending = self.pending
+        fire = self.active and len(pq) + (pending is not None) < READER_DEPTH
+        cnt, tail = self.cnt, self.tail
+        if pq and not tail and cnt < nb:      # absorb a word piece
+            n, first, last, off = pq.popleft()
+            total = (off if first else cnt) + n
+            end = last
         else:
-            total, end = self.cnt, self.tail
-        want = total >= nb or (end and total != 0)
-        if want and level != BEAT_FIFO:
+            total, end = cnt, tail
+        if (total >= nb or (end and total != 0)) and level != BEAT_FIFO:
             self.bq += 1
             if total > nb:
                 self.cnt, self.tail = total - nb, end
@@ -192,14 +201,17 @@ class StoreUnitModel:
                 self.cnt, self.tail = 0, False
         else:
             self.cnt, self.tail = total, end
-        if self.pending is not None:
-            self.pq.append(self.pending)
-        self.pending = None
+        if pending is not None:
+            pq.append(pending)
         if fire:
-            self.pending = self.reqs[self.r_i]
-            self.r_i += 1
-            if self.r_i == len(self.reqs):
+            r_i = self.r_i
+            self.pending = self.reqs[r_i]
+            r_i += 1
+            self.r_i = r_i
+            if r_i == len(self.reqs):
                 self.active = False
+        else:
+            self.pending = None
 
 
 class ComputeModel:

@@ -5,7 +5,8 @@ reasonable time.
 
 :func:`machine_figures` runs a :class:`~hwcnn.compiler.backend.Compiled` program on the board's
 DRAM model (:meth:`hwcnn.boards.profiles.Board.dram_timing`; without a board the configured
-bandwidth and the planning latency) and returns the start-to-done cycles and, per layer, the
+bandwidth and the planning latency) and AXI width (boards.yaml ``axi_bits``; without a board
+64 bits) and returns the start-to-done cycles and, per layer, the
 cycle of its last DRAM write, labelled :data:`PROVEN`. A program the model would need more
 than ``max_cycles`` for gets, with ``estimate=True``, the instruction-level model's figures
 (:mod:`hwcnn.machine.insnsim`: the machine's fetch, queues and tokens with every LOAD / STORE
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..arch.dma import DramTiming
-from ..boards.profiles import Board, dram_timing_of
+from ..boards.profiles import Board, axi_width_of, dram_timing_of
 from ..machine.insnsim import run_program_fast
 from ..machine.socsim import CycleLimit, run_program
 
@@ -34,8 +35,9 @@ ESTIMATED = "instruction-level estimate (within 3 % of the RTL model on the test
 #: OS, up to a word in WS) and the per-pixel DMA rows do not reach: bench/bench_machine.py).
 APPROXIMATE = ("memsim approximation: the tile engine fed at DRAM bandwidth, not the RTL "
                "machine (--machine)")
-#: Default bound of a stepped run (about a minute of Python at ~100k cycles/s).
-MAX_CYCLES = 5_000_000
+#: Default bound of a stepped run (about 25-45 s of Python at 250k-500k cycles/s,
+#: bench/bench_stepped.py and bench_socsim.py; 5 M when it ran at 120k-160k cycles/s).
+MAX_CYCLES = 12_000_000
 #: Where the image sits in DRAM (BASE0); the cycle count does not depend on it as long as it
 #: is a multiple of 4 KiB (the DMA's bursts are cut at 4 KiB pages).
 BASE0 = 0x1000
@@ -50,6 +52,8 @@ class MachineFigures:
     layer_cycles: dict[str, int]
     busy: tuple[int, int, int, int]
     clock_mhz: float
+    #: the AXI data width the machine was modelled with
+    bus_bits: int
 
     @property
     def latency_us(self) -> float:
@@ -61,11 +65,13 @@ def dram_timing(hw: Any, board: Board | None) -> DramTiming:
     return dram_timing_of(hw, board)
 
 
-def machine_figures(comp: Any, hw: Any, board: Board | None = None, *, bus_bits: int = 64,
-                    max_cycles: int = MAX_CYCLES, estimate: bool = False
-                    ) -> MachineFigures | None:
-    """The stepped model's figures of ``comp`` on ``hw``; beyond ``max_cycles`` the
-    instruction-level estimate with ``estimate``, else ``None``."""
+def machine_figures(comp: Any, hw: Any, board: Board | None = None, *,
+                    bus_bits: int | None = None, max_cycles: int = MAX_CYCLES,
+                    estimate: bool = False) -> MachineFigures | None:
+    """The stepped model's figures of ``comp`` on ``hw`` with a ``bus_bits`` AXI bus
+    (default: the board's, :func:`hwcnn.boards.profiles.axi_width_of`); beyond
+    ``max_cycles`` the instruction-level estimate with ``estimate``, else ``None``."""
+    bus_bits = axi_width_of(board, bus_bits)
     dram = dram_timing(hw, board)
     fast = None
     if estimate:
@@ -84,7 +90,7 @@ def machine_figures(comp: Any, hw: Any, board: Board | None = None, *, bus_bits:
                 return None
     assert run is not None
     return MachineFigures(label=label, cycles=run.cycles, layer_cycles=run.layer_writes,
-                          busy=run.busy, clock_mhz=hw.clock_mhz)
+                          busy=run.busy, clock_mhz=hw.clock_mhz, bus_bits=bus_bits)
 
 
 __all__ = ["APPROXIMATE", "ESTIMATED", "MAX_CYCLES", "PROVEN", "MachineFigures", "dram_timing",

@@ -21,11 +21,14 @@ from .common import OUTPUT_FILE, OUTPUT_HELP, emit, load_graph, model_argument, 
 @click.option("--machine", is_flag=True,
               help="Also compile the network and run it on the stepped model of the whole "
                    "accelerator (hwcnn_soc, proven equal to the RTL): start-to-done cycles and "
-                   "per layer the cycle of its last DRAM write. A network beyond 5,000,000 "
+                   "per layer the cycle of its last DRAM write. A network beyond 12,000,000 "
                    "cycles gets the instruction-level estimate instead (the machine's queues "
                    "and tokens, every LOAD/STORE a timer of its duration on an idle machine, "
                    "the DRAM shared by a ledger: within 3% of the stepped model on the tested "
-                   "networks), labelled as such.")
+                   "networks), labelled as such. The machine's AXI bus is the board's width "
+                   "(boards.yaml axi_bits: 128 bits on Zynq UltraScale+ boards, 64 on "
+                   "Zynq-7000), 64 bits without --board; the report gives it as "
+                   "machine_bus_bits.")
 @strict_option
 @max_memory_option
 def report(model: str, fmt: str, output: str | None, strict: bool | None, plot_file: str | None,
@@ -96,6 +99,7 @@ def _machine(rep, model, g, hw, board, strict, max_memory):  # type: ignore[no-u
     col = Column("machine_done_cycle", "machine done cyc", lambda v: "" if v is None else f"{v:,}")
     rows = {n: {"machine_done_cycle": c} for n, c in fig.layer_cycles.items()}
     return extend(rep, (col,), rows, {}, {**facts, "machine": fig.label,
+                                          "machine_bus_bits": fig.bus_bits,
                                           "machine_cycles": fig.cycles,
                                           "machine_latency_ms": round(fig.latency_us / 1000, 3),
                                           "machine_fps": round(1e6 / fig.latency_us, 2)})

@@ -43,7 +43,9 @@ from .common import OUTPUT_DIR
                    "complete accelerator with AXI4-Lite registers and an AXI4 master "
                    "(hwcnn_soc.v, rtl/README.md section 10).")
 @click.option("--bus-width", type=click.Choice(["64", "128", "256"]),
-              help="AXI4 data width of --top soc in bits (default 64).")
+              help="AXI4 data width of --top soc in bits [default: the board's (boards.yaml "
+                   "axi_bits: 128 on Zynq UltraScale+ boards, 64 on Zynq-7000) with --board, "
+                   "else 64].")
 @click.option("-o", "--out-dir", type=OUTPUT_DIR, required=True,
               help="Directory for hwcnn_top.v (hwcnn_soc.v), or '-' to print it. A new directory (its "
                    "parent must exist) appears only once complete; in an existing one each "
@@ -58,7 +60,8 @@ def rtl(rows: int | None, cols: int | None, dataflow: str, act_bits: int, weight
 
     With --board (and/or --buffers) the design is exactly the configuration `hwcnn report`
     estimates: the memories' word depths come from the buffer KiB, parameter and accumulator
-    words of that configuration, and the board's resource use is printed on stderr.
+    words of that configuration, and the board's resource use is printed on stderr; --top soc
+    then takes the board's AXI width unless --bus-width is given.
 
     Same options -> byte-identical output (no timestamps or paths). The host interface, the
     tile descriptor and the exact cycle counts are documented in rtl/README.md. Arrays of
@@ -82,11 +85,17 @@ def rtl(rows: int | None, cols: int | None, dataflow: str, act_bits: int, weight
                                             weight_bits=weight_bits, acc_bits=acc_bits)
         depths = BufferDepths.for_config(config)
         if brd is not None:
-            use = brd.usage(config, top=top)
+            width = brd.axi_width if bus_width is None else int(bus_width)
+            if top == "soc" and width != brd.axi_width:
+                brd.check_fit(config, data_width=width)   # its FIFOs at the given width
+            use = brd.usage(config, top=top, data_width=width)
             click.echo(f"{brd.id}: {use.multipliers} {use.multiplier_type}, {use.blocks:g} "
                        f"{use.block}" + (f" + {use.large_blocks} {use.large}"
                                          if use.large_blocks else "")
-                       + f", ~{use.luts} LUTs", err=True)
+                       + f", ~{use.luts} LUTs" + (f", {width}-bit AXI" if top == "soc" else ""),
+                       err=True)
+            if bus_width is None:
+                bus_width = str(brd.axi_width)
     else:
         if rows is None or cols is None:
             raise ConfigError("--rows and --cols are required without --board")

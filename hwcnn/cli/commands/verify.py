@@ -23,8 +23,9 @@ _HW_KEYS = ("board", "array", "dataflow", "clock_mhz", "dram_gbps", "buffers")
                    "instruction stream on the functional interpreter, from DRAM (fast); rtl: "
                    "the same program on the Verilog of the complete accelerator (Verilator, "
                    "built once and cached; small networks).")
-@click.option("--bus-bits", type=click.Choice(["64", "128", "256"]), default="64",
-              show_default=True, help="--engine rtl: AXI data width of the accelerator.")
+@click.option("--bus-bits", type=click.Choice(["64", "128", "256"]), default=None,
+              help="--engine rtl: AXI data width of the accelerator [default: the board's "
+                   "(boards.yaml axi_bits) with --board, else 64].")
 @click.option("--max-cycles", type=click.IntRange(min=1), default=None, metavar="N",
               help="--engine rtl: refuse a program whose work bound (hwcnn.rtlsim.bounds) "
                    "exceeds N cycles [default: 5,000,000].")
@@ -40,7 +41,7 @@ _HW_KEYS = ("board", "array", "dataflow", "clock_mhz", "dram_gbps", "buffers")
                    "(by default such a conv's value never reaches DRAM and only its pool's "
                    "output is compared).")
 @max_memory_option
-def verify(model: str, engine: str, input_path: str | None, bus_bits: str,
+def verify(model: str, engine: str, input_path: str | None, bus_bits: str | None,
            max_cycles: int | None, backpressure: float, no_fuse_pool: bool,
            **opts: object) -> None:
     """Lower MODEL.yaml onto the array, execute every tile (operands gathered as the tile
@@ -85,12 +86,14 @@ def verify(model: str, engine: str, input_path: str | None, bus_bits: str,
     a = hw.array
     header = f"{b.qnet.name} on {a.rows}x{a.cols} {a.dataflow.value}, engine {engine}, seed {seed}"
     if not tiled:
+        from ...boards.profiles import axi_width_of
         from ...rtlsim.bounds import MAX_RTL_CYCLES
         from .verify_machine import run_program, run_rtl
 
         fuse = not no_fuse_pool
         bad = (run_program(header, b, hw, x, fuse_pool=fuse) if engine == "program" else
-               run_rtl(model, header, b, hw, board, x, bus_bits=int(bus_bits),
+               run_rtl(model, header, b, hw, board, x,
+                       bus_bits=axi_width_of(board, None if bus_bits is None else int(bus_bits)),
                        max_cycles=MAX_RTL_CYCLES if max_cycles is None else max_cycles,
                        pause=backpressure, seed=seed, fuse_pool=fuse))
         if bad == "error":
