@@ -31,13 +31,14 @@ def test_program_engine_matches(df: str, capsys: pytest.CaptureFixture[str]) -> 
     assert all(rows[ly][-1] == "yes" for ly in ("input", "pool1", "conv2", "fc"))
     assert lines[4] == ("conv1  array       1  not in DRAM (pooled by pool1 in the output "
                         "buffer; not compared)")
-    assert lines[-1] == "all layers match"
+    assert lines[-1] == "all stored layers match (1 pooled on chip, not compared)"
     r = run_cli(["verify", TINY, "--array", "4x4", "--dataflow", df, "--engine", "program",
                  "--no-fuse-pool"], capsys)
     assert r.code == 0, (r.err, r.crash)
     rows = {ln.split()[0]: ln.split() for ln in r.out.splitlines()[3:-1]}
     assert set(rows) == {"input", "conv1", "pool1", "conv2", "fc"}
     assert all(row[-1] == "yes" for row in rows.values())
+    assert r.out.splitlines()[-1] == "all layers match"
 
 
 def test_program_engine_catches_a_corrupted_weight(monkeypatch: pytest.MonkeyPatch,
@@ -60,7 +61,7 @@ def test_program_engine_catches_a_corrupted_weight(monkeypatch: pytest.MonkeyPat
         assert r.code == 1, (r.err, r.crash)
         assert re.fullmatch(rf"mismatch: layer '{layer}' no tile at \[\d+, \d+, \d+\]: "
                             r"expected -?\d+, got -?\d+\n", r.err), r.err
-        assert "all layers match" not in r.out
+        assert "layers match" not in r.out
 
 
 def test_rtl_engine_refuses_a_large_program(capsys: pytest.CaptureFixture[str]) -> None:

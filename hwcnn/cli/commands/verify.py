@@ -101,7 +101,6 @@ def verify(model: str, engine: str, input_path: str | None, bus_bits: str | None
         if bad is not None:
             click.echo(f"mismatch: {bad}", err=True)
             raise SystemExit(1)
-        click.echo("all layers match")
         return
     click.echo(header)
     res = run_verify(lower(b.graph, hw), b.qnet, x, engine)

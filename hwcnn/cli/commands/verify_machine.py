@@ -45,6 +45,14 @@ def _on_chip(pool: str) -> str:
     return f"not in DRAM (pooled by {pool} in the output buffer; not compared)"
 
 
+def _all_match(comp: Any) -> None:
+    """The closing line of a run whose compared layers all match: it says how many layers
+    were pooled on chip and so not compared."""
+    n = len(comp.on_chip)
+    click.echo("all layers match" if not n else
+               f"all stored layers match ({n} pooled on chip, not compared)")
+
+
 def run_program(header: str, b: Any, hw: Any, x: Any, fuse_pool: bool = True) -> Any:
     from ...machine.program_exec import check_compiled
 
@@ -62,6 +70,8 @@ def run_program(header: str, b: Any, hw: Any, x: Any, fuse_pool: bool = True) ->
         mark = "yes" if c.match else f"NO ({c.mismatches} elements)"
         note = f"  ({c.unit} into {c.host})" if c.host != c.name else ""
         click.echo(f"{c.name:<{width}}  {c.unit:<5}  {c.tiles:>6}  {mark}{note}")
+    if res.first_mismatch is None:
+        _all_match(comp)
     return res.first_mismatch
 
 
@@ -134,4 +144,6 @@ def run_rtl(model: str, header: str, b: Any, hw: Any, board: Any, x: Any, *, bus
     click.echo(f"simulated {o.cycles / max(o.wall_seconds, 1e-9):,.0f} cycles/s "
                f"(build {chk.run.build_seconds:.0f} s, run {chk.run.run_seconds:.1f} s)",
                err=True)
+    if ver.first_mismatch is None:
+        _all_match(comp)
     return ver.first_mismatch
