@@ -121,3 +121,30 @@ def test_report_machine_option() -> None:
                                    "bandwidth, not the RTL machine (--machine)")
     assert not [k for k in plain if k.startswith("machine")]
     assert "machine_done_cycle" not in json.dumps(plain)
+
+
+def test_report_machine_bus_bits(capsys: pytest.CaptureFixture[str]) -> None:
+    """``--bus-bits`` sets the machine's AXI width (over the board's 128 on the Arty): the
+    figure is the stepped model's on 8-byte beats, run here directly; without ``--machine``
+    the option is refused in one line."""
+    import json
+
+    from tests.cli_run import run_cli
+
+    args = ["report", "models/tiny_cnn.yaml", "--board", "arty-a7-35t", "--array", "4x4",
+            "--buffers", "1", "-f", "json", "--machine"]
+    r = run_cli([*args, "--bus-bits", "64"], capsys)
+    assert r.code == 0, (r.err, r.crash)
+    facts = json.loads(r.out)
+    prog, _, _, comp = _compiled("tiny_cnn", Dataflow.WEIGHT_STATIONARY, 4, 4, 1)
+    board = get_board("arty-a7-35t")
+    direct = run_program(comp, array=prog.hw.array, bus_bytes=8,
+                         dram=dram_timing(prog.hw, board), base=0x1000)
+    assert facts["machine_bus_bits"] == 64 and facts["machine_cycles"] == direct.cycles
+    wide = json.loads(run_cli(args, capsys).out)
+    assert wide["machine_bus_bits"] == 128 and wide["machine_cycles"] != direct.cycles
+    r = run_cli(["report", "models/tiny_cnn.yaml", "--board", "arty-a7-35t", "--bus-bits",
+                 "128"], capsys)
+    assert r.code == 2 and r.out == "" and r.crash is None
+    assert r.err == ("hwcnn: error: --bus-bits needs --machine (the width of the machine's AXI "
+                     "bus)\n")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from ...errors import ConfigError
 from ...report.tables import FORMATS, budget_report, extend, render
 from ..options import hardware_options, max_memory_option
 from .common import OUTPUT_FILE, OUTPUT_HELP, emit, load_graph, model_argument, strict_option, wrote
@@ -27,12 +28,15 @@ from .common import OUTPUT_FILE, OUTPUT_HELP, emit, load_graph, model_argument, 
                    "the DRAM shared by a ledger: within 3% of the stepped model on the tested "
                    "networks), labelled as such. The machine's AXI bus is the board's width "
                    "(boards.yaml axi_bits: 128 bits on Zynq UltraScale+ boards, 64 on "
-                   "Zynq-7000), 64 bits without --board; the report gives it as "
-                   "machine_bus_bits.")
+                   "Zynq-7000), 64 bits without --board, or --bus-bits; the report gives it "
+                   "as machine_bus_bits.")
+@click.option("--bus-bits", type=click.Choice(["64", "128", "256"]), default=None,
+              help="--machine: the accelerator's AXI data width [default: the board's "
+                   "(boards.yaml axi_bits) with --board, else 64].")
 @strict_option
 @max_memory_option
 def report(model: str, fmt: str, output: str | None, strict: bool | None, plot_file: str | None,
-           max_memory: int, machine: bool, **hw_opts: str | None) -> None:
+           max_memory: int, machine: bool, bus_bits: str | None, **hw_opts: str | None) -> None:
     """Per-layer shapes, parameters, MACs, operations and memory of MODEL.yaml.
 
     With any hardware option (--board, --array, --dataflow, --clock-mhz, --dram-gbps,
@@ -46,6 +50,8 @@ def report(model: str, fmt: str, output: str | None, strict: bool | None, plot_f
 
     Example: hwcnn report models/alexnet227.yaml --board pynq-z2 --array 8x8 --dataflow ws
     """
+    if bus_bits is not None and not machine:
+        raise ConfigError("--bus-bits needs --machine (the width of the machine's AXI bus)")
     if plot_file:
         from ...report.plot import check_path
 
@@ -69,7 +75,8 @@ def report(model: str, fmt: str, output: str | None, strict: bool | None, plot_f
                      {**perf.facts(hw, board), "fps": round(tot.fps, 2),
                       "latency_ms": round(tot.latency_us / 1000, 3), "memsim_cycles": APPROXIMATE})
         if machine:
-            rep = _machine(rep, model, g, hw, board, strict, max_memory)
+            rep = _machine(rep, model, g, hw, board, strict, max_memory,
+                           None if bus_bits is None else int(bus_bits))
         if plot_file:
             from ...report.plot import write_plot
 
@@ -82,7 +89,7 @@ def report(model: str, fmt: str, output: str | None, strict: bool | None, plot_f
     emit(render(rep, fmt), output)
 
 
-def _machine(rep, model, g, hw, board, strict, max_memory):  # type: ignore[no-untyped-def]
+def _machine(rep, model, g, hw, board, strict, max_memory, bus_bits):  # type: ignore[no-untyped-def]
     """The whole-machine figures (hwcnn.report.machine) as a column and facts; memsim's
     cycle columns are labelled as the approximation they are."""
     from ...compiler.backend import compile_network
@@ -93,7 +100,8 @@ def _machine(rep, model, g, hw, board, strict, max_memory):  # type: ignore[no-u
 
     opts = {**quant_defaults(), "strict": strict, "max_memory": max_memory}
     b = build(model, **opts, hw=hw, graph=g)  # type: ignore[arg-type]
-    fig = machine_figures(compile_network(lower(b.graph, hw), b.qnet), hw, board, estimate=True)
+    fig = machine_figures(compile_network(lower(b.graph, hw), b.qnet), hw, board,
+                          bus_bits=bus_bits, estimate=True)
     assert fig is not None                     # estimate=True: always a figure
     facts: dict[str, object] = {}
     col = Column("machine_done_cycle", "machine done cyc", lambda v: "" if v is None else f"{v:,}")
