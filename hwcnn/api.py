@@ -12,6 +12,8 @@ command line does::
     qnet = hwcnn.quantize(g)                               # stage 3: fixed point
     out = hwcnn.run_golden(qnet, image)                    # stage 5a: bit-exact integers
     hwcnn.generate_rtl(hw, "build/rtl")                    # stage 5c: Verilog
+    comp = hwcnn.compile_network(qnet, hw, image)          # stage 6: program + DRAM image
+    fig = hwcnn.machine_figures(comp, hw, board="pynq-z2")  # whole-machine cycles
 
 Every user error raises a :class:`hwcnn.errors.HwcnnError` with a one-line message (the same
 text the command line prints). The stage packages (``hwcnn.graph``, ``hwcnn.numerics``, ...)
@@ -53,12 +55,15 @@ from .report import explain as _explain
 from .report.trace import Trace
 
 if TYPE_CHECKING:
+    from .compiler.backend import Compiled
     from .hw.wave import Wave
+    from .report.machine import MachineFigures
 
 __all__ = [
     "Dataflow", "HardwareConfig", "NetworkSpec", "QuantPolicy", "budget_report", "build_graph",
-    "estimate", "explain", "generate_rtl", "hardware", "load_model", "lower", "quantize",
-    "render_report", "run_golden", "trace_tile", "verify", "wave_tile",
+    "compile_network", "estimate", "explain", "generate_rtl", "hardware", "load_model", "lower",
+    "machine_figures", "quantize", "render_report", "run_golden", "trace_tile", "verify",
+    "wave_tile",
 ]
 
 PathLike = str | os.PathLike[str]
@@ -169,6 +174,53 @@ def verify(qnet: QuantizedNetwork, hw: HardwareConfig, image: np.ndarray, *,
     golden model bit for bit and every tile's cycles with the prediction."""
     program = _lower(qnet.graph, hw)
     return _verify(program, qnet, quantize_input(qnet, np.asarray(image)), engine)
+
+
+def compile_network(qnet: QuantizedNetwork, hw: HardwareConfig, image: np.ndarray | None = None,
+                    *, is_integer: bool = False, fuse_pool: bool = True,
+                    dram_bytes: int | None = None) -> Compiled:
+    """Compile ``qnet``'s network for the complete accelerator on ``hw`` (``hwcnn compile``):
+    the instruction stream (``.insns``; :func:`hwcnn.isa.disasm.disassemble` prints it), the
+    initial DRAM image (``.image``: program, packed weights and parameters, input) and the
+    memory map (``.regions``, ``.views``: every stored layer's tensor).
+
+    ``image`` (float, quantized here; or integers in the input format with
+    ``is_integer=True``) is written into the input region; without it the region is zeros.
+    ``fuse_pool=False`` stores every conv's output to DRAM (by default a pool that is a
+    conv's only reader runs on the conv's output in the output buffer, ``.on_chip``).
+    ``dram_bytes``: the DRAM window every DMA must stay in (default 4 GiB). A program that
+    does not fit the machine raises a one-line error. Same inputs -> the same bytes.
+    """
+    from .compiler.backend import compile_network as _compile
+    from .isa.target import DEFAULT_DRAM_BYTES
+
+    x = None
+    if image is not None:
+        x = np.asarray(image) if is_integer else quantize_input(qnet, np.asarray(image))
+    window = DEFAULT_DRAM_BYTES if dram_bytes is None else dram_bytes
+    return _compile(_lower(qnet.graph, hw), qnet, dram_bytes=window, x=x, fuse_pool=fuse_pool)
+
+
+def machine_figures(comp: Compiled, hw: HardwareConfig, board: str | Board | None = None, *,
+                    bus_bits: int | None = None) -> MachineFigures:
+    """Run a :func:`compile_network` program on the whole accelerator's cycle model
+    (``hwcnn report --machine``): ``.cycles`` start to done, ``.layer_cycles`` per stored
+    layer the cycle of its last DRAM write, ``.busy`` the fetch / load / compute / store
+    busy counters, ``.latency_us``. The DRAM is the board's (latency, bandwidth at
+    ``hw``'s clock; without a board ``hw``'s bandwidth), the AXI bus the board's width
+    (boards.yaml ``axi_bits``, 64 bits without a board) or ``bus_bits``. ``.label`` says
+    which model: the stepped model proven equal to the RTL up to
+    :data:`hwcnn.report.machine.MAX_CYCLES` cycles, beyond it the instruction-level
+    estimate."""
+    from .errors import ConfigError
+    from .report.machine import machine_figures as _figures
+
+    if bus_bits is not None and bus_bits not in (64, 128, 256):
+        raise ConfigError(f"bus_bits must be 64, 128 or 256, not {bus_bits!r}")
+    brd = get_board(board) if isinstance(board, str) else board
+    fig = _figures(comp, hw, brd, bus_bits=bus_bits, estimate=True)
+    assert fig is not None                 # with estimate=True there is always a figure
+    return fig
 
 
 def explain(g: nx.DiGraph, layer: str | None = None) -> str:

@@ -174,3 +174,37 @@ def test_trace_and_wave_of_one_tile_agree_with_the_hand_table(tmp_path: Path) ->
     w = hwcnn.wave_tile(a, b, hw, tmp_path / "t.vcd")
     assert w.cycles == 10 and w.out.tolist() == [[19, 22], [43, 50]]
     assert (tmp_path / "t.vcd").read_text() == w.vcd
+
+
+def test_compile_network_writes_the_image_and_runs_as_measured_on_the_verilog() -> None:
+    tiny = hwcnn.build_graph(TINY)
+    qnet = hwcnn.quantize(tiny, seed=0)
+    image = np.random.default_rng(5).uniform(-1, 1, size=(1, 8, 8))
+    hw = hwcnn.hardware("arty-a7-35t", array=(4, 4), buffers_kib=1)
+    comp = hwcnn.compile_network(qnet, hw, image)
+    # the input region holds the image in the input format: round half away from zero of
+    # x / scale, saturated to int8, one byte per element (one channel: HWC = row-major pixels)
+    scale = qnet.input_format.scale
+    v = image[0] / scale
+    want = np.clip(np.sign(v) * np.floor(np.abs(v) + 0.5), -128, 127).astype(np.int8)
+    at = comp.address(qnet.input_name)
+    assert comp.image[at:at + 64] == want.tobytes()
+    assert comp.insns[-1].op.name == "END"
+    assert comp.on_chip == {"conv1": "pool1"}             # pooled in the output buffer
+    again = hwcnn.compile_network(qnet, hw, image)
+    assert (again.image, again.insns) == (comp.image, comp.insns)
+    plain = hwcnn.compile_network(qnet, hw, want[None].astype(np.int64), is_integer=True,
+                                  fuse_pool=False)
+    assert plain.image[plain.address(qnet.input_name):][:64] == want.tobytes()
+    assert "conv1" in plain.views and not plain.on_chip
+    # tests/test_report_machine.py: the Verilog of hwcnn_soc (Verilator + cocotb) took 2286
+    # cycles on this configuration, 64-bit bus, Arty's DRAM; its RAM wrote pool1's, conv2's
+    # and fc's last bytes in cycles 1431, 1845, 2265 (two cycles after the W handshakes)
+    fig = hwcnn.machine_figures(comp, hw, "arty-a7-35t", bus_bits=64)
+    assert fig.cycles == 2286 and fig.label == "model proven equal to the RTL"
+    assert [fig.layer_cycles[n] + 2 for n in ("pool1", "conv2", "fc")] == [1431, 1845, 2265]
+    assert fig.busy == (1457, 1691, 623, 124) and fig.latency_us == pytest.approx(22.86)
+    assert hwcnn.machine_figures(comp, hw, "arty-a7-35t").bus_bits == 128   # the board's
+    with pytest.raises(ConfigError) as info:
+        hwcnn.machine_figures(comp, hw, bus_bits=32)
+    assert str(info.value) == "bus_bits must be 64, 128 or 256, not 32"
