@@ -4,6 +4,8 @@ schedule; the compiler's refusals are one line; a dropped token or a corrupted w
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -79,8 +81,20 @@ layers:
   - {name: a2, kind: avgpool, kernel: 2, stride: 1, padding: 1}
 """
 
+# K chunks of whole kernel rows (4x4 array, 1 KiB buffers, WS: chunks of one row of 3 x 8
+# channels): the compiler emits each as the whole K of a one-row kernel (codegen.row_window),
+# with the top padding kept (conv), used up by a lower input start (conv_b's dilated rows,
+# conv_c's unpadded ones).
+ROWCHUNKS = """name: rowchunks
+input: [8, 13, 11]
+layers:
+  - {name: conv, kind: conv2d, filters: 8, kernel: 3, padding: 1, activation: relu}
+  - {name: conv_b, kind: conv2d, filters: 8, kernel: 3, padding: 2, dilation: 2}
+  - {name: conv_c, kind: conv2d, filters: 8, kernel: 3, padding: 0}
+"""
+
 MODELS = {"tiny_cnn": None, "avgpad": AVGPAD, "flat": FLAT, "lenet5": None, "resblock": RESBLOCK, "mbv2_block": MBV2,
-          "fire": FIRE, "residual": RESIDUAL}
+          "fire": FIRE, "residual": RESIDUAL, "rowchunks": ROWCHUNKS}
 
 
 def _graph(name: str):  # type: ignore[no-untyped-def]
@@ -99,7 +113,8 @@ def _compiled(name: str, df: Dataflow, r: int = 4, c: int = 4, kib: int = 64, *,
 CASES = [(m, df, 4, 4, 64) for m in MODELS for df in (WS, OS)] + [
     ("tiny_cnn", WS, 3, 2, 64), ("tiny_cnn", OS, 3, 2, 64),
     ("lenet5", WS, 4, 4, 1), ("lenet5", OS, 4, 4, 1),      # K-split chains, pool bands
-    ("fire", WS, 3, 2, 1), ("mbv2_block", OS, 3, 2, 1), ("resblock", WS, 2, 3, 1)]
+    ("fire", WS, 3, 2, 1), ("mbv2_block", OS, 3, 2, 1), ("resblock", WS, 2, 3, 1),
+    ("rowchunks", WS, 4, 4, 1), ("rowchunks", OS, 4, 4, 1)]
 
 
 @pytest.mark.parametrize("name, df, r, c, kib", CASES)
@@ -289,6 +304,77 @@ def test_field_overflow_refused_by_the_compiler() -> None:
     with pytest.raises(ProgramError) as e:
         compile_network(prog, q)
     assert str(e.value) == "layer 'fc' tile 0: LOAD2D: field kh = 64 does not fit 6 bits"
+
+
+def _gather(geo: dict[str, int], k0: int, k: int, off: int, m0: int, m: int) -> list[int | None]:
+    """Per pixel and chunk element (pixel-major), the DRAM element it reads, None for padding:
+    the im2col of rtl/README.md (K in (ky, kx, c) order), written out naively."""
+    out: list[int | None] = []
+    for i in range(m0, m0 + m):
+        oy, ox = divmod(i, geo["out_w"])
+        for kk in range(k0, k0 + k):
+            ky, kx = divmod(kk // geo["cg"], geo["kw"])
+            y = oy * geo["sh"] - geo["ph"] + ky * geo["dh"]
+            x = ox * geo["sw"] - geo["pw"] + kx * geo["dw"]
+            inside = 0 <= y < geo["in_h"] and 0 <= x < geo["in_w"]
+            out.append(off + (y * geo["in_w"] + x) * geo["pix_stride"] + kk % geo["cg"]
+                       if inside else None)
+    return out
+
+
+def test_kernel_row_chunks_gather_the_same_elements() -> None:
+    from hwcnn.compiler.codegen import row_window
+
+    tried = 0
+    for kh, dh, ph, sh, in_h, cg, kw in itertools.product(
+            (1, 2, 3, 5), (1, 2, 3), (0, 1, 2, 4), (1, 2), (1, 4, 7), (1, 3), (1, 3)):
+        out_h = (in_h + 2 * ph - dh * (kh - 1) - 1) // sh + 1
+        if out_h < 1:
+            continue
+        geo = {"in_h": in_h, "in_w": 3, "pix_stride": cg + 1, "out_w": 3, "cg": cg, "kh": kh,
+               "kw": kw, "sh": sh, "sw": 1, "ph": ph, "pw": 1, "dh": dh, "dw": 1}
+        row = kw * cg
+        m = out_h * 3
+        for a, b in itertools.product(range(kh), range(1, kh + 1)):
+            if a + b > kh:
+                continue
+            new, k0, off = row_window(geo, a * row, b * row, 1)
+            want = _gather(geo, a * row, b * row, 0, 0, m)
+            if (a, b) == (0, kh) or (k0, new) == (a * row, geo):
+                # whole K, or every row of the chunk below the input: left as it is
+                assert (new, k0, off) == (geo, a * row, 0)
+                assert (a, b) == (0, kh) or all(e is None for e in want)
+                continue
+            assert k0 == 0 and new["kh"] == b and new["ph"] >= 0 and new["in_h"] >= 1
+            assert _gather(new, 0, b * row, off, 0, m) == want, (geo, a, b)
+            tried += 1
+    assert tried > 500
+    # chunks that cut a kernel row keep the geometry and k0
+    geo = {"in_h": 5, "in_w": 5, "pix_stride": 4, "out_w": 5, "cg": 4, "kh": 3, "kw": 3,
+           "sh": 1, "sw": 1, "ph": 1, "pw": 1, "dh": 1, "dw": 1}
+    assert row_window(geo, 4, 12, 1) == (geo, 4, 0)
+    assert row_window(geo, 12, 8, 1) == (geo, 12, 0)
+
+
+def test_kernel_row_chunks_take_one_descriptor_per_pixel() -> None:
+    # rowchunks under WS: every LOAD2D is a one-row kernel at k0 = 0; its gather issues one
+    # DMA descriptor per pixel with an in-bounds element, where the chunk as cut from the
+    # 3x3 kernel would issue one per in-bounds kernel position (three per interior pixel).
+    from hwcnn.machine.socload import Im2colModel
+
+    _, _, _, comp = _compiled("rowchunks", WS, 4, 4, 1)
+    loads = [i.get() for i in comp.insns if i.op is Opcode.LOAD2D]
+    assert loads and all(f["kh"] == 1 and f["k0"] == 0 and f["k"] == 24 for f in loads)
+    for f in loads:
+        descs = [d for _, d in Im2colModel(f, 0, 1, elements=False).script if d is not None]
+        geo = {n: f[n] for n in ("in_h", "in_w", "pix_stride", "out_w", "cg", "kh", "kw", "sh",
+                                 "sw", "ph", "pw", "dh", "dw")}
+        elems = _gather(geo, 0, f["k"], 0, f["m0"], f["m"])
+        pixels = [elems[i * f["k"]:(i + 1) * f["k"]] for i in range(f["m"])]
+        assert len(descs) == sum(any(e is not None for e in p) for p in pixels)
+        assert all(d.rows * d.row_bytes == sum(e is not None for e in p)
+                   for d, p in zip(descs, [p for p in pixels if any(e is not None for e in p)],
+                                   strict=True))
 
 
 def test_same_inputs_same_bytes() -> None:

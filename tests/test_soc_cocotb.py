@@ -43,7 +43,7 @@ OS, WS = Dataflow.OUTPUT_STATIONARY, Dataflow.WEIGHT_STATIONARY
 KIB = 1
 #: The DRAM of the tests: Arty A7's 1.33 GB/s at 100 MHz (13.3 bytes/cycle), latency 16.
 TIMING = DramTiming.from_board(1.33, 100, latency=16)
-MODELS = ("tiny_cnn", "lenet5", "resblock", "mbv2_block", "fire")
+MODELS = ("tiny_cnn", "lenet5", "resblock", "mbv2_block", "fire", "rowchunks")
 #: Cycles from a W handshake at the Soc's AXI port to the AxiRam's write of its bytes (the
 #: shim's W queue and the RAM's input register, the same for every layer of every run).
 RAM_WRITE_DELAY = 2
@@ -146,7 +146,7 @@ def _model_problem(name, prog, comp, run) -> str | None:  # type: ignore[no-unty
 
 @pytest.mark.parametrize("df", [WS, OS], ids=["ws", "os"])
 def test_networks_bit_exact_at_every_layer(df: Dataflow, tmp_path: Path) -> None:
-    """The five networks (CYCLES read after done = the start and done pulses' distance = the
+    """The six networks (CYCLES read after done = the start and done pulses' distance = the
     cycle model's done cycle; the BUSY counters and every layer's completion = the model's),
     then tiny_cnn under random stalls (p = 0.6 on all five AxiRam
     channels, so that the DRAM shim's queues run dry and the stalls reach the DMA: bit-exact,

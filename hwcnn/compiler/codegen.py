@@ -63,6 +63,28 @@ class _Rel:
         self.region, self.rel = region, rel
 
 
+def row_window(geo: dict[str, int], k0: int, k: int, eb: int
+               ) -> tuple[dict[str, int], int, int]:
+    """The LOAD2D geometry of the K chunk ``[k0, k0 + k)``: a chunk of whole kernel rows
+    ``ky0 .. ky0 + k / (kw*cg) - 1`` becomes the whole K of a kernel of those rows alone
+    (``k0 = 0``, ``kh`` = its rows), so that the gather takes the walker's whole-kernel path
+    (one DMA descriptor per pixel, a row per kernel row, rtl/README.md 10) instead of one
+    descriptor per kernel position. Same elements in the same buffer lanes: the input starts
+    ``s = max(0, ky0*dh - ph)`` rows lower (``in_h - s`` rows, the returned byte offset) and
+    the top padding is ``ph - ky0*dh + s``, so every element's input row ``y`` and its bounds
+    check are those of the original chunk (a row above ``s`` is never reached when ``s > 0``).
+    Other chunks (and whole K) keep ``geo``; returns (geometry, ``k0``, DRAM byte offset)."""
+    row = geo["kw"] * geo["cg"]
+    if (k0 == 0 and k == geo["kh"] * row) or k0 % row or k % row:
+        return geo, k0, 0
+    ky0, dh, ph = k0 // row, geo["dh"], geo["ph"]
+    s = max(0, ky0 * dh - ph)
+    if s >= geo["in_h"]:
+        return geo, k0, 0
+    return ({**geo, "kh": k // row, "ph": ph - ky0 * dh + s, "in_h": geo["in_h"] - s}, 0,
+            s * geo["in_w"] * geo["pix_stride"] * eb)
+
+
 @dataclass(slots=True)
 class _Pending:
     op: Opcode
@@ -393,11 +415,11 @@ class _Gen:
             self.resident[(buf, a_reg)] = key
             loads.append(pend)
 
-        geo = gl.geo
+        geo, k0, a_rel = row_window(gl.geo, t.k0, t.k, self.eb)
         load(Buffer.ACT, ("a", t.layer, t.group, t.m0, t.m, t.k0, t.k),
              _Pending(Opcode.LOAD2D, dict(sram_base=a_base, dram_base=_Rel(
-                 gl.src.region, gl.src.rel + t.group * gl.cg * self.eb), m0=t.m0, m=t.m,
-                 k0=t.k0, k=t.k, **geo), origin))
+                 gl.src.region, gl.src.rel + t.group * gl.cg * self.eb + a_rel), m0=t.m0,
+                 m=t.m, k0=k0, k=t.k, **geo), origin))
         bsl = gl.b[t.group, t.k0:t.k0 + t.k, t.n0:t.n0 + t.n]
         wb = tg.word_bytes(Buffer.WGT)
         wkey = ("w", t.layer, t.group, t.n0, t.n, t.k0, t.k)
