@@ -83,12 +83,14 @@ def test_roofline_bound() -> None:
 
 # -- the fast simulate against a plain loop ---------------------------------------------------
 
-def _loop_reference(compute, dram_read, dram_write, bw, dbl):  # type: ignore[no-untyped-def]
+def _loop_reference(compute, dram_read, dram_write, bw, dbl, barrier=None):  # type: ignore[no-untyped-def]
     """The tile-by-tile loop of the module docstring, kept here as the reference: each tile's
-    start, end and write-back, in program order, with the port serving requests in order."""
+    start, end and write-back, in program order, with the port serving requests in order (a
+    barrier tile's load after every earlier store)."""
     import math
 
     n = len(compute)
+    bar = [False] * n if barrier is None else [bool(b) for b in barrier]
     comp = [int(c) for c in compute]
     load = [0 if b <= 0 else math.ceil(int(b) / bw - 1e-9) for b in dram_read]
     store = [0 if b <= 0 else math.ceil(int(b) / bw - 1e-9) for b in dram_write]
@@ -103,6 +105,12 @@ def _loop_reference(compute, dram_read, dram_write, bw, dbl):  # type: ignore[no
                         0 if overlap[t] else store_done[t - 1])
         start[t] = ready
         end[t] = ready + comp[t]
+        if t + 1 < n and bar[t + 1]:
+            port = max(port, end[t]) + store[t]
+            store_done[t] = port
+            port += load[t + 1]
+            load_done[t + 1] = port
+            continue
         if t + 1 < n:
             free = end[t - 1] if overlap[t + 1] and t >= 1 else (0 if overlap[t + 1] else end[t])
             port = max(port, free) + load[t + 1]
@@ -110,9 +118,11 @@ def _loop_reference(compute, dram_read, dram_write, bw, dbl):  # type: ignore[no
         port = max(port, end[t]) + store[t]
         store_done[t] = port
     total = max(end[-1], store_done[-1])
-    stall = [start[0]] + [start[t] - end[t - 1] for t in range(1, n)]
+    # the write-back a barrier tile waits for is the drain of the tile before it
+    drain = [store_done[t] - end[t] if t + 1 < n and bar[t + 1] else 0 for t in range(n)]
+    stall = [start[0]] + [start[t] - end[t - 1] - drain[t - 1] for t in range(1, n)]
     stall[-1] += total - end[-1]
-    return start, end, stall, load, store, total
+    return start, end, stall, load, store, total, drain
 
 
 def _runs(rng: np.random.Generator, n_runs: int) -> tuple[np.ndarray, ...]:
@@ -138,13 +148,42 @@ def test_simulate_equals_the_loop_on_random_programs(seed: int) -> None:
             comp, rd, wr = rng.integers(0, 300, n), rng.integers(0, 5000, n), rng.integers(0, 2000, n)
             dbl = rng.random(n) < 0.7
         bw = float(rng.choice([1.0, 3.5, 16.0, 13.3, 64.0]))
-        got = memsim.simulate(comp, rd, wr, bw, double_buffered=dbl)
-        start, end, stall, load, store, total = _loop_reference(comp, rd, wr, bw, dbl)
+        # barriers: none, or at run starts (layers), or anywhere
+        bar = [None, _run_starts(comp, rd, wr, dbl), rng.random(len(comp)) < 0.2][trial % 3]
+        got = memsim.simulate(comp, rd, wr, bw, double_buffered=dbl, barrier=bar)
+        start, end, stall, load, store, total, drain = _loop_reference(comp, rd, wr, bw, dbl,
+                                                                       bar)
         assert got.start.tolist() == start
         assert got.end.tolist() == end
         assert got.stall.tolist() == stall
+        assert got.drain.tolist() == drain
         assert got.load_cycles.tolist() == load and got.store_cycles.tolist() == store
         assert got.total == total
+        assert int(got.compute.sum() + got.stall.sum() + got.drain.sum()) == total
+        assert min(stall) >= 0 and min(drain) >= 0
+
+
+def _run_starts(*cols) -> np.ndarray:  # type: ignore[no-untyped-def]
+    """True where a tile differs from the one before (the first tile of a run, not tile 0)."""
+    stacked = np.stack([np.asarray(c, dtype=np.int64) for c in cols], axis=1)
+    flags = np.zeros(len(stacked), dtype=bool)
+    flags[1:] = (stacked[1:] != stacked[:-1]).any(axis=1)
+    return flags
+
+
+def test_a_barrier_tile_loads_after_every_earlier_store() -> None:
+    """Hand-worked: 3 tiles of 10 cycles, 32 B in and 32 B out each at 16 B/cycle, tile 2
+    reads what tiles 0 and 1 wrote. load0 [0,2), c0 [2,12) with load1 [2,4), store0 [12,14),
+    c1 [12,22), store1 [22,24), then load2 [24,26) (without the barrier it would have been
+    prefetched in [14,16) during c1), c2 [26,36), store2 [36,38)."""
+    t = memsim.simulate([10, 10, 10], [32, 32, 32], [32, 32, 32], 16.0,
+                        barrier=[False, False, True])
+    assert t.start.tolist() == [2, 12, 26]
+    assert t.drain.tolist() == [0, 2, 0]            # tile 1's write-back, waited for by tile 2
+    assert t.stall.tolist() == [2, 0, 2 + 2]        # tile 2: its own load; then the last store
+    assert t.total == 38
+    free = memsim.simulate([10, 10, 10], [32, 32, 32], [32, 32, 32], 16.0)
+    assert free.start.tolist() == [2, 12, 22] and free.total == 34
 
 
 def test_the_reference_loop_differs_when_the_schedule_does() -> None:

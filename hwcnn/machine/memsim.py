@@ -11,12 +11,18 @@ bytes back. The on-chip buffers are split in two halves (ping/pong):
   tile ``t-2`` (whose output half it reuses) is done;
 * the write-back of tile ``t`` starts when its compute is done and the port is free.
 
-The port serves requests in program order: ``load t+1`` before ``store t`` (prefetch first).
+The port serves requests in program order: ``load t+1`` before ``store t`` (prefetch first),
+except before a *barrier* tile: a tile that reads what earlier tiles wrote (the first tile of
+a layer reading an earlier layer's output; the compiled program's DRAM barrier, ``rtl/README.md``
+9.3) is loaded only once every earlier store is done, so ``store t`` goes first.
 A transfer of ``b`` bytes occupies the port ``ceil(b / bytes_per_cycle)`` cycles.
 
 Stall of tile ``t`` = cycles the array sits idle before ``t`` starts (after ``t-1`` ended, or
-from time 0 for the first tile); the last tile also carries the final write-back. So the sum of
-compute and stall over all tiles equals the end-to-end cycle count exactly.
+from time 0 for the first tile), except that before a barrier tile the wait for the earlier
+tiles' write-back is the *drain* of the tile before it (its output reaching DRAM: the producing
+layer's cost), and only the rest (the barrier tile's own load) is its stall; the last tile also
+carries the final write-back. So the sum of compute, stall and drain over all tiles equals the
+end-to-end cycle count exactly.
 """
 
 from __future__ import annotations
@@ -44,6 +50,7 @@ class Timeline:
 
     compute: np.ndarray
     stall: np.ndarray
+    drain: np.ndarray               # write-back waited for by the next (barrier) tile
     start: np.ndarray
     end: np.ndarray
     load_cycles: np.ndarray
@@ -56,7 +63,8 @@ class Timeline:
 
     @property
     def stall_total(self) -> int:
-        return int(self.stall.sum())
+        """Cycles the units wait for DRAM (stalls and drains)."""
+        return int(self.stall.sum() + self.drain.sum())
 
 
 def transfer_cycles(nbytes: int, bytes_per_cycle: float) -> int:
@@ -83,7 +91,8 @@ def _transfer_array(nbytes: np.ndarray, bytes_per_cycle: float) -> np.ndarray:
 
 
 def simulate(compute: Ints, dram_read: Ints, dram_write: Ints, bytes_per_cycle: float, *,
-             double_buffered: Sequence[bool] | np.ndarray | None = None) -> Timeline:
+             double_buffered: Sequence[bool] | np.ndarray | None = None,
+             barrier: Sequence[bool] | np.ndarray | None = None) -> Timeline:
     """Run the double-buffered pipeline described in the module docstring.
 
     Parameters
@@ -96,6 +105,9 @@ def simulate(compute: Ints, dram_read: Ints, dram_write: Ints, bytes_per_cycle: 
         Per tile: whether it fits half of each buffer (default: all). Two neighbours overlap
         (load/store of one during the compute of the other) only when both do; a tile that
         needs whole buffers waits for its predecessor to finish and be written back.
+    barrier : sequence of bool, optional
+        Per tile: whether it reads what earlier tiles wrote (default: none); its load waits
+        for every earlier store.
 
     Notes
     -----
@@ -123,18 +135,29 @@ def simulate(compute: Ints, dram_read: Ints, dram_write: Ints, bytes_per_cycle: 
     >>> t = simulate([10, 10], [32, 32], [16, 16], 16.0, double_buffered=[False, False])
     >>> t.start.tolist(), t.stall.tolist(), t.total
     ([2, 15], [2, 4], 26)
+
+    Tile 1 reads what tile 0 wrote: store0 [12,13), then load1 [13,15); the write-back is
+    tile 0's drain (1 cycle), the load tile 1's stall (2).
+
+    >>> t = simulate([10, 10], [32, 32], [16, 16], 16.0, barrier=[False, True])
+    >>> t.start.tolist(), t.stall.tolist(), t.drain.tolist(), t.total
+    ([2, 15], [2, 3], [1, 0], 26)
     """
     comp = np.asarray(compute, dtype=np.int64).reshape(-1)
     n = len(comp)
     dbl = (np.ones(n, dtype=bool) if double_buffered is None
            else np.asarray(double_buffered, dtype=bool).reshape(-1))
-    if not (len(dram_read) == len(dram_write) == len(dbl) == n):
-        raise ValueError("compute, dram_read, dram_write and double_buffered need one entry per tile")
+    bar = (np.zeros(n, dtype=bool) if barrier is None
+           else np.asarray(barrier, dtype=bool).reshape(-1))
+    if not (len(dram_read) == len(dram_write) == len(dbl) == len(bar) == n):
+        raise ValueError("compute, dram_read, dram_write, double_buffered and barrier need one "
+                         "entry per tile")
     load = _transfer_array(np.asarray(dram_read).reshape(-1), bytes_per_cycle)
     store = _transfer_array(np.asarray(dram_write).reshape(-1), bytes_per_cycle)
     if n == 0:
         z = np.zeros(0, dtype=np.int64)
-        return Timeline(compute=z, stall=z, start=z, end=z, load_cycles=z, store_cycles=z, total=0)
+        return Timeline(compute=z, stall=z, drain=z, start=z, end=z, load_cycles=z,
+                        store_cycles=z, total=0)
     # overlap[t]: tiles t-1 and t use opposite buffer halves.
     overlap = np.zeros(n, dtype=bool)
     overlap[1:] = dbl[1:] & dbl[:-1]
@@ -142,32 +165,42 @@ def simulate(compute: Ints, dram_read: Ints, dram_write: Ints, bytes_per_cycle: 
     next_load[:-1] = load[1:]
     next_overlap = np.zeros(n, dtype=bool)
     next_overlap[:-1] = overlap[1:]
-    # Step t depends on these five numbers; runs of equal steps are extrapolated.
-    params = np.stack([comp, store, overlap, next_load, next_overlap], axis=1)
+    next_barrier = np.zeros(n, dtype=bool)
+    next_barrier[:-1] = bar[1:]
+    # Step t depends on these six numbers; runs of equal steps are extrapolated.
+    params = np.stack([comp, store, overlap, next_load, next_overlap, next_barrier], axis=1)
     cuts = np.flatnonzero((params[1:] != params[:-1]).any(axis=1)) + 1
     bounds = [0, *cuts.tolist(), n]
     start = np.zeros(n, dtype=np.int64)
     end = np.zeros(n, dtype=np.int64)
     store_done = np.zeros(n, dtype=np.int64)
     c_l, s_l, o_l = comp.tolist(), store.tolist(), overlap.tolist()
-    nl_l, no_l = next_load.tolist(), next_overlap.tolist()
+    nl_l, no_l, nb_l = next_load.tolist(), next_overlap.tolist(), next_barrier.tolist()
     # State before step t: port free, load of t done, end of t-1, store of t-1 / t-2 done.
     # (All times are >= 0, so the 0 start values act as "no such tile".)
     port = ld = int(load[0])
     e1 = sd1 = sd2 = 0
     for a, b in itertools.pairwise(bounds):
-        c, s, o, nl, no = c_l[a], s_l[a], o_l[a], nl_l[a], no_l[a]
+        c, s, o, nl, no, nb = c_l[a], s_l[a], o_l[a], nl_l[a], no_l[a], nb_l[a]
         t = a
         while t < b:
             before = (port, ld, e1, sd1, sd2)
             ready = max(ld, e1, sd2 if o else sd1)
             e = ready + c
-            # prefetch the next tile first (into the half tile t-1 used, or after t itself)
-            port = max(port, e1 if no else e) + nl
-            ld = port
-            port = max(port, e) + s
-            sd2, sd1, e1 = sd1, port, e
-            start[t], end[t], store_done[t] = ready, e, port
+            if nb:
+                # the next tile reads what was written: every store first, then its load
+                port = max(port, e) + s
+                sd = port
+                port += nl
+                ld = port
+            else:
+                # prefetch the next tile first (into the half tile t-1 used, or after t itself)
+                port = max(port, e1 if no else e) + nl
+                ld = port
+                port = max(port, e) + s
+                sd = port
+            sd2, sd1, e1 = sd1, sd, e
+            start[t], end[t], store_done[t] = ready, e, sd
             t += 1
             d = port - before[0]
             if t < b and ld - before[1] == d and e1 - before[2] == d and sd1 - before[3] == d \
@@ -176,16 +209,17 @@ def simulate(compute: Ints, dram_read: Ints, dram_write: Ints, bytes_per_cycle: 
                 steps = np.arange(1, b - t + 1, dtype=np.int64) * d
                 start[t:b] = ready + steps
                 end[t:b] = e + steps
-                store_done[t:b] = port + steps
+                store_done[t:b] = sd + steps
                 shift = (b - t) * d
                 port, ld, e1, sd1, sd2 = port + shift, ld + shift, e1 + shift, sd1 + shift, \
                     sd2 + shift
                 t = b
     total = int(max(end[-1], store_done[-1]))
     prev_end = np.concatenate(([0], end[:-1]))
-    stall = start - prev_end
+    drain = np.where(next_barrier, np.maximum(store_done - end, 0), 0)
+    stall = start - prev_end - np.concatenate(([0], drain[:-1]))
     stall[-1] += total - end[-1]
-    return Timeline(compute=comp, stall=stall, start=start, end=end, load_cycles=load,
+    return Timeline(compute=comp, stall=stall, drain=drain, start=start, end=end, load_cycles=load,
                     store_cycles=store, total=total)
 
 

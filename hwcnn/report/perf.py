@@ -5,7 +5,8 @@
 DRAM model over the whole program (:mod:`hwcnn.machine.memsim`) and sums per layer:
 
 * ``compute`` = array/pool-unit cycles of the layer's tiles, ``stall`` = cycles the units wait
-  for DRAM (memsim), ``total = compute + stall``; latency = total / clock;
+  for DRAM (memsim: loads not hidden by compute, and the write-back of the layer's output
+  that the next layer waits for), ``total = compute + stall``; latency = total / clock;
 * utilization = ideal MAC cycles / actual = ``MACs / (R * C) / total`` (GEMM layers only);
 * DRAM bytes read + written, on-chip buffer peak, and the roofline bound (compute if the
   layer's compute cycles cover its DRAM transfer time, else memory).
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import networkx as nx
+import numpy as np
 
 from ..arch.config import HardwareConfig
 from ..boards.profiles import Board
@@ -140,6 +142,20 @@ class PerfTotals(_Timed):
                 "buffer_peak_kib": round(self.buffer_peak / 1024, 1)}
 
 
+def barriers(g: nx.DiGraph, program: Program) -> np.ndarray:
+    """Per tile of ``program``: whether it is the first tile of a layer that reads an earlier
+    layer's output (not only the network input), whose loads wait for every earlier store
+    (:func:`hwcnn.machine.memsim.simulate`'s ``barrier``; the compiled program's DRAM
+    barrier)."""
+    flags = []
+    for plan in program.layers:
+        if plan.tiles:
+            preds = list(g.predecessors(plan.name)) if plan.name in g else []
+            reads = any(not isinstance(g.nodes[p]["layer"], L.Input) for p in preds)
+            flags.append(np.arange(plan.tiles) == 0 if reads else np.zeros(plan.tiles, bool))
+    return np.concatenate([np.zeros(0, bool), *flags])
+
+
 def estimate(g: nx.DiGraph, hw: HardwareConfig, board: Board | None = None,
              progress: Callable[[int, int], None] | None = None) -> tuple[LayerPerf, ...]:
     """Per-layer performance rows of graph ``g`` on ``hw`` (checked against ``board``)."""
@@ -155,14 +171,15 @@ def estimate_program(g: nx.DiGraph, hw: HardwareConfig, board: Board | None = No
     program = lower(g, hw, progress)
     comp, rd, wr, dbl = program.arrays()
     bw = hw.memory.dram_bytes_per_cycle
-    timeline = memsim.simulate(comp, rd, wr, bw, double_buffered=dbl)
+    timeline = memsim.simulate(comp, rd, wr, bw, double_buffered=dbl,
+                               barrier=barriers(g, program))
     rows = []
     pos = 0
     pes = hw.array.pes
     for plan in program.layers:
         n = plan.tiles
         compute = int(plan.cycles.sum())
-        stall = int(timeline.stall[pos:pos + n].sum())
+        stall = int(timeline.stall[pos:pos + n].sum() + timeline.drain[pos:pos + n].sum())
         read, write = int(plan.dram_read.sum()), int(plan.dram_write.sum())
         pos += n
         if plan.unit in (Unit.ARRAY, Unit.POOL) and n:
