@@ -83,7 +83,7 @@ def test_roofline_bound() -> None:
 
 # -- the fast simulate against a plain loop ---------------------------------------------------
 
-def _loop_reference(compute, dram_read, dram_write, bw, dbl, barrier=None):  # type: ignore[no-untyped-def]
+def _loop_reference(compute, dram_read, dram_write, bw, dbl, barrier=None, bread=None):  # type: ignore[no-untyped-def]
     """The tile-by-tile loop of the module docstring, kept here as the reference: each tile's
     start, end and write-back, in program order, with the port serving requests in order (a
     barrier tile's load after every earlier store)."""
@@ -92,10 +92,17 @@ def _loop_reference(compute, dram_read, dram_write, bw, dbl, barrier=None):  # t
     n = len(compute)
     bar = [False] * n if barrier is None else [bool(b) for b in barrier]
     comp = [int(c) for c in compute]
-    load = [0 if b <= 0 else math.ceil(int(b) / bw - 1e-9) for b in dram_read]
+    cyc = lambda b: 0 if b <= 0 else math.ceil(int(b) / bw - 1e-9)
+    # a barrier tile's load: the bytes earlier tiles wrote (after the stores), and the rest
+    dep = [cyc(min(int(bread[t]), int(dram_read[t])) if bread is not None else int(dram_read[t]))
+           if bar[t] else 0 for t in range(n)]
+    ind = [cyc(int(dram_read[t]) - min(int(bread[t]), int(dram_read[t])))
+           if bar[t] and bread is not None else 0 if bar[t] else cyc(int(dram_read[t]))
+           for t in range(n)]
+    load = [ind[t] + dep[t] for t in range(n)]
     store = [0 if b <= 0 else math.ceil(int(b) / bw - 1e-9) for b in dram_write]
     overlap = [False] + [bool(dbl[t]) and bool(dbl[t - 1]) for t in range(1, n)]
-    start, end, store_done, load_done = [0] * n, [0] * n, [0] * n, [0] * n
+    start, end, store_done, load_done, pre_done = [0] * n, [0] * n, [0] * n, [0] * n, [0] * n
     port = load_done[0] = load[0]
     for t in range(n):
         ready = load_done[t]
@@ -106,9 +113,12 @@ def _loop_reference(compute, dram_read, dram_write, bw, dbl, barrier=None):  # t
         start[t] = ready
         end[t] = ready + comp[t]
         if t + 1 < n and bar[t + 1]:
+            free = end[t - 1] if overlap[t + 1] and t >= 1 else (0 if overlap[t + 1] else end[t])
+            port = max(port, free) + ind[t + 1]
+            pre_done[t] = port
             port = max(port, end[t]) + store[t]
             store_done[t] = port
-            port += load[t + 1]
+            port += dep[t + 1]
             load_done[t + 1] = port
             continue
         if t + 1 < n:
@@ -119,7 +129,8 @@ def _loop_reference(compute, dram_read, dram_write, bw, dbl, barrier=None):  # t
         store_done[t] = port
     total = max(end[-1], store_done[-1])
     # the write-back a barrier tile waits for is the drain of the tile before it
-    drain = [store_done[t] - end[t] if t + 1 < n and bar[t + 1] else 0 for t in range(n)]
+    drain = [max(0, store_done[t] - max(end[t], pre_done[t])) if t + 1 < n and bar[t + 1]
+             else 0 for t in range(n)]
     stall = [start[0]] + [start[t] - end[t - 1] - drain[t - 1] for t in range(1, n)]
     stall[-1] += total - end[-1]
     return start, end, stall, load, store, total, drain
@@ -150,9 +161,12 @@ def test_simulate_equals_the_loop_on_random_programs(seed: int) -> None:
         bw = float(rng.choice([1.0, 3.5, 16.0, 13.3, 64.0]))
         # barriers: none, or at run starts (layers), or anywhere
         bar = [None, _run_starts(comp, rd, wr, dbl), rng.random(len(comp)) < 0.2][trial % 3]
-        got = memsim.simulate(comp, rd, wr, bw, double_buffered=dbl, barrier=bar)
+        # the barrier tiles' input bytes: all of the read, or a random part of it
+        bread = None if trial % 4 < 2 else rng.integers(0, 5000, len(comp))
+        got = memsim.simulate(comp, rd, wr, bw, double_buffered=dbl, barrier=bar,
+                              barrier_read=bread)
         start, end, stall, load, store, total, drain = _loop_reference(comp, rd, wr, bw, dbl,
-                                                                       bar)
+                                                                       bar, bread)
         assert got.start.tolist() == start
         assert got.end.tolist() == end
         assert got.stall.tolist() == stall
@@ -184,6 +198,12 @@ def test_a_barrier_tile_loads_after_every_earlier_store() -> None:
     assert t.total == 38
     free = memsim.simulate([10, 10, 10], [32, 32, 32], [32, 32, 32], 16.0)
     assert free.start.tolist() == [2, 12, 22] and free.total == 34
+    # 16 of tile 2's bytes are weights: prefetched in [14,15) during c1; store1 [22,24), then
+    # the 16 input bytes [24,25)
+    part = memsim.simulate([10, 10, 10], [32, 32, 32], [32, 32, 32], 16.0,
+                           barrier=[False, False, True], barrier_read=[0, 0, 16])
+    assert part.start.tolist() == [2, 12, 25] and part.drain.tolist() == [0, 2, 0]
+    assert part.stall.tolist() == [2, 0, 1 + 2] and part.total == 37
 
 
 def test_the_reference_loop_differs_when_the_schedule_does() -> None:

@@ -113,7 +113,7 @@ def test_report_machine_option() -> None:
     assert layers["conv1"]["machine_done_cycle"] is None   # pooled in the output buffer
     assert layers["input"]["machine_done_cycle"] is None
     # memsim ignores fetch, the DMA set-up and one-word-per-cycle loads: far below the RTL
-    assert facts["machine_cycles"] > 4 * out["totals"]["total"]["total_cycles"]
+    assert facts["machine_cycles"] > 3 * out["totals"]["total"]["total_cycles"]
     assert facts["machine_latency_ms"] == round(facts["machine_cycles"] / 100 / 1000, 3)
     assert facts["machine_fps"] == round(100e6 / facts["machine_cycles"], 2)
     plain = json.loads(CliRunner().invoke(cli, args).stdout)

@@ -74,7 +74,8 @@ def plan_gemm(name: str, layer: L.Layer, hw: HardwareConfig, m: int, n: int, k: 
         f"{order}, {'double' if ch.double else 'single'}-buffered",
         macs=groups * m * n * k, cycles=np.tile(cyc, reps), dram_read=np.tile(read, reps),
         dram_write=np.tile(write, reps), occupancy=np.tile(occ, reps),
-        double_buffered=np.full(reps * tm * tn, ch.double), make_tiles=tiles)
+        double_buffered=np.full(reps * tm * tn, ch.double), make_tiles=tiles,
+        first_input_read=int(a_sl[0]))
 
 
 def _distinct(*cols: np.ndarray) -> list[tuple[int, ...]]:
@@ -147,4 +148,5 @@ def _plan_split(name: str, layer: L.Layer, hw: HardwareConfig, m: int, n: int, k
         f"K split into {tk} chunks of {ch.kc}, {'double' if ch.double else 'single'}-buffered",
         macs=groups * m * n * k, cycles=np.tile(cyc, reps), dram_read=np.tile(read, reps),
         dram_write=np.tile(write, reps), occupancy=np.tile(occ, reps),
-        double_buffered=np.full(reps * len(rows), ch.double), make_tiles=tiles)
+        double_buffered=np.full(reps * len(rows), ch.double), make_tiles=tiles,
+        first_input_read=int(rows[0] * ks[0] * arr.act_bits + 7) // 8)

@@ -201,4 +201,4 @@ def _reuse(cache: dict[tuple[object, ...], LayerPlan], key: tuple[object, ...], 
     return LayerPlan(name=name, layer=layer, unit=old.unit, note=old.note, macs=old.macs,
                      cycles=old.cycles, dram_read=old.dram_read, dram_write=old.dram_write,
                      occupancy=old.occupancy, double_buffered=old.double_buffered,
-                     make_tiles=tiles)
+                     make_tiles=tiles, first_input_read=old.first_input_read)

@@ -105,6 +105,9 @@ class LayerPlan:
     make_tiles: Callable[[], Iterator[Tile]] = field(repr=False, compare=False)
     #: the layer whose tiles compute this layer's value (itself, or what it is fused into)
     host: str = ""
+    #: bytes of the first tile's ``dram_read`` that are the layer's input (activations, which
+    #: an earlier layer writes); the rest (weights, parameters) does not wait for it. -1: all.
+    first_input_read: int = -1
 
     @property
     def tiles(self) -> int:

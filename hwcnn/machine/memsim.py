@@ -14,13 +14,15 @@ bytes back. The on-chip buffers are split in two halves (ping/pong):
 The port serves requests in program order: ``load t+1`` before ``store t`` (prefetch first),
 except before a *barrier* tile: a tile that reads what earlier tiles wrote (the first tile of
 a layer reading an earlier layer's output; the compiled program's DRAM barrier, ``rtl/README.md``
-9.3) is loaded only once every earlier store is done, so ``store t`` goes first.
-A transfer of ``b`` bytes occupies the port ``ceil(b / bytes_per_cycle)`` cycles.
+9.3) reads its input (``barrier_read`` bytes, default all of its read) only once every
+earlier store is done: the rest of its load (weights, parameters) is prefetched as usual, then
+``store t``, then the input. A transfer of ``b`` bytes occupies the port ``ceil(b / bytes_per_cycle)`` cycles.
 
 Stall of tile ``t`` = cycles the array sits idle before ``t`` starts (after ``t-1`` ended, or
 from time 0 for the first tile), except that before a barrier tile the wait for the earlier
-tiles' write-back is the *drain* of the tile before it (its output reaching DRAM: the producing
-layer's cost), and only the rest (the barrier tile's own load) is its stall; the last tile also
+tiles' write-back (from the later of the tile's end and the barrier tile's prefetched part)
+is the *drain* of the tile before it (its output reaching DRAM: the producing layer's cost),
+and only the rest (the barrier tile's own loads) is its stall; the last tile also
 carries the final write-back. So the sum of compute, stall and drain over all tiles equals the
 end-to-end cycle count exactly.
 """
@@ -92,7 +94,8 @@ def _transfer_array(nbytes: np.ndarray, bytes_per_cycle: float) -> np.ndarray:
 
 def simulate(compute: Ints, dram_read: Ints, dram_write: Ints, bytes_per_cycle: float, *,
              double_buffered: Sequence[bool] | np.ndarray | None = None,
-             barrier: Sequence[bool] | np.ndarray | None = None) -> Timeline:
+             barrier: Sequence[bool] | np.ndarray | None = None,
+             barrier_read: Ints | None = None) -> Timeline:
     """Run the double-buffered pipeline described in the module docstring.
 
     Parameters
@@ -108,6 +111,10 @@ def simulate(compute: Ints, dram_read: Ints, dram_write: Ints, bytes_per_cycle: 
     barrier : sequence of bool, optional
         Per tile: whether it reads what earlier tiles wrote (default: none); its load waits
         for every earlier store.
+    barrier_read : sequence of int, optional
+        Per tile: the bytes of a barrier tile's ``dram_read`` that earlier tiles wrote (its
+        input activations; default: all of it). The rest (weights, parameters) is prefetched
+        as any tile's load, before the stores; the barrier part is read after them.
 
     Notes
     -----
@@ -142,6 +149,14 @@ def simulate(compute: Ints, dram_read: Ints, dram_write: Ints, bytes_per_cycle: 
     >>> t = simulate([10, 10], [32, 32], [16, 16], 16.0, barrier=[False, True])
     >>> t.start.tolist(), t.stall.tolist(), t.drain.tolist(), t.total
     ([2, 15], [2, 3], [1, 0], 26)
+
+    Only 16 of tile 1's 32 bytes are tile 0's output: the other 16 are prefetched during
+    compute0 [2,3), store0 [12,13), the 16 bytes [13,14).
+
+    >>> t = simulate([10, 10], [32, 32], [16, 16], 16.0, barrier=[False, True],
+    ...              barrier_read=[0, 16])
+    >>> t.start.tolist(), t.stall.tolist(), t.drain.tolist(), t.total
+    ([2, 14], [2, 2], [1, 0], 25)
     """
     comp = np.asarray(compute, dtype=np.int64).reshape(-1)
     n = len(comp)
@@ -152,7 +167,19 @@ def simulate(compute: Ints, dram_read: Ints, dram_write: Ints, bytes_per_cycle: 
     if not (len(dram_read) == len(dram_write) == len(dbl) == len(bar) == n):
         raise ValueError("compute, dram_read, dram_write, double_buffered and barrier need one "
                          "entry per tile")
-    load = _transfer_array(np.asarray(dram_read).reshape(-1), bytes_per_cycle)
+    reads = np.asarray(dram_read, dtype=np.int64).reshape(-1)
+    load = _transfer_array(reads, bytes_per_cycle)
+    # a barrier tile's load in two transfers: the input part, which waits, and the rest
+    # (computed at the barrier tiles only: a program has few)
+    bidx = np.flatnonzero(bar)
+    if barrier_read is not None and len(barrier_read) != n:
+        raise ValueError("barrier_read needs one entry per tile")
+    dep_b = (reads[bidx] if barrier_read is None
+             else np.minimum(np.asarray(barrier_read, dtype=np.int64).reshape(-1)[bidx],
+                             reads[bidx]))
+    dep = _transfer_array(dep_b, bytes_per_cycle)
+    ind = _transfer_array(reads[bidx] - dep_b, bytes_per_cycle)
+    load[bidx] = ind + dep
     store = _transfer_array(np.asarray(dram_write).reshape(-1), bytes_per_cycle)
     if n == 0:
         z = np.zeros(0, dtype=np.int64)
@@ -163,35 +190,46 @@ def simulate(compute: Ints, dram_read: Ints, dram_write: Ints, bytes_per_cycle: 
     overlap[1:] = dbl[1:] & dbl[:-1]
     next_load = np.zeros(n, dtype=np.int64)
     next_load[:-1] = load[1:]
+    next_dep = np.zeros(n, dtype=np.int64)
+    prev = bidx[bidx > 0] - 1                # the tiles before barrier tiles
+    next_load[prev] = ind[bidx > 0]
+    next_dep[prev] = dep[bidx > 0]
     next_overlap = np.zeros(n, dtype=bool)
     next_overlap[:-1] = overlap[1:]
     next_barrier = np.zeros(n, dtype=bool)
     next_barrier[:-1] = bar[1:]
-    # Step t depends on these six numbers; runs of equal steps are extrapolated.
-    params = np.stack([comp, store, overlap, next_load, next_overlap, next_barrier], axis=1)
-    cuts = np.flatnonzero((params[1:] != params[:-1]).any(axis=1)) + 1
+    # Step t depends on these seven numbers; runs of equal steps are extrapolated.
+    differs = np.zeros(max(n - 1, 0), dtype=bool)   # column by column: no n x 7 copy
+    for col in (comp, store, overlap, next_load, next_overlap, next_barrier, next_dep):
+        differs |= col[1:] != col[:-1]
+    cuts = np.flatnonzero(differs) + 1
     bounds = [0, *cuts.tolist(), n]
     start = np.zeros(n, dtype=np.int64)
     end = np.zeros(n, dtype=np.int64)
     store_done = np.zeros(n, dtype=np.int64)
+    pre_done = np.zeros(n, dtype=np.int64)   # before a barrier tile: its prefetch part done
     c_l, s_l, o_l = comp.tolist(), store.tolist(), overlap.tolist()
     nl_l, no_l, nb_l = next_load.tolist(), next_overlap.tolist(), next_barrier.tolist()
+    nd_l = next_dep.tolist()
     # State before step t: port free, load of t done, end of t-1, store of t-1 / t-2 done.
     # (All times are >= 0, so the 0 start values act as "no such tile".)
     port = ld = int(load[0])
     e1 = sd1 = sd2 = 0
     for a, b in itertools.pairwise(bounds):
-        c, s, o, nl, no, nb = c_l[a], s_l[a], o_l[a], nl_l[a], no_l[a], nb_l[a]
+        c, s, o, nl, no, nb, nd = c_l[a], s_l[a], o_l[a], nl_l[a], no_l[a], nb_l[a], nd_l[a]
         t = a
         while t < b:
             before = (port, ld, e1, sd1, sd2)
             ready = max(ld, e1, sd2 if o else sd1)
             e = ready + c
             if nb:
-                # the next tile reads what was written: every store first, then its load
+                # the next tile reads what was written: the part of its load that does not
+                # (prefetched as usual), then every store, then the rest
+                port = max(port, e1 if no else e) + nl
+                pre = port
                 port = max(port, e) + s
                 sd = port
-                port += nl
+                port += nd
                 ld = port
             else:
                 # prefetch the next tile first (into the half tile t-1 used, or after t itself)
@@ -199,8 +237,9 @@ def simulate(compute: Ints, dram_read: Ints, dram_write: Ints, bytes_per_cycle: 
                 ld = port
                 port = max(port, e) + s
                 sd = port
+                pre = 0
             sd2, sd1, e1 = sd1, sd, e
-            start[t], end[t], store_done[t] = ready, e, sd
+            start[t], end[t], store_done[t], pre_done[t] = ready, e, sd, pre
             t += 1
             d = port - before[0]
             if t < b and ld - before[1] == d and e1 - before[2] == d and sd1 - before[3] == d \
@@ -210,13 +249,17 @@ def simulate(compute: Ints, dram_read: Ints, dram_write: Ints, bytes_per_cycle: 
                 start[t:b] = ready + steps
                 end[t:b] = e + steps
                 store_done[t:b] = sd + steps
+                pre_done[t:b] = pre + steps
                 shift = (b - t) * d
                 port, ld, e1, sd1, sd2 = port + shift, ld + shift, e1 + shift, sd1 + shift, \
                     sd2 + shift
                 t = b
     total = int(max(end[-1], store_done[-1]))
     prev_end = np.concatenate(([0], end[:-1]))
-    drain = np.where(next_barrier, np.maximum(store_done - end, 0), 0)
+    # the write-back a barrier tile waits for, after the tile before it and after the
+    # barrier tile's own prefetched part (that wait is the barrier tile's load, its stall)
+    drain = np.zeros(n, dtype=np.int64)
+    drain[prev] = np.maximum(store_done[prev] - np.maximum(end[prev], pre_done[prev]), 0)
     stall = start - prev_end - np.concatenate(([0], drain[:-1]))
     stall[-1] += total - end[-1]
     return Timeline(compute=comp, stall=stall, drain=drain, start=start, end=end, load_cycles=load,

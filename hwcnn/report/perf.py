@@ -156,6 +156,19 @@ def barriers(g: nx.DiGraph, program: Program) -> np.ndarray:
     return np.concatenate([np.zeros(0, bool), *flags])
 
 
+def barrier_reads(program: Program, reads: np.ndarray) -> np.ndarray:
+    """Per tile: the bytes of its DRAM read that are its layer's input (what a barrier tile
+    reads only after the stores; ``LayerPlan.first_input_read`` for a layer's first tile, all
+    of the read otherwise)."""
+    out = np.asarray(reads, dtype=np.int64).copy()
+    pos = 0
+    for plan in program.layers:
+        if plan.tiles and plan.first_input_read >= 0:
+            out[pos] = min(out[pos], plan.first_input_read)
+        pos += plan.tiles
+    return out
+
+
 def estimate(g: nx.DiGraph, hw: HardwareConfig, board: Board | None = None,
              progress: Callable[[int, int], None] | None = None) -> tuple[LayerPerf, ...]:
     """Per-layer performance rows of graph ``g`` on ``hw`` (checked against ``board``)."""
@@ -171,8 +184,9 @@ def estimate_program(g: nx.DiGraph, hw: HardwareConfig, board: Board | None = No
     program = lower(g, hw, progress)
     comp, rd, wr, dbl = program.arrays()
     bw = hw.memory.dram_bytes_per_cycle
-    timeline = memsim.simulate(comp, rd, wr, bw, double_buffered=dbl,
-                               barrier=barriers(g, program))
+    bar = barriers(g, program)
+    timeline = memsim.simulate(comp, rd, wr, bw, double_buffered=dbl, barrier=bar,
+                               barrier_read=barrier_reads(program, rd))
     rows = []
     pos = 0
     pes = hw.array.pes
