@@ -197,13 +197,13 @@ def test_compile_network_writes_the_image_and_runs_as_measured_on_the_verilog() 
                                   fuse_pool=False)
     assert plain.image[plain.address(qnet.input_name):][:64] == want.tobytes()
     assert "conv1" in plain.views and not plain.on_chip
-    # tests/test_report_machine.py: the Verilog of hwcnn_soc (Verilator + cocotb) took 2286
+    # tests/test_report_machine.py: the Verilog of hwcnn_soc (Verilator + cocotb) took 1984
     # cycles on this configuration, 64-bit bus, Arty's DRAM; its RAM wrote pool1's, conv2's
-    # and fc's last bytes in cycles 1431, 1845, 2265 (two cycles after the W handshakes)
+    # and fc's last bytes in cycles 1401, 1685, 1963 (two cycles after the W handshakes)
     fig = hwcnn.machine_figures(comp, hw, "arty-a7-35t", bus_bits=64)
-    assert fig.cycles == 2286 and fig.label == "model proven equal to the RTL"
-    assert [fig.layer_cycles[n] + 2 for n in ("pool1", "conv2", "fc")] == [1431, 1845, 2265]
-    assert fig.busy == (1457, 1691, 623, 124) and fig.latency_us == pytest.approx(22.86)
+    assert fig.cycles == 1984 and fig.label == "model proven equal to the RTL"
+    assert [fig.layer_cycles[n] + 2 for n in ("pool1", "conv2", "fc")] == [1401, 1685, 1963]
+    assert fig.busy == (1329, 1659, 623, 124) and fig.latency_us == pytest.approx(19.84)
     assert hwcnn.machine_figures(comp, hw, "arty-a7-35t").bus_bits == 128   # the board's
     with pytest.raises(ConfigError) as info:
         hwcnn.machine_figures(comp, hw, bus_bits=32)

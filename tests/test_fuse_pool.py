@@ -135,16 +135,28 @@ def test_tiny_cnn_hand_counts() -> None:
     """tiny_cnn, 4x4 weight-stationary, 1 KiB buffers: conv1 (8x8x4) runs as two GEMM tiles of
     32 pixels (rows 0-3, 4-7), pool1 (2x2 max -> 4x4x4), conv2 (2x2x8), fc (10).
 
-    Unfused, 36 instructions: conv1 2 x (LOAD2D, LOAD, LOAD, GEMM, STORE) = 10, the barrier
-    before pool1 5, pool1 (LOAD into OUT, VEC, STORE) 3, the barrier before conv2 2, conv2 5,
-    the barrier before fc 3, fc 5, end (2 NOPs + END) 3. DRAM writes 32*4 + 32*4 (conv1) +
-    16*4 (pool1) + 4*8 (conv2) + 10 (fc) = 362 bytes; pool1 reads conv1's 64*4 = 256 back.
+    A barrier's compute side (NOPs popping the store credits) comes before the layer; its
+    load side (NOPs popping the load credits and the barrier token) comes after the next
+    tile's weight and parameter LOADs, just before its LOAD2D (or before the next barrier).
 
-    Fused, 33: conv1 2 x (LOAD2D, LOAD, LOAD, GEMM, VEC, STORE) = 12, the barrier before conv2
-    5, conv2 5, barrier 3, fc 5, end 3. DRAM writes 8*4 + 8*4 (pool1's two bands) + 32 + 10 =
-    106 bytes, no LOAD into OUT."""
+    Unfused, 36 instructions: conv1 2 x (LOAD2D, LOAD, LOAD, GEMM, STORE) = 10, the barrier
+    before pool1 2, pool1 (LOAD into OUT, VEC, STORE) 3, the barrier before conv2 (pool1's
+    barrier's load side 3, its compute side 1), conv2 (LOAD, LOAD, 1 barrier pop, LOAD2D,
+    GEMM, STORE) 6, the barrier before fc 1, fc (with 2 pops) 7, end (2 NOPs + END) 3. DRAM
+    writes 32*4 + 32*4 (conv1) + 16*4 (pool1) + 4*8 (conv2) + 10 (fc) = 362 bytes; pool1
+    reads conv1's 64*4 = 256 back.
+
+    Fused, 32: conv1 2 x (LOAD2D, LOAD, LOAD, GEMM, VEC, STORE) = 12, the barrier before conv2
+    2, conv2 (LOAD, LOAD, 2 barrier pops, LOAD2D, GEMM, STORE) 7, barrier 1, fc 7, end 3. DRAM
+    writes 8*4 + 8*4 (pool1's two bands) + 32 + 10 = 106 bytes, no LOAD into OUT."""
     prog, q, x, comp, plain = _case("tiny_cnn", WS, 4, 4, 1)
-    assert len(plain.insns) == 36 and len(comp.insns) == 33
+    assert len(plain.insns) == 36 and len(comp.insns) == 32
+    # after a barrier the weights and parameters go first, the input after the barrier's pops
+    ops = [(i.op, o) for i, o in zip(comp.insns[14:19], comp.origin[14:19], strict=True)]
+    assert ops == [(Opcode.LOAD, "layer 'conv2' tile 0"), (Opcode.LOAD, "layer 'conv2' tile 0"),
+                   (Opcode.LOAD, "barrier"), (Opcode.LOAD, "barrier"),
+                   (Opcode.LOAD2D, "layer 'conv2' tile 0")]
+    assert [comp.insns[i]["buffer"] for i in (14, 15)] == [Buffer.WGT, Buffer.PARAM]
     assert _store_bytes(plain) == 362 and _store_bytes(comp) == 106
     assert _pixel_loads(plain) == 256 and _pixel_loads(comp) == 0
     assert dict(comp.on_chip) == {"conv1": "pool1"}

@@ -70,7 +70,7 @@ def test_rtl_engine_refuses_a_large_program(capsys: pytest.CaptureFixture[str]) 
     assert r.code == 2 and r.crash is None and r.out == ""
     assert re.fullmatch(
         rf"hwcnn: error: {re.escape(TINY)}: the RTL simulation may take up to \d{{1,3}}(,\d{{3}})* "
-        r"cycles \(rtlsim work bound of 27 instructions\), more than --max-cycles 1,000; use "
+        r"cycles \(rtlsim work bound of 26 instructions\), more than --max-cycles 1,000; use "
         r"--engine program, or a smaller model or larger array\n", r.err), r.err
 
 

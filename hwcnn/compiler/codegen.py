@@ -146,6 +146,7 @@ class _Gen:
         self.half = {"in": 0, "out": 0}
         self.resident: dict[tuple[Buffer, str], tuple[Any, ...]] = {}
         self.dirty = False
+        self.l_barrier = False                # a barrier's load side is pending
         self.layers: dict[str, Any] = {}
         self.fused: dict[str, list[str]] = {}
         for pl in program.layers:
@@ -271,18 +272,28 @@ class _Gen:
 
     # -- barrier and end ----------------------------------------------------------------------
     def barrier(self) -> None:
+        """The compute side now; the load side is deferred to the next tile (:meth:`wire`),
+        which loads its weights and parameters before it, or emitted by :meth:`flush`."""
+        self.flush()
         sp = HALVES - self.held["s"]
         if sp == 0:
             self.nop("g", "barrier", push_prev=1)
         for i in range(sp):
             self.nop("g", "barrier", pop_next=1, push_prev=int(i == sp - 1))
         self.held["s"] = HALVES
-        for _ in range(HALVES - self.held["l"] + 1):
-            self.nop("l", "barrier", pop_next=1)
-        self.held["l"] = HALVES
+        self.l_barrier = True
         self.dirty = False
 
+    def flush(self) -> None:
+        """The load side of a pending barrier: pop every ``g2l`` credit plus the token."""
+        if self.l_barrier:
+            for _ in range(HALVES - self.held["l"] + 1):
+                self.nop("l", "barrier", pop_next=1)
+            self.held["l"] = HALVES
+            self.l_barrier = False
+
     def end(self) -> None:
+        self.flush()
         for _ in range(HALVES - self.held["s"]):
             self.nop("g", "end", pop_next=1)
         for _ in range(HALVES - self.held["l"]):
@@ -295,7 +306,27 @@ class _Gen:
         """Append one tile's instructions with its tokens (loads/compute/stores built but not
         yet appended); ``release`` (default the last compute instruction) frees the input
         halves."""
-        if k_in:
+        ind = [p for p in loads if p.op is not Opcode.LOAD2D]
+        if k_in and self.l_barrier and ind:
+            # after a barrier: the weights and parameters (never written by a layer) first,
+            # into the tile's halves, then the barrier's pops, then the input (LOAD2D)
+            n = self.pops("l", k_in)
+            for _ in range(max(0, n - 1)):
+                self.nop("l", origin, pop_next=1)
+            if n:
+                ind[0].f["pop_next"] = 1
+            self.out.extend(ind)
+            last = None
+            for _ in range(HALVES - k_in - self.held["l"] + 1):
+                last = self.nop("l", "barrier", pop_next=1)
+            self.held["l"] = HALVES - k_in
+            self.l_barrier = False
+            dep = [p for p in loads if p.op is Opcode.LOAD2D]
+            assert last is not None
+            (dep[-1] if dep else last).f["push_next"] = 1
+            self.out.extend(dep)
+        elif k_in:
+            self.flush()
             n = self.pops("l", k_in)
             seq = loads or [_Pending(Opcode.LOAD, {"buffer": Buffer.ACT}, origin)]
             for _ in range(max(0, n - 1)):
