@@ -392,3 +392,23 @@ def test_squeezenet_from_dram_equals_golden(df: Dataflow) -> None:
     prog = LW.lower(g, hw(df, 16, 16))
     res = check_compiled(compile_network(prog, q, x=x), prog, q, x)
     assert res.ok, str(res.first_mismatch)
+
+
+def test_weights_are_packed_from_their_narrowest_integer_type() -> None:
+    """VGG16's fc6 has 103 M weights: as int64 its B operand and the (ky, kx, c) permutation
+    of it took 1.6 GB while compiling; the compiler keeps B in the narrowest signed type
+    that holds the weights (and the packed image is the same as from int64)."""
+    from hwcnn.compiler.codegen import _narrowest
+    from hwcnn.compiler.qparams import gemm_b
+    from hwcnn.frontend import layers as L
+
+    assert _narrowest(np.array([-128, 127])) is np.int8
+    assert _narrowest(np.array([-129, 0])) is np.int16
+    assert _narrowest(np.array([0, 32768])) is np.int32
+    assert _narrowest(np.array([-(1 << 31) - 1])) is np.int64
+    assert _narrowest(np.zeros(0, np.int64)) is np.int8
+    layer = L.Dense(name="fc", inputs=("x",), units=3)
+    w = np.array([[1, -2, 3, -4], [5, -6, 7, -8], [-128, 127, 0, 1]], dtype=np.int8)
+    b8, b64 = gemm_b(layer, w, np.int8), gemm_b(layer, w)
+    assert b8.dtype == np.int8 and b64.dtype == np.int64
+    assert np.array_equal(b8, b64) and b8.shape == (1, 4, 3)

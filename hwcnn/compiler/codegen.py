@@ -109,6 +109,16 @@ class _GemmLayer:
     dst: TensorView
 
 
+def _narrowest(values: np.ndarray) -> type:
+    """The narrowest signed integer dtype holding every one of ``values``."""
+    lo, hi = (int(values.min()), int(values.max())) if values.size else (0, 0)
+    for dt in (np.int8, np.int16, np.int32):
+        info = np.iinfo(dt)
+        if info.min <= lo and hi <= info.max:
+            return dt
+    return np.int64
+
+
 def _cdiv(a: int, b: int) -> int:
     return -(-a // b)
 
@@ -366,7 +376,7 @@ class _Gen:
         ql = tile_qlayer(q, name)
         lo, hi = output_clamp(q, ql, self.fused.get(name, ()))
         assert ql.weight is not None and ql.requant is not None
-        b = gemm_b(layer, ql.weight)
+        b = gemm_b(layer, ql.weight, _narrowest(ql.weight))
         groups, k_total, n_total = b.shape
         src = self.views[layer.inputs[0]]
         match layer:

@@ -56,10 +56,12 @@ def output_clamp(qnet: QuantizedNetwork, ql: QLayer, fused: Sequence[str]) -> tu
     return lo, hi
 
 
-def gemm_b(layer: L.Layer, weight: np.ndarray) -> np.ndarray:
+def gemm_b(layer: L.Layer, weight: np.ndarray, dtype: type = np.int64) -> np.ndarray:
     """The GEMM B operand ``(groups, K, N)`` of a conv / dense / stand-alone BatchNorm, K in
-    the golden im2col order (channel, then kernel positions)."""
-    wq = weight.astype(np.int64)
+    the golden im2col order (channel, then kernel positions), as ``dtype`` (wide enough for
+    the weights: the compiler packs them from the narrowest one, VGG16's fc6 is 103 M
+    weights)."""
+    wq = weight.astype(dtype, copy=False)
     match layer:
         case L.Conv(groups=groups):
             return G.conv_matrix(wq, groups)
