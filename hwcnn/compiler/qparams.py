@@ -61,7 +61,7 @@ def gemm_b(layer: L.Layer, weight: np.ndarray, dtype: type = np.int64) -> np.nda
     the golden im2col order (channel, then kernel positions), as ``dtype`` (wide enough for
     the weights: the compiler packs them from the narrowest one, VGG16's fc6 is 103 M
     weights)."""
-    wq = weight.astype(dtype, copy=False)
+    wq: np.ndarray = weight.astype(dtype, copy=False)
     match layer:
         case L.Conv(groups=groups):
             return G.conv_matrix(wq, groups)
