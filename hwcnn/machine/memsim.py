@@ -222,22 +222,15 @@ def simulate(compute: Ints, dram_read: Ints, dram_write: Ints, bytes_per_cycle: 
             before = (port, ld, e1, sd1, sd2)
             ready = max(ld, e1, sd2 if o else sd1)
             e = ready + c
-            if nb:
-                # the next tile reads what was written: the part of its load that does not
-                # (prefetched as usual), then every store, then the rest
-                port = max(port, e1 if no else e) + nl
-                pre = port
-                port = max(port, e) + s
-                sd = port
-                port += nd
-                ld = port
-            else:
-                # prefetch the next tile first (into the half tile t-1 used, or after t itself)
-                port = max(port, e1 if no else e) + nl
-                ld = port
-                port = max(port, e) + s
-                sd = port
-                pre = 0
+            # prefetch the next tile first (into the half tile t-1 used, or after t itself):
+            # all of its load, or for a barrier tile the part that does not read what was
+            # written; then the store; then the barrier tile's input (nd = 0 otherwise)
+            port = max(port, e1 if no else e) + nl
+            pre = port
+            port = max(port, e) + s
+            sd = port
+            port += nd
+            ld = port if nb else pre
             sd2, sd1, e1 = sd1, sd, e
             start[t], end[t], store_done[t], pre_done[t] = ready, e, sd, pre
             t += 1
