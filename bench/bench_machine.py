@@ -21,7 +21,7 @@ from hwcnn.report.machine import PROVEN, machine_figures
 from hwcnn.report.perf import estimate, totals
 
 CASES = ("tiny_cnn:arty-a7-35t", "lenet5:arty-a7-35t", "lenet5:pynq-z2",
-         "resnet18:kv260", "alexnet227:pynq-z2", "alexnet227:kv260")
+         "resnet18:kv260", "alexnet227:pynq-z2", "alexnet227:kv260", "mobilenet_v2:kv260")
 
 
 def main(cases: list[str]) -> None:

@@ -95,3 +95,21 @@ def test_cycles_need_a_layer() -> None:
     code, _, err = _run("explain", MODEL, "--array", "4x4")
     assert code == 2
     assert err == f"hwcnn: error: {MODEL}: the cycle explanation needs --layer NAME\n"
+
+
+def test_depthwise_layer_explains_its_packed_gemm(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # 3 channels 4x4, depthwise 3x3 pad 1 on 4x4 WS: packed 3 groups per GEMM, M = 16,
+    # K = 3*9 = 27, N = 3; G = ceil(27/4) * ceil(3/4) = 7, P = max(16, 4, 3) = 16, last fold
+    # 4 + 16 + 8 + 3 = 31, T = 1 + 7*16 + (31 - 16) = 128 (tests/test_lower.py).
+    spec = tmp_path / "dw.yaml"
+    spec.write_text("name: dw\ninput: [3, 4, 4]\nlayers:\n"
+                    "  - {name: dw, kind: conv2d, filters: 3, kernel: 3, padding: 1, groups: 3}\n")
+    code, out, _ = _run("explain", str(spec), "--layer", "dw", "--array", "4x4", "--dataflow",
+                        "ws")
+    assert code == 0
+    assert ("    GEMM (im2col): M = 16 output positions, K = 9 (one filter's weights), N = 1 "
+            "(outputs), 3 groups\n"
+            "    packed 3 groups per GEMM (block-diagonal weights, zeros off the diagonal): "
+            "1 GEMM of M = 16, K = 3*9 = 27, N = 3*1 = 3\n"
+            "    tiles: 1 (1 of m=16 n=3 k=27)\n") in out
+    assert "      T = 1 + 112 + 15 = 128 cycles per tile\n" in out

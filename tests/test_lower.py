@@ -66,17 +66,32 @@ def test_one_by_one_conv_cycles_and_bytes() -> None:
     assert plan(g, hw(OS), "c").cycles.tolist() == [124]
 
 
-def test_depthwise_conv_one_gemm_per_group() -> None:
-    # 3 channels, 3x3, pad 1, groups 3: per group M=16, K=9, N=1 (one array column in use).
+def test_depthwise_conv_packs_its_groups_into_one_gemm() -> None:
+    # 3 channels, 3x3, pad 1, groups 3: per group M=16, K=9, N=1. Unpacked (one GEMM per
+    # group, one array column): WS 4x4 F_K=3, F_N=1 -> 3 folds, P = max(16, 4, 3) = 16 ->
+    # 1 + 2*16 + (16+8+4+3) = 64 per group, 192 in all. Packed 3 groups per GEMM
+    # (block-diagonal B: M=16, N=3, K=27): F_K=7, F_N=1 -> 1 + 6*16 + 31 = 128.
     g = net("[3, 4, 4]", "{name: dw, kind: conv2d, filters: 3, kernel: 3, padding: 1, groups: 3}")
     p = plan(g, hw(WS), "dw")
-    # WS 4x4 per group: F_K=3, F_N=1 -> 3 folds, P = max(16, 8+3, 3) = 16 -> 1 + 2*16 + 31 = 64.
-    assert p.cycles.tolist() == [64, 64, 64]
-    # im2col counted honestly: 16 pixels x 9 taps per group, plus 9 weights + one param column.
-    assert p.dram_read.tolist() == [144 + 9 + 9] * 3
-    assert p.dram_write.tolist() == [16] * 3
+    assert p.pack == 3 and p.cycles.tolist() == [128] and p.macs == 3 * 16 * 9
+    # im2col counted honestly: 16 pixels x 27 taps; B with its zero blocks 27 x 3 bytes plus
+    # three parameter columns; out 16 pixels x 3 channels.
+    assert p.dram_read.tolist() == [432 + 81 + (3 * PARAM_BITS + 7) // 8]
+    assert p.dram_write.tolist() == [48]
     tiles = list(p.make_tiles())
-    assert [t.group for t in tiles] == [0, 1, 2] and all(t.n == 1 and t.k == 9 for t in tiles)
+    assert [(t.group, t.n, t.k) for t in tiles] == [(0, 3, 27)]
+    # OS 4x4 packed: F_M=4, F_N=1 -> 4 folds, P = max(27, 4, 4) -> 1 + 3*27 + (27+4+4+3) =
+    # 120 (unpacked: 1 + 3*9 + (9+4+4+3) = 48 per group, 144).
+    p = plan(g, hw(OS), "dw")
+    assert p.pack == 3 and p.cycles.tolist() == [120]
+
+
+def test_grouped_conv_packs_only_what_fits_the_columns() -> None:
+    # 2 groups of N=3 on 4 columns: packing would need 6 columns (2 folds of zero blocks), so
+    # the layer stays one GEMM per group (M=4, N=3, K=2).
+    g = net("[4, 2, 2]", "{name: c, kind: conv2d, filters: 6, kernel: 1, groups: 2}")
+    p = plan(g, hw(WS), "c")
+    assert p.pack == 1 and sorted({t.group for t in p.make_tiles()}) == [0, 1]
 
 
 @pytest.mark.parametrize("df, cycles", [

@@ -1,9 +1,9 @@
 """Stage 4, the compiler: layer graph + :class:`HardwareConfig` -> :class:`Program` of tiles.
 
 :func:`lower` (:mod:`.lowering`) walks the graph in order; :mod:`.gemm` lowers conv and dense
-layers to GEMM tiles (im2col, the tile search, K-split chains), :mod:`.pool` lowers pooling and
-residual adds to pool-unit tiles, and :mod:`.plan` defines the frozen values they produce
-(tiles, layer plans, the program).
+layers to GEMM tiles (im2col, the tile search, K-split chains, :mod:`.packing` of grouped
+convs), :mod:`.pool` lowers pooling and residual adds to pool-unit tiles, and :mod:`.plan`
+defines the frozen values they produce (tiles, layer plans, the program).
 """
 
 from .gemm import choose_gemm, plan_gemm

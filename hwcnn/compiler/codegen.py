@@ -49,6 +49,7 @@ from ..isa.target import Target
 from ..numerics import fixedpoint as fp
 from ..numerics.quantize import QuantizedNetwork
 from .memmap import TensorView, owners, tensor_views
+from .packing import pack_b
 from .plan import GemmTile, LayerPlan, PoolTile, Program, Unit
 from .pool import PoolGeom, _band_rows, pool_geoms
 from .qparams import gemm_b, gemm_columns, output_clamp, pool_params, tile_qlayer
@@ -376,7 +377,8 @@ class _Gen:
         ql = tile_qlayer(q, name)
         lo, hi = output_clamp(q, ql, self.fused.get(name, ()))
         assert ql.weight is not None and ql.requant is not None
-        b = gemm_b(layer, ql.weight, _narrowest(ql.weight))
+        pack = next(p.pack for p in self.p.layers if p.name == name)
+        b = pack_b(gemm_b(layer, ql.weight, _narrowest(ql.weight)), pack)
         groups, k_total, n_total = b.shape
         src = self.views[layer.inputs[0]]
         match layer:
@@ -401,7 +403,7 @@ class _Gen:
             case _:  # stand-alone BatchNorm: a depthwise 1x1 GEMM
                 kh = kw = sh = sw = dh = dw = 1
                 ph = pw = 0
-                out_w, cg = _two_d(src.spatial, name)[1], 1
+                out_w, cg = _two_d(src.spatial, name)[1], src.channels // groups
         in_h, in_w = _two_d(src.spatial, name)
         # K in (ky, kx, c) order: my index kk = (ky*kw + kx)*cg + c <- golden c*kh*kw + ky*kw + kx
         kk = np.arange(k_total)

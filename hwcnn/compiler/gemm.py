@@ -20,21 +20,30 @@ from ..arch.config import PARAM_EXTRA_BITS, HardwareConfig
 from ..errors import ConfigError
 from ..frontend import layers as L
 from ..numerics import fixedpoint as fp
+from .packing import packed_dims
 from .plan import GemmTile, LayerPlan, Unit, _cdiv
 from .search import _GemmChoice, choose_gemm, footprint, occupancy
 
 
 def plan_gemm(name: str, layer: L.Layer, hw: HardwareConfig, m: int, n: int, k: int, groups: int,
               note: str = "") -> LayerPlan:
-    """Tile ``groups`` GEMMs of ``C[m x n] = A[m x k] @ B[k x n]`` onto the array."""
+    """Tile ``groups`` GEMMs of ``C[m x n] = A[m x k] @ B[k x n]`` onto the array, ``P``
+    groups per GEMM when packing them is faster (:mod:`hwcnn.compiler.packing`; the plan's
+    tiles then address the packed GEMMs: ``groups/P`` of ``m x P*n x P*k``, and its ``macs``
+    stay the layer's own)."""
     arr = hw.array
     need = fp.acc_bits_for(arr.act_bits, arr.weight_bits, k)
     if need > arr.acc_bits:
         raise ConfigError(f"layer {name!r}: K={k} needs {need}-bit accumulators, the array has "
                           f"{arr.acc_bits}")
+    macs = groups * m * n * k
+    pack, n, k, groups = packed_dims(name, hw, m, n, k, groups)
+    if pack > 1:
+        note = (note + "; " if note else "") + (f"{pack} groups per GEMM (block-diagonal "
+                                                "weights)")
     ch = choose_gemm(name, arr, hw, m, n, k, groups)
     if ch.kc:
-        return _plan_split(name, layer, hw, m, n, k, groups, ch, note)
+        return _plan_split(name, layer, hw, m, n, k, groups, ch, note, macs, pack)
     tm, tn = _cdiv(m, ch.mt), _cdiv(n, ch.nt)
     # Tile grid of one group in loop order; index arrays of (mi, ni).
     if ch.m_inner:
@@ -72,10 +81,10 @@ def plan_gemm(name: str, layer: L.Layer, hw: HardwareConfig, m: int, n: int, k: 
         name=name, layer=layer, unit=Unit.ARRAY,
         note=(note + "; " if note else "") + f"{desc}GEMM {m}x{n}x{k}, tile {ch.mt}x{ch.nt}, "
         f"{order}, {'double' if ch.double else 'single'}-buffered",
-        macs=groups * m * n * k, cycles=np.tile(cyc, reps), dram_read=np.tile(read, reps),
+        macs=macs, cycles=np.tile(cyc, reps), dram_read=np.tile(read, reps),
         dram_write=np.tile(write, reps), occupancy=np.tile(occ, reps),
         double_buffered=np.full(reps * tm * tn, ch.double), make_tiles=tiles,
-        first_input_read=int(a_sl[0]))
+        first_input_read=int(a_sl[0]), pack=pack)
 
 
 def _distinct(*cols: np.ndarray) -> list[tuple[int, ...]]:
@@ -103,7 +112,7 @@ def _per_shape(rows: np.ndarray, cols: np.ndarray, fn: Callable[[int, int], int]
 
 
 def _plan_split(name: str, layer: L.Layer, hw: HardwareConfig, m: int, n: int, k: int,
-                groups: int, ch: _GemmChoice, note: str) -> LayerPlan:
+                groups: int, ch: _GemmChoice, note: str, macs: int, pack: int) -> LayerPlan:
     """K-split tiling: for every ``mt x nt`` output tile (n-inner), a chain of K chunks."""
     arr = hw.array
     tm, tn, tk = _cdiv(m, ch.mt), _cdiv(n, ch.nt), _cdiv(k, ch.kc)
@@ -146,7 +155,7 @@ def _plan_split(name: str, layer: L.Layer, hw: HardwareConfig, m: int, n: int, k
         name=name, layer=layer, unit=Unit.ARRAY,
         note=(note + "; " if note else "") + f"{desc}GEMM {m}x{n}x{k}, tile {ch.mt}x{ch.nt}, "
         f"K split into {tk} chunks of {ch.kc}, {'double' if ch.double else 'single'}-buffered",
-        macs=groups * m * n * k, cycles=np.tile(cyc, reps), dram_read=np.tile(read, reps),
+        macs=macs, cycles=np.tile(cyc, reps), dram_read=np.tile(read, reps),
         dram_write=np.tile(write, reps), occupancy=np.tile(occ, reps),
         double_buffered=np.full(reps * len(rows), ch.double), make_tiles=tiles,
-        first_input_read=int(rows[0] * ks[0] * arr.act_bits + 7) // 8)
+        first_input_read=int(rows[0] * ks[0] * arr.act_bits + 7) // 8, pack=pack)

@@ -3,8 +3,9 @@
 What runs where (the accelerator of ``rtl/README.md``):
 
 * conv (any rank) and dense -> GEMM tiles, im2col mapping from :func:`hwcnn.graph.shapes.gemm_dims`
-  (M = output pixels, K = kernel volume x C_in/groups, N = filters/groups), one GEMM per group
-  (a depthwise conv is ``C`` GEMMs with N = 1: it uses one array column, honestly). A tile keeps
+  (M = output pixels, K = kernel volume x C_in/groups, N = filters/groups), one GEMM per group,
+  or ``P`` groups per GEMM with block-diagonal weights when that is faster
+  (:mod:`hwcnn.compiler.packing`: a depthwise conv packs up to ``C`` channels). A tile keeps
   the layer's whole K when such a tile fits the buffers, otherwise K is split into chunks run as
   chained tiles that carry int32 partial sums in the accumulator buffer (``acc_in`` /
   ``acc_out``, :mod:`hwcnn.compiler.gemm`); a tile covers ``m x n`` (x a K chunk) of one group.
@@ -17,7 +18,7 @@ What runs where (the accelerator of ``rtl/README.md``):
   avg/sum pool; MAX pooling ignores the clamp) when they are its only reader; otherwise a
   1 x 1 AVG tile with ``lo = 0`` (an average of one element is the element; 1 tap).
 * batchnorm -> folded into the preceding conv/dense (only reader); otherwise a depthwise
-  1 x 1 GEMM (groups = C, K = 1, N = 1).
+  1 x 1 GEMM (groups = C, K = 1, N = 1; packed like a depthwise conv).
 * concat, flatten, dropout -> free (producers write to the right DRAM offsets); softmax -> host.
 * host layers (the CPU computes them between accelerator layers; no tiles, no cycles counted):
   tanh, sigmoid, hardsigmoid, hardswish, SiLU, mul, LRN, pad, resize, adaptive average pooling,
@@ -201,4 +202,4 @@ def _reuse(cache: dict[tuple[object, ...], LayerPlan], key: tuple[object, ...], 
     return LayerPlan(name=name, layer=layer, unit=old.unit, note=old.note, macs=old.macs,
                      cycles=old.cycles, dram_read=old.dram_read, dram_write=old.dram_write,
                      occupancy=old.occupancy, double_buffered=old.double_buffered,
-                     make_tiles=tiles, first_input_read=old.first_input_read)
+                     make_tiles=tiles, first_input_read=old.first_input_read, pack=old.pack)

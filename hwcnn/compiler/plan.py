@@ -108,6 +108,9 @@ class LayerPlan:
     #: bytes of the first tile's ``dram_read`` that are the layer's input (activations, which
     #: an earlier layer writes); the rest (weights, parameters) does not wait for it. -1: all.
     first_input_read: int = -1
+    #: GEMM layers: groups per array GEMM (:mod:`hwcnn.compiler.packing`; 1: unpacked). The
+    #: tiles' ``group``, ``k0`` and ``n0`` address the packed GEMMs.
+    pack: int = 1
 
     @property
     def tiles(self) -> int:

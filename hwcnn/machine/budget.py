@@ -45,6 +45,7 @@ import networkx as nx
 from ..arch import timing
 from ..arch.config import HardwareConfig
 from ..compiler.gemm import choose_gemm
+from ..compiler.packing import packed_dims
 from ..errors import HwcnnError
 from ..frontend import layers as L
 from ..graph.build import ordered_nodes
@@ -180,9 +181,10 @@ def _tiles(g: nx.DiGraph, hw: HardwareConfig) -> tuple[int, str, int]:
         match layer:
             case L.Conv() | L.Dense():
                 gd = node["gemm"]
-                ch = choose_gemm(name, arr, hw, gd.m, gd.n, gd.k, gd.groups)
-                n = (gd.groups * -(-gd.m // ch.mt) * -(-gd.n // ch.nt)
-                     * (-(-gd.k // ch.kc) if ch.kc else 1))
+                _, gn, gk, gg = packed_dims(name, hw, gd.m, gd.n, gd.k, gd.groups)
+                ch = choose_gemm(name, arr, hw, gd.m, gn, gk, gg)
+                n = (gg * -(-gd.m // ch.mt) * -(-gn // ch.nt)
+                     * (-(-gk // ch.kc) if ch.kc else 1))
                 cycles += ch.compute
             case L.Pool() | L.GlobalAvgPool() | L.Add() | L.Activation() | L.BatchNorm():
                 x = node["out_shape"]

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..arch import timing
+from ..compiler.packing import pack_a, pack_b
 from ..compiler.plan import GemmTile, LayerPlan, PoolTile, Program, Unit
 from ..compiler.qparams import (
     PoolParams,
@@ -238,7 +239,7 @@ def _gemm_layer(engine: Engine, program: Program, plan: LayerPlan, ql: QLayer,
             a = x.reshape(ql.weight.shape[0], -1, 1)
         case _:
             raise TypeError(f"not a GEMM layer: {layer!r}")
-    b = gemm_b(layer, ql.weight)
+    a, b = pack_a(a, plan.pack), pack_b(gemm_b(layer, ql.weight), plan.pack)
     groups_, m_total, _ = a.shape
     n_total = b.shape[2]
     f = groups_ * n_total

@@ -17,9 +17,10 @@ priority) is replaced by that ledger (a read waits only for earlier reads' slots
 all earlier slots, and a read whose data phase begins before a write's ends pushes the write,
 running timer included, by the read's slot cycles); the fetch unit's program reads are stepped
 on the real DMA and each of their beats pushes the ledger's reservations one slot later
-(:meth:`Durations.fetch_beat`), but they do not wait for the transfers. Within 3 % of the
+(:meth:`Durations.fetch_beat`; the running read whose reservation ends last, timer included),
+but they do not wait for the transfers. Within 3 % of the
 stepped model on the shipped small networks, on a DRAM that keeps up with the bus and on one
-that does not (-2.7 % .. +1.2 % in total, at most 2.5 % of the run per layer, over the 35
+that does not (-2.6 % .. +1.6 % in total, at most 2.3 % of the run per layer, over the 35
 configurations of tests/test_insnsim.py). Everything else (which instruction
 waits for which token, queue depths, the barriers between layers) is the machine's own rule.
 The total and the per-layer completions are the figures; the BUSY counters of the units that
@@ -276,6 +277,10 @@ class Durations:
     port_free_w: Fraction = Fraction(0)
     #: the timer of the STORE whose data phase ends at ``port_free_w`` (reads lengthen it)
     writer: Any = None
+    #: the timer of the read whose data phase ends at ``port_free`` and that end (program
+    #: reads lengthen it)
+    reader: Any = None
+    reader_end: Fraction = Fraction(0)
 
     def __call__(self, insn: Insn) -> int:
         return self.cost(insn)[0]
@@ -302,6 +307,8 @@ class Durations:
         if late > 0:
             d += -(-late.numerator // late.denominator)
         end = Fraction(t + d)
+        if end >= self.port_free:
+            self.reader, self.reader_end = unit, end
         self.port_free = max(self.port_free, end)
         if self.port_free_w > end - slots:
             # the write's beats still due when the read's data phase begins wait behind all
@@ -316,10 +323,17 @@ class Durations:
         """A beat of the fetch unit's program read in cycle ``t`` (stepped on the DMA): while
         transfers hold the slot server beyond ``t``, their reservations end one slot later."""
         p, q = self.dram.slot(self.bus_bytes)
+        tau = Fraction(p, q)
         if self.port_free > t:
-            self.port_free += Fraction(p, q)
+            self.port_free += tau
+            r = self.reader
+            if r is not None and r.state == "RUN" and self.reader_end > t:
+                # the read holding the server is pushed too (its timer ends a slot later)
+                new = self.reader_end + tau
+                r.left += _ceil(new) - _ceil(self.reader_end)
+                self.reader_end = new
         if self.port_free_w > t:
-            self.port_free_w += Fraction(p, q)
+            self.port_free_w += tau
 
     def cost(self, insn: Insn) -> tuple[int, Fraction]:
         """(isolated duration, slot cycles) of ``insn``, memoized."""
@@ -347,6 +361,10 @@ class Durations:
                                                     base=self.base)
         self.memo[key] = (d, slots)
         return d, slots
+
+
+def _ceil(x: Fraction) -> int:
+    return -(-x.numerator // x.denominator)
 
 
 class TimedUnit(_Idle):
@@ -396,7 +414,8 @@ def run_insns_fast(insns: tuple[Insn, ...] | list[Insn], *, target: Any, array: 
     dur = durations if durations is not None else Durations(
         target=target, bus_bytes=bus_bytes, dram=dram, outstanding=outstanding, base=base)
     dur.port_free = dur.port_free_w = Fraction(0)
-    dur.writer = None
+    dur.writer = dur.reader = None
+    dur.reader_end = Fraction(0)
     return run_insns(insns, target=target, array=array, bus_bytes=bus_bytes, dram=dram,
                      outstanding=outstanding, base=base, prog_base=prog_base, window=window,
                      origin=origin, limit=limit, timed=dur)

@@ -42,6 +42,7 @@ from dataclasses import dataclass
 import networkx as nx
 
 from ..arch.config import Dataflow, HardwareConfig
+from ..compiler.packing import packed_dims
 from ..errors import ConfigError
 from .perf import LayerPerf
 
@@ -154,7 +155,9 @@ def layer_energy(g: nx.DiGraph, rows: tuple[LayerPerf, ...], hw: HardwareConfig,
         gd = g.nodes[row.name].get("gemm") if row.unit == "array" else None
         sram = 0.0
         if gd is not None:
-            sa, sw, so = sram_traffic(gd.m, gd.n, gd.k, gd.groups, hw)
+            # the GEMMs the array runs (groups packed per GEMM: hwcnn.compiler.packing)
+            _, gn, gk, gg = packed_dims(row.name, hw, gd.m, gd.n, gd.k, gd.groups)
+            sa, sw, so = sram_traffic(gd.m, gn, gk, gg, hw)
             sram = sa * e_act + sw * e_w + so * e_out
         out.append(LayerEnergy(name=row.name, mac_pj=row.macs * mac, sram_pj=sram,
                                dram_pj=row.dram_bytes * table.dram_pj_per_byte))

@@ -186,6 +186,11 @@ def explain_cycles(g: nx.DiGraph, layer: str, hw: Any, board: Any = None) -> lis
     grp = f", {gd.groups} groups" if gd.groups > 1 else ""
     lines.append(f"    GEMM (im2col): M = {gd.m} output positions, K = {gd.k} (one filter's "
                  f"weights), N = {gd.n} (outputs){grp}")
+    if plan.pack > 1:
+        p = plan.pack
+        lines.append(f"    packed {p} groups per GEMM (block-diagonal weights, zeros off the "
+                     f"diagonal): {gd.groups // p} GEMM{'s' if gd.groups > p else ''} of "
+                     f"M = {gd.m}, K = {p}*{gd.k} = {p * gd.k}, N = {p}*{gd.n} = {p * gd.n}")
     shapes: dict[tuple[int, int, int], int] = {}
     for tile in plan.make_tiles():
         key = (tile.m, tile.n, tile.k)  # type: ignore[union-attr]

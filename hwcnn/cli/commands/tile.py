@@ -94,9 +94,11 @@ def _seeded(m: int, k: int, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return rng.integers(lo, hi + 1, size=(m, k)), rng.integers(lo, hi + 1, size=(k, n))
 
 
-def _quantized(g: Any, name: str, weights: str, seed: int, t: Any) -> tuple[np.ndarray,
-                                                                             np.ndarray]:
-    """A and B of tile ``t`` of layer ``name`` in the quantized network (see the docstring)."""
+def _quantized(g: Any, name: str, weights: str, seed: int, t: Any, pack: int
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """A and B of tile ``t`` of layer ``name`` in the quantized network (see the docstring;
+    ``pack`` groups per GEMM, :mod:`hwcnn.compiler.packing`)."""
+    from ...compiler.packing import pack_a, pack_b
     from ...numerics import (
         QuantPolicy,
         calibration_inputs,
@@ -126,13 +128,14 @@ def _quantized(g: Any, name: str, weights: str, seed: int, t: Any) -> tuple[np.n
         b = conv_matrix(w, layer.groups)
     else:
         a, b = x.reshape(1, 1, -1), w.T[None]
+    a, b = pack_a(a, pack), pack_b(b, pack)
     return (a[t.group, t.m0:t.m0 + t.m, t.k0:t.k0 + t.k].copy(),
             b[t.group, t.k0:t.k0 + t.k, t.n0:t.n0 + t.n].copy())
 
 
 def _layer_tile(spec: str, array: str, dataflow: str
-                ) -> tuple[HardwareConfig, Any, Any, str]:
-    """(hardware, the layer's first GemmTile, the graph, a description)."""
+                ) -> tuple[HardwareConfig, Any, Any, str, int]:
+    """(hardware, the layer's first GemmTile, the graph, a description, groups per GEMM)."""
     from ...compiler.gemm import plan_gemm
     from ...compiler.plan import GemmTile
 
@@ -149,9 +152,11 @@ def _layer_tile(spec: str, array: str, dataflow: str
     plan = plan_gemm(name, layer, hw, gd.m, gd.n, gd.k, gd.groups)
     first = next(iter(plan.make_tiles()))
     assert isinstance(first, GemmTile)
+    packed = (f", {plan.pack} groups per GEMM: {gd.m}x{gd.k * plan.pack}x{gd.n * plan.pack}"
+              if plan.pack > 1 else "")
     label = (f"{first.m}x{first.k}x{first.n} tile, the first of {plan.tiles} of {name} "
-             f"({model}: GEMM {gd.m}x{gd.k}x{gd.n})")
-    return hw, first, g, label
+             f"({model}: GEMM {gd.m}x{gd.k}x{gd.n}{packed})")
+    return hw, first, g, label, plan.pack
 
 
 def choose_tile(gemm: str | None, layer: str | None, array: str, dataflow: str,
@@ -164,13 +169,14 @@ def choose_tile(gemm: str | None, layer: str | None, array: str, dataflow: str,
     if weights is not None and layer is None:
         raise ConfigError("--weights needs --layer MODEL:NAME")
     first = g = None
+    pack = 1
     if gemm is not None:
         dims = parse_gemm(gemm)
         hw, _ = hardware_from_options(array=array, dataflow=dataflow)
         label = f"{dims[0]}x{dims[1]}x{dims[2]} GEMM"
     else:
         assert layer is not None
-        hw, first, g, label = _layer_tile(layer, array, dataflow)
+        hw, first, g, label, pack = _layer_tile(layer, array, dataflow)
         dims = (first.m, first.k, first.n)
     m, k, n = dims
     arr = hw.array
@@ -181,7 +187,7 @@ def choose_tile(gemm: str | None, layer: str | None, array: str, dataflow: str,
                           f"(use a smaller --gemm or --array)")
     if weights is not None:
         assert first is not None
-        a, b = _quantized(g, first.layer, weights, seed, first)
+        a, b = _quantized(g, first.layer, weights, seed, first, pack)
         label += ", quantized operands"
     else:
         a, b = _seeded(m, k, n, seed)
