@@ -132,6 +132,23 @@ def test_whole_network_from_dram_equals_golden(name: str, df: Dataflow, r: int, 
     assert len({int(v) for v in comp.image[comp.region("input").offset:][:64]}) > 1
 
 
+@pytest.mark.parametrize("df, r, c, pack", [(WS, 4, 4, 4), (OS, 4, 4, 4), (OS, 3, 2, 1)])
+def test_packed_depthwise_layer_runs_from_dram(df: Dataflow, r: int, c: int, pack: int) -> None:
+    """The MobileNetV2 block's depthwise conv packs its groups (as many as the columns hold)
+    in the 4x4 cases of CASES, so their golden match covers block-diagonal weights: the
+    compiled LOAD2D gathers ``pack`` channels per tap. On OS 3x2 with 1 KiB packing two
+    channels gives the same folds per channel (``max(18, 3, 2)`` for two against
+    ``max(9, 3, 2)`` for one) and more weight bytes, so the layer stays unpacked. (On the
+    Verilog, tests/test_soc_cocotb.py's 4x4 1 KiB build, the layer packs 4 channels in WS and
+    3 in OS.)"""
+    prog, _, _, comp = _compiled("mbv2_block", df, r, c, 64 if r == 4 else 1)
+    dw = next(p for p in prog.layers if p.name == "dw")
+    assert dw.pack == pack
+    gathers = [i.get() for i, o in zip(comp.insns, comp.origin, strict=True)
+               if i.op is Opcode.LOAD2D and o.startswith("layer 'dw'")]
+    assert gathers and all(f["cg"] == pack for f in gathers)
+
+
 def test_concat_is_free_strided_stores_into_one_tensor() -> None:
     _prog, _q, _x, comp = _compiled("fire", WS)
     cat = comp.address("cat")
