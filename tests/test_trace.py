@@ -178,3 +178,36 @@ def test_layer_tile_with_weights_uses_the_quantized_layer(tmp_path) -> None:  # 
     assert not np.array_equal(tile.a @ tile.b, np.zeros_like(naive))
     r = CliRunner().invoke(cli, ["trace", "--gemm", "2x2x2", "--weights", str(npz)])
     assert r.exit_code == 2 and r.stderr == "hwcnn: error: --weights needs --layer MODEL:NAME\n"
+
+
+def test_packed_depthwise_tile_with_weights_is_the_grouped_convolution(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A depthwise layer packs its 3 channels into one GEMM on 4x4 WS (tests/test_lower.py):
+    its tile's A holds the 3 channels' taps and B the block-diagonal weights, so A @ B is the
+    depthwise convolution, checked against a naive loop over the golden model's input."""
+    import hwcnn
+    from hwcnn.cli.commands.tile import choose_tile
+    from hwcnn.numerics import calibration_inputs, init_weights
+
+    spec = tmp_path / "dw.yaml"
+    spec.write_text("name: dw\ninput: [3, 4, 4]\nlayers:\n"
+                    "  - {name: dw, kind: conv2d, filters: 3, kernel: 3, padding: 1, groups: 3}\n")
+    g = hwcnn.build_graph(str(spec))
+    npz = tmp_path / "w.npz"
+    np.savez(npz, **init_weights(g, 5))
+    tile = choose_tile(None, f"{spec}:dw", "4x4", "ws", 0, weights=str(npz))
+    assert tile.a.shape == (16, 27) and tile.b.shape == (27, 3)
+    assert "3 groups per GEMM: 16x27x3" in tile.label
+    qnet = hwcnn.quantize(g, weights=npz, seed=0)
+    img = calibration_inputs(g.nodes["input"]["out_shape"], 4, 0)[0]
+    x = hwcnn.run_golden(qnet, img).tensor(qnet, "input").astype(np.int64)   # (3, 4, 4)
+    w = qnet.by_name["dw"].weight.astype(np.int64)                         # (3, 1, 3, 3)
+    naive = np.zeros((16, 3), np.int64)
+    for oy in range(4):
+        for ox in range(4):
+            for f in range(3):
+                naive[oy * 4 + ox, f] = sum(
+                    x[f, oy + ky - 1, ox + kx - 1] * w[f, 0, ky, kx]
+                    for ky in range(3) for kx in range(3)
+                    if 0 <= oy + ky - 1 < 4 and 0 <= ox + kx - 1 < 4)
+    assert np.array_equal(tile.a @ tile.b, naive)
+    assert np.count_nonzero(tile.b) <= 27 and not np.array_equal(naive, np.zeros_like(naive))
