@@ -43,8 +43,8 @@ def test_estimate_within_3_percent_when_the_dram_keeps_up(df: Dataflow, kib: int
     network with small (1 KiB: many tiles, K-split chains) and large buffers the estimate is
     within 3 % of the stepped model, in total and for every layer's last write (relative to
     the whole run: the first layers lose most, the fetch unit's first program reads share the
-    DMA with their loads). Measured: -0.4 % .. +1.4 % (-2.6 % .. +0.2 % before the program
-    reads pushed the running read)."""
+    DMA with their loads). Measured: -0.4 % .. +1.5 % (-2.6 % .. +0.2 % before the program
+    reads pushed the running transfers)."""
     for name in NETS:
         total, layer = _compare(name, df, 4, 4, kib, DRAM, 8)
         assert abs(total) <= 0.03 and layer <= 0.03, (name, total, layer)
@@ -54,9 +54,9 @@ def test_estimate_within_3_percent_when_the_dram_keeps_up(df: Dataflow, kib: int
 @pytest.mark.parametrize("bus", [8, 16, 32])
 def test_estimate_within_3_percent_on_a_slow_dram(bus: int) -> None:
     """ULX3S's DRAM (below the bus width: the slot server is the bottleneck, the transfers'
-    sharing matters most) on 8x8 / 4x4 arrays: within 3 % (measured -2.6 % .. +1.6 %, the low
-    end the MobileNetV2 block on 64 bits, whose first LOAD2D shares the slots with the fetch
-    unit's program reads: -3.3 % before those reads pushed the running read; +5.2 %
+    sharing matters most) on 8x8 / 4x4 arrays: within 3 % (measured -1.2 % .. +1.6 %; the
+    MobileNetV2 block on 64 bits, whose first loads and store share the slots with the fetch
+    unit's program reads, was at -3.3 % before those reads pushed the running transfers; +5.2 %
     on the MobileNetV2 block before reads went before writes in the ledger and a LOAD2D's
     slots counted its partial beats, -8.4 % on tiny_cnn before the fetch unit's program reads
     took their slots)."""

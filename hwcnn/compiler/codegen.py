@@ -86,11 +86,24 @@ def row_window(geo: dict[str, int], k0: int, k: int, eb: int
             s * geo["in_w"] * geo["pix_stride"] * eb)
 
 
+def pointwise(geo: dict[str, int]) -> bool:
+    """Whether a LOAD2D of ``geo`` is a plain pixel copy: a 1x1 window, stride 1, no padding
+    (output pixel ``I`` is input pixel ``I``, its ``K`` the channels ``c``)."""
+    return (geo["kh"] == geo["kw"] == geo["sh"] == geo["sw"] == 1
+            and geo["ph"] == geo["pw"] == 0 and geo["out_w"] == geo["in_w"])
+
+
 @dataclass(slots=True)
 class _Pending:
     op: Opcode
     f: dict[str, Any]
     origin: str
+
+
+def _reads_input(p: _Pending) -> bool:
+    """Whether a tile's load reads its layer's input (an earlier layer's output: it waits for
+    the DRAM barrier): the LOAD2D gather or a LOAD into ACT."""
+    return p.op is Opcode.LOAD2D or (p.op is Opcode.LOAD and p.f.get("buffer") == Buffer.ACT)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -317,10 +330,11 @@ class _Gen:
         """Append one tile's instructions with its tokens (loads/compute/stores built but not
         yet appended); ``release`` (default the last compute instruction) frees the input
         halves."""
-        ind = [p for p in loads if p.op is not Opcode.LOAD2D]
+        ind = [p for p in loads if not _reads_input(p)]
         if k_in and self.l_barrier and ind:
             # after a barrier: the weights and parameters (never written by a layer) first,
-            # into the tile's halves, then the barrier's pops, then the input (LOAD2D)
+            # into the tile's halves, then the barrier's pops, then the input (LOAD2D, or the
+            # PIXELS load of a pointwise layer)
             n = self.pops("l", k_in)
             for _ in range(max(0, n - 1)):
                 self.nop("l", origin, pop_next=1)
@@ -332,7 +346,7 @@ class _Gen:
                 last = self.nop("l", "barrier", pop_next=1)
             self.held["l"] = HALVES - k_in
             self.l_barrier = False
-            dep = [p for p in loads if p.op is Opcode.LOAD2D]
+            dep = [p for p in loads if _reads_input(p)]
             assert last is not None
             (dep[-1] if dep else last).f["push_next"] = 1
             self.out.extend(dep)
@@ -458,11 +472,26 @@ class _Gen:
             self.resident[(buf, a_reg)] = key
             loads.append(pend)
 
-        geo, k0, a_rel = row_window(gl.geo, t.k0, t.k, self.eb)
-        load(Buffer.ACT, ("a", t.layer, t.group, t.m0, t.m, t.k0, t.k),
-             _Pending(Opcode.LOAD2D, dict(sram_base=a_base, dram_base=_Rel(
-                 gl.src.region, gl.src.rel + t.group * gl.cg * self.eb + a_rel), m0=t.m0,
-                 m=t.m, k0=k0, k=t.k, **geo), origin))
+        akey = ("a", t.layer, t.group, t.m0, t.m, t.k0, t.k)
+        g0 = gl.src.rel + t.group * gl.cg * self.eb
+        if not os_ and pointwise(gl.geo):
+            # a 1x1 / stride 1 / unpadded window: A's row i is input pixel m0 + i's channels
+            # k0 .. k0+k, so a strided PIXELS load fills the same words as the gather (WS word
+            # kf*m + i holds lanes kf*R ..: fold_stride = m, sram_stride = 1) without the
+            # im2col walker's per-pixel descriptors (one byte stream when the channels are
+            # the whole pixel)
+            ps = gl.geo["pix_stride"] * self.eb
+            load(Buffer.ACT, akey, _Pending(Opcode.LOAD, {
+                "buffer": Buffer.ACT, "mode": MemMode.PIXELS, "sram_base": a_base,
+                "dram_base": _Rel(gl.src.region, g0 + t.m0 * ps + t.k0 * self.eb),
+                "rows": t.m, "elems": t.k, "dram_stride": ps, "sram_stride": 1,
+                "fold_stride": t.m}, origin))
+        else:
+            geo, k0, a_rel = row_window(gl.geo, t.k0, t.k, self.eb)
+            load(Buffer.ACT, akey,
+                 _Pending(Opcode.LOAD2D, dict(sram_base=a_base, dram_base=_Rel(
+                     gl.src.region, g0 + a_rel), m0=t.m0, m=t.m, k0=k0, k=t.k, **geo),
+                     origin))
         bsl = gl.b[t.group, t.k0:t.k0 + t.k, t.n0:t.n0 + t.n]
         wb = tg.word_bytes(Buffer.WGT)
         wkey = ("w", t.layer, t.group, t.n0, t.n, t.k0, t.k)

@@ -17,10 +17,11 @@ priority) is replaced by that ledger (a read waits only for earlier reads' slots
 all earlier slots, and a read whose data phase begins before a write's ends pushes the write,
 running timer included, by the read's slot cycles); the fetch unit's program reads are stepped
 on the real DMA and each of their beats pushes the ledger's reservations one slot later
-(:meth:`Durations.fetch_beat`; the running read whose reservation ends last, timer included),
+(:meth:`Durations.fetch_beat`; the running read whose reservation ends last and the running
+write, timers included),
 but they do not wait for the transfers. Within 3 % of the
 stepped model on the shipped small networks, on a DRAM that keeps up with the bus and on one
-that does not (-2.6 % .. +1.6 % in total, at most 2.3 % of the run per layer, over the 35
+that does not (-1.2 % .. +1.6 % in total, at most 2.1 % of the run per layer, over the 35
 configurations of tests/test_insnsim.py). Everything else (which instruction
 waits for which token, queue depths, the barriers between layers) is the machine's own rule.
 The total and the per-layer completions are the figures; the BUSY counters of the units that
@@ -334,6 +335,9 @@ class Durations:
                 self.reader_end = new
         if self.port_free_w > t:
             self.port_free_w += tau
+            w = self.writer
+            if w is not None and w.state == "RUN":
+                w.left += _ceil(self.port_free_w) - _ceil(self.port_free_w - tau)
 
     def cost(self, insn: Insn) -> tuple[int, Fraction]:
         """(isolated duration, slot cycles) of ``insn``, memoized."""
