@@ -28,7 +28,7 @@ import pytest
 from hwcnn.arch.config import Dataflow
 from hwcnn.boards.profiles import get_board
 from hwcnn.machine.socsim import run_program
-from hwcnn.report.machine import APPROXIMATE, PROVEN, dram_timing, machine_figures
+from hwcnn.report.machine import APPROXIMATE, ESTIMATED, PROVEN, dram_timing, machine_figures
 from tests.test_program import _compiled
 
 #: (dataflow, done cycle, per-layer RAM write of the last byte) measured on the Verilog
@@ -151,3 +151,31 @@ def test_report_machine_bus_bits(capsys: pytest.CaptureFixture[str]) -> None:
     assert r.code == 2 and r.out == "" and r.crash is None
     assert r.err == ("hwcnn: error: --bus-bits needs --machine (the width of the machine's AXI "
                      "bus)\n")
+
+
+def test_report_machine_max_cycles(capsys: pytest.CaptureFixture[str]) -> None:
+    """``--machine-max-cycles N``: a network whose estimate exceeds N gets the instruction-level
+    estimate (its own figure, labelled so); 0 steps however long (the stepped model's figure,
+    the same as a direct run); without ``--machine`` refused in one line."""
+    import json
+
+    from hwcnn.machine.insnsim import run_program_fast
+    from tests.cli_run import run_cli
+
+    args = ["report", "models/tiny_cnn.yaml", "--board", "arty-a7-35t", "--array", "4x4",
+            "--buffers", "1", "-f", "json", "--machine", "--bus-bits", "64"]
+    prog, _, _, comp = _compiled("tiny_cnn", Dataflow.WEIGHT_STATIONARY, 4, 4, 1)
+    dram = dram_timing(prog.hw, get_board("arty-a7-35t"))
+    exact = run_program(comp, array=prog.hw.array, bus_bytes=8, dram=dram, base=0x1000).cycles
+    fast = run_program_fast(comp, array=prog.hw.array, bus_bytes=8, dram=dram,
+                            base=0x1000).cycles
+    assert fast != exact
+    low = json.loads(run_cli([*args, "--machine-max-cycles", "1000"], capsys).out)
+    assert low["machine"] == ESTIMATED and low["machine_cycles"] == fast
+    always = json.loads(run_cli([*args, "--machine-max-cycles", "0"], capsys).out)
+    assert always["machine"] == "model proven equal to the RTL"
+    assert always["machine_cycles"] == exact
+    r = run_cli(["report", "models/tiny_cnn.yaml", "--board", "arty-a7-35t",
+                 "--machine-max-cycles", "5"], capsys)
+    assert r.code == 2 and r.out == "" and r.crash is None
+    assert r.err == "hwcnn: error: --machine-max-cycles needs --machine\n"

@@ -22,8 +22,9 @@ from .common import OUTPUT_FILE, OUTPUT_HELP, emit, load_graph, model_argument, 
 @click.option("--machine", is_flag=True,
               help="Also compile the network and run it on the stepped model of the whole "
                    "accelerator (hwcnn_soc, proven equal to the RTL): start-to-done cycles and "
-                   "per layer the cycle of its last DRAM write. A network beyond 12,000,000 "
-                   "cycles gets the instruction-level estimate instead (the machine's queues "
+                   "per layer the cycle of its last DRAM write. A network beyond "
+                   "--machine-max-cycles gets the instruction-level estimate instead (the "
+                   "machine's queues "
                    "and tokens, every LOAD/STORE a timer of its duration on an idle machine, "
                    "the DRAM shared by a ledger: within 3% of the stepped model on the tested "
                    "networks), labelled as such. The machine's AXI bus is the board's width "
@@ -33,10 +34,16 @@ from .common import OUTPUT_FILE, OUTPUT_HELP, emit, load_graph, model_argument, 
 @click.option("--bus-bits", type=click.Choice(["64", "128", "256"]), default=None,
               help="--machine: the accelerator's AXI data width [default: the board's "
                    "(boards.yaml axi_bits) with --board, else 64].")
+@click.option("--machine-max-cycles", "max_cycles", type=click.IntRange(min=0), default=None,
+              metavar="N",
+              help="--machine: step the model up to N cycles (about 400,000 simulated cycles "
+                   "a second), beyond that the estimate; 0: always step, however long "
+                   "[default: 12,000,000].")
 @strict_option
 @max_memory_option
 def report(model: str, fmt: str, output: str | None, strict: bool | None, plot_file: str | None,
-           max_memory: int, machine: bool, bus_bits: str | None, **hw_opts: str | None) -> None:
+           max_memory: int, machine: bool, bus_bits: str | None, max_cycles: int | None,
+           **hw_opts: str | None) -> None:
     """Per-layer shapes, parameters, MACs, operations and memory of MODEL.yaml.
 
     With any hardware option (--board, --array, --dataflow, --clock-mhz, --dram-gbps,
@@ -52,6 +59,8 @@ def report(model: str, fmt: str, output: str | None, strict: bool | None, plot_f
     """
     if bus_bits is not None and not machine:
         raise ConfigError("--bus-bits needs --machine (the width of the machine's AXI bus)")
+    if max_cycles is not None and not machine:
+        raise ConfigError("--machine-max-cycles needs --machine")
     if plot_file:
         from ...report.plot import check_path
 
@@ -76,7 +85,7 @@ def report(model: str, fmt: str, output: str | None, strict: bool | None, plot_f
                       "latency_ms": round(tot.latency_us / 1000, 3), "memsim_cycles": APPROXIMATE})
         if machine:
             rep = _machine(rep, model, g, hw, board, strict, max_memory,
-                           None if bus_bits is None else int(bus_bits))
+                           None if bus_bits is None else int(bus_bits), max_cycles)
         if plot_file:
             from ...report.plot import write_plot
 
@@ -89,19 +98,21 @@ def report(model: str, fmt: str, output: str | None, strict: bool | None, plot_f
     emit(render(rep, fmt), output)
 
 
-def _machine(rep, model, g, hw, board, strict, max_memory, bus_bits):  # type: ignore[no-untyped-def]
+def _machine(rep, model, g, hw, board, strict, max_memory, bus_bits, max_cycles):  # type: ignore[no-untyped-def]
     """The whole-machine figures (hwcnn.report.machine) as a column and facts; memsim's
     cycle columns are labelled as the approximation they are."""
     from ...compiler.backend import compile_network
     from ...compiler.lowering import lower
-    from ...report.machine import machine_figures
+    from ...report.machine import MAX_CYCLES, machine_figures
     from ...report.tables import Column
     from .quantize import build, quant_defaults
 
     opts = {**quant_defaults(), "strict": strict, "max_memory": max_memory}
     b = build(model, **opts, hw=hw, graph=g)  # type: ignore[arg-type]
+    limit = MAX_CYCLES if max_cycles is None else max_cycles or None
     fig = machine_figures(compile_network(lower(b.graph, hw), b.qnet), hw, board,
-                          bus_bits=bus_bits, estimate=True)
+                          bus_bits=bus_bits, estimate=limit is not None,
+                          max_cycles=limit if limit is not None else 1 << 62)
     assert fig is not None                     # estimate=True: always a figure
     facts: dict[str, object] = {}
     col = Column("machine_done_cycle", "machine done cyc", lambda v: "" if v is None else f"{v:,}")
