@@ -60,3 +60,28 @@ def test_weight_stationary_counts_partial_sums() -> None:
     # outputs 8 B + partial sums 4*1*8 words of 4 bytes, read and written: 2*128 = 256 B.
     assert sram_traffic(1, 8, 16, 1, hw) == (32, 128, 8 + 256)
     assert sram_traffic(1, 8, 16, 3, hw) == (96, 384, 3 * 264)
+
+
+def test_packed_depthwise_layer_counts_the_array_s_macs() -> None:
+    """A depthwise 3x3 on 3 channels packs into one 16 x 3 x 27 GEMM on 4x4 WS
+    (tests/test_lower.py): the array performs 16*3*27 = 1,296 MACs (the zero blocks too), 3x
+    the layer's own 432, and its buffer traffic is that GEMM's: weights K*N = 81 bytes,
+    activations F_N*M*K = 432, partial sums F_K*M*N = 7*16*3 words of 4 bytes read and
+    written, outputs 48."""
+    from hwcnn.arch.config import ArrayConfig, Dataflow, HardwareConfig, MemoryConfig
+    from hwcnn.report.energy import HOROWITZ_45NM, layer_energy
+    from hwcnn.report.perf import estimate
+    from tests.conftest import graph_of
+
+    g = graph_of("name: dw\ninput: [3, 4, 4]\nlayers:\n"
+                 "  - {name: dw, kind: conv2d, filters: 3, kernel: 3, padding: 1, groups: 3}\n")
+    hw = HardwareConfig(array=ArrayConfig(rows=4, cols=4, dataflow=Dataflow.WEIGHT_STATIONARY),
+                        memory=MemoryConfig(act_kib=64, weight_kib=64, out_kib=64,
+                                            dram_bytes_per_cycle=16.0))
+    rows = estimate(g, hw)
+    (row,) = [r for r in rows if r.name == "dw"]
+    assert row.macs == 432
+    (e,) = [x for x in layer_energy(g, rows, hw) if x.name == "dw"]
+    assert e.mac_pj == pytest.approx(1296 * HOROWITZ_45NM.mac_pj(8, 8, 32))
+    sram = HOROWITZ_45NM.sram_pj(64 * 1024)
+    assert e.sram_pj == pytest.approx((432 + 81 + 48 + 2 * 7 * 16 * 3 * 4) * sram)

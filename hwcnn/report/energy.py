@@ -19,7 +19,10 @@ energy per byte of a buffer of ``S`` bytes is interpolated linearly in ``log2(S)
 table's sizes and clamped outside them.
 
 Buffer traffic per GEMM (``M x N x K``, ``groups`` times; ``F_M = ceil(M/R)``, ``F_N =
-ceil(N/C)``, ``F_K = ceil(K/R)``; shared/HARDWARE.md 1.4):
+ceil(N/C)``, ``F_K = ceil(K/R)``; shared/HARDWARE.md 1.4), of the GEMMs the array runs: a
+grouped conv whose groups the compiler packs ``P`` per GEMM (:mod:`hwcnn.compiler.packing`)
+counts ``groups/P`` GEMMs of ``M x PN x PK``, and its MACs are theirs (the array multiplies the
+zero blocks too):
 
 * output stationary: activations ``F_N * M * K`` read, weights ``F_M * K * N`` read, outputs
   ``M * N`` written;
@@ -154,12 +157,15 @@ def layer_energy(g: nx.DiGraph, rows: tuple[LayerPerf, ...], hw: HardwareConfig,
     for row in rows:
         gd = g.nodes[row.name].get("gemm") if row.unit == "array" else None
         sram = 0.0
+        macs = row.macs
         if gd is not None:
-            # the GEMMs the array runs (groups packed per GEMM: hwcnn.compiler.packing)
+            # the GEMMs the array runs (groups packed per GEMM: hwcnn.compiler.packing); it
+            # multiplies the zero blocks of a packed B too, counted as MACs (no zero gating)
             _, gn, gk, gg = packed_dims(row.name, hw, gd.m, gd.n, gd.k, gd.groups)
             sa, sw, so = sram_traffic(gd.m, gn, gk, gg, hw)
             sram = sa * e_act + sw * e_w + so * e_out
-        out.append(LayerEnergy(name=row.name, mac_pj=row.macs * mac, sram_pj=sram,
+            macs = gg * gd.m * gn * gk
+        out.append(LayerEnergy(name=row.name, mac_pj=macs * mac, sram_pj=sram,
                                dram_pj=row.dram_bytes * table.dram_pj_per_byte))
     return tuple(out)
 
