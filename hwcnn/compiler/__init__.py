@@ -6,10 +6,11 @@ convs), :mod:`.pool` lowers pooling and residual adds to pool-unit tiles, and :m
 defines the frozen values they produce (tiles, layer plans, the program).
 """
 
-from .gemm import choose_gemm, plan_gemm
+from .gemm import plan_gemm
 from .lowering import lower
 from .plan import GemmTile, LayerPlan, PoolTile, Program, Tile, Unit
 from .pool import PoolGeom, plan_pool
+from .search import choose_gemm
 
 __all__ = [
     "GemmTile", "LayerPlan", "PoolGeom", "PoolTile", "Program", "Tile", "Unit", "choose_gemm",

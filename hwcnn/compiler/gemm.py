@@ -20,9 +20,9 @@ from ..arch.config import PARAM_EXTRA_BITS, HardwareConfig
 from ..errors import ConfigError
 from ..frontend import layers as L
 from ..numerics import fixedpoint as fp
-from .packing import packed_dims
+from .packing import pack_and_tiling
 from .plan import GemmTile, LayerPlan, Unit, _cdiv
-from .search import _GemmChoice, choose_gemm, footprint, occupancy
+from .search import _GemmChoice, footprint, occupancy
 
 
 def plan_gemm(name: str, layer: L.Layer, hw: HardwareConfig, m: int, n: int, k: int, groups: int,
@@ -37,11 +37,11 @@ def plan_gemm(name: str, layer: L.Layer, hw: HardwareConfig, m: int, n: int, k: 
         raise ConfigError(f"layer {name!r}: K={k} needs {need}-bit accumulators, the array has "
                           f"{arr.acc_bits}")
     macs = groups * m * n * k
-    pack, n, k, groups = packed_dims(name, hw, m, n, k, groups)
+    pack, ch = pack_and_tiling(name, hw, m, n, k, groups)
+    n, k, groups = pack * n, pack * k, groups // pack
     if pack > 1:
         note = (note + "; " if note else "") + (f"{pack} groups per GEMM (block-diagonal "
                                                 "weights)")
-    ch = choose_gemm(name, arr, hw, m, n, k, groups)
     if ch.kc:
         return _plan_split(name, layer, hw, m, n, k, groups, ch, note, macs, pack)
     tm, tn = _cdiv(m, ch.mt), _cdiv(n, ch.nt)

@@ -32,7 +32,7 @@ from ..numerics import fixedpoint as fp
 from .plan import _cdiv
 from .search import _GemmChoice, choose_gemm
 
-__all__ = ["choose_pack", "pack_a", "pack_b", "packed_dims"]
+__all__ = ["choose_pack", "pack_a", "pack_and_tiling", "pack_b", "packed_dims"]
 
 
 def _tiles(ch: _GemmChoice, m: int, n: int, k: int, groups: int) -> int:
@@ -40,11 +40,20 @@ def _tiles(ch: _GemmChoice, m: int, n: int, k: int, groups: int) -> int:
 
 
 def choose_pack(name: str, hw: HardwareConfig, m: int, n: int, k: int, groups: int) -> int:
-    """Groups per GEMM for ``groups`` GEMMs ``M x N x K`` on ``hw``: the divisor ``P`` of
-    ``groups`` (``P*N <= C``, accumulators wide enough for ``P*K`` terms) whose packed tiling
-    has the lowest score, then the least DRAM traffic, then the fewest tiles (1: unpacked)."""
+    """Groups per GEMM (:func:`pack_and_tiling`)."""
+    return pack_and_tiling(name, hw, m, n, k, groups)[0]
+
+
+def pack_and_tiling(name: str, hw: HardwareConfig, m: int, n: int, k: int, groups: int
+                    ) -> tuple[int, _GemmChoice]:
+    """Groups per GEMM for ``groups`` GEMMs ``M x N x K`` on ``hw`` and the tiling of the
+    packed GEMMs: the divisor ``P`` of ``groups`` (``P*N <= C``, accumulators wide enough for
+    ``P*K`` terms) whose packed tiling has the lowest score, then the least DRAM traffic, then
+    the fewest tiles (1: unpacked)."""
     arr = hw.array
-    best: tuple[tuple[float, int, int], int] | None = None
+    if groups == 1:
+        return 1, choose_gemm(name, arr, hw, m, n, k, 1)
+    best: tuple[tuple[float, int, int], int, _GemmChoice] | None = None
     error: ConfigError | None = None
     for p in range(1, groups + 1):
         if groups % p or (p > 1 and (p * n > arr.cols or fp.acc_bits_for(
@@ -57,11 +66,11 @@ def choose_pack(name: str, hw: HardwareConfig, m: int, n: int, k: int, groups: i
             continue
         key = (ch.cost, ch.traffic, _tiles(ch, m, p * n, p * k, groups // p))
         if best is None or key < best[0]:
-            best = (key, p)
+            best = (key, p, ch)
     if best is None:
         assert error is not None
         raise error
-    return best[1]
+    return best[1], best[2]
 
 
 def packed_dims(name: str, hw: HardwareConfig, m: int, n: int, k: int, groups: int

@@ -27,7 +27,7 @@ It is an upper estimate: ``tests/test_budget.py`` checks it against the peak tha
 Work: the float and golden passes together may do at most :data:`MAX_MACS` multiply-accumulates
 (the graph's MACs times the passes: calibration inputs + 2 x evaluation inputs);
 ``verify`` runs every tile in Python; :func:`estimate` counts them (GEMM tiles from the
-lowering's own tile choice, :func:`hwcnn.compiler.gemm.choose_gemm`; pool tiles bounded by
+lowering's own tile choice, :func:`hwcnn.compiler.packing.pack_and_tiling`; pool tiles bounded by
 channel folds x output rows) and :func:`enforce` refuses more than :data:`MAX_TILES` (golden
 engine, measured 60-90 us per tile) or more than :data:`MAX_STEPPED_CYCLES` stepped cycles
 (cyclesim engine, which steps every cycle of every tile: measured 28-40 us per cycle; the
@@ -44,8 +44,7 @@ import networkx as nx
 
 from ..arch import timing
 from ..arch.config import HardwareConfig
-from ..compiler.gemm import choose_gemm
-from ..compiler.packing import packed_dims
+from ..compiler.packing import pack_and_tiling
 from ..errors import HwcnnError
 from ..frontend import layers as L
 from ..graph.build import ordered_nodes
@@ -181,8 +180,8 @@ def _tiles(g: nx.DiGraph, hw: HardwareConfig) -> tuple[int, str, int]:
         match layer:
             case L.Conv() | L.Dense():
                 gd = node["gemm"]
-                _, gn, gk, gg = packed_dims(name, hw, gd.m, gd.n, gd.k, gd.groups)
-                ch = choose_gemm(name, arr, hw, gd.m, gn, gk, gg)
+                p, ch = pack_and_tiling(name, hw, gd.m, gd.n, gd.k, gd.groups)
+                gn, gk, gg = p * gd.n, p * gd.k, gd.groups // p
                 n = (gg * -(-gd.m // ch.mt) * -(-gn // ch.nt)
                      * (-(-gk // ch.kc) if ch.kc else 1))
                 cycles += ch.compute

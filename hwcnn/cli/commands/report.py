@@ -109,10 +109,9 @@ def _machine(rep, model, g, hw, board, strict, max_memory, bus_bits, max_cycles)
 
     opts = {**quant_defaults(), "strict": strict, "max_memory": max_memory}
     b = build(model, **opts, hw=hw, graph=g)  # type: ignore[arg-type]
-    limit = MAX_CYCLES if max_cycles is None else max_cycles or None
+    bound = MAX_CYCLES if max_cycles is None else max_cycles     # 0: no bound
     fig = machine_figures(compile_network(lower(b.graph, hw), b.qnet), hw, board,
-                          bus_bits=bus_bits, estimate=limit is not None,
-                          max_cycles=limit if limit is not None else 1 << 62)
+                          bus_bits=bus_bits, estimate=bound > 0, max_cycles=bound or 1 << 62)
     assert fig is not None                     # estimate=True: always a figure
     facts: dict[str, object] = {}
     col = Column("machine_done_cycle", "machine done cyc", lambda v: "" if v is None else f"{v:,}")
