@@ -209,16 +209,18 @@ def machine_figures(comp: Compiled, hw: HardwareConfig, board: str | Board | Non
     busy counters, ``.latency_us``. The DRAM is the board's (latency, bandwidth at
     ``hw``'s clock; without a board ``hw``'s bandwidth), the AXI bus the board's width
     (boards.yaml ``axi_bits``, 64 bits without a board) or ``bus_bits``. ``.label`` says
-    which model: the stepped model proven equal to the RTL up to
-    :data:`hwcnn.report.machine.MAX_CYCLES` cycles, beyond it the instruction-level
-    estimate."""
+    which model: the stepped model proven equal to the RTL while the instruction-level
+    estimate counts at most :data:`hwcnn.report.machine.MAX_ACTIVE` cycles with the load or
+    the store unit busy (``hwcnn report``'s default), beyond it that estimate."""
     from .errors import ConfigError
+    from .report.machine import MAX_ACTIVE
     from .report.machine import machine_figures as _figures
 
     if bus_bits is not None and bus_bits not in (64, 128, 256):
         raise ConfigError(f"bus_bits must be 64, 128 or 256, not {bus_bits!r}")
     brd = get_board(board) if isinstance(board, str) else board
-    fig = _figures(comp, hw, brd, bus_bits=bus_bits, estimate=True)
+    fig = _figures(comp, hw, brd, bus_bits=bus_bits, estimate=True, max_cycles=1 << 62,
+                   max_active=MAX_ACTIVE)
     assert fig is not None                 # with estimate=True there is always a figure
     return fig
 

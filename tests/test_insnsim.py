@@ -162,6 +162,27 @@ def test_report_figures_beyond_the_stepped_bound_are_the_labelled_estimate() -> 
                          "tested networks)")
 
 
+def test_the_active_cycle_bound_counts_the_estimate_s_load_and_store_cycles() -> None:
+    """``max_active`` (hwcnn report's default bound): the stepped model runs while the
+    estimate's BUSY1 + BUSY3 (load, store) are at most the bound, however many cycles the
+    compute executor adds; one cycle less and the figure is the labelled estimate."""
+    from hwcnn.machine.insnsim import run_program_fast
+
+    prog, _, _, comp = _compiled("tiny_cnn", WS, 4, 4, 1)
+    board = get_board("arty-a7-35t")
+    fast = run_program_fast(comp, array=prog.hw.array, bus_bytes=16,
+                            dram=board.dram_timing(prog.hw.clock_mhz), base=0x1000)
+    active = fast.busy[1] + fast.busy[3]
+    assert active > 0
+    at = machine_figures(comp, prog.hw, board, estimate=True, max_cycles=1 << 62,
+                         max_active=active)
+    below = machine_figures(comp, prog.hw, board, estimate=True, max_cycles=1 << 62,
+                            max_active=active - 1)
+    assert at is not None and at.label == "model proven equal to the RTL"
+    assert at.cycles == machine_figures(comp, prog.hw, board).cycles
+    assert below is not None and below.label == ESTIMATED and below.cycles == fast.cycles
+
+
 def test_slot_ledger_by_hand() -> None:
     """:meth:`Durations.start`: a transfer whose data phase (the last ``s`` of its ``d``
     cycles) would begin while earlier beats still hold the slot server ends that much later;

@@ -287,7 +287,7 @@ def test_vgg16_os_on_pynq_z2_splits_k() -> None:
     from hwcnn.cli.options import hardware_from_options
 
     res = CliRunner().invoke(cli, ["report", "models/vgg16.yaml", "--board", "pynq-z2",
-                                   "--dataflow", "os"])
+                                   "--dataflow", "os", "--no-machine"])
     assert res.exit_code == 0, res.output
     assert "fc6" in res.output
     h, _ = hardware_from_options(board="pynq-z2", dataflow="os")

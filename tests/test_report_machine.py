@@ -91,9 +91,9 @@ def test_dram_timing_without_a_board_is_the_configured_bandwidth() -> None:
 
 
 def test_report_machine_option() -> None:
-    """``hwcnn report --machine``: the stepped model's total and per-layer figures with their
-    label, memsim's columns labelled as the approximation; without the option the same label
-    and no machine figure."""
+    """``hwcnn report --board B`` runs the machine model by default (``--machine`` says so
+    explicitly): the stepped model's total and per-layer figures with their label, memsim's
+    columns labelled as the approximation; ``--no-machine`` gives memsim's alone."""
     import json
 
     from click.testing import CliRunner
@@ -109,26 +109,59 @@ def test_report_machine_option() -> None:
     assert facts["machine"] == "model proven equal to the RTL"
     assert facts["machine_bus_bits"] == 128           # Arty A7-35T's (boards.yaml axi_bits)
     assert facts["memsim_cycles"] == ("memsim approximation: the tile engine fed at DRAM "
-                                   "bandwidth, not the RTL machine (--machine)")
+                                   "bandwidth, not the RTL machine (machine_cycles)")
     layers = {r["name"]: r for r in out["layers"]}
     done = [layers[n]["machine_done_cycle"] for n in ("pool1", "conv2", "fc")]
     assert done == sorted(done) and done[-1] < facts["machine_cycles"]
     assert layers["conv1"]["machine_done_cycle"] is None   # pooled in the output buffer
     assert layers["input"]["machine_done_cycle"] is None
+    # per layer: the cycles since the previous stored layer's last write (pool1 carries
+    # conv1's, computed in the output buffer); the total row: start to done
+    shares = [layers[n]["machine_layer_cycles"] for n in ("pool1", "conv2", "fc")]
+    assert shares == [done[0], done[1] - done[0], done[2] - done[1]]
+    assert layers["conv1"]["machine_layer_cycles"] is None
+    assert out["totals"]["total"]["machine_layer_cycles"] == facts["machine_cycles"]
     # memsim ignores fetch, the DMA set-up and one-word-per-cycle loads: far below the RTL
     assert facts["machine_cycles"] > 3 * out["totals"]["total"]["total_cycles"]
     assert facts["machine_latency_ms"] == round(facts["machine_cycles"] / 100 / 1000, 3)
     assert facts["machine_fps"] == round(100e6 / facts["machine_cycles"], 2)
-    plain = json.loads(CliRunner().invoke(cli, args).stdout)
+    default = json.loads(CliRunner().invoke(cli, args).stdout)
+    assert default == out                             # on with --board
+    plain = json.loads(CliRunner().invoke(cli, [*args, "--no-machine"]).stdout)
     assert plain["memsim_cycles"] == ("memsim approximation: the tile engine fed at DRAM "
-                                   "bandwidth, not the RTL machine (--machine)")
+                                   "bandwidth, not the RTL machine (machine_cycles)")
     assert not [k for k in plain if k.startswith("machine")]
     assert "machine_done_cycle" not in json.dumps(plain)
+    # hardware options without a board: memsim alone unless --machine
+    bare = json.loads(CliRunner().invoke(cli, args[:2] + args[4:]).stdout)
+    assert "machine" not in bare and "latency_ms" in bare
+
+
+def test_report_on_a_board_without_a_machine_program(capsys: pytest.CaptureFixture[str]
+                                                     ) -> None:
+    """A network with a layer on the host CPU has no program: on a board the report keeps
+    memsim's figures and says why the machine did not run; ``--machine`` makes it an error
+    (one line, exit 2)."""
+    import json
+
+    from tests.cli_run import run_cli
+
+    spec = "models/mobilenet_v3_small.yaml"
+    why = ("layer 'features.0/HardSwish_3': hardswish runs on the host CPU; a compiled program "
+           "cannot contain it")
+    r = run_cli(["report", spec, "--board", "kv260", "-f", "json"], capsys)
+    assert r.code == 0, (r.err, r.crash)
+    facts = json.loads(r.out)
+    assert facts["machine"] == f"not run: {why}"
+    assert "machine_cycles" not in facts and facts["latency_ms"] > 0
+    r = run_cli(["report", spec, "--board", "kv260", "--machine"], capsys)
+    assert r.code == 2 and r.out == "" and r.crash is None
+    assert r.err == f"hwcnn: error: {spec}: {why}\n"
 
 
 def test_report_machine_bus_bits(capsys: pytest.CaptureFixture[str]) -> None:
     """``--bus-bits`` sets the machine's AXI width (over the board's 128 on the Arty): the
-    figure is the stepped model's on 8-byte beats, run here directly; without ``--machine``
+    figure is the stepped model's on 8-byte beats, run here directly; with ``--no-machine``
     the option is refused in one line."""
     import json
 
@@ -147,16 +180,16 @@ def test_report_machine_bus_bits(capsys: pytest.CaptureFixture[str]) -> None:
     wide = json.loads(run_cli(args, capsys).out)
     assert wide["machine_bus_bits"] == 128 and wide["machine_cycles"] != direct.cycles
     r = run_cli(["report", "models/tiny_cnn.yaml", "--board", "arty-a7-35t", "--bus-bits",
-                 "128"], capsys)
+                 "128", "--no-machine"], capsys)
     assert r.code == 2 and r.out == "" and r.crash is None
-    assert r.err == ("hwcnn: error: --bus-bits needs --machine (the width of the machine's AXI "
-                     "bus)\n")
+    assert r.err == ("hwcnn: error: --bus-bits needs the machine model (--machine, the default "
+                     "with --board)\n")
 
 
 def test_report_machine_max_cycles(capsys: pytest.CaptureFixture[str]) -> None:
     """``--machine-max-cycles N``: a network whose estimate exceeds N gets the instruction-level
     estimate (its own figure, labelled so); 0 steps however long (the stepped model's figure,
-    the same as a direct run); without ``--machine`` refused in one line."""
+    the same as a direct run); without the machine model refused in one line."""
     import json
 
     from hwcnn.machine.insnsim import run_program_fast
@@ -175,7 +208,8 @@ def test_report_machine_max_cycles(capsys: pytest.CaptureFixture[str]) -> None:
     always = json.loads(run_cli([*args, "--machine-max-cycles", "0"], capsys).out)
     assert always["machine"] == "model proven equal to the RTL"
     assert always["machine_cycles"] == exact
-    r = run_cli(["report", "models/tiny_cnn.yaml", "--board", "arty-a7-35t",
+    r = run_cli(["report", "models/tiny_cnn.yaml", "--array", "4x4",
                  "--machine-max-cycles", "5"], capsys)
     assert r.code == 2 and r.out == "" and r.crash is None
-    assert r.err == "hwcnn: error: --machine-max-cycles needs --machine\n"
+    assert r.err == ("hwcnn: error: --machine-max-cycles needs the machine model (--machine, "
+                     "the default with --board)\n")

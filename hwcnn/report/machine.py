@@ -34,10 +34,16 @@ ESTIMATED = "instruction-level estimate (within 3 % of the RTL model on the test
 #: loads at the DRAM's bandwidth, which the load unit's im2col gather (one element per cycle in
 #: OS, up to a word in WS) and the per-pixel DMA rows do not reach: bench/bench_machine.py).
 APPROXIMATE = ("memsim approximation: the tile engine fed at DRAM bandwidth, not the RTL "
-               "machine (--machine)")
+               "machine (machine_cycles)")
 #: Default bound of a stepped run (about 25-45 s of Python at 250k-500k cycles/s,
 #: bench/bench_stepped.py and bench_socsim.py; 5 M when it ran at 120k-160k cycles/s).
 MAX_CYCLES = 12_000_000
+#: Default bound of a stepped run of ``hwcnn report``, in cycles in which the load or the store
+#: unit is busy by the estimate (BUSY1 + BUSY3; the stepped model skips the cycles in which only
+#: the compute executor runs, so its time follows these: about 2-3 us each in Python, measured on
+#: the shipped networks at their board defaults, e.g. ResNet-50 on the Ultra96-V2 19.1 M cycles,
+#: 7.6 M of them active, in 22 s).
+MAX_ACTIVE = 8_000_000
 #: Where the image sits in DRAM (BASE0); the cycle count does not depend on it as long as it
 #: is a multiple of 4 KiB (the DMA's bursts are cut at 4 KiB pages).
 BASE0 = 0x1000
@@ -60,6 +66,20 @@ class MachineFigures:
         return self.cycles / self.clock_mhz
 
 
+def layer_shares(layer_cycles: dict[str, int]) -> dict[str, tuple[int, int]]:
+    """Per stored layer ``(cycles, done)``: ``done`` its last DRAM write, ``cycles`` the cycles
+    from the previous stored layer's last write (from the start pulse for the first) to it.
+    The store queue runs in program order, so the shares add up to the last layer's write; a
+    layer computed in the output buffer and never stored (a fused pool's input) has no share,
+    its cycles count in the layer that stores its result."""
+    out: dict[str, tuple[int, int]] = {}
+    prev = 0
+    for name, done in sorted(layer_cycles.items(), key=lambda kv: kv[1]):
+        out[name] = (done - prev, done)
+        prev = done
+    return out
+
+
 def dram_timing(hw: Any, board: Board | None) -> DramTiming:
     """The DRAM model of the run (:func:`hwcnn.boards.profiles.dram_timing_of`)."""
     return dram_timing_of(hw, board)
@@ -67,10 +87,13 @@ def dram_timing(hw: Any, board: Board | None) -> DramTiming:
 
 def machine_figures(comp: Any, hw: Any, board: Board | None = None, *,
                     bus_bits: int | None = None, max_cycles: int = MAX_CYCLES,
-                    estimate: bool = False) -> MachineFigures | None:
+                    estimate: bool = False, max_active: int | None = None
+                    ) -> MachineFigures | None:
     """The stepped model's figures of ``comp`` on ``hw`` with a ``bus_bits`` AXI bus
     (default: the board's, :func:`hwcnn.boards.profiles.axi_width_of`); beyond
-    ``max_cycles`` the instruction-level estimate with ``estimate``, else ``None``."""
+    ``max_cycles`` the instruction-level estimate with ``estimate``, else ``None``. With
+    ``estimate`` and ``max_active``, also the estimate when it counts more than ``max_active``
+    cycles with the load or the store unit busy (:data:`MAX_ACTIVE`)."""
     bus_bits = axi_width_of(board, bus_bits)
     dram = dram_timing(hw, board)
     fast = None
@@ -80,7 +103,9 @@ def machine_figures(comp: Any, hw: Any, board: Board | None = None, *,
         fast = run_program_fast(comp, array=hw.array, bus_bytes=bus_bits // 8, dram=dram,
                                 base=BASE0)
     run, label = fast, ESTIMATED
-    if fast is None or fast.cycles <= max_cycles:
+    step = fast is None or (fast.cycles <= max_cycles and (
+        max_active is None or fast.busy[1] + fast.busy[3] <= max_active))
+    if step:
         try:
             run = run_program(comp, array=hw.array, bus_bytes=bus_bits // 8, dram=dram,
                               base=BASE0, limit=max_cycles)
@@ -93,5 +118,5 @@ def machine_figures(comp: Any, hw: Any, board: Board | None = None, *,
                           busy=run.busy, clock_mhz=hw.clock_mhz, bus_bits=bus_bits)
 
 
-__all__ = ["APPROXIMATE", "ESTIMATED", "MAX_CYCLES", "PROVEN", "MachineFigures", "dram_timing",
-           "machine_figures"]
+__all__ = ["APPROXIMATE", "ESTIMATED", "MAX_ACTIVE", "MAX_CYCLES", "PROVEN", "MachineFigures", "dram_timing",
+           "layer_shares", "machine_figures"]

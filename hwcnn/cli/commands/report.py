@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ...errors import ConfigError
+from ...errors import ConfigError, HwcnnError
 from ...report.tables import FORMATS, budget_report, extend, render
 from ..options import hardware_options, max_memory_option
 from .common import OUTPUT_FILE, OUTPUT_HELP, emit, load_graph, model_argument, strict_option, wrote
@@ -19,26 +19,31 @@ from .common import OUTPUT_FILE, OUTPUT_HELP, emit, load_graph, model_argument, 
 @hardware_options()
 @click.option("--plot", "plot_file", type=OUTPUT_FILE, metavar="FILE",
               help="Also draw latency bars and a roofline chart (.png or .svg); implies a hardware estimate.")
-@click.option("--machine", is_flag=True,
-              help="Also compile the network and run it on the stepped model of the whole "
-                   "accelerator (hwcnn_soc, proven equal to the RTL): start-to-done cycles and "
-                   "per layer the cycle of its last DRAM write. A network beyond "
-                   "--machine-max-cycles gets the instruction-level estimate instead (the "
-                   "machine's queues "
-                   "and tokens, every LOAD/STORE a timer of its duration on an idle machine, "
-                   "the DRAM shared by a ledger: within 3% of the stepped model on the tested "
-                   "networks), labelled as such. The machine's AXI bus is the board's width "
-                   "(boards.yaml axi_bits: 128 bits on Zynq UltraScale+ boards, 64 on "
-                   "Zynq-7000), 64 bits without --board, or --bus-bits; the report gives it "
-                   "as machine_bus_bits.")
+@click.option("--machine/--no-machine", default=None,
+              help="Compile the network and run it on the stepped model of the whole "
+                   "accelerator (hwcnn_soc, proven equal to the RTL): start-to-done cycles, "
+                   "latency and fps, and per layer its cycles (from the previous stored "
+                   "layer's last DRAM write to its own) and the cycle of its last DRAM write. "
+                   "A network beyond --machine-max-cycles gets the instruction-level estimate "
+                   "instead (the machine's queues and tokens, every LOAD/STORE a timer of its "
+                   "duration on an idle machine, the DRAM shared by a ledger: within 3% of the "
+                   "stepped model on the tested networks), labelled as such. The machine's AXI "
+                   "bus is the board's width (boards.yaml axi_bits: 128 bits on Zynq "
+                   "UltraScale+ boards, 64 on Zynq-7000), 64 bits without --board, or "
+                   "--bus-bits; the report gives it as machine_bus_bits. [default: on with "
+                   "--board; a network the machine cannot run (a layer on the host CPU, a "
+                   "budget) then gets the reason as 'machine: not run: ...' and memsim's "
+                   "figures; with --machine it is an error]")
 @click.option("--bus-bits", type=click.Choice(["64", "128", "256"]), default=None,
               help="--machine: the accelerator's AXI data width [default: the board's "
                    "(boards.yaml axi_bits) with --board, else 64].")
 @click.option("--machine-max-cycles", "max_cycles", type=click.IntRange(min=0), default=None,
               metavar="N",
-              help="--machine: step the model up to N cycles (about 400,000 simulated cycles "
-                   "a second), beyond that the estimate; 0: always step, however long "
-                   "[default: 12,000,000].")
+              help="The machine model: step it up to N cycles, beyond that the estimate; 0: "
+                   "always step, however long (about 400,000 simulated cycles a second while "
+                   "the load or store unit is busy, millions while only the array computes) "
+                   "[default: step when the estimate counts at most 8,000,000 cycles with the "
+                   "load or store unit busy, about 20 s].")
 @strict_option
 @max_memory_option
 def report(model: str, fmt: str, output: str | None, strict: bool | None, plot_file: str | None,
@@ -57,10 +62,14 @@ def report(model: str, fmt: str, output: str | None, strict: bool | None, plot_f
 
     Example: hwcnn report models/alexnet227.yaml --board pynq-z2 --array 8x8 --dataflow ws
     """
+    explicit = bool(machine)
+    machine = explicit or (machine is None and hw_opts.get("board") is not None)
     if bus_bits is not None and not machine:
-        raise ConfigError("--bus-bits needs --machine (the width of the machine's AXI bus)")
+        raise ConfigError("--bus-bits needs the machine model (--machine, the default with "
+                          "--board)")
     if max_cycles is not None and not machine:
-        raise ConfigError("--machine-max-cycles needs --machine")
+        raise ConfigError("--machine-max-cycles needs the machine model (--machine, the "
+                          "default with --board)")
     if plot_file:
         from ...report.plot import check_path
 
@@ -84,8 +93,13 @@ def report(model: str, fmt: str, output: str | None, strict: bool | None, plot_f
                      {**perf.facts(hw, board), "fps": round(tot.fps, 2),
                       "latency_ms": round(tot.latency_us / 1000, 3), "memsim_cycles": APPROXIMATE})
         if machine:
-            rep = _machine(rep, model, g, hw, board, strict, max_memory,
-                           None if bus_bits is None else int(bus_bits), max_cycles)
+            try:
+                rep = _machine(rep, model, g, hw, board, strict, max_memory,
+                               None if bus_bits is None else int(bus_bits), max_cycles)
+            except HwcnnError as exc:
+                if explicit:
+                    raise
+                rep = extend(rep, (), {}, {}, {"machine": f"not run: {exc}"})
         if plot_file:
             from ...report.plot import write_plot
 
@@ -103,20 +117,27 @@ def _machine(rep, model, g, hw, board, strict, max_memory, bus_bits, max_cycles)
     cycle columns are labelled as the approximation they are."""
     from ...compiler.backend import compile_network
     from ...compiler.lowering import lower
-    from ...report.machine import MAX_CYCLES, machine_figures
+    from ...report.machine import MAX_ACTIVE, layer_shares, machine_figures
     from ...report.tables import Column
     from .quantize import build, quant_defaults
 
     opts = {**quant_defaults(), "strict": strict, "max_memory": max_memory}
     b = build(model, **opts, hw=hw, graph=g)  # type: ignore[arg-type]
-    bound = MAX_CYCLES if max_cycles is None else max_cycles     # 0: no bound
+    # default: step when the estimate's active cycles promise seconds, not minutes
+    # (MAX_ACTIVE); --machine-max-cycles N: up to N cycles, 0 always
+    bound = max_cycles or 1 << 62
     fig = machine_figures(compile_network(lower(b.graph, hw), b.qnet), hw, board,
-                          bus_bits=bus_bits, estimate=bound > 0, max_cycles=bound or 1 << 62)
-    assert fig is not None                     # estimate=True: always a figure
+                          bus_bits=bus_bits, estimate=max_cycles != 0, max_cycles=bound,
+                          max_active=MAX_ACTIVE if max_cycles is None else None)
+    assert fig is not None             # the estimate, or a run without a cycle bound
     facts: dict[str, object] = {}
-    col = Column("machine_done_cycle", "machine done cyc", lambda v: "" if v is None else f"{v:,}")
-    rows = {n: {"machine_done_cycle": c} for n, c in fig.layer_cycles.items()}
-    return extend(rep, (col,), rows, {}, {**facts, "machine": fig.label,
+    fmt = lambda v: "" if v is None else f"{v:,}"
+    cols = (Column("machine_layer_cycles", "machine cyc", fmt),
+            Column("machine_done_cycle", "machine done cyc", fmt))
+    rows = {n: {"machine_layer_cycles": c, "machine_done_cycle": d}
+            for n, (c, d) in layer_shares(fig.layer_cycles).items()}
+    return extend(rep, cols, rows, {"total": {"machine_layer_cycles": fig.cycles}},
+                  {**facts, "machine": fig.label,
                                           "machine_bus_bits": fig.bus_bits,
                                           "machine_cycles": fig.cycles,
                                           "machine_latency_ms": round(fig.latency_us / 1000, 3),
