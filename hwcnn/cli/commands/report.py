@@ -24,8 +24,8 @@ from .common import OUTPUT_FILE, OUTPUT_HELP, emit, load_graph, model_argument, 
                    "accelerator (hwcnn_soc, proven equal to the RTL): start-to-done cycles, "
                    "latency and fps, and per layer its cycles (from the previous stored "
                    "layer's last DRAM write to its own) and the cycle of its last DRAM write. "
-                   "A network beyond --machine-max-cycles gets the instruction-level estimate "
-                   "instead (the machine's queues and tokens, every LOAD/STORE a timer of its "
+                   "A network beyond the stepping bound (--machine-max-cycles) gets the "
+                   "instruction-level estimate instead (the machine's queues and tokens, every LOAD/STORE a timer of its "
                    "duration on an idle machine, the DRAM shared by a ledger: within 3% of the "
                    "stepped model on the tested networks), labelled as such. The machine's AXI "
                    "bus is the board's width (boards.yaml axi_bits: 128 bits on Zynq "
@@ -54,7 +54,9 @@ def report(model: str, fmt: str, output: str | None, strict: bool | None, plot_f
     With any hardware option (--board, --array, --dataflow, --clock-mhz, --dram-gbps,
     --buffers) or --plot, also lowers the network to tiles for a systolic array and adds per
     layer: tiles, compute/stall/total cycles, latency, utilization, DRAM bytes, buffer peak and
-    whether the layer is compute- or memory-bound; totals give frames per second.
+    whether the layer is compute- or memory-bound; totals give frames per second. With
+    --board (or --machine) also the compiled network on the whole machine's cycle model: its
+    cycles per layer and in total, latency and fps, labelled (see --machine).
 
     Shapes are channels-first (C, H, W) in JSON/CSV and HxWxC (the lecture's spelling) in
     tables. Totals include the lecture's conv+pool vs dense subtotals and an 'other' subtotal
