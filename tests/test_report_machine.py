@@ -213,3 +213,33 @@ def test_report_machine_max_cycles(capsys: pytest.CaptureFixture[str]) -> None:
     assert r.code == 2 and r.out == "" and r.crash is None
     assert r.err == ("hwcnn: error: --machine-max-cycles needs the machine model (--machine, "
                      "the default with --board)\n")
+
+
+@pytest.mark.parametrize("name, df", [("lenet5", Dataflow.WEIGHT_STATIONARY),
+                                      ("resblock", Dataflow.OUTPUT_STATIONARY),
+                                      ("mbv2_block", Dataflow.WEIGHT_STATIONARY)])
+def test_the_machine_s_timing_does_not_depend_on_the_values(name: str, df: Dataflow) -> None:
+    """What the report's machine figures rely on when they quantize seeded float32 weights
+    with one calibration input (``hwcnn report --board``): two quantizations of the same
+    network with other weights (float64 and float32 streams, other seeds) and other
+    calibration images give programs whose every instruction dispatches and finishes in the
+    same cycles, while the weights in their DRAM images differ."""
+    from hwcnn.compiler.backend import compile_network
+    from hwcnn.compiler.lowering import lower
+    from hwcnn.numerics.quantize import calibration_inputs, quantize_network
+    from hwcnn.numerics.weights import init_weights
+    from tests.test_program import _graph, hw
+
+    g = _graph(name)
+    shape = g.nodes[next(iter(g.nodes))]["out_shape"]
+    h = hw(df, 4, 4, 1)
+    runs, images = [], []
+    for seed, dtype, n in ((0, "float64", 4), (7, "float32", 1)):
+        q = quantize_network(g, init_weights(g, seed, dtype=dtype),
+                             calibration_inputs(shape, n, seed + 1))
+        comp = compile_network(lower(g, h), q)
+        images.append(comp.image)
+        runs.append(run_program(comp, array=h.array, bus_bytes=8,
+                                dram=dram_timing(h, get_board("arty-a7-35t")), base=0x1000))
+    assert images[0] != images[1]
+    assert runs[0] == runs[1] and runs[0].cycles > 1000

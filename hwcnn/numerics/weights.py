@@ -347,26 +347,36 @@ def check_params(raw: Mapping[str, np.ndarray], g: nx.DiGraph, where: str = "wei
     return params
 
 
-def init_weights(g: nx.DiGraph, seed: int = 0) -> Params:
+def init_weights(g: nx.DiGraph, seed: int = 0, *, dtype: str | type = "float64") -> Params:
     """Seeded random parameters: He-normal weights, small biases, mild BatchNorm statistics.
 
     Weights ~ N(0, 2 / fan_in) (He et al. 2015; fan_in = in_channels/groups * kernel volume,
     or the dense inputs); biases ~ U(-0.1, 0.1); BatchNorm gamma ~ U(0.5, 1.5),
     beta ~ U(-0.1, 0.1), mean ~ U(-0.1, 0.1), var ~ U(0.5, 1.5). Keys are drawn in layer
     order from one ``numpy.random.default_rng(seed)``, so the result is reproducible.
+
+    ``dtype="float32"`` draws float32 values from the same distributions (another stream,
+    about 8x faster and half the memory: VGG16's 138 M weights in 1.2 s instead of 10 s), for
+    callers whose results do not depend on the values (the machine's cycle counts).
     """
     rng = np.random.default_rng(seed)
     params: Params = {}
+    single = np.dtype(dtype) == np.float32
     for key, shape in expected_shapes(g).items():
         param = key.rsplit(".", 1)[1]
         match param:
             case "weight":
                 fan_in = math.prod(shape[1:])
-                params[key] = rng.normal(0.0, math.sqrt(2.0 / fan_in), size=shape)
+                if single:
+                    w = rng.standard_normal(shape, dtype=np.float32)
+                    w *= np.float32(math.sqrt(2.0 / fan_in))
+                    params[key] = w
+                else:
+                    params[key] = rng.normal(0.0, math.sqrt(2.0 / fan_in), size=shape)
             case "gamma" | "var":
-                params[key] = rng.uniform(0.5, 1.5, size=shape)
+                params[key] = rng.uniform(0.5, 1.5, size=shape).astype(dtype)
             case _:
-                params[key] = rng.uniform(-0.1, 0.1, size=shape)
+                params[key] = rng.uniform(-0.1, 0.1, size=shape).astype(dtype)
     return params
 
 

@@ -84,12 +84,16 @@ def build(model: str, *, weights: str | None, calib: str | None, calib_n: int, s
           act_bits: int | None, weight_bits: int | None, per_tensor: bool, calibration: str,
           percentile: float, scales: str, rounding: str, strict: bool | None,
           max_memory: int, eval_n: int = 0, kept_n: int = 0, hw: HardwareConfig | None = None,
-          engine: str = "golden", graph: nx.DiGraph | None = None) -> Built:
+          engine: str = "golden", graph: nx.DiGraph | None = None,
+          weight_dtype: str = "float64") -> Built:
     """Load, validate and quantize (shared by the ``quantize``, ``run`` and ``verify``).
 
     Before anything is loaded or allocated, the memory and work budget of the whole command
     (``eval_n`` evaluation inputs, ``kept_n`` images whose outputs are kept, ``hw``/``engine``
     for verify; :mod:`hwcnn.machine.budget`) is checked against ``max_memory``.
+    ``weight_dtype``: the dtype of the seeded random weights of a model without weights
+    (:func:`hwcnn.numerics.weights.init_weights`; ``"float32"`` for the report's machine figures,
+    which do not depend on the values).
     """
     from ...errors import DataError
     from ...frontend.onnx_import import is_onnx, load_onnx
@@ -128,7 +132,7 @@ def build(model: str, *, weights: str | None, calib: str | None, calib_n: int, s
     elif is_onnx(model):  # the model's own initializers
         params = check_params(load_onnx(model).weights, g, model)
     else:
-        params = init_weights(g, seed)
+        params = init_weights(g, seed, dtype=weight_dtype)
     if calib:
         cal = list(load_input(calib, in_shape, integer=False, what="calibration input"))
     else:

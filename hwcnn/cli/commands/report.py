@@ -123,8 +123,10 @@ def _machine(rep, model, g, hw, board, strict, max_memory, bus_bits, max_cycles)
     from ...report.tables import Column
     from .quantize import build, quant_defaults
 
-    opts = {**quant_defaults(), "strict": strict, "max_memory": max_memory}
-    b = build(model, **opts, hw=hw, graph=g)  # type: ignore[arg-type]
+    # the program's timing does not depend on the weights' or the calibration's values
+    # (tests/test_report_machine.py): float32 random weights, one calibration input
+    opts = {**quant_defaults(), "strict": strict, "max_memory": max_memory, "calib_n": 1}
+    b = build(model, **opts, hw=hw, graph=g, weight_dtype="float32")  # type: ignore[arg-type]
     # default: step when the estimate's active cycles promise seconds, not minutes
     # (MAX_ACTIVE); --machine-max-cycles N: up to N cycles, 0 always
     bound = max_cycles or 1 << 62
