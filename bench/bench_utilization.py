@@ -23,8 +23,15 @@ compute cycles over ``output elements x taps / C`` (taps = window size, the numb
 inputs, 1 for a ReLU; the issue's target is <= 1.1), and the same with DRAM stalls; the
 totals line gives the worst max-pool, add and other (average pool, ReLU) layer.
 
-Run: ``.venv/bin python bench/bench_utilization.py [--network vgg16] [--quiet]`` (``--quiet``
-prints only the totals).
+With ``--machine``, the board configurations also run on the whole machine (the compiled
+program on ``hwcnn report``'s machine model: the stepped model proven equal to the RTL, or the
+instruction-level estimate, labelled): per layer ``machine %`` = ideal MAC cycles over the
+layer's machine cycles (from the previous stored layer's last DRAM write to its own), and the
+whole network's. These are the machine's figures, not the tile engine's above: its AXI port
+(128 bits on the Zynq UltraScale+ boards) and its per-pixel DMA rows are not in memsim.
+
+Run: ``.venv/bin python bench/bench_utilization.py [--network vgg16] [--quiet] [--machine]``
+(``--quiet`` prints only the totals).
 """
 
 from __future__ import annotations
@@ -75,7 +82,27 @@ def vector_taps(node) -> int:  # type: ignore[no-untyped-def]
     return 1
 
 
-def run(g, hw: HardwareConfig, label: str, name: str, quiet: bool) -> None:  # type: ignore[no-untyped-def]
+def machine(g, hw: HardwareConfig, board: str):  # type: ignore[no-untyped-def]
+    """``hwcnn report``'s machine figures of ``g`` on ``board`` (float32 seeded weights, one
+    calibration input: the timing does not depend on the values)."""
+    from hwcnn.boards.profiles import get_board
+    from hwcnn.compiler.backend import compile_network
+    from hwcnn.compiler.lowering import lower
+    from hwcnn.numerics.quantize import calibration_inputs, quantize_network
+    from hwcnn.numerics.weights import init_weights
+    from hwcnn.report.machine import MAX_ACTIVE, layer_shares, machine_figures
+
+    shape = next(d["out_shape"] for _, d in g.nodes(data=True)
+                 if isinstance(d["layer"], L.Input))
+    q = quantize_network(g, init_weights(g, 0, dtype="float32"), calibration_inputs(shape, 1, 0))
+    fig = machine_figures(compile_network(lower(g, hw), q), hw, get_board(board),
+                          estimate=True, max_cycles=1 << 62, max_active=MAX_ACTIVE)
+    return fig, {n: c for n, (c, _) in layer_shares(fig.layer_cycles).items()}
+
+
+def run(g, hw: HardwareConfig, label: str, name: str, quiet: bool,  # type: ignore[no-untyped-def]
+        board: str | None = None) -> None:
+    fig, shares = machine(g, hw, board) if board else (None, {})
     rows = perf.estimate(g, hw)
     tot = perf.totals(rows, hw)
     arr = hw.array
@@ -86,7 +113,7 @@ def run(g, hw: HardwareConfig, label: str, name: str, quiet: bool) -> None:  # t
               f"{hw.memory.act_kib}/{hw.memory.weight_kib}/{hw.memory.out_kib} KiB, "
               f"{hw.memory.acc_words} acc words, {hw.memory.dram_bytes_per_cycle:.1f} B/cycle")
         print(f"{'layer':22s} {'M':>6s} {'N':>5s} {'K':>6s} {'util %':>7s} {'bound %':>7s} "
-              f"{'of bound':>8s}  tiling")
+              f"{'of bound':>8s}" + (f" {'machine %':>9s}" if fig else "") + "  tiling")
     conv_ideal = conv_total = 0.0
     mapping = filldrain = stall = vector = vector_bound = gemm_total = 0.0
     worst = (2.0, "")
@@ -129,8 +156,12 @@ def run(g, hw: HardwareConfig, label: str, name: str, quiet: bool) -> None:  # t
             worst = min(worst, (util / bound, r.name))
         if not quiet:
             tiling = r.note.split("GEMM ", 1)[-1]
+            mach = ""
+            if fig:
+                share = shares.get(r.name)
+                mach = f" {100 * ideal / share:9.1f}" if share else f" {'-':>9s}"
             print(f"{r.name[:22]:22s} {m:6d} {n:5d} {k:6d} {100 * util:7.1f} {100 * bound:7.1f} "
-                  f"{100 * util / bound:7.1f}%  {tiling}")
+                  f"{100 * util / bound:7.1f}%{mach}  {tiling}")
     if not quiet and vec_lines:
         print("vector unit (compute cycles / (output elements x taps / C)):")
         print("\n".join(vec_lines))
@@ -152,19 +183,24 @@ def run(g, hw: HardwareConfig, label: str, name: str, quiet: bool) -> None:  # t
     worst_v = ", ".join(f"{k} {v[0]:.3f}x ideal ({v[1]})" for k, v in vec_worst.items() if v[1])
     if worst_v:
         print(f"{'':9s} vector unit worst: {worst_v}")
+    if fig:
+        print(f"{'':9s} machine ({fig.bus_bits}-bit AXI): total util "
+              f"{100 * ideal_all / fig.cycles:5.1f} %, {fig.cycles:,} cycles ({fig.label})")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--network", choices=NETWORKS, action="append")
     ap.add_argument("--quiet", action="store_true", help="totals only")
+    ap.add_argument("--machine", action="store_true",
+                    help="also the whole machine's figures on the board configurations")
     args = ap.parse_args()
     for name in args.network or NETWORKS:
         g = build_graph(load_spec(ROOT / "models" / f"{name}.yaml"))
         for label, board, array in CONFIGS:
             for df in ("ws", "os"):
                 hw, _ = hardware_from_options(board=board, array=array, dataflow=df)
-                run(g, hw, label, name, args.quiet)
+                run(g, hw, label, name, args.quiet, board if args.machine else None)
 
 
 if __name__ == "__main__":

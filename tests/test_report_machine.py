@@ -125,6 +125,11 @@ def test_report_machine_option() -> None:
     assert facts["machine_cycles"] > 3 * out["totals"]["total"]["total_cycles"]
     assert facts["machine_latency_ms"] == round(facts["machine_cycles"] / 100 / 1000, 3)
     assert facts["machine_fps"] == round(100e6 / facts["machine_cycles"], 2)
+    # the array's utilization on the machine: the GEMM layers' MACs (conv1 8x8x4 outputs x 9
+    # taps, conv2 2x2x8 x 36, fc 10 x 32: 2,304 + 1,152 + 320) over 16 PEs x the done cycle
+    assert facts["machine_util_pct"] == round(100 * 3776 / 16 / facts["machine_cycles"], 2)
+    memsim = out["totals"]["total"]
+    assert memsim["utilization"] == round(100 * 3776 / 16 / memsim["total_cycles"], 2)
     default = json.loads(CliRunner().invoke(cli, args).stdout)
     assert default == out                             # on with --board
     plain = json.loads(CliRunner().invoke(cli, [*args, "--no-machine"]).stdout)

@@ -97,7 +97,8 @@ def report(model: str, fmt: str, output: str | None, strict: bool | None, plot_f
         if machine:
             try:
                 rep = _machine(rep, model, g, hw, board, strict, max_memory,
-                               None if bus_bits is None else int(bus_bits), max_cycles)
+                               None if bus_bits is None else int(bus_bits), max_cycles,
+                               tot.macs)
             except HwcnnError as exc:
                 if explicit:
                     raise
@@ -114,9 +115,10 @@ def report(model: str, fmt: str, output: str | None, strict: bool | None, plot_f
     emit(render(rep, fmt), output)
 
 
-def _machine(rep, model, g, hw, board, strict, max_memory, bus_bits, max_cycles):  # type: ignore[no-untyped-def]
+def _machine(rep, model, g, hw, board, strict, max_memory, bus_bits, max_cycles, macs):  # type: ignore[no-untyped-def]
     """The whole-machine figures (hwcnn.report.machine) as a column and facts; memsim's
-    cycle columns are labelled as the approximation they are."""
+    cycle columns are labelled as the approximation they are. ``macs``: the array layers'
+    MACs (memsim's utilization counts the same)."""
     from ...compiler.backend import compile_network
     from ...compiler.lowering import lower
     from ...report.machine import MAX_ACTIVE, layer_shares, machine_figures
@@ -145,4 +147,6 @@ def _machine(rep, model, g, hw, board, strict, max_memory, bus_bits, max_cycles)
                                           "machine_bus_bits": fig.bus_bits,
                                           "machine_cycles": fig.cycles,
                                           "machine_latency_ms": round(fig.latency_us / 1000, 3),
-                                          "machine_fps": round(1e6 / fig.latency_us, 2)})
+                                          "machine_fps": round(1e6 / fig.latency_us, 2),
+                                          "machine_util_pct": round(
+                                              100 * macs / hw.array.pes / fig.cycles, 2)})
