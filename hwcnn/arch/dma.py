@@ -199,11 +199,28 @@ def burst_beats(desc: DmaDesc, bus_bytes: int) -> list[int]:
     return out
 
 
+def slot_next(t: int, nxt: int, p: int, q: int, beats: int) -> int:
+    """The slot server's register after ``beats`` (1 or 2) beats moved in cycle ``t``: a beat
+    may move when ``t*q >= nxt`` (``tau = p/q`` of :meth:`DramTiming.shared_slot`), and the
+    server keeps at most one cycle of unused credit. A W beat moves in the same cycle as an
+    eligible R beat (which goes first, whether or not its client takes it) only when
+    :func:`second_beat_ok`."""
+    base = t * q - q + 1
+    return max(nxt, base) + beats * p
+
+
+def second_beat_ok(t: int, nxt: int, p: int, q: int) -> bool:
+    """Whether the slot server has room for a second beat in cycle ``t`` (a W beat next to
+    an eligible R beat): ``t*q >= slot_next(t, nxt, p, q, 1)``; never when ``tau >= 1``."""
+    return t * q >= slot_next(t, nxt, p, q, 1)
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DramTiming:
     """The DRAM model: ``latency`` cycles from an AR handshake to the earliest first R beat (and
     from a WLAST handshake to its B), and an average ``bytes_per_cycle`` shared by reads and
-    writes (at most one bus beat per cycle)."""
+    writes (each of the R and W channels at most one bus beat per cycle:
+    :meth:`shared_slot`, :func:`slot_next`)."""
 
     latency: int = 16
     bytes_per_cycle: Fraction = Fraction(16)
@@ -219,8 +236,16 @@ class DramTiming:
                               f"bytes per cycle, not {bw!r}")
 
     def slot(self, bus_bytes: int) -> tuple[int, int]:
-        """Cycles per beat ``tau = B / min(bandwidth, B)`` as ``(p, q)``, ``tau = p/q >= 1``."""
+        """Cycles per beat of ONE channel ``tau = B / min(bandwidth, B)`` as ``(p, q)``,
+        ``tau = p/q >= 1`` (a channel moves at most one beat per cycle)."""
         tau = Fraction(bus_bytes) / min(Fraction(self.bytes_per_cycle), Fraction(bus_bytes))
+        return tau.numerator, tau.denominator
+
+    def shared_slot(self, bus_bytes: int) -> tuple[int, int]:
+        """Cycles per beat of the slot server that R and W share, ``tau = B / bandwidth`` as
+        ``(p, q)``: below 1 when the DRAM has bandwidth for more than one bus beat per cycle
+        (then an R and a W beat can move in the same cycle, :func:`slot_next`)."""
+        tau = Fraction(bus_bytes) / Fraction(self.bytes_per_cycle)
         return tau.numerator, tau.denominator
 
     @classmethod

@@ -5,7 +5,8 @@ per-engine round-robin arbiters and each engine's address walker (set-up, window
 bursts, chained transfers; shared with :mod:`.socdma` in :mod:`.dmawalk`),
 the read engine's in-flight bursts, the write engine's beat walker, buffer reader and beat FIFO,
 and the DRAM model (:class:`hwcnn.arch.dma.DramTiming`: read latency, one shared slot server for
-R and W beats with R priority, B ``latency`` cycles after WLAST). Every rule mirrors a register
+R and W beats, R first and W beside it when the bandwidth leaves room for a second beat
+(:func:`hwcnn.arch.dma.slot_next`), B ``latency`` cycles after WLAST). Every rule mirrors a register
 or a handshake of the RTL (the module docstrings of ``hw/axi/walker.py``, ``engines.py``,
 ``bufport.py``, ``dramshim.py``); for one transfer alone it equals the closed form of
 :mod:`hwcnn.arch.dma_timing`, and the cocotb tests compare both with the Verilog.
@@ -22,7 +23,7 @@ from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ..arch.dma import DmaDesc, DramTiming
+from ..arch.dma import DmaDesc, DramTiming, second_beat_ok, slot_next
 from ..arch.soc import WORD_READER_DEPTH
 from .dmawalk import Engine
 
@@ -67,7 +68,7 @@ class DmaModel:
 
     def run(self, requests: Sequence[Request], limit: int = 10_000_000) -> list[Outcome]:
         """Play ``requests``; outcomes in the order of ``requests``."""
-        p, q = self.dram.slot(self.nb)
+        p, q = self.dram.shared_slot(self.nb)
         lat = self.dram.latency
         rd, wr = (Engine(n_clients=len(clients), bus_bytes=self.nb, outstanding=self.n,
                          window=self.window, addr_width=self.addr_width)
@@ -106,7 +107,8 @@ class DmaModel:
                     rbursts.popleft()
                 first = r_last
             # --- write engine: W, B, beat walker ---
-            w_take = (not r_elig and slot_ok and bool(beats_w) and beats_w[0][0] <= t)
+            w_ok = second_beat_ok(t, nxt, p, q) if r_elig else slot_ok
+            w_take = w_ok and bool(beats_w) and beats_w[0][0] <= t
             w_last = False
             if w_take:
                 w_last = beats_w.popleft()[1]
@@ -125,7 +127,7 @@ class DmaModel:
             if w_last:
                 bts.append(t + lat)
             if r_take or w_take:
-                nxt = max(t * q - q + 1, nxt) + p
+                nxt = slot_next(t, nxt, p, q, r_take + w_take)
             # --- arbiters, walkers, AR / AW issue ---
             for eng, clients, taken, is_write in ((rd, self.read_clients, rd_taken, False),
                                                   (wr, self.write_clients, wr_taken, True)):

@@ -15,7 +15,8 @@ What it approximates (``tests/test_insnsim.py`` measures it against the stepped 
 slot server's beat-by-beat sharing between the load, OUT-load and store units (with R
 priority) is replaced by that ledger (a read waits only for earlier reads' slots; a write for
 all earlier slots, and a read whose data phase begins before a write's ends pushes the write,
-running timer included, by the read's slot cycles); the fetch unit's program reads are stepped
+running timer included, by the read's slot cycles; on a DRAM with bandwidth for more than one
+beat a cycle only by the share the server cannot serve beside the read, ``Durations.cross``); the fetch unit's program reads are stepped
 on the real DMA and each of their beats pushes the ledger's reservations one slot later
 (:meth:`Durations.fetch_beat`; the running read whose reservation ends last and the running
 write, timers included),
@@ -282,23 +283,36 @@ class Durations:
     #: reads lengthen it)
     reader: Any = None
     reader_end: Fraction = Fraction(0)
+    #: the share of a read's slot cycles a concurrent write loses (:meth:`__post_init__`)
+    cross: Fraction = field(init=False, default=Fraction(1))
+
+    def __post_init__(self) -> None:
+        # the share of a read's slot cycles that a concurrent write loses: the slot server
+        # moves 1/tau beats a cycle (tau of DramTiming.shared_slot), each channel at most
+        # one, R first: 1 for tau >= 1, 2 - 1/tau between 1/2 and 1, 0 from 1/2 down (R and
+        # W move side by side)
+        p, q = self.dram.shared_slot(self.bus_bytes)
+        tau = Fraction(p, q)
+        self.cross = Fraction(1) if tau >= 1 else max(Fraction(0), 2 - 1 / tau)
 
     def __call__(self, insn: Insn) -> int:
         return self.cost(insn)[0]
 
     def start(self, insn: Insn, t: int, unit: Any = None) -> int:
         """The duration of ``insn`` taken in cycle ``t`` with the slot server shared: its
-        isolated duration ``d`` ends with the ``s`` slot cycles of its beats. R beats have
-        priority over W beats (the slot server's rule): a read is delayed only by earlier
-        reads still holding the server at ``t + d - s``; a write by earlier reads and writes.
-        A read whose data phase begins before a write's ends goes first: the write's
-        reservation and its running timer (``unit`` of that STORE) end ``s`` later."""
+        isolated duration ``d`` ends with the ``s`` slot cycles of its beats. R beats go
+        before W beats (the slot server's rule): a read is delayed only by earlier reads
+        still holding the server at ``t + d - s``; a write by earlier writes and by
+        :attr:`cross` of the earlier reads' overlap. A read whose data phase begins before a
+        write's ends goes first: the write's reservation and its running timer (``unit`` of
+        that STORE) end ``cross * s`` later (``s`` on a DRAM of at most one beat a cycle,
+        nothing where the DRAM serves R and W side by side)."""
         d, slots = self.cost(insn)
         if not self.contention or not slots:
             return d
         data0 = t + d - slots
         if insn.op is Opcode.STORE:
-            late = max(self.port_free, self.port_free_w) - data0
+            late = max((self.port_free - data0) * self.cross, self.port_free_w - data0)
             if late > 0:
                 d += -(-late.numerator // late.denominator)
             self.port_free_w = max(self.port_free_w, Fraction(t + d))
@@ -311,13 +325,14 @@ class Durations:
         if end >= self.port_free:
             self.reader, self.reader_end = unit, end
         self.port_free = max(self.port_free, end)
-        if self.port_free_w > end - slots:
+        push = slots * self.cross
+        if push and self.port_free_w > end - slots:
             # the write's beats still due when the read's data phase begins wait behind all
-            # of it (R priority)
-            self.port_free_w += slots
+            # of it (R first), or the share of it the server cannot serve beside it
+            self.port_free_w += push
             w = self.writer
             if w is not None and w.state == "RUN":
-                w.left += -(-slots.numerator // slots.denominator)
+                w.left += -(-push.numerator // push.denominator)
         return d
 
     def fetch_beat(self, t: int) -> None:
@@ -333,11 +348,12 @@ class Durations:
                 new = self.reader_end + tau
                 r.left += _ceil(new) - _ceil(self.reader_end)
                 self.reader_end = new
-        if self.port_free_w > t:
-            self.port_free_w += tau
+        push = tau * self.cross
+        if push and self.port_free_w > t:
+            self.port_free_w += push
             w = self.writer
             if w is not None and w.state == "RUN":
-                w.left += _ceil(self.port_free_w) - _ceil(self.port_free_w - tau)
+                w.left += _ceil(self.port_free_w) - _ceil(self.port_free_w - push)
 
     def cost(self, insn: Insn) -> tuple[int, Fraction]:
         """(isolated duration, slot cycles) of ``insn``, memoized."""

@@ -4,7 +4,8 @@ The same rules as :mod:`hwcnn.machine.dmasim` (the RTL of ``hw/axi/walker.py``, 
 and ``dramshim.py``: per-engine round-robin arbiters with chaining, the walker's set-up /
 check / issue / hold and its two transfer slots (code shared with dmasim: :mod:`.dmawalk`),
 ``outstanding`` bursts per engine, the DRAM's read latency, one shared data slot server for R
-and W beats with R priority, B ``latency`` cycles after WLAST), extended with
+and W beats (:func:`hwcnn.arch.dma.slot_next`; R first, W in the same cycle when the DRAM's
+bandwidth leaves room for a second beat), B ``latency`` cycles after WLAST), extended with
 the clients of ``hwcnn_soc``: a read client may hold RREADY low (the load units' byte aligner),
 and the write client's words come from the store unit's packer (``rd_data`` valid when its beat
 FIFO holds a beat) instead of a 1-cycle word reader. Clients are objects with these members,
@@ -42,7 +43,7 @@ class Dma:
                  read_clients: tuple[Any, ...], write_clients: tuple[Any, ...],
                  window: tuple[int, int], addr_width: int = 32) -> None:
         self.nb, self.n = bus_bytes, outstanding
-        self.p, self.q = dram.slot(bus_bytes)
+        self.p, self.q = dram.shared_slot(bus_bytes)
         self.lat = dram.latency
         self.window, self.addr_width = window, addr_width
         self.read_clients, self.write_clients = read_clients, write_clients
@@ -102,7 +103,9 @@ class Dma:
         if bq or inf:
             wclient = self.write_clients[wr.owner]
             w_last = False
-            if not r_elig and slot_ok and bq and bq[0][0] <= t and wclient.word_valid():
+            # W: a free slot, or next to an eligible R beat the server's second one
+            w_ok = (t * q >= max(self.nxt, t * q - q + 1) + self.p) if r_elig else slot_ok
+            if w_ok and bq and bq[0][0] <= t and wclient.word_valid():
                 w_take = True
                 w_last = bq.popleft()[1]
                 wclient.ev_word = True
@@ -122,7 +125,7 @@ class Dma:
                 bts.append(t + self.lat)
         if r_take or w_take:
             nxt = t * q - q + 1
-            self.nxt = (nxt if nxt > self.nxt else self.nxt) + self.p
+            self.nxt = (nxt if nxt > self.nxt else self.nxt) + self.p * (r_take + w_take)
         busy = r_take or w_take or bool(rb or bts or inf or bq)
         # the read engine: skipped in the cycles in which Engine.step would change nothing
         est = rd.state

@@ -40,9 +40,9 @@ from .common import OUTPUT_FILE, OUTPUT_HELP, emit, load_graph, model_argument, 
 @click.option("--machine-max-cycles", "max_cycles", type=click.IntRange(min=0), default=None,
               metavar="N",
               help="The machine model: step it up to N cycles, beyond that the estimate; 0: "
-                   "always step, however long (about 400,000 simulated cycles a second while "
+                   "always step, however long (about 250,000-450,000 simulated cycles a second while "
                    "the load or store unit is busy, millions while only the array computes) "
-                   "[default: step when the estimate counts at most 8,000,000 cycles with the "
+                   "[default: step when the estimate counts at most 6,000,000 cycles with the "
                    "load or store unit busy, about 20 s].")
 @strict_option
 @max_memory_option

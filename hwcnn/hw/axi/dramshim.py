@@ -6,10 +6,13 @@ Facing the DMA (``s_axi``) the shim behaves exactly like the model (rtl/README.m
 - AR and AW are always accepted (16-deep queues; the DMA never has more in flight);
 - the first beat of a read burst may leave ``latency`` cycles after its AR handshake, later
   beats follow in order;
-- R and W beats share one data slot server: with ``tau = B / min(bytes_per_cycle, B)`` cycles
-  per beat (a fraction ``p/q``), a beat may move in cycle ``t`` when ``t*q >= next``; when one
-  moves, ``next = max(next, t*q - q + 1) + p``. An eligible R beat has priority over W (WREADY
-  is low while an R beat waits);
+- R and W beats share one data slot server: with ``tau = B / bytes_per_cycle`` cycles per beat
+  (a fraction ``p/q``, below 1 when the DRAM has bandwidth for more than one beat a cycle), a
+  beat may move in cycle ``t`` when ``t*q >= next``; when ``n`` move (one per channel at
+  most), ``next = max(next, t*q - q + 1) + n*p``. An eligible R beat goes first: while one
+  waits, WREADY is high only if the server has room for a second beat,
+  ``t*q >= max(next, t*q - q + 1) + p`` (never when ``tau >= 1``; it does not depend on
+  RREADY) (:func:`hwcnn.arch.dma.slot_next`);
 - B for a burst is offered ``latency`` cycles after its WLAST handshake (and only once the
   backing RAM has answered, whose BRESP it carries, like RRESP).
 
@@ -19,7 +22,7 @@ back-pressure from it (cocotbext-axi pause generators) delays the DMA but never 
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Module, Signal, signed
+from amaranth.hdl import Cat, Module, Mux, Signal, signed
 from amaranth.lib import fifo, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -43,7 +46,7 @@ class DramShim(wiring.Component):
         m = Module()
         s, r = self.s_axi, self.m_axi
         lat = self.timing.latency
-        p, q = self.timing.slot(self.data_width // 8)
+        p, q = self.timing.shared_slot(self.data_width // 8)
         now = Signal(32)
         nowq = Signal(signed(48))
         nxt = Signal(signed(48))
@@ -91,7 +94,13 @@ class DramShim(wiring.Component):
             m.d.sync += first.eq(s.rlast)
         # W: DMA -> queue -> backing RAM; B released `lat` cycles after WLAST
         wq = queue("wq", [s.wdata, s.wstrb, s.wlast], DATA_QUEUE)
-        m.d.comb += [s.wready.eq(slot_ok & ~r_elig & wq.w_rdy & bts.w_rdy),
+        base = Signal(signed(48))
+        m.d.comb += base.eq(nowq - q + 1)
+        floor = Signal(signed(48))                 # max(next, t*q - q + 1)
+        m.d.comb += floor.eq(Mux(base > nxt, base, nxt))
+        second_ok = Signal()
+        m.d.comb += second_ok.eq(nowq >= floor + p)
+        m.d.comb += [s.wready.eq(Mux(r_elig, second_ok, slot_ok) & wq.w_rdy & bts.w_rdy),
                      wq.w_en.eq(s.wvalid & s.wready), wq.w_data.eq(Cat(s.wdata, s.wstrb, s.wlast)),
                      Cat(r.wdata, r.wstrb, r.wlast).eq(wq.r_data), r.wvalid.eq(wq.r_rdy),
                      wq.r_en.eq(r.wready)]
@@ -105,11 +114,8 @@ class DramShim(wiring.Component):
         b_take = Signal()
         m.d.comb += [b_take.eq(s.bvalid & s.bready), bq.r_en.eq(b_take), bts.r_en.eq(b_take)]
         # the data slot server
-        with m.If(r_take | w_take):
-            base = Signal(signed(48))
-            m.d.comb += base.eq(nowq - q + 1)
-            with m.If(base > nxt):
-                m.d.sync += nxt.eq(base + p)
-            with m.Else():
-                m.d.sync += nxt.eq(nxt + p)
+        with m.If(r_take & w_take):
+            m.d.sync += nxt.eq(floor + 2 * p)
+        with m.Elif(r_take | w_take):
+            m.d.sync += nxt.eq(floor + p)
         return m
