@@ -248,3 +248,17 @@ def test_the_machine_s_timing_does_not_depend_on_the_values(name: str, df: Dataf
                                 dram=dram_timing(h, get_board("arty-a7-35t")), base=0x1000))
     assert images[0] != images[1]
     assert runs[0] == runs[1] and runs[0].cycles > 1000
+
+
+def test_the_help_states_the_default_stepping_bound() -> None:
+    """``hwcnn report --help`` gives the default bound that the report uses
+    (:data:`hwcnn.report.machine.MAX_ACTIVE`), so the two cannot drift apart."""
+    from click.testing import CliRunner
+
+    from hwcnn.cli.main import cli
+    from hwcnn.report.machine import MAX_ACTIVE
+
+    res = CliRunner().invoke(cli, ["report", "--help"], terminal_width=1000)
+    assert res.exit_code == 0
+    text = " ".join(res.output.split())
+    assert f"at most {MAX_ACTIVE:,} cycles with the load or store unit busy" in text
