@@ -93,7 +93,18 @@ layers:
   - {name: conv_c, kind: conv2d, filters: 8, kernel: 3, padding: 0}
 """
 
-MODELS = {"tiny_cnn": None, "avgpad": AVGPAD, "flat": FLAT, "lenet5": None, "resblock": RESBLOCK, "mbv2_block": MBV2,
+# torchvision AlexNet's tail: an adaptive average pool to the map's own size (one element per
+# window: the identity, free on the accelerator), flatten and a dense layer
+ADAPTIVE = """name: adaptive
+input: [3, 6, 6]
+layers:
+  - {name: c, kind: conv2d, filters: 5, kernel: 3, padding: 1, activation: relu}
+  - {name: ap, kind: adaptive_avgpool, output: 6}
+  - {name: f, kind: flatten}
+  - {name: d, kind: dense, units: 4}
+"""
+
+MODELS = {"tiny_cnn": None, "adaptive": ADAPTIVE, "avgpad": AVGPAD, "flat": FLAT, "lenet5": None, "resblock": RESBLOCK, "mbv2_block": MBV2,
           "fire": FIRE, "residual": RESIDUAL, "rowchunks": ROWCHUNKS}
 
 
@@ -114,7 +125,8 @@ CASES = [(m, df, 4, 4, 64) for m in MODELS for df in (WS, OS)] + [
     ("tiny_cnn", WS, 3, 2, 64), ("tiny_cnn", OS, 3, 2, 64),
     ("lenet5", WS, 4, 4, 1), ("lenet5", OS, 4, 4, 1),      # K-split chains, pool bands
     ("fire", WS, 3, 2, 1), ("mbv2_block", OS, 3, 2, 1), ("resblock", WS, 2, 3, 1),
-    ("rowchunks", WS, 4, 4, 1), ("rowchunks", OS, 4, 4, 1)]
+    ("rowchunks", WS, 4, 4, 1), ("rowchunks", OS, 4, 4, 1),
+    ("adaptive", WS, 4, 4, 64), ("adaptive", OS, 4, 4, 1)]
 
 
 @pytest.mark.parametrize("name, df, r, c, kib", CASES)
@@ -293,6 +305,26 @@ def test_host_layers_are_refused() -> None:
         compile_network(LW.lower(g, hw(WS)), q)
     assert str(e.value) == ("layer 't': tanh runs on the host CPU; a compiled program cannot "
                             "contain it")
+
+
+def test_an_adaptive_pool_is_free_only_at_its_input_s_size() -> None:
+    """To the map's own size every window is one element: the layer is the identity, free
+    (its tensor is its input's, no instruction); to another size it runs on the host and a
+    program cannot contain it."""
+    from hwcnn.compiler.plan import Unit
+
+    prog, _, _, comp = _compiled("adaptive", WS)
+    plan = {p.name: p for p in prog.layers}
+    assert plan["ap"].unit is Unit.FREE and not plan["ap"].tiles
+    assert comp.views["ap"] == comp.views["c"]
+    assert not [o for o in comp.origin if "'ap'" in o]
+    g = graph_of(ADAPTIVE.replace("output: 6", "output: 3"))
+    assert {p.name: p for p in LW.lower(g, hw(WS)).layers}["ap"].unit is Unit.HOST
+    q, _ = setup(g)
+    with pytest.raises(ConfigError) as e:
+        compile_network(LW.lower(g, hw(WS)), q)
+    assert str(e.value) == ("layer 'ap': adaptive_avgpool runs on the host CPU; a compiled "
+                            "program cannot contain it")
 
 
 def test_undefined_codes_are_refused() -> None:

@@ -19,9 +19,11 @@ What runs where (the accelerator of ``rtl/README.md``):
   1 x 1 AVG tile with ``lo = 0`` (an average of one element is the element; 1 tap).
 * batchnorm -> folded into the preceding conv/dense (only reader); otherwise a depthwise
   1 x 1 GEMM (groups = C, K = 1, N = 1; packed like a depthwise conv).
-* concat, flatten, dropout -> free (producers write to the right DRAM offsets); softmax -> host.
+* concat, flatten, dropout and an adaptive average pool whose output size is its input's (one
+  element per window) -> free (producers write to the right DRAM offsets); softmax -> host.
 * host layers (the CPU computes them between accelerator layers; no tiles, no cycles counted):
-  tanh, sigmoid, hardsigmoid, hardswish, SiLU, mul, LRN, pad, resize, adaptive average pooling,
+  tanh, sigmoid, hardsigmoid, hardswish, SiLU, mul, LRN, pad, resize, adaptive average pooling
+  (to another size),
   channel shuffle, and pooling the vector unit cannot do (dilation > 1, or an average over more
   than ``VECTOR_AVG_MAX_TAPS`` = 256 taps, the reciprocal table's size: e.g. the squeeze-excite
   global averages of a 56x56 map).
@@ -102,6 +104,15 @@ def lower(g: nx.DiGraph, hw: HardwareConfig,
                 host[name], act[name] = host[u], act[u]
                 excl[name] = excl[u] and g.out_degree(u) == 1
                 plan = _empty(name, layer, Unit.FREE, "identity on the stored tensor")
+            case L.AdaptiveAvgPool() if (tuple(attrs["out_shape"].spatial)
+                                         == tuple(attrs["in_shapes"][0].spatial)):
+                # every window is one element: the average is the element (torchvision
+                # AlexNet's 6x6 pool on a 6x6 map)
+                assert u
+                host[name], act[name] = host[u], act[u]
+                excl[name] = excl[u] and g.out_degree(u) == 1
+                plan = _empty(name, layer, Unit.FREE, "identity on the stored tensor (output "
+                              "size = input size)")
             case L.Concat():
                 plan = _empty(name, layer, Unit.FREE, "producers write at channel offsets")
                 excl[name] = False

@@ -69,7 +69,8 @@ def owners(program: Program) -> dict[str, str]:
             own[p.name] = own[p.host]
         elif isinstance(layer, (L.Input, L.Concat)):
             own[p.name] = p.name
-        elif isinstance(layer, (L.Flatten, L.Dropout, L.Softmax)):
+        elif isinstance(layer, (L.Flatten, L.Dropout, L.Softmax)) or (
+                isinstance(layer, L.AdaptiveAvgPool) and p.unit == Unit.FREE):
             own[p.name] = own[layer.inputs[0]]
         else:
             raise ConfigError(f"layer {p.name!r}: {L.kind_name(layer)} runs on the host CPU; "
