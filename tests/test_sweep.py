@@ -384,3 +384,48 @@ def test_an_interrupted_sweep_keeps_its_finished_points(tmp_path: Path,
     assert (again.computed, again.reused) == (1, 2)
     run_sweep(models, axes, output=str(tmp_path / "w.csv"), engine="inprocess")
     assert (tmp_path / "r.csv").read_bytes() == (tmp_path / "w.csv").read_bytes()
+
+
+def test_machine_timing_rows_equal_the_report_s_machine_figures(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``--timing machine``: every point's compiled program on the machine model, the figures
+    ``hwcnn report --board`` gives for the same configuration (cycles, latency, utilization
+    and the label, in the ``figure`` column); the native timing labels its own figure; a
+    network the machine cannot run is a row with a note; input stationary is refused."""
+    out = tmp_path / "r.csv"
+    run = run_cli(["sweep", LENET, str(MODELS / "tiny_cnn.yaml"), "--boards", "arty-a7-35t",
+                   "--array", "4x4", "--timing", "machine", "--engine", "inprocess",
+                   "-o", str(out)], capsys)
+    assert run.code == 0, run.err
+    rows = _csv_rows(out)
+    assert [r["model"] for r in rows] == ["lenet5", "tiny_cnn"]
+    for row, spec in zip(rows, (LENET, str(MODELS / "tiny_cnn.yaml")), strict=True):
+        rep = run_cli(["report", spec, "--board", "arty-a7-35t", "--array", "4x4", "-f",
+                       "json"], capsys)
+        assert rep.code == 0, rep.err
+        doc = json.loads(rep.out)
+        assert row["timing"] == "machine" and row["note"] == ""
+        assert int(row["cycles"]) == doc["machine_cycles"]
+        assert row["figure"] == doc["machine"] == "model proven equal to the RTL"
+        assert float(row["latency_ms"]) == pytest.approx(doc["machine_latency_ms"], abs=0.001)
+        assert float(row["utilization_pct"]) == pytest.approx(doc["machine_util_pct"], abs=0.01)
+        assert row["dram_bytes"] == row["energy_uj"] == row["stall_cycles"] == ""
+    native = tmp_path / "n.csv"
+    assert run_cli(["sweep", LENET, "--array", "4x4", "--engine", "inprocess", "-o",
+                    str(native)], capsys).code == 0
+    assert _csv_rows(native)[0]["figure"] == "native: the RTL's closed forms + memsim"
+    host = tmp_path / "h.yaml"
+    host.write_text("name: h\ninput: [1, 6, 6]\nlayers:\n"
+                    "  - {name: c, kind: conv2d, filters: 2, kernel: 3}\n"
+                    "  - {name: t, kind: tanh}\n")
+    run = run_cli(["sweep", str(host), "--array", "4x4", "--timing", "machine", "--engine",
+                   "inprocess", "-o", str(tmp_path / "h.csv")], capsys)
+    assert run.code == 0, run.err
+    (row,) = _csv_rows(tmp_path / "h.csv")
+    assert row["note"] == ("layer 't': tanh runs on the host CPU; a compiled program cannot "
+                           "contain it") and row["cycles"] == ""
+    run = run_cli(["sweep", LENET, "--dataflow", "is", "--timing", "machine", "-o",
+                   str(tmp_path / "i.csv")], capsys)
+    assert run.code == 2
+    assert run.err == ("hwcnn: error: the input-stationary dataflow exists only in SCALE-Sim's "
+                       "timing: add --timing scalesim or drop 'is'\n")

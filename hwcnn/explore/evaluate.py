@@ -8,6 +8,13 @@ topology), and the estimate of each distinct hardware configuration.
 * ``timing: native``: :func:`hwcnn.report.perf.estimate` (the lowering, the RTL's closed-form
   cycles, the DRAM model), the board's multiplier and on-chip RAM use, and the energy estimate
   of :mod:`hwcnn.report.energy`.
+* ``timing: machine``: the point's compiled program on the whole machine's cycle model
+  (:func:`hwcnn.report.machine.machine_figures` with ``hwcnn report``'s bound: the stepped
+  model proven equal to the RTL, or the instruction-level estimate; its label in ``figure``),
+  on the board's DRAM and AXI width (without a board: the point's bandwidth, 64 bits); per
+  layer the cycles since the previous stored layer's last DRAM write. The network is
+  quantized once per model with float32 seeded weights and one calibration input (the
+  timing does not depend on the values). No DRAM bytes or energy.
 * ``timing: scalesim``: SCALE-Sim's CALC-mode compute cycles of every conv/dense GEMM
   (:mod:`hwcnn.arch.scalesim_timing`; a grouped conv runs as ``groups`` GEMMs, as SCALE-Sim
   runs depthwise layers per channel); no DRAM model (CALC mode never stalls), so DRAM bytes and
@@ -30,12 +37,17 @@ from ..arch.config import ArrayConfig, Dataflow, HardwareConfig, MemoryConfig
 from ..arch.scalesim_timing import conv_gemm_dims, native_difference, scalesim_cycles
 from ..boards.profiles import get_board
 from ..errors import HwcnnError, SpecError
+from ..frontend import layers as L
 from ..frontend.scalesim import ScaleSimTopology, parse_topology
 from ..frontend.spec import parse_spec
 from ..graph.build import build_graph, ordered_nodes
 from ..report import perf
 from ..report.energy import get_table, layer_energy
 from .space import Point
+
+#: The ``figure`` column of the native and SCALE-Sim timings (the machine's: its label).
+FIGURE_NATIVE = "native: the RTL's closed forms + memsim"
+FIGURE_SCALESIM = "SCALE-Sim CALC mode"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -217,12 +229,15 @@ def evaluate(src: ModelSource, p: Point, *, layers: bool = False,
                                   "native_minus_scalesim": diff, "why": why,
                                   "dram_bytes": None, "energy_uj": None})
         row = {**key, **_rounded(total, macs, p), "compute_cycles": total, "stall_cycles": 0,
-               "dram_bytes": None, **_resources(src, p), "energy_uj": None, "note": ""}
+               "dram_bytes": None, **_resources(src, p), "energy_uj": None,
+               "figure": FIGURE_SCALESIM, "note": ""}
         return row, per_layer
     if src.kind != "spec":
         raise SpecError("a SCALE-Sim topology has no layer graph for the native estimate; "
                         "use --timing scalesim", file=src.file)
     hw = hardware(src, p)
+    if p.timing == "machine":
+        return _machine_row(src, p, hw, key, layers)
     g = graph_of(src)
     try:
         rows = _estimate(src.file, src.digest, src.text, src.strict, hw)
@@ -233,7 +248,8 @@ def evaluate(src: ModelSource, p: Point, *, layers: bool = False,
     row = {**key, **_rounded(tot.total_cycles, tot.macs, p),
            "compute_cycles": tot.compute_cycles, "stall_cycles": tot.stall_cycles,
            "dram_bytes": tot.dram_bytes, **_resources(src, p),
-           "energy_uj": round(sum(e.total_pj for e in energies) / 1e6, 3), "note": ""}
+           "energy_uj": round(sum(e.total_pj for e in energies) / 1e6, 3),
+           "figure": FIGURE_NATIVE, "note": ""}
     if layers:
         for r, e in zip(rows, energies):
             if not r.tiles:
@@ -251,6 +267,45 @@ def evaluate(src: ModelSource, p: Point, *, layers: bool = False,
                               "native_minus_scalesim": diff, "why": why,
                               "dram_bytes": r.dram_bytes,
                               "energy_uj": round(e.total_pj / 1e6, 6)})
+    return row, per_layer
+
+
+@lru_cache(maxsize=8)
+def _qnet(file: str, digest: str, text: str, strict: bool | None) -> Any:
+    """The model quantized for its machine timing (float32 seeded weights, one calibration
+    input: the program's timing does not depend on the values)."""
+    from ..numerics.quantize import calibration_inputs, quantize_network
+    from ..numerics.weights import init_weights
+
+    g = _graph(file, digest, text, strict)
+    shape = next(d["out_shape"] for _, d in ordered_nodes(g) if isinstance(d["layer"], L.Input))
+    return quantize_network(g, init_weights(g, 0, dtype="float32"),
+                            calibration_inputs(shape, 1, 0))
+
+
+def _machine_row(src: ModelSource, p: Point, hw: HardwareConfig, key: dict[str, Any],
+                 layers: bool) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    from ..compiler.backend import compile_network
+    from ..compiler.lowering import lower
+    from ..report.machine import MAX_ACTIVE, layer_shares, machine_figures
+
+    g = graph_of(src)
+    try:
+        comp = compile_network(lower(g, hw), _qnet(src.file, src.digest, src.text, src.strict))
+        fig = machine_figures(comp, hw, get_board(p.board) if p.board else None, estimate=True,
+                              max_cycles=1 << 62, max_active=MAX_ACTIVE)
+    except HwcnnError as exc:   # a host layer, buffers too small: a point, not a crash
+        return {**key, **_resources(src, p), "note": str(exc)}, []
+    assert fig is not None
+    # the array layers' MACs, as memsim's utilization and the report's machine_util_pct
+    macs = perf.totals(_estimate(src.file, src.digest, src.text, src.strict, hw), hw).macs
+    row = {**key, **_rounded(fig.cycles, macs, p), "compute_cycles": None,
+           "stall_cycles": None, "dram_bytes": None, **_resources(src, p), "energy_uj": None,
+           "figure": fig.label, "note": ""}
+    per_layer = [{**key, "layer": name, "macs": None, "cycles": cyc, "scalesim_cycles": None,
+                  "native_one_tile_cycles": None, "native_minus_scalesim": None, "why": "",
+                  "dram_bytes": None, "energy_uj": None}
+                 for name, (cyc, _) in layer_shares(fig.layer_cycles).items()] if layers else []
     return row, per_layer
 
 

@@ -20,7 +20,8 @@ from .space import KEY_COLUMNS
 #: Metric columns after the key columns: (name, type, meaning).
 METRICS: tuple[tuple[str, type, str], ...] = (
     ("macs", int, "multiply-accumulates"),
-    ("cycles", int, "end-to-end cycles (native: compute + DRAM stalls; scalesim: compute)"),
+    ("cycles", int, ("end-to-end cycles (native: compute + DRAM stalls; scalesim: compute; "
+                    "machine: start to done of the compiled program)")),
     ("compute_cycles", int, "array and pool-unit cycles"),
     ("stall_cycles", int, "cycles waiting for DRAM (native timing)"),
     ("latency_ms", float, "cycles / clock"),
@@ -32,6 +33,8 @@ METRICS: tuple[tuple[str, type, str], ...] = (
     ("bram_kib", int, "on-chip buffers, activation + weight + output KiB"),
     ("bram_pct", float, "of the board's on-chip RAM"),
     ("energy_uj", float, "ESTIMATE, Horowitz 45 nm figures (hwcnn.report.energy)"),
+    ("figure", str, ("where the cycles come from: native (the RTL's closed forms + memsim), "
+                    "SCALE-Sim CALC, or the machine model's label (timing: machine)")),
     ("note", str, "why the configuration cannot run the model (metrics empty), else empty"),
 )
 COLUMNS: tuple[tuple[str, type], ...] = KEY_COLUMNS + tuple((n, t) for n, t, _ in METRICS)

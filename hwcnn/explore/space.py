@@ -26,7 +26,7 @@ from ..errors import ConfigError
 
 DEFAULT_ARRAY = (16, 16)
 DEFAULT_CLOCK_MHZ = 100.0
-TIMINGS = ("native", "scalesim")
+TIMINGS = ("native", "scalesim", "machine")
 DATAFLOWS = ("ws", "os", "is")
 
 
@@ -163,12 +163,12 @@ def expand(axes: Axes, bits: Mapping[str, tuple[int, int]] | None = None) -> lis
     if len(set(axes.models)) != len(axes.models):
         raise ConfigError("the sweep names a model twice")
     if axes.timing not in TIMINGS:
-        raise ConfigError(f"--timing must be native or scalesim, not {axes.timing!r}")
+        raise ConfigError(f"--timing must be native, scalesim or machine, not {axes.timing!r}")
     if axes.configs and (axes.arrays or axes.dataflows or axes.buffers):
         raise ConfigError("--scalesim-config fixes the array, dataflow and buffers: do not also "
                           "give --array, --dataflow or --buffers")
     flows = list(axes.dataflows) or ["ws"]
-    if axes.timing == "native" and "is" in flows + [c[1] for c in axes.configs]:
+    if axes.timing != "scalesim" and "is" in flows + [c[1] for c in axes.configs]:
         raise ConfigError("the input-stationary dataflow exists only in SCALE-Sim's timing: add "
                           "--timing scalesim or drop 'is'")
     boards: Sequence[Board | None] = [get_board(b) for b in axes.boards] or [None]

@@ -101,9 +101,12 @@ def _axes(models: tuple[str, ...], opts: Mapping[str, Any]) -> tuple[list[str], 
 @click.option("--boards", multiple=True, metavar="LIST",
               help="Board ids, comma-separated (default: no board, 100 MHz).")
 @click.option("--clock-mhz", metavar="MHZ", help="Clock for every point (default: the board's).")
-@click.option("--timing", type=click.Choice(["native", "scalesim"]), default=None,
+@click.option("--timing", type=click.Choice(["native", "scalesim", "machine"]), default=None,
               help="native: hwcnn's estimate of its RTL (default); scalesim: SCALE-Sim 3.0's "
-                   "CALC-mode compute cycles.")
+                   "CALC-mode compute cycles; machine: every point's compiled program on the "
+                   "whole accelerator's cycle model, as hwcnn report --board gives it (the model "
+                   "proven equal to the RTL, or the instruction-level estimate: the 'figure' "
+                   "column; seconds per point; no DRAM bytes or energy).")
 @click.option("--scalesim-config", multiple=True, type=click.Path(dir_okay=False),
               metavar="FILE.cfg", help="Take array, dataflow, buffers (and a USER bandwidth) "
                                        "from SCALE-Sim configuration files.")
