@@ -88,13 +88,9 @@ def machine(g, hw: HardwareConfig, board: str):  # type: ignore[no-untyped-def]
     from hwcnn.boards.profiles import get_board
     from hwcnn.compiler.backend import compile_network
     from hwcnn.compiler.lowering import lower
-    from hwcnn.numerics.quantize import calibration_inputs, quantize_network
-    from hwcnn.numerics.weights import init_weights
-    from hwcnn.report.machine import MAX_ACTIVE, layer_shares, machine_figures
+    from hwcnn.report.machine import MAX_ACTIVE, layer_shares, machine_figures, timing_qnet
 
-    shape = next(d["out_shape"] for _, d in g.nodes(data=True)
-                 if isinstance(d["layer"], L.Input))
-    q = quantize_network(g, init_weights(g, 0, dtype="float32"), calibration_inputs(shape, 1, 0))
+    q = timing_qnet(g)
     fig = machine_figures(compile_network(lower(g, hw), q), hw, get_board(board),
                           estimate=True, max_cycles=1 << 62, max_active=MAX_ACTIVE)
     return fig, {n: c for n, (c, _) in layer_shares(fig.layer_cycles).items()}

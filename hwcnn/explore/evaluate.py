@@ -37,7 +37,6 @@ from ..arch.config import ArrayConfig, Dataflow, HardwareConfig, MemoryConfig
 from ..arch.scalesim_timing import conv_gemm_dims, native_difference, scalesim_cycles
 from ..boards.profiles import get_board
 from ..errors import HwcnnError, SpecError
-from ..frontend import layers as L
 from ..frontend.scalesim import ScaleSimTopology, parse_topology
 from ..frontend.spec import parse_spec
 from ..graph.build import build_graph, ordered_nodes
@@ -272,15 +271,11 @@ def evaluate(src: ModelSource, p: Point, *, layers: bool = False,
 
 @lru_cache(maxsize=8)
 def _qnet(file: str, digest: str, text: str, strict: bool | None) -> Any:
-    """The model quantized for its machine timing (float32 seeded weights, one calibration
-    input: the program's timing does not depend on the values)."""
-    from ..numerics.quantize import calibration_inputs, quantize_network
-    from ..numerics.weights import init_weights
+    """The model quantized for its machine timing (:func:`hwcnn.report.machine.timing_qnet`),
+    once per model and process."""
+    from ..report.machine import timing_qnet
 
-    g = _graph(file, digest, text, strict)
-    shape = next(d["out_shape"] for _, d in ordered_nodes(g) if isinstance(d["layer"], L.Input))
-    return quantize_network(g, init_weights(g, 0, dtype="float32"),
-                            calibration_inputs(shape, 1, 0))
+    return timing_qnet(_graph(file, digest, text, strict))
 
 
 def _machine_row(src: ModelSource, p: Point, hw: HardwareConfig, key: dict[str, Any],

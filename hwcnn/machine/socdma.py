@@ -28,7 +28,7 @@ from __future__ import annotations
 from collections import deque
 from typing import Any
 
-from ..arch.dma import DramTiming
+from ..arch.dma import DramTiming, second_beat_ok, slot_next
 from ..arch.soc import WRITE_PREFETCH as _WRITE_PREFETCH
 from .dmawalk import Engine
 
@@ -104,7 +104,7 @@ class Dma:
             wclient = self.write_clients[wr.owner]
             w_last = False
             # W: a free slot, or next to an eligible R beat the server's second one
-            w_ok = (t * q >= max(self.nxt, t * q - q + 1) + self.p) if r_elig else slot_ok
+            w_ok = second_beat_ok(t, self.nxt, self.p, q) if r_elig else slot_ok
             if w_ok and bq and bq[0][0] <= t and wclient.word_valid():
                 w_take = True
                 w_last = bq.popleft()[1]
@@ -124,8 +124,7 @@ class Dma:
             if w_last:
                 bts.append(t + self.lat)
         if r_take or w_take:
-            nxt = t * q - q + 1
-            self.nxt = (nxt if nxt > self.nxt else self.nxt) + self.p * (r_take + w_take)
+            self.nxt = slot_next(t, self.nxt, self.p, q, r_take + w_take)
         busy = r_take or w_take or bool(rb or bts or inf or bq)
         # the read engine: skipped in the cycles in which Engine.step would change nothing
         est = rd.state

@@ -80,6 +80,18 @@ def layer_shares(layer_cycles: dict[str, int]) -> dict[str, tuple[int, int]]:
     return out
 
 
+def timing_qnet(g: Any) -> Any:
+    """``g`` quantized for its machine timing only: float32 seeded weights and one calibration
+    input (a program's timing does not depend on the values, tests/test_report_machine.py)."""
+    from ..frontend import layers as L
+    from ..numerics.quantize import calibration_inputs, quantize_network
+    from ..numerics.weights import init_weights
+
+    shape = next(d["out_shape"] for _, d in g.nodes(data=True) if isinstance(d["layer"], L.Input))
+    return quantize_network(g, init_weights(g, 0, dtype="float32"),
+                            calibration_inputs(shape, 1, 0))
+
+
 def dram_timing(hw: Any, board: Board | None) -> DramTiming:
     """The DRAM model of the run (:func:`hwcnn.boards.profiles.dram_timing_of`)."""
     return dram_timing_of(hw, board)
@@ -119,4 +131,4 @@ def machine_figures(comp: Any, hw: Any, board: Board | None = None, *,
 
 
 __all__ = ["APPROXIMATE", "ESTIMATED", "MAX_ACTIVE", "MAX_CYCLES", "PROVEN", "MachineFigures", "dram_timing",
-           "layer_shares", "machine_figures"]
+           "layer_shares", "machine_figures", "timing_qnet"]
