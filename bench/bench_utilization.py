@@ -30,8 +30,12 @@ layer's machine cycles (from the previous stored layer's last DRAM write to its 
 whole network's. These are the machine's figures, not the tile engine's above: its AXI port
 (128 bits on the Zynq UltraScale+ boards) and its per-pixel DMA rows are not in memsim.
 
-Run: ``.venv/bin python bench/bench_utilization.py [--network vgg16] [--quiet] [--machine]``
-(``--quiet`` prints only the totals).
+With ``--drain-rows 2``, the output-stationary configurations also run with two drain rows
+per cycle (``ArrayConfig.drain_rows``; the board's default memories for that array, not
+fit-checked: the line says whether the board holds the design, and if not, why).
+
+Run: ``.venv/bin python bench/bench_utilization.py [--network vgg16] [--quiet] [--machine]
+[--drain-rows 2]`` (``--quiet`` prints only the totals).
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ from __future__ import annotations
 import argparse
 import math
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -47,6 +52,7 @@ sys.path.insert(0, str(ROOT))
 from hwcnn.arch.config import Dataflow, HardwareConfig
 from hwcnn.cli.options import hardware_from_options
 from hwcnn.compiler.plan import Unit
+from hwcnn.errors import ConfigError
 from hwcnn.frontend import layers as L
 from hwcnn.frontend.spec import load_spec
 from hwcnn.graph.build import build_graph
@@ -190,13 +196,28 @@ def main() -> None:
     ap.add_argument("--quiet", action="store_true", help="totals only")
     ap.add_argument("--machine", action="store_true",
                     help="also the whole machine's figures on the board configurations")
+    ap.add_argument("--drain-rows", type=int, choices=(1, 2), default=1,
+                    help="2: also the output-stationary configurations with two drain rows")
     args = ap.parse_args()
     for name in args.network or NETWORKS:
         g = build_graph(load_spec(ROOT / "models" / f"{name}.yaml"))
         for label, board, array in CONFIGS:
             for df in ("ws", "os"):
-                hw, _ = hardware_from_options(board=board, array=array, dataflow=df)
+                hw, brd = hardware_from_options(board=board, array=array, dataflow=df)
                 run(g, hw, label, name, args.quiet, board if args.machine else None)
+                if df == "os" and args.drain_rows == 2:
+                    two = replace(hw, array=replace(hw.array, drain_rows=2))
+                    fit = "no board"
+                    if brd is not None:   # the board's memories for this array (banked)
+                        two = replace(two, memory=brd.default_memory(
+                            two.array, hw.memory.dram_bytes_per_cycle))
+                        try:
+                            brd.check_fit(two)
+                            fit = f"fits {brd.id}"
+                        except ConfigError as exc:
+                            fit = f"does NOT fit {brd.id}: {exc}"
+                    print(f"-- two drain rows ({fit})")
+                    run(g, two, label + " d2", name, args.quiet)
 
 
 if __name__ == "__main__":

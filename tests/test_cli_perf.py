@@ -38,6 +38,11 @@ def test_option_parsing() -> None:
     ({"clock_mhz": "fast"}, "--clock-mhz must be a number, not 'fast'"),
     ({"buffers": "1,2"}, "--buffers must be KIB or ACT,WEIGHT,OUT in KiB, not '1,2'"),
     ({"dataflow": "is"}, "unknown dataflow 'is'; expected 'ws' or 'os'"),
+    ({"drain_rows": "3", "dataflow": "os"}, "--drain-rows must be 1 or 2, not '3'"),
+    ({"drain_rows": "2", "array": "4x4"},
+     "--drain-rows 2 needs --dataflow os and an array of at least 2 rows, not 4x4 ws"),
+    ({"drain_rows": "2", "array": "1x4", "dataflow": "os"},
+     "--drain-rows 2 needs --dataflow os and an array of at least 2 rows, not 1x4 os"),
 ])
 def test_option_errors(opts: dict, message: str) -> None:  # type: ignore[type-arg]
     with pytest.raises(ConfigError) as exc:
@@ -90,3 +95,21 @@ def test_compare_boards_summary_markdown() -> None:
     lines = r.stdout.splitlines()
     assert lines[0].startswith("| model") and len(lines) == 2 + 2 * 3
     assert "| lenet5 " in lines[2] and "pynq-z2" in lines[2]
+
+
+def test_drain_rows_is_one_unless_asked() -> None:
+    """Two drain rows only on request (they cost 4 DSPs and ~1,090 LUTs per column); KV260's
+    32x32 cannot hold them: 32 more requantizers need 1,316 of its 1,248 DSP48E2."""
+    from hwcnn.arch.config import ArrayConfig
+    from hwcnn.errors import ConfigError as Err
+
+    assert hardware_from_options(board="pynq-z2", dataflow="os")[0].array.drain_rows == 1
+    hw, _ = hardware_from_options(board="pynq-z2", dataflow="os", drain_rows="2")
+    assert hw.array.drain_rows == 2
+    with pytest.raises(Err) as exc:
+        hardware_from_options(board="kv260", dataflow="os", drain_rows="2")
+    assert str(exc.value).startswith("array 32x32 needs 1316 DSP48E2 multipliers")
+    with pytest.raises(Err) as exc:
+        ArrayConfig(rows=4, cols=4, drain_rows=2)
+    assert str(exc.value) == ("array: drain_rows 2 needs an output-stationary array of at "
+                              "least 2 rows, not 4x4 ws")

@@ -19,8 +19,8 @@ from tests.conftest import graph_of, model_graph
 OS, WS = Dataflow.OUTPUT_STATIONARY, Dataflow.WEIGHT_STATIONARY
 
 
-def hw(df: Dataflow, r: int = 4, c: int = 4, kib: int = 64) -> HardwareConfig:
-    return HardwareConfig(array=ArrayConfig(rows=r, cols=c, dataflow=df),
+def hw(df: Dataflow, r: int = 4, c: int = 4, kib: int = 64, drain: int = 1) -> HardwareConfig:
+    return HardwareConfig(array=ArrayConfig(rows=r, cols=c, dataflow=df, drain_rows=drain),
                           memory=MemoryConfig(act_kib=kib, weight_kib=kib, out_kib=kib))
 
 

@@ -112,7 +112,7 @@ CHAINS = [
 ]
 
 
-@pytest.mark.parametrize("df", ["os", "ws"])
+@pytest.mark.parametrize("df", ["os", "ws", "os2"])
 @pytest.mark.parametrize("rows,cols,m,n,cuts", CHAINS)
 def test_ksplit_chain_equals_whole_gemm(df, rows, cols, m, n, cuts) -> None:
     cfg = config(rows, cols, df)
@@ -126,7 +126,7 @@ def test_ksplit_chain_equals_whole_gemm(df, rows, cols, m, n, cuts) -> None:
     assert cycles == want
 
 
-@pytest.mark.parametrize("df", ["os", "ws"])
+@pytest.mark.parametrize("df", ["os", "ws", "os2"])
 def test_ksplit_per_channel_no_bias(df) -> None:
     cfg = config(2, 3, df)
     rng = np.random.default_rng(7)

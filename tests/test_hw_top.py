@@ -271,8 +271,11 @@ def check(cfg: HardwareConfig, tiles: list) -> None:
 
 
 def config(rows: int, cols: int, df: str, **widths: int) -> HardwareConfig:
-    return HardwareConfig(array=ArrayConfig(rows=rows, cols=cols, dataflow=Dataflow.parse(df),
-                                            **widths))
+    """``df``: "os", "ws" or "os2" (output stationary draining a row pair per cycle)."""
+    drain = 2 if df == "os2" else 1
+    return HardwareConfig(array=ArrayConfig(rows=rows, cols=cols,
+                                            dataflow=Dataflow.parse(df.rstrip("2")),
+                                            drain_rows=drain, **widths))
 
 
 def gemm_corpus(seed: int, r: int, c: int) -> list[GemmCase]:
@@ -320,7 +323,7 @@ def pool_corpus(seed: int, ch: int) -> list[PoolCase]:
     ]
 
 
-@pytest.mark.parametrize("df", ["os", "ws"])
+@pytest.mark.parametrize("df", ["os", "ws", "os2"])
 @pytest.mark.parametrize("rows,cols", [(2, 3), (3, 2)])
 def test_gemm_tiles(df: str, rows: int, cols: int) -> None:
     cfg = config(rows, cols, df)
@@ -334,7 +337,7 @@ def test_degenerate_arrays(df: str, rows: int, cols: int) -> None:
     check(cfg, gemm_corpus(rows + 10 * cols, rows, cols)[:4] + pool_corpus(5, cols)[:2])
 
 
-@pytest.mark.parametrize("df", ["os", "ws"])
+@pytest.mark.parametrize("df", ["os", "ws", "os2"])
 def test_narrow_widths(df: str) -> None:
     """4-bit activations, 6-bit weights, 20-bit accumulator (wraps and clamps at 4 bits)."""
     cfg = config(2, 3, df, act_bits=4, weight_bits=6, acc_bits=20)
@@ -346,7 +349,7 @@ def test_narrow_widths(df: str) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("df", ["os", "ws"])
+@pytest.mark.parametrize("df", ["os", "ws", "os2"])
 def test_8x8_larger_tiles(df: str) -> None:
     cfg = config(8, 8, df)
     rng = np.random.default_rng(88)
@@ -354,13 +357,13 @@ def test_8x8_larger_tiles(df: str) -> None:
                 gemm_case(rng, "8x8-b", 9, 8, 30, per_channel=True, lo=0)])
 
 
-@pytest.mark.parametrize("df", ["os", "ws"])
+@pytest.mark.parametrize("df", ["os", "ws", "os2"])
 def test_pool_tiles(df: str) -> None:
     cfg = config(2, 3, df)
     check(cfg, pool_corpus(7, 3))
 
 
-@pytest.mark.parametrize("df", ["os", "ws"])
+@pytest.mark.parametrize("df", ["os", "ws", "os2"])
 def test_zero_size_refused_then_next_tile_runs(df: str) -> None:
     cfg = config(2, 2, df)
     rng = np.random.default_rng(1)
@@ -372,7 +375,7 @@ def test_zero_size_refused_then_next_tile_runs(df: str) -> None:
                          (2, 2), (1, 1), (0, 0), (1, 1))])
 
 
-@pytest.mark.parametrize("df", ["os", "ws"])
+@pytest.mark.parametrize("df", ["os", "ws", "os2"])
 def test_4x4_corpus(df: str) -> None:
     cfg = config(4, 4, df)
     check(cfg, gemm_corpus(44, 4, 4) + pool_corpus(45, 4))
@@ -450,7 +453,7 @@ def test_busy_ignores_host_output_writes_and_restarts() -> None:
     assert_same("busy", expected_gemm(case, cfg), seen["out"])
 
 
-@pytest.mark.parametrize("df", ["os", "ws"])
+@pytest.mark.parametrize("df", ["os", "ws", "os2"])
 def test_back_to_back_tiles_start_in_the_done_cycle(df: str) -> None:
     """Three tiles, each started in the previous tile's ``done`` cycle: no cycle between them,
     nothing of one tile's folds in flight leaks into the next (results and counts exact)."""
@@ -499,10 +502,23 @@ def test_back_to_back_tiles_start_in_the_done_cycle(df: str) -> None:
         assert_same(case.name, expected_gemm(case, cfg), got)
 
 
-@pytest.mark.parametrize("df", ["os", "ws"])
+@pytest.mark.parametrize("df", ["os", "ws", "os2"])
 def test_many_folds(df: str) -> None:
     """16 OS folds / 20 WS folds on 2x3 (ragged in m, n and k), and a dense-like m = 1 tile
     whose WS period is longer than its stream."""
     cfg = config(2, 3, df)
     rng = np.random.default_rng(31)
     check(cfg, [gemm_case(rng, "many", 7, 10, 9), gemm_case(rng, "dense", 1, 7, 11, lo=0)])
+
+
+def test_two_drain_rows_worked_example() -> None:
+    """rtl/README.md 5's worked example, measured: 4x4, m = 8, n = 4, k = 1 is 2 folds with
+    P = max(1, 2, ceil((4 + 2)/2)) = 3, T = 1 + 3 + (1 + 4 + 4 + 3) = 16 cycles with two drain
+    rows; one drain row per cycle needs P = max(1, 4, 4) = 4, 17 cycles."""
+    rng = np.random.default_rng(8)
+    case = gemm_case(rng, "worked", 8, 4, 1)
+    for df, want in (("os2", 16), ("os", 17)):
+        cfg = config(4, 4, df)
+        ((_, cycles, err, got),) = simulate(cfg, [case])
+        assert (cycles, err) == (want, 0), df
+        assert_same(df, expected_gemm(case, cfg), got)

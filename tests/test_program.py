@@ -114,10 +114,10 @@ def _graph(name: str):  # type: ignore[no-untyped-def]
 
 
 def _compiled(name: str, df: Dataflow, r: int = 4, c: int = 4, kib: int = 64, *,  # type: ignore[no-untyped-def]
-              fuse_pool: bool = True):
+              fuse_pool: bool = True, drain: int = 1):
     g = _graph(name)
     q, x = setup(g)
-    prog = LW.lower(g, hw(df, r, c, kib))
+    prog = LW.lower(g, hw(df, r, c, kib, drain))
     return prog, q, x, compile_network(prog, q, x=x, fuse_pool=fuse_pool)
 
 

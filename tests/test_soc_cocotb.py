@@ -7,7 +7,7 @@ equal the golden network bit for bit, and the whole-machine cycle model (hwcnn.m
 must give the same done cycle, BUSY counters and layer completion cycles. One Verilator build per dataflow (cached by the Verilog
 digest under ``build/soc``) and one simulator launch per test (its jobs run one after another,
 each from a reset with a cleared DRAM), so there is one test per dataflow, naming every failing
-network in its message. Also: random AXI stalls on every DRAM channel leave the DRAM byte for
+network in its message (OS also with ``drain_rows = 2``). Also: random AXI stalls on every DRAM channel leave the DRAM byte for
 byte the same; a corrupted weight is caught (the comparison can fail); and bad programs and bad
 memory stop the machine with the documented ErrorCode in STATUS, never a hang: an illegal
 opcode patched into program.bin, a hand-built LOAD beyond the weight buffer's depth (bypassing
@@ -63,8 +63,8 @@ def _params(prog) -> SocParams:  # type: ignore[no-untyped-def]
     return SocParams(config=prog.hw, depths=BufferDepths.for_config(prog.hw))
 
 
-def _case(name: str, df: Dataflow):  # type: ignore[no-untyped-def]
-    return _compiled(name, df, 4, 4, KIB)
+def _case(name: str, df: Dataflow, drain: int = 1):  # type: ignore[no-untyped-def]
+    return _compiled(name, df, 4, 4, KIB, drain=drain)
 
 
 def _built(prog):  # type: ignore[no-untyped-def]
@@ -144,8 +144,8 @@ def _model_problem(name, prog, comp, run) -> str | None:  # type: ignore[no-unty
     return None
 
 
-@pytest.mark.parametrize("df", [WS, OS], ids=["ws", "os"])
-def test_networks_bit_exact_at_every_layer(df: Dataflow, tmp_path: Path) -> None:
+@pytest.mark.parametrize("df, drain", [(WS, 1), (OS, 1), (OS, 2)], ids=["ws", "os", "os2"])
+def test_networks_bit_exact_at_every_layer(df: Dataflow, drain: int, tmp_path: Path) -> None:
     """The six networks (CYCLES read after done = the start and done pulses' distance = the
     cycle model's done cycle; the BUSY counters and every layer's completion = the model's),
     then tiny_cnn under random stalls (p = 0.6 on all five AxiRam
@@ -155,7 +155,7 @@ def test_networks_bit_exact_at_every_layer(df: Dataflow, tmp_path: Path) -> None
     from hwcnn.machine.program_exec import compare_dram
     from hwcnn.rtlsim.session import mapped_bytes
 
-    cases = {name: _case(name, df) for name in MODELS}
+    cases = {name: _case(name, df, drain) for name in MODELS}
     tiny = cases["tiny_cnn"]
     bad_img = bytearray(tiny[3].image)
     bad_img[tiny[3].region("weights").offset + 2] ^= 0x40
@@ -188,7 +188,7 @@ def test_networks_bit_exact_at_every_layer(df: Dataflow, tmp_path: Path) -> None
                     f"{None if ver is None else ver.first_mismatch})")
     summary["tiny_cnn-corrupted-weight"] = _summary(broken, problem)
     problems += [problem] if problem else []
-    _record(f"networks-{df.value}", summary)
+    _record(f"networks-{df.value}{'' if drain == 1 else drain}", summary)
     assert not problems, "\n".join(problems)
 
 

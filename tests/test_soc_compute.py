@@ -40,8 +40,9 @@ def cdiv(a: int, b: int) -> int:
     return -(-a // b)
 
 
-def soc(r: int, c: int, df: Dataflow, depths: BufferDepths) -> SocParams:
-    return SocParams(config=HardwareConfig(array=ArrayConfig(rows=r, cols=c, dataflow=df)),
+def soc(r: int, c: int, df: Dataflow, depths: BufferDepths, drain: int = 1) -> SocParams:
+    return SocParams(config=HardwareConfig(array=ArrayConfig(rows=r, cols=c, dataflow=df,
+                                                             drain_rows=drain)),
                      depths=depths)
 
 
@@ -244,12 +245,12 @@ def distinct(insns: Sequence[Insn]) -> list[Insn]:
 
 @pytest.mark.parametrize("name", ["tiny_cnn", "lenet5"])
 @pytest.mark.parametrize("r, c", [(4, 4), (2, 3)])
-@pytest.mark.parametrize("df", [WS, OS], ids=["ws", "os"])
-def test_compiled_instructions(name: str, r: int, c: int, df: Dataflow) -> None:
-    _prog, _q, _x, comp = _compiled(name, df, r, c, 1)
+@pytest.mark.parametrize("df, drain", [(WS, 1), (OS, 1), (OS, 2)], ids=["ws", "os", "os2"])
+def test_compiled_instructions(name: str, r: int, c: int, df: Dataflow, drain: int) -> None:
+    _prog, _q, _x, comp = _compiled(name, df, r, c, 1, drain=drain)
     t = comp.target
     params = soc(r, c, df, BufferDepths(act=t.act, weight=t.weight, out=t.out, param=t.param,
-                                        acc=t.acc))
+                                        acc=t.acc), drain)
     insns = distinct(comp.insns)
     assert any(i.op is Opcode.VEC for i in insns) and any(i.op is Opcode.GEMM for i in insns)
     if name == "lenet5":
@@ -322,10 +323,11 @@ def random_insns(params: SocParams, rng: np.random.Generator, count: int) -> lis
     return out
 
 
-@pytest.mark.parametrize("r, c, df", [(2, 3, WS), (2, 3, OS), (3, 2, WS), (3, 2, OS)])
-def test_random_instructions(r: int, c: int, df: Dataflow) -> None:
-    params = soc(r, c, df, SMALL)
-    insns = random_insns(params, np.random.default_rng(r * 10 + c + (df is OS)), 14)
+@pytest.mark.parametrize("r, c, df, drain", [(2, 3, WS, 1), (2, 3, OS, 1), (3, 2, WS, 1),
+                                             (3, 2, OS, 1), (2, 3, OS, 2), (3, 2, OS, 2)])
+def test_random_instructions(r: int, c: int, df: Dataflow, drain: int) -> None:
+    params = soc(r, c, df, SMALL, drain)
+    insns = random_insns(params, np.random.default_rng(r * 10 + c + (df is OS) + drain), 14)
     assert {i.op for i in insns} == {Opcode.GEMM, Opcode.VEC}
 
     async def body(b: Bench) -> None:

@@ -50,6 +50,14 @@ class ArrayConfig:
 
     ``acc_bits`` is the accumulator register width inside each PE; the numeric contract
     (:mod:`hwcnn.numerics.fixedpoint`) decides which K a given width can hold without overflow.
+
+    ``drain_rows`` (output stationary only): rows of finished sums the drain reads per cycle.
+    1: one row into ``C`` requantizer lanes, one output word per cycle. 2: every PE keeps two
+    shadow registers (even and odd folds), a pair of rows ``(2q, 2q + 1)`` is read per cycle
+    into ``2C`` lanes and written as two consecutive output words (the output and
+    accumulator memories are split into even and odd banks), so a fold period can be as
+    short as ``max(k, ceil(R/2), ceil((C + floor(R/2))/2))`` instead of ``max(k, R, C)``
+    (:func:`hwcnn.arch.timing.gemm_period_terms`, rtl/README.md 5).
     """
 
     rows: int
@@ -58,6 +66,7 @@ class ArrayConfig:
     act_bits: int = 8
     weight_bits: int = 8
     acc_bits: int = 32
+    drain_rows: int = 1
 
     def __post_init__(self) -> None:
         _check_int("array", "rows", self.rows, 1, 1024)
@@ -73,6 +82,12 @@ class ArrayConfig:
                 f"{self.act_bits}-bit by {self.weight_bits}-bit operands "
                 f"(needs at least {self.act_bits + self.weight_bits})"
             )
+        _check_int("array", "drain_rows", self.drain_rows, 1, 2)
+        if self.drain_rows == 2 and (self.dataflow is not Dataflow.OUTPUT_STATIONARY
+                                     or self.rows < 2):
+            raise ConfigError("array: drain_rows 2 needs an output-stationary array of at "
+                              f"least 2 rows, not {self.rows}x{self.cols} "
+                              f"{self.dataflow.value}")
 
     @property
     def pes(self) -> int:

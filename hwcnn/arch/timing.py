@@ -18,6 +18,11 @@ current fold streams, so fill and drain are paid once per tile, and consecutive 
   ``T = 1 + (G - 1) * P + (k + R + C + 3)``: ``k`` reads, ``C`` until row 0's last product
   is in its shadow register, ``R`` drain rows, 3 post-processing stages (the last one writes),
   1 cycle to ``done``.
+* OS with ``drain_rows = 2``: ``P = max(k, ceil(R/2), ceil((C + floor(R/2))/2))``, ``T`` as
+  above. Two shadow registers per PE (even / odd folds), a row pair read per cycle into
+  ``2C`` lanes: pair ``q`` is read ``floor(R/2) + q`` cycles after row 0 is complete (rows
+  complete one per cycle), and pair 0 must be read before PE(0, 0) finishes fold ``g + 2``
+  into the same register (``2P >= C + floor(R/2)``).
 * weight stationary (WS), folds ``(kf, nf)``, ``G = F_K * F_N``:
   ``P = max(m, R, 3)``; every PE holds three weight banks (:data:`WS_WEIGHT_BANKS`), the
   fold's bank number (``g mod 3``) travels with its activations and selects the bank, and the
@@ -48,6 +53,11 @@ Examples
 20
 >>> gemm_tile_cycles(8, 8, 8, os4)          # 4 folds, P = 8: 1 + 3 * 8 + 19
 44
+>>> os4d2 = ArrayConfig(rows=4, cols=4, dataflow=Dataflow.OUTPUT_STATIONARY, drain_rows=2)
+>>> gemm_tile_cycles(8, 4, 1, os4d2)        # 2 folds, P = max(1, 2, 3) = 3: 1 + 3 + 12
+16
+>>> gemm_tile_cycles(8, 4, 1, os4)          # P = max(1, 4, 4) = 4: 1 + 4 + 12
+17
 >>> ws4 = ArrayConfig(rows=4, cols=4, dataflow=Dataflow.WEIGHT_STATIONARY)
 >>> gemm_tile_cycles(5, 4, 4, ws4)          # one fold: 1 + 5 + 8 + 4 + 3
 21
@@ -121,10 +131,17 @@ WS_WEIGHT_BANKS = 3
 def gemm_period_terms(m: int, k: int, array: ArrayConfig) -> tuple[tuple[str, int], ...]:
     """The named terms whose maximum is the fold period ``P`` (for explanations).
 
-    OS: ``("k", k), ("R", R), ("C", C)``; WS: ``("m", m), ("R", R), ("3", 3)``.
+    OS: ``("k", k), ("R", R), ("C", C)``; OS with ``drain_rows = 2``: ``("k", k),
+    ("ceil(R/2)", ...), ("ceil((C+floor(R/2))/2)", ...)`` (a row pair per drain cycle; each
+    PE's two shadow registers keep a fold's sums for ``2P`` cycles, and the first pair is read
+    ``floor(R/2)`` cycles after row 0 is complete, so ``2P >= C + floor(R/2)``);
+    WS: ``("m", m), ("R", R), ("3", 3)``.
     """
     r, c = array.rows, array.cols
     if array.dataflow is Dataflow.OUTPUT_STATIONARY:
+        if array.drain_rows == 2:
+            return (("k", k), ("ceil(R/2)", _ceil_div(r, 2)),
+                    ("ceil((C+floor(R/2))/2)", _ceil_div(c + r // 2, 2)))
         return (("k", k), ("R", r), ("C", c))
     return (("m", m), ("R", r), ("3", WS_MIN_FOLD_PERIOD))
 
@@ -143,6 +160,11 @@ def gemm_last_fold_terms(m: int, k: int, array: ArrayConfig) -> tuple[tuple[str,
     """
     r, c = array.rows, array.cols
     if array.dataflow is Dataflow.OUTPUT_STATIONARY:
+        if array.drain_rows == 2:
+            return (("k (reads)", k), ("C (latency + skew)", c),
+                    ("floor(R/2) (until row pair 0 is complete)", r // 2),
+                    ("ceil(R/2) (drain row pairs)", _ceil_div(r, 2)),
+                    ("3 (post-processing)", POST_CYCLES))
         return (("k (reads)", k), ("C (latency + skew)", c), ("R (drain rows)", r),
                 ("3 (post-processing)", POST_CYCLES))
     return (("R (weight loads)", r), ("m (activation rows)", m), ("R+C (array, de-skew)", r + c),

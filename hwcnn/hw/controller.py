@@ -19,7 +19,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..arch.config import Dataflow, HardwareConfig
-from ..arch.timing import WS_MIN_FOLD_PERIOD
+from ..arch.timing import WS_MIN_FOLD_PERIOD, gemm_period_terms
 from .descriptor import TileKind
 from .foldseq import BackState as _BackState
 from .foldseq import FrontState as _FrontState
@@ -35,14 +35,29 @@ T_BITS = 20
 def stage_layout(config: HardwareConfig, depths: BufferDepths) -> data.StructLayout:
     """One result row in the post-processing pipeline (the token's payload)."""
     arr = config.array
-    return data.StructLayout({
+    fields = {
         "valid": 1, "final": 1,        # a row is here; it is the tile's last row
         "first": 1,                    # add the bias (else the accumulator-memory word)
         "wacc": 1, "wout": 1,          # write the stage-1 sum / the requantized row
-        "row": max(1, (arr.rows - 1).bit_length()),   # OS: array row of the drain mux
+        "row": row_sel_bits(config),   # OS: array row (drain_rows 2: row pair) of the drain mux
         "acc_addr": addr_bits(depths.acc), "out_addr": addr_bits(depths.out),
         "mask": arr.cols,              # output lanes that exist in this N-fold
-    })
+    }
+    if arr.drain_rows == 2:
+        # the pair's second row (acc_addr + 1, out_addr + 1) and the shadow bank (fold parity)
+        fields |= {"wacc1": 1, "wout1": 1, "bank": 1}
+    return data.StructLayout(fields)
+
+
+def drain_slots(config: HardwareConfig) -> int:
+    """Drain reads per fold: ``R`` rows, or ``ceil(R/2)`` row pairs (``drain_rows = 2``)."""
+    r = config.array.rows
+    return -(-r // 2) if config.array.drain_rows == 2 else r
+
+
+def row_sel_bits(config: HardwareConfig) -> int:
+    """Width of the drain mux's select (a row, or a row pair)."""
+    return max(1, (drain_slots(config) - 1).bit_length())
 
 
 class TileSequencer(wiring.Component):
@@ -95,7 +110,7 @@ class TileSequencer(wiring.Component):
             "out_wr_addr": Out(addr_bits(depths.out)),
             "feed": Out(1), "a_last": Out(1), "a_sel": Out(BANK_BITS), "clr": Out(1),
             "load": Out(1), "lsel": Out(BANK_BITS), "wrow_valid": Out(1),
-            "row_sel": Out(max(1, (arr.rows - 1).bit_length())), "pp_in": Out(1),
+            "row_sel": Out(row_sel_bits(config)), "pp_in": Out(1),
             "pp_first": Out(1),
             "lane_mask": Out(arr.cols),
             "tap": Out(stream.Signature(tap_layout(addr_bits(depths.out)), always_ready=True)),
@@ -104,6 +119,8 @@ class TileSequencer(wiring.Component):
             "shift": Out(unsigned(SHIFT_BITS)), "rounding": Out(2), "wrap": Out(1),
             "per_channel": Out(1), "bias_en": Out(1), "acc_in": Out(1), "acc_out": Out(1),
             "lo": Out(a), "hi": Out(a),
+            **({"a_lpar": Out(1), "bank_sel": Out(1), "acc_wr_en1": Out(1),
+                "out_wr_en1": Out(1)} if arr.drain_rows == 2 else {}),
         })
 
     def elaborate(self, platform: object) -> Module:
@@ -161,8 +178,11 @@ class TileSequencer(wiring.Component):
                 out = Mux(out > v, out, v)
             return out  # type: ignore[return-value]
 
+        drain2 = arr.drain_rows == 2
         if is_os:
-            period_now = vmax(desc.k, max(R, C))
+            # the constant terms of hwcnn.arch.timing.gemm_period_terms
+            const = max(v for name, v in gemm_period_terms(1, 1, arr) if name != "k")
+            period_now = vmax(desc.k, const)
         else:
             # max(m, R, 3): three weight banks make 3P >= m + 2R - 2 hold (arch/timing.py)
             period_now = vmax(desc.m, max(R, WS_MIN_FOLD_PERIOD))
@@ -171,8 +191,8 @@ class TileSequencer(wiring.Component):
         # cycles), TAIL (reads finished, the back end drains).
         fe_load0, fe_stream = Signal(), Signal()
         starting = Signal()   # a GEMM / pool tile is accepted this cycle
-        fe = _FrontState(m, self, R, C, is_os)
-        be = _BackState(m, self, R, C, is_os)
+        fe = _FrontState(m, self, R, C, is_os, drain2)
+        be = _BackState(m, self, R, C, is_os, drain_slots(self._config) if drain2 else 0)
 
         def accept_start() -> None:
             with m.If(self.start):
@@ -237,6 +257,11 @@ class TileSequencer(wiring.Component):
                          self.clr.eq(starting & (desc.kind == TileKind.GEMM))]
             token = reading & (t == stream - 1)
             token_delay = C
+            if drain2:
+                # the fold's shadow bank; the first row pair is complete floor(R/2) cycles
+                # after row 0 (rows finish one per cycle)
+                m.d.sync += self.a_lpar.eq(fe.par)
+                token_delay += R // 2
         else:
             with m.If(gemm_run & fe_load0), m.If(t == R - 1):
                 m.d.sync += [t.eq(0), fe_load0.eq(0), fe_stream.eq(1)]
@@ -275,6 +300,9 @@ class TileSequencer(wiring.Component):
             self.acc_wr_en.eq(s1.valid & s1.wacc), self.acc_wr_addr.eq(s1.acc_addr),
             self.lane_mask.eq(s3.mask),
         ]
+        if drain2:
+            m.d.comb += [self.bank_sel.eq(s0.bank), self.acc_wr_en1.eq(s1.valid & s1.wacc1),
+                         self.out_wr_en1.eq(s3.valid & s3.wout1 & ~is_pool)]
 
         # ---- vector unit: one window tap per cycle, output pixels back to back ----------------
         iy = Signal(signed(DIM_BITS + 3))

@@ -28,8 +28,9 @@ def _next_bank(bank: Signal) -> Value:
 class FrontState:
     """Read-side fold state. ``last``: the fold being streamed is the tile's last."""
 
-    def __init__(self, m: Module, seq: Any, rows: int, cols: int, is_os: bool) -> None:
-        self.m, self.R, self.C, self.is_os = m, rows, cols, is_os
+    def __init__(self, m: Module, seq: Any, rows: int, cols: int, is_os: bool,
+                 pairs: bool = False) -> None:
+        self.m, self.R, self.C, self.is_os, self.pairs = m, rows, cols, is_os, pairs
         self.a_ptr = Signal.like(seq.act_addr)
         self.b_ptr = Signal.like(seq.wgt_addr)      # OS: weight word of kk = 0, this N-fold
         self.rem = Signal(DIM_BITS + 1)             # OS: rows left (m); WS: k left
@@ -39,6 +40,7 @@ class FrontState:
         self.w_nptr = Signal.like(seq.wgt_addr)     # WS: ... of its N-fold
         self.w_rem = Signal(DIM_BITS + 1)           # WS: k left at the loaded fold
         self.w_par = Signal(BANK_BITS)              # WS: bank being loaded
+        self.par = Signal()                         # OS drain_rows 2: fold parity (shadow bank)
         self.last = Signal()
         m.d.comb += self.last.eq((self.rem <= rows) & (self.n_rem <= cols))
 
@@ -49,11 +51,15 @@ class FrontState:
             self.a_par.eq(0), self.w_ptr.eq(desc.b_base), self.w_nptr.eq(desc.b_base),
             self.w_rem.eq(desc.k), self.w_par.eq(0),
         ]
+        if self.pairs:
+            self.m.d.sync += self.par.eq(0)
 
     def advance_stream(self, sizes: Sizes) -> None:
         m_, _, k_, a_base = sizes[:4]
         sync = self.m.d.sync
         sync += self.a_par.eq(_next_bank(self.a_par))
+        if self.pairs:
+            sync += self.par.eq(~self.par)
         with self.m.If(self.rem <= self.R):
             sync += [self.rem.eq(m_ if self.is_os else k_), self.n_rem.eq(self.n_rem - self.C),
                      self.a_ptr.eq(a_base), self.b_ptr.eq(self.b_ptr + k_)]
@@ -75,9 +81,12 @@ class FrontState:
 class BackState:
     """Post-processing-side fold state; :meth:`issue` fills one stage record per result row."""
 
-    def __init__(self, m: Module, seq: Any, rows: int, cols: int, is_os: bool) -> None:
+    def __init__(self, m: Module, seq: Any, rows: int, cols: int, is_os: bool,
+                 pairs: int = 0) -> None:
         self.m, self.seq, self.R, self.C, self.is_os = m, seq, rows, cols, is_os
-        self.i = Signal(DIM_BITS)                   # WS: row of the fold; OS: drain row
+        self.pairs = pairs                          # OS drain_rows 2: row pairs per fold
+        self.bank = Signal()                        # ... and the drained fold's shadow bank
+        self.i = Signal(DIM_BITS)                   # WS: row of the fold; OS: drain row (pair)
         self.draining = Signal()                    # OS: drain rows 1 .. R-1 follow
         self.rem = Signal(DIM_BITS + 1)             # OS: rows left (m); WS: k left
         self.n_rem = Signal(DIM_BITS + 1)
@@ -95,6 +104,8 @@ class BackState:
             self.c_row.eq(desc.c_base), self.acc_nptr.eq(0), self.acc_row.eq(0),
             self.par.eq(desc.p_base),
         ]
+        if self.pairs:
+            self.m.d.sync += self.bank.eq(0)
 
     def _next_n_fold(self, sizes: Sizes) -> None:
         m_, k_ = sizes[0], sizes[2]
@@ -116,28 +127,40 @@ class BackState:
         mask = Cat(*[self.n_rem > c for c in range(C)])
         if self.is_os:
             go = (tok | self.draining) & gemm_run
-            row = Signal(DIM_BITS)
-            comb += row.eq(Mux(self.draining, self.i, 0))
-            row_last = row == R - 1
+            # drain slot: a row, or a row pair
+            slot = Signal(DIM_BITS, name="slot" if self.pairs else "row")
+            comb += slot.eq(Mux(self.draining, self.i, 0))
+            row: Value = slot                   # first array row of the slot
+            if self.pairs:
+                row = Signal(DIM_BITS + 1, name="row")
+                comb += row.eq(slot << 1)
+                row_last = slot == self.pairs - 1
+                ok1 = (row + 1 < self.rem) & (row + 1 < R)
+                comb += [rec.wacc1.eq(seq.acc_out & ok1), rec.wout1.eq(~seq.acc_out & ok1),
+                         rec.bank.eq(self.bank)]
+            else:
+                row_last = slot == R - 1
             ok = row < self.rem
             comb += [
                 seq.acc_rd_addr.eq(self.acc_row + row), seq.par_addr.eq(self.par),
                 rec.valid.eq(go), rec.final.eq(n_last & inner_last & row_last),
                 rec.first.eq(~seq.acc_in), rec.wacc.eq(seq.acc_out & ok),
-                rec.wout.eq(~seq.acc_out & ok), rec.row.eq(row),
+                rec.wout.eq(~seq.acc_out & ok), rec.row.eq(slot),
                 rec.acc_addr.eq(self.acc_row + row), rec.out_addr.eq(self.c_row + row),
                 rec.mask.eq(mask),
             ]
             with m.If(go):
                 with m.If(row_last):
                     sync += self.draining.eq(0)
+                    if self.pairs:
+                        sync += self.bank.eq(~self.bank)
                     with m.If(inner_last):
                         self._next_n_fold(sizes)
                     with m.Else():
                         sync += [self.rem.eq(self.rem - R), self.c_row.eq(self.c_row + R),
                                  self.acc_row.eq(self.acc_row + R)]
                 with m.Else():
-                    sync += [self.draining.eq(1), self.i.eq(row + 1)]
+                    sync += [self.draining.eq(1), self.i.eq(slot + 1)]
             return
         go = tok & gemm_run
         row_last = self.i == m_ - 1

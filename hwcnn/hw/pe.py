@@ -33,6 +33,8 @@ class PE(wiring.Component):
                                       ``res <= wrap(acc + a_in * b_in)`` and ``acc <= 0``,
                                       so the drain reads ``res`` while the next fold accumulates
     acc : Out(signed(acc_bits))       otherwise ``acc <= wrap(acc + a_in * b_in, acc_bits)``
+    lpar_in, lpar_out, res1           ``drain_rows = 2`` only: the fold's parity travels east
+                                      with ``last``; odd folds finish into ``res1``
 
     Members (weight stationary)
     ---------------------------
@@ -55,6 +57,8 @@ class PE(wiring.Component):
             members = {"a_in": In(a), "last_in": In(1), "b_in": In(b), "clr": In(1),
                        "a_out": Out(a), "last_out": Out(1), "b_out": Out(b),
                        "res": Out(acc), "acc": Out(acc)}
+            if arr.drain_rows == 2:
+                members |= {"lpar_in": In(1), "lpar_out": Out(1), "res1": Out(acc)}
         else:
             members = {"a_in": In(a), "sel_in": In(BANK_BITS), "w_in": In(b), "load": In(1),
                        "lsel": In(BANK_BITS), "psum_in": In(acc),
@@ -68,11 +72,20 @@ class PE(wiring.Component):
         m.d.sync += self.a_out.eq(self.a_in)
         if arr.dataflow is Dataflow.OUTPUT_STATIONARY:
             m.d.sync += [self.b_out.eq(self.b_in), self.last_out.eq(self.last_in)]
+            if arr.drain_rows == 2:
+                m.d.sync += self.lpar_out.eq(self.lpar_in)
             total = mac(self.acc, self.a_in, self.b_in, arr.acc_bits)
             with m.If(self.clr):
                 m.d.sync += self.acc.eq(0)
             with m.Elif(self.last_in):
-                m.d.sync += [self.res.eq(total), self.acc.eq(0)]
+                m.d.sync += self.acc.eq(0)
+                if arr.drain_rows == 2:
+                    with m.If(self.lpar_in):
+                        m.d.sync += self.res1.eq(total)
+                    with m.Else():
+                        m.d.sync += self.res.eq(total)
+                else:
+                    m.d.sync += self.res.eq(total)
             with m.Else():
                 m.d.sync += self.acc.eq(total)
         else:

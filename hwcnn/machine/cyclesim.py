@@ -129,6 +129,9 @@ def run_gemm_tile(a: np.ndarray, b: np.ndarray, bias: np.ndarray | None, requant
         padded = np.zeros((m, fn * c), dtype=np.int64)
         padded[:, :n] = part
         mem.words[:] = padded.reshape(m, fn, c).transpose(1, 0, 2).reshape(fn * m, c)
+    if array.drain_rows != 1:
+        raise ValueError("the stepped tile model covers one drain row per cycle; drain_rows 2 "
+                         "is measured on the RTL (tests/test_hw_top.py, tests/test_soc_cocotb.py)")
     period = timing.gemm_fold_cycles(m, k, array) if fold_period is None else fold_period
     stream = k if array.dataflow is Dataflow.OUTPUT_STATIONARY else m
     if period < stream:

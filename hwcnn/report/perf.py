@@ -224,7 +224,9 @@ def facts(hw: HardwareConfig, board: Board | None) -> dict[str, Any]:
     """Header facts of a performance report (configuration summary)."""
     a, m = hw.array, hw.memory
     out: dict[str, Any] = {
-        "array": f"{a.rows}x{a.cols}", "dataflow": a.dataflow.value, "clock_mhz": hw.clock_mhz,
+        "array": f"{a.rows}x{a.cols}", "dataflow": a.dataflow.value,
+        **({"drain_rows": a.drain_rows} if a.drain_rows != 1 else {}),
+        "clock_mhz": hw.clock_mhz,
         "dram_bytes_per_cycle": round(m.dram_bytes_per_cycle, 4),
         "buffers_kib": {"act": m.act_kib, "weight": m.weight_kib, "out": m.out_kib},
         "memory_words": {"param": m.param_words, "acc": m.acc_words},

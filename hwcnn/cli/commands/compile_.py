@@ -8,7 +8,7 @@ from ..options import hardware_options, max_memory_option
 from .common import OUTPUT_DIR, model_argument, wrote
 from .quantize import quant_options
 
-_HW_KEYS = ("board", "array", "dataflow", "clock_mhz", "dram_gbps", "buffers")
+_HW_KEYS = ("board", "array", "dataflow", "drain_rows", "clock_mhz", "dram_gbps", "buffers")
 
 
 @click.command(name="compile")

@@ -17,6 +17,10 @@ from .common import OUTPUT_DIR
 @click.option("--cols", type=int, help="Array columns C (default: the board's largest square).")
 @click.option("--dataflow", default="ws", show_default=True,
               help="ws (weight stationary) or os (output stationary).")
+@click.option("--drain-rows", metavar="1|2",
+              help="Output stationary: result rows drained per cycle (2: two shadow registers "
+                   "per PE, 2C requantizers, banked output/accumulator memories; rtl/README.md "
+                   "5) [default: 1].")
 @click.option("--act-bits", type=int, default=8, show_default=True)
 @click.option("--weight-bits", type=int, default=8, show_default=True)
 @click.option("--acc-bits", type=int, default=32, show_default=True)
@@ -51,7 +55,8 @@ from .common import OUTPUT_DIR
                    "parent must exist) appears only once complete; in an existing one each "
                    "file is replaced atomically.")
 @max_memory_option
-def rtl(rows: int | None, cols: int | None, dataflow: str, act_bits: int, weight_bits: int,
+def rtl(rows: int | None, cols: int | None, dataflow: str, drain_rows: str | None,
+        act_bits: int, weight_bits: int,
         acc_bits: int, act_depth: int, weight_depth: int, out_depth: int, param_depth: int,
         acc_depth: int, board: str | None, buffers: str | None, top: str, bus_width: str | None,
         out_dir: str, max_memory: int) -> None:
@@ -81,7 +86,8 @@ def rtl(rows: int | None, cols: int | None, dataflow: str, act_bits: int, weight
             raise ConfigError("--rows and --cols are required without --board")
         array = f"{rows}x{cols}" if rows is not None else None
         config, brd = hardware_from_options(board=board, array=array, dataflow=dataflow,
-                                            buffers=buffers, act_bits=act_bits,
+                                            buffers=buffers, drain_rows=drain_rows,
+                                            act_bits=act_bits,
                                             weight_bits=weight_bits, acc_bits=acc_bits)
         depths = BufferDepths.for_config(config)
         if brd is not None:
@@ -99,9 +105,13 @@ def rtl(rows: int | None, cols: int | None, dataflow: str, act_bits: int, weight
     else:
         if rows is None or cols is None:
             raise ConfigError("--rows and --cols are required without --board")
+        from ..options import parse_drain_rows
+
+        flow = Dataflow.parse(dataflow)
         config = HardwareConfig(array=ArrayConfig(
-            rows=rows, cols=cols, dataflow=Dataflow.parse(dataflow), act_bits=act_bits,
-            weight_bits=weight_bits, acc_bits=acc_bits))
+            rows=rows, cols=cols, dataflow=flow, act_bits=act_bits,
+            weight_bits=weight_bits, acc_bits=acc_bits,
+            drain_rows=parse_drain_rows(drain_rows, flow, rows, cols) if drain_rows else 1))
         depths = BufferDepths(act=act_depth, weight=weight_depth, out=out_depth,
                               param=param_depth, acc=acc_depth)
     check_elaboration(config, depths, max_memory)

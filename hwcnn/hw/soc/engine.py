@@ -13,7 +13,7 @@ cycle ``T``, ``busy`` in cycles ``1 .. T-1``; every buffer port has read latency
 
 from __future__ import annotations
 
-from amaranth.hdl import Array, Cat, Module, Mux, Signal, Value, signed
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, Value, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -40,20 +40,28 @@ def engine_members(config: HardwareConfig, depths: BufferDepths) -> dict[str, wi
     arr = config.array
     out = (addr_bits(depths.out), arr.cols * arr.act_bits)
     acc = (addr_bits(depths.acc), arr.cols * arr.acc_bits)
-    return {
+    members = {
         "act_rd": Out(ReadSignature(addr_bits(depths.act), arr.rows * arr.act_bits)),
         "wgt_rd": Out(ReadSignature(addr_bits(depths.weight), arr.cols * arr.weight_bits)),
         "par_rd": Out(ReadSignature(addr_bits(depths.param), arr.cols * param_lane_bits(config))),
         "out_rd": Out(ReadSignature(*out)), "out_wr": Out(WriteSignature(*out)),
         "acc_rd": Out(ReadSignature(*acc)), "acc_wr": Out(WriteSignature(*acc)),
     }
+    if arr.drain_rows == 2:
+        # the second row of a drained pair: always the word after out_wr's / acc_rd's / acc_wr's
+        members |= {"out_wr2": Out(WriteSignature(*out)), "acc_rd2": Out(ReadSignature(*acc)),
+                    "acc_wr2": Out(WriteSignature(*acc))}
+    return members
 
 
 def connect_buffers(m: Module, eng: TileEngine, buf: wiring.Component, owns_out: Value) -> None:
     """Wire the engine's read/write ports to ``buf`` (:class:`hwcnn.hw.buffers.Buffers`); the
     engine owns the output memory's shared port while ``owns_out``."""
-    for name in ("act_rd", "wgt_rd", "par_rd", "acc_rd", "acc_wr"):
+    pair = ("acc_rd2", "acc_wr2") if eng.drain2 else ()
+    for name in ("act_rd", "wgt_rd", "par_rd", "acc_rd", "acc_wr", *pair):
         wiring.connect(m, getattr(eng, name), getattr(buf, name))
+    if eng.drain2:
+        wiring.connect(m, eng.out_wr2, buf.eng_out_wr2)
     wiring.connect(m, eng.out_rd, buf.eng_out_rd)
     wiring.connect(m, eng.out_wr, buf.eng_out_wr)
     m.d.comb += buf.engine_owns_out.eq(owns_out)
@@ -80,6 +88,7 @@ class TileEngine(wiring.Component):
 
     def __init__(self, config: HardwareConfig, depths: BufferDepths) -> None:
         self._config, self._depths = config, depths
+        self.drain2 = config.array.drain_rows == 2
         super().__init__({
             "start": In(1), "desc": In(DescriptorSignature(config, depths)),
             "busy": Out(1), "done": Out(1), "error": Out(1),
@@ -130,12 +139,31 @@ class TileEngine(wiring.Component):
             for r in range(R):
                 m.d.comb += [skew_tok.i_data[r].eq(seq.a_last),
                              array.last_in[r].eq(skew_tok.o_data[r])]
+            if self.drain2:
+                m.submodules.skew_par = skew_par = Skew(R, 1)
+                for r in range(R):
+                    m.d.comb += [skew_par.i_data[r].eq(seq.a_lpar),
+                                 array.lpar_in[r].eq(skew_par.o_data[r])]
             for c in range(C):
                 m.d.comb += [skew_b.i_data[c].eq(Mux(seq.feed, wgt[c], 0)),
                              array.b_in[c].eq(skew_b.o_data[c])]
             m.d.comb += array.clr.eq(seq.clr)
-            grid = Array([Array([array.res[r][c] for c in range(C)]) for r in range(R)])
-            rows_out = [grid[seq.row_sel][c] for c in range(C)]
+            if self.drain2:
+                # row pair (2q, 2q + 1) of the fold's shadow bank: even rows into the first C
+                # lanes, odd rows into the second C (odd R: the last pair has one row)
+                def bank_rows(first: int) -> Array:
+                    def lane(bank: int, r: int, c: int) -> Value:
+                        if r >= R:
+                            return Const(0, signed(acc_bits))
+                        return (array.res1 if bank else array.res)[r][c]
+                    return Array([Array([Array([lane(b, 2 * q + first, c) for c in range(C)])
+                                         for q in range(-(-R // 2))]) for b in range(2)])
+                even, odd = bank_rows(0), bank_rows(1)
+                rows_out = [even[seq.bank_sel][seq.row_sel][c] for c in range(C)]
+                rows_out2 = [odd[seq.bank_sel][seq.row_sel][c] for c in range(C)]
+            else:
+                grid = Array([Array([array.res[r][c] for c in range(C)]) for r in range(R)])
+                rows_out = [grid[seq.row_sel][c] for c in range(C)]
         else:
             m.submodules.skew_w = skew_w = Skew(C, signed(b_bits))
             m.submodules.skew_ld = skew_ld = Skew(C, 1 + BANK_BITS)
@@ -153,6 +181,9 @@ class TileEngine(wiring.Component):
             rows_out = [deskew.o_data[c] for c in range(C)]
         acc_prev = _lanes(self.acc_rd.data, C, acc_bits)
         m.d.comb += self.acc_rd.addr.eq(seq.acc_rd_addr)
+        if self.drain2:
+            acc_prev2 = _lanes(self.acc_rd2.data, C, acc_bits)
+            m.d.comb += self.acc_rd2.addr.eq(seq.acc_rd_addr + 1)
 
         # Post-processing: bias (or the partial sums of the previous K-folds / K-split tiles,
         # from the accumulator memory) + requantization.
@@ -188,6 +219,35 @@ class TileEngine(wiring.Component):
         m.d.comb += self.out_wr.data.eq(Cat(*results))
         m.d.comb += [self.acc_wr.en.eq(seq.acc_wr_en), self.acc_wr.addr.eq(seq.acc_wr_addr),
                      self.acc_wr.data.eq(Cat(*[v[:acc_bits] for v in r1]))]
+        if self.drain2:
+            # The pair's second row: its own stage-1 sums and requantizers (GEMM only).
+            r1b = [Signal(signed(acc_bits), name=f"pp2_acc{c}") for c in range(C)]
+            m0_1b = [Signal(M0_BITS, name=f"pp2_m0_{c}") for c in range(C)]
+            sh_1b = [Signal(SHIFT_BITS, name=f"pp2_shift{c}") for c in range(C)]
+            results2 = []
+            for c in range(C):
+                bias = pars[c][:acc_bits].as_signed()
+                p_m0 = pars[c][acc_bits:acc_bits + M0_BITS]
+                p_shift = pars[c][acc_bits + M0_BITS:acc_bits + M0_BITS + SHIFT_BITS]
+                addend = Mux(seq.pp_first, Mux(seq.bias_en, bias, 0), acc_prev2[c])
+                with m.If(seq.pp_in):
+                    m.d.sync += [r1b[c].eq(wrap(rows_out2[c] + addend, acc_bits)),
+                                 m0_1b[c].eq(p_m0), sh_1b[c].eq(p_shift)]
+                m.submodules[f"requant2_{c}"] = rq = Requant(cfg)
+                m.d.comb += [
+                    rq.acc.eq(r1b[c]),
+                    rq.m0.eq(Mux(seq.per_channel, m0_1b[c], seq.m0)),
+                    rq.shift.eq(Mux(seq.per_channel, sh_1b[c], seq.shift)),
+                    rq.rounding.eq(seq.rounding), rq.wrap.eq(seq.wrap),
+                    rq.lo.eq(seq.lo), rq.hi.eq(seq.hi),
+                ]
+                results2.append(Mux(seq.lane_mask[c], rq.y, 0)[:a_bits])
+            m.d.comb += [
+                self.out_wr2.en.eq(seq.out_wr_en1), self.out_wr2.addr.eq(seq.out_wr_addr + 1),
+                self.out_wr2.data.eq(Cat(*results2)),
+                self.acc_wr2.en.eq(seq.acc_wr_en1), self.acc_wr2.addr.eq(seq.acc_wr_addr + 1),
+                self.acc_wr2.data.eq(Cat(*[v[:acc_bits] for v in r1b])),
+            ]
 
         # The vector unit reads the output buffer: taps from the sequencer, data one cycle later.
         pix = _lanes(self.out_rd.data, C, a_bits)
