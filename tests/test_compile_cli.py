@@ -138,3 +138,18 @@ def test_rtl_readme_tables_and_worked_example_are_current(tmp_path: Path,
     ex = re.search(r"<!-- tiny-disasm:begin -->\n```text\n(.*?)```\n<!-- tiny-disasm:end -->",
                    text, re.DOTALL)
     assert ex and ex.group(1) == r.out, "regenerate rtl/README.md 9.6 with the command above it"
+
+
+def test_two_drain_rows_are_in_the_memory_map(tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """--drain-rows 2 is part of the target the program was compiled for (its GEMM timing);
+    one drain row writes no field, so the files of existing designs keep their bytes."""
+    (tmp_path / "one").mkdir()
+    (tmp_path / "two").mkdir()
+    one = _compile(tmp_path / "one", capsys)
+    two = _compile(tmp_path / "two", capsys, "--drain-rows", "2")
+    d1 = json.loads((one / "memory_map.json").read_text())
+    d2 = json.loads((two / "memory_map.json").read_text())
+    assert "drain_rows" not in d1["array"] and d2["array"]["drain_rows"] == 2
+    assert load_target(d1).array.drain_rows == 1 and load_target(d2).array.drain_rows == 2
+    assert (one / "program.bin").read_bytes() == (two / "program.bin").read_bytes()

