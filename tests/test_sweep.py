@@ -43,14 +43,16 @@ def test_axis_syntax() -> None:
 
 @pytest.mark.parametrize("board,array,df,buffers", [
     ("pynq-z2", "4x4", "os", None), ("kv260", "16x16", "ws", "64,128,64"),
-    ("", "8x8", "os", "32"),
+    ("", "8x8", "os", "32"), ("pynq-z2", "4x4", "os2", None),
 ])
 def test_sweep_rows_equal_report_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                       board: str, array: str, df: str,
                                       buffers: str | None) -> None:
     args = [LENET, "--array", array, "--dataflow", df, "--engine", "inprocess",
             "-o", str(tmp_path / "r.csv")]
-    rep_args = ["report", LENET, "--array", array, "--dataflow", df, "-f", "json"]
+    # os2: output stationary with two drain rows (report --drain-rows 2)
+    rep_args = ["report", LENET, "--array", array, "--dataflow", df.rstrip("2"), "-f", "json",
+                *(["--drain-rows", "2"] if df == "os2" else [])]
     if board:
         args += ["--boards", board]
         rep_args += ["--board", board]
@@ -80,8 +82,10 @@ def test_sweep_rows_equal_report_runs(tmp_path: Path, capsys: pytest.CaptureFixt
     # requantizer lane (its 32x32-bit multiply, one lane per column), 1 for the pool address,
     # 1 per vector lane (its reciprocal product), 2 for the store unit's range checks and 1
     # for the load unit's rows x parameter word bytes (69 C / 8, never a power of two; the
-    # act / weight / out word bytes R and C are): 4x4 -> 40, 16x16 -> 340
-    assert int(row["dsp"]) == (r * c + 4 * c + 1 + c + 3 if board else r * c)
+    # act / weight / out word bytes R and C are): 4x4 -> 40, 16x16 -> 340; two drain rows
+    # have two requantizer lanes per column: 4x4 -> 56
+    lanes = 2 * c if df == "os2" else c
+    assert int(row["dsp"]) == (r * c + 4 * lanes + 1 + c + 3 if board else r * c)
 
 
 # -- engines -----------------------------------------------------------------------------------
@@ -261,6 +265,10 @@ def test_native_one_tile_layers_differ_by_the_pipelined_closed_form(tmp_path: Pa
                                            "SCALE-Sim's timing: add --timing scalesim or drop 'is'")),
     (["--array", "512", "--boards", "pynq-z2"], None),
     (["--array", "8x"], "--array: '8x' is not N, RxC or A..B"),
+    (["--array", "8", "--dataflow", "os3"], "--dataflow: 'os3' is not ws, os, os2 or is"),
+    (["--array", "8", "--dataflow", "os2", "--timing", "scalesim"],
+     ("SCALE-Sim has no two-drain-row output stationary: drop 'os2' or use --timing native or "
+      "machine")),
     (["--array", "64..8"], "--array: range '64..8' must go from a positive value up"),
     (["--pareto", "latency"], ("--pareto needs at least two objectives (e.g. latency,dsp), "
                               "not 'latency'")),

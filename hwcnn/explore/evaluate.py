@@ -126,11 +126,18 @@ def _memory(p: Point, arr: ArrayConfig) -> MemoryConfig:
                    dram_bytes_per_cycle=bpc)
 
 
+def point_array(p: Point, act_bits: int = 8, weight_bits: int = 8) -> ArrayConfig:
+    """The array of point ``p``: ``os2`` is output stationary with two drain rows; ``is``
+    (SCALE-Sim only) counts as weight stationary for the resources."""
+    df = {"is": Dataflow.WEIGHT_STATIONARY, "os2": Dataflow.OUTPUT_STATIONARY}.get(p.dataflow)
+    return ArrayConfig(rows=p.rows, cols=p.cols, dataflow=df or Dataflow.parse(p.dataflow),
+                       act_bits=act_bits, weight_bits=weight_bits,
+                       drain_rows=2 if p.dataflow == "os2" else 1)
+
+
 def hardware(src: ModelSource, p: Point) -> HardwareConfig:
     """The :class:`HardwareConfig` of point ``p`` (native dataflows only)."""
-    a_bits, w_bits = operand_bits(src)
-    arr = ArrayConfig(rows=p.rows, cols=p.cols, dataflow=Dataflow.parse(p.dataflow),
-                      act_bits=a_bits, weight_bits=w_bits)
+    arr = point_array(p, *operand_bits(src))
     return HardwareConfig(array=arr, memory=_memory(p, arr), clock_mhz=p.clock_mhz)
 
 
@@ -138,10 +145,7 @@ def fit_error(src: ModelSource, p: Point) -> str | None:
     """Why ``p`` does not fit its board (None if it fits or has no board)."""
     if not p.board:
         return None
-    a_bits, w_bits = operand_bits(src)
-    df = Dataflow.WEIGHT_STATIONARY if p.dataflow == "is" else Dataflow.parse(p.dataflow)
-    arr = ArrayConfig(rows=p.rows, cols=p.cols, dataflow=df, act_bits=a_bits,
-                      weight_bits=w_bits)
+    arr = point_array(p, *operand_bits(src))
     hw = HardwareConfig(array=arr, memory=_memory(p, arr), clock_mhz=p.clock_mhz)
     try:
         get_board(p.board).check_fit(hw)
@@ -163,8 +167,7 @@ def _resources(src: ModelSource, p: Point) -> dict[str, Any]:
     if not p.board:
         return {"dsp": pes, "dsp_pct": None, "bram_kib": kib, "bram_pct": None}
     board = get_board(p.board)
-    df = Dataflow.WEIGHT_STATIONARY if p.dataflow == "is" else Dataflow.parse(p.dataflow)
-    arr = ArrayConfig(rows=p.rows, cols=p.cols, dataflow=df, act_bits=a_bits, weight_bits=w_bits)
+    arr = point_array(p, a_bits, w_bits)
     plan = board.dsp_plan(arr)   # PEs, requantizer lanes and the pool address, as check_fit
     return {"dsp": plan.needed, "dsp_pct": round(100 * plan.needed / plan.available, 2),
             "bram_kib": kib, "bram_pct": round(100 * kib * 1024 / board.onchip_bytes, 2)}

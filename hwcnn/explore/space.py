@@ -4,7 +4,8 @@ and their cross product as concrete, hashable :class:`Point` records.
 Axis values are written as on the command line or in a YAML sweep file:
 
 * arrays: ``16`` (16x16), ``8x32``, or ``8..128`` (every doubling from 8 to 128: 8, 16, ...);
-* dataflows: ``ws``, ``os``, ``is`` (input stationary only with ``timing: scalesim``);
+* dataflows: ``ws``, ``os``, ``os2`` (output stationary with two drain rows), ``is`` (input
+  stationary only with ``timing: scalesim``);
 * buffers (KiB): ``64`` (all three), ``32:128:64`` (activation:weight:output), or ``32..256``;
 * bandwidths: GB/s (default: the board's peak, or 1.6 GB/s without a board);
 * boards: board ids; none = a generic configuration at ``clock_mhz`` (default 100 MHz).
@@ -27,7 +28,8 @@ from ..errors import ConfigError
 DEFAULT_ARRAY = (16, 16)
 DEFAULT_CLOCK_MHZ = 100.0
 TIMINGS = ("native", "scalesim", "machine")
-DATAFLOWS = ("ws", "os", "is")
+#: ``os2``: output stationary with two drain rows per cycle (``ArrayConfig.drain_rows = 2``)
+DATAFLOWS = ("ws", "os", "os2", "is")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -118,7 +120,7 @@ def parse_dataflows(values: Iterable[object]) -> list[str]:
     out = []
     for item in split_items(values):
         if item.lower() not in DATAFLOWS:
-            raise ConfigError(f"--dataflow: {item!r} is not ws, os or is")
+            raise ConfigError(f"--dataflow: {item!r} is not ws, os, os2 or is")
         out.append(item.lower())
     return list(dict.fromkeys(out))
 
@@ -171,6 +173,9 @@ def expand(axes: Axes, bits: Mapping[str, tuple[int, int]] | None = None) -> lis
     if axes.timing != "scalesim" and "is" in flows + [c[1] for c in axes.configs]:
         raise ConfigError("the input-stationary dataflow exists only in SCALE-Sim's timing: add "
                           "--timing scalesim or drop 'is'")
+    if axes.timing == "scalesim" and "os2" in flows:
+        raise ConfigError("SCALE-Sim has no two-drain-row output stationary: drop 'os2' or use "
+                          "--timing native or machine")
     boards: Sequence[Board | None] = [get_board(b) for b in axes.boards] or [None]
     if len({b.id for b in boards if b is not None}) != len([b for b in boards if b]):
         raise ConfigError("the sweep names a board twice")

@@ -90,7 +90,8 @@ def _axes(models: tuple[str, ...], opts: Mapping[str, Any]) -> tuple[list[str], 
               help="Arrays: N (NxN), RxC, or A..B (every doubling), comma-separated "
                    "(default: each board's largest square, or 16x16).")
 @click.option("--dataflow", multiple=True, metavar="LIST",
-              help="Dataflows ws, os (and is with --timing scalesim), comma-separated "
+              help="Dataflows ws, os, os2 (output stationary with two drain rows, "
+                   "--drain-rows 2) and is (with --timing scalesim), comma-separated "
                    "(default ws).")
 @click.option("--buffers", multiple=True, metavar="LIST",
               help="Buffers in KiB: N (all three), ACT:WEIGHT:OUT, or A..B, comma-separated "
