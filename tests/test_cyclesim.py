@@ -451,3 +451,48 @@ def test_stepped_model_equals_rtl_ksplit(df: str) -> None:
     out, cycles = run_chain(case.a, case.b, case.bias, rq, cfg.array, cuts)
     assert cycles == rtl_cycles
     assert (out == rtl_out).all()
+
+
+# -- two drain rows (ArrayConfig.drain_rows = 2) -----------------------------------------------
+
+def os2(r: int, c: int) -> ArrayConfig:
+    return ArrayConfig(rows=r, cols=c, dataflow=OS, drain_rows=2)
+
+
+@pytest.mark.parametrize("r, c, m, n, k, period", [
+    # 2P >= C + floor(R/2): fold g + 2 overwrites row 0's shadow register before pair 0 is read
+    (4, 4, 16, 8, 1, 3), (2, 4, 8, 8, 1, 3), (3, 5, 12, 10, 1, 3), (2, 6, 8, 6, 2, 4),
+    # P >= ceil(R/2): the next fold's pairs while this fold's still drain
+    (8, 1, 16, 1, 1, 4),
+])
+def test_two_drain_rows_fold_period_is_minimal(r, c, m, n, k, period) -> None:  # type: ignore[no-untyped-def]
+    array = os2(r, c)
+    assert timing.gemm_fold_cycles(m, k, array) == period
+    rng = np.random.default_rng(r * 10 + c)
+    a, b, bias, m0, shift = random_case(rng, m, n, k)
+    rq = Requant(m0=m0, shift=shift, lo=-128, hi=127)
+    out, _ = cyclesim.run_gemm_tile(a, b, bias, rq, array, fold_period=period)
+    assert (out == naive_gemm(a, b, bias, m0, shift, -128, 127)).all()
+    with pytest.raises(cyclesim.PipelineHazard):
+        cyclesim.run_gemm_tile(a, b, bias, rq, array, fold_period=period - 1)
+
+
+def test_two_drain_rows_random_tiles_and_ksplit() -> None:
+    """Stepped == closed form (which the RTL measures, tests/test_hw_top.py) and == the naive
+    GEMM, odd and even R, ragged m/n/k, K-split chains."""
+    rng = np.random.default_rng(21)
+    for i in range(200):
+        r, c = int(rng.integers(2, 6)), int(rng.integers(1, 6))
+        m, n, k = (int(v) for v in rng.integers(1, 13, 3))
+        a, b, bias, m0, shift = random_case(rng, m, n, k)
+        rq = Requant(m0=m0, shift=shift, lo=-128, hi=127)
+        case = f"case {i}: os2 {r}x{c} m={m} n={n} k={k}"
+        if i % 4 == 0 and k > 1:
+            cuts = [0, int(rng.integers(1, k)), k]
+            out, cycles = run_chain(a, b, bias, rq, os2(r, c), cuts)
+            assert cycles == [timing.gemm_tile_cycles(m, n, k1 - k0, os2(r, c))
+                              for k0, k1 in itertools.pairwise(cuts)], case
+        else:
+            out, cyc = cyclesim.run_gemm_tile(a, b, bias, rq, os2(r, c))
+            assert cyc == timing.gemm_tile_cycles(m, n, k, os2(r, c)), case
+        assert (out == naive_gemm(a, b, bias, m0, shift, -128, 127)).all(), case

@@ -4,7 +4,8 @@ The model advances one clock at a time through a whole tile and keeps every stat
 the documented fold-pipelined microarchitecture: the buffer read-port output registers, the
 input skew delay lines (operands and their control tokens), each PE's forwarding registers
 (``a`` east; ``b`` south in OS, partial sums south in WS), the OS accumulators and shadow
-(drain) registers, the WS three weight banks and the skewed weight-load lines, the WS output
+(drain) registers (two banks, even and odd folds, with ``drain_rows = 2``, whose drain
+reads a row pair per slot into a second back end), the WS three weight banks and the skewed weight-load lines, the WS output
 de-skew lines, the token delay line to the post-processing, the accumulator memory with its
 synchronous read port, the three-stage post-processing pipeline and the tile sequencer. All PEs
 of one cycle are updated together with NumPy (one call of
@@ -129,9 +130,6 @@ def run_gemm_tile(a: np.ndarray, b: np.ndarray, bias: np.ndarray | None, requant
         padded = np.zeros((m, fn * c), dtype=np.int64)
         padded[:, :n] = part
         mem.words[:] = padded.reshape(m, fn, c).transpose(1, 0, 2).reshape(fn * m, c)
-    if array.drain_rows != 1:
-        raise ValueError("the stepped tile model covers one drain row per cycle; drain_rows 2 "
-                         "is measured on the RTL (tests/test_hw_top.py, tests/test_soc_cocotb.py)")
     period = timing.gemm_fold_cycles(m, k, array) if fold_period is None else fold_period
     stream = k if array.dataflow is Dataflow.OUTPUT_STATIONARY else m
     if period < stream:
@@ -140,7 +138,15 @@ def run_gemm_tile(a: np.ndarray, b: np.ndarray, bias: np.ndarray | None, requant
     back = BackEnd(array, mem, out, bias_v, requant, n, chained=chained,
                     acc_in=acc_in is not None, acc_out=acc_out)
     if array.dataflow is Dataflow.OUTPUT_STATIONARY:
-        cycles = _run_os(a, b, array, period, back, observe)
+        back2 = None
+        if array.drain_rows == 2:
+            # the pair's second row: its own post-processing lanes and accumulator read port
+            # on the same words (the odd bank, rtl/README.md 6)
+            mem2 = AccMemory(1, c)
+            mem2.words, mem2.tags = mem.words, mem.tags
+            back2 = BackEnd(array, mem2, out, bias_v, requant, n, chained=chained,
+                            acc_in=acc_in is not None, acc_out=acc_out)
+        cycles = _run_os(a, b, array, period, back, observe, back2)
     else:
         cycles = _run_ws(a, b, array, period, back, observe)
     if acc_out:
@@ -308,20 +314,28 @@ def _run_ws(a: np.ndarray, b: np.ndarray, array: ArrayConfig, period: int,
 
 
 def _run_os(a: np.ndarray, b: np.ndarray, array: ArrayConfig, period: int,
-            back: BackEnd, observe: Observer | None = None) -> int:
-    """Output stationary, folds (mf inside nf), streams ``period`` apart; returns T."""
+            back: BackEnd, observe: Observer | None = None, back2: BackEnd | None = None) -> int:
+    """Output stationary, folds (mf inside nf), streams ``period`` apart; returns T.
+
+    ``back2`` (``drain_rows = 2``): the back end of every pair's second row; the drain then
+    reads row pair ``(2q, 2q + 1)`` per slot from the fold's shadow bank (fold parity)."""
     r, c = array.rows, array.cols
     m, k = a.shape
     n = b.shape[1]
     fm, fn = -(-m // r), -(-n // c)
     folds = _fold_order(fn, fm)
+    slots = -(-r // 2) if back2 is not None else r
+    step = 2 if back2 is not None else 1
     for g, (nf, mf) in enumerate(folds):
-        for i in range(r):
-            ok = mf * r + i < m
-            back.add(fold=g, nf=nf, row=mf * r + i, arow=i, first=True,
-                     prev=BEFORE, acc_word=nf * m + mf * r + i if back.chained else 0,
-                     wacc=ok and back.acc_out, wout=ok and not back.acc_out,
-                     final=g == len(folds) - 1 and i == r - 1)
+        for q in range(slots):
+            for be, i in ((back, step * q), (back2, step * q + 1)):
+                if be is None:
+                    continue
+                ok = i < r and mf * r + i < m    # odd R: the last pair has one row
+                be.add(fold=g, nf=nf, row=mf * r + i, arow=i, first=True,
+                       prev=BEFORE, acc_word=nf * m + mf * r + i if be.chained else 0,
+                       wacc=ok and be.acc_out, wout=ok and not be.acc_out,
+                       final=be is back and g == len(folds) - 1 and q == slots - 1)
     a_words, b_words = [], []
     for nf, mf in folds:
         rows = slice(mf * r, min(mf * r + r, m))
@@ -340,17 +354,24 @@ def _run_os(a: np.ndarray, b: np.ndarray, array: ArrayConfig, period: int,
     l_reg = np.zeros((r, c), dtype=bool)
     af_reg, bf_reg = np.full((r, c), -1), np.full((r, c), -1)
     acc = np.zeros((r, c), np.int64)
-    res, res_f = np.zeros((r, c), np.int64), np.full((r, c), -1)
-    tokens = collections.deque([False] * c)
-    draining: int | None = None           # back end: next drain row, None = idle
+    banks = 2 if back2 is not None else 1     # shadow registers per PE (fold g: bank g % 2)
+    res, res_f = np.zeros((banks, r, c), np.int64), np.full((banks, r, c), -1)
+    # the token reaches the back end C cycles after the fold's last read (row 0 complete),
+    # with a row pair per slot floor(R/2) cycles later (rows complete one per cycle)
+    tokens = collections.deque([False] * (c + (r // 2 if back2 is not None else 0)))
+    draining: int | None = None           # back end: next drain slot, None = idle
     t, g, phase = 0, 0, "stream"
     cycle = timing.START_CYCLES
 
     def row_data(rec: RowToken) -> tuple[np.ndarray, tuple[int, int]]:
-        tags = set(res_f[rec.arow].tolist())
-        if len(tags) != 1:
-            raise PipelineHazard(f"drain row {rec.arow} mixes folds {sorted(tags)}")
-        return res[rec.arow].copy(), (tags.pop(), rec.row)
+        if rec.arow >= r:                 # odd R: the missing second row of the last pair
+            return np.zeros(c, np.int64), (rec.fold, rec.row)
+        bank = rec.fold % banks
+        tags = set(res_f[bank, rec.arow].tolist())
+        if tags != {rec.fold}:
+            raise PipelineHazard(f"drain row {rec.arow} of fold {rec.fold} reads folds "
+                                 f"{sorted(tags)}")
+        return res[bank, rec.arow].copy(), (rec.fold, rec.row)
 
     while True:
         a_w = skew_a.output(mem_a)
@@ -368,6 +389,8 @@ def _run_os(a: np.ndarray, b: np.ndarray, array: ArrayConfig, period: int,
         tok = tokens.popleft()
         issue = tok or draining is not None
         back.clock(issue, row_data)
+        if back2 is not None:
+            back2.clock(issue, row_data)
         if back.finished:
             if observe is not None:
                 observe(_idle(cycle, (r, c), back.last_write))
@@ -377,7 +400,7 @@ def _run_os(a: np.ndarray, b: np.ndarray, array: ArrayConfig, period: int,
             raise PipelineHazard("a fold's drain started before the previous drain finished")
         if issue:
             row = 0 if draining is None else draining
-            draining = row + 1 if row + 1 < r else None
+            draining = row + 1 if row + 1 < slots else None
         token = False
         if phase == "stream":
             last = g == len(folds) - 1
@@ -403,8 +426,10 @@ def _run_os(a: np.ndarray, b: np.ndarray, array: ArrayConfig, period: int,
             observe(Snapshot(cycle=cycle, active=on, a=np.where(on, a_in, 0),
                              b=np.where(on, b_in, 0), acc=np.where(on, total, 0),
                              fold=np.where(on, af_in, -1), write=back.last_write))
-        res = np.where(l_in, total, res)
-        res_f = np.where(l_in, af_in, res_f)
+        for bank in range(banks):
+            hit = l_in & (af_in % banks == bank)
+            res[bank] = np.where(hit, total, res[bank])
+            res_f[bank] = np.where(hit, af_in, res_f[bank])
         acc = np.where(l_in, 0, total)
         if cycle == timing.START_CYCLES:
             acc[:] = 0                    # ``clr`` in the first cycle of the tile

@@ -176,9 +176,6 @@ def execute(program: Program, qnet: QuantizedNetwork, x: np.ndarray,
         raise ConfigError(f"the array computes int{arr.act_bits} x int{arr.weight_bits} -> "
                           f"int{arr.acc_bits}, the network is quantized to int{pol.act_bits} x "
                           f"int{pol.weight_bits} -> int{pol.acc_bits}")
-    if engine is Engine.CYCLESIM and arr.drain_rows != 1:
-        raise ConfigError("the stepped tile model (--engine cyclesim) has one drain row per "
-                          "cycle; verify --drain-rows 2 with --engine golden, program or rtl")
     g = qnet.graph
     x = check_input(qnet, x)
     plans = program.layers
