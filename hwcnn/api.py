@@ -95,13 +95,15 @@ def hardware(board: str | Board | None = None, *, array: tuple[int, int] | str |
              dataflow: Dataflow | str | None = None, clock_mhz: float | None = None,
              dram_gbps: float | None = None,
              buffers_kib: int | tuple[int, int, int] | None = None,
-             act_bits: int = 8, weight_bits: int = 8, acc_bits: int = 32) -> HardwareConfig:
+             act_bits: int = 8, weight_bits: int = 8, acc_bits: int = 32,
+             drain_rows: int | None = None) -> HardwareConfig:
     """A hardware configuration, as ``--board/--array/--dataflow/...`` build it on the CLI.
 
     With a ``board``, unset values take the board's defaults (typical clock, peak DRAM
     bandwidth, the largest square array its multipliers allow, its buffer split) and the
     result is checked to fit the board. ``array`` is ``(rows, cols)`` or ``"RxC"``;
-    ``buffers_kib`` one size for all three buffers or ``(act, weight, out)``.
+    ``buffers_kib`` one size for all three buffers or ``(act, weight, out)``; ``drain_rows``
+    2: output stationary with two drain rows per cycle (``--drain-rows 2``; default 1).
     """
     from .cli.options import hardware_from_options
 
@@ -113,7 +115,8 @@ def hardware(board: str | Board | None = None, *, array: tuple[int, int] | str |
     bufs = (",".join(str(b) for b in buffers_kib) if isinstance(buffers_kib, tuple)
             else None if buffers_kib is None else str(buffers_kib))
     hw, _ = hardware_from_options(board=name, array=arr, dataflow=flow, clock_mhz=clock_mhz,
-                                  dram_gbps=dram_gbps, buffers=bufs, act_bits=act_bits,
+                                  dram_gbps=dram_gbps, buffers=bufs, drain_rows=drain_rows,
+                                  act_bits=act_bits,
                                   weight_bits=weight_bits, acc_bits=acc_bits)
     return hw
 

@@ -70,7 +70,9 @@ def test_hardware_takes_typed_values() -> None:
     assert (hw.memory.act_kib, hw.memory.weight_kib, hw.memory.out_kib) == (8, 16, 32)
     same = hwcnn.hardware(array="4x3", dataflow=hwcnn.Dataflow.OUTPUT_STATIONARY,
                           clock_mhz=250.0, dram_gbps=4.0, buffers_kib=(8, 16, 32))
-    assert same == hw
+    assert same == hw and hw.array.drain_rows == 1
+    two = hwcnn.hardware(array=(4, 3), dataflow="os", drain_rows=2)
+    assert two.array.drain_rows == 2
     with pytest.raises(ConfigError, match=r"^unknown board 'nope'"):
         hwcnn.hardware("nope")
 
