@@ -107,9 +107,14 @@ def test_non_square_array_hand_count() -> None:
     (WS, 2, 2, 2, 2, 4, 3),    # 3 (the 2x2 trace in tests/test_timing.py)
     (OS, 1, 4, 2, 4, 1, 4),    # C = 4: a shadow register overwritten before it is drained
     (OS, 4, 1, 8, 1, 1, 4),    # R = 4: the next fold's drain while R rows still drain
+    # Two drain rows ("os2"): 2P >= C + floor(R/2), fold g + 2 overwrites row 0's shadow
+    # register before pair 0 is read; P >= ceil(R/2), the next fold's pairs while this
+    # fold's still drain.
+    ("os2", 4, 4, 16, 8, 1, 3), ("os2", 2, 4, 8, 8, 1, 3), ("os2", 3, 5, 12, 10, 1, 3),
+    ("os2", 2, 6, 8, 6, 2, 4), ("os2", 8, 1, 16, 1, 1, 4),
 ])
 def test_fold_period_is_minimal(df, r, c, m, n, k, period) -> None:  # type: ignore[no-untyped-def]
-    array = arr(r, c, df)
+    array = os2(r, c) if df == "os2" else arr(r, c, df)
     assert timing.gemm_fold_cycles(m, k, array) == period
     rng = np.random.default_rng(r * 10 + c)
     a, b, bias, m0, shift = random_case(rng, m, n, k)
@@ -457,24 +462,6 @@ def test_stepped_model_equals_rtl_ksplit(df: str) -> None:
 
 def os2(r: int, c: int) -> ArrayConfig:
     return ArrayConfig(rows=r, cols=c, dataflow=OS, drain_rows=2)
-
-
-@pytest.mark.parametrize("r, c, m, n, k, period", [
-    # 2P >= C + floor(R/2): fold g + 2 overwrites row 0's shadow register before pair 0 is read
-    (4, 4, 16, 8, 1, 3), (2, 4, 8, 8, 1, 3), (3, 5, 12, 10, 1, 3), (2, 6, 8, 6, 2, 4),
-    # P >= ceil(R/2): the next fold's pairs while this fold's still drain
-    (8, 1, 16, 1, 1, 4),
-])
-def test_two_drain_rows_fold_period_is_minimal(r, c, m, n, k, period) -> None:  # type: ignore[no-untyped-def]
-    array = os2(r, c)
-    assert timing.gemm_fold_cycles(m, k, array) == period
-    rng = np.random.default_rng(r * 10 + c)
-    a, b, bias, m0, shift = random_case(rng, m, n, k)
-    rq = Requant(m0=m0, shift=shift, lo=-128, hi=127)
-    out, _ = cyclesim.run_gemm_tile(a, b, bias, rq, array, fold_period=period)
-    assert (out == naive_gemm(a, b, bias, m0, shift, -128, 127)).all()
-    with pytest.raises(cyclesim.PipelineHazard):
-        cyclesim.run_gemm_tile(a, b, bias, rq, array, fold_period=period - 1)
 
 
 def test_two_drain_rows_random_tiles_and_ksplit() -> None:

@@ -128,6 +128,11 @@ WS_MIN_FOLD_PERIOD = 3
 WS_WEIGHT_BANKS = 3
 
 
+def drain_slots(array: ArrayConfig) -> int:
+    """OS drain reads per fold: ``R`` rows, or ``ceil(R/2)`` row pairs (``drain_rows = 2``)."""
+    return _ceil_div(array.rows, 2) if array.drain_rows == 2 else array.rows
+
+
 def gemm_period_terms(m: int, k: int, array: ArrayConfig) -> tuple[tuple[str, int], ...]:
     """The named terms whose maximum is the fold period ``P`` (for explanations).
 
@@ -140,7 +145,7 @@ def gemm_period_terms(m: int, k: int, array: ArrayConfig) -> tuple[tuple[str, in
     r, c = array.rows, array.cols
     if array.dataflow is Dataflow.OUTPUT_STATIONARY:
         if array.drain_rows == 2:
-            return (("k", k), ("ceil(R/2)", _ceil_div(r, 2)),
+            return (("k", k), ("ceil(R/2)", drain_slots(array)),
                     ("ceil((C+floor(R/2))/2)", _ceil_div(c + r // 2, 2)))
         return (("k", k), ("R", r), ("C", c))
     return (("m", m), ("R", r), ("3", WS_MIN_FOLD_PERIOD))
@@ -163,7 +168,7 @@ def gemm_last_fold_terms(m: int, k: int, array: ArrayConfig) -> tuple[tuple[str,
         if array.drain_rows == 2:
             return (("k (reads)", k), ("C (latency + skew)", c),
                     ("floor(R/2) (until row pair 0 is complete)", r // 2),
-                    ("ceil(R/2) (drain row pairs)", _ceil_div(r, 2)),
+                    ("ceil(R/2) (drain row pairs)", drain_slots(array)),
                     ("3 (post-processing)", POST_CYCLES))
         return (("k (reads)", k), ("C (latency + skew)", c), ("R (drain rows)", r),
                 ("3 (post-processing)", POST_CYCLES))

@@ -19,7 +19,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..arch.config import Dataflow, HardwareConfig
-from ..arch.timing import WS_MIN_FOLD_PERIOD, gemm_period_terms
+from ..arch.timing import WS_MIN_FOLD_PERIOD, drain_slots, gemm_period_terms
 from .descriptor import TileKind
 from .foldseq import BackState as _BackState
 from .foldseq import FrontState as _FrontState
@@ -49,15 +49,9 @@ def stage_layout(config: HardwareConfig, depths: BufferDepths) -> data.StructLay
     return data.StructLayout(fields)
 
 
-def drain_slots(config: HardwareConfig) -> int:
-    """Drain reads per fold: ``R`` rows, or ``ceil(R/2)`` row pairs (``drain_rows = 2``)."""
-    r = config.array.rows
-    return -(-r // 2) if config.array.drain_rows == 2 else r
-
-
 def row_sel_bits(config: HardwareConfig) -> int:
     """Width of the drain mux's select (a row, or a row pair)."""
-    return max(1, (drain_slots(config) - 1).bit_length())
+    return max(1, (drain_slots(config.array) - 1).bit_length())
 
 
 class TileSequencer(wiring.Component):
@@ -91,6 +85,10 @@ class TileSequencer(wiring.Component):
     tap : Out(stream.Signature(tap_layout))   vector unit: one window tap per cycle
                            (registered: it arrives with the tap's read data)
     pool_final : In(1)     vector unit: the tile's final result is written this cycle
+    a_lpar, bank_sel : Out(1)   OS ``drain_rows = 2``: the streamed fold's shadow bank (with
+                           ``a_last``); the bank of the drained row pair
+    acc_wr_en1, out_wr_en1 : Out(1)   ... the pair's second row is written (the word after
+                           ``acc_wr_addr`` / ``out_wr_addr``)
     kind, pool_op, m0, shift, rounding, wrap, per_channel, bias_en, acc_in, acc_out, lo, hi : Out
         the latched descriptor fields the datapath needs
     """
@@ -192,7 +190,7 @@ class TileSequencer(wiring.Component):
         fe_load0, fe_stream = Signal(), Signal()
         starting = Signal()   # a GEMM / pool tile is accepted this cycle
         fe = _FrontState(m, self, R, C, is_os, drain2)
-        be = _BackState(m, self, R, C, is_os, drain_slots(self._config) if drain2 else 0)
+        be = _BackState(m, self, R, C, is_os, drain_slots(arr) if drain2 else 0)
 
         def accept_start() -> None:
             with m.If(self.start):

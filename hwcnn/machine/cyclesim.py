@@ -324,7 +324,7 @@ def _run_os(a: np.ndarray, b: np.ndarray, array: ArrayConfig, period: int,
     n = b.shape[1]
     fm, fn = -(-m // r), -(-n // c)
     folds = _fold_order(fn, fm)
-    slots = -(-r // 2) if back2 is not None else r
+    slots = timing.drain_slots(array)
     step = 2 if back2 is not None else 1
     for g, (nf, mf) in enumerate(folds):
         for q in range(slots):

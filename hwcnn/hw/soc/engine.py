@@ -13,6 +13,8 @@ cycle ``T``, ``busy`` in cycles ``1 .. T-1``; every buffer port has read latency
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, Value, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
@@ -189,59 +191,22 @@ class TileEngine(wiring.Component):
         # from the accumulator memory) + requantization.
         lane_bits = param_lane_bits(cfg)
         pars = [self.par_rd.data[c * lane_bits:(c + 1) * lane_bits] for c in range(C)]
-        r1 = [Signal(signed(acc_bits), name=f"pp_acc{c}") for c in range(C)]
-        # The row's own M0/shift travel with its stage-1 sum (the next row may belong to the
-        # next N-fold and read the next parameter word).
-        m0_1 = [Signal(M0_BITS, name=f"pp_m0_{c}") for c in range(C)]
-        sh_1 = [Signal(SHIFT_BITS, name=f"pp_shift{c}") for c in range(C)]
         results = []
-        for c in range(C):
-            bias = pars[c][:acc_bits].as_signed()
-            p_m0 = pars[c][acc_bits:acc_bits + M0_BITS]
-            p_shift = pars[c][acc_bits + M0_BITS:acc_bits + M0_BITS + SHIFT_BITS]
-            addend = Mux(seq.pp_first, Mux(seq.bias_en, bias, 0), acc_prev[c])
-            with m.If(seq.pp_in):
-                m.d.sync += [r1[c].eq(wrap(rows_out[c] + addend, acc_bits)),
-                             m0_1[c].eq(p_m0), sh_1[c].eq(p_shift)]
-            m.submodules[f"requant{c}"] = rq = Requant(cfg)
-            per_ch = (seq.kind == TileKind.GEMM) & seq.per_channel
-            m.d.comb += [
-                rq.acc.eq(Mux(seq.kind == TileKind.POOL, vec.sum[c], r1[c])),
-                rq.m0.eq(Mux(per_ch, m0_1[c], seq.m0)),
-                rq.shift.eq(Mux(per_ch, sh_1[c], seq.shift)),
-                rq.rounding.eq(seq.rounding), rq.wrap.eq(seq.wrap),
-                rq.lo.eq(seq.lo), rq.hi.eq(seq.hi),
-            ]
-            gemm_y = Mux(seq.lane_mask[c], rq.y, 0)
-            m.d.comb += vec.sum_q[c].eq(rq.y)
+
+        def lane(c: int, y: Value) -> None:   # GEMM rows and pool results share the lane
+            gemm_y = Mux(seq.lane_mask[c], y, 0)
+            m.d.comb += vec.sum_q[c].eq(y)
             results.append(Mux(seq.kind == TileKind.POOL, vec.result.payload.y[c],
                                gemm_y)[:a_bits])
+
+        r1, _ = self._post_lanes(m, seq, pars, rows_out, acc_prev, "pp_", "", vec.sum, lane)
         m.d.comb += self.out_wr.data.eq(Cat(*results))
         m.d.comb += [self.acc_wr.en.eq(seq.acc_wr_en), self.acc_wr.addr.eq(seq.acc_wr_addr),
                      self.acc_wr.data.eq(Cat(*[v[:acc_bits] for v in r1]))]
         if self.drain2:
             # The pair's second row: its own stage-1 sums and requantizers (GEMM only).
-            r1b = [Signal(signed(acc_bits), name=f"pp2_acc{c}") for c in range(C)]
-            m0_1b = [Signal(M0_BITS, name=f"pp2_m0_{c}") for c in range(C)]
-            sh_1b = [Signal(SHIFT_BITS, name=f"pp2_shift{c}") for c in range(C)]
-            results2 = []
-            for c in range(C):
-                bias = pars[c][:acc_bits].as_signed()
-                p_m0 = pars[c][acc_bits:acc_bits + M0_BITS]
-                p_shift = pars[c][acc_bits + M0_BITS:acc_bits + M0_BITS + SHIFT_BITS]
-                addend = Mux(seq.pp_first, Mux(seq.bias_en, bias, 0), acc_prev2[c])
-                with m.If(seq.pp_in):
-                    m.d.sync += [r1b[c].eq(wrap(rows_out2[c] + addend, acc_bits)),
-                                 m0_1b[c].eq(p_m0), sh_1b[c].eq(p_shift)]
-                m.submodules[f"requant2_{c}"] = rq = Requant(cfg)
-                m.d.comb += [
-                    rq.acc.eq(r1b[c]),
-                    rq.m0.eq(Mux(seq.per_channel, m0_1b[c], seq.m0)),
-                    rq.shift.eq(Mux(seq.per_channel, sh_1b[c], seq.shift)),
-                    rq.rounding.eq(seq.rounding), rq.wrap.eq(seq.wrap),
-                    rq.lo.eq(seq.lo), rq.hi.eq(seq.hi),
-                ]
-                results2.append(Mux(seq.lane_mask[c], rq.y, 0)[:a_bits])
+            r1b, ys2 = self._post_lanes(m, seq, pars, rows_out2, acc_prev2, "pp2_", "2_")
+            results2 = [Mux(seq.lane_mask[c], ys2[c], 0)[:a_bits] for c in range(C)]
             m.d.comb += [
                 self.out_wr2.en.eq(seq.out_wr_en1), self.out_wr2.addr.eq(seq.out_wr_addr + 1),
                 self.out_wr2.data.eq(Cat(*results2)),
@@ -257,3 +222,41 @@ class TileEngine(wiring.Component):
         m.d.comb += [vec.op.eq(seq.pool_op), vec.lo.eq(seq.lo), vec.hi.eq(seq.hi),
                      seq.pool_final.eq(vec.result.valid & vec.result.payload.final)]
         return m
+
+    def _post_lanes(self, m: Module, seq: TileSequencer, pars: list[Value], rows: list[Value],
+                    acc_prev: list[Value], name: str, rq_name: str,
+                    pool_sum: Value | None = None,
+                    each: Callable[[int, Value], None] | None = None
+                    ) -> tuple[list[Signal], list[Value]]:
+        """One row's C post-processing lanes: stage 1 (the array's sum + the bias, or the
+        accumulator memory's partial sum) with the row's own M0/shift (the next row may belong
+        to the next N-fold and read the next parameter word), then a requantizer per lane
+        (``pool_sum``: the vector unit's sums on pool tiles). Returns the stage-1 sums and the
+        requantized lanes; ``each(c, y)`` is called with every lane's result as it is built."""
+        cfg, acc_bits, C = self._config, self._config.array.acc_bits, self._config.array.cols
+        r1 = [Signal(signed(acc_bits), name=f"{name}acc{c}") for c in range(C)]
+        m0_1 = [Signal(M0_BITS, name=f"{name}m0_{c}") for c in range(C)]
+        sh_1 = [Signal(SHIFT_BITS, name=f"{name}shift{c}") for c in range(C)]
+        ys = []
+        for c in range(C):
+            bias = pars[c][:acc_bits].as_signed()
+            p_m0 = pars[c][acc_bits:acc_bits + M0_BITS]
+            p_shift = pars[c][acc_bits + M0_BITS:acc_bits + M0_BITS + SHIFT_BITS]
+            addend = Mux(seq.pp_first, Mux(seq.bias_en, bias, 0), acc_prev[c])
+            with m.If(seq.pp_in):
+                m.d.sync += [r1[c].eq(wrap(rows[c] + addend, acc_bits)),
+                             m0_1[c].eq(p_m0), sh_1[c].eq(p_shift)]
+            m.submodules[f"requant{rq_name}{c}"] = rq = Requant(cfg)
+            per_ch = (seq.kind == TileKind.GEMM) & seq.per_channel
+            m.d.comb += [
+                rq.acc.eq(r1[c] if pool_sum is None
+                          else Mux(seq.kind == TileKind.POOL, pool_sum[c], r1[c])),
+                rq.m0.eq(Mux(per_ch, m0_1[c], seq.m0)),
+                rq.shift.eq(Mux(per_ch, sh_1[c], seq.shift)),
+                rq.rounding.eq(seq.rounding), rq.wrap.eq(seq.wrap),
+                rq.lo.eq(seq.lo), rq.hi.eq(seq.hi),
+            ]
+            ys.append(rq.y)
+            if each is not None:
+                each(c, rq.y)
+        return r1, ys
