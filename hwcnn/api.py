@@ -251,9 +251,10 @@ def generate_rtl(hw: HardwareConfig, out_dir: PathLike, depths: object | None = 
 def trace_tile(a: np.ndarray, b: np.ndarray, hw: HardwareConfig) -> Trace:
     """Run ``clip(A @ B)`` (``a`` m x k activations, ``b`` k x n weights) through the stepped
     register-level model and keep one snapshot per cycle (``hwcnn trace``): ``.frames[i]`` has
-    per PE ``active``, ``a``, ``b``, ``acc``, ``fold`` and the output row ``write``;
-    ``.cycles`` is ``hwcnn.arch.timing.gemm_tile_cycles``. Render it with
-    :func:`hwcnn.report.trace.text` / ``html_page`` or :mod:`hwcnn.report.trace_anim`."""
+    per PE ``active``, ``a``, ``b``, ``acc``, ``fold`` and the output row ``write`` (with
+    ``hw.array.drain_rows == 2`` also ``write2``, the second back end's); ``.cycles`` is
+    ``hwcnn.arch.timing.gemm_tile_cycles``. Render it with :func:`hwcnn.report.trace.text` /
+    ``html_page`` or :mod:`hwcnn.report.trace_anim`."""
     from .report.trace import record
 
     return record(a, b, hw.array)

@@ -211,3 +211,125 @@ def test_packed_depthwise_tile_with_weights_is_the_grouped_convolution(tmp_path)
                     if 0 <= oy + ky - 1 < 4 and 0 <= ox + kx - 1 < 4)
     assert np.array_equal(tile.a @ tile.b, naive)
     assert np.count_nonzero(tile.b) <= 27 and not np.array_equal(naive, np.zeros_like(naive))
+
+
+# -- two drain rows (--drain-rows 2, rtl/README.md 5-6) ------------------------------------------
+# Hand table, OS 8x1x4 on 4x4 (the worked example of rtl/README.md 5): 2 folds of R = 4 rows.
+# One drain row per cycle: P = max(k, R, C) = 4, row i of fold g is read at fold cycle
+# g*P + k + C + i and written 3 later, cycle 1 + 4g + 1 + 4 + i + 3 = 9 + 4g + i;
+# T = 1 + P + (k + R + C + 3) = 17. Two drain rows: P = max(1, ceil(4/2), ceil((4 + 2)/2)) = 3,
+# pair q of fold g read at fold cycle g*P + k + C + floor(R/2) + q, so rows 4g + 2q and
+# 4g + 2q + 1 are written together in cycle 1 + 3g + 1 + 4 + 2 + q + 3 = 11 + 3g + q;
+# T = 1 + 3 + 12 = 16.
+D2_ARGS = ["trace", "--gemm", "8x1x4", "--array", "4x4", "--dataflow", "os"]
+D1_WRITES = {i + 4 * g: 9 + 4 * g + i for g in range(2) for i in range(4)}
+D2_WRITES = {4 * g + 2 * q + h: 11 + 3 * g + q for g in range(2) for q in range(2)
+             for h in range(2)}
+
+
+def _seeded_8x1x4() -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(0)   # the CLI's documented seeding: A then B, in -4..4
+    return rng.integers(-4, 5, (8, 1)), rng.integers(-4, 5, (1, 4))
+
+
+def _writes_by_cycle(text: str) -> dict[int, list[tuple[int, int, list[int]]]]:
+    """cycle -> [(output row, first column, the values)] of the 'write out[...]' lines of
+    every frame."""
+    res: dict[int, list[tuple[int, int, list[int]]]] = {}
+    for frame in text.rstrip("\n").split("\n\n"):
+        head = re.match(r"cycle (\d+)/", frame)
+        assert head is not None
+        res[int(head[1])] = [
+            (int(m[1]), int(m[2]), [int(v) for v in m[4].split()]) for m in
+            re.finditer(r"^  write out\[(\d+), (\d+):(\d+)\] = (.*)$", frame, re.MULTILINE)]
+    return res
+
+
+def test_two_drain_rows_trace_is_the_hand_table() -> None:
+    a, b = _seeded_8x1x4()
+    out = np.clip(a @ b, -128, 127)
+    for drain, total, writes in ((1, 17, D1_WRITES), (2, 16, D2_WRITES)):
+        arr = ArrayConfig(rows=4, cols=4, dataflow=OS, drain_rows=drain)
+        assert gemm_tile_cycles(8, 4, 1, arr) == total
+        t = tr.record(a, b, arr)
+        assert t.cycles == total
+        assert t.produced() == {(i, j): writes[i] for i in range(8) for j in range(4)}
+        assert np.array_equal(t.out, out)
+        r = CliRunner().invoke(cli, [*D2_ARGS, "--drain-rows", str(drain)])
+        assert r.exit_code == 0, r.output
+        frames = _writes_by_cycle(r.stdout)
+        assert sorted(frames) == list(range(1, total + 1))
+        assert r.stdout.startswith(f"cycle 1/{total} (fill)")
+        # every output row written once, with clip(A @ B), in its hand-table cycle
+        seen = sorted((row, cycle, c0, vals) for cycle, ws in frames.items()
+                      for row, c0, vals in ws)
+        assert seen == [(i, writes[i], 0, out[i].tolist()) for i in range(8)]
+        per_cycle = sorted({len(ws) for ws in frames.values()})
+        assert per_cycle == ([0, 1] if drain == 1 else [0, 2])
+    # d2, cycle 11: the pair (0, 1) of fold 0, even row first (first back end, then second)
+    assert frames[11] == [(0, 0, out[0].tolist()), (1, 0, out[1].tolist())]
+
+
+def test_two_drain_rows_in_every_view(monkeypatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    a, b = _seeded_8x1x4()
+    out = np.clip(a @ b, -128, 127)
+    page = tmp_path / "t.html"
+    r = CliRunner().invoke(cli, [*D2_ARGS, "--drain-rows", "2", "-o", str(page)])
+    assert r.exit_code == 0, r.output
+    body = page.read_text()
+    assert "<title>8x1x4 GEMM on a 4x4 OS array with 2 drain rows, 16 cycles</title>" in body
+    frames = json.loads(re.search(r"const F=(\[.*?\]);const c", body, re.DOTALL)[1])
+    assert len(frames) == 16
+    cycle14 = frames[14 - 1]
+    assert cycle14.startswith("cycle 14/16 (drain)")
+    rows = [f"  write out[{i}, 0:4] = " + " ".join(str(v) for v in out[i]) for i in (4, 5)]
+    assert "\n".join(rows) in cycle14
+    # the terminal view: the same two lines in cycle 14 (rich, colours stripped)
+    from hwcnn.cli.commands import trace as cmd
+
+    monkeypatch.setattr(cmd, "color_terminal", lambda: True)
+    monkeypatch.setenv("TERM", "xterm-256color")
+    monkeypatch.setenv("FORCE_COLOR", "1")
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    r = CliRunner().invoke(cli, [*D2_ARGS, "--drain-rows", "2", "--cycles", "14..14"])
+    assert r.exit_code == 0, r.output
+    assert "\x1b[" in r.stdout
+    lines = _plain(r.stdout).splitlines()
+    assert lines[0].startswith("cycle 14/16 (drain)")
+    assert [x for x in lines if "write" in x] == rows
+
+
+def test_drain_rows_errors(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    out = tmp_path / "t.html"
+    for args, msg in (
+            (["--gemm", "2x2x2", "--dataflow", "os", "--drain-rows", "3"],
+             "--drain-rows must be 1 or 2, not '3'"),
+            (["--gemm", "2x2x2", "--array", "4x4", "--drain-rows", "2"],
+             "--drain-rows 2 needs --dataflow os and an array of at least 2 rows, not 4x4 ws"),
+            (["--gemm", "2x2x2", "--array", "1x4", "--dataflow", "os", "--drain-rows", "2"],
+             "--drain-rows 2 needs --dataflow os and an array of at least 2 rows, not 1x4 os"),
+            (["--layer", "models/tiny_cnn.yaml:conv2", "--array", "4x4", "--drain-rows", "2"],
+             "--drain-rows 2 needs --dataflow os and an array of at least 2 rows, not 4x4 ws"),
+            (["--layer", "models/tiny_cnn.yaml:conv2", "--dataflow", "os", "--drain-rows", "0"],
+             "--drain-rows must be 1 or 2, not '0'")):
+        r = CliRunner().invoke(cli, ["trace", *args, "-o", str(out)])
+        assert r.exit_code == 2 and r.stderr == f"hwcnn: error: {msg}\n", r.output
+        assert r.exception is None or isinstance(r.exception, SystemExit)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_layer_tile_with_two_drain_rows() -> None:
+    # tiny_cnn conv2 (M = 4, K = 36, N = 8) on 4x4 OS: 2 folds (N), P = max(36, 2, 3) = 36,
+    # T = 1 + 36 + (36 + 4 + 4 + 3) = 84 with two drain rows (rtl/README.md 5); one drain row:
+    # P = max(36, 4, 4) = 36 too, the same 84 cycles (k dominates the period).
+    arr = ArrayConfig(rows=4, cols=4, dataflow=OS, drain_rows=2)
+    assert gemm_tile_cycles(4, 8, 36, arr) == 84
+    r = CliRunner().invoke(cli, ["trace", "--layer", "models/tiny_cnn.yaml:conv2", "--array",
+                                 "4x4", "--dataflow", "os", "--drain-rows", "2"])
+    assert r.exit_code == 0, r.output
+    frames = _writes_by_cycle(r.stdout)
+    assert max(frames) == 84 and r.stdout.rstrip().endswith("done")
+    # 4 rows x 2 N-folds, each written once, two per cycle (a row pair of one N-fold)
+    rows = [(row, c0) for ws in frames.values() for row, c0, _ in ws]
+    assert sorted(rows) == [(i, c0) for i in range(4) for c0 in (0, 4)]
+    assert {len(ws) for ws in frames.values()} == {0, 2}

@@ -117,6 +117,9 @@ def signal_table(config: HardwareConfig) -> list[tuple[str, str]]:
                 rows += [(f"{pe}.b_in", f"PE({i},{j}): B operand from the north"),
                          (f"{pe}.acc", f"PE({i},{j}): running sum of its output element"),
                          (f"{pe}.res", f"PE({i},{j}): finished sum, read by the drain")]
+                if arr.drain_rows == 2:
+                    rows.append((f"{pe}.res1",
+                                 f"PE({i},{j}): finished sum of an odd fold (second bank)"))
             else:
                 rows += [(f"{pe}.w0", f"PE({i},{j}): weight bank 0 (even folds)"),
                          (f"{pe}.w1", f"PE({i},{j}): weight bank 1 (odd folds)"),
@@ -126,6 +129,12 @@ def signal_table(config: HardwareConfig) -> list[tuple[str, str]]:
         (f"{eng}.out_wr__addr", "output write: word address (c_base + nf*m + i)"),
         (f"{eng}.out_wr__data", "output write: the row's C int8 lanes"),
     ]
+    if os_ and arr.drain_rows == 2:
+        rows += [
+            (f"{eng}.out_wr2__en", "second back end: the pair's odd row is written"),
+            (f"{eng}.out_wr2__addr", "second back end: its word (out_wr__addr + 1)"),
+            (f"{eng}.out_wr2__data", "second back end: the odd row's C int8 lanes"),
+        ]
     return rows
 
 

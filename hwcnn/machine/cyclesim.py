@@ -50,7 +50,8 @@ class Snapshot:
     operands ``a`` (activation) and ``b`` (OS: the B operand, WS: the weight it uses), the
     sum it produces (``acc``: OS accumulator + a*b, WS: partial sum passed south), the fold and
     the A row (WS) the operation belongs to (-1: idle), and the output row segment written to
-    the output buffer in this cycle (``write = (row, col0, col1)`` or None)."""
+    the output buffer in this cycle (``write = (row, col0, col1)`` or None; ``write2``: the
+    one the second back end writes in the same cycle, OS ``drain_rows = 2`` only)."""
 
     cycle: int
     active: np.ndarray
@@ -59,15 +60,23 @@ class Snapshot:
     acc: np.ndarray
     fold: np.ndarray
     write: tuple[int, int, int] | None
+    write2: tuple[int, int, int] | None = None
+
+    @property
+    def writes(self) -> tuple[tuple[int, int, int], ...]:
+        """The row segments written in this cycle (``write``, then ``write2``)."""
+        return tuple(w for w in (self.write, self.write2) if w is not None)
 
 
 Observer = Callable[[Snapshot], None]
 
 
-def _idle(cycle: int, shape: tuple[int, int], write: tuple[int, int, int] | None) -> Snapshot:
+def _idle(cycle: int, shape: tuple[int, int], write: tuple[int, int, int] | None,
+          write2: tuple[int, int, int] | None = None) -> Snapshot:
     z = np.zeros(shape, np.int64)
     return Snapshot(cycle=cycle, active=np.zeros(shape, bool), a=z, b=z, acc=z,
-                    fold=np.full(shape, -1), write=write)
+                    fold=np.full(shape, -1), write=write, write2=write2)
+
 
 def fast_gemm_cycles(m: int, n: int, k: int, array: ArrayConfig) -> int:
     """The fast per-tile model: the closed form of :mod:`hwcnn.arch.timing` (exact)."""
@@ -391,9 +400,10 @@ def _run_os(a: np.ndarray, b: np.ndarray, array: ArrayConfig, period: int,
         back.clock(issue, row_data)
         if back2 is not None:
             back2.clock(issue, row_data)
+        write2 = back2.last_write if back2 is not None else None
         if back.finished:
             if observe is not None:
-                observe(_idle(cycle, (r, c), back.last_write))
+                observe(_idle(cycle, (r, c), back.last_write, write2))
                 observe(_idle(cycle + 1, (r, c), None))
             return cycle + 1
         if tok and draining is not None:
@@ -425,7 +435,8 @@ def _run_os(a: np.ndarray, b: np.ndarray, array: ArrayConfig, period: int,
             on = af_in >= 0
             observe(Snapshot(cycle=cycle, active=on, a=np.where(on, a_in, 0),
                              b=np.where(on, b_in, 0), acc=np.where(on, total, 0),
-                             fold=np.where(on, af_in, -1), write=back.last_write))
+                             fold=np.where(on, af_in, -1), write=back.last_write,
+                             write2=write2))
         for bank in range(banks):
             hit = l_in & (af_in % banks == bank)
             res[bank] = np.where(hit, total, res[bank])

@@ -37,8 +37,8 @@ class Trace:
         return res
 
     def produced(self) -> dict[tuple[int, int], int]:
-        """Output element (row, col) -> the cycle it is written."""
-        return {(w[0], j): f.cycle for f in self.frames if (w := f.write) is not None
+        """Output element (row, col) -> the cycle it is written (by either back end)."""
+        return {(w[0], j): f.cycle for f in self.frames for w in f.writes
                 for j in range(w[1], w[2])}
 
     def phase(self, cycle: int) -> str:
@@ -72,15 +72,15 @@ def cell_width(t: Trace) -> int:
 
 
 def text_frame(t: Trace, f: Snapshot, width: int | None = None) -> str:
-    """One cycle: a grid of PEs ``a*b->acc [fold]`` (``.`` idle) and the output written;
-    PE columns are ``width`` characters (default: :func:`cell_width`)."""
+    """One cycle: a grid of PEs ``a*b->acc [fold]`` (``.`` idle) and the output rows written
+    (one line each; two in a cycle with ``drain_rows = 2``); PE columns are ``width``
+    characters (default: :func:`cell_width`)."""
     width = cell_width(t) if width is None else width
     cells = [[_cell(f, i, j) for j in range(t.array.cols)] for i in range(t.array.rows)]
     lines = [(f"cycle {f.cycle}/{t.cycles} ({t.phase(f.cycle)}), "
              f"{int(f.active.sum())} of {f.active.size} PEs busy")]
     lines += ["  " + " | ".join(c.rjust(width) for c in row) for row in cells]
-    if f.write is not None:
-        row, c0, c1 = f.write
+    for row, c0, c1 in f.writes:
         vals = " ".join(str(v) for v in t.out[row, c0:c1])
         lines.append(f"  write out[{row}, {c0}:{c1}] = {vals}")
     if f.cycle == t.cycles:

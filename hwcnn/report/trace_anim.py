@@ -3,9 +3,10 @@
 Each frame is drawn with matplotlib (Agg) from the :class:`~hwcnn.report.trace.Trace`
 snapshots: on the left the PE grid (a busy PE shows ``a x b``, the sum it produces and its fold,
 coloured by fold; an idle PE is grey), on the right the output matrix (elements written so far,
-the row written in this cycle outlined), and the cycle, phase and busy count as the title. GIFs
-go through Pillow (a median-cut palette per frame, no dithering), so the same trace gives the
-same bytes; MP4 needs an ffmpeg, which the optional extra ``hwcnn[video]`` (imageio-ffmpeg) brings.
+the row written in this cycle outlined, both rows of the pair with ``drain_rows = 2``), and the
+cycle, phase and busy count as the title. GIFs go through Pillow (a median-cut palette per
+frame, no dithering), so the same trace gives the same bytes; MP4 needs an ffmpeg, which the
+optional extra ``hwcnn[video]`` (imageio-ffmpeg) brings.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ VIDEO_EXTRA = "pip install 'hwcnn[video]'"
 
 _IDLE = "#e6e6e6"
 _FOLDS = ("#9ecae1", "#fdae6b", "#a1d99b", "#bcbddc", "#fc9272", "#fdd0a2")
+#: The outline of the output row(s) written in a frame's cycle.
+_MARK = "#d62728"
 
 
 def _frames(t: Trace, first: int, last: int) -> list[int]:
@@ -80,9 +83,11 @@ def render(t: Trace, title: str, first: int = 1, last: int | None = None) -> Ite
                                                    edgecolor="#bbbbbb", linewidth=0.5)))
             otexts.append(ax_o.text(j + 0.5, i + 0.5, "", ha="center", va="center",
                                     fontsize=ofs))
-    mark = Rectangle((0, 0), 0, 1, fill=False, edgecolor="#d62728", linewidth=2.0,
-                     visible=False)
-    ax_o.add_patch(mark)
+    # the row written in a cycle, outlined (two rows with drain_rows = 2: both back ends)
+    marks = [Rectangle((0, 0), 0, 1, fill=False, edgecolor=_MARK, linewidth=2.0,
+                       visible=False) for _ in range(t.array.drain_rows)]
+    for mark in marks:
+        ax_o.add_patch(mark)
     head = fig.text(0.5, 1 - 0.28 / height, "", ha="center", va="center", fontsize=11,
                     weight="bold")
     fig.text(0.5, 1 - 0.58 / height, title, ha="center", va="center", fontsize=8)
@@ -104,12 +109,14 @@ def render(t: Trace, title: str, first: int = 1, last: int | None = None) -> Ite
                 done = produced.get((i, j), t.cycles + 1) <= f.cycle
                 ocells[i * n + j].set_facecolor("#c7e9c0" if done else "white")
                 otexts[i * n + j].set_text(str(t.out[i, j]) if done and ofs else "")
-        if f.write is not None:
-            row, c0, c1 = f.write
-            mark.set_bounds(c0, row, c1 - c0, 1)
-            mark.set_visible(True)
-        else:
-            mark.set_visible(False)
+        writes = f.writes
+        for q, mark in enumerate(marks):
+            if q < len(writes):
+                row, c0, c1 = writes[q]
+                mark.set_bounds(c0, row, c1 - c0, 1)
+                mark.set_visible(True)
+            else:
+                mark.set_visible(False)
         head.set_text(f"cycle {f.cycle}/{t.cycles}  {t.phase(f.cycle)}  "
                       f"{int(f.active.sum())} of {f.active.size} PEs busy")
         canvas.draw()

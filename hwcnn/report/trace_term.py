@@ -2,7 +2,7 @@
 
 Same content as :func:`hwcnn.report.trace.text_frame`, one frame per cycle: a table of the PE
 grid (a busy PE shows ``a*b->sum`` and its fold on a background of its fold's colour, an idle
-PE a dim dot), the cycle/phase heading and the output row written. Pipes, files and
+PE a dim dot), the cycle/phase heading and the output rows written. Pipes, files and
 ``--no-color`` get the plain text instead (the tested format).
 """
 
@@ -52,8 +52,7 @@ def rich_frame(t: Trace, f: Snapshot, width: int | None = None) -> Group:
                 cells.append(Text(".", style="dim"))
         grid.add_row(*cells)
     parts: list[Text | Table] = [head, grid]
-    if f.write is not None:
-        row, c0, c1 = f.write
+    for row, c0, c1 in f.writes:
         vals = " ".join(str(v) for v in t.out[row, c0:c1])
         parts.append(Text.assemble("  write ", (f"out[{row}, {c0}:{c1}]", "bold"),
                                    f" = {vals}"))

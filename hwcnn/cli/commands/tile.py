@@ -6,7 +6,9 @@ integers in -4..4 from ``--seed`` (A as activations, B as weights), or, with ``-
 ``--weights W.npz``, the tile's slice of the quantized layer: B its integer weights, A the
 im2col rows of its integer input when the network (quantized with 4 calibration images from
 ``--seed``) runs on the first of them. Bias and requantization are left out in both cases, so
-the tile computes ``clip(A @ B)``.
+the tile computes ``clip(A @ B)``. ``--drain-rows 2`` (output stationary, at least 2 rows) is
+the array that drains a row pair per cycle into a second post-processing back end
+(``ArrayConfig.drain_rows``, rtl/README.md 5-6), validated as by the other commands.
 """
 
 from __future__ import annotations
@@ -65,7 +67,8 @@ class Tile:
 
 
 def tile_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    """``--gemm``, ``--layer``, ``--array``, ``--dataflow``, ``--seed``."""
+    """``--gemm``, ``--layer``, ``--array``, ``--dataflow``, ``--drain-rows``, ``--seed``,
+    ``--weights``."""
     opts = [
         click.option("--gemm", metavar="MxKxN",
                      help="Tile Out[M x N] = A[M x K] @ B[K x N], sizes 1..64."),
@@ -76,6 +79,12 @@ def tile_options(func: Callable[..., Any]) -> Callable[..., Any]:
                      help="Array rows x cols."),
         click.option("--dataflow", default="ws", show_default=True, metavar="ws|os",
                      help="Weight or output stationary."),
+        click.option("--drain-rows", "drain_rows", default="1", show_default=True,
+                     metavar="1|2",
+                     help="Output stationary: result rows the drain reads per cycle (2: two "
+                          "shadow registers per PE and a second post-processing back end, so "
+                          "two output rows are written per cycle; needs --dataflow os and at "
+                          "least 2 rows)."),
         click.option("--seed", default=0, show_default=True, type=int,
                      help="Random operands: A and B in -4..4 from this seed (with --weights: "
                           "the seed of the calibration images)."),
@@ -133,7 +142,7 @@ def _quantized(g: Any, name: str, weights: str, seed: int, t: Any, pack: int
             b[t.group, t.k0:t.k0 + t.k, t.n0:t.n0 + t.n].copy())
 
 
-def _layer_tile(spec: str, array: str, dataflow: str
+def _layer_tile(spec: str, array: str, dataflow: str, drain_rows: str | int = 1
                 ) -> tuple[HardwareConfig, Any, Any, str, int]:
     """(hardware, the layer's first GemmTile, the graph, a description, groups per GEMM)."""
     from ...compiler.gemm import plan_gemm
@@ -147,7 +156,7 @@ def _layer_tile(spec: str, array: str, dataflow: str
     if not isinstance(layer, (L.Conv, L.Dense)):
         raise SpecError(f"needs a conv or dense layer (a GEMM on the array), not "
                         f"{L.kind_name(layer)}", file=model, layer=name)
-    hw, _ = hardware_for_spec(g, array=array, dataflow=dataflow)
+    hw, _ = hardware_for_spec(g, array=array, dataflow=dataflow, drain_rows=drain_rows)
     gd = g.nodes[name]["gemm"]
     plan = plan_gemm(name, layer, hw, gd.m, gd.n, gd.k, gd.groups)
     first = next(iter(plan.make_tiles()))
@@ -160,7 +169,7 @@ def _layer_tile(spec: str, array: str, dataflow: str
 
 
 def choose_tile(gemm: str | None, layer: str | None, array: str, dataflow: str,
-                seed: int, *, weights: str | None = None,
+                seed: int, *, weights: str | None = None, drain_rows: str | int = 1,
                 max_pe_cycles: int = MAX_TRACE_PE_CYCLES, what: str = "a trace") -> Tile:
     """The tile the options name (one-line errors for every bad combination); tiles of more
     than ``max_pe_cycles`` cycles x PEs are refused (``what`` names the output in the error)."""
@@ -172,11 +181,11 @@ def choose_tile(gemm: str | None, layer: str | None, array: str, dataflow: str,
     pack = 1
     if gemm is not None:
         dims = parse_gemm(gemm)
-        hw, _ = hardware_from_options(array=array, dataflow=dataflow)
+        hw, _ = hardware_from_options(array=array, dataflow=dataflow, drain_rows=drain_rows)
         label = f"{dims[0]}x{dims[1]}x{dims[2]} GEMM"
     else:
         assert layer is not None
-        hw, first, g, label, pack = _layer_tile(layer, array, dataflow)
+        hw, first, g, label, pack = _layer_tile(layer, array, dataflow, drain_rows)
         dims = (first.m, first.k, first.n)
     m, k, n = dims
     arr = hw.array

@@ -40,22 +40,27 @@ def color_terminal() -> bool:
                    "animation (one frame per cycle of --cycles), .mp4 the same as a video "
                    "(needs the extra hwcnn[video]), anything else the text frames; "
                    + OUTPUT_HELP)
-def trace(gemm: str | None, layer: str | None, array: str, dataflow: str, seed: int,
-          weights: str | None, window: str | None, no_color: bool, output: str | None) -> None:
+def trace(gemm: str | None, layer: str | None, array: str, dataflow: str, drain_rows: str,
+          seed: int, weights: str | None, window: str | None, no_color: bool,
+          output: str | None) -> None:
     """Show the stepped register-level model of one GEMM tile cycle by cycle: per PE the
     operands a*b, the sum it produces and its fold (the model's own registers), the phase
-    (fill/steady/drain), and the output row written in each cycle. Cycle 0 is start; the
-    last frame is done (cycle T = hwcnn.arch.timing.gemm_tile_cycles).
+    (fill/steady/drain), and the output row written in each cycle (with --drain-rows 2 the
+    pair's two rows, one per back end). Cycle 0 is start; the last frame is done (cycle
+    T = hwcnn.arch.timing.gemm_tile_cycles).
 
     Examples: hwcnn trace --gemm 3x3x3 --array 3x3 --dataflow os --cycles 2..8;
-    hwcnn trace --layer models/tiny_cnn.yaml:conv2 --array 4x4
+    hwcnn trace --layer models/tiny_cnn.yaml:conv2 --array 4x4;
+    hwcnn trace --gemm 8x1x4 --array 4x4 --dataflow os --drain-rows 2
     """
     from ...report import trace as tr
 
     first, last = parse_cycles(window) if window else (1, None)
-    tile = choose_tile(gemm, layer, array, dataflow, seed, weights=weights)
+    tile = choose_tile(gemm, layer, array, dataflow, seed, weights=weights,
+                       drain_rows=drain_rows)
     t = tr.record(tile.a, tile.b, tile.hw.array)
-    title = (f"{tile.label} on a {array} {tile.hw.array.dataflow.value.upper()} array, "
+    two = " with 2 drain rows" if tile.hw.array.drain_rows == 2 else ""
+    title = (f"{tile.label} on a {array} {tile.hw.array.dataflow.value.upper()} array{two}, "
              f"{t.cycles} cycles")
     kind = output.lower().rpartition(".")[2] if output and output != STDOUT else ""
     if kind == "html":

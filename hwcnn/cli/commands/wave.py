@@ -26,22 +26,24 @@ def check_wave_path(output: str) -> None:
 @tile_options
 @click.option("-o", "--output", type=OUTPUT_FILE, required=True, metavar="FILE.vcd",
               help="The VCD file; " + OUTPUT_HELP)
-def wave(gemm: str | None, layer: str | None, array: str, dataflow: str, seed: int,
-         weights: str | None, output: str) -> None:
+def wave(gemm: str | None, layer: str | None, array: str, dataflow: str, drain_rows: str,
+         seed: int, weights: str | None, output: str) -> None:
     """Simulate one GEMM tile on the generated accelerator (hwcnn_top, Amaranth's simulator)
     and write every signal to a VCD: the host writes of the operands, the descriptor, start,
     busy and done, the buffer reads, each PE's registers and the output writes, under the
     RTL's own names (README "Watching the array" lists the ones to look at first).
     bench.tile_cycle counts the tile's cycles: 0 while start is sampled, T when done is high
-    (T = hwcnn.arch.timing.gemm_tile_cycles). Arrays up to 16x16.
+    (T = hwcnn.arch.timing.gemm_tile_cycles). Arrays up to 16x16. With --drain-rows 2 the
+    drain writes a row pair per cycle (engine.out_wr and engine.out_wr2).
 
-    Example: hwcnn wave --gemm 3x3x3 --array 3x3 --dataflow ws -o tile.vcd
+    Examples: hwcnn wave --gemm 3x3x3 --array 3x3 --dataflow ws -o tile.vcd;
+    hwcnn wave --gemm 8x1x4 --array 4x4 --dataflow os --drain-rows 2 -o tile.vcd
     """
     from ...hw.wave import MAX_WAVE_PE_CYCLES, MAX_WAVE_SIDE, gemm_wave
 
     check_wave_path(output)
     tile = choose_tile(gemm, layer, array, dataflow, seed, weights=weights,
-                       max_pe_cycles=MAX_WAVE_PE_CYCLES, what="a wave")
+                       drain_rows=drain_rows, max_pe_cycles=MAX_WAVE_PE_CYCLES, what="a wave")
     arr = tile.hw.array
     if max(arr.rows, arr.cols) > MAX_WAVE_SIDE:
         raise ConfigError(f"--array: wave simulates arrays up to {MAX_WAVE_SIDE}x"
