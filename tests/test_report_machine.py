@@ -100,14 +100,14 @@ def test_report_machine_option() -> None:
 
     from hwcnn.cli.main import cli
 
-    args = ["report", "models/tiny_cnn.yaml", "--board", "arty-a7-35t", "--array", "4x4",
+    args = ["report", "models/tiny_cnn.yaml", "--board", "arty-a7-100t", "--array", "4x4",
             "-f", "json"]
     res = CliRunner().invoke(cli, [*args, "--machine"])
     assert res.exit_code == 0, res.output
     out = json.loads(res.stdout)
     facts = out
     assert facts["machine"] == "model proven equal to the RTL"
-    assert facts["machine_bus_bits"] == 128           # Arty A7-35T's (boards.yaml axi_bits)
+    assert facts["machine_bus_bits"] == 128           # Arty A7-100T's (boards.yaml axi_bits)
     assert facts["memsim_cycles"] == ("memsim approximation: the tile engine fed at DRAM "
                                    "bandwidth, not the RTL machine (machine_cycles)")
     layers = {r["name"]: r for r in out["layers"]}
@@ -172,19 +172,19 @@ def test_report_machine_bus_bits(capsys: pytest.CaptureFixture[str]) -> None:
 
     from tests.cli_run import run_cli
 
-    args = ["report", "models/tiny_cnn.yaml", "--board", "arty-a7-35t", "--array", "4x4",
+    args = ["report", "models/tiny_cnn.yaml", "--board", "arty-a7-100t", "--array", "4x4",
             "--buffers", "1", "-f", "json", "--machine"]
     r = run_cli([*args, "--bus-bits", "64"], capsys)
     assert r.code == 0, (r.err, r.crash)
     facts = json.loads(r.out)
     prog, _, _, comp = _compiled("tiny_cnn", Dataflow.WEIGHT_STATIONARY, 4, 4, 1)
-    board = get_board("arty-a7-35t")
+    board = get_board("arty-a7-100t")
     direct = run_program(comp, array=prog.hw.array, bus_bytes=8,
                          dram=dram_timing(prog.hw, board), base=0x1000)
     assert facts["machine_bus_bits"] == 64 and facts["machine_cycles"] == direct.cycles
     wide = json.loads(run_cli(args, capsys).out)
     assert wide["machine_bus_bits"] == 128 and wide["machine_cycles"] != direct.cycles
-    r = run_cli(["report", "models/tiny_cnn.yaml", "--board", "arty-a7-35t", "--bus-bits",
+    r = run_cli(["report", "models/tiny_cnn.yaml", "--board", "arty-a7-100t", "--bus-bits",
                  "128", "--no-machine"], capsys)
     assert r.code == 2 and r.out == "" and r.crash is None
     assert r.err == ("hwcnn: error: --bus-bits needs the machine model (--machine, the default "
@@ -200,10 +200,10 @@ def test_report_machine_max_cycles(capsys: pytest.CaptureFixture[str]) -> None:
     from hwcnn.machine.insnsim import run_program_fast
     from tests.cli_run import run_cli
 
-    args = ["report", "models/tiny_cnn.yaml", "--board", "arty-a7-35t", "--array", "4x4",
+    args = ["report", "models/tiny_cnn.yaml", "--board", "arty-a7-100t", "--array", "4x4",
             "--buffers", "1", "-f", "json", "--machine", "--bus-bits", "64"]
     prog, _, _, comp = _compiled("tiny_cnn", Dataflow.WEIGHT_STATIONARY, 4, 4, 1)
-    dram = dram_timing(prog.hw, get_board("arty-a7-35t"))
+    dram = dram_timing(prog.hw, get_board("arty-a7-100t"))
     exact = run_program(comp, array=prog.hw.array, bus_bytes=8, dram=dram, base=0x1000).cycles
     fast = run_program_fast(comp, array=prog.hw.array, bus_bytes=8, dram=dram,
                             base=0x1000).cycles
@@ -245,7 +245,7 @@ def test_the_machine_s_timing_does_not_depend_on_the_values(name: str, df: Dataf
         comp = compile_network(lower(g, h), q)
         images.append(comp.image)
         runs.append(run_program(comp, array=h.array, bus_bytes=8,
-                                dram=dram_timing(h, get_board("arty-a7-35t")), base=0x1000))
+                                dram=dram_timing(h, get_board("arty-a7-100t")), base=0x1000))
     assert images[0] != images[1]
     assert runs[0] == runs[1] and runs[0].cycles > 1000
 

@@ -401,14 +401,14 @@ def test_machine_timing_rows_equal_the_report_s_machine_figures(
     and the label, in the ``figure`` column); the native timing labels its own figure; a
     network the machine cannot run is a row with a note; input stationary is refused."""
     out = tmp_path / "r.csv"
-    run = run_cli(["sweep", LENET, str(MODELS / "tiny_cnn.yaml"), "--boards", "arty-a7-35t",
+    run = run_cli(["sweep", LENET, str(MODELS / "tiny_cnn.yaml"), "--boards", "arty-a7-100t",
                    "--array", "4x4", "--timing", "machine", "--engine", "inprocess",
                    "-o", str(out)], capsys)
     assert run.code == 0, run.err
     rows = _csv_rows(out)
     assert [r["model"] for r in rows] == ["lenet5", "tiny_cnn"]
     for row, spec in zip(rows, (LENET, str(MODELS / "tiny_cnn.yaml")), strict=True):
-        rep = run_cli(["report", spec, "--board", "arty-a7-35t", "--array", "4x4", "-f",
+        rep = run_cli(["report", spec, "--board", "arty-a7-100t", "--array", "4x4", "-f",
                        "json"], capsys)
         assert rep.code == 0, rep.err
         doc = json.loads(rep.out)

@@ -105,8 +105,8 @@ def test_rtl_dram_timing_from_the_board_or_the_configuration() -> None:
 
 
 @pytest.mark.parametrize("args, width", [
-    (["--board", "arty-a7-35t", "--array", "4x4"], 128),   # boards.yaml axi_bits
-    (["--board", "arty-a7-35t", "--array", "4x4", "--bus-bits", "64"], 64),   # explicit wins
+    (["--board", "arty-a7-100t", "--array", "4x4"], 128),   # boards.yaml axi_bits
+    (["--board", "arty-a7-100t", "--array", "4x4", "--bus-bits", "64"], 64),   # explicit wins
     (["--array", "4x4"], 64),                              # no board: the RTL's default
     (["--array", "4x4", "--bus-bits", "256"], 256)])
 def test_rtl_engine_takes_the_board_s_axi_width(args: list[str], width: int,

