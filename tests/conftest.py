@@ -10,6 +10,12 @@ ROOT = Path(__file__).resolve().parent.parent
 MODELS = ROOT / "models"
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked slow first (stable otherwise): with ``-n 2`` they start at once instead of
+    lengthening the tail of the run (the README's board table alone takes minutes)."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 @pytest.fixture
 def models_dir() -> Path:
     return MODELS

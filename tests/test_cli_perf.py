@@ -97,6 +97,35 @@ def test_compare_boards_summary_markdown() -> None:
     assert "| lenet5 " in lines[2] and "pynq-z2" in lines[2]
 
 
+def test_compare_boards_machine_columns_are_the_report_s_figures() -> None:
+    """``--machine``: per model and board, the machine's latency, FPS and utilization are
+    exactly what ``hwcnn report --board B -f json`` gives (machine_latency_ms etc., its own
+    rounding), with the figure's source; per-layer comparisons refuse it in one line."""
+    import json
+
+    r = run("compare", LENET, str(MODELS / "tiny_cnn.yaml"), "--boards", "pynq-z2,kv260",
+            "-f", "csv", "--machine")
+    assert r.exit_code == 0, r.output
+    import csv
+    import io
+
+    rows = list(csv.DictReader(io.StringIO(r.stdout)))
+    assert [(x["model"], x["board"]) for x in rows] == [
+        ("lenet5", "pynq-z2"), ("lenet5", "kv260"), ("tiny_cnn", "pynq-z2"), ("tiny_cnn", "kv260")]
+    for x in rows:
+        spec = LENET if x["model"] == "lenet5" else str(MODELS / "tiny_cnn.yaml")
+        rep = json.loads(run("report", spec, "--board", x["board"], "-f", "json").stdout)
+        assert rep["machine"] == "model proven equal to the RTL" and x["machine figure"] == "RTL model"
+        cycles, mhz = rep["machine_cycles"], rep["clock_mhz"]
+        assert x["machine ms"] == f"{cycles / mhz / 1000:,.2f}"
+        assert float(x["machine FPS"].replace(",", "")) == rep["machine_fps"]
+        assert float(x["machine util %"]) == pytest.approx(rep["machine_util_pct"], abs=0.051)
+    bad = run("compare", LENET, "--array", "4x4", "--vs-array", "8x8", "--machine")
+    assert bad.exit_code == 2
+    assert bad.stderr == ("hwcnn: error: --machine applies to --boards summaries (hwcnn report "
+                          "--machine gives one configuration's figures per layer)\n")
+
+
 def test_drain_rows_is_one_unless_asked() -> None:
     """Two drain rows only on request (they cost 4 DSPs and ~1,090 LUTs per column); KV260's
     32x32 cannot hold them: 32 more requantizers need 1,316 of its 1,248 DSP48E2."""

@@ -5,7 +5,10 @@
   option defaults to the A value).
 * ``hwcnn compare MODEL.yaml [MODEL2.yaml ...] --boards pynq-z2,ultra96-v2,kv260``: one row per
   model and board (board defaults unless ``--array``/``--dataflow``/... are given): latency,
-  frames per second, utilization, DRAM bytes. This is the README's board table.
+  frames per second, utilization, DRAM bytes (memsim's figures), and with ``--machine`` the
+  compiled network's latency, FPS and utilization on the whole machine's cycle model, as
+  ``hwcnn report --board`` gives them, and which model the figure is from. This is the README's
+  board table.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import click
 
 from ...errors import ConfigError
 from ...report import perf
-from ..options import hardware_for_spec, hardware_options, progress_bar
+from ..options import hardware_for_spec, hardware_options, max_memory_option, progress_bar
 from .common import OUTPUT_FILE, OUTPUT_HELP, emit, load_graph, strict_option
 
 FORMATS = ("table", "markdown", "csv")
@@ -77,9 +80,17 @@ def _util(v: float | None) -> str:
               show_default=True)
 @click.option("-o", "--output", type=OUTPUT_FILE,
               help="Write to FILE instead of stdout; " + OUTPUT_HELP)
+@click.option("--machine", is_flag=True,
+              help="--boards: also compile every network and run it on the whole machine's "
+                   "cycle model, as hwcnn report --board does (the model proven equal to the "
+                   "RTL while the run takes seconds, else the instruction-level estimate): "
+                   "columns 'machine ms', 'machine FPS', 'machine util %' and 'machine figure' "
+                   "('RTL model' or 'estimate'; 'not run' with the reason for a network the "
+                   "machine cannot run).")
 @strict_option
+@max_memory_option
 def compare(models: tuple[str, ...], boards: str | None, fmt: str, output: str | None,
-            strict: bool | None, **opts: str | None) -> None:
+            machine: bool, strict: bool | None, max_memory: int, **opts: str | None) -> None:
     """Compare dataflows / array sizes per layer, or models across boards (--boards)."""
     a_opts = {k: v for k, v in opts.items() if not k.startswith("vs_")}
     b_opts = {k[3:]: v for k, v in opts.items() if k.startswith("vs_")}
@@ -87,8 +98,11 @@ def compare(models: tuple[str, ...], boards: str | None, fmt: str, output: str |
         if any(b_opts.values()) or a_opts["board"]:
             raise ConfigError("--boards cannot be combined with --board or --vs-* options")
         emit(_summary(models, [b.strip() for b in boards.split(",") if b.strip()], a_opts, fmt,
-                      strict), output)
+                      strict, max_memory if machine else None), output)
         return
+    if machine:
+        raise ConfigError("--machine applies to --boards summaries (hwcnn report --machine "
+                          "gives one configuration's figures per layer)")
     if len(models) != 1:
         raise ConfigError("per-layer comparison takes one MODEL.yaml (use --boards for several)")
     if not any(b_opts.values()):
@@ -131,11 +145,15 @@ def _side_by_side(model: str, a_opts: dict, b_opts: dict, fmt: str,  # type: ign
 
 
 def _summary(models: Sequence[str], board_ids: Sequence[str], opts: dict,  # type: ignore[type-arg]
-             fmt: str, strict: bool | None) -> str:
+             fmt: str, strict: bool | None, machine_memory: int | None = None) -> str:
+    """One row per model and board; with ``machine_memory`` (the memory budget) also the
+    whole machine's figures (:func:`hwcnn.cli.commands.report.machine_of`)."""
     if not board_ids:
         raise ConfigError("--boards needs at least one board id")
     headers = ["model", "board", "array", "dataflow", "clock MHz", "buffers KiB", "latency ms",
                "FPS", "util %", "stall %", "DRAM MB"]
+    if machine_memory is not None:
+        headers += ["machine ms", "machine FPS", "machine util %", "machine figure"]
     rows = []
     with progress_bar("estimating") as progress:
         for model in models:
@@ -145,11 +163,34 @@ def _summary(models: Sequence[str], board_ids: Sequence[str], opts: dict,  # typ
                 rs = perf.estimate(g, hw, board, progress)
                 t = perf.totals(rs, hw)
                 m = hw.memory
-                rows.append([os.path.splitext(os.path.basename(model))[0], board.id if board else "",
-                             f"{hw.array.rows}x{hw.array.cols}", hw.array.dataflow.value,
-                             f"{hw.clock_mhz:g}", f"{m.act_kib}/{m.weight_kib}/{m.out_kib}",
-                             f"{t.latency_us / 1000:,.2f}", f"{t.fps:,.2f}",
-                             f"{100 * t.utilization:.1f}",
-                             f"{100 * t.stall_cycles / t.total_cycles:.1f}" if t.total_cycles else "",
-                             f"{t.dram_bytes / 1e6:,.2f}"])
+                row = [os.path.splitext(os.path.basename(model))[0], board.id if board else "",
+                       f"{hw.array.rows}x{hw.array.cols}", hw.array.dataflow.value,
+                       f"{hw.clock_mhz:g}", f"{m.act_kib}/{m.weight_kib}/{m.out_kib}",
+                       f"{t.latency_us / 1000:,.2f}", f"{t.fps:,.2f}",
+                       f"{100 * t.utilization:.1f}",
+                       f"{100 * t.stall_cycles / t.total_cycles:.1f}" if t.total_cycles else "",
+                       f"{t.dram_bytes / 1e6:,.2f}"]
+                if machine_memory is not None:
+                    row += _machine_cells(model, g, hw, board, strict, machine_memory, t.macs)
+                rows.append(row)
     return _render(headers, rows, fmt)
+
+
+#: ``machine figure`` of a row by the figure's label (hwcnn.report.machine).
+MACHINE_FIGURE = {"model proven equal to the RTL": "RTL model"}
+
+
+def _machine_cells(model: str, g, hw, board, strict: bool | None,  # type: ignore[no-untyped-def]
+                   max_memory: int, macs: int) -> list[str]:
+    from ...errors import HwcnnError
+    from ...report.machine import ESTIMATED, PROVEN
+    from .report import machine_of
+
+    try:
+        fig = machine_of(model, g, hw, board, strict, max_memory, None, None)
+    except HwcnnError as exc:
+        return ["", "", "", f"not run: {exc}"]
+    assert fig.label in (PROVEN, ESTIMATED)
+    return [f"{fig.latency_us / 1000:,.2f}", f"{1e6 / fig.latency_us:,.2f}",
+            f"{100 * macs / hw.array.pes / fig.cycles:.1f}",
+            MACHINE_FIGURE.get(fig.label, "estimate")]

@@ -115,27 +115,36 @@ def report(model: str, fmt: str, output: str | None, strict: bool | None, plot_f
     emit(render(rep, fmt), output)
 
 
-def _machine(rep, model, g, hw, board, strict, max_memory, bus_bits, max_cycles, macs):  # type: ignore[no-untyped-def]
-    """The whole-machine figures (hwcnn.report.machine) as a column and facts; memsim's
-    cycle columns are labelled as the approximation they are. ``macs``: the array layers'
-    MACs (memsim's utilization counts the same)."""
+def machine_of(model, g, hw, board, strict, max_memory, bus_bits, max_cycles):  # type: ignore[no-untyped-def]
+    """The compiled network's whole-machine figures (:func:`hwcnn.report.machine.machine_figures`)
+    as ``hwcnn report`` takes them: the stepped model while the estimate's active cycles
+    promise seconds (``MAX_ACTIVE``), else the labelled estimate; ``max_cycles`` N: step up
+    to N cycles, 0 always. Shared with ``hwcnn compare --boards --machine``."""
     from ...compiler.backend import compile_network
     from ...compiler.lowering import lower
-    from ...report.machine import MAX_ACTIVE, layer_shares, machine_figures
-    from ...report.tables import Column
+    from ...report.machine import MAX_ACTIVE, machine_figures
     from .quantize import build, quant_defaults
 
     # the program's timing does not depend on the weights' or the calibration's values
     # (tests/test_report_machine.py): float32 random weights, one calibration input
     opts = {**quant_defaults(), "strict": strict, "max_memory": max_memory, "calib_n": 1}
     b = build(model, **opts, hw=hw, graph=g, weight_dtype="float32")  # type: ignore[arg-type]
-    # default: step when the estimate's active cycles promise seconds, not minutes
-    # (MAX_ACTIVE); --machine-max-cycles N: up to N cycles, 0 always
     bound = max_cycles or 1 << 62
     fig = machine_figures(compile_network(lower(b.graph, hw), b.qnet), hw, board,
                           bus_bits=bus_bits, estimate=max_cycles != 0, max_cycles=bound,
                           max_active=MAX_ACTIVE if max_cycles is None else None)
     assert fig is not None             # the estimate, or a run without a cycle bound
+    return fig
+
+
+def _machine(rep, model, g, hw, board, strict, max_memory, bus_bits, max_cycles, macs):  # type: ignore[no-untyped-def]
+    """The whole-machine figures (hwcnn.report.machine) as a column and facts; memsim's
+    cycle columns are labelled as the approximation they are. ``macs``: the array layers'
+    MACs (memsim's utilization counts the same)."""
+    from ...report.machine import layer_shares
+    from ...report.tables import Column
+
+    fig = machine_of(model, g, hw, board, strict, max_memory, bus_bits, max_cycles)
     facts: dict[str, object] = {}
     fmt = lambda v: "" if v is None else f"{v:,}"
     cols = (Column("machine_layer_cycles", "machine cyc", fmt),
