@@ -11,8 +11,10 @@ MODELS = ROOT / "models"
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Tests marked slow first (stable otherwise): with ``-n 2`` they start at once instead of
-    lengthening the tail of the run (the README's board table alone takes minutes)."""
+    """Tests marked slow first (stable otherwise): with ``-n 2 --dist worksteal`` (the
+    Makefile) they start at once and the other worker takes the short tests from their
+    queue, instead of a long one lengthening the tail of the run (the README's board table
+    alone takes minutes)."""
     items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 
