@@ -120,6 +120,15 @@ POINTS: dict[str, dict] = {
 }
 
 
+def depths_record(d: BufferDepths) -> dict[str, int]:
+    """A record's word depths by buffer name."""
+    return {"act": d.act, "weight": d.weight, "out": d.out, "param": d.param, "acc": d.acc}
+
+
+#: The depths of ``hwcnn rtl --rows R --cols C`` (the calibration points of the LUT model).
+DEFAULT_DEPTHS = depths_record(BufferDepths())
+
+
 def configuration(point: dict) -> tuple[HardwareConfig, BufferDepths]:
     """The design a point describes (exactly what `hwcnn rtl` elaborates for it)."""
     if "rows" in point:
@@ -190,8 +199,7 @@ def measure(name: str) -> dict:
         **({"drain_rows": a.drain_rows} if a.drain_rows != 1 else {}),
         **({"axi_bits": point.get("axi_bits", 64)} if point["top"] == "soc" else {}),
         "act_bits": a.act_bits, "weight_bits": a.weight_bits, "acc_bits": a.acc_bits,
-        "depths": {"act": depths.act, "weight": depths.weight, "out": depths.out,
-                   "param": depths.param, "acc": depths.acc},
+        "depths": depths_record(depths),
         "memory": {"act_kib": hw.memory.act_kib, "weight_kib": hw.memory.weight_kib,
                    "out_kib": hw.memory.out_kib, "param_words": hw.memory.param_words,
                    "acc_words": hw.memory.acc_words},
@@ -230,8 +238,7 @@ def fit_lut_models(records: dict[str, dict]) -> dict[str, tuple[float, ...]]:
       the SoC's part alone (its records less the measured engine, 64-bit AXI).
     """
     full = {k: r for k, r in records.items()
-            if k.startswith("xc7-") and r["mode"] == "full" and r["depths"] == {
-                "act": 256, "weight": 256, "out": 256, "param": 16, "acc": 256}}
+            if k.startswith("xc7-") and r["mode"] == "full" and r["depths"] == DEFAULT_DEPTHS}
 
     def key(r: dict) -> tuple[str, int, int, int]:
         return r["dataflow"], r.get("drain_rows", 1), r["rows"], r["cols"]

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from bench.synth_measure import depths_record
 from hwcnn.arch.config import ArrayConfig, Dataflow, HardwareConfig, MemoryConfig, MemoryShape
 from hwcnn.boards import resources as res
 from hwcnn.boards.profiles import board_profile
@@ -63,7 +64,7 @@ YOSYS_EXTRA_BLOCKS = {"icebreaker-engine-map": 2, "ice40-ws1x1-engine": 2,
 CALIBRATION_TOLERANCE = 0.06
 LUT_TOLERANCE = 0.15
 #: The default depths of `hwcnn rtl --rows R --cols C` (hwcnn.hw.params.BufferDepths).
-DEFAULT_DEPTHS = {"act": 256, "weight": 256, "out": 256, "param": 16, "acc": 256}
+DEFAULT_DEPTHS = depths_record(BufferDepths())
 
 
 def measured_usage(rec: dict) -> tuple[object, object]:

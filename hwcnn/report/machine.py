@@ -65,6 +65,14 @@ class MachineFigures:
     def latency_us(self) -> float:
         return self.cycles / self.clock_mhz
 
+    @property
+    def fps(self) -> float:
+        return 1e6 / self.latency_us
+
+    def utilization(self, macs: int, pes: int) -> float:
+        """``macs`` (the array layers' MACs) over the PE slots of the run's cycles."""
+        return macs / pes / self.cycles
+
 
 def layer_shares(layer_cycles: dict[str, int]) -> dict[str, tuple[int, int]]:
     """Per stored layer ``(cycles, done)``: ``done`` its last DRAM write, ``cycles`` the cycles

@@ -176,21 +176,17 @@ def _summary(models: Sequence[str], board_ids: Sequence[str], opts: dict,  # typ
     return _render(headers, rows, fmt)
 
 
-#: ``machine figure`` of a row by the figure's label (hwcnn.report.machine).
-MACHINE_FIGURE = {"model proven equal to the RTL": "RTL model"}
-
-
 def _machine_cells(model: str, g, hw, board, strict: bool | None,  # type: ignore[no-untyped-def]
                    max_memory: int, macs: int) -> list[str]:
+    """``machine ms``, ``machine FPS``, ``machine util %`` and ``machine figure`` of a row."""
     from ...errors import HwcnnError
-    from ...report.machine import ESTIMATED, PROVEN
+    from ...report.machine import PROVEN
     from .report import machine_of
 
     try:
         fig = machine_of(model, g, hw, board, strict, max_memory, None, None)
     except HwcnnError as exc:
         return ["", "", "", f"not run: {exc}"]
-    assert fig.label in (PROVEN, ESTIMATED)
-    return [f"{fig.latency_us / 1000:,.2f}", f"{1e6 / fig.latency_us:,.2f}",
-            f"{100 * macs / hw.array.pes / fig.cycles:.1f}",
-            MACHINE_FIGURE.get(fig.label, "estimate")]
+    return [f"{fig.latency_us / 1000:,.2f}", f"{fig.fps:,.2f}",
+            f"{100 * fig.utilization(macs, hw.array.pes):.1f}",
+            "RTL model" if fig.label == PROVEN else "estimate"]

@@ -156,6 +156,6 @@ def _machine(rep, model, g, hw, board, strict, max_memory, bus_bits, max_cycles,
                                           "machine_bus_bits": fig.bus_bits,
                                           "machine_cycles": fig.cycles,
                                           "machine_latency_ms": round(fig.latency_us / 1000, 3),
-                                          "machine_fps": round(1e6 / fig.latency_us, 2),
+                                          "machine_fps": round(fig.fps, 2),
                                           "machine_util_pct": round(
-                                              100 * macs / hw.array.pes / fig.cycles, 2)})
+                                              100 * fig.utilization(macs, hw.array.pes), 2)})
