@@ -113,7 +113,10 @@ def run(g, hw: HardwareConfig, label: str, name: str, quiet: bool,  # type: igno
     if not quiet:
         print(f"\n== {name} on {label}: {arr.rows}x{arr.cols} {df.value}, buffers "
               f"{hw.memory.act_kib}/{hw.memory.weight_kib}/{hw.memory.out_kib} KiB, "
-              f"{hw.memory.acc_words} acc words, {hw.memory.dram_bytes_per_cycle:.1f} B/cycle")
+              f"{hw.memory.acc_words} acc words, {hw.memory.bytes_per_cycle:.1f} B/cycle"
+              + (f" (the {8 * int(hw.memory.port_bytes_per_cycle)}-bit AXI port; DRAM "
+                 f"{hw.memory.dram_bytes_per_cycle:.1f})"
+                 if hw.memory.bytes_per_cycle < hw.memory.dram_bytes_per_cycle else ""))
         print(f"{'layer':22s} {'M':>6s} {'N':>5s} {'K':>6s} {'util %':>7s} {'bound %':>7s} "
               f"{'of bound':>8s}" + (f" {'machine %':>9s}" if fig else "") + "  tiling")
     conv_ideal = conv_total = 0.0

@@ -96,7 +96,7 @@ def hardware(board: str | Board | None = None, *, array: tuple[int, int] | str |
              dram_gbps: float | None = None,
              buffers_kib: int | tuple[int, int, int] | None = None,
              act_bits: int = 8, weight_bits: int = 8, acc_bits: int = 32,
-             drain_rows: int | None = None) -> HardwareConfig:
+             drain_rows: int | None = None, bus_bits: int | None = None) -> HardwareConfig:
     """A hardware configuration, as ``--board/--array/--dataflow/...`` build it on the CLI.
 
     With a ``board``, unset values take the board's defaults (typical clock, peak DRAM
@@ -104,7 +104,15 @@ def hardware(board: str | Board | None = None, *, array: tuple[int, int] | str |
     result is checked to fit the board. ``array`` is ``(rows, cols)`` or ``"RxC"``;
     ``buffers_kib`` one size for all three buffers or ``(act, weight, out)``; ``drain_rows``
     2: output stationary with two drain rows per cycle (``--drain-rows 2``; default 1).
+    The memory port the tile search and memsim plan with is the complete accelerator's AXI
+    master: the board's ``axi_bits`` or ``bus_bits`` (64, 128 or 256, ``--bus-bits``; without
+    a board none unless given): ``hw.memory.bytes_per_cycle`` is the smaller of the DRAM's
+    bandwidth and that port's bytes per beat.
     """
+    if bus_bits is not None and bus_bits not in (64, 128, 256):
+        from .errors import ConfigError
+
+        raise ConfigError(f"bus_bits must be 64, 128 or 256, not {bus_bits!r}")
     from .cli.options import hardware_from_options
 
     name = board.id if isinstance(board, Board) else board
@@ -116,8 +124,8 @@ def hardware(board: str | Board | None = None, *, array: tuple[int, int] | str |
             else None if buffers_kib is None else str(buffers_kib))
     hw, _ = hardware_from_options(board=name, array=arr, dataflow=flow, clock_mhz=clock_mhz,
                                   dram_gbps=dram_gbps, buffers=bufs, drain_rows=drain_rows,
-                                  act_bits=act_bits,
-                                  weight_bits=weight_bits, acc_bits=acc_bits)
+                                  act_bits=act_bits, weight_bits=weight_bits,
+                                  acc_bits=acc_bits, bus_bits=bus_bits)
     return hw
 
 

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from hwcnn.arch.config import ArrayConfig, Dataflow, HardwareConfig, MemoryConfig
+from hwcnn.arch.soc import load2d_pixel_cycles
 from hwcnn.compiler.packing import choose_pack, pack_a, pack_b
 from hwcnn.graph.shapes import Window
 from hwcnn.numerics.golden_ops import conv_matrix, im2col
@@ -85,3 +86,57 @@ def test_choice_follows_the_fold_counts() -> None:
     assert choose_pack("dw", ws, 112 * 112, 1, 9, 32) == 32
     # groups of N=64 fill two column folds alone: packing two would add zero-block folds
     assert choose_pack("g", ws, 196, 64, 64 * 9, 2) == 1
+
+
+def test_gather_pace_by_hand() -> None:
+    # 3x3 kernel rows of 32 channels (96 bytes) on a 16-byte bus: 95/16 + 1 = 6.9375 beats a
+    # row on average over the byte offsets, 20.8125 a pixel, after the walker's 4 + 3 cycles
+    assert load2d_pixel_cycles(3, 3, 96, 16, 16) == 7 + 3 * (95 / 16 + 1)
+    # 3 channels (9 bytes, 1.5 beats a row): latency-bound, (16 + 4.5 + 3) / 2
+    assert load2d_pixel_cycles(3, 3, 9, 16, 16) == (16 + 4.5 + 3) / 2
+
+
+def test_gather_floor_applies_to_gathered_grouped_convs_in_ws_only() -> None:
+    from hwcnn.cli.options import hardware_from_options
+    from hwcnn.compiler.packing import gather_pixel_cycles
+    from tests.conftest import graph_of
+
+    hw, _ = hardware_from_options(board="kv260")                  # 32x32 WS, 16 B/cycle
+    osw, _ = hardware_from_options(board="kv260", dataflow="os")
+    g = graph_of("name: t\ninput: [96, 14, 14]\nlayers:\n"
+                 "  - {name: dw, kind: conv2d, filters: 96, kernel: 3, padding: 1, groups: 96}\n"
+                 "  - {name: pw, kind: conv2d, filters: 96, kernel: 1, groups: 4}\n"
+                 "  - {name: c, kind: conv2d, filters: 8, kernel: 3}\n")
+    dw, pw, c = (g.nodes[n]["layer"] for n in ("dw", "pw", "c"))
+    # 32 depthwise channels per GEMM: K = 288, rows of 3 x 32 bytes
+    assert gather_pixel_cycles(dw, hw, 288) == load2d_pixel_cycles(3, 3, 96, 16, 16)
+    assert gather_pixel_cycles(pw, hw, 24) == 0      # pointwise: a PIXELS load
+    assert gather_pixel_cycles(c, hw, 864) == 0      # one group: nothing to pack
+    assert gather_pixel_cycles(dw, osw, 288) == 0    # OS: one element a cycle whatever P
+
+
+def test_gather_pace_is_the_machine_s() -> None:
+    # The pace against the stepped model of the whole accelerator (proven equal to the RTL):
+    # a 14x14x96 depthwise 3x3 on the KV260's default (32x32 WS, 128-bit AXI) packs 32
+    # channels per GEMM (the fewest GEMMs: 3 of 196 pixels), and its machine cycles per
+    # gathered pixel are within 15 % of load2d_pixel_cycles (it bounds the layer: the GEMM
+    # computes 9 folds of 196 rows, 1,764 cycles, per 196 pixels gathered)
+    from hwcnn import compiler as LW
+    from hwcnn.boards.profiles import get_board
+    from hwcnn.cli.options import hardware_from_options
+    from hwcnn.compiler.backend import compile_network
+    from hwcnn.report.machine import machine_figures
+    from tests.conftest import graph_of
+    from tests.test_program import setup
+
+    hw, _ = hardware_from_options(board="kv260")
+    g = graph_of("name: t\ninput: [96, 14, 14]\nlayers:\n"
+                 "  - {name: dw, kind: conv2d, filters: 96, kernel: 3, padding: 1, groups: 96}\n")
+    prog = LW.lower(g, hw)
+    (plan,) = [p for p in prog.layers if p.name == "dw"]
+    assert plan.pack == 32
+    q, x = setup(g)
+    fig = machine_figures(compile_network(prog, q, x=x), hw, get_board("kv260"))
+    assert fig is not None and fig.label == "model proven equal to the RTL"
+    pace = fig.layer_cycles["dw"] / (3 * 196)
+    assert pace == pytest.approx(load2d_pixel_cycles(3, 3, 96, 16, 16), rel=0.15)

@@ -29,7 +29,23 @@ from hwcnn.arch.config import Dataflow
 from hwcnn.boards.profiles import get_board
 from hwcnn.machine.socsim import run_program
 from hwcnn.report.machine import APPROXIMATE, ESTIMATED, PROVEN, dram_timing, machine_figures
-from tests.test_program import _compiled
+from tests.test_program import _compiled, _graph, setup
+
+
+def _compiled_as_cli(bus_bits: int):  # type: ignore[no-untyped-def]
+    """tiny_cnn compiled for ``--board arty-a7-100t --array 4x4 --buffers 1 --bus-bits B``:
+    the tile search plans with that bus as the memory port (8 B/cycle at 64 bits, below the
+    Arty's 13.3 B/cycle of DRAM), so the program is the CLI's."""
+    from hwcnn import compiler as LW
+    from hwcnn.cli.options import hardware_from_options
+    from hwcnn.compiler.backend import compile_network
+
+    hw, _ = hardware_from_options(board="arty-a7-100t", array="4x4", buffers="1",
+                                  bus_bits=bus_bits)
+    g = _graph("tiny_cnn")
+    q, x = setup(g)
+    prog = LW.lower(g, hw)
+    return prog, compile_network(prog, q, x=x)
 
 #: (dataflow, done cycle, per-layer RAM write of the last byte) measured on the Verilog
 MEASURED = [(Dataflow.WEIGHT_STATIONARY, 1984, (1401, 1685, 1963))]
@@ -108,8 +124,9 @@ def test_report_machine_option() -> None:
     facts = out
     assert facts["machine"] == "model proven equal to the RTL"
     assert facts["machine_bus_bits"] == 128           # Arty A7-100T's (boards.yaml axi_bits)
-    assert facts["memsim_cycles"] == ("memsim approximation: the tile engine fed at DRAM "
-                                   "bandwidth, not the RTL machine (machine_cycles)")
+    assert facts["memsim_cycles"] == ("memsim approximation: the tile engine fed at the "
+                                   "memory port's bandwidth, not the RTL machine "
+                                   "(machine_cycles)")
     layers = {r["name"]: r for r in out["layers"]}
     done = [layers[n]["machine_done_cycle"] for n in ("pool1", "conv2", "fc")]
     assert done == sorted(done) and done[-1] < facts["machine_cycles"]
@@ -133,8 +150,9 @@ def test_report_machine_option() -> None:
     default = json.loads(CliRunner().invoke(cli, args).stdout)
     assert default == out                             # on with --board
     plain = json.loads(CliRunner().invoke(cli, [*args, "--no-machine"]).stdout)
-    assert plain["memsim_cycles"] == ("memsim approximation: the tile engine fed at DRAM "
-                                   "bandwidth, not the RTL machine (machine_cycles)")
+    assert plain["memsim_cycles"] == ("memsim approximation: the tile engine fed at the "
+                                   "memory port's bandwidth, not the RTL machine "
+                                   "(machine_cycles)")
     assert not [k for k in plain if k.startswith("machine")]
     assert "machine_done_cycle" not in json.dumps(plain)
     # hardware options without a board: memsim alone unless --machine
@@ -177,7 +195,7 @@ def test_report_machine_bus_bits(capsys: pytest.CaptureFixture[str]) -> None:
     r = run_cli([*args, "--bus-bits", "64"], capsys)
     assert r.code == 0, (r.err, r.crash)
     facts = json.loads(r.out)
-    prog, _, _, comp = _compiled("tiny_cnn", Dataflow.WEIGHT_STATIONARY, 4, 4, 1)
+    prog, comp = _compiled_as_cli(64)
     board = get_board("arty-a7-100t")
     direct = run_program(comp, array=prog.hw.array, bus_bytes=8,
                          dram=dram_timing(prog.hw, board), base=0x1000)
@@ -202,7 +220,7 @@ def test_report_machine_max_cycles(capsys: pytest.CaptureFixture[str]) -> None:
 
     args = ["report", "models/tiny_cnn.yaml", "--board", "arty-a7-100t", "--array", "4x4",
             "--buffers", "1", "-f", "json", "--machine", "--bus-bits", "64"]
-    prog, _, _, comp = _compiled("tiny_cnn", Dataflow.WEIGHT_STATIONARY, 4, 4, 1)
+    prog, comp = _compiled_as_cli(64)
     dram = dram_timing(prog.hw, get_board("arty-a7-100t"))
     exact = run_program(comp, array=prog.hw.array, bus_bytes=8, dram=dram, base=0x1000).cycles
     fast = run_program_fast(comp, array=prog.hw.array, bus_bytes=8, dram=dram,

@@ -102,7 +102,12 @@ class MemoryConfig:
     The accelerator has five memories (rtl/README.md section 3): the activation, weight and
     output memories sized in KiB, and the parameter (bias/M0/shift, one word per column fold)
     and accumulator (int32 partial sums) memories sized in words (``C`` lanes each).
-    ``dram_bytes_per_cycle`` is the sustained off-chip bandwidth at the array clock.
+    ``dram_bytes_per_cycle`` is the sustained off-chip (DRAM) bandwidth at the array clock;
+    ``port_bytes_per_cycle`` the accelerator's memory port, when it is narrower than the DRAM
+    can feed: the complete accelerator's AXI4 master moves one data beat of its width per
+    cycle (``Board.default_memory`` sets it from the board's ``axi_bits``; ``None``: the tile
+    engine fed at the DRAM's bandwidth). :attr:`bytes_per_cycle`, the smaller of the two, is
+    what the tile search and the DRAM timeline (memsim) plan with.
     """
 
     act_kib: int = 64
@@ -111,6 +116,7 @@ class MemoryConfig:
     dram_bytes_per_cycle: float = 16.0
     param_words: int = 512
     acc_words: int = 2048
+    port_bytes_per_cycle: float | None = None
 
     def __post_init__(self) -> None:
         _check_int("memory", "act_kib", self.act_kib, 1)
@@ -121,6 +127,18 @@ class MemoryConfig:
         bw = self.dram_bytes_per_cycle
         if isinstance(bw, bool) or not isinstance(bw, (int, float)) or not bw > 0:
             raise ConfigError(f"memory: dram_bytes_per_cycle must be positive, not {bw!r}")
+        port = self.port_bytes_per_cycle
+        if port is not None and (isinstance(port, bool) or not isinstance(port, (int, float))
+                                 or not port > 0):
+            raise ConfigError(f"memory: port_bytes_per_cycle must be positive, not {port!r}")
+
+    @property
+    def bytes_per_cycle(self) -> float:
+        """Off-chip bytes the accelerator moves per cycle: the DRAM's bandwidth, capped by its
+        memory port's (the tile search's and memsim's bandwidth)."""
+        port = self.port_bytes_per_cycle
+        bw = self.dram_bytes_per_cycle
+        return bw if port is None or port >= bw else float(port)
 
 
 #: Parameter word bits per column besides the bias: M0 (31) + shift (6) (rtl/README.md 2).

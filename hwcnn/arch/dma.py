@@ -27,6 +27,9 @@ DIM_BITS = 16
 ROW_BYTES_BITS = 20
 MAX_BURST_BEATS = 256
 PAGE_BYTES = 4096
+#: DRAM read latency in array cycles where no board gives one: a planning value
+#: (:class:`DramTiming`'s default, ``hwcnn.boards.profiles.DEFAULT_DRAM_LATENCY``).
+DEFAULT_LATENCY = 16
 #: Smallest DRAM latency the simulation shim can honour in front of cocotbext-axi's AxiRam.
 MIN_LATENCY = 4
 
@@ -222,7 +225,7 @@ class DramTiming:
     writes (each of the R and W channels at most one bus beat per cycle:
     :meth:`shared_slot`, :func:`slot_next`)."""
 
-    latency: int = 16
+    latency: int = DEFAULT_LATENCY
     bytes_per_cycle: Fraction = Fraction(16)
 
     def __post_init__(self) -> None:
@@ -249,7 +252,8 @@ class DramTiming:
         return tau.numerator, tau.denominator
 
     @classmethod
-    def from_board(cls, dram_gbps: float, clock_mhz: float, latency: int = 16) -> DramTiming:
+    def from_board(cls, dram_gbps: float, clock_mhz: float, latency: int = DEFAULT_LATENCY
+                   ) -> DramTiming:
         """Bandwidth of a board's DRAM at the array clock (bytes per cycle, as an exact
         fraction of the decimal figures)."""
         bw = Fraction(str(dram_gbps)) * 1000 / Fraction(str(clock_mhz))

@@ -31,6 +31,20 @@ LOAD_OUTSTANDING = 2
 IM2COL_PHASES = (25, 21, 14)
 
 
+def load2d_pixel_cycles(kh: int, kw: int, row_bytes: int, bus_bytes: int,
+                        latency: int) -> float:
+    """The pace of a LOAD2D of whole kernel positions in weight stationary, in cycles per
+    output pixel (an estimate for planning, rtl/README.md 10.2): one rectangle descriptor per
+    pixel of ``kh`` DMA rows of ``row_bytes``, which take ``(row_bytes - 1) / B + 1`` bus beats
+    each on average over the byte offsets; the descriptor walker's NEXT, PIX, SCAN, RECT
+    (``4 + max(kh, kw)`` cycles, ``hw/soc/im2col.py``, pinned by tests/test_soc_load.py)
+    then the beats, or, with two of the unit's transfers in flight
+    (:data:`LOAD_OUTSTANDING`), about ``(latency + beats + 3) / 2`` when the beats are few.
+    (Output stationary gathers one element per cycle, :func:`im2col_run_max`.)"""
+    beats = kh * ((row_bytes - 1) / bus_bytes + 1)
+    return max(4 + max(kh, kw) + beats, (latency + beats + 3) / LOAD_OUTSTANDING)
+
+
 def im2col_run_max(rows: int, bus_bytes: int, elem_bytes: int, output_stationary: bool) -> int:
     """In-bounds elements the LOAD2D element walker takes from the byte aligner in one cycle
     at most: 1 in output stationary; in weight stationary ``min(R, B div eb)`` (at least 1),

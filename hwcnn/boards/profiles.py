@@ -32,13 +32,13 @@ from importlib import resources
 import yaml
 
 from ..arch.config import ArrayConfig, HardwareConfig, MemoryConfig, MemoryShape
-from ..arch.dma import DramTiming
+from ..arch.dma import DEFAULT_LATENCY, DramTiming
 from ..errors import ConfigError
 from . import resources as res
 
 #: DRAM read latency of :meth:`Board.dram_timing` in array cycles: a planning value, not a
 #: measurement (no board in boards.yaml publishes one).
-DEFAULT_DRAM_LATENCY = 16
+DEFAULT_DRAM_LATENCY = DEFAULT_LATENCY
 #: The AXI4 data widths the complete accelerator's master supports
 #: (:class:`hwcnn.hw.soc.ports.SocParams` ``data_width``), the values of boards.yaml's ``axi_bits``.
 AXI_WIDTHS = (64, 128, 256)
@@ -271,14 +271,18 @@ class Board:
                               f"(of {int(self.luts.value):,})")
         return best
 
-    def default_memory(self, array: ArrayConfig, dram_bytes_per_cycle: float) -> MemoryConfig:
+    def default_memory(self, array: ArrayConfig, dram_bytes_per_cycle: float,
+                       bus_bits: int | None = None) -> MemoryConfig:
         """Default memories for ``array`` that fit this board (:meth:`check_fit`, the complete
         accelerator: the output memory twice) within 7/8 of its block RAM (the rest covers
         Yosys's not always cheapest arrangement of deep memories, measured up to 2 blocks):
         parameter words one block deep (:func:`_one_block_deep`), 2,048 accumulator words
         (halved while they would take more than a quarter of the block RAM), and the act,
         weight and out memories in the proportion 1/4, 1/2, 1/4 of the on-chip RAM, scaled
-        down (binary search on the scale) until everything fits."""
+        down (binary search on the scale) until everything fits. The memory port is the
+        complete accelerator's AXI master, ``bus_bits`` wide (default: the board's
+        ``axi_bits``): ``port_bytes_per_cycle`` = its bytes, one beat per cycle."""
+        port = axi_width_of(self, bus_bits) // 8
         fam = self.ram
         budget = self.ram_blocks * 7 / 8
         param = _one_block_deep(fam)
@@ -293,7 +297,8 @@ class Board:
             return MemoryConfig(act_kib=max(int(usable * scale / 4), 1),
                                 weight_kib=max(int(usable * scale / 2), 1),
                                 out_kib=max(int(usable * scale / 4), 1), param_words=param,
-                                acc_words=acc, dram_bytes_per_cycle=dram_bytes_per_cycle)
+                                acc_words=acc, dram_bytes_per_cycle=dram_bytes_per_cycle,
+                                port_bytes_per_cycle=float(port))
 
         def fits(mem: MemoryConfig) -> bool:
             use = self.usage(HardwareConfig(array=array, memory=mem))

@@ -5,7 +5,8 @@ to a command, :func:`hardware_from_options` turns their values into a
 :class:`~hwcnn.arch.config.HardwareConfig` (plus the :class:`~hwcnn.boards.Board`, if any) and
 raises a one-line :class:`~hwcnn.errors.ConfigError` for anything invalid.
 
-Defaults: with ``--board``, the board's typical clock and DRAM bandwidth, the largest
+Defaults: with ``--board``, the board's typical clock and DRAM bandwidth (the tile search and
+memsim capped at its AXI port's, ``axi_bits``), the largest
 power-of-two square array its multipliers allow and the board's default buffer split; without
 one, a 16x16 array, 100 MHz, the :class:`~hwcnn.arch.config.MemoryConfig` defaults.
 """
@@ -76,7 +77,10 @@ def hardware_options(prefix: str = "", label: str = "") -> Callable[[Any], Any]:
                               + default(" (default: the board's typical clock, or 100).")),
             click.option(f"--{p}dram-gbps", f"{u}dram_gbps", metavar="GB/S",
                          help=f"Off-chip bandwidth{what} in GB/s"
-                              + default(" (default: the board's peak, or 1.6 GB/s at 100 MHz).")),
+                              + default(" (default: the board's peak, or 1.6 GB/s at 100 MHz); "
+                                        "with --board the tile search and the DRAM timeline "
+                                        "take at most the accelerator's AXI port (axi_bits/8 "
+                                        "bytes per cycle, port_bytes_per_cycle).")),
             click.option(f"--{p}buffers", f"{u}buffers", metavar="KIB",
                          help=f"On-chip buffers{what} in KiB: one number for all three, or "
                               "ACT,WEIGHT,OUT" + default(" (default: the board's split, or 64).")),
@@ -165,8 +169,14 @@ def hardware_from_options(board: str | None = None, array: str | None = None,
                           dram_gbps: str | float | None = None, buffers: str | None = None,
                           drain_rows: str | int | None = None, *,
                           act_bits: int = 8, weight_bits: int = 8, acc_bits: int = 32,
-                          option_prefix: str = "") -> tuple[HardwareConfig, Board | None]:
+                          option_prefix: str = "", bus_bits: int | None = None
+                          ) -> tuple[HardwareConfig, Board | None]:
     """Build (and, with a board, fit-check) a hardware configuration from option values.
+
+    The memory port (``MemoryConfig.port_bytes_per_cycle``, what the tile search and memsim
+    plan with when it is below the DRAM's bandwidth) is the complete accelerator's AXI
+    master: on a board its ``axi_bits`` or ``bus_bits`` (``--bus-bits``); without a board
+    ``bus_bits`` if given, else none (the tile engine fed at the DRAM's bandwidth).
 
     Errors name the options as ``--{option_prefix}array`` etc. (``vs-`` for configuration B).
     """
@@ -194,8 +204,9 @@ def hardware_from_options(board: str | None = None, array: str | None = None,
     if drain_rows is not None:
         arr = replace(arr, drain_rows=parse_drain_rows(drain_rows, flow, rows, cols, o))
     # A board's defaults fit it by the resource model (parameter/accumulator words included).
-    base = (brd.default_memory(arr, bpc) if brd is not None
-            else MemoryConfig(dram_bytes_per_cycle=bpc))
+    base = (brd.default_memory(arr, bpc, bus_bits) if brd is not None
+            else MemoryConfig(dram_bytes_per_cycle=bpc,
+                              port_bytes_per_cycle=None if bus_bits is None else bus_bits / 8))
     if buffers is not None:
         act, wgt, out = parse_buffers(buffers, f"{o}buffers")
         base = replace(base, act_kib=act, weight_kib=wgt, out_kib=out)

@@ -316,7 +316,7 @@ def choose_gemm(name: str, arr: ArrayConfig, hw: HardwareConfig, m: int, n: int,
     """The tiling of ``groups`` GEMMs ``M x N x K`` with the lowest score (module docstring);
     ConfigError if not even the smallest tile fits the buffers."""
     caps = _caps(hw)
-    sc = _Scorer(arr, hw.memory.dram_bytes_per_cycle, m, n, k)
+    sc = _Scorer(arr, hw.memory.bytes_per_cycle, m, n, k)
     best: _GemmChoice | None = None
     for double, nt, kc, mt in _candidates(arr, caps, m, n, k):
         if kc:

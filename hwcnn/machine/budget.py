@@ -180,7 +180,7 @@ def _tiles(g: nx.DiGraph, hw: HardwareConfig) -> tuple[int, str, int]:
         match layer:
             case L.Conv() | L.Dense():
                 gd = node["gemm"]
-                p, ch = pack_and_tiling(name, hw, gd.m, gd.n, gd.k, gd.groups)
+                p, ch = pack_and_tiling(name, hw, gd.m, gd.n, gd.k, gd.groups, layer)
                 gn, gk, gg = p * gd.n, p * gd.k, gd.groups // p
                 n = (gg * -(-gd.m // ch.mt) * -(-gn // ch.nt)
                      * (-(-gk // ch.kc) if ch.kc else 1))

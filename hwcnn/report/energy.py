@@ -161,7 +161,8 @@ def layer_energy(g: nx.DiGraph, rows: tuple[LayerPerf, ...], hw: HardwareConfig,
         if gd is not None:
             # the GEMMs the array runs (groups packed per GEMM: hwcnn.compiler.packing); it
             # multiplies the zero blocks of a packed B too, counted as MACs (no zero gating)
-            _, gn, gk, gg = packed_dims(row.name, hw, gd.m, gd.n, gd.k, gd.groups)
+            _, gn, gk, gg = packed_dims(row.name, hw, gd.m, gd.n, gd.k, gd.groups,
+                                        g.nodes[row.name]["layer"])
             sa, sw, so = sram_traffic(gd.m, gn, gk, gg, hw)
             sram = sa * e_act + sw * e_w + so * e_out
             macs = gg * gd.m * gn * gk

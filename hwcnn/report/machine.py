@@ -33,8 +33,8 @@ ESTIMATED = "instruction-level estimate (within 3 % of the RTL model on the test
 #: The label of memsim's figures (no RTL implements its double-buffered DRAM model; it assumes
 #: loads at the DRAM's bandwidth, which the load unit's im2col gather (one element per cycle in
 #: OS, up to a word in WS) and the per-pixel DMA rows do not reach: bench/bench_machine.py).
-APPROXIMATE = ("memsim approximation: the tile engine fed at DRAM bandwidth, not the RTL "
-               "machine (machine_cycles)")
+APPROXIMATE = ("memsim approximation: the tile engine fed at the memory port's bandwidth, "
+               "not the RTL machine (machine_cycles)")
 #: Default bound of a stepped run (about 25-45 s of Python at 250k-500k cycles/s,
 #: bench/bench_stepped.py and bench_socsim.py; 5 M when it ran at 120k-160k cycles/s).
 MAX_CYCLES = 12_000_000

@@ -183,7 +183,7 @@ def estimate_program(g: nx.DiGraph, hw: HardwareConfig, board: Board | None = No
         board.check_fit(hw)
     program = lower(g, hw, progress)
     comp, rd, wr, dbl = program.arrays()
-    bw = hw.memory.dram_bytes_per_cycle
+    bw = hw.memory.bytes_per_cycle
     bar = barriers(g, program)
     timeline = memsim.simulate(comp, rd, wr, bw, double_buffered=dbl, barrier=bar,
                                barrier_read=barrier_reads(program, rd))
@@ -228,6 +228,8 @@ def facts(hw: HardwareConfig, board: Board | None) -> dict[str, Any]:
         **({"drain_rows": a.drain_rows} if a.drain_rows != 1 else {}),
         "clock_mhz": hw.clock_mhz,
         "dram_bytes_per_cycle": round(m.dram_bytes_per_cycle, 4),
+        **({"port_bytes_per_cycle": round(m.port_bytes_per_cycle, 4)}
+           if m.port_bytes_per_cycle is not None else {}),
         "buffers_kib": {"act": m.act_kib, "weight": m.weight_kib, "out": m.out_kib},
         "memory_words": {"param": m.param_words, "acc": m.acc_words},
     }

@@ -160,4 +160,4 @@ def plot_estimate(path: str | os.PathLike[str], rows: Sequence[LayerPerf], hw: H
     where = f" on {board.id}" if board else ""
     title = f"{model}{where}, {a.rows}x{a.cols} {a.dataflow.value.upper()} @ {hw.clock_mhz:g} MHz"
     write_plot(path, rows, totals(tuple(rows), hw), title=title, peak_ops_per_cycle=2.0 * a.pes,
-               bytes_per_cycle=hw.memory.dram_bytes_per_cycle)
+               bytes_per_cycle=hw.memory.bytes_per_cycle)

@@ -35,8 +35,9 @@ from .common import OUTPUT_FILE, OUTPUT_HELP, emit, load_graph, model_argument, 
                    "budget) then gets the reason as 'machine: not run: ...' and memsim's "
                    "figures; with --machine it is an error]")
 @click.option("--bus-bits", type=click.Choice(["64", "128", "256"]), default=None,
-              help="--machine: the accelerator's AXI data width [default: the board's "
-                   "(boards.yaml axi_bits) with --board, else 64].")
+              help="--machine: the accelerator's AXI data width, also the memory port the "
+                   "tile search and memsim plan with (port_bytes_per_cycle = bits/8) "
+                   "[default: the board's (boards.yaml axi_bits) with --board, else 64].")
 @click.option("--machine-max-cycles", "max_cycles", type=click.IntRange(min=0), default=None,
               metavar="N",
               help="The machine model: step it up to N cycles, beyond that the estimate; 0: "
@@ -83,7 +84,8 @@ def report(model: str, fmt: str, output: str | None, strict: bool | None, plot_f
         from ...report import perf
         from ..options import hardware_for_spec, progress_bar
 
-        hw, board = hardware_for_spec(g, **hw_opts)
+        hw, board = hardware_for_spec(g, **hw_opts,
+                                      bus_bits=None if bus_bits is None else int(bus_bits))
         # the tile records grow with the tile count (a tiny array): refused before lowering
         enforce_report(report_estimate(g, hw), max_memory, model)
         with progress_bar("estimating") as progress:
@@ -110,7 +112,7 @@ def report(model: str, fmt: str, output: str | None, strict: bool | None, plot_f
             where = f" on {board.id}" if board else ""
             write_plot(plot_file, rows, tot,
                        title=f"{g.graph['spec'].name}{where}, {a.rows}x{a.cols} {a.dataflow.value.upper()}",
-                       peak_ops_per_cycle=2.0 * a.pes, bytes_per_cycle=hw.memory.dram_bytes_per_cycle)
+                       peak_ops_per_cycle=2.0 * a.pes, bytes_per_cycle=hw.memory.bytes_per_cycle)
             wrote(plot_file)
     emit(render(rep, fmt), output)
 
