@@ -218,7 +218,7 @@ def machine_figures(comp: Compiled, hw: HardwareConfig, board: str | Board | Non
     (``hwcnn report --machine``): ``.cycles`` start to done, ``.layer_cycles`` per stored
     layer the cycle of its last DRAM write, ``.busy`` the fetch / load / compute / store
     busy counters, ``.latency_us``. The DRAM is the board's (latency, bandwidth at
-    ``hw``'s clock; without a board ``hw``'s bandwidth), the AXI bus the board's width
+    ``hw``'s clock; without a board, or when ``hw`` sets another bandwidth, ``hw``'s), the AXI bus the board's width
     (boards.yaml ``axi_bits``, 64 bits without a board) or ``bus_bits``. ``.label`` says
     which model: the stepped model proven equal to the RTL while the instruction-level
     estimate counts at most :data:`hwcnn.report.machine.MAX_ACTIVE` cycles with the load or

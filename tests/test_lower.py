@@ -473,11 +473,14 @@ def test_search_score_follows_the_dram_model() -> None:
     # the two agree within 10 %, over the network within 2 % (layer boundaries, where one
     # layer's first load overlaps the previous layer's last tile, make the difference).
     # Fed at the Ultra96-V2's DRAM bandwidth (56.7 B/cycle) and at its 128-bit AXI port
-    # (16 B/cycle, the board default), where the layer boundaries weigh more (ResNet-50's
-    # layer1_0/conv1 waits 11 % for its input).
+    # (16 B/cycle, the board default, with the load unit's im2col floors), where the layer
+    # boundaries weigh more: a layer's first gather waits for the previous layer's stores, and
+    # the score has no pipeline ends (ResNet-50's layer1_0/conv1 waits 11 % for its input in
+    # WS, its 14x14 1x1 convs 15 % in OS, where every A element is gathered one per cycle).
     from dataclasses import replace
 
     from hwcnn.cli.options import hardware_from_options
+    from hwcnn.compiler.gather import gather_of
     from hwcnn.report import perf
 
     for model in ("vgg16", "resnet50"):
@@ -487,14 +490,15 @@ def test_search_score_follows_the_dram_model() -> None:
             dram = replace(port, memory=replace(port.memory, port_bytes_per_cycle=None))
             assert (dram.memory.bytes_per_cycle, port.memory.bytes_per_cycle) == (
                 pytest.approx(170 / 3), 16.0)
-            for h, rel in ((dram, 0.10), (port, 0.12)):
+            for h, rel, tot in ((dram, 0.10, 0.02), (port, 0.16, 0.04)):
                 score = sim = 0.0
                 for r in perf.estimate(g, h):
                     gd = g.nodes[r.name].get("gemm")
                     if r.unit != LW.Unit.ARRAY or gd is None:
                         continue
-                    ch = LW.choose_gemm(r.name, h.array, h, gd.m, gd.n, gd.k, gd.groups)
+                    ch = LW.choose_gemm(r.name, h.array, h, gd.m, gd.n, gd.k, gd.groups,
+                                        gather_of(g.nodes[r.name], h))
                     assert ch.cost == pytest.approx(r.total_cycles, rel=rel), (model, df, r.name)
                     score += ch.cost
                     sim += r.total_cycles
-                assert score == pytest.approx(sim, rel=0.02), (model, df)
+                assert score == pytest.approx(sim, rel=tot), (model, df)

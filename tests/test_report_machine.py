@@ -32,7 +32,7 @@ from hwcnn.report.machine import APPROXIMATE, ESTIMATED, PROVEN, dram_timing, ma
 from tests.test_program import _compiled, _graph, setup
 
 
-def _compiled_as_cli(bus_bits: int):  # type: ignore[no-untyped-def]
+def _compiled_as_cli(bus_bits: int, dram_gbps: float | None = None):  # type: ignore[no-untyped-def]
     """tiny_cnn compiled for ``--board arty-a7-100t --array 4x4 --buffers 1 --bus-bits B``:
     the tile search plans with that bus as the memory port (8 B/cycle at 64 bits, below the
     Arty's 13.3 B/cycle of DRAM), so the program is the CLI's."""
@@ -41,7 +41,7 @@ def _compiled_as_cli(bus_bits: int):  # type: ignore[no-untyped-def]
     from hwcnn.compiler.backend import compile_network
 
     hw, _ = hardware_from_options(board="arty-a7-100t", array="4x4", buffers="1",
-                                  bus_bits=bus_bits)
+                                  bus_bits=bus_bits, dram_gbps=dram_gbps)
     g = _graph("tiny_cnn")
     q, x = setup(g)
     prog = LW.lower(g, hw)
@@ -106,6 +106,29 @@ def test_dram_timing_without_a_board_is_the_configured_bandwidth() -> None:
     assert slow is not None and slow.cycles > MEASURED[0][1]
 
 
+def test_dram_gbps_over_a_board_is_the_machine_s_dram(capsys: pytest.CaptureFixture[str]
+                                                      ) -> None:
+    """``--board B --dram-gbps X``: memsim plans with X and the machine runs on that DRAM
+    (with the planning latency), not on the board's: tiny_cnn on the Arty A7-100T (13.3
+    B/cycle) at 0.4 GB/s (4 B/cycle at 100 MHz) takes the stepped model's cycles on that
+    DRAM, more than on the board's."""
+    import json
+    from fractions import Fraction
+
+    from hwcnn.arch.dma import DramTiming
+    from tests.cli_run import run_cli
+
+    args = ["report", "models/tiny_cnn.yaml", "--board", "arty-a7-100t", "--array", "4x4",
+            "--buffers", "1", "-f", "json", "--machine", "--bus-bits", "64"]
+    slow = json.loads(run_cli([*args, "--dram-gbps", "0.4"], capsys).out)
+    fast = json.loads(run_cli(args, capsys).out)
+    prog, comp = _compiled_as_cli(64, dram_gbps=0.4)
+    direct = run_program(comp, array=prog.hw.array, bus_bytes=8,
+                         dram=DramTiming(latency=16, bytes_per_cycle=Fraction(4)), base=0x1000)
+    assert slow["dram_bytes_per_cycle"] == 4.0 and slow["machine_cycles"] == direct.cycles
+    assert slow["machine_cycles"] > fast["machine_cycles"]
+
+
 def test_report_machine_option() -> None:
     """``hwcnn report --board B`` runs the machine model by default (``--machine`` says so
     explicitly): the stepped model's total and per-layer figures with their label, memsim's
@@ -138,8 +161,11 @@ def test_report_machine_option() -> None:
     assert shares == [done[0], done[1] - done[0], done[2] - done[1]]
     assert layers["conv1"]["machine_layer_cycles"] is None
     assert out["totals"]["total"]["machine_layer_cycles"] == facts["machine_cycles"]
-    # memsim ignores fetch, the DMA set-up and one-word-per-cycle loads: far below the RTL
-    assert facts["machine_cycles"] > 3 * out["totals"]["total"]["total_cycles"]
+    # memsim ignores fetch, the DMA set-up and the per-pixel store rows: below the RTL; its
+    # loads last at least the load unit's im2col pace (hwcnn.compiler.gather), so not far
+    # (without that floor the machine took 3.2x memsim's cycles here)
+    memsim_total = out["totals"]["total"]["total_cycles"]
+    assert memsim_total < facts["machine_cycles"] < 1.5 * memsim_total
     assert facts["machine_latency_ms"] == round(facts["machine_cycles"] / 100 / 1000, 3)
     assert facts["machine_fps"] == round(100e6 / facts["machine_cycles"], 2)
     # the array's utilization on the machine: the GEMM layers' MACs (conv1 8x8x4 outputs x 9

@@ -78,9 +78,10 @@ def hardware_options(prefix: str = "", label: str = "") -> Callable[[Any], Any]:
             click.option(f"--{p}dram-gbps", f"{u}dram_gbps", metavar="GB/S",
                          help=f"Off-chip bandwidth{what} in GB/s"
                               + default(" (default: the board's peak, or 1.6 GB/s at 100 MHz); "
-                                        "with --board the tile search and the DRAM timeline "
-                                        "take at most the accelerator's AXI port (axi_bits/8 "
-                                        "bytes per cycle, port_bytes_per_cycle).")),
+                                        "the machine model's DRAM; with --board the tile "
+                                        "search and the DRAM timeline take at most the "
+                                        "accelerator's AXI port (axi_bits/8 bytes per cycle, "
+                                        "port_bytes_per_cycle).")),
             click.option(f"--{p}buffers", f"{u}buffers", metavar="KIB",
                          help=f"On-chip buffers{what} in KiB: one number for all three, or "
                               "ACT,WEIGHT,OUT" + default(" (default: the board's split, or 64).")),

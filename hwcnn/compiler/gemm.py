@@ -20,30 +20,32 @@ from ..arch.config import PARAM_EXTRA_BITS, HardwareConfig
 from ..errors import ConfigError
 from ..frontend import layers as L
 from ..numerics import fixedpoint as fp
+from .gather import Gather
 from .packing import pack_and_tiling
 from .plan import GemmTile, LayerPlan, Unit, _cdiv
 from .search import _GemmChoice, footprint, occupancy
 
 
 def plan_gemm(name: str, layer: L.Layer, hw: HardwareConfig, m: int, n: int, k: int, groups: int,
-              note: str = "") -> LayerPlan:
+              note: str = "", gather: Gather | None = None) -> LayerPlan:
     """Tile ``groups`` GEMMs of ``C[m x n] = A[m x k] @ B[k x n]`` onto the array, ``P``
     groups per GEMM when packing them is faster (:mod:`hwcnn.compiler.packing`; the plan's
     tiles then address the packed GEMMs: ``groups/P`` of ``m x P*n x P*k``, and its ``macs``
-    stay the layer's own)."""
+    stay the layer's own). With a ``gather`` (:mod:`hwcnn.compiler.gather`) every tile that
+    loads an A slice carries the load unit's floor for it (``load_min``)."""
     arr = hw.array
     need = fp.acc_bits_for(arr.act_bits, arr.weight_bits, k)
     if need > arr.acc_bits:
         raise ConfigError(f"layer {name!r}: K={k} needs {need}-bit accumulators, the array has "
                           f"{arr.acc_bits}")
     macs = groups * m * n * k
-    pack, ch = pack_and_tiling(name, hw, m, n, k, groups, layer)
+    pack, ch = pack_and_tiling(name, hw, m, n, k, groups, layer, gather)
     n, k, groups = pack * n, pack * k, groups // pack
     if pack > 1:
         note = (note + "; " if note else "") + (f"{pack} groups per GEMM (block-diagonal "
                                                 "weights)")
     if ch.kc:
-        return _plan_split(name, layer, hw, m, n, k, groups, ch, note, macs, pack)
+        return _plan_split(name, layer, hw, m, n, k, groups, ch, note, macs, pack, gather)
     tm, tn = _cdiv(m, ch.mt), _cdiv(n, ch.nt)
     # Tile grid of one group in loop order; index arrays of (mi, ni).
     if ch.m_inner:
@@ -60,6 +62,10 @@ def plan_gemm(name: str, layer: L.Layer, hw: HardwareConfig, m: int, n: int, k: 
     new_b = first | (ni != np.roll(ni, 1))
     read = np.where(new_a, a_sl, 0) + np.where(new_b, b_sl, 0)
     write = (rows * cols * arr.act_bits + 7) // 8
+    gmin = np.zeros(len(rows), dtype=np.int64)
+    if gather is not None:
+        gmin = np.where(new_a, _per_shape(rows, cols, lambda r_, c_: gather.tile_cycles(
+            r_, k, pack)), 0)
     occ = _per_shape(rows, cols, lambda r_, c_: occupancy(arr, r_, c_, k, False))
     reps = groups
 
@@ -84,7 +90,7 @@ def plan_gemm(name: str, layer: L.Layer, hw: HardwareConfig, m: int, n: int, k: 
         macs=macs, cycles=np.tile(cyc, reps), dram_read=np.tile(read, reps),
         dram_write=np.tile(write, reps), occupancy=np.tile(occ, reps),
         double_buffered=np.full(reps * tm * tn, ch.double), make_tiles=tiles,
-        first_input_read=int(a_sl[0]), pack=pack)
+        first_input_read=int(a_sl[0]), pack=pack, load_min=np.tile(gmin, reps))
 
 
 def _distinct(*cols: np.ndarray) -> list[tuple[int, ...]]:
@@ -112,7 +118,8 @@ def _per_shape(rows: np.ndarray, cols: np.ndarray, fn: Callable[[int, int], int]
 
 
 def _plan_split(name: str, layer: L.Layer, hw: HardwareConfig, m: int, n: int, k: int,
-                groups: int, ch: _GemmChoice, note: str, macs: int, pack: int) -> LayerPlan:
+                groups: int, ch: _GemmChoice, note: str, macs: int, pack: int,
+                gather: Gather | None = None) -> LayerPlan:
     """K-split tiling: for every ``mt x nt`` output tile (n-inner), a chain of K chunks."""
     arr = hw.array
     tm, tn, tk = _cdiv(m, ch.mt), _cdiv(n, ch.nt), _cdiv(k, ch.kc)
@@ -134,6 +141,11 @@ def _plan_split(name: str, layer: L.Layer, hw: HardwareConfig, m: int, n: int, k
     read = ((rows * ks * arr.act_bits + 7) // 8 + (ks * cols * arr.weight_bits + 7) // 8
             + np.where(first, (cols * pbits + 7) // 8, 0))
     write = np.where(last, (rows * cols * arr.act_bits + 7) // 8, 0)
+    gmin = np.zeros(len(rows), dtype=np.int64)
+    if gather is not None:                    # every chunk gathers its A slice
+        for r_, c_, k_ in shapes:
+            sel = (rows == r_) & (cols == c_) & (ks == k_)
+            gmin[sel] = gather.tile_cycles(r_, k_, pack)
     reps = groups
 
     def tiles() -> Iterator[GemmTile]:
@@ -158,4 +170,5 @@ def _plan_split(name: str, layer: L.Layer, hw: HardwareConfig, m: int, n: int, k
         macs=macs, cycles=np.tile(cyc, reps), dram_read=np.tile(read, reps),
         dram_write=np.tile(write, reps), occupancy=np.tile(occ, reps),
         double_buffered=np.full(reps * len(rows), ch.double), make_tiles=tiles,
-        first_input_read=int(rows[0] * ks[0] * arr.act_bits + 7) // 8, pack=pack)
+        first_input_read=int(rows[0] * ks[0] * arr.act_bits + 7) // 8, pack=pack,
+        load_min=np.tile(gmin, reps))

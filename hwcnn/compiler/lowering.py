@@ -54,6 +54,7 @@ from ..arch.config import HardwareConfig
 from ..arch.vector import VECTOR_AVG_MAX_TAPS
 from ..frontend import layers as L
 from ..graph.build import ordered_nodes
+from .gather import gather_of
 from .gemm import plan_gemm
 from .plan import LayerPlan, Program, Tile, Unit
 from .pool import PoolGeom, plan_pool, pool_geoms
@@ -148,7 +149,8 @@ def lower(g: nx.DiGraph, hw: HardwareConfig,
             case L.BatchNorm():
                 x = attrs["out_shape"]
                 plan = plan_gemm(name, layer, hw, m=math.prod(x.spatial), n=1, k=1,
-                                 groups=x.channels, note="batchnorm as depthwise 1x1")
+                                 groups=x.channels, note="batchnorm as depthwise 1x1",
+                                 gather=gather_of(attrs, hw))
                 runs.add(name)
             case L.Activation():
                 x = attrs["out_shape"]
@@ -160,9 +162,14 @@ def lower(g: nx.DiGraph, hw: HardwareConfig,
                 runs.add(name)
             case L.Conv() | L.Dense():
                 gd = attrs["gemm"]
-                key: tuple[object, ...] = ("gemm", gd.m, gd.n, gd.k, gd.groups)
+                gat = gather_of(attrs, hw)
+                # the packing and the gather depend on the window, not only the GEMM
+                key: tuple[object, ...] = ("gemm", gd.m, gd.n, gd.k, gd.groups, gat,
+                                           getattr(layer, "kernel", None),
+                                           getattr(layer, "stride", None),
+                                           str(getattr(layer, "padding", None)))
                 plan = _reuse(cache, key, name, layer) or plan_gemm(
-                    name, layer, hw, gd.m, gd.n, gd.k, gd.groups)
+                    name, layer, hw, gd.m, gd.n, gd.k, gd.groups, gather=gat)
                 cache.setdefault(key, plan)
                 act[name] = getattr(layer, "activation", None) is not None
                 runs.add(name)
@@ -213,4 +220,5 @@ def _reuse(cache: dict[tuple[object, ...], LayerPlan], key: tuple[object, ...], 
     return LayerPlan(name=name, layer=layer, unit=old.unit, note=old.note, macs=old.macs,
                      cycles=old.cycles, dram_read=old.dram_read, dram_write=old.dram_write,
                      occupancy=old.occupancy, double_buffered=old.double_buffered,
-                     make_tiles=tiles, first_input_read=old.first_input_read, pack=old.pack)
+                     make_tiles=tiles, first_input_read=old.first_input_read, pack=old.pack,
+                     load_min=old.load_min)

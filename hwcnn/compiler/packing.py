@@ -32,6 +32,7 @@ from ..arch.soc import load2d_pixel_cycles
 from ..errors import ConfigError
 from ..frontend import layers as L
 from ..numerics import fixedpoint as fp
+from .gather import Gather
 from .plan import _cdiv
 from .search import _GemmChoice, choose_gemm
 
@@ -43,9 +44,9 @@ def _tiles(ch: _GemmChoice, m: int, n: int, k: int, groups: int) -> int:
 
 
 def choose_pack(name: str, hw: HardwareConfig, m: int, n: int, k: int, groups: int,
-                layer: L.Layer | None = None) -> int:
+                layer: L.Layer | None = None, gather: Gather | None = None) -> int:
     """Groups per GEMM (:func:`pack_and_tiling`)."""
-    return pack_and_tiling(name, hw, m, n, k, groups, layer)[0]
+    return pack_and_tiling(name, hw, m, n, k, groups, layer, gather)[0]
 
 
 def gather_pixel_cycles(layer: L.Layer | None, hw: HardwareConfig, k: int) -> float:
@@ -75,7 +76,8 @@ def gather_pixel_cycles(layer: L.Layer | None, hw: HardwareConfig, k: int) -> fl
 
 
 def pack_and_tiling(name: str, hw: HardwareConfig, m: int, n: int, k: int, groups: int,
-                    layer: L.Layer | None = None) -> tuple[int, _GemmChoice]:
+                    layer: L.Layer | None = None, gather: Gather | None = None
+                    ) -> tuple[int, _GemmChoice]:
     """Groups per GEMM for ``groups`` GEMMs ``M x N x K`` on ``hw`` and the tiling of the
     packed GEMMs: the divisor ``P`` of ``groups`` (``P*N <= C``, accumulators wide enough for
     ``P*K`` terms) whose packed tiling has the lowest score, then the least DRAM traffic, then
@@ -88,7 +90,7 @@ def pack_and_tiling(name: str, hw: HardwareConfig, m: int, n: int, k: int, group
     530,000)."""
     arr = hw.array
     if groups == 1:
-        return 1, choose_gemm(name, arr, hw, m, n, k, 1)
+        return 1, choose_gemm(name, arr, hw, m, n, k, 1, gather)
     best: tuple[tuple[float, int, int], int, _GemmChoice] | None = None
     error: ConfigError | None = None
     for p in range(1, groups + 1):
@@ -96,7 +98,7 @@ def pack_and_tiling(name: str, hw: HardwareConfig, m: int, n: int, k: int, group
                 arr.act_bits, arr.weight_bits, p * k) > arr.acc_bits)):
             continue
         try:
-            ch = choose_gemm(name, arr, hw, m, p * n, p * k, groups // p)
+            ch = choose_gemm(name, arr, hw, m, p * n, p * k, groups // p, gather, p)
         except ConfigError as e:
             error = error or e
             continue
@@ -112,10 +114,11 @@ def pack_and_tiling(name: str, hw: HardwareConfig, m: int, n: int, k: int, group
 
 
 def packed_dims(name: str, hw: HardwareConfig, m: int, n: int, k: int, groups: int,
-                layer: L.Layer | None = None) -> tuple[int, int, int, int]:
+                layer: L.Layer | None = None, gather: Gather | None = None
+                ) -> tuple[int, int, int, int]:
     """``(P, P*N, P*K, groups/P)``: the GEMMs the array runs for ``groups`` GEMMs
     ``M x N x K`` of ``layer`` (:func:`choose_pack`)."""
-    p = choose_pack(name, hw, m, n, k, groups, layer) if groups > 1 else 1
+    p = choose_pack(name, hw, m, n, k, groups, layer, gather) if groups > 1 else 1
     return p, p * n, p * k, groups // p
 
 

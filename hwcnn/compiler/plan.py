@@ -111,6 +111,9 @@ class LayerPlan:
     #: GEMM layers: groups per array GEMM (:mod:`hwcnn.compiler.packing`; 1: unpacked). The
     #: tiles' ``group``, ``k0`` and ``n0`` address the packed GEMMs.
     pack: int = 1
+    #: per tile, the fewest cycles its load takes on the complete accelerator's load unit
+    #: (:mod:`hwcnn.compiler.gather`: an im2col gather of its A slice), or None: bytes alone
+    load_min: np.ndarray | None = None
 
     @property
     def tiles(self) -> int:
@@ -144,6 +147,12 @@ class Program:
         return (cat(z + [p.cycles for p in self.layers]), cat(z + [p.dram_read for p in self.layers]),
                 cat(z + [p.dram_write for p in self.layers]),
                 cat([np.zeros(0, bool)] + [p.double_buffered for p in self.layers]))
+
+    def load_floors(self) -> np.ndarray:
+        """Concatenated per-tile ``load_min`` (0 where a layer has none)."""
+        return np.concatenate([np.zeros(0, np.int64)] + [
+            p.load_min if p.load_min is not None else np.zeros(p.tiles, np.int64)
+            for p in self.layers])
 
 
 @dataclass(frozen=True, slots=True)

@@ -38,6 +38,7 @@ from dataclasses import dataclass, replace
 from ..arch import timing
 from ..arch.config import PARAM_EXTRA_BITS, ArrayConfig, Dataflow, HardwareConfig
 from ..errors import ConfigError
+from .gather import Gather
 from .plan import MAX_DESC, _bytes, _Caps, _caps, _cdiv
 
 #: Tile-count splits of N tried besides the powers of two (evened widths).
@@ -170,10 +171,18 @@ class _Scorer:
     """Compute cycles, DRAM bytes and the stall-inclusive score of candidate tilings of one
     GEMM; tile cycles are memoized per shape within the search."""
 
-    def __init__(self, arr: ArrayConfig, bw: float, m: int, n: int, k: int) -> None:
+    def __init__(self, arr: ArrayConfig, bw: float, m: int, n: int, k: int,
+                 gather: Gather | None = None, pack: int = 1) -> None:
         self.arr, self.bw, self.m, self.n, self.k = arr, bw, m, n, k
         self._cyc: dict[tuple[int, int, int], int] = {}
         self.pb = arr.acc_bits + PARAM_EXTRA_BITS
+        self.gather, self.pack = gather, pack
+
+    def gmin(self, rows: int, k: int) -> int:
+        """The load unit's floor for a tile loading ``rows`` x ``k`` of A
+        (:class:`hwcnn.compiler.gather.Gather`; 0 without one)."""
+        g = self.gather
+        return 0 if g is None else g.tile_cycles(rows, k, self.pack)
 
     def cycles(self, rows: int, cols: int, kk: int) -> int:
         key = (rows, cols, kk)
@@ -182,10 +191,10 @@ class _Scorer:
             v = self._cyc[key] = timing.gemm_tile_cycles(rows, cols, kk, self.arr)
         return v
 
-    def _score(self, groups: list[tuple[int, int, int, int]], double: bool) -> float:
+    def _score(self, groups: list[tuple[int, int, int, int, int]], double: bool) -> float:
         bw, total = self.bw, 0.0
-        for cnt, comp, load, store in groups:
-            mem = (load + store) / bw
+        for cnt, comp, load, store, gmin in groups:
+            mem = max(load / bw, gmin) + store / bw
             total += cnt * (max(comp, mem) if double else comp + mem)
         return total
 
@@ -205,7 +214,7 @@ class _Scorer:
         # outer = the resident operand's dimension
         outer, inner = (cols, rows) if m_inner else (rows, cols)
         t_inner = tm if m_inner else tn
-        groups: list[tuple[int, int, int, int]] = []
+        groups: list[tuple[int, int, int, int, int]] = []
         compute = 0
         for o, no in outer:
             for j, (i, ni) in enumerate(inner):
@@ -213,14 +222,19 @@ class _Scorer:
                 comp, st = self.cycles(r, c, k), _bytes(r * c, ob)
                 o_sl = b_sl(o) if m_inner else a_sl(o)
                 i_sl = a_sl(i) if m_inner else b_sl(i)
+                # the load unit's floor of the tiles that load an A slice
+                g_o, g_i = (0, self.gmin(i, k)) if m_inner else (self.gmin(o, k), 0)
                 compute += no * ni * comp
                 if t_inner == 1:   # the inner slice is loaded once, with the first tile
                     extra = (b_sl(n) if not m_inner else a_sl(m)) if not groups else 0
-                    groups += [(1, comp, o_sl + extra, st), (no * ni - 1, comp, o_sl, st)]
+                    g1 = max(g_o, self.gmin(m, k) if m_inner and not groups else 0)
+                    groups += [(1, comp, o_sl + extra, st, g1),
+                               (no * ni - 1, comp, o_sl, st, g_o)]
                 elif j == 0:
-                    groups += [(no, comp, o_sl + i_sl, st), (no * (ni - 1), comp, i_sl, st)]
+                    groups += [(no, comp, o_sl + i_sl, st, max(g_o, g_i)),
+                               (no * (ni - 1), comp, i_sl, st, g_i)]
                 else:
-                    groups.append((no * ni, comp, i_sl, st))
+                    groups.append((no * ni, comp, i_sl, st, g_i))
         a_tot, w_tot = _bytes(m * k, ab), _bytes(k * n, wb)
         p_tot, o_tot = _bytes(n, self.pb), _bytes(m * n, ob)
         a_reads = tn if (m_inner and tm > 1) else 1
@@ -235,7 +249,7 @@ class _Scorer:
         arr, m, n, k = self.arr, self.m, self.n, self.k
         ab, wb, ob = arr.act_bits, arr.weight_bits, arr.act_bits
         full, rag = k // kc, k % kc
-        groups: list[tuple[int, int, int, int]] = []
+        groups: list[tuple[int, int, int, int, int]] = []
         compute = traffic = 0
         for r, nr in _sizes(m, mt):
             for c, nc in _sizes(n, nt):
@@ -249,15 +263,16 @@ class _Scorer:
                     traffic += cnt * nk * ld
                     first = 1 if kk == kc else 0   # the chain's first chunk is a full one
                     mid = nk - first - (1 if last else 0)
+                    g = self.gmin(r, kk)
                     if first and last and nk == 1:
-                        groups.append((cnt, comp, ld + par, st))
+                        groups.append((cnt, comp, ld + par, st, g))
                         continue
                     if first:
-                        groups.append((cnt, comp, ld + par, 0))
+                        groups.append((cnt, comp, ld + par, 0, g))
                     if mid > 0:
-                        groups.append((cnt * mid, comp, ld, 0))
+                        groups.append((cnt * mid, comp, ld, 0, g))
                     if last:
-                        groups.append((cnt, comp, ld, st))
+                        groups.append((cnt, comp, ld, st, g))
                 traffic += cnt * (par + st)
         return compute, traffic, self._score(groups, double)
 
@@ -312,11 +327,12 @@ def _better(cand: _GemmChoice, best: _GemmChoice | None, m: int, n: int, k: int)
 
 
 def choose_gemm(name: str, arr: ArrayConfig, hw: HardwareConfig, m: int, n: int, k: int,
-                groups: int) -> _GemmChoice:
-    """The tiling of ``groups`` GEMMs ``M x N x K`` with the lowest score (module docstring);
-    ConfigError if not even the smallest tile fits the buffers."""
+                groups: int, gather: Gather | None = None, pack: int = 1) -> _GemmChoice:
+    """The tiling of ``groups`` GEMMs ``M x N x K`` with the lowest score (module docstring;
+    a tile's A load lasts at least ``gather``'s floor, :mod:`hwcnn.compiler.gather`, of
+    GEMMs of ``pack`` groups); ConfigError if not even the smallest tile fits the buffers."""
     caps = _caps(hw)
-    sc = _Scorer(arr, hw.memory.bytes_per_cycle, m, n, k)
+    sc = _Scorer(arr, hw.memory.bytes_per_cycle, m, n, k, gather, pack)
     best: _GemmChoice | None = None
     for double, nt, kc, mt in _candidates(arr, caps, m, n, k):
         if kc:

@@ -44,6 +44,7 @@ import networkx as nx
 
 from ..arch import timing
 from ..arch.config import HardwareConfig
+from ..compiler.gather import gather_of
 from ..compiler.packing import pack_and_tiling
 from ..errors import HwcnnError
 from ..frontend import layers as L
@@ -180,7 +181,8 @@ def _tiles(g: nx.DiGraph, hw: HardwareConfig) -> tuple[int, str, int]:
         match layer:
             case L.Conv() | L.Dense():
                 gd = node["gemm"]
-                p, ch = pack_and_tiling(name, hw, gd.m, gd.n, gd.k, gd.groups, layer)
+                p, ch = pack_and_tiling(name, hw, gd.m, gd.n, gd.k, gd.groups, layer,
+                                        gather_of(node, hw))
                 gn, gk, gg = p * gd.n, p * gd.k, gd.groups // p
                 n = (gg * -(-gd.m // ch.mt) * -(-gn // ch.nt)
                      * (-(-gk // ch.kc) if ch.kc else 1))

@@ -95,7 +95,7 @@ def _transfer_array(nbytes: np.ndarray, bytes_per_cycle: float) -> np.ndarray:
 def simulate(compute: Ints, dram_read: Ints, dram_write: Ints, bytes_per_cycle: float, *,
              double_buffered: Sequence[bool] | np.ndarray | None = None,
              barrier: Sequence[bool] | np.ndarray | None = None,
-             barrier_read: Ints | None = None) -> Timeline:
+             barrier_read: Ints | None = None, load_min: Ints | None = None) -> Timeline:
     """Run the double-buffered pipeline described in the module docstring.
 
     Parameters
@@ -115,6 +115,10 @@ def simulate(compute: Ints, dram_read: Ints, dram_write: Ints, bytes_per_cycle: 
         Per tile: the bytes of a barrier tile's ``dram_read`` that earlier tiles wrote (its
         input activations; default: all of it). The rest (weights, parameters) is prefetched
         as any tile's load, before the stores; the barrier part is read after them.
+    load_min : sequence of int, optional
+        Per tile: the fewest cycles its load holds the port (the complete accelerator's load
+        unit gathering im2col rows, :mod:`hwcnn.compiler.gather`; default: none). A barrier
+        tile's floor lengthens its input part.
 
     Notes
     -----
@@ -179,6 +183,12 @@ def simulate(compute: Ints, dram_read: Ints, dram_write: Ints, bytes_per_cycle: 
                              reads[bidx]))
     dep = _transfer_array(dep_b, bytes_per_cycle)
     ind = _transfer_array(reads[bidx] - dep_b, bytes_per_cycle)
+    if load_min is not None:
+        if len(load_min) != n:
+            raise ValueError("load_min needs one entry per tile")
+        lmin = np.asarray(load_min, dtype=np.int64).reshape(-1)
+        load = np.maximum(load, lmin)
+        dep = np.maximum(dep, lmin[bidx] - ind)
     load[bidx] = ind + dep
     store = _transfer_array(np.asarray(dram_write).reshape(-1), bytes_per_cycle)
     if n == 0:

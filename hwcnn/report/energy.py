@@ -45,6 +45,7 @@ from dataclasses import dataclass
 import networkx as nx
 
 from ..arch.config import Dataflow, HardwareConfig
+from ..compiler.gather import gather_of
 from ..compiler.packing import packed_dims
 from ..errors import ConfigError
 from .perf import LayerPerf
@@ -161,8 +162,9 @@ def layer_energy(g: nx.DiGraph, rows: tuple[LayerPerf, ...], hw: HardwareConfig,
         if gd is not None:
             # the GEMMs the array runs (groups packed per GEMM: hwcnn.compiler.packing); it
             # multiplies the zero blocks of a packed B too, counted as MACs (no zero gating)
+            node = g.nodes[row.name]
             _, gn, gk, gg = packed_dims(row.name, hw, gd.m, gd.n, gd.k, gd.groups,
-                                        g.nodes[row.name]["layer"])
+                                        node["layer"], gather_of(node, hw))
             sa, sw, so = sram_traffic(gd.m, gn, gk, gg, hw)
             sram = sa * e_act + sw * e_w + so * e_out
             macs = gg * gd.m * gn * gk

@@ -107,15 +107,16 @@ def dram_timing(hw: Any, board: Board | None) -> DramTiming:
 
 def machine_figures(comp: Any, hw: Any, board: Board | None = None, *,
                     bus_bits: int | None = None, max_cycles: int = MAX_CYCLES,
-                    estimate: bool = False, max_active: int | None = None
-                    ) -> MachineFigures | None:
+                    estimate: bool = False, max_active: int | None = None,
+                    dram: DramTiming | None = None) -> MachineFigures | None:
     """The stepped model's figures of ``comp`` on ``hw`` with a ``bus_bits`` AXI bus
     (default: the board's, :func:`hwcnn.boards.profiles.axi_width_of`); beyond
     ``max_cycles`` the instruction-level estimate with ``estimate``, else ``None``. With
     ``estimate`` and ``max_active``, also the estimate when it counts more than ``max_active``
-    cycles with the load or the store unit busy (:data:`MAX_ACTIVE`)."""
+    cycles with the load or the store unit busy (:data:`MAX_ACTIVE`). ``dram``: another DRAM
+    model than the board's (:func:`dram_timing`)."""
     bus_bits = axi_width_of(board, bus_bits)
-    dram = dram_timing(hw, board)
+    dram = dram or dram_timing(hw, board)
     fast = None
     if estimate:
         # the estimate first (seconds, never above the machine): a program it already puts

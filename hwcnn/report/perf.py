@@ -186,7 +186,8 @@ def estimate_program(g: nx.DiGraph, hw: HardwareConfig, board: Board | None = No
     bw = hw.memory.bytes_per_cycle
     bar = barriers(g, program)
     timeline = memsim.simulate(comp, rd, wr, bw, double_buffered=dbl, barrier=bar,
-                               barrier_read=barrier_reads(program, rd))
+                               barrier_read=barrier_reads(program, rd),
+                               load_min=program.load_floors())
     rows = []
     pos = 0
     pes = hw.array.pes

@@ -122,6 +122,9 @@ def machine_of(model, g, hw, board, strict, max_memory, bus_bits, max_cycles):  
     as ``hwcnn report`` takes them: the stepped model while the estimate's active cycles
     promise seconds (``MAX_ACTIVE``), else the labelled estimate; ``max_cycles`` N: step up
     to N cycles, 0 always. Shared with ``hwcnn compare --boards --machine``."""
+    import math
+
+    from ...boards.profiles import dram_timing_of
     from ...compiler.backend import compile_network
     from ...compiler.lowering import lower
     from ...report.machine import MAX_ACTIVE, machine_figures
@@ -132,9 +135,12 @@ def machine_of(model, g, hw, board, strict, max_memory, bus_bits, max_cycles):  
     opts = {**quant_defaults(), "strict": strict, "max_memory": max_memory, "calib_n": 1}
     b = build(model, **opts, hw=hw, graph=g, weight_dtype="float32")  # type: ignore[arg-type]
     bound = max_cycles or 1 << 62
+    # --dram-gbps over a board: the machine runs on the DRAM memsim planned with
+    dram = (dram_timing_of(hw, None) if board is not None and not math.isclose(
+        board.dram_bytes_per_cycle(hw.clock_mhz), hw.memory.dram_bytes_per_cycle) else None)
     fig = machine_figures(compile_network(lower(b.graph, hw), b.qnet), hw, board,
                           bus_bits=bus_bits, estimate=max_cycles != 0, max_cycles=bound,
-                          max_active=MAX_ACTIVE if max_cycles is None else None)
+                          max_active=MAX_ACTIVE if max_cycles is None else None, dram=dram)
     assert fig is not None             # the estimate, or a run without a cycle bound
     return fig
 

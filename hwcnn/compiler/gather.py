@@ -1,0 +1,96 @@
+"""How the complete accelerator loads a GEMM's A operand, for planning (:mod:`hwcnn.compiler`).
+
+The tile engine of memsim takes a tile's bytes at the memory port's bandwidth. The complete
+accelerator (``hwcnn_soc``, rtl/README.md 9.2 and 10.2) loads A with its load unit, and
+when that gathers im2col rows it is slower than the bytes: a LOAD2D walks one rectangle
+descriptor per output pixel in weight stationary (:func:`hwcnn.arch.soc.load2d_pixel_cycles`),
+and writes one element per cycle in output stationary (an OS activation word holds one
+element of ``R`` pixels). A :class:`Gather` gives a tile's A load that floor in cycles;
+the tile search and memsim take a load as lasting at least that long (the load unit holds
+the port meanwhile). It applies only when the plan is for the complete accelerator, i.e. the
+memory has a port (:attr:`hwcnn.arch.config.MemoryConfig.port_bytes_per_cycle`: a board, or
+``--bus-bits``); the tile engine alone is fed by bytes.
+
+A pointwise window (1x1, stride 1, no padding, and a dense layer on a 1x1 map) in weight
+stationary is a PIXELS load, bytes-bound, so no floor (:func:`hwcnn.compiler.codegen.pointwise`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from ..arch.config import Dataflow, HardwareConfig
+from ..arch.dma import DEFAULT_LATENCY
+from ..arch.soc import IM2COL_PHASES, load2d_pixel_cycles
+from ..frontend import layers as L
+
+__all__ = ["IM2COL_SETUP", "Gather", "gather_of"]
+
+#: Cycles from a LOAD2D's start to its walkers' first pixel (the bit-serial set-up's three
+#: phases, ``hw/soc/im2col.py``: the first element in cycle 62 of the instruction).
+IM2COL_SETUP = sum(IM2COL_PHASES) + 2
+
+
+@dataclass(frozen=True, slots=True)
+class Gather:
+    """A GEMM's im2col geometry as its LOAD2D sees it: kernel rows and columns and the
+    channels of one group (``cg``: one kernel position's contiguous elements)."""
+
+    kh: int
+    kw: int
+    cg: int
+    output_stationary: bool
+    bus_bytes: int
+    elem_bytes: int
+
+    def tile_cycles(self, rows: int, k: int, pack: int = 1) -> int:
+        """The fewest cycles in which the load unit gathers ``rows`` im2col rows of ``k``
+        elements (a whole K, or a chunk of it) of a GEMM of ``pack`` groups."""
+        if rows <= 0 or k <= 0:
+            return 0
+        if self.output_stationary:
+            return IM2COL_SETUP + rows * k
+        cg = self.cg * pack
+        row = self.kw * cg                    # one kernel row's elements
+        if k % row == 0:                       # whole kernel rows: one descriptor a pixel
+            kh, kw, row_bytes = k // row, self.kw, row * self.elem_bytes
+        else:                                  # kernel positions: one descriptor each
+            kh, kw, row_bytes = -(-k // cg), 1, min(k, cg) * self.elem_bytes
+        pace = load2d_pixel_cycles(kh, kw, row_bytes, self.bus_bytes, DEFAULT_LATENCY)
+        return IM2COL_SETUP + math.ceil(rows * pace)
+
+
+def gather_of(node: dict[str, Any], hw: HardwareConfig) -> Gather | None:
+    """The :class:`Gather` of a conv / dense / stand-alone BatchNorm graph node planned for
+    the complete accelerator (``hw.memory`` has a port), or ``None``: no port (the tile
+    engine), or a PIXELS load (a pointwise window in weight stationary)."""
+    port = hw.memory.port_bytes_per_cycle
+    if port is None:
+        return None
+    layer = node["layer"]
+    os_ = hw.array.dataflow is Dataflow.OUTPUT_STATIONARY
+    x = node["in_shapes"][0]
+    spatial = tuple(x.spatial)
+    match layer:
+        case L.Conv():
+            w = node["window"]
+            kernel, stride = w.kernel, w.stride
+            kh, kw = (1, kernel[0]) if len(kernel) == 1 else kernel[-2:]
+            cg = x.channels // layer.groups
+            point = (all(v == 1 for v in kernel) and all(v == 1 for v in stride)
+                     and not any(v for p in w.pads for v in p))
+        case L.Dense():
+            kh, kw = (spatial[-2], spatial[-1]) if len(spatial) >= 2 else (
+                1, spatial[0] if spatial else 1)
+            cg = x.channels
+            point = math.prod(spatial) == 1
+        case _:                               # stand-alone BatchNorm: a depthwise 1x1
+            kh = kw = cg = 1
+            point = True
+    if point and not os_:
+        return None
+    return Gather(kh=kh, kw=kw, cg=cg, output_stationary=os_,
+                  bus_bytes=max(1, int(hw.memory.bytes_per_cycle)),
+                  elem_bytes=-(-hw.array.act_bits // 8))
