@@ -155,6 +155,7 @@ def _summary(models: Sequence[str], board_ids: Sequence[str], opts: dict,  # typ
     if machine_memory is not None:
         headers += ["machine ms", "machine FPS", "machine util %", "machine figure"]
     rows = []
+    built: dict[str, object] = {}       # one quantized network per model, for every board
     with progress_bar("estimating") as progress:
         for model in models:
             g = load_graph(model, strict)
@@ -171,20 +172,21 @@ def _summary(models: Sequence[str], board_ids: Sequence[str], opts: dict,  # typ
                        f"{100 * t.stall_cycles / t.total_cycles:.1f}" if t.total_cycles else "",
                        f"{t.dram_bytes / 1e6:,.2f}"]
                 if machine_memory is not None:
-                    row += _machine_cells(model, g, hw, board, strict, machine_memory, t.macs)
+                    row += _machine_cells(model, g, hw, board, strict, machine_memory, t.macs,
+                                          built)
                 rows.append(row)
     return _render(headers, rows, fmt)
 
 
 def _machine_cells(model: str, g, hw, board, strict: bool | None,  # type: ignore[no-untyped-def]
-                   max_memory: int, macs: int) -> list[str]:
+                   max_memory: int, macs: int, built: dict | None = None) -> list[str]:
     """``machine ms``, ``machine FPS``, ``machine util %`` and ``machine figure`` of a row."""
     from ...errors import HwcnnError
     from ...report.machine import PROVEN
     from .report import machine_of
 
     try:
-        fig = machine_of(model, g, hw, board, strict, max_memory, None, None)
+        fig = machine_of(model, g, hw, board, strict, max_memory, None, None, built)
     except HwcnnError as exc:
         return ["", "", "", f"not run: {exc}"]
     return [f"{fig.latency_us / 1000:,.2f}", f"{fig.fps:,.2f}",

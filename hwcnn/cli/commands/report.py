@@ -117,11 +117,13 @@ def report(model: str, fmt: str, output: str | None, strict: bool | None, plot_f
     emit(render(rep, fmt), output)
 
 
-def machine_of(model, g, hw, board, strict, max_memory, bus_bits, max_cycles):  # type: ignore[no-untyped-def]
+def machine_of(model, g, hw, board, strict, max_memory, bus_bits, max_cycles, built=None):  # type: ignore[no-untyped-def]
     """The compiled network's whole-machine figures (:func:`hwcnn.report.machine.machine_figures`)
     as ``hwcnn report`` takes them: the stepped model while the estimate's active cycles
     promise seconds (``MAX_ACTIVE``), else the labelled estimate; ``max_cycles`` N: step up
-    to N cycles, 0 always. Shared with ``hwcnn compare --boards --machine``."""
+    to N cycles, 0 always. Shared with ``hwcnn compare --boards --machine``, which passes a
+    ``built`` dict so that a model is quantized once for all its boards (the quantized
+    network does not depend on the hardware)."""
     import math
 
     from ...boards.profiles import dram_timing_of
@@ -133,7 +135,11 @@ def machine_of(model, g, hw, board, strict, max_memory, bus_bits, max_cycles):  
     # the program's timing does not depend on the weights' or the calibration's values
     # (tests/test_report_machine.py): float32 random weights, one calibration input
     opts = {**quant_defaults(), "strict": strict, "max_memory": max_memory, "calib_n": 1}
-    b = build(model, **opts, hw=hw, graph=g, weight_dtype="float32")  # type: ignore[arg-type]
+    b = None if built is None else built.get(model)
+    if b is None:
+        b = build(model, **opts, hw=hw, graph=g, weight_dtype="float32")  # type: ignore[arg-type]
+        if built is not None:
+            built[model] = b
     bound = max_cycles or 1 << 62
     # --dram-gbps over a board: the machine runs on the DRAM memsim planned with
     dram = (dram_timing_of(hw, None) if board is not None and not math.isclose(
