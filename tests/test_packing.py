@@ -96,25 +96,6 @@ def test_gather_pace_by_hand() -> None:
     assert load2d_pixel_cycles(3, 3, 9, 16, 16) == (16 + 4.5 + 3) / 2
 
 
-def test_gather_floor_applies_to_gathered_grouped_convs_in_ws_only() -> None:
-    from hwcnn.cli.options import hardware_from_options
-    from hwcnn.compiler.packing import gather_pixel_cycles
-    from tests.conftest import graph_of
-
-    hw, _ = hardware_from_options(board="kv260")                  # 32x32 WS, 16 B/cycle
-    osw, _ = hardware_from_options(board="kv260", dataflow="os")
-    g = graph_of("name: t\ninput: [96, 14, 14]\nlayers:\n"
-                 "  - {name: dw, kind: conv2d, filters: 96, kernel: 3, padding: 1, groups: 96}\n"
-                 "  - {name: pw, kind: conv2d, filters: 96, kernel: 1, groups: 4}\n"
-                 "  - {name: c, kind: conv2d, filters: 8, kernel: 3}\n")
-    dw, pw, c = (g.nodes[n]["layer"] for n in ("dw", "pw", "c"))
-    # 32 depthwise channels per GEMM: K = 288, rows of 3 x 32 bytes
-    assert gather_pixel_cycles(dw, hw, 288) == load2d_pixel_cycles(3, 3, 96, 16, 16)
-    assert gather_pixel_cycles(pw, hw, 24) == 0      # pointwise: a PIXELS load
-    assert gather_pixel_cycles(c, hw, 864) == 0      # one group: nothing to pack
-    assert gather_pixel_cycles(dw, osw, 288) == 0    # OS: one element a cycle whatever P
-
-
 def test_gather_pace_is_the_machine_s() -> None:
     # The pace against the stepped model of the whole accelerator (proven equal to the RTL):
     # a 14x14x96 depthwise 3x3 on the KV260's default (32x32 WS, 128-bit AXI) packs 32

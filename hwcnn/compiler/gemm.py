@@ -39,7 +39,7 @@ def plan_gemm(name: str, layer: L.Layer, hw: HardwareConfig, m: int, n: int, k: 
         raise ConfigError(f"layer {name!r}: K={k} needs {need}-bit accumulators, the array has "
                           f"{arr.acc_bits}")
     macs = groups * m * n * k
-    pack, ch = pack_and_tiling(name, hw, m, n, k, groups, layer, gather)
+    pack, ch = pack_and_tiling(name, hw, m, n, k, groups, gather)
     n, k, groups = pack * n, pack * k, groups // pack
     if pack > 1:
         note = (note + "; " if note else "") + (f"{pack} groups per GEMM (block-diagonal "

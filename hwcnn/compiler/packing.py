@@ -26,17 +26,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..arch.config import Dataflow, HardwareConfig
-from ..arch.dma import DEFAULT_LATENCY
-from ..arch.soc import load2d_pixel_cycles
+from ..arch.config import HardwareConfig
 from ..errors import ConfigError
-from ..frontend import layers as L
 from ..numerics import fixedpoint as fp
 from .gather import Gather
 from .plan import _cdiv
 from .search import _GemmChoice, choose_gemm
 
-__all__ = ["choose_pack", "gather_pixel_cycles", "pack_a", "pack_and_tiling", "pack_b", "packed_dims"]
+__all__ = ["choose_pack", "pack_a", "pack_and_tiling", "pack_b", "packed_dims"]
 
 
 def _tiles(ch: _GemmChoice, m: int, n: int, k: int, groups: int) -> int:
@@ -44,50 +41,23 @@ def _tiles(ch: _GemmChoice, m: int, n: int, k: int, groups: int) -> int:
 
 
 def choose_pack(name: str, hw: HardwareConfig, m: int, n: int, k: int, groups: int,
-                layer: L.Layer | None = None, gather: Gather | None = None) -> int:
+                gather: Gather | None = None) -> int:
     """Groups per GEMM (:func:`pack_and_tiling`)."""
-    return pack_and_tiling(name, hw, m, n, k, groups, layer, gather)[0]
-
-
-def gather_pixel_cycles(layer: L.Layer | None, hw: HardwareConfig, k: int) -> float:
-    """Cycles per output pixel below which the complete accelerator cannot gather the A
-    operand of one packed GEMM of a grouped conv with ``k`` terms (``P`` groups' kernel
-    volume x channels; 0: no such bound applies): in weight stationary a LOAD2D takes
-    :func:`hwcnn.arch.soc.load2d_pixel_cycles` per pixel (its DMA beats of the memory port's
-    width, the planning DRAM latency), a pointwise window excepted (a PIXELS load, no
-    per-pixel descriptors); output stationary gathers one element per cycle whatever ``P``
-    (the same elements), so it does not weigh on ``P``."""
-    if (not isinstance(layer, L.Conv) or layer.groups == 1
-            or hw.array.dataflow is not Dataflow.WEIGHT_STATIONARY):
-        return 0.0
-    kernel = layer.kernel
-    kh, kw = (1, kernel[0]) if len(kernel) == 1 else kernel[-2:]
-    pads = layer.padding
-    flat = () if isinstance(pads, str) else tuple(
-        v for p in pads for v in (p if isinstance(p, tuple) else (p,)))
-    if all(v == 1 for v in kernel) and all(v == 1 for v in layer.stride) and not any(flat):
-        return 0.0
-    volume = 1
-    for v in kernel:
-        volume *= v
-    row_bytes = kw * (k // volume) * -(-hw.array.act_bits // 8)
-    bus = max(1, int(hw.memory.bytes_per_cycle))
-    return load2d_pixel_cycles(kh, kw, row_bytes, bus, DEFAULT_LATENCY)
+    return pack_and_tiling(name, hw, m, n, k, groups, gather)[0]
 
 
 def pack_and_tiling(name: str, hw: HardwareConfig, m: int, n: int, k: int, groups: int,
-                    layer: L.Layer | None = None, gather: Gather | None = None
-                    ) -> tuple[int, _GemmChoice]:
+                    gather: Gather | None = None) -> tuple[int, _GemmChoice]:
     """Groups per GEMM for ``groups`` GEMMs ``M x N x K`` on ``hw`` and the tiling of the
     packed GEMMs: the divisor ``P`` of ``groups`` (``P*N <= C``, accumulators wide enough for
     ``P*K`` terms) whose packed tiling has the lowest score, then the least DRAM traffic, then
-    the fewest tiles (1: unpacked). The score of ``P`` is at least the complete accelerator's
-    gather of ``layer``'s A operand, ``groups/P`` GEMMs of ``M`` pixels at
-    :func:`gather_pixel_cycles` each: DRAM traffic alone favours few groups per GEMM (the
-    block-diagonal weights grow with ``P``), while the machine's im2col walks every pixel once
-    per GEMM (MobileNetV2's 14x14x384 depthwise 3x3 on the KV260's 32x32 array and 128-bit
-    port: 12 GEMMs of 32 groups, about 60,000 machine cycles, rather than 128 of 3, about
-    530,000)."""
+    the fewest tiles (1: unpacked). Planned for the complete accelerator (a ``gather``,
+    :func:`hwcnn.compiler.gather.gather_of`), every tile's load lasts at least its im2col
+    gather, ``M`` pixels per GEMM whatever ``P``: DRAM traffic alone favours few groups per
+    GEMM (the block-diagonal weights grow with ``P``), while the machine walks every pixel
+    once per GEMM (MobileNetV2's 14x14x384 depthwise 3x3 on the KV260's 32x32 array and
+    128-bit port: 12 GEMMs of 32 groups, about 60,000 machine cycles, rather than 128 of 3,
+    about 530,000)."""
     arr = hw.array
     if groups == 1:
         return 1, choose_gemm(name, arr, hw, m, n, k, 1, gather)
@@ -102,8 +72,7 @@ def pack_and_tiling(name: str, hw: HardwareConfig, m: int, n: int, k: int, group
         except ConfigError as e:
             error = error or e
             continue
-        floor = gather_pixel_cycles(layer, hw, p * k) * m * (groups // p)
-        key = (max(ch.cost, floor), ch.traffic,
+        key = (ch.cost, ch.traffic,
                _tiles(ch, m, p * n, p * k, groups // p))
         if best is None or key < best[0]:
             best = (key, p, ch)
@@ -114,11 +83,10 @@ def pack_and_tiling(name: str, hw: HardwareConfig, m: int, n: int, k: int, group
 
 
 def packed_dims(name: str, hw: HardwareConfig, m: int, n: int, k: int, groups: int,
-                layer: L.Layer | None = None, gather: Gather | None = None
-                ) -> tuple[int, int, int, int]:
+                gather: Gather | None = None) -> tuple[int, int, int, int]:
     """``(P, P*N, P*K, groups/P)``: the GEMMs the array runs for ``groups`` GEMMs
-    ``M x N x K`` of ``layer`` (:func:`choose_pack`)."""
-    p = choose_pack(name, hw, m, n, k, groups, layer, gather) if groups > 1 else 1
+    ``M x N x K`` (:func:`choose_pack`)."""
+    p = choose_pack(name, hw, m, n, k, groups, gather) if groups > 1 else 1
     return p, p * n, p * k, groups // p
 
 

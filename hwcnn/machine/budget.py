@@ -181,7 +181,7 @@ def _tiles(g: nx.DiGraph, hw: HardwareConfig) -> tuple[int, str, int]:
         match layer:
             case L.Conv() | L.Dense():
                 gd = node["gemm"]
-                p, ch = pack_and_tiling(name, hw, gd.m, gd.n, gd.k, gd.groups, layer,
+                p, ch = pack_and_tiling(name, hw, gd.m, gd.n, gd.k, gd.groups,
                                         gather_of(node, hw))
                 gn, gk, gg = p * gd.n, p * gd.k, gd.groups // p
                 n = (gg * -(-gd.m // ch.mt) * -(-gn // ch.nt)

@@ -164,7 +164,7 @@ def layer_energy(g: nx.DiGraph, rows: tuple[LayerPerf, ...], hw: HardwareConfig,
             # multiplies the zero blocks of a packed B too, counted as MACs (no zero gating)
             node = g.nodes[row.name]
             _, gn, gk, gg = packed_dims(row.name, hw, gd.m, gd.n, gd.k, gd.groups,
-                                        node["layer"], gather_of(node, hw))
+                                        gather_of(node, hw))
             sa, sw, so = sram_traffic(gd.m, gn, gk, gg, hw)
             sram = sa * e_act + sw * e_w + so * e_out
             macs = gg * gd.m * gn * gk
