@@ -7,6 +7,7 @@ K = 3*3*4 = 36, N = 8, one tile (m=4, n=8, k=36) on a 4x4 array.
 
 from __future__ import annotations
 
+import pytest
 from click.testing import CliRunner
 
 from hwcnn.cli.main import cli
@@ -113,3 +114,26 @@ def test_depthwise_layer_explains_its_packed_gemm(tmp_path) -> None:  # type: ig
             "1 GEMM of M = 16, K = 3*9 = 27, N = 3*1 = 3\n"
             "    tiles: 1 (1 of m=16 n=3 k=27)\n") in out
     assert "      T = 1 + 112 + 15 = 128 cycles per tile\n" in out
+
+
+@pytest.mark.parametrize("flow, line", [
+    # WS: conv2's pixel is one descriptor of 3 kernel rows of 3 x 4 channels = 12 bytes on the
+    # Arty's 16-byte port: beats 3 * (11/16 + 1) = 5.0625; walker 4 + 3 + 5.0625 = 12.0625
+    # against (16 + 5.0625 + 3) / 2 = 12.03125; 62 + ceil(4 * 12.0625) = 62 + 49 = 111
+    ("ws", ("    A gather of a tile of m=4 k=36 on the load unit (LOAD2D): 62 (set-up) + "
+           "ceil(m*pace) = 62 + ceil(4*12.0625) = 111 cycles; pace per output pixel (one "
+           "descriptor of 3 DMA rows of 12 bytes) = max(4 + max(kh, kw) + beats, (latency + "
+           "beats + 3)/2) = max(12.0625, 12.0312), beats = 3*((12 - 1)/16 + 1) = 5.0625, "
+           "latency 16\n")),
+    # OS: one element per cycle, 4 pixels x 36 elements after the set-up
+    ("os", ("    A gather of a tile of m=4 k=36 on the load unit (LOAD2D): 62 (set-up) + m*k "
+           "(one element per cycle) = 62 + 4*36 = 206 cycles\n"))])
+def test_board_explains_the_gather(flow: str, line: str) -> None:
+    code, out, _ = _run("explain", MODEL, "--layer", "conv2", "--board", "arty-a7-100t",
+                        "--array", "4x4", "--dataflow", flow)
+    assert code == 0 and line in out
+    assert "DRAM stalls (double-buffered transfer model, loads at least the A gather)" in out
+    # without a board (the tile engine, no memory port) no gather
+    code, out, _ = _run("explain", MODEL, "--layer", "conv2", "--array", "4x4",
+                        "--dataflow", flow)
+    assert code == 0 and "A gather" not in out

@@ -41,8 +41,16 @@ def load2d_pixel_cycles(kh: int, kw: int, row_bytes: int, bus_bytes: int,
     then the beats, or, with two of the unit's transfers in flight
     (:data:`LOAD_OUTSTANDING`), about ``(latency + beats + 3) / 2`` when the beats are few.
     (Output stationary gathers one element per cycle, :func:`im2col_run_max`.)"""
+    _, walk, wait = load2d_pixel_terms(kh, kw, row_bytes, bus_bytes, latency)
+    return max(walk, wait)
+
+
+def load2d_pixel_terms(kh: int, kw: int, row_bytes: int, bus_bytes: int,
+                       latency: int) -> tuple[float, float, float]:
+    """The terms of :func:`load2d_pixel_cycles`: ``(beats, 4 + max(kh, kw) + beats,
+    (latency + beats + 3) / 2)``."""
     beats = kh * ((row_bytes - 1) / bus_bytes + 1)
-    return max(4 + max(kh, kw) + beats, (latency + beats + 3) / LOAD_OUTSTANDING)
+    return beats, 4 + max(kh, kw) + beats, (latency + beats + 3) / LOAD_OUTSTANDING
 
 
 def im2col_run_max(rows: int, bus_bytes: int, elem_bytes: int, output_stationary: bool) -> int:

@@ -23,7 +23,7 @@ from typing import Any
 
 from ..arch.config import Dataflow, HardwareConfig
 from ..arch.dma import DEFAULT_LATENCY
-from ..arch.soc import IM2COL_PHASES, load2d_pixel_cycles
+from ..arch.soc import IM2COL_PHASES, load2d_pixel_cycles, load2d_pixel_terms
 from ..frontend import layers as L
 
 __all__ = ["IM2COL_SETUP", "Gather", "gather_of"]
@@ -45,6 +45,15 @@ class Gather:
     bus_bytes: int
     elem_bytes: int
 
+    def _rows(self, k: int, pack: int) -> tuple[int, int, int]:
+        """``(kh, kw, row_bytes)`` of one pixel's descriptor in weight stationary: whole
+        kernel rows, or (a chunk that cuts kernel rows) one DMA row per kernel position."""
+        cg = self.cg * pack
+        row = self.kw * cg                    # one kernel row's elements
+        if k % row == 0:
+            return k // row, self.kw, row * self.elem_bytes
+        return -(-k // cg), 1, min(k, cg) * self.elem_bytes
+
     def tile_cycles(self, rows: int, k: int, pack: int = 1) -> int:
         """The fewest cycles in which the load unit gathers ``rows`` im2col rows of ``k``
         elements (a whole K, or a chunk of it) of a GEMM of ``pack`` groups."""
@@ -52,14 +61,23 @@ class Gather:
             return 0
         if self.output_stationary:
             return IM2COL_SETUP + rows * k
-        cg = self.cg * pack
-        row = self.kw * cg                    # one kernel row's elements
-        if k % row == 0:                       # whole kernel rows: one descriptor a pixel
-            kh, kw, row_bytes = k // row, self.kw, row * self.elem_bytes
-        else:                                  # kernel positions: one descriptor each
-            kh, kw, row_bytes = -(-k // cg), 1, min(k, cg) * self.elem_bytes
-        pace = load2d_pixel_cycles(kh, kw, row_bytes, self.bus_bytes, DEFAULT_LATENCY)
+        pace = load2d_pixel_cycles(*self._rows(k, pack), self.bus_bytes, DEFAULT_LATENCY)
         return IM2COL_SETUP + math.ceil(rows * pace)
+
+    def explain(self, rows: int, k: int, pack: int = 1) -> str:
+        """:meth:`tile_cycles` worked out, for ``hwcnn explain``."""
+        total = self.tile_cycles(rows, k, pack)
+        if self.output_stationary:
+            return (f"{IM2COL_SETUP} (set-up) + m*k (one element per cycle) = {IM2COL_SETUP} + "
+                    f"{rows}*{k} = {total:,} cycles")
+        kh, kw, rb = self._rows(k, pack)
+        beats, walk, wait = load2d_pixel_terms(kh, kw, rb, self.bus_bytes, DEFAULT_LATENCY)
+        return (f"{IM2COL_SETUP} (set-up) + ceil(m*pace) = {IM2COL_SETUP} + ceil({rows}*"
+                f"{max(walk, wait):g}) = {total:,} cycles; pace per output pixel (one descriptor of "
+                f"{kh} DMA row{'s' if kh > 1 else ''} of {rb} bytes) = max(4 + max(kh, kw) + "
+                f"beats, (latency + beats + 3)/2) = max({walk:g}, {wait:g}), beats = "
+                f"{kh}*(({rb} - 1)/{self.bus_bytes} + 1) = {beats:g}, latency "
+                f"{DEFAULT_LATENCY}")
 
 
 def gather_of(node: dict[str, Any], hw: HardwareConfig) -> Gather | None:
@@ -91,6 +109,6 @@ def gather_of(node: dict[str, Any], hw: HardwareConfig) -> Gather | None:
             point = True
     if point and not os_:
         return None
-    return Gather(kh=kh, kw=kw, cg=cg, output_stationary=os_,
-                  bus_bytes=max(1, int(hw.memory.bytes_per_cycle)),
+    # beats are the port's width (the DRAM's pace, when slower, is the load's bytes / bandwidth)
+    return Gather(kh=kh, kw=kw, cg=cg, output_stationary=os_, bus_bytes=max(1, int(port)),
                   elem_bytes=-(-hw.array.act_bits // 8))

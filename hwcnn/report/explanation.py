@@ -172,6 +172,7 @@ def explain_cycles(g: nx.DiGraph, layer: str, hw: Any, board: Any = None) -> lis
     :func:`hwcnn.report.perf.estimate`; this function only formats them.
     """
     from ..arch import timing
+    from ..compiler.gather import gather_of
     from . import perf
 
     node = g.nodes[layer]
@@ -219,9 +220,17 @@ def explain_cycles(g: nx.DiGraph, layer: str, hw: Any, board: Any = None) -> lis
         ]
     per = " + ".join(f"{c}*{_n(timing.gemm_tile_cycles(m, n, k, arr))}"
                      for (m, n, k), c in shapes.items())
+    gather = gather_of(node, hw)
+    stall = "double-buffered transfer model"
+    if gather is not None:
+        # planned for the complete accelerator: a tile's load lasts at least its A gather
+        stall += ", loads at least the A gather"
+        for m, k in sorted({(m, k) for (m, _, k) in shapes}):
+            lines.append(f"    A gather of a tile of m={m} k={k} on the load unit (LOAD2D): "
+                         + gather.explain(m, k, plan.pack))
     lines += [
         f"    compute: {per} = {_n(row.compute_cycles)} cycles",
-        f"    DRAM stalls (double-buffered transfer model): {_n(row.stall_cycles)} cycles",
+        f"    DRAM stalls ({stall}): {_n(row.stall_cycles)} cycles",
         (f"    total: {_n(row.compute_cycles)} + {_n(row.stall_cycles)} = "
         f"{_n(row.total_cycles)} cycles = {row.latency_us:.3f} us at {hw.clock_mhz:g} MHz"),
     ]
