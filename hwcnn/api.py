@@ -91,6 +91,16 @@ def render_report(report: Report, fmt: str = "table") -> str:
     return render(report, fmt)
 
 
+def _check_bus_bits(bus_bits: int | None) -> None:
+    """ConfigError unless ``bus_bits`` is None or one of the AXI widths of ``hwcnn_soc``."""
+    from .boards.profiles import AXI_WIDTHS
+    from .errors import ConfigError
+
+    if bus_bits is not None and bus_bits not in AXI_WIDTHS:
+        widths = ", ".join(map(str, AXI_WIDTHS[:-1]))
+        raise ConfigError(f"bus_bits must be {widths} or {AXI_WIDTHS[-1]}, not {bus_bits!r}")
+
+
 def hardware(board: str | Board | None = None, *, array: tuple[int, int] | str | None = None,
              dataflow: Dataflow | str | None = None, clock_mhz: float | None = None,
              dram_gbps: float | None = None,
@@ -109,10 +119,7 @@ def hardware(board: str | Board | None = None, *, array: tuple[int, int] | str |
     a board none unless given): ``hw.memory.bytes_per_cycle`` is the smaller of the DRAM's
     bandwidth and that port's bytes per beat.
     """
-    if bus_bits is not None and bus_bits not in (64, 128, 256):
-        from .errors import ConfigError
-
-        raise ConfigError(f"bus_bits must be 64, 128 or 256, not {bus_bits!r}")
+    _check_bus_bits(bus_bits)
     from .cli.options import hardware_from_options
 
     name = board.id if isinstance(board, Board) else board
@@ -223,12 +230,10 @@ def machine_figures(comp: Compiled, hw: HardwareConfig, board: str | Board | Non
     which model: the stepped model proven equal to the RTL while the instruction-level
     estimate counts at most :data:`hwcnn.report.machine.MAX_ACTIVE` cycles with the load or
     the store unit busy (``hwcnn report``'s default), beyond it that estimate."""
-    from .errors import ConfigError
     from .report.machine import MAX_ACTIVE
     from .report.machine import machine_figures as _figures
 
-    if bus_bits is not None and bus_bits not in (64, 128, 256):
-        raise ConfigError(f"bus_bits must be 64, 128 or 256, not {bus_bits!r}")
+    _check_bus_bits(bus_bits)
     brd = get_board(board) if isinstance(board, str) else board
     fig = _figures(comp, hw, brd, bus_bits=bus_bits, estimate=True, max_cycles=1 << 62,
                    max_active=MAX_ACTIVE)
