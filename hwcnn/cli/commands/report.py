@@ -35,9 +35,10 @@ from .common import OUTPUT_FILE, OUTPUT_HELP, emit, load_graph, model_argument, 
                    "budget) then gets the reason as 'machine: not run: ...' and memsim's "
                    "figures; with --machine it is an error]")
 @click.option("--bus-bits", type=click.Choice(["64", "128", "256"]), default=None,
-              help="--machine: the accelerator's AXI data width, also the memory port the "
-                   "tile search and memsim plan with (port_bytes_per_cycle = bits/8) "
-                   "[default: the board's (boards.yaml axi_bits) with --board, else 64].")
+              help="--machine: the accelerator's AXI data width [default: the board's "
+                   "(boards.yaml axi_bits) with --board, else 64]; with --board, or when "
+                   "given, also the memory port the tile search and memsim plan with "
+                   "(port_bytes_per_cycle = bits/8).")
 @click.option("--machine-max-cycles", "max_cycles", type=click.IntRange(min=0), default=None,
               metavar="N",
               help="The machine model: step it up to N cycles, beyond that the estimate; 0: "
