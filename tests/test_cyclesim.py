@@ -73,9 +73,10 @@ def test_gemm_that_fits_the_array_exactly(df: Dataflow, expected: int) -> None:
 
 
 @pytest.mark.parametrize("df, expected", [
-    # OS 4x4, m=10, n=9, k=11: F_M = 3, F_N = 3 -> 9 folds, period max(k, R, C) = 11;
-    # the last fold takes k + R + C + 3 = 22 -> 1 + 8*11 + 22 = 111.
-    (OS, 111),
+    # OS 4x4, m=10, n=9, k=11: F_M = 3, F_N = 3 -> 9 folds, period max(R*ceil(k/R), C) = 12
+    # (3 activation words per row); the last fold takes k + R + C + 3 = 22
+    # -> 1 + 8*12 + 22 = 119.
+    (OS, 119),
     # WS 4x4: F_K = 3, F_N = 3 -> 9 folds, period max(m=10, ceil(10/2) + 4 - 1 = 8, 3) = 10;
     # the last fold m + 2R + C + 3 = 25 -> 1 + 8*10 + 25 = 106.
     (WS, 106),
@@ -92,12 +93,12 @@ def test_gemm_with_several_folds_in_each_dimension(df: Dataflow, expected: int) 
 def test_non_square_array_hand_count() -> None:
     # WS 2 rows x 3 cols, m=5, n=4, k=3: F_K=2, F_N=2 -> 4 folds, P = max(5, 3 + 1, 3) = 5,
     # last fold 5 + 4 + 3 + 3 = 15 -> 1 + 3*5 + 15 = 31. OS: F_M=3, F_N=2 -> 6 folds,
-    # P = max(3, 2, 3) = 3, last fold 3 + 2 + 3 + 3 = 11 -> 1 + 5*3 + 11 = 27.
+    # P = max(2*ceil(3/2), 3) = 4, last fold 3 + 2 + 3 + 3 = 11 -> 1 + 5*4 + 11 = 32.
     rng = np.random.default_rng(2)
     a, b, bias, m0, shift = random_case(rng, 5, 4, 3)
     rq = Requant(m0=m0, shift=shift, lo=-128, hi=127)
     assert cyclesim.run_gemm_tile(a, b, bias, rq, arr(2, 3, WS))[1] == 31
-    assert cyclesim.run_gemm_tile(a, b, bias, rq, arr(2, 3, OS))[1] == 27
+    assert cyclesim.run_gemm_tile(a, b, bias, rq, arr(2, 3, OS))[1] == 32
 
 
 @pytest.mark.parametrize("df, r, c, m, n, k, period", [
@@ -106,12 +107,13 @@ def test_non_square_array_hand_count() -> None:
     (WS, 1, 1, 1, 1, 3, 3),    # 3: a K-fold reads the partial sum before it is written
     (WS, 2, 2, 2, 2, 4, 3),    # 3 (the 2x2 trace in tests/test_timing.py)
     (OS, 1, 4, 2, 4, 1, 4),    # C = 4: a shadow register overwritten before it is drained
-    (OS, 4, 1, 8, 1, 1, 4),    # R = 4: the next fold's drain while R rows still drain
+    (OS, 4, 1, 8, 1, 1, 4),    # R*ceil(k/R) = 4: a fold reads R activation words (one per
+                               # cycle: a shorter period is refused, it cannot be read)
+    (OS, 2, 1, 4, 1, 3, 4),    # R*ceil(k/R) = 4 > k = 3: the ragged last block's word
     # Two drain rows ("os2"): 2P >= C + floor(R/2), fold g + 2 overwrites row 0's shadow
-    # register before pair 0 is read; P >= ceil(R/2), the next fold's pairs while this
-    # fold's still drain.
-    ("os2", 4, 4, 16, 8, 1, 3), ("os2", 2, 4, 8, 8, 1, 3), ("os2", 3, 5, 12, 10, 1, 3),
-    ("os2", 2, 6, 8, 6, 2, 4), ("os2", 8, 1, 16, 1, 1, 4),
+    # register before pair 0 is read (the pairs shorten P on arrays wider than R*ceil(k/R)).
+    ("os2", 2, 8, 8, 16, 1, 5), ("os2", 2, 6, 8, 6, 2, 4), ("os2", 3, 9, 12, 18, 1, 5),
+    ("os2", 4, 12, 16, 24, 1, 7),
 ])
 def test_fold_period_is_minimal(df, r, c, m, n, k, period) -> None:  # type: ignore[no-untyped-def]
     array = os2(r, c) if df == "os2" else arr(r, c, df)
@@ -121,6 +123,11 @@ def test_fold_period_is_minimal(df, r, c, m, n, k, period) -> None:  # type: ign
     rq = Requant(m0=m0, shift=shift, lo=-128, hi=127)
     out, _ = cyclesim.run_gemm_tile(a, b, bias, rq, array, fold_period=period)
     assert (out == naive_gemm(a, b, bias, m0, shift, -128, 127)).all()
+    if array.dataflow is OS and period == timing.os_act_reads(k, array):
+        with pytest.raises(ValueError, match=f"fold period {period - 1} is shorter than the "
+                                             f"fold's stream of {period}"):
+            cyclesim.run_gemm_tile(a, b, bias, rq, array, fold_period=period - 1)
+        return
     with pytest.raises(cyclesim.PipelineHazard):
         cyclesim.run_gemm_tile(a, b, bias, rq, array, fold_period=period - 1)
 

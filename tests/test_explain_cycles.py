@@ -32,7 +32,7 @@ WS = """\
     compute: 1*88 = 88 cycles
 """
 
-# OS: G = ceil(4/4) * ceil(8/4) = 1 * 2 = 2; P = max(k=36, 4, 4) = 36; last fold
+# OS: G = ceil(4/4) * ceil(8/4) = 1 * 2 = 2; P = max(R*ceil(k/R) = 36, C = 4) = 36; last fold
 # 36 + 4 + 4 + 3 = 47; T = 1 + 2*36 + (47 - 36) = 1 + 72 + 11 = 84 (= 1 + 36 + 47).
 OS = """\
   cycles on a 4x4 OS array (R = 4, C = 4), 100 MHz:
@@ -40,7 +40,7 @@ OS = """\
     tiles: 1 (1 of m=4 n=8 k=36)
     tile m=4 n=8 k=36 (1 tile):
       folds G = ceil(m/R) * ceil(n/C) = 1 * 2 = 2
-      fold period P = max(k, R, C) = max(36, 4, 4) = 36
+      fold period P = max(R*ceil(k/R), C) = max(36, 4) = 36
       one fold, first read to done: k (reads) + C (latency + skew) + R (drain rows) + 3 (post-processing) = 36 + 4 + 4 + 3 = 47
       start: 1 (descriptor latched)
       steady state: G*P = 2*36 = 72
@@ -116,18 +116,17 @@ def test_depthwise_layer_explains_its_packed_gemm(tmp_path) -> None:  # type: ig
     assert "      T = 1 + 112 + 15 = 128 cycles per tile\n" in out
 
 
-@pytest.mark.parametrize("flow, line", [
-    # WS: conv2's pixel is one descriptor of 3 kernel rows of 3 x 4 channels = 12 bytes on the
-    # Arty's 16-byte port: beats 3 * (11/16 + 1) = 5.0625; walker 4 + 3 + 5.0625 = 12.0625
-    # against (16 + 5.0625 + 3) / 2 = 12.03125; 62 + ceil(4 * 12.0625) = 62 + 49 = 111
-    ("ws", ("    A gather of a tile of m=4 k=36 on the load unit (LOAD2D): 62 (set-up) + "
-           "ceil(m*pace) = 62 + ceil(4*12.0625) = 111 cycles; pace per output pixel (one "
-           "descriptor of 3 DMA rows of 12 bytes) = max(4 + max(kh, kw) + beats, (latency + "
-           "beats + 3)/2) = max(12.0625, 12.0312), beats = 3*((12 - 1)/16 + 1) = 5.0625, "
-           "latency 16\n")),
-    # OS: one element per cycle, 4 pixels x 36 elements after the set-up
-    ("os", ("    A gather of a tile of m=4 k=36 on the load unit (LOAD2D): 62 (set-up) + m*k "
-           "(one element per cycle) = 62 + 4*36 = 206 cycles\n"))])
+@pytest.mark.parametrize("flow", ["ws", "os"])
+@pytest.mark.parametrize("line", [
+    # both dataflows (one activation layout): conv2's pixel is one descriptor of 3 kernel
+    # rows of 3 x 4 channels = 12 bytes on the Arty's 16-byte port: beats 3 * (11/16 + 1) =
+    # 5.0625; walker 4 + 3 + 5.0625 = 12.0625 against (16 + 5.0625 + 3) / 2 = 12.03125;
+    # 62 + ceil(4 * 12.0625) = 62 + 49 = 111
+    ("    A gather of a tile of m=4 k=36 on the load unit (LOAD2D): 62 (set-up) + "
+     "ceil(m*pace) = 62 + ceil(4*12.0625) = 111 cycles; pace per output pixel (one "
+     "descriptor of 3 DMA rows of 12 bytes) = max(4 + max(kh, kw) + beats, (latency + "
+     "beats + 3)/2) = max(12.0625, 12.0312), beats = 3*((12 - 1)/16 + 1) = 5.0625, "
+     "latency 16\n")])
 def test_board_explains_the_gather(flow: str, line: str) -> None:
     code, out, _ = _run("explain", MODEL, "--layer", "conv2", "--board", "arty-a7-100t",
                         "--array", "4x4", "--dataflow", flow)

@@ -24,9 +24,8 @@ def test_setup_is_the_walkers_first_cycle() -> None:
 
 
 def test_tile_paces_by_hand() -> None:
-    os_ = Gather(kh=3, kw=3, cg=4, output_stationary=True, bus_bytes=16, elem_bytes=1)
-    assert os_.tile_cycles(4, 36) == 62 + 4 * 36          # one element per cycle
-    ws = Gather(kh=3, kw=3, cg=32, output_stationary=False, bus_bytes=16, elem_bytes=1)
+    # (both dataflows: one activation layout, one gather)
+    ws = Gather(kh=3, kw=3, cg=32, bus_bytes=16, elem_bytes=1)
     # whole K (3 kernel rows of 96 bytes): 4 + 3 + 3 * (95/16 + 1) = 27.8125 per pixel
     assert ws.tile_cycles(196, 288) == 62 + math.ceil(196 * 27.8125)
     # one kernel row of the three (a row chunk): 4 + 3 + 6.9375 = 13.9375, or the latency
@@ -49,14 +48,11 @@ def test_which_layers_gather() -> None:
     osw, _ = hardware_from_options(board="kv260", dataflow="os")
     free, _ = hardware_from_options(array="32x32")                 # no port: the tile engine
     c3, c1, d = (g.nodes[n] for n in ("c3", "c1", "d"))
-    assert gather_of(c3, ws) == Gather(kh=3, kw=3, cg=16, output_stationary=False,
-                                       bus_bytes=16, elem_bytes=1)
-    assert gather_of(c1, ws) is None                             # a PIXELS load
-    assert gather_of(c1, osw) == Gather(kh=1, kw=1, cg=8, output_stationary=True,
-                                        bus_bytes=16, elem_bytes=1)
+    assert gather_of(c3, ws) == gather_of(c3, osw) == Gather(kh=3, kw=3, cg=16, bus_bytes=16,
+                                                             elem_bytes=1)
+    assert gather_of(c1, ws) is gather_of(c1, osw) is None       # a PIXELS load
     # a dense layer's kernel is its whole 7x7x8 input map
-    assert gather_of(d, ws) == Gather(kh=7, kw=7, cg=8, output_stationary=False,
-                                      bus_bytes=16, elem_bytes=1)
+    assert gather_of(d, ws) == Gather(kh=7, kw=7, cg=8, bus_bytes=16, elem_bytes=1)
     assert gather_of(c3, free) is None
 
 

@@ -59,10 +59,11 @@ def test_weight_rows_are_weight_words() -> None:
     assert [layout.pack_word(r, 8) for r in rows] == layout.weight_words(b, OS)
 
 
-def test_os_activation_words_are_column_slices() -> None:
-    # word mf*k + kk, lane r = A[mf*R + r, kk]; rows beyond m are 0.
-    assert layout.act_words(A, OS) == [w8(1, 4), w8(2, 5), w8(3, 6),
-                                       w8(7, 0), w8(8, 0), w8(9, 0)]
+def test_os_activation_words_are_those_of_ws() -> None:
+    # one layout for both dataflows: word kf*m + i, lane r = A[i, kf*R + r] (an OS array row
+    # takes a word and shifts its lanes out); k lanes beyond k are 0.
+    assert layout.act_words(A, OS) == layout.act_words(A, WS) == [
+        w8(1, 2), w8(4, 5), w8(7, 8), w8(3, 0), w8(6, 0), w8(9, 0)]
 
 
 def test_ws_activation_words_are_row_slices() -> None:

@@ -44,9 +44,9 @@ def test_gemm_fits_array_exactly(df: Dataflow, cycles: int) -> None:
 
 @pytest.mark.parametrize("df, cycles", [
     # M=10 (2x5 pixels), K=11 channels, N=9 filters on 4x4, one tile:
-    # OS: 3*3 folds, P = max(k, R, C) = 11, last fold 11+4+4+3 -> 1 + 8*11 + 22 = 111;
+    # OS: 3*3 folds, P = max(R*ceil(k/R), C) = 12, last fold 11+4+4+3 -> 1 + 8*12 + 22 = 119;
     # WS: 3*3 folds, P = max(m, R, 3) = 10, last 10+8+4+3 -> 1 + 8*10 + 25 = 106.
-    (OS, 111), (WS, 106)])
+    (OS, 119), (WS, 106)])
 def test_gemm_with_folds_in_every_dimension(df: Dataflow, cycles: int) -> None:
     g = net("[11, 2, 5]", "{name: c, kind: conv2d, filters: 9, kernel: 1}")
     p = plan(g, hw(df), "c")
@@ -80,10 +80,10 @@ def test_depthwise_conv_packs_its_groups_into_one_gemm() -> None:
     assert p.dram_write.tolist() == [48]
     tiles = list(p.make_tiles())
     assert [(t.group, t.n, t.k) for t in tiles] == [(0, 3, 27)]
-    # OS 4x4 packed: F_M=4, F_N=1 -> 4 folds, P = max(27, 4, 4) -> 1 + 3*27 + (27+4+4+3) =
-    # 120 (unpacked: 1 + 3*9 + (9+4+4+3) = 48 per group, 144).
+    # OS 4x4 packed: F_M=4, F_N=1 -> 4 folds, P = max(4*ceil(27/4), 4) = 28 -> 1 + 3*28 +
+    # (27+4+4+3) = 123 (unpacked: P = 12, 1 + 3*12 + (9+4+4+3) = 57 per group, 171).
     p = plan(g, hw(OS), "dw")
-    assert p.pack == 3 and p.cycles.tolist() == [120]
+    assert p.pack == 3 and p.cycles.tolist() == [123]
 
 
 def test_grouped_conv_packs_only_what_fits_the_columns() -> None:
@@ -410,11 +410,11 @@ def _gemm_shapes() -> set[tuple[int, int, int, int]]:
 def _need(df: Dataflow, r: int, c: int, m: int, n: int, k: int, split: bool
           ) -> tuple[int, int, int, int, int]:
     """(act, weight, out bytes, parameter words, accumulator words) of an m x n x k tile with
-    int8 operands, from the word layouts of rtl/README.md 3: act words hold R int8 lanes,
-    weight and output words C int8 lanes; one parameter word per column fold; accumulator
+    int8 operands, from the word layouts of rtl/README.md 3: act words hold R int8 lanes
+    (``ceil(k/R)`` per im2col row, both dataflows), weight and output words C int8 lanes; one parameter word per column fold; accumulator
     words: F_N * m for a K-split chain, m for a plain WS tile."""
     fn = -(-n // c)
-    act = (-(-m // r) * k if df is OS else -(-k // r) * m) * r
+    act = -(-k // r) * m * r
     weight = fn * k * c
     out = fn * m * c
     acc = fn * m if split else (m if df is WS else 0)

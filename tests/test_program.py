@@ -163,28 +163,24 @@ def test_packed_depthwise_layer_runs_from_dram(df: Dataflow, r: int, c: int, pac
 
 @pytest.mark.parametrize("df", [WS, OS])
 def test_pointwise_layers_load_pixels_instead_of_gathering(df: Dataflow) -> None:
-    """In WS the 1x1 convs of the MobileNetV2 block (and a dense layer on a 1x1 map) load A
-    with a PIXELS LOAD into ACT (same words as the gather: fold_stride = m), one byte stream
-    from the tile's first pixel; the 3x3 depthwise conv still gathers. OS words hold R pixels
-    of one k, which a PIXELS load cannot write: every ACT load there is a LOAD2D. (The golden
-    match of CASES covers both; tests/test_soc_cocotb.py runs them on the Verilog.)"""
+    """In both dataflows the 1x1 convs of the MobileNetV2 block (and a dense layer on a 1x1
+    map) load A with a PIXELS LOAD into ACT (same words as the gather: fold_stride = m; OS
+    and WS share the activation layout), one byte stream from the tile's first pixel; the 3x3
+    depthwise conv still gathers. (The golden match of CASES covers both;
+    tests/test_soc_cocotb.py runs them on the Verilog.)"""
     _, _, _, comp = _compiled("mbv2_block", df)
     acts = {}
     for i, o in zip(comp.insns, comp.origin, strict=True):
         if o.startswith("layer '") and (i.op is Opcode.LOAD2D or (
                 i.op is Opcode.LOAD and i["buffer"] == Buffer.ACT and i["rows"])):
             acts.setdefault(o.split("'")[1], []).append(i)
-    if df is WS:
-        for layer in ("expand", "project"):
-            (ld,) = acts[layer]
-            f = ld.get()
-            assert ld.op is Opcode.LOAD and f["mode"] == MemMode.PIXELS
-            assert (f["rows"], f["elems"], f["sram_stride"], f["fold_stride"]) == (
-                36, 4 if layer == "expand" else 12, 1, 36)
-            assert f["dram_stride"] == f["elems"]          # the whole pixel: contiguous
-    else:
-        assert all(i.op is Opcode.LOAD2D for layer in ("expand", "project")
-                   for i in acts[layer])
+    for layer in ("expand", "project"):
+        (ld,) = acts[layer]
+        f = ld.get()
+        assert ld.op is Opcode.LOAD and f["mode"] == MemMode.PIXELS
+        assert (f["rows"], f["elems"], f["sram_stride"], f["fold_stride"]) == (
+            36, 4 if layer == "expand" else 12, 1, 36)
+        assert f["dram_stride"] == f["elems"]          # the whole pixel: contiguous
     assert all(i.op is Opcode.LOAD2D for i in acts["dw"])
 
 

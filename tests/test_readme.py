@@ -55,8 +55,8 @@ def test_readme_cycle_formulas_match_timing():
     fm, fn, fk = -(-m // r), -(-n // c), -(-k // r)
     os_ = ArrayConfig(rows=r, cols=c, dataflow=Dataflow.OUTPUT_STATIONARY)
     ws = ArrayConfig(rows=r, cols=c, dataflow=Dataflow.WEIGHT_STATIONARY)
-    assert "T = 1 + (F_M*F_N - 1)*P + k + R + C + 3`, `P = max(k, R, C)`" in README
-    p_os = max(k, r, c)
+    assert "T = 1 + (F_M*F_N - 1)*P + k + R + C + 3`, `P = max(R*ceil(k/R), C)`" in README
+    p_os = max(fk * r, c)
     assert gemm_tile_cycles(m, n, k, os_) == 1 + (fm * fn - 1) * p_os + k + r + c + 3
     assert "T = 1 + (F_K*F_N - 1)*P + m + 2R + C + 3`," in README
     assert "`P = max(m, R, 3)`" in README

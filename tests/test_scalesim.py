@@ -112,9 +112,10 @@ def test_native_difference_under_os(m: int, n: int, k: int, r: int) -> None:
     arr = ArrayConfig(rows=r, cols=r, dataflow=Dataflow.OUTPUT_STATIONARY)
     f = math.ceil(m / r) * math.ceil(n / r)
     d = native_difference(m, n, k, arr)
-    # native, written out from rtl/README.md: folds every P = max(k, R, C) cycles, the last
-    # one takes k + R + C + 3: T = 1 + (F-1)*P + k + R + C + 3
-    p = max(k, r, r)
+    # native, written out from rtl/README.md: folds every P = max(R*ceil(k/R), C) cycles (the
+    # activation words a fold reads), the last one takes k + R + C + 3:
+    # T = 1 + (F-1)*P + k + R + C + 3
+    p = max(math.ceil(k / r) * r, r)
     assert d.native == 1 + (f - 1) * p + k + r + r + 3
     # SCALE-Sim: F folds of L = k + R + C - 2, minus 1
     assert d.scalesim == f * (k + r + r - 2) - 1

@@ -221,10 +221,10 @@ def test_scalesim_topology_and_config(tmp_path: Path, capsys: pytest.CaptureFixt
     assert (row["act_kib"], row["weight_kib"], row["out_kib"]) == ("16", "32", "8")
     assert float(row["bandwidth_gbps"]) == pytest.approx(4 * 100 / 1000)   # 4 B/cycle, 100 MHz
     if df == "os":   # the native one-tile count of each layer, and why it differs
-        # conv: F = 12, P = max(18, 4, 2) = 18: 1 + 11*18 + (18+4+2+3) = 226 vs 263;
+        # conv: F = 12, P = max(4*ceil(18/4), 2) = 20: 1 + 11*20 + (18+4+2+3) = 248 vs 263;
         # fc: F = 2, P = 12: 1 + 12 + (12+4+2+3) = 34 vs 31
-        assert [int(r["native_minus_scalesim"]) for r in layers] == [226 - 263, 34 - 31]
-        assert layers[0]["why"] == "F*(P-L)+fill+2 = 12*(18-22)+9+2 = -37"
+        assert [int(r["native_minus_scalesim"]) for r in layers] == [248 - 263, 34 - 31]
+        assert layers[0]["why"] == "F*(P-L)+fill+2 = 12*(20-22)+7+2 = -15"
     elif df == "ws":
         # conv: F = 15, m = 16: P = max(16, 8+3, 3) = 16: 1 + 14*16 + (16+8+2+3) = 254 vs 359;
         # fc: F = 6, m = 1: P = max(1, 1+3, 3) = 4: 1 + 5*4 + (1+8+2+3) = 35 vs 53
@@ -247,7 +247,7 @@ def test_native_one_tile_layers_differ_by_the_pipelined_closed_form(tmp_path: Pa
         m, n, k = gd.m, gd.n, gd.k
         # one tile: native 1 + (F-1)*P + last fold, SCALE-Sim F*L - 1 (rtl/README.md, 4x4)
         if r["dataflow"] == "os":
-            f, p = math.ceil(m / 4) * math.ceil(n / 4), max(k, 4)
+            f, p = math.ceil(m / 4) * math.ceil(n / 4), max(math.ceil(k / 4) * 4, 4)
             native, ss = 1 + (f - 1) * p + k + 8 + 3, f * (k + 6) - 1
         else:
             f, p = math.ceil(k / 4) * math.ceil(n / 4), max(m, 4, 3)

@@ -23,7 +23,7 @@ def arr(r: int, c: int, df: Dataflow, act_bits: int = 8) -> ArrayConfig:
 def test_hardware_md_worked_example() -> None:
     # HARDWARE.md 1.3: R=C=16, M=196, K=576, N=64. SCALE-Sim non-overlapped: OS 31,512 and WS
     # 34,848 cycles. With pipelined folds the per-fold fill and drain is paid once:
-    # OS: 13 * 4 = 52 folds of P = max(576, 16, 16) = 576, last fold 576 + 16 + 16 + 3 = 611
+    # OS: 13 * 4 = 52 folds of P = max(16*ceil(576/16) = 576, 16) = 576, last fold 576 + 16 + 16 + 3 = 611
     #     -> 1 + 51 * 576 + 611 = 29,988 (the 52 * 576 = 29,952 MAC-stream cycles + 36).
     # WS: 36 * 4 = 144 folds of P = max(196, 98 + 15, 3) = 196, last 196 + 32 + 16 + 3 = 247
     #     -> 1 + 143 * 196 + 247 = 28,276 (144 * 196 = 28,224 + 52).
@@ -32,11 +32,13 @@ def test_hardware_md_worked_example() -> None:
 
 
 @pytest.mark.parametrize("m,n,k,r,c,expected", [
-    # OS: G = ceil(m/R) * ceil(n/C) folds, P = max(k, R, C), T = 1 + (G-1)*P + k + R + C + 3
+    # OS: G = ceil(m/R) * ceil(n/C) folds, P = max(R*ceil(k/R), C) (a fold reads R*ceil(k/R)
+    # activation words, one per cycle), T = 1 + (G-1)*P + k + R + C + 3
     (1, 1, 1, 1, 1, 1 + 0 + (1 + 1 + 1 + 3)),
     (4, 4, 8, 4, 4, 1 + 0 + (8 + 4 + 4 + 3)),
-    (5, 4, 7, 2, 3, 1 + 5 * 7 + (7 + 2 + 3 + 3)),     # 51, also measured in pysim
-    (9, 5, 9, 4, 4, 1 + 5 * 9 + (9 + 4 + 4 + 3)),
+    (5, 4, 7, 2, 3, 1 + 5 * 8 + (7 + 2 + 3 + 3)),     # 56 (P = 2*4), also measured in pysim
+    (9, 5, 9, 4, 4, 1 + 5 * 12 + (9 + 4 + 4 + 3)),    # P = 4*3 = 12
+    (9, 5, 8, 4, 4, 1 + 5 * 8 + (8 + 4 + 4 + 3)),     # k a multiple of R: P = k
     (9, 5, 2, 4, 4, 1 + 5 * 4 + (2 + 4 + 4 + 3)),     # k < R: P = R = 4
     (2, 9, 1, 1, 3, 1 + 5 * 3 + (1 + 1 + 3 + 3)),     # k < C: P = C = 3
 ])
@@ -121,9 +123,10 @@ def test_pool_by_hand(out_h, out_w, win_h, win_w, act_bits, expected) -> None:
 
 def test_breakdown_record() -> None:
     t = timing.gemm_tile_timing(5, 4, 7, arr(2, 3, OS))
-    # 6 folds of P = 7; the last fold's 7 + 2 + 3 + 3 = 15 is P + 8 of fill and drain.
-    assert (t.folds, t.fold_cycles, t.fill_cycles, t.compute_cycles, t.macs) == (6, 7, 8, 7, 140)
-    assert t.total == 1 + 6 * 7 + 8
+    # 6 folds of P = 2*ceil(7/2) = 8; the last fold's 7 + 2 + 3 + 3 = 15 is P + 7 of fill and
+    # drain; the useful stream of a fold is k = 7 operands.
+    assert (t.folds, t.fold_cycles, t.fill_cycles, t.compute_cycles, t.macs) == (6, 8, 7, 7, 140)
+    assert t.total == 1 + 6 * 8 + 7
     p = timing.pool_tile_timing(2, 3, 2, 2, arr(2, 2, WS))
     assert (p.folds, p.fold_cycles, p.fill_cycles, p.macs, p.total) == (6, 4, 4, 0, 29)
 

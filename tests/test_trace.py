@@ -214,22 +214,22 @@ def test_packed_depthwise_tile_with_weights_is_the_grouped_convolution(tmp_path)
 
 
 # -- two drain rows (--drain-rows 2, rtl/README.md 5-6) ------------------------------------------
-# Hand table, OS 8x1x4 on 4x4 (the worked example of rtl/README.md 5): 2 folds of R = 4 rows.
-# One drain row per cycle: P = max(k, R, C) = 4, row i of fold g is read at fold cycle
-# g*P + k + C + i and written 3 later, cycle 1 + 4g + 1 + 4 + i + 3 = 9 + 4g + i;
-# T = 1 + P + (k + R + C + 3) = 17. Two drain rows: P = max(1, ceil(4/2), ceil((4 + 2)/2)) = 3,
+# Hand table, OS 8x1x8 on 4x8 (the worked example of rtl/README.md 5): 2 folds of R = 4 rows.
+# One drain row per cycle: P = max(R*ceil(k/R), C) = 8, row i of fold g is read at fold cycle
+# g*P + k + C + i and written 3 later, cycle 1 + 8g + 1 + 8 + i + 3 = 13 + 8g + i;
+# T = 1 + P + (k + R + C + 3) = 25. Two drain rows: P = max(4, ceil(4/2), ceil((8 + 2)/2)) = 5,
 # pair q of fold g read at fold cycle g*P + k + C + floor(R/2) + q, so rows 4g + 2q and
-# 4g + 2q + 1 are written together in cycle 1 + 3g + 1 + 4 + 2 + q + 3 = 11 + 3g + q;
-# T = 1 + 3 + 12 = 16.
-D2_ARGS = ["trace", "--gemm", "8x1x4", "--array", "4x4", "--dataflow", "os"]
-D1_WRITES = {i + 4 * g: 9 + 4 * g + i for g in range(2) for i in range(4)}
-D2_WRITES = {4 * g + 2 * q + h: 11 + 3 * g + q for g in range(2) for q in range(2)
+# 4g + 2q + 1 are written together in cycle 1 + 5g + 1 + 8 + 2 + q + 3 = 15 + 5g + q;
+# T = 1 + 5 + 16 = 22.
+D2_ARGS = ["trace", "--gemm", "8x1x8", "--array", "4x8", "--dataflow", "os"]
+D1_WRITES = {i + 4 * g: 13 + 8 * g + i for g in range(2) for i in range(4)}
+D2_WRITES = {4 * g + 2 * q + h: 15 + 5 * g + q for g in range(2) for q in range(2)
              for h in range(2)}
 
 
-def _seeded_8x1x4() -> tuple[np.ndarray, np.ndarray]:
+def _seeded_8x1x8() -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(0)   # the CLI's documented seeding: A then B, in -4..4
-    return rng.integers(-4, 5, (8, 1)), rng.integers(-4, 5, (1, 4))
+    return rng.integers(-4, 5, (8, 1)), rng.integers(-4, 5, (1, 8))
 
 
 def _writes_by_cycle(text: str) -> dict[int, list[tuple[int, int, list[int]]]]:
@@ -246,14 +246,14 @@ def _writes_by_cycle(text: str) -> dict[int, list[tuple[int, int, list[int]]]]:
 
 
 def test_two_drain_rows_trace_is_the_hand_table() -> None:
-    a, b = _seeded_8x1x4()
+    a, b = _seeded_8x1x8()
     out = np.clip(a @ b, -128, 127)
-    for drain, total, writes in ((1, 17, D1_WRITES), (2, 16, D2_WRITES)):
-        arr = ArrayConfig(rows=4, cols=4, dataflow=OS, drain_rows=drain)
-        assert gemm_tile_cycles(8, 4, 1, arr) == total
+    for drain, total, writes in ((1, 25, D1_WRITES), (2, 22, D2_WRITES)):
+        arr = ArrayConfig(rows=4, cols=8, dataflow=OS, drain_rows=drain)
+        assert gemm_tile_cycles(8, 8, 1, arr) == total
         t = tr.record(a, b, arr)
         assert t.cycles == total
-        assert t.produced() == {(i, j): writes[i] for i in range(8) for j in range(4)}
+        assert t.produced() == {(i, j): writes[i] for i in range(8) for j in range(8)}
         assert np.array_equal(t.out, out)
         r = CliRunner().invoke(cli, [*D2_ARGS, "--drain-rows", str(drain)])
         assert r.exit_code == 0, r.output
@@ -266,36 +266,36 @@ def test_two_drain_rows_trace_is_the_hand_table() -> None:
         assert seen == [(i, writes[i], 0, out[i].tolist()) for i in range(8)]
         per_cycle = sorted({len(ws) for ws in frames.values()})
         assert per_cycle == ([0, 1] if drain == 1 else [0, 2])
-    # d2, cycle 11: the pair (0, 1) of fold 0, even row first (first back end, then second)
-    assert frames[11] == [(0, 0, out[0].tolist()), (1, 0, out[1].tolist())]
+    # d2, cycle 15: the pair (0, 1) of fold 0, even row first (first back end, then second)
+    assert frames[15] == [(0, 0, out[0].tolist()), (1, 0, out[1].tolist())]
 
 
 def test_two_drain_rows_in_every_view(monkeypatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    a, b = _seeded_8x1x4()
+    a, b = _seeded_8x1x8()
     out = np.clip(a @ b, -128, 127)
     page = tmp_path / "t.html"
     r = CliRunner().invoke(cli, [*D2_ARGS, "--drain-rows", "2", "-o", str(page)])
     assert r.exit_code == 0, r.output
     body = page.read_text()
-    assert "<title>8x1x4 GEMM on a 4x4 OS array with 2 drain rows, 16 cycles</title>" in body
+    assert "<title>8x1x8 GEMM on a 4x8 OS array with 2 drain rows, 22 cycles</title>" in body
     frames = json.loads(re.search(r"const F=(\[.*?\]);const c", body, re.DOTALL)[1])
-    assert len(frames) == 16
-    cycle14 = frames[14 - 1]
-    assert cycle14.startswith("cycle 14/16 (drain)")
-    rows = [f"  write out[{i}, 0:4] = " + " ".join(str(v) for v in out[i]) for i in (4, 5)]
-    assert "\n".join(rows) in cycle14
-    # the terminal view: the same two lines in cycle 14 (rich, colours stripped)
+    assert len(frames) == 22
+    cycle20 = frames[20 - 1]
+    assert cycle20.startswith("cycle 20/22 (drain)")
+    rows = [f"  write out[{i}, 0:8] = " + " ".join(str(v) for v in out[i]) for i in (4, 5)]
+    assert "\n".join(rows) in cycle20
+    # the terminal view: the same two lines in cycle 20 (rich, colours stripped)
     from hwcnn.cli.commands import trace as cmd
 
     monkeypatch.setattr(cmd, "color_terminal", lambda: True)
     monkeypatch.setenv("TERM", "xterm-256color")
     monkeypatch.setenv("FORCE_COLOR", "1")
     monkeypatch.delenv("NO_COLOR", raising=False)
-    r = CliRunner().invoke(cli, [*D2_ARGS, "--drain-rows", "2", "--cycles", "14..14"])
+    r = CliRunner().invoke(cli, [*D2_ARGS, "--drain-rows", "2", "--cycles", "20..20"])
     assert r.exit_code == 0, r.output
     assert "\x1b[" in r.stdout
     lines = _plain(r.stdout).splitlines()
-    assert lines[0].startswith("cycle 14/16 (drain)")
+    assert lines[0].startswith("cycle 20/22 (drain)")
     assert [x for x in lines if "write" in x] == rows
 
 

@@ -78,22 +78,22 @@ def test_mp4_when_the_video_extra_is_installed(tmp_path) -> None:  # type: ignor
 
 
 def test_two_drain_rows_outline_both_rows_of_the_pair() -> None:
-    # OS 8x1x4 on 4x4 (tests/test_trace.py's hand table): one drain row writes out[0] alone
-    # in cycle 9; two drain rows write out[0] and out[1] together in cycle 11, nothing in 13.
-    # The output matrix is 8 x 4 elements of 0.5 in (50 px at 100 dpi) in both pictures.
+    # OS 8x1x8 on 4x8 (tests/test_trace.py's hand table): one drain row writes out[0] alone
+    # in cycle 13; two drain rows write out[0] and out[1] together in cycle 15, nothing in 17.
+    # The output matrix is 8 x 8 elements of 0.5 in (50 px at 100 dpi) in both pictures.
     rng = np.random.default_rng(0)
-    a, b = rng.integers(-4, 5, (8, 1)), rng.integers(-4, 5, (1, 4))
+    a, b = rng.integers(-4, 5, (8, 1)), rng.integers(-4, 5, (1, 8))
     red = np.array([int(trace_anim._MARK[q:q + 2], 16) for q in (1, 3, 5)])
 
     def outline(drain: int, cycle: int) -> tuple[int, int]:
         """(height, width) in pixels of the red outline of frame ``cycle`` (0, 0: none)."""
-        arr = ArrayConfig(rows=4, cols=4, dataflow=Dataflow.OUTPUT_STATIONARY, drain_rows=drain)
+        arr = ArrayConfig(rows=4, cols=8, dataflow=Dataflow.OUTPUT_STATIONARY, drain_rows=drain)
         frame = next(trace_anim.render(tr.record(a, b, arr), "x", cycle, cycle)).astype(int)
         ys, xs = np.nonzero(np.abs(frame - red).max(axis=-1) < 60)
         return (int(np.ptp(ys)), int(np.ptp(xs))) if len(ys) else (0, 0)
 
-    h1, w1 = outline(1, 9)
-    h2, w2 = outline(2, 11)
-    assert abs(h1 - 50) <= 3 and abs(w1 - 4 * 50) <= 3   # one row of 4 elements
-    assert abs(h2 - 2 * 50) <= 3 and w2 == w1             # two rows, the same 4 columns
-    assert outline(2, 13) == (0, 0)
+    h1, w1 = outline(1, 13)
+    h2, w2 = outline(2, 15)
+    assert abs(h1 - 50) <= 3 and abs(w1 - 8 * 50) <= 3   # one row of 8 elements
+    assert abs(h2 - 2 * 50) <= 3 and w2 == w1             # two rows, the same 8 columns
+    assert outline(2, 17) == (0, 0)

@@ -209,51 +209,51 @@ def test_cli_wave_of_a_layer_tile(tmp_path) -> None:  # type: ignore[no-untyped-
 
 
 def test_two_drain_rows_wave_is_the_hand_table() -> None:
-    """OS 8x1x4 on 4x4 with two drain rows (the worked example of rtl/README.md 5; the same
-    hand table as tests/test_trace.py): P = max(1, ceil(4/2), ceil((4 + 2)/2)) = 3, rows
-    4g + 2q and 4g + 2q + 1 written together in cycle 11 + 3g + q, the even row through
+    """OS 8x1x8 on 4x8 with two drain rows (the worked example of rtl/README.md 5; the same
+    hand table as tests/test_trace.py): P = max(4, ceil(4/2), ceil((8 + 2)/2)) = 5, rows
+    4g + 2q and 4g + 2q + 1 written together in cycle 15 + 5g + q, the even row through
     out_wr (word 4g + 2q), the odd one through the second back end's out_wr2 (the next word);
-    done in T = 1 + 3 + (1 + 4 + 4 + 3) = 16 (one drain row: P = 4, 17)."""
+    done in T = 1 + 5 + (1 + 8 + 4 + 3) = 22 (one drain row: P = 8, 25)."""
     rng = np.random.default_rng(0)
-    a, b = rng.integers(-4, 5, (8, 1)), rng.integers(-4, 5, (1, 4))
-    cfg = HardwareConfig(array=ArrayConfig(rows=4, cols=4, dataflow=OS, drain_rows=2))
+    a, b = rng.integers(-4, 5, (8, 1)), rng.integers(-4, 5, (1, 8))
+    cfg = HardwareConfig(array=ArrayConfig(rows=4, cols=8, dataflow=OS, drain_rows=2))
     w = gemm_wave(a, b, cfg)
-    assert w.cycles == 16 == gemm_tile_cycles(8, 4, 1, cfg.array)
+    assert w.cycles == 22 == gemm_tile_cycles(8, 8, 1, cfg.array)
     vcd = Vcd(w.vcd)
     assert [p for p, _ in signal_table(cfg) if p not in vcd.width] == []
     e0 = start_edge(vcd)
-    assert vcd.rises("bench.top.done") == [e0 + (16 - 1) * PERIOD]
+    assert vcd.rises("bench.top.done") == [e0 + (22 - 1) * PERIOD]
     out = np.clip(a @ b, -128, 127)
     eng = "bench.top.engine."
     seen = []
-    for c in range(1, 17):
+    for c in range(1, 23):
         t = cycle_time(vcd, e0, c)
         for port in ("out_wr", "out_wr2"):
             if vcd.at(f"{eng}{port}__en", t):
                 word = vcd.at(f"{eng}{port}__data", t)
                 lanes = [((word >> (8 * q)) & 255) - (256 if (word >> (8 * q + 7)) & 1 else 0)
-                         for q in range(4)]
+                         for q in range(8)]
                 seen.append((c, port, vcd.at(f"{eng}{port}__addr", t), lanes))
-    assert seen == [(11 + 3 * g + q, port, 4 * g + 2 * q + h, out[4 * g + 2 * q + h].tolist())
+    assert seen == [(15 + 5 * g + q, port, 4 * g + 2 * q + h, out[4 * g + 2 * q + h].tolist())
                     for g in range(2) for q in range(2)
                     for h, port in enumerate(("out_wr", "out_wr2"))]
     assert np.array_equal(w.out, out)
     # fold 1 (odd) finished into the second shadow bank: PE(i, j) holds A[4 + i] . B[:, j]
-    end = cycle_time(vcd, e0, 16)
+    end = cycle_time(vcd, e0, 22)
     pe = "bench.top.engine.array.pe_{}_{}.res1"
-    assert [[vcd.at(pe.format(i, j), end, signed=True) for j in range(4)] for i in range(4)] \
+    assert [[vcd.at(pe.format(i, j), end, signed=True) for j in range(8)] for i in range(4)] \
         == (a @ b)[4:].tolist()
 
 
 def test_cli_wave_with_two_drain_rows(tmp_path) -> None:  # type: ignore[no-untyped-def]
     out = tmp_path / "d.vcd"
-    base = ["wave", "--gemm", "8x1x4", "--array", "4x4", "--dataflow", "os", "-o", str(out)]
-    # 16 and 17 cycles: the worked example of rtl/README.md 5 (two / one drain rows)
-    for extra, total in ((["--drain-rows", "2"], 16), ([], 17), (["--drain-rows", "1"], 17)):
+    base = ["wave", "--gemm", "8x1x8", "--array", "4x8", "--dataflow", "os", "-o", str(out)]
+    # 22 and 25 cycles: the worked example of rtl/README.md 5 (two / one drain rows)
+    for extra, total in ((["--drain-rows", "2"], 22), ([], 25), (["--drain-rows", "1"], 25)):
         r = CliRunner().invoke(cli, [*base, *extra])
         assert r.exit_code == 0, r.output
-        assert r.stderr == f"wrote {out}: 8x1x4 GEMM, done {total} cycles after start\n"
-        assert ("bench.top.engine.out_wr2__en" in Vcd(out.read_text()).width) == (total == 16)
+        assert r.stderr == f"wrote {out}: 8x1x8 GEMM, done {total} cycles after start\n"
+        assert ("bench.top.engine.out_wr2__en" in Vcd(out.read_text()).width) == (total == 22)
     out.unlink()
     for args, msg in (
             (["--gemm", "2x2x2", "--dataflow", "os", "--drain-rows", "3"],

@@ -40,7 +40,7 @@ def load2d_pixel_cycles(kh: int, kw: int, row_bytes: int, bus_bytes: int,
     (``4 + max(kh, kw)`` cycles, ``hw/soc/im2col.py``, pinned by tests/test_soc_load.py)
     then the beats, or, with two of the unit's transfers in flight
     (:data:`LOAD_OUTSTANDING`), about ``(latency + beats + 3) / 2`` when the beats are few.
-    (Output stationary gathers one element per cycle, :func:`im2col_run_max`.)"""
+    Both dataflows: their activation words have the same layout (rtl/README.md 3)."""
     _, walk, wait = load2d_pixel_terms(kh, kw, row_bytes, bus_bytes, latency)
     return max(walk, wait)
 
@@ -53,13 +53,12 @@ def load2d_pixel_terms(kh: int, kw: int, row_bytes: int, bus_bytes: int,
     return beats, 4 + max(kh, kw) + beats, (latency + beats + 3) / LOAD_OUTSTANDING
 
 
-def im2col_run_max(rows: int, bus_bytes: int, elem_bytes: int, output_stationary: bool) -> int:
+def im2col_run_max(rows: int, bus_bytes: int, elem_bytes: int) -> int:
     """In-bounds elements the LOAD2D element walker takes from the byte aligner in one cycle
-    at most: 1 in output stationary; in weight stationary ``min(R, B div eb)`` (at least 1),
-    i.e. at most one word of ``R`` lanes and at most one bus width of bytes (``hw/soc/im2col.py``).
-    A padding run is not bounded by it (at most ``R`` lanes)."""
-    if output_stationary:
-        return 1
+    at most: ``min(R, B div eb)`` (at least 1), i.e. at most one word of ``R`` lanes and at
+    most one bus width of bytes (``hw/soc/im2col.py``), in both dataflows (an activation word
+    holds ``R`` consecutive elements of one im2col row, rtl/README.md 3). A padding run is not
+    bounded by it (at most ``R`` lanes)."""
     return max(1, min(rows, bus_bytes // elem_bytes))
 
 #: Store unit: largest WORDS descriptor (bytes; a multiple of every bus width) and PIXELS

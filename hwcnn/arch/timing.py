@@ -12,17 +12,24 @@ current fold streams, so fill and drain are paid once per tile, and consecutive 
 ``P`` cycles apart (the fold period, rtl/README.md 5):
 
 * output stationary (OS), folds ``(mf, nf)``, ``G = F_M * F_N``:
-  ``P = max(k, R, C)``; every PE keeps its finished sum in a shadow register (the ``last``
-  token travelling with the final operand moves it there and restarts the accumulator), and
-  the drain reads the shadow rows while the next fold accumulates.
-  ``T = 1 + (G - 1) * P + (k + R + C + 3)``: ``k`` reads, ``C`` until row 0's last product
-  is in its shadow register, ``R`` drain rows, 3 post-processing stages (the last one writes),
-  1 cycle to ``done``.
-* OS with ``drain_rows = 2``: ``P = max(k, ceil(R/2), ceil((C + floor(R/2))/2))``, ``T`` as
-  above. Two shadow registers per PE (even / odd folds), a row pair read per cycle into
-  ``2C`` lanes: pair ``q`` is read ``floor(R/2) + q`` cycles after row 0 is complete (rows
-  complete one per cycle), and pair 0 must be read before PE(0, 0) finishes fold ``g + 2``
-  into the same register (``2P >= C + floor(R/2)``).
+  ``P = max(R*ceil(k/R), C)``; the activation words are those of WS (``R`` consecutive
+  elements of one im2col row, rtl/README.md 3), and every array row holds one word in a shift
+  register that feeds it one element per cycle: the word of row ``r``'s block ``b`` (elements
+  ``b*R .. b*R + R-1``) is read in cycle ``b*R + r`` of the fold, one read per cycle, so a fold
+  reads ``R*ceil(k/R)`` words (the skew is in the read order; at least ``R``, so the ``R``
+  drain rows of a fold finish within the next fold's period). Every PE keeps its finished
+  sum in a shadow register (the ``last`` token travelling with the final operand moves it
+  there and restarts the accumulator), and the drain reads the shadow rows while the next
+  fold accumulates. ``T = 1 + (G - 1) * P + (k + R + C + 3)``: ``k`` weight reads (the last
+  operand), ``C`` until row 0's last product is in its shadow register, ``R`` drain rows, 3
+  post-processing stages (the last one writes), 1 cycle to ``done``.
+* OS with ``drain_rows = 2``: ``P = max(R*ceil(k/R), ceil(R/2), ceil((C + floor(R/2))/2))``,
+  ``T`` as above. Two shadow registers per PE (even / odd folds), a row pair read per cycle
+  into ``2C`` lanes: pair ``q`` is read ``floor(R/2) + q`` cycles after row 0 is complete
+  (rows complete one per cycle), and pair 0 must be read before PE(0, 0) finishes fold
+  ``g + 2`` into the same register (``2P >= C + floor(R/2)``). (Since the activation reads
+  take ``R*ceil(k/R) >= R`` cycles a fold, the pairs no longer shorten ``P``: it equals the
+  one-row drain's whenever ``C <= R*ceil(k/R)``.)
 * weight stationary (WS), folds ``(kf, nf)``, ``G = F_K * F_N``:
   ``P = max(m, R, 3)``; every PE holds three weight banks (:data:`WS_WEIGHT_BANKS`), the
   fold's bank number (``g mod 3``) travels with its activations and selects the bank, and the
@@ -53,10 +60,10 @@ Examples
 20
 >>> gemm_tile_cycles(8, 8, 8, os4)          # 4 folds, P = 8: 1 + 3 * 8 + 19
 44
+>>> gemm_tile_cycles(8, 4, 6, os4)          # 2 folds, P = max(4*ceil(6/4), 4) = 8: 1 + 8 + 17
+26
 >>> os4d2 = ArrayConfig(rows=4, cols=4, dataflow=Dataflow.OUTPUT_STATIONARY, drain_rows=2)
->>> gemm_tile_cycles(8, 4, 1, os4d2)        # 2 folds, P = max(1, 2, 3) = 3: 1 + 3 + 12
-16
->>> gemm_tile_cycles(8, 4, 1, os4)          # P = max(1, 4, 4) = 4: 1 + 4 + 12
+>>> gemm_tile_cycles(8, 4, 1, os4d2)        # 2 folds, P = max(4, 2, 3) = 4: 1 + 4 + 12
 17
 >>> ws4 = ArrayConfig(rows=4, cols=4, dataflow=Dataflow.WEIGHT_STATIONARY)
 >>> gemm_tile_cycles(5, 4, 4, ws4)          # one fold: 1 + 5 + 8 + 4 + 3
@@ -133,21 +140,29 @@ def drain_slots(array: ArrayConfig) -> int:
     return _ceil_div(array.rows, 2) if array.drain_rows == 2 else array.rows
 
 
+def os_act_reads(k: int, array: ArrayConfig) -> int:
+    """OS: activation words read per fold, ``R*ceil(k/R)`` (row ``r``'s word of block ``b`` in
+    cycle ``b*R + r``; the lanes past ``k`` of the last block are 0)."""
+    return _ceil_div(k, array.rows) * array.rows
+
+
 def gemm_period_terms(m: int, k: int, array: ArrayConfig) -> tuple[tuple[str, int], ...]:
     """The named terms whose maximum is the fold period ``P`` (for explanations).
 
-    OS: ``("k", k), ("R", R), ("C", C)``; OS with ``drain_rows = 2``: ``("k", k),
-    ("ceil(R/2)", ...), ("ceil((C+floor(R/2))/2)", ...)`` (a row pair per drain cycle; each
+    OS: ``("R*ceil(k/R)", ...), ("C", C)`` (the activation words a fold reads, one per
+    cycle, which is at least the ``R`` drain rows); OS with ``drain_rows = 2``: ``("R*ceil(k/R)", ...), ("ceil(R/2)", ...),
+    ("ceil((C+floor(R/2))/2)", ...)`` (a row pair per drain cycle; each
     PE's two shadow registers keep a fold's sums for ``2P`` cycles, and the first pair is read
     ``floor(R/2)`` cycles after row 0 is complete, so ``2P >= C + floor(R/2)``);
     WS: ``("m", m), ("R", R), ("3", 3)``.
     """
     r, c = array.rows, array.cols
     if array.dataflow is Dataflow.OUTPUT_STATIONARY:
+        reads = os_act_reads(k, array)
         if array.drain_rows == 2:
-            return (("k", k), ("ceil(R/2)", drain_slots(array)),
+            return (("R*ceil(k/R)", reads), ("ceil(R/2)", drain_slots(array)),
                     ("ceil((C+floor(R/2))/2)", _ceil_div(c + r // 2, 2)))
-        return (("k", k), ("R", r), ("C", c))
+        return (("R*ceil(k/R)", reads), ("C", c))
     return (("m", m), ("R", r), ("3", WS_MIN_FOLD_PERIOD))
 
 
@@ -281,6 +296,7 @@ __all__ = [
     "gemm_period_terms",
     "gemm_tile_cycles",
     "gemm_tile_timing",
+    "os_act_reads",
     "pool_pixel_cycles",
     "pool_tile_cycles",
     "pool_tile_timing",

@@ -42,7 +42,7 @@ import numpy as np
 from ..errors import ConfigError
 from ..frontend import layers as L
 from ..hw.descriptor import ROUNDING_CODE
-from ..hw.layout import pack_bytes, param_words, weight_rows
+from ..hw.layout import act_word_count, pack_bytes, param_words, weight_rows
 from ..isa.fields import Buffer, MemMode, Opcode, ProgramError, VecOp
 from ..isa.queues import HALVES
 from ..isa.target import Target
@@ -441,8 +441,7 @@ class _Gen:
         origin = f"layer {t.layer!r} tile {t.index}"
         r, c = arr.rows, arr.cols
         fn = _cdiv(t.n, c)
-        os_ = arr.dataflow.value == "os"
-        a_words = _cdiv(t.m, r) * t.k if os_ else _cdiv(t.k, r) * t.m
+        a_words = act_word_count(t.m, t.k, r)
         k_in = self.fits({Buffer.ACT: a_words, Buffer.WGT: fn * t.k, Buffer.PARAM: fn})
         fuse = None if t.acc_out else self.pooled.get(t.layer)
         band = fuse.bands[t.index] if fuse else (0, 0)
@@ -474,9 +473,9 @@ class _Gen:
 
         akey = ("a", t.layer, t.group, t.m0, t.m, t.k0, t.k)
         g0 = gl.src.rel + t.group * gl.cg * self.eb
-        if not os_ and pointwise(gl.geo):
+        if pointwise(gl.geo):
             # a 1x1 / stride 1 / unpadded window: A's row i is input pixel m0 + i's channels
-            # k0 .. k0+k, so a strided PIXELS load fills the same words as the gather (WS word
+            # k0 .. k0+k, so a strided PIXELS load fills the same words as the gather (word
             # kf*m + i holds lanes kf*R ..: fold_stride = m, sram_stride = 1) without the
             # im2col walker's per-pixel descriptors (one byte stream when the channels are
             # the whole pixel)

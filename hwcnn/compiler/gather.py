@@ -3,16 +3,15 @@
 The tile engine of memsim takes a tile's bytes at the memory port's bandwidth. The complete
 accelerator (``hwcnn_soc``, rtl/README.md 9.2 and 10.2) loads A with its load unit, and
 when that gathers im2col rows it is slower than the bytes: a LOAD2D walks one rectangle
-descriptor per output pixel in weight stationary (:func:`hwcnn.arch.soc.load2d_pixel_cycles`),
-and writes one element per cycle in output stationary (an OS activation word holds one
-element of ``R`` pixels). A :class:`Gather` gives a tile's A load that floor in cycles;
+descriptor per output pixel (:func:`hwcnn.arch.soc.load2d_pixel_cycles`; both dataflows
+share the activation word layout, rtl/README.md 3). A :class:`Gather` gives a tile's A load that floor in cycles;
 the tile search and memsim take a load as lasting at least that long (the load unit holds
 the port meanwhile). It applies only when the plan is for the complete accelerator, i.e. the
 memory has a port (:attr:`hwcnn.arch.config.MemoryConfig.port_bytes_per_cycle`: a board, or
 ``--bus-bits``); the tile engine alone is fed by bytes.
 
-A pointwise window (1x1, stride 1, no padding, and a dense layer on a 1x1 map) in weight
-stationary is a PIXELS load, bytes-bound, so no floor (:func:`hwcnn.compiler.codegen.pointwise`).
+A pointwise window (1x1, stride 1, no padding, and a dense layer on a 1x1 map) is a PIXELS
+load, bytes-bound, so no floor (:func:`hwcnn.compiler.codegen.pointwise`).
 """
 
 from __future__ import annotations
@@ -21,7 +20,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from ..arch.config import Dataflow, HardwareConfig
+from ..arch.config import HardwareConfig
 from ..arch.dma import DEFAULT_LATENCY
 from ..arch.soc import IM2COL_PHASES, load2d_pixel_cycles, load2d_pixel_terms
 from ..frontend import layers as L
@@ -41,12 +40,11 @@ class Gather:
     kh: int
     kw: int
     cg: int
-    output_stationary: bool
     bus_bytes: int
     elem_bytes: int
 
     def _rows(self, k: int, pack: int) -> tuple[int, int, int]:
-        """``(kh, kw, row_bytes)`` of one pixel's descriptor in weight stationary: whole
+        """``(kh, kw, row_bytes)`` of one pixel's descriptor: whole
         kernel rows, or (a chunk that cuts kernel rows) one DMA row per kernel position."""
         cg = self.cg * pack
         row = self.kw * cg                    # one kernel row's elements
@@ -59,17 +57,12 @@ class Gather:
         elements (a whole K, or a chunk of it) of a GEMM of ``pack`` groups."""
         if rows <= 0 or k <= 0:
             return 0
-        if self.output_stationary:
-            return IM2COL_SETUP + rows * k
         pace = load2d_pixel_cycles(*self._rows(k, pack), self.bus_bytes, DEFAULT_LATENCY)
         return IM2COL_SETUP + math.ceil(rows * pace)
 
     def explain(self, rows: int, k: int, pack: int = 1) -> str:
         """:meth:`tile_cycles` worked out, for ``hwcnn explain``."""
         total = self.tile_cycles(rows, k, pack)
-        if self.output_stationary:
-            return (f"{IM2COL_SETUP} (set-up) + m*k (one element per cycle) = {IM2COL_SETUP} + "
-                    f"{rows}*{k} = {total:,} cycles")
         kh, kw, rb = self._rows(k, pack)
         beats, walk, wait = load2d_pixel_terms(kh, kw, rb, self.bus_bytes, DEFAULT_LATENCY)
         return (f"{IM2COL_SETUP} (set-up) + ceil(m*pace) = {IM2COL_SETUP} + ceil({rows}*"
@@ -83,12 +76,11 @@ class Gather:
 def gather_of(node: dict[str, Any], hw: HardwareConfig) -> Gather | None:
     """The :class:`Gather` of a conv / dense / stand-alone BatchNorm graph node planned for
     the complete accelerator (``hw.memory`` has a port), or ``None``: no port (the tile
-    engine), or a PIXELS load (a pointwise window in weight stationary)."""
+    engine), or a PIXELS load (a pointwise window)."""
     port = hw.memory.port_bytes_per_cycle
     if port is None:
         return None
     layer = node["layer"]
-    os_ = hw.array.dataflow is Dataflow.OUTPUT_STATIONARY
     x = node["in_shapes"][0]
     spatial = tuple(x.spatial)
     match layer:
@@ -107,8 +99,8 @@ def gather_of(node: dict[str, Any], hw: HardwareConfig) -> Gather | None:
         case _:                               # stand-alone BatchNorm: a depthwise 1x1
             kh = kw = cg = 1
             point = True
-    if point and not os_:
+    if point:
         return None
     # beats are the port's width (the DRAM's pace, when slower, is the load's bytes / bandwidth)
-    return Gather(kh=kh, kw=kw, cg=cg, output_stationary=os_, bus_bytes=max(1, int(port)),
+    return Gather(kh=kh, kw=kw, cg=cg, bus_bytes=max(1, int(port)),
                   elem_bytes=-(-hw.array.act_bits // 8))

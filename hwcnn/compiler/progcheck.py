@@ -12,9 +12,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ..arch.config import Dataflow, HardwareConfig
+from ..arch.config import HardwareConfig
 from ..errors import ConfigError
 from ..hw.descriptor import GemmDesc, PoolDesc, PoolOpCode, Requant
+from ..hw.layout import act_word_count
 from ..hw.params import BufferDepths
 from ..isa.disasm import is_nop
 from ..isa.fields import Buffer, Insn, MemMode, Opcode, ProgramError
@@ -98,9 +99,7 @@ def check_insn(insn: Insn, t: Target) -> None:
                              "k", "pix_stride"):
                     if f[name] == 0:
                         raise ProgramError(f"LOAD2D field {name} is 0")
-                r = t.array.rows
-                os_ = t.array.dataflow is Dataflow.OUTPUT_STATIONARY
-                words = _cdiv(f["m"], r) * f["k"] if os_ else _cdiv(f["k"], r) * f["m"]
+                words = act_word_count(f["m"], f["k"], t.array.rows)
                 _words("act", f["sram_base"], words, t.act)
                 last = ((f["in_h"] - 1) * f["in_w"] + f["in_w"] - 1) * f["pix_stride"] + f["cg"]
                 _dram(f["dram_base"] + last * t.elem_bytes, t.dram_bytes)

@@ -65,10 +65,7 @@ def footprint(arr: ArrayConfig, mt: int, nt: int, k: int) -> tuple[int, int, int
     fn = _cdiv(nt, c)
     weight = fn * k * _bytes(c, arr.weight_bits)
     out = fn * mt * _bytes(c, arr.act_bits)
-    if arr.dataflow is Dataflow.OUTPUT_STATIONARY:
-        act = _cdiv(mt, r) * k * _bytes(r, arr.act_bits)
-    else:
-        act = _cdiv(k, r) * mt * _bytes(r, arr.act_bits)
+    act = _cdiv(k, r) * mt * _bytes(r, arr.act_bits)      # both dataflows' layout
     return act, weight, out
 
 
@@ -96,18 +93,13 @@ def occupancy(arr: ArrayConfig, mt: int, nt: int, k: int, split: bool) -> int:
 def max_rows(arr: ArrayConfig, caps: _Caps, m: int, nt: int, k: int, split: bool,
              double: bool) -> int:
     """Largest tile height ``<= m`` whose tile fits ``caps`` (halved but the accumulator when
-    ``double``); 0 if none. Closed form: every footprint is linear in ``mt`` (in
-    ``ceil(mt / R)`` for the OS activation words)."""
+    ``double``); 0 if none. Closed form: every footprint is linear in ``mt``."""
     r, c = arr.rows, arr.cols
     div = 2 if double else 1
     fn = _cdiv(nt, c)
     if fn * k * _bytes(c, arr.weight_bits) > caps.weight // div or fn > caps.param // div:
         return 0
-    a_word = _bytes(r, arr.act_bits)
-    if arr.dataflow is Dataflow.OUTPUT_STATIONARY:
-        lim = r * (caps.act // div // (k * a_word))
-    else:
-        lim = caps.act // div // (_cdiv(k, r) * a_word)
+    lim = caps.act // div // (_cdiv(k, r) * _bytes(r, arr.act_bits))
     lim = min(lim, caps.out // div // (fn * _bytes(c, arr.act_bits)), m, MAX_DESC)
     per_row = acc_words(arr, 1, nt, split)
     if per_row:

@@ -14,7 +14,7 @@ tap per cycle, pixels back to back, as a ``tap`` stream to :class:`hwcnn.hw.vect
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Mux, Signal, Value, signed, unsigned
+from amaranth.hdl import Const, Module, Mux, Signal, Value, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -71,7 +71,9 @@ class TileSequencer(wiring.Component):
     acc_rd_addr, acc_wr_en, acc_wr_addr : Out   accumulator memory (WS K-folds; K-split tiles
                            ``acc_in``/``acc_out``: word ``nf*m + i`` of N-fold ``nf``, row ``i``)
     out_rd_addr, out_wr_en, out_wr_addr : Out   output memory (pool reads, results)
-    feed : Out(1)          the act (OS: and weight) read data of this cycle is a stream element
+    feed : Out(1)          the act (OS: the weight) read data of this cycle is a stream element
+    a_load, a_row : Out    OS: the act word read last cycle is array row ``a_row``'s next
+                           block (its shift register loads it), a real row of the fold
     a_last : Out(1)        OS: ... and it is the last operand of its fold
     a_sel : Out(BANK_BITS) WS: ... and its fold's weight bank (fold number mod 3)
     clr : Out(1)           OS: clear the PE accumulators (first cycle of a GEMM tile)
@@ -117,6 +119,8 @@ class TileSequencer(wiring.Component):
             "shift": Out(unsigned(SHIFT_BITS)), "rounding": Out(2), "wrap": Out(1),
             "per_channel": Out(1), "bias_en": Out(1), "acc_in": Out(1), "acc_out": Out(1),
             "lo": Out(a), "hi": Out(a),
+            **({"a_load": Out(1), "a_row": Out(range(max(arr.rows, 2)))}
+               if arr.dataflow is Dataflow.OUTPUT_STATIONARY else {}),
             **({"a_lpar": Out(1), "bank_sel": Out(1), "acc_wr_en1": Out(1),
                 "out_wr_en1": Out(1)} if arr.drain_rows == 2 else {}),
         })
@@ -147,8 +151,12 @@ class TileSequencer(wiring.Component):
                        "bias_en", "acc_in", "acc_out", "lo", "hi")
 
         t = Signal(T_BITS)
-        period = Signal(DIM_BITS + 1)     # GEMM: fold period P
-        stream = Signal(DIM_BITS)         # GEMM: reads per fold (OS k, WS m)
+        period = Signal(DIM_BITS + 1)     # GEMM: fold period P (WS; OS: ``period_v``)
+        stream = Signal(DIM_BITS)         # GEMM WS: reads per fold (m; OS: ``kpad``)
+        # OS: activation reads per fold R*ceil(k/R), formed without a divider: R from the
+        # start, + R per cycle while below k (final after ceil(k/R) - 1 cycles, before any
+        # compare that uses it)
+        kpad = Signal(DIM_BITS + 1 + max(R, 2).bit_length())
         # Pool state.
         ox, oy = Signal(DIM_BITS), Signal(DIM_BITS)
         base_x, base_y = Signal(signed(DIM_BITS + 2)), Signal(signed(DIM_BITS + 2))
@@ -179,8 +187,8 @@ class TileSequencer(wiring.Component):
         drain2 = arr.drain_rows == 2
         if is_os:
             # the constant terms of hwcnn.arch.timing.gemm_period_terms
-            const = max(v for name, v in gemm_period_terms(1, 1, arr) if name != "k")
-            period_now = vmax(desc.k, const)
+            const = max(v for name, v in gemm_period_terms(1, 1, arr)[1:])
+            period_now = Const(0)
         else:
             # max(m, R, 3): three weight banks make 3P >= m + 2R - 2 hold (arch/timing.py)
             period_now = vmax(desc.m, max(R, WS_MIN_FOLD_PERIOD))
@@ -205,12 +213,14 @@ class TileSequencer(wiring.Component):
                     pad_left.eq(desc.pad_left), pad_bottom.eq(desc.pad_bottom),
                     pad_right.eq(desc.pad_right), count_pad.eq(desc.count_pad),
                     t.eq(0), self.error.eq(refused),
-                    period.eq(period_now), stream.eq(desc.k if is_os else desc.m),
+                    period.eq(period_now), stream.eq(0 if is_os else desc.m),
                     fe_load0.eq(0 if is_os else 1), fe_stream.eq(1 if is_os else 0),
                     ox.eq(0), oy.eq(0), base_x.eq(-desc.pad_left), base_y.eq(-desc.pad_top),
                     fx.eq(0), fy.eq(0), out_ptr.eq(desc.c_base),
                     issuing.eq(desc.kind == TileKind.POOL),
                 ]
+                if is_os:
+                    m.d.sync += kpad.eq(desc.k if R == 1 else R)
                 fe.reset(desc)
                 be.reset(desc)
                 with m.If(refused):
@@ -236,24 +246,43 @@ class TileSequencer(wiring.Component):
                 accept_start()
 
         # ---- GEMM front end: reads and the tokens that travel with them ---------------------
-        reading = Signal()        # an activation (OS: and weight) word is read this cycle
+        reading = Signal()        # an activation (OS: a weight) word is read this cycle
         w_reading = Signal()      # WS: a weight word is read this cycle
         wrow = Signal(DIM_BITS + 1)   # WS: array row the weight word is for
         streaming = gemm_run & fe_stream
-        m.d.comb += reading.eq(streaming & (t < stream))
+        # OS: the fold reads R*ceil(k/R) activation words and k weight words
+        stream_v = kpad if is_os else stream
+        period_v = vmax(kpad, const) if is_os else period
+        m.d.comb += reading.eq(streaming & (t < (k_ if is_os else stream)))
         with m.If(gemm_run & fe_stream):
-            with m.If(fe.last & (t == stream - 1)):
+            with m.If(fe.last & (t == stream_v - 1)):
                 m.d.sync += fe_stream.eq(0)          # TAIL: the back end finishes the tile
-            with m.Elif(t == period - 1):
+            with m.Elif(t == period_v - 1):
                 m.d.sync += t.eq(0)
                 fe.advance_stream(sizes)
-        m.d.comb += self.act_addr.eq(fe.a_ptr + t)
         m.d.sync += self.feed.eq(reading)
         if is_os:
+            # row r's word of block b (elements b*R ..) in cycle b*R + r of the fold: word
+            # a_ptr + b*m + r of the WS layout (a_ptr: the fold's first row)
+            a_reading = Signal()
+            a_rrow = Signal(range(max(R, 2)))
+            a_blk = Signal.like(self.act_addr)
+            m.d.comb += [a_reading.eq(streaming & (t < kpad)),
+                         self.act_addr.eq(fe.a_ptr + a_blk + a_rrow)]
+            with m.If(gemm_run & (kpad < k_)):
+                m.d.sync += kpad.eq(kpad + R)
+            with m.If(starting | (streaming & (t == period_v - 1))):
+                m.d.sync += [a_rrow.eq(0), a_blk.eq(0)]
+            with m.Elif(a_reading):
+                with m.If(a_rrow == R - 1):
+                    m.d.sync += [a_rrow.eq(0), a_blk.eq(a_blk + m_)]
+                with m.Else():
+                    m.d.sync += a_rrow.eq(a_rrow + 1)
+            m.d.sync += [self.a_load.eq(a_reading & (a_rrow < fe.rem)), self.a_row.eq(a_rrow)]
             m.d.comb += self.wgt_addr.eq(fe.b_ptr + t)
-            m.d.sync += [self.a_last.eq(reading & (t == stream - 1)),
+            m.d.sync += [self.a_last.eq(reading & (t == k_ - 1)),
                          self.clr.eq(starting & (desc.kind == TileKind.GEMM))]
-            token = reading & (t == stream - 1)
+            token = reading & (t == k_ - 1)
             token_delay = C
             if drain2:
                 # the fold's shadow bank; the first row pair is complete floor(R/2) cycles
@@ -261,6 +290,7 @@ class TileSequencer(wiring.Component):
                 m.d.sync += self.a_lpar.eq(fe.par)
                 token_delay += R // 2
         else:
+            m.d.comb += self.act_addr.eq(fe.a_ptr + t)
             with m.If(gemm_run & fe_load0), m.If(t == R - 1):
                 m.d.sync += [t.eq(0), fe_load0.eq(0), fe_stream.eq(1)]
                 fe.advance_weights(sizes)

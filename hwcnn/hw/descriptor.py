@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from ..arch.config import Dataflow, HardwareConfig
 from ..errors import ConfigError
 from ..numerics.fixedpoint import AVG_MAX_TAPS, MAX_SHIFT, Overflow, Rounding, acc_bits_for
+from .layout import act_word_count
 from .params import DIM_BITS, WIN_BITS, BufferDepths
 
 #: Encoding of the ``rounding`` field: the order of :class:`hwcnn.numerics.fixedpoint.Rounding`.
@@ -117,7 +118,7 @@ class GemmDesc:
         r, c = arr.rows, arr.cols
         fn = _ceil_div(self.n, c)
         os_ = arr.dataflow is Dataflow.OUTPUT_STATIONARY
-        act_words = _ceil_div(self.m, r) * self.k if os_ else _ceil_div(self.k, r) * self.m
+        act_words = act_word_count(self.m, self.k, r)
         _check_range("gemm tile", "activation", self.a_base, act_words, depths.act)
         _check_range("gemm tile", "weight", self.b_base, fn * self.k, depths.weight)
         _check_range("gemm tile", "parameter", self.p_base, fn, depths.param)

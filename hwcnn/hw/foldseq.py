@@ -65,7 +65,7 @@ class FrontState:
                      self.a_ptr.eq(a_base), self.b_ptr.eq(self.b_ptr + k_)]
         with self.m.Else():
             sync += [self.rem.eq(self.rem - self.R),
-                     self.a_ptr.eq(self.a_ptr + (k_ if self.is_os else m_))]
+                     self.a_ptr.eq(self.a_ptr + (self.R if self.is_os else m_))]
 
     def advance_weights(self, sizes: Sizes) -> None:
         k_ = sizes[2]

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-from ..arch.config import Dataflow, HardwareConfig
+from ..arch.config import HardwareConfig
 from .params import M0_BITS, SHIFT_BITS
 
 
@@ -51,16 +51,19 @@ def _padded(x: np.ndarray, rows: int, cols: int) -> np.ndarray:
     return out
 
 
+def act_word_count(m: int, k: int, rows: int) -> int:
+    """Activation words of an ``m x k`` operand on ``rows`` array rows: ``ceil(k/R) * m``
+    (:func:`act_words`; both dataflows)."""
+    return _ceil_div(k, rows) * m
+
+
 def act_words(a: np.ndarray, config: HardwareConfig) -> list[int]:
-    """Activation words of ``A[m x k]`` for the configured dataflow (padding lanes are 0)."""
+    """Activation words of ``A[m x k]`` (padding lanes are 0): word ``kf*m + i`` holds
+    ``A[i, kf*R .. kf*R + R-1]``, in both dataflows (rtl/README.md 3)."""
     arr = config.array
     a = np.asarray(a, dtype=np.int64)
     m, k = a.shape
     r = arr.rows
-    if arr.dataflow is Dataflow.OUTPUT_STATIONARY:
-        ap = _padded(a, _ceil_div(m, r) * r, k)
-        return [pack_word(ap[mf * r:(mf + 1) * r, kk], arr.act_bits)
-                for mf in range(_ceil_div(m, r)) for kk in range(k)]
     ap = _padded(a, m, _ceil_div(k, r) * r)
     return [pack_word(ap[i, kf * r:(kf + 1) * r], arr.act_bits)
             for kf in range(_ceil_div(k, r)) for i in range(m)]

@@ -61,10 +61,7 @@ def tile_depths(m: int, k: int, n: int, config: HardwareConfig) -> BufferDepths:
     """Buffer word depths that hold exactly one ``m x k x n`` tile (at least 2 words each)."""
     arr = config.array
     fn = _ceil(n, arr.cols)
-    if arr.dataflow is Dataflow.OUTPUT_STATIONARY:
-        act = _ceil(m, arr.rows) * k
-    else:
-        act = _ceil(k, arr.rows) * m
+    act = layout.act_word_count(m, k, arr.rows)
     return BufferDepths(act=max(2, act), weight=max(2, fn * k), out=max(2, fn * m),
                         param=max(2, fn), acc=max(2, fn * m))
 
@@ -95,13 +92,20 @@ def signal_table(config: HardwareConfig) -> list[tuple[str, str]]:
         (f"{eng}.seq.t", "sequencer: cycle within the current fold window"),
         (f"{eng}.seq.feed", "the operand words read last cycle enter the skew this cycle"),
         ("bench.top.buffers.act_rd__addr", "activation buffer read address (operand read)"),
-        ("bench.top.buffers.act_rd__data", "activation word read (lane r = array row r)"),
+        ("bench.top.buffers.act_rd__data",
+         ("activation word read: elements kf*R .. kf*R + R-1 of one im2col row (OS: the row's "
+          "next block, loaded into that array row's shift register; WS: lane r = array row r)")),
         ("bench.top.buffers.wgt_rd__addr", "weight buffer read address (operand read)"),
         ("bench.top.buffers.wgt_rd__data", "weight word read (lane c = array column c)"),
     ]
     rows += [(f"{eng}.array.a_in__{i}", f"activation entering array row {i} (skewed by {i})")
              for i in range(r)]
     if os_:
+        rows += [(f"{eng}.a_row{i}",
+                  f"array row {i}'s activation word, shifted out one element per cycle")
+                 for i in range(r)]
+        rows += [(f"{eng}.seq.a_load", "OS: the word read last cycle loads a row's register"),
+                 (f"{eng}.seq.a_row", "OS: ... the array row it is for")]
         rows += [(f"{eng}.array.b_in__{j}", f"B operand entering array column {j} (skewed by {j})")
                  for j in range(c)]
     else:

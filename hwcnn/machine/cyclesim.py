@@ -140,7 +140,7 @@ def run_gemm_tile(a: np.ndarray, b: np.ndarray, bias: np.ndarray | None, requant
         padded[:, :n] = part
         mem.words[:] = padded.reshape(m, fn, c).transpose(1, 0, 2).reshape(fn * m, c)
     period = timing.gemm_fold_cycles(m, k, array) if fold_period is None else fold_period
-    stream = k if array.dataflow is Dataflow.OUTPUT_STATIONARY else m
+    stream = timing.os_act_reads(k, array) if array.dataflow is Dataflow.OUTPUT_STATIONARY else m
     if period < stream:
         raise ValueError(f"fold period {period} is shorter than the fold's stream of {stream}")
     out = np.zeros((m, n), dtype=np.int64)
@@ -345,19 +345,23 @@ def _run_os(a: np.ndarray, b: np.ndarray, array: ArrayConfig, period: int,
                        prev=BEFORE, acc_word=nf * m + mf * r + i if be.chained else 0,
                        wacc=ok and be.acc_out, wout=ok and not be.acc_out,
                        final=be is back and g == len(folds) - 1 and q == slots - 1)
-    a_words, b_words = [], []
+    # Activation words (both dataflows' layout): word (b, i) holds A[i, b*R .. b*R + R-1],
+    # lanes past k 0 (tag -1). OS row r's word of block b is read in cycle b*R + r of its
+    # fold and shifts out one element per cycle through the row's register.
+    kpad = timing.os_act_reads(k, array)
+    a_pad = np.zeros((fm * r, kpad), dtype=np.int64)
+    a_pad[:m, :k] = a
+    a_tag = np.where(np.arange(kpad) < k, 0, -1)
+    b_words = []
     for nf, mf in folds:
-        rows = slice(mf * r, min(mf * r + r, m))
         cols = slice(nf * c, min(nf * c + c, n))
-        aw = np.zeros((k, r), dtype=np.int64)
-        aw[:, : rows.stop - rows.start] = a[rows, :].T
         bw = np.zeros((k, c), dtype=np.int64)
         bw[:, : cols.stop - cols.start] = b[:, cols]
-        a_words.append(aw)
         b_words.append(bw)
-    mem_a, mem_b, mem_last, mem_f = np.zeros(r, np.int64), np.zeros(c, np.int64), False, -1
-    skew_a, skew_l = DelayLines(np.arange(r)), DelayLines(np.arange(r), dtype=bool)
-    skew_af = DelayLines(np.arange(r), fill=-1)
+    mem_b, mem_last, mem_f = np.zeros(c, np.int64), False, -1
+    mem_a: tuple[int, np.ndarray, np.ndarray] | None = None    # (row, word, lane tags)
+    held, held_f = np.zeros((r, r), np.int64), np.full((r, r), -1)
+    skew_l = DelayLines(np.arange(r), dtype=bool)
     skew_b, skew_bf = DelayLines(np.arange(c)), DelayLines(np.arange(c), fill=-1)
     a_reg, b_reg = np.zeros((r, c), np.int64), np.zeros((r, c), np.int64)
     l_reg = np.zeros((r, c), dtype=bool)
@@ -383,9 +387,11 @@ def _run_os(a: np.ndarray, b: np.ndarray, array: ArrayConfig, period: int,
         return res[bank, rec.arow].copy(), (rec.fold, rec.row)
 
     while True:
-        a_w = skew_a.output(mem_a)
+        now, now_f = held.copy(), held_f.copy()
+        if mem_a is not None:
+            now[mem_a[0]], now_f[mem_a[0]] = mem_a[1], mem_a[2]
+        a_w, af_w = now[:, 0], now_f[:, 0]
         l_w = skew_l.output(np.full(r, mem_last))
-        af_w = skew_af.output(np.full(r, mem_f))
         b_n = skew_b.output(mem_b)
         bf_n = skew_bf.output(np.full(c, mem_f))
         a_in = np.concatenate((a_w[:, None], a_reg[:, :-1]), axis=1)
@@ -412,15 +418,21 @@ def _run_os(a: np.ndarray, b: np.ndarray, array: ArrayConfig, period: int,
             row = 0 if draining is None else draining
             draining = row + 1 if row + 1 < slots else None
         token = False
+        rd_a = None
         if phase == "stream":
             last = g == len(folds) - 1
             if t < k:
                 kk = t
-                rd = (a_words[g][kk], b_words[g][kk], kk == k - 1, g)
+                rd = (b_words[g][kk], kk == k - 1, g)
                 token = kk == k - 1
             else:
                 rd = None
-            if last and t == k - 1:
+            if t < kpad:
+                row, blk = t % r, t // r
+                i = folds[g][1] * r + row
+                lanes = slice(blk * r, blk * r + r)
+                rd_a = (row, a_pad[i, lanes], np.where(a_tag[lanes] < 0, -1, g))
+            if last and t == kpad - 1:
                 phase = "tail"
             elif t == period - 1:
                 g, t = g + 1, 0
@@ -445,13 +457,14 @@ def _run_os(a: np.ndarray, b: np.ndarray, array: ArrayConfig, period: int,
         if cycle == timing.START_CYCLES:
             acc[:] = 0                    # ``clr`` in the first cycle of the tile
         a_reg, b_reg, l_reg, af_reg, bf_reg = a_in, b_in, l_in, af_in, bf_in
-        skew_a.clock(mem_a)
+        held = np.concatenate((now[:, 1:], np.zeros((r, 1), np.int64)), axis=1)
+        held_f = np.concatenate((now_f[:, 1:], np.full((r, 1), -1)), axis=1)
         skew_l.clock(np.full(r, mem_last))
-        skew_af.clock(np.full(r, mem_f))
         skew_b.clock(mem_b)
         skew_bf.clock(np.full(c, mem_f))
+        mem_a = rd_a
         if rd is not None:
-            mem_a, mem_b, mem_last, mem_f = rd
+            mem_b, mem_last, mem_f = rd
         else:
-            mem_a, mem_b, mem_last, mem_f = np.zeros(r, np.int64), np.zeros(c, np.int64), False, -1
+            mem_b, mem_last, mem_f = np.zeros(c, np.int64), False, -1
         cycle += 1

@@ -32,10 +32,9 @@ Isolated durations are exact (they step the unit models of :mod:`.socload` / :mo
 with the DMA of :mod:`.socdma`, which the tests prove equal to the RTL) and memoized by
 everything they depend on: the instruction's fields with the DRAM address reduced modulo the
 4 KiB page (bursts are cut at pages; byte lanes repeat every bus width). A LOAD2D whose element
-walker alone takes more than ``step_limit`` cycles (its runs: ``m*ceil(k/R)`` in WS, ``m*k``
-in OS) is not stepped: its duration is the closed
-form :func:`load2d_bound` (set-up plus one element per cycle in OS, one word per cycle in WS,
-or the bus beats of its in-bounds bytes if more), a lower bound; a LOAD / STORE
+walker alone takes more than ``step_limit`` cycles (its runs: at least ``m*ceil(k/R)``) is
+not stepped: its duration is the closed
+form :func:`load2d_bound` (set-up plus one word per cycle, or the bus beats of its in-bounds bytes if more), a lower bound; a LOAD / STORE
 of more than ``step_limit`` words or elements gets :func:`transfer_approx` (its DMA transfers
 by :func:`hwcnn.arch.dma_timing.chain_timing` against its one-per-cycle buffer accesses).
 """
@@ -49,7 +48,6 @@ from typing import Any
 
 import numpy as np
 
-from ..arch.config import Dataflow
 from ..arch.dma import DmaDesc, DramTiming, burst_beats, bursts
 from ..arch.dma_timing import chain_timing
 from ..arch.soc import (
@@ -96,8 +94,8 @@ _PIXEL_BLOCK = 256
 
 def load2d_bound(f: dict[str, int], rows: int = 1, bus_bytes: int = 0, eb: int = 1) -> int:
     """Lower bound of a LOAD2D's duration: the set-up, the walkers' first cycle, the longer
-    of the element walker's runs (at least ``ceil(k/R)`` per pixel in WS, a run never leaving
-    a word; ``k`` in OS: ``rows = 1``) and (``bus_bytes``) the beats of its in-bounds bytes
+    of the element walker's runs (at least ``ceil(k/R)`` per pixel, a run never leaving
+    a word) and (``bus_bytes``) the beats of its in-bounds bytes
     (at most ``B`` a cycle), the status cycle."""
     walk = f["m"] * -(-f["k"] // rows)
     if bus_bytes:
@@ -129,9 +127,7 @@ def load2d_approx(insn: Insn, *, target: Any, bus_bytes: int, dram: DramTiming,
     flight, as the load unit allows)."""
     f = insn.get()
     eb = target.elem_bytes
-    ws = target.array.dataflow is Dataflow.WEIGHT_STATIONARY
-    rows = target.array.rows if ws else 1
-    bound = load2d_bound(f, rows, bus_bytes, eb)
+    bound = load2d_bound(f, target.array.rows, bus_bytes, eb)
     script = _walker_script(insn, base, eb)
     walker = sum(pre for pre, _ in script)
     descs = [d for _, d in script if d is not None]
@@ -220,7 +216,7 @@ def slot_cycles(insn: Insn, *, target: Any, bus_bytes: int, dram: DramTiming,
 
 def _size(insn: Insn, rows: int = 1) -> int:
     """Cycles an isolated run of ``insn`` steps at least (its buffer words or elements; a
-    LOAD2D's element-walker runs: ``rows`` = R in WS, 1 in OS)."""
+    LOAD2D's element-walker runs: ``rows`` = R)."""
     f = insn.get()
     if insn.op is Opcode.LOAD2D:
         return f["m"] * -(-f["k"] // rows)
@@ -363,9 +359,7 @@ class Durations:
         hit = self.memo.get(key)
         if hit is not None:
             return hit
-        a = self.target.array
-        rows = 1 if a.dataflow is Dataflow.OUTPUT_STATIONARY else a.rows
-        if _size(insn, rows) > self.step_limit:
+        if _size(insn, self.target.array.rows) > self.step_limit:
             self.approximated += 1
             approx = load2d_approx if insn.op is Opcode.LOAD2D else transfer_approx
             d = approx(insn, target=self.target, bus_bytes=self.bus_bytes, dram=self.dram,

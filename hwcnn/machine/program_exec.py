@@ -25,7 +25,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ..arch.config import Dataflow, HardwareConfig
+from ..arch.config import HardwareConfig
 from ..compiler.backend import Compiled
 from ..compiler.plan import PoolTile, Program
 from ..compiler.progcheck import check_program
@@ -142,13 +142,9 @@ class _Machine:
             unpack_word(w, r, self.t.array.act_bits) for w in words]
 
     def read_a(self, base: int, m: int, k: int) -> np.ndarray:
-        """``A[m x k]`` from the activation words (rtl/README.md 3)."""
+        """``A[m x k]`` from the activation words (rtl/README.md 3; both dataflows)."""
         r = self.t.array.rows
         act = self.buf[Buffer.ACT]
-        if self.t.array.dataflow is Dataflow.OUTPUT_STATIONARY:
-            fm = -(-m // r)
-            w = act[base:base + fm * k].reshape(fm, k, r)       # [mf, kk, lane]
-            return w.transpose(0, 2, 1).reshape(fm * r, k)[:m]
         fk = -(-k // r)
         w = act[base:base + fk * m].reshape(fk, m, r)           # [kf, i, lane]
         return w.transpose(1, 0, 2).reshape(m, fk * r)[:, :k]

@@ -15,7 +15,6 @@ from typing import Any
 
 import numpy as np
 
-from ..arch.config import Dataflow
 from ..arch.dma import DmaDesc
 from ..arch.soc import (
     IM2COL_PHASES,
@@ -52,7 +51,7 @@ class Im2colModel:
     def __init__(self, f: dict[str, int], base: int, eb: int, rows: int = 1,
                  nmax: int = 1, elements: bool = True) -> None:
         self.f, self.eb = f, eb
-        self.rows, self.nmax = rows, nmax        # WS: lanes per word, in-bounds run cap
+        self.rows, self.nmax = rows, nmax        # lanes per word, in-bounds run cap
         self.base = base + f["dram_base"]
         self.full = f["k0"] == 0 and f["k"] == f["kh"] * f["kw"] * f["cg"]
         self.wait = sum(PHASES)
@@ -237,8 +236,7 @@ class LoadUnitModel:
                  base: int) -> None:
         self.t, self.nb, self.base = target, bus_bytes, base
         self.buffers = buffers
-        self.os = target.array.dataflow is Dataflow.OUTPUT_STATIONARY
-        self.nmax = im2col_run_max(target.array.rows, bus_bytes, target.elem_bytes, self.os)
+        self.nmax = im2col_run_max(target.array.rows, bus_bytes, target.elem_bytes)
         self.u = max([target.word_bytes(b) for b in buffers] + [target.elem_bytes]
                      + [pixel_lanes(target, b) * target.elem_bytes for b in buffers
                         if b is not Buffer.PARAM]
@@ -381,7 +379,7 @@ class LoadUnitModel:
             self.outst = 0
             if self.kind == 2:
                 self.im = Im2colModel(self.f, self.base, self.t.elem_bytes,
-                                      1 if self.os else self.t.array.rows, self.nmax)
+                                      self.t.array.rows, self.nmax)
             self.state = "RUN"
             if self.count_wait:
                 self.count_wait -= 1

@@ -31,8 +31,9 @@ PROVEN = "model proven equal to the RTL"
 #: and on one that does not).
 ESTIMATED = "instruction-level estimate (within 3 % of the RTL model on the tested networks)"
 #: The label of memsim's figures (no RTL implements its double-buffered DRAM model; it assumes
-#: loads at the DRAM's bandwidth, which the load unit's im2col gather (one element per cycle in
-#: OS, up to a word in WS) and the per-pixel DMA rows do not reach: bench/bench_machine.py).
+#: loads at the DRAM's bandwidth, which the load unit's im2col gather (up to a word per cycle,
+#: one descriptor per output pixel) and the per-pixel DMA rows do not reach:
+#: bench/bench_machine.py).
 APPROXIMATE = ("memsim approximation: the tile engine fed at the memory port's bandwidth, "
                "not the RTL machine (machine_cycles)")
 #: Default bound of a stepped run (about 25-45 s of Python at 250k-500k cycles/s,

@@ -220,14 +220,14 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
     .out_wr__data(out_wr__data),
     .out_wr__en(out_wr__en),
     .par_rd__data(par_rd__data),
-    .\port$66$0 (\$1 ),
-    .\port$69$0 (\$2 ),
-    .\port$72$0 (\$3 ),
-    .\port$75$0 (\$4 ),
-    .\port$935$0 (\$5 ),
-    .\port$941$0 (\$6 ),
-    .\port$947$0 (\$7 ),
-    .\port$953$0 (\$8 ),
+    .\port$1003$0 (\$6 ),
+    .\port$1009$0 (\$7 ),
+    .\port$1015$0 (\$8 ),
+    .\port$74$0 (\$1 ),
+    .\port$77$0 (\$2 ),
+    .\port$80$0 (\$3 ),
+    .\port$83$0 (\$4 ),
+    .\port$997$0 (\$5 ),
     .rp__addr(act_rd__addr),
     .\rp__addr$16 (wgt_rd__addr),
     .\rp__addr$26 (par_rd__addr),
@@ -296,10 +296,10 @@ module hwcnn_top(act_wr__addr, act_wr__data, wgt_wr__en, wgt_wr__addr, wgt_wr__d
     .out_wr__en(eng_out_wr__en),
     .par_rd__addr(par_rd__addr),
     .par_rd__data(par_rd__data),
-    .\port$66$0 (\$1 ),
-    .\port$69$0 (\$2 ),
-    .\port$72$0 (\$3 ),
-    .\port$75$0 (\$4 ),
+    .\port$74$0 (\$1 ),
+    .\port$77$0 (\$2 ),
+    .\port$80$0 (\$3 ),
+    .\port$83$0 (\$4 ),
     .pp_acc0(\$5 ),
     .pp_acc1(\$6 ),
     .pp_acc2(\$7 ),
@@ -384,7 +384,7 @@ endmodule
 
 (* generator = "Amaranth" *)
 module \hwcnn_top.buffers (wp__addr, wp__data, \wp__en$10 , \wp__addr$12 , \wp__data$14 , \wp__en$20 , \wp__addr$22 , \wp__data$24 , out_wr__en, out_wr__addr, out_wr__data, out_rd__addr, clk, rst, act_rd__data, wgt_rd__data, par_rd__data, eng_out_rd__data, acc_rd__data, eng_out_wr__en, eng_out_wr__addr
-, \port$66$0 , \port$69$0 , \port$72$0 , \port$75$0 , rp__addr, \rp__addr$16 , \rp__addr$52 , \wp__en$46 , \port$935$0 , \port$941$0 , \port$947$0 , \port$953$0 , engine_owns_out, eng_out_rd__addr, \rp__addr$26 , \wp__addr$48 , wp__en);
+, \port$74$0 , \port$77$0 , \port$80$0 , \port$83$0 , rp__addr, \rp__addr$16 , \rp__addr$52 , \wp__en$46 , \port$997$0 , \port$1003$0 , \port$1009$0 , \port$1015$0 , engine_owns_out, eng_out_rd__addr, \rp__addr$26 , \wp__addr$48 , wp__en);
   wire [7:0] acc_rd__addr;
   output [127:0] acc_rd__data;
   wire [127:0] acc_rd__data;
@@ -425,22 +425,22 @@ module \hwcnn_top.buffers (wp__addr, wp__data, \wp__en$10 , \wp__addr$12 , \wp__
   wire [3:0] par_wr__addr;
   wire [275:0] par_wr__data;
   wire par_wr__en;
-  input [7:0] \port$66$0 ;
-  wire [7:0] \port$66$0 ;
-  input [7:0] \port$69$0 ;
-  wire [7:0] \port$69$0 ;
-  input [7:0] \port$72$0 ;
-  wire [7:0] \port$72$0 ;
-  input [7:0] \port$75$0 ;
-  wire [7:0] \port$75$0 ;
-  input [31:0] \port$935$0 ;
-  wire [31:0] \port$935$0 ;
-  input [31:0] \port$941$0 ;
-  wire [31:0] \port$941$0 ;
-  input [31:0] \port$947$0 ;
-  wire [31:0] \port$947$0 ;
-  input [31:0] \port$953$0 ;
-  wire [31:0] \port$953$0 ;
+  input [31:0] \port$1003$0 ;
+  wire [31:0] \port$1003$0 ;
+  input [31:0] \port$1009$0 ;
+  wire [31:0] \port$1009$0 ;
+  input [31:0] \port$1015$0 ;
+  wire [31:0] \port$1015$0 ;
+  input [7:0] \port$74$0 ;
+  wire [7:0] \port$74$0 ;
+  input [7:0] \port$77$0 ;
+  wire [7:0] \port$77$0 ;
+  input [7:0] \port$80$0 ;
+  wire [7:0] \port$80$0 ;
+  input [7:0] \port$83$0 ;
+  wire [7:0] \port$83$0 ;
+  input [31:0] \port$997$0 ;
+  wire [31:0] \port$997$0 ;
   input [7:0] rp__addr;
   wire [7:0] rp__addr;
   input [7:0] \rp__addr$16 ;
@@ -750,7 +750,7 @@ module \hwcnn_top.buffers (wp__addr, wp__data, \wp__en$10 , \wp__addr$12 , \wp__
   end
   always @(posedge clk) begin
     if (\wp__en$46 )
-      acc_mem[\wp__addr$48 ] <= { \port$953$0 , \port$947$0 , \port$941$0 , \port$935$0  };
+      acc_mem[\wp__addr$48 ] <= { \port$1015$0 , \port$1009$0 , \port$1003$0 , \port$997$0  };
   end
   reg [127:0] _0_;
   always @(posedge clk) begin
@@ -1591,7 +1591,7 @@ module \hwcnn_top.buffers (wp__addr, wp__data, \wp__en$10 , \wp__addr$12 , \wp__
   assign wgt_rd__data = _4_;
   assign \wp__en$30  = engine_owns_out ? eng_out_wr__en : out_wr__en;
   assign \wp__addr$34  = engine_owns_out ? eng_out_wr__addr : out_wr__addr;
-  assign \wp__data$37  = engine_owns_out ? { \port$75$0 , \port$72$0 , \port$69$0 , \port$66$0  } : out_wr__data;
+  assign \wp__data$37  = engine_owns_out ? { \port$83$0 , \port$80$0 , \port$77$0 , \port$74$0  } : out_wr__data;
   assign \rp__addr$42  = engine_owns_out ? eng_out_rd__addr : out_rd__addr;
   assign act_wr__en = wp__en;
   assign act_wr__addr = wp__addr;
@@ -1608,13 +1608,13 @@ module \hwcnn_top.buffers (wp__addr, wp__data, \wp__en$10 , \wp__addr$12 , \wp__
   assign par_wr__data = \wp__data$24 ;
   assign par_rd__addr = \rp__addr$26 ;
   assign \rp__data$29  = par_rd__data;
-  assign eng_out_wr__data = { \port$75$0 , \port$72$0 , \port$69$0 , \port$66$0  };
+  assign eng_out_wr__data = { \port$83$0 , \port$80$0 , \port$77$0 , \port$74$0  };
   assign \rp__data$41  = eng_out_rd__data;
   assign out_rd__data = eng_out_rd__data;
   assign acc_wr__en = \wp__en$46 ;
   assign acc_wr__addr = \wp__addr$48 ;
-  assign \wp__data$50  = { \port$953$0 , \port$947$0 , \port$941$0 , \port$935$0  };
-  assign acc_wr__data = { \port$953$0 , \port$947$0 , \port$941$0 , \port$935$0  };
+  assign \wp__data$50  = { \port$1015$0 , \port$1009$0 , \port$1003$0 , \port$997$0  };
+  assign acc_wr__data = { \port$1015$0 , \port$1009$0 , \port$1003$0 , \port$997$0  };
   assign acc_rd__addr = \rp__addr$52 ;
   assign \rp__data$55  = acc_rd__data;
 endmodule
@@ -1622,14 +1622,14 @@ endmodule
 (* generator = "Amaranth" *)
 module \hwcnn_top.engine (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc__b_base, desc__p_base, desc__c_base, desc__pin_base, desc__m0, desc__shift, desc__rounding, desc__wrap, desc__per_channel, desc__bias_en, desc__acc_in, desc__acc_out, desc__lo, desc__hi, desc__pool_op, desc__in_h
 , desc__in_w, desc__out_h, desc__out_w, desc__win_h, desc__win_w, desc__stride_h, desc__stride_w, desc__pad_top, desc__pad_left, desc__pad_bottom, desc__pad_right, desc__count_pad, clk, rst, act_rd__data, wgt_rd__data, par_rd__data, out_rd__data, acc_rd__data, out_wr__en, out_wr__addr
-, \port$66$0 , \port$69$0 , \port$72$0 , \port$75$0 , act_rd__addr, wgt_rd__addr, acc_rd__addr, acc_wr__en, pp_acc0, pp_acc1, pp_acc2, pp_acc3, busy, done, out_rd__addr, error, par_rd__addr, acc_wr__addr, start);
+, \port$74$0 , \port$77$0 , \port$80$0 , \port$83$0 , act_rd__addr, wgt_rd__addr, acc_rd__addr, acc_wr__en, pp_acc0, pp_acc1, pp_acc2, pp_acc3, busy, done, out_rd__addr, error, par_rd__addr, acc_wr__addr, start);
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire \$11 ;
+  wire [31:0] \$11 ;
   wire \$12 ;
   wire \$13 ;
-  wire \$14 ;
+  wire [31:0] \$14 ;
   wire \$15 ;
   wire \$16 ;
   wire \$17 ;
@@ -1640,61 +1640,99 @@ module \hwcnn_top.engine (desc__kind, desc__m, desc__n, desc__k, desc__a_base, d
   wire \$21 ;
   wire \$22 ;
   wire \$23 ;
-  wire [7:0] \$24 ;
-  wire [7:0] \$25 ;
+  wire \$24 ;
+  wire \$25 ;
   wire \$26 ;
-  wire [7:0] \$27 ;
-  wire [7:0] \$28 ;
+  wire \$27 ;
+  wire \$28 ;
   wire \$29 ;
   wire \$3 ;
-  wire [7:0] \$30 ;
-  wire [7:0] \$31 ;
+  wire \$30 ;
+  wire \$31 ;
   wire \$32 ;
-  wire [7:0] \$33 ;
-  wire [7:0] \$34 ;
-  reg [31:0] \$35 ;
-  wire [31:0] \$36 ;
-  wire [31:0] \$37 ;
-  wire [32:0] \$38 ;
-  reg [31:0] \$39 ;
+  wire \$33 ;
+  wire \$34 ;
+  wire \$35 ;
+  wire [7:0] \$36 ;
+  wire [7:0] \$37 ;
+  wire \$38 ;
+  wire [7:0] \$39 ;
   wire \$4 ;
-  wire [31:0] \$40 ;
-  wire [31:0] \$41 ;
-  wire [32:0] \$42 ;
-  reg [31:0] \$43 ;
-  wire [31:0] \$44 ;
-  wire [31:0] \$45 ;
-  wire [32:0] \$46 ;
-  reg [31:0] \$47 ;
-  wire [31:0] \$48 ;
+  wire [7:0] \$40 ;
+  wire \$41 ;
+  wire [7:0] \$42 ;
+  wire [7:0] \$43 ;
+  wire \$44 ;
+  wire [7:0] \$45 ;
+  wire [7:0] \$46 ;
+  wire \$47 ;
+  wire \$48 ;
   wire [31:0] \$49 ;
-  wire \$5 ;
-  wire [32:0] \$50 ;
-  reg [31:0] \$51 ;
-  reg [30:0] \$52 ;
-  reg [5:0] \$53 ;
-  reg [31:0] \$54 ;
-  reg [30:0] \$55 ;
-  reg [5:0] \$56 ;
-  reg [31:0] \$57 ;
-  reg [30:0] \$58 ;
-  reg [5:0] \$59 ;
+  wire [31:0] \$5 ;
+  wire [31:0] \$50 ;
+  wire \$51 ;
+  wire \$52 ;
+  wire [31:0] \$53 ;
+  wire [31:0] \$54 ;
+  wire \$55 ;
+  wire \$56 ;
+  wire [31:0] \$57 ;
+  wire [31:0] \$58 ;
+  wire \$59 ;
   wire \$6 ;
-  reg [31:0] \$60 ;
-  reg [30:0] \$61 ;
-  reg [5:0] \$62 ;
+  wire \$60 ;
+  wire [31:0] \$61 ;
+  wire [31:0] \$62 ;
+  reg [31:0] \$63 ;
+  wire [31:0] \$64 ;
+  wire [31:0] \$65 ;
+  wire [32:0] \$66 ;
+  reg [31:0] \$67 ;
+  wire [31:0] \$68 ;
+  wire [31:0] \$69 ;
   wire \$7 ;
-  wire \$8 ;
+  wire [32:0] \$70 ;
+  reg [31:0] \$71 ;
+  wire [31:0] \$72 ;
+  wire [31:0] \$73 ;
+  wire [32:0] \$74 ;
+  reg [31:0] \$75 ;
+  wire [31:0] \$76 ;
+  wire [31:0] \$77 ;
+  wire [32:0] \$78 ;
+  reg [31:0] \$79 ;
+  wire [31:0] \$8 ;
+  reg [31:0] \$80 ;
+  reg [31:0] \$81 ;
+  reg [31:0] \$82 ;
+  reg [31:0] \$83 ;
+  reg [30:0] \$84 ;
+  reg [5:0] \$85 ;
+  reg [31:0] \$86 ;
+  reg [30:0] \$87 ;
+  reg [5:0] \$88 ;
+  reg [31:0] \$89 ;
   wire \$9 ;
+  reg [30:0] \$90 ;
+  reg [5:0] \$91 ;
+  reg [31:0] \$92 ;
+  reg [30:0] \$93 ;
+  reg [5:0] \$94 ;
   wire [7:0] a_in__0;
   wire [7:0] a_in__1;
   wire [7:0] a_in__2;
   wire [7:0] a_in__3;
   wire a_last;
+  wire a_load;
+  wire [1:0] a_row;
+  reg [31:0] a_row0 = 32'd0;
+  reg [31:0] a_row1 = 32'd0;
+  reg [31:0] a_row2 = 32'd0;
+  reg [31:0] a_row3 = 32'd0;
   wire [31:0] acc;
-  wire [31:0] \acc$153 ;
-  wire [31:0] \acc$166 ;
-  wire [31:0] \acc$179 ;
+  wire [31:0] \acc$151 ;
+  wire [31:0] \acc$164 ;
+  wire [31:0] \acc$177 ;
   output [7:0] acc_rd__addr;
   wire [7:0] acc_rd__addr;
   input [127:0] acc_rd__data;
@@ -1723,7 +1761,7 @@ module \hwcnn_top.engine (desc__kind, desc__m, desc__n, desc__k, desc__a_base, d
   input clk;
   wire clk;
   wire clr;
-  wire \clr$130 ;
+  wire \clr$128 ;
   input [7:0] desc__a_base;
   wire [7:0] desc__a_base;
   wire [7:0] \desc__a_base$1 ;
@@ -1831,23 +1869,19 @@ module \hwcnn_top.engine (desc__kind, desc__m, desc__n, desc__k, desc__a_base, d
   wire \error$73 ;
   wire feed;
   wire [7:0] hi;
-  wire [7:0] \hi$150 ;
-  wire [7:0] \hi$163 ;
-  wire [7:0] \hi$176 ;
-  wire [7:0] \hi$189 ;
-  wire [7:0] \hi$211 ;
-  wire [7:0] i_data__0;
-  wire \i_data__0$103 ;
-  wire [7:0] \i_data__0$116 ;
-  wire [7:0] i_data__1;
-  wire \i_data__1$107 ;
-  wire [7:0] \i_data__1$120 ;
-  wire [7:0] i_data__2;
-  wire \i_data__2$110 ;
-  wire [7:0] \i_data__2$123 ;
-  wire [7:0] i_data__3;
-  wire \i_data__3$113 ;
-  wire [7:0] \i_data__3$126 ;
+  wire [7:0] \hi$148 ;
+  wire [7:0] \hi$161 ;
+  wire [7:0] \hi$174 ;
+  wire [7:0] \hi$187 ;
+  wire [7:0] \hi$209 ;
+  wire i_data__0;
+  wire [7:0] \i_data__0$113 ;
+  wire i_data__1;
+  wire [7:0] \i_data__1$118 ;
+  wire i_data__2;
+  wire [7:0] \i_data__2$121 ;
+  wire i_data__3;
+  wire [7:0] \i_data__3$124 ;
   wire kind;
   wire [3:0] lane_mask;
   wire last_in__0;
@@ -1855,28 +1889,24 @@ module \hwcnn_top.engine (desc__kind, desc__m, desc__n, desc__k, desc__a_base, d
   wire last_in__2;
   wire last_in__3;
   wire [7:0] lo;
-  wire [7:0] \lo$148 ;
-  wire [7:0] \lo$162 ;
-  wire [7:0] \lo$175 ;
-  wire [7:0] \lo$188 ;
-  wire [7:0] \lo$210 ;
+  wire [7:0] \lo$146 ;
+  wire [7:0] \lo$160 ;
+  wire [7:0] \lo$173 ;
+  wire [7:0] \lo$186 ;
+  wire [7:0] \lo$208 ;
   wire [30:0] m0;
-  wire [30:0] \m0$138 ;
-  wire [30:0] \m0$156 ;
-  wire [30:0] \m0$169 ;
-  wire [30:0] \m0$182 ;
-  wire [7:0] o_data__0;
-  wire \o_data__0$106 ;
-  wire [7:0] \o_data__0$119 ;
-  wire [7:0] o_data__1;
-  wire \o_data__1$109 ;
-  wire [7:0] \o_data__1$122 ;
-  wire [7:0] o_data__2;
-  wire \o_data__2$112 ;
-  wire [7:0] \o_data__2$125 ;
-  wire [7:0] o_data__3;
-  wire \o_data__3$115 ;
-  wire [7:0] \o_data__3$128 ;
+  wire [30:0] \m0$136 ;
+  wire [30:0] \m0$154 ;
+  wire [30:0] \m0$167 ;
+  wire [30:0] \m0$180 ;
+  wire o_data__0;
+  wire [7:0] \o_data__0$117 ;
+  wire o_data__1;
+  wire [7:0] \o_data__1$120 ;
+  wire o_data__2;
+  wire [7:0] \o_data__2$123 ;
+  wire o_data__3;
+  wire [7:0] \o_data__3$126 ;
   wire [1:0] op;
   output [7:0] out_rd__addr;
   wire [7:0] out_rd__addr;
@@ -1898,14 +1928,14 @@ module \hwcnn_top.engine (desc__kind, desc__m, desc__n, desc__k, desc__a_base, d
   wire per_channel;
   wire pool_final;
   wire [1:0] pool_op;
-  output [7:0] \port$66$0 ;
-  wire [7:0] \port$66$0 ;
-  output [7:0] \port$69$0 ;
-  wire [7:0] \port$69$0 ;
-  output [7:0] \port$72$0 ;
-  wire [7:0] \port$72$0 ;
-  output [7:0] \port$75$0 ;
-  wire [7:0] \port$75$0 ;
+  output [7:0] \port$74$0 ;
+  wire [7:0] \port$74$0 ;
+  output [7:0] \port$77$0 ;
+  wire [7:0] \port$77$0 ;
+  output [7:0] \port$80$0 ;
+  wire [7:0] \port$80$0 ;
+  output [7:0] \port$83$0 ;
+  wire [7:0] \port$83$0 ;
   output [31:0] pp_acc0;
   reg [31:0] pp_acc0 = 32'd0;
   output [31:0] pp_acc1;
@@ -1950,18 +1980,18 @@ module \hwcnn_top.engine (desc__kind, desc__m, desc__n, desc__k, desc__a_base, d
   wire [7:0] \result__payload.y[3] ;
   wire result__valid;
   wire [1:0] rounding;
-  wire [1:0] \rounding$144 ;
-  wire [1:0] \rounding$160 ;
-  wire [1:0] \rounding$173 ;
-  wire [1:0] \rounding$186 ;
+  wire [1:0] \rounding$142 ;
+  wire [1:0] \rounding$158 ;
+  wire [1:0] \rounding$171 ;
+  wire [1:0] \rounding$184 ;
   wire [1:0] row_sel;
   input rst;
   wire rst;
   wire [5:0] shift;
-  wire [5:0] \shift$141 ;
-  wire [5:0] \shift$158 ;
-  wire [5:0] \shift$171 ;
-  wire [5:0] \shift$184 ;
+  wire [5:0] \shift$139 ;
+  wire [5:0] \shift$156 ;
+  wire [5:0] \shift$169 ;
+  wire [5:0] \shift$182 ;
   input start;
   wire start;
   wire \start$67 ;
@@ -1974,13 +2004,13 @@ module \hwcnn_top.engine (desc__kind, desc__m, desc__n, desc__k, desc__a_base, d
   wire [7:0] sum_q__2;
   wire [7:0] sum_q__3;
   wire [12:0] tap__payload;
-  wire [12:0] \tap__payload$200 ;
-  wire [7:0] \tap__payload$200.addr ;
-  wire \tap__payload$200.count ;
-  wire \tap__payload$200.final ;
-  wire \tap__payload$200.first ;
-  wire \tap__payload$200.inb ;
-  wire \tap__payload$200.last ;
+  wire [12:0] \tap__payload$198 ;
+  wire [7:0] \tap__payload$198.addr ;
+  wire \tap__payload$198.count ;
+  wire \tap__payload$198.final ;
+  wire \tap__payload$198.first ;
+  wire \tap__payload$198.inb ;
+  wire \tap__payload$198.last ;
   wire [7:0] \tap__payload.addr ;
   wire \tap__payload.count ;
   wire \tap__payload.final ;
@@ -1988,120 +2018,148 @@ module \hwcnn_top.engine (desc__kind, desc__m, desc__n, desc__k, desc__a_base, d
   wire \tap__payload.inb ;
   wire \tap__payload.last ;
   wire tap__valid;
-  wire \tap__valid$202 ;
+  wire \tap__valid$200 ;
   wire [7:0] wgt_addr;
   output [7:0] wgt_rd__addr;
   wire [7:0] wgt_rd__addr;
   input [31:0] wgt_rd__data;
   wire [31:0] wgt_rd__data;
   wire wrap;
-  wire \wrap$146 ;
-  wire \wrap$161 ;
-  wire \wrap$174 ;
-  wire \wrap$187 ;
+  wire \wrap$144 ;
+  wire \wrap$159 ;
+  wire \wrap$172 ;
+  wire \wrap$185 ;
   wire [7:0] x__0;
   wire [7:0] x__1;
   wire [7:0] x__2;
   wire [7:0] x__3;
   wire [7:0] y;
-  wire [7:0] \y$165 ;
-  wire [7:0] \y$178 ;
-  wire [7:0] \y$191 ;
-  assign \acc$179  = \$18  ? { sum__3[24], sum__3[24], sum__3[24], sum__3[24], sum__3[24], sum__3[24], sum__3[24], sum__3 } : pp_acc3;
-  assign \$19  = ! kind;
-  assign \$20  = \$19  & per_channel;
-  assign \m0$182  = \$20  ? pp_m0_3 : \m0$138 ;
-  assign \$21  = ! kind;
-  assign \$22  = \$21  & per_channel;
-  assign \shift$184  = \$22  ? pp_shift3 : \shift$141 ;
-  assign \$24  = lane_mask[0] ? sum_q__0 : 8'h00;
-  assign \$25  = \$23  ? result__payload[7:0] : \$24 ;
-  assign \$27  = lane_mask[1] ? sum_q__1 : 8'h00;
-  assign \$28  = \$26  ? result__payload[15:8] : \$27 ;
-  assign \$30  = lane_mask[2] ? sum_q__2 : 8'h00;
-  assign \$31  = \$29  ? result__payload[23:16] : \$30 ;
-  assign \$33  = lane_mask[3] ? sum_q__3 : 8'h00;
-  assign \$34  = \$32  ? result__payload[31:24] : \$33 ;
-  assign pool_final = result__valid & result__payload[40];
-  assign \$36  = bias_en ? par_rd__data[31:0] : 32'd0;
-  assign \$37  = pp_first ? \$36  : acc_rd__data[31:0];
-  assign \$38  = $signed(\$35 ) + $signed(\$37 );
-  assign \$40  = bias_en ? par_rd__data[100:69] : 32'd0;
-  assign \$41  = pp_first ? \$40  : acc_rd__data[63:32];
-  assign \$42  = $signed(\$39 ) + $signed(\$41 );
-  assign \$44  = bias_en ? par_rd__data[169:138] : 32'd0;
-  assign \$45  = pp_first ? \$44  : acc_rd__data[95:64];
-  assign \$46  = $signed(\$43 ) + $signed(\$45 );
-  assign \$48  = bias_en ? par_rd__data[238:207] : 32'd0;
-  assign \$49  = pp_first ? \$48  : acc_rd__data[127:96];
-  assign \$50  = $signed(\$47 ) + $signed(\$49 );
-  always @(posedge clk)
-    pp_acc0 <= \$51 ;
-  always @(posedge clk)
-    pp_m0_0 <= \$52 ;
-  always @(posedge clk)
-    pp_shift0 <= \$53 ;
-  always @(posedge clk)
-    pp_acc1 <= \$54 ;
-  always @(posedge clk)
-    pp_m0_1 <= \$55 ;
-  always @(posedge clk)
-    pp_shift1 <= \$56 ;
-  always @(posedge clk)
-    pp_acc2 <= \$57 ;
-  always @(posedge clk)
-    pp_m0_2 <= \$58 ;
-  always @(posedge clk)
-    pp_shift2 <= \$59 ;
-  always @(posedge clk)
-    pp_acc3 <= \$60 ;
-  always @(posedge clk)
-    pp_m0_3 <= \$61 ;
-  always @(posedge clk)
-    pp_shift3 <= \$62 ;
-  assign out_wr__en = \$1  ? result__valid : out_wr_en;
-  assign out_wr__addr = \$2  ? result__payload[39:32] : out_wr_addr;
-  assign i_data__0 = feed ? act_rd__data[7:0] : 8'h00;
-  assign i_data__1 = feed ? act_rd__data[15:8] : 8'h00;
-  assign i_data__2 = feed ? act_rd__data[23:16] : 8'h00;
-  assign i_data__3 = feed ? act_rd__data[31:24] : 8'h00;
-  assign \i_data__0$116  = feed ? wgt_rd__data[7:0] : 8'h00;
-  assign \i_data__1$120  = feed ? wgt_rd__data[15:8] : 8'h00;
-  assign \i_data__2$123  = feed ? wgt_rd__data[23:16] : 8'h00;
-  assign \i_data__3$126  = feed ? wgt_rd__data[31:24] : 8'h00;
-  assign acc = \$3  ? { sum__0[24], sum__0[24], sum__0[24], sum__0[24], sum__0[24], sum__0[24], sum__0[24], sum__0 } : pp_acc0;
-  assign \$4  = ! kind;
-  assign \$5  = \$4  & per_channel;
-  assign m0 = \$5  ? pp_m0_0 : \m0$138 ;
-  assign \$6  = ! kind;
-  assign \$7  = \$6  & per_channel;
-  assign shift = \$7  ? pp_shift0 : \shift$141 ;
-  assign \acc$153  = \$8  ? { sum__1[24], sum__1[24], sum__1[24], sum__1[24], sum__1[24], sum__1[24], sum__1[24], sum__1 } : pp_acc1;
-  assign \$9  = ! kind;
-  assign \$10  = \$9  & per_channel;
-  assign \m0$156  = \$10  ? pp_m0_1 : \m0$138 ;
-  assign \$11  = ! kind;
-  assign \$12  = \$11  & per_channel;
-  assign \shift$158  = \$12  ? pp_shift1 : \shift$141 ;
-  assign \acc$166  = \$13  ? { sum__2[24], sum__2[24], sum__2[24], sum__2[24], sum__2[24], sum__2[24], sum__2[24], sum__2 } : pp_acc2;
-  assign \$14  = ! kind;
-  assign \$15  = \$14  & per_channel;
-  assign \m0$169  = \$15  ? pp_m0_2 : \m0$138 ;
+  wire [7:0] \y$163 ;
+  wire [7:0] \y$176 ;
+  wire [7:0] \y$189 ;
+  assign \$4  = a_load & \$3 ;
+  assign \$5  = \$4  ? act_rd__data : a_row0;
+  assign \$6  = a_row == 1'h1;
+  assign \$7  = a_load & \$6 ;
+  assign \$8  = \$7  ? act_rd__data : a_row1;
+  assign \$9  = a_row == 2'h2;
+  assign \$10  = a_load & \$9 ;
+  assign \$11  = \$10  ? act_rd__data : a_row2;
+  assign \$12  = a_row == 2'h3;
+  assign \$13  = a_load & \$12 ;
+  assign \$14  = \$13  ? act_rd__data : a_row3;
+  assign \i_data__0$113  = feed ? wgt_rd__data[7:0] : 8'h00;
+  assign \i_data__1$118  = feed ? wgt_rd__data[15:8] : 8'h00;
+  assign \i_data__2$121  = feed ? wgt_rd__data[23:16] : 8'h00;
+  assign \i_data__3$124  = feed ? wgt_rd__data[31:24] : 8'h00;
+  assign acc = \$15  ? { sum__0[24], sum__0[24], sum__0[24], sum__0[24], sum__0[24], sum__0[24], sum__0[24], sum__0 } : pp_acc0;
   assign \$16  = ! kind;
   assign \$17  = \$16  & per_channel;
-  assign \shift$171  = \$17  ? pp_shift2 : \shift$141 ;
+  assign m0 = \$17  ? pp_m0_0 : \m0$136 ;
+  assign \$18  = ! kind;
+  assign \$19  = \$18  & per_channel;
+  assign shift = \$19  ? pp_shift0 : \shift$139 ;
+  assign \acc$151  = \$20  ? { sum__1[24], sum__1[24], sum__1[24], sum__1[24], sum__1[24], sum__1[24], sum__1[24], sum__1 } : pp_acc1;
+  assign \$21  = ! kind;
+  assign \$22  = \$21  & per_channel;
+  assign \m0$154  = \$22  ? pp_m0_1 : \m0$136 ;
+  assign \$23  = ! kind;
+  assign \$24  = \$23  & per_channel;
+  assign \shift$156  = \$24  ? pp_shift1 : \shift$139 ;
+  assign \acc$164  = \$25  ? { sum__2[24], sum__2[24], sum__2[24], sum__2[24], sum__2[24], sum__2[24], sum__2[24], sum__2 } : pp_acc2;
+  assign \$26  = ! kind;
+  assign \$27  = \$26  & per_channel;
+  assign \m0$167  = \$27  ? pp_m0_2 : \m0$136 ;
+  assign \$28  = ! kind;
+  assign \$29  = \$28  & per_channel;
+  assign \shift$169  = \$29  ? pp_shift2 : \shift$139 ;
+  assign \acc$177  = \$30  ? { sum__3[24], sum__3[24], sum__3[24], sum__3[24], sum__3[24], sum__3[24], sum__3[24], sum__3 } : pp_acc3;
+  assign \$31  = ! kind;
+  assign \$32  = \$31  & per_channel;
+  assign \m0$180  = \$32  ? pp_m0_3 : \m0$136 ;
+  assign \$33  = ! kind;
+  assign \$34  = \$33  & per_channel;
+  assign \shift$182  = \$34  ? pp_shift3 : \shift$139 ;
+  assign \$36  = lane_mask[0] ? sum_q__0 : 8'h00;
+  assign \$37  = \$35  ? result__payload[7:0] : \$36 ;
+  assign \$39  = lane_mask[1] ? sum_q__1 : 8'h00;
+  assign \$40  = \$38  ? result__payload[15:8] : \$39 ;
+  assign \$42  = lane_mask[2] ? sum_q__2 : 8'h00;
+  assign \$43  = \$41  ? result__payload[23:16] : \$42 ;
+  assign \$45  = lane_mask[3] ? sum_q__3 : 8'h00;
+  assign \$46  = \$44  ? result__payload[31:24] : \$45 ;
+  assign pool_final = result__valid & result__payload[40];
+  assign \$47  = ! a_row;
+  assign \$48  = a_load & \$47 ;
+  assign \$49  = \$48  ? act_rd__data : a_row0;
+  assign \$51  = a_row == 1'h1;
+  assign \$52  = a_load & \$51 ;
+  assign \$53  = \$52  ? act_rd__data : a_row1;
+  assign \$55  = a_row == 2'h2;
+  assign \$56  = a_load & \$55 ;
+  assign \$57  = \$56  ? act_rd__data : a_row2;
+  assign \$59  = a_row == 2'h3;
+  assign \$60  = a_load & \$59 ;
+  assign \$61  = \$60  ? act_rd__data : a_row3;
+  assign \$64  = bias_en ? par_rd__data[31:0] : 32'd0;
+  assign \$65  = pp_first ? \$64  : acc_rd__data[31:0];
+  assign \$66  = $signed(\$63 ) + $signed(\$65 );
+  assign \$68  = bias_en ? par_rd__data[100:69] : 32'd0;
+  assign \$69  = pp_first ? \$68  : acc_rd__data[63:32];
+  assign \$70  = $signed(\$67 ) + $signed(\$69 );
+  assign \$72  = bias_en ? par_rd__data[169:138] : 32'd0;
+  assign \$73  = pp_first ? \$72  : acc_rd__data[95:64];
+  assign \$74  = $signed(\$71 ) + $signed(\$73 );
+  assign \$76  = bias_en ? par_rd__data[238:207] : 32'd0;
+  assign \$77  = pp_first ? \$76  : acc_rd__data[127:96];
+  assign \$78  = $signed(\$75 ) + $signed(\$77 );
+  always @(posedge clk)
+    a_row0 <= \$79 ;
+  always @(posedge clk)
+    a_row1 <= \$80 ;
+  always @(posedge clk)
+    a_row2 <= \$81 ;
+  always @(posedge clk)
+    a_row3 <= \$82 ;
+  always @(posedge clk)
+    pp_acc0 <= \$83 ;
+  always @(posedge clk)
+    pp_m0_0 <= \$84 ;
+  always @(posedge clk)
+    pp_shift0 <= \$85 ;
+  always @(posedge clk)
+    pp_acc1 <= \$86 ;
+  always @(posedge clk)
+    pp_m0_1 <= \$87 ;
+  always @(posedge clk)
+    pp_shift1 <= \$88 ;
+  always @(posedge clk)
+    pp_acc2 <= \$89 ;
+  always @(posedge clk)
+    pp_m0_2 <= \$90 ;
+  always @(posedge clk)
+    pp_shift2 <= \$91 ;
+  always @(posedge clk)
+    pp_acc3 <= \$92 ;
+  always @(posedge clk)
+    pp_m0_3 <= \$93 ;
+  always @(posedge clk)
+    pp_shift3 <= \$94 ;
+  assign out_wr__en = \$1  ? result__valid : out_wr_en;
+  assign out_wr__addr = \$2  ? result__payload[39:32] : out_wr_addr;
+  assign \$3  = ! a_row;
   \hwcnn_top.engine.array  array (
-    .a_in(i_data__0),
-    .\a_in$109 (a_in__3),
-    .\a_in$37 (a_in__1),
-    .\a_in$73 (a_in__2),
-    .b_in(\i_data__0$116 ),
+    .a_in(\$5 [7:0]),
+    .\a_in$109 (\$14 [7:0]),
+    .\a_in$37 (\$8 [7:0]),
+    .\a_in$73 (\$11 [7:0]),
+    .b_in(\i_data__0$113 ),
     .\b_in$12 (b_in__1),
     .\b_in$21 (b_in__2),
     .\b_in$30 (b_in__3),
     .clk(clk),
     .clr(clr),
-    .last_in(\i_data__0$103 ),
+    .last_in(i_data__0),
     .\last_in$113 (last_in__3),
     .\last_in$41 (last_in__1),
     .\last_in$77 (last_in__2),
@@ -2136,43 +2194,45 @@ module \hwcnn_top.engine (desc__kind, desc__m, desc__n, desc__k, desc__a_base, d
     .y(sum_q__0)
   );
   \hwcnn_top.engine.requant1  requant1 (
-    .acc(\acc$153 ),
+    .acc(\acc$151 ),
     .clk(clk),
     .\hi$14 (hi),
     .lo(lo),
-    .m0(\m0$156 ),
+    .m0(\m0$154 ),
     .\rounding$8 (rounding),
     .rst(rst),
-    .\shift$6 (\shift$158 ),
+    .\shift$6 (\shift$156 ),
     .wrap(wrap),
     .y(sum_q__1)
   );
   \hwcnn_top.engine.requant2  requant2 (
-    .acc(\acc$166 ),
+    .acc(\acc$164 ),
     .clk(clk),
     .\hi$14 (hi),
     .lo(lo),
-    .m0(\m0$169 ),
+    .m0(\m0$167 ),
     .\rounding$8 (rounding),
     .rst(rst),
-    .\shift$6 (\shift$171 ),
+    .\shift$6 (\shift$169 ),
     .wrap(wrap),
     .y(sum_q__2)
   );
   \hwcnn_top.engine.requant3  requant3 (
-    .acc(\acc$179 ),
+    .acc(\acc$177 ),
     .clk(clk),
     .\hi$14 (hi),
     .lo(lo),
-    .m0(\m0$182 ),
+    .m0(\m0$180 ),
     .\rounding$8 (rounding),
     .rst(rst),
-    .\shift$6 (\shift$184 ),
+    .\shift$6 (\shift$182 ),
     .wrap(wrap),
     .y(sum_q__3)
   );
   \hwcnn_top.engine.seq  seq (
-    .a_last(\i_data__0$103 ),
+    .a_last(i_data__0),
+    .a_load(a_load),
+    .a_row(a_row),
     .acc_rd_addr(acc_rd__addr),
     .acc_wr_addr(acc_wr__addr),
     .acc_wr_en(acc_wr__en),
@@ -2221,7 +2281,7 @@ module \hwcnn_top.engine (desc__kind, desc__m, desc__n, desc__k, desc__a_base, d
     .kind(kind),
     .lane_mask(lane_mask),
     .lo(lo),
-    .m0(\m0$138 ),
+    .m0(\m0$136 ),
     .out_rd_addr(out_rd__addr),
     .out_wr_addr(out_wr_addr),
     .out_wr_en(out_wr_en),
@@ -2234,30 +2294,19 @@ module \hwcnn_top.engine (desc__kind, desc__m, desc__n, desc__k, desc__a_base, d
     .rounding(rounding),
     .row_sel(row_sel),
     .rst(rst),
-    .shift(\shift$141 ),
+    .shift(\shift$139 ),
     .start(start),
     .tap__payload(tap__payload),
     .tap__valid(tap__valid),
     .wgt_addr(wgt_rd__addr),
     .wrap(wrap)
   );
-  \hwcnn_top.engine.skew_a  skew_a (
-    .clk(clk),
-    .i_data__1(i_data__1),
-    .i_data__2(i_data__2),
-    .i_data__3(i_data__3),
-    .o_data__0(i_data__0),
-    .o_data__1(a_in__1),
-    .o_data__2(a_in__2),
-    .o_data__3(a_in__3),
-    .rst(rst)
-  );
   \hwcnn_top.engine.skew_b  skew_b (
     .clk(clk),
-    .i_data__1(\i_data__1$120 ),
-    .i_data__2(\i_data__2$123 ),
-    .i_data__3(\i_data__3$126 ),
-    .o_data__0(\i_data__0$116 ),
+    .i_data__1(\i_data__1$118 ),
+    .i_data__2(\i_data__2$121 ),
+    .i_data__3(\i_data__3$124 ),
+    .o_data__0(\i_data__0$113 ),
     .o_data__1(b_in__1),
     .o_data__2(b_in__2),
     .o_data__3(b_in__3),
@@ -2265,7 +2314,7 @@ module \hwcnn_top.engine (desc__kind, desc__m, desc__n, desc__k, desc__a_base, d
   );
   \hwcnn_top.engine.skew_tok  skew_tok (
     .clk(clk),
-    .o_data__0(\i_data__0$103 ),
+    .o_data__0(i_data__0),
     .o_data__1(last_in__1),
     .o_data__2(last_in__2),
     .o_data__3(last_in__3),
@@ -2296,13 +2345,13 @@ module \hwcnn_top.engine (desc__kind, desc__m, desc__n, desc__k, desc__a_base, d
     (* full_case = 32'd1 *)
     casez (row_sel)
       2'h0:
-          \$35  = res__0__0;
+          \$63  = res__0__0;
       2'h1:
-          \$35  = res__1__0;
+          \$63  = res__1__0;
       2'h2:
-          \$35  = res__2__0;
+          \$63  = res__2__0;
       2'h3:
-          \$35  = res__3__0;
+          \$63  = res__3__0;
     endcase
   end
   always @* begin
@@ -2310,13 +2359,13 @@ module \hwcnn_top.engine (desc__kind, desc__m, desc__n, desc__k, desc__a_base, d
     (* full_case = 32'd1 *)
     casez (row_sel)
       2'h0:
-          \$39  = res__0__1;
+          \$67  = res__0__1;
       2'h1:
-          \$39  = res__1__1;
+          \$67  = res__1__1;
       2'h2:
-          \$39  = res__2__1;
+          \$67  = res__2__1;
       2'h3:
-          \$39  = res__3__1;
+          \$67  = res__3__1;
     endcase
   end
   always @* begin
@@ -2324,13 +2373,13 @@ module \hwcnn_top.engine (desc__kind, desc__m, desc__n, desc__k, desc__a_base, d
     (* full_case = 32'd1 *)
     casez (row_sel)
       2'h0:
-          \$43  = res__0__2;
+          \$71  = res__0__2;
       2'h1:
-          \$43  = res__1__2;
+          \$71  = res__1__2;
       2'h2:
-          \$43  = res__2__2;
+          \$71  = res__2__2;
       2'h3:
-          \$43  = res__3__2;
+          \$71  = res__3__2;
     endcase
   end
   always @* begin
@@ -2338,133 +2387,161 @@ module \hwcnn_top.engine (desc__kind, desc__m, desc__n, desc__k, desc__a_base, d
     (* full_case = 32'd1 *)
     casez (row_sel)
       2'h0:
-          \$47  = res__0__3;
+          \$75  = res__0__3;
       2'h1:
-          \$47  = res__1__3;
+          \$75  = res__1__3;
       2'h2:
-          \$47  = res__2__3;
+          \$75  = res__2__3;
       2'h3:
-          \$47  = res__3__3;
+          \$75  = res__3__3;
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$51  = pp_acc0;
-    if (pp_in) begin
-      \$51  = \$38 [31:0];
-    end
+    \$79  = \$50 ;
     if (rst) begin
-      \$51  = 32'd0;
+      \$79  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$52  = pp_m0_0;
-    if (pp_in) begin
-      \$52  = par_rd__data[62:32];
-    end
+    \$80  = \$54 ;
     if (rst) begin
-      \$52  = 31'h00000000;
+      \$80  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$53  = pp_shift0;
-    if (pp_in) begin
-      \$53  = par_rd__data[68:63];
-    end
+    \$81  = \$58 ;
     if (rst) begin
-      \$53  = 6'h00;
+      \$81  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$54  = pp_acc1;
-    if (pp_in) begin
-      \$54  = \$42 [31:0];
-    end
+    \$82  = \$62 ;
     if (rst) begin
-      \$54  = 32'd0;
+      \$82  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$55  = pp_m0_1;
+    \$83  = pp_acc0;
     if (pp_in) begin
-      \$55  = par_rd__data[131:101];
+      \$83  = \$66 [31:0];
     end
     if (rst) begin
-      \$55  = 31'h00000000;
+      \$83  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$56  = pp_shift1;
+    \$84  = pp_m0_0;
     if (pp_in) begin
-      \$56  = par_rd__data[137:132];
+      \$84  = par_rd__data[62:32];
     end
     if (rst) begin
-      \$56  = 6'h00;
+      \$84  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$57  = pp_acc2;
+    \$85  = pp_shift0;
     if (pp_in) begin
-      \$57  = \$46 [31:0];
+      \$85  = par_rd__data[68:63];
     end
     if (rst) begin
-      \$57  = 32'd0;
+      \$85  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$58  = pp_m0_2;
+    \$86  = pp_acc1;
     if (pp_in) begin
-      \$58  = par_rd__data[200:170];
+      \$86  = \$70 [31:0];
     end
     if (rst) begin
-      \$58  = 31'h00000000;
+      \$86  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$59  = pp_shift2;
+    \$87  = pp_m0_1;
     if (pp_in) begin
-      \$59  = par_rd__data[206:201];
+      \$87  = par_rd__data[131:101];
     end
     if (rst) begin
-      \$59  = 6'h00;
+      \$87  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$60  = pp_acc3;
+    \$88  = pp_shift1;
     if (pp_in) begin
-      \$60  = \$50 [31:0];
+      \$88  = par_rd__data[137:132];
     end
     if (rst) begin
-      \$60  = 32'd0;
+      \$88  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$61  = pp_m0_3;
+    \$89  = pp_acc2;
     if (pp_in) begin
-      \$61  = par_rd__data[269:239];
+      \$89  = \$74 [31:0];
     end
     if (rst) begin
-      \$61  = 31'h00000000;
+      \$89  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$62  = pp_shift3;
+    \$90  = pp_m0_2;
     if (pp_in) begin
-      \$62  = par_rd__data[275:270];
+      \$90  = par_rd__data[200:170];
     end
     if (rst) begin
-      \$62  = 6'h00;
+      \$90  = 31'h00000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$91  = pp_shift2;
+    if (pp_in) begin
+      \$91  = par_rd__data[206:201];
+    end
+    if (rst) begin
+      \$91  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$92  = pp_acc3;
+    if (pp_in) begin
+      \$92  = \$78 [31:0];
+    end
+    if (rst) begin
+      \$92  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$93  = pp_m0_3;
+    if (pp_in) begin
+      \$93  = par_rd__data[269:239];
+    end
+    if (rst) begin
+      \$93  = 31'h00000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$94  = pp_shift3;
+    if (pp_in) begin
+      \$94  = par_rd__data[275:270];
+    end
+    if (rst) begin
+      \$94  = 6'h00;
     end
   end
   assign \desc__a_base$1  = desc__a_base;
@@ -2508,64 +2585,63 @@ module \hwcnn_top.engine (desc__kind, desc__m, desc__n, desc__k, desc__a_base, d
   assign wgt_addr = wgt_rd__addr;
   assign par_addr = par_rd__addr;
   assign out_rd_addr = out_rd__addr;
-  assign a_in__0 = i_data__0;
+  assign a_in__0 = \$5 [7:0];
+  assign a_in__1 = \$8 [7:0];
+  assign a_in__2 = \$11 [7:0];
+  assign a_in__3 = \$14 [7:0];
+  assign a_last = i_data__0;
+  assign last_in__0 = i_data__0;
   assign o_data__0 = i_data__0;
-  assign o_data__1 = a_in__1;
-  assign o_data__2 = a_in__2;
-  assign o_data__3 = a_in__3;
-  assign a_last = \i_data__0$103 ;
-  assign last_in__0 = \i_data__0$103 ;
-  assign \o_data__0$106  = \i_data__0$103 ;
-  assign \i_data__1$107  = \i_data__0$103 ;
-  assign \o_data__1$109  = last_in__1;
-  assign \i_data__2$110  = \i_data__0$103 ;
-  assign \o_data__2$112  = last_in__2;
-  assign \i_data__3$113  = \i_data__0$103 ;
-  assign \o_data__3$115  = last_in__3;
-  assign b_in__0 = \i_data__0$116 ;
-  assign \o_data__0$119  = \i_data__0$116 ;
-  assign \o_data__1$122  = b_in__1;
-  assign \o_data__2$125  = b_in__2;
-  assign \o_data__3$128  = b_in__3;
-  assign \clr$130  = clr;
+  assign i_data__1 = i_data__0;
+  assign o_data__1 = last_in__1;
+  assign i_data__2 = i_data__0;
+  assign o_data__2 = last_in__2;
+  assign i_data__3 = i_data__0;
+  assign o_data__3 = last_in__3;
+  assign b_in__0 = \i_data__0$113 ;
+  assign \o_data__0$117  = \i_data__0$113 ;
+  assign \o_data__1$120  = b_in__1;
+  assign \o_data__2$123  = b_in__2;
+  assign \o_data__3$126  = b_in__3;
+  assign \clr$128  = clr;
   assign acc_rd_addr = acc_rd__addr;
-  assign \rounding$144  = rounding;
-  assign \wrap$146  = wrap;
-  assign \lo$148  = lo;
-  assign \hi$150  = hi;
+  assign \rounding$142  = rounding;
+  assign \wrap$144  = wrap;
+  assign \lo$146  = lo;
+  assign \hi$148  = hi;
   assign y = sum_q__0;
-  assign \rounding$160  = rounding;
-  assign \wrap$161  = wrap;
-  assign \lo$162  = lo;
-  assign \hi$163  = hi;
-  assign \y$165  = sum_q__1;
-  assign \rounding$173  = rounding;
-  assign \wrap$174  = wrap;
-  assign \lo$175  = lo;
-  assign \hi$176  = hi;
-  assign \y$178  = sum_q__2;
-  assign \rounding$186  = rounding;
-  assign \wrap$187  = wrap;
-  assign \lo$188  = lo;
-  assign \hi$189  = hi;
-  assign \y$191  = sum_q__3;
-  assign out_wr__data = { \$34 , \$31 , \$28 , \$25  };
+  assign \rounding$158  = rounding;
+  assign \wrap$159  = wrap;
+  assign \lo$160  = lo;
+  assign \hi$161  = hi;
+  assign \y$163  = sum_q__1;
+  assign \rounding$171  = rounding;
+  assign \wrap$172  = wrap;
+  assign \lo$173  = lo;
+  assign \hi$174  = hi;
+  assign \y$176  = sum_q__2;
+  assign \rounding$184  = rounding;
+  assign \wrap$185  = wrap;
+  assign \lo$186  = lo;
+  assign \hi$187  = hi;
+  assign \y$189  = sum_q__3;
+  assign out_wr__data = { \$46 , \$43 , \$40 , \$37  };
   assign acc_wr_en = acc_wr__en;
   assign acc_wr_addr = acc_wr__addr;
   assign acc_wr__data = { pp_acc3, pp_acc2, pp_acc1, pp_acc0 };
-  assign \tap__payload$200  = tap__payload;
-  assign \tap__valid$202  = tap__valid;
+  assign \tap__payload$198  = tap__payload;
+  assign \tap__valid$200  = tap__valid;
   assign x__0 = out_rd__data[7:0];
   assign x__1 = out_rd__data[15:8];
   assign x__2 = out_rd__data[23:16];
   assign x__3 = out_rd__data[31:24];
   assign pool_op = op;
-  assign \lo$210  = lo;
-  assign \hi$211  = hi;
-  assign \port$66$0  = \$25 ;
-  assign \port$69$0  = \$28 ;
-  assign \port$72$0  = \$31 ;
-  assign \port$75$0  = \$34 ;
+  assign \lo$208  = lo;
+  assign \hi$209  = hi;
+  assign \port$74$0  = \$37 ;
+  assign \port$77$0  = \$40 ;
+  assign \port$80$0  = \$43 ;
+  assign \port$83$0  = \$46 ;
   assign \result__payload.y  = result__payload[31:0];
   assign \result__payload.y[0]  = result__payload[7:0];
   assign \result__payload.y[1]  = result__payload[15:8];
@@ -2579,27 +2655,31 @@ module \hwcnn_top.engine (desc__kind, desc__m, desc__n, desc__k, desc__a_base, d
   assign \tap__payload.last  = tap__payload[3];
   assign \tap__payload.final  = tap__payload[4];
   assign \tap__payload.addr  = tap__payload[12:5];
-  assign \tap__payload$200.inb  = tap__payload[0];
-  assign \tap__payload$200.count  = tap__payload[1];
-  assign \tap__payload$200.first  = tap__payload[2];
-  assign \tap__payload$200.last  = tap__payload[3];
-  assign \tap__payload$200.final  = tap__payload[4];
-  assign \tap__payload$200.addr  = tap__payload[12:5];
+  assign \tap__payload$198.inb  = tap__payload[0];
+  assign \tap__payload$198.count  = tap__payload[1];
+  assign \tap__payload$198.first  = tap__payload[2];
+  assign \tap__payload$198.last  = tap__payload[3];
+  assign \tap__payload$198.final  = tap__payload[4];
+  assign \tap__payload$198.addr  = tap__payload[12:5];
   assign \$1  = kind;
   assign \$2  = kind;
-  assign \$3  = kind;
-  assign \$8  = kind;
-  assign \$13  = kind;
-  assign \$18  = kind;
-  assign \$23  = kind;
-  assign \$26  = kind;
-  assign \$29  = kind;
-  assign \$32  = kind;
+  assign \$15  = kind;
+  assign \$20  = kind;
+  assign \$25  = kind;
+  assign \$30  = kind;
+  assign \$35  = kind;
+  assign \$38  = kind;
+  assign \$41  = kind;
+  assign \$44  = kind;
+  assign \$50  = { 8'h00, \$49 [31:8] };
+  assign \$54  = { 8'h00, \$53 [31:8] };
+  assign \$58  = { 8'h00, \$57 [31:8] };
+  assign \$62  = { 8'h00, \$61 [31:8] };
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.engine.array (rst, a_in, b_in, last_in, clr, res__0__0, res__0__1, res__0__2, res__0__3, res__1__0, res__1__1, res__1__2, res__1__3, res__2__0, res__2__1, res__2__2, res__2__3, res__3__0, res__3__1, res__3__2, res__3__3
-, \a_in$37 , \a_in$73 , \a_in$109 , \last_in$41 , \last_in$77 , \last_in$113 , \b_in$12 , \b_in$21 , \b_in$30 , clk);
+module \hwcnn_top.engine.array (rst, a_in, \a_in$37 , \a_in$73 , \a_in$109 , b_in, last_in, clr, res__0__0, res__0__1, res__0__2, res__0__3, res__1__0, res__1__1, res__1__2, res__1__3, res__2__0, res__2__1, res__2__2, res__2__3, res__3__0
+, res__3__1, res__3__2, res__3__3, \last_in$41 , \last_in$77 , \last_in$113 , \b_in$12 , \b_in$21 , \b_in$30 , clk);
   input [7:0] a_in;
   wire [7:0] a_in;
   wire [7:0] \a_in$10 ;
@@ -3419,7 +3499,7 @@ module \hwcnn_top.engine.array.pe_0_3 (rst, clr, a_in, last_in, b_out, res, b_in
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.engine.array.pe_1_0 (rst, clr, b_in, a_out, b_out, last_out, res, a_in, last_in, clk);
+module \hwcnn_top.engine.array.pe_1_0 (rst, a_in, clr, b_in, a_out, b_out, last_out, res, last_in, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$6  = 0;
   wire [15:0] \$1 ;
   wire [32:0] \$2 ;
@@ -3797,7 +3877,7 @@ module \hwcnn_top.engine.array.pe_1_3 (rst, clr, b_in, a_in, last_in, b_out, res
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.engine.array.pe_2_0 (rst, clr, b_in, a_out, b_out, last_out, res, a_in, last_in, clk);
+module \hwcnn_top.engine.array.pe_2_0 (rst, a_in, clr, b_in, a_out, b_out, last_out, res, last_in, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$10  = 0;
   wire [15:0] \$1 ;
   wire [32:0] \$2 ;
@@ -4175,7 +4255,7 @@ module \hwcnn_top.engine.array.pe_2_3 (rst, clr, b_in, a_in, last_in, b_out, res
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.engine.array.pe_3_0 (rst, clr, b_in, a_out, last_out, res, a_in, last_in, clk);
+module \hwcnn_top.engine.array.pe_3_0 (rst, a_in, clr, b_in, a_out, last_out, res, last_in, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$14  = 0;
   wire [15:0] \$1 ;
   wire [32:0] \$2 ;
@@ -5187,30 +5267,30 @@ endmodule
 (* generator = "Amaranth" *)
 module \hwcnn_top.engine.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_base, desc__b_base, desc__p_base, desc__c_base, desc__pin_base, desc__m0, desc__shift, desc__rounding, desc__wrap, desc__per_channel, desc__bias_en, desc__acc_in, desc__acc_out, desc__lo, desc__hi, desc__pool_op, desc__in_h
 , desc__in_w, desc__out_h, desc__out_w, desc__win_h, desc__win_w, desc__stride_h, desc__stride_w, desc__pad_top, desc__pad_left, desc__pad_bottom, desc__pad_right, desc__count_pad, clk, rst, pool_final, act_addr, wgt_addr, acc_rd_addr, acc_wr_en, busy, done
-, out_rd_addr, out_wr_en, out_wr_addr, kind, pool_op, m0, shift, rounding, wrap, per_channel, bias_en, lo, hi, error, par_addr, feed, a_last, clr, pp_in, pp_first, row_sel
-, acc_wr_addr, lane_mask, tap__valid, tap__payload, start);
+, out_rd_addr, out_wr_en, out_wr_addr, kind, pool_op, m0, shift, rounding, wrap, per_channel, bias_en, lo, hi, error, par_addr, feed, a_load, a_row, a_last, clr, pp_in
+, pp_first, row_sel, acc_wr_addr, lane_mask, tap__valid, tap__payload, start);
   reg \$auto$verilog_backend.cc:2355:dump_module$22  = 0;
   wire \$1 ;
   wire \$10 ;
   wire \$100 ;
   wire \$101 ;
   wire \$102 ;
-  wire \$103 ;
-  wire \$104 ;
-  wire [17:0] \$105 ;
-  wire [16:0] \$106 ;
-  wire [16:0] \$107 ;
+  wire [19:0] \$103 ;
+  wire [20:0] \$104 ;
+  wire \$105 ;
+  wire \$106 ;
+  wire \$107 ;
   wire \$108 ;
   wire [16:0] \$109 ;
   wire \$11 ;
-  wire [16:0] \$110 ;
+  wire [2:0] \$110 ;
   wire \$111 ;
-  wire [16:0] \$112 ;
+  wire \$112 ;
   wire [16:0] \$113 ;
-  wire [4:0] \$114 ;
-  wire [17:0] \$115 ;
-  wire [8:0] \$116 ;
-  wire [8:0] \$117 ;
+  wire \$114 ;
+  wire \$115 ;
+  wire \$116 ;
+  wire \$117 ;
   wire [16:0] \$118 ;
   wire \$119 ;
   wire \$12 ;
@@ -5221,58 +5301,58 @@ module \hwcnn_top.engine.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_bas
   wire \$124 ;
   wire \$125 ;
   wire \$126 ;
-  wire \$127 ;
-  wire \$128 ;
-  wire \$129 ;
+  wire [17:0] \$127 ;
+  wire [16:0] \$128 ;
+  wire [16:0] \$129 ;
   wire \$13 ;
   wire \$130 ;
   wire [16:0] \$131 ;
-  wire \$132 ;
-  wire [16:0] \$133 ;
-  wire \$134 ;
-  wire \$135 ;
-  wire \$136 ;
-  wire \$137 ;
-  wire \$138 ;
-  wire \$139 ;
+  wire [16:0] \$132 ;
+  wire \$133 ;
+  wire [16:0] \$134 ;
+  wire [16:0] \$135 ;
+  wire [4:0] \$136 ;
+  wire [17:0] \$137 ;
+  wire [8:0] \$138 ;
+  wire [8:0] \$139 ;
   wire \$14 ;
-  wire \$140 ;
+  wire [16:0] \$140 ;
   wire \$141 ;
   wire \$142 ;
   wire \$143 ;
   wire \$144 ;
   wire \$145 ;
   wire \$146 ;
-  wire [8:0] \$147 ;
+  wire \$147 ;
   wire \$148 ;
-  wire [8:0] \$149 ;
+  wire \$149 ;
   wire \$15 ;
   wire \$150 ;
   wire \$151 ;
-  wire [8:0] \$152 ;
-  wire \$153 ;
-  wire [8:0] \$154 ;
-  wire \$155 ;
+  wire \$152 ;
+  wire [16:0] \$153 ;
+  wire \$154 ;
+  wire [16:0] \$155 ;
   wire \$156 ;
-  wire [16:0] \$157 ;
+  wire \$157 ;
   wire \$158 ;
   wire \$159 ;
   wire \$16 ;
-  wire [16:0] \$160 ;
+  wire \$160 ;
   wire \$161 ;
   wire \$162 ;
   wire \$163 ;
   wire \$164 ;
-  wire [8:0] \$165 ;
+  wire \$165 ;
   wire \$166 ;
   wire \$167 ;
-  wire [8:0] \$168 ;
-  wire \$169 ;
+  wire \$168 ;
+  wire [8:0] \$169 ;
   wire \$17 ;
   wire \$170 ;
   wire [8:0] \$171 ;
-  wire [8:0] \$172 ;
-  wire [8:0] \$173 ;
+  wire \$172 ;
+  wire \$173 ;
   wire [8:0] \$174 ;
   wire \$175 ;
   wire [8:0] \$176 ;
@@ -5285,113 +5365,140 @@ module \hwcnn_top.engine.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_bas
   wire [16:0] \$182 ;
   wire \$183 ;
   wire \$184 ;
-  wire [16:0] \$185 ;
+  wire \$185 ;
   wire \$186 ;
   wire [8:0] \$187 ;
-  wire [16:0] \$188 ;
-  wire [18:0] \$189 ;
+  wire \$188 ;
+  wire \$189 ;
   wire \$19 ;
-  wire [16:0] \$190 ;
-  wire [18:0] \$191 ;
-  reg \$192 ;
-  reg [1:0] \$193 ;
-  reg [30:0] \$194 ;
-  reg [5:0] \$195 ;
-  reg [1:0] \$196 ;
-  reg \$197 ;
-  reg \$198 ;
-  reg \$199 ;
+  wire [8:0] \$190 ;
+  wire \$191 ;
+  wire \$192 ;
+  wire [8:0] \$193 ;
+  wire [8:0] \$194 ;
+  wire [8:0] \$195 ;
+  wire [8:0] \$196 ;
+  wire \$197 ;
+  wire [8:0] \$198 ;
+  wire \$199 ;
   wire \$2 ;
   wire \$20 ;
-  reg \$200 ;
-  reg \$201 ;
-  reg [7:0] \$202 ;
-  reg [7:0] \$203 ;
-  reg [15:0] \$204 ;
-  reg [15:0] \$205 ;
-  reg [15:0] \$206 ;
-  reg [7:0] \$207 ;
-  reg [7:0] \$208 ;
-  reg [7:0] \$209 ;
+  wire \$200 ;
+  wire [16:0] \$201 ;
+  wire \$202 ;
+  wire \$203 ;
+  wire [16:0] \$204 ;
+  wire \$205 ;
+  wire \$206 ;
+  wire [16:0] \$207 ;
+  wire \$208 ;
+  wire [8:0] \$209 ;
   wire \$21 ;
-  reg [3:0] \$210 ;
-  reg [7:0] \$211 ;
-  reg [15:0] \$212 ;
-  reg [15:0] \$213 ;
-  reg [15:0] \$214 ;
-  reg [15:0] \$215 ;
-  reg [7:0] \$216 ;
-  reg [7:0] \$217 ;
-  reg [7:0] \$218 ;
-  reg [7:0] \$219 ;
+  wire [16:0] \$210 ;
+  wire [18:0] \$211 ;
+  wire [16:0] \$212 ;
+  wire [18:0] \$213 ;
+  reg \$214 ;
+  reg [1:0] \$215 ;
+  reg [30:0] \$216 ;
+  reg [5:0] \$217 ;
+  reg [1:0] \$218 ;
+  reg \$219 ;
   wire \$22 ;
-  reg [7:0] \$220 ;
-  reg [7:0] \$221 ;
-  reg [7:0] \$222 ;
+  reg \$220 ;
+  reg \$221 ;
+  reg \$222 ;
   reg \$223 ;
-  reg [19:0] \$224 ;
-  reg \$225 ;
-  reg [16:0] \$226 ;
+  reg [7:0] \$224 ;
+  reg [7:0] \$225 ;
+  reg [15:0] \$226 ;
   reg [15:0] \$227 ;
-  reg \$228 ;
-  reg \$229 ;
+  reg [15:0] \$228 ;
+  reg [7:0] \$229 ;
   wire \$23 ;
-  reg [15:0] \$230 ;
-  reg [15:0] \$231 ;
-  reg [17:0] \$232 ;
-  reg [17:0] \$233 ;
-  reg [7:0] \$234 ;
-  reg [7:0] \$235 ;
-  reg [7:0] \$236 ;
-  reg \$237 ;
+  reg [7:0] \$230 ;
+  reg [7:0] \$231 ;
+  reg [3:0] \$232 ;
+  reg [7:0] \$233 ;
+  reg [15:0] \$234 ;
+  reg [15:0] \$235 ;
+  reg [15:0] \$236 ;
+  reg [15:0] \$237 ;
   reg [7:0] \$238 ;
   reg [7:0] \$239 ;
   wire \$24 ;
-  reg [16:0] \$240 ;
-  reg [16:0] \$241 ;
-  reg [1:0] \$242 ;
+  reg [7:0] \$240 ;
+  reg [7:0] \$241 ;
+  reg [7:0] \$242 ;
   reg [7:0] \$243 ;
   reg [7:0] \$244 ;
-  reg [16:0] \$245 ;
-  reg [1:0] \$246 ;
-  reg [15:0] \$247 ;
-  reg \$248 ;
-  reg [16:0] \$249 ;
+  reg \$245 ;
+  reg [19:0] \$246 ;
+  reg \$247 ;
+  reg [16:0] \$248 ;
+  reg [15:0] \$249 ;
   wire \$25 ;
-  reg [16:0] \$250 ;
+  reg \$250 ;
   reg \$251 ;
-  reg [7:0] \$252 ;
-  reg [7:0] \$253 ;
-  reg [7:0] \$254 ;
-  reg [7:0] \$255 ;
-  reg [3:0] \$256 ;
-  reg [1:0] \$257 ;
-  reg \$258 ;
+  reg [15:0] \$252 ;
+  reg [15:0] \$253 ;
+  reg [17:0] \$254 ;
+  reg [17:0] \$255 ;
+  reg [7:0] \$256 ;
+  reg [7:0] \$257 ;
+  reg [7:0] \$258 ;
   reg \$259 ;
   wire \$26 ;
-  reg \$260 ;
-  reg \$261 ;
-  reg \$262 ;
-  reg \$263 ;
-  reg \$264 ;
-  reg [26:0] \$265 ;
-  reg [26:0] \$266 ;
-  reg [26:0] \$267 ;
-  reg [26:0] \$268 ;
-  reg \$269 ;
+  reg [19:0] \$260 ;
+  reg [7:0] \$261 ;
+  reg [7:0] \$262 ;
+  reg [16:0] \$263 ;
+  reg [16:0] \$264 ;
+  reg [1:0] \$265 ;
+  reg [7:0] \$266 ;
+  reg [7:0] \$267 ;
+  reg [16:0] \$268 ;
+  reg [1:0] \$269 ;
   wire \$27 ;
-  reg [12:0] \$270 ;
+  reg [15:0] \$270 ;
+  reg \$271 ;
+  reg [16:0] \$272 ;
+  reg [16:0] \$273 ;
+  reg \$274 ;
+  reg [7:0] \$275 ;
+  reg [7:0] \$276 ;
+  reg [7:0] \$277 ;
+  reg [7:0] \$278 ;
+  reg [3:0] \$279 ;
   wire \$28 ;
+  reg [1:0] \$280 ;
+  reg \$281 ;
+  reg [1:0] \$282 ;
+  reg [7:0] \$283 ;
+  reg \$284 ;
+  reg [1:0] \$285 ;
+  reg \$286 ;
+  reg \$287 ;
+  reg \$288 ;
+  reg \$289 ;
   wire \$29 ;
+  reg \$290 ;
+  reg \$291 ;
+  reg [26:0] \$292 ;
+  reg [26:0] \$293 ;
+  reg [26:0] \$294 ;
+  reg [26:0] \$295 ;
+  reg \$296 ;
+  reg [12:0] \$297 ;
   wire \$3 ;
-  wire [20:0] \$30 ;
-  wire [20:0] \$31 ;
-  wire [16:0] \$32 ;
+  wire \$30 ;
+  wire \$31 ;
+  wire \$32 ;
   wire \$33 ;
-  wire \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire \$37 ;
+  wire [8:0] \$34 ;
+  wire [9:0] \$35 ;
+  wire [20:0] \$36 ;
+  wire [16:0] \$37 ;
   wire \$38 ;
   wire \$39 ;
   wire \$4 ;
@@ -5403,87 +5510,77 @@ module \hwcnn_top.engine.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_bas
   wire \$45 ;
   wire \$46 ;
   wire \$47 ;
-  wire [16:0] \$48 ;
-  wire [16:0] \$49 ;
+  wire \$48 ;
+  wire \$49 ;
   wire \$5 ;
   wire \$50 ;
   wire \$51 ;
   wire \$52 ;
-  wire \$53 ;
-  wire \$54 ;
-  wire [34:0] \$55 ;
-  wire [35:0] \$56 ;
-  wire [36:0] \$57 ;
+  wire [16:0] \$53 ;
+  wire [16:0] \$54 ;
+  wire \$55 ;
+  wire \$56 ;
+  wire \$57 ;
   wire \$58 ;
   wire \$59 ;
   wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  wire \$62 ;
+  wire [34:0] \$60 ;
+  wire [35:0] \$61 ;
+  wire [36:0] \$62 ;
   wire \$63 ;
-  wire [15:0] \$64 ;
-  wire [8:0] \$65 ;
-  wire [8:0] \$66 ;
+  wire \$64 ;
+  wire \$65 ;
+  wire \$66 ;
   wire \$67 ;
-  wire [20:0] \$68 ;
-  wire \$69 ;
+  wire [8:0] \$68 ;
+  wire [8:0] \$69 ;
   wire \$7 ;
   wire \$70 ;
-  wire [15:0] \$71 ;
-  wire [8:0] \$72 ;
+  wire [20:0] \$71 ;
+  wire \$72 ;
   wire [8:0] \$73 ;
-  wire \$74 ;
+  wire [8:0] \$74 ;
   wire \$75 ;
   wire \$76 ;
   wire \$77 ;
-  wire [16:0] \$78 ;
-  wire \$79 ;
+  wire \$78 ;
+  wire [20:0] \$79 ;
   wire \$8 ;
   wire \$80 ;
-  wire [17:0] \$81 ;
+  wire \$81 ;
   wire \$82 ;
-  wire \$83 ;
-  wire [2:0] \$84 ;
-  wire [2:0] \$85 ;
+  wire [19:0] \$83 ;
+  wire [20:0] \$84 ;
+  wire \$85 ;
   wire \$86 ;
-  wire [17:0] \$87 ;
-  wire [16:0] \$88 ;
-  wire [17:0] \$89 ;
+  wire [2:0] \$87 ;
+  wire [2:0] \$88 ;
+  wire \$89 ;
   wire \$9 ;
-  wire [16:0] \$90 ;
+  wire [17:0] \$90 ;
   wire [16:0] \$91 ;
-  wire \$92 ;
-  wire \$93 ;
+  wire [17:0] \$92 ;
+  wire [8:0] \$93 ;
   wire \$94 ;
   wire \$95 ;
-  wire [16:0] \$96 ;
+  wire \$96 ;
   wire \$97 ;
-  wire \$98 ;
+  wire [20:0] \$98 ;
   wire \$99 ;
   reg \$signal  = 1'h0;
-  reg [15:0] \$signal$100  = 16'h0000;
-  reg [15:0] \$signal$101  = 16'h0000;
-  reg [15:0] \$signal$102  = 16'h0000;
-  reg [7:0] \$signal$103  = 8'h00;
-  reg [7:0] \$signal$104  = 8'h00;
-  reg [7:0] \$signal$105  = 8'h00;
+  reg [15:0] \$signal$103  = 16'h0000;
+  reg [15:0] \$signal$104  = 16'h0000;
+  reg [15:0] \$signal$105  = 16'h0000;
   reg [7:0] \$signal$106  = 8'h00;
   reg [7:0] \$signal$107  = 8'h00;
+  reg [7:0] \$signal$108  = 8'h00;
   reg [7:0] \$signal$109  = 8'h00;
-  reg [7:0] \$signal$111  = 8'h00;
-  reg \$signal$117  = 1'h0;
-  reg [15:0] \$signal$118  = 16'h0000;
-  reg [15:0] \$signal$119  = 16'h0000;
-  reg [26:0] \$signal$47  = 27'h0000000;
-  wire [7:0] \$signal$47.acc_addr ;
-  wire \$signal$47.final ;
-  wire \$signal$47.first ;
-  wire [3:0] \$signal$47.mask ;
-  wire [7:0] \$signal$47.out_addr ;
-  wire [1:0] \$signal$47.row ;
-  wire \$signal$47.valid ;
-  wire \$signal$47.wacc ;
-  wire \$signal$47.wout ;
+  reg [7:0] \$signal$110  = 8'h00;
+  reg [7:0] \$signal$112  = 8'h00;
+  reg [7:0] \$signal$114  = 8'h00;
+  reg \$signal$121  = 1'h0;
+  reg [15:0] \$signal$122  = 16'h0000;
+  reg [15:0] \$signal$123  = 16'h0000;
   reg [26:0] \$signal$51  = 27'h0000000;
   wire [7:0] \$signal$51.acc_addr ;
   wire \$signal$51.final ;
@@ -5494,16 +5591,33 @@ module \hwcnn_top.engine.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_bas
   wire \$signal$51.valid ;
   wire \$signal$51.wacc ;
   wire \$signal$51.wout ;
-  reg [17:0] \$signal$56  = 18'h00000;
-  reg [7:0] \$signal$57  = 8'h00;
-  reg [17:0] \$signal$59  = 18'h00000;
-  reg [7:0] \$signal$60  = 8'h00;
-  reg [15:0] \$signal$63  = 16'h0000;
+  reg [26:0] \$signal$55  = 27'h0000000;
+  wire [7:0] \$signal$55.acc_addr ;
+  wire \$signal$55.final ;
+  wire \$signal$55.first ;
+  wire [3:0] \$signal$55.mask ;
+  wire [7:0] \$signal$55.out_addr ;
+  wire [1:0] \$signal$55.row ;
+  wire \$signal$55.valid ;
+  wire \$signal$55.wacc ;
+  wire \$signal$55.wout ;
+  reg [17:0] \$signal$60  = 18'h00000;
+  reg [7:0] \$signal$61  = 8'h00;
+  reg [17:0] \$signal$63  = 18'h00000;
+  reg [7:0] \$signal$64  = 8'h00;
+  reg [15:0] \$signal$67  = 16'h0000;
   reg [7:0] a_base = 8'h00;
+  reg [7:0] a_blk = 8'h00;
   output a_last;
   reg a_last = 1'h0;
+  output a_load;
+  reg a_load = 1'h0;
   reg [1:0] a_par = 2'h0;
   reg [7:0] a_ptr = 8'h00;
+  wire a_reading;
+  output [1:0] a_row;
+  reg [1:0] a_row = 2'h0;
+  reg [1:0] a_rrow = 2'h0;
   reg acc_in = 1'h0;
   reg [7:0] acc_nptr = 8'h00;
   reg acc_out = 1'h0;
@@ -5625,6 +5739,7 @@ module \hwcnn_top.engine.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_bas
   reg [15:0] k_ = 16'h0000;
   output kind;
   reg kind = 1'h0;
+  reg [19:0] kpad = 20'h00000;
   output [3:0] lane_mask;
   wire [3:0] lane_mask;
   wire last;
@@ -5635,7 +5750,7 @@ module \hwcnn_top.engine.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_bas
   reg [15:0] m_ = 16'h0000;
   reg [15:0] n_ = 16'h0000;
   reg [16:0] n_rem = 17'h00000;
-  reg [16:0] \n_rem$41  = 17'h00000;
+  reg [16:0] \n_rem$45  = 17'h00000;
   reg [7:0] out_ptr = 8'h00;
   output [7:0] out_rd_addr;
   reg [7:0] out_rd_addr;
@@ -5663,7 +5778,7 @@ module \hwcnn_top.engine.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_bas
   wire reading;
   wire refused;
   reg [16:0] rem = 17'h00000;
-  reg [16:0] \rem$42  = 17'h00000;
+  reg [16:0] \rem$46  = 17'h00000;
   output [1:0] rounding;
   reg [1:0] rounding = 2'h0;
   wire [15:0] row;
@@ -5750,330 +5865,363 @@ module \hwcnn_top.engine.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_bas
   assign \$26  = ~ is_pool;
   assign \$27  = busy & \$26 ;
   assign \$28  = \$27  & \$signal ;
-  assign \$29  = t < stream;
+  assign \$29  = t < k_;
   assign reading = \$28  & \$29 ;
-  assign \$30  = a_ptr + t;
-  assign \$31  = b_ptr + t;
+  assign \$30  = ~ is_pool;
+  assign \$31  = busy & \$30 ;
+  assign \$32  = \$31  & \$signal ;
+  assign \$33  = t < kpad;
+  assign a_reading = \$32  & \$33 ;
+  assign \$34  = a_ptr + a_blk;
+  assign \$35  = \$34  + a_rrow;
+  assign \$36  = b_ptr + t;
   assign row = draining ? i : 16'h0000;
-  assign \$32  = acc_row + row;
-  assign \$33  = tok_d3 | draining;
-  assign \$34  = ~ is_pool;
-  assign \$35  = busy & \$34 ;
-  assign \$36  = \$33  & \$35 ;
-  assign \$37  = \n_rem$41  <= 3'h4;
-  assign \$38  = \rem$42  <= 3'h4;
-  assign \$39  = \$37  & \$38 ;
-  assign \$40  = row == 2'h3;
-  assign \$41  = \$39  & \$40 ;
-  assign \$42  = ~ acc_in;
-  assign \$43  = row < \rem$42 ;
-  assign \$44  = acc_out & \$43 ;
-  assign \$45  = ~ acc_out;
-  assign \$46  = row < \rem$42 ;
-  assign \$47  = \$45  & \$46 ;
-  assign \$48  = acc_row + row;
-  assign \$49  = c_row + row;
-  assign \$50  = \n_rem$41  > 1'h0;
-  assign \$51  = \n_rem$41  > 1'h1;
-  assign \$52  = \n_rem$41  > 2'h2;
-  assign \$53  = \n_rem$41  > 2'h3;
-  assign acc_wr_en = \$signal$51 [0] & \$signal$51 [3];
-  assign iy = $signed(\$signal$56 ) + $signed({ 1'h0, \$signal$57  });
-  assign ix = $signed(\$signal$59 ) + $signed({ 1'h0, \$signal$60  });
-  assign \$54  = busy & is_pool;
-  assign \$55  = $signed(iy) * $signed({ 1'h0, \$signal$63  });
-  assign \$56  = $signed({ 1'h0, pin_base }) + $signed(\$55 );
-  assign \$57  = $signed(\$56 ) + $signed(ix);
-  assign \$58  = ~ is_pool;
-  assign \$59  = s3[0] & s3[4];
-  assign \$60  = ! fsm_state;
-  assign \$61  = fsm_state == 1'h1;
-  assign \$62  = fsm_state == 2'h2;
-  assign \$63  = desc__k > 3'h4;
-  assign \$64  = \$63  ? desc__k : 16'h0004;
-  assign \$65  = - desc__pad_left;
-  assign \$66  = - desc__pad_top;
-  assign \$68  = t + 1'h1;
-  assign \$69  = s3[0] & s3[1];
-  assign \$70  = desc__k > 3'h4;
-  assign \$71  = \$70  ? desc__k : 16'h0004;
-  assign \$72  = - desc__pad_left;
-  assign \$73  = - desc__pad_top;
-  assign \$75  = ~ is_pool;
-  assign \$76  = busy & \$75 ;
-  assign \$77  = \$76  & \$signal ;
-  assign \$78  = stream - 1'h1;
-  assign \$79  = $signed({ 1'h0, t }) == $signed(\$78 );
-  assign \$80  = last & \$79 ;
-  assign \$81  = period - 1'h1;
-  assign \$82  = $signed({ 1'h0, t }) == $signed(\$81 );
-  assign \$83  = a_par == 2'h2;
-  assign \$84  = a_par + 1'h1;
-  assign \$85  = \$83  ? 3'h0 : \$84 ;
-  assign \$86  = rem <= 3'h4;
-  assign \$87  = n_rem - 3'h4;
-  assign \$88  = b_ptr + k_;
-  assign \$89  = rem - 3'h4;
-  assign \$90  = a_ptr + k_;
-  assign \$91  = stream - 1'h1;
-  assign \$92  = $signed({ 1'h0, t }) == $signed(\$91 );
-  assign \$93  = reading & \$92 ;
-  assign \$94  = ! desc__kind;
-  assign \$95  = starting & \$94 ;
-  assign \$96  = stream - 1'h1;
-  assign \$97  = $signed({ 1'h0, t }) == $signed(\$96 );
-  assign \$98  = reading & \$97 ;
-  assign \$99  = tok_d3 | draining;
-  assign \$100  = ~ is_pool;
-  assign \$101  = busy & \$100 ;
-  assign \$102  = \$99  & \$101 ;
-  assign \$103  = row == 2'h3;
-  assign \$104  = \rem$42  <= 3'h4;
-  assign \$105  = \n_rem$41  - 3'h4;
-  assign \$106  = c_nptr + m_;
-  assign \$107  = c_nptr + m_;
-  assign \$108  = acc_in | acc_out;
-  assign \$109  = acc_nptr + m_;
-  assign \$110  = \$108  ? \$109  : 17'h00000;
-  assign \$111  = acc_in | acc_out;
-  assign \$112  = acc_nptr + m_;
-  assign \$113  = \$111  ? \$112  : 17'h00000;
-  assign \$114  = par_addr + 1'h1;
-  assign \$115  = \rem$42  - 3'h4;
-  assign \$116  = c_row + 3'h4;
-  assign \$117  = acc_row + 3'h4;
-  assign \$118  = row + 1'h1;
-  assign \$119  = ~ is_pool;
-  assign \$120  = busy & \$119 ;
-  assign \$121  = ~ \$120 ;
-  assign \$122  = busy & is_pool;
-  assign \$123  = \$122  & issuing;
-  assign \$124  = $signed(iy) >= $signed(1'h0);
-  assign \$125  = $signed(iy) < $signed({ 1'h0, \$signal$100  });
-  assign \$126  = \$124  & \$125 ;
-  assign \$127  = $signed(ix) >= $signed(1'h0);
-  assign \$128  = \$126  & \$127 ;
-  assign \$129  = $signed(ix) < $signed({ 1'h0, \$signal$63  });
-  assign \$130  = \$128  & \$129 ;
-  assign \$131  = \$signal$100  + \$signal$109 ;
-  assign \$132  = $signed(iy) < $signed({ 1'h0, \$131  });
-  assign \$133  = \$signal$63  + \$signal$111 ;
-  assign \$134  = $signed(ix) < $signed({ 1'h0, \$133  });
-  assign \$135  = \$132  & \$134 ;
-  assign \$136  = $signed(iy) >= $signed(1'h0);
-  assign \$137  = $signed(iy) < $signed({ 1'h0, \$signal$100  });
-  assign \$138  = \$136  & \$137 ;
-  assign \$139  = $signed(ix) >= $signed(1'h0);
-  assign \$140  = \$138  & \$139 ;
-  assign \$141  = $signed(ix) < $signed({ 1'h0, \$signal$63  });
-  assign \$142  = \$140  & \$141 ;
-  assign \$143  = count_pad ? \$135  : \$142 ;
-  assign \$144  = ! \$signal$60 ;
-  assign \$145  = ! \$signal$57 ;
-  assign \$146  = \$144  & \$145 ;
-  assign \$147  = \$signal$103  - 1'h1;
-  assign \$148  = \$signal$60  == \$147 ;
-  assign \$149  = \$signal$104  - 1'h1;
-  assign \$150  = \$signal$57  == \$149 ;
-  assign \$151  = \$148  & \$150 ;
-  assign \$152  = \$signal$103  - 1'h1;
-  assign \$153  = \$signal$60  == \$152 ;
-  assign \$154  = \$signal$104  - 1'h1;
-  assign \$155  = \$signal$57  == \$154 ;
-  assign \$156  = \$153  & \$155 ;
-  assign \$157  = \$signal$102  - 1'h1;
-  assign \$158  = \$signal$118  == \$157 ;
-  assign \$159  = \$156  & \$158 ;
-  assign \$160  = \$signal$101  - 1'h1;
-  assign \$161  = \$signal$119  == \$160 ;
-  assign \$162  = \$159  & \$161 ;
-  assign \$163  = busy & is_pool;
-  assign \$164  = \$163  & issuing;
-  assign \$165  = \$signal$103  - 1'h1;
-  assign \$166  = \$signal$60  == \$165 ;
-  assign \$167  = ~ \$166 ;
-  assign \$168  = \$signal$104  - 1'h1;
-  assign \$169  = \$signal$57  == \$168 ;
-  assign \$170  = ~ \$169 ;
-  assign \$171  = \$signal$60  + 1'h1;
-  assign \$172  = \$signal$57  + 1'h1;
-  assign \$173  = out_ptr + 1'h1;
-  assign \$174  = \$signal$103  - 1'h1;
-  assign \$175  = \$signal$60  == \$174 ;
-  assign \$176  = \$signal$104  - 1'h1;
-  assign \$177  = \$signal$57  == \$176 ;
+  assign \$37  = acc_row + row;
+  assign \$38  = tok_d3 | draining;
+  assign \$39  = ~ is_pool;
+  assign \$40  = busy & \$39 ;
+  assign \$41  = \$38  & \$40 ;
+  assign \$42  = \n_rem$45  <= 3'h4;
+  assign \$43  = \rem$46  <= 3'h4;
+  assign \$44  = \$42  & \$43 ;
+  assign \$45  = row == 2'h3;
+  assign \$46  = \$44  & \$45 ;
+  assign \$47  = ~ acc_in;
+  assign \$48  = row < \rem$46 ;
+  assign \$49  = acc_out & \$48 ;
+  assign \$50  = ~ acc_out;
+  assign \$51  = row < \rem$46 ;
+  assign \$52  = \$50  & \$51 ;
+  assign \$53  = acc_row + row;
+  assign \$54  = c_row + row;
+  assign \$55  = \n_rem$45  > 1'h0;
+  assign \$56  = \n_rem$45  > 1'h1;
+  assign \$57  = \n_rem$45  > 2'h2;
+  assign \$58  = \n_rem$45  > 2'h3;
+  assign acc_wr_en = \$signal$55 [0] & \$signal$55 [3];
+  assign iy = $signed(\$signal$60 ) + $signed({ 1'h0, \$signal$61  });
+  assign ix = $signed(\$signal$63 ) + $signed({ 1'h0, \$signal$64  });
+  assign \$59  = busy & is_pool;
+  assign \$60  = $signed(iy) * $signed({ 1'h0, \$signal$67  });
+  assign \$61  = $signed({ 1'h0, pin_base }) + $signed(\$60 );
+  assign \$62  = $signed(\$61 ) + $signed(ix);
+  assign \$63  = ~ is_pool;
+  assign \$64  = s3[0] & s3[4];
+  assign \$65  = ! fsm_state;
+  assign \$66  = fsm_state == 1'h1;
+  assign \$67  = fsm_state == 2'h2;
+  assign \$68  = - desc__pad_left;
+  assign \$69  = - desc__pad_top;
+  assign \$71  = t + 1'h1;
+  assign \$72  = s3[0] & s3[1];
+  assign \$73  = - desc__pad_left;
+  assign \$74  = - desc__pad_top;
+  assign \$76  = ~ is_pool;
+  assign \$77  = busy & \$76 ;
+  assign \$78  = \$77  & \$signal ;
+  assign \$79  = kpad - 1'h1;
+  assign \$80  = t == \$79 ;
+  assign \$81  = last & \$80 ;
+  assign \$82  = kpad > 3'h4;
+  assign \$83  = \$82  ? kpad : 20'h00004;
+  assign \$84  = \$83  - 1'h1;
+  assign \$85  = t == \$84 ;
+  assign \$86  = a_par == 2'h2;
+  assign \$87  = a_par + 1'h1;
+  assign \$88  = \$86  ? 3'h0 : \$87 ;
+  assign \$89  = rem <= 3'h4;
+  assign \$90  = n_rem - 3'h4;
+  assign \$91  = b_ptr + k_;
+  assign \$92  = rem - 3'h4;
+  assign \$93  = a_ptr + 3'h4;
+  assign \$94  = ~ is_pool;
+  assign \$95  = busy & \$94 ;
+  assign \$96  = kpad < k_;
+  assign \$97  = \$95  & \$96 ;
+  assign \$98  = kpad + 3'h4;
+  assign \$99  = ~ is_pool;
+  assign \$100  = busy & \$99 ;
+  assign \$101  = \$100  & \$signal ;
+  assign \$102  = kpad > 3'h4;
+  assign \$103  = \$102  ? kpad : 20'h00004;
+  assign \$104  = \$103  - 1'h1;
+  assign \$105  = t == \$104 ;
+  assign \$106  = \$101  & \$105 ;
+  assign \$107  = starting | \$106 ;
+  assign \$108  = a_rrow == 2'h3;
+  assign \$109  = a_blk + m_;
+  assign \$110  = a_rrow + 1'h1;
+  assign \$111  = a_rrow < rem;
+  assign \$112  = a_reading & \$111 ;
+  assign \$113  = k_ - 1'h1;
+  assign \$114  = $signed({ 1'h0, t }) == $signed(\$113 );
+  assign \$115  = reading & \$114 ;
+  assign \$116  = ! desc__kind;
+  assign \$117  = starting & \$116 ;
+  assign \$118  = k_ - 1'h1;
+  assign \$119  = $signed({ 1'h0, t }) == $signed(\$118 );
+  assign \$120  = reading & \$119 ;
+  assign \$121  = tok_d3 | draining;
+  assign \$122  = ~ is_pool;
+  assign \$123  = busy & \$122 ;
+  assign \$124  = \$121  & \$123 ;
+  assign \$125  = row == 2'h3;
+  assign \$126  = \rem$46  <= 3'h4;
+  assign \$127  = \n_rem$45  - 3'h4;
+  assign \$128  = c_nptr + m_;
+  assign \$129  = c_nptr + m_;
+  assign \$130  = acc_in | acc_out;
+  assign \$131  = acc_nptr + m_;
+  assign \$132  = \$130  ? \$131  : 17'h00000;
+  assign \$133  = acc_in | acc_out;
+  assign \$134  = acc_nptr + m_;
+  assign \$135  = \$133  ? \$134  : 17'h00000;
+  assign \$136  = par_addr + 1'h1;
+  assign \$137  = \rem$46  - 3'h4;
+  assign \$138  = c_row + 3'h4;
+  assign \$139  = acc_row + 3'h4;
+  assign \$140  = row + 1'h1;
+  assign \$141  = ~ is_pool;
+  assign \$142  = busy & \$141 ;
+  assign \$143  = ~ \$142 ;
+  assign \$144  = busy & is_pool;
+  assign \$145  = \$144  & issuing;
+  assign \$146  = $signed(iy) >= $signed(1'h0);
+  assign \$147  = $signed(iy) < $signed({ 1'h0, \$signal$103  });
+  assign \$148  = \$146  & \$147 ;
+  assign \$149  = $signed(ix) >= $signed(1'h0);
+  assign \$150  = \$148  & \$149 ;
+  assign \$151  = $signed(ix) < $signed({ 1'h0, \$signal$67  });
+  assign \$152  = \$150  & \$151 ;
+  assign \$153  = \$signal$103  + \$signal$112 ;
+  assign \$154  = $signed(iy) < $signed({ 1'h0, \$153  });
+  assign \$155  = \$signal$67  + \$signal$114 ;
+  assign \$156  = $signed(ix) < $signed({ 1'h0, \$155  });
+  assign \$157  = \$154  & \$156 ;
+  assign \$158  = $signed(iy) >= $signed(1'h0);
+  assign \$159  = $signed(iy) < $signed({ 1'h0, \$signal$103  });
+  assign \$160  = \$158  & \$159 ;
+  assign \$161  = $signed(ix) >= $signed(1'h0);
+  assign \$162  = \$160  & \$161 ;
+  assign \$163  = $signed(ix) < $signed({ 1'h0, \$signal$67  });
+  assign \$164  = \$162  & \$163 ;
+  assign \$165  = count_pad ? \$157  : \$164 ;
+  assign \$166  = ! \$signal$64 ;
+  assign \$167  = ! \$signal$61 ;
+  assign \$168  = \$166  & \$167 ;
+  assign \$169  = \$signal$106  - 1'h1;
+  assign \$170  = \$signal$64  == \$169 ;
+  assign \$171  = \$signal$107  - 1'h1;
+  assign \$172  = \$signal$61  == \$171 ;
+  assign \$173  = \$170  & \$172 ;
+  assign \$174  = \$signal$106  - 1'h1;
+  assign \$175  = \$signal$64  == \$174 ;
+  assign \$176  = \$signal$107  - 1'h1;
+  assign \$177  = \$signal$61  == \$176 ;
   assign \$178  = \$175  & \$177 ;
-  assign \$179  = \$signal$102  - 1'h1;
-  assign \$180  = \$signal$118  == \$179 ;
+  assign \$179  = \$signal$105  - 1'h1;
+  assign \$180  = \$signal$122  == \$179 ;
   assign \$181  = \$178  & \$180 ;
-  assign \$182  = \$signal$101  - 1'h1;
-  assign \$183  = \$signal$119  == \$182 ;
+  assign \$182  = \$signal$104  - 1'h1;
+  assign \$183  = \$signal$123  == \$182 ;
   assign \$184  = \$181  & \$183 ;
-  assign \$185  = \$signal$102  - 1'h1;
-  assign \$186  = \$signal$118  == \$185 ;
-  assign \$187  = - \$signal$107 ;
-  assign \$188  = \$signal$119  + 1'h1;
-  assign \$189  = $signed(\$signal$56 ) + $signed({ 1'h0, \$signal$105  });
-  assign \$190  = \$signal$118  + 1'h1;
-  assign \$191  = $signed(\$signal$59 ) + $signed({ 1'h0, \$signal$106  });
+  assign \$185  = busy & is_pool;
+  assign \$186  = \$185  & issuing;
+  assign \$187  = \$signal$106  - 1'h1;
+  assign \$188  = \$signal$64  == \$187 ;
+  assign \$189  = ~ \$188 ;
+  assign \$190  = \$signal$107  - 1'h1;
+  assign \$191  = \$signal$61  == \$190 ;
+  assign \$192  = ~ \$191 ;
+  assign \$193  = \$signal$64  + 1'h1;
+  assign \$194  = \$signal$61  + 1'h1;
+  assign \$195  = out_ptr + 1'h1;
+  assign \$196  = \$signal$106  - 1'h1;
+  assign \$197  = \$signal$64  == \$196 ;
+  assign \$198  = \$signal$107  - 1'h1;
+  assign \$199  = \$signal$61  == \$198 ;
+  assign \$200  = \$197  & \$199 ;
+  assign \$201  = \$signal$105  - 1'h1;
+  assign \$202  = \$signal$122  == \$201 ;
+  assign \$203  = \$200  & \$202 ;
+  assign \$204  = \$signal$104  - 1'h1;
+  assign \$205  = \$signal$123  == \$204 ;
+  assign \$206  = \$203  & \$205 ;
+  assign \$207  = \$signal$105  - 1'h1;
+  assign \$208  = \$signal$122  == \$207 ;
+  assign \$209  = - \$signal$110 ;
+  assign \$210  = \$signal$123  + 1'h1;
+  assign \$211  = $signed(\$signal$60 ) + $signed({ 1'h0, \$signal$108  });
+  assign \$212  = \$signal$122  + 1'h1;
+  assign \$213  = $signed(\$signal$63 ) + $signed({ 1'h0, \$signal$109  });
   always @(posedge clk)
-    kind <= \$192 ;
+    kind <= \$214 ;
   always @(posedge clk)
-    pool_op <= \$193 ;
+    pool_op <= \$215 ;
   always @(posedge clk)
-    m0 <= \$194 ;
+    m0 <= \$216 ;
   always @(posedge clk)
-    shift <= \$195 ;
+    shift <= \$217 ;
   always @(posedge clk)
-    rounding <= \$196 ;
+    rounding <= \$218 ;
   always @(posedge clk)
-    wrap <= \$197 ;
+    wrap <= \$219 ;
   always @(posedge clk)
-    per_channel <= \$198 ;
+    per_channel <= \$220 ;
   always @(posedge clk)
-    bias_en <= \$199 ;
+    bias_en <= \$221 ;
   always @(posedge clk)
-    acc_in <= \$200 ;
+    acc_in <= \$222 ;
   always @(posedge clk)
-    acc_out <= \$201 ;
+    acc_out <= \$223 ;
   always @(posedge clk)
-    lo <= \$202 ;
+    lo <= \$224 ;
   always @(posedge clk)
-    hi <= \$203 ;
+    hi <= \$225 ;
   always @(posedge clk)
-    k_ <= \$204 ;
+    k_ <= \$226 ;
   always @(posedge clk)
-    m_ <= \$205 ;
+    m_ <= \$227 ;
   always @(posedge clk)
-    n_ <= \$206 ;
+    n_ <= \$228 ;
   always @(posedge clk)
-    a_base <= \$207 ;
+    a_base <= \$229 ;
   always @(posedge clk)
-    b_base <= \$208 ;
+    b_base <= \$230 ;
   always @(posedge clk)
-    c_base <= \$209 ;
+    c_base <= \$231 ;
   always @(posedge clk)
-    p_base <= \$210 ;
+    p_base <= \$232 ;
   always @(posedge clk)
-    pin_base <= \$211 ;
+    pin_base <= \$233 ;
   always @(posedge clk)
-    \$signal$100  <= \$212 ;
+    \$signal$103  <= \$234 ;
   always @(posedge clk)
-    \$signal$63  <= \$213 ;
+    \$signal$67  <= \$235 ;
   always @(posedge clk)
-    \$signal$101  <= \$214 ;
+    \$signal$104  <= \$236 ;
   always @(posedge clk)
-    \$signal$102  <= \$215 ;
+    \$signal$105  <= \$237 ;
   always @(posedge clk)
-    \$signal$103  <= \$216 ;
+    \$signal$106  <= \$238 ;
   always @(posedge clk)
-    \$signal$104  <= \$217 ;
+    \$signal$107  <= \$239 ;
   always @(posedge clk)
-    \$signal$105  <= \$218 ;
+    \$signal$108  <= \$240 ;
   always @(posedge clk)
-    \$signal$106  <= \$219 ;
+    \$signal$109  <= \$241 ;
   always @(posedge clk)
-    \$signal$107  <= \$220 ;
+    \$signal$110  <= \$242 ;
   always @(posedge clk)
-    \$signal$109  <= \$221 ;
+    \$signal$112  <= \$243 ;
   always @(posedge clk)
-    \$signal$111  <= \$222 ;
+    \$signal$114  <= \$244 ;
   always @(posedge clk)
-    count_pad <= \$223 ;
+    count_pad <= \$245 ;
   always @(posedge clk)
-    t <= \$224 ;
+    t <= \$246 ;
   always @(posedge clk)
-    error <= \$225 ;
+    error <= \$247 ;
   always @(posedge clk)
-    period <= \$226 ;
+    period <= \$248 ;
   always @(posedge clk)
-    stream <= \$227 ;
+    stream <= \$249 ;
   always @(posedge clk)
-    \$signal$117  <= \$228 ;
+    \$signal$121  <= \$250 ;
   always @(posedge clk)
-    \$signal  <= \$229 ;
+    \$signal  <= \$251 ;
   always @(posedge clk)
-    \$signal$118  <= \$230 ;
+    \$signal$122  <= \$252 ;
   always @(posedge clk)
-    \$signal$119  <= \$231 ;
+    \$signal$123  <= \$253 ;
   always @(posedge clk)
-    \$signal$59  <= \$232 ;
+    \$signal$63  <= \$254 ;
   always @(posedge clk)
-    \$signal$56  <= \$233 ;
+    \$signal$60  <= \$255 ;
   always @(posedge clk)
-    \$signal$60  <= \$234 ;
+    \$signal$64  <= \$256 ;
   always @(posedge clk)
-    \$signal$57  <= \$235 ;
+    \$signal$61  <= \$257 ;
   always @(posedge clk)
-    out_ptr <= \$236 ;
+    out_ptr <= \$258 ;
   always @(posedge clk)
-    issuing <= \$237 ;
+    issuing <= \$259 ;
   always @(posedge clk)
-    a_ptr <= \$238 ;
+    kpad <= \$260 ;
   always @(posedge clk)
-    b_ptr <= \$239 ;
+    a_ptr <= \$261 ;
   always @(posedge clk)
-    rem <= \$240 ;
+    b_ptr <= \$262 ;
   always @(posedge clk)
-    n_rem <= \$241 ;
+    rem <= \$263 ;
   always @(posedge clk)
-    a_par <= \$242 ;
+    n_rem <= \$264 ;
   always @(posedge clk)
-    w_ptr <= \$243 ;
+    a_par <= \$265 ;
   always @(posedge clk)
-    w_nptr <= \$244 ;
+    w_ptr <= \$266 ;
   always @(posedge clk)
-    w_rem <= \$245 ;
+    w_nptr <= \$267 ;
   always @(posedge clk)
-    w_par <= \$246 ;
+    w_rem <= \$268 ;
   always @(posedge clk)
-    i <= \$247 ;
+    w_par <= \$269 ;
   always @(posedge clk)
-    draining <= \$248 ;
+    i <= \$270 ;
   always @(posedge clk)
-    \rem$42  <= \$249 ;
+    draining <= \$271 ;
   always @(posedge clk)
-    \n_rem$41  <= \$250 ;
+    \rem$46  <= \$272 ;
   always @(posedge clk)
-    first <= \$251 ;
+    \n_rem$45  <= \$273 ;
   always @(posedge clk)
-    c_nptr <= \$252 ;
+    first <= \$274 ;
   always @(posedge clk)
-    c_row <= \$253 ;
+    c_nptr <= \$275 ;
   always @(posedge clk)
-    acc_nptr <= \$254 ;
+    c_row <= \$276 ;
   always @(posedge clk)
-    acc_row <= \$255 ;
+    acc_nptr <= \$277 ;
   always @(posedge clk)
-    par_addr <= \$256 ;
+    acc_row <= \$278 ;
   always @(posedge clk)
-    fsm_state <= \$257 ;
+    par_addr <= \$279 ;
   always @(posedge clk)
-    feed <= \$258 ;
+    fsm_state <= \$280 ;
   always @(posedge clk)
-    a_last <= \$259 ;
+    feed <= \$281 ;
   always @(posedge clk)
-    clr <= \$260 ;
+    a_rrow <= \$282 ;
   always @(posedge clk)
-    tok_d0 <= \$261 ;
+    a_blk <= \$283 ;
   always @(posedge clk)
-    tok_d1 <= \$262 ;
+    a_load <= \$284 ;
   always @(posedge clk)
-    tok_d2 <= \$263 ;
+    a_row <= \$285 ;
   always @(posedge clk)
-    tok_d3 <= \$264 ;
+    a_last <= \$286 ;
   always @(posedge clk)
-    \$signal$47  <= \$265 ;
+    clr <= \$287 ;
   always @(posedge clk)
-    \$signal$51  <= \$266 ;
+    tok_d0 <= \$288 ;
   always @(posedge clk)
-    s2 <= \$267 ;
+    tok_d1 <= \$289 ;
   always @(posedge clk)
-    s3 <= \$268 ;
+    tok_d2 <= \$290 ;
   always @(posedge clk)
-    tap__valid <= \$269 ;
+    tok_d3 <= \$291 ;
   always @(posedge clk)
-    tap__payload <= \$270 ;
+    \$signal$51  <= \$292 ;
+  always @(posedge clk)
+    \$signal$55  <= \$293 ;
+  always @(posedge clk)
+    s2 <= \$294 ;
+  always @(posedge clk)
+    s3 <= \$295 ;
+  always @(posedge clk)
+    tap__valid <= \$296 ;
+  always @(posedge clk)
+    tap__payload <= \$297 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
     starting = 1'h0;
@@ -6115,626 +6263,208 @@ module \hwcnn_top.engine.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_bas
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
     out_rd_addr = 8'h00;
-    if (\$54 ) begin
-      out_rd_addr = \$57 [7:0];
+    if (\$59 ) begin
+      out_rd_addr = \$62 [7:0];
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
     out_wr_en = 1'h0;
-    if (\$58 ) begin
-      out_wr_en = \$59 ;
+    if (\$63 ) begin
+      out_wr_en = \$64 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
     out_wr_addr = 8'h00;
-    if (\$58 ) begin
+    if (\$63 ) begin
       out_wr_addr = s3[22:15];
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$192  = kind;
+    \$214  = kind;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$192  = desc__kind;
+            \$214  = desc__kind;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$192  = desc__kind;
+            \$214  = desc__kind;
           end
     endcase
     if (rst) begin
-      \$192  = 1'h0;
+      \$214  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$193  = pool_op;
+    \$215  = pool_op;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$193  = desc__pool_op;
+            \$215  = desc__pool_op;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$193  = desc__pool_op;
+            \$215  = desc__pool_op;
           end
     endcase
     if (rst) begin
-      \$193  = 2'h0;
+      \$215  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$194  = m0;
+    \$216  = m0;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$194  = desc__m0;
+            \$216  = desc__m0;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$194  = desc__m0;
+            \$216  = desc__m0;
           end
     endcase
     if (rst) begin
-      \$194  = 31'h00000000;
+      \$216  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$195  = shift;
+    \$217  = shift;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$195  = desc__shift;
+            \$217  = desc__shift;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$195  = desc__shift;
+            \$217  = desc__shift;
           end
     endcase
     if (rst) begin
-      \$195  = 6'h00;
+      \$217  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$196  = rounding;
+    \$218  = rounding;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$196  = desc__rounding;
+            \$218  = desc__rounding;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$196  = desc__rounding;
+            \$218  = desc__rounding;
           end
     endcase
     if (rst) begin
-      \$196  = 2'h0;
+      \$218  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$197  = wrap;
+    \$219  = wrap;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$197  = desc__wrap;
+            \$219  = desc__wrap;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$197  = desc__wrap;
+            \$219  = desc__wrap;
           end
     endcase
     if (rst) begin
-      \$197  = 1'h0;
+      \$219  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$198  = per_channel;
+    \$220  = per_channel;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$198  = desc__per_channel;
+            \$220  = desc__per_channel;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$198  = desc__per_channel;
+            \$220  = desc__per_channel;
           end
     endcase
     if (rst) begin
-      \$198  = 1'h0;
+      \$220  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$199  = bias_en;
+    \$221  = bias_en;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$199  = desc__bias_en;
+            \$221  = desc__bias_en;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$199  = desc__bias_en;
+            \$221  = desc__bias_en;
           end
     endcase
     if (rst) begin
-      \$199  = 1'h0;
+      \$221  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$200  = acc_in;
+    \$222  = acc_in;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$200  = desc__acc_in;
+            \$222  = desc__acc_in;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$200  = desc__acc_in;
+            \$222  = desc__acc_in;
           end
     endcase
     if (rst) begin
-      \$200  = 1'h0;
+      \$222  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$201  = acc_out;
+    \$223  = acc_out;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$201  = desc__acc_out;
+            \$223  = desc__acc_out;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$201  = desc__acc_out;
-          end
-    endcase
-    if (rst) begin
-      \$201  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$202  = lo;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$202  = desc__lo;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$202  = desc__lo;
-          end
-    endcase
-    if (rst) begin
-      \$202  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$203  = hi;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$203  = desc__hi;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$203  = desc__hi;
-          end
-    endcase
-    if (rst) begin
-      \$203  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$204  = k_;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$204  = desc__k;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$204  = desc__k;
-          end
-    endcase
-    if (rst) begin
-      \$204  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$205  = m_;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$205  = desc__m;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$205  = desc__m;
-          end
-    endcase
-    if (rst) begin
-      \$205  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$206  = n_;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$206  = desc__n;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$206  = desc__n;
-          end
-    endcase
-    if (rst) begin
-      \$206  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$207  = a_base;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$207  = desc__a_base;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$207  = desc__a_base;
-          end
-    endcase
-    if (rst) begin
-      \$207  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$208  = b_base;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$208  = desc__b_base;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$208  = desc__b_base;
-          end
-    endcase
-    if (rst) begin
-      \$208  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$209  = c_base;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$209  = desc__c_base;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$209  = desc__c_base;
-          end
-    endcase
-    if (rst) begin
-      \$209  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$210  = p_base;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$210  = desc__p_base;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$210  = desc__p_base;
-          end
-    endcase
-    if (rst) begin
-      \$210  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$211  = pin_base;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$211  = desc__pin_base;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$211  = desc__pin_base;
-          end
-    endcase
-    if (rst) begin
-      \$211  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$212  = \$signal$100 ;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$212  = desc__in_h;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$212  = desc__in_h;
-          end
-    endcase
-    if (rst) begin
-      \$212  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$213  = \$signal$63 ;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$213  = desc__in_w;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$213  = desc__in_w;
-          end
-    endcase
-    if (rst) begin
-      \$213  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$214  = \$signal$101 ;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$214  = desc__out_h;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$214  = desc__out_h;
-          end
-    endcase
-    if (rst) begin
-      \$214  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$215  = \$signal$102 ;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$215  = desc__out_w;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$215  = desc__out_w;
-          end
-    endcase
-    if (rst) begin
-      \$215  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$216  = \$signal$103 ;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$216  = desc__win_w;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$216  = desc__win_w;
-          end
-    endcase
-    if (rst) begin
-      \$216  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$217  = \$signal$104 ;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$217  = desc__win_h;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$217  = desc__win_h;
-          end
-    endcase
-    if (rst) begin
-      \$217  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$218  = \$signal$105 ;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$218  = desc__stride_h;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$218  = desc__stride_h;
-          end
-    endcase
-    if (rst) begin
-      \$218  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$219  = \$signal$106 ;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$219  = desc__stride_w;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$219  = desc__stride_w;
-          end
-    endcase
-    if (rst) begin
-      \$219  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$220  = \$signal$107 ;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$220  = desc__pad_left;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$220  = desc__pad_left;
-          end
-    endcase
-    if (rst) begin
-      \$220  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$221  = \$signal$109 ;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$221  = desc__pad_bottom;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$221  = desc__pad_bottom;
-          end
-    endcase
-    if (rst) begin
-      \$221  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$222  = \$signal$111 ;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$222  = desc__pad_right;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$222  = desc__pad_right;
-          end
-    endcase
-    if (rst) begin
-      \$222  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$223  = count_pad;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$223  = desc__count_pad;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$223  = desc__count_pad;
+            \$223  = desc__acc_out;
           end
     endcase
     if (rst) begin
@@ -6743,80 +6473,74 @@ module \hwcnn_top.engine.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_bas
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$224  = t;
+    \$224  = lo;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$224  = 20'h00000;
-          end
-      2'h2:
-          \$224  = \$68 [19:0];
-      2'h1:
-          if (start) begin
-            \$224  = 20'h00000;
-          end
-    endcase
-    if (\$77 ) begin
-      if (\$80 ) begin
-      end else if (\$82 ) begin
-        \$224  = 20'h00000;
-      end
-    end
-    if (rst) begin
-      \$224  = 20'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$225  = error;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$225  = refused;
+            \$224  = desc__lo;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$225  = refused;
+            \$224  = desc__lo;
           end
     endcase
     if (rst) begin
-      \$225  = 1'h0;
+      \$224  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$226  = period;
+    \$225  = hi;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$226  = { 1'h0, \$64  };
+            \$225  = desc__hi;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$226  = { 1'h0, \$71  };
+            \$225  = desc__hi;
           end
     endcase
     if (rst) begin
-      \$226  = 17'h00000;
+      \$225  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$227  = stream;
+    \$226  = k_;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$227  = desc__k;
+            \$226  = desc__k;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$227  = desc__k;
+            \$226  = desc__k;
+          end
+    endcase
+    if (rst) begin
+      \$226  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
+    \$227  = m_;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$227  = desc__m;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$227  = desc__m;
           end
     endcase
     if (rst) begin
@@ -6825,438 +6549,302 @@ module \hwcnn_top.engine.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_bas
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$228  = \$signal$117 ;
+    \$228  = n_;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$228  = 1'h0;
+            \$228  = desc__n;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$228  = 1'h0;
+            \$228  = desc__n;
           end
     endcase
     if (rst) begin
-      \$228  = 1'h0;
+      \$228  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$229  = \$signal ;
+    \$229  = a_base;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$229  = 1'h1;
+            \$229  = desc__a_base;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$229  = 1'h1;
+            \$229  = desc__a_base;
           end
     endcase
-    if (\$77 ) begin
-      if (\$80 ) begin
-        \$229  = 1'h0;
-      end
-    end
     if (rst) begin
-      \$229  = 1'h0;
+      \$229  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$230  = \$signal$118 ;
+    \$230  = b_base;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$230  = 16'h0000;
+            \$230  = desc__b_base;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$230  = 16'h0000;
+            \$230  = desc__b_base;
           end
     endcase
-    if (\$164 ) begin
-      (* full_case = 32'd1 *)
-      if (\$167 ) begin
-      end else if (\$170 ) begin
-      end else begin
-        (* full_case = 32'd1 *)
-        if (\$184 ) begin
-        end else if (\$186 ) begin
-          \$230  = 16'h0000;
-        end else begin
-          \$230  = \$190 [15:0];
-        end
-      end
-    end
     if (rst) begin
-      \$230  = 16'h0000;
+      \$230  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$231  = \$signal$119 ;
+    \$231  = c_base;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$231  = 16'h0000;
+            \$231  = desc__c_base;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$231  = 16'h0000;
+            \$231  = desc__c_base;
           end
     endcase
-    if (\$164 ) begin
-      (* full_case = 32'd1 *)
-      if (\$167 ) begin
-      end else if (\$170 ) begin
-      end else begin
-        if (\$184 ) begin
-        end else if (\$186 ) begin
-          \$231  = \$188 [15:0];
-        end
-      end
-    end
     if (rst) begin
-      \$231  = 16'h0000;
+      \$231  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$232  = \$signal$59 ;
+    \$232  = p_base;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$232  = { \$65 [8], \$65 [8], \$65 [8], \$65 [8], \$65 [8], \$65 [8], \$65 [8], \$65 [8], \$65 [8], \$65  };
+            \$232  = desc__p_base;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$232  = { \$72 [8], \$72 [8], \$72 [8], \$72 [8], \$72 [8], \$72 [8], \$72 [8], \$72 [8], \$72 [8], \$72  };
+            \$232  = desc__p_base;
           end
     endcase
-    if (\$164 ) begin
-      (* full_case = 32'd1 *)
-      if (\$167 ) begin
-      end else if (\$170 ) begin
-      end else begin
-        (* full_case = 32'd1 *)
-        if (\$184 ) begin
-        end else if (\$186 ) begin
-          \$232  = { \$187 [8], \$187 [8], \$187 [8], \$187 [8], \$187 [8], \$187 [8], \$187 [8], \$187 [8], \$187 [8], \$187  };
-        end else begin
-          \$232  = \$191 [17:0];
-        end
-      end
-    end
     if (rst) begin
-      \$232  = 18'h00000;
+      \$232  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$233  = \$signal$56 ;
+    \$233  = pin_base;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$233  = { \$66 [8], \$66 [8], \$66 [8], \$66 [8], \$66 [8], \$66 [8], \$66 [8], \$66 [8], \$66 [8], \$66  };
+            \$233  = desc__pin_base;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$233  = { \$73 [8], \$73 [8], \$73 [8], \$73 [8], \$73 [8], \$73 [8], \$73 [8], \$73 [8], \$73 [8], \$73  };
+            \$233  = desc__pin_base;
           end
     endcase
-    if (\$164 ) begin
-      (* full_case = 32'd1 *)
-      if (\$167 ) begin
-      end else if (\$170 ) begin
-      end else begin
-        if (\$184 ) begin
-        end else if (\$186 ) begin
-          \$233  = \$189 [17:0];
-        end
-      end
-    end
     if (rst) begin
-      \$233  = 18'h00000;
+      \$233  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$234  = \$signal$60 ;
+    \$234  = \$signal$103 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$234  = 8'h00;
+            \$234  = desc__in_h;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$234  = 8'h00;
+            \$234  = desc__in_h;
           end
     endcase
-    if (\$164 ) begin
-      (* full_case = 32'd1 *)
-      if (\$167 ) begin
-        \$234  = \$171 [7:0];
-      end else if (\$170 ) begin
-        \$234  = 8'h00;
-      end else begin
-        \$234  = 8'h00;
-      end
-    end
     if (rst) begin
-      \$234  = 8'h00;
+      \$234  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$235  = \$signal$57 ;
+    \$235  = \$signal$67 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$235  = 8'h00;
+            \$235  = desc__in_w;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$235  = 8'h00;
+            \$235  = desc__in_w;
           end
     endcase
-    if (\$164 ) begin
-      (* full_case = 32'd1 *)
-      if (\$167 ) begin
-      end else if (\$170 ) begin
-        \$235  = \$172 [7:0];
-      end else begin
-        \$235  = 8'h00;
-      end
-    end
     if (rst) begin
-      \$235  = 8'h00;
+      \$235  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$236  = out_ptr;
+    \$236  = \$signal$104 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$236  = desc__c_base;
+            \$236  = desc__out_h;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$236  = desc__c_base;
+            \$236  = desc__out_h;
           end
     endcase
-    if (\$164 ) begin
-      (* full_case = 32'd1 *)
-      if (\$167 ) begin
-      end else if (\$170 ) begin
-      end else begin
-        \$236  = \$173 [7:0];
-      end
-    end
     if (rst) begin
-      \$236  = 8'h00;
+      \$236  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$237  = issuing;
+    \$237  = \$signal$105 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$237  = \$67 ;
+            \$237  = desc__out_w;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$237  = \$74 ;
+            \$237  = desc__out_w;
           end
     endcase
-    if (\$164 ) begin
-      (* full_case = 32'd1 *)
-      if (\$167 ) begin
-      end else if (\$170 ) begin
-      end else begin
-        if (\$184 ) begin
-          \$237  = 1'h0;
-        end
-      end
-    end
     if (rst) begin
-      \$237  = 1'h0;
+      \$237  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$238  = a_ptr;
+    \$238  = \$signal$106 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$238  = desc__a_base;
+            \$238  = desc__win_w;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$238  = desc__a_base;
+            \$238  = desc__win_w;
           end
     endcase
-    if (\$77 ) begin
-      if (\$80 ) begin
-      end else if (\$82 ) begin
-        (* full_case = 32'd1 *)
-        if (\$86 ) begin
-          \$238  = a_base;
-        end else begin
-          \$238  = \$90 [7:0];
-        end
-      end
-    end
     if (rst) begin
       \$238  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$239  = b_ptr;
+    \$239  = \$signal$107 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$239  = desc__b_base;
+            \$239  = desc__win_h;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$239  = desc__b_base;
+            \$239  = desc__win_h;
           end
     endcase
-    if (\$77 ) begin
-      if (\$80 ) begin
-      end else if (\$82 ) begin
-        if (\$86 ) begin
-          \$239  = \$88 [7:0];
-        end
-      end
-    end
     if (rst) begin
       \$239  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$240  = rem;
+    \$240  = \$signal$108 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$240  = { 1'h0, desc__m };
+            \$240  = desc__stride_h;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$240  = { 1'h0, desc__m };
+            \$240  = desc__stride_h;
           end
     endcase
-    if (\$77 ) begin
-      if (\$80 ) begin
-      end else if (\$82 ) begin
-        (* full_case = 32'd1 *)
-        if (\$86 ) begin
-          \$240  = { 1'h0, m_ };
-        end else begin
-          \$240  = \$89 [16:0];
-        end
-      end
-    end
     if (rst) begin
-      \$240  = 17'h00000;
+      \$240  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$241  = n_rem;
+    \$241  = \$signal$109 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$241  = { 1'h0, desc__n };
+            \$241  = desc__stride_w;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$241  = { 1'h0, desc__n };
+            \$241  = desc__stride_w;
           end
     endcase
-    if (\$77 ) begin
-      if (\$80 ) begin
-      end else if (\$82 ) begin
-        if (\$86 ) begin
-          \$241  = \$87 [16:0];
-        end
-      end
-    end
     if (rst) begin
-      \$241  = 17'h00000;
+      \$241  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$242  = a_par;
+    \$242  = \$signal$110 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$242  = 2'h0;
+            \$242  = desc__pad_left;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$242  = 2'h0;
+            \$242  = desc__pad_left;
           end
     endcase
-    if (\$77 ) begin
-      if (\$80 ) begin
-      end else if (\$82 ) begin
-        \$242  = \$85 [1:0];
-      end
-    end
     if (rst) begin
-      \$242  = 2'h0;
+      \$242  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$243  = w_ptr;
+    \$243  = \$signal$112 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$243  = desc__b_base;
+            \$243  = desc__pad_bottom;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$243  = desc__b_base;
+            \$243  = desc__pad_bottom;
           end
     endcase
     if (rst) begin
@@ -7265,17 +6853,17 @@ module \hwcnn_top.engine.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_bas
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$244  = w_nptr;
+    \$244  = \$signal$114 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$244  = desc__b_base;
+            \$244  = desc__pad_right;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$244  = desc__b_base;
+            \$244  = desc__pad_right;
           end
     endcase
     if (rst) begin
@@ -7284,153 +6872,127 @@ module \hwcnn_top.engine.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_bas
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$245  = w_rem;
+    \$245  = count_pad;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$245  = { 1'h0, desc__k };
+            \$245  = desc__count_pad;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$245  = { 1'h0, desc__k };
+            \$245  = desc__count_pad;
           end
     endcase
     if (rst) begin
-      \$245  = 17'h00000;
+      \$245  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$246  = w_par;
+    \$246  = t;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$246  = 2'h0;
+            \$246  = 20'h00000;
           end
       2'h2:
-          /* empty */;
+          \$246  = \$71 [19:0];
       2'h1:
           if (start) begin
-            \$246  = 2'h0;
+            \$246  = 20'h00000;
           end
     endcase
-    if (rst) begin
-      \$246  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$247  = i;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$247  = 16'h0000;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$247  = 16'h0000;
-          end
-    endcase
-    if (\$102 ) begin
-      (* full_case = 32'd1 *)
-      if (\$103 ) begin
-      end else begin
-        \$247  = \$118 [15:0];
+    if (\$78 ) begin
+      if (\$81 ) begin
+      end else if (\$85 ) begin
+        \$246  = 20'h00000;
       end
     end
     if (rst) begin
-      \$247  = 16'h0000;
+      \$246  = 20'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$248  = draining;
+    \$247  = error;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$248  = 1'h0;
+            \$247  = refused;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$248  = 1'h0;
+            \$247  = refused;
           end
     endcase
-    if (\$102 ) begin
-      (* full_case = 32'd1 *)
-      if (\$103 ) begin
-        \$248  = 1'h0;
-      end else begin
-        \$248  = 1'h1;
-      end
-    end
     if (rst) begin
-      \$248  = 1'h0;
+      \$247  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$249  = \rem$42 ;
+    \$248  = period;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$249  = { 1'h0, desc__m };
+            \$248  = 17'h00000;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$249  = { 1'h0, desc__m };
+            \$248  = 17'h00000;
           end
     endcase
-    if (\$102 ) begin
-      if (\$103 ) begin
-        (* full_case = 32'd1 *)
-        if (\$104 ) begin
-          \$249  = { 1'h0, m_ };
-        end else begin
-          \$249  = \$115 [16:0];
-        end
-      end
-    end
     if (rst) begin
-      \$249  = 17'h00000;
+      \$248  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$250  = \n_rem$41 ;
+    \$249  = stream;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$250  = { 1'h0, desc__n };
+            \$249  = 16'h0000;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$250  = { 1'h0, desc__n };
+            \$249  = 16'h0000;
           end
     endcase
-    if (\$102 ) begin
-      if (\$103 ) begin
-        if (\$104 ) begin
-          \$250  = \$105 [16:0];
-        end
-      end
-    end
     if (rst) begin
-      \$250  = 17'h00000;
+      \$249  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$251  = first;
+    \$250  = \$signal$121 ;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$250  = 1'h0;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$250  = 1'h0;
+          end
+    endcase
+    if (rst) begin
+      \$250  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
+    \$251  = \$signal ;
     casez (fsm_state)
       2'h0:
           if (start) begin
@@ -7443,11 +7005,9 @@ module \hwcnn_top.engine.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_bas
             \$251  = 1'h1;
           end
     endcase
-    if (\$102 ) begin
-      if (\$103 ) begin
-        if (\$104 ) begin
-          \$251  = 1'h1;
-        end
+    if (\$78 ) begin
+      if (\$81 ) begin
+        \$251  = 1'h0;
       end
     end
     if (rst) begin
@@ -7456,295 +7016,950 @@ module \hwcnn_top.engine.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_bas
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$252  = c_nptr;
+    \$252  = \$signal$122 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$252  = desc__c_base;
+            \$252  = 16'h0000;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$252  = desc__c_base;
+            \$252  = 16'h0000;
           end
     endcase
-    if (\$102 ) begin
-      if (\$103 ) begin
-        if (\$104 ) begin
-          \$252  = \$106 [7:0];
-        end
-      end
-    end
-    if (rst) begin
-      \$252  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$253  = c_row;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$253  = desc__c_base;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$253  = desc__c_base;
-          end
-    endcase
-    if (\$102 ) begin
-      if (\$103 ) begin
+    if (\$186 ) begin
+      (* full_case = 32'd1 *)
+      if (\$189 ) begin
+      end else if (\$192 ) begin
+      end else begin
         (* full_case = 32'd1 *)
-        if (\$104 ) begin
-          \$253  = \$107 [7:0];
+        if (\$206 ) begin
+        end else if (\$208 ) begin
+          \$252  = 16'h0000;
         end else begin
-          \$253  = \$116 [7:0];
+          \$252  = \$212 [15:0];
         end
       end
     end
     if (rst) begin
-      \$253  = 8'h00;
+      \$252  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$254  = acc_nptr;
+    \$253  = \$signal$123 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$254  = 8'h00;
+            \$253  = 16'h0000;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$254  = 8'h00;
+            \$253  = 16'h0000;
           end
     endcase
-    if (\$102 ) begin
-      if (\$103 ) begin
-        if (\$104 ) begin
-          \$254  = \$110 [7:0];
+    if (\$186 ) begin
+      (* full_case = 32'd1 *)
+      if (\$189 ) begin
+      end else if (\$192 ) begin
+      end else begin
+        if (\$206 ) begin
+        end else if (\$208 ) begin
+          \$253  = \$210 [15:0];
         end
       end
     end
     if (rst) begin
-      \$254  = 8'h00;
+      \$253  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$255  = acc_row;
+    \$254  = \$signal$63 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$255  = 8'h00;
+            \$254  = { \$68 [8], \$68 [8], \$68 [8], \$68 [8], \$68 [8], \$68 [8], \$68 [8], \$68 [8], \$68 [8], \$68  };
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$255  = 8'h00;
+            \$254  = { \$73 [8], \$73 [8], \$73 [8], \$73 [8], \$73 [8], \$73 [8], \$73 [8], \$73 [8], \$73 [8], \$73  };
           end
     endcase
-    if (\$102 ) begin
-      if (\$103 ) begin
+    if (\$186 ) begin
+      (* full_case = 32'd1 *)
+      if (\$189 ) begin
+      end else if (\$192 ) begin
+      end else begin
         (* full_case = 32'd1 *)
-        if (\$104 ) begin
-          \$255  = \$113 [7:0];
+        if (\$206 ) begin
+        end else if (\$208 ) begin
+          \$254  = { \$209 [8], \$209 [8], \$209 [8], \$209 [8], \$209 [8], \$209 [8], \$209 [8], \$209 [8], \$209 [8], \$209  };
         end else begin
-          \$255  = \$117 [7:0];
+          \$254  = \$213 [17:0];
         end
       end
     end
     if (rst) begin
-      \$255  = 8'h00;
+      \$254  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$256  = par_addr;
+    \$255  = \$signal$60 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$256  = desc__p_base;
+            \$255  = { \$69 [8], \$69 [8], \$69 [8], \$69 [8], \$69 [8], \$69 [8], \$69 [8], \$69 [8], \$69 [8], \$69  };
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$256  = desc__p_base;
+            \$255  = { \$74 [8], \$74 [8], \$74 [8], \$74 [8], \$74 [8], \$74 [8], \$74 [8], \$74 [8], \$74 [8], \$74  };
           end
     endcase
-    if (\$102 ) begin
-      if (\$103 ) begin
-        if (\$104 ) begin
-          \$256  = \$114 [3:0];
+    if (\$186 ) begin
+      (* full_case = 32'd1 *)
+      if (\$189 ) begin
+      end else if (\$192 ) begin
+      end else begin
+        if (\$206 ) begin
+        end else if (\$208 ) begin
+          \$255  = \$211 [17:0];
         end
       end
     end
     if (rst) begin
-      \$256  = 4'h0;
+      \$255  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$257  = fsm_state;
+    \$256  = \$signal$64 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            (* full_case = 32'd1 *)
-            if (refused) begin
-              \$257  = 2'h1;
-            end else begin
-              \$257  = 2'h2;
-            end
+            \$256  = 8'h00;
           end
       2'h2:
-          if (is_pool) begin
-            if (pool_final) begin
-              \$257  = 2'h1;
-            end
-          end else if (\$69 ) begin
-            \$257  = 2'h1;
-          end
+          /* empty */;
       2'h1:
-        begin
-          \$257  = 2'h0;
           if (start) begin
-            (* full_case = 32'd1 *)
-            if (refused) begin
-              \$257  = 2'h1;
-            end else begin
-              \$257  = 2'h2;
-            end
+            \$256  = 8'h00;
           end
-        end
     endcase
+    if (\$186 ) begin
+      (* full_case = 32'd1 *)
+      if (\$189 ) begin
+        \$256  = \$193 [7:0];
+      end else if (\$192 ) begin
+        \$256  = 8'h00;
+      end else begin
+        \$256  = 8'h00;
+      end
+    end
     if (rst) begin
-      \$257  = 2'h0;
+      \$256  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$258  = reading;
+    \$257  = \$signal$61 ;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$257  = 8'h00;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$257  = 8'h00;
+          end
+    endcase
+    if (\$186 ) begin
+      (* full_case = 32'd1 *)
+      if (\$189 ) begin
+      end else if (\$192 ) begin
+        \$257  = \$194 [7:0];
+      end else begin
+        \$257  = 8'h00;
+      end
+    end
     if (rst) begin
-      \$258  = 1'h0;
+      \$257  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$259  = \$93 ;
+    \$258  = out_ptr;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$258  = desc__c_base;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$258  = desc__c_base;
+          end
+    endcase
+    if (\$186 ) begin
+      (* full_case = 32'd1 *)
+      if (\$189 ) begin
+      end else if (\$192 ) begin
+      end else begin
+        \$258  = \$195 [7:0];
+      end
+    end
+    if (rst) begin
+      \$258  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
+    \$259  = issuing;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$259  = \$70 ;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$259  = \$75 ;
+          end
+    endcase
+    if (\$186 ) begin
+      (* full_case = 32'd1 *)
+      if (\$189 ) begin
+      end else if (\$192 ) begin
+      end else begin
+        if (\$206 ) begin
+          \$259  = 1'h0;
+        end
+      end
+    end
     if (rst) begin
       \$259  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$260  = \$95 ;
+    \$260  = kpad;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$260  = 20'h00004;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$260  = 20'h00004;
+          end
+    endcase
+    if (\$97 ) begin
+      \$260  = \$98 [19:0];
+    end
     if (rst) begin
-      \$260  = 1'h0;
+      \$260  = 20'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$261  = \$98 ;
+    \$261  = a_ptr;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$261  = desc__a_base;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$261  = desc__a_base;
+          end
+    endcase
+    if (\$78 ) begin
+      if (\$81 ) begin
+      end else if (\$85 ) begin
+        (* full_case = 32'd1 *)
+        if (\$89 ) begin
+          \$261  = a_base;
+        end else begin
+          \$261  = \$93 [7:0];
+        end
+      end
+    end
     if (rst) begin
-      \$261  = 1'h0;
+      \$261  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$262  = tok_d0;
+    \$262  = b_ptr;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$262  = desc__b_base;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$262  = desc__b_base;
+          end
+    endcase
+    if (\$78 ) begin
+      if (\$81 ) begin
+      end else if (\$85 ) begin
+        if (\$89 ) begin
+          \$262  = \$91 [7:0];
+        end
+      end
+    end
     if (rst) begin
-      \$262  = 1'h0;
+      \$262  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$263  = tok_d1;
+    \$263  = rem;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$263  = { 1'h0, desc__m };
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$263  = { 1'h0, desc__m };
+          end
+    endcase
+    if (\$78 ) begin
+      if (\$81 ) begin
+      end else if (\$85 ) begin
+        (* full_case = 32'd1 *)
+        if (\$89 ) begin
+          \$263  = { 1'h0, m_ };
+        end else begin
+          \$263  = \$92 [16:0];
+        end
+      end
+    end
     if (rst) begin
-      \$263  = 1'h0;
+      \$263  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$264  = tok_d2;
+    \$264  = n_rem;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$264  = { 1'h0, desc__n };
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$264  = { 1'h0, desc__n };
+          end
+    endcase
+    if (\$78 ) begin
+      if (\$81 ) begin
+      end else if (\$85 ) begin
+        if (\$89 ) begin
+          \$264  = \$90 [16:0];
+        end
+      end
+    end
     if (rst) begin
-      \$264  = 1'h0;
+      \$264  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$265  = issue;
-    if (\$121 ) begin
-      \$265 [0] = 1'h0;
+    \$265  = a_par;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$265  = 2'h0;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$265  = 2'h0;
+          end
+    endcase
+    if (\$78 ) begin
+      if (\$81 ) begin
+      end else if (\$85 ) begin
+        \$265  = \$88 [1:0];
+      end
     end
     if (rst) begin
-      \$265  = 27'h0000000;
+      \$265  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$266  = \$signal$47 ;
-    if (\$121 ) begin
-      \$266 [0] = 1'h0;
-    end
+    \$266  = w_ptr;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$266  = desc__b_base;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$266  = desc__b_base;
+          end
+    endcase
     if (rst) begin
-      \$266  = 27'h0000000;
+      \$266  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$267  = \$signal$51 ;
-    if (\$121 ) begin
-      \$267 [0] = 1'h0;
-    end
+    \$267  = w_nptr;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$267  = desc__b_base;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$267  = desc__b_base;
+          end
+    endcase
     if (rst) begin
-      \$267  = 27'h0000000;
+      \$267  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$268  = s2;
-    if (\$121 ) begin
-      \$268 [0] = 1'h0;
-    end
+    \$268  = w_rem;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$268  = { 1'h0, desc__k };
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$268  = { 1'h0, desc__k };
+          end
+    endcase
     if (rst) begin
-      \$268  = 27'h0000000;
+      \$268  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$269  = \$123 ;
+    \$269  = w_par;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$269  = 2'h0;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$269  = 2'h0;
+          end
+    endcase
     if (rst) begin
-      \$269  = 1'h0;
+      \$269  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$270 [0] = \$130 ;
-    \$270 [1] = \$143 ;
-    \$270 [2] = \$146 ;
-    \$270 [3] = \$151 ;
-    \$270 [4] = \$162 ;
-    \$270 [12:5] = out_ptr;
+    \$270  = i;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$270  = 16'h0000;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$270  = 16'h0000;
+          end
+    endcase
+    if (\$124 ) begin
+      (* full_case = 32'd1 *)
+      if (\$125 ) begin
+      end else begin
+        \$270  = \$140 [15:0];
+      end
+    end
     if (rst) begin
-      \$270  = 13'h0000;
+      \$270  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
+    \$271  = draining;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$271  = 1'h0;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$271  = 1'h0;
+          end
+    endcase
+    if (\$124 ) begin
+      (* full_case = 32'd1 *)
+      if (\$125 ) begin
+        \$271  = 1'h0;
+      end else begin
+        \$271  = 1'h1;
+      end
+    end
+    if (rst) begin
+      \$271  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
+    \$272  = \rem$46 ;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$272  = { 1'h0, desc__m };
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$272  = { 1'h0, desc__m };
+          end
+    endcase
+    if (\$124 ) begin
+      if (\$125 ) begin
+        (* full_case = 32'd1 *)
+        if (\$126 ) begin
+          \$272  = { 1'h0, m_ };
+        end else begin
+          \$272  = \$137 [16:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$272  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
+    \$273  = \n_rem$45 ;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$273  = { 1'h0, desc__n };
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$273  = { 1'h0, desc__n };
+          end
+    endcase
+    if (\$124 ) begin
+      if (\$125 ) begin
+        if (\$126 ) begin
+          \$273  = \$127 [16:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$273  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
+    \$274  = first;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$274  = 1'h1;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$274  = 1'h1;
+          end
+    endcase
+    if (\$124 ) begin
+      if (\$125 ) begin
+        if (\$126 ) begin
+          \$274  = 1'h1;
+        end
+      end
+    end
+    if (rst) begin
+      \$274  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
+    \$275  = c_nptr;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$275  = desc__c_base;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$275  = desc__c_base;
+          end
+    endcase
+    if (\$124 ) begin
+      if (\$125 ) begin
+        if (\$126 ) begin
+          \$275  = \$128 [7:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$275  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
+    \$276  = c_row;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$276  = desc__c_base;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$276  = desc__c_base;
+          end
+    endcase
+    if (\$124 ) begin
+      if (\$125 ) begin
+        (* full_case = 32'd1 *)
+        if (\$126 ) begin
+          \$276  = \$129 [7:0];
+        end else begin
+          \$276  = \$138 [7:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$276  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
+    \$277  = acc_nptr;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$277  = 8'h00;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$277  = 8'h00;
+          end
+    endcase
+    if (\$124 ) begin
+      if (\$125 ) begin
+        if (\$126 ) begin
+          \$277  = \$132 [7:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$277  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
+    \$278  = acc_row;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$278  = 8'h00;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$278  = 8'h00;
+          end
+    endcase
+    if (\$124 ) begin
+      if (\$125 ) begin
+        (* full_case = 32'd1 *)
+        if (\$126 ) begin
+          \$278  = \$135 [7:0];
+        end else begin
+          \$278  = \$139 [7:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$278  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
+    \$279  = par_addr;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$279  = desc__p_base;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$279  = desc__p_base;
+          end
+    endcase
+    if (\$124 ) begin
+      if (\$125 ) begin
+        if (\$126 ) begin
+          \$279  = \$136 [3:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$279  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
+    \$280  = fsm_state;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            (* full_case = 32'd1 *)
+            if (refused) begin
+              \$280  = 2'h1;
+            end else begin
+              \$280  = 2'h2;
+            end
+          end
+      2'h2:
+          if (is_pool) begin
+            if (pool_final) begin
+              \$280  = 2'h1;
+            end
+          end else if (\$72 ) begin
+            \$280  = 2'h1;
+          end
+      2'h1:
+        begin
+          \$280  = 2'h0;
+          if (start) begin
+            (* full_case = 32'd1 *)
+            if (refused) begin
+              \$280  = 2'h1;
+            end else begin
+              \$280  = 2'h2;
+            end
+          end
+        end
+    endcase
+    if (rst) begin
+      \$280  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
+    \$281  = reading;
+    if (rst) begin
+      \$281  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
+    \$282  = a_rrow;
+    if (\$107 ) begin
+      \$282  = 2'h0;
+    end else if (a_reading) begin
+      (* full_case = 32'd1 *)
+      if (\$108 ) begin
+        \$282  = 2'h0;
+      end else begin
+        \$282  = \$110 [1:0];
+      end
+    end
+    if (rst) begin
+      \$282  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
+    \$283  = a_blk;
+    if (\$107 ) begin
+      \$283  = 8'h00;
+    end else if (a_reading) begin
+      if (\$108 ) begin
+        \$283  = \$109 [7:0];
+      end
+    end
+    if (rst) begin
+      \$283  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
+    \$284  = \$112 ;
+    if (rst) begin
+      \$284  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
+    \$285  = a_rrow;
+    if (rst) begin
+      \$285  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
+    \$286  = \$115 ;
+    if (rst) begin
+      \$286  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
+    \$287  = \$117 ;
+    if (rst) begin
+      \$287  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
+    \$288  = \$120 ;
+    if (rst) begin
+      \$288  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
+    \$289  = tok_d0;
+    if (rst) begin
+      \$289  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
+    \$290  = tok_d1;
+    if (rst) begin
+      \$290  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
+    \$291  = tok_d2;
+    if (rst) begin
+      \$291  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
+    \$292  = issue;
+    if (\$143 ) begin
+      \$292 [0] = 1'h0;
+    end
+    if (rst) begin
+      \$292  = 27'h0000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
+    \$293  = \$signal$51 ;
+    if (\$143 ) begin
+      \$293 [0] = 1'h0;
+    end
+    if (rst) begin
+      \$293  = 27'h0000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
+    \$294  = \$signal$55 ;
+    if (\$143 ) begin
+      \$294 [0] = 1'h0;
+    end
+    if (rst) begin
+      \$294  = 27'h0000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
+    \$295  = s2;
+    if (\$143 ) begin
+      \$295 [0] = 1'h0;
+    end
+    if (rst) begin
+      \$295  = 27'h0000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
+    \$296  = \$145 ;
+    if (rst) begin
+      \$296  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
+    \$297 [0] = \$152 ;
+    \$297 [1] = \$165 ;
+    \$297 [2] = \$168 ;
+    \$297 [3] = \$173 ;
+    \$297 [4] = \$184 ;
+    \$297 [12:5] = out_ptr;
+    if (rst) begin
+      \$297  = 13'h0000;
     end
   end
   assign run = busy;
   assign par = par_addr;
-  assign act_addr = \$30 [7:0];
-  assign wgt_addr = \$31 [7:0];
-  assign acc_rd_addr = \$32 [7:0];
-  assign pp_in = \$signal$47 [0];
-  assign pp_first = \$signal$47 [2];
-  assign row_sel = \$signal$47 [6:5];
-  assign acc_wr_addr = \$signal$51 [14:7];
+  assign act_addr = \$35 [7:0];
+  assign wgt_addr = \$36 [7:0];
+  assign acc_rd_addr = \$37 [7:0];
+  assign pp_in = \$signal$51 [0];
+  assign pp_first = \$signal$51 [2];
+  assign row_sel = \$signal$51 [6:5];
+  assign acc_wr_addr = \$signal$55 [14:7];
   assign lane_mask = s3[26:23];
   assign \issue.valid  = issue[0];
   assign \issue.final  = issue[1];
@@ -7755,15 +7970,6 @@ module \hwcnn_top.engine.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_bas
   assign \issue.acc_addr  = issue[14:7];
   assign \issue.out_addr  = issue[22:15];
   assign \issue.mask  = issue[26:23];
-  assign \$signal$47.valid  = \$signal$47 [0];
-  assign \$signal$47.final  = \$signal$47 [1];
-  assign \$signal$47.first  = \$signal$47 [2];
-  assign \$signal$47.wacc  = \$signal$47 [3];
-  assign \$signal$47.wout  = \$signal$47 [4];
-  assign \$signal$47.row  = \$signal$47 [6:5];
-  assign \$signal$47.acc_addr  = \$signal$47 [14:7];
-  assign \$signal$47.out_addr  = \$signal$47 [22:15];
-  assign \$signal$47.mask  = \$signal$47 [26:23];
   assign \$signal$51.valid  = \$signal$51 [0];
   assign \$signal$51.final  = \$signal$51 [1];
   assign \$signal$51.first  = \$signal$51 [2];
@@ -7773,6 +7979,15 @@ module \hwcnn_top.engine.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_bas
   assign \$signal$51.acc_addr  = \$signal$51 [14:7];
   assign \$signal$51.out_addr  = \$signal$51 [22:15];
   assign \$signal$51.mask  = \$signal$51 [26:23];
+  assign \$signal$55.valid  = \$signal$55 [0];
+  assign \$signal$55.final  = \$signal$55 [1];
+  assign \$signal$55.first  = \$signal$55 [2];
+  assign \$signal$55.wacc  = \$signal$55 [3];
+  assign \$signal$55.wout  = \$signal$55 [4];
+  assign \$signal$55.row  = \$signal$55 [6:5];
+  assign \$signal$55.acc_addr  = \$signal$55 [14:7];
+  assign \$signal$55.out_addr  = \$signal$55 [22:15];
+  assign \$signal$55.mask  = \$signal$55 [26:23];
   assign \s3.valid  = s3[0];
   assign \s3.final  = s3[1];
   assign \s3.first  = s3[2];
@@ -7797,23 +8012,23 @@ module \hwcnn_top.engine.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_bas
   assign \tap__payload.last  = tap__payload[3];
   assign \tap__payload.final  = tap__payload[4];
   assign \tap__payload.addr  = tap__payload[12:5];
-  assign issue[26:23] = { \$53 , \$52 , \$51 , \$50  };
-  assign issue[22:15] = \$49 [7:0];
-  assign issue[14:7] = \$48 [7:0];
+  assign issue[26:23] = { \$58 , \$57 , \$56 , \$55  };
+  assign issue[22:15] = \$54 [7:0];
+  assign issue[14:7] = \$53 [7:0];
   assign issue[6:5] = row[1:0];
-  assign issue[4] = \$47 ;
-  assign issue[3] = \$44 ;
-  assign issue[2] = \$42 ;
-  assign issue[1] = \$41 ;
-  assign issue[0] = \$36 ;
+  assign issue[4] = \$52 ;
+  assign issue[3] = \$49 ;
+  assign issue[2] = \$47 ;
+  assign issue[1] = \$46 ;
+  assign issue[0] = \$41 ;
   assign is_pool = kind;
   assign \$1  = desc__kind;
-  assign \$67  = desc__kind;
-  assign \$74  = desc__kind;
+  assign \$70  = desc__kind;
+  assign \$75  = desc__kind;
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.engine.skew_a (rst, o_data__0, i_data__1, i_data__2, i_data__3, o_data__1, o_data__2, o_data__3, clk);
+module \hwcnn_top.engine.skew_b (rst, o_data__0, i_data__1, i_data__2, i_data__3, o_data__1, o_data__2, o_data__3, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$23  = 0;
   reg [7:0] \$1 ;
   reg [7:0] \$2 ;
@@ -7910,105 +8125,8 @@ module \hwcnn_top.engine.skew_a (rst, o_data__0, i_data__1, i_data__2, i_data__3
 endmodule
 
 (* generator = "Amaranth" *)
-module \hwcnn_top.engine.skew_b (rst, o_data__0, i_data__1, i_data__2, i_data__3, o_data__1, o_data__2, o_data__3, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$24  = 0;
-  reg [7:0] \$1 ;
-  reg [7:0] \$2 ;
-  reg [7:0] \$3 ;
-  reg [7:0] \$4 ;
-  reg [7:0] \$5 ;
-  reg [7:0] \$6 ;
-  input clk;
-  wire clk;
-  wire [7:0] i_data__0;
-  input [7:0] i_data__1;
-  wire [7:0] i_data__1;
-  input [7:0] i_data__2;
-  wire [7:0] i_data__2;
-  input [7:0] i_data__3;
-  wire [7:0] i_data__3;
-  (* init = 8'h00 *)
-  wire [7:0] lane1_d0;
-  reg [7:0] lane2_d0 = 8'h00;
-  (* init = 8'h00 *)
-  wire [7:0] lane2_d1;
-  reg [7:0] lane3_d0 = 8'h00;
-  reg [7:0] lane3_d1 = 8'h00;
-  (* init = 8'h00 *)
-  wire [7:0] lane3_d2;
-  input [7:0] o_data__0;
-  wire [7:0] o_data__0;
-  output [7:0] o_data__1;
-  reg [7:0] o_data__1 = 8'h00;
-  output [7:0] o_data__2;
-  reg [7:0] o_data__2 = 8'h00;
-  output [7:0] o_data__3;
-  reg [7:0] o_data__3 = 8'h00;
-  input rst;
-  wire rst;
-  always @(posedge clk)
-    lane2_d0 <= \$2 ;
-  always @(posedge clk)
-    o_data__2 <= \$3 ;
-  always @(posedge clk)
-    lane3_d0 <= \$4 ;
-  always @(posedge clk)
-    lane3_d1 <= \$5 ;
-  always @(posedge clk)
-    o_data__3 <= \$6 ;
-  always @(posedge clk)
-    o_data__1 <= \$1 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$3  = lane2_d0;
-    if (rst) begin
-      \$3  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$4  = i_data__3;
-    if (rst) begin
-      \$4  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$5  = lane3_d0;
-    if (rst) begin
-      \$5  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$6  = lane3_d1;
-    if (rst) begin
-      \$6  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$1  = i_data__1;
-    if (rst) begin
-      \$1  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
-    \$2  = i_data__2;
-    if (rst) begin
-      \$2  = 8'h00;
-    end
-  end
-  assign i_data__0 = o_data__0;
-  assign lane1_d0 = o_data__1;
-  assign lane2_d1 = o_data__2;
-  assign lane3_d2 = o_data__3;
-endmodule
-
-(* generator = "Amaranth" *)
 module \hwcnn_top.engine.skew_tok (rst, o_data__0, o_data__1, o_data__2, o_data__3, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$25  = 0;
+  reg \$auto$verilog_backend.cc:2355:dump_module$24  = 0;
   reg \$1 ;
   reg \$2 ;
   reg \$3 ;
@@ -8053,42 +8171,42 @@ module \hwcnn_top.engine.skew_tok (rst, o_data__0, o_data__1, o_data__2, o_data_
   always @(posedge clk)
     o_data__1 <= \$1 ;
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
     \$3  = lane2_d0;
     if (rst) begin
       \$3  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
     \$4  = o_data__0;
     if (rst) begin
       \$4  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
     \$5  = lane3_d0;
     if (rst) begin
       \$5  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
     \$6  = lane3_d1;
     if (rst) begin
       \$6  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
     \$1  = o_data__0;
     if (rst) begin
       \$1  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$24 ) begin end
     \$2  = o_data__0;
     if (rst) begin
       \$2  = 1'h0;
@@ -8105,7 +8223,7 @@ endmodule
 
 (* generator = "Amaranth" *)
 module \hwcnn_top.engine.vector (rst, \port$16$0 , op, lo, hi, tap__valid, tap__payload, sum0, sum1, sum2, sum3, result__valid, result__payload, sum_q__0, sum_q__1, sum_q__2, sum_q__3, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$26  = 0;
+  reg \$auto$verilog_backend.cc:2355:dump_module$25  = 0;
   wire \$1 ;
   wire [7:0] \$10 ;
   wire [7:0] \$100 ;
@@ -8521,14 +8639,14 @@ module \hwcnn_top.engine.vector (rst, \port$16$0 , op, lo, hi, tap__valid, tap__
   always @(posedge clk)
     y3 <= \$136 ;
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
     \$101  = \$1 ;
     if (rst) begin
       \$101  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
     \$102  = n;
     if (tap__valid) begin
       \$102  = \$3 [16:0];
@@ -8538,7 +8656,7 @@ module \hwcnn_top.engine.vector (rst, \port$16$0 , op, lo, hi, tap__valid, tap__
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
     \$103  = a_addr;
     if (tap__valid) begin
       \$103  = tap__payload[12:5];
@@ -8548,7 +8666,7 @@ module \hwcnn_top.engine.vector (rst, \port$16$0 , op, lo, hi, tap__valid, tap__
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
     \$104  = a_final;
     if (tap__valid) begin
       \$104  = tap__payload[4];
@@ -8558,7 +8676,7 @@ module \hwcnn_top.engine.vector (rst, \port$16$0 , op, lo, hi, tap__valid, tap__
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
     \$105  = sum0;
     if (tap__valid) begin
       \$105  = \$6 [24:0];
@@ -8568,7 +8686,7 @@ module \hwcnn_top.engine.vector (rst, \port$16$0 , op, lo, hi, tap__valid, tap__
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
     \$106  = max0;
     if (tap__valid) begin
       \$106  = \$11 ;
@@ -8578,7 +8696,7 @@ module \hwcnn_top.engine.vector (rst, \port$16$0 , op, lo, hi, tap__valid, tap__
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
     \$107  = sum1;
     if (tap__valid) begin
       \$107  = \$14 [24:0];
@@ -8588,7 +8706,7 @@ module \hwcnn_top.engine.vector (rst, \port$16$0 , op, lo, hi, tap__valid, tap__
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
     \$108  = max1;
     if (tap__valid) begin
       \$108  = \$19 ;
@@ -8598,7 +8716,7 @@ module \hwcnn_top.engine.vector (rst, \port$16$0 , op, lo, hi, tap__valid, tap__
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
     \$109  = sum2;
     if (tap__valid) begin
       \$109  = \$22 [24:0];
@@ -8608,7 +8726,7 @@ module \hwcnn_top.engine.vector (rst, \port$16$0 , op, lo, hi, tap__valid, tap__
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
     \$110  = max2;
     if (tap__valid) begin
       \$110  = \$27 ;
@@ -8618,7 +8736,7 @@ module \hwcnn_top.engine.vector (rst, \port$16$0 , op, lo, hi, tap__valid, tap__
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
     \$111  = sum3;
     if (tap__valid) begin
       \$111  = \$30 [24:0];
@@ -8628,7 +8746,7 @@ module \hwcnn_top.engine.vector (rst, \port$16$0 , op, lo, hi, tap__valid, tap__
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
     \$112  = max3;
     if (tap__valid) begin
       \$112  = \$35 ;
@@ -8638,7 +8756,7 @@ module \hwcnn_top.engine.vector (rst, \port$16$0 , op, lo, hi, tap__valid, tap__
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
     (* full_case = 32'd1 *)
     casez (\$36 [7:0])
       8'h00:
@@ -9159,7 +9277,7 @@ module \hwcnn_top.engine.vector (rst, \port$16$0 , op, lo, hi, tap__valid, tap__
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
     (* full_case = 32'd1 *)
     casez (\$36 [7:0])
       8'h00:
@@ -9680,154 +9798,154 @@ module \hwcnn_top.engine.vector (rst, \port$16$0 , op, lo, hi, tap__valid, tap__
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
     \$115  = \$signal ;
     if (rst) begin
       \$115  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
     \$116  = a_final;
     if (rst) begin
       \$116  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
     \$117  = a_addr;
     if (rst) begin
       \$117  = 8'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
     \$118  = \$41 [15:0];
     if (rst) begin
       \$118  = 16'h0000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
     \$119  = \$42 ;
     if (rst) begin
       \$119  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
     \$120  = max0;
     if (rst) begin
       \$120  = 8'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
     \$121  = \$47 [15:0];
     if (rst) begin
       \$121  = 16'h0000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
     \$122  = \$48 ;
     if (rst) begin
       \$122  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
     \$123  = max1;
     if (rst) begin
       \$123  = 8'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
     \$124  = \$53 [15:0];
     if (rst) begin
       \$124  = 16'h0000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
     \$125  = \$54 ;
     if (rst) begin
       \$125  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
     \$126  = max2;
     if (rst) begin
       \$126  = 8'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
     \$127  = \$59 [15:0];
     if (rst) begin
       \$127  = 16'h0000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
     \$128  = \$60 ;
     if (rst) begin
       \$128  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
     \$129  = max3;
     if (rst) begin
       \$129  = 8'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
     \$130  = \$signal$22 ;
     if (rst) begin
       \$130  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
     \$131  = b_final;
     if (rst) begin
       \$131  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
     \$132  = b_addr;
     if (rst) begin
       \$132  = 8'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
     \$133  = \$66 [7:0];
     if (rst) begin
       \$133  = 8'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
     \$134  = \$72 [7:0];
     if (rst) begin
       \$134  = 8'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
     \$135  = \$78 [7:0];
     if (rst) begin
       \$135  = 8'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$26 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$25 ) begin end
     \$136  = \$84 [7:0];
     if (rst) begin
       \$136  = 8'h00;

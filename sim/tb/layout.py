@@ -5,9 +5,10 @@ helpers), so the testbench checks the documented layout rather than re-using the
 reading of it. Lanes are little-endian: lane ``i`` of a ``w``-bit-lane word is bits
 ``[i*w, (i+1)*w)``, two's complement.
 
-Don't-care lanes (beyond ``m`` for OS activations, beyond ``n`` for weights and parameters) are
+Don't-care lanes (beyond ``k`` for OS activations, beyond ``n`` for weights and parameters) are
 filled with random junk so the test proves the hardware ignores them; WS activation lanes beyond
-``k`` are 0 as the README requires.
+``k`` are 0 as the README requires. Both dataflows share the activation layout: word
+``kf*m + i`` holds ``A[i, kf*R .. kf*R + R-1]``.
 """
 
 from __future__ import annotations
@@ -122,20 +123,12 @@ def gemm_words(case: GemmCase, cfg: TbConfig, rng: np.random.Generator) -> GemmW
         return rng.integers(-(1 << (bits - 1)), 1 << (bits - 1), size=count)
 
     act: dict[int, int] = {}
-    if cfg.dataflow == "os":
-        for mf in range(ceil_div(m, r)):
-            for kk in range(k):
-                lanes = junk(r, a_bits)
-                rows = range(mf * r, min(m, mf * r + r))
-                lanes[: len(rows)] = case.a[list(rows), kk]
-                act[mf * k + kk] = pack(lanes, a_bits)
-    else:
-        for kf in range(ceil_div(k, r)):
-            for i in range(m):
-                lanes = np.zeros(r, dtype=np.int64)
-                cols = range(kf * r, min(k, kf * r + r))
-                lanes[: len(cols)] = case.a[i, list(cols)]
-                act[kf * m + i] = pack(lanes, a_bits)
+    for kf in range(ceil_div(k, r)):
+        for i in range(m):
+            lanes = junk(r, a_bits) if cfg.dataflow == "os" else np.zeros(r, dtype=np.int64)
+            cols = range(kf * r, min(k, kf * r + r))
+            lanes[: len(cols)] = case.a[i, list(cols)]
+            act[kf * m + i] = pack(lanes, a_bits)
     weight: dict[int, int] = {}
     param: dict[int, int] = {}
     pbits = cfg.param_lane_bits

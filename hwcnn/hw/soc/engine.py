@@ -106,7 +106,8 @@ class TileEngine(wiring.Component):
 
         m.submodules.seq = seq = TileSequencer(cfg, self._depths)
         m.submodules.array = array = SystolicArray(cfg)
-        m.submodules.skew_a = skew_a = Skew(R, signed(a_bits))
+        if not is_os:
+            m.submodules.skew_a = skew_a = Skew(R, signed(a_bits))
         m.submodules.vector = vec = VectorUnit(cfg, self._depths.out)
 
         wiring.connect(m, wiring.flipped(self.desc), seq.desc)
@@ -128,13 +129,24 @@ class TileEngine(wiring.Component):
 
         # Operands into the array: zero outside the stream, then skewed; the control tokens
         # (OS: last operand of a fold; WS: weight bank of the activation, weight load strobe
-        # and bank) are skewed with them.
+        # and bank) are skewed with them. OS: every row shifts its own activation word out,
+        # one element per cycle (lane 0 first, zeros behind it); the sequencer reads row r's
+        # next word every R cycles, row r + 1's one cycle later, which is the skew.
         act = _lanes(self.act_rd.data, R, a_bits)
         wgt = _lanes(self.wgt_rd.data, C, b_bits)
         m.submodules.skew_tok = skew_tok = Skew(R, 1 if is_os else BANK_BITS)
-        for r in range(R):
-            m.d.comb += [skew_a.i_data[r].eq(Mux(seq.feed, act[r], 0)),
-                         array.a_in[r].eq(skew_a.o_data[r])]
+        if is_os:
+            word = self.act_rd.data[:R * a_bits]
+            for r in range(R):
+                held = Signal(R * a_bits, name=f"a_row{r}")
+                hit = seq.a_load & (seq.a_row == r)
+                now = Mux(hit, word, held)
+                m.d.sync += held.eq(now >> a_bits)
+                m.d.comb += array.a_in[r].eq(now[:a_bits].as_signed())
+        else:
+            for r in range(R):
+                m.d.comb += [skew_a.i_data[r].eq(Mux(seq.feed, act[r], 0)),
+                             array.a_in[r].eq(skew_a.o_data[r])]
         rows_out = []
         if is_os:
             m.submodules.skew_b = skew_b = Skew(C, signed(b_bits))

@@ -21,17 +21,16 @@
   the descriptors are exactly the in-bounds elements in (i, kk) order (each pixel's
   rectangle, or a K-split chunk's positions, in (ky, kx, c) order; the aligner drops the
   strides), so any consecutive in-bounds elements are consecutive bytes of the queue.
-  WS: ``A[i, kk]`` is word ``sram_base + (kk div R)*m + i`` lane ``kk mod R``; the write of
-  the pixel's last element (``kk = k-1``) zeroes the lanes above it. OS (one element per
-  run): word ``sram_base + (i div R)*k + kk`` lane ``i mod R``, the lanes above it zeroed when
-  ``i = m-1``. So every lane of every word of the tile is written, as ``hw.layout.act_words``.
+  ``A[i, kk]`` is word ``sram_base + (kk div R)*m + i`` lane ``kk mod R`` (both dataflows);
+  the write of the pixel's last element (``kk = k-1``) zeroes the lanes above it. So every
+  lane of every word of the tile is written, as ``hw.layout.act_words``.
 
   The run of a cycle starts at the walker's element ``(i, kk)`` and is the longest stretch
-  ``kk .. kk+n-1`` that (a) stays in one word: OS ``n = 1``; WS lanes ``kk mod R`` up to at
+  ``kk .. kk+n-1`` that (a) stays in one word: lanes ``kk mod R`` up to at
   most ``R-1`` (``n <= R - kk mod R``) and inside the pixel (``n <= k - kk``); (b) stays in
   one kernel row, and when ``dw != 1`` in one kernel position (``(ky, kx)`` of
   ``(k0+kk) div cg``); (c) is all padding or all in bounds; and, when in bounds, (d) holds
-  at most ``nmax = im2col_run_max(R, B, eb, OS)`` = ``min(R, B div eb)`` (WS, at least 1)
+  at most ``nmax = im2col_run_max(R, B, eb)`` = ``min(R, B div eb)`` (at least 1)
   elements and at most the ``avail div eb`` whole elements the aligner holds at the start
   of the cycle. An in-bounds run with ``avail < eb`` has ``n = 0``: no write, the walker
   waits. (Rule (b) costs little: every kernel row, and with ``dw != 1`` every position, is
@@ -100,7 +99,6 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from ...arch.config import Dataflow
 from ...arch.soc import IM2COL_PHASES, im2col_run_max
 from ...isa.fields import Buffer
 from ...isa.layout import struct_layout
@@ -161,8 +159,7 @@ class Im2col(wiring.Component):
         self.rows = t.array.rows
         self.eb = t.elem_bytes
         self.lane_bits = t.lane_bits(Buffer.ACT)
-        self.nmax = im2col_run_max(self.rows, params.bus_bytes, self.eb,
-                                   params.config.array.dataflow is Dataflow.OUTPUT_STATIONARY)
+        self.nmax = im2col_run_max(self.rows, params.bus_bytes, self.eb)
         super().__init__({
             "insn": In(struct_layout("LOAD2D")),
             "start": In(1),
@@ -180,7 +177,6 @@ class Im2col(wiring.Component):
     def elaborate(self, platform: object) -> Module:
         m = Module()
         f, eb, r = self.insn, self.eb, self.rows
-        os_ = self.params.config.array.dataflow is Dataflow.OUTPUT_STATIONARY
         # ---- set-up ---------------------------------------------------------------------
         t = Signal(range(sum(PHASES) + 2))
         setup = Signal()
@@ -275,21 +271,18 @@ class Im2col(wiring.Component):
         nmax = self.nmax
         nw = range(r + 1)
         n0 = Signal(nw)
-        if os_:
-            m.d.comb += n0.eq(1)
-        else:
-            lim = [Signal(nw, name=f"run_lim{j}") for j in range(5)]
-            room, left = r - lane, f.k - kk
-            m.d.comb += lim[0].eq(Mux(left < room, left, room))
+        lim = [Signal(nw, name=f"run_lim{j}") for j in range(5)]
+        room, left = r - lane, f.k - kk
+        m.d.comb += lim[0].eq(Mux(left < room, left, room))
 
-            def cap(a: Signal, b: Signal, d: object, active: object) -> None:
-                m.d.comb += b.eq(Mux(active & (d < a), d, a))
+        def cap(a: Signal, b: Signal, d: object, active: object) -> None:
+            m.d.comb += b.eq(Mux(active & (d < a), d, a))
 
-            cap(lim[0], lim[1], rl - e, 1)
-            cap(lim[1], lim[2], xl - es, dw1 & rowok & (xl > es))
-            cap(lim[2], lim[3], xh - es, dw1 & rowok & (xh > es))
-            cap(lim[3], lim[4], pe - e, ~dw1)
-            m.d.comb += n0.eq(lim[4])
+        cap(lim[0], lim[1], rl - e, 1)
+        cap(lim[1], lim[2], xl - es, dw1 & rowok & (xl > es))
+        cap(lim[2], lim[3], xh - es, dw1 & rowok & (xh > es))
+        cap(lim[3], lim[4], pe - e, ~dw1)
+        m.d.comb += n0.eq(lim[4])
         avail = Signal(range(nmax + 1))
         m.d.comb += avail.eq(sum((self.avail >= j * eb).as_unsigned()
                                  for j in range(1, nmax + 1)))
@@ -306,8 +299,7 @@ class Im2col(wiring.Component):
         w = self.wr.payload
         low, runmask = Signal(r), Signal(r)                  # lanes [0, n), [lane, lane + n)
         m.d.comb += [self.wr.valid.eq(go), low.eq(~(ones << n)), runmask.eq(low << lane)]
-        last = last_i if os_ else last_k
-        m.d.comb += w.en.eq(runmask | Mux(last, (ones << (lane + n))[:r], 0))
+        m.d.comb += w.en.eq(runmask | Mux(last_k, (ones << (lane + n))[:r], 0))
         # the run's elements (little-endian eb-byte units of ``bytes``, low lane bits) shifted
         # to their lanes by a barrel shifter; lanes outside the run and padding lanes are 0
         lb = self.lane_bits
@@ -319,29 +311,21 @@ class Im2col(wiring.Component):
             word = shifted
         m.d.comb += w.data.eq(Cat(*(Mux(runmask[j] & inb, word[j * lb:(j + 1) * lb], 0)
                                     for j in range(r))))
-        if os_:
-            m.d.comb += w.addr.eq(f.sram_base + fold + kk)
-        else:
-            m.d.comb += w.addr.eq(f.sram_base + fold + i)
+        m.d.comb += w.addr.eq(f.sram_base + fold + i)
         with m.If(go):
             with m.If(last_k):
                 m.d.sync += [kk.eq(0), e.eq(kx0cg + c0), pe.eq(kx0cg + f.cg), i.eq(i + 1),
                              y.eq(ny0 + ky0dh), x.eq(nx0 + kx0dw), ox.eq(nox), y0.eq(ny0),
                              x0.eq(nx0),
                              xc.eq(Mux(ox == f.out_w - 1, -pwcg, xc + swcg))]
-                if os_:
-                    m.d.sync += [lane.eq(Mux(lane == r - 1, 0, lane + 1)),
-                                 fold.eq(Mux(lane == r - 1, fold + f.k, fold))]
-                else:
-                    m.d.sync += [lane.eq(0), fold.eq(0)]
+                m.d.sync += [lane.eq(0), fold.eq(0)]
                 with m.If(last_i):
                     m.d.sync += [busy.eq(0), self.done.eq(1)]
             with m.Else():
                 m.d.sync += kk.eq(nk)
-                if not os_:
-                    wrap = lane + n == r
-                    m.d.sync += [lane.eq(Mux(wrap, 0, lane + n)),
-                                 fold.eq(Mux(wrap, fold + f.m, fold))]
+                wrap = lane + n == r
+                m.d.sync += [lane.eq(Mux(wrap, 0, lane + n)),
+                             fold.eq(Mux(wrap, fold + f.m, fold))]
                 with m.If(ne == rl):
                     m.d.sync += [e.eq(0), pe.eq(f.cg), x.eq(x0), y.eq(y + f.dh)]
                 with m.Else():

@@ -54,9 +54,8 @@ taken (then IDLE; the aligner and the walkers are cleared in STATUS and IDLE).
 
 Throughput: one buffer word per cycle (WORDS; the bus delivers one beat per cycle, so words
 narrower than a beat back-pressure the beats), one word piece of up to ``L`` elements per
-cycle (PIXELS: a whole pixel when ``elems <= L``), one element per cycle (LOAD2D in OS)
-and in WS LOAD2D up to ``min(R, B div eb)`` in-bounds elements (a padding run up to ``R``)
-per cycle. A wider version would overlap the LOAD2D address set-up with the previous
+cycle (PIXELS: a whole pixel when ``elems <= L``), and LOAD2D up to ``min(R, B div eb)``
+in-bounds elements (a padding run up to ``R``) per cycle, in both dataflows. A wider version would overlap the LOAD2D address set-up with the previous
 instruction.
 """
 
@@ -66,7 +65,6 @@ from amaranth.hdl import Cat, Const, Module, Mux, ResetInserter, Signal
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
-from ...arch.config import Dataflow
 from ...arch.dma import ErrorCode
 from ...arch.soc import (
     LOAD_OUTSTANDING,
@@ -95,8 +93,7 @@ MAX_OUTSTANDING = LOAD_OUTSTANDING
 
 def load2d_run_max(params: SocParams) -> int:
     """In-bounds elements a LOAD2D cycle takes at most (:func:`hwcnn.arch.soc.im2col_run_max`)."""
-    return im2col_run_max(params.target.array.rows, params.bus_bytes, params.target.elem_bytes,
-                          params.config.array.dataflow is Dataflow.OUTPUT_STATIONARY)
+    return im2col_run_max(params.target.array.rows, params.bus_bytes, params.target.elem_bytes)
 
 
 def pixel_lanes(target: Target, buf: Buffer) -> int:
