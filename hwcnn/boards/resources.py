@@ -362,28 +362,28 @@ def soc_fifos(hw: HardwareConfig, data_width: int = SOC_DATA_WIDTH,
 #: every one within 1 % of its fit).
 LUT_MODEL: dict[str, tuple[float, float, float, float]] = {
     "ws": (16.98, -3.39, 1159.09, 1680.11),
-    "os": (15.88, -33.38, 1159.12, 1741.06),
+    "os": (17.44, 120.65, 1123.03, 1371.39),
 }
 #: What two drain rows (``ArrayConfig.drain_rows = 2``) add to an OS engine's logic, ``a * R *
 #: C + b * C + c``: the second set of ``C`` post-processing lanes (stage-1 adder,
 #: requantizer), the second drain multiplexer, each PE's second shadow bank and the banks'
 #: address and data multiplexers. Fitted the same way to the OS engines with drain rows 1 and
 #: 2 at 4x4, 8x8 and 16x16.
-DRAIN2_LUT_MODEL: tuple[float, float, float] = (15.27, 606.25, 271.67)
+DRAIN2_LUT_MODEL: tuple[float, float, float] = (14.54, 634.75, 145.33)
 #: LUTs the complete accelerator adds to the engine's (LUT6, FIFO distributed RAM excluded):
 #: ``b * (R + C) + w * (axi_bits - 64) + c``, the CSR, DMA, fetch, dispatchers, load / im2col
 #: / store units: the fit of ``synth_xilinx`` of ``hwcnn rtl --top soc`` at the default depths
 #: less the measured engine of the same array and dataflow (WS 2x3, 4x4, 8x8; OS 4x4; WS 4x4
 #: at 128- and 256-bit AXI; :data:`SOC_LUT_RATIO` for other families).
-SOC_LUT_MODEL: tuple[float, float, float] = (298.07, 21.08, 11990.72)
+SOC_LUT_MODEL: tuple[float, float, float] = (294.06, 20.72, 12081.14)
 #: The SoC's logic on other families relative to :data:`SOC_LUT_MODEL`: iCE40 has no
 #: distributed RAM, so its FIFOs (1,474 bytes at 1x1, 64-bit AXI) are flip-flops with LUT
 #: multiplexers: ``synth_ice40 -dsp`` of the 1x1 SoC gives 26,557 SB_LUT4, the engine's 3,436
-#: + 1.84 x 12,587; ``synth_ecp5`` of the 2x2 SoC gives 17,154 LUT4 (+ 4,214 CCU2C, 2,375
+#: + 1.82 x 12,669; ``synth_ecp5`` of the 2x2 SoC gives 17,154 LUT4 (+ 4,214 CCU2C, 2,375
 #: PFUMX and 472 L6MUX21 wide-function multiplexers, which take much of what are LUT6 on
-#: Xilinx), the engine's 5,709 + 0.87 x 13,183 (measured); Gowin is not measured and takes
+#: Xilinx), the engine's 5,709 + 0.86 x 13,257 (measured); Gowin is not measured and takes
 #: the engine's ratio (a larger count).
-SOC_LUT_RATIO: dict[str, float] = {"ice40": 1.84, "ecp5": 0.87, "gowin": LUT_RATIO["gowin"]}
+SOC_LUT_RATIO: dict[str, float] = {"ice40": 1.82, "ecp5": 0.86, "gowin": LUT_RATIO["gowin"]}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
