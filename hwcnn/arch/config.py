@@ -56,8 +56,9 @@ class ArrayConfig:
     shadow registers (even and odd folds), a pair of rows ``(2q, 2q + 1)`` is read per cycle
     into ``2C`` lanes and written as two consecutive output words (the output and
     accumulator memories are split into even and odd banks), so a fold period can be as
-    short as ``max(k, ceil(R/2), ceil((C + floor(R/2))/2))`` instead of ``max(k, R, C)``
-    (:func:`hwcnn.arch.timing.gemm_period_terms`, rtl/README.md 5).
+    short as ``max(R*ceil(k/R), ceil(R/2), ceil((C + floor(R/2))/2))`` instead of
+    ``max(R*ceil(k/R), C)`` (:func:`hwcnn.arch.timing.gemm_period_terms`, rtl/README.md 5):
+    shorter only on an array wider than ``R*ceil(k/R)``.
     """
 
     rows: int

@@ -69,8 +69,9 @@ def hardware_options(prefix: str = "", label: str = "") -> Callable[[Any], Any]:
             click.option(f"--{p}drain-rows", f"{u}drain_rows", metavar="1|2",
                          help=f"Output stationary{what}: result rows the drain reads per cycle "
                               "(2: two shadow registers per PE and 2C requantizers, fold "
-                              "period max(k, R/2, (C+R/2)/2) instead of max(k, R, C); costs "
-                              "4 DSPs and about 600 LUTs per column and 15 per PE)"
+                              "period max(R*ceil(k/R), R/2, (C+R/2)/2) instead of "
+                              "max(R*ceil(k/R), C), shorter only when C > R*ceil(k/R); costs "
+                              "4 DSPs and about 630 LUTs per column and 15 per PE)"
                               + default(" (default 1).")),
             click.option(f"--{p}clock-mhz", f"{u}clock_mhz", metavar="MHZ",
                          help=f"Array clock{what}"
