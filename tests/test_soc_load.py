@@ -823,15 +823,17 @@ RUNS = [
 ]
 
 
+@pytest.mark.parametrize("df", [WS, OS])
 @pytest.mark.parametrize("geo, runs", RUNS)
-def test_ws_element_runs_hand_counted(geo: dict[str, int], runs: list) -> None:
-    """4x4 WS, 64-bit bus (at most 4 in-bounds elements a cycle): with every byte already in
+def test_element_runs_hand_counted(geo: dict[str, int], runs: list, df: Dataflow) -> None:
+    """4x4, 64-bit bus (at most 4 in-bounds elements a cycle): with every byte already in
     the aligner, one run per cycle from cycle 61, each run and its lane enables as counted by
     hand from im2col.py's rule; the written words are act_words of the golden im2col; the
-    stepped model (machine.socload.Im2colModel) makes the same runs in the same cycles."""
+    stepped model (machine.socload.Im2colModel) makes the same runs in the same cycles. The
+    same in both dataflows: OS and WS share the activation words (rtl/README.md 3)."""
     from hwcnn.machine.socload import Im2colModel
 
-    p = soc_params(4, 4, WS)
+    p = soc_params(4, 4, df)
     insn = make(Opcode.LOAD2D, sram_base=1, **geo)
     dram = garbage(256, 21)
     writes = _walk(p, insn, dram, None)
