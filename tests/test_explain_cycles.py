@@ -119,14 +119,15 @@ def test_depthwise_layer_explains_its_packed_gemm(tmp_path) -> None:  # type: ig
 @pytest.mark.parametrize("flow", ["ws", "os"])
 @pytest.mark.parametrize("line", [
     # both dataflows (one activation layout): conv2's pixel is one descriptor of 3 kernel
-    # rows of 3 x 4 channels = 12 bytes on the Arty's 16-byte port: beats 3 * (11/16 + 1) =
-    # 5.0625; walker 4 + 3 + 5.0625 = 12.0625 against (16 + 5.0625 + 3) / 2 = 12.03125;
-    # 62 + ceil(4 * 12.0625) = 62 + 49 = 111
+    # rows of 3 x 4 channels = 12 bytes on the Arty's 16-byte port, starting at multiples of
+    # 4 bytes (offsets 0, 4, 8, 12: 1, 1, 2, 2 beats): 1.5 a row, 4.5 a pixel; walker 4 + 3 =
+    # 7; two transfers in flight (16 + S 4 + 4.5 + 1) / 2 = 12.75; runs ceil(36/4) = 9;
+    # 62 + ceil(4 * 12.75) = 113
     ("    A gather of a tile of m=4 k=36 on the load unit (LOAD2D): 62 (set-up) + "
-     "ceil(m*pace) = 62 + ceil(4*12.0625) = 111 cycles; pace per output pixel (one "
-     "descriptor of 3 DMA rows of 12 bytes) = max(4 + max(kh, kw) + beats, (latency + "
-     "beats + 3)/2) = max(12.0625, 12.0312), beats = 3*((12 - 1)/16 + 1) = 5.0625, "
-     "latency 16\n")])
+     "ceil(m*pace) = 62 + ceil(4*12.75) = 113 cycles; pace per output pixel (one descriptor "
+     "of 3 DMA rows of 12 bytes) = max(beats, 4 + max(kh, kw), (latency + S + beats + 1)/2, "
+     "runs) = max(4.5, 7, 12.75, 9), beats = 3*1.5 (a row's beats on the 16-byte port), S = "
+     "4, latency 16, runs = ceil(k/4)\n")])
 def test_board_explains_the_gather(flow: str, line: str) -> None:
     code, out, _ = _run("explain", MODEL, "--layer", "conv2", "--board", "arty-a7-100t",
                         "--array", "4x4", "--dataflow", flow)

@@ -24,19 +24,72 @@ def test_setup_is_the_walkers_first_cycle() -> None:
 
 
 def test_tile_paces_by_hand() -> None:
-    # (both dataflows: one activation layout, one gather)
-    ws = Gather(kh=3, kw=3, cg=32, bus_bytes=16, elem_bytes=1)
-    # whole K (3 kernel rows of 96 bytes): 4 + 3 + 3 * (95/16 + 1) = 27.8125 per pixel
-    assert ws.tile_cycles(196, 288) == 62 + math.ceil(196 * 27.8125)
-    # one kernel row of the three (a row chunk): 4 + 3 + 6.9375 = 13.9375, or the latency
-    # bound (16 + 6.9375 + 3) / 2 = 12.97: 13.9375
-    assert ws.tile_cycles(10, 96) == 62 + math.ceil(10 * 13.9375)
-    # 48 elements: one and a half kernel positions of 32 channels, a descriptor each (2 of 32
-    # bytes): beats 2 * (31/16 + 1) = 5.875; max(4 + 2 + 5.875, (16 + 5.875 + 3) / 2)
-    assert ws.tile_cycles(10, 48) == 62 + math.ceil(10 * 12.4375)
-    # a pack of 2 groups doubles the channels of a kernel position
-    assert ws.tile_cycles(196, 576, pack=2) == 62 + math.ceil(196 * (7 + 3 * (191 / 16 + 1)))
-    assert ws.tile_cycles(0, 288) == ws.tile_cycles(5, 0) == 0
+    # (both dataflows: one activation layout, one gather) 3x3 kernel, 32 channels, 16-row
+    # array, 16-byte port: an element walker run takes at most 16 elements
+    g = Gather(kh=3, kw=3, cg=32, bus_bytes=16, elem_bytes=1, lanes=16)
+    # whole K: one descriptor of 3 kernel rows of 96 bytes, each starting at a multiple of 32
+    # bytes (so of 16: 6 beats a row), 18 beats; walker 4 + 3 = 7; two transfers in flight:
+    # (16 + S 4 + 18 + 1) / 2 = 19.5; runs 288/16 = 18 -> 19.5 per pixel
+    assert g.tile_cycles(196, 288) == 62 + math.ceil(196 * 19.5)
+    # a K-split chunk of one kernel row (96 elements): gathered as the whole K of a 1-row
+    # kernel (codegen.row_window), one descriptor of one 96-byte row (6 beats, S 2):
+    # (16 + 2 + 6 + 1) / 2 = 12.5 (walker 4 + 3 = 7, runs 6)
+    assert g.tile_cycles(10, 96) == 62 + 125
+    # a chunk that cuts a kernel row (48 elements: a position of 32 bytes and half of one):
+    # a one-row descriptor per position, max(beats, (16 + 2 + beats + 1) / 2) each:
+    # 10.5 + 10 (walker 2 + 2*2 = 6, runs 3)
+    assert g.tile_cycles(10, 48) == 62 + 205
+    # a pack of 2 groups doubles the channels of a kernel position: rows of 192 bytes, 12
+    # beats each, 36 a pixel; (16 + 4 + 36 + 1) / 2 = 28.5; runs 576/16 = 36 -> 36
+    assert g.tile_cycles(196, 576, pack=2) == 62 + 196 * 36
+    # a depthwise pack of 32 of a 64-channel input: a kernel position's 32 channels are not
+    # adjacent to the next position's, so 9 DMA rows of 32 bytes (18 beats, S = 2 + 2 = 4):
+    # (16 + 4 + 18 + 1) / 2 = 19.5, and 9 bursts with at most 8 in flight of about 16 + 2
+    # cycles each: 9 * 18 / 8 = 20.25 -> 20.25 per pixel
+    dw = Gather(kh=3, kw=3, cg=1, bus_bytes=16, elem_bytes=1, lanes=32, pix=64)
+    assert dw.tile_cycles(392, 288, pack=32) == 62 + math.ceil(392 * 20.25)
+    assert g.tile_cycles(0, 288) == g.tile_cycles(5, 0) == 0
+
+
+def test_floor_is_the_load_unit_s() -> None:
+    # The planning floor against the exact load-unit model stepped alone (machine.socload,
+    # proven equal to the RTL by tests/test_soc_load.py), on every distinct LOAD2D of a
+    # network compiled for the KV260 (128-bit AXI, DRAM latency 16): 3x3 convs of 3, 16 and
+    # 64 channels, a packed depthwise and a strided 5x5. The floor counts whole kernels
+    # (padded border pixels move fewer bytes) and averages the rows' beat offsets.
+    from fractions import Fraction
+
+    from hwcnn import compiler as LW
+    from hwcnn.arch.dma import DramTiming
+    from hwcnn.compiler.backend import compile_network
+    from hwcnn.isa.fields import Opcode
+    from hwcnn.machine.insnsim import isolated_cycles
+    from tests.test_execute import setup
+
+    hw, _ = hardware_from_options(board="kv260")
+    g = graph_of("name: t\ninput: [3, 28, 28]\nlayers:\n"
+                 "  - {name: c1, kind: conv2d, filters: 16, kernel: 3, padding: 1}\n"
+                 "  - {name: c2, kind: conv2d, filters: 64, kernel: 3, padding: 1}\n"
+                 "  - {name: c3, kind: conv2d, filters: 64, kernel: 3, padding: 1}\n"
+                 "  - {name: dw, kind: conv2d, filters: 64, kernel: 3, padding: 1, groups: 64}\n"
+                 "  - {name: c5, kind: conv2d, filters: 128, kernel: 5, padding: 2, stride: 2}\n")
+    prog = LW.lower(g, hw)
+    packs = {p.name: p.pack for p in prog.layers}
+    assert packs["dw"] == 32
+    q, x = setup(g)
+    comp = compile_network(prog, q, x=x)
+    ratios = {}
+    for insn, origin in zip(comp.insns, comp.origin, strict=True):
+        if insn.op is not Opcode.LOAD2D:
+            continue
+        name, f = origin.split("'")[1], insn.get()
+        exact = isolated_cycles(insn, target=comp.target, bus_bytes=16,
+                                dram=DramTiming(latency=16, bytes_per_cycle=Fraction(96)))
+        floor = gather_of(g.nodes[name], hw).tile_cycles(f["m"], f["k"], packs[name])
+        ratios[(name, f["m"], f["k"])] = floor / exact
+    assert {n for n, _, _ in ratios} == {"c1", "c2", "c3", "dw", "c5"}
+    assert all(0.99 < r < 1.06 for (n, _, _), r in ratios.items() if n != "dw"), ratios
+    assert all(0.9 < r < 1.0 for (n, _, _), r in ratios.items() if n == "dw"), ratios
 
 
 def test_which_layers_gather() -> None:
@@ -49,10 +102,11 @@ def test_which_layers_gather() -> None:
     free, _ = hardware_from_options(array="32x32")                 # no port: the tile engine
     c3, c1, d = (g.nodes[n] for n in ("c3", "c1", "d"))
     assert gather_of(c3, ws) == gather_of(c3, osw) == Gather(kh=3, kw=3, cg=16, bus_bytes=16,
-                                                             elem_bytes=1)
+                                                             elem_bytes=1, lanes=32, pix=16)
     assert gather_of(c1, ws) is gather_of(c1, osw) is None       # a PIXELS load
     # a dense layer's kernel is its whole 7x7x8 input map
-    assert gather_of(d, ws) == Gather(kh=7, kw=7, cg=8, bus_bytes=16, elem_bytes=1)
+    assert gather_of(d, ws) == Gather(kh=7, kw=7, cg=8, bus_bytes=16, elem_bytes=1, lanes=32,
+                                      pix=8)
     assert gather_of(c3, free) is None
 
 

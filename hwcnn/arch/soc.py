@@ -7,7 +7,10 @@ cannot drift from the hardware it is proven equal to.
 
 from __future__ import annotations
 
+import math
+
 from .dma import DIM_BITS, ROW_BYTES_BITS, DmaDesc
+from .dma_timing import setup_cycles
 
 #: Fetch: instructions per DMA transfer, instruction buffer, and each queue FIFO's depth.
 FETCH_CHUNK = 8
@@ -31,26 +34,65 @@ LOAD_OUTSTANDING = 2
 IM2COL_PHASES = (25, 21, 14)
 
 
-def load2d_pixel_cycles(kh: int, kw: int, row_bytes: int, bus_bytes: int,
-                        latency: int) -> float:
-    """The pace of a LOAD2D of whole kernel positions in weight stationary, in cycles per
-    output pixel (an estimate for planning, rtl/README.md 10.2): one rectangle descriptor per
-    pixel of ``kh`` DMA rows of ``row_bytes``, which take ``(row_bytes - 1) / B + 1`` bus beats
-    each on average over the byte offsets; the descriptor walker's NEXT, PIX, SCAN, RECT
-    (``4 + max(kh, kw)`` cycles, ``hw/soc/im2col.py``, pinned by tests/test_soc_load.py)
-    then the beats, or, with two of the unit's transfers in flight
-    (:data:`LOAD_OUTSTANDING`), about ``(latency + beats + 3) / 2`` when the beats are few.
-    Both dataflows: their activation words have the same layout (rtl/README.md 3)."""
-    _, walk, wait = load2d_pixel_terms(kh, kw, row_bytes, bus_bytes, latency)
-    return max(walk, wait)
+def row_beats(row_bytes: int, bus_bytes: int, align: int = 1) -> float:
+    """Bus beats of one DMA row of ``row_bytes`` bytes whose start address is a multiple of
+    ``align``: ``ceil((o + row_bytes) / B)`` averaged over the start's offsets ``o`` in a beat,
+    ``0, g, 2g, .. < B`` with ``g = gcd(align, B)`` (a row aligned to the bus takes exactly
+    ``ceil(row_bytes / B)``).
+
+    >>> row_beats(192, 16, 64), row_beats(9, 16, 3), row_beats(24, 16, 8)
+    (12.0, 1.5, 2.0)
+    """
+    if row_bytes <= 0:
+        return 0.0
+    g = math.gcd(max(align, 1), bus_bytes)
+    offs = range(0, bus_bytes, g)
+    return sum(-(-(o + row_bytes) // bus_bytes) for o in offs) / len(offs)
 
 
-def load2d_pixel_terms(kh: int, kw: int, row_bytes: int, bus_bytes: int,
-                       latency: int) -> tuple[float, float, float]:
-    """The terms of :func:`load2d_pixel_cycles`: ``(beats, 4 + max(kh, kw) + beats,
-    (latency + beats + 3) / 2)``."""
-    beats = kh * ((row_bytes - 1) / bus_bytes + 1)
-    return beats, 4 + max(kh, kw) + beats, (latency + beats + 3) / LOAD_OUTSTANDING
+def load2d_pixel_cycles(kh: int, kw: int, row_bytes: int, bus_bytes: int, latency: int, *,
+                        align: int = 1, runs: int = 0, merged: bool = True) -> float:
+    """The pace of a LOAD2D of whole kernel positions, in cycles per output pixel (an estimate
+    for planning, rtl/README.md 10.2; within a few per cent of the stepped load unit on 3x3
+    and 1x1 gathers of 3 to 256 channels): one rectangle descriptor per pixel of ``kh`` DMA
+    rows of ``row_bytes`` (:func:`row_beats` each, their starts multiples of ``align``), and
+    the slowest of: the descriptor walker's NEXT, PIX, SCAN, RECT, ISSUE (``4 + max(kh, kw)``
+    cycles, ``hw/soc/im2col.py``), the bus beats, the element walker's ``runs``, and, with two
+    of the unit's transfers in flight (:data:`LOAD_OUTSTANDING`), ``(latency + S + beats + 1)
+    / 2``, ``S`` the DMA's set-up of the descriptor. ``merged``: the kernel columns are
+    adjacent in DRAM (one DMA row per kernel row); otherwise ``row_bytes`` is one kernel
+    position's and the descriptor has ``kh*kw`` rows, whose bursts the DMA keeps at most
+    :data:`DMA_OUTSTANDING` in flight, about ``latency + 2`` cycles each. Both dataflows:
+    their activation words have the same layout (rtl/README.md 3)."""
+    return max(load2d_pixel_terms(kh, kw, row_bytes, bus_bytes, latency, align=align,
+                                  runs=runs, merged=merged))
+
+
+def load2d_pixel_terms(kh: int, kw: int, row_bytes: int, bus_bytes: int, latency: int, *,
+                       align: int = 1, runs: int = 0, merged: bool = True
+                       ) -> tuple[float, float, float, float]:
+    """The terms of :func:`load2d_pixel_cycles`: ``(beats, 4 + max(kh, kw), (latency + S +
+    beats + 1) / 2, runs)``; not ``merged``, the bursts' bound is in the third term."""
+    rows = kh if merged else kh * kw
+    beats = rows * row_beats(row_bytes, bus_bytes, align)
+    s = setup_cycles(kh, 1) if merged else setup_cycles(kw, kh)
+    wait = (latency + s + beats + 1) / LOAD_OUTSTANDING
+    if not merged:
+        wait = max(wait, rows * (latency + 2) / DMA_OUTSTANDING)
+    return beats, float(4 + max(kh, kw)), wait, float(runs)
+
+
+def load2d_chunk_cycles(positions: tuple[int, ...], bus_bytes: int, latency: int, *,
+                        align: int = 1, runs: int = 0) -> float:
+    """The pace of a LOAD2D of a K-split chunk, in cycles per output pixel (planning, as
+    :func:`load2d_pixel_cycles`): one one-row descriptor per kernel position of the chunk
+    (``positions``: its bytes in each), each the slower of its beats and, two transfers in
+    flight, ``(latency + S + beats + 1) / 2``; at least the descriptor walker's ``2 +
+    2*positions`` (POS and ISSUE per position) and the element walker's ``runs``."""
+    s = setup_cycles(1, 1)
+    per = sum(max(b, (latency + s + b + 1) / LOAD_OUTSTANDING)
+              for b in (row_beats(n, bus_bytes, align) for n in positions))
+    return max(per, 2.0 + 2 * len(positions), float(runs))
 
 
 def im2col_run_max(rows: int, bus_bytes: int, elem_bytes: int) -> int:

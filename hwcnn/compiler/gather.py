@@ -22,7 +22,14 @@ from typing import Any
 
 from ..arch.config import HardwareConfig
 from ..arch.dma import DEFAULT_LATENCY
-from ..arch.soc import IM2COL_PHASES, load2d_pixel_cycles, load2d_pixel_terms
+from ..arch.dma_timing import setup_cycles
+from ..arch.soc import (
+    IM2COL_PHASES,
+    im2col_run_max,
+    load2d_chunk_cycles,
+    load2d_pixel_terms,
+    row_beats,
+)
 from ..frontend import layers as L
 
 __all__ = ["IM2COL_SETUP", "Gather", "gather_of"]
@@ -34,43 +41,66 @@ IM2COL_SETUP = sum(IM2COL_PHASES) + 2
 
 @dataclass(frozen=True, slots=True)
 class Gather:
-    """A GEMM's im2col geometry as its LOAD2D sees it: kernel rows and columns and the
-    channels of one group (``cg``: one kernel position's contiguous elements)."""
+    """A GEMM's im2col geometry as its LOAD2D sees it: kernel rows and columns, the channels
+    of one group (``cg``: one kernel position's contiguous elements), the memory port's beat,
+    the element bytes and the array's rows (``lanes``: an activation word's elements)."""
 
     kh: int
     kw: int
     cg: int
     bus_bytes: int
     elem_bytes: int
+    lanes: int
+    pix: int = 0           # the input's elements per pixel in DRAM (0: the group's, cg)
 
-    def _rows(self, k: int, pack: int) -> tuple[int, int, int]:
-        """``(kh, kw, row_bytes)`` of one pixel's descriptor: whole
-        kernel rows, or (a chunk that cuts kernel rows) one DMA row per kernel position."""
+    def _pace(self, k: int, pack: int) -> tuple[float, str]:
+        """Cycles per output pixel of a gather of ``k`` elements, and how they were found."""
         cg = self.cg * pack
-        row = self.kw * cg                    # one kernel row's elements
-        if k % row == 0:
-            return k // row, self.kw, row * self.elem_bytes
-        return -(-k // cg), 1, min(k, cg) * self.elem_bytes
+        eb, bus, lat = self.elem_bytes, self.bus_bytes, DEFAULT_LATENCY
+        align = cg * eb                     # kernel rows start at whole pixels' channels
+        runs = -(-k // im2col_run_max(self.lanes, bus, eb))
+        if k % (self.kw * cg) == 0:
+            # whole kernel rows (all of K, or a chunk that codegen.row_window gathers as the
+            # whole K of a shorter kernel): one rectangle descriptor per pixel; the kernel
+            # columns adjacent in DRAM (the pixel holds just these channels): one DMA row per
+            # kernel row, else one per kernel position
+            kh = k // (self.kw * cg)
+            merged = self.pix in (0, cg)
+            rows = kh if merged else kh * self.kw
+            rb = (self.kw if merged else 1) * cg * eb
+            beats, walk, wait, _ = load2d_pixel_terms(kh, self.kw, rb, bus, lat,
+                                                      align=align, runs=runs, merged=merged)
+            pace = max(beats, walk, wait, runs)
+            per_row = row_beats(rb, bus, align)
+            s = setup_cycles(kh, 1) if merged else setup_cycles(self.kw, kh)
+            return pace, (f"one descriptor of {rows} DMA row{'s' if rows > 1 else ''} "
+                          f"of {rb} bytes) = max(beats, 4 + max(kh, kw), (latency + S + beats "
+                          f"+ 1)/2, runs) = max({beats:g}, {walk:g}, {wait:g}, {runs}), beats "
+                          f"= {rows}*{per_row:g} (a row's beats on the {bus}-byte port), S "
+                          f"= {s}, latency {lat}, runs = ceil(k/"
+                          f"{im2col_run_max(self.lanes, bus, eb)})")
+        # a K-split chunk that cuts kernel rows (from a kernel position's start): a one-row
+        # descriptor per position
+        sizes = (cg,) * (k // cg) + ((k % cg,) if k % cg else ())
+        pace = load2d_chunk_cycles(tuple(n * eb for n in sizes), bus, lat, align=align,
+                                   runs=runs)
+        return pace, (f"a descriptor per kernel position, {len(sizes)} of up to {cg * eb} "
+                      f"bytes) = max(sum of max(beats, (latency + 2 + beats + 1)/2), 2 + "
+                      f"2*positions, runs) = {pace:g}, latency {lat}")
 
     def tile_cycles(self, rows: int, k: int, pack: int = 1) -> int:
         """The fewest cycles in which the load unit gathers ``rows`` im2col rows of ``k``
         elements (a whole K, or a chunk of it) of a GEMM of ``pack`` groups."""
         if rows <= 0 or k <= 0:
             return 0
-        pace = load2d_pixel_cycles(*self._rows(k, pack), self.bus_bytes, DEFAULT_LATENCY)
-        return IM2COL_SETUP + math.ceil(rows * pace)
+        return IM2COL_SETUP + math.ceil(rows * self._pace(k, pack)[0])
 
     def explain(self, rows: int, k: int, pack: int = 1) -> str:
         """:meth:`tile_cycles` worked out, for ``hwcnn explain``."""
         total = self.tile_cycles(rows, k, pack)
-        kh, kw, rb = self._rows(k, pack)
-        beats, walk, wait = load2d_pixel_terms(kh, kw, rb, self.bus_bytes, DEFAULT_LATENCY)
+        pace, how = self._pace(k, pack)
         return (f"{IM2COL_SETUP} (set-up) + ceil(m*pace) = {IM2COL_SETUP} + ceil({rows}*"
-                f"{max(walk, wait):g}) = {total:,} cycles; pace per output pixel (one descriptor of "
-                f"{kh} DMA row{'s' if kh > 1 else ''} of {rb} bytes) = max(4 + max(kh, kw) + "
-                f"beats, (latency + beats + 3)/2) = max({walk:g}, {wait:g}), beats = "
-                f"{kh}*(({rb} - 1)/{self.bus_bytes} + 1) = {beats:g}, latency "
-                f"{DEFAULT_LATENCY}")
+                f"{pace:g}) = {total:,} cycles; pace per output pixel ({how}")
 
 
 def gather_of(node: dict[str, Any], hw: HardwareConfig) -> Gather | None:
@@ -103,4 +133,5 @@ def gather_of(node: dict[str, Any], hw: HardwareConfig) -> Gather | None:
         return None
     # beats are the port's width (the DRAM's pace, when slower, is the load's bytes / bandwidth)
     return Gather(kh=kh, kw=kw, cg=cg, bus_bytes=max(1, int(port)),
-                  elem_bytes=-(-hw.array.act_bits // 8))
+                  elem_bytes=-(-hw.array.act_bits // 8), lanes=hw.array.rows,
+                  pix=x.channels)
