@@ -145,7 +145,7 @@ class Bench:
             await self.preload(Buffer.OUT, f["pin_base"], f["in_h"] * f["in_w"])
             return
         m, n, k = f["m"], f["n"], f["k"]
-        a = cdiv(m, arr.rows) * k if arr.dataflow is OS else cdiv(k, arr.rows) * m
+        a = cdiv(k, arr.rows) * m                  # both dataflows (rtl/README.md 3)
         await self.preload(Buffer.ACT, f["a_base"], a)
         await self.preload(Buffer.WGT, f["b_base"], cdiv(n, arr.cols) * k)
         await self.preload(Buffer.PARAM, f["p_base"], cdiv(n, arr.cols))
@@ -301,7 +301,7 @@ def random_insns(params: SocParams, rng: np.random.Generator, count: int) -> lis
                 acc_in, acc_out = 0, int(rng.random() < 0.25)
             k = int(rng.integers(1, 12))
             fn = cdiv(n, arr.cols)
-            a = cdiv(m, arr.rows) * k if arr.dataflow is OS else cdiv(k, arr.rows) * m
+            a = cdiv(k, arr.rows) * m                  # both dataflows (rtl/README.md 3)
             if a > d.act or fn * k > d.weight or fn * m > d.out or fn * m > d.acc:
                 continue
             insn = make(Opcode.GEMM, m=m, n=n, k=k, a_base=int(rng.integers(0, d.act - a + 1)),
@@ -392,6 +392,26 @@ def test_buffer_ranges() -> None:
             assert code == BUF_RANGE and ErrorCode(code) is ErrorCode.BUF_RANGE, what
             assert cycles == ISSUE + 1 == compute_insn_cycles(None), (what, cycles)
         await b.check_out(0, SMALL.out, "out of range instructions write nothing")
+
+    simulate(params, body)
+
+
+def test_os_activation_range_is_the_shared_layout() -> None:
+    """OS words are WS's (rtl/README.md 3): a GEMM of m = 7, k = 5 on 2 rows reads
+    ceil(5/2)*7 = 21 activation words (not the ceil(7/2)*5 = 20 of one element of R rows per
+    word), so on 40 words a_base 19 runs and a_base 20 is BUF_RANGE, as the compiler's
+    check says."""
+    params = soc(2, 3, OS, SMALL)
+    ok, bad = _gemm(m=7, k=5, a_base=19), _gemm(m=7, k=5, a_base=20)
+    check_insn(ok, params.target)
+    with pytest.raises(ProgramError):
+        check_insn(bad, params.target)
+
+    async def body(b: Bench) -> None:
+        await b.preload(Buffer.OUT, 0, SMALL.out)
+        await b.execute(ok, "a_base 19")
+        cycles, code = await b.run(bad, hold=2)
+        assert ErrorCode(code) is ErrorCode.BUF_RANGE and cycles == compute_insn_cycles(None)
 
     simulate(params, body)
 

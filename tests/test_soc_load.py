@@ -372,7 +372,6 @@ def _rand_pixels(rng: random.Random, t: Target, buffers: Sequence[Buffer], room:
 
 def _rand_load2d(rng: random.Random, t: Target, room: int) -> Insn:
     r = t.array.rows
-    os_ = t.array.dataflow is OS
     while True:
         in_h, in_w, cg = rng.randint(1, 6), rng.randint(1, 6), rng.randint(1, 5)
         dense = rng.random() < 0.15
@@ -391,7 +390,7 @@ def _rand_load2d(rng: random.Random, t: Target, room: int) -> Insn:
         else:
             k0 = rng.randint(0, total - 1)
             k = rng.randint(1, total - k0)
-        words = -(-m // r) * k if os_ else -(-k // r) * m
+        words = -(-k // r) * m                 # both dataflows (rtl/README.md 3)
         ps = cg + rng.randint(0, 2)
         span = (in_h * in_w * ps) * t.elem_bytes
         if words <= t.act and span + 8 < room:

@@ -140,9 +140,9 @@ class Executor(wiring.Component):
                                    for f in SIZE_FIELDS[Opcode.GEMM]).any()))
 
         ext_a, ext_b, ext_o = (_Extent(m, n) for n in ("ext_a", "ext_b", "ext_o"))
-        a_u, a_v = (g_in.m, g_in.k) if is_os else (g_in.k, g_in.m)
-        loads = (ext_a.load(Mux(vec_in, v_in.in_h, a_u), Mux(vec_in, 1, R),
-                            Mux(vec_in, v_in.in_w, a_v))
+        # activation words ceil(k/R) * m (both dataflows, rtl/README.md 3)
+        loads = (ext_a.load(Mux(vec_in, v_in.in_h, g_in.k), Mux(vec_in, 1, R),
+                            Mux(vec_in, v_in.in_w, g_in.m))
                  + ext_b.load(Mux(vec_in, v_in.out_h, g_in.n), Mux(vec_in, 1, C),
                               Mux(vec_in, v_in.out_w, g_in.k))
                  + ext_o.load(g_in.n, C, g_in.m))
