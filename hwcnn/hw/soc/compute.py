@@ -20,7 +20,7 @@ executor takes an instruction only when idle, ``insn.ready = 1`` exactly then):
 * cycles 1 .. 17 (:data:`hwcnn.arch.timing.COMPUTE_EXTENT_CYCLES`): the buffer extents are
   computed bit-serially (no multiplier): three restoring divide-and-multiply units produce
   ``ceil(u / D) * v`` one quotient bit per cycle, MSB first, the product accumulating as
-  ``acc = 2*acc + (bit ? v : 0)``. GEMM: ``A`` = WS ``ceil(k/R) * m`` / OS ``ceil(m/R) * k``,
+  ``acc = 2*acc + (bit ? v : 0)``. GEMM: ``A`` = ``ceil(k/R) * m`` (both dataflows),
   ``B = ceil(n/C) * k`` (its quotient ``ceil(n/C)`` = the parameter words), ``O = ceil(n/C) *
   m``; VEC: ``in_h * in_w`` and ``out_h * out_w`` (``D = 1``).
 * cycle 18 (:data:`~hwcnn.arch.timing.COMPUTE_ISSUE_CYCLES`): the range check. In range: the
