@@ -375,13 +375,13 @@ DRAIN2_LUT_MODEL: tuple[float, float, float] = (14.54, 634.75, 145.33)
 #: / store units: the fit of ``synth_xilinx`` of ``hwcnn rtl --top soc`` at the default depths
 #: less the measured engine of the same array and dataflow (WS 2x3, 4x4, 8x8; OS 4x4; WS 4x4
 #: at 128- and 256-bit AXI; :data:`SOC_LUT_RATIO` for other families).
-SOC_LUT_MODEL: tuple[float, float, float] = (294.06, 20.72, 12081.14)
+SOC_LUT_MODEL: tuple[float, float, float] = (291.3, 20.47, 12143.7)
 #: The SoC's logic on other families relative to :data:`SOC_LUT_MODEL`: iCE40 has no
 #: distributed RAM, so its FIFOs (1,474 bytes at 1x1, 64-bit AXI) are flip-flops with LUT
 #: multiplexers: ``synth_ice40 -dsp`` of the 1x1 SoC gives 26,557 SB_LUT4, the engine's 3,436
-#: + 1.82 x 12,669; ``synth_ecp5`` of the 2x2 SoC gives 17,154 LUT4 (+ 4,214 CCU2C, 2,375
+#: + 1.82 x 12,726; ``synth_ecp5`` of the 2x2 SoC gives 17,154 LUT4 (+ 4,214 CCU2C, 2,375
 #: PFUMX and 472 L6MUX21 wide-function multiplexers, which take much of what are LUT6 on
-#: Xilinx), the engine's 5,709 + 0.86 x 13,257 (measured); Gowin is not measured and takes
+#: Xilinx), the engine's 5,709 + 0.86 x 13,309 (measured); Gowin is not measured and takes
 #: the engine's ratio (a larger count).
 SOC_LUT_RATIO: dict[str, float] = {"ice40": 1.82, "ecp5": 0.86, "gowin": LUT_RATIO["gowin"]}
 
