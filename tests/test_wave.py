@@ -266,3 +266,25 @@ def test_cli_wave_with_two_drain_rows(tmp_path) -> None:  # type: ignore[no-unty
         r = CliRunner().invoke(cli, ["wave", *args, "-o", str(out)])
         assert r.exit_code == 2 and r.stderr == f"hwcnn: error: {msg}\n", r.output
     assert list(tmp_path.iterdir()) == []
+
+
+def test_os_reads_one_row_word_per_cycle_by_hand() -> None:
+    """rtl/README.md 5's OS read order, measured on the RTL: 2x2, m = 4, n = 2, k = 3 is 2
+    folds of P = max(2*ceil(3/2), 2) = 4. In fold cycle b*2 + r the sequencer reads array row
+    r's word of block b, word b*m + mf*2 + r of the shared layout: fold 0 (rows 0, 1 = pixels
+    0, 1) words 0, 1, 4, 5 in cycles 1-4, fold 1 (pixels 2, 3) words 2, 3, 6, 7 in cycles 5-8;
+    the row's shift register loads it the next cycle. T = 1 + 4 + (3 + 2 + 2 + 3) = 15."""
+    rng = np.random.default_rng(3)
+    a, b = rng.integers(-4, 5, (4, 3)), rng.integers(-4, 5, (3, 2))
+    cfg = HardwareConfig(array=ArrayConfig(rows=2, cols=2, dataflow=OS))
+    w = gemm_wave(a, b, cfg)
+    assert w.cycles == 15 == gemm_tile_cycles(4, 2, 3, cfg.array)
+    vcd = Vcd(w.vcd)
+    e0 = start_edge(vcd)
+    eng = "bench.top.engine.seq."
+    reads = [(c, vcd.at("bench.top.buffers.act_rd__addr", cycle_time(vcd, e0, c)),
+              vcd.at(f"{eng}a_row", cycle_time(vcd, e0, c + 1)))
+             for c in range(0, 15) if vcd.at(f"{eng}a_load", cycle_time(vcd, e0, c + 1))]
+    assert reads == [(1, 0, 0), (2, 1, 1), (3, 4, 0), (4, 5, 1),
+                     (5, 2, 0), (6, 3, 1), (7, 6, 0), (8, 7, 1)]
+    assert np.array_equal(w.out, np.clip(a @ b, -128, 127))
