@@ -284,7 +284,7 @@ def test_os_reads_one_row_word_per_cycle_by_hand() -> None:
     eng = "bench.top.engine.seq."
     reads = [(c, vcd.at("bench.top.buffers.act_rd__addr", cycle_time(vcd, e0, c)),
               vcd.at(f"{eng}a_row", cycle_time(vcd, e0, c + 1)))
-             for c in range(0, 15) if vcd.at(f"{eng}a_load", cycle_time(vcd, e0, c + 1))]
+             for c in range(15) if vcd.at(f"{eng}a_load", cycle_time(vcd, e0, c + 1))]
     assert reads == [(1, 0, 0), (2, 1, 1), (3, 4, 0), (4, 5, 1),
                      (5, 2, 0), (6, 3, 1), (7, 6, 0), (8, 7, 1)]
     assert np.array_equal(w.out, np.clip(a @ b, -128, 127))
