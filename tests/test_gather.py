@@ -138,3 +138,35 @@ def test_memsim_is_near_the_machine_with_the_floor(df: str) -> None:
     memsim_total = out["totals"]["total"]["total_cycles"]
     assert out["machine"] == "model proven equal to the RTL"
     assert memsim_total < out["machine_cycles"] < 1.6 * memsim_total
+
+
+@pytest.mark.parametrize("cin, hw_, k, lo, hi", [
+    (64, 56, 128, 0.99, 1.03),    # two whole positions of 64 channels: a descriptor each
+    (64, 56, 64, 0.99, 1.03),     # one position
+    (128, 28, 128, 0.99, 1.04),   # one position of 128 channels
+    (512, 14, 288, 0.99, 1.03),   # part of a position (288 of 512 channels)
+    (256, 14, 384, 0.9, 1.0),     # a position and a half: the two descriptors' mixed sizes
+])
+def test_k_split_chunk_floor_is_the_load_unit_s(cin: int, hw_: int, k: int, lo: float,
+                                                hi: float) -> None:
+    # A chunk that cuts kernel rows (k0 = 0, k < a kernel row): one descriptor per kernel
+    # position, on a 16-row array and the KV260's 16-byte port, against the exact load unit
+    # (4 output rows in the middle of the map, 3x3 kernel, padding 1).
+    from fractions import Fraction
+
+    from hwcnn.arch.config import ArrayConfig
+    from hwcnn.arch.dma import DramTiming
+    from hwcnn.isa.fields import Opcode, make
+    from hwcnn.isa.target import Target
+    from hwcnn.machine.insnsim import isolated_cycles
+
+    t = Target(array=ArrayConfig(rows=16, cols=16), act=1 << 16, weight=1 << 16, param=1 << 10,
+               out=1 << 16, acc=1 << 12)
+    m = 4 * hw_
+    insn = make(Opcode.LOAD2D, sram_base=0, dram_base=0, in_h=hw_, in_w=hw_, pix_stride=cin,
+                out_w=hw_, cg=cin, kh=3, kw=3, sh=1, sw=1, ph=1, pw=1, dh=1, dw=1, m0=2 * hw_,
+                m=m, k0=0, k=k)
+    exact = isolated_cycles(insn, target=t, bus_bytes=16,
+                            dram=DramTiming(latency=16, bytes_per_cycle=Fraction(96)))
+    floor = Gather(kh=3, kw=3, cg=cin, bus_bytes=16, elem_bytes=1, lanes=16).tile_cycles(m, k)
+    assert lo < floor / exact < hi, (floor, exact)

@@ -44,7 +44,7 @@ is offered from the cycle after the previous one was taken (the DMA chains it: i
 accepts it once the previous transfer has issued its last burst, ``hw/axi/walker.py``). Writes:
 WORDS one word per cycle, PIXELS one word piece per cycle (the aligner's ``size`` is the
 piece's ``n*eb`` bytes; ``U`` includes ``L*eb``), each in the cycle the aligner offers it
-(it holds the unit's bytes at the start of the cycle); LOAD2D one run per cycle (OS: one element; WS: up to a word of consecutive elements,
+(it holds the unit's bytes at the start of the cycle); LOAD2D one run per cycle (up to a word of consecutive elements, both dataflows,
 ``im2col.py``), the aligner's ``size`` being the run's bytes (the aligner back-pressures the
 beats only when it holds more than ``U`` bytes after the unit leaving that cycle,
 ``align.py``; ``U`` includes ``min(R, B div eb)*eb`` when ACT is served). The instruction finishes in
