@@ -27,8 +27,9 @@ With ``--machine``, the board configurations also run on the whole machine (the 
 program on ``hwcnn report``'s machine model: the stepped model proven equal to the RTL, or the
 instruction-level estimate, labelled): per layer ``machine %`` = ideal MAC cycles over the
 layer's machine cycles (from the previous stored layer's last DRAM write to its own), and the
-whole network's. These are the machine's figures, not the tile engine's above: its AXI port
-(128 bits on the Zynq UltraScale+ boards) and its per-pixel DMA rows are not in memsim.
+whole network's. These are the machine's figures, not the tile engine's above: memsim plans
+with the AXI port (128 bits on the Zynq UltraScale+ boards) and the load unit's gather floor,
+but not with fetch, the DMA set-up per instruction or the per-pixel store rows.
 
 With ``--drain-rows 2``, the output-stationary configurations also run with two drain rows
 per cycle (``ArrayConfig.drain_rows``; the board's default memories for that array, not
