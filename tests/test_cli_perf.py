@@ -127,7 +127,7 @@ def test_compare_boards_machine_columns_are_the_report_s_figures() -> None:
 
 
 def test_drain_rows_is_one_unless_asked() -> None:
-    """Two drain rows only on request (they cost 4 DSPs and ~600 LUTs per column, ~15 per PE); KV260's
+    """Two drain rows only on request (they cost 4 DSPs and ~560 LUTs per column, ~17 per PE); KV260's
     32x32 cannot hold them: 32 more requantizers need 1,316 of its 1,248 DSP48E2."""
     from hwcnn.arch.config import ArrayConfig
     from hwcnn.errors import ConfigError as Err

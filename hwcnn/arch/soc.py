@@ -68,14 +68,22 @@ def load2d_pixel_cycles(kh: int, kw: int, row_bytes: int, bus_bytes: int, latenc
                                   runs=runs, merged=merged))
 
 
+def load2d_descriptor(kh: int, kw: int, merged: bool = True) -> tuple[int, int]:
+    """``(DMA rows, DMA set-up S)`` of one pixel's rectangle descriptor: ``kh`` rows of whole
+    kernel rows when the kernel columns are adjacent in DRAM (``merged``), else ``kh*kw``
+    rows of one kernel position each (``kw`` rows in ``kh`` planes)."""
+    if merged:
+        return kh, setup_cycles(kh, 1)
+    return kh * kw, setup_cycles(kw, kh)
+
+
 def load2d_pixel_terms(kh: int, kw: int, row_bytes: int, bus_bytes: int, latency: int, *,
                        align: int = 1, runs: int = 0, merged: bool = True
                        ) -> tuple[float, float, float, float]:
     """The terms of :func:`load2d_pixel_cycles`: ``(beats, 4 + max(kh, kw), (latency + S +
     beats + 1) / 2, runs)``; not ``merged``, the bursts' bound is in the third term."""
-    rows = kh if merged else kh * kw
+    rows, s = load2d_descriptor(kh, kw, merged)
     beats = rows * row_beats(row_bytes, bus_bytes, align)
-    s = setup_cycles(kh, 1) if merged else setup_cycles(kw, kh)
     wait = (latency + s + beats + 1) / LOAD_OUTSTANDING
     if not merged:
         wait = max(wait, rows * (latency + 2) / DMA_OUTSTANDING)

@@ -71,7 +71,7 @@ def hardware_options(prefix: str = "", label: str = "") -> Callable[[Any], Any]:
                               "(2: two shadow registers per PE and 2C requantizers, fold "
                               "period max(R*ceil(k/R), R/2, (C+R/2)/2) instead of "
                               "max(R*ceil(k/R), C), shorter only when C > R*ceil(k/R); costs "
-                              "4 DSPs and about 630 LUTs per column and 15 per PE)"
+                              "4 DSPs and about 560 LUTs per column and 17 per PE)"
                               + default(" (default 1).")),
             click.option(f"--{p}clock-mhz", f"{u}clock_mhz", metavar="MHZ",
                          help=f"Array clock{what}"

@@ -22,11 +22,11 @@ from typing import Any
 
 from ..arch.config import HardwareConfig
 from ..arch.dma import DEFAULT_LATENCY
-from ..arch.dma_timing import setup_cycles
 from ..arch.soc import (
     IM2COL_PHASES,
     im2col_run_max,
     load2d_chunk_cycles,
+    load2d_descriptor,
     load2d_pixel_terms,
     row_beats,
 )
@@ -58,7 +58,8 @@ class Gather:
         cg = self.cg * pack
         eb, bus, lat = self.elem_bytes, self.bus_bytes, DEFAULT_LATENCY
         align = cg * eb                     # kernel rows start at whole pixels' channels
-        runs = -(-k // im2col_run_max(self.lanes, bus, eb))
+        nmax = im2col_run_max(self.lanes, bus, eb)
+        runs = -(-k // nmax)
         if k % (self.kw * cg) == 0:
             # whole kernel rows (all of K, or a chunk that codegen.row_window gathers as the
             # whole K of a shorter kernel): one rectangle descriptor per pixel; the kernel
@@ -66,19 +67,17 @@ class Gather:
             # kernel row, else one per kernel position
             kh = k // (self.kw * cg)
             merged = self.pix in (0, cg)
-            rows = kh if merged else kh * self.kw
+            rows, s = load2d_descriptor(kh, self.kw, merged)
             rb = (self.kw if merged else 1) * cg * eb
             beats, walk, wait, _ = load2d_pixel_terms(kh, self.kw, rb, bus, lat,
                                                       align=align, runs=runs, merged=merged)
             pace = max(beats, walk, wait, runs)
             per_row = row_beats(rb, bus, align)
-            s = setup_cycles(kh, 1) if merged else setup_cycles(self.kw, kh)
             return pace, (f"one descriptor of {rows} DMA row{'s' if rows > 1 else ''} "
                           f"of {rb} bytes) = max(beats, 4 + max(kh, kw), (latency + S + beats "
                           f"+ 1)/2, runs) = max({beats:g}, {walk:g}, {wait:g}, {runs}), beats "
                           f"= {rows}*{per_row:g} (a row's beats on the {bus}-byte port), S "
-                          f"= {s}, latency {lat}, runs = ceil(k/"
-                          f"{im2col_run_max(self.lanes, bus, eb)})")
+                          f"= {s}, latency {lat}, runs = ceil(k/{nmax})")
         # a K-split chunk that cuts kernel rows (from a kernel position's start): a one-row
         # descriptor per position
         sizes = (cg,) * (k // cg) + ((k % cg,) if k % cg else ())

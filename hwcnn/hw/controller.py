@@ -14,7 +14,7 @@ tap per cycle, pixels back to back, as a ``tap`` stream to :class:`hwcnn.hw.vect
 
 from __future__ import annotations
 
-from amaranth.hdl import Const, Module, Mux, Signal, Value, signed, unsigned
+from amaranth.hdl import Module, Mux, Signal, Value, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -151,8 +151,8 @@ class TileSequencer(wiring.Component):
                        "bias_en", "acc_in", "acc_out", "lo", "hi")
 
         t = Signal(T_BITS)
-        period = Signal(DIM_BITS + 1)     # GEMM: fold period P (WS; OS: ``period_v``)
-        stream = Signal(DIM_BITS)         # GEMM WS: reads per fold (m; OS: ``kpad``)
+        period = Signal(DIM_BITS + 1)     # GEMM WS: fold period P (OS: ``period_v``)
+        stream = Signal(DIM_BITS)         # GEMM WS: reads per fold, m (OS: ``kpad``)
         # OS: activation reads per fold R*ceil(k/R), formed without a divider: R from the
         # start, + R per cycle while below k (final after ceil(k/R) - 1 cycles, before any
         # compare that uses it)
@@ -188,7 +188,6 @@ class TileSequencer(wiring.Component):
         if is_os:
             # the constant terms of hwcnn.arch.timing.gemm_period_terms
             const = max(v for name, v in gemm_period_terms(1, 1, arr)[1:])
-            period_now = Const(0)
         else:
             # max(m, R, 3): three weight banks make 3P >= m + 2R - 2 hold (arch/timing.py)
             period_now = vmax(desc.m, max(R, WS_MIN_FOLD_PERIOD))
@@ -213,7 +212,7 @@ class TileSequencer(wiring.Component):
                     pad_left.eq(desc.pad_left), pad_bottom.eq(desc.pad_bottom),
                     pad_right.eq(desc.pad_right), count_pad.eq(desc.count_pad),
                     t.eq(0), self.error.eq(refused),
-                    period.eq(period_now), stream.eq(0 if is_os else desc.m),
+                    *([] if is_os else [period.eq(period_now), stream.eq(desc.m)]),
                     fe_load0.eq(0 if is_os else 1), fe_stream.eq(1 if is_os else 0),
                     ox.eq(0), oy.eq(0), base_x.eq(-desc.pad_left), base_y.eq(-desc.pad_top),
                     fx.eq(0), fy.eq(0), out_ptr.eq(desc.c_base),

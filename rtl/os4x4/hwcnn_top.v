@@ -5435,61 +5435,59 @@ module \hwcnn_top.engine.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_bas
   reg \$245 ;
   reg [19:0] \$246 ;
   reg \$247 ;
-  reg [16:0] \$248 ;
-  reg [15:0] \$249 ;
+  reg \$248 ;
+  reg \$249 ;
   wire \$25 ;
-  reg \$250 ;
-  reg \$251 ;
-  reg [15:0] \$252 ;
-  reg [15:0] \$253 ;
-  reg [17:0] \$254 ;
-  reg [17:0] \$255 ;
+  reg [15:0] \$250 ;
+  reg [15:0] \$251 ;
+  reg [17:0] \$252 ;
+  reg [17:0] \$253 ;
+  reg [7:0] \$254 ;
+  reg [7:0] \$255 ;
   reg [7:0] \$256 ;
-  reg [7:0] \$257 ;
-  reg [7:0] \$258 ;
-  reg \$259 ;
+  reg \$257 ;
+  reg [19:0] \$258 ;
+  reg [7:0] \$259 ;
   wire \$26 ;
-  reg [19:0] \$260 ;
-  reg [7:0] \$261 ;
-  reg [7:0] \$262 ;
-  reg [16:0] \$263 ;
-  reg [16:0] \$264 ;
-  reg [1:0] \$265 ;
-  reg [7:0] \$266 ;
-  reg [7:0] \$267 ;
-  reg [16:0] \$268 ;
-  reg [1:0] \$269 ;
+  reg [7:0] \$260 ;
+  reg [16:0] \$261 ;
+  reg [16:0] \$262 ;
+  reg [1:0] \$263 ;
+  reg [7:0] \$264 ;
+  reg [7:0] \$265 ;
+  reg [16:0] \$266 ;
+  reg [1:0] \$267 ;
+  reg [15:0] \$268 ;
+  reg \$269 ;
   wire \$27 ;
-  reg [15:0] \$270 ;
-  reg \$271 ;
-  reg [16:0] \$272 ;
-  reg [16:0] \$273 ;
-  reg \$274 ;
+  reg [16:0] \$270 ;
+  reg [16:0] \$271 ;
+  reg \$272 ;
+  reg [7:0] \$273 ;
+  reg [7:0] \$274 ;
   reg [7:0] \$275 ;
   reg [7:0] \$276 ;
-  reg [7:0] \$277 ;
-  reg [7:0] \$278 ;
-  reg [3:0] \$279 ;
+  reg [3:0] \$277 ;
+  reg [1:0] \$278 ;
+  reg \$279 ;
   wire \$28 ;
   reg [1:0] \$280 ;
-  reg \$281 ;
-  reg [1:0] \$282 ;
-  reg [7:0] \$283 ;
+  reg [7:0] \$281 ;
+  reg \$282 ;
+  reg [1:0] \$283 ;
   reg \$284 ;
-  reg [1:0] \$285 ;
+  reg \$285 ;
   reg \$286 ;
   reg \$287 ;
   reg \$288 ;
   reg \$289 ;
   wire \$29 ;
-  reg \$290 ;
-  reg \$291 ;
+  reg [26:0] \$290 ;
+  reg [26:0] \$291 ;
   reg [26:0] \$292 ;
   reg [26:0] \$293 ;
-  reg [26:0] \$294 ;
-  reg [26:0] \$295 ;
-  reg \$296 ;
-  reg [12:0] \$297 ;
+  reg \$294 ;
+  reg [12:0] \$295 ;
   wire \$3 ;
   wire \$30 ;
   wire \$31 ;
@@ -5578,9 +5576,9 @@ module \hwcnn_top.engine.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_bas
   reg [7:0] \$signal$110  = 8'h00;
   reg [7:0] \$signal$112  = 8'h00;
   reg [7:0] \$signal$114  = 8'h00;
-  reg \$signal$121  = 1'h0;
-  reg [15:0] \$signal$122  = 16'h0000;
-  reg [15:0] \$signal$123  = 16'h0000;
+  reg \$signal$119  = 1'h0;
+  reg [15:0] \$signal$120  = 16'h0000;
+  reg [15:0] \$signal$121  = 16'h0000;
   reg [26:0] \$signal$51  = 27'h0000000;
   wire [7:0] \$signal$51.acc_addr ;
   wire \$signal$51.final ;
@@ -5765,7 +5763,6 @@ module \hwcnn_top.engine.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_bas
   reg [3:0] par_addr = 4'h0;
   output per_channel;
   reg per_channel = 1'h0;
-  reg [16:0] period = 17'h00000;
   reg [7:0] pin_base = 8'h00;
   input pool_final;
   wire pool_final;
@@ -5812,7 +5809,6 @@ module \hwcnn_top.engine.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_bas
   input start;
   wire start;
   reg starting;
-  reg [15:0] stream = 16'h0000;
   reg [19:0] t = 20'h00000;
   output [12:0] tap__payload;
   reg [12:0] tap__payload = 13'h0000;
@@ -6020,10 +6016,10 @@ module \hwcnn_top.engine.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_bas
   assign \$177  = \$signal$61  == \$176 ;
   assign \$178  = \$175  & \$177 ;
   assign \$179  = \$signal$105  - 1'h1;
-  assign \$180  = \$signal$122  == \$179 ;
+  assign \$180  = \$signal$120  == \$179 ;
   assign \$181  = \$178  & \$180 ;
   assign \$182  = \$signal$104  - 1'h1;
-  assign \$183  = \$signal$123  == \$182 ;
+  assign \$183  = \$signal$121  == \$182 ;
   assign \$184  = \$181  & \$183 ;
   assign \$185  = busy & is_pool;
   assign \$186  = \$185  & issuing;
@@ -6042,17 +6038,17 @@ module \hwcnn_top.engine.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_bas
   assign \$199  = \$signal$61  == \$198 ;
   assign \$200  = \$197  & \$199 ;
   assign \$201  = \$signal$105  - 1'h1;
-  assign \$202  = \$signal$122  == \$201 ;
+  assign \$202  = \$signal$120  == \$201 ;
   assign \$203  = \$200  & \$202 ;
   assign \$204  = \$signal$104  - 1'h1;
-  assign \$205  = \$signal$123  == \$204 ;
+  assign \$205  = \$signal$121  == \$204 ;
   assign \$206  = \$203  & \$205 ;
   assign \$207  = \$signal$105  - 1'h1;
-  assign \$208  = \$signal$122  == \$207 ;
+  assign \$208  = \$signal$120  == \$207 ;
   assign \$209  = - \$signal$110 ;
-  assign \$210  = \$signal$123  + 1'h1;
+  assign \$210  = \$signal$121  + 1'h1;
   assign \$211  = $signed(\$signal$60 ) + $signed({ 1'h0, \$signal$108  });
-  assign \$212  = \$signal$122  + 1'h1;
+  assign \$212  = \$signal$120  + 1'h1;
   assign \$213  = $signed(\$signal$63 ) + $signed({ 1'h0, \$signal$109  });
   always @(posedge clk)
     kind <= \$214 ;
@@ -6123,105 +6119,101 @@ module \hwcnn_top.engine.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_bas
   always @(posedge clk)
     error <= \$247 ;
   always @(posedge clk)
-    period <= \$248 ;
+    \$signal$119  <= \$248 ;
   always @(posedge clk)
-    stream <= \$249 ;
+    \$signal  <= \$249 ;
   always @(posedge clk)
-    \$signal$121  <= \$250 ;
+    \$signal$120  <= \$250 ;
   always @(posedge clk)
-    \$signal  <= \$251 ;
+    \$signal$121  <= \$251 ;
   always @(posedge clk)
-    \$signal$122  <= \$252 ;
+    \$signal$63  <= \$252 ;
   always @(posedge clk)
-    \$signal$123  <= \$253 ;
+    \$signal$60  <= \$253 ;
   always @(posedge clk)
-    \$signal$63  <= \$254 ;
+    \$signal$64  <= \$254 ;
   always @(posedge clk)
-    \$signal$60  <= \$255 ;
+    \$signal$61  <= \$255 ;
   always @(posedge clk)
-    \$signal$64  <= \$256 ;
+    out_ptr <= \$256 ;
   always @(posedge clk)
-    \$signal$61  <= \$257 ;
+    issuing <= \$257 ;
   always @(posedge clk)
-    out_ptr <= \$258 ;
+    kpad <= \$258 ;
   always @(posedge clk)
-    issuing <= \$259 ;
+    a_ptr <= \$259 ;
   always @(posedge clk)
-    kpad <= \$260 ;
+    b_ptr <= \$260 ;
   always @(posedge clk)
-    a_ptr <= \$261 ;
+    rem <= \$261 ;
   always @(posedge clk)
-    b_ptr <= \$262 ;
+    n_rem <= \$262 ;
   always @(posedge clk)
-    rem <= \$263 ;
+    a_par <= \$263 ;
   always @(posedge clk)
-    n_rem <= \$264 ;
+    w_ptr <= \$264 ;
   always @(posedge clk)
-    a_par <= \$265 ;
+    w_nptr <= \$265 ;
   always @(posedge clk)
-    w_ptr <= \$266 ;
+    w_rem <= \$266 ;
   always @(posedge clk)
-    w_nptr <= \$267 ;
+    w_par <= \$267 ;
   always @(posedge clk)
-    w_rem <= \$268 ;
+    i <= \$268 ;
   always @(posedge clk)
-    w_par <= \$269 ;
+    draining <= \$269 ;
   always @(posedge clk)
-    i <= \$270 ;
+    \rem$46  <= \$270 ;
   always @(posedge clk)
-    draining <= \$271 ;
+    \n_rem$45  <= \$271 ;
   always @(posedge clk)
-    \rem$46  <= \$272 ;
+    first <= \$272 ;
   always @(posedge clk)
-    \n_rem$45  <= \$273 ;
+    c_nptr <= \$273 ;
   always @(posedge clk)
-    first <= \$274 ;
+    c_row <= \$274 ;
   always @(posedge clk)
-    c_nptr <= \$275 ;
+    acc_nptr <= \$275 ;
   always @(posedge clk)
-    c_row <= \$276 ;
+    acc_row <= \$276 ;
   always @(posedge clk)
-    acc_nptr <= \$277 ;
+    par_addr <= \$277 ;
   always @(posedge clk)
-    acc_row <= \$278 ;
+    fsm_state <= \$278 ;
   always @(posedge clk)
-    par_addr <= \$279 ;
+    feed <= \$279 ;
   always @(posedge clk)
-    fsm_state <= \$280 ;
+    a_rrow <= \$280 ;
   always @(posedge clk)
-    feed <= \$281 ;
+    a_blk <= \$281 ;
   always @(posedge clk)
-    a_rrow <= \$282 ;
+    a_load <= \$282 ;
   always @(posedge clk)
-    a_blk <= \$283 ;
+    a_row <= \$283 ;
   always @(posedge clk)
-    a_load <= \$284 ;
+    a_last <= \$284 ;
   always @(posedge clk)
-    a_row <= \$285 ;
+    clr <= \$285 ;
   always @(posedge clk)
-    a_last <= \$286 ;
+    tok_d0 <= \$286 ;
   always @(posedge clk)
-    clr <= \$287 ;
+    tok_d1 <= \$287 ;
   always @(posedge clk)
-    tok_d0 <= \$288 ;
+    tok_d2 <= \$288 ;
   always @(posedge clk)
-    tok_d1 <= \$289 ;
+    tok_d3 <= \$289 ;
   always @(posedge clk)
-    tok_d2 <= \$290 ;
+    \$signal$51  <= \$290 ;
   always @(posedge clk)
-    tok_d3 <= \$291 ;
+    \$signal$55  <= \$291 ;
   always @(posedge clk)
-    \$signal$51  <= \$292 ;
+    s2 <= \$292 ;
   always @(posedge clk)
-    \$signal$55  <= \$293 ;
+    s3 <= \$293 ;
   always @(posedge clk)
-    s2 <= \$294 ;
+    tap__valid <= \$294 ;
   always @(posedge clk)
-    s3 <= \$295 ;
-  always @(posedge clk)
-    tap__valid <= \$296 ;
-  always @(posedge clk)
-    tap__payload <= \$297 ;
+    tap__payload <= \$295 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
     starting = 1'h0;
@@ -6935,98 +6927,60 @@ module \hwcnn_top.engine.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_bas
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$248  = period;
+    \$248  = \$signal$119 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$248  = 17'h00000;
+            \$248  = 1'h0;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$248  = 17'h00000;
+            \$248  = 1'h0;
           end
     endcase
     if (rst) begin
-      \$248  = 17'h00000;
+      \$248  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$249  = stream;
+    \$249  = \$signal ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$249  = 16'h0000;
+            \$249  = 1'h1;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$249  = 16'h0000;
-          end
-    endcase
-    if (rst) begin
-      \$249  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$250  = \$signal$121 ;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$250  = 1'h0;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$250  = 1'h0;
-          end
-    endcase
-    if (rst) begin
-      \$250  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$251  = \$signal ;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$251  = 1'h1;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$251  = 1'h1;
+            \$249  = 1'h1;
           end
     endcase
     if (\$78 ) begin
       if (\$81 ) begin
-        \$251  = 1'h0;
+        \$249  = 1'h0;
       end
     end
     if (rst) begin
-      \$251  = 1'h0;
+      \$249  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$252  = \$signal$122 ;
+    \$250  = \$signal$120 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$252  = 16'h0000;
+            \$250  = 16'h0000;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$252  = 16'h0000;
+            \$250  = 16'h0000;
           end
     endcase
     if (\$186 ) begin
@@ -7037,29 +6991,29 @@ module \hwcnn_top.engine.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_bas
         (* full_case = 32'd1 *)
         if (\$206 ) begin
         end else if (\$208 ) begin
-          \$252  = 16'h0000;
+          \$250  = 16'h0000;
         end else begin
-          \$252  = \$212 [15:0];
+          \$250  = \$212 [15:0];
         end
       end
     end
     if (rst) begin
-      \$252  = 16'h0000;
+      \$250  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$253  = \$signal$123 ;
+    \$251  = \$signal$121 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$253  = 16'h0000;
+            \$251  = 16'h0000;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$253  = 16'h0000;
+            \$251  = 16'h0000;
           end
     endcase
     if (\$186 ) begin
@@ -7069,27 +7023,27 @@ module \hwcnn_top.engine.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_bas
       end else begin
         if (\$206 ) begin
         end else if (\$208 ) begin
-          \$253  = \$210 [15:0];
+          \$251  = \$210 [15:0];
         end
       end
     end
     if (rst) begin
-      \$253  = 16'h0000;
+      \$251  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$254  = \$signal$63 ;
+    \$252  = \$signal$63 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$254  = { \$68 [8], \$68 [8], \$68 [8], \$68 [8], \$68 [8], \$68 [8], \$68 [8], \$68 [8], \$68 [8], \$68  };
+            \$252  = { \$68 [8], \$68 [8], \$68 [8], \$68 [8], \$68 [8], \$68 [8], \$68 [8], \$68 [8], \$68 [8], \$68  };
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$254  = { \$73 [8], \$73 [8], \$73 [8], \$73 [8], \$73 [8], \$73 [8], \$73 [8], \$73 [8], \$73 [8], \$73  };
+            \$252  = { \$73 [8], \$73 [8], \$73 [8], \$73 [8], \$73 [8], \$73 [8], \$73 [8], \$73 [8], \$73 [8], \$73  };
           end
     endcase
     if (\$186 ) begin
@@ -7100,29 +7054,29 @@ module \hwcnn_top.engine.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_bas
         (* full_case = 32'd1 *)
         if (\$206 ) begin
         end else if (\$208 ) begin
-          \$254  = { \$209 [8], \$209 [8], \$209 [8], \$209 [8], \$209 [8], \$209 [8], \$209 [8], \$209 [8], \$209 [8], \$209  };
+          \$252  = { \$209 [8], \$209 [8], \$209 [8], \$209 [8], \$209 [8], \$209 [8], \$209 [8], \$209 [8], \$209 [8], \$209  };
         end else begin
-          \$254  = \$213 [17:0];
+          \$252  = \$213 [17:0];
         end
       end
     end
     if (rst) begin
-      \$254  = 18'h00000;
+      \$252  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$255  = \$signal$60 ;
+    \$253  = \$signal$60 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$255  = { \$69 [8], \$69 [8], \$69 [8], \$69 [8], \$69 [8], \$69 [8], \$69 [8], \$69 [8], \$69 [8], \$69  };
+            \$253  = { \$69 [8], \$69 [8], \$69 [8], \$69 [8], \$69 [8], \$69 [8], \$69 [8], \$69 [8], \$69 [8], \$69  };
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$255  = { \$74 [8], \$74 [8], \$74 [8], \$74 [8], \$74 [8], \$74 [8], \$74 [8], \$74 [8], \$74 [8], \$74  };
+            \$253  = { \$74 [8], \$74 [8], \$74 [8], \$74 [8], \$74 [8], \$74 [8], \$74 [8], \$74 [8], \$74 [8], \$74  };
           end
     endcase
     if (\$186 ) begin
@@ -7132,37 +7086,92 @@ module \hwcnn_top.engine.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_bas
       end else begin
         if (\$206 ) begin
         end else if (\$208 ) begin
-          \$255  = \$211 [17:0];
+          \$253  = \$211 [17:0];
         end
       end
     end
     if (rst) begin
-      \$255  = 18'h00000;
+      \$253  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$256  = \$signal$64 ;
+    \$254  = \$signal$64 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$256  = 8'h00;
+            \$254  = 8'h00;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$256  = 8'h00;
+            \$254  = 8'h00;
           end
     endcase
     if (\$186 ) begin
       (* full_case = 32'd1 *)
       if (\$189 ) begin
-        \$256  = \$193 [7:0];
+        \$254  = \$193 [7:0];
       end else if (\$192 ) begin
-        \$256  = 8'h00;
+        \$254  = 8'h00;
       end else begin
-        \$256  = 8'h00;
+        \$254  = 8'h00;
+      end
+    end
+    if (rst) begin
+      \$254  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
+    \$255  = \$signal$61 ;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$255  = 8'h00;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$255  = 8'h00;
+          end
+    endcase
+    if (\$186 ) begin
+      (* full_case = 32'd1 *)
+      if (\$189 ) begin
+      end else if (\$192 ) begin
+        \$255  = \$194 [7:0];
+      end else begin
+        \$255  = 8'h00;
+      end
+    end
+    if (rst) begin
+      \$255  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
+    \$256  = out_ptr;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$256  = desc__c_base;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$256  = desc__c_base;
+          end
+    endcase
+    if (\$186 ) begin
+      (* full_case = 32'd1 *)
+      if (\$189 ) begin
+      end else if (\$192 ) begin
+      end else begin
+        \$256  = \$195 [7:0];
       end
     end
     if (rst) begin
@@ -7171,72 +7180,17 @@ module \hwcnn_top.engine.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_bas
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$257  = \$signal$61 ;
+    \$257  = issuing;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$257  = 8'h00;
+            \$257  = \$70 ;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$257  = 8'h00;
-          end
-    endcase
-    if (\$186 ) begin
-      (* full_case = 32'd1 *)
-      if (\$189 ) begin
-      end else if (\$192 ) begin
-        \$257  = \$194 [7:0];
-      end else begin
-        \$257  = 8'h00;
-      end
-    end
-    if (rst) begin
-      \$257  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$258  = out_ptr;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$258  = desc__c_base;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$258  = desc__c_base;
-          end
-    endcase
-    if (\$186 ) begin
-      (* full_case = 32'd1 *)
-      if (\$189 ) begin
-      end else if (\$192 ) begin
-      end else begin
-        \$258  = \$195 [7:0];
-      end
-    end
-    if (rst) begin
-      \$258  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$259  = issuing;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$259  = \$70 ;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$259  = \$75 ;
+            \$257  = \$75 ;
           end
     endcase
     if (\$186 ) begin
@@ -7245,49 +7199,49 @@ module \hwcnn_top.engine.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_bas
       end else if (\$192 ) begin
       end else begin
         if (\$206 ) begin
-          \$259  = 1'h0;
+          \$257  = 1'h0;
         end
       end
     end
     if (rst) begin
-      \$259  = 1'h0;
+      \$257  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$260  = kpad;
+    \$258  = kpad;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$260  = 20'h00004;
+            \$258  = 20'h00004;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$260  = 20'h00004;
+            \$258  = 20'h00004;
           end
     endcase
     if (\$97 ) begin
-      \$260  = \$98 [19:0];
+      \$258  = \$98 [19:0];
     end
     if (rst) begin
-      \$260  = 20'h00000;
+      \$258  = 20'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$261  = a_ptr;
+    \$259  = a_ptr;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$261  = desc__a_base;
+            \$259  = desc__a_base;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$261  = desc__a_base;
+            \$259  = desc__a_base;
           end
     endcase
     if (\$78 ) begin
@@ -7295,56 +7249,56 @@ module \hwcnn_top.engine.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_bas
       end else if (\$85 ) begin
         (* full_case = 32'd1 *)
         if (\$89 ) begin
-          \$261  = a_base;
+          \$259  = a_base;
         end else begin
-          \$261  = \$93 [7:0];
+          \$259  = \$93 [7:0];
         end
       end
     end
     if (rst) begin
-      \$261  = 8'h00;
+      \$259  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$262  = b_ptr;
+    \$260  = b_ptr;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$262  = desc__b_base;
+            \$260  = desc__b_base;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$262  = desc__b_base;
+            \$260  = desc__b_base;
           end
     endcase
     if (\$78 ) begin
       if (\$81 ) begin
       end else if (\$85 ) begin
         if (\$89 ) begin
-          \$262  = \$91 [7:0];
+          \$260  = \$91 [7:0];
         end
       end
     end
     if (rst) begin
-      \$262  = 8'h00;
+      \$260  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$263  = rem;
+    \$261  = rem;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$263  = { 1'h0, desc__m };
+            \$261  = { 1'h0, desc__m };
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$263  = { 1'h0, desc__m };
+            \$261  = { 1'h0, desc__m };
           end
     endcase
     if (\$78 ) begin
@@ -7352,297 +7306,352 @@ module \hwcnn_top.engine.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_bas
       end else if (\$85 ) begin
         (* full_case = 32'd1 *)
         if (\$89 ) begin
-          \$263  = { 1'h0, m_ };
+          \$261  = { 1'h0, m_ };
         end else begin
-          \$263  = \$92 [16:0];
+          \$261  = \$92 [16:0];
         end
       end
     end
     if (rst) begin
-      \$263  = 17'h00000;
+      \$261  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$264  = n_rem;
+    \$262  = n_rem;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$264  = { 1'h0, desc__n };
+            \$262  = { 1'h0, desc__n };
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$264  = { 1'h0, desc__n };
+            \$262  = { 1'h0, desc__n };
           end
     endcase
     if (\$78 ) begin
       if (\$81 ) begin
       end else if (\$85 ) begin
         if (\$89 ) begin
-          \$264  = \$90 [16:0];
+          \$262  = \$90 [16:0];
         end
       end
     end
     if (rst) begin
-      \$264  = 17'h00000;
+      \$262  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$265  = a_par;
+    \$263  = a_par;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$265  = 2'h0;
+            \$263  = 2'h0;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$265  = 2'h0;
+            \$263  = 2'h0;
           end
     endcase
     if (\$78 ) begin
       if (\$81 ) begin
       end else if (\$85 ) begin
-        \$265  = \$88 [1:0];
+        \$263  = \$88 [1:0];
       end
     end
     if (rst) begin
-      \$265  = 2'h0;
+      \$263  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$266  = w_ptr;
+    \$264  = w_ptr;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$266  = desc__b_base;
+            \$264  = desc__b_base;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$266  = desc__b_base;
+            \$264  = desc__b_base;
           end
     endcase
     if (rst) begin
-      \$266  = 8'h00;
+      \$264  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$267  = w_nptr;
+    \$265  = w_nptr;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$267  = desc__b_base;
+            \$265  = desc__b_base;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$267  = desc__b_base;
+            \$265  = desc__b_base;
           end
     endcase
     if (rst) begin
-      \$267  = 8'h00;
+      \$265  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$268  = w_rem;
+    \$266  = w_rem;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$268  = { 1'h0, desc__k };
+            \$266  = { 1'h0, desc__k };
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$268  = { 1'h0, desc__k };
+            \$266  = { 1'h0, desc__k };
           end
     endcase
     if (rst) begin
-      \$268  = 17'h00000;
+      \$266  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$269  = w_par;
+    \$267  = w_par;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$269  = 2'h0;
+            \$267  = 2'h0;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$269  = 2'h0;
+            \$267  = 2'h0;
           end
     endcase
     if (rst) begin
-      \$269  = 2'h0;
+      \$267  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$270  = i;
+    \$268  = i;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$270  = 16'h0000;
+            \$268  = 16'h0000;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$270  = 16'h0000;
+            \$268  = 16'h0000;
           end
     endcase
     if (\$124 ) begin
       (* full_case = 32'd1 *)
       if (\$125 ) begin
       end else begin
-        \$270  = \$140 [15:0];
+        \$268  = \$140 [15:0];
       end
     end
     if (rst) begin
-      \$270  = 16'h0000;
+      \$268  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$271  = draining;
+    \$269  = draining;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$271  = 1'h0;
+            \$269  = 1'h0;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$271  = 1'h0;
+            \$269  = 1'h0;
           end
     endcase
     if (\$124 ) begin
       (* full_case = 32'd1 *)
       if (\$125 ) begin
-        \$271  = 1'h0;
+        \$269  = 1'h0;
       end else begin
-        \$271  = 1'h1;
+        \$269  = 1'h1;
       end
     end
     if (rst) begin
-      \$271  = 1'h0;
+      \$269  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$272  = \rem$46 ;
+    \$270  = \rem$46 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$272  = { 1'h0, desc__m };
+            \$270  = { 1'h0, desc__m };
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$272  = { 1'h0, desc__m };
+            \$270  = { 1'h0, desc__m };
           end
     endcase
     if (\$124 ) begin
       if (\$125 ) begin
         (* full_case = 32'd1 *)
         if (\$126 ) begin
-          \$272  = { 1'h0, m_ };
+          \$270  = { 1'h0, m_ };
         end else begin
-          \$272  = \$137 [16:0];
+          \$270  = \$137 [16:0];
         end
       end
     end
     if (rst) begin
-      \$272  = 17'h00000;
+      \$270  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$273  = \n_rem$45 ;
+    \$271  = \n_rem$45 ;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$273  = { 1'h0, desc__n };
+            \$271  = { 1'h0, desc__n };
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$273  = { 1'h0, desc__n };
+            \$271  = { 1'h0, desc__n };
           end
     endcase
     if (\$124 ) begin
       if (\$125 ) begin
         if (\$126 ) begin
-          \$273  = \$127 [16:0];
+          \$271  = \$127 [16:0];
         end
       end
     end
     if (rst) begin
-      \$273  = 17'h00000;
+      \$271  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$274  = first;
+    \$272  = first;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$274  = 1'h1;
+            \$272  = 1'h1;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$274  = 1'h1;
+            \$272  = 1'h1;
           end
     endcase
     if (\$124 ) begin
       if (\$125 ) begin
         if (\$126 ) begin
-          \$274  = 1'h1;
+          \$272  = 1'h1;
         end
       end
     end
     if (rst) begin
-      \$274  = 1'h0;
+      \$272  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$275  = c_nptr;
+    \$273  = c_nptr;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$275  = desc__c_base;
+            \$273  = desc__c_base;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$275  = desc__c_base;
+            \$273  = desc__c_base;
           end
     endcase
     if (\$124 ) begin
       if (\$125 ) begin
         if (\$126 ) begin
-          \$275  = \$128 [7:0];
+          \$273  = \$128 [7:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$273  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
+    \$274  = c_row;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$274  = desc__c_base;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$274  = desc__c_base;
+          end
+    endcase
+    if (\$124 ) begin
+      if (\$125 ) begin
+        (* full_case = 32'd1 *)
+        if (\$126 ) begin
+          \$274  = \$129 [7:0];
+        end else begin
+          \$274  = \$138 [7:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$274  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
+    \$275  = acc_nptr;
+    casez (fsm_state)
+      2'h0:
+          if (start) begin
+            \$275  = 8'h00;
+          end
+      2'h2:
+          /* empty */;
+      2'h1:
+          if (start) begin
+            \$275  = 8'h00;
+          end
+    endcase
+    if (\$124 ) begin
+      if (\$125 ) begin
+        if (\$126 ) begin
+          \$275  = \$132 [7:0];
         end
       end
     end
@@ -7652,26 +7661,26 @@ module \hwcnn_top.engine.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_bas
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$276  = c_row;
+    \$276  = acc_row;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$276  = desc__c_base;
+            \$276  = 8'h00;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$276  = desc__c_base;
+            \$276  = 8'h00;
           end
     endcase
     if (\$124 ) begin
       if (\$125 ) begin
         (* full_case = 32'd1 *)
         if (\$126 ) begin
-          \$276  = \$129 [7:0];
+          \$276  = \$135 [7:0];
         end else begin
-          \$276  = \$138 [7:0];
+          \$276  = \$139 [7:0];
         end
       end
     end
@@ -7681,220 +7690,185 @@ module \hwcnn_top.engine.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_bas
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$277  = acc_nptr;
+    \$277  = par_addr;
     casez (fsm_state)
       2'h0:
           if (start) begin
-            \$277  = 8'h00;
+            \$277  = desc__p_base;
           end
       2'h2:
           /* empty */;
       2'h1:
           if (start) begin
-            \$277  = 8'h00;
+            \$277  = desc__p_base;
           end
     endcase
     if (\$124 ) begin
       if (\$125 ) begin
         if (\$126 ) begin
-          \$277  = \$132 [7:0];
+          \$277  = \$136 [3:0];
         end
       end
     end
     if (rst) begin
-      \$277  = 8'h00;
+      \$277  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$278  = acc_row;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$278  = 8'h00;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$278  = 8'h00;
-          end
-    endcase
-    if (\$124 ) begin
-      if (\$125 ) begin
-        (* full_case = 32'd1 *)
-        if (\$126 ) begin
-          \$278  = \$135 [7:0];
-        end else begin
-          \$278  = \$139 [7:0];
-        end
-      end
-    end
-    if (rst) begin
-      \$278  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$279  = par_addr;
-    casez (fsm_state)
-      2'h0:
-          if (start) begin
-            \$279  = desc__p_base;
-          end
-      2'h2:
-          /* empty */;
-      2'h1:
-          if (start) begin
-            \$279  = desc__p_base;
-          end
-    endcase
-    if (\$124 ) begin
-      if (\$125 ) begin
-        if (\$126 ) begin
-          \$279  = \$136 [3:0];
-        end
-      end
-    end
-    if (rst) begin
-      \$279  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$280  = fsm_state;
+    \$278  = fsm_state;
     casez (fsm_state)
       2'h0:
           if (start) begin
             (* full_case = 32'd1 *)
             if (refused) begin
-              \$280  = 2'h1;
+              \$278  = 2'h1;
             end else begin
-              \$280  = 2'h2;
+              \$278  = 2'h2;
             end
           end
       2'h2:
           if (is_pool) begin
             if (pool_final) begin
-              \$280  = 2'h1;
+              \$278  = 2'h1;
             end
           end else if (\$72 ) begin
-            \$280  = 2'h1;
+            \$278  = 2'h1;
           end
       2'h1:
         begin
-          \$280  = 2'h0;
+          \$278  = 2'h0;
           if (start) begin
             (* full_case = 32'd1 *)
             if (refused) begin
-              \$280  = 2'h1;
+              \$278  = 2'h1;
             end else begin
-              \$280  = 2'h2;
+              \$278  = 2'h2;
             end
           end
         end
     endcase
+    if (rst) begin
+      \$278  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
+    \$279  = reading;
+    if (rst) begin
+      \$279  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
+    \$280  = a_rrow;
+    if (\$107 ) begin
+      \$280  = 2'h0;
+    end else if (a_reading) begin
+      (* full_case = 32'd1 *)
+      if (\$108 ) begin
+        \$280  = 2'h0;
+      end else begin
+        \$280  = \$110 [1:0];
+      end
+    end
     if (rst) begin
       \$280  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$281  = reading;
-    if (rst) begin
-      \$281  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$282  = a_rrow;
+    \$281  = a_blk;
     if (\$107 ) begin
-      \$282  = 2'h0;
+      \$281  = 8'h00;
     end else if (a_reading) begin
-      (* full_case = 32'd1 *)
       if (\$108 ) begin
-        \$282  = 2'h0;
-      end else begin
-        \$282  = \$110 [1:0];
+        \$281  = \$109 [7:0];
       end
     end
     if (rst) begin
-      \$282  = 2'h0;
+      \$281  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$283  = a_blk;
-    if (\$107 ) begin
-      \$283  = 8'h00;
-    end else if (a_reading) begin
-      if (\$108 ) begin
-        \$283  = \$109 [7:0];
-      end
-    end
+    \$282  = \$112 ;
     if (rst) begin
-      \$283  = 8'h00;
+      \$282  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$284  = \$112 ;
+    \$283  = a_rrow;
+    if (rst) begin
+      \$283  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
+    \$284  = \$115 ;
     if (rst) begin
       \$284  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$285  = a_rrow;
+    \$285  = \$117 ;
     if (rst) begin
-      \$285  = 2'h0;
+      \$285  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$286  = \$115 ;
+    \$286  = \$120 ;
     if (rst) begin
       \$286  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$287  = \$117 ;
+    \$287  = tok_d0;
     if (rst) begin
       \$287  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$288  = \$120 ;
+    \$288  = tok_d1;
     if (rst) begin
       \$288  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$289  = tok_d0;
+    \$289  = tok_d2;
     if (rst) begin
       \$289  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$290  = tok_d1;
+    \$290  = issue;
+    if (\$143 ) begin
+      \$290 [0] = 1'h0;
+    end
     if (rst) begin
-      \$290  = 1'h0;
+      \$290  = 27'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$291  = tok_d2;
+    \$291  = \$signal$51 ;
+    if (\$143 ) begin
+      \$291 [0] = 1'h0;
+    end
     if (rst) begin
-      \$291  = 1'h0;
+      \$291  = 27'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$292  = issue;
+    \$292  = \$signal$55 ;
     if (\$143 ) begin
       \$292 [0] = 1'h0;
     end
@@ -7904,7 +7878,7 @@ module \hwcnn_top.engine.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_bas
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$293  = \$signal$51 ;
+    \$293  = s2;
     if (\$143 ) begin
       \$293 [0] = 1'h0;
     end
@@ -7914,41 +7888,21 @@ module \hwcnn_top.engine.seq (desc__kind, desc__m, desc__n, desc__k, desc__a_bas
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$294  = \$signal$55 ;
-    if (\$143 ) begin
-      \$294 [0] = 1'h0;
-    end
+    \$294  = \$145 ;
     if (rst) begin
-      \$294  = 27'h0000000;
+      \$294  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$295  = s2;
-    if (\$143 ) begin
-      \$295 [0] = 1'h0;
-    end
+    \$295 [0] = \$152 ;
+    \$295 [1] = \$165 ;
+    \$295 [2] = \$168 ;
+    \$295 [3] = \$173 ;
+    \$295 [4] = \$184 ;
+    \$295 [12:5] = out_ptr;
     if (rst) begin
-      \$295  = 27'h0000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$296  = \$145 ;
-    if (rst) begin
-      \$296  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$22 ) begin end
-    \$297 [0] = \$152 ;
-    \$297 [1] = \$165 ;
-    \$297 [2] = \$168 ;
-    \$297 [3] = \$173 ;
-    \$297 [4] = \$184 ;
-    \$297 [12:5] = out_ptr;
-    if (rst) begin
-      \$297  = 13'h0000;
+      \$295  = 13'h0000;
     end
   end
   assign run = busy;

@@ -132,7 +132,6 @@ class TileEngine(wiring.Component):
         # and bank) are skewed with them. OS: every row shifts its own activation word out,
         # one element per cycle (lane 0 first, zeros behind it); the sequencer reads row r's
         # next word every R cycles, row r + 1's one cycle later, which is the skew.
-        act = _lanes(self.act_rd.data, R, a_bits)
         wgt = _lanes(self.wgt_rd.data, C, b_bits)
         m.submodules.skew_tok = skew_tok = Skew(R, 1 if is_os else BANK_BITS)
         if is_os:
@@ -144,6 +143,7 @@ class TileEngine(wiring.Component):
                 m.d.sync += held.eq(now >> a_bits)
                 m.d.comb += array.a_in[r].eq(now[:a_bits].as_signed())
         else:
+            act = _lanes(self.act_rd.data, R, a_bits)
             for r in range(R):
                 m.d.comb += [skew_a.i_data[r].eq(Mux(seq.feed, act[r], 0)),
                              array.a_in[r].eq(skew_a.o_data[r])]
